@@ -1,0 +1,84 @@
+/**
+ * JSON Web Key Set documents (RFC 7517): the one parser shared by local JWKS (validated at compile
+ * time) and remote JWKS (validated on every fetch), so both reject the same things.
+ */
+import { createPublicKey, createSecretKey, type KeyObject } from "node:crypto";
+import { z } from "zod";
+
+/** One JWK as found in a set; only the members Portcullis reads are typed, the rest pass through. */
+export const JwkSchema = z
+  .object({
+    kty: z.enum(["RSA", "EC", "OKP", "oct"]),
+    kid: z.string().optional(),
+    alg: z.string().optional(),
+    use: z.string().optional(),
+  })
+  .passthrough();
+export type Jwk = z.infer<typeof JwkSchema>;
+
+const JwksDocumentSchema = z.object({ keys: z.array(z.unknown()) });
+
+/** A key ready for signature verification. */
+export interface VerificationKey {
+  readonly kid: string | undefined;
+  /** The JWK's `alg`, when it names one: a token must then use exactly that algorithm. */
+  readonly alg: string | undefined;
+  readonly kty: Jwk["kty"];
+  readonly key: KeyObject;
+}
+
+export type JwksParseResult =
+  | { readonly ok: true; readonly keys: readonly VerificationKey[]; readonly skipped: readonly string[] }
+  | { readonly ok: false; readonly error: string };
+
+/**
+ * Parses a JWKS document. Keys that cannot be used for signatures (`use` other than `sig`, an
+ * unknown `kty`, material that does not import) are skipped with a reason; a document with no
+ * usable key at all is an error, because a provider without keys can never accept a token.
+ */
+export function parseJwks(text: string): JwksParseResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, error: `JWKS is not valid JSON: ${(e as Error).message}` };
+  }
+  const doc = JwksDocumentSchema.safeParse(json);
+  if (!doc.success) return { ok: false, error: "JWKS must be a JSON object with a \"keys\" array" };
+  const keys: VerificationKey[] = [];
+  const skipped: string[] = [];
+  doc.data.keys.forEach((raw, index) => {
+    const jwk = JwkSchema.safeParse(raw);
+    const label = `key ${index}`;
+    if (!jwk.success) {
+      skipped.push(`${label}: not a JWK with a supported kty (RSA, EC, OKP, oct)`);
+      return;
+    }
+    const name = jwk.data.kid === undefined ? label : `${label} (kid ${jwk.data.kid})`;
+    if (jwk.data.use !== undefined && jwk.data.use !== "sig") {
+      skipped.push(`${name}: use is "${jwk.data.use}", not "sig"`);
+      return;
+    }
+    try {
+      keys.push({ kid: jwk.data.kid, alg: jwk.data.alg, kty: jwk.data.kty, key: importJwk(jwk.data) });
+    } catch (e) {
+      skipped.push(`${name}: ${(e as Error).message}`);
+    }
+  });
+  if (keys.length === 0) {
+    const why = skipped.length > 0 ? `: ${skipped.join("; ")}` : "";
+    return { ok: false, error: `JWKS has no usable signing key${why}` };
+  }
+  return { ok: true, keys, skipped };
+}
+
+function importJwk(jwk: Jwk): KeyObject {
+  if (jwk.kty === "oct") {
+    const k = (jwk as { k?: unknown }).k;
+    if (typeof k !== "string" || k.length === 0) throw new Error('oct key has no "k"');
+    return createSecretKey(Buffer.from(k, "base64url"));
+  }
+  // A JWK that carries private members imports as a private key: only its public half is kept.
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, oth: _oth, ...publicJwk } = jwk as Record<string, unknown>;
+  return createPublicKey({ key: publicJwk as import("node:crypto").JsonWebKey, format: "jwk" });
+}
