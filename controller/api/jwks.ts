@@ -40,8 +40,9 @@ export function parseJwks(text: string): JwksParseResult {
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch (e) {
-    return { ok: false, error: `JWKS is not valid JSON: ${(e as Error).message}` };
+  } catch {
+    // The parser's message quotes the document; a status condition or log must not.
+    return { ok: false, error: "JWKS is not valid JSON" };
   }
   const doc = JwksDocumentSchema.safeParse(json);
   if (!doc.success) return { ok: false, error: "JWKS must be a JSON object with a \"keys\" array" };

@@ -1,0 +1,301 @@
+/**
+ * The JWKS key store (DESIGN §3): keys of every remote JWKS the current snapshot uses, keyed by URI.
+ *
+ * - `sync` makes the store match a snapshot: new URIs get a first fetch (awaited), URIs still in
+ *   use are left alone, URIs no longer used are dropped with their timers.
+ * - Fresh keys are kept `cacheDurationMs`; then a background refresh runs (one unref'd timer per
+ *   URI). A request never waits for a routine refresh: the keys in hand are answered at once.
+ * - A failed fetch keeps the last good keys and is retried with a backoff (`retryInitialMs`,
+ *   doubling, capped at `cacheDurationMs`).
+ * - A token whose kid matches no key triggers ONE refetch of that URI (concurrent callers share it),
+ *   at most once per `unknownKidCooldownMs`; inside the cooldown the answer is [] at once.
+ * - A URI that was never synced (a request still holding an older snapshot) is fetched on demand,
+ *   bounded by the same timeout and cooldown; it gets no timer and is refreshed lazily on use until
+ *   a sync adopts it or drops it.
+ *
+ * Kid matching follows Envoy's jwt_authn: a token with a kid may be verified by a key with the
+ * same kid or by a key that has no kid; a token without a kid by any key.
+ */
+import type { Logger } from "pino";
+import type { VerificationKey } from "../api/jwks.ts";
+import { fetchJwks, redactUri, type FetchJwksResult } from "./fetch-jwks.ts";
+import type { KeyStore } from "./types.ts";
+
+/** Why a fetch was started. */
+export type FetchTrigger = "initial" | "refresh" | "retry" | "unknown-kid" | "on-demand";
+
+/** Reported after every fetch attempt (wired to metrics); never carries key material. */
+export interface FetchEvent {
+  readonly uri: string;
+  readonly outcome: "success" | "error";
+  /** Why the fetch failed (outcome "error"). */
+  readonly reason?: string;
+  /** Wall-clock duration of the attempt, body and parsing included. */
+  readonly durationMs: number;
+  /** Usable keys in the fetched document (outcome "success"). */
+  readonly keyCount?: number;
+  readonly trigger: FetchTrigger;
+}
+
+export interface KeyStoreOptions {
+  readonly logger: Logger;
+  /** Bound on one fetch, body included. Default 5000. */
+  readonly fetchTimeoutMs?: number;
+  /** Minimum time between two refetches of one URI forced by an unknown kid. Default 30000. */
+  readonly unknownKidCooldownMs?: number;
+  /** Largest accepted JWKS document. Default 1 MiB. */
+  readonly maxBodyBytes?: number;
+  /** First retry delay after a failed fetch; doubles per failure up to the cache duration. Default 1000. */
+  readonly retryInitialMs?: number;
+  /** Clock (epoch ms) for timestamps and the cooldown; timers always use real time. */
+  readonly now?: () => number;
+  readonly onFetch?: (event: FetchEvent) => void;
+}
+
+/** Read-only view of one remote JWKS for the admin endpoint: no key material. */
+export interface JwksSourceView {
+  readonly uri: string;
+  readonly keyCount: number;
+  /** Kids of the keys in hand (keys without a kid are counted but not listed). */
+  readonly kids: readonly string[];
+  readonly cacheDurationMs: number;
+  /** False for a URI fetched on demand that no sync has adopted. */
+  readonly synced: boolean;
+  readonly lastSuccessAt?: number;
+  /** The most recent failure; compare `at` with `lastSuccessAt` to tell whether it still applies. */
+  readonly lastError?: { readonly at: number; readonly reason: string };
+  readonly consecutiveFailures: number;
+  readonly nextRefreshAt?: number;
+  readonly fetching: boolean;
+}
+
+/** A KeyStore for remote JWKS, with a read-only view for the admin endpoint. */
+export interface JwksKeyStore extends KeyStore {
+  describe(): JwksSourceView[];
+}
+
+interface Entry {
+  readonly uri: string;
+  cacheDurationMs: number;
+  /** Synced entries have a refresh timer; on-demand ones are refreshed lazily. */
+  managed: boolean;
+  dropped: boolean;
+  /** The last good keys ([] until a fetch succeeds). */
+  keys: readonly VerificationKey[];
+  lastAttemptAt?: number;
+  lastSuccessAt?: number;
+  lastError?: { at: number; reason: string };
+  failures: number;
+  nextRefreshAt?: number;
+  timer?: NodeJS.Timeout;
+  inFlight?: Promise<void>;
+  /** When a fetch was last forced by a request (unknown kid, on demand): the cooldown's origin. */
+  lastForcedAt?: number;
+}
+
+const MIN_DELAY_MS = 100;
+const MAX_TIMER_MS = 2_147_483_647;
+const NONE: readonly VerificationKey[] = Object.freeze([]);
+
+export function createKeyStore(options: KeyStoreOptions): JwksKeyStore {
+  const logger = options.logger;
+  const fetchTimeoutMs = options.fetchTimeoutMs ?? 5000;
+  const cooldownMs = options.unknownKidCooldownMs ?? 30_000;
+  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  const retryInitialMs = options.retryInitialMs ?? 1000;
+  const now = options.now ?? Date.now;
+  const entries = new Map<string, Entry>();
+  const closing = new AbortController();
+
+  function newEntry(uri: string, cacheDurationMs: number, managed: boolean): Entry {
+    const entry: Entry = { uri, cacheDurationMs, managed, dropped: false, keys: NONE, failures: 0 };
+    entries.set(uri, entry);
+    return entry;
+  }
+
+  function startFetch(entry: Entry, trigger: FetchTrigger): Promise<void> {
+    if (entry.inFlight !== undefined) return entry.inFlight;
+    if (closing.signal.aborted) return Promise.resolve();
+    clearTimer(entry);
+    const attempt = runFetch(entry, trigger);
+    entry.inFlight = attempt;
+    return attempt;
+  }
+
+  async function runFetch(entry: Entry, trigger: FetchTrigger): Promise<void> {
+    const started = performance.now();
+    let result: FetchJwksResult;
+    try {
+      result = await fetchJwks(entry.uri, { timeoutMs: fetchTimeoutMs, maxBodyBytes, signal: closing.signal });
+    } catch (e) {
+      result = { ok: false, reason: `unexpected error: ${(e as Error).message}` };
+    }
+    entry.inFlight = undefined;
+    if (closing.signal.aborted) return;
+    try {
+      record(entry, result, trigger, performance.now() - started);
+      schedule(entry);
+    } catch (e) {
+      logger.error({ uri: redactUri(entry.uri), err: e }, "JWKS key store failed to record a fetch");
+    }
+  }
+
+  function record(entry: Entry, result: FetchJwksResult, trigger: FetchTrigger, durationMs: number): void {
+    const at = now();
+    entry.lastAttemptAt = at;
+    const uri = redactUri(entry.uri);
+    if (result.ok) {
+      entry.keys = result.keys;
+      entry.lastSuccessAt = at;
+      entry.failures = 0;
+      const kids = result.keys.flatMap((k) => (k.kid === undefined ? [] : [k.kid]));
+      logger.debug({ uri, trigger, keyCount: result.keys.length, kids, skipped: result.skipped }, "JWKS fetched");
+      emit({ uri: entry.uri, outcome: "success", durationMs, keyCount: result.keys.length, trigger });
+    } else {
+      entry.failures += 1;
+      entry.lastError = { at, reason: result.reason };
+      const keptKeys = entry.keys.length;
+      logger.warn(
+        { uri, trigger, reason: result.reason, consecutiveFailures: entry.failures, keptKeys },
+        keptKeys > 0 ? "JWKS fetch failed; keeping the last good keys" : "JWKS fetch failed; no keys for this URI",
+      );
+      emit({ uri: entry.uri, outcome: "error", reason: result.reason, durationMs, trigger });
+    }
+  }
+
+  function emit(event: FetchEvent): void {
+    try {
+      options.onFetch?.(event);
+    } catch (e) {
+      logger.error({ err: e }, "JWKS onFetch hook threw");
+    }
+  }
+
+  /** Plans the next fetch from the last attempt: cacheDuration after a success, backoff after a failure. */
+  function schedule(entry: Entry): void {
+    clearTimer(entry);
+    if (entry.dropped || closing.signal.aborted || entry.lastAttemptAt === undefined) return;
+    const cache = Math.max(entry.cacheDurationMs, MIN_DELAY_MS);
+    const delay =
+      entry.failures === 0 ? cache : Math.min(retryInitialMs * 2 ** Math.min(entry.failures - 1, 30), cache);
+    entry.nextRefreshAt = entry.lastAttemptAt + Math.max(delay, MIN_DELAY_MS);
+    if (!entry.managed) return;
+    const wait = Math.min(Math.max(entry.nextRefreshAt - now(), 0), MAX_TIMER_MS);
+    const timer = setTimeout(() => {
+      entry.timer = undefined;
+      void startFetch(entry, entry.failures === 0 ? "refresh" : "retry");
+    }, wait);
+    timer.unref();
+    entry.timer = timer;
+  }
+
+  function clearTimer(entry: Entry): void {
+    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    entry.timer = undefined;
+  }
+
+  function afterFetch(entry: Entry, attempt: Promise<void>, kid: string | undefined) {
+    return attempt.then(
+      () => select(entry.keys, kid),
+      () => NONE,
+    );
+  }
+
+  const store: JwksKeyStore = {
+    async sync(sources) {
+      try {
+        if (closing.signal.aborted) return;
+        const wanted = new Map<string, number>();
+        for (const source of sources) {
+          if (source.kind !== "remote") continue;
+          const previous = wanted.get(source.uri);
+          // Providers sharing a URI share one cache: the shortest duration wins.
+          wanted.set(source.uri, previous === undefined ? source.cacheDurationMs : Math.min(previous, source.cacheDurationMs));
+        }
+        for (const [uri, entry] of entries) {
+          if (wanted.has(uri)) continue;
+          entry.dropped = true;
+          clearTimer(entry);
+          entries.delete(uri);
+        }
+        const firstAttempts: Promise<void>[] = [];
+        for (const [uri, cacheDurationMs] of wanted) {
+          const entry = entries.get(uri);
+          if (entry === undefined) {
+            firstAttempts.push(startFetch(newEntry(uri, cacheDurationMs, true), "initial"));
+            continue;
+          }
+          const changed = entry.cacheDurationMs !== cacheDurationMs;
+          entry.cacheDurationMs = cacheDurationMs;
+          // Still waiting for its first attempt (an earlier sync's, or on demand): wait for it too.
+          if (entry.lastAttemptAt === undefined && entry.inFlight !== undefined) firstAttempts.push(entry.inFlight);
+          if (!entry.managed) {
+            entry.managed = true;
+            if (entry.inFlight === undefined) schedule(entry);
+          } else if (changed && entry.inFlight === undefined) {
+            schedule(entry);
+          }
+        }
+        await Promise.all(firstAttempts);
+      } catch (e) {
+        logger.error({ err: e }, "JWKS key store sync failed");
+      }
+    },
+
+    resolve(source, kid) {
+      try {
+        if (source.kind === "local") return select(source.keys, kid);
+        let entry = entries.get(source.uri);
+        if (entry === undefined) {
+          if (closing.signal.aborted) return NONE;
+          entry = newEntry(source.uri, source.cacheDurationMs, false);
+          entry.lastForcedAt = now();
+          return afterFetch(entry, startFetch(entry, "on-demand"), kid);
+        }
+        if (!entry.managed && entry.inFlight === undefined && entry.nextRefreshAt !== undefined && now() >= entry.nextRefreshAt) {
+          void startFetch(entry, entry.failures === 0 ? "refresh" : "retry");
+        }
+        const found = select(entry.keys, kid);
+        if (found.length > 0) return found;
+        if (entry.inFlight !== undefined) return afterFetch(entry, entry.inFlight, kid);
+        if (closing.signal.aborted) return NONE;
+        const at = now();
+        if (entry.lastForcedAt !== undefined && at - entry.lastForcedAt < cooldownMs) return NONE;
+        entry.lastForcedAt = at;
+        return afterFetch(entry, startFetch(entry, "unknown-kid"), kid);
+      } catch (e) {
+        logger.error({ err: e }, "JWKS key store resolve failed");
+        return NONE;
+      }
+    },
+
+    describe() {
+      return [...entries.values()]
+        .sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0))
+        .map((entry) => ({
+          uri: redactUri(entry.uri),
+          keyCount: entry.keys.length,
+          kids: entry.keys.flatMap((k) => (k.kid === undefined ? [] : [k.kid])),
+          cacheDurationMs: entry.cacheDurationMs,
+          synced: entry.managed,
+          ...(entry.lastSuccessAt === undefined ? {} : { lastSuccessAt: entry.lastSuccessAt }),
+          ...(entry.lastError === undefined ? {} : { lastError: { ...entry.lastError } }),
+          consecutiveFailures: entry.failures,
+          ...(entry.nextRefreshAt === undefined ? {} : { nextRefreshAt: entry.nextRefreshAt }),
+          fetching: entry.inFlight !== undefined,
+        }));
+    },
+
+    close() {
+      closing.abort();
+      for (const entry of entries.values()) clearTimer(entry);
+    },
+  };
+  return store;
+}
+
+/** Keys that may have signed a token with this kid (Envoy's rule: same kid, or a key without kid). */
+function select(keys: readonly VerificationKey[], kid: string | undefined): readonly VerificationKey[] {
+  if (kid === undefined) return keys;
+  return keys.filter((k) => k.kid === kid || k.kid === undefined);
+}
