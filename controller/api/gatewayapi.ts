@@ -1,0 +1,82 @@
+/** The fields Portcullis reads of the Gateway API kinds (gateway.networking.k8s.io). */
+import { z } from "zod";
+
+export const GATEWAY_API_GROUP = "gateway.networking.k8s.io";
+
+export const GatewayClassSpecSchema = z.object({ controllerName: z.string() }).passthrough();
+
+export const ListenerSchema = z
+  .object({
+    name: z.string().min(1),
+    hostname: z.string().optional(),
+    port: z.number().int().optional(),
+    protocol: z.string().optional(),
+    allowedRoutes: z
+      .object({
+        namespaces: z
+          .object({ from: z.enum(["All", "Same", "Selector"]).optional(), selector: z.unknown().optional() })
+          .passthrough()
+          .optional(),
+        kinds: z.array(z.object({ group: z.string().optional(), kind: z.string() })).optional(),
+      })
+      .passthrough()
+      .optional(),
+  })
+  .passthrough();
+export type Listener = z.infer<typeof ListenerSchema>;
+
+export const GatewaySpecSchema = z
+  .object({ gatewayClassName: z.string().min(1), listeners: z.array(ListenerSchema).default([]) })
+  .passthrough();
+
+export const ParentRefSchema = z
+  .object({
+    group: z.string().optional(),
+    kind: z.string().optional(),
+    namespace: z.string().optional(),
+    name: z.string().min(1),
+    sectionName: z.string().optional(),
+    port: z.number().int().optional(),
+  })
+  .passthrough();
+export type ParentRef = z.infer<typeof ParentRefSchema>;
+
+const StringMatchSchema = z.object({
+  type: z.enum(["Exact", "RegularExpression"]).default("Exact"),
+  name: z.string().min(1),
+  value: z.string(),
+});
+
+export const HTTPRouteMatchSchema = z
+  .object({
+    path: z
+      .object({
+        type: z.enum(["Exact", "PathPrefix", "RegularExpression"]).default("PathPrefix"),
+        value: z.string().default("/"),
+      })
+      .optional(),
+    headers: z.array(StringMatchSchema).optional(),
+    queryParams: z.array(StringMatchSchema).optional(),
+    method: z.string().optional(),
+  })
+  .passthrough();
+export type HTTPRouteMatch = z.infer<typeof HTTPRouteMatchSchema>;
+
+export const HTTPRouteRuleSchema = z
+  .object({ name: z.string().optional(), matches: z.array(HTTPRouteMatchSchema).optional() })
+  .passthrough();
+export type HTTPRouteRule = z.infer<typeof HTTPRouteRuleSchema>;
+
+export const HTTPRouteSpecSchema = z
+  .object({
+    parentRefs: z.array(ParentRefSchema).default([]),
+    hostnames: z.array(z.string()).default([]),
+    // A route without rules still matches everything (one implicit rule with a "/" prefix).
+    rules: z.array(HTTPRouteRuleSchema).default([{}]),
+  })
+  .passthrough();
+
+export const ReferenceGrantSpecSchema = z.object({
+  from: z.array(z.object({ group: z.string(), kind: z.string(), namespace: z.string() })),
+  to: z.array(z.object({ group: z.string(), kind: z.string(), name: z.string().optional() })),
+});

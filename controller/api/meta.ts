@@ -1,0 +1,79 @@
+/** Kubernetes object metadata and references shared by every watched kind. */
+import { z } from "zod";
+
+export const ObjectMetaSchema = z
+  .object({
+    name: z.string().min(1),
+    namespace: z.string().min(1).optional(),
+    uid: z.string().optional(),
+    generation: z.number().int().optional(),
+    resourceVersion: z.string().optional(),
+    creationTimestamp: z.string().optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  })
+  .passthrough();
+
+/** Metadata after loading: namespaced kinds always carry their namespace. */
+export interface ObjectMeta {
+  readonly name: string;
+  readonly namespace: string;
+  readonly uid?: string | undefined;
+  readonly generation?: number | undefined;
+  readonly resourceVersion?: string | undefined;
+  readonly creationTimestamp?: string | undefined;
+  readonly labels?: Readonly<Record<string, string>> | undefined;
+  readonly annotations?: Readonly<Record<string, string>> | undefined;
+}
+
+/** "namespace/name": the identity used in logs, statuses and snapshot summaries. */
+export function keyOf(meta: { readonly namespace: string; readonly name: string }): string {
+  return `${meta.namespace}/${meta.name}`;
+}
+
+/** Gateway API ordering of same-precedence objects: oldest creationTimestamp, then namespace/name. */
+export function compareAge(
+  a: { readonly metadata: ObjectMeta },
+  b: { readonly metadata: ObjectMeta },
+): number {
+  const ta = a.metadata.creationTimestamp ?? "";
+  const tb = b.metadata.creationTimestamp ?? "";
+  if (ta !== tb) {
+    // An object without a timestamp (a manifest not yet applied) sorts as newest.
+    if (ta === "") return 1;
+    if (tb === "") return -1;
+    return Date.parse(ta) - Date.parse(tb) || (ta < tb ? -1 : 1);
+  }
+  return keyOf(a.metadata).localeCompare(keyOf(b.metadata));
+}
+
+export const LabelSelectorSchema = z.object({
+  matchLabels: z.record(z.string(), z.string()).optional(),
+  matchExpressions: z
+    .array(
+      z.object({
+        key: z.string().min(1),
+        operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"]),
+        values: z.array(z.string()).optional(),
+      }),
+    )
+    .optional(),
+});
+export type LabelSelector = z.infer<typeof LabelSelectorSchema>;
+
+/** Kubernetes label-selector semantics: every matchLabels pair and every expression must hold. */
+export function selectorMatches(selector: LabelSelector, labels: Readonly<Record<string, string>> | undefined): boolean {
+  const have = labels ?? {};
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (have[k] !== v) return false;
+  for (const e of selector.matchExpressions ?? []) {
+    const present = Object.hasOwn(have, e.key);
+    const values = e.values ?? [];
+    const ok =
+      e.operator === "Exists" ? present
+      : e.operator === "DoesNotExist" ? !present
+      : e.operator === "In" ? present && values.includes(have[e.key]!)
+      : !present || !values.includes(have[e.key]!);
+    if (!ok) return false;
+  }
+  return true;
+}

@@ -1,0 +1,155 @@
+/**
+ * `Resources`: every object compile() reads, validated and sorted. Both sources (the manifest
+ * folder and the Kubernetes informers) turn raw objects into this one value with `toResources`.
+ */
+import type { z } from "zod";
+import { ConfigMapBodySchema, SecretBodySchema } from "./core.ts";
+import {
+  GATEWAY_API_GROUP,
+  GatewayClassSpecSchema,
+  GatewaySpecSchema,
+  HTTPRouteSpecSchema,
+  ReferenceGrantSpecSchema,
+} from "./gatewayapi.ts";
+import { keyOf, ObjectMetaSchema, type ObjectMeta } from "./meta.ts";
+import { describeIssues, SECURITY_POLICY_GROUP } from "./securitypolicy.ts";
+
+export interface SecurityPolicy {
+  readonly metadata: ObjectMeta;
+  /** Unvalidated: compile() validates it so that a bad spec becomes a condition on this policy. */
+  readonly spec: unknown;
+}
+export interface Gateway { readonly metadata: ObjectMeta; readonly spec: z.infer<typeof GatewaySpecSchema> }
+export interface GatewayClass { readonly metadata: ObjectMeta; readonly spec: z.infer<typeof GatewayClassSpecSchema> }
+export interface HTTPRoute { readonly metadata: ObjectMeta; readonly spec: z.infer<typeof HTTPRouteSpecSchema> }
+export interface ReferenceGrant { readonly metadata: ObjectMeta; readonly spec: z.infer<typeof ReferenceGrantSpecSchema> }
+export interface Secret {
+  readonly metadata: ObjectMeta;
+  readonly type: string | undefined;
+  /** Decoded values (UTF-8). */
+  readonly data: Readonly<Record<string, string>>;
+}
+export interface ConfigMap { readonly metadata: ObjectMeta; readonly data: Readonly<Record<string, string>> }
+
+export interface Resources {
+  readonly securityPolicies: readonly SecurityPolicy[];
+  readonly gateways: readonly Gateway[];
+  readonly gatewayClasses: readonly GatewayClass[];
+  readonly httpRoutes: readonly HTTPRoute[];
+  readonly referenceGrants: readonly ReferenceGrant[];
+  readonly secrets: readonly Secret[];
+  readonly configMaps: readonly ConfigMap[];
+}
+
+/** A raw object and where it came from ("file.yaml#2", or "kube"), for error messages. */
+export interface RawObject { readonly object: unknown; readonly origin: string }
+/** An object that could not be loaded; every one is reported, none is dropped silently. */
+export interface RejectedObject { readonly origin: string; readonly object: string; readonly reason: string }
+
+type KindName = keyof Resources;
+const KINDS: Record<string, { readonly groups: readonly string[]; readonly list: KindName; readonly clusterScoped?: true }> = {
+  SecurityPolicy: { groups: [`${SECURITY_POLICY_GROUP}/v1alpha1`], list: "securityPolicies" },
+  Gateway: { groups: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1beta1`], list: "gateways" },
+  GatewayClass: { groups: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1beta1`], list: "gatewayClasses", clusterScoped: true },
+  HTTPRoute: { groups: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1beta1`], list: "httpRoutes" },
+  ReferenceGrant: { groups: [`${GATEWAY_API_GROUP}/v1beta1`, `${GATEWAY_API_GROUP}/v1alpha2`], list: "referenceGrants" },
+  Secret: { groups: ["v1"], list: "secrets" },
+  ConfigMap: { groups: ["v1"], list: "configMaps" },
+};
+
+/** The kinds Portcullis reads; anything else in a manifest folder is ignored (not an error). */
+export function isWatchedKind(kind: unknown): boolean {
+  return typeof kind === "string" && Object.hasOwn(KINDS, kind);
+}
+
+export const EMPTY_RESOURCES: Resources = {
+  securityPolicies: [], gateways: [], gatewayClasses: [], httpRoutes: [], referenceGrants: [], secrets: [], configMaps: [],
+};
+
+export function toResources(raws: readonly RawObject[]): { resources: Resources; rejected: RejectedObject[] } {
+  const lists: { [K in KindName]: unknown[] } = {
+    securityPolicies: [], gateways: [], gatewayClasses: [], httpRoutes: [], referenceGrants: [], secrets: [], configMaps: [],
+  };
+  const rejected: RejectedObject[] = [];
+  const seen = new Map<string, string>();
+  for (const raw of raws) {
+    const loaded = loadObject(raw.object);
+    if (loaded === undefined) continue;
+    if ("reason" in loaded) {
+      rejected.push({ origin: raw.origin, object: loaded.object, reason: loaded.reason });
+      continue;
+    }
+    const identity = `${loaded.kind} ${keyOf(loaded.value.metadata)}`;
+    const first = seen.get(identity);
+    if (first !== undefined) {
+      rejected.push({ origin: raw.origin, object: identity, reason: `duplicate of the object from ${first}; the first one is used` });
+      continue;
+    }
+    seen.set(identity, raw.origin);
+    lists[KINDS[loaded.kind]!.list].push(loaded.value);
+  }
+  for (const list of Object.values(lists)) {
+    (list as { metadata: ObjectMeta }[]).sort((a, b) => keyOf(a.metadata).localeCompare(keyOf(b.metadata)));
+  }
+  return { resources: lists as unknown as Resources, rejected };
+}
+
+type Loaded = { kind: string; value: { metadata: ObjectMeta } } | { object: string; reason: string } | undefined;
+
+function loadObject(object: unknown): Loaded {
+  if (typeof object !== "object" || object === null || Array.isArray(object)) {
+    return { object: "(not an object)", reason: "a manifest document must be a mapping" };
+  }
+  const o = object as Record<string, unknown>;
+  if (!isWatchedKind(o.kind)) return undefined;
+  const kind = o.kind as string;
+  const spec = KINDS[kind]!;
+  const meta = ObjectMetaSchema.safeParse(o.metadata);
+  if (!meta.success) return { object: kind, reason: describeIssues(meta.error, "metadata") };
+  const name = `${kind} ${meta.data.namespace ?? "default"}/${meta.data.name}`;
+  if (!spec.groups.includes(String(o.apiVersion))) {
+    return { object: name, reason: `apiVersion ${String(o.apiVersion)} is not one of ${spec.groups.join(", ")}` };
+  }
+  // Like kubectl apply: a namespaced object without a namespace lands in "default".
+  const metadata: ObjectMeta = { ...meta.data, namespace: spec.clusterScoped ? "" : (meta.data.namespace ?? "default") };
+  const body = loadBody(kind, o);
+  if ("reason" in body) return { object: name, reason: body.reason };
+  return { kind, value: { metadata, ...body.value } };
+}
+
+function loadBody(kind: string, o: Record<string, unknown>): { value: object } | { reason: string } {
+  const parse = <T>(schema: z.ZodType<T>, value: unknown, root: string): { value: T } | { reason: string } => {
+    const r = schema.safeParse(value);
+    return r.success ? { value: r.data } : { reason: describeIssues(r.error, root) };
+  };
+  const withSpec = (schema: z.ZodType<unknown>) => {
+    const r = parse(schema, o.spec, "spec");
+    return "reason" in r ? r : { value: { spec: r.value } };
+  };
+  switch (kind) {
+    case "SecurityPolicy": return { value: { spec: o.spec } };
+    case "Gateway": return withSpec(GatewaySpecSchema);
+    case "GatewayClass": return withSpec(GatewayClassSpecSchema);
+    case "HTTPRoute": return withSpec(HTTPRouteSpecSchema);
+    case "ReferenceGrant": return withSpec(ReferenceGrantSpecSchema);
+    case "Secret": {
+      const r = parse(SecretBodySchema, o, "");
+      if ("reason" in r) return r;
+      const data: Record<string, string> = {};
+      for (const [k, v] of Object.entries(r.value.data ?? {})) {
+        if (!/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0) return { reason: `data.${k} is not valid base64` };
+        data[k] = Buffer.from(v, "base64").toString("utf8");
+      }
+      Object.assign(data, r.value.stringData ?? {});
+      return { value: { type: r.value.type, data } };
+    }
+    case "ConfigMap": {
+      const r = parse(ConfigMapBodySchema, o, "");
+      if ("reason" in r) return r;
+      const data: Record<string, string> = { ...r.value.data };
+      for (const [k, v] of Object.entries(r.value.binaryData ?? {})) data[k] = Buffer.from(v, "base64").toString("utf8");
+      return { value: { data } };
+    }
+  }
+  return { reason: `unsupported kind ${kind}` };
+}

@@ -1,0 +1,147 @@
+/**
+ * SecurityPolicy (gateway.envoyproxy.io/v1alpha1): the schema Portcullis validates a policy's spec
+ * against. Every field of the Envoy Gateway API is accepted; fields Portcullis reads are typed
+ * strictly, so a typo is an error on the policy instead of a silently ignored (and so open) rule.
+ */
+import { z } from "zod";
+
+export const SECURITY_POLICY_GROUP = "gateway.envoyproxy.io";
+export const SECURITY_POLICY_VERSION = "v1alpha1";
+
+const TargetRefSchema = z
+  .object({
+    group: z.string(),
+    kind: z.string().min(1),
+    name: z.string().min(1),
+    sectionName: z.string().min(1).optional(),
+  })
+  .strict();
+export type PolicyTargetRef = z.infer<typeof TargetRefSchema>;
+
+const TargetSelectorSchema = z
+  .object({
+    group: z.string().optional(),
+    kind: z.string().min(1),
+    matchLabels: z.record(z.string(), z.string()).optional(),
+    matchExpressions: z
+      .array(
+        z.object({
+          key: z.string().min(1),
+          operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"]),
+          values: z.array(z.string()).optional(),
+        }),
+      )
+      .optional(),
+  })
+  .strict();
+export type PolicyTargetSelector = z.infer<typeof TargetSelectorSchema>;
+
+/** Gateway API SecretObjectReference. */
+const SecretRefSchema = z
+  .object({
+    group: z.string().optional(),
+    kind: z.string().optional(),
+    name: z.string().min(1),
+    namespace: z.string().min(1).optional(),
+  })
+  .strict();
+export type SecretRef = z.infer<typeof SecretRefSchema>;
+
+const ExtractFromSchema = z
+  .object({
+    headers: z.array(z.string().min(1)).optional(),
+    params: z.array(z.string().min(1)).optional(),
+    cookies: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+
+const APIKeyAuthSchema = z
+  .object({
+    credentialRefs: z.array(SecretRefSchema).min(1),
+    extractFrom: z.array(ExtractFromSchema).min(1),
+    forwardClientIDHeader: z.string().min(1).optional(),
+    sanitize: z.boolean().optional(),
+  })
+  .strict();
+export type APIKeyAuthSpec = z.infer<typeof APIKeyAuthSchema>;
+
+/** Gateway API Duration: 1 to 4 groups of up to 5 digits with h, m, s or ms. */
+export const GatewayDurationSchema = z.string().regex(/^([0-9]{1,5}(h|m|s|ms)){1,4}$/, "not a Gateway API duration such as 300s or 1h30m");
+
+const RemoteJWKSSchema = z
+  .object({
+    uri: z.string().min(1).max(253),
+    cacheDuration: GatewayDurationSchema.optional(),
+    backendRef: z.unknown().optional(),
+    backendRefs: z.array(z.unknown()).optional(),
+    backendSettings: z.unknown().optional(),
+  })
+  .strict();
+
+const LocalJWKSSchema = z
+  .object({
+    type: z.enum(["Inline", "ValueRef"]).default("Inline"),
+    inline: z.string().optional(),
+    valueRef: z.object({ group: z.string(), kind: z.string(), name: z.string().min(1) }).strict().optional(),
+  })
+  .strict();
+
+const JWTProviderSchema = z
+  .object({
+    name: z.string().min(1).max(253),
+    issuer: z.string().max(253).optional(),
+    audiences: z.array(z.string()).max(8).optional(),
+    remoteJWKS: RemoteJWKSSchema.optional(),
+    localJWKS: LocalJWKSSchema.optional(),
+    claimToHeaders: z.array(z.object({ header: z.string().min(1), claim: z.string().min(1) }).strict()).optional(),
+    recomputeRoute: z.boolean().optional(),
+    extractFrom: z
+      .object({
+        headers: z.array(z.object({ name: z.string().min(1), valuePrefix: z.string().optional() }).strict()).optional(),
+        cookies: z.array(z.string().min(1)).optional(),
+        params: z.array(z.string().min(1)).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type JWTProviderSpec = z.infer<typeof JWTProviderSchema>;
+
+const JWTSchema = z
+  .object({ optional: z.boolean().optional(), providers: z.array(JWTProviderSchema).min(1).max(4) })
+  .strict();
+export type JWTSpec = z.infer<typeof JWTSchema>;
+
+/** Features of the API that Portcullis accepts in a manifest but does not enforce yet. */
+export const NOT_YET_ENFORCED = ["basicAuth", "oidc", "extAuth", "authorization", "cors", "mergeType"] as const;
+
+export const SecurityPolicySpecSchema = z
+  .object({
+    targetRef: TargetRefSchema.optional(),
+    targetRefs: z.array(TargetRefSchema).optional(),
+    targetSelectors: z.array(TargetSelectorSchema).optional(),
+    apiKeyAuth: APIKeyAuthSchema.optional(),
+    jwt: JWTSchema.optional(),
+    basicAuth: z.unknown().optional(),
+    oidc: z.unknown().optional(),
+    extAuth: z.unknown().optional(),
+    authorization: z.unknown().optional(),
+    cors: z.unknown().optional(),
+    mergeType: z.unknown().optional(),
+  })
+  .strict();
+export type SecurityPolicySpec = z.infer<typeof SecurityPolicySpecSchema>;
+
+/** Renders zod issues as "spec.jwt.providers[0].issuer: message; ..." for a status condition. */
+export function describeIssues(error: z.ZodError, root: string): string {
+  // One message per field: after a type mismatch zod may add follow-up issues that only confuse.
+  const byPath = new Map<string, string>();
+  for (const issue of error.issues) {
+    const path = issue.path.reduce<string>(
+      (acc, part) => (typeof part === "number" ? `${acc}[${part}]` : `${acc}.${String(part)}`),
+      root,
+    );
+    if (!byPath.has(path)) byPath.set(path, `${path || "(top level)"}: ${issue.message}`);
+  }
+  return [...byPath.values()].slice(0, 5).join("; ");
+}

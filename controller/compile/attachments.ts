@@ -1,0 +1,99 @@
+/**
+ * Which HTTPRoutes attach to which listeners of the served Gateways, and under which host names
+ * (the intersection of listener and route host names, as Gateway API defines it).
+ */
+import { GATEWAY_API_GROUP, type Listener, type ParentRef } from "../api/gatewayapi.ts";
+import { keyOf } from "../api/meta.ts";
+import type { Gateway, HTTPRoute, Resources } from "../api/resources.ts";
+
+/** A route attached to one listener; `hostnames` empty means any host. */
+export interface Attachment {
+  readonly gateway: Gateway;
+  readonly listener: Listener;
+  readonly route: HTTPRoute;
+  readonly parentRef: ParentRef;
+  readonly hostnames: readonly string[];
+}
+
+export interface AttachmentResult {
+  readonly attachments: readonly Attachment[];
+  /** Served Gateways by "namespace/name". */
+  readonly servedGateways: ReadonlyMap<string, Gateway>;
+  /** Why a route did not attach where its parentRef asked (logged; not a policy condition). */
+  readonly problems: readonly string[];
+}
+
+const HTTP_PROTOCOLS = new Set(["HTTP", "HTTPS"]);
+
+export function attachRoutes(resources: Resources, gatewayClasses: readonly string[]): AttachmentResult {
+  const served = new Map<string, Gateway>();
+  for (const g of resources.gateways) {
+    if (gatewayClasses.length === 0 || gatewayClasses.includes(g.spec.gatewayClassName)) served.set(keyOf(g.metadata), g);
+  }
+  const attachments: Attachment[] = [];
+  const problems: string[] = [];
+  for (const route of resources.httpRoutes) {
+    for (const parentRef of route.spec.parentRefs) {
+      if ((parentRef.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (parentRef.kind ?? "Gateway") !== "Gateway") continue;
+      const gateway = served.get(`${parentRef.namespace ?? route.metadata.namespace}/${parentRef.name}`);
+      if (gateway === undefined) continue;
+      const listeners = gateway.spec.listeners.filter(
+        (l) =>
+          (parentRef.sectionName === undefined || l.name === parentRef.sectionName) &&
+          (parentRef.port === undefined || l.port === parentRef.port),
+      );
+      if (listeners.length === 0) {
+        problems.push(`HTTPRoute ${keyOf(route.metadata)}: no listener of Gateway ${keyOf(gateway.metadata)} matches its parentRef`);
+      }
+      // Refusals are normal while some listener accepts the route; they matter when none does.
+      const refusals: string[] = [];
+      for (const listener of listeners) {
+        const refusal = listenerRefuses(listener, gateway, route);
+        const hostnames = refusal === undefined ? intersectHostnames(listener.hostname, route.spec.hostnames) : undefined;
+        if (hostnames === undefined) {
+          refusals.push(`${listener.name}: ${refusal ?? "no host name in common"}`);
+          continue;
+        }
+        attachments.push({ gateway, listener, route, parentRef, hostnames });
+      }
+      if (listeners.length > 0 && refusals.length === listeners.length) {
+        problems.push(`HTTPRoute ${keyOf(route.metadata)} attaches to no listener of Gateway ${keyOf(gateway.metadata)} (${refusals.join("; ")})`);
+      }
+    }
+  }
+  return { attachments, servedGateways: served, problems };
+}
+
+function listenerRefuses(listener: Listener, gateway: Gateway, route: HTTPRoute): string | undefined {
+  if (listener.protocol !== undefined && !HTTP_PROTOCOLS.has(listener.protocol)) return `listener protocol ${listener.protocol} takes no HTTPRoutes`;
+  const kinds = listener.allowedRoutes?.kinds;
+  if (kinds !== undefined && kinds.length > 0 && !kinds.some((k) => k.kind === "HTTPRoute" && (k.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP)) {
+    return "listener allowedRoutes.kinds excludes HTTPRoute";
+  }
+  const from = listener.allowedRoutes?.namespaces?.from ?? "Same";
+  if (from === "Same" && route.metadata.namespace !== gateway.metadata.namespace) return "listener allows routes from its own namespace only";
+  // Namespace labels are not watched, so a Selector cannot be evaluated: refusing is the safe reading.
+  if (from === "Selector") return "allowedRoutes.namespaces.from Selector is not supported";
+  return undefined;
+}
+
+/** Host names a route serves on a listener; undefined when they do not overlap at all. */
+export function intersectHostnames(listenerHost: string | undefined, routeHosts: readonly string[]): string[] | undefined {
+  const listener = listenerHost?.toLowerCase();
+  if (routeHosts.length === 0) return listener === undefined ? [] : [listener];
+  if (listener === undefined) return routeHosts.map((h) => h.toLowerCase());
+  const out = new Set<string>();
+  for (const raw of routeHosts) {
+    const host = raw.toLowerCase();
+    if (host === listener || wildcardCovers(listener, host)) out.add(host);
+    else if (wildcardCovers(host, listener)) out.add(listener);
+  }
+  return out.size === 0 ? undefined : [...out];
+}
+
+/** "*.example.com" covers "a.example.com", "a.b.example.com" and the narrower "*.b.example.com". */
+function wildcardCovers(pattern: string, host: string): boolean {
+  if (!pattern.startsWith("*.")) return false;
+  const suffix = pattern.slice(1);
+  return host.endsWith(suffix) && host.length > suffix.length && host !== pattern;
+}

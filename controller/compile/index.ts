@@ -1,0 +1,102 @@
+/**
+ * compile(resources, options) → { snapshot, statuses, problems }: pure and deterministic. No I/O,
+ * clock, environment or logging; every problem becomes a condition on its policy (or, for objects
+ * that are not policies, an entry in `problems` for the caller to log).
+ */
+import { keyOf, compareAge } from "../api/meta.ts";
+import type { Resources } from "../api/resources.ts";
+import type { PolicyStatus } from "../api/status.ts";
+import type { JwksSource } from "../keys/types.ts";
+import { deepFreeze } from "../snapshot/freeze.ts";
+import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
+import { attachRoutes } from "./attachments.ts";
+import { analysePolicy } from "./policy.ts";
+import { claimsFor, decideWinners } from "./precedence.ts";
+import { createReferences } from "./references.ts";
+import { buildRouteIndex, compileMatch, type PendingEntry } from "./routes.ts";
+import { gatewayRef, StatusCollector } from "./status.ts";
+
+export interface CompileOptions {
+  /** Written into every ancestor status entry Portcullis owns. */
+  readonly controllerName: string;
+  /** GatewayClass names whose Gateways are served; empty serves every Gateway. */
+  readonly gatewayClasses: readonly string[];
+}
+
+export interface CompileResult {
+  readonly snapshot: Snapshot;
+  /** One entry per SecurityPolicy, in namespace/name order. */
+  readonly statuses: readonly PolicyStatus[];
+  /** Problems of objects that are not policies (a route that cannot attach, a bad route regex). */
+  readonly problems: readonly string[];
+}
+
+export function compile(resources: Resources, options: CompileOptions): CompileResult {
+  const refs = createReferences(resources);
+  const { attachments, servedGateways, problems: attachProblems } = attachRoutes(resources, options.gatewayClasses);
+  const problems = [...attachProblems];
+  const policies = [...resources.securityPolicies]
+    .sort(compareAge)
+    .map((p) => analysePolicy(p, resources, servedGateways, refs));
+  const { winners, conflicts } = decideWinners(policies);
+
+  const status = new StatusCollector(servedGateways);
+  for (const claim of winners.values()) status.applied(claim.policy, claim.target);
+  for (const { claim, winner } of conflicts) status.conflicted(claim.policy, claim.target, winner);
+
+  const pending: PendingEntry[] = [];
+  const effective = new Map<string, CompiledPolicy>();
+  for (const attachment of attachments) {
+    const routeId = keyOf(attachment.route.metadata);
+    const gatewayId = keyOf(attachment.gateway.metadata);
+    attachment.route.spec.rules.forEach((rule, ruleIndex) => {
+      const [winner, ...shadowed] = claimsFor(attachment, rule.name, winners);
+      const policy = winner?.policy.compiled;
+      if (policy !== undefined) effective.set(policy.id, policy);
+      for (const loser of shadowed) {
+        if (loser.policy === winner!.policy) continue;
+        const ancestor = loser.target.kind === "Gateway"
+          ? gatewayRef(gatewayId, loser.target.sectionName)
+          : gatewayRef(gatewayId, attachment.parentRef.sectionName);
+        status.overridden(loser.policy, ancestor, policy!.id);
+      }
+      const label = `${routeId} ${rule.name === undefined ? `rule ${ruleIndex}` : `rule ${rule.name}`}`;
+      (rule.matches === undefined || rule.matches.length === 0 ? [{}] : rule.matches).forEach((m, matchIndex) => {
+        const match = compileMatch(m);
+        if (!match.ok) {
+          problems.push(`HTTPRoute ${routeId} rule ${ruleIndex} match ${matchIndex}: ${match.error}; this match is not served`);
+          return;
+        }
+        pending.push({
+          entry: { gateway: gatewayId, listener: attachment.listener.name, route: routeId, rule: label, match: match.value, policy },
+          hostnames: attachment.hostnames,
+          route: attachment.route,
+          order: [ruleIndex, matchIndex],
+        });
+      });
+    });
+  }
+
+  const policiesById: Record<string, CompiledPolicy> = Object.create(null);
+  for (const id of [...effective.keys()].sort()) policiesById[id] = effective.get(id)!;
+  const snapshot: Snapshot = { routes: buildRouteIndex(pending), policies: policiesById, remoteJwks: remoteJwksOf(policiesById) };
+  return {
+    snapshot: deepFreeze(snapshot),
+    statuses: deepFreeze(status.statuses(policies, options.controllerName).sort((a, b) => keyOf(a).localeCompare(keyOf(b)))),
+    problems: [...new Set(problems)],
+  };
+}
+
+/** Remote JWKS in use, one per URI; the shortest cache duration asked for wins. */
+function remoteJwksOf(policies: Readonly<Record<string, CompiledPolicy>>): JwksSource[] {
+  const byUri = new Map<string, JwksSource & { kind: "remote" }>();
+  for (const policy of Object.values(policies)) {
+    for (const provider of policy.jwt?.providers ?? []) {
+      const s = provider.jwks;
+      if (s.kind !== "remote") continue;
+      const seen = byUri.get(s.uri);
+      if (seen === undefined || s.cacheDurationMs < seen.cacheDurationMs) byUri.set(s.uri, s);
+    }
+  }
+  return [...byUri.keys()].sort().map((uri) => byUri.get(uri)!);
+}

@@ -1,0 +1,55 @@
+/**
+ * Policy precedence. Per target, the oldest policy wins and the others are Conflicted; per route
+ * rule, the most specific winning target (rule > route > listener > gateway) replaces the broader
+ * ones, which are then Overridden there. No merging.
+ */
+import { compareAge, keyOf } from "../api/meta.ts";
+import type { AnalysedPolicy } from "./policy.ts";
+import { gatewayTargetKey, LEVELS, routeTargetKey, type Target } from "./targets.ts";
+import type { Attachment } from "./attachments.ts";
+
+export interface Claim { readonly policy: AnalysedPolicy; readonly target: Target }
+
+export interface Precedence {
+  /** Target key → the claim that won it. */
+  readonly winners: ReadonlyMap<string, Claim>;
+  /** Claims that lost their target to an older policy, with the winner's id. */
+  readonly conflicts: readonly { readonly claim: Claim; readonly winner: string }[];
+}
+
+export function decideWinners(policies: readonly AnalysedPolicy[]): Precedence {
+  const byTarget = new Map<string, Claim[]>();
+  for (const policy of policies) {
+    for (const target of policy.targets) {
+      const list = byTarget.get(target.key) ?? [];
+      list.push({ policy, target });
+      byTarget.set(target.key, list);
+    }
+  }
+  const winners = new Map<string, Claim>();
+  const conflicts: { claim: Claim; winner: string }[] = [];
+  for (const [key, claims] of byTarget) {
+    claims.sort((a, b) => compareAge(a.policy.source, b.policy.source));
+    const [first, ...rest] = claims;
+    winners.set(key, first!);
+    for (const claim of rest) conflicts.push({ claim, winner: first!.policy.compiled.id });
+  }
+  return { winners, conflicts };
+}
+
+/** The claims that could govern one route rule reached through one attachment, most specific first. */
+export function claimsFor(attachment: Attachment, ruleName: string | undefined, winners: ReadonlyMap<string, Claim>): Claim[] {
+  const route = keyOf(attachment.route.metadata);
+  const gateway = keyOf(attachment.gateway.metadata);
+  const keys: Record<(typeof LEVELS)[number], string | undefined> = {
+    rule: ruleName === undefined ? undefined : routeTargetKey(route, ruleName),
+    route: routeTargetKey(route),
+    listener: gatewayTargetKey(gateway, attachment.listener.name),
+    gateway: gatewayTargetKey(gateway),
+  };
+  return LEVELS.flatMap((level) => {
+    const key = keys[level];
+    const claim = key === undefined ? undefined : winners.get(key);
+    return claim === undefined ? [] : [claim];
+  });
+}

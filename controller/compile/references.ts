@@ -1,0 +1,54 @@
+/**
+ * Resolves a policy's references to Secrets and ConfigMaps. A reference into another namespace
+ * is allowed only by a ReferenceGrant in that namespace (Gateway API semantics).
+ */
+import { keyOf } from "../api/meta.ts";
+import type { ConfigMap, Resources, Secret } from "../api/resources.ts";
+import { SECURITY_POLICY_GROUP } from "../api/securitypolicy.ts";
+
+export interface ObjectRef {
+  readonly group?: string | undefined;
+  readonly kind?: string | undefined;
+  readonly name: string;
+  readonly namespace?: string | undefined;
+}
+
+export type Resolved<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
+
+export interface References {
+  secret(fromNamespace: string, ref: ObjectRef): Resolved<Secret>;
+  configMap(fromNamespace: string, ref: ObjectRef): Resolved<ConfigMap>;
+}
+
+export function createReferences(resources: Resources): References {
+  const secrets = new Map(resources.secrets.map((s) => [keyOf(s.metadata), s]));
+  const configMaps = new Map(resources.configMaps.map((c) => [keyOf(c.metadata), c]));
+
+  const granted = (fromNamespace: string, toNamespace: string, kind: string, name: string): boolean =>
+    resources.referenceGrants.some(
+      (g) =>
+        g.metadata.namespace === toNamespace &&
+        g.spec.from.some((f) => f.group === SECURITY_POLICY_GROUP && f.kind === "SecurityPolicy" && f.namespace === fromNamespace) &&
+        g.spec.to.some((t) => t.group === "" && t.kind === kind && (t.name === undefined || t.name === name)),
+    );
+
+  function resolve<T>(kind: string, table: Map<string, T>, fromNamespace: string, ref: ObjectRef): Resolved<T> {
+    const group = ref.group ?? "";
+    const refKind = ref.kind ?? kind;
+    if (group !== "" || refKind !== kind) {
+      return { ok: false, error: `reference to ${refKind}${group ? `.${group}` : ""} ${ref.name}: only core ${kind} is supported` };
+    }
+    const namespace = ref.namespace ?? fromNamespace;
+    const id = `${namespace}/${ref.name}`;
+    if (namespace !== fromNamespace && !granted(fromNamespace, namespace, kind, ref.name)) {
+      return { ok: false, error: `${kind} ${id} is in another namespace and no ReferenceGrant in ${namespace} allows it` };
+    }
+    const found = table.get(id);
+    return found === undefined ? { ok: false, error: `${kind} ${id} not found` } : { ok: true, value: found };
+  }
+
+  return {
+    secret: (fromNamespace, ref) => resolve("Secret", secrets, fromNamespace, ref),
+    configMap: (fromNamespace, ref) => resolve("ConfigMap", configMaps, fromNamespace, ref),
+  };
+}

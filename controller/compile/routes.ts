@@ -1,0 +1,108 @@
+/** Builds the route index: entries bucketed by host and sorted by Gateway API match precedence. */
+import type { HTTPRouteMatch } from "../api/gatewayapi.ts";
+import { compareAge } from "../api/meta.ts";
+import type { HTTPRoute } from "../api/resources.ts";
+import type { CompiledMatch, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "../snapshot/types.ts";
+
+/** An entry with what sorting and bucketing need. */
+export interface PendingEntry {
+  readonly entry: RouteEntry;
+  /** Host names it serves; empty means any host. */
+  readonly hostnames: readonly string[];
+  readonly route: HTTPRoute;
+  /** Rule index then match index, the last tie-breaker. */
+  readonly order: readonly [number, number];
+}
+
+export function compileMatch(m: HTTPRouteMatch): { ok: true; value: CompiledMatch } | { ok: false; error: string } {
+  const type = m.path?.type ?? "PathPrefix";
+  const value = m.path?.value ?? "/";
+  let path: CompiledMatch["path"];
+  if (type === "RegularExpression") {
+    const regex = anchored(value);
+    if (regex === undefined) return { ok: false, error: `path regular expression ${JSON.stringify(value)} does not compile` };
+    path = { type, value, regex };
+  } else {
+    if (!value.startsWith("/")) return { ok: false, error: `path ${JSON.stringify(value)} does not start with /` };
+    path = type === "Exact" ? { type, value } : { type, value: value.replace(/\/+$/, "") };
+  }
+  const values = (list: HTTPRouteMatch["headers"], lower: boolean): ValueMatch[] | string => {
+    const out: ValueMatch[] = [];
+    for (const v of list ?? []) {
+      const name = lower ? v.name.toLowerCase() : v.name;
+      if (v.type === "Exact") {
+        out.push({ type: "Exact", name, value: v.value });
+        continue;
+      }
+      const regex = anchored(v.value);
+      if (regex === undefined) return `regular expression ${JSON.stringify(v.value)} for ${v.name} does not compile`;
+      out.push({ type: "RegularExpression", name, value: v.value, regex });
+    }
+    return out;
+  };
+  const headers = values(m.headers, true);
+  if (typeof headers === "string") return { ok: false, error: headers };
+  const queryParams = values(m.queryParams, false);
+  if (typeof queryParams === "string") return { ok: false, error: queryParams };
+  return { ok: true, value: { path, method: m.method?.toUpperCase(), headers, queryParams } };
+}
+
+/** Gateway API regular expressions match the whole value. */
+function anchored(source: string): RegExp | undefined {
+  try {
+    return new RegExp(`^(?:${source})$`);
+  } catch {
+    return undefined;
+  }
+}
+
+const PATH_RANK = { Exact: 0, PathPrefix: 1, RegularExpression: 2 } as const;
+
+/** Gateway API precedence: exact path, longest prefix, method, most header and query matches, oldest route, rule order. */
+function comparePrecedence(a: PendingEntry, b: PendingEntry): number {
+  const ma = a.entry.match;
+  const mb = b.entry.match;
+  return (
+    PATH_RANK[ma.path.type] - PATH_RANK[mb.path.type] ||
+    mb.path.value.length - ma.path.value.length ||
+    Number(mb.method !== undefined) - Number(ma.method !== undefined) ||
+    mb.headers.length - ma.headers.length ||
+    mb.queryParams.length - ma.queryParams.length ||
+    compareAge(a.route, b.route) ||
+    a.order[0] - b.order[0] ||
+    a.order[1] - b.order[1]
+  );
+}
+
+export function buildRouteIndex(pending: readonly PendingEntry[]): RouteIndex {
+  const byGateway: Record<string, VirtualHosts> = Object.create(null);
+  const gateways = [...new Set(pending.map((p) => p.entry.gateway))].sort();
+  for (const g of gateways) byGateway[g] = buildVirtualHosts(pending.filter((p) => p.entry.gateway === g));
+  return { byGateway, all: buildVirtualHosts(pending) };
+}
+
+function buildVirtualHosts(pending: readonly PendingEntry[]): VirtualHosts {
+  const exact = new Map<string, PendingEntry[]>();
+  const wildcard = new Map<string, PendingEntry[]>();
+  const any: PendingEntry[] = [];
+  const push = (map: Map<string, PendingEntry[]>, key: string, p: PendingEntry) => {
+    const list = map.get(key);
+    if (list === undefined) map.set(key, [p]);
+    else list.push(p);
+  };
+  for (const p of pending) {
+    if (p.hostnames.length === 0) any.push(p);
+    for (const h of p.hostnames) {
+      if (h.startsWith("*.")) push(wildcard, h.slice(1), p);
+      else push(exact, h, p);
+    }
+  }
+  const sorted = (list: PendingEntry[]) => list.sort(comparePrecedence).map((p) => p.entry);
+  const table = (map: Map<string, PendingEntry[]>) => {
+    const out: Record<string, readonly RouteEntry[]> = Object.create(null);
+    for (const key of [...map.keys()].sort()) out[key] = sorted(map.get(key)!);
+    return out;
+  };
+  const wildcardMaxLabels = Math.max(0, ...[...wildcard.keys()].map((s) => s.split(".").length - 1));
+  return { exact: table(exact), wildcard: table(wildcard), wildcardMaxLabels, any: sorted(any) };
+}

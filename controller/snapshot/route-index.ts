@@ -1,0 +1,59 @@
+/**
+ * Request-time route lookup: pick the virtual host by Host, then the first entry whose match
+ * holds (entries are pre-sorted by Gateway API precedence at compile time).
+ */
+import type { CompiledMatch, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "./types.ts";
+
+/** What route matching reads of a request, already normalised. */
+export interface RouteRequest {
+  /** Lower-case host without port or trailing dot. */
+  readonly host: string;
+  /** Normalised path without the query. */
+  readonly path: string;
+  readonly method: string;
+  readonly header: (name: string) => string | undefined;
+  readonly query: URLSearchParams;
+}
+
+export function virtualHostsFor(index: RouteIndex, gateway: string | undefined): VirtualHosts | undefined {
+  return gateway === undefined ? index.all : index.byGateway[gateway];
+}
+
+export function findRoute(vhosts: VirtualHosts, request: RouteRequest): RouteEntry | undefined {
+  const entries = selectVirtualHost(vhosts, request.host);
+  if (entries === undefined) return undefined;
+  for (const entry of entries) if (matches(entry.match, request)) return entry;
+  return undefined;
+}
+
+function selectVirtualHost(vhosts: VirtualHosts, host: string): readonly RouteEntry[] | undefined {
+  const exact = vhosts.exact[host];
+  if (exact !== undefined) return exact;
+  if (vhosts.wildcardMaxLabels > 0) {
+    const labels = host.split(".");
+    for (let n = Math.min(labels.length - 1, vhosts.wildcardMaxLabels); n >= 1; n--) {
+      const entries = vhosts.wildcard["." + labels.slice(-n).join(".")];
+      if (entries !== undefined) return entries;
+    }
+  }
+  return vhosts.any.length > 0 ? vhosts.any : undefined;
+}
+
+function matches(match: CompiledMatch, request: RouteRequest): boolean {
+  const p = match.path;
+  const path = request.path;
+  const pathOk =
+    p.type === "Exact" ? path === p.value
+    : p.type === "PathPrefix" ? p.value === "" || path === p.value || (path.startsWith(p.value) && path.charCodeAt(p.value.length) === 47)
+    : p.regex.test(path);
+  if (!pathOk) return false;
+  if (match.method !== undefined && match.method !== request.method) return false;
+  for (const h of match.headers) if (!valueMatches(h, request.header(h.name))) return false;
+  for (const q of match.queryParams) if (!valueMatches(q, request.query.get(q.name) ?? undefined)) return false;
+  return true;
+}
+
+function valueMatches(m: ValueMatch, value: string | undefined): boolean {
+  if (value === undefined) return false;
+  return m.type === "Exact" ? value === m.value : m.regex.test(value);
+}

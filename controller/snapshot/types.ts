@@ -1,0 +1,113 @@
+/**
+ * The snapshot: what compile() produces and check() reads. Plain data, deep-frozen once built;
+ * a request holds one snapshot for its whole life. Key material that must be fetched (remote JWKS)
+ * is not here: providers name a JwksSource and the key store holds its keys.
+ */
+import type { JwksSource } from "../keys/types.ts";
+
+export interface Snapshot {
+  /** Route lookup tables; see route-index.ts. */
+  readonly routes: RouteIndex;
+  /** Every compiled policy that is effective for at least one route rule, by "namespace/name". */
+  readonly policies: Readonly<Record<string, CompiledPolicy>>;
+  /** The remote JWKS the key store must hold for this snapshot (deduplicated by URI). */
+  readonly remoteJwks: readonly JwksSource[];
+}
+
+export interface RouteIndex {
+  /** Virtual hosts of each served Gateway ("namespace/name"), for requests scoped to one Gateway. */
+  readonly byGateway: Readonly<Record<string, VirtualHosts>>;
+  /** Virtual hosts of all served Gateways together, for requests that name no Gateway. */
+  readonly all: VirtualHosts;
+}
+
+/** Envoy-style virtual hosts: a request's host selects one bucket, exact before wildcard before any. */
+export interface VirtualHosts {
+  /** Lower-case host name → entries, in match precedence order. */
+  readonly exact: Readonly<Record<string, readonly RouteEntry[]>>;
+  /** Wildcard suffix (".example.com" for "*.example.com") → entries; the longest suffix wins. */
+  readonly wildcard: Readonly<Record<string, readonly RouteEntry[]>>;
+  /** Longest wildcard suffix length in `wildcard`, so a lookup tries no more labels than it needs. */
+  readonly wildcardMaxLabels: number;
+  /** Entries of routes that accept any host. */
+  readonly any: readonly RouteEntry[];
+}
+
+/** One HTTPRoute rule match attached through one Gateway listener, with its effective policy. */
+export interface RouteEntry {
+  readonly gateway: string;
+  readonly listener: string;
+  readonly route: string;
+  /** "namespace/name rule N" (or the rule's name), as shown in decisions and logs. */
+  readonly rule: string;
+  readonly match: CompiledMatch;
+  /** The policy that applies, after precedence; undefined when no policy targets this rule. */
+  readonly policy: CompiledPolicy | undefined;
+}
+
+export interface CompiledMatch {
+  readonly path: PathMatch;
+  /** Upper-case HTTP method, when the match names one. */
+  readonly method: string | undefined;
+  readonly headers: readonly ValueMatch[];
+  readonly queryParams: readonly ValueMatch[];
+}
+
+export type PathMatch =
+  | { readonly type: "Exact"; readonly value: string }
+  /** `value` has no trailing slash ("/" is kept as ""), so "/foo" matches "/foo" and "/foo/x" but not "/foobar". */
+  | { readonly type: "PathPrefix"; readonly value: string }
+  | { readonly type: "RegularExpression"; readonly value: string; readonly regex: RegExp };
+
+export type ValueMatch =
+  /** `name` is lower-case for headers, exact for query parameters. */
+  | { readonly type: "Exact"; readonly name: string; readonly value: string }
+  | { readonly type: "RegularExpression"; readonly name: string; readonly value: string; readonly regex: RegExp };
+
+/** Where a credential is read from a request. */
+export type CredentialSource =
+  /** `name` is lower-case; `prefix` is stripped (and required) when set. */
+  | { readonly in: "header"; readonly name: string; readonly prefix: string | undefined }
+  | { readonly in: "param"; readonly name: string }
+  | { readonly in: "cookie"; readonly name: string };
+
+export interface CompiledPolicy {
+  /** "namespace/name" of the SecurityPolicy. */
+  readonly id: string;
+  /** Why the policy cannot be enforced; when set, every request it governs is denied. */
+  readonly invalid: string | undefined;
+  readonly apiKey: CompiledApiKey | undefined;
+  readonly jwt: CompiledJwt | undefined;
+  /** Lower-case names of every header this policy may set upstream; a client's own copies are always removed. */
+  readonly managedHeaders: readonly string[];
+}
+
+export interface CompiledApiKey {
+  /** In `extractFrom` order; the first source present in a request is the one used. */
+  readonly sources: readonly CredentialSource[];
+  /** SHA-256 (base64url) of each key → its client id. Lookups compare digests, never keys. */
+  readonly clientByDigest: Readonly<Record<string, string>>;
+  /** Client ids, sorted, for the readable summary. */
+  readonly clientIDs: readonly string[];
+  /** Lower-case header that carries the matched client id upstream. */
+  readonly forwardClientIDHeader: string | undefined;
+  readonly sanitize: boolean;
+}
+
+export interface CompiledJwt {
+  /** A request without any token passes (a present but invalid token still fails). */
+  readonly optional: boolean;
+  readonly providers: readonly CompiledJwtProvider[];
+}
+
+export interface CompiledJwtProvider {
+  readonly name: string;
+  /** Required `iss`; undefined accepts any issuer. */
+  readonly issuer: string | undefined;
+  /** Accepted `aud` values; empty accepts any audience. */
+  readonly audiences: readonly string[];
+  readonly jwks: JwksSource;
+  readonly claimToHeaders: readonly { readonly header: string; readonly claim: readonly string[] }[];
+  /** Where tokens for this provider are read from (default: Authorization Bearer, then access_token). */
+  readonly sources: readonly CredentialSource[];
+}

@@ -1,0 +1,38 @@
+/**
+ * Golden compile tests: every `testdata/<case>.in.yaml` compiles to exactly `<case>.out.yaml`
+ * (statuses, a readable snapshot summary, problems). `UPDATE_GOLDEN=1 vitest run test/compile`
+ * rewrites the .out files; review their diff like code.
+ */
+import { readdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments, stringify } from "yaml";
+import { toResources } from "../../controller/api/resources.ts";
+import { compile } from "../../controller/compile/index.ts";
+import { summarizeSnapshot } from "../../controller/snapshot/summary.ts";
+
+const dir = join(import.meta.dirname, "testdata");
+const cases = readdirSync(dir).filter((f) => f.endsWith(".in.yaml")).map((f) => f.slice(0, -".in.yaml".length)).sort();
+
+export function compileCase(text: string): string {
+  const raws = parseAllDocuments(text).map((d, i) => ({ object: d.toJS(), origin: `document ${i}` }));
+  const { resources, rejected } = toResources(raws);
+  const result = compile(resources, { controllerName: "portcullis.io/controller", gatewayClasses: [] });
+  return stringify(
+    { statuses: result.statuses, snapshot: summarizeSnapshot(result.snapshot), problems: result.problems, rejected },
+    { lineWidth: 0 },
+  );
+}
+
+describe("golden compile cases", () => {
+  it("has cases", () => expect(cases.length).toBeGreaterThan(10));
+  for (const name of cases) {
+    it(name, () => {
+      const actual = compileCase(readFileSync(join(dir, `${name}.in.yaml`), "utf8"));
+      const outPath = join(dir, `${name}.out.yaml`);
+      if (process.env.UPDATE_GOLDEN === "1") writeFileSync(outPath, actual);
+      expect(existsSync(outPath), `${name}.out.yaml is missing; run with UPDATE_GOLDEN=1 and review it`).toBe(true);
+      expect(actual).toBe(readFileSync(outPath, "utf8"));
+    });
+  }
+});
