@@ -1,0 +1,46 @@
+/**
+ * The apiKeyAuth phase. The first source present in the request supplies the key; it is looked
+ * up by SHA-256 digest, so the comparison never depends on how many leading characters match.
+ */
+import { apiKeyDigest } from "../compile/apikey.ts";
+import type { CompiledApiKey } from "../snapshot/types.ts";
+import { cookieHeaderWithout, readCredential } from "./credentials.ts";
+import { deny } from "./decision.ts";
+import type { PhaseOutcome } from "./identity.ts";
+import type { NormalizedRequest } from "./request.ts";
+
+export function checkApiKey(config: CompiledApiKey, request: NormalizedRequest, where: { route: string; policy: string }): PhaseOutcome {
+  for (const source of config.sources) {
+    const values = readCredential(request, source);
+    if (values.length === 0) continue;
+    const value = values.length === 1 ? values[0]! : undefined;
+    const client = value === undefined ? undefined : lookup(config, value, source.in === "header");
+    if (client === undefined) {
+      const why = value === undefined ? `more than one ${source.in} ${source.name} was sent` : "the API key is not valid";
+      return { ok: false, deny: deny(401, "apikey_invalid", `Client authentication failed: ${why}`, where) };
+    }
+    const headers: Record<string, string> = {};
+    if (config.forwardClientIDHeader !== undefined) headers[config.forwardClientIDHeader] = client;
+    const strip: string[] = [];
+    if (config.sanitize) {
+      if (source.in === "header") strip.push(source.name);
+      if (source.in === "cookie") {
+        const rest = cookieHeaderWithout(request.header("cookie"), new Set([source.name]));
+        if (rest === undefined) strip.push("cookie");
+        else headers.cookie = rest;
+      }
+    }
+    return { ok: true, value: { principal: `apiKey ${client}`, headers, strip } };
+  }
+  return { ok: false, deny: deny(401, "apikey_missing", "Client authentication failed: no API key in the request", where) };
+}
+
+/**
+ * The client whose key is `value`. A header value is also tried without a leading "Bearer "
+ * scheme: Envoy Gateway users store keys both with and without it.
+ */
+function lookup(config: CompiledApiKey, value: string, fromHeader: boolean): string | undefined {
+  const exact = config.clientByDigest[apiKeyDigest(value)];
+  if (exact !== undefined || !fromHeader || !/^bearer /i.test(value)) return exact;
+  return config.clientByDigest[apiKeyDigest(value.slice(7).trim())];
+}

@@ -1,0 +1,48 @@
+/** What check() answers; every wire protocol renders this one value. */
+
+/** Stable reason codes: they appear in audit logs, metrics and denial bodies. */
+export type DecisionCode =
+  | "allowed"
+  | "route_not_found"
+  | "gateway_not_found"
+  | "policy_invalid"
+  | "apikey_missing"
+  | "apikey_invalid"
+  | "jwt_missing"
+  | "jwt_invalid"
+  | "jwt_audience"
+  | "keys_unavailable";
+
+export interface Decision {
+  readonly allowed: boolean;
+  /** 200 allows; anything else is the status the client receives. */
+  readonly status: number;
+  readonly code: DecisionCode;
+  /** Human-readable reason; never contains a credential. */
+  readonly message: string;
+  /** "namespace/name rule N" of the matched HTTPRoute rule. */
+  readonly route: string | undefined;
+  /** "namespace/name" of the SecurityPolicy applied. */
+  readonly policy: string | undefined;
+  /** Who was identified ("apiKey alice", "jwt platform-idp sub=…"); for audit, never a credential. */
+  readonly principal: string | undefined;
+  /** On allow: headers to set on the upstream request (replacing any the client sent). */
+  readonly upstreamHeaders: Readonly<Record<string, string>>;
+  /** On allow: headers to remove from the upstream request. */
+  readonly removeHeaders: readonly string[];
+  /** On deny: headers of the denial response (WWW-Authenticate). */
+  readonly responseHeaders: Readonly<Record<string, string>>;
+}
+
+export function deny(
+  status: number,
+  code: DecisionCode,
+  message: string,
+  where: { route?: string | undefined; policy?: string | undefined },
+  responseHeaders: Readonly<Record<string, string>> = {},
+): Decision {
+  return {
+    allowed: false, status, code, message, route: where.route, policy: where.policy, principal: undefined,
+    upstreamHeaders: {}, removeHeaders: [], responseHeaders,
+  };
+}

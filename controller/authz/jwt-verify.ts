@@ -1,0 +1,131 @@
+/**
+ * JWS compact decoding and signature verification, synchronous over keys imported once. Every
+ * check a careful JOSE library makes is here: strict base64url, a size cap, an algorithm
+ * allow-list bound to the key's type and curve, no `none`, no unknown `crit`, RSA keys of at
+ * least 2048 bits. Header members that point at other keys (jku, x5u, jwk, x5c) are ignored.
+ */
+import { constants, createHmac, timingSafeEqual, verify } from "node:crypto";
+import type { VerificationKey } from "../api/jwks.ts";
+
+/** Tokens larger than this are refused before any parsing. */
+export const MAX_TOKEN_BYTES = 16 * 1024;
+
+export interface DecodedJwt {
+  readonly alg: string;
+  readonly kid: string | undefined;
+  readonly payload: Readonly<Record<string, unknown>>;
+  readonly signingInput: string;
+  readonly signature: Buffer;
+}
+
+type Spec =
+  | { readonly family: "rsa"; readonly hash: string; readonly pss: boolean }
+  | { readonly family: "ec"; readonly hash: string; readonly curve: string; readonly sigBytes: number }
+  | { readonly family: "okp" }
+  | { readonly family: "hmac"; readonly hash: string };
+
+const ALGORITHMS: Readonly<Record<string, Spec>> = {
+  RS256: { family: "rsa", hash: "sha256", pss: false },
+  RS384: { family: "rsa", hash: "sha384", pss: false },
+  RS512: { family: "rsa", hash: "sha512", pss: false },
+  PS256: { family: "rsa", hash: "sha256", pss: true },
+  PS384: { family: "rsa", hash: "sha384", pss: true },
+  PS512: { family: "rsa", hash: "sha512", pss: true },
+  ES256: { family: "ec", hash: "sha256", curve: "prime256v1", sigBytes: 64 },
+  ES384: { family: "ec", hash: "sha384", curve: "secp384r1", sigBytes: 96 },
+  ES512: { family: "ec", hash: "sha512", curve: "secp521r1", sigBytes: 132 },
+  EdDSA: { family: "okp" },
+  HS256: { family: "hmac", hash: "sha256" },
+  HS384: { family: "hmac", hash: "sha384" },
+  HS512: { family: "hmac", hash: "sha512" },
+};
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/** Decodes a compact JWS; the error says what is malformed (safe to log: it never quotes the token). */
+export function decodeJwt(token: string): DecodedJwt | { readonly error: string } {
+  if (token.length > MAX_TOKEN_BYTES) return { error: `token is larger than ${MAX_TOKEN_BYTES} bytes` };
+  const parts = token.split(".");
+  if (parts.length !== 3) return { error: "token is not a compact JWS (three dot-separated parts)" };
+  const [h, p, s] = parts as [string, string, string];
+  if (!BASE64URL.test(h) || !BASE64URL.test(p) || !BASE64URL.test(s) || h === "" || p === "") {
+    return { error: "token is not base64url encoded" };
+  }
+  const header = parseJsonObject(h);
+  if (header === undefined) return { error: "token header is not a JSON object" };
+  const payload = parseJsonObject(p);
+  if (payload === undefined) return { error: "token payload is not a JSON object" };
+  const alg = header.alg;
+  if (typeof alg !== "string" || !Object.hasOwn(ALGORITHMS, alg)) return { error: `token algorithm ${JSON.stringify(alg)} is not accepted` };
+  if (header.crit !== undefined) return { error: "token header has crit extensions Portcullis does not understand" };
+  if (header.b64 !== undefined) return { error: "token header b64 is not supported" };
+  if (header.kid !== undefined && typeof header.kid !== "string") return { error: "token kid is not a string" };
+  return { alg, kid: header.kid as string | undefined, payload, signingInput: `${h}.${p}`, signature: Buffer.from(s, "base64url") };
+}
+
+function parseJsonObject(segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, "base64url").toString("utf8"));
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `key` may verify `jwt.alg` and the signature holds. Never throws. */
+export function verifySignature(jwt: DecodedJwt, key: VerificationKey): boolean {
+  const spec = ALGORITHMS[jwt.alg]!;
+  if (key.alg !== undefined && key.alg !== jwt.alg) return false;
+  const k = key.key;
+  try {
+    switch (spec.family) {
+      case "rsa": {
+        if (k.type !== "public" || k.asymmetricKeyType !== "rsa" || (k.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) return false;
+        const options = spec.pss
+          ? { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
+          : { key: k, padding: constants.RSA_PKCS1_PADDING };
+        return verify(spec.hash, Buffer.from(jwt.signingInput), options, jwt.signature);
+      }
+      case "ec":
+        if (k.type !== "public" || k.asymmetricKeyType !== "ec" || k.asymmetricKeyDetails?.namedCurve !== spec.curve) return false;
+        if (jwt.signature.length !== spec.sigBytes) return false;
+        return verify(spec.hash, Buffer.from(jwt.signingInput), { key: k, dsaEncoding: "ieee-p1363" }, jwt.signature);
+      case "okp":
+        if (k.type !== "public" || (k.asymmetricKeyType !== "ed25519" && k.asymmetricKeyType !== "ed448")) return false;
+        return verify(null, Buffer.from(jwt.signingInput), k, jwt.signature);
+      case "hmac": {
+        if (k.type !== "secret") return false;
+        const expected = createHmac(spec.hash, k).update(jwt.signingInput).digest();
+        return expected.length === jwt.signature.length && timingSafeEqual(expected, jwt.signature);
+      }
+    }
+  } catch {
+    return false;
+  }
+}
+
+export type ClaimsProblem = { readonly code: "invalid" | "audience"; readonly message: string };
+
+/**
+ * Registered-claim checks (RFC 7519 §4.1) with `skewSeconds` of clock leeway: exp, nbf, iss and
+ * aud. `issuer` and `audiences` come from the provider; undefined / empty accept any.
+ */
+export function checkClaims(
+  payload: Readonly<Record<string, unknown>>,
+  nowSeconds: number,
+  skewSeconds: number,
+  issuer: string | undefined,
+  audiences: readonly string[],
+): ClaimsProblem | undefined {
+  const { exp, nbf, iss, aud } = payload;
+  if (exp !== undefined && (typeof exp !== "number" || !Number.isFinite(exp))) return { code: "invalid", message: "Jwt exp claim is not a number" };
+  if (nbf !== undefined && (typeof nbf !== "number" || !Number.isFinite(nbf))) return { code: "invalid", message: "Jwt nbf claim is not a number" };
+  if (typeof exp === "number" && nowSeconds >= exp + skewSeconds) return { code: "invalid", message: "Jwt is expired" };
+  if (typeof nbf === "number" && nowSeconds + skewSeconds < nbf) return { code: "invalid", message: "Jwt is not yet valid" };
+  if (issuer !== undefined && iss !== issuer) return { code: "invalid", message: "Jwt issuer is not configured" };
+  if (audiences.length > 0) {
+    const tokenAudiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud.filter((a) => typeof a === "string") : [];
+    if (!tokenAudiences.some((a) => audiences.includes(a))) return { code: "audience", message: "Audiences in Jwt are not allowed" };
+  }
+  return undefined;
+}

@@ -1,0 +1,96 @@
+/** The request check() decides on, as every wire protocol hands it over, and its normalised view. */
+import type { RouteRequest } from "../snapshot/route-index.ts";
+
+export interface AuthzRequest {
+  readonly method: string;
+  /** "http" or "https": the scheme the client used. */
+  readonly scheme: string;
+  /** Host as the client sent it (may carry a port or a trailing dot). */
+  readonly host: string;
+  /** Path and query as the client sent them. */
+  readonly path: string;
+  /** Lower-case header names; Node joins repeated headers (cookies with "; "). */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Scopes route matching to one Gateway ("namespace/name"), when the proxy names it. */
+  readonly gateway: string | undefined;
+}
+
+export interface NormalizedRequest extends RouteRequest {
+  readonly source: AuthzRequest;
+  /** The decoded cookie pairs, parsed once on first use. */
+  cookie(name: string): string | undefined;
+}
+
+export function normalizeRequest(source: AuthzRequest): NormalizedRequest {
+  const q = source.path.indexOf("?");
+  const rawPath = q === -1 ? source.path : source.path.slice(0, q);
+  const query = new URLSearchParams(q === -1 ? "" : source.path.slice(q + 1));
+  let cookies: Map<string, string> | undefined;
+  return {
+    source,
+    host: normalizeHost(source.host),
+    path: normalizePath(rawPath),
+    method: source.method.toUpperCase(),
+    query,
+    header: (name) => headerValue(source.headers, name),
+    cookie(name) {
+      cookies ??= parseCookies(headerValue(source.headers, "cookie"));
+      return cookies.get(name);
+    },
+  };
+}
+
+export function headerValue(headers: AuthzRequest["headers"], name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(", ") : v;
+}
+
+/** Lower case, without port and trailing dot ("API.example.com.:443" → "api.example.com"). */
+export function normalizeHost(host: string): string {
+  let h = host.trim().toLowerCase();
+  if (h.startsWith("[")) {
+    const end = h.indexOf("]");
+    return end === -1 ? h : h.slice(0, end + 1);
+  }
+  const colon = h.lastIndexOf(":");
+  if (colon !== -1 && /^[0-9]*$/.test(h.slice(colon + 1))) h = h.slice(0, colon);
+  return h.endsWith(".") ? h.slice(0, -1) : h;
+}
+
+/**
+ * Normalises a path the way Envoy does before routing (RFC 3986 §6.2.2 and merge_slashes):
+ * percent-decode unreserved characters, upper-case other escapes, merge slashes, remove "." and
+ * ".." segments. Encoded "/" (%2F) stays encoded, so it never creates a path segment.
+ */
+export function normalizePath(path: string): string {
+  let p = path.startsWith("/") ? path : `/${path}`;
+  p = p.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => {
+    const c = String.fromCharCode(parseInt(hex, 16));
+    return /[A-Za-z0-9\-._~]/.test(c) ? c : `%${hex.toUpperCase()}`;
+  });
+  const out: string[] = [];
+  const segments = p.split("/").slice(1);
+  segments.forEach((seg, i) => {
+    const last = i === segments.length - 1;
+    if (seg === "..") out.pop();
+    if (seg === "." || seg === "..") {
+      if (last) out.push("");
+      return;
+    }
+    if (seg === "" && !last) return;
+    out.push(seg);
+  });
+  return `/${out.join("/")}`;
+}
+
+function parseCookies(header: string | undefined): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const part of (header ?? "").split(";")) {
+    const eq = part.indexOf("=");
+    if (eq === -1) continue;
+    const name = part.slice(0, eq).trim();
+    // The first occurrence wins, as in most servers; a later duplicate cannot shadow it.
+    if (name !== "" && !map.has(name)) map.set(name, part.slice(eq + 1).trim());
+  }
+  return map;
+}

@@ -1,0 +1,302 @@
+/** check() table tests: every branch of DESIGN §4 for routes, apiKeyAuth and jwt. */
+import { beforeAll, describe, expect, it } from "vitest";
+import { TokenCache } from "../../controller/authz/token-cache.ts";
+import { hmacToken, jwksOf, mint, signingKey, unsignedToken, type SigningKey } from "../support/tokens.ts";
+import { decider, type Decider } from "../support/world.ts";
+
+const ISSUER = "https://idp.example.com";
+let idp: SigningKey;
+let rsa: SigningKey;
+let stranger: SigningKey;
+let d: Decider;
+
+const world = (jwks: string) => `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: apps}
+spec: {gatewayClassName: portcullis, listeners: [{name: http, protocol: HTTP, port: 80}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: api, namespace: apps}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [api.example.com]
+  rules:
+    - {name: open, matches: [{path: {type: PathPrefix, value: /public}}]}
+    - {name: keys, matches: [{path: {type: PathPrefix, value: /keys}}]}
+    - {name: cookie, matches: [{path: {type: PathPrefix, value: /cookie}}]}
+    - {name: jwt, matches: [{path: {type: PathPrefix, value: /jwt}}]}
+    - {name: optional, matches: [{path: {type: PathPrefix, value: /optional}}]}
+    - {name: custom, matches: [{path: {type: PathPrefix, value: /custom}}]}
+    - {name: both, matches: [{path: {type: PathPrefix, value: /both}}]}
+    - {name: broken, matches: [{path: {type: PathPrefix, value: /broken}}]}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: keys, namespace: apps}
+stringData: {alice: alice-key, bob: "Bearer bob-key"}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: keys, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: keys}]
+  apiKeyAuth:
+    credentialRefs: [{name: keys}]
+    extractFrom: [{headers: [X-API-Key, Authorization]}, {params: [api_key]}]
+    forwardClientIDHeader: x-user-id
+    sanitize: false
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: cookie, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: cookie}]
+  apiKeyAuth:
+    credentialRefs: [{name: keys}]
+    extractFrom: [{headers: [X-API-Key], cookies: [apikey]}]
+    forwardClientIDHeader: x-user-id
+    sanitize: true
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: jwt, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: jwt}]
+  jwt:
+    providers:
+      - name: idp
+        issuer: ${ISSUER}
+        audiences: [api]
+        localJWKS: {inline: '${jwks}'}
+        claimToHeaders:
+          - {claim: sub, header: x-user-id}
+          - {claim: org.tier, header: x-tier}
+          - {claim: level, header: x-level}
+          - {claim: admin, header: x-admin}
+          - {claim: groups, header: x-groups}
+      - name: other
+        issuer: https://other.example.com
+        localJWKS: {inline: '${jwks}'}
+        claimToHeaders: [{claim: sub, header: x-other-sub}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: optional, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: optional}]
+  jwt:
+    optional: true
+    providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: custom, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: custom}]
+  jwt:
+    providers:
+      - name: idp
+        issuer: ${ISSUER}
+        localJWKS: {inline: '${jwks}'}
+        extractFrom: {headers: [{name: X-Token, valuePrefix: "Token "}], cookies: [session]}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: both, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: both}]
+  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: x-client-id}
+  jwt:
+    providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: broken, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: broken}]
+  apiKeyAuth: {credentialRefs: [{name: missing}], extractFrom: [{headers: [X-API-Key]}]}
+`;
+
+beforeAll(async () => {
+  idp = await signingKey("idp-1", "ES256");
+  rsa = await signingKey("idp-rsa", "RS256");
+  stranger = await signingKey("idp-1", "ES256");
+  d = decider(world(jwksOf(idp, rsa)));
+});
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const good = (extra: Record<string, unknown> = {}) => mint(idp, { iss: ISSUER, aud: "api", sub: "u-1", ...extra });
+
+describe("route phase", () => {
+  it("denies a request that matches no route with 403", async () => {
+    const r = await d({ path: "/nowhere" });
+    expect([r.status, r.code]).toEqual([403, "route_not_found"]);
+  });
+  it("denies an unknown host", async () => {
+    expect((await d({ host: "evil.example.com", path: "/public" })).code).toBe("route_not_found");
+  });
+  it("allows unmatched requests only when configured to", async () => {
+    const open = decider(world(jwksOf(idp)), { onNoRoute: "allow" });
+    expect((await open({ path: "/nowhere" })).status).toBe(200);
+  });
+  it("allows a route without a policy and sets nothing", async () => {
+    const r = await d({ path: "/public/x" });
+    expect(r).toMatchObject({ status: 200, allowed: true, policy: undefined, route: "apps/api rule open", upstreamHeaders: {}, removeHeaders: [] });
+  });
+  it("denies an invalid policy's routes with 403, never a 5xx", async () => {
+    const r = await d({ path: "/broken", headers: { "x-api-key": "alice-key" } });
+    expect([r.status, r.code, r.policy]).toEqual([403, "policy_invalid", "apps/broken"]);
+  });
+  it("normalises host case, port and trailing dot", async () => {
+    expect((await d({ host: "API.Example.COM.:8443", path: "/public" })).status).toBe(200);
+  });
+  it("matches the normalised path, so dot segments cannot dodge a policy", async () => {
+    for (const path of ["/public/../keys", "/public/%2e%2e/keys", "//keys", "/./keys"]) {
+      expect((await d({ path })).code, path).toBe("apikey_missing");
+    }
+  });
+  it("scopes to the named Gateway", async () => {
+    expect((await d({ path: "/public", gateway: "apps/gw" })).status).toBe(200);
+    expect((await d({ path: "/public", gateway: "apps/other" })).code).toBe("gateway_not_found");
+  });
+});
+
+describe("apiKeyAuth", () => {
+  it("401 without a key", async () => {
+    const r = await d({ path: "/keys" });
+    expect([r.status, r.code]).toEqual([401, "apikey_missing"]);
+    expect(r.responseHeaders).toEqual({});
+  });
+  it("401 with a wrong key, naming no key in the message", async () => {
+    const r = await d({ path: "/keys", headers: { "x-api-key": "alice-kez" } });
+    expect([r.status, r.code]).toEqual([401, "apikey_invalid"]);
+    expect(r.message).not.toContain("alice-kez");
+  });
+  it("allows a valid key and forwards the client id, replacing a spoofed one", async () => {
+    const r = await d({ path: "/keys", headers: { "x-api-key": "alice-key", "x-user-id": "admin" } });
+    expect(r).toMatchObject({ status: 200, principal: "apiKey alice", upstreamHeaders: { "x-user-id": "alice" }, removeHeaders: [] });
+  });
+  it("accepts keys with and without a Bearer scheme in a header", async () => {
+    expect((await d({ path: "/keys", headers: { authorization: "Bearer alice-key" } })).principal).toBe("apiKey alice");
+    expect((await d({ path: "/keys", headers: { authorization: "Bearer bob-key" } })).principal).toBe("apiKey bob");
+  });
+  it("uses the first source present, in extractFrom order", async () => {
+    const r = await d({ path: "/keys?api_key=alice-key", headers: { "x-api-key": "wrong" } });
+    expect(r.code).toBe("apikey_invalid");
+    expect((await d({ path: "/keys?api_key=alice-key" })).principal).toBe("apiKey alice");
+  });
+  it("refuses a repeated query key rather than guessing", async () => {
+    expect((await d({ path: "/keys?api_key=alice-key&api_key=x" })).code).toBe("apikey_invalid");
+  });
+  it("sanitize strips the key header", async () => {
+    const r = await d({ path: "/cookie", headers: { "x-api-key": "alice-key" } });
+    expect(r.removeHeaders).toEqual(["x-api-key"]);
+    expect(r.upstreamHeaders).toEqual({ "x-user-id": "alice" });
+  });
+  it("sanitize rewrites the Cookie header without the key cookie", async () => {
+    const r = await d({ path: "/cookie", headers: { cookie: "theme=dark; apikey=alice-key; lang=en" } });
+    expect(r.upstreamHeaders).toEqual({ "x-user-id": "alice", cookie: "theme=dark; lang=en" });
+    const only = await d({ path: "/cookie", headers: { cookie: "apikey=alice-key" } });
+    expect(only.removeHeaders).toEqual(["cookie"]);
+  });
+});
+
+describe("jwt", () => {
+  it("401 with a Bearer challenge naming the request URL when the token is missing", async () => {
+    const r = await d({ path: "/jwt/a?x=1" });
+    expect([r.status, r.code]).toEqual([401, "jwt_missing"]);
+    expect(r.responseHeaders["www-authenticate"]).toBe('Bearer realm="http://api.example.com/jwt/a"');
+  });
+  it("allows a valid token and maps scalar claims to headers", async () => {
+    const token = await good({ org: { tier: "gold" }, level: 3, admin: true, groups: ["a", "b"] });
+    const r = await d({ path: "/jwt", headers: { ...bearer(token), "x-user-id": "spoofed", "x-groups": "admins" } });
+    expect(r).toMatchObject({ status: 200, principal: "jwt idp sub=u-1", policy: "apps/jwt" });
+    expect(r.upstreamHeaders).toEqual({ "x-user-id": "u-1", "x-tier": "gold", "x-level": "3", "x-admin": "true" });
+    // groups is an array: not set, so the client's copy must go.
+    expect(r.removeHeaders).toEqual(["x-groups", "x-other-sub"]);
+  });
+  it("reads access_token from the query by default", async () => {
+    expect((await d({ path: `/jwt?access_token=${await good()}` })).status).toBe(200);
+  });
+  it("accepts a lower-case bearer scheme", async () => {
+    expect((await d({ path: "/jwt", headers: { authorization: `bearer ${await good()}` } })).status).toBe(200);
+  });
+  it("verifies RSA keys too", async () => {
+    const token = await mint(rsa, { iss: ISSUER, aud: "api", sub: "r" });
+    expect((await d({ path: "/jwt", headers: bearer(token) })).status).toBe(200);
+  });
+  it("picks the provider by issuer", async () => {
+    const token = await mint(idp, { iss: "https://other.example.com", sub: "o-1" });
+    const r = await d({ path: "/jwt", headers: bearer(token) });
+    expect(r.upstreamHeaders).toEqual({ "x-other-sub": "o-1" });
+  });
+  const invalid: [string, () => Promise<string>, string][] = [
+    ["expired beyond the 60 s skew", () => good({ exp: Math.floor(Date.now() / 1000) - 61 }), "Jwt is expired"],
+    ["not valid before a future nbf", () => good({ nbf: Math.floor(Date.now() / 1000) + 120 }), "Jwt is not yet valid"],
+    ["from an unknown issuer", () => mint(idp, { iss: "https://evil.example.com", aud: "api" }), "Jwt issuer is not configured"],
+    ["signed by a key the JWKS does not hold", () => mint(stranger, { iss: ISSUER, aud: "api" }), "Jwt verification fails"],
+    ["with an unknown kid", () => mint(idp, { iss: ISSUER, aud: "api" }, { kid: "nope" }), "Jwt verification fails"],
+    ["unsigned (alg none)", async () => unsignedToken({ iss: ISSUER, aud: "api" }), "is not accepted"],
+    ["HS256 keyed with the public key", async () => hmacToken(JSON.stringify(idp.publicJwk), { iss: ISSUER, aud: "api" }, "idp-1"), "Jwt verification fails"],
+    ["malformed", async () => "a.b", "not a compact JWS"],
+    ["with a non-numeric exp", () => good({ exp: "tomorrow" }), "exp claim is not a number"],
+  ];
+  for (const [name, token, message] of invalid) {
+    it(`401 invalid_token for a token ${name}`, async () => {
+      const r = await d({ path: "/jwt", headers: bearer(await token()) });
+      expect([r.status, r.code]).toEqual([401, "jwt_invalid"]);
+      expect(r.message).toContain(message);
+      expect(r.responseHeaders["www-authenticate"]).toBe('Bearer realm="http://api.example.com/jwt", error="invalid_token"');
+    });
+  }
+  it("accepts a token expired within the skew", async () => {
+    expect((await d({ path: "/jwt", headers: bearer(await good({ exp: Math.floor(Date.now() / 1000) - 30 })) })).status).toBe(200);
+  });
+  it("403 for a genuine token meant for another audience", async () => {
+    const r = await d({ path: "/jwt", headers: bearer(await good({ aud: "billing" })) });
+    expect([r.status, r.code, r.message]).toEqual([403, "jwt_audience", "Audiences in Jwt are not allowed"]);
+  });
+  it("fails the request when any of several tokens is invalid", async () => {
+    const r = await d({ path: `/jwt?access_token=${unsignedToken({ iss: ISSUER })}`, headers: bearer(await good()) });
+    expect(r.code).toBe("jwt_invalid");
+  });
+  it("optional: passes without a token but strips managed headers", async () => {
+    const r = await d({ path: "/optional", headers: { "x-user-id": "spoofed" } });
+    expect(r).toMatchObject({ status: 200, principal: undefined, removeHeaders: ["x-user-id"] });
+  });
+  it("optional: a present but invalid token still fails", async () => {
+    expect((await d({ path: "/optional", headers: bearer(unsignedToken({ iss: ISSUER })) })).status).toBe(401);
+  });
+  it("extractFrom replaces the default locations", async () => {
+    const token = await good();
+    expect((await d({ path: "/custom", headers: bearer(token) })).code).toBe("jwt_missing");
+    expect((await d({ path: "/custom", headers: { "x-token": `Token ${token}` } })).status).toBe(200);
+    expect((await d({ path: "/custom", headers: { "x-token": token } })).code).toBe("jwt_missing");
+    expect((await d({ path: "/custom", headers: { cookie: `session=${token}` } })).status).toBe(200);
+  });
+  it("verifies a token once and serves repeats from the cache until it expires", async () => {
+    let resolves = 0;
+    const counted = decider(world(jwksOf(idp)), {
+      keys: { resolve: (source, kid) => { resolves++; return source.kind === "local" ? source.keys.filter((k) => k.kid === kid) : []; } },
+      tokenCache: new TokenCache(),
+    });
+    const exp = Math.floor(Date.now() / 1000) + 5;
+    const token = await good({ exp });
+    for (let i = 0; i < 5; i++) expect((await counted({ path: "/jwt", headers: bearer(token) })).status).toBe(200);
+    expect(resolves).toBe(1);
+    // Past exp + skew the cached verdict is not used: the token is verified again and refused.
+    const later = decider(world(jwksOf(idp)), { now: () => (exp + 61) * 1000, tokenCache: counted.ctx.tokenCache });
+    expect((await later({ path: "/jwt", headers: bearer(token) })).code).toBe("jwt_invalid");
+  });
+});
+
+describe("several methods (AND)", () => {
+  it("needs every configured method", async () => {
+    expect((await d({ path: "/both", headers: { "x-api-key": "alice-key" } })).code).toBe("jwt_missing");
+    expect((await d({ path: "/both", headers: bearer(await good()) })).code).toBe("apikey_missing");
+    const r = await d({ path: "/both", headers: { "x-api-key": "alice-key", ...bearer(await good()) } });
+    expect(r).toMatchObject({ status: 200, principal: "apiKey alice, jwt idp sub=u-1", upstreamHeaders: { "x-client-id": "alice", "x-user-id": "u-1" } });
+  });
+});

@@ -1,0 +1,38 @@
+/** Compiles manifest text into a snapshot the way both sources do, for decision tests. */
+import pino from "pino";
+import { parseAllDocuments } from "yaml";
+import { toResources } from "../../controller/api/resources.ts";
+import { check, type CheckContext } from "../../controller/authz/check.ts";
+import type { Decision } from "../../controller/authz/decision.ts";
+import type { AuthzRequest } from "../../controller/authz/request.ts";
+import { TokenCache } from "../../controller/authz/token-cache.ts";
+import { compile, type CompileResult } from "../../controller/compile/index.ts";
+import { createKeyStore } from "../../controller/keys/store.ts";
+
+export function compileText(text: string): CompileResult {
+  const raws = parseAllDocuments(text).map((d, i) => ({ object: d.toJS(), origin: `document ${i}` }));
+  const { resources, rejected } = toResources(raws);
+  if (rejected.length > 0) throw new Error(`test manifests rejected: ${JSON.stringify(rejected)}`);
+  return compile(resources, { controllerName: "portcullis.io/controller", gatewayClasses: [] });
+}
+
+export interface Decider {
+  (request: Partial<AuthzRequest> & { path: string }): Promise<Decision>;
+  readonly result: CompileResult;
+  readonly ctx: CheckContext;
+}
+
+/** A check() bound to one compiled world; requests default to GET http://api.example.com. */
+export function decider(text: string, overrides: Partial<CheckContext> = {}): Decider {
+  const result = compileText(text);
+  const ctx: CheckContext = {
+    keys: createKeyStore({ logger: pino({ level: "silent" }) }),
+    tokenCache: new TokenCache(),
+    now: () => Date.now(),
+    onNoRoute: "deny",
+    ...overrides,
+  };
+  const decide = (request: Partial<AuthzRequest> & { path: string }) =>
+    check(result.snapshot, { method: "GET", scheme: "http", host: "api.example.com", headers: {}, gateway: undefined, ...request }, ctx);
+  return Object.assign(decide, { result, ctx });
+}
