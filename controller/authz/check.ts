@@ -71,7 +71,8 @@ function allow(
   // A header we set replaces the client's copy; a managed header we do not set is removed.
   const remove = [...new Set([...managed, ...strip])].filter((h) => !Object.hasOwn(headers, h)).sort();
   return {
-    allowed: true, status: 200, code: "allowed", message: "allowed", route, policy,
+    allowed: true, status: 200, code: "allowed", route, policy,
+    message: principals.length > 0 ? `authenticated as ${principals.join(", ")}` : policy === undefined ? "no policy applies" : "no credential required",
     principal: principals.length === 0 ? undefined : principals.join(", "),
     upstreamHeaders: headers, removeHeaders: remove, responseHeaders: {},
   };

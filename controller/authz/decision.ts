@@ -11,7 +11,9 @@ export type DecisionCode =
   | "jwt_missing"
   | "jwt_invalid"
   | "jwt_audience"
-  | "keys_unavailable";
+  | "not_ready"
+  | "request_invalid"
+  | "internal_error";
 
 export interface Decision {
   readonly allowed: boolean;

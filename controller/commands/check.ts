@@ -1,0 +1,33 @@
+/** `portcullis check`: decides one request against a manifest folder and prints it as JSON. */
+import pino from "pino";
+import { check } from "../authz/check.ts";
+import { TokenCache } from "../authz/token-cache.ts";
+import type { CheckConfig } from "../config.ts";
+import { createKeyStore } from "../keys/store.ts";
+import { envoyResponse } from "../server/envoy-response.ts";
+import { compileFolder } from "./load.ts";
+
+/** Returns the exit code: 0 allow, 1 deny. */
+export async function runCheck(config: CheckConfig, out: (text: string) => void, warn: (line: string) => void): Promise<number> {
+  const { snapshot } = compileFolder(config.manifests, config.controllerName, config.gatewayClass, warn);
+  const keys = createKeyStore({ logger: pino({ level: "silent" }), fetchTimeoutMs: config.jwksFetchTimeoutMs, onFetch: (e) => e.outcome === "error" && warn(`JWKS ${e.uri}: ${e.reason}`) });
+  try {
+    await keys.sync(snapshot.remoteJwks);
+    const url = new URL(config.url);
+    const headers: Record<string, string> = { host: url.host };
+    for (const h of config.header) {
+      const colon = h.indexOf(":");
+      headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
+    }
+    const decision = await check(
+      snapshot,
+      { method: config.method.toUpperCase(), scheme: url.protocol.slice(0, -1), host: headers.host!, path: `${url.pathname}${url.search}`, headers, gateway: config.gateway },
+      { keys, tokenCache: new TokenCache(), now: Date.now, onNoRoute: config.onNoRoute },
+    );
+    const wire = envoyResponse(decision);
+    out(`${JSON.stringify({ status: wire.status, headers: wire.headers, reason: decision.allowed ? decision.message : `${decision.code}: ${decision.message}`, route: decision.route ?? null, policy: decision.policy ?? null }, null, 2)}\n`);
+    return decision.allowed ? 0 : 1;
+  } finally {
+    keys.close();
+  }
+}

@@ -1,0 +1,75 @@
+/** `portcullis serve`: wires the source, the pipeline, the key store and the three ports together. */
+import type { Server } from "node:http";
+import type { Logger } from "pino";
+import type { ServeConfig } from "../config.ts";
+import { createKeyStore, type JwksKeyStore } from "../keys/store.ts";
+import { adminHandler } from "../server/admin.ts";
+import { envoyHandler, forwardAuthHandler } from "../server/authz.ts";
+import { closeGracefully, createHttpServer, listen } from "../server/http.ts";
+import { createMetrics, type Metrics } from "../server/metrics.ts";
+import { createAuthorizer } from "./authorizer.ts";
+import { Pipeline } from "./pipeline.ts";
+import { logStatusChanges, startFolderSource } from "./standalone.ts";
+
+export interface App {
+  readonly ports: { readonly authz: number; readonly forwardAuth: number; readonly admin: number };
+  readonly pipeline: Pipeline;
+  readonly keys: JwksKeyStore;
+  readonly metrics: Metrics;
+  /** Resolves when the first snapshot is published. */
+  readonly ready: Promise<void>;
+  /** Graceful stop: not ready, stop accepting, drain in-flight checks, close. */
+  stop(): Promise<void>;
+}
+
+export async function startApp(config: ServeConfig, logger: Logger): Promise<App> {
+  if (config.manifests === undefined) {
+    throw new Error("Kubernetes mode (--kubeconfig or in-cluster) is not part of this build yet; run with --manifests DIR");
+  }
+  const metrics = createMetrics();
+  const keys = createKeyStore({
+    logger: logger.child({ component: "jwks" }),
+    fetchTimeoutMs: config.jwksFetchTimeoutMs,
+    onFetch: (e) => {
+      metrics.jwksFetches.inc({ outcome: e.outcome, trigger: e.trigger });
+      metrics.jwksFetchDuration.observe({ outcome: e.outcome }, e.durationMs / 1000);
+    },
+  });
+  const pipeline = new Pipeline({
+    compile: { controllerName: config.controllerName, gatewayClasses: config.gatewayClass },
+    keys,
+    logger,
+    metrics,
+    onPublished: (published, previous) => logStatusChanges(logger, published, previous),
+  });
+  const authorizer = createAuthorizer({ pipeline, keys, logger: logger.child({ component: "authz" }), metrics, onNoRoute: config.onNoRoute });
+  let stopping = false;
+  let synced = false;
+  const servers: Server[] = [
+    createHttpServer(envoyHandler(authorizer), logger),
+    createHttpServer(forwardAuthHandler(authorizer), logger),
+    createHttpServer(adminHandler({ ready: () => synced && !stopping && pipeline.current !== undefined, current: () => pipeline.current, jwks: () => keys.describe() }, metrics), logger),
+  ];
+  const source = startFolderSource(config.manifests, pipeline, logger.child({ component: "manifests" }));
+  const ready = source.synced.then(() => {
+    synced = true;
+  });
+  const [authz, forwardAuth, admin] = await Promise.all([
+    listen(servers[0]!, config.authzPort, config.bindAddress),
+    listen(servers[1]!, config.forwardAuthPort, config.bindAddress),
+    listen(servers[2]!, config.adminPort, config.bindAddress),
+  ]);
+  return {
+    ports: { authz: authz!, forwardAuth: forwardAuth!, admin: admin! },
+    pipeline,
+    keys,
+    metrics,
+    ready,
+    async stop() {
+      stopping = true;
+      source.stop();
+      await Promise.all(servers.map((s) => closeGracefully(s, config.shutdownGraceSeconds * 1000)));
+      keys.close();
+    },
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Standalone mode: the manifest folder is the source; statuses are logged (one line per changed
+ * ancestor condition), not written anywhere.
+ */
+import type { Logger } from "pino";
+import { toResources } from "../api/resources.ts";
+import { ancestorKey, type PolicyStatus } from "../api/status.ts";
+import { ManifestFolder } from "../sources/manifests.ts";
+import type { Pipeline, Published } from "./pipeline.ts";
+
+export interface FolderSource {
+  /** Resolves after the first load has been published. */
+  readonly synced: Promise<void>;
+  stop(): void;
+}
+
+export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logger): FolderSource {
+  const folder = new ManifestFolder(dir);
+  const reload = (): Promise<void> => {
+    let load;
+    try {
+      load = folder.load();
+    } catch (e) {
+      logger.error({ dir, error: (e as NodeJS.ErrnoException).code ?? (e as Error).message }, "manifest folder cannot be read; the previous snapshot is still served");
+      return Promise.resolve();
+    }
+    for (const e of load.errors) {
+      logger.error({ file: e.file, error: e.error, keptLastGood: e.keptLastGood }, e.keptLastGood ? "manifest file is broken; its last good contents stay in force" : "manifest file is broken; its objects are not loaded");
+    }
+    const { resources, rejected } = toResources(load.objects);
+    for (const r of rejected) logger.error({ origin: r.origin, object: r.object, reason: r.reason }, "object rejected");
+    return pipeline.update(resources);
+  };
+  const synced = reload();
+  const stopWatching = folder.watch(() => void reload());
+  return { synced, stop: stopWatching };
+}
+
+/** Logs every ancestor condition that differs from the previous snapshot's. */
+export function logStatusChanges(logger: Logger, published: Published, previous: Published | undefined): void {
+  const before = new Map((previous?.statuses ?? []).map((s) => [`${s.namespace}/${s.name}`, s]));
+  for (const status of published.statuses) {
+    const old = before.get(`${status.namespace}/${status.name}`);
+    for (const line of conditionLines(status)) {
+      if (!conditionLines(old).includes(line)) logger.info({ status: JSON.parse(line) }, "policy status");
+    }
+  }
+}
+
+function conditionLines(status: PolicyStatus | undefined): string[] {
+  return (status?.ancestors ?? []).flatMap((a) =>
+    a.conditions.map((c) =>
+      JSON.stringify({ policy: `${status!.namespace}/${status!.name}`, ancestor: ancestorKey(a.ancestorRef), type: c.type, status: c.status, reason: c.reason, message: c.message }),
+    ),
+  );
+}

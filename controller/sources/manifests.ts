@@ -1,0 +1,113 @@
+/**
+ * The standalone source: a folder of YAML (or JSON) manifests, read recursively and watched.
+ * A file that does not parse is reported and its last good contents are kept, so a typo in a
+ * policy file never removes the policy (and so never opens its routes); at start-up, with no
+ * last good contents, the file's objects are simply missing and the error says so.
+ */
+import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
+import { join, relative } from "node:path";
+import { parseAllDocuments } from "yaml";
+import type { RawObject } from "../api/resources.ts";
+
+/** Files larger than this are refused: a manifest folder is configuration, not data. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+export interface FolderLoad {
+  readonly objects: readonly RawObject[];
+  /** Files that could not be read or parsed, with why; `keptLastGood` tells whether older contents stand in. */
+  readonly errors: readonly { readonly file: string; readonly error: string; readonly keptLastGood: boolean }[];
+}
+
+export class ManifestFolder {
+  readonly #dir: string;
+  /** Last good parse of each file, by path relative to the folder. */
+  readonly #lastGood = new Map<string, readonly RawObject[]>();
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  /** Reads the whole folder now. Throws only when the folder itself cannot be read. */
+  load(): FolderLoad {
+    const objects: RawObject[] = [];
+    const errors: { file: string; error: string; keptLastGood: boolean }[] = [];
+    const present = new Set<string>();
+    for (const path of listManifestFiles(this.#dir)) {
+      const file = relative(this.#dir, path);
+      present.add(file);
+      const parsed = parseFile(path, file);
+      if ("error" in parsed) {
+        const lastGood = this.#lastGood.get(file);
+        errors.push({ file, error: parsed.error, keptLastGood: lastGood !== undefined });
+        objects.push(...(lastGood ?? []));
+        continue;
+      }
+      this.#lastGood.set(file, parsed.objects);
+      objects.push(...parsed.objects);
+    }
+    for (const file of [...this.#lastGood.keys()]) if (!present.has(file)) this.#lastGood.delete(file);
+    return { objects, errors };
+  }
+
+  /**
+   * Calls `onChange` (debounced) whenever something under the folder changes. Returns a stop
+   * function. Editors and Kubernetes ConfigMap mounts replace files by rename: a recursive
+   * watch on the folder sees both.
+   */
+  watch(onChange: () => void, debounceMs = 100): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    const fire = () => {
+      clearTimeout(timer);
+      timer = setTimeout(onChange, debounceMs);
+    };
+    const watcher: FSWatcher = watch(this.#dir, { recursive: true }, fire);
+    watcher.on("error", fire);
+    return () => {
+      clearTimeout(timer);
+      watcher.close();
+    };
+  }
+}
+
+function listManifestFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    // Hidden entries include Kubernetes' ..data / ..timestamp mount machinery; the visible names link into it.
+    if (entry.name.startsWith(".")) continue;
+    const path = join(dir, entry.name);
+    const stats = statSync(path, { throwIfNoEntry: false });
+    if (stats?.isDirectory()) out.push(...listManifestFiles(path));
+    else if (stats?.isFile() && /\.(ya?ml|json)$/i.test(entry.name)) out.push(path);
+  }
+  return out;
+}
+
+function parseFile(path: string, file: string): { objects: RawObject[] } | { error: string } {
+  let text: string;
+  try {
+    if (statSync(path).size > MAX_MANIFEST_BYTES) return { error: `larger than ${MAX_MANIFEST_BYTES} bytes` };
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    return { error: `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+  }
+  const docs = parseAllDocuments(text);
+  if (!Array.isArray(docs)) return { error: "not a YAML stream" };
+  const objects: RawObject[] = [];
+  for (const [i, doc] of docs.entries()) {
+    const problem = doc.errors[0];
+    if (problem !== undefined) {
+      const where = problem.linePos?.[0] ? `line ${problem.linePos[0].line}` : `document ${i + 1}`;
+      return { error: `${where}: ${problem.code}: ${problem.message.split("\n")[0]}` };
+    }
+    // A bounded alias count keeps a "billion laughs" document from exhausting memory.
+    let object: unknown;
+    try {
+      object = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      return { error: `document ${i + 1}: ${(e as Error).message.split("\n")[0]}` };
+    }
+    if (object === null || object === undefined) continue;
+    objects.push({ object, origin: `${file}#${i + 1}` });
+  }
+  return { objects };
+}
