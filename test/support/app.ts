@@ -1,0 +1,53 @@
+/** Starts the real `serve` app on ephemeral loopback ports over a temporary manifest folder. */
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { loadConfig, type ServeConfig } from "../../controller/config.ts";
+import { startApp, type App } from "../../controller/runtime/app.ts";
+
+export interface TestApp extends App {
+  readonly dir: string;
+  readonly authz: string;
+  readonly forwardAuth: string;
+  readonly admin: string;
+  write(file: string, text: string): void;
+  close(): Promise<void>;
+}
+
+export const EXAMPLES = join(import.meta.dirname, "../../deploy/examples");
+
+/** `files` are written into a fresh folder (after copying `copyFrom`, if given). */
+export async function startTestApp(files: Record<string, string>, copyFrom?: string, flags: string[] = []): Promise<TestApp> {
+  const dir = mkdtempSync(join(tmpdir(), "portcullis-manifests-"));
+  if (copyFrom !== undefined) cpSync(copyFrom, dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  const config = loadConfig(
+    ["serve", "--manifests", dir, "--bind-address", "127.0.0.1", "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0", "--shutdown-grace-seconds", "2", ...flags],
+    {},
+  ) as ServeConfig;
+  const app = await startApp(config, pino({ level: "silent" }));
+  await app.ready;
+  return {
+    ...app,
+    dir,
+    authz: `http://127.0.0.1:${app.ports.authz}`,
+    forwardAuth: `http://127.0.0.1:${app.ports.forwardAuth}`,
+    admin: `http://127.0.0.1:${app.ports.admin}`,
+    write: (file, text) => writeFileSync(join(dir, file), text),
+    async close() {
+      await app.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `probe` until it returns true, or fails after `timeoutMs`. */
+export async function within(timeoutMs: number, probe: () => Promise<boolean>): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if (await probe()) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

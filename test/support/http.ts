@@ -1,0 +1,37 @@
+/**
+ * A raw HTTP/1.1 client for tests. fetch() refuses to set Host, but Envoy sends the client's Host
+ * to the authz port, so the contract tests must too.
+ */
+import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+  header(name: string): string | null;
+  json(): { code: string; message: string };
+}
+
+export function send(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: init.method ?? "GET", headers: init.headers ?? {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const body = Buffer.concat(chunks).toString("utf8");
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body,
+          header: (name) => {
+            const v = res.headers[name.toLowerCase()];
+            return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v;
+          },
+          json: () => JSON.parse(body) as { code: string; message: string },
+        });
+      });
+    });
+    req.on("error", reject);
+    req.end(init.body);
+  });
+}
