@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { loadConfig, UsageError } from "../controller/config.ts";
+
+describe("loadConfig", () => {
+  it("applies DESIGN §9 defaults", () => {
+    expect(loadConfig(["serve", "--manifests", "d"], {})).toMatchObject({ command: "serve", authzPort: 9002, forwardAuthPort: 9003, adminPort: 9090, gatewayClass: [], onNoRoute: "deny" });
+  });
+  it("reads every flag from PORTCULLIS_* and lets the flag win", () => {
+    const env = { PORTCULLIS_AUTHZ_PORT: "7000", PORTCULLIS_ADMIN_PORT: "7001", PORTCULLIS_GATEWAY_CLASS: "a, b", PORTCULLIS_MANIFESTS: "/m" };
+    expect(loadConfig(["serve", "--admin-port", "8001"], env)).toMatchObject({ authzPort: 7000, adminPort: 8001, gatewayClass: ["a", "b"], manifests: "/m" });
+  });
+  it("collects repeated flags", () => {
+    expect(loadConfig(["check", "--manifests", "d", "-H", "A: 1", "-H", "B: 2", "GET", "http://x/"], {})).toMatchObject({ header: ["A: 1", "B: 2"], method: "GET", url: "http://x/" });
+  });
+  it.each([
+    [[], /command is required/],
+    [["serve", "--authz-port", "70000"], /--authz-port/],
+    [["serve", "--manifests", "d", "--kubeconfig", "k"], /exclude each other/],
+    [["check", "--manifests", "d", "GET"], /METHOD and URL/],
+    [["check", "--manifests", "d", "GET", "ftp://x"], /--url/],
+    [["check", "--manifests", "d", "-H", "novalue", "GET", "http://x"], /--header/],
+    [["serve", "--bogus"], /bogus/],
+    [["compile"], /--manifests/],
+  ])("rejects %j with a clear message", (argv, message) => {
+    expect(() => loadConfig(argv, {})).toThrow(UsageError);
+    expect(() => loadConfig(argv, {})).toThrow(message);
+  });
+  it("is frozen", () => {
+    expect(Object.isFrozen(loadConfig(["compile", "--manifests", "d"], {}))).toBe(true);
+  });
+});

@@ -1,0 +1,224 @@
+// Installs crds/ and the test Gateway API CRDs into a real API server (1.20, the oldest we support)
+// and checks that the SecurityPolicy schema keeps every field, rejects wrong types, and serves status.
+import * as fs from "node:fs";
+import * as https from "node:https";
+import { fileURLToPath } from "node:url";
+import * as k8s from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, parseAllDocuments } from "yaml";
+import { startApiServer, type ApiServer } from "./apiserver.ts";
+
+type Obj = Record<string, any>;
+
+const fromRoot = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
+const SP = { group: "gateway.envoyproxy.io", version: "v1alpha1", plural: "securitypolicies" } as const;
+const GW = { group: "gateway.networking.k8s.io", version: "v1" } as const;
+const NS = "default";
+
+function readDocs(file: string): Obj[] {
+  return parseAllDocuments(fs.readFileSync(file, "utf8")).map((d) => d.toJS() as Obj).filter((d) => d !== null);
+}
+
+/**
+ * CRDs must go through client-node's own YAML loader: its typed serializer silently drops keys it does
+ * not know by their JSON name (default, enum, x-kubernetes-*) when handed a plain parsed object.
+ */
+function readCrds(file: string): k8s.V1CustomResourceDefinition[] {
+  return k8s.loadAllYaml(fs.readFileSync(file, "utf8")) as k8s.V1CustomResourceDefinition[];
+}
+
+/** 1.20 reports list fields without indices (spec.targetRefs.kind); newer servers add them. */
+function fieldPath(field: string): RegExp {
+  const escaped = field.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\\\[(\d+)\\\]/g, "(\\[$1\\])?");
+  return new RegExp(escaped);
+}
+
+/** Runs `call`, expects an API error with `code`, and returns the error body as text. */
+async function rejection(call: Promise<unknown>, code: number): Promise<string> {
+  try {
+    await call;
+  } catch (err) {
+    if (!(err instanceof k8s.ApiException)) throw err;
+    const body = typeof err.body === "string" ? err.body : JSON.stringify(err.body);
+    expect(err.code, body).toBe(code);
+    return body;
+  }
+  throw new Error(`expected the API server to answer ${code}, but the request succeeded`);
+}
+
+async function waitEstablished(ext: k8s.ApiextensionsV1Api, name: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const crd = await ext.readCustomResourceDefinition({ name });
+    const conds = crd.status?.conditions ?? [];
+    if (conds.some((c) => c.type === "Established" && c.status === "True")) return;
+    const rejected = conds.find((c) => c.type === "NamesAccepted" && c.status === "False");
+    if (rejected) throw new Error(`CRD ${name} names not accepted: ${rejected.message}`);
+    if (Date.now() > deadline) throw new Error(`CRD ${name} not Established: ${JSON.stringify(conds)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** GET as a meta.k8s.io Table, i.e. what `kubectl get` prints (server-side printer columns). */
+function getTable(server: ApiServer, path: string): Promise<Obj> {
+  return new Promise((resolve, reject) => {
+    const headers = { Authorization: `Bearer ${server.token}`, Accept: "application/json;as=Table;v=v1;g=meta.k8s.io" };
+    https
+      .get(`${server.server}${path}`, { headers, ca: server.ca }, (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString()));
+        res.on("end", () => (res.statusCode === 200 ? resolve(JSON.parse(body) as Obj) : reject(new Error(`${res.statusCode}: ${body}`))));
+      })
+      .on("error", reject);
+  });
+}
+
+function policy(name: string, spec: Obj): Obj {
+  return { apiVersion: `${SP.group}/${SP.version}`, kind: "SecurityPolicy", metadata: { name }, spec };
+}
+
+function ancestor(name: string, reason: string): Obj {
+  return {
+    ancestorRef: { group: GW.group, kind: "Gateway", name, namespace: NS, sectionName: "https", port: 443 },
+    controllerName: "portcullis.dev/controller",
+    conditions: [
+      {
+        type: "Accepted",
+        status: reason === "Accepted" ? "True" : "False",
+        reason,
+        message: `policy ${reason.toLowerCase()}`,
+        observedGeneration: 1,
+        lastTransitionTime: "2024-01-02T03:04:05Z",
+      },
+    ],
+  };
+}
+
+describe("CRDs on kube-apiserver 1.20", () => {
+  let server: ApiServer;
+  let custom: k8s.CustomObjectsApi;
+
+  beforeAll(async () => {
+    server = await startApiServer();
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(server.kubeconfigPath);
+    const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
+    custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const crds = [
+      ...readCrds(fromRoot("crds/gateway.envoyproxy.io_securitypolicies.yaml")),
+      ...readCrds(fromRoot("test/kube/crds/gateway-api.yaml")),
+    ];
+    for (const crd of crds) await ext.createCustomResourceDefinition({ body: crd });
+    for (const crd of crds) await waitEstablished(ext, crd.metadata!.name!);
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("keeps every field of the full policies (nothing pruned, no unexpected defaults)", async () => {
+    const docs = readDocs(fromRoot("test/kube/testdata/securitypolicy-full.yaml"));
+    expect(docs.map((d) => d.metadata.name)).toEqual(["full-route", "full-gateway", "full-selectors"]);
+    for (const doc of docs) {
+      await custom.createNamespacedCustomObject({ ...SP, namespace: NS, body: doc });
+      const got = (await custom.getNamespacedCustomObject({ ...SP, namespace: NS, name: doc.metadata.name })) as Obj;
+      expect(got.spec, doc.metadata.name).toEqual(doc.spec);
+    }
+  });
+
+  it("applies Envoy Gateway's defaults to omitted fields", async () => {
+    const body = policy("defaults", {
+      targetRefs: [{ group: GW.group, kind: "HTTPRoute", name: "api" }],
+      jwt: { providers: [{ name: "p", remoteJWKS: { uri: "https://idp.example.com/jwks", backendRefs: [{ name: "idp" }] } }] },
+      basicAuth: { users: { name: "htpasswd" } },
+    });
+    await custom.createNamespacedCustomObject({ ...SP, namespace: NS, body });
+    const got = (await custom.getNamespacedCustomObject({ ...SP, namespace: NS, name: "defaults" })) as Obj;
+    expect(got.spec.jwt.providers[0].remoteJWKS).toEqual({
+      uri: "https://idp.example.com/jwks",
+      cacheDuration: "300s",
+      backendRefs: [{ group: "", kind: "Service", name: "idp", weight: 1 }],
+    });
+    expect(got.spec.basicAuth.users).toEqual({ group: "", kind: "Secret", name: "htpasswd" });
+  });
+
+  it("drops unknown fields (structural schema pruning)", async () => {
+    const body = policy("unknown-fields", {
+      targetRefs: [{ group: GW.group, kind: "Gateway", name: "eg" }],
+      notAField: true,
+      jwt: { providers: [{ name: "p", typo: "x", localJWKS: { type: "Inline", inline: "{}" } }] },
+    });
+    await custom.createNamespacedCustomObject({ ...SP, namespace: NS, body });
+    const got = (await custom.getNamespacedCustomObject({ ...SP, namespace: NS, name: "unknown-fields" })) as Obj;
+    expect(got.spec).toEqual({
+      targetRefs: [{ group: GW.group, kind: "Gateway", name: "eg" }],
+      jwt: { providers: [{ name: "p", localJWKS: { type: "Inline", inline: "{}" } }] },
+    });
+  });
+
+  it.each([
+    ["spec.jwt.providers", { jwt: { providers: "x" } }],
+    ["spec.authorization.defaultAction", { authorization: { defaultAction: "Maybe" } }],
+    ["spec.jwt.providers", { jwt: { providers: [] } }],
+    ["spec.apiKeyAuth.extractFrom", { apiKeyAuth: { credentialRefs: [{ name: "k" }] } }],
+    ["spec.cors.maxAge", { cors: { maxAge: "ten minutes" } }],
+    ["spec.extAuth.statusOnError", { extAuth: { statusOnError: 200 } }],
+    ["spec.targetRefs[0].kind", { targetRefs: [{ group: GW.group, kind: "not a kind", name: "x" }] }],
+  ])("rejects an invalid %s with 422 naming the field", async (field, spec) => {
+    const body = policy("invalid", { targetRefs: [{ group: GW.group, kind: "Gateway", name: "eg" }], ...spec });
+    const message = await rejection(custom.createNamespacedCustomObject({ ...SP, namespace: NS, body }), 422);
+    expect(message).toMatch(fieldPath(field));
+  });
+
+  it("writes status.ancestors through the status subresource only", async () => {
+    const name = "with-status";
+    const body = { ...policy(name, { targetRefs: [{ group: GW.group, kind: "Gateway", name: "eg" }] }), status: { ancestors: [ancestor("ignored", "Invalid")] } };
+    const created = (await custom.createNamespacedCustomObject({ ...SP, namespace: NS, body })) as Obj;
+    expect(created.status, "status sent on create is dropped").toBeUndefined();
+
+    const status = { ancestors: [ancestor("eg", "Accepted"), ancestor("other", "Conflicted")] };
+    await custom.replaceNamespacedCustomObjectStatus({ ...SP, namespace: NS, name, body: { ...created, status } });
+    const got = (await custom.getNamespacedCustomObject({ ...SP, namespace: NS, name })) as Obj;
+    expect(got.status).toEqual(status);
+    expect(got.metadata.generation, "status writes do not bump generation").toBe(created.metadata.generation);
+
+    // A spec update through the main resource must not touch status.
+    await custom.replaceNamespacedCustomObject({ ...SP, namespace: NS, name, body: { ...got, spec: { ...got.spec, mergeType: "JSONMerge" }, status: {} } });
+    const updated = (await custom.getNamespacedCustomObject({ ...SP, namespace: NS, name })) as Obj;
+    expect(updated.status).toEqual(status);
+    expect(updated.metadata.generation).toBe(created.metadata.generation + 1);
+
+    const table = await getTable(server, `/apis/${SP.group}/${SP.version}/namespaces/${NS}/${SP.plural}/${name}`);
+    const columns = (table.columnDefinitions as Obj[]).map((c) => c.name);
+    expect(columns).toEqual(["Name", "Accepted", "Reason", "Age"]);
+    expect(table.rows[0].cells.slice(0, 3)).toEqual([name, "True", "Accepted"]);
+  });
+
+  it("rejects more than 16 ancestors and conditions without required fields", async () => {
+    const created = (await custom.createNamespacedCustomObject({ ...SP, namespace: NS, body: policy("bad-status", { targetRefs: [{ group: GW.group, kind: "Gateway", name: "eg" }] }) })) as Obj;
+    const tooMany = { ancestors: Array.from({ length: 17 }, (_, i) => ancestor(`gw-${i}`, "Accepted")) };
+    const body1 = await rejection(custom.replaceNamespacedCustomObjectStatus({ ...SP, namespace: NS, name: "bad-status", body: { ...created, status: tooMany } }), 422);
+    expect(body1).toMatch(fieldPath("status.ancestors"));
+    const noReason = { ancestors: [{ ...ancestor("eg", "Accepted"), conditions: [{ type: "Accepted", status: "True" }] }] };
+    const body2 = await rejection(custom.replaceNamespacedCustomObjectStatus({ ...SP, namespace: NS, name: "bad-status", body: { ...created, status: noReason } }), 422);
+    expect(body2).toMatch(fieldPath("status.ancestors[0].conditions[0].reason"));
+  });
+
+  it("serves the Gateway API kinds Portcullis watches, with a status subresource", async () => {
+    await custom.createClusterCustomObject({ ...GW, plural: "gatewayclasses", body: { apiVersion: `${GW.group}/v1`, kind: "GatewayClass", metadata: { name: "eg" }, spec: { controllerName: "example.com/gc" } } });
+    const gw = (await custom.createNamespacedCustomObject({
+      ...GW, namespace: NS, plural: "gateways",
+      body: { apiVersion: `${GW.group}/v1`, kind: "Gateway", metadata: { name: "eg" }, spec: { gatewayClassName: "eg", listeners: [{ name: "http", port: 80, protocol: "HTTP" }] } },
+    })) as Obj;
+    await custom.replaceNamespacedCustomObjectStatus({ ...GW, namespace: NS, plural: "gateways", name: "eg", body: { ...gw, status: { conditions: [{ type: "Programmed", status: "True" }] } } });
+    const readBack = (await custom.getNamespacedCustomObject({ ...GW, namespace: NS, plural: "gateways", name: "eg" })) as Obj;
+    expect(readBack.status.conditions[0].type).toBe("Programmed");
+    expect(readBack.spec.listeners[0].port).toBe(80);
+    const route = parse("spec: {parentRefs: [{name: eg}], rules: [{matches: [{path: {type: PathPrefix, value: /}}]}]}") as Obj;
+    await custom.createNamespacedCustomObject({ ...GW, namespace: NS, plural: "httproutes", body: { apiVersion: `${GW.group}/v1`, kind: "HTTPRoute", metadata: { name: "api" }, ...route } });
+    await custom.createNamespacedCustomObject({
+      group: GW.group, version: "v1beta1", namespace: NS, plural: "referencegrants",
+      body: { apiVersion: `${GW.group}/v1beta1`, kind: "ReferenceGrant", metadata: { name: "rg" }, spec: { from: [{ group: SP.group, kind: "SecurityPolicy", namespace: "apps" }], to: [{ group: "", kind: "Secret" }] } },
+    });
+  });
+});
