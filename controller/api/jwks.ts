@@ -73,13 +73,22 @@ export function parseJwks(text: string): JwksParseResult {
   return { ok: true, keys, skipped };
 }
 
+const REQUIRED_MEMBERS: Record<Exclude<Jwk["kty"], "oct">, readonly string[]> = { RSA: ["n", "e"], EC: ["crv", "x", "y"], OKP: ["crv", "x"] };
+
 function importJwk(jwk: Jwk): KeyObject {
   if (jwk.kty === "oct") {
     const k = (jwk as { k?: unknown }).k;
     if (typeof k !== "string" || k.length === 0) throw new Error('oct key has no "k"');
     return createSecretKey(Buffer.from(k, "base64url"));
   }
+  const missing = REQUIRED_MEMBERS[jwk.kty].filter((m) => typeof (jwk as Record<string, unknown>)[m] !== "string");
+  if (missing.length > 0) throw new Error(`${jwk.kty} key lacks ${missing.join(", ")}`);
   // A JWK that carries private members imports as a private key: only its public half is kept.
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, oth: _oth, ...publicJwk } = jwk as Record<string, unknown>;
-  return createPublicKey({ key: publicJwk as import("node:crypto").JsonWebKey, format: "jwk" });
+  try {
+    return createPublicKey({ key: publicJwk as import("node:crypto").JsonWebKey, format: "jwk" });
+  } catch {
+    // Node's own wording varies between versions; a status condition must not.
+    throw new Error(`${jwk.kty} key material is not a valid public key`);
+  }
 }

@@ -34,6 +34,9 @@ export function analysePolicy(
   if (spec.targetRef === undefined && (spec.targetRefs ?? []).length === 0 && (spec.targetSelectors ?? []).length === 0) {
     return fail("spec: one of targetRef, targetRefs or targetSelectors is required");
   }
+  if (spec.targetRef !== undefined && spec.targetRefs !== undefined) {
+    return fail("spec: targetRef and targetRefs exclude each other; use targetRefs");
+  }
   if (resolution.unsupported.length > 0) {
     return fail(`spec: targets ${resolution.unsupported.join(", ")} are not supported; Portcullis enforces policies on Gateways and HTTPRoutes`);
   }
