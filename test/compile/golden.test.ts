@@ -14,10 +14,12 @@ import { summarizeSnapshot } from "../../controller/snapshot/summary.ts";
 const dir = join(import.meta.dirname, "testdata");
 const cases = readdirSync(dir).filter((f) => f.endsWith(".in.yaml")).map((f) => f.slice(0, -".in.yaml".length)).sort();
 
+/** A case may start with `# gateway-classes: a, b` to compile as `--gateway-class a --gateway-class b`. */
 export function compileCase(text: string): string {
+  const classes = /^# gateway-classes: (.+)$/m.exec(text)?.[1]?.split(",").map((c) => c.trim()) ?? [];
   const raws = parseAllDocuments(text).map((d, i) => ({ object: d.toJS(), origin: `document ${i}` }));
   const { resources, rejected } = toResources(raws);
-  const result = compile(resources, { controllerName: "portcullis.io/controller", gatewayClasses: [] });
+  const result = compile(resources, { controllerName: "portcullis.io/controller", gatewayClasses: classes });
   return stringify(
     { statuses: result.statuses, snapshot: summarizeSnapshot(result.snapshot), problems: result.problems, rejected },
     { lineWidth: 0 },
