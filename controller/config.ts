@@ -3,6 +3,7 @@
  * process.env or argv; everything else receives the Config it needs.
  * Every flag `--some-flag` can also be given as PORTCULLIS_SOME_FLAG; a flag beats the variable.
  */
+import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 
@@ -23,6 +24,11 @@ const ServeSchema = z.object({
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   shutdownGraceSeconds: z.coerce.number().min(0).max(300).default(10),
   jwksFetchTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(5000),
+  leaseNamespace: z.string().min(1).default("default"),
+  leaseName: z.string().min(1).default("portcullis-status-writer"),
+  leaseDurationSeconds: z.coerce.number().int().min(2).max(300).default(15),
+  /** This replica's name on the Lease and on Events. */
+  identity: z.string().min(1),
 });
 const CheckSchema = z.object({
   command: z.literal("check"),
@@ -61,6 +67,10 @@ const OPTIONS = {
   "log-level": { type: "string" },
   "shutdown-grace-seconds": { type: "string" },
   "jwks-fetch-timeout-ms": { type: "string" },
+  "lease-namespace": { type: "string" },
+  "lease-name": { type: "string" },
+  "lease-duration-seconds": { type: "string" },
+  identity: { type: "string" },
   header: { type: "string", short: "H", multiple: true },
   gateway: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -71,6 +81,7 @@ export const USAGE = `Usage:
                      [--authz-port 9002] [--forward-auth-port 9003] [--admin-port 9090]
                      [--bind-address 0.0.0.0] [--controller-name NAME] [--gateway-class NAME]...
                      [--on-no-route deny|allow] [--log-level info] [--shutdown-grace-seconds 10]
+                     [--lease-namespace NS] [--lease-name NAME] [--lease-duration-seconds 15] [--identity ID]
   portcullis check   --manifests DIR [-H 'Name: value']... [--gateway NS/NAME] METHOD URL
                      prints the decision as JSON; exit 0 on allow, 1 on deny, 2 on bad usage
   portcullis compile --manifests DIR
@@ -99,6 +110,11 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     const value = fromFlag ?? (fromEnv === undefined || fromEnv === "" ? undefined : multiple ? fromEnv.split(",").map((s) => s.trim()) : fromEnv);
     if (value !== undefined) raw[key] = value;
   }
+  if (command === "serve") {
+    // In a pod, the downward API names the replica and its namespace (see deploy/ and the chart).
+    raw.identity ??= env.POD_NAME ?? `${hostname()}-${process.pid}`;
+    raw.leaseNamespace ??= env.POD_NAMESPACE;
+  }
   if (command === "check") {
     if (rest.length !== 2) throw new UsageError("check needs METHOD and URL");
     [raw.method, raw.url] = rest;
@@ -114,6 +130,9 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   }
   if (result.data.command === "serve" && result.data.manifests !== undefined && result.data.kubeconfig !== undefined) {
     throw new UsageError("--manifests and --kubeconfig exclude each other");
+  }
+  if (result.data.command === "serve" && result.data.manifests === undefined && result.data.kubeconfig === undefined && env.KUBERNETES_SERVICE_HOST === undefined) {
+    throw new UsageError("serve needs --manifests DIR (standalone) or --kubeconfig FILE, or must run in a Kubernetes pod (in-cluster config)");
   }
   return Object.freeze(result.data);
 }

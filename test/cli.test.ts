@@ -37,9 +37,9 @@ describe("bin/portcullis", () => {
     expect(docs.map((d) => d.metadata.name)).toEqual(["maas-apikey-auth", "maas-oidc-auth"]);
     expect(docs[0].status.ancestors[0].conditions[0]).toMatchObject({ type: "Accepted", status: "True", lastTransitionTime: expect.stringMatching(/Z$/) });
   });
-  it("serve without --manifests explains that Kubernetes mode is not in this build", () => {
+  it("serve outside a cluster without --manifests or --kubeconfig says what it needs", () => {
     const r = run("serve", "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0");
-    expect(r.status).toBe(1);
-    expect(r.stderr).toContain("Kubernetes mode");
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("serve needs --manifests DIR (standalone) or --kubeconfig FILE");
   });
 });

@@ -21,9 +21,16 @@ describe("loadConfig", () => {
     [["check", "--manifests", "d", "-H", "novalue", "GET", "http://x"], /--header/],
     [["serve", "--bogus"], /bogus/],
     [["compile"], /--manifests/],
+    [["serve"], /serve needs --manifests DIR/],
   ])("rejects %j with a clear message", (argv, message) => {
     expect(() => loadConfig(argv, {})).toThrow(UsageError);
     expect(() => loadConfig(argv, {})).toThrow(message);
+  });
+  it("uses the in-cluster config inside a pod, with the downward API's identity and namespace", () => {
+    const env = { KUBERNETES_SERVICE_HOST: "10.0.0.1", POD_NAME: "portcullis-7d9f", POD_NAMESPACE: "portcullis-system" };
+    const config = loadConfig(["serve"], env);
+    expect(config).toMatchObject({ identity: "portcullis-7d9f", leaseNamespace: "portcullis-system" });
+    expect(config.command === "serve" && config.manifests === undefined && config.kubeconfig === undefined).toBe(true);
   });
   it("is frozen", () => {
     expect(Object.isFrozen(loadConfig(["compile", "--manifests", "d"], {}))).toBe(true);

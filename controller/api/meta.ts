@@ -1,29 +1,25 @@
 /** Kubernetes object metadata and references shared by every watched kind. */
 import { z } from "zod";
 
-export const ObjectMetaSchema = z
-  .object({
-    name: z.string().min(1),
-    namespace: z.string().min(1).optional(),
-    uid: z.string().optional(),
-    generation: z.number().int().optional(),
-    resourceVersion: z.string().optional(),
-    creationTimestamp: z.string().optional(),
-    labels: z.record(z.string(), z.string()).optional(),
-    annotations: z.record(z.string(), z.string()).optional(),
-  })
-  .passthrough();
+/**
+ * The metadata compile() reads; everything else (resourceVersion, managedFields, annotations) is
+ * dropped, so that writing a status does not look like a change of input.
+ */
+export const ObjectMetaSchema = z.object({
+  name: z.string().min(1),
+  namespace: z.string().min(1).optional(),
+  generation: z.number().int().optional(),
+  creationTimestamp: z.string().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+});
 
 /** Metadata after loading: namespaced kinds always carry their namespace. */
 export interface ObjectMeta {
   readonly name: string;
   readonly namespace: string;
-  readonly uid?: string | undefined;
   readonly generation?: number | undefined;
-  readonly resourceVersion?: string | undefined;
   readonly creationTimestamp?: string | undefined;
   readonly labels?: Readonly<Record<string, string>> | undefined;
-  readonly annotations?: Readonly<Record<string, string>> | undefined;
 }
 
 /** "namespace/name": the identity used in logs, statuses and snapshot summaries. */

@@ -12,7 +12,7 @@ import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
 import { attachRoutes } from "./attachments.ts";
 import { analysePolicy } from "./policy.ts";
 import { claimsFor, decideWinners } from "./precedence.ts";
-import { createReferences } from "./references.ts";
+import { createReferences, type ReferencedObjects } from "./references.ts";
 import { buildRouteIndex, compileMatch, type PendingEntry } from "./routes.ts";
 import { gatewayRef, StatusCollector } from "./status.ts";
 
@@ -29,6 +29,8 @@ export interface CompileResult {
   readonly statuses: readonly PolicyStatus[];
   /** Problems of objects that are not policies (a route that cannot attach, a bad route regex). */
   readonly problems: readonly string[];
+  /** The Secrets and ConfigMaps the policies reference (whether or not they exist). */
+  readonly references: ReferencedObjects;
 }
 
 export function compile(resources: Resources, options: CompileOptions): CompileResult {
@@ -84,6 +86,7 @@ export function compile(resources: Resources, options: CompileOptions): CompileR
     snapshot: deepFreeze(snapshot),
     statuses: deepFreeze(status.statuses(policies, options.controllerName).sort((a, b) => keyOf(a).localeCompare(keyOf(b)))),
     problems: [...new Set(problems)],
+    references: refs.used(),
   };
 }
 

@@ -18,6 +18,14 @@ export type Resolved<T> = { readonly ok: true; readonly value: T } | { readonly 
 export interface References {
   secret(fromNamespace: string, ref: ObjectRef): Resolved<Secret>;
   configMap(fromNamespace: string, ref: ObjectRef): Resolved<ConfigMap>;
+  /** Every Secret and ConfigMap ("namespace/name") looked up so far, found or not. */
+  used(): ReferencedObjects;
+}
+
+/** What compile needed to read; the Kubernetes source holds exactly these Secrets and ConfigMaps. */
+export interface ReferencedObjects {
+  readonly secrets: readonly string[];
+  readonly configMaps: readonly string[];
 }
 
 export function createReferences(resources: Resources): References {
@@ -32,7 +40,9 @@ export function createReferences(resources: Resources): References {
         g.spec.to.some((t) => t.group === "" && t.kind === kind && (t.name === undefined || t.name === name)),
     );
 
-  function resolve<T>(kind: string, table: Map<string, T>, fromNamespace: string, ref: ObjectRef): Resolved<T> {
+  const used = { Secret: new Set<string>(), ConfigMap: new Set<string>() };
+
+  function resolve<T>(kind: "Secret" | "ConfigMap", table: Map<string, T>, fromNamespace: string, ref: ObjectRef): Resolved<T> {
     const group = ref.group ?? "";
     const refKind = ref.kind ?? kind;
     if (group !== "" || refKind !== kind) {
@@ -40,6 +50,7 @@ export function createReferences(resources: Resources): References {
     }
     const namespace = ref.namespace ?? fromNamespace;
     const id = `${namespace}/${ref.name}`;
+    used[kind].add(id);
     if (namespace !== fromNamespace && !granted(fromNamespace, namespace, kind, ref.name)) {
       return { ok: false, error: `${kind} ${id} is in another namespace and no ReferenceGrant in ${namespace} allows it` };
     }
@@ -50,5 +61,6 @@ export function createReferences(resources: Resources): References {
   return {
     secret: (fromNamespace, ref) => resolve("Secret", secrets, fromNamespace, ref),
     configMap: (fromNamespace, ref) => resolve("ConfigMap", configMaps, fromNamespace, ref),
+    used: () => ({ secrets: [...used.Secret].sort(), configMaps: [...used.ConfigMap].sort() }),
   };
 }

@@ -9,7 +9,9 @@ import { closeGracefully, createHttpServer, listen } from "../server/http.ts";
 import { createMetrics, type Metrics } from "../server/metrics.ts";
 import { createAuthorizer } from "./authorizer.ts";
 import { Pipeline } from "./pipeline.ts";
+import { startKubeMode } from "./kube.ts";
 import { logStatusChanges, startFolderSource } from "./standalone.ts";
+import type { KeyStore } from "../keys/types.ts";
 
 export interface App {
   readonly ports: { readonly authz: number; readonly forwardAuth: number; readonly admin: number };
@@ -18,14 +20,13 @@ export interface App {
   readonly metrics: Metrics;
   /** Resolves when the first snapshot is published. */
   readonly ready: Promise<void>;
+  /** Whether this replica holds the status-writer lease (always false in standalone mode). */
+  leading(): boolean;
   /** Graceful stop: not ready, stop accepting, drain in-flight checks, close. */
   stop(): Promise<void>;
 }
 
 export async function startApp(config: ServeConfig, logger: Logger): Promise<App> {
-  if (config.manifests === undefined) {
-    throw new Error("Kubernetes mode (--kubeconfig or in-cluster) is not part of this build yet; run with --manifests DIR");
-  }
   const metrics = createMetrics();
   const keys = createKeyStore({
     logger: logger.child({ component: "jwks" }),
@@ -35,13 +36,8 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
       metrics.jwksFetchDuration.observe({ outcome: e.outcome }, e.durationMs / 1000);
     },
   });
-  const pipeline = new Pipeline({
-    compile: { controllerName: config.controllerName, gatewayClasses: config.gatewayClass },
-    keys,
-    logger,
-    metrics,
-    onPublished: (published, previous) => logStatusChanges(logger, published, previous),
-  });
+  const mode = config.manifests === undefined ? startKubeMode(config, { keys, logger, metrics }) : startFolderMode(config.manifests, { config, keys, logger, metrics });
+  const pipeline = mode.pipeline;
   const authorizer = createAuthorizer({ pipeline, keys, logger: logger.child({ component: "authz" }), metrics, onNoRoute: config.onNoRoute });
   let stopping = false;
   let synced = false;
@@ -50,8 +46,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     createHttpServer(forwardAuthHandler(authorizer), logger),
     createHttpServer(adminHandler({ ready: () => synced && !stopping && pipeline.current !== undefined, current: () => pipeline.current, jwks: () => keys.describe() }, metrics), logger),
   ];
-  const source = startFolderSource(config.manifests, pipeline, logger.child({ component: "manifests" }));
-  const ready = source.synced.then(() => {
+  const ready = mode.synced.then(() => {
     synced = true;
   });
   const [authz, forwardAuth, admin] = await Promise.all([
@@ -65,11 +60,25 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     keys,
     metrics,
     ready,
+    leading: () => ("leader" in mode ? mode.leader.leading : false),
     async stop() {
       stopping = true;
-      source.stop();
-      await Promise.all(servers.map((s) => closeGracefully(s, config.shutdownGraceSeconds * 1000)));
+      await Promise.all([mode.stop(), ...servers.map((s) => closeGracefully(s, config.shutdownGraceSeconds * 1000))]);
       keys.close();
     },
   };
+}
+
+/** Standalone mode: the manifest folder feeds the pipeline; statuses are logged. */
+function startFolderMode(dir: string, deps: { config: ServeConfig; keys: KeyStore; logger: Logger; metrics: Metrics }) {
+  const { config, logger } = deps;
+  const pipeline = new Pipeline({
+    compile: { controllerName: config.controllerName, gatewayClasses: config.gatewayClass },
+    keys: deps.keys,
+    logger,
+    metrics: deps.metrics,
+    onPublished: (published, previous) => logStatusChanges(logger, published, previous),
+  });
+  const source = startFolderSource(dir, pipeline, logger.child({ component: "manifests" }));
+  return { pipeline, synced: source.synced, stop: async () => source.stop() };
 }

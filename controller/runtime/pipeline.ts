@@ -9,6 +9,7 @@ import type { Resources } from "../api/resources.ts";
 import type { PolicyStatus } from "../api/status.ts";
 import { TokenCache } from "../authz/token-cache.ts";
 import { compile, type CompileOptions } from "../compile/index.ts";
+import type { ReferencedObjects } from "../compile/references.ts";
 import type { KeyStore } from "../keys/types.ts";
 import type { Metrics } from "../server/metrics.ts";
 import type { Snapshot } from "../snapshot/types.ts";
@@ -28,14 +29,22 @@ export interface PipelineOptions {
   readonly metrics: Metrics;
   /** Called after each publish with the new statuses and the previous ones. */
   readonly onPublished?: (published: Published, previous: Published | undefined) => void | Promise<void>;
+  /**
+   * Makes the Secrets and ConfigMaps compile needed available (the Kubernetes source fetches
+   * newly referenced ones); true when it loaded something, so compile runs again before publishing.
+   */
+  readonly loadReferences?: (references: ReferencedObjects) => Promise<boolean>;
 }
+
+/** Rounds of "compile, load newly referenced objects, compile again" before publishing anyway. */
+const MAX_REFERENCE_ROUNDS = 3;
 
 export class Pipeline {
   readonly #options: PipelineOptions;
   #current: Published | undefined;
   #fingerprint: string | undefined;
   #running: Promise<void> | undefined;
-  #pending: Resources | undefined;
+  #pending: (() => Resources) | undefined;
 
   constructor(options: PipelineOptions) {
     this.#options = options;
@@ -46,9 +55,9 @@ export class Pipeline {
     return this.#current;
   }
 
-  /** Queues `resources` for publishing; resolves once they (or newer ones) are published. */
-  update(resources: Resources): Promise<void> {
-    this.#pending = resources;
+  /** Queues a publish of what `read` returns when its turn comes; resolves once published. */
+  update(read: () => Resources): Promise<void> {
+    this.#pending = read;
     this.#running ??= this.#drain().finally(() => {
       this.#running = undefined;
     });
@@ -57,10 +66,10 @@ export class Pipeline {
 
   async #drain(): Promise<void> {
     while (this.#pending !== undefined) {
-      const resources = this.#pending;
+      const read = this.#pending;
       this.#pending = undefined;
       try {
-        await this.#publish(resources);
+        await this.#publish(read);
       } catch (e) {
         // compile() is total, so this is a bug; the previous snapshot keeps being served.
         this.#options.logger.error({ err: e }, "publishing a snapshot failed; the previous snapshot is still served");
@@ -68,13 +77,24 @@ export class Pipeline {
     }
   }
 
-  async #publish(resources: Resources): Promise<void> {
-    const fingerprint = fingerprintOf(resources);
+  async #publish(read: () => Resources): Promise<void> {
+    let resources = read();
+    let fingerprint = fingerprintOf(resources);
     if (fingerprint === this.#fingerprint) return;
-    const { logger, metrics } = this.#options;
+    const { logger, metrics, loadReferences } = this.#options;
     const started = performance.now();
-    const result = compile(resources, this.#options.compile);
-    metrics.compileDuration.observe((performance.now() - started) / 1000);
+    const timedCompile = (input: Resources) => {
+      const t = performance.now();
+      const out = compile(input, this.#options.compile);
+      metrics.compileDuration.observe((performance.now() - t) / 1000);
+      return out;
+    };
+    let result = timedCompile(resources);
+    for (let round = 1; round < MAX_REFERENCE_ROUNDS && loadReferences !== undefined && (await loadReferences(result.references)); round++) {
+      resources = read();
+      fingerprint = fingerprintOf(resources);
+      result = timedCompile(resources);
+    }
     for (const problem of result.problems) logger.warn({ problem }, "object not served as written");
     await this.#options.keys.sync(result.snapshot.remoteJwks);
     const previous = this.#current;
@@ -91,7 +111,7 @@ export class Pipeline {
     metrics.policies.set({ accepted: "true" }, accepted);
     metrics.policies.set({ accepted: "false" }, result.statuses.length - accepted);
     logger.info(
-      { generation: published.generation, policies: result.statuses.length, routes: countEntries(result.snapshot), compileMs: Math.round(performance.now() - started) },
+      { generation: published.generation, policies: result.statuses.length, routes: countEntries(result.snapshot), buildMs: Math.round(performance.now() - started) },
       "snapshot published",
     );
     await this.#options.onPublished?.(published, previous);

@@ -29,7 +29,7 @@ export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logge
     }
     const { resources, rejected } = toResources(load.objects);
     for (const r of rejected) logger.error({ origin: r.origin, object: r.object, reason: r.reason }, "object rejected");
-    return pipeline.update(resources);
+    return pipeline.update(() => resources);
   };
   const synced = reload();
   const stopWatching = folder.watch(() => void reload());

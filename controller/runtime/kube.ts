@@ -1,0 +1,75 @@
+/**
+ * Kubernetes mode: informers (reflectors) feed the pipeline; every replica compiles and serves;
+ * the Lease holder writes status.
+ */
+import type { Logger } from "pino";
+import type { ServeConfig } from "../config.ts";
+import type { KeyStore } from "../keys/types.ts";
+import type { Metrics } from "../server/metrics.ts";
+import { KubeClient } from "../sources/kube/client.ts";
+import { KubeSource } from "../sources/kube/source.ts";
+import { LeaderElector } from "../status/leader.ts";
+import { StatusWriter } from "../status/writer.ts";
+import { Pipeline } from "./pipeline.ts";
+
+export interface KubeMode {
+  readonly pipeline: Pipeline;
+  /** Every kind listed once and the first snapshot published. */
+  readonly synced: Promise<void>;
+  readonly leader: LeaderElector;
+  readonly writer: StatusWriter;
+  stop(): Promise<void>;
+}
+
+export function startKubeMode(config: ServeConfig, deps: { keys: KeyStore; logger: Logger; metrics: Metrics }): KubeMode {
+  const logger = deps.logger;
+  const client = KubeClient.load(config.kubeconfig);
+  const source: KubeSource = new KubeSource({
+    client,
+    logger: logger.child({ component: "informers" }),
+    // After the pipeline settles, status is reconciled too: a status someone else overwrote is not an
+    // input change (no new snapshot), but our entries must come back.
+    onChange: () => void pipeline.update(() => source.resources()).then(() => writer.reconcile()),
+  });
+  const writer = new StatusWriter({
+    client,
+    logger: logger.child({ component: "status" }),
+    controllerName: config.controllerName,
+    identity: config.identity,
+    cached: (ns, name) => source.policy(ns, name),
+  });
+  const pipeline = new Pipeline({
+    compile: { controllerName: config.controllerName, gatewayClasses: config.gatewayClass },
+    keys: deps.keys,
+    logger,
+    metrics: deps.metrics,
+    loadReferences: (references) => source.loadReferences(references),
+    onPublished: (published) => void writer.publish(published.statuses),
+  });
+  const lease = config.leaseDurationSeconds * 1000;
+  const leader = new LeaderElector({
+    client,
+    logger: logger.child({ component: "leader" }),
+    namespace: config.leaseNamespace,
+    name: config.leaseName,
+    identity: config.identity,
+    leaseDurationMs: lease,
+    renewDeadlineMs: Math.round(lease * (2 / 3)),
+    retryPeriodMs: Math.round(lease / 7.5),
+    onStartedLeading: () => writer.setLeading(true),
+    onStoppedLeading: () => writer.setLeading(false),
+  });
+  source.start();
+  leader.start();
+  const synced = source.synced.then(() => pipeline.update(() => source.resources()));
+  return {
+    pipeline,
+    synced,
+    leader,
+    writer,
+    async stop() {
+      source.stop();
+      await leader.stop();
+    },
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * One kind's list+watch loop and its store (client-go's Reflector, pared down). Lists (paginated),
+ * then watches from the list's resourceVersion; 410 Gone relists at once; any other failure backs
+ * off (doubling, capped) and resumes. Holds only the objects `keep` wants, so cluster-wide
+ * Secrets cost memory only when a policy references them.
+ */
+import type { Logger } from "pino";
+import { KubeApiError, type KubeClient, type KubeObject, type WatchEvent } from "./client.ts";
+
+export interface ReflectorOptions {
+  readonly client: KubeClient;
+  /** "Secret", "HTTPRoute", ...: set on stored objects (list items may lack it) and used in logs. */
+  readonly kind: string;
+  readonly apiVersion: string;
+  /** Collection path across namespaces, e.g. /api/v1/secrets. */
+  readonly path: string;
+  /** Whether to hold the object "namespace/name"; all objects when absent. */
+  readonly keep?: (key: string) => boolean;
+  readonly onChange: () => void;
+  readonly logger: Logger;
+  readonly backoffMs?: { readonly initial: number; readonly max: number };
+}
+
+export const objectKey = (o: KubeObject): string => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+
+export class Reflector {
+  readonly #o: ReflectorOptions;
+  #objects = new Map<string, KubeObject>();
+  #resourceVersion = "";
+  #stopped = false;
+  #watch: AbortController | undefined;
+  #listWaiters: (() => void)[] = [];
+  readonly synced: Promise<void>;
+  #markSynced!: () => void;
+
+  constructor(options: ReflectorOptions) {
+    this.#o = options;
+    this.synced = new Promise((resolve) => (this.#markSynced = resolve));
+  }
+
+  start(): void {
+    void this.#run();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#watch?.abort();
+  }
+
+  objects(): KubeObject[] {
+    return [...this.#objects.values()];
+  }
+
+  get(key: string): KubeObject | undefined {
+    return this.#objects.get(key);
+  }
+
+  /** Relists now (after `keep` started wanting more); resolves when that list has been stored. */
+  resync(): Promise<void> {
+    const listed = new Promise<void>((resolve) => this.#listWaiters.push(resolve));
+    this.#resourceVersion = "";
+    this.#watch?.abort();
+    return listed;
+  }
+
+  /** Drops held objects `keep` no longer wants; true when something was dropped. */
+  prune(): boolean {
+    const keep = this.#o.keep;
+    if (keep === undefined) return false;
+    let dropped = false;
+    for (const key of [...this.#objects.keys()]) if (!keep(key)) dropped = this.#objects.delete(key) || dropped;
+    return dropped;
+  }
+
+  async #run(): Promise<void> {
+    const { initial, max } = this.#o.backoffMs ?? { initial: 500, max: 5000 };
+    let delay = initial;
+    while (!this.#stopped) {
+      this.#watch = new AbortController();
+      try {
+        if (this.#resourceVersion === "") await this.#list();
+        await this.#o.client.watch(this.#o.path, this.#resourceVersion, (e) => this.#onEvent(e), this.#watch.signal);
+        delay = initial;
+      } catch (err) {
+        if (this.#stopped) return;
+        if (err instanceof KubeApiError && err.status === 410) {
+          this.#resourceVersion = "";
+          continue;
+        }
+        if (this.#watch.signal.aborted) continue; // resync() or a 410 event: relist at once
+        this.#o.logger.warn({ kind: this.#o.kind, error: (err as Error).message, retryInMs: delay }, "list/watch failed; serving the last known state");
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, max);
+      }
+    }
+  }
+
+  async #list(): Promise<void> {
+    const items = new Map<string, KubeObject>();
+    let next = "";
+    let resourceVersion = "";
+    do {
+      const query = new URLSearchParams({ limit: "500", ...(next ? { continue: next } : {}) });
+      const page = await this.#o.client.request<{ metadata: { resourceVersion?: string; continue?: string }; items: KubeObject[] }>("GET", `${this.#o.path}?${query}`);
+      for (const item of page.items) {
+        const object = this.#normalize(item);
+        const key = objectKey(object);
+        if (this.#wants(key)) items.set(key, object);
+      }
+      next = page.metadata.continue ?? "";
+      resourceVersion = page.metadata.resourceVersion ?? "";
+    } while (next !== "");
+    const changed = items.size !== this.#objects.size || [...items].some(([k, o]) => this.#objects.get(k)?.metadata.resourceVersion !== o.metadata.resourceVersion);
+    this.#objects = items;
+    this.#resourceVersion = resourceVersion;
+    this.#markSynced();
+    for (const resolve of this.#listWaiters.splice(0)) resolve();
+    if (changed) this.#o.onChange();
+  }
+
+  #onEvent(event: WatchEvent): void {
+    if (event.type === "ERROR") {
+      // 410 Gone (history compacted) and other watch errors: end this watch; the loop relists or backs off.
+      if (event.object.code === 410) this.#resourceVersion = "";
+      this.#watch?.abort();
+      return;
+    }
+    const rv = event.object.metadata?.resourceVersion;
+    if (rv !== undefined) this.#resourceVersion = rv;
+    if (event.type === "BOOKMARK") return;
+    const object = this.#normalize(event.object);
+    const key = objectKey(object);
+    if (event.type === "DELETED" || !this.#wants(key)) {
+      if (this.#objects.delete(key)) this.#o.onChange();
+      return;
+    }
+    this.#objects.set(key, object);
+    this.#o.onChange();
+  }
+
+  #wants(key: string): boolean {
+    return this.#o.keep === undefined || this.#o.keep(key);
+  }
+
+  /** Sets kind/apiVersion (list items lack them) and drops bookkeeping nobody reads. */
+  #normalize(o: KubeObject): KubeObject {
+    const { managedFields: _m, ...metadata } = o.metadata as Record<string, unknown>;
+    const annotations = metadata.annotations as Record<string, string> | undefined;
+    if (annotations?.["kubectl.kubernetes.io/last-applied-configuration"] !== undefined) {
+      // It repeats the whole object, Secret values included: never worth holding.
+      const { "kubectl.kubernetes.io/last-applied-configuration": _l, ...rest } = annotations;
+      metadata.annotations = rest;
+    }
+    return { ...o, apiVersion: this.#o.apiVersion, kind: this.#o.kind, metadata: metadata as KubeObject["metadata"] };
+  }
+}

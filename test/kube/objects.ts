@@ -1,0 +1,86 @@
+/** kubectl-like apply/delete/get over the raw client, for integration tests (run as admin). */
+import { readFileSync } from "node:fs";
+import { parseAllDocuments } from "yaml";
+import { KubeApiError, KubeClient, type KubeObject } from "../../controller/sources/kube/client.ts";
+
+export type Obj = KubeObject & { spec?: any; status?: any; data?: any; stringData?: any };
+
+const PLURALS: Record<string, string> = {
+  SecurityPolicy: "securitypolicies", HTTPRoute: "httproutes", Gateway: "gateways", GatewayClass: "gatewayclasses",
+  ReferenceGrant: "referencegrants", Secret: "secrets", ConfigMap: "configmaps", Namespace: "namespaces",
+  CustomResourceDefinition: "customresourcedefinitions", ClusterRole: "clusterroles", ClusterRoleBinding: "clusterrolebindings",
+  Role: "roles", RoleBinding: "rolebindings", Lease: "leases", Event: "events", ServiceAccount: "serviceaccounts",
+};
+const CLUSTER_SCOPED = new Set(["GatewayClass", "Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"]);
+
+export function pathOf(o: { apiVersion?: string; kind?: string; metadata: { name: string; namespace?: string } }, withName = true): string {
+  const base = o.apiVersion!.includes("/") ? `/apis/${o.apiVersion}` : `/api/${o.apiVersion}`;
+  const ns = CLUSTER_SCOPED.has(o.kind!) ? "" : `/namespaces/${o.metadata.namespace ?? "default"}`;
+  return `${base}${ns}/${PLURALS[o.kind!]}${withName ? `/${o.metadata.name}` : ""}`;
+}
+
+export function readManifests(file: string): Obj[] {
+  return parseAllDocuments(readFileSync(file, "utf8")).map((d) => d.toJS() as Obj).filter((o) => o !== null);
+}
+
+export class Kube {
+  readonly client: KubeClient;
+  constructor(kubeconfigPath: string) {
+    this.client = KubeClient.load(kubeconfigPath);
+  }
+
+  /** Create, or replace keeping the current resourceVersion (and status). */
+  async apply(o: Obj): Promise<Obj> {
+    try {
+      return await this.client.request<Obj>("POST", pathOf(o, false), o);
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.status === 409)) throw err;
+      const current = await this.get(o);
+      return this.client.request<Obj>("PUT", pathOf(o), { ...o, metadata: { ...o.metadata, resourceVersion: current!.metadata.resourceVersion } });
+    }
+  }
+
+  async get(o: Obj): Promise<Obj | undefined> {
+    try {
+      return await this.client.request<Obj>("GET", pathOf(o));
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async remove(o: Obj): Promise<void> {
+    await this.client.request("DELETE", pathOf(o)).catch((err) => {
+      if (!(err instanceof KubeApiError && err.status === 404)) throw err;
+    });
+  }
+
+  async list(o: Obj): Promise<Obj[]> {
+    return (await this.client.request<{ items: Obj[] }>("GET", pathOf(o, false))).items;
+  }
+
+  /** Installs CRDs and waits until each is Established. */
+  async installCrds(...files: string[]): Promise<void> {
+    const crds = files.flatMap(readManifests);
+    for (const crd of crds) await this.apply(crd);
+    for (const crd of crds) {
+      for (let i = 0; ; i++) {
+        const got = await this.get(crd);
+        if (got?.status?.conditions?.some((c: { type: string; status: string }) => c.type === "Established" && c.status === "True")) break;
+        if (i > 100) throw new Error(`CRD ${crd.metadata.name} not Established`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+}
+
+/** Polls until `probe` returns a value that is not undefined; fails after `timeoutMs`. */
+export async function until<T>(timeoutMs: number, probe: () => Promise<T | undefined>, what = "condition"): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`${what} not reached within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
