@@ -8,6 +8,8 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, type ServeConfig } from "../../controller/config.ts";
 import { startApp, type App } from "../../controller/runtime/app.ts";
+import { KubeClient } from "../../controller/sources/kube/client.ts";
+import { KubeSource } from "../../controller/sources/kube/source.ts";
 import { send } from "../support/http.ts";
 import { startApiServer, type ApiServer } from "./apiserver.ts";
 import { Kube, readManifests, until, type Obj } from "./objects.ts";
@@ -154,4 +156,19 @@ describe("Kubernetes mode", () => {
     await until(20_000, async () => ((await ask(leader, "/v1/models", { "x-api-key": "after-outage" })).status === 200 ? true : undefined), "change after the outage");
     console.log(`API server outage: ${answered} checks answered correctly; change after restart enforced in ${Date.now() - restarted} ms`);
   }, 60_000);
+});
+
+describe("KubeSource", () => {
+  it("holds only the Secrets and ConfigMaps that policies reference", async () => {
+    for (let i = 0; i < 30; i++) await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: `unrelated-${i}`, namespace: "maas-system" }, stringData: { k: "v".repeat(1000) } });
+    const source = new KubeSource({ client: KubeClient.load(api.kubeconfigFor("portcullis")), logger: pino({ level: "silent" }), onChange: () => {} });
+    source.start();
+    await source.synced;
+    expect(source.resources().secrets).toEqual([]);
+    expect(await source.loadReferences({ secrets: ["maas-system/maas-api-keys", "maas-system/not-there"], configMaps: [] })).toBe(true);
+    expect(source.resources().secrets.map((s) => s.metadata.name)).toEqual(["maas-api-keys"]);
+    expect(await source.loadReferences({ secrets: [], configMaps: [] })).toBe(true);
+    expect(source.resources().secrets).toEqual([]);
+    source.stop();
+  });
 });

@@ -1,0 +1,97 @@
+/**
+ * The reflector's recovery rules at the protocol level, against a scripted list/watch endpoint
+ * (a real API server cannot be made to answer 410 on demand): a 410 ERROR event relists at once;
+ * a dropped watch resumes from the last resourceVersion; a failing list is retried with backoff.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { KubeConfig } from "@kubernetes/client-node";
+import pino from "pino";
+import { afterEach, expect, it } from "vitest";
+import { KubeClient } from "../../controller/sources/kube/client.ts";
+import { Reflector } from "../../controller/sources/kube/reflector.ts";
+
+type Step = (res: import("node:http").ServerResponse, url: URL) => void;
+let server: Server | undefined;
+const requests: string[] = [];
+
+async function scripted(steps: Step[]): Promise<KubeClient> {
+  requests.length = 0;
+  server = createServer((req, res) => {
+    const url = new URL(req.url!, "http://x");
+    requests.push(`${url.searchParams.get("watch") ? "watch" : "list"} rv=${url.searchParams.get("resourceVersion") ?? ""}`);
+    const step = steps.shift();
+    if (step === undefined) return; // hang: no more script
+    step(res, url);
+  });
+  await new Promise<void>((r) => server!.listen(0, "127.0.0.1", r));
+  const config = new KubeConfig();
+  config.loadFromOptions({
+    // client-node speaks plain HTTP only with skipTLSVerify set.
+    clusters: [{ name: "c", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+    users: [{ name: "u", token: "t" }],
+    contexts: [{ name: "x", cluster: "c", user: "u" }],
+    currentContext: "x",
+  });
+  return new KubeClient(config);
+}
+
+const secret = (name: string, rv: string) => ({ metadata: { name, namespace: "ns", resourceVersion: rv }, data: {} });
+const list = (rv: string, ...items: object[]): Step => (res) => res.end(JSON.stringify({ metadata: { resourceVersion: rv }, items }));
+const watch = (...events: object[]): Step => (res) => {
+  res.writeHead(200, { "content-type": "application/json" });
+  for (const e of events) res.write(`${JSON.stringify(e)}\n`);
+  res.end();
+};
+
+afterEach(() => {
+  server?.closeAllConnections();
+  server?.close();
+});
+
+it("relists at once after a 410 ERROR event and resumes watching from the new list", async () => {
+  const client = await scripted([
+    list("10", secret("a", "9")),
+    watch({ type: "ADDED", object: secret("b", "11") }, { type: "ERROR", object: { kind: "Status", code: 410, metadata: {} } }),
+    list("20", secret("a", "9"), secret("c", "19")),
+  ]);
+  let changes = 0;
+  const r = new Reflector({ client, kind: "Secret", apiVersion: "v1", path: "/api/v1/secrets", onChange: () => changes++, logger: pino({ level: "silent" }) });
+  r.start();
+  await r.synced;
+  await new Promise((res) => setTimeout(res, 300));
+  r.stop();
+  expect(requests).toEqual(["list rv=", "watch rv=10", "list rv=", "watch rv=20"]);
+  expect(r.objects().map((o) => o.metadata.name).sort()).toEqual(["a", "c"]);
+  expect(r.objects()[0]).toMatchObject({ kind: "Secret", apiVersion: "v1" });
+  expect(changes).toBeGreaterThanOrEqual(3);
+});
+
+it("resumes a closed watch from the last seen resourceVersion, and backs off after a failed list", async () => {
+  const client = await scripted([
+    (res) => { res.writeHead(500); res.end("{}"); },
+    list("5"),
+    watch({ type: "ADDED", object: secret("x", "6") }, { type: "BOOKMARK", object: { metadata: { resourceVersion: "8" } } }),
+  ]);
+  const started = Date.now();
+  const r = new Reflector({ client, kind: "Secret", apiVersion: "v1", path: "/api/v1/secrets", onChange: () => {}, logger: pino({ level: "silent" }), backoffMs: { initial: 200, max: 400 } });
+  r.start();
+  await r.synced;
+  expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+  await new Promise((res) => setTimeout(res, 200));
+  r.stop();
+  expect(requests).toEqual(["list rv=", "list rv=", "watch rv=5", "watch rv=8"]);
+});
+
+it("holds only what keep() wants, and prune() drops what it no longer wants", async () => {
+  const wanted = new Set(["ns/a", "ns/b"]);
+  const client = await scripted([list("1", secret("a", "1"), secret("b", "1"), secret("c", "1"))]);
+  const r = new Reflector({ client, kind: "Secret", apiVersion: "v1", path: "/api/v1/secrets", keep: (k) => wanted.has(k), onChange: () => {}, logger: pino({ level: "silent" }) });
+  r.start();
+  await r.synced;
+  expect(r.objects().map((o) => o.metadata.name).sort()).toEqual(["a", "b"]);
+  wanted.delete("ns/b");
+  expect(r.prune()).toBe(true);
+  expect(r.objects().map((o) => o.metadata.name)).toEqual(["a"]);
+  r.stop();
+});
