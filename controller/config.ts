@@ -18,6 +18,7 @@ const ServeSchema = z.object({
   authzPort: Port.default(9002),
   forwardAuthPort: Port.default(9003),
   adminPort: Port.default(9090),
+  grpcPort: Port.default(9001),
   controllerName: z.string().min(1).default(DEFAULT_CONTROLLER_NAME),
   gatewayClass: z.array(z.string().min(1)).default([]),
   onNoRoute: z.enum(["deny", "allow"]).default("deny"),
@@ -61,6 +62,7 @@ const OPTIONS = {
   "authz-port": { type: "string" },
   "forward-auth-port": { type: "string" },
   "admin-port": { type: "string" },
+  "grpc-port": { type: "string" },
   "controller-name": { type: "string" },
   "gateway-class": { type: "string", multiple: true },
   "on-no-route": { type: "string" },
@@ -78,7 +80,7 @@ const OPTIONS = {
 
 export const USAGE = `Usage:
   portcullis serve   [--manifests DIR | --kubeconfig FILE]   (neither: in-cluster config)
-                     [--authz-port 9002] [--forward-auth-port 9003] [--admin-port 9090]
+                     [--authz-port 9002] [--forward-auth-port 9003] [--admin-port 9090] [--grpc-port 9001]
                      [--bind-address 0.0.0.0] [--controller-name NAME] [--gateway-class NAME]...
                      [--on-no-route deny|allow] [--log-level info] [--shutdown-grace-seconds 10]
                      [--lease-namespace NS] [--lease-name NAME] [--lease-duration-seconds 15] [--identity ID]

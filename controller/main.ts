@@ -26,7 +26,7 @@ async function main(): Promise<number> {
     case "serve": {
       const logger = createLogger(config.logLevel);
       const app = await startApp(config, logger);
-      logger.info({ ...app.ports, manifests: config.manifests }, `Portcullis serving: Envoy ext_authz on :${app.ports.authz}, forward-auth on :${app.ports.forwardAuth}, admin on :${app.ports.admin}`);
+      logger.info({ ...app.ports, manifests: config.manifests }, `Portcullis serving: Envoy ext_authz HTTP on :${app.ports.authz}, gRPC on :${app.ports.grpc}, forward-auth on :${app.ports.forwardAuth}, admin on :${app.ports.admin}`);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           logger.info({ signal }, "shutting down: draining in-flight checks");

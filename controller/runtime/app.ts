@@ -6,6 +6,7 @@ import { createKeyStore, type JwksKeyStore } from "../keys/store.ts";
 import { adminHandler } from "../server/admin.ts";
 import { envoyHandler, forwardAuthHandler } from "../server/authz.ts";
 import { closeGracefully, createHttpServer, listen } from "../server/http.ts";
+import { startGrpcServer } from "../server/grpc.ts";
 import { createMetrics, type Metrics } from "../server/metrics.ts";
 import { createAuthorizer } from "./authorizer.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -14,7 +15,7 @@ import { logStatusChanges, startFolderSource } from "./standalone.ts";
 import type { KeyStore } from "../keys/types.ts";
 
 export interface App {
-  readonly ports: { readonly authz: number; readonly forwardAuth: number; readonly admin: number };
+  readonly ports: { readonly authz: number; readonly forwardAuth: number; readonly admin: number; readonly grpc: number };
   readonly pipeline: Pipeline;
   readonly keys: JwksKeyStore;
   readonly metrics: Metrics;
@@ -49,13 +50,14 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
   const ready = mode.synced.then(() => {
     synced = true;
   });
-  const [authz, forwardAuth, admin] = await Promise.all([
+  const [authz, forwardAuth, admin, grpc] = await Promise.all([
     listen(servers[0]!, config.authzPort, config.bindAddress),
     listen(servers[1]!, config.forwardAuthPort, config.bindAddress),
     listen(servers[2]!, config.adminPort, config.bindAddress),
+    startGrpcServer(authorizer, config.grpcPort, config.bindAddress, logger.child({ component: "grpc" })),
   ]);
   return {
-    ports: { authz: authz!, forwardAuth: forwardAuth!, admin: admin! },
+    ports: { authz: authz!, forwardAuth: forwardAuth!, admin: admin!, grpc: grpc.port },
     pipeline,
     keys,
     metrics,
@@ -63,7 +65,8 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     leading: () => ("leader" in mode ? mode.leader.leading : false),
     async stop() {
       stopping = true;
-      await Promise.all([mode.stop(), ...servers.map((s) => closeGracefully(s, config.shutdownGraceSeconds * 1000))]);
+      const graceMs = config.shutdownGraceSeconds * 1000;
+      await Promise.all([mode.stop(), grpc.stop(graceMs), ...servers.map((s) => closeGracefully(s, graceMs))]);
       keys.close();
     },
   };

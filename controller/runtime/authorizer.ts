@@ -11,7 +11,7 @@ import type { KeyStore } from "../keys/types.ts";
 import type { Metrics } from "../server/metrics.ts";
 import type { Pipeline } from "./pipeline.ts";
 
-export type Protocol = "envoy-http" | "forward-auth";
+export type Protocol = "envoy-http" | "envoy-grpc" | "forward-auth";
 
 export interface Authorizer {
   decide(request: AuthzRequest, protocol: Protocol, requestId: string): Promise<Decision>;

@@ -29,7 +29,7 @@ const routes = example("10-routes.yaml");
 
 async function startReplica(identity: string): Promise<App> {
   const config = loadConfig(
-    ["serve", "--kubeconfig", api.kubeconfigFor("portcullis"), "--bind-address", "127.0.0.1", "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0",
+    ["serve", "--kubeconfig", api.kubeconfigFor("portcullis"), "--bind-address", "127.0.0.1", "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0", "--grpc-port", "0",
       "--lease-namespace", "portcullis-system", "--lease-duration-seconds", "3", "--identity", identity, "--shutdown-grace-seconds", "1"],
     {},
   ) as ServeConfig;

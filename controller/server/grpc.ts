@@ -1,0 +1,116 @@
+/**
+ * Envoy's gRPC ext_authz (`envoy.service.auth.v3.Authorization/Check`) on its own port: the same
+ * check() and Decision as the HTTP ports, in Envoy's CheckResponse shape. The Gateway may be named
+ * per route with `context_extensions: {"portcullis.io/gateway": "ns/name"}` (or the
+ * x-portcullis-gateway header, as on the HTTP port).
+ */
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { Server, ServerCredentials, status as GrpcStatus, type ServerUnaryCall, type sendUnaryData, type ServiceDefinition } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import type { Logger } from "pino";
+import type { Decision } from "../authz/decision.ts";
+import type { AuthzRequest } from "../authz/request.ts";
+import type { Authorizer } from "../runtime/authorizer.ts";
+import { GATEWAY_HEADER } from "./authz.ts";
+
+export const GATEWAY_CONTEXT_EXTENSION = "portcullis.io/gateway";
+
+const PROTO_DIR = join(import.meta.dirname, "proto");
+const definition = loadSync("envoy/service/auth/v3/external_auth.proto", {
+  includeDirs: [PROTO_DIR],
+  keepCase: true,
+  longs: String,
+  enums: Number,
+  defaults: true,
+  oneofs: true,
+});
+const SERVICE = definition["envoy.service.auth.v3.Authorization"] as unknown as ServiceDefinition;
+
+interface CheckRequest {
+  attributes?: {
+    request?: { http?: { id?: string; method?: string; headers?: Record<string, string>; header_map?: { headers?: { key: string; value: string; raw_value?: Buffer }[] }; path?: string; host?: string; scheme?: string } };
+    context_extensions?: Record<string, string>;
+  };
+}
+
+interface HeaderOption { header: { key: string; value: string }; append: { value: boolean } }
+
+/** gRPC status codes Envoy reads as the verdict: anything but OK is a denial. */
+const UNAUTHENTICATED = GrpcStatus.UNAUTHENTICATED;
+const PERMISSION_DENIED = GrpcStatus.PERMISSION_DENIED;
+
+export function toAuthzRequest(call: CheckRequest): AuthzRequest {
+  const http = call.attributes?.request?.http ?? {};
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(http.headers ?? {})) headers[k.toLowerCase()] = v;
+  for (const h of http.header_map?.headers ?? []) {
+    const value = h.value !== "" || h.raw_value === undefined ? h.value : h.raw_value.toString("utf8");
+    const key = h.key.toLowerCase();
+    headers[key] = headers[key] === undefined ? value : `${headers[key]},${value}`;
+  }
+  const gateway = call.attributes?.context_extensions?.[GATEWAY_CONTEXT_EXTENSION] ?? headers[GATEWAY_HEADER];
+  return {
+    method: http.method || "GET",
+    scheme: http.scheme || "http",
+    host: http.host || headers[":authority"] || headers.host || "",
+    path: http.path || headers[":path"] || "/",
+    headers,
+    gateway: gateway === undefined || gateway === "" ? undefined : gateway,
+  };
+}
+
+/** Headers are set, never appended: a client's own copy must not survive next to ours. */
+const overwrite = (headers: Readonly<Record<string, string>>): HeaderOption[] =>
+  Object.entries(headers).map(([key, value]) => ({ header: { key, value }, append: { value: false } }));
+
+export function toCheckResponse(decision: Decision): object {
+  if (decision.allowed) {
+    return { status: { code: GrpcStatus.OK, message: "" }, ok_response: { headers: overwrite(decision.upstreamHeaders), headers_to_remove: [...decision.removeHeaders] } };
+  }
+  return {
+    status: { code: decision.status === 401 ? UNAUTHENTICATED : PERMISSION_DENIED, message: decision.message },
+    denied_response: {
+      status: { code: decision.status },
+      headers: overwrite({ ...decision.responseHeaders, "content-type": "application/json" }),
+      body: JSON.stringify({ code: decision.code, message: decision.message }),
+    },
+  };
+}
+
+export interface GrpcServer {
+  readonly port: number;
+  /** Stops accepting; in-flight checks get `graceMs` to finish. */
+  stop(graceMs: number): Promise<void>;
+}
+
+export async function startGrpcServer(authorizer: Authorizer, port: number, host: string, logger: Logger): Promise<GrpcServer> {
+  const server = new Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
+  server.addService(SERVICE, {
+    Check(call: ServerUnaryCall<CheckRequest, object>, callback: sendUnaryData<object>) {
+      const request = toAuthzRequest(call.request);
+      const requestId = call.request.attributes?.request?.http?.id || randomUUID();
+      authorizer.decide(request, "envoy-grpc", requestId).then(
+        (decision) => callback(null, toCheckResponse(decision)),
+        (err: unknown) => {
+          logger.error({ err, requestId }, "gRPC check failed; denying");
+          callback(null, { status: { code: PERMISSION_DENIED, message: "the request could not be checked" }, denied_response: { status: { code: 403 } } });
+        },
+      );
+    },
+  });
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return {
+    port: bound,
+    stop: (graceMs) =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => server.forceShutdown(), graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}

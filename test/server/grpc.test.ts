@@ -1,0 +1,135 @@
+/**
+ * The Envoy gRPC ext_authz port with a real gRPC client. Requests are encoded by hand from
+ * Envoy's published field numbers (not from this project's .proto files), so a wrong field
+ * number in controller/server/proto cannot cancel itself out.
+ */
+import { Client, credentials, Metadata } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXAMPLES, startTestApp, type TestApp } from "../support/app.ts";
+
+// --- minimal protobuf wire encoding (varint keys, length-delimited fields) ---
+const varint = (n: number): number[] => {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  return [...out, n];
+};
+const field = (no: number, body: Buffer | string): Buffer => {
+  const bytes = typeof body === "string" ? Buffer.from(body) : body;
+  return Buffer.from([...varint((no << 3) | 2), ...varint(bytes.length), ...bytes]);
+};
+const msg = (...parts: Buffer[]) => Buffer.concat(parts);
+const mapEntry = (no: number, key: string, value: string) => field(no, msg(field(1, key), field(2, value)));
+
+/** CheckRequest{attributes(1): AttributeContext{request(4): Request{http(2): HttpRequest{...}}, context_extensions(10)}} */
+function checkRequest(http: { id?: string; method: string; path: string; host: string; scheme?: string; headers?: Record<string, string>; headerMap?: Record<string, string> }, extensions: Record<string, string> = {}): Buffer {
+  const httpRequest = msg(
+    field(1, http.id ?? "req-1"),
+    field(2, http.method),
+    ...Object.entries(http.headers ?? {}).map(([k, v]) => mapEntry(3, k, v)),
+    field(4, http.path),
+    field(5, http.host),
+    field(6, http.scheme ?? "https"),
+    ...(http.headerMap ? [field(13, msg(...Object.entries(http.headerMap).map(([k, v]) => field(1, msg(field(1, k), field(2, v))))))] : []),
+  );
+  const attributes = msg(field(4, field(2, httpRequest)), ...Object.entries(extensions).map(([k, v]) => mapEntry(10, k, v)));
+  return field(1, attributes);
+}
+
+// --- minimal decoding: field number → list of raw values ---
+type Fields = Map<number, (Buffer | number)[]>;
+function decode(buf: Buffer): Fields {
+  const fields: Fields = new Map();
+  let i = 0;
+  const readVarint = () => {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      if (i >= buf.length) throw new Error("truncated varint");
+      const b = buf[i++]!;
+      result += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return result;
+      shift += 7;
+    }
+  };
+  while (i < buf.length) {
+    const key = readVarint();
+    const [no, type] = [Math.floor(key / 8), key & 7];
+    let value: Buffer | number;
+    if (type === 0) value = readVarint();
+    else if (type === 2) {
+      const length = readVarint();
+      if (i + length > buf.length) throw new Error("truncated field");
+      value = buf.subarray(i, (i += length));
+    } else throw new Error(`unexpected wire type ${type}`);
+    fields.set(no, [...(fields.get(no) ?? []), value]);
+  }
+  return fields;
+}
+const sub = (f: Fields, no: number) => decode(f.get(no)![0] as Buffer);
+const str = (f: Fields, no: number) => (f.get(no)?.[0] as Buffer | undefined)?.toString("utf8");
+const num = (f: Fields, no: number) => (f.get(no)?.[0] as number | undefined) ?? 0;
+/** HeaderValueOption{header(1): HeaderValue{key(1), value(2)}, append(2): BoolValue{value(1)}} */
+const headersOf = (f: Fields, no: number) =>
+  Object.fromEntries((f.get(no) ?? []).map((raw) => {
+    const option = decode(raw as Buffer);
+    const header = sub(option, 1);
+    expect(num(sub(option, 2), 1)).toBe(0); // append: false — set, never appended
+    return [str(header, 1), str(header, 2)];
+  }));
+
+let app: TestApp;
+let client: Client;
+const check = (request: Buffer): Promise<Fields> =>
+  new Promise((resolve, reject) =>
+    client.makeUnaryRequest("/envoy.service.auth.v3.Authorization/Check", (b: Buffer) => b, (b: Buffer) => b, request, new Metadata(), (err, res) => (err ? reject(err) : resolve(decode(res!)))),
+  );
+
+beforeAll(async () => {
+  app = await startTestApp({}, EXAMPLES);
+  client = new Client(`127.0.0.1:${app.ports.grpc}`, credentials.createInsecure());
+});
+afterAll(async () => {
+  client?.close();
+  await app?.close();
+});
+
+describe("gRPC ext_authz port", () => {
+  it("OK: status code 0 and ok_response with the identity header set and the credential removed", async () => {
+    const res = await check(checkRequest({ method: "GET", path: "/v1/models?x=1", host: "api.maas.example.com", headers: { "x-api-key": "example-alice-key-change-me", "x-user-id": "mallory" } }));
+    expect(num(sub(res, 1), 1)).toBe(0);
+    const ok = sub(res, 3);
+    expect(headersOf(ok, 2)).toEqual({ "x-user-id": "alice" });
+    expect((ok.get(5) ?? []).map((b) => (b as Buffer).toString())).toEqual(["x-api-key"]);
+    expect(res.has(2)).toBe(false);
+  });
+  it("denied: UNAUTHENTICATED with denied_response carrying 401, WWW-Authenticate and the JSON reason", async () => {
+    const res = await check(checkRequest({ method: "POST", path: "/v1/chat/completions", host: "api.maas.example.com" }));
+    expect(num(sub(res, 1), 1)).toBe(16);
+    const denied = sub(res, 2);
+    expect(num(sub(denied, 1), 1)).toBe(401);
+    expect(headersOf(denied, 2)).toMatchObject({ "www-authenticate": 'Bearer realm="https://api.maas.example.com/v1/chat/completions"', "content-type": "application/json" });
+    expect(JSON.parse(str(denied, 3)!)).toEqual({ code: "jwt_missing", message: "Jwt is missing" });
+  });
+  it("denied: PERMISSION_DENIED with 403 for a request no route matches", async () => {
+    const res = await check(checkRequest({ method: "GET", path: "/nope", host: "api.maas.example.com" }));
+    expect(num(sub(res, 1), 1)).toBe(7);
+    expect(num(sub(sub(res, 2), 1), 1)).toBe(403);
+  });
+  it("reads header_map (Envoy's encode_raw_headers) as well as the headers map", async () => {
+    const res = await check(checkRequest({ method: "GET", path: "/v1/models", host: "api.maas.example.com", headerMap: { "X-API-Key": "example-ci-runner-key-change-me" } }));
+    expect(headersOf(sub(res, 3), 2)).toEqual({ "x-user-id": "ci-runner" });
+  });
+  it("context_extensions name the Gateway", async () => {
+    const open = await check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com" }, { "portcullis.io/gateway": "maas-system/maas-gateway" }));
+    expect(num(sub(open, 1), 1)).toBe(0);
+    const other = await check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com" }, { "portcullis.io/gateway": "maas-system/elsewhere" }));
+    expect(num(sub(other, 1), 1)).toBe(7);
+  });
+  it("counts gRPC decisions under their own protocol label", async () => {
+    const metrics = await (await fetch(`${app.admin}/metrics`)).text();
+    expect(metrics).toMatch(/portcullis_decisions_total\{protocol="envoy-grpc",code="allowed",status="200"\} \d+/);
+  });
+});
