@@ -6,7 +6,7 @@ SYSTEM_PATH := $(PATH)
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 INSTALLED := node_modules/.portcullis-installed
 
-.PHONY: install run test typecheck
+.PHONY: install run test typecheck image deploy-manifests chart-crds
 install: $(INSTALLED)
 
 $(INSTALLED): package.json package-lock.json
@@ -22,5 +22,28 @@ typecheck: install
 
 ## Runs every test: typecheck, unit, golden, contract and integration suites. The first run
 ## builds kube-apiserver + etcd from Debian's sources (about 4 minutes) into ~/.cache/portcullis.
+## The end-to-end suites drive Caddy, nginx and Docker (installed from Debian if missing); a Docker
+## daemon is started if none runs, and stopped afterwards only if this target started it.
 test: typecheck
-	set -o pipefail && assets="$$(bash test/kube/build-binaries.sh | tail -1)" && PORTCULLIS_KUBE_ASSETS="$$assets" vitest run
+	bash test/e2e/ensure-packages.sh
+	bash test/e2e/ensure-docker.sh start
+	set -o pipefail && trap 'bash test/e2e/ensure-docker.sh stop' EXIT && assets="$$(bash test/kube/build-binaries.sh | tail -1)" && PORTCULLIS_KUBE_ASSETS="$$assets" TESTCONTAINERS_RYUK_DISABLED=true vitest run
+
+IMAGE ?= portcullis:dev
+KUBECTL ?= kubectl
+
+## Builds the container image $(IMAGE). Without BASE_IMAGE its base is assembled from this machine's
+## Node 24 (no registry needed); with a registry: make image BASE_IMAGE=node:24-slim
+image: install
+	IMAGE="$(IMAGE)" BASE_IMAGE="$(BASE_IMAGE)" bash deploy/image/build.sh
+
+## Renders the kustomize base (deploy/base) into dist/portcullis.yaml for `kubectl apply -f`.
+deploy-manifests:
+	mkdir -p dist
+	$(KUBECTL) kustomize deploy/base > dist/portcullis.yaml.tmp && mv dist/portcullis.yaml.tmp dist/portcullis.yaml
+	@echo "wrote dist/portcullis.yaml; apply crds/ first unless Envoy Gateway already installed the CRD"
+
+## Copies crds/ (the one source of truth) into the Helm chart; a test fails while the copies differ.
+chart-crds:
+	rm -f charts/portcullis/crds/*.yaml
+	cp crds/*.yaml charts/portcullis/crds/

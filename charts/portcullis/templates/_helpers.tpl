@@ -1,0 +1,58 @@
+{{/* Chart name, overridable. */}}
+{{- define "portcullis.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Object name: <release>-<chart>, or the release name when it already contains the chart name. */}}
+{{- define "portcullis.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Labels that select the pods; never change them on upgrade. */}}
+{{- define "portcullis.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "portcullis.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Labels on every object. */}}
+{{- define "portcullis.labels" -}}
+{{ include "portcullis.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: authorization
+app.kubernetes.io/part-of: portcullis
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "portcullis.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "portcullis.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* repository@digest when a digest is set, otherwise repository:tag (default: appVersion). */}}
+{{- define "portcullis.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Standalone mode needs manifests from somewhere. */}}
+{{- define "portcullis.validate" -}}
+{{- if and (eq .Values.mode "standalone") (not (or .Values.standalone.manifests .Values.standalone.existingConfigMap .Values.standalone.existingSecret)) -}}
+{{- fail "mode: standalone needs standalone.manifests, standalone.existingConfigMap or standalone.existingSecret" -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,268 @@
+// The Helm chart without helm: values.yaml and the example values files against values.schema.json,
+// documentation of every value, template references, and the structure of every rendered object.
+// (test/deploy/kube.test.ts sends the same renders to a real API server.)
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse, parseDocument, isMap, isPair, isScalar, type YAMLMap } from "yaml";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { CHART, defaultValues, find, mergeValues, renderChart, ROOT, valuePathsInTemplates, type Obj } from "./chart.ts";
+
+const schemaJson = JSON.parse(readFileSync(join(CHART, "values.schema.json"), "utf8")) as Obj;
+const schema = z.fromJSONSchema(schemaJson as Parameters<typeof z.fromJSONSchema>[0]);
+const EXAMPLES = readdirSync(join(CHART, "examples")).filter((f) => f.endsWith(".yaml")).sort();
+const exampleValues = (f: string) => parse(readFileSync(join(CHART, "examples", f), "utf8")) as Obj;
+const validate = (values: unknown) => schema.safeParse(values);
+
+/** The controller's RBAC, exactly as the lead specified it (Kubernetes mode). */
+export const CLUSTER_RULES = [
+  { apiGroups: ["gateway.networking.k8s.io"], resources: ["gateways", "httproutes", "gatewayclasses", "referencegrants"], verbs: ["get", "list", "watch"] },
+  { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies"], verbs: ["get", "list", "watch"] },
+  { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies/status"], verbs: ["get", "update", "patch"] },
+  { apiGroups: [""], resources: ["secrets", "configmaps"], verbs: ["get", "list", "watch"] },
+  { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+  { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+];
+export const LEASE_RULES = [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] }];
+
+describe("values.schema.json", () => {
+  it("accepts values.yaml and every example values file (merged over values.yaml, as Helm validates)", () => {
+    expect(EXAMPLES).toEqual(["envoy-gateway.yaml", "production.yaml", "standalone.yaml"]);
+    expect(validate(defaultValues()).error?.issues).toBeUndefined();
+    for (const f of EXAMPLES) {
+      const merged = coalesced(exampleValues(f));
+      expect(validate(merged).error?.issues, f).toBeUndefined();
+    }
+  });
+
+  it.each([
+    ["an unknown mode", { mode: "cluster" }, "mode"],
+    ["zero replicas", { replicaCount: 0 }, "replicaCount"],
+    ["a misspelt top-level value", { replicas: 2 }, ""],
+    ["a misspelt nested value", { config: { logLvl: "info" } }, "config"],
+    ["an unknown log level", { config: { logLevel: "verbose" } }, "config.logLevel"],
+    ["onNoRoute other than deny/allow", { config: { onNoRoute: "open" } }, "config.onNoRoute"],
+    ["a digest that is not sha256", { image: { digest: "latest" } }, "image.digest"],
+    ["a port out of range", { ports: { authz: 70000 } }, "ports.authz"],
+    ["a PDB percentage without %", { podDisruptionBudget: { minAvailable: "half" } }, "podDisruptionBudget.minAvailable"],
+    ["a non-string manifest file", { standalone: { manifests: { "a.yaml": { kind: "Gateway" } } } }, "standalone.manifests.a.yaml"],
+    ["a bad scrape interval", { serviceMonitor: { interval: "30" } }, "serviceMonitor.interval"],
+  ])("rejects %s", (_what, override, path) => {
+    const result = validate(coalesced(override));
+    expect(result.success).toBe(false);
+    expect(result.error!.issues.map((i) => i.path.join("."))).toContain(path);
+  });
+
+  it("uses only keywords whose meaning the validator above enforces", () => {
+    const known = new Set(["$schema", "title", "description", "type", "properties", "additionalProperties", "required", "enum", "items", "minimum", "maximum", "minLength", "maxLength", "pattern", "$ref", "definitions"]);
+    const walk = (node: Obj, at: string) => {
+      for (const [k, v] of Object.entries(node)) {
+        expect(known.has(k), `${at}: keyword ${k}`).toBe(true);
+        if (k === "properties" || k === "definitions") for (const [name, sub] of Object.entries(v as Obj)) walk(sub as Obj, `${at}.${name}`);
+        else if ((k === "items" || k === "additionalProperties") && typeof v === "object") walk(v as Obj, `${at}[]`);
+      }
+    };
+    walk(schemaJson, "$");
+  });
+});
+
+/** Helm validates the coalesced values: the file's values merged over values.yaml. */
+const coalesced = (override: Obj): Obj => mergeValues(defaultValues(), override);
+
+describe("values.yaml", () => {
+  it("documents every value: a `# --` comment on the value, or on each value of its section", () => {
+    const doc = parseDocument(readFileSync(join(CHART, "values.yaml"), "utf8"));
+    const undocumented: string[] = [];
+    const walk = (map: YAMLMap, at: string) => {
+      map.items.forEach((pair, i) => {
+        if (!isPair(pair) || !isScalar(pair.key)) return;
+        const path = `${at}${String(pair.key.value)}`;
+        // The comment above a section's first value belongs to the section's map node.
+        const comment = `${pair.key.commentBefore ?? ""}${i === 0 ? (map.commentBefore ?? "") : ""}`;
+        if (comment.includes(" -- ")) return;
+        if (isMap(pair.value) && pair.value.items.length > 0) walk(pair.value, `${path}.`);
+        else undocumented.push(path);
+      });
+    };
+    walk(doc.contents as YAMLMap, "");
+    expect(undocumented).toEqual([]);
+  });
+
+  it("every .Values path in the templates exists in values.yaml and in the schema", () => {
+    const values = defaultValues();
+    const missing: string[] = [];
+    for (const [path, files] of valuePathsInTemplates()) {
+      let v: unknown = values;
+      let s: Obj | undefined = schemaJson;
+      for (const key of path.split(".")) {
+        v = typeof v === "object" && v !== null && key in v ? (v as Obj)[key] : (missing.push(`${path} (values.yaml; ${files.join(", ")})`), undefined);
+        if (v === undefined) break;
+        s = s?.$ref ? resolveRef(s.$ref as string) : s;
+        s = (s?.properties as Obj | undefined)?.[key] as Obj | undefined;
+        if (s === undefined) missing.push(`${path} (values.schema.json)`);
+        if (s === undefined) break;
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it("has no value that no template reads", () => {
+    const used = [...valuePathsInTemplates().keys()];
+    const dead: string[] = [];
+    const walk = (v: unknown, at: string) => {
+      if (used.some((u) => u === at || at.startsWith(`${u}.`))) return;
+      if (typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length > 0) for (const [k, x] of Object.entries(v)) walk(x, at ? `${at}.${k}` : k);
+      else dead.push(at);
+    };
+    walk(defaultValues(), "");
+    expect(dead).toEqual([]);
+  });
+});
+
+const resolveRef = (ref: string): Obj => ref.replace(/^#\//, "").split("/").reduce((o: Obj, k) => o[k] as Obj, schemaJson);
+
+describe("rendered with the default values (Kubernetes mode)", () => {
+  const r = renderChart();
+  const deployment = find(r, "Deployment");
+  const pod = deployment.spec.template;
+  const container = pod.spec.containers[0];
+  const service = find(r, "Service");
+
+  it("renders exactly the Kubernetes-mode objects, all in the release namespace but the cluster-scoped ones", () => {
+    expect(r.objects.map((o) => `${o.obj.kind}/${o.obj.metadata.name}`).sort()).toEqual([
+      "ClusterRole/portcullis", "ClusterRoleBinding/portcullis", "Deployment/portcullis", "PodDisruptionBudget/portcullis",
+      "Role/portcullis-leader-election", "RoleBinding/portcullis-leader-election", "Service/portcullis", "ServiceAccount/portcullis",
+    ]);
+    for (const { obj } of r.objects) expect(obj.metadata.namespace, obj.kind).toBe(obj.kind.startsWith("Cluster") ? undefined : "portcullis");
+  });
+
+  it("Deployment: 2 replicas, surge-only rollout, pod labels match every selector", () => {
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 0, maxSurge: 1 });
+    const selector = deployment.spec.selector.matchLabels;
+    expect(pod.metadata.labels).toMatchObject(selector);
+    expect(service.spec.selector).toEqual(selector);
+    expect(find(r, "PodDisruptionBudget").spec).toEqual({ minAvailable: 1, selector: { matchLabels: selector } });
+    expect(pod.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.labelSelector.matchLabels).toEqual(selector);
+  });
+
+  it("container: `serve` in-cluster, probes on the admin port, downward-API identity, PORTCULLIS_* flags", () => {
+    expect(container.args).toEqual(["serve"]);
+    expect(container.image).toBe("ghcr.io/portcullis/portcullis:0.1.0");
+    expect(container.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "admin" });
+    expect(container.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "admin" });
+    const env = Object.fromEntries((container.env as Obj[]).map((e) => [e.name, e.value ?? e.valueFrom.fieldRef.fieldPath]));
+    expect(env).toEqual({
+      POD_NAMESPACE: "metadata.namespace", POD_NAME: "metadata.name",
+      PORTCULLIS_CONTROLLER_NAME: "portcullis.io/gateway-controller", PORTCULLIS_ON_NO_ROUTE: "deny", PORTCULLIS_LOG_LEVEL: "info",
+      PORTCULLIS_SHUTDOWN_GRACE_SECONDS: "10", PORTCULLIS_JWKS_FETCH_TIMEOUT_MS: "5000",
+      PORTCULLIS_AUTHZ_PORT: "9002", PORTCULLIS_FORWARD_AUTH_PORT: "9003", PORTCULLIS_ADMIN_PORT: "9090", PORTCULLIS_GRPC_PORT: "9001",
+    });
+    expect(pod.spec.automountServiceAccountToken).toBe(true);
+    expect(pod.spec.serviceAccountName).toBe(find(r, "ServiceAccount").metadata.name);
+    expect(container.resources.requests).toEqual({ cpu: "100m", memory: "128Mi" });
+    expect(container.resources.limits).toEqual({ memory: "256Mi" });
+  });
+
+  it("non-root, read-only root filesystem, no capabilities, seccomp RuntimeDefault; /tmp is an emptyDir", () => {
+    expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } });
+    expect(container.securityContext).toEqual({
+      allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(container.volumeMounts).toEqual([{ name: "tmp", mountPath: "/tmp" }]);
+    expect(pod.spec.volumes).toEqual([{ name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } }]);
+  });
+
+  it("Service: authz 9002, forward-auth 9003, admin 9090 (and gRPC ext_authz 9001), each to the container port of that name", () => {
+    expect(service.spec.ports.map((p: Obj) => [p.name, p.port, p.targetPort])).toEqual([["authz", 9002, "authz"], ["forward-auth", 9003, "forward-auth"], ["admin", 9090, "admin"], ["grpc", 9001, "grpc"]]);
+    expect(container.ports.map((p: Obj) => [p.name, p.containerPort])).toEqual([["authz", 9002], ["forward-auth", 9003], ["admin", 9090], ["grpc", 9001]]);
+  });
+
+  it("RBAC: exactly the controller's rules, bound to its ServiceAccount; the Lease Role in the release namespace", () => {
+    expect(find(r, "ClusterRole").rules).toEqual(CLUSTER_RULES);
+    expect(find(r, "Role").rules).toEqual(LEASE_RULES);
+    const subject = [{ kind: "ServiceAccount", name: "portcullis", namespace: "portcullis" }];
+    expect(find(r, "ClusterRoleBinding")).toMatchObject({ roleRef: { kind: "ClusterRole", name: "portcullis" }, subjects: subject });
+    expect(find(r, "RoleBinding")).toMatchObject({ roleRef: { kind: "Role", name: "portcullis-leader-election" }, subjects: subject });
+  });
+
+  it("NOTES.txt names the two decision endpoints", () => {
+    expect(r.notes).toContain("http://portcullis.portcullis.svc:9002");
+    expect(r.notes).toContain("http://portcullis.portcullis.svc:9003");
+  });
+});
+
+describe("rendered with other values", () => {
+  it("standalone: manifests mounted from the chart's ConfigMap and an existing Secret, no RBAC, no token", () => {
+    const r = renderChart(exampleValues("standalone.yaml"));
+    expect(r.objects.map((o) => o.obj.kind).sort()).toEqual(["ConfigMap", "Deployment", "PodDisruptionBudget", "Service", "ServiceAccount"]);
+    const pod = find(r, "Deployment").spec.template.spec;
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.containers[0].args).toEqual(["serve", "--manifests", "/etc/portcullis/manifests"]);
+    expect(pod.volumes[1]).toEqual({ name: "manifests", projected: { sources: [{ configMap: { name: "portcullis-manifests" } }, { secret: { name: "portcullis-api-keys" } }] } });
+    expect(Object.keys(find(r, "ConfigMap").data)).toEqual(["00-gateway.yaml", "10-routes.yaml", "30-jwt.yaml"]);
+    for (const text of Object.values(find(r, "ConfigMap").data as Record<string, string>)) expect(parse(text)).toHaveProperty("kind");
+  });
+
+  it("standalone without any manifest source fails with a message", () => {
+    expect(() => renderChart({ mode: "standalone" })).toThrow(/mode: standalone needs standalone.manifests/);
+  });
+
+  it("production example: digest pinned, ServiceMonitor and NetworkPolicy point at named ports that exist", () => {
+    const r = renderChart(exampleValues("production.yaml"));
+    const deployment = find(r, "Deployment");
+    expect(deployment.spec.template.spec.containers[0].image).toBe(`registry.example.com/platform/portcullis@sha256:${"0".repeat(64)}`);
+    const portNames = find(r, "Service").spec.ports.map((p: Obj) => p.name);
+    const monitor = find(r, "ServiceMonitor");
+    expect(portNames).toContain(monitor.spec.endpoints[0].port);
+    expect(monitor.spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+    expect(monitor.metadata.labels.release).toBe("kube-prometheus-stack");
+    const policy = find(r, "NetworkPolicy");
+    expect(policy.spec.podSelector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+    expect(policy.spec.policyTypes).toEqual(["Ingress", "Egress"]);
+    for (const rule of policy.spec.ingress as Obj[]) for (const p of rule.ports as Obj[]) expect(portNames).toContain(p.port);
+    expect(find(r, "PodDisruptionBudget").spec.minAvailable).toBe(2);
+  });
+
+  it("envoy-gateway example: only Portcullis' GatewayClass, ingress only from envoy-gateway-system", () => {
+    const r = renderChart(exampleValues("envoy-gateway.yaml"));
+    const env = find(r, "Deployment").spec.template.spec.containers[0].env as Obj[];
+    expect(env).toContainEqual({ name: "PORTCULLIS_GATEWAY_CLASS", value: "portcullis" });
+    const policy = find(r, "NetworkPolicy");
+    expect(policy.spec.policyTypes).toEqual(["Ingress"]);
+    expect(policy.spec.ingress[0].from).toEqual([{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "envoy-gateway-system" } } }]);
+    expect(policy.spec.ingress[1].from).toBeUndefined();
+  });
+
+  it("several gateway classes become one comma-separated PORTCULLIS_GATEWAY_CLASS (the flag's env syntax)", () => {
+    const env = find(renderChart({ config: { gatewayClasses: ["a", "b"] } }), "Deployment").spec.template.spec.containers[0].env as Obj[];
+    expect(env).toContainEqual({ name: "PORTCULLIS_GATEWAY_CLASS", value: "a,b" });
+  });
+
+  it("names: <release>-portcullis, the release name when it contains the chart name, fullnameOverride", () => {
+    expect(find(renderChart({}, { releaseName: "edge" }), "Deployment").metadata.name).toBe("edge-portcullis");
+    expect(find(renderChart({}, { releaseName: "portcullis-prod" }), "Deployment").metadata.name).toBe("portcullis-prod");
+    expect(find(renderChart({ fullnameOverride: "authz" }), "ClusterRole").metadata.name).toBe("authz");
+  });
+
+  it("PodDisruptionBudget falls back to policy/v1beta1 on clusters without policy/v1 (before 1.21)", () => {
+    expect(find(renderChart({}, { apiVersions: ["v1", "policy/v1beta1"] }), "PodDisruptionBudget").apiVersion).toBe("policy/v1beta1");
+    expect(find(renderChart(), "PodDisruptionBudget").apiVersion).toBe("policy/v1");
+  });
+
+  it("user affinity replaces the default anti-affinity; rbac.create=false renders no RBAC", () => {
+    const affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "pool", operator: "In", values: ["edge"] }] }] } } };
+    expect(find(renderChart({ affinity }), "Deployment").spec.template.spec.affinity).toEqual(affinity);
+    expect(renderChart({ rbac: { create: false } }).objects.filter((o) => o.file === "rbac.yaml")).toEqual([]);
+  });
+});
+
+describe("CRDs", () => {
+  it("charts/portcullis/crds/ is an exact copy of crds/ (refresh with `make chart-crds`)", () => {
+    const source = readdirSync(join(ROOT, "crds")).sort();
+    expect(readdirSync(join(CHART, "crds")).sort()).toEqual(source);
+    for (const f of source) {
+      expect(readFileSync(join(CHART, "crds", f), "utf8") === readFileSync(join(ROOT, "crds", f), "utf8"), `${f} differs from crds/${f}: run make chart-crds`).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,153 @@
+// What users apply, sent to a real kube-apiserver (1.20.2, test/kube/apiserver.ts) with the real
+// kubectl: `kubectl apply --dry-run=server` for the kustomize base, the chart rendered with its
+// default and example values, and the Envoy Gateway example; then the chart installed for real and
+// its RBAC asked (`kubectl auth can-i`) what the ServiceAccount may and may not do.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse, parseAllDocuments } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startApiServer, type ApiServer } from "../kube/apiserver.ts";
+import { CHART, renderChart, ROOT, type Obj } from "./chart.ts";
+import { kubectl as runKubectl, toYaml } from "./kubectl.ts";
+
+let server: ApiServer;
+let apiVersions: string[];
+
+const kubectl = (args: string[], input?: string, kubeconfig = server.kubeconfigPath) => runKubectl(kubeconfig, args, input);
+
+/** `kubectl apply --dry-run=server -o json`: the objects as the API server would store them. */
+function dryRun(yaml: string): Obj[] {
+  const out = JSON.parse(kubectl(["apply", "--dry-run=server", "-o", "json", "-f", "-"], yaml)) as Obj;
+  return out.kind === "List" ? (out.items as Obj[]) : [out];
+}
+
+const kustomize = () => parseAllDocuments(kubectl(["kustomize", join(ROOT, "deploy/base")], undefined, "")).map((d) => d.toJS() as Obj);
+const values = (f: string) => parse(readFileSync(join(CHART, "examples", f), "utf8")) as Obj;
+
+/** A ServiceMonitor CRD that accepts anything, so the chart's optional ServiceMonitor has somewhere to go. */
+const SERVICE_MONITOR_CRD = {
+  apiVersion: "apiextensions.k8s.io/v1",
+  kind: "CustomResourceDefinition",
+  metadata: { name: "servicemonitors.monitoring.coreos.com" },
+  spec: {
+    group: "monitoring.coreos.com",
+    names: { kind: "ServiceMonitor", plural: "servicemonitors", singular: "servicemonitor", listKind: "ServiceMonitorList" },
+    scope: "Namespaced",
+    versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }],
+  },
+};
+
+beforeAll(async () => {
+  server = await startApiServer();
+  const crds = [join(ROOT, "crds"), join(ROOT, "test/kube/crds/gateway-api.yaml")];
+  for (const c of crds) kubectl(["apply", "-f", c]);
+  kubectl(["apply", "-f", "-"], JSON.stringify(SERVICE_MONITOR_CRD));
+  kubectl(["wait", "--for", "condition=established", "--timeout", "60s", "crd", "--all"]);
+  for (const ns of ["portcullis", "maas-system", "apps"]) kubectl(["create", "namespace", ns]);
+  apiVersions = kubectl(["api-versions"]).trim().split("\n");
+}, 180_000);
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe("kubectl apply --dry-run=server on kube-apiserver 1.20", () => {
+  it("the chart with default values", () => {
+    const r = renderChart({}, { apiVersions });
+    const stored = dryRun(r.yaml);
+    expect(stored.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(r.objects.map((o) => `${o.obj.kind}/${o.obj.metadata.name}`).sort());
+    // 1.20 predates policy/v1: the chart chose policy/v1beta1 from the server's API versions.
+    expect(apiVersions).not.toContain("policy/v1");
+    expect(stored.find((o) => o.kind === "PodDisruptionBudget")!.apiVersion).toBe("policy/v1beta1");
+  });
+
+  it("refuses a misspelt field (so a pass above means something)", () => {
+    const objs = renderChart({}, { apiVersions }).objects.map((o) => structuredClone(o.obj));
+    const deployment = objs.find((o) => o.kind === "Deployment")!;
+    deployment.spec.template.spec.containers[0].securityContext.readOnlyRootFilesytem = true;
+    expect(() => dryRun(toYaml([deployment]))).toThrow(/readOnlyRootFilesytem/);
+  });
+
+  it.each(readdirSync(join(CHART, "examples")).filter((f) => f.endsWith(".yaml")))("the chart with examples/%s", (file) => {
+    const r = renderChart(values(file), { apiVersions });
+    expect(dryRun(r.yaml)).toHaveLength(r.objects.length);
+  });
+
+  it("the standalone example's inline manifests are valid objects for the CRDs", () => {
+    const manifests = values("standalone.yaml").standalone.manifests as Record<string, string>;
+    const objs = Object.values(manifests).flatMap((text) => parseAllDocuments(text).map((d) => d.toJS() as Obj));
+    const stored = dryRun(toYaml(objs));
+    for (const [i, o] of objs.entries()) expect(stored[i]!.spec, `${o.kind} ${o.metadata.name}: nothing pruned`).toMatchObject(o.spec);
+  });
+
+  it("the kustomize base (policy/v1 PodDisruptionBudget sent as policy/v1beta1, its 1.20 name: same spec)", () => {
+    const objs = kustomize();
+    const pdb = objs.find((o) => o.kind === "PodDisruptionBudget")!;
+    expect(pdb.apiVersion).toBe("policy/v1");
+    pdb.apiVersion = "policy/v1beta1";
+    const stored = dryRun(toYaml(objs));
+    expect(stored.map((o) => o.kind)).toEqual(objs.map((o) => o.kind));
+  });
+
+  it("the Envoy Gateway example: extAuth and the ReferenceGrant are accepted, no field pruned by the CRD schemas", () => {
+    const objs = parseAllDocuments(readFileSync(join(ROOT, "deploy/proxies/envoy-gateway/securitypolicy-extauth.yaml"), "utf8")).map((d) => d.toJS() as Obj);
+    const stored = dryRun(toYaml(objs));
+    expect(stored.map((o) => o.kind)).toEqual(["SecurityPolicy", "ReferenceGrant"]);
+    for (const [i, o] of objs.entries()) expect(stored[i]!.spec, `${o.kind}: nothing pruned (defaults may be added)`).toMatchObject(o.spec);
+  });
+});
+
+describe("the chart and the kustomize base are the same objects", () => {
+  it("equal once Helm's own labels are set aside", () => {
+    const helmOnly = ["app.kubernetes.io/managed-by", "helm.sh/chart"];
+    const normal = (o: Obj) => {
+      const copy = structuredClone(o);
+      for (const l of helmOnly) delete copy.metadata.labels?.[l];
+      return copy;
+    };
+    const chart = renderChart().objects.map((o) => normal(o.obj));
+    const base = kustomize().filter((o) => o.kind !== "Namespace");
+    const key = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+    expect(base.map(key).sort()).toEqual(chart.map(key).sort());
+    for (const b of base) expect(b, key(b)).toEqual(chart.find((c) => key(c) === key(b)));
+  });
+});
+
+describe("RBAC, installed for real and asked with kubectl auth can-i", () => {
+  const sa = "system:serviceaccount:portcullis:portcullis";
+  const can = (verb: string, resource: string, ns?: string, subresource?: string) => {
+    const args = ["auth", "can-i", verb, resource, "--as", sa, ...(ns ? ["-n", ns] : ["--all-namespaces"]), ...(subresource ? ["--subresource", subresource] : [])];
+    try {
+      return kubectl(args).trim() === "yes";
+    } catch (e) {
+      if (/\bno\b/.test((e as Error).message)) return false;
+      throw e;
+    }
+  };
+
+  beforeAll(() => {
+    const objs = renderChart({}, { apiVersions }).objects.map((o) => o.obj).filter((o) => /Role|ServiceAccount/.test(o.kind));
+    kubectl(["apply", "-f", "-"], toYaml(objs));
+  });
+
+  it("may read what policies refer to, in every namespace", () => {
+    for (const r of ["gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io", "gatewayclasses.gateway.networking.k8s.io", "referencegrants.gateway.networking.k8s.io", "securitypolicies.gateway.envoyproxy.io", "secrets", "configmaps"]) {
+      for (const verb of ["get", "list", "watch"]) expect(can(verb, r), `${verb} ${r}`).toBe(true);
+    }
+  });
+
+  it("may write SecurityPolicy status and Events, nothing else of theirs", () => {
+    for (const verb of ["get", "update", "patch"]) expect(can(verb, "securitypolicies.gateway.envoyproxy.io", undefined, "status"), `${verb} status`).toBe(true);
+    for (const verb of ["create", "update", "patch", "delete"]) expect(can(verb, "securitypolicies.gateway.envoyproxy.io"), `${verb} securitypolicies`).toBe(false);
+    for (const r of ["events", "events.events.k8s.io"]) {
+      expect([can("create", r, "apps"), can("patch", r, "apps"), can("delete", r, "apps")], r).toEqual([true, true, false]);
+    }
+    for (const verb of ["create", "update", "delete"]) expect(can(verb, "secrets", "apps"), `${verb} secrets`).toBe(false);
+    expect(can("update", "httproutes.gateway.networking.k8s.io", "apps", "status")).toBe(false);
+    expect(can("list", "pods", "portcullis")).toBe(false);
+  });
+
+  it("may get, create and update Leases in its own namespace only", () => {
+    expect(["get", "create", "update", "list", "watch", "delete"].map((v) => can(v, "leases.coordination.k8s.io", "portcullis"))).toEqual([true, true, true, false, false, false]);
+    expect(can("create", "leases.coordination.k8s.io", "kube-system")).toBe(false);
+  });
+});

@@ -1,0 +1,164 @@
+/**
+ * End-to-end plumbing: real processes (Portcullis' own binary, Caddy, nginx) on free loopback ports,
+ * an upstream that echoes what reached it, and failures that say why (with the process' log) instead
+ * of skipping.
+ */
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export const ROOT = join(import.meta.dirname, "../..");
+export const PROXIES = join(ROOT, "deploy/proxies");
+export const EXAMPLES = join(ROOT, "deploy/examples");
+export const HOST = "api.maas.example.com";
+
+export async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Fails with an install hint when a required program is missing: never a silent skip. */
+export function requireProgram(name: string, hint = "run `bash test/e2e/ensure-packages.sh` (make test does)"): string {
+  for (const dir of [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/sbin"]) {
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return join(dir, name);
+    } catch {
+      // not in this directory
+    }
+  }
+  throw new Error(`${name} is not installed: ${hint}`);
+}
+
+export interface Daemon {
+  readonly name: string;
+  readonly dir: string;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts `cmd args` with its output in a log file in a fresh temp dir (or `dir`); stop() removes the dir. */
+export function startDaemon(name: string, cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; dir?: string } = {}): Daemon & { child: ChildProcess } {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), `portcullis-e2e-${name}-`));
+  const logFile = join(dir, `${name}.log`);
+  const fd = openSync(logFile, "a");
+  const child = spawn(cmd, args, { stdio: ["ignore", fd, fd], env: options.env ?? process.env, cwd: dir });
+  closeSync(fd);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    name,
+    dir,
+    child,
+    log: () => tail(logFile),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls until `probe` passes; on timeout or early exit, fails with the daemon's log. */
+export async function waitUntil(daemon: Daemon & { child: ChildProcess }, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    if (daemon.child.exitCode !== null || daemon.child.signalCode !== null) {
+      throw new Error(`${daemon.name} exited (${daemon.child.exitCode ?? daemon.child.signalCode}) before it was ready:\n${daemon.log()}`);
+    }
+    try {
+      if (await probe()) return;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`${daemon.name} not ready after ${timeoutMs} ms (${last}):\n${daemon.log()}`);
+    await sleep(100);
+  }
+}
+
+export function tail(file: string, lines = 40): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+export interface Portcullis extends Daemon {
+  readonly forwardAuth: number;
+  readonly authz: number;
+  readonly admin: number;
+}
+
+/** `bin/portcullis serve` in standalone mode on deploy/examples, configured through PORTCULLIS_* variables. */
+export async function startPortcullis(manifests = EXAMPLES): Promise<Portcullis> {
+  const [authz, forwardAuth, admin] = [await freePort(), await freePort(), await freePort()];
+  const env = {
+    ...process.env,
+    PORTCULLIS_BIND_ADDRESS: "127.0.0.1",
+    PORTCULLIS_AUTHZ_PORT: String(authz),
+    PORTCULLIS_FORWARD_AUTH_PORT: String(forwardAuth),
+    PORTCULLIS_ADMIN_PORT: String(admin),
+    PORTCULLIS_LOG_LEVEL: "warn",
+  };
+  const daemon = startDaemon("portcullis", join(ROOT, "bin/portcullis"), ["serve", "--manifests", manifests], { env });
+  await waitUntil(daemon, 30_000, async () => (await fetch(`http://127.0.0.1:${admin}/readyz`)).status === 200);
+  return { ...daemon, authz, forwardAuth, admin };
+}
+
+export interface Seen {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/** The app behind the proxy: answers 200 with what it received, as JSON. */
+export interface Upstream {
+  readonly port: number;
+  readonly seen: Seen[];
+  close(): Promise<void>;
+}
+
+export async function startUpstream(): Promise<Upstream> {
+  const seen: Seen[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const record = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+      seen.push(record);
+      res.writeHead(200, { "content-type": "application/json", "x-upstream": "echo" });
+      res.end(JSON.stringify(record));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    seen,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A token from the example issuer (deploy/examples/mint-example-token.ts), as the README mints it. */
+export function exampleToken(sub = "alice", aud = "maas-gateway"): string {
+  return execFileSync(process.execPath, [join(EXAMPLES, "mint-example-token.ts"), sub, aud], { encoding: "utf8" }).trim();
+}
+
+/** Replaces `from` with `to`, insisting that `from` occurs exactly once (so the example cannot drift silently). */
+export function replaceOnce(text: string, from: string, to: string, file: string): string {
+  const n = text.split(from).length - 1;
+  if (n !== 1) throw new Error(`${file}: expected "${from}" exactly once, found ${n} times`);
+  return text.replace(from, to);
+}
