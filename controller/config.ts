@@ -24,6 +24,8 @@ const ServeSchema = z.object({
   onNoRoute: z.enum(["deny", "allow"]).default("deny"),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   shutdownGraceSeconds: z.coerce.number().min(0).max(300).default(10),
+  /** Seconds between SIGTERM and closing the ports: readiness fails first, so traffic moves away. */
+  shutdownDelaySeconds: z.coerce.number().min(0).max(120).default(5),
   jwksFetchTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(5000),
   leaseNamespace: z.string().min(1).default("default"),
   leaseName: z.string().min(1).default("portcullis-status-writer"),
@@ -68,6 +70,7 @@ const OPTIONS = {
   "on-no-route": { type: "string" },
   "log-level": { type: "string" },
   "shutdown-grace-seconds": { type: "string" },
+  "shutdown-delay-seconds": { type: "string" },
   "jwks-fetch-timeout-ms": { type: "string" },
   "lease-namespace": { type: "string" },
   "lease-name": { type: "string" },
@@ -82,7 +85,7 @@ export const USAGE = `Usage:
   portcullis serve   [--manifests DIR | --kubeconfig FILE]   (neither: in-cluster config)
                      [--authz-port 9002] [--forward-auth-port 9003] [--admin-port 9090] [--grpc-port 9001]
                      [--bind-address 0.0.0.0] [--controller-name NAME] [--gateway-class NAME]...
-                     [--on-no-route deny|allow] [--log-level info] [--shutdown-grace-seconds 10]
+                     [--on-no-route deny|allow] [--log-level info] [--shutdown-delay-seconds 5] [--shutdown-grace-seconds 10]
                      [--lease-namespace NS] [--lease-name NAME] [--lease-duration-seconds 15] [--identity ID]
   portcullis check   --manifests DIR [-H 'Name: value']... [--gateway NS/NAME] METHOD URL
                      prints the decision as JSON; exit 0 on allow, 1 on deny, 2 on bad usage

@@ -23,7 +23,7 @@ export interface App {
   readonly ready: Promise<void>;
   /** Whether this replica holds the status-writer lease (always false in standalone mode). */
   leading(): boolean;
-  /** Graceful stop: not ready, stop accepting, drain in-flight checks, close. */
+  /** Graceful stop: not ready (still serving for the shutdown delay), then stop accepting, drain in-flight checks, close. */
   stop(): Promise<void>;
 }
 
@@ -65,6 +65,8 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     leading: () => ("leader" in mode ? mode.leader.leading : false),
     async stop() {
       stopping = true;
+      // Endpoints drop a pod only after its readiness fails; until then proxies still send checks here.
+      await new Promise((r) => setTimeout(r, config.shutdownDelaySeconds * 1000));
       const graceMs = config.shutdownGraceSeconds * 1000;
       await Promise.all([mode.stop(), grpc.stop(graceMs), ...servers.map((s) => closeGracefully(s, graceMs))]);
       keys.close();

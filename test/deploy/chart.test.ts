@@ -155,7 +155,8 @@ describe("rendered with the default values (Kubernetes mode)", () => {
     expect(env).toEqual({
       POD_NAMESPACE: "metadata.namespace", POD_NAME: "metadata.name",
       PORTCULLIS_CONTROLLER_NAME: "portcullis.io/gateway-controller", PORTCULLIS_ON_NO_ROUTE: "deny", PORTCULLIS_LOG_LEVEL: "info",
-      PORTCULLIS_SHUTDOWN_GRACE_SECONDS: "10", PORTCULLIS_JWKS_FETCH_TIMEOUT_MS: "5000",
+      PORTCULLIS_SHUTDOWN_DELAY_SECONDS: "5", PORTCULLIS_SHUTDOWN_GRACE_SECONDS: "10", PORTCULLIS_LEASE_NAME: "portcullis-status-writer",
+      PORTCULLIS_JWKS_FETCH_TIMEOUT_MS: "5000",
       PORTCULLIS_AUTHZ_PORT: "9002", PORTCULLIS_FORWARD_AUTH_PORT: "9003", PORTCULLIS_ADMIN_PORT: "9090", PORTCULLIS_GRPC_PORT: "9001",
     });
     expect(pod.spec.automountServiceAccountToken).toBe(true);

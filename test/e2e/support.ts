@@ -111,6 +111,7 @@ export async function startPortcullis(manifests = EXAMPLES): Promise<Portcullis>
     PORTCULLIS_FORWARD_AUTH_PORT: String(forwardAuth),
     PORTCULLIS_ADMIN_PORT: String(admin),
     PORTCULLIS_LOG_LEVEL: "warn",
+    PORTCULLIS_SHUTDOWN_DELAY_SECONDS: "0",
   };
   const daemon = startDaemon("portcullis", join(ROOT, "bin/portcullis"), ["serve", "--manifests", manifests], { env });
   await waitUntil(daemon, 30_000, async () => (await fetch(`http://127.0.0.1:${admin}/readyz`)).status === 200);

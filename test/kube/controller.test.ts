@@ -18,6 +18,8 @@ const ROOT = join(import.meta.dirname, "../..");
 const EXAMPLES = join(ROOT, "deploy/examples");
 const CONTROLLER = "portcullis.io/gateway-controller";
 const HOST = "api.maas.example.com";
+/** The namespace deploy/base installs into, where its Role allows the Lease. */
+const LEASE_NAMESPACE = "portcullis";
 let api: ApiServer;
 let kube: Kube;
 const apps: App[] = [];
@@ -30,7 +32,7 @@ const routes = example("10-routes.yaml");
 async function startReplica(identity: string): Promise<App> {
   const config = loadConfig(
     ["serve", "--kubeconfig", api.kubeconfigFor("portcullis"), "--bind-address", "127.0.0.1", "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0", "--grpc-port", "0",
-      "--lease-namespace", "portcullis-system", "--lease-duration-seconds", "3", "--identity", identity, "--shutdown-grace-seconds", "1"],
+      "--lease-namespace", LEASE_NAMESPACE, "--lease-duration-seconds", "3", "--identity", identity, "--shutdown-grace-seconds", "1", "--shutdown-delay-seconds", "0"],
     {},
   ) as ServeConfig;
   const app = await startApp(config, pino({ level: process.env.PORTCULLIS_TEST_LOG ?? "silent" }));
@@ -49,8 +51,11 @@ beforeAll(async () => {
   api = await startApiServer({ users: [{ name: "portcullis" }] });
   kube = new Kube(api.kubeconfigPath);
   await kube.installCrds(join(ROOT, "crds/gateway.envoyproxy.io_securitypolicies.yaml"), join(ROOT, "test/kube/crds/gateway-api.yaml"));
-  for (const ns of ["maas-system", "portcullis-system"]) await kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
-  for (const o of readManifests(join(ROOT, "test/kube/testdata/rbac.yaml"))) await kube.apply(o);
+  for (const ns of ["maas-system", LEASE_NAMESPACE]) await kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
+  // The shipped RBAC, bound to the test's static-token user instead of the ServiceAccount.
+  for (const o of readManifests(join(ROOT, "deploy/base/rbac.yaml"))) {
+    await kube.apply("subjects" in o ? { ...o, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "portcullis" }] } : o);
+  }
 }, 120_000);
 
 afterAll(async () => {
@@ -130,7 +135,7 @@ describe("Kubernetes mode", () => {
     apps.splice(apps.indexOf(leader), 1);
     await until(3000 + 2000, async () => (standby.leading() ? true : undefined), "standby leading");
     console.log(`leader handover: ${Date.now() - stopped} ms (lease 3 s, released on stop)`);
-    const lease = await kube.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: "portcullis-status-writer", namespace: "portcullis-system" } });
+    const lease = await kube.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: "portcullis-status-writer", namespace: LEASE_NAMESPACE } });
     expect(lease?.spec.holderIdentity).toBe("replica-b");
     // The new leader writes: break the policy and watch its status change.
     await kube.apply({ ...apikeyPolicy, spec: { ...apikeyPolicy.spec, apiKeyAuth: { ...apikeyPolicy.spec.apiKeyAuth, forwardClientIDHeader: "bad header" } } });
