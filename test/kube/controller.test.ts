@@ -81,6 +81,18 @@ describe("Kubernetes mode", () => {
     expect(ancestor).toMatchObject({ controllerName: CONTROLLER, ancestorRef: { kind: "Gateway", name: "maas-gateway" } });
   });
 
+  it("writes nothing when nothing changed: resourceVersion and lastTransitionTime stay put", async () => {
+    const before = (await kube.get(apikeyPolicy))!;
+    const time = (await accepted(apikeyPolicy))!.lastTransitionTime;
+    // An unrelated change makes every replica rebuild; the policy's status is the same.
+    await kube.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "unrelated", namespace: "maas-system" }, data: { at: String(Date.now()) } });
+    await kube.apply({ ...routes.find((r) => r.metadata.name === "health")!, metadata: { ...routes.find((r) => r.metadata.name === "health")!.metadata, labels: { touched: "yes" } } });
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = (await kube.get(apikeyPolicy))!;
+    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    expect((await accepted(apikeyPolicy))!.lastTransitionTime).toBe(time);
+  });
+
   it("keeps another controller's ancestor entry through our writes", async () => {
     const current = (await kube.get(apikeyPolicy))!;
     const foreign = { ancestorRef: { group: "gateway.networking.k8s.io", kind: "Gateway", namespace: "maas-system", name: "other-gw" }, controllerName: "example.com/other", conditions: [{ type: "Accepted", status: "True", reason: "Accepted", message: "theirs", lastTransitionTime: "2026-01-01T00:00:00Z", observedGeneration: 1 }] };
