@@ -6,7 +6,7 @@ SYSTEM_PATH := $(PATH)
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 INSTALLED := node_modules/.portcullis-installed
 
-.PHONY: install run test typecheck image deploy-manifests chart-crds
+.PHONY: install run test typecheck image deploy-manifests chart-crds bench
 install: $(INSTALLED)
 
 $(INSTALLED): package.json package-lock.json
@@ -47,3 +47,10 @@ deploy-manifests:
 chart-crds:
 	rm -f charts/portcullis/crds/*.yaml
 	cp crds/*.yaml charts/portcullis/crds/
+
+## Benchmarks the decision path against a bare node:http server (wrk, pinned cores), compile, and
+## apply → enforced against a real API server; rewrites the bench section of BENCHMARKS.md.
+## The first run installs wrk (apt) and builds kube-apiserver + etcd (about 4 minutes, cached).
+bench: install
+	bash bench/ensure-wrk.sh
+	set -o pipefail && assets="$$(bash test/kube/build-binaries.sh | tail -1)" && PORTCULLIS_KUBE_ASSETS="$$assets" node bench/run.ts

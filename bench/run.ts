@@ -1,0 +1,171 @@
+/**
+ * `make bench`: every benchmark of the decision path, then the results table on stdout and in
+ * BENCHMARKS.md (only the section between the bench:start / bench:end markers is rewritten).
+ *
+ *   node bench/run.ts [--quick] [--rounds 5] [--duration 2] [--warmup 2] [--connections 50]
+ *                     [--tenants 10000] [--changes 100] [--apply-tenants 0] [--skip serve,profile,compile,kube]
+ *                     [--no-write]
+ * --apply-tenants N loads a world of N tenants into the API server before timing apply → enforced
+ * (off by default: loading 10k tenants and rebuilding them on every change takes minutes).
+ *
+ * Layout: server processes on the last CPU, wrk on the first (taskset), identical for the
+ * baseline and Portcullis. Load goes to 127.0.0.1 only.
+ */
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { Obj } from "../test/kube/objects.ts";
+import { benchApplyEnforced, type ApplyResult } from "./apply-enforced.ts";
+import type { CompileReport } from "./compile-bench.ts";
+import { profileScenario } from "./profile-run.ts";
+import type { ProfileSummary } from "./profile.ts";
+import { renderSection, renderStdout, writeBenchmarksFile, type Results } from "./report.ts";
+import { benchWorld, cryptoVerifyRate, type WorldResult } from "./serve-bench.ts";
+import { NODE } from "./servers.ts";
+import { createIdp, mintTokens } from "./tokens.ts";
+import { buildWorld, writeWorld } from "./world.ts";
+
+const ROOT = join(import.meta.dirname, "..");
+const wallStart = performance.now();
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const elapsed = () => `${Math.round((performance.now() - wallStart) / 1000)} s`;
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    rounds: { type: "string" },
+    duration: { type: "string" },
+    warmup: { type: "string" },
+    connections: { type: "string", default: "50" },
+    tenants: { type: "string", default: "10000" },
+    changes: { type: "string" },
+    "apply-tenants": { type: "string", default: "0" },
+    skip: { type: "string", default: "" },
+    "no-write": { type: "boolean", default: false },
+  },
+});
+const quick = flags.quick === true;
+// 5 interleaved slices of 2 s make each scenario's 10 s measurement (medians over the slices).
+const rounds = Number(flags.rounds ?? (quick ? 1 : 5));
+const durationS = Number(flags.duration ?? 2);
+const warmupS = Number(flags.warmup ?? (quick ? 1 : 2));
+const connections = Number(flags.connections);
+const tenants = Number(flags.tenants);
+const changes = Number(flags.changes ?? (quick ? 10 : 100));
+const skip = new Set(flags.skip.split(",").filter((s) => s !== ""));
+
+// Set-up: wrk (Debian) and, for apply → enforced, the kube-apiserver + etcd binaries (cached).
+execFileSync("bash", [join(ROOT, "bench/ensure-wrk.sh")], { stdio: "inherit" });
+if (!skip.has("kube") && process.env.PORTCULLIS_KUBE_ASSETS === undefined) {
+  const built = spawnSync("bash", [join(ROOT, "test/kube/build-binaries.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  if (built.status !== 0) throw new Error("test/kube/build-binaries.sh failed");
+  process.env.PORTCULLIS_KUBE_ASSETS = built.stdout.trim().split("\n").at(-1);
+}
+
+const nproc = cpus().length;
+const cpuSet = { server: String(nproc - 1), load: "0" };
+if (nproc < 2) log("WARNING: one CPU only: wrk and the server share it, so every figure understates the server");
+const work = mkdtempSync(join(tmpdir(), "portcullis-bench-"));
+log(`bench: work dir ${work}; server CPU ${cpuSet.server}, wrk CPU ${cpuSet.load}; ${rounds} round(s) × ${durationS} s after ${warmupS} s warm-up, ${connections} connections`);
+
+const machine = {
+  date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+  nproc,
+  cpu: /^model name\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? "unknown CPU",
+  node: execFileSync(NODE, ["--version"], { encoding: "utf8" }).trim(),
+  kernel: execFileSync("uname", ["-r"], { encoding: "utf8" }).trim(),
+  loadavg: loadavg().map((x) => x.toFixed(2)).join(" "),
+  method:
+    `Server (bare node:http or Portcullis) pinned to CPU ${cpuSet.server}, \`wrk -t1 -c${connections}\` pinned to CPU ${cpuSet.load} (taskset), keep-alive, loopback; ` +
+    `${warmupS} s warm-up per scenario, then ${rounds} interleaved round(s) of ${durationS} s per scenario; figures are medians over rounds.`,
+};
+
+// The IdP and the tokens: enough distinct ones that no token is sent twice in a world.
+const idp = createIdp();
+const jwkFile = join(work, "idp.jwk.json");
+writeFileSync(jwkFile, JSON.stringify(idp.jwk));
+const tokensFile = join(work, "tokens.txt");
+writeFileSync(tokensFile, `${(await mintTokens(idp, 2000)).join("\n")}\n`);
+const probeRate = skip.has("serve") ? 0 : (await cryptoVerifyRate({ tokens: { file: tokensFile, cached: "" }, jwkFile, cpus: cpuSet }, 1000)).verifiesPerSecond;
+const tokenCount = Math.min(400_000, Math.ceil(probeRate * (warmupS + rounds * durationS)) + 5 * connections);
+const minting = performance.now();
+const tokens = await mintTokens(idp, tokenCount + 1);
+const cachedToken = tokens.pop()!;
+writeFileSync(tokensFile, `${tokens.join("\n")}\n`);
+log(`bench: crypto.verify ES256 ≈ ${Math.round(probeRate)}/s; minted ${tokenCount} distinct tokens in ${((performance.now() - minting) / 1000).toFixed(1)} s [${elapsed()}]`);
+
+// 1–3. Throughput and latency, 10 routes and 10k routes / 10k hosts.
+const worlds: WorldResult[] = [];
+const manifestsOf = (n: number) => join(work, `world-${n}`);
+for (const n of skip.has("serve") ? [] : [10, tenants]) {
+  const world = buildWorld({ tenants: n, keysPerSecret: 20, jwk: idp.jwk });
+  writeWorld(world, manifestsOf(n));
+  const label = `${n.toLocaleString("en-US")} routes`;
+  log(`bench: ${label} world [${elapsed()}]`);
+  worlds.push(await benchWorld({
+    label, manifests: manifestsOf(n), world, tokens: { file: tokensFile, cached: cachedToken }, jwkFile,
+    cpus: cpuSet, connections, warmupS, durationS, rounds, cryptoMs: 1500, logDir: work,
+  }, log));
+}
+
+// A stage that fails is reported (and makes the exit status 1); the other results still get written.
+const failures: string[] = [];
+async function stage<T>(name: string, run: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await run();
+  } catch (e) {
+    log(`bench: ${name} FAILED: ${(e as Error).stack ?? String(e)}`);
+    failures.push(`${name}: ${(e as Error).message.split("\n")[0]}`);
+    return undefined;
+  }
+}
+
+// Profiles of each decision path (10-route world).
+const profiles: { scenario: string; summary: ProfileSummary; cpuUsPerReq: number }[] = [];
+if (!skip.has("profile") && !skip.has("serve")) {
+  const world = buildWorld({ tenants: 10, keysPerSecret: 20, jwk: idp.jwk });
+  const titles = { baseline: "bare node:http (baseline)", apiKey: "API key", jwtCached: "JWT, cached token", jwtNew: "JWT, all-new tokens (ES256)" } as const;
+  for (const scenario of ["baseline", "apiKey", "jwtCached", "jwtNew"] as const) {
+    log(`bench: profiling ${scenario} [${elapsed()}]`);
+    const options = { manifests: manifestsOf(10), world, cachedToken, tokensFile, cpus: cpuSet, connections, warmupS, durationS: quick ? 2 : 5, dir: work };
+    const summary = await stage(`profile ${scenario}`, () => profileScenario(options, scenario));
+    if (summary !== undefined) profiles.push({ scenario: titles[scenario], summary, cpuUsPerReq: summary.cpuUsPerReq });
+  }
+}
+
+// 4. Compile time and RSS, fresh process pinned to the server core.
+let compile: CompileReport | undefined;
+if (!skip.has("compile")) {
+  log(`bench: compile of ${tenants.toLocaleString("en-US")} policies + routes [${elapsed()}]`);
+  compile = await stage("compile", () => new Promise<CompileReport>((resolve, reject) => {
+    const child = spawn("taskset", ["-c", cpuSet.server, NODE, "--expose-gc", join(ROOT, "bench/compile-bench.ts"), String(tenants), "20"], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c));
+    child.once("error", reject);
+    child.once("close", (code) => (code === 0 ? resolve(JSON.parse(out) as CompileReport) : reject(new Error(`compile-bench exited ${code}`))));
+  }));
+}
+
+// 5. apply → enforced against the real API server.
+let apply: (ApplyResult & { background: number }) | undefined;
+if (!skip.has("kube")) {
+  log(`bench: apply → enforced, ${changes} changes against a real kube-apiserver [${elapsed()}]`);
+  const applyTenants = Number(flags["apply-tenants"]);
+  const background = applyTenants > 0 ? buildWorld({ tenants: applyTenants, keysPerSecret: 20, jwk: idp.jwk }).objects as Obj[] : [];
+  apply = await stage("apply → enforced", () => benchApplyEnforced(changes, work, log, background));
+}
+
+const results: Results = { machine, worlds, compile, apply, profiles, failures, wallSeconds: (performance.now() - wallStart) / 1000 };
+writeFileSync(join(work, "results.json"), JSON.stringify(results, null, 2));
+process.stdout.write(`\n${renderStdout(results)}\n\n`);
+if (flags["no-write"] !== true) {
+  writeBenchmarksFile(join(ROOT, "BENCHMARKS.md"), renderSection(results));
+  log(`bench: BENCHMARKS.md rewritten (section between the bench markers)`);
+}
+// Large files (tokens, manifests) go; logs, profiles and results.json stay for reading.
+rmSync(tokensFile, { force: true });
+for (const n of [10, tenants]) rmSync(manifestsOf(n), { recursive: true, force: true });
+log(`bench: done in ${elapsed()}; logs, profiles and results.json in ${work}`);
+if (failures.length > 0) process.exitCode = 1;

@@ -1,0 +1,127 @@
+/**
+ * The servers under load, as child processes pinned with taskset to the server core: the bare
+ * node:http baseline (bench/bare-server.ts) and `bin/portcullis serve`, both on the same Node 24.
+ * Every port Portcullis has is asked for as 0 (ephemeral) and read back from its start-up log line.
+ * Flags are taken from `serve --help`, so a build with more ports (or fewer flags) still runs.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createWriteStream, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+const ROOT = join(import.meta.dirname, "..");
+export const NODE = join(ROOT, "node_modules/.bin/node");
+export const PORTCULLIS = join(ROOT, "bin/portcullis");
+
+export interface ServerProcess {
+  readonly name: string;
+  readonly pid: number;
+  /** http://127.0.0.1:PORT of the port under load (Portcullis: the Envoy ext_authz port). */
+  readonly url: string;
+  /** Milliseconds from spawn to ready (Portcullis: /readyz answers 200). */
+  readonly startupMs: number;
+  /** Resident set size now and at its peak (VmHWM), MiB, from /proc. */
+  memory(): { rssMiB: number; peakMiB: number };
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+let usageText: string | undefined;
+
+/** The flags this build of `portcullis serve` knows (read from its usage text). */
+function knownFlags(): string[] {
+  if (usageText === undefined) {
+    const usage = spawnSync(PORTCULLIS, ["serve", "--help"], { encoding: "utf8" });
+    usageText = `${usage.stdout}${usage.stderr}`;
+  }
+  return [...new Set([...usageText.matchAll(/--([a-z][a-z-]+)\b/g)].map((m) => m[1]!))];
+}
+
+/** Every port ephemeral, and no drain delay on stop (a benchmark has no load balancer to tell). */
+function flagsForBench(): string[] {
+  const known = knownFlags();
+  const ports = known.filter((f) => f.endsWith("-port")).flatMap((f) => [`--${f}`, "0"]);
+  return [...ports, ...(known.includes("shutdown-delay-seconds") ? ["--shutdown-delay-seconds", "0"] : [])];
+}
+
+export async function startBare(cpu: string, env: Readonly<Record<string, string>> = {}): Promise<ServerProcess> {
+  const started = performance.now();
+  const child = spawn("taskset", ["-c", cpu, NODE, join(ROOT, "bench/bare-server.ts"), "0"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`bare server exited (${code})`)));
+    createInterface({ input: child.stdout! }).once("line", (line) => resolve((JSON.parse(line) as { port: number }).port));
+  });
+  child.removeAllListeners("exit");
+  return handle("bare node:http", child, `http://127.0.0.1:${port}`, performance.now() - started);
+}
+
+export interface PortcullisOptions {
+  readonly cpu?: string;
+  readonly manifests?: string;
+  readonly kubeconfig?: string;
+  readonly args?: readonly string[];
+  /** Extra environment (e.g. NODE_OPTIONS for --cpu-prof). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Where its stdout/stderr go (JSON logs). */
+  readonly logFile: string;
+  readonly readyTimeoutMs?: number;
+}
+
+export async function startPortcullis(o: PortcullisOptions): Promise<ServerProcess> {
+  const benchFlags = flagsForBench();
+  const started = performance.now();
+  const source = o.manifests !== undefined ? ["--manifests", o.manifests] : ["--kubeconfig", o.kubeconfig!];
+  const args = ["serve", ...source, "--bind-address", "127.0.0.1", ...benchFlags, "--shutdown-grace-seconds", "1", ...(o.args ?? [])];
+  const command = o.cpu === undefined ? [PORTCULLIS, ...args] : ["taskset", "-c", o.cpu, PORTCULLIS, ...args];
+  const child = spawn(command[0]!, command.slice(1), { env: { ...process.env, ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
+  const log = createWriteStream(o.logFile);
+  child.stderr!.pipe(log, { end: false });
+  const found = await new Promise<{ authz: number; admin: number }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Portcullis did not log its ports in time; see ${o.logFile}`)), o.readyTimeoutMs ?? 120_000);
+    child.once("exit", (code) => reject(new Error(`Portcullis exited (${code}); see ${o.logFile}`)));
+    let done = false;
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      log.write(`${line}\n`);
+      if (done || !line.includes('"authz"')) return;
+      const entry = JSON.parse(line) as { authz?: unknown; admin?: unknown };
+      if (typeof entry.authz === "number" && typeof entry.admin === "number") {
+        done = true;
+        clearTimeout(timer);
+        resolve({ authz: entry.authz, admin: entry.admin });
+      }
+    });
+  });
+  const deadline = Date.now() + (o.readyTimeoutMs ?? 120_000);
+  while ((await fetch(`http://127.0.0.1:${found.admin}/readyz`).then((r) => r.status, () => 0)) !== 200) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`Portcullis did not become ready; see ${o.logFile}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.removeAllListeners("exit");
+  return handle("portcullis", child, `http://127.0.0.1:${found.authz}`, performance.now() - started);
+}
+
+function handle(name: string, child: ChildProcess, url: string, startupMs: number): ServerProcess {
+  const pid = child.pid!;
+  return {
+    name,
+    pid,
+    url,
+    startupMs,
+    memory() {
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);
+      return { rssMiB: kib("VmRSS") / 1024, peakMiB: kib("VmHWM") / 1024 };
+    },
+    stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+        child.once("exit", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill("SIGTERM");
+      });
+    },
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Runs Debian's wrk pinned to its own core and parses the result line that bench/wrk/report.lua
+ * prints (totals, error counts, latency percentiles). Loopback only.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface WrkOptions {
+  /** http://127.0.0.1:PORT/path — anything but loopback is refused. */
+  readonly url: string;
+  /** taskset CPU list for wrk (e.g. "0"). */
+  readonly cpu: string;
+  readonly connections: number;
+  readonly durationS: number;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Rotate through this file of tokens (one per line) in the Authorization header. */
+  readonly tokens?: { readonly file: string; readonly offset: number };
+}
+
+export interface WrkResult {
+  readonly requests: number;
+  readonly durationS: number;
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly maxMs: number;
+  /** Non-2xx/3xx answers plus socket errors and timeouts: must be 0 for a valid measurement. */
+  readonly errors: number;
+  readonly wraps: number;
+}
+
+const HERE = import.meta.dirname;
+let scripts: { plain: string; rotate: string } | undefined;
+
+function scriptFiles(): { plain: string; rotate: string } {
+  if (scripts !== undefined) return scripts;
+  const dir = mkdtempSync(join(tmpdir(), "portcullis-wrk-"));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  const report = readFileSync(join(HERE, "wrk/report.lua"), "utf8");
+  const rotate = readFileSync(join(HERE, "wrk/rotate.lua"), "utf8");
+  scripts = { plain: join(dir, "plain.lua"), rotate: join(dir, "rotate.lua") };
+  writeFileSync(scripts.plain, report);
+  writeFileSync(scripts.rotate, `${rotate}\n${report}`);
+  return scripts;
+}
+
+export function runWrk(o: WrkOptions): Promise<WrkResult> {
+  const host = new URL(o.url).hostname;
+  if (host !== "127.0.0.1") throw new Error(`refusing to load ${o.url}: benchmarks only target 127.0.0.1`);
+  const files = scriptFiles();
+  const args = [
+    "-c", o.cpu, "wrk", "-t1", `-c${o.connections}`, `-d${o.durationS}s`, "--timeout", "5s",
+    "-s", o.tokens === undefined ? files.plain : files.rotate,
+    // wrk adds its own Host unless one is spelled exactly "Host": two would be a 400.
+    ...Object.entries(o.headers).flatMap(([k, v]) => ["-H", `${k.toLowerCase() === "host" ? "Host" : k}: ${v}`]),
+    o.url,
+  ];
+  const env = { ...process.env, BENCH_TOKENS: o.tokens?.file ?? "", BENCH_TOKEN_OFFSET: String(o.tokens?.offset ?? 0) };
+  return new Promise((resolve, reject) => {
+    const child = spawn("taskset", args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => (out += c));
+    child.stderr.on("data", (c: Buffer) => (err += c));
+    child.once("error", reject);
+    child.once("close", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
+      if (code !== 0 || line === undefined) return reject(new Error(`wrk failed (exit ${code}): ${err.trim() || out.trim()}`));
+      const r = JSON.parse(line.slice("BENCH_RESULT ".length)) as Record<string, number>;
+      const ms = (us: number | undefined) => (us ?? 0) / 1000;
+      const durationS = r.duration_us! / 1e6;
+      resolve({
+        requests: r.requests!,
+        durationS,
+        rps: r.requests! / durationS,
+        p50Ms: ms(r.p50_us), p90Ms: ms(r.p90_us), p99Ms: ms(r.p99_us), p999Ms: ms(r.p999_us), maxMs: ms(r.max_us),
+        errors: r.connect_errors! + r.read_errors! + r.write_errors! + r.status_errors! + r.timeout_errors!,
+        wraps: r.wraps!,
+      });
+    });
+  });
+}
