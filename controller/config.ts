@@ -22,6 +22,7 @@ const ServeSchema = z.object({
   controllerName: z.string().min(1).default(DEFAULT_CONTROLLER_NAME),
   gatewayClass: z.array(z.string().min(1)).default([]),
   onNoRoute: z.enum(["deny", "allow"]).default("deny"),
+  xffTrustedHops: z.coerce.number().int().min(0).max(10).default(0),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   shutdownGraceSeconds: z.coerce.number().min(0).max(300).default(10),
   /** Seconds between SIGTERM and closing the ports: readiness fails first, so traffic moves away. */
@@ -41,6 +42,7 @@ const CheckSchema = z.object({
   controllerName: z.string().min(1).default(DEFAULT_CONTROLLER_NAME),
   gatewayClass: z.array(z.string().min(1)).default([]),
   onNoRoute: z.enum(["deny", "allow"]).default("deny"),
+  xffTrustedHops: z.coerce.number().int().min(0).max(10).default(0),
   jwksFetchTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(5000),
   method: z.string().regex(/^[A-Za-z]+$/, "METHOD is a word like GET"),
   url: z.url({ protocol: /^https?$/, error: "URL must be an absolute http(s) URL" }),
@@ -68,6 +70,7 @@ const OPTIONS = {
   "controller-name": { type: "string" },
   "gateway-class": { type: "string", multiple: true },
   "on-no-route": { type: "string" },
+  "xff-trusted-hops": { type: "string" },
   "log-level": { type: "string" },
   "shutdown-grace-seconds": { type: "string" },
   "shutdown-delay-seconds": { type: "string" },
@@ -85,7 +88,7 @@ export const USAGE = `Usage:
   portcullis serve   [--manifests DIR | --kubeconfig FILE]   (neither: in-cluster config)
                      [--authz-port 9002] [--forward-auth-port 9003] [--admin-port 9090] [--grpc-port 9001]
                      [--bind-address 0.0.0.0] [--controller-name NAME] [--gateway-class NAME]...
-                     [--on-no-route deny|allow] [--log-level info] [--shutdown-delay-seconds 5] [--shutdown-grace-seconds 10]
+                     [--on-no-route deny|allow] [--xff-trusted-hops 0] [--log-level info] [--shutdown-delay-seconds 5] [--shutdown-grace-seconds 10]
                      [--lease-namespace NS] [--lease-name NAME] [--lease-duration-seconds 15] [--identity ID]
   portcullis check   --manifests DIR [-H 'Name: value']... [--gateway NS/NAME] METHOD URL
                      prints the decision as JSON; exit 0 on allow, 1 on deny, 2 on bad usage

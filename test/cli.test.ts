@@ -13,7 +13,13 @@ describe("bin/portcullis", () => {
   it("runs on the project's Node 24 whatever node is first on PATH", () => {
     const r = run("check", "--manifests", EXAMPLES, "GET", "http://api.maas.example.com/healthz");
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ status: 200, headers: {}, reason: "no policy applies", route: "maas-system/health rule 0", policy: null });
+    expect(JSON.parse(r.stdout)).toEqual({
+      status: 200,
+      headers: { "x-envoy-auth-headers-to-remove": "x-user-email,x-user-group,x-user-id" },
+      reason: "no policy applies",
+      route: "maas-system/health rule 0",
+      policy: null,
+    });
   });
   it("check: exit 0 on allow with the upstream headers", () => {
     const r = run("check", "--manifests", EXAMPLES, "-H", `Authorization: Bearer ${token()}`, "POST", "http://api.maas.example.com/v1/chat/completions");
@@ -34,8 +40,8 @@ describe("bin/portcullis", () => {
     const r = run("compile", "--manifests", EXAMPLES);
     expect(r.status).toBe(0);
     const docs = parseAllDocuments(r.stdout).map((d) => d.toJS());
-    expect(docs.map((d) => d.metadata.name)).toEqual(["maas-apikey-auth", "maas-oidc-auth"]);
-    expect(docs[0].status.ancestors[0].conditions[0]).toMatchObject({ type: "Accepted", status: "True", lastTransitionTime: expect.stringMatching(/Z$/) });
+    expect(docs.map((d) => d.metadata.name)).toEqual(["maas-admin-auth", "maas-apikey-auth", "maas-oidc-auth"]);
+    expect(docs[1].status.ancestors[0].conditions[0]).toMatchObject({ type: "Accepted", status: "True", lastTransitionTime: expect.stringMatching(/Z$/) });
   });
   it("serve outside a cluster without --manifests or --kubeconfig says what it needs", () => {
     const r = run("serve", "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0");

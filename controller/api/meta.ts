@@ -11,7 +11,11 @@ export const ObjectMetaSchema = z.object({
   generation: z.number().int().optional(),
   creationTimestamp: z.string().optional(),
   labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
 });
+
+/** The only annotations compile reads (API-key client metadata); others are dropped at load. */
+export const PORTCULLIS_ANNOTATION_PREFIX = "portcullis.io/";
 
 /** Metadata after loading: namespaced kinds always carry their namespace. */
 export interface ObjectMeta {
@@ -20,6 +24,8 @@ export interface ObjectMeta {
   readonly generation?: number | undefined;
   readonly creationTimestamp?: string | undefined;
   readonly labels?: Readonly<Record<string, string>> | undefined;
+  /** Only `portcullis.io/` annotations are kept. */
+  readonly annotations?: Readonly<Record<string, string>> | undefined;
 }
 
 /** "namespace/name": the identity used in logs, statuses and snapshot summaries. */

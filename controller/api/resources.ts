@@ -11,7 +11,7 @@ import {
   HTTPRouteSpecSchema,
   ReferenceGrantSpecSchema,
 } from "./gatewayapi.ts";
-import { keyOf, ObjectMetaSchema, type ObjectMeta } from "./meta.ts";
+import { keyOf, ObjectMetaSchema, PORTCULLIS_ANNOTATION_PREFIX, type ObjectMeta } from "./meta.ts";
 import { describeIssues, SECURITY_POLICY_GROUP } from "./securitypolicy.ts";
 
 export interface SecurityPolicy {
@@ -111,7 +111,12 @@ function loadObject(object: unknown): Loaded {
     return { object: name, reason: `apiVersion ${String(o.apiVersion)} is not one of ${spec.groups.join(", ")}` };
   }
   // Like kubectl apply: a namespaced object without a namespace lands in "default".
-  const metadata: ObjectMeta = { ...meta.data, namespace: spec.clusterScoped ? "" : (meta.data.namespace ?? "default") };
+  const annotations = Object.entries(meta.data.annotations ?? {}).filter(([k]) => k.startsWith(PORTCULLIS_ANNOTATION_PREFIX));
+  const metadata: ObjectMeta = {
+    ...meta.data,
+    namespace: spec.clusterScoped ? "" : (meta.data.namespace ?? "default"),
+    annotations: annotations.length === 0 ? undefined : Object.fromEntries(annotations),
+  };
   const body = loadBody(kind, o);
   if ("reason" in body) return { object: name, reason: body.reason };
   return { kind, value: { metadata, ...body.value } };

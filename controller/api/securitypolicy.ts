@@ -112,8 +112,77 @@ const JWTSchema = z
   .strict();
 export type JWTSpec = z.infer<typeof JWTSchema>;
 
+const BasicAuthSchema = z
+  .object({ users: SecretRefSchema, forwardUsernameHeader: z.string().min(1).optional() })
+  .strict();
+export type BasicAuthSpec = z.infer<typeof BasicAuthSchema>;
+
+const AuthorizationActionSchema = z.enum(["Allow", "Deny"]);
+
+const PrincipalSchema = z
+  .object({
+    clientCIDRs: z.array(z.string().min(1)).min(1).optional(),
+    jwt: z
+      .object({
+        provider: z.string().min(1),
+        claims: z
+          .array(z.object({ name: z.string().min(1), valueType: z.enum(["String", "StringArray"]).default("String"), values: z.array(z.string()).min(1) }).strict())
+          .min(1)
+          .optional(),
+        scopes: z.array(z.string().min(1)).min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    headers: z.array(z.object({ name: z.string().min(1), values: z.array(z.string()).min(1) }).strict()).min(1).optional(),
+    clientIPGeoLocations: z.unknown().optional(),
+    /** Portcullis extension: a CEL expression over request, jwt, apiKey and source (see README). */
+    cel: z.string().min(1).optional(),
+  })
+  .strict();
+export type PrincipalSpec = z.infer<typeof PrincipalSchema>;
+
+const AuthorizationSchema = z
+  .object({
+    defaultAction: AuthorizationActionSchema.optional(),
+    rules: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1).optional(),
+            action: AuthorizationActionSchema,
+            operation: z
+              .object({
+                methods: z.array(z.string().min(1)).min(1).optional(),
+                path: z
+                  .object({ type: z.enum(["Exact", "PathPrefix", "RegularExpression"]).default("PathPrefix"), value: z.string().default("/"), invert: z.boolean().default(false) })
+                  .strict()
+                  .optional(),
+              })
+              .strict()
+              .optional(),
+            principal: PrincipalSchema,
+          })
+          .strict(),
+      )
+      .optional(),
+  })
+  .strict();
+export type AuthorizationSpec = z.infer<typeof AuthorizationSchema>;
+
+const CORSSchema = z
+  .object({
+    allowOrigins: z.array(z.string().min(1)).optional(),
+    allowMethods: z.array(z.string().min(1)).optional(),
+    allowHeaders: z.array(z.string().min(1)).optional(),
+    exposeHeaders: z.array(z.string().min(1)).optional(),
+    maxAge: GatewayDurationSchema.optional(),
+    allowCredentials: z.boolean().optional(),
+  })
+  .strict();
+export type CORSSpec = z.infer<typeof CORSSchema>;
+
 /** Features of the API that Portcullis accepts in a manifest but does not enforce yet. */
-export const NOT_YET_ENFORCED = ["basicAuth", "oidc", "extAuth", "authorization", "cors", "mergeType"] as const;
+export const NOT_YET_ENFORCED = ["oidc", "extAuth", "mergeType"] as const;
 
 export const SecurityPolicySpecSchema = z
   .object({
@@ -122,11 +191,11 @@ export const SecurityPolicySpecSchema = z
     targetSelectors: z.array(TargetSelectorSchema).optional(),
     apiKeyAuth: APIKeyAuthSchema.optional(),
     jwt: JWTSchema.optional(),
-    basicAuth: z.unknown().optional(),
+    basicAuth: BasicAuthSchema.optional(),
+    authorization: AuthorizationSchema.optional(),
+    cors: CORSSchema.optional(),
     oidc: z.unknown().optional(),
     extAuth: z.unknown().optional(),
-    authorization: z.unknown().optional(),
-    cors: z.unknown().optional(),
     mergeType: z.unknown().optional(),
   })
   .strict();

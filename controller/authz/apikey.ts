@@ -19,7 +19,8 @@ export function checkApiKey(config: CompiledApiKey, request: NormalizedRequest, 
       const why = value === undefined ? `more than one ${source.in} ${source.name} was sent` : "the API key is not valid";
       return { ok: false, deny: deny(401, "apikey_invalid", `Client authentication failed: ${why}`, where) };
     }
-    const headers: Record<string, string> = {};
+    const described = config.clients[client]!;
+    const headers: Record<string, string> = { ...described.headers };
     if (config.forwardClientIDHeader !== undefined) headers[config.forwardClientIDHeader] = client;
     const strip: string[] = [];
     if (config.sanitize) {
@@ -30,7 +31,7 @@ export function checkApiKey(config: CompiledApiKey, request: NormalizedRequest, 
         else headers.cookie = rest;
       }
     }
-    return { ok: true, value: { principal: `apiKey ${client}`, headers, strip } };
+    return { ok: true, value: { principal: `apiKey ${client}`, headers, strip, attributes: { apiKey: { client, metadata: described.metadata } } } };
   }
   return { ok: false, deny: deny(401, "apikey_missing", "Client authentication failed: no API key in the request", where) };
 }

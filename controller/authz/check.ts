@@ -1,29 +1,38 @@
 /**
  * check(): the one decision path every wire protocol calls. Phases, in order:
- *   1. route     — match host/path/method/headers to an HTTPRoute rule; its effective policy comes with it
- *   2. identity  — every configured method must pass: apiKeyAuth, then jwt
- *   3. response  — headers to set upstream; every header the policy may set is stripped from the
- *                  client's request first, so a client can never supply its own x-user-id
+ *   1. route          — match host/path/method/headers to an HTTPRoute rule; its effective policy comes with it
+ *   2. cors preflight — answered here (204), before any credential is asked for
+ *   3. identity       — every configured method must pass: apiKeyAuth, basicAuth, jwt
+ *   4. authorization  — rules over the request and the identities (first match wins, default Deny)
+ *   5. response       — headers to set upstream; every header any policy may set is stripped from
+ *                       the client's request, so a client can never supply its own x-user-id
  * Fail closed: no route → deny (unless configured otherwise), invalid policy → 403, never a 5xx.
  */
 import type { KeyStore } from "../keys/types.ts";
 import { findRoute, virtualHostsFor } from "../snapshot/route-index.ts";
-import type { Snapshot } from "../snapshot/types.ts";
+import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
 import { checkApiKey } from "./apikey.ts";
+import { authorize } from "./authorization.ts";
+import { checkBasicAuth, type VerifiedPasswords } from "./basicauth.ts";
+import { corsResponseHeaders, isPreflight } from "./cors.ts";
 import { deny, type Decision } from "./decision.ts";
-import type { IdentityResult, PhaseOutcome } from "./identity.ts";
+import type { IdentityAttributes, IdentityResult, PhaseOutcome } from "./identity.ts";
 import { checkJwt } from "./jwt.ts";
-import { normalizeRequest, type AuthzRequest } from "./request.ts";
+import { normalizeRequest, type AuthzRequest, type NormalizedRequest } from "./request.ts";
 import type { TokenCache } from "./token-cache.ts";
 
 export interface CheckContext {
   readonly keys: Pick<KeyStore, "resolve">;
   /** The verified-token cache of this snapshot. */
   readonly tokenCache: TokenCache;
+  /** bcrypt passwords that verified (shared across snapshots: keyed by the hash too). */
+  readonly verifiedPasswords: VerifiedPasswords;
   /** Epoch milliseconds. */
   readonly now: () => number;
   /** What a request that matches no route gets. */
   readonly onNoRoute: "deny" | "allow";
+  /** Proxies in front of the one calling Portcullis whose X-Forwarded-For entries are trusted. */
+  readonly trustedHops: number;
 }
 
 export async function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckContext): Promise<Decision> {
@@ -32,48 +41,83 @@ export async function check(snapshot: Snapshot, request: AuthzRequest, ctx: Chec
   // 1. Route
   const vhosts = virtualHostsFor(snapshot.routes, request.gateway);
   if (vhosts === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
-  const entry = findRoute(vhosts, req);
+  const entry = findRoute(vhosts, req, request.route);
   if (entry === undefined) {
-    if (ctx.onNoRoute === "allow") return allow(undefined, undefined, [], [], {}, []);
+    if (ctx.onNoRoute === "allow") return allow(snapshot, undefined, undefined, [], {});
     return deny(403, "route_not_found", `no HTTPRoute rule matches ${req.method} ${req.host}${req.path}`, {});
   }
   const policy = entry.policy;
-  if (policy === undefined) return allow(entry.rule, undefined, [], [], {}, []);
-  const scoped = { route: entry.rule, policy: policy.id };
-  if (policy.invalid !== undefined) return deny(403, "policy_invalid", `SecurityPolicy ${policy.id} is invalid: ${policy.invalid}`, scoped);
+  if (policy === undefined) return allow(snapshot, entry.rule, undefined, [], {});
+  const where = { route: entry.rule, policy: policy.id };
+  if (policy.invalid !== undefined) return deny(403, "policy_invalid", `SecurityPolicy ${policy.id} is invalid: ${policy.invalid}`, where);
 
-  // 2. Identity
+  // 2. CORS preflight
+  if (policy.cors !== undefined && isPreflight(req)) {
+    const headers = corsResponseHeaders(policy.cors, req, true);
+    if (headers === undefined) return deny(403, "cors_origin", `origin ${req.header("origin")} is not allowed`, where);
+    return deny(204, "cors_preflight", "CORS preflight answered", where, headers);
+  }
+
+  // 3. Identity
   const passed: IdentityResult[] = [];
-  const phases: (() => PhaseOutcome | Promise<PhaseOutcome>)[] = [];
-  if (policy.apiKey !== undefined) phases.push(() => checkApiKey(policy.apiKey!, req, scoped));
-  if (policy.jwt !== undefined) phases.push(() => checkJwt(policy.jwt!, req, scoped, { keys: ctx.keys, cache: ctx.tokenCache, now: ctx.now }));
-  for (const phase of phases) {
+  for (const phase of identityPhases(policy, req, where, ctx)) {
     const outcome = await phase();
     if (!outcome.ok) return outcome.deny;
     passed.push(outcome.value);
   }
+  const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
 
-  // 3. Response
+  // 4. Authorization
+  if (policy.authorization !== undefined) {
+    const verdict = authorize(policy.authorization, req, who, clientAddressOf(request, ctx.trustedHops));
+    if (!verdict.allowed) {
+      const why = verdict.by === "defaultAction" ? "no authorization rule allows the request" : `denied by authorization rule ${verdict.by}`;
+      return deny(403, "authz_denied", why, where);
+    }
+  }
+
+  // 5. Response
   const headers: Record<string, string> = {};
   for (const r of passed) Object.assign(headers, r.headers);
+  const cors = policy.cors === undefined ? undefined : corsResponseHeaders(policy.cors, req, false);
   const principals = passed.flatMap((r) => (r.principal === undefined ? [] : [r.principal]));
-  return allow(entry.rule, policy.id, policy.managedHeaders, passed.flatMap((r) => r.strip), headers, principals);
+  return allow(snapshot, entry.rule, policy, passed.flatMap((r) => r.strip), headers, principals, cors);
+}
+
+function identityPhases(policy: CompiledPolicy, req: NormalizedRequest, where: { route: string; policy: string }, ctx: CheckContext) {
+  const phases: (() => PhaseOutcome | Promise<PhaseOutcome>)[] = [];
+  if (policy.apiKey !== undefined) phases.push(() => checkApiKey(policy.apiKey!, req, where));
+  if (policy.basicAuth !== undefined) phases.push(() => checkBasicAuth(policy.basicAuth!, req, where, ctx.verifiedPasswords));
+  if (policy.jwt !== undefined) phases.push(() => checkJwt(policy.jwt!, req, where, { keys: ctx.keys, cache: ctx.tokenCache, now: ctx.now }));
+  return phases;
+}
+
+/**
+ * The client's address: as the proxy states it, else from X-Forwarded-For skipping `trustedHops`
+ * entries from the right (each proxy appends the peer it saw, so only the right end is trustworthy).
+ */
+function clientAddressOf(request: AuthzRequest, trustedHops: number): string | undefined {
+  if (request.clientAddress !== undefined && request.clientAddress !== "") return request.clientAddress;
+  const xff = request.headers["x-forwarded-for"];
+  const hops = (Array.isArray(xff) ? xff.join(",") : (xff ?? "")).split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return hops[hops.length - 1 - trustedHops];
 }
 
 function allow(
+  snapshot: Snapshot,
   route: string | undefined,
-  policy: string | undefined,
-  managed: readonly string[],
+  policy: CompiledPolicy | undefined,
   strip: readonly string[],
   headers: Record<string, string>,
-  principals: readonly string[],
+  principals: readonly string[] = [],
+  responseHeaders: Record<string, string> = {},
 ): Decision {
-  // A header we set replaces the client's copy; a managed header we do not set is removed.
-  const remove = [...new Set([...managed, ...strip])].filter((h) => !Object.hasOwn(headers, h)).sort();
+  // A header we set replaces the client's copy; every other header any policy may set is removed.
+  const remove = [...new Set([...snapshot.managedHeaders, ...strip])].filter((h) => !Object.hasOwn(headers, h)).sort();
   return {
-    allowed: true, status: 200, code: "allowed", route, policy,
+    allowed: true, status: 200, code: "allowed", route, policy: policy?.id,
     message: principals.length > 0 ? `authenticated as ${principals.join(", ")}` : policy === undefined ? "no policy applies" : "no credential required",
     principal: principals.length === 0 ? undefined : principals.join(", "),
-    upstreamHeaders: headers, removeHeaders: remove, responseHeaders: {},
+    upstreamHeaders: headers, removeHeaders: remove, responseHeaders,
   };
 }

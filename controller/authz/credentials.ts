@@ -2,7 +2,7 @@
 import type { CredentialSource } from "../snapshot/types.ts";
 import type { NormalizedRequest } from "./request.ts";
 
-/** Every value a source yields (a query parameter may repeat); empty when absent. */
+/** Every value a source yields (a query parameter or a cookie may repeat); empty when absent. */
 export function readCredential(request: NormalizedRequest, source: CredentialSource): string[] {
   switch (source.in) {
     case "header": {
@@ -18,10 +18,8 @@ export function readCredential(request: NormalizedRequest, source: CredentialSou
     }
     case "param":
       return request.query.getAll(source.name).filter((v) => v !== "");
-    case "cookie": {
-      const v = request.cookie(source.name);
-      return v === undefined || v === "" ? [] : [v];
-    }
+    case "cookie":
+      return request.cookies(source.name).filter((v) => v !== "");
   }
 }
 

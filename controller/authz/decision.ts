@@ -11,6 +11,11 @@ export type DecisionCode =
   | "jwt_missing"
   | "jwt_invalid"
   | "jwt_audience"
+  | "basic_missing"
+  | "basic_invalid"
+  | "authz_denied"
+  | "cors_preflight"
+  | "cors_origin"
   | "not_ready"
   | "request_invalid"
   | "internal_error";
@@ -32,7 +37,7 @@ export interface Decision {
   readonly upstreamHeaders: Readonly<Record<string, string>>;
   /** On allow: headers to remove from the upstream request. */
   readonly removeHeaders: readonly string[];
-  /** On deny: headers of the denial response (WWW-Authenticate). */
+  /** Headers for the client's response: the denial's (WWW-Authenticate), or CORS headers on allow. */
   readonly responseHeaders: Readonly<Record<string, string>>;
 }
 

@@ -3,9 +3,12 @@
  * check a careful JOSE library makes is here: strict base64url, a size cap, an algorithm
  * allow-list bound to the key's type and curve, no `none`, no unknown `crit`, RSA keys of at
  * least 2048 bits. Header members that point at other keys (jku, x5u, jwk, x5c) are ignored.
+ * Segments must be canonical base64url of UTF-8 JSON objects without duplicate member names
+ * (strict-json.ts); `typ`, when present, must say the token is a JWT access token (RFC 8725 §3.11).
  */
 import { constants, createHmac, timingSafeEqual, verify } from "node:crypto";
 import type { VerificationKey } from "../api/jwks.ts";
+import { isCanonicalBase64url, parseStrictJsonObject } from "./strict-json.ts";
 
 /** Tokens larger than this are refused before any parsing. */
 export const MAX_TOKEN_BYTES = 16 * 1024;
@@ -51,25 +54,33 @@ export function decodeJwt(token: string): DecodedJwt | { readonly error: string 
   if (!BASE64URL.test(h) || !BASE64URL.test(p) || !BASE64URL.test(s) || h === "" || p === "") {
     return { error: "token is not base64url encoded" };
   }
-  const header = parseJsonObject(h);
-  if (header === undefined) return { error: "token header is not a JSON object" };
-  const payload = parseJsonObject(p);
-  if (payload === undefined) return { error: "token payload is not a JSON object" };
+  // Another spelling of the same bytes would be another token string for the same signature.
+  if (!isCanonicalBase64url(h) || !isCanonicalBase64url(p) || !isCanonicalBase64url(s)) return { error: "token is not canonical base64url" };
+  const header = parseStrictJsonObject(h);
+  if (header === undefined) return { error: "token header is not a JSON object (UTF-8, each member once)" };
+  const payload = parseStrictJsonObject(p);
+  if (payload === undefined) return { error: "token payload is not a JSON object (UTF-8, each member once)" };
   const alg = header.alg;
   if (typeof alg !== "string" || !Object.hasOwn(ALGORITHMS, alg)) return { error: `token algorithm ${JSON.stringify(alg)} is not accepted` };
   if (header.crit !== undefined) return { error: "token header has crit extensions Portcullis does not understand" };
   if (header.b64 !== undefined) return { error: "token header b64 is not supported" };
   if (header.kid !== undefined && typeof header.kid !== "string") return { error: "token kid is not a string" };
+  if (header.typ !== undefined && !isAccessTokenType(header.typ)) return { error: "token typ is not JWT or at+jwt" };
+  if (s === "") return { error: "token has no signature" };
   return { alg, kid: header.kid as string | undefined, payload, signingInput: `${h}.${p}`, signature: Buffer.from(s, "base64url") };
 }
 
-function parseJsonObject(segment: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(segment, "base64url").toString("utf8"));
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
+/**
+ * RFC 8725 §3.11 explicit typing: a token typed as something else (dpop+jwt, logout+jwt,
+ * secevent+jwt, …) is not an access token, whoever signed it. Absent, "JWT" (RFC 7519) and
+ * "at+jwt" (RFC 9068) are accepted; media types are case-insensitive and "application/" may be
+ * omitted (RFC 7515 §4.1.9).
+ */
+function isAccessTokenType(typ: unknown): boolean {
+  if (typeof typ !== "string") return false;
+  const t = typ.toLowerCase();
+  const full = t.includes("/") ? t : `application/${t}`;
+  return full === "application/jwt" || full === "application/at+jwt";
 }
 
 /** True when `key` may verify `jwt.alg` and the signature holds. Never throws. */
@@ -108,7 +119,8 @@ export type ClaimsProblem = { readonly code: "invalid" | "audience"; readonly me
 
 /**
  * Registered-claim checks (RFC 7519 §4.1) with `skewSeconds` of clock leeway: exp, nbf, iss and
- * aud. `issuer` and `audiences` come from the provider; undefined / empty accept any.
+ * aud; iat must be a number when present. `issuer` and `audiences` come from the provider;
+ * undefined / empty accept any.
  */
 export function checkClaims(
   payload: Readonly<Record<string, unknown>>,
@@ -117,9 +129,11 @@ export function checkClaims(
   issuer: string | undefined,
   audiences: readonly string[],
 ): ClaimsProblem | undefined {
-  const { exp, nbf, iss, aud } = payload;
+  const { exp, nbf, iat, iss, aud } = payload;
   if (exp !== undefined && (typeof exp !== "number" || !Number.isFinite(exp))) return { code: "invalid", message: "Jwt exp claim is not a number" };
   if (nbf !== undefined && (typeof nbf !== "number" || !Number.isFinite(nbf))) return { code: "invalid", message: "Jwt nbf claim is not a number" };
+  // iat bounds nothing (as in Envoy and jose), but a malformed one means a malformed token.
+  if (iat !== undefined && (typeof iat !== "number" || !Number.isFinite(iat))) return { code: "invalid", message: "Jwt iat claim is not a number" };
   if (typeof exp === "number" && nowSeconds >= exp + skewSeconds) return { code: "invalid", message: "Jwt is expired" };
   if (typeof nbf === "number" && nowSeconds + skewSeconds < nbf) return { code: "invalid", message: "Jwt is not yet valid" };
   if (issuer !== undefined && iss !== issuer) return { code: "invalid", message: "Jwt issuer is not configured" };

@@ -44,7 +44,7 @@ export async function checkJwt(
   });
   const realm = `Bearer realm="${realmOf(request)}"`;
   if (tokens.size === 0) {
-    if (config.optional) return { ok: true, value: { principal: undefined, headers: {}, strip: [] } };
+    if (config.optional) return { ok: true, value: { principal: undefined, headers: {}, strip: [], attributes: {} } };
     return { ok: false, deny: deny(401, "jwt_missing", "Jwt is missing", where, { "www-authenticate": realm }) };
   }
   let first: { provider: number; claims: Readonly<Record<string, unknown>> } | undefined;
@@ -64,7 +64,7 @@ export async function checkJwt(
     if (value !== undefined) headers[header] = value;
   }
   const sub = typeof first!.claims.sub === "string" ? ` sub=${first!.claims.sub}` : "";
-  return { ok: true, value: { principal: `jwt ${provider.name}${sub}`, headers, strip: [] } };
+  return { ok: true, value: { principal: `jwt ${provider.name}${sub}`, headers, strip: [], attributes: { jwt: { provider: provider.name, claims: first!.claims } } } };
 }
 
 async function verifyToken(
@@ -77,7 +77,8 @@ async function verifyToken(
   const now = ctx.now();
   const cacheKey = `${policy}\n${token}`;
   const cached = ctx.cache.get(cacheKey, now);
-  if (cached !== undefined) return { ok: true, provider: cached.provider, claims: cached.claims };
+  // A verdict is reused only for a provider that reads the token from where it was found this time.
+  if (cached !== undefined && readers.includes(cached.provider)) return { ok: true, provider: cached.provider, claims: cached.claims };
 
   const jwt = decodeJwt(token);
   if ("error" in jwt) return { ok: false, status: 401, message: `Jwt is not well formed: ${jwt.error}` };
@@ -121,8 +122,12 @@ function claimAt(claims: Readonly<Record<string, unknown>>, path: readonly strin
   return value;
 }
 
-/** Scalar claims only (as Envoy Gateway); a value that cannot be a header value is not set. */
+/**
+ * Scalar claims only (as Envoy Gateway). A value that is not printable ASCII (RFC 9110 §5.5:
+ * control characters are invalid, non-ASCII is obsolete and Node refuses most of it) is not set,
+ * so, being a managed header, the client's copy is still removed.
+ */
 function headerValueOf(value: unknown): string | undefined {
   const text = typeof value === "string" ? value : typeof value === "number" || typeof value === "boolean" ? String(value) : undefined;
-  return text === undefined || /[\0\r\n]/.test(text) ? undefined : text;
+  return text === undefined || !/^[\t\x20-\x7e]*$/.test(text) ? undefined : text;
 }

@@ -13,36 +13,42 @@ export interface AuthzRequest {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** Scopes route matching to one Gateway ("namespace/name"), when the proxy names it. */
   readonly gateway: string | undefined;
+  /** Restricts matching to one HTTPRoute ("namespace/name"), when the proxy names it (gRPC context_extensions). */
+  readonly route?: string | undefined;
+  /** The client's address, when the proxy states it directly (gRPC's attributes.source). */
+  readonly clientAddress?: string | undefined;
 }
 
 export interface NormalizedRequest extends RouteRequest {
   readonly source: AuthzRequest;
-  /** The decoded cookie pairs, parsed once on first use. */
-  cookie(name: string): string | undefined;
+  /** Every value of the named cookie, in order (the Cookie header is parsed once, on first use). */
+  cookies(name: string): readonly string[];
 }
 
 export function normalizeRequest(source: AuthzRequest): NormalizedRequest {
   const q = source.path.indexOf("?");
   const rawPath = q === -1 ? source.path : source.path.slice(0, q);
   const query = new URLSearchParams(q === -1 ? "" : source.path.slice(q + 1));
-  let cookies: Map<string, string> | undefined;
+  let cookies: Map<string, string[]> | undefined;
   return {
     source,
     host: normalizeHost(source.host),
     path: normalizePath(rawPath),
-    method: source.method.toUpperCase(),
+    // Methods are case-sensitive (RFC 9110 §9.1) and so is Envoy's route match: "get" is not GET.
+    method: source.method,
     query,
     header: (name) => headerValue(source.headers, name),
-    cookie(name) {
+    cookies(name) {
       cookies ??= parseCookies(headerValue(source.headers, "cookie"));
-      return cookies.get(name);
+      return cookies.get(name) ?? [];
     },
   };
 }
 
+/** A header's value; repeated headers are joined with ", ". Only own properties count ("constructor" is a header name too). */
 export function headerValue(headers: AuthzRequest["headers"], name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v.join(", ") : v;
+  const v = Object.hasOwn(headers, name) ? headers[name] : undefined;
+  return Array.isArray(v) ? v.join(", ") : typeof v === "string" ? v : undefined;
 }
 
 /** Lower case, without port and trailing dot ("API.example.com.:443" → "api.example.com"). */
@@ -83,14 +89,18 @@ export function normalizePath(path: string): string {
   return `/${out.join("/")}`;
 }
 
-function parseCookies(header: string | undefined): Map<string, string> {
-  const map = new Map<string, string>();
+function parseCookies(header: string | undefined): Map<string, string[]> {
+  const map = new Map<string, string[]>();
   for (const part of (header ?? "").split(";")) {
     const eq = part.indexOf("=");
     if (eq === -1) continue;
     const name = part.slice(0, eq).trim();
-    // The first occurrence wins, as in most servers; a later duplicate cannot shadow it.
-    if (name !== "" && !map.has(name)) map.set(name, part.slice(eq + 1).trim());
+    if (name === "") continue;
+    // Every occurrence is kept: servers disagree on which duplicate wins, so a credential cookie
+    // sent twice is refused (API keys) or has every copy verified (JWT), never half-read.
+    const values = map.get(name);
+    if (values === undefined) map.set(name, [part.slice(eq + 1).trim()]);
+    else values.push(part.slice(eq + 1).trim());
   }
   return map;
 }

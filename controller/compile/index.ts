@@ -14,6 +14,7 @@ import { analysePolicy } from "./policy.ts";
 import { claimsFor, decideWinners } from "./precedence.ts";
 import { createReferences, type ReferencedObjects } from "./references.ts";
 import { buildRouteIndex, compileMatch, type PendingEntry } from "./routes.ts";
+import { indexTargets } from "./targets.ts";
 import { gatewayRef, StatusCollector } from "./status.ts";
 
 export interface CompileOptions {
@@ -37,9 +38,8 @@ export function compile(resources: Resources, options: CompileOptions): CompileR
   const refs = createReferences(resources);
   const { attachments, servedGateways, problems: attachProblems } = attachRoutes(resources, options.gatewayClasses);
   const problems = [...attachProblems];
-  const policies = [...resources.securityPolicies]
-    .sort(compareAge)
-    .map((p) => analysePolicy(p, resources, servedGateways, refs));
+  const targets = indexTargets(resources, servedGateways);
+  const policies = [...resources.securityPolicies].sort(compareAge).map((p) => analysePolicy(p, targets, refs));
   const { winners, conflicts } = decideWinners(policies);
 
   const status = new StatusCollector(servedGateways);
@@ -81,7 +81,8 @@ export function compile(resources: Resources, options: CompileOptions): CompileR
 
   const policiesById: Record<string, CompiledPolicy> = Object.create(null);
   for (const id of [...effective.keys()].sort()) policiesById[id] = effective.get(id)!;
-  const snapshot: Snapshot = { routes: buildRouteIndex(pending), policies: policiesById, remoteJwks: remoteJwksOf(policiesById) };
+  const managedHeaders = [...new Set(policies.flatMap((p) => p.compiled.managedHeaders))].sort();
+  const snapshot: Snapshot = { routes: buildRouteIndex(pending), policies: policiesById, remoteJwks: remoteJwksOf(policiesById), managedHeaders };
   return {
     snapshot: deepFreeze(snapshot),
     statuses: deepFreeze(status.statuses(policies, options.controllerName).sort((a, b) => keyOf(a).localeCompare(keyOf(b)))),

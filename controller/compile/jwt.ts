@@ -1,5 +1,4 @@
 /** Compiles `jwt`: providers with their key sources, claim headers and token locations. */
-import { parseJwks } from "../api/jwks.ts";
 import type { JWTProviderSpec, JWTSpec } from "../api/securitypolicy.ts";
 import type { JwksSource } from "../keys/types.ts";
 import type { CompiledJwt, CompiledJwtProvider, CredentialSource } from "../snapshot/types.ts";
@@ -8,6 +7,8 @@ import { upstreamHeaderName } from "./headers.ts";
 import type { References } from "./references.ts";
 
 export const DEFAULT_JWKS_CACHE_MS = 300_000;
+/** A local JWKS is held to the key store's limit on a remote one. */
+export const MAX_LOCAL_JWKS_BYTES = 1024 * 1024;
 /** Envoy's default token locations: `Authorization: Bearer <token>`, then `?access_token=`. */
 const DEFAULT_TOKEN_SOURCES: readonly CredentialSource[] = [
   { in: "header", name: "authorization", prefix: "Bearer " },
@@ -96,7 +97,8 @@ function compileJwks(p: JWTProviderSpec, field: string, namespace: string, refs:
     if (key === undefined) return { ok: false, error: `${field}.localJWKS.valueRef: ConfigMap ${namespace}/${local.valueRef.name} is empty` };
     text = cm.value.data[key]!;
   }
-  const parsed = parseJwks(text);
+  if (Buffer.byteLength(text) > MAX_LOCAL_JWKS_BYTES) return { ok: false, error: `${field}.localJWKS: larger than ${MAX_LOCAL_JWKS_BYTES} bytes` };
+  const parsed = refs.jwks(text);
   if (!parsed.ok) return { ok: false, error: `${field}.localJWKS: ${parsed.error}` };
   return { ok: true, value: { kind: "local", keys: parsed.keys } };
 }

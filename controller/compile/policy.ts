@@ -1,12 +1,15 @@
 /** One SecurityPolicy on its own: validate the spec, resolve its targets, compile its features. */
 import { keyOf } from "../api/meta.ts";
-import type { Gateway, Resources, SecurityPolicy } from "../api/resources.ts";
+import type { SecurityPolicy } from "../api/resources.ts";
 import { describeIssues, NOT_YET_ENFORCED, SecurityPolicySpecSchema, type SecurityPolicySpec } from "../api/securitypolicy.ts";
 import type { CompiledPolicy } from "../snapshot/types.ts";
-import { compileApiKey } from "./apikey.ts";
+import { compileApiKey, type FeatureResult } from "./apikey.ts";
+import { compileAuthorization } from "./authorization.ts";
+import { compileBasicAuth } from "./basicauth.ts";
+import { compileCors } from "./cors.ts";
 import { compileJwt } from "./jwt.ts";
 import type { References } from "./references.ts";
-import { lenientTargetRefs, resolveTargets, type MissingTarget, type Target } from "./targets.ts";
+import { lenientTargetRefs, resolveTargets, type MissingTarget, type Target, type TargetIndex } from "./targets.ts";
 
 export interface AnalysedPolicy {
   readonly source: SecurityPolicy;
@@ -15,20 +18,15 @@ export interface AnalysedPolicy {
   readonly missing: readonly MissingTarget[];
 }
 
-export function analysePolicy(
-  source: SecurityPolicy,
-  resources: Resources,
-  servedGateways: ReadonlyMap<string, Gateway>,
-  refs: References,
-): AnalysedPolicy {
+export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs: References): AnalysedPolicy {
   const id = keyOf(source.metadata);
   const parsed = SecurityPolicySpecSchema.safeParse(source.spec ?? {});
   if (!parsed.success) {
-    const resolution = resolveTargets(source, { targetRefs: lenientTargetRefs(source.spec) }, resources, servedGateways);
+    const resolution = resolveTargets(source, { targetRefs: lenientTargetRefs(source.spec) }, targets);
     return { source, compiled: invalid(id, describeIssues(parsed.error, "spec")), targets: resolution.targets, missing: resolution.missing };
   }
   const spec = parsed.data;
-  const resolution = resolveTargets(source, spec, resources, servedGateways);
+  const resolution = resolveTargets(source, spec, targets);
   const fail = (reason: string): AnalysedPolicy => ({ source, compiled: invalid(id, reason), targets: resolution.targets, missing: resolution.missing });
 
   if (spec.targetRef === undefined && (spec.targetRefs ?? []).length === 0 && (spec.targetSelectors ?? []).length === 0) {
@@ -50,19 +48,30 @@ export function analysePolicy(
   return { source, compiled: { id, invalid: undefined, ...features.value }, targets: resolution.targets, missing: resolution.missing };
 }
 
-type Features = Pick<CompiledPolicy, "apiKey" | "jwt" | "managedHeaders">;
+type Features = Omit<CompiledPolicy, "id" | "invalid">;
 
-function compileFeatures(spec: SecurityPolicySpec, namespace: string, refs: References): { ok: true; value: Features } | { ok: false; error: string } {
+function compileFeatures(spec: SecurityPolicySpec, namespace: string, refs: References): FeatureResult<Features> {
   const apiKey = spec.apiKeyAuth === undefined ? undefined : compileApiKey(spec.apiKeyAuth, namespace, refs);
   if (apiKey !== undefined && !apiKey.ok) return apiKey;
+  const basicAuth = spec.basicAuth === undefined ? undefined : compileBasicAuth(spec.basicAuth, namespace, refs);
+  if (basicAuth !== undefined && !basicAuth.ok) return basicAuth;
   const jwt = spec.jwt === undefined ? undefined : compileJwt(spec.jwt, namespace, refs);
   if (jwt !== undefined && !jwt.ok) return jwt;
+  const authorization = spec.authorization === undefined ? undefined : compileAuthorization(spec.authorization, jwt?.value.providers.map((p) => p.name) ?? []);
+  if (authorization !== undefined && !authorization.ok) return authorization;
+  const cors = spec.cors === undefined ? undefined : compileCors(spec.cors);
+  if (cors !== undefined && !cors.ok) return cors;
   const managed = new Set<string>();
   if (apiKey?.value.forwardClientIDHeader !== undefined) managed.add(apiKey.value.forwardClientIDHeader);
+  for (const client of Object.values(apiKey?.value.clients ?? {})) for (const h of Object.keys(client.headers)) managed.add(h);
+  if (basicAuth?.value.forwardUsernameHeader !== undefined) managed.add(basicAuth.value.forwardUsernameHeader);
   for (const p of jwt?.value.providers ?? []) for (const c of p.claimToHeaders) managed.add(c.header);
-  return { ok: true, value: { apiKey: apiKey?.value, jwt: jwt?.value, managedHeaders: [...managed].sort() } };
+  return {
+    ok: true,
+    value: { apiKey: apiKey?.value, basicAuth: basicAuth?.value, jwt: jwt?.value, authorization: authorization?.value, cors: cors?.value, managedHeaders: [...managed].sort() },
+  };
 }
 
 function invalid(id: string, reason: string): CompiledPolicy {
-  return { id, invalid: reason, apiKey: undefined, jwt: undefined, managedHeaders: [] };
+  return { id, invalid: reason, apiKey: undefined, basicAuth: undefined, jwt: undefined, authorization: undefined, cors: undefined, managedHeaders: [] };
 }

@@ -3,7 +3,8 @@
  * is allowed only by a ReferenceGrant in that namespace (Gateway API semantics).
  */
 import { keyOf } from "../api/meta.ts";
-import type { ConfigMap, Resources, Secret } from "../api/resources.ts";
+import { parseJwks, type JwksParseResult } from "../api/jwks.ts";
+import type { ConfigMap, ReferenceGrant, Resources, Secret } from "../api/resources.ts";
 import { SECURITY_POLICY_GROUP } from "../api/securitypolicy.ts";
 
 export interface ObjectRef {
@@ -20,6 +21,8 @@ export interface References {
   configMap(fromNamespace: string, ref: ObjectRef): Resolved<ConfigMap>;
   /** Every Secret and ConfigMap ("namespace/name") looked up so far, found or not. */
   used(): ReferencedObjects;
+  /** A JWKS document parsed and imported once per compile, however many providers share it. */
+  jwks(text: string): JwksParseResult;
 }
 
 /** What compile needed to read; the Kubernetes source holds exactly these Secrets and ConfigMaps. */
@@ -32,15 +35,17 @@ export function createReferences(resources: Resources): References {
   const secrets = new Map(resources.secrets.map((s) => [keyOf(s.metadata), s]));
   const configMaps = new Map(resources.configMaps.map((c) => [keyOf(c.metadata), c]));
 
+  const grantsByNamespace = new Map<string, ReferenceGrant[]>();
+  for (const g of resources.referenceGrants) grantsByNamespace.set(g.metadata.namespace, [...(grantsByNamespace.get(g.metadata.namespace) ?? []), g]);
   const granted = (fromNamespace: string, toNamespace: string, kind: string, name: string): boolean =>
-    resources.referenceGrants.some(
+    (grantsByNamespace.get(toNamespace) ?? []).some(
       (g) =>
-        g.metadata.namespace === toNamespace &&
         g.spec.from.some((f) => f.group === SECURITY_POLICY_GROUP && f.kind === "SecurityPolicy" && f.namespace === fromNamespace) &&
         g.spec.to.some((t) => t.group === "" && t.kind === kind && (t.name === undefined || t.name === name)),
     );
 
   const used = { Secret: new Set<string>(), ConfigMap: new Set<string>() };
+  const jwksByText = new Map<string, JwksParseResult>();
 
   function resolve<T>(kind: "Secret" | "ConfigMap", table: Map<string, T>, fromNamespace: string, ref: ObjectRef): Resolved<T> {
     const group = ref.group ?? "";
@@ -62,5 +67,10 @@ export function createReferences(resources: Resources): References {
     secret: (fromNamespace, ref) => resolve("Secret", secrets, fromNamespace, ref),
     configMap: (fromNamespace, ref) => resolve("ConfigMap", configMaps, fromNamespace, ref),
     used: () => ({ secrets: [...used.Secret].sort(), configMaps: [...used.ConfigMap].sort() }),
+    jwks: (text) => {
+      let parsed = jwksByText.get(text);
+      if (parsed === undefined) jwksByText.set(text, (parsed = parseJwks(text)));
+      return parsed;
+    },
   };
 }

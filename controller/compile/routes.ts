@@ -3,6 +3,7 @@ import type { HTTPRouteMatch } from "../api/gatewayapi.ts";
 import { compareAge } from "../api/meta.ts";
 import type { HTTPRoute } from "../api/resources.ts";
 import type { CompiledMatch, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "../snapshot/types.ts";
+import { fullMatchRegex } from "./regex.ts";
 
 /** An entry with what sorting and bucketing need. */
 export interface PendingEntry {
@@ -19,8 +20,8 @@ export function compileMatch(m: HTTPRouteMatch): { ok: true; value: CompiledMatc
   const value = m.path?.value ?? "/";
   let path: CompiledMatch["path"];
   if (type === "RegularExpression") {
-    const regex = anchored(value);
-    if (regex === undefined) return { ok: false, error: `path regular expression ${JSON.stringify(value)} does not compile` };
+    const regex = fullMatchRegex(value);
+    if (!(regex instanceof RegExp)) return { ok: false, error: `path regular expression ${JSON.stringify(value)} ${regex.error}` };
     path = { type, value, regex };
   } else {
     if (!value.startsWith("/")) return { ok: false, error: `path ${JSON.stringify(value)} does not start with /` };
@@ -34,8 +35,8 @@ export function compileMatch(m: HTTPRouteMatch): { ok: true; value: CompiledMatc
         out.push({ type: "Exact", name, value: v.value });
         continue;
       }
-      const regex = anchored(v.value);
-      if (regex === undefined) return `regular expression ${JSON.stringify(v.value)} for ${v.name} does not compile`;
+      const regex = fullMatchRegex(v.value);
+      if (!(regex instanceof RegExp)) return `regular expression ${JSON.stringify(v.value)} for ${v.name} ${regex.error}`;
       out.push({ type: "RegularExpression", name, value: v.value, regex });
     }
     return out;
@@ -47,18 +48,14 @@ export function compileMatch(m: HTTPRouteMatch): { ok: true; value: CompiledMatc
   return { ok: true, value: { path, method: m.method?.toUpperCase(), headers, queryParams } };
 }
 
-/** Gateway API regular expressions match the whole value. */
-function anchored(source: string): RegExp | undefined {
-  try {
-    return new RegExp(`^(?:${source})$`);
-  } catch {
-    return undefined;
-  }
-}
+/**
+ * Envoy Gateway's order (internal/gatewayapi/sort.go): Exact, then RegularExpression, then
+ * PathPrefix. Portcullis must pick the rule Envoy routes to: with regexes after prefixes, an open
+ * `PathPrefix /` would decide a request Envoy sends to a protected `RegularExpression /admin/.*`.
+ */
+const PATH_RANK = { Exact: 0, RegularExpression: 1, PathPrefix: 2 } as const;
 
-const PATH_RANK = { Exact: 0, PathPrefix: 1, RegularExpression: 2 } as const;
-
-/** Gateway API precedence: exact path, longest prefix, method, most header and query matches, oldest route, rule order. */
+/** Precedence: path type (above), longest path value, method, most header and query matches, oldest route, rule order. */
 function comparePrecedence(a: PendingEntry, b: PendingEntry): number {
   const ma = a.entry.match;
   const mb = b.entry.match;
@@ -76,8 +73,13 @@ function comparePrecedence(a: PendingEntry, b: PendingEntry): number {
 
 export function buildRouteIndex(pending: readonly PendingEntry[]): RouteIndex {
   const byGateway: Record<string, VirtualHosts> = Object.create(null);
-  const gateways = [...new Set(pending.map((p) => p.entry.gateway))].sort();
-  for (const g of gateways) byGateway[g] = buildVirtualHosts(pending.filter((p) => p.entry.gateway === g));
+  const perGateway = new Map<string, PendingEntry[]>();
+  for (const p of pending) {
+    const list = perGateway.get(p.entry.gateway);
+    if (list === undefined) perGateway.set(p.entry.gateway, [p]);
+    else list.push(p);
+  }
+  for (const g of [...perGateway.keys()].sort()) byGateway[g] = buildVirtualHosts(perGateway.get(g)!);
   return { byGateway, all: buildVirtualHosts(pending) };
 }
 

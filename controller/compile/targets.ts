@@ -33,12 +33,29 @@ export interface TargetResolution {
   readonly unsupported: readonly string[];
 }
 
+/** Gateways and HTTPRoutes by "namespace/name", built once per compile. */
+export interface TargetIndex {
+  readonly resources: Resources;
+  readonly gateways: ReadonlyMap<string, Gateway>;
+  readonly routes: ReadonlyMap<string, HTTPRoute>;
+  readonly servedGateways: ReadonlyMap<string, Gateway>;
+}
+
+export function indexTargets(resources: Resources, servedGateways: ReadonlyMap<string, Gateway>): TargetIndex {
+  return {
+    resources,
+    gateways: new Map(resources.gateways.map((g) => [keyOf(g.metadata), g])),
+    routes: new Map(resources.httpRoutes.map((r) => [keyOf(r.metadata), r])),
+    servedGateways,
+  };
+}
+
 export function resolveTargets(
   policy: SecurityPolicy,
   spec: Pick<SecurityPolicySpec, "targetRef" | "targetRefs" | "targetSelectors">,
-  resources: Resources,
-  servedGateways: ReadonlyMap<string, Gateway>,
+  index: TargetIndex,
 ): TargetResolution {
+  const { resources, servedGateways } = index;
   const ns = policy.metadata.namespace;
   const refs: PolicyTargetRef[] = [...(spec.targetRef ? [spec.targetRef] : []), ...(spec.targetRefs ?? [])];
   for (const selector of spec.targetSelectors ?? []) {
@@ -61,7 +78,7 @@ export function resolveTargets(
       continue;
     }
     if (ref.kind === "Gateway") {
-      const gateway = resources.gateways.find((g) => keyOf(g.metadata) === id);
+      const gateway = index.gateways.get(id);
       if (gateway === undefined) {
         missing.push({ ref, message: `Gateway ${id} not found` });
       } else if (section !== undefined && !gateway.spec.listeners.some((l) => l.name === section)) {
@@ -72,7 +89,7 @@ export function resolveTargets(
       }
       continue;
     }
-    const route = resources.httpRoutes.find((r) => keyOf(r.metadata) === id);
+    const route = index.routes.get(id);
     if (route === undefined) {
       missing.push({ ref, message: `HTTPRoute ${id} not found` });
     } else if (section !== undefined && !route.spec.rules.some((r) => r.name === section)) {

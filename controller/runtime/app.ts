@@ -39,7 +39,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
   });
   const mode = config.manifests === undefined ? startKubeMode(config, { keys, logger, metrics }) : startFolderMode(config.manifests, { config, keys, logger, metrics });
   const pipeline = mode.pipeline;
-  const authorizer = createAuthorizer({ pipeline, keys, logger: logger.child({ component: "authz" }), metrics, onNoRoute: config.onNoRoute });
+  const authorizer = createAuthorizer({ pipeline, keys, logger: logger.child({ component: "authz" }), metrics, onNoRoute: config.onNoRoute, trustedHops: config.xffTrustedHops });
   let stopping = false;
   let synced = false;
   const servers: Server[] = [

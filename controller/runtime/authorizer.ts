@@ -4,6 +4,7 @@
  * proxy configured to fail open on errors cannot be opened.
  */
 import type { Logger } from "pino";
+import { VerifiedPasswords } from "../authz/basicauth.ts";
 import { check } from "../authz/check.ts";
 import { deny, type Decision } from "../authz/decision.ts";
 import { normalizePath, type AuthzRequest } from "../authz/request.ts";
@@ -23,12 +24,14 @@ export interface AuthorizerOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly onNoRoute: "deny" | "allow";
+  readonly trustedHops: number;
   readonly now?: () => number;
 }
 
 export function createAuthorizer(options: AuthorizerOptions): Authorizer {
-  const { pipeline, keys, logger, metrics, onNoRoute } = options;
+  const { pipeline, keys, logger, metrics, onNoRoute, trustedHops } = options;
   const now = options.now ?? Date.now;
+  const verifiedPasswords = new VerifiedPasswords();
   return {
     async decide(request, protocol, requestId) {
       const started = performance.now();
@@ -38,7 +41,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
         decision = deny(403, "not_ready", "Portcullis has not loaded its policies yet", {});
       } else {
         try {
-          decision = await check(published.snapshot, request, { keys, tokenCache: published.tokenCache, now, onNoRoute });
+          decision = await check(published.snapshot, request, { keys, tokenCache: published.tokenCache, verifiedPasswords, now, onNoRoute, trustedHops });
         } catch (err) {
           logger.error({ err, requestId }, "check failed; denying");
           decision = deny(403, "internal_error", "the request could not be checked", {});
@@ -46,7 +49,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
       }
       metrics.checkDuration.observe({ protocol }, (performance.now() - started) / 1000);
       metrics.decisions.inc({ protocol, code: decision.code, status: String(decision.status) });
-      if (!decision.allowed) {
+      if (decision.status >= 400) {
         // The query is left out: it may carry a token or an API key.
         const q = request.path.indexOf("?");
         logger.info(

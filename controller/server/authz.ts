@@ -17,32 +17,43 @@ export const GATEWAY_HEADER = "x-portcullis-gateway";
 
 export function envoyHandler(authorizer: Authorizer): Handler {
   return (req, res) =>
-    answer(req, res, "envoy-http", authorizer, () => ({
-      method: req.method ?? "GET",
-      scheme: firstValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
-      host: req.headers.host ?? "",
-      path: req.url ?? "/",
-      headers: req.headers,
-      gateway: gatewayOf(req),
-    }));
+    answer(req, res, "envoy-http", authorizer, () => {
+      const lines = linesOf(req);
+      const host = lines.single("host");
+      if (typeof host === "object") return host;
+      return {
+        method: req.method ?? "GET",
+        scheme: firstValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
+        host: host ?? "",
+        path: req.url ?? "/",
+        headers: lines.all(),
+        gateway: gatewayOf(req),
+      };
+    });
 }
 
 export function forwardAuthHandler(authorizer: Authorizer): Handler {
   return (req, res) =>
     answer(req, res, "forward-auth", authorizer, () => {
-      const method = agreeing(req, "x-forwarded-method", "x-original-method");
-      const uri = agreeing(req, "x-forwarded-uri", "x-original-uri");
-      if (typeof method !== "string" || typeof uri !== "string") {
-        const problem = [method, uri].find((v) => typeof v === "object") as { error: string } | undefined;
-        return problem ?? { error: "the original request is missing: send X-Forwarded-Method and X-Forwarded-Uri (or X-Original-Method and X-Original-URI)" };
+      const lines = linesOf(req);
+      const method = agreeing(lines, "x-forwarded-method", "x-original-method");
+      const uri = agreeing(lines, "x-forwarded-uri", "x-original-uri");
+      const host = lines.single("x-forwarded-host") ?? lines.single("host");
+      if (typeof method === "object") return method;
+      if (typeof uri === "object") return uri;
+      if (typeof host === "object") return host;
+      if (method === undefined || uri === undefined) {
+        return { error: "the original request is missing: send X-Forwarded-Method and X-Forwarded-Uri (or X-Original-Method and X-Original-URI)" };
       }
       if (!uri.startsWith("/")) return { error: "X-Forwarded-Uri must be an origin-form path starting with /" };
+      // Method and host are tokens without commas: a list means a proxy appended to a client's value.
+      if (method.includes(",") || host?.includes(",")) return { error: "X-Forwarded-Method and X-Forwarded-Host must hold one value, not a list" };
       return {
         method,
         scheme: firstValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
-        host: firstValue(headerValue(req.headers, "x-forwarded-host")) ?? req.headers.host ?? "",
+        host: host ?? "",
         path: uri,
-        headers: req.headers,
+        headers: lines.all(),
         gateway: gatewayOf(req),
       };
     });
@@ -69,11 +80,46 @@ async function answer(
 }
 
 /** The value of whichever of two equivalent headers is present; an error when both are and differ. */
-function agreeing(req: IncomingMessage, a: string, b: string): string | undefined | { error: string } {
-  const va = headerValue(req.headers, a);
-  const vb = headerValue(req.headers, b);
+function agreeing(lines: HeaderLines, a: string, b: string): string | undefined | { error: string } {
+  const va = lines.single(a);
+  const vb = lines.single(b);
+  if (typeof va === "object") return va;
+  if (typeof vb === "object") return vb;
   if (va !== undefined && vb !== undefined && va !== vb) return { error: `${a} and ${b} disagree` };
   return va ?? vb;
+}
+
+interface HeaderLines {
+  /** A header that describes the request itself: sent more than once, it is ambiguous (RFC 9112 §3.2 for Host). */
+  single(name: string): string | undefined | { error: string };
+  /**
+   * The headers with every line kept. Node keeps only the first of a repeated Authorization (and a
+   * few others): a second token would then reach the upstream unchecked. As a list, it is read as
+   * one malformed credential and refused.
+   */
+  all(): AuthzRequest["headers"];
+}
+
+/** Repeated lines, seen through Node's merged req.headers; when no name repeats (the usual case), that is all of them. */
+function linesOf(req: IncomingMessage): HeaderLines {
+  if (req.rawHeaders.length === 2 * Object.keys(req.headers).length) {
+    return { single: (name) => req.headers[name] as string | undefined, all: () => req.headers };
+  }
+  return {
+    single(name) {
+      const lines = req.headersDistinct[name];
+      if (lines === undefined) return undefined;
+      if (lines.length > 1) return { error: `the ${name} header was sent ${lines.length} times` };
+      return lines[0];
+    },
+    all() {
+      const headers: Record<string, string | string[] | undefined> = { ...req.headers };
+      for (const [name, lines] of Object.entries(req.headersDistinct)) {
+        if (lines !== undefined && lines.length > 1 && name !== "cookie") headers[name] = lines;
+      }
+      return headers;
+    },
+  };
 }
 
 function gatewayOf(req: IncomingMessage): string | undefined {

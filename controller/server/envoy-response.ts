@@ -16,10 +16,14 @@ export interface WireResponse {
 
 export function envoyResponse(decision: Decision): WireResponse {
   if (decision.allowed) {
-    const headers: Record<string, string> = { ...decision.upstreamHeaders };
+    // Envoy sorts these by its own configuration: allowed_upstream_headers go upstream,
+    // allowed_client_headers_on_success (the CORS headers) to the client.
+    const headers: Record<string, string> = { ...decision.responseHeaders, ...decision.upstreamHeaders };
     if (decision.removeHeaders.length > 0) headers[HEADERS_TO_REMOVE] = decision.removeHeaders.join(",");
     return { status: 200, headers, body: "" };
   }
+  // A CORS preflight answered by Portcullis: no body, only the Access-Control-* headers.
+  if (decision.status === 204) return { status: 204, headers: { ...decision.responseHeaders }, body: "" };
   return {
     status: decision.status,
     headers: { ...decision.responseHeaders, "content-type": "application/json" },

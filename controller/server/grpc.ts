@@ -2,7 +2,8 @@
  * Envoy's gRPC ext_authz (`envoy.service.auth.v3.Authorization/Check`) on its own port: the same
  * check() and Decision as the HTTP ports, in Envoy's CheckResponse shape. The Gateway may be named
  * per route with `context_extensions: {"portcullis.io/gateway": "ns/name"}` (or the
- * x-portcullis-gateway header, as on the HTTP port).
+ * x-portcullis-gateway header, as on the HTTP port), and the HTTPRoute with "portcullis.io/route".
+ * The client address for clientCIDRs rules is Envoy's own `attributes.source` address.
  */
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
@@ -15,6 +16,8 @@ import type { Authorizer } from "../runtime/authorizer.ts";
 import { GATEWAY_HEADER } from "./authz.ts";
 
 export const GATEWAY_CONTEXT_EXTENSION = "portcullis.io/gateway";
+/** Per-route context extension restricting matching to one HTTPRoute ("namespace/name"). */
+export const ROUTE_CONTEXT_EXTENSION = "portcullis.io/route";
 
 const PROTO_DIR = join(import.meta.dirname, "proto");
 const definition = loadSync("envoy/service/auth/v3/external_auth.proto", {
@@ -29,6 +32,7 @@ const SERVICE = definition["envoy.service.auth.v3.Authorization"] as unknown as 
 
 interface CheckRequest {
   attributes?: {
+    source?: { address?: { socket_address?: { address?: string } } };
     request?: { http?: { id?: string; method?: string; headers?: Record<string, string>; header_map?: { headers?: { key: string; value: string; raw_value?: Buffer }[] }; path?: string; host?: string; scheme?: string } };
     context_extensions?: Record<string, string>;
   };
@@ -57,6 +61,8 @@ export function toAuthzRequest(call: CheckRequest): AuthzRequest {
     path: http.path || headers[":path"] || "/",
     headers,
     gateway: gateway === undefined || gateway === "" ? undefined : gateway,
+    route: call.attributes?.context_extensions?.[ROUTE_CONTEXT_EXTENSION] || undefined,
+    clientAddress: call.attributes?.source?.address?.socket_address?.address || undefined,
   };
 }
 
@@ -66,7 +72,14 @@ const overwrite = (headers: Readonly<Record<string, string>>): HeaderOption[] =>
 
 export function toCheckResponse(decision: Decision): object {
   if (decision.allowed) {
-    return { status: { code: GrpcStatus.OK, message: "" }, ok_response: { headers: overwrite(decision.upstreamHeaders), headers_to_remove: [...decision.removeHeaders] } };
+    return {
+      status: { code: GrpcStatus.OK, message: "" },
+      ok_response: { headers: overwrite(decision.upstreamHeaders), headers_to_remove: [...decision.removeHeaders], response_headers_to_add: overwrite(decision.responseHeaders) },
+    };
+  }
+  if (decision.status === 204) {
+    // A CORS preflight answered here: any non-OK code makes Envoy send denied_response as is.
+    return { status: { code: PERMISSION_DENIED, message: decision.message }, denied_response: { status: { code: 204 }, headers: overwrite(decision.responseHeaders), body: "" } };
   }
   return {
     status: { code: decision.status === 401 ? UNAUTHENTICATED : PERMISSION_DENIED, message: decision.message },

@@ -7,11 +7,13 @@ export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Prom
 
 /**
  * A server that cannot be held open by a slow client: headers must arrive within 10 s and the
- * whole request within 15 s. Keep-alive outlives a typical proxy idle timeout (60 s) so the
- * proxy, not Portcullis, closes idle connections (avoiding reset races on reuse).
+ * whole request within 15 s, checked every second (Node's default check runs every 30 s, which
+ * would let a slowloris socket live 40 s). Keep-alive outlives a typical proxy idle timeout (60 s)
+ * so the proxy, not Portcullis, closes idle connections (avoiding reset races on reuse).
  */
 export function createHttpServer(handler: Handler, logger: Logger): Server {
-  const server = createServer({ headersTimeout: 10_000, requestTimeout: 15_000, keepAliveTimeout: 75_000, maxHeaderSize: 64 * 1024 }, (req, res) => {
+  const options = { headersTimeout: 10_000, requestTimeout: 15_000, keepAliveTimeout: 75_000, maxHeaderSize: 64 * 1024, connectionsCheckingInterval: 1000 };
+  const server = createServer(options, (req, res) => {
     Promise.resolve(handler(req, res)).catch((err: unknown) => {
       logger.error({ err }, "request handler failed");
       if (!res.headersSent) {
@@ -22,12 +24,21 @@ export function createHttpServer(handler: Handler, logger: Logger): Server {
       }
     });
   });
-  server.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-    else socket.destroy();
+  // A request Node cannot parse is refused before any decision, with a status that says why.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const [status, message] = CLIENT_ERRORS[err.code ?? ""] ?? CLIENT_ERRORS.default!;
+    const body = JSON.stringify({ code: "request_invalid", message });
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   });
   return server;
 }
+
+const CLIENT_ERRORS: Readonly<Record<string, readonly [string, string]>> = {
+  HPE_HEADER_OVERFLOW: ["431 Request Header Fields Too Large", "the request headers are too large or too many"],
+  ERR_HTTP_REQUEST_TIMEOUT: ["408 Request Timeout", "the request did not arrive in time"],
+  default: ["400 Bad Request", "the request is not valid HTTP/1.1"],
+};
 
 export function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -2,7 +2,7 @@
  * Request-time route lookup: pick the virtual host by Host, then the first entry whose match
  * holds (entries are pre-sorted by Gateway API precedence at compile time).
  */
-import type { CompiledMatch, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "./types.ts";
+import type { CompiledMatch, PathMatch, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "./types.ts";
 
 /** What route matching reads of a request, already normalised. */
 export interface RouteRequest {
@@ -19,10 +19,11 @@ export function virtualHostsFor(index: RouteIndex, gateway: string | undefined):
   return gateway === undefined ? index.all : index.byGateway[gateway];
 }
 
-export function findRoute(vhosts: VirtualHosts, request: RouteRequest): RouteEntry | undefined {
+/** The first matching entry; with `route`, only entries of that HTTPRoute ("namespace/name") qualify. */
+export function findRoute(vhosts: VirtualHosts, request: RouteRequest, route?: string): RouteEntry | undefined {
   const entries = selectVirtualHost(vhosts, request.host);
   if (entries === undefined) return undefined;
-  for (const entry of entries) if (matches(entry.match, request)) return entry;
+  for (const entry of entries) if ((route === undefined || entry.route === route) && matches(entry.match, request)) return entry;
   return undefined;
 }
 
@@ -39,14 +40,15 @@ function selectVirtualHost(vhosts: VirtualHosts, host: string): readonly RouteEn
   return vhosts.any.length > 0 ? vhosts.any : undefined;
 }
 
-function matches(match: CompiledMatch, request: RouteRequest): boolean {
-  const p = match.path;
-  const path = request.path;
-  const pathOk =
-    p.type === "Exact" ? path === p.value
+/** Gateway API path semantics; PathPrefix matches whole segments ("/foo" is not a prefix of "/foobar"). */
+export function pathMatches(p: PathMatch, path: string): boolean {
+  return p.type === "Exact" ? path === p.value
     : p.type === "PathPrefix" ? p.value === "" || path === p.value || (path.startsWith(p.value) && path.charCodeAt(p.value.length) === 47)
     : p.regex.test(path);
-  if (!pathOk) return false;
+}
+
+function matches(match: CompiledMatch, request: RouteRequest): boolean {
+  if (!pathMatches(match.path, request.path)) return false;
   if (match.method !== undefined && match.method !== request.method) return false;
   for (const h of match.headers) if (!valueMatches(h, request.header(h.name))) return false;
   for (const q of match.queryParams) if (!valueMatches(q, request.query.get(q.name) ?? undefined)) return false;

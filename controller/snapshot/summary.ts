@@ -3,14 +3,14 @@
  * snapshot view serves. Names credentials (client ids, key ids), never their values.
  */
 import type { JwksSource } from "../keys/types.ts";
-import type { CompiledPolicy, CredentialSource, RouteEntry, Snapshot, VirtualHosts } from "./types.ts";
+import type { CompiledPolicy, CompiledRule, CredentialSource, RouteEntry, Snapshot, VirtualHosts } from "./types.ts";
 
 export function summarizeSnapshot(snapshot: Snapshot): object {
   const routes: Record<string, object> = {};
   for (const [gateway, vhosts] of Object.entries(snapshot.routes.byGateway)) routes[gateway] = summarizeVirtualHosts(vhosts);
   const policies: Record<string, object> = {};
   for (const [id, policy] of Object.entries(snapshot.policies)) policies[id] = summarizePolicy(policy);
-  return { routes, policies, remoteJwks: snapshot.remoteJwks.map(describeJwks) };
+  return { routes, policies, remoteJwks: snapshot.remoteJwks.map(describeJwks), managedHeaders: snapshot.managedHeaders };
 }
 
 function summarizeVirtualHosts(v: VirtualHosts): object {
@@ -38,6 +38,21 @@ function describeJwks(s: JwksSource): string {
   return `local kids [${s.keys.map((k) => k.kid ?? "(none)").join(", ")}]`;
 }
 
+function describeRule(r: CompiledRule): string {
+  const when: string[] = [];
+  if (r.methods !== undefined) when.push(`method ${r.methods.join("|")}`);
+  if (r.path !== undefined) when.push(`path ${r.path.invert ? "not " : ""}${r.path.type} ${r.path.value}`);
+  const who = r.principal;
+  if (who.clientCIDRs !== undefined) when.push(`client in ${who.clientCIDRs.cidrs.join(", ")}`);
+  if (who.jwt !== undefined) {
+    const claims = who.jwt.claims.map((c) => `${c.claim.join(".")} ${c.valueType === "StringArray" ? "has" : "is"} ${c.values.join("|")}`);
+    when.push(`jwt ${who.jwt.provider}${claims.length > 0 ? ` with ${claims.join(" and ")}` : ""}${who.jwt.scopes.length > 0 ? ` scopes ${who.jwt.scopes.join(" ")}` : ""}`);
+  }
+  for (const h of who.headers ?? []) when.push(`header ${h.name} in ${h.values.join("|")}`);
+  if (who.cel !== undefined) when.push(`cel ${who.cel.source}`);
+  return `${r.name}: ${r.action} when ${when.join(" and ")}`;
+}
+
 function summarizePolicy(p: CompiledPolicy): object {
   if (p.invalid !== undefined) return { invalid: p.invalid, decision: "deny 403" };
   const out: Record<string, unknown> = {};
@@ -60,6 +75,23 @@ function summarizePolicy(p: CompiledPolicy): object {
         from: pr.sources.map(describeSource),
         ...(pr.claimToHeaders.length === 0 ? {} : { claimToHeaders: pr.claimToHeaders.map((c) => `${c.claim.join(".")} -> ${c.header}`) }),
       })),
+    };
+  }
+  if (p.basicAuth !== undefined) {
+    out.basicAuth = { users: p.basicAuth.usernames, ...(p.basicAuth.forwardUsernameHeader === undefined ? {} : { forwardUsernameHeader: p.basicAuth.forwardUsernameHeader }) };
+  }
+  if (p.authorization !== undefined) {
+    out.authorization = { defaultAction: p.authorization.defaultAction, rules: p.authorization.rules.map(describeRule) };
+  }
+  if (p.cors !== undefined) {
+    const c = p.cors;
+    out.cors = {
+      allowOrigins: c.anyOrigin ? ["*"] : [...c.origins, ...c.originPatterns.map((r) => r.source)],
+      ...(c.allowMethods === undefined ? {} : { allowMethods: c.allowMethods }),
+      ...(c.allowHeaders === undefined ? {} : { allowHeaders: c.allowHeaders }),
+      ...(c.exposeHeaders === undefined ? {} : { exposeHeaders: c.exposeHeaders }),
+      ...(c.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: c.maxAgeSeconds }),
+      allowCredentials: c.allowCredentials,
     };
   }
   if (p.managedHeaders.length > 0) out.managedHeaders = p.managedHeaders;

@@ -12,6 +12,11 @@ export interface Snapshot {
   readonly policies: Readonly<Record<string, CompiledPolicy>>;
   /** The remote JWKS the key store must hold for this snapshot (deduplicated by URI). */
   readonly remoteJwks: readonly JwksSource[];
+  /**
+   * Lower-case names of every header any policy may set upstream. Every allowed request removes
+   * the client's copies, also on routes without a policy: an upstream must be able to trust them.
+   */
+  readonly managedHeaders: readonly string[];
 }
 
 export interface RouteIndex {
@@ -77,9 +82,70 @@ export interface CompiledPolicy {
   /** Why the policy cannot be enforced; when set, every request it governs is denied. */
   readonly invalid: string | undefined;
   readonly apiKey: CompiledApiKey | undefined;
+  readonly basicAuth: CompiledBasicAuth | undefined;
   readonly jwt: CompiledJwt | undefined;
+  readonly authorization: CompiledAuthorization | undefined;
+  readonly cors: CompiledCors | undefined;
   /** Lower-case names of every header this policy may set upstream; a client's own copies are always removed. */
   readonly managedHeaders: readonly string[];
+}
+
+/** An htpasswd entry: `{SHA}` (SHA-1, base64) or bcrypt (`$2y$`/`$2b$`/`$2a$`). */
+export type HtpasswdHash = { readonly kind: "sha1"; readonly digest: string } | { readonly kind: "bcrypt"; readonly hash: string };
+
+export interface CompiledBasicAuth {
+  /** Username → hash (null prototype: any username is a safe key). */
+  readonly users: Readonly<Record<string, HtpasswdHash>>;
+  readonly usernames: readonly string[];
+  /** Lower-case header that carries the authenticated username upstream. */
+  readonly forwardUsernameHeader: string | undefined;
+}
+
+export interface CompiledAuthorization {
+  /** What a request gets when no rule matches (Deny unless the policy says otherwise). */
+  readonly defaultAction: "Allow" | "Deny";
+  /** In order; the first rule whose operation and principal both match decides. */
+  readonly rules: readonly CompiledRule[];
+}
+
+export interface CompiledRule {
+  /** The rule's name, or "rule N". */
+  readonly name: string;
+  readonly action: "Allow" | "Deny";
+  /** Upper-case methods the rule applies to; undefined: any. */
+  readonly methods: readonly string[] | undefined;
+  readonly path: (PathMatch & { readonly invert: boolean }) | undefined;
+  /** Every principal field set must match (AND); within one field any value may. */
+  readonly principal: CompiledPrincipal;
+}
+
+export interface CompiledPrincipal {
+  /** Client networks, as "address/prefix" strings parsed once into a matcher. */
+  readonly clientCIDRs: { readonly cidrs: readonly string[]; readonly contains: (address: string) => boolean } | undefined;
+  readonly jwt:
+    | {
+        readonly provider: string;
+        readonly claims: readonly { readonly claim: readonly string[]; readonly valueType: "String" | "StringArray"; readonly values: readonly string[] }[];
+        readonly scopes: readonly string[];
+      }
+    | undefined;
+  /** Lower-case header name → accepted values. */
+  readonly headers: readonly { readonly name: string; readonly values: readonly string[] }[] | undefined;
+  /** A CEL expression compiled once; evaluated over request, jwt, apiKey, basicAuth and source. */
+  readonly cel: { readonly source: string; readonly evaluate: (context: Record<string, unknown>) => unknown } | undefined;
+}
+
+export interface CompiledCors {
+  /** "*" allows any origin; otherwise exact origins (lower case) and wildcard patterns. */
+  readonly anyOrigin: boolean;
+  readonly origins: readonly string[];
+  readonly originPatterns: readonly RegExp[];
+  /** Pre-rendered header values; undefined when the policy does not set them. */
+  readonly allowMethods: string | undefined;
+  readonly allowHeaders: string | undefined;
+  readonly exposeHeaders: string | undefined;
+  readonly maxAgeSeconds: string | undefined;
+  readonly allowCredentials: boolean;
 }
 
 export interface CompiledApiKey {
@@ -92,6 +158,11 @@ export interface CompiledApiKey {
   /** Lower-case header that carries the matched client id upstream. */
   readonly forwardClientIDHeader: string | undefined;
   readonly sanitize: boolean;
+  /**
+   * Per client id: the `portcullis.io/*` labels and annotations of its Secret (for authorization
+   * rules) and the headers its `portcullis.io/header.<name>` annotations forward upstream.
+   */
+  readonly clients: Readonly<Record<string, { readonly metadata: Readonly<Record<string, string>>; readonly headers: Readonly<Record<string, string>> }>>;
 }
 
 export interface CompiledJwt {

@@ -127,6 +127,9 @@ beforeAll(async () => {
 });
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+/** Every header some policy of this world may set: removed from every allowed request unless set. */
+const MANAGED = ["x-admin", "x-client-id", "x-groups", "x-level", "x-other-sub", "x-tier", "x-user-id"];
+const managedExcept = (...set: string[]) => MANAGED.filter((h) => !set.includes(h));
 const good = (extra: Record<string, unknown> = {}) => mint(idp, { iss: ISSUER, aud: "api", sub: "u-1", ...extra });
 
 describe("route phase", () => {
@@ -141,9 +144,9 @@ describe("route phase", () => {
     const open = decider(world(jwksOf(idp)), { onNoRoute: "allow" });
     expect((await open({ path: "/nowhere" })).status).toBe(200);
   });
-  it("allows a route without a policy and sets nothing", async () => {
-    const r = await d({ path: "/public/x" });
-    expect(r).toMatchObject({ status: 200, allowed: true, policy: undefined, route: "apps/api rule open", upstreamHeaders: {}, removeHeaders: [] });
+  it("allows a route without a policy, setting nothing and stripping every header a policy may set", async () => {
+    const r = await d({ path: "/public/x", headers: { "x-user-id": "spoofed" } });
+    expect(r).toMatchObject({ status: 200, allowed: true, policy: undefined, route: "apps/api rule open", upstreamHeaders: {}, removeHeaders: MANAGED });
   });
   it("denies an invalid policy's routes with 403, never a 5xx", async () => {
     const r = await d({ path: "/broken", headers: { "x-api-key": "alice-key" } });
@@ -176,7 +179,7 @@ describe("apiKeyAuth", () => {
   });
   it("allows a valid key and forwards the client id, replacing a spoofed one", async () => {
     const r = await d({ path: "/keys", headers: { "x-api-key": "alice-key", "x-user-id": "admin" } });
-    expect(r).toMatchObject({ status: 200, principal: "apiKey alice", upstreamHeaders: { "x-user-id": "alice" }, removeHeaders: [] });
+    expect(r).toMatchObject({ status: 200, principal: "apiKey alice", upstreamHeaders: { "x-user-id": "alice" }, removeHeaders: managedExcept("x-user-id") });
   });
   it("accepts keys with and without a Bearer scheme in a header", async () => {
     expect((await d({ path: "/keys", headers: { authorization: "Bearer alice-key" } })).principal).toBe("apiKey alice");
@@ -192,14 +195,14 @@ describe("apiKeyAuth", () => {
   });
   it("sanitize strips the key header", async () => {
     const r = await d({ path: "/cookie", headers: { "x-api-key": "alice-key" } });
-    expect(r.removeHeaders).toEqual(["x-api-key"]);
+    expect(r.removeHeaders).toEqual([...managedExcept("x-user-id"), "x-api-key"].sort());
     expect(r.upstreamHeaders).toEqual({ "x-user-id": "alice" });
   });
   it("sanitize rewrites the Cookie header without the key cookie", async () => {
     const r = await d({ path: "/cookie", headers: { cookie: "theme=dark; apikey=alice-key; lang=en" } });
     expect(r.upstreamHeaders).toEqual({ "x-user-id": "alice", cookie: "theme=dark; lang=en" });
     const only = await d({ path: "/cookie", headers: { cookie: "apikey=alice-key" } });
-    expect(only.removeHeaders).toEqual(["cookie"]);
+    expect(only.removeHeaders).toEqual(["cookie", ...managedExcept("x-user-id")]);
   });
 });
 
@@ -215,7 +218,7 @@ describe("jwt", () => {
     expect(r).toMatchObject({ status: 200, principal: "jwt idp sub=u-1", policy: "apps/jwt" });
     expect(r.upstreamHeaders).toEqual({ "x-user-id": "u-1", "x-tier": "gold", "x-level": "3", "x-admin": "true" });
     // groups is an array: not set, so the client's copy must go.
-    expect(r.removeHeaders).toEqual(["x-groups", "x-other-sub"]);
+    expect(r.removeHeaders).toEqual(managedExcept("x-user-id", "x-tier", "x-level", "x-admin"));
   });
   it("reads access_token from the query by default", async () => {
     expect((await d({ path: `/jwt?access_token=${await good()}` })).status).toBe(200);
@@ -264,7 +267,7 @@ describe("jwt", () => {
   });
   it("optional: passes without a token but strips managed headers", async () => {
     const r = await d({ path: "/optional", headers: { "x-user-id": "spoofed" } });
-    expect(r).toMatchObject({ status: 200, principal: undefined, removeHeaders: ["x-user-id"] });
+    expect(r).toMatchObject({ status: 200, principal: undefined, removeHeaders: MANAGED });
   });
   it("optional: a present but invalid token still fails", async () => {
     expect((await d({ path: "/optional", headers: bearer(unsignedToken({ iss: ISSUER })) })).status).toBe(401);

@@ -37,7 +37,8 @@ describe("plain Envoy (envoy/envoy.yaml)", () => {
   const hcm = bootstrap.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
   const filters = hcm.http_filters as Obj[];
   const extAuthz = filters.find((f) => f.name === "envoy.filters.http.ext_authz")!.typed_config;
-  const patterns = (ps: Obj[]) => lower(ps.map((p) => p.exact as string));
+  /** Exact matchers by name, prefix matchers as "prefix*". */
+  const patterns = (ps: Obj[]) => lower(ps.map((p) => (p.exact ?? `${p.prefix}*`) as string));
 
   it("ext_authz runs before the router, fails closed, calls the authz port of the chart's Service without a path prefix", () => {
     expect(filters.map((f) => f.name)).toEqual(["envoy.filters.http.ext_authz", "envoy.filters.http.router"]);
@@ -54,6 +55,9 @@ describe("plain Envoy (envoy/envoy.yaml)", () => {
     expect(patterns(request.allowed_headers.patterns)).toEqual(expect.arrayContaining(API_KEY_HEADERS)); // Authorization is always sent
     expect(request.headers_to_add).toEqual([{ key: "x-portcullis-gateway", value: GATEWAYS[0] }]);
     expect(patterns(extAuthz.http_service.authorization_response.allowed_upstream_headers.patterns)).toEqual(IDENTITY);
+    // CORS: Origin and the preflight's request headers in, Access-Control-* out to the client.
+    expect(patterns(request.allowed_headers.patterns)).toEqual(expect.arrayContaining(["origin", "access-control-request-*", "x-forwarded-for"]));
+    expect(patterns(extAuthz.http_service.authorization_response.allowed_client_headers_on_success.patterns)).toEqual(["access-control-*", "vary"]);
   });
 
   it("removes the client's identity headers before any filter", () => {

@@ -102,7 +102,7 @@ describe("gRPC ext_authz port", () => {
     expect(num(sub(res, 1), 1)).toBe(0);
     const ok = sub(res, 3);
     expect(headersOf(ok, 2)).toEqual({ "x-user-id": "alice" });
-    expect((ok.get(5) ?? []).map((b) => (b as Buffer).toString())).toEqual(["x-api-key"]);
+    expect((ok.get(5) ?? []).map((b) => (b as Buffer).toString())).toEqual(["x-api-key", "x-user-email", "x-user-group"]);
     expect(res.has(2)).toBe(false);
   });
   it("denied: UNAUTHENTICATED with denied_response carrying 401, WWW-Authenticate and the JSON reason", async () => {

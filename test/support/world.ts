@@ -2,6 +2,7 @@
 import pino from "pino";
 import { parseAllDocuments } from "yaml";
 import { toResources } from "../../controller/api/resources.ts";
+import { VerifiedPasswords } from "../../controller/authz/basicauth.ts";
 import { check, type CheckContext } from "../../controller/authz/check.ts";
 import type { Decision } from "../../controller/authz/decision.ts";
 import type { AuthzRequest } from "../../controller/authz/request.ts";
@@ -28,8 +29,10 @@ export function decider(text: string, overrides: Partial<CheckContext> = {}): De
   const ctx: CheckContext = {
     keys: createKeyStore({ logger: pino({ level: "silent" }) }),
     tokenCache: new TokenCache(),
+    verifiedPasswords: new VerifiedPasswords(),
     now: () => Date.now(),
     onNoRoute: "deny",
+    trustedHops: 0,
     ...overrides,
   };
   const decide = (request: Partial<AuthzRequest> & { path: string }) =>

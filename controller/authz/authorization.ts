@@ -1,0 +1,106 @@
+/**
+ * The authorization phase (Envoy Gateway semantics): rules in order, the first whose operation
+ * and principal match decides; none: `defaultAction`. Within a principal every field set must
+ * match. A CEL expression that fails to evaluate never allows: it does not match an Allow rule
+ * and does match a Deny rule.
+ */
+import { pathMatches } from "../snapshot/route-index.ts";
+import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "../snapshot/types.ts";
+import type { IdentityAttributes } from "./identity.ts";
+import type { NormalizedRequest } from "./request.ts";
+
+export interface Verdict {
+  readonly allowed: boolean;
+  /** The rule that decided, or "defaultAction". */
+  readonly by: string;
+}
+
+export function authorize(config: CompiledAuthorization, request: NormalizedRequest, who: IdentityAttributes, clientAddress: string | undefined): Verdict {
+  let cel: Record<string, unknown> | undefined;
+  const celContext = () => (cel ??= celContextOf(request, who, clientAddress));
+  for (const rule of config.rules) {
+    if (!operationMatches(rule, request)) continue;
+    if (principalMatches(rule, rule.principal, request, who, clientAddress, celContext)) return { allowed: rule.action === "Allow", by: rule.name };
+  }
+  return { allowed: config.defaultAction === "Allow", by: "defaultAction" };
+}
+
+function operationMatches(rule: CompiledRule, request: NormalizedRequest): boolean {
+  if (rule.methods !== undefined && !rule.methods.includes(request.method)) return false;
+  if (rule.path !== undefined && pathMatches(rule.path, request.path) === rule.path.invert) return false;
+  return true;
+}
+
+function principalMatches(
+  rule: CompiledRule,
+  p: CompiledPrincipal,
+  request: NormalizedRequest,
+  who: IdentityAttributes,
+  clientAddress: string | undefined,
+  celContext: () => Record<string, unknown>,
+): boolean {
+  if (p.clientCIDRs !== undefined && (clientAddress === undefined || !p.clientCIDRs.contains(clientAddress))) return false;
+  if (p.jwt !== undefined) {
+    const jwt = who.jwt;
+    if (jwt === undefined || jwt.provider !== p.jwt.provider) return false;
+    for (const c of p.jwt.claims) {
+      const value = claimAt(jwt.claims, c.claim);
+      const ok = c.valueType === "String"
+        ? typeof value === "string" && c.values.includes(value)
+        : Array.isArray(value) && value.some((v) => typeof v === "string" && c.values.includes(v));
+      if (!ok) return false;
+    }
+    const granted = scopesOf(jwt.claims);
+    if (!p.jwt.scopes.every((s) => granted.has(s))) return false;
+  }
+  for (const h of p.headers ?? []) {
+    const value = request.header(h.name);
+    if (value === undefined || !h.values.includes(value)) return false;
+  }
+  if (p.cel !== undefined) {
+    let result: unknown;
+    try {
+      result = p.cel.evaluate(celContext());
+    } catch {
+      return rule.action === "Deny";
+    }
+    if (typeof result !== "boolean") return rule.action === "Deny";
+    return result;
+  }
+  return true;
+}
+
+/** OAuth scopes from `scope` (space-delimited string, RFC 8693) or `scp` (list or string). */
+function scopesOf(claims: Readonly<Record<string, unknown>>): Set<string> {
+  const out = new Set<string>();
+  for (const raw of [claims.scope, claims.scp]) {
+    if (typeof raw === "string") for (const s of raw.split(" ")) if (s !== "") out.add(s);
+    if (Array.isArray(raw)) for (const s of raw) if (typeof s === "string") out.add(s);
+  }
+  return out;
+}
+
+function claimAt(claims: Readonly<Record<string, unknown>>, path: readonly string[]): unknown {
+  let value: unknown = claims;
+  for (const part of path) {
+    if (typeof value !== "object" || value === null || Array.isArray(value) || !Object.hasOwn(value, part)) return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+/** The variables a CEL expression sees. Absent identities are empty maps, so `has()` works on them. */
+function celContextOf(request: NormalizedRequest, who: IdentityAttributes, clientAddress: string | undefined): Record<string, unknown> {
+  const headers: Record<string, string> = {};
+  for (const name of Object.keys(request.source.headers)) {
+    const v = request.header(name);
+    if (v !== undefined) headers[name] = v;
+  }
+  return {
+    request: { method: request.method, host: request.host, path: request.path, headers, query: Object.fromEntries(request.query) },
+    jwt: who.jwt === undefined ? {} : { provider: who.jwt.provider, claims: who.jwt.claims },
+    apiKey: who.apiKey === undefined ? {} : { client: who.apiKey.client, metadata: who.apiKey.metadata },
+    basicAuth: who.basicAuth === undefined ? {} : { username: who.basicAuth.username },
+    source: { address: clientAddress ?? "" },
+  };
+}

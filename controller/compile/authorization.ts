@@ -1,0 +1,87 @@
+/**
+ * Compiles `authorization`: rules in order, first match wins, `defaultAction` Deny unless set.
+ * Everything that can be checked is checked here (CIDRs, provider names, regular expressions,
+ * CEL syntax), so that request time only evaluates.
+ */
+import { BlockList, isIP } from "node:net";
+import { parse as parseCel } from "@marcbachmann/cel-js";
+import type { AuthorizationSpec, PrincipalSpec } from "../api/securitypolicy.ts";
+import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "../snapshot/types.ts";
+import type { FeatureResult } from "./apikey.ts";
+import { fullMatchRegex } from "./regex.ts";
+
+export function compileAuthorization(spec: AuthorizationSpec, jwtProviders: readonly string[]): FeatureResult<CompiledAuthorization> {
+  const rules: CompiledRule[] = [];
+  for (const [i, rule] of (spec.rules ?? []).entries()) {
+    const name = rule.name ?? `rule ${i}`;
+    const field = `authorization.rules[${i}]`;
+    const principal = compilePrincipal(rule.principal, `${field}.principal`, jwtProviders);
+    if (!principal.ok) return principal;
+    let path: CompiledRule["path"];
+    const p = rule.operation?.path;
+    if (p !== undefined) {
+      if (p.type === "RegularExpression") {
+        const regex = fullMatchRegex(p.value);
+        if (!(regex instanceof RegExp)) return { ok: false, error: `${field}.operation.path: regular expression ${regex.error}` };
+        path = { type: p.type, value: p.value, regex, invert: p.invert };
+      } else {
+        if (!p.value.startsWith("/")) return { ok: false, error: `${field}.operation.path: ${JSON.stringify(p.value)} does not start with /` };
+        path = { type: p.type, value: p.type === "PathPrefix" ? p.value.replace(/\/+$/, "") : p.value, invert: p.invert };
+      }
+    }
+    rules.push({ name, action: rule.action, methods: rule.operation?.methods?.map((m) => m.toUpperCase()), path, principal: principal.value });
+  }
+  return { ok: true, value: { defaultAction: spec.defaultAction ?? "Deny", rules } };
+}
+
+function compilePrincipal(spec: PrincipalSpec, field: string, jwtProviders: readonly string[]): FeatureResult<CompiledPrincipal> {
+  if (spec.clientIPGeoLocations !== undefined) return { ok: false, error: `${field}.clientIPGeoLocations: not supported by Portcullis (no GeoIP database)` };
+  if (spec.clientCIDRs === undefined && spec.jwt === undefined && spec.headers === undefined && spec.cel === undefined) {
+    // Also what is left when a CRD without Portcullis' `cel` field pruned it: refuse rather than match everyone.
+    return { ok: false, error: `${field}: set at least one of clientCIDRs, jwt, headers or cel` };
+  }
+  let clientCIDRs: CompiledPrincipal["clientCIDRs"];
+  if (spec.clientCIDRs !== undefined) {
+    const list = new BlockList();
+    for (const cidr of spec.clientCIDRs) {
+      const [address = "", bits = ""] = cidr.split("/");
+      const family = isIP(address);
+      const prefix = Number(bits);
+      if (family === 0 || !/^\d{1,3}$/.test(bits) || prefix > (family === 4 ? 32 : 128)) return { ok: false, error: `${field}.clientCIDRs: ${JSON.stringify(cidr)} is not a CIDR` };
+      list.addSubnet(address, prefix, family === 4 ? "ipv4" : "ipv6");
+    }
+    clientCIDRs = { cidrs: spec.clientCIDRs, contains: (address) => addressIn(list, address) };
+  }
+  if (spec.jwt !== undefined && !jwtProviders.includes(spec.jwt.provider)) {
+    return { ok: false, error: `${field}.jwt.provider: ${spec.jwt.provider} is not a jwt provider of this policy` };
+  }
+  let cel: CompiledPrincipal["cel"];
+  if (spec.cel !== undefined) {
+    try {
+      const evaluate = parseCel(spec.cel) as (context: Record<string, unknown>) => unknown;
+      cel = { source: spec.cel, evaluate };
+    } catch (e) {
+      return { ok: false, error: `${field}.cel: ${(e as Error).message.split("\n")[0]}` };
+    }
+  }
+  return {
+    ok: true,
+    value: {
+      clientCIDRs,
+      jwt: spec.jwt === undefined ? undefined : {
+        provider: spec.jwt.provider,
+        claims: (spec.jwt.claims ?? []).map((c) => ({ claim: c.name.split("."), valueType: c.valueType, values: c.values })),
+        scopes: spec.jwt.scopes ?? [],
+      },
+      headers: spec.headers?.map((h) => ({ name: h.name.toLowerCase(), values: h.values })),
+      cel,
+    },
+  };
+}
+
+/** IPv4-mapped IPv6 addresses ("::ffff:10.0.0.1") are matched as the IPv4 address they carry. */
+function addressIn(list: BlockList, address: string): boolean {
+  const plain = address.startsWith("::ffff:") && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+  const family = isIP(plain);
+  return family !== 0 && list.check(plain, family === 4 ? "ipv4" : "ipv6");
+}
