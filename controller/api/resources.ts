@@ -96,7 +96,21 @@ export function toResources(raws: readonly RawObject[]): { resources: Resources;
 
 type Loaded = { kind: string; value: { metadata: ObjectMeta } } | { object: string; reason: string } | undefined;
 
+/**
+ * Validation result per raw object. Sources never change an object they handed over (a watch
+ * event brings a new one), so an unchanged object is validated once, not on every rebuild.
+ */
+const loadedByObject = new WeakMap<object, Loaded>();
+
 function loadObject(object: unknown): Loaded {
+  if (typeof object !== "object" || object === null) return validateObject(object);
+  if (loadedByObject.has(object)) return loadedByObject.get(object);
+  const loaded = validateObject(object);
+  loadedByObject.set(object, loaded);
+  return loaded;
+}
+
+function validateObject(object: unknown): Loaded {
   if (typeof object !== "object" || object === null || Array.isArray(object)) {
     return { object: "(not an object)", reason: "a manifest document must be a mapping" };
   }

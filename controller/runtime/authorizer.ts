@@ -32,6 +32,20 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
   const { pipeline, keys, logger, metrics, onNoRoute, trustedHops } = options;
   const now = options.now ?? Date.now;
   const verifiedPasswords = new VerifiedPasswords();
+  // prom-client builds a label key per inc/observe; children bound once cost a property lookup.
+  const durations = new Map<Protocol, { observe(v: number): void }>();
+  const counters = new Map<string, { inc(): void }>();
+  const count = (protocol: Protocol, d: Decision) => {
+    const key = `${protocol} ${d.code} ${d.status}`;
+    let counter = counters.get(key);
+    if (counter === undefined) counters.set(key, (counter = metrics.decisions.labels({ protocol, code: d.code, status: String(d.status) })));
+    counter.inc();
+  };
+  const duration = (protocol: Protocol) => {
+    let h = durations.get(protocol);
+    if (h === undefined) durations.set(protocol, (h = metrics.checkDuration.labels({ protocol })));
+    return h;
+  };
   return {
     async decide(request, protocol, requestId) {
       const started = performance.now();
@@ -47,8 +61,8 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
           decision = deny(403, "internal_error", "the request could not be checked", {});
         }
       }
-      metrics.checkDuration.observe({ protocol }, (performance.now() - started) / 1000);
-      metrics.decisions.inc({ protocol, code: decision.code, status: String(decision.status) });
+      duration(protocol).observe((performance.now() - started) / 1000);
+      count(protocol, decision);
       if (decision.status >= 400) {
         // The query is left out: it may carry a token or an API key.
         const q = request.path.indexOf("?");

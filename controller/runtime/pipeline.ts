@@ -3,7 +3,7 @@
  * runs, only the newest pending Resources is compiled next. Unchanged input is not recompiled.
  * A published snapshot is replaced in one assignment; a request keeps the one it started with.
  */
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 import type { Logger } from "pino";
 import type { Resources } from "../api/resources.ts";
 import type { PolicyStatus } from "../api/status.ts";
@@ -118,9 +118,21 @@ export class Pipeline {
   }
 }
 
+/** Digest per loaded object; toResources hands back the same object while its source is unchanged. */
+const digestByObject = new WeakMap<object, string>();
+
 /** Hash of the input; Secret values go into the hash only, never anywhere readable. */
 function fingerprintOf(resources: Resources): string {
-  return createHash("sha256").update(JSON.stringify(resources)).digest("base64url");
+  const all = createHash("sha256");
+  for (const [kind, list] of Object.entries(resources) as [string, readonly object[]][]) {
+    all.update(`${kind}:${list.length}\n`);
+    for (const o of list) {
+      let digest = digestByObject.get(o);
+      if (digest === undefined) digestByObject.set(o, (digest = hash("sha256", JSON.stringify(o), "base64url")));
+      all.update(digest);
+    }
+  }
+  return all.digest("base64url");
 }
 
 function countEntries(snapshot: Snapshot): number {

@@ -38,3 +38,13 @@ describe("golden compile cases", () => {
     });
   }
 });
+
+describe("toResources", () => {
+  it("validates an unchanged object once: a rebuild gets the very same loaded object back", async () => {
+    const { toResources: load } = await import("../../controller/api/resources.ts");
+    const raw = { object: { apiVersion: "v1", kind: "Secret", metadata: { name: "s", namespace: "n" }, stringData: { a: "b" } }, origin: "x" };
+    const first = load([raw]).resources.secrets[0];
+    expect(load([raw]).resources.secrets[0]).toBe(first);
+    expect(load([{ ...raw, object: { ...raw.object, stringData: { a: "c" } } }]).resources.secrets[0]!.data).toEqual({ a: "c" });
+  });
+});
