@@ -6,7 +6,7 @@ SYSTEM_PATH := $(PATH)
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 INSTALLED := node_modules/.portcullis-installed
 
-.PHONY: install run test typecheck image deploy-manifests chart-crds bench
+.PHONY: install run test typecheck image deploy-manifests chart-crds bench soak
 install: $(INSTALLED)
 
 $(INSTALLED): package.json package-lock.json
@@ -54,3 +54,8 @@ chart-crds:
 bench: install
 	bash bench/ensure-wrk.sh
 	set -o pipefail && assets="$$(bash test/kube/build-binaries.sh | tail -1)" && PORTCULLIS_KUBE_ASSETS="$$assets" node bench/run.ts
+
+## Soak: 10 minutes at 200 req/s with policies and Secrets changing every second (not part of `make test`);
+## prints a JSON report (errors, wrong decisions, RSS over time); exits 1 on any error or wrong decision.
+soak: install
+	node bench/soak.ts --duration 600 --rate 200

@@ -1,0 +1,52 @@
+/**
+ * API keys on /keys: extractFrom X-API-Key header, then `api_key` query parameter, then `apikey`
+ * cookie; forwardClientIDHeader x-client-id. Variants of a real key, empty values, keys in several
+ * places at once. (Timing is proved structurally in timing.test.ts, not by measuring.)
+ */
+import type { Ctx } from "../context.ts";
+import type { Case, Expected, Outcome } from "../outcome.ts";
+
+const ALICE: Expected = { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } };
+const invalid = (reason = "the API key is not valid"): Expected => ({ status: 401, code: "apikey_invalid", reason });
+const missing: Expected = { status: 401, code: "apikey_missing", reason: "no API key in the request" };
+
+function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promise<Outcome>, fixed?: string): Case {
+  return { id: `apikey.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
+}
+/** A case that sends `key` as X-API-Key to /keys. */
+const h = (id: string, title: string, expect: Expected, key: string) => c(id, title, expect, (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": key } }));
+
+export const apiKeyCases: readonly Case[] = [
+  c("missing", "no key anywhere", missing, (ctx) => ctx.check({ path: "/keys" })),
+  h("valid", "alice's key in X-API-Key", ALICE, "alice-key"),
+  h("prefix", "alice's key with a character prepended", invalid(), "xalice-key"),
+  h("suffix", "alice's key with a character appended", invalid(), "alice-keyx"),
+  h("truncated", "alice's key without its last character", invalid(), "alice-ke"),
+  h("case", "alice's key in upper case", invalid(), "ALICE-KEY"),
+  h("first-char", "alice's key with the first character changed (same code path as the last: see timing)", invalid(), "blice-key"),
+  h("last-char", "alice's key with the last character changed", invalid(), "alice-kez"),
+  h("homoglyph", "alice's key with a Cyrillic а", invalid(), "\u0430lice-key"),
+  h("client-id", "the client id instead of the key", invalid(), "alice"),
+  h("ows", "alice's key with surrounding spaces (optional whitespace is not part of a header value)", ALICE, "  alice-key  "),
+  h("nul", "alice's key followed by NUL", invalid(), "alice-key\u0000"),
+  h("huge", "a 60 KiB key", invalid(), "k".repeat(60 * 1024)),
+  h("bearer-prefixed", "`Bearer alice-key` in X-API-Key (a leading Bearer is stripped, as Envoy Gateway)", ALICE, "Bearer alice-key"),
+  c("query-space", "`?api_key=alice-key%20`", invalid(), (ctx) => ctx.check({ path: "/keys?api_key=alice-key%20" })),
+  c("query-encoded", "`?api_key=alice%2Dkey` (the query's own percent-encoding is decoded)", ALICE, (ctx) => ctx.check({ path: "/keys?api_key=alice%2Dkey" })),
+  c("empty-header", "empty X-API-Key (absent), nothing else", missing, (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": "" } })),
+  c("empty-query", "`?api_key=`", missing, (ctx) => ctx.check({ path: "/keys?api_key=" })),
+  c("empty-cookie", "`Cookie: apikey=`", missing, (ctx) => ctx.check({ path: "/keys", headers: { cookie: "apikey=" } })),
+  c("empty-header-then-query", "empty X-API-Key, then a valid `api_key` (the first source present is used)", ALICE,
+    (ctx) => ctx.check({ path: "/keys?api_key=alice-key", headers: { "x-api-key": "" } })),
+  c("header-and-query", "valid X-API-Key and a wrong `api_key` (the first source present is used)", ALICE,
+    (ctx) => ctx.check({ path: "/keys?api_key=wrong", headers: { "x-api-key": "alice-key" } })),
+  c("wrong-header-good-query", "wrong X-API-Key and a valid `api_key`", invalid(), (ctx) => ctx.check({ path: "/keys?api_key=alice-key", headers: { "x-api-key": "wrong" } })),
+  c("two-header-lines", "wire: two X-API-Key lines (alice's and bob's)", invalid(), (ctx) => ctx.envoy("/keys", [["x-api-key", "alice-key"], ["x-api-key", "bob-key"]])),
+  c("query-twice", "`?api_key=alice-key&api_key=bob-key`", invalid("more than one param api_key was sent"),
+    (ctx) => ctx.check({ path: "/keys?api_key=alice-key&api_key=bob-key" })),
+  c("cookie-twice", "`Cookie: apikey=alice-key; apikey=bob-key`", invalid("more than one cookie apikey was sent"),
+    (ctx) => ctx.check({ path: "/keys", headers: { cookie: "apikey=alice-key; apikey=bob-key" } }),
+    "the first cookie was used and the second passed upstream unchecked; a repeated key cookie is refused like a repeated parameter"),
+  c("cookie-other-name", "alice's key in a cookie of another name", missing, (ctx) => ctx.check({ path: "/keys", headers: { cookie: "apikey2=alice-key" } })),
+  c("cookie-valid", "`Cookie: theme=dark; apikey=alice-key`", ALICE, (ctx) => ctx.check({ path: "/keys", headers: { cookie: "theme=dark; apikey=alice-key" } })),
+];

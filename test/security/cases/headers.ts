@@ -1,0 +1,68 @@
+/**
+ * Headers: a client supplying any header Portcullis sets; oversize and very many headers; invalid
+ * bytes. Headers Portcullis sets: x-client-id (apiKeyAuth forwardClientIDHeader), x-user-id,
+ * x-user-email, x-tier, x-other-sub (jwt claimToHeaders), cookie (sanitize), and
+ * x-envoy-auth-headers-to-remove (to Envoy). On every allow, each of those Portcullis does not set is
+ * listed for removal, whatever the route.
+ */
+import type { Ctx } from "../context.ts";
+import type { Case, Expected, Outcome } from "../outcome.ts";
+import { token } from "../world.ts";
+
+const ALICE: Expected = { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } };
+const BAD = (reason: string): Expected => ({ status: 400, code: "request_invalid", reason });
+
+function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promise<Outcome>, fixed?: string): Case {
+  return { id: `header.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
+}
+/** A valid token whose sub is `sub`, on /jwt: x-user-id cannot carry it, so it is removed like every managed header. */
+const badSub = (id: string, title: string, sub: string, fixed?: string) =>
+  c(id, title, { status: 200, code: "allowed" }, (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Bearer ${token({ sub }, {}, undefined, ctx.keys)}` } }), fixed);
+const junk = (n: number) => Array.from({ length: n }, (_, i) => [`x-junk-${i}`, "1"] as const);
+
+export const headerCases: readonly Case[] = [
+  c("spoof-client-id", "valid key plus a client-sent `x-client-id: admin`", ALICE,
+    (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": "alice-key", "x-client-id": "admin" } })),
+  c("spoof-jwt-claims", "valid token plus client-sent x-user-id, x-user-email, x-tier, x-other-sub",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } },
+    (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}`, "x-user-id": "admin", "x-user-email": "root@example.com", "x-tier": "platinum", "x-other-sub": "admin" } })),
+  c("spoof-optional", "optional JWT, no token, client-sent `x-user-id: admin`", { status: 200, code: "allowed" },
+    (ctx) => ctx.check({ path: "/optional", headers: { "x-user-id": "admin" } })),
+  c("spoof-on-deny", "wrong key plus `x-client-id: admin`", { status: 401, code: "apikey_invalid" },
+    (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": "wrong", "x-client-id": "admin" } })),
+  c("spoof-remove-list", "wire: client-sent `x-envoy-auth-headers-to-remove: x-client-id` (ignored; the answer is Portcullis' own)", ALICE,
+    (ctx) => ctx.envoy("/keys", { "x-api-key": "alice-key", "x-envoy-auth-headers-to-remove": "x-client-id" })),
+  c("spoof-cookie", "sanitize: `Cookie: apikey=alice-key; theme=dark` (the key cookie is cut from what goes upstream)",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "alice", cookie: "theme=dark" } },
+    (ctx) => ctx.check({ path: "/sanitized", headers: { cookie: "apikey=alice-key; theme=dark" } })),
+  c("sanitize-header", "sanitize: the key header is listed for removal", { status: 200, code: "allowed", upstream: { "x-client-id": "alice" }, remove: ["x-api-key"] },
+    (ctx) => ctx.check({ path: "/sanitized", headers: { "x-api-key": "alice-key" } })),
+  c("claim-array", "valid token whose `email` is an array, plus a client-sent x-user-email",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } },
+    (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Bearer ${token({ email: ["a@x", "b@x"] }, {}, undefined, ctx.keys)}`, "x-user-email": "root@x" } })),
+  badSub("claim-crlf", "valid token whose sub holds CR LF and a header line", "u-1\r\nx-admin: true"),
+  badSub("claim-control", "valid token whose sub holds a control character", "u-1\u0001",
+    "a claim with a control or non-Latin-1 character reached Node's writeHead, which threw: the authz port answered 403 internal_error to a valid token; such a claim is now not forwarded (and the client's copy removed)"),
+  c("claim-non-ascii-wire", "wire: valid token whose sub is `ü-😀`", { status: 200, code: "allowed" },
+    (ctx) => ctx.envoy("/jwt", { authorization: `Bearer ${token({ sub: "ü-😀" }, {}, undefined, ctx.keys)}` }), "see header.claim-control"),
+  c("header-named-constructor", "wire: a policy reads the header `constructor`; the request has none",
+    { status: 401, code: "apikey_missing" }, (ctx) => ctx.envoy("/proto", {}),
+    "header lookups reached Object.prototype (req.headers.constructor is a function): check() threw and the answer was 403 internal_error; only own properties are read now"),
+  c("oversize", "wire: one 70 KiB header (the limit is 64 KiB)", { status: 431, code: "request_invalid", reason: "too large or too many" },
+    (ctx) => ctx.envoy("/keys", { "x-api-key": "alice-key", "x-pad": "p".repeat(70 * 1024) }),
+    "every request Node could not parse was answered 400 with an empty body; an oversize one is now 431 and a timed-out one 408, each with a JSON reason"),
+  c("too-many", "wire: 1200 headers", { status: 431, code: "request_invalid", reason: "too large or too many" },
+    (ctx) => ctx.envoy("/keys", [["x-api-key", "alice-key"], ...junk(1200)]), "see header.oversize"),
+  c("many-then-token", "wire: 900 headers, then a forged token on the optional route (the token is seen, not dropped)",
+    { status: 401, code: "jwt_invalid" }, (ctx) => ctx.envoy("/optional", [...junk(900), ["authorization", `Bearer ${token({}, {}, ctx.keys.stranger)}`]])),
+  c("nul-byte", "wire: NUL inside a header value", BAD("not valid HTTP/1.1"), (ctx) => ctx.envoy("/keys", { "x-api-key": "alice\u0000key" })),
+  c("cr-injection", "wire: a bare CR inside a header value, smuggling `x-client-id`", BAD("not valid HTTP/1.1"),
+    (ctx) => ctx.envoy("/keys", { "x-api-key": "alice-key\rx-client-id: admin" })),
+  c("space-in-name", "wire: a header name with a space", BAD("not valid HTTP/1.1"), (ctx) => ctx.envoy("/keys", { "x api key": "alice-key" })),
+  c("obs-text", "wire: X-API-Key with bytes 0xFF 0xFE", { status: 401, code: "apikey_invalid" },
+    (ctx) => ctx.raw(Buffer.concat([Buffer.from("GET /keys HTTP/1.1\r\nhost: api.example.com\r\nx-api-key: alice-key"), Buffer.from([0xff, 0xfe]), Buffer.from("\r\nconnection: close\r\n\r\n")]))),
+  c("control-in-path", "wire: a control byte in the request target", BAD("not valid HTTP/1.1"),
+    (ctx) => ctx.raw("GET /keys\u0001 HTTP/1.1\r\nhost: api.example.com\r\nconnection: close\r\n\r\n")),
+  c("huge-body", "wire: a 2 MiB body (bodies are drained up to 1 MiB; then the connection is cut, no answer)", { status: 0, code: "connection_closed" },
+    (ctx) => ctx.raw(`POST /public HTTP/1.1\r\nhost: api.example.com\r\ncontent-length: ${2 * 1024 * 1024}\r\nconnection: close\r\n\r\n${"b".repeat(2 * 1024 * 1024)}`)),
+];

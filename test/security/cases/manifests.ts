@@ -1,0 +1,158 @@
+/**
+ * Manifests: invalid YAML, wrong types, unknown fields, huge Secrets, references to nothing. Each
+ * case compiles a small world (route app.example.com with rules /good and /bad, a healthy
+ * `neighbour` policy on /good) plus one hostile object, and asserts three things: the problem is a
+ * condition on that policy, the decision on the probed path, and that /good is still enforced
+ * (401 without a key, 200 with one). YAML-level cases go through the manifest folder reader.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseAllDocuments } from "yaml";
+import { toResources, type RawObject } from "../../../controller/api/resources.ts";
+import { check } from "../../../controller/authz/check.ts";
+import { compile } from "../../../controller/compile/index.ts";
+import { ManifestFolder } from "../../../controller/sources/manifests.ts";
+import { decider } from "../../support/world.ts";
+import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
+
+const BASE = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: apps}
+spec: {gatewayClassName: portcullis, listeners: [{name: http, protocol: HTTP, port: 80}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: app, namespace: apps}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [app.example.com]
+  rules: [{name: good, matches: [{path: {value: /good}}]}, {name: bad, matches: [{path: {value: /bad}}]}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: keys, namespace: apps}
+stringData: {alice: alice-key}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: neighbour, namespace: apps, creationTimestamp: "2024-01-01T00:00:00Z"}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: app, sectionName: good}]
+  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: x-client-id}
+`;
+/** The policy under test, on rule /bad; `spec` is YAML indented by two spaces. */
+const bad = (spec: string, name = "bad") => `---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: ${name}, namespace: apps, creationTimestamp: "2024-06-01T00:00:00Z"}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: app, sectionName: bad}]
+${spec}`;
+const apiKey = (extra = "", secret = "keys") => `  apiKeyAuth: {credentialRefs: [{name: ${secret}}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: x-client-id${extra}}\n`;
+const secret = (name: string, data: string) => `---\napiVersion: v1\nkind: Secret\nmetadata: {name: ${name}, namespace: apps}\n${data}\n`;
+const jwtWith = (jwks: string) => `  jwt: {providers: [{name: p, issuer: https://i.example.com, localJWKS: ${jwks}}]}\n`;
+
+const INVALID = (condition: string): Expected => ({ status: 403, code: "policy_invalid", condition });
+/** The same CheckContext every decision test uses (test/support/world.ts). */
+const ctx = decider(BASE).ctx;
+
+interface Probe { readonly path?: string; readonly headers?: Record<string, string> }
+
+/** Compiles BASE + `extra` (or raw objects), checks the probe, and asserts the neighbour is still enforced. */
+async function decide(raws: readonly RawObject[], probe: Probe, reported: string[] = []): Promise<Outcome> {
+  const { resources, rejected } = toResources(raws);
+  const result = compile(resources, { controllerName: "portcullis.io/controller", gatewayClasses: [] });
+  const ask = (path: string, headers: Record<string, string>) =>
+    check(result.snapshot, { method: "GET", scheme: "http", host: "app.example.com", path, headers, gateway: undefined }, ctx);
+  const without = await ask("/good", {});
+  const withKey = await ask("/good", { "x-api-key": "alice-key" });
+  if (without.code !== "apikey_missing" || withKey.upstreamHeaders["x-client-id"] !== "alice") throw new Error(`the neighbour policy is no longer enforced: ${without.code}, ${withKey.code}`);
+  const conditions = result.statuses.filter((s) => s.name !== "neighbour")
+    .flatMap((s) => s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => `${c.reason}: ${c.message}`)));
+  const condition = [...conditions, ...result.problems, ...rejected.map((r) => r.reason), ...reported].join("; ");
+  return fromDecision(await ask(probe.path ?? "/bad", probe.headers ?? { "x-api-key": "alice-key" }), managedHeadersOf(result.snapshot.policies), condition);
+}
+const objectsOf = (text: string): RawObject[] => parseAllDocuments(text).map((d, i) => ({ object: d.toJS({ maxAliasCount: 100 }), origin: `#${i}` }));
+
+function m(id: string, title: string, expect: Expected, extra: string, probe: Probe = {}, fixed?: string): Case {
+  return { id: `manifest.${id}`, title, expect, run: () => decide(objectsOf(BASE + extra), probe), ...(fixed === undefined ? {} : { fixed }) };
+}
+
+/** A policy file that was good and is then replaced by `broken`: its last good contents must stay in force. */
+function yamlCase(id: string, title: string, broken: string): Case {
+  return {
+    id: `manifest.${id}`, title, expect: { status: 401, code: "apikey_missing", condition: "keeping last good contents" },
+    async run() {
+      const dir = mkdtempSync(join(tmpdir(), "portcullis-catalogue-"));
+      try {
+        writeFileSync(join(dir, "base.yaml"), BASE);
+        writeFileSync(join(dir, "policy.yaml"), bad(apiKey()));
+        const folder = new ManifestFolder(dir);
+        folder.load();
+        writeFileSync(join(dir, "policy.yaml"), broken);
+        const load = folder.load();
+        const errors = load.errors.map((e) => `${e.file}: ${e.error}${e.keptLastGood ? " (keeping last good contents)" : ""}`);
+        return decide(load.objects, { headers: {} }, errors);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+const laughs = `a: &a [x, x, x, x, x, x, x, x, x, x]\n${Array.from({ length: 8 }, (_, i) => `${"bcdefghi"[i]}: &${"bcdefghi"[i]} [${Array(10).fill(`*${"abcdefgh"[i]}`).join(", ")}]`).join("\n")}\n`;
+
+export const manifestCases: readonly Case[] = [
+  yamlCase("yaml-invalid", "the policy file stops parsing (`apiVersion: [unclosed`)", "apiVersion: [unclosed\n"),
+  yamlCase("yaml-aliases", "the policy file becomes a billion-laughs alias bomb", laughs),
+  m("wrong-type", "`extractFrom: X-API-Key` (a string, not a list)", INVALID("spec.apiKeyAuth.extractFrom"),
+    bad("  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: X-API-Key}\n")),
+  m("wrong-type-bool", "`sanitize: \"yes\"`", INVALID("spec.apiKeyAuth.sanitize"), bad(apiKey(', sanitize: "yes"'))),
+  m("unknown-field", "a typo in a JWT provider (`issuers:`)", INVALID("issuers"),
+    bad("  jwt: {providers: [{name: p, issuers: [https://i.example.com], remoteJWKS: {uri: https://i.example.com/jwks}}]}\n")),
+  m("unknown-spec-field", "a misspelt feature (`apikeyAuth:`)", INVALID("apikeyAuth"), bad("  apikeyAuth: {}\n")),
+  m("spec-unreadable", "`spec` is a string: no target can be read, so the policy governs nothing (/bad keeps its own, open, behaviour)",
+    { status: 200, code: "allowed", condition: "Invalid" },
+    "---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: bad, namespace: apps}\nspec: protect /bad please\n"),
+  m("huge-secret", "a 1.1 MiB Secret", INVALID("more than 1048576 bytes"), bad(apiKey("", "huge")) + secret("huge", `stringData: {alice: ${"k".repeat(1100 * 1024)}}`),
+    {}, "any size was compiled; a Secret over Kubernetes' own 1 MiB limit now makes the policy Invalid, in both modes"),
+  m("many-clients", "a Secret with 5000 clients (under 1 MiB): the last one's key works", { status: 200, code: "allowed", upstream: { "x-client-id": "client-4999" } },
+    bad(apiKey("", "many")) + secret("many", `stringData: {${Array.from({ length: 5000 }, (_, i) => `client-${i}: key-${i}`).join(", ")}}`),
+    { headers: { "x-api-key": "key-4999" } }),
+  m("bad-client-id", "a client id with a newline (`\"alice\\ninjected\"`)", INVALID("is not a valid Secret data key"),
+    bad(apiKey("", "odd")) + secret("odd", 'stringData: {"alice\\ninjected": odd-key}'), {},
+    "any client id was accepted and forwarded as x-client-id, which made Node throw while answering; client ids now follow Kubernetes' rule for Secret keys"),
+  m("missing-secret", "credentialRefs names a Secret that does not exist", INVALID("Secret apps/nope not found"), bad(apiKey("", "nope"))),
+  m("missing-configmap", "localJWKS valueRef names a ConfigMap that does not exist", INVALID("ConfigMap apps/nope not found"),
+    bad(jwtWith("{type: ValueRef, valueRef: {group: '', kind: ConfigMap, name: nope}}"))),
+  m("cross-namespace", "credentialRefs into another namespace without a ReferenceGrant", INVALID("no ReferenceGrant"),
+    bad("  apiKeyAuth: {credentialRefs: [{name: keys, namespace: other}], extractFrom: [{headers: [X-API-Key]}]}\n")),
+  m("missing-target", "targets a route that does not exist (nothing else is touched)", { status: 200, code: "allowed", upstream: { "x-client-id": "alice" }, condition: "TargetNotFound: HTTPRoute apps/nope not found" },
+    bad(apiKey()).replace("name: app, sectionName: bad", "name: nope"), { path: "/good" }),
+  m("missing-section", "targets a rule name the route does not have", { status: 200, code: "allowed", condition: "has no rule named nope" },
+    bad(apiKey()).replace("sectionName: bad", "sectionName: nope"), { headers: {} }),
+  m("jwks-garbage", "localJWKS inline is not JSON", INVALID("JWKS is not valid JSON"), bad(jwtWith("{inline: 'not json'}"))),
+  m("jwks-huge", "localJWKS inline of 1.1 MiB", INVALID("larger than 1048576 bytes"), bad(jwtWith(`{inline: '{"keys":[],"pad":"${"p".repeat(1100 * 1024)}"}'}`)),
+    {}, "any size was parsed; a local JWKS is now held to the same 1 MiB as a remote one"),
+  m("jwks-file-uri", "remoteJWKS uri `file:///etc/passwd`", INVALID("is not http or https"),
+    bad("  jwt: {providers: [{name: p, remoteJWKS: {uri: 'file:///etc/passwd'}}]}\n")),
+  m("empty-key", "a client whose key is empty", INVALID("has an empty key"), bad(apiKey("", "empty")) + secret("empty", 'stringData: {alice: ""}')),
+  m("shared-key", "two clients with the same key", INVALID("share the same key"), bad(apiKey("", "shared")) + secret("shared", "stringData: {alice: same, bob: same}")),
+  m("secret-not-base64", "a Secret whose data is not base64 (rejected, so the reference finds nothing)", INVALID("Secret apps/b64 not found"),
+    bad(apiKey("", "b64")) + secret("b64", "data: {alice: '***'}")),
+  m("sanitize-param", "sanitize with a key read from a query parameter", INVALID("sanitize cannot remove"),
+    bad("  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{params: [k]}], sanitize: true}\n")),
+  m("reserved-header", "forwardClientIDHeader `Host`", INVALID("may not set the host header"),
+    bad("  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: Host}\n")),
+  m("not-enforced", "`extAuth:` next to apiKeyAuth (not enforced yet: denied, never ignored)", INVALID("not supported by Portcullis yet"),
+    bad(apiKey() + "  extAuth: {http: {backendRefs: [{name: authz, port: 80}]}}\n")),
+  m("conflict", "a newer policy on the same rule: the older one keeps enforcing", { status: 401, code: "apikey_missing", condition: "takes precedence" },
+    bad(apiKey(), "older").replace("2024-06-01", "2024-03-01") + bad("  jwt: {optional: true, providers: [{name: p, remoteJWKS: {uri: https://i.example.com/k}}]}\n", "newer"), { headers: {} }),
+  m("regex-escape", "a route regex `/x)|(.*` that would escape its anchors (matching every path)", { status: 403, code: "route_not_found", condition: "does not compile" },
+    "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: inj, namespace: apps}\nspec: {parentRefs: [{name: gw}], hostnames: [app.example.com], rules: [{matches: [{path: {type: RegularExpression, value: '/x)|(.*'}}]}]}\n",
+    { path: "/anything" }, "the pattern was wrapped as ^(?:/x)|(.*)$ and so matched every path; a pattern must now compile on its own before it is anchored"),
+  m("regex-backreference", "a route regex with a backreference `/(a)\\1` (RE2 has none)", { status: 403, code: "route_not_found", condition: "cannot run in linear time" },
+    "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: br, namespace: apps}\nspec: {parentRefs: [{name: gw}], hostnames: [app.example.com], rules: [{matches: [{path: {type: RegularExpression, value: '/(a)\\1'}}]}]}\n",
+    { path: "/aa" }, "see route.regex-redos"),
+];

@@ -1,0 +1,101 @@
+/**
+ * Routing: a request must be matched to the rule Envoy would route it to, whatever its spelling.
+ * api.example.com: /public open, /keys API keys, /m open for GET only, `/re/(a+)+` protected;
+ * www.example.com: / open, Exact /admin and RegularExpression /secret/.* protected;
+ * *.wild.example.com protected.
+ */
+import type { Ctx, Headers } from "../context.ts";
+import type { Case, Expected, Outcome } from "../outcome.ts";
+
+const OPEN: Expected = { status: 200, code: "allowed" };
+const PROTECTED: Expected = { status: 401, code: "apikey_missing" };
+const NO_ROUTE: Expected = { status: 403, code: "route_not_found" };
+const BAD: (reason: string) => Expected = (reason) => ({ status: 400, code: "request_invalid", reason });
+
+function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promise<Outcome>, fixed?: string): Case {
+  return { id: `route.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
+}
+/** GET `path` on api.example.com through check(). */
+const p = (id: string, title: string, expect: Expected, path: string) => c(id, title, expect, (ctx) => ctx.check({ path }));
+/** GET /keys on `host` through check(). */
+const host = (id: string, title: string, expect: Expected, name: string, path = "/keys") => c(id, title, expect, (ctx) => ctx.check({ host: name, path }));
+/** The forward-auth port with these headers. */
+const fwd = (id: string, title: string, expect: Expected, headers: Headers, fixed?: string) => c(id, title, expect, (ctx) => ctx.forward(headers), fixed);
+const FWD = { "x-forwarded-method": "GET", "x-forwarded-host": "api.example.com" };
+
+export const routingCases: readonly Case[] = [
+  p("no-route", "a path no rule matches", NO_ROUTE, "/nowhere"),
+  host("unknown-host", "a host no route serves", NO_ROUTE, "evil.example.com", "/public"),
+  p("double-slash", "`//keys`", PROTECTED, "//keys"),
+  p("dot-segment", "`/./keys`", PROTECTED, "/./keys"),
+  p("dot-dot", "`/public/../keys`", PROTECTED, "/public/../keys"),
+  p("dot-dot-above-root", "`/../../keys`", PROTECTED, "/../../keys"),
+  p("encoded-dot-dot", "`/public/%2e%2e/keys`", PROTECTED, "/public/%2e%2e/keys"),
+  p("encoded-dot-dot-mixed", "`/public/%2E%2e/keys`", PROTECTED, "/public/%2E%2e/keys"),
+  p("encoded-dot", "`/%2e/keys`", PROTECTED, "/%2e/keys"),
+  p("encoded-unreserved", "`/%6Beys` (an encoded letter)", PROTECTED, "/%6Beys"),
+  p("encoded-slash", "`/public%2F..%2Fkeys` (%2F never splits a segment)", NO_ROUTE, "/public%2F..%2Fkeys"),
+  p("encoded-slash-in-open", "`/public/..%2Fkeys`: stays under /public, the rule Envoy routes it to (Envoy keeps %2F by default; see SECURITY.md)", OPEN, "/public/..%2Fkeys"),
+  p("double-encoded", "`/public/%252e%252e/keys`: a literal `%2e%2e` segment under /public", OPEN, "/public/%252e%252e/keys"),
+  p("case", "`/KEYS` (paths are case-sensitive, as in Envoy)", NO_ROUTE, "/KEYS"),
+  p("trailing-slash", "`/keys/`", PROTECTED, "/keys/"),
+  p("prefix-boundary", "`/keysx` (a prefix matches whole segments)", NO_ROUTE, "/keysx"),
+  p("path-parameter", "`/keys;x=1` (not stripped, as in Envoy)", NO_ROUTE, "/keys;x=1"),
+  p("dot-dot-in-query", "`/public?/../keys` (the query is not the path)", OPEN, "/public?/../keys"),
+  p("fragment", "`/public#/../keys` (a fragment is path text, never a way out)", PROTECTED, "/public#/../keys"),
+  p("backslash", "`/public\\..\\keys`", NO_ROUTE, "/public\\..\\keys"),
+  p("encoded-nul", "`/keys%00`", NO_ROUTE, "/keys%00"),
+  p("relative", "`keys` (no leading slash)", PROTECTED, "keys"),
+  c("absolute-form", "wire: `GET http://api.example.com/keys` (absolute-form target)", NO_ROUTE,
+    (ctx) => ctx.raw("GET http://api.example.com/keys HTTP/1.1\r\nhost: api.example.com\r\nconnection: close\r\n\r\n")),
+  host("exact", "Exact `/admin` on www.example.com", PROTECTED, "www.example.com", "/admin"),
+  host("exact-double-slash", "`//admin` on www.example.com", PROTECTED, "www.example.com", "//admin"),
+  host("exact-trailing-slash", "`/admin/` on www.example.com: Exact does not match it, the open `/` rule does (as in Envoy; protect a subtree with PathPrefix)", OPEN, "www.example.com", "/admin/"),
+  c("regex-over-prefix", "`/secret/x` on www.example.com: RegularExpression `/secret/.*` (protected) and PathPrefix `/` (open) both match; Envoy Gateway routes to the regex rule",
+    PROTECTED, (ctx) => ctx.check({ host: "www.example.com", path: "/secret/x" }),
+    "Portcullis ranked RegularExpression after PathPrefix, so the open `/` rule decided (200) a request Envoy Gateway sends to the protected regex rule; the order is now Envoy Gateway's: Exact, RegularExpression, PathPrefix"),
+  host("host-case", "Host `API.EXAMPLE.COM`", PROTECTED, "API.EXAMPLE.COM"),
+  host("host-port", "Host `api.example.com:8443`", PROTECTED, "api.example.com:8443"),
+  host("host-trailing-dot", "Host `api.example.com.`", PROTECTED, "api.example.com."),
+  host("host-two-dots", "Host `api.example.com..`", NO_ROUTE, "api.example.com.."),
+  host("host-userinfo", "Host `evil@api.example.com`", NO_ROUTE, "evil@api.example.com"),
+  host("host-empty", "empty Host", NO_ROUTE, ""),
+  host("host-ipv6", "Host `[::1]:80`", NO_ROUTE, "[::1]:80"),
+  host("wildcard", "Host `a.wild.example.com` (*.wild.example.com)", PROTECTED, "a.wild.example.com"),
+  host("wildcard-deep", "Host `a.b.wild.example.com`", PROTECTED, "a.b.wild.example.com"),
+  host("wildcard-bare", "Host `wild.example.com` (a wildcard needs one more label)", NO_ROUTE, "wild.example.com"),
+  c("two-host-lines", "wire: two Host lines (www.example.com, api.example.com)", BAD("host header was sent 2 times"),
+    (ctx) => ctx.envoy("/admin", [["host", "www.example.com"], ["host", "api.example.com"]]),
+    "Node kept the first Host and dropped the second; a request with two Host lines is now refused (RFC 9112 §3.2)"),
+  c("method-case", "forward-auth: `X-Forwarded-Method: get` on /m, open for GET only", PROTECTED,
+    (ctx) => ctx.forward({ ...FWD, "x-forwarded-method": "get", "x-forwarded-uri": "/m" }),
+    "methods were upper-cased, so `get` took the GET-only open rule while an upstream may route it elsewhere; methods now match exactly, as in Envoy"),
+  c("method-override", "POST /m with `X-HTTP-Method-Override: GET`", PROTECTED, (ctx) => ctx.check({ method: "POST", path: "/m", headers: { "x-http-method-override": "GET" } })),
+  p("regex", "`/re/aaaa` (RegularExpression rule `/re/(a+)+`)", PROTECTED, "/re/aaaa"),
+  c("regex-redos", "`/re/` + 50 000 × `a` + `!` against `/re/(a+)+` (catastrophic backtracking)", NO_ROUTE, async (ctx) => {
+    const entry = ctx.decider.result.snapshot.routes.all.exact["api.example.com"]!.find((e) => e.match.path.type === "RegularExpression")!;
+    if (entry.match.path.type !== "RegularExpression" || !entry.match.path.regex.flags.includes("l")) throw new Error("route regex is not linear-time");
+    return ctx.check({ path: `/re/${"a".repeat(50_000)}!` });
+  }, "route regexes ran on V8's backtracking engine (one request could stall every check); they now run on its linear-time engine, like Envoy's RE2"),
+  c("gateway-unknown", "`x-portcullis-gateway` naming a Gateway that is not served", { status: 403, code: "gateway_not_found" },
+    (ctx) => ctx.check({ path: "/public", gateway: "apps/other" })),
+  fwd("fwd-disagree-uri", "forward-auth: X-Forwarded-Uri /public, X-Original-URI /keys", BAD("disagree"),
+    { ...FWD, "x-forwarded-uri": "/public", "x-original-uri": "/keys" }),
+  fwd("fwd-disagree-method", "forward-auth: X-Forwarded-Method GET, X-Original-Method POST", BAD("disagree"),
+    { ...FWD, "x-forwarded-uri": "/m", "x-original-method": "POST" }),
+  fwd("fwd-host-list", "forward-auth: `X-Forwarded-Host: www.example.com, api.example.com`", BAD("one value, not a list"),
+    { ...FWD, "x-forwarded-host": "www.example.com, api.example.com", "x-forwarded-uri": "/" },
+    "the first entry of a list was used, so a client value that a proxy appended to could choose the host"),
+  fwd("fwd-method-list", "forward-auth: `X-Forwarded-Method: GET, POST` on /m", BAD("one value, not a list"),
+    { ...FWD, "x-forwarded-method": "GET, POST", "x-forwarded-uri": "/m" }, "see route.fwd-host-list"),
+  fwd("fwd-uri-twice", "forward-auth: two X-Forwarded-Uri lines (/public, /keys)", BAD("x-forwarded-uri header was sent 2 times"),
+    [["x-forwarded-method", "GET"], ["x-forwarded-host", "api.example.com"], ["x-forwarded-uri", "/public"], ["x-forwarded-uri", "/keys"]],
+    "Node joined them into `/public, /keys`, which was matched as one path; repeated lines are now refused"),
+  fwd("fwd-absolute-uri", "forward-auth: `X-Forwarded-Uri: http://api.example.com/keys`", BAD("origin-form"),
+    { ...FWD, "x-forwarded-uri": "http://api.example.com/keys" }),
+  fwd("fwd-missing", "forward-auth: no X-Forwarded-Uri", BAD("original request is missing"), FWD),
+  fwd("fwd-normalised", "forward-auth: Host `API.Example.com.:443`, URI `/public/../keys`", PROTECTED,
+    { "x-forwarded-method": "GET", "x-forwarded-host": "API.Example.com.:443", "x-forwarded-uri": "/public/../keys" }),
+  fwd("fwd-host-fallback", "forward-auth without X-Forwarded-Host: the auth request's own Host is used", PROTECTED,
+    { host: "api.example.com", "x-forwarded-method": "GET", "x-forwarded-uri": "/keys" }),
+];

@@ -1,0 +1,36 @@
+/**
+ * The hostile-input catalogue: every case is a named entry with its exact expected outcome. The
+ * cases live in cases/<area>.ts; catalogue.test.ts runs them, doc.test.ts keeps SECURITY.md's
+ * list identical to `renderCatalogue()`.
+ */
+import { apiKeyCases } from "./cases/apikey.ts";
+import { headerCases } from "./cases/headers.ts";
+import { jwtCases } from "./cases/jwt.ts";
+import { manifestCases } from "./cases/manifests.ts";
+import { routingCases } from "./cases/routing.ts";
+import { describeExpected, type Area, type Case } from "./outcome.ts";
+
+export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly Case[] }[] = [
+  { area: "JWT", cases: jwtCases },
+  { area: "API keys", cases: apiKeyCases },
+  { area: "Routing", cases: routingCases },
+  { area: "Headers", cases: headerCases },
+  { area: "Manifests", cases: manifestCases },
+];
+
+const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+
+/** The generated part of SECURITY.md: one table per area. */
+export function renderCatalogue(): string {
+  const total = CATALOGUE.reduce((n, a) => n + a.cases.length, 0);
+  const out = [`${total} cases. Generated from \`test/security/cases/*.ts\` by \`UPDATE_SECURITY_MD=1 vitest run test/security/doc.test.ts\`; a test fails when this list and the catalogue disagree. ✱ marks a case that exposed a weakness, fixed as described.`, ""];
+  for (const { area, cases } of CATALOGUE) {
+    out.push(`### ${area} (${cases.length})`, "", "| Case | Input | Expected outcome |", "|---|---|---|");
+    for (const c of cases) {
+      const title = c.fixed === undefined ? c.title : `${c.title} ✱ *Fixed: ${c.fixed}*`;
+      out.push(`| \`${c.id}\` | ${cell(title)} | ${cell(describeExpected(c.expect))} |`);
+    }
+    out.push("");
+  }
+  return out.join("\n");
+}

@@ -1,0 +1,147 @@
+/**
+ * The world every catalogue case runs against: one Gateway, routes for each area, policies, real
+ * keys (node:crypto, so a case can sign any header or payload text, duplicate members included)
+ * and hand-made hostile tokens.
+ */
+import { createHmac, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+
+export const ISSUER = "https://idp.example.com";
+export const OTHER_ISSUER = "https://other.example.com";
+export const HOST = "api.example.com";
+
+export interface Signer {
+  readonly kid: string;
+  readonly alg: "ES256" | "RS256";
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+}
+
+export interface Keys {
+  readonly es: Signer;
+  readonly rsa: Signer;
+  /** Same kid as `es`, not in any JWKS: a forged signature. */
+  readonly stranger: Signer;
+}
+
+export function makeKeys(): Keys {
+  const ec = () => generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const es = ec();
+  const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const stranger = ec();
+  return {
+    es: { kid: "es-1", alg: "ES256", ...es },
+    rsa: { kid: "rsa-1", alg: "RS256", ...rsa },
+    stranger: { kid: "es-1", alg: "ES256", ...stranger },
+  };
+}
+
+export function jwksOf(...signers: Signer[]): string {
+  return JSON.stringify({ keys: signers.map((s) => ({ ...s.publicKey.export({ format: "jwk" }), kid: s.kid, alg: s.alg, use: "sig" })) });
+}
+
+export const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64url");
+export const now = () => Math.floor(Date.now() / 1000);
+
+/** A compact JWS over exactly `headerText` and `payloadText`, signed by `signer` with its algorithm. */
+export function jws(headerText: string, payloadText: string | Buffer, signer: Signer): string {
+  const input = `${b64(headerText)}.${Buffer.from(payloadText).toString("base64url")}`;
+  const signature = signer.alg === "ES256"
+    ? sign("sha256", Buffer.from(input), { key: signer.privateKey, dsaEncoding: "ieee-p1363" })
+    : sign("sha256", Buffer.from(input), signer.privateKey);
+  return `${input}.${signature.toString("base64url")}`;
+}
+
+/** A token for the `idp` provider (valid for five minutes) with claims and header members changed. */
+export function token(claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}, signer?: Signer, keys?: Keys): string {
+  const s = signer ?? keys!.es;
+  const body = { iss: ISSUER, aud: "api", sub: "u-1", iat: now(), exp: now() + 300, ...claims };
+  return jws(JSON.stringify({ alg: s.alg, kid: s.kid, typ: "JWT", ...header }), JSON.stringify(body), s);
+}
+
+/** An HS256 token keyed with `secret` (e.g. the RSA public key: the algorithm-confusion attack). */
+export function hmacToken(secret: string | Buffer, claims: Record<string, unknown>, kid: string): string {
+  const input = `${b64(JSON.stringify({ alg: "HS256", typ: "JWT", kid }))}.${b64(JSON.stringify(claims))}`;
+  return `${input}.${createHmac("sha256", secret).update(input).digest("base64url")}`;
+}
+
+const rule = (name: string) => `{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: ${name}}`;
+const policy = (name: string, target: string, body: string) => `---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: ${name}, namespace: apps}
+spec:
+  targetRefs: [${target}]
+${body}`;
+
+/** The manifests of the security world. */
+export function manifests(keys: Keys): string {
+  const jwks = jwksOf(keys.es, keys.rsa);
+  const apiKeys = (extractFrom: string, extra = "") =>
+    `  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: ${extractFrom}, forwardClientIDHeader: x-client-id${extra}}\n`;
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: apps}
+spec: {gatewayClassName: portcullis, listeners: [{name: http, protocol: HTTP, port: 80}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: api, namespace: apps}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [${HOST}]
+  rules:
+    - {name: open, matches: [{path: {type: PathPrefix, value: /public}}]}
+    - {name: keys, matches: [{path: {type: PathPrefix, value: /keys}}]}
+    - {name: sanitized, matches: [{path: {type: PathPrefix, value: /sanitized}}]}
+    - {name: jwt, matches: [{path: {type: PathPrefix, value: /jwt}}]}
+    - {name: optional, matches: [{path: {type: PathPrefix, value: /optional}}]}
+    - {name: get-open, matches: [{path: {type: PathPrefix, value: /m}, method: GET}]}
+    - {name: m, matches: [{path: {type: PathPrefix, value: /m}}]}
+    - {name: re, matches: [{path: {type: RegularExpression, value: "/re/(a+)+"}}]}
+    - {name: proto, matches: [{path: {type: PathPrefix, value: /proto}}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: www, namespace: apps}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [www.example.com]
+  rules:
+    - {name: all, matches: [{path: {type: PathPrefix, value: /}}]}
+    - {name: admin, matches: [{path: {type: Exact, value: /admin}}]}
+    - {name: secret, matches: [{path: {type: RegularExpression, value: "/secret/.*"}}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: wild, namespace: apps}
+spec: {parentRefs: [{name: gw}], hostnames: ["*.wild.example.com"]}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: keys, namespace: apps}
+stringData: {alice: alice-key, bob: bob-key}
+${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_key]}, {cookies: [apikey]}]"))}${policy(
+    "sanitized", rule("sanitized"), apiKeys("[{headers: [X-API-Key], cookies: [apikey]}]", ", sanitize: true"),
+  )}${policy("methods", rule("m"), apiKeys("[{headers: [X-API-Key]}]"))}${policy("re", rule("re"), apiKeys("[{headers: [X-API-Key]}]"))}${policy(
+    "proto", rule("proto"), apiKeys("[{headers: [constructor]}]"),
+  )}${policy("www-admin", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: admin}", apiKeys("[{headers: [X-API-Key]}]"))}${policy(
+    "www-secret", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: secret}", apiKeys("[{headers: [X-API-Key]}]"),
+  )}${policy(
+    "wild", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: wild}", apiKeys("[{headers: [X-API-Key]}]"),
+  )}${policy("jwt", rule("jwt"), `  jwt:
+    providers:
+      - name: idp
+        issuer: ${ISSUER}
+        audiences: [api]
+        localJWKS: {inline: '${jwks}'}
+        claimToHeaders: [{claim: sub, header: x-user-id}, {claim: email, header: x-user-email}, {claim: org.tier, header: x-tier}]
+      - name: cookie-idp
+        issuer: ${OTHER_ISSUER}
+        localJWKS: {inline: '${jwks}'}
+        extractFrom: {cookies: [session]}
+        claimToHeaders: [{claim: sub, header: x-other-sub}]
+`)}${policy("optional", rule("optional"), `  jwt:
+    optional: true
+    providers: [{name: idp, issuer: ${ISSUER}, audiences: [api], localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
+`)}`;
+}
