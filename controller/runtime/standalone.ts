@@ -27,6 +27,12 @@ export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logge
     for (const e of load.errors) {
       logger.error({ file: e.file, error: e.error, keptLastGood: e.keptLastGood }, e.keptLastGood ? "manifest file is broken; its last good contents stay in force" : "manifest file is broken; its objects are not loaded");
     }
+    if (pipeline.current === undefined && load.errors.some((e) => !e.keptLastGood)) {
+      // A file that never parsed may hold a policy: serving without it could open its routes.
+      // Until every file parses once, checks are denied (not_ready) and readiness fails.
+      logger.error({ dir }, "not serving until every manifest file parses");
+      return Promise.resolve();
+    }
     const { resources, rejected } = toResources(load.objects);
     for (const r of rejected) logger.error({ origin: r.origin, object: r.object, reason: r.reason }, "object rejected");
     return pipeline.update(() => resources);

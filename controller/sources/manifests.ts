@@ -51,21 +51,45 @@ export class ManifestFolder {
 
   /**
    * Calls `onChange` (debounced) whenever something under the folder changes. Returns a stop
-   * function. Editors and Kubernetes ConfigMap mounts replace files by rename: a recursive
-   * watch on the folder sees both.
+   * function. fs.watch reports most changes at once, but on Linux a recursive watch goes deaf to
+   * a file once an editor or a ConfigMap mount has replaced it by rename; a poll of every file's
+   * (mtime, size, inode) each `pollMs` catches what the watch misses.
    */
-  watch(onChange: () => void, debounceMs = 100): () => void {
+  watch(onChange: () => void, debounceMs = 100, pollMs = 1000): () => void {
     let timer: NodeJS.Timeout | undefined;
+    let signature = this.#signature();
     const fire = () => {
       clearTimeout(timer);
-      timer = setTimeout(onChange, debounceMs);
+      timer = setTimeout(() => {
+        signature = this.#signature();
+        onChange();
+      }, debounceMs);
     };
     const watcher: FSWatcher = watch(this.#dir, { recursive: true }, fire);
     watcher.on("error", fire);
+    const poll = setInterval(() => {
+      if (this.#signature() !== signature) fire();
+    }, pollMs);
+    poll.unref();
     return () => {
       clearTimeout(timer);
+      clearInterval(poll);
       watcher.close();
     };
+  }
+
+  /** What changes when any manifest file changes, without reading the files. */
+  #signature(): string {
+    try {
+      return listManifestFiles(this.#dir)
+        .map((path) => {
+          const s = statSync(path, { throwIfNoEntry: false });
+          return s === undefined ? `${path} gone` : `${path} ${s.mtimeMs} ${s.size} ${s.ino}`;
+        })
+        .join("\n");
+    } catch (e) {
+      return `unreadable: ${(e as NodeJS.ErrnoException).code ?? ""}`;
+    }
   }
 }
 

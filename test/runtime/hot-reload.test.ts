@@ -45,3 +45,28 @@ it("deleting a policy file opens its route again", async () => {
   app.write("40-apikey-policy.yaml", "# removed\n");
   await within(2000, async () => (await models("anything")).status === 200);
 });
+
+it("a file replaced by rename (editors, ConfigMap mounts) is seen every time, not only the first", async () => {
+  const { renameSync, writeFileSync } = await import("node:fs");
+  const keys = readFileSync(join(EXAMPLES, "20-api-keys.yaml"), "utf8");
+  for (const key of ["renamed-1", "renamed-2", "renamed-3"]) {
+    const tmp = join(app.dir, ".tmp-keys");
+    writeFileSync(tmp, keys.replace("example-alice-key-change-me", key));
+    renameSync(tmp, join(app.dir, "20-api-keys.yaml"));
+    await within(3000, async () => (await models(key)).status === 200);
+  }
+});
+
+it("a manifest file broken from the start keeps the server from serving (not ready, every check denied) until it parses", async () => {
+  const broken = await startTestApp({ "99-broken.yaml": "kind: [unclosed\n" }, EXAMPLES);
+  try {
+    const ask = () => send(`${broken.authz}/healthz`, { headers: { host: "api.maas.example.com" } });
+    expect((await fetch(`${broken.admin}/readyz`)).status).toBe(503);
+    expect([(await ask()).status, (await ask()).json().code]).toEqual([403, "not_ready"]);
+    broken.write("99-broken.yaml", "# fixed\n");
+    await within(3000, async () => (await ask()).status === 200);
+    expect((await fetch(`${broken.admin}/readyz`)).status).toBe(200);
+  } finally {
+    await broken.close();
+  }
+});
