@@ -2,7 +2,7 @@
 // Node 24: nothing is pulled) and run like the chart runs it (read-only root filesystem, no
 // capabilities, user 65532): standalone on deploy/examples, then in Kubernetes mode with in-cluster
 // configuration against a real API server, with the chart's RBAC, env and arguments.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wait, type StartedTestContainer } from "testcontainers";
@@ -16,6 +16,10 @@ import { EXAMPLES, freePort, HOST, ROOT } from "./support.ts";
 
 const IMAGE = "portcullis:e2e-test";
 const KEY = { "x-api-key": "example-alice-key-change-me" };
+/** SecurityPolicies in deploy/examples: each must get a status from the container. */
+const EXAMPLE_POLICIES = readdirSync(EXAMPLES)
+  .filter((f) => f.endsWith(".yaml"))
+  .reduce((n, f) => n + (readFileSync(join(EXAMPLES, f), "utf8").match(/^kind: SecurityPolicy$/gm)?.length ?? 0), 0);
 
 beforeAll(() => {
   requireDocker();
@@ -64,7 +68,7 @@ describe("standalone mode in a hardened container", () => {
   it("answers /readyz, an Envoy ext_authz check and a forward-auth check", async () => {
     expect((await fetch(`${url(9090)}/readyz`)).status).toBe(200);
     const allowed = await send(`${url(9002)}/v1/models`, { headers: { host: HOST, ...KEY } });
-    expect([allowed.status, allowed.header("x-user-id"), allowed.header("x-envoy-auth-headers-to-remove")]).toEqual([200, "alice", "x-api-key"]);
+    expect([allowed.status, allowed.header("x-user-id"), allowed.header("x-envoy-auth-headers-to-remove")]).toEqual([200, "alice", "x-api-key,x-user-email,x-user-group"]);
     const denied = await send(`${url(9003)}/`, { headers: { "x-forwarded-method": "GET", "x-forwarded-host": HOST, "x-forwarded-uri": "/v1/chat" } });
     expect([denied.status, denied.header("www-authenticate")]).toEqual([401, `Bearer realm="http://${HOST}/v1/chat"`]);
   });
@@ -160,7 +164,7 @@ describe("Kubernetes mode: in-cluster config, the chart's RBAC, env and args", (
     });
     await until("status on every example policy", () => {
       const list = JSON.parse(k(["get", "securitypolicies", "-n", "maas-system", "-o", "json"])) as { items: Obj[] };
-      return list.items.length === 2 && list.items.every((p) => p.status?.ancestors?.some((a: Obj) => a.controllerName === "portcullis.io/gateway-controller"));
+      return list.items.length === EXAMPLE_POLICIES && list.items.every((p) => p.status?.ancestors?.some((a: Obj) => a.controllerName === "portcullis.io/gateway-controller"));
     });
   }, 150_000);
 });

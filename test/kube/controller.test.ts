@@ -142,10 +142,23 @@ describe("Kubernetes mode", () => {
     await until(5000, async () => (leader.leading() ? true : undefined));
     expect(standby.leading()).toBe(false);
     await until(5000, async () => ((await ask(standby, "/v1/models")).status === 401 ? true : undefined), "standby serving");
+    // Decisions are checked on the standby the whole time the leader goes away: none may be wrong.
+    let checking = true;
+    let checked = 0;
+    const watch = (async () => {
+      while (checking) {
+        expect((await ask(standby, "/v1/models")).status).toBe(401);
+        expect((await ask(standby, "/v1/models", { "x-api-key": "rotated-alice" })).status).toBe(200);
+        checked += 2;
+      }
+    })();
     const stopped = Date.now();
     await leader.stop();
     apps.splice(apps.indexOf(leader), 1);
     await until(3000 + 2000, async () => (standby.leading() ? true : undefined), "standby leading");
+    checking = false;
+    await watch;
+    expect(checked).toBeGreaterThan(0);
     console.log(`leader handover: ${Date.now() - stopped} ms (lease 3 s, released on stop)`);
     const lease = await kube.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: "portcullis-status-writer", namespace: LEASE_NAMESPACE } });
     expect(lease?.spec.holderIdentity).toBe("replica-b");
@@ -172,6 +185,11 @@ describe("Kubernetes mode", () => {
     await kube.apply({ ...keysSecret, stringData: { alice: "after-outage", "ci-runner": "x" } });
     await until(20_000, async () => ((await ask(leader, "/v1/models", { "x-api-key": "after-outage" })).status === 200 ? true : undefined), "change after the outage");
     console.log(`API server outage: ${answered} checks answered correctly; change after restart enforced in ${Date.now() - restarted} ms`);
+    // Status converges after the outage: a change made now is reported by the (re-elected) leader.
+    await kube.apply({ ...apikeyPolicy, spec: { ...apikeyPolicy.spec, apiKeyAuth: { ...apikeyPolicy.spec.apiKeyAuth, credentialRefs: [{ name: "gone" }] } } });
+    await until(20_000, async () => ((await accepted(apikeyPolicy))?.reason === "Invalid" ? true : undefined), "status written after the outage");
+    await kube.apply(apikeyPolicy);
+    await until(20_000, async () => ((await accepted(apikeyPolicy))?.status === "True" ? true : undefined), "status back to Accepted");
   }, 60_000);
 });
 
