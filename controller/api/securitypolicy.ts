@@ -4,6 +4,7 @@
  * strictly, so a typo is an error on the policy instead of a silently ignored (and so open) rule.
  */
 import { z } from "zod";
+import { LabelSelectorSchema } from "./meta.ts";
 
 export const SECURITY_POLICY_GROUP = "gateway.envoyproxy.io";
 export const SECURITY_POLICY_VERSION = "v1alpha1";
@@ -18,22 +19,8 @@ const TargetRefSchema = z
   .strict();
 export type PolicyTargetRef = z.infer<typeof TargetRefSchema>;
 
-const TargetSelectorSchema = z
-  .object({
-    group: z.string().optional(),
-    kind: z.string().min(1),
-    matchLabels: z.record(z.string(), z.string()).optional(),
-    matchExpressions: z
-      .array(
-        z.object({
-          key: z.string().min(1),
-          operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"]),
-          values: z.array(z.string()).optional(),
-        }),
-      )
-      .optional(),
-  })
-  .strict();
+/** A Kubernetes label selector plus the kind (and group) it selects. */
+const TargetSelectorSchema = LabelSelectorSchema.extend({ group: z.string().optional(), kind: z.string().min(1) }).strict();
 export type PolicyTargetSelector = z.infer<typeof TargetSelectorSchema>;
 
 /** Gateway API SecretObjectReference. */
