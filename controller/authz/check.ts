@@ -113,7 +113,8 @@ function allow(
   responseHeaders: Record<string, string> = {},
 ): Decision {
   // A header we set replaces the client's copy; every other header any policy may set is removed.
-  const remove = [...new Set([...snapshot.managedHeaders, ...strip])].filter((h) => !Object.hasOwn(headers, h)).sort();
+  const unset = (h: string) => !Object.hasOwn(headers, h);
+  const remove = strip.length === 0 ? snapshot.managedHeaders.filter(unset) : [...new Set([...snapshot.managedHeaders, ...strip])].filter(unset).sort();
   return {
     allowed: true, status: 200, code: "allowed", route, policy: policy?.id,
     message: principals.length > 0 ? `authenticated as ${principals.join(", ")}` : policy === undefined ? "no policy applies" : "no credential required",

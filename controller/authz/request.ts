@@ -28,7 +28,7 @@ export interface NormalizedRequest extends RouteRequest {
 export function normalizeRequest(source: AuthzRequest): NormalizedRequest {
   const q = source.path.indexOf("?");
   const rawPath = q === -1 ? source.path : source.path.slice(0, q);
-  const query = new URLSearchParams(q === -1 ? "" : source.path.slice(q + 1));
+  let query: URLSearchParams | undefined;
   let cookies: Map<string, string[]> | undefined;
   return {
     source,
@@ -36,7 +36,10 @@ export function normalizeRequest(source: AuthzRequest): NormalizedRequest {
     path: normalizePath(rawPath),
     // Methods are case-sensitive (RFC 9110 §9.1) and so is Envoy's route match: "get" is not GET.
     method: source.method,
-    query,
+    // Parsed on first use: most routes and policies never read the query.
+    get query() {
+      return (query ??= new URLSearchParams(q === -1 ? "" : source.path.slice(q + 1)));
+    },
     header: (name) => headerValue(source.headers, name),
     cookies(name) {
       cookies ??= parseCookies(headerValue(source.headers, "cookie"));
@@ -50,6 +53,8 @@ export function headerValue(headers: AuthzRequest["headers"], name: string): str
   const v = Object.hasOwn(headers, name) ? headers[name] : undefined;
   return Array.isArray(v) ? v.join(", ") : typeof v === "string" ? v : undefined;
 }
+
+const ABNORMAL_PATH = /%|\/\/|\/\.\.?(?:\/|$)/;
 
 /** Lower case, without port and trailing dot ("API.example.com.:443" → "api.example.com"). */
 export function normalizeHost(host: string): string {
@@ -69,6 +74,8 @@ export function normalizeHost(host: string): string {
  * ".." segments. Encoded "/" (%2F) stays encoded, so it never creates a path segment.
  */
 export function normalizePath(path: string): string {
+  // Most paths are already normal: no escapes, no empty, "." or ".." segments.
+  if (path.startsWith("/") && !ABNORMAL_PATH.test(path)) return path;
   let p = path.startsWith("/") ? path : `/${path}`;
   p = p.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => {
     const c = String.fromCharCode(parseInt(hex, 16));

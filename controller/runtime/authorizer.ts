@@ -15,7 +15,8 @@ import type { Pipeline } from "./pipeline.ts";
 export type Protocol = "envoy-http" | "envoy-grpc" | "forward-auth";
 
 export interface Authorizer {
-  decide(request: AuthzRequest, protocol: Protocol, requestId: string): Promise<Decision>;
+  /** `requestId` is called only when a line is logged (denials and failures). */
+  decide(request: AuthzRequest, protocol: Protocol, requestId: () => string): Promise<Decision>;
 }
 
 export interface AuthorizerOptions {
@@ -57,7 +58,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
         try {
           decision = await check(published.snapshot, request, { keys, tokenCache: published.tokenCache, verifiedPasswords, now, onNoRoute, trustedHops });
         } catch (err) {
-          logger.error({ err, requestId }, "check failed; denying");
+          logger.error({ err, requestId: requestId() }, "check failed; denying");
           decision = deny(403, "internal_error", "the request could not be checked", {});
         }
       }
@@ -68,7 +69,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
         const q = request.path.indexOf("?");
         logger.info(
           {
-            audit: "deny", requestId, protocol, method: request.method, host: request.host,
+            audit: "deny", requestId: requestId(), protocol, method: request.method, host: request.host,
             path: normalizePath(q === -1 ? request.path : request.path.slice(0, q)),
             route: decision.route, policy: decision.policy, code: decision.code, status: decision.status, reason: decision.message,
           },

@@ -66,8 +66,9 @@ async function answer(
   authorizer: Authorizer,
   read: () => AuthzRequest | { error: string },
 ): Promise<void> {
-  await drainBody(req);
-  const requestId = firstValue(headerValue(req.headers, "x-request-id")) ?? randomUUID();
+  // A request without a declared body has nothing to drain (ext_authz checks normally have none).
+  if (req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined) await drainBody(req);
+  const requestId = () => firstValue(headerValue(req.headers, "x-request-id")) ?? randomUUID();
   const request = read();
   if ("error" in request) {
     res.writeHead(400, { "content-type": "application/json" });
@@ -75,7 +76,8 @@ async function answer(
     return;
   }
   const wire = envoyResponse(await authorizer.decide(request, protocol, requestId));
-  res.writeHead(wire.status, wire.headers);
+  // A length, not chunked encoding: one write, and the proxy knows at once the answer is complete.
+  res.writeHead(wire.status, { ...wire.headers, "content-length": String(Buffer.byteLength(wire.body)) });
   res.end(wire.body);
 }
 

@@ -102,11 +102,11 @@ export async function startGrpcServer(authorizer: Authorizer, port: number, host
   server.addService(SERVICE, {
     Check(call: ServerUnaryCall<CheckRequest, object>, callback: sendUnaryData<object>) {
       const request = toAuthzRequest(call.request);
-      const requestId = call.request.attributes?.request?.http?.id || randomUUID();
+      const requestId = () => call.request.attributes?.request?.http?.id || randomUUID();
       authorizer.decide(request, "envoy-grpc", requestId).then(
         (decision) => callback(null, toCheckResponse(decision)),
         (err: unknown) => {
-          logger.error({ err, requestId }, "gRPC check failed; denying");
+          logger.error({ err, requestId: requestId() }, "gRPC check failed; denying");
           callback(null, { status: { code: PERMISSION_DENIED, message: "the request could not be checked" }, denied_response: { status: { code: 403 } } });
         },
       );
