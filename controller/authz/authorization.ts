@@ -7,6 +7,7 @@
 import { pathMatches } from "../snapshot/route-index.ts";
 import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "../snapshot/types.ts";
 import type { IdentityAttributes } from "./identity.ts";
+import { claimAt } from "./jwt.ts";
 import type { NormalizedRequest } from "./request.ts";
 
 export interface Verdict {
@@ -78,15 +79,6 @@ function scopesOf(claims: Readonly<Record<string, unknown>>): Set<string> {
     if (Array.isArray(raw)) for (const s of raw) if (typeof s === "string") out.add(s);
   }
   return out;
-}
-
-function claimAt(claims: Readonly<Record<string, unknown>>, path: readonly string[]): unknown {
-  let value: unknown = claims;
-  for (const part of path) {
-    if (typeof value !== "object" || value === null || Array.isArray(value) || !Object.hasOwn(value, part)) return undefined;
-    value = (value as Record<string, unknown>)[part];
-  }
-  return value;
 }
 
 /** The variables a CEL expression sees. Absent identities are empty maps, so `has()` works on them. */

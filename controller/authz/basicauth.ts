@@ -8,7 +8,7 @@ import bcrypt from "bcryptjs";
 import type { CompiledBasicAuth } from "../snapshot/types.ts";
 import { deny } from "./decision.ts";
 import type { PhaseOutcome } from "./identity.ts";
-import type { NormalizedRequest } from "./request.ts";
+import { realmOf, type NormalizedRequest } from "./request.ts";
 
 export class VerifiedPasswords {
   readonly #seen = new Set<string>();
@@ -31,7 +31,7 @@ export async function checkBasicAuth(
   where: { route: string; policy: string },
   verified: VerifiedPasswords,
 ): Promise<PhaseOutcome> {
-  const challenge = { "www-authenticate": `Basic realm="${`${request.source.scheme}://${request.host}${request.path}`.replace(/["\\]/g, "")}"` };
+  const challenge = { "www-authenticate": `Basic realm="${realmOf(request)}"` };
   const header = request.header("authorization")?.trim();
   if (header === undefined || !/^basic /i.test(header)) {
     return { ok: false, deny: deny(401, "basic_missing", "User authentication failed: no Basic credentials in the request", where, challenge) };

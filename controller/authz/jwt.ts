@@ -9,7 +9,7 @@ import { readCredential } from "./credentials.ts";
 import { deny } from "./decision.ts";
 import type { PhaseOutcome } from "./identity.ts";
 import { checkClaims, decodeJwt, verifySignature, type ClaimsProblem, type DecodedJwt } from "./jwt-verify.ts";
-import type { NormalizedRequest } from "./request.ts";
+import { realmOf, type NormalizedRequest } from "./request.ts";
 import type { TokenCache } from "./token-cache.ts";
 
 /** Clock leeway for exp and nbf, as Envoy's default. */
@@ -108,12 +108,8 @@ async function signatureHolds(jwt: DecodedJwt, provider: CompiledJwtProvider, ct
   return keys.some((key) => verifySignature(jwt, key));
 }
 
-/** Envoy's realm: the request URL without its query. */
-function realmOf(request: NormalizedRequest): string {
-  return `${request.source.scheme}://${request.host}${request.path}`.replace(/["\\]/g, "");
-}
-
-function claimAt(claims: Readonly<Record<string, unknown>>, path: readonly string[]): unknown {
+/** A claim by dot path ("realm.roles"); own members of objects only, never through arrays. */
+export function claimAt(claims: Readonly<Record<string, unknown>>, path: readonly string[]): unknown {
   let value: unknown = claims;
   for (const part of path) {
     if (typeof value !== "object" || value === null || Array.isArray(value) || !Object.hasOwn(value, part)) return undefined;

@@ -48,6 +48,11 @@ export function normalizeRequest(source: AuthzRequest): NormalizedRequest {
   };
 }
 
+/** Envoy's challenge realm: the request URL without its query, with no character that would end the quoted string. */
+export function realmOf(request: NormalizedRequest): string {
+  return `${request.source.scheme}://${request.host}${request.path}`.replace(/["\\]/g, "");
+}
+
 /** A header's value; repeated headers are joined with ", ". Only own properties count ("constructor" is a header name too). */
 export function headerValue(headers: AuthzRequest["headers"], name: string): string | undefined {
   const v = Object.hasOwn(headers, name) ? headers[name] : undefined;
