@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { TokenCache } from "../../controller/authz/token-cache.ts";
 import { hmacToken, jwksOf, mint, signingKey, unsignedToken, type SigningKey } from "../support/tokens.ts";
 import { decider, type Decider } from "../support/world.ts";
+import { gatewayWithRoute } from "../support/manifests.ts";
 
 const ISSUER = "https://idp.example.com";
 let idp: SigningKey;
@@ -11,27 +12,7 @@ let stranger: SigningKey;
 let d: Decider;
 
 const world = (jwks: string) => `
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: apps}
-spec: {gatewayClassName: portcullis, listeners: [{name: http, protocol: HTTP, port: 80}]}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: api, namespace: apps}
-spec:
-  parentRefs: [{name: gw}]
-  hostnames: [api.example.com]
-  rules:
-    - {name: open, matches: [{path: {type: PathPrefix, value: /public}}]}
-    - {name: keys, matches: [{path: {type: PathPrefix, value: /keys}}]}
-    - {name: cookie, matches: [{path: {type: PathPrefix, value: /cookie}}]}
-    - {name: jwt, matches: [{path: {type: PathPrefix, value: /jwt}}]}
-    - {name: optional, matches: [{path: {type: PathPrefix, value: /optional}}]}
-    - {name: custom, matches: [{path: {type: PathPrefix, value: /custom}}]}
-    - {name: both, matches: [{path: {type: PathPrefix, value: /both}}]}
-    - {name: broken, matches: [{path: {type: PathPrefix, value: /broken}}]}
----
+${gatewayWithRoute("api.example.com", { open: "/public", keys: "/keys", cookie: "/cookie", jwt: "/jwt", optional: "/optional", custom: "/custom", both: "/both", broken: "/broken" })}---
 apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: apps}

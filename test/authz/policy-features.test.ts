@@ -2,29 +2,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { jwksOf, mint, signingKey, type SigningKey } from "../support/tokens.ts";
 import { decider, type Decider } from "../support/world.ts";
+import { gatewayWithRoute } from "../support/manifests.ts";
 
 const ISSUER = "https://idp.example.com";
 let idp: SigningKey;
 let d: Decider;
 
 const world = (jwks: string) => `
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: apps}
-spec: {gatewayClassName: portcullis, listeners: [{name: http, protocol: HTTP, port: 80}]}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: api, namespace: apps}
-spec:
-  parentRefs: [{name: gw}]
-  hostnames: [api.example.com]
-  rules:
-    - {name: basic, matches: [{path: {type: PathPrefix, value: /basic}}]}
-    - {name: roles, matches: [{path: {type: PathPrefix, value: /roles}}]}
-    - {name: keys, matches: [{path: {type: PathPrefix, value: /keys}}]}
-    - {name: cors, matches: [{path: {type: PathPrefix, value: /cors}}]}
----
+${gatewayWithRoute("api.example.com", { basic: "/basic", roles: "/roles", keys: "/keys", cors: "/cors" })}---
 apiVersion: v1
 kind: Secret
 metadata: {name: users, namespace: apps}

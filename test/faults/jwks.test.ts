@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startJwksServer, type JwksServer } from "../keys/helpers.ts";
 import { mint, signingKey, type SigningKey } from "../support/tokens.ts";
 import { ask, serve, until, type Served } from "./process.ts";
+import { GATEWAY } from "../support/manifests.ts";
 
 const ISSUER = "https://idp.test";
 const TIMEOUT_MS = 500;
@@ -54,9 +55,8 @@ beforeAll(async () => {
   key = await signingKey("k1", "RS256");
   forger = await signingKey("k1", "RS256");
   jwks = await startJwksServer({ kind: "jwks", doc: { keys: [key.publicJwk] } });
-  const gateway = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: apps}\nspec: {gatewayClassName: portcullis, listeners: [{name: http, protocol: HTTP, port: 80}]}\n";
   app = await serve(
-    { "world.yaml": gateway + route("good", jwks.url("/good")) + route("down", `http://127.0.0.1:${await closedPort()}/jwks`) },
+    { "world.yaml": GATEWAY + route("good", jwks.url("/good")) + route("down", `http://127.0.0.1:${await closedPort()}/jwks`) },
     ["--jwks-fetch-timeout-ms", String(TIMEOUT_MS)],
   );
 });

@@ -9,25 +9,14 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { startJwksServer, type JwksServer } from "../keys/helpers.ts";
 import { mint, signingKey, type SigningKey } from "../support/tokens.ts";
 import { ask, serve, type Answer, type Served } from "./process.ts";
+import { gatewayWithRoute } from "../support/manifests.ts";
 
 let jwks: JwksServer;
 let app: Served;
 let key: SigningKey;
 const DELAY_MS = 1000;
 
-const world = (uri: string) => `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: apps}
-spec: {gatewayClassName: portcullis, listeners: [{name: http, protocol: HTTP, port: 80}]}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: api, namespace: apps}
-spec:
-  parentRefs: [{name: gw}]
-  hostnames: [api.test]
-  rules: [{name: keys, matches: [{path: {value: /keys}}]}, {name: jwt, matches: [{path: {value: /jwt}}]}]
----
+const world = (uri: string) => `${gatewayWithRoute("api.test", { keys: "/keys", jwt: "/jwt" })}---
 apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: apps}

@@ -8,17 +8,9 @@
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ask, serve, until, type Answer, type Served } from "./process.ts";
+import { gatewayWithRoute } from "../support/manifests.ts";
 
-const WORLD = `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: apps}
-spec: {gatewayClassName: portcullis, listeners: [{name: http, protocol: HTTP, port: 80}]}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: api, namespace: apps}
-spec: {parentRefs: [{name: gw}], hostnames: [api.test]}
----
+const WORLD = `${gatewayWithRoute("api.test")}---
 apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: apps}

@@ -4,6 +4,7 @@
  * and hand-made hostile tokens.
  */
 import { createHmac, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import { gatewayWithRoute } from "../support/manifests.ts";
 
 export const ISSUER = "https://idp.example.com";
 export const OTHER_ISSUER = "https://other.example.com";
@@ -78,28 +79,7 @@ export function manifests(keys: Keys): string {
   const jwks = jwksOf(keys.es, keys.rsa);
   const apiKeys = (extractFrom: string, extra = "") =>
     `  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: ${extractFrom}, forwardClientIDHeader: x-client-id${extra}}\n`;
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: apps}
-spec: {gatewayClassName: portcullis, listeners: [{name: http, protocol: HTTP, port: 80}]}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: api, namespace: apps}
-spec:
-  parentRefs: [{name: gw}]
-  hostnames: [${HOST}]
-  rules:
-    - {name: open, matches: [{path: {type: PathPrefix, value: /public}}]}
-    - {name: keys, matches: [{path: {type: PathPrefix, value: /keys}}]}
-    - {name: sanitized, matches: [{path: {type: PathPrefix, value: /sanitized}}]}
-    - {name: jwt, matches: [{path: {type: PathPrefix, value: /jwt}}]}
-    - {name: optional, matches: [{path: {type: PathPrefix, value: /optional}}]}
-    - {name: get-open, matches: [{path: {type: PathPrefix, value: /m}, method: GET}]}
-    - {name: m, matches: [{path: {type: PathPrefix, value: /m}}]}
-    - {name: re, matches: [{path: {type: RegularExpression, value: "/re/(a+)+"}}]}
-    - {name: proto, matches: [{path: {type: PathPrefix, value: /proto}}]}
----
+  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto" })}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: www, namespace: apps}

@@ -15,20 +15,9 @@ import { compile } from "../../../controller/compile/index.ts";
 import { ManifestFolder } from "../../../controller/sources/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
+import { gatewayWithRoute } from "../../support/manifests.ts";
 
-const BASE = `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: apps}
-spec: {gatewayClassName: portcullis, listeners: [{name: http, protocol: HTTP, port: 80}]}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: app, namespace: apps}
-spec:
-  parentRefs: [{name: gw}]
-  hostnames: [app.example.com]
-  rules: [{name: good, matches: [{path: {value: /good}}]}, {name: bad, matches: [{path: {value: /bad}}]}]
----
+const BASE = `${gatewayWithRoute("app.example.com", { good: "/good", bad: "/bad" }, "app")}---
 apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: apps}

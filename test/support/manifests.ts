@@ -1,0 +1,25 @@
+/** The world most decision tests start from: Gateway apps/gw with one HTTP listener, and one HTTPRoute on it. */
+
+export const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: apps}
+spec: {gatewayClassName: portcullis, listeners: [{name: http, protocol: HTTP, port: 80}]}
+`;
+
+/**
+ * GATEWAY plus HTTPRoute apps/`route` on `host`. Each rule is name → a path prefix ("/keys") or a
+ * whole match as a YAML flow map ("{path: {type: Exact, value: /x}, method: GET}"); no rules: one
+ * implicit rule matching everything. Ends with a newline, ready for "---" and more documents.
+ */
+export function gatewayWithRoute(host: string, rules: Readonly<Record<string, string>> = {}, route = "api"): string {
+  const lines = Object.entries(rules).map(([name, match]) =>
+    `    - {name: ${name}, matches: [${match.startsWith("/") ? `{path: {type: PathPrefix, value: ${match}}}` : match}]}`);
+  return `${GATEWAY}---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: ${route}, namespace: apps}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [${host}]
+${lines.length > 0 ? `  rules:\n${lines.join("\n")}\n` : ""}`;
+}
