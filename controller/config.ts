@@ -10,6 +10,17 @@ import { z } from "zod";
 export const DEFAULT_CONTROLLER_NAME = "portcullis.io/gateway-controller";
 
 const Port = z.coerce.number().int().min(0).max(65535);
+/** What every command compiles with. */
+const CompileOptions = {
+  controllerName: z.string().min(1).default(DEFAULT_CONTROLLER_NAME),
+  gatewayClass: z.array(z.string().min(1)).default([]),
+};
+/** What serve and check decide with. */
+const DecideOptions = {
+  onNoRoute: z.enum(["deny", "allow"]).default("deny"),
+  xffTrustedHops: z.coerce.number().int().min(0).max(10).default(0),
+  jwksFetchTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(5000),
+};
 const ServeSchema = z.object({
   command: z.literal("serve"),
   manifests: z.string().min(1).optional(),
@@ -19,15 +30,12 @@ const ServeSchema = z.object({
   forwardAuthPort: Port.default(9003),
   adminPort: Port.default(9090),
   grpcPort: Port.default(9001),
-  controllerName: z.string().min(1).default(DEFAULT_CONTROLLER_NAME),
-  gatewayClass: z.array(z.string().min(1)).default([]),
-  onNoRoute: z.enum(["deny", "allow"]).default("deny"),
-  xffTrustedHops: z.coerce.number().int().min(0).max(10).default(0),
+  ...CompileOptions,
+  ...DecideOptions,
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   shutdownGraceSeconds: z.coerce.number().min(0).max(300).default(10),
   /** Seconds between SIGTERM and closing the ports: readiness fails first, so traffic moves away. */
   shutdownDelaySeconds: z.coerce.number().min(0).max(120).default(5),
-  jwksFetchTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(5000),
   leaseNamespace: z.string().min(1).default("default"),
   leaseName: z.string().min(1).default("portcullis-status-writer"),
   leaseDurationSeconds: z.coerce.number().int().min(2).max(300).default(15),
@@ -39,19 +47,15 @@ const CheckSchema = z.object({
   manifests: z.string().min(1),
   header: z.array(z.string().regex(/^[^:\s]+:/, "headers are written 'Name: value'")).default([]),
   gateway: z.string().regex(/^[^/\s]+\/[^/\s]+$/, "a Gateway is named namespace/name").optional(),
-  controllerName: z.string().min(1).default(DEFAULT_CONTROLLER_NAME),
-  gatewayClass: z.array(z.string().min(1)).default([]),
-  onNoRoute: z.enum(["deny", "allow"]).default("deny"),
-  xffTrustedHops: z.coerce.number().int().min(0).max(10).default(0),
-  jwksFetchTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(5000),
+  ...CompileOptions,
+  ...DecideOptions,
   method: z.string().regex(/^[A-Za-z]+$/, "METHOD is a word like GET"),
   url: z.url({ protocol: /^https?$/, error: "URL must be an absolute http(s) URL" }),
 });
 const CompileSchema = z.object({
   command: z.literal("compile"),
   manifests: z.string().min(1),
-  controllerName: z.string().min(1).default(DEFAULT_CONTROLLER_NAME),
-  gatewayClass: z.array(z.string().min(1)).default([]),
+  ...CompileOptions,
 });
 const ConfigSchema = z.discriminatedUnion("command", [ServeSchema, CheckSchema, CompileSchema]);
 export type Config = z.infer<typeof ConfigSchema>;
