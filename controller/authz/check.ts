@@ -14,17 +14,18 @@ import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
 import { checkApiKey } from "./apikey.ts";
 import { authorize } from "./authorization.ts";
 import { checkBasicAuth, type VerifiedPasswords } from "./basicauth.ts";
+import type { CheckMemo } from "./check-memo.ts";
 import { corsResponseHeaders, isPreflight } from "./cors.ts";
 import { deny, type Decision } from "./decision.ts";
 import type { IdentityAttributes, IdentityResult, PhaseOutcome } from "./identity.ts";
 import { checkJwt } from "./jwt.ts";
 import { normalizeRequest, type AuthzRequest, type NormalizedRequest } from "./request.ts";
-import type { TokenCache } from "./token-cache.ts";
+import { andThen, firstOf, type MaybePromise } from "./maybe-async.ts";
 
 export interface CheckContext {
   readonly keys: Pick<KeyStore, "resolve">;
-  /** The verified-token cache of this snapshot. */
-  readonly tokenCache: TokenCache;
+  /** What this snapshot's checks remember: verified tokens, API-key identities, allow decisions. */
+  readonly memo: CheckMemo;
   /** bcrypt passwords that verified (shared across snapshots: keyed by the hash too). */
   readonly verifiedPasswords: VerifiedPasswords;
   /** Epoch milliseconds. */
@@ -35,7 +36,8 @@ export interface CheckContext {
   readonly trustedHops: number;
 }
 
-export async function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckContext): Promise<Decision> {
+/** Synchronous unless a phase must wait (a JWKS being fetched, a bcrypt comparison). */
+export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckContext): MaybePromise<Decision> {
   const req = normalizeRequest(request);
 
   // 1. Route
@@ -43,11 +45,11 @@ export async function check(snapshot: Snapshot, request: AuthzRequest, ctx: Chec
   if (vhosts === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
   const entry = findRoute(vhosts, req, request.route);
   if (entry === undefined) {
-    if (ctx.onNoRoute === "allow") return allow(snapshot, undefined, undefined, [], {});
+    if (ctx.onNoRoute === "allow") return memoizedAllow(snapshot, ctx.memo, ANONYMOUS, undefined, undefined);
     return deny(403, "route_not_found", `no HTTPRoute rule matches ${req.method} ${req.host}${req.path}`, {});
   }
   const policy = entry.policy;
-  if (policy === undefined) return allow(snapshot, entry.rule, undefined, [], {});
+  if (policy === undefined) return memoizedAllow(snapshot, ctx.memo, ANONYMOUS, entry.rule, undefined);
   const where = { route: entry.rule, policy: policy.id };
   if (policy.invalid !== undefined) return deny(403, "policy_invalid", `SecurityPolicy ${policy.id} is invalid: ${policy.invalid}`, where);
 
@@ -60,36 +62,56 @@ export async function check(snapshot: Snapshot, request: AuthzRequest, ctx: Chec
 
   // 3. Identity
   const passed: IdentityResult[] = [];
-  for (const phase of identityPhases(policy, req, where, ctx)) {
-    const outcome = await phase();
-    if (!outcome.ok) return outcome.deny;
-    passed.push(outcome.value);
-  }
-  const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
+  const refused = firstOf(PHASES.length, (i) =>
+    andThen(PHASES[i]!(policy, req, where, ctx), (outcome) => {
+      if (outcome === undefined) return undefined;
+      if (!outcome.ok) return outcome.deny;
+      passed.push(outcome.value);
+      return undefined;
+    }),
+  );
+  return andThen(refused, (denial) => denial ?? authorizeAndAllow(snapshot, entry.rule, policy, req, passed, ctx));
+}
 
+type Phase = (policy: CompiledPolicy, req: NormalizedRequest, where: { route: string; policy: string }, ctx: CheckContext) => MaybePromise<PhaseOutcome> | undefined;
+
+/** Every configured method must pass, in this order; an unconfigured one yields undefined. */
+const PHASES: readonly Phase[] = [
+  (policy, req, where, ctx) => (policy.apiKey === undefined ? undefined : checkApiKey(policy.apiKey, req, where, ctx.memo)),
+  (policy, req, where, ctx) => (policy.basicAuth === undefined ? undefined : checkBasicAuth(policy.basicAuth, req, where, ctx.verifiedPasswords)),
+  (policy, req, where, ctx) => (policy.jwt === undefined ? undefined : checkJwt(policy.jwt, req, where, ctx)),
+];
+
+/** Phases 4 and 5, once every identity phase passed. */
+function authorizeAndAllow(snapshot: Snapshot, rule: string, policy: CompiledPolicy, req: NormalizedRequest, passed: readonly IdentityResult[], ctx: CheckContext): Decision {
+  const where = { route: rule, policy: policy.id };
   // 4. Authorization
   if (policy.authorization !== undefined) {
-    const verdict = authorize(policy.authorization, req, who, clientAddressOf(request, ctx.trustedHops));
+    const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
+    const verdict = authorize(policy.authorization, req, who, clientAddressOf(req.source, ctx.trustedHops));
     if (!verdict.allowed) {
       const why = verdict.by === "defaultAction" ? "no authorization rule allows the request" : `denied by authorization rule ${verdict.by}`;
       return deny(403, "authz_denied", why, where);
     }
   }
 
-  // 5. Response
+  // 5. Response: without CORS, one identity's answer on one rule is always the same.
+  if (policy.cors === undefined && passed.length <= 1) return memoizedAllow(snapshot, ctx.memo, passed[0] ?? ANONYMOUS, rule, policy);
   const headers: Record<string, string> = {};
   for (const r of passed) Object.assign(headers, r.headers);
   const cors = policy.cors === undefined ? undefined : corsResponseHeaders(policy.cors, req, false);
   const principals = passed.flatMap((r) => (r.principal === undefined ? [] : [r.principal]));
-  return allow(snapshot, entry.rule, policy, passed.flatMap((r) => r.strip), headers, principals, cors);
+  return allow(snapshot, rule, policy, passed.flatMap((r) => r.strip), headers, principals, cors);
 }
 
-function identityPhases(policy: CompiledPolicy, req: NormalizedRequest, where: { route: string; policy: string }, ctx: CheckContext) {
-  const phases: (() => PhaseOutcome | Promise<PhaseOutcome>)[] = [];
-  if (policy.apiKey !== undefined) phases.push(() => checkApiKey(policy.apiKey!, req, where));
-  if (policy.basicAuth !== undefined) phases.push(() => checkBasicAuth(policy.basicAuth!, req, where, ctx.verifiedPasswords));
-  if (policy.jwt !== undefined) phases.push(() => checkJwt(policy.jwt!, req, where, { keys: ctx.keys, cache: ctx.tokenCache, now: ctx.now }));
-  return phases;
+/** The identity of a request no identity phase looked at. */
+const ANONYMOUS: IdentityResult = { principal: undefined, headers: {}, strip: [], attributes: {} };
+
+function memoizedAllow(snapshot: Snapshot, memo: CheckMemo, identity: IdentityResult, rule: string | undefined, policy: CompiledPolicy | undefined): Decision {
+  const known = memo.allow(identity, rule);
+  if (known !== undefined) return known;
+  const principals = identity.principal === undefined ? [] : [identity.principal];
+  return memo.rememberAllow(identity, rule, allow(snapshot, rule, policy, identity.strip, identity.headers, principals));
 }
 
 /**

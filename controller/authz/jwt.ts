@@ -10,28 +10,56 @@ import { deny } from "./decision.ts";
 import type { PhaseOutcome } from "./identity.ts";
 import { checkClaims, decodeJwt, verifySignature, type ClaimsProblem, type DecodedJwt } from "./jwt-verify.ts";
 import { realmOf, type NormalizedRequest } from "./request.ts";
-import type { TokenCache } from "./token-cache.ts";
+import { andThen, firstOf, type MaybePromise } from "./maybe-async.ts";
+import type { CachedToken, TokenCache } from "./token-cache.ts";
 
 /** Clock leeway for exp and nbf, as Envoy's default. */
 export const CLOCK_SKEW_SECONDS = 60;
 
 export interface JwtContext {
   readonly keys: Pick<KeyStore, "resolve">;
-  readonly cache: TokenCache;
+  readonly memo: { readonly tokens: TokenCache };
   readonly now: () => number;
 }
 
-type TokenVerdict =
-  | { readonly ok: true; readonly provider: number; readonly claims: Readonly<Record<string, unknown>> }
-  | { readonly ok: false; readonly status: 401 | 403; readonly message: string };
+type Refusal = { readonly status: 401 | 403; readonly message: string };
+type TokenVerdict = CachedToken | Refusal;
 
-export async function checkJwt(
+/** An optional jwt with no token: nothing is set upstream and no claim is there for rules. */
+const NO_TOKEN: PhaseOutcome = { ok: true, value: { principal: undefined, headers: {}, strip: [], attributes: {} } };
+
+export function checkJwt(
   config: CompiledJwt,
   request: NormalizedRequest,
   where: { route: string; policy: string },
   ctx: JwtContext,
-): Promise<PhaseOutcome> {
-  // token → indexes of the providers that read it from where it was found.
+): MaybePromise<PhaseOutcome> {
+  const tokens = tokensIn(config, request);
+  if (tokens.size === 0) {
+    if (config.optional) return NO_TOKEN;
+    return { ok: false, deny: deny(401, "jwt_missing", "Jwt is missing", where, { "www-authenticate": challenge(request) }) };
+  }
+  // Tokens are verified in order and the first refusal ends the phase.
+  const found = [...tokens];
+  let first: CachedToken | undefined;
+  const refused = firstOf(found.length, (i) =>
+    andThen(verifyToken(found[i]![0], found[i]![1], config, ctx), (verdict) => {
+      if ("status" in verdict) return verdict;
+      first ??= verdict;
+      return undefined;
+    }),
+  );
+  return andThen(refused, (refusal): PhaseOutcome => {
+    if (refusal === undefined) return first!.passed;
+    const realm = challenge(request);
+    const wwwAuthenticate = refusal.status === 401 ? `${realm}, error="invalid_token"` : realm;
+    const code = refusal.status === 403 ? "jwt_audience" : "jwt_invalid";
+    return { ok: false, deny: deny(refusal.status, code, refusal.message, where, { "www-authenticate": wwwAuthenticate }) };
+  });
+}
+
+/** token → indexes of the providers that read it from where it was found. */
+function tokensIn(config: CompiledJwt, request: NormalizedRequest): Map<string, number[]> {
   const tokens = new Map<string, number[]>();
   config.providers.forEach((provider, index) => {
     for (const source of provider.sources) {
@@ -42,70 +70,59 @@ export async function checkJwt(
       }
     }
   });
-  const realm = `Bearer realm="${realmOf(request)}"`;
-  if (tokens.size === 0) {
-    if (config.optional) return { ok: true, value: { principal: undefined, headers: {}, strip: [], attributes: {} } };
-    return { ok: false, deny: deny(401, "jwt_missing", "Jwt is missing", where, { "www-authenticate": realm }) };
-  }
-  let first: { provider: number; claims: Readonly<Record<string, unknown>> } | undefined;
-  for (const [token, readers] of tokens) {
-    const verdict = await verifyToken(token, readers, config.providers, where.policy, ctx);
-    if (!verdict.ok) {
-      const challenge = verdict.status === 401 ? `${realm}, error="invalid_token"` : realm;
-      const code = verdict.status === 403 ? "jwt_audience" : "jwt_invalid";
-      return { ok: false, deny: deny(verdict.status, code, verdict.message, where, { "www-authenticate": challenge }) };
-    }
-    first ??= verdict;
-  }
-  const provider = config.providers[first!.provider]!;
-  const headers: Record<string, string> = {};
-  for (const { header, claim } of provider.claimToHeaders) {
-    const value = headerValueOf(claimAt(first!.claims, claim));
-    if (value !== undefined) headers[header] = value;
-  }
-  const sub = typeof first!.claims.sub === "string" ? ` sub=${first!.claims.sub}` : "";
-  return { ok: true, value: { principal: `jwt ${provider.name}${sub}`, headers, strip: [], attributes: { jwt: { provider: provider.name, claims: first!.claims } } } };
+  return tokens;
 }
 
-async function verifyToken(
-  token: string,
-  readers: readonly number[],
-  providers: readonly CompiledJwtProvider[],
-  policy: string,
-  ctx: JwtContext,
-): Promise<TokenVerdict> {
+const challenge = (request: NormalizedRequest) => `Bearer realm="${realmOf(request)}"`;
+
+function verifyToken(token: string, readers: readonly number[], config: CompiledJwt, ctx: JwtContext): MaybePromise<TokenVerdict> {
   const now = ctx.now();
-  const cacheKey = `${policy}\n${token}`;
-  const cached = ctx.cache.get(cacheKey, now);
+  const cached = ctx.memo.tokens.get(token, config, now);
   // A verdict is reused only for a provider that reads the token from where it was found this time.
-  if (cached !== undefined && readers.includes(cached.provider)) return { ok: true, provider: cached.provider, claims: cached.claims };
+  if (cached !== undefined && readers.includes(cached.provider)) return cached;
 
   const jwt = decodeJwt(token);
-  if ("error" in jwt) return { ok: false, status: 401, message: `Jwt is not well formed: ${jwt.error}` };
+  if ("error" in jwt) return { status: 401, message: `Jwt is not well formed: ${jwt.error}` };
   const iss = jwt.payload.iss;
-  const candidates = readers.filter((i) => providers[i]!.issuer === undefined || providers[i]!.issuer === iss);
-  if (candidates.length === 0) return { ok: false, status: 401, message: "Jwt issuer is not configured" };
+  const candidates = readers.filter((i) => config.providers[i]!.issuer === undefined || config.providers[i]!.issuer === iss);
+  if (candidates.length === 0) return { status: 401, message: "Jwt issuer is not configured" };
   let problem: ClaimsProblem | undefined;
-  for (const index of candidates) {
-    const provider = providers[index]!;
-    if (!(await signatureHolds(jwt, provider, ctx))) continue;
-    const found = checkClaims(jwt.payload, Math.floor(now / 1000), CLOCK_SKEW_SECONDS, provider.issuer, provider.audiences);
-    if (found === undefined) {
-      const exp = jwt.payload.exp;
-      ctx.cache.set(cacheKey, { provider: index, claims: jwt.payload }, now, typeof exp === "number" ? (exp + CLOCK_SKEW_SECONDS) * 1000 : undefined);
-      return { ok: true, provider: index, claims: jwt.payload };
-    }
-    // An audience mismatch outranks other problems: the token is genuine but meant for someone else (403).
-    if (problem === undefined || found.code === "audience") problem = found;
-  }
-  if (problem === undefined) return { ok: false, status: 401, message: "Jwt verification fails" };
-  return { ok: false, status: problem.code === "audience" ? 403 : 401, message: problem.message };
+  const accepted = firstOf(candidates.length, (c) => {
+    const index = candidates[c]!;
+    const provider = config.providers[index]!;
+    return andThen(signatureHolds(jwt, provider, ctx), (holds) => {
+      if (!holds) return undefined;
+      const found = checkClaims(jwt.payload, Math.floor(now / 1000), CLOCK_SKEW_SECONDS, provider.issuer, provider.audiences);
+      if (found === undefined) return remember(token, jwt, config, index, ctx.memo.tokens, now);
+      // An audience mismatch outranks other problems: the token is genuine but meant for someone else (403).
+      if (problem === undefined || found.code === "audience") problem = found;
+      return undefined;
+    });
+  });
+  return andThen(accepted, (verdict): TokenVerdict => {
+    if (verdict !== undefined) return verdict;
+    if (problem === undefined) return { status: 401, message: "Jwt verification fails" };
+    return { status: problem.code === "audience" ? 403 : 401, message: problem.message };
+  });
 }
 
-async function signatureHolds(jwt: DecodedJwt, provider: CompiledJwtProvider, ctx: JwtContext): Promise<boolean> {
-  const found = ctx.keys.resolve(provider.jwks, jwt.kid);
-  const keys = Array.isArray(found) ? found : await found;
-  return keys.some((key) => verifySignature(jwt, key));
+function signatureHolds(jwt: DecodedJwt, provider: CompiledJwtProvider, ctx: JwtContext): MaybePromise<boolean> {
+  return andThen(ctx.keys.resolve(provider.jwks, jwt.kid), (keys) => keys.some((key) => verifySignature(jwt, key)));
+}
+
+/** A verified token's verdict, with the claim headers and principal the phase passes on. */
+function remember(token: string, jwt: DecodedJwt, config: CompiledJwt, index: number, cache: TokenCache, now: number): CachedToken {
+  const provider = config.providers[index]!;
+  const claims = jwt.payload;
+  const headers: Record<string, string> = {};
+  for (const { header, claim } of provider.claimToHeaders) {
+    const value = headerValueOf(claimAt(claims, claim));
+    if (value !== undefined) headers[header] = value;
+  }
+  const sub = typeof claims.sub === "string" ? ` sub=${claims.sub}` : "";
+  const passed = { ok: true, value: { principal: `jwt ${provider.name}${sub}`, headers, strip: [], attributes: { jwt: { provider: provider.name, claims } } } } as const;
+  const exp = claims.exp;
+  return cache.set(token, { config, provider: index, claims, passed }, now, typeof exp === "number" ? (exp + CLOCK_SKEW_SECONDS) * 1000 : undefined);
 }
 
 /** A claim by dot path ("realm.roles"); own members of objects only, never through arrays. */

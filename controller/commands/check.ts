@@ -2,7 +2,7 @@
 import pino from "pino";
 import { VerifiedPasswords } from "../authz/basicauth.ts";
 import { check } from "../authz/check.ts";
-import { TokenCache } from "../authz/token-cache.ts";
+import { CheckMemo } from "../authz/check-memo.ts";
 import type { CheckConfig } from "../config.ts";
 import { createKeyStore } from "../keys/store.ts";
 import { envoyResponse } from "../server/envoy-response.ts";
@@ -23,7 +23,7 @@ export async function runCheck(config: CheckConfig, out: (text: string) => void,
     const decision = await check(
       snapshot,
       { method: config.method.toUpperCase(), scheme: url.protocol.slice(0, -1), host: headers.host!, path: `${url.pathname}${url.search}`, headers, gateway: config.gateway },
-      { keys, tokenCache: new TokenCache(), verifiedPasswords: new VerifiedPasswords(), now: Date.now, onNoRoute: config.onNoRoute, trustedHops: config.xffTrustedHops },
+      { keys, memo: new CheckMemo(), verifiedPasswords: new VerifiedPasswords(), now: Date.now, onNoRoute: config.onNoRoute, trustedHops: config.xffTrustedHops },
     );
     const wire = envoyResponse(decision);
     out(`${JSON.stringify({ status: wire.status, headers: wire.headers, reason: decision.allowed ? decision.message : `${decision.code}: ${decision.message}`, route: decision.route ?? null, policy: decision.policy ?? null }, null, 2)}\n`);

@@ -5,18 +5,23 @@
  */
 import type { Logger } from "pino";
 import { VerifiedPasswords } from "../authz/basicauth.ts";
-import { check } from "../authz/check.ts";
+import { check, type CheckContext } from "../authz/check.ts";
 import { deny, type Decision } from "../authz/decision.ts";
+import type { MaybePromise } from "../authz/maybe-async.ts";
 import { normalizePath, type AuthzRequest } from "../authz/request.ts";
 import type { KeyStore } from "../keys/types.ts";
+import type { CheckRecorder } from "../server/check-metrics.ts";
 import type { Metrics } from "../server/metrics.ts";
-import type { Pipeline } from "./pipeline.ts";
+import type { Pipeline, Published } from "./pipeline.ts";
 
 export type Protocol = "envoy-http" | "envoy-grpc" | "forward-auth";
 
 export interface Authorizer {
-  /** `requestId` is called only when a line is logged (denials and failures). */
-  decide(request: AuthzRequest, protocol: Protocol, requestId: () => string): Promise<Decision>;
+  /**
+   * Synchronous unless the check must wait (a JWKS fetch, bcrypt). `requestId` is called only
+   * when a line is logged (denials and failures).
+   */
+  decide(request: AuthzRequest, protocol: Protocol, requestId: () => string): MaybePromise<Decision>;
 }
 
 export interface AuthorizerOptions {
@@ -29,54 +34,66 @@ export interface AuthorizerOptions {
   readonly now?: () => number;
 }
 
+const NOT_READY = deny(403, "not_ready", "Portcullis has not loaded its policies yet", {});
+const FAILED = deny(403, "internal_error", "the request could not be checked", {});
+
 export function createAuthorizer(options: AuthorizerOptions): Authorizer {
   const { pipeline, keys, logger, metrics, onNoRoute, trustedHops } = options;
   const now = options.now ?? Date.now;
   const verifiedPasswords = new VerifiedPasswords();
-  // prom-client builds a label key per inc/observe; children bound once cost a property lookup.
-  const durations = new Map<Protocol, { observe(v: number): void }>();
-  const counters = new Map<string, { inc(): void }>();
-  const count = (protocol: Protocol, d: Decision) => {
-    const key = `${protocol} ${d.code} ${d.status}`;
-    let counter = counters.get(key);
-    if (counter === undefined) counters.set(key, (counter = metrics.decisions.labels({ protocol, code: d.code, status: String(d.status) })));
-    counter.inc();
+  const recorders: Record<Protocol, CheckRecorder> = {
+    "envoy-http": metrics.checks.recorder("envoy-http"),
+    "envoy-grpc": metrics.checks.recorder("envoy-grpc"),
+    "forward-auth": metrics.checks.recorder("forward-auth"),
   };
-  const duration = (protocol: Protocol) => {
-    let h = durations.get(protocol);
-    if (h === undefined) durations.set(protocol, (h = metrics.checkDuration.labels({ protocol })));
-    return h;
+  // The context of the snapshot being served, built once per publish rather than per request.
+  let contextOf: { published: Published; ctx: CheckContext } | undefined;
+  const contextFor = (published: Published): CheckContext => {
+    if (contextOf?.published !== published) {
+      contextOf = { published, ctx: { keys, memo: published.memo, verifiedPasswords, now, onNoRoute, trustedHops } };
+    }
+    return contextOf.ctx;
   };
+
+  const failed = (err: unknown, requestId: () => string): Decision => {
+    logger.error({ err, requestId: requestId() }, "check failed; denying");
+    return FAILED;
+  };
+  const conclude = (decision: Decision, request: AuthzRequest, protocol: Protocol, requestId: () => string, started: number): Decision => {
+    recorders[protocol].record(decision.code, decision.status, (performance.now() - started) / 1000);
+    if (decision.status >= 400) {
+      // The query is left out: it may carry a token or an API key.
+      const q = request.path.indexOf("?");
+      logger.info(
+        {
+          audit: "deny", requestId: requestId(), protocol, method: request.method, host: request.host,
+          path: normalizePath(q === -1 ? request.path : request.path.slice(0, q)),
+          route: decision.route, policy: decision.policy, code: decision.code, status: decision.status, reason: decision.message,
+        },
+        "request denied",
+      );
+    }
+    return decision;
+  };
+
   return {
-    async decide(request, protocol, requestId) {
+    decide(request, protocol, requestId) {
       const started = performance.now();
-      let decision: Decision;
       const published = pipeline.current;
-      if (published === undefined) {
-        decision = deny(403, "not_ready", "Portcullis has not loaded its policies yet", {});
-      } else {
-        try {
-          decision = await check(published.snapshot, request, { keys, tokenCache: published.tokenCache, verifiedPasswords, now, onNoRoute, trustedHops });
-        } catch (err) {
-          logger.error({ err, requestId: requestId() }, "check failed; denying");
-          decision = deny(403, "internal_error", "the request could not be checked", {});
-        }
+      if (published === undefined) return conclude(NOT_READY, request, protocol, requestId, started);
+      let decision: MaybePromise<Decision>;
+      try {
+        decision = check(published.snapshot, request, contextFor(published));
+      } catch (err) {
+        decision = failed(err, requestId);
       }
-      duration(protocol).observe((performance.now() - started) / 1000);
-      count(protocol, decision);
-      if (decision.status >= 400) {
-        // The query is left out: it may carry a token or an API key.
-        const q = request.path.indexOf("?");
-        logger.info(
-          {
-            audit: "deny", requestId: requestId(), protocol, method: request.method, host: request.host,
-            path: normalizePath(q === -1 ? request.path : request.path.slice(0, q)),
-            route: decision.route, policy: decision.policy, code: decision.code, status: decision.status, reason: decision.message,
-          },
-          "request denied",
+      if (decision instanceof Promise) {
+        return decision.then(
+          (d) => conclude(d, request, protocol, requestId, started),
+          (err: unknown) => conclude(failed(err, requestId), request, protocol, requestId, started),
         );
       }
-      return decision;
+      return conclude(decision, request, protocol, requestId, started);
     },
   };
 }

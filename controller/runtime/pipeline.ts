@@ -7,7 +7,7 @@ import { createHash, hash } from "node:crypto";
 import type { Logger } from "pino";
 import type { Resources } from "../api/resources.ts";
 import type { PolicyStatus } from "../api/status.ts";
-import { TokenCache } from "../authz/token-cache.ts";
+import { CheckMemo } from "../authz/check-memo.ts";
 import { compile, type CompileOptions } from "../compile/index.ts";
 import type { ReferencedObjects } from "../compile/references.ts";
 import type { KeyStore } from "../keys/types.ts";
@@ -18,8 +18,8 @@ export interface Published {
   readonly generation: number;
   readonly snapshot: Snapshot;
   readonly statuses: readonly PolicyStatus[];
-  /** Verified tokens of this snapshot only: a policy change never reuses an old verdict. */
-  readonly tokenCache: TokenCache;
+  /** Verified tokens and reusable decisions of this snapshot only: a policy change never reuses an old verdict. */
+  readonly memo: CheckMemo;
 }
 
 export interface PipelineOptions {
@@ -102,7 +102,7 @@ export class Pipeline {
       generation: (previous?.generation ?? 0) + 1,
       snapshot: result.snapshot,
       statuses: result.statuses,
-      tokenCache: new TokenCache(),
+      memo: new CheckMemo(),
     };
     this.#current = published;
     this.#fingerprint = fingerprint;

@@ -10,74 +10,79 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { headerValue, type AuthzRequest } from "../authz/request.ts";
 import type { Authorizer, Protocol } from "../runtime/authorizer.ts";
-import { envoyResponse } from "./envoy-response.ts";
+import { envoyResponse, invalidRequest, type WireResponse } from "./envoy-response.ts";
 import { drainBody, type Handler } from "./http.ts";
 
 export const GATEWAY_HEADER = "x-portcullis-gateway";
 
 export function envoyHandler(authorizer: Authorizer): Handler {
-  return (req, res) =>
-    answer(req, res, "envoy-http", authorizer, () => {
-      const lines = linesOf(req);
-      const host = lines.single("host");
-      if (typeof host === "object") return host;
-      return {
-        method: req.method ?? "GET",
-        scheme: firstValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
-        host: host ?? "",
-        path: req.url ?? "/",
-        headers: lines.all(),
-        gateway: gatewayOf(req),
-      };
-    });
+  return (req, res) => answer(req, res, "envoy-http", authorizer, readEnvoyRequest);
 }
 
 export function forwardAuthHandler(authorizer: Authorizer): Handler {
-  return (req, res) =>
-    answer(req, res, "forward-auth", authorizer, () => {
-      const lines = linesOf(req);
-      const method = agreeing(lines, "x-forwarded-method", "x-original-method");
-      const uri = agreeing(lines, "x-forwarded-uri", "x-original-uri");
-      const host = lines.single("x-forwarded-host") ?? lines.single("host");
-      if (typeof method === "object") return method;
-      if (typeof uri === "object") return uri;
-      if (typeof host === "object") return host;
-      if (method === undefined || uri === undefined) {
-        return { error: "the original request is missing: send X-Forwarded-Method and X-Forwarded-Uri (or X-Original-Method and X-Original-URI)" };
-      }
-      if (!uri.startsWith("/")) return { error: "X-Forwarded-Uri must be an origin-form path starting with /" };
-      // Method and host are tokens without commas: a list means a proxy appended to a client's value.
-      if (method.includes(",") || host?.includes(",")) return { error: "X-Forwarded-Method and X-Forwarded-Host must hold one value, not a list" };
-      return {
-        method,
-        scheme: firstValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
-        host: host ?? "",
-        path: uri,
-        headers: lines.all(),
-        gateway: gatewayOf(req),
-      };
-    });
+  return (req, res) => answer(req, res, "forward-auth", authorizer, readForwardedRequest);
 }
 
-async function answer(
-  req: IncomingMessage,
-  res: ServerResponse,
-  protocol: Protocol,
-  authorizer: Authorizer,
-  read: () => AuthzRequest | { error: string },
-): Promise<void> {
-  // A request without a declared body has nothing to drain (ext_authz checks normally have none).
-  if (req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined) await drainBody(req);
-  const requestId = () => firstValue(headerValue(req.headers, "x-request-id")) ?? randomUUID();
-  const request = read();
-  if ("error" in request) {
-    res.writeHead(400, { "content-type": "application/json" });
-    res.end(JSON.stringify({ code: "request_invalid", message: request.error }));
-    return;
+type Read = (req: IncomingMessage) => AuthzRequest | { error: string };
+
+function readEnvoyRequest(req: IncomingMessage): AuthzRequest | { error: string } {
+  const lines = linesOf(req);
+  const host = lines.single("host");
+  if (typeof host === "object") return host;
+  return {
+    method: req.method ?? "GET",
+    scheme: firstValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
+    host: host ?? "",
+    path: req.url ?? "/",
+    headers: lines.all(),
+    gateway: gatewayOf(req),
+  };
+}
+
+function readForwardedRequest(req: IncomingMessage): AuthzRequest | { error: string } {
+  const lines = linesOf(req);
+  const method = agreeing(lines, "x-forwarded-method", "x-original-method");
+  const uri = agreeing(lines, "x-forwarded-uri", "x-original-uri");
+  const host = lines.single("x-forwarded-host") ?? lines.single("host");
+  if (typeof method === "object") return method;
+  if (typeof uri === "object") return uri;
+  if (typeof host === "object") return host;
+  if (method === undefined || uri === undefined) {
+    return { error: "the original request is missing: send X-Forwarded-Method and X-Forwarded-Uri (or X-Original-Method and X-Original-URI)" };
   }
-  const wire = envoyResponse(await authorizer.decide(request, protocol, requestId));
+  if (!uri.startsWith("/")) return { error: "X-Forwarded-Uri must be an origin-form path starting with /" };
+  // Method and host are tokens without commas: a list means a proxy appended to a client's value.
+  if (method.includes(",") || host?.includes(",")) return { error: "X-Forwarded-Method and X-Forwarded-Host must hold one value, not a list" };
+  return {
+    method,
+    scheme: firstValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
+    host: host ?? "",
+    path: uri,
+    headers: lines.all(),
+    gateway: gatewayOf(req),
+  };
+}
+
+/** Synchronous when the decision is (the usual case): no promise, no microtask hop per request. */
+function answer(req: IncomingMessage, res: ServerResponse, protocol: Protocol, authorizer: Authorizer, read: Read): void | Promise<void> {
+  // A request without a declared body has nothing to drain (ext_authz checks normally have none).
+  if (req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined) {
+    return drainBody(req).then(() => decideAndWrite(req, res, protocol, authorizer, read));
+  }
+  return decideAndWrite(req, res, protocol, authorizer, read);
+}
+
+function decideAndWrite(req: IncomingMessage, res: ServerResponse, protocol: Protocol, authorizer: Authorizer, read: Read): void | Promise<void> {
+  const request = read(req);
+  if ("error" in request) return write(res, invalidRequest(request.error));
+  const decision = authorizer.decide(request, protocol, () => firstValue(headerValue(req.headers, "x-request-id")) ?? randomUUID());
+  if (decision instanceof Promise) return decision.then((d) => write(res, envoyResponse(d)));
+  write(res, envoyResponse(decision));
+}
+
+function write(res: ServerResponse, wire: WireResponse): void {
   // A length, not chunked encoding: one write, and the proxy knows at once the answer is complete.
-  res.writeHead(wire.status, { ...wire.headers, "content-length": String(Buffer.byteLength(wire.body)) });
+  res.writeHead(wire.status, wire.rawHeaders as string[]);
   res.end(wire.body);
 }
 

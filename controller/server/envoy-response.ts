@@ -12,21 +12,40 @@ export interface WireResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
+  /** The headers plus content-length as name, value, name, value, …: what writeHead takes without re-reading an object. */
+  readonly rawHeaders: readonly string[];
 }
 
+/** Allow decisions are reused across requests (check-memo.ts), and so is their rendering. */
+const rendered = new WeakMap<Decision, WireResponse>();
+
 export function envoyResponse(decision: Decision): WireResponse {
+  if (!decision.allowed) return render(decision);
+  let wire = rendered.get(decision);
+  if (wire === undefined) rendered.set(decision, (wire = render(decision)));
+  return wire;
+}
+
+/** A request Portcullis cannot read as a check (400, with the reason). */
+export function invalidRequest(message: string): WireResponse {
+  return wireResponse(400, { "content-type": "application/json" }, JSON.stringify({ code: "request_invalid", message }));
+}
+
+function render(decision: Decision): WireResponse {
   if (decision.allowed) {
     // Envoy sorts these by its own configuration: allowed_upstream_headers go upstream,
     // allowed_client_headers_on_success (the CORS headers) to the client.
     const headers: Record<string, string> = { ...decision.responseHeaders, ...decision.upstreamHeaders };
     if (decision.removeHeaders.length > 0) headers[HEADERS_TO_REMOVE] = decision.removeHeaders.join(",");
-    return { status: 200, headers, body: "" };
+    return wireResponse(200, headers, "");
   }
   // A CORS preflight answered by Portcullis: no body, only the Access-Control-* headers.
-  if (decision.status === 204) return { status: 204, headers: { ...decision.responseHeaders }, body: "" };
-  return {
-    status: decision.status,
-    headers: { ...decision.responseHeaders, "content-type": "application/json" },
-    body: JSON.stringify({ code: decision.code, message: decision.message }),
-  };
+  if (decision.status === 204) return wireResponse(204, { ...decision.responseHeaders }, "");
+  return wireResponse(decision.status, { ...decision.responseHeaders, "content-type": "application/json" }, JSON.stringify({ code: decision.code, message: decision.message }));
+}
+
+function wireResponse(status: number, headers: Record<string, string>, body: string): WireResponse {
+  const rawHeaders = Object.entries(headers).flat();
+  rawHeaders.push("content-length", String(Buffer.byteLength(body)));
+  return { status, headers, body, rawHeaders };
 }

@@ -103,7 +103,7 @@ export async function startGrpcServer(authorizer: Authorizer, port: number, host
     Check(call: ServerUnaryCall<CheckRequest, object>, callback: sendUnaryData<object>) {
       const request = toAuthzRequest(call.request);
       const requestId = () => call.request.attributes?.request?.http?.id || randomUUID();
-      authorizer.decide(request, "envoy-grpc", requestId).then(
+      Promise.resolve().then(() => authorizer.decide(request, "envoy-grpc", requestId)).then(
         (decision) => callback(null, toCheckResponse(decision)),
         (err: unknown) => {
           logger.error({ err, requestId: requestId() }, "gRPC check failed; denying");

@@ -13,16 +13,21 @@ export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Prom
  */
 export function createHttpServer(handler: Handler, logger: Logger): Server {
   const options = { headersTimeout: 10_000, requestTimeout: 15_000, keepAliveTimeout: 75_000, maxHeaderSize: 64 * 1024, connectionsCheckingInterval: 1000 };
+  const fail = (res: ServerResponse, err: unknown) => {
+    logger.error({ err }, "request handler failed");
+    if (!res.headersSent) {
+      res.writeHead(403, { "content-type": "application/json" });
+      res.end(JSON.stringify({ code: "internal_error", message: "the request could not be handled" }));
+    } else {
+      res.destroy();
+    }
+  };
   const server = createServer(options, (req, res) => {
-    Promise.resolve(handler(req, res)).catch((err: unknown) => {
-      logger.error({ err }, "request handler failed");
-      if (!res.headersSent) {
-        res.writeHead(403, { "content-type": "application/json" });
-        res.end(JSON.stringify({ code: "internal_error", message: "the request could not be handled" }));
-      } else {
-        res.destroy();
-      }
-    });
+    try {
+      handler(req, res)?.catch((err: unknown) => fail(res, err));
+    } catch (err) {
+      fail(res, err);
+    }
   });
   // A request Node cannot parse is refused before any decision, with a status that says why.
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {

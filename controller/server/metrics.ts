@@ -1,10 +1,11 @@
 /** Prometheus metrics (prom-client), on a registry of their own so several instances can coexist in tests. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { createCheckMetrics, type CheckMetrics } from "./check-metrics.ts";
 
 export interface Metrics {
   readonly registry: Registry;
-  readonly decisions: Counter<"protocol" | "code" | "status">;
-  readonly checkDuration: Histogram<"protocol">;
+  /** portcullis_decisions_total and portcullis_check_duration_seconds, recorded per request. */
+  readonly checks: CheckMetrics;
   readonly snapshotGeneration: Gauge;
   readonly compileDuration: Histogram;
   readonly policies: Gauge<"accepted">;
@@ -18,14 +19,7 @@ export function createMetrics(): Metrics {
   const registers = [registry];
   return {
     registry,
-    decisions: new Counter({ name: "portcullis_decisions_total", help: "Authorization decisions by protocol, reason code and HTTP status.", labelNames: ["protocol", "code", "status"], registers }),
-    checkDuration: new Histogram({
-      name: "portcullis_check_duration_seconds",
-      help: "Time to decide one request, from receipt to answer.",
-      labelNames: ["protocol"],
-      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1],
-      registers,
-    }),
+    checks: createCheckMetrics(registers),
     snapshotGeneration: new Gauge({ name: "portcullis_snapshot_generation", help: "Generation of the snapshot being served (increments on every publish).", registers }),
     compileDuration: new Histogram({ name: "portcullis_compile_duration_seconds", help: "Time to compile the resources into a snapshot.", buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }),
     policies: new Gauge({ name: "portcullis_policies", help: "SecurityPolicies by whether every ancestor accepted them.", labelNames: ["accepted"], registers }),

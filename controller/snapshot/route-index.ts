@@ -11,7 +11,7 @@ export interface RouteRequest {
   /** Normalised path without the query. */
   readonly path: string;
   readonly method: string;
-  readonly header: (name: string) => string | undefined;
+  header(name: string): string | undefined;
   readonly query: URLSearchParams;
 }
 

@@ -1,6 +1,7 @@
 /** check() table tests: every branch of DESIGN §4 for routes, apiKeyAuth and jwt. */
 import { beforeAll, describe, expect, it } from "vitest";
-import { TokenCache } from "../../controller/authz/token-cache.ts";
+import { check } from "../../controller/authz/check.ts";
+import { CheckMemo } from "../../controller/authz/check-memo.ts";
 import { hmacToken, jwksOf, mint, signingKey, unsignedToken, type SigningKey } from "../support/tokens.ts";
 import { decider, type Decider } from "../support/world.ts";
 import { gatewayWithRoute } from "../support/manifests.ts";
@@ -264,15 +265,65 @@ describe("jwt", () => {
     let resolves = 0;
     const counted = decider(world(jwksOf(idp)), {
       keys: { resolve: (source, kid) => { resolves++; return source.kind === "local" ? source.keys.filter((k) => k.kid === kid) : []; } },
-      tokenCache: new TokenCache(),
+      memo: new CheckMemo(),
     });
     const exp = Math.floor(Date.now() / 1000) + 5;
     const token = await good({ exp });
     for (let i = 0; i < 5; i++) expect((await counted({ path: "/jwt", headers: bearer(token) })).status).toBe(200);
     expect(resolves).toBe(1);
     // Past exp + skew the cached verdict is not used: the token is verified again and refused.
-    const later = decider(world(jwksOf(idp)), { now: () => (exp + 61) * 1000, tokenCache: counted.ctx.tokenCache });
-    expect((await later({ path: "/jwt", headers: bearer(token) })).code).toBe("jwt_invalid");
+    const later = { ...counted.ctx, now: () => (exp + 61) * 1000 };
+    const request = { method: "GET", scheme: "http", host: "api.example.com", path: "/jwt", headers: bearer(token), gateway: undefined };
+    expect((await check(counted.result.snapshot, request, later)).code).toBe("jwt_invalid");
+    expect(resolves).toBe(2);
+  });
+});
+
+describe("what a snapshot's checks remember (check-memo.ts)", () => {
+  const request = (path: string, headers: Record<string, string> = {}) => ({ method: "GET", scheme: "http", host: "api.example.com", path, headers, gateway: undefined });
+  const countingResolves = () => {
+    const counter = { resolves: 0 };
+    const counted = decider(world(jwksOf(idp)), {
+      keys: { resolve: (source, kid) => { counter.resolves++; return source.kind === "local" ? source.keys.filter((k) => k.kid === kid) : []; } },
+    });
+    return { counter, counted, decide: (path: string, headers?: Record<string, string>) => check(counted.result.snapshot, request(path, headers), counted.ctx) };
+  };
+
+  it("answers API-key, cached-token and open-route checks synchronously, with one decision object per identity and rule", async () => {
+    const { decide } = countingResolves();
+    const token = await good();
+    await decide("/jwt", bearer(token));
+    for (const [path, headers] of [["/keys", { "x-api-key": "alice-key" }], ["/jwt", bearer(token)], ["/public", {}]] as const) {
+      const first = decide(path, headers);
+      expect(first).not.toBeInstanceOf(Promise);
+      expect(decide(path, headers)).toBe(first);
+    }
+    const alice = decide("/keys", { "x-api-key": "alice-key" });
+    const bob = decide("/keys", { "x-api-key": "Bearer bob-key" });
+    expect([alice, bob].map((r) => ("upstreamHeaders" in r ? r.upstreamHeaders["x-user-id"] : undefined))).toEqual(["alice", "bob"]);
+  });
+  it("keeps one verdict per policy for a token used on routes of several policies", async () => {
+    const { counter, decide } = countingResolves();
+    const token = await good();
+    for (let i = 0; i < 3; i++) {
+      expect((await decide("/jwt", bearer(token))).status).toBe(200);
+      expect((await decide("/optional", bearer(token))).status).toBe(200);
+    }
+    expect(counter.resolves).toBe(2);
+  });
+  it("waits for keys that are still being fetched, then serves the verdict from the cache", async () => {
+    let resolves = 0;
+    const slow = decider(world(jwksOf(idp)), {
+      keys: { resolve: async (source, kid) => { resolves++; await new Promise((r) => setTimeout(r, 5)); return source.kind === "local" ? source.keys.filter((k) => k.kid === kid) : []; } },
+    });
+    const token = await good();
+    const first = check(slow.result.snapshot, request("/jwt", bearer(token)), slow.ctx);
+    expect(first).toBeInstanceOf(Promise);
+    expect((await first).status).toBe(200);
+    const forged = check(slow.result.snapshot, request("/jwt", bearer(await mint(stranger, { iss: ISSUER, aud: "api", sub: "u-1" }))), slow.ctx);
+    expect((await forged).code).toBe("jwt_invalid");
+    expect(check(slow.result.snapshot, request("/jwt", bearer(token)), slow.ctx)).toMatchObject({ status: 200, principal: "jwt idp sub=u-1" });
+    expect(resolves).toBe(2);
   });
 });
 

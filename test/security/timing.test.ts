@@ -11,6 +11,7 @@
 import { createHash as realHash } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import { checkApiKey } from "../../controller/authz/apikey.ts";
+import { CheckMemo } from "../../controller/authz/check-memo.ts";
 import { normalizeRequest } from "../../controller/authz/request.ts";
 import type { CompiledApiKey } from "../../controller/snapshot/types.ts";
 import { compileText } from "../support/world.ts";
@@ -54,7 +55,7 @@ function traced(key: string): { hashed: string[]; reads: string[]; allowed: bool
   trace.hashed = [];
   trace.recording = true;
   try {
-    const outcome = checkApiKey(instrumented, request, { route: "r", policy: "p" });
+    const outcome = checkApiKey(instrumented, request, { route: "r", policy: "p" }, new CheckMemo());
     return { hashed: trace.hashed, reads, allowed: outcome.ok };
   } finally {
     trace.recording = false;

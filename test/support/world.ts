@@ -6,7 +6,7 @@ import { VerifiedPasswords } from "../../controller/authz/basicauth.ts";
 import { check, type CheckContext } from "../../controller/authz/check.ts";
 import type { Decision } from "../../controller/authz/decision.ts";
 import type { AuthzRequest } from "../../controller/authz/request.ts";
-import { TokenCache } from "../../controller/authz/token-cache.ts";
+import { CheckMemo } from "../../controller/authz/check-memo.ts";
 import { compile, type CompileResult } from "../../controller/compile/index.ts";
 import { createKeyStore } from "../../controller/keys/store.ts";
 
@@ -28,14 +28,14 @@ export function decider(text: string, overrides: Partial<CheckContext> = {}): De
   const result = compileText(text);
   const ctx: CheckContext = {
     keys: createKeyStore({ logger: pino({ level: "silent" }) }),
-    tokenCache: new TokenCache(),
+    memo: new CheckMemo(),
     verifiedPasswords: new VerifiedPasswords(),
     now: () => Date.now(),
     onNoRoute: "deny",
     trustedHops: 0,
     ...overrides,
   };
-  const decide = (request: Partial<AuthzRequest> & { path: string }) =>
+  const decide = async (request: Partial<AuthzRequest> & { path: string }) =>
     check(result.snapshot, { method: "GET", scheme: "http", host: "api.example.com", headers: {}, gateway: undefined, ...request }, ctx);
   return Object.assign(decide, { result, ctx });
 }

@@ -1,0 +1,44 @@
+/**
+ * What check() may remember within one snapshot: verified tokens, the identity an API key stands
+ * for, and the allow decision an identity gets on a route rule. All of it depends only on the
+ * snapshot and the credential, so a cache hit answers with objects built once (no allocation, and
+ * the wire rendering of a reused decision is reused too). One memo lives per snapshot.
+ */
+import type { CompiledApiKey } from "../snapshot/types.ts";
+import type { Decision } from "./decision.ts";
+import type { IdentityResult, PhaseOutcome } from "./identity.ts";
+import { TokenCache } from "./token-cache.ts";
+
+export class CheckMemo {
+  readonly tokens: TokenCache;
+  /** Per apiKeyAuth config and source index: client → its outcome (bounded by the clients configured). */
+  readonly #apiKeys = new WeakMap<CompiledApiKey, Map<string, PhaseOutcome>[]>();
+  /** Per identity: route rule → its allow decision (identities are bounded by the two above). */
+  readonly #allows = new WeakMap<IdentityResult, Map<string | undefined, Decision>>();
+
+  constructor(tokens = new TokenCache()) {
+    this.tokens = tokens;
+  }
+
+  apiKey(config: CompiledApiKey, source: number, client: string): PhaseOutcome | undefined {
+    return this.#apiKeys.get(config)?.[source]?.get(client);
+  }
+
+  rememberApiKey(config: CompiledApiKey, source: number, client: string, outcome: PhaseOutcome): PhaseOutcome {
+    let bySource = this.#apiKeys.get(config);
+    if (bySource === undefined) this.#apiKeys.set(config, (bySource = []));
+    (bySource[source] ??= new Map()).set(client, outcome);
+    return outcome;
+  }
+
+  allow(identity: IdentityResult, rule: string | undefined): Decision | undefined {
+    return this.#allows.get(identity)?.get(rule);
+  }
+
+  rememberAllow(identity: IdentityResult, rule: string | undefined, decision: Decision): Decision {
+    let byRule = this.#allows.get(identity);
+    if (byRule === undefined) this.#allows.set(identity, (byRule = new Map()));
+    byRule.set(rule, decision);
+    return decision;
+  }
+}
