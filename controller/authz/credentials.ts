@@ -17,7 +17,7 @@ export function readCredential(request: NormalizedRequest, source: CredentialSou
       return value === "" ? [] : [value];
     }
     case "param":
-      return request.query.getAll(source.name).filter((v) => v !== "");
+      return request.params(source.name).filter((v) => v !== "");
     case "cookie":
       return request.cookies(source.name).filter((v) => v !== "");
   }

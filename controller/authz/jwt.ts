@@ -34,13 +34,12 @@ export function checkJwt(
   where: { route: string; policy: string },
   ctx: JwtContext,
 ): MaybePromise<PhaseOutcome> {
-  const tokens = tokensIn(config, request);
-  if (tokens.size === 0) {
+  const found = tokensIn(config, request);
+  if (found.length === 0) {
     if (config.optional) return NO_TOKEN;
     return { ok: false, deny: deny(401, "jwt_missing", "Jwt is missing", where, { "www-authenticate": challenge(request) }) };
   }
   // Tokens are verified in order and the first refusal ends the phase.
-  const found = [...tokens];
   let first: CachedToken | undefined;
   const refused = firstOf(found.length, (i) =>
     andThen(verifyToken(found[i]![0], found[i]![1], config, ctx), (verdict) => {
@@ -58,19 +57,19 @@ export function checkJwt(
   });
 }
 
-/** token → indexes of the providers that read it from where it was found. */
-function tokensIn(config: CompiledJwt, request: NormalizedRequest): Map<string, number[]> {
-  const tokens = new Map<string, number[]>();
-  config.providers.forEach((provider, index) => {
-    for (const source of provider.sources) {
+/** Each token found, once, with the indexes of the providers that read it from where it was found. */
+function tokensIn(config: CompiledJwt, request: NormalizedRequest): [token: string, readers: number[]][] {
+  const found: [string, number[]][] = [];
+  for (let index = 0; index < config.providers.length; index++) {
+    for (const source of config.providers[index]!.sources) {
       for (const token of readCredential(request, source)) {
-        const readers = tokens.get(token) ?? [];
-        if (!readers.includes(index)) readers.push(index);
-        tokens.set(token, readers);
+        const seen = found.find((f) => f[0] === token);
+        if (seen === undefined) found.push([token, [index]]);
+        else if (!seen[1].includes(index)) seen[1].push(index);
       }
     }
-  });
-  return tokens;
+  }
+  return found;
 }
 
 const challenge = (request: NormalizedRequest) => `Bearer realm="${realmOf(request)}"`;
@@ -122,7 +121,7 @@ function remember(token: string, jwt: DecodedJwt, config: CompiledJwt, index: nu
   const sub = typeof claims.sub === "string" ? ` sub=${claims.sub}` : "";
   const passed = { ok: true, value: { principal: `jwt ${provider.name}${sub}`, headers, strip: [], attributes: { jwt: { provider: provider.name, claims } } } } as const;
   const exp = claims.exp;
-  return cache.set(token, { config, provider: index, claims, passed }, now, typeof exp === "number" ? (exp + CLOCK_SKEW_SECONDS) * 1000 : undefined);
+  return cache.set({ token, config, provider: index, claims, passed }, now, typeof exp === "number" ? (exp + CLOCK_SKEW_SECONDS) * 1000 : undefined);
 }
 
 /** A claim by dot path ("realm.roles"); own members of objects only, never through arrays. */

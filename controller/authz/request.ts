@@ -23,11 +23,15 @@ export interface NormalizedRequest extends RouteRequest {
   readonly source: AuthzRequest;
   /** Every value of the named cookie, in order (the Cookie header is parsed once, on first use). */
   cookies(name: string): readonly string[];
+  /** Every value of the named query parameter, in order (nothing is parsed when there is no query). */
+  params(name: string): readonly string[];
 }
 
 export function normalizeRequest(source: AuthzRequest): NormalizedRequest {
   return new Normalized(source);
 }
+
+const NONE: readonly string[] = Object.freeze([]);
 
 /** A class, not an object literal of closures: one allocation per request, methods shared. */
 class Normalized implements NormalizedRequest {
@@ -55,6 +59,10 @@ class Normalized implements NormalizedRequest {
 
   header(name: string): string | undefined {
     return headerValue(this.source.headers, name);
+  }
+
+  params(name: string): readonly string[] {
+    return this.#queryAt === -1 ? NONE : this.query.getAll(name);
   }
 
   cookies(name: string): readonly string[] {

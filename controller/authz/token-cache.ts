@@ -1,14 +1,16 @@
 /**
  * Verified-token cache: a token verified once is not verified again until it expires (or for at
  * most `maxAgeMs`, so keys removed from a JWKS stop being honoured soon). Bounded by tokens; the
- * oldest goes first. Keyed by the token itself, then by the policy's jwt configuration, so a
- * token used on routes of several policies keeps one verdict per policy. One cache lives per
- * snapshot, so a policy change never reuses old results.
+ * oldest goes first. Found by the token's signature segment and then compared whole (hashing a
+ * whole token costs more than comparing it), then by the policy's jwt configuration, so a token
+ * used on routes of several policies keeps one verdict per policy. One cache lives per snapshot,
+ * so a policy change never reuses old results.
  */
 import type { CompiledJwt } from "../snapshot/types.ts";
 import type { IdentityResult } from "./identity.ts";
 
 export interface CachedToken {
+  readonly token: string;
   /** The jwt configuration the token was verified under. */
   readonly config: CompiledJwt;
   /** Index of the provider that verified it. */
@@ -20,8 +22,11 @@ export interface CachedToken {
   readonly validUntil: number;
 }
 
-/** Verdicts kept per token: one per policy it was used with, the oldest replaced beyond this. */
-const MAX_CONFIGS_PER_TOKEN = 8;
+/** Verdicts kept per signature: one per policy the token was used with, the oldest replaced beyond this. */
+const MAX_VERDICTS_PER_SIGNATURE = 8;
+
+/** The signature segment (what follows the last dot), or the whole string when there is none. */
+const keyOf = (token: string) => token.slice(token.lastIndexOf(".") + 1);
 
 export class TokenCache {
   readonly #entries = new Map<string, CachedToken[]>();
@@ -34,13 +39,15 @@ export class TokenCache {
   }
 
   get(token: string, config: CompiledJwt, now: number): CachedToken | undefined {
-    const verdicts = this.#entries.get(token);
+    const key = keyOf(token);
+    const verdicts = this.#entries.get(key);
     if (verdicts === undefined) return undefined;
-    const i = verdicts.findIndex((v) => v.config === config);
+    // The whole token must match: another payload under a copied signature is another token.
+    const i = verdicts.findIndex((v) => v.config === config && v.token === token);
     if (i === -1) return undefined;
     const hit = verdicts[i]!;
     if (now < hit.validUntil) return hit;
-    if (verdicts.length === 1) this.#entries.delete(token);
+    if (verdicts.length === 1) this.#entries.delete(key);
     else verdicts.splice(i, 1);
     return undefined;
   }
@@ -49,22 +56,18 @@ export class TokenCache {
    * Remembers a verdict; `expiresAt` is the token's own limit (exp plus skew) in epoch ms, when it
    * has one. Returns the entry, stored or not.
    */
-  set(token: string, verdict: Omit<CachedToken, "validUntil">, now: number, expiresAt: number | undefined): CachedToken {
+  set(verdict: Omit<CachedToken, "validUntil">, now: number, expiresAt: number | undefined): CachedToken {
     const entry = { ...verdict, validUntil: Math.min(now + this.#maxAgeMs, expiresAt ?? Infinity) };
     if (entry.validUntil <= now || this.#maxEntries === 0) return entry;
-    const verdicts = this.#entries.get(token);
+    const key = keyOf(verdict.token);
+    const verdicts = this.#entries.get(key);
     if (verdicts !== undefined) {
-      const kept = verdicts.filter((v) => v.config !== verdict.config).slice(-(MAX_CONFIGS_PER_TOKEN - 1));
-      this.#entries.set(token, [...kept, entry]);
+      const kept = verdicts.filter((v) => v.config !== verdict.config || v.token !== verdict.token).slice(-(MAX_VERDICTS_PER_SIGNATURE - 1));
+      this.#entries.set(key, [...kept, entry]);
       return entry;
     }
     if (this.#entries.size >= this.#maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
-    this.#entries.set(token, [entry]);
+    this.#entries.set(key, [entry]);
     return entry;
-  }
-
-  /** Tokens held. */
-  get size(): number {
-    return this.#entries.size;
   }
 }

@@ -311,6 +311,14 @@ describe("what a snapshot's checks remember (check-memo.ts)", () => {
     }
     expect(counter.resolves).toBe(2);
   });
+  it("never answers from the cache for a payload moved under a cached token's signature", async () => {
+    const { decide } = countingResolves();
+    const token = await good({ sub: "u-1" });
+    expect(await decide("/jwt", bearer(token))).toMatchObject({ status: 200, principal: "jwt idp sub=u-1" });
+    const [header, , signature] = token.split(".");
+    const admin = Buffer.from(JSON.stringify({ iss: ISSUER, aud: "api", sub: "admin" })).toString("base64url");
+    expect(await decide("/jwt", bearer(`${header}.${admin}.${signature}`))).toMatchObject({ status: 401, code: "jwt_invalid" });
+  });
   it("waits for keys that are still being fetched, then serves the verdict from the cache", async () => {
     let resolves = 0;
     const slow = decider(world(jwksOf(idp)), {

@@ -138,5 +138,12 @@ export const jwtCases: readonly Case[] = [
       if (first.status !== 200) throw new Error("the first request should pass");
       return ctx.check({ path: "/jwt", headers: { cookie: `session=${tok}` } });
     }, "the verified-token cache answered for a provider that does not read the token from where it was found; a cached verdict now counts only for such a provider"),
+  c("cache-signature-transplant", "a token verified and cached, then its signature under another payload (`sub: admin`); the cache finds entries by signature",
+    invalid("Jwt verification fails"), async (ctx) => {
+      const tok = token({}, {}, undefined, ctx.keys);
+      if ((await bearer(ctx, tok)).status !== 200) throw new Error("the first request should pass");
+      const [header, , signature] = tok.split(".");
+      return bearer(ctx, `${header}.${b64(claims(',"role":"admin"').replace('"sub":"u-1"', '"sub":"admin"'))}.${signature}`);
+    }),
 ];
 
