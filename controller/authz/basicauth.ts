@@ -6,22 +6,21 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import bcrypt from "bcryptjs";
 import type { CompiledBasicAuth } from "../snapshot/types.ts";
+import { BoundedMap } from "./bounded-map.ts";
 import { deny } from "./decision.ts";
 import type { PhaseOutcome } from "./identity.ts";
 import { realmOf, type NormalizedRequest } from "./request.ts";
 
 export class VerifiedPasswords {
-  readonly #seen = new Set<string>();
-  readonly #max: number;
+  readonly #seen: BoundedMap<string, true>;
   constructor(max = 10_000) {
-    this.#max = max;
+    this.#seen = new BoundedMap(max);
   }
   has(key: string): boolean {
-    return this.#seen.has(key);
+    return this.#seen.get(key) === true;
   }
   add(key: string): void {
-    if (this.#seen.size >= this.#max) this.#seen.delete(this.#seen.values().next().value!);
-    this.#seen.add(key);
+    this.#seen.set(key, true);
   }
 }
 

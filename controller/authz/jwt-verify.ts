@@ -8,7 +8,7 @@
  */
 import { constants, createHmac, timingSafeEqual, verify } from "node:crypto";
 import type { VerificationKey } from "../api/jwks.ts";
-import { isCanonicalBase64url, parseStrictJsonObject } from "./strict-json.ts";
+import { isCanonicalBase64urlText, parseStrictJsonObject } from "./strict-json.ts";
 
 /** Tokens larger than this are refused before any parsing. */
 export const MAX_TOKEN_BYTES = 16 * 1024;
@@ -48,14 +48,17 @@ const BASE64URL = /^[A-Za-z0-9_-]*$/;
 /** Decodes a compact JWS; the error says what is malformed (safe to log: it never quotes the token). */
 export function decodeJwt(token: string): DecodedJwt | { readonly error: string } {
   if (token.length > MAX_TOKEN_BYTES) return { error: `token is larger than ${MAX_TOKEN_BYTES} bytes` };
-  const parts = token.split(".");
-  if (parts.length !== 3) return { error: "token is not a compact JWS (three dot-separated parts)" };
-  const [h, p, s] = parts as [string, string, string];
+  const first = token.indexOf(".");
+  const last = token.lastIndexOf(".");
+  if (first === -1 || token.indexOf(".", first + 1) !== last) return { error: "token is not a compact JWS (three dot-separated parts)" };
+  const h = token.slice(0, first);
+  const p = token.slice(first + 1, last);
+  const s = token.slice(last + 1);
   if (!BASE64URL.test(h) || !BASE64URL.test(p) || !BASE64URL.test(s) || h === "" || p === "") {
     return { error: "token is not base64url encoded" };
   }
   // Another spelling of the same bytes would be another token string for the same signature.
-  if (!isCanonicalBase64url(h) || !isCanonicalBase64url(p) || !isCanonicalBase64url(s)) return { error: "token is not canonical base64url" };
+  if (!isCanonicalBase64urlText(h) || !isCanonicalBase64urlText(p) || !isCanonicalBase64urlText(s)) return { error: "token is not canonical base64url" };
   const header = parseStrictJsonObject(h);
   if (header === undefined) return { error: "token header is not a JSON object (UTF-8, each member once)" };
   const payload = parseStrictJsonObject(p);
@@ -67,7 +70,7 @@ export function decodeJwt(token: string): DecodedJwt | { readonly error: string 
   if (header.kid !== undefined && typeof header.kid !== "string") return { error: "token kid is not a string" };
   if (header.typ !== undefined && !isAccessTokenType(header.typ)) return { error: "token typ is not JWT or at+jwt" };
   if (s === "") return { error: "token has no signature" };
-  return { alg, kid: header.kid as string | undefined, payload, signingInput: `${h}.${p}`, signature: Buffer.from(s, "base64url") };
+  return { alg, kid: header.kid as string | undefined, payload, signingInput: token.slice(0, last), signature: Buffer.from(s, "base64url") };
 }
 
 /**

@@ -7,10 +7,23 @@
  */
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/** The 6-bit value of a base64url character. */
+function sextet(c: number): number {
+  return c >= 97 ? c - 71 : c >= 65 ? c - 65 : c >= 48 ? c + 4 : c === 45 ? 62 : 63;
+}
 
-/** True when `segment` is the one canonical base64url spelling of its bytes (no padding, no spare bits). */
-export function isCanonicalBase64url(segment: string): boolean {
-  return Buffer.from(segment, "base64url").toString("base64url") === segment;
+/**
+ * For a string of base64url characters only (the caller checks): true when it is the one
+ * canonical spelling of its bytes, that is without padding, with a length that encodes whole
+ * bytes (not 4n + 1), and with no bit set in the last character beyond those bytes. Decided
+ * without decoding.
+ */
+export function isCanonicalBase64urlText(segment: string): boolean {
+  const rest = segment.length % 4;
+  if (rest === 0) return true;
+  if (rest === 1) return false;
+  // 2 characters carry 1 byte (4 spare bits), 3 characters carry 2 bytes (2 spare bits).
+  return (sextet(segment.charCodeAt(segment.length - 1)) & (rest === 2 ? 0x0f : 0x03)) === 0;
 }
 
 /** The JSON object a segment encodes; undefined when it is not strictly one. Never throws. */
@@ -49,10 +62,17 @@ export function hasDuplicateMembers(text: string): boolean {
       expectName = open.at(-1) instanceof Set;
     } else if (c === 0x22) {
       let end = i + 1;
-      while (text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c ? 2 : 1;
+      let escaped = false;
+      while (text.charCodeAt(end) !== 0x22) {
+        if (text.charCodeAt(end) === 0x5c) {
+          escaped = true;
+          end += 2;
+        } else end += 1;
+      }
       if (expectName) {
         const names = open.at(-1) as Set<string>;
-        const name = JSON.parse(text.slice(i, end + 1)) as string;
+        // Only a name with escapes needs unescaping to compare ("a" and "\u0061" are one name).
+        const name = escaped ? (JSON.parse(text.slice(i, end + 1)) as string) : text.slice(i + 1, end);
         if (names.has(name)) return true;
         names.add(name);
         expectName = false;

@@ -1,12 +1,13 @@
 /**
  * Verified-token cache: a token verified once is not verified again until it expires (or for at
- * most `maxAgeMs`, so keys removed from a JWKS stop being honoured soon). Bounded by tokens; the
- * oldest goes first. Found by the token's signature segment and then compared whole (hashing a
+ * most `maxAgeMs`, so keys removed from a JWKS stop being honoured soon). Bounded; the oldest
+ * entries go first (bounded-map.ts). Found by the token's signature segment and then compared whole (hashing a
  * whole token costs more than comparing it), then by the policy's jwt configuration, so a token
  * used on routes of several policies keeps one verdict per policy. One cache lives per snapshot,
  * so a policy change never reuses old results.
  */
 import type { CompiledJwt } from "../snapshot/types.ts";
+import { BoundedMap } from "./bounded-map.ts";
 import type { IdentityResult } from "./identity.ts";
 
 export interface CachedToken {
@@ -29,11 +30,12 @@ const MAX_VERDICTS_PER_SIGNATURE = 8;
 const keyOf = (token: string) => token.slice(token.lastIndexOf(".") + 1);
 
 export class TokenCache {
-  readonly #entries = new Map<string, CachedToken[]>();
+  readonly #entries: BoundedMap<string, CachedToken[]>;
   readonly #maxEntries: number;
   readonly #maxAgeMs: number;
 
   constructor(maxEntries = 10_000, maxAgeMs = 60_000) {
+    this.#entries = new BoundedMap(maxEntries);
     this.#maxEntries = maxEntries;
     this.#maxAgeMs = maxAgeMs;
   }
@@ -60,14 +62,8 @@ export class TokenCache {
     const entry = { ...verdict, validUntil: Math.min(now + this.#maxAgeMs, expiresAt ?? Infinity) };
     if (entry.validUntil <= now || this.#maxEntries === 0) return entry;
     const key = keyOf(verdict.token);
-    const verdicts = this.#entries.get(key);
-    if (verdicts !== undefined) {
-      const kept = verdicts.filter((v) => v.config !== verdict.config || v.token !== verdict.token).slice(-(MAX_VERDICTS_PER_SIGNATURE - 1));
-      this.#entries.set(key, [...kept, entry]);
-      return entry;
-    }
-    if (this.#entries.size >= this.#maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
-    this.#entries.set(key, [entry]);
+    const kept = this.#entries.get(key)?.filter((v) => v.config !== verdict.config || v.token !== verdict.token).slice(-(MAX_VERDICTS_PER_SIGNATURE - 1)) ?? [];
+    this.#entries.set(key, [...kept, entry]);
     return entry;
   }
 }
