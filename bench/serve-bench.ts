@@ -1,9 +1,10 @@
 /**
  * Throughput and latency of the decision port in one world, against the bare node:http baseline.
- * Both servers run at once, pinned to the same server core (idle while the other is loaded); wrk
- * has the other core. Scenarios are interleaved in rounds (baseline, API key, cached JWT, new
- * JWTs, raw crypto.verify) so each ratio compares runs taken seconds apart: on a shared machine,
- * background load drifts over minutes, and a ratio of two distant runs would measure the drift.
+ * All servers run at once, pinned to the same server core (idle while another is loaded); wrk
+ * has the other core. Scenarios are interleaved in rounds (baseline, API key, cached JWT, the bare
+ * server verifying every new token, new JWTs, raw crypto.verify) so each ratio compares runs
+ * taken seconds apart: on a shared machine, background load drifts over minutes, and a ratio of
+ * two distant runs would measure the drift.
  */
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -13,8 +14,8 @@ import { NODE, startBare, startPortcullis, type ServerProcess } from "./servers.
 import type { Target, World } from "./world.ts";
 import { runWrk, type WrkResult } from "./wrk.ts";
 
-export type ScenarioName = "baseline" | "apiKey" | "jwtCached" | "jwtNew";
-export const SCENARIOS: readonly ScenarioName[] = ["baseline", "apiKey", "jwtCached", "jwtNew"];
+export type ScenarioName = "baseline" | "apiKey" | "jwtCached" | "verifyCeiling" | "jwtNew";
+export const SCENARIOS: readonly ScenarioName[] = ["baseline", "apiKey", "jwtCached", "verifyCeiling", "jwtNew"];
 
 export interface ServeBenchOptions {
   readonly label: string;
@@ -71,6 +72,10 @@ export interface WorldResult {
   readonly jwtNewVsCrypto: number;
   /** The same per CPU second: (1 / server CPU per new-token request) ÷ verifies per CPU second. */
   readonly jwtNewVsCryptoCpu: number;
+  /** Median over rounds of (bare + crypto.verify server req/s ÷ crypto.verify rate): what HTTP alone leaves of the primitive. */
+  readonly ceilingVsCrypto: number;
+  /** Median over rounds of (new-token req/s ÷ bare + crypto.verify server req/s of the same round). */
+  readonly jwtNewVsCeiling: number;
 }
 
 /** CPU seconds (user + system) a process has used so far. */
@@ -127,6 +132,7 @@ export function cryptoVerifyRate(o: Pick<ServeBenchOptions, "tokens" | "jwkFile"
 
 export async function benchWorld(o: ServeBenchOptions, log: (line: string) => void): Promise<WorldResult> {
   const bare = await startBare(o.cpus.server);
+  const ceiling = await startBare(o.cpus.server, {}, o.jwkFile);
   let portcullis: ServerProcess | undefined;
   try {
     portcullis = await startPortcullis({ cpu: o.cpus.server, manifests: o.manifests, logFile: join(o.logDir, `portcullis-${o.world.counts.routes}.log`), readyTimeoutMs: 240_000 });
@@ -141,9 +147,14 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
     for (const c of checks) {
       if (c.status !== 200 || typeof c.headers["x-user-id"] !== "string") throw new Error(`pre-check failed: ${JSON.stringify(c)}`);
     }
+    // The ceiling must really verify: the token passes, the same token with another signature does not.
+    const forged = { authorization: `Bearer ${o.tokens.cached.slice(0, o.tokens.cached.lastIndexOf(".") + 1)}${"A".repeat(86)}` };
+    const ceilingChecks = [(await probe(ceiling.url, jwtTarget, bearer)).status, (await probe(ceiling.url, jwtTarget, forged)).status];
+    if (ceilingChecks.join() !== "200,401") throw new Error(`pre-check of the bare + crypto.verify server failed: ${ceilingChecks.join(", ")}`);
     let tokenOffset = 0;
+    let ceilingOffset = 0;
     const run = async (scenario: ScenarioName, durationS: number): Promise<Run> => {
-      const pid = scenario === "baseline" ? bare.pid : portcullis!.pid;
+      const pid = scenario === "baseline" ? bare.pid : scenario === "verifyCeiling" ? ceiling.pid : portcullis!.pid;
       const [before, waitBefore] = [cpuSeconds(pid), runQueueWaitNs(pid)];
       const result = await load(scenario, durationS);
       const waitPct = (100 * (runQueueWaitNs(pid) - waitBefore)) / 1e9 / result.durationS;
@@ -159,6 +170,12 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
           return runWrk({ ...base, url: `${portcullis!.url}${apiKeyTarget.path}`, headers: at(apiKeyTarget) });
         case "jwtCached":
           return runWrk({ ...base, url: `${portcullis!.url}${jwtTarget.path}`, headers: { ...at(jwtTarget), ...bearer } });
+        case "verifyCeiling": {
+          // Its own walk through the tokens: it caches nothing, so only Portcullis needs unseen ones.
+          const r = await runWrk({ ...base, url: `${ceiling.url}${jwtTarget.path}`, headers: at(jwtTarget), tokens: { file: o.tokens.file, offset: ceilingOffset } });
+          ceilingOffset += r.requests + o.connections;
+          return r;
+        }
         case "jwtNew": {
           const r = await runWrk({ ...base, url: `${portcullis!.url}${jwtTarget.path}`, headers: at(jwtTarget), tokens: { file: o.tokens.file, offset: tokenOffset } });
           tokenOffset += r.requests + o.connections; // requests still in flight at the end were sent too
@@ -170,7 +187,7 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
       const warm = await run(s, o.warmupS);
       if (warm.errors > warm.requests / 1000) throw new Error(`${o.label} ${s}: ${warm.errors} of ${warm.requests} warm-up requests failed (not 2xx, or socket errors)`);
     }
-    const runs: Record<ScenarioName, Run[]> = { baseline: [], apiKey: [], jwtCached: [], jwtNew: [] };
+    const runs: Record<ScenarioName, Run[]> = { baseline: [], apiKey: [], jwtCached: [], verifyCeiling: [], jwtNew: [] };
     const cryptoRuns: CryptoRate[] = [];
     for (let round = 1; round <= o.rounds; round++) {
       for (const s of SCENARIOS) runs[s].push(await run(s, o.durationS));
@@ -198,15 +215,18 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
       startupMs: portcullis.startupMs,
       rssMiB: memory.rssMiB,
       peakRssMiB: memory.peakMiB,
-      scenarios: { baseline: summary("baseline"), apiKey: summary("apiKey"), jwtCached: summary("jwtCached"), jwtNew: summary("jwtNew") },
+      scenarios: { baseline: summary("baseline"), apiKey: summary("apiKey"), jwtCached: summary("jwtCached"), verifyCeiling: summary("verifyCeiling"), jwtNew: summary("jwtNew") },
       cryptoRuns,
       cryptoRate: median(cryptoRuns.map((c) => c.verifiesPerSecond)),
       cryptoCpuRate: median(cryptoRuns.map((c) => c.verifiesPerCpuSecond)),
       jwtNewVsCrypto: median(runs.jwtNew.map((r, i) => r.rps / cryptoRuns[i]!.verifiesPerSecond)),
       jwtNewVsCryptoCpu: median(runs.jwtNew.map((r, i) => 1e6 / r.cpuUsPerReq / cryptoRuns[i]!.verifiesPerCpuSecond)),
+      ceilingVsCrypto: median(runs.verifyCeiling.map((r, i) => r.rps / cryptoRuns[i]!.verifiesPerSecond)),
+      jwtNewVsCeiling: median(runs.jwtNew.map((r, i) => r.rps / runs.verifyCeiling[i]!.rps)),
     };
   } finally {
     await portcullis?.stop();
+    await ceiling.stop();
     await bare.stop();
   }
 }

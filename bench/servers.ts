@@ -44,15 +44,17 @@ function flagsForBench(): string[] {
   return [...ports, ...(known.includes("shutdown-delay-seconds") ? ["--shutdown-delay-seconds", "0"] : [])];
 }
 
-export async function startBare(cpu: string, env: Readonly<Record<string, string>> = {}): Promise<ServerProcess> {
+/** The bare node:http baseline; with `verifyJwk`, the bare server that also verifies each token's signature. */
+export async function startBare(cpu: string, env: Readonly<Record<string, string>> = {}, verifyJwk?: string): Promise<ServerProcess> {
   const started = performance.now();
-  const child = spawn("taskset", ["-c", cpu, NODE, join(ROOT, "bench/bare-server.ts"), "0"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  const args = [NODE, join(ROOT, "bench/bare-server.ts"), "0", ...(verifyJwk === undefined ? [] : ["--verify-jwk", verifyJwk])];
+  const child = spawn("taskset", ["-c", cpu, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<number>((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`bare server exited (${code})`)));
     createInterface({ input: child.stdout! }).once("line", (line) => resolve((JSON.parse(line) as { port: number }).port));
   });
   child.removeAllListeners("exit");
-  return handle("bare node:http", child, `http://127.0.0.1:${port}`, performance.now() - started);
+  return handle(verifyJwk === undefined ? "bare node:http" : "bare node:http + crypto.verify", child, `http://127.0.0.1:${port}`, performance.now() - started);
 }
 
 export interface PortcullisOptions {

@@ -13,7 +13,7 @@ import { attachRoutes } from "./attachments.ts";
 import { analysePolicy } from "./policy.ts";
 import { claimsFor, decideWinners } from "./precedence.ts";
 import { createReferences, type ReferencedObjects } from "./references.ts";
-import { buildRouteIndex, compileMatch, type PendingEntry } from "./routes.ts";
+import { buildRouteIndex, createMatchCompiler, type PendingEntry } from "./routes.ts";
 import { indexTargets } from "./targets.ts";
 import { gatewayRef, StatusCollector } from "./status.ts";
 
@@ -47,6 +47,7 @@ export function compile(resources: Resources, options: CompileOptions): CompileR
   for (const { claim, winner } of conflicts) status.conflicted(claim.policy, claim.target, winner);
 
   const pending: PendingEntry[] = [];
+  const compileMatch = createMatchCompiler();
   const effective = new Map<string, CompiledPolicy>();
   for (const attachment of attachments) {
     const routeId = keyOf(attachment.route.metadata);

@@ -15,7 +15,27 @@ export interface PendingEntry {
   readonly order: readonly [number, number];
 }
 
-export function compileMatch(m: HTTPRouteMatch): { ok: true; value: CompiledMatch } | { ok: false; error: string } {
+type MatchResult = { ok: true; value: CompiledMatch } | { ok: false; error: string };
+
+const NO_VALUE_MATCHES: readonly ValueMatch[] = Object.freeze([]);
+
+/**
+ * compileMatch with one shared object per distinct plain match (a path and maybe a method, no
+ * header, query or regex): thousands of routes repeat `PathPrefix /v1`, and every object of the
+ * snapshot costs memory and a freeze.
+ */
+export function createMatchCompiler(): (m: HTTPRouteMatch) => MatchResult {
+  const plain = new Map<string, MatchResult>();
+  return (m) => {
+    if (m.path?.type === "RegularExpression" || (m.headers?.length ?? 0) > 0 || (m.queryParams?.length ?? 0) > 0) return compileMatch(m);
+    const key = `${m.path?.type}\0${m.path?.value}\0${m.method}`;
+    let result = plain.get(key);
+    if (result === undefined) plain.set(key, (result = compileMatch(m)));
+    return result;
+  };
+}
+
+export function compileMatch(m: HTTPRouteMatch): MatchResult {
   const type = m.path?.type ?? "PathPrefix";
   const value = m.path?.value ?? "/";
   let path: CompiledMatch["path"];
@@ -27,9 +47,10 @@ export function compileMatch(m: HTTPRouteMatch): { ok: true; value: CompiledMatc
     if (!value.startsWith("/")) return { ok: false, error: `path ${JSON.stringify(value)} does not start with /` };
     path = type === "Exact" ? { type, value } : { type, value: value.replace(/\/+$/, "") };
   }
-  const values = (list: HTTPRouteMatch["headers"], lower: boolean): ValueMatch[] | string => {
+  const values = (list: HTTPRouteMatch["headers"], lower: boolean): readonly ValueMatch[] | string => {
+    if (list === undefined || list.length === 0) return NO_VALUE_MATCHES;
     const out: ValueMatch[] = [];
-    for (const v of list ?? []) {
+    for (const v of list) {
       const name = lower ? v.name.toLowerCase() : v.name;
       if (v.type === "Exact") {
         out.push({ type: "Exact", name, value: v.value });

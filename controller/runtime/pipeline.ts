@@ -122,7 +122,7 @@ export class Pipeline {
 const digestByObject = new WeakMap<object, string>();
 
 /** Hash of the input; Secret values go into the hash only, never anywhere readable. */
-function fingerprintOf(resources: Resources): string {
+export function fingerprintOf(resources: Resources): string {
   const all = createHash("sha256");
   for (const [kind, list] of Object.entries(resources) as [string, readonly object[]][]) {
     all.update(`${kind}:${list.length}\n`);
