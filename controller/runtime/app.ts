@@ -10,7 +10,6 @@ import { startGrpcServer } from "../server/grpc.ts";
 import { createMetrics, type Metrics } from "../server/metrics.ts";
 import { createAuthorizer } from "./authorizer.ts";
 import { Pipeline } from "./pipeline.ts";
-import { startKubeMode } from "./kube.ts";
 import { logStatusChanges, startFolderSource } from "./standalone.ts";
 import type { KeyStore } from "../keys/types.ts";
 
@@ -37,7 +36,10 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
       metrics.jwksFetchDuration.observe({ outcome: e.outcome }, e.durationMs / 1000);
     },
   });
-  const mode = config.manifests === undefined ? startKubeMode(config, { keys, logger, metrics }) : startFolderMode(config.manifests, { config, keys, logger, metrics });
+  // Loaded only in Kubernetes mode: @kubernetes/client-node alone is about 40 MB of heap.
+  const mode = config.manifests === undefined
+    ? (await import("./kube.ts")).startKubeMode(config, { keys, logger, metrics })
+    : startFolderMode(config.manifests, { config, keys, logger, metrics });
   const pipeline = mode.pipeline;
   const authorizer = createAuthorizer({ pipeline, keys, logger: logger.child({ component: "authz" }), metrics, onNoRoute: config.onNoRoute, trustedHops: config.xffTrustedHops });
   let stopping = false;
