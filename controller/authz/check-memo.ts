@@ -2,19 +2,25 @@
  * What check() may remember within one snapshot: verified tokens, the identity an API key stands
  * for, and the allow decision an identity gets on a route rule. All of it depends only on the
  * snapshot and the credential, so a cache hit answers with objects built once (no allocation, and
- * the wire rendering of a reused decision is reused too). One memo lives per snapshot.
+ * the wire rendering of a reused decision is reused too). One memo lives per snapshot. Strong,
+ * bounded maps rather than WeakMaps: a WeakMap entry per token makes every major GC iterate
+ * ephemerons, and tokens come and go by the thousand.
  */
 import type { CompiledApiKey } from "../snapshot/types.ts";
 import type { Decision } from "./decision.ts";
 import type { IdentityResult, PhaseOutcome } from "./identity.ts";
+import { BoundedMap } from "./bounded-map.ts";
 import { TokenCache } from "./token-cache.ts";
+
+/** Identities whose allow decisions are remembered: API-key clients in use and cached tokens. */
+const MAX_IDENTITIES = 50_000;
 
 export class CheckMemo {
   readonly tokens: TokenCache;
   /** Per apiKeyAuth config and source index: client → its outcome (bounded by the clients configured). */
-  readonly #apiKeys = new WeakMap<CompiledApiKey, Map<string, PhaseOutcome>[]>();
-  /** Per identity: route rule → its allow decision (identities are bounded by the two above). */
-  readonly #allows = new WeakMap<IdentityResult, Map<string | undefined, Decision>>();
+  readonly #apiKeys = new Map<CompiledApiKey, Map<string, PhaseOutcome>[]>();
+  /** Per identity: route rule → its allow decision. */
+  readonly #allows = new BoundedMap<IdentityResult, Map<string | undefined, Decision>>(MAX_IDENTITIES);
 
   constructor(tokens = new TokenCache()) {
     this.tokens = tokens;

@@ -3,6 +3,7 @@
  * read it the same way): 200 allows and its headers go upstream; anything else is the denial the
  * client sees, body and headers included.
  */
+import { BoundedMap } from "../authz/bounded-map.ts";
 import type { Decision } from "../authz/decision.ts";
 
 /** Envoy strips the headers this response header lists from the upstream request. */
@@ -16,8 +17,8 @@ export interface WireResponse {
   readonly rawHeaders: readonly string[];
 }
 
-/** Allow decisions are reused across requests (check-memo.ts), and so is their rendering. */
-const rendered = new WeakMap<Decision, WireResponse>();
+/** Allow decisions are reused across requests (check-memo.ts), and so is their rendering (bounded, see there). */
+const rendered = new BoundedMap<Decision, WireResponse>(50_000);
 
 export function envoyResponse(decision: Decision): WireResponse {
   if (!decision.allowed) return render(decision);
