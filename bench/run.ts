@@ -141,7 +141,7 @@ if (!skip.has("compile")) {
   log(`bench: compile of ${tenants.toLocaleString("en-US")} policies + routes [${elapsed()}]`);
   compile = await stage("compile", () => new Promise<CompileReport>((resolve, reject) => {
     // The young-generation size bin/portcullis runs Portcullis with.
-    const child = spawn("taskset", ["-c", cpuSet.server, NODE, "--expose-gc", "--max-semi-space-size=16", join(ROOT, "bench/compile-bench.ts"), String(tenants), "20"], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn("taskset", ["-c", cpuSet.server, NODE, "--expose-gc", "--max-semi-space-size=32", join(ROOT, "bench/compile-bench.ts"), String(tenants), "20"], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (c: Buffer) => (out += c));
     child.once("error", reject);
