@@ -49,7 +49,7 @@ function passed(config: CompiledApiKey, source: CredentialSource, client: string
  * scheme: Envoy Gateway users store keys both with and without it.
  */
 function lookup(config: CompiledApiKey, value: string, fromHeader: boolean): string | undefined {
-  const exact = config.clientByDigest[apiKeyDigest(value)];
+  const exact = config.clientByDigest.get(apiKeyDigest(value));
   if (exact !== undefined || !fromHeader || !/^bearer /i.test(value)) return exact;
-  return config.clientByDigest[apiKeyDigest(value.slice(7).trim())];
+  return config.clientByDigest.get(apiKeyDigest(value.slice(7).trim()));
 }

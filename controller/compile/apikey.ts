@@ -37,7 +37,7 @@ export function compileApiKey(spec: APIKeyAuthSpec, namespace: string, refs: Ref
     if (!h.ok) return h;
     forwardClientIDHeader = h.name;
   }
-  const clientByDigest: Record<string, string> = Object.create(null);
+  const clientByDigest = new Map<string, string>();
   const clientIDs = new Set<string>();
   const clients: Record<string, CompiledApiKey["clients"][string]> = Object.create(null);
   for (const ref of spec.credentialRefs) {
@@ -55,11 +55,11 @@ export function compileApiKey(spec: APIKeyAuthSpec, namespace: string, refs: Ref
       const key = secret.value.data[clientID]!;
       if (key.length === 0) return { ok: false, error: `${where}: client ${clientID} has an empty key` };
       const digest = apiKeyDigest(key);
-      const other = clientByDigest[digest];
+      const other = clientByDigest.get(digest);
       if (other !== undefined) {
         return { ok: false, error: `${where}: clients ${other} and ${clientID} share the same key, so the client id would be ambiguous` };
       }
-      clientByDigest[digest] = clientID;
+      clientByDigest.set(digest, clientID);
       clientIDs.add(clientID);
       clients[clientID] = described.value;
     }
