@@ -20,7 +20,7 @@ import { deny, type Decision } from "./decision.ts";
 import type { IdentityAttributes, IdentityResult, PhaseOutcome } from "./identity.ts";
 import { checkJwt } from "./jwt.ts";
 import { normalizeRequest, type AuthzRequest, type NormalizedRequest } from "./request.ts";
-import { andThen, firstOf, type MaybePromise } from "./maybe-async.ts";
+import type { MaybePromise } from "./maybe-async.ts";
 
 export interface CheckContext {
   readonly keys: Pick<KeyStore, "resolve">;
@@ -61,16 +61,30 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   }
 
   // 3. Identity
-  const passed: IdentityResult[] = [];
-  const refused = firstOf(PHASES.length, (i) =>
-    andThen(PHASES[i]!(policy, req, where, ctx), (outcome) => {
-      if (outcome === undefined) return undefined;
-      if (!outcome.ok) return outcome.deny;
-      passed.push(outcome.value);
-      return undefined;
-    }),
-  );
-  return andThen(refused, (denial) => denial ?? authorizeAndAllow(snapshot, entry.rule, policy, req, passed, ctx));
+  return identify(snapshot, entry.rule, policy, req, where, ctx, [], 0);
+}
+
+/** Phases from `from` on: a plain loop while they answer at once, resumed when one must be waited for. */
+function identify(
+  snapshot: Snapshot,
+  rule: string,
+  policy: CompiledPolicy,
+  req: NormalizedRequest,
+  where: { route: string; policy: string },
+  ctx: CheckContext,
+  passed: IdentityResult[],
+  from: number,
+): MaybePromise<Decision> {
+  for (let i = from; i < PHASES.length; i++) {
+    const outcome = PHASES[i]!(policy, req, where, ctx);
+    if (outcome === undefined) continue;
+    if (outcome instanceof Promise) {
+      return outcome.then((o) => (o.ok ? identify(snapshot, rule, policy, req, where, ctx, [...passed, o.value], i + 1) : o.deny));
+    }
+    if (!outcome.ok) return outcome.deny;
+    passed.push(outcome.value);
+  }
+  return authorizeAndAllow(snapshot, rule, policy, req, passed, ctx);
 }
 
 type Phase = (policy: CompiledPolicy, req: NormalizedRequest, where: { route: string; policy: string }, ctx: CheckContext) => MaybePromise<PhaseOutcome> | undefined;

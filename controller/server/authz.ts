@@ -26,7 +26,7 @@ export function forwardAuthHandler(authorizer: Authorizer): Handler {
 type Read = (req: IncomingMessage) => AuthzRequest | { error: string };
 
 function readEnvoyRequest(req: IncomingMessage): AuthzRequest | { error: string } {
-  const lines = linesOf(req);
+  const lines = new HeaderLines(req);
   const host = lines.single("host");
   if (typeof host === "object") return host;
   return {
@@ -40,7 +40,7 @@ function readEnvoyRequest(req: IncomingMessage): AuthzRequest | { error: string 
 }
 
 function readForwardedRequest(req: IncomingMessage): AuthzRequest | { error: string } {
-  const lines = linesOf(req);
+  const lines = new HeaderLines(req);
   const method = agreeing(lines, "x-forwarded-method", "x-original-method");
   const uri = agreeing(lines, "x-forwarded-uri", "x-original-uri");
   const host = lines.single("x-forwarded-host") ?? lines.single("host");
@@ -96,37 +96,41 @@ function agreeing(lines: HeaderLines, a: string, b: string): string | undefined 
   return va ?? vb;
 }
 
-interface HeaderLines {
+/** The request's header lines, seen through Node's merged req.headers: one object per request, methods shared. */
+class HeaderLines {
+  readonly #req: IncomingMessage;
+  /** Whether some name was sent more than once (Node merged or dropped its lines); usually not. */
+  readonly #repeated: boolean;
+
+  constructor(req: IncomingMessage) {
+    this.#req = req;
+    let names = 0;
+    for (const _ in req.headers) names++;
+    this.#repeated = req.rawHeaders.length !== 2 * names;
+  }
+
   /** A header that describes the request itself: sent more than once, it is ambiguous (RFC 9112 §3.2 for Host). */
-  single(name: string): string | undefined | { error: string };
+  single(name: string): string | undefined | { error: string } {
+    if (!this.#repeated) return this.#req.headers[name] as string | undefined;
+    const lines = this.#req.headersDistinct[name];
+    if (lines === undefined) return undefined;
+    if (lines.length > 1) return { error: `the ${name} header was sent ${lines.length} times` };
+    return lines[0];
+  }
+
   /**
    * The headers with every line kept. Node keeps only the first of a repeated Authorization (and a
    * few others): a second token would then reach the upstream unchecked. As a list, it is read as
    * one malformed credential and refused.
    */
-  all(): AuthzRequest["headers"];
-}
-
-/** Repeated lines, seen through Node's merged req.headers; when no name repeats (the usual case), that is all of them. */
-function linesOf(req: IncomingMessage): HeaderLines {
-  if (req.rawHeaders.length === 2 * Object.keys(req.headers).length) {
-    return { single: (name) => req.headers[name] as string | undefined, all: () => req.headers };
+  all(): AuthzRequest["headers"] {
+    if (!this.#repeated) return this.#req.headers;
+    const headers: Record<string, string | string[] | undefined> = { ...this.#req.headers };
+    for (const [name, lines] of Object.entries(this.#req.headersDistinct)) {
+      if (lines !== undefined && lines.length > 1 && name !== "cookie") headers[name] = lines;
+    }
+    return headers;
   }
-  return {
-    single(name) {
-      const lines = req.headersDistinct[name];
-      if (lines === undefined) return undefined;
-      if (lines.length > 1) return { error: `the ${name} header was sent ${lines.length} times` };
-      return lines[0];
-    },
-    all() {
-      const headers: Record<string, string | string[] | undefined> = { ...req.headers };
-      for (const [name, lines] of Object.entries(req.headersDistinct)) {
-        if (lines !== undefined && lines.length > 1 && name !== "cookie") headers[name] = lines;
-      }
-      return headers;
-    },
-  };
 }
 
 function gatewayOf(req: IncomingMessage): string | undefined {
