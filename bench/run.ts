@@ -2,7 +2,7 @@
  * `make bench`: every benchmark of the decision path, then the results table on stdout and in
  * BENCHMARKS.md (only the section between the bench:start / bench:end markers is rewritten).
  *
- *   node bench/run.ts [--quick] [--rounds 5] [--duration 2] [--warmup 2] [--connections 50]
+ *   node bench/run.ts [--quick] [--rounds 7] [--duration 2] [--warmup 2] [--connections 50]
  *                     [--tenants 10000] [--changes 100] [--apply-tenants 0] [--skip serve,profile,compile,kube]
  *                     [--no-write]
  * --apply-tenants N loads a world of N tenants into the API server before timing apply → enforced
@@ -47,8 +47,9 @@ const { values: flags } = parseArgs({
   },
 });
 const quick = flags.quick === true;
-// 5 interleaved slices of 2 s make each scenario's 10 s measurement (medians over the slices).
-const rounds = Number(flags.rounds ?? (quick ? 1 : 5));
+// 7 interleaved slices of 2 s make each scenario's 14 s measurement (medians over the slices: on a
+// shared VM single slices swing by ±15%, and the median of 7 holds against two disturbed ones).
+const rounds = Number(flags.rounds ?? (quick ? 1 : 7));
 const durationS = Number(flags.duration ?? 2);
 const warmupS = Number(flags.warmup ?? (quick ? 1 : 2));
 const connections = Number(flags.connections);
