@@ -52,6 +52,8 @@ const quick = flags.quick === true;
 const rounds = Number(flags.rounds ?? (quick ? 1 : 7));
 const durationS = Number(flags.duration ?? 2);
 const warmupS = Number(flags.warmup ?? (quick ? 1 : 2));
+/** Unmeasured load right before each measured slice (see serve-bench.ts). */
+const sliceWarmupS = quick ? 0 : 1;
 const connections = Number(flags.connections);
 const tenants = Number(flags.tenants);
 const changes = Number(flags.changes ?? (quick ? 10 : 100));
@@ -80,7 +82,7 @@ const machine = {
   loadavg: loadavg().map((x) => x.toFixed(2)).join(" "),
   method:
     `Server (bare node:http or Portcullis) pinned to CPU ${cpuSet.server}, \`wrk -t1 -c${connections}\` pinned to CPU ${cpuSet.load} (taskset), keep-alive, loopback; ` +
-    `${warmupS} s warm-up per scenario, then ${rounds} interleaved round(s) of ${durationS} s per scenario; figures are medians over rounds.`,
+    `${warmupS} s warm-up per scenario, then ${rounds} interleaved round(s) of ${durationS} s per scenario, each after ${sliceWarmupS} s of unmeasured load; figures are medians over rounds.`,
 };
 
 // The IdP and the tokens: enough distinct ones that no token is sent twice in a world.
@@ -90,7 +92,7 @@ writeFileSync(jwkFile, JSON.stringify(idp.jwk));
 const tokensFile = join(work, "tokens.txt");
 writeFileSync(tokensFile, `${(await mintTokens(idp, 2000)).join("\n")}\n`);
 const probeRate = skip.has("serve") ? 0 : (await cryptoVerifyRate({ tokens: { file: tokensFile, cached: "" }, jwkFile, cpus: cpuSet }, 1000)).verifiesPerSecond;
-const tokenCount = Math.min(400_000, Math.ceil(probeRate * (warmupS + rounds * durationS)) + 5 * connections);
+const tokenCount = Math.min(400_000, Math.ceil(probeRate * (warmupS + rounds * (sliceWarmupS + durationS))) + (1 + 2 * rounds) * connections);
 const minting = performance.now();
 const tokens = await mintTokens(idp, tokenCount + 1);
 const cachedToken = tokens.pop()!;
@@ -107,7 +109,7 @@ for (const n of skip.has("serve") ? [] : [10, tenants]) {
   log(`bench: ${label} world [${elapsed()}]`);
   worlds.push(await benchWorld({
     label, manifests: manifestsOf(n), world, tokens: { file: tokensFile, cached: cachedToken }, jwkFile,
-    cpus: cpuSet, connections, warmupS, durationS, rounds, cryptoMs: 1500, logDir: work,
+    cpus: cpuSet, connections, warmupS, sliceWarmupS, durationS, rounds, cryptoMs: 1500, logDir: work,
   }, log));
 }
 
