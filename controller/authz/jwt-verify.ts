@@ -8,6 +8,7 @@
  */
 import { constants, createHmac, timingSafeEqual, verify } from "node:crypto";
 import type { VerificationKey } from "../api/jwks.ts";
+import { BoundedMap } from "./bounded-map.ts";
 import { isCanonicalBase64urlText, parseStrictJsonObject } from "./strict-json.ts";
 
 /** Tokens larger than this are refused before any parsing. */
@@ -45,6 +46,23 @@ const ALGORITHMS: Readonly<Record<string, Spec>> = {
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
+/**
+ * Parsed JOSE headers by segment: an issuer signs with a few keys, so every new token repeats one
+ * of a few headers. Bounded, and only for segments of ordinary size.
+ */
+const parsedHeaders = new BoundedMap<string, Readonly<Record<string, unknown>> | null>(1024);
+const MAX_CACHED_HEADER = 512;
+
+function parseHeader(segment: string): Readonly<Record<string, unknown>> | undefined {
+  if (segment.length > MAX_CACHED_HEADER) return parseStrictJsonObject(segment);
+  let header = parsedHeaders.get(segment);
+  if (header === undefined) {
+    const parsed = parseStrictJsonObject(segment);
+    parsedHeaders.set(segment, (header = parsed === undefined ? null : Object.freeze(parsed)));
+  }
+  return header ?? undefined;
+}
+
 /** Decodes a compact JWS; the error says what is malformed (safe to log: it never quotes the token). */
 export function decodeJwt(token: string): DecodedJwt | { readonly error: string } {
   if (token.length > MAX_TOKEN_BYTES) return { error: `token is larger than ${MAX_TOKEN_BYTES} bytes` };
@@ -59,7 +77,7 @@ export function decodeJwt(token: string): DecodedJwt | { readonly error: string 
   }
   // Another spelling of the same bytes would be another token string for the same signature.
   if (!isCanonicalBase64urlText(h) || !isCanonicalBase64urlText(p) || !isCanonicalBase64urlText(s)) return { error: "token is not canonical base64url" };
-  const header = parseStrictJsonObject(h);
+  const header = parseHeader(h);
   if (header === undefined) return { error: "token header is not a JSON object (UTF-8, each member once)" };
   const payload = parseStrictJsonObject(p);
   if (payload === undefined) return { error: "token payload is not a JSON object (UTF-8, each member once)" };
