@@ -2,7 +2,7 @@
  * `make bench`: every benchmark of the decision path, then the results table on stdout and in
  * BENCHMARKS.md (only the section between the bench:start / bench:end markers is rewritten).
  *
- *   node bench/run.ts [--quick] [--rounds 7] [--duration 2] [--warmup 2] [--connections 50]
+ *   node bench/run.ts [--quick] [--rounds 5] [--duration 2] [--warmup 1] [--connections 50]
  *                     [--tenants 10000] [--changes 100] [--apply-tenants 0] [--skip serve,profile,compile,kube]
  *                     [--no-write]
  * --apply-tenants N loads a world of N tenants into the API server before timing apply → enforced
@@ -47,11 +47,12 @@ const { values: flags } = parseArgs({
   },
 });
 const quick = flags.quick === true;
-// 7 interleaved slices of 2 s make each scenario's 14 s measurement (medians over the slices: on a
-// shared VM single slices swing by ±15%, and the median of 7 holds against two disturbed ones).
-const rounds = Number(flags.rounds ?? (quick ? 1 : 7));
+// 5 interleaved slices of 2 s (wrk takes whole seconds) make each scenario's 10 s measurement:
+// medians over the slices, since on a shared VM single slices swing by ±15%. With a first
+// kube-apiserver build, the whole of `make bench` stays under 10 minutes.
+const rounds = Number(flags.rounds ?? (quick ? 1 : 5));
 const durationS = Number(flags.duration ?? 2);
-const warmupS = Number(flags.warmup ?? (quick ? 1 : 2));
+const warmupS = Number(flags.warmup ?? 1);
 /** Unmeasured load right before each measured slice (see serve-bench.ts). */
 const sliceWarmupS = quick ? 0 : 1;
 const connections = Number(flags.connections);
@@ -132,7 +133,7 @@ if (!skip.has("profile") && !skip.has("serve")) {
   const titles = { baseline: "bare node:http (baseline)", apiKey: "API key", jwtCached: "JWT, cached token", jwtNew: "JWT, all-new tokens (ES256)" } as const;
   for (const scenario of ["baseline", "apiKey", "jwtCached", "jwtNew"] as const) {
     log(`bench: profiling ${scenario} [${elapsed()}]`);
-    const options = { manifests: manifestsOf(10), world, cachedToken, tokensFile, cpus: cpuSet, connections, warmupS, durationS: quick ? 2 : 5, dir: work };
+    const options = { manifests: manifestsOf(10), world, cachedToken, tokensFile, cpus: cpuSet, connections, warmupS, durationS: quick ? 2 : 3, dir: work };
     const summary = await stage(`profile ${scenario}`, () => profileScenario(options, scenario));
     if (summary !== undefined) profiles.push({ scenario: titles[scenario], summary, cpuUsPerReq: summary.cpuUsPerReq });
   }
