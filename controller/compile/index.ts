@@ -35,11 +35,45 @@ export interface CompileResult {
 }
 
 export function compile(resources: Resources, options: CompileOptions): CompileResult {
+  const steps = compileSteps(resources, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same compile, giving the event loop a turn whenever it has run for `sliceMs`: at 10,000
+ * policies a compile takes about a second, and the thread running it is the one answering checks
+ * (from the previous snapshot meanwhile).
+ */
+export async function compileInSlices(resources: Resources, options: CompileOptions, sliceMs = 10): Promise<CompileResult> {
+  const steps = compileSteps(resources, options);
+  let sliceStart = performance.now();
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    if (performance.now() - sliceStart >= sliceMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+}
+
+/** Work items between two places where compile may pause (each a few hundred microseconds at most). */
+const ITEMS_PER_STEP = 64;
+
+/** compile() as steps: it yields between chunks of its longest loops and changes nothing while paused. */
+function* compileSteps(resources: Resources, options: CompileOptions): Generator<void, CompileResult, void> {
   const refs = createReferences(resources);
   const { attachments, servedGateways, problems: attachProblems } = attachRoutes(resources, options.gatewayClasses);
   const problems = [...attachProblems];
   const targets = indexTargets(resources, servedGateways);
-  const policies = [...resources.securityPolicies].sort(compareAge).map((p) => analysePolicy(p, targets, refs));
+  const policies: ReturnType<typeof analysePolicy>[] = [];
+  for (const p of [...resources.securityPolicies].sort(compareAge)) {
+    policies.push(analysePolicy(p, targets, refs));
+    if (policies.length % ITEMS_PER_STEP === 0) yield;
+  }
   const { winners, conflicts } = decideWinners(policies);
 
   const status = new StatusCollector(servedGateways);
@@ -49,7 +83,8 @@ export function compile(resources: Resources, options: CompileOptions): CompileR
   const pending: PendingEntry[] = [];
   const compileMatch = createMatchCompiler();
   const effective = new Map<string, CompiledPolicy>();
-  for (const attachment of attachments) {
+  for (const [i, attachment] of attachments.entries()) {
+    if (i % ITEMS_PER_STEP === 0) yield;
     const routeId = keyOf(attachment.route.metadata);
     const gatewayId = keyOf(attachment.gateway.metadata);
     attachment.route.spec.rules.forEach((rule, ruleIndex) => {
@@ -84,9 +119,25 @@ export function compile(resources: Resources, options: CompileOptions): CompileR
   for (const id of [...effective.keys()].sort()) policiesById[id] = effective.get(id)!;
   const managedHeaders = [...new Set(policies.flatMap((p) => p.compiled.managedHeaders))].sort();
   const snapshot: Snapshot = { routes: buildRouteIndex(pending), policies: policiesById, remoteJwks: remoteJwksOf(policiesById), managedHeaders };
+  yield;
+  // Frozen a policy and a host's entries at a time; what is left for the last call is small.
+  const parts = [...Object.values(policiesById), ...Object.values(snapshot.routes.all.exact)];
+  for (const [i, part] of parts.entries()) {
+    deepFreeze(part);
+    if (i % ITEMS_PER_STEP === 0) yield;
+  }
+  deepFreeze(snapshot);
+  yield;
+  const statuses: PolicyStatus[] = [];
+  for (const policy of policies) {
+    statuses.push(status.statusOf(policy, options.controllerName));
+    if (statuses.length % ITEMS_PER_STEP === 0) yield;
+  }
+  statuses.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+  yield;
   return {
-    snapshot: deepFreeze(snapshot),
-    statuses: deepFreeze(status.statuses(policies, options.controllerName).sort((a, b) => keyOf(a).localeCompare(keyOf(b)))),
+    snapshot,
+    statuses: deepFreeze(statuses),
     problems: [...new Set(problems)],
     references: refs.used(),
   };

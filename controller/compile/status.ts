@@ -49,26 +49,25 @@ export class StatusCollector {
     this.#at(policy, ref).overriddenBy.add(by);
   }
 
-  statuses(policies: readonly AnalysedPolicy[], controllerName: string): PolicyStatus[] {
-    return policies.map((policy) => {
-      for (const missing of policy.missing) {
-        const ref = { group: missing.ref.group, kind: missing.ref.kind, namespace: policy.source.metadata.namespace, name: missing.ref.name, sectionName: missing.ref.sectionName };
-        this.#at(policy, ref).notFound = missing.message;
-      }
-      for (const target of policy.targets) for (const ref of this.ancestorsOf(target)) this.#at(policy, ref);
-      if (!this.#facts.has(policy.compiled.id) && policy.compiled.invalid !== undefined) {
-        // Nothing to report the problem against: report it against the policy itself rather than say nothing.
-        const { namespace, name } = policy.source.metadata;
-        this.#at(policy, { group: SECURITY_POLICY_GROUP, kind: "SecurityPolicy", namespace, name });
-      }
-      const facts = this.#facts.get(policy.compiled.id) ?? new Map<string, AncestorFacts>();
-      const generation = policy.source.metadata.generation;
-      const ancestors = [...facts.keys()].sort().slice(0, MAX_ANCESTORS).map((key) => {
-        const f = facts.get(key)!;
-        return { ancestorRef: f.ref, controllerName, conditions: conditionsFor(policy, f, generation) };
-      });
-      return { namespace: policy.source.metadata.namespace, name: policy.source.metadata.name, ancestors };
+  /** The policy's status, once every fact about every policy has been recorded. */
+  statusOf(policy: AnalysedPolicy, controllerName: string): PolicyStatus {
+    for (const missing of policy.missing) {
+      const ref = { group: missing.ref.group, kind: missing.ref.kind, namespace: policy.source.metadata.namespace, name: missing.ref.name, sectionName: missing.ref.sectionName };
+      this.#at(policy, ref).notFound = missing.message;
+    }
+    for (const target of policy.targets) for (const ref of this.ancestorsOf(target)) this.#at(policy, ref);
+    if (!this.#facts.has(policy.compiled.id) && policy.compiled.invalid !== undefined) {
+      // Nothing to report the problem against: report it against the policy itself rather than say nothing.
+      const { namespace, name } = policy.source.metadata;
+      this.#at(policy, { group: SECURITY_POLICY_GROUP, kind: "SecurityPolicy", namespace, name });
+    }
+    const facts = this.#facts.get(policy.compiled.id) ?? new Map<string, AncestorFacts>();
+    const generation = policy.source.metadata.generation;
+    const ancestors = [...facts.keys()].sort().slice(0, MAX_ANCESTORS).map((key) => {
+      const f = facts.get(key)!;
+      return { ancestorRef: f.ref, controllerName, conditions: conditionsFor(policy, f, generation) };
     });
+    return { namespace: policy.source.metadata.namespace, name: policy.source.metadata.name, ancestors };
   }
 
   #at(policy: AnalysedPolicy, ref: AncestorRef): AncestorFacts {

@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import type { Resources } from "../api/resources.ts";
 import type { PolicyStatus } from "../api/status.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
-import { compile, type CompileOptions } from "../compile/index.ts";
+import { compileInSlices, type CompileOptions } from "../compile/index.ts";
 import type { ReferencedObjects } from "../compile/references.ts";
 import type { KeyStore } from "../keys/types.ts";
 import type { Metrics } from "../server/metrics.ts";
@@ -83,17 +83,18 @@ export class Pipeline {
     if (fingerprint === this.#fingerprint) return;
     const { logger, metrics, loadReferences } = this.#options;
     const started = performance.now();
-    const timedCompile = (input: Resources) => {
+    // In slices: checks keep being answered (from the current snapshot) while a big world compiles.
+    const timedCompile = async (input: Resources) => {
       const t = performance.now();
-      const out = compile(input, this.#options.compile);
+      const out = await compileInSlices(input, this.#options.compile);
       metrics.compileDuration.observe((performance.now() - t) / 1000);
       return out;
     };
-    let result = timedCompile(resources);
+    let result = await timedCompile(resources);
     for (let round = 1; round < MAX_REFERENCE_ROUNDS && loadReferences !== undefined && (await loadReferences(result.references)); round++) {
       resources = read();
       fingerprint = fingerprintOf(resources);
-      result = timedCompile(resources);
+      result = await timedCompile(resources);
     }
     for (const problem of result.problems) logger.warn({ problem }, "object not served as written");
     await this.#options.keys.sync(result.snapshot.remoteJwks);

@@ -1,0 +1,57 @@
+/** compileInSlices: the same result as compile(), with the event loop served while it runs. */
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { toResources } from "../../controller/api/resources.ts";
+import { compile, compileInSlices } from "../../controller/compile/index.ts";
+import { GATEWAY } from "../support/manifests.ts";
+
+/** `tenants` routes on hosts of their own, each with an API-key policy; every tenth policy names a missing Secret. */
+function world(tenants: number) {
+  const docs = [GATEWAY, "apiVersion: v1\nkind: Secret\nmetadata: {name: keys, namespace: apps}\nstringData: {alice: alice-key}\n"];
+  for (let i = 0; i < tenants; i++) {
+    docs.push(`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r${i}, namespace: apps}
+spec: {parentRefs: [{name: gw}], hostnames: [t${i}.example.com], rules: [{matches: [{path: {type: PathPrefix, value: /v1}}]}, {matches: [{path: {type: Exact, value: /healthz}}]}]}
+`, `apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: p${i}, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r${i}}]
+  apiKeyAuth: {credentialRefs: [{name: ${i % 10 === 0 ? "missing" : "keys"}}], extractFrom: [{headers: [X-API-Key]}]}
+`);
+  }
+  const { resources, rejected } = toResources(parseAllDocuments(docs.join("---\n")).map((d, i) => ({ object: d.toJS(), origin: `document ${i}` })));
+  expect(rejected).toEqual([]);
+  return resources;
+}
+
+const OPTIONS = { controllerName: "portcullis.io/controller", gatewayClasses: [] };
+
+describe("compileInSlices", () => {
+  it("compiles exactly what compile() compiles, frozen the same way", async () => {
+    const resources = world(300);
+    const sliced = await compileInSlices(resources, OPTIONS, 0);
+    expect(sliced).toEqual(compile(resources, OPTIONS));
+    expect(sliced.statuses).toHaveLength(300);
+    expect(Object.isFrozen(sliced.snapshot.routes.all.exact["t7.example.com"]![0])).toBe(true);
+    expect(Object.isFrozen(sliced.statuses[0]!.ancestors[0]!.conditions)).toBe(true);
+  });
+  it("lets other work run between its slices; compile() does not", async () => {
+    const resources = world(300);
+    const turnsDuring = async (run: () => unknown) => {
+      let turns = 0;
+      let running = true;
+      const turn = () => {
+        turns++;
+        if (running) setImmediate(turn);
+      };
+      setImmediate(turn);
+      await run();
+      running = false;
+      return turns;
+    };
+    expect(await turnsDuring(() => compile(resources, OPTIONS))).toBe(0);
+    expect(await turnsDuring(() => compileInSlices(resources, OPTIONS, 0))).toBeGreaterThan(10);
+  });
+});
