@@ -177,7 +177,7 @@ export function renderSection(r: Results): string {
       `${a.changes} changes alternating a Secret key rotation and a SecurityPolicy edit: p50 ${f0(a.p50Ms)} ms, p99 ${f0(a.p99Ms)} ms,`,
       `max ${f0(a.maxMs)} ms, from the start of the write (one JSON merge patch, as \`kubectl apply\` sends) to the first decision`,
       `reflecting it. The API write itself takes ${f0(a.writeP50Ms)} ms at p50; after it is acknowledged: p50 ${f0(a.afterWriteP50Ms)} ms, p99 ${f0(a.afterWriteP99Ms)} ms.`,
-      `The slowest single check answered while the changes were rebuilt took ${f0(a.slowestCheckMs)} ms (rebuilds run on the thread that answers checks).`,
+      `The slowest single check answered while the changes were rebuilt took ${f0(a.slowestCheckMs)} ms (rebuilds share the thread that answers checks, compiling in slices of 10 ms).`,
       "",
     );
   }
