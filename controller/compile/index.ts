@@ -1,7 +1,8 @@
 /**
  * compile(resources, options) → { snapshot, statuses, problems }: pure and deterministic. No I/O,
  * clock, environment or logging; every problem becomes a condition on its policy (or, for objects
- * that are not policies, an entry in `problems` for the caller to log).
+ * that are not policies, an entry in `problems` for the caller to log). compileInSlices runs the
+ * same steps and only adds pauses between them.
  */
 import { keyOf, compareAge } from "../api/meta.ts";
 import type { Resources } from "../api/resources.ts";
