@@ -61,13 +61,12 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   }
 
   // 3. Identity
-  return identify(snapshot, entry.rule, policy, req, where, ctx, [], 0);
+  return identify(snapshot, policy, req, where, ctx, [], 0);
 }
 
 /** Phases from `from` on: a plain loop while they answer at once, resumed when one must be waited for. */
 function identify(
   snapshot: Snapshot,
-  rule: string,
   policy: CompiledPolicy,
   req: NormalizedRequest,
   where: { route: string; policy: string },
@@ -79,12 +78,12 @@ function identify(
     const outcome = PHASES[i]!(policy, req, where, ctx);
     if (outcome === undefined) continue;
     if (outcome instanceof Promise) {
-      return outcome.then((o) => (o.ok ? identify(snapshot, rule, policy, req, where, ctx, [...passed, o.value], i + 1) : o.deny));
+      return outcome.then((o) => (o.ok ? identify(snapshot, policy, req, where, ctx, [...passed, o.value], i + 1) : o.deny));
     }
     if (!outcome.ok) return outcome.deny;
     passed.push(outcome.value);
   }
-  return authorizeAndAllow(snapshot, rule, policy, req, passed, ctx);
+  return authorizeAndAllow(snapshot, policy, req, where, passed, ctx);
 }
 
 type Phase = (policy: CompiledPolicy, req: NormalizedRequest, where: { route: string; policy: string }, ctx: CheckContext) => MaybePromise<PhaseOutcome> | undefined;
@@ -97,8 +96,14 @@ const PHASES: readonly Phase[] = [
 ];
 
 /** Phases 4 and 5, once every identity phase passed. */
-function authorizeAndAllow(snapshot: Snapshot, rule: string, policy: CompiledPolicy, req: NormalizedRequest, passed: readonly IdentityResult[], ctx: CheckContext): Decision {
-  const where = { route: rule, policy: policy.id };
+function authorizeAndAllow(
+  snapshot: Snapshot,
+  policy: CompiledPolicy,
+  req: NormalizedRequest,
+  where: { route: string; policy: string },
+  passed: readonly IdentityResult[],
+  ctx: CheckContext,
+): Decision {
   // 4. Authorization
   if (policy.authorization !== undefined) {
     const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
@@ -110,12 +115,12 @@ function authorizeAndAllow(snapshot: Snapshot, rule: string, policy: CompiledPol
   }
 
   // 5. Response: without CORS, one identity's answer on one rule is always the same.
-  if (policy.cors === undefined && passed.length <= 1) return memoizedAllow(snapshot, ctx.memo, passed[0] ?? ANONYMOUS, rule, policy);
+  if (policy.cors === undefined && passed.length <= 1) return memoizedAllow(snapshot, ctx.memo, passed[0] ?? ANONYMOUS, where.route, policy);
   const headers: Record<string, string> = {};
   for (const r of passed) Object.assign(headers, r.headers);
   const cors = policy.cors === undefined ? undefined : corsResponseHeaders(policy.cors, req, false);
   const principals = passed.flatMap((r) => (r.principal === undefined ? [] : [r.principal]));
-  return allow(snapshot, rule, policy, passed.flatMap((r) => r.strip), headers, principals, cors);
+  return allow(snapshot, where.route, policy, passed.flatMap((r) => r.strip), headers, principals, cors);
 }
 
 /** The identity of a request no identity phase looked at. */
