@@ -12,16 +12,14 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import pino from "pino";
 import { parse } from "yaml";
 import { toResources } from "../../controller/api/resources.ts";
-import { VerifiedPasswords } from "../../controller/authz/basicauth.ts";
-import { CheckMemo } from "../../controller/authz/check-memo.ts";
+import { clientAddressDetection } from "../../controller/authz/client-address.ts";
 import { check, type CheckContext } from "../../controller/authz/check.ts";
 import type { Decision } from "../../controller/authz/decision.ts";
 import { compile, type CompileResult } from "../../controller/compile/index.ts";
-import { createKeyStore } from "../../controller/keys/store.ts";
 import type { CompiledPolicy } from "../../controller/snapshot/types.ts";
+import { testCheckContext } from "../support/world.ts";
 
 /** The GatewayClass EG's translator tests treat as managed; Gateways of other classes are not served. */
 export const EG_GATEWAY_CLASS = "envoy-gateway-class";
@@ -126,15 +124,9 @@ export function compileManifests(manifests: readonly object[]): CompileResult {
   return compile(resources, { controllerName: "gateway.envoyproxy.io/gatewayclass-controller", gatewayClasses: [EG_GATEWAY_CLASS] });
 }
 
+/** A check context whose client address counts `trustedHops` proxies (EG: ClientTrafficPolicy numTrustedHops). */
 export function checkContext(trustedHops = 0): CheckContext {
-  return {
-    keys: createKeyStore({ logger: pino({ level: "silent" }) }),
-    memo: new CheckMemo(),
-    verifiedPasswords: new VerifiedPasswords(),
-    now: () => Date.now(),
-    onNoRoute: "deny",
-    trustedHops,
-  };
+  return testCheckContext({ clientAddress: clientAddressDetection({ trustedHops, trustedCidrs: [] }) });
 }
 
 export function decide(result: CompileResult, ctx: CheckContext, request: CaseRequest & { readonly gateway?: string }): Promise<Decision> {
