@@ -6,6 +6,7 @@
 import { apiKeyCases } from "./cases/apikey.ts";
 import { headerCases } from "./cases/headers.ts";
 import { jwtCases } from "./cases/jwt.ts";
+import { listenerCases } from "./cases/listeners.ts";
 import { manifestCases } from "./cases/manifests.ts";
 import { routingCases } from "./cases/routing.ts";
 import { describeExpected, type Area, type Case } from "./outcome.ts";
@@ -14,6 +15,7 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "JWT", cases: jwtCases },
   { area: "API keys", cases: apiKeyCases },
   { area: "Routing", cases: routingCases },
+  { area: "Listeners", cases: listenerCases },
   { area: "Headers", cases: headerCases },
   { area: "Manifests", cases: manifestCases },
 ];
