@@ -4,6 +4,7 @@
  * list identical to `renderCatalogue()`.
  */
 import { apiKeyCases } from "./cases/apikey.ts";
+import { clientAddressCases } from "./cases/client-address.ts";
 import { headerCases } from "./cases/headers.ts";
 import { jwtCases } from "./cases/jwt.ts";
 import { listenerCases } from "./cases/listeners.ts";
@@ -16,6 +17,7 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "API keys", cases: apiKeyCases },
   { area: "Routing", cases: routingCases },
   { area: "Listeners", cases: listenerCases },
+  { area: "Client address", cases: clientAddressCases },
   { area: "Headers", cases: headerCases },
   { area: "Manifests", cases: manifestCases },
 ];
