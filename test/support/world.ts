@@ -4,6 +4,7 @@ import { parseAllDocuments } from "yaml";
 import { toResources } from "../../controller/api/resources.ts";
 import { VerifiedPasswords } from "../../controller/authz/basicauth.ts";
 import { check, type CheckContext } from "../../controller/authz/check.ts";
+import { clientAddressDetection } from "../../controller/authz/client-address.ts";
 import type { Decision } from "../../controller/authz/decision.ts";
 import type { AuthzRequest } from "../../controller/authz/request.ts";
 import { CheckMemo } from "../../controller/authz/check-memo.ts";
@@ -32,7 +33,7 @@ export function decider(text: string, overrides: Partial<CheckContext> = {}): De
     verifiedPasswords: new VerifiedPasswords(),
     now: () => Date.now(),
     onNoRoute: "deny",
-    trustedHops: 0,
+    clientAddress: clientAddressDetection({ trustedHops: 0, trustedCidrs: [] }),
     ...overrides,
   };
   const decide = async (request: Partial<AuthzRequest> & { path: string }) =>
