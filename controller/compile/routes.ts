@@ -1,11 +1,11 @@
 /**
- * Builds the route index: entries bucketed by host and sorted in Envoy Gateway's route order
+ * Builds the route index: entries bucketed by Gateway, listener port and host, and sorted in Envoy Gateway's route order
  * (internal/gatewayapi/sort.go and the HTTPRoute/GRPCRoute translation of route.go, v1.9.0).
  */
 import { GRPC_METHOD_NAME, GRPC_SERVICE_NAME, type GRPCRouteMatch, type HTTPRouteMatch } from "../api/gatewayapi.ts";
 import { compareAge } from "../api/meta.ts";
 import type { Route } from "../api/resources.ts";
-import type { CompiledMatch, PathMatch, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "../snapshot/types.ts";
+import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "../snapshot/types.ts";
 import { fullMatchRegex } from "./regex.ts";
 
 /** An entry with what sorting and bucketing need. */
@@ -166,16 +166,23 @@ export function comparePrecedence(a: PendingEntry, b: PendingEntry): number {
     a.order[1] - b.order[1]
   );
 }
+
+/** Entries grouped by Gateway, then by listener port (one Envoy route table each), each table sorted. */
 export function buildRouteIndex(pending: readonly PendingEntry[]): RouteIndex {
-  const byGateway: Record<string, VirtualHosts> = Object.create(null);
-  const perGateway = new Map<string, PendingEntry[]>();
+  const tables = new Map<string, Map<number, PendingEntry[]>>();
   for (const p of pending) {
-    const list = perGateway.get(p.entry.gateway);
-    if (list === undefined) perGateway.set(p.entry.gateway, [p]);
+    let ports = tables.get(p.entry.gateway);
+    if (ports === undefined) tables.set(p.entry.gateway, (ports = new Map()));
+    const list = ports.get(p.entry.port);
+    if (list === undefined) ports.set(p.entry.port, [p]);
     else list.push(p);
   }
-  for (const g of [...perGateway.keys()].sort()) byGateway[g] = buildVirtualHosts(perGateway.get(g)!);
-  return { byGateway, all: buildVirtualHosts(pending) };
+  const byGateway: Record<string, readonly PortRoutes[]> = Object.create(null);
+  for (const g of [...tables.keys()].sort()) {
+    const ports = tables.get(g)!;
+    byGateway[g] = [...ports.keys()].sort((a, b) => a - b).map((port) => ({ port, vhosts: buildVirtualHosts(ports.get(port)!) }));
+  }
+  return { byGateway };
 }
 
 function buildVirtualHosts(pending: readonly PendingEntry[]): VirtualHosts {
