@@ -4,6 +4,7 @@
  * list identical to `renderCatalogue()`.
  */
 import { apiKeyCases } from "./cases/apikey.ts";
+import { availabilityCases } from "./cases/availability.ts";
 import { clientAddressCases } from "./cases/client-address.ts";
 import { headerCases } from "./cases/headers.ts";
 import { jwtCases } from "./cases/jwt.ts";
@@ -18,6 +19,7 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "Client address", cases: clientAddressCases },
   { area: "Headers", cases: headerCases },
   { area: "Manifests", cases: manifestCases },
+  { area: "Availability", cases: availabilityCases },
 ];
 
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
