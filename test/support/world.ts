@@ -24,10 +24,9 @@ export interface Decider {
   readonly ctx: CheckContext;
 }
 
-/** A check() bound to one compiled world; requests default to GET http://api.example.com. */
-export function decider(text: string, overrides: Partial<CheckContext> = {}): Decider {
-  const result = compileText(text);
-  const ctx: CheckContext = {
+/** A fresh check context: real key store and memos, no route denied, no trusted proxies. */
+export function testCheckContext(overrides: Partial<CheckContext> = {}): CheckContext {
+  return {
     keys: createKeyStore({ logger: pino({ level: "silent" }) }),
     memo: new CheckMemo(),
     verifiedPasswords: new VerifiedPasswords(),
@@ -36,6 +35,12 @@ export function decider(text: string, overrides: Partial<CheckContext> = {}): De
     clientAddress: clientAddressDetection({ trustedHops: 0, trustedCidrs: [] }),
     ...overrides,
   };
+}
+
+/** A check() bound to one compiled world; requests default to GET http://api.example.com. */
+export function decider(text: string, overrides: Partial<CheckContext> = {}): Decider {
+  const result = compileText(text);
+  const ctx = testCheckContext(overrides);
   const decide = async (request: Partial<AuthzRequest> & { path: string }) =>
     check(result.snapshot, { method: "GET", scheme: "http", host: "api.example.com", headers: {}, gateway: undefined, ...request }, ctx);
   return Object.assign(decide, { result, ctx });
