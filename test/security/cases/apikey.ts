@@ -14,7 +14,8 @@ function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promi
   return { id: `apikey.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
 }
 /** A case that sends `key` as X-API-Key to /keys. */
-const h = (id: string, title: string, expect: Expected, key: string) => c(id, title, expect, (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": key } }));
+const h = (id: string, title: string, expect: Expected, key: string, fixed?: string) =>
+  c(id, title, expect, (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": key } }), fixed);
 
 export const apiKeyCases: readonly Case[] = [
   c("missing", "no key anywhere", missing, (ctx) => ctx.check({ path: "/keys" })),
