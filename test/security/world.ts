@@ -79,7 +79,7 @@ export function manifests(keys: Keys): string {
   const jwks = jwksOf(keys.es, keys.rsa);
   const apiKeys = (extractFrom: string, extra = "") =>
     `  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: ${extractFrom}, forwardClientIDHeader: x-client-id${extra}}\n`;
-  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto", lan: "/lan", office: "/office" })}---
+  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto", lan: "/lan", office: "/office", cors: "/cors" })}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: www, namespace: apps}
@@ -104,7 +104,8 @@ ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_k
     "sanitized", rule("sanitized"), apiKeys("[{headers: [X-API-Key], cookies: [apikey]}]", ", sanitize: true"),
   )}${policy("methods", rule("m"), apiKeys("[{headers: [X-API-Key]}]"))}${policy("re", rule("re"), apiKeys("[{headers: [X-API-Key]}]"))}${policy(
     "proto", rule("proto"), apiKeys("[{headers: [constructor]}]"),
-  )}${policy("www-admin", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: admin}", apiKeys("[{headers: [X-API-Key]}]"))}${policy(
+  )}${policy("cors", rule("cors"), `${apiKeys("[{headers: [X-API-Key]}]")}  cors: {allowOrigins: ["https://app.example.com", "https://*.app.example.com"], allowMethods: [GET, POST], allowCredentials: true}
+`)}${policy("www-admin", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: admin}", apiKeys("[{headers: [X-API-Key]}]"))}${policy(
     "www-secret", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: secret}", apiKeys("[{headers: [X-API-Key]}]"),
   )}${policy(
     "wild", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: wild}", apiKeys("[{headers: [X-API-Key]}]"),
