@@ -9,6 +9,8 @@ import { gatewayWithRoute } from "../support/manifests.ts";
 export const ISSUER = "https://idp.example.com";
 export const OTHER_ISSUER = "https://other.example.com";
 export const HOST = "api.example.com";
+/** The one origin the /cors route's policy allows. */
+export const CORS_ORIGIN = "https://app.example.com";
 
 export interface Signer {
   readonly kid: string;
@@ -79,7 +81,7 @@ export function manifests(keys: Keys): string {
   const jwks = jwksOf(keys.es, keys.rsa);
   const apiKeys = (extractFrom: string, extra = "") =>
     `  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: ${extractFrom}, forwardClientIDHeader: x-client-id${extra}}\n`;
-  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto" })}---
+  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto", cors: "/cors" })}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: www, namespace: apps}
@@ -102,7 +104,7 @@ metadata: {name: keys, namespace: apps}
 stringData: {alice: alice-key, bob: bob-key}
 ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_key]}, {cookies: [apikey]}]"))}${policy(
     "sanitized", rule("sanitized"), apiKeys("[{headers: [X-API-Key], cookies: [apikey]}]", ", sanitize: true"),
-  )}${policy("methods", rule("m"), apiKeys("[{headers: [X-API-Key]}]"))}${policy("re", rule("re"), apiKeys("[{headers: [X-API-Key]}]"))}${policy(
+  )}${policy("cors", rule("cors"), `  cors: {allowOrigins: ["${CORS_ORIGIN}"], allowMethods: [GET, POST], allowHeaders: [x-api-key]}\n${apiKeys("[{headers: [X-API-Key]}]")}`)}${policy("methods", rule("m"), apiKeys("[{headers: [X-API-Key]}]"))}${policy("re", rule("re"), apiKeys("[{headers: [X-API-Key]}]"))}${policy(
     "proto", rule("proto"), apiKeys("[{headers: [constructor]}]"),
   )}${policy("www-admin", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: admin}", apiKeys("[{headers: [X-API-Key]}]"))}${policy(
     "www-secret", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: secret}", apiKeys("[{headers: [X-API-Key]}]"),

@@ -128,6 +128,12 @@ describe("gRPC ext_authz port", () => {
     const other = await check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com" }, { "portcullis.io/gateway": "maas-system/elsewhere" }));
     expect(num(sub(other, 1), 1)).toBe(7);
   });
+  it("an x-portcullis-gateway request header names nothing: the client cannot choose the Gateway", async () => {
+    const res = await check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com", headers: { "x-portcullis-gateway": "maas-system/elsewhere" } }));
+    expect(num(sub(res, 1), 1)).toBe(0);
+    const pinned = await check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com", headers: { "x-portcullis-gateway": "maas-system/maas-gateway" } }, { "portcullis.io/gateway": "maas-system/elsewhere" }));
+    expect(num(sub(pinned, 1), 1)).toBe(7);
+  });
   it("counts gRPC decisions under their own protocol label", async () => {
     const metrics = await (await fetch(`${app.admin}/metrics`)).text();
     expect(metrics).toMatch(/portcullis_decisions_total\{protocol="envoy-grpc",code="allowed",status="200"\} \d+/);
