@@ -6,6 +6,7 @@
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { cidrSet } from "./compile/cidr.ts";
 
 export const DEFAULT_CONTROLLER_NAME = "portcullis.io/gateway-controller";
 
@@ -19,6 +20,11 @@ const CompileOptions = {
 const DecideOptions = {
   onNoRoute: z.enum(["deny", "allow"]).default("deny"),
   xffTrustedHops: z.coerce.number().int().min(0).max(10).default(0),
+  /** Repeatable, and each value may be a comma-separated list. */
+  xffTrustedCidrs: z.preprocess(
+    (v) => (Array.isArray(v) ? v.flatMap((s) => String(s).split(",").map((t) => t.trim()).filter((t) => t !== "")) : v),
+    z.array(z.string().refine(isCidr, "not a CIDR such as 10.0.0.0/8")).default([]),
+  ),
   jwksFetchTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(5000),
 };
 const ServeSchema = z.object({
@@ -75,6 +81,7 @@ const OPTIONS = {
   "gateway-class": { type: "string", multiple: true },
   "on-no-route": { type: "string" },
   "xff-trusted-hops": { type: "string" },
+  "xff-trusted-cidrs": { type: "string", multiple: true },
   "log-level": { type: "string" },
   "shutdown-grace-seconds": { type: "string" },
   "shutdown-delay-seconds": { type: "string" },
@@ -92,7 +99,7 @@ export const USAGE = `Usage:
   portcullis serve   [--manifests DIR | --kubeconfig FILE]   (neither: in-cluster config)
                      [--authz-port 9002] [--forward-auth-port 9003] [--admin-port 9090] [--grpc-port 9001]
                      [--bind-address 0.0.0.0] [--controller-name NAME] [--gateway-class NAME]...
-                     [--on-no-route deny|allow] [--xff-trusted-hops 0] [--log-level info] [--shutdown-delay-seconds 5] [--shutdown-grace-seconds 10]
+                     [--on-no-route deny|allow] [--xff-trusted-hops 0 | --xff-trusted-cidrs CIDR...] [--log-level info] [--shutdown-delay-seconds 5] [--shutdown-grace-seconds 10]
                      [--lease-namespace NS] [--lease-name NAME] [--lease-duration-seconds 15] [--identity ID]
   portcullis check   --manifests DIR [-H 'Name: value']... [--gateway NS/NAME] METHOD URL
                      prints the decision as JSON; exit 0 on allow, 1 on deny, 2 on bad usage
@@ -140,6 +147,9 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       .join("; ");
     throw new UsageError(command === undefined ? "a command is required: serve, check or compile" : message);
   }
+  if (result.data.command !== "compile" && result.data.xffTrustedHops > 0 && result.data.xffTrustedCidrs.length > 0) {
+    throw new UsageError("--xff-trusted-hops and --xff-trusted-cidrs exclude each other (as Envoy Gateway's numTrustedHops and trustedCIDRs)");
+  }
   if (result.data.command === "serve" && result.data.manifests !== undefined && result.data.kubeconfig !== undefined) {
     throw new UsageError("--manifests and --kubeconfig exclude each other");
   }
@@ -147,4 +157,13 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     throw new UsageError("serve needs --manifests DIR (standalone) or --kubeconfig FILE, or must run in a Kubernetes pod (in-cluster config)");
   }
   return Object.freeze(result.data);
+}
+
+function isCidr(text: string): boolean {
+  try {
+    cidrSet([text]);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -12,8 +12,15 @@ describe("loadConfig", () => {
   it("collects repeated flags", () => {
     expect(loadConfig(["check", "--manifests", "d", "-H", "A: 1", "-H", "B: 2", "GET", "http://x/"], {})).toMatchObject({ header: ["A: 1", "B: 2"], method: "GET", url: "http://x/" });
   });
+  it("reads trusted proxy CIDRs as repeated flags or comma-separated lists (Envoy Gateway's trustedCIDRs)", () => {
+    const argv = ["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/8, 192.168.0.0/16", "--xff-trusted-cidrs", "2001:db8::/32"];
+    expect(loadConfig(argv, {})).toMatchObject({ xffTrustedCidrs: ["10.0.0.0/8", "192.168.0.0/16", "2001:db8::/32"], xffTrustedHops: 0 });
+    expect(loadConfig(["serve", "--manifests", "d"], { PORTCULLIS_XFF_TRUSTED_CIDRS: "10.0.0.0/8" })).toMatchObject({ xffTrustedCidrs: ["10.0.0.0/8"] });
+  });
   it.each([
     [[], /command is required/],
+    [["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/40"], /--xff-trusted-cidrs: not a CIDR/],
+    [["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/8", "--xff-trusted-hops", "1"], /exclude each other/],
     [["serve", "--authz-port", "70000"], /--authz-port/],
     [["serve", "--manifests", "d", "--kubeconfig", "k"], /exclude each other/],
     [["check", "--manifests", "d", "GET"], /METHOD and URL/],

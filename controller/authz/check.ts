@@ -15,6 +15,7 @@ import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
 import { checkApiKey } from "./apikey.ts";
 import { authorize } from "./authorization.ts";
 import { checkBasicAuth, type VerifiedPasswords } from "./basicauth.ts";
+import type { ClientAddressDetection } from "./client-address.ts";
 import type { CheckMemo } from "./check-memo.ts";
 import { corsResponseHeaders, isPreflight } from "./cors.ts";
 import { deny, type Decision } from "./decision.ts";
@@ -33,8 +34,8 @@ export interface CheckContext {
   readonly now: () => number;
   /** What a request that matches no route gets. */
   readonly onNoRoute: "deny" | "allow";
-  /** Proxies in front of the one calling Portcullis whose X-Forwarded-For entries are trusted. */
-  readonly trustedHops: number;
+  /** How the client address for `clientCIDRs` rules and CEL's `source.address` is determined. */
+  readonly clientAddress: ClientAddressDetection;
 }
 
 /** Synchronous unless a phase must wait (a JWKS being fetched, a bcrypt comparison). */
@@ -131,7 +132,7 @@ function authorizeAndAllow(
   // 4. Authorization
   if (policy.authorization !== undefined) {
     const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
-    const verdict = authorize(policy.authorization, req, who, clientAddressOf(req.source, ctx.trustedHops));
+    const verdict = authorize(policy.authorization, req, who, ctx.clientAddress.of(req.source));
     if (!verdict.allowed) {
       const why = verdict.by === "defaultAction" ? "no authorization rule allows the request" : `denied by authorization rule ${verdict.by}`;
       return deny(403, "authz_denied", why, where);
@@ -155,17 +156,6 @@ function memoizedAllow(snapshot: Snapshot, memo: CheckMemo, identity: IdentityRe
   if (known !== undefined) return known;
   const principals = identity.principal === undefined ? [] : [identity.principal];
   return memo.rememberAllow(identity, rule, allow(snapshot, rule, policy, identity.strip, identity.headers, principals));
-}
-
-/**
- * The client's address: as the proxy states it, else from X-Forwarded-For skipping `trustedHops`
- * entries from the right (each proxy appends the peer it saw, so only the right end is trustworthy).
- */
-function clientAddressOf(request: AuthzRequest, trustedHops: number): string | undefined {
-  if (request.clientAddress !== undefined && request.clientAddress !== "") return request.clientAddress;
-  const xff = request.headers["x-forwarded-for"];
-  const hops = (Array.isArray(xff) ? xff.join(",") : (xff ?? "")).split(",").map((s) => s.trim()).filter((s) => s !== "");
-  return hops[hops.length - 1 - trustedHops];
 }
 
 function allow(

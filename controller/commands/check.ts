@@ -2,6 +2,7 @@
 import pino from "pino";
 import { VerifiedPasswords } from "../authz/basicauth.ts";
 import { check } from "../authz/check.ts";
+import { clientAddressDetection } from "../authz/client-address.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
 import type { CheckConfig } from "../config.ts";
 import { createKeyStore } from "../keys/store.ts";
@@ -23,7 +24,7 @@ export async function runCheck(config: CheckConfig, out: (text: string) => void,
     const decision = await check(
       snapshot,
       { method: config.method.toUpperCase(), scheme: url.protocol.slice(0, -1), host: headers.host!, path: `${url.pathname}${url.search}`, headers, gateway: config.gateway },
-      { keys, memo: new CheckMemo(), verifiedPasswords: new VerifiedPasswords(), now: Date.now, onNoRoute: config.onNoRoute, trustedHops: config.xffTrustedHops },
+      { keys, memo: new CheckMemo(), verifiedPasswords: new VerifiedPasswords(), now: Date.now, onNoRoute: config.onNoRoute, clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }) },
     );
     const wire = envoyResponse(decision);
     out(`${JSON.stringify({ status: wire.status, headers: wire.headers, reason: decision.allowed ? decision.message : `${decision.code}: ${decision.message}`, route: decision.route ?? null, policy: decision.policy ?? null }, null, 2)}\n`);

@@ -1,5 +1,6 @@
 /** check() tables for basicAuth, authorization rules (claims, scopes, CIDRs, headers, CEL), CORS and API-key client metadata. */
 import { beforeAll, describe, expect, it } from "vitest";
+import { clientAddressDetection } from "../../controller/authz/client-address.ts";
 import { jwksOf, mint, signingKey, type SigningKey } from "../support/tokens.ts";
 import { decider, type Decider } from "../support/world.ts";
 import { gatewayWithRoute } from "../support/manifests.ts";
@@ -169,7 +170,7 @@ describe("authorization (roles from claims)", () => {
     const headers = await bearer({});
     expect((await d({ path: "/roles/x", headers: { ...headers, "x-forwarded-for": "203.0.113.9, 10.1.2.3" } })).status).toBe(200);
     expect((await d({ path: "/roles/x", headers: { ...headers, "x-forwarded-for": "10.1.2.3, 203.0.113.9" } })).status).toBe(403);
-    const behindLb = decider(world(jwksOf(idp)), { trustedHops: 1 });
+    const behindLb = decider(world(jwksOf(idp)), { clientAddress: clientAddressDetection({ trustedHops: 1, trustedCidrs: [] }) });
     expect((await behindLb({ path: "/roles/x", headers: { ...headers, "x-forwarded-for": "10.1.2.3, 198.51.100.7" } })).status).toBe(200);
     expect((await d({ path: "/roles/x", headers, clientAddress: "::ffff:10.1.9.9" })).status).toBe(200);
     expect((await d({ path: "/roles/x", headers, clientAddress: "2001:db8::1" })).status).toBe(200);

@@ -4,6 +4,7 @@
  * list identical to `renderCatalogue()`.
  */
 import { apiKeyCases } from "./cases/apikey.ts";
+import { clientAddressCases } from "./cases/client-address.ts";
 import { forwardAuthCases } from "./cases/forward-auth.ts";
 import { headerCases } from "./cases/headers.ts";
 import { jwtCases } from "./cases/jwt.ts";
@@ -15,6 +16,7 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "JWT", cases: jwtCases },
   { area: "API keys", cases: apiKeyCases },
   { area: "Routing", cases: routingCases },
+  { area: "Client address", cases: clientAddressCases },
   { area: "Headers", cases: headerCases },
   { area: "Forward-auth", cases: forwardAuthCases },
   { area: "Manifests", cases: manifestCases },
