@@ -2,7 +2,7 @@
  * check(): the one decision path every wire protocol calls. Phases, in order:
  *   0. header names   — a header that an upstream would fold into a managed one is refused
  *   1. route          — match host/path/method/headers to an HTTPRoute rule; its effective policy comes with it
- *   2. cors preflight — answered here (204), before any credential is asked for
+ *   2. cors preflight — answered here (204, as Envoy's cors filter would), before any credential is asked for
  *   3. identity       — every configured method must pass: apiKeyAuth, basicAuth, jwt
  *   4. authorization  — rules over the request and the identities (first match wins, default Deny)
  *   5. response       — headers to set upstream; every header any policy may set is stripped from
@@ -17,7 +17,7 @@ import { authorize } from "./authorization.ts";
 import { checkBasicAuth, type VerifiedPasswords } from "./basicauth.ts";
 import type { ClientAddressDetection } from "./client-address.ts";
 import type { CheckMemo } from "./check-memo.ts";
-import { corsResponseHeaders, isPreflight } from "./cors.ts";
+import { corsResponseHeaders, isPreflight, preflightAnswer } from "./cors.ts";
 import { deny, type Decision } from "./decision.ts";
 import type { IdentityAttributes, IdentityResult, PhaseOutcome } from "./identity.ts";
 import { checkJwt } from "./jwt.ts";
@@ -63,9 +63,9 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
 
   // 2. CORS preflight
   if (policy.cors !== undefined && isPreflight(req)) {
-    const headers = corsResponseHeaders(policy.cors, req, true);
-    if (headers === undefined) return deny(403, "cors_origin", `origin ${req.header("origin")} is not allowed`, where);
-    return deny(204, "cors_preflight", "CORS preflight answered", where, headers);
+    const answer = preflightAnswer(policy.cors, req);
+    if (!answer.originAllowed) return deny(204, "cors_origin", "CORS preflight answered without Access-Control-Allow-Origin: the origin is not allowed", where, answer.headers);
+    return deny(204, "cors_preflight", "CORS preflight answered", where, answer.headers);
   }
 
   // 3. Identity
@@ -143,7 +143,7 @@ function authorizeAndAllow(
   if (policy.cors === undefined && passed.length <= 1) return memoizedAllow(snapshot, ctx.memo, passed[0] ?? ANONYMOUS, where.route, policy);
   const headers: Record<string, string> = {};
   for (const r of passed) Object.assign(headers, r.headers);
-  const cors = policy.cors === undefined ? undefined : corsResponseHeaders(policy.cors, req, false);
+  const cors = policy.cors === undefined ? undefined : corsResponseHeaders(policy.cors, req);
   const principals = passed.flatMap((r) => (r.principal === undefined ? [] : [r.principal]));
   return allow(snapshot, where.route, policy, passed.flatMap((r) => r.strip), headers, principals, cors);
 }

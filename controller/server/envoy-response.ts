@@ -32,14 +32,15 @@ export const PREFLIGHT_HEADER = "x-portcullis-preflight";
 
 /**
  * A Decision on the forward-auth port. nginx auth_request, Caddy forward_auth and Traefik
- * ForwardAuth send the request upstream on ANY 2xx, so the 204 answering a CORS preflight becomes
- * a 403 carrying the Access-Control-* headers, `x-portcullis-preflight: answered` and the JSON
- * reason `cors_preflight`. The shipped nginx and Caddy configurations answer the client 204 with
- * those headers; a proxy not configured for it answers 403, so the preflight fails closed and the
- * upstream never sees it.
+ * ForwardAuth send the request upstream on ANY 2xx, so a denial with a 2xx status (the 204 that
+ * answers a CORS preflight, whether or not its origin is listed) becomes a 403 carrying the
+ * Access-Control-* headers, `x-portcullis-preflight: answered` and the JSON reason
+ * (`cors_preflight`, `cors_origin`). The shipped nginx and Caddy configurations answer the client
+ * 204 with those headers; a proxy not configured for it answers 403, so the preflight fails closed
+ * and the upstream never sees it.
  */
 export function forwardAuthResponse(decision: Decision): WireResponse {
-  if (decision.code !== "cors_preflight") return envoyResponse(decision);
+  if (decision.allowed || decision.status >= 300) return envoyResponse(decision);
   return render({ ...decision, status: 403, responseHeaders: { ...decision.responseHeaders, [PREFLIGHT_HEADER]: "answered" } });
 }
 

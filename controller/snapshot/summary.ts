@@ -86,7 +86,7 @@ function summarizePolicy(p: CompiledPolicy): object {
   if (p.cors !== undefined) {
     const c = p.cors;
     out.cors = {
-      allowOrigins: c.anyOrigin ? ["*"] : [...c.origins, ...c.originPatterns.map((r) => r.source)],
+      allowOrigins: [...c.origins, ...c.originPatterns.map((r) => r.source)],
       ...(c.allowMethods === undefined ? {} : { allowMethods: c.allowMethods }),
       ...(c.allowHeaders === undefined ? {} : { allowHeaders: c.allowHeaders }),
       ...(c.exposeHeaders === undefined ? {} : { exposeHeaders: c.exposeHeaders }),

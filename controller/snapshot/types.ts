@@ -136,14 +136,15 @@ export interface CompiledPrincipal {
 }
 
 export interface CompiledCors {
-  /** "*" allows any origin; otherwise exact origins (lower case) and wildcard patterns. */
-  readonly anyOrigin: boolean;
+  /** Origins matched exactly, case-sensitively (as Envoy's exact string matcher). */
   readonly origins: readonly string[];
+  /** Wildcard origins as anchored patterns, each `*` standing for any text ("*" alone: every origin). */
   readonly originPatterns: readonly RegExp[];
-  /** Pre-rendered header values; undefined when the policy does not set them. */
+  /** Header values as configured, ", "-joined; "*" means the preflight's own request is echoed; undefined when not set. */
   readonly allowMethods: string | undefined;
   readonly allowHeaders: string | undefined;
   readonly exposeHeaders: string | undefined;
+  /** Whole seconds, as a header value. */
   readonly maxAgeSeconds: string | undefined;
   readonly allowCredentials: boolean;
 }

@@ -5,6 +5,7 @@
  */
 import { apiKeyCases } from "./cases/apikey.ts";
 import { clientAddressCases } from "./cases/client-address.ts";
+import { corsCases } from "./cases/cors.ts";
 import { forwardAuthCases } from "./cases/forward-auth.ts";
 import { headerCases } from "./cases/headers.ts";
 import { jwtCases } from "./cases/jwt.ts";
@@ -18,6 +19,7 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "Routing", cases: routingCases },
   { area: "Client address", cases: clientAddressCases },
   { area: "Headers", cases: headerCases },
+  { area: "CORS", cases: corsCases },
   { area: "Forward-auth", cases: forwardAuthCases },
   { area: "Manifests", cases: manifestCases },
 ];

@@ -9,8 +9,6 @@ import { gatewayWithRoute } from "../support/manifests.ts";
 export const ISSUER = "https://idp.example.com";
 export const OTHER_ISSUER = "https://other.example.com";
 export const HOST = "api.example.com";
-/** The one origin the /cors route's policy allows. */
-export const CORS_ORIGIN = "https://app.example.com";
 
 export interface Signer {
   readonly kid: string;
@@ -104,9 +102,10 @@ metadata: {name: keys, namespace: apps}
 stringData: {alice: alice-key, bob: bob-key}
 ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_key]}, {cookies: [apikey]}]"))}${policy(
     "sanitized", rule("sanitized"), apiKeys("[{headers: [X-API-Key], cookies: [apikey]}]", ", sanitize: true"),
-  )}${policy("cors", rule("cors"), `  cors: {allowOrigins: ["${CORS_ORIGIN}"], allowMethods: [GET, POST], allowHeaders: [x-api-key]}\n${apiKeys("[{headers: [X-API-Key]}]")}`)}${policy("methods", rule("m"), apiKeys("[{headers: [X-API-Key]}]"))}${policy("re", rule("re"), apiKeys("[{headers: [X-API-Key]}]"))}${policy(
+  )}${policy("methods", rule("m"), apiKeys("[{headers: [X-API-Key]}]"))}${policy("re", rule("re"), apiKeys("[{headers: [X-API-Key]}]"))}${policy(
     "proto", rule("proto"), apiKeys("[{headers: [constructor]}]"),
-  )}${policy("www-admin", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: admin}", apiKeys("[{headers: [X-API-Key]}]"))}${policy(
+  )}${policy("cors", rule("cors"), `${apiKeys("[{headers: [X-API-Key]}]")}  cors: {allowOrigins: ["https://app.example.com", "https://*.app.example.com"], allowMethods: [GET, POST], allowCredentials: true}
+`)}${policy("www-admin", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: admin}", apiKeys("[{headers: [X-API-Key]}]"))}${policy(
     "www-secret", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: secret}", apiKeys("[{headers: [X-API-Key]}]"),
   )}${policy(
     "wild", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: wild}", apiKeys("[{headers: [X-API-Key]}]"),

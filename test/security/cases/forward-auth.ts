@@ -6,8 +6,10 @@
  */
 import type { Ctx } from "../context.ts";
 import type { Case, Expected, Outcome } from "../outcome.ts";
-import { CORS_ORIGIN, HOST } from "../world.ts";
+import { HOST } from "../world.ts";
 
+/** An origin the /cors route's policy lists. */
+const CORS_ORIGIN = "https://app.example.com";
 const NOT_NORMAL: Expected = { status: 400, code: "request_invalid", reason: "not in normal form" };
 const FRAGMENT: Expected = { status: 400, code: "request_invalid", reason: "fragment" };
 
@@ -19,6 +21,17 @@ const original = (uri: string, method = "GET", headers: Record<string, string> =
   "x-forwarded-method": method, "x-forwarded-proto": "https", "x-forwarded-host": HOST, "x-forwarded-uri": uri, ...headers,
 });
 const uri = (id: string, title: string, expect: Expected, u: string, fixed?: string) => c(id, title, expect, (ctx) => ctx.forward(original(u)), fixed);
+
+/**
+ * A preflight on /cors from `origin`. The marked 403's Access-Control-* headers are for the client
+ * (the proxy turns them into a 204), never for the upstream: the outcome counts them as forwarded
+ * unless the marker is there and Access-Control-Allow-Origin is `allowOrigin` (absent: undefined).
+ */
+async function preflight(ctx: Ctx, origin: string, allowOrigin: string | undefined): Promise<Outcome> {
+  const o = await ctx.forward(original("/cors", "OPTIONS", { origin, "access-control-request-method": "POST" }));
+  const { "x-portcullis-preflight": marker, "access-control-allow-origin": allowed } = o.upstream;
+  return marker === "answered" && allowed === allowOrigin ? { ...o, upstream: {} } : o;
+}
 
 const DOTS_FIXED = "the forward-auth port decided on the normalised path (the open /public) while nginx and Caddy hand the upstream the raw URI, which runs /keys' handler; a URI not in normal form is now refused";
 
@@ -34,17 +47,11 @@ export const forwardAuthCases: readonly Case[] = [
   uri("dots-in-query", "X-Forwarded-Uri `/public?next=/../keys` (dots in the query are data)", { status: 200, code: "allowed" }, "/public?next=/../keys"),
   uri("lower-case-escape", "X-Forwarded-Uri `/public/caf%c3%a9` (the case of an escape changes no reading)", { status: 200, code: "allowed" }, "/public/caf%c3%a9"),
   uri("normal", "X-Forwarded-Uri `/keys` without a key", { status: 401, code: "apikey_missing" }, "/keys"),
-  c("preflight", "a CORS preflight from the allowed origin: a 403 marked `x-portcullis-preflight: answered` with the Access-Control-* headers, never a 2xx (any 2xx sends the request upstream)",
-    { status: 403, code: "cors_preflight" },
-    async (ctx) => {
-      const o = await ctx.forward(original("/cors", "OPTIONS", { origin: CORS_ORIGIN, "access-control-request-method": "POST" }));
-      // The Access-Control-* answer is for the client (the proxy turns it into a 204), never for the upstream.
-      const { "x-portcullis-preflight": marker, "access-control-allow-origin": allowOrigin } = o.upstream;
-      return marker === "answered" && allowOrigin === CORS_ORIGIN ? { ...o, upstream: {} } : o;
-    },
+  c("preflight", "a CORS preflight from a listed origin: a 403 marked `x-portcullis-preflight: answered` with the Access-Control-* headers, never a 2xx (any 2xx sends the request upstream)",
+    { status: 403, code: "cors_preflight" }, (ctx) => preflight(ctx, CORS_ORIGIN, CORS_ORIGIN),
     "the preflight's 204 is an allow for nginx, Caddy and Traefik, which sent the unauthenticated OPTIONS upstream"),
-  c("preflight-other-origin", "a CORS preflight from another origin", { status: 403, code: "cors_origin" },
-    (ctx) => ctx.forward(original("/cors", "OPTIONS", { origin: "https://evil.example", "access-control-request-method": "POST" }))),
+  c("preflight-other-origin", "a CORS preflight from an origin not listed (Envoy answers 204 without Access-Control-Allow-Origin): the same marked 403, without it",
+    { status: 403, code: "cors_origin" }, (ctx) => preflight(ctx, "https://evil.example", undefined), "see forward.preflight"),
   c("underscore-identity", "`X_Client_Id: admin` on the open route (a CGI upstream reads it as HTTP_X_CLIENT_ID)",
     { status: 400, code: "request_invalid", reason: "X_Client_Id".toLowerCase() },
     (ctx) => ctx.forward([...Object.entries(original("/public")), ["X_Client_Id", "admin"]]),
