@@ -1,7 +1,10 @@
 /**
  * check(): the one decision path every wire protocol calls. Phases, in order:
  *   0. header names   — a header that an upstream would fold into a managed one is refused
- *   1. route          — match host/path/method/headers to an HTTPRoute rule; its effective policy comes with it
+ *   1. route          — match host/path/method/headers to an HTTPRoute rule in the route table of each
+ *                       Gateway and listener port the request may have arrived on; the rule's
+ *                       effective policy comes with it. Rules whose policies differ are each decided,
+ *                       and the request is allowed only if every one allows (DESIGN §0)
  *   2. cors preflight — answered here (204, as Envoy's cors filter would), before any credential is asked for
  *   3. identity       — every configured method must pass: apiKeyAuth, basicAuth, jwt
  *   4. authorization  — rules over the request and the identities (first match wins, default Deny)
@@ -10,8 +13,8 @@
  * Fail closed: no route → deny (unless configured otherwise), invalid policy → 403, never a 5xx.
  */
 import type { KeyStore } from "../keys/types.ts";
-import { findRoute, virtualHostsFor } from "../snapshot/route-index.ts";
-import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
+import { findRoutes } from "../snapshot/route-index.ts";
+import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts";
 import { checkApiKey } from "./apikey.ts";
 import { authorize } from "./authorization.ts";
 import { checkBasicAuth, type VerifiedPasswords } from "./basicauth.ts";
@@ -23,6 +26,7 @@ import type { IdentityAttributes, IdentityResult, PhaseOutcome } from "./identit
 import { checkJwt } from "./jwt.ts";
 import { normalizeRequest, type AuthzRequest, type NormalizedRequest } from "./request.ts";
 import type { MaybePromise } from "./maybe-async.ts";
+import { everyReadingAllows } from "./readings.ts";
 
 export interface CheckContext {
   readonly keys: Pick<KeyStore, "resolve">;
@@ -48,14 +52,25 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
 
   const req = normalizeRequest(request);
 
-  // 1. Route
-  const vhosts = virtualHostsFor(snapshot.routes, request.gateway);
-  if (vhosts === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
-  const entry = findRoute(vhosts, req, request.route);
-  if (entry === undefined) {
+  // 1. Route: the rule each route table the request may have been routed by picks.
+  const entries = findRoutes(snapshot.routes, req, { gateway: request.gateway, port: request.port, route: request.route });
+  if (entries === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
+  if (entries.length === 0) {
     if (ctx.onNoRoute === "allow") return memoizedAllow(snapshot, ctx.memo, ANONYMOUS, undefined, undefined);
     return deny(403, "route_not_found", `no HTTPRoute rule matches ${req.method} ${req.host}${req.path}`, {});
   }
+  // Rules under one policy decide alike; rules under different ones are each a reading (DESIGN §0).
+  const readings = entries.filter((e, i) => entries.findIndex((o) => o.policy === e.policy) === i);
+  if (readings.length === 1) return decideOn(snapshot, readings[0]!, req, ctx);
+  const where = readings.map((e) => `${e.rule} on ${e.gateway} port ${e.port}`).join("; ");
+  return everyReadingAllows(
+    readings.map((e) => decideOn(snapshot, e, req, ctx)),
+    `the proxy did not say which Gateway or port the request arrived on, and these rules decide differently: ${where}`,
+  );
+}
+
+/** Phases 2 on, for the rule one reading of the request takes. */
+function decideOn(snapshot: Snapshot, entry: RouteEntry, req: NormalizedRequest, ctx: CheckContext): MaybePromise<Decision> {
   const policy = entry.policy;
   if (policy === undefined) return memoizedAllow(snapshot, ctx.memo, ANONYMOUS, entry.rule, undefined);
   const where = { route: entry.rule, policy: policy.id };

@@ -9,6 +9,7 @@ import { corsCases } from "./cases/cors.ts";
 import { forwardAuthCases } from "./cases/forward-auth.ts";
 import { headerCases } from "./cases/headers.ts";
 import { jwtCases } from "./cases/jwt.ts";
+import { listenerCases } from "./cases/listeners.ts";
 import { manifestCases } from "./cases/manifests.ts";
 import { routingCases } from "./cases/routing.ts";
 import { describeExpected, type Area, type Case } from "./outcome.ts";
@@ -17,6 +18,7 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "JWT", cases: jwtCases },
   { area: "API keys", cases: apiKeyCases },
   { area: "Routing", cases: routingCases },
+  { area: "Listeners", cases: listenerCases },
   { area: "Client address", cases: clientAddressCases },
   { area: "Headers", cases: headerCases },
   { area: "CORS", cases: corsCases },
