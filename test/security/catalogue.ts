@@ -4,6 +4,7 @@
  * list identical to `renderCatalogue()`.
  */
 import { apiKeyCases } from "./cases/apikey.ts";
+import { availabilityCases } from "./cases/availability.ts";
 import { clientAddressCases } from "./cases/client-address.ts";
 import { corsCases } from "./cases/cors.ts";
 import { forwardAuthCases } from "./cases/forward-auth.ts";
@@ -24,6 +25,7 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "CORS", cases: corsCases },
   { area: "Forward-auth", cases: forwardAuthCases },
   { area: "Manifests", cases: manifestCases },
+  { area: "Availability", cases: availabilityCases },
 ];
 
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
