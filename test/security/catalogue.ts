@@ -4,6 +4,7 @@
  * list identical to `renderCatalogue()`.
  */
 import { apiKeyCases } from "./cases/apikey.ts";
+import { availabilityCases } from "./cases/availability.ts";
 import { clientAddressCases } from "./cases/client-address.ts";
 import { corsCases } from "./cases/cors.ts";
 import { headerCases } from "./cases/headers.ts";
@@ -22,6 +23,7 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "Headers", cases: headerCases },
   { area: "CORS", cases: corsCases },
   { area: "Manifests", cases: manifestCases },
+  { area: "Availability", cases: availabilityCases },
 ];
 
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
