@@ -11,6 +11,7 @@ import { token } from "../world.ts";
 
 const ALICE: Expected = { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } };
 const BAD = (reason: string): Expected => ({ status: 400, code: "request_invalid", reason });
+const UNDERSCORE = (name: string): Expected => BAD(`the header ${name} is refused`);
 
 function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promise<Outcome>, fixed?: string): Case {
   return { id: `header.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
@@ -72,4 +73,11 @@ export const headerCases: readonly Case[] = [
     (ctx) => ctx.raw("GET /keys\u0001 HTTP/1.1\r\nhost: api.example.com\r\nconnection: close\r\n\r\n")),
   c("huge-body", "wire: a 2 MiB body (bodies are drained up to 1 MiB; then the connection is cut, no answer)", { status: 0, code: "connection_closed" },
     (ctx) => ctx.raw(`POST /public HTTP/1.1\r\nhost: api.example.com\r\ncontent-length: ${2 * 1024 * 1024}\r\nconnection: close\r\n\r\n${"b".repeat(2 * 1024 * 1024)}`)),
+  c("underscore-open", "`X_User_Id: admin` on the open route (CGI, WSGI and Rack read it as HTTP_X_USER_ID)", UNDERSCORE("x_user_id"),
+    (ctx) => ctx.check({ path: "/public", headers: { x_user_id: "admin" } }), "see forward.underscore-identity"),
+  c("underscore-with-key", "valid key plus `x_client_id: admin`", UNDERSCORE("x_client_id"),
+    (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": "alice-key", x_client_id: "admin" } })),
+  c("underscore-mixed", "wire: `X-User_Id: admin` (one of the spellings between)", UNDERSCORE("x-user_id"), (ctx) => ctx.envoy("/public", { "X-User_Id": "admin" })),
+  c("underscore-unmanaged", "`x_trace_id: 1`, a name that folds to no managed header, is left alone", { status: 200, code: "allowed" },
+    (ctx) => ctx.check({ path: "/public", headers: { x_trace_id: "1" } })),
 ];
