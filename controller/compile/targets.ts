@@ -1,10 +1,10 @@
 /**
  * Resolves a policy's targetRef / targetRefs / targetSelectors to the Gateways, listeners,
- * HTTPRoutes and route rules it applies to. Missing targets are reported, never skipped silently.
+ * HTTPRoutes, GRPCRoutes and route rules it applies to. Missing targets are reported, never skipped silently.
  */
 import { GATEWAY_API_GROUP } from "../api/gatewayapi.ts";
 import { keyOf, LabelSelectorSchema, selectorMatches } from "../api/meta.ts";
-import type { Gateway, HTTPRoute, Resources } from "../api/resources.ts";
+import type { Gateway, Resources, Route } from "../api/resources.ts";
 import { TargetSelectorNamespacesSchema, type PolicyTargetRef, type PolicyTargetSelector, type SecurityPolicySpec, type TargetSelectorNamespaces } from "../api/securitypolicy.ts";
 import { grantCheck, type GrantCheck } from "./references.ts";
 
@@ -14,7 +14,7 @@ export type TargetLevel = (typeof LEVELS)[number];
 
 export type Target =
   | { readonly kind: "Gateway"; readonly level: "gateway" | "listener"; readonly key: string; readonly gateway: Gateway; readonly sectionName: string | undefined }
-  | { readonly kind: "HTTPRoute"; readonly level: "route" | "rule"; readonly key: string; readonly route: HTTPRoute; readonly sectionName: string | undefined };
+  | { readonly kind: Route["kind"]; readonly level: "route" | "rule"; readonly key: string; readonly route: Route; readonly sectionName: string | undefined };
 
 /** A target the policy names that does not exist; reported as TargetNotFound with this ref. */
 export interface MissingTarget {
@@ -24,21 +24,24 @@ export interface MissingTarget {
 
 export const gatewayTargetKey = (gateway: string, listener?: string): string =>
   listener === undefined ? `Gateway ${gateway}` : `Gateway ${gateway}/${listener}`;
-export const routeTargetKey = (route: string, rule?: string): string =>
-  rule === undefined ? `HTTPRoute ${route}` : `HTTPRoute ${route}/${rule}`;
+export const routeTargetKey = (kind: Route["kind"], route: string, rule?: string): string =>
+  rule === undefined ? `${kind} ${route}` : `${kind} ${route}/${rule}`;
+
+/** The route kinds a policy may target (a rule of one by sectionName). */
+const ROUTE_KINDS: ReadonlySet<string> = new Set<Route["kind"]>(["HTTPRoute", "GRPCRoute"]);
 
 export interface TargetResolution {
   readonly targets: readonly Target[];
   readonly missing: readonly MissingTarget[];
-  /** Targets of a kind Portcullis cannot enforce (GRPCRoute, ...): the policy is Invalid. */
+  /** Targets of a kind Portcullis cannot enforce (TCPRoute, ...): the policy is Invalid. */
   readonly unsupported: readonly string[];
 }
 
-/** Gateways and HTTPRoutes by "namespace/name", built once per compile. */
+/** Gateways by "namespace/name" and routes by "Kind namespace/name", built once per compile. */
 export interface TargetIndex {
   readonly resources: Resources;
   readonly gateways: ReadonlyMap<string, Gateway>;
-  readonly routes: ReadonlyMap<string, HTTPRoute>;
+  readonly routes: ReadonlyMap<string, Route>;
   readonly servedGateways: ReadonlyMap<string, Gateway>;
   /** Namespace → its labels; a namespace without a Namespace object has none (and matches no selector). */
   readonly namespaceLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
@@ -49,7 +52,7 @@ export function indexTargets(resources: Resources, servedGateways: ReadonlyMap<s
   return {
     resources,
     gateways: new Map(resources.gateways.map((g) => [keyOf(g.metadata), g])),
-    routes: new Map(resources.httpRoutes.map((r) => [keyOf(r.metadata), r])),
+    routes: new Map([...resources.httpRoutes, ...resources.grpcRoutes].map((r) => [`${r.kind} ${keyOf(r.metadata)}`, r])),
     servedGateways,
     namespaceLabels: new Map(resources.namespaces.map((n) => [n.metadata.name, n.metadata.labels ?? {}])),
     granted: grantCheck(resources),
@@ -80,7 +83,7 @@ export function resolveTargets(
   for (const ref of named) {
     const id = `${ref.namespace}/${ref.name}`;
     const section = ref.sectionName;
-    if (ref.group !== GATEWAY_API_GROUP || (ref.kind !== "Gateway" && ref.kind !== "HTTPRoute")) {
+    if (ref.group !== GATEWAY_API_GROUP || (ref.kind !== "Gateway" && !ROUTE_KINDS.has(ref.kind))) {
       unsupported.push(`${ref.kind}${ref.group ? `.${ref.group}` : ""} ${id}`);
       continue;
     }
@@ -96,14 +99,14 @@ export function resolveTargets(
       }
       continue;
     }
-    const route = index.routes.get(id);
+    const route = index.routes.get(`${ref.kind} ${id}`);
     if (route === undefined) {
-      missing.push({ ref, message: `HTTPRoute ${id} not found` });
+      missing.push({ ref, message: `${ref.kind} ${id} not found` });
     } else if (section !== undefined && !route.spec.rules.some((r) => r.name === section)) {
-      missing.push({ ref, message: `HTTPRoute ${id} has no rule named ${section}` });
+      missing.push({ ref, message: `${ref.kind} ${id} has no rule named ${section}` });
     } else {
-      const key = routeTargetKey(id, section);
-      targets.set(key, { kind: "HTTPRoute", level: section === undefined ? "route" : "rule", key, route, sectionName: section });
+      const key = routeTargetKey(route.kind, id, section);
+      targets.set(key, { kind: route.kind, level: section === undefined ? "route" : "rule", key, route, sectionName: section });
     }
   }
   return { targets: [...targets.values()], missing, unsupported };
@@ -117,7 +120,8 @@ export function resolveTargets(
 function selectedBy(selector: PolicyTargetSelector, policyNamespace: string, index: TargetIndex): NamedTarget[] {
   const group = selector.group ?? GATEWAY_API_GROUP;
   if (group !== GATEWAY_API_GROUP) return [];
-  const pool = selector.kind === "Gateway" ? index.resources.gateways : selector.kind === "HTTPRoute" ? index.resources.httpRoutes : [];
+  const { gateways, httpRoutes, grpcRoutes } = index.resources;
+  const pool = selector.kind === "Gateway" ? gateways : selector.kind === "HTTPRoute" ? httpRoutes : selector.kind === "GRPCRoute" ? grpcRoutes : [];
   return pool
     .filter(({ metadata: m }) => {
       if (!namespaceSelected(selector.namespaces, policyNamespace, m.namespace, index) || !selectorMatches(selector, m.labels)) return false;
@@ -138,14 +142,14 @@ function namespaceSelected(namespaces: TargetSelectorNamespaces | undefined, pol
 }
 
 /**
- * Every Gateway and HTTPRoute in `namespace`, at the Gateway and route level: what a policy whose
+ * Every Gateway and route in `namespace`, at the Gateway and route level: what a policy whose
  * targets cannot be read at all could have governed (its targetRefs can name only objects of its
  * own namespace). An invalid policy is applied there, so it denies rather than leaves them open.
  */
 export function everyTargetIn(namespace: string, index: TargetIndex): TargetResolution {
   const refs: PolicyTargetRef[] = [
     ...index.resources.gateways.filter((g) => g.metadata.namespace === namespace).map((g) => ({ group: GATEWAY_API_GROUP, kind: "Gateway", name: g.metadata.name })),
-    ...index.resources.httpRoutes.filter((r) => r.metadata.namespace === namespace).map((r) => ({ group: GATEWAY_API_GROUP, kind: "HTTPRoute", name: r.metadata.name })),
+    ...[...index.resources.httpRoutes, ...index.resources.grpcRoutes].filter((r) => r.metadata.namespace === namespace).map((r) => ({ group: GATEWAY_API_GROUP, kind: r.kind, name: r.metadata.name })),
   ];
   return resolveTargets(namespace, { targetRefs: refs }, index);
 }
