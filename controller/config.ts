@@ -8,6 +8,7 @@
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { cidrSet } from "./compile/cidr.ts";
 
 export const DEFAULT_CONTROLLER_NAME = "portcullis.io/gateway-controller";
 
@@ -21,6 +22,11 @@ const CompileOptions = {
 const DecideOptions = {
   onNoRoute: z.enum(["deny", "allow"]).default("deny"),
   xffTrustedHops: z.coerce.number().int().min(0).max(10).default(0),
+  /** Repeatable, and each value may be a comma-separated list. */
+  xffTrustedCidrs: z.preprocess(
+    (v) => (Array.isArray(v) ? v.flatMap((s) => String(s).split(",").map((t) => t.trim()).filter((t) => t !== "")) : v),
+    z.array(z.string().refine(isCidr)).default([]),
+  ),
   jwksFetchTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(5000),
 };
 const ServeSchema = z.object({
@@ -104,6 +110,7 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   "gateway-class": { value: "NAME", multiple: true, help: "serve only Gateways of this GatewayClass (repeatable; default: every class)", expects: "a GatewayClass name" },
   "on-no-route": { value: "deny|allow", help: "decision for a request that matches no route" },
   "xff-trusted-hops": { value: "N", help: "proxies in front of the gateway whose X-Forwarded-For entries are trusted", expects: "a whole number from 0 to 10" },
+  "xff-trusted-cidrs": { value: "CIDR", multiple: true, help: "addresses of the proxies whose X-Forwarded-For entries are trusted (repeatable, or comma-separated; excludes --xff-trusted-hops)", expects: "a CIDR such as 10.0.0.0/8" },
   "jwks-fetch-timeout-ms": { value: "MS", help: "time limit of one remote JWKS fetch, in milliseconds", expects: "a whole number from 100 to 60000" },
   "log-level": { value: "LEVEL", help: "least severe log level written" },
   "shutdown-grace-seconds": { value: "SECONDS", help: "time in-flight checks get to finish once the ports close", expects: "a number of seconds from 0 to 300" },
@@ -249,11 +256,14 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   } else {
     expectNoMore(rest, command);
   }
-  const result = SCHEMAS[command].safeParse(raw);
+  const result = SCHEMAS[command].safeParse(raw, { reportInput: true });
   if (!result.success) {
     throw new UsageError([...new Set(result.error.issues.map((issue) => plainIssue(issue, raw, origin, shape)))].join("; "), command);
   }
   const config = result.data;
+  if (config.command !== "compile" && config.xffTrustedHops > 0 && config.xffTrustedCidrs.length > 0) {
+    throw new UsageError("--xff-trusted-hops and --xff-trusted-cidrs exclude each other (as Envoy Gateway's numTrustedHops and trustedCIDRs)", command);
+  }
   if (config.command === "serve" && config.manifests !== undefined && config.kubeconfig !== undefined) {
     throw new UsageError("--manifests and --kubeconfig exclude each other: give one", command);
   }
@@ -280,9 +290,19 @@ function plainIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>, origi
   const positional = POSITIONALS[key];
   const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
   const spec = FLAGS[flag];
-  const value = issue.path.length > 1 ? (raw[key] as unknown[])[issue.path[1] as number] : raw[key];
+  // The value as written; an element of a list is the one zod reports (lists may be split first).
+  const value = issue.path.length > 1 ? issue.input : raw[key];
   if (value === undefined) return `missing ${positional?.label ?? `--${flag}${spec?.value === undefined ? "" : ` ${spec.value}`}`}`;
   const choices = choicesOf(shape[key]!);
   const expects = positional?.expects ?? (choices === undefined ? spec?.expects : `one of ${choices.join(", ")}`) ?? issue.message;
   return `${positional?.label ?? origin[key] ?? `--${flag}`} must be ${expects} (got ${JSON.stringify(value)})`;
+}
+
+function isCidr(text: string): boolean {
+  try {
+    cidrSet([text]);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -12,6 +12,11 @@ describe("loadConfig", () => {
   it("collects repeated flags", () => {
     expect(loadConfig(["check", "--manifests", "d", "-H", "A: 1", "-H", "B: 2", "GET", "http://x/"], {})).toMatchObject({ header: ["A: 1", "B: 2"], method: "GET", url: "http://x/" });
   });
+  it("reads trusted proxy CIDRs as repeated flags or comma-separated lists (Envoy Gateway's trustedCIDRs)", () => {
+    const argv = ["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/8, 192.168.0.0/16", "--xff-trusted-cidrs", "2001:db8::/32"];
+    expect(loadConfig(argv, {})).toMatchObject({ xffTrustedCidrs: ["10.0.0.0/8", "192.168.0.0/16", "2001:db8::/32"], xffTrustedHops: 0 });
+    expect(loadConfig(["serve", "--manifests", "d"], { PORTCULLIS_XFF_TRUSTED_CIDRS: "10.0.0.0/8" })).toMatchObject({ xffTrustedCidrs: ["10.0.0.0/8"] });
+  });
   it.each([
     [[], "a command is required: serve, check, compile, version, help or completion", undefined],
     [["serve", "--manifests", "d", "--authz-port", "70000"], '--authz-port must be a port number from 0 to 65535 (got "70000")', "serve"],
@@ -30,6 +35,9 @@ describe("loadConfig", () => {
     [["serve"], "serve needs --manifests DIR (standalone) or --kubeconfig FILE, or must run in a Kubernetes pod (in-cluster config)", "serve"],
     [["help", "nothing"], 'there is no command "nothing"; the commands are serve, check, compile, version, help or completion', undefined],
     [["completion"], "missing SHELL: bash or zsh", undefined],
+    [["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/40"], '--xff-trusted-cidrs must be a CIDR such as 10.0.0.0/8 (got "10.0.0.0/40")', "serve"],
+    [["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/8, nope"], '--xff-trusted-cidrs must be a CIDR such as 10.0.0.0/8 (got "nope")', "serve"],
+    [["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/8", "--xff-trusted-hops", "1"], "--xff-trusted-hops and --xff-trusted-cidrs exclude each other (as Envoy Gateway's numTrustedHops and trustedCIDRs)", "serve"],
   ])("rejects %j in plain language, naming the command whose usage follows", (argv, message, command) => {
     let error: unknown;
     try {
@@ -59,7 +67,7 @@ describe("loadConfig", () => {
   });
   it("describes every flag of a command, with its default, choices and variable", () => {
     expect(flagsOf("serve").find((f) => f.name === "on-no-route")).toEqual({ name: "on-no-route", short: undefined, value: "deny|allow", help: expect.any(String), default: "deny", choices: ["deny", "allow"], env: "PORTCULLIS_ON_NO_ROUTE" });
-    expect(flagsOf("check").map((f) => f.name)).toEqual(["manifests", "controller-name", "gateway-class", "on-no-route", "xff-trusted-hops", "jwks-fetch-timeout-ms", "header", "gateway", "help", "version"]);
+    expect(flagsOf("check").map((f) => f.name)).toEqual(["manifests", "controller-name", "gateway-class", "on-no-route", "xff-trusted-hops", "xff-trusted-cidrs", "jwks-fetch-timeout-ms", "header", "gateway", "help", "version"]);
   });
   it("uses the in-cluster config inside a pod, with the downward API's identity and namespace", () => {
     const env = { KUBERNETES_SERVICE_HOST: "10.0.0.1", POD_NAME: "portcullis-7d9f", POD_NAMESPACE: "portcullis-system" };

@@ -1,8 +1,9 @@
 /**
  * The authorization phase (Envoy Gateway semantics): rules in order, the first whose operation
  * and principal match decides; none: `defaultAction`. Within a principal every field set must
- * match. A CEL expression that fails to evaluate never allows: it does not match an Allow rule
- * and does match a Deny rule.
+ * match. What cannot be known never allows: a CEL expression that fails to evaluate, or
+ * `clientCIDRs` when the client address cannot be determined, does not match in an Allow rule and
+ * does match in a Deny rule.
  */
 import { pathMatches } from "../snapshot/route-index.ts";
 import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "../snapshot/types.ts";
@@ -40,7 +41,10 @@ function principalMatches(
   clientAddress: string | undefined,
   celContext: () => Record<string, unknown>,
 ): boolean {
-  if (p.clientCIDRs !== undefined && (clientAddress === undefined || !p.clientCIDRs.contains(clientAddress))) return false;
+  if (p.clientCIDRs !== undefined) {
+    // An address that cannot be determined could be any: it satisfies a Deny rule, never an Allow rule.
+    if (clientAddress === undefined ? rule.action === "Allow" : !p.clientCIDRs.contains(clientAddress)) return false;
+  }
   if (p.jwt !== undefined) {
     const jwt = who.jwt;
     if (jwt === undefined || jwt.provider !== p.jwt.provider) return false;

@@ -1,7 +1,10 @@
 /**
  * check(): the one decision path every wire protocol calls. Phases, in order:
- *   1. route          — match host/path/method/headers to an HTTPRoute rule; its effective policy comes with it
- *   2. cors preflight — answered here (204), before any credential is asked for
+ *   1. route          — match host/path/method/headers to an HTTPRoute rule in the route table of each
+ *                       Gateway and listener port the request may have arrived on; the rule's
+ *                       effective policy comes with it. Rules whose policies differ are each decided,
+ *                       and the request is allowed only if every one allows (DESIGN §0)
+ *   2. cors preflight — answered here (204, as Envoy's cors filter would), before any credential is asked for
  *   3. identity       — every configured method must pass: apiKeyAuth, basicAuth, jwt
  *   4. authorization  — rules over the request and the identities (first match wins, default Deny)
  *   5. response       — headers to set upstream; every header any policy may set is stripped from
@@ -9,18 +12,20 @@
  * Fail closed: no route → deny (unless configured otherwise), invalid policy → 403, never a 5xx.
  */
 import type { KeyStore } from "../keys/types.ts";
-import { findRoute, virtualHostsFor } from "../snapshot/route-index.ts";
-import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
+import { findRoutes } from "../snapshot/route-index.ts";
+import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts";
 import { checkApiKey } from "./apikey.ts";
 import { authorize } from "./authorization.ts";
 import { checkBasicAuth, type VerifiedPasswords } from "./basicauth.ts";
+import type { ClientAddressDetection } from "./client-address.ts";
 import type { CheckMemo } from "./check-memo.ts";
-import { corsResponseHeaders, isPreflight } from "./cors.ts";
+import { corsResponseHeaders, isPreflight, preflightAnswer } from "./cors.ts";
 import { deny, type Decision } from "./decision.ts";
 import type { IdentityAttributes, IdentityResult, PhaseOutcome } from "./identity.ts";
 import { checkJwt } from "./jwt.ts";
 import { normalizeRequest, type AuthzRequest, type NormalizedRequest } from "./request.ts";
 import type { MaybePromise } from "./maybe-async.ts";
+import { everyReadingAllows } from "./readings.ts";
 
 export interface CheckContext {
   readonly keys: Pick<KeyStore, "resolve">;
@@ -32,22 +37,33 @@ export interface CheckContext {
   readonly now: () => number;
   /** What a request that matches no route gets. */
   readonly onNoRoute: "deny" | "allow";
-  /** Proxies in front of the one calling Portcullis whose X-Forwarded-For entries are trusted. */
-  readonly trustedHops: number;
+  /** How the client address for `clientCIDRs` rules and CEL's `source.address` is determined. */
+  readonly clientAddress: ClientAddressDetection;
 }
 
 /** Synchronous unless a phase must wait (a JWKS being fetched, a bcrypt comparison). */
 export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckContext): MaybePromise<Decision> {
   const req = normalizeRequest(request);
 
-  // 1. Route
-  const vhosts = virtualHostsFor(snapshot.routes, request.gateway);
-  if (vhosts === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
-  const entry = findRoute(vhosts, req, request.route);
-  if (entry === undefined) {
+  // 1. Route: the rule each route table the request may have been routed by picks.
+  const entries = findRoutes(snapshot.routes, req, { gateway: request.gateway, port: request.port, route: request.route });
+  if (entries === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
+  if (entries.length === 0) {
     if (ctx.onNoRoute === "allow") return memoizedAllow(snapshot, ctx.memo, ANONYMOUS, undefined, undefined);
     return deny(403, "route_not_found", `no HTTPRoute rule matches ${req.method} ${req.host}${req.path}`, {});
   }
+  // Rules under one policy decide alike; rules under different ones are each a reading (DESIGN §0).
+  const readings = entries.filter((e, i) => entries.findIndex((o) => o.policy === e.policy) === i);
+  if (readings.length === 1) return decideOn(snapshot, readings[0]!, req, ctx);
+  const where = readings.map((e) => `${e.rule} on ${e.gateway} port ${e.port}`).join("; ");
+  return everyReadingAllows(
+    readings.map((e) => decideOn(snapshot, e, req, ctx)),
+    `the proxy did not say which Gateway or port the request arrived on, and these rules decide differently: ${where}`,
+  );
+}
+
+/** Phases 2 on, for the rule one reading of the request takes. */
+function decideOn(snapshot: Snapshot, entry: RouteEntry, req: NormalizedRequest, ctx: CheckContext): MaybePromise<Decision> {
   const policy = entry.policy;
   if (policy === undefined) return memoizedAllow(snapshot, ctx.memo, ANONYMOUS, entry.rule, undefined);
   const where = { route: entry.rule, policy: policy.id };
@@ -55,9 +71,9 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
 
   // 2. CORS preflight
   if (policy.cors !== undefined && isPreflight(req)) {
-    const headers = corsResponseHeaders(policy.cors, req, true);
-    if (headers === undefined) return deny(403, "cors_origin", `origin ${req.header("origin")} is not allowed`, where);
-    return deny(204, "cors_preflight", "CORS preflight answered", where, headers);
+    const answer = preflightAnswer(policy.cors, req);
+    if (!answer.originAllowed) return deny(204, "cors_origin", "CORS preflight answered without Access-Control-Allow-Origin: the origin is not allowed", where, answer.headers);
+    return deny(204, "cors_preflight", "CORS preflight answered", where, answer.headers);
   }
 
   // 3. Identity
@@ -107,7 +123,7 @@ function authorizeAndAllow(
   // 4. Authorization
   if (policy.authorization !== undefined) {
     const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
-    const verdict = authorize(policy.authorization, req, who, clientAddressOf(req.source, ctx.trustedHops));
+    const verdict = authorize(policy.authorization, req, who, ctx.clientAddress.of(req.source));
     if (!verdict.allowed) {
       const why = verdict.by === "defaultAction" ? "no authorization rule allows the request" : `denied by authorization rule ${verdict.by}`;
       return deny(403, "authz_denied", why, where);
@@ -118,7 +134,7 @@ function authorizeAndAllow(
   if (policy.cors === undefined && passed.length <= 1) return memoizedAllow(snapshot, ctx.memo, passed[0] ?? ANONYMOUS, where.route, policy);
   const headers: Record<string, string> = {};
   for (const r of passed) Object.assign(headers, r.headers);
-  const cors = policy.cors === undefined ? undefined : corsResponseHeaders(policy.cors, req, false);
+  const cors = policy.cors === undefined ? undefined : corsResponseHeaders(policy.cors, req);
   const principals = passed.flatMap((r) => (r.principal === undefined ? [] : [r.principal]));
   return allow(snapshot, where.route, policy, passed.flatMap((r) => r.strip), headers, principals, cors);
 }
@@ -131,17 +147,6 @@ function memoizedAllow(snapshot: Snapshot, memo: CheckMemo, identity: IdentityRe
   if (known !== undefined) return known;
   const principals = identity.principal === undefined ? [] : [identity.principal];
   return memo.rememberAllow(identity, rule, allow(snapshot, rule, policy, identity.strip, identity.headers, principals));
-}
-
-/**
- * The client's address: as the proxy states it, else from X-Forwarded-For skipping `trustedHops`
- * entries from the right (each proxy appends the peer it saw, so only the right end is trustworthy).
- */
-function clientAddressOf(request: AuthzRequest, trustedHops: number): string | undefined {
-  if (request.clientAddress !== undefined && request.clientAddress !== "") return request.clientAddress;
-  const xff = request.headers["x-forwarded-for"];
-  const hops = (Array.isArray(xff) ? xff.join(",") : (xff ?? "")).split(",").map((s) => s.trim()).filter((s) => s !== "");
-  return hops[hops.length - 1 - trustedHops];
 }
 
 function allow(

@@ -15,6 +15,13 @@ export interface AuthzRequest {
   readonly gateway: string | undefined;
   /** Restricts matching to one HTTPRoute ("namespace/name"), when the proxy names it (gRPC context_extensions). */
   readonly route?: string | undefined;
+  /**
+   * The port the request arrived on at the proxy, when the proxy states it (gRPC's
+   * attributes.destination). Ports the client writes (Host, X-Forwarded-Port) are not read: Envoy
+   * routes by the listener a connection arrived on and ignores them, so a client could pick the
+   * listener whose policy suits it.
+   */
+  readonly port?: number | undefined;
   /** The client's address, when the proxy states it directly (gRPC's attributes.source). */
   readonly clientAddress?: string | undefined;
 }

@@ -2,6 +2,7 @@
 import pino from "pino";
 import { VerifiedPasswords } from "../authz/basicauth.ts";
 import { check } from "../authz/check.ts";
+import { clientAddressDetection } from "../authz/client-address.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
 import type { Decision } from "../authz/decision.ts";
 import type { CheckConfig } from "../config.ts";
@@ -39,7 +40,7 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
     return await check(
       snapshot,
       { method: config.method.toUpperCase(), scheme: url.protocol.slice(0, -1), host: headers.host!, path: `${url.pathname}${url.search}`, headers, gateway: config.gateway },
-      { keys, memo: new CheckMemo(), verifiedPasswords: new VerifiedPasswords(), now: Date.now, onNoRoute: config.onNoRoute, trustedHops: config.xffTrustedHops },
+      { keys, memo: new CheckMemo(), verifiedPasswords: new VerifiedPasswords(), now: Date.now, onNoRoute: config.onNoRoute, clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }) },
     );
   } finally {
     keys.close();

@@ -1,13 +1,13 @@
 /**
  * Compiles `authorization`: rules in order, first match wins, `defaultAction` Deny unless set.
  * Everything that can be checked is checked here (CIDRs, provider names, regular expressions,
- * CEL syntax), so that request time only evaluates.
+ * CEL syntax and worst-case cost), so that request time only evaluates.
  */
-import { BlockList, isIP } from "node:net";
-import { parse as parseCel } from "@marcbachmann/cel-js";
 import type { AuthorizationSpec, PrincipalSpec } from "../api/securitypolicy.ts";
 import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "../snapshot/types.ts";
 import type { FeatureResult } from "./apikey.ts";
+import { compileCel } from "./cel.ts";
+import { cidrSet, type CidrSet } from "./cidr.ts";
 import { fullMatchRegex } from "./regex.ts";
 
 export function compileAuthorization(spec: AuthorizationSpec, jwtProviders: readonly string[]): FeatureResult<CompiledAuthorization> {
@@ -42,27 +42,22 @@ function compilePrincipal(spec: PrincipalSpec, field: string, jwtProviders: read
   }
   let clientCIDRs: CompiledPrincipal["clientCIDRs"];
   if (spec.clientCIDRs !== undefined) {
-    const list = new BlockList();
-    for (const cidr of spec.clientCIDRs) {
-      const [address = "", bits = ""] = cidr.split("/");
-      const family = isIP(address);
-      const prefix = Number(bits);
-      if (family === 0 || !/^\d{1,3}$/.test(bits) || prefix > (family === 4 ? 32 : 128)) return { ok: false, error: `${field}.clientCIDRs: ${JSON.stringify(cidr)} is not a CIDR` };
-      list.addSubnet(address, prefix, family === 4 ? "ipv4" : "ipv6");
+    let set: CidrSet;
+    try {
+      set = cidrSet(spec.clientCIDRs);
+    } catch (e) {
+      return { ok: false, error: `${field}.clientCIDRs: ${(e as Error).message}` };
     }
-    clientCIDRs = { cidrs: spec.clientCIDRs, contains: (address) => addressIn(list, address) };
+    clientCIDRs = { cidrs: spec.clientCIDRs, contains: (address) => set.has(address) };
   }
   if (spec.jwt !== undefined && !jwtProviders.includes(spec.jwt.provider)) {
     return { ok: false, error: `${field}.jwt.provider: ${spec.jwt.provider} is not a jwt provider of this policy` };
   }
   let cel: CompiledPrincipal["cel"];
   if (spec.cel !== undefined) {
-    try {
-      const evaluate = parseCel(spec.cel) as (context: Record<string, unknown>) => unknown;
-      cel = { source: spec.cel, evaluate };
-    } catch (e) {
-      return { ok: false, error: `${field}.cel: ${(e as Error).message.split("\n")[0]}` };
-    }
+    const compiled = compileCel(spec.cel);
+    if (!compiled.ok) return { ok: false, error: `${field}.cel: ${compiled.error}` };
+    cel = compiled.value;
   }
   return {
     ok: true,
@@ -77,11 +72,4 @@ function compilePrincipal(spec: PrincipalSpec, field: string, jwtProviders: read
       cel,
     },
   };
-}
-
-/** IPv4-mapped IPv6 addresses ("::ffff:10.0.0.1") are matched as the IPv4 address they carry. */
-function addressIn(list: BlockList, address: string): boolean {
-  const plain = address.startsWith("::ffff:") && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
-  const family = isIP(plain);
-  return family !== 0 && list.check(plain, family === 4 ? "ipv4" : "ipv6");
 }

@@ -1,37 +1,58 @@
-/** Compiles `cors`: origin matchers and pre-rendered Access-Control-* header values. */
+/**
+ * Compiles `cors` into what Envoy's cors filter is given by Envoy Gateway v1.9.0
+ * (internal/gatewayapi/securitypolicy.go buildCORS, internal/xds/translator/cors.go): origins as
+ * case-sensitive exact matchers, or full-match patterns where each `*` stands for any text;
+ * methods and headers joined with ", ", or "*" (echo what the preflight asks) when the list holds
+ * "*"; expose headers joined as written; max age in whole seconds.
+ */
 import type { CORSSpec } from "../api/securitypolicy.ts";
 import type { CompiledCors } from "../snapshot/types.ts";
 import type { FeatureResult } from "./apikey.ts";
 import { parseGatewayDuration } from "./jwt.ts";
 
-/** "https://*.example.com" matches one or more labels in place of the star, scheme and port exact. */
+/**
+ * Envoy Gateway's Origin pattern (api/v1alpha1/cors_types.go): "*", or scheme://host[:port] where
+ * the host is "*", a name, or "*." and a name. Written without nested repetition so that it runs in
+ * linear time (the CRD's own spelling backtracks exponentially on a long invalid host).
+ */
+const ORIGIN = /^(?:\*|[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:\*|(?:\*\.)?[\w-]+(?:\.[\w-]+)*)(?::\d{1,5})?)$/;
+const MAX_ORIGIN_LENGTH = 253;
+/** An origin whose host is only a wildcard: it matches every site of its scheme (or every site at all). */
+const EVERY_SITE = /^(?:\*|[^:]+:\/\/\*(?::\d+)?)$/;
+
+/** A wildcard origin as the full-match expression Envoy Gateway builds: metacharacters literal, `*` any text. */
 function originPattern(origin: string): RegExp {
-  const escaped = origin.toLowerCase().replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[a-z0-9-]+(?:\\.[a-z0-9-]+)*");
-  return new RegExp(`^${escaped}$`);
+  return new RegExp(`^${origin.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
 }
 
 export function compileCors(spec: CORSSpec): FeatureResult<CompiledCors> {
   const origins = spec.allowOrigins ?? [];
-  const anyOrigin = origins.includes("*");
-  if (anyOrigin && spec.allowCredentials === true) {
-    // Browsers refuse credentials with a wildcard origin; echoing any origin back would hand them out to every site.
-    return { ok: false, error: 'cors: allowCredentials cannot be combined with allowOrigins "*"' };
+  for (const [i, o] of origins.entries()) {
+    if (o.length > MAX_ORIGIN_LENGTH || !ORIGIN.test(o)) {
+      return { ok: false, error: `cors.allowOrigins[${i}]: ${JSON.stringify(o.slice(0, 80))} is not an origin such as https://app.example.com, https://*.example.com or *` };
+    }
   }
-  for (const o of origins) {
-    if (o !== "*" && !/^https?:\/\/[^/?#\s]+$/.test(o)) return { ok: false, error: `cors.allowOrigins: ${JSON.stringify(o)} is not an origin such as https://app.example.com` };
+  const everySite = origins.find((o) => EVERY_SITE.test(o));
+  if (everySite !== undefined && spec.allowCredentials === true) {
+    // Envoy would echo any origin with credentials allowed: every site could read a signed-in user's responses.
+    return { ok: false, error: `cors: allowCredentials cannot be combined with allowOrigins ${JSON.stringify(everySite)}, which matches every site` };
   }
-  const join = (list: readonly string[] | undefined) => (list === undefined || list.length === 0 ? undefined : list.join(", "));
   return {
     ok: true,
     value: {
-      anyOrigin,
-      origins: origins.filter((o) => o !== "*" && !o.includes("*")).map((o) => o.toLowerCase()),
-      originPatterns: origins.filter((o) => o !== "*" && o.includes("*")).map(originPattern),
-      allowMethods: join(spec.allowMethods?.map((m) => m.toUpperCase())),
-      allowHeaders: join(spec.allowHeaders),
-      exposeHeaders: join(spec.exposeHeaders),
+      origins: origins.filter((o) => !o.includes("*")),
+      originPatterns: origins.filter((o) => o.includes("*")).map(originPattern),
+      allowMethods: joinOrEcho(spec.allowMethods),
+      allowHeaders: joinOrEcho(spec.allowHeaders),
+      exposeHeaders: spec.exposeHeaders === undefined || spec.exposeHeaders.length === 0 ? undefined : spec.exposeHeaders.join(", "),
       maxAgeSeconds: spec.maxAge === undefined ? undefined : String(Math.floor(parseGatewayDuration(spec.maxAge) / 1000)),
       allowCredentials: spec.allowCredentials === true,
     },
   };
+}
+
+/** The list as one header value; a list holding "*" is "*" (the preflight's own request is echoed). */
+function joinOrEcho(list: readonly string[] | undefined): string | undefined {
+  if (list === undefined || list.length === 0) return undefined;
+  return list.includes("*") ? "*" : list.join(", ");
 }

@@ -107,7 +107,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
           return;
         }
         pending.push({
-          entry: { gateway: gatewayId, listener: attachment.listener.name, route: routeId, rule: label, match: match.value, policy },
+          entry: { gateway: gatewayId, listener: attachment.listener.name, port: attachment.listener.port, route: routeId, rule: label, match: match.value, policy },
           hostnames: attachment.hostnames,
           route: attachment.route,
           order: [ruleIndex, matchIndex],
@@ -122,7 +122,8 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   const snapshot: Snapshot = { routes: buildRouteIndex(pending), policies: policiesById, remoteJwks: remoteJwksOf(policiesById), managedHeaders };
   yield;
   // Frozen a policy and a host's entries at a time; what is left for the last call is small.
-  const parts = [...Object.values(policiesById), ...Object.values(snapshot.routes.all.exact)];
+  const tables = Object.values(snapshot.routes.byGateway).flatMap((ports) => ports.map((p) => p.vhosts));
+  const parts = [...Object.values(policiesById), ...tables.flatMap((v) => Object.values(v.exact))];
   for (const [i, part] of parts.entries()) {
     deepFreeze(part);
     if (i % ITEMS_PER_STEP === 0) yield;

@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 import { VerifiedPasswords } from "../authz/basicauth.ts";
 import { check, type CheckContext } from "../authz/check.ts";
+import type { ClientAddressDetection } from "../authz/client-address.ts";
 import { deny, type Decision } from "../authz/decision.ts";
 import type { MaybePromise } from "../authz/maybe-async.ts";
 import { normalizePath, type AuthzRequest } from "../authz/request.ts";
@@ -30,7 +31,8 @@ export interface AuthorizerOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly onNoRoute: "deny" | "allow";
-  readonly trustedHops: number;
+  /** How the client address for `clientCIDRs` rules is determined. */
+  readonly clientAddress: ClientAddressDetection;
   readonly now?: () => number;
 }
 
@@ -39,7 +41,7 @@ export const NOT_READY = deny(403, "not_ready", "Portcullis has not loaded its p
 const FAILED = deny(403, "internal_error", "the request could not be checked", {});
 
 export function createAuthorizer(options: AuthorizerOptions): Authorizer {
-  const { pipeline, keys, logger, metrics, onNoRoute, trustedHops } = options;
+  const { pipeline, keys, logger, metrics, onNoRoute, clientAddress } = options;
   const now = options.now ?? Date.now;
   const verifiedPasswords = new VerifiedPasswords();
   const recorders: Record<Protocol, CheckRecorder> = {
@@ -51,7 +53,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
   let contextOf: { published: Published; ctx: CheckContext } | undefined;
   const contextFor = (published: Published): CheckContext => {
     if (contextOf?.published !== published) {
-      contextOf = { published, ctx: { keys, memo: published.memo, verifiedPasswords, now, onNoRoute, trustedHops } };
+      contextOf = { published, ctx: { keys, memo: published.memo, verifiedPasswords, now, onNoRoute, clientAddress } };
     }
     return contextOf.ctx;
   };

@@ -3,7 +3,8 @@
  * check() and Decision as the HTTP ports, in Envoy's CheckResponse shape. The Gateway may be named
  * per route with `context_extensions: {"portcullis.io/gateway": "ns/name"}` (or the
  * x-portcullis-gateway header, as on the HTTP port), and the HTTPRoute with "portcullis.io/route".
- * The client address for clientCIDRs rules is Envoy's own `attributes.source` address.
+ * The client address for clientCIDRs rules is Envoy's own `attributes.source` address, and the
+ * listener port is the port of `attributes.destination` (the local address the request arrived on).
  */
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
@@ -33,6 +34,7 @@ const SERVICE = definition["envoy.service.auth.v3.Authorization"] as unknown as 
 interface CheckRequest {
   attributes?: {
     source?: { address?: { socket_address?: { address?: string } } };
+    destination?: { address?: { socket_address?: { port_value?: number } } };
     request?: { http?: { id?: string; method?: string; headers?: Record<string, string>; header_map?: { headers?: { key: string; value: string; raw_value?: Buffer }[] }; path?: string; host?: string; scheme?: string } };
     context_extensions?: Record<string, string>;
   };
@@ -62,6 +64,8 @@ export function toAuthzRequest(call: CheckRequest): AuthzRequest {
     headers,
     gateway: gateway === undefined || gateway === "" ? undefined : gateway,
     route: call.attributes?.context_extensions?.[ROUTE_CONTEXT_EXTENSION] || undefined,
+    // The listener's local port: what selects Envoy's route table. proto3 reads 0 for "not stated".
+    port: call.attributes?.destination?.address?.socket_address?.port_value || undefined,
     clientAddress: call.attributes?.source?.address?.socket_address?.address || undefined,
   };
 }

@@ -7,7 +7,9 @@ import type { CompiledPolicy, CompiledRule, CredentialSource, RouteEntry, Snapsh
 
 export function summarizeSnapshot(snapshot: Snapshot): object {
   const routes: Record<string, object> = {};
-  for (const [gateway, vhosts] of Object.entries(snapshot.routes.byGateway)) routes[gateway] = summarizeVirtualHosts(vhosts);
+  for (const [gateway, ports] of Object.entries(snapshot.routes.byGateway)) {
+    routes[gateway] = Object.fromEntries(ports.map((p) => [`port ${p.port}`, summarizeVirtualHosts(p.vhosts)]));
+  }
   const policies: Record<string, object> = {};
   for (const [id, policy] of Object.entries(snapshot.policies)) policies[id] = summarizePolicy(policy);
   return { routes, policies, remoteJwks: snapshot.remoteJwks.map(describeJwks), managedHeaders: snapshot.managedHeaders };
@@ -86,7 +88,7 @@ function summarizePolicy(p: CompiledPolicy): object {
   if (p.cors !== undefined) {
     const c = p.cors;
     out.cors = {
-      allowOrigins: c.anyOrigin ? ["*"] : [...c.origins, ...c.originPatterns.map((r) => r.source)],
+      allowOrigins: [...c.origins, ...c.originPatterns.map((r) => r.source)],
       ...(c.allowMethods === undefined ? {} : { allowMethods: c.allowMethods }),
       ...(c.allowHeaders === undefined ? {} : { allowHeaders: c.allowHeaders }),
       ...(c.exposeHeaders === undefined ? {} : { exposeHeaders: c.exposeHeaders }),

@@ -1,4 +1,6 @@
 /** check() table tests: every branch of DESIGN §4 for routes, apiKeyAuth and jwt. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { check } from "../../controller/authz/check.ts";
 import { CheckMemo } from "../../controller/authz/check-memo.ts";
@@ -145,6 +147,45 @@ describe("route phase", () => {
   it("scopes to the named Gateway", async () => {
     expect((await d({ path: "/public", gateway: "apps/gw" })).status).toBe(200);
     expect((await d({ path: "/public", gateway: "apps/other" })).code).toBe("gateway_not_found");
+  });
+});
+
+/** Issue 11, situation 4: the compile golden case's world (ports 80 and 8080, alice on the Gateway, bob on listener alt). */
+describe("listeners and ports", () => {
+  const ports = decider(readFileSync(join(import.meta.dirname, "../compile/testdata/listeners-per-port.in.yaml"), "utf8"));
+  const basic = (user: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${user}-pass`).toString("base64")}` });
+  const on = async (port: number | undefined, user: string, host = "shop.example.com") => {
+    const r = await ports({ host, path: "/orders", port, headers: basic(user) });
+    return `${r.status} ${r.policy}`;
+  };
+  it("decides a request on port 8080 with the policy of the 8080 listener, not the Gateway-wide one", async () => {
+    expect(await on(8080, "bob")).toBe("200 apps/listener-alt");
+    expect(await on(8080, "alice")).toBe("401 apps/listener-alt");
+  });
+  it("decides a request on port 80 with the Gateway-wide policy", async () => {
+    expect(await on(80, "alice")).toBe("200 apps/gateway-wide");
+    expect(await on(80, "bob")).toBe("401 apps/gateway-wide");
+  });
+  it("reads Envoy Gateway's container port for a privileged listener port (80 is bound as 10080)", async () => {
+    expect(await on(10080, "alice")).toBe("200 apps/gateway-wide");
+    expect(await on(10080, "bob")).toBe("401 apps/gateway-wide");
+  });
+  it("allows a request whose port is not stated only if every listener's policy allows it", async () => {
+    const r = await ports({ host: "shop.example.com", path: "/orders", headers: basic("alice") });
+    expect([r.status, r.policy]).toEqual([401, "apps/listener-alt"]);
+    expect(r.message).toContain("did not say which Gateway or port");
+    expect((await ports({ host: "shop.example.com", path: "/orders", headers: basic("bob") })).policy).toBe("apps/gateway-wide");
+  });
+  it("does not take the port from Host: Envoy routes by the listener the connection arrived on", async () => {
+    expect(await on(undefined, "bob", "shop.example.com:8080")).toBe("401 apps/gateway-wide");
+  });
+  it("leaves a host name to the listener on the same port that names it", async () => {
+    expect((await ports({ host: "admin.example.com", path: "/orders", port: 80, headers: basic("alice") })).route).toBe("apps/shop rule orders");
+    const entries = ports.result.snapshot.routes.byGateway["apps/gw"]![0]!.vhosts.exact;
+    expect([entries["admin.example.com"]![0]!.listener, entries["shop.example.com"]![0]!.listener]).toEqual(["admin", "http"]);
+  });
+  it("has no route on a port no listener has", async () => {
+    expect((await ports({ host: "shop.example.com", path: "/orders", port: 9999 })).code).toBe("route_not_found");
   });
 });
 

@@ -79,7 +79,7 @@ export function manifests(keys: Keys): string {
   const jwks = jwksOf(keys.es, keys.rsa);
   const apiKeys = (extractFrom: string, extra = "") =>
     `  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: ${extractFrom}, forwardClientIDHeader: x-client-id${extra}}\n`;
-  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto" })}---
+  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto", lan: "/lan", office: "/office", cors: "/cors", cel: "/cel" })}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: www, namespace: apps}
@@ -104,7 +104,8 @@ ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_k
     "sanitized", rule("sanitized"), apiKeys("[{headers: [X-API-Key], cookies: [apikey]}]", ", sanitize: true"),
   )}${policy("methods", rule("m"), apiKeys("[{headers: [X-API-Key]}]"))}${policy("re", rule("re"), apiKeys("[{headers: [X-API-Key]}]"))}${policy(
     "proto", rule("proto"), apiKeys("[{headers: [constructor]}]"),
-  )}${policy("www-admin", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: admin}", apiKeys("[{headers: [X-API-Key]}]"))}${policy(
+  )}${policy("cors", rule("cors"), `${apiKeys("[{headers: [X-API-Key]}]")}  cors: {allowOrigins: ["https://app.example.com", "https://*.app.example.com"], allowMethods: [GET, POST], allowCredentials: true}
+`)}${policy("www-admin", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: admin}", apiKeys("[{headers: [X-API-Key]}]"))}${policy(
     "www-secret", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: secret}", apiKeys("[{headers: [X-API-Key]}]"),
   )}${policy(
     "wild", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: wild}", apiKeys("[{headers: [X-API-Key]}]"),
@@ -120,6 +121,14 @@ ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_k
         localJWKS: {inline: '${jwks}'}
         extractFrom: {cookies: [session]}
         claimToHeaders: [{claim: sub, header: x-other-sub}]
+`)}${policy("lan", rule("lan"), `  authorization:
+    defaultAction: Allow
+    rules: [{name: deny-lan, action: Deny, principal: {clientCIDRs: [192.168.1.0/24]}}]
+`)}${policy("office", rule("office"), `  authorization:
+    rules: [{name: office, action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}]
+`)}${policy("cel", rule("cel"), `  authorization:
+    defaultAction: Deny
+    rules: [{name: names, action: Allow, principal: {cel: 'request.headers["x-name"].matches("^([a-zA-Z0-9]+-?)+$")'}}]
 `)}${policy("optional", rule("optional"), `  jwt:
     optional: true
     providers: [{name: idp, issuer: ${ISSUER}, audiences: [api], localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]

@@ -4,6 +4,7 @@ import { parseAllDocuments } from "yaml";
 import { toResources } from "../../controller/api/resources.ts";
 import { VerifiedPasswords } from "../../controller/authz/basicauth.ts";
 import { check, type CheckContext } from "../../controller/authz/check.ts";
+import { clientAddressDetection } from "../../controller/authz/client-address.ts";
 import type { Decision } from "../../controller/authz/decision.ts";
 import type { AuthzRequest } from "../../controller/authz/request.ts";
 import { CheckMemo } from "../../controller/authz/check-memo.ts";
@@ -23,18 +24,23 @@ export interface Decider {
   readonly ctx: CheckContext;
 }
 
-/** A check() bound to one compiled world; requests default to GET http://api.example.com. */
-export function decider(text: string, overrides: Partial<CheckContext> = {}): Decider {
-  const result = compileText(text);
-  const ctx: CheckContext = {
+/** A fresh check context: real key store and memos, no route denied, no trusted proxies. */
+export function testCheckContext(overrides: Partial<CheckContext> = {}): CheckContext {
+  return {
     keys: createKeyStore({ logger: pino({ level: "silent" }) }),
     memo: new CheckMemo(),
     verifiedPasswords: new VerifiedPasswords(),
     now: () => Date.now(),
     onNoRoute: "deny",
-    trustedHops: 0,
+    clientAddress: clientAddressDetection({ trustedHops: 0, trustedCidrs: [] }),
     ...overrides,
   };
+}
+
+/** A check() bound to one compiled world; requests default to GET http://api.example.com. */
+export function decider(text: string, overrides: Partial<CheckContext> = {}): Decider {
+  const result = compileText(text);
+  const ctx = testCheckContext(overrides);
   const decide = async (request: Partial<AuthzRequest> & { path: string }) =>
     check(result.snapshot, { method: "GET", scheme: "http", host: "api.example.com", headers: {}, gateway: undefined, ...request }, ctx);
   return Object.assign(decide, { result, ctx });

@@ -73,7 +73,7 @@ export const routingCases: readonly Case[] = [
   c("method-override", "POST /m with `X-HTTP-Method-Override: GET`", PROTECTED, (ctx) => ctx.check({ method: "POST", path: "/m", headers: { "x-http-method-override": "GET" } })),
   p("regex", "`/re/aaaa` (RegularExpression rule `/re/(a+)+`)", PROTECTED, "/re/aaaa"),
   c("regex-redos", "`/re/` + 50 000 × `a` + `!` against `/re/(a+)+` (catastrophic backtracking)", NO_ROUTE, async (ctx) => {
-    const entry = ctx.decider.result.snapshot.routes.all.exact["api.example.com"]!.find((e) => e.match.path.type === "RegularExpression")!;
+    const entry = ctx.decider.result.snapshot.routes.byGateway["apps/gw"]![0]!.vhosts.exact["api.example.com"]!.find((e) => e.match.path.type === "RegularExpression")!;
     if (entry.match.path.type !== "RegularExpression" || !entry.match.path.regex.flags.includes("l")) throw new Error("route regex is not linear-time");
     return ctx.check({ path: `/re/${"a".repeat(50_000)}!` });
   }, "route regexes ran on V8's backtracking engine (one request could stall every check); they now run on its linear-time engine, like Envoy's RE2"),

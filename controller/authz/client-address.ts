@@ -1,0 +1,71 @@
+/**
+ * The client's address as Envoy determines it (HTTP connection manager with `use_remote_address`,
+ * or Envoy Gateway's ClientTrafficPolicy `clientIPDetection.xForwardedFor`, which programs Envoy's
+ * `original_ip_detection.xff` extension), from what reaches Portcullis:
+ * - the *peer*: the address of whatever connected to Envoy. gRPC ext_authz states it
+ *   (`attributes.source`); on the HTTP ports it is the X-Forwarded-For entry Envoy appended last.
+ * - the *received entries*: X-Forwarded-For as it reached Envoy (everything left of the peer).
+ * Rules, as Envoy's:
+ * - `numTrustedHops` N (Envoy Gateway's meaning): N = 0, the peer; else the Nth received entry
+ *   from the right; fewer than N entries, or that entry not an address: the peer.
+ * - `trustedCIDRs`: a peer outside them is the client; else the received entries are walked from
+ *   the right, skipping trusted ones, and the first other one is the client; all trusted: the
+ *   leftmost; an entry that is not an address, or none at all: the peer.
+ * `undefined` when no peer is known (no X-Forwarded-For on an HTTP port): the caller must then
+ * let no Allow rule match on the address and every Deny rule match (DESIGN §0).
+ */
+import { cidrSet, plainAddress } from "../compile/cidr.ts";
+import { headerValue, type AuthzRequest } from "./request.ts";
+
+export interface ClientAddressDetection {
+  /** The client's address (IPv4 or IPv6 text), or undefined when it cannot be determined. */
+  of(request: AuthzRequest): string | undefined;
+}
+
+export interface ClientAddressOptions {
+  /** Envoy Gateway `xForwardedFor.numTrustedHops`: proxies in front of Envoy, 0 = none. */
+  readonly trustedHops: number;
+  /** Envoy Gateway `xForwardedFor.trustedCIDRs` ("10.0.0.0/8"); excludes `trustedHops` > 0. */
+  readonly trustedCidrs: readonly string[];
+}
+
+/** Throws an Error naming the first CIDR that is not one, or when both rules are set (as Envoy Gateway refuses). */
+export function clientAddressDetection(options: ClientAddressOptions): ClientAddressDetection {
+  if (options.trustedCidrs.length > 0 && options.trustedHops > 0) throw new Error("set either the trusted hops or the trusted CIDRs, not both");
+  const trusted = options.trustedCidrs.length === 0 ? undefined : cidrSet(options.trustedCidrs);
+  const { trustedHops } = options;
+  return {
+    of(request) {
+      const { peer, received } = hopsOf(request);
+      if (peer === undefined) return undefined;
+      if (trusted !== undefined) {
+        if (!trusted.has(peer)) return peer;
+        for (let i = received.length - 1; i >= 0; i--) {
+          const entry = plainAddress(received[i]!);
+          if (entry === undefined) return peer;
+          if (!trusted.has(entry)) return entry;
+        }
+        return received.length === 0 ? peer : plainAddress(received[0]!);
+      }
+      if (trustedHops === 0 || received.length < trustedHops) return peer;
+      return plainAddress(received[received.length - trustedHops]!) ?? peer;
+    },
+  };
+}
+
+/**
+ * The peer and the received entries. gRPC names the peer; when X-Forwarded-For also ends with it,
+ * that entry is Envoy's append and not a received one. On HTTP the last entry is the peer.
+ */
+function hopsOf(request: AuthzRequest): { peer: string | undefined; received: string[] } {
+  const xff = headerValue(request.headers, "x-forwarded-for");
+  const entries = xff === undefined ? [] : xff.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const stated = request.clientAddress === undefined || request.clientAddress === "" ? undefined : plainAddress(request.clientAddress);
+  if (stated !== undefined) {
+    if (entries.length > 0 && plainAddress(entries[entries.length - 1]!) === stated) entries.pop();
+    return { peer: stated, received: entries };
+  }
+  if (request.clientAddress !== undefined && request.clientAddress !== "") return { peer: undefined, received: [] };
+  const last = entries.pop();
+  return { peer: last === undefined ? undefined : plainAddress(last), received: entries };
+}

@@ -1,0 +1,264 @@
+/**
+ * The conformance corpus in Portcullis' own form, and how each of its items is checked.
+ *
+ * Two kinds of case, each naming the Envoy Gateway release file it states facts from:
+ * - translator cases (`translator/*.yaml`, written by ./import-translator-cases.ts): input objects,
+ *   the conditions EG sets per policy and ancestor, and per route of EG's xDS IR a request, the
+ *   route Envoy takes for it and the security features EG attached there;
+ * - request cases (`requests/*.yaml`, written by hand from EG's e2e tests): input objects and
+ *   requests with the status and headers EG's e2e test expects.
+ * Every item runs as its own test; `pending.yaml` turns named items into `it.todo` with the issue
+ * that will make them pass (features not built yet, or a known divergence being fixed).
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { toResources } from "../../controller/api/resources.ts";
+import { clientAddressDetection } from "../../controller/authz/client-address.ts";
+import { check, type CheckContext } from "../../controller/authz/check.ts";
+import type { Decision } from "../../controller/authz/decision.ts";
+import { compile, type CompileResult } from "../../controller/compile/index.ts";
+import type { CompiledPolicy } from "../../controller/snapshot/types.ts";
+import { testCheckContext } from "../support/world.ts";
+
+/** The GatewayClass EG's translator tests treat as managed; Gateways of other classes are not served. */
+export const EG_GATEWAY_CLASS = "envoy-gateway-class";
+
+export interface ConditionExpectation { readonly status: string; readonly reason: string }
+
+export interface TranslatorCase {
+  /** "envoyproxy/gateway <release> <path>": where the facts come from. */
+  readonly source: string;
+  readonly manifests: readonly object[];
+  /** Policy "namespace/name" → its ancestors ("Gateway ns/name [section]") and their conditions by type. */
+  readonly statuses: Readonly<Record<string, readonly { readonly ancestor: string; readonly conditions: Readonly<Record<string, ConditionExpectation>> }[]>>;
+  readonly routes: readonly RouteExpectation[];
+}
+
+export interface CaseRequest {
+  readonly method: string;
+  /** Host header; carries the port when the listener is not on 80/443. */
+  readonly host: string;
+  /** Path and query. */
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface RouteExpectation {
+  /** EG's xDS IR route name ("httproute/<ns>/<name>/rule/<i>/match/<j>/<host>"). */
+  readonly irRoute: string;
+  /** EG's xDS IR key: the Gateway "namespace/name" (requests name it as the proxy would). */
+  readonly gateway: string;
+  /** EG's IR listener name. */
+  readonly listener: string;
+  readonly request: CaseRequest;
+  readonly expect: {
+    /** "<Kind> namespace/name" of the route Envoy takes for the request. */
+    readonly route: string;
+    /** Index of its rule. */
+    readonly rule: number;
+    /**
+     * `enforced`: the features apply. `policy-invalid`: EG answers 500 because the policy failed;
+     * Portcullis must deny. `no-backend`: EG answers 500 because the route has no usable backend;
+     * the features still apply (the filters run before the router).
+     */
+    readonly outcome: "enforced" | "policy-invalid" | "no-backend";
+    /** EG's IR security features on that route (jwt, basicAuth, apiKeyAuth, cors, authorization, extAuth, oidc, csrf). */
+    readonly features: readonly string[];
+    /** The policy those features come from, when only one policy of the case could have produced them. */
+    readonly policy?: string;
+  };
+}
+
+export interface RequestCase {
+  readonly source: string;
+  readonly manifests: readonly object[];
+  /** `--xff-trusted-hops` the case runs with (EG e2e: a ClientTrafficPolicy's numTrustedHops). */
+  readonly trustedHops?: number;
+  readonly requests: readonly {
+    readonly name: string;
+    /** Defaults: GET, host gateway.conformance.test (EG's e2e routes name no hostnames), no headers. */
+    readonly request: Partial<CaseRequest> & { readonly path: string; readonly gateway?: string };
+    readonly expect: {
+      /** What the client gets, as EG's e2e test expects it (404: no route, answered by Envoy). */
+      readonly status: number;
+      /** Headers the backend receives. */
+      readonly upstream?: Readonly<Record<string, string>>;
+      /** Headers the backend must not receive (lower-case). */
+      readonly removed?: readonly string[];
+      /** Response headers the client receives; null: absent. */
+      readonly response?: Readonly<Record<string, string | null>>;
+    };
+  }[];
+}
+
+/** One test of the corpus: a name, and a check that throws when Portcullis disagrees. */
+export interface Item { readonly name: string; readonly run: () => Promise<void> }
+
+/**
+ * An item Portcullis does not pass as EG's data states it, and why. With `issue`, the item is a
+ * `todo` until that issue lands. With `deliberate` (README, "Differences from Envoy Gateway"),
+ * Portcullis differs on purpose; with `productionEG`, EG's test input is not what EG sees in a
+ * cluster and Portcullis does what EG does there. Those two run, and must fail with `differs` in
+ * the message, so an entry that stops being true fails.
+ */
+export type PendingEntry = {
+  /** Case name, or "*" for every case. */
+  readonly case: string;
+  /** Names of the items it covers. */
+  readonly items?: readonly string[];
+  /** Or: a substring of the names of the items it covers. */
+  readonly itemsContaining?: string;
+  readonly reason: string;
+} & (
+  | { readonly issue: number }
+  | { readonly deliberate: string; readonly differs: string }
+  | { readonly productionEG: string; readonly differs: string }
+);
+
+const here = import.meta.dirname;
+
+export function loadPending(): readonly PendingEntry[] {
+  return parse(readFileSync(join(here, "pending.yaml"), "utf8")) as PendingEntry[];
+}
+
+export function loadCases<T>(folder: "translator" | "requests"): { name: string; value: T }[] {
+  return readdirSync(join(here, folder)).filter((f) => f.endsWith(".yaml")).sort()
+    .map((f) => ({ name: f.slice(0, -".yaml".length), value: parse(readFileSync(join(here, folder, f), "utf8")) as T }));
+}
+
+export function compileManifests(manifests: readonly object[]): CompileResult {
+  const { resources, rejected } = toResources(manifests.map((object, i) => ({ object, origin: `manifest ${i}` })));
+  // EG's inputs hold kinds Portcullis does not read (Services, Backends): those are ignored, not rejected.
+  if (rejected.length > 0) throw new Error(`manifests rejected: ${JSON.stringify(rejected)}`);
+  return compile(resources, { controllerName: "gateway.envoyproxy.io/gatewayclass-controller", gatewayClasses: [EG_GATEWAY_CLASS] });
+}
+
+/** A check context whose client address counts `trustedHops` proxies (EG: ClientTrafficPolicy numTrustedHops). */
+export function checkContext(trustedHops = 0): CheckContext {
+  return testCheckContext({ clientAddress: clientAddressDetection({ trustedHops, trustedCidrs: [] }) });
+}
+
+export function decide(result: CompileResult, ctx: CheckContext, request: CaseRequest & { readonly gateway?: string }): Promise<Decision> {
+  return Promise.resolve(check(result.snapshot, { scheme: "http", gateway: undefined, ...request }, ctx));
+}
+
+/** A translator case's items: one per policy status, one per policy's `Warning` conditions, one per IR route. */
+export function translatorItems(testCase: TranslatorCase): Item[] {
+  let compiled: CompileResult | undefined;
+  const result = () => (compiled ??= compileManifests(testCase.manifests));
+  const items: Item[] = [];
+  for (const [policy, expected] of Object.entries(testCase.statuses)) {
+    items.push({ name: `status ${policy}`, run: async () => compareStatus(result(), policy, expected, (type) => type !== "Warning") });
+    if (expected.some((a) => "Warning" in a.conditions)) {
+      items.push({ name: `status ${policy} Warning`, run: async () => compareStatus(result(), policy, expected, (type) => type === "Warning") });
+    }
+  }
+  const ctx = checkContext();
+  for (const route of testCase.routes) {
+    items.push({ name: `route ${route.irRoute} on ${route.listener}`, run: () => compareRoute(result(), ctx, testCase.manifests, route) });
+  }
+  return items;
+}
+
+function compareStatus(
+  result: CompileResult,
+  policy: string,
+  expected: TranslatorCase["statuses"][string],
+  types: (type: string) => boolean,
+): void {
+  const render = (ancestors: readonly { ancestor: string; conditions: Readonly<Record<string, ConditionExpectation>> }[]) =>
+    Object.fromEntries(ancestors.map((a) => [a.ancestor, Object.fromEntries(Object.entries(a.conditions)
+      .filter(([type]) => types(type)).map(([type, c]) => [type, `${c.status} ${c.reason}`]).sort())] as const)
+      .sort(([x], [y]) => x.localeCompare(y)));
+  const [namespace, name] = policy.split("/") as [string, string];
+  const actual = result.statuses.find((s) => s.namespace === namespace && s.name === name)?.ancestors ?? [];
+  const mine = actual.map((a) => ({
+    ancestor: `${a.ancestorRef.kind} ${a.ancestorRef.namespace}/${a.ancestorRef.name}${a.ancestorRef.sectionName === undefined ? "" : ` ${a.ancestorRef.sectionName}`}`,
+    conditions: Object.fromEntries(a.conditions.map((c) => [c.type, { status: c.status, reason: c.reason }])),
+  }));
+  assertEqual(render(mine), render(expected), `conditions of ${policy} by ancestor`);
+}
+
+/** CompiledPolicy field of each EG IR security feature; a feature Portcullis lacks has no field, so it never counts as applied. */
+const FEATURE_FIELDS: Readonly<Record<string, string>> = {
+  apiKeyAuth: "apiKey", basicAuth: "basicAuth", jwt: "jwt", authorization: "authorization", cors: "cors",
+  extAuth: "extAuth", oidc: "oidc", csrf: "csrf",
+};
+
+export function featuresOf(policy: CompiledPolicy): string[] {
+  const fields = policy as unknown as Record<string, unknown>;
+  return Object.keys(FEATURE_FIELDS).filter((f) => fields[FEATURE_FIELDS[f]!] !== undefined).sort();
+}
+
+async function compareRoute(result: CompileResult, ctx: CheckContext, manifests: readonly object[], route: RouteExpectation): Promise<void> {
+  const decision = await decide(result, ctx, { ...route.request, gateway: route.gateway });
+  const { expect } = route;
+  const [kind, id] = expect.route.split(" ") as [string, string];
+  const ruleName = ruleNameOf(manifests, kind, id, expect.rule);
+  const labels = [`${id} rule ${expect.rule}`, ...(ruleName === undefined ? [] : [`${id} rule ${ruleName}`])];
+  assertEqual(labels.includes(decision.route ?? "") ? labels[0] : decision.route ?? `(no route: ${decision.code})`, labels[0], "route taken");
+  if (expect.outcome === "policy-invalid") {
+    // EG answers 500 itself; Portcullis denies with 403 (README, Differences from Envoy Gateway: invalid policy).
+    assertEqual(`${decision.allowed ? "allowed" : "denied"} ${decision.code}`, "denied policy_invalid", "decision on a route whose policy failed");
+    return;
+  }
+  // No features in EG's IR: no policy, or a policy that configures none; either way nothing is enforced.
+  if (expect.policy !== undefined) assertEqual(decision.policy ?? "(none)", expect.policy, "policy applied");
+  const compiled = decision.policy === undefined ? undefined : result.snapshot.policies[decision.policy];
+  // EG answers 500 on a route without a usable backend; there, a policy both find unusable denies too.
+  if (expect.outcome === "no-backend" && expect.features.length === 0 && compiled?.invalid !== undefined) return;
+  if (compiled?.invalid !== undefined) throw new Error(`policy ${compiled.id} is Invalid in Portcullis: ${compiled.invalid}`);
+  assertEqual(compiled === undefined ? [] : featuresOf(compiled), [...expect.features].sort(), "security features applied");
+}
+
+function ruleNameOf(manifests: readonly object[], kind: string, id: string, rule: number): string | undefined {
+  const [namespace, name] = id.split("/");
+  const route = (manifests as { kind?: string; metadata?: { namespace?: string; name?: string }; spec?: { rules?: { name?: string }[] } }[])
+    .find((m) => m.kind === kind && (m.metadata?.namespace ?? "default") === namespace && m.metadata?.name === name);
+  return route?.spec?.rules?.[rule]?.name;
+}
+
+function assertEqual(actual: unknown, expected: unknown, what: string): void {
+  const a = JSON.stringify(actual, null, 1);
+  const e = JSON.stringify(expected, null, 1);
+  if (a !== e) throw new Error(`${what}:\n  Envoy Gateway: ${e}\n  Portcullis:    ${a}`);
+}
+
+/** A request case's items: one per request. */
+export function requestItems(testCase: RequestCase): Item[] {
+  let compiled: CompileResult | undefined;
+  const result = () => (compiled ??= compileManifests(testCase.manifests));
+  const ctx = checkContext(testCase.trustedHops ?? 0);
+  return testCase.requests.map(({ name, request, expect }) => ({
+    name,
+    run: async () => {
+      const decision = await decide(result(), ctx, { method: "GET", host: "gateway.conformance.test", headers: {}, ...request });
+      // Envoy answers 404 itself when no route matches; Portcullis, asked anyway, refuses with 403
+      // (README, Differences from Envoy Gateway: no route).
+      const status = decision.allowed ? 200 : decision.code === "route_not_found" && expect.status === 404 ? 404 : decision.status;
+      const actual = {
+        status,
+        ...(expect.upstream === undefined ? {} : { upstream: pick(decision.upstreamHeaders, Object.keys(expect.upstream)) }),
+        ...(expect.removed === undefined ? {} : { removed: expect.removed.filter((h) => decision.removeHeaders.includes(h)) }),
+        ...(expect.response === undefined ? {} : { response: pick(decision.responseHeaders, Object.keys(expect.response)) }),
+      };
+      const expected = {
+        status: expect.status,
+        ...(expect.upstream === undefined ? {} : { upstream: expect.upstream }),
+        ...(expect.removed === undefined ? {} : { removed: expect.removed }),
+        ...(expect.response === undefined ? {} : { response: expect.response }),
+      };
+      assertEqual(actual, expected, `answer (Portcullis: ${decision.code}, ${decision.message})`);
+    },
+  }));
+}
+
+function pick(headers: Readonly<Record<string, string>>, names: readonly string[]): Record<string, string | null> {
+  return Object.fromEntries(names.map((n) => [n, headers[n] ?? null]));
+}
+
+export function pendingEntryFor(entries: readonly PendingEntry[], caseName: string, item: string): PendingEntry | undefined {
+  return entries.find((p) => (p.case === "*" || p.case === caseName)
+    && (p.items?.includes(item) === true || (p.itemsContaining !== undefined && item.includes(p.itemsContaining))));
+}

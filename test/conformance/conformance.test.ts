@@ -1,0 +1,50 @@
+/**
+ * The conformance suite: every item of every case in ./translator and ./requests is a test; an
+ * item named in ./pending.yaml is reported as `todo` with the issue that will make it pass.
+ * Facts come from Envoy Gateway's own test data (see ./cases.ts); a failure prints what EG does
+ * beside what Portcullis does.
+ */
+import { describe, expect, it } from "vitest";
+import { loadCases, loadPending, pendingEntryFor, requestItems, translatorItems, type Item, type PendingEntry, type RequestCase, type TranslatorCase } from "./cases.ts";
+
+const pending = loadPending();
+const used = new Set<PendingEntry>();
+
+function register(caseName: string, items: readonly Item[]): void {
+  describe(caseName, () => {
+    for (const item of items) {
+      const entry = pendingEntryFor(pending, caseName, item.name);
+      if (entry !== undefined) used.add(entry);
+      if (entry === undefined) {
+        it(item.name, item.run);
+      } else if ("issue" in entry) {
+        it.todo(`${item.name} (issue ${entry.issue}: ${entry.reason})`);
+      } else {
+        const why = "deliberate" in entry
+          ? `differs deliberately (README: ${entry.deliberate})`
+          : `differs from EG's test input only (EG in a cluster: ${entry.productionEG})`;
+        it(`${item.name} ${why}`, async () => {
+          await expect(item.run()).rejects.toThrow(entry.differs);
+        });
+      }
+    }
+  });
+}
+
+const translator = loadCases<TranslatorCase>("translator");
+const requests = loadCases<RequestCase>("requests");
+for (const c of translator) register(c.name, translatorItems(c.value));
+for (const c of requests) register(c.name, requestItems(c.value));
+
+describe("the corpus", () => {
+  it("holds every SecurityPolicy case of Envoy Gateway's translator testdata", () => {
+    expect(translator.length).toBeGreaterThanOrEqual(75);
+    for (const c of translator) expect(c.value.source).toMatch(/^envoyproxy\/gateway v\d+\.\d+\.\d+ internal\/gatewayapi\/testdata\//);
+  });
+  it("names the Envoy Gateway e2e test each request case comes from", () => {
+    for (const c of requests) expect(c.value.source).toMatch(/^envoyproxy\/gateway v\d+\.\d+\.\d+ test\/e2e\//);
+  });
+  it("has no pending entry that names nothing", () => {
+    expect(pending.filter((p) => !used.has(p))).toEqual([]);
+  });
+});

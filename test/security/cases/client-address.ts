@@ -1,0 +1,52 @@
+/**
+ * Client address: clientCIDRs rules decide on the address Envoy would determine (use_remote_address,
+ * Envoy Gateway's numTrustedHops and trustedCIDRs). /lan: Deny 192.168.1.0/24, default Allow;
+ * /office: Allow 10.0.0.0/8, default Deny. On the HTTP ports the last X-Forwarded-For entry is the
+ * peer Envoy appended.
+ */
+import { clientAddressDetection, type ClientAddressOptions } from "../../../controller/authz/client-address.ts";
+import { decider } from "../../support/world.ts";
+import type { Ctx } from "../context.ts";
+import { fromDecision, type Case, type Expected, type Outcome } from "../outcome.ts";
+import { manifests } from "../world.ts";
+
+const OPEN: Expected = { status: 200, code: "allowed" };
+const LAN_DENIED: Expected = { status: 403, code: "authz_denied", reason: "denied by authorization rule deny-lan" };
+const NOT_OFFICE: Expected = { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" };
+
+function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promise<Outcome>, fixed?: string): Case {
+  return { id: `client-address.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
+}
+
+/** GET `path` with this X-Forwarded-For (and gRPC's stated peer), decided with `options` for the trusted proxies. */
+function behind(options: Partial<ClientAddressOptions>, path: string, xff: string | undefined, clientAddress?: string) {
+  return async (ctx: Ctx): Promise<Outcome> => {
+    const d = decider(manifests(ctx.keys), { clientAddress: clientAddressDetection({ trustedHops: 0, trustedCidrs: [], ...options }) });
+    const headers = xff === undefined ? {} : { "x-forwarded-for": xff };
+    return fromDecision(await d({ path, headers, clientAddress }), ctx.decider.result.snapshot.managedHeaders);
+  };
+}
+
+export const clientAddressCases: readonly Case[] = [
+  c("too-few-entries", "trusted hops 1; a client at 192.168.1.1 sent no X-Forwarded-For, so Envoy's append is the only entry (issue 11 situation 5)", LAN_DENIED,
+    behind({ trustedHops: 1 }, "/lan", "192.168.1.1"),
+    "the address was undetermined and the Deny rule did not match (allowed); Envoy falls back to the peer when X-Forwarded-For has too few entries, and so does Portcullis"),
+  c("spoofed-left-entry", "no trusted hops; the client writes `X-Forwarded-For: 203.0.113.9` from 192.168.1.1", LAN_DENIED,
+    behind({}, "/lan", "203.0.113.9, 192.168.1.1")),
+  c("spoofed-office", "no trusted hops; the client writes `X-Forwarded-For: 10.9.9.9` from 203.0.113.9", NOT_OFFICE,
+    behind({}, "/office", "10.9.9.9, 203.0.113.9")),
+  c("hops-chosen-entry", "trusted hops 1; `10.9.9.9, 192.168.1.1, 10.0.0.2`: the load balancer saw 192.168.1.1", LAN_DENIED,
+    behind({ trustedHops: 1 }, "/lan", "10.9.9.9, 192.168.1.1, 10.0.0.2")),
+  c("undetermined-deny", "no X-Forwarded-For (Envoy's allowed_headers drops it): a Deny rule with clientCIDRs matches", LAN_DENIED,
+    (ctx) => ctx.check({ path: "/lan" }),
+    "an undetermined address matched no rule, so a Deny rule on clientCIDRs was skipped (allowed); it now matches every Deny rule and no Allow rule"),
+  c("undetermined-allow", "no X-Forwarded-For: an Allow rule with clientCIDRs does not match", NOT_OFFICE, (ctx) => ctx.check({ path: "/office" })),
+  c("garbage-peer", "`X-Forwarded-For: 10.0.0.1, unknown`: the peer is not an address", LAN_DENIED, behind({}, "/lan", "10.0.0.1, unknown")),
+  c("trusted-cidrs", "trusted CIDR 10.0.0.0/8; `198.51.100.1, 192.168.1.1, 10.1.1.1, 10.0.0.2`: the first untrusted entry from the right", LAN_DENIED,
+    behind({ trustedCidrs: ["10.0.0.0/8"] }, "/lan", "198.51.100.1, 192.168.1.1, 10.1.1.1, 10.0.0.2")),
+  c("trusted-cidrs-untrusted-peer", "trusted CIDR 10.0.0.0/8; an untrusted peer 192.168.1.1 claims `10.9.9.9`", LAN_DENIED,
+    behind({ trustedCidrs: ["10.0.0.0/8"] }, "/lan", "10.9.9.9, 192.168.1.1")),
+  c("grpc-source", "gRPC: Envoy states the peer 192.168.1.1; the client's X-Forwarded-For says 10.9.9.9", LAN_DENIED,
+    behind({}, "/lan", "10.9.9.9, 192.168.1.1", "192.168.1.1")),
+  c("office-allowed", "no trusted hops; the peer 10.1.2.3", OPEN, behind({}, "/office", "10.1.2.3")),
+];
