@@ -28,6 +28,8 @@ export interface AuthzRequest {
 
 export interface NormalizedRequest extends RouteRequest {
   readonly source: AuthzRequest;
+  /** Each line of the named header, in order (a header sent once is one line). */
+  headerLines(name: string): readonly string[];
   /** Every value of the named cookie, in order (the Cookie header is parsed once, on first use). */
   cookies(name: string): readonly string[];
   /** Every value of the named query parameter, in order (nothing is parsed when there is no query). */
@@ -66,6 +68,11 @@ class Normalized implements NormalizedRequest {
 
   header(name: string): string | undefined {
     return headerValue(this.source.headers, name);
+  }
+
+  headerLines(name: string): readonly string[] {
+    const v = Object.hasOwn(this.source.headers, name) ? this.source.headers[name] : undefined;
+    return Array.isArray(v) ? v : typeof v === "string" ? [v] : NONE;
   }
 
   params(name: string): readonly string[] {

@@ -73,8 +73,11 @@ export interface RouteExpectation {
 export interface RequestCase {
   readonly source: string;
   readonly manifests: readonly object[];
-  /** `--xff-trusted-hops` the case runs with (EG e2e: a ClientTrafficPolicy's numTrustedHops). */
-  readonly trustedHops?: number;
+  /**
+   * The address the e2e client connects to Envoy from. Envoy appends it to X-Forwarded-For (or
+   * sets that header to it) before asking Portcullis, so Portcullis receives it as the last entry.
+   */
+  readonly peer?: string;
   readonly requests: readonly {
     readonly name: string;
     /** Defaults: GET, host gateway.conformance.test (EG's e2e routes name no hostnames), no headers. */
@@ -134,9 +137,16 @@ export function compileManifests(manifests: readonly object[]): CompileResult {
   return compile(resources, { controllerName: "gateway.envoyproxy.io/gatewayclass-controller", gatewayClasses: [EG_GATEWAY_CLASS] });
 }
 
-/** A check context whose client address counts `trustedHops` proxies (EG: ClientTrafficPolicy numTrustedHops). */
-export function checkContext(trustedHops = 0): CheckContext {
-  return testCheckContext({ clientAddress: clientAddressDetection({ trustedHops, trustedCidrs: [] }) });
+/**
+ * A check context; the client address is determined as the manifests' ClientTrafficPolicy
+ * `clientIPDetection.xForwardedFor` tells Envoy to (Portcullis' --xff-trusted-hops / --xff-trusted-cidrs).
+ */
+export function checkContext(manifests: readonly object[] = []): CheckContext {
+  type Ctp = { kind?: string; spec?: { clientIPDetection?: { xForwardedFor?: { numTrustedHops?: number; trustedCIDRs?: string[] } } } };
+  const xff = (manifests as Ctp[]).find((m) => m.kind === "ClientTrafficPolicy")?.spec?.clientIPDetection?.xForwardedFor;
+  return testCheckContext({
+    clientAddress: clientAddressDetection({ trustedHops: xff?.numTrustedHops ?? 0, trustedCidrs: xff?.trustedCIDRs ?? [] }),
+  });
 }
 
 export function decide(result: CompileResult, ctx: CheckContext, request: CaseRequest & { readonly gateway?: string }): Promise<Decision> {
@@ -229,11 +239,15 @@ function assertEqual(actual: unknown, expected: unknown, what: string): void {
 export function requestItems(testCase: RequestCase): Item[] {
   let compiled: CompileResult | undefined;
   const result = () => (compiled ??= compileManifests(testCase.manifests));
-  const ctx = checkContext(testCase.trustedHops ?? 0);
+  const ctx = checkContext(testCase.manifests);
   return testCase.requests.map(({ name, request, expect }) => ({
     name,
     run: async () => {
-      const decision = await decide(result(), ctx, { method: "GET", host: "gateway.conformance.test", headers: {}, ...request });
+      const headers = { ...request.headers };
+      if (testCase.peer !== undefined) {
+        headers["x-forwarded-for"] = headers["x-forwarded-for"] === undefined ? testCase.peer : `${headers["x-forwarded-for"]},${testCase.peer}`;
+      }
+      const decision = await decide(result(), ctx, { method: "GET", host: "gateway.conformance.test", ...request, headers });
       // Envoy answers 404 itself when no route matches; Portcullis, asked anyway, refuses with 403
       // (README, Differences from Envoy Gateway: no route).
       const status = decision.allowed ? 200 : decision.code === "route_not_found" && expect.status === 404 ? 404 : decision.status;
