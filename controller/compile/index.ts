@@ -11,6 +11,7 @@ import type { JwksSource } from "../keys/types.ts";
 import { deepFreeze } from "../snapshot/freeze.ts";
 import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
 import { attachRoutes } from "./attachments.ts";
+import { scopeManagedHeaders } from "./managed-headers.ts";
 import { analysePolicy } from "./policy.ts";
 import { claimsFor, decideWinners } from "./precedence.ts";
 import { createReferences, type ReferencedObjects } from "./references.ts";
@@ -107,7 +108,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
           return;
         }
         pending.push({
-          entry: { gateway: gatewayId, listener: attachment.listener.name, route: routeId, rule: label, match: match.value, policy },
+          entry: { gateway: gatewayId, listener: attachment.listener.name, route: routeId, rule: label, match: match.value, policy, managedHeaders: policy?.managedHeaders ?? [] },
           hostnames: attachment.hostnames,
           route: attachment.route,
           order: [ruleIndex, matchIndex],
@@ -118,8 +119,8 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
 
   const policiesById: Record<string, CompiledPolicy> = Object.create(null);
   for (const id of [...effective.keys()].sort()) policiesById[id] = effective.get(id)!;
-  const managedHeaders = [...new Set(policies.flatMap((p) => p.compiled.managedHeaders))].sort();
-  const snapshot: Snapshot = { routes: buildRouteIndex(pending), policies: policiesById, remoteJwks: remoteJwksOf(policiesById), managedHeaders };
+  const scoped = scopeManagedHeaders(pending);
+  const snapshot: Snapshot = { routes: buildRouteIndex(scoped.pending), policies: policiesById, remoteJwks: remoteJwksOf(policiesById), managedHeaders: scoped.all };
   yield;
   // Frozen a policy and a host's entries at a time; what is left for the last call is small.
   const parts = [...Object.values(policiesById), ...Object.values(snapshot.routes.all.exact)];
