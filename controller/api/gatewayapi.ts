@@ -9,7 +9,8 @@ export const ListenerSchema = z
   .object({
     name: z.string().min(1),
     hostname: z.string().optional(),
-    port: z.number().int().optional(),
+    // Required by Gateway API: Envoy has one route table per port, so the port decides which rules apply.
+    port: z.number().int().min(1).max(65535),
     protocol: z.string().optional(),
     allowedRoutes: z
       .object({

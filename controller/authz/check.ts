@@ -1,6 +1,10 @@
 /**
  * check(): the one decision path every wire protocol calls. Phases, in order:
- *   1. route          — match host/path/method/headers to an HTTPRoute rule; its effective policy comes with it
+ *   0. header names   — a header that an upstream would fold into a managed one is refused
+ *   1. route          — match host/path/method/headers to an HTTPRoute rule in the route table of each
+ *                       Gateway and listener port the request may have arrived on; the rule's
+ *                       effective policy comes with it. Rules whose policies differ are each decided,
+ *                       and the request is allowed only if every one allows (DESIGN §0)
  *   2. cors preflight — answered here (204, as Envoy's cors filter would), before any credential is asked for
  *   3. identity       — every configured method must pass: apiKeyAuth, basicAuth, jwt
  *   4. authorization  — rules over the request and the identities (first match wins, default Deny)
@@ -10,7 +14,7 @@
  * Fail closed: no route → deny (unless configured otherwise), invalid policy → 403, never a 5xx.
  */
 import type { KeyStore } from "../keys/types.ts";
-import { findRoute, virtualHostsFor } from "../snapshot/route-index.ts";
+import { findRoutes } from "../snapshot/route-index.ts";
 import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts";
 import { checkApiKey } from "./apikey.ts";
 import { authorize } from "./authorization.ts";
@@ -23,6 +27,7 @@ import type { IdentityAttributes, IdentityResult, PhaseOutcome } from "./identit
 import { checkJwt } from "./jwt.ts";
 import { normalizeRequest, type AuthzRequest, type NormalizedRequest } from "./request.ts";
 import type { MaybePromise } from "./maybe-async.ts";
+import { everyReadingAllows } from "./readings.ts";
 
 export interface CheckContext {
   readonly keys: Pick<KeyStore, "resolve">;
@@ -40,16 +45,33 @@ export interface CheckContext {
 
 /** Synchronous unless a phase must wait (a JWKS being fetched, a bcrypt comparison). */
 export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckContext): MaybePromise<Decision> {
+  // 0. Header names
+  const folded = foldedManagedHeader(request.headers, snapshot.managedHeaders);
+  if (folded !== undefined) {
+    return deny(400, "request_invalid", `the header ${folded} is refused: read with "_" as "-" (as CGI and WSGI servers do), it names a header Portcullis sets`, {});
+  }
+
   const req = normalizeRequest(request);
 
-  // 1. Route
-  const vhosts = virtualHostsFor(snapshot.routes, request.gateway);
-  if (vhosts === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
-  const entry = findRoute(vhosts, req, request.route);
-  if (entry === undefined) {
+  // 1. Route: the rule each route table the request may have been routed by picks.
+  const entries = findRoutes(snapshot.routes, req, { gateway: request.gateway, port: request.port, route: request.route });
+  if (entries === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
+  if (entries.length === 0) {
     if (ctx.onNoRoute === "allow") return memoizedAllow(ctx.memo, ANONYMOUS, undefined, snapshot.managedHeaders, undefined);
     return deny(403, "route_not_found", `no HTTPRoute rule matches ${req.method} ${req.host}${req.path}`, {});
   }
+  // Rules under one policy decide alike; rules under different ones are each a reading (DESIGN §0).
+  const readings = entries.filter((e, i) => entries.findIndex((o) => o.policy === e.policy) === i);
+  if (readings.length === 1) return decideOn(readings[0]!, req, ctx);
+  const where = readings.map((e) => `${e.rule} on ${e.gateway} port ${e.port}`).join("; ");
+  return everyReadingAllows(
+    readings.map((e) => decideOn(e, req, ctx)),
+    `the proxy did not say which Gateway or port the request arrived on, and these rules decide differently: ${where}`,
+  );
+}
+
+/** Phases 2 on, for the rule one reading of the request takes. */
+function decideOn(entry: RouteEntry, req: NormalizedRequest, ctx: CheckContext): MaybePromise<Decision> {
   const policy = entry.policy;
   if (policy === undefined) return memoizedAllow(ctx.memo, ANONYMOUS, entry, entry.managedHeaders, undefined);
   const where = { route: entry.rule, policy: policy.id };
@@ -64,6 +86,23 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
 
   // 3. Identity
   return identify(entry, policy, req, where, ctx, [], 0);
+}
+
+/**
+ * The first request header that is not a managed header but spells one with "_" for "-" (X_User_Id
+ * for x-user-id), or undefined. CGI, WSGI and Rack servers, and many frameworks on them, read both
+ * spellings as HTTP_X_USER_ID, and nginx drops such names while Envoy and Caddy forward them: the
+ * upstream would take the client's copy for the identity Portcullis removed.
+ */
+function foldedManagedHeader(headers: AuthzRequest["headers"], managed: readonly string[]): string | undefined {
+  if (managed.length === 0) return undefined;
+  const managedHasUnderscore = managed.some((m) => m.includes("_"));
+  for (const name of Object.keys(headers)) {
+    if (!managedHasUnderscore && !name.includes("_")) continue;
+    const folded = name.replaceAll("_", "-");
+    for (const m of managed) if (m !== name && m.replaceAll("_", "-") === folded) return name;
+  }
+  return undefined;
 }
 
 /** Phases from `from` on: a plain loop while they answer at once, resumed when one must be waited for. */

@@ -15,12 +15,21 @@ export interface AuthzRequest {
   readonly gateway: string | undefined;
   /** Restricts matching to one HTTPRoute ("namespace/name"), when the proxy names it (gRPC context_extensions). */
   readonly route?: string | undefined;
+  /**
+   * The port the request arrived on at the proxy, when the proxy states it (gRPC's
+   * attributes.destination). Ports the client writes (Host, X-Forwarded-Port) are not read: Envoy
+   * routes by the listener a connection arrived on and ignores them, so a client could pick the
+   * listener whose policy suits it.
+   */
+  readonly port?: number | undefined;
   /** The client's address, when the proxy states it directly (gRPC's attributes.source). */
   readonly clientAddress?: string | undefined;
 }
 
 export interface NormalizedRequest extends RouteRequest {
   readonly source: AuthzRequest;
+  /** Each line of the named header, in order (a header sent once is one line). */
+  headerLines(name: string): readonly string[];
   /** Every value of the named cookie, in order (the Cookie header is parsed once, on first use). */
   cookies(name: string): readonly string[];
   /** Every value of the named query parameter, in order (nothing is parsed when there is no query). */
@@ -59,6 +68,11 @@ class Normalized implements NormalizedRequest {
 
   header(name: string): string | undefined {
     return headerValue(this.source.headers, name);
+  }
+
+  headerLines(name: string): readonly string[] {
+    const v = Object.hasOwn(this.source.headers, name) ? this.source.headers[name] : undefined;
+    return Array.isArray(v) ? v : typeof v === "string" ? [v] : NONE;
   }
 
   params(name: string): readonly string[] {

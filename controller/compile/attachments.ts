@@ -49,9 +49,9 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
       const refusals: string[] = [];
       for (const listener of listeners) {
         const refusal = listenerRefuses(listener, gateway, route);
-        const hostnames = refusal === undefined ? intersectHostnames(listener.hostname, route.spec.hostnames) : undefined;
+        const hostnames = refusal === undefined ? hostnamesOn(listener, gateway.spec.listeners, route.spec.hostnames) : undefined;
         if (hostnames === undefined) {
-          refusals.push(`${listener.name}: ${refusal ?? "no host name in common"}`);
+          refusals.push(`${listener.name}: ${refusal ?? "no host name in common that no other listener on its port names"}`);
           continue;
         }
         attachments.push({ gateway, listener, route, parentRef, hostnames });
@@ -75,6 +75,19 @@ function listenerRefuses(listener: Listener, gateway: Gateway, route: HTTPRoute)
   // Namespace labels are not watched, so a Selector cannot be evaluated: refusing is the safe reading.
   if (from === "Selector") return "allowedRoutes.namespaces.from Selector is not supported";
   return undefined;
+}
+
+/**
+ * Host names a route serves on a listener; undefined when none. As in Envoy Gateway (computeHosts
+ * in internal/gatewayapi/helpers.go), a host name that another listener on the same port names
+ * exactly is left to that listener: Envoy's route table for the port sends it there.
+ */
+function hostnamesOn(listener: Listener, all: readonly Listener[], routeHosts: readonly string[]): string[] | undefined {
+  const hostnames = intersectHostnames(listener.hostname, routeHosts);
+  if (hostnames === undefined || hostnames.length === 0) return hostnames;
+  const claimed = new Set(all.filter((l) => l !== listener && l.port === listener.port && l.hostname !== undefined).map((l) => l.hostname!.toLowerCase()));
+  const left = hostnames.filter((h) => !claimed.has(h));
+  return left.length === 0 ? undefined : left;
 }
 
 /** Host names a route serves on a listener; undefined when they do not overlap at all. */

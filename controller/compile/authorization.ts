@@ -1,12 +1,12 @@
 /**
  * Compiles `authorization`: rules in order, first match wins, `defaultAction` Deny unless set.
  * Everything that can be checked is checked here (CIDRs, provider names, regular expressions,
- * CEL syntax), so that request time only evaluates.
+ * CEL syntax and worst-case cost), so that request time only evaluates.
  */
-import { parse as parseCel } from "@marcbachmann/cel-js";
 import type { AuthorizationSpec, PrincipalSpec } from "../api/securitypolicy.ts";
 import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "../snapshot/types.ts";
 import type { FeatureResult } from "./apikey.ts";
+import { compileCel } from "./cel.ts";
 import { cidrSet, type CidrSet } from "./cidr.ts";
 import { fullMatchRegex } from "./regex.ts";
 
@@ -55,12 +55,9 @@ function compilePrincipal(spec: PrincipalSpec, field: string, jwtProviders: read
   }
   let cel: CompiledPrincipal["cel"];
   if (spec.cel !== undefined) {
-    try {
-      const evaluate = parseCel(spec.cel) as (context: Record<string, unknown>) => unknown;
-      cel = { source: spec.cel, evaluate };
-    } catch (e) {
-      return { ok: false, error: `${field}.cel: ${(e as Error).message.split("\n")[0]}` };
-    }
+    const compiled = compileCel(spec.cel);
+    if (!compiled.ok) return { ok: false, error: `${field}.cel: ${compiled.error}` };
+    cel = compiled.value;
   }
   return {
     ok: true,

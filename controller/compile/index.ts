@@ -108,7 +108,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
           return;
         }
         pending.push({
-          entry: { gateway: gatewayId, listener: attachment.listener.name, route: routeId, rule: label, match: match.value, policy, managedHeaders: policy?.managedHeaders ?? [] },
+          entry: { gateway: gatewayId, listener: attachment.listener.name, port: attachment.listener.port, route: routeId, rule: label, match: match.value, policy, managedHeaders: policy?.managedHeaders ?? [] },
           hostnames: attachment.hostnames,
           route: attachment.route,
           order: [ruleIndex, matchIndex],
@@ -123,7 +123,8 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   const snapshot: Snapshot = { routes: buildRouteIndex(scoped.pending), policies: policiesById, remoteJwks: remoteJwksOf(policiesById), managedHeaders: scoped.all };
   yield;
   // Frozen a policy and a host's entries at a time; what is left for the last call is small.
-  const parts = [...Object.values(policiesById), ...Object.values(snapshot.routes.all.exact)];
+  const tables = Object.values(snapshot.routes.byGateway).flatMap((ports) => ports.map((p) => p.vhosts));
+  const parts = [...Object.values(policiesById), ...tables.flatMap((v) => Object.values(v.exact))];
   for (const [i, part] of parts.entries()) {
     deepFreeze(part);
     if (i % ITEMS_PER_STEP === 0) yield;

@@ -9,6 +9,10 @@ import { setFlagsFromString } from "node:v8";
 
 // Recognises the `l` flag; it changes no other regular expression.
 setFlagsFromString("--enable-experimental-regexp-engine");
+// A regular expression compiled without the flag (CEL's matches(), see cel.ts) that backtracks
+// more than this is run again on the linear-time engine, when that engine accepts the pattern.
+setFlagsFromString("--enable-experimental-regexp-engine-on-excessive-backtracks");
+setFlagsFromString("--regexp-backtracks-before-fallback=10000");
 
 /** RE2's largest repetition count; a pattern with a larger one is refused, as RE2 refuses it. */
 const MAX_COUNT = 1000;
@@ -32,6 +36,24 @@ export function fullMatchRegex(source: string): RegExp | { readonly error: strin
     return new RegExp(`^(?:${linear})$`, "l");
   } catch {
     return { error: "cannot run in linear time (no backreferences or lookarounds, as in RE2)" };
+  }
+}
+
+/**
+ * A RegExp searching for the pattern anywhere in the value (CEL `matches()`, RE2 semantics), on the
+ * linear-time engine as written: counted repetition is not written out, as the caller compiles the
+ * pattern text itself. Or why it cannot be built.
+ */
+export function linearSearchRegex(source: string): RegExp | { readonly error: string } {
+  try {
+    new RegExp(source);
+  } catch {
+    return { error: "does not compile" };
+  }
+  try {
+    return new RegExp(source, "l");
+  } catch {
+    return { error: "cannot run in linear time (no backreferences or lookarounds, as in RE2; counted repetitions multiply to at most 16)" };
   }
 }
 

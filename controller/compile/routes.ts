@@ -1,8 +1,8 @@
-/** Builds the route index: entries bucketed by host and sorted by Gateway API match precedence. */
+/** Builds the route index: entries bucketed by Gateway, listener port and host, and sorted by Gateway API match precedence. */
 import type { HTTPRouteMatch } from "../api/gatewayapi.ts";
 import { compareAge } from "../api/meta.ts";
 import type { HTTPRoute } from "../api/resources.ts";
-import type { CompiledMatch, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "../snapshot/types.ts";
+import type { CompiledMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "../snapshot/types.ts";
 import { fullMatchRegex } from "./regex.ts";
 
 /** An entry with what sorting and bucketing need. */
@@ -92,16 +92,22 @@ function comparePrecedence(a: PendingEntry, b: PendingEntry): number {
   );
 }
 
+/** Entries grouped by Gateway, then by listener port (one Envoy route table each), each table sorted. */
 export function buildRouteIndex(pending: readonly PendingEntry[]): RouteIndex {
-  const byGateway: Record<string, VirtualHosts> = Object.create(null);
-  const perGateway = new Map<string, PendingEntry[]>();
+  const tables = new Map<string, Map<number, PendingEntry[]>>();
   for (const p of pending) {
-    const list = perGateway.get(p.entry.gateway);
-    if (list === undefined) perGateway.set(p.entry.gateway, [p]);
+    let ports = tables.get(p.entry.gateway);
+    if (ports === undefined) tables.set(p.entry.gateway, (ports = new Map()));
+    const list = ports.get(p.entry.port);
+    if (list === undefined) ports.set(p.entry.port, [p]);
     else list.push(p);
   }
-  for (const g of [...perGateway.keys()].sort()) byGateway[g] = buildVirtualHosts(perGateway.get(g)!);
-  return { byGateway, all: buildVirtualHosts(pending) };
+  const byGateway: Record<string, readonly PortRoutes[]> = Object.create(null);
+  for (const g of [...tables.keys()].sort()) {
+    const ports = tables.get(g)!;
+    byGateway[g] = [...ports.keys()].sort((a, b) => a - b).map((port) => ({ port, vhosts: buildVirtualHosts(ports.get(port)!) }));
+  }
+  return { byGateway };
 }
 
 function buildVirtualHosts(pending: readonly PendingEntry[]): VirtualHosts {

@@ -137,6 +137,6 @@ export function fingerprintOf(resources: Resources): string {
 }
 
 function countEntries(snapshot: Snapshot): number {
-  const v = snapshot.routes.all;
-  return [...Object.values(v.exact), ...Object.values(v.wildcard), v.any].reduce((n, list) => n + list.length, 0);
+  const tables = Object.values(snapshot.routes.byGateway).flatMap((ports) => ports.map((p) => p.vhosts));
+  return tables.flatMap((v) => [...Object.values(v.exact), ...Object.values(v.wildcard), v.any]).reduce((n, list) => n + list.length, 0);
 }

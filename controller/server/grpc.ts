@@ -1,9 +1,11 @@
 /**
  * Envoy's gRPC ext_authz (`envoy.service.auth.v3.Authorization/Check`) on its own port: the same
  * check() and Decision as the HTTP ports, in Envoy's CheckResponse shape. The Gateway may be named
- * per route with `context_extensions: {"portcullis.io/gateway": "ns/name"}` (or the
- * x-portcullis-gateway header, as on the HTTP port), and the HTTPRoute with "portcullis.io/route".
- * The client address for clientCIDRs rules is Envoy's own `attributes.source` address.
+ * per route with `context_extensions: {"portcullis.io/gateway": "ns/name"}` and the HTTPRoute with
+ * "portcullis.io/route". Only Envoy's configuration writes context_extensions; a request header
+ * (x-portcullis-gateway) is the client's to write, so here it names nothing.
+ * The client address for clientCIDRs rules is Envoy's own `attributes.source` address, and the
+ * listener port is the port of `attributes.destination` (the local address the request arrived on).
  */
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
@@ -13,7 +15,6 @@ import type { Logger } from "pino";
 import type { Decision } from "../authz/decision.ts";
 import type { AuthzRequest } from "../authz/request.ts";
 import type { Authorizer } from "../runtime/authorizer.ts";
-import { GATEWAY_HEADER } from "./authz.ts";
 
 export const GATEWAY_CONTEXT_EXTENSION = "portcullis.io/gateway";
 /** Per-route context extension restricting matching to one HTTPRoute ("namespace/name"). */
@@ -33,6 +34,7 @@ const SERVICE = definition["envoy.service.auth.v3.Authorization"] as unknown as 
 interface CheckRequest {
   attributes?: {
     source?: { address?: { socket_address?: { address?: string } } };
+    destination?: { address?: { socket_address?: { port_value?: number } } };
     request?: { http?: { id?: string; method?: string; headers?: Record<string, string>; header_map?: { headers?: { key: string; value: string; raw_value?: Buffer }[] }; path?: string; host?: string; scheme?: string } };
     context_extensions?: Record<string, string>;
   };
@@ -53,7 +55,7 @@ export function toAuthzRequest(call: CheckRequest): AuthzRequest {
     const key = h.key.toLowerCase();
     headers[key] = headers[key] === undefined ? value : `${headers[key]},${value}`;
   }
-  const gateway = call.attributes?.context_extensions?.[GATEWAY_CONTEXT_EXTENSION] ?? headers[GATEWAY_HEADER];
+  const gateway = call.attributes?.context_extensions?.[GATEWAY_CONTEXT_EXTENSION];
   return {
     method: http.method || "GET",
     scheme: http.scheme || "http",
@@ -62,6 +64,8 @@ export function toAuthzRequest(call: CheckRequest): AuthzRequest {
     headers,
     gateway: gateway === undefined || gateway === "" ? undefined : gateway,
     route: call.attributes?.context_extensions?.[ROUTE_CONTEXT_EXTENSION] || undefined,
+    // The listener's local port: what selects Envoy's route table. proto3 reads 0 for "not stated".
+    port: call.attributes?.destination?.address?.socket_address?.port_value || undefined,
     clientAddress: call.attributes?.source?.address?.socket_address?.address || undefined,
   };
 }

@@ -1,6 +1,7 @@
 /**
- * Request-time route lookup: pick the virtual host by Host, then the first entry whose match
- * holds (entries are pre-sorted by Gateway API precedence at compile time).
+ * Request-time route lookup: pick the route tables in scope (Gateway, listener port), in each the
+ * virtual host by Host, then the first entry whose match holds (entries are pre-sorted by Gateway
+ * API precedence at compile time).
  */
 import type { CompiledMatch, PathMatch, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "./types.ts";
 
@@ -15,12 +16,53 @@ export interface RouteRequest {
   readonly query: URLSearchParams;
 }
 
-export function virtualHostsFor(index: RouteIndex, gateway: string | undefined): VirtualHosts | undefined {
-  return gateway === undefined ? index.all : index.byGateway[gateway];
+/** The route tables a request may have been routed by, as far as the proxy says. */
+export interface RouteScope {
+  /** The Gateway ("namespace/name") the proxy names; undefined: any served Gateway. */
+  readonly gateway: string | undefined;
+  /** The port the request arrived on, as the proxy states it; undefined: any listener port. */
+  readonly port: number | undefined;
+  /** Only entries of this HTTPRoute ("namespace/name") qualify, when the proxy names it. */
+  readonly route: string | undefined;
 }
 
-/** The first matching entry; with `route`, only entries of that HTTPRoute ("namespace/name") qualify. */
-export function findRoute(vhosts: VirtualHosts, request: RouteRequest, route?: string): RouteEntry | undefined {
+/**
+ * Envoy Gateway binds a listener on a privileged port (below 1024) to that port + 10000 in its
+ * container (internal/gatewayapi/listener.go), and Envoy reports that local port as the destination.
+ */
+const PRIVILEGED_PORTS = 1024;
+const CONTAINER_PORT_SHIFT = 10_000;
+
+/** Whether a table of the listener port `port` can have served a request the proxy says arrived on `stated`. */
+function portCovers(port: number, stated: number | undefined): boolean {
+  return stated === undefined || port === stated || (port < PRIVILEGED_PORTS && port + CONTAINER_PORT_SHIFT === stated);
+}
+
+/**
+ * The entry each route table in scope picks, in Gateway then port order; tables where nothing
+ * matches contribute nothing. More than one entry means the request could have taken any of them
+ * (which Gateway or port it arrived on is not known). Undefined when the named Gateway is not served.
+ */
+export function findRoutes(index: RouteIndex, request: RouteRequest, scope: RouteScope): RouteEntry[] | undefined {
+  let gateways = Object.values(index.byGateway);
+  if (scope.gateway !== undefined) {
+    const named = index.byGateway[scope.gateway];
+    if (named === undefined) return undefined;
+    gateways = [named];
+  }
+  const found: RouteEntry[] = [];
+  for (const tables of gateways) {
+    for (const table of tables) {
+      if (!portCovers(table.port, scope.port)) continue;
+      const entry = findRoute(table.vhosts, request, scope.route);
+      if (entry !== undefined) found.push(entry);
+    }
+  }
+  return found;
+}
+
+/** The first matching entry of one route table; with `route`, only entries of that HTTPRoute qualify. */
+function findRoute(vhosts: VirtualHosts, request: RouteRequest, route: string | undefined): RouteEntry | undefined {
   const entries = selectVirtualHost(vhosts, request.host);
   if (entries === undefined) return undefined;
   for (const entry of entries) if ((route === undefined || entry.route === route) && matches(entry.match, request)) return entry;

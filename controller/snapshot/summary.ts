@@ -7,7 +7,9 @@ import type { CompiledPolicy, CompiledRule, CredentialSource, RouteEntry, Snapsh
 
 export function summarizeSnapshot(snapshot: Snapshot): object {
   const routes: Record<string, object> = {};
-  for (const [gateway, vhosts] of Object.entries(snapshot.routes.byGateway)) routes[gateway] = summarizeVirtualHosts(vhosts);
+  for (const [gateway, ports] of Object.entries(snapshot.routes.byGateway)) {
+    routes[gateway] = Object.fromEntries(ports.map((p) => [`port ${p.port}`, summarizeVirtualHosts(p.vhosts)]));
+  }
   const policies: Record<string, object> = {};
   for (const [id, policy] of Object.entries(snapshot.policies)) policies[id] = summarizePolicy(policy);
   return { routes, policies, remoteJwks: snapshot.remoteJwks.map(describeJwks), managedHeaders: snapshot.managedHeaders };

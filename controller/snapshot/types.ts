@@ -20,10 +20,19 @@ export interface Snapshot {
 }
 
 export interface RouteIndex {
-  /** Virtual hosts of each served Gateway ("namespace/name"), for requests scoped to one Gateway. */
-  readonly byGateway: Readonly<Record<string, VirtualHosts>>;
-  /** Virtual hosts of all served Gateways together, for requests that name no Gateway. */
-  readonly all: VirtualHosts;
+  /**
+   * Per served Gateway ("namespace/name"), its route tables in ascending port order. Envoy builds
+   * one route table per listener port (the listeners sharing a port share it), so a request is
+   * matched only against the table of the port it arrived on.
+   */
+  readonly byGateway: Readonly<Record<string, readonly PortRoutes[]>>;
+}
+
+/** The route table of one listener port of one Gateway. */
+export interface PortRoutes {
+  /** The listeners' `port` (the Gateway's, not the container port Envoy Gateway may bind instead). */
+  readonly port: number;
+  readonly vhosts: VirtualHosts;
 }
 
 /** Envoy-style virtual hosts: a request's host selects one bucket, exact before wildcard before any. */
@@ -41,7 +50,9 @@ export interface VirtualHosts {
 /** One HTTPRoute rule match attached through one Gateway listener, with its effective policy. */
 export interface RouteEntry {
   readonly gateway: string;
+  /** The listener the route is attached through, and its port. */
   readonly listener: string;
+  readonly port: number;
   readonly route: string;
   /** "namespace/name rule N" (or the rule's name), as shown in decisions and logs. */
   readonly rule: string;

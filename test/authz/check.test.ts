@@ -1,4 +1,6 @@
 /** check() table tests: every branch of DESIGN §4 for routes, apiKeyAuth and jwt. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { check } from "../../controller/authz/check.ts";
 import { CheckMemo } from "../../controller/authz/check-memo.ts";
@@ -148,6 +150,45 @@ describe("route phase", () => {
   });
 });
 
+/** Issue 11, situation 4: the compile golden case's world (ports 80 and 8080, alice on the Gateway, bob on listener alt). */
+describe("listeners and ports", () => {
+  const ports = decider(readFileSync(join(import.meta.dirname, "../compile/testdata/listeners-per-port.in.yaml"), "utf8"));
+  const basic = (user: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${user}-pass`).toString("base64")}` });
+  const on = async (port: number | undefined, user: string, host = "shop.example.com") => {
+    const r = await ports({ host, path: "/orders", port, headers: basic(user) });
+    return `${r.status} ${r.policy}`;
+  };
+  it("decides a request on port 8080 with the policy of the 8080 listener, not the Gateway-wide one", async () => {
+    expect(await on(8080, "bob")).toBe("200 apps/listener-alt");
+    expect(await on(8080, "alice")).toBe("401 apps/listener-alt");
+  });
+  it("decides a request on port 80 with the Gateway-wide policy", async () => {
+    expect(await on(80, "alice")).toBe("200 apps/gateway-wide");
+    expect(await on(80, "bob")).toBe("401 apps/gateway-wide");
+  });
+  it("reads Envoy Gateway's container port for a privileged listener port (80 is bound as 10080)", async () => {
+    expect(await on(10080, "alice")).toBe("200 apps/gateway-wide");
+    expect(await on(10080, "bob")).toBe("401 apps/gateway-wide");
+  });
+  it("allows a request whose port is not stated only if every listener's policy allows it", async () => {
+    const r = await ports({ host: "shop.example.com", path: "/orders", headers: basic("alice") });
+    expect([r.status, r.policy]).toEqual([401, "apps/listener-alt"]);
+    expect(r.message).toContain("did not say which Gateway or port");
+    expect((await ports({ host: "shop.example.com", path: "/orders", headers: basic("bob") })).policy).toBe("apps/gateway-wide");
+  });
+  it("does not take the port from Host: Envoy routes by the listener the connection arrived on", async () => {
+    expect(await on(undefined, "bob", "shop.example.com:8080")).toBe("401 apps/gateway-wide");
+  });
+  it("leaves a host name to the listener on the same port that names it", async () => {
+    expect((await ports({ host: "admin.example.com", path: "/orders", port: 80, headers: basic("alice") })).route).toBe("apps/shop rule orders");
+    const entries = ports.result.snapshot.routes.byGateway["apps/gw"]![0]!.vhosts.exact;
+    expect([entries["admin.example.com"]![0]!.listener, entries["shop.example.com"]![0]!.listener]).toEqual(["admin", "http"]);
+  });
+  it("has no route on a port no listener has", async () => {
+    expect((await ports({ host: "shop.example.com", path: "/orders", port: 9999 })).code).toBe("route_not_found");
+  });
+});
+
 describe("apiKeyAuth", () => {
   it("401 without a key", async () => {
     const r = await d({ path: "/keys" });
@@ -163,9 +204,12 @@ describe("apiKeyAuth", () => {
     const r = await d({ path: "/keys", headers: { "x-api-key": "alice-key", "x-user-id": "admin" } });
     expect(r).toMatchObject({ status: 200, principal: "apiKey alice", upstreamHeaders: { "x-user-id": "alice" }, removeHeaders: managedExcept("x-user-id") });
   });
-  it("accepts keys with and without a Bearer scheme in a header", async () => {
+  it("cuts a leading \"Bearer \" off a header key, exactly as Envoy's api_key_auth (case-sensitive, once)", async () => {
     expect((await d({ path: "/keys", headers: { authorization: "Bearer alice-key" } })).principal).toBe("apiKey alice");
-    expect((await d({ path: "/keys", headers: { authorization: "Bearer bob-key" } })).principal).toBe("apiKey bob");
+    // bob's stored key itself starts with "Bearer ": Envoy reads only what follows the scheme.
+    expect((await d({ path: "/keys", headers: { authorization: "Bearer Bearer bob-key" } })).principal).toBe("apiKey bob");
+    expect((await d({ path: "/keys", headers: { authorization: "Bearer bob-key" } })).code).toBe("apikey_invalid");
+    expect((await d({ path: "/keys", headers: { authorization: "bearer alice-key" } })).code).toBe("apikey_invalid");
   });
   it("uses the first source present, in extractFrom order", async () => {
     const r = await d({ path: "/keys?api_key=alice-key", headers: { "x-api-key": "wrong" } });
@@ -184,7 +228,7 @@ describe("apiKeyAuth", () => {
     const r = await d({ path: "/cookie", headers: { cookie: "theme=dark; apikey=alice-key; lang=en" } });
     expect(r.upstreamHeaders).toEqual({ "x-user-id": "alice", cookie: "theme=dark; lang=en" });
     const only = await d({ path: "/cookie", headers: { cookie: "apikey=alice-key" } });
-    expect(only.removeHeaders).toEqual(["cookie", ...managedExcept("x-user-id")]);
+    expect(only.removeHeaders).toEqual(["cookie", ...managedExcept("x-user-id"), "x-api-key"].sort());
   });
 });
 
@@ -299,7 +343,7 @@ describe("what a snapshot's checks remember (check-memo.ts)", () => {
       expect(decide(path, headers)).toBe(first);
     }
     const alice = decide("/keys", { "x-api-key": "alice-key" });
-    const bob = decide("/keys", { "x-api-key": "Bearer bob-key" });
+    const bob = decide("/keys", { "x-api-key": "Bearer Bearer bob-key" });
     expect([alice, bob].map((r) => ("upstreamHeaders" in r ? r.upstreamHeaders["x-user-id"] : undefined))).toEqual(["alice", "bob"]);
   });
   it("keeps one verdict per policy for a token used on routes of several policies", async () => {

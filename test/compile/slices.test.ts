@@ -34,7 +34,7 @@ describe("compileInSlices", () => {
     const sliced = await compileInSlices(resources, OPTIONS, 0);
     expect(sliced).toEqual(compile(resources, OPTIONS));
     expect(sliced.statuses).toHaveLength(300);
-    expect(Object.isFrozen(sliced.snapshot.routes.all.exact["t7.example.com"]![0])).toBe(true);
+    expect(Object.isFrozen(sliced.snapshot.routes.byGateway["apps/gw"]![0]!.vhosts.exact["t7.example.com"]![0])).toBe(true);
     expect(Object.isFrozen(sliced.statuses[0]!.ancestors[0]!.conditions)).toBe(true);
   });
   it("lets other work run between its slices; compile() does not", async () => {

@@ -4,10 +4,13 @@
  * list identical to `renderCatalogue()`.
  */
 import { apiKeyCases } from "./cases/apikey.ts";
+import { availabilityCases } from "./cases/availability.ts";
 import { clientAddressCases } from "./cases/client-address.ts";
 import { corsCases } from "./cases/cors.ts";
+import { forwardAuthCases } from "./cases/forward-auth.ts";
 import { headerCases } from "./cases/headers.ts";
 import { jwtCases } from "./cases/jwt.ts";
+import { listenerCases } from "./cases/listeners.ts";
 import { manifestCases } from "./cases/manifests.ts";
 import { routingCases } from "./cases/routing.ts";
 import { describeExpected, type Area, type Case } from "./outcome.ts";
@@ -16,10 +19,13 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "JWT", cases: jwtCases },
   { area: "API keys", cases: apiKeyCases },
   { area: "Routing", cases: routingCases },
+  { area: "Listeners", cases: listenerCases },
   { area: "Client address", cases: clientAddressCases },
   { area: "Headers", cases: headerCases },
   { area: "CORS", cases: corsCases },
+  { area: "Forward-auth", cases: forwardAuthCases },
   { area: "Manifests", cases: manifestCases },
+  { area: "Availability", cases: availabilityCases },
 ];
 
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");

@@ -23,8 +23,13 @@ const field = (no: number, body: Buffer | string): Buffer => {
 const msg = (...parts: Buffer[]) => Buffer.concat(parts);
 const mapEntry = (no: number, key: string, value: string) => field(no, msg(field(1, key), field(2, value)));
 
-/** CheckRequest{attributes(1): AttributeContext{request(4): Request{http(2): HttpRequest{...}}, context_extensions(10)}} */
-function checkRequest(http: { id?: string; method: string; path: string; host: string; scheme?: string; headers?: Record<string, string>; headerMap?: Record<string, string> }, extensions: Record<string, string> = {}): Buffer {
+const varintField = (no: number, n: number) => Buffer.from([...varint(no << 3), ...varint(n)]);
+
+/**
+ * CheckRequest{attributes(1): AttributeContext{destination(2): Peer{address(1): Address{socket_address(1):
+ * SocketAddress{port_value(3)}}}, request(4): Request{http(2): HttpRequest{...}}, context_extensions(10)}}
+ */
+function checkRequest(http: { id?: string; method: string; path: string; host: string; scheme?: string; headers?: Record<string, string>; headerMap?: Record<string, string> }, extensions: Record<string, string> = {}, destinationPort?: number): Buffer {
   const httpRequest = msg(
     field(1, http.id ?? "req-1"),
     field(2, http.method),
@@ -34,7 +39,8 @@ function checkRequest(http: { id?: string; method: string; path: string; host: s
     field(6, http.scheme ?? "https"),
     ...(http.headerMap ? [field(13, msg(...Object.entries(http.headerMap).map(([k, v]) => field(1, msg(field(1, k), field(2, v))))))] : []),
   );
-  const attributes = msg(field(4, field(2, httpRequest)), ...Object.entries(extensions).map(([k, v]) => mapEntry(10, k, v)));
+  const destination = destinationPort === undefined ? [] : [field(2, field(1, field(1, varintField(3, destinationPort))))];
+  const attributes = msg(...destination, field(4, field(2, httpRequest)), ...Object.entries(extensions).map(([k, v]) => mapEntry(10, k, v)));
   return field(1, attributes);
 }
 
@@ -127,6 +133,20 @@ describe("gRPC ext_authz port", () => {
     expect(num(sub(open, 1), 1)).toBe(0);
     const other = await check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com" }, { "portcullis.io/gateway": "maas-system/elsewhere" }));
     expect(num(sub(other, 1), 1)).toBe(7);
+  });
+  it("an x-portcullis-gateway request header names nothing: the client cannot choose the Gateway", async () => {
+    const res = await check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com", headers: { "x-portcullis-gateway": "maas-system/elsewhere" } }));
+    expect(num(sub(res, 1), 1)).toBe(0);
+    const pinned = await check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com", headers: { "x-portcullis-gateway": "maas-system/maas-gateway" } }, { "portcullis.io/gateway": "maas-system/elsewhere" }));
+    expect(num(sub(pinned, 1), 1)).toBe(7);
+  });
+  it("matches the route table of the listener port Envoy states as the destination (80, or 10080 as Envoy Gateway binds it)", async () => {
+    const healthz = (port: number) => check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com" }, {}, port));
+    expect(num(sub(await healthz(80), 1), 1)).toBe(0);
+    expect(num(sub(await healthz(10080), 1), 1)).toBe(0);
+    const elsewhere = await healthz(8443);
+    expect(num(sub(elsewhere, 1), 1)).toBe(7);
+    expect(JSON.parse(str(sub(elsewhere, 2), 3)!).code).toBe("route_not_found");
   });
   it("counts gRPC decisions under their own protocol label", async () => {
     const metrics = await (await fetch(`${app.admin}/metrics`)).text();

@@ -160,4 +160,12 @@ export const manifestCases: readonly Case[] = [
   m("regex-backreference", "a route regex with a backreference `/(a)\\1` (RE2 has none)", { status: 403, code: "route_not_found", condition: "cannot run in linear time" },
     "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: br, namespace: apps}\nspec: {parentRefs: [{name: gw}], hostnames: [app.example.com], rules: [{matches: [{path: {type: RegularExpression, value: '/(a)\\1'}}]}]}\n",
     { path: "/aa" }, "see route.regex-redos"),
+  m("cel-pattern-variable", "a CEL rule whose matches() pattern comes from the request", INVALID("matches() takes a string literal as its pattern"),
+    bad(apiKey() + `  authorization: {rules: [{action: Allow, principal: {cel: 'request.path.matches(request.headers["x-p"])'}}]}\n`)),
+  m("cel-pattern-backreference", "a CEL matches() pattern with a backreference", INVALID("cannot run in linear time"),
+    bad(apiKey() + `  authorization: {rules: [{action: Allow, principal: {cel: 'request.path.matches("(a)\\\\1")'}}]}\n`)),
+  m("cel-quadratic", "a CEL rule comparing every header name with every query parameter (a comprehension inside a comprehension)", INVALID("worst case costs more than"),
+    bad(apiKey() + `  authorization: {rules: [{action: Allow, principal: {cel: 'request.headers.all(x, request.query.all(y, x != y))'}}]}\n`)),
+  m("cel-unknown-function", "a CEL rule calling a function Portcullis has no cost model for", INVALID("is not supported"),
+    bad(apiKey() + `  authorization: {rules: [{action: Allow, principal: {cel: 'foo(request.path)'}}]}\n`)),
 ];

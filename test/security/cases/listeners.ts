@@ -1,0 +1,33 @@
+/**
+ * Listeners: a request is decided with the policy of the listener it arrived on, never of another
+ * one the client names. The world is the compile golden case listeners-per-port: one route on
+ * ports 80 and 8080, basicAuth alice on the Gateway, bob on listener `alt` (8080).
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { AuthzRequest } from "../../../controller/authz/request.ts";
+import { decider } from "../../support/world.ts";
+import { fromDecision, managedHeadersOf, type Case, type Expected } from "../outcome.ts";
+
+const world = decider(readFileSync(join(import.meta.dirname, "../../compile/testdata/listeners-per-port.in.yaml"), "utf8"));
+const managed = managedHeadersOf(world.result.snapshot.policies);
+const basic = (user: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${user}-pass`).toString("base64")}` });
+const WRONG_USER: Expected = { status: 401, code: "basic_invalid" };
+
+function c(id: string, title: string, expect: Expected, request: Partial<AuthzRequest>, fixed?: string): Case {
+  return {
+    id: `listener.${id}`, title, expect,
+    run: async () => fromDecision(await world({ host: "shop.example.com", path: "/orders", ...request }), managed),
+    ...(fixed === undefined ? {} : { fixed }),
+  };
+}
+
+export const listenerCases: readonly Case[] = [
+  c("other-listeners-user", "port 8080 (Envoy's gRPC destination) with alice, a user of the Gateway-wide policy only", WRONG_USER,
+    { port: 8080, headers: basic("alice") },
+    "every listener's routes shared one table, so a request on port 8080 was decided with the Gateway-wide policy; each listener port now has its own route table, as in Envoy"),
+  c("host-port", "`Host: shop.example.com:8080` with bob (the 8080 listener's user), port not stated", WRONG_USER,
+    { host: "shop.example.com:8080", headers: basic("bob") }),
+  c("port-unknown", "alice, port not stated: the 8080 listener's policy refuses her", WRONG_USER, { headers: basic("alice") }),
+  c("container-port", "bob on port 10080 (Envoy Gateway binds listener port 80 there)", WRONG_USER, { port: 10080, headers: basic("bob") }),
+];
