@@ -22,7 +22,8 @@ function summarizeVirtualHosts(v: VirtualHosts): object {
 }
 
 function describeEntry(e: RouteEntry): string {
-  return `${describeMatch(e.match)} => ${e.rule} via ${e.listener}: ${e.policy === undefined ? "no policy (allow)" : `policy ${e.policy.id}`}`;
+  const removes = e.managedHeaders.length === 0 ? "" : `; removes ${e.managedHeaders.join(", ")}`;
+  return `${describeMatch(e.match)} => ${e.rule} via ${e.listener}: ${e.policy === undefined ? "no policy (allow)" : `policy ${e.policy.id}`}${removes}`;
 }
 
 /** "PathPrefix /api, header x-tier Exact gold, query debug RegularExpression 1|true". */
