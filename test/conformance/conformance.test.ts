@@ -4,14 +4,15 @@
  * Facts come from Envoy Gateway's own test data (see ./cases.ts); a failure prints what EG does
  * beside what Portcullis does.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { loadCases, loadPending, pendingEntryFor, requestItems, translatorItems, type Item, type PendingEntry, type RequestCase, type TranslatorCase } from "./cases.ts";
 
 const pending = loadPending();
 const used = new Set<PendingEntry>();
 
-function register(caseName: string, items: readonly Item[]): void {
+function register(caseName: string, items: readonly Item[], close?: () => Promise<void>): void {
   describe(caseName, () => {
+    if (close !== undefined) afterAll(close);
     for (const item of items) {
       const entry = pendingEntryFor(pending, caseName, item.name);
       if (entry !== undefined) used.add(entry);
@@ -34,7 +35,10 @@ function register(caseName: string, items: readonly Item[]): void {
 const translator = loadCases<TranslatorCase>("translator");
 const requests = loadCases<RequestCase>("requests");
 for (const c of translator) register(c.name, translatorItems(c.value));
-for (const c of requests) register(c.name, requestItems(c.value));
+for (const c of requests) {
+  const { items, close } = requestItems(c.value);
+  register(c.name, items, close);
+}
 
 describe("the corpus", () => {
   it("holds every SecurityPolicy case of Envoy Gateway's translator testdata", () => {
