@@ -28,6 +28,8 @@ export interface AuthzRequest {
 
 export interface NormalizedRequest extends RouteRequest {
   readonly source: AuthzRequest;
+  /** The query, decoded (for authorization's CEL `request.query`). */
+  readonly query: URLSearchParams;
   /** Each line of the named header, in order (a header sent once is one line). */
   headerLines(name: string): readonly string[];
   /** Every value of the named cookie, in order (the Cookie header is parsed once, on first use). */
@@ -59,6 +61,10 @@ class Normalized implements NormalizedRequest {
     this.host = normalizeHost(source.host);
     this.path = normalizePath(this.#queryAt === -1 ? source.path : source.path.slice(0, this.#queryAt));
     this.method = source.method;
+  }
+
+  get rawQuery(): string | undefined {
+    return this.#queryAt === -1 ? undefined : this.source.path.slice(this.#queryAt + 1);
   }
 
   // Parsed on first use: most routes and policies never read the query.

@@ -216,7 +216,9 @@ async function compareRoute(result: CompileResult, ctx: CheckContext, manifests:
   const { expect } = route;
   const [kind, id] = expect.route.split(" ") as [string, string];
   const ruleName = ruleNameOf(manifests, kind, id, expect.rule);
-  const labels = [`${id} rule ${expect.rule}`, ...(ruleName === undefined ? [] : [`${id} rule ${ruleName}`])];
+  // Portcullis labels a GRPCRoute rule with its kind (an HTTPRoute's rule label has none).
+  const label = kind === "GRPCRoute" ? `GRPCRoute ${id}` : id;
+  const labels = [`${label} rule ${expect.rule}`, ...(ruleName === undefined ? [] : [`${label} rule ${ruleName}`])];
   assertEqual(labels.includes(decision.route ?? "") ? labels[0] : decision.route ?? `(no route: ${decision.code})`, labels[0], "route taken");
   if (expect.outcome === "policy-invalid") {
     // EG answers 500 itself; Portcullis denies with 403 (README, Differences from Envoy Gateway: invalid policy).

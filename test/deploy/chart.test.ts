@@ -15,7 +15,7 @@ const exampleValues = (f: string) => parse(readFileSync(join(CHART, "examples", 
 
 /** The controller's RBAC, exactly as the lead specified it (Kubernetes mode). */
 export const CLUSTER_RULES = [
-  { apiGroups: ["gateway.networking.k8s.io"], resources: ["gateways", "httproutes", "gatewayclasses", "referencegrants"], verbs: ["get", "list", "watch"] },
+  { apiGroups: ["gateway.networking.k8s.io"], resources: ["gateways", "httproutes", "grpcroutes", "gatewayclasses", "referencegrants"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies/status"], verbs: ["get", "update", "patch"] },
   { apiGroups: [""], resources: ["secrets", "configmaps"], verbs: ["get", "list", "watch"] },
