@@ -1,11 +1,16 @@
 /**
  * Routing: a request must be matched to the rule Envoy would route it to, whatever its spelling.
- * api.example.com: /public open, /keys API keys, /m open for GET only, `/re/(a+)+` protected;
+ * api.example.com: /public open, /keys API keys, /jwt JWT, /m open for GET only, `/re/(a+)+` protected;
  * www.example.com: / open, Exact /admin and RegularExpression /secret/.* protected;
- * *.wild.example.com protected.
+ * *.wild.example.com protected. The `order-*` cases run on the compile golden case route-order:
+ * routes that tie on the path, ranked as Envoy Gateway ranks them.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { AuthzRequest } from "../../../controller/authz/request.ts";
+import { decider } from "../../support/world.ts";
 import type { Ctx, Headers } from "../context.ts";
-import type { Case, Expected, Outcome } from "../outcome.ts";
+import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
 const OPEN: Expected = { status: 200, code: "allowed" };
 const PROTECTED: Expected = { status: 401, code: "apikey_missing" };
@@ -16,7 +21,7 @@ function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promi
   return { id: `route.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
 }
 /** GET `path` on api.example.com through check(). */
-const p = (id: string, title: string, expect: Expected, path: string) => c(id, title, expect, (ctx) => ctx.check({ path }));
+const p = (id: string, title: string, expect: Expected, path: string, fixed?: string) => c(id, title, expect, (ctx) => ctx.check({ path }), fixed);
 /** GET /keys on `host` through check(). */
 const host = (id: string, title: string, expect: Expected, name: string, path = "/keys") => c(id, title, expect, (ctx) => ctx.check({ host: name, path }));
 /** The forward-auth port with these headers. */
@@ -28,7 +33,32 @@ const MISMATCH_FIXED = "the route Envoy selected was re-derived and never compar
 const took = (id: string, title: string, expect: Expected, path: string, route: { name?: string; sectionName?: string }, fixed?: string) =>
   c(id, title, expect, (ctx) => ctx.check({ path, proxyRoute: { kind: "HTTPRoute", namespace: "apps", name: route.name ?? "api", sectionName: route.sectionName } }), fixed);
 
+const orderWorld = decider(readFileSync(join(import.meta.dirname, "../../compile/testdata/route-order.in.yaml"), "utf8"));
+/** A request on the route-order world. */
+const order = (id: string, title: string, expect: Expected, request: Partial<AuthzRequest> & { path: string }, fixed?: string) =>
+  c(`order-${id}`, title, expect, async () => fromDecision(await orderWorld(request), managedHeadersOf(orderWorld.result.snapshot.policies)), fixed);
+const RANKING = "routes that tied on the path were ranked oldest first (and `method` above any header), so the older open route decided";
+
 export const routingCases: readonly Case[] = [
+  order("header-exact", "`x-org-id: acme`, no key: an older open route matches the header by RegularExpression `.*`, a newer protected one Exact `acme`",
+    PROTECTED, { host: "tie.example.com", path: "/", headers: { "x-org-id": "acme" } },
+    `${RANKING}; Envoy Gateway ranks an Exact header match above a RegularExpression one, and so does Portcullis now`),
+  order("query-exact", "`/q?debug=on`, no key: an older open route matches `debug` by RegularExpression, a newer protected one Exact `on`",
+    PROTECTED, { host: "tie.example.com", path: "/q?debug=on" }, `${RANKING}; see route.order-header-exact`),
+  order("query-encoded", "`/q?debug=o%6E`: Envoy compares query values as sent, so only the open RegularExpression route matches",
+    OPEN, { host: "tie.example.com", path: "/q?debug=o%6E" }),
+  order("query-repeated", "`/q?debug=off&debug=on`: Envoy reads the first value, so only the open RegularExpression route matches",
+    OPEN, { host: "tie.example.com", path: "/q?debug=off&debug=on" }),
+  order("method-ties-header", "GET with `x-tenant: blue`, no key: an older protected route matches the header, a newer open one `method: GET`",
+    PROTECTED, { host: "method.example.com", path: "/", headers: { "x-tenant": "blue" } },
+    "`method` ranked above every header match, so the open GET route decided; Envoy Gateway makes it one exact `:method` header match, the two tie and the older protected route wins"),
+  order("grpc", "gRPC `POST /orders.v1.OrderService/GetOrder` without a token: jwt on the GRPCRoute, an open HTTPRoute `PathPrefix /` on the host",
+    { status: 401, code: "jwt_missing" }, { method: "POST", host: "grpc.example.com", path: "/orders.v1.OrderService/GetOrder", headers: { "content-type": "application/grpc" } },
+    "GRPCRoutes were not indexed, so the open HTTPRoute decided every gRPC call; they are now indexed as Envoy Gateway translates them (service/method matches are paths)"),
+  order("grpc-dot-segment", "gRPC `POST /x/../orders.v1.OrderService/GetOrder` without a token",
+    { status: 401, code: "jwt_missing" }, { method: "POST", host: "grpc.example.com", path: "/x/../orders.v1.OrderService/GetOrder" }),
+  order("grpc-service-boundary", "`POST /orders.v1.OrderServiceX/GetOrder`: another service, the open HTTPRoute's",
+    OPEN, { method: "POST", host: "grpc.example.com", path: "/orders.v1.OrderServiceX/GetOrder" }),
   p("no-route", "a path no rule matches", NO_ROUTE, "/nowhere"),
   host("unknown-host", "a host no route serves", NO_ROUTE, "evil.example.com", "/public"),
   p("double-slash", "`//keys`", PROTECTED, "//keys"),
@@ -40,12 +70,21 @@ export const routingCases: readonly Case[] = [
   p("encoded-dot", "`/%2e/keys`", PROTECTED, "/%2e/keys"),
   p("encoded-unreserved", "`/%6Beys` (an encoded letter)", PROTECTED, "/%6Beys"),
   p("encoded-slash", "`/public%2F..%2Fkeys` (%2F never splits a segment)", NO_ROUTE, "/public%2F..%2Fkeys"),
-  p("encoded-slash-in-open", "`/public/..%2Fkeys`: stays under /public, the rule Envoy routes it to (Envoy keeps %2F by default; see SECURITY.md)", OPEN, "/public/..%2Fkeys"),
+  p("encoded-slash-in-open", "`/public/..%2Fkeys`: under /public for Envoy's default, `/keys` for Envoy Gateway's UNESCAPE_AND_REDIRECT, nginx and Caddy", PROTECTED, "/public/..%2Fkeys",
+    "Envoy's default reading (%2F kept) decided alone, so an upstream that decodes %2F ran /keys with no key checked; every reading is now decided and all must allow"),
+  c("encoded-slash-other-policy", "alice's key for /keys on `/keys/..%2Fjwt` (issue 11 situation 8: the decoded reading is the JWT route)", { status: 401, code: "jwt_missing" },
+    (ctx) => ctx.check({ path: "/keys/..%2Fjwt", headers: { "x-api-key": "alice-key" } }), "see route.encoded-slash-in-open"),
+  p("encoded-backslash", "`/public/..%5Ckeys` (%5C is `\\` for Envoy's UNESCAPE actions and for servers that take it for `/`)", PROTECTED, "/public/..%5Ckeys",
+    "see route.encoded-slash-in-open"),
+  p("encoded-slash-lower", "`/public/..%2fkeys` (lower-case escape)", PROTECTED, "/public/..%2fkeys", "see route.encoded-slash-in-open"),
+  host("path-parameter-exact", "`/admin;jsessionid=1` on www.example.com: Envoy takes the open `/` rule, Tomcat-like upstreams read `/admin`", PROTECTED,
+    "www.example.com", "/admin;jsessionid=1"),
+  p("encoded-slash-same-rule", "`/public/a%2Fb` (every reading stays under /public)", OPEN, "/public/a%2Fb"),
   p("double-encoded", "`/public/%252e%252e/keys`: a literal `%2e%2e` segment under /public", OPEN, "/public/%252e%252e/keys"),
   p("case", "`/KEYS` (paths are case-sensitive, as in Envoy)", NO_ROUTE, "/KEYS"),
   p("trailing-slash", "`/keys/`", PROTECTED, "/keys/"),
   p("prefix-boundary", "`/keysx` (a prefix matches whole segments)", NO_ROUTE, "/keysx"),
-  p("path-parameter", "`/keys;x=1` (not stripped, as in Envoy)", NO_ROUTE, "/keys;x=1"),
+  p("path-parameter", "`/keys;x=1` (Envoy's reading: no rule; without the parameter: /keys; both deny)", NO_ROUTE, "/keys;x=1"),
   p("dot-dot-in-query", "`/public?/../keys` (the query is not the path)", OPEN, "/public?/../keys"),
   p("fragment", "`/public#/../keys` (a fragment is path text, never a way out)", PROTECTED, "/public#/../keys"),
   p("backslash", "`/public\\..\\keys`", NO_ROUTE, "/public\\..\\keys"),
