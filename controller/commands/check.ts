@@ -1,6 +1,7 @@
 /** `portcullis check`: decides one request against a manifest folder and prints it as JSON. */
 import pino from "pino";
-import { VerifiedPasswords } from "../authz/basicauth.ts";
+import { Passwords } from "../authz/basicauth.ts";
+import { BcryptPool } from "../authz/bcrypt-pool.ts";
 import { check } from "../authz/check.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
@@ -13,6 +14,7 @@ import { compileFolder } from "./load.ts";
 export async function runCheck(config: CheckConfig, out: (text: string) => void, warn: (line: string) => void): Promise<number> {
   const { snapshot } = compileFolder(config.manifests, config.controllerName, config.gatewayClass, warn);
   const keys = createKeyStore({ logger: pino({ level: "silent" }), fetchTimeoutMs: config.jwksFetchTimeoutMs, onFetch: (e) => e.outcome === "error" && warn(`JWKS ${e.uri}: ${e.reason}`) });
+  const passwords = new Passwords({ pool: new BcryptPool({ size: 1, queueLimit: 1 }) });
   try {
     await keys.sync(snapshot.remoteJwks);
     const url = new URL(config.url);
@@ -24,12 +26,13 @@ export async function runCheck(config: CheckConfig, out: (text: string) => void,
     const decision = await check(
       snapshot,
       { method: config.method.toUpperCase(), scheme: url.protocol.slice(0, -1), host: headers.host!, path: `${url.pathname}${url.search}`, headers, gateway: config.gateway },
-      { keys, memo: new CheckMemo(), verifiedPasswords: new VerifiedPasswords(), now: Date.now, onNoRoute: config.onNoRoute, clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }) },
+      { keys, memo: new CheckMemo(), passwords, now: Date.now, onNoRoute: config.onNoRoute, clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }) },
     );
     const wire = envoyResponse(decision);
     out(`${JSON.stringify({ status: wire.status, headers: wire.headers, reason: decision.allowed ? decision.message : `${decision.code}: ${decision.message}`, route: decision.route ?? null, policy: decision.policy ?? null }, null, 2)}\n`);
     return decision.allowed ? 0 : 1;
   } finally {
     keys.close();
+    await passwords.pool.close();
   }
 }
