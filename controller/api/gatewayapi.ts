@@ -77,6 +77,54 @@ export const HTTPRouteSpecSchema = z
   })
   .passthrough();
 
+/**
+ * What Gateway API requires of an Exact service and method (its CRD validation), and what Envoy
+ * Gateway puts in place of the part a RegularExpression match leaves out. `re2` is Envoy Gateway's
+ * pattern (its length ranks the route); `js` spells out the `(?i)` letter ranges, which is the same
+ * on ASCII paths.
+ */
+export const GRPC_SERVICE_NAME = {
+  re2: String.raw`(?i)\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*`,
+  js: String.raw`\.?[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*`,
+} as const;
+export const GRPC_METHOD_NAME = "[A-Za-z_][A-Za-z_0-9]*";
+const wholly = (pattern: string) => new RegExp(`^(?:${pattern})$`);
+
+/** A GRPCRoute method match: the request path is `/<service>/<method>`; one part may be left out. */
+const GRPCMethodMatchSchema = z
+  .object({
+    type: z.enum(["Exact", "RegularExpression"]).default("Exact"),
+    service: z.string().optional(),
+    method: z.string().optional(),
+  })
+  .refine((m) => m.service !== undefined || m.method !== undefined, { message: "one of service or method is required" })
+  .refine((m) => m.type !== "Exact" || m.service === undefined || wholly(GRPC_SERVICE_NAME.js).test(m.service), {
+    message: "an Exact service must be a dotted name of letters, digits and _",
+    path: ["service"],
+  })
+  .refine((m) => m.type !== "Exact" || m.method === undefined || wholly(GRPC_METHOD_NAME).test(m.method), {
+    message: "an Exact method must be a name of letters, digits and _",
+    path: ["method"],
+  });
+
+export const GRPCRouteMatchSchema = z
+  .object({ method: GRPCMethodMatchSchema.optional(), headers: z.array(StringMatchSchema).optional() })
+  .passthrough();
+export type GRPCRouteMatch = z.infer<typeof GRPCRouteMatchSchema>;
+
+export const GRPCRouteRuleSchema = z
+  .object({ name: z.string().optional(), matches: z.array(GRPCRouteMatchSchema).optional() })
+  .passthrough();
+
+export const GRPCRouteSpecSchema = z
+  .object({
+    parentRefs: z.array(ParentRefSchema).default([]),
+    hostnames: z.array(z.string()).default([]),
+    // Unlike HTTPRoute's, Gateway API gives GRPCRoute rules no default: a route without rules serves nothing.
+    rules: z.array(GRPCRouteRuleSchema).default([]),
+  })
+  .passthrough();
+
 export const ReferenceGrantSpecSchema = z.object({
   from: z.array(z.object({ group: z.string(), kind: z.string(), namespace: z.string() })),
   to: z.array(z.object({ group: z.string(), kind: z.string(), name: z.string().optional() })),

@@ -33,7 +33,11 @@ export function keyOf(meta: { readonly namespace: string; readonly name: string 
   return `${meta.namespace}/${meta.name}`;
 }
 
-/** Gateway API ordering of same-precedence objects: oldest creationTimestamp, then namespace/name. */
+/**
+ * Envoy Gateway's order of objects of one kind (resource.Sort): oldest creationTimestamp first,
+ * then namespace, then name, compared as bytes (never by locale: "a" sorts before "a-b" as a
+ * namespace, whatever the names after it).
+ */
 export function compareAge(
   a: { readonly metadata: ObjectMeta },
   b: { readonly metadata: ObjectMeta },
@@ -44,10 +48,14 @@ export function compareAge(
     // An object without a timestamp (a manifest not yet applied) sorts as newest.
     if (ta === "") return 1;
     if (tb === "") return -1;
-    return Date.parse(ta) - Date.parse(tb) || (ta < tb ? -1 : 1);
+    const [pa, pb] = [Date.parse(ta), Date.parse(tb)];
+    if (pa !== pb) return Number.isNaN(pa) || Number.isNaN(pb) ? (ta < tb ? -1 : 1) : pa - pb;
   }
-  return keyOf(a.metadata).localeCompare(keyOf(b.metadata));
+  return compareCodeUnits(a.metadata.namespace, b.metadata.namespace) || compareCodeUnits(a.metadata.name, b.metadata.name);
 }
+
+/** Byte order for the ASCII names Kubernetes allows (Go's string comparison). */
+const compareCodeUnits = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
 
 export const LabelSelectorSchema = z.object({
   matchLabels: z.record(z.string(), z.string()).optional(),

@@ -8,6 +8,7 @@ import {
   GATEWAY_API_GROUP,
   GatewayClassSpecSchema,
   GatewaySpecSchema,
+  GRPCRouteSpecSchema,
   HTTPRouteSpecSchema,
   ReferenceGrantSpecSchema,
 } from "./gatewayapi.ts";
@@ -21,7 +22,10 @@ export interface SecurityPolicy {
 }
 export interface Gateway { readonly metadata: ObjectMeta; readonly spec: z.infer<typeof GatewaySpecSchema> }
 export interface GatewayClass { readonly metadata: ObjectMeta; readonly spec: z.infer<typeof GatewayClassSpecSchema> }
-export interface HTTPRoute { readonly metadata: ObjectMeta; readonly spec: z.infer<typeof HTTPRouteSpecSchema> }
+export interface HTTPRoute { readonly kind: "HTTPRoute"; readonly metadata: ObjectMeta; readonly spec: z.infer<typeof HTTPRouteSpecSchema> }
+export interface GRPCRoute { readonly kind: "GRPCRoute"; readonly metadata: ObjectMeta; readonly spec: z.infer<typeof GRPCRouteSpecSchema> }
+/** A route Portcullis indexes: both kinds attach to HTTP listeners and may be policy targets. */
+export type Route = HTTPRoute | GRPCRoute;
 export interface ReferenceGrant { readonly metadata: ObjectMeta; readonly spec: z.infer<typeof ReferenceGrantSpecSchema> }
 export interface Secret {
   readonly metadata: ObjectMeta;
@@ -36,6 +40,7 @@ export interface Resources {
   readonly gateways: readonly Gateway[];
   readonly gatewayClasses: readonly GatewayClass[];
   readonly httpRoutes: readonly HTTPRoute[];
+  readonly grpcRoutes: readonly GRPCRoute[];
   readonly referenceGrants: readonly ReferenceGrant[];
   readonly secrets: readonly Secret[];
   readonly configMaps: readonly ConfigMap[];
@@ -52,6 +57,7 @@ const KINDS: Record<string, { readonly groups: readonly string[]; readonly list:
   Gateway: { groups: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1beta1`], list: "gateways" },
   GatewayClass: { groups: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1beta1`], list: "gatewayClasses", clusterScoped: true },
   HTTPRoute: { groups: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1beta1`], list: "httpRoutes" },
+  GRPCRoute: { groups: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1alpha2`], list: "grpcRoutes" },
   ReferenceGrant: { groups: [`${GATEWAY_API_GROUP}/v1beta1`, `${GATEWAY_API_GROUP}/v1alpha2`], list: "referenceGrants" },
   Secret: { groups: ["v1"], list: "secrets" },
   ConfigMap: { groups: ["v1"], list: "configMaps" },
@@ -63,12 +69,12 @@ export function isWatchedKind(kind: unknown): boolean {
 }
 
 export const EMPTY_RESOURCES: Resources = {
-  securityPolicies: [], gateways: [], gatewayClasses: [], httpRoutes: [], referenceGrants: [], secrets: [], configMaps: [],
+  securityPolicies: [], gateways: [], gatewayClasses: [], httpRoutes: [], grpcRoutes: [], referenceGrants: [], secrets: [], configMaps: [],
 };
 
 export function toResources(raws: readonly RawObject[]): { resources: Resources; rejected: RejectedObject[] } {
   const lists: { [K in KindName]: unknown[] } = {
-    securityPolicies: [], gateways: [], gatewayClasses: [], httpRoutes: [], referenceGrants: [], secrets: [], configMaps: [],
+    securityPolicies: [], gateways: [], gatewayClasses: [], httpRoutes: [], grpcRoutes: [], referenceGrants: [], secrets: [], configMaps: [],
   };
   const rejected: RejectedObject[] = [];
   const seen = new Map<string, string>();
@@ -149,7 +155,12 @@ function loadBody(kind: string, o: Record<string, unknown>): { value: object } |
     case "SecurityPolicy": return { value: { spec: o.spec } };
     case "Gateway": return withSpec(GatewaySpecSchema);
     case "GatewayClass": return withSpec(GatewayClassSpecSchema);
-    case "HTTPRoute": return withSpec(HTTPRouteSpecSchema);
+    case "HTTPRoute":
+    case "GRPCRoute": {
+      // Routes carry their kind: both kinds go through attachment, targeting and the index.
+      const r = withSpec(kind === "HTTPRoute" ? HTTPRouteSpecSchema : GRPCRouteSpecSchema);
+      return "reason" in r ? r : { value: { kind, ...r.value } };
+    }
     case "ReferenceGrant": return withSpec(ReferenceGrantSpecSchema);
     case "Secret": {
       const r = parse(SecretBodySchema, o, "");

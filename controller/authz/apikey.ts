@@ -1,11 +1,15 @@
 /**
- * The apiKeyAuth phase. The first source present in the request supplies the key; it is looked
- * up by SHA-256 digest, so the comparison never depends on how many leading characters match.
+ * The apiKeyAuth phase, as Envoy's api_key_auth filter: the sources are read in order and the
+ * first that holds a non-empty key supplies it (a header's leading "Bearer " is not part of the
+ * key); the key is looked up by SHA-256 digest, so the comparison never depends on how many
+ * leading characters match. Stricter than Envoy: a source sent more than once (two header lines,
+ * a repeated parameter or cookie) is refused rather than read at its first copy. With `sanitize`
+ * (Envoy's hide_credentials) every configured source is removed, not only the one read.
  */
 import { apiKeyDigest } from "../compile/apikey.ts";
 import type { CompiledApiKey, CredentialSource } from "../snapshot/types.ts";
 import type { CheckMemo } from "./check-memo.ts";
-import { cookieHeaderWithout, readCredential } from "./credentials.ts";
+import { cookieHeaderWithout } from "./credentials.ts";
 import { deny } from "./decision.ts";
 import type { PhaseOutcome } from "./identity.ts";
 import type { NormalizedRequest } from "./request.ts";
@@ -13,43 +17,48 @@ import type { NormalizedRequest } from "./request.ts";
 export function checkApiKey(config: CompiledApiKey, request: NormalizedRequest, where: { route: string; policy: string }, memo: CheckMemo): PhaseOutcome {
   for (let i = 0; i < config.sources.length; i++) {
     const source = config.sources[i]!;
-    const values = readCredential(request, source);
-    if (values.length === 0) continue;
-    const value = values.length === 1 ? values[0]! : undefined;
-    const client = value === undefined ? undefined : lookup(config, value, source.in === "header");
-    if (client === undefined) {
-      const why = value === undefined ? `more than one ${source.in} ${source.name} was sent` : "the API key is not valid";
-      return { ok: false, deny: deny(401, "apikey_invalid", `Client authentication failed: ${why}`, where) };
+    const copies = copiesIn(request, source);
+    if (copies.length === 0) continue;
+    if (copies.length > 1) {
+      return { ok: false, deny: deny(401, "apikey_invalid", `Client authentication failed: more than one ${source.in} ${source.name} was sent`, where) };
     }
-    // A sanitized cookie leaves the request's other cookies to forward: that outcome is the request's own.
-    if (config.sanitize && source.in === "cookie") return passed(config, source, client, request);
-    return memo.apiKey(config, i, client) ?? memo.rememberApiKey(config, i, client, passed(config, source, client, request));
+    const key = source.in === "header" ? withoutBearer(copies[0]!.trim()) : copies[0]!;
+    if (key === "") continue;
+    const client = config.clientByDigest.get(apiKeyDigest(key));
+    if (client === undefined) return { ok: false, deny: deny(401, "apikey_invalid", "Client authentication failed: the API key is not valid", where) };
+    // Sanitized key cookies leave the request's other cookies to forward: that outcome is the request's own.
+    if (config.sanitize && config.sources.some((s) => s.in === "cookie") && request.header("cookie") !== undefined) return passed(config, client, request);
+    return memo.apiKey(config, i, client) ?? memo.rememberApiKey(config, i, client, passed(config, client, request));
   }
   return { ok: false, deny: deny(401, "apikey_missing", "Client authentication failed: no API key in the request", where) };
 }
 
-function passed(config: CompiledApiKey, source: CredentialSource, client: string, request: NormalizedRequest): PhaseOutcome {
+/** Every copy of the source in the request (header lines, parameter or cookie values). */
+function copiesIn(request: NormalizedRequest, source: CredentialSource): readonly string[] {
+  return source.in === "header" ? request.headerLines(source.name) : source.in === "param" ? request.params(source.name) : request.cookies(source.name);
+}
+
+/** Envoy strips exactly "Bearer " (case-sensitive) from a header key before looking it up. */
+const withoutBearer = (value: string) => (value.startsWith("Bearer ") ? value.slice(7) : value);
+
+function passed(config: CompiledApiKey, client: string, request: NormalizedRequest): PhaseOutcome {
   const described = config.clients[client]!;
   const headers: Record<string, string> = { ...described.headers };
   if (config.forwardClientIDHeader !== undefined) headers[config.forwardClientIDHeader] = client;
   const strip: string[] = [];
   if (config.sanitize) {
-    if (source.in === "header") strip.push(source.name);
-    if (source.in === "cookie") {
-      const rest = cookieHeaderWithout(request.header("cookie"), new Set([source.name]));
+    // Every configured source, as Envoy's hide_credentials: a second key elsewhere must not go upstream either.
+    const cookies = new Set<string>();
+    for (const source of config.sources) {
+      if (source.in === "header") strip.push(source.name);
+      if (source.in === "cookie") cookies.add(source.name);
+    }
+    const cookie = request.header("cookie");
+    if (cookies.size > 0 && cookie !== undefined) {
+      const rest = cookieHeaderWithout(cookie, cookies);
       if (rest === undefined) strip.push("cookie");
-      else headers.cookie = rest;
+      else if (rest !== cookie) headers.cookie = rest;
     }
   }
   return { ok: true, value: { principal: `apiKey ${client}`, headers, strip, attributes: { apiKey: { client, metadata: described.metadata } } } };
-}
-
-/**
- * The client whose key is `value`. A header value is also tried without a leading "Bearer "
- * scheme: Envoy Gateway users store keys both with and without it.
- */
-function lookup(config: CompiledApiKey, value: string, fromHeader: boolean): string | undefined {
-  const exact = config.clientByDigest.get(apiKeyDigest(value));
-  if (exact !== undefined || !fromHeader || !/^bearer /i.test(value)) return exact;
-  return config.clientByDigest.get(apiKeyDigest(value.slice(7).trim()));
 }

@@ -1,5 +1,6 @@
 /**
  * check(): the one decision path every wire protocol calls. Phases, in order:
+ *   0. header names   — a header that an upstream would fold into a managed one is refused
  *   1. route          — match host/path/method/headers to an HTTPRoute rule in the route table of each
  *                       Gateway and listener port the request may have arrived on; the rule's
  *                       effective policy comes with it. Rules whose policies differ are each decided,
@@ -43,6 +44,12 @@ export interface CheckContext {
 
 /** Synchronous unless a phase must wait (a JWKS being fetched, a bcrypt comparison). */
 export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckContext): MaybePromise<Decision> {
+  // 0. Header names
+  const folded = foldedManagedHeader(request.headers, snapshot.managedHeaders);
+  if (folded !== undefined) {
+    return deny(400, "request_invalid", `the header ${folded} is refused: read with "_" as "-" (as CGI and WSGI servers do), it names a header Portcullis sets`, {});
+  }
+
   const req = normalizeRequest(request);
 
   // 1. Route: the rule each route table the request may have been routed by picks.
@@ -78,6 +85,23 @@ function decideOn(snapshot: Snapshot, entry: RouteEntry, req: NormalizedRequest,
 
   // 3. Identity
   return identify(snapshot, policy, req, where, ctx, [], 0);
+}
+
+/**
+ * The first request header that is not a managed header but spells one with "_" for "-" (X_User_Id
+ * for x-user-id), or undefined. CGI, WSGI and Rack servers, and many frameworks on them, read both
+ * spellings as HTTP_X_USER_ID, and nginx drops such names while Envoy and Caddy forward them: the
+ * upstream would take the client's copy for the identity Portcullis removed.
+ */
+function foldedManagedHeader(headers: AuthzRequest["headers"], managed: readonly string[]): string | undefined {
+  if (managed.length === 0) return undefined;
+  const managedHasUnderscore = managed.some((m) => m.includes("_"));
+  for (const name of Object.keys(headers)) {
+    if (!managedHasUnderscore && !name.includes("_")) continue;
+    const folded = name.replaceAll("_", "-");
+    for (const m of managed) if (m !== name && m.replaceAll("_", "-") === folded) return name;
+  }
+  return undefined;
 }
 
 /** Phases from `from` on: a plain loop while they answer at once, resumed when one must be waited for. */

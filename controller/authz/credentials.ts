@@ -2,19 +2,30 @@
 import type { CredentialSource } from "../snapshot/types.ts";
 import type { NormalizedRequest } from "./request.ts";
 
-/** Every value a source yields (a query parameter or a cookie may repeat); empty when absent. */
+/**
+ * Every value a source yields, in order; empty when absent. A header yields one value per line:
+ * the whole line, or with a `prefix`, as Envoy's jwt_authn extractor reads it: the prefix found
+ * anywhere in the line (here in any letter case: an auth scheme is case-insensitive, RFC 9110
+ * §11.1, and a token Envoy would skip must still not pass unverified), then everything from the
+ * first base64url or "." character after it; a line holding the prefix and no such character
+ * yields the whole line (which then fails to verify). A query parameter or a cookie may repeat.
+ */
 export function readCredential(request: NormalizedRequest, source: CredentialSource): string[] {
   switch (source.in) {
     case "header": {
-      const raw = request.header(source.name);
-      if (raw === undefined) return [];
-      let value = raw.trim();
-      if (source.prefix !== undefined) {
-        // Auth schemes are case-insensitive (RFC 9110 §11.1): "bearer x" is a Bearer token.
-        if (value.slice(0, source.prefix.length).toLowerCase() !== source.prefix.toLowerCase()) return [];
-        value = value.slice(source.prefix.length).trim();
+      const out: string[] = [];
+      for (const line of request.headerLines(source.name)) {
+        const value = line.trim();
+        if (source.prefix === undefined || source.prefix === "") {
+          if (value !== "") out.push(value);
+          continue;
+        }
+        const at = value.toLowerCase().indexOf(source.prefix.toLowerCase());
+        if (at === -1) continue;
+        const token = value.slice(at + source.prefix.length).search(/[A-Za-z0-9_.-]/);
+        out.push(token === -1 ? value : value.slice(at + source.prefix.length + token));
       }
-      return value === "" ? [] : [value];
+      return out;
     }
     case "param":
       return request.params(source.name).filter((v) => v !== "");

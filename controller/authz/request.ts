@@ -28,6 +28,10 @@ export interface AuthzRequest {
 
 export interface NormalizedRequest extends RouteRequest {
   readonly source: AuthzRequest;
+  /** The query, decoded (for authorization's CEL `request.query`). */
+  readonly query: URLSearchParams;
+  /** Each line of the named header, in order (a header sent once is one line). */
+  headerLines(name: string): readonly string[];
   /** Every value of the named cookie, in order (the Cookie header is parsed once, on first use). */
   cookies(name: string): readonly string[];
   /** Every value of the named query parameter, in order (nothing is parsed when there is no query). */
@@ -59,6 +63,10 @@ class Normalized implements NormalizedRequest {
     this.method = source.method;
   }
 
+  get rawQuery(): string | undefined {
+    return this.#queryAt === -1 ? undefined : this.source.path.slice(this.#queryAt + 1);
+  }
+
   // Parsed on first use: most routes and policies never read the query.
   get query(): URLSearchParams {
     return (this.#query ??= new URLSearchParams(this.#queryAt === -1 ? "" : this.source.path.slice(this.#queryAt + 1)));
@@ -66,6 +74,11 @@ class Normalized implements NormalizedRequest {
 
   header(name: string): string | undefined {
     return headerValue(this.source.headers, name);
+  }
+
+  headerLines(name: string): readonly string[] {
+    const v = Object.hasOwn(this.source.headers, name) ? this.source.headers[name] : undefined;
+    return Array.isArray(v) ? v : typeof v === "string" ? [v] : NONE;
   }
 
   params(name: string): readonly string[] {

@@ -1,16 +1,16 @@
 /**
- * Which HTTPRoutes attach to which listeners of the served Gateways, and under which host names
+ * Which HTTPRoutes and GRPCRoutes attach to which listeners of the served Gateways, and under which host names
  * (the intersection of listener and route host names, as Gateway API defines it).
  */
 import { GATEWAY_API_GROUP, type Listener, type ParentRef } from "../api/gatewayapi.ts";
 import { keyOf } from "../api/meta.ts";
-import type { Gateway, HTTPRoute, Resources } from "../api/resources.ts";
+import type { Gateway, Resources, Route } from "../api/resources.ts";
 
 /** A route attached to one listener; `hostnames` empty means any host. */
 export interface Attachment {
   readonly gateway: Gateway;
   readonly listener: Listener;
-  readonly route: HTTPRoute;
+  readonly route: Route;
   readonly parentRef: ParentRef;
   readonly hostnames: readonly string[];
 }
@@ -32,7 +32,7 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
   }
   const attachments: Attachment[] = [];
   const problems: string[] = [];
-  for (const route of resources.httpRoutes) {
+  for (const route of [...resources.httpRoutes, ...resources.grpcRoutes]) {
     for (const parentRef of route.spec.parentRefs) {
       if ((parentRef.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (parentRef.kind ?? "Gateway") !== "Gateway") continue;
       const gateway = served.get(`${parentRef.namespace ?? route.metadata.namespace}/${parentRef.name}`);
@@ -43,7 +43,7 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
           (parentRef.port === undefined || l.port === parentRef.port),
       );
       if (listeners.length === 0) {
-        problems.push(`HTTPRoute ${keyOf(route.metadata)}: no listener of Gateway ${keyOf(gateway.metadata)} matches its parentRef`);
+        problems.push(`${route.kind} ${keyOf(route.metadata)}: no listener of Gateway ${keyOf(gateway.metadata)} matches its parentRef`);
       }
       // Refusals are normal while some listener accepts the route; they matter when none does.
       const refusals: string[] = [];
@@ -57,18 +57,18 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
         attachments.push({ gateway, listener, route, parentRef, hostnames });
       }
       if (listeners.length > 0 && refusals.length === listeners.length) {
-        problems.push(`HTTPRoute ${keyOf(route.metadata)} attaches to no listener of Gateway ${keyOf(gateway.metadata)} (${refusals.join("; ")})`);
+        problems.push(`${route.kind} ${keyOf(route.metadata)} attaches to no listener of Gateway ${keyOf(gateway.metadata)} (${refusals.join("; ")})`);
       }
     }
   }
   return { attachments, servedGateways: served, problems };
 }
 
-function listenerRefuses(listener: Listener, gateway: Gateway, route: HTTPRoute): string | undefined {
-  if (listener.protocol !== undefined && !HTTP_PROTOCOLS.has(listener.protocol)) return `listener protocol ${listener.protocol} takes no HTTPRoutes`;
+function listenerRefuses(listener: Listener, gateway: Gateway, route: Route): string | undefined {
+  if (listener.protocol !== undefined && !HTTP_PROTOCOLS.has(listener.protocol)) return `listener protocol ${listener.protocol} takes no ${route.kind}s`;
   const kinds = listener.allowedRoutes?.kinds;
-  if (kinds !== undefined && kinds.length > 0 && !kinds.some((k) => k.kind === "HTTPRoute" && (k.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP)) {
-    return "listener allowedRoutes.kinds excludes HTTPRoute";
+  if (kinds !== undefined && kinds.length > 0 && !kinds.some((k) => k.kind === route.kind && (k.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP)) {
+    return `listener allowedRoutes.kinds excludes ${route.kind}`;
   }
   const from = listener.allowedRoutes?.namespaces?.from ?? "Same";
   if (from === "Same" && route.metadata.namespace !== gateway.metadata.namespace) return "listener allows routes from its own namespace only";

@@ -14,7 +14,7 @@ import { attachRoutes } from "./attachments.ts";
 import { analysePolicy } from "./policy.ts";
 import { claimsFor, decideWinners } from "./precedence.ts";
 import { createReferences, type ReferencedObjects } from "./references.ts";
-import { buildRouteIndex, createMatchCompiler, type PendingEntry } from "./routes.ts";
+import { buildRouteIndex, compileRuleMatches, createMatchCompiler, type PendingEntry } from "./routes.ts";
 import { indexTargets } from "./targets.ts";
 import { gatewayRef, StatusCollector } from "./status.ts";
 
@@ -99,20 +99,26 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
           : gatewayRef(gatewayId, attachment.parentRef.sectionName);
         status.overridden(loser.policy, ancestor, policy!.id);
       }
-      const label = `${routeId} ${rule.name === undefined ? `rule ${ruleIndex}` : `rule ${rule.name}`}`;
-      (rule.matches === undefined || rule.matches.length === 0 ? [{}] : rule.matches).forEach((m, matchIndex) => {
-        const match = compileMatch(m);
-        if (!match.ok) {
-          problems.push(`HTTPRoute ${routeId} rule ${ruleIndex} match ${matchIndex}: ${match.error}; this match is not served`);
-          return;
-        }
+      const route = attachment.route;
+      const label = `${route.kind === "GRPCRoute" ? "GRPCRoute " : ""}${routeId} ${rule.name === undefined ? `rule ${ruleIndex}` : `rule ${rule.name}`}`;
+      const matches = compileRuleMatches(route, ruleIndex, compileMatch);
+      // Envoy Gateway drops a rule with a match it cannot translate, all its matches with it.
+      const failed = matches.findIndex((m) => !m.ok);
+      if (failed !== -1) {
+        const { error } = matches[failed] as { error: string };
+        problems.push(`${route.kind} ${routeId} rule ${ruleIndex} match ${failed}: ${error}; this rule is not served, as in Envoy Gateway`);
+        return;
+      }
+      for (const [matchIndex, match] of matches.entries()) {
+        if (!match.ok) continue;
         pending.push({
-          entry: { gateway: gatewayId, listener: attachment.listener.name, port: attachment.listener.port, route: routeId, rule: label, match: match.value, policy },
+          entry: { gateway: gatewayId, listener: attachment.listener.name, port: attachment.listener.port, kind: route.kind, route: routeId, rule: label, match: match.value, policy },
           hostnames: attachment.hostnames,
-          route: attachment.route,
+          route,
+          pathCount: match.pathCount,
           order: [ruleIndex, matchIndex],
         });
-      });
+      }
     });
   }
 

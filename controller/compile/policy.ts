@@ -36,7 +36,7 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
     return fail("spec: targetRef and targetRefs exclude each other; use targetRefs");
   }
   if (resolution.unsupported.length > 0) {
-    return fail(`spec: targets ${resolution.unsupported.join(", ")} are not supported; Portcullis enforces policies on Gateways and HTTPRoutes`);
+    return fail(`spec: targets ${resolution.unsupported.join(", ")} are not supported; Portcullis enforces policies on Gateways, HTTPRoutes and GRPCRoutes`);
   }
   const pending = NOT_YET_ENFORCED.filter((f) => spec[f] !== undefined);
   if (pending.length > 0) {

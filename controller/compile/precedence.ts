@@ -42,8 +42,8 @@ export function claimsFor(attachment: Attachment, ruleName: string | undefined, 
   const route = keyOf(attachment.route.metadata);
   const gateway = keyOf(attachment.gateway.metadata);
   const keys: Record<(typeof LEVELS)[number], string | undefined> = {
-    rule: ruleName === undefined ? undefined : routeTargetKey(route, ruleName),
-    route: routeTargetKey(route),
+    rule: ruleName === undefined ? undefined : routeTargetKey(attachment.route.kind, route, ruleName),
+    route: routeTargetKey(attachment.route.kind, route),
     listener: gatewayTargetKey(gateway, attachment.listener.name),
     gateway: gatewayTargetKey(gateway),
   };

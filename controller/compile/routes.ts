@@ -1,8 +1,11 @@
-/** Builds the route index: entries bucketed by Gateway, listener port and host, and sorted by Gateway API match precedence. */
-import type { HTTPRouteMatch } from "../api/gatewayapi.ts";
+/**
+ * Builds the route index: entries bucketed by Gateway, listener port and host, and sorted in Envoy Gateway's route order
+ * (internal/gatewayapi/sort.go and the HTTPRoute/GRPCRoute translation of route.go, v1.9.0).
+ */
+import { GRPC_METHOD_NAME, GRPC_SERVICE_NAME, type GRPCRouteMatch, type HTTPRouteMatch } from "../api/gatewayapi.ts";
 import { compareAge } from "../api/meta.ts";
-import type { HTTPRoute } from "../api/resources.ts";
-import type { CompiledMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "../snapshot/types.ts";
+import type { Route } from "../api/resources.ts";
+import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "../snapshot/types.ts";
 import { fullMatchRegex } from "./regex.ts";
 
 /** An entry with what sorting and bucketing need. */
@@ -10,14 +13,22 @@ export interface PendingEntry {
   readonly entry: RouteEntry;
   /** Host names it serves; empty means any host. */
   readonly hostnames: readonly string[];
-  readonly route: HTTPRoute;
+  readonly route: Route;
+  /** Envoy Gateway's count of "characters in the path match" (see MatchResult.pathCount). */
+  readonly pathCount: number;
   /** Rule index then match index, the last tie-breaker. */
   readonly order: readonly [number, number];
 }
 
-type MatchResult = { ok: true; value: CompiledMatch } | { ok: false; error: string };
+/**
+ * A compiled match, or why it cannot be served. `pathCount` is what Envoy Gateway ranks equal path
+ * match types by: the length of the path value as written (a PathPrefix keeps its trailing slash
+ * here), 0 for the prefix "/" and for no path match at all.
+ */
+export type MatchResult = { ok: true; value: CompiledMatch; pathCount: number } | { ok: false; error: string };
 
 const NO_VALUE_MATCHES: readonly ValueMatch[] = Object.freeze([]);
+const ANY_PATH: PathMatch = Object.freeze({ type: "PathPrefix", value: "" });
 
 /**
  * compileMatch with one shared object per distinct plain match (a path and maybe a method, no
@@ -35,10 +46,15 @@ export function createMatchCompiler(): (m: HTTPRouteMatch) => MatchResult {
   };
 }
 
+/**
+ * An HTTPRoute match as Envoy Gateway translates it: the path as written, header matches, query
+ * matches, and `method` as one more header match, the exact `:method`, which ranks it like any
+ * exact header match (Gateway API's own text ranks method above headers; Envoy does not).
+ */
 export function compileMatch(m: HTTPRouteMatch): MatchResult {
   const type = m.path?.type ?? "PathPrefix";
   const value = m.path?.value ?? "/";
-  let path: CompiledMatch["path"];
+  let path: PathMatch;
   if (type === "RegularExpression") {
     const regex = fullMatchRegex(value);
     if (!(regex instanceof RegExp)) return { ok: false, error: `path regular expression ${JSON.stringify(value)} ${regex.error}` };
@@ -47,45 +63,104 @@ export function compileMatch(m: HTTPRouteMatch): MatchResult {
     if (!value.startsWith("/")) return { ok: false, error: `path ${JSON.stringify(value)} does not start with /` };
     path = type === "Exact" ? { type, value } : { type, value: value.replace(/\/+$/, "") };
   }
-  const values = (list: HTTPRouteMatch["headers"], lower: boolean): readonly ValueMatch[] | string => {
-    if (list === undefined || list.length === 0) return NO_VALUE_MATCHES;
-    const out: ValueMatch[] = [];
-    for (const v of list) {
-      const name = lower ? v.name.toLowerCase() : v.name;
-      if (v.type === "Exact") {
-        out.push({ type: "Exact", name, value: v.value });
-        continue;
-      }
-      const regex = fullMatchRegex(v.value);
-      if (!(regex instanceof RegExp)) return `regular expression ${JSON.stringify(v.value)} for ${v.name} ${regex.error}`;
-      out.push({ type: "RegularExpression", name, value: v.value, regex });
-    }
-    return out;
-  };
-  const headers = values(m.headers, true);
+  const headers = compileValueMatches(m.headers, true);
   if (typeof headers === "string") return { ok: false, error: headers };
-  const queryParams = values(m.queryParams, false);
+  const queryParams = compileValueMatches(m.queryParams, false);
   if (typeof queryParams === "string") return { ok: false, error: queryParams };
-  return { ok: true, value: { path, method: m.method?.toUpperCase(), headers, queryParams } };
+  const withMethod = m.method === undefined ? headers : [...headers, { type: "Exact" as const, name: ":method", value: m.method }];
+  return { ok: true, value: { path, headers: withMethod, queryParams }, pathCount: type === "PathPrefix" && value === "/" ? 0 : value.length };
 }
 
 /**
- * Envoy Gateway's order (internal/gatewayapi/sort.go): Exact, then RegularExpression, then
- * PathPrefix. Portcullis must pick the rule Envoy routes to: with regexes after prefixes, an open
- * `PathPrefix /` would decide a request Envoy sends to a protected `RegularExpression /admin/.*`.
+ * A GRPCRoute match as Envoy Gateway translates it (the request path is `/<service>/<method>`):
+ *  - Exact service and method: the Exact path; Exact service: the PathPrefix `/<service>`;
+ *    Exact method: no path match, a `:path` header ending in `/<method>`;
+ *  - RegularExpression: the path pattern `/<service>/<method>`, a missing part replaced by the
+ *    pattern of any valid service or method name;
+ *  - header matches as for HTTPRoute; no method match: any path.
+ */
+export function compileGrpcMatch(m: GRPCRouteMatch): MatchResult {
+  const headers = compileValueMatches(m.headers, true);
+  if (typeof headers === "string") return { ok: false, error: headers };
+  const method = m.method;
+  if (method === undefined) return { ok: true, value: { path: ANY_PATH, headers, queryParams: NO_VALUE_MATCHES }, pathCount: 0 };
+  const { service, method: name } = method;
+  const compiled = (path: PathMatch, extra: readonly ValueMatch[] = []): MatchResult => ({
+    ok: true,
+    value: { path, headers: [...headers, ...extra], queryParams: NO_VALUE_MATCHES },
+    pathCount: path === ANY_PATH ? 0 : path.value.length,
+  });
+  if (method.type === "Exact") {
+    if (service !== undefined && name !== undefined) return compiled({ type: "Exact", value: `/${service}/${name}` });
+    if (service !== undefined) return compiled({ type: "PathPrefix", value: `/${service}` });
+    return compiled(ANY_PATH, [{ type: "Suffix", name: ":path", value: `/${name}` }]);
+  }
+  for (const [part, pattern] of [["service", service], ["method", name]] as const) {
+    if (pattern !== undefined && !(fullMatchRegex(pattern) instanceof RegExp)) return { ok: false, error: `${part} regular expression ${JSON.stringify(pattern)} does not compile` };
+  }
+  const written = `/${service ?? GRPC_SERVICE_NAME.re2}/${name ?? GRPC_METHOD_NAME}`;
+  const regex = fullMatchRegex(`/${service ?? GRPC_SERVICE_NAME.js}/${name ?? GRPC_METHOD_NAME}`);
+  if (!(regex instanceof RegExp)) return { ok: false, error: `method regular expression ${JSON.stringify(written)} ${regex.error}` };
+  return compiled({ type: "RegularExpression", value: written, regex });
+}
+
+/** The matches of one route rule; a rule without matches has one that matches every request. */
+export function compileRuleMatches(route: Route, ruleIndex: number, compileHttpMatch: (m: HTTPRouteMatch) => MatchResult): MatchResult[] {
+  if (route.kind === "HTTPRoute") {
+    const matches = route.spec.rules[ruleIndex]?.matches ?? [];
+    return (matches.length === 0 ? [{}] : matches).map(compileHttpMatch);
+  }
+  const matches = route.spec.rules[ruleIndex]?.matches ?? [];
+  return (matches.length === 0 ? [{}] : matches).map(compileGrpcMatch);
+}
+
+type StringMatches = HTTPRouteMatch["headers"];
+
+/** Header (names lower-cased) or query parameter matches, or why one cannot be served. */
+function compileValueMatches(list: StringMatches, lowerCaseNames: boolean): readonly ValueMatch[] | string {
+  if (list === undefined || list.length === 0) return NO_VALUE_MATCHES;
+  const out: ValueMatch[] = [];
+  for (const v of list) {
+    const name = lowerCaseNames ? v.name.toLowerCase() : v.name;
+    if (v.type === "Exact") {
+      out.push({ type: "Exact", name, value: v.value });
+      continue;
+    }
+    const regex = fullMatchRegex(v.value);
+    if (!(regex instanceof RegExp)) return `regular expression ${JSON.stringify(v.value)} for ${v.name} ${regex.error}`;
+    out.push({ type: "RegularExpression", name, value: v.value, regex });
+  }
+  return out;
+}
+
+/**
+ * Envoy Gateway ranks path match types Exact, then RegularExpression, then PathPrefix. Portcullis
+ * must pick the rule Envoy routes to: with regexes after prefixes, an open `PathPrefix /` would
+ * decide a request Envoy sends to a protected `RegularExpression /admin/.*`.
  */
 const PATH_RANK = { Exact: 0, RegularExpression: 1, PathPrefix: 2 } as const;
+/** Envoy Gateway translates every HTTPRoute before any GRPCRoute, and its sort keeps ties in that order. */
+const KIND_RANK = { HTTPRoute: 0, GRPCRoute: 1 } as const;
 
-/** Precedence: path type (above), longest path value, method, most header and query matches, oldest route, rule order. */
-function comparePrecedence(a: PendingEntry, b: PendingEntry): number {
+const exactCount = (list: readonly ValueMatch[]) => list.reduce((n, v) => n + Number(v.type === "Exact"), 0);
+
+/**
+ * Envoy Gateway's route order, highest first: path match type (above); more characters in the path
+ * match; more header matches, then more of them Exact; more query matches, then more of them
+ * Exact. Ties keep translation order: HTTPRoutes before GRPCRoutes, each oldest first (creation
+ * time, then namespace, then name), then rule and match order.
+ */
+export function comparePrecedence(a: PendingEntry, b: PendingEntry): number {
   const ma = a.entry.match;
   const mb = b.entry.match;
   return (
     PATH_RANK[ma.path.type] - PATH_RANK[mb.path.type] ||
-    mb.path.value.length - ma.path.value.length ||
-    Number(mb.method !== undefined) - Number(ma.method !== undefined) ||
+    b.pathCount - a.pathCount ||
     mb.headers.length - ma.headers.length ||
+    exactCount(mb.headers) - exactCount(ma.headers) ||
     mb.queryParams.length - ma.queryParams.length ||
+    exactCount(mb.queryParams) - exactCount(ma.queryParams) ||
+    KIND_RANK[a.route.kind] - KIND_RANK[b.route.kind] ||
     compareAge(a.route, b.route) ||
     a.order[0] - b.order[0] ||
     a.order[1] - b.order[1]

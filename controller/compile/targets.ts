@@ -1,10 +1,10 @@
 /**
  * Resolves a policy's targetRef / targetRefs / targetSelectors to the Gateways, listeners,
- * HTTPRoutes and route rules it applies to. Missing targets are reported, never skipped silently.
+ * HTTPRoutes, GRPCRoutes and route rules it applies to. Missing targets are reported, never skipped silently.
  */
 import { GATEWAY_API_GROUP } from "../api/gatewayapi.ts";
 import { keyOf, selectorMatches } from "../api/meta.ts";
-import type { Gateway, HTTPRoute, Resources, SecurityPolicy } from "../api/resources.ts";
+import type { Gateway, Resources, Route, SecurityPolicy } from "../api/resources.ts";
 import type { PolicyTargetRef, SecurityPolicySpec } from "../api/securitypolicy.ts";
 
 /** Most specific first: a rule-level policy replaces a route-level one, and so on. */
@@ -13,7 +13,7 @@ export type TargetLevel = (typeof LEVELS)[number];
 
 export type Target =
   | { readonly kind: "Gateway"; readonly level: "gateway" | "listener"; readonly key: string; readonly gateway: Gateway; readonly sectionName: string | undefined }
-  | { readonly kind: "HTTPRoute"; readonly level: "route" | "rule"; readonly key: string; readonly route: HTTPRoute; readonly sectionName: string | undefined };
+  | { readonly kind: Route["kind"]; readonly level: "route" | "rule"; readonly key: string; readonly route: Route; readonly sectionName: string | undefined };
 
 /** A target the policy names that does not exist; reported as TargetNotFound with this ref. */
 export interface MissingTarget {
@@ -23,21 +23,24 @@ export interface MissingTarget {
 
 export const gatewayTargetKey = (gateway: string, listener?: string): string =>
   listener === undefined ? `Gateway ${gateway}` : `Gateway ${gateway}/${listener}`;
-export const routeTargetKey = (route: string, rule?: string): string =>
-  rule === undefined ? `HTTPRoute ${route}` : `HTTPRoute ${route}/${rule}`;
+export const routeTargetKey = (kind: Route["kind"], route: string, rule?: string): string =>
+  rule === undefined ? `${kind} ${route}` : `${kind} ${route}/${rule}`;
+
+/** The route kinds a policy may target (a rule of one by sectionName). */
+const ROUTE_KINDS: ReadonlySet<string> = new Set<Route["kind"]>(["HTTPRoute", "GRPCRoute"]);
 
 export interface TargetResolution {
   readonly targets: readonly Target[];
   readonly missing: readonly MissingTarget[];
-  /** Targets of a kind Portcullis cannot enforce (GRPCRoute, ...): the policy is Invalid. */
+  /** Targets of a kind Portcullis cannot enforce (TCPRoute, ...): the policy is Invalid. */
   readonly unsupported: readonly string[];
 }
 
-/** Gateways and HTTPRoutes by "namespace/name", built once per compile. */
+/** Gateways by "namespace/name" and routes by "Kind namespace/name", built once per compile. */
 export interface TargetIndex {
   readonly resources: Resources;
   readonly gateways: ReadonlyMap<string, Gateway>;
-  readonly routes: ReadonlyMap<string, HTTPRoute>;
+  readonly routes: ReadonlyMap<string, Route>;
   readonly servedGateways: ReadonlyMap<string, Gateway>;
 }
 
@@ -45,7 +48,7 @@ export function indexTargets(resources: Resources, servedGateways: ReadonlyMap<s
   return {
     resources,
     gateways: new Map(resources.gateways.map((g) => [keyOf(g.metadata), g])),
-    routes: new Map(resources.httpRoutes.map((r) => [keyOf(r.metadata), r])),
+    routes: new Map([...resources.httpRoutes, ...resources.grpcRoutes].map((r) => [`${r.kind} ${keyOf(r.metadata)}`, r])),
     servedGateways,
   };
 }
@@ -60,7 +63,10 @@ export function resolveTargets(
   const refs: PolicyTargetRef[] = [...(spec.targetRef ? [spec.targetRef] : []), ...(spec.targetRefs ?? [])];
   for (const selector of spec.targetSelectors ?? []) {
     if ((selector.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP) continue;
-    const pool = selector.kind === "Gateway" ? resources.gateways : selector.kind === "HTTPRoute" ? resources.httpRoutes : [];
+    const pool = selector.kind === "Gateway" ? resources.gateways
+      : selector.kind === "HTTPRoute" ? resources.httpRoutes
+      : selector.kind === "GRPCRoute" ? resources.grpcRoutes
+      : [];
     for (const o of pool) {
       if (o.metadata.namespace === ns && selectorMatches(selector, o.metadata.labels)) {
         refs.push({ group: GATEWAY_API_GROUP, kind: selector.kind, name: o.metadata.name });
@@ -73,7 +79,7 @@ export function resolveTargets(
   for (const ref of refs) {
     const id = `${ns}/${ref.name}`;
     const section = ref.sectionName;
-    if (ref.group !== GATEWAY_API_GROUP || (ref.kind !== "Gateway" && ref.kind !== "HTTPRoute")) {
+    if (ref.group !== GATEWAY_API_GROUP || (ref.kind !== "Gateway" && !ROUTE_KINDS.has(ref.kind))) {
       unsupported.push(`${ref.kind}${ref.group ? `.${ref.group}` : ""} ${id}`);
       continue;
     }
@@ -89,14 +95,14 @@ export function resolveTargets(
       }
       continue;
     }
-    const route = index.routes.get(id);
+    const route = index.routes.get(`${ref.kind} ${id}`);
     if (route === undefined) {
-      missing.push({ ref, message: `HTTPRoute ${id} not found` });
+      missing.push({ ref, message: `${ref.kind} ${id} not found` });
     } else if (section !== undefined && !route.spec.rules.some((r) => r.name === section)) {
-      missing.push({ ref, message: `HTTPRoute ${id} has no rule named ${section}` });
+      missing.push({ ref, message: `${ref.kind} ${id} has no rule named ${section}` });
     } else {
-      const key = routeTargetKey(id, section);
-      targets.set(key, { kind: "HTTPRoute", level: section === undefined ? "route" : "rule", key, route, sectionName: section });
+      const key = routeTargetKey(route.kind, id, section);
+      targets.set(key, { kind: route.kind, level: section === undefined ? "route" : "rule", key, route, sectionName: section });
     }
   }
   return { targets: [...targets.values()], missing, unsupported };

@@ -5,25 +5,31 @@
  *   `headers_to_add`) scopes route matching to one Gateway.
  * - Forward-auth (nginx auth_request, Caddy forward_auth, Traefik ForwardAuth): the original
  *   request arrives as X-Forwarded-Method/-Proto/-Host/-Uri (nginx: X-Original-Method/-URI).
+ *   These proxies hand the upstream the URI exactly as the client wrote it, so a URI that is not
+ *   already in normal form is refused (400): deciding on its normal form would decide another path
+ *   than the one the upstream runs. Any 2xx allows there, so a CORS preflight answer is not one
+ *   (see forwardAuthResponse).
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { headerValue, type AuthzRequest } from "../authz/request.ts";
+import type { Decision } from "../authz/decision.ts";
+import { headerValue, normalizePath, type AuthzRequest } from "../authz/request.ts";
 import type { Authorizer, Protocol } from "../runtime/authorizer.ts";
-import { envoyResponse, invalidRequest, type WireResponse } from "./envoy-response.ts";
+import { envoyResponse, forwardAuthResponse, invalidRequest, type WireResponse } from "./envoy-response.ts";
 import { drainBody, type Handler } from "./http.ts";
 
 export const GATEWAY_HEADER = "x-portcullis-gateway";
 
 export function envoyHandler(authorizer: Authorizer): Handler {
-  return (req, res) => answer(req, res, "envoy-http", authorizer, readEnvoyRequest);
+  return (req, res) => answer(req, res, "envoy-http", authorizer, readEnvoyRequest, envoyResponse);
 }
 
 export function forwardAuthHandler(authorizer: Authorizer): Handler {
-  return (req, res) => answer(req, res, "forward-auth", authorizer, readForwardedRequest);
+  return (req, res) => answer(req, res, "forward-auth", authorizer, readForwardedRequest, forwardAuthResponse);
 }
 
 type Read = (req: IncomingMessage) => AuthzRequest | { error: string };
+type Render = (decision: Decision) => WireResponse;
 
 function readEnvoyRequest(req: IncomingMessage): AuthzRequest | { error: string } {
   const lines = new HeaderLines(req);
@@ -51,6 +57,8 @@ function readForwardedRequest(req: IncomingMessage): AuthzRequest | { error: str
     return { error: "the original request is missing: send X-Forwarded-Method and X-Forwarded-Uri (or X-Original-Method and X-Original-URI)" };
   }
   if (!uri.startsWith("/")) return { error: "X-Forwarded-Uri must be an origin-form path starting with /" };
+  const abnormal = abnormalUri(uri);
+  if (abnormal !== undefined) return { error: abnormal };
   // Method and host are tokens without commas: a list means a proxy appended to a client's value.
   if (method.includes(",") || host?.includes(",")) return { error: "X-Forwarded-Method and X-Forwarded-Host must hold one value, not a list" };
   return {
@@ -64,20 +72,37 @@ function readForwardedRequest(req: IncomingMessage): AuthzRequest | { error: str
 }
 
 /** Synchronous when the decision is (the usual case): no promise, no microtask hop per request. */
-function answer(req: IncomingMessage, res: ServerResponse, protocol: Protocol, authorizer: Authorizer, read: Read): void | Promise<void> {
+function answer(req: IncomingMessage, res: ServerResponse, protocol: Protocol, authorizer: Authorizer, read: Read, render: Render): void | Promise<void> {
   // A request without a declared body has nothing to drain (ext_authz checks normally have none).
   if (req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined) {
-    return drainBody(req).then(() => decideAndWrite(req, res, protocol, authorizer, read));
+    return drainBody(req).then(() => decideAndWrite(req, res, protocol, authorizer, read, render));
   }
-  return decideAndWrite(req, res, protocol, authorizer, read);
+  return decideAndWrite(req, res, protocol, authorizer, read, render);
 }
 
-function decideAndWrite(req: IncomingMessage, res: ServerResponse, protocol: Protocol, authorizer: Authorizer, read: Read): void | Promise<void> {
+function decideAndWrite(req: IncomingMessage, res: ServerResponse, protocol: Protocol, authorizer: Authorizer, read: Read, render: Render): void | Promise<void> {
   const request = read(req);
   if ("error" in request) return write(res, invalidRequest(request.error));
   const decision = authorizer.decide(request, protocol, () => firstValue(headerValue(req.headers, "x-request-id")) ?? randomUUID());
-  if (decision instanceof Promise) return decision.then((d) => write(res, envoyResponse(d)));
-  write(res, envoyResponse(decision));
+  if (decision instanceof Promise) return decision.then((d) => write(res, render(d)));
+  write(res, render(decision));
+}
+
+/**
+ * Why a forwarded request-target is not the path the upstream will run, or undefined when it is:
+ * a fragment (never part of a request-target, RFC 9112 §3.2; "#/../" would hide dot segments), or
+ * a path that Envoy-style normalisation (RFC 3986 §6.2.2: dot segments, repeated slashes, escaped
+ * unreserved characters such as %2e) would change. The case of an escape's hex digits does not
+ * count: every reader decodes %c3 and %C3 alike.
+ */
+export function abnormalUri(uri: string): string | undefined {
+  if (uri.includes("#")) return "the forwarded URI holds a fragment (#), which is never part of a request";
+  const q = uri.indexOf("?");
+  const path = q === -1 ? uri : uri.slice(0, q);
+  if (normalizePath(path) !== path.replace(/%[0-9a-f]{2}/gi, (escape) => escape.toUpperCase())) {
+    return "the forwarded URI is not in normal form (dot segments, repeated slashes or escaped unreserved characters): the upstream would receive another path than the one decided";
+  }
+  return undefined;
 }
 
 function write(res: ServerResponse, wire: WireResponse): void {

@@ -27,6 +27,23 @@ export function envoyResponse(decision: Decision): WireResponse {
   return wire;
 }
 
+/** Marks a forward-auth answer to a CORS preflight, so the proxy can turn it into the client's 204. */
+export const PREFLIGHT_HEADER = "x-portcullis-preflight";
+
+/**
+ * A Decision on the forward-auth port. nginx auth_request, Caddy forward_auth and Traefik
+ * ForwardAuth send the request upstream on ANY 2xx, so a denial with a 2xx status (the 204 that
+ * answers a CORS preflight, whether or not its origin is listed) becomes a 403 carrying the
+ * Access-Control-* headers, `x-portcullis-preflight: answered` and the JSON reason
+ * (`cors_preflight`, `cors_origin`). The shipped nginx and Caddy configurations answer the client
+ * 204 with those headers; a proxy not configured for it answers 403, so the preflight fails closed
+ * and the upstream never sees it.
+ */
+export function forwardAuthResponse(decision: Decision): WireResponse {
+  if (decision.allowed || decision.status >= 300) return envoyResponse(decision);
+  return render({ ...decision, status: 403, responseHeaders: { ...decision.responseHeaders, [PREFLIGHT_HEADER]: "answered" } });
+}
+
 /** A request Portcullis cannot read as a check (400, with the reason). */
 export function invalidRequest(message: string): WireResponse {
   return wireResponse(400, { "content-type": "application/json" }, JSON.stringify({ code: "request_invalid", message }));

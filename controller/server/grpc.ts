@@ -1,8 +1,9 @@
 /**
  * Envoy's gRPC ext_authz (`envoy.service.auth.v3.Authorization/Check`) on its own port: the same
  * check() and Decision as the HTTP ports, in Envoy's CheckResponse shape. The Gateway may be named
- * per route with `context_extensions: {"portcullis.io/gateway": "ns/name"}` (or the
- * x-portcullis-gateway header, as on the HTTP port), and the HTTPRoute with "portcullis.io/route".
+ * per route with `context_extensions: {"portcullis.io/gateway": "ns/name"}` and the HTTPRoute with
+ * "portcullis.io/route". Only Envoy's configuration writes context_extensions; a request header
+ * (x-portcullis-gateway) is the client's to write, so here it names nothing.
  * The client address for clientCIDRs rules is Envoy's own `attributes.source` address, and the
  * listener port is the port of `attributes.destination` (the local address the request arrived on).
  */
@@ -14,7 +15,6 @@ import type { Logger } from "pino";
 import type { Decision } from "../authz/decision.ts";
 import type { AuthzRequest } from "../authz/request.ts";
 import type { Authorizer } from "../runtime/authorizer.ts";
-import { GATEWAY_HEADER } from "./authz.ts";
 
 export const GATEWAY_CONTEXT_EXTENSION = "portcullis.io/gateway";
 /** Per-route context extension restricting matching to one HTTPRoute ("namespace/name"). */
@@ -55,7 +55,7 @@ export function toAuthzRequest(call: CheckRequest): AuthzRequest {
     const key = h.key.toLowerCase();
     headers[key] = headers[key] === undefined ? value : `${headers[key]},${value}`;
   }
-  const gateway = call.attributes?.context_extensions?.[GATEWAY_CONTEXT_EXTENSION] ?? headers[GATEWAY_HEADER];
+  const gateway = call.attributes?.context_extensions?.[GATEWAY_CONTEXT_EXTENSION];
   return {
     method: http.method || "GET",
     scheme: http.scheme || "http",

@@ -13,7 +13,8 @@ export interface RouteRequest {
   readonly path: string;
   readonly method: string;
   header(name: string): string | undefined;
-  readonly query: URLSearchParams;
+  /** What follows the first "?" of the request target, as sent (not decoded); undefined without "?". */
+  readonly rawQuery: string | undefined;
 }
 
 /** The route tables a request may have been routed by, as far as the proxy says. */
@@ -91,13 +92,36 @@ export function pathMatches(p: PathMatch, path: string): boolean {
 
 function matches(match: CompiledMatch, request: RouteRequest): boolean {
   if (!pathMatches(match.path, request.path)) return false;
-  if (match.method !== undefined && match.method !== request.method) return false;
-  for (const h of match.headers) if (!valueMatches(h, request.header(h.name))) return false;
-  for (const q of match.queryParams) if (!valueMatches(q, request.query.get(q.name) ?? undefined)) return false;
+  for (const h of match.headers) if (!valueMatches(h, headerOf(request, h.name))) return false;
+  for (const q of match.queryParams) if (!valueMatches(q, firstParam(request.rawQuery, q.name))) return false;
   return true;
+}
+
+/**
+ * The first value of a query parameter as Envoy's route match reads it: pairs split at "&" and the
+ * first "=", names and values compared as sent, without percent-decoding ("a%3Db" is not "a=b",
+ * "+" is not a space); a name without "=" has the empty value.
+ */
+export function firstParam(rawQuery: string | undefined, name: string): string | undefined {
+  if (rawQuery === undefined) return undefined;
+  for (const pair of rawQuery.split("&")) {
+    const eq = pair.indexOf("=");
+    if ((eq === -1 ? pair : pair.slice(0, eq)) === name) return eq === -1 ? "" : pair.slice(eq + 1);
+  }
+  return undefined;
+}
+
+/**
+ * A header as Envoy's route match reads it. The pseudo-headers a match may name are the method
+ * (an HTTPRoute `method`) and the path with its query (a GRPCRoute method match without service).
+ */
+function headerOf(request: RouteRequest, name: string): string | undefined {
+  if (name === ":method") return request.method;
+  if (name === ":path") return request.rawQuery === undefined ? request.path : `${request.path}?${request.rawQuery}`;
+  return request.header(name);
 }
 
 function valueMatches(m: ValueMatch, value: string | undefined): boolean {
   if (value === undefined) return false;
-  return m.type === "Exact" ? value === m.value : m.regex.test(value);
+  return m.type === "Exact" ? value === m.value : m.type === "Suffix" ? value.endsWith(m.value) : m.regex.test(value);
 }

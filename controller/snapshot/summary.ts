@@ -24,7 +24,6 @@ function summarizeVirtualHosts(v: VirtualHosts): object {
 function describeEntry(e: RouteEntry): string {
   const m = e.match;
   const parts = [`${m.path.type} ${m.path.value === "" ? "/" : m.path.value}`];
-  if (m.method !== undefined) parts.push(`method ${m.method}`);
   for (const h of m.headers) parts.push(`header ${h.name} ${h.type} ${h.value}`);
   for (const q of m.queryParams) parts.push(`query ${q.name} ${q.type} ${q.value}`);
   return `${parts.join(", ")} => ${e.rule} via ${e.listener}: ${e.policy === undefined ? "no policy (allow)" : `policy ${e.policy.id}`}`;

@@ -47,24 +47,29 @@ export interface VirtualHosts {
   readonly any: readonly RouteEntry[];
 }
 
-/** One HTTPRoute rule match attached through one Gateway listener, with its effective policy. */
+/** One HTTPRoute or GRPCRoute rule match attached through one Gateway listener, with its effective policy. */
 export interface RouteEntry {
   readonly gateway: string;
   /** The listener the route is attached through, and its port. */
   readonly listener: string;
   readonly port: number;
+  readonly kind: "HTTPRoute" | "GRPCRoute";
+  /** "namespace/name" of the route. */
   readonly route: string;
-  /** "namespace/name rule N" (or the rule's name), as shown in decisions and logs. */
+  /** "namespace/name rule N" (or the rule's name), as shown in decisions and logs; GRPCRoute rules start with "GRPCRoute ". */
   readonly rule: string;
   readonly match: CompiledMatch;
   /** The policy that applies, after precedence; undefined when no policy targets this rule. */
   readonly policy: CompiledPolicy | undefined;
 }
 
+/**
+ * A route match as Envoy Gateway hands it to Envoy: a path match plus header and query matches,
+ * all of which must hold. An HTTPRoute `method` is the exact header match `:method`; a GRPCRoute
+ * method match without a service is the suffix header match `:path`.
+ */
 export interface CompiledMatch {
   readonly path: PathMatch;
-  /** Upper-case HTTP method, when the match names one. */
-  readonly method: string | undefined;
   readonly headers: readonly ValueMatch[];
   readonly queryParams: readonly ValueMatch[];
 }
@@ -73,11 +78,13 @@ export type PathMatch =
   | { readonly type: "Exact"; readonly value: string }
   /** `value` has no trailing slash ("/" is kept as ""), so "/foo" matches "/foo" and "/foo/x" but not "/foobar". */
   | { readonly type: "PathPrefix"; readonly value: string }
+  /** `value` is the pattern as written (RE2); `regex` matches the whole path. */
   | { readonly type: "RegularExpression"; readonly value: string; readonly regex: RegExp };
 
 export type ValueMatch =
-  /** `name` is lower-case for headers, exact for query parameters. */
+  /** `name` is lower-case for headers (`:method` and `:path` are the request's method and path), exact for query parameters. */
   | { readonly type: "Exact"; readonly name: string; readonly value: string }
+  | { readonly type: "Suffix"; readonly name: string; readonly value: string }
   | { readonly type: "RegularExpression"; readonly name: string; readonly value: string; readonly regex: RegExp };
 
 /** Where a credential is read from a request. */

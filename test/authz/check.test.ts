@@ -204,9 +204,12 @@ describe("apiKeyAuth", () => {
     const r = await d({ path: "/keys", headers: { "x-api-key": "alice-key", "x-user-id": "admin" } });
     expect(r).toMatchObject({ status: 200, principal: "apiKey alice", upstreamHeaders: { "x-user-id": "alice" }, removeHeaders: managedExcept("x-user-id") });
   });
-  it("accepts keys with and without a Bearer scheme in a header", async () => {
+  it("cuts a leading \"Bearer \" off a header key, exactly as Envoy's api_key_auth (case-sensitive, once)", async () => {
     expect((await d({ path: "/keys", headers: { authorization: "Bearer alice-key" } })).principal).toBe("apiKey alice");
-    expect((await d({ path: "/keys", headers: { authorization: "Bearer bob-key" } })).principal).toBe("apiKey bob");
+    // bob's stored key itself starts with "Bearer ": Envoy reads only what follows the scheme.
+    expect((await d({ path: "/keys", headers: { authorization: "Bearer Bearer bob-key" } })).principal).toBe("apiKey bob");
+    expect((await d({ path: "/keys", headers: { authorization: "Bearer bob-key" } })).code).toBe("apikey_invalid");
+    expect((await d({ path: "/keys", headers: { authorization: "bearer alice-key" } })).code).toBe("apikey_invalid");
   });
   it("uses the first source present, in extractFrom order", async () => {
     const r = await d({ path: "/keys?api_key=alice-key", headers: { "x-api-key": "wrong" } });
@@ -225,7 +228,7 @@ describe("apiKeyAuth", () => {
     const r = await d({ path: "/cookie", headers: { cookie: "theme=dark; apikey=alice-key; lang=en" } });
     expect(r.upstreamHeaders).toEqual({ "x-user-id": "alice", cookie: "theme=dark; lang=en" });
     const only = await d({ path: "/cookie", headers: { cookie: "apikey=alice-key" } });
-    expect(only.removeHeaders).toEqual(["cookie", ...managedExcept("x-user-id")]);
+    expect(only.removeHeaders).toEqual(["cookie", ...managedExcept("x-user-id"), "x-api-key"].sort());
   });
 });
 
@@ -340,7 +343,7 @@ describe("what a snapshot's checks remember (check-memo.ts)", () => {
       expect(decide(path, headers)).toBe(first);
     }
     const alice = decide("/keys", { "x-api-key": "alice-key" });
-    const bob = decide("/keys", { "x-api-key": "Bearer bob-key" });
+    const bob = decide("/keys", { "x-api-key": "Bearer Bearer bob-key" });
     expect([alice, bob].map((r) => ("upstreamHeaders" in r ? r.upstreamHeaders["x-user-id"] : undefined))).toEqual(["alice", "bob"]);
   });
   it("keeps one verdict per policy for a token used on routes of several policies", async () => {

@@ -1,12 +1,14 @@
 /**
- * Loads charts/portcullis and renders it like `helm template` would (values merged over values.yaml,
- * .Release, .Chart, .Capabilities), with the strict renderer in gotemplate.ts. Also: the paths of
- * every `.Values.x.y` a template mentions, for the "no reference to a value that does not exist" check.
+ * Renders charts/portcullis with the real helm (`helm template`: values merged over values.yaml by
+ * helm, validated against values.schema.json by helm). With a kubeconfig, helm asks that API server
+ * for its capabilities (`--validate`), as `helm install` would. Also: the paths of every `.Values.x.y`
+ * a template mentions, for the "no reference to a value that does not exist" check.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
-import { Renderer } from "./gotemplate.ts";
+import { helm } from "./helm.ts";
 
 export type Obj = Record<string, any>;
 
@@ -14,20 +16,19 @@ export const ROOT = join(import.meta.dirname, "../..");
 export const CHART = join(ROOT, "charts/portcullis");
 export const TEMPLATES = join(CHART, "templates");
 
-/** API versions of a current cluster with the Prometheus Operator, for renders without an API server. */
-export const MODERN_API_VERSIONS = ["v1", "apps/v1", "policy/v1", "networking.k8s.io/v1", "rbac.authorization.k8s.io/v1", "coordination.k8s.io/v1", "monitoring.coreos.com/v1"];
+/** API versions beyond Kubernetes' own that a production cluster serves (the Prometheus Operator's). */
+const EXTRA_API_VERSIONS = ["monitoring.coreos.com/v1"];
 
 export interface RenderOptions {
   readonly releaseName?: string;
   readonly namespace?: string;
-  /** "group/version" strings the cluster serves (.Capabilities.APIVersions.Has). */
-  readonly apiVersions?: readonly string[];
+  /** A kubeconfig: helm takes the API versions from that server instead of its built-in list. */
+  readonly kubeconfig?: string;
 }
 
 export interface Rendered {
   /** Every object, with the template file it came from. */
   readonly objects: readonly { readonly file: string; readonly obj: Obj }[];
-  readonly notes: string;
   /** `kubectl apply`-able multi-document YAML of all objects. */
   readonly yaml: string;
 }
@@ -57,39 +58,32 @@ export function mergeValues(base: Obj, override: Obj): Obj {
 
 const isMap = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
+let valuesDir: string | undefined;
+
+/** Writes `values` to a file for `helm -f` (helm coalesces it over values.yaml itself). */
+export function valuesFile(values: Obj): string {
+  valuesDir ??= mkdtempSync(join(tmpdir(), "portcullis-values-"));
+  const file = join(valuesDir, `${readdirSync(valuesDir).length}.json`);
+  writeFileSync(file, JSON.stringify(values));
+  return file;
+}
+
+/** `helm template`; throws with helm's message when the chart refuses the values. */
 export function renderChart(overrides: Obj = {}, options: RenderOptions = {}): Rendered {
-  const meta = chartMeta();
-  const apiVersions = new Set(options.apiVersions ?? MODERN_API_VERSIONS);
-  const context = {
-    Values: mergeValues(defaultValues(), overrides),
-    Release: { Name: options.releaseName ?? "portcullis", Namespace: options.namespace ?? "portcullis", Service: "Helm", IsInstall: true, IsUpgrade: false, Revision: 1 },
-    Chart: { Name: meta.name, Version: meta.version, AppVersion: meta.appVersion },
-    Capabilities: { APIVersions: { Has: (v: unknown) => apiVersions.has(String(v)) } },
-  };
-  const renderer = new Renderer();
-  const bodies = new Map<string, ReturnType<Renderer["parse"]>>();
-  for (const file of templateFiles()) {
-    const body = renderer.parse(readFileSync(join(TEMPLATES, file), "utf8"), file);
-    if (!file.startsWith("_")) bodies.set(file, body);
-  }
+  const args = ["template", options.releaseName ?? "portcullis", CHART, "--namespace", options.namespace ?? "portcullis", "-f", valuesFile(overrides)];
+  if (options.kubeconfig !== undefined) args.push("--validate", "--kubeconfig", options.kubeconfig);
+  else for (const v of EXTRA_API_VERSIONS) args.push("--api-versions", v);
+  const text = helm(args);
   const objects: { file: string; obj: Obj }[] = [];
-  const texts: string[] = [];
-  let notes = "";
-  for (const [file, body] of bodies) {
-    const text = renderer.render(body, context);
-    if (file === "NOTES.txt") {
-      notes = text;
-      continue;
-    }
-    for (const doc of parseAllDocuments(text)) {
-      if (doc.errors.length > 0) throw new Error(`${file} does not render to valid YAML: ${doc.errors[0]!.message}\n${text}`);
-      const obj = doc.toJS() as Obj | null;
-      if (obj === null) continue;
-      objects.push({ file, obj });
-      texts.push(`# Source: portcullis/templates/${file}\n${doc.toString().replace(/^---\n/, "").trim()}`);
-    }
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length > 0) throw new Error(`helm template printed invalid YAML: ${doc.errors[0]!.message}\n${text}`);
+    const obj = doc.toJS() as Obj | null;
+    if (obj === null) continue;
+    const source = /^# Source: portcullis\/templates\/(\S+)/m.exec(doc.commentBefore ?? "")?.[1] ?? /# Source: portcullis\/templates\/(\S+)/.exec(doc.toString())?.[1];
+    if (source === undefined) throw new Error(`an object without helm's "# Source:" line: ${doc.toString().slice(0, 200)}`);
+    objects.push({ file: source, obj });
   }
-  return { objects, notes, yaml: `${texts.join("\n---\n")}\n` };
+  return { objects, yaml: text };
 }
 
 /** Every `.Values.a.b` (or `$.Values.a.b`) path a template mentions, with the files mentioning it. */

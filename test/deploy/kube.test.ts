@@ -1,13 +1,15 @@
 // What users apply, sent to a real kube-apiserver (1.20.2, test/kube/apiserver.ts) with the real
-// kubectl: `kubectl apply --dry-run=server` for the kustomize base, the chart rendered with its
-// default and example values, and the Envoy Gateway example; then the chart installed for real and
-// its RBAC asked (`kubectl auth can-i`) what the ServiceAccount may and may not do.
+// kubectl and helm: `kubectl apply --dry-run=server` for the kustomize base, the chart rendered by
+// helm against that server with its default and example values, and the Envoy Gateway example; then
+// the chart installed for real with `helm install` and its RBAC asked (`kubectl auth can-i`) what the
+// ServiceAccount may and may not do.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApiServer, type ApiServer } from "../kube/apiserver.ts";
 import { CHART, renderChart, ROOT, type Obj } from "./chart.ts";
+import { helm } from "./helm.ts";
 import { kubectl as runKubectl, toYaml } from "./kubectl.ts";
 
 let server: ApiServer;
@@ -52,23 +54,23 @@ afterAll(async () => {
 
 describe("kubectl apply --dry-run=server on kube-apiserver 1.20", () => {
   it("the chart with default values", () => {
-    const r = renderChart({}, { apiVersions });
+    const r = renderChart({}, { kubeconfig: server.kubeconfigPath });
     const stored = dryRun(r.yaml);
     expect(stored.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(r.objects.map((o) => `${o.obj.kind}/${o.obj.metadata.name}`).sort());
-    // 1.20 predates policy/v1: the chart chose policy/v1beta1 from the server's API versions.
+    // 1.20 predates policy/v1: helm asked the server, and the chart chose policy/v1beta1.
     expect(apiVersions).not.toContain("policy/v1");
     expect(stored.find((o) => o.kind === "PodDisruptionBudget")!.apiVersion).toBe("policy/v1beta1");
   });
 
   it("refuses a misspelt field (so a pass above means something)", () => {
-    const objs = renderChart({}, { apiVersions }).objects.map((o) => structuredClone(o.obj));
+    const objs = renderChart({}, { kubeconfig: server.kubeconfigPath }).objects.map((o) => structuredClone(o.obj));
     const deployment = objs.find((o) => o.kind === "Deployment")!;
     deployment.spec.template.spec.containers[0].securityContext.readOnlyRootFilesytem = true;
     expect(() => dryRun(toYaml([deployment]))).toThrow(/readOnlyRootFilesytem/);
   });
 
   it.each(readdirSync(join(CHART, "examples")).filter((f) => f.endsWith(".yaml")))("the chart with examples/%s", (file) => {
-    const r = renderChart(values(file), { apiVersions });
+    const r = renderChart(values(file), { kubeconfig: server.kubeconfigPath });
     expect(dryRun(r.yaml)).toHaveLength(r.objects.length);
   });
 
@@ -124,13 +126,23 @@ describe("RBAC, installed for real and asked with kubectl auth can-i", () => {
     }
   };
 
+  let release: Obj;
   beforeAll(() => {
-    const objs = renderChart({}, { apiVersions }).objects.map((o) => o.obj).filter((o) => /Role|ServiceAccount/.test(o.kind));
-    kubectl(["apply", "-f", "-"], toYaml(objs));
+    release = JSON.parse(helm(["install", "portcullis", CHART, "--namespace", "portcullis", "--kubeconfig", server.kubeconfigPath, "-o", "json"])) as Obj;
+  });
+  afterAll(() => {
+    helm(["uninstall", "portcullis", "--namespace", "portcullis", "--kubeconfig", server.kubeconfigPath]);
+  });
+
+  it("helm install deploys the release, and its NOTES name the two decision endpoints", () => {
+    expect(release.info.status).toBe("deployed");
+    expect(kubectl(["get", "deployment", "portcullis", "-n", "portcullis", "-o", "jsonpath={.metadata.labels.app\\.kubernetes\\.io/managed-by}"])).toBe("Helm");
+    expect(release.info.notes).toContain("http://portcullis.portcullis.svc:9002");
+    expect(release.info.notes).toContain("http://portcullis.portcullis.svc:9003");
   });
 
   it("may read what policies refer to, in every namespace", () => {
-    for (const r of ["gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io", "gatewayclasses.gateway.networking.k8s.io", "referencegrants.gateway.networking.k8s.io", "securitypolicies.gateway.envoyproxy.io", "secrets", "configmaps"]) {
+    for (const r of ["gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io", "grpcroutes.gateway.networking.k8s.io", "gatewayclasses.gateway.networking.k8s.io", "referencegrants.gateway.networking.k8s.io", "securitypolicies.gateway.envoyproxy.io", "secrets", "configmaps"]) {
       for (const verb of ["get", "list", "watch"]) expect(can(verb, r), `${verb} ${r}`).toBe(true);
     }
   });

@@ -19,6 +19,11 @@ const policies = examples.filter((o) => o?.kind === "SecurityPolicy");
 const IDENTITY = lower([...new Set(policies.flatMap((p) => [...(p.spec.jwt?.providers ?? []).flatMap((pr: Obj) => (pr.claimToHeaders ?? []).map((c: Obj) => c.header)), ...(p.spec.apiKeyAuth?.forwardClientIDHeader ? [p.spec.apiKeyAuth.forwardClientIDHeader] : [])]))]);
 const API_KEY_HEADERS = lower(policies.flatMap((p) => (p.spec.apiKeyAuth?.extractFrom ?? []).flatMap((e: Obj) => e.headers ?? [])));
 const CREDENTIALS = lower(["authorization", ...API_KEY_HEADERS]);
+/** Every spelling of `name` with at least one "-" written as "_" (x-user-id: x_user_id, x_user-id, x-user_id). */
+function underscoreSpellings(name: string): string[] {
+  const [first, ...rest] = name.split("-");
+  return rest.reduce((acc, part) => acc.flatMap((a) => [`${a}-${part}`, `${a}_${part}`]), [first!]).filter((n) => n.includes("_"));
+}
 const GATEWAYS = examples.filter((o) => o?.kind === "Gateway").map((g) => `${g.metadata.namespace}/${g.metadata.name}`);
 
 /** The Service the chart creates with default values (release portcullis in namespace portcullis). */
@@ -60,6 +65,10 @@ describe("plain Envoy (envoy/envoy.yaml)", () => {
     expect(patterns(extAuthz.http_service.authorization_response.allowed_client_headers_on_success.patterns)).toEqual(["access-control-*", "vary"]);
   });
 
+  it("refuses header names with underscores, which ext_authz would never show Portcullis", () => {
+    expect(hcm.common_http_protocol_options.headers_with_underscores_action).toBe("REJECT_REQUEST");
+  });
+
   it("removes the client's identity headers before any filter", () => {
     const mutation = hcm.early_header_mutation_extensions[0].typed_config;
     expect(mutation["@type"]).toBe("type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation");
@@ -84,6 +93,10 @@ describe("Envoy Gateway (envoy-gateway/securitypolicy-extauth.yaml)", () => {
     expect(ctp.metadata.namespace).toBe(policy.metadata.namespace);
     expect(lower(ctp.spec.headers.earlyRequestHeaders.remove)).toEqual(IDENTITY);
   });
+  it("the ClientTrafficPolicy states withUnderscoresAction RejectRequest (Envoy Gateway's default, kept explicit)", () => {
+    const [ctp] = docs("envoy-gateway/clienttrafficpolicy.yaml") as [Obj];
+    expect(ctp.spec.headers.withUnderscoresAction).toBe("RejectRequest");
+  });
   it("the ReferenceGrant admits exactly that cross-namespace reference", () => {
     expect(grant.kind).toBe("ReferenceGrant");
     expect(grant.metadata.namespace).toBe(service.metadata.namespace);
@@ -93,7 +106,7 @@ describe("Envoy Gateway (envoy-gateway/securitypolicy-extauth.yaml)", () => {
 });
 
 describe("Istio (istio/portcullis.yaml)", () => {
-  const [operator, authz] = docs("istio/portcullis.yaml") as [Obj, Obj];
+  const [operator, authz, underscores] = docs("istio/portcullis.yaml") as [Obj, Obj, Obj];
   const provider = (operator.spec.meshConfig.extensionProviders as Obj[])[0]!;
   it("an envoyExtAuthzHttp provider on the chart's Service authz port, fail closed, scoped to a Gateway", () => {
     const http = provider.envoyExtAuthzHttp;
@@ -108,6 +121,13 @@ describe("Istio (istio/portcullis.yaml)", () => {
     expect(authz.kind).toBe("AuthorizationPolicy");
     expect(authz.spec).toMatchObject({ action: "CUSTOM", provider: { name: provider.name }, rules: [{}] });
   });
+  it("an EnvoyFilter makes the same ingress gateway refuse header names with underscores", () => {
+    expect(underscores.kind).toBe("EnvoyFilter");
+    expect(underscores.spec.workloadSelector.labels).toEqual(authz.spec.selector.matchLabels);
+    const [patch] = underscores.spec.configPatches as Obj[];
+    expect(patch!.match.listener.filterChain.filter.name).toBe("envoy.filters.network.http_connection_manager");
+    expect(patch!.patch.value.typed_config.common_http_protocol_options.headers_with_underscores_action).toBe("REJECT_REQUEST");
+  });
 });
 
 describe("Traefik (traefik/middleware.yaml)", () => {
@@ -119,9 +139,11 @@ describe("Traefik (traefik/middleware.yaml)", () => {
     expect(lower(fa.authRequestHeaders)).toEqual(expect.arrayContaining(CREDENTIALS));
     expect(lower(fa.authResponseHeaders)).toEqual(IDENTITY);
   });
-  it("the API key is stripped after the check: the route applies both middlewares in that order", () => {
-    expect(lower(Object.keys(strip.spec.headers.customRequestHeaders))).toEqual(API_KEY_HEADERS);
-    expect(Object.values(strip.spec.headers.customRequestHeaders)).toEqual([""]);
+  it("the API key and every underscore spelling of it and of the identity headers are stripped after the check, in that order", () => {
+    const spellings = [...API_KEY_HEADERS, ...IDENTITY].flatMap(underscoreSpellings);
+    expect(spellings).toContain("x_user_id");
+    expect(lower(Object.keys(strip.spec.headers.customRequestHeaders))).toEqual(lower([...API_KEY_HEADERS, ...spellings]));
+    expect(new Set(Object.values(strip.spec.headers.customRequestHeaders))).toEqual(new Set([""]));
     expect(route.spec.routes[0].middlewares.map((m: Obj) => m.name)).toEqual([forward.metadata.name, strip.metadata.name]);
   });
 });

@@ -1,29 +1,33 @@
 // End to end through REAL proxies: Caddy (forward_auth) and nginx (auth_request), each running the
 // exact example file from deploy/proxies/ (only addresses and ports substituted), in front of an echo
-// upstream, with Portcullis' own binary in standalone mode on deploy/examples.
+// upstream, with Portcullis' own binary in standalone mode on deploy/examples plus
+// test/e2e/situations.yaml.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync, chmodSync, mkdtempSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync, chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { send, type RawResponse } from "../support/http.ts";
 import {
-  exampleToken, freePort, HOST, PROXIES, replaceOnce, requireProgram, startDaemon, startPortcullis, startUpstream, waitUntil,
+  examplesWithSituations, exampleToken, freePort, HOST, PROXIES, replaceOnce, requireProgram, startDaemon, startPortcullis, startUpstream, waitUntil,
   type Daemon, type Portcullis, type Seen, type Upstream,
 } from "./support.ts";
 
 const ALICE_KEY = "example-alice-key-change-me";
 let portcullis: Portcullis;
 let upstream: Upstream;
+let manifests: string;
 
 beforeAll(async () => {
   requireProgram("caddy");
   requireProgram("nginx");
-  [portcullis, upstream] = await Promise.all([startPortcullis(), startUpstream()]);
+  manifests = examplesWithSituations();
+  [portcullis, upstream] = await Promise.all([startPortcullis(manifests), startUpstream()]);
 }, 60_000);
 afterAll(async () => {
   await portcullis?.stop();
   await upstream?.close();
+  if (manifests !== undefined) rmSync(manifests, { recursive: true, force: true });
 });
 
 interface Proxy extends Daemon {
@@ -88,7 +92,7 @@ http {
 /** Sends through the proxy; returns the response and what the upstream saw (undefined: never reached). */
 async function through(proxy: Proxy, path: string, headers: Record<string, string> = {}, init: { method?: string; body?: string } = {}): Promise<{ r: RawResponse; up: Seen | undefined }> {
   const before = upstream.seen.length;
-  const r = await send(`${proxy.url}${path}`, { ...init, headers: { host: HOST, ...headers } });
+  const r = await send(proxy.url, { ...init, rawPath: path, headers: { host: HOST, ...headers } });
   const up = upstream.seen.length > before ? upstream.seen[upstream.seen.length - 1] : undefined;
   expect(upstream.seen.length - before, "the upstream is called at most once").toBeLessThanOrEqual(1);
   return { r, up };
@@ -97,8 +101,12 @@ async function through(proxy: Proxy, path: string, headers: Record<string, strin
 const IDENTITY = ["x-user-id", "x-user-group", "x-user-email"];
 const spoof = { "x-user-id": "mallory", "x-user-group": "admins", "x-user-email": "mallory@evil.example" };
 
-/** The same decisions through each proxy; `deniedBody` tells what a denied client sees as the body. */
-function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-json" | "proxy-page") {
+/**
+ * The same decisions through each proxy; `deniedBody` tells what a denied client sees as the body,
+ * `underscores` what becomes of a header name with "_" (nginx drops it; Caddy forwards it, and
+ * Portcullis refuses one that spells an identity header).
+ */
+function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-json" | "proxy-page", underscores: "dropped" | "refused") {
   describe(`${name}: decisions reach the client, identities reach the upstream`, () => {
     it("a valid API key: 200 from the upstream with x-user-id from Portcullis; the key and spoofed identities are gone", async () => {
       const { r, up } = await through(proxy(), "/v1/models?limit=5", { "x-api-key": ALICE_KEY, ...spoof });
@@ -160,6 +168,95 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
       expect([r.status, up]).toEqual([401, undefined]);
     });
 
+    describe("the upstream runs what Portcullis decided (issue 12.1)", () => {
+      for (const uri of ["/v1/admin/tenants/../../../healthz", "/v1/admin/tenants/%2e%2e/%2e%2e/%2e%2e/healthz", "/v1/admin/tenants/%2E%2E/%2E%2E/%2E%2E/healthz", "/v1/admin/tenants#/../../../healthz"]) {
+        it(`GET ${uri} is refused (400), never decided as the open /healthz while the app runs /v1/admin`, async () => {
+          const { r, up } = await through(proxy(), uri, spoof);
+          expect([r.status, up?.url]).toEqual([400, undefined]);
+        });
+      }
+      it("a URI in normal form reaches the upstream byte for byte, query included", async () => {
+        const { r, up } = await through(proxy(), "/healthz?next=/../v1/admin&x=%2e");
+        expect([r.status, up?.url]).toEqual([200, "/healthz?next=/../v1/admin&x=%2e"]);
+      });
+    });
+
+    describe("CORS behind a forward-auth proxy (issue 12.2)", () => {
+      const preflight = { origin: "https://app.example.com", "access-control-request-method": "POST", "access-control-request-headers": "x-api-key" };
+      it("a preflight from an allowed origin: 204 with the Access-Control-* headers, and the upstream never sees the OPTIONS", async () => {
+        const { r, up } = await through(proxy(), "/v1/embeddings", preflight, { method: "OPTIONS" });
+        expect([r.status, up]).toEqual([204, undefined]);
+        expect(r.header("access-control-allow-origin")).toBe("https://app.example.com");
+        expect(r.header("access-control-allow-methods")).toBe("GET, POST");
+        expect(r.header("access-control-allow-headers")).toBe("x-api-key, content-type");
+        expect(r.header("access-control-max-age")).toBe("600");
+        expect(r.header("x-portcullis-preflight")).toBeNull();
+      });
+      it("a preflight from an origin not listed: 204 without Access-Control-Allow-Origin (as Envoy answers it), the upstream never called", async () => {
+        const { r, up } = await through(proxy(), "/v1/embeddings", { ...preflight, origin: "https://evil.example" }, { method: "OPTIONS" });
+        expect([r.status, up, r.header("access-control-allow-origin")]).toEqual([204, undefined, null]);
+      });
+      it("an OPTIONS that is not a preflight needs the key like any request", async () => {
+        const { r, up } = await through(proxy(), "/v1/embeddings", {}, { method: "OPTIONS" });
+        expect([r.status, up]).toEqual([401, undefined]);
+      });
+      it("the actual request with the key: 200, the origin allowed, the key stripped", async () => {
+        const { r, up } = await through(proxy(), "/v1/embeddings", { origin: "https://app.example.com", "x-api-key": ALICE_KEY });
+        expect([r.status, up?.headers["x-user-id"], up?.headers["x-api-key"]]).toEqual([200, "alice", undefined]);
+      });
+    });
+
+    it("a client's x-portcullis-gateway cannot choose the open Gateway (issue 12.3)", async () => {
+      const { r, up } = await through(proxy(), "/v1/models", { "x-portcullis-gateway": "maas-system/open-gateway" });
+      expect([r.status, up]).toEqual([401, undefined]);
+    });
+
+    describe("the client address is the one the proxy saw (issue 12.4)", () => {
+      it("X-Forwarded-For: 10.9.9.9 does not satisfy clientCIDRs 10.0.0.0/8", async () => {
+        const { r, up } = await through(proxy(), "/v1/internal", { "x-forwarded-for": "10.9.9.9" });
+        expect([r.status, up]).toEqual([403, undefined]);
+      });
+      it("the proxy's peer (loopback here) satisfies clientCIDRs 127.0.0.0/8, whatever the client claims", async () => {
+        const { r, up } = await through(proxy(), "/v1/local", { "x-forwarded-for": "10.9.9.9" });
+        expect(r.status).toBe(200);
+        expect(up!.headers["x-forwarded-for"]).toBe("127.0.0.1");
+      });
+    });
+
+    describe("underscore spellings of identity headers never reach a CGI-style upstream (issue 12.11)", () => {
+      for (const [path, headers, identity] of [
+        ["/healthz", {}, undefined],
+        ["/v1/models", { "x-api-key": ALICE_KEY }, "alice"],
+      ] as const) {
+        it(`X_User_Id: admin on ${path}: ${underscores === "dropped" ? "dropped by the proxy" : "refused by Portcullis"}; HTTP_X_USER_ID is never admin`, async () => {
+          const { r, up } = await through(proxy(), path, { ...headers, X_User_Id: "admin", "X-User_Group": "admins" });
+          if (underscores === "refused") {
+            expect([r.status, up]).toEqual([400, undefined]);
+            return;
+          }
+          expect(r.status).toBe(200);
+          expect(up!.cgi.HTTP_X_USER_ID).toEqual(identity === undefined ? undefined : [identity]);
+          expect(up!.cgi.HTTP_X_USER_GROUP).toBeUndefined();
+        });
+      }
+    });
+
+    it("every header Portcullis sets or lists for removal is cleared by the proxy: spoofed copies and the sanitized key never reach the upstream (issue 16)", async () => {
+      // What Portcullis itself answers for this request on its forward-auth port.
+      const direct = await send(`http://127.0.0.1:${portcullis.forwardAuth}/`, {
+        headers: { "x-forwarded-method": "GET", "x-forwarded-uri": "/v1/models", "x-forwarded-host": HOST, "x-portcullis-gateway": "maas-system/maas-gateway", "x-api-key": ALICE_KEY },
+      });
+      expect(direct.status).toBe(200);
+      const listed = direct.header("x-envoy-auth-headers-to-remove")!.split(",");
+      expect(listed).toEqual(expect.arrayContaining(["x-api-key", ...IDENTITY.filter((h) => h !== "x-user-id")]));
+      const forged = Object.fromEntries(listed.filter((h) => h !== "x-api-key").map((h) => [h, "forged"]));
+      const { r, up } = await through(proxy(), "/v1/models", { ...forged, "x-user-id": "forged", "x-api-key": ALICE_KEY });
+      expect(r.status).toBe(200);
+      expect(up!.headers["x-api-key"]).toBeUndefined();
+      for (const h of [...listed, "x-user-id"]) expect(up!.headers[h], h).not.toBe("forged");
+      expect(up!.headers["x-user-id"]).toBe("alice");
+    });
+
     it("a POST body goes to the upstream untouched (the check itself carries none)", async () => {
       const body = JSON.stringify({ prompt: "x".repeat(20_000) });
       const { r, up } = await through(proxy(), "/v1/models", { "x-api-key": ALICE_KEY, "content-type": "application/json" }, { method: "POST", body });
@@ -175,7 +272,7 @@ describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
     caddy = await startCaddy(join(PROXIES, "caddy/Caddyfile"));
   }, 30_000);
   afterAll(async () => caddy?.stop());
-  decisions("caddy", () => caddy, "portcullis-json");
+  decisions("caddy", () => caddy, "portcullis-json", "refused");
 
   it("what copy_headers alone does with a client's X-User-Id when Portcullis' answer has none (why the example strips and cleans up)", async () => {
     const bare = join(caddy.dir, "Bare.Caddyfile");
@@ -207,5 +304,5 @@ describe("nginx auth_request (deploy/proxies/nginx/portcullis.conf)", () => {
     nginx = await startNginx();
   }, 30_000);
   afterAll(async () => nginx?.stop());
-  decisions("nginx", () => nginx, "proxy-page");
+  decisions("nginx", () => nginx, "proxy-page", "dropped");
 });

@@ -4,7 +4,7 @@
  * of skipping.
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { accessSync, closeSync, constants, copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -118,10 +118,24 @@ export async function startPortcullis(manifests = EXAMPLES): Promise<Portcullis>
   return { ...daemon, authz, forwardAuth, admin };
 }
 
+/** deploy/examples plus test/e2e/situations.yaml in a fresh folder, for startPortcullis(). */
+export function examplesWithSituations(): string {
+  const dir = mkdtempSync(join(tmpdir(), "portcullis-e2e-manifests-"));
+  for (const f of readdirSync(EXAMPLES)) if (f.endsWith(".yaml")) copyFileSync(join(EXAMPLES, f), join(dir, f));
+  copyFileSync(join(import.meta.dirname, "situations.yaml"), join(dir, "99-situations.yaml"));
+  return dir;
+}
+
 export interface Seen {
   readonly method: string;
   readonly url: string;
   readonly headers: IncomingHttpHeaders;
+  /**
+   * The headers as a CGI, WSGI or Rack application reads them: HTTP_ + the name upper-cased with
+   * "-" and "_" both as "_", every value of every spelling kept in arrival order. X-User-Id and
+   * X_User_Id are both HTTP_X_USER_ID there.
+   */
+  readonly cgi: Readonly<Record<string, readonly string[]>>;
   readonly body: string;
 }
 
@@ -138,7 +152,9 @@ export async function startUpstream(): Promise<Upstream> {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const record = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+      const cgi: Record<string, string[]> = {};
+      for (let i = 0; i < req.rawHeaders.length; i += 2) (cgi[`HTTP_${req.rawHeaders[i]!.toUpperCase().replaceAll("-", "_")}`] ??= []).push(req.rawHeaders[i + 1]!);
+      const record = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, cgi, body: Buffer.concat(chunks).toString("utf8") };
       seen.push(record);
       res.writeHead(200, { "content-type": "application/json", "x-upstream": "echo" });
       res.end(JSON.stringify(record));

@@ -6,7 +6,7 @@ import { KubeApiError, KubeClient, type KubeObject } from "../../controller/sour
 export type Obj = KubeObject & { spec?: any; status?: any; data?: any; stringData?: any };
 
 const PLURALS: Record<string, string> = {
-  SecurityPolicy: "securitypolicies", HTTPRoute: "httproutes", Gateway: "gateways", GatewayClass: "gatewayclasses",
+  SecurityPolicy: "securitypolicies", HTTPRoute: "httproutes", GRPCRoute: "grpcroutes", Gateway: "gateways", GatewayClass: "gatewayclasses",
   ReferenceGrant: "referencegrants", Secret: "secrets", ConfigMap: "configmaps", Namespace: "namespaces",
   CustomResourceDefinition: "customresourcedefinitions", ClusterRole: "clusterroles", ClusterRoleBinding: "clusterrolebindings",
   Role: "roles", RoleBinding: "rolebindings", Lease: "leases", Event: "events", ServiceAccount: "serviceaccounts",

@@ -2,7 +2,7 @@
 import type { Decision } from "../../controller/authz/decision.ts";
 import type { Ctx } from "./context.ts";
 
-export type Area = "JWT" | "API keys" | "Routing" | "Listeners" | "Client address" | "Headers" | "CORS" | "Manifests" | "Availability";
+export type Area = "JWT" | "API keys" | "Routing" | "Listeners" | "Client address" | "Headers" | "CORS" | "Forward-auth" | "Manifests" | "Availability";
 
 export interface Expected {
   readonly status: number;

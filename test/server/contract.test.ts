@@ -128,6 +128,14 @@ describe("forward-auth port", () => {
     const disagree = await fwd({ "x-forwarded-method": "GET", "x-forwarded-uri": "/healthz", "x-original-uri": "/v1/models", "x-forwarded-host": HOST });
     expect(disagree.status).toBe(400);
   });
+  it("400 for a URI not in normal form: the proxy hands the upstream the URI as written, so no normalised reading is decided", async () => {
+    for (const uri of ["/v1/admin/tenants/../../../healthz", "/v1/admin/tenants/%2e%2e/%2e%2e/%2e%2e/healthz", "/v1/admin/tenants#/../../../healthz", "//healthz"]) {
+      const r = await fwd({ "x-forwarded-method": "GET", "x-forwarded-uri": uri, "x-forwarded-host": HOST });
+      expect([uri, r.status, r.json().code]).toEqual([uri, 400, "request_invalid"]);
+    }
+    const same = await fwd({ "x-forwarded-method": "GET", "x-forwarded-uri": "/healthz?next=/../v1/admin", "x-forwarded-host": HOST });
+    expect(same.status).toBe(200);
+  });
 });
 
 describe("remote JWKS through the authz port", () => {

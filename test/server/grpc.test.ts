@@ -134,6 +134,12 @@ describe("gRPC ext_authz port", () => {
     const other = await check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com" }, { "portcullis.io/gateway": "maas-system/elsewhere" }));
     expect(num(sub(other, 1), 1)).toBe(7);
   });
+  it("an x-portcullis-gateway request header names nothing: the client cannot choose the Gateway", async () => {
+    const res = await check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com", headers: { "x-portcullis-gateway": "maas-system/elsewhere" } }));
+    expect(num(sub(res, 1), 1)).toBe(0);
+    const pinned = await check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com", headers: { "x-portcullis-gateway": "maas-system/maas-gateway" } }, { "portcullis.io/gateway": "maas-system/elsewhere" }));
+    expect(num(sub(pinned, 1), 1)).toBe(7);
+  });
   it("matches the route table of the listener port Envoy states as the destination (80, or 10080 as Envoy Gateway binds it)", async () => {
     const healthz = (port: number) => check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com" }, {}, port));
     expect(num(sub(await healthz(80), 1), 1)).toBe(0);

@@ -3,6 +3,7 @@
  * to the authz port, so the contract tests must too.
  */
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { urlToHttpOptions } from "node:url";
 
 export interface RawResponse {
   readonly status: number;
@@ -12,9 +13,14 @@ export interface RawResponse {
   json(): { code: string; message: string };
 }
 
-export function send(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<RawResponse> {
+/**
+ * `rawPath` replaces the URL's path and query byte for byte: a URL object would already have
+ * removed dot segments and a fragment, which a hostile client sends as is.
+ */
+export function send(url: string, init: { method?: string; headers?: Record<string, string>; body?: string; rawPath?: string } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: init.method ?? "GET", headers: init.headers ?? {} }, (res) => {
+    const target = { ...urlToHttpOptions(new URL(url)), ...(init.rawPath === undefined ? {} : { path: init.rawPath }) };
+    const req = httpRequest({ ...target, method: init.method ?? "GET", headers: init.headers ?? {} }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {

@@ -13,6 +13,7 @@ import { Reflector } from "./reflector.ts";
 const WATCHED = [
   { kind: "SecurityPolicy", apiVersion: "gateway.envoyproxy.io/v1alpha1", path: "/apis/gateway.envoyproxy.io/v1alpha1/securitypolicies" },
   { kind: "HTTPRoute", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/httproutes" },
+  { kind: "GRPCRoute", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/grpcroutes" },
   { kind: "Gateway", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/gateways" },
   { kind: "GatewayClass", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/gatewayclasses" },
   { kind: "ReferenceGrant", apiVersion: "gateway.networking.k8s.io/v1beta1", path: "/apis/gateway.networking.k8s.io/v1beta1/referencegrants" },

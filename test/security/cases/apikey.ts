@@ -14,7 +14,8 @@ function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promi
   return { id: `apikey.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
 }
 /** A case that sends `key` as X-API-Key to /keys. */
-const h = (id: string, title: string, expect: Expected, key: string) => c(id, title, expect, (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": key } }));
+const h = (id: string, title: string, expect: Expected, key: string, fixed?: string) =>
+  c(id, title, expect, (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": key } }), fixed);
 
 export const apiKeyCases: readonly Case[] = [
   c("missing", "no key anywhere", missing, (ctx) => ctx.check({ path: "/keys" })),
@@ -30,7 +31,10 @@ export const apiKeyCases: readonly Case[] = [
   h("ows", "alice's key with surrounding spaces (optional whitespace is not part of a header value)", ALICE, "  alice-key  "),
   h("nul", "alice's key followed by NUL", invalid(), "alice-key\u0000"),
   h("huge", "a 60 KiB key", invalid(), "k".repeat(60 * 1024)),
-  h("bearer-prefixed", "`Bearer alice-key` in X-API-Key (a leading Bearer is stripped, as Envoy Gateway)", ALICE, "Bearer alice-key"),
+  h("bearer-prefixed", "`Bearer alice-key` in X-API-Key (a leading `Bearer ` is cut off, as Envoy's api_key_auth)", ALICE, "Bearer alice-key"),
+  h("bearer-lower-case", "`bearer alice-key` (Envoy cuts off exactly `Bearer `; the rest is the key)", invalid(), "bearer alice-key",
+    "a leading scheme was matched in any case and the key tried with and without it; Envoy's filter cuts off exactly `Bearer ` and looks up what remains, once"),
+  h("bearer-twice", "`Bearer Bearer alice-key`", invalid(), "Bearer Bearer alice-key"),
   c("query-space", "`?api_key=alice-key%20`", invalid(), (ctx) => ctx.check({ path: "/keys?api_key=alice-key%20" })),
   c("query-encoded", "`?api_key=alice%2Dkey` (the query's own percent-encoding is decoded)", ALICE, (ctx) => ctx.check({ path: "/keys?api_key=alice%2Dkey" })),
   c("empty-header", "empty X-API-Key (absent), nothing else", missing, (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": "" } })),
@@ -41,7 +45,7 @@ export const apiKeyCases: readonly Case[] = [
   c("header-and-query", "valid X-API-Key and a wrong `api_key` (the first source present is used)", ALICE,
     (ctx) => ctx.check({ path: "/keys?api_key=wrong", headers: { "x-api-key": "alice-key" } })),
   c("wrong-header-good-query", "wrong X-API-Key and a valid `api_key`", invalid(), (ctx) => ctx.check({ path: "/keys?api_key=alice-key", headers: { "x-api-key": "wrong" } })),
-  c("two-header-lines", "wire: two X-API-Key lines (alice's and bob's)", invalid(), (ctx) => ctx.envoy("/keys", [["x-api-key", "alice-key"], ["x-api-key", "bob-key"]])),
+  c("two-header-lines", "wire: two X-API-Key lines (alice's and bob's)", invalid("more than one header x-api-key was sent"), (ctx) => ctx.envoy("/keys", [["x-api-key", "alice-key"], ["x-api-key", "bob-key"]])),
   c("query-twice", "`?api_key=alice-key&api_key=bob-key`", invalid("more than one param api_key was sent"),
     (ctx) => ctx.check({ path: "/keys?api_key=alice-key&api_key=bob-key" })),
   c("cookie-twice", "`Cookie: apikey=alice-key; apikey=bob-key`", invalid("more than one cookie apikey was sent"),

@@ -11,6 +11,7 @@ import { token } from "../world.ts";
 
 const ALICE: Expected = { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } };
 const BAD = (reason: string): Expected => ({ status: 400, code: "request_invalid", reason });
+const UNDERSCORE = (name: string): Expected => BAD(`the header ${name} is refused`);
 
 function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promise<Outcome>, fixed?: string): Case {
   return { id: `header.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
@@ -33,10 +34,17 @@ export const headerCases: readonly Case[] = [
   c("spoof-remove-list", "wire: client-sent `x-envoy-auth-headers-to-remove: x-client-id` (ignored; the answer is Portcullis' own)", ALICE,
     (ctx) => ctx.envoy("/keys", { "x-api-key": "alice-key", "x-envoy-auth-headers-to-remove": "x-client-id" })),
   c("spoof-cookie", "sanitize: `Cookie: apikey=alice-key; theme=dark` (the key cookie is cut from what goes upstream)",
-    { status: 200, code: "allowed", upstream: { "x-client-id": "alice", cookie: "theme=dark" } },
+    { status: 200, code: "allowed", upstream: { "x-client-id": "alice", cookie: "theme=dark" }, remove: ["x-api-key"] },
     (ctx) => ctx.check({ path: "/sanitized", headers: { cookie: "apikey=alice-key; theme=dark" } })),
   c("sanitize-header", "sanitize: the key header is listed for removal", { status: 200, code: "allowed", upstream: { "x-client-id": "alice" }, remove: ["x-api-key"] },
     (ctx) => ctx.check({ path: "/sanitized", headers: { "x-api-key": "alice-key" } })),
+  c("sanitize-every-source", "sanitize: alice's key in X-API-Key and bob's in the `apikey` cookie (every configured source is stripped)",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "alice", cookie: "theme=dark" }, remove: ["x-api-key"] },
+    (ctx) => ctx.check({ path: "/sanitized", headers: { "x-api-key": "alice-key", cookie: "apikey=bob-key; theme=dark" } }),
+    "only the source the key was read from was stripped, so a second key in the cookie went upstream; every configured source is now removed, as Envoy's hide_credentials"),
+  c("sanitize-cookie-read", "sanitize: the key read from the cookie; a client-sent X-API-Key (empty) is stripped too",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "alice" }, remove: ["x-api-key", "cookie"] },
+    (ctx) => ctx.check({ path: "/sanitized", headers: { "x-api-key": "", cookie: "apikey=alice-key" } }), "see header.sanitize-every-source"),
   c("claim-array", "valid token whose `email` is an array, plus a client-sent x-user-email",
     { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } },
     (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Bearer ${token({ email: ["a@x", "b@x"] }, {}, undefined, ctx.keys)}`, "x-user-email": "root@x" } })),
@@ -65,4 +73,11 @@ export const headerCases: readonly Case[] = [
     (ctx) => ctx.raw("GET /keys\u0001 HTTP/1.1\r\nhost: api.example.com\r\nconnection: close\r\n\r\n")),
   c("huge-body", "wire: a 2 MiB body (bodies are drained up to 1 MiB; then the connection is cut, no answer)", { status: 0, code: "connection_closed" },
     (ctx) => ctx.raw(`POST /public HTTP/1.1\r\nhost: api.example.com\r\ncontent-length: ${2 * 1024 * 1024}\r\nconnection: close\r\n\r\n${"b".repeat(2 * 1024 * 1024)}`)),
+  c("underscore-open", "`X_User_Id: admin` on the open route (CGI, WSGI and Rack read it as HTTP_X_USER_ID)", UNDERSCORE("x_user_id"),
+    (ctx) => ctx.check({ path: "/public", headers: { x_user_id: "admin" } }), "see forward.underscore-identity"),
+  c("underscore-with-key", "valid key plus `x_client_id: admin`", UNDERSCORE("x_client_id"),
+    (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": "alice-key", x_client_id: "admin" } })),
+  c("underscore-mixed", "wire: `X-User_Id: admin` (one of the spellings between)", UNDERSCORE("x-user_id"), (ctx) => ctx.envoy("/public", { "X-User_Id": "admin" })),
+  c("underscore-unmanaged", "`x_trace_id: 1`, a name that folds to no managed header, is left alone", { status: 200, code: "allowed" },
+    (ctx) => ctx.check({ path: "/public", headers: { x_trace_id: "1" } })),
 ];

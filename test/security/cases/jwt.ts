@@ -124,9 +124,22 @@ export const jwtCases: readonly Case[] = [
     const tok = token({}, {}, undefined, ctx.keys);
     return ctx.check({ path: `/jwt?access_token=${tok}`, headers: { authorization: `Bearer ${tok}` } });
   }),
-  c("two-authorization-lines", "wire: two `Authorization` lines, valid then forged", invalid("Jwt is not well formed"),
+  c("two-authorization-lines", "wire: two `Authorization` lines, valid then forged", invalid("Jwt verification fails"),
     (ctx) => ctx.envoy("/jwt", [["authorization", `Bearer ${token({}, {}, undefined, ctx.keys)}`], ["authorization", `Bearer ${token({ sub: "admin" }, {}, ctx.keys.stranger)}`]]),
-    "Node keeps only the first Authorization line, so the second reached the upstream unchecked; every line is now read, and two are one malformed credential"),
+    "Node keeps only the first Authorization line, so the second reached the upstream unchecked; every line is now read, each as its own token (as Envoy's extractor), and every token must verify"),
+  c("prefix-inside-optional", "optional route: `Authorization: Token Bearer <forged>` (issue 11 situation 6)", invalid("Jwt verification fails"),
+    (ctx) => ctx.check({ path: "/optional", headers: { authorization: `Token Bearer ${token({}, {}, ctx.keys.stranger)}` } }),
+    "the prefix was looked for only at the start, so the forged token was not read and went upstream on the optional route; Envoy's extractor finds `Bearer ` anywhere in the value, and so does Portcullis"),
+  c("prefix-inside-valid", "required route: `Authorization: Token Bearer <valid>` (Envoy reads the token after the prefix)", OK,
+    (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Token Bearer ${token({}, {}, undefined, ctx.keys)}` } }), "see jwt.prefix-inside-optional"),
+  c("prefix-lower-case", "optional route: `Authorization: bearer <forged>` (read in any case: Envoy would skip it and forward it unverified)", invalid("Jwt verification fails"),
+    (ctx) => ctx.check({ path: "/optional", headers: { authorization: `bearer ${token({}, {}, ctx.keys.stranger)}` } })),
+  c("prefix-then-junk", "`Authorization: Bearer   \"<valid>` (Envoy skips to the first base64url character after the prefix)", OK,
+    (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Bearer   "${token({}, {}, undefined, ctx.keys)}` } })),
+  c("prefix-no-token", "`Authorization: Bearer ***` (the prefix, then no token character: the whole value is the token)", invalid("Jwt is not well formed"),
+    (ctx) => ctx.check({ path: "/optional", headers: { authorization: "Bearer ***" } })),
+  c("two-lines-both-valid", "wire: two `Authorization` lines, each a valid token (each is verified)", OK,
+    (ctx) => ctx.envoy("/jwt", [["authorization", `Bearer ${token({}, {}, undefined, ctx.keys)}`], ["authorization", `Bearer ${token({ jti: "2" }, {}, undefined, ctx.keys)}`]])),
   c("cookie-twice", "`session` cookie twice: valid, then forged", invalid("Jwt verification fails"), (ctx) => {
     const good = token({ iss: OTHER_ISSUER }, {}, undefined, ctx.keys);
     return ctx.check({ path: "/jwt", headers: { cookie: `session=${good}; session=${token({ iss: OTHER_ISSUER, sub: "admin" }, {}, ctx.keys.stranger)}` } });

@@ -1,0 +1,59 @@
+/**
+ * The forward-auth port (nginx auth_request, Caddy forward_auth, Traefik ForwardAuth). Those
+ * proxies hand the upstream the URI exactly as the client wrote it and let ANY 2xx through, so the
+ * port decides only on a URI already in normal form and never answers a denial with a 2xx.
+ * test/e2e/proxies.test.ts sends the same situations through real nginx and Caddy.
+ */
+import type { Ctx } from "../context.ts";
+import type { Case, Expected, Outcome } from "../outcome.ts";
+import { HOST } from "../world.ts";
+
+/** An origin the /cors route's policy lists. */
+const CORS_ORIGIN = "https://app.example.com";
+const NOT_NORMAL: Expected = { status: 400, code: "request_invalid", reason: "not in normal form" };
+const FRAGMENT: Expected = { status: 400, code: "request_invalid", reason: "fragment" };
+
+function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promise<Outcome>, fixed?: string): Case {
+  return { id: `forward.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
+}
+/** The original request as a forward-auth proxy describes it. */
+const original = (uri: string, method = "GET", headers: Record<string, string> = {}) => ({
+  "x-forwarded-method": method, "x-forwarded-proto": "https", "x-forwarded-host": HOST, "x-forwarded-uri": uri, ...headers,
+});
+const uri = (id: string, title: string, expect: Expected, u: string, fixed?: string) => c(id, title, expect, (ctx) => ctx.forward(original(u)), fixed);
+
+/**
+ * A preflight on /cors from `origin`. The marked 403's Access-Control-* headers are for the client
+ * (the proxy turns them into a 204), never for the upstream: the outcome counts them as forwarded
+ * unless the marker is there and Access-Control-Allow-Origin is `allowOrigin` (absent: undefined).
+ */
+async function preflight(ctx: Ctx, origin: string, allowOrigin: string | undefined): Promise<Outcome> {
+  const o = await ctx.forward(original("/cors", "OPTIONS", { origin, "access-control-request-method": "POST" }));
+  const { "x-portcullis-preflight": marker, "access-control-allow-origin": allowed } = o.upstream;
+  return marker === "answered" && allowed === allowOrigin ? { ...o, upstream: {} } : o;
+}
+
+const DOTS_FIXED = "the forward-auth port decided on the normalised path (the open /public) while nginx and Caddy hand the upstream the raw URI, which runs /keys' handler; a URI not in normal form is now refused";
+
+export const forwardAuthCases: readonly Case[] = [
+  uri("dot-segments", "X-Forwarded-Uri `/keys/../public` (the upstream receives it as written)", NOT_NORMAL, "/keys/../public", DOTS_FIXED),
+  uri("dot-segments-deep", "X-Forwarded-Uri `/keys/a/b/../../../public`", NOT_NORMAL, "/keys/a/b/../../../public", DOTS_FIXED),
+  uri("encoded-dots", "X-Forwarded-Uri `/keys/%2e%2e/public`", NOT_NORMAL, "/keys/%2e%2e/public", DOTS_FIXED),
+  uri("encoded-dots-upper", "X-Forwarded-Uri `/keys/%2E%2E/public`", NOT_NORMAL, "/keys/%2E%2E/public", DOTS_FIXED),
+  uri("single-dot", "X-Forwarded-Uri `/public/./x`", NOT_NORMAL, "/public/./x"),
+  uri("double-slash", "X-Forwarded-Uri `//keys` (merged by Envoy, not by every upstream)", NOT_NORMAL, "//keys"),
+  uri("fragment", "X-Forwarded-Uri `/keys#/../public` (a raw request line with a fragment)", FRAGMENT, "/keys#/../public", DOTS_FIXED),
+  uri("fragment-in-query", "X-Forwarded-Uri `/public?x=1#/../keys`", FRAGMENT, "/public?x=1#/../keys"),
+  uri("dots-in-query", "X-Forwarded-Uri `/public?next=/../keys` (dots in the query are data)", { status: 200, code: "allowed" }, "/public?next=/../keys"),
+  uri("lower-case-escape", "X-Forwarded-Uri `/public/caf%c3%a9` (the case of an escape changes no reading)", { status: 200, code: "allowed" }, "/public/caf%c3%a9"),
+  uri("normal", "X-Forwarded-Uri `/keys` without a key", { status: 401, code: "apikey_missing" }, "/keys"),
+  c("preflight", "a CORS preflight from a listed origin: a 403 marked `x-portcullis-preflight: answered` with the Access-Control-* headers, never a 2xx (any 2xx sends the request upstream)",
+    { status: 403, code: "cors_preflight" }, (ctx) => preflight(ctx, CORS_ORIGIN, CORS_ORIGIN),
+    "the preflight's 204 is an allow for nginx, Caddy and Traefik, which sent the unauthenticated OPTIONS upstream"),
+  c("preflight-other-origin", "a CORS preflight from an origin not listed (Envoy answers 204 without Access-Control-Allow-Origin): the same marked 403, without it",
+    { status: 403, code: "cors_origin" }, (ctx) => preflight(ctx, "https://evil.example", undefined), "see forward.preflight"),
+  c("underscore-identity", "`X_Client_Id: admin` on the open route (a CGI upstream reads it as HTTP_X_CLIENT_ID)",
+    { status: 400, code: "request_invalid", reason: "X_Client_Id".toLowerCase() },
+    (ctx) => ctx.forward([...Object.entries(original("/public")), ["X_Client_Id", "admin"]]),
+    "Caddy and Envoy forward header names with underscores, which CGI, WSGI and Rack upstreams fold into the managed header Portcullis removed; such a spelling of a managed header is now refused on every port"),
+];
