@@ -24,7 +24,7 @@ import { corsResponseHeaders, isPreflight, preflightAnswer } from "./cors.ts";
 import { deny, type Decision } from "./decision.ts";
 import type { IdentityAttributes, IdentityResult, PhaseOutcome } from "./identity.ts";
 import { checkJwt } from "./jwt.ts";
-import { normalizeRequest, type AuthzRequest, type NormalizedRequest } from "./request.ts";
+import { normalizeRequest, pathReadings, type AuthzRequest, type NormalizedRequest } from "./request.ts";
 import type { MaybePromise } from "./maybe-async.ts";
 import { everyReadingAllows } from "./readings.ts";
 
@@ -42,7 +42,11 @@ export interface CheckContext {
   readonly clientAddress: ClientAddressDetection;
 }
 
-/** Synchronous unless a phase must wait (a JWKS being fetched, a bcrypt comparison). */
+/**
+ * Synchronous unless a phase must wait (a JWKS being fetched, a bcrypt comparison). A path that
+ * components on the way may read differently (`pathReadings`: an encoded "/" or "\", a ";"
+ * parameter) is decided on each reading, and allowed only if every reading allows (DESIGN §0).
+ */
 export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckContext): MaybePromise<Decision> {
   // 0. Header names
   const folded = foldedManagedHeader(request.headers, snapshot.managedHeaders);
@@ -51,7 +55,18 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   }
 
   const req = normalizeRequest(request);
+  const queryAt = request.path.indexOf("?");
+  const paths = pathReadings(queryAt === -1 ? request.path : request.path.slice(0, queryAt));
+  if (paths.length === 1) return checkReading(snapshot, req, ctx);
+  return everyReadingAllows(
+    paths.map((path, i) => checkReading(snapshot, i === 0 ? req : req.withPath(path), ctx)),
+    `the path also reads as ${paths.slice(1).join(", ")}, and not every reading is allowed`,
+  );
+}
 
+/** Phases 1 on, for one reading of the request's path. */
+function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckContext): MaybePromise<Decision> {
+  const request = req.source;
   // 1. Route: the rule each route table the request may have been routed by picks.
   const entries = findRoutes(snapshot.routes, req, { gateway: request.gateway, port: request.port, route: request.route });
   if (entries === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});

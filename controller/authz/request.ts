@@ -36,6 +36,8 @@ export interface NormalizedRequest extends RouteRequest {
   cookies(name: string): readonly string[];
   /** Every value of the named query parameter, in order (nothing is parsed when there is no query). */
   params(name: string): readonly string[];
+  /** The same request with its path read another way (one of `pathReadings`). */
+  withPath(path: string): NormalizedRequest;
 }
 
 export function normalizeRequest(source: AuthzRequest): NormalizedRequest {
@@ -55,12 +57,16 @@ class Normalized implements NormalizedRequest {
   #query: URLSearchParams | undefined;
   #cookies: Map<string, string[]> | undefined;
 
-  constructor(source: AuthzRequest) {
+  constructor(source: AuthzRequest, path?: string) {
     this.source = source;
     this.#queryAt = source.path.indexOf("?");
     this.host = normalizeHost(source.host);
-    this.path = normalizePath(this.#queryAt === -1 ? source.path : source.path.slice(0, this.#queryAt));
+    this.path = path ?? normalizePath(this.#queryAt === -1 ? source.path : source.path.slice(0, this.#queryAt));
     this.method = source.method;
+  }
+
+  withPath(path: string): NormalizedRequest {
+    return new Normalized(this.source, path);
   }
 
   get rawQuery(): string | undefined {
@@ -124,11 +130,51 @@ export function normalizeHost(host: string): string {
 export function normalizePath(path: string): string {
   // Most paths are already normal: no escapes, no empty, "." or ".." segments.
   if (path.startsWith("/") && !ABNORMAL_PATH.test(path)) return path;
-  let p = path.startsWith("/") ? path : `/${path}`;
-  p = p.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => {
+  return resolveSegments(path.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => {
     const c = String.fromCharCode(parseInt(hex, 16));
     return /[A-Za-z0-9\-._~]/.test(c) ? c : `%${hex.toUpperCase()}`;
-  });
+  }));
+}
+
+/** What makes components read a path differently: an escape (%2F, %5C, %2E…), a backslash, a ";" parameter. */
+const READ_DIFFERENTLY = /[%\\;]/;
+
+/**
+ * Every way a component on the request's way may read `path` (no query), each normalised as
+ * `normalizePath` leaves it, the first being Envoy's default reading (`normalizePath`):
+ * - Envoy with `path_with_escaped_slashes_action` UNESCAPE_AND_REDIRECT or UNESCAPE_AND_FORWARD
+ *   (Envoy Gateway's default): %2F and %5C decoded before the dot segments are removed;
+ * - nginx, Caddy and Go servers: every escape decoded, then dot segments removed;
+ * - servers that take "\\" for "/" (IIS, some frameworks) and that drop ";" path parameters
+ *   (Tomcat, Jetty, Spring) before decoding.
+ * A path without escapes, backslashes or ";" reads the same everywhere: one reading.
+ */
+export function pathReadings(path: string): readonly string[] {
+  const envoy = normalizePath(path);
+  if (!READ_DIFFERENTLY.test(path)) return [envoy];
+  const unescapedSlashes = path.replace(/%2f/gi, "/").replace(/%5c/gi, "\\");
+  const decoded = decodeEscapes(path);
+  const withoutParams = decodeEscapes(path.replace(/;[^/]*/g, ""));
+  const readings = new Set([
+    envoy,
+    normalizePath(unescapedSlashes),
+    normalizePath(unescapedSlashes.replace(/\\/g, "/")),
+    resolveSegments(decoded),
+    resolveSegments(decoded.replace(/\\/g, "/")),
+    resolveSegments(withoutParams),
+    resolveSegments(withoutParams.replace(/\\/g, "/")),
+  ]);
+  return [...readings];
+}
+
+/** Every escape decoded (runs of escapes as UTF-8 bytes), as nginx and Go do; escapes that decode to "%" are not decoded again. */
+function decodeEscapes(path: string): string {
+  return path.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replace(/%/g, ""), "hex").toString("utf8"));
+}
+
+/** A leading "/", merged slashes, "." and ".." segments removed (RFC 3986 §5.2.4); nothing decoded. */
+function resolveSegments(path: string): string {
+  const p = path.startsWith("/") ? path : `/${path}`;
   const out: string[] = [];
   const segments = p.split("/").slice(1);
   segments.forEach((seg, i) => {

@@ -3,8 +3,9 @@
  * read it the same way): 200 allows and its headers go upstream; anything else is the denial the
  * client sees, body and headers included.
  */
+import { STATUS_CODES } from "node:http";
 import { BoundedMap } from "../authz/bounded-map.ts";
-import type { Decision } from "../authz/decision.ts";
+import type { Decision, DecisionCode } from "../authz/decision.ts";
 
 /** Envoy strips the headers this response header lists from the upstream request. */
 export const HEADERS_TO_REMOVE = "x-envoy-auth-headers-to-remove";
@@ -59,7 +60,27 @@ function render(decision: Decision): WireResponse {
   }
   // A CORS preflight answered by Portcullis: no body, only the Access-Control-* headers.
   if (decision.status === 204) return wireResponse(204, { ...decision.responseHeaders }, "");
-  return wireResponse(decision.status, { ...decision.responseHeaders, "content-type": "application/json" }, JSON.stringify({ code: decision.code, message: decision.message }));
+  return wireResponse(decision.status, { ...decision.responseHeaders, "content-type": "application/json" }, denialBody(decision));
+}
+
+/**
+ * Codes whose decision message is written for the client, as Envoy's own filters word their local
+ * replies ("Jwt is missing", "User authentication failed: …"): it says what the client sent or
+ * lacked, never how Portcullis is configured.
+ */
+const CLIENT_MESSAGE_CODES: ReadonlySet<DecisionCode> = new Set<DecisionCode>([
+  "apikey_missing", "apikey_invalid", "jwt_missing", "jwt_invalid", "jwt_audience", "basic_missing", "basic_invalid",
+]);
+
+/**
+ * The body a denied client receives: `{"code": <reason code>, "message": …}`. The message is the
+ * decision's own only for the codes above; any other code (an invalid policy's validation error,
+ * the authorization rule that refused, a failure) gets the status's standard phrase, and its
+ * message stays in the audit log and `check --explain`.
+ */
+export function denialBody(decision: Decision): string {
+  const message = CLIENT_MESSAGE_CODES.has(decision.code) ? decision.message : (STATUS_CODES[decision.status] ?? "Denied");
+  return JSON.stringify({ code: decision.code, message });
 }
 
 function wireResponse(status: number, headers: Record<string, string>, body: string): WireResponse {

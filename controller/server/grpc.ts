@@ -13,6 +13,7 @@ import { Server, ServerCredentials, status as GrpcStatus, type ServerUnaryCall, 
 import { loadSync } from "@grpc/proto-loader";
 import type { Logger } from "pino";
 import type { Decision } from "../authz/decision.ts";
+import { denialBody } from "./envoy-response.ts";
 import type { AuthzRequest } from "../authz/request.ts";
 import type { Authorizer } from "../runtime/authorizer.ts";
 
@@ -90,7 +91,7 @@ export function toCheckResponse(decision: Decision): object {
     denied_response: {
       status: { code: decision.status },
       headers: overwrite({ ...decision.responseHeaders, "content-type": "application/json" }),
-      body: JSON.stringify({ code: decision.code, message: decision.message }),
+      body: denialBody(decision),
     },
   };
 }

@@ -387,3 +387,40 @@ describe("several methods (AND)", () => {
     expect(r).toMatchObject({ status: 200, principal: "apiKey alice, jwt idp sub=u-1", upstreamHeaders: { "x-client-id": "alice", "x-user-id": "u-1" } });
   });
 });
+
+describe("paths that components read differently (DESIGN §0)", () => {
+  const llm = (jwks: string) => `
+${gatewayWithRoute("api.example.com", { embeddings: "/v1/embeddings", chat: "/v1/chat/completions" })}---
+apiVersion: v1
+kind: Secret
+metadata: {name: keys, namespace: apps}
+stringData: {alice: alice-key}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: embeddings, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: embeddings}]
+  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}]}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: chat, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: chat}]
+  jwt: {providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${jwks}'}}]}
+`;
+  it("issue 11 situation 8: an API key for /v1/embeddings does not open /v1/embeddings/..%2Fchat/completions", async () => {
+    const at = decider(llm(jwksOf(idp)));
+    const r = await at({ path: "/v1/embeddings/..%2Fchat/completions", headers: { "x-api-key": "alice-key" } });
+    expect([r.status, r.code, r.route]).toEqual([401, "jwt_missing", "apps/api rule chat"]);
+    expect(r.message).toContain("the path also reads as /v1/chat/completions");
+    expect((await at({ path: "/v1/embeddings/a%2Fb", headers: { "x-api-key": "alice-key" } })).status).toBe(200);
+  });
+  it("allowed when every reading allows: a token and a key together", async () => {
+    const at = decider(llm(jwksOf(idp)));
+    const token = await mint(idp, { iss: ISSUER, sub: "alice" });
+    const r = await at({ path: "/v1/embeddings/..%2Fchat/completions", headers: { "x-api-key": "alice-key", authorization: `Bearer ${token}` } });
+    expect([r.status, r.route]).toEqual([200, "apps/api rule embeddings"]);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { normalizeHost, normalizePath } from "../../controller/authz/request.ts";
+import { normalizeHost, normalizePath, pathReadings } from "../../controller/authz/request.ts";
 
 describe("normalizePath", () => {
   it.each([
@@ -18,6 +18,27 @@ describe("normalizePath", () => {
     ["/a%2fb", "/a%2Fb"],
     ["/%7euser", "/~user"],
   ])("%s → %s", (input, expected) => expect(normalizePath(input)).toBe(expected));
+});
+
+describe("pathReadings", () => {
+  it("a path without escapes, backslashes or parameters has one reading, Envoy's", () => {
+    expect(pathReadings("/a/./b//c/../d")).toEqual(["/a/b/d"]);
+  });
+  it("an encoded slash: Envoy's default keeps it, its UNESCAPE actions, nginx and Caddy decode it", () => {
+    expect(pathReadings("/v1/embeddings/..%2Fchat/completions")).toEqual(["/v1/embeddings/..%2Fchat/completions", "/v1/chat/completions"]);
+  });
+  it("an encoded or plain backslash is also read as a slash", () => {
+    expect(pathReadings("/public/..%5Ckeys")).toEqual(["/public/..%5Ckeys", "/public/..\\keys", "/keys"]);
+    expect(pathReadings("/public\\..\\keys")).toEqual(["/public\\..\\keys", "/keys"]);
+  });
+  it("a ';' parameter is also read without it (Tomcat, Jetty, Spring)", () => {
+    expect(pathReadings("/admin;jsessionid=1")).toEqual(["/admin;jsessionid=1", "/admin"]);
+    expect(pathReadings("/a;x/..;y/b")).toEqual(["/a;x/..;y/b", "/b"]);
+  });
+  it("every escape is decoded once, never twice", () => {
+    expect(pathReadings("/public/%252e%252e/keys")).toEqual(["/public/%252e%252e/keys", "/public/%2e%2e/keys"]);
+    expect(pathReadings("/caf%C3%A9")).toEqual(["/caf%C3%A9", "/café"]);
+  });
 });
 
 describe("normalizeHost", () => {

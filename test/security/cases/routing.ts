@@ -1,6 +1,6 @@
 /**
  * Routing: a request must be matched to the rule Envoy would route it to, whatever its spelling.
- * api.example.com: /public open, /keys API keys, /m open for GET only, `/re/(a+)+` protected;
+ * api.example.com: /public open, /keys API keys, /jwt JWT, /m open for GET only, `/re/(a+)+` protected;
  * www.example.com: / open, Exact /admin and RegularExpression /secret/.* protected;
  * *.wild.example.com protected.
  */
@@ -16,7 +16,7 @@ function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promi
   return { id: `route.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
 }
 /** GET `path` on api.example.com through check(). */
-const p = (id: string, title: string, expect: Expected, path: string) => c(id, title, expect, (ctx) => ctx.check({ path }));
+const p = (id: string, title: string, expect: Expected, path: string, fixed?: string) => c(id, title, expect, (ctx) => ctx.check({ path }), fixed);
 /** GET /keys on `host` through check(). */
 const host = (id: string, title: string, expect: Expected, name: string, path = "/keys") => c(id, title, expect, (ctx) => ctx.check({ host: name, path }));
 /** The forward-auth port with these headers. */
@@ -35,12 +35,21 @@ export const routingCases: readonly Case[] = [
   p("encoded-dot", "`/%2e/keys`", PROTECTED, "/%2e/keys"),
   p("encoded-unreserved", "`/%6Beys` (an encoded letter)", PROTECTED, "/%6Beys"),
   p("encoded-slash", "`/public%2F..%2Fkeys` (%2F never splits a segment)", NO_ROUTE, "/public%2F..%2Fkeys"),
-  p("encoded-slash-in-open", "`/public/..%2Fkeys`: stays under /public, the rule Envoy routes it to (Envoy keeps %2F by default; see SECURITY.md)", OPEN, "/public/..%2Fkeys"),
+  p("encoded-slash-in-open", "`/public/..%2Fkeys`: under /public for Envoy's default, `/keys` for Envoy Gateway's UNESCAPE_AND_REDIRECT, nginx and Caddy", PROTECTED, "/public/..%2Fkeys",
+    "Envoy's default reading (%2F kept) decided alone, so an upstream that decodes %2F ran /keys with no key checked; every reading is now decided and all must allow"),
+  c("encoded-slash-other-policy", "alice's key for /keys on `/keys/..%2Fjwt` (issue 11 situation 8: the decoded reading is the JWT route)", { status: 401, code: "jwt_missing" },
+    (ctx) => ctx.check({ path: "/keys/..%2Fjwt", headers: { "x-api-key": "alice-key" } }), "see route.encoded-slash-in-open"),
+  p("encoded-backslash", "`/public/..%5Ckeys` (%5C is `\\` for Envoy's UNESCAPE actions and for servers that take it for `/`)", PROTECTED, "/public/..%5Ckeys",
+    "see route.encoded-slash-in-open"),
+  p("encoded-slash-lower", "`/public/..%2fkeys` (lower-case escape)", PROTECTED, "/public/..%2fkeys", "see route.encoded-slash-in-open"),
+  host("path-parameter-exact", "`/admin;jsessionid=1` on www.example.com: Envoy takes the open `/` rule, Tomcat-like upstreams read `/admin`", PROTECTED,
+    "www.example.com", "/admin;jsessionid=1"),
+  p("encoded-slash-same-rule", "`/public/a%2Fb` (every reading stays under /public)", OPEN, "/public/a%2Fb"),
   p("double-encoded", "`/public/%252e%252e/keys`: a literal `%2e%2e` segment under /public", OPEN, "/public/%252e%252e/keys"),
   p("case", "`/KEYS` (paths are case-sensitive, as in Envoy)", NO_ROUTE, "/KEYS"),
   p("trailing-slash", "`/keys/`", PROTECTED, "/keys/"),
   p("prefix-boundary", "`/keysx` (a prefix matches whole segments)", NO_ROUTE, "/keysx"),
-  p("path-parameter", "`/keys;x=1` (not stripped, as in Envoy)", NO_ROUTE, "/keys;x=1"),
+  p("path-parameter", "`/keys;x=1` (Envoy's reading: no rule; without the parameter: /keys; both deny)", NO_ROUTE, "/keys;x=1"),
   p("dot-dot-in-query", "`/public?/../keys` (the query is not the path)", OPEN, "/public?/../keys"),
   p("fragment", "`/public#/../keys` (a fragment is path text, never a way out)", PROTECTED, "/public#/../keys"),
   p("backslash", "`/public\\..\\keys`", NO_ROUTE, "/public\\..\\keys"),

@@ -1,0 +1,35 @@
+/**
+ * What a denied client is told on every port: the status, its challenge headers and a generic body.
+ * The decision's message names the policy, rule and validation error; it belongs to the audit log.
+ */
+import { describe, expect, it } from "vitest";
+import { deny } from "../../controller/authz/decision.ts";
+import { envoyResponse, forwardAuthResponse } from "../../controller/server/envoy-response.ts";
+import { toCheckResponse } from "../../controller/server/grpc.ts";
+
+const INVALID = deny(403, "policy_invalid", "SecurityPolicy tenant-a/payments-secret-policy is invalid: Secret tenant-a/payments-keys not found", { route: "tenant-a/payments rule 0", policy: "tenant-a/payments-secret-policy" });
+const RULE = deny(403, "authz_denied", "denied by authorization rule only-admins-from-10.0.0.0/8", { policy: "tenant-a/admin" });
+const FAILED = deny(403, "internal_error", "the key store for https://idp.internal/keys?token=s3cret failed", {});
+const MISSING = deny(401, "basic_missing", "User authentication failed: no Basic credentials in the request", {}, { "www-authenticate": 'Basic realm="tenant-a"' });
+
+describe("denial bodies", () => {
+  it.each([
+    ["an invalid policy", INVALID, "Forbidden"],
+    ["an authorization rule", RULE, "Forbidden"],
+    ["a failure", FAILED, "Forbidden"],
+    ["a missing credential (the message speaks of the request only)", MISSING, MISSING.message],
+  ])("%s: the reason code and a message that tells nothing of the configuration (HTTP, forward-auth, gRPC)", (_what, decision, phrase) => {
+    const expected = { code: decision.code, message: phrase };
+    for (const wire of [envoyResponse(decision), forwardAuthResponse(decision)]) {
+      expect(wire.status).toBe(decision.status);
+      expect(JSON.parse(wire.body)).toEqual(expected);
+    }
+    const grpc = toCheckResponse(decision) as { denied_response: { status: { code: number }; body: string } };
+    expect(grpc.denied_response.status.code).toBe(decision.status);
+    expect(JSON.parse(grpc.denied_response.body)).toEqual(expected);
+  });
+
+  it("keeps the challenge the client needs (WWW-Authenticate)", () => {
+    expect(envoyResponse(MISSING).headers["www-authenticate"]).toBe('Basic realm="tenant-a"');
+  });
+});
