@@ -65,11 +65,12 @@ function render(decision: Decision): WireResponse {
 
 /**
  * Codes whose decision message is written for the client, as Envoy's own filters word their local
- * replies ("Jwt is missing", "User authentication failed: …"): it says what the client sent or
- * lacked, never how Portcullis is configured.
+ * replies ("Jwt is missing", "User authentication failed: …"), or says what is wrong with the
+ * request's own form (`request_invalid`): it speaks of what the client sent or lacked, never of how
+ * Portcullis is configured.
  */
 const CLIENT_MESSAGE_CODES: ReadonlySet<DecisionCode> = new Set<DecisionCode>([
-  "apikey_missing", "apikey_invalid", "jwt_missing", "jwt_invalid", "jwt_audience", "basic_missing", "basic_invalid",
+  "apikey_missing", "apikey_invalid", "jwt_missing", "jwt_invalid", "jwt_audience", "basic_missing", "basic_invalid", "request_invalid",
 ]);
 
 /**

@@ -2,10 +2,15 @@
  * Routing: a request must be matched to the rule Envoy would route it to, whatever its spelling.
  * api.example.com: /public open, /keys API keys, /jwt JWT, /m open for GET only, `/re/(a+)+` protected;
  * www.example.com: / open, Exact /admin and RegularExpression /secret/.* protected;
- * *.wild.example.com protected.
+ * *.wild.example.com protected. The `order-*` cases run on the compile golden case route-order:
+ * routes that tie on the path, ranked as Envoy Gateway ranks them.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { AuthzRequest } from "../../../controller/authz/request.ts";
+import { decider } from "../../support/world.ts";
 import type { Ctx, Headers } from "../context.ts";
-import type { Case, Expected, Outcome } from "../outcome.ts";
+import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
 const OPEN: Expected = { status: 200, code: "allowed" };
 const PROTECTED: Expected = { status: 401, code: "apikey_missing" };
@@ -23,7 +28,32 @@ const host = (id: string, title: string, expect: Expected, name: string, path = 
 const fwd = (id: string, title: string, expect: Expected, headers: Headers, fixed?: string) => c(id, title, expect, (ctx) => ctx.forward(headers), fixed);
 const FWD = { "x-forwarded-method": "GET", "x-forwarded-host": "api.example.com" };
 
+const orderWorld = decider(readFileSync(join(import.meta.dirname, "../../compile/testdata/route-order.in.yaml"), "utf8"));
+/** A request on the route-order world. */
+const order = (id: string, title: string, expect: Expected, request: Partial<AuthzRequest> & { path: string }, fixed?: string) =>
+  c(`order-${id}`, title, expect, async () => fromDecision(await orderWorld(request), managedHeadersOf(orderWorld.result.snapshot.policies)), fixed);
+const RANKING = "routes that tied on the path were ranked oldest first (and `method` above any header), so the older open route decided";
+
 export const routingCases: readonly Case[] = [
+  order("header-exact", "`x-org-id: acme`, no key: an older open route matches the header by RegularExpression `.*`, a newer protected one Exact `acme`",
+    PROTECTED, { host: "tie.example.com", path: "/", headers: { "x-org-id": "acme" } },
+    `${RANKING}; Envoy Gateway ranks an Exact header match above a RegularExpression one, and so does Portcullis now`),
+  order("query-exact", "`/q?debug=on`, no key: an older open route matches `debug` by RegularExpression, a newer protected one Exact `on`",
+    PROTECTED, { host: "tie.example.com", path: "/q?debug=on" }, `${RANKING}; see route.order-header-exact`),
+  order("query-encoded", "`/q?debug=o%6E`: Envoy compares query values as sent, so only the open RegularExpression route matches",
+    OPEN, { host: "tie.example.com", path: "/q?debug=o%6E" }),
+  order("query-repeated", "`/q?debug=off&debug=on`: Envoy reads the first value, so only the open RegularExpression route matches",
+    OPEN, { host: "tie.example.com", path: "/q?debug=off&debug=on" }),
+  order("method-ties-header", "GET with `x-tenant: blue`, no key: an older protected route matches the header, a newer open one `method: GET`",
+    PROTECTED, { host: "method.example.com", path: "/", headers: { "x-tenant": "blue" } },
+    "`method` ranked above every header match, so the open GET route decided; Envoy Gateway makes it one exact `:method` header match, the two tie and the older protected route wins"),
+  order("grpc", "gRPC `POST /orders.v1.OrderService/GetOrder` without a token: jwt on the GRPCRoute, an open HTTPRoute `PathPrefix /` on the host",
+    { status: 401, code: "jwt_missing" }, { method: "POST", host: "grpc.example.com", path: "/orders.v1.OrderService/GetOrder", headers: { "content-type": "application/grpc" } },
+    "GRPCRoutes were not indexed, so the open HTTPRoute decided every gRPC call; they are now indexed as Envoy Gateway translates them (service/method matches are paths)"),
+  order("grpc-dot-segment", "gRPC `POST /x/../orders.v1.OrderService/GetOrder` without a token",
+    { status: 401, code: "jwt_missing" }, { method: "POST", host: "grpc.example.com", path: "/x/../orders.v1.OrderService/GetOrder" }),
+  order("grpc-service-boundary", "`POST /orders.v1.OrderServiceX/GetOrder`: another service, the open HTTPRoute's",
+    OPEN, { method: "POST", host: "grpc.example.com", path: "/orders.v1.OrderServiceX/GetOrder" }),
   p("no-route", "a path no rule matches", NO_ROUTE, "/nowhere"),
   host("unknown-host", "a host no route serves", NO_ROUTE, "evil.example.com", "/public"),
   p("double-slash", "`//keys`", PROTECTED, "//keys"),
