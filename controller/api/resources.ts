@@ -34,6 +34,8 @@ export interface Secret {
   readonly data: Readonly<Record<string, string>>;
 }
 export interface ConfigMap { readonly metadata: ObjectMeta; readonly data: Readonly<Record<string, string>> }
+/** Only its labels are read: listener `allowedRoutes` and policy `targetSelectors` select namespaces by label. */
+export interface Namespace { readonly metadata: ObjectMeta }
 
 export interface Resources {
   readonly securityPolicies: readonly SecurityPolicy[];
@@ -44,6 +46,7 @@ export interface Resources {
   readonly referenceGrants: readonly ReferenceGrant[];
   readonly secrets: readonly Secret[];
   readonly configMaps: readonly ConfigMap[];
+  readonly namespaces: readonly Namespace[];
 }
 
 /** A raw object and where it came from ("file.yaml#2", or "kube"), for error messages. */
@@ -61,6 +64,7 @@ const KINDS: Record<string, { readonly groups: readonly string[]; readonly list:
   ReferenceGrant: { groups: [`${GATEWAY_API_GROUP}/v1beta1`, `${GATEWAY_API_GROUP}/v1alpha2`], list: "referenceGrants" },
   Secret: { groups: ["v1"], list: "secrets" },
   ConfigMap: { groups: ["v1"], list: "configMaps" },
+  Namespace: { groups: ["v1"], list: "namespaces", clusterScoped: true },
 };
 
 /** The kinds Portcullis reads; anything else in a manifest folder is ignored (not an error). */
@@ -69,12 +73,12 @@ export function isWatchedKind(kind: unknown): boolean {
 }
 
 export const EMPTY_RESOURCES: Resources = {
-  securityPolicies: [], gateways: [], gatewayClasses: [], httpRoutes: [], grpcRoutes: [], referenceGrants: [], secrets: [], configMaps: [],
+  securityPolicies: [], gateways: [], gatewayClasses: [], httpRoutes: [], grpcRoutes: [], referenceGrants: [], secrets: [], configMaps: [], namespaces: [],
 };
 
 export function toResources(raws: readonly RawObject[]): { resources: Resources; rejected: RejectedObject[] } {
   const lists: { [K in KindName]: unknown[] } = {
-    securityPolicies: [], gateways: [], gatewayClasses: [], httpRoutes: [], grpcRoutes: [], referenceGrants: [], secrets: [], configMaps: [],
+    securityPolicies: [], gateways: [], gatewayClasses: [], httpRoutes: [], grpcRoutes: [], referenceGrants: [], secrets: [], configMaps: [], namespaces: [],
   };
   const rejected: RejectedObject[] = [];
   const seen = new Map<string, string>();
@@ -173,6 +177,7 @@ function loadBody(kind: string, o: Record<string, unknown>): { value: object } |
       Object.assign(data, r.value.stringData ?? {});
       return { value: { type: r.value.type, data } };
     }
+    case "Namespace": return { value: {} };
     case "ConfigMap": {
       const r = parse(ConfigMapBodySchema, o, "");
       if ("reason" in r) return r;

@@ -19,8 +19,23 @@ const TargetRefSchema = z
   .strict();
 export type PolicyTargetRef = z.infer<typeof TargetRefSchema>;
 
-/** A Kubernetes label selector plus the kind (and group) it selects. */
-const TargetSelectorSchema = LabelSelectorSchema.extend({ group: z.string().optional(), kind: z.string().min(1) }).strict();
+/**
+ * Where a target selector looks (Envoy Gateway's TargetSelectorNamespaces): the policy's own
+ * namespace (Same, the default), every namespace (All) or those whose labels match `selector`.
+ * A target outside the policy's namespace also needs a ReferenceGrant from the SecurityPolicy.
+ */
+export const TargetSelectorNamespacesSchema = z
+  .object({ from: z.enum(["Same", "All", "Selector"]).default("Same"), selector: LabelSelectorSchema.strict().optional() })
+  .strict()
+  .refine((n) => n.from !== "Selector" || n.selector !== undefined, { message: "selector must be specified when from is Selector" });
+export type TargetSelectorNamespaces = z.infer<typeof TargetSelectorNamespacesSchema>;
+
+/** A Kubernetes label selector plus the kind (and group) it selects, and in which namespaces. */
+const TargetSelectorSchema = LabelSelectorSchema.extend({
+  group: z.string().optional(),
+  kind: z.string().min(1),
+  namespaces: TargetSelectorNamespacesSchema.optional(),
+}).strict();
 export type PolicyTargetSelector = z.infer<typeof TargetSelectorSchema>;
 
 /** Gateway API SecretObjectReference. */

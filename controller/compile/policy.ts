@@ -9,7 +9,7 @@ import { compileBasicAuth } from "./basicauth.ts";
 import { compileCors } from "./cors.ts";
 import { compileJwt } from "./jwt.ts";
 import type { References } from "./references.ts";
-import { lenientTargetRefs, resolveTargets, type MissingTarget, type Target, type TargetIndex } from "./targets.ts";
+import { everyTargetIn, lenientTargets, resolveTargets, type MissingTarget, type Target, type TargetIndex } from "./targets.ts";
 
 export interface AnalysedPolicy {
   readonly source: SecurityPolicy;
@@ -22,16 +22,19 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
   const id = keyOf(source.metadata);
   const parsed = SecurityPolicySpecSchema.safeParse(source.spec ?? {});
   if (!parsed.success) {
-    const resolution = resolveTargets(source, { targetRefs: lenientTargetRefs(source.spec) }, targets);
+    // An invalid policy still governs its targets (denying), or it would leave them open.
+    const lenient = lenientTargets(source.spec);
+    if (lenient === undefined) return unreadableTargets(source, describeIssues(parsed.error, "spec"), targets);
+    const resolution = resolveTargets(source.metadata.namespace, lenient, targets);
     return { source, compiled: invalid(id, describeIssues(parsed.error, "spec")), targets: resolution.targets, missing: resolution.missing };
   }
   const spec = parsed.data;
-  const resolution = resolveTargets(source, spec, targets);
+  if (spec.targetRef === undefined && (spec.targetRefs ?? []).length === 0 && (spec.targetSelectors ?? []).length === 0) {
+    return unreadableTargets(source, "spec: one of targetRef, targetRefs or targetSelectors is required", targets);
+  }
+  const resolution = resolveTargets(source.metadata.namespace, spec, targets);
   const fail = (reason: string): AnalysedPolicy => ({ source, compiled: invalid(id, reason), targets: resolution.targets, missing: resolution.missing });
 
-  if (spec.targetRef === undefined && (spec.targetRefs ?? []).length === 0 && (spec.targetSelectors ?? []).length === 0) {
-    return fail("spec: one of targetRef, targetRefs or targetSelectors is required");
-  }
   if (spec.targetRef !== undefined && spec.targetRefs !== undefined) {
     return fail("spec: targetRef and targetRefs exclude each other; use targetRefs");
   }
@@ -46,6 +49,18 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
   const features = compileFeatures(spec, source.metadata.namespace, refs);
   if (!features.ok) return fail(features.error);
   return { source, compiled: { id, invalid: undefined, ...features.value }, targets: resolution.targets, missing: resolution.missing };
+}
+
+/**
+ * A policy whose targets cannot be read at all could have named any Gateway or HTTPRoute of its
+ * namespace: it is applied, as invalid, to all of them, so that what it may have protected is
+ * denied rather than left open (a more specific or older policy there still takes precedence).
+ */
+function unreadableTargets(source: SecurityPolicy, reason: string, targets: TargetIndex): AnalysedPolicy {
+  const { namespace } = source.metadata;
+  const resolution = everyTargetIn(namespace, targets);
+  const why = `${reason}; which objects it targets cannot be read, so it is applied (denying) to every Gateway and HTTPRoute of namespace ${namespace}`;
+  return { source, compiled: invalid(keyOf(source.metadata), why), targets: resolution.targets, missing: [] };
 }
 
 type Features = Omit<CompiledPolicy, "id" | "invalid">;

@@ -31,18 +31,29 @@ export interface ReferencedObjects {
   readonly configMaps: readonly string[];
 }
 
+/**
+ * Whether a SecurityPolicy in `fromNamespace` may refer to the object `to` in another namespace:
+ * a ReferenceGrant in `to`'s namespace must allow SecurityPolicies of `fromNamespace` to refer to
+ * its group and kind (and name, when the grant names one).
+ */
+export type GrantCheck = (fromNamespace: string, to: { readonly group: string; readonly kind: string; readonly namespace: string; readonly name: string }) => boolean;
+
+export function grantCheck(resources: Resources): GrantCheck {
+  const grantsByNamespace = new Map<string, ReferenceGrant[]>();
+  for (const g of resources.referenceGrants) grantsByNamespace.set(g.metadata.namespace, [...(grantsByNamespace.get(g.metadata.namespace) ?? []), g]);
+  return (fromNamespace, to) =>
+    (grantsByNamespace.get(to.namespace) ?? []).some(
+      (g) =>
+        g.spec.from.some((f) => f.group === SECURITY_POLICY_GROUP && f.kind === "SecurityPolicy" && f.namespace === fromNamespace) &&
+        g.spec.to.some((t) => t.group === to.group && t.kind === to.kind && (t.name === undefined || t.name === "" || t.name === to.name)),
+    );
+}
+
 export function createReferences(resources: Resources): References {
   const secrets = new Map(resources.secrets.map((s) => [keyOf(s.metadata), s]));
   const configMaps = new Map(resources.configMaps.map((c) => [keyOf(c.metadata), c]));
 
-  const grantsByNamespace = new Map<string, ReferenceGrant[]>();
-  for (const g of resources.referenceGrants) grantsByNamespace.set(g.metadata.namespace, [...(grantsByNamespace.get(g.metadata.namespace) ?? []), g]);
-  const granted = (fromNamespace: string, toNamespace: string, kind: string, name: string): boolean =>
-    (grantsByNamespace.get(toNamespace) ?? []).some(
-      (g) =>
-        g.spec.from.some((f) => f.group === SECURITY_POLICY_GROUP && f.kind === "SecurityPolicy" && f.namespace === fromNamespace) &&
-        g.spec.to.some((t) => t.group === "" && t.kind === kind && (t.name === undefined || t.name === name)),
-    );
+  const granted = grantCheck(resources);
 
   const used = { Secret: new Set<string>(), ConfigMap: new Set<string>() };
   const jwksByText = new Map<string, JwksParseResult>();
@@ -56,7 +67,7 @@ export function createReferences(resources: Resources): References {
     const namespace = ref.namespace ?? fromNamespace;
     const id = `${namespace}/${ref.name}`;
     used[kind].add(id);
-    if (namespace !== fromNamespace && !granted(fromNamespace, namespace, kind, ref.name)) {
+    if (namespace !== fromNamespace && !granted(fromNamespace, { group: "", kind, namespace, name: ref.name })) {
       return { ok: false, error: `${kind} ${id} is in another namespace and no ReferenceGrant in ${namespace} allows it` };
     }
     const found = table.get(id);

@@ -3,9 +3,10 @@
  * HTTPRoutes, GRPCRoutes and route rules it applies to. Missing targets are reported, never skipped silently.
  */
 import { GATEWAY_API_GROUP } from "../api/gatewayapi.ts";
-import { keyOf, selectorMatches } from "../api/meta.ts";
-import type { Gateway, Resources, Route, SecurityPolicy } from "../api/resources.ts";
-import type { PolicyTargetRef, SecurityPolicySpec } from "../api/securitypolicy.ts";
+import { keyOf, LabelSelectorSchema, selectorMatches } from "../api/meta.ts";
+import type { Gateway, Resources, Route } from "../api/resources.ts";
+import { TargetSelectorNamespacesSchema, type PolicyTargetRef, type PolicyTargetSelector, type SecurityPolicySpec, type TargetSelectorNamespaces } from "../api/securitypolicy.ts";
+import { grantCheck, type GrantCheck } from "./references.ts";
 
 /** Most specific first: a rule-level policy replaces a route-level one, and so on. */
 export const LEVELS = ["rule", "route", "listener", "gateway"] as const;
@@ -42,6 +43,9 @@ export interface TargetIndex {
   readonly gateways: ReadonlyMap<string, Gateway>;
   readonly routes: ReadonlyMap<string, Route>;
   readonly servedGateways: ReadonlyMap<string, Gateway>;
+  /** Namespace → its labels; a namespace without a Namespace object has none (and matches no selector). */
+  readonly namespaceLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
+  readonly granted: GrantCheck;
 }
 
 export function indexTargets(resources: Resources, servedGateways: ReadonlyMap<string, Gateway>): TargetIndex {
@@ -50,34 +54,34 @@ export function indexTargets(resources: Resources, servedGateways: ReadonlyMap<s
     gateways: new Map(resources.gateways.map((g) => [keyOf(g.metadata), g])),
     routes: new Map([...resources.httpRoutes, ...resources.grpcRoutes].map((r) => [`${r.kind} ${keyOf(r.metadata)}`, r])),
     servedGateways,
+    namespaceLabels: new Map(resources.namespaces.map((n) => [n.metadata.name, n.metadata.labels ?? {}])),
+    granted: grantCheck(resources),
   };
 }
 
+/** An object a policy names by a targetRef (in its own namespace) or finds with a targetSelector. */
+interface NamedTarget {
+  readonly group: string;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly sectionName?: string | undefined;
+}
+
+/** The targets of a policy in namespace `ns`. */
 export function resolveTargets(
-  policy: SecurityPolicy,
+  ns: string,
   spec: Pick<SecurityPolicySpec, "targetRef" | "targetRefs" | "targetSelectors">,
   index: TargetIndex,
 ): TargetResolution {
-  const { resources, servedGateways } = index;
-  const ns = policy.metadata.namespace;
-  const refs: PolicyTargetRef[] = [...(spec.targetRef ? [spec.targetRef] : []), ...(spec.targetRefs ?? [])];
-  for (const selector of spec.targetSelectors ?? []) {
-    if ((selector.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP) continue;
-    const pool = selector.kind === "Gateway" ? resources.gateways
-      : selector.kind === "HTTPRoute" ? resources.httpRoutes
-      : selector.kind === "GRPCRoute" ? resources.grpcRoutes
-      : [];
-    for (const o of pool) {
-      if (o.metadata.namespace === ns && selectorMatches(selector, o.metadata.labels)) {
-        refs.push({ group: GATEWAY_API_GROUP, kind: selector.kind, name: o.metadata.name });
-      }
-    }
-  }
+  const { servedGateways } = index;
+  const named: NamedTarget[] = [...(spec.targetRef ? [spec.targetRef] : []), ...(spec.targetRefs ?? [])].map((r) => ({ ...r, namespace: ns }));
+  for (const selector of spec.targetSelectors ?? []) named.push(...selectedBy(selector, ns, index));
   const targets = new Map<string, Target>();
   const missing: MissingTarget[] = [];
   const unsupported: string[] = [];
-  for (const ref of refs) {
-    const id = `${ns}/${ref.name}`;
+  for (const ref of named) {
+    const id = `${ref.namespace}/${ref.name}`;
     const section = ref.sectionName;
     if (ref.group !== GATEWAY_API_GROUP || (ref.kind !== "Gateway" && !ROUTE_KINDS.has(ref.kind))) {
       unsupported.push(`${ref.kind}${ref.group ? `.${ref.group}` : ""} ${id}`);
@@ -109,18 +113,83 @@ export function resolveTargets(
 }
 
 /**
- * The target refs of a spec that failed validation, read leniently, so that the Invalid condition
- * is still reported against the objects the author meant.
+ * The objects a targetSelector finds, as Envoy Gateway selects them: its kind, its labels, in the
+ * namespaces `namespaces` allows (the policy's own by default); one in another namespace only
+ * with a ReferenceGrant there.
  */
-export function lenientTargetRefs(spec: unknown): PolicyTargetRef[] {
-  if (typeof spec !== "object" || spec === null) return [];
-  const s = spec as { targetRef?: unknown; targetRefs?: unknown };
-  const candidates = [s.targetRef, ...(Array.isArray(s.targetRefs) ? s.targetRefs : [])];
-  return candidates.flatMap((c) => {
-    if (typeof c !== "object" || c === null) return [];
-    const r = c as Record<string, unknown>;
-    if (typeof r.kind !== "string" || typeof r.name !== "string") return [];
-    const ref: PolicyTargetRef = { group: typeof r.group === "string" ? r.group : GATEWAY_API_GROUP, kind: r.kind, name: r.name };
-    return typeof r.sectionName === "string" ? [{ ...ref, sectionName: r.sectionName }] : [ref];
-  });
+function selectedBy(selector: PolicyTargetSelector, policyNamespace: string, index: TargetIndex): NamedTarget[] {
+  const group = selector.group ?? GATEWAY_API_GROUP;
+  if (group !== GATEWAY_API_GROUP) return [];
+  const { gateways, httpRoutes, grpcRoutes } = index.resources;
+  const pool = selector.kind === "Gateway" ? gateways : selector.kind === "HTTPRoute" ? httpRoutes : selector.kind === "GRPCRoute" ? grpcRoutes : [];
+  return pool
+    .filter(({ metadata: m }) => {
+      if (!namespaceSelected(selector.namespaces, policyNamespace, m.namespace, index) || !selectorMatches(selector, m.labels)) return false;
+      return m.namespace === policyNamespace || index.granted(policyNamespace, { group, kind: selector.kind, namespace: m.namespace, name: m.name });
+    })
+    .map(({ metadata: m }) => ({ group, kind: selector.kind, namespace: m.namespace, name: m.name }));
+}
+
+function namespaceSelected(namespaces: TargetSelectorNamespaces | undefined, policyNamespace: string, namespace: string, index: TargetIndex): boolean {
+  switch (namespaces?.from ?? "Same") {
+    case "Same": return namespace === policyNamespace;
+    case "All": return true;
+    case "Selector": {
+      const labels = index.namespaceLabels.get(namespace);
+      return labels !== undefined && selectorMatches(namespaces!.selector!, labels);
+    }
+  }
+}
+
+/**
+ * Every Gateway and route in `namespace`, at the Gateway and route level: what a policy whose
+ * targets cannot be read at all could have governed (its targetRefs can name only objects of its
+ * own namespace). An invalid policy is applied there, so it denies rather than leaves them open.
+ */
+export function everyTargetIn(namespace: string, index: TargetIndex): TargetResolution {
+  const refs: PolicyTargetRef[] = [
+    ...index.resources.gateways.filter((g) => g.metadata.namespace === namespace).map((g) => ({ group: GATEWAY_API_GROUP, kind: "Gateway", name: g.metadata.name })),
+    ...[...index.resources.httpRoutes, ...index.resources.grpcRoutes].filter((r) => r.metadata.namespace === namespace).map((r) => ({ group: GATEWAY_API_GROUP, kind: r.kind, name: r.metadata.name })),
+  ];
+  return resolveTargets(namespace, { targetRefs: refs }, index);
+}
+
+/**
+ * The targets of a spec that failed validation, read leniently, so that an invalid policy is
+ * applied (denying) to what its author meant, and its Invalid condition reported there. What
+ * cannot be read is read wide: a selector's unreadable labels select every object of its kind, an
+ * unreadable `namespaces` every namespace. Undefined when the targets cannot be read at all (no
+ * target fields, or one that is not a ref or selector of some kind).
+ */
+export function lenientTargets(spec: unknown): { targetRefs: PolicyTargetRef[]; targetSelectors: PolicyTargetSelector[] } | undefined {
+  if (!isRecord(spec)) return undefined;
+  const { targetRef, targetRefs = [], targetSelectors = [] } = spec;
+  if (!Array.isArray(targetRefs) || !Array.isArray(targetSelectors)) return undefined;
+  const refs = [...(targetRef === undefined ? [] : [targetRef]), ...targetRefs].map(lenientRef);
+  const selectors = targetSelectors.map(lenientSelector);
+  if (refs.length + selectors.length === 0 || refs.includes(undefined) || selectors.includes(undefined)) return undefined;
+  return { targetRefs: refs as PolicyTargetRef[], targetSelectors: selectors as PolicyTargetSelector[] };
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function lenientRef(r: unknown): PolicyTargetRef | undefined {
+  if (!isRecord(r) || typeof r.kind !== "string" || typeof r.name !== "string") return undefined;
+  const ref: PolicyTargetRef = { group: typeof r.group === "string" ? r.group : GATEWAY_API_GROUP, kind: r.kind, name: r.name };
+  // An unreadable sectionName widens the ref to the whole object.
+  return typeof r.sectionName === "string" ? { ...ref, sectionName: r.sectionName } : ref;
+}
+
+function lenientSelector(s: unknown): PolicyTargetSelector | undefined {
+  if (!isRecord(s) || typeof s.kind !== "string") return undefined;
+  const labels = LabelSelectorSchema.shape.matchLabels.safeParse(s.matchLabels);
+  const expressions = LabelSelectorSchema.shape.matchExpressions.safeParse(s.matchExpressions);
+  const namespaces = TargetSelectorNamespacesSchema.optional().safeParse(s.namespaces);
+  return {
+    group: typeof s.group === "string" ? s.group : GATEWAY_API_GROUP,
+    kind: s.kind,
+    matchLabels: labels.success ? labels.data : undefined,
+    matchExpressions: expressions.success ? expressions.data : undefined,
+    namespaces: namespaces.success ? namespaces.data : { from: "All" },
+  };
 }

@@ -189,6 +189,26 @@ describe("listeners and ports", () => {
   });
 });
 
+/** Issue 11, situation 7: the compile golden case invalid-policy-targets. */
+describe("invalid policies govern what they target", () => {
+  const world = decider(readFileSync(join(import.meta.dirname, "../compile/testdata/invalid-policy-targets.in.yaml"), "utf8"));
+  const alice = { authorization: `Basic ${Buffer.from("alice:alice-pass").toString("base64")}` };
+  const on = async (host: string) => {
+    const r = await world({ host, path: "/", headers: alice });
+    return `${r.status} ${r.code} ${r.policy}`;
+  };
+  it("denies the routes an invalid policy selects with targetSelectors, in its namespace and through namespaces: All", async () => {
+    expect(await on("billing.example.com")).toBe("403 policy_invalid apps/typo-selected");
+    expect(await on("cart.example.com")).toBe("403 policy_invalid apps/typo-selected");
+  });
+  it("reads an unreadable selector wide", async () => {
+    expect(await on("wide.example.com")).toBe("403 policy_invalid apps/unreadable-labels");
+  });
+  it("selects routes in namespaces whose labels match namespaces.selector", async () => {
+    expect(await on("orders.example.com")).toBe("200 allowed apps/team-selected");
+  });
+});
+
 describe("apiKeyAuth", () => {
   it("401 without a key", async () => {
     const r = await d({ path: "/keys" });

@@ -17,6 +17,7 @@ const WATCHED = [
   { kind: "Gateway", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/gateways" },
   { kind: "GatewayClass", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/gatewayclasses" },
   { kind: "ReferenceGrant", apiVersion: "gateway.networking.k8s.io/v1beta1", path: "/apis/gateway.networking.k8s.io/v1beta1/referencegrants" },
+  { kind: "Namespace", apiVersion: "v1", path: "/api/v1/namespaces" },
   { kind: "Secret", apiVersion: "v1", path: "/api/v1/secrets", referenced: "secrets" },
   { kind: "ConfigMap", apiVersion: "v1", path: "/api/v1/configmaps", referenced: "configMaps" },
 ] as const;
