@@ -13,9 +13,10 @@ $(INSTALLED): package.json package-lock.json
 	env PATH="$(SYSTEM_PATH)" npm ci --no-audit --no-fund
 	@touch $@
 
-## Runs Portcullis in standalone mode on the example manifests.
+## Runs Portcullis in standalone mode on the example manifests, reachable from this machine only.
+## Ctrl-C stops it at once: the shutdown delay exists for Kubernetes endpoint propagation only.
 run: install
-	bin/portcullis serve --manifests deploy/examples
+	bin/portcullis serve --manifests deploy/examples --bind-address 127.0.0.1 --shutdown-delay-seconds 0
 
 typecheck: install
 	tsc -p tsconfig.json

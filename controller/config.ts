@@ -2,6 +2,8 @@
  * Command line and environment → one validated, frozen Config. The only module that reads
  * process.env or argv; everything else receives the Config it needs.
  * Every flag `--some-flag` can also be given as PORTCULLIS_SOME_FLAG; a flag beats the variable.
+ * Bad input is a UsageError whose message is plain language ("missing URL", "--authz-port must be
+ * a port number from 0 to 65535 (got "70000")"), naming the flag or variable the user wrote.
  */
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
@@ -23,7 +25,7 @@ const DecideOptions = {
   /** Repeatable, and each value may be a comma-separated list. */
   xffTrustedCidrs: z.preprocess(
     (v) => (Array.isArray(v) ? v.flatMap((s) => String(s).split(",").map((t) => t.trim()).filter((t) => t !== "")) : v),
-    z.array(z.string().refine(isCidr, "not a CIDR such as 10.0.0.0/8")).default([]),
+    z.array(z.string().refine(isCidr)).default([]),
   ),
   jwksFetchTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(5000),
 };
@@ -40,7 +42,7 @@ const ServeSchema = z.object({
   ...DecideOptions,
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   shutdownGraceSeconds: z.coerce.number().min(0).max(300).default(10),
-  /** Seconds between SIGTERM and closing the ports: readiness fails first, so traffic moves away. */
+  /** Seconds between SIGTERM/SIGINT and closing the ports: readiness fails first, so traffic moves away. */
   shutdownDelaySeconds: z.coerce.number().min(0).max(120).default(5),
   leaseNamespace: z.string().min(1).default("default"),
   leaseName: z.string().min(1).default("portcullis-status-writer"),
@@ -51,83 +53,196 @@ const ServeSchema = z.object({
 const CheckSchema = z.object({
   command: z.literal("check"),
   manifests: z.string().min(1),
-  header: z.array(z.string().regex(/^[^:\s]+:/, "headers are written 'Name: value'")).default([]),
-  gateway: z.string().regex(/^[^/\s]+\/[^/\s]+$/, "a Gateway is named namespace/name").optional(),
+  header: z.array(z.string().regex(/^[^:\s]+:/)).default([]),
+  gateway: z.string().regex(/^[^/\s]+\/[^/\s]+$/).optional(),
   ...CompileOptions,
   ...DecideOptions,
-  method: z.string().regex(/^[A-Za-z]+$/, "METHOD is a word like GET"),
-  url: z.url({ protocol: /^https?$/, error: "URL must be an absolute http(s) URL" }),
+  method: z.string().regex(/^[A-Za-z]+$/),
+  url: z.url({ protocol: /^https?$/ }),
 });
 const CompileSchema = z.object({
   command: z.literal("compile"),
   manifests: z.string().min(1),
   ...CompileOptions,
 });
-const ConfigSchema = z.discriminatedUnion("command", [ServeSchema, CheckSchema, CompileSchema]);
-export type Config = z.infer<typeof ConfigSchema>;
+const SCHEMAS = { serve: ServeSchema, check: CheckSchema, compile: CompileSchema } as const;
+
+/** The commands that read manifests and take flags. */
+export type ActionName = keyof typeof SCHEMAS;
+export const ACTIONS = Object.keys(SCHEMAS) as ActionName[];
+export const SHELLS = ["bash", "zsh"] as const;
+/** Every command, in the order help lists them. */
+export const COMMANDS = [...ACTIONS, "version", "help", "completion"] as const;
+
 export type ServeConfig = z.infer<typeof ServeSchema>;
 export type CheckConfig = z.infer<typeof CheckSchema>;
 export type CompileConfig = z.infer<typeof CompileSchema>;
+export type Config =
+  | ServeConfig
+  | CheckConfig
+  | CompileConfig
+  | { readonly command: "version" }
+  /** `topic` is the command whose help was asked for; undefined: every command's. */
+  | { readonly command: "help"; readonly topic: ActionName | undefined }
+  | { readonly command: "completion"; readonly shell: (typeof SHELLS)[number] };
 
-const OPTIONS = {
-  manifests: { type: "string" },
-  kubeconfig: { type: "string" },
-  "bind-address": { type: "string" },
-  "authz-port": { type: "string" },
-  "forward-auth-port": { type: "string" },
-  "admin-port": { type: "string" },
-  "grpc-port": { type: "string" },
-  "controller-name": { type: "string" },
-  "gateway-class": { type: "string", multiple: true },
-  "on-no-route": { type: "string" },
-  "xff-trusted-hops": { type: "string" },
-  "xff-trusted-cidrs": { type: "string", multiple: true },
-  "log-level": { type: "string" },
-  "shutdown-grace-seconds": { type: "string" },
-  "shutdown-delay-seconds": { type: "string" },
-  "jwks-fetch-timeout-ms": { type: "string" },
-  "lease-namespace": { type: "string" },
-  "lease-name": { type: "string" },
-  "lease-duration-seconds": { type: "string" },
-  identity: { type: "string" },
-  header: { type: "string", short: "H", multiple: true },
-  gateway: { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
+interface FlagSpec {
+  /** Placeholder of the value in help; absent for a switch. */
+  readonly value?: string;
+  readonly short?: string;
+  /** Repeatable; from the environment, a comma-separated list. */
+  readonly multiple?: true;
+  readonly help: string;
+  /** What a valid value is, completing "--flag must be …"; enums list their choices instead. */
+  readonly expects?: string;
+}
 
-export const USAGE = `Usage:
-  portcullis serve   [--manifests DIR | --kubeconfig FILE]   (neither: in-cluster config)
-                     [--authz-port 9002] [--forward-auth-port 9003] [--admin-port 9090] [--grpc-port 9001]
-                     [--bind-address 0.0.0.0] [--controller-name NAME] [--gateway-class NAME]...
-                     [--on-no-route deny|allow] [--xff-trusted-hops 0 | --xff-trusted-cidrs CIDR...] [--log-level info] [--shutdown-delay-seconds 5] [--shutdown-grace-seconds 10]
-                     [--lease-namespace NS] [--lease-name NAME] [--lease-duration-seconds 15] [--identity ID]
-  portcullis check   --manifests DIR [-H 'Name: value']... [--gateway NS/NAME] METHOD URL
-                     prints the decision as JSON; exit 0 on allow, 1 on deny, 2 on bad usage
-  portcullis compile --manifests DIR
-                     prints every policy's status as YAML, exactly what would be written
-Every flag can also be set as an environment variable: --authz-port is PORTCULLIS_AUTHZ_PORT.`;
+/** Every flag of every command; which command takes which follows from the schemas above. */
+const FLAGS: Readonly<Record<string, FlagSpec>> = {
+  manifests: { value: "DIR", help: "folder of YAML or JSON manifests, read recursively (serve watches it)", expects: "a folder" },
+  kubeconfig: { value: "FILE", help: "kubeconfig of the cluster to watch (Kubernetes mode)", expects: "a file" },
+  "bind-address": { value: "ADDRESS", help: "address every port listens on (127.0.0.1: this machine only)", expects: "an address such as 127.0.0.1" },
+  "authz-port": { value: "PORT", help: "Envoy ext_authz HTTP port", expects: "a port number from 0 to 65535" },
+  "forward-auth-port": { value: "PORT", help: "forward-auth port (nginx auth_request, Caddy forward_auth, Traefik ForwardAuth)", expects: "a port number from 0 to 65535" },
+  "admin-port": { value: "PORT", help: "admin port: /healthz, /readyz, /metrics, /snapshot", expects: "a port number from 0 to 65535" },
+  "grpc-port": { value: "PORT", help: "Envoy ext_authz gRPC port", expects: "a port number from 0 to 65535" },
+  "controller-name": { value: "NAME", help: "controllerName of the statuses Portcullis writes", expects: "a name" },
+  "gateway-class": { value: "NAME", multiple: true, help: "serve only Gateways of this GatewayClass (repeatable; default: every class)", expects: "a GatewayClass name" },
+  "on-no-route": { value: "deny|allow", help: "decision for a request that matches no route" },
+  "xff-trusted-hops": { value: "N", help: "proxies in front of the gateway whose X-Forwarded-For entries are trusted", expects: "a whole number from 0 to 10" },
+  "xff-trusted-cidrs": { value: "CIDR", multiple: true, help: "addresses of the proxies whose X-Forwarded-For entries are trusted (repeatable, or comma-separated; excludes --xff-trusted-hops)", expects: "a CIDR such as 10.0.0.0/8" },
+  "jwks-fetch-timeout-ms": { value: "MS", help: "time limit of one remote JWKS fetch, in milliseconds", expects: "a whole number from 100 to 60000" },
+  "log-level": { value: "LEVEL", help: "least severe log level written" },
+  "shutdown-grace-seconds": { value: "SECONDS", help: "time in-flight checks get to finish once the ports close", expects: "a number of seconds from 0 to 300" },
+  "shutdown-delay-seconds": { value: "SECONDS", help: "time between SIGTERM or SIGINT and closing the ports, while /readyz fails (Kubernetes endpoint propagation; 0 outside a cluster)", expects: "a number of seconds from 0 to 120" },
+  "lease-namespace": { value: "NS", help: "namespace of the status writers' Lease (in a pod: $POD_NAMESPACE)", expects: "a namespace" },
+  "lease-name": { value: "NAME", help: "name of the status writers' Lease", expects: "a name" },
+  "lease-duration-seconds": { value: "SECONDS", help: "how long a leader holds the Lease without renewing it", expects: "a whole number of seconds from 2 to 300" },
+  identity: { value: "ID", help: "this replica's name on the Lease and on Events (in a pod: $POD_NAME; else host-pid)", expects: "a name" },
+  header: { value: "'Name: value'", short: "H", multiple: true, help: "a header of the request (repeatable)", expects: "written 'Name: value'" },
+  gateway: { value: "NS/NAME", help: "decide as the proxy of this Gateway would (as x-portcullis-gateway does)", expects: "written NAMESPACE/NAME" },
+};
+/** Switches every command takes. */
+const GLOBAL_FLAGS: Readonly<Record<string, FlagSpec>> = {
+  help: { short: "h", help: "print help and exit" },
+  version: { help: "print the version and exit" },
+};
+/** check's positional arguments. */
+const POSITIONALS: Readonly<Record<string, { readonly label: string; readonly expects: string }>> = {
+  method: { label: "METHOD", expects: "an HTTP method such as GET" },
+  url: { label: "URL", expects: "an absolute http(s) URL such as http://api.example.com/v1/models" },
+};
 
-export class UsageError extends Error {}
+const camel = (flag: string) => flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+const envName = (flag: string) => `PORTCULLIS_${flag.toUpperCase().replace(/-/g, "_")}`;
+const shapeOf = (command: ActionName): Readonly<Record<string, z.ZodType>> => SCHEMAS[command].shape;
+
+/** A flag as help and shell completion show it. */
+export interface FlagInfo {
+  /** Without dashes: `authz-port`. */
+  readonly name: string;
+  readonly short: string | undefined;
+  /** Placeholder of the value; undefined for a switch. */
+  readonly value: string | undefined;
+  readonly help: string;
+  /** The value used when neither the flag nor its variable is set, as text; undefined: none. */
+  readonly default: string | undefined;
+  /** The only values accepted, when there is a fixed list. */
+  readonly choices: readonly string[] | undefined;
+  /** The environment variable that also sets it; undefined for help and version. */
+  readonly env: string | undefined;
+}
+
+/** The flags `command` takes (its own, then help and version), in FLAGS order. */
+export function flagsOf(command: ActionName): FlagInfo[] {
+  const shape = shapeOf(command);
+  const own = Object.entries(FLAGS)
+    .filter(([name]) => camel(name) in shape)
+    .map(([name, spec]): FlagInfo => {
+      const schema = shape[camel(name)]!;
+      const fallback = schema.safeParse(undefined);
+      const shown = fallback.success && fallback.data !== undefined && !(Array.isArray(fallback.data) && fallback.data.length === 0) ? String(fallback.data) : undefined;
+      return { name, short: spec.short, value: spec.value, help: spec.help, default: shown, choices: choicesOf(schema), env: envName(name) };
+    });
+  const global = Object.entries(GLOBAL_FLAGS).map(([name, spec]): FlagInfo => ({ name, short: spec.short, value: undefined, help: spec.help, default: undefined, choices: undefined, env: undefined }));
+  return [...own, ...global];
+}
+
+function choicesOf(schema: z.ZodType): readonly string[] | undefined {
+  const inner = schema instanceof z.ZodDefault ? schema.unwrap() : schema;
+  return inner instanceof z.ZodEnum ? (inner.options as string[]) : undefined;
+}
+
+const PARSE_OPTIONS = Object.fromEntries(
+  Object.entries({ ...FLAGS, ...GLOBAL_FLAGS }).map(([name, spec]) => [
+    name,
+    { type: spec.value === undefined ? "boolean" : "string", ...(spec.short === undefined ? {} : { short: spec.short }), ...(spec.multiple ? { multiple: true } : {}) },
+  ]),
+) as Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
+
+/** Bad usage; `command` is the command whose usage line should follow the message, if known. */
+export class UsageError extends Error {
+  readonly command: ActionName | undefined;
+  constructor(message: string, command?: ActionName) {
+    super(message);
+    this.command = command;
+  }
+}
+
+const isAction = (word: string | undefined): word is ActionName => word !== undefined && Object.hasOwn(SCHEMAS, word);
+const listed = (words: readonly string[]) => `${words.slice(0, -1).join(", ")} or ${words.at(-1)}`;
 
 /** Parses argv (without node and script) and the environment; throws UsageError on bad input. */
 export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Readonly<Config> {
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: [...argv], options: PARSE_OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(plainParseError(e as NodeJS.ErrnoException), argv.find(isAction));
   }
-  if (parsed.values.help === true) throw new UsageError("");
   const [command, ...rest] = parsed.positionals;
+  if (parsed.values.help === true) return Object.freeze({ command: "help", topic: isAction(command) ? command : undefined });
+  if (parsed.values.version === true) return Object.freeze({ command: "version" });
+  switch (command) {
+    case undefined:
+      throw new UsageError(`a command is required: ${listed(COMMANDS)}`);
+    case "version":
+      expectNoMore(rest);
+      return Object.freeze({ command });
+    case "help": {
+      const [topic, ...more] = rest;
+      expectNoMore(more);
+      if (topic !== undefined && !isAction(topic) && !(COMMANDS as readonly string[]).includes(topic)) throw new UsageError(`there is no command "${topic}"; the commands are ${listed(COMMANDS)}`);
+      return Object.freeze({ command, topic: isAction(topic) ? topic : undefined });
+    }
+    case "completion": {
+      const [shell, ...more] = rest;
+      expectNoMore(more);
+      if (shell !== "bash" && shell !== "zsh") throw new UsageError(shell === undefined ? `missing SHELL: ${listed(SHELLS)}` : `no completion for "${shell}": the shells are ${listed(SHELLS)}`);
+      return Object.freeze({ command, shell });
+    }
+  }
+  if (!isAction(command)) throw new UsageError(`there is no command "${command}"; the commands are ${listed(COMMANDS)}`);
+
+  const shape = shapeOf(command);
   const raw: Record<string, unknown> = { command };
-  for (const name of Object.keys(OPTIONS)) {
-    if (name === "help") continue;
-    const key = name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
-    const fromFlag = (parsed.values as Record<string, unknown>)[name];
-    const fromEnv = env[`PORTCULLIS_${name.toUpperCase().replace(/-/g, "_")}`];
-    const multiple = (OPTIONS as Record<string, { multiple?: boolean }>)[name]!.multiple === true;
-    const value = fromFlag ?? (fromEnv === undefined || fromEnv === "" ? undefined : multiple ? fromEnv.split(",").map((s) => s.trim()) : fromEnv);
-    if (value !== undefined) raw[key] = value;
+  /** Where each value came from, to name it in an error the way the user wrote it. */
+  const origin: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(FLAGS)) {
+    const key = camel(name);
+    const fromFlag = parsed.values[name];
+    if (!(key in shape)) {
+      if (fromFlag !== undefined) throw new UsageError(`${command} takes no --${name}`, command);
+      continue;
+    }
+    const fromEnv = env[envName(name)];
+    if (fromFlag !== undefined) {
+      raw[key] = fromFlag;
+      origin[key] = `--${name}`;
+    } else if (fromEnv !== undefined && fromEnv !== "") {
+      raw[key] = spec.multiple ? fromEnv.split(",").map((s) => s.trim()) : fromEnv;
+      origin[key] = envName(name);
+    }
   }
   if (command === "serve") {
     // In a pod, the downward API names the replica and its namespace (see deploy/ and the chart).
@@ -135,28 +250,52 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     raw.leaseNamespace ??= env.POD_NAMESPACE;
   }
   if (command === "check") {
-    if (rest.length !== 2) throw new UsageError("check needs METHOD and URL");
+    if (rest.length < 2) throw new UsageError(rest.length === 0 ? "missing METHOD and URL" : "missing URL", command);
+    expectNoMore(rest.slice(2), command);
     [raw.method, raw.url] = rest;
-  } else if (rest.length > 0) {
-    throw new UsageError(`unexpected arguments: ${rest.join(" ")}`);
+  } else {
+    expectNoMore(rest, command);
   }
-  const result = ConfigSchema.safeParse(raw);
+  const result = SCHEMAS[command].safeParse(raw, { reportInput: true });
   if (!result.success) {
-    const message = result.error.issues
-      .map((i) => (i.path.length === 0 ? i.message : `--${String(i.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`))
-      .join("; ");
-    throw new UsageError(command === undefined ? "a command is required: serve, check or compile" : message);
+    throw new UsageError([...new Set(result.error.issues.map((issue) => plainIssue(issue, raw, origin, shape)))].join("; "), command);
   }
-  if (result.data.command !== "compile" && result.data.xffTrustedHops > 0 && result.data.xffTrustedCidrs.length > 0) {
-    throw new UsageError("--xff-trusted-hops and --xff-trusted-cidrs exclude each other (as Envoy Gateway's numTrustedHops and trustedCIDRs)");
+  const config = result.data;
+  if (config.command !== "compile" && config.xffTrustedHops > 0 && config.xffTrustedCidrs.length > 0) {
+    throw new UsageError("--xff-trusted-hops and --xff-trusted-cidrs exclude each other (as Envoy Gateway's numTrustedHops and trustedCIDRs)", command);
   }
-  if (result.data.command === "serve" && result.data.manifests !== undefined && result.data.kubeconfig !== undefined) {
-    throw new UsageError("--manifests and --kubeconfig exclude each other");
+  if (config.command === "serve" && config.manifests !== undefined && config.kubeconfig !== undefined) {
+    throw new UsageError("--manifests and --kubeconfig exclude each other: give one", command);
   }
-  if (result.data.command === "serve" && result.data.manifests === undefined && result.data.kubeconfig === undefined && env.KUBERNETES_SERVICE_HOST === undefined) {
-    throw new UsageError("serve needs --manifests DIR (standalone) or --kubeconfig FILE, or must run in a Kubernetes pod (in-cluster config)");
+  if (config.command === "serve" && config.manifests === undefined && config.kubeconfig === undefined && env.KUBERNETES_SERVICE_HOST === undefined) {
+    throw new UsageError("serve needs --manifests DIR (standalone) or --kubeconfig FILE, or must run in a Kubernetes pod (in-cluster config)", command);
   }
-  return Object.freeze(result.data);
+  return Object.freeze(config);
+}
+
+function expectNoMore(words: readonly string[], command?: ActionName): void {
+  if (words.length > 0) throw new UsageError(`unexpected ${words.length === 1 ? "argument" : "arguments"}: ${words.join(" ")}`, command);
+}
+
+/** node:util parseArgs' messages, said plainly. */
+function plainParseError(e: NodeJS.ErrnoException): string {
+  const flag = /'(?:-\w, )?(--?[\w-]+)/.exec(e.message)?.[1] ?? "";
+  if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown flag ${flag}`;
+  if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") return e.message.includes("does not take an argument") ? `${flag} takes no value` : `${flag} needs a value`;
+  return e.message;
+}
+
+function plainIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>, origin: Record<string, string>, shape: Readonly<Record<string, z.ZodType>>): string {
+  const key = String(issue.path[0]);
+  const positional = POSITIONALS[key];
+  const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  const spec = FLAGS[flag];
+  // The value as written; an element of a list is the one zod reports (lists may be split first).
+  const value = issue.path.length > 1 ? issue.input : raw[key];
+  if (value === undefined) return `missing ${positional?.label ?? `--${flag}${spec?.value === undefined ? "" : ` ${spec.value}`}`}`;
+  const choices = choicesOf(shape[key]!);
+  const expects = positional?.expects ?? (choices === undefined ? spec?.expects : `one of ${choices.join(", ")}`) ?? issue.message;
+  return `${positional?.label ?? origin[key] ?? `--${flag}`} must be ${expects} (got ${JSON.stringify(value)})`;
 }
 
 function isCidr(text: string): boolean {

@@ -1,9 +1,16 @@
-/** Entry point: configuration, then one of serve / check / compile. Wiring only. */
+/**
+ * Entry point: configuration, then one command. Wiring only.
+ * Exit codes: 0 success (check: allow), 1 check denied or compile found problems, 2 bad usage or
+ * an unreadable manifest folder (serve included: it fails fast rather than serve nothing).
+ */
 import { runCheck } from "./commands/check.ts";
+import { completionScript } from "./commands/completion.ts";
 import { runCompile } from "./commands/compile.ts";
-import { loadConfig, USAGE, UsageError, type Config } from "./config.ts";
+import { commandHelp, fullHelp, usageHint, version } from "./commands/help.ts";
+import { loadConfig, UsageError, type Config, type ServeConfig } from "./config.ts";
 import { startApp } from "./runtime/app.ts";
 import { createLogger } from "./runtime/logger.ts";
+import { UnreadableFolderError } from "./sources/manifests.ts";
 
 const stdout = (text: string) => void process.stdout.write(text);
 const stderr = (line: string) => void process.stderr.write(`${line}\n`);
@@ -14,31 +21,58 @@ async function main(): Promise<number> {
     config = loadConfig(process.argv.slice(2), process.env);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    if (e.message !== "") stderr(`portcullis: ${e.message}`);
-    stderr(USAGE);
+    stderr(`portcullis: ${e.message}`);
+    stderr(usageHint(e.command));
     return 2;
   }
-  switch (config.command) {
-    case "check":
-      return runCheck(config, stdout, (l) => stderr(`warning: ${l}`));
-    case "compile":
-      return runCompile(config, stdout, (l) => stderr(`warning: ${l}`), new Date());
-    case "serve": {
-      const logger = createLogger(config.logLevel);
-      const app = await startApp(config, logger);
-      logger.info({ ...app.ports, manifests: config.manifests }, `Portcullis serving: Envoy ext_authz HTTP on :${app.ports.authz}, gRPC on :${app.ports.grpc}, forward-auth on :${app.ports.forwardAuth}, admin on :${app.ports.admin}`);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          logger.info({ signal }, "shutting down: draining in-flight checks");
-          void app.stop().then(resolve);
-        };
-        process.once("SIGTERM", () => stop("SIGTERM"));
-        process.once("SIGINT", () => stop("SIGINT"));
-      });
-      logger.info("stopped");
-      return 0;
-    }
+  try {
+    return await run(config);
+  } catch (e) {
+    if (!(e instanceof UnreadableFolderError)) throw e;
+    stderr(`portcullis: ${e.message}`);
+    return 2;
   }
+}
+
+async function run(config: Config): Promise<number> {
+  switch (config.command) {
+    case "version":
+      stdout(`portcullis ${version()}\n`);
+      return 0;
+    case "help":
+      stdout(config.topic === undefined ? fullHelp() : commandHelp(config.topic));
+      return 0;
+    case "completion":
+      stdout(completionScript(config.shell));
+      return 0;
+    case "check":
+      return runCheck(config, stdout, stderr);
+    case "compile":
+      return runCompile(config, stdout, stderr, new Date());
+    case "serve":
+      return serve(config);
+  }
+}
+
+async function serve(config: ServeConfig): Promise<number> {
+  const logger = createLogger(config.logLevel);
+  const app = await startApp(config, logger);
+  const { authz, grpc, forwardAuth, admin } = app.ports;
+  const at = (port: number) => `${config.bindAddress}:${port}`;
+  logger.info({ ...app.ports, bindAddress: config.bindAddress, manifests: config.manifests }, `Portcullis listening: Envoy ext_authz HTTP on ${at(authz)}, gRPC on ${at(grpc)}, forward-auth on ${at(forwardAuth)}, admin on ${at(admin)}`);
+  void app.ready.then(() => {
+    if (app.pipeline.current !== undefined) logger.info({ generation: app.pipeline.current.generation }, "ready: checks are decided by the loaded policies");
+  });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal, delaySeconds: config.shutdownDelaySeconds }, "shutting down: not ready, then draining in-flight checks");
+      void app.stop().then(resolve);
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  logger.info("stopped");
+  return 0;
 }
 
 main().then(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadConfig, UsageError } from "../controller/config.ts";
+import { flagsOf, loadConfig, UsageError } from "../controller/config.ts";
 
 describe("loadConfig", () => {
   it("applies DESIGN §9 defaults", () => {
@@ -18,20 +18,56 @@ describe("loadConfig", () => {
     expect(loadConfig(["serve", "--manifests", "d"], { PORTCULLIS_XFF_TRUSTED_CIDRS: "10.0.0.0/8" })).toMatchObject({ xffTrustedCidrs: ["10.0.0.0/8"] });
   });
   it.each([
-    [[], /command is required/],
-    [["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/40"], /--xff-trusted-cidrs: not a CIDR/],
-    [["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/8", "--xff-trusted-hops", "1"], /exclude each other/],
-    [["serve", "--authz-port", "70000"], /--authz-port/],
-    [["serve", "--manifests", "d", "--kubeconfig", "k"], /exclude each other/],
-    [["check", "--manifests", "d", "GET"], /METHOD and URL/],
-    [["check", "--manifests", "d", "GET", "ftp://x"], /--url/],
-    [["check", "--manifests", "d", "-H", "novalue", "GET", "http://x"], /--header/],
-    [["serve", "--bogus"], /bogus/],
-    [["compile"], /--manifests/],
-    [["serve"], /serve needs --manifests DIR/],
-  ])("rejects %j with a clear message", (argv, message) => {
-    expect(() => loadConfig(argv, {})).toThrow(UsageError);
-    expect(() => loadConfig(argv, {})).toThrow(message);
+    [[], "a command is required: serve, check, compile, version, help or completion", undefined],
+    [["serve", "--manifests", "d", "--authz-port", "70000"], '--authz-port must be a port number from 0 to 65535 (got "70000")', "serve"],
+    [["serve", "--manifests", "d", "--kubeconfig", "k"], "--manifests and --kubeconfig exclude each other: give one", "serve"],
+    [["check", "--manifests", "d"], "missing METHOD and URL", "check"],
+    [["check", "--manifests", "d", "GET"], "missing URL", "check"],
+    [["check", "--manifests", "d", "GET", "http://x", "extra"], "unexpected argument: extra", "check"],
+    [["check", "--manifests", "d", "GET", "ftp://x"], 'URL must be an absolute http(s) URL such as http://api.example.com/v1/models (got "ftp://x")', "check"],
+    [["check", "--manifests", "d", "-H", "novalue", "GET", "http://x"], `--header must be written 'Name: value' (got "novalue")`, "check"],
+    [["check", "--manifests", "d", "--gateway", "gw", "GET", "http://x"], '--gateway must be written NAMESPACE/NAME (got "gw")', "check"],
+    [["check", "--manifests", "d", "--log-level", "debug", "GET", "http://x"], "check takes no --log-level", "check"],
+    [["serve", "--bogus"], "unknown flag --bogus", "serve"],
+    [["check", "-H"], "--header needs a value", "check"],
+    [["compile", "--help=yes"], "--help takes no value", "compile"],
+    [["compile"], "missing --manifests DIR", "compile"],
+    [["serve"], "serve needs --manifests DIR (standalone) or --kubeconfig FILE, or must run in a Kubernetes pod (in-cluster config)", "serve"],
+    [["help", "nothing"], 'there is no command "nothing"; the commands are serve, check, compile, version, help or completion', undefined],
+    [["completion"], "missing SHELL: bash or zsh", undefined],
+    [["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/40"], '--xff-trusted-cidrs must be a CIDR such as 10.0.0.0/8 (got "10.0.0.0/40")', "serve"],
+    [["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/8, nope"], '--xff-trusted-cidrs must be a CIDR such as 10.0.0.0/8 (got "nope")', "serve"],
+    [["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/8", "--xff-trusted-hops", "1"], "--xff-trusted-hops and --xff-trusted-cidrs exclude each other (as Envoy Gateway's numTrustedHops and trustedCIDRs)", "serve"],
+  ])("rejects %j in plain language, naming the command whose usage follows", (argv, message, command) => {
+    let error: unknown;
+    try {
+      loadConfig(argv, {});
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error).toMatchObject({ message, command });
+  });
+  it("names the environment variable a bad value came from", () => {
+    expect(() => loadConfig(["compile", "--manifests", "d"], { PORTCULLIS_GATEWAY_CLASS: "a,,b" })).toThrow('PORTCULLIS_GATEWAY_CLASS must be a GatewayClass name (got "")');
+  });
+  it("ignores variables of flags the command does not take", () => {
+    expect(loadConfig(["compile", "--manifests", "d"], { PORTCULLIS_ADMIN_PORT: "not a port" })).toMatchObject({ command: "compile" });
+  });
+  it.each([
+    [["help"], { command: "help", topic: undefined }],
+    [["--help"], { command: "help", topic: undefined }],
+    [["help", "check"], { command: "help", topic: "check" }],
+    [["serve", "-h"], { command: "help", topic: "serve" }],
+    [["version"], { command: "version" }],
+    [["compile", "--version"], { command: "version" }],
+    [["completion", "zsh"], { command: "completion", shell: "zsh" }],
+  ])("%j is %j", (argv, config) => {
+    expect(loadConfig(argv, {})).toEqual(config);
+  });
+  it("describes every flag of a command, with its default, choices and variable", () => {
+    expect(flagsOf("serve").find((f) => f.name === "on-no-route")).toEqual({ name: "on-no-route", short: undefined, value: "deny|allow", help: expect.any(String), default: "deny", choices: ["deny", "allow"], env: "PORTCULLIS_ON_NO_ROUTE" });
+    expect(flagsOf("check").map((f) => f.name)).toEqual(["manifests", "controller-name", "gateway-class", "on-no-route", "xff-trusted-hops", "xff-trusted-cidrs", "jwks-fetch-timeout-ms", "header", "gateway", "help", "version"]);
   });
   it("uses the in-cluster config inside a pod, with the downward API's identity and namespace", () => {
     const env = { KUBERNETES_SERVICE_HOST: "10.0.0.1", POD_NAME: "portcullis-7d9f", POD_NAMESPACE: "portcullis-system" };

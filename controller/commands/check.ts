@@ -1,19 +1,35 @@
-/** `portcullis check`: decides one request against a manifest folder and prints it as JSON. */
+/** `portcullis check`: decides one request against a manifest folder, as serve would, and prints it as JSON. */
 import pino from "pino";
 import { Passwords } from "../authz/basicauth.ts";
 import { BcryptPool } from "../authz/bcrypt-pool.ts";
 import { check } from "../authz/check.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
+import type { Decision } from "../authz/decision.ts";
 import type { CheckConfig } from "../config.ts";
 import { createKeyStore } from "../keys/store.ts";
+import { NOT_READY } from "../runtime/authorizer.ts";
 import { envoyResponse } from "../server/envoy-response.ts";
+import type { Snapshot } from "../snapshot/types.ts";
 import { compileFolder } from "./load.ts";
 
-/** Returns the exit code: 0 allow, 1 deny. */
-export async function runCheck(config: CheckConfig, out: (text: string) => void, warn: (line: string) => void): Promise<number> {
-  const { snapshot } = compileFolder(config.manifests, config.controllerName, config.gatewayClass, warn);
-  const keys = createKeyStore({ logger: pino({ level: "silent" }), fetchTimeoutMs: config.jwksFetchTimeoutMs, onFetch: (e) => e.outcome === "error" && warn(`JWKS ${e.uri}: ${e.reason}`) });
+/**
+ * Returns the exit code: 0 allow, 1 deny. A folder with a file that does not parse is denied with
+ * not_ready, as serve denies every check until each file has parsed once. Throws
+ * UnreadableFolderError when the folder cannot be read.
+ */
+export async function runCheck(config: CheckConfig, out: (text: string) => void, report: (line: string) => void): Promise<number> {
+  const folder = compileFolder(config.manifests, config.controllerName, config.gatewayClass);
+  for (const line of folder.brokenFiles) report(`error: ${line} (until every file parses, serve is not ready and denies every check)`);
+  for (const line of [...folder.rejectedObjects, ...folder.problems]) report(`warning: ${line}`);
+  const decision = folder.brokenFiles.length > 0 ? NOT_READY : await decide(config, folder.snapshot, report);
+  const wire = envoyResponse(decision);
+  out(`${JSON.stringify({ status: wire.status, headers: wire.headers, reason: decision.allowed ? decision.message : `${decision.code}: ${decision.message}`, route: decision.route ?? null, policy: decision.policy ?? null }, null, 2)}\n`);
+  return decision.allowed ? 0 : 1;
+}
+
+async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: string) => void): Promise<Decision> {
+  const keys = createKeyStore({ logger: pino({ level: "silent" }), fetchTimeoutMs: config.jwksFetchTimeoutMs, onFetch: (e) => e.outcome === "error" && report(`warning: JWKS ${e.uri}: ${e.reason}`) });
   const passwords = new Passwords({ pool: new BcryptPool({ size: 1, queueLimit: 1 }) });
   try {
     await keys.sync(snapshot.remoteJwks);
@@ -23,14 +39,11 @@ export async function runCheck(config: CheckConfig, out: (text: string) => void,
       const colon = h.indexOf(":");
       headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
     }
-    const decision = await check(
+    return await check(
       snapshot,
       { method: config.method.toUpperCase(), scheme: url.protocol.slice(0, -1), host: headers.host!, path: `${url.pathname}${url.search}`, headers, gateway: config.gateway },
       { keys, memo: new CheckMemo(), passwords, now: Date.now, onNoRoute: config.onNoRoute, clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }) },
     );
-    const wire = envoyResponse(decision);
-    out(`${JSON.stringify({ status: wire.status, headers: wire.headers, reason: decision.allowed ? decision.message : `${decision.code}: ${decision.message}`, route: decision.route ?? null, policy: decision.policy ?? null }, null, 2)}\n`);
-    return decision.allowed ? 0 : 1;
   } finally {
     keys.close();
     await passwords.pool.close();

@@ -1,14 +1,21 @@
-/** `portcullis compile`: prints every policy's status as the YAML the status writer would write. */
+/** `portcullis compile`: prints every policy's status as the YAML the status writer would write; gates CI. */
 import { stringify } from "yaml";
 import { SECURITY_POLICY_GROUP, SECURITY_POLICY_VERSION } from "../api/securitypolicy.ts";
+import { ancestorKey, type PolicyStatus } from "../api/status.ts";
 import type { CompileConfig } from "../config.ts";
 import { stampTransitions } from "../status/transitions.ts";
 import { compileFolder } from "./load.ts";
 
-export function runCompile(config: CompileConfig, out: (text: string) => void, warn: (line: string) => void, now: Date): number {
-  const { statuses } = compileFolder(config.manifests, config.controllerName, config.gatewayClass, warn);
+/**
+ * Returns the exit code: 0 when every file parses, every object is valid and every policy is
+ * Accepted wherever it applies; 1 otherwise, with one `error:` line per problem on `report`.
+ * A policy that applies nowhere (no ancestor) is not Accepted either: it protects nothing.
+ * Throws UnreadableFolderError when the folder cannot be read.
+ */
+export function runCompile(config: CompileConfig, out: (text: string) => void, report: (line: string) => void, now: Date): number {
+  const folder = compileFolder(config.manifests, config.controllerName, config.gatewayClass);
   const time = now.toISOString().replace(/\.\d{3}Z$/, "Z");
-  const docs = statuses.map((s) =>
+  const docs = folder.statuses.map((s) =>
     stringify(
       {
         apiVersion: `${SECURITY_POLICY_GROUP}/${SECURITY_POLICY_VERSION}`,
@@ -20,5 +27,22 @@ export function runCompile(config: CompileConfig, out: (text: string) => void, w
     ),
   );
   out(docs.join("---\n"));
-  return 0;
+  const notAccepted = folder.statuses.map(notAcceptedLines).filter((lines) => lines.length > 0);
+  const errors = [...folder.brokenFiles, ...folder.rejectedObjects, ...notAccepted.flat()];
+  for (const line of errors) report(`error: ${line}`);
+  for (const line of folder.problems) report(`warning: ${line}`);
+  if (errors.length > 0) {
+    const counts = [[folder.brokenFiles.length, "file does not parse", "files do not parse"], [folder.rejectedObjects.length, "object is not valid", "objects are not valid"], [notAccepted.length, "policy is not Accepted", "policies are not Accepted"]] as const;
+    report(`compile failed: ${counts.filter(([n]) => n > 0).map(([n, one, many]) => `${n} ${n === 1 ? one : many}`).join(", ")}`);
+  }
+  return errors.length === 0 ? 0 : 1;
+}
+
+function notAcceptedLines(status: PolicyStatus): string[] {
+  const policy = `SecurityPolicy ${status.namespace}/${status.name}`;
+  if (status.ancestors.length === 0) return [`${policy} applies to no Gateway or route that Portcullis serves, so it protects nothing`];
+  return status.ancestors.flatMap((a) => {
+    const accepted = a.conditions.find((c) => c.type === "Accepted");
+    return accepted?.status === "True" ? [] : [`${policy} is not Accepted for ${ancestorKey(a.ancestorRef)}: ${accepted === undefined ? "no Accepted condition" : `${accepted.reason}: ${accepted.message}`}`];
+  });
 }

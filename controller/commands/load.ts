@@ -1,14 +1,24 @@
-/** One-shot loading of a manifest folder for the check and compile commands; problems go to stderr. */
+/** One-shot loading of a manifest folder for the check and compile commands. */
 import { toResources, type Resources } from "../api/resources.ts";
 import { compile, type CompileResult } from "../compile/index.ts";
 import { ManifestFolder } from "../sources/manifests.ts";
 
-export function compileFolder(dir: string, controllerName: string, gatewayClasses: readonly string[], warn: (line: string) => void): CompileResult & { resources: Resources } {
+export interface FolderCompile extends CompileResult {
+  readonly resources: Resources;
+  /** Files that do not parse or cannot be read, as `file: line N: why`. */
+  readonly brokenFiles: readonly string[];
+  /** Objects left out because they are not valid, as `file#document (kind namespace/name): why`. */
+  readonly rejectedObjects: readonly string[];
+}
+
+/** Reads and compiles `dir`. Throws UnreadableFolderError when the folder cannot be listed. */
+export function compileFolder(dir: string, controllerName: string, gatewayClasses: readonly string[]): FolderCompile {
   const load = new ManifestFolder(dir).load();
-  for (const e of load.errors) warn(`${e.file}: ${e.error}`);
   const { resources, rejected } = toResources(load.objects);
-  for (const r of rejected) warn(`${r.origin} (${r.object}): ${r.reason}`);
-  const result = compile(resources, { controllerName, gatewayClasses });
-  for (const p of result.problems) warn(p);
-  return { ...result, resources };
+  return {
+    ...compile(resources, { controllerName, gatewayClasses }),
+    resources,
+    brokenFiles: load.errors.map((e) => `${e.file}: ${e.error}`),
+    rejectedObjects: rejected.map((r) => `${r.origin} (${r.object}): ${r.reason}`),
+  };
 }

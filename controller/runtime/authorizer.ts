@@ -38,7 +38,8 @@ export interface AuthorizerOptions {
   readonly now?: () => number;
 }
 
-const NOT_READY = deny(403, "not_ready", "Portcullis has not loaded its policies yet", {});
+/** What every check gets while no snapshot is served (serve before its first publish; check on a broken folder). */
+export const NOT_READY = deny(403, "not_ready", "Portcullis has not loaded its policies yet", {});
 const FAILED = deny(403, "internal_error", "the request could not be checked", {});
 
 export function createAuthorizer(options: AuthorizerOptions): Authorizer {

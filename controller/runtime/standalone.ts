@@ -5,7 +5,7 @@
 import type { Logger } from "pino";
 import { toResources } from "../api/resources.ts";
 import { ancestorKey, type PolicyStatus } from "../api/status.ts";
-import { ManifestFolder } from "../sources/manifests.ts";
+import { ManifestFolder, type FolderLoad } from "../sources/manifests.ts";
 import type { Pipeline, Published } from "./pipeline.ts";
 
 export interface FolderSource {
@@ -14,31 +14,37 @@ export interface FolderSource {
   stop(): void;
 }
 
+/**
+ * Loads `dir` now and on every change. Throws UnreadableFolderError when the folder cannot be read
+ * at start (fail fast: there is nothing to serve); later, an unreadable folder keeps the last snapshot.
+ */
 export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logger): FolderSource {
   const folder = new ManifestFolder(dir);
-  const reload = (): Promise<void> => {
-    let load;
-    try {
-      load = folder.load();
-    } catch (e) {
-      logger.error({ dir, error: (e as NodeJS.ErrnoException).code ?? (e as Error).message }, "manifest folder cannot be read; the previous snapshot is still served");
-      return Promise.resolve();
-    }
+  const reload = (load: FolderLoad): Promise<void> => {
     for (const e of load.errors) {
       logger.error({ file: e.file, error: e.error, keptLastGood: e.keptLastGood }, e.keptLastGood ? "manifest file is broken; its last good contents stay in force" : "manifest file is broken; its objects are not loaded");
     }
     if (pipeline.current === undefined && load.errors.some((e) => !e.keptLastGood)) {
       // A file that never parsed may hold a policy: serving without it could open its routes.
       // Until every file parses once, checks are denied (not_ready) and readiness fails.
-      logger.error({ dir }, "not serving until every manifest file parses");
+      logger.error({ dir }, "not ready: every check is denied until every manifest file parses");
       return Promise.resolve();
     }
     const { resources, rejected } = toResources(load.objects);
     for (const r of rejected) logger.error({ origin: r.origin, object: r.object, reason: r.reason }, "object rejected");
     return pipeline.update(() => resources);
   };
-  const synced = reload();
-  const stopWatching = folder.watch(() => void reload());
+  const synced = reload(folder.load());
+  const stopWatching = folder.watch(() => {
+    let load;
+    try {
+      load = folder.load();
+    } catch (e) {
+      logger.error({ dir, error: (e as Error).message }, "manifest folder cannot be read; the previous snapshot is still served");
+      return;
+    }
+    void reload(load);
+  });
   return { synced, stop: stopWatching };
 }
 

@@ -26,7 +26,8 @@ function describeEntry(e: RouteEntry): string {
   const parts = [`${m.path.type} ${m.path.value === "" ? "/" : m.path.value}`];
   for (const h of m.headers) parts.push(`header ${h.name} ${h.type} ${h.value}`);
   for (const q of m.queryParams) parts.push(`query ${q.name} ${q.type} ${q.value}`);
-  return `${parts.join(", ")} => ${e.rule} via ${e.listener}: ${e.policy === undefined ? "no policy (allow)" : `policy ${e.policy.id}`}`;
+  const removes = e.managedHeaders.length === 0 ? "" : `; removes ${e.managedHeaders.join(", ")}`;
+  return `${parts.join(", ")} => ${e.rule} via ${e.listener}: ${e.policy === undefined ? "no policy (allow)" : `policy ${e.policy.id}`}${removes}`;
 }
 
 export function describeSource(s: CredentialSource): string {

@@ -12,6 +12,9 @@ import type { RawObject } from "../api/resources.ts";
 /** Files larger than this are refused: a manifest folder is configuration, not data. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
+/** The folder itself (or a folder inside it) cannot be listed; the message names the path and why. */
+export class UnreadableFolderError extends Error {}
+
 export interface FolderLoad {
   readonly objects: readonly RawObject[];
   /** Files that could not be read or parsed, with why; `keptLastGood` tells whether older contents stand in. */
@@ -27,12 +30,19 @@ export class ManifestFolder {
     this.#dir = dir;
   }
 
-  /** Reads the whole folder now. Throws only when the folder itself cannot be read. */
+  /** Reads the whole folder now. Throws UnreadableFolderError only when a folder cannot be listed. */
   load(): FolderLoad {
     const objects: RawObject[] = [];
     const errors: { file: string; error: string; keptLastGood: boolean }[] = [];
     const present = new Set<string>();
-    for (const path of listManifestFiles(this.#dir)) {
+    let paths: string[];
+    try {
+      paths = listManifestFiles(this.#dir);
+    } catch (e) {
+      const { code, path } = e as NodeJS.ErrnoException;
+      throw new UnreadableFolderError(`cannot read the manifest folder: ${path ?? this.#dir} ${FOLDER_ERRORS[code ?? ""] ?? `cannot be read (${code ?? (e as Error).message})`}`);
+    }
+    for (const path of paths) {
       const file = relative(this.#dir, path);
       present.add(file);
       const parsed = parseFile(path, file);
@@ -93,6 +103,12 @@ export class ManifestFolder {
   }
 }
 
+const FOLDER_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: "does not exist",
+  ENOTDIR: "is not a folder",
+  EACCES: "is not readable (permission denied)",
+};
+
 function listManifestFiles(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
@@ -120,8 +136,10 @@ function parseFile(path: string, file: string): { objects: RawObject[] } | { err
   for (const [i, doc] of docs.entries()) {
     const problem = doc.errors[0];
     if (problem !== undefined) {
-      const where = problem.linePos?.[0] ? `line ${problem.linePos[0].line}` : `document ${i + 1}`;
-      return { error: `${where}: ${problem.code}: ${problem.message.split("\n")[0]}` };
+      const at = problem.linePos?.[0];
+      const where = at === undefined ? `document ${i + 1}` : `line ${at.line}, column ${at.col}`;
+      // yaml's first message line repeats the position before a code excerpt; ours is already in front.
+      return { error: `${where}: ${problem.code}: ${problem.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}` };
     }
     // A bounded alias count keeps a "billion laughs" document from exhausting memory.
     let object: unknown;

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the end-to-end tests drive for real: Caddy (forward_auth), nginx
-# (auth_request) and Docker (the container image test). Idempotent: apt-get update and install run
+# (auth_request), Docker (the container image test) and zsh (test/cli.test.ts completes in it). Idempotent: apt-get update and install run
 # only when a package is missing, so a prepared machine pays nothing. Debian bookworm packages:
-#   caddy 2.6.x, nginx-light 1.22.x, docker.io 20.10.x (dockerd, containerd, runc come with it).
+#   caddy 2.6.x, nginx-light 1.22.x, docker.io 20.10.x (dockerd, containerd, runc come with it), zsh 5.9.
 set -euo pipefail
 
-PACKAGES=(caddy nginx-light docker.io)
+PACKAGES=(caddy nginx-light docker.io zsh)
 log() { printf 'ensure-packages: %s\n' "$*" >&2; }
 
 missing=()
@@ -36,7 +36,7 @@ if [[ ! -e $policy ]]; then
 fi
 trap '[[ $created_policy -eq 1 ]] && "${SUDO[@]}" rm -f "$policy"' EXIT
 DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-for bin in caddy nginx dockerd; do
+for bin in caddy nginx dockerd zsh; do
   command -v "$bin" >/dev/null || [[ -x /usr/sbin/$bin ]] || { log "$bin is still missing after the install"; exit 1; }
 done
 log "installed: ${missing[*]}"

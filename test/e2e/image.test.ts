@@ -124,7 +124,7 @@ describe("Kubernetes mode: in-cluster config, the chart's RBAC, env and args", (
       .withEnvironment(env)
       .withCommand(spec.args as string[])
       .withBindMounts([{ source: saDir, target: "/var/run/secrets/kubernetes.io/serviceaccount", mode: "ro" }])
-      .withWaitStrategy(Wait.forLogMessage(/Portcullis serving/).withStartupTimeout(60_000))
+      .withWaitStrategy(Wait.forLogMessage(/Portcullis listening/).withStartupTimeout(60_000))
       .start();
   }, 240_000);
   afterAll(async () => {

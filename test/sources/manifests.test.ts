@@ -30,7 +30,7 @@ describe("ManifestFolder", () => {
     writeFileSync(join(dir, "bad.yaml"), "kind: Secret\nmetadata: {name: [oops\n");
     const load = new ManifestFolder(dir).load();
     expect(load.objects).toHaveLength(1);
-    expect(load.errors).toEqual([{ file: "bad.yaml", error: expect.stringMatching(/^line \d+: /), keptLastGood: false }]);
+    expect(load.errors).toEqual([{ file: "bad.yaml", error: expect.stringMatching(/^line \d+, column \d+: /), keptLastGood: false }]);
   });
 
   it("keeps a file's last good contents while it is broken, and forgets deleted files", () => {
