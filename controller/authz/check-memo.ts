@@ -1,12 +1,12 @@
 /**
  * What check() may remember within one snapshot: verified tokens, the identity an API key stands
- * for, and the allow decision an identity gets on a route rule. All of it depends only on the
+ * for, and the allow decision an identity gets on a route entry. All of it depends only on the
  * snapshot and the credential, so a cache hit answers with objects built once (no allocation, and
  * the wire rendering of a reused decision is reused too). One memo lives per snapshot. Strong,
  * bounded maps rather than WeakMaps: a WeakMap entry per token makes every major GC iterate
  * ephemerons, and tokens come and go by the thousand.
  */
-import type { CompiledApiKey } from "../snapshot/types.ts";
+import type { CompiledApiKey, RouteEntry } from "../snapshot/types.ts";
 import type { Decision } from "./decision.ts";
 import type { IdentityResult, PhaseOutcome } from "./identity.ts";
 import { BoundedMap } from "./bounded-map.ts";
@@ -19,8 +19,8 @@ export class CheckMemo {
   readonly tokens: TokenCache;
   /** Per apiKeyAuth config and source index: client → its outcome (bounded by the clients configured). */
   readonly #apiKeys = new Map<CompiledApiKey, Map<string, PhaseOutcome>[]>();
-  /** Per identity: route rule → its allow decision. */
-  readonly #allows = new BoundedMap<IdentityResult, Map<string | undefined, Decision>>(MAX_IDENTITIES);
+  /** Per identity: route entry (undefined: no route matched) → its allow decision. */
+  readonly #allows = new BoundedMap<IdentityResult, Map<RouteEntry | undefined, Decision>>(MAX_IDENTITIES);
 
   constructor(tokens = new TokenCache()) {
     this.tokens = tokens;
@@ -37,14 +37,14 @@ export class CheckMemo {
     return outcome;
   }
 
-  allow(identity: IdentityResult, rule: string | undefined): Decision | undefined {
-    return this.#allows.get(identity)?.get(rule);
+  allow(identity: IdentityResult, entry: RouteEntry | undefined): Decision | undefined {
+    return this.#allows.get(identity)?.get(entry);
   }
 
-  rememberAllow(identity: IdentityResult, rule: string | undefined, decision: Decision): Decision {
-    let byRule = this.#allows.get(identity);
-    if (byRule === undefined) this.#allows.set(identity, (byRule = new Map()));
-    byRule.set(rule, decision);
+  rememberAllow(identity: IdentityResult, entry: RouteEntry | undefined, decision: Decision): Decision {
+    let byEntry = this.#allows.get(identity);
+    if (byEntry === undefined) this.#allows.set(identity, (byEntry = new Map()));
+    byEntry.set(entry, decision);
     return decision;
   }
 }

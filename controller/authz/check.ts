@@ -8,8 +8,9 @@
  *   2. cors preflight — answered here (204, as Envoy's cors filter would), before any credential is asked for
  *   3. identity       — every configured method must pass: apiKeyAuth, basicAuth, jwt
  *   4. authorization  — rules over the request and the identities (first match wins, default Deny)
- *   5. response       — headers to set upstream; every header any policy may set is stripped from
- *                       the client's request, so a client can never supply its own x-user-id
+ *   5. response       — headers to set upstream; every header a policy on a route to the same upstream
+ *                       may set is stripped from the client's request, so a client can never supply
+ *                       its own x-user-id
  * Fail closed: no route → deny (unless configured otherwise), invalid policy → 403, never a 5xx.
  */
 import type { KeyStore } from "../keys/types.ts";
@@ -71,23 +72,23 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
   const entries = findRoutes(snapshot.routes, req, { gateway: request.gateway, port: request.port, route: request.route });
   if (entries === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
   if (entries.length === 0) {
-    if (ctx.onNoRoute === "allow") return memoizedAllow(snapshot, ctx.memo, ANONYMOUS, undefined, undefined);
+    if (ctx.onNoRoute === "allow") return memoizedAllow(ctx.memo, ANONYMOUS, undefined, snapshot.managedHeaders, undefined);
     return deny(403, "route_not_found", `no HTTPRoute rule matches ${req.method} ${req.host}${req.path}`, {});
   }
   // Rules under one policy decide alike; rules under different ones are each a reading (DESIGN §0).
   const readings = entries.filter((e, i) => entries.findIndex((o) => o.policy === e.policy) === i);
-  if (readings.length === 1) return decideOn(snapshot, readings[0]!, req, ctx);
+  if (readings.length === 1) return decideOn(readings[0]!, req, ctx);
   const where = readings.map((e) => `${e.rule} on ${e.gateway} port ${e.port}`).join("; ");
   return everyReadingAllows(
-    readings.map((e) => decideOn(snapshot, e, req, ctx)),
+    readings.map((e) => decideOn(e, req, ctx)),
     `the proxy did not say which Gateway or port the request arrived on, and these rules decide differently: ${where}`,
   );
 }
 
 /** Phases 2 on, for the rule one reading of the request takes. */
-function decideOn(snapshot: Snapshot, entry: RouteEntry, req: NormalizedRequest, ctx: CheckContext): MaybePromise<Decision> {
+function decideOn(entry: RouteEntry, req: NormalizedRequest, ctx: CheckContext): MaybePromise<Decision> {
   const policy = entry.policy;
-  if (policy === undefined) return memoizedAllow(snapshot, ctx.memo, ANONYMOUS, entry.rule, undefined);
+  if (policy === undefined) return memoizedAllow(ctx.memo, ANONYMOUS, entry, entry.managedHeaders, undefined);
   const where = { route: entry.rule, policy: policy.id };
   if (policy.invalid !== undefined) return deny(403, "policy_invalid", `SecurityPolicy ${policy.id} is invalid: ${policy.invalid}`, where);
 
@@ -99,7 +100,7 @@ function decideOn(snapshot: Snapshot, entry: RouteEntry, req: NormalizedRequest,
   }
 
   // 3. Identity
-  return identify(snapshot, policy, req, where, ctx, [], 0);
+  return identify(entry, policy, req, where, ctx, [], 0);
 }
 
 /**
@@ -121,7 +122,7 @@ function foldedManagedHeader(headers: AuthzRequest["headers"], managed: readonly
 
 /** Phases from `from` on: a plain loop while they answer at once, resumed when one must be waited for. */
 function identify(
-  snapshot: Snapshot,
+  entry: RouteEntry,
   policy: CompiledPolicy,
   req: NormalizedRequest,
   where: { route: string; policy: string },
@@ -133,12 +134,12 @@ function identify(
     const outcome = PHASES[i]!(policy, req, where, ctx);
     if (outcome === undefined) continue;
     if (outcome instanceof Promise) {
-      return outcome.then((o) => (o.ok ? identify(snapshot, policy, req, where, ctx, [...passed, o.value], i + 1) : o.deny));
+      return outcome.then((o) => (o.ok ? identify(entry, policy, req, where, ctx, [...passed, o.value], i + 1) : o.deny));
     }
     if (!outcome.ok) return outcome.deny;
     passed.push(outcome.value);
   }
-  return authorizeAndAllow(snapshot, policy, req, where, passed, ctx);
+  return authorizeAndAllow(entry, policy, req, where, passed, ctx);
 }
 
 type Phase = (policy: CompiledPolicy, req: NormalizedRequest, where: { route: string; policy: string }, ctx: CheckContext) => MaybePromise<PhaseOutcome> | undefined;
@@ -152,7 +153,7 @@ const PHASES: readonly Phase[] = [
 
 /** Phases 4 and 5, once every identity phase passed. */
 function authorizeAndAllow(
-  snapshot: Snapshot,
+  entry: RouteEntry,
   policy: CompiledPolicy,
   req: NormalizedRequest,
   where: { route: string; policy: string },
@@ -170,36 +171,37 @@ function authorizeAndAllow(
   }
 
   // 5. Response: without CORS, one identity's answer on one rule is always the same.
-  if (policy.cors === undefined && passed.length <= 1) return memoizedAllow(snapshot, ctx.memo, passed[0] ?? ANONYMOUS, where.route, policy);
+  if (policy.cors === undefined && passed.length <= 1) return memoizedAllow(ctx.memo, passed[0] ?? ANONYMOUS, entry, entry.managedHeaders, policy);
   const headers: Record<string, string> = {};
   for (const r of passed) Object.assign(headers, r.headers);
   const cors = policy.cors === undefined ? undefined : corsResponseHeaders(policy.cors, req);
   const principals = passed.flatMap((r) => (r.principal === undefined ? [] : [r.principal]));
-  return allow(snapshot, where.route, policy, passed.flatMap((r) => r.strip), headers, principals, cors);
+  return allow(where.route, entry.managedHeaders, policy, passed.flatMap((r) => r.strip), headers, principals, cors);
 }
 
 /** The identity of a request no identity phase looked at. */
 const ANONYMOUS: IdentityResult = { principal: undefined, headers: {}, strip: [], attributes: {} };
 
-function memoizedAllow(snapshot: Snapshot, memo: CheckMemo, identity: IdentityResult, rule: string | undefined, policy: CompiledPolicy | undefined): Decision {
-  const known = memo.allow(identity, rule);
+/** An allow on `entry` (undefined: no route matched) that removes `managed`, built once per identity and entry. */
+function memoizedAllow(memo: CheckMemo, identity: IdentityResult, entry: RouteEntry | undefined, managed: readonly string[], policy: CompiledPolicy | undefined): Decision {
+  const known = memo.allow(identity, entry);
   if (known !== undefined) return known;
   const principals = identity.principal === undefined ? [] : [identity.principal];
-  return memo.rememberAllow(identity, rule, allow(snapshot, rule, policy, identity.strip, identity.headers, principals));
+  return memo.rememberAllow(identity, entry, allow(entry?.rule, managed, policy, identity.strip, identity.headers, principals));
 }
 
 function allow(
-  snapshot: Snapshot,
   route: string | undefined,
+  managed: readonly string[],
   policy: CompiledPolicy | undefined,
   strip: readonly string[],
   headers: Record<string, string>,
   principals: readonly string[] = [],
   responseHeaders: Record<string, string> = {},
 ): Decision {
-  // A header we set replaces the client's copy; every other header any policy may set is removed.
+  // A header we set replaces the client's copy; every other managed header is removed.
   const unset = (h: string) => !Object.hasOwn(headers, h);
-  const remove = strip.length === 0 ? snapshot.managedHeaders.filter(unset) : [...new Set([...snapshot.managedHeaders, ...strip])].filter(unset).sort();
+  const remove = strip.length === 0 ? managed.filter(unset) : [...new Set([...managed, ...strip])].filter(unset).sort();
   return {
     allowed: true, status: 200, code: "allowed", route, policy: policy?.id,
     message: principals.length > 0 ? `authenticated as ${principals.join(", ")}` : policy === undefined ? "no policy applies" : "no credential required",

@@ -11,6 +11,7 @@ import type { JwksSource } from "../keys/types.ts";
 import { deepFreeze } from "../snapshot/freeze.ts";
 import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
 import { attachRoutes } from "./attachments.ts";
+import { scopeManagedHeaders } from "./managed-headers.ts";
 import { analysePolicy } from "./policy.ts";
 import { claimsFor, decideWinners } from "./precedence.ts";
 import { createReferences, type ReferencedObjects } from "./references.ts";
@@ -67,7 +68,7 @@ const ITEMS_PER_STEP = 64;
 /** compile() as steps: it yields between chunks of its longest loops and changes nothing while paused. */
 function* compileSteps(resources: Resources, options: CompileOptions): Generator<void, CompileResult, void> {
   const refs = createReferences(resources);
-  const { attachments, servedGateways, problems: attachProblems } = attachRoutes(resources, options.gatewayClasses);
+  const { attachments, servedGateways, problems: attachProblems, detached } = attachRoutes(resources, options.gatewayClasses);
   const problems = [...attachProblems];
   const targets = indexTargets(resources, servedGateways);
   const policies: ReturnType<typeof analysePolicy>[] = [];
@@ -77,7 +78,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   }
   const { winners, conflicts } = decideWinners(policies);
 
-  const status = new StatusCollector(servedGateways);
+  const status = new StatusCollector(servedGateways, detached);
   for (const claim of winners.values()) status.applied(claim.policy, claim.target);
   for (const { claim, winner } of conflicts) status.conflicted(claim.policy, claim.target, winner);
 
@@ -112,7 +113,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
       for (const [matchIndex, match] of matches.entries()) {
         if (!match.ok) continue;
         pending.push({
-          entry: { gateway: gatewayId, listener: attachment.listener.name, port: attachment.listener.port, kind: route.kind, route: routeId, rule: label, match: match.value, policy },
+          entry: { gateway: gatewayId, listener: attachment.listener.name, port: attachment.listener.port, kind: route.kind, route: routeId, rule: label, match: match.value, policy, managedHeaders: policy?.managedHeaders ?? [] },
           hostnames: attachment.hostnames,
           route,
           pathCount: match.pathCount,
@@ -124,8 +125,8 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
 
   const policiesById: Record<string, CompiledPolicy> = Object.create(null);
   for (const id of [...effective.keys()].sort()) policiesById[id] = effective.get(id)!;
-  const managedHeaders = [...new Set(policies.flatMap((p) => p.compiled.managedHeaders))].sort();
-  const snapshot: Snapshot = { routes: buildRouteIndex(pending), policies: policiesById, remoteJwks: remoteJwksOf(policiesById), managedHeaders };
+  const scoped = scopeManagedHeaders(pending);
+  const snapshot: Snapshot = { routes: buildRouteIndex(scoped.pending), policies: policiesById, remoteJwks: remoteJwksOf(policiesById), managedHeaders: scoped.all };
   yield;
   // Frozen a policy and a host's entries at a time; what is left for the last call is small.
   const tables = Object.values(snapshot.routes.byGateway).flatMap((ports) => ports.map((p) => p.vhosts));

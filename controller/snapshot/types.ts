@@ -13,8 +13,8 @@ export interface Snapshot {
   /** The remote JWKS the key store must hold for this snapshot (deduplicated by URI). */
   readonly remoteJwks: readonly JwksSource[];
   /**
-   * Lower-case names of every header any policy may set upstream. Every allowed request removes
-   * the client's copies, also on routes without a policy: an upstream must be able to trust them.
+   * Lower-case names of every header a policy governing some route may set upstream: what an
+   * allowed request that matches no route (`--on-no-route allow`) removes, its upstream unknown.
    */
   readonly managedHeaders: readonly string[];
 }
@@ -61,6 +61,11 @@ export interface RouteEntry {
   readonly match: CompiledMatch;
   /** The policy that applies, after precedence; undefined when no policy targets this rule. */
   readonly policy: CompiledPolicy | undefined;
+  /**
+   * Lower-case headers an allow here removes from the client's request unless it sets them: those
+   * of every policy governing a route to the same upstream (managed-headers.ts), sorted.
+   */
+  readonly managedHeaders: readonly string[];
 }
 
 /**

@@ -3,7 +3,7 @@
  * bytes. Headers Portcullis sets: x-client-id (apiKeyAuth forwardClientIDHeader), x-user-id,
  * x-user-email, x-tier, x-other-sub (jwt claimToHeaders), cookie (sanitize), and
  * x-envoy-auth-headers-to-remove (to Envoy). On every allow, each of those Portcullis does not set is
- * listed for removal, whatever the route.
+ * listed for removal, whatever the route (the world is one Gateway, so every route shares them).
  */
 import type { Ctx } from "../context.ts";
 import type { Case, Expected, Outcome } from "../outcome.ts";
