@@ -4,6 +4,7 @@
 export type DecisionCode =
   | "allowed"
   | "route_not_found"
+  | "route_mismatch"
   | "gateway_not_found"
   | "policy_invalid"
   | "apikey_missing"
@@ -13,6 +14,8 @@ export type DecisionCode =
   | "jwt_audience"
   | "basic_missing"
   | "basic_invalid"
+  | "basic_rate_limited"
+  | "basic_busy"
   | "authz_denied"
   | "cors_preflight"
   | "cors_origin"
@@ -27,7 +30,7 @@ export interface Decision {
   readonly code: DecisionCode;
   /** Human-readable reason; never contains a credential. */
   readonly message: string;
-  /** "namespace/name rule N" of the matched HTTPRoute rule. */
+  /** "namespace/name rule N" of the matched HTTPRoute rule ("GRPCRoute namespace/name rule N" for a GRPCRoute rule). */
   readonly route: string | undefined;
   /** "namespace/name" of the SecurityPolicy applied. */
   readonly policy: string | undefined;

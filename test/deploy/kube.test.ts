@@ -14,6 +14,7 @@ import { kubectl as runKubectl, toYaml } from "./kubectl.ts";
 
 let server: ApiServer;
 let apiVersions: string[];
+let examplesApplied: string;
 
 const kubectl = (args: string[], input?: string, kubeconfig = server.kubeconfigPath) => runKubectl(kubeconfig, args, input);
 
@@ -26,30 +27,43 @@ function dryRun(yaml: string): Obj[] {
 const kustomize = () => parseAllDocuments(kubectl(["kustomize", join(ROOT, "deploy/base")], undefined, "")).map((d) => d.toJS() as Obj);
 const values = (f: string) => parse(readFileSync(join(CHART, "examples", f), "utf8")) as Obj;
 
-/** A ServiceMonitor CRD that accepts anything, so the chart's optional ServiceMonitor has somewhere to go. */
-const SERVICE_MONITOR_CRD = {
+/** A Prometheus Operator CRD that accepts anything, so the chart's optional ServiceMonitor and PrometheusRule have somewhere to go. */
+const monitoringCrd = (kind: string, plural: string) => ({
   apiVersion: "apiextensions.k8s.io/v1",
   kind: "CustomResourceDefinition",
-  metadata: { name: "servicemonitors.monitoring.coreos.com" },
+  metadata: { name: `${plural}.monitoring.coreos.com` },
   spec: {
     group: "monitoring.coreos.com",
-    names: { kind: "ServiceMonitor", plural: "servicemonitors", singular: "servicemonitor", listKind: "ServiceMonitorList" },
+    names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
     scope: "Namespaced",
     versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }],
   },
-};
+});
 
 beforeAll(async () => {
   server = await startApiServer();
   const crds = [join(ROOT, "crds"), join(ROOT, "test/kube/crds/gateway-api.yaml")];
   for (const c of crds) kubectl(["apply", "-f", c]);
-  kubectl(["apply", "-f", "-"], JSON.stringify(SERVICE_MONITOR_CRD));
+  for (const crd of [monitoringCrd("ServiceMonitor", "servicemonitors"), monitoringCrd("PrometheusRule", "prometheusrules")]) kubectl(["apply", "-f", "-"], JSON.stringify(crd));
   kubectl(["wait", "--for", "condition=established", "--timeout", "60s", "crd", "--all"]);
-  for (const ns of ["portcullis", "maas-system", "apps"]) kubectl(["create", "namespace", ns]);
+  // What README's Kubernetes mode section says, on a cluster with only the CRDs: maas-system comes from the examples.
+  examplesApplied = kubectl(["apply", "-f", join(ROOT, "deploy/examples")]);
+  for (const ns of ["portcullis", "apps", "monitoring"]) kubectl(["create", "namespace", ns]);
   apiVersions = kubectl(["api-versions"]).trim().split("\n");
 }, 180_000);
 afterAll(async () => {
   await server?.stop();
+});
+
+describe("kubectl apply -f deploy/examples/ on a cluster with only the CRDs", () => {
+  it("creates its namespace and every example object", () => {
+    const created = examplesApplied.trim().split("\n").map((l) => l.replace(/ (created|configured|unchanged)$/, ""));
+    expect(created[0]).toBe("namespace/maas-system");
+    const files = readdirSync(join(ROOT, "deploy/examples")).filter((f) => f.endsWith(".yaml"));
+    const objects = files.flatMap((f) => parseAllDocuments(readFileSync(join(ROOT, "deploy/examples", f), "utf8")).map((d) => d.toJS() as Obj)).filter((o) => o !== null);
+    expect(created).toHaveLength(objects.length);
+    expect(kubectl(["get", "securitypolicies", "-n", "maas-system", "-o", "name"]).trim().split("\n").length).toBe(objects.filter((o) => o.kind === "SecurityPolicy").length);
+  });
 });
 
 describe("kubectl apply --dry-run=server on kube-apiserver 1.20", () => {
@@ -90,12 +104,14 @@ describe("kubectl apply --dry-run=server on kube-apiserver 1.20", () => {
     expect(stored.map((o) => o.kind)).toEqual(objs.map((o) => o.kind));
   });
 
-  it("the Envoy Gateway example: extAuth and the ReferenceGrant are accepted, no field pruned by the CRD schemas", () => {
-    const objs = parseAllDocuments(readFileSync(join(ROOT, "deploy/proxies/envoy-gateway/securitypolicy-extauth.yaml"), "utf8")).map((d) => d.toJS() as Obj);
-    const stored = dryRun(toYaml(objs));
-    expect(stored.map((o) => o.kind)).toEqual(["SecurityPolicy", "ReferenceGrant"]);
-    for (const [i, o] of objs.entries()) expect(stored[i]!.spec, `${o.kind}: nothing pruned (defaults may be added)`).toMatchObject(o.spec);
-  });
+  for (const file of ["securitypolicy-extauth.yaml", "securitypolicy-extauth-grpc.yaml"]) {
+    it(`the Envoy Gateway example ${file}: extAuth and the ReferenceGrant are accepted, no field pruned by the CRD schemas`, () => {
+      const objs = parseAllDocuments(readFileSync(join(ROOT, "deploy/proxies/envoy-gateway", file), "utf8")).map((d) => d.toJS() as Obj);
+      const stored = dryRun(toYaml(objs));
+      expect(stored.map((o) => o.kind)).toEqual(["SecurityPolicy", "ReferenceGrant"]);
+      for (const [i, o] of objs.entries()) expect(stored[i]!.spec, `${o.kind}: nothing pruned (defaults may be added)`).toMatchObject(o.spec);
+    });
+  }
 });
 
 describe("the chart and the kustomize base are the same objects", () => {
