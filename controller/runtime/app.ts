@@ -10,6 +10,7 @@ import { closeGracefully, createHttpServer, listen } from "../server/http.ts";
 import { startGrpcServer } from "../server/grpc.ts";
 import { createMetrics, type Metrics } from "../server/metrics.ts";
 import { createAuthorizer } from "./authorizer.ts";
+import { RecentDenials } from "./recent-denials.ts";
 import { Pipeline } from "./pipeline.ts";
 import { startFolderSource } from "./standalone.ts";
 import { logStatusChanges } from "./status-log.ts";
@@ -44,13 +45,20 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     ? (await import("./kube.ts")).startKubeMode(config, { keys, logger, metrics })
     : startFolderMode(config.manifests, { config, keys, logger, metrics });
   const pipeline = mode.pipeline;
-  const authorizer = createAuthorizer({ pipeline, keys, logger: logger.child({ component: "authz" }), metrics, onNoRoute: config.onNoRoute, clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }) });
+  const recentDenials = new RecentDenials();
+  const authorizer = createAuthorizer({ pipeline, keys, logger: logger.child({ component: "authz" }), metrics, recentDenials, onNoRoute: config.onNoRoute, clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }) });
   let stopping = false;
   let synced = false;
   const servers: Server[] = [
     createHttpServer(envoyHandler(authorizer), logger),
     createHttpServer(forwardAuthHandler(authorizer), logger),
-    createHttpServer(adminHandler({ ready: () => synced && !stopping && pipeline.current !== undefined, current: () => pipeline.current, jwks: () => keys.describe() }, metrics), logger),
+    createHttpServer(
+      adminHandler({
+        ready: () => synced && !stopping && pipeline.current !== undefined, current: () => pipeline.current, jwks: () => keys.describe(),
+        recentDenials: () => recentDenials.list(), explain: (request) => authorizer.explain(request),
+      }, metrics),
+      logger,
+    ),
   ];
   const ready = mode.synced.then(() => {
     synced = true;
