@@ -4,9 +4,9 @@
 export const MAX_ANCESTORS = 16;
 
 export interface Condition {
-  readonly type: "Accepted" | "Overridden";
+  readonly type: "Accepted" | "Overridden" | "Aggregated";
   readonly status: "True" | "False";
-  readonly reason: "Accepted" | "Invalid" | "Conflicted" | "TargetNotFound" | "Overridden";
+  readonly reason: "Accepted" | "Invalid" | "Conflicted" | "TargetNotFound" | "Overridden" | "Aggregated";
   readonly message: string;
   readonly observedGeneration?: number | undefined;
   /** Stamped by the status writer only, when the condition's status changes. */

@@ -19,8 +19,10 @@ export interface AttachmentResult {
   readonly attachments: readonly Attachment[];
   /** Served Gateways by "namespace/name". */
   readonly servedGateways: ReadonlyMap<string, Gateway>;
-  /** Why a route did not attach where its parentRef asked (logged; not a policy condition). */
+  /** Why a route did not attach where its parentRef asked (logged). */
   readonly problems: readonly string[];
+  /** The parentRefs (to a served Gateway) that attach their route to no listener, with why. */
+  readonly detached: ReadonlyMap<ParentRef, string>;
 }
 
 const HTTP_PROTOCOLS = new Set(["HTTP", "HTTPS"]);
@@ -32,6 +34,7 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
   }
   const attachments: Attachment[] = [];
   const problems: string[] = [];
+  const detached = new Map<ParentRef, string>();
   for (const route of [...resources.httpRoutes, ...resources.grpcRoutes]) {
     for (const parentRef of route.spec.parentRefs) {
       if ((parentRef.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (parentRef.kind ?? "Gateway") !== "Gateway") continue;
@@ -43,6 +46,7 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
           (parentRef.port === undefined || l.port === parentRef.port),
       );
       if (listeners.length === 0) {
+        detached.set(parentRef, "no listener matches its parentRef");
         problems.push(`${route.kind} ${keyOf(route.metadata)}: no listener of Gateway ${keyOf(gateway.metadata)} matches its parentRef`);
       }
       // Refusals are normal while some listener accepts the route; they matter when none does.
@@ -57,11 +61,12 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
         attachments.push({ gateway, listener, route, parentRef, hostnames });
       }
       if (listeners.length > 0 && refusals.length === listeners.length) {
+        detached.set(parentRef, refusals.join("; "));
         problems.push(`${route.kind} ${keyOf(route.metadata)} attaches to no listener of Gateway ${keyOf(gateway.metadata)} (${refusals.join("; ")})`);
       }
     }
   }
-  return { attachments, servedGateways: served, problems };
+  return { attachments, servedGateways: served, problems, detached };
 }
 
 function listenerRefuses(listener: Listener, gateway: Gateway, route: Route): string | undefined {

@@ -68,7 +68,7 @@ const ITEMS_PER_STEP = 64;
 /** compile() as steps: it yields between chunks of its longest loops and changes nothing while paused. */
 function* compileSteps(resources: Resources, options: CompileOptions): Generator<void, CompileResult, void> {
   const refs = createReferences(resources);
-  const { attachments, servedGateways, problems: attachProblems } = attachRoutes(resources, options.gatewayClasses);
+  const { attachments, servedGateways, problems: attachProblems, detached } = attachRoutes(resources, options.gatewayClasses);
   const problems = [...attachProblems];
   const targets = indexTargets(resources, servedGateways);
   const policies: ReturnType<typeof analysePolicy>[] = [];
@@ -78,7 +78,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   }
   const { winners, conflicts } = decideWinners(policies);
 
-  const status = new StatusCollector(servedGateways);
+  const status = new StatusCollector(servedGateways, detached);
   for (const claim of winners.values()) status.applied(claim.policy, claim.target);
   for (const { claim, winner } of conflicts) status.conflicted(claim.policy, claim.target, winner);
 

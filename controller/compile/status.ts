@@ -1,9 +1,9 @@
 /** Turns what compile learned about each policy into per-ancestor conditions. */
-import { GATEWAY_API_GROUP } from "../api/gatewayapi.ts";
+import { GATEWAY_API_GROUP, type ParentRef } from "../api/gatewayapi.ts";
 import { keyOf } from "../api/meta.ts";
-import type { Gateway } from "../api/resources.ts";
+import type { Gateway, Route } from "../api/resources.ts";
 import { SECURITY_POLICY_GROUP } from "../api/securitypolicy.ts";
-import { ancestorKey, MAX_ANCESTORS, type AncestorRef, type Condition, type PolicyStatus } from "../api/status.ts";
+import { ancestorKey, MAX_ANCESTORS, type AncestorRef, type AncestorStatus, type Condition, type PolicyStatus } from "../api/status.ts";
 import type { AnalysedPolicy } from "./policy.ts";
 import type { Target } from "./targets.ts";
 
@@ -14,35 +14,52 @@ interface AncestorFacts {
   readonly conflictsWith: Set<string>;
   readonly overriddenBy: Set<string>;
   notFound: string | undefined;
+  /** Why a target route is not attached to this ancestor, when none of the policy's targets is enforced there. */
+  detached: string | undefined;
 }
+
+/** An ancestor a target is reported under; for a route target, the route and its parentRef naming it. */
+interface TargetAncestor { readonly ref: AncestorRef; readonly via: { readonly route: Route; readonly parentRef: ParentRef } | undefined }
 
 export class StatusCollector {
   readonly #facts = new Map<string, Map<string, AncestorFacts>>();
   readonly #served: ReadonlyMap<string, Gateway>;
+  readonly #detached: ReadonlyMap<ParentRef, string>;
 
-  constructor(served: ReadonlyMap<string, Gateway>) {
+  /** `detached`: the parentRefs of routes that attach to no listener of their served Gateway, with why. */
+  constructor(served: ReadonlyMap<string, Gateway>, detached: ReadonlyMap<ParentRef, string>) {
     this.#served = served;
+    this.#detached = detached;
   }
 
   /** The Gateways (with section) a target is reported under. */
-  ancestorsOf(target: Target): AncestorRef[] {
+  ancestorsOf(target: Target): TargetAncestor[] {
     if (target.kind === "Gateway") {
-      return [gatewayRef(keyOf(target.gateway.metadata), target.sectionName)];
+      return [{ ref: gatewayRef(keyOf(target.gateway.metadata), target.sectionName), via: undefined }];
     }
-    const route = target.route;
+    return this.#routeAncestors(target.route);
+  }
+
+  #routeAncestors(route: Route): TargetAncestor[] {
     return route.spec.parentRefs.flatMap((p) => {
       if ((p.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (p.kind ?? "Gateway") !== "Gateway") return [];
       const id = `${p.namespace ?? route.metadata.namespace}/${p.name}`;
-      return this.#served.has(id) ? [gatewayRef(id, p.sectionName)] : [];
+      return this.#served.has(id) ? [{ ref: gatewayRef(id, p.sectionName), via: { route, parentRef: p } }] : [];
     });
   }
 
+  /** The policy won `target`: it is enforced at each ancestor the target is attached to. */
   applied(policy: AnalysedPolicy, target: Target): void {
-    for (const ref of this.ancestorsOf(target)) this.#at(policy, ref).applied = true;
+    for (const { ref, via } of this.ancestorsOf(target)) {
+      const f = this.#at(policy, ref);
+      const why = via === undefined ? undefined : this.#detached.get(via.parentRef);
+      if (why === undefined) f.applied = true;
+      else f.detached = `${via!.route.kind} ${keyOf(via!.route.metadata)} is not attached to Gateway ${ref.namespace}/${ref.name} (${why}), so this policy is not enforced there`;
+    }
   }
 
   conflicted(policy: AnalysedPolicy, target: Target, winner: string): void {
-    for (const ref of this.ancestorsOf(target)) this.#at(policy, ref).conflictsWith.add(winner);
+    for (const { ref } of this.ancestorsOf(target)) this.#at(policy, ref).conflictsWith.add(winner);
   }
 
   overridden(policy: AnalysedPolicy, ref: AncestorRef, by: string): void {
@@ -52,10 +69,13 @@ export class StatusCollector {
   /** The policy's status, once every fact about every policy has been recorded. */
   statusOf(policy: AnalysedPolicy, controllerName: string): PolicyStatus {
     for (const missing of policy.missing) {
-      const ref = { group: missing.ref.group, kind: missing.ref.kind, namespace: policy.source.metadata.namespace, name: missing.ref.name, sectionName: missing.ref.sectionName };
-      this.#at(policy, ref).notFound = missing.message;
+      // A rule the route does not have is reported on the route's parents, as Envoy Gateway does.
+      const refs = missing.route !== undefined
+        ? this.#routeAncestors(missing.route).map((a) => a.ref)
+        : [{ group: missing.ref.group, kind: missing.ref.kind, namespace: policy.source.metadata.namespace, name: missing.ref.name, sectionName: missing.ref.sectionName }];
+      for (const ref of refs) this.#at(policy, ref).notFound = missing.message;
     }
-    for (const target of policy.targets) for (const ref of this.ancestorsOf(target)) this.#at(policy, ref);
+    for (const target of policy.targets) for (const { ref } of this.ancestorsOf(target)) this.#at(policy, ref);
     if (!this.#facts.has(policy.compiled.id) && policy.compiled.invalid !== undefined) {
       // Nothing to report the problem against: report it against the policy itself rather than say nothing.
       const { namespace, name } = policy.source.metadata;
@@ -63,11 +83,11 @@ export class StatusCollector {
     }
     const facts = this.#facts.get(policy.compiled.id) ?? new Map<string, AncestorFacts>();
     const generation = policy.source.metadata.generation;
-    const ancestors = [...facts.keys()].sort().slice(0, MAX_ANCESTORS).map((key) => {
+    const ancestors = [...facts.keys()].sort().map((key) => {
       const f = facts.get(key)!;
       return { ancestorRef: f.ref, controllerName, conditions: conditionsFor(policy, f, generation) };
     });
-    return { namespace: policy.source.metadata.namespace, name: policy.source.metadata.name, ancestors };
+    return { namespace: policy.source.metadata.namespace, name: policy.source.metadata.name, ancestors: truncated(ancestors, generation) };
   }
 
   #at(policy: AnalysedPolicy, ref: AncestorRef): AncestorFacts {
@@ -75,7 +95,7 @@ export class StatusCollector {
     if (facts === undefined) this.#facts.set(policy.compiled.id, (facts = new Map()));
     const key = ancestorKey(ref);
     let f = facts.get(key);
-    if (f === undefined) facts.set(key, (f = { ref, applied: false, conflictsWith: new Set(), overriddenBy: new Set(), notFound: undefined }));
+    if (f === undefined) facts.set(key, (f = { ref, applied: false, conflictsWith: new Set(), overriddenBy: new Set(), notFound: undefined, detached: undefined }));
     return f;
   }
 }
@@ -93,6 +113,7 @@ function conditionsFor(policy: AnalysedPolicy, f: AncestorFacts, observedGenerat
   });
   if (f.notFound !== undefined) return [accepted("False", "TargetNotFound", f.notFound)];
   if (policy.compiled.invalid !== undefined) return [accepted("False", "Invalid", policy.compiled.invalid)];
+  if (!f.applied && f.detached !== undefined) return [accepted("False", "TargetNotFound", f.detached)];
   if (!f.applied) {
     const winners = [...f.conflictsWith].sort().join(", ");
     return [accepted("False", "Conflicted", `SecurityPolicy ${winners} targets the same object at the same level and takes precedence (older, or as old and first by namespace/name); this policy is not applied there`)];
@@ -103,4 +124,26 @@ function conditionsFor(policy: AnalysedPolicy, f: AncestorFacts, observedGenerat
     conditions.push({ type: "Overridden", status: "True", reason: "Overridden", message: `more specific SecurityPolicies replace this one for some routes: ${by}`, observedGeneration });
   }
   return conditions;
+}
+
+/**
+ * At most MAX_ANCESTORS entries, keeping the ones that matter as Envoy Gateway does
+ * (TruncatePolicyAncestors in internal/gatewayapi/status/policy.go): not Accepted first, then
+ * Overridden, then the rest, each by namespace and name; the last one kept says, with an
+ * `Aggregated` condition, that others were left out.
+ */
+function truncated(ancestors: AncestorStatus[], observedGeneration: number | undefined): AncestorStatus[] {
+  if (ancestors.length <= MAX_ANCESTORS) return ancestors;
+  const has = (a: AncestorStatus, type: Condition["type"], status: Condition["status"]) => a.conditions.some((c) => c.type === type && c.status === status);
+  const rank = (a: AncestorStatus) => (has(a, "Accepted", "False") ? 0 : has(a, "Overridden", "True") ? 1 : 2);
+  const kept = [...ancestors]
+    .sort((a, b) => rank(a) - rank(b) || a.ancestorRef.namespace.localeCompare(b.ancestorRef.namespace) || a.ancestorRef.name.localeCompare(b.ancestorRef.name) || ancestorKey(a.ancestorRef).localeCompare(ancestorKey(b.ancestorRef)))
+    .slice(0, MAX_ANCESTORS);
+  const last = kept[MAX_ANCESTORS - 1]!;
+  const aggregated: Condition = {
+    type: "Aggregated", status: "True", reason: "Aggregated", observedGeneration,
+    message: `${ancestors.length - MAX_ANCESTORS} more ancestors are not listed: a status holds at most ${MAX_ANCESTORS}, and those where the policy is not accepted or is overridden are listed first`,
+  };
+  kept[MAX_ANCESTORS - 1] = { ...last, conditions: [...last.conditions, aggregated] };
+  return kept;
 }

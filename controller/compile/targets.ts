@@ -20,6 +20,8 @@ export type Target =
 export interface MissingTarget {
   readonly ref: { readonly group: string; readonly kind: string; readonly name: string; readonly sectionName?: string | undefined };
   readonly message: string;
+  /** The route, when it exists and only the rule `sectionName` names does not (reported on its parents). */
+  readonly route?: Route | undefined;
 }
 
 export const gatewayTargetKey = (gateway: string, listener?: string): string =>
@@ -103,7 +105,7 @@ export function resolveTargets(
     if (route === undefined) {
       missing.push({ ref, message: `${ref.kind} ${id} not found` });
     } else if (section !== undefined && !route.spec.rules.some((r) => r.name === section)) {
-      missing.push({ ref, message: `${ref.kind} ${id} has no rule named ${section}` });
+      missing.push({ ref, message: `${ref.kind} ${id} has no rule named ${section}`, route });
     } else {
       const key = routeTargetKey(route.kind, id, section);
       targets.set(key, { kind: route.kind, level: section === undefined ? "route" : "rule", key, route, sectionName: section });

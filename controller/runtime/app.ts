@@ -28,7 +28,8 @@ export interface App {
 }
 
 export async function startApp(config: ServeConfig, logger: Logger): Promise<App> {
-  const metrics = createMetrics();
+  // The JWKS gauges read the key store at scrape time, long after it exists.
+  const metrics = createMetrics({ describe: () => keys.describe() });
   const keys = createKeyStore({
     logger: logger.child({ component: "jwks" }),
     fetchTimeoutMs: config.jwksFetchTimeoutMs,
@@ -87,6 +88,6 @@ function startFolderMode(dir: string, deps: { config: ServeConfig; keys: KeyStor
     metrics: deps.metrics,
     onPublished: (published, previous) => logStatusChanges(logger, published, previous),
   });
-  const source = startFolderSource(dir, pipeline, logger.child({ component: "manifests" }));
+  const source = startFolderSource(dir, pipeline, logger.child({ component: "manifests" }), deps.metrics);
   return { pipeline, synced: source.synced, stop: async () => source.stop() };
 }

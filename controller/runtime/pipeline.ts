@@ -70,9 +70,11 @@ export class Pipeline {
       this.#pending = undefined;
       try {
         await this.#publish(read);
+        this.#options.metrics.servingLastGood.set({ source: "pipeline" }, 0);
       } catch (e) {
         // compile() is total, so this is a bug; the previous snapshot keeps being served.
         this.#options.logger.error({ err: e }, "publishing a snapshot failed; the previous snapshot is still served");
+        this.#options.metrics.servingLastGood.set({ source: "pipeline" }, 1);
       }
     }
   }

@@ -7,6 +7,7 @@ import { toResources } from "../api/resources.ts";
 import { ancestorKey, type PolicyStatus } from "../api/status.ts";
 import { ManifestFolder, type FolderLoad } from "../sources/manifests.ts";
 import type { Pipeline, Published } from "./pipeline.ts";
+import type { Metrics } from "../server/metrics.ts";
 
 export interface FolderSource {
   /** Resolves after the first load has been published. */
@@ -18,9 +19,10 @@ export interface FolderSource {
  * Loads `dir` now and on every change. Throws UnreadableFolderError when the folder cannot be read
  * at start (fail fast: there is nothing to serve); later, an unreadable folder keeps the last snapshot.
  */
-export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logger): FolderSource {
+export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logger, metrics: Metrics): FolderSource {
   const folder = new ManifestFolder(dir);
   const reload = (load: FolderLoad): Promise<void> => {
+    metrics.servingLastGood.set({ source: "manifests" }, load.errors.length > 0 ? 1 : 0);
     for (const e of load.errors) {
       logger.error({ file: e.file, error: e.error, keptLastGood: e.keptLastGood }, e.keptLastGood ? "manifest file is broken; its last good contents stay in force" : "manifest file is broken; its objects are not loaded");
     }
@@ -41,6 +43,7 @@ export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logge
       load = folder.load();
     } catch (e) {
       logger.error({ dir, error: (e as Error).message }, "manifest folder cannot be read; the previous snapshot is still served");
+      metrics.servingLastGood.set({ source: "manifests" }, 1);
       return;
     }
     void reload(load);

@@ -11,9 +11,24 @@ export interface Metrics {
   readonly policies: Gauge<"accepted">;
   readonly jwksFetches: Counter<"outcome" | "trigger">;
   readonly jwksFetchDuration: Histogram<"outcome">;
+  /**
+   * 1 while some configuration is served from its last good version: `source="manifests"` when a
+   * manifest file (or the folder) cannot be read, `source="pipeline"` when the latest publish failed.
+   */
+  readonly servingLastGood: Gauge<"source">;
 }
 
-export function createMetrics(): Metrics {
+/** What the JWKS gauges read at scrape time (the key store's view, no key material). */
+export interface JwksView {
+  describe(): readonly { readonly synced: boolean; readonly keyCount: number; readonly lastSuccessAt?: number }[];
+}
+
+/**
+ * The process's metrics. With `jwks`, two gauges computed at scrape time: the age in seconds of the
+ * oldest keys in use (now − last successful fetch, over the JWKS the snapshot uses) and how many of
+ * those JWKS have no keys at all; no URI labels (unbounded), `/snapshot` names them.
+ */
+export function createMetrics(jwks?: JwksView, now: () => number = Date.now): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "portcullis_" });
   const registers = [registry];
@@ -26,5 +41,26 @@ export function createMetrics(): Metrics {
     // URIs are left out of labels: they are unbounded, and describe() on the admin port lists them.
     jwksFetches: new Counter({ name: "portcullis_jwks_fetches_total", help: "Remote JWKS fetch attempts by outcome and trigger.", labelNames: ["outcome", "trigger"], registers }),
     jwksFetchDuration: new Histogram({ name: "portcullis_jwks_fetch_duration_seconds", help: "Remote JWKS fetch duration.", labelNames: ["outcome"], buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10], registers }),
+    servingLastGood: new Gauge({ name: "portcullis_serving_last_good_config", help: "1 while configuration from this source is served from its last good version because the newest cannot be used.", labelNames: ["source"], registers }),
+    ...(jwks === undefined ? {} : jwksGauges(jwks, now, registers)),
+  };
+}
+
+function jwksGauges(jwks: JwksView, now: () => number, registers: Registry[]): Record<string, Gauge> {
+  const inUse = () => jwks.describe().filter((s) => s.synced);
+  return {
+    jwksKeysAge: new Gauge({
+      name: "portcullis_jwks_keys_age_seconds", help: "Age of the oldest remote JWKS keys in use: seconds since that JWKS was last fetched successfully (0 with none).", registers,
+      collect() {
+        const fetched = inUse().flatMap((s) => (s.lastSuccessAt === undefined ? [] : [s.lastSuccessAt]));
+        this.set(fetched.length === 0 ? 0 : Math.max(0, (now() - Math.min(...fetched)) / 1000));
+      },
+    }),
+    jwksWithoutKeys: new Gauge({
+      name: "portcullis_jwks_without_keys", help: "Remote JWKS in use that have no keys (never fetched successfully, or empty): their tokens cannot be verified.", registers,
+      collect() {
+        this.set(inUse().filter((s) => s.keyCount === 0).length);
+      },
+    }),
   };
 }

@@ -209,6 +209,16 @@ describe("invalid policies govern what they target", () => {
   });
 });
 
+/** Issue 11, situation 10: the compile golden case status-truthfulness. */
+describe("a policy is Accepted only where it is enforced", () => {
+  const world = decider(readFileSync(join(import.meta.dirname, "../compile/testdata/status-truthfulness.in.yaml"), "utf8"));
+  it("reports a route that no listener accepts as not Accepted there, and its requests find no route", async () => {
+    const status = world.result.statuses.find((s) => s.name === "refunds-auth")!;
+    expect(status.ancestors.map((a) => [a.ancestorRef.name, a.conditions[0]!.status, a.conditions[0]!.reason])).toEqual([["gw", "False", "TargetNotFound"]]);
+    expect((await world({ host: "refunds.example.com", path: "/" })).code).toBe("route_not_found");
+  });
+});
+
 describe("apiKeyAuth", () => {
   it("401 without a key", async () => {
     const r = await d({ path: "/keys" });

@@ -11,13 +11,17 @@
  * that will make them pass (features not built yet, or a known divergence being fixed).
  */
 import { readdirSync, readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import pino from "pino";
 import { parse } from "yaml";
 import { toResources } from "../../controller/api/resources.ts";
 import { clientAddressDetection } from "../../controller/authz/client-address.ts";
 import { check, type CheckContext } from "../../controller/authz/check.ts";
 import type { Decision } from "../../controller/authz/decision.ts";
 import { compile, type CompileResult } from "../../controller/compile/index.ts";
+import { createKeyStore } from "../../controller/keys/store.ts";
 import type { CompiledPolicy } from "../../controller/snapshot/types.ts";
 import { testCheckContext } from "../support/world.ts";
 
@@ -78,6 +82,11 @@ export interface RequestCase {
    * sets that header to it) before asking Portcullis, so Portcullis receives it as the last entry.
    */
   readonly peer?: string;
+  /**
+   * Remote JWKS documents by the URI the manifests name (EG's e2e static file server). The runner
+   * serves each on 127.0.0.1 at the same path and points the manifests there.
+   */
+  readonly jwks?: Readonly<Record<string, string>>;
   readonly requests: readonly {
     readonly name: string;
     /** Defaults: GET, host gateway.conformance.test (EG's e2e routes name no hostnames), no headers. */
@@ -141,11 +150,12 @@ export function compileManifests(manifests: readonly object[]): CompileResult {
  * A check context; the client address is determined as the manifests' ClientTrafficPolicy
  * `clientIPDetection.xForwardedFor` tells Envoy to (Portcullis' --xff-trusted-hops / --xff-trusted-cidrs).
  */
-export function checkContext(manifests: readonly object[] = []): CheckContext {
+export function checkContext(manifests: readonly object[] = [], overrides: Partial<CheckContext> = {}): CheckContext {
   type Ctp = { kind?: string; spec?: { clientIPDetection?: { xForwardedFor?: { numTrustedHops?: number; trustedCIDRs?: string[] } } } };
   const xff = (manifests as Ctp[]).find((m) => m.kind === "ClientTrafficPolicy")?.spec?.clientIPDetection?.xForwardedFor;
   return testCheckContext({
     clientAddress: clientAddressDetection({ trustedHops: xff?.numTrustedHops ?? 0, trustedCidrs: xff?.trustedCIDRs ?? [] }),
+    ...overrides,
   });
 }
 
@@ -238,18 +248,39 @@ function assertEqual(actual: unknown, expected: unknown, what: string): void {
 }
 
 /** A request case's items: one per request. */
-export function requestItems(testCase: RequestCase): Item[] {
-  let compiled: CompileResult | undefined;
-  const result = () => (compiled ??= compileManifests(testCase.manifests));
-  const ctx = checkContext(testCase.manifests);
-  return testCase.requests.map(({ name, request, expect }) => ({
+export function requestItems(testCase: RequestCase): { items: Item[]; close: () => Promise<void> } {
+  const keys = createKeyStore({ logger: pino({ level: "silent" }) });
+  const ctx = checkContext(testCase.manifests, { keys });
+  let server: Server | undefined;
+  let compiled: Promise<CompileResult> | undefined;
+  const prepare = async (): Promise<CompileResult> => {
+    if (testCase.jwks === undefined) return compileManifests(testCase.manifests);
+    const documents = new Map(Object.entries(testCase.jwks).map(([uri, body]) => [new URL(uri).pathname, body]));
+    server = createServer((req, res) => {
+      const body = documents.get(req.url ?? "");
+      res.writeHead(body === undefined ? 404 : 200, { "content-type": "application/json" }).end(body ?? "");
+    });
+    await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
+    const local = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    let text = JSON.stringify(testCase.manifests);
+    for (const uri of Object.keys(testCase.jwks)) text = text.replaceAll(JSON.stringify(uri), JSON.stringify(`${local}${new URL(uri).pathname}`));
+    const result = compileManifests(JSON.parse(text) as object[]);
+    await keys.sync(result.snapshot.remoteJwks);
+    return result;
+  };
+  const close = async () => {
+    keys.close();
+    if (server !== undefined) await new Promise((resolve) => server!.close(resolve));
+  };
+  return { close, items: testCase.requests.map(({ name, request, expect }) => ({
     name,
     run: async () => {
+      const result = await (compiled ??= prepare());
       const headers = { ...request.headers };
       if (testCase.peer !== undefined) {
         headers["x-forwarded-for"] = headers["x-forwarded-for"] === undefined ? testCase.peer : `${headers["x-forwarded-for"]},${testCase.peer}`;
       }
-      const decision = await decide(result(), ctx, { method: "GET", host: "gateway.conformance.test", ...request, headers });
+      const decision = await decide(result, ctx, { method: "GET", host: "gateway.conformance.test", ...request, headers });
       const actual = {
         ...(expect.status === undefined ? {} : { status: statusAsEnvoyGateway(decision, expect.status) }),
         ...(expect.upstream === undefined ? {} : { upstream: pick(decision.upstreamHeaders, Object.keys(expect.upstream)) }),
@@ -264,7 +295,7 @@ export function requestItems(testCase: RequestCase): Item[] {
       };
       assertEqual(actual, expected, `answer (Portcullis: ${decision.code}, ${decision.message})`);
     },
-  }));
+  })) };
 }
 
 /** Portcullis' answer, read as the client's status where README "Differences from Envoy Gateway" explains why they differ. */

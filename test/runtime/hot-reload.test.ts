@@ -32,13 +32,19 @@ it("a policy made invalid denies its routes (fail closed) and fixing it restores
   await within(2000, async () => (await models("rotated-alice-key")).status === 200);
 });
 
-it("a file that stops parsing keeps its last good contents", async () => {
+const lastGoodGauge = async () => /^portcullis_serving_last_good_config\{source="manifests"\} (\d+)$/m.exec(await (await fetch(`${app.admin}/metrics`)).text())?.[1];
+
+it("a file that stops parsing keeps its last good contents, and the gauge says so until it parses again", async () => {
   const generation = app.pipeline.current!.generation;
+  const original = readFileSync(join(app.dir, "40-apikey-policy.yaml"), "utf8");
+  expect(await lastGoodGauge()).toBe("0");
   app.write("40-apikey-policy.yaml", "apiVersion: [unclosed\n");
-  await new Promise((r) => setTimeout(r, 500));
+  await within(2000, async () => (await lastGoodGauge()) === "1");
   expect((await models("nope")).status).toBe(401);
   expect((await models("rotated-alice-key")).status).toBe(200);
   expect(app.pipeline.current!.generation).toBe(generation);
+  app.write("40-apikey-policy.yaml", original);
+  await within(2000, async () => (await lastGoodGauge()) === "0");
 });
 
 it("deleting a policy file opens its route again", async () => {
