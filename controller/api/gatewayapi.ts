@@ -78,17 +78,14 @@ export const HTTPRouteSpecSchema = z
   .passthrough();
 
 /**
- * What Gateway API requires of an Exact service and method (its CRD validation), and what Envoy
- * Gateway puts in place of the part a RegularExpression match leaves out. `re2` is Envoy Gateway's
- * pattern (its length ranks the route); `js` spells out the `(?i)` letter ranges, which is the same
- * on ASCII paths.
+ * What Gateway API requires of an Exact service and method (its CRD validation, RE2), and what
+ * Envoy Gateway writes in place of the part a RegularExpression match leaves out. The `(?i)` of
+ * the service pattern makes the rest of such a path pattern case-insensitive, the method too.
  */
-export const GRPC_SERVICE_NAME = {
-  re2: String.raw`(?i)\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*`,
-  js: String.raw`\.?[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*`,
-} as const;
+export const GRPC_SERVICE_NAME = String.raw`(?i)\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*`;
 export const GRPC_METHOD_NAME = "[A-Za-z_][A-Za-z_0-9]*";
-const wholly = (pattern: string) => new RegExp(`^(?:${pattern})$`);
+const SERVICE_NAME = new RegExp(`^(?:${GRPC_SERVICE_NAME.replace("(?i)", "")})$`, "i");
+const METHOD_NAME = new RegExp(`^(?:${GRPC_METHOD_NAME})$`);
 
 /** A GRPCRoute method match: the request path is `/<service>/<method>`; one part may be left out. */
 const GRPCMethodMatchSchema = z
@@ -98,11 +95,11 @@ const GRPCMethodMatchSchema = z
     method: z.string().optional(),
   })
   .refine((m) => m.service !== undefined || m.method !== undefined, { message: "one of service or method is required" })
-  .refine((m) => m.type !== "Exact" || m.service === undefined || wholly(GRPC_SERVICE_NAME.js).test(m.service), {
+  .refine((m) => m.type !== "Exact" || m.service === undefined || SERVICE_NAME.test(m.service), {
     message: "an Exact service must be a dotted name of letters, digits and _",
     path: ["service"],
   })
-  .refine((m) => m.type !== "Exact" || m.method === undefined || wholly(GRPC_METHOD_NAME).test(m.method), {
+  .refine((m) => m.type !== "Exact" || m.method === undefined || METHOD_NAME.test(m.method), {
     message: "an Exact method must be a name of letters, digits and _",
     path: ["method"],
   });

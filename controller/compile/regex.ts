@@ -24,7 +24,8 @@ const MAX_EXPANDED_LENGTH = 64 * 1024;
  * pattern must compile on its own first: otherwise `a)|(.*` would escape the anchoring group
  * and match everything.
  */
-export function fullMatchRegex(source: string): RegExp | { readonly error: string } {
+export function fullMatchRegex(written: string): RegExp | { readonly error: string } {
+  const source = withInlineCaseFlag(written);
   try {
     new RegExp(source);
   } catch {
@@ -55,6 +56,98 @@ export function linearSearchRegex(source: string): RegExp | { readonly error: st
   } catch {
     return { error: "cannot run in linear time (no backreferences or lookarounds, as in RE2; counted repetitions multiply to at most 16)" };
   }
+}
+
+/**
+ * RE2's inline flag `(?i)` at the top level of a pattern makes the rest of it case-insensitive
+ * (Envoy Gateway writes one into GRPCRoute method patterns). V8's linear engine has neither inline
+ * flags nor the `i` flag, so the rest is written out with both cases of every ASCII letter:
+ * `(?i)get[a-c]` is `[gG][eE][tT][a-cA-C]`. Elsewhere (inside a group) `(?i)` is left as it is, and
+ * such a pattern does not compile.
+ */
+function withInlineCaseFlag(source: string): string {
+  let depth = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === "\\") i += 1;
+    else if (c === "[") i = safeClassEnd(source, i) - 1;
+    else if (c === ")") depth -= 1;
+    else if (c === "(") {
+      if (depth === 0 && source.startsWith("(?i)", i)) return source.slice(0, i) + bothCases(source.slice(i + 4));
+      depth += 1;
+    }
+  }
+  return source;
+}
+
+const swapCase = (c: string) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase());
+const isAsciiLetter = (c: string | undefined) => c !== undefined && /^[A-Za-z]$/.test(c);
+
+/** `source` with every ASCII letter outside escapes and group syntax matching both cases. */
+function bothCases(source: string): string {
+  let out = "";
+  for (let i = 0; i < source.length; ) {
+    const c = source[i]!;
+    if (c === "\\") {
+      const end = escapeEnd(source, i);
+      out += source.slice(i, end);
+      i = end;
+    } else if (c === "[") {
+      const end = safeClassEnd(source, i);
+      out += classBothCases(source.slice(i, end));
+      i = end;
+    } else if (c === "(" && source[i + 1] === "?") {
+      // Group syntax ("(?:", "(?<name>") is not text to match.
+      const named = source[i + 2] === "<" && source[i + 3] !== "=" && source[i + 3] !== "!";
+      const end = named ? (source.indexOf(">", i) === -1 ? source.length : source.indexOf(">", i) + 1) : i + 3;
+      out += source.slice(i, end);
+      i = end;
+    } else {
+      out += isAsciiLetter(c) ? `[${c}${swapCase(c)}]` : c;
+      i += 1;
+    }
+  }
+  return out;
+}
+
+/** A character class with the other case of each ASCII letter and letter range added. */
+function classBothCases(cls: string): string {
+  const extra: string[] = [];
+  const body = cls.slice(cls[1] === "^" ? 2 : 1, -1);
+  for (let i = 0; i < body.length; ) {
+    if (body[i] === "\\") {
+      i = escapeEnd(body, i);
+      continue;
+    }
+    const c = body[i]!;
+    if (body[i + 1] === "-" && isAsciiLetter(c) && isAsciiLetter(body[i + 2]) && (c === c.toLowerCase()) === (body[i + 2] === body[i + 2]!.toLowerCase())) {
+      extra.push(`${swapCase(c)}-${swapCase(body[i + 2]!)}`);
+      i += 3;
+      continue;
+    }
+    if (isAsciiLetter(c)) extra.push(swapCase(c));
+    i += 1;
+  }
+  return `${cls.slice(0, -1)}${extra.join("")}]`;
+}
+
+/** Where the escape starting at `i` ends (never before `i + 2`, never after the text). */
+function escapeEnd(source: string, i: number): number {
+  const next = source[i + 1];
+  const through = (close: string) => (source.indexOf(close, i) === -1 ? source.length : source.indexOf(close, i) + 1);
+  if (next === "x") return Math.min(i + 4, source.length);
+  if (next === "u") return source[i + 2] === "{" ? through("}") : Math.min(i + 6, source.length);
+  if (next === "c") return Math.min(i + 3, source.length);
+  if ((next === "p" || next === "P") && source[i + 2] === "{") return through("}");
+  if (next === "k" && source[i + 2] === "<") return through(">");
+  return Math.min(i + 2, source.length);
+}
+
+/** Where the class starting at `i` ends; the end of the text for an unterminated one (which then fails to compile). */
+function safeClassEnd(source: string, i: number): number {
+  let j = i + 1;
+  while (j < source.length && source[j] !== "]") j += source[j] === "\\" ? 2 : 1;
+  return Math.min(j + 1, source.length);
 }
 
 /**

@@ -76,7 +76,8 @@ export function compileMatch(m: HTTPRouteMatch): MatchResult {
  *  - Exact service and method: the Exact path; Exact service: the PathPrefix `/<service>`;
  *    Exact method: no path match, a `:path` header ending in `/<method>`;
  *  - RegularExpression: the path pattern `/<service>/<method>`, a missing part replaced by the
- *    pattern of any valid service or method name;
+ *    pattern of any valid service or method name (the service one ends with case-insensitive
+ *    matching, so a method pattern after it matches in any case);
  *  - header matches as for HTTPRoute; no method match: any path.
  */
 export function compileGrpcMatch(m: GRPCRouteMatch): MatchResult {
@@ -98,8 +99,8 @@ export function compileGrpcMatch(m: GRPCRouteMatch): MatchResult {
   for (const [part, pattern] of [["service", service], ["method", name]] as const) {
     if (pattern !== undefined && !(fullMatchRegex(pattern) instanceof RegExp)) return { ok: false, error: `${part} regular expression ${JSON.stringify(pattern)} does not compile` };
   }
-  const written = `/${service ?? GRPC_SERVICE_NAME.re2}/${name ?? GRPC_METHOD_NAME}`;
-  const regex = fullMatchRegex(`/${service ?? GRPC_SERVICE_NAME.js}/${name ?? GRPC_METHOD_NAME}`);
+  const written = `/${service ?? GRPC_SERVICE_NAME}/${name ?? GRPC_METHOD_NAME}`;
+  const regex = fullMatchRegex(written);
   if (!(regex instanceof RegExp)) return { ok: false, error: `method regular expression ${JSON.stringify(written)} ${regex.error}` };
   return compiled({ type: "RegularExpression", value: written, regex });
 }

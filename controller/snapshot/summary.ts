@@ -4,7 +4,7 @@
  */
 import type { JwksSource } from "../keys/types.ts";
 import { redactUri } from "../keys/uri.ts";
-import type { CompiledPolicy, CompiledRule, CredentialSource, RouteEntry, Snapshot, VirtualHosts } from "./types.ts";
+import type { CompiledMatch, CompiledPolicy, CompiledRule, CredentialSource, RouteEntry, Snapshot, VirtualHosts } from "./types.ts";
 
 export function summarizeSnapshot(snapshot: Snapshot): object {
   const routes: Record<string, object> = {};
@@ -23,12 +23,16 @@ function summarizeVirtualHosts(v: VirtualHosts): object {
 }
 
 function describeEntry(e: RouteEntry): string {
-  const m = e.match;
+  const removes = e.managedHeaders.length === 0 ? "" : `; removes ${e.managedHeaders.join(", ")}`;
+  return `${describeMatch(e.match)} => ${e.rule} via ${e.listener}: ${e.policy === undefined ? "no policy (allow)" : `policy ${e.policy.id}`}${removes}`;
+}
+
+/** "PathPrefix /api, header x-tier Exact gold, query debug RegularExpression 1|true". */
+export function describeMatch(m: CompiledMatch): string {
   const parts = [`${m.path.type} ${m.path.value === "" ? "/" : m.path.value}`];
   for (const h of m.headers) parts.push(`header ${h.name} ${h.type} ${h.value}`);
   for (const q of m.queryParams) parts.push(`query ${q.name} ${q.type} ${q.value}`);
-  const removes = e.managedHeaders.length === 0 ? "" : `; removes ${e.managedHeaders.join(", ")}`;
-  return `${parts.join(", ")} => ${e.rule} via ${e.listener}: ${e.policy === undefined ? "no policy (allow)" : `policy ${e.policy.id}`}${removes}`;
+  return parts.join(", ");
 }
 
 export function describeSource(s: CredentialSource): string {
