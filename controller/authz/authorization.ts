@@ -3,7 +3,10 @@
  * and principal match decides; none: `defaultAction`. Within a principal every field set must
  * match. What cannot be known never allows: a CEL expression that fails to evaluate, or
  * `clientCIDRs` when the client address cannot be determined, does not match in an Allow rule and
- * does match in a Deny rule.
+ * does match in a Deny rule. CEL's `request.query` holds the first value of each parameter, as
+ * Envoy's route match reads it; when a parameter repeats with other values (which upstreams read
+ * differently: PHP and Express the last), the rules are decided again on the last values and the
+ * request is allowed only if both readings allow.
  */
 import { pathMatches } from "../snapshot/route-index.ts";
 import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "../snapshot/types.ts";
@@ -18,13 +21,33 @@ export interface Verdict {
 }
 
 export function authorize(config: CompiledAuthorization, request: NormalizedRequest, who: IdentityAttributes, clientAddress: string | undefined): Verdict {
+  const first = decide(config, request, who, clientAddress, "first");
+  if (!first.allowed || !config.rules.some((r) => r.principal.cel !== undefined) || !repeatsDiffer(request.query)) return first;
+  const last = decide(config, request, who, clientAddress, "last");
+  return last.allowed ? first : { allowed: false, by: `${last.by} (reading the last value of a repeated query parameter)` };
+}
+
+type QueryReading = "first" | "last";
+
+function decide(config: CompiledAuthorization, request: NormalizedRequest, who: IdentityAttributes, clientAddress: string | undefined, query: QueryReading): Verdict {
   let cel: Record<string, unknown> | undefined;
-  const celContext = () => (cel ??= celContextOf(request, who, clientAddress));
+  const celContext = () => (cel ??= celContextOf(request, who, clientAddress, query));
   for (const rule of config.rules) {
     if (!operationMatches(rule, request)) continue;
     if (principalMatches(rule, rule.principal, request, who, clientAddress, celContext)) return { allowed: rule.action === "Allow", by: rule.name };
   }
   return { allowed: config.defaultAction === "Allow", by: "defaultAction" };
+}
+
+/** Whether some parameter is sent more than once with different values. */
+function repeatsDiffer(query: URLSearchParams): boolean {
+  const seen = new Map<string, string>();
+  for (const [name, value] of query) {
+    const before = seen.get(name);
+    if (before !== undefined && before !== value) return true;
+    seen.set(name, value);
+  }
+  return false;
 }
 
 function operationMatches(rule: CompiledRule, request: NormalizedRequest): boolean {
@@ -86,14 +109,16 @@ function scopesOf(claims: Readonly<Record<string, unknown>>): Set<string> {
 }
 
 /** The variables a CEL expression sees. Absent identities are empty maps, so `has()` works on them. */
-function celContextOf(request: NormalizedRequest, who: IdentityAttributes, clientAddress: string | undefined): Record<string, unknown> {
+function celContextOf(request: NormalizedRequest, who: IdentityAttributes, clientAddress: string | undefined, reading: QueryReading): Record<string, unknown> {
   const headers: Record<string, string> = {};
   for (const name of Object.keys(request.source.headers)) {
     const v = request.header(name);
     if (v !== undefined) headers[name] = v;
   }
+  const query = new Map<string, string>();
+  for (const [name, value] of request.query) if (reading === "last" || !query.has(name)) query.set(name, value);
   return {
-    request: { method: request.method, host: request.host, path: request.path, headers, query: Object.fromEntries(request.query) },
+    request: { method: request.method, host: request.host, path: request.path, headers, query: Object.fromEntries(query) },
     jwt: who.jwt === undefined ? {} : { provider: who.jwt.provider, claims: who.jwt.claims },
     apiKey: who.apiKey === undefined ? {} : { client: who.apiKey.client, metadata: who.apiKey.metadata },
     basicAuth: who.basicAuth === undefined ? {} : { username: who.basicAuth.username },

@@ -26,26 +26,26 @@ function dryRun(yaml: string): Obj[] {
 const kustomize = () => parseAllDocuments(kubectl(["kustomize", join(ROOT, "deploy/base")], undefined, "")).map((d) => d.toJS() as Obj);
 const values = (f: string) => parse(readFileSync(join(CHART, "examples", f), "utf8")) as Obj;
 
-/** A ServiceMonitor CRD that accepts anything, so the chart's optional ServiceMonitor has somewhere to go. */
-const SERVICE_MONITOR_CRD = {
+/** A Prometheus Operator CRD that accepts anything, so the chart's optional ServiceMonitor and PrometheusRule have somewhere to go. */
+const monitoringCrd = (kind: string, plural: string) => ({
   apiVersion: "apiextensions.k8s.io/v1",
   kind: "CustomResourceDefinition",
-  metadata: { name: "servicemonitors.monitoring.coreos.com" },
+  metadata: { name: `${plural}.monitoring.coreos.com` },
   spec: {
     group: "monitoring.coreos.com",
-    names: { kind: "ServiceMonitor", plural: "servicemonitors", singular: "servicemonitor", listKind: "ServiceMonitorList" },
+    names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
     scope: "Namespaced",
     versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }],
   },
-};
+});
 
 beforeAll(async () => {
   server = await startApiServer();
   const crds = [join(ROOT, "crds"), join(ROOT, "test/kube/crds/gateway-api.yaml")];
   for (const c of crds) kubectl(["apply", "-f", c]);
-  kubectl(["apply", "-f", "-"], JSON.stringify(SERVICE_MONITOR_CRD));
+  for (const crd of [monitoringCrd("ServiceMonitor", "servicemonitors"), monitoringCrd("PrometheusRule", "prometheusrules")]) kubectl(["apply", "-f", "-"], JSON.stringify(crd));
   kubectl(["wait", "--for", "condition=established", "--timeout", "60s", "crd", "--all"]);
-  for (const ns of ["portcullis", "maas-system", "apps"]) kubectl(["create", "namespace", ns]);
+  for (const ns of ["portcullis", "maas-system", "apps", "monitoring"]) kubectl(["create", "namespace", ns]);
   apiVersions = kubectl(["api-versions"]).trim().split("\n");
 }, 180_000);
 afterAll(async () => {

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the end-to-end tests drive for real: Caddy (forward_auth), nginx
-# (auth_request), Docker (the container image test) and zsh (test/cli.test.ts completes in it). Idempotent: apt-get update and install run
-# only when a package is missing, so a prepared machine pays nothing. Debian bookworm packages:
-#   caddy 2.6.x, nginx-light 1.22.x, docker.io 20.10.x (dockerd, containerd, runc come with it), zsh 5.9.
+# (auth_request), Docker (the container image test), zsh (test/cli.test.ts completes in it) and
+# promtool (test/deploy/alerts.test.ts checks the chart's alerts). Idempotent: apt-get update and
+# install run only when a package is missing, so a prepared machine pays nothing. Debian bookworm
+# packages: caddy 2.6.x, nginx-light 1.22.x, docker.io 20.10.x (dockerd, containerd, runc come with
+# it), zsh 5.9, prometheus 2.42 (for its promtool; the server is never started).
 set -euo pipefail
 
-PACKAGES=(caddy nginx-light docker.io zsh)
+PACKAGES=(caddy nginx-light docker.io zsh prometheus)
 log() { printf 'ensure-packages: %s\n' "$*" >&2; }
 
 missing=()
