@@ -73,7 +73,7 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
   if (entries === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
   if (entries.length === 0) {
     if (ctx.onNoRoute === "allow") return memoizedAllow(ctx.memo, ANONYMOUS, undefined, snapshot.managedHeaders, undefined);
-    return deny(403, "route_not_found", `no HTTPRoute rule matches ${req.method} ${req.host}${req.path}`, {});
+    return deny(403, "route_not_found", `no route rule matches ${req.method} ${req.host}${req.path}`, {});
   }
   // Rules under one policy decide alike; rules under different ones are each a reading (DESIGN §0).
   const readings = entries.filter((e, i) => entries.findIndex((o) => o.policy === e.policy) === i);
