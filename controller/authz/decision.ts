@@ -4,6 +4,7 @@
 export type DecisionCode =
   | "allowed"
   | "route_not_found"
+  | "route_mismatch"
   | "gateway_not_found"
   | "policy_invalid"
   | "apikey_missing"
