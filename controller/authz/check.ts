@@ -19,7 +19,7 @@ import { findRoutes } from "../snapshot/route-index.ts";
 import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts";
 import { checkApiKey } from "./apikey.ts";
 import { authorize } from "./authorization.ts";
-import { checkBasicAuth, type VerifiedPasswords } from "./basicauth.ts";
+import { checkBasicAuth, type Passwords } from "./basicauth.ts";
 import type { ClientAddressDetection } from "./client-address.ts";
 import type { CheckMemo } from "./check-memo.ts";
 import { corsResponseHeaders, isPreflight, preflightAnswer } from "./cors.ts";
@@ -34,8 +34,8 @@ export interface CheckContext {
   readonly keys: Pick<KeyStore, "resolve">;
   /** What this snapshot's checks remember: verified tokens, API-key identities, allow decisions. */
   readonly memo: CheckMemo;
-  /** bcrypt passwords that verified (shared across snapshots: keyed by the hash too). */
-  readonly verifiedPasswords: VerifiedPasswords;
+  /** basicAuth's verified passwords, failed attempts and bcrypt workers (shared across snapshots). */
+  readonly passwords: Passwords;
   /** Epoch milliseconds. */
   readonly now: () => number;
   /** What a request that matches no route gets. */
@@ -97,8 +97,9 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
  */
 function routeMismatch(taken: ProxyRoute, entries: readonly RouteEntry[]): Decision | undefined {
   const id = `${taken.namespace}/${taken.name}`;
+  // A rule's label ends with "<namespace>/<name> rule <rule name>" (GRPCRoute ones have a prefix).
   const rule = taken.sectionName === undefined ? undefined : `${id} rule ${taken.sectionName}`;
-  const other = entries.find((e) => e.route !== id || (rule !== undefined && e.rule !== rule));
+  const other = entries.find((e) => e.kind !== taken.kind || e.route !== id || (rule !== undefined && !e.rule.endsWith(rule)));
   if (entries.length > 0 && other === undefined) return undefined;
   const named = `${taken.kind} ${rule ?? id}`;
   return deny(403, "route_mismatch", `the proxy selected ${named}, Portcullis matches ${other?.rule ?? "no route"}`, { route: other?.rule });
@@ -166,7 +167,7 @@ type Phase = (policy: CompiledPolicy, req: NormalizedRequest, where: { route: st
 /** Every configured method must pass, in this order; an unconfigured one yields undefined. */
 const PHASES: readonly Phase[] = [
   (policy, req, where, ctx) => (policy.apiKey === undefined ? undefined : checkApiKey(policy.apiKey, req, where, ctx.memo)),
-  (policy, req, where, ctx) => (policy.basicAuth === undefined ? undefined : checkBasicAuth(policy.basicAuth, req, where, ctx.verifiedPasswords)),
+  (policy, req, where, ctx) => (policy.basicAuth === undefined ? undefined : checkBasicAuth(policy.basicAuth, req, where, ctx.passwords)),
   (policy, req, where, ctx) => (policy.jwt === undefined ? undefined : checkJwt(policy.jwt, req, where, ctx)),
 ];
 

@@ -173,6 +173,25 @@ spec:
     expect(await d({ path: "/?debug=o%6E" })).toMatchObject({ route: "apps/all rule r" });
     expect(await d({ path: "/?deb%75g=on" })).toMatchObject({ route: "apps/all rule r" });
   });
+  it("routes a CORS preflight to a GET rule with a CORS filter, as the route Envoy Gateway adds for it", async () => {
+    const d = decider(`${GATEWAY}${route("all", OLD, "{path: {type: PathPrefix, value: /}}")}---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: reads, namespace: apps, creationTimestamp: "${NEW}"}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [api.example.com]
+  rules: [{matches: [{path: {type: PathPrefix, value: /api}, method: GET}], filters: [{type: CORS, cors: {allowOrigins: ["https://app.example.com"]}}]}]
+${apiKeyPolicy("reads", "HTTPRoute", "reads")}`);
+    const preflight = { "origin": "https://evil.example.com", "access-control-request-method": "DELETE" };
+    expect(await d({ method: "OPTIONS", path: "/api/x", headers: preflight })).toMatchObject({ status: 401, route: "apps/reads rule 0" });
+    expect(await d({ method: "OPTIONS", path: "/api/x", headers: { origin: "https://evil.example.com" } })).toMatchObject({ status: 200, route: "apps/all rule r" });
+  });
+  it("matches a header sent several times on its lines joined with \",\", as Envoy does", async () => {
+    const d = decider(`${GATEWAY}${route("both", OLD, "{path: {type: PathPrefix, value: /}, headers: [{name: x-tier, value: 'gold,silver'}]}")}${route("all", NEW, "{path: {type: PathPrefix, value: /}}")}${apiKeyPolicy("both", "HTTPRoute", "both")}`);
+    expect(await d({ path: "/", headers: { "x-tier": ["gold", "silver"] } })).toMatchObject({ status: 401, route: "apps/both rule r" });
+    expect(await d({ path: "/", headers: { "x-tier": "gold, silver" } })).toMatchObject({ status: 200, route: "apps/all rule r" });
+  });
   it("matches a GRPCRoute method without service on the whole `:path`, query included", async () => {
     const d = decider(`${GATEWAY}${route("health", OLD, "{method: {method: Check}}", "", "GRPCRoute")}${apiKeyPolicy("health", "GRPCRoute", "health")}`);
     expect(await d({ method: "POST", path: "/grpc.health.v1.Health/Check" })).toMatchObject({ status: 401, route: "GRPCRoute apps/health rule 0" });
