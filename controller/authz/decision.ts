@@ -14,6 +14,7 @@ export type DecisionCode =
   | "basic_missing"
   | "basic_invalid"
   | "authz_denied"
+  | "identity_unforwardable"
   | "cors_preflight"
   | "cors_origin"
   | "not_ready"
