@@ -4,7 +4,8 @@
  *   1. route          — match host/path/method/headers to an HTTPRoute rule in the route table of each
  *                       Gateway and listener port the request may have arrived on; the rule's
  *                       effective policy comes with it. Rules whose policies differ are each decided,
- *                       and the request is allowed only if every one allows (DESIGN §0)
+ *                       and the request is allowed only if every one allows (DESIGN §0). When the
+ *                       proxy names the route it selected, any other match is a route_mismatch
  *   2. cors preflight — answered here (204, as Envoy's cors filter would), before any credential is asked for
  *   3. identity       — every configured method must pass: apiKeyAuth, basicAuth, jwt
  *   4. authorization  — rules over the request and the identities (first match wins, default Deny)
@@ -25,7 +26,7 @@ import { corsResponseHeaders, isPreflight, preflightAnswer } from "./cors.ts";
 import { deny, type Decision } from "./decision.ts";
 import type { IdentityAttributes, IdentityResult, PhaseOutcome } from "./identity.ts";
 import { checkJwt } from "./jwt.ts";
-import { normalizeRequest, pathReadings, type AuthzRequest, type NormalizedRequest } from "./request.ts";
+import { normalizeRequest, pathReadings, type AuthzRequest, type NormalizedRequest, type ProxyRoute } from "./request.ts";
 import type { MaybePromise } from "./maybe-async.ts";
 import { everyReadingAllows } from "./readings.ts";
 
@@ -71,9 +72,13 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
   // 1. Route: the rule each route table the request may have been routed by picks.
   const entries = findRoutes(snapshot.routes, req, { gateway: request.gateway, port: request.port, route: request.route });
   if (entries === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
+  if (request.proxyRoute !== undefined) {
+    const mismatch = routeMismatch(request.proxyRoute, entries);
+    if (mismatch !== undefined) return mismatch;
+  }
   if (entries.length === 0) {
     if (ctx.onNoRoute === "allow") return memoizedAllow(ctx.memo, ANONYMOUS, undefined, snapshot.managedHeaders, undefined);
-    return deny(403, "route_not_found", `no HTTPRoute rule matches ${req.method} ${req.host}${req.path}`, {});
+    return deny(403, "route_not_found", `no route rule matches ${req.method} ${req.host}${req.path}`, {});
   }
   // Rules under one policy decide alike; rules under different ones are each a reading (DESIGN §0).
   const readings = entries.filter((e, i) => entries.findIndex((o) => o.policy === e.policy) === i);
@@ -83,6 +88,20 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
     readings.map((e) => decideOn(e, req, ctx)),
     `the proxy did not say which Gateway or port the request arrived on, and these rules decide differently: ${where}`,
   );
+}
+
+/**
+ * A denial when the route the proxy selected is not the rule every route table here picks: the
+ * proxy and Portcullis disagree on the request (their routes or route order differ), so neither
+ * policy can be trusted to be the one that governs it. Undefined when they agree.
+ */
+function routeMismatch(taken: ProxyRoute, entries: readonly RouteEntry[]): Decision | undefined {
+  const id = `${taken.namespace}/${taken.name}`;
+  const rule = taken.sectionName === undefined ? undefined : `${id} rule ${taken.sectionName}`;
+  const other = entries.find((e) => e.route !== id || (rule !== undefined && e.rule !== rule));
+  if (entries.length > 0 && other === undefined) return undefined;
+  const named = `${taken.kind} ${rule ?? id}`;
+  return deny(403, "route_mismatch", `the proxy selected ${named}, Portcullis matches ${other?.rule ?? "no route"}`, { route: other?.rule });
 }
 
 /** Phases 2 on, for the rule one reading of the request takes. */

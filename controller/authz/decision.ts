@@ -4,6 +4,7 @@
 export type DecisionCode =
   | "allowed"
   | "route_not_found"
+  | "route_mismatch"
   | "gateway_not_found"
   | "policy_invalid"
   | "apikey_missing"
@@ -28,7 +29,7 @@ export interface Decision {
   readonly code: DecisionCode;
   /** Human-readable reason; never contains a credential. */
   readonly message: string;
-  /** "namespace/name rule N" of the matched HTTPRoute rule. */
+  /** "namespace/name rule N" of the matched HTTPRoute rule ("GRPCRoute namespace/name rule N" for a GRPCRoute rule). */
   readonly route: string | undefined;
   /** "namespace/name" of the SecurityPolicy applied. */
   readonly policy: string | undefined;

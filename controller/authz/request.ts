@@ -24,6 +24,21 @@ export interface AuthzRequest {
   readonly port?: number | undefined;
   /** The client's address, when the proxy states it directly (gRPC's attributes.source). */
   readonly clientAddress?: string | undefined;
+  /**
+   * The route the proxy says it selected (Envoy Gateway's route metadata, sent with
+   * `extAuth.includeRouteMetadata`). check() decides only when its own match is that route.
+   */
+  readonly proxyRoute?: ProxyRoute | undefined;
+}
+
+/** A route as Envoy Gateway names it in its route metadata ("envoy-gateway" filter metadata, `resources[0]`). */
+export interface ProxyRoute {
+  /** "HTTPRoute" or "GRPCRoute". */
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** The rule's `name`, when the route rule has one. */
+  readonly sectionName: string | undefined;
 }
 
 export interface NormalizedRequest extends RouteRequest {

@@ -11,7 +11,8 @@ import { startGrpcServer } from "../server/grpc.ts";
 import { createMetrics, type Metrics } from "../server/metrics.ts";
 import { createAuthorizer } from "./authorizer.ts";
 import { Pipeline } from "./pipeline.ts";
-import { logStatusChanges, startFolderSource } from "./standalone.ts";
+import { startFolderSource } from "./standalone.ts";
+import { logStatusChanges } from "./status-log.ts";
 import type { KeyStore } from "../keys/types.ts";
 
 export interface App {

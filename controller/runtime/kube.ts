@@ -11,6 +11,7 @@ import { KubeSource } from "../sources/kube/source.ts";
 import { LeaderElector } from "../status/leader.ts";
 import { StatusWriter } from "../status/writer.ts";
 import { Pipeline } from "./pipeline.ts";
+import { logStatusChanges } from "./status-log.ts";
 
 export interface KubeMode {
   readonly pipeline: Pipeline;
@@ -44,7 +45,10 @@ export function startKubeMode(config: ServeConfig, deps: { keys: KeyStore; logge
     logger,
     metrics: deps.metrics,
     loadReferences: (references) => source.loadReferences(references),
-    onPublished: (published) => void writer.publish(published.statuses),
+    onPublished: (published, previous) => {
+      logStatusChanges(logger, published, previous);
+      void writer.publish(published.statuses);
+    },
   });
   const lease = config.leaseDurationSeconds * 1000;
   const leader = new LeaderElector({

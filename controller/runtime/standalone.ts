@@ -4,9 +4,8 @@
  */
 import type { Logger } from "pino";
 import { toResources } from "../api/resources.ts";
-import { ancestorKey, type PolicyStatus } from "../api/status.ts";
 import { ManifestFolder, type FolderLoad } from "../sources/manifests.ts";
-import type { Pipeline, Published } from "./pipeline.ts";
+import type { Pipeline } from "./pipeline.ts";
 import type { Metrics } from "../server/metrics.ts";
 
 export interface FolderSource {
@@ -49,23 +48,4 @@ export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logge
     void reload(load);
   });
   return { synced, stop: stopWatching };
-}
-
-/** Logs every ancestor condition that differs from the previous snapshot's. */
-export function logStatusChanges(logger: Logger, published: Published, previous: Published | undefined): void {
-  const before = new Map((previous?.statuses ?? []).map((s) => [`${s.namespace}/${s.name}`, s]));
-  for (const status of published.statuses) {
-    const old = before.get(`${status.namespace}/${status.name}`);
-    for (const line of conditionLines(status)) {
-      if (!conditionLines(old).includes(line)) logger.info({ status: JSON.parse(line) }, "policy status");
-    }
-  }
-}
-
-function conditionLines(status: PolicyStatus | undefined): string[] {
-  return (status?.ancestors ?? []).flatMap((a) =>
-    a.conditions.map((c) =>
-      JSON.stringify({ policy: `${status!.namespace}/${status!.name}`, ancestor: ancestorKey(a.ancestorRef), type: c.type, status: c.status, reason: c.reason, message: c.message }),
-    ),
-  );
 }

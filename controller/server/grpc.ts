@@ -6,6 +6,8 @@
  * (x-portcullis-gateway) is the client's to write, so here it names nothing.
  * The client address for clientCIDRs rules is Envoy's own `attributes.source` address, and the
  * listener port is the port of `attributes.destination` (the local address the request arrived on).
+ * With Envoy Gateway's `extAuth.includeRouteMetadata`, `attributes.route_metadata_context` names
+ * the route Envoy selected; check() decides only when its own match is that route.
  */
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
@@ -14,7 +16,7 @@ import { loadSync } from "@grpc/proto-loader";
 import type { Logger } from "pino";
 import type { Decision } from "../authz/decision.ts";
 import { denialBody } from "./envoy-response.ts";
-import type { AuthzRequest } from "../authz/request.ts";
+import type { AuthzRequest, ProxyRoute } from "../authz/request.ts";
 import type { Authorizer } from "../runtime/authorizer.ts";
 
 export const GATEWAY_CONTEXT_EXTENSION = "portcullis.io/gateway";
@@ -38,7 +40,31 @@ interface CheckRequest {
     destination?: { address?: { socket_address?: { port_value?: number } } };
     request?: { http?: { id?: string; method?: string; headers?: Record<string, string>; header_map?: { headers?: { key: string; value: string; raw_value?: Buffer }[] }; path?: string; host?: string; scheme?: string } };
     context_extensions?: Record<string, string>;
+    route_metadata_context?: Metadata | null;
   };
+}
+
+/** google.protobuf.Struct and Value as proto-loader decodes them: its bundled well-known types keep camelCase names, whatever keepCase says. */
+interface Struct { fields?: Record<string, StructValue> }
+interface StructValue { stringValue?: string; structValue?: Struct | null; listValue?: { values?: StructValue[] } | null }
+/** envoy.config.core.v3.Metadata: filter_metadata by filter namespace. */
+interface Metadata { filter_metadata?: Record<string, Struct> }
+
+/** The filter metadata namespace Envoy Gateway writes its route metadata under. */
+export const ENVOY_GATEWAY_METADATA_NAMESPACE = "envoy-gateway";
+
+/**
+ * The route Envoy Gateway says Envoy selected: `filter_metadata["envoy-gateway"].resources[0]`
+ * with kind, namespace, name and (for a named rule) sectionName, as Envoy Gateway v1.9's xDS
+ * translator writes them. Undefined when Envoy sent no such metadata. A resource without a
+ * namespace or name names no route Portcullis has, so it is kept (empty) and never matches.
+ */
+export function proxyRouteOf(metadata: Metadata | null | undefined): ProxyRoute | undefined {
+  const resources = metadata?.filter_metadata?.[ENVOY_GATEWAY_METADATA_NAMESPACE]?.fields?.resources?.listValue?.values;
+  const fields = resources?.[0]?.structValue?.fields;
+  if (fields === undefined) return undefined;
+  const text = (key: string) => fields[key]?.stringValue ?? "";
+  return { kind: text("kind"), namespace: text("namespace"), name: text("name"), sectionName: text("sectionName") || undefined };
 }
 
 interface HeaderOption { header: { key: string; value: string }; append: { value: boolean } }
@@ -68,6 +94,7 @@ export function toAuthzRequest(call: CheckRequest): AuthzRequest {
     // The listener's local port: what selects Envoy's route table. proto3 reads 0 for "not stated".
     port: call.attributes?.destination?.address?.socket_address?.port_value || undefined,
     clientAddress: call.attributes?.source?.address?.socket_address?.address || undefined,
+    proxyRoute: proxyRouteOf(call.attributes?.route_metadata_context),
   };
 }
 

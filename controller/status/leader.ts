@@ -41,6 +41,8 @@ export class LeaderElector {
   readonly #o: LeaderElectorOptions;
   readonly #path: string;
   #leading = false;
+  /** The holder this replica took the lease from, for the log line; undefined when it was free or new. */
+  #previousHolder: string | undefined;
   #lastRenew = 0;
   #observed = "";
   #observedAt = 0;
@@ -135,15 +137,18 @@ export class LeaderElector {
       if (err instanceof KubeApiError && err.status === 409) return false;
       throw err;
     }
-    if (!renewing) this.#o.logger.info({ lease: this.#o.name, previous: holder || undefined }, "became the status writer (lease acquired)");
+    if (!renewing) this.#previousHolder = holder || undefined;
     return true;
   }
 
   #setLeading(leading: boolean): void {
     if (leading === this.#leading) return;
     this.#leading = leading;
-    if (leading) this.#o.onStartedLeading();
-    else {
+    if (leading) {
+      // Logged on the transition, not on the write: a lease this replica created is confirmed as ours on a later renewal.
+      this.#o.logger.info({ lease: this.#o.name, previous: this.#previousHolder }, "became the status writer (lease acquired)");
+      this.#o.onStartedLeading();
+    } else {
       this.#o.logger.info({ lease: this.#o.name }, "no longer the status writer");
       this.#o.onStoppedLeading();
     }

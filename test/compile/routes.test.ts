@@ -3,12 +3,15 @@
  * GRPCRoute matches compile, how entries rank, and the situations of issue 11 where Portcullis
  * used to decide on another route than Envoy.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
 import { compareAge } from "../../controller/api/meta.ts";
 import { compileGrpcMatch, createMatchCompiler } from "../../controller/compile/routes.ts";
 import { jwksOf, mint, signingKey } from "../support/tokens.ts";
 import { GATEWAY } from "../support/manifests.ts";
 import { decider } from "../support/world.ts";
+import { compareResources, envoyMatches, sortEG, translateGRPCRouteMatch, translateHTTPRouteMatch, type EnvoyRequest, type IrRoute } from "../conformance/route-order/eg-order.ts";
 
 const value = (r: ReturnType<ReturnType<typeof createMatchCompiler>>) => {
   if (!r.ok) throw new Error(r.error);
@@ -189,5 +192,84 @@ spec:
 ${apiKeyPolicy("health", "GRPCRoute", "health")}`);
     expect(await d({ method: "POST", path: "/grpc.health.v1.Health/Check" })).toMatchObject({ status: 401, route: "GRPCRoute apps/health rule 0" });
     expect(await d({ method: "POST", path: "/grpc.health.v1.Health/Check?x=1" })).toMatchObject({ status: 403, code: "route_not_found" });
+  });
+});
+
+/**
+ * The property: for random route sets (ties on creation time and names included) and requests,
+ * check() decides on the rule an oracle of Envoy Gateway's order picks: EG's IR routes built from
+ * the manifests as route.go does, ordered by resource.Sort then sort.go's Less, the first one
+ * Envoy's route match accepts (test/conformance/route-order/eg-order.ts; it never reads the index).
+ */
+describe("route choice against an oracle of Envoy Gateway's order", () => {
+  const TIMES = ["2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"];
+  const stringMatch = (names: readonly string[], values: readonly string[]) =>
+    fc.record({ name: fc.constantFrom(...names), type: fc.constantFrom("Exact", "RegularExpression"), value: fc.constantFrom(...values) });
+  const httpMatch = fc.record({
+    path: fc.constantFrom(
+      { type: "Exact", value: "/a" }, { type: "Exact", value: "/a/b" }, { type: "PathPrefix", value: "/" }, { type: "PathPrefix", value: "/a" },
+      { type: "PathPrefix", value: "/a/" }, { type: "RegularExpression", value: "/a.*" }, { type: "RegularExpression", value: "/[ab]+" },
+    ),
+    headers: fc.array(stringMatch(["x-h", "X-G"], ["1", "[12]", ".*"]), { maxLength: 2 }),
+    queryParams: fc.array(stringMatch(["q"], ["1", "2", "[12]", ".*"]), { maxLength: 2 }),
+    method: fc.constantFrom(undefined, "GET", "POST"),
+  }, { requiredKeys: ["path"] });
+  const grpcMatch = fc.record({
+    method: fc.constantFrom(
+      { type: "Exact", service: "svc.S", method: "Get" }, { type: "Exact", service: "svc.S" }, { type: "Exact", method: "Get" },
+      { type: "RegularExpression", service: "svc\\..*" }, { type: "RegularExpression", method: "Get.*" },
+    ),
+    headers: fc.array(stringMatch(["x-h"], ["1", ".*"]), { maxLength: 1 }),
+  }, { requiredKeys: [] });
+  const routeArb = fc.oneof(
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant("HTTPRoute" as const), rules: fc.array(fc.array(httpMatch, { maxLength: 2 }), { minLength: 1, maxLength: 2 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("GRPCRoute" as const), rules: fc.array(fc.array(grpcMatch, { maxLength: 2 }), { minLength: 1, maxLength: 2 }) }) },
+  ).chain((r) => fc.record({ namespace: fc.constantFrom("a", "a-b", "b"), created: fc.constantFrom(...TIMES) }).map((m) => ({ ...r, ...m })));
+  const worldArb = fc.array(routeArb, { minLength: 1, maxLength: 6 });
+  const requestArb = fc.record({
+    method: fc.constantFrom("GET", "POST"),
+    path: fc.constantFrom("/", "/a", "/a/b", "/ab", "/a/", "/a/b/c", "/svc.S/Get", "/svc.S/getX", "/svc.T/Put"),
+    query: fc.constantFrom(undefined, "q=1", "q=2", "q=1&q=2", "q=2&q=1", "r=1&q=1", "q"),
+    headers: fc.record({ "x-h": fc.constantFrom("1", "2"), "x-g": fc.constantFrom("1", "x") }, { requiredKeys: [] }),
+  });
+
+  type World = Parameters<Parameters<typeof worldArb.map>[0]>[0];
+  const manifestsOf = (routes: World) => [GATEWAY, ...routes.map((r, i) => stringify({
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: r.kind,
+    metadata: { name: `r${i}`, namespace: r.namespace, creationTimestamp: r.created },
+    spec: { parentRefs: [{ name: "gw", namespace: "apps" }], hostnames: ["api.example.com"], rules: r.rules.map((matches) => ({ matches })) },
+  }))].join("---\n");
+  const GATEWAY_ALL = GATEWAY.replace("listeners: [{name: http, protocol: HTTP, port: 80}]", "listeners: [{name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: All}}}]");
+
+  /** The oracle: the rule label of the first IR route, in EG's order, that Envoy matches. */
+  function oracle(routes: World, request: EnvoyRequest): string {
+    const ir: (IrRoute & { label: string })[] = [];
+    for (const kind of ["HTTPRoute", "GRPCRoute"] as const) {
+      const ofKind = routes.map((r, i) => ({ ...r, name: `r${i}` })).filter((r) => r.kind === kind)
+        .sort((a, b) => compareResources({ ...a, creationTimestamp: a.created }, { ...b, creationTimestamp: b.created }));
+      for (const r of ofKind) {
+        r.rules.forEach((matches, rule) => {
+          const label = `${kind === "GRPCRoute" ? "GRPCRoute " : ""}${r.namespace}/${r.name} rule ${rule}`;
+          if (matches.length === 0) ir.push({ name: label, label });
+          matches.forEach((m, j) => ir.push({ ...(kind === "HTTPRoute" ? translateHTTPRouteMatch(`${label} ${j}`, m) : translateGRPCRouteMatch(`${label} ${j}`, m)), label }));
+        });
+      }
+    }
+    return sortEG(ir).find((r) => envoyMatches(r, request))?.label ?? "(no route)";
+  }
+
+  it("check() decides on the rule Envoy Gateway's order gives the request", async () => {
+    await fc.assert(
+      fc.asyncProperty(worldArb, fc.array(requestArb, { minLength: 1, maxLength: 5 }), async (routes, requests) => {
+        const d = decider(manifestsOf(routes).replace(GATEWAY, GATEWAY_ALL));
+        for (const r of requests) {
+          const decision = await d({ method: r.method, path: r.query === undefined ? r.path : `${r.path}?${r.query}`, headers: r.headers });
+          const expected = oracle(routes, { method: r.method, path: r.path, query: r.query, headers: r.headers });
+          expect(decision.code === "route_not_found" ? "(no route)" : decision.route).toBe(expected);
+        }
+      }),
+      { seed: 20_261_130, numRuns: 300 },
+    );
   });
 });

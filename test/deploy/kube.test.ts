@@ -90,12 +90,14 @@ describe("kubectl apply --dry-run=server on kube-apiserver 1.20", () => {
     expect(stored.map((o) => o.kind)).toEqual(objs.map((o) => o.kind));
   });
 
-  it("the Envoy Gateway example: extAuth and the ReferenceGrant are accepted, no field pruned by the CRD schemas", () => {
-    const objs = parseAllDocuments(readFileSync(join(ROOT, "deploy/proxies/envoy-gateway/securitypolicy-extauth.yaml"), "utf8")).map((d) => d.toJS() as Obj);
-    const stored = dryRun(toYaml(objs));
-    expect(stored.map((o) => o.kind)).toEqual(["SecurityPolicy", "ReferenceGrant"]);
-    for (const [i, o] of objs.entries()) expect(stored[i]!.spec, `${o.kind}: nothing pruned (defaults may be added)`).toMatchObject(o.spec);
-  });
+  for (const file of ["securitypolicy-extauth.yaml", "securitypolicy-extauth-grpc.yaml"]) {
+    it(`the Envoy Gateway example ${file}: extAuth and the ReferenceGrant are accepted, no field pruned by the CRD schemas`, () => {
+      const objs = parseAllDocuments(readFileSync(join(ROOT, "deploy/proxies/envoy-gateway", file), "utf8")).map((d) => d.toJS() as Obj);
+      const stored = dryRun(toYaml(objs));
+      expect(stored.map((o) => o.kind)).toEqual(["SecurityPolicy", "ReferenceGrant"]);
+      for (const [i, o] of objs.entries()) expect(stored[i]!.spec, `${o.kind}: nothing pruned (defaults may be added)`).toMatchObject(o.spec);
+    });
+  }
 });
 
 describe("the chart and the kustomize base are the same objects", () => {

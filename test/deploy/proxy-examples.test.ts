@@ -105,6 +105,25 @@ describe("Envoy Gateway (envoy-gateway/securitypolicy-extauth.yaml)", () => {
   });
 });
 
+describe("Envoy Gateway over gRPC with route metadata (envoy-gateway/securitypolicy-extauth-grpc.yaml)", () => {
+  const [policy, grant] = docs("envoy-gateway/securitypolicy-extauth-grpc.yaml") as [Obj, Obj];
+  const [httpPolicy, httpGrant] = docs("envoy-gateway/securitypolicy-extauth.yaml") as [Obj, Obj];
+  it("extAuth calls the chart's gRPC port, fails closed, sends the selected route's metadata and names the Gateway it targets", () => {
+    const ext = policy.spec.extAuth;
+    expect(ext.failOpen).toBe(false);
+    expect(ext.grpc.backendRefs).toEqual([{ name: service.metadata.name, namespace: service.metadata.namespace, port: portOf("grpc") }]);
+    expect(ext.includeRouteMetadata).toBe(true);
+    const [target] = policy.spec.targetRefs as Obj[];
+    expect(ext.contextExtensions).toEqual([{ name: "portcullis.io/gateway", type: "Value", value: `${policy.metadata.namespace}/${target!.name}` }]);
+    // Every header goes to Portcullis over gRPC when none is listed (underscore spellings included).
+    expect(ext.headersToExtAuth).toBeUndefined();
+  });
+  it("replaces the HTTP recipe (same SecurityPolicy) and needs the same ReferenceGrant", () => {
+    expect([policy.metadata, policy.spec.targetRefs]).toEqual([httpPolicy.metadata, httpPolicy.spec.targetRefs]);
+    expect(grant).toEqual(httpGrant);
+  });
+});
+
 describe("Istio (istio/portcullis.yaml)", () => {
   const [operator, authz, underscores] = docs("istio/portcullis.yaml") as [Obj, Obj, Obj];
   const provider = (operator.spec.meshConfig.extensionProviders as Obj[])[0]!;
@@ -155,7 +174,7 @@ describe("Caddy and nginx (run for real by test/e2e)", () => {
     expect(readFileSync(join(PROXIES, "nginx/portcullis.conf"), "utf8")).toContain(`server ${target};`);
   });
   it("every YAML example parses without errors", () => {
-    for (const f of ["envoy/envoy.yaml", "envoy-gateway/securitypolicy-extauth.yaml", "envoy-gateway/clienttrafficpolicy.yaml", "istio/portcullis.yaml", "traefik/middleware.yaml"]) {
+    for (const f of ["envoy/envoy.yaml", "envoy-gateway/securitypolicy-extauth.yaml", "envoy-gateway/securitypolicy-extauth-grpc.yaml", "envoy-gateway/clienttrafficpolicy.yaml", "istio/portcullis.yaml", "traefik/middleware.yaml"]) {
       expect(parseAllDocuments(readFileSync(join(PROXIES, f), "utf8")).flatMap((d) => d.errors.map((e) => e.message)), f).toEqual([]);
     }
   });

@@ -29,13 +29,17 @@ const [apikeyPolicy] = example("40-apikey-policy.yaml") as [Obj];
 const [keysSecret] = example("20-api-keys.yaml") as [Obj];
 const routes = example("10-routes.yaml");
 
+/** Every log line of every replica, parsed (pino's JSON), for the assertions on what an operator reads. */
+const logLines: Obj[] = [];
+const logSink = { write: (line: string) => void logLines.push(JSON.parse(line) as Obj) };
+
 async function startReplica(identity: string): Promise<App> {
   const config = loadConfig(
     ["serve", "--kubeconfig", api.kubeconfigFor("portcullis"), "--bind-address", "127.0.0.1", "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0", "--grpc-port", "0",
       "--lease-namespace", LEASE_NAMESPACE, "--lease-duration-seconds", "3", "--identity", identity, "--shutdown-grace-seconds", "1", "--shutdown-delay-seconds", "0"],
     {},
   ) as ServeConfig;
-  const app = await startApp(config, pino({ level: process.env.PORTCULLIS_TEST_LOG ?? "silent" }));
+  const app = await startApp(config, pino({ level: "info", base: { identity } }, pino.multistream([{ stream: logSink, level: "info" }, ...(process.env.PORTCULLIS_TEST_LOG ? [{ stream: process.stdout, level: "info" as const }] : [])])));
   apps.push(app);
   await app.ready;
   return app;
@@ -79,6 +83,12 @@ describe("Kubernetes mode", () => {
     expect(condition).toMatchObject({ status: "True", reason: "Accepted", lastTransitionTime: expect.any(String) });
     const [ancestor] = await ancestorsOf(apikeyPolicy);
     expect(ancestor).toMatchObject({ controllerName: CONTROLLER, ancestorRef: { kind: "Gateway", name: "maas-gateway" } });
+  });
+
+  it("logs its first leadership (a lease it created) and every policy status change", async () => {
+    await until(5000, async () => (logLines.some((l) => l.identity === "replica-a" && l.msg === "became the status writer (lease acquired)") ? true : undefined), "leadership logged");
+    const statuses = logLines.filter((l) => l.identity === "replica-a" && l.msg === "policy status").map((l) => l.status as Obj);
+    expect(statuses).toContainEqual(expect.objectContaining({ policy: "maas-system/maas-apikey-auth", type: "Accepted", status: "True", reason: "Accepted" }));
   });
 
   it("writes nothing when nothing changed: resourceVersion and lastTransitionTime stay put", async () => {

@@ -29,7 +29,12 @@ const varintField = (no: number, n: number) => Buffer.from([...varint(no << 3), 
  * CheckRequest{attributes(1): AttributeContext{destination(2): Peer{address(1): Address{socket_address(1):
  * SocketAddress{port_value(3)}}}, request(4): Request{http(2): HttpRequest{...}}, context_extensions(10)}}
  */
-function checkRequest(http: { id?: string; method: string; path: string; host: string; scheme?: string; headers?: Record<string, string>; headerMap?: Record<string, string> }, extensions: Record<string, string> = {}, destinationPort?: number): Buffer {
+function checkRequest(
+  http: { id?: string; method: string; path: string; host: string; scheme?: string; headers?: Record<string, string>; headerMap?: Record<string, string> },
+  extensions: Record<string, string> = {},
+  destinationPort?: number,
+  routeMetadata?: Record<string, string>,
+): Buffer {
   const httpRequest = msg(
     field(1, http.id ?? "req-1"),
     field(2, http.method),
@@ -40,8 +45,22 @@ function checkRequest(http: { id?: string; method: string; path: string; host: s
     ...(http.headerMap ? [field(13, msg(...Object.entries(http.headerMap).map(([k, v]) => field(1, msg(field(1, k), field(2, v))))))] : []),
   );
   const destination = destinationPort === undefined ? [] : [field(2, field(1, field(1, varintField(3, destinationPort))))];
-  const attributes = msg(...destination, field(4, field(2, httpRequest)), ...Object.entries(extensions).map(([k, v]) => mapEntry(10, k, v)));
+  const metadata = routeMetadata === undefined ? [] : [field(13, envoyGatewayRouteMetadata(routeMetadata))];
+  const attributes = msg(...destination, field(4, field(2, httpRequest)), ...Object.entries(extensions).map(([k, v]) => mapEntry(10, k, v)), ...metadata);
   return field(1, attributes);
+}
+
+/**
+ * Metadata{filter_metadata(1): {"envoy-gateway": Struct{fields(1): {"resources": Value{list_value(6):
+ * ListValue{values(1): Value{struct_value(5): Struct{fields: {key: Value{string_value(3)}}}}}}}}}},
+ * the shape Envoy Gateway v1.9 gives a route's metadata (internal/xds/translator/metadata.go).
+ */
+function envoyGatewayRouteMetadata(resource: Record<string, string>): Buffer {
+  const struct = (fields: Buffer[]) => msg(...fields);
+  const entry = (key: string, value: Buffer) => field(1, msg(field(1, key), field(2, value)));
+  const route = struct(Object.entries(resource).map(([k, v]) => entry(k, field(3, v))));
+  const resources = field(6, field(1, field(5, route)));
+  return field(1, msg(field(1, "envoy-gateway"), field(2, struct([entry("resources", resources)]))));
 }
 
 // --- minimal decoding: field number → list of raw values ---
@@ -147,6 +166,32 @@ describe("gRPC ext_authz port", () => {
     const elsewhere = await healthz(8443);
     expect(num(sub(elsewhere, 1), 1)).toBe(7);
     expect(JSON.parse(str(sub(elsewhere, 2), 3)!).code).toBe("route_not_found");
+  });
+  describe("Envoy Gateway's route metadata (extAuth.includeRouteMetadata)", () => {
+    const models = { method: "GET", path: "/v1/models", host: "api.maas.example.com", headers: { "x-api-key": "example-alice-key-change-me" } };
+    const route = (name: string, extra: Record<string, string> = {}) => ({ kind: "HTTPRoute", namespace: "maas-system", name, ...extra });
+    it("the route Portcullis matches is the one Envoy selected: decided as usual", async () => {
+      const res = await check(checkRequest(models, {}, undefined, route("models")));
+      expect(num(sub(res, 1), 1)).toBe(0);
+      expect(headersOf(sub(res, 3), 2)).toEqual({ "x-user-id": "alice" });
+    });
+    it("Envoy selected the admin route, Portcullis matches the open /healthz: denied route_mismatch; the client is not told the routes", async () => {
+      const res = await check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com" }, {}, undefined, route("admin")));
+      expect(num(sub(res, 1), 1)).toBe(7);
+      const denied = sub(res, 2);
+      expect(num(sub(denied, 1), 1)).toBe(403);
+      const body = JSON.parse(str(denied, 3)!) as { code: string; message: string };
+      // Both routes are named in the decision's reason, which goes to the audit log (route.proxy-route-* in the catalogue).
+      expect(body).toEqual({ code: "route_mismatch", message: "Forbidden" });
+    });
+    it("a sectionName (rule name) that is not the rule Portcullis matched is a mismatch too", async () => {
+      const res = await check(checkRequest(models, {}, undefined, route("models", { sectionName: "premium" })));
+      expect(JSON.parse(str(sub(res, 2), 3)!).code).toBe("route_mismatch");
+    });
+    it("mismatches are counted in portcullis_decisions_total", async () => {
+      const metrics = await (await fetch(`${app.admin}/metrics`)).text();
+      expect(metrics).toMatch(/portcullis_decisions_total\{protocol="envoy-grpc",code="route_mismatch",status="403"\} [1-9]/);
+    });
   });
   it("counts gRPC decisions under their own protocol label", async () => {
     const metrics = await (await fetch(`${app.admin}/metrics`)).text();

@@ -27,6 +27,11 @@ const host = (id: string, title: string, expect: Expected, name: string, path = 
 /** The forward-auth port with these headers. */
 const fwd = (id: string, title: string, expect: Expected, headers: Headers, fixed?: string) => c(id, title, expect, (ctx) => ctx.forward(headers), fixed);
 const FWD = { "x-forwarded-method": "GET", "x-forwarded-host": "api.example.com" };
+const MISMATCH = (reason: string): Expected => ({ status: 403, code: "route_mismatch", reason });
+const MISMATCH_FIXED = "the route Envoy selected was re-derived and never compared: when Envoy's and Portcullis' route tables disagree, the request was decided on Portcullis' rule; a route named in Envoy Gateway's route metadata (gRPC) that Portcullis does not match is now denied";
+/** GET `path` through check() with Envoy Gateway's route metadata naming HTTPRoute apps/api, changed by `route`. */
+const took = (id: string, title: string, expect: Expected, path: string, route: { name?: string; sectionName?: string }, fixed?: string) =>
+  c(id, title, expect, (ctx) => ctx.check({ path, proxyRoute: { kind: "HTTPRoute", namespace: "apps", name: route.name ?? "api", sectionName: route.sectionName } }), fixed);
 
 const orderWorld = decider(readFileSync(join(import.meta.dirname, "../../compile/testdata/route-order.in.yaml"), "utf8"));
 /** A request on the route-order world. */
@@ -137,4 +142,10 @@ export const routingCases: readonly Case[] = [
     { "x-forwarded-method": "GET", "x-forwarded-host": "API.Example.com.:443", "x-forwarded-uri": "/keys" }),
   fwd("fwd-host-fallback", "forward-auth without X-Forwarded-Host: the auth request's own Host is used", PROTECTED,
     { host: "api.example.com", "x-forwarded-method": "GET", "x-forwarded-uri": "/keys" }),
+  took("proxy-route-agrees", "Envoy Gateway's route metadata names rule `keys` of apps/api, which Portcullis matches too: decided as usual", PROTECTED, "/keys", { sectionName: "keys" }),
+  took("proxy-route-whole-route", "route metadata naming apps/api without a rule (an unnamed rule): decided on Portcullis' match in that route", OPEN, "/public", {}),
+  took("proxy-route-other-rule", "route metadata names the protected rule `keys`, Portcullis matches the open rule `open` of the same route",
+    MISMATCH("the proxy selected HTTPRoute apps/api rule keys, Portcullis matches apps/api rule open"), "/public", { sectionName: "keys" }, MISMATCH_FIXED),
+  took("proxy-route-other-route", "route metadata names HTTPRoute apps/www, Portcullis matches apps/api", MISMATCH("Portcullis matches apps/api rule open"), "/public", { name: "www" }),
+  took("proxy-route-unknown", "route metadata names a route, Portcullis matches none", MISMATCH("Portcullis matches no route"), "/nowhere", {}),
 ];
