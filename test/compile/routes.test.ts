@@ -90,14 +90,15 @@ describe("compareAge (Envoy Gateway's resource order)", () => {
   });
 });
 
-const route = (name: string, created: string, match: string, rule = "r") => `---
+/** An HTTPRoute (or GRPCRoute) apps/`name` on api.example.com with one rule of the given matches. */
+const route = (name: string, created: string, match: string, rule = "r", kind = "HTTPRoute") => `---
 apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
+kind: ${kind}
 metadata: {name: ${name}, namespace: apps, creationTimestamp: "${created}"}
 spec:
   parentRefs: [{name: gw}]
   hostnames: [api.example.com]
-  rules: [{name: ${rule}, matches: [${match}]}]
+  rules: [{${rule === "" ? "" : `name: ${rule}, `}matches: [${match}]}]
 `;
 const apiKeyPolicy = (name: string, kind: string, target: string) => `---
 apiVersion: v1
@@ -140,15 +141,7 @@ describe("Envoy Gateway's route order decides (issue 11)", () => {
   });
   it("situation 3: a jwt policy on a GRPCRoute governs its calls, though an open HTTPRoute `PathPrefix /` serves the host", async () => {
     const key = await signingKey("k1");
-    const d = decider(`${GATEWAY}${route("web", OLD, "{path: {type: PathPrefix, value: /}}")}---
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: {name: orders, namespace: apps, creationTimestamp: "${NEW}"}
-spec:
-  parentRefs: [{name: gw}]
-  hostnames: [api.example.com]
-  rules: [{matches: [{method: {service: orders.v1.OrderService}}]}]
----
+    const d = decider(`${GATEWAY}${route("web", OLD, "{path: {type: PathPrefix, value: /}}")}${route("orders", NEW, "{method: {service: orders.v1.OrderService}}", "", "GRPCRoute")}---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy
 metadata: {name: orders-jwt, namespace: apps}
@@ -181,15 +174,7 @@ spec:
     expect(await d({ path: "/?deb%75g=on" })).toMatchObject({ route: "apps/all rule r" });
   });
   it("matches a GRPCRoute method without service on the whole `:path`, query included", async () => {
-    const d = decider(`${GATEWAY}---
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: {name: health, namespace: apps}
-spec:
-  parentRefs: [{name: gw}]
-  hostnames: [api.example.com]
-  rules: [{matches: [{method: {method: Check}}]}]
-${apiKeyPolicy("health", "GRPCRoute", "health")}`);
+    const d = decider(`${GATEWAY}${route("health", OLD, "{method: {method: Check}}", "", "GRPCRoute")}${apiKeyPolicy("health", "GRPCRoute", "health")}`);
     expect(await d({ method: "POST", path: "/grpc.health.v1.Health/Check" })).toMatchObject({ status: 401, route: "GRPCRoute apps/health rule 0" });
     expect(await d({ method: "POST", path: "/grpc.health.v1.Health/Check?x=1" })).toMatchObject({ status: 403, code: "route_not_found" });
   });

@@ -147,6 +147,30 @@ describe("Kubernetes mode", () => {
     await kube.apply(apikeyPolicy);
   });
 
+  it("watches GRPCRoutes: a policy on one governs its calls and is Accepted on its Gateway; deleted, the calls fall to the open routes", async () => {
+    const grpcRoute: Obj = {
+      apiVersion: "gateway.networking.k8s.io/v1", kind: "GRPCRoute", metadata: { name: "orders", namespace: "maas-system" },
+      spec: { parentRefs: [{ name: "maas-gateway" }], hostnames: [HOST], rules: [{ matches: [{ method: { service: "orders.v1.OrderService" } }] }] },
+    };
+    const grpcPolicy: Obj = {
+      apiVersion: "gateway.envoyproxy.io/v1alpha1", kind: "SecurityPolicy", metadata: { name: "orders-keys", namespace: "maas-system" },
+      spec: {
+        targetRefs: [{ group: "gateway.networking.k8s.io", kind: "GRPCRoute", name: "orders" }],
+        apiKeyAuth: { credentialRefs: [{ name: keysSecret.metadata.name }], extractFrom: [{ headers: ["X-API-Key"] }] },
+      },
+    };
+    const call = () => ask(leader, "/orders.v1.OrderService/GetOrder");
+    const before = (await call()).json().code;
+    await kube.apply(grpcRoute);
+    await kube.apply(grpcPolicy);
+    await until(5000, async () => ((await call()).json().code === "apikey_missing" ? true : undefined), "GRPCRoute policy enforced");
+    await until(5000, async () => ((await accepted(grpcPolicy))?.status === "True" ? true : undefined), "Accepted");
+    expect((await ancestorsOf(grpcPolicy)).map((a) => a.ancestorRef.kind)).toEqual(["Gateway"]);
+    await kube.remove(grpcPolicy);
+    await kube.remove(grpcRoute);
+    await until(5000, async () => ((await call()).json().code === before ? true : undefined), "GRPCRoute gone");
+  });
+
   it("two replicas: one writes status; when it stops, the other takes over within the lease duration", async () => {
     const standby = await startReplica("replica-b");
     await until(5000, async () => (leader.leading() ? true : undefined));
