@@ -15,7 +15,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import pino from "pino";
-import { parse } from "yaml";
+import { request as undiciRequest } from "undici";
+import { parse, stringify } from "yaml";
 import { toResources } from "../../controller/api/resources.ts";
 import { clientAddressDetection } from "../../controller/authz/client-address.ts";
 import { check, type CheckContext } from "../../controller/authz/check.ts";
@@ -23,6 +24,7 @@ import type { Decision } from "../../controller/authz/decision.ts";
 import { compile, type CompileResult } from "../../controller/compile/index.ts";
 import { createKeyStore } from "../../controller/keys/store.ts";
 import type { CompiledPolicy } from "../../controller/snapshot/types.ts";
+import { startTestApp, type TestApp } from "../support/app.ts";
 import { testCheckContext } from "../support/world.ts";
 
 /** The GatewayClass EG's translator tests treat as managed; Gateways of other classes are not served. */
@@ -105,7 +107,12 @@ export interface RequestCase {
 }
 
 /** One test of the corpus: a name, and a check that throws when Portcullis disagrees. */
-export interface Item { readonly name: string; readonly run: () => Promise<void> }
+export interface Item {
+  readonly name: string;
+  /** The name pending.yaml knows this item by, when it is a variant of another (the HTTP port). */
+  readonly base?: string;
+  readonly run: () => Promise<void>;
+}
 
 /**
  * An item Portcullis does not pass as EG's data states it, and why. With `issue`, the item is a
@@ -151,12 +158,17 @@ export function compileManifests(manifests: readonly object[]): CompileResult {
  * `clientIPDetection.xForwardedFor` tells Envoy to (Portcullis' --xff-trusted-hops / --xff-trusted-cidrs).
  */
 export function checkContext(manifests: readonly object[] = [], overrides: Partial<CheckContext> = {}): CheckContext {
-  type Ctp = { kind?: string; spec?: { clientIPDetection?: { xForwardedFor?: { numTrustedHops?: number; trustedCIDRs?: string[] } } } };
-  const xff = (manifests as Ctp[]).find((m) => m.kind === "ClientTrafficPolicy")?.spec?.clientIPDetection?.xForwardedFor;
+  const xff = clientIPDetectionOf(manifests);
   return testCheckContext({
     clientAddress: clientAddressDetection({ trustedHops: xff?.numTrustedHops ?? 0, trustedCidrs: xff?.trustedCIDRs ?? [] }),
     ...overrides,
   });
+}
+
+/** The manifests' ClientTrafficPolicy `clientIPDetection.xForwardedFor`, if any. */
+function clientIPDetectionOf(manifests: readonly object[]): { numTrustedHops?: number; trustedCIDRs?: string[] } | undefined {
+  type Ctp = { kind?: string; spec?: { clientIPDetection?: { xForwardedFor?: { numTrustedHops?: number; trustedCIDRs?: string[] } } } };
+  return (manifests as Ctp[]).find((m) => m.kind === "ClientTrafficPolicy")?.spec?.clientIPDetection?.xForwardedFor;
 }
 
 export function decide(result: CompileResult, ctx: CheckContext, request: CaseRequest & { readonly gateway?: string }): Promise<Decision> {
@@ -247,65 +259,126 @@ function assertEqual(actual: unknown, expected: unknown, what: string): void {
   if (a !== e) throw new Error(`${what}:\n  Envoy Gateway: ${e}\n  Portcullis:    ${a}`);
 }
 
-/** A request case's items: one per request. */
+/** What Portcullis answered, in the terms a request case states expectations in. */
+interface Answer {
+  readonly allowed: boolean;
+  readonly status: number;
+  readonly code: string;
+  /** Headers for the backend (allow). */
+  readonly upstream: Readonly<Record<string, string>>;
+  /** Headers removed before the backend. */
+  readonly removed: readonly string[];
+  /** Headers for the client. */
+  readonly response: Readonly<Record<string, string>>;
+}
+
+/** Where a case's request is answered: check() itself, or the HTTP ext_authz port of a running Portcullis. */
+type Asker = (request: CaseRequest & { readonly gateway?: string }) => Promise<Answer>;
+
+const HTTP_PORT_SUFFIX = ", through the HTTP ext_authz port";
+
+/**
+ * A request case's items: each request once through check() and once through the HTTP ext_authz
+ * port of a Portcullis serving the case's manifests (`base` names the request for pending.yaml).
+ */
 export function requestItems(testCase: RequestCase): { items: Item[]; close: () => Promise<void> } {
   const keys = createKeyStore({ logger: pino({ level: "silent" }) });
+  const xff = clientIPDetectionOf(testCase.manifests);
   const ctx = checkContext(testCase.manifests, { keys });
-  let server: Server | undefined;
+  let jwksServer: Server | undefined;
+  let app: TestApp | undefined;
+  let manifests: Promise<readonly object[]> | undefined;
   let compiled: Promise<CompileResult> | undefined;
-  const prepare = async (): Promise<CompileResult> => {
-    if (testCase.jwks === undefined) return compileManifests(testCase.manifests);
+  let served: Promise<TestApp> | undefined;
+  // The manifests as run: remote JWKS URIs pointed at a local server holding the case's documents.
+  const localManifests = async (): Promise<readonly object[]> => {
+    if (testCase.jwks === undefined) return testCase.manifests;
     const documents = new Map(Object.entries(testCase.jwks).map(([uri, body]) => [new URL(uri).pathname, body]));
-    server = createServer((req, res) => {
+    jwksServer = createServer((req, res) => {
       const body = documents.get(req.url ?? "");
       res.writeHead(body === undefined ? 404 : 200, { "content-type": "application/json" }).end(body ?? "");
     });
-    await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
-    const local = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => jwksServer!.listen(0, "127.0.0.1", resolve));
+    const local = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`;
     let text = JSON.stringify(testCase.manifests);
     for (const uri of Object.keys(testCase.jwks)) text = text.replaceAll(JSON.stringify(uri), JSON.stringify(`${local}${new URL(uri).pathname}`));
-    const result = compileManifests(JSON.parse(text) as object[]);
-    await keys.sync(result.snapshot.remoteJwks);
-    return result;
+    return JSON.parse(text) as object[];
+  };
+  const viaCheck: Asker = async (request) => {
+    const result = await (compiled ??= (async () => {
+      const r = compileManifests(await (manifests ??= localManifests()));
+      await keys.sync(r.snapshot.remoteJwks);
+      return r;
+    })());
+    const d = await decide(result, ctx, request);
+    return { allowed: d.allowed, status: d.allowed ? 200 : d.status, code: d.code, upstream: d.upstreamHeaders, removed: d.removeHeaders, response: d.responseHeaders };
+  };
+  const viaHttpPort: Asker = async (request) => {
+    const portcullis = await (served ??= (async () => {
+      const flags = ["--gateway-class", EG_GATEWAY_CLASS];
+      if (xff?.numTrustedHops !== undefined) flags.push("--xff-trusted-hops", String(xff.numTrustedHops));
+      for (const cidr of xff?.trustedCIDRs ?? []) flags.push("--xff-trusted-cidrs", cidr);
+      const docs = (await (manifests ??= localManifests())).map((m) => stringify(m)).join("---\n");
+      return (app = await startTestApp({ "case.yaml": docs }, undefined, flags));
+    })());
+    const headers: Record<string, string> = { host: request.host, ...request.headers };
+    if (request.gateway !== undefined) headers["x-portcullis-gateway"] = request.gateway;
+    const res = await undiciRequest(`${portcullis.authz}${request.path}`, { method: request.method, headers });
+    const text = await res.body.text();
+    const response = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : String(v)]));
+    const allowed = res.statusCode === 200;
+    return {
+      allowed,
+      status: res.statusCode,
+      // The port's 204 is only ever a CORS preflight Portcullis answered (no body); other denials say their code.
+      code: allowed ? "allowed" : res.statusCode === 204 ? "cors_preflight" : (JSON.parse(text) as { code: string }).code,
+      upstream: allowed ? response : {},
+      removed: (response["x-envoy-auth-headers-to-remove"] ?? "").split(",").map((h) => h.trim()).filter((h) => h !== ""),
+      response,
+    };
   };
   const close = async () => {
     keys.close();
-    if (server !== undefined) await new Promise((resolve) => server!.close(resolve));
+    await app?.close();
+    if (jwksServer !== undefined) await new Promise((resolve) => jwksServer!.close(resolve));
   };
-  return { close, items: testCase.requests.map(({ name, request, expect }) => ({
-    name,
-    run: async () => {
-      const result = await (compiled ??= prepare());
-      const headers = { ...request.headers };
-      if (testCase.peer !== undefined) {
-        headers["x-forwarded-for"] = headers["x-forwarded-for"] === undefined ? testCase.peer : `${headers["x-forwarded-for"]},${testCase.peer}`;
-      }
-      const decision = await decide(result, ctx, { method: "GET", host: "gateway.conformance.test", ...request, headers });
-      const actual = {
-        ...(expect.status === undefined ? {} : { status: statusAsEnvoyGateway(decision, expect.status) }),
-        ...(expect.upstream === undefined ? {} : { upstream: pick(decision.upstreamHeaders, Object.keys(expect.upstream)) }),
-        ...(expect.removed === undefined ? {} : { removed: expect.removed.filter((h) => decision.removeHeaders.includes(h)) }),
-        ...(expect.response === undefined ? {} : { response: pick(decision.responseHeaders, Object.keys(expect.response)) }),
-      };
-      const expected = {
-        ...(expect.status === undefined ? {} : { status: expect.status }),
-        ...(expect.upstream === undefined ? {} : { upstream: expect.upstream }),
-        ...(expect.removed === undefined ? {} : { removed: expect.removed }),
-        ...(expect.response === undefined ? {} : { response: expect.response }),
-      };
-      assertEqual(actual, expected, `answer (Portcullis: ${decision.code}, ${decision.message})`);
-    },
-  })) };
+  const items = testCase.requests.flatMap(({ name, request, expect }) => {
+    const headers: Record<string, string> = { ...request.headers };
+    // Envoy appends the address it received the connection from before it asks Portcullis.
+    if (testCase.peer !== undefined) {
+      headers["x-forwarded-for"] = headers["x-forwarded-for"] === undefined ? testCase.peer : `${headers["x-forwarded-for"]},${testCase.peer}`;
+    }
+    const asked = { method: "GET", host: "gateway.conformance.test", ...request, headers };
+    const run = (ask: Asker) => async () => compareAnswer(await ask(asked), expect);
+    return [{ name, run: run(viaCheck) }, { name: `${name}${HTTP_PORT_SUFFIX}`, base: name, run: run(viaHttpPort) }];
+  });
+  return { close, items };
+}
+
+function compareAnswer(answer: Answer, expect: RequestCase["requests"][number]["expect"]): void {
+  const actual = {
+    ...(expect.status === undefined ? {} : { status: statusAsEnvoyGateway(answer, expect.status) }),
+    ...(expect.upstream === undefined ? {} : { upstream: pick(answer.upstream, Object.keys(expect.upstream)) }),
+    ...(expect.removed === undefined ? {} : { removed: expect.removed.filter((h) => answer.removed.includes(h)) }),
+    ...(expect.response === undefined ? {} : { response: pick(answer.response, Object.keys(expect.response)) }),
+  };
+  const expected = {
+    ...(expect.status === undefined ? {} : { status: expect.status }),
+    ...(expect.upstream === undefined ? {} : { upstream: expect.upstream }),
+    ...(expect.removed === undefined ? {} : { removed: expect.removed }),
+    ...(expect.response === undefined ? {} : { response: expect.response }),
+  };
+  assertEqual(actual, expected, `answer (Portcullis: ${answer.status} ${answer.code})`);
 }
 
 /** Portcullis' answer, read as the client's status where README "Differences from Envoy Gateway" explains why they differ. */
-function statusAsEnvoyGateway(decision: Decision, expected: number): number {
-  if (decision.allowed) return 200;
+function statusAsEnvoyGateway(answer: Answer, expected: number): number {
+  if (answer.allowed) return 200;
   // No route: Envoy answers 404 itself; Portcullis, asked anyway, refuses with 403.
-  if (decision.code === "route_not_found" && expected === 404) return 404;
+  if (answer.code === "route_not_found" && expected === 404) return 404;
   // CORS preflight: Envoy answers 200; through ext_authz only a non-200 reaches the client, so 204.
-  if (decision.code === "cors_preflight" && decision.status === 204 && expected === 200) return 200;
-  return decision.status;
+  if (answer.code === "cors_preflight" && answer.status === 204 && expected === 200) return 200;
+  return answer.status;
 }
 
 function pick(headers: Readonly<Record<string, string>>, names: readonly string[]): Record<string, string | null> {

@@ -17,7 +17,7 @@ function register(caseName: string, items: readonly Item[], close?: () => Promis
   describe(caseName, () => {
     if (close !== undefined) afterAll(close);
     for (const item of items) {
-      const entry = pendingEntryFor(pending, caseName, item.name);
+      const entry = pendingEntryFor(pending, caseName, item.base ?? item.name);
       if (entry !== undefined) used.add(entry);
       if (entry === undefined) {
         it(item.name, item.run);

@@ -83,7 +83,7 @@ describe("Envoy Gateway (envoy-gateway/securitypolicy-extauth.yaml)", () => {
     const ext = policy.spec.extAuth;
     expect(ext.failOpen).toBe(false);
     expect(ext.http.backendRefs).toEqual([{ name: service.metadata.name, namespace: service.metadata.namespace, port: portOf("authz") }]);
-    expect(lower(ext.headersToExtAuth)).toEqual(expect.arrayContaining(CREDENTIALS));
+    expect(lower(ext.headersToExtAuth)).toEqual(expect.arrayContaining([...CREDENTIALS, "x-forwarded-for"]));
     expect(lower(ext.http.headersToBackend)).toEqual(IDENTITY);
   });
   it("a ClientTrafficPolicy on the same Gateway removes the client's identity headers before routing", () => {
@@ -131,7 +131,7 @@ describe("Istio (istio/portcullis.yaml)", () => {
     const http = provider.envoyExtAuthzHttp;
     expect([http.service, http.port, http.failOpen]).toEqual([HOSTNAME, portOf("authz"), false]);
     expect(http.pathPrefix).toBeUndefined();
-    expect(lower(http.includeRequestHeadersInCheck)).toEqual(expect.arrayContaining(CREDENTIALS));
+    expect(lower(http.includeRequestHeadersInCheck)).toEqual(expect.arrayContaining([...CREDENTIALS, "x-forwarded-for"]));
     expect(http.includeAdditionalHeadersInCheck).toEqual({ "x-portcullis-gateway": GATEWAYS[0] });
     expect(lower(http.headersToUpstreamOnAllow)).toEqual(IDENTITY);
     expect(http.headersToDownstreamOnDeny).toContain("www-authenticate");
