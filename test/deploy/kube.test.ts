@@ -14,6 +14,7 @@ import { kubectl as runKubectl, toYaml } from "./kubectl.ts";
 
 let server: ApiServer;
 let apiVersions: string[];
+let examplesApplied: string;
 
 const kubectl = (args: string[], input?: string, kubeconfig = server.kubeconfigPath) => runKubectl(kubeconfig, args, input);
 
@@ -45,11 +46,24 @@ beforeAll(async () => {
   for (const c of crds) kubectl(["apply", "-f", c]);
   for (const crd of [monitoringCrd("ServiceMonitor", "servicemonitors"), monitoringCrd("PrometheusRule", "prometheusrules")]) kubectl(["apply", "-f", "-"], JSON.stringify(crd));
   kubectl(["wait", "--for", "condition=established", "--timeout", "60s", "crd", "--all"]);
-  for (const ns of ["portcullis", "maas-system", "apps", "monitoring"]) kubectl(["create", "namespace", ns]);
+  // What README's Kubernetes mode section says, on a cluster with only the CRDs: maas-system comes from the examples.
+  examplesApplied = kubectl(["apply", "-f", join(ROOT, "deploy/examples")]);
+  for (const ns of ["portcullis", "apps", "monitoring"]) kubectl(["create", "namespace", ns]);
   apiVersions = kubectl(["api-versions"]).trim().split("\n");
 }, 180_000);
 afterAll(async () => {
   await server?.stop();
+});
+
+describe("kubectl apply -f deploy/examples/ on a cluster with only the CRDs", () => {
+  it("creates its namespace and every example object", () => {
+    const created = examplesApplied.trim().split("\n").map((l) => l.replace(/ (created|configured|unchanged)$/, ""));
+    expect(created[0]).toBe("namespace/maas-system");
+    const files = readdirSync(join(ROOT, "deploy/examples")).filter((f) => f.endsWith(".yaml"));
+    const objects = files.flatMap((f) => parseAllDocuments(readFileSync(join(ROOT, "deploy/examples", f), "utf8")).map((d) => d.toJS() as Obj)).filter((o) => o !== null);
+    expect(created).toHaveLength(objects.length);
+    expect(kubectl(["get", "securitypolicies", "-n", "maas-system", "-o", "name"]).trim().split("\n").length).toBe(objects.filter((o) => o.kind === "SecurityPolicy").length);
+  });
 });
 
 describe("kubectl apply --dry-run=server on kube-apiserver 1.20", () => {
