@@ -1,7 +1,7 @@
 /**
  * Entry point: configuration, then one command. Wiring only.
  * Exit codes: 0 success (check: allow), 1 check denied or compile found problems, 2 bad usage or
- * an unreadable manifest folder (serve included: it fails fast rather than serve nothing).
+ * an unreadable manifest folder or kubeconfig (serve included: it fails fast rather than serve nothing).
  */
 import { runCheck } from "./commands/check.ts";
 import { completionScript } from "./commands/completion.ts";
@@ -10,7 +10,7 @@ import { commandHelp, fullHelp, usageHint, version } from "./commands/help.ts";
 import { loadConfig, UsageError, type Config, type ServeConfig } from "./config.ts";
 import { startApp } from "./runtime/app.ts";
 import { createLogger } from "./runtime/logger.ts";
-import { UnreadableFolderError } from "./sources/manifests.ts";
+import { UnreadableInputError } from "./sources/unreadable.ts";
 
 const stdout = (text: string) => void process.stdout.write(text);
 const stderr = (line: string) => void process.stderr.write(`${line}\n`);
@@ -28,7 +28,7 @@ async function main(): Promise<number> {
   try {
     return await run(config);
   } catch (e) {
-    if (!(e instanceof UnreadableFolderError)) throw e;
+    if (!(e instanceof UnreadableInputError)) throw e;
     stderr(`portcullis: ${e.message}`);
     return 2;
   }

@@ -132,6 +132,14 @@ describe("exit 2 for unreadable input", () => {
     expect(r.stdout).toBe("");
     expect(r.stderr).toContain(`portcullis: cannot read the manifest folder: ${dir.startsWith("/nonexistent") ? "" : EXAMPLES + "/"}${message}`);
   });
+  it.each([
+    ["/nonexistent", "/nonexistent does not exist"],
+    ["/", "/ is a folder, not a file"],
+  ])("serve --kubeconfig %s fails at once with exit 2", (file, message) => {
+    const r = run("serve", "--kubeconfig", file, "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0", "--grpc-port", "0");
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`portcullis: cannot read the kubeconfig: ${message}\n`);
+  });
   it("serve --manifests /nonexistent fails at once with exit 2, never listening", () => {
     const r = run("serve", "--manifests", "/nonexistent", "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0", "--grpc-port", "0");
     expect(r.status).toBe(2);

@@ -15,7 +15,7 @@ import { compileFolder } from "./load.ts";
 /**
  * Returns the exit code: 0 allow, 1 deny. A folder with a file that does not parse is denied with
  * not_ready, as serve denies every check until each file has parsed once. Throws
- * UnreadableFolderError when the folder cannot be read.
+ * UnreadableInputError when the folder cannot be read.
  */
 export async function runCheck(config: CheckConfig, out: (text: string) => void, report: (line: string) => void): Promise<number> {
   const folder = compileFolder(config.manifests, config.controllerName, config.gatewayClass);

@@ -10,7 +10,7 @@ import { compileFolder } from "./load.ts";
  * Returns the exit code: 0 when every file parses, every object is valid and every policy is
  * Accepted wherever it applies; 1 otherwise, with one `error:` line per problem on `report`.
  * A policy that applies nowhere (no ancestor) is not Accepted either: it protects nothing.
- * Throws UnreadableFolderError when the folder cannot be read.
+ * Throws UnreadableInputError when the folder cannot be read.
  */
 export function runCompile(config: CompileConfig, out: (text: string) => void, report: (line: string) => void, now: Date): number {
   const folder = compileFolder(config.manifests, config.controllerName, config.gatewayClass);

@@ -11,7 +11,7 @@ export interface FolderCompile extends CompileResult {
   readonly rejectedObjects: readonly string[];
 }
 
-/** Reads and compiles `dir`. Throws UnreadableFolderError when the folder cannot be listed. */
+/** Reads and compiles `dir`. Throws UnreadableInputError when the folder cannot be listed. */
 export function compileFolder(dir: string, controllerName: string, gatewayClasses: readonly string[]): FolderCompile {
   const load = new ManifestFolder(dir).load();
   const { resources, rejected } = toResources(load.objects);

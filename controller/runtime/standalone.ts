@@ -15,7 +15,7 @@ export interface FolderSource {
 }
 
 /**
- * Loads `dir` now and on every change. Throws UnreadableFolderError when the folder cannot be read
+ * Loads `dir` now and on every change. Throws UnreadableInputError when the folder cannot be read
  * at start (fail fast: there is nothing to serve); later, an unreadable folder keeps the last snapshot.
  */
 export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logger, metrics: Metrics): FolderSource {

@@ -8,12 +8,10 @@ import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node
 import { join, relative } from "node:path";
 import { parseAllDocuments } from "yaml";
 import type { RawObject } from "../api/resources.ts";
+import { unreadable } from "./unreadable.ts";
 
 /** Files larger than this are refused: a manifest folder is configuration, not data. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-
-/** The folder itself (or a folder inside it) cannot be listed; the message names the path and why. */
-export class UnreadableFolderError extends Error {}
 
 export interface FolderLoad {
   readonly objects: readonly RawObject[];
@@ -30,7 +28,7 @@ export class ManifestFolder {
     this.#dir = dir;
   }
 
-  /** Reads the whole folder now. Throws UnreadableFolderError only when a folder cannot be listed. */
+  /** Reads the whole folder now. Throws UnreadableInputError only when a folder cannot be listed. */
   load(): FolderLoad {
     const objects: RawObject[] = [];
     const errors: { file: string; error: string; keptLastGood: boolean }[] = [];
@@ -39,8 +37,7 @@ export class ManifestFolder {
     try {
       paths = listManifestFiles(this.#dir);
     } catch (e) {
-      const { code, path } = e as NodeJS.ErrnoException;
-      throw new UnreadableFolderError(`cannot read the manifest folder: ${path ?? this.#dir} ${FOLDER_ERRORS[code ?? ""] ?? `cannot be read (${code ?? (e as Error).message})`}`);
+      throw unreadable("the manifest folder", this.#dir, e);
     }
     for (const path of paths) {
       const file = relative(this.#dir, path);
@@ -102,12 +99,6 @@ export class ManifestFolder {
     }
   }
 }
-
-const FOLDER_ERRORS: Readonly<Record<string, string>> = {
-  ENOENT: "does not exist",
-  ENOTDIR: "is not a folder",
-  EACCES: "is not readable (permission denied)",
-};
 
 function listManifestFiles(dir: string): string[] {
   const out: string[] = [];

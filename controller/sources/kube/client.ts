@@ -7,6 +7,7 @@ import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
 import { fetch, type Response } from "undici";
+import { unreadable } from "../unreadable.ts";
 
 /** A Kubernetes API error with its HTTP status (409 Conflict, 404 NotFound, 410 Gone, ...). */
 export class KubeApiError extends Error {
@@ -38,11 +39,18 @@ export class KubeClient {
     this.#config = config;
   }
 
-  /** From a kubeconfig file, or the in-cluster service account when `file` is undefined. */
+  /** From a kubeconfig file, or the in-cluster service account when `file` is undefined. Throws UnreadableInputError for a file that cannot be read or parsed. */
   static load(file: string | undefined): KubeClient {
     const config = new KubeConfig();
-    if (file === undefined) config.loadFromCluster();
-    else config.loadFromFile(file);
+    if (file === undefined) {
+      config.loadFromCluster();
+    } else {
+      try {
+        config.loadFromFile(file);
+      } catch (e) {
+        throw unreadable("the kubeconfig", file, e);
+      }
+    }
     return new KubeClient(config);
   }
 
