@@ -1,35 +1,95 @@
 /**
- * The basicAuth phase. `{SHA}` entries are compared in constant time; bcrypt entries cost tens of
- * milliseconds, so a password that verified is remembered (bounded, keyed by a digest of user,
- * password and hash: a changed Secret never matches an old entry). Failures are not remembered.
+ * The basicAuth phase. `{SHA}` entries are compared in constant time. bcrypt entries cost up to
+ * hundreds of milliseconds each, so they are compared on worker threads (bcrypt-pool.ts), never on
+ * the thread that decides every tenant's requests; a password that verified is remembered
+ * (bounded, keyed by a digest of user, password and hash: a changed Secret never matches an old
+ * entry). A username not in the table is compared against a hash as costly as the costliest known
+ * one, so the answer's timing does not tell which usernames exist. Failed attempts are limited per
+ * policy and username.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import bcrypt from "bcryptjs";
-import type { CompiledBasicAuth } from "../snapshot/types.ts";
+import type { CompiledBasicAuth, HtpasswdHash } from "../snapshot/types.ts";
+import { BcryptPool } from "./bcrypt-pool.ts";
 import { BoundedMap } from "./bounded-map.ts";
 import { deny } from "./decision.ts";
 import type { PhaseOutcome } from "./identity.ts";
+import { andThen, type MaybePromise } from "./maybe-async.ts";
 import { realmOf, type NormalizedRequest } from "./request.ts";
 
-export class VerifiedPasswords {
-  readonly #seen: BoundedMap<string, true>;
-  constructor(max = 10_000) {
-    this.#seen = new BoundedMap(max);
+export interface PasswordsOptions {
+  /** Where bcrypt runs; default: a new pool with its default size and queue. */
+  readonly pool?: BcryptPool;
+  /** Epoch milliseconds. */
+  readonly now?: () => number;
+  /** Failed attempts per policy and username within `failureWindowMs` before further ones are refused. Default 10. */
+  readonly failureLimit?: number;
+  /** Default 60,000 (one minute). */
+  readonly failureWindowMs?: number;
+}
+
+type Verdict = "match" | "mismatch" | "rate_limited" | "busy";
+
+/** The state basicAuth keeps across requests and snapshots: verified passwords, failures, the bcrypt pool. */
+export class Passwords {
+  readonly pool: BcryptPool;
+  readonly #verified = new BoundedMap<string, true>(10_000);
+  /** "policy\0username" → failures in the window that started at `since`; the last ~10,000 usernames. */
+  readonly #failures = new BoundedMap<string, { since: number; count: number }>(10_000);
+  readonly #now: () => number;
+  readonly #failureLimit: number;
+  readonly #failureWindowMs: number;
+
+  constructor(options: PasswordsOptions = {}) {
+    this.pool = options.pool ?? new BcryptPool();
+    this.#now = options.now ?? Date.now;
+    this.#failureLimit = options.failureLimit ?? 10;
+    this.#failureWindowMs = options.failureWindowMs ?? 60_000;
   }
-  has(key: string): boolean {
-    return this.#seen.get(key) === true;
+
+  /** Whether `password` is `username`'s in `table`, synchronous unless bcrypt must run. */
+  verify(table: CompiledBasicAuth, policy: string, username: string, password: string): MaybePromise<Verdict> {
+    const entry: HtpasswdHash | undefined = table.users[username];
+    const remembered = entry?.kind === "bcrypt" ? createHash("sha256").update(`${username}\0${password}\0${entry.hash}`).digest("base64url") : undefined;
+    if (remembered !== undefined && this.#verified.get(remembered) === true) return "match";
+    const who = `${policy}\0${username}`;
+    if (this.#limited(who)) return "rate_limited";
+    const compared = compare(entry ?? table.unknownUser, password, this.pool);
+    return andThen(compared, (ok): Verdict => {
+      if (ok === "busy") return "busy";
+      if (ok && entry !== undefined) {
+        if (remembered !== undefined) this.#verified.set(remembered, true);
+        return "match";
+      }
+      this.#fail(who);
+      return "mismatch";
+    });
   }
-  add(key: string): void {
-    this.#seen.set(key, true);
+
+  #limited(who: string): boolean {
+    const f = this.#failures.get(who);
+    return f !== undefined && this.#now() - f.since < this.#failureWindowMs && f.count >= this.#failureLimit;
+  }
+
+  #fail(who: string): void {
+    const now = this.#now();
+    const f = this.#failures.get(who);
+    if (f === undefined || now - f.since >= this.#failureWindowMs) this.#failures.set(who, { since: now, count: 1 });
+    else this.#failures.set(who, { since: f.since, count: f.count + 1 });
   }
 }
 
-export async function checkBasicAuth(
+function compare(entry: HtpasswdHash, password: string, pool: BcryptPool): MaybePromise<boolean | "busy"> {
+  if (entry.kind === "sha1") return timingSafeEqual(createHash("sha1").update(password, "utf8").digest(), Buffer.from(entry.digest, "base64"));
+  // $2y$ (Apache) and $2b$ are the same algorithm; bcryptjs names it $2b$.
+  return pool.compare(password, entry.hash.replace(/^\$2y\$/, "$2b$"));
+}
+
+export function checkBasicAuth(
   config: CompiledBasicAuth,
   request: NormalizedRequest,
   where: { route: string; policy: string },
-  verified: VerifiedPasswords,
-): Promise<PhaseOutcome> {
+  passwords: Passwords,
+): MaybePromise<PhaseOutcome> {
   const challenge = { "www-authenticate": `Basic realm="${realmOf(request)}"` };
   const header = request.header("authorization")?.trim();
   if (header === undefined || !/^basic /i.test(header)) {
@@ -37,25 +97,15 @@ export async function checkBasicAuth(
   }
   const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
   const colon = decoded.indexOf(":");
+  const invalid: PhaseOutcome = { ok: false, deny: deny(401, "basic_invalid", "User authentication failed: wrong username or password", where, challenge) };
+  if (colon <= 0) return invalid;
   const username = decoded.slice(0, colon);
-  const password = decoded.slice(colon + 1);
-  const entry = colon > 0 ? config.users[username] : undefined;
-  const ok = entry !== undefined && (await passwordMatches(entry, username, password, verified));
-  if (!ok) return { ok: false, deny: deny(401, "basic_invalid", "User authentication failed: wrong username or password", where, challenge) };
-  const headers: Record<string, string> = {};
-  if (config.forwardUsernameHeader !== undefined) headers[config.forwardUsernameHeader] = username;
-  return { ok: true, value: { principal: `basic ${username}`, headers, strip: [], attributes: { basicAuth: { username } } } };
-}
-
-async function passwordMatches(entry: CompiledBasicAuth["users"][string], username: string, password: string, verified: VerifiedPasswords): Promise<boolean> {
-  if (entry.kind === "sha1") {
-    const expected = Buffer.from(entry.digest, "base64");
-    return timingSafeEqual(createHash("sha1").update(password, "utf8").digest(), expected);
-  }
-  const key = createHash("sha256").update(`${username}\0${password}\0${entry.hash}`).digest("base64url");
-  if (verified.has(key)) return true;
-  // $2y$ (Apache) and $2b$ are the same algorithm; bcryptjs names it $2b$.
-  const ok = await bcrypt.compare(password, entry.hash.replace(/^\$2y\$/, "$2b$"));
-  if (ok) verified.add(key);
-  return ok;
+  return andThen(passwords.verify(config, where.policy, username, decoded.slice(colon + 1)), (verdict): PhaseOutcome => {
+    if (verdict === "rate_limited") return { ok: false, deny: deny(429, "basic_rate_limited", "User authentication failed: too many failed attempts for this username; try again later", where) };
+    if (verdict === "busy") return { ok: false, deny: deny(429, "basic_busy", "User authentication failed: too many password checks in progress; try again later", where) };
+    if (verdict === "mismatch") return invalid;
+    const headers: Record<string, string> = {};
+    if (config.forwardUsernameHeader !== undefined) headers[config.forwardUsernameHeader] = username;
+    return { ok: true, value: { principal: `basic ${username}`, headers, strip: [], attributes: { basicAuth: { username } } } };
+  });
 }

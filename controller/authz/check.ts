@@ -19,7 +19,7 @@ import { findRoutes } from "../snapshot/route-index.ts";
 import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts";
 import { checkApiKey } from "./apikey.ts";
 import { authorize } from "./authorization.ts";
-import { checkBasicAuth, type VerifiedPasswords } from "./basicauth.ts";
+import { checkBasicAuth, type Passwords } from "./basicauth.ts";
 import type { ClientAddressDetection } from "./client-address.ts";
 import type { CheckMemo } from "./check-memo.ts";
 import { corsResponseHeaders, isPreflight, preflightAnswer } from "./cors.ts";
@@ -34,8 +34,8 @@ export interface CheckContext {
   readonly keys: Pick<KeyStore, "resolve">;
   /** What this snapshot's checks remember: verified tokens, API-key identities, allow decisions. */
   readonly memo: CheckMemo;
-  /** bcrypt passwords that verified (shared across snapshots: keyed by the hash too). */
-  readonly verifiedPasswords: VerifiedPasswords;
+  /** basicAuth's verified passwords, failed attempts and bcrypt workers (shared across snapshots). */
+  readonly passwords: Passwords;
   /** Epoch milliseconds. */
   readonly now: () => number;
   /** What a request that matches no route gets. */
@@ -166,7 +166,7 @@ type Phase = (policy: CompiledPolicy, req: NormalizedRequest, where: { route: st
 /** Every configured method must pass, in this order; an unconfigured one yields undefined. */
 const PHASES: readonly Phase[] = [
   (policy, req, where, ctx) => (policy.apiKey === undefined ? undefined : checkApiKey(policy.apiKey, req, where, ctx.memo)),
-  (policy, req, where, ctx) => (policy.basicAuth === undefined ? undefined : checkBasicAuth(policy.basicAuth, req, where, ctx.verifiedPasswords)),
+  (policy, req, where, ctx) => (policy.basicAuth === undefined ? undefined : checkBasicAuth(policy.basicAuth, req, where, ctx.passwords)),
   (policy, req, where, ctx) => (policy.jwt === undefined ? undefined : checkJwt(policy.jwt, req, where, ctx)),
 ];
 

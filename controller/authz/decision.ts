@@ -14,6 +14,8 @@ export type DecisionCode =
   | "jwt_audience"
   | "basic_missing"
   | "basic_invalid"
+  | "basic_rate_limited"
+  | "basic_busy"
   | "authz_denied"
   | "identity_unforwardable"
   | "cors_preflight"

@@ -1,6 +1,7 @@
 /** `portcullis check`: decides one request against a manifest folder, as serve would, and prints it as JSON. */
 import pino from "pino";
-import { VerifiedPasswords } from "../authz/basicauth.ts";
+import { Passwords } from "../authz/basicauth.ts";
+import { BcryptPool } from "../authz/bcrypt-pool.ts";
 import { check } from "../authz/check.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
@@ -29,6 +30,7 @@ export async function runCheck(config: CheckConfig, out: (text: string) => void,
 
 async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: string) => void): Promise<Decision> {
   const keys = createKeyStore({ logger: pino({ level: "silent" }), fetchTimeoutMs: config.jwksFetchTimeoutMs, onFetch: (e) => e.outcome === "error" && report(`warning: JWKS ${e.uri}: ${e.reason}`) });
+  const passwords = new Passwords({ pool: new BcryptPool({ size: 1, queueLimit: 1 }) });
   try {
     await keys.sync(snapshot.remoteJwks);
     const url = new URL(config.url);
@@ -40,9 +42,10 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
     return await check(
       snapshot,
       { method: config.method.toUpperCase(), scheme: url.protocol.slice(0, -1), host: headers.host!, path: `${url.pathname}${url.search}`, headers, gateway: config.gateway },
-      { keys, memo: new CheckMemo(), verifiedPasswords: new VerifiedPasswords(), now: Date.now, onNoRoute: config.onNoRoute, clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }) },
+      { keys, memo: new CheckMemo(), passwords, now: Date.now, onNoRoute: config.onNoRoute, clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }) },
     );
   } finally {
     keys.close();
+    await passwords.pool.close();
   }
 }

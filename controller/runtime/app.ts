@@ -1,6 +1,7 @@
 /** `portcullis serve`: wires the source, the pipeline, the key store and the three ports together. */
 import type { Server } from "node:http";
 import type { Logger } from "pino";
+import { Passwords } from "../authz/basicauth.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
 import type { ServeConfig } from "../config.ts";
 import { createKeyStore, type JwksKeyStore } from "../keys/store.ts";
@@ -44,7 +45,11 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     ? (await import("./kube.ts")).startKubeMode(config, { keys, logger, metrics })
     : startFolderMode(config.manifests, { config, keys, logger, metrics });
   const pipeline = mode.pipeline;
-  const authorizer = createAuthorizer({ pipeline, keys, logger: logger.child({ component: "authz" }), metrics, onNoRoute: config.onNoRoute, clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }) });
+  const passwords = new Passwords();
+  const authorizer = createAuthorizer({
+    pipeline, keys, logger: logger.child({ component: "authz" }), metrics, onNoRoute: config.onNoRoute, passwords,
+    clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
+  });
   let stopping = false;
   let synced = false;
   const servers: Server[] = [
@@ -75,6 +80,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
       const graceMs = config.shutdownGraceSeconds * 1000;
       await Promise.all([mode.stop(), grpc.stop(graceMs), ...servers.map((s) => closeGracefully(s, graceMs))]);
       keys.close();
+      await passwords.pool.close();
     },
   };
 }

@@ -4,7 +4,7 @@
  * proxy configured to fail open on errors cannot be opened.
  */
 import type { Logger } from "pino";
-import { VerifiedPasswords } from "../authz/basicauth.ts";
+import type { Passwords } from "../authz/basicauth.ts";
 import { check, type CheckContext } from "../authz/check.ts";
 import type { ClientAddressDetection } from "../authz/client-address.ts";
 import { deny, type Decision } from "../authz/decision.ts";
@@ -33,6 +33,8 @@ export interface AuthorizerOptions {
   readonly onNoRoute: "deny" | "allow";
   /** How the client address for `clientCIDRs` rules is determined. */
   readonly clientAddress: ClientAddressDetection;
+  /** basicAuth's state across snapshots; its bcrypt pool is the caller's to close. */
+  readonly passwords: Passwords;
   readonly now?: () => number;
 }
 
@@ -41,9 +43,8 @@ export const NOT_READY = deny(403, "not_ready", "Portcullis has not loaded its p
 const FAILED = deny(403, "internal_error", "the request could not be checked", {});
 
 export function createAuthorizer(options: AuthorizerOptions): Authorizer {
-  const { pipeline, keys, logger, metrics, onNoRoute, clientAddress } = options;
+  const { pipeline, keys, logger, metrics, onNoRoute, clientAddress, passwords } = options;
   const now = options.now ?? Date.now;
-  const verifiedPasswords = new VerifiedPasswords();
   const recorders: Record<Protocol, CheckRecorder> = {
     "envoy-http": metrics.checks.recorder("envoy-http"),
     "envoy-grpc": metrics.checks.recorder("envoy-grpc"),
@@ -53,7 +54,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
   let contextOf: { published: Published; ctx: CheckContext } | undefined;
   const contextFor = (published: Published): CheckContext => {
     if (contextOf?.published !== published) {
-      contextOf = { published, ctx: { keys, memo: published.memo, verifiedPasswords, now, onNoRoute, clientAddress } };
+      contextOf = { published, ctx: { keys, memo: published.memo, passwords, now, onNoRoute, clientAddress } };
     }
     return contextOf.ctx;
   };

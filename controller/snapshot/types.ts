@@ -120,6 +120,12 @@ export interface CompiledBasicAuth {
   /** Username → hash (null prototype: any username is a safe key). */
   readonly users: Readonly<Record<string, HtpasswdHash>>;
   readonly usernames: readonly string[];
+  /**
+   * What a username not in the table is compared against, so that it costs what a known one does
+   * (no username oracle): a bcrypt hash (matching no password) of the table's highest cost, or a
+   * `{SHA}` digest when the table has no bcrypt entry.
+   */
+  readonly unknownUser: HtpasswdHash;
   /** Lower-case header that carries the authenticated username upstream. */
   readonly forwardUsernameHeader: string | undefined;
 }

@@ -2,7 +2,7 @@
 import pino from "pino";
 import { parseAllDocuments } from "yaml";
 import { toResources } from "../../controller/api/resources.ts";
-import { VerifiedPasswords } from "../../controller/authz/basicauth.ts";
+import { Passwords } from "../../controller/authz/basicauth.ts";
 import { check, type CheckContext } from "../../controller/authz/check.ts";
 import { clientAddressDetection } from "../../controller/authz/client-address.ts";
 import type { Decision } from "../../controller/authz/decision.ts";
@@ -29,7 +29,7 @@ export function testCheckContext(overrides: Partial<CheckContext> = {}): CheckCo
   return {
     keys: createKeyStore({ logger: pino({ level: "silent" }) }),
     memo: new CheckMemo(),
-    verifiedPasswords: new VerifiedPasswords(),
+    passwords: new Passwords(),
     now: () => Date.now(),
     onNoRoute: "deny",
     clientAddress: clientAddressDetection({ trustedHops: 0, trustedCidrs: [] }),

@@ -174,4 +174,7 @@ export const manifestCases: readonly Case[] = [
     bad(apiKey() + `  authorization: {rules: [{action: Allow, principal: {cel: 'request.headers.all(x, request.query.all(y, x != y))'}}]}\n`)),
   m("cel-unknown-function", "a CEL rule calling a function Portcullis has no cost model for", INVALID("is not supported"),
     bad(apiKey() + `  authorization: {rules: [{action: Allow, principal: {cel: 'foo(request.path)'}}]}\n`)),
+  m("bcrypt-cost-31", "an htpasswd entry `$2b$31$…` (2^31 rounds: minutes of CPU per wrong password)", INVALID("has bcrypt cost 31; Portcullis accepts 4 to 12"),
+    bad("  basicAuth: {users: {name: costly}}\n") + secret("costly", `stringData: {.htpasswd: "eve:$2b$31$${"a".repeat(53)}"}`), {},
+    "any cost was Accepted; costs above 12 now make the policy Invalid"),
 ];
