@@ -97,8 +97,9 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
  */
 function routeMismatch(taken: ProxyRoute, entries: readonly RouteEntry[]): Decision | undefined {
   const id = `${taken.namespace}/${taken.name}`;
+  // A rule's label ends with "<namespace>/<name> rule <rule name>" (GRPCRoute ones have a prefix).
   const rule = taken.sectionName === undefined ? undefined : `${id} rule ${taken.sectionName}`;
-  const other = entries.find((e) => e.route !== id || (rule !== undefined && e.rule !== rule));
+  const other = entries.find((e) => e.kind !== taken.kind || e.route !== id || (rule !== undefined && !e.rule.endsWith(rule)));
   if (entries.length > 0 && other === undefined) return undefined;
   const named = `${taken.kind} ${rule ?? id}`;
   return deny(403, "route_mismatch", `the proxy selected ${named}, Portcullis matches ${other?.rule ?? "no route"}`, { route: other?.rule });

@@ -43,10 +43,10 @@ export interface ProxyRoute {
 
 export interface NormalizedRequest extends RouteRequest {
   readonly source: AuthzRequest;
+  /** A header's value, its lines joined with ", " (Node's reading); undefined when absent. */
+  header(name: string): string | undefined;
   /** The query, decoded (for authorization's CEL `request.query`). */
   readonly query: URLSearchParams;
-  /** Each line of the named header, in order (a header sent once is one line). */
-  headerLines(name: string): readonly string[];
   /** Every value of the named cookie, in order (the Cookie header is parsed once, on first use). */
   cookies(name: string): readonly string[];
   /** Every value of the named query parameter, in order (nothing is parsed when there is no query). */

@@ -4,23 +4,31 @@
  * its worst case is bounded, in the manner of Kubernetes' CEL cost limits:
  * - parse limits (AST nodes, nesting, literal sizes, comprehensions nested at most 3 deep);
  * - only the functions below, each with a cost model; `cel.bind` values are tracked like variables;
- * - `matches()` takes a literal pattern that V8's linear-time engine accepts as written (the engine
- *   route regexes run on; see regex.ts), so V8 falls back to it when the match backtracks;
+ * - `matches()` takes a literal pattern that V8's linear-time engine accepts (the engine route
+ *   regexes run on; see regex.ts): counted repetition is written out in the expression itself, so
+ *   that V8 can fall back to that engine when the match backtracks;
  * - a static cost estimate, assuming each variable measures at most `CEL_INPUT_LIMIT`, at most
  *   `CEL_COST_LIMIT`; at request time a variable that measures more is an evaluation error, which
  *   never allows (see authz/authorization.ts).
- * Cost and size are in "units": one character, one list element or one map entry.
+ * Cost and size are in "units": one character, one list element or one map entry; a regular
+ * expression costs the text's length times its automaton's states.
  */
 import { Environment } from "@marcbachmann/cel-js";
 import type { CompiledPrincipal } from "../snapshot/types.ts";
-import { linearSearchRegex } from "./regex.ts";
+import { linearPattern } from "./regex.ts";
 
-/** The most a CEL variable (`request`, `jwt`, `apiKey`, `basicAuth`) may measure, in units. */
-export const CEL_INPUT_LIMIT = 128 * 1024;
+/**
+ * The most a CEL variable (`request`, `jwt`, `apiKey`, `basicAuth`) may measure, in units: the
+ * 64 KiB of headers the HTTP ports accept.
+ */
+export const CEL_INPUT_LIMIT = 64 * 1024;
 /** `source` holds one address: it never measures more than this. */
 const SOURCE_LIMIT = 64;
-/** The most an expression may cost in the worst case, in units (about 10 ms of work). */
-export const CEL_COST_LIMIT = 10_000_000;
+/**
+ * The most an expression may cost in the worst case, in units: a few milliseconds of one core,
+ * tens on a loaded one (a 10-million-character comparison takes 20 to 50 ms).
+ */
+export const CEL_COST_LIMIT = 2_000_000;
 const MAX_COMPREHENSION_DEPTH = 3;
 
 const environment = new Environment({
@@ -32,21 +40,27 @@ type Compiled = NonNullable<CompiledPrincipal["cel"]>;
 
 /** The expression compiled, or why it is refused (parse error, unsupported function, cost). */
 export function compileCel(source: string): { ok: true; value: Compiled } | { ok: false; error: string } {
-  let parsed: ((context: Record<string, unknown>) => unknown) & { ast: Node };
-  try {
-    parsed = environment.parse(source) as typeof parsed;
-  } catch (e) {
-    return { ok: false, error: (e as Error).message.split("\n")[0]! };
-  }
+  const first = parse(source);
+  if (!first.ok) return first;
+  const analysis: Analysis = { patterns: new Map() };
   let cost: number;
   try {
-    cost = estimate(parsed.ast, new Map(), 0).cost;
+    cost = estimate(first.parsed.ast, new Map(), 0, analysis).cost;
   } catch (e) {
     if (e instanceof Refused) return { ok: false, error: e.message };
     throw e;
   }
   if (!(cost <= CEL_COST_LIMIT)) {
     return { ok: false, error: `its worst case costs more than ${CEL_COST_LIMIT} units on inputs of ${CEL_INPUT_LIMIT} characters (for example a comprehension that scans another variable at each step, or a value doubled again and again)` };
+  }
+  let parsed = first.parsed;
+  if (analysis.patterns.size > 0) {
+    // Each pattern literal replaced by its written-out form, from the end so offsets stay valid.
+    let written = source;
+    for (const [start, p] of [...analysis.patterns].sort(([a], [b]) => b - a)) written = `${written.slice(0, start)}${JSON.stringify(p.text)}${written.slice(p.end)}`;
+    const again = parse(written);
+    if (!again.ok) return { ok: false, error: `a matches() pattern cannot be written out for the linear-time engine: ${again.error}` };
+    parsed = again.parsed;
   }
   const checked = new WeakSet<object>();
   const evaluate = (context: Record<string, unknown>) => {
@@ -60,6 +74,16 @@ export function compileCel(source: string): { ok: true; value: Compiled } | { ok
     return parsed(context);
   };
   return { ok: true, value: { source, evaluate } };
+}
+
+type Parsed = ((context: Record<string, unknown>) => unknown) & { ast: Node };
+
+function parse(source: string): { ok: true; parsed: Parsed } | { ok: false; error: string } {
+  try {
+    return { ok: true, parsed: environment.parse(source) as Parsed };
+  } catch (e) {
+    return { ok: false, error: (e as Error).message.split("\n")[0]! };
+  }
 }
 
 /**
@@ -78,10 +102,16 @@ export function measure(value: unknown, limit: number): number {
   return total;
 }
 
-/** The AST of @marcbachmann/cel-js (index.d.ts `ASTNode`): an operator and its operands. */
+/** The AST of @marcbachmann/cel-js (index.d.ts `ASTNode`): an operator, its operands, where it is in the source. */
 interface Node {
   readonly op: string;
   readonly args: unknown;
+  readonly range: { readonly start: number; readonly end: number };
+}
+
+/** What estimating finds on the way: pattern literals whose written-out form differs (by source offset). */
+interface Analysis {
+  readonly patterns: Map<number, { readonly end: number; readonly text: string }>;
 }
 
 /** A worst case: the work to evaluate a node and the largest value it can produce. */
@@ -110,9 +140,9 @@ const TIMESTAMP_FIELDS = /^get(Date|DayOfMonth|DayOfWeek|DayOfYear|FullYear|Hour
  * most S; every cost below grows convexly with a variable's size, so the steps together cost at
  * most S × step(1) + step(S).
  */
-function estimate(node: Node, scope: ReadonlyMap<string, number>, depth: number): Estimate {
+function estimate(node: Node, scope: ReadonlyMap<string, number>, depth: number, analysis: Analysis): Estimate {
   const a = node.args;
-  const sub = (n: unknown) => estimate(n as Node, scope, depth);
+  const sub = (n: unknown) => estimate(n as Node, scope, depth, analysis);
   switch (node.op) {
     case "value":
       return { cost: 1, size: typeof a === "string" ? Math.max(1, a.length) : a instanceof Uint8Array ? Math.max(1, a.length) : 1 };
@@ -152,7 +182,7 @@ function estimate(node: Node, scope: ReadonlyMap<string, number>, depth: number)
     }
     case "call":
     case "rcall":
-      return call(node, scope, depth);
+      return call(node, scope, depth, analysis);
   }
   if (COMPARISONS.has(node.op)) {
     const [l, r] = (a as unknown[]).map(sub) as [Estimate, Estimate];
@@ -169,22 +199,22 @@ function aggregate(parts: readonly Estimate[]): Estimate {
   return { cost: parts.reduce((n, p) => n + p.cost, 1), size: parts.reduce((n, p) => n + p.size, 1) };
 }
 
-function call(node: Node, scope: ReadonlyMap<string, number>, depth: number): Estimate {
+function call(node: Node, scope: ReadonlyMap<string, number>, depth: number, analysis: Analysis): Estimate {
   const rcall = node.op === "rcall";
   const name = (node.args as unknown[])[0] as string;
   const receiver = rcall ? ((node.args as unknown[])[1] as Node) : undefined;
   const args = (node.args as unknown[])[rcall ? 2 : 1] as Node[];
-  const sub = (n: Node) => estimate(n, scope, depth);
+  const sub = (n: Node) => estimate(n, scope, depth, analysis);
 
-  if (rcall && COMPREHENSIONS.has(name)) return comprehension(name, receiver!, args, scope, depth);
+  if (rcall && COMPREHENSIONS.has(name)) return comprehension(name, receiver!, args, scope, depth, analysis);
   if (rcall && name === "bind" && receiver!.op === "id" && receiver!.args === "cel") {
     const [variable, value, body] = args as [Node, Node, Node];
     const bound = sub(value);
-    const inner = estimate(body, new Map([...scope, [variable.args as string, bound.size]]), depth);
+    const inner = estimate(body, new Map([...scope, [variable.args as string, bound.size]]), depth, analysis);
     return { cost: bound.cost + inner.cost, size: inner.size };
   }
   if (!rcall && name === "has") return { cost: sub(args[0]!).cost + 1, size: 1 };
-  if (name === "matches") return matches(receiver === undefined ? args : [receiver, ...args], scope, depth);
+  if (name === "matches") return matches(receiver === undefined ? args : [receiver, ...args], scope, depth, analysis);
 
   const operands = (receiver === undefined ? args : [receiver, ...args]).map(sub);
   const cost = operands.reduce((n, o) => n + o.cost, 1);
@@ -201,23 +231,33 @@ function call(node: Node, scope: ReadonlyMap<string, number>, depth: number): Es
 }
 
 /** `text.matches(pattern)`: a literal pattern for the linear engine; time text × pattern. */
-function matches(operands: readonly Node[], scope: ReadonlyMap<string, number>, depth: number): Estimate {
+function matches(operands: readonly Node[], scope: ReadonlyMap<string, number>, depth: number, analysis: Analysis): Estimate {
   const [text, pattern] = operands as [Node, Node?];
   if (pattern?.op !== "value" || typeof pattern.args !== "string") throw new Refused("matches() takes a string literal as its pattern");
-  const regex = linearSearchRegex(pattern.args);
-  if (!(regex instanceof RegExp)) throw new Refused(`matches(${JSON.stringify(pattern.args)}): the pattern ${regex.error}`);
-  const t = estimate(text, scope, depth);
-  return { cost: t.cost + t.size * (pattern.args.length + 1), size: 1 };
+  const linear = linearPattern(pattern.args);
+  if (typeof linear !== "string") throw new Refused(`matches(${JSON.stringify(pattern.args)}): the pattern ${linear.error}`);
+  if (linear !== pattern.args) analysis.patterns.set(pattern.range.start, { end: pattern.range.end, text: linear });
+  const t = estimate(text, scope, depth, analysis);
+  return { cost: t.cost + t.size * (atomsOf(linear) + 1), size: 1 };
 }
 
-function comprehension(name: string, range: Node, args: readonly Node[], scope: ReadonlyMap<string, number>, depth: number): Estimate {
+/**
+ * About how many states the linear engine's automaton has, each of which may be live at every
+ * character: the pattern's characters, with a class or an escape counted once and group syntax
+ * and operators not at all.
+ */
+function atomsOf(pattern: string): number {
+  return pattern.replace(/\\./g, "e").replace(/\[[^\]]*\]/g, "c").replace(/\(\?(?::|<[^>]*>)|[()?*+|^$]/g, "").length;
+}
+
+function comprehension(name: string, range: Node, args: readonly Node[], scope: ReadonlyMap<string, number>, depth: number, analysis: Analysis): Estimate {
   if (depth >= MAX_COMPREHENSION_DEPTH) throw new Refused(`comprehensions nest at most ${MAX_COMPREHENSION_DEPTH} deep`);
   const [variable, ...steps] = args as [Node, ...Node[]];
-  const r = estimate(range, scope, depth);
+  const r = estimate(range, scope, depth, analysis);
   // The last step (map's transform) is the element a map produces.
   const step = (size: number) => {
     const inner = new Map([...scope, [variable.args as string, size]]);
-    return steps.map((s) => estimate(s, inner, depth + 1)).reduce((x, y) => ({ cost: x.cost + y.cost, size: y.size }));
+    return steps.map((s) => estimate(s, inner, depth + 1, analysis)).reduce((x, y) => ({ cost: x.cost + y.cost, size: y.size }));
   };
   const one = step(1);
   const all = step(r.size);

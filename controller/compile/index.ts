@@ -15,7 +15,7 @@ import { scopeManagedHeaders } from "./managed-headers.ts";
 import { analysePolicy } from "./policy.ts";
 import { claimsFor, decideWinners } from "./precedence.ts";
 import { createReferences, type ReferencedObjects } from "./references.ts";
-import { buildRouteIndex, compileRuleMatches, createMatchCompiler, type PendingEntry } from "./routes.ts";
+import { buildRouteIndex, compileRuleMatches, corsPreflightMatch, createMatchCompiler, type PendingEntry } from "./routes.ts";
 import { indexTargets } from "./targets.ts";
 import { gatewayRef, StatusCollector } from "./status.ts";
 
@@ -112,13 +112,16 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
       }
       for (const [matchIndex, match] of matches.entries()) {
         if (!match.ok) continue;
-        pending.push({
-          entry: { gateway: gatewayId, listener: attachment.listener.name, port: attachment.listener.port, kind: route.kind, route: routeId, rule: label, match: match.value, policy, managedHeaders: policy?.managedHeaders ?? [] },
-          hostnames: attachment.hostnames,
-          route,
-          pathCount: match.pathCount,
-          order: [ruleIndex, matchIndex],
-        });
+        const preflight = route.kind === "HTTPRoute" ? corsPreflightMatch(route.spec.rules[ruleIndex]!, match) : undefined;
+        for (const [n, m] of (preflight === undefined ? [match] : [match, preflight]).entries()) {
+          pending.push({
+            entry: { gateway: gatewayId, listener: attachment.listener.name, port: attachment.listener.port, kind: route.kind, route: routeId, rule: label, match: m.value, policy, managedHeaders: policy?.managedHeaders ?? [] },
+            hostnames: attachment.hostnames,
+            route,
+            pathCount: m.pathCount,
+            order: [ruleIndex, matchIndex, n],
+          });
+        }
       }
     });
   }

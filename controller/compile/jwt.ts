@@ -1,6 +1,7 @@
 /** Compiles `jwt`: providers with their key sources, claim headers and token locations. */
 import type { JWTProviderSpec, JWTSpec } from "../api/securitypolicy.ts";
 import type { JwksSource } from "../keys/types.ts";
+import { redactUri } from "../keys/uri.ts";
 import type { CompiledJwt, CompiledJwtProvider, CredentialSource } from "../snapshot/types.ts";
 import type { FeatureResult } from "./apikey.ts";
 import { upstreamHeaderName } from "./headers.ts";
@@ -70,10 +71,15 @@ function compileJwks(p: JWTProviderSpec, field: string, namespace: string, refs:
     try {
       url = new URL(p.remoteJWKS.uri);
     } catch {
-      return { ok: false, error: `${field}.remoteJWKS.uri: "${p.remoteJWKS.uri}" is not a URL` };
+      // Not quoted: whatever secret it holds cannot be redacted from text that is not a URL.
+      return { ok: false, error: `${field}.remoteJWKS.uri: not a URL` };
     }
     if (url.protocol !== "https:" && url.protocol !== "http:") {
       return { ok: false, error: `${field}.remoteJWKS.uri: scheme ${url.protocol} is not http or https` };
+    }
+    if (url.username !== "" || url.password !== "") {
+      // Fetching never sends them (fetch refuses such URLs), so the keys could never be had.
+      return { ok: false, error: `${field}.remoteJWKS.uri: ${redactUri(url.href)} has credentials (user:password@), which a JWKS fetch cannot use; remove them` };
     }
     if (p.remoteJWKS.backendRefs !== undefined || p.remoteJWKS.backendRef !== undefined || p.remoteJWKS.backendSettings !== undefined) {
       return { ok: false, error: `${field}.remoteJWKS: backendRefs and backendSettings are not supported; Portcullis fetches the uri directly` };

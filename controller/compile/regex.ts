@@ -25,6 +25,16 @@ const MAX_EXPANDED_LENGTH = 64 * 1024;
  * and match everything.
  */
 export function fullMatchRegex(written: string): RegExp | { readonly error: string } {
+  const linear = linearPattern(written);
+  if (typeof linear !== "string") return linear;
+  return new RegExp(`^(?:${linear})$`, "l");
+}
+
+/**
+ * The pattern as the linear-time engine accepts it (RE2's top-level `(?i)` and counted
+ * repetition written out), or why it cannot run there. Unanchored, as CEL's `matches()` searches.
+ */
+export function linearPattern(written: string): string | { readonly error: string } {
   const source = withInlineCaseFlag(written);
   try {
     new RegExp(source);
@@ -34,27 +44,9 @@ export function fullMatchRegex(written: string): RegExp | { readonly error: stri
   const linear = expandCounts(source);
   try {
     new RegExp(linear, "l");
-    return new RegExp(`^(?:${linear})$`, "l");
+    return linear;
   } catch {
     return { error: "cannot run in linear time (no backreferences or lookarounds, as in RE2)" };
-  }
-}
-
-/**
- * A RegExp searching for the pattern anywhere in the value (CEL `matches()`, RE2 semantics), on the
- * linear-time engine as written: counted repetition is not written out, as the caller compiles the
- * pattern text itself. Or why it cannot be built.
- */
-export function linearSearchRegex(source: string): RegExp | { readonly error: string } {
-  try {
-    new RegExp(source);
-  } catch {
-    return { error: "does not compile" };
-  }
-  try {
-    return new RegExp(source, "l");
-  } catch {
-    return { error: "cannot run in linear time (no backreferences or lookarounds, as in RE2; counted repetitions multiply to at most 16)" };
   }
 }
 

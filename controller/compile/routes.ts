@@ -2,7 +2,7 @@
  * Builds the route index: entries bucketed by Gateway, listener port and host, and sorted in Envoy Gateway's route order
  * (internal/gatewayapi/sort.go and the HTTPRoute/GRPCRoute translation of route.go, v1.9.0).
  */
-import { GRPC_METHOD_NAME, GRPC_SERVICE_NAME, type GRPCRouteMatch, type HTTPRouteMatch } from "../api/gatewayapi.ts";
+import { GRPC_METHOD_NAME, GRPC_SERVICE_NAME, type GRPCRouteMatch, type HTTPRouteMatch, type HTTPRouteRule } from "../api/gatewayapi.ts";
 import { compareAge } from "../api/meta.ts";
 import type { Route } from "../api/resources.ts";
 import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "../snapshot/types.ts";
@@ -16,8 +16,8 @@ export interface PendingEntry {
   readonly route: Route;
   /** Envoy Gateway's count of "characters in the path match" (see MatchResult.pathCount). */
   readonly pathCount: number;
-  /** Rule index then match index, the last tie-breaker. */
-  readonly order: readonly [number, number];
+  /** Rule index, match index, then 0 for the match and 1 for its CORS preflight route: the last tie-breaker. */
+  readonly order: readonly [number, number, number];
 }
 
 /**
@@ -115,6 +115,28 @@ export function compileRuleMatches(route: Route, ruleIndex: number, compileHttpM
   return (matches.length === 0 ? [{}] : matches).map(compileGrpcMatch);
 }
 
+const ANY_VALUE = fullMatchRegex(".*") as RegExp;
+
+/**
+ * The route Envoy Gateway adds after a match with a `method` other than OPTIONS when its rule has
+ * a CORS filter, so that the browser's preflight reaches the rule: the match's path and query,
+ * its headers without `:method`, then `:method` OPTIONS and any `origin` and
+ * `access-control-request-method`. Undefined when Envoy Gateway adds none.
+ */
+export function corsPreflightMatch(rule: HTTPRouteRule, match: { value: CompiledMatch; pathCount: number }): { value: CompiledMatch; pathCount: number } | undefined {
+  const filters = (rule as { filters?: unknown }).filters;
+  const cors = Array.isArray(filters) && filters.some((f) => typeof f === "object" && f !== null && f.type === "CORS" && f.cors != null);
+  const method = match.value.headers.find((h) => h.name === ":method");
+  if (!cors || method === undefined || method.value === "OPTIONS") return undefined;
+  const headers: ValueMatch[] = [
+    ...match.value.headers.filter((h) => h.name !== ":method"),
+    { type: "Exact", name: ":method", value: "OPTIONS" },
+    { type: "RegularExpression", name: "origin", value: ".*", regex: ANY_VALUE },
+    { type: "RegularExpression", name: "access-control-request-method", value: ".*", regex: ANY_VALUE },
+  ];
+  return { value: { ...match.value, headers }, pathCount: match.pathCount };
+}
+
 type StringMatches = HTTPRouteMatch["headers"];
 
 /** Header (names lower-cased) or query parameter matches, or why one cannot be served. */
@@ -164,7 +186,8 @@ export function comparePrecedence(a: PendingEntry, b: PendingEntry): number {
     KIND_RANK[a.route.kind] - KIND_RANK[b.route.kind] ||
     compareAge(a.route, b.route) ||
     a.order[0] - b.order[0] ||
-    a.order[1] - b.order[1]
+    a.order[1] - b.order[1] ||
+    a.order[2] - b.order[2]
   );
 }
 

@@ -60,19 +60,6 @@ export async function fetchJwks(uri: string, options: FetchJwksOptions): Promise
   }
 }
 
-/** Removes userinfo (`user:password@`) from a URI so it can be logged. */
-export function redactUri(uri: string): string {
-  try {
-    const url = new URL(uri);
-    if (url.username === "" && url.password === "") return uri;
-    url.username = "";
-    url.password = "";
-    return url.toString();
-  } catch {
-    return uri;
-  }
-}
-
 function checkUri(uri: string): URL | string {
   let url: URL;
   try {

@@ -18,14 +18,16 @@
  */
 import type { Logger } from "pino";
 import type { VerificationKey } from "../api/jwks.ts";
-import { fetchJwks, redactUri, type FetchJwksResult } from "./fetch-jwks.ts";
+import { fetchJwks, type FetchJwksResult } from "./fetch-jwks.ts";
 import type { KeyStore } from "./types.ts";
+import { redactUri } from "./uri.ts";
 
 /** Why a fetch was started. */
 export type FetchTrigger = "initial" | "refresh" | "retry" | "unknown-kid" | "on-demand";
 
 /** Reported after every fetch attempt (wired to metrics); never carries key material. */
 export interface FetchEvent {
+  /** The URI as it may be shown (uri.ts redactUri). */
   readonly uri: string;
   readonly outcome: "success" | "error";
   /** Why the fetch failed (outcome "error"). */
@@ -54,6 +56,7 @@ export interface KeyStoreOptions {
 
 /** Read-only view of one remote JWKS for the admin endpoint: no key material. */
 export interface JwksSourceView {
+  /** The URI as it may be shown (uri.ts redactUri). */
   readonly uri: string;
   readonly keyCount: number;
   /** Kids of the keys in hand (keys without a kid are counted but not listed). */
@@ -150,7 +153,7 @@ export function createKeyStore(options: KeyStoreOptions): JwksKeyStore {
       entry.failures = 0;
       const kids = result.keys.flatMap((k) => (k.kid === undefined ? [] : [k.kid]));
       logger.debug({ uri, trigger, keyCount: result.keys.length, kids, skipped: result.skipped }, "JWKS fetched");
-      emit({ uri: entry.uri, outcome: "success", durationMs, keyCount: result.keys.length, trigger });
+      emit({ uri, outcome: "success", durationMs, keyCount: result.keys.length, trigger });
     } else {
       entry.failures += 1;
       entry.lastError = { at, reason: result.reason };
@@ -159,7 +162,7 @@ export function createKeyStore(options: KeyStoreOptions): JwksKeyStore {
         { uri, trigger, reason: result.reason, consecutiveFailures: entry.failures, keptKeys },
         keptKeys > 0 ? "JWKS fetch failed; keeping the last good keys" : "JWKS fetch failed; no keys for this URI",
       );
-      emit({ uri: entry.uri, outcome: "error", reason: result.reason, durationMs, trigger });
+      emit({ uri, outcome: "error", reason: result.reason, durationMs, trigger });
     }
   }
 

@@ -11,6 +11,7 @@ import { closeGracefully, createHttpServer, listen } from "../server/http.ts";
 import { startGrpcServer } from "../server/grpc.ts";
 import { createMetrics, type Metrics } from "../server/metrics.ts";
 import { createAuthorizer } from "./authorizer.ts";
+import { RecentDenials } from "./recent-denials.ts";
 import { Pipeline } from "./pipeline.ts";
 import { startFolderSource } from "./standalone.ts";
 import { logStatusChanges } from "./status-log.ts";
@@ -46,8 +47,9 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     : startFolderMode(config.manifests, { config, keys, logger, metrics });
   const pipeline = mode.pipeline;
   const passwords = new Passwords();
+  const recentDenials = new RecentDenials();
   const authorizer = createAuthorizer({
-    pipeline, keys, logger: logger.child({ component: "authz" }), metrics, onNoRoute: config.onNoRoute, passwords,
+    pipeline, keys, logger: logger.child({ component: "authz" }), metrics, onNoRoute: config.onNoRoute, passwords, recentDenials,
     clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
   });
   let stopping = false;
@@ -55,7 +57,13 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
   const servers: Server[] = [
     createHttpServer(envoyHandler(authorizer), logger),
     createHttpServer(forwardAuthHandler(authorizer), logger),
-    createHttpServer(adminHandler({ ready: () => synced && !stopping && pipeline.current !== undefined, current: () => pipeline.current, jwks: () => keys.describe() }, metrics), logger),
+    createHttpServer(
+      adminHandler({
+        ready: () => synced && !stopping && pipeline.current !== undefined, current: () => pipeline.current, jwks: () => keys.describe(),
+        recentDenials: () => recentDenials.list(), explain: (request) => authorizer.explain(request),
+      }, metrics),
+      logger,
+    ),
   ];
   const ready = mode.synced.then(() => {
     synced = true;

@@ -14,6 +14,7 @@ import type { KeyStore } from "../keys/types.ts";
 import type { CheckRecorder } from "../server/check-metrics.ts";
 import type { Metrics } from "../server/metrics.ts";
 import type { Pipeline, Published } from "./pipeline.ts";
+import type { RecentDenials } from "./recent-denials.ts";
 
 export type Protocol = "envoy-http" | "envoy-grpc" | "forward-auth";
 
@@ -23,6 +24,8 @@ export interface Authorizer {
    * when a line is logged (denials and failures).
    */
   decide(request: AuthzRequest, protocol: Protocol, requestId: () => string): MaybePromise<Decision>;
+  /** The same decision on the snapshot being served, neither counted nor audited (the admin page's explain form). */
+  explain(request: AuthzRequest): MaybePromise<Decision>;
 }
 
 export interface AuthorizerOptions {
@@ -35,6 +38,8 @@ export interface AuthorizerOptions {
   readonly clientAddress: ClientAddressDetection;
   /** basicAuth's state across snapshots; its bcrypt pool is the caller's to close. */
   readonly passwords: Passwords;
+  /** Where each denial is also kept, for the admin page. */
+  readonly recentDenials?: RecentDenials;
   readonly now?: () => number;
 }
 
@@ -68,14 +73,18 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
     if (decision.status >= 400) {
       // The query is left out: it may carry a token or an API key.
       const q = request.path.indexOf("?");
+      const path = normalizePath(q === -1 ? request.path : request.path.slice(0, q));
       logger.info(
         {
-          audit: "deny", requestId: requestId(), protocol, method: request.method, host: request.host,
-          path: normalizePath(q === -1 ? request.path : request.path.slice(0, q)),
+          audit: "deny", requestId: requestId(), protocol, method: request.method, host: request.host, path,
           route: decision.route, policy: decision.policy, code: decision.code, status: decision.status, reason: decision.message,
         },
         "request denied",
       );
+      options.recentDenials?.record({
+        at: now(), protocol, method: request.method, host: request.host, path, status: decision.status, code: decision.code,
+        route: decision.route, policy: decision.policy, reason: decision.message,
+      });
     }
     return decision;
   };
@@ -98,6 +107,10 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
         );
       }
       return conclude(decision, request, protocol, requestId, started);
+    },
+    explain(request) {
+      const published = pipeline.current;
+      return published === undefined ? NOT_READY : check(published.snapshot, request, contextFor(published));
     },
   };
 }

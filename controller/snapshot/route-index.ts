@@ -12,7 +12,8 @@ export interface RouteRequest {
   /** Normalised path without the query. */
   readonly path: string;
   readonly method: string;
-  header(name: string): string | undefined;
+  /** Each line of the named header (lower-case name), in order; a header sent once is one line. */
+  headerLines(name: string): readonly string[];
   /** What follows the first "?" of the request target, as sent (not decoded); undefined without "?". */
   readonly rawQuery: string | undefined;
 }
@@ -118,7 +119,9 @@ export function firstParam(rawQuery: string | undefined, name: string): string |
 function headerOf(request: RouteRequest, name: string): string | undefined {
   if (name === ":method") return request.method;
   if (name === ":path") return request.rawQuery === undefined ? request.path : `${request.path}?${request.rawQuery}`;
-  return request.header(name);
+  // Envoy matches a header sent several times on its lines joined with "," (not ", ").
+  const lines = request.headerLines(name);
+  return lines.length === 0 ? undefined : lines.join(",");
 }
 
 function valueMatches(m: ValueMatch, value: string | undefined): boolean {

@@ -1,8 +1,9 @@
 /**
  * A readable, deterministic rendering of a snapshot: what golden files record, what the admin
- * snapshot view serves. Names credentials (client ids, key ids), never their values.
+ * snapshot view serves. Names credentials (client ids, key ids), never their values; JWKS URIs redacted.
  */
 import type { JwksSource } from "../keys/types.ts";
+import { redactUri } from "../keys/uri.ts";
 import type { CompiledMatch, CompiledPolicy, CompiledRule, CredentialSource, RouteEntry, Snapshot, VirtualHosts } from "./types.ts";
 
 export function summarizeSnapshot(snapshot: Snapshot): object {
@@ -40,7 +41,7 @@ export function describeSource(s: CredentialSource): string {
 }
 
 function describeJwks(s: JwksSource): string {
-  if (s.kind === "remote") return `remote ${s.uri} (refresh every ${s.cacheDurationMs / 1000}s)`;
+  if (s.kind === "remote") return `remote ${redactUri(s.uri)} (refresh every ${s.cacheDurationMs / 1000}s)`;
   return `local kids [${s.keys.map((k) => k.kid ?? "(none)").join(", ")}]`;
 }
 

@@ -11,7 +11,7 @@ import { compileGrpcMatch, createMatchCompiler } from "../../controller/compile/
 import { jwksOf, mint, signingKey } from "../support/tokens.ts";
 import { GATEWAY } from "../support/manifests.ts";
 import { decider } from "../support/world.ts";
-import { compareResources, envoyMatches, sortEG, translateGRPCRouteMatch, translateHTTPRouteMatch, type EnvoyRequest, type IrRoute } from "../conformance/route-order/eg-order.ts";
+import { compareResources, envoyMatches, sortEG, translateGRPCRouteMatch, translateHTTPRouteMatches, type EnvoyRequest, type IrRoute } from "../conformance/route-order/eg-order.ts";
 
 const value = (r: ReturnType<ReturnType<typeof createMatchCompiler>>) => {
   if (!r.ok) throw new Error(r.error);
@@ -173,6 +173,25 @@ spec:
     expect(await d({ path: "/?debug=o%6E" })).toMatchObject({ route: "apps/all rule r" });
     expect(await d({ path: "/?deb%75g=on" })).toMatchObject({ route: "apps/all rule r" });
   });
+  it("routes a CORS preflight to a GET rule with a CORS filter, as the route Envoy Gateway adds for it", async () => {
+    const d = decider(`${GATEWAY}${route("all", OLD, "{path: {type: PathPrefix, value: /}}")}---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: reads, namespace: apps, creationTimestamp: "${NEW}"}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [api.example.com]
+  rules: [{matches: [{path: {type: PathPrefix, value: /api}, method: GET}], filters: [{type: CORS, cors: {allowOrigins: ["https://app.example.com"]}}]}]
+${apiKeyPolicy("reads", "HTTPRoute", "reads")}`);
+    const preflight = { "origin": "https://evil.example.com", "access-control-request-method": "DELETE" };
+    expect(await d({ method: "OPTIONS", path: "/api/x", headers: preflight })).toMatchObject({ status: 401, route: "apps/reads rule 0" });
+    expect(await d({ method: "OPTIONS", path: "/api/x", headers: { origin: "https://evil.example.com" } })).toMatchObject({ status: 200, route: "apps/all rule r" });
+  });
+  it("matches a header sent several times on its lines joined with \",\", as Envoy does", async () => {
+    const d = decider(`${GATEWAY}${route("both", OLD, "{path: {type: PathPrefix, value: /}, headers: [{name: x-tier, value: 'gold,silver'}]}")}${route("all", NEW, "{path: {type: PathPrefix, value: /}}")}${apiKeyPolicy("both", "HTTPRoute", "both")}`);
+    expect(await d({ path: "/", headers: { "x-tier": ["gold", "silver"] } })).toMatchObject({ status: 401, route: "apps/both rule r" });
+    expect(await d({ path: "/", headers: { "x-tier": "gold, silver" } })).toMatchObject({ status: 200, route: "apps/all rule r" });
+  });
   it("matches a GRPCRoute method without service on the whole `:path`, query included", async () => {
     const d = decider(`${GATEWAY}${route("health", OLD, "{method: {method: Check}}", "", "GRPCRoute")}${apiKeyPolicy("health", "GRPCRoute", "health")}`);
     expect(await d({ method: "POST", path: "/grpc.health.v1.Health/Check" })).toMatchObject({ status: 401, route: "GRPCRoute apps/health rule 0" });
@@ -207,15 +226,17 @@ describe("route choice against an oracle of Envoy Gateway's order", () => {
     headers: fc.array(stringMatch(["x-h"], ["1", ".*"]), { maxLength: 1 }),
   }, { requiredKeys: [] });
   const routeArb = fc.oneof(
-    { weight: 3, arbitrary: fc.record({ kind: fc.constant("HTTPRoute" as const), rules: fc.array(fc.array(httpMatch, { maxLength: 2 }), { minLength: 1, maxLength: 2 }) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant("GRPCRoute" as const), rules: fc.array(fc.array(grpcMatch, { maxLength: 2 }), { minLength: 1, maxLength: 2 }) }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant("HTTPRoute" as const), rules: fc.array(fc.array(httpMatch, { maxLength: 2 }), { minLength: 1, maxLength: 2 }), cors: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("GRPCRoute" as const), rules: fc.array(fc.array(grpcMatch, { maxLength: 2 }), { minLength: 1, maxLength: 2 }), cors: fc.constant(false) }) },
   ).chain((r) => fc.record({ namespace: fc.constantFrom("a", "a-b", "b"), created: fc.constantFrom(...TIMES) }).map((m) => ({ ...r, ...m })));
   const worldArb = fc.array(routeArb, { minLength: 1, maxLength: 6 });
   const requestArb = fc.record({
-    method: fc.constantFrom("GET", "POST"),
+    method: fc.constantFrom("GET", "POST", "OPTIONS"),
     path: fc.constantFrom("/", "/a", "/a/b", "/ab", "/a/", "/a/b/c", "/svc.S/Get", "/svc.S/getX", "/svc.T/Put"),
     query: fc.constantFrom(undefined, "q=1", "q=2", "q=1&q=2", "q=2&q=1", "r=1&q=1", "q"),
-    headers: fc.record({ "x-h": fc.constantFrom("1", "2"), "x-g": fc.constantFrom("1", "x") }, { requiredKeys: [] }),
+    headers: fc.record({
+      "x-h": fc.constantFrom("1", "2"), "x-g": fc.constantFrom("1", "x"), origin: fc.constant("https://a.example"), "access-control-request-method": fc.constant("PUT"),
+    }, { requiredKeys: [] }),
   });
 
   type World = Parameters<Parameters<typeof worldArb.map>[0]>[0];
@@ -223,8 +244,9 @@ describe("route choice against an oracle of Envoy Gateway's order", () => {
     apiVersion: "gateway.networking.k8s.io/v1",
     kind: r.kind,
     metadata: { name: `r${i}`, namespace: r.namespace, creationTimestamp: r.created },
-    spec: { parentRefs: [{ name: "gw", namespace: "apps" }], hostnames: ["api.example.com"], rules: r.rules.map((matches) => ({ matches })) },
+    spec: { parentRefs: [{ name: "gw", namespace: "apps" }], hostnames: ["api.example.com"], rules: r.rules.map((matches) => ({ matches, ...(r.cors ? { filters: CORS_FILTERS } : {}) })) },
   }))].join("---\n");
+  const CORS_FILTERS = [{ type: "CORS", cors: { allowOrigins: ["https://a.example"] } }];
   const GATEWAY_ALL = GATEWAY.replace("listeners: [{name: http, protocol: HTTP, port: 80}]", "listeners: [{name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: All}}}]");
 
   /** The oracle: the rule label of the first IR route, in EG's order, that Envoy matches. */
@@ -237,7 +259,9 @@ describe("route choice against an oracle of Envoy Gateway's order", () => {
         r.rules.forEach((matches, rule) => {
           const label = `${kind === "GRPCRoute" ? "GRPCRoute " : ""}${r.namespace}/${r.name} rule ${rule}`;
           if (matches.length === 0) ir.push({ name: label, label });
-          matches.forEach((m, j) => ir.push({ ...(kind === "HTTPRoute" ? translateHTTPRouteMatch(`${label} ${j}`, m) : translateGRPCRouteMatch(`${label} ${j}`, m)), label }));
+          const translated = kind === "HTTPRoute" ? translateHTTPRouteMatches(label, matches, r.cors ? CORS_FILTERS : [])
+            : matches.map((m, j) => translateGRPCRouteMatch(`${label} ${j}`, m));
+          for (const t of translated) ir.push({ ...t, label });
         });
       }
     }

@@ -35,6 +35,7 @@ const CASES = [
   "httproute-overlapping-matches",
   "httproute-with-multiple-invalid-rules",
   "httproute-with-empty-matches",
+  "httproute-with-cors-filter",
   "grpcroute-with-method-and-service-match",
   "grpcroute-with-method-match",
   "grpcroute-with-service-match",

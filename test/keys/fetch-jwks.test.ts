@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fetchJwks, redactUri } from "../../controller/keys/fetch-jwks.ts";
+import { fetchJwks } from "../../controller/keys/fetch-jwks.ts";
 import { jwks, makeKey, startJwksServer, type JwksServer, type TestKey } from "./helpers.ts";
 
 const limits = { timeoutMs: 1000, maxBodyBytes: 64 * 1024 };
@@ -103,10 +103,5 @@ describe("fetchJwks", () => {
   it("returns at once when already aborted", async () => {
     const result = await fetchJwks(server.url(), { ...limits, signal: AbortSignal.abort() });
     expect(result).toEqual({ ok: false, reason: "aborted" });
-  });
-
-  it("redacts credentials from URIs for logging", () => {
-    expect(redactUri("https://user:pw@idp.example/jwks?x=1")).toBe("https://idp.example/jwks?x=1");
-    expect(redactUri("https://idp.example/jwks")).toBe("https://idp.example/jwks");
   });
 });

@@ -144,6 +144,20 @@ describe("createKeyStore", () => {
     }
   });
 
+  it("never shows a URI's query secrets: logs, fetch events and the admin view carry it redacted", async () => {
+    const idp = await server(jwks(k1));
+    const { store: s, lines, events } = store();
+    const source = remote(idp.url("/jwks?api_key=s3cret-query"));
+    await s.sync([source]);
+    idp.set({ kind: "status", status: 503 }, "/jwks");
+    await s.resolve(source, "unknown");
+    const shown = `${idp.origin}/jwks?api_key=redacted`;
+    expect(events.map((e) => [e.uri, e.outcome])).toEqual([[shown, "success"], [shown, "error"]]);
+    expect(s.describe().map((v) => v.uri)).toEqual([shown]);
+    expect(lines.some((l) => l.includes("JWKS fetch failed") && l.includes(shown))).toBe(true);
+    for (const text of [...lines, JSON.stringify(s.describe())]) expect(text).not.toContain("s3cret-query");
+  });
+
   it("bounds sync and resolve by the fetch timeout when the server hangs", async () => {
     const idp = await server(jwks(k1));
     idp.set({ kind: "hang", ms: 30_000 });

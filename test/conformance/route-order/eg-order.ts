@@ -71,7 +71,7 @@ const stringMatch = (m: Match): IrStringMatch =>
   (m.type ?? "Exact") === "Exact" ? { name: m.name, exact: String(m.value) } : { name: m.name, safeRegex: String(m.value) };
 
 /** An HTTPRouteMatch as route.go translates it (a missing path is the API server's default, PathPrefix /). */
-export function translateHTTPRouteMatch(name: string, m: Match): IrRoute {
+function translateHTTPRouteMatch(name: string, m: Match): IrRoute {
   const path = m.path ?? { type: "PathPrefix", value: "/" };
   const type = path.type ?? "PathPrefix";
   const value = path.value ?? "/";
@@ -83,6 +83,28 @@ export function translateHTTPRouteMatch(name: string, m: Match): IrRoute {
     headerMatches: headers,
     queryParamMatches: (m.queryParams ?? []).map(stringMatch),
   };
+}
+
+/**
+ * One IR route per match, each followed by the CORS preflight route route.go adds when the rule
+ * has a CORS filter and the match a method other than OPTIONS.
+ */
+export function translateHTTPRouteMatches(name: string, matches: readonly Match[], filters: readonly Match[] = []): IrRoute[] {
+  const cors = filters.some((f) => f.type === "CORS" && f.cors != null);
+  return matches.flatMap((m, j) => {
+    const ir = translateHTTPRouteMatch(`${name} ${j}`, m);
+    if (!cors || m.method === undefined || m.method === "OPTIONS") return [ir];
+    const preflight: IrRoute = {
+      name: `${name} ${j} cors-preflight`,
+      pathMatch: ir.pathMatch,
+      queryParamMatches: ir.queryParamMatches,
+      headerMatches: [
+        ...(ir.headerMatches ?? []).filter((h) => h.name !== ":method"),
+        { name: ":method", exact: "OPTIONS" }, { name: "origin", safeRegex: ".*" }, { name: "access-control-request-method", safeRegex: ".*" },
+      ],
+    };
+    return [ir, preflight];
+  });
 }
 
 const SERVICE = String.raw`(?i)\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*`;

@@ -12,6 +12,7 @@ import { parseAllDocuments } from "yaml";
 import { toResources, type RawObject } from "../../../controller/api/resources.ts";
 import { check } from "../../../controller/authz/check.ts";
 import { compile } from "../../../controller/compile/index.ts";
+import { summarizeSnapshot } from "../../../controller/snapshot/summary.ts";
 import { ManifestFolder } from "../../../controller/sources/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
@@ -66,6 +67,19 @@ const objectsOf = (text: string): RawObject[] => parseAllDocuments(text).map((d,
 
 function m(id: string, title: string, expect: Expected, extra: string, probe: Probe = {}, fixed?: string): Case {
   return { id: `manifest.${id}`, title, expect, run: () => decide(objectsOf(BASE + extra), probe), ...(fixed === undefined ? {} : { fixed }) };
+}
+
+/** Like m(), and `secret` appears nowhere in what compile shows: statuses, problems, the snapshot summary (the admin view). */
+function unshown(id: string, title: string, expect: Expected, extra: string, secret: string, fixed?: string): Case {
+  return {
+    id: `manifest.${id}`, title, expect, ...(fixed === undefined ? {} : { fixed }),
+    async run() {
+      const result = compile(toResources(objectsOf(BASE + extra)).resources, { controllerName: "portcullis.io/controller", gatewayClasses: [] });
+      const shown = JSON.stringify({ statuses: result.statuses, problems: result.problems, summary: summarizeSnapshot(result.snapshot) });
+      if (shown.includes(secret)) throw new Error(`${id}: ${secret} is shown: ${shown}`);
+      return decide(objectsOf(BASE + extra), {});
+    },
+  };
 }
 
 /** A policy file that was good and is then replaced by `broken`: its last good contents must stay in force. */
@@ -156,6 +170,12 @@ export const manifestCases: readonly Case[] = [
     { status: 200, code: "allowed", upstream: { "x-client-id": "alice" }, condition: "TargetNotFound" },
     bad(apiKey().replace("x-client-id", "x-ghost")).replace("name: app, sectionName: bad", "name: nope"), { path: "/good", headers: { "x-api-key": "alice-key", "x-ghost": "admin" } },
     "see manifest.claim-to-authorization"),
+  unshown("jwks-uri-credentials", "remoteJWKS uri `https://svc:hunter2@idp.example.com/jwks` (a fetch never sends userinfo)", INVALID("has credentials (user:password@)"),
+    bad("  jwt: {providers: [{name: p, remoteJWKS: {uri: 'https://svc:hunter2@idp.example.com/jwks'}}]}\n"), "hunter2",
+    "such a policy was Accepted though its keys could never be fetched, and the admin snapshot view showed the password; it is now Invalid, and URIs are redacted wherever they are shown"),
+  unshown("jwks-uri-query-secret", "remoteJWKS uri with `?api_key=s3cret` (fetched as written; shown as `api_key=redacted`)", { status: 401, code: "jwt_missing" },
+    bad("  jwt: {providers: [{name: p, remoteJWKS: {uri: 'https://idp.example.com/jwks?api_key=s3cret'}}]}\n"), "s3cret",
+    "every fetch-failure log line and the admin snapshot view showed the query string; its values are now redacted"),
   m("not-enforced", "`extAuth:` next to apiKeyAuth (not enforced yet: denied, never ignored)", INVALID("not supported by Portcullis yet"),
     bad(apiKey() + "  extAuth: {http: {backendRefs: [{name: authz, port: 80}]}}\n")),
   m("conflict", "a newer policy on the same rule: the older one keeps enforcing", { status: 401, code: "apikey_missing", condition: "takes precedence" },

@@ -30,8 +30,8 @@ const FWD = { "x-forwarded-method": "GET", "x-forwarded-host": "api.example.com"
 const MISMATCH = (reason: string): Expected => ({ status: 403, code: "route_mismatch", reason });
 const MISMATCH_FIXED = "the route Envoy selected was re-derived and never compared: when Envoy's and Portcullis' route tables disagree, the request was decided on Portcullis' rule; a route named in Envoy Gateway's route metadata (gRPC) that Portcullis does not match is now denied";
 /** GET `path` through check() with Envoy Gateway's route metadata naming HTTPRoute apps/api, changed by `route`. */
-const took = (id: string, title: string, expect: Expected, path: string, route: { name?: string; sectionName?: string }, fixed?: string) =>
-  c(id, title, expect, (ctx) => ctx.check({ path, proxyRoute: { kind: "HTTPRoute", namespace: "apps", name: route.name ?? "api", sectionName: route.sectionName } }), fixed);
+const took = (id: string, title: string, expect: Expected, path: string, route: { kind?: string; name?: string; sectionName?: string }, fixed?: string) =>
+  c(id, title, expect, (ctx) => ctx.check({ path, proxyRoute: { kind: route.kind ?? "HTTPRoute", namespace: "apps", name: route.name ?? "api", sectionName: route.sectionName } }), fixed);
 
 const orderWorld = decider(readFileSync(join(import.meta.dirname, "../../compile/testdata/route-order.in.yaml"), "utf8"));
 /** A request on the route-order world. */
@@ -55,6 +55,9 @@ export const routingCases: readonly Case[] = [
   order("grpc", "gRPC `POST /orders.v1.OrderService/GetOrder` without a token: jwt on the GRPCRoute, an open HTTPRoute `PathPrefix /` on the host",
     { status: 401, code: "jwt_missing" }, { method: "POST", host: "grpc.example.com", path: "/orders.v1.OrderService/GetOrder", headers: { "content-type": "application/grpc" } },
     "GRPCRoutes were not indexed, so the open HTTPRoute decided every gRPC call; they are now indexed as Envoy Gateway translates them (service/method matches are paths)"),
+  order("cors-preflight", "`OPTIONS /api/x` with Origin and Access-Control-Request-Method, no key: a protected GET rule with a CORS filter, an open `PathPrefix /`",
+    PROTECTED, { method: "OPTIONS", host: "cors.example.com", path: "/api/x", headers: { origin: "https://evil.example.com", "access-control-request-method": "DELETE" } },
+    "the preflight route Envoy Gateway adds for a rule with a method match and a CORS filter was missing, so the open route decided (200) an OPTIONS request Envoy sends to the protected rule"),
   order("grpc-dot-segment", "gRPC `POST /x/../orders.v1.OrderService/GetOrder` without a token",
     { status: 401, code: "jwt_missing" }, { method: "POST", host: "grpc.example.com", path: "/x/../orders.v1.OrderService/GetOrder" }),
   order("grpc-service-boundary", "`POST /orders.v1.OrderServiceX/GetOrder`: another service, the open HTTPRoute's",
@@ -148,4 +151,8 @@ export const routingCases: readonly Case[] = [
     MISMATCH("the proxy selected HTTPRoute apps/api rule keys, Portcullis matches apps/api rule open"), "/public", { sectionName: "keys" }, MISMATCH_FIXED),
   took("proxy-route-other-route", "route metadata names HTTPRoute apps/www, Portcullis matches apps/api", MISMATCH("Portcullis matches apps/api rule open"), "/public", { name: "www" }),
   took("proxy-route-unknown", "route metadata names a route, Portcullis matches none", MISMATCH("Portcullis matches no route"), "/nowhere", {}),
+  order("grpc-route-metadata", "gRPC call whose route metadata names GRPCRoute apps/orders, the rule Portcullis matches too: decided on its jwt policy",
+    { status: 401, code: "jwt_missing" },
+    { method: "POST", host: "grpc.example.com", path: "/orders.v1.OrderService/GetOrder", proxyRoute: { kind: "GRPCRoute", namespace: "apps", name: "orders", sectionName: undefined } }),
+  took("proxy-route-other-kind", "route metadata names GRPCRoute apps/api, Portcullis matches HTTPRoute apps/api", MISMATCH("the proxy selected GRPCRoute apps/api"), "/public", { kind: "GRPCRoute" }),
 ];
