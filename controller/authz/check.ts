@@ -1,7 +1,7 @@
 /**
  * check(): the one decision path every wire protocol calls. Phases, in order:
  *   0. header names   — a header that an upstream would fold into a managed one is refused
- *   1. route          — match host/path/method/headers to an HTTPRoute rule in the route table of each
+ *   1. route          — match host/path/method/headers to a route rule in the route table of each
  *                       Gateway and listener port the request may have arrived on; the rule's
  *                       effective policy comes with it. Rules whose policies differ are each decided,
  *                       and the request is allowed only if every one allows (DESIGN §0). When the
