@@ -275,6 +275,7 @@ describe("version, help and completion", () => {
       done
       zpty -d z`;
     const r = spawnSync("zsh", ["-f", "-c", driver, "zsh", ...lines], { encoding: "utf8", cwd: ROOT, env: { ...ENV, PATH: `${join(ROOT, "bin")}:${ENV.PATH}` } });
+    expect(r.error, "zsh is missing: bash test/e2e/ensure-packages.sh installs it").toBeUndefined();
     expect(r.stdout.split("\n").slice(0, lines.length)).toEqual([
       "portcullis serve ",
       "portcullis check --manifests ",

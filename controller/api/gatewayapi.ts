@@ -1,5 +1,6 @@
 /** The fields Portcullis reads of the Gateway API kinds (gateway.networking.k8s.io). */
 import { z } from "zod";
+import { LabelSelectorSchema } from "./meta.ts";
 
 export const GATEWAY_API_GROUP = "gateway.networking.k8s.io";
 
@@ -15,7 +16,7 @@ export const ListenerSchema = z
     allowedRoutes: z
       .object({
         namespaces: z
-          .object({ from: z.enum(["All", "Same", "Selector"]).optional(), selector: z.unknown().optional() })
+          .object({ from: z.enum(["All", "Same", "Selector"]).optional(), selector: LabelSelectorSchema.optional() })
           .passthrough()
           .optional(),
         kinds: z.array(z.object({ group: z.string().optional(), kind: z.string() })).optional(),
@@ -26,8 +27,31 @@ export const ListenerSchema = z
   .passthrough();
 export type Listener = z.infer<typeof ListenerSchema>;
 
+/** Which namespaces may attach ListenerSets to a Gateway; absent: none (Gateway API's default). */
+const AllowedListenersSchema = z
+  .object({
+    namespaces: z
+      .object({ from: z.enum(["All", "Same", "Selector", "None"]).optional(), selector: LabelSelectorSchema.optional() })
+      .passthrough()
+      .optional(),
+  })
+  .passthrough();
+
 export const GatewaySpecSchema = z
-  .object({ gatewayClassName: z.string().min(1), listeners: z.array(ListenerSchema).default([]) })
+  .object({ gatewayClassName: z.string().min(1), listeners: z.array(ListenerSchema).default([]), allowedListeners: AllowedListenersSchema.optional() })
+  .passthrough();
+
+/** The group ListenerSet went GA in (Gateway API v1.5, read by Envoy Gateway v1.9.0), and its experimental one. */
+export const LISTENER_SET_GROUPS: readonly string[] = [GATEWAY_API_GROUP, "gateway.networking.x-k8s.io"];
+/** ListenerSet, and its experimental name XListenerSet. */
+export const LISTENER_SET_KINDS: readonly string[] = ["ListenerSet", "XListenerSet"];
+
+/** A ListenerSet: listeners added to a parent Gateway that allows it (`allowedListeners`). */
+export const ListenerSetSpecSchema = z
+  .object({
+    parentRef: z.object({ group: z.string().optional(), kind: z.string().optional(), namespace: z.string().optional(), name: z.string().min(1) }).passthrough(),
+    listeners: z.array(ListenerSchema).min(1),
+  })
   .passthrough();
 
 export const ParentRefSchema = z

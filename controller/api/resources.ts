@@ -9,6 +9,7 @@ import {
   GatewayClassSpecSchema,
   GatewaySpecSchema,
   GRPCRouteSpecSchema,
+  ListenerSetSpecSchema,
   HTTPRouteSpecSchema,
   ReferenceGrantSpecSchema,
 } from "./gatewayapi.ts";
@@ -26,6 +27,13 @@ export interface HTTPRoute { readonly kind: "HTTPRoute"; readonly metadata: Obje
 export interface GRPCRoute { readonly kind: "GRPCRoute"; readonly metadata: ObjectMeta; readonly spec: z.infer<typeof GRPCRouteSpecSchema> }
 /** A route Portcullis indexes: both kinds attach to HTTP listeners and may be policy targets. */
 export type Route = HTTPRoute | GRPCRoute;
+export interface ListenerSet {
+  /** The API group and kind it was written with (ListenerSet in gateway.networking.k8s.io, or its experimental forms). */
+  readonly group: string;
+  readonly kind: string;
+  readonly metadata: ObjectMeta;
+  readonly spec: z.infer<typeof ListenerSetSpecSchema>;
+}
 export interface ReferenceGrant { readonly metadata: ObjectMeta; readonly spec: z.infer<typeof ReferenceGrantSpecSchema> }
 export interface Secret {
   readonly metadata: ObjectMeta;
@@ -43,6 +51,7 @@ export interface Resources {
   readonly gatewayClasses: readonly GatewayClass[];
   readonly httpRoutes: readonly HTTPRoute[];
   readonly grpcRoutes: readonly GRPCRoute[];
+  readonly listenerSets: readonly ListenerSet[];
   readonly referenceGrants: readonly ReferenceGrant[];
   readonly secrets: readonly Secret[];
   readonly configMaps: readonly ConfigMap[];
@@ -61,6 +70,8 @@ const KINDS: Record<string, { readonly groups: readonly string[]; readonly list:
   GatewayClass: { groups: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1beta1`], list: "gatewayClasses", clusterScoped: true },
   HTTPRoute: { groups: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1beta1`], list: "httpRoutes" },
   GRPCRoute: { groups: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1alpha2`], list: "grpcRoutes" },
+  ListenerSet: { groups: [`${GATEWAY_API_GROUP}/v1`, "gateway.networking.x-k8s.io/v1alpha1"], list: "listenerSets" },
+  XListenerSet: { groups: ["gateway.networking.x-k8s.io/v1alpha1"], list: "listenerSets" },
   ReferenceGrant: { groups: [`${GATEWAY_API_GROUP}/v1beta1`, `${GATEWAY_API_GROUP}/v1alpha2`], list: "referenceGrants" },
   Secret: { groups: ["v1"], list: "secrets" },
   ConfigMap: { groups: ["v1"], list: "configMaps" },
@@ -73,12 +84,12 @@ export function isWatchedKind(kind: unknown): boolean {
 }
 
 export const EMPTY_RESOURCES: Resources = {
-  securityPolicies: [], gateways: [], gatewayClasses: [], httpRoutes: [], grpcRoutes: [], referenceGrants: [], secrets: [], configMaps: [], namespaces: [],
+  securityPolicies: [], gateways: [], gatewayClasses: [], httpRoutes: [], grpcRoutes: [], listenerSets: [], referenceGrants: [], secrets: [], configMaps: [], namespaces: [],
 };
 
 export function toResources(raws: readonly RawObject[]): { resources: Resources; rejected: RejectedObject[] } {
   const lists: { [K in KindName]: unknown[] } = {
-    securityPolicies: [], gateways: [], gatewayClasses: [], httpRoutes: [], grpcRoutes: [], referenceGrants: [], secrets: [], configMaps: [], namespaces: [],
+    securityPolicies: [], gateways: [], gatewayClasses: [], httpRoutes: [], grpcRoutes: [], listenerSets: [], referenceGrants: [], secrets: [], configMaps: [], namespaces: [],
   };
   const rejected: RejectedObject[] = [];
   const seen = new Map<string, string>();
@@ -164,6 +175,11 @@ function loadBody(kind: string, o: Record<string, unknown>): { value: object } |
       // Routes carry their kind: both kinds go through attachment, targeting and the index.
       const r = withSpec(kind === "HTTPRoute" ? HTTPRouteSpecSchema : GRPCRouteSpecSchema);
       return "reason" in r ? r : { value: { kind, ...r.value } };
+    }
+    case "ListenerSet":
+    case "XListenerSet": {
+      const r = withSpec(ListenerSetSpecSchema);
+      return "reason" in r ? r : { value: { group: String(o.apiVersion).split("/")[0], kind, ...r.value } };
     }
     case "ReferenceGrant": return withSpec(ReferenceGrantSpecSchema);
     case "Secret": {

@@ -5,7 +5,8 @@
  * (bounded, keyed by a digest of user, password and hash: a changed Secret never matches an old
  * entry). A username not in the table is compared against a hash as costly as the costliest known
  * one, so the answer's timing does not tell which usernames exist. Failed attempts are limited per
- * policy and username.
+ * policy and username, and so are one policy's comparisons in the pool: a tenant under attack
+ * fills its own share of the queue, not everyone's.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { CompiledBasicAuth, HtpasswdHash } from "../snapshot/types.ts";
@@ -25,6 +26,8 @@ export interface PasswordsOptions {
   readonly failureLimit?: number;
   /** Default 60,000 (one minute). */
   readonly failureWindowMs?: number;
+  /** bcrypt comparisons one policy may have running or waiting; more are "busy". Default 16. */
+  readonly perPolicyLimit?: number;
 }
 
 type Verdict = "match" | "mismatch" | "rate_limited" | "busy";
@@ -38,12 +41,16 @@ export class Passwords {
   readonly #now: () => number;
   readonly #failureLimit: number;
   readonly #failureWindowMs: number;
+  readonly #perPolicyLimit: number;
+  /** Policy id → its bcrypt comparisons running or waiting (absent: none). */
+  readonly #inPool = new Map<string, number>();
 
   constructor(options: PasswordsOptions = {}) {
     this.pool = options.pool ?? new BcryptPool();
     this.#now = options.now ?? Date.now;
     this.#failureLimit = options.failureLimit ?? 10;
     this.#failureWindowMs = options.failureWindowMs ?? 60_000;
+    this.#perPolicyLimit = options.perPolicyLimit ?? 16;
   }
 
   /** Whether `password` is `username`'s in `table`, synchronous unless bcrypt must run. */
@@ -53,7 +60,10 @@ export class Passwords {
     if (remembered !== undefined && this.#verified.get(remembered) === true) return "match";
     const who = `${policy}\0${username}`;
     if (this.#limited(who)) return "rate_limited";
-    const compared = compare(entry ?? table.unknownUser, password, this.pool);
+    const against = entry ?? table.unknownUser;
+    if (against.kind === "bcrypt" && (this.#inPool.get(policy) ?? 0) >= this.#perPolicyLimit) return "busy";
+    const compared = compare(against, password, this.pool);
+    if (compared instanceof Promise) this.#countInPool(policy, compared);
     return andThen(compared, (ok): Verdict => {
       if (ok === "busy") return "busy";
       if (ok && entry !== undefined) {
@@ -63,6 +73,16 @@ export class Passwords {
       this.#fail(who);
       return "mismatch";
     });
+  }
+
+  #countInPool(policy: string, comparison: Promise<unknown>): void {
+    this.#inPool.set(policy, (this.#inPool.get(policy) ?? 0) + 1);
+    const done = () => {
+      const left = this.#inPool.get(policy)! - 1;
+      if (left === 0) this.#inPool.delete(policy);
+      else this.#inPool.set(policy, left);
+    };
+    comparison.then(done, done);
   }
 
   #limited(who: string): boolean {

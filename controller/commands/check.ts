@@ -19,13 +19,18 @@ import { compileFolder } from "./load.ts";
  * UnreadableInputError when the folder cannot be read.
  */
 export async function runCheck(config: CheckConfig, out: (text: string) => void, report: (line: string) => void): Promise<number> {
-  const folder = compileFolder(config.manifests, config.controllerName, config.gatewayClass);
-  for (const line of folder.brokenFiles) report(`error: ${line} (until every file parses, serve is not ready and denies every check)`);
-  for (const line of [...folder.rejectedObjects, ...folder.problems]) report(`warning: ${line}`);
-  const decision = folder.brokenFiles.length > 0 ? NOT_READY : await decide(config, folder.snapshot, report);
+  const decision = await checkFolder(config, report);
   const wire = envoyResponse(decision);
   out(`${JSON.stringify({ status: wire.status, headers: wire.headers, reason: decision.allowed ? decision.message : `${decision.code}: ${decision.message}`, route: decision.route ?? null, policy: decision.policy ?? null }, null, 2)}\n`);
   return decision.allowed ? 0 : 1;
+}
+
+/** The decision serve would make on `config.manifests` for the request in `config`; problems go to `report`. */
+export async function checkFolder(config: CheckConfig, report: (line: string) => void): Promise<Decision> {
+  const folder = compileFolder(config.manifests, config.controllerName, config.gatewayClass);
+  for (const line of folder.brokenFiles) report(`error: ${line} (until every file parses, serve is not ready and denies every check)`);
+  for (const line of [...folder.rejectedObjects, ...folder.problems]) report(`warning: ${line}`);
+  return folder.brokenFiles.length > 0 ? NOT_READY : decide(config, folder.snapshot, report);
 }
 
 async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: string) => void): Promise<Decision> {

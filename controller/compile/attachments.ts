@@ -1,15 +1,22 @@
 /**
- * Which HTTPRoutes and GRPCRoutes attach to which listeners of the served Gateways, and under which host names
- * (the intersection of listener and route host names, as Gateway API defines it).
+ * Which HTTPRoutes and GRPCRoutes attach to which listeners of the served Gateways (their own, and
+ * those of the ListenerSets they allow), and under which host names (the intersection of listener
+ * and route host names, as Gateway API defines it).
  */
-import { GATEWAY_API_GROUP, type Listener, type ParentRef } from "../api/gatewayapi.ts";
-import { keyOf } from "../api/meta.ts";
-import type { Gateway, Resources, Route } from "../api/resources.ts";
+import { GATEWAY_API_GROUP, LISTENER_SET_GROUPS, LISTENER_SET_KINDS, type Listener, type ParentRef } from "../api/gatewayapi.ts";
+import { keyOf, selectorMatches, type LabelSelector } from "../api/meta.ts";
+import type { Gateway, ListenerSet, Resources, Route } from "../api/resources.ts";
 
-/** A route attached to one listener; `hostnames` empty means any host. */
-export interface Attachment {
+/** A listener of a served Gateway: one of its own, or one a ListenerSet attached to it adds. */
+export interface GatewayListener {
   readonly gateway: Gateway;
   readonly listener: Listener;
+  /** The ListenerSet that adds it; undefined for the Gateway's own listeners. */
+  readonly listenerSet: ListenerSet | undefined;
+}
+
+/** A route attached to one listener; `hostnames` empty means any host. */
+export interface Attachment extends GatewayListener {
   readonly route: Route;
   readonly parentRef: ParentRef;
   readonly hostnames: readonly string[];
@@ -19,67 +26,124 @@ export interface AttachmentResult {
   readonly attachments: readonly Attachment[];
   /** Served Gateways by "namespace/name". */
   readonly servedGateways: ReadonlyMap<string, Gateway>;
-  /** Why a route did not attach where its parentRef asked (logged). */
+  /** ListenerSets whose listeners a served Gateway takes, by "namespace/name". */
+  readonly attachedListenerSets: ReadonlyMap<string, ListenerSet>;
+  /** Why a route or ListenerSet did not attach where it asked (logged). */
   readonly problems: readonly string[];
-  /** The parentRefs (to a served Gateway) that attach their route to no listener, with why. */
+  /** The parentRefs (to a served Gateway or attached ListenerSet) that attach their route to no listener, with why. */
   readonly detached: ReadonlyMap<ParentRef, string>;
 }
 
 const HTTP_PROTOCOLS = new Set(["HTTP", "HTTPS"]);
+
+/** How a listener is named in the route index and in decisions: "http", or "ns/listenerset/http". */
+export const listenerLabel = (l: GatewayListener): string => (l.listenerSet === undefined ? l.listener.name : `${keyOf(l.listenerSet.metadata)}/${l.listener.name}`);
+
+export const isListenerSetKind = (group: string | undefined, kind: string | undefined): boolean =>
+  LISTENER_SET_GROUPS.includes(group ?? GATEWAY_API_GROUP) && LISTENER_SET_KINDS.includes(kind ?? "");
 
 export function attachRoutes(resources: Resources, gatewayClasses: readonly string[]): AttachmentResult {
   const served = new Map<string, Gateway>();
   for (const g of resources.gateways) {
     if (gatewayClasses.length === 0 || gatewayClasses.includes(g.spec.gatewayClassName)) served.set(keyOf(g.metadata), g);
   }
-  const attachments: Attachment[] = [];
+  const namespaceLabels = new Map(resources.namespaces.map((n) => [n.metadata.name, n.metadata.labels]));
   const problems: string[] = [];
+  // Every listener of each served Gateway; a ListenerSet's come after the Gateway's own, as in Envoy Gateway.
+  const listeners = new Map<Gateway, GatewayListener[]>([...served.values()].map((g) => [g, g.spec.listeners.map((listener) => ({ gateway: g, listener, listenerSet: undefined }))]));
+  const attachedListenerSets = new Map<string, ListenerSet>();
+  for (const ls of resources.listenerSets) {
+    const p = ls.spec.parentRef;
+    if ((p.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (p.kind ?? "Gateway") !== "Gateway") continue;
+    const gateway = served.get(`${p.namespace ?? ls.metadata.namespace}/${p.name}`);
+    if (gateway === undefined) continue;
+    const refusal = listenerSetRefused(gateway, ls, namespaceLabels);
+    if (refusal !== undefined) {
+      problems.push(`${ls.kind} ${keyOf(ls.metadata)}: Gateway ${keyOf(gateway.metadata)} takes no listeners from it (${refusal})`);
+      continue;
+    }
+    attachedListenerSets.set(keyOf(ls.metadata), ls);
+    for (const listener of ls.spec.listeners) listeners.get(gateway)!.push({ gateway, listener, listenerSet: ls });
+  }
+
+  const attachments: Attachment[] = [];
   const detached = new Map<ParentRef, string>();
   for (const route of [...resources.httpRoutes, ...resources.grpcRoutes]) {
     for (const parentRef of route.spec.parentRefs) {
-      if ((parentRef.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (parentRef.kind ?? "Gateway") !== "Gateway") continue;
-      const gateway = served.get(`${parentRef.namespace ?? route.metadata.namespace}/${parentRef.name}`);
+      const parentId = `${parentRef.namespace ?? route.metadata.namespace}/${parentRef.name}`;
+      let gateway: Gateway | undefined;
+      let listenerSet: ListenerSet | undefined;
+      if (isListenerSetKind(parentRef.group, parentRef.kind)) {
+        listenerSet = attachedListenerSets.get(parentId);
+        gateway = listenerSet === undefined ? undefined : served.get(`${listenerSet.spec.parentRef.namespace ?? listenerSet.metadata.namespace}/${listenerSet.spec.parentRef.name}`);
+      } else if ((parentRef.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP && (parentRef.kind ?? "Gateway") === "Gateway") {
+        gateway = served.get(parentId);
+      }
       if (gateway === undefined) continue;
-      const listeners = gateway.spec.listeners.filter(
+      const all = listeners.get(gateway)!;
+      const parent = listenerSet === undefined ? `Gateway ${keyOf(gateway.metadata)}` : `${listenerSet.kind} ${keyOf(listenerSet.metadata)}`;
+      // A Gateway parentRef reaches the Gateway's own listeners, a ListenerSet parentRef that set's.
+      const candidates = all.filter(
         (l) =>
-          (parentRef.sectionName === undefined || l.name === parentRef.sectionName) &&
-          (parentRef.port === undefined || l.port === parentRef.port),
+          l.listenerSet === listenerSet &&
+          (parentRef.sectionName === undefined || l.listener.name === parentRef.sectionName) &&
+          (parentRef.port === undefined || l.listener.port === parentRef.port),
       );
-      if (listeners.length === 0) {
+      if (candidates.length === 0) {
         detached.set(parentRef, "no listener matches its parentRef");
-        problems.push(`${route.kind} ${keyOf(route.metadata)}: no listener of Gateway ${keyOf(gateway.metadata)} matches its parentRef`);
+        problems.push(`${route.kind} ${keyOf(route.metadata)}: no listener of ${parent} matches its parentRef`);
       }
       // Refusals are normal while some listener accepts the route; they matter when none does.
       const refusals: string[] = [];
-      for (const listener of listeners) {
-        const refusal = listenerRefuses(listener, gateway, route);
-        const hostnames = refusal === undefined ? hostnamesOn(listener, gateway.spec.listeners, route.spec.hostnames) : undefined;
+      for (const candidate of candidates) {
+        const refusal = listenerRefuses(candidate, route, namespaceLabels);
+        const hostnames = refusal === undefined ? hostnamesOn(candidate.listener, all.map((l) => l.listener), route.spec.hostnames) : undefined;
         if (hostnames === undefined) {
-          refusals.push(`${listener.name}: ${refusal ?? "no host name in common that no other listener on its port names"}`);
+          refusals.push(`${candidate.listener.name}: ${refusal ?? "no host name in common that no other listener on its port names"}`);
           continue;
         }
-        attachments.push({ gateway, listener, route, parentRef, hostnames });
+        attachments.push({ ...candidate, route, parentRef, hostnames });
       }
-      if (listeners.length > 0 && refusals.length === listeners.length) {
+      if (candidates.length > 0 && refusals.length === candidates.length) {
         detached.set(parentRef, refusals.join("; "));
-        problems.push(`${route.kind} ${keyOf(route.metadata)} attaches to no listener of Gateway ${keyOf(gateway.metadata)} (${refusals.join("; ")})`);
+        problems.push(`${route.kind} ${keyOf(route.metadata)} attaches to no listener of ${parent} (${refusals.join("; ")})`);
       }
     }
   }
-  return { attachments, servedGateways: served, problems, detached };
+  return { attachments, servedGateways: served, attachedListenerSets, problems, detached };
 }
 
-function listenerRefuses(listener: Listener, gateway: Gateway, route: Route): string | undefined {
+type NamespaceLabels = ReadonlyMap<string, Readonly<Record<string, string>> | undefined>;
+
+/** Whether `namespace` is one `from` (and `selector`) allows, relative to the owner's namespace. */
+function namespaceAllowed(from: string, selector: LabelSelector | undefined, owner: string, namespace: string, labels: NamespaceLabels): boolean {
+  if (from === "All") return true;
+  if (from === "Same") return namespace === owner;
+  // A namespace without a Namespace object (or a Selector without a selector) matches nothing.
+  if (from === "Selector") return selector !== undefined && labels.has(namespace) && selectorMatches(selector, labels.get(namespace));
+  return false;
+}
+
+/** Gateway API `allowedListeners`: absent means no ListenerSet may attach. */
+function listenerSetRefused(gateway: Gateway, ls: ListenerSet, labels: NamespaceLabels): string | undefined {
+  const allowed = gateway.spec.allowedListeners?.namespaces;
+  const from = allowed?.from ?? "None";
+  if (namespaceAllowed(from, allowed?.selector, gateway.metadata.namespace, ls.metadata.namespace, labels)) return undefined;
+  return from === "None" ? "its allowedListeners allows none" : `its allowedListeners does not allow namespace ${ls.metadata.namespace}`;
+}
+
+function listenerRefuses(l: GatewayListener, route: Route, labels: NamespaceLabels): string | undefined {
+  const { listener } = l;
   if (listener.protocol !== undefined && !HTTP_PROTOCOLS.has(listener.protocol)) return `listener protocol ${listener.protocol} takes no ${route.kind}s`;
   const kinds = listener.allowedRoutes?.kinds;
   if (kinds !== undefined && kinds.length > 0 && !kinds.some((k) => k.kind === route.kind && (k.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP)) {
     return `listener allowedRoutes.kinds excludes ${route.kind}`;
   }
-  const from = listener.allowedRoutes?.namespaces?.from ?? "Same";
-  if (from === "Same" && route.metadata.namespace !== gateway.metadata.namespace) return "listener allows routes from its own namespace only";
-  // Namespace labels are not watched, so a Selector cannot be evaluated: refusing is the safe reading.
-  if (from === "Selector") return "allowedRoutes.namespaces.from Selector is not supported";
-  return undefined;
+  const namespaces = listener.allowedRoutes?.namespaces;
+  // "Same" is the namespace of the object that holds the listener: the Gateway, or the ListenerSet.
+  const owner = (l.listenerSet ?? l.gateway).metadata.namespace;
+  if (namespaceAllowed(namespaces?.from ?? "Same", namespaces?.selector, owner, route.metadata.namespace, labels)) return undefined;
+  return namespaces?.from === "Selector" ? `listener allowedRoutes.namespaces.selector does not match namespace ${route.metadata.namespace}` : "listener allows routes from its own namespace only";
 }
 
 /**

@@ -10,14 +10,14 @@ import type { PolicyStatus } from "../api/status.ts";
 import type { JwksSource } from "../keys/types.ts";
 import { deepFreeze } from "../snapshot/freeze.ts";
 import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
-import { attachRoutes } from "./attachments.ts";
+import { attachRoutes, listenerLabel } from "./attachments.ts";
 import { scopeManagedHeaders } from "./managed-headers.ts";
 import { analysePolicy } from "./policy.ts";
 import { claimsFor, decideWinners } from "./precedence.ts";
 import { createReferences, type ReferencedObjects } from "./references.ts";
 import { buildRouteIndex, compileRuleMatches, corsPreflightMatch, createMatchCompiler, type PendingEntry } from "./routes.ts";
 import { indexTargets } from "./targets.ts";
-import { gatewayRef, StatusCollector } from "./status.ts";
+import { overriddenAt, StatusCollector } from "./status.ts";
 
 export interface CompileOptions {
   /** Written into every ancestor status entry Portcullis owns. */
@@ -68,9 +68,9 @@ const ITEMS_PER_STEP = 64;
 /** compile() as steps: it yields between chunks of its longest loops and changes nothing while paused. */
 function* compileSteps(resources: Resources, options: CompileOptions): Generator<void, CompileResult, void> {
   const refs = createReferences(resources);
-  const { attachments, servedGateways, problems: attachProblems, detached } = attachRoutes(resources, options.gatewayClasses);
+  const { attachments, servedGateways, attachedListenerSets, problems: attachProblems, detached } = attachRoutes(resources, options.gatewayClasses);
   const problems = [...attachProblems];
-  const targets = indexTargets(resources, servedGateways);
+  const targets = indexTargets(resources, servedGateways, attachedListenerSets);
   const policies: ReturnType<typeof analysePolicy>[] = [];
   for (const p of [...resources.securityPolicies].sort(compareAge)) {
     policies.push(analysePolicy(p, targets, refs));
@@ -78,7 +78,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   }
   const { winners, conflicts } = decideWinners(policies);
 
-  const status = new StatusCollector(servedGateways, detached);
+  const status = new StatusCollector(servedGateways, attachedListenerSets, detached);
   for (const claim of winners.values()) status.applied(claim.policy, claim.target);
   for (const { claim, winner } of conflicts) status.conflicted(claim.policy, claim.target, winner);
 
@@ -95,10 +95,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
       if (policy !== undefined) effective.set(policy.id, policy);
       for (const loser of shadowed) {
         if (loser.policy === winner!.policy) continue;
-        const ancestor = loser.target.kind === "Gateway"
-          ? gatewayRef(gatewayId, loser.target.sectionName)
-          : gatewayRef(gatewayId, attachment.parentRef.sectionName);
-        status.overridden(loser.policy, ancestor, policy!.id);
+        status.overridden(loser.policy, overriddenAt(loser.target, attachment), policy!.id);
       }
       const route = attachment.route;
       const label = `${route.kind === "GRPCRoute" ? "GRPCRoute " : ""}${routeId} ${rule.name === undefined ? `rule ${ruleIndex}` : `rule ${rule.name}`}`;
@@ -115,7 +112,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
         const preflight = route.kind === "HTTPRoute" ? corsPreflightMatch(route.spec.rules[ruleIndex]!, match) : undefined;
         for (const [n, m] of (preflight === undefined ? [match] : [match, preflight]).entries()) {
           pending.push({
-            entry: { gateway: gatewayId, listener: attachment.listener.name, port: attachment.listener.port, kind: route.kind, route: routeId, rule: label, match: m.value, policy, managedHeaders: policy?.managedHeaders ?? [] },
+            entry: { gateway: gatewayId, listener: listenerLabel(attachment), port: attachment.listener.port, kind: route.kind, route: routeId, rule: label, match: m.value, policy, managedHeaders: policy?.managedHeaders ?? [] },
             hostnames: attachment.hostnames,
             route,
             pathCount: m.pathCount,

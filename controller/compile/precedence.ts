@@ -1,11 +1,11 @@
 /**
  * Policy precedence. Per target, the oldest policy wins and the others are Conflicted; per route
- * rule, the most specific winning target (rule > route > listener > gateway) replaces the broader
+ * rule, the most specific winning target (rule > route > listener > ListenerSet > gateway) replaces the broader
  * ones, which are then Overridden there. No merging.
  */
 import { compareAge, keyOf } from "../api/meta.ts";
 import type { AnalysedPolicy } from "./policy.ts";
-import { gatewayTargetKey, LEVELS, routeTargetKey, type Target } from "./targets.ts";
+import { gatewayTargetKey, LEVELS, listenerSetTargetKey, routeTargetKey, type Target } from "./targets.ts";
 import type { Attachment } from "./attachments.ts";
 
 export interface Claim { readonly policy: AnalysedPolicy; readonly target: Target }
@@ -41,10 +41,13 @@ export function decideWinners(policies: readonly AnalysedPolicy[]): Precedence {
 export function claimsFor(attachment: Attachment, ruleName: string | undefined, winners: ReadonlyMap<string, Claim>): Claim[] {
   const route = keyOf(attachment.route.metadata);
   const gateway = keyOf(attachment.gateway.metadata);
+  const listenerSet = attachment.listenerSet === undefined ? undefined : keyOf(attachment.listenerSet.metadata);
+  // A ListenerSet's listener is governed by the set's policies, never by a Gateway listener's of the same name.
   const keys: Record<(typeof LEVELS)[number], string | undefined> = {
     rule: ruleName === undefined ? undefined : routeTargetKey(attachment.route.kind, route, ruleName),
     route: routeTargetKey(attachment.route.kind, route),
-    listener: gatewayTargetKey(gateway, attachment.listener.name),
+    listener: listenerSet === undefined ? gatewayTargetKey(gateway, attachment.listener.name) : listenerSetTargetKey(listenerSet, attachment.listener.name),
+    listenerset: listenerSet === undefined ? undefined : listenerSetTargetKey(listenerSet),
     gateway: gatewayTargetKey(gateway),
   };
   return LEVELS.flatMap((level) => {

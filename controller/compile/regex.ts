@@ -31,7 +31,7 @@ export function fullMatchRegex(written: string): RegExp | { readonly error: stri
 }
 
 /**
- * The pattern as the linear-time engine accepts it (RE2's top-level `(?i)` and counted
+ * The pattern as the linear-time engine accepts it (RE2's `(?i)` and counted
  * repetition written out), or why it cannot run there. Unanchored, as CEL's `matches()` searches.
  */
 export function linearPattern(written: string): string | { readonly error: string } {
@@ -51,34 +51,23 @@ export function linearPattern(written: string): string | { readonly error: strin
 }
 
 /**
- * RE2's inline flag `(?i)` at the top level of a pattern makes the rest of it case-insensitive
- * (Envoy Gateway writes one into GRPCRoute method patterns). V8's linear engine has neither inline
- * flags nor the `i` flag, so the rest is written out with both cases of every ASCII letter:
- * `(?i)get[a-c]` is `[gG][eE][tT][a-cA-C]`. Elsewhere (inside a group) `(?i)` is left as it is, and
- * such a pattern does not compile.
+ * RE2's case-insensitive flag, which V8's linear engine has neither inline nor as the `i` flag:
+ * `(?i)` makes the rest of its group (or pattern) case-insensitive, `(?i:x)` just `x`; Envoy Gateway
+ * writes one into GRPCRoute method patterns. Such text is written out with both cases of every
+ * ASCII letter: `(?i)get[a-c]` is `[gG][eE][tT][a-cA-C]`. Escapes keep their case.
  */
 function withInlineCaseFlag(source: string): string {
-  let depth = 0;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (c === "\\") i += 1;
-    else if (c === "[") i = safeClassEnd(source, i) - 1;
-    else if (c === ")") depth -= 1;
-    else if (c === "(") {
-      if (depth === 0 && source.startsWith("(?i)", i)) return source.slice(0, i) + bothCases(source.slice(i + 4));
-      depth += 1;
-    }
-  }
-  return source;
+  if (!source.includes("(?i")) return source;
+  const [out, end] = foldGroup(source, 0, false);
+  // An unmatched ")" ends the walk; the rest is kept, so the pattern still fails to compile.
+  return out + source.slice(end);
 }
 
-const swapCase = (c: string) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase());
-const isAsciiLetter = (c: string | undefined) => c !== undefined && /^[A-Za-z]$/.test(c);
-
-/** `source` with every ASCII letter outside escapes and group syntax matching both cases. */
-function bothCases(source: string): string {
+/** The text from `i` to the end of the current group (the index of its ")", or the end). */
+function foldGroup(source: string, start: number, caseless: boolean): [string, number] {
   let out = "";
-  for (let i = 0; i < source.length; ) {
+  let i = start;
+  while (i < source.length && source[i] !== ")") {
     const c = source[i]!;
     if (c === "\\") {
       const end = escapeEnd(source, i);
@@ -86,21 +75,34 @@ function bothCases(source: string): string {
       i = end;
     } else if (c === "[") {
       const end = safeClassEnd(source, i);
-      out += classBothCases(source.slice(i, end));
+      out += caseless ? classBothCases(source.slice(i, end)) : source.slice(i, end);
       i = end;
-    } else if (c === "(" && source[i + 1] === "?") {
-      // Group syntax ("(?:", "(?<name>") is not text to match.
-      const named = source[i + 2] === "<" && source[i + 3] !== "=" && source[i + 3] !== "!";
-      const end = named ? (source.indexOf(">", i) === -1 ? source.length : source.indexOf(">", i) + 1) : i + 3;
-      out += source.slice(i, end);
-      i = end;
+    } else if (source.startsWith("(?i)", i)) {
+      caseless = true;
+      i += 4;
+    } else if (c === "(") {
+      const scoped = source.startsWith("(?i:", i);
+      const head = scoped ? "(?:" : groupHead(source, i);
+      const [inner, end] = foldGroup(source, i + (scoped ? 4 : head.length), caseless || scoped);
+      out += head + inner + (end < source.length ? ")" : "");
+      i = end + 1;
     } else {
-      out += isAsciiLetter(c) ? `[${c}${swapCase(c)}]` : c;
+      out += caseless && isAsciiLetter(c) ? `[${c}${swapCase(c)}]` : c;
       i += 1;
     }
   }
-  return out;
+  return [out, i];
 }
+
+/** The opening of the group at `i`: "(", "(?:", a lookaround, or a named group with its name. */
+function groupHead(source: string, i: number): string {
+  const named = /^\(\?P?<(?![=!])[^>]*>/.exec(source.slice(i));
+  if (named !== null) return named[0];
+  return /^\(\?(?::|=|!|<=|<!)/.exec(source.slice(i))?.[0] ?? "(";
+}
+
+const swapCase = (c: string) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase());
+const isAsciiLetter = (c: string | undefined) => c !== undefined && /^[A-Za-z]$/.test(c);
 
 /** A character class with the other case of each ASCII letter and letter range added. */
 function classBothCases(cls: string): string {

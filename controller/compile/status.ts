@@ -1,9 +1,10 @@
 /** Turns what compile learned about each policy into per-ancestor conditions. */
 import { GATEWAY_API_GROUP, type ParentRef } from "../api/gatewayapi.ts";
 import { keyOf } from "../api/meta.ts";
-import type { Gateway, Route } from "../api/resources.ts";
+import type { Gateway, ListenerSet, Route } from "../api/resources.ts";
 import { SECURITY_POLICY_GROUP } from "../api/securitypolicy.ts";
 import { ancestorKey, MAX_ANCESTORS, type AncestorRef, type AncestorStatus, type Condition, type PolicyStatus } from "../api/status.ts";
+import { isListenerSetKind, type Attachment } from "./attachments.ts";
 import type { AnalysedPolicy } from "./policy.ts";
 import type { Target } from "./targets.ts";
 
@@ -24,26 +25,33 @@ interface TargetAncestor { readonly ref: AncestorRef; readonly via: { readonly r
 export class StatusCollector {
   readonly #facts = new Map<string, Map<string, AncestorFacts>>();
   readonly #served: ReadonlyMap<string, Gateway>;
+  readonly #listenerSets: ReadonlyMap<string, ListenerSet>;
   readonly #detached: ReadonlyMap<ParentRef, string>;
 
-  /** `detached`: the parentRefs of routes that attach to no listener of their served Gateway, with why. */
-  constructor(served: ReadonlyMap<string, Gateway>, detached: ReadonlyMap<ParentRef, string>) {
+  /**
+   * `listenerSets`: those a served Gateway takes listeners from; `detached`: the parentRefs of
+   * routes that attach to no listener there, with why.
+   */
+  constructor(served: ReadonlyMap<string, Gateway>, listenerSets: ReadonlyMap<string, ListenerSet>, detached: ReadonlyMap<ParentRef, string>) {
     this.#served = served;
+    this.#listenerSets = listenerSets;
     this.#detached = detached;
   }
 
-  /** The Gateways (with section) a target is reported under. */
+  /** The Gateways and ListenerSets (with section) a target is reported under. */
   ancestorsOf(target: Target): TargetAncestor[] {
-    if (target.kind === "Gateway") {
-      return [{ ref: gatewayRef(keyOf(target.gateway.metadata), target.sectionName), via: undefined }];
-    }
+    if (target.kind === "Gateway") return [{ ref: gatewayRef(keyOf(target.gateway.metadata), target.sectionName), via: undefined }];
+    if (target.kind === "ListenerSet") return [{ ref: listenerSetRef(target.listenerSet, target.sectionName), via: undefined }];
     return this.#routeAncestors(target.route);
   }
 
+  /** A route's parents, as Envoy Gateway reports a route policy: the Gateway, or the ListenerSet, its parentRef names. */
   #routeAncestors(route: Route): TargetAncestor[] {
     return route.spec.parentRefs.flatMap((p) => {
-      if ((p.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (p.kind ?? "Gateway") !== "Gateway") return [];
       const id = `${p.namespace ?? route.metadata.namespace}/${p.name}`;
+      const listenerSet = isListenerSetKind(p.group, p.kind) ? this.#listenerSets.get(id) : undefined;
+      if (listenerSet !== undefined) return [{ ref: listenerSetRef(listenerSet, p.sectionName), via: { route, parentRef: p } }];
+      if ((p.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (p.kind ?? "Gateway") !== "Gateway") return [];
       return this.#served.has(id) ? [{ ref: gatewayRef(id, p.sectionName), via: { route, parentRef: p } }] : [];
     });
   }
@@ -54,7 +62,7 @@ export class StatusCollector {
       const f = this.#at(policy, ref);
       const why = via === undefined ? undefined : this.#detached.get(via.parentRef);
       if (why === undefined) f.applied = true;
-      else f.detached = `${via!.route.kind} ${keyOf(via!.route.metadata)} is not attached to Gateway ${ref.namespace}/${ref.name} (${why}), so this policy is not enforced there`;
+      else f.detached = `${via!.route.kind} ${keyOf(via!.route.metadata)} is not attached to ${ref.kind} ${ref.namespace}/${ref.name} (${why}), so this policy is not enforced there`;
     }
   }
 
@@ -98,6 +106,19 @@ export class StatusCollector {
     if (f === undefined) facts.set(key, (f = { ref, applied: false, conflictsWith: new Set(), overriddenBy: new Set(), notFound: undefined, detached: undefined }));
     return f;
   }
+}
+
+/** Where a policy overridden on a rule reached through `attachment` reports it: its target's ancestor on that path. */
+export function overriddenAt(target: Target, attachment: Attachment): AncestorRef {
+  if (target.kind === "Gateway") return gatewayRef(keyOf(attachment.gateway.metadata), target.sectionName);
+  if (target.kind === "ListenerSet") return listenerSetRef(target.listenerSet, target.sectionName);
+  const section = attachment.parentRef.sectionName;
+  return attachment.listenerSet === undefined ? gatewayRef(keyOf(attachment.gateway.metadata), section) : listenerSetRef(attachment.listenerSet, section);
+}
+
+export function listenerSetRef(ls: ListenerSet, sectionName: string | undefined): AncestorRef {
+  const ref = { group: ls.group, kind: ls.kind, namespace: ls.metadata.namespace, name: ls.metadata.name };
+  return sectionName === undefined ? ref : { ...ref, sectionName };
 }
 
 export function gatewayRef(id: string, sectionName: string | undefined): AncestorRef {

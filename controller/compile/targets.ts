@@ -1,19 +1,25 @@
 /**
- * Resolves a policy's targetRef / targetRefs / targetSelectors to the Gateways, listeners,
- * HTTPRoutes, GRPCRoutes and route rules it applies to. Missing targets are reported, never skipped silently.
+ * Resolves a policy's targetRef / targetRefs / targetSelectors to the Gateways, ListenerSets,
+ * listeners, HTTPRoutes, GRPCRoutes and route rules it applies to. Missing targets are reported, never skipped silently.
  */
 import { GATEWAY_API_GROUP } from "../api/gatewayapi.ts";
-import { keyOf, LabelSelectorSchema, selectorMatches } from "../api/meta.ts";
-import type { Gateway, Resources, Route } from "../api/resources.ts";
+import { keyOf, LabelSelectorSchema, selectorMatches, type ObjectMeta } from "../api/meta.ts";
+import type { Gateway, ListenerSet, Resources, Route } from "../api/resources.ts";
+import { isListenerSetKind } from "./attachments.ts";
 import { TargetSelectorNamespacesSchema, type PolicyTargetRef, type PolicyTargetSelector, type SecurityPolicySpec, type TargetSelectorNamespaces } from "../api/securitypolicy.ts";
 import { grantCheck, type GrantCheck } from "./references.ts";
 
-/** Most specific first: a rule-level policy replaces a route-level one, and so on. */
-export const LEVELS = ["rule", "route", "listener", "gateway"] as const;
+/**
+ * Most specific first: a rule-level policy replaces a route-level one, and so on. A listener is a
+ * Gateway's or a ListenerSet's (sectionName); a ListenerSet-wide policy sits between a listener of
+ * that set and the parent Gateway, as in Envoy Gateway.
+ */
+export const LEVELS = ["rule", "route", "listener", "listenerset", "gateway"] as const;
 export type TargetLevel = (typeof LEVELS)[number];
 
 export type Target =
   | { readonly kind: "Gateway"; readonly level: "gateway" | "listener"; readonly key: string; readonly gateway: Gateway; readonly sectionName: string | undefined }
+  | { readonly kind: "ListenerSet"; readonly level: "listenerset" | "listener"; readonly key: string; readonly listenerSet: ListenerSet; readonly sectionName: string | undefined }
   | { readonly kind: Route["kind"]; readonly level: "route" | "rule"; readonly key: string; readonly route: Route; readonly sectionName: string | undefined };
 
 /** A target the policy names that does not exist; reported as TargetNotFound with this ref. */
@@ -26,6 +32,8 @@ export interface MissingTarget {
 
 export const gatewayTargetKey = (gateway: string, listener?: string): string =>
   listener === undefined ? `Gateway ${gateway}` : `Gateway ${gateway}/${listener}`;
+export const listenerSetTargetKey = (listenerSet: string, listener?: string): string =>
+  listener === undefined ? `ListenerSet ${listenerSet}` : `ListenerSet ${listenerSet}/${listener}`;
 export const routeTargetKey = (kind: Route["kind"], route: string, rule?: string): string =>
   rule === undefined ? `${kind} ${route}` : `${kind} ${route}/${rule}`;
 
@@ -45,17 +53,22 @@ export interface TargetIndex {
   readonly gateways: ReadonlyMap<string, Gateway>;
   readonly routes: ReadonlyMap<string, Route>;
   readonly servedGateways: ReadonlyMap<string, Gateway>;
+  readonly listenerSets: ReadonlyMap<string, ListenerSet>;
+  /** ListenerSets a served Gateway takes listeners from: a policy on another one governs nothing here. */
+  readonly attachedListenerSets: ReadonlyMap<string, ListenerSet>;
   /** Namespace → its labels; a namespace without a Namespace object has none (and matches no selector). */
   readonly namespaceLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
   readonly granted: GrantCheck;
 }
 
-export function indexTargets(resources: Resources, servedGateways: ReadonlyMap<string, Gateway>): TargetIndex {
+export function indexTargets(resources: Resources, servedGateways: ReadonlyMap<string, Gateway>, attachedListenerSets: ReadonlyMap<string, ListenerSet>): TargetIndex {
   return {
     resources,
     gateways: new Map(resources.gateways.map((g) => [keyOf(g.metadata), g])),
     routes: new Map([...resources.httpRoutes, ...resources.grpcRoutes].map((r) => [`${r.kind} ${keyOf(r.metadata)}`, r])),
     servedGateways,
+    listenerSets: new Map(resources.listenerSets.map((l) => [keyOf(l.metadata), l])),
+    attachedListenerSets,
     namespaceLabels: new Map(resources.namespaces.map((n) => [n.metadata.name, n.metadata.labels ?? {}])),
     granted: grantCheck(resources),
   };
@@ -85,6 +98,18 @@ export function resolveTargets(
   for (const ref of named) {
     const id = `${ref.namespace}/${ref.name}`;
     const section = ref.sectionName;
+    if (isListenerSetKind(ref.group, ref.kind)) {
+      const listenerSet = index.listenerSets.get(id);
+      if (listenerSet === undefined) {
+        missing.push({ ref, message: `ListenerSet ${id} not found` });
+      } else if (section !== undefined && !listenerSet.spec.listeners.some((l) => l.name === section)) {
+        missing.push({ ref, message: `ListenerSet ${id} has no listener named ${section}` });
+      } else if (index.attachedListenerSets.has(id)) {
+        const key = listenerSetTargetKey(id, section);
+        targets.set(key, { kind: "ListenerSet", level: section === undefined ? "listenerset" : "listener", key, listenerSet, sectionName: section });
+      }
+      continue;
+    }
     if (ref.group !== GATEWAY_API_GROUP || (ref.kind !== "Gateway" && !ROUTE_KINDS.has(ref.kind))) {
       unsupported.push(`${ref.kind}${ref.group ? `.${ref.group}` : ""} ${id}`);
       continue;
@@ -121,9 +146,10 @@ export function resolveTargets(
  */
 function selectedBy(selector: PolicyTargetSelector, policyNamespace: string, index: TargetIndex): NamedTarget[] {
   const group = selector.group ?? GATEWAY_API_GROUP;
-  if (group !== GATEWAY_API_GROUP) return [];
-  const { gateways, httpRoutes, grpcRoutes } = index.resources;
-  const pool = selector.kind === "Gateway" ? gateways : selector.kind === "HTTPRoute" ? httpRoutes : selector.kind === "GRPCRoute" ? grpcRoutes : [];
+  const { gateways, httpRoutes, grpcRoutes, listenerSets } = index.resources;
+  const pool: readonly { readonly metadata: ObjectMeta }[] = isListenerSetKind(group, selector.kind) ? listenerSets
+    : group !== GATEWAY_API_GROUP ? []
+    : selector.kind === "Gateway" ? gateways : selector.kind === "HTTPRoute" ? httpRoutes : selector.kind === "GRPCRoute" ? grpcRoutes : [];
   return pool
     .filter(({ metadata: m }) => {
       if (!namespaceSelected(selector.namespaces, policyNamespace, m.namespace, index) || !selectorMatches(selector, m.labels)) return false;
@@ -144,7 +170,7 @@ function namespaceSelected(namespaces: TargetSelectorNamespaces | undefined, pol
 }
 
 /**
- * Every Gateway and route in `namespace`, at the Gateway and route level: what a policy whose
+ * Every Gateway, ListenerSet and route in `namespace`, at their widest level: what a policy whose
  * targets cannot be read at all could have governed (its targetRefs can name only objects of its
  * own namespace). An invalid policy is applied there, so it denies rather than leaves them open.
  */
@@ -152,6 +178,7 @@ export function everyTargetIn(namespace: string, index: TargetIndex): TargetReso
   const refs: PolicyTargetRef[] = [
     ...index.resources.gateways.filter((g) => g.metadata.namespace === namespace).map((g) => ({ group: GATEWAY_API_GROUP, kind: "Gateway", name: g.metadata.name })),
     ...[...index.resources.httpRoutes, ...index.resources.grpcRoutes].filter((r) => r.metadata.namespace === namespace).map((r) => ({ group: GATEWAY_API_GROUP, kind: r.kind, name: r.metadata.name })),
+    ...index.resources.listenerSets.filter((l) => l.metadata.namespace === namespace).map((l) => ({ group: l.group, kind: l.kind, name: l.metadata.name })),
   ];
   return resolveTargets(namespace, { targetRefs: refs }, index);
 }

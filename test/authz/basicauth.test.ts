@@ -13,7 +13,7 @@ import { decider, type Decider } from "../support/world.ts";
 const CAROL = "$2b$12$dHAsZZTNpzZNfa0BJwFb6uhP7DvMpQ5.L/XYEmXxw7DcHKL4DTRtW";
 const DAVE = "$2b$04$9t7mzy6Ee2uUcRUoow4ImuGysJfr/Yk41PVW6L9yQxqzpMvyjRniu";
 
-const world = (htpasswd: string) => `${gatewayWithRoute("api.example.com", { basic: "/basic", keys: "/keys" })}---
+const world = (htpasswd: string) => `${gatewayWithRoute("api.example.com", { basic: "/basic", other: "/other", keys: "/keys" })}---
 apiVersion: v1
 kind: Secret
 metadata: {name: users, namespace: apps}
@@ -35,6 +35,13 @@ spec:
 ---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy
+metadata: {name: other, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: other}]
+  basicAuth: {users: {name: users}}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
 metadata: {name: keys, namespace: apps}
 spec:
   targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: keys}]
@@ -44,7 +51,7 @@ const basic = (user: string, pass: string) => ({ authorization: `Basic ${Buffer.
 
 const pools: BcryptPool[] = [];
 /** A decider whose basicAuth state is `options` over a pool of its own, closed after the file. */
-function withPasswords(htpasswd: string, pool: BcryptPool, options: { now?: () => number; failureLimit?: number } = {}): Decider {
+function withPasswords(htpasswd: string, pool: BcryptPool, options: { now?: () => number; failureLimit?: number; perPolicyLimit?: number } = {}): Decider {
   pools.push(pool);
   return decider(world(htpasswd), { passwords: new Passwords({ pool, ...options }) });
 }
@@ -80,6 +87,14 @@ describe("bcrypt off the decision thread", () => {
     // One runs, one waits, the third finds the queue full.
     const answers = await Promise.all([1, 2, 3].map((i) => d({ path: "/basic", headers: basic("dave", `wrong-${i}`) })));
     expect(answers.map((r) => [r.status, r.code])).toEqual([[401, "basic_invalid"], [401, "basic_invalid"], [429, "basic_busy"]]);
+  }, 60_000);
+
+  it("gives each policy its own share of the queue: one tenant's flood leaves another's checks compared", async () => {
+    const d = withPasswords(`dave:${DAVE}`, new BcryptPool({ size: 1 }), { perPolicyLimit: 2 });
+    const flood = [1, 2, 3].map((i) => d({ path: "/basic", headers: basic("dave", `wrong-${i}`) }));
+    const other = d({ path: "/other", headers: basic("dave", "dave-pass") });
+    expect((await Promise.all(flood)).map((r) => r.code)).toEqual(["basic_invalid", "basic_invalid", "basic_busy"]);
+    expect((await other).status).toBe(200);
   }, 60_000);
 });
 

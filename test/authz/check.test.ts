@@ -219,6 +219,33 @@ describe("a policy is Accepted only where it is enforced", () => {
   });
 });
 
+/** Issue 11, situation 4 (ListenerSets): the compile golden case listenerset. */
+describe("ListenerSets", () => {
+  const world = decider(readFileSync(join(import.meta.dirname, "../compile/testdata/listenerset.in.yaml"), "utf8"));
+  const on = async (host: string, port: number, user: string) => {
+    const r = await world({ host, path: "/", port, headers: { authorization: `Basic ${Buffer.from(`${user}:${user}-pass`).toString("base64")}` } });
+    return `${r.status} ${r.code === "route_not_found" ? r.code : r.policy}`;
+  };
+  it("serves a ListenerSet's listeners on their ports with the set's policies, the listener's own first", async () => {
+    expect(await on("cart.example.com", 8081, "bob")).toBe("200 shop/set-wide");
+    expect(await on("cart.example.com", 8082, "carol")).toBe("200 shop/set-admin");
+    expect(await on("cart.example.com", 8082, "bob")).toBe("401 shop/set-admin");
+  });
+  it("never governs a ListenerSet's listener with the Gateway listener policy of the same name", async () => {
+    expect(await on("home.example.com", 9090, "alice")).toBe("200 apps/gateway-ext-admin");
+    expect(await on("cart.example.com", 8081, "alice")).toBe("401 shop/set-wide");
+  });
+  it("attaches a Gateway parentRef to the Gateway's own listeners only", async () => {
+    expect(await on("home.example.com", 8081, "alice")).toBe("403 route_not_found");
+  });
+  it("takes no listeners from a ListenerSet the Gateway's allowedListeners refuses", async () => {
+    expect(await on("cart.example.com", 8083, "alice")).toBe("403 route_not_found");
+  });
+  it("refuses a route from a namespace the ListenerSet's listener does not allow", async () => {
+    expect(await on("spy.example.com", 8082, "alice")).toBe("403 route_not_found");
+  });
+});
+
 describe("apiKeyAuth", () => {
   it("401 without a key", async () => {
     const r = await d({ path: "/keys" });
@@ -268,13 +295,12 @@ describe("jwt", () => {
     expect([r.status, r.code]).toEqual([401, "jwt_missing"]);
     expect(r.responseHeaders["www-authenticate"]).toBe('Bearer realm="http://api.example.com/jwt/a"');
   });
-  it("allows a valid token and maps scalar claims to headers", async () => {
+  it("allows a valid token and maps claims to headers (an array of scalars comma-separated)", async () => {
     const token = await good({ org: { tier: "gold" }, level: 3, admin: true, groups: ["a", "b"] });
     const r = await d({ path: "/jwt", headers: { ...bearer(token), "x-user-id": "spoofed", "x-groups": "admins" } });
     expect(r).toMatchObject({ status: 200, principal: "jwt idp sub=u-1", policy: "apps/jwt" });
-    expect(r.upstreamHeaders).toEqual({ "x-user-id": "u-1", "x-tier": "gold", "x-level": "3", "x-admin": "true" });
-    // groups is an array: not set, so the client's copy must go.
-    expect(r.removeHeaders).toEqual(managedExcept("x-user-id", "x-tier", "x-level", "x-admin"));
+    expect(r.upstreamHeaders).toEqual({ "x-user-id": "u-1", "x-tier": "gold", "x-level": "3", "x-admin": "true", "x-groups": "a,b" });
+    expect(r.removeHeaders).toEqual(managedExcept("x-user-id", "x-tier", "x-level", "x-admin", "x-groups"));
   });
   it("reads access_token from the query by default", async () => {
     expect((await d({ path: `/jwt?access_token=${await good()}` })).status).toBe(200);

@@ -165,13 +165,26 @@ export function checkContext(manifests: readonly object[] = [], overrides: Parti
   });
 }
 
+/**
+ * The port of EG's IR listener "gwns/gw/listener" (a Gateway's) or "gwns/gw/lsns/ls/listener" (a
+ * ListenerSet's), from the case's manifests.
+ */
+function listenerPortOf(manifests: readonly object[], irListener: string): number | undefined {
+  const parts = irListener.split("/");
+  const [namespace, name, listener] = parts.length === 5 ? [parts[2], parts[3], parts[4]] : [parts[0], parts[1], parts[2]];
+  const kinds = parts.length === 5 ? ["ListenerSet", "XListenerSet"] : ["Gateway"];
+  type Holder = { kind?: string; metadata?: { namespace?: string; name?: string }; spec?: { listeners?: { name?: string; port?: number }[] } };
+  const holder = (manifests as Holder[]).find((m) => kinds.includes(m.kind ?? "") && (m.metadata?.namespace ?? "default") === namespace && m.metadata?.name === name);
+  return holder?.spec?.listeners?.find((l) => l.name === listener)?.port;
+}
+
 /** The manifests' ClientTrafficPolicy `clientIPDetection.xForwardedFor`, if any. */
 function clientIPDetectionOf(manifests: readonly object[]): { numTrustedHops?: number; trustedCIDRs?: string[] } | undefined {
   type Ctp = { kind?: string; spec?: { clientIPDetection?: { xForwardedFor?: { numTrustedHops?: number; trustedCIDRs?: string[] } } } };
   return (manifests as Ctp[]).find((m) => m.kind === "ClientTrafficPolicy")?.spec?.clientIPDetection?.xForwardedFor;
 }
 
-export function decide(result: CompileResult, ctx: CheckContext, request: CaseRequest & { readonly gateway?: string }): Promise<Decision> {
+export function decide(result: CompileResult, ctx: CheckContext, request: CaseRequest & { readonly gateway?: string; readonly port?: number | undefined }): Promise<Decision> {
   return Promise.resolve(check(result.snapshot, { scheme: "http", gateway: undefined, ...request }, ctx));
 }
 
@@ -224,7 +237,8 @@ export function featuresOf(policy: CompiledPolicy): string[] {
 }
 
 async function compareRoute(result: CompileResult, ctx: CheckContext, manifests: readonly object[], route: RouteExpectation): Promise<void> {
-  const decision = await decide(result, ctx, { ...route.request, gateway: route.gateway });
+  // The request arrives on the IR listener's port, as Envoy states it on the gRPC port.
+  const decision = await decide(result, ctx, { ...route.request, gateway: route.gateway, port: listenerPortOf(manifests, route.listener) });
   const { expect } = route;
   const [kind, id] = expect.route.split(" ") as [string, string];
   const ruleName = ruleNameOf(manifests, kind, id, expect.rule);

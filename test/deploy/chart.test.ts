@@ -15,7 +15,8 @@ const exampleValues = (f: string) => parse(readFileSync(join(CHART, "examples", 
 
 /** The controller's RBAC, exactly as the lead specified it (Kubernetes mode). */
 export const CLUSTER_RULES = [
-  { apiGroups: ["gateway.networking.k8s.io"], resources: ["gateways", "httproutes", "grpcroutes", "gatewayclasses", "referencegrants"], verbs: ["get", "list", "watch"] },
+  { apiGroups: ["gateway.networking.k8s.io"], resources: ["gateways", "httproutes", "grpcroutes", "gatewayclasses", "referencegrants", "listenersets"], verbs: ["get", "list", "watch"] },
+  { apiGroups: ["gateway.networking.x-k8s.io"], resources: ["xlistenersets"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies/status"], verbs: ["get", "update", "patch"] },
   { apiGroups: [""], resources: ["secrets", "configmaps", "namespaces"], verbs: ["get", "list", "watch"] },

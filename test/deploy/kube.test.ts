@@ -158,7 +158,7 @@ describe("RBAC, installed for real and asked with kubectl auth can-i", () => {
   });
 
   it("may read what policies refer to, in every namespace", () => {
-    for (const r of ["gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io", "grpcroutes.gateway.networking.k8s.io", "gatewayclasses.gateway.networking.k8s.io", "referencegrants.gateway.networking.k8s.io", "securitypolicies.gateway.envoyproxy.io", "secrets", "configmaps", "namespaces"]) {
+    for (const r of ["gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io", "grpcroutes.gateway.networking.k8s.io", "gatewayclasses.gateway.networking.k8s.io", "referencegrants.gateway.networking.k8s.io", "listenersets.gateway.networking.k8s.io", "securitypolicies.gateway.envoyproxy.io", "secrets", "configmaps", "namespaces"]) {
       for (const verb of ["get", "list", "watch"]) expect(can(verb, r), `${verb} ${r}`).toBe(true);
     }
   });

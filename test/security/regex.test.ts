@@ -28,12 +28,14 @@ describe("route regular expressions", () => {
     expect(fullMatchRegex("/x{1,1001}")).toEqual({ error: expect.stringContaining("linear time") });
   });
 
-  it("read RE2's top-level `(?i)` as case-insensitive matching of the rest, letters in classes and ranges included", () => {
+  it("read RE2's `(?i)` as case-insensitive matching of the rest of its group, `(?i:x)` of x, letters in classes and ranges included", () => {
     const r = linear("/v1/(?i)get[a-c_]x(?:y|Z)\\d");
     expect(["/v1/getaxy1", "/v1/GETCXz2", "/v1/Get_Xy3"].map((p) => r.test(p))).toEqual([true, true, true]);
     expect(["/V1/getaxy1", "/v1/getdxy1", "/v1/getaxyd"].map((p) => r.test(p))).toEqual([false, false, false]);
     expect(linear("(?i)[^a-c]").test("B")).toBe(false);
-    expect(fullMatchRegex("(a(?i)b)")).toEqual({ error: "does not compile" });
+    expect(["aBc", "aBC", "Abc"].map((v) => linear("(a(?i)b)c").test(v))).toEqual([true, false, false]);
+    expect(["xABc", "xabc", "xABC"].map((v) => linear("x(?i:ab)c").test(v))).toEqual([true, true, false]);
+    expect(fullMatchRegex("/x)|(?i)(.*")).toEqual({ error: "does not compile" });
   });
 
   it("refuse what RE2 has not (backreferences, lookarounds) and what would escape its anchors", () => {

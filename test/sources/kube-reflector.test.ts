@@ -95,3 +95,21 @@ it("holds only what keep() wants, and prune() drops what it no longer wants", as
   expect(r.objects().map((o) => o.metadata.name)).toEqual(["a"]);
   r.stop();
 });
+
+it("an optional kind whose CRD is not installed (404) counts as synced and empty, and is picked up once it is", async () => {
+  const notServed: Step = (res) => { res.writeHead(404); res.end("{}"); };
+  const listenerSet = { metadata: { name: "ls", namespace: "ns", resourceVersion: "3" }, spec: {} };
+  const client = await scripted([notServed, list("3", listenerSet)]);
+  let changes = 0;
+  const r = new Reflector({
+    client, kind: "ListenerSet", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/listenersets",
+    onChange: () => changes++, logger: pino({ level: "silent" }), backoffMs: { initial: 50, max: 100 }, optional: true,
+  });
+  r.start();
+  await r.synced;
+  expect(r.objects()).toEqual([]);
+  await new Promise((res) => setTimeout(res, 300));
+  r.stop();
+  expect(r.objects().map((o) => o.metadata.name)).toEqual(["ls"]);
+  expect(changes).toBe(1);
+});

@@ -19,6 +19,11 @@ export interface ReflectorOptions {
   readonly onChange: () => void;
   readonly logger: Logger;
   readonly backoffMs?: { readonly initial: number; readonly max: number };
+  /**
+   * The kind's CRD may not be installed (ListenerSet): a 404 then means none exist. The reflector
+   * counts as synced, holds nothing, and looks again every `backoffMs.max`.
+   */
+  readonly optional?: boolean;
 }
 
 export const objectKey = (o: KubeObject): string => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
@@ -30,6 +35,7 @@ export class Reflector {
   #stopped = false;
   #watch: AbortController | undefined;
   #listWaiters: (() => void)[] = [];
+  #absentLogged = false;
   readonly synced: Promise<void>;
   #markSynced!: () => void;
 
@@ -88,6 +94,11 @@ export class Reflector {
           continue;
         }
         if (this.#watch.signal.aborted) continue; // resync() or a 410 event: relist at once
+        if (this.#o.optional === true && err instanceof KubeApiError && err.status === 404) {
+          this.#absent();
+          await new Promise((r) => setTimeout(r, max));
+          continue;
+        }
         this.#o.logger.warn({ kind: this.#o.kind, error: (err as Error).message, retryInMs: delay }, "list/watch failed; serving the last known state");
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, max);
@@ -113,6 +124,18 @@ export class Reflector {
     const changed = items.size !== this.#objects.size || [...items].some(([k, o]) => this.#objects.get(k)?.metadata.resourceVersion !== o.metadata.resourceVersion);
     this.#objects = items;
     this.#resourceVersion = resourceVersion;
+    this.#markSynced();
+    for (const resolve of this.#listWaiters.splice(0)) resolve();
+    if (changed) this.#o.onChange();
+  }
+
+  /** An optional kind whose API is not served: none of it exists. */
+  #absent(): void {
+    if (!this.#absentLogged) this.#o.logger.info({ kind: this.#o.kind, path: this.#o.path }, "kind not served by the API server (CRD not installed); treating it as empty");
+    this.#absentLogged = true;
+    const changed = this.#objects.size > 0;
+    this.#objects = new Map();
+    this.#resourceVersion = "";
     this.#markSynced();
     for (const resolve of this.#listWaiters.splice(0)) resolve();
     if (changed) this.#o.onChange();

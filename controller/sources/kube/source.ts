@@ -17,6 +17,8 @@ const WATCHED = [
   { kind: "Gateway", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/gateways" },
   { kind: "GatewayClass", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/gatewayclasses" },
   { kind: "ReferenceGrant", apiVersion: "gateway.networking.k8s.io/v1beta1", path: "/apis/gateway.networking.k8s.io/v1beta1/referencegrants" },
+  { kind: "ListenerSet", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/listenersets", optional: true },
+  { kind: "XListenerSet", apiVersion: "gateway.networking.x-k8s.io/v1alpha1", path: "/apis/gateway.networking.x-k8s.io/v1alpha1/xlistenersets", optional: true },
   { kind: "Namespace", apiVersion: "v1", path: "/api/v1/namespaces" },
   { kind: "Secret", apiVersion: "v1", path: "/api/v1/secrets", referenced: "secrets" },
   { kind: "ConfigMap", apiVersion: "v1", path: "/api/v1/configmaps", referenced: "configMaps" },
@@ -54,6 +56,7 @@ export class KubeSource {
       this.#reflectors.set(w.kind, new Reflector({
         client: options.client, kind: w.kind, apiVersion: w.apiVersion, path: w.path,
         keep: wanted === undefined ? undefined : (key) => wanted.has(key),
+        optional: "optional" in w,
         onChange: changed, logger: options.logger, backoffMs: options.backoffMs,
       }));
     }

@@ -1,7 +1,7 @@
 /**
  * Listeners: a request is decided with the policy of the listener it arrived on, never of another
- * one the client names. The world is the compile golden case listeners-per-port: one route on
- * ports 80 and 8080, basicAuth alice on the Gateway, bob on listener `alt` (8080).
+ * one the client names. The worlds are compile golden cases: listeners-per-port (one route on
+ * ports 80 and 8080, basicAuth alice on the Gateway, bob on listener `alt` (8080)) and listenerset.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -9,15 +9,18 @@ import type { AuthzRequest } from "../../../controller/authz/request.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected } from "../outcome.ts";
 
-const world = decider(readFileSync(join(import.meta.dirname, "../../compile/testdata/listeners-per-port.in.yaml"), "utf8"));
-const managed = managedHeadersOf(world.result.snapshot.policies);
+const testdata = (name: string) => readFileSync(join(import.meta.dirname, `../../compile/testdata/${name}.in.yaml`), "utf8");
+const world = decider(testdata("listeners-per-port"));
+/** The compile golden case listenerset: shop/ext adds ports 8081 and 8082 to apps/gw, other/rogue is refused. */
+const sets = decider(testdata("listenerset"));
 const basic = (user: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${user}-pass`).toString("base64")}` });
 const WRONG_USER: Expected = { status: 401, code: "basic_invalid" };
+const NO_ROUTE: Expected = { status: 403, code: "route_not_found" };
 
-function c(id: string, title: string, expect: Expected, request: Partial<AuthzRequest>, fixed?: string): Case {
+function c(id: string, title: string, expect: Expected, request: Partial<AuthzRequest>, fixed?: string, on = world): Case {
   return {
     id: `listener.${id}`, title, expect,
-    run: async () => fromDecision(await world({ host: "shop.example.com", path: "/orders", ...request }), managed),
+    run: async () => fromDecision(await on({ host: "shop.example.com", path: "/orders", ...request }), managedHeadersOf(on.result.snapshot.policies)),
     ...(fixed === undefined ? {} : { fixed }),
   };
 }
@@ -30,4 +33,10 @@ export const listenerCases: readonly Case[] = [
     { host: "shop.example.com:8080", headers: basic("bob") }),
   c("port-unknown", "alice, port not stated: the 8080 listener's policy refuses her", WRONG_USER, { headers: basic("alice") }),
   c("container-port", "bob on port 10080 (Envoy Gateway binds listener port 80 there)", WRONG_USER, { port: 10080, headers: basic("bob") }),
+  c("listenerset-refused", "a ListenerSet from a namespace the Gateway's allowedListeners refuses, with a route on its port 8083", NO_ROUTE,
+    { host: "cart.example.com", path: "/", port: 8083, headers: basic("alice") }, undefined, sets),
+  c("listenerset-foreign-route", "a route from another namespace on a ListenerSet listener that allows its own namespace only", NO_ROUTE,
+    { host: "spy.example.com", path: "/", port: 8082, headers: basic("alice") }, undefined, sets),
+  c("listenerset-sibling-policy", "alice (the Gateway listener `ext-admin`'s user) on the ListenerSet's listener of the same name", WRONG_USER,
+    { host: "cart.example.com", path: "/", port: 8082, headers: basic("alice") }, undefined, sets),
 ];

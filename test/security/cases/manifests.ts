@@ -12,6 +12,8 @@ import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { toResources, type RawObject } from "../../../controller/api/resources.ts";
 import { check } from "../../../controller/authz/check.ts";
+import { checkFolder } from "../../../controller/commands/check.ts";
+import { loadConfig, type CheckConfig } from "../../../controller/config.ts";
 import { compile } from "../../../controller/compile/index.ts";
 import { summarizeSnapshot } from "../../../controller/snapshot/summary.ts";
 import { ManifestFolder } from "../../../controller/sources/manifests.ts";
@@ -117,11 +119,35 @@ function yamlCase(id: string, title: string, broken: string): Case {
   };
 }
 
+/**
+ * `portcullis check` on a folder whose policy file has never parsed: serve would not be ready and
+ * would deny every check, so check must not decide without the missing policy (its route would be open).
+ */
+const checkNeverParsed: Case = {
+  id: "manifest.check-never-parsed",
+  title: "`portcullis check` on a folder whose policy file has never parsed (`apiVersion: [unclosed`)",
+  expect: { status: 403, code: "not_ready", condition: "until every file parses, serve is not ready" },
+  fixed: "check decided without the unparsed file, so the route its policy protects was allowed (200); it now denies with serve's not_ready",
+  async run() {
+    const dir = mkdtempSync(join(tmpdir(), "portcullis-catalogue-"));
+    try {
+      writeFileSync(join(dir, "base.yaml"), BASE);
+      writeFileSync(join(dir, "policy.yaml"), "apiVersion: [unclosed\n");
+      const reported: string[] = [];
+      const config = loadConfig(["check", "--manifests", dir, "GET", "http://app.example.com/bad"], {}) as CheckConfig;
+      return fromDecision(await checkFolder(config, (line) => reported.push(line)), [], reported.join("; "));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
 const laughs = `a: &a [x, x, x, x, x, x, x, x, x, x]\n${Array.from({ length: 8 }, (_, i) => `${"bcdefghi"[i]}: &${"bcdefghi"[i]} [${Array(10).fill(`*${"abcdefgh"[i]}`).join(", ")}]`).join("\n")}\n`;
 
 export const manifestCases: readonly Case[] = [
   yamlCase("yaml-invalid", "the policy file stops parsing (`apiVersion: [unclosed`)", "apiVersion: [unclosed\n"),
   yamlCase("yaml-aliases", "the policy file becomes a billion-laughs alias bomb", laughs),
+  checkNeverParsed,
   m("wrong-type", "`extractFrom: X-API-Key` (a string, not a list)", INVALID("spec.apiKeyAuth.extractFrom"),
     bad("  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: X-API-Key}\n")),
   m("wrong-type-bool", "`sanitize: \"yes\"`", INVALID("spec.apiKeyAuth.sanitize"), bad(apiKey(', sanitize: "yes"'))),
