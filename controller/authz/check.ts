@@ -57,8 +57,8 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   }
 
   const req = normalizeRequest(request);
-  const queryAt = request.path.indexOf("?");
-  const paths = pathReadings(queryAt === -1 ? request.path : request.path.slice(0, queryAt));
+  const queryAt = req.target.indexOf("?");
+  const paths = pathReadings(queryAt === -1 ? req.target : req.target.slice(0, queryAt));
   if (paths.length === 1) return checkReading(snapshot, req, ctx);
   return everyReadingAllows(
     paths.map((path, i) => checkReading(snapshot, i === 0 ? req : req.withPath(path), ctx)),

@@ -54,6 +54,8 @@ export function compileApiKey(spec: APIKeyAuthSpec, namespace: string, refs: Ref
       if (!SECRET_KEY.test(clientID)) return { ok: false, error: `${where}: client id ${JSON.stringify(clientID)} is not a valid Secret data key ([-._a-zA-Z0-9]+)` };
       const key = secret.value.data[clientID]!;
       if (key.length === 0) return { ok: false, error: `${where}: client ${clientID} has an empty key` };
+      // The Secret's bytes were read as UTF-8; U+FFFD stands for bytes that are not, and a presented key's invalid bytes read the same.
+      if (key.includes("\uFFFD")) return { ok: false, error: `${where}: client ${clientID}'s key is not valid UTF-8` };
       const digest = apiKeyDigest(key);
       const other = clientByDigest.get(digest);
       if (other !== undefined) {

@@ -173,6 +173,8 @@ export const manifestCases: readonly Case[] = [
   m("jwks-file-uri", "remoteJWKS uri `file:///etc/passwd`", INVALID("is not http or https"),
     bad("  jwt: {providers: [{name: p, remoteJWKS: {uri: 'file:///etc/passwd'}}]}\n")),
   m("empty-key", "a client whose key is empty", INVALID("has an empty key"), bad(apiKey("", "empty")) + secret("empty", 'stringData: {alice: ""}')),
+  m("key-not-utf8", "a client whose key's bytes are not UTF-8 (`data: {alice: 6WtleQ==}`, é in Latin-1)", INVALID("alice's key is not valid UTF-8"),
+    bad(apiKey("", "latin1")) + secret("latin1", "data: {alice: 6WtleQ==}")),
   m("shared-key", "two clients with the same key", INVALID("share the same key"), bad(apiKey("", "shared")) + secret("shared", "stringData: {alice: same, bob: same}")),
   m("secret-not-base64", "a Secret whose data is not base64 (rejected, so the reference finds nothing)", INVALID("Secret apps/b64 not found"),
     bad(apiKey("", "b64")) + secret("b64", "data: {alice: '***'}")),
