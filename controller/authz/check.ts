@@ -1,7 +1,7 @@
 /**
  * check(): the one decision path every wire protocol calls. Phases, in order:
  *   0. header names   — a header that an upstream would fold into a managed one is refused
- *   1. route          — match host/path/method/headers to an HTTPRoute rule in the route table of each
+ *   1. route          — match host/path/method/headers to a route rule in the route table of each
  *                       Gateway and listener port the request may have arrived on; the rule's
  *                       effective policy comes with it. Rules whose policies differ are each decided,
  *                       and the request is allowed only if every one allows (DESIGN §0). When the
@@ -210,6 +210,15 @@ function memoizedAllow(memo: CheckMemo, identity: IdentityResult, entry: RouteEn
   return memo.rememberAllow(identity, entry, allow(entry?.rule, managed, policy, identity.strip, identity.headers, principals));
 }
 
+/**
+ * A field value every HTTP parser reads as written (RFC 9110 §5.5): no control character, no
+ * leading or trailing space or tab (which parsers strip, so " admin " would arrive as "admin"),
+ * and no longer than the 8 KiB line common servers accept (nginx's default buffer).
+ */
+const FAITHFUL_VALUE = /^(?:[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?)?$/;
+const MAX_VALUE_BYTES = 8192;
+
+/** The allow, or a 403 when a value to set upstream would not be read as it is (never forwarded altered, never dropped silently). */
 function allow(
   route: string | undefined,
   managed: readonly string[],
@@ -219,6 +228,12 @@ function allow(
   principals: readonly string[] = [],
   responseHeaders: Record<string, string> = {},
 ): Decision {
+  for (const [name, value] of Object.entries(headers)) {
+    const problem = !FAITHFUL_VALUE.test(value) ? "has a control character or leading or trailing whitespace" : Buffer.byteLength(value) > MAX_VALUE_BYTES ? `is longer than ${MAX_VALUE_BYTES} bytes` : undefined;
+    if (problem !== undefined) {
+      return deny(403, "identity_unforwardable", `the value to set as ${name} ${problem}, which HTTP servers read differently or refuse`, { route, policy: policy?.id });
+    }
+  }
   // A header we set replaces the client's copy; every other managed header is removed.
   const unset = (h: string) => !Object.hasOwn(headers, h);
   const remove = strip.length === 0 ? managed.filter(unset) : [...new Set([...managed, ...strip])].filter(unset).sort();

@@ -17,6 +17,7 @@ export type DecisionCode =
   | "basic_rate_limited"
   | "basic_busy"
   | "authz_denied"
+  | "identity_unforwardable"
   | "cors_preflight"
   | "cors_origin"
   | "not_ready"

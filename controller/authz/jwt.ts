@@ -135,11 +135,21 @@ export function claimAt(claims: Readonly<Record<string, unknown>>, path: readonl
 }
 
 /**
- * Scalar claims only (as Envoy Gateway). A value that is not printable ASCII (RFC 9110 §5.5:
- * control characters are invalid, non-ASCII is obsolete and Node refuses most of it) is not set,
- * so, being a managed header, the client's copy is still removed.
+ * A claim as Envoy's claim_to_headers writes it: a string as it is (non-ASCII included: it goes
+ * upstream as UTF-8 bytes, as from Envoy), a number or boolean as text; an object, or an array
+ * holding anything but scalars, as base64 of its JSON. Stricter for readability (README,
+ * "Differences"): an array of scalars is joined with "," (Envoy sends base64 JSON), unless an
+ * element holds a "," itself, which a list reader would split: then base64 JSON as well.
+ * undefined (nothing set, the client's copy still removed) for an absent, null or empty claim.
+ * A value a parser would read differently (padding, control characters) is refused in check().
  */
 function headerValueOf(value: unknown): string | undefined {
-  const text = typeof value === "string" ? value : typeof value === "number" || typeof value === "boolean" ? String(value) : undefined;
-  return text === undefined || !/^[\t\x20-\x7e]*$/.test(text) ? undefined : text;
+  if (value === undefined || value === null) return undefined;
+  const text = typeof value === "string" ? value : typeof value === "object" ? listOrJson(value) : String(value);
+  return text === "" ? undefined : text;
+}
+
+function listOrJson(value: object): string {
+  if (Array.isArray(value) && value.every((v) => ["string", "number", "boolean"].includes(typeof v) && !String(v).includes(","))) return value.join(",");
+  return Buffer.from(JSON.stringify(value)).toString("base64");
 }

@@ -85,7 +85,16 @@ export function denialBody(decision: Decision): string {
 }
 
 function wireResponse(status: number, headers: Record<string, string>, body: string): WireResponse {
-  const rawHeaders = Object.entries(headers).flat();
+  const rawHeaders = Object.entries(headers).flatMap(([name, value]) => [name, utf8Bytes(value)]);
   rawHeaders.push("content-length", String(Buffer.byteLength(body)));
   return { status, headers, body, rawHeaders };
+}
+
+/**
+ * Header values go out as UTF-8 bytes, as Envoy sends a claim and as gRPC carries it. Node writes a
+ * header string one byte per character (and refuses characters above U+00FF), so a non-ASCII value
+ * is handed over as the string of its UTF-8 bytes.
+ */
+function utf8Bytes(value: string): string {
+  return /^[\x00-\x7f]*$/.test(value) ? value : Buffer.from(value, "utf8").toString("latin1");
 }

@@ -1,7 +1,7 @@
 /**
  * Request-time route lookup: pick the route tables in scope (Gateway, listener port), in each the
- * virtual host by Host, then the first entry whose match holds (entries are pre-sorted by Gateway
- * API precedence at compile time).
+ * virtual host by Host, then the first entry whose match holds (entries are pre-sorted in Envoy
+ * Gateway's route order at compile time), as Envoy's route match reads the request.
  */
 import type { CompiledMatch, PathMatch, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "./types.ts";
 

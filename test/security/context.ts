@@ -87,7 +87,8 @@ export function parseResponse(text: string): Outcome {
   const headers: Record<string, string> = {};
   for (const line of lines) {
     const colon = line.indexOf(":");
-    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    // The response was read one byte per character; header values are UTF-8.
+    headers[line.slice(0, colon).trim().toLowerCase()] = Buffer.from(line.slice(colon + 1).trim(), "latin1").toString("utf8");
   }
   const body = headers["transfer-encoding"] === "chunked" ? dechunk(text.slice(end + 4)) : text.slice(end + 4);
   const upstream = Object.fromEntries(

@@ -17,8 +17,11 @@ function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promi
   return { id: `header.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
 }
 /** A valid token whose sub is `sub`, on /jwt: x-user-id cannot carry it, so it is removed like every managed header. */
-const badSub = (id: string, title: string, sub: string, fixed?: string) =>
-  c(id, title, { status: 200, code: "allowed" }, (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Bearer ${token({ sub }, {}, undefined, ctx.keys)}` } }), fixed);
+/** A valid token on /jwt whose claims are `claims` (x-user-id carries sub, x-user-email email). */
+const claimed = (id: string, title: string, expect: Expected, claims: Record<string, unknown>, fixed?: string) =>
+  c(id, title, expect, (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Bearer ${token(claims, {}, undefined, ctx.keys)}`, "x-user-email": "root@x" } }), fixed);
+/** A token whose sub cannot be set as x-user-id without being read differently. */
+const UNFORWARDABLE: Expected = { status: 403, code: "identity_unforwardable", reason: "x-user-id has a control character or leading or trailing whitespace" };
 const junk = (n: number) => Array.from({ length: n }, (_, i) => [`x-junk-${i}`, "1"] as const);
 
 export const headerCases: readonly Case[] = [
@@ -45,14 +48,25 @@ export const headerCases: readonly Case[] = [
   c("sanitize-cookie-read", "sanitize: the key read from the cookie; a client-sent X-API-Key (empty) is stripped too",
     { status: 200, code: "allowed", upstream: { "x-client-id": "alice" }, remove: ["x-api-key", "cookie"] },
     (ctx) => ctx.check({ path: "/sanitized", headers: { "x-api-key": "", cookie: "apikey=alice-key" } }), "see header.sanitize-every-source"),
-  c("claim-array", "valid token whose `email` is an array, plus a client-sent x-user-email",
-    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } },
-    (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Bearer ${token({ email: ["a@x", "b@x"] }, {}, undefined, ctx.keys)}`, "x-user-email": "root@x" } })),
-  badSub("claim-crlf", "valid token whose sub holds CR LF and a header line", "u-1\r\nx-admin: true"),
-  badSub("claim-control", "valid token whose sub holds a control character", "u-1\u0001",
-    "a claim with a control or non-Latin-1 character reached Node's writeHead, which threw: the authz port answered 403 internal_error to a valid token; such a claim is now not forwarded (and the client's copy removed)"),
-  c("claim-non-ascii-wire", "wire: valid token whose sub is `ü-😀`", { status: 200, code: "allowed" },
-    (ctx) => ctx.envoy("/jwt", { authorization: `Bearer ${token({ sub: "ü-😀" }, {}, undefined, ctx.keys)}` }), "see header.claim-control"),
+  claimed("claim-array", "valid token whose `email` is an array of scalars, plus a client-sent x-user-email (issue 11 situation 11)",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-user-email": "a@x,b@x" } }, { email: ["a@x", "b@x"] },
+    "an array claim was not forwarded at all (Envoy sends it as base64 JSON); an array of scalars now goes upstream comma-separated"),
+  claimed("claim-array-comma", "valid token whose `email` array has an element holding a comma (a list reader would split it): base64 JSON, as Envoy",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-user-email": Buffer.from('["a,b@x","c@x"]').toString("base64") } }, { email: ["a,b@x", "c@x"] }),
+  claimed("claim-object", "valid token whose `email` is an object: base64 JSON, as Envoy",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-user-email": Buffer.from('{"work":"a@x"}').toString("base64") } }, { email: { work: "a@x" } }),
+  claimed("claim-crlf", "valid token whose sub holds CR LF and a header line", UNFORWARDABLE, { sub: "u-1\r\nx-admin: true" },
+    "such a claim was silently not forwarded; it is now refused with a reason: a value is forwarded as it is or not at all"),
+  claimed("claim-control", "valid token whose sub holds a control character", UNFORWARDABLE, { sub: "u-1\u0001" },
+    "a claim with a control or non-Latin-1 character reached Node's writeHead, which threw: the authz port answered 403 internal_error to a valid token; such a claim is now refused with its reason"),
+  claimed("claim-padded", "valid token whose sub is `\" admin \"` (parsers would read `admin`; issue 12 item 6)", UNFORWARDABLE, { sub: " admin " },
+    "the padded value was forwarded, and HTTP parsers strip the spaces: the upstream read another identity than the token's"),
+  claimed("claim-tab-inside", "valid token whose sub holds a tab inside", UNFORWARDABLE, { sub: "ad\tmin" }),
+  claimed("claim-empty", "valid token whose sub is empty (nothing to set, as Envoy; the client's copy is removed)", { status: 200, code: "allowed" }, { sub: "" }),
+  c("claim-non-ascii-wire", "wire: valid token whose sub is `José-😀` (forwarded as UTF-8 bytes, as Envoy; issue 11 situation 11)",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "José-😀" } },
+    (ctx) => ctx.envoy("/jwt", { authorization: `Bearer ${token({ sub: "José-😀" }, {}, undefined, ctx.keys)}` }),
+    "a non-ASCII claim was silently not forwarded; it now goes upstream as its UTF-8 bytes, as Envoy writes it"),
   c("header-named-constructor", "wire: a policy reads the header `constructor`; the request has none",
     { status: 401, code: "apikey_missing" }, (ctx) => ctx.envoy("/proto", {}),
     "header lookups reached Object.prototype (req.headers.constructor is a function): check() threw and the answer was 403 internal_error; only own properties are read now"),
