@@ -65,7 +65,7 @@ async function serve(config: ServeConfig): Promise<number> {
   });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
-      logger.info({ signal, delaySeconds: config.shutdownDelaySeconds }, "shutting down: not ready, then draining in-flight checks");
+      logger.info({ signal, delaySeconds: config.shutdownDelaySeconds }, "shutting down: draining in-flight checks");
       void app.stop().then(resolve);
     };
     process.once("SIGTERM", () => stop("SIGTERM"));

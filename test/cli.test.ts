@@ -38,6 +38,8 @@ interface Served {
   /** Every log line so far, parsed. */
   readonly logs: { msg: string; [field: string]: unknown }[];
   readonly ports: { authz: number; admin: number };
+  /** Resolves on the "ready:" line (the first snapshot is published after the ports listen). */
+  readonly ready: Promise<void>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 /** Starts `bin/portcullis serve` with `args` (and every port on 0) and waits for its "listening" line. */
@@ -45,15 +47,18 @@ async function serve(args: readonly string[], cwd = ROOT): Promise<Served> {
   const child = spawn(BIN, [...args, "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0", "--grpc-port", "0"], { cwd, env: ENV, stdio: ["ignore", "pipe", "inherit"] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   const logs: Served["logs"] = [];
+  let onReady: () => void;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
   const listening = new Promise<Served["ports"]>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on("line", (line) => {
       const entry = JSON.parse(line) as Served["logs"][number];
       logs.push(entry);
       if (entry.msg.startsWith("Portcullis listening")) resolve(entry as unknown as Served["ports"]);
+      if (entry.msg.startsWith("ready:")) onReady();
     });
     void exited.then(({ code }) => reject(new Error(`serve exited with ${code} before listening`)));
   });
-  return { child, logs, ports: await listening, exited };
+  return { child, logs, ports: await listening, ready, exited };
 }
 
 describe("bin/portcullis", () => {
@@ -180,6 +185,7 @@ describe("make run", () => {
   };
   it("binds 127.0.0.1 and stops at once on SIGINT (Ctrl-C) with exit code 0", async () => {
     const served = await serve(makeRunArgs());
+    await served.ready;
     expect(served.logs.find((l) => l.msg.startsWith("Portcullis listening"))).toMatchObject({ bindAddress: "127.0.0.1" });
     expect((await send(`http://127.0.0.1:${served.ports.admin}/readyz`)).status).toBe(200);
     served.child.kill("SIGINT");

@@ -13,7 +13,7 @@ import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
 import { attachRoutes, listenerLabel } from "./attachments.ts";
 import { scopeManagedHeaders } from "./managed-headers.ts";
 import { analysePolicy } from "./policy.ts";
-import { claimsFor, decideWinners } from "./precedence.ts";
+import { claimsFor, decideWinners, listenerOverrides } from "./precedence.ts";
 import { createReferences, type ReferencedObjects } from "./references.ts";
 import { buildRouteIndex, compileRuleMatches, corsPreflightMatch, createMatchCompiler, type PendingEntry } from "./routes.ts";
 import { indexTargets } from "./targets.ts";
@@ -81,6 +81,9 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   const status = new StatusCollector(servedGateways, attachedListenerSets, detached);
   for (const claim of winners.values()) status.applied(claim.policy, claim.target);
   for (const { claim, winner } of conflicts) status.conflicted(claim.policy, claim.target, winner);
+  for (const { shadowed, by } of listenerOverrides(winners)) {
+    for (const { ref } of status.ancestorsOf(shadowed.target)) status.overridden(shadowed.policy, ref, by.policy.compiled.id);
+  }
 
   const pending: PendingEntry[] = [];
   const compileMatch = createMatchCompiler();

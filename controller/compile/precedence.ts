@@ -56,3 +56,27 @@ export function claimsFor(attachment: Attachment, ruleName: string | undefined, 
     return claim === undefined ? [] : [claim];
   });
 }
+
+/**
+ * Broader winners a listener or ListenerSet winner sits below, whatever routes attach: Envoy
+ * Gateway reports a Gateway (or ListenerSet) policy Overridden as soon as a policy targets one of
+ * its listeners (or ListenerSets), as the one that replaces it there.
+ */
+export function listenerOverrides(winners: ReadonlyMap<string, Claim>): { readonly shadowed: Claim; readonly by: Claim }[] {
+  const out: { shadowed: Claim; by: Claim }[] = [];
+  for (const by of winners.values()) {
+    const { target } = by;
+    const broader: string[] = [];
+    if (target.kind === "Gateway" && target.sectionName !== undefined) broader.push(gatewayTargetKey(keyOf(target.gateway.metadata)));
+    if (target.kind === "ListenerSet") {
+      const ls = target.listenerSet;
+      if (target.sectionName !== undefined) broader.push(listenerSetTargetKey(keyOf(ls.metadata)));
+      broader.push(gatewayTargetKey(`${ls.spec.parentRef.namespace ?? ls.metadata.namespace}/${ls.spec.parentRef.name}`));
+    }
+    for (const key of broader) {
+      const shadowed = winners.get(key);
+      if (shadowed !== undefined && shadowed.policy !== by.policy) out.push({ shadowed, by });
+    }
+  }
+  return out;
+}

@@ -142,7 +142,7 @@ function conditionsFor(policy: AnalysedPolicy, f: AncestorFacts, observedGenerat
   const conditions = [accepted("True", "Accepted", "Policy has been accepted.")];
   if (f.overriddenBy.size > 0) {
     const by = [...f.overriddenBy].sort().join(", ");
-    conditions.push({ type: "Overridden", status: "True", reason: "Overridden", message: `more specific SecurityPolicies replace this one for some routes: ${by}`, observedGeneration });
+    conditions.push({ type: "Overridden", status: "True", reason: "Overridden", message: `more specific SecurityPolicies replace this one on some listeners or routes: ${by}`, observedGeneration });
   }
   return conditions;
 }

@@ -1,11 +1,9 @@
 /** check() table tests: every branch of DESIGN §4 for routes, apiKeyAuth and jwt. */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { check } from "../../controller/authz/check.ts";
 import { CheckMemo } from "../../controller/authz/check-memo.ts";
 import { hmacToken, jwksOf, mint, signingKey, unsignedToken, type SigningKey } from "../support/tokens.ts";
-import { decider, type Decider } from "../support/world.ts";
+import { basicAuthAs, decider, goldenDecider, type Decider } from "../support/world.ts";
 import { gatewayWithRoute } from "../support/manifests.ts";
 
 const ISSUER = "https://idp.example.com";
@@ -152,10 +150,9 @@ describe("route phase", () => {
 
 /** Issue 11, situation 4: the compile golden case's world (ports 80 and 8080, alice on the Gateway, bob on listener alt). */
 describe("listeners and ports", () => {
-  const ports = decider(readFileSync(join(import.meta.dirname, "../compile/testdata/listeners-per-port.in.yaml"), "utf8"));
-  const basic = (user: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${user}-pass`).toString("base64")}` });
+  const ports = goldenDecider("listeners-per-port");
   const on = async (port: number | undefined, user: string, host = "shop.example.com") => {
-    const r = await ports({ host, path: "/orders", port, headers: basic(user) });
+    const r = await ports({ host, path: "/orders", port, headers: basicAuthAs(user) });
     return `${r.status} ${r.policy}`;
   };
   it("decides a request on port 8080 with the policy of the 8080 listener, not the Gateway-wide one", async () => {
@@ -171,16 +168,16 @@ describe("listeners and ports", () => {
     expect(await on(10080, "bob")).toBe("401 apps/gateway-wide");
   });
   it("allows a request whose port is not stated only if every listener's policy allows it", async () => {
-    const r = await ports({ host: "shop.example.com", path: "/orders", headers: basic("alice") });
+    const r = await ports({ host: "shop.example.com", path: "/orders", headers: basicAuthAs("alice") });
     expect([r.status, r.policy]).toEqual([401, "apps/listener-alt"]);
     expect(r.message).toContain("did not say which Gateway or port");
-    expect((await ports({ host: "shop.example.com", path: "/orders", headers: basic("bob") })).policy).toBe("apps/gateway-wide");
+    expect((await ports({ host: "shop.example.com", path: "/orders", headers: basicAuthAs("bob") })).policy).toBe("apps/gateway-wide");
   });
   it("does not take the port from Host: Envoy routes by the listener the connection arrived on", async () => {
     expect(await on(undefined, "bob", "shop.example.com:8080")).toBe("401 apps/gateway-wide");
   });
   it("leaves a host name to the listener on the same port that names it", async () => {
-    expect((await ports({ host: "admin.example.com", path: "/orders", port: 80, headers: basic("alice") })).route).toBe("apps/shop rule orders");
+    expect((await ports({ host: "admin.example.com", path: "/orders", port: 80, headers: basicAuthAs("alice") })).route).toBe("apps/shop rule orders");
     const entries = ports.result.snapshot.routes.byGateway["apps/gw"]![0]!.vhosts.exact;
     expect([entries["admin.example.com"]![0]!.listener, entries["shop.example.com"]![0]!.listener]).toEqual(["admin", "http"]);
   });
@@ -191,8 +188,8 @@ describe("listeners and ports", () => {
 
 /** Issue 11, situation 7: the compile golden case invalid-policy-targets. */
 describe("invalid policies govern what they target", () => {
-  const world = decider(readFileSync(join(import.meta.dirname, "../compile/testdata/invalid-policy-targets.in.yaml"), "utf8"));
-  const alice = { authorization: `Basic ${Buffer.from("alice:alice-pass").toString("base64")}` };
+  const world = goldenDecider("invalid-policy-targets");
+  const alice = basicAuthAs("alice");
   const on = async (host: string) => {
     const r = await world({ host, path: "/", headers: alice });
     return `${r.status} ${r.code} ${r.policy}`;
@@ -211,7 +208,7 @@ describe("invalid policies govern what they target", () => {
 
 /** Issue 11, situation 10: the compile golden case status-truthfulness. */
 describe("a policy is Accepted only where it is enforced", () => {
-  const world = decider(readFileSync(join(import.meta.dirname, "../compile/testdata/status-truthfulness.in.yaml"), "utf8"));
+  const world = goldenDecider("status-truthfulness");
   it("reports a route that no listener accepts as not Accepted there, and its requests find no route", async () => {
     const status = world.result.statuses.find((s) => s.name === "refunds-auth")!;
     expect(status.ancestors.map((a) => [a.ancestorRef.name, a.conditions[0]!.status, a.conditions[0]!.reason])).toEqual([["gw", "False", "TargetNotFound"]]);
@@ -221,9 +218,9 @@ describe("a policy is Accepted only where it is enforced", () => {
 
 /** Issue 11, situation 4 (ListenerSets): the compile golden case listenerset. */
 describe("ListenerSets", () => {
-  const world = decider(readFileSync(join(import.meta.dirname, "../compile/testdata/listenerset.in.yaml"), "utf8"));
+  const world = goldenDecider("listenerset");
   const on = async (host: string, port: number, user: string) => {
-    const r = await world({ host, path: "/", port, headers: { authorization: `Basic ${Buffer.from(`${user}:${user}-pass`).toString("base64")}` } });
+    const r = await world({ host, path: "/", port, headers: basicAuthAs(user) });
     return `${r.status} ${r.code === "route_not_found" ? r.code : r.policy}`;
   };
   it("serves a ListenerSet's listeners on their ports with the set's policies, the listener's own first", async () => {

@@ -324,7 +324,8 @@ export function requestItems(testCase: RequestCase): { items: Item[]; close: () 
       await keys.sync(r.snapshot.remoteJwks);
       return r;
     })());
-    const d = await decide(result, ctx, request);
+    // The e2e client connects to the port its Host names; Envoy states that port (as on the gRPC port).
+    const d = await decide(result, ctx, { ...request, port: Number(/:(\d+)$/.exec(request.host)?.[1] ?? 80) });
     return { allowed: d.allowed, status: d.allowed ? 200 : d.status, code: d.code, upstream: d.upstreamHeaders, removed: d.removeHeaders, response: d.responseHeaders };
   };
   const viaHttpPort: Asker = async (request) => {

@@ -10,6 +10,7 @@ import { startJwksServer, type JwksServer } from "../keys/helpers.ts";
 import { mint, signingKey, type SigningKey } from "../support/tokens.ts";
 import { ask, serve, type Answer, type Served } from "./process.ts";
 import { gatewayWithRoute } from "../support/manifests.ts";
+import { within } from "../support/app.ts";
 
 let jwks: JwksServer;
 let app: Served;
@@ -41,6 +42,8 @@ beforeAll(async () => {
   key = await signingKey("k1", "RS256");
   jwks = await startJwksServer({ kind: "jwks", doc: { keys: [key.publicJwk] } });
   app = await serve({ "world.yaml": world(jwks.url("/keys")) }, ["--shutdown-delay-seconds", String(DELAY_MS / 1000), "--shutdown-grace-seconds", "10"]);
+  // serve() returns once the ports listen; the first snapshot (after its JWKS fetch) may come later.
+  await within(15_000, async () => (await fetch(`http://127.0.0.1:${app.admin}/readyz`)).status === 200);
 });
 afterAll(async () => {
   await app?.close();

@@ -1,4 +1,6 @@
 /** Compiles manifest text into a snapshot the way both sources do, for decision tests. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import pino from "pino";
 import { parseAllDocuments } from "yaml";
 import { toResources } from "../../controller/api/resources.ts";
@@ -45,3 +47,11 @@ export function decider(text: string, overrides: Partial<CheckContext> = {}): De
     check(result.snapshot, { method: "GET", scheme: "http", host: "api.example.com", headers: {}, gateway: undefined, ...request }, ctx);
   return Object.assign(decide, { result, ctx });
 }
+
+/** check() bound to the world of a compile golden case, test/compile/testdata/<name>.in.yaml. */
+export function goldenDecider(name: string): Decider {
+  return decider(readFileSync(join(import.meta.dirname, `../compile/testdata/${name}.in.yaml`), "utf8"));
+}
+
+/** The Authorization header of the golden cases' basicAuth users: `<user>` with password `<user>-pass`. */
+export const basicAuthAs = (user: string): { authorization: string } => ({ authorization: `Basic ${Buffer.from(`${user}:${user}-pass`).toString("base64")}` });

@@ -3,17 +3,13 @@
  * one the client names. The worlds are compile golden cases: listeners-per-port (one route on
  * ports 80 and 8080, basicAuth alice on the Gateway, bob on listener `alt` (8080)) and listenerset.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { AuthzRequest } from "../../../controller/authz/request.ts";
-import { decider } from "../../support/world.ts";
+import { basicAuthAs, goldenDecider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected } from "../outcome.ts";
 
-const testdata = (name: string) => readFileSync(join(import.meta.dirname, `../../compile/testdata/${name}.in.yaml`), "utf8");
-const world = decider(testdata("listeners-per-port"));
+const world = goldenDecider("listeners-per-port");
 /** The compile golden case listenerset: shop/ext adds ports 8081 and 8082 to apps/gw, other/rogue is refused. */
-const sets = decider(testdata("listenerset"));
-const basic = (user: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${user}-pass`).toString("base64")}` });
+const sets = goldenDecider("listenerset");
 const WRONG_USER: Expected = { status: 401, code: "basic_invalid" };
 const NO_ROUTE: Expected = { status: 403, code: "route_not_found" };
 
@@ -27,16 +23,16 @@ function c(id: string, title: string, expect: Expected, request: Partial<AuthzRe
 
 export const listenerCases: readonly Case[] = [
   c("other-listeners-user", "port 8080 (Envoy's gRPC destination) with alice, a user of the Gateway-wide policy only", WRONG_USER,
-    { port: 8080, headers: basic("alice") },
+    { port: 8080, headers: basicAuthAs("alice") },
     "every listener's routes shared one table, so a request on port 8080 was decided with the Gateway-wide policy; each listener port now has its own route table, as in Envoy"),
   c("host-port", "`Host: shop.example.com:8080` with bob (the 8080 listener's user), port not stated", WRONG_USER,
-    { host: "shop.example.com:8080", headers: basic("bob") }),
-  c("port-unknown", "alice, port not stated: the 8080 listener's policy refuses her", WRONG_USER, { headers: basic("alice") }),
-  c("container-port", "bob on port 10080 (Envoy Gateway binds listener port 80 there)", WRONG_USER, { port: 10080, headers: basic("bob") }),
+    { host: "shop.example.com:8080", headers: basicAuthAs("bob") }),
+  c("port-unknown", "alice, port not stated: the 8080 listener's policy refuses her", WRONG_USER, { headers: basicAuthAs("alice") }),
+  c("container-port", "bob on port 10080 (Envoy Gateway binds listener port 80 there)", WRONG_USER, { port: 10080, headers: basicAuthAs("bob") }),
   c("listenerset-refused", "a ListenerSet from a namespace the Gateway's allowedListeners refuses, with a route on its port 8083", NO_ROUTE,
-    { host: "cart.example.com", path: "/", port: 8083, headers: basic("alice") }, undefined, sets),
+    { host: "cart.example.com", path: "/", port: 8083, headers: basicAuthAs("alice") }, undefined, sets),
   c("listenerset-foreign-route", "a route from another namespace on a ListenerSet listener that allows its own namespace only", NO_ROUTE,
-    { host: "spy.example.com", path: "/", port: 8082, headers: basic("alice") }, undefined, sets),
+    { host: "spy.example.com", path: "/", port: 8082, headers: basicAuthAs("alice") }, undefined, sets),
   c("listenerset-sibling-policy", "alice (the Gateway listener `ext-admin`'s user) on the ListenerSet's listener of the same name", WRONG_USER,
-    { host: "cart.example.com", path: "/", port: 8082, headers: basic("alice") }, undefined, sets),
+    { host: "cart.example.com", path: "/", port: 8082, headers: basicAuthAs("alice") }, undefined, sets),
 ];
