@@ -65,6 +65,14 @@ describe("loadConfig", () => {
   ])("%j is %j", (argv, config) => {
     expect(loadConfig(argv, {})).toEqual(config);
   });
+  it.each([
+    ["serve", ["serve", "--manifests", "d"]],
+    ["check", ["check", "--manifests", "d", "GET", "http://x/"]],
+    ["compile", ["compile", "--manifests", "d"]],
+  ] as const)("every option of %s can be set by a flag (an option added without one would be stuck at its default)", (command, argv) => {
+    const flags = new Set(flagsOf(command).map((f) => f.name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())));
+    expect(Object.keys(loadConfig(argv, {})).filter((key) => !flags.has(key) && !["command", "method", "url"].includes(key))).toEqual([]);
+  });
   it("describes every flag of a command, with its default, choices and variable", () => {
     expect(flagsOf("serve").find((f) => f.name === "on-no-route")).toEqual({ name: "on-no-route", short: undefined, value: "deny|allow", help: expect.any(String), default: "deny", choices: ["deny", "allow"], env: "PORTCULLIS_ON_NO_ROUTE" });
     expect(flagsOf("check").map((f) => f.name)).toEqual(["manifests", "controller-name", "gateway-class", "on-no-route", "xff-trusted-hops", "xff-trusted-cidrs", "jwks-fetch-timeout-ms", "header", "gateway", "help", "version"]);
