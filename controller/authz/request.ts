@@ -51,8 +51,8 @@ export interface NormalizedRequest extends RouteRequest {
   cookies(name: string): readonly string[];
   /** Every value of the named query parameter, in order (nothing is parsed when there is no query). */
   params(name: string): readonly string[];
-  /** The same request with its path read another way (one of `pathReadings`). */
-  withPath(path: string): NormalizedRequest;
+  /** The same request read another way: one of `pathReadings` and one of `methodReadings`. */
+  withReading(path: string, method: string): NormalizedRequest;
 }
 
 export function normalizeRequest(source: AuthzRequest): NormalizedRequest {
@@ -72,16 +72,16 @@ class Normalized implements NormalizedRequest {
   #query: URLSearchParams | undefined;
   #cookies: Map<string, string[]> | undefined;
 
-  constructor(source: AuthzRequest, path?: string) {
+  constructor(source: AuthzRequest, path?: string, method?: string) {
     this.source = source;
     this.#queryAt = source.path.indexOf("?");
     this.host = normalizeHost(source.host);
     this.path = path ?? normalizePath(this.#queryAt === -1 ? source.path : source.path.slice(0, this.#queryAt));
-    this.method = source.method;
+    this.method = method ?? source.method;
   }
 
-  withPath(path: string): NormalizedRequest {
-    return new Normalized(this.source, path);
+  withReading(path: string, method: string): NormalizedRequest {
+    return new Normalized(this.source, path, method);
   }
 
   get rawQuery(): string | undefined {
@@ -181,6 +181,24 @@ export function pathReadings(path: string): readonly string[] {
   ]);
   return [...readings];
 }
+
+/**
+ * Every method an upstream may run `method` as, the method itself first. Express, Go's ServeMux,
+ * Rails, Flask and Spring run a GET handler for a HEAD request that has no HEAD handler of its own,
+ * while Envoy routes HEAD on its own (a rule matching `method: GET` does not take it): a HEAD is
+ * also decided as GET.
+ */
+export function methodReadings(method: string): readonly string[] {
+  return method === "HEAD" ? HEAD_READINGS : [method];
+}
+const HEAD_READINGS: readonly string[] = Object.freeze(["HEAD", "GET"]);
+
+/**
+ * An escaped (or raw) control character in a path (%00 to %1F, %7F): C servers and file APIs cut
+ * the path at a decoded NUL, others trim a trailing CR, LF or tab, so the path an upstream runs
+ * may be a shorter one that another rule governs. No component reads such a path one way only.
+ */
+export const CONTROL_IN_PATH = /[\x00-\x1f\x7f]|%(?:[01][0-9a-f]|7f)/i;
 
 /** Every escape decoded (runs of escapes as UTF-8 bytes), as nginx and Go do; escapes that decode to "%" are not decoded again. */
 function decodeEscapes(path: string): string {
