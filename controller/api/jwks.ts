@@ -28,13 +28,27 @@ export interface VerificationKey {
 }
 
 export type JwksParseResult =
-  | { readonly ok: true; readonly keys: readonly VerificationKey[]; readonly skipped: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly keys: readonly VerificationKey[];
+      /** Keys left out (not for signatures, not importable), with why. */
+      readonly skipped: readonly string[];
+      /** Keys kept that can never verify a token Portcullis accepts (too weak, a curve no JWS algorithm uses), with why. */
+      readonly unusable: readonly string[];
+    }
   | { readonly ok: false; readonly error: string };
+
+/** The smallest RSA modulus Portcullis verifies with (NIST SP 800-131A: smaller keys are disallowed). */
+export const MIN_RSA_BITS = 2048;
+/** Curves of ES256, ES384 and ES512 (RFC 7518 §3.4), by Node's names. */
+const SIGNING_CURVES = new Set(["prime256v1", "secp384r1", "secp521r1"]);
 
 /**
  * Parses a JWKS document. Keys that cannot be used for signatures (`use` other than `sig`, an
  * unknown `kty`, material that does not import) are skipped with a reason; a document with no
- * usable key at all is an error, because a provider without keys can never accept a token.
+ * key left at all is an error, because a provider without keys can never accept a token. Keys
+ * that import but can never verify (an RSA key under 2048 bits) are kept and listed as unusable,
+ * so that the policy's status and the key store's log say so.
  */
 export function parseJwks(text: string): JwksParseResult {
   let json: unknown;
@@ -48,6 +62,7 @@ export function parseJwks(text: string): JwksParseResult {
   if (!doc.success) return { ok: false, error: "JWKS must be a JSON object with a \"keys\" array" };
   const keys: VerificationKey[] = [];
   const skipped: string[] = [];
+  const unusable: string[] = [];
   doc.data.keys.forEach((raw, index) => {
     const jwk = JwkSchema.safeParse(raw);
     const label = `key ${index}`;
@@ -60,17 +75,41 @@ export function parseJwks(text: string): JwksParseResult {
       skipped.push(`${name}: use is "${jwk.data.use}", not "sig"`);
       return;
     }
+    let key: KeyObject;
     try {
-      keys.push({ kid: jwk.data.kid, alg: jwk.data.alg, kty: jwk.data.kty, key: importJwk(jwk.data) });
+      key = importJwk(jwk.data);
     } catch (e) {
       skipped.push(`${name}: ${(e as Error).message}`);
+      return;
     }
+    keys.push({ kid: jwk.data.kid, alg: jwk.data.alg, kty: jwk.data.kty, key });
+    const why = whyNeverVerifies(key);
+    if (why !== undefined) unusable.push(`${name} ${why}, so a token it signed is always refused`);
   });
   if (keys.length === 0) {
     const why = skipped.length > 0 ? `: ${skipped.join("; ")}` : "";
     return { ok: false, error: `JWKS has no usable signing key${why}` };
   }
-  return { ok: true, keys, skipped };
+  return { ok: true, keys, skipped, unusable };
+}
+
+/** Why a public key can never verify a signature that jwt-verify.ts accepts; undefined when it may. */
+function whyNeverVerifies(key: KeyObject): string | undefined {
+  switch (key.asymmetricKeyType) {
+    case "rsa": {
+      const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+      return bits < MIN_RSA_BITS ? `is an RSA key of ${bits} bits (at least ${MIN_RSA_BITS} are required)` : undefined;
+    }
+    case "ec": {
+      const curve = key.asymmetricKeyDetails?.namedCurve;
+      return curve !== undefined && SIGNING_CURVES.has(curve) ? undefined : `is an EC key on ${curve ?? "an unnamed curve"}, which no accepted algorithm (ES256, ES384, ES512) uses`;
+    }
+    case "x25519":
+    case "x448":
+      return `is an ${key.asymmetricKeyType.toUpperCase()} key, which agrees keys and cannot sign`;
+    default:
+      return undefined;
+  }
 }
 
 const REQUIRED_MEMBERS: Record<Exclude<Jwk["kty"], "oct">, readonly string[]> = { RSA: ["n", "e"], EC: ["crv", "x", "y"], OKP: ["crv", "x"] };

@@ -187,8 +187,9 @@ function loadBody(kind: string, o: Record<string, unknown>): { value: object } |
       if ("reason" in r) return r;
       const data: Record<string, string> = {};
       for (const [k, v] of Object.entries(r.value.data ?? {})) {
-        if (!/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0) return { reason: `data.${k} is not valid base64` };
-        data[k] = Buffer.from(v, "base64").toString("utf8");
+        const bytes = decodeBase64AsApiServer(v);
+        if (bytes === undefined) return { reason: `data.${k} is not valid base64 (line breaks are allowed, spaces are not)` };
+        data[k] = bytes.toString("utf8");
       }
       Object.assign(data, r.value.stringData ?? {});
       return { value: { type: r.value.type, data } };
@@ -198,9 +199,25 @@ function loadBody(kind: string, o: Record<string, unknown>): { value: object } |
       const r = parse(ConfigMapBodySchema, o, "");
       if ("reason" in r) return r;
       const data: Record<string, string> = { ...r.value.data };
-      for (const [k, v] of Object.entries(r.value.binaryData ?? {})) data[k] = Buffer.from(v, "base64").toString("utf8");
+      for (const [k, v] of Object.entries(r.value.binaryData ?? {})) {
+        const bytes = decodeBase64AsApiServer(v);
+        if (bytes === undefined) return { reason: `binaryData.${k} is not valid base64 (line breaks are allowed, spaces are not)` };
+        data[k] = bytes.toString("utf8");
+      }
       return { value: { data } };
     }
   }
   return { reason: `unsupported kind ${kind}` };
+}
+
+/**
+ * A `data` / `binaryData` value decoded as kube-apiserver decodes it (Go's encoding/json reads
+ * []byte with base64.StdEncoding): CR and LF are skipped wherever they are, so a value wrapped over
+ * lines is accepted; padding is required; any other character (a space, a tab) is an error, as
+ * `kubectl apply` would report. Undefined when the API server would refuse the value.
+ */
+export function decodeBase64AsApiServer(text: string): Buffer | undefined {
+  const compact = text.replace(/[\r\n]/g, "");
+  if (compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) return undefined;
+  return Buffer.from(compact, "base64");
 }

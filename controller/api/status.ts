@@ -4,9 +4,10 @@
 export const MAX_ANCESTORS = 16;
 
 export interface Condition {
-  readonly type: "Accepted" | "Overridden" | "Aggregated";
+  /** `Warning` (True) as Envoy Gateway's: the policy is enforced, but something in it can never work. */
+  readonly type: "Accepted" | "Overridden" | "Aggregated" | "Warning";
   readonly status: "True" | "False";
-  readonly reason: "Accepted" | "Invalid" | "Conflicted" | "TargetNotFound" | "Overridden" | "Aggregated";
+  readonly reason: "Accepted" | "Invalid" | "Conflicted" | "TargetNotFound" | "Overridden" | "Aggregated" | "UnusableCredentials";
   readonly message: string;
   readonly observedGeneration?: number | undefined;
   /** Stamped by the status writer only, when the condition's status changes. */

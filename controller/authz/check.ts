@@ -26,7 +26,7 @@ import { corsResponseHeaders, isPreflight, preflightAnswer } from "./cors.ts";
 import { deny, type Decision } from "./decision.ts";
 import type { IdentityAttributes, IdentityResult, PhaseOutcome } from "./identity.ts";
 import { checkJwt } from "./jwt.ts";
-import { normalizeRequest, pathReadings, type AuthzRequest, type NormalizedRequest, type ProxyRoute } from "./request.ts";
+import { CONTROL_IN_PATH, methodReadings, normalizeRequest, pathReadings, type AuthzRequest, type NormalizedRequest, type ProxyRoute } from "./request.ts";
 import type { MaybePromise } from "./maybe-async.ts";
 import { everyReadingAllows } from "./readings.ts";
 
@@ -45,9 +45,11 @@ export interface CheckContext {
 }
 
 /**
- * Synchronous unless a phase must wait (a JWKS being fetched, a bcrypt comparison). A path that
+ * Synchronous unless a phase must wait (a JWKS being fetched, a bcrypt comparison). A request that
  * components on the way may read differently (`pathReadings`: an encoded "/" or "\", a ";"
- * parameter) is decided on each reading, and allowed only if every reading allows (DESIGN §0).
+ * parameter; `methodReadings`: HEAD run as GET) is decided on each reading, and allowed only if
+ * every reading allows (DESIGN §0). A path with a control character is refused (400): its readings
+ * (cut at a NUL, trimmed) cannot all be known.
  */
 export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckContext): MaybePromise<Decision> {
   // 0. Header names
@@ -57,16 +59,23 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   }
 
   const req = normalizeRequest(request);
-  const queryAt = request.path.indexOf("?");
-  const paths = pathReadings(queryAt === -1 ? request.path : request.path.slice(0, queryAt));
-  if (paths.length === 1) return checkReading(snapshot, req, ctx);
+  const queryAt = req.target.indexOf("?");
+  const rawPath = queryAt === -1 ? req.target : req.target.slice(0, queryAt);
+  if (CONTROL_IN_PATH.test(rawPath)) {
+    return deny(400, "request_invalid", "the path holds a control character (%00 to %1F, %7F), which servers read in different ways", {});
+  }
+
+  const paths = pathReadings(rawPath);
+  const methods = methodReadings(request.method);
+  if (paths.length === 1 && methods.length === 1) return checkReading(snapshot, req, ctx);
+  const readings = methods.flatMap((method) => paths.map((path) => ({ method, path })));
   return everyReadingAllows(
-    paths.map((path, i) => checkReading(snapshot, i === 0 ? req : req.withPath(path), ctx)),
-    `the path also reads as ${paths.slice(1).join(", ")}, and not every reading is allowed`,
+    readings.map((r, i) => checkReading(snapshot, i === 0 ? req : req.withReading(r.path, r.method), ctx)),
+    `the request also reads as ${readings.slice(1).map((r) => `${r.method} ${r.path}`).join(", ")}, and not every reading is allowed`,
   );
 }
 
-/** Phases 1 on, for one reading of the request's path. */
+/** Phases 1 on, for one reading of the request (its path and method). */
 function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckContext): MaybePromise<Decision> {
   const request = req.source;
   // 1. Route: the rule each route table the request may have been routed by picks.

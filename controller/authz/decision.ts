@@ -31,6 +31,12 @@ export interface Decision {
   readonly code: DecisionCode;
   /** Human-readable reason; never contains a credential. */
   readonly message: string;
+  /**
+   * Why a denial was decided on several readings of the request (the path's readings, the Gateways
+   * or ports it may have arrived on). It names routes and Gateways, so it goes to the audit log and
+   * `check --explain` only, never to the client (`reasonOf`).
+   */
+  readonly detail?: string | undefined;
   /** "namespace/name rule N" of the matched HTTPRoute rule ("GRPCRoute namespace/name rule N" for a GRPCRoute rule). */
   readonly route: string | undefined;
   /** "namespace/name" of the SecurityPolicy applied. */
@@ -56,4 +62,9 @@ export function deny(
     allowed: false, status, code, message, route: where.route, policy: where.policy, principal: undefined,
     upstreamHeaders: {}, removeHeaders: [], responseHeaders,
   };
+}
+
+/** The operator's reason for a decision: its message and, when there is one, its detail. */
+export function reasonOf(decision: Decision): string {
+  return decision.detail === undefined ? decision.message : `${decision.message} (${decision.detail})`;
 }

@@ -7,7 +7,7 @@
  * (strict-json.ts); `typ`, when present, must say the token is a JWT access token (RFC 8725 §3.11).
  */
 import { constants, createHmac, timingSafeEqual, verify } from "node:crypto";
-import type { VerificationKey } from "../api/jwks.ts";
+import { MIN_RSA_BITS, type VerificationKey } from "../api/jwks.ts";
 import { BoundedMap } from "./bounded-map.ts";
 import { isCanonicalBase64urlText, parseStrictJsonObject } from "./strict-json.ts";
 
@@ -112,7 +112,7 @@ export function verifySignature(jwt: DecodedJwt, key: VerificationKey): boolean 
   try {
     switch (spec.family) {
       case "rsa": {
-        if (k.type !== "public" || k.asymmetricKeyType !== "rsa" || (k.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) return false;
+        if (k.type !== "public" || k.asymmetricKeyType !== "rsa" || (k.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) return false;
         const options = spec.pss
           ? { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
           : { key: k, padding: constants.RSA_PKCS1_PADDING };

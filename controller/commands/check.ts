@@ -5,7 +5,7 @@ import { BcryptPool } from "../authz/bcrypt-pool.ts";
 import { check } from "../authz/check.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
-import type { Decision } from "../authz/decision.ts";
+import { reasonOf, type Decision } from "../authz/decision.ts";
 import type { CheckConfig } from "../config.ts";
 import { createKeyStore } from "../keys/store.ts";
 import { NOT_READY } from "../runtime/authorizer.ts";
@@ -21,7 +21,7 @@ import { compileFolder } from "./load.ts";
 export async function runCheck(config: CheckConfig, out: (text: string) => void, report: (line: string) => void): Promise<number> {
   const decision = await checkFolder(config, report);
   const wire = envoyResponse(decision);
-  out(`${JSON.stringify({ status: wire.status, headers: wire.headers, reason: decision.allowed ? decision.message : `${decision.code}: ${decision.message}`, route: decision.route ?? null, policy: decision.policy ?? null }, null, 2)}\n`);
+  out(`${JSON.stringify({ status: wire.status, headers: wire.headers, reason: decision.allowed ? decision.message : `${decision.code}: ${reasonOf(decision)}`, route: decision.route ?? null, policy: decision.policy ?? null }, null, 2)}\n`);
   return decision.allowed ? 0 : 1;
 }
 

@@ -11,7 +11,16 @@ export const MAX_SECRET_BYTES = 1024 * 1024;
 /** Kubernetes' rule for Secret data keys, which are the client ids (so they are safe header values). */
 const SECRET_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
 
-export type FeatureResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
+/**
+ * What compiling a feature gives: its compiled form, with `warnings` for what it holds that can
+ * never work (the policy stays Accepted and its status says so), or why it cannot be enforced.
+ */
+export type FeatureResult<T> =
+  | { readonly ok: true; readonly value: T; readonly warnings?: readonly string[] }
+  | { readonly ok: false; readonly error: string };
+
+/** A key no HTTP header or cookie can carry: whitespace at either end (trimmed by every parser) or a control character. */
+const UNPRESENTABLE_KEY = /^[ \t]|[ \t]$|[\x00-\x1f\x7f]/;
 
 /** The digest an API key is indexed by; check() computes the same over what a client presents. */
 export function apiKeyDigest(key: string): string {
@@ -39,6 +48,7 @@ export function compileApiKey(spec: APIKeyAuthSpec, namespace: string, refs: Ref
   }
   const clientByDigest = new Map<string, string>();
   const clientIDs = new Set<string>();
+  const warnings: string[] = [];
   const clients: Record<string, CompiledApiKey["clients"][string]> = Object.create(null);
   for (const ref of spec.credentialRefs) {
     const secret = refs.secret(namespace, ref);
@@ -54,6 +64,12 @@ export function compileApiKey(spec: APIKeyAuthSpec, namespace: string, refs: Ref
       if (!SECRET_KEY.test(clientID)) return { ok: false, error: `${where}: client id ${JSON.stringify(clientID)} is not a valid Secret data key ([-._a-zA-Z0-9]+)` };
       const key = secret.value.data[clientID]!;
       if (key.length === 0) return { ok: false, error: `${where}: client ${clientID} has an empty key` };
+      if (UNPRESENTABLE_KEY.test(key)) warnings.push(`${where}: the key of client ${clientID} ${unpresentable(key)}; no header or cookie can carry it, so this client can never authenticate`);
+      if (key.includes("\uFFFD")) {
+        // The Secret's bytes were read as UTF-8 and U+FFFD stands for bytes that are not: other invalid bytes presented would read the same.
+        warnings.push(`${where}: the key of client ${clientID} is not valid UTF-8, so it is not served and this client can never authenticate`);
+        continue;
+      }
       const digest = apiKeyDigest(key);
       const other = clientByDigest.get(digest);
       if (other !== undefined) {
@@ -68,7 +84,14 @@ export function compileApiKey(spec: APIKeyAuthSpec, namespace: string, refs: Ref
   return {
     ok: true,
     value: { sources, clientByDigest, clientIDs: [...clientIDs].sort(), forwardClientIDHeader, sanitize: spec.sanitize === true, clients },
+    warnings,
   };
+}
+
+/** What is wrong with a key UNPRESENTABLE_KEY matches, in words that point at the usual cause. */
+function unpresentable(key: string): string {
+  if (/\r?\n$/.test(key)) return "ends with a line break (as `kubectl create secret --from-file` stores a file's last line)";
+  return /[\x00-\x1f\x7f]/.test(key.trim()) ? "holds a control character" : "begins or ends with whitespace";
 }
 
 const HEADER_ANNOTATION = `${PORTCULLIS_ANNOTATION_PREFIX}header.`;

@@ -19,6 +19,7 @@ const DEFAULT_TOKEN_SOURCES: readonly CredentialSource[] = [
 export function compileJwt(spec: JWTSpec, namespace: string, refs: References): FeatureResult<CompiledJwt> {
   const names = new Set<string>();
   const providers: CompiledJwtProvider[] = [];
+  const warnings: string[] = [];
   for (const [i, p] of spec.providers.entries()) {
     const field = `jwt.providers[${i}]`;
     if (names.has(p.name)) return { ok: false, error: `${field}: provider name ${p.name} is used twice` };
@@ -26,8 +27,9 @@ export function compileJwt(spec: JWTSpec, namespace: string, refs: References): 
     const provider = compileProvider(p, field, namespace, refs);
     if (!provider.ok) return provider;
     providers.push(provider.value);
+    warnings.push(...(provider.warnings ?? []));
   }
-  return { ok: true, value: { optional: spec.optional === true, providers } };
+  return { ok: true, value: { optional: spec.optional === true, providers }, warnings };
 }
 
 function compileProvider(p: JWTProviderSpec, field: string, namespace: string, refs: References): FeatureResult<CompiledJwtProvider> {
@@ -51,6 +53,7 @@ function compileProvider(p: JWTProviderSpec, field: string, namespace: string, r
   }
   return {
     ok: true,
+    warnings: jwks.warnings,
     value: {
       name: p.name,
       issuer: p.issuer === undefined || p.issuer === "" ? undefined : p.issuer,
@@ -106,7 +109,7 @@ function compileJwks(p: JWTProviderSpec, field: string, namespace: string, refs:
   if (Buffer.byteLength(text) > MAX_LOCAL_JWKS_BYTES) return { ok: false, error: `${field}.localJWKS: larger than ${MAX_LOCAL_JWKS_BYTES} bytes` };
   const parsed = refs.jwks(text);
   if (!parsed.ok) return { ok: false, error: `${field}.localJWKS: ${parsed.error}` };
-  return { ok: true, value: { kind: "local", keys: parsed.keys } };
+  return { ok: true, value: { kind: "local", keys: parsed.keys }, warnings: parsed.unusable.map((why) => `${field}.localJWKS: ${why}`) };
 }
 
 /** Milliseconds of a Gateway API Duration ("1h30m", "300s", "500ms"); the schema checked its form. */

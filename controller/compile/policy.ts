@@ -16,6 +16,8 @@ export interface AnalysedPolicy {
   readonly compiled: CompiledPolicy;
   readonly targets: readonly Target[];
   readonly missing: readonly MissingTarget[];
+  /** What the policy holds that can never work though it is enforced (a key no request can carry); reported as a Warning condition. */
+  readonly warnings: readonly string[];
 }
 
 export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs: References): AnalysedPolicy {
@@ -26,14 +28,14 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
     const lenient = lenientTargets(source.spec);
     if (lenient === undefined) return unreadableTargets(source, describeIssues(parsed.error, "spec"), targets);
     const resolution = resolveTargets(source.metadata.namespace, lenient, targets);
-    return { source, compiled: invalid(id, describeIssues(parsed.error, "spec")), targets: resolution.targets, missing: resolution.missing };
+    return { source, compiled: invalid(id, describeIssues(parsed.error, "spec")), targets: resolution.targets, missing: resolution.missing, warnings: [] };
   }
   const spec = parsed.data;
   if (spec.targetRef === undefined && (spec.targetRefs ?? []).length === 0 && (spec.targetSelectors ?? []).length === 0) {
     return unreadableTargets(source, "spec: one of targetRef, targetRefs or targetSelectors is required", targets);
   }
   const resolution = resolveTargets(source.metadata.namespace, spec, targets);
-  const fail = (reason: string): AnalysedPolicy => ({ source, compiled: invalid(id, reason), targets: resolution.targets, missing: resolution.missing });
+  const fail = (reason: string): AnalysedPolicy => ({ source, compiled: invalid(id, reason), targets: resolution.targets, missing: resolution.missing, warnings: [] });
 
   if (spec.targetRef !== undefined && spec.targetRefs !== undefined) {
     return fail("spec: targetRef and targetRefs exclude each other; use targetRefs");
@@ -48,7 +50,7 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
   }
   const features = compileFeatures(spec, source.metadata.namespace, refs);
   if (!features.ok) return fail(features.error);
-  return { source, compiled: { id, invalid: undefined, ...features.value }, targets: resolution.targets, missing: resolution.missing };
+  return { source, compiled: { id, invalid: undefined, ...features.value }, targets: resolution.targets, missing: resolution.missing, warnings: features.warnings ?? [] };
 }
 
 /**
@@ -60,7 +62,7 @@ function unreadableTargets(source: SecurityPolicy, reason: string, targets: Targ
   const { namespace } = source.metadata;
   const resolution = everyTargetIn(namespace, targets);
   const why = `${reason}; which objects it targets cannot be read, so it is applied (denying) to every Gateway and HTTPRoute of namespace ${namespace}`;
-  return { source, compiled: invalid(keyOf(source.metadata), why), targets: resolution.targets, missing: [] };
+  return { source, compiled: invalid(keyOf(source.metadata), why), targets: resolution.targets, missing: [], warnings: [] };
 }
 
 type Features = Omit<CompiledPolicy, "id" | "invalid">;
@@ -84,6 +86,7 @@ function compileFeatures(spec: SecurityPolicySpec, namespace: string, refs: Refe
   return {
     ok: true,
     value: { apiKey: apiKey?.value, basicAuth: basicAuth?.value, jwt: jwt?.value, authorization: authorization?.value, cors: cors?.value, managedHeaders: [...managed].sort() },
+    warnings: [...(apiKey?.warnings ?? []), ...(jwt?.warnings ?? [])],
   };
 }
 

@@ -144,6 +144,9 @@ function conditionsFor(policy: AnalysedPolicy, f: AncestorFacts, observedGenerat
     const by = [...f.overriddenBy].sort().join(", ");
     conditions.push({ type: "Overridden", status: "True", reason: "Overridden", message: `more specific SecurityPolicies replace this one on some listeners or routes: ${by}`, observedGeneration });
   }
+  if (policy.warnings.length > 0) {
+    conditions.push({ type: "Warning", status: "True", reason: "UnusableCredentials", message: policy.warnings.join("; "), observedGeneration });
+  }
   return conditions;
 }
 

@@ -19,7 +19,7 @@ export interface FetchJwksOptions {
 }
 
 export type FetchJwksResult =
-  | { readonly ok: true; readonly keys: readonly VerificationKey[]; readonly skipped: readonly string[] }
+  | { readonly ok: true; readonly keys: readonly VerificationKey[]; readonly skipped: readonly string[]; readonly unusable: readonly string[] }
   | { readonly ok: false; readonly reason: string };
 
 /** Fetches and parses the JWKS at `uri`; resolves with the keys or a loggable reason. */
@@ -50,7 +50,7 @@ export async function fetchJwks(uri: string, options: FetchJwksOptions): Promise
     if (typeof text !== "string") return text;
     const parsed = parseJwks(text);
     if (!parsed.ok) return { ok: false, reason: safeParseError(parsed.error) };
-    return { ok: true, keys: Object.freeze([...parsed.keys]), skipped: parsed.skipped };
+    return { ok: true, keys: Object.freeze([...parsed.keys]), skipped: parsed.skipped, unusable: parsed.unusable };
   } catch (e) {
     if (signal.aborted) return { ok: false, reason: abortReason() };
     return { ok: false, reason: networkReason(e) };

@@ -153,6 +153,7 @@ export function createKeyStore(options: KeyStoreOptions): JwksKeyStore {
       entry.failures = 0;
       const kids = result.keys.flatMap((k) => (k.kid === undefined ? [] : [k.kid]));
       logger.debug({ uri, trigger, keyCount: result.keys.length, kids, skipped: result.skipped }, "JWKS fetched");
+      if (result.unusable.length > 0) logger.warn({ uri, unusable: result.unusable }, "JWKS has keys that can never verify a token");
       emit({ uri, outcome: "success", durationMs, keyCount: result.keys.length, trigger });
     } else {
       entry.failures += 1;

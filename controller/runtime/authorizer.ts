@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import type { Passwords } from "../authz/basicauth.ts";
 import { check, type CheckContext } from "../authz/check.ts";
 import type { ClientAddressDetection } from "../authz/client-address.ts";
-import { deny, type Decision } from "../authz/decision.ts";
+import { deny, reasonOf, type Decision } from "../authz/decision.ts";
 import type { MaybePromise } from "../authz/maybe-async.ts";
 import { normalizePath, type AuthzRequest } from "../authz/request.ts";
 import type { KeyStore } from "../keys/types.ts";
@@ -77,13 +77,13 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
       logger.info(
         {
           audit: "deny", requestId: requestId(), protocol, method: request.method, host: request.host, path,
-          route: decision.route, policy: decision.policy, code: decision.code, status: decision.status, reason: decision.message,
+          route: decision.route, policy: decision.policy, code: decision.code, status: decision.status, reason: reasonOf(decision),
         },
         "request denied",
       );
       options.recentDenials?.record({
         at: now(), protocol, method: request.method, host: request.host, path, status: decision.status, code: decision.code,
-        route: decision.route, policy: decision.policy, reason: decision.message,
+        route: decision.route, policy: decision.policy, reason: reasonOf(decision),
       });
     }
     return decision;

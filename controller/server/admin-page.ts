@@ -6,7 +6,7 @@
  * the operator's reason. Every value is HTML-escaped: manifests and requests are not trusted text.
  */
 import { ancestorKey, type PolicyStatus } from "../api/status.ts";
-import type { Decision } from "../authz/decision.ts";
+import { reasonOf, type Decision } from "../authz/decision.ts";
 import type { AuthzRequest } from "../authz/request.ts";
 import type { DenialRecord } from "../runtime/recent-denials.ts";
 
@@ -105,7 +105,7 @@ function renderExplained(e: NonNullable<PageData["explained"]>): string {
     ["Route", d.route ?? "(none)"],
     ["Policy", d.policy ?? "(none)"],
     ["Identity", d.principal ?? ""],
-    ["Reason", d.message],
+    ["Reason", reasonOf(d)],
     ["Upstream headers set", Object.keys(d.upstreamHeaders).join(", ")],
     ["Headers removed", d.removeHeaders.join(", ")],
   ];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { normalizeHost, normalizePath, pathReadings } from "../../controller/authz/request.ts";
+import { CONTROL_IN_PATH, methodReadings, normalizeHost, normalizePath, pathReadings } from "../../controller/authz/request.ts";
 
 describe("normalizePath", () => {
   it.each([
@@ -39,6 +39,20 @@ describe("pathReadings", () => {
     expect(pathReadings("/public/%252e%252e/keys")).toEqual(["/public/%252e%252e/keys", "/public/%2e%2e/keys"]);
     expect(pathReadings("/caf%C3%A9")).toEqual(["/caf%C3%A9", "/café"]);
   });
+});
+
+describe("methodReadings", () => {
+  it("reads HEAD also as GET (upstream frameworks run the GET handler for it), every other method as sent", () => {
+    expect(methodReadings("HEAD")).toEqual(["HEAD", "GET"]);
+    expect(methodReadings("GET")).toEqual(["GET"]);
+    expect(methodReadings("head")).toEqual(["head"]);
+    expect(methodReadings("POST")).toEqual(["POST"]);
+  });
+});
+
+describe("CONTROL_IN_PATH", () => {
+  it.each(["/admin%00.html", "/admin%0a", "/admin%0D", "/a%1F", "/a%7f", "/a\u0000b", "/a\tb"])("finds a control character in %j", (path) => expect(CONTROL_IN_PATH.test(path)).toBe(true));
+  it.each(["/admin", "/a%20b", "/a%2F", "/caf%C3%A9", "/a%25"])("finds none in %j", (path) => expect(CONTROL_IN_PATH.test(path)).toBe(false));
 });
 
 describe("normalizeHost", () => {

@@ -206,6 +206,30 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
       });
     });
 
+    describe("requests an upstream reads otherwise than the proxy routes them", () => {
+      const host = "readings.maas.example.com";
+      it("HEAD /reports without a key: 401 (upstreams run the GET handler of the protected GET rule for it), the upstream never called", async () => {
+        const { r, up } = await through(proxy(), "/reports/q1", { host }, { method: "HEAD" });
+        expect([r.status, up]).toEqual([401, undefined]);
+      });
+      it("HEAD /reports with a key: 200, the key stripped", async () => {
+        const { r, up } = await through(proxy(), "/reports/q1", { host, "x-api-key": ALICE_KEY }, { method: "HEAD" });
+        expect([r.status, up?.method, up?.headers["x-api-key"]]).toEqual([200, "HEAD", undefined]);
+      });
+      for (const path of ["/admin%00.html", "/admin%0A"]) {
+        it(`GET ${path} is refused (400), never decided on the open rule while the upstream may run the protected /admin`, async () => {
+          const { r, up } = await through(proxy(), path, { host });
+          expect([r.status, up]).toEqual([400, undefined]);
+        });
+      }
+      it("`Authorization: Bearer<TAB><forged token>` on an optional-JWT rule: 401, the forged token never reaches the upstream", async () => {
+        const valid = exampleToken("mallory");
+        const forged = `${valid.slice(0, -6)}${valid.endsWith("AAAAAA") ? "BBBBBB" : "AAAAAA"}`;
+        const { r, up } = await through(proxy(), "/optional", { host, authorization: `Bearer\t${forged}` });
+        expect([r.status, up]).toEqual([401, undefined]);
+      });
+    });
+
     it("a client's x-portcullis-gateway cannot choose the open Gateway (issue 12.3)", async () => {
       const { r, up } = await through(proxy(), "/v1/models", { "x-portcullis-gateway": "maas-system/open-gateway" });
       expect([r.status, up]).toEqual([401, undefined]);

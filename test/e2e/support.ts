@@ -103,13 +103,15 @@ export interface Portcullis extends Daemon {
 
 /** `bin/portcullis serve` in standalone mode on deploy/examples, configured through PORTCULLIS_* variables. */
 export async function startPortcullis(manifests = EXAMPLES): Promise<Portcullis> {
-  const [authz, forwardAuth, admin] = [await freePort(), await freePort(), await freePort()];
+  const [authz, forwardAuth, admin, grpc] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const env = {
     ...process.env,
     PORTCULLIS_BIND_ADDRESS: "127.0.0.1",
     PORTCULLIS_AUTHZ_PORT: String(authz),
     PORTCULLIS_FORWARD_AUTH_PORT: String(forwardAuth),
     PORTCULLIS_ADMIN_PORT: String(admin),
+    // Every port free and of its own, or parallel runs collide on the default 9001.
+    PORTCULLIS_GRPC_PORT: String(grpc),
     PORTCULLIS_LOG_LEVEL: "warn",
     PORTCULLIS_SHUTDOWN_DELAY_SECONDS: "0",
   };

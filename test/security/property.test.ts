@@ -2,7 +2,8 @@
  * Property-based tests over check() (fast-check, fixed seed, bounded runs): on the security world,
  *  1. no request without a valid credential is allowed anywhere but an open (or optional-JWT)
  *     route, and such an allow establishes no identity and sets nothing upstream;
- *  2. no input at all, however malformed, makes check() throw or answer anything but 200/401/403;
+ *  2. no input at all, however malformed, makes check() throw or answer anything but 200/400/401/403
+ *     (400: a request refused as unreadable, e.g. a control character in its path);
  *  3. equivalent spellings of a protected path get the same decision as the path itself;
  *  4. with a valid key, spoofed identity headers and noise never change who is forwarded.
  */
@@ -74,7 +75,7 @@ describe("check() properties", () => {
     await fc.assert(
       fc.asyncProperty(requestArb, async (request) => {
         const decision = await d({ scheme: "http", ...request });
-        expect([200, 401, 403]).toContain(decision.status);
+        expect([200, 400, 401, 403]).toContain(decision.status);
         if (!decision.allowed) return;
         expect(decision.policy === undefined || decision.policy === "apps/optional").toBe(true);
         expect(OPEN_RULES.has(decision.route ?? "(no route)")).toBe(true);
@@ -85,7 +86,7 @@ describe("check() properties", () => {
     );
   });
 
-  it("never throws and always answers 200, 401 or 403, whatever the input", async () => {
+  it("never throws and always answers 200, 400, 401 or 403, whatever the input", async () => {
     const anyText = fc.string({ unit: "binary", maxLength: 60 });
     const headerValue = fc.oneof(anyText, fc.array(anyText, { maxLength: 3 }), fc.constant(undefined));
     const headerName = fc.oneof(fc.constantFrom("authorization", "x-api-key", "cookie", "constructor", "__proto__", "toString", "hasOwnProperty"), anyText);
@@ -100,7 +101,7 @@ describe("check() properties", () => {
     await fc.assert(
       fc.asyncProperty(wild, async (request) => {
         const decision = await d(request as AuthzRequest);
-        expect([200, 401, 403]).toContain(decision.status);
+        expect([200, 400, 401, 403]).toContain(decision.status);
         if (decision.allowed) expect(decision.principal).toBeUndefined();
       }),
       RUNS,

@@ -90,6 +90,7 @@ spec:
     - {name: all, matches: [{path: {type: PathPrefix, value: /}}]}
     - {name: admin, matches: [{path: {type: Exact, value: /admin}}]}
     - {name: secret, matches: [{path: {type: RegularExpression, value: "/secret/.*"}}]}
+    - {name: reports, matches: [{path: {type: PathPrefix, value: /reports}, method: GET}]}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -99,7 +100,7 @@ spec: {parentRefs: [{name: gw}], hostnames: ["*.wild.example.com"]}
 apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: apps}
-stringData: {alice: alice-key, bob: bob-key}
+stringData: {alice: alice-key, bob: bob-key, carol: "clé-ü-key"}
 ---
 apiVersion: v1
 kind: Secret
@@ -115,6 +116,8 @@ ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_k
   )}${policy("cors", rule("cors"), `${apiKeys("[{headers: [X-API-Key]}]")}  cors: {allowOrigins: ["https://app.example.com", "https://*.app.example.com"], allowMethods: [GET, POST], allowCredentials: true}
 `)}${policy("www-admin", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: admin}", apiKeys("[{headers: [X-API-Key]}]"))}${policy(
     "www-secret", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: secret}", apiKeys("[{headers: [X-API-Key]}]"),
+  )}${policy(
+    "www-reports", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: reports}", apiKeys("[{headers: [X-API-Key]}]"),
   )}${policy(
     "wild", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: wild}", apiKeys("[{headers: [X-API-Key]}]"),
   )}${policy("jwt", rule("jwt"), `  jwt:

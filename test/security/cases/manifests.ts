@@ -5,6 +5,7 @@
  * condition on that policy, the decision on the probed path, and that /good is still enforced
  * (401 without a key, 200 with one). YAML-level cases go through the manifest folder reader.
  */
+import { generateKeyPairSync, sign } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,7 +62,7 @@ async function decide(raws: readonly RawObject[], probe: Probe, reported: string
   const withKey = await ask("/good", { "x-api-key": "alice-key" });
   if (without.code !== "apikey_missing" || withKey.upstreamHeaders["x-client-id"] !== "alice") throw new Error(`the neighbour policy is no longer enforced: ${without.code}, ${withKey.code}`);
   const conditions = result.statuses.filter((s) => s.name !== "neighbour")
-    .flatMap((s) => s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => `${c.reason}: ${c.message}`)));
+    .flatMap((s) => s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False" || c.type === "Warning").map((c) => `${c.reason}: ${c.message}`)));
   const condition = [...conditions, ...result.problems, ...rejected.map((r) => r.reason), ...reported].join("; ");
   return fromDecision(await ask(probe.path ?? "/bad", probe.headers ?? { "x-api-key": "alice-key" }), managedHeadersOf(result.snapshot.policies), condition);
 }
@@ -82,6 +83,18 @@ function unshown(id: string, title: string, expect: Expected, extra: string, sec
       return decide(objectsOf(BASE + extra), {});
     },
   };
+}
+
+/** A local JWKS whose only key is RSA 1024, and a token that key signed: refused, and the status says why. */
+function weakJwksCase(): Case {
+  const pair = generateKeyPairSync("rsa", { modulusLength: 1024 });
+  const jwks = JSON.stringify({ keys: [{ ...pair.publicKey.export({ format: "jwk" }), kid: "weak", use: "sig" }] });
+  const input = `${Buffer.from('{"alg":"RS256","kid":"weak"}').toString("base64url")}.${Buffer.from('{"sub":"alice"}').toString("base64url")}`;
+  const token = `${input}.${sign("sha256", Buffer.from(input), pair.privateKey).toString("base64url")}`;
+  return m("jwks-only-weak", "a local JWKS whose only key is RSA 1024, and a token it signed",
+    { status: 401, code: "jwt_invalid", condition: "UnusableCredentials: jwt.providers[0].localJWKS: key 0 (kid weak) is an RSA key of 1024 bits" },
+    bad(jwtWith(`{type: Inline, inline: '${jwks}'}`)), { headers: { authorization: `Bearer ${token}` } },
+    "the policy was Accepted with nothing said, though no token could ever verify; a Warning condition now names the key");
 }
 
 /** A policy file that was good and is then replaced by `broken`: its last good contents must stay in force. */
@@ -202,6 +215,20 @@ export const manifestCases: readonly Case[] = [
   unshown("jwks-uri-query-secret", "remoteJWKS uri with `?api_key=s3cret` (fetched as written; shown as `api_key=redacted`)", { status: 401, code: "jwt_missing" },
     bad("  jwt: {providers: [{name: p, remoteJWKS: {uri: 'https://idp.example.com/jwks?api_key=s3cret'}}]}\n"), "s3cret",
     "every fetch-failure log line and the admin snapshot view showed the query string; its values are now redacted"),
+  m("secret-wrapped", "a Secret whose base64 is wrapped over lines (a YAML literal block, as kube-apiserver accepts)", { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } },
+    bad(apiKey("", "wrapped")) + secret("wrapped", "data:\n  alice: |\n    YWxpY2Ut\n    a2V5"), {},
+    "standalone mode refused the Secret as not base64 (so the policy was Invalid: Secret not found) where the API server ignores line breaks, as Go's base64 decoder does"),
+  m("secret-spaces", "a Secret whose base64 holds a space (a folded YAML scalar: the API server refuses it too)", INVALID("Secret apps/folded not found"),
+    bad(apiKey("", "folded")) + secret("folded", "data:\n  alice: YWxpY2Ut\n    a2V5")),
+  m("key-trailing-newline", "a client key stored with a trailing line break (`kubectl create secret --from-file`); the key without it is presented",
+    { status: 401, code: "apikey_invalid", condition: "UnusableCredentials: Secret apps/nl: the key of client bob ends with a line break" },
+    bad(apiKey("", "nl")) + secret("nl", "data: {bob: Ym9iLWtleQo=}"), { headers: { "x-api-key": "bob-key" } },
+    "the policy was Accepted with nothing said, though that client could never authenticate; a Warning condition now names the client"),
+  m("key-not-utf8", "a client key whose bytes are not UTF-8 (`6WtleQ==`: é in Latin-1), presented as those bytes read as UTF-8",
+    { status: 401, code: "apikey_invalid", condition: "UnusableCredentials: Secret apps/latin1: the key of client bob is not valid UTF-8" },
+    bad(apiKey("", "latin1")) + secret("latin1", "data: {alice: YWxpY2Uta2V5, bob: 6WtleQ==}"), { headers: { "x-api-key": "\uFFFDkey" } },
+    "the key was read with U+FFFD for its invalid byte, so any invalid byte presented there matched it; it is now not served, and a Warning condition names the client"),
+  weakJwksCase(),
   m("not-enforced", "`extAuth:` next to apiKeyAuth (not enforced yet: denied, never ignored)", INVALID("not supported by Portcullis yet"),
     bad(apiKey() + "  extAuth: {http: {backendRefs: [{name: authz, port: 80}]}}\n")),
   m("conflict", "a newer policy on the same rule: the older one keeps enforcing", { status: 401, code: "apikey_missing", condition: "takes precedence" },

@@ -1,7 +1,7 @@
 /**
  * Routing: a request must be matched to the rule Envoy would route it to, whatever its spelling.
  * api.example.com: /public open, /keys API keys, /jwt JWT, /m open for GET only, `/re/(a+)+` protected;
- * www.example.com: / open, Exact /admin and RegularExpression /secret/.* protected;
+ * www.example.com: / open, Exact /admin, RegularExpression /secret/.* and GET /reports protected;
  * *.wild.example.com protected. The `order-*` cases run on the compile golden case route-order:
  * routes that tie on the path, ranked as Envoy Gateway ranks them.
  */
@@ -91,7 +91,25 @@ export const routingCases: readonly Case[] = [
   p("dot-dot-in-query", "`/public?/../keys` (the query is not the path)", OPEN, "/public?/../keys"),
   p("fragment", "`/public#/../keys` (a fragment is path text, never a way out)", PROTECTED, "/public#/../keys"),
   p("backslash", "`/public\\..\\keys`", NO_ROUTE, "/public\\..\\keys"),
-  p("encoded-nul", "`/keys%00`", NO_ROUTE, "/keys%00"),
+  p("encoded-nul", "`/keys%00`", BAD("control character"), "/keys%00"),
+  c("encoded-nul-exact", "`/admin%00.html` on www.example.com: Envoy takes the open `/` rule; a server that cuts the path at the NUL runs `/admin`",
+    BAD("control character"), (ctx) => ctx.check({ host: "www.example.com", path: "/admin%00.html" }),
+    "a path with an encoded NUL was decided as written, on the open `/` rule, while C servers and file APIs cut it at the NUL and run the protected `/admin`; a path with a control character is now refused on every port"),
+  c("encoded-newline", "`/admin%0A` on www.example.com (a trailing LF some routers trim)", BAD("control character"),
+    (ctx) => ctx.check({ host: "www.example.com", path: "/admin%0A" }), "see route.encoded-nul-exact"),
+  c("head-as-get", "HEAD /reports on www.example.com, no key: the protected rule matches `method: GET`, the open `/` rule takes HEAD", PROTECTED,
+    (ctx) => ctx.check({ method: "HEAD", host: "www.example.com", path: "/reports" }),
+    "HEAD was decided on the open rule only, as Envoy routes it, while Express, Go's ServeMux, Rails, Flask and Spring run the GET handler of /reports for it; a HEAD is now also decided as GET, and allowed only if both readings allow"),
+  c("head-open", "HEAD /public (both readings open)", OPEN, (ctx) => ctx.check({ method: "HEAD", path: "/public" })),
+  c("head-with-key", "HEAD /reports on www.example.com with alice's key: both readings allow, and the answer is that of the open rule Envoy routes HEAD to", OPEN,
+    (ctx) => ctx.check({ method: "HEAD", host: "www.example.com", path: "/reports", headers: { "x-api-key": "alice-key" } })),
+  c("readings-not-told", "wire: alice's key on `/keys/..%2Fjwt`: the denial does not tell the client the other reading or its route", { status: 401, code: "jwt_missing", reason: "Jwt is missing" },
+    async (ctx) => {
+      const o = await ctx.envoy("/keys/..%2Fjwt", { "x-api-key": "alice-key" });
+      if (/reads as|\/jwt|rule/.test(o.reason)) throw new Error(`the denial names the readings: ${o.reason}`);
+      return o;
+    },
+    "the readings and the Gateways, ports and rules they took were appended to the client's denial message; they now go to the audit log and `check --explain` only"),
   p("relative", "`keys` (no leading slash)", PROTECTED, "keys"),
   c("absolute-form", "wire: `GET http://api.example.com/keys` (absolute-form target)", NO_ROUTE,
     (ctx) => ctx.raw("GET http://api.example.com/keys HTTP/1.1\r\nhost: api.example.com\r\nconnection: close\r\n\r\n")),
