@@ -228,6 +228,21 @@ describe("Kubernetes mode", () => {
 });
 
 describe("KubeSource", () => {
+  it("reads ListenerSets and Namespace labels under the shipped RBAC; XListenerSet, whose CRD is not installed, is empty", async () => {
+    await kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "shop", labels: { team: "payments" } } });
+    await kube.apply({
+      apiVersion: "gateway.networking.k8s.io/v1", kind: "ListenerSet", metadata: { name: "ext", namespace: "shop" },
+      spec: { parentRef: { name: "maas-gateway", namespace: "maas-system" }, listeners: [{ name: "ext-http", protocol: "HTTP", port: 8081 }] },
+    });
+    const source = new KubeSource({ client: KubeClient.load(api.kubeconfigFor("portcullis")), logger: pino({ level: "silent" }), onChange: () => {} });
+    source.start();
+    await source.synced;
+    const { listenerSets, namespaces } = source.resources();
+    expect(listenerSets.map((l) => [l.kind, `${l.metadata.namespace}/${l.metadata.name}`, l.spec.listeners[0]!.port])).toEqual([["ListenerSet", "shop/ext", 8081]]);
+    expect(namespaces.find((n) => n.metadata.name === "shop")?.metadata.labels).toEqual({ team: "payments" });
+    source.stop();
+  });
+
   it("holds only the Secrets and ConfigMaps that policies reference", async () => {
     for (let i = 0; i < 30; i++) await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: `unrelated-${i}`, namespace: "maas-system" }, stringData: { k: "v".repeat(1000) } });
     const source = new KubeSource({ client: KubeClient.load(api.kubeconfigFor("portcullis")), logger: pino({ level: "silent" }), onChange: () => {} });

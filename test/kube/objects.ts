@@ -7,7 +7,7 @@ export type Obj = KubeObject & { spec?: any; status?: any; data?: any; stringDat
 
 const PLURALS: Record<string, string> = {
   SecurityPolicy: "securitypolicies", HTTPRoute: "httproutes", GRPCRoute: "grpcroutes", Gateway: "gateways", GatewayClass: "gatewayclasses",
-  ReferenceGrant: "referencegrants", Secret: "secrets", ConfigMap: "configmaps", Namespace: "namespaces",
+  ReferenceGrant: "referencegrants", ListenerSet: "listenersets", Secret: "secrets", ConfigMap: "configmaps", Namespace: "namespaces",
   CustomResourceDefinition: "customresourcedefinitions", ClusterRole: "clusterroles", ClusterRoleBinding: "clusterrolebindings",
   Role: "roles", RoleBinding: "rolebindings", Lease: "leases", Event: "events", ServiceAccount: "serviceaccounts",
 };
