@@ -58,13 +58,13 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
     return deny(400, "request_invalid", `the header ${folded} is refused: read with "_" as "-" (as CGI and WSGI servers do), it names a header Portcullis sets`, {});
   }
 
-  const queryAt = request.path.indexOf("?");
-  const rawPath = queryAt === -1 ? request.path : request.path.slice(0, queryAt);
+  const req = normalizeRequest(request);
+  const queryAt = req.target.indexOf("?");
+  const rawPath = queryAt === -1 ? req.target : req.target.slice(0, queryAt);
   if (CONTROL_IN_PATH.test(rawPath)) {
     return deny(400, "request_invalid", "the path holds a control character (%00 to %1F, %7F), which servers read in different ways", {});
   }
 
-  const req = normalizeRequest(request);
   const paths = pathReadings(rawPath);
   const methods = methodReadings(request.method);
   if (paths.length === 1 && methods.length === 1) return checkReading(snapshot, req, ctx);

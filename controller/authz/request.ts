@@ -25,6 +25,12 @@ export interface AuthzRequest {
   /** The client's address, when the proxy states it directly (gRPC's attributes.source). */
   readonly clientAddress?: string | undefined;
   /**
+   * Set when `path` and the header values hold the bytes received one character per byte (Node's
+   * HTTP parser hands them over as Latin-1). They are then read as UTF-8, as gRPC carries them and
+   * as Secrets and percent-escapes are decoded: one reading of the same bytes on every port.
+   */
+  readonly byteStrings?: boolean | undefined;
+  /**
    * The route the proxy says it selected (Envoy Gateway's route metadata, sent with
    * `extAuth.includeRouteMetadata`). check() decides only when its own match is that route.
    */
@@ -43,6 +49,8 @@ export interface ProxyRoute {
 
 export interface NormalizedRequest extends RouteRequest {
   readonly source: AuthzRequest;
+  /** Path and query as text (`source.path`, read as UTF-8 when it holds bytes). */
+  readonly target: string;
   /** A header's value, its lines joined with ", " (Node's reading); undefined when absent. */
   header(name: string): string | undefined;
   /** The query, decoded (for authorization's CEL `request.query`). */
@@ -64,6 +72,7 @@ const NONE: readonly string[] = Object.freeze([]);
 /** A class, not an object literal of closures: one allocation per request, methods shared. */
 class Normalized implements NormalizedRequest {
   readonly source: AuthzRequest;
+  readonly target: string;
   readonly host: string;
   readonly path: string;
   // Methods are case-sensitive (RFC 9110 §9.1) and so is Envoy's route match: "get" is not GET.
@@ -74,10 +83,16 @@ class Normalized implements NormalizedRequest {
 
   constructor(source: AuthzRequest, path?: string, method?: string) {
     this.source = source;
-    this.#queryAt = source.path.indexOf("?");
+    this.target = this.#text(source.path);
+    this.#queryAt = this.target.indexOf("?");
     this.host = normalizeHost(source.host);
-    this.path = path ?? normalizePath(this.#queryAt === -1 ? source.path : source.path.slice(0, this.#queryAt));
+    this.path = path ?? normalizePath(this.#queryAt === -1 ? this.target : this.target.slice(0, this.#queryAt));
     this.method = method ?? source.method;
+  }
+
+  /** A string of the request as text: as it is, or its bytes read as UTF-8 (invalid sequences as U+FFFD). */
+  #text(value: string): string {
+    return this.source.byteStrings === true && NON_ASCII.test(value) ? Buffer.from(value, "latin1").toString("utf8") : value;
   }
 
   withReading(path: string, method: string): NormalizedRequest {
@@ -85,21 +100,23 @@ class Normalized implements NormalizedRequest {
   }
 
   get rawQuery(): string | undefined {
-    return this.#queryAt === -1 ? undefined : this.source.path.slice(this.#queryAt + 1);
+    return this.#queryAt === -1 ? undefined : this.target.slice(this.#queryAt + 1);
   }
 
   // Parsed on first use: most routes and policies never read the query.
   get query(): URLSearchParams {
-    return (this.#query ??= new URLSearchParams(this.#queryAt === -1 ? "" : this.source.path.slice(this.#queryAt + 1)));
+    return (this.#query ??= new URLSearchParams(this.#queryAt === -1 ? "" : this.target.slice(this.#queryAt + 1)));
   }
 
   header(name: string): string | undefined {
-    return headerValue(this.source.headers, name);
+    const v = headerValue(this.source.headers, name);
+    return v === undefined ? undefined : this.#text(v);
   }
 
   headerLines(name: string): readonly string[] {
     const v = Object.hasOwn(this.source.headers, name) ? this.source.headers[name] : undefined;
-    return Array.isArray(v) ? v : typeof v === "string" ? [v] : NONE;
+    const lines = Array.isArray(v) ? v : typeof v === "string" ? [v] : NONE;
+    return this.source.byteStrings === true ? lines.map((line) => this.#text(line)) : lines;
   }
 
   params(name: string): readonly string[] {
@@ -107,7 +124,7 @@ class Normalized implements NormalizedRequest {
   }
 
   cookies(name: string): readonly string[] {
-    this.#cookies ??= parseCookies(headerValue(this.source.headers, "cookie"));
+    this.#cookies ??= parseCookies(this.header("cookie"));
     return this.#cookies.get(name) ?? [];
   }
 }
@@ -124,6 +141,7 @@ export function headerValue(headers: AuthzRequest["headers"], name: string): str
 }
 
 const ABNORMAL_PATH = /%|\/\/|\/\.\.?(?:\/|$)/;
+const NON_ASCII = /[^\x00-\x7f]/;
 
 /** Lower case, without port and trailing dot ("API.example.com.:443" → "api.example.com"). */
 export function normalizeHost(host: string): string {

@@ -65,6 +65,11 @@ export function compileApiKey(spec: APIKeyAuthSpec, namespace: string, refs: Ref
       const key = secret.value.data[clientID]!;
       if (key.length === 0) return { ok: false, error: `${where}: client ${clientID} has an empty key` };
       if (UNPRESENTABLE_KEY.test(key)) warnings.push(`${where}: the key of client ${clientID} ${unpresentable(key)}; no header or cookie can carry it, so this client can never authenticate`);
+      if (key.includes("\uFFFD")) {
+        // The Secret's bytes were read as UTF-8 and U+FFFD stands for bytes that are not: other invalid bytes presented would read the same.
+        warnings.push(`${where}: the key of client ${clientID} is not valid UTF-8, so it is not served and this client can never authenticate`);
+        continue;
+      }
       const digest = apiKeyDigest(key);
       const other = clientByDigest.get(digest);
       if (other !== undefined) {

@@ -42,6 +42,7 @@ function readEnvoyRequest(req: IncomingMessage): AuthzRequest | { error: string 
     path: req.url ?? "/",
     headers: lines.all(),
     gateway: gatewayOf(req),
+    byteStrings: true,
   };
 }
 
@@ -68,6 +69,7 @@ function readForwardedRequest(req: IncomingMessage): AuthzRequest | { error: str
     path: uri,
     headers: lines.all(),
     gateway: gatewayOf(req),
+    byteStrings: true,
   };
 }
 

@@ -3,11 +3,16 @@
  * cookie; forwardClientIDHeader x-client-id. Variants of a real key, empty values, keys in several
  * places at once. (Timing is proved structurally in timing.test.ts, not by measuring.)
  */
+import { toAuthzRequest } from "../../../controller/server/grpc.ts";
 import type { Ctx } from "../context.ts";
 import type { Case, Expected, Outcome } from "../outcome.ts";
+import { HOST } from "../world.ts";
 
 const ALICE: Expected = { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } };
 const invalid = (reason = "the API key is not valid"): Expected => ({ status: 401, code: "apikey_invalid", reason });
+/** carol's key is `clé-ü-key`: non-ASCII, read from the same UTF-8 bytes on every port (issue 12 item 10). */
+const CAROL: Expected = { status: 200, code: "allowed", upstream: { "x-client-id": "carol" } };
+const CAROL_KEY = "clé-ü-key";
 const missing: Expected = { status: 401, code: "apikey_missing", reason: "no API key in the request" };
 
 function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promise<Outcome>, fixed?: string): Case {
@@ -60,6 +65,17 @@ export const apiKeyCases: readonly Case[] = [
     (ctx) => ctx.check({ path: "/account?account=alice&account=bob", headers: { "x-api-key": "alice-key" } }), "see apikey.account-repeated-other-first"),
   c("account-own", "alice's key with `?account=alice&account=alice`", ALICE,
     (ctx) => ctx.check({ path: "/account?account=alice&account=alice", headers: { "x-api-key": "alice-key" } })),
+  c("utf8-header-wire", "wire: carol's non-ASCII key in X-API-Key, as UTF-8 bytes", CAROL, (ctx) => ctx.envoy("/keys", { "x-api-key": CAROL_KEY }),
+    "header bytes were read as Latin-1 on the HTTP ports and as UTF-8 on gRPC and in the query, so a non-ASCII key matched on some ports only; every port now reads the bytes as UTF-8"),
+  c("utf8-cookie-wire", "wire: carol's key in the `apikey` cookie, as UTF-8 bytes", CAROL, (ctx) => ctx.envoy("/keys", { cookie: `apikey=${CAROL_KEY}` }), "see apikey.utf8-header-wire"),
+  c("utf8-forward-auth", "forward-auth: carol's key in X-API-Key, as UTF-8 bytes", CAROL,
+    (ctx) => ctx.forward({ "x-forwarded-method": "GET", "x-forwarded-host": HOST, "x-forwarded-uri": "/keys", "x-api-key": CAROL_KEY }), "see apikey.utf8-header-wire"),
+  c("utf8-query", "carol's key percent-encoded in `api_key`", CAROL, (ctx) => ctx.check({ path: `/keys?api_key=${encodeURIComponent(CAROL_KEY)}` })),
+  c("utf8-grpc", "gRPC: carol's key in X-API-Key as raw_value bytes", CAROL, (ctx) => ctx.check(toAuthzRequest({
+    attributes: { request: { http: { method: "GET", host: HOST, path: "/keys", header_map: { headers: [{ key: "x-api-key", value: "", raw_value: Buffer.from(CAROL_KEY) }] } } } },
+  }))),
+  c("latin1-bytes-wire", "wire: carol's key as Latin-1 bytes (é = 0xE9: not UTF-8)", invalid(),
+    (ctx) => ctx.raw(Buffer.concat([Buffer.from(`GET /keys HTTP/1.1\r\nhost: ${HOST}\r\nx-api-key: `), Buffer.from(CAROL_KEY, "latin1"), Buffer.from("\r\nconnection: close\r\n\r\n")]))),
   c("cookie-other-name", "alice's key in a cookie of another name", missing, (ctx) => ctx.check({ path: "/keys", headers: { cookie: "apikey2=alice-key" } })),
   c("cookie-valid", "`Cookie: theme=dark; apikey=alice-key`", ALICE, (ctx) => ctx.check({ path: "/keys", headers: { cookie: "theme=dark; apikey=alice-key" } })),
 ];
