@@ -40,6 +40,8 @@ export interface CheckContext {
   readonly now: () => number;
   /** What a request that matches no route gets. */
   readonly onNoRoute: "deny" | "allow";
+  /** What a request whose route rule no SecurityPolicy governs gets: Envoy Gateway's `allow`, or `deny` (403 `policy_missing`). */
+  readonly onNoPolicy?: "allow" | "deny";
   /** How the client address for `clientCIDRs` rules and CEL's `source.address` is determined. */
   readonly clientAddress: ClientAddressDetection;
 }
@@ -79,11 +81,13 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
 function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckContext): MaybePromise<Decision> {
   const request = req.source;
   // 1. Route: the rule each route table the request may have been routed by picks.
-  const entries = findRoutes(snapshot.routes, req, { gateway: request.gateway, port: request.port, route: request.route });
+  let entries = findRoutes(snapshot.routes, req, { gateway: request.gateway, port: request.port, route: request.route });
   if (entries === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
   if (request.proxyRoute !== undefined) {
-    const mismatch = routeMismatch(request.proxyRoute, entries);
-    if (mismatch !== undefined) return mismatch;
+    // The route the proxy took settles which of the tables (listener, SNI) it routed by.
+    const taken = entries.filter((e) => isTaken(request.proxyRoute!, e));
+    if (taken.length === 0) return routeMismatch(request.proxyRoute, entries);
+    entries = taken;
   }
   if (entries.length === 0) {
     if (ctx.onNoRoute === "allow") return memoizedAllow(ctx.memo, ANONYMOUS, undefined, snapshot.managedHeaders, undefined);
@@ -92,32 +96,38 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
   // Rules under one policy decide alike; rules under different ones are each a reading (DESIGN §0).
   const readings = entries.filter((e, i) => entries.findIndex((o) => o.policy === e.policy) === i);
   if (readings.length === 1) return decideOn(readings[0]!, req, ctx);
-  const where = readings.map((e) => `${e.rule} on ${e.gateway} port ${e.port}`).join("; ");
+  const where = readings.map((e) => `${e.rule} on ${e.gateway} port ${e.port} listener ${e.listener}`).join("; ");
   return everyReadingAllows(
     readings.map((e) => decideOn(e, req, ctx)),
-    `the proxy did not say which Gateway or port the request arrived on, and these rules decide differently: ${where}`,
+    `the Gateway, port or HTTPS listener (SNI) the request arrived on is not known, and these rules decide differently: ${where}`,
   );
 }
 
-/**
- * A denial when the route the proxy selected is not the rule every route table here picks: the
- * proxy and Portcullis disagree on the request (their routes or route order differ), so neither
- * policy can be trusted to be the one that governs it. Undefined when they agree.
- */
-function routeMismatch(taken: ProxyRoute, entries: readonly RouteEntry[]): Decision | undefined {
+/** Whether `entry` is the rule of the route the proxy selected. */
+function isTaken(taken: ProxyRoute, entry: RouteEntry): boolean {
   const id = `${taken.namespace}/${taken.name}`;
   // A rule's label ends with "<namespace>/<name> rule <rule name>" (GRPCRoute ones have a prefix).
-  const rule = taken.sectionName === undefined ? undefined : `${id} rule ${taken.sectionName}`;
-  const other = entries.find((e) => e.kind !== taken.kind || e.route !== id || (rule !== undefined && !e.rule.endsWith(rule)));
-  if (entries.length > 0 && other === undefined) return undefined;
-  const named = `${taken.kind} ${rule ?? id}`;
+  return entry.kind === taken.kind && entry.route === id && (taken.sectionName === undefined || entry.rule.endsWith(`${id} rule ${taken.sectionName}`));
+}
+
+/**
+ * The denial when no route table here picks the rule the proxy selected: the proxy and Portcullis
+ * disagree on the request (their routes or route order differ), so neither policy can be trusted
+ * to be the one that governs it.
+ */
+function routeMismatch(taken: ProxyRoute, entries: readonly RouteEntry[]): Decision {
+  const other = entries[0];
+  const named = `${taken.kind} ${taken.namespace}/${taken.name}${taken.sectionName === undefined ? "" : ` rule ${taken.sectionName}`}`;
   return deny(403, "route_mismatch", `the proxy selected ${named}, Portcullis matches ${other?.rule ?? "no route"}`, { route: other?.rule });
 }
 
 /** Phases 2 on, for the rule one reading of the request takes. */
 function decideOn(entry: RouteEntry, req: NormalizedRequest, ctx: CheckContext): MaybePromise<Decision> {
   const policy = entry.policy;
-  if (policy === undefined) return memoizedAllow(ctx.memo, ANONYMOUS, entry, entry.managedHeaders, undefined);
+  if (policy === undefined) {
+    if (ctx.onNoPolicy === "deny") return deny(403, "policy_missing", `no SecurityPolicy governs ${entry.rule}`, { route: entry.rule });
+    return memoizedAllow(ctx.memo, ANONYMOUS, entry, entry.managedHeaders, undefined);
+  }
   const where = { route: entry.rule, policy: policy.id };
   if (policy.invalid !== undefined) return deny(403, "policy_invalid", `SecurityPolicy ${policy.id} is invalid: ${policy.invalid}`, where);
 

@@ -130,6 +130,11 @@ describe("route phase", () => {
     const r = await d({ path: "/public/x", headers: { "x-user-id": "spoofed" } });
     expect(r).toMatchObject({ status: 200, allowed: true, policy: undefined, route: "apps/api rule open", upstreamHeaders: {}, removeHeaders: MANAGED });
   });
+  it("--on-no-policy deny: a route without a policy is refused (403 policy_missing); routes with one are decided as before", async () => {
+    const strict = decider(world(jwksOf(idp)), { onNoPolicy: "deny" });
+    expect(await strict({ path: "/public/x" })).toMatchObject({ status: 403, code: "policy_missing", route: "apps/api rule open", policy: undefined });
+    expect(await strict({ path: "/keys", headers: { "x-api-key": "alice-key" } })).toMatchObject({ status: 200, code: "allowed" });
+  });
   it("denies an invalid policy's routes with 403, never a 5xx", async () => {
     const r = await d({ path: "/broken", headers: { "x-api-key": "alice-key" } });
     expect([r.status, r.code, r.policy]).toEqual([403, "policy_invalid", "apps/broken"]);
@@ -170,7 +175,7 @@ describe("listeners and ports", () => {
   it("allows a request whose port is not stated only if every listener's policy allows it", async () => {
     const r = await ports({ host: "shop.example.com", path: "/orders", headers: basicAuthAs("alice") });
     expect([r.status, r.policy]).toEqual([401, "apps/listener-alt"]);
-    expect(r.detail).toContain("did not say which Gateway or port");
+    expect(r.detail).toContain("is not known, and these rules decide differently");
     expect((await ports({ host: "shop.example.com", path: "/orders", headers: basicAuthAs("bob") })).policy).toBe("apps/gateway-wide");
   });
   it("does not take the port from Host: Envoy routes by the listener the connection arrived on", async () => {
@@ -180,6 +185,19 @@ describe("listeners and ports", () => {
     expect((await ports({ host: "admin.example.com", path: "/orders", port: 80, headers: basicAuthAs("alice") })).route).toBe("apps/shop rule orders");
     const entries = ports.result.snapshot.routes.byGateway["apps/gw"]![0]!.vhosts.exact;
     expect([entries["admin.example.com"]![0]!.listener, entries["shop.example.com"]![0]!.listener]).toEqual(["admin", "http"]);
+  });
+  it("decides each HTTPS listener's table of a port, as Envoy picks one by SNI", async () => {
+    const tls = goldenDecider("https-listeners");
+    expect((await tls({ host: "billing.example.com", path: "/status", port: 443 })).code).toBe("basic_missing");
+    expect((await tls({ host: "billing.example.com", path: "/status", port: 443, headers: basicAuthAs("alice") })).status).toBe(200);
+    expect((await tls({ host: "shop.example.com", path: "/", port: 443 })).policy).toBe("apps/storefront-auth");
+  });
+  it("lets the route the proxy names (route metadata) settle which HTTPS listener's table it routed by", async () => {
+    const tls = goldenDecider("https-listeners");
+    const took = (name: string) => ({ kind: "HTTPRoute", namespace: "apps", name, sectionName: undefined });
+    expect((await tls({ host: "billing.example.com", path: "/status", port: 443, proxyRoute: took("billing-status") })).status).toBe(200);
+    expect((await tls({ host: "billing.example.com", path: "/status", port: 443, proxyRoute: took("storefront") })).code).toBe("basic_missing");
+    expect((await tls({ host: "billing.example.com", path: "/status", port: 443, proxyRoute: took("elsewhere") })).code).toBe("route_mismatch");
   });
   it("has no route on a port no listener has", async () => {
     expect((await ports({ host: "shop.example.com", path: "/orders", port: 9999 })).code).toBe("route_not_found");
