@@ -137,8 +137,8 @@ export function claimAt(claims: Readonly<Record<string, unknown>>, path: readonl
 /**
  * A claim as Envoy's claim_to_headers writes it: a string as it is (non-ASCII included: it goes
  * upstream as UTF-8 bytes, as from Envoy), a number or boolean as text; an object, or an array
- * holding anything but scalars, as base64 of its JSON. Stricter for readability (README,
- * "Differences"): an array of scalars is joined with "," (Envoy sends base64 JSON), unless an
+ * holding anything but scalars, as base64 of its JSON. Unlike Envoy, for upstreams to read it
+ * (README, "Differences"): an array of scalars is joined with "," (Envoy sends base64 JSON), unless an
  * element holds a "," itself, which a list reader would split: then base64 JSON as well.
  * undefined (nothing set, the client's copy still removed) for an absent, null or empty claim.
  * A value a parser would read differently (padding, control characters) is refused in check().
