@@ -75,7 +75,7 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   );
 }
 
-/** Phases 1 on, for one reading of the request's path. */
+/** Phases 1 on, for one reading of the request (its path and method). */
 function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckContext): MaybePromise<Decision> {
   const request = req.source;
   // 1. Route: the rule each route table the request may have been routed by picks.
