@@ -255,6 +255,9 @@ describe("version, help and completion", () => {
     [["portcullis", "serve", "--log-level", "d"], ["debug"]],
     [["portcullis", "check", "--manifests", "deploy/exa"], ["deploy/examples"]],
     [["portcullis", "check", "--manifests", "d", "PO"], ["POST"]],
+    [["portcullis", "check", "-H", "X-Api-Key: k", "--manifests", "d", "P"], ["POST", "PUT", "PATCH"]],
+    [["portcullis", "check", "--manifests", "d", "GET", "h"], []],
+    [["portcullis", "check", "--manifests", "d", "GET", "http://x/", "--gate"], ["--gateway-class", "--gateway"]],
     [["portcullis", "compile", "--admin"], []],
     [["portcullis", "completion", "z"], ["zsh"]],
   ])("completion bash: %j offers %j", (words, expected) => {

@@ -5,10 +5,15 @@
  * whole token costs more than comparing it), then by the policy's jwt configuration, so a token
  * used on routes of several policies keeps one verdict per policy. One cache lives per snapshot,
  * so a policy change never reuses old results.
+ *
+ * An ECDSA signature has two spellings, (r, s) and (r, n − s), and both verify (as in Envoy, jose
+ * and WebCrypto): a token and its other spelling are one token here. A miss looks the other
+ * spelling up before the token is verified again, so the two never hold separate verdicts.
  */
 import type { CompiledJwt } from "../snapshot/types.ts";
 import { BoundedMap } from "./bounded-map.ts";
 import type { IdentityResult } from "./identity.ts";
+import { parseStrictJsonObject } from "./strict-json.ts";
 
 export interface CachedToken {
   readonly token: string;
@@ -40,7 +45,15 @@ export class TokenCache {
     this.#maxAgeMs = maxAgeMs;
   }
 
+  /** The verdict for `token` (or for its other ECDSA spelling) under `config`, while still valid. */
   get(token: string, config: CompiledJwt, now: number): CachedToken | undefined {
+    const hit = this.#find(token, config, now);
+    if (hit !== undefined) return hit;
+    const other = otherEcdsaSpelling(token);
+    return other === undefined ? undefined : this.#find(other, config, now);
+  }
+
+  #find(token: string, config: CompiledJwt, now: number): CachedToken | undefined {
     const key = keyOf(token);
     const verdicts = this.#entries.get(key);
     if (verdicts === undefined) return undefined;
@@ -66,4 +79,44 @@ export class TokenCache {
     this.#entries.set(key, [...kept, entry]);
     return entry;
   }
+}
+
+/** Group order n of each ECDSA algorithm's curve (SEC 2: P-256, P-384, P-521) and the size of r and s. */
+const ECDSA_CURVES: Readonly<Record<string, { readonly n: bigint; readonly bytes: number }>> = {
+  ES256: { n: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n, bytes: 32 },
+  ES384: { n: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n, bytes: 48 },
+  ES512: { n: 0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n, bytes: 66 },
+};
+
+/** `alg` of each JOSE header segment seen (few distinct headers repeat), null when it has none. */
+const algBySegment = new BoundedMap<string, string | null>(1024);
+
+function algOf(headerSegment: string): string | undefined {
+  let alg = algBySegment.get(headerSegment);
+  if (alg === undefined) {
+    const value = parseStrictJsonObject(headerSegment)?.alg;
+    algBySegment.set(headerSegment, (alg = typeof value === "string" ? value : null));
+  }
+  return alg ?? undefined;
+}
+
+/**
+ * The token with its ECDSA signature's s replaced by n − s: the other spelling of the same
+ * signature. Undefined unless the header names ES256/ES384/ES512 and the signature segment is the
+ * canonical base64url of r || s with 0 < s < n (anything else never verifies, in either spelling).
+ */
+export function otherEcdsaSpelling(token: string): string | undefined {
+  const firstDot = token.indexOf(".");
+  const lastDot = token.lastIndexOf(".");
+  if (firstDot === -1 || firstDot === lastDot) return undefined;
+  const alg = algOf(token.slice(0, firstDot));
+  if (alg === undefined || !Object.hasOwn(ECDSA_CURVES, alg)) return undefined;
+  const curve = ECDSA_CURVES[alg]!;
+  const segment = token.slice(lastDot + 1);
+  const signature = Buffer.from(segment, "base64url");
+  if (signature.length !== 2 * curve.bytes || signature.toString("base64url") !== segment) return undefined;
+  const s = BigInt(`0x${signature.subarray(curve.bytes).toString("hex")}`);
+  if (s === 0n || s >= curve.n) return undefined;
+  const other = Buffer.from((curve.n - s).toString(16).padStart(2 * curve.bytes, "0"), "hex");
+  return `${token.slice(0, lastDot + 1)}${Buffer.concat([signature.subarray(0, curve.bytes), other]).toString("base64url")}`;
 }

@@ -25,15 +25,23 @@ function bashScript(): string {
   for (const f of valued.filter((f) => f.choices !== undefined)) byChoices.set(f.choices!.join(" "), [...(byChoices.get(f.choices!.join(" ")) ?? []), f]);
   const commandCase = (command: ActionName) => {
     const words = flagsOf(command).flatMap(spellings).join(" ");
-    const positional = command === "check" ? `[[ $cur == -* || $prev == @(${METHODS.join("|")}) ]] && COMPREPLY=($(compgen -W "${words}" -- "$cur")) || COMPREPLY=($(compgen -W "${METHODS.join(" ")}" -- "$cur"))` : `COMPREPLY=($(compgen -W "${words}" -- "$cur"))`;
+    const reply = `COMPREPLY=($(compgen -W "${words}" -- "$cur"))`;
+    // check's first positional is METHOD; the URL that follows has nothing to offer.
+    const positional = command === "check" ? `if [[ $cur == -* ]]; then ${reply}; elif ((positionals == 0)); then COMPREPLY=($(compgen -W "${METHODS.join(" ")}" -- "$cur")); fi` : reply;
     return `    ${command}) ${positional} ;;`;
   };
   return [
     "# bash completion for portcullis. Load it with: source <(portcullis completion bash)",
     "_portcullis() {",
-    '  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} command= word',
+    '  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} command= word skip= positionals=0',
+    "  # The first word that is neither a flag nor a flag's value is the command; the others are its arguments.",
     '  for word in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do',
-    `    case $word in ${COMMANDS.join("|")}) command=$word; break ;; esac`,
+    "    if [[ -n $skip ]]; then skip=; continue; fi",
+    "    case $word in",
+    `      ${valued.flatMap(spellings).join("|")}) skip=1 ;;`,
+    "      -*) ;;",
+    '      *) if [[ -z $command ]]; then command=$word; else ((positionals++)); fi ;;',
+    "    esac",
     "  done",
     "  case $prev in",
     ...valueCase(valued.filter((f) => DIRECTORY_FLAGS.has(f.name)), 'compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur"))'),

@@ -151,6 +151,12 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
       if (deniedBody === "portcullis-json") expect(r.json().code).toBe("jwt_audience");
     });
 
+    it("a verified token whose sub is padded (`\" admin \"`): 403, never forwarded for the upstream to read as `admin` (issue 12.6)", async () => {
+      const { r, up } = await through(proxy(), "/v1/chat/completions", { authorization: `Bearer ${exampleToken(" admin ")}` });
+      expect([r.status, up]).toEqual([403, undefined]);
+      if (deniedBody === "portcullis-json") expect(r.json().code).toBe("identity_unforwardable");
+    });
+
     it("a route without a policy is open, and a spoofed identity still never reaches the upstream", async () => {
       const { r, up } = await through(proxy(), "/healthz", spoof);
       expect(r.status).toBe(200);

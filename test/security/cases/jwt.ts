@@ -14,6 +14,8 @@ const bearer = (ctx: Ctx, t: string, path = "/jwt") => ctx.check({ path, headers
 /** Signs exactly this header and payload text with the provider's ES256 key. */
 const rawSigned = (ctx: Ctx, header: string, payload: string | Buffer) => jws(header, payload, ctx.keys.es);
 const HEADER = '{"alg":"ES256","kid":"es-1","typ":"JWT"}';
+/** The order n of P-256's group (SEC 2): s and n − s are the two spellings of one ECDSA signature. */
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 const claims = (extra = "") => `{"iss":"${ISSUER}","aud":"api","sub":"u-1","exp":${now() + 300}${extra}}`;
 
 function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promise<Outcome>, fixed?: string): Case {
@@ -37,6 +39,17 @@ export const jwtCases: readonly Case[] = [
     const input = `${b64(HEADER)}.${b64(claims())}`;
     return `${input}.${sign("sha256", Buffer.from(input), { key: ctx.keys.es.privateKey, dsaEncoding: "der" }).toString("base64url")}`;
   }),
+  c("ecdsa-high-s", "a valid ES256 token, then the same token with its signature re-spelt as (r, n − s), which verifies too", OK, async (ctx) => {
+    const valid = token({}, {}, undefined, ctx.keys);
+    const [input, signature] = [valid.slice(0, valid.lastIndexOf(".")), Buffer.from(valid.slice(valid.lastIndexOf(".") + 1), "base64url")];
+    const s = BigInt(`0x${signature.subarray(32).toString("hex")}`);
+    const other = Buffer.concat([signature.subarray(0, 32), Buffer.from((P256_ORDER - s).toString(16).padStart(64, "0"), "hex")]);
+    const first = await ctx.decider({ path: "/jwt", headers: { authorization: `Bearer ${valid}` } });
+    const second = await ctx.decider({ path: "/jwt", headers: { authorization: `Bearer ${input}.${other.toString("base64url")}` } });
+    // One token, one verdict: the second spelling is answered from the first's cache entry.
+    if (second !== first) throw new Error("the other spelling was verified as a separate token");
+    return bearer(ctx, `${input}.${other.toString("base64url")}`);
+  }, "SECURITY.md said one token has one spelling, but an ECDSA signature has two that both verify (as in Envoy and WebCrypto); the cache now treats them as one token, with one verdict"),
   t("unknown-kid", "a kid no key has", invalid("Jwt verification fails"), (ctx) => token({}, { kid: "nope" }, undefined, ctx.keys)),
   t("forged-known-kid", "the provider's kid, signed by another key", invalid("Jwt verification fails"), (ctx) => token({}, {}, ctx.keys.stranger)),
   t("kid-traversal", "kid `../../../../dev/null`", invalid("Jwt verification fails"), (ctx) => token({}, { kid: "../../../../dev/null" }, undefined, ctx.keys)),
