@@ -92,10 +92,10 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
   // Rules under one policy decide alike; rules under different ones are each a reading (DESIGN §0).
   const readings = entries.filter((e, i) => entries.findIndex((o) => o.policy === e.policy) === i);
   if (readings.length === 1) return decideOn(readings[0]!, req, ctx);
-  const where = readings.map((e) => `${e.rule} on ${e.gateway} port ${e.port}`).join("; ");
+  const where = readings.map((e) => `${e.rule} on ${e.gateway} port ${e.port} listener ${e.listener}`).join("; ");
   return everyReadingAllows(
     readings.map((e) => decideOn(e, req, ctx)),
-    `the proxy did not say which Gateway or port the request arrived on, and these rules decide differently: ${where}`,
+    `the Gateway, port or HTTPS listener (SNI) the request arrived on is not known, and these rules decide differently: ${where}`,
   );
 }
 

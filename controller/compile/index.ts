@@ -120,6 +120,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
             route,
             pathCount: m.pathCount,
             order: [ruleIndex, matchIndex, n],
+            tlsListener: attachment.listener.protocol === "HTTPS" ? listenerLabel(attachment) : undefined,
           });
         }
       }

@@ -18,6 +18,11 @@ export interface PendingEntry {
   readonly pathCount: number;
   /** Rule index, match index, then 0 for the match and 1 for its CORS preflight route: the last tie-breaker. */
   readonly order: readonly [number, number, number];
+  /**
+   * Set for an HTTPS listener: Envoy gives each its own filter chain (chosen by SNI) and route
+   * table, where the HTTP listeners of a port share one.
+   */
+  readonly tlsListener: string | undefined;
 }
 
 /**
@@ -193,18 +198,19 @@ export function comparePrecedence(a: PendingEntry, b: PendingEntry): number {
 
 /** Entries grouped by Gateway, then by listener port (one Envoy route table each), each table sorted. */
 export function buildRouteIndex(pending: readonly PendingEntry[]): RouteIndex {
-  const tables = new Map<string, Map<number, PendingEntry[]>>();
+  const tables = new Map<string, Map<string, PendingEntry[]>>();
   for (const p of pending) {
     let ports = tables.get(p.entry.gateway);
     if (ports === undefined) tables.set(p.entry.gateway, (ports = new Map()));
-    const list = ports.get(p.entry.port);
-    if (list === undefined) ports.set(p.entry.port, [p]);
+    const key = `${p.entry.port}\0${p.tlsListener ?? ""}`;
+    const list = ports.get(key);
+    if (list === undefined) ports.set(key, [p]);
     else list.push(p);
   }
   const byGateway: Record<string, readonly PortRoutes[]> = Object.create(null);
   for (const g of [...tables.keys()].sort()) {
-    const ports = tables.get(g)!;
-    byGateway[g] = [...ports.keys()].sort((a, b) => a - b).map((port) => ({ port, vhosts: buildVirtualHosts(ports.get(port)!) }));
+    const tablesOf = [...tables.get(g)!.values()].map((list) => ({ port: list[0]!.entry.port, tlsListener: list[0]!.tlsListener, vhosts: buildVirtualHosts(list) }));
+    byGateway[g] = tablesOf.sort((a, b) => a.port - b.port || (a.tlsListener ?? "").localeCompare(b.tlsListener ?? ""));
   }
   return { byGateway };
 }

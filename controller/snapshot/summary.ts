@@ -9,7 +9,7 @@ import type { CompiledMatch, CompiledPolicy, CompiledRule, CredentialSource, Rou
 export function summarizeSnapshot(snapshot: Snapshot): object {
   const routes: Record<string, object> = {};
   for (const [gateway, ports] of Object.entries(snapshot.routes.byGateway)) {
-    routes[gateway] = Object.fromEntries(ports.map((p) => [`port ${p.port}`, summarizeVirtualHosts(p.vhosts)]));
+    routes[gateway] = Object.fromEntries(ports.map((p) => [`port ${p.port}${p.tlsListener === undefined ? "" : ` (HTTPS listener ${p.tlsListener})`}`, summarizeVirtualHosts(p.vhosts)]));
   }
   const policies: Record<string, object> = {};
   for (const [id, policy] of Object.entries(snapshot.policies)) policies[id] = summarizePolicy(policy);

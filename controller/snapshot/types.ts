@@ -22,16 +22,22 @@ export interface Snapshot {
 export interface RouteIndex {
   /**
    * Per served Gateway ("namespace/name"), its route tables in ascending port order. Envoy builds
-   * one route table per listener port (the listeners sharing a port share it), so a request is
-   * matched only against the table of the port it arrived on.
+   * one route table per listener port (the HTTP listeners sharing a port share it; an HTTPS
+   * listener has its own), so a request is matched only against the tables of its port.
    */
   readonly byGateway: Readonly<Record<string, readonly PortRoutes[]>>;
 }
 
-/** The route table of one listener port of one Gateway. */
+/** One route table of one listener port of one Gateway. */
 export interface PortRoutes {
   /** The listeners' `port` (the Gateway's, not the container port Envoy Gateway may bind instead). */
   readonly port: number;
+  /**
+   * The HTTPS listener whose own table this is (Envoy picks it by SNI, which Portcullis does not
+   * see, so each HTTPS table of the port is a reading); undefined: the table the port's HTTP
+   * listeners share.
+   */
+  readonly tlsListener: string | undefined;
   readonly vhosts: VirtualHosts;
 }
 

@@ -170,7 +170,7 @@ describe("listeners and ports", () => {
   it("allows a request whose port is not stated only if every listener's policy allows it", async () => {
     const r = await ports({ host: "shop.example.com", path: "/orders", headers: basicAuthAs("alice") });
     expect([r.status, r.policy]).toEqual([401, "apps/listener-alt"]);
-    expect(r.detail).toContain("did not say which Gateway or port");
+    expect(r.detail).toContain("is not known, and these rules decide differently");
     expect((await ports({ host: "shop.example.com", path: "/orders", headers: basicAuthAs("bob") })).policy).toBe("apps/gateway-wide");
   });
   it("does not take the port from Host: Envoy routes by the listener the connection arrived on", async () => {
@@ -180,6 +180,12 @@ describe("listeners and ports", () => {
     expect((await ports({ host: "admin.example.com", path: "/orders", port: 80, headers: basicAuthAs("alice") })).route).toBe("apps/shop rule orders");
     const entries = ports.result.snapshot.routes.byGateway["apps/gw"]![0]!.vhosts.exact;
     expect([entries["admin.example.com"]![0]!.listener, entries["shop.example.com"]![0]!.listener]).toEqual(["admin", "http"]);
+  });
+  it("decides each HTTPS listener's table of a port, as Envoy picks one by SNI", async () => {
+    const tls = goldenDecider("https-listeners");
+    expect((await tls({ host: "billing.example.com", path: "/status", port: 443 })).code).toBe("basic_missing");
+    expect((await tls({ host: "billing.example.com", path: "/status", port: 443, headers: basicAuthAs("alice") })).status).toBe(200);
+    expect((await tls({ host: "shop.example.com", path: "/", port: 443 })).policy).toBe("apps/storefront-auth");
   });
   it("has no route on a port no listener has", async () => {
     expect((await ports({ host: "shop.example.com", path: "/orders", port: 9999 })).code).toBe("route_not_found");

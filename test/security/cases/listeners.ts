@@ -10,6 +10,8 @@ import { fromDecision, managedHeadersOf, type Case, type Expected } from "../out
 const world = goldenDecider("listeners-per-port");
 /** The compile golden case listenerset: shop/ext adds ports 8081 and 8082 to apps/gw, other/rogue is refused. */
 const sets = goldenDecider("listenerset");
+/** The compile golden case https-listeners: HTTPS listeners `wild` (*.example.com, protected) and `billing` on port 443. */
+const tls = goldenDecider("https-listeners");
 const WRONG_USER: Expected = { status: 401, code: "basic_invalid" };
 const NO_ROUTE: Expected = { status: 403, code: "route_not_found" };
 
@@ -35,4 +37,7 @@ export const listenerCases: readonly Case[] = [
     { host: "spy.example.com", path: "/", port: 8082, headers: basicAuthAs("alice") }, undefined, sets),
   c("listenerset-sibling-policy", "alice (the Gateway listener `ext-admin`'s user) on the ListenerSet's listener of the same name", WRONG_USER,
     { host: "cart.example.com", path: "/", port: 8082, headers: basicAuthAs("alice") }, undefined, sets),
+  c("sni-fronting", "port 443, `Host: billing.example.com` (open on the HTTPS listener `billing`), no credentials: with another SNI Envoy routes it in `wild`'s table, to the protected wildcard route",
+    { status: 401, code: "basic_missing" }, { host: "billing.example.com", path: "/status", port: 443 },
+    "a port's HTTPS listeners shared one table, where the exact host name won; Envoy picks each HTTPS listener's table by SNI, which Portcullis does not see, so each is now a reading", tls),
 ];
