@@ -21,6 +21,7 @@ const CompileOptions = {
 /** What serve and check decide with. */
 const DecideOptions = {
   onNoRoute: z.enum(["deny", "allow"]).default("deny"),
+  onNoPolicy: z.enum(["allow", "deny"]).default("allow"),
   xffTrustedHops: z.coerce.number().int().min(0).max(10).default(0),
   /** Repeatable, and each value may be a comma-separated list. */
   xffTrustedCidrs: z.preprocess(
@@ -109,6 +110,7 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   "controller-name": { value: "NAME", help: "controllerName of the statuses Portcullis writes", expects: "a name" },
   "gateway-class": { value: "NAME", multiple: true, help: "serve only Gateways of this GatewayClass (repeatable; default: every class)", expects: "a GatewayClass name" },
   "on-no-route": { value: "deny|allow", help: "decision for a request that matches no route" },
+  "on-no-policy": { value: "allow|deny", help: "decision for a request whose route no SecurityPolicy governs (allow: as Envoy Gateway)" },
   "xff-trusted-hops": { value: "N", help: "proxies in front of the gateway whose X-Forwarded-For entries are trusted", expects: "a whole number from 0 to 10" },
   "xff-trusted-cidrs": { value: "CIDR", multiple: true, help: "addresses of the proxies whose X-Forwarded-For entries are trusted (repeatable, or comma-separated; excludes --xff-trusted-hops)", expects: "a CIDR such as 10.0.0.0/8" },
   "jwks-fetch-timeout-ms": { value: "MS", help: "time limit of one remote JWKS fetch, in milliseconds", expects: "a whole number from 100 to 60000" },

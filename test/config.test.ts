@@ -75,7 +75,7 @@ describe("loadConfig", () => {
   });
   it("describes every flag of a command, with its default, choices and variable", () => {
     expect(flagsOf("serve").find((f) => f.name === "on-no-route")).toEqual({ name: "on-no-route", short: undefined, value: "deny|allow", help: expect.any(String), default: "deny", choices: ["deny", "allow"], env: "PORTCULLIS_ON_NO_ROUTE" });
-    expect(flagsOf("check").map((f) => f.name)).toEqual(["manifests", "controller-name", "gateway-class", "on-no-route", "xff-trusted-hops", "xff-trusted-cidrs", "jwks-fetch-timeout-ms", "header", "gateway", "help", "version"]);
+    expect(flagsOf("check").map((f) => f.name)).toEqual(["manifests", "controller-name", "gateway-class", "on-no-route", "on-no-policy", "xff-trusted-hops", "xff-trusted-cidrs", "jwks-fetch-timeout-ms", "header", "gateway", "help", "version"]);
   });
   it("uses the in-cluster config inside a pod, with the downward API's identity and namespace", () => {
     const env = { KUBERNETES_SERVICE_HOST: "10.0.0.1", POD_NAME: "portcullis-7d9f", POD_NAMESPACE: "portcullis-system" };

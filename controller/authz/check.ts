@@ -40,6 +40,8 @@ export interface CheckContext {
   readonly now: () => number;
   /** What a request that matches no route gets. */
   readonly onNoRoute: "deny" | "allow";
+  /** What a request whose route rule no SecurityPolicy governs gets: Envoy Gateway's `allow`, or `deny` (403 `policy_missing`). */
+  readonly onNoPolicy?: "allow" | "deny";
   /** How the client address for `clientCIDRs` rules and CEL's `source.address` is determined. */
   readonly clientAddress: ClientAddressDetection;
 }
@@ -117,7 +119,10 @@ function routeMismatch(taken: ProxyRoute, entries: readonly RouteEntry[]): Decis
 /** Phases 2 on, for the rule one reading of the request takes. */
 function decideOn(entry: RouteEntry, req: NormalizedRequest, ctx: CheckContext): MaybePromise<Decision> {
   const policy = entry.policy;
-  if (policy === undefined) return memoizedAllow(ctx.memo, ANONYMOUS, entry, entry.managedHeaders, undefined);
+  if (policy === undefined) {
+    if (ctx.onNoPolicy === "deny") return deny(403, "policy_missing", `no SecurityPolicy governs ${entry.rule}`, { route: entry.rule });
+    return memoizedAllow(ctx.memo, ANONYMOUS, entry, entry.managedHeaders, undefined);
+  }
   const where = { route: entry.rule, policy: policy.id };
   if (policy.invalid !== undefined) return deny(403, "policy_invalid", `SecurityPolicy ${policy.id} is invalid: ${policy.invalid}`, where);
 

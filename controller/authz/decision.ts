@@ -7,6 +7,7 @@ export type DecisionCode =
   | "route_mismatch"
   | "gateway_not_found"
   | "policy_invalid"
+  | "policy_missing"
   | "apikey_missing"
   | "apikey_invalid"
   | "jwt_missing"

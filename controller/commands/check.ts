@@ -47,7 +47,7 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
     return await check(
       snapshot,
       { method: config.method.toUpperCase(), scheme: url.protocol.slice(0, -1), host: headers.host!, path: `${url.pathname}${url.search}`, headers, gateway: config.gateway },
-      { keys, memo: new CheckMemo(), passwords, now: Date.now, onNoRoute: config.onNoRoute, clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }) },
+      { keys, memo: new CheckMemo(), passwords, now: Date.now, onNoRoute: config.onNoRoute, onNoPolicy: config.onNoPolicy, clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }) },
     );
   } finally {
     keys.close();

@@ -49,7 +49,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
   const passwords = new Passwords();
   const recentDenials = new RecentDenials();
   const authorizer = createAuthorizer({
-    pipeline, keys, logger: logger.child({ component: "authz" }), metrics, onNoRoute: config.onNoRoute, passwords, recentDenials,
+    pipeline, keys, logger: logger.child({ component: "authz" }), metrics, onNoRoute: config.onNoRoute, onNoPolicy: config.onNoPolicy, passwords, recentDenials,
     clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
   });
   let stopping = false;

@@ -34,6 +34,7 @@ export interface AuthorizerOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly onNoRoute: "deny" | "allow";
+  readonly onNoPolicy: "allow" | "deny";
   /** How the client address for `clientCIDRs` rules is determined. */
   readonly clientAddress: ClientAddressDetection;
   /** basicAuth's state across snapshots; its bcrypt pool is the caller's to close. */
@@ -48,7 +49,7 @@ export const NOT_READY = deny(403, "not_ready", "Portcullis has not loaded its p
 const FAILED = deny(403, "internal_error", "the request could not be checked", {});
 
 export function createAuthorizer(options: AuthorizerOptions): Authorizer {
-  const { pipeline, keys, logger, metrics, onNoRoute, clientAddress, passwords } = options;
+  const { pipeline, keys, logger, metrics, onNoRoute, onNoPolicy, clientAddress, passwords } = options;
   const now = options.now ?? Date.now;
   const recorders: Record<Protocol, CheckRecorder> = {
     "envoy-http": metrics.checks.recorder("envoy-http"),
@@ -59,7 +60,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
   let contextOf: { published: Published; ctx: CheckContext } | undefined;
   const contextFor = (published: Published): CheckContext => {
     if (contextOf?.published !== published) {
-      contextOf = { published, ctx: { keys, memo: published.memo, passwords, now, onNoRoute, clientAddress } };
+      contextOf = { published, ctx: { keys, memo: published.memo, passwords, now, onNoRoute, onNoPolicy, clientAddress } };
     }
     return contextOf.ctx;
   };

@@ -12,7 +12,7 @@ import { compileInSlices, type CompileOptions } from "../compile/index.ts";
 import type { ReferencedObjects } from "../compile/references.ts";
 import type { KeyStore } from "../keys/types.ts";
 import type { Metrics } from "../server/metrics.ts";
-import type { Snapshot } from "../snapshot/types.ts";
+import type { RouteEntry, Snapshot } from "../snapshot/types.ts";
 
 export interface Published {
   readonly generation: number;
@@ -110,6 +110,7 @@ export class Pipeline {
     this.#current = published;
     this.#fingerprint = fingerprint;
     metrics.snapshotGeneration.set(published.generation);
+    metrics.routeRulesWithoutPolicy.set(rulesWithoutPolicy(result.snapshot));
     const accepted = result.statuses.filter((s) => s.ancestors.every((a) => a.conditions.some((c) => c.type === "Accepted" && c.status === "True"))).length;
     metrics.policies.set({ accepted: "true" }, accepted);
     metrics.policies.set({ accepted: "false" }, result.statuses.length - accepted);
@@ -138,7 +139,18 @@ export function fingerprintOf(resources: Resources): string {
   return all.digest("base64url");
 }
 
-function countEntries(snapshot: Snapshot): number {
+function entryLists(snapshot: Snapshot): (readonly RouteEntry[])[] {
   const tables = Object.values(snapshot.routes.byGateway).flatMap((ports) => ports.map((p) => p.vhosts));
-  return tables.flatMap((v) => [...Object.values(v.exact), ...Object.values(v.wildcard), v.any]).reduce((n, list) => n + list.length, 0);
+  return tables.flatMap((v) => [...Object.values(v.exact), ...Object.values(v.wildcard), v.any]);
+}
+
+function countEntries(snapshot: Snapshot): number {
+  return entryLists(snapshot).reduce((n, list) => n + list.length, 0);
+}
+
+/** Distinct route rules (as labelled in decisions) with no governing policy. */
+export function rulesWithoutPolicy(snapshot: Snapshot): number {
+  const rules = new Set<string>();
+  for (const list of entryLists(snapshot)) for (const e of list) if (e.policy === undefined) rules.add(e.rule);
+  return rules.size;
 }

@@ -16,6 +16,8 @@ export interface Metrics {
    * manifest file (or the folder) cannot be read, `source="pipeline"` when the latest publish failed.
    */
   readonly servingLastGood: Gauge<"source">;
+  /** Route rules no SecurityPolicy governs (allowed as they are, or denied with `--on-no-policy deny`). */
+  readonly routeRulesWithoutPolicy: Gauge;
 }
 
 /** What the JWKS gauges read at scrape time (the key store's view, no key material). */
@@ -42,6 +44,7 @@ export function createMetrics(jwks?: JwksView, now: () => number = Date.now): Me
     jwksFetches: new Counter({ name: "portcullis_jwks_fetches_total", help: "Remote JWKS fetch attempts by outcome and trigger.", labelNames: ["outcome", "trigger"], registers }),
     jwksFetchDuration: new Histogram({ name: "portcullis_jwks_fetch_duration_seconds", help: "Remote JWKS fetch duration.", labelNames: ["outcome"], buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10], registers }),
     servingLastGood: new Gauge({ name: "portcullis_serving_last_good_config", help: "1 while configuration from this source is served from its last good version because the newest cannot be used.", labelNames: ["source"], registers }),
+    routeRulesWithoutPolicy: new Gauge({ name: "portcullis_route_rules_without_policy", help: "Route rules of the served snapshot that no SecurityPolicy governs.", registers }),
     ...(jwks === undefined ? {} : jwksGauges(jwks, now, registers)),
   };
 }

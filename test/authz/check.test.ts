@@ -130,6 +130,11 @@ describe("route phase", () => {
     const r = await d({ path: "/public/x", headers: { "x-user-id": "spoofed" } });
     expect(r).toMatchObject({ status: 200, allowed: true, policy: undefined, route: "apps/api rule open", upstreamHeaders: {}, removeHeaders: MANAGED });
   });
+  it("--on-no-policy deny: a route without a policy is refused (403 policy_missing); routes with one are decided as before", async () => {
+    const strict = decider(world(jwksOf(idp)), { onNoPolicy: "deny" });
+    expect(await strict({ path: "/public/x" })).toMatchObject({ status: 403, code: "policy_missing", route: "apps/api rule open", policy: undefined });
+    expect(await strict({ path: "/keys", headers: { "x-api-key": "alice-key" } })).toMatchObject({ status: 200, code: "allowed" });
+  });
   it("denies an invalid policy's routes with 403, never a 5xx", async () => {
     const r = await d({ path: "/broken", headers: { "x-api-key": "alice-key" } });
     expect([r.status, r.code, r.policy]).toEqual([403, "policy_invalid", "apps/broken"]);

@@ -135,7 +135,7 @@ describe("rendered with the default values (Kubernetes mode)", () => {
     const env = Object.fromEntries((container.env as Obj[]).map((e) => [e.name, e.value ?? e.valueFrom.fieldRef.fieldPath]));
     expect(env).toEqual({
       POD_NAMESPACE: "metadata.namespace", POD_NAME: "metadata.name",
-      PORTCULLIS_CONTROLLER_NAME: "portcullis.io/gateway-controller", PORTCULLIS_ON_NO_ROUTE: "deny", PORTCULLIS_XFF_TRUSTED_HOPS: "0", PORTCULLIS_LOG_LEVEL: "info",
+      PORTCULLIS_CONTROLLER_NAME: "portcullis.io/gateway-controller", PORTCULLIS_ON_NO_ROUTE: "deny", PORTCULLIS_ON_NO_POLICY: "allow", PORTCULLIS_XFF_TRUSTED_HOPS: "0", PORTCULLIS_LOG_LEVEL: "info",
       PORTCULLIS_SHUTDOWN_DELAY_SECONDS: "5", PORTCULLIS_SHUTDOWN_GRACE_SECONDS: "10", PORTCULLIS_LEASE_NAME: "portcullis-status-writer",
       PORTCULLIS_JWKS_FETCH_TIMEOUT_MS: "5000",
       PORTCULLIS_AUTHZ_PORT: "9002", PORTCULLIS_FORWARD_AUTH_PORT: "9003", PORTCULLIS_ADMIN_PORT: "9090", PORTCULLIS_GRPC_PORT: "9001",

@@ -13,6 +13,11 @@ beforeAll(async () => {
 });
 afterAll(() => app?.close());
 
+it("counts the route rules no policy governs (the examples' /healthz)", async () => {
+  const text = await (await fetch(`${app.admin}/metrics`)).text();
+  expect(/^portcullis_route_rules_without_policy (\d+)$/m.exec(text)?.[1]).toBe("1");
+});
+
 it("a rotated API key works and the removed one is refused, without restart", async () => {
   expect((await models("example-alice-key-change-me")).status).toBe(200);
   app.write("20-api-keys.yaml", readFileSync(join(EXAMPLES, "20-api-keys.yaml"), "utf8").replace("example-alice-key-change-me", "rotated-alice-key"));
