@@ -22,7 +22,10 @@ export interface AuthzRequest {
    * listener whose policy suits it.
    */
   readonly port?: number | undefined;
-  /** The client's address, when the proxy states it directly (gRPC's attributes.source). */
+  /**
+   * The address of whatever connected to the proxy, when the proxy states it (gRPC's
+   * attributes.source); the client's own address is derived from it (client-address.ts).
+   */
   readonly clientAddress?: string | undefined;
   /**
    * Set when `path` and the header values hold the bytes received one character per byte (Node's

@@ -4,7 +4,7 @@
  * per route with `context_extensions: {"portcullis.io/gateway": "ns/name"}` and the HTTPRoute with
  * "portcullis.io/route". Only Envoy's configuration writes context_extensions; a request header
  * (x-portcullis-gateway) is the client's to write, so here it names nothing.
- * The client address for clientCIDRs rules is Envoy's own `attributes.source` address, and the
+ * Envoy's peer for clientCIDRs rules is `attributes.source` (authz/client-address.ts), and the
  * listener port is the port of `attributes.destination` (the local address the request arrived on).
  * With Envoy Gateway's `extAuth.includeRouteMetadata`, `attributes.route_metadata_context` names
  * the route Envoy selected; check() decides only when its own match is that route.
