@@ -81,11 +81,13 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
 function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckContext): MaybePromise<Decision> {
   const request = req.source;
   // 1. Route: the rule each route table the request may have been routed by picks.
-  const entries = findRoutes(snapshot.routes, req, { gateway: request.gateway, port: request.port, route: request.route });
+  let entries = findRoutes(snapshot.routes, req, { gateway: request.gateway, port: request.port, route: request.route });
   if (entries === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
   if (request.proxyRoute !== undefined) {
-    const mismatch = routeMismatch(request.proxyRoute, entries);
-    if (mismatch !== undefined) return mismatch;
+    // The route the proxy took settles which of the tables (listener, SNI) it routed by.
+    const taken = entries.filter((e) => isTaken(request.proxyRoute!, e));
+    if (taken.length === 0) return routeMismatch(request.proxyRoute, entries);
+    entries = taken;
   }
   if (entries.length === 0) {
     if (ctx.onNoRoute === "allow") return memoizedAllow(ctx.memo, ANONYMOUS, undefined, snapshot.managedHeaders, undefined);
@@ -101,18 +103,21 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
   );
 }
 
-/**
- * A denial when the route the proxy selected is not the rule every route table here picks: the
- * proxy and Portcullis disagree on the request (their routes or route order differ), so neither
- * policy can be trusted to be the one that governs it. Undefined when they agree.
- */
-function routeMismatch(taken: ProxyRoute, entries: readonly RouteEntry[]): Decision | undefined {
+/** Whether `entry` is the rule of the route the proxy selected. */
+function isTaken(taken: ProxyRoute, entry: RouteEntry): boolean {
   const id = `${taken.namespace}/${taken.name}`;
   // A rule's label ends with "<namespace>/<name> rule <rule name>" (GRPCRoute ones have a prefix).
-  const rule = taken.sectionName === undefined ? undefined : `${id} rule ${taken.sectionName}`;
-  const other = entries.find((e) => e.kind !== taken.kind || e.route !== id || (rule !== undefined && !e.rule.endsWith(rule)));
-  if (entries.length > 0 && other === undefined) return undefined;
-  const named = `${taken.kind} ${rule ?? id}`;
+  return entry.kind === taken.kind && entry.route === id && (taken.sectionName === undefined || entry.rule.endsWith(`${id} rule ${taken.sectionName}`));
+}
+
+/**
+ * The denial when no route table here picks the rule the proxy selected: the proxy and Portcullis
+ * disagree on the request (their routes or route order differ), so neither policy can be trusted
+ * to be the one that governs it.
+ */
+function routeMismatch(taken: ProxyRoute, entries: readonly RouteEntry[]): Decision {
+  const other = entries[0];
+  const named = `${taken.kind} ${taken.namespace}/${taken.name}${taken.sectionName === undefined ? "" : ` rule ${taken.sectionName}`}`;
   return deny(403, "route_mismatch", `the proxy selected ${named}, Portcullis matches ${other?.rule ?? "no route"}`, { route: other?.rule });
 }
 

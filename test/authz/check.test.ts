@@ -192,6 +192,13 @@ describe("listeners and ports", () => {
     expect((await tls({ host: "billing.example.com", path: "/status", port: 443, headers: basicAuthAs("alice") })).status).toBe(200);
     expect((await tls({ host: "shop.example.com", path: "/", port: 443 })).policy).toBe("apps/storefront-auth");
   });
+  it("lets the route the proxy names (route metadata) settle which HTTPS listener's table it routed by", async () => {
+    const tls = goldenDecider("https-listeners");
+    const took = (name: string) => ({ kind: "HTTPRoute", namespace: "apps", name, sectionName: undefined });
+    expect((await tls({ host: "billing.example.com", path: "/status", port: 443, proxyRoute: took("billing-status") })).status).toBe(200);
+    expect((await tls({ host: "billing.example.com", path: "/status", port: 443, proxyRoute: took("storefront") })).code).toBe("basic_missing");
+    expect((await tls({ host: "billing.example.com", path: "/status", port: 443, proxyRoute: took("elsewhere") })).code).toBe("route_mismatch");
+  });
   it("has no route on a port no listener has", async () => {
     expect((await ports({ host: "shop.example.com", path: "/orders", port: 9999 })).code).toBe("route_not_found");
   });
