@@ -228,6 +228,10 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
           expect([r.status, up]).toEqual([400, undefined]);
         });
       }
+      it("X-Original-URL / X-Rewrite-URL naming a protected path never reach the upstream (IIS and older Symfony run that URL instead)", async () => {
+        const { r, up } = await through(proxy(), "/healthz", { "x-original-url": "/v1/admin/tenants", "x-rewrite-url": "/v1/admin/tenants" });
+        expect([r.status, up?.headers["x-original-url"], up?.headers["x-rewrite-url"]]).toEqual([200, undefined, undefined]);
+      });
       it("`Authorization: Bearer<TAB><forged token>` on an optional-JWT rule: 401, the forged token never reaches the upstream", async () => {
         const valid = exampleToken("mallory");
         const forged = `${valid.slice(0, -6)}${valid.endsWith("AAAAAA") ? "BBBBBB" : "AAAAAA"}`;
