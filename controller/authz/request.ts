@@ -60,7 +60,12 @@ export interface NormalizedRequest extends RouteRequest {
   readonly query: URLSearchParams;
   /** Every value of the named cookie, in order (the Cookie header is parsed once, on first use). */
   cookies(name: string): readonly string[];
-  /** Every value of the named query parameter, in order (nothing is parsed when there is no query). */
+  /**
+   * Every value of the named query parameter (nothing is parsed when there is no query): those of
+   * the query split at "&" (Envoy, WHATWG), in order, then those a split at ";" too adds (Rack 2,
+   * Python before 3.9.2 and Tornado read `?a=1;access_token=t` as two parameters), so a credential
+   * only some upstreams see is still read.
+   */
   params(name: string): readonly string[];
   /** The same request read another way: one of `pathReadings` and one of `methodReadings`. */
   withReading(path: string, method: string): NormalizedRequest;
@@ -123,7 +128,12 @@ class Normalized implements NormalizedRequest {
   }
 
   params(name: string): readonly string[] {
-    return this.#queryAt === -1 ? NONE : this.query.getAll(name);
+    if (this.#queryAt === -1) return NONE;
+    const values = this.query.getAll(name);
+    const query = this.source.path.slice(this.#queryAt + 1);
+    if (!query.includes(";")) return values;
+    const alsoAtSemicolons = new URLSearchParams(query.replaceAll(";", "&")).getAll(name).filter((v) => !values.includes(v));
+    return alsoAtSemicolons.length === 0 ? values : [...values, ...alsoAtSemicolons];
   }
 
   cookies(name: string): readonly string[] {

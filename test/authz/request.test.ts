@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CONTROL_IN_PATH, methodReadings, normalizeHost, normalizePath, pathReadings } from "../../controller/authz/request.ts";
+import { CONTROL_IN_PATH, methodReadings, normalizeHost, normalizePath, normalizeRequest, pathReadings } from "../../controller/authz/request.ts";
 
 describe("normalizePath", () => {
   it.each([
@@ -38,6 +38,18 @@ describe("pathReadings", () => {
   it("every escape is decoded once, never twice", () => {
     expect(pathReadings("/public/%252e%252e/keys")).toEqual(["/public/%252e%252e/keys", "/public/%2e%2e/keys"]);
     expect(pathReadings("/caf%C3%A9")).toEqual(["/caf%C3%A9", "/café"]);
+  });
+});
+
+describe("params", () => {
+  const at = (path: string) => normalizeRequest({ method: "GET", scheme: "http", host: "h", path, headers: {}, gateway: undefined });
+  it("reads the values of a split at '&' first, then those a split at ';' adds (Rack 2, older Python)", () => {
+    expect(at("/?a=1;t=x").params("t")).toEqual(["x"]);
+    expect(at("/?t=x;y").params("t")).toEqual(["x;y", "x"]);
+    expect(at("/?t=x&t=x").params("t")).toEqual(["x", "x"]);
+    expect(at("/?t=x;t=y").params("t")).toEqual(["x;t=y", "x", "y"]);
+    expect(at("/?t=x").params("t")).toEqual(["x"]);
+    expect(at("/").params("t")).toEqual([]);
   });
 });
 

@@ -53,6 +53,8 @@ export const apiKeyCases: readonly Case[] = [
   c("two-header-lines", "wire: two X-API-Key lines (alice's and bob's)", invalid("more than one header x-api-key was sent"), (ctx) => ctx.envoy("/keys", [["x-api-key", "alice-key"], ["x-api-key", "bob-key"]])),
   c("query-twice", "`?api_key=alice-key&api_key=bob-key`", invalid("more than one param api_key was sent"),
     (ctx) => ctx.check({ path: "/keys?api_key=alice-key&api_key=bob-key" })),
+  c("query-semicolon", "`?api_key=alice-key;api_key=bob-key` (one parameter split at `&`, two at `;`)", invalid("more than one param api_key was sent"),
+    (ctx) => ctx.check({ path: "/keys?api_key=alice-key;api_key=bob-key" })),
   c("cookie-twice", "`Cookie: apikey=alice-key; apikey=bob-key`", invalid("more than one cookie apikey was sent"),
     (ctx) => ctx.check({ path: "/keys", headers: { cookie: "apikey=alice-key; apikey=bob-key" } }),
     "the first cookie was used and the second passed upstream unchecked; a repeated key cookie is refused like a repeated parameter"),

@@ -130,6 +130,11 @@ export const jwtCases: readonly Case[] = [
   t("aud-array", "`aud: [billing, api]`", OK, (ctx) => token({ aud: ["billing", "api"] }, {}, undefined, ctx.keys)),
   // Where tokens are found
   c("scheme-basic", "`Authorization: Basic …` (not a bearer token)", missing, (ctx) => ctx.check({ path: "/jwt", headers: { authorization: "Basic YWxpY2U6cHc=" } })),
+  c("semicolon-param-optional", "optional route: `?a=1;access_token=<forged>` (Rack 2, Python before 3.9.2 and Tornado split the query at `;` too)", invalid("Jwt verification fails"),
+    (ctx) => ctx.check({ path: `/optional?a=1;access_token=${token({}, {}, ctx.keys.stranger)}` }),
+    "the query was split at `&` only, as Envoy does, so the forged token was not read and went upstream unverified, where Rack 2 (Doorkeeper reads access_token parameters) and older Python read it; the `;` reading is now read too, and every token found must verify"),
+  c("semicolon-param-valid", "required route: `?x=1;access_token=<valid>`: read at `;`, the token verifies (Envoy would find none and answer 401)",
+    OK, (ctx) => ctx.check({ path: `/jwt?x=1;access_token=${token({}, {}, undefined, ctx.keys)}` })),
   c("two-places-forged", "valid token in the header, forged one in `?access_token=`", invalid("Jwt verification fails"),
     (ctx) => ctx.check({ path: `/jwt?access_token=${token({}, {}, ctx.keys.stranger)}`, headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}` } })),
   c("two-places-audience", "valid token in the header, one for another audience in the query", audience,
