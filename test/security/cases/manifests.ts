@@ -50,7 +50,12 @@ const INVALID = (condition: string): Expected => ({ status: 403, code: "policy_i
 /** The same CheckContext every decision test uses (test/support/world.ts). */
 const ctx = decider(BASE).ctx;
 
-interface Probe { readonly path?: string; readonly headers?: Record<string, string> }
+interface Probe {
+  readonly path?: string;
+  readonly headers?: Record<string, string>;
+  /** The headers the probed route's allows remove, when not every policy's of the world (another Gateway's). */
+  readonly managed?: readonly string[];
+}
 
 /** Compiles BASE + `extra` (or raw objects), checks the probe, and asserts the neighbour is still enforced. */
 async function decide(raws: readonly RawObject[], probe: Probe, reported: string[] = []): Promise<Outcome> {
@@ -64,7 +69,7 @@ async function decide(raws: readonly RawObject[], probe: Probe, reported: string
   const conditions = result.statuses.filter((s) => s.name !== "neighbour")
     .flatMap((s) => s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False" || c.type === "Warning").map((c) => `${c.reason}: ${c.message}`)));
   const condition = [...conditions, ...result.problems, ...rejected.map((r) => r.reason), ...reported].join("; ");
-  return fromDecision(await ask(probe.path ?? "/bad", probe.headers ?? { "x-api-key": "alice-key" }), managedHeadersOf(result.snapshot.policies), condition);
+  return fromDecision(await ask(probe.path ?? "/bad", probe.headers ?? { "x-api-key": "alice-key" }), probe.managed ?? managedHeadersOf(result.snapshot.policies), condition);
 }
 const objectsOf = (text: string): RawObject[] => parseAllDocuments(text).map((d, i) => ({ object: d.toJS({ maxAliasCount: 100 }), origin: `#${i}` }));
 
@@ -229,6 +234,27 @@ export const manifestCases: readonly Case[] = [
     bad(apiKey("", "latin1")) + secret("latin1", "data: {alice: YWxpY2Uta2V5, bob: 6WtleQ==}"), { headers: { "x-api-key": "\uFFFDkey" } },
     "the key was read with U+FFFD for its invalid byte, so any invalid byte presented there matched it; it is now not served, and a Warning condition names the client"),
   weakJwksCase(),
+  m("other-gateway-header", "a tenant's policy on another Gateway names `x-tenant-b` to set; a client's `x-tenant-b` on this Gateway's route reaches its upstream",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } },
+    `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw-b, namespace: apps}
+spec: {gatewayClassName: portcullis, listeners: [{name: http, protocol: HTTP, port: 80}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: tenant-b, namespace: apps}
+spec: {parentRefs: [{name: gw-b}], hostnames: [b.example.com], rules: [{backendRefs: [{name: tenant-b, port: 80}]}]}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: tenant-b, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: tenant-b}]
+  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: x-tenant-b}
+`, { path: "/good", headers: { "x-api-key": "alice-key", "x-tenant-b": "kept" }, managed: ["x-client-id"] },
+    "every allow on every Gateway removed every header any policy may set; now only those of the policies of the same Gateway or upstream"),
   m("not-enforced", "`extAuth:` next to apiKeyAuth (not enforced yet: denied, never ignored)", INVALID("not supported by Portcullis yet"),
     bad(apiKey() + "  extAuth: {http: {backendRefs: [{name: authz, port: 80}]}}\n")),
   m("conflict", "a newer policy on the same rule: the older one keeps enforcing", { status: 401, code: "apikey_missing", condition: "takes precedence" },
