@@ -32,16 +32,36 @@ export function envoyResponse(decision: Decision): WireResponse {
 export const PREFLIGHT_HEADER = "x-portcullis-preflight";
 
 /**
+ * On a forward-auth allow, what the proxy does with the request's Cookie header (`sanitize` took
+ * key cookies out of it): `replace` it with this answer's `cookie` header (the cookies left), or
+ * `remove` it (none left; Envoy reads that from x-envoy-auth-headers-to-remove, which these proxies
+ * ignore). Absent: the client's Cookie goes upstream as sent. The values are fixed words, so a
+ * proxy that cannot tell an absent header from a present one (Caddy 2.6.2 copies an absent header
+ * as placeholder text) still matches them exactly.
+ */
+export const COOKIE_OUTCOME_HEADER = "x-portcullis-cookie";
+
+function cookieOutcome(decision: Decision): "replace" | "remove" | undefined {
+  if (Object.hasOwn(decision.upstreamHeaders, "cookie")) return "replace";
+  return decision.removeHeaders.includes("cookie") ? "remove" : undefined;
+}
+
+/**
  * A Decision on the forward-auth port. nginx auth_request, Caddy forward_auth and Traefik
  * ForwardAuth send the request upstream on ANY 2xx, so a denial with a 2xx status (the 204 that
  * answers a CORS preflight, whether or not its origin is listed) becomes a 403 carrying the
  * Access-Control-* headers, `x-portcullis-preflight: answered` and the JSON reason
  * (`cors_preflight`, `cors_origin`). The shipped nginx and Caddy configurations answer the client
  * 204 with those headers; a proxy not configured for it answers 403, so the preflight fails closed
- * and the upstream never sees it.
+ * and the upstream never sees it. An allow that changes the Cookie header says how in
+ * `x-portcullis-cookie` (see COOKIE_OUTCOME_HEADER).
  */
 export function forwardAuthResponse(decision: Decision): WireResponse {
-  if (decision.allowed || decision.status >= 300) return envoyResponse(decision);
+  if (decision.allowed) {
+    const cookie = cookieOutcome(decision);
+    return cookie === undefined ? envoyResponse(decision) : render({ ...decision, responseHeaders: { ...decision.responseHeaders, [COOKIE_OUTCOME_HEADER]: cookie } });
+  }
+  if (decision.status >= 300) return envoyResponse(decision);
   return render({ ...decision, status: 403, responseHeaders: { ...decision.responseHeaders, [PREFLIGHT_HEADER]: "answered" } });
 }
 

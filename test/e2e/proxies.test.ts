@@ -14,6 +14,7 @@ import {
 } from "./support.ts";
 
 const ALICE_KEY = "example-alice-key-change-me";
+const CI_RUNNER_KEY = "example-ci-runner-key-change-me";
 let portcullis: Portcullis;
 let upstream: Upstream;
 let manifests: string;
@@ -280,6 +281,50 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
           expect(up!.cgi.HTTP_X_USER_GROUP).toBeUndefined();
         });
       }
+    });
+
+    describe("sanitize with a key cookie: the proxy applies Portcullis' answer about the Cookie header (issue 12.7)", () => {
+      const host = "cookies.maas.example.com";
+      it("the key cookie never reaches the upstream; the other cookies do, in their order", async () => {
+        const { r, up } = await through(proxy(), "/sanitized", { host, cookie: `theme=dark; maas_key=${ALICE_KEY}; lang=en` });
+        expect([r.status, up?.headers["x-user-id"], up?.headers.cookie]).toEqual([200, "alice", "theme=dark; lang=en"]);
+      });
+      it("the cookies left reach the upstream byte for byte, placeholder-like text included", async () => {
+        const { r, up } = await through(proxy(), "/sanitized", { host, cookie: `maas_key=${ALICE_KEY}; theme={http.request.uri}; x={http.reverse_proxy.header.Cookie}` });
+        expect([r.status, up?.headers.cookie]).toEqual([200, "theme={http.request.uri}; x={http.reverse_proxy.header.Cookie}"]);
+      });
+      it("only the key cookie: the upstream gets no Cookie header at all", async () => {
+        const { r, up } = await through(proxy(), "/sanitized", { host, cookie: `maas_key=${ALICE_KEY}` });
+        expect(r.status).toBe(200);
+        expect(up!.headers["x-user-id"]).toBe("alice");
+        expect(Object.keys(up!.headers)).not.toContain("cookie");
+      });
+      it("a second key in the other configured source is stripped too: the key read from X-API-Key, another in the cookie", async () => {
+        const { r, up } = await through(proxy(), "/sanitized", { host, "x-api-key": ALICE_KEY, cookie: `maas_key=${CI_RUNNER_KEY}; theme=dark` });
+        expect([r.status, up?.headers["x-user-id"], up?.headers["x-api-key"], up?.headers.cookie]).toEqual([200, "alice", undefined, "theme=dark"]);
+      });
+      it("a second key in the other configured source is stripped too: the key read from the cookie, another (empty) X-API-Key", async () => {
+        const { r, up } = await through(proxy(), "/sanitized", { host, "x-api-key": "", cookie: `theme=dark; maas_key=${ALICE_KEY}` });
+        expect([r.status, up?.headers["x-user-id"], up?.headers["x-api-key"], up?.headers.cookie]).toEqual([200, "alice", undefined, "theme=dark"]);
+      });
+      it("a route whose policy reads the cookie without sanitize: the client's cookies, key included, reach the upstream unchanged", async () => {
+        const cookie = `theme=dark; maas_key=${ALICE_KEY}`;
+        const { r, up } = await through(proxy(), "/kept", { host, cookie });
+        expect([r.status, up?.headers["x-user-id"], up?.headers.cookie]).toEqual([200, "alice", cookie]);
+      });
+      it("a route without a policy: the client's cookies reach the upstream unchanged, whatever x-portcullis-cookie the client sends", async () => {
+        const cookie = "theme=dark; maas_key=not-checked-here";
+        const forged = { "x-portcullis-cookie": "replace", "x-portcullis-cookie-value": "forged=1" };
+        const { r, up } = await through(proxy(), "/", { host, cookie, ...forged });
+        expect([r.status, up?.headers.cookie]).toEqual([200, cookie]);
+        const bare = await through(proxy(), "/", { host, "x-portcullis-cookie": "replace", "x-portcullis-cookie-value": "forged=1" });
+        expect(bare.r.status).toBe(200);
+        expect(Object.keys(bare.up!.headers)).not.toContain("cookie");
+      });
+      it("a client's x-portcullis-cookie cannot keep the key cookie on a sanitized route", async () => {
+        const { r, up } = await through(proxy(), "/sanitized", { host, cookie: `maas_key=${ALICE_KEY}; theme=dark`, "x-portcullis-cookie": "keep" });
+        expect([r.status, up?.headers.cookie]).toEqual([200, "theme=dark"]);
+      });
     });
 
     it("every header Portcullis sets or lists for removal is cleared by the proxy: spoofed copies and the sanitized key never reach the upstream (issue 16)", async () => {

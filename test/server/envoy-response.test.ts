@@ -3,7 +3,7 @@
  * The decision's message names the policy, rule and validation error; it belongs to the audit log.
  */
 import { describe, expect, it } from "vitest";
-import { deny } from "../../controller/authz/decision.ts";
+import { deny, type Decision } from "../../controller/authz/decision.ts";
 import { envoyResponse, forwardAuthResponse } from "../../controller/server/envoy-response.ts";
 import { toCheckResponse } from "../../controller/server/grpc.ts";
 
@@ -31,5 +31,22 @@ describe("denial bodies", () => {
 
   it("keeps the challenge the client needs (WWW-Authenticate)", () => {
     expect(envoyResponse(MISSING).headers["www-authenticate"]).toBe('Basic realm="tenant-a"');
+  });
+});
+
+describe("forward-auth: what becomes of the Cookie header (issue 12.7)", () => {
+  const allowed = (upstreamHeaders: Record<string, string>, removeHeaders: string[]): Decision => ({
+    allowed: true, status: 200, code: "allowed", message: "allowed", route: "tenant-a/console rule 0", policy: "tenant-a/keys", principal: "apiKey alice",
+    upstreamHeaders, removeHeaders, responseHeaders: {},
+  });
+  it.each([
+    ["the key cookie cut from the others", allowed({ "x-client-id": "alice", cookie: "theme=dark" }, ["x-api-key"]), "replace"],
+    ["only the key cookie sent", allowed({ "x-client-id": "alice" }, ["x-api-key", "cookie"]), "remove"],
+    ["no key cookie sent", allowed({ "x-client-id": "alice" }, ["x-api-key"]), undefined],
+  ])("%s: x-portcullis-cookie is %s on the forward-auth port, and Envoy's port keeps its own terms", (_what, decision, outcome) => {
+    const forward = forwardAuthResponse(decision);
+    expect([forward.status, forward.headers["x-portcullis-cookie"], forward.headers.cookie]).toEqual([200, outcome, decision.upstreamHeaders.cookie]);
+    expect(forward.rawHeaders.includes("x-portcullis-cookie")).toBe(outcome !== undefined);
+    expect(envoyResponse(decision).headers["x-portcullis-cookie"]).toBeUndefined();
   });
 });

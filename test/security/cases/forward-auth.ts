@@ -1,7 +1,9 @@
 /**
  * The forward-auth port (nginx auth_request, Caddy forward_auth, Traefik ForwardAuth). Those
  * proxies hand the upstream the URI exactly as the client wrote it and let ANY 2xx through, so the
- * port decides only on a URI already in normal form and never answers a denial with a 2xx.
+ * port decides only on a URI already in normal form and never answers a denial with a 2xx. They
+ * ignore x-envoy-auth-headers-to-remove, so an allow that cuts key cookies says what becomes of the
+ * Cookie header in `x-portcullis-cookie`.
  * test/e2e/proxies.test.ts sends the same situations through real nginx and Caddy.
  */
 import type { Ctx } from "../context.ts";
@@ -35,6 +37,10 @@ async function preflight(ctx: Ctx, origin: string, allowOrigin: string | undefin
 
 const DOTS_FIXED = "the forward-auth port decided on the normalised path (the open /public) while nginx and Caddy hand the upstream the raw URI, which runs /keys' handler; a URI not in normal form is now refused";
 
+/** GET /sanitized (the key from X-API-Key or the `apikey` cookie, `sanitize: true`) with these headers. */
+const sanitized = (id: string, title: string, expect: Expected, headers: Record<string, string>, fixed?: string) =>
+  c(id, title, expect, (ctx) => ctx.forward(original("/sanitized", "GET", headers)), fixed);
+
 export const forwardAuthCases: readonly Case[] = [
   uri("dot-segments", "X-Forwarded-Uri `/keys/../public` (the upstream receives it as written)", NOT_NORMAL, "/keys/../public", DOTS_FIXED),
   uri("dot-segments-deep", "X-Forwarded-Uri `/keys/a/b/../../../public`", NOT_NORMAL, "/keys/a/b/../../../public", DOTS_FIXED),
@@ -56,4 +62,19 @@ export const forwardAuthCases: readonly Case[] = [
     { status: 400, code: "request_invalid", reason: "X_Client_Id".toLowerCase() },
     (ctx) => ctx.forward([...Object.entries(original("/public")), ["X_Client_Id", "admin"]]),
     "Caddy and Envoy forward header names with underscores, which CGI, WSGI and Rack upstreams fold into the managed header Portcullis removed; such a spelling of a managed header is now refused on every port"),
+  sanitized("sanitize-cookie-replace", "sanitize: `Cookie: apikey=alice-key; theme=dark`: the proxy is told to replace the Cookie header with the cookies left",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "alice", cookie: "theme=dark", "x-portcullis-cookie": "replace" }, remove: ["x-api-key"] },
+    { cookie: "apikey=alice-key; theme=dark" },
+    "the forward-auth port answered a sanitized key cookie only in Envoy's terms (a `cookie` header, or `cookie` in x-envoy-auth-headers-to-remove), which the shipped nginx and Caddy configurations ignored, so the key cookie reached the upstream; the port now states `x-portcullis-cookie: replace` or `remove`, and both configurations apply it"),
+  sanitized("sanitize-cookie-remove", "sanitize: `Cookie: apikey=alice-key` alone: the proxy is told to remove the Cookie header",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "alice", "x-portcullis-cookie": "remove" }, remove: ["x-api-key", "cookie"] },
+    { cookie: "apikey=alice-key" }, "see forward.sanitize-cookie-replace"),
+  sanitized("sanitize-cookie-second-key", "sanitize: alice's key in X-API-Key, bob's in the `apikey` cookie: the cookie is cut too",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "alice", cookie: "theme=dark", "x-portcullis-cookie": "replace" }, remove: ["x-api-key"] },
+    { "x-api-key": "alice-key", cookie: "theme=dark; apikey=bob-key" }, "see forward.sanitize-cookie-replace"),
+  sanitized("sanitize-cookie-untouched", "sanitize: alice's key in X-API-Key and `Cookie: theme=dark`: no x-portcullis-cookie, the client's cookies go on as sent",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "alice" }, remove: ["x-api-key"] },
+    { "x-api-key": "alice-key", cookie: "theme=dark" }),
+  c("cookie-open-route", "`Cookie: apikey=alice-key` and a client-sent `x-portcullis-cookie: remove` on the open route: no x-portcullis-cookie in the answer",
+    { status: 200, code: "allowed" }, (ctx) => ctx.forward(original("/public", "GET", { cookie: "apikey=alice-key", "x-portcullis-cookie": "remove" }))),
 ];
