@@ -2,6 +2,7 @@
  * Resolves a policy's targetRef / targetRefs / targetSelectors to the Gateways, ListenerSets,
  * listeners, HTTPRoutes, GRPCRoutes and route rules it applies to. Missing targets are reported, never skipped silently.
  */
+import { distance } from "fastest-levenshtein";
 import { GATEWAY_API_GROUP } from "../api/gatewayapi.ts";
 import { keyOf, LabelSelectorSchema, selectorMatches, type ObjectMeta } from "../api/meta.ts";
 import type { Gateway, ListenerSet, Resources, Route } from "../api/resources.ts";
@@ -101,9 +102,9 @@ export function resolveTargets(
     if (isListenerSetKind(ref.group, ref.kind)) {
       const listenerSet = index.listenerSets.get(id);
       if (listenerSet === undefined) {
-        missing.push({ ref, message: `ListenerSet ${id} not found` });
+        missing.push({ ref, message: `ListenerSet ${id} not found${didYouMean(ref.name, namesIn(index.listenerSets.keys(), `${ref.namespace}/`))}` });
       } else if (section !== undefined && !listenerSet.spec.listeners.some((l) => l.name === section)) {
-        missing.push({ ref, message: `ListenerSet ${id} has no listener named ${section}` });
+        missing.push({ ref, message: `ListenerSet ${id} has no listener named ${section}${didYouMean(section, listenerSet.spec.listeners.map((l) => l.name))}` });
       } else if (index.attachedListenerSets.has(id)) {
         const key = listenerSetTargetKey(id, section);
         targets.set(key, { kind: "ListenerSet", level: section === undefined ? "listenerset" : "listener", key, listenerSet, sectionName: section });
@@ -117,9 +118,9 @@ export function resolveTargets(
     if (ref.kind === "Gateway") {
       const gateway = index.gateways.get(id);
       if (gateway === undefined) {
-        missing.push({ ref, message: `Gateway ${id} not found` });
+        missing.push({ ref, message: `Gateway ${id} not found${didYouMean(ref.name, namesIn(index.gateways.keys(), `${ref.namespace}/`))}` });
       } else if (section !== undefined && !gateway.spec.listeners.some((l) => l.name === section)) {
-        missing.push({ ref, message: `Gateway ${id} has no listener named ${section}` });
+        missing.push({ ref, message: `Gateway ${id} has no listener named ${section}${didYouMean(section, gateway.spec.listeners.map((l) => l.name))}` });
       } else if (servedGateways.has(id)) {
         const key = gatewayTargetKey(id, section);
         targets.set(key, { kind: "Gateway", level: section === undefined ? "gateway" : "listener", key, gateway, sectionName: section });
@@ -128,9 +129,10 @@ export function resolveTargets(
     }
     const route = index.routes.get(`${ref.kind} ${id}`);
     if (route === undefined) {
-      missing.push({ ref, message: `${ref.kind} ${id} not found` });
+      missing.push({ ref, message: `${ref.kind} ${id} not found${didYouMean(ref.name, namesIn(index.routes.keys(), `${ref.kind} ${ref.namespace}/`))}` });
     } else if (section !== undefined && !route.spec.rules.some((r) => r.name === section)) {
-      missing.push({ ref, message: `${ref.kind} ${id} has no rule named ${section}`, route });
+      const ruleNames = route.spec.rules.flatMap((r) => (r.name === undefined ? [] : [r.name]));
+      missing.push({ ref, message: `${ref.kind} ${id} has no rule named ${section}${didYouMean(section, ruleNames)}`, route });
     } else {
       const key = routeTargetKey(route.kind, id, section);
       targets.set(key, { kind: route.kind, level: section === undefined ? "route" : "rule", key, route, sectionName: section });
@@ -221,4 +223,25 @@ function lenientSelector(s: unknown): PolicyTargetSelector | undefined {
     matchExpressions: expressions.success ? expressions.data : undefined,
     namespaces: namespaces.success ? namespaces.data : { from: "All" },
   };
+}
+
+/** The names of `keys` that start with `prefix` ("namespace/" or "Kind namespace/"), without it. */
+function namesIn(keys: Iterable<string>, prefix: string): string[] {
+  const names: string[] = [];
+  for (const key of keys) if (key.startsWith(prefix)) names.push(key.slice(prefix.length));
+  return names;
+}
+
+/**
+ * ` (did you mean "x"?)` naming the closest of `candidates` when it is a likely typo of `name`: at
+ * most 2 edits (Levenshtein: a swap of two letters is 2), and at most half the name's length (so "a"
+ * does not suggest "b"). Empty otherwise.
+ */
+export function didYouMean(name: string, candidates: readonly string[]): string {
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const d = distance(name, candidate);
+    if (d <= 2 && d * 2 <= name.length && (best === undefined || d < best.distance || (d === best.distance && candidate < best.name))) best = { name: candidate, distance: d };
+  }
+  return best === undefined ? "" : ` (did you mean ${JSON.stringify(best.name)}?)`;
 }
