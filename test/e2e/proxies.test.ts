@@ -8,7 +8,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { send, type RawResponse } from "../support/http.ts";
+import { isHeaderLines, send, type HeaderLines, type RawResponse } from "../support/http.ts";
 import {
   examplesWithSituations, exampleToken, freePort, HOST, PROXIES, replaceOnce, requireProgram, startDaemon, startPortcullis, startUpstream, waitUntil,
   type Daemon, type Portcullis, type Seen, type Upstream,
@@ -91,10 +91,13 @@ http {
   return { ...daemon, url };
 }
 
-/** Sends through the proxy; returns the response and what the upstream saw (undefined: never reached). */
-async function through(proxy: Proxy, path: string, headers: Record<string, string> = {}, init: { method?: string; body?: string } = {}): Promise<{ r: RawResponse; up: Seen | undefined }> {
+/**
+ * Sends through the proxy; returns the response and what the upstream saw (undefined: never reached).
+ * Header lines (repeats kept) are sent as given, Host included; an object gets HOST unless it names one.
+ */
+async function through(proxy: Proxy, path: string, headers: Record<string, string> | HeaderLines = {}, init: { method?: string; body?: string } = {}): Promise<{ r: RawResponse; up: Seen | undefined }> {
   const before = upstream.seen.length;
-  const r = await send(proxy.url, { ...init, rawPath: path, headers: { host: HOST, ...headers } });
+  const r = await send(proxy.url, { ...init, rawPath: path, headers: isHeaderLines(headers) ? headers : { host: HOST, ...headers } });
   const up = upstream.seen.length > before ? upstream.seen[upstream.seen.length - 1] : undefined;
   expect(upstream.seen.length - before, "the upstream is called at most once").toBeLessThanOrEqual(1);
   return { r, up };
@@ -310,6 +313,12 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
       it("the cookies left reach the upstream byte for byte, placeholder-like text included", async () => {
         const { r, up } = await through(proxy(), "/sanitized", { host, cookie: `maas_key=${ALICE_KEY}; theme={http.request.uri}; x={http.reverse_proxy.header.Cookie}` });
         expect([r.status, up?.headers.cookie]).toEqual([200, "theme={http.request.uri}; x={http.reverse_proxy.header.Cookie}"]);
+      });
+      it("the key cookie on a Cookie line of its own, the others on another: the upstream gets one Cookie line without it", async () => {
+        const lines: HeaderLines = [["host", host], ["cookie", "theme=dark"], ["cookie", `maas_key=${ALICE_KEY}`], ["cookie", "lang=en"]];
+        const { r, up } = await through(proxy(), "/sanitized", lines);
+        expect([r.status, up?.headers["x-user-id"]]).toEqual([200, "alice"]);
+        expect(up!.cgi.HTTP_COOKIE).toEqual(["theme=dark; lang=en"]);
       });
       it("only the key cookie: the upstream gets no Cookie header at all", async () => {
         const { r, up } = await through(proxy(), "/sanitized", { host, cookie: `maas_key=${ALICE_KEY}` });

@@ -13,14 +13,20 @@ export interface RawResponse {
   json(): { code: string; message: string };
 }
 
+/** Header lines in order, repeats included (an object cannot repeat a name, and Node folds a Cookie array into one line). */
+export type HeaderLines = readonly (readonly [string, string])[];
+
+export const isHeaderLines = (headers: Record<string, string> | HeaderLines | undefined): headers is HeaderLines => Array.isArray(headers);
+
 /**
  * `rawPath` replaces the URL's path and query byte for byte: a URL object would already have
  * removed dot segments and a fragment, which a hostile client sends as is.
  */
-export function send(url: string, init: { method?: string; headers?: Record<string, string>; body?: string; rawPath?: string } = {}): Promise<RawResponse> {
+export function send(url: string, init: { method?: string; headers?: Record<string, string> | HeaderLines; body?: string; rawPath?: string } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const target = { ...urlToHttpOptions(new URL(url)), ...(init.rawPath === undefined ? {} : { path: init.rawPath }) };
-    const req = httpRequest({ ...target, method: init.method ?? "GET", headers: init.headers ?? {} }, (res) => {
+    const headers = isHeaderLines(init.headers) ? init.headers.flat() : (init.headers ?? {});
+    const req = httpRequest({ ...target, method: init.method ?? "GET", headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
