@@ -214,13 +214,16 @@ export function pathReadings(path: string): readonly string[] {
 }
 
 /**
- * Every method an upstream may run `method` as, the method itself first. Express, Go's ServeMux,
- * Rails, Flask and Spring run a GET handler for a HEAD request that has no HEAD handler of its own,
- * while Envoy routes HEAD on its own (a rule matching `method: GET` does not take it): a HEAD is
- * also decided as GET.
+ * Every method an upstream may run `method` as, the method itself first. Envoy matches methods
+ * exactly, but Django and Werkzeug (Flask) upper-case the method (`get` runs the GET view; Caddy
+ * and Go pass such a method on), and Express, Go's ServeMux, Rails, Flask and Spring run a GET
+ * handler for a HEAD request that has no HEAD handler of its own: a method is also decided
+ * upper-cased, and a HEAD also as GET.
  */
 export function methodReadings(method: string): readonly string[] {
-  return method === "HEAD" ? HEAD_READINGS : [method];
+  const upper = method.toUpperCase();
+  if (upper === "HEAD") return upper === method ? HEAD_READINGS : [method, ...HEAD_READINGS];
+  return upper === method ? [method] : [method, upper];
 }
 const HEAD_READINGS: readonly string[] = Object.freeze(["HEAD", "GET"]);
 

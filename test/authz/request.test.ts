@@ -54,11 +54,12 @@ describe("params", () => {
 });
 
 describe("methodReadings", () => {
-  it("reads HEAD also as GET (upstream frameworks run the GET handler for it), every other method as sent", () => {
+  it("reads HEAD also as GET (upstream frameworks run the GET handler for it), and a method also upper-cased (Django, Werkzeug)", () => {
     expect(methodReadings("HEAD")).toEqual(["HEAD", "GET"]);
     expect(methodReadings("GET")).toEqual(["GET"]);
-    expect(methodReadings("head")).toEqual(["head"]);
     expect(methodReadings("POST")).toEqual(["POST"]);
+    expect(methodReadings("get")).toEqual(["get", "GET"]);
+    expect(methodReadings("head")).toEqual(["head", "HEAD", "GET"]);
   });
 });
 

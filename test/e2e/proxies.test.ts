@@ -4,6 +4,7 @@
 // test/e2e/situations.yaml.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync, chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -100,6 +101,17 @@ async function through(proxy: Proxy, path: string, headers: Record<string, strin
   const up = upstream.seen.length > before ? upstream.seen[upstream.seen.length - 1] : undefined;
   expect(upstream.seen.length - before, "the upstream is called at most once").toBeLessThanOrEqual(1);
   return { r, up };
+}
+
+/** Sends `text` as is to the proxy at `url`; the status of its answer. */
+function rawStatus(url: string, text: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(url).port), "127.0.0.1", () => socket.end(text));
+    let head = "";
+    socket.on("data", (c: Buffer) => (head += c.toString("latin1")));
+    socket.on("error", reject);
+    socket.on("close", () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0)));
+  });
 }
 
 const IDENTITY = ["x-user-id", "x-user-group", "x-user-email"];
@@ -226,6 +238,12 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
       it("HEAD /reports without a key: 401 (upstreams run the GET handler of the protected GET rule for it), the upstream never called", async () => {
         const { r, up } = await through(proxy(), "/reports/q1", { host }, { method: "HEAD" });
         expect([r.status, up]).toEqual([401, undefined]);
+      });
+      it("`get /reports` without a key: refused (nginx: 400 for the method; Caddy passes it on, Portcullis decides it as GET too: 401), the upstream never called", async () => {
+        // node:http upper-cases a request's method, so the request line is written by hand.
+        const before = upstream.seen.length;
+        const status = await rawStatus(proxy().url, `get /reports/q1 HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
+        expect([status, upstream.seen.length - before]).toEqual([underscores === "dropped" ? 400 : 401, 0]);
       });
       it("HEAD /reports with a key: 200, the key stripped", async () => {
         const { r, up } = await through(proxy(), "/reports/q1", { host, "x-api-key": ALICE_KEY }, { method: "HEAD" });
