@@ -35,7 +35,10 @@ export function checkJwt(
   ctx: JwtContext,
 ): MaybePromise<PhaseOutcome> {
   const found = tokensIn(config, request);
-  if (found.length === 0) {
+  // A required jwt must be met by a token Envoy reads too: one found only at a ";" of the query is
+  // invisible to Envoy, which answers 401, and a request is allowed only if every reading allows.
+  const missing = found.length === 0 || (!config.optional && tokensIn(config, request.asEnvoyReadsTheQuery()).length === 0);
+  if (missing) {
     if (config.optional) return NO_TOKEN;
     return { ok: false, deny: deny(401, "jwt_missing", "Jwt is missing", where, { "www-authenticate": challenge(request) }) };
   }

@@ -69,6 +69,8 @@ export interface NormalizedRequest extends RouteRequest {
   params(name: string): readonly string[];
   /** The same request read another way: one of `pathReadings` and one of `methodReadings`. */
   withReading(path: string, method: string): NormalizedRequest;
+  /** The same request with its query split at "&" only, as Envoy reads it: `params` adds nothing found at ";". */
+  asEnvoyReadsTheQuery(): NormalizedRequest;
 }
 
 export function normalizeRequest(source: AuthzRequest): NormalizedRequest {
@@ -88,9 +90,11 @@ class Normalized implements NormalizedRequest {
   readonly #queryAt: number;
   #query: URLSearchParams | undefined;
   #cookies: Map<string, string[]> | undefined;
+  readonly #splitAtSemicolons: boolean;
 
-  constructor(source: AuthzRequest, path?: string, method?: string) {
+  constructor(source: AuthzRequest, path?: string, method?: string, splitAtSemicolons = true) {
     this.source = source;
+    this.#splitAtSemicolons = splitAtSemicolons;
     this.target = this.#text(source.path);
     this.#queryAt = this.target.indexOf("?");
     this.host = normalizeHost(source.host);
@@ -104,7 +108,11 @@ class Normalized implements NormalizedRequest {
   }
 
   withReading(path: string, method: string): NormalizedRequest {
-    return new Normalized(this.source, path, method);
+    return new Normalized(this.source, path, method, this.#splitAtSemicolons);
+  }
+
+  asEnvoyReadsTheQuery(): NormalizedRequest {
+    return new Normalized(this.source, this.path, this.method, false);
   }
 
   get rawQuery(): string | undefined {
@@ -131,7 +139,7 @@ class Normalized implements NormalizedRequest {
     if (this.#queryAt === -1) return NONE;
     const values = this.query.getAll(name);
     const query = this.source.path.slice(this.#queryAt + 1);
-    if (!query.includes(";")) return values;
+    if (!this.#splitAtSemicolons || !query.includes(";")) return values;
     const alsoAtSemicolons = new URLSearchParams(query.replaceAll(";", "&")).getAll(name).filter((v) => !values.includes(v));
     return alsoAtSemicolons.length === 0 ? values : [...values, ...alsoAtSemicolons];
   }
