@@ -132,18 +132,20 @@ function conditionsFor(policy: AnalysedPolicy, f: AncestorFacts, observedGenerat
   const accepted = (status: "True" | "False", reason: Condition["reason"], message: string): Condition => ({
     type: "Accepted", status, reason, message, observedGeneration,
   });
+  // Envoy Gateway reports Overridden beside Accepted, whether or not the policy is valid.
+  const overridden: Condition[] = f.overriddenBy.size === 0 ? [] : [{
+    type: "Overridden", status: "True", reason: "Overridden",
+    message: `more specific SecurityPolicies replace this one on some listeners or routes: ${[...f.overriddenBy].sort().join(", ")}`,
+    observedGeneration,
+  }];
   if (f.notFound !== undefined) return [accepted("False", "TargetNotFound", f.notFound)];
-  if (policy.compiled.invalid !== undefined) return [accepted("False", "Invalid", policy.compiled.invalid)];
+  if (policy.compiled.invalid !== undefined) return [accepted("False", "Invalid", policy.compiled.invalid), ...overridden];
   if (!f.applied && f.detached !== undefined) return [accepted("False", "TargetNotFound", f.detached)];
   if (!f.applied) {
     const winners = [...f.conflictsWith].sort().join(", ");
     return [accepted("False", "Conflicted", `SecurityPolicy ${winners} targets the same object at the same level and takes precedence (older, or as old and first by namespace/name); this policy is not applied there`)];
   }
-  const conditions = [accepted("True", "Accepted", "Policy has been accepted.")];
-  if (f.overriddenBy.size > 0) {
-    const by = [...f.overriddenBy].sort().join(", ");
-    conditions.push({ type: "Overridden", status: "True", reason: "Overridden", message: `more specific SecurityPolicies replace this one on some listeners or routes: ${by}`, observedGeneration });
-  }
+  const conditions = [accepted("True", "Accepted", "Policy has been accepted."), ...overridden];
   if (policy.warnings.length > 0) {
     conditions.push({ type: "Warning", status: "True", reason: "UnusableCredentials", message: policy.warnings.join("; "), observedGeneration });
   }
