@@ -7,8 +7,8 @@
  *   route Envoy takes for it and the security features EG attached there;
  * - request cases (`requests/*.yaml`, written by hand from EG's e2e tests): input objects and
  *   requests with the status and headers EG's e2e test expects.
- * Every item runs as its own test; `pending.yaml` turns named items into `it.todo` with the issue
- * that will make them pass (features not built yet, or a known divergence being fixed).
+ * Every item runs as its own test; `pending.yaml` names the items that must still differ, with the
+ * issue that will make them pass (features not built yet) or the reason they differ on purpose.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -115,8 +115,8 @@ export interface Item {
 }
 
 /**
- * An item Portcullis does not pass as EG's data states it, and why. With `issue`, the item is a
- * `todo` until that issue lands. With `deliberate` (README, "Differences from Envoy Gateway"),
+ * An item Portcullis does not pass as EG's data states it, and why. With `issue`, the item runs and
+ * must fail until that issue lands (then its test says to remove the entry). With `deliberate` (README, "Differences from Envoy Gateway"),
  * Portcullis differs on purpose; with `productionEG`, EG's test input is not what EG sees in a
  * cluster and Portcullis does what EG does there. Those two run, and must fail with `differs` in
  * the message, so an entry that stops being true fails.
