@@ -274,6 +274,21 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
       expect([r.status, up]).toEqual([401, undefined]);
     });
 
+    describe("a repeated query parameter a CEL rule reads (issue 12.5)", () => {
+      it("alice's key reads her own account", async () => {
+        const { r, up } = await through(proxy(), "/v1/accounts?account=alice", { "x-api-key": ALICE_KEY });
+        expect([r.status, up?.headers["x-user-id"]]).toEqual([200, "alice"]);
+      });
+      it("?account=bob&account=alice with alice's key never reaches the upstream (which reads bob, the first)", async () => {
+        const { r, up } = await through(proxy(), "/v1/accounts?account=bob&account=alice", { "x-api-key": ALICE_KEY });
+        expect([r.status, up]).toEqual([403, undefined]);
+      });
+      it("?account=alice&account=bob is refused too: a rule reading a repeated parameter must allow on its first and its last value", async () => {
+        const { r, up } = await through(proxy(), "/v1/accounts?account=alice&account=bob", { "x-api-key": ALICE_KEY });
+        expect([r.status, up]).toEqual([403, undefined]);
+      });
+    });
+
     describe("the client address is the one the proxy saw (issue 12.4)", () => {
       it("X-Forwarded-For: 10.9.9.9 does not satisfy clientCIDRs 10.0.0.0/8", async () => {
         const { r, up } = await through(proxy(), "/v1/internal", { "x-forwarded-for": "10.9.9.9" });
