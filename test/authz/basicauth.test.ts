@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { Passwords } from "../../controller/authz/basicauth.ts";
 import { BcryptPool } from "../../controller/authz/bcrypt-pool.ts";
-import { gatewayWithRoute } from "../support/manifests.ts";
+import { aliceKeyPolicy, gatewayWithRoute } from "../support/manifests.ts";
 import { decider, type Decider } from "../support/world.ts";
 
 /** carol: cost 12 ("carol-pass"); dave: cost 4 ("dave-pass"). */
@@ -20,11 +20,6 @@ metadata: {name: users, namespace: apps}
 stringData:
   .htpasswd: |
 ${htpasswd.split("\n").map((l) => `    ${l}`).join("\n")}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: keys, namespace: apps}
-stringData: {alice: alice-key}
 ---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy
@@ -40,13 +35,7 @@ spec:
   targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: other}]
   basicAuth: {users: {name: users}}
 ---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: keys, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: keys}]
-  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}]}
-`;
+${aliceKeyPolicy("keys", "keys")}`;
 const basic = (user: string, pass: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}` });
 
 const pools: BcryptPool[] = [];

@@ -4,7 +4,7 @@ import { check } from "../../controller/authz/check.ts";
 import { CheckMemo } from "../../controller/authz/check-memo.ts";
 import { hmacToken, jwksOf, mint, signingKey, unsignedToken, type SigningKey } from "../support/tokens.ts";
 import { basicAuthAs, decider, goldenDecider, type Decider } from "../support/world.ts";
-import { gatewayWithRoute } from "../support/manifests.ts";
+import { aliceKeyPolicy, gatewayWithRoute } from "../support/manifests.ts";
 
 const ISSUER = "https://idp.example.com";
 let idp: SigningKey;
@@ -462,18 +462,7 @@ describe("several methods (AND)", () => {
 describe("paths that components read differently (DESIGN §0)", () => {
   const llm = (jwks: string) => `
 ${gatewayWithRoute("api.example.com", { embeddings: "/v1/embeddings", chat: "/v1/chat/completions" })}---
-apiVersion: v1
-kind: Secret
-metadata: {name: keys, namespace: apps}
-stringData: {alice: alice-key}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: embeddings, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: embeddings}]
-  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}]}
----
+${aliceKeyPolicy("embeddings", "embeddings")}---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy
 metadata: {name: chat, namespace: apps}

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { startJwksServer, type JwksServer } from "../keys/helpers.ts";
 import { mint, signingKey, type SigningKey } from "../support/tokens.ts";
 import { ask, serve, type Answer, type Served } from "./process.ts";
-import { gatewayWithRoute } from "../support/manifests.ts";
+import { aliceKeyPolicy, gatewayWithRoute } from "../support/manifests.ts";
 import { within } from "../support/app.ts";
 
 let jwks: JwksServer;
@@ -18,18 +18,7 @@ let key: SigningKey;
 const DELAY_MS = 1000;
 
 const world = (uri: string) => `${gatewayWithRoute("api.test", { keys: "/keys", jwt: "/jwt" })}---
-apiVersion: v1
-kind: Secret
-metadata: {name: keys, namespace: apps}
-stringData: {alice: alice-key}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: keys, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: keys}]
-  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: x-client-id}
----
+${aliceKeyPolicy("keys", "keys", "forwardClientIDHeader: x-client-id")}---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy
 metadata: {name: jwt, namespace: apps}

@@ -8,21 +8,10 @@
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ask, serve, until, type Answer, type Served } from "./process.ts";
-import { gatewayWithRoute } from "../support/manifests.ts";
+import { aliceKeyPolicy, gatewayWithRoute } from "../support/manifests.ts";
 
 const WORLD = `${gatewayWithRoute("api.test")}---
-apiVersion: v1
-kind: Secret
-metadata: {name: keys, namespace: apps}
-stringData: {alice: alice-key}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: keys, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
-  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: x-client-id}
-`;
+${aliceKeyPolicy("keys", undefined, "forwardClientIDHeader: x-client-id")}`;
 
 interface Slow {
   readonly kind: "headers" | "body" | "idle";

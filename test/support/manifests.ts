@@ -23,3 +23,23 @@ spec:
   hostnames: [${host}]
 ${lines.length > 0 ? `  rules:\n${lines.join("\n")}\n` : ""}`;
 }
+
+/**
+ * Secret apps/keys (client alice, key "alice-key") and SecurityPolicy apps/`name` checking it in
+ * X-API-Key on the rule `section` of HTTPRoute apps/api (the whole route without one); `extra` goes
+ * into the apiKeyAuth map ("forwardClientIDHeader: x-client-id"). Ends with a newline.
+ */
+export function aliceKeyPolicy(name: string, section?: string, extra?: string): string {
+  return `apiVersion: v1
+kind: Secret
+metadata: {name: keys, namespace: apps}
+stringData: {alice: alice-key}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: ${name}, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api${section === undefined ? "" : `, sectionName: ${section}`}}]
+  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}]${extra === undefined ? "" : `, ${extra}`}}
+`;
+}
