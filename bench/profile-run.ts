@@ -28,22 +28,37 @@ export interface ProfileOptions {
 export type ProfiledScenario = "baseline" | "apiKey" | "jwtCached" | "jwtNew";
 
 /** The summary, plus the server CPU µs per request while profiled (the profiler adds some). */
-export async function profileScenario(o: ProfileOptions, scenario: ProfiledScenario): Promise<ProfileSummary & { file: string; cpuUsPerReq: number }> {
+export async function profileScenario(
+  o: ProfileOptions,
+  scenario: ProfiledScenario,
+): Promise<ProfileSummary & { file: string; cpuUsPerReq: number }> {
   const dir = join(o.dir, `profile-${scenario}`);
   mkdirSync(dir, { recursive: true });
   const env = { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir} --cpu-prof-interval=500` };
-  const server = scenario === "baseline"
-    ? await startBare(o.cpus.server, env)
-    : await startPortcullis({ cpu: o.cpus.server, manifests: o.manifests, logFile: join(dir, "portcullis.log"), env });
+  const server =
+    scenario === "baseline"
+      ? await startBare(o.cpus.server, env)
+      : await startPortcullis({ cpu: o.cpus.server, manifests: o.manifests, logFile: join(dir, "portcullis.log"), env });
   let cpuUsPerReq = NaN;
   try {
     const target = scenario === "apiKey" || scenario === "baseline" ? o.world.apiKeyTarget : o.world.jwtTarget;
-    const headers = { host: target.host, ...target.headers, ...(scenario === "jwtCached" ? { authorization: `Bearer ${o.cachedToken}` } : {}) };
+    const headers = {
+      host: target.host,
+      ...target.headers,
+      ...(scenario === "jwtCached" ? { authorization: `Bearer ${o.cachedToken}` } : {}),
+    };
     let offset = 0;
     const load = async (durationS: number) => {
       const tokens = scenario === "jwtNew" ? { file: o.tokensFile, offset } : undefined;
       const before = cpuSeconds(server.pid);
-      const r = await runWrk({ url: `${server.url}${target.path}`, cpu: o.cpus.load, connections: o.connections, durationS, headers, tokens });
+      const r = await runWrk({
+        url: `${server.url}${target.path}`,
+        cpu: o.cpus.load,
+        connections: o.connections,
+        durationS,
+        headers,
+        tokens,
+      });
       offset += r.requests + o.connections;
       cpuUsPerReq = ((cpuSeconds(server.pid) - before) * 1e6) / Math.max(1, r.requests);
     };

@@ -7,9 +7,23 @@
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
 
-interface CallFrame { functionName: string; url: string; lineNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
-interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
 
 export interface ProfileLine {
   readonly name: string;
@@ -49,7 +63,8 @@ function groupOf(frame: CallFrame): string {
   if (url.includes("node_modules/prom-client/")) return "prom-client";
   if (url.includes("node_modules/pino")) return "pino";
   if (url.includes("node_modules/")) return "other dependencies";
-  if (/node:(_http|http|net|stream|events|internal\/(http|streams|stream_base|net|timers|async_hooks|process\/task_queues))/.test(url)) return "node:http/net/events";
+  if (/node:(_http|http|net|stream|events|internal\/(http|streams|stream_base|net|timers|async_hooks|process\/task_queues))/.test(url))
+    return "node:http/net/events";
   if (/crypto/.test(url)) return "node:crypto";
   if (functionName === "(program)") return "unattributed native";
   if (url === "") return "other native";
@@ -97,9 +112,19 @@ export function summarize(profile: CpuProfile, top = 15, windowMs = Infinity): P
     totalMs: Math.round(total / 1000),
     idlePct: pct(groups.idle ?? 0),
     // Percentages below are of busy (non-idle) time.
-    self: lines(self).filter(([n]) => n !== "(idle)").slice(0, top).map(([name, us]) => ({ name, selfPct: busyPct(us), totalPct: busyPct(inclusive.get(name) ?? us) })),
-    project: lines(inclusive).slice(0, top).map(([name, us]) => ({ name, selfPct: busyPct(self.get(name) ?? 0), totalPct: busyPct(us) })),
-    groups: Object.fromEntries(Object.entries(groups).filter(([g]) => g !== "idle").map(([g, us]) => [g, busyPct(us)]).sort((a, b) => (b[1] as number) - (a[1] as number))),
+    self: lines(self)
+      .filter(([n]) => n !== "(idle)")
+      .slice(0, top)
+      .map(([name, us]) => ({ name, selfPct: busyPct(us), totalPct: busyPct(inclusive.get(name) ?? us) })),
+    project: lines(inclusive)
+      .slice(0, top)
+      .map(([name, us]) => ({ name, selfPct: busyPct(self.get(name) ?? 0), totalPct: busyPct(us) })),
+    groups: Object.fromEntries(
+      Object.entries(groups)
+        .filter(([g]) => g !== "idle")
+        .map(([g, us]) => [g, busyPct(us)])
+        .sort((a, b) => (b[1] as number) - (a[1] as number)),
+    ),
   };
 }
 
@@ -113,7 +138,9 @@ export function readProfile(file: string): CpuProfile {
  */
 export function renderProfile(title: string, s: ProfileSummary, rows = 12, cpuUsPerReq = NaN): string[] {
   const us = (pct: number) => (Number.isFinite(cpuUsPerReq) ? ` (${((pct / 100) * cpuUsPerReq).toFixed(1)} µs)` : "");
-  const groups = Object.entries(s.groups).map(([g, p]) => `${g} ${p}%${us(p)}`).join(", ");
+  const groups = Object.entries(s.groups)
+    .map(([g, p]) => `${g} ${p}%${us(p)}`)
+    .join(", ");
   const perReq = Number.isFinite(cpuUsPerReq) ? `, ${cpuUsPerReq.toFixed(1)} µs of server CPU per request while profiled` : "";
   return [
     `**${title}** — ${s.totalMs} ms of load sampled, idle ${s.idlePct}%${perReq}. Busy time by area: ${groups}.`,
@@ -122,14 +149,16 @@ export function renderProfile(title: string, s: ProfileSummary, rows = 12, cpuUs
     "|---:|---:|---|",
     ...s.self.slice(0, rows).map((l) => `| ${l.selfPct}${us(l.selfPct)} | ${l.totalPct} | \`${l.name}\` |`),
     "",
-    ...(s.project.length === 0 ? [] : [
-      "Portcullis functions by inclusive time:",
-      "",
-      "| total % of busy (µs/req) | self % | function |",
-      "|---:|---:|---|",
-      ...s.project.slice(0, rows).map((l) => `| ${l.totalPct}${us(l.totalPct)} | ${l.selfPct} | \`${l.name}\` |`),
-      "",
-    ]),
+    ...(s.project.length === 0
+      ? []
+      : [
+          "Portcullis functions by inclusive time:",
+          "",
+          "| total % of busy (µs/req) | self % | function |",
+          "|---:|---:|---|",
+          ...s.project.slice(0, rows).map((l) => `| ${l.totalPct}${us(l.totalPct)} | ${l.selfPct} | \`${l.name}\` |`),
+          "",
+        ]),
   ];
 }
 

@@ -56,26 +56,66 @@ export function resultRows(worlds: readonly WorldResult[]): string[][] {
   const rows: string[][] = [];
   for (const w of worlds) {
     for (const [name, s] of Object.entries(w.scenarios) as [ScenarioName, WorldResult["scenarios"][ScenarioName]][]) {
-      const vsCrypto = name === "jwtNew" ? `${f2(w.jwtNewVsCrypto)}× of ${f0(w.cryptoRate)}/s (CPU: ${f2(w.jwtNewVsCryptoCpu)}×); ${f2(w.jwtNewVsCeiling)}× the ceiling`
-        : name === "verifyCeiling" ? `${f2(w.ceilingVsCrypto)}× of ${f0(w.cryptoRate)}/s` : "";
+      const vsCrypto =
+        name === "jwtNew"
+          ? `${f2(w.jwtNewVsCrypto)}× of ${f0(w.cryptoRate)}/s (CPU: ${f2(w.jwtNewVsCryptoCpu)}×); ${f2(w.jwtNewVsCeiling)}× the ceiling`
+          : name === "verifyCeiling"
+            ? `${f2(w.ceilingVsCrypto)}× of ${f0(w.cryptoRate)}/s`
+            : "";
       const ratio = name === "baseline" ? "1.00" : f2(s.rpsRatio);
       const p99 = name === "baseline" ? "1.00" : f2(s.p99Ratio);
       const cpu = name === "baseline" ? "1.00" : f2(s.cpuRatio);
-      rows.push([w.label, NAMES[name], f0(s.rps), ms(s.p50Ms), ms(s.p99Ms), ratio, p99, vsCrypto, s.cpuUsPerReq.toFixed(1), cpu, s.waitPct.toFixed(0), String(s.errors)]);
+      rows.push([
+        w.label,
+        NAMES[name],
+        f0(s.rps),
+        ms(s.p50Ms),
+        ms(s.p99Ms),
+        ratio,
+        p99,
+        vsCrypto,
+        s.cpuUsPerReq.toFixed(1),
+        cpu,
+        s.waitPct.toFixed(0),
+        String(s.errors),
+      ]);
     }
   }
   return rows;
 }
 
-const HEADER = ["world", "scenario", "req/s", "p50 ms", "p99 ms", "req/s ÷ bare", "p99 ÷ bare", "vs crypto.verify", "server CPU µs/req", "bare CPU ÷ this CPU", "max wait %", "errors"];
+const HEADER = [
+  "world",
+  "scenario",
+  "req/s",
+  "p50 ms",
+  "p99 ms",
+  "req/s ÷ bare",
+  "p99 ÷ bare",
+  "vs crypto.verify",
+  "server CPU µs/req",
+  "bare CPU ÷ this CPU",
+  "max wait %",
+  "errors",
+];
 
 export function targets(r: Results): Target[] {
   const out: Target[] = [];
   for (const w of r.worlds) {
     for (const name of ["apiKey", "jwtCached"] as const) {
       const s = w.scenarios[name];
-      out.push({ what: `${NAMES[name]}, ${w.label}: req/s`, measured: `${f2(s.rpsRatio)}× bare (per CPU-second: ${f2(s.cpuRatio)}×)`, target: "≥ 0.90× bare", met: s.rpsRatio >= 0.9 && s.errors === 0 });
-      out.push({ what: `${NAMES[name]}, ${w.label}: p99`, measured: `${f2(s.p99Ratio)}× bare`, target: "≤ 1.2× bare", met: s.p99Ratio <= 1.2 && s.errors === 0 });
+      out.push({
+        what: `${NAMES[name]}, ${w.label}: req/s`,
+        measured: `${f2(s.rpsRatio)}× bare (per CPU-second: ${f2(s.cpuRatio)}×)`,
+        target: "≥ 0.90× bare",
+        met: s.rpsRatio >= 0.9 && s.errors === 0,
+      });
+      out.push({
+        what: `${NAMES[name]}, ${w.label}: p99`,
+        measured: `${f2(s.p99Ratio)}× bare`,
+        target: "≤ 1.2× bare",
+        met: s.p99Ratio <= 1.2 && s.errors === 0,
+      });
     }
     const n = w.scenarios.jwtNew;
     out.push({
@@ -89,17 +129,37 @@ export function targets(r: Results): Target[] {
   if (small !== undefined && large !== undefined) {
     for (const name of ["apiKey", "jwtCached", "jwtNew"] as const) {
       const cost = large.scenarios[name].cpuUsPerReq / small.scenarios[name].cpuUsPerReq;
-      out.push({ what: `${NAMES[name]}: per-request CPU at ${large.label} ÷ at ${small.label}`, measured: `${f2(cost)}×`, target: "≤ 1.2×", met: cost <= 1.2 });
+      out.push({
+        what: `${NAMES[name]}: per-request CPU at ${large.label} ÷ at ${small.label}`,
+        measured: `${f2(cost)}×`,
+        target: "≤ 1.2×",
+        met: cost <= 1.2,
+      });
     }
   }
   if (r.compile !== undefined) {
     const c = r.compile;
-    out.push({ what: "compile() of 10k policies + 10k routes + 100k API keys (cold / warm)", measured: `${f0(c.compileColdMs)} / ${f0(c.compileWarmMs)} ms`, target: "≤ 1,000 ms", met: c.compileColdMs <= 1000 });
-    out.push({ what: "RSS holding that world and its snapshot (settled / peak)", measured: `${f0(c.rssSettledMiB)} / ${f0(c.rssPeakMiB)} MiB`, target: "≤ 512 MiB", met: c.rssPeakMiB <= 512 });
+    out.push({
+      what: "compile() of 10k policies + 10k routes + 100k API keys (cold / warm)",
+      measured: `${f0(c.compileColdMs)} / ${f0(c.compileWarmMs)} ms`,
+      target: "≤ 1,000 ms",
+      met: c.compileColdMs <= 1000,
+    });
+    out.push({
+      what: "RSS holding that world and its snapshot (settled / peak)",
+      measured: `${f0(c.rssSettledMiB)} / ${f0(c.rssPeakMiB)} MiB`,
+      target: "≤ 512 MiB",
+      met: c.rssPeakMiB <= 512,
+    });
   }
   if (r.apply !== undefined) {
     const world = r.apply.background > 0 ? ` over ${f0(r.apply.background)} more objects` : "";
-    out.push({ what: `apply → enforced, real API server, ${r.apply.changes} changes${world}: p99`, measured: `${f0(r.apply.p99Ms)} ms (p50 ${f0(r.apply.p50Ms)})`, target: "≤ 1,000 ms", met: r.apply.p99Ms <= 1000 });
+    out.push({
+      what: `apply → enforced, real API server, ${r.apply.changes} changes${world}: p99`,
+      measured: `${f0(r.apply.p99Ms)} ms (p50 ${f0(r.apply.p50Ms)})`,
+      target: "≤ 1,000 ms",
+      met: r.apply.p99Ms <= 1000,
+    });
   }
   return out;
 }
@@ -139,10 +199,10 @@ export function renderSection(r: Results): string {
     "",
     ...markdownTable(HEADER, resultRows(r.worlds)),
     "",
-    "Ratios are medians over rounds of each run divided by the baseline run of the same round. \"server CPU µs/req\" is the",
+    'Ratios are medians over rounds of each run divided by the baseline run of the same round. "server CPU µs/req" is the',
     "server process's user + system CPU time over the run divided by the requests answered: the per-request cost, which",
-    "other processes on the machine do not distort. \"bare CPU ÷ this CPU\" is therefore the req/s ratio the two servers",
-    "would show on a core of their own. \"max wait %\" is the largest share of a run the server spent runnable but waiting",
+    'other processes on the machine do not distort. "bare CPU ÷ this CPU" is therefore the req/s ratio the two servers',
+    'would show on a core of their own. "max wait %" is the largest share of a run the server spent runnable but waiting',
     "for its CPU (taken by another process): above a few %, that run's req/s and latency measure the neighbours too.",
     "The ceiling row is bench/bare-server.ts with `--verify-jwk`: node:http plus one crypto.verify of each new token's ES256",
     "signature and nothing else, the least any HTTP service checking every new token does; it shows what the HTTP exchange",
@@ -150,11 +210,22 @@ export function renderSection(r: Results): string {
     "",
   ];
   for (const w of r.worlds) {
-    lines.push(`- ${w.label}: ${f0(w.counts.routes)} HTTPRoutes on ${f0(w.counts.hosts)} hosts, ${f0(w.counts.policies)} SecurityPolicies, ${f0(w.counts.apiKeys)} API keys;` +
-      ` start-up to ready ${(w.startupMs / 1000).toFixed(1)} s; RSS after the runs ${f0(w.rssMiB)} MiB (peak ${f0(w.peakRssMiB)} MiB);` +
-      ` baseline req/s by round ${w.scenarios.baseline.runs.map((x) => f0(x.rps)).join(" / ")}; crypto.verify/s by round ${w.cryptoRuns.map((c) => f0(c.verifiesPerSecond)).join(" / ")} (per CPU-second ${w.cryptoRuns.map((c) => f0(c.verifiesPerCpuSecond)).join(" / ")}).`);
+    lines.push(
+      `- ${w.label}: ${f0(w.counts.routes)} HTTPRoutes on ${f0(w.counts.hosts)} hosts, ${f0(w.counts.policies)} SecurityPolicies, ${f0(w.counts.apiKeys)} API keys;` +
+        ` start-up to ready ${(w.startupMs / 1000).toFixed(1)} s; RSS after the runs ${f0(w.rssMiB)} MiB (peak ${f0(w.peakRssMiB)} MiB);` +
+        ` baseline req/s by round ${w.scenarios.baseline.runs.map((x) => f0(x.rps)).join(" / ")}; crypto.verify/s by round ${w.cryptoRuns.map((c) => f0(c.verifiesPerSecond)).join(" / ")} (per CPU-second ${w.cryptoRuns.map((c) => f0(c.verifiesPerCpuSecond)).join(" / ")}).`,
+    );
   }
-  lines.push("", "### Targets", "", ...markdownTable(["", "what", "measured", "target"], targets(r).map((x) => [x.met ? "✅" : "❌", x.what, x.measured, x.target])), "");
+  lines.push(
+    "",
+    "### Targets",
+    "",
+    ...markdownTable(
+      ["", "what", "measured", "target"],
+      targets(r).map((x) => [x.met ? "✅" : "❌", x.what, x.measured, x.target]),
+    ),
+    "",
+  );
   if (r.compile !== undefined) {
     const c = r.compile;
     lines.push(
@@ -194,8 +265,9 @@ export function writeBenchmarksFile(file: string, section: string): void {
   const current = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
   const start = current.indexOf(START);
   const end = current.indexOf(END);
-  const next = start !== -1 && end > start
-    ? `${current.slice(0, start)}${section}${current.slice(end + END.length)}`
-    : `${current.trimEnd()}\n\n${section}\n`;
+  const next =
+    start !== -1 && end > start
+      ? `${current.slice(0, start)}${section}${current.slice(end + END.length)}`
+      : `${current.trimEnd()}\n\n${section}\n`;
   writeFileSync(file, next);
 }

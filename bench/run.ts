@@ -72,7 +72,9 @@ const nproc = cpus().length;
 const cpuSet = { server: String(nproc - 1), load: "0" };
 if (nproc < 2) log("WARNING: one CPU only: wrk and the server share it, so every figure understates the server");
 const work = mkdtempSync(join(tmpdir(), "portcullis-bench-"));
-log(`bench: work dir ${work}; server CPU ${cpuSet.server}, wrk CPU ${cpuSet.load}; ${rounds} round(s) × ${durationS} s after ${warmupS} s warm-up, ${connections} connections`);
+log(
+  `bench: work dir ${work}; server CPU ${cpuSet.server}, wrk CPU ${cpuSet.load}; ${rounds} round(s) × ${durationS} s after ${warmupS} s warm-up, ${connections} connections`,
+);
 
 const machine = {
   date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
@@ -80,7 +82,9 @@ const machine = {
   cpu: /^model name\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? "unknown CPU",
   node: execFileSync(NODE, ["--version"], { encoding: "utf8" }).trim(),
   kernel: execFileSync("uname", ["-r"], { encoding: "utf8" }).trim(),
-  loadavg: loadavg().map((x) => x.toFixed(2)).join(" "),
+  loadavg: loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" "),
   method:
     `Server (bare node:http or Portcullis) pinned to CPU ${cpuSet.server}, \`wrk -t1 -c${connections}\` pinned to CPU ${cpuSet.load} (taskset), keep-alive, loopback; ` +
     `${warmupS} s warm-up per scenario, then ${rounds} interleaved round(s) of ${durationS} s per scenario, each after ${sliceWarmupS} s of unmeasured load; figures are medians over rounds.`,
@@ -92,13 +96,20 @@ const jwkFile = join(work, "idp.jwk.json");
 writeFileSync(jwkFile, JSON.stringify(idp.jwk));
 const tokensFile = join(work, "tokens.txt");
 writeFileSync(tokensFile, `${(await mintTokens(idp, 2000)).join("\n")}\n`);
-const probeRate = skip.has("serve") ? 0 : (await cryptoVerifyRate({ tokens: { file: tokensFile, cached: "" }, jwkFile, cpus: cpuSet }, 1000)).verifiesPerSecond;
-const tokenCount = Math.min(400_000, Math.ceil(probeRate * (warmupS + rounds * (sliceWarmupS + durationS))) + (1 + 2 * rounds) * connections);
+const probeRate = skip.has("serve")
+  ? 0
+  : (await cryptoVerifyRate({ tokens: { file: tokensFile, cached: "" }, jwkFile, cpus: cpuSet }, 1000)).verifiesPerSecond;
+const tokenCount = Math.min(
+  400_000,
+  Math.ceil(probeRate * (warmupS + rounds * (sliceWarmupS + durationS))) + (1 + 2 * rounds) * connections,
+);
 const minting = performance.now();
 const tokens = await mintTokens(idp, tokenCount + 1);
 const cachedToken = tokens.pop()!;
 writeFileSync(tokensFile, `${tokens.join("\n")}\n`);
-log(`bench: crypto.verify ES256 ≈ ${Math.round(probeRate)}/s; minted ${tokenCount} distinct tokens in ${((performance.now() - minting) / 1000).toFixed(1)} s [${elapsed()}]`);
+log(
+  `bench: crypto.verify ES256 ≈ ${Math.round(probeRate)}/s; minted ${tokenCount} distinct tokens in ${((performance.now() - minting) / 1000).toFixed(1)} s [${elapsed()}]`,
+);
 
 // 1–3. Throughput and latency, 10 routes and 10k routes / 10k hosts.
 const worlds: WorldResult[] = [];
@@ -108,10 +119,26 @@ for (const n of skip.has("serve") ? [] : [10, tenants]) {
   writeWorld(world, manifestsOf(n));
   const label = `${n.toLocaleString("en-US")} routes`;
   log(`bench: ${label} world [${elapsed()}]`);
-  worlds.push(await benchWorld({
-    label, manifests: manifestsOf(n), world, tokens: { file: tokensFile, cached: cachedToken }, jwkFile,
-    cpus: cpuSet, connections, warmupS, sliceWarmupS, durationS, rounds, cryptoMs: 1500, logDir: work,
-  }, log));
+  worlds.push(
+    await benchWorld(
+      {
+        label,
+        manifests: manifestsOf(n),
+        world,
+        tokens: { file: tokensFile, cached: cachedToken },
+        jwkFile,
+        cpus: cpuSet,
+        connections,
+        warmupS,
+        sliceWarmupS,
+        durationS,
+        rounds,
+        cryptoMs: 1500,
+        logDir: work,
+      },
+      log,
+    ),
+  );
 }
 
 // A stage that fails is reported (and makes the exit status 1); the other results still get written.
@@ -130,10 +157,25 @@ async function stage<T>(name: string, run: () => Promise<T>): Promise<T | undefi
 const profiles: { scenario: string; summary: ProfileSummary; cpuUsPerReq: number }[] = [];
 if (!skip.has("profile") && !skip.has("serve")) {
   const world = buildWorld({ tenants: 10, keysPerSecret: 20, jwk: idp.jwk });
-  const titles = { baseline: "bare node:http (baseline)", apiKey: "API key", jwtCached: "JWT, cached token", jwtNew: "JWT, all-new tokens (ES256)" } as const;
+  const titles = {
+    baseline: "bare node:http (baseline)",
+    apiKey: "API key",
+    jwtCached: "JWT, cached token",
+    jwtNew: "JWT, all-new tokens (ES256)",
+  } as const;
   for (const scenario of ["baseline", "apiKey", "jwtCached", "jwtNew"] as const) {
     log(`bench: profiling ${scenario} [${elapsed()}]`);
-    const options = { manifests: manifestsOf(10), world, cachedToken, tokensFile, cpus: cpuSet, connections, warmupS, durationS: quick ? 2 : 3, dir: work };
+    const options = {
+      manifests: manifestsOf(10),
+      world,
+      cachedToken,
+      tokensFile,
+      cpus: cpuSet,
+      connections,
+      warmupS,
+      durationS: quick ? 2 : 3,
+      dir: work,
+    };
     const summary = await stage(`profile ${scenario}`, () => profileScenario(options, scenario));
     if (summary !== undefined) profiles.push({ scenario: titles[scenario], summary, cpuUsPerReq: summary.cpuUsPerReq });
   }
@@ -143,14 +185,33 @@ if (!skip.has("profile") && !skip.has("serve")) {
 let compile: CompileReport | undefined;
 if (!skip.has("compile")) {
   log(`bench: compile of ${tenants.toLocaleString("en-US")} policies + routes [${elapsed()}]`);
-  compile = await stage("compile", () => new Promise<CompileReport>((resolve, reject) => {
-    // The young-generation size bin/portcullis runs Portcullis with.
-    const child = spawn("taskset", ["-c", cpuSet.server, NODE, "--expose-gc", "--max-semi-space-size=32", join(ROOT, "bench/compile-bench.ts"), String(tenants), "20"], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.on("data", (c: Buffer) => (out += c));
-    child.once("error", reject);
-    child.once("close", (code) => (code === 0 ? resolve(JSON.parse(out) as CompileReport) : reject(new Error(`compile-bench exited ${code}`))));
-  }));
+  compile = await stage(
+    "compile",
+    () =>
+      new Promise<CompileReport>((resolve, reject) => {
+        // The young-generation size bin/portcullis runs Portcullis with.
+        const child = spawn(
+          "taskset",
+          [
+            "-c",
+            cpuSet.server,
+            NODE,
+            "--expose-gc",
+            "--max-semi-space-size=32",
+            join(ROOT, "bench/compile-bench.ts"),
+            String(tenants),
+            "20",
+          ],
+          { stdio: ["ignore", "pipe", "inherit"] },
+        );
+        let out = "";
+        child.stdout.on("data", (c: Buffer) => (out += c));
+        child.once("error", reject);
+        child.once("close", (code) =>
+          code === 0 ? resolve(JSON.parse(out) as CompileReport) : reject(new Error(`compile-bench exited ${code}`)),
+        );
+      }),
+  );
 }
 
 // 5. apply → enforced against the real API server.
@@ -158,7 +219,7 @@ let apply: (ApplyResult & { background: number }) | undefined;
 if (!skip.has("kube")) {
   log(`bench: apply → enforced, ${changes} changes against a real kube-apiserver [${elapsed()}]`);
   const applyTenants = Number(flags["apply-tenants"]);
-  const background = applyTenants > 0 ? buildWorld({ tenants: applyTenants, keysPerSecret: 20, jwk: idp.jwk }).objects as Obj[] : [];
+  const background = applyTenants > 0 ? (buildWorld({ tenants: applyTenants, keysPerSecret: 20, jwk: idp.jwk }).objects as Obj[]) : [];
   apply = await stage("apply → enforced", () => benchApplyEnforced(changes, work, log, background));
 }
 

@@ -106,7 +106,11 @@ export const median = (xs: readonly number[]): number => {
 };
 
 /** One request, for the pre-check that every scenario is really a 200 with the expected headers. */
-function probe(url: string, target: Target, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown> }> {
+function probe(
+  url: string,
+  target: Target,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request(`${url}${target.path}`, { headers: { host: target.host, ...target.headers, ...headers } }, (res) => {
       res.resume();
@@ -124,11 +128,17 @@ export interface CryptoRate {
 
 export function cryptoVerifyRate(o: Pick<ServeBenchOptions, "tokens" | "jwkFile" | "cpus">, durationMs: number): Promise<CryptoRate> {
   return new Promise((resolve, reject) => {
-    const child = spawn("taskset", ["-c", o.cpus.server, NODE, join(import.meta.dirname, "crypto-verify.ts"), o.tokens.file, o.jwkFile, String(durationMs)], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(
+      "taskset",
+      ["-c", o.cpus.server, NODE, join(import.meta.dirname, "crypto-verify.ts"), o.tokens.file, o.jwkFile, String(durationMs)],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
     let out = "";
     child.stdout.on("data", (c: Buffer) => (out += c));
     child.once("error", reject);
-    child.once("close", (code) => (code === 0 ? resolve(JSON.parse(out) as CryptoRate) : reject(new Error(`crypto-verify exited ${code}`))));
+    child.once("close", (code) =>
+      code === 0 ? resolve(JSON.parse(out) as CryptoRate) : reject(new Error(`crypto-verify exited ${code}`)),
+    );
   });
 }
 
@@ -137,22 +147,27 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
   const ceiling = await startBare(o.cpus.server, {}, o.jwkFile);
   let portcullis: ServerProcess | undefined;
   try {
-    portcullis = await startPortcullis({ cpu: o.cpus.server, manifests: o.manifests, logFile: join(o.logDir, `portcullis-${o.world.counts.routes}.log`), readyTimeoutMs: 240_000 });
-    log(`  ${o.label}: Portcullis ready in ${(portcullis.startupMs / 1000).toFixed(1)} s (pid ${portcullis.pid}, pinned to CPU ${o.cpus.server})`);
+    portcullis = await startPortcullis({
+      cpu: o.cpus.server,
+      manifests: o.manifests,
+      logFile: join(o.logDir, `portcullis-${o.world.counts.routes}.log`),
+      readyTimeoutMs: 240_000,
+    });
+    log(
+      `  ${o.label}: Portcullis ready in ${(portcullis.startupMs / 1000).toFixed(1)} s (pid ${portcullis.pid}, pinned to CPU ${o.cpus.server})`,
+    );
     const { apiKeyTarget, jwtTarget } = o.world;
     const bearer = { authorization: `Bearer ${o.tokens.cached}` };
     // Fail loudly rather than benchmark a 401.
-    const checks = [
-      await probe(portcullis.url, apiKeyTarget, {}),
-      await probe(portcullis.url, jwtTarget, bearer),
-    ];
+    const checks = [await probe(portcullis.url, apiKeyTarget, {}), await probe(portcullis.url, jwtTarget, bearer)];
     for (const c of checks) {
       if (c.status !== 200 || typeof c.headers["x-user-id"] !== "string") throw new Error(`pre-check failed: ${JSON.stringify(c)}`);
     }
     // The ceiling must really verify: the token passes, the same token with another signature does not.
     const forged = { authorization: `Bearer ${o.tokens.cached.slice(0, o.tokens.cached.lastIndexOf(".") + 1)}${"A".repeat(86)}` };
     const ceilingChecks = [(await probe(ceiling.url, jwtTarget, bearer)).status, (await probe(ceiling.url, jwtTarget, forged)).status];
-    if (ceilingChecks.join() !== "200,401") throw new Error(`pre-check of the bare + crypto.verify server failed: ${ceilingChecks.join(", ")}`);
+    if (ceilingChecks.join() !== "200,401")
+      throw new Error(`pre-check of the bare + crypto.verify server failed: ${ceilingChecks.join(", ")}`);
     let tokenOffset = 0;
     let ceilingOffset = 0;
     const run = async (scenario: ScenarioName, durationS: number): Promise<Run> => {
@@ -174,12 +189,22 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
           return runWrk({ ...base, url: `${portcullis!.url}${jwtTarget.path}`, headers: { ...at(jwtTarget), ...bearer } });
         case "verifyCeiling": {
           // Its own walk through the tokens: it caches nothing, so only Portcullis needs unseen ones.
-          const r = await runWrk({ ...base, url: `${ceiling.url}${jwtTarget.path}`, headers: at(jwtTarget), tokens: { file: o.tokens.file, offset: ceilingOffset } });
+          const r = await runWrk({
+            ...base,
+            url: `${ceiling.url}${jwtTarget.path}`,
+            headers: at(jwtTarget),
+            tokens: { file: o.tokens.file, offset: ceilingOffset },
+          });
           ceilingOffset += r.requests + o.connections;
           return r;
         }
         case "jwtNew": {
-          const r = await runWrk({ ...base, url: `${portcullis!.url}${jwtTarget.path}`, headers: at(jwtTarget), tokens: { file: o.tokens.file, offset: tokenOffset } });
+          const r = await runWrk({
+            ...base,
+            url: `${portcullis!.url}${jwtTarget.path}`,
+            headers: at(jwtTarget),
+            tokens: { file: o.tokens.file, offset: tokenOffset },
+          });
           tokenOffset += r.requests + o.connections; // requests still in flight at the end were sent too
           return r;
         }
@@ -187,7 +212,8 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
     };
     for (const s of SCENARIOS) {
       const warm = await run(s, o.warmupS);
-      if (warm.errors > warm.requests / 1000) throw new Error(`${o.label} ${s}: ${warm.errors} of ${warm.requests} warm-up requests failed (not 2xx, or socket errors)`);
+      if (warm.errors > warm.requests / 1000)
+        throw new Error(`${o.label} ${s}: ${warm.errors} of ${warm.requests} warm-up requests failed (not 2xx, or socket errors)`);
     }
     const runs: Record<ScenarioName, Run[]> = { baseline: [], apiKey: [], jwtCached: [], verifyCeiling: [], jwtNew: [] };
     const cryptoRuns: CryptoRate[] = [];
@@ -199,7 +225,9 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
         runs[s].push(await run(s, o.durationS));
       }
       cryptoRuns.push(await cryptoVerifyRate(o, o.cryptoMs));
-      log(`  ${o.label} round ${round}/${o.rounds}: ${SCENARIOS.map((s) => `${s} ${Math.round(runs[s].at(-1)!.rps)}`).join(", ")} req/s; crypto.verify ${Math.round(cryptoRuns.at(-1)!.verifiesPerSecond)}/s`);
+      log(
+        `  ${o.label} round ${round}/${o.rounds}: ${SCENARIOS.map((s) => `${s} ${Math.round(runs[s].at(-1)!.rps)}`).join(", ")} req/s; crypto.verify ${Math.round(cryptoRuns.at(-1)!.verifiesPerSecond)}/s`,
+      );
     }
     const memory = portcullis.memory();
     const perRound = (s: ScenarioName, f: (r: Run, b: Run) => number) => median(runs[s].map((r, i) => f(r, runs.baseline[i]!)));
@@ -222,7 +250,13 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
       startupMs: portcullis.startupMs,
       rssMiB: memory.rssMiB,
       peakRssMiB: memory.peakMiB,
-      scenarios: { baseline: summary("baseline"), apiKey: summary("apiKey"), jwtCached: summary("jwtCached"), verifyCeiling: summary("verifyCeiling"), jwtNew: summary("jwtNew") },
+      scenarios: {
+        baseline: summary("baseline"),
+        apiKey: summary("apiKey"),
+        jwtCached: summary("jwtCached"),
+        verifyCeiling: summary("verifyCeiling"),
+        jwtNew: summary("jwtNew"),
+      },
       cryptoRuns,
       cryptoRate: median(cryptoRuns.map((c) => c.verifiesPerSecond)),
       cryptoCpuRate: median(cryptoRuns.map((c) => c.verifiesPerCpuSecond)),

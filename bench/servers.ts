@@ -54,7 +54,12 @@ export async function startBare(cpu: string, env: Readonly<Record<string, string
     createInterface({ input: child.stdout! }).once("line", (line) => resolve((JSON.parse(line) as { port: number }).port));
   });
   child.removeAllListeners("exit");
-  return handle(verifyJwk === undefined ? "bare node:http" : "bare node:http + crypto.verify", child, `http://127.0.0.1:${port}`, performance.now() - started);
+  return handle(
+    verifyJwk === undefined ? "bare node:http" : "bare node:http + crypto.verify",
+    child,
+    `http://127.0.0.1:${port}`,
+    performance.now() - started,
+  );
 }
 
 export interface PortcullisOptions {
@@ -79,7 +84,10 @@ export async function startPortcullis(o: PortcullisOptions): Promise<ServerProce
   const log = createWriteStream(o.logFile);
   child.stderr!.pipe(log, { end: false });
   const found = await new Promise<{ authz: number; admin: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Portcullis did not log its ports in time; see ${o.logFile}`)), o.readyTimeoutMs ?? 120_000);
+    const timer = setTimeout(
+      () => reject(new Error(`Portcullis did not log its ports in time; see ${o.logFile}`)),
+      o.readyTimeoutMs ?? 120_000,
+    );
     child.once("exit", (code) => reject(new Error(`Portcullis exited (${code}); see ${o.logFile}`)));
     let done = false;
     createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -94,7 +102,12 @@ export async function startPortcullis(o: PortcullisOptions): Promise<ServerProce
     });
   });
   const deadline = Date.now() + (o.readyTimeoutMs ?? 120_000);
-  while ((await fetch(`http://127.0.0.1:${found.admin}/readyz`).then((r) => r.status, () => 0)) !== 200) {
+  while (
+    (await fetch(`http://127.0.0.1:${found.admin}/readyz`).then(
+      (r) => r.status,
+      () => 0,
+    )) !== 200
+  ) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`Portcullis did not become ready; see ${o.logFile}`);
     await new Promise((r) => setTimeout(r, 50));
   }

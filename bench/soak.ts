@@ -82,7 +82,9 @@ spec:
   targetRefs: [${routeRef("churn")}]
   apiKeyAuth: {credentialRefs: [{name: churn-keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: ${header}, sanitize: ${n % 3 === 0}}
 `;
-  const noise = Array.from({ length: (n * 7) % 31 }, (_, i) => `---
+  const noise = Array.from(
+    { length: (n * 7) % 31 },
+    (_, i) => `---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: noise-${i}, namespace: soak}
@@ -99,7 +101,8 @@ metadata: {name: noise-${i}, namespace: soak}
 spec:
   targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: noise-${i}}]
   apiKeyAuth: {credentialRefs: [{name: noise-${i}}], extractFrom: [{headers: [X-Key-${n % 5}]}]}
-`).join("\n");
+`,
+  ).join("\n");
   return { "40-churn-secret.yaml": secret, "41-churn-policy.yaml": policy, "50-noise.yaml": noise || "# none this tick\n" };
 }
 
@@ -138,13 +141,37 @@ async function probes(): Promise<{ probes: Probe[]; jwks: string }> {
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
   const list: Probe[] = [
     { name: "open", path: "/open/x", headers: {}, status: 200, identity: [{}] },
-    { name: "stable-good", path: "/stable", headers: { "x-api-key": "stable-alice-key" }, status: 200, identity: [{ "x-client-id": "alice" }] },
-    { name: "stable-spoof", path: "/stable", headers: { "x-api-key": "stable-alice-key", "x-client-id": "mallory" }, status: 200, identity: [{ "x-client-id": "alice" }] },
+    {
+      name: "stable-good",
+      path: "/stable",
+      headers: { "x-api-key": "stable-alice-key" },
+      status: 200,
+      identity: [{ "x-client-id": "alice" }],
+    },
+    {
+      name: "stable-spoof",
+      path: "/stable",
+      headers: { "x-api-key": "stable-alice-key", "x-client-id": "mallory" },
+      status: 200,
+      identity: [{ "x-client-id": "alice" }],
+    },
     { name: "stable-bad", path: "/stable", headers: { "x-api-key": "stable-alice-kez" }, status: 401, code: "apikey_invalid" },
     { name: "stable-none", path: "/stable", headers: {}, status: 401, code: "apikey_missing" },
-    { name: "churn-always", path: "/churn/a", headers: { "x-api-key": "always-key" }, status: 200, identity: [{ "x-client-a": "always" }, { "x-client-b": "always" }] },
+    {
+      name: "churn-always",
+      path: "/churn/a",
+      headers: { "x-api-key": "always-key" },
+      status: 200,
+      identity: [{ "x-client-a": "always" }, { "x-client-b": "always" }],
+    },
     { name: "churn-never", path: "/churn/a", headers: { "x-api-key": "never-key" }, status: 401, code: "apikey_invalid" },
-    { name: "jwt-good", path: "/jwt", headers: bearer(await mint(key.privateKey, "soak")), status: 200, identity: [{ "x-user-id": "soak-user" }] },
+    {
+      name: "jwt-good",
+      path: "/jwt",
+      headers: bearer(await mint(key.privateKey, "soak")),
+      status: 200,
+      identity: [{ "x-user-id": "soak-user" }],
+    },
     { name: "jwt-forged", path: "/jwt", headers: bearer(await mint(stranger.privateKey, "soak")), status: 401, code: "jwt_invalid" },
     { name: "jwt-audience", path: "/jwt", headers: bearer(await mint(key.privateKey, "other")), status: 403, code: "jwt_audience" },
     { name: "no-route", path: "/nowhere", headers: {}, status: 403, code: "route_not_found" },
@@ -154,7 +181,9 @@ async function probes(): Promise<{ probes: Probe[]; jwks: string }> {
 
 // ---- one request -------------------------------------------------------------------------------
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-type Outcome = { ok: true; status: number; headers: Record<string, string | string[] | undefined>; body: string } | { ok: false; error: string };
+type Outcome =
+  | { ok: true; status: number; headers: Record<string, string | string[] | undefined>; body: string }
+  | { ok: false; error: string };
 
 function send(port: number, path: string, headers: Record<string, string>): Promise<Outcome> {
   return new Promise((resolve) => {
@@ -179,7 +208,9 @@ function judge(probe: Probe, outcome: Outcome & { ok: true }): string | undefine
     return code === probe.code ? undefined : `code ${code}, expected ${probe.code}`;
   }
   const fits = probe.identity!.some((want) => Object.entries(want).every(([h, v]) => outcome.headers[h] === v));
-  const stray = ["x-client-id", "x-client-a", "x-client-b", "x-user-id"].filter((h) => outcome.headers[h] !== undefined && !probe.identity!.some((w) => h in w));
+  const stray = ["x-client-id", "x-client-a", "x-client-b", "x-user-id"].filter(
+    (h) => outcome.headers[h] !== undefined && !probe.identity!.some((w) => h in w),
+  );
   return fits && stray.length === 0 ? undefined : `identity headers ${JSON.stringify(outcome.headers)}`;
 }
 
@@ -191,10 +222,14 @@ async function main(): Promise<number> {
   let tick = 0;
   for (const [name, text] of Object.entries(churnFiles(tick))) writeAtomically(dir, name, text);
 
-  const child = spawn(join(ROOT, "bin/portcullis"), ["serve", "--manifests", dir, "--bind-address", "127.0.0.1", "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0"], {
-    env: { ...process.env, PORTCULLIS_GRPC_PORT: "0" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    join(ROOT, "bin/portcullis"),
+    ["serve", "--manifests", dir, "--bind-address", "127.0.0.1", "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0"],
+    {
+      env: { ...process.env, PORTCULLIS_GRPC_PORT: "0" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const logLevels: Record<string, number> = {};
   let ports: { authz: number; forwardAuth: number; admin: number } | undefined;
   let pending = "";
@@ -205,7 +240,8 @@ async function main(): Promise<number> {
     for (const line of lines) {
       const entry = JSON.parse(line) as { level: number; authz?: number; forwardAuth?: number; admin?: number };
       logLevels[entry.level] = (logLevels[entry.level] ?? 0) + 1;
-      if (ports === undefined && entry.authz !== undefined) ports = { authz: entry.authz, forwardAuth: entry.forwardAuth!, admin: entry.admin! };
+      if (ports === undefined && entry.authz !== undefined)
+        ports = { authz: entry.authz, forwardAuth: entry.forwardAuth!, admin: entry.admin! };
     }
   });
   let stderr = "";
@@ -238,7 +274,13 @@ async function main(): Promise<number> {
     const probe = list[n % list.length]!;
     const viaForwardAuth = Math.floor(n / list.length) % 2 === 1;
     const headers = viaForwardAuth
-      ? { ...probe.headers, "x-forwarded-method": "GET", "x-forwarded-host": HOST, "x-forwarded-uri": probe.path, "x-forwarded-proto": "https" }
+      ? {
+          ...probe.headers,
+          "x-forwarded-method": "GET",
+          "x-forwarded-host": HOST,
+          "x-forwarded-uri": probe.path,
+          "x-forwarded-proto": "https",
+        }
       : { ...probe.headers, host: HOST };
     const t0 = performance.now();
     stats.sent += 1;
@@ -255,7 +297,8 @@ async function main(): Promise<number> {
       if (problem !== undefined) {
         stats.wrong += 1;
         stats.byProbe[probe.name] = (stats.byProbe[probe.name] ?? 0) + 1;
-        if (stats.examples.length < 10) stats.examples.push(`${probe.name} via ${viaForwardAuth ? "forward-auth" : "ext_authz"}: ${problem}`);
+        if (stats.examples.length < 10)
+          stats.examples.push(`${probe.name} via ${viaForwardAuth ? "forward-auth" : "ext_authz"}: ${problem}`);
       }
     });
     inFlight.add(p);
@@ -285,30 +328,51 @@ async function main(): Promise<number> {
   rmSync(dir, { recursive: true, force: true });
 
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0) * 100) / 100;
+  const pct = (p: number) =>
+    Math.round((latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0) * 100) / 100;
   const settled = rss.filter((s) => s.t >= Math.min(60, DURATION_S / 4));
   // RSS is a GC sawtooth: compare the peaks of equal windows, not a regression line through it.
   const windowS = Math.max(10, Math.floor(DURATION_S / 5));
   const peaks = Array.from({ length: Math.ceil(DURATION_S / windowS) }, (_, i) =>
-    Math.max(...rss.filter((x) => x.t >= i * windowS && x.t < (i + 1) * windowS).map((x) => x.mib)));
+    Math.max(...rss.filter((x) => x.t >= i * windowS && x.t < (i + 1) * windowS).map((x) => x.mib)),
+  );
   const report = {
-    durationSeconds: DURATION_S, rate: RATE, churnEveryMs: CHURN_MS, churnTicks: tick, snapshotsPublished: generation,
-    requests: stats.sent, answered: stats.answered, errors: stats.errors, wrongDecisions: stats.wrong, wrongByProbe: stats.byProbe, examples: stats.examples,
+    durationSeconds: DURATION_S,
+    rate: RATE,
+    churnEveryMs: CHURN_MS,
+    churnTicks: tick,
+    snapshotsPublished: generation,
+    requests: stats.sent,
+    answered: stats.answered,
+    errors: stats.errors,
+    wrongDecisions: stats.wrong,
+    wrongByProbe: stats.byProbe,
+    examples: stats.examples,
     achievedRate: Math.round((stats.sent / DURATION_S) * 10) / 10,
     latencyMs: { p50: pct(50), p90: pct(90), p99: pct(99), p999: pct(99.9), max: pct(100) },
     rssMiB: {
-      first: rss[0]?.mib, afterWarmup: settled[0]?.mib, last: rss.at(-1)?.mib,
-      min: Math.min(...settled.map((s) => s.mib)), max: Math.max(...settled.map((s) => s.mib)),
-      windowSeconds: windowS, peakPerWindow: peaks, growthOfPeaks: Math.round((peaks.at(-1)! - peaks[1]!) * 10) / 10,
+      first: rss[0]?.mib,
+      afterWarmup: settled[0]?.mib,
+      last: rss.at(-1)?.mib,
+      min: Math.min(...settled.map((s) => s.mib)),
+      max: Math.max(...settled.map((s) => s.mib)),
+      windowSeconds: windowS,
+      peakPerWindow: peaks,
+      growthOfPeaks: Math.round((peaks.at(-1)! - peaks[1]!) * 10) / 10,
       samples: rss,
     },
-    childLogLines: logLevels, childStderr: stderr.slice(0, 2000), childExitCode: exitCode,
+    childLogLines: logLevels,
+    childStderr: stderr.slice(0, 2000),
+    childExitCode: exitCode,
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   return stats.errors === 0 && stats.wrong === 0 && exitCode === 0 ? 0 : 1;
 }
 
-main().then((code) => process.exit(code), (e: unknown) => {
-  process.stderr.write(`soak: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(2);
-});
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`soak: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(2);
+  },
+);

@@ -36,8 +36,14 @@ function mintRange(privatePem: string, from: number, to: number, nowSeconds: num
   const out: string[] = [];
   for (let i = from; i < to; i++) {
     const payload = b64({
-      iss: ISSUER, aud: AUDIENCE, sub: `user-${i}`, email: `user-${i}@bench.example.com`, department: "research",
-      iat: nowSeconds, exp: nowSeconds + 3600, jti: `bench-${nowSeconds}-${i}`,
+      iss: ISSUER,
+      aud: AUDIENCE,
+      sub: `user-${i}`,
+      email: `user-${i}@bench.example.com`,
+      department: "research",
+      iat: nowSeconds,
+      exp: nowSeconds + 3600,
+      jti: `bench-${nowSeconds}-${i}`,
     });
     const input = `${header}.${payload}`;
     const signature = sign("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" }).toString("base64url");
@@ -52,11 +58,17 @@ export async function mintTokens(idp: BenchIdp, count: number): Promise<string[]
   const workers = Math.max(1, Math.min(availableParallelism(), 4));
   const per = Math.ceil(count / workers);
   const parts = await Promise.all(
-    Array.from({ length: workers }, (_, w) => new Promise<string[]>((resolve, reject) => {
-      const worker = new Worker(new URL(import.meta.url), { workerData: { privatePem: idp.privatePem, from: w * per, to: Math.min(count, (w + 1) * per), nowSeconds } });
-      worker.once("message", resolve);
-      worker.once("error", reject);
-    })),
+    Array.from(
+      { length: workers },
+      (_, w) =>
+        new Promise<string[]>((resolve, reject) => {
+          const worker = new Worker(new URL(import.meta.url), {
+            workerData: { privatePem: idp.privatePem, from: w * per, to: Math.min(count, (w + 1) * per), nowSeconds },
+          });
+          worker.once("message", resolve);
+          worker.once("error", reject);
+        }),
+    ),
   );
   return parts.flat();
 }

@@ -52,10 +52,20 @@ export const apiKeyOf = (tenant: number, k: number) => createHash("sha256").upda
 export function buildWorld(options: WorldOptions): World {
   const { tenants, keysPerSecret, jwk } = options;
   const objects: Record<string, unknown>[] = [
-    { apiVersion: "gateway.networking.k8s.io/v1", kind: "GatewayClass", metadata: { name: "bench" }, spec: { controllerName: "portcullis.io/gateway-controller" } },
     {
-      apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway", metadata: { name: "gateway", namespace: GATEWAY_NS },
-      spec: { gatewayClassName: "bench", listeners: [{ name: "http", protocol: "HTTP", port: 80, allowedRoutes: { namespaces: { from: "All" } } }] },
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "GatewayClass",
+      metadata: { name: "bench" },
+      spec: { controllerName: "portcullis.io/gateway-controller" },
+    },
+    {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "Gateway",
+      metadata: { name: "gateway", namespace: GATEWAY_NS },
+      spec: {
+        gatewayClassName: "bench",
+        listeners: [{ name: "http", protocol: "HTTP", port: 80, allowedRoutes: { namespaces: { from: "All" } } }],
+      },
     },
   ];
   const inline = JSON.stringify({ keys: [jwk] });
@@ -64,7 +74,8 @@ export function buildWorld(options: WorldOptions): World {
     const namespace = namespaceOf(i);
     const timestamp = new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString().replace(".000Z", "Z");
     objects.push({
-      apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute",
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "HTTPRoute",
       metadata: { name: `route-${i}`, namespace, creationTimestamp: timestamp },
       spec: {
         parentRefs: [{ name: "gateway", namespace: GATEWAY_NS }],
@@ -84,23 +95,40 @@ export function buildWorld(options: WorldOptions): World {
       apiKeys += keysPerSecret;
       objects.push({ apiVersion: "v1", kind: "Secret", type: "Opaque", metadata: { name: `keys-${i}`, namespace }, data });
       objects.push({
-        apiVersion: "gateway.envoyproxy.io/v1alpha1", kind: "SecurityPolicy", metadata,
+        apiVersion: "gateway.envoyproxy.io/v1alpha1",
+        kind: "SecurityPolicy",
+        metadata,
         spec: {
           targetRefs,
-          apiKeyAuth: { credentialRefs: [{ name: `keys-${i}` }], extractFrom: [{ headers: ["X-API-Key"] }], forwardClientIDHeader: "x-user-id", sanitize: true },
+          apiKeyAuth: {
+            credentialRefs: [{ name: `keys-${i}` }],
+            extractFrom: [{ headers: ["X-API-Key"] }],
+            forwardClientIDHeader: "x-user-id",
+            sanitize: true,
+          },
         },
       });
     } else {
       objects.push({
-        apiVersion: "gateway.envoyproxy.io/v1alpha1", kind: "SecurityPolicy", metadata,
+        apiVersion: "gateway.envoyproxy.io/v1alpha1",
+        kind: "SecurityPolicy",
+        metadata,
         spec: {
           targetRefs,
           jwt: {
-            providers: [{
-              name: "bench-idp", issuer: ISSUER, audiences: [AUDIENCE],
-              localJWKS: { type: "Inline", inline },
-              claimToHeaders: [{ claim: "sub", header: "x-user-id" }, { claim: "department", header: "x-user-group" }, { claim: "email", header: "x-user-email" }],
-            }],
+            providers: [
+              {
+                name: "bench-idp",
+                issuer: ISSUER,
+                audiences: [AUDIENCE],
+                localJWKS: { type: "Inline", inline },
+                claimToHeaders: [
+                  { claim: "sub", header: "x-user-id" },
+                  { claim: "department", header: "x-user-group" },
+                  { claim: "email", header: "x-user-email" },
+                ],
+              },
+            ],
           },
         },
       });

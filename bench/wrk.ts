@@ -53,8 +53,16 @@ export function runWrk(o: WrkOptions): Promise<WrkResult> {
   if (host !== "127.0.0.1") throw new Error(`refusing to load ${o.url}: benchmarks only target 127.0.0.1`);
   const files = scriptFiles();
   const args = [
-    "-c", o.cpu, "wrk", "-t1", `-c${o.connections}`, `-d${o.durationS}s`, "--timeout", "5s",
-    "-s", o.tokens === undefined ? files.plain : files.rotate,
+    "-c",
+    o.cpu,
+    "wrk",
+    "-t1",
+    `-c${o.connections}`,
+    `-d${o.durationS}s`,
+    "--timeout",
+    "5s",
+    "-s",
+    o.tokens === undefined ? files.plain : files.rotate,
     // wrk adds its own Host unless one is spelled exactly "Host": two would be a 400.
     ...Object.entries(o.headers).flatMap(([k, v]) => ["-H", `${k.toLowerCase() === "host" ? "Host" : k}: ${v}`]),
     o.url,
@@ -77,7 +85,11 @@ export function runWrk(o: WrkOptions): Promise<WrkResult> {
         requests: r.requests!,
         durationS,
         rps: r.requests! / durationS,
-        p50Ms: ms(r.p50_us), p90Ms: ms(r.p90_us), p99Ms: ms(r.p99_us), p999Ms: ms(r.p999_us), maxMs: ms(r.max_us),
+        p50Ms: ms(r.p50_us),
+        p90Ms: ms(r.p90_us),
+        p99Ms: ms(r.p99_us),
+        p999Ms: ms(r.p999_us),
+        maxMs: ms(r.max_us),
         errors: r.connect_errors! + r.read_errors! + r.write_errors! + r.status_errors! + r.timeout_errors!,
         wraps: r.wraps!,
       });

@@ -25,7 +25,15 @@ const DecideOptions = {
   xffTrustedHops: z.coerce.number().int().min(0).max(10).default(0),
   /** Repeatable, and each value may be a comma-separated list. */
   xffTrustedCidrs: z.preprocess(
-    (v) => (Array.isArray(v) ? v.flatMap((s) => String(s).split(",").map((t) => t.trim()).filter((t) => t !== "")) : v),
+    (v) =>
+      Array.isArray(v)
+        ? v.flatMap((s) =>
+            String(s)
+              .split(",")
+              .map((t) => t.trim())
+              .filter((t) => t !== ""),
+          )
+        : v,
     z.array(z.string().refine(isCidr)).default([]),
   ),
   jwksFetchTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(5000),
@@ -55,7 +63,10 @@ const CheckSchema = z.object({
   command: z.literal("check"),
   manifests: z.string().min(1),
   header: z.array(z.string().regex(/^[^:\s]+:/)).default([]),
-  gateway: z.string().regex(/^[^/\s]+\/[^/\s]+$/).optional(),
+  gateway: z
+    .string()
+    .regex(/^[^/\s]+\/[^/\s]+$/)
+    .optional(),
   ...CompileOptions,
   ...DecideOptions,
   method: z.string().regex(/^[A-Za-z]+$/),
@@ -102,27 +113,75 @@ interface FlagSpec {
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
   manifests: { value: "DIR", help: "folder of YAML or JSON manifests, read recursively (serve watches it)", expects: "a folder" },
   kubeconfig: { value: "FILE", help: "kubeconfig of the cluster to watch (Kubernetes mode)", expects: "a file" },
-  "bind-address": { value: "ADDRESS", help: "address every port listens on (127.0.0.1: this machine only)", expects: "an address such as 127.0.0.1" },
+  "bind-address": {
+    value: "ADDRESS",
+    help: "address every port listens on (127.0.0.1: this machine only)",
+    expects: "an address such as 127.0.0.1",
+  },
   "authz-port": { value: "PORT", help: "Envoy ext_authz HTTP port", expects: "a port number from 0 to 65535" },
-  "forward-auth-port": { value: "PORT", help: "forward-auth port (nginx auth_request, Caddy forward_auth, Traefik ForwardAuth)", expects: "a port number from 0 to 65535" },
+  "forward-auth-port": {
+    value: "PORT",
+    help: "forward-auth port (nginx auth_request, Caddy forward_auth, Traefik ForwardAuth)",
+    expects: "a port number from 0 to 65535",
+  },
   "admin-port": { value: "PORT", help: "admin port: /healthz, /readyz, /metrics, /snapshot", expects: "a port number from 0 to 65535" },
   "grpc-port": { value: "PORT", help: "Envoy ext_authz gRPC port", expects: "a port number from 0 to 65535" },
   "controller-name": { value: "NAME", help: "controllerName of the statuses Portcullis writes", expects: "a name" },
-  "gateway-class": { value: "NAME", multiple: true, help: "serve only Gateways of this GatewayClass (repeatable; default: every class)", expects: "a GatewayClass name" },
+  "gateway-class": {
+    value: "NAME",
+    multiple: true,
+    help: "serve only Gateways of this GatewayClass (repeatable; default: every class)",
+    expects: "a GatewayClass name",
+  },
   "on-no-route": { value: "deny|allow", help: "decision for a request that matches no route" },
   "on-no-policy": { value: "allow|deny", help: "decision for a request whose route no SecurityPolicy governs (allow: as Envoy Gateway)" },
-  "xff-trusted-hops": { value: "N", help: "proxies in front of the gateway whose X-Forwarded-For entries are trusted", expects: "a whole number from 0 to 10" },
-  "xff-trusted-cidrs": { value: "CIDR", multiple: true, help: "addresses of the proxies whose X-Forwarded-For entries are trusted (repeatable, or comma-separated; excludes --xff-trusted-hops)", expects: "a CIDR such as 10.0.0.0/8" },
-  "jwks-fetch-timeout-ms": { value: "MS", help: "time limit of one remote JWKS fetch, in milliseconds", expects: "a whole number from 100 to 60000" },
+  "xff-trusted-hops": {
+    value: "N",
+    help: "proxies in front of the gateway whose X-Forwarded-For entries are trusted",
+    expects: "a whole number from 0 to 10",
+  },
+  "xff-trusted-cidrs": {
+    value: "CIDR",
+    multiple: true,
+    help: "addresses of the proxies whose X-Forwarded-For entries are trusted (repeatable, or comma-separated; excludes --xff-trusted-hops)",
+    expects: "a CIDR such as 10.0.0.0/8",
+  },
+  "jwks-fetch-timeout-ms": {
+    value: "MS",
+    help: "time limit of one remote JWKS fetch, in milliseconds",
+    expects: "a whole number from 100 to 60000",
+  },
   "log-level": { value: "LEVEL", help: "least severe log level written" },
-  "shutdown-grace-seconds": { value: "SECONDS", help: "time in-flight checks get to finish once the ports close", expects: "a number of seconds from 0 to 300" },
-  "shutdown-delay-seconds": { value: "SECONDS", help: "time between SIGTERM or SIGINT and closing the ports, while /readyz fails (Kubernetes endpoint propagation; 0 outside a cluster)", expects: "a number of seconds from 0 to 120" },
+  "shutdown-grace-seconds": {
+    value: "SECONDS",
+    help: "time in-flight checks get to finish once the ports close",
+    expects: "a number of seconds from 0 to 300",
+  },
+  "shutdown-delay-seconds": {
+    value: "SECONDS",
+    help: "time between SIGTERM or SIGINT and closing the ports, while /readyz fails (Kubernetes endpoint propagation; 0 outside a cluster)",
+    expects: "a number of seconds from 0 to 120",
+  },
   "lease-namespace": { value: "NS", help: "namespace of the status writers' Lease (in a pod: $POD_NAMESPACE)", expects: "a namespace" },
   "lease-name": { value: "NAME", help: "name of the status writers' Lease", expects: "a name" },
-  "lease-duration-seconds": { value: "SECONDS", help: "how long a leader holds the Lease without renewing it", expects: "a whole number of seconds from 2 to 300" },
+  "lease-duration-seconds": {
+    value: "SECONDS",
+    help: "how long a leader holds the Lease without renewing it",
+    expects: "a whole number of seconds from 2 to 300",
+  },
   identity: { value: "ID", help: "this replica's name on the Lease and on Events (in a pod: $POD_NAME; else host-pid)", expects: "a name" },
-  header: { value: "'Name: value'", short: "H", multiple: true, help: "a header of the request (repeatable)", expects: "written 'Name: value'" },
-  gateway: { value: "NS/NAME", help: "decide as the proxy of this Gateway would (as x-portcullis-gateway does)", expects: "written NAMESPACE/NAME" },
+  header: {
+    value: "'Name: value'",
+    short: "H",
+    multiple: true,
+    help: "a header of the request (repeatable)",
+    expects: "written 'Name: value'",
+  },
+  gateway: {
+    value: "NS/NAME",
+    help: "decide as the proxy of this Gateway would (as x-portcullis-gateway does)",
+    expects: "written NAMESPACE/NAME",
+  },
 };
 /** Switches every command takes. */
 const GLOBAL_FLAGS: Readonly<Record<string, FlagSpec>> = {
@@ -163,10 +222,31 @@ export function flagsOf(command: ActionName): FlagInfo[] {
     .map(([name, spec]): FlagInfo => {
       const schema = shape[camel(name)]!;
       const fallback = schema.safeParse(undefined);
-      const shown = fallback.success && fallback.data !== undefined && !(Array.isArray(fallback.data) && fallback.data.length === 0) ? String(fallback.data) : undefined;
-      return { name, short: spec.short, value: spec.value, help: spec.help, default: shown, choices: choicesOf(schema), env: envName(name) };
+      const shown =
+        fallback.success && fallback.data !== undefined && !(Array.isArray(fallback.data) && fallback.data.length === 0)
+          ? String(fallback.data)
+          : undefined;
+      return {
+        name,
+        short: spec.short,
+        value: spec.value,
+        help: spec.help,
+        default: shown,
+        choices: choicesOf(schema),
+        env: envName(name),
+      };
     });
-  const global = Object.entries(GLOBAL_FLAGS).map(([name, spec]): FlagInfo => ({ name, short: spec.short, value: undefined, help: spec.help, default: undefined, choices: undefined, env: undefined }));
+  const global = Object.entries(GLOBAL_FLAGS).map(
+    ([name, spec]): FlagInfo => ({
+      name,
+      short: spec.short,
+      value: undefined,
+      help: spec.help,
+      default: undefined,
+      choices: undefined,
+      env: undefined,
+    }),
+  );
   return [...own, ...global];
 }
 
@@ -178,7 +258,11 @@ function choicesOf(schema: z.ZodType): readonly string[] | undefined {
 const PARSE_OPTIONS = Object.fromEntries(
   Object.entries({ ...FLAGS, ...GLOBAL_FLAGS }).map(([name, spec]) => [
     name,
-    { type: spec.value === undefined ? "boolean" : "string", ...(spec.short === undefined ? {} : { short: spec.short }), ...(spec.multiple ? { multiple: true } : {}) },
+    {
+      type: spec.value === undefined ? "boolean" : "string",
+      ...(spec.short === undefined ? {} : { short: spec.short }),
+      ...(spec.multiple ? { multiple: true } : {}),
+    },
   ]),
 ) as Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
 
@@ -214,13 +298,17 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     case "help": {
       const [topic, ...more] = rest;
       expectNoMore(more);
-      if (topic !== undefined && !isAction(topic) && !(COMMANDS as readonly string[]).includes(topic)) throw new UsageError(`there is no command "${topic}"; the commands are ${listed(COMMANDS)}`);
+      if (topic !== undefined && !isAction(topic) && !(COMMANDS as readonly string[]).includes(topic))
+        throw new UsageError(`there is no command "${topic}"; the commands are ${listed(COMMANDS)}`);
       return Object.freeze({ command, topic: isAction(topic) ? topic : undefined });
     }
     case "completion": {
       const [shell, ...more] = rest;
       expectNoMore(more);
-      if (shell !== "bash" && shell !== "zsh") throw new UsageError(shell === undefined ? `missing SHELL: ${listed(SHELLS)}` : `no completion for "${shell}": the shells are ${listed(SHELLS)}`);
+      if (shell !== "bash" && shell !== "zsh")
+        throw new UsageError(
+          shell === undefined ? `missing SHELL: ${listed(SHELLS)}` : `no completion for "${shell}": the shells are ${listed(SHELLS)}`,
+        );
       return Object.freeze({ command, shell });
     }
   }
@@ -264,13 +352,24 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   }
   const config = result.data;
   if (config.command !== "compile" && config.xffTrustedHops > 0 && config.xffTrustedCidrs.length > 0) {
-    throw new UsageError("--xff-trusted-hops and --xff-trusted-cidrs exclude each other (as Envoy Gateway's numTrustedHops and trustedCIDRs)", command);
+    throw new UsageError(
+      "--xff-trusted-hops and --xff-trusted-cidrs exclude each other (as Envoy Gateway's numTrustedHops and trustedCIDRs)",
+      command,
+    );
   }
   if (config.command === "serve" && config.manifests !== undefined && config.kubeconfig !== undefined) {
     throw new UsageError("--manifests and --kubeconfig exclude each other: give one", command);
   }
-  if (config.command === "serve" && config.manifests === undefined && config.kubeconfig === undefined && env.KUBERNETES_SERVICE_HOST === undefined) {
-    throw new UsageError("serve needs --manifests DIR (standalone) or --kubeconfig FILE, or must run in a Kubernetes pod (in-cluster config)", command);
+  if (
+    config.command === "serve" &&
+    config.manifests === undefined &&
+    config.kubeconfig === undefined &&
+    env.KUBERNETES_SERVICE_HOST === undefined
+  ) {
+    throw new UsageError(
+      "serve needs --manifests DIR (standalone) or --kubeconfig FILE, or must run in a Kubernetes pod (in-cluster config)",
+      command,
+    );
   }
   return Object.freeze(config);
 }
@@ -283,11 +382,17 @@ function expectNoMore(words: readonly string[], command?: ActionName): void {
 function plainParseError(e: NodeJS.ErrnoException): string {
   const flag = /'(?:-\w, )?(--?[\w-]+)/.exec(e.message)?.[1] ?? "";
   if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown flag ${flag}`;
-  if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") return e.message.includes("does not take an argument") ? `${flag} takes no value` : `${flag} needs a value`;
+  if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE")
+    return e.message.includes("does not take an argument") ? `${flag} takes no value` : `${flag} needs a value`;
   return e.message;
 }
 
-function plainIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>, origin: Record<string, string>, shape: Readonly<Record<string, z.ZodType>>): string {
+function plainIssue(
+  issue: z.core.$ZodIssue,
+  raw: Record<string, unknown>,
+  origin: Record<string, string>,
+  shape: Readonly<Record<string, z.ZodType>>,
+): string {
   const key = String(issue.path[0]);
   const positional = POSITIONALS[key];
   const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -44,8 +44,14 @@ interface Served {
 }
 /** Starts `bin/portcullis serve` with `args` (and every port on 0) and waits for its "listening" line. */
 async function serve(args: readonly string[], cwd = ROOT): Promise<Served> {
-  const child = spawn(BIN, [...args, "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0", "--grpc-port", "0"], { cwd, env: ENV, stdio: ["ignore", "pipe", "inherit"] });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const child = spawn(BIN, [...args, "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0", "--grpc-port", "0"], {
+    cwd,
+    env: ENV,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   const logs: Served["logs"] = [];
   let onReady: () => void;
   const ready = new Promise<void>((resolve) => (onReady = resolve));
@@ -74,14 +80,26 @@ describe("bin/portcullis", () => {
     });
   });
   it("check: exit 0 on allow with the upstream headers", () => {
-    const r = run("check", "--manifests", EXAMPLES, "-H", `Authorization: Bearer ${token()}`, "POST", "http://api.maas.example.com/v1/chat/completions");
+    const r = run(
+      "check",
+      "--manifests",
+      EXAMPLES,
+      "-H",
+      `Authorization: Bearer ${token()}`,
+      "POST",
+      "http://api.maas.example.com/v1/chat/completions",
+    );
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout).headers).toMatchObject({ "x-user-id": "carol", "x-user-email": "carol@example.com" });
   });
   it("check: exit 1 on deny with the reason", () => {
     const r = run("check", "--manifests", EXAMPLES, "-H", "X-API-Key: wrong", "GET", "http://api.maas.example.com/v1/models");
     expect(r.status).toBe(1);
-    expect(JSON.parse(r.stdout)).toMatchObject({ status: 401, reason: "apikey_invalid: Client authentication failed: the API key is not valid", policy: "maas-system/maas-apikey-auth" });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      status: 401,
+      reason: "apikey_invalid: Client authentication failed: the API key is not valid",
+      policy: "maas-system/maas-apikey-auth",
+    });
   });
   it("compile prints one SecurityPolicy status document per policy, with transition times, and exits 0 when all are Accepted", () => {
     const r = run("compile", "--manifests", EXAMPLES);
@@ -89,7 +107,11 @@ describe("bin/portcullis", () => {
     expect(r.stderr).toBe("");
     const docs = parseAllDocuments(r.stdout).map((d) => d.toJS());
     expect(docs.map((d) => d.metadata.name)).toEqual(["maas-admin-auth", "maas-apikey-auth", "maas-oidc-auth"]);
-    expect(docs[1].status.ancestors[0].conditions[0]).toMatchObject({ type: "Accepted", status: "True", lastTransitionTime: expect.stringMatching(/Z$/) });
+    expect(docs[1].status.ancestors[0].conditions[0]).toMatchObject({
+      type: "Accepted",
+      status: "True",
+      lastTransitionTime: expect.stringMatching(/Z$/),
+    });
   });
   it("serve outside a cluster without --manifests or --kubeconfig says what it needs", () => {
     const r = run("serve", "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0");
@@ -100,17 +122,29 @@ describe("bin/portcullis", () => {
 
 describe("compile gates CI", () => {
   it("exits 1 when a policy is Invalid, naming the policy, the ancestor and the reason", () => {
-    const r = run("compile", "--manifests", examplesWith({ "60-invalid.yaml": policy("no-secret", "kind: Gateway, name: maas-gateway", "missing-secret") }));
+    const r = run(
+      "compile",
+      "--manifests",
+      examplesWith({ "60-invalid.yaml": policy("no-secret", "kind: Gateway, name: maas-gateway", "missing-secret") }),
+    );
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("error: SecurityPolicy maas-system/no-secret is not Accepted for Gateway maas-system/maas-gateway: Invalid:");
+    expect(r.stderr).toContain(
+      "error: SecurityPolicy maas-system/no-secret is not Accepted for Gateway maas-system/maas-gateway: Invalid:",
+    );
     expect(r.stderr).toContain("compile failed: 1 policy is not Accepted");
     // The statuses are still printed, the failing one included.
     expect(parseAllDocuments(r.stdout).map((d) => d.toJS().metadata.name)).toContain("no-secret");
   });
   it("exits 1 when a policy's target does not exist (TargetNotFound)", () => {
-    const r = run("compile", "--manifests", examplesWith({ "60-nowhere.yaml": policy("nowhere", "kind: HTTPRoute, name: no-such-route", "maas-api-keys") }));
+    const r = run(
+      "compile",
+      "--manifests",
+      examplesWith({ "60-nowhere.yaml": policy("nowhere", "kind: HTTPRoute, name: no-such-route", "maas-api-keys") }),
+    );
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("error: SecurityPolicy maas-system/nowhere is not Accepted for HTTPRoute maas-system/no-such-route: TargetNotFound");
+    expect(r.stderr).toContain(
+      "error: SecurityPolicy maas-system/nowhere is not Accepted for HTTPRoute maas-system/no-such-route: TargetNotFound",
+    );
   });
   it("exits 1 when a file does not parse, naming the file, line and column", () => {
     const r = run("compile", "--manifests", examplesWith(BROKEN_FILE));
@@ -119,7 +153,14 @@ describe("compile gates CI", () => {
     expect(r.stderr).toContain("compile failed: 1 file does not parse");
   });
   it("exits 1 when an object is not valid (left out by serve too)", () => {
-    const r = run("compile", "--manifests", examplesWith({ "60-bad-route.yaml": "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: bad, namespace: maas-system}\nspec: {rules: 7}\n" }));
+    const r = run(
+      "compile",
+      "--manifests",
+      examplesWith({
+        "60-bad-route.yaml":
+          "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: bad, namespace: maas-system}\nspec: {rules: 7}\n",
+      }),
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^error: 60-bad-route\.yaml#1 \(HTTPRoute maas-system\/bad\): /m);
     expect(r.stderr).toContain("compile failed: 1 object is not valid");
@@ -135,7 +176,9 @@ describe("exit 2 for unreadable input", () => {
     const r = command === "check" ? run(command, "--manifests", dir, "GET", `http://${HOST}/`) : run(command, "--manifests", dir);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toContain(`portcullis: cannot read the manifest folder: ${dir.startsWith("/nonexistent") ? "" : EXAMPLES + "/"}${message}`);
+    expect(r.stderr).toContain(
+      `portcullis: cannot read the manifest folder: ${dir.startsWith("/nonexistent") ? "" : EXAMPLES + "/"}${message}`,
+    );
   });
   it.each([
     ["/nonexistent", "/nonexistent does not exist"],
@@ -146,7 +189,19 @@ describe("exit 2 for unreadable input", () => {
     expect(r.stderr).toBe(`portcullis: cannot read the kubeconfig: ${message}\n`);
   });
   it("serve --manifests /nonexistent fails at once with exit 2, never listening", () => {
-    const r = run("serve", "--manifests", "/nonexistent", "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0", "--grpc-port", "0");
+    const r = run(
+      "serve",
+      "--manifests",
+      "/nonexistent",
+      "--authz-port",
+      "0",
+      "--forward-auth-port",
+      "0",
+      "--admin-port",
+      "0",
+      "--grpc-port",
+      "0",
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("portcullis: cannot read the manifest folder: /nonexistent does not exist");
     expect(r.stdout).not.toMatch(/listening|serving/);
@@ -167,7 +222,12 @@ describe("a folder with a file that never parsed: check decides as serve does", 
 
       const r = run("check", "--manifests", dir, "GET", `http://${HOST}/healthz`);
       expect(r.status).toBe(1);
-      expect(JSON.parse(r.stdout)).toMatchObject({ status: answer.status, reason: "not_ready: Portcullis has not loaded its policies yet", route: null, policy: null });
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        status: answer.status,
+        reason: "not_ready: Portcullis has not loaded its policies yet",
+        route: null,
+        policy: null,
+      });
       expect(r.stderr).toMatch(/^error: zz-broken\.yaml: line 4, column 9: .*serve is not ready/m);
     } finally {
       served.child.kill("SIGINT");
@@ -179,7 +239,10 @@ describe("a folder with a file that never parsed: check decides as serve does", 
 describe("make run", () => {
   /** The run target's command line, as make would run it. */
   const makeRunArgs = () => {
-    const recipe = /^run:.*\n\t(.+)$/m.exec(readFileSync(join(ROOT, "Makefile"), "utf8"))![1]!.trim().split(/\s+/);
+    const recipe = /^run:.*\n\t(.+)$/m
+      .exec(readFileSync(join(ROOT, "Makefile"), "utf8"))![1]!
+      .trim()
+      .split(/\s+/);
     expect(recipe[0]).toBe("bin/portcullis");
     return recipe.slice(1);
   };
@@ -210,9 +273,22 @@ describe("version, help and completion", () => {
     const r = run(arg);
     expect(r.status).toBe(0);
     expect(r.stderr).toBe("");
-    for (const word of ["serve", "check", "compile", "version", "completion bash|zsh", "--manifests DIR", "--grpc-port PORT", "-H, --header"]) expect(r.stdout).toContain(word);
+    for (const word of [
+      "serve",
+      "check",
+      "compile",
+      "version",
+      "completion bash|zsh",
+      "--manifests DIR",
+      "--grpc-port PORT",
+      "-H, --header",
+    ])
+      expect(r.stdout).toContain(word);
   });
-  it.each([["help", "check"], ["check", "--help"]])("%s %s prints only check's help", (...args) => {
+  it.each([
+    ["help", "check"],
+    ["check", "--help"],
+  ])("%s %s prints only check's help", (...args) => {
     const r = run(...args);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^portcullis check --manifests DIR/);
@@ -234,30 +310,50 @@ describe("version, help and completion", () => {
       writeFileSync(bashScript, run("completion", "bash").stdout);
     }
     // stdin is not a socket: bash would take itself for an rshd session and read ~/.bashrc.
-    return spawnSync("bash", ["-c", `source ${bashScript}\n${script}`], { encoding: "utf8", cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+    return spawnSync("bash", ["-c", `source ${bashScript}\n${script}`], {
+      encoding: "utf8",
+      cwd: ROOT,
+      env: ENV,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
   };
   /** COMPREPLY for the command line `words`, the last word being the one completed. */
   const bashComplete = (...words: string[]) => {
-    const r = bash(`COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _portcullis; printf '%s\\n' "\${COMPREPLY[@]}"`);
+    const r = bash(
+      `COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _portcullis; printf '%s\\n' "\${COMPREPLY[@]}"`,
+    );
     expect(r.stderr).toBe("");
     return r.stdout.split("\n").filter((l) => l !== "");
   };
   it("completion bash registers itself for portcullis", () => {
-    const r = spawnSync("bash", ["-c", `source <(${BIN} completion bash); complete -p portcullis`], { encoding: "utf8", env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+    const r = spawnSync("bash", ["-c", `source <(${BIN} completion bash); complete -p portcullis`], {
+      encoding: "utf8",
+      env: ENV,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe("complete -F _portcullis portcullis");
   });
   it.each([
     [["portcullis", "se"], ["serve"]],
-    [["portcullis", "c"], ["check", "compile", "completion"]],
+    [
+      ["portcullis", "c"],
+      ["check", "compile", "completion"],
+    ],
     [["portcullis", "check", "--mani"], ["--manifests"]],
     [["portcullis", "serve", "--on-no-route", "a"], ["allow"]],
     [["portcullis", "serve", "--log-level", "d"], ["debug"]],
     [["portcullis", "check", "--manifests", "deploy/exa"], ["deploy/examples"]],
     [["portcullis", "check", "--manifests", "d", "PO"], ["POST"]],
-    [["portcullis", "check", "-H", "X-Api-Key: k", "--manifests", "d", "P"], ["POST", "PUT", "PATCH"]],
+    [
+      ["portcullis", "check", "-H", "X-Api-Key: k", "--manifests", "d", "P"],
+      ["POST", "PUT", "PATCH"],
+    ],
     [["portcullis", "check", "--manifests", "d", "GET", "h"], []],
-    [["portcullis", "check", "--manifests", "d", "GET", "http://x/", "--gate"], ["--gateway-class", "--gateway"]],
+    [
+      ["portcullis", "check", "--manifests", "d", "GET", "http://x/", "--gate"],
+      ["--gateway-class", "--gateway"],
+    ],
     [["portcullis", "compile", "--admin"], []],
     [["portcullis", "completion", "z"], ["zsh"]],
   ])("completion bash: %j offers %j", (words, expected) => {
@@ -267,7 +363,14 @@ describe("version, help and completion", () => {
     const script = join(mkdtempSync(join(tmpdir(), "portcullis-zsh-")), "portcullis.zsh");
     folders.push(join(script, ".."));
     writeFileSync(script, run("completion", "zsh").stdout);
-    const lines = ["portcullis se", "portcullis check --mani", "portcullis serve --on-no-route al", "portcullis serve --log-level deb", "portcullis check --manifests deploy/exa", "portcullis completion z"];
+    const lines = [
+      "portcullis se",
+      "portcullis check --mani",
+      "portcullis serve --on-no-route al",
+      "portcullis serve --log-level deb",
+      "portcullis check --manifests deploy/exa",
+      "portcullis completion z",
+    ];
     // An interactive zsh in a pseudo-terminal (zsh/zpty): type each line and Tab, then a key bound to a
     // widget that writes the completed line to a file.
     const driver = `
@@ -283,7 +386,11 @@ describe("version, help and completion", () => {
         zpty -w -n z $'\\x15'
       done
       zpty -d z`;
-    const r = spawnSync("zsh", ["-f", "-c", driver, "zsh", ...lines], { encoding: "utf8", cwd: ROOT, env: { ...ENV, PATH: `${join(ROOT, "bin")}:${ENV.PATH}` } });
+    const r = spawnSync("zsh", ["-f", "-c", driver, "zsh", ...lines], {
+      encoding: "utf8",
+      cwd: ROOT,
+      env: { ...ENV, PATH: `${join(ROOT, "bin")}:${ENV.PATH}` },
+    });
     expect(r.error, "zsh is missing: bash test/e2e/ensure-packages.sh installs it").toBeUndefined();
     expect(r.stdout.split("\n").slice(0, lines.length)).toEqual([
       "portcullis serve ",
@@ -300,16 +407,44 @@ describe("plain-language errors, exit 2", () => {
   it.each([
     [["check", "--manifests", EXAMPLES, "GET"], "missing URL", "usage: portcullis check --manifests DIR"],
     [["check", "--manifests", EXAMPLES], "missing METHOD and URL", "usage: portcullis check"],
-    [["check", "--manifests", EXAMPLES, "GET", "ftp://x"], 'URL must be an absolute http(s) URL such as http://api.example.com/v1/models (got "ftp://x")', "usage: portcullis check"],
-    [["check", "--manifests", EXAMPLES, "1", "http://x/"], 'METHOD must be an HTTP method such as GET (got "1")', "usage: portcullis check"],
-    [["check", "--manifests", EXAMPLES, "-H", "novalue", "GET", "http://x/"], `--header must be written 'Name: value' (got "novalue")`, "usage: portcullis check"],
+    [
+      ["check", "--manifests", EXAMPLES, "GET", "ftp://x"],
+      'URL must be an absolute http(s) URL such as http://api.example.com/v1/models (got "ftp://x")',
+      "usage: portcullis check",
+    ],
+    [
+      ["check", "--manifests", EXAMPLES, "1", "http://x/"],
+      'METHOD must be an HTTP method such as GET (got "1")',
+      "usage: portcullis check",
+    ],
+    [
+      ["check", "--manifests", EXAMPLES, "-H", "novalue", "GET", "http://x/"],
+      `--header must be written 'Name: value' (got "novalue")`,
+      "usage: portcullis check",
+    ],
     [["check", "GET", "http://x/"], "missing --manifests DIR", "usage: portcullis check"],
-    [["check", "--admin-port", "1", "--manifests", EXAMPLES, "GET", "http://x/"], "check takes no --admin-port", "run 'portcullis help check' for every flag"],
-    [["serve", "--manifests", EXAMPLES, "--authz-port", "70000"], '--authz-port must be a port number from 0 to 65535 (got "70000")', "usage: portcullis serve"],
-    [["serve", "--manifests", EXAMPLES, "--on-no-route", "maybe"], '--on-no-route must be one of deny, allow (got "maybe")', "usage: portcullis serve"],
+    [
+      ["check", "--admin-port", "1", "--manifests", EXAMPLES, "GET", "http://x/"],
+      "check takes no --admin-port",
+      "run 'portcullis help check' for every flag",
+    ],
+    [
+      ["serve", "--manifests", EXAMPLES, "--authz-port", "70000"],
+      '--authz-port must be a port number from 0 to 65535 (got "70000")',
+      "usage: portcullis serve",
+    ],
+    [
+      ["serve", "--manifests", EXAMPLES, "--on-no-route", "maybe"],
+      '--on-no-route must be one of deny, allow (got "maybe")',
+      "usage: portcullis serve",
+    ],
     [["serve", "--bogus"], "unknown flag --bogus", "usage: portcullis serve"],
     [["compile", "--manifests"], "--manifests needs a value", "usage: portcullis compile"],
-    [["frobnicate"], 'there is no command "frobnicate"; the commands are serve, check, compile, version, help or completion', "run 'portcullis help' for every command and flag"],
+    [
+      ["frobnicate"],
+      'there is no command "frobnicate"; the commands are serve, check, compile, version, help or completion',
+      "run 'portcullis help' for every command and flag",
+    ],
     [["completion", "fish"], 'no completion for "fish": the shells are bash or zsh', "usage: portcullis COMMAND"],
   ])("%j", (args, message, usage) => {
     const r = run(...args);
@@ -320,7 +455,10 @@ describe("plain-language errors, exit 2", () => {
     expect(r.stderr).not.toMatch(ZOD_JARGON);
   });
   it("names the environment variable when the bad value came from it", () => {
-    const r = spawnSync(BIN, ["check", "--manifests", EXAMPLES, "GET", "http://x/"], { encoding: "utf8", env: { ...ENV, PORTCULLIS_XFF_TRUSTED_HOPS: "many" } });
+    const r = spawnSync(BIN, ["check", "--manifests", EXAMPLES, "GET", "http://x/"], {
+      encoding: "utf8",
+      env: { ...ENV, PORTCULLIS_XFF_TRUSTED_HOPS: "many" },
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('portcullis: PORTCULLIS_XFF_TRUSTED_HOPS must be a whole number from 0 to 10 (got "many")');
   });

@@ -3,19 +3,42 @@ import { flagsOf, loadConfig, UsageError } from "../controller/config.ts";
 
 describe("loadConfig", () => {
   it("applies DESIGN §9 defaults", () => {
-    expect(loadConfig(["serve", "--manifests", "d"], {})).toMatchObject({ command: "serve", authzPort: 9002, forwardAuthPort: 9003, adminPort: 9090, gatewayClass: [], onNoRoute: "deny" });
+    expect(loadConfig(["serve", "--manifests", "d"], {})).toMatchObject({
+      command: "serve",
+      authzPort: 9002,
+      forwardAuthPort: 9003,
+      adminPort: 9090,
+      gatewayClass: [],
+      onNoRoute: "deny",
+    });
   });
   it("reads every flag from PORTCULLIS_* and lets the flag win", () => {
-    const env = { PORTCULLIS_AUTHZ_PORT: "7000", PORTCULLIS_ADMIN_PORT: "7001", PORTCULLIS_GATEWAY_CLASS: "a, b", PORTCULLIS_MANIFESTS: "/m" };
-    expect(loadConfig(["serve", "--admin-port", "8001"], env)).toMatchObject({ authzPort: 7000, adminPort: 8001, gatewayClass: ["a", "b"], manifests: "/m" });
+    const env = {
+      PORTCULLIS_AUTHZ_PORT: "7000",
+      PORTCULLIS_ADMIN_PORT: "7001",
+      PORTCULLIS_GATEWAY_CLASS: "a, b",
+      PORTCULLIS_MANIFESTS: "/m",
+    };
+    expect(loadConfig(["serve", "--admin-port", "8001"], env)).toMatchObject({
+      authzPort: 7000,
+      adminPort: 8001,
+      gatewayClass: ["a", "b"],
+      manifests: "/m",
+    });
   });
   it("collects repeated flags", () => {
-    expect(loadConfig(["check", "--manifests", "d", "-H", "A: 1", "-H", "B: 2", "GET", "http://x/"], {})).toMatchObject({ header: ["A: 1", "B: 2"], method: "GET", url: "http://x/" });
+    expect(loadConfig(["check", "--manifests", "d", "-H", "A: 1", "-H", "B: 2", "GET", "http://x/"], {})).toMatchObject({
+      header: ["A: 1", "B: 2"],
+      method: "GET",
+      url: "http://x/",
+    });
   });
   it("reads trusted proxy CIDRs as repeated flags or comma-separated lists (Envoy Gateway's trustedCIDRs)", () => {
     const argv = ["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/8, 192.168.0.0/16", "--xff-trusted-cidrs", "2001:db8::/32"];
     expect(loadConfig(argv, {})).toMatchObject({ xffTrustedCidrs: ["10.0.0.0/8", "192.168.0.0/16", "2001:db8::/32"], xffTrustedHops: 0 });
-    expect(loadConfig(["serve", "--manifests", "d"], { PORTCULLIS_XFF_TRUSTED_CIDRS: "10.0.0.0/8" })).toMatchObject({ xffTrustedCidrs: ["10.0.0.0/8"] });
+    expect(loadConfig(["serve", "--manifests", "d"], { PORTCULLIS_XFF_TRUSTED_CIDRS: "10.0.0.0/8" })).toMatchObject({
+      xffTrustedCidrs: ["10.0.0.0/8"],
+    });
   });
   it.each([
     [[], "a command is required: serve, check, compile, version, help or completion", undefined],
@@ -24,7 +47,11 @@ describe("loadConfig", () => {
     [["check", "--manifests", "d"], "missing METHOD and URL", "check"],
     [["check", "--manifests", "d", "GET"], "missing URL", "check"],
     [["check", "--manifests", "d", "GET", "http://x", "extra"], "unexpected argument: extra", "check"],
-    [["check", "--manifests", "d", "GET", "ftp://x"], 'URL must be an absolute http(s) URL such as http://api.example.com/v1/models (got "ftp://x")', "check"],
+    [
+      ["check", "--manifests", "d", "GET", "ftp://x"],
+      'URL must be an absolute http(s) URL such as http://api.example.com/v1/models (got "ftp://x")',
+      "check",
+    ],
     [["check", "--manifests", "d", "-H", "novalue", "GET", "http://x"], `--header must be written 'Name: value' (got "novalue")`, "check"],
     [["check", "--manifests", "d", "--gateway", "gw", "GET", "http://x"], '--gateway must be written NAMESPACE/NAME (got "gw")', "check"],
     [["check", "--manifests", "d", "--log-level", "debug", "GET", "http://x"], "check takes no --log-level", "check"],
@@ -32,12 +59,28 @@ describe("loadConfig", () => {
     [["check", "-H"], "--header needs a value", "check"],
     [["compile", "--help=yes"], "--help takes no value", "compile"],
     [["compile"], "missing --manifests DIR", "compile"],
-    [["serve"], "serve needs --manifests DIR (standalone) or --kubeconfig FILE, or must run in a Kubernetes pod (in-cluster config)", "serve"],
+    [
+      ["serve"],
+      "serve needs --manifests DIR (standalone) or --kubeconfig FILE, or must run in a Kubernetes pod (in-cluster config)",
+      "serve",
+    ],
     [["help", "nothing"], 'there is no command "nothing"; the commands are serve, check, compile, version, help or completion', undefined],
     [["completion"], "missing SHELL: bash or zsh", undefined],
-    [["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/40"], '--xff-trusted-cidrs must be a CIDR such as 10.0.0.0/8 (got "10.0.0.0/40")', "serve"],
-    [["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/8, nope"], '--xff-trusted-cidrs must be a CIDR such as 10.0.0.0/8 (got "nope")', "serve"],
-    [["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/8", "--xff-trusted-hops", "1"], "--xff-trusted-hops and --xff-trusted-cidrs exclude each other (as Envoy Gateway's numTrustedHops and trustedCIDRs)", "serve"],
+    [
+      ["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/40"],
+      '--xff-trusted-cidrs must be a CIDR such as 10.0.0.0/8 (got "10.0.0.0/40")',
+      "serve",
+    ],
+    [
+      ["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/8, nope"],
+      '--xff-trusted-cidrs must be a CIDR such as 10.0.0.0/8 (got "nope")',
+      "serve",
+    ],
+    [
+      ["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/8", "--xff-trusted-hops", "1"],
+      "--xff-trusted-hops and --xff-trusted-cidrs exclude each other (as Envoy Gateway's numTrustedHops and trustedCIDRs)",
+      "serve",
+    ],
   ])("rejects %j in plain language, naming the command whose usage follows", (argv, message, command) => {
     let error: unknown;
     try {
@@ -49,7 +92,9 @@ describe("loadConfig", () => {
     expect(error).toMatchObject({ message, command });
   });
   it("names the environment variable a bad value came from", () => {
-    expect(() => loadConfig(["compile", "--manifests", "d"], { PORTCULLIS_GATEWAY_CLASS: "a,,b" })).toThrow('PORTCULLIS_GATEWAY_CLASS must be a GatewayClass name (got "")');
+    expect(() => loadConfig(["compile", "--manifests", "d"], { PORTCULLIS_GATEWAY_CLASS: "a,,b" })).toThrow(
+      'PORTCULLIS_GATEWAY_CLASS must be a GatewayClass name (got "")',
+    );
   });
   it("ignores variables of flags the command does not take", () => {
     expect(loadConfig(["compile", "--manifests", "d"], { PORTCULLIS_ADMIN_PORT: "not a port" })).toMatchObject({ command: "compile" });
@@ -74,8 +119,29 @@ describe("loadConfig", () => {
     expect(Object.keys(loadConfig(argv, {})).filter((key) => !flags.has(key) && !["command", "method", "url"].includes(key))).toEqual([]);
   });
   it("describes every flag of a command, with its default, choices and variable", () => {
-    expect(flagsOf("serve").find((f) => f.name === "on-no-route")).toEqual({ name: "on-no-route", short: undefined, value: "deny|allow", help: expect.any(String), default: "deny", choices: ["deny", "allow"], env: "PORTCULLIS_ON_NO_ROUTE" });
-    expect(flagsOf("check").map((f) => f.name)).toEqual(["manifests", "controller-name", "gateway-class", "on-no-route", "on-no-policy", "xff-trusted-hops", "xff-trusted-cidrs", "jwks-fetch-timeout-ms", "header", "gateway", "help", "version"]);
+    expect(flagsOf("serve").find((f) => f.name === "on-no-route")).toEqual({
+      name: "on-no-route",
+      short: undefined,
+      value: "deny|allow",
+      help: expect.any(String),
+      default: "deny",
+      choices: ["deny", "allow"],
+      env: "PORTCULLIS_ON_NO_ROUTE",
+    });
+    expect(flagsOf("check").map((f) => f.name)).toEqual([
+      "manifests",
+      "controller-name",
+      "gateway-class",
+      "on-no-route",
+      "on-no-policy",
+      "xff-trusted-hops",
+      "xff-trusted-cidrs",
+      "jwks-fetch-timeout-ms",
+      "header",
+      "gateway",
+      "help",
+      "version",
+    ]);
   });
   it("uses the in-cluster config inside a pod, with the downward API's identity and namespace", () => {
     const env = { KUBERNETES_SERVICE_HOST: "10.0.0.1", POD_NAME: "portcullis-7d9f", POD_NAMESPACE: "portcullis-system" };

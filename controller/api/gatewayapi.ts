@@ -38,7 +38,11 @@ const AllowedListenersSchema = z
   .passthrough();
 
 export const GatewaySpecSchema = z
-  .object({ gatewayClassName: z.string().min(1), listeners: z.array(ListenerSchema).default([]), allowedListeners: AllowedListenersSchema.optional() })
+  .object({
+    gatewayClassName: z.string().min(1),
+    listeners: z.array(ListenerSchema).default([]),
+    allowedListeners: AllowedListenersSchema.optional(),
+  })
   .passthrough();
 
 /** The group ListenerSet went GA in (Gateway API v1.5, read by Envoy Gateway v1.9.0), and its experimental one. */
@@ -49,7 +53,9 @@ export const LISTENER_SET_KINDS: readonly string[] = ["ListenerSet", "XListenerS
 /** A ListenerSet: listeners added to a parent Gateway that allows it (`allowedListeners`). */
 export const ListenerSetSpecSchema = z
   .object({
-    parentRef: z.object({ group: z.string().optional(), kind: z.string().optional(), namespace: z.string().optional(), name: z.string().min(1) }).passthrough(),
+    parentRef: z
+      .object({ group: z.string().optional(), kind: z.string().optional(), namespace: z.string().optional(), name: z.string().min(1) })
+      .passthrough(),
     listeners: z.array(ListenerSchema).min(1),
   })
   .passthrough();

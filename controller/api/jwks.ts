@@ -59,7 +59,7 @@ export function parseJwks(text: string): JwksParseResult {
     return { ok: false, error: "JWKS is not valid JSON" };
   }
   const doc = JwksDocumentSchema.safeParse(json);
-  if (!doc.success) return { ok: false, error: "JWKS must be a JSON object with a \"keys\" array" };
+  if (!doc.success) return { ok: false, error: 'JWKS must be a JSON object with a "keys" array' };
   const keys: VerificationKey[] = [];
   const skipped: string[] = [];
   const unusable: string[] = [];
@@ -102,7 +102,9 @@ function whyNeverVerifies(key: KeyObject): string | undefined {
     }
     case "ec": {
       const curve = key.asymmetricKeyDetails?.namedCurve;
-      return curve !== undefined && SIGNING_CURVES.has(curve) ? undefined : `is an EC key on ${curve ?? "an unnamed curve"}, which no accepted algorithm (ES256, ES384, ES512) uses`;
+      return curve !== undefined && SIGNING_CURVES.has(curve)
+        ? undefined
+        : `is an EC key on ${curve ?? "an unnamed curve"}, which no accepted algorithm (ES256, ES384, ES512) uses`;
     }
     case "x25519":
     case "x448":
@@ -112,7 +114,11 @@ function whyNeverVerifies(key: KeyObject): string | undefined {
   }
 }
 
-const REQUIRED_MEMBERS: Record<Exclude<Jwk["kty"], "oct">, readonly string[]> = { RSA: ["n", "e"], EC: ["crv", "x", "y"], OKP: ["crv", "x"] };
+const REQUIRED_MEMBERS: Record<Exclude<Jwk["kty"], "oct">, readonly string[]> = {
+  RSA: ["n", "e"],
+  EC: ["crv", "x", "y"],
+  OKP: ["crv", "x"],
+};
 
 function importJwk(jwk: Jwk): KeyObject {
   if (jwk.kty === "oct") {

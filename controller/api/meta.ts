@@ -38,10 +38,7 @@ export function keyOf(meta: { readonly namespace: string; readonly name: string 
  * then namespace, then name, compared as bytes (never by locale: "a" sorts before "a-b" as a
  * namespace, whatever the names after it).
  */
-export function compareAge(
-  a: { readonly metadata: ObjectMeta },
-  b: { readonly metadata: ObjectMeta },
-): number {
+export function compareAge(a: { readonly metadata: ObjectMeta }, b: { readonly metadata: ObjectMeta }): number {
   const ta = a.metadata.creationTimestamp ?? "";
   const tb = b.metadata.creationTimestamp ?? "";
   if (ta !== tb) {
@@ -79,10 +76,13 @@ export function selectorMatches(selector: LabelSelector, labels: Readonly<Record
     const present = Object.hasOwn(have, e.key);
     const values = e.values ?? [];
     const ok =
-      e.operator === "Exists" ? present
-      : e.operator === "DoesNotExist" ? !present
-      : e.operator === "In" ? present && values.includes(have[e.key]!)
-      : !present || !values.includes(have[e.key]!);
+      e.operator === "Exists"
+        ? present
+        : e.operator === "DoesNotExist"
+          ? !present
+          : e.operator === "In"
+            ? present && values.includes(have[e.key]!)
+            : !present || !values.includes(have[e.key]!);
     if (!ok) return false;
   }
   return true;

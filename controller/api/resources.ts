@@ -21,10 +21,24 @@ export interface SecurityPolicy {
   /** Unvalidated: compile() validates it so that a bad spec becomes a condition on this policy. */
   readonly spec: unknown;
 }
-export interface Gateway { readonly metadata: ObjectMeta; readonly spec: z.infer<typeof GatewaySpecSchema> }
-export interface GatewayClass { readonly metadata: ObjectMeta; readonly spec: z.infer<typeof GatewayClassSpecSchema> }
-export interface HTTPRoute { readonly kind: "HTTPRoute"; readonly metadata: ObjectMeta; readonly spec: z.infer<typeof HTTPRouteSpecSchema> }
-export interface GRPCRoute { readonly kind: "GRPCRoute"; readonly metadata: ObjectMeta; readonly spec: z.infer<typeof GRPCRouteSpecSchema> }
+export interface Gateway {
+  readonly metadata: ObjectMeta;
+  readonly spec: z.infer<typeof GatewaySpecSchema>;
+}
+export interface GatewayClass {
+  readonly metadata: ObjectMeta;
+  readonly spec: z.infer<typeof GatewayClassSpecSchema>;
+}
+export interface HTTPRoute {
+  readonly kind: "HTTPRoute";
+  readonly metadata: ObjectMeta;
+  readonly spec: z.infer<typeof HTTPRouteSpecSchema>;
+}
+export interface GRPCRoute {
+  readonly kind: "GRPCRoute";
+  readonly metadata: ObjectMeta;
+  readonly spec: z.infer<typeof GRPCRouteSpecSchema>;
+}
 /** A route Portcullis indexes: both kinds attach to HTTP listeners and may be policy targets. */
 export type Route = HTTPRoute | GRPCRoute;
 export interface ListenerSet {
@@ -34,16 +48,24 @@ export interface ListenerSet {
   readonly metadata: ObjectMeta;
   readonly spec: z.infer<typeof ListenerSetSpecSchema>;
 }
-export interface ReferenceGrant { readonly metadata: ObjectMeta; readonly spec: z.infer<typeof ReferenceGrantSpecSchema> }
+export interface ReferenceGrant {
+  readonly metadata: ObjectMeta;
+  readonly spec: z.infer<typeof ReferenceGrantSpecSchema>;
+}
 export interface Secret {
   readonly metadata: ObjectMeta;
   readonly type: string | undefined;
   /** Decoded values (UTF-8). */
   readonly data: Readonly<Record<string, string>>;
 }
-export interface ConfigMap { readonly metadata: ObjectMeta; readonly data: Readonly<Record<string, string>> }
+export interface ConfigMap {
+  readonly metadata: ObjectMeta;
+  readonly data: Readonly<Record<string, string>>;
+}
 /** Only its labels are read: listener `allowedRoutes` and policy `targetSelectors` select namespaces by label. */
-export interface Namespace { readonly metadata: ObjectMeta }
+export interface Namespace {
+  readonly metadata: ObjectMeta;
+}
 
 export interface Resources {
   readonly securityPolicies: readonly SecurityPolicy[];
@@ -59,9 +81,16 @@ export interface Resources {
 }
 
 /** A raw object and where it came from ("file.yaml#2", or "kube"), for error messages. */
-export interface RawObject { readonly object: unknown; readonly origin: string }
+export interface RawObject {
+  readonly object: unknown;
+  readonly origin: string;
+}
 /** An object that could not be loaded; every one is reported, none is dropped silently. */
-export interface RejectedObject { readonly origin: string; readonly object: string; readonly reason: string }
+export interface RejectedObject {
+  readonly origin: string;
+  readonly object: string;
+  readonly reason: string;
+}
 
 type KindName = keyof Resources;
 const KINDS: Record<string, { readonly groups: readonly string[]; readonly list: KindName; readonly clusterScoped?: true }> = {
@@ -84,12 +113,30 @@ export function isWatchedKind(kind: unknown): boolean {
 }
 
 export const EMPTY_RESOURCES: Resources = {
-  securityPolicies: [], gateways: [], gatewayClasses: [], httpRoutes: [], grpcRoutes: [], listenerSets: [], referenceGrants: [], secrets: [], configMaps: [], namespaces: [],
+  securityPolicies: [],
+  gateways: [],
+  gatewayClasses: [],
+  httpRoutes: [],
+  grpcRoutes: [],
+  listenerSets: [],
+  referenceGrants: [],
+  secrets: [],
+  configMaps: [],
+  namespaces: [],
 };
 
 export function toResources(raws: readonly RawObject[]): { resources: Resources; rejected: RejectedObject[] } {
   const lists: { [K in KindName]: unknown[] } = {
-    securityPolicies: [], gateways: [], gatewayClasses: [], httpRoutes: [], grpcRoutes: [], listenerSets: [], referenceGrants: [], secrets: [], configMaps: [], namespaces: [],
+    securityPolicies: [],
+    gateways: [],
+    gatewayClasses: [],
+    httpRoutes: [],
+    grpcRoutes: [],
+    listenerSets: [],
+    referenceGrants: [],
+    secrets: [],
+    configMaps: [],
+    namespaces: [],
   };
   const rejected: RejectedObject[] = [];
   const seen = new Map<string, string>();
@@ -167,9 +214,12 @@ function loadBody(kind: string, o: Record<string, unknown>): { value: object } |
     return "reason" in r ? r : { value: { spec: r.value } };
   };
   switch (kind) {
-    case "SecurityPolicy": return { value: { spec: o.spec } };
-    case "Gateway": return withSpec(GatewaySpecSchema);
-    case "GatewayClass": return withSpec(GatewayClassSpecSchema);
+    case "SecurityPolicy":
+      return { value: { spec: o.spec } };
+    case "Gateway":
+      return withSpec(GatewaySpecSchema);
+    case "GatewayClass":
+      return withSpec(GatewayClassSpecSchema);
     case "HTTPRoute":
     case "GRPCRoute": {
       // Routes carry their kind: both kinds go through attachment, targeting and the index.
@@ -181,7 +231,8 @@ function loadBody(kind: string, o: Record<string, unknown>): { value: object } |
       const r = withSpec(ListenerSetSpecSchema);
       return "reason" in r ? r : { value: { group: String(o.apiVersion).split("/")[0], kind, ...r.value } };
     }
-    case "ReferenceGrant": return withSpec(ReferenceGrantSpecSchema);
+    case "ReferenceGrant":
+      return withSpec(ReferenceGrantSpecSchema);
     case "Secret": {
       const r = parse(SecretBodySchema, o, "");
       if ("reason" in r) return r;
@@ -194,7 +245,8 @@ function loadBody(kind: string, o: Record<string, unknown>): { value: object } |
       Object.assign(data, r.value.stringData ?? {});
       return { value: { type: r.value.type, data } };
     }
-    case "Namespace": return { value: {} };
+    case "Namespace":
+      return { value: {} };
     case "ConfigMap": {
       const r = parse(ConfigMapBodySchema, o, "");
       if ("reason" in r) return r;

@@ -84,7 +84,10 @@ const LocalJWKSSchema = z
   .object({
     type: z.enum(["Inline", "ValueRef"]).default("Inline"),
     inline: z.string().optional(),
-    valueRef: z.object({ group: z.string(), kind: z.string(), name: z.string().min(1) }).strict().optional(),
+    valueRef: z
+      .object({ group: z.string(), kind: z.string(), name: z.string().min(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -109,14 +112,10 @@ const JWTProviderSchema = z
   .strict();
 export type JWTProviderSpec = z.infer<typeof JWTProviderSchema>;
 
-const JWTSchema = z
-  .object({ optional: z.boolean().optional(), providers: z.array(JWTProviderSchema).min(1).max(4) })
-  .strict();
+const JWTSchema = z.object({ optional: z.boolean().optional(), providers: z.array(JWTProviderSchema).min(1).max(4) }).strict();
 export type JWTSpec = z.infer<typeof JWTSchema>;
 
-const BasicAuthSchema = z
-  .object({ users: SecretRefSchema, forwardUsernameHeader: z.string().min(1).optional() })
-  .strict();
+const BasicAuthSchema = z.object({ users: SecretRefSchema, forwardUsernameHeader: z.string().min(1).optional() }).strict();
 export type BasicAuthSpec = z.infer<typeof BasicAuthSchema>;
 
 const AuthorizationActionSchema = z.enum(["Allow", "Deny"]);
@@ -128,14 +127,25 @@ const PrincipalSchema = z
       .object({
         provider: z.string().min(1),
         claims: z
-          .array(z.object({ name: z.string().min(1), valueType: z.enum(["String", "StringArray"]).default("String"), values: z.array(z.string()).min(1) }).strict())
+          .array(
+            z
+              .object({
+                name: z.string().min(1),
+                valueType: z.enum(["String", "StringArray"]).default("String"),
+                values: z.array(z.string()).min(1),
+              })
+              .strict(),
+          )
           .min(1)
           .optional(),
         scopes: z.array(z.string().min(1)).min(1).optional(),
       })
       .strict()
       .optional(),
-    headers: z.array(z.object({ name: z.string().min(1), values: z.array(z.string()).min(1) }).strict()).min(1).optional(),
+    headers: z
+      .array(z.object({ name: z.string().min(1), values: z.array(z.string()).min(1) }).strict())
+      .min(1)
+      .optional(),
     clientIPGeoLocations: z.unknown().optional(),
     /** Portcullis extension: a CEL expression over request, jwt, apiKey and source (see README). */
     cel: z.string().min(1).optional(),
@@ -156,7 +166,11 @@ const AuthorizationSchema = z
               .object({
                 methods: z.array(z.string().min(1)).min(1).optional(),
                 path: z
-                  .object({ type: z.enum(["Exact", "PathPrefix", "RegularExpression"]).default("PathPrefix"), value: z.string().default("/"), invert: z.boolean().default(false) })
+                  .object({
+                    type: z.enum(["Exact", "PathPrefix", "RegularExpression"]).default("PathPrefix"),
+                    value: z.string().default("/"),
+                    invert: z.boolean().default(false),
+                  })
                   .strict()
                   .optional(),
               })
@@ -208,10 +222,7 @@ export function describeIssues(error: z.ZodError, root: string): string {
   // One message per field: after a type mismatch zod may add follow-up issues that only confuse.
   const byPath = new Map<string, string>();
   for (const issue of error.issues) {
-    const path = issue.path.reduce<string>(
-      (acc, part) => (typeof part === "number" ? `${acc}[${part}]` : `${acc}.${String(part)}`),
-      root,
-    );
+    const path = issue.path.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : `${acc}.${String(part)}`), root);
     if (!byPath.has(path)) byPath.set(path, `${path || "(top level)"}: ${issue.message}`);
   }
   return [...byPath.values()].slice(0, 5).join("; ");

@@ -14,20 +14,30 @@ import { deny } from "./decision.ts";
 import type { PhaseOutcome } from "./identity.ts";
 import type { NormalizedRequest } from "./request.ts";
 
-export function checkApiKey(config: CompiledApiKey, request: NormalizedRequest, where: { route: string; policy: string }, memo: CheckMemo): PhaseOutcome {
+export function checkApiKey(
+  config: CompiledApiKey,
+  request: NormalizedRequest,
+  where: { route: string; policy: string },
+  memo: CheckMemo,
+): PhaseOutcome {
   for (let i = 0; i < config.sources.length; i++) {
     const source = config.sources[i]!;
     const copies = copiesIn(request, source);
     if (copies.length === 0) continue;
     if (copies.length > 1) {
-      return { ok: false, deny: deny(401, "apikey_invalid", `Client authentication failed: more than one ${source.in} ${source.name} was sent`, where) };
+      return {
+        ok: false,
+        deny: deny(401, "apikey_invalid", `Client authentication failed: more than one ${source.in} ${source.name} was sent`, where),
+      };
     }
     const key = source.in === "header" ? withoutBearer(copies[0]!.trim()) : copies[0]!;
     if (key === "") continue;
     const client = config.clientByDigest.get(apiKeyDigest(key));
-    if (client === undefined) return { ok: false, deny: deny(401, "apikey_invalid", "Client authentication failed: the API key is not valid", where) };
+    if (client === undefined)
+      return { ok: false, deny: deny(401, "apikey_invalid", "Client authentication failed: the API key is not valid", where) };
     // Sanitized key cookies leave the request's other cookies to forward: that outcome is the request's own.
-    if (config.sanitize && config.sources.some((s) => s.in === "cookie") && request.header("cookie") !== undefined) return passed(config, client, request);
+    if (config.sanitize && config.sources.some((s) => s.in === "cookie") && request.header("cookie") !== undefined)
+      return passed(config, client, request);
     return memo.apiKey(config, i, client) ?? memo.rememberApiKey(config, i, client, passed(config, client, request));
   }
   return { ok: false, deny: deny(401, "apikey_missing", "Client authentication failed: no API key in the request", where) };
@@ -35,7 +45,11 @@ export function checkApiKey(config: CompiledApiKey, request: NormalizedRequest, 
 
 /** Every copy of the source in the request (header lines, parameter or cookie values). */
 function copiesIn(request: NormalizedRequest, source: CredentialSource): readonly string[] {
-  return source.in === "header" ? request.headerLines(source.name) : source.in === "param" ? request.params(source.name) : request.cookies(source.name);
+  return source.in === "header"
+    ? request.headerLines(source.name)
+    : source.in === "param"
+      ? request.params(source.name)
+      : request.cookies(source.name);
 }
 
 /** Envoy strips exactly "Bearer " (case-sensitive) from a header key before looking it up. */
@@ -60,5 +74,8 @@ function passed(config: CompiledApiKey, client: string, request: NormalizedReque
       else if (rest !== cookie) headers.cookie = rest;
     }
   }
-  return { ok: true, value: { principal: `apiKey ${client}`, headers, strip, attributes: { apiKey: { client, metadata: described.metadata } } } };
+  return {
+    ok: true,
+    value: { principal: `apiKey ${client}`, headers, strip, attributes: { apiKey: { client, metadata: described.metadata } } },
+  };
 }

@@ -20,7 +20,12 @@ export interface Verdict {
   readonly by: string;
 }
 
-export function authorize(config: CompiledAuthorization, request: NormalizedRequest, who: IdentityAttributes, clientAddress: string | undefined): Verdict {
+export function authorize(
+  config: CompiledAuthorization,
+  request: NormalizedRequest,
+  who: IdentityAttributes,
+  clientAddress: string | undefined,
+): Verdict {
   const first = decide(config, request, who, clientAddress, "first");
   if (!first.allowed || !config.rules.some((r) => r.principal.cel !== undefined) || !repeatsDiffer(request.query)) return first;
   const last = decide(config, request, who, clientAddress, "last");
@@ -29,12 +34,19 @@ export function authorize(config: CompiledAuthorization, request: NormalizedRequ
 
 type QueryReading = "first" | "last";
 
-function decide(config: CompiledAuthorization, request: NormalizedRequest, who: IdentityAttributes, clientAddress: string | undefined, query: QueryReading): Verdict {
+function decide(
+  config: CompiledAuthorization,
+  request: NormalizedRequest,
+  who: IdentityAttributes,
+  clientAddress: string | undefined,
+  query: QueryReading,
+): Verdict {
   let cel: Record<string, unknown> | undefined;
   const celContext = () => (cel ??= celContextOf(request, who, clientAddress, query));
   for (const rule of config.rules) {
     if (!operationMatches(rule, request)) continue;
-    if (principalMatches(rule, rule.principal, request, who, clientAddress, celContext)) return { allowed: rule.action === "Allow", by: rule.name };
+    if (principalMatches(rule, rule.principal, request, who, clientAddress, celContext))
+      return { allowed: rule.action === "Allow", by: rule.name };
   }
   return { allowed: config.defaultAction === "Allow", by: "defaultAction" };
 }
@@ -73,9 +85,10 @@ function principalMatches(
     if (jwt === undefined || jwt.provider !== p.jwt.provider) return false;
     for (const c of p.jwt.claims) {
       const value = claimAt(jwt.claims, c.claim);
-      const ok = c.valueType === "String"
-        ? typeof value === "string" && c.values.includes(value)
-        : Array.isArray(value) && value.some((v) => typeof v === "string" && c.values.includes(v));
+      const ok =
+        c.valueType === "String"
+          ? typeof value === "string" && c.values.includes(value)
+          : Array.isArray(value) && value.some((v) => typeof v === "string" && c.values.includes(v));
       if (!ok) return false;
     }
     const granted = scopesOf(jwt.claims);
@@ -109,7 +122,12 @@ function scopesOf(claims: Readonly<Record<string, unknown>>): Set<string> {
 }
 
 /** The variables a CEL expression sees. Absent identities are empty maps, so `has()` works on them. */
-function celContextOf(request: NormalizedRequest, who: IdentityAttributes, clientAddress: string | undefined, reading: QueryReading): Record<string, unknown> {
+function celContextOf(
+  request: NormalizedRequest,
+  who: IdentityAttributes,
+  clientAddress: string | undefined,
+  reading: QueryReading,
+): Record<string, unknown> {
   const headers: Record<string, string> = {};
   for (const name of Object.keys(request.source.headers)) {
     const v = request.header(name);

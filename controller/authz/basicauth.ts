@@ -56,7 +56,8 @@ export class Passwords {
   /** Whether `password` is `username`'s in `table`, synchronous unless bcrypt must run. */
   verify(table: CompiledBasicAuth, policy: string, username: string, password: string): MaybePromise<Verdict> {
     const entry: HtpasswdHash | undefined = table.users[username];
-    const remembered = entry?.kind === "bcrypt" ? createHash("sha256").update(`${username}\0${password}\0${entry.hash}`).digest("base64url") : undefined;
+    const remembered =
+      entry?.kind === "bcrypt" ? createHash("sha256").update(`${username}\0${password}\0${entry.hash}`).digest("base64url") : undefined;
     if (remembered !== undefined && this.#verified.get(remembered) === true) return "match";
     const who = `${policy}\0${username}`;
     if (this.#limited(who)) return "rate_limited";
@@ -99,7 +100,8 @@ export class Passwords {
 }
 
 function compare(entry: HtpasswdHash, password: string, pool: BcryptPool): MaybePromise<boolean | "busy"> {
-  if (entry.kind === "sha1") return timingSafeEqual(createHash("sha1").update(password, "utf8").digest(), Buffer.from(entry.digest, "base64"));
+  if (entry.kind === "sha1")
+    return timingSafeEqual(createHash("sha1").update(password, "utf8").digest(), Buffer.from(entry.digest, "base64"));
   // $2y$ (Apache) and $2b$ are the same algorithm; bcryptjs names it $2b$.
   return pool.compare(password, entry.hash.replace(/^\$2y\$/, "$2b$"));
 }
@@ -113,16 +115,35 @@ export function checkBasicAuth(
   const challenge = { "www-authenticate": `Basic realm="${realmOf(request)}"` };
   const header = request.header("authorization")?.trim();
   if (header === undefined || !/^basic /i.test(header)) {
-    return { ok: false, deny: deny(401, "basic_missing", "User authentication failed: no Basic credentials in the request", where, challenge) };
+    return {
+      ok: false,
+      deny: deny(401, "basic_missing", "User authentication failed: no Basic credentials in the request", where, challenge),
+    };
   }
   const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
   const colon = decoded.indexOf(":");
-  const invalid: PhaseOutcome = { ok: false, deny: deny(401, "basic_invalid", "User authentication failed: wrong username or password", where, challenge) };
+  const invalid: PhaseOutcome = {
+    ok: false,
+    deny: deny(401, "basic_invalid", "User authentication failed: wrong username or password", where, challenge),
+  };
   if (colon <= 0) return invalid;
   const username = decoded.slice(0, colon);
   return andThen(passwords.verify(config, where.policy, username, decoded.slice(colon + 1)), (verdict): PhaseOutcome => {
-    if (verdict === "rate_limited") return { ok: false, deny: deny(429, "basic_rate_limited", "User authentication failed: too many failed attempts for this username; try again later", where) };
-    if (verdict === "busy") return { ok: false, deny: deny(429, "basic_busy", "User authentication failed: too many password checks in progress; try again later", where) };
+    if (verdict === "rate_limited")
+      return {
+        ok: false,
+        deny: deny(
+          429,
+          "basic_rate_limited",
+          "User authentication failed: too many failed attempts for this username; try again later",
+          where,
+        ),
+      };
+    if (verdict === "busy")
+      return {
+        ok: false,
+        deny: deny(429, "basic_busy", "User authentication failed: too many password checks in progress; try again later", where),
+      };
     if (verdict === "mismatch") return invalid;
     const headers: Record<string, string> = {};
     if (config.forwardUsernameHeader !== undefined) headers[config.forwardUsernameHeader] = username;

@@ -26,7 +26,15 @@ import { corsResponseHeaders, isPreflight, preflightAnswer } from "./cors.ts";
 import { deny, type Decision } from "./decision.ts";
 import type { IdentityAttributes, IdentityResult, PhaseOutcome } from "./identity.ts";
 import { checkJwt } from "./jwt.ts";
-import { CONTROL_IN_PATH, methodReadings, normalizeRequest, pathReadings, type AuthzRequest, type NormalizedRequest, type ProxyRoute } from "./request.ts";
+import {
+  CONTROL_IN_PATH,
+  methodReadings,
+  normalizeRequest,
+  pathReadings,
+  type AuthzRequest,
+  type NormalizedRequest,
+  type ProxyRoute,
+} from "./request.ts";
 import type { MaybePromise } from "./maybe-async.ts";
 import { everyReadingAllows } from "./readings.ts";
 
@@ -57,7 +65,12 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   // 0. Header names
   const folded = foldedManagedHeader(request.headers, snapshot.managedHeaders);
   if (folded !== undefined) {
-    return deny(400, "request_invalid", `the header ${folded} is refused: read with "_" as "-" (as CGI and WSGI servers do), it names a header Portcullis sets`, {});
+    return deny(
+      400,
+      "request_invalid",
+      `the header ${folded} is refused: read with "_" as "-" (as CGI and WSGI servers do), it names a header Portcullis sets`,
+      {},
+    );
   }
 
   const req = normalizeRequest(request);
@@ -73,7 +86,10 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   const readings = methods.flatMap((method) => paths.map((path) => ({ method, path })));
   return everyReadingAllows(
     readings.map((r, i) => checkReading(snapshot, i === 0 ? req : req.withReading(r.path, r.method), ctx)),
-    `the request also reads as ${readings.slice(1).map((r) => `${r.method} ${r.path}`).join(", ")}, and not every reading is allowed`,
+    `the request also reads as ${readings
+      .slice(1)
+      .map((r) => `${r.method} ${r.path}`)
+      .join(", ")}, and not every reading is allowed`,
   );
 }
 
@@ -107,7 +123,11 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
 function isTaken(taken: ProxyRoute, entry: RouteEntry): boolean {
   const id = `${taken.namespace}/${taken.name}`;
   // A rule's label ends with "<namespace>/<name> rule <rule name>" (GRPCRoute ones have a prefix).
-  return entry.kind === taken.kind && entry.route === id && (taken.sectionName === undefined || entry.rule.endsWith(`${id} rule ${taken.sectionName}`));
+  return (
+    entry.kind === taken.kind &&
+    entry.route === id &&
+    (taken.sectionName === undefined || entry.rule.endsWith(`${id} rule ${taken.sectionName}`))
+  );
 }
 
 /**
@@ -118,7 +138,9 @@ function isTaken(taken: ProxyRoute, entry: RouteEntry): boolean {
 function routeMismatch(taken: ProxyRoute, entries: readonly RouteEntry[]): Decision {
   const other = entries[0];
   const named = `${taken.kind} ${taken.namespace}/${taken.name}${taken.sectionName === undefined ? "" : ` rule ${taken.sectionName}`}`;
-  return deny(403, "route_mismatch", `the proxy selected ${named}, Portcullis matches ${other?.rule ?? "no route"}`, { route: other?.rule });
+  return deny(403, "route_mismatch", `the proxy selected ${named}, Portcullis matches ${other?.rule ?? "no route"}`, {
+    route: other?.rule,
+  });
 }
 
 /** Phases 2 on, for the rule one reading of the request takes. */
@@ -134,7 +156,14 @@ function decideOn(entry: RouteEntry, req: NormalizedRequest, ctx: CheckContext):
   // 2. CORS preflight
   if (policy.cors !== undefined && isPreflight(req)) {
     const answer = preflightAnswer(policy.cors, req);
-    if (!answer.originAllowed) return deny(204, "cors_origin", "CORS preflight answered without Access-Control-Allow-Origin: the origin is not allowed", where, answer.headers);
+    if (!answer.originAllowed)
+      return deny(
+        204,
+        "cors_origin",
+        "CORS preflight answered without Access-Control-Allow-Origin: the origin is not allowed",
+        where,
+        answer.headers,
+      );
     return deny(204, "cors_preflight", "CORS preflight answered", where, answer.headers);
   }
 
@@ -181,7 +210,12 @@ function identify(
   return authorizeAndAllow(entry, policy, req, where, passed, ctx);
 }
 
-type Phase = (policy: CompiledPolicy, req: NormalizedRequest, where: { route: string; policy: string }, ctx: CheckContext) => MaybePromise<PhaseOutcome> | undefined;
+type Phase = (
+  policy: CompiledPolicy,
+  req: NormalizedRequest,
+  where: { route: string; policy: string },
+  ctx: CheckContext,
+) => MaybePromise<PhaseOutcome> | undefined;
 
 /** Every configured method must pass, in this order; an unconfigured one yields undefined. */
 const PHASES: readonly Phase[] = [
@@ -204,25 +238,41 @@ function authorizeAndAllow(
     const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
     const verdict = authorize(policy.authorization, req, who, ctx.clientAddress.of(req.source));
     if (!verdict.allowed) {
-      const why = verdict.by === "defaultAction" ? "no authorization rule allows the request" : `denied by authorization rule ${verdict.by}`;
+      const why =
+        verdict.by === "defaultAction" ? "no authorization rule allows the request" : `denied by authorization rule ${verdict.by}`;
       return deny(403, "authz_denied", why, where);
     }
   }
 
   // 5. Response: without CORS, one identity's answer on one rule is always the same.
-  if (policy.cors === undefined && passed.length <= 1) return memoizedAllow(ctx.memo, passed[0] ?? ANONYMOUS, entry, entry.managedHeaders, policy);
+  if (policy.cors === undefined && passed.length <= 1)
+    return memoizedAllow(ctx.memo, passed[0] ?? ANONYMOUS, entry, entry.managedHeaders, policy);
   const headers: Record<string, string> = {};
   for (const r of passed) Object.assign(headers, r.headers);
   const cors = policy.cors === undefined ? undefined : corsResponseHeaders(policy.cors, req);
   const principals = passed.flatMap((r) => (r.principal === undefined ? [] : [r.principal]));
-  return allow(where.route, entry.managedHeaders, policy, passed.flatMap((r) => r.strip), headers, principals, cors);
+  return allow(
+    where.route,
+    entry.managedHeaders,
+    policy,
+    passed.flatMap((r) => r.strip),
+    headers,
+    principals,
+    cors,
+  );
 }
 
 /** The identity of a request no identity phase looked at. */
 const ANONYMOUS: IdentityResult = { principal: undefined, headers: {}, strip: [], attributes: {} };
 
 /** An allow on `entry` (undefined: no route matched) that removes `managed`, built once per identity and entry. */
-function memoizedAllow(memo: CheckMemo, identity: IdentityResult, entry: RouteEntry | undefined, managed: readonly string[], policy: CompiledPolicy | undefined): Decision {
+function memoizedAllow(
+  memo: CheckMemo,
+  identity: IdentityResult,
+  entry: RouteEntry | undefined,
+  managed: readonly string[],
+  policy: CompiledPolicy | undefined,
+): Decision {
   const known = memo.allow(identity, entry);
   if (known !== undefined) return known;
   const principals = identity.principal === undefined ? [] : [identity.principal];
@@ -248,18 +298,36 @@ function allow(
   responseHeaders: Record<string, string> = {},
 ): Decision {
   for (const [name, value] of Object.entries(headers)) {
-    const problem = !FAITHFUL_VALUE.test(value) ? "has a control character or leading or trailing whitespace" : Buffer.byteLength(value) > MAX_VALUE_BYTES ? `is longer than ${MAX_VALUE_BYTES} bytes` : undefined;
+    const problem = !FAITHFUL_VALUE.test(value)
+      ? "has a control character or leading or trailing whitespace"
+      : Buffer.byteLength(value) > MAX_VALUE_BYTES
+        ? `is longer than ${MAX_VALUE_BYTES} bytes`
+        : undefined;
     if (problem !== undefined) {
-      return deny(403, "identity_unforwardable", `the value to set as ${name} ${problem}, which HTTP servers read differently or refuse`, { route, policy: policy?.id });
+      return deny(403, "identity_unforwardable", `the value to set as ${name} ${problem}, which HTTP servers read differently or refuse`, {
+        route,
+        policy: policy?.id,
+      });
     }
   }
   // A header we set replaces the client's copy; every other managed header is removed.
   const unset = (h: string) => !Object.hasOwn(headers, h);
   const remove = strip.length === 0 ? managed.filter(unset) : [...new Set([...managed, ...strip])].filter(unset).sort();
   return {
-    allowed: true, status: 200, code: "allowed", route, policy: policy?.id,
-    message: principals.length > 0 ? `authenticated as ${principals.join(", ")}` : policy === undefined ? "no policy applies" : "no credential required",
+    allowed: true,
+    status: 200,
+    code: "allowed",
+    route,
+    policy: policy?.id,
+    message:
+      principals.length > 0
+        ? `authenticated as ${principals.join(", ")}`
+        : policy === undefined
+          ? "no policy applies"
+          : "no credential required",
     principal: principals.length === 0 ? undefined : principals.join(", "),
-    upstreamHeaders: headers, removeHeaders: remove, responseHeaders,
+    upstreamHeaders: headers,
+    removeHeaders: remove,
+    responseHeaders,
   };
 }

@@ -31,7 +31,8 @@ export interface ClientAddressOptions {
 
 /** Throws an Error naming the first CIDR that is not one, or when both rules are set (as Envoy Gateway refuses). */
 export function clientAddressDetection(options: ClientAddressOptions): ClientAddressDetection {
-  if (options.trustedCidrs.length > 0 && options.trustedHops > 0) throw new Error("set either the trusted hops or the trusted CIDRs, not both");
+  if (options.trustedCidrs.length > 0 && options.trustedHops > 0)
+    throw new Error("set either the trusted hops or the trusted CIDRs, not both");
   const trusted = options.trustedCidrs.length === 0 ? undefined : cidrSet(options.trustedCidrs);
   const { trustedHops } = options;
   return {
@@ -59,7 +60,13 @@ export function clientAddressDetection(options: ClientAddressOptions): ClientAdd
  */
 function hopsOf(request: AuthzRequest): { peer: string | undefined; received: string[] } {
   const xff = headerValue(request.headers, "x-forwarded-for");
-  const entries = xff === undefined ? [] : xff.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const entries =
+    xff === undefined
+      ? []
+      : xff
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s !== "");
   const stated = request.clientAddress === undefined || request.clientAddress === "" ? undefined : plainAddress(request.clientAddress);
   if (stated !== undefined) {
     if (entries.length > 0 && plainAddress(entries[entries.length - 1]!) === stated) entries.pop();

@@ -24,7 +24,10 @@ function originAllowed(config: CompiledCors, origin: string): boolean {
  * preflight asks for, and `access-control-allow-origin` (the request's own origin) only when the
  * origin is allowed. `Vary: Origin` because the answer depends on it (Envoy does not send it).
  */
-export function preflightAnswer(config: CompiledCors, request: NormalizedRequest): { readonly originAllowed: boolean; readonly headers: Record<string, string> } {
+export function preflightAnswer(
+  config: CompiledCors,
+  request: NormalizedRequest,
+): { readonly originAllowed: boolean; readonly headers: Record<string, string> } {
   const origin = request.header("origin") ?? "";
   const allowed = originAllowed(config, origin);
   const headers: Record<string, string> = {};

@@ -60,8 +60,16 @@ export function deny(
   responseHeaders: Readonly<Record<string, string>> = {},
 ): Decision {
   return {
-    allowed: false, status, code, message, route: where.route, policy: where.policy, principal: undefined,
-    upstreamHeaders: {}, removeHeaders: [], responseHeaders,
+    allowed: false,
+    status,
+    code,
+    message,
+    route: where.route,
+    policy: where.policy,
+    principal: undefined,
+    upstreamHeaders: {},
+    removeHeaders: [],
+    responseHeaders,
   };
 }
 

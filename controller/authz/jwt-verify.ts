@@ -76,19 +76,27 @@ export function decodeJwt(token: string): DecodedJwt | { readonly error: string 
     return { error: "token is not base64url encoded" };
   }
   // Another spelling of the same bytes would be another token string for the same signature.
-  if (!isCanonicalBase64urlText(h) || !isCanonicalBase64urlText(p) || !isCanonicalBase64urlText(s)) return { error: "token is not canonical base64url" };
+  if (!isCanonicalBase64urlText(h) || !isCanonicalBase64urlText(p) || !isCanonicalBase64urlText(s))
+    return { error: "token is not canonical base64url" };
   const header = parseHeader(h);
   if (header === undefined) return { error: "token header is not a JSON object (UTF-8, each member once)" };
   const payload = parseStrictJsonObject(p);
   if (payload === undefined) return { error: "token payload is not a JSON object (UTF-8, each member once)" };
   const alg = header.alg;
-  if (typeof alg !== "string" || !Object.hasOwn(ALGORITHMS, alg)) return { error: `token algorithm ${JSON.stringify(alg)} is not accepted` };
+  if (typeof alg !== "string" || !Object.hasOwn(ALGORITHMS, alg))
+    return { error: `token algorithm ${JSON.stringify(alg)} is not accepted` };
   if (header.crit !== undefined) return { error: "token header has crit extensions Portcullis does not understand" };
   if (header.b64 !== undefined) return { error: "token header b64 is not supported" };
   if (header.kid !== undefined && typeof header.kid !== "string") return { error: "token kid is not a string" };
   if (header.typ !== undefined && !isAccessTokenType(header.typ)) return { error: "token typ is not JWT or at+jwt" };
   if (s === "") return { error: "token has no signature" };
-  return { alg, kid: header.kid as string | undefined, payload, signingInput: token.slice(0, last), signature: Buffer.from(s, "base64url") };
+  return {
+    alg,
+    kid: header.kid as string | undefined,
+    payload,
+    signingInput: token.slice(0, last),
+    signature: Buffer.from(s, "base64url"),
+  };
 }
 
 /**
@@ -112,7 +120,8 @@ export function verifySignature(jwt: DecodedJwt, key: VerificationKey): boolean 
   try {
     switch (spec.family) {
       case "rsa": {
-        if (k.type !== "public" || k.asymmetricKeyType !== "rsa" || (k.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) return false;
+        if (k.type !== "public" || k.asymmetricKeyType !== "rsa" || (k.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS)
+          return false;
         const options = spec.pss
           ? { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
           : { key: k, padding: constants.RSA_PKCS1_PADDING };
@@ -151,10 +160,13 @@ export function checkClaims(
   audiences: readonly string[],
 ): ClaimsProblem | undefined {
   const { exp, nbf, iat, iss, aud } = payload;
-  if (exp !== undefined && (typeof exp !== "number" || !Number.isFinite(exp))) return { code: "invalid", message: "Jwt exp claim is not a number" };
-  if (nbf !== undefined && (typeof nbf !== "number" || !Number.isFinite(nbf))) return { code: "invalid", message: "Jwt nbf claim is not a number" };
+  if (exp !== undefined && (typeof exp !== "number" || !Number.isFinite(exp)))
+    return { code: "invalid", message: "Jwt exp claim is not a number" };
+  if (nbf !== undefined && (typeof nbf !== "number" || !Number.isFinite(nbf)))
+    return { code: "invalid", message: "Jwt nbf claim is not a number" };
   // iat bounds nothing (as in Envoy and jose), but a malformed one means a malformed token.
-  if (iat !== undefined && (typeof iat !== "number" || !Number.isFinite(iat))) return { code: "invalid", message: "Jwt iat claim is not a number" };
+  if (iat !== undefined && (typeof iat !== "number" || !Number.isFinite(iat)))
+    return { code: "invalid", message: "Jwt iat claim is not a number" };
   if (typeof exp === "number" && nowSeconds >= exp + skewSeconds) return { code: "invalid", message: "Jwt is expired" };
   if (typeof nbf === "number" && nowSeconds + skewSeconds < nbf) return { code: "invalid", message: "Jwt is not yet valid" };
   if (issuer !== undefined && iss !== issuer) return { code: "invalid", message: "Jwt issuer is not configured" };

@@ -122,9 +122,16 @@ function remember(token: string, jwt: DecodedJwt, config: CompiledJwt, index: nu
     if (value !== undefined) headers[header] = value;
   }
   const sub = typeof claims.sub === "string" ? ` sub=${claims.sub}` : "";
-  const passed = { ok: true, value: { principal: `jwt ${provider.name}${sub}`, headers, strip: [], attributes: { jwt: { provider: provider.name, claims } } } } as const;
+  const passed = {
+    ok: true,
+    value: { principal: `jwt ${provider.name}${sub}`, headers, strip: [], attributes: { jwt: { provider: provider.name, claims } } },
+  } as const;
   const exp = claims.exp;
-  return cache.set({ token, config, provider: index, claims, passed }, now, typeof exp === "number" ? (exp + CLOCK_SKEW_SECONDS) * 1000 : undefined);
+  return cache.set(
+    { token, config, provider: index, claims, passed },
+    now,
+    typeof exp === "number" ? (exp + CLOCK_SKEW_SECONDS) * 1000 : undefined,
+  );
 }
 
 /** A claim by dot path ("realm.roles"); own members of objects only, never through arrays. */
@@ -153,6 +160,7 @@ function headerValueOf(value: unknown): string | undefined {
 }
 
 function listOrJson(value: object): string {
-  if (Array.isArray(value) && value.every((v) => ["string", "number", "boolean"].includes(typeof v) && !String(v).includes(","))) return value.join(",");
+  if (Array.isArray(value) && value.every((v) => ["string", "number", "boolean"].includes(typeof v) && !String(v).includes(",")))
+    return value.join(",");
   return Buffer.from(JSON.stringify(value)).toString("base64");
 }

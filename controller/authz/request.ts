@@ -184,10 +184,12 @@ export function normalizeHost(host: string): string {
 export function normalizePath(path: string): string {
   // Most paths are already normal: no escapes, no empty, "." or ".." segments.
   if (path.startsWith("/") && !ABNORMAL_PATH.test(path)) return path;
-  return resolveSegments(path.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => {
-    const c = String.fromCharCode(parseInt(hex, 16));
-    return /[A-Za-z0-9\-._~]/.test(c) ? c : `%${hex.toUpperCase()}`;
-  }));
+  return resolveSegments(
+    path.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => {
+      const c = String.fromCharCode(parseInt(hex, 16));
+      return /[A-Za-z0-9\-._~]/.test(c) ? c : `%${hex.toUpperCase()}`;
+    }),
+  );
 }
 
 /** What makes components read a path differently: an escape (%2F, %5C, %2E…), a backslash, a ";" parameter. */

@@ -75,7 +75,11 @@ export class TokenCache {
     const entry = { ...verdict, validUntil: Math.min(now + this.#maxAgeMs, expiresAt ?? Infinity) };
     if (entry.validUntil <= now || this.#maxEntries === 0) return entry;
     const key = keyOf(verdict.token);
-    const kept = this.#entries.get(key)?.filter((v) => v.config !== verdict.config || v.token !== verdict.token).slice(-(MAX_VERDICTS_PER_SIGNATURE - 1)) ?? [];
+    const kept =
+      this.#entries
+        .get(key)
+        ?.filter((v) => v.config !== verdict.config || v.token !== verdict.token)
+        .slice(-(MAX_VERDICTS_PER_SIGNATURE - 1)) ?? [];
     this.#entries.set(key, [...kept, entry]);
     return entry;
   }
@@ -85,7 +89,10 @@ export class TokenCache {
 const ECDSA_CURVES: Readonly<Record<string, { readonly n: bigint; readonly bytes: number }>> = {
   ES256: { n: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n, bytes: 32 },
   ES384: { n: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n, bytes: 48 },
-  ES512: { n: 0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n, bytes: 66 },
+  ES512: {
+    n: 0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
+    bytes: 66,
+  },
 };
 
 /** `alg` of each JOSE header segment seen (few distinct headers repeat), null when it has none. */

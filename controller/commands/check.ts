@@ -21,7 +21,9 @@ import { compileFolder } from "./load.ts";
 export async function runCheck(config: CheckConfig, out: (text: string) => void, report: (line: string) => void): Promise<number> {
   const decision = await checkFolder(config, report);
   const wire = envoyResponse(decision);
-  out(`${JSON.stringify({ status: wire.status, headers: wire.headers, reason: decision.allowed ? decision.message : `${decision.code}: ${reasonOf(decision)}`, route: decision.route ?? null, policy: decision.policy ?? null }, null, 2)}\n`);
+  out(
+    `${JSON.stringify({ status: wire.status, headers: wire.headers, reason: decision.allowed ? decision.message : `${decision.code}: ${reasonOf(decision)}`, route: decision.route ?? null, policy: decision.policy ?? null }, null, 2)}\n`,
+  );
   return decision.allowed ? 0 : 1;
 }
 
@@ -34,7 +36,11 @@ export async function checkFolder(config: CheckConfig, report: (line: string) =>
 }
 
 async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: string) => void): Promise<Decision> {
-  const keys = createKeyStore({ logger: pino({ level: "silent" }), fetchTimeoutMs: config.jwksFetchTimeoutMs, onFetch: (e) => e.outcome === "error" && report(`warning: JWKS ${e.uri}: ${e.reason}`) });
+  const keys = createKeyStore({
+    logger: pino({ level: "silent" }),
+    fetchTimeoutMs: config.jwksFetchTimeoutMs,
+    onFetch: (e) => e.outcome === "error" && report(`warning: JWKS ${e.uri}: ${e.reason}`),
+  });
   const passwords = new Passwords({ pool: new BcryptPool({ size: 1, queueLimit: 1 }) });
   try {
     await keys.sync(snapshot.remoteJwks);
@@ -46,8 +52,23 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
     }
     return await check(
       snapshot,
-      { method: config.method.toUpperCase(), scheme: url.protocol.slice(0, -1), host: headers.host!, path: `${url.pathname}${url.search}`, headers, gateway: config.gateway },
-      { keys, memo: new CheckMemo(), passwords, now: Date.now, onNoRoute: config.onNoRoute, onNoPolicy: config.onNoPolicy, clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }) },
+      {
+        method: config.method.toUpperCase(),
+        scheme: url.protocol.slice(0, -1),
+        host: headers.host!,
+        path: `${url.pathname}${url.search}`,
+        headers,
+        gateway: config.gateway,
+      },
+      {
+        keys,
+        memo: new CheckMemo(),
+        passwords,
+        now: Date.now,
+        onNoRoute: config.onNoRoute,
+        onNoPolicy: config.onNoPolicy,
+        clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
+      },
     );
   } finally {
     keys.close();

@@ -32,8 +32,17 @@ export function runCompile(config: CompileConfig, out: (text: string) => void, r
   for (const line of errors) report(`error: ${line}`);
   for (const line of folder.problems) report(`warning: ${line}`);
   if (errors.length > 0) {
-    const counts = [[folder.brokenFiles.length, "file does not parse", "files do not parse"], [folder.rejectedObjects.length, "object is not valid", "objects are not valid"], [notAccepted.length, "policy is not Accepted", "policies are not Accepted"]] as const;
-    report(`compile failed: ${counts.filter(([n]) => n > 0).map(([n, one, many]) => `${n} ${n === 1 ? one : many}`).join(", ")}`);
+    const counts = [
+      [folder.brokenFiles.length, "file does not parse", "files do not parse"],
+      [folder.rejectedObjects.length, "object is not valid", "objects are not valid"],
+      [notAccepted.length, "policy is not Accepted", "policies are not Accepted"],
+    ] as const;
+    report(
+      `compile failed: ${counts
+        .filter(([n]) => n > 0)
+        .map(([n, one, many]) => `${n} ${n === 1 ? one : many}`)
+        .join(", ")}`,
+    );
   }
   return errors.length === 0 ? 0 : 1;
 }
@@ -43,6 +52,10 @@ function notAcceptedLines(status: PolicyStatus): string[] {
   if (status.ancestors.length === 0) return [`${policy} applies to no Gateway or route that Portcullis serves, so it protects nothing`];
   return status.ancestors.flatMap((a) => {
     const accepted = a.conditions.find((c) => c.type === "Accepted");
-    return accepted?.status === "True" ? [] : [`${policy} is not Accepted for ${ancestorKey(a.ancestorRef)}: ${accepted === undefined ? "no Accepted condition" : `${accepted.reason}: ${accepted.message}`}`];
+    return accepted?.status === "True"
+      ? []
+      : [
+          `${policy} is not Accepted for ${ancestorKey(a.ancestorRef)}: ${accepted === undefined ? "no Accepted condition" : `${accepted.reason}: ${accepted.message}`}`,
+        ];
   });
 }

@@ -36,7 +36,9 @@ export function version(): string {
 /** One command's help: synopsis, description, then every flag with its default and variable. */
 export function commandHelp(command: ActionName): string {
   const flags = flagsOf(command);
-  const left = flags.map((f) => `${f.short === undefined ? "    " : `-${f.short}, `}--${f.name}${f.value === undefined ? "" : ` ${f.value}`}`);
+  const left = flags.map(
+    (f) => `${f.short === undefined ? "    " : `-${f.short}, `}--${f.name}${f.value === undefined ? "" : ` ${f.value}`}`,
+  );
   const width = Math.max(...left.map((l) => l.length)) + 2;
   const lines = flags.map((f, i) => {
     const choices = f.choices === undefined || f.value?.includes("|") ? undefined : `one of ${f.choices.join(", ")}`;
@@ -62,6 +64,7 @@ export function fullHelp(): string {
 
 /** What follows a usage error: the command's synopsis (or the command list) and where to read more. */
 export function usageHint(command: ActionName | undefined): string {
-  if (command === undefined) return `usage: portcullis COMMAND [flags]; the commands are ${COMMAND_LIST.map(([c]) => c.split(" ")[0]).join(", ")}\nrun 'portcullis help' for every command and flag`;
+  if (command === undefined)
+    return `usage: portcullis COMMAND [flags]; the commands are ${COMMAND_LIST.map(([c]) => c.split(" ")[0]).join(", ")}\nrun 'portcullis help' for every command and flag`;
   return `usage: ${SYNOPSIS[command]}\nrun 'portcullis help ${command}' for every flag`;
 }

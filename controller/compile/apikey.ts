@@ -38,7 +38,11 @@ export function compileApiKey(spec: APIKeyAuthSpec, namespace: string, refs: Ref
   if (sources.length === 0) return { ok: false, error: "apiKeyAuth.extractFrom names no header, param or cookie" };
   if (spec.sanitize === true && sources.some((s) => s.in === "param")) {
     // Envoy's HTTP ext_authz protocol cannot rewrite the query string: refusing beats leaking the key.
-    return { ok: false, error: "apiKeyAuth.sanitize cannot remove a key sent as a query parameter over the HTTP ext_authz protocol; read the key from a header or cookie" };
+    return {
+      ok: false,
+      error:
+        "apiKeyAuth.sanitize cannot remove a key sent as a query parameter over the HTTP ext_authz protocol; read the key from a header or cookie",
+    };
   }
   let forwardClientIDHeader: string | undefined;
   if (spec.forwardClientIDHeader !== undefined) {
@@ -61,13 +65,19 @@ export function compileApiKey(spec: APIKeyAuthSpec, namespace: string, refs: Ref
     for (const clientID of Object.keys(secret.value.data).sort()) {
       // Envoy Gateway semantics: a client id present in several Secrets keeps its first key.
       if (clientIDs.has(clientID)) continue;
-      if (!SECRET_KEY.test(clientID)) return { ok: false, error: `${where}: client id ${JSON.stringify(clientID)} is not a valid Secret data key ([-._a-zA-Z0-9]+)` };
+      if (!SECRET_KEY.test(clientID))
+        return { ok: false, error: `${where}: client id ${JSON.stringify(clientID)} is not a valid Secret data key ([-._a-zA-Z0-9]+)` };
       const key = secret.value.data[clientID]!;
       if (key.length === 0) return { ok: false, error: `${where}: client ${clientID} has an empty key` };
-      if (UNPRESENTABLE_KEY.test(key)) warnings.push(`${where}: the key of client ${clientID} ${unpresentable(key)}; no header or cookie can carry it, so this client can never authenticate`);
+      if (UNPRESENTABLE_KEY.test(key))
+        warnings.push(
+          `${where}: the key of client ${clientID} ${unpresentable(key)}; no header or cookie can carry it, so this client can never authenticate`,
+        );
       if (key.includes("\uFFFD")) {
         // The Secret's bytes were read as UTF-8 and U+FFFD stands for bytes that are not: other invalid bytes presented would read the same.
-        warnings.push(`${where}: the key of client ${clientID} is not valid UTF-8, so it is not served and this client can never authenticate`);
+        warnings.push(
+          `${where}: the key of client ${clientID} is not valid UTF-8, so it is not served and this client can never authenticate`,
+        );
         continue;
       }
       const digest = apiKeyDigest(key);

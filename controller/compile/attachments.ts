@@ -37,7 +37,8 @@ export interface AttachmentResult {
 const HTTP_PROTOCOLS = new Set(["HTTP", "HTTPS"]);
 
 /** How a listener is named in the route index and in decisions: "http", or "ns/listenerset/http". */
-export const listenerLabel = (l: GatewayListener): string => (l.listenerSet === undefined ? l.listener.name : `${keyOf(l.listenerSet.metadata)}/${l.listener.name}`);
+export const listenerLabel = (l: GatewayListener): string =>
+  l.listenerSet === undefined ? l.listener.name : `${keyOf(l.listenerSet.metadata)}/${l.listener.name}`;
 
 export const isListenerSetKind = (group: string | undefined, kind: string | undefined): boolean =>
   LISTENER_SET_GROUPS.includes(group ?? GATEWAY_API_GROUP) && LISTENER_SET_KINDS.includes(kind ?? "");
@@ -50,7 +51,9 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
   const namespaceLabels = new Map(resources.namespaces.map((n) => [n.metadata.name, n.metadata.labels]));
   const problems: string[] = [];
   // Every listener of each served Gateway; a ListenerSet's come after the Gateway's own, as in Envoy Gateway.
-  const listeners = new Map<Gateway, GatewayListener[]>([...served.values()].map((g) => [g, g.spec.listeners.map((listener) => ({ gateway: g, listener, listenerSet: undefined }))]));
+  const listeners = new Map<Gateway, GatewayListener[]>(
+    [...served.values()].map((g) => [g, g.spec.listeners.map((listener) => ({ gateway: g, listener, listenerSet: undefined }))]),
+  );
   const attachedListenerSets = new Map<string, ListenerSet>();
   for (const ls of resources.listenerSets) {
     const p = ls.spec.parentRef;
@@ -75,13 +78,17 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
       let listenerSet: ListenerSet | undefined;
       if (isListenerSetKind(parentRef.group, parentRef.kind)) {
         listenerSet = attachedListenerSets.get(parentId);
-        gateway = listenerSet === undefined ? undefined : served.get(`${listenerSet.spec.parentRef.namespace ?? listenerSet.metadata.namespace}/${listenerSet.spec.parentRef.name}`);
+        gateway =
+          listenerSet === undefined
+            ? undefined
+            : served.get(`${listenerSet.spec.parentRef.namespace ?? listenerSet.metadata.namespace}/${listenerSet.spec.parentRef.name}`);
       } else if ((parentRef.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP && (parentRef.kind ?? "Gateway") === "Gateway") {
         gateway = served.get(parentId);
       }
       if (gateway === undefined) continue;
       const all = listeners.get(gateway)!;
-      const parent = listenerSet === undefined ? `Gateway ${keyOf(gateway.metadata)}` : `${listenerSet.kind} ${keyOf(listenerSet.metadata)}`;
+      const parent =
+        listenerSet === undefined ? `Gateway ${keyOf(gateway.metadata)}` : `${listenerSet.kind} ${keyOf(listenerSet.metadata)}`;
       // A Gateway parentRef reaches the Gateway's own listeners, a ListenerSet parentRef that set's.
       const candidates = all.filter(
         (l) =>
@@ -97,7 +104,14 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
       const refusals: string[] = [];
       for (const candidate of candidates) {
         const refusal = listenerRefuses(candidate, route, namespaceLabels);
-        const hostnames = refusal === undefined ? hostnamesOn(candidate.listener, all.map((l) => l.listener), route.spec.hostnames) : undefined;
+        const hostnames =
+          refusal === undefined
+            ? hostnamesOn(
+                candidate.listener,
+                all.map((l) => l.listener),
+                route.spec.hostnames,
+              )
+            : undefined;
         if (hostnames === undefined) {
           refusals.push(`${candidate.listener.name}: ${refusal ?? "no host name in common that no other listener on its port names"}`);
           continue;
@@ -116,7 +130,13 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
 type NamespaceLabels = ReadonlyMap<string, Readonly<Record<string, string>> | undefined>;
 
 /** Whether `namespace` is one `from` (and `selector`) allows, relative to the owner's namespace. */
-function namespaceAllowed(from: string, selector: LabelSelector | undefined, owner: string, namespace: string, labels: NamespaceLabels): boolean {
+function namespaceAllowed(
+  from: string,
+  selector: LabelSelector | undefined,
+  owner: string,
+  namespace: string,
+  labels: NamespaceLabels,
+): boolean {
   if (from === "All") return true;
   if (from === "Same") return namespace === owner;
   // A namespace without a Namespace object (or a Selector without a selector) matches nothing.
@@ -134,16 +154,23 @@ function listenerSetRefused(gateway: Gateway, ls: ListenerSet, labels: Namespace
 
 function listenerRefuses(l: GatewayListener, route: Route, labels: NamespaceLabels): string | undefined {
   const { listener } = l;
-  if (listener.protocol !== undefined && !HTTP_PROTOCOLS.has(listener.protocol)) return `listener protocol ${listener.protocol} takes no ${route.kind}s`;
+  if (listener.protocol !== undefined && !HTTP_PROTOCOLS.has(listener.protocol))
+    return `listener protocol ${listener.protocol} takes no ${route.kind}s`;
   const kinds = listener.allowedRoutes?.kinds;
-  if (kinds !== undefined && kinds.length > 0 && !kinds.some((k) => k.kind === route.kind && (k.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP)) {
+  if (
+    kinds !== undefined &&
+    kinds.length > 0 &&
+    !kinds.some((k) => k.kind === route.kind && (k.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP)
+  ) {
     return `listener allowedRoutes.kinds excludes ${route.kind}`;
   }
   const namespaces = listener.allowedRoutes?.namespaces;
   // "Same" is the namespace of the object that holds the listener: the Gateway, or the ListenerSet.
   const owner = (l.listenerSet ?? l.gateway).metadata.namespace;
   if (namespaceAllowed(namespaces?.from ?? "Same", namespaces?.selector, owner, route.metadata.namespace, labels)) return undefined;
-  return namespaces?.from === "Selector" ? `listener allowedRoutes.namespaces.selector does not match namespace ${route.metadata.namespace}` : "listener allows routes from its own namespace only";
+  return namespaces?.from === "Selector"
+    ? `listener allowedRoutes.namespaces.selector does not match namespace ${route.metadata.namespace}`
+    : "listener allows routes from its own namespace only";
 }
 
 /**
@@ -154,7 +181,9 @@ function listenerRefuses(l: GatewayListener, route: Route, labels: NamespaceLabe
 function hostnamesOn(listener: Listener, all: readonly Listener[], routeHosts: readonly string[]): string[] | undefined {
   const hostnames = intersectHostnames(listener.hostname, routeHosts);
   if (hostnames === undefined || hostnames.length === 0) return hostnames;
-  const claimed = new Set(all.filter((l) => l !== listener && l.port === listener.port && l.hostname !== undefined).map((l) => l.hostname!.toLowerCase()));
+  const claimed = new Set(
+    all.filter((l) => l !== listener && l.port === listener.port && l.hostname !== undefined).map((l) => l.hostname!.toLowerCase()),
+  );
   const left = hostnames.filter((h) => !claimed.has(h));
   return left.length === 0 ? undefined : left;
 }

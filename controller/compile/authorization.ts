@@ -25,17 +25,25 @@ export function compileAuthorization(spec: AuthorizationSpec, jwtProviders: read
         if (!(regex instanceof RegExp)) return { ok: false, error: `${field}.operation.path: regular expression ${regex.error}` };
         path = { type: p.type, value: p.value, regex, invert: p.invert };
       } else {
-        if (!p.value.startsWith("/")) return { ok: false, error: `${field}.operation.path: ${JSON.stringify(p.value)} does not start with /` };
+        if (!p.value.startsWith("/"))
+          return { ok: false, error: `${field}.operation.path: ${JSON.stringify(p.value)} does not start with /` };
         path = { type: p.type, value: p.type === "PathPrefix" ? p.value.replace(/\/+$/, "") : p.value, invert: p.invert };
       }
     }
-    rules.push({ name, action: rule.action, methods: rule.operation?.methods?.map((m) => m.toUpperCase()), path, principal: principal.value });
+    rules.push({
+      name,
+      action: rule.action,
+      methods: rule.operation?.methods?.map((m) => m.toUpperCase()),
+      path,
+      principal: principal.value,
+    });
   }
   return { ok: true, value: { defaultAction: spec.defaultAction ?? "Deny", rules } };
 }
 
 function compilePrincipal(spec: PrincipalSpec, field: string, jwtProviders: readonly string[]): FeatureResult<CompiledPrincipal> {
-  if (spec.clientIPGeoLocations !== undefined) return { ok: false, error: `${field}.clientIPGeoLocations: not supported by Portcullis (no GeoIP database)` };
+  if (spec.clientIPGeoLocations !== undefined)
+    return { ok: false, error: `${field}.clientIPGeoLocations: not supported by Portcullis (no GeoIP database)` };
   if (spec.clientCIDRs === undefined && spec.jwt === undefined && spec.headers === undefined && spec.cel === undefined) {
     // Also what is left when a CRD without Portcullis' `cel` field pruned it: refuse rather than match everyone.
     return { ok: false, error: `${field}: set at least one of clientCIDRs, jwt, headers or cel` };
@@ -63,11 +71,14 @@ function compilePrincipal(spec: PrincipalSpec, field: string, jwtProviders: read
     ok: true,
     value: {
       clientCIDRs,
-      jwt: spec.jwt === undefined ? undefined : {
-        provider: spec.jwt.provider,
-        claims: (spec.jwt.claims ?? []).map((c) => ({ claim: c.name.split("."), valueType: c.valueType, values: c.values })),
-        scopes: spec.jwt.scopes ?? [],
-      },
+      jwt:
+        spec.jwt === undefined
+          ? undefined
+          : {
+              provider: spec.jwt.provider,
+              claims: (spec.jwt.claims ?? []).map((c) => ({ claim: c.name.split("."), valueType: c.valueType, values: c.values })),
+              scopes: spec.jwt.scopes ?? [],
+            },
       headers: spec.headers?.map((h) => ({ name: h.name.toLowerCase(), values: h.values })),
       cel,
     },

@@ -40,7 +40,10 @@ export function compileBasicAuth(spec: BasicAuthSpec, namespace: string, refs: R
     else if (bcrypt) {
       const cost = Number(bcrypt[1]);
       if (cost < MIN_BCRYPT_COST || cost > MAX_BCRYPT_COST) {
-        return { ok: false, error: `${where} ${HTPASSWD_KEY}: user ${user} has bcrypt cost ${cost}; Portcullis accepts ${MIN_BCRYPT_COST} to ${MAX_BCRYPT_COST}` };
+        return {
+          ok: false,
+          error: `${where} ${HTPASSWD_KEY}: user ${user} has bcrypt cost ${cost}; Portcullis accepts ${MIN_BCRYPT_COST} to ${MAX_BCRYPT_COST}`,
+        };
       }
       users[user] = { kind: "bcrypt", hash };
     }

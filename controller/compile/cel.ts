@@ -51,13 +51,17 @@ export function compileCel(source: string): { ok: true; value: Compiled } | { ok
     throw e;
   }
   if (!(cost <= CEL_COST_LIMIT)) {
-    return { ok: false, error: `its worst case costs more than ${CEL_COST_LIMIT} units on inputs of ${CEL_INPUT_LIMIT} characters (for example a comprehension that scans another variable at each step, or a value doubled again and again)` };
+    return {
+      ok: false,
+      error: `its worst case costs more than ${CEL_COST_LIMIT} units on inputs of ${CEL_INPUT_LIMIT} characters (for example a comprehension that scans another variable at each step, or a value doubled again and again)`,
+    };
   }
   let parsed = first.parsed;
   if (analysis.patterns.size > 0) {
     // Each pattern literal replaced by its written-out form, from the end so offsets stay valid.
     let written = source;
-    for (const [start, p] of [...analysis.patterns].sort(([a], [b]) => b - a)) written = `${written.slice(0, start)}${JSON.stringify(p.text)}${written.slice(p.end)}`;
+    for (const [start, p] of [...analysis.patterns].sort(([a], [b]) => b - a))
+      written = `${written.slice(0, start)}${JSON.stringify(p.text)}${written.slice(p.end)}`;
     const again = parse(written);
     if (!again.ok) return { ok: false, error: `a matches() pattern cannot be written out for the linear-time engine: ${again.error}` };
     parsed = again.parsed;
@@ -127,8 +131,28 @@ const COMPARISONS = new Set(["==", "!=", "<", "<=", ">", ">=", "in"]);
 const ARITHMETIC = new Set(["-", "*", "/", "%"]);
 /** Functions whose work and result are proportional to their operands. */
 const LINEAR = new Set([
-  "size", "contains", "startsWith", "endsWith", "indexOf", "lastIndexOf", "lowerAscii", "upperAscii", "trim", "substring",
-  "string", "bytes", "int", "uint", "double", "bool", "dyn", "type", "timestamp", "duration", "at", "json",
+  "size",
+  "contains",
+  "startsWith",
+  "endsWith",
+  "indexOf",
+  "lastIndexOf",
+  "lowerAscii",
+  "upperAscii",
+  "trim",
+  "substring",
+  "string",
+  "bytes",
+  "int",
+  "uint",
+  "double",
+  "bool",
+  "dyn",
+  "type",
+  "timestamp",
+  "duration",
+  "at",
+  "json",
 ]);
 /** Functions that at most double their operand (hex, base64) or split it into a list of pieces. */
 const DOUBLING = new Set(["hex", "base64", "split"]);
@@ -247,10 +271,20 @@ function matches(operands: readonly Node[], scope: ReadonlyMap<string, number>, 
  * and operators not at all.
  */
 function atomsOf(pattern: string): number {
-  return pattern.replace(/\\./g, "e").replace(/\[[^\]]*\]/g, "c").replace(/\(\?(?::|<[^>]*>)|[()?*+|^$]/g, "").length;
+  return pattern
+    .replace(/\\./g, "e")
+    .replace(/\[[^\]]*\]/g, "c")
+    .replace(/\(\?(?::|<[^>]*>)|[()?*+|^$]/g, "").length;
 }
 
-function comprehension(name: string, range: Node, args: readonly Node[], scope: ReadonlyMap<string, number>, depth: number, analysis: Analysis): Estimate {
+function comprehension(
+  name: string,
+  range: Node,
+  args: readonly Node[],
+  scope: ReadonlyMap<string, number>,
+  depth: number,
+  analysis: Analysis,
+): Estimate {
   if (depth >= MAX_COMPREHENSION_DEPTH) throw new Refused(`comprehensions nest at most ${MAX_COMPREHENSION_DEPTH} deep`);
   const [variable, ...steps] = args as [Node, ...Node[]];
   const r = estimate(range, scope, depth, analysis);

@@ -18,7 +18,8 @@ export function cidrSet(cidrs: readonly string[]): CidrSet {
     const [address = "", bits = ""] = cidr.split("/");
     const family = isIP(address);
     const prefix = Number(bits);
-    if (family === 0 || !/^\d{1,3}$/.test(bits) || prefix > (family === 4 ? 32 : 128)) throw new Error(`${JSON.stringify(cidr)} is not a CIDR`);
+    if (family === 0 || !/^\d{1,3}$/.test(bits) || prefix > (family === 4 ? 32 : 128))
+      throw new Error(`${JSON.stringify(cidr)} is not a CIDR`);
     const version = family === 4 ? "ipv4" : "ipv6";
     lists[version].addSubnet(address, prefix, version);
   }

@@ -29,13 +29,19 @@ export function compileCors(spec: CORSSpec): FeatureResult<CompiledCors> {
   const origins = spec.allowOrigins ?? [];
   for (const [i, o] of origins.entries()) {
     if (o.length > MAX_ORIGIN_LENGTH || !ORIGIN.test(o)) {
-      return { ok: false, error: `cors.allowOrigins[${i}]: ${JSON.stringify(o.slice(0, 80))} is not an origin such as https://app.example.com, https://*.example.com or *` };
+      return {
+        ok: false,
+        error: `cors.allowOrigins[${i}]: ${JSON.stringify(o.slice(0, 80))} is not an origin such as https://app.example.com, https://*.example.com or *`,
+      };
     }
   }
   const everySite = origins.find((o) => EVERY_SITE.test(o));
   if (everySite !== undefined && spec.allowCredentials === true) {
     // Envoy would echo any origin with credentials allowed: every site could read a signed-in user's responses.
-    return { ok: false, error: `cors: allowCredentials cannot be combined with allowOrigins ${JSON.stringify(everySite)}, which matches every site` };
+    return {
+      ok: false,
+      error: `cors: allowCredentials cannot be combined with allowOrigins ${JSON.stringify(everySite)}, which matches every site`,
+    };
   }
   return {
     ok: true,

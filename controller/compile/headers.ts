@@ -11,10 +11,25 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const RESERVED: Readonly<Record<string, string>> = {
   ...Object.fromEntries(["authorization", "proxy-authorization", "cookie"].map((h) => [h, "a credential header"])),
   ...Object.fromEntries(
-    ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length", "expect"]
-      .map((h) => [h, "a connection or message-framing header"]),
+    [
+      "connection",
+      "keep-alive",
+      "proxy-connection",
+      "te",
+      "trailer",
+      "transfer-encoding",
+      "upgrade",
+      "host",
+      "content-length",
+      "expect",
+    ].map((h) => [h, "a connection or message-framing header"]),
   ),
-  ...Object.fromEntries(["forwarded", "via", "x-real-ip", "x-request-id", "x-original-uri", "x-original-url"].map((h) => [h, "a header proxies set about the request"])),
+  ...Object.fromEntries(
+    ["forwarded", "via", "x-real-ip", "x-request-id", "x-original-uri", "x-original-url"].map((h) => [
+      h,
+      "a header proxies set about the request",
+    ]),
+  ),
 };
 /** Families, by prefix: the proxies' forwarding headers, Envoy's internal ones, Portcullis' own. */
 const RESERVED_PREFIXES: readonly (readonly [string, string])[] = [
@@ -28,6 +43,7 @@ export function upstreamHeaderName(name: string, field: string): { ok: true; nam
   if (!TOKEN.test(name)) return { ok: false, error: `${field}: "${name}" is not a valid HTTP header name` };
   const lower = name.toLowerCase();
   const why = Object.hasOwn(RESERVED, lower) ? RESERVED[lower] : RESERVED_PREFIXES.find(([prefix]) => lower.startsWith(prefix))?.[1];
-  if (why !== undefined) return { ok: false, error: `${field}: Portcullis may not set the ${lower} header (${why}; an allow would remove the client's own)` };
+  if (why !== undefined)
+    return { ok: false, error: `${field}: Portcullis may not set the ${lower} header (${why}; an allow would remove the client's own)` };
   return { ok: true, name: lower };
 }

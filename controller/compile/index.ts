@@ -68,7 +68,13 @@ const ITEMS_PER_STEP = 64;
 /** compile() as steps: it yields between chunks of its longest loops and changes nothing while paused. */
 function* compileSteps(resources: Resources, options: CompileOptions): Generator<void, CompileResult, void> {
   const refs = createReferences(resources);
-  const { attachments, servedGateways, attachedListenerSets, problems: attachProblems, detached } = attachRoutes(resources, options.gatewayClasses);
+  const {
+    attachments,
+    servedGateways,
+    attachedListenerSets,
+    problems: attachProblems,
+    detached,
+  } = attachRoutes(resources, options.gatewayClasses);
   const problems = [...attachProblems];
   const targets = indexTargets(resources, servedGateways, attachedListenerSets);
   const policies: ReturnType<typeof analysePolicy>[] = [];
@@ -115,7 +121,17 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
         const preflight = route.kind === "HTTPRoute" ? corsPreflightMatch(route.spec.rules[ruleIndex]!, match) : undefined;
         for (const [n, m] of (preflight === undefined ? [match] : [match, preflight]).entries()) {
           pending.push({
-            entry: { gateway: gatewayId, listener: listenerLabel(attachment), port: attachment.listener.port, kind: route.kind, route: routeId, rule: label, match: m.value, policy, managedHeaders: policy?.managedHeaders ?? [] },
+            entry: {
+              gateway: gatewayId,
+              listener: listenerLabel(attachment),
+              port: attachment.listener.port,
+              kind: route.kind,
+              route: routeId,
+              rule: label,
+              match: m.value,
+              policy,
+              managedHeaders: policy?.managedHeaders ?? [],
+            },
             hostnames: attachment.hostnames,
             route,
             pathCount: m.pathCount,
@@ -130,7 +146,12 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   const policiesById: Record<string, CompiledPolicy> = Object.create(null);
   for (const id of [...effective.keys()].sort()) policiesById[id] = effective.get(id)!;
   const scoped = yield* scopeManagedHeaders(pending, ITEMS_PER_STEP);
-  const snapshot: Snapshot = { routes: buildRouteIndex(scoped.pending), policies: policiesById, remoteJwks: remoteJwksOf(policiesById), managedHeaders: scoped.all };
+  const snapshot: Snapshot = {
+    routes: buildRouteIndex(scoped.pending),
+    policies: policiesById,
+    remoteJwks: remoteJwksOf(policiesById),
+    managedHeaders: scoped.all,
+  };
   yield;
   // Frozen a policy and a host's entries at a time; what is left for the last call is small.
   const tables = Object.values(snapshot.routes.byGateway).flatMap((ports) => ports.map((p) => p.vhosts));

@@ -40,7 +40,8 @@ function compileProvider(p: JWTProviderSpec, field: string, namespace: string, r
     const h = upstreamHeaderName(c.header, `${field}.claimToHeaders[${j}].header`);
     if (!h.ok) return h;
     const claim = c.claim.split(".");
-    if (claim.some((part) => part === "")) return { ok: false, error: `${field}.claimToHeaders[${j}].claim: "${c.claim}" has an empty path segment` };
+    if (claim.some((part) => part === ""))
+      return { ok: false, error: `${field}.claimToHeaders[${j}].claim: "${c.claim}" has an empty path segment` };
     claimToHeaders.push({ header: h.name, claim });
   }
   const sources: CredentialSource[] = [];
@@ -82,31 +83,42 @@ function compileJwks(p: JWTProviderSpec, field: string, namespace: string, refs:
     }
     if (url.username !== "" || url.password !== "") {
       // Fetching never sends them (fetch refuses such URLs), so the keys could never be had.
-      return { ok: false, error: `${field}.remoteJWKS.uri: ${redactUri(url.href)} has credentials (user:password@), which a JWKS fetch cannot use; remove them` };
+      return {
+        ok: false,
+        error: `${field}.remoteJWKS.uri: ${redactUri(url.href)} has credentials (user:password@), which a JWKS fetch cannot use; remove them`,
+      };
     }
     if (p.remoteJWKS.backendRefs !== undefined || p.remoteJWKS.backendRef !== undefined || p.remoteJWKS.backendSettings !== undefined) {
-      return { ok: false, error: `${field}.remoteJWKS: backendRefs and backendSettings are not supported; Portcullis fetches the uri directly` };
+      return {
+        ok: false,
+        error: `${field}.remoteJWKS: backendRefs and backendSettings are not supported; Portcullis fetches the uri directly`,
+      };
     }
-    const cacheDurationMs = p.remoteJWKS.cacheDuration === undefined ? DEFAULT_JWKS_CACHE_MS : parseGatewayDuration(p.remoteJWKS.cacheDuration);
+    const cacheDurationMs =
+      p.remoteJWKS.cacheDuration === undefined ? DEFAULT_JWKS_CACHE_MS : parseGatewayDuration(p.remoteJWKS.cacheDuration);
     if (cacheDurationMs < 1000) return { ok: false, error: `${field}.remoteJWKS.cacheDuration: must be at least 1s` };
     return { ok: true, value: { kind: "remote", uri: url.href, cacheDurationMs } };
   }
   const local = p.localJWKS!;
   let text: string;
   if (local.type === "Inline") {
-    if (local.inline === undefined || local.valueRef !== undefined) return { ok: false, error: `${field}.localJWKS: type Inline needs inline and no valueRef` };
+    if (local.inline === undefined || local.valueRef !== undefined)
+      return { ok: false, error: `${field}.localJWKS: type Inline needs inline and no valueRef` };
     text = local.inline;
   } else {
-    if (local.valueRef === undefined || local.inline !== undefined) return { ok: false, error: `${field}.localJWKS: type ValueRef needs valueRef and no inline` };
+    if (local.valueRef === undefined || local.inline !== undefined)
+      return { ok: false, error: `${field}.localJWKS: type ValueRef needs valueRef and no inline` };
     const cm = refs.configMap(namespace, local.valueRef);
     if (!cm.ok) return { ok: false, error: `${field}.localJWKS.valueRef: ${cm.error}` };
     // Envoy Gateway reads the `jwks` key, else the first value.
     const keys = Object.keys(cm.value.data).sort();
     const key = keys.includes("jwks") ? "jwks" : keys[0];
-    if (key === undefined) return { ok: false, error: `${field}.localJWKS.valueRef: ConfigMap ${namespace}/${local.valueRef.name} is empty` };
+    if (key === undefined)
+      return { ok: false, error: `${field}.localJWKS.valueRef: ConfigMap ${namespace}/${local.valueRef.name} is empty` };
     text = cm.value.data[key]!;
   }
-  if (Buffer.byteLength(text) > MAX_LOCAL_JWKS_BYTES) return { ok: false, error: `${field}.localJWKS: larger than ${MAX_LOCAL_JWKS_BYTES} bytes` };
+  if (Buffer.byteLength(text) > MAX_LOCAL_JWKS_BYTES)
+    return { ok: false, error: `${field}.localJWKS: larger than ${MAX_LOCAL_JWKS_BYTES} bytes` };
   const parsed = refs.jwks(text);
   if (!parsed.ok) return { ok: false, error: `${field}.localJWKS: ${parsed.error}` };
   return { ok: true, value: { kind: "local", keys: parsed.keys }, warnings: parsed.unusable.map((why) => `${field}.localJWKS: ${why}`) };

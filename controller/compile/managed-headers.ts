@@ -19,7 +19,10 @@ const NONE: readonly string[] = Object.freeze([]);
  * Gateway share one array unless an upstream adds headers from another Gateway. Yields every
  * `itemsPerStep` entries, so a sliced compile can pause there.
  */
-export function* scopeManagedHeaders(pending: readonly PendingEntry[], itemsPerStep: number): Generator<void, { readonly pending: PendingEntry[]; readonly all: readonly string[] }, void> {
+export function* scopeManagedHeaders(
+  pending: readonly PendingEntry[],
+  itemsPerStep: number,
+): Generator<void, { readonly pending: PendingEntry[]; readonly all: readonly string[] }, void> {
   const byScope = new Map<string, Set<string>>();
   const all = new Set<string>();
   const add = (key: string, headers: readonly string[]) => {
@@ -83,7 +86,9 @@ function scopesOf(p: PendingEntry): { readonly gateway: string; readonly backend
     if (typeof ref !== "object" || ref === null) return unreadable;
     const { group, kind, namespace, name } = ref as Record<string, unknown>;
     if (typeof name !== "string" || [group, kind, namespace].some((v) => v !== undefined && typeof v !== "string")) return unreadable;
-    backends.push(`backend ${(group as string | undefined) ?? ""}/${(kind as string | undefined) ?? "Service"}/${(namespace as string | undefined) ?? p.route.metadata.namespace}/${name}`);
+    backends.push(
+      `backend ${(group as string | undefined) ?? ""}/${(kind as string | undefined) ?? "Service"}/${(namespace as string | undefined) ?? p.route.metadata.namespace}/${name}`,
+    );
   }
   return { gateway, backends, id: `${gateway}\n${backends.join("\n")}` };
 }

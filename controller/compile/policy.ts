@@ -28,20 +28,34 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
     const lenient = lenientTargets(source.spec);
     if (lenient === undefined) return unreadableTargets(source, describeIssues(parsed.error, "spec"), targets);
     const resolution = resolveTargets(source.metadata.namespace, lenient, targets);
-    return { source, compiled: invalid(id, describeIssues(parsed.error, "spec")), targets: resolution.targets, missing: resolution.missing, warnings: [] };
+    return {
+      source,
+      compiled: invalid(id, describeIssues(parsed.error, "spec")),
+      targets: resolution.targets,
+      missing: resolution.missing,
+      warnings: [],
+    };
   }
   const spec = parsed.data;
   if (spec.targetRef === undefined && (spec.targetRefs ?? []).length === 0 && (spec.targetSelectors ?? []).length === 0) {
     return unreadableTargets(source, "spec: one of targetRef, targetRefs or targetSelectors is required", targets);
   }
   const resolution = resolveTargets(source.metadata.namespace, spec, targets);
-  const fail = (reason: string): AnalysedPolicy => ({ source, compiled: invalid(id, reason), targets: resolution.targets, missing: resolution.missing, warnings: [] });
+  const fail = (reason: string): AnalysedPolicy => ({
+    source,
+    compiled: invalid(id, reason),
+    targets: resolution.targets,
+    missing: resolution.missing,
+    warnings: [],
+  });
 
   if (spec.targetRef !== undefined && spec.targetRefs !== undefined) {
     return fail("spec: targetRef and targetRefs exclude each other; use targetRefs");
   }
   if (resolution.unsupported.length > 0) {
-    return fail(`spec: targets ${resolution.unsupported.join(", ")} are not supported; Portcullis enforces policies on Gateways, HTTPRoutes and GRPCRoutes`);
+    return fail(
+      `spec: targets ${resolution.unsupported.join(", ")} are not supported; Portcullis enforces policies on Gateways, HTTPRoutes and GRPCRoutes`,
+    );
   }
   const pending = NOT_YET_ENFORCED.filter((f) => spec[f] !== undefined);
   if (pending.length > 0) {
@@ -50,7 +64,13 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
   }
   const features = compileFeatures(spec, source.metadata.namespace, refs);
   if (!features.ok) return fail(features.error);
-  return { source, compiled: { id, invalid: undefined, ...features.value }, targets: resolution.targets, missing: resolution.missing, warnings: features.warnings ?? [] };
+  return {
+    source,
+    compiled: { id, invalid: undefined, ...features.value },
+    targets: resolution.targets,
+    missing: resolution.missing,
+    warnings: features.warnings ?? [],
+  };
 }
 
 /**
@@ -74,7 +94,8 @@ function compileFeatures(spec: SecurityPolicySpec, namespace: string, refs: Refe
   if (basicAuth !== undefined && !basicAuth.ok) return basicAuth;
   const jwt = spec.jwt === undefined ? undefined : compileJwt(spec.jwt, namespace, refs);
   if (jwt !== undefined && !jwt.ok) return jwt;
-  const authorization = spec.authorization === undefined ? undefined : compileAuthorization(spec.authorization, jwt?.value.providers.map((p) => p.name) ?? []);
+  const authorization =
+    spec.authorization === undefined ? undefined : compileAuthorization(spec.authorization, jwt?.value.providers.map((p) => p.name) ?? []);
   if (authorization !== undefined && !authorization.ok) return authorization;
   const cors = spec.cors === undefined ? undefined : compileCors(spec.cors);
   if (cors !== undefined && !cors.ok) return cors;
@@ -85,11 +106,27 @@ function compileFeatures(spec: SecurityPolicySpec, namespace: string, refs: Refe
   for (const p of jwt?.value.providers ?? []) for (const c of p.claimToHeaders) managed.add(c.header);
   return {
     ok: true,
-    value: { apiKey: apiKey?.value, basicAuth: basicAuth?.value, jwt: jwt?.value, authorization: authorization?.value, cors: cors?.value, managedHeaders: [...managed].sort() },
+    value: {
+      apiKey: apiKey?.value,
+      basicAuth: basicAuth?.value,
+      jwt: jwt?.value,
+      authorization: authorization?.value,
+      cors: cors?.value,
+      managedHeaders: [...managed].sort(),
+    },
     warnings: [...(apiKey?.warnings ?? []), ...(jwt?.warnings ?? [])],
   };
 }
 
 function invalid(id: string, reason: string): CompiledPolicy {
-  return { id, invalid: reason, apiKey: undefined, basicAuth: undefined, jwt: undefined, authorization: undefined, cors: undefined, managedHeaders: [] };
+  return {
+    id,
+    invalid: reason,
+    apiKey: undefined,
+    basicAuth: undefined,
+    jwt: undefined,
+    authorization: undefined,
+    cors: undefined,
+    managedHeaders: [],
+  };
 }

@@ -8,7 +8,10 @@ import type { AnalysedPolicy } from "./policy.ts";
 import { gatewayTargetKey, LEVELS, listenerSetTargetKey, routeTargetKey, type Target } from "./targets.ts";
 import type { Attachment } from "./attachments.ts";
 
-export interface Claim { readonly policy: AnalysedPolicy; readonly target: Target }
+export interface Claim {
+  readonly policy: AnalysedPolicy;
+  readonly target: Target;
+}
 
 export interface Precedence {
   /** Target key → the claim that won it. */
@@ -46,7 +49,10 @@ export function claimsFor(attachment: Attachment, ruleName: string | undefined, 
   const keys: Record<(typeof LEVELS)[number], string | undefined> = {
     rule: ruleName === undefined ? undefined : routeTargetKey(attachment.route.kind, route, ruleName),
     route: routeTargetKey(attachment.route.kind, route),
-    listener: listenerSet === undefined ? gatewayTargetKey(gateway, attachment.listener.name) : listenerSetTargetKey(listenerSet, attachment.listener.name),
+    listener:
+      listenerSet === undefined
+        ? gatewayTargetKey(gateway, attachment.listener.name)
+        : listenerSetTargetKey(listenerSet, attachment.listener.name),
     listenerset: listenerSet === undefined ? undefined : listenerSetTargetKey(listenerSet),
     gateway: gatewayTargetKey(gateway),
   };

@@ -36,11 +36,15 @@ export interface ReferencedObjects {
  * a ReferenceGrant in `to`'s namespace must allow SecurityPolicies of `fromNamespace` to refer to
  * its group and kind (and name, when the grant names one).
  */
-export type GrantCheck = (fromNamespace: string, to: { readonly group: string; readonly kind: string; readonly namespace: string; readonly name: string }) => boolean;
+export type GrantCheck = (
+  fromNamespace: string,
+  to: { readonly group: string; readonly kind: string; readonly namespace: string; readonly name: string },
+) => boolean;
 
 export function grantCheck(resources: Resources): GrantCheck {
   const grantsByNamespace = new Map<string, ReferenceGrant[]>();
-  for (const g of resources.referenceGrants) grantsByNamespace.set(g.metadata.namespace, [...(grantsByNamespace.get(g.metadata.namespace) ?? []), g]);
+  for (const g of resources.referenceGrants)
+    grantsByNamespace.set(g.metadata.namespace, [...(grantsByNamespace.get(g.metadata.namespace) ?? []), g]);
   return (fromNamespace, to) =>
     (grantsByNamespace.get(to.namespace) ?? []).some(
       (g) =>

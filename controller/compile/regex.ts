@@ -114,7 +114,12 @@ function classBothCases(cls: string): string {
       continue;
     }
     const c = body[i]!;
-    if (body[i + 1] === "-" && isAsciiLetter(c) && isAsciiLetter(body[i + 2]) && (c === c.toLowerCase()) === (body[i + 2] === body[i + 2]!.toLowerCase())) {
+    if (
+      body[i + 1] === "-" &&
+      isAsciiLetter(c) &&
+      isAsciiLetter(body[i + 2]) &&
+      (c === c.toLowerCase()) === (body[i + 2] === body[i + 2]!.toLowerCase())
+    ) {
       extra.push(`${swapCase(c)}-${swapCase(body[i + 2]!)}`);
       i += 3;
       continue;

@@ -73,7 +73,11 @@ export function compileMatch(m: HTTPRouteMatch): MatchResult {
   const queryParams = compileValueMatches(m.queryParams, false);
   if (typeof queryParams === "string") return { ok: false, error: queryParams };
   const withMethod = m.method === undefined ? headers : [...headers, { type: "Exact" as const, name: ":method", value: m.method }];
-  return { ok: true, value: { path, headers: withMethod, queryParams }, pathCount: type === "PathPrefix" && value === "/" ? 0 : value.length };
+  return {
+    ok: true,
+    value: { path, headers: withMethod, queryParams },
+    pathCount: type === "PathPrefix" && value === "/" ? 0 : value.length,
+  };
 }
 
 /**
@@ -101,8 +105,12 @@ export function compileGrpcMatch(m: GRPCRouteMatch): MatchResult {
     if (service !== undefined) return compiled({ type: "PathPrefix", value: `/${service}` });
     return compiled(ANY_PATH, [{ type: "Suffix", name: ":path", value: `/${name}` }]);
   }
-  for (const [part, pattern] of [["service", service], ["method", name]] as const) {
-    if (pattern !== undefined && !(fullMatchRegex(pattern) instanceof RegExp)) return { ok: false, error: `${part} regular expression ${JSON.stringify(pattern)} does not compile` };
+  for (const [part, pattern] of [
+    ["service", service],
+    ["method", name],
+  ] as const) {
+    if (pattern !== undefined && !(fullMatchRegex(pattern) instanceof RegExp))
+      return { ok: false, error: `${part} regular expression ${JSON.stringify(pattern)} does not compile` };
   }
   const written = `/${service ?? GRPC_SERVICE_NAME}/${name ?? GRPC_METHOD_NAME}`;
   const regex = fullMatchRegex(written);
@@ -128,7 +136,10 @@ const ANY_VALUE = fullMatchRegex(".*") as RegExp;
  * its headers without `:method`, then `:method` OPTIONS and any `origin` and
  * `access-control-request-method`. Undefined when Envoy Gateway adds none.
  */
-export function corsPreflightMatch(rule: HTTPRouteRule, match: { value: CompiledMatch; pathCount: number }): { value: CompiledMatch; pathCount: number } | undefined {
+export function corsPreflightMatch(
+  rule: HTTPRouteRule,
+  match: { value: CompiledMatch; pathCount: number },
+): { value: CompiledMatch; pathCount: number } | undefined {
   const filters = (rule as { filters?: unknown }).filters;
   const cors = Array.isArray(filters) && filters.some((f) => typeof f === "object" && f !== null && f.type === "CORS" && f.cors != null);
   const method = match.value.headers.find((h) => h.name === ":method");
@@ -209,7 +220,11 @@ export function buildRouteIndex(pending: readonly PendingEntry[]): RouteIndex {
   }
   const byGateway: Record<string, readonly PortRoutes[]> = Object.create(null);
   for (const g of [...tables.keys()].sort()) {
-    const tablesOf = [...tables.get(g)!.values()].map((list) => ({ port: list[0]!.entry.port, tlsListener: list[0]!.tlsListener, vhosts: buildVirtualHosts(list) }));
+    const tablesOf = [...tables.get(g)!.values()].map((list) => ({
+      port: list[0]!.entry.port,
+      tlsListener: list[0]!.tlsListener,
+      vhosts: buildVirtualHosts(list),
+    }));
     byGateway[g] = tablesOf.sort((a, b) => a.port - b.port || (a.tlsListener ?? "").localeCompare(b.tlsListener ?? ""));
   }
   return { byGateway };

@@ -20,7 +20,10 @@ interface AncestorFacts {
 }
 
 /** An ancestor a target is reported under; for a route target, the route and its parentRef naming it. */
-interface TargetAncestor { readonly ref: AncestorRef; readonly via: { readonly route: Route; readonly parentRef: ParentRef } | undefined }
+interface TargetAncestor {
+  readonly ref: AncestorRef;
+  readonly via: { readonly route: Route; readonly parentRef: ParentRef } | undefined;
+}
 
 export class StatusCollector {
   readonly #facts = new Map<string, Map<string, AncestorFacts>>();
@@ -32,7 +35,11 @@ export class StatusCollector {
    * `listenerSets`: those a served Gateway takes listeners from; `detached`: the parentRefs of
    * routes that attach to no listener there, with why.
    */
-  constructor(served: ReadonlyMap<string, Gateway>, listenerSets: ReadonlyMap<string, ListenerSet>, detached: ReadonlyMap<ParentRef, string>) {
+  constructor(
+    served: ReadonlyMap<string, Gateway>,
+    listenerSets: ReadonlyMap<string, ListenerSet>,
+    detached: ReadonlyMap<ParentRef, string>,
+  ) {
     this.#served = served;
     this.#listenerSets = listenerSets;
     this.#detached = detached;
@@ -62,7 +69,8 @@ export class StatusCollector {
       const f = this.#at(policy, ref);
       const why = via === undefined ? undefined : this.#detached.get(via.parentRef);
       if (why === undefined) f.applied = true;
-      else f.detached = `${via!.route.kind} ${keyOf(via!.route.metadata)} is not attached to ${ref.kind} ${ref.namespace}/${ref.name} (${why}), so this policy is not enforced there`;
+      else
+        f.detached = `${via!.route.kind} ${keyOf(via!.route.metadata)} is not attached to ${ref.kind} ${ref.namespace}/${ref.name} (${why}), so this policy is not enforced there`;
     }
   }
 
@@ -78,9 +86,18 @@ export class StatusCollector {
   statusOf(policy: AnalysedPolicy, controllerName: string): PolicyStatus {
     for (const missing of policy.missing) {
       // A rule the route does not have is reported on the route's parents, as Envoy Gateway does.
-      const refs = missing.route !== undefined
-        ? this.#routeAncestors(missing.route).map((a) => a.ref)
-        : [{ group: missing.ref.group, kind: missing.ref.kind, namespace: policy.source.metadata.namespace, name: missing.ref.name, sectionName: missing.ref.sectionName }];
+      const refs =
+        missing.route !== undefined
+          ? this.#routeAncestors(missing.route).map((a) => a.ref)
+          : [
+              {
+                group: missing.ref.group,
+                kind: missing.ref.kind,
+                namespace: policy.source.metadata.namespace,
+                name: missing.ref.name,
+                sectionName: missing.ref.sectionName,
+              },
+            ];
       for (const ref of refs) this.#at(policy, ref).notFound = missing.message;
     }
     for (const target of policy.targets) for (const { ref } of this.ancestorsOf(target)) this.#at(policy, ref);
@@ -103,7 +120,11 @@ export class StatusCollector {
     if (facts === undefined) this.#facts.set(policy.compiled.id, (facts = new Map()));
     const key = ancestorKey(ref);
     let f = facts.get(key);
-    if (f === undefined) facts.set(key, (f = { ref, applied: false, conflictsWith: new Set(), overriddenBy: new Set(), notFound: undefined, detached: undefined }));
+    if (f === undefined)
+      facts.set(
+        key,
+        (f = { ref, applied: false, conflictsWith: new Set(), overriddenBy: new Set(), notFound: undefined, detached: undefined }),
+      );
     return f;
   }
 }
@@ -113,7 +134,9 @@ export function overriddenAt(target: Target, attachment: Attachment): AncestorRe
   if (target.kind === "Gateway") return gatewayRef(keyOf(attachment.gateway.metadata), target.sectionName);
   if (target.kind === "ListenerSet") return listenerSetRef(target.listenerSet, target.sectionName);
   const section = attachment.parentRef.sectionName;
-  return attachment.listenerSet === undefined ? gatewayRef(keyOf(attachment.gateway.metadata), section) : listenerSetRef(attachment.listenerSet, section);
+  return attachment.listenerSet === undefined
+    ? gatewayRef(keyOf(attachment.gateway.metadata), section)
+    : listenerSetRef(attachment.listenerSet, section);
 }
 
 export function listenerSetRef(ls: ListenerSet, sectionName: string | undefined): AncestorRef {
@@ -130,24 +153,47 @@ export function gatewayRef(id: string, sectionName: string | undefined): Ancesto
 
 function conditionsFor(policy: AnalysedPolicy, f: AncestorFacts, observedGeneration: number | undefined): Condition[] {
   const accepted = (status: "True" | "False", reason: Condition["reason"], message: string): Condition => ({
-    type: "Accepted", status, reason, message, observedGeneration,
+    type: "Accepted",
+    status,
+    reason,
+    message,
+    observedGeneration,
   });
   // Envoy Gateway reports Overridden beside Accepted, whether or not the policy is valid.
-  const overridden: Condition[] = f.overriddenBy.size === 0 ? [] : [{
-    type: "Overridden", status: "True", reason: "Overridden",
-    message: `more specific SecurityPolicies replace this one on some listeners or routes: ${[...f.overriddenBy].sort().join(", ")}`,
-    observedGeneration,
-  }];
+  const overridden: Condition[] =
+    f.overriddenBy.size === 0
+      ? []
+      : [
+          {
+            type: "Overridden",
+            status: "True",
+            reason: "Overridden",
+            message: `more specific SecurityPolicies replace this one on some listeners or routes: ${[...f.overriddenBy].sort().join(", ")}`,
+            observedGeneration,
+          },
+        ];
   if (f.notFound !== undefined) return [accepted("False", "TargetNotFound", f.notFound)];
   if (policy.compiled.invalid !== undefined) return [accepted("False", "Invalid", policy.compiled.invalid), ...overridden];
   if (!f.applied && f.detached !== undefined) return [accepted("False", "TargetNotFound", f.detached)];
   if (!f.applied) {
     const winners = [...f.conflictsWith].sort().join(", ");
-    return [accepted("False", "Conflicted", `SecurityPolicy ${winners} targets the same object at the same level and takes precedence (older, or as old and first by namespace/name); this policy is not applied there`)];
+    return [
+      accepted(
+        "False",
+        "Conflicted",
+        `SecurityPolicy ${winners} targets the same object at the same level and takes precedence (older, or as old and first by namespace/name); this policy is not applied there`,
+      ),
+    ];
   }
   const conditions = [accepted("True", "Accepted", "Policy has been accepted."), ...overridden];
   if (policy.warnings.length > 0) {
-    conditions.push({ type: "Warning", status: "True", reason: "UnusableCredentials", message: policy.warnings.join("; "), observedGeneration });
+    conditions.push({
+      type: "Warning",
+      status: "True",
+      reason: "UnusableCredentials",
+      message: policy.warnings.join("; "),
+      observedGeneration,
+    });
   }
   return conditions;
 }
@@ -160,14 +206,24 @@ function conditionsFor(policy: AnalysedPolicy, f: AncestorFacts, observedGenerat
  */
 function truncated(ancestors: AncestorStatus[], observedGeneration: number | undefined): AncestorStatus[] {
   if (ancestors.length <= MAX_ANCESTORS) return ancestors;
-  const has = (a: AncestorStatus, type: Condition["type"], status: Condition["status"]) => a.conditions.some((c) => c.type === type && c.status === status);
+  const has = (a: AncestorStatus, type: Condition["type"], status: Condition["status"]) =>
+    a.conditions.some((c) => c.type === type && c.status === status);
   const rank = (a: AncestorStatus) => (has(a, "Accepted", "False") ? 0 : has(a, "Overridden", "True") ? 1 : 2);
   const kept = [...ancestors]
-    .sort((a, b) => rank(a) - rank(b) || a.ancestorRef.namespace.localeCompare(b.ancestorRef.namespace) || a.ancestorRef.name.localeCompare(b.ancestorRef.name) || ancestorKey(a.ancestorRef).localeCompare(ancestorKey(b.ancestorRef)))
+    .sort(
+      (a, b) =>
+        rank(a) - rank(b) ||
+        a.ancestorRef.namespace.localeCompare(b.ancestorRef.namespace) ||
+        a.ancestorRef.name.localeCompare(b.ancestorRef.name) ||
+        ancestorKey(a.ancestorRef).localeCompare(ancestorKey(b.ancestorRef)),
+    )
     .slice(0, MAX_ANCESTORS);
   const last = kept[MAX_ANCESTORS - 1]!;
   const aggregated: Condition = {
-    type: "Aggregated", status: "True", reason: "Aggregated", observedGeneration,
+    type: "Aggregated",
+    status: "True",
+    reason: "Aggregated",
+    observedGeneration,
     message: `${ancestors.length - MAX_ANCESTORS} more ancestors are not listed: a status holds at most ${MAX_ANCESTORS}, and those where the policy is not accepted or is overridden are listed first`,
   };
   kept[MAX_ANCESTORS - 1] = { ...last, conditions: [...last.conditions, aggregated] };

@@ -7,7 +7,13 @@ import { GATEWAY_API_GROUP } from "../api/gatewayapi.ts";
 import { keyOf, LabelSelectorSchema, selectorMatches, type ObjectMeta } from "../api/meta.ts";
 import type { Gateway, ListenerSet, Resources, Route } from "../api/resources.ts";
 import { isListenerSetKind } from "./attachments.ts";
-import { TargetSelectorNamespacesSchema, type PolicyTargetRef, type PolicyTargetSelector, type SecurityPolicySpec, type TargetSelectorNamespaces } from "../api/securitypolicy.ts";
+import {
+  TargetSelectorNamespacesSchema,
+  type PolicyTargetRef,
+  type PolicyTargetSelector,
+  type SecurityPolicySpec,
+  type TargetSelectorNamespaces,
+} from "../api/securitypolicy.ts";
 import { grantCheck, type GrantCheck } from "./references.ts";
 
 /**
@@ -19,9 +25,27 @@ export const LEVELS = ["rule", "route", "listener", "listenerset", "gateway"] as
 export type TargetLevel = (typeof LEVELS)[number];
 
 export type Target =
-  | { readonly kind: "Gateway"; readonly level: "gateway" | "listener"; readonly key: string; readonly gateway: Gateway; readonly sectionName: string | undefined }
-  | { readonly kind: "ListenerSet"; readonly level: "listenerset" | "listener"; readonly key: string; readonly listenerSet: ListenerSet; readonly sectionName: string | undefined }
-  | { readonly kind: Route["kind"]; readonly level: "route" | "rule"; readonly key: string; readonly route: Route; readonly sectionName: string | undefined };
+  | {
+      readonly kind: "Gateway";
+      readonly level: "gateway" | "listener";
+      readonly key: string;
+      readonly gateway: Gateway;
+      readonly sectionName: string | undefined;
+    }
+  | {
+      readonly kind: "ListenerSet";
+      readonly level: "listenerset" | "listener";
+      readonly key: string;
+      readonly listenerSet: ListenerSet;
+      readonly sectionName: string | undefined;
+    }
+  | {
+      readonly kind: Route["kind"];
+      readonly level: "route" | "rule";
+      readonly key: string;
+      readonly route: Route;
+      readonly sectionName: string | undefined;
+    };
 
 /** A target the policy names that does not exist; reported as TargetNotFound with this ref. */
 export interface MissingTarget {
@@ -62,7 +86,11 @@ export interface TargetIndex {
   readonly granted: GrantCheck;
 }
 
-export function indexTargets(resources: Resources, servedGateways: ReadonlyMap<string, Gateway>, attachedListenerSets: ReadonlyMap<string, ListenerSet>): TargetIndex {
+export function indexTargets(
+  resources: Resources,
+  servedGateways: ReadonlyMap<string, Gateway>,
+  attachedListenerSets: ReadonlyMap<string, ListenerSet>,
+): TargetIndex {
   return {
     resources,
     gateways: new Map(resources.gateways.map((g) => [keyOf(g.metadata), g])),
@@ -91,7 +119,10 @@ export function resolveTargets(
   index: TargetIndex,
 ): TargetResolution {
   const { servedGateways } = index;
-  const named: NamedTarget[] = [...(spec.targetRef ? [spec.targetRef] : []), ...(spec.targetRefs ?? [])].map((r) => ({ ...r, namespace: ns }));
+  const named: NamedTarget[] = [...(spec.targetRef ? [spec.targetRef] : []), ...(spec.targetRefs ?? [])].map((r) => ({
+    ...r,
+    namespace: ns,
+  }));
   for (const selector of spec.targetSelectors ?? []) named.push(...selectedBy(selector, ns, index));
   const targets = new Map<string, Target>();
   const missing: MissingTarget[] = [];
@@ -102,12 +133,27 @@ export function resolveTargets(
     if (isListenerSetKind(ref.group, ref.kind)) {
       const listenerSet = index.listenerSets.get(id);
       if (listenerSet === undefined) {
-        missing.push({ ref, message: `ListenerSet ${id} not found${didYouMean(ref.name, namesIn(index.listenerSets.keys(), `${ref.namespace}/`))}` });
+        missing.push({
+          ref,
+          message: `ListenerSet ${id} not found${didYouMean(ref.name, namesIn(index.listenerSets.keys(), `${ref.namespace}/`))}`,
+        });
       } else if (section !== undefined && !listenerSet.spec.listeners.some((l) => l.name === section)) {
-        missing.push({ ref, message: `ListenerSet ${id} has no listener named ${section}${didYouMean(section, listenerSet.spec.listeners.map((l) => l.name))}` });
+        missing.push({
+          ref,
+          message: `ListenerSet ${id} has no listener named ${section}${didYouMean(
+            section,
+            listenerSet.spec.listeners.map((l) => l.name),
+          )}`,
+        });
       } else if (index.attachedListenerSets.has(id)) {
         const key = listenerSetTargetKey(id, section);
-        targets.set(key, { kind: "ListenerSet", level: section === undefined ? "listenerset" : "listener", key, listenerSet, sectionName: section });
+        targets.set(key, {
+          kind: "ListenerSet",
+          level: section === undefined ? "listenerset" : "listener",
+          key,
+          listenerSet,
+          sectionName: section,
+        });
       }
       continue;
     }
@@ -118,9 +164,18 @@ export function resolveTargets(
     if (ref.kind === "Gateway") {
       const gateway = index.gateways.get(id);
       if (gateway === undefined) {
-        missing.push({ ref, message: `Gateway ${id} not found${didYouMean(ref.name, namesIn(index.gateways.keys(), `${ref.namespace}/`))}` });
+        missing.push({
+          ref,
+          message: `Gateway ${id} not found${didYouMean(ref.name, namesIn(index.gateways.keys(), `${ref.namespace}/`))}`,
+        });
       } else if (section !== undefined && !gateway.spec.listeners.some((l) => l.name === section)) {
-        missing.push({ ref, message: `Gateway ${id} has no listener named ${section}${didYouMean(section, gateway.spec.listeners.map((l) => l.name))}` });
+        missing.push({
+          ref,
+          message: `Gateway ${id} has no listener named ${section}${didYouMean(
+            section,
+            gateway.spec.listeners.map((l) => l.name),
+          )}`,
+        });
       } else if (servedGateways.has(id)) {
         const key = gatewayTargetKey(id, section);
         targets.set(key, { kind: "Gateway", level: section === undefined ? "gateway" : "listener", key, gateway, sectionName: section });
@@ -129,7 +184,10 @@ export function resolveTargets(
     }
     const route = index.routes.get(`${ref.kind} ${id}`);
     if (route === undefined) {
-      missing.push({ ref, message: `${ref.kind} ${id} not found${didYouMean(ref.name, namesIn(index.routes.keys(), `${ref.kind} ${ref.namespace}/`))}` });
+      missing.push({
+        ref,
+        message: `${ref.kind} ${id} not found${didYouMean(ref.name, namesIn(index.routes.keys(), `${ref.kind} ${ref.namespace}/`))}`,
+      });
     } else if (section !== undefined && !route.spec.rules.some((r) => r.name === section)) {
       const ruleNames = route.spec.rules.flatMap((r) => (r.name === undefined ? [] : [r.name]));
       missing.push({ ref, message: `${ref.kind} ${id} has no rule named ${section}${didYouMean(section, ruleNames)}`, route });
@@ -149,21 +207,40 @@ export function resolveTargets(
 function selectedBy(selector: PolicyTargetSelector, policyNamespace: string, index: TargetIndex): NamedTarget[] {
   const group = selector.group ?? GATEWAY_API_GROUP;
   const { gateways, httpRoutes, grpcRoutes, listenerSets } = index.resources;
-  const pool: readonly { readonly metadata: ObjectMeta }[] = isListenerSetKind(group, selector.kind) ? listenerSets
-    : group !== GATEWAY_API_GROUP ? []
-    : selector.kind === "Gateway" ? gateways : selector.kind === "HTTPRoute" ? httpRoutes : selector.kind === "GRPCRoute" ? grpcRoutes : [];
+  const pool: readonly { readonly metadata: ObjectMeta }[] = isListenerSetKind(group, selector.kind)
+    ? listenerSets
+    : group !== GATEWAY_API_GROUP
+      ? []
+      : selector.kind === "Gateway"
+        ? gateways
+        : selector.kind === "HTTPRoute"
+          ? httpRoutes
+          : selector.kind === "GRPCRoute"
+            ? grpcRoutes
+            : [];
   return pool
     .filter(({ metadata: m }) => {
-      if (!namespaceSelected(selector.namespaces, policyNamespace, m.namespace, index) || !selectorMatches(selector, m.labels)) return false;
-      return m.namespace === policyNamespace || index.granted(policyNamespace, { group, kind: selector.kind, namespace: m.namespace, name: m.name });
+      if (!namespaceSelected(selector.namespaces, policyNamespace, m.namespace, index) || !selectorMatches(selector, m.labels))
+        return false;
+      return (
+        m.namespace === policyNamespace ||
+        index.granted(policyNamespace, { group, kind: selector.kind, namespace: m.namespace, name: m.name })
+      );
     })
     .map(({ metadata: m }) => ({ group, kind: selector.kind, namespace: m.namespace, name: m.name }));
 }
 
-function namespaceSelected(namespaces: TargetSelectorNamespaces | undefined, policyNamespace: string, namespace: string, index: TargetIndex): boolean {
+function namespaceSelected(
+  namespaces: TargetSelectorNamespaces | undefined,
+  policyNamespace: string,
+  namespace: string,
+  index: TargetIndex,
+): boolean {
   switch (namespaces?.from ?? "Same") {
-    case "Same": return namespace === policyNamespace;
-    case "All": return true;
+    case "Same":
+      return namespace === policyNamespace;
+    case "All":
+      return true;
     case "Selector": {
       const labels = index.namespaceLabels.get(namespace);
       return labels !== undefined && selectorMatches(namespaces!.selector!, labels);
@@ -178,9 +255,15 @@ function namespaceSelected(namespaces: TargetSelectorNamespaces | undefined, pol
  */
 export function everyTargetIn(namespace: string, index: TargetIndex): TargetResolution {
   const refs: PolicyTargetRef[] = [
-    ...index.resources.gateways.filter((g) => g.metadata.namespace === namespace).map((g) => ({ group: GATEWAY_API_GROUP, kind: "Gateway", name: g.metadata.name })),
-    ...[...index.resources.httpRoutes, ...index.resources.grpcRoutes].filter((r) => r.metadata.namespace === namespace).map((r) => ({ group: GATEWAY_API_GROUP, kind: r.kind, name: r.metadata.name })),
-    ...index.resources.listenerSets.filter((l) => l.metadata.namespace === namespace).map((l) => ({ group: l.group, kind: l.kind, name: l.metadata.name })),
+    ...index.resources.gateways
+      .filter((g) => g.metadata.namespace === namespace)
+      .map((g) => ({ group: GATEWAY_API_GROUP, kind: "Gateway", name: g.metadata.name })),
+    ...[...index.resources.httpRoutes, ...index.resources.grpcRoutes]
+      .filter((r) => r.metadata.namespace === namespace)
+      .map((r) => ({ group: GATEWAY_API_GROUP, kind: r.kind, name: r.metadata.name })),
+    ...index.resources.listenerSets
+      .filter((l) => l.metadata.namespace === namespace)
+      .map((l) => ({ group: l.group, kind: l.kind, name: l.metadata.name })),
   ];
   return resolveTargets(namespace, { targetRefs: refs }, index);
 }
@@ -241,7 +324,8 @@ export function didYouMean(name: string, candidates: readonly string[]): string 
   let best: { name: string; distance: number } | undefined;
   for (const candidate of candidates) {
     const d = distance(name, candidate);
-    if (d <= 2 && d * 2 <= name.length && (best === undefined || d < best.distance || (d === best.distance && candidate < best.name))) best = { name: candidate, distance: d };
+    if (d <= 2 && d * 2 <= name.length && (best === undefined || d < best.distance || (d === best.distance && candidate < best.name)))
+      best = { name: candidate, distance: d };
   }
   return best === undefined ? "" : ` (did you mean ${JSON.stringify(best.name)}?)`;
 }

@@ -19,7 +19,12 @@ export interface FetchJwksOptions {
 }
 
 export type FetchJwksResult =
-  | { readonly ok: true; readonly keys: readonly VerificationKey[]; readonly skipped: readonly string[]; readonly unusable: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly keys: readonly VerificationKey[];
+      readonly skipped: readonly string[];
+      readonly unusable: readonly string[];
+    }
   | { readonly ok: false; readonly reason: string };
 
 /** Fetches and parses the JWKS at `uri`; resolves with the keys or a loggable reason. */

@@ -180,8 +180,7 @@ export function createKeyStore(options: KeyStoreOptions): JwksKeyStore {
     clearTimer(entry);
     if (entry.dropped || closing.signal.aborted || entry.lastAttemptAt === undefined) return;
     const cache = Math.max(entry.cacheDurationMs, MIN_DELAY_MS);
-    const delay =
-      entry.failures === 0 ? cache : Math.min(retryInitialMs * 2 ** Math.min(entry.failures - 1, 30), cache);
+    const delay = entry.failures === 0 ? cache : Math.min(retryInitialMs * 2 ** Math.min(entry.failures - 1, 30), cache);
     entry.nextRefreshAt = entry.lastAttemptAt + Math.max(delay, MIN_DELAY_MS);
     if (!entry.managed) return;
     const wait = Math.min(Math.max(entry.nextRefreshAt - now(), 0), MAX_TIMER_MS);

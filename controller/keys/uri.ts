@@ -17,10 +17,17 @@ export function redactUri(uri: string): string {
     return "(not a URL)";
   }
   const userinfo = url.username !== "" || url.password !== "" ? "redacted@" : "";
-  const query = url.search === "" ? "" : `?${url.search.slice(1).split("&").map((pair) => {
-    const eq = pair.indexOf("=");
-    return eq === -1 || eq === pair.length - 1 ? pair : `${pair.slice(0, eq)}=redacted`;
-  }).join("&")}`;
+  const query =
+    url.search === ""
+      ? ""
+      : `?${url.search
+          .slice(1)
+          .split("&")
+          .map((pair) => {
+            const eq = pair.indexOf("=");
+            return eq === -1 || eq === pair.length - 1 ? pair : `${pair.slice(0, eq)}=redacted`;
+          })
+          .join("&")}`;
   const fragment = url.hash === "" ? "" : "#redacted";
   return `${url.protocol}//${userinfo}${url.host}${url.pathname}${query}${fragment}`;
 }

@@ -42,14 +42,22 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     },
   });
   // Loaded only in Kubernetes mode: @kubernetes/client-node alone is about 40 MB of heap.
-  const mode = config.manifests === undefined
-    ? (await import("./kube.ts")).startKubeMode(config, { keys, logger, metrics })
-    : startFolderMode(config.manifests, { config, keys, logger, metrics });
+  const mode =
+    config.manifests === undefined
+      ? (await import("./kube.ts")).startKubeMode(config, { keys, logger, metrics })
+      : startFolderMode(config.manifests, { config, keys, logger, metrics });
   const pipeline = mode.pipeline;
   const passwords = new Passwords();
   const recentDenials = new RecentDenials();
   const authorizer = createAuthorizer({
-    pipeline, keys, logger: logger.child({ component: "authz" }), metrics, onNoRoute: config.onNoRoute, onNoPolicy: config.onNoPolicy, passwords, recentDenials,
+    pipeline,
+    keys,
+    logger: logger.child({ component: "authz" }),
+    metrics,
+    onNoRoute: config.onNoRoute,
+    onNoPolicy: config.onNoPolicy,
+    passwords,
+    recentDenials,
     clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
   });
   let stopping = false;
@@ -58,10 +66,16 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     createHttpServer(envoyHandler(authorizer), logger),
     createHttpServer(forwardAuthHandler(authorizer), logger),
     createHttpServer(
-      adminHandler({
-        ready: () => synced && !stopping && pipeline.current !== undefined, current: () => pipeline.current, jwks: () => keys.describe(),
-        recentDenials: () => recentDenials.list(), explain: (request) => authorizer.explain(request),
-      }, metrics),
+      adminHandler(
+        {
+          ready: () => synced && !stopping && pipeline.current !== undefined,
+          current: () => pipeline.current,
+          jwks: () => keys.describe(),
+          recentDenials: () => recentDenials.list(),
+          explain: (request) => authorizer.explain(request),
+        },
+        metrics,
+      ),
       logger,
     ),
   ];

@@ -77,14 +77,31 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
       const path = normalizePath(q === -1 ? request.path : request.path.slice(0, q));
       logger.info(
         {
-          audit: "deny", requestId: requestId(), protocol, method: request.method, host: request.host, path,
-          route: decision.route, policy: decision.policy, code: decision.code, status: decision.status, reason: reasonOf(decision),
+          audit: "deny",
+          requestId: requestId(),
+          protocol,
+          method: request.method,
+          host: request.host,
+          path,
+          route: decision.route,
+          policy: decision.policy,
+          code: decision.code,
+          status: decision.status,
+          reason: reasonOf(decision),
         },
         "request denied",
       );
       options.recentDenials?.record({
-        at: now(), protocol, method: request.method, host: request.host, path, status: decision.status, code: decision.code,
-        route: decision.route, policy: decision.policy, reason: reasonOf(decision),
+        at: now(),
+        protocol,
+        method: request.method,
+        host: request.host,
+        path,
+        status: decision.status,
+        code: decision.code,
+        route: decision.route,
+        policy: decision.policy,
+        reason: reasonOf(decision),
       });
     }
     return decision;

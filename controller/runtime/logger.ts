@@ -7,7 +7,7 @@ export function createLogger(level: string): Logger {
     base: { service: "portcullis" },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
-      paths: ["headers.authorization", "headers.cookie", "headers[\"x-api-key\"]", "*.headers.authorization", "*.headers.cookie"],
+      paths: ["headers.authorization", "headers.cookie", 'headers["x-api-key"]', "*.headers.authorization", "*.headers.cookie"],
       censor: "[redacted]",
     },
   });

@@ -93,7 +93,11 @@ export class Pipeline {
       return out;
     };
     let result = await timedCompile(resources);
-    for (let round = 1; round < MAX_REFERENCE_ROUNDS && loadReferences !== undefined && (await loadReferences(result.references)); round++) {
+    for (
+      let round = 1;
+      round < MAX_REFERENCE_ROUNDS && loadReferences !== undefined && (await loadReferences(result.references));
+      round++
+    ) {
       resources = read();
       fingerprint = fingerprintOf(resources);
       result = await timedCompile(resources);
@@ -111,11 +115,18 @@ export class Pipeline {
     this.#fingerprint = fingerprint;
     metrics.snapshotGeneration.set(published.generation);
     metrics.routeRulesWithoutPolicy.set(rulesWithoutPolicy(result.snapshot));
-    const accepted = result.statuses.filter((s) => s.ancestors.every((a) => a.conditions.some((c) => c.type === "Accepted" && c.status === "True"))).length;
+    const accepted = result.statuses.filter((s) =>
+      s.ancestors.every((a) => a.conditions.some((c) => c.type === "Accepted" && c.status === "True")),
+    ).length;
     metrics.policies.set({ accepted: "true" }, accepted);
     metrics.policies.set({ accepted: "false" }, result.statuses.length - accepted);
     logger.info(
-      { generation: published.generation, policies: result.statuses.length, routes: countEntries(result.snapshot), buildMs: Math.round(performance.now() - started) },
+      {
+        generation: published.generation,
+        policies: result.statuses.length,
+        routes: countEntries(result.snapshot),
+        buildMs: Math.round(performance.now() - started),
+      },
       "snapshot published",
     );
     await this.#options.onPublished?.(published, previous);

@@ -23,7 +23,12 @@ export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logge
   const reload = (load: FolderLoad): Promise<void> => {
     metrics.servingLastGood.set({ source: "manifests" }, load.errors.length > 0 ? 1 : 0);
     for (const e of load.errors) {
-      logger.error({ file: e.file, error: e.error, keptLastGood: e.keptLastGood }, e.keptLastGood ? "manifest file is broken; its last good contents stay in force" : "manifest file is broken; its objects are not loaded");
+      logger.error(
+        { file: e.file, error: e.error, keptLastGood: e.keptLastGood },
+        e.keptLastGood
+          ? "manifest file is broken; its last good contents stay in force"
+          : "manifest file is broken; its objects are not loaded",
+      );
     }
     if (pipeline.current === undefined && load.errors.some((e) => !e.keptLastGood)) {
       // A file that never parsed may hold a policy: serving without it could open its routes.

@@ -17,7 +17,14 @@ export function logStatusChanges(logger: Logger, published: Published, previous:
 function conditionLines(status: PolicyStatus | undefined): string[] {
   return (status?.ancestors ?? []).flatMap((a) =>
     a.conditions.map((c) =>
-      JSON.stringify({ policy: `${status!.namespace}/${status!.name}`, ancestor: ancestorKey(a.ancestorRef), type: c.type, status: c.status, reason: c.reason, message: c.message }),
+      JSON.stringify({
+        policy: `${status!.namespace}/${status!.name}`,
+        ancestor: ancestorKey(a.ancestorRef),
+        type: c.type,
+        status: c.status,
+        reason: c.reason,
+        message: c.message,
+      }),
     ),
   );
 }

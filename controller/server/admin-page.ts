@@ -28,7 +28,9 @@ export interface PageData {
   readonly decisions: Readonly<Record<string, number>>;
   readonly denials: readonly DenialRecord[];
   /** The explain form's request and its decision, after a POST /explain. */
-  readonly explained?: { readonly request: ExplainForm; readonly decision: Decision } | { readonly request: ExplainForm; readonly error: string };
+  readonly explained?:
+    | { readonly request: ExplainForm; readonly decision: Decision }
+    | { readonly request: ExplainForm; readonly error: string };
 }
 
 /** What the explain form posts. Header values are never rendered back: they may be credentials. */
@@ -55,15 +57,36 @@ export function renderAdminPage(data: PageData): string {
       ? [[`${s.namespace}/${s.name}`, "(no ancestor)", "", "", ""]]
       : s.ancestors.map((a) => {
           const accepted = a.conditions.find((c) => c.type === "Accepted");
-          const others = a.conditions.filter((c) => c.type !== "Accepted").map((c) => `${c.type}=${c.status} (${c.reason})`).join("; ");
-          return [`${s.namespace}/${s.name}`, ancestorKey(a.ancestorRef), accepted ? `${accepted.status} (${accepted.reason})` : "", accepted?.message ?? "", others];
+          const others = a.conditions
+            .filter((c) => c.type !== "Accepted")
+            .map((c) => `${c.type}=${c.status} (${c.reason})`)
+            .join("; ");
+          return [
+            `${s.namespace}/${s.name}`,
+            ancestorKey(a.ancestorRef),
+            accepted ? `${accepted.status} (${accepted.reason})` : "",
+            accepted?.message ?? "",
+            others,
+          ];
         }),
   );
   const routeRows = Object.entries(data.routes).flatMap(([gateway, ports]) =>
-    Object.entries(ports).flatMap(([port, hosts]) => Object.entries(hosts).flatMap(([host, entries]) => entries.map((entry) => [gateway, port.replace(/^port /, ""), host, entry]))),
+    Object.entries(ports).flatMap(([port, hosts]) =>
+      Object.entries(hosts).flatMap(([host, entries]) => entries.map((entry) => [gateway, port.replace(/^port /, ""), host, entry])),
+    ),
   );
-  const decisionRows = Object.entries(data.decisions).sort(([a], [b]) => a.localeCompare(b)).map(([code, n]) => [code, n]);
-  const denialRows = data.denials.map((d) => [new Date(d.at).toISOString(), d.protocol, `${d.method} ${d.host}${d.path}`, `${d.status} ${d.code}`, d.route ?? "", d.policy ?? "", d.reason]);
+  const decisionRows = Object.entries(data.decisions)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([code, n]) => [code, n]);
+  const denialRows = data.denials.map((d) => [
+    new Date(d.at).toISOString(),
+    d.protocol,
+    `${d.method} ${d.host}${d.path}`,
+    `${d.status} ${d.code}`,
+    d.route ?? "",
+    d.policy ?? "",
+    d.reason,
+  ]);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Portcullis</title>
 <style>
@@ -135,5 +158,15 @@ export function readExplainForm(body: string): { form: ExplainForm; request: Aut
   if (!/^[A-Z]+$/.test(method)) problems.push("the method must be a word such as GET");
   if (parsed === null || problems.length > 0) return { form, error: problems.join("; ") };
   const [, scheme, host, path] = parsed;
-  return { form, request: { method, scheme: scheme!.toLowerCase(), host: host!, path: path ?? "/", headers: { host: host!, ...headers }, gateway: undefined } };
+  return {
+    form,
+    request: {
+      method,
+      scheme: scheme!.toLowerCase(),
+      host: host!,
+      path: path ?? "/",
+      headers: { host: host!, ...headers },
+      gateway: undefined,
+    },
+  };
 }

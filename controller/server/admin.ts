@@ -37,7 +37,8 @@ export function adminHandler(state: AdminState, metrics: Metrics): Handler {
       const body = await readBody(req, MAX_FORM_BYTES);
       if (body === undefined) return send(413, "text/plain", "the form is too large\n");
       const read = readExplainForm(body);
-      const explained = "error" in read ? { request: read.form, error: read.error } : { request: read.form, decision: await state.explain(read.request) };
+      const explained =
+        "error" in read ? { request: read.form, error: read.error } : { request: read.form, decision: await state.explain(read.request) };
       res.writeHead(200, { ...PAGE_HEADERS, "cache-control": "no-store" });
       return void res.end(renderAdminPage(await pageData(state, metrics, explained)));
     }
@@ -55,9 +56,15 @@ export function adminHandler(state: AdminState, metrics: Metrics): Handler {
         return send(200, metrics.registry.contentType, await metrics.registry.metrics());
       case "/snapshot": {
         const current = state.current();
-        const view = current === undefined
-          ? { generation: 0 }
-          : { generation: current.generation, statuses: current.statuses, snapshot: summarizeSnapshot(current.snapshot), jwks: state.jwks() };
+        const view =
+          current === undefined
+            ? { generation: 0 }
+            : {
+                generation: current.generation,
+                statuses: current.statuses,
+                snapshot: summarizeSnapshot(current.snapshot),
+                jwks: state.jwks(),
+              };
         return send(200, "application/json", `${JSON.stringify(view, null, 2)}\n`);
       }
       default:
@@ -75,8 +82,13 @@ async function pageData(state: AdminState, metrics: Metrics, explained?: PageDat
   }
   const summary = current === undefined ? undefined : (summarizeSnapshot(current.snapshot) as { routes: PageData["routes"] });
   return {
-    ready: state.ready(), generation: current?.generation ?? 0, statuses: current?.statuses ?? [], routes: summary?.routes ?? {},
-    decisions, denials: state.recentDenials(), ...(explained === undefined ? {} : { explained }),
+    ready: state.ready(),
+    generation: current?.generation ?? 0,
+    statuses: current?.statuses ?? [],
+    routes: summary?.routes ?? {},
+    decisions,
+    denials: state.recentDenials(),
+    ...(explained === undefined ? {} : { explained }),
   };
 }
 

@@ -55,13 +55,16 @@ function readForwardedRequest(req: IncomingMessage): AuthzRequest | { error: str
   if (typeof uri === "object") return uri;
   if (typeof host === "object") return host;
   if (method === undefined || uri === undefined) {
-    return { error: "the original request is missing: send X-Forwarded-Method and X-Forwarded-Uri (or X-Original-Method and X-Original-URI)" };
+    return {
+      error: "the original request is missing: send X-Forwarded-Method and X-Forwarded-Uri (or X-Original-Method and X-Original-URI)",
+    };
   }
   if (!uri.startsWith("/")) return { error: "X-Forwarded-Uri must be an origin-form path starting with /" };
   const abnormal = abnormalUri(uri);
   if (abnormal !== undefined) return { error: abnormal };
   // Method and host are tokens without commas: a list means a proxy appended to a client's value.
-  if (method.includes(",") || host?.includes(",")) return { error: "X-Forwarded-Method and X-Forwarded-Host must hold one value, not a list" };
+  if (method.includes(",") || host?.includes(","))
+    return { error: "X-Forwarded-Method and X-Forwarded-Host must hold one value, not a list" };
   return {
     method,
     scheme: firstValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
@@ -74,15 +77,31 @@ function readForwardedRequest(req: IncomingMessage): AuthzRequest | { error: str
 }
 
 /** Synchronous when the decision is (the usual case): no promise, no microtask hop per request. */
-function answer(req: IncomingMessage, res: ServerResponse, protocol: Protocol, authorizer: Authorizer, read: Read, render: Render): void | Promise<void> {
+function answer(
+  req: IncomingMessage,
+  res: ServerResponse,
+  protocol: Protocol,
+  authorizer: Authorizer,
+  read: Read,
+  render: Render,
+): void | Promise<void> {
   // A request without a declared body has nothing to drain (ext_authz checks normally have none).
-  if (req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined) {
+  if (
+    req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined
+  ) {
     return drainBody(req).then(() => decideAndWrite(req, res, protocol, authorizer, read, render));
   }
   return decideAndWrite(req, res, protocol, authorizer, read, render);
 }
 
-function decideAndWrite(req: IncomingMessage, res: ServerResponse, protocol: Protocol, authorizer: Authorizer, read: Read, render: Render): void | Promise<void> {
+function decideAndWrite(
+  req: IncomingMessage,
+  res: ServerResponse,
+  protocol: Protocol,
+  authorizer: Authorizer,
+  read: Read,
+  render: Render,
+): void | Promise<void> {
   const request = read(req);
   if ("error" in request) return write(res, invalidRequest(request.error));
   const decision = authorizer.decide(request, protocol, () => firstValue(headerValue(req.headers, "x-request-id")) ?? randomUUID());

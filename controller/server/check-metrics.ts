@@ -66,7 +66,12 @@ class DecisionCounter extends Counter<"protocol" | "code" | "status"> {
   readonly #tallies = new Map<string, Tally>();
 
   constructor(registers: Registry[]) {
-    super({ name: "portcullis_decisions_total", help: "Authorization decisions by protocol, reason code and HTTP status.", labelNames: ["protocol", "code", "status"], registers });
+    super({
+      name: "portcullis_decisions_total",
+      help: "Authorization decisions by protocol, reason code and HTTP status.",
+      labelNames: ["protocol", "code", "status"],
+      registers,
+    });
   }
 
   /** Called once per recorder and label set, not per request. */
@@ -105,7 +110,13 @@ class DurationHistogram extends Histogram<"protocol"> {
   readonly #series = new Map<Protocol, Durations>();
 
   constructor(registers: Registry[]) {
-    super({ name: "portcullis_check_duration_seconds", help: "Time to decide one request, from receipt to answer.", labelNames: ["protocol"], buckets: DURATION_BUCKETS, registers });
+    super({
+      name: "portcullis_check_duration_seconds",
+      help: "Time to decide one request, from receipt to answer.",
+      labelNames: ["protocol"],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
   }
 
   series(protocol: Protocol): Durations {
@@ -121,7 +132,14 @@ class DurationHistogram extends Histogram<"protocol"> {
     for (const [protocol, s] of this.#series) {
       if (s.count === 0) continue;
       let cumulative = 0;
-      DURATION_BUCKETS.forEach((le, i) => values.push({ labels: { le, protocol } as Value["labels"], value: (cumulative += s.counts[i]!), metricName: bucket, exemplar: null } as Value));
+      DURATION_BUCKETS.forEach((le, i) =>
+        values.push({
+          labels: { le, protocol } as Value["labels"],
+          value: (cumulative += s.counts[i]!),
+          metricName: bucket,
+          exemplar: null,
+        } as Value),
+      );
       values.push(
         { labels: { le: "+Inf", protocol } as Value["labels"], value: s.count, metricName: bucket, exemplar: null } as Value,
         { labels: { protocol }, value: s.sum, metricName: `${exported.name}_sum` },

@@ -59,7 +59,9 @@ function cookieOutcome(decision: Decision): "replace" | "remove" | undefined {
 export function forwardAuthResponse(decision: Decision): WireResponse {
   if (decision.allowed) {
     const cookie = cookieOutcome(decision);
-    return cookie === undefined ? envoyResponse(decision) : render({ ...decision, responseHeaders: { ...decision.responseHeaders, [COOKIE_OUTCOME_HEADER]: cookie } });
+    return cookie === undefined
+      ? envoyResponse(decision)
+      : render({ ...decision, responseHeaders: { ...decision.responseHeaders, [COOKIE_OUTCOME_HEADER]: cookie } });
   }
   if (decision.status >= 300) return envoyResponse(decision);
   return render({ ...decision, status: 403, responseHeaders: { ...decision.responseHeaders, [PREFLIGHT_HEADER]: "answered" } });
@@ -90,7 +92,14 @@ function render(decision: Decision): WireResponse {
  * Portcullis is configured.
  */
 const CLIENT_MESSAGE_CODES: ReadonlySet<DecisionCode> = new Set<DecisionCode>([
-  "apikey_missing", "apikey_invalid", "jwt_missing", "jwt_invalid", "jwt_audience", "basic_missing", "basic_invalid", "request_invalid",
+  "apikey_missing",
+  "apikey_invalid",
+  "jwt_missing",
+  "jwt_invalid",
+  "jwt_audience",
+  "basic_missing",
+  "basic_invalid",
+  "request_invalid",
 ]);
 
 /**

@@ -11,7 +11,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import { Server, ServerCredentials, status as GrpcStatus, type ServerUnaryCall, type sendUnaryData, type ServiceDefinition } from "@grpc/grpc-js";
+import {
+  Server,
+  ServerCredentials,
+  status as GrpcStatus,
+  type ServerUnaryCall,
+  type sendUnaryData,
+  type ServiceDefinition,
+} from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import type { Logger } from "pino";
 import type { Decision } from "../authz/decision.ts";
@@ -38,17 +45,35 @@ interface CheckRequest {
   attributes?: {
     source?: { address?: { socket_address?: { address?: string } } };
     destination?: { address?: { socket_address?: { port_value?: number } } };
-    request?: { http?: { id?: string; method?: string; headers?: Record<string, string>; header_map?: { headers?: { key: string; value: string; raw_value?: Buffer }[] }; path?: string; host?: string; scheme?: string } };
+    request?: {
+      http?: {
+        id?: string;
+        method?: string;
+        headers?: Record<string, string>;
+        header_map?: { headers?: { key: string; value: string; raw_value?: Buffer }[] };
+        path?: string;
+        host?: string;
+        scheme?: string;
+      };
+    };
     context_extensions?: Record<string, string>;
     route_metadata_context?: Metadata | null;
   };
 }
 
 /** google.protobuf.Struct and Value as proto-loader decodes them: its bundled well-known types keep camelCase names, whatever keepCase says. */
-interface Struct { fields?: Record<string, StructValue> }
-interface StructValue { stringValue?: string; structValue?: Struct | null; listValue?: { values?: StructValue[] } | null }
+interface Struct {
+  fields?: Record<string, StructValue>;
+}
+interface StructValue {
+  stringValue?: string;
+  structValue?: Struct | null;
+  listValue?: { values?: StructValue[] } | null;
+}
 /** envoy.config.core.v3.Metadata: filter_metadata by filter namespace. */
-interface Metadata { filter_metadata?: Record<string, Struct> }
+interface Metadata {
+  filter_metadata?: Record<string, Struct>;
+}
 
 /** The filter metadata namespace Envoy Gateway writes its route metadata under. */
 export const ENVOY_GATEWAY_METADATA_NAMESPACE = "envoy-gateway";
@@ -67,7 +92,10 @@ export function proxyRouteOf(metadata: Metadata | null | undefined): ProxyRoute 
   return { kind: text("kind"), namespace: text("namespace"), name: text("name"), sectionName: text("sectionName") || undefined };
 }
 
-interface HeaderOption { header: { key: string; value: string }; append: { value: boolean } }
+interface HeaderOption {
+  header: { key: string; value: string };
+  append: { value: boolean };
+}
 
 /** gRPC status codes Envoy reads as the verdict: anything but OK is a denial. */
 const UNAUTHENTICATED = GrpcStatus.UNAUTHENTICATED;
@@ -106,12 +134,19 @@ export function toCheckResponse(decision: Decision): object {
   if (decision.allowed) {
     return {
       status: { code: GrpcStatus.OK, message: "" },
-      ok_response: { headers: overwrite(decision.upstreamHeaders), headers_to_remove: [...decision.removeHeaders], response_headers_to_add: overwrite(decision.responseHeaders) },
+      ok_response: {
+        headers: overwrite(decision.upstreamHeaders),
+        headers_to_remove: [...decision.removeHeaders],
+        response_headers_to_add: overwrite(decision.responseHeaders),
+      },
     };
   }
   if (decision.status === 204) {
     // A CORS preflight answered here: any non-OK code makes Envoy send denied_response as is.
-    return { status: { code: PERMISSION_DENIED, message: decision.message }, denied_response: { status: { code: 204 }, headers: overwrite(decision.responseHeaders), body: "" } };
+    return {
+      status: { code: PERMISSION_DENIED, message: decision.message },
+      denied_response: { status: { code: 204 }, headers: overwrite(decision.responseHeaders), body: "" },
+    };
   }
   return {
     status: { code: decision.status === 401 ? UNAUTHENTICATED : PERMISSION_DENIED, message: decision.message },
@@ -135,17 +170,24 @@ export async function startGrpcServer(authorizer: Authorizer, port: number, host
     Check(call: ServerUnaryCall<CheckRequest, object>, callback: sendUnaryData<object>) {
       const request = toAuthzRequest(call.request);
       const requestId = () => call.request.attributes?.request?.http?.id || randomUUID();
-      Promise.resolve().then(() => authorizer.decide(request, "envoy-grpc", requestId)).then(
-        (decision) => callback(null, toCheckResponse(decision)),
-        (err: unknown) => {
-          logger.error({ err, requestId: requestId() }, "gRPC check failed; denying");
-          callback(null, { status: { code: PERMISSION_DENIED, message: "the request could not be checked" }, denied_response: { status: { code: 403 } } });
-        },
-      );
+      Promise.resolve()
+        .then(() => authorizer.decide(request, "envoy-grpc", requestId))
+        .then(
+          (decision) => callback(null, toCheckResponse(decision)),
+          (err: unknown) => {
+            logger.error({ err, requestId: requestId() }, "gRPC check failed; denying");
+            callback(null, {
+              status: { code: PERMISSION_DENIED, message: "the request could not be checked" },
+              denied_response: { status: { code: 403 } },
+            });
+          },
+        );
     },
   });
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   return {
     port: bound,

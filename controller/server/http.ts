@@ -12,7 +12,13 @@ export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Prom
  * so the proxy, not Portcullis, closes idle connections (avoiding reset races on reuse).
  */
 export function createHttpServer(handler: Handler, logger: Logger): Server {
-  const options = { headersTimeout: 10_000, requestTimeout: 15_000, keepAliveTimeout: 75_000, maxHeaderSize: 64 * 1024, connectionsCheckingInterval: 1000 };
+  const options = {
+    headersTimeout: 10_000,
+    requestTimeout: 15_000,
+    keepAliveTimeout: 75_000,
+    maxHeaderSize: 64 * 1024,
+    connectionsCheckingInterval: 1000,
+  };
   const fail = (res: ServerResponse, err: unknown) => {
     logger.error({ err }, "request handler failed");
     if (!res.headersSent) {
@@ -34,7 +40,9 @@ export function createHttpServer(handler: Handler, logger: Logger): Server {
     if (!socket.writable) return socket.destroy();
     const [status, message] = CLIENT_ERRORS[err.code ?? ""] ?? CLIENT_ERRORS.default!;
     const body = JSON.stringify({ code: "request_invalid", message });
-    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   });
   return server;
 }

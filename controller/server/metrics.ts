@@ -37,14 +37,48 @@ export function createMetrics(jwks?: JwksView, now: () => number = Date.now): Me
   return {
     registry,
     checks: createCheckMetrics(registers),
-    snapshotGeneration: new Gauge({ name: "portcullis_snapshot_generation", help: "Generation of the snapshot being served (increments on every publish).", registers }),
-    compileDuration: new Histogram({ name: "portcullis_compile_duration_seconds", help: "Time to compile the resources into a snapshot.", buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }),
-    policies: new Gauge({ name: "portcullis_policies", help: "SecurityPolicies by whether every ancestor accepted them.", labelNames: ["accepted"], registers }),
+    snapshotGeneration: new Gauge({
+      name: "portcullis_snapshot_generation",
+      help: "Generation of the snapshot being served (increments on every publish).",
+      registers,
+    }),
+    compileDuration: new Histogram({
+      name: "portcullis_compile_duration_seconds",
+      help: "Time to compile the resources into a snapshot.",
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    }),
+    policies: new Gauge({
+      name: "portcullis_policies",
+      help: "SecurityPolicies by whether every ancestor accepted them.",
+      labelNames: ["accepted"],
+      registers,
+    }),
     // URIs are left out of labels: they are unbounded, and describe() on the admin port lists them.
-    jwksFetches: new Counter({ name: "portcullis_jwks_fetches_total", help: "Remote JWKS fetch attempts by outcome and trigger.", labelNames: ["outcome", "trigger"], registers }),
-    jwksFetchDuration: new Histogram({ name: "portcullis_jwks_fetch_duration_seconds", help: "Remote JWKS fetch duration.", labelNames: ["outcome"], buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10], registers }),
-    servingLastGood: new Gauge({ name: "portcullis_serving_last_good_config", help: "1 while configuration from this source is served from its last good version because the newest cannot be used.", labelNames: ["source"], registers }),
-    routeRulesWithoutPolicy: new Gauge({ name: "portcullis_route_rules_without_policy", help: "Route rules of the served snapshot that no SecurityPolicy governs.", registers }),
+    jwksFetches: new Counter({
+      name: "portcullis_jwks_fetches_total",
+      help: "Remote JWKS fetch attempts by outcome and trigger.",
+      labelNames: ["outcome", "trigger"],
+      registers,
+    }),
+    jwksFetchDuration: new Histogram({
+      name: "portcullis_jwks_fetch_duration_seconds",
+      help: "Remote JWKS fetch duration.",
+      labelNames: ["outcome"],
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10],
+      registers,
+    }),
+    servingLastGood: new Gauge({
+      name: "portcullis_serving_last_good_config",
+      help: "1 while configuration from this source is served from its last good version because the newest cannot be used.",
+      labelNames: ["source"],
+      registers,
+    }),
+    routeRulesWithoutPolicy: new Gauge({
+      name: "portcullis_route_rules_without_policy",
+      help: "Route rules of the served snapshot that no SecurityPolicy governs.",
+      registers,
+    }),
     ...(jwks === undefined ? {} : jwksGauges(jwks, now, registers)),
   };
 }
@@ -53,14 +87,18 @@ function jwksGauges(jwks: JwksView, now: () => number, registers: Registry[]): R
   const inUse = () => jwks.describe().filter((s) => s.synced);
   return {
     jwksKeysAge: new Gauge({
-      name: "portcullis_jwks_keys_age_seconds", help: "Age of the oldest remote JWKS keys in use: seconds since that JWKS was last fetched successfully (0 with none).", registers,
+      name: "portcullis_jwks_keys_age_seconds",
+      help: "Age of the oldest remote JWKS keys in use: seconds since that JWKS was last fetched successfully (0 with none).",
+      registers,
       collect() {
         const fetched = inUse().flatMap((s) => (s.lastSuccessAt === undefined ? [] : [s.lastSuccessAt]));
         this.set(fetched.length === 0 ? 0 : Math.max(0, (now() - Math.min(...fetched)) / 1000));
       },
     }),
     jwksWithoutKeys: new Gauge({
-      name: "portcullis_jwks_without_keys", help: "Remote JWKS in use that have no keys (never fetched successfully, or empty): their tokens cannot be verified.", registers,
+      name: "portcullis_jwks_without_keys",
+      help: "Remote JWKS in use that have no keys (never fetched successfully, or empty): their tokens cannot be verified.",
+      registers,
       collect() {
         this.set(inUse().filter((s) => s.keyCount === 0).length);
       },

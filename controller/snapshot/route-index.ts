@@ -86,9 +86,11 @@ function selectVirtualHost(vhosts: VirtualHosts, host: string): readonly RouteEn
 
 /** Gateway API path semantics; PathPrefix matches whole segments ("/foo" is not a prefix of "/foobar"). */
 export function pathMatches(p: PathMatch, path: string): boolean {
-  return p.type === "Exact" ? path === p.value
-    : p.type === "PathPrefix" ? p.value === "" || path === p.value || (path.startsWith(p.value) && path.charCodeAt(p.value.length) === 47)
-    : p.regex.test(path);
+  return p.type === "Exact"
+    ? path === p.value
+    : p.type === "PathPrefix"
+      ? p.value === "" || path === p.value || (path.startsWith(p.value) && path.charCodeAt(p.value.length) === 47)
+      : p.regex.test(path);
 }
 
 function matches(match: CompiledMatch, request: RouteRequest): boolean {

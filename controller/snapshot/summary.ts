@@ -9,7 +9,12 @@ import type { CompiledMatch, CompiledPolicy, CompiledRule, CredentialSource, Rou
 export function summarizeSnapshot(snapshot: Snapshot): object {
   const routes: Record<string, object> = {};
   for (const [gateway, ports] of Object.entries(snapshot.routes.byGateway)) {
-    routes[gateway] = Object.fromEntries(ports.map((p) => [`port ${p.port}${p.tlsListener === undefined ? "" : ` (HTTPS listener ${p.tlsListener})`}`, summarizeVirtualHosts(p.vhosts)]));
+    routes[gateway] = Object.fromEntries(
+      ports.map((p) => [
+        `port ${p.port}${p.tlsListener === undefined ? "" : ` (HTTPS listener ${p.tlsListener})`}`,
+        summarizeVirtualHosts(p.vhosts),
+      ]),
+    );
   }
   const policies: Record<string, object> = {};
   for (const [id, policy] of Object.entries(snapshot.policies)) policies[id] = summarizePolicy(policy);
@@ -53,7 +58,9 @@ function describeRule(r: CompiledRule): string {
   if (who.clientCIDRs !== undefined) when.push(`client in ${who.clientCIDRs.cidrs.join(", ")}`);
   if (who.jwt !== undefined) {
     const claims = who.jwt.claims.map((c) => `${c.claim.join(".")} ${c.valueType === "StringArray" ? "has" : "is"} ${c.values.join("|")}`);
-    when.push(`jwt ${who.jwt.provider}${claims.length > 0 ? ` with ${claims.join(" and ")}` : ""}${who.jwt.scopes.length > 0 ? ` scopes ${who.jwt.scopes.join(" ")}` : ""}`);
+    when.push(
+      `jwt ${who.jwt.provider}${claims.length > 0 ? ` with ${claims.join(" and ")}` : ""}${who.jwt.scopes.length > 0 ? ` scopes ${who.jwt.scopes.join(" ")}` : ""}`,
+    );
   }
   for (const h of who.headers ?? []) when.push(`header ${h.name} in ${h.values.join("|")}`);
   if (who.cel !== undefined) when.push(`cel ${who.cel.source}`);
@@ -85,7 +92,10 @@ function summarizePolicy(p: CompiledPolicy): object {
     };
   }
   if (p.basicAuth !== undefined) {
-    out.basicAuth = { users: p.basicAuth.usernames, ...(p.basicAuth.forwardUsernameHeader === undefined ? {} : { forwardUsernameHeader: p.basicAuth.forwardUsernameHeader }) };
+    out.basicAuth = {
+      users: p.basicAuth.usernames,
+      ...(p.basicAuth.forwardUsernameHeader === undefined ? {} : { forwardUsernameHeader: p.basicAuth.forwardUsernameHeader }),
+    };
   }
   if (p.authorization !== undefined) {
     out.authorization = { defaultAction: p.authorization.defaultAction, rules: p.authorization.rules.map(describeRule) };

@@ -160,7 +160,11 @@ export interface CompiledPrincipal {
   readonly jwt:
     | {
         readonly provider: string;
-        readonly claims: readonly { readonly claim: readonly string[]; readonly valueType: "String" | "StringArray"; readonly values: readonly string[] }[];
+        readonly claims: readonly {
+          readonly claim: readonly string[];
+          readonly valueType: "String" | "StringArray";
+          readonly values: readonly string[];
+        }[];
         readonly scopes: readonly string[];
       }
     | undefined;
@@ -202,7 +206,9 @@ export interface CompiledApiKey {
    * Per client id: the `portcullis.io/*` labels and annotations of its Secret (for authorization
    * rules) and the headers its `portcullis.io/header.<name>` annotations forward upstream.
    */
-  readonly clients: Readonly<Record<string, { readonly metadata: Readonly<Record<string, string>>; readonly headers: Readonly<Record<string, string>> }>>;
+  readonly clients: Readonly<
+    Record<string, { readonly metadata: Readonly<Record<string, string>>; readonly headers: Readonly<Record<string, string>> }>
+  >;
 }
 
 export interface CompiledJwt {

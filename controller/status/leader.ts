@@ -77,7 +77,12 @@ export class LeaderElector {
       const lease = await this.#o.client.request<Lease>("GET", this.#path);
       if (lease.spec.holderIdentity !== this.#o.identity) return;
       const now = microTime(Date.now());
-      await this.#o.client.request("PUT", this.#path, { ...lease, spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: now, acquireTime: now } }, 3000);
+      await this.#o.client.request(
+        "PUT",
+        this.#path,
+        { ...lease, spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: now, acquireTime: now } },
+        3000,
+      );
       this.#o.logger.info({ lease: this.#o.name }, "released the status-writer lease");
     } catch (err) {
       this.#o.logger.warn({ error: (err as Error).message }, "could not release the lease; it expires on its own");
@@ -107,8 +112,20 @@ export class LeaderElector {
       lease = await client.request<Lease>("GET", this.#path, undefined, 5000);
     } catch (err) {
       if (!(err instanceof KubeApiError && err.status === 404)) throw err;
-      const spec: LeaseSpec = { holderIdentity: identity, leaseDurationSeconds: seconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 };
-      await client.request("POST", this.#path.replace(/\/[^/]+$/, ""), { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: this.#o.name, namespace: this.#o.namespace }, spec }, 5000)
+      const spec: LeaseSpec = {
+        holderIdentity: identity,
+        leaseDurationSeconds: seconds,
+        acquireTime: microTime(now),
+        renewTime: microTime(now),
+        leaseTransitions: 0,
+      };
+      await client
+        .request(
+          "POST",
+          this.#path.replace(/\/[^/]+$/, ""),
+          { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: this.#o.name, namespace: this.#o.namespace }, spec },
+          5000,
+        )
         .catch((e: unknown) => {
           if (e instanceof KubeApiError && e.status === 409) return; // another replica created it first
           throw e;

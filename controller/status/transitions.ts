@@ -4,11 +4,7 @@
  */
 import { ancestorKey, type AncestorStatus } from "../api/status.ts";
 
-export function stampTransitions(
-  next: readonly AncestorStatus[],
-  previous: readonly AncestorStatus[],
-  now: string,
-): AncestorStatus[] {
+export function stampTransitions(next: readonly AncestorStatus[], previous: readonly AncestorStatus[], now: string): AncestorStatus[] {
   const before = new Map(previous.map((a) => [ancestorKey(a.ancestorRef), a]));
   return next.map((ancestor) => {
     const old = before.get(ancestorKey(ancestor.ancestorRef));

@@ -87,7 +87,7 @@ export class StatusWriter {
     let object = this.#o.cached(status.namespace, status.name);
     for (let attempt = 1; attempt <= (this.#o.maxAttempts ?? 5); attempt++) {
       if (object === undefined) return;
-      const current = ((object.status as { ancestors?: AncestorStatus[] } | undefined)?.ancestors) ?? [];
+      const current = (object.status as { ancestors?: AncestorStatus[] } | undefined)?.ancestors ?? [];
       const ours = current.filter((a) => a.controllerName === controllerName);
       const others = current.filter((a) => a.controllerName !== controllerName);
       const now = (this.#o.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -96,14 +96,20 @@ export class StatusWriter {
       const merged = [...others, ...stamped];
       if (canonical(merged) === canonical(current)) return;
       try {
-        await client.request("PUT", `${path}/status`, { ...object, status: { ...(object.status as object | undefined), ancestors: merged } });
+        await client.request("PUT", `${path}/status`, {
+          ...object,
+          status: { ...(object.status as object | undefined), ancestors: merged },
+        });
         await this.#recordRejection(object, ours, stamped);
         return;
       } catch (err) {
         const code = err instanceof KubeApiError ? err.status : 0;
         if (code === 404) return;
         if (code !== 409) {
-          logger.warn({ policy: `${status.namespace}/${status.name}`, error: (err as Error).message }, "status write failed; retried on the next change or leadership");
+          logger.warn(
+            { policy: `${status.namespace}/${status.name}`, error: (err as Error).message },
+            "status write failed; retried on the next change or leadership",
+          );
           return;
         }
         object = await client.request<KubeObject>("GET", path).catch(() => undefined);
@@ -114,10 +120,17 @@ export class StatusWriter {
 
   /** A Warning Event for each of our ancestors whose Accepted condition turned False. */
   async #recordRejection(object: KubeObject, before: readonly AncestorStatus[], after: readonly AncestorStatus[]): Promise<void> {
-    const wasFalse = new Set(before.flatMap((a) => a.conditions.filter((c) => c.type === "Accepted" && c.status === "False").map((c) => `${JSON.stringify(a.ancestorRef)} ${c.reason} ${c.message}`)));
+    const wasFalse = new Set(
+      before.flatMap((a) =>
+        a.conditions
+          .filter((c) => c.type === "Accepted" && c.status === "False")
+          .map((c) => `${JSON.stringify(a.ancestorRef)} ${c.reason} ${c.message}`),
+      ),
+    );
     for (const a of after) {
       for (const c of a.conditions) {
-        if (c.type !== "Accepted" || c.status !== "False" || wasFalse.has(`${JSON.stringify(a.ancestorRef)} ${c.reason} ${c.message}`)) continue;
+        if (c.type !== "Accepted" || c.status !== "False" || wasFalse.has(`${JSON.stringify(a.ancestorRef)} ${c.reason} ${c.message}`))
+          continue;
         await this.#event(object, c.reason, `${a.ancestorRef.kind} ${a.ancestorRef.namespace}/${a.ancestorRef.name}: ${c.message}`);
       }
     }
@@ -131,7 +144,14 @@ export class StatusWriter {
         apiVersion: "v1",
         kind: "Event",
         metadata: { generateName: `${name}.`, namespace },
-        involvedObject: { apiVersion: `${SECURITY_POLICY_GROUP}/${SECURITY_POLICY_VERSION}`, kind: "SecurityPolicy", namespace, name, uid, resourceVersion },
+        involvedObject: {
+          apiVersion: `${SECURITY_POLICY_GROUP}/${SECURITY_POLICY_VERSION}`,
+          kind: "SecurityPolicy",
+          namespace,
+          name,
+          uid,
+          resourceVersion,
+        },
         type: "Warning",
         reason,
         message: message.slice(0, 1024),
@@ -151,6 +171,8 @@ export class StatusWriter {
 /** JSON with sorted keys: the API server may return fields in another order than we wrote them. */
 function canonical(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => a.localeCompare(b))) : v,
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
   );
 }

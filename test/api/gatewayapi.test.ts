@@ -26,6 +26,8 @@ describe("GRPCRoute", () => {
     ]);
   });
   it("takes any pattern in a RegularExpression match (compile decides whether it can be served)", () => {
-    expect(toResources([grpcRoute({ rules: [{ matches: [{ method: { type: "RegularExpression", service: "orders/.*" } }] }] })]).rejected).toEqual([]);
+    expect(
+      toResources([grpcRoute({ rules: [{ matches: [{ method: { type: "RegularExpression", service: "orders/.*" } }] }] })]).rejected,
+    ).toEqual([]);
   });
 });

@@ -13,7 +13,8 @@ describe("decodeBase64AsApiServer", () => {
     expect(text("YQ=\n=")).toBe("a");
   });
   it("refuses spaces, tabs and other characters, as the API server does", () => {
-    for (const v of ["YWxpY2Ut a2V5", "YWxpY2Ut\ta2V5", "YWxpY2Uta2V5!", "YWxpY2Uta2V5-_"]) expect(text(v), JSON.stringify(v)).toBeUndefined();
+    for (const v of ["YWxpY2Ut a2V5", "YWxpY2Ut\ta2V5", "YWxpY2Uta2V5!", "YWxpY2Uta2V5-_"])
+      expect(text(v), JSON.stringify(v)).toBeUndefined();
   });
   it("requires padding, and nothing after it", () => {
     for (const v of ["YQ", "YQ=", "YQ==YQ==", "Y==="]) expect(text(v), v).toBeUndefined();
@@ -28,6 +29,8 @@ describe("Secrets from manifests", () => {
     expect(load(secret("  alice: |\n    YWxpY2Ut\n    a2V5")).resources.secrets[0]?.data).toEqual({ alice: "alice-key" });
   });
   it("a plain scalar over lines folds into spaces: refused, with the key named", () => {
-    expect(load(secret("  alice: YWxpY2Ut\n    a2V5")).rejected.map((r) => r.reason)).toEqual(["data.alice is not valid base64 (line breaks are allowed, spaces are not)"]);
+    expect(load(secret("  alice: YWxpY2Ut\n    a2V5")).rejected.map((r) => r.reason)).toEqual([
+      "data.alice is not valid base64 (line breaks are allowed, spaces are not)",
+    ]);
   });
 });

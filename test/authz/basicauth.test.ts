@@ -19,7 +19,10 @@ kind: Secret
 metadata: {name: users, namespace: apps}
 stringData:
   .htpasswd: |
-${htpasswd.split("\n").map((l) => `    ${l}`).join("\n")}
+${htpasswd
+  .split("\n")
+  .map((l) => `    ${l}`)
+  .join("\n")}
 ---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy
@@ -40,7 +43,11 @@ const basic = (user: string, pass: string) => ({ authorization: `Basic ${Buffer.
 
 const pools: BcryptPool[] = [];
 /** A decider whose basicAuth state is `options` over a pool of its own, closed after the file. */
-function withPasswords(htpasswd: string, pool: BcryptPool, options: { now?: () => number; failureLimit?: number; perPolicyLimit?: number } = {}): Decider {
+function withPasswords(
+  htpasswd: string,
+  pool: BcryptPool,
+  options: { now?: () => number; failureLimit?: number; perPolicyLimit?: number } = {},
+): Decider {
   pools.push(pool);
   return decider(world(htpasswd), { passwords: new Passwords({ pool, ...options }) });
 }
@@ -51,10 +58,12 @@ describe("bcrypt off the decision thread", () => {
     const pool = new BcryptPool();
     const d = withPasswords(`carol:${CAROL}`, pool);
     const order: string[] = [];
-    const wrong = Array.from({ length: 8 }, (_, i) => d({ path: "/basic", headers: basic("carol", `wrong-${i}`) }).then((r) => {
-      order.push("bcrypt");
-      return r;
-    }));
+    const wrong = Array.from({ length: 8 }, (_, i) =>
+      d({ path: "/basic", headers: basic("carol", `wrong-${i}`) }).then((r) => {
+        order.push("bcrypt");
+        return r;
+      }),
+    );
     // Asked once the comparisons are under way: it is answered while none has finished.
     await new Promise((r) => setTimeout(r, 20));
     let finishedBefore = -1;
@@ -75,7 +84,11 @@ describe("bcrypt off the decision thread", () => {
     const d = withPasswords(`dave:${DAVE}`, new BcryptPool({ size: 1, queueLimit: 1 }));
     // One runs, one waits, the third finds the queue full.
     const answers = await Promise.all([1, 2, 3].map((i) => d({ path: "/basic", headers: basic("dave", `wrong-${i}`) })));
-    expect(answers.map((r) => [r.status, r.code])).toEqual([[401, "basic_invalid"], [401, "basic_invalid"], [429, "basic_busy"]]);
+    expect(answers.map((r) => [r.status, r.code])).toEqual([
+      [401, "basic_invalid"],
+      [401, "basic_invalid"],
+      [429, "basic_busy"],
+    ]);
   }, 60_000);
 
   it("gives each policy its own share of the queue: one tenant's flood leaves another's checks compared", async () => {
@@ -91,7 +104,10 @@ describe("unknown usernames", () => {
   it("are compared against a hash of the table's highest cost, on the same pool", async () => {
     const pool = new BcryptPool({ size: 1 });
     const d = withPasswords(`dave:${DAVE}\ncarol:${CAROL}`, pool);
-    expect(d.result.snapshot.policies["apps/basic"]!.basicAuth!.unknownUser).toMatchObject({ kind: "bcrypt", hash: expect.stringMatching(/^\$2b\$12\$/) });
+    expect(d.result.snapshot.policies["apps/basic"]!.basicAuth!.unknownUser).toMatchObject({
+      kind: "bcrypt",
+      hash: expect.stringMatching(/^\$2b\$12\$/),
+    });
     const r = await d({ path: "/basic", headers: basic("mallory", "carol-pass") });
     expect([r.status, r.code, r.message]).toEqual([401, "basic_invalid", "User authentication failed: wrong username or password"]);
     expect(pool.completed).toBe(1);

@@ -128,11 +128,23 @@ describe("route phase", () => {
   });
   it("allows a route without a policy, setting nothing and stripping every header a policy may set", async () => {
     const r = await d({ path: "/public/x", headers: { "x-user-id": "spoofed" } });
-    expect(r).toMatchObject({ status: 200, allowed: true, policy: undefined, route: "apps/api rule open", upstreamHeaders: {}, removeHeaders: MANAGED });
+    expect(r).toMatchObject({
+      status: 200,
+      allowed: true,
+      policy: undefined,
+      route: "apps/api rule open",
+      upstreamHeaders: {},
+      removeHeaders: MANAGED,
+    });
   });
   it("--on-no-policy deny: a route without a policy is refused (403 policy_missing); routes with one are decided as before", async () => {
     const strict = decider(world(jwksOf(idp)), { onNoPolicy: "deny" });
-    expect(await strict({ path: "/public/x" })).toMatchObject({ status: 403, code: "policy_missing", route: "apps/api rule open", policy: undefined });
+    expect(await strict({ path: "/public/x" })).toMatchObject({
+      status: 403,
+      code: "policy_missing",
+      route: "apps/api rule open",
+      policy: undefined,
+    });
     expect(await strict({ path: "/keys", headers: { "x-api-key": "alice-key" } })).toMatchObject({ status: 200, code: "allowed" });
   });
   it("denies an invalid policy's routes with 403, never a 5xx", async () => {
@@ -182,7 +194,9 @@ describe("listeners and ports", () => {
     expect(await on(undefined, "bob", "shop.example.com:8080")).toBe("401 apps/gateway-wide");
   });
   it("leaves a host name to the listener on the same port that names it", async () => {
-    expect((await ports({ host: "admin.example.com", path: "/orders", port: 80, headers: basicAuthAs("alice") })).route).toBe("apps/shop rule orders");
+    expect((await ports({ host: "admin.example.com", path: "/orders", port: 80, headers: basicAuthAs("alice") })).route).toBe(
+      "apps/shop rule orders",
+    );
     const entries = ports.result.snapshot.routes.byGateway["apps/gw"]![0]!.vhosts.exact;
     expect([entries["admin.example.com"]![0]!.listener, entries["shop.example.com"]![0]!.listener]).toEqual(["admin", "http"]);
   });
@@ -196,8 +210,12 @@ describe("listeners and ports", () => {
     const tls = goldenDecider("https-listeners");
     const took = (name: string) => ({ kind: "HTTPRoute", namespace: "apps", name, sectionName: undefined });
     expect((await tls({ host: "billing.example.com", path: "/status", port: 443, proxyRoute: took("billing-status") })).status).toBe(200);
-    expect((await tls({ host: "billing.example.com", path: "/status", port: 443, proxyRoute: took("storefront") })).code).toBe("basic_missing");
-    expect((await tls({ host: "billing.example.com", path: "/status", port: 443, proxyRoute: took("elsewhere") })).code).toBe("route_mismatch");
+    expect((await tls({ host: "billing.example.com", path: "/status", port: 443, proxyRoute: took("storefront") })).code).toBe(
+      "basic_missing",
+    );
+    expect((await tls({ host: "billing.example.com", path: "/status", port: 443, proxyRoute: took("elsewhere") })).code).toBe(
+      "route_mismatch",
+    );
   });
   it("has no route on a port no listener has", async () => {
     expect((await ports({ host: "shop.example.com", path: "/orders", port: 9999 })).code).toBe("route_not_found");
@@ -229,7 +247,9 @@ describe("a policy is Accepted only where it is enforced", () => {
   const world = goldenDecider("status-truthfulness");
   it("reports a route that no listener accepts as not Accepted there, and its requests find no route", async () => {
     const status = world.result.statuses.find((s) => s.name === "refunds-auth")!;
-    expect(status.ancestors.map((a) => [a.ancestorRef.name, a.conditions[0]!.status, a.conditions[0]!.reason])).toEqual([["gw", "False", "TargetNotFound"]]);
+    expect(status.ancestors.map((a) => [a.ancestorRef.name, a.conditions[0]!.status, a.conditions[0]!.reason])).toEqual([
+      ["gw", "False", "TargetNotFound"],
+    ]);
     expect((await world({ host: "refunds.example.com", path: "/" })).code).toBe("route_not_found");
   });
 });
@@ -274,9 +294,14 @@ describe("apiKeyAuth", () => {
   });
   it("allows a valid key and forwards the client id, replacing a spoofed one", async () => {
     const r = await d({ path: "/keys", headers: { "x-api-key": "alice-key", "x-user-id": "admin" } });
-    expect(r).toMatchObject({ status: 200, principal: "apiKey alice", upstreamHeaders: { "x-user-id": "alice" }, removeHeaders: managedExcept("x-user-id") });
+    expect(r).toMatchObject({
+      status: 200,
+      principal: "apiKey alice",
+      upstreamHeaders: { "x-user-id": "alice" },
+      removeHeaders: managedExcept("x-user-id"),
+    });
   });
-  it("cuts a leading \"Bearer \" off a header key, exactly as Envoy's api_key_auth (case-sensitive, once)", async () => {
+  it('cuts a leading "Bearer " off a header key, exactly as Envoy\'s api_key_auth (case-sensitive, once)', async () => {
     expect((await d({ path: "/keys", headers: { authorization: "Bearer alice-key" } })).principal).toBe("apiKey alice");
     // bob's stored key itself starts with "Bearer ": Envoy reads only what follows the scheme.
     expect((await d({ path: "/keys", headers: { authorization: "Bearer Bearer bob-key" } })).principal).toBe("apiKey bob");
@@ -339,7 +364,11 @@ describe("jwt", () => {
     ["signed by a key the JWKS does not hold", () => mint(stranger, { iss: ISSUER, aud: "api" }), "Jwt verification fails"],
     ["with an unknown kid", () => mint(idp, { iss: ISSUER, aud: "api" }, { kid: "nope" }), "Jwt verification fails"],
     ["unsigned (alg none)", async () => unsignedToken({ iss: ISSUER, aud: "api" }), "is not accepted"],
-    ["HS256 keyed with the public key", async () => hmacToken(JSON.stringify(idp.publicJwk), { iss: ISSUER, aud: "api" }, "idp-1"), "Jwt verification fails"],
+    [
+      "HS256 keyed with the public key",
+      async () => hmacToken(JSON.stringify(idp.publicJwk), { iss: ISSUER, aud: "api" }, "idp-1"),
+      "Jwt verification fails",
+    ],
     ["malformed", async () => "a.b", "not a compact JWS"],
     ["with a non-numeric exp", () => good({ exp: "tomorrow" }), "exp claim is not a number"],
   ];
@@ -379,7 +408,12 @@ describe("jwt", () => {
   it("verifies a token once and serves repeats from the cache until it expires", async () => {
     let resolves = 0;
     const counted = decider(world(jwksOf(idp)), {
-      keys: { resolve: (source, kid) => { resolves++; return source.kind === "local" ? source.keys.filter((k) => k.kid === kid) : []; } },
+      keys: {
+        resolve: (source, kid) => {
+          resolves++;
+          return source.kind === "local" ? source.keys.filter((k) => k.kid === kid) : [];
+        },
+      },
       memo: new CheckMemo(),
     });
     const exp = Math.floor(Date.now() / 1000) + 5;
@@ -395,20 +429,40 @@ describe("jwt", () => {
 });
 
 describe("what a snapshot's checks remember (check-memo.ts)", () => {
-  const request = (path: string, headers: Record<string, string> = {}) => ({ method: "GET", scheme: "http", host: "api.example.com", path, headers, gateway: undefined });
+  const request = (path: string, headers: Record<string, string> = {}) => ({
+    method: "GET",
+    scheme: "http",
+    host: "api.example.com",
+    path,
+    headers,
+    gateway: undefined,
+  });
   const countingResolves = () => {
     const counter = { resolves: 0 };
     const counted = decider(world(jwksOf(idp)), {
-      keys: { resolve: (source, kid) => { counter.resolves++; return source.kind === "local" ? source.keys.filter((k) => k.kid === kid) : []; } },
+      keys: {
+        resolve: (source, kid) => {
+          counter.resolves++;
+          return source.kind === "local" ? source.keys.filter((k) => k.kid === kid) : [];
+        },
+      },
     });
-    return { counter, counted, decide: (path: string, headers?: Record<string, string>) => check(counted.result.snapshot, request(path, headers), counted.ctx) };
+    return {
+      counter,
+      counted,
+      decide: (path: string, headers?: Record<string, string>) => check(counted.result.snapshot, request(path, headers), counted.ctx),
+    };
   };
 
   it("answers API-key, cached-token and open-route checks synchronously, with one decision object per identity and rule", async () => {
     const { decide } = countingResolves();
     const token = await good();
     await decide("/jwt", bearer(token));
-    for (const [path, headers] of [["/keys", { "x-api-key": "alice-key" }], ["/jwt", bearer(token)], ["/public", {}]] as const) {
+    for (const [path, headers] of [
+      ["/keys", { "x-api-key": "alice-key" }],
+      ["/jwt", bearer(token)],
+      ["/public", {}],
+    ] as const) {
       const first = decide(path, headers);
       expect(first).not.toBeInstanceOf(Promise);
       expect(decide(path, headers)).toBe(first);
@@ -437,15 +491,28 @@ describe("what a snapshot's checks remember (check-memo.ts)", () => {
   it("waits for keys that are still being fetched, then serves the verdict from the cache", async () => {
     let resolves = 0;
     const slow = decider(world(jwksOf(idp)), {
-      keys: { resolve: async (source, kid) => { resolves++; await new Promise((r) => setTimeout(r, 5)); return source.kind === "local" ? source.keys.filter((k) => k.kid === kid) : []; } },
+      keys: {
+        resolve: async (source, kid) => {
+          resolves++;
+          await new Promise((r) => setTimeout(r, 5));
+          return source.kind === "local" ? source.keys.filter((k) => k.kid === kid) : [];
+        },
+      },
     });
     const token = await good();
     const first = check(slow.result.snapshot, request("/jwt", bearer(token)), slow.ctx);
     expect(first).toBeInstanceOf(Promise);
     expect((await first).status).toBe(200);
-    const forged = check(slow.result.snapshot, request("/jwt", bearer(await mint(stranger, { iss: ISSUER, aud: "api", sub: "u-1" }))), slow.ctx);
+    const forged = check(
+      slow.result.snapshot,
+      request("/jwt", bearer(await mint(stranger, { iss: ISSUER, aud: "api", sub: "u-1" }))),
+      slow.ctx,
+    );
     expect((await forged).code).toBe("jwt_invalid");
-    expect(check(slow.result.snapshot, request("/jwt", bearer(token)), slow.ctx)).toMatchObject({ status: 200, principal: "jwt idp sub=u-1" });
+    expect(check(slow.result.snapshot, request("/jwt", bearer(token)), slow.ctx)).toMatchObject({
+      status: 200,
+      principal: "jwt idp sub=u-1",
+    });
     expect(resolves).toBe(2);
   });
 });
@@ -455,7 +522,11 @@ describe("several methods (AND)", () => {
     expect((await d({ path: "/both", headers: { "x-api-key": "alice-key" } })).code).toBe("jwt_missing");
     expect((await d({ path: "/both", headers: bearer(await good()) })).code).toBe("apikey_missing");
     const r = await d({ path: "/both", headers: { "x-api-key": "alice-key", ...bearer(await good()) } });
-    expect(r).toMatchObject({ status: 200, principal: "apiKey alice, jwt idp sub=u-1", upstreamHeaders: { "x-client-id": "alice", "x-user-id": "u-1" } });
+    expect(r).toMatchObject({
+      status: 200,
+      principal: "apiKey alice, jwt idp sub=u-1",
+      upstreamHeaders: { "x-client-id": "alice", "x-user-id": "u-1" },
+    });
   });
 });
 
@@ -481,7 +552,10 @@ spec:
   it("allowed when every reading allows: a token and a key together", async () => {
     const at = decider(llm(jwksOf(idp)));
     const token = await mint(idp, { iss: ISSUER, sub: "alice" });
-    const r = await at({ path: "/v1/embeddings/..%2Fchat/completions", headers: { "x-api-key": "alice-key", authorization: `Bearer ${token}` } });
+    const r = await at({
+      path: "/v1/embeddings/..%2Fchat/completions",
+      headers: { "x-api-key": "alice-key", authorization: `Bearer ${token}` },
+    });
     expect([r.status, r.route]).toEqual([200, "apps/api rule embeddings"]);
   });
 });

@@ -3,7 +3,12 @@ import { clientAddressDetection } from "../../controller/authz/client-address.ts
 import type { AuthzRequest } from "../../controller/authz/request.ts";
 
 const request = (xff: string | undefined, clientAddress?: string): AuthzRequest => ({
-  method: "GET", scheme: "http", host: "h", path: "/", gateway: undefined, clientAddress,
+  method: "GET",
+  scheme: "http",
+  host: "h",
+  path: "/",
+  gateway: undefined,
+  clientAddress,
   headers: xff === undefined ? {} : { "x-forwarded-for": xff },
 });
 const hops = (n: number) => clientAddressDetection({ trustedHops: n, trustedCidrs: [] });

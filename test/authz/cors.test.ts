@@ -17,22 +17,36 @@ spec:
   targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: ${section}}]
 ${cors}`;
 
-const d = decider(`${gatewayWithRoute("api.example.com", { exact: "/cors-exact", wildcard: "/cors-wildcard", creds: "/creds" })}${policy("cors-exact", "exact", `  cors:
+const d = decider(
+  `${gatewayWithRoute("api.example.com", { exact: "/cors-exact", wildcard: "/cors-wildcard", creds: "/creds" })}${policy(
+    "cors-exact",
+    "exact",
+    `  cors:
     allowOrigins: ["https://www.foo.com", "https://www.bar.com", "https://*.foobar.com"]
     allowMethods: [GET, POST, PUT, PATCH, DELETE, OPTIONS]
     allowHeaders: [x-header-1, x-header-2]
     exposeHeaders: [x-header-3, x-header-4]
-`)}${policy("cors-wildcard", "wildcard", `  cors:
+`,
+  )}${policy(
+    "cors-wildcard",
+    "wildcard",
+    `  cors:
     allowOrigins: ["*"]
     allowMethods: ["*"]
     allowHeaders: ["*"]
     exposeHeaders: ["*"]
-`)}${policy("creds", "creds", `  cors:
+`,
+  )}${policy(
+    "creds",
+    "creds",
+    `  cors:
     allowOrigins: ["https://app.example.com"]
     allowMethods: [GET]
     maxAge: 90s
     allowCredentials: true
-`)}`);
+`,
+  )}`,
+);
 
 const preflight = (path: string, origin: string) => ({
   method: "OPTIONS",
@@ -54,8 +68,11 @@ describe("Envoy Gateway v1.9.0 e2e CORSFromSecurityPolicy", () => {
   });
   it("should enable cors with Allow Origin Regex", async () => {
     const r = await d(preflight("/cors-exact", "https://anydomain.foobar.com"));
-    expect([r.status, r.responseHeaders["access-control-allow-origin"], r.responseHeaders["access-control-expose-headers"]])
-      .toEqual([204, "https://anydomain.foobar.com", "x-header-3, x-header-4"]);
+    expect([r.status, r.responseHeaders["access-control-allow-origin"], r.responseHeaders["access-control-expose-headers"]]).toEqual([
+      204,
+      "https://anydomain.foobar.com",
+      "x-header-3, x-header-4",
+    ]);
   });
   it("should not contain cors headers when Origin not registered", async () => {
     const r = await d(preflight("/cors-exact", "https://unknown.foo.com"));
@@ -77,7 +94,10 @@ describe("Envoy Gateway v1.9.0 e2e CORSFromSecurityPolicy", () => {
 describe("Envoy's cors filter beyond the e2e requests", () => {
   it("an actual request from an allowed origin gets its origin echoed, never *", async () => {
     const r = await d({ path: "/cors-wildcard/x", headers: { origin: "https://shop.example.net" } });
-    expect([r.status, r.responseHeaders]).toEqual([200, { "access-control-allow-origin": "https://shop.example.net", "access-control-expose-headers": "*", vary: "Origin" }]);
+    expect([r.status, r.responseHeaders]).toEqual([
+      200,
+      { "access-control-allow-origin": "https://shop.example.net", "access-control-expose-headers": "*", vary: "Origin" },
+    ]);
   });
   it("an actual request from another origin, or with an empty Origin, gets no CORS headers", async () => {
     expect((await d({ path: "/cors-exact/x", headers: { origin: "https://evil.example.com" } })).responseHeaders).toEqual({});
@@ -93,7 +113,11 @@ describe("Envoy's cors filter beyond the e2e requests", () => {
       vary: "Origin",
     });
     const actual = await d({ path: "/creds", headers: { origin: "https://app.example.com" } });
-    expect(actual.responseHeaders).toEqual({ "access-control-allow-origin": "https://app.example.com", "access-control-allow-credentials": "true", vary: "Origin" });
+    expect(actual.responseHeaders).toEqual({
+      "access-control-allow-origin": "https://app.example.com",
+      "access-control-allow-credentials": "true",
+      vary: "Origin",
+    });
   });
   it("origins are compared case-sensitively, as Envoy's exact matcher does", async () => {
     expect((await d(preflight("/creds", "https://APP.example.com"))).code).toBe("cors_origin");
@@ -105,7 +129,11 @@ describe("Envoy's cors filter beyond the e2e requests", () => {
     expect((await d(preflight("/cors-exact", "https://xfoobarxcom"))).code).toBe("cors_origin");
   });
   it("an OPTIONS request with an empty Access-Control-Request-Method is not a preflight: it is decided like any request", async () => {
-    const r = await d({ method: "OPTIONS", path: "/cors-exact", headers: { origin: "https://www.foo.com", "access-control-request-method": "" } });
+    const r = await d({
+      method: "OPTIONS",
+      path: "/cors-exact",
+      headers: { origin: "https://www.foo.com", "access-control-request-method": "" },
+    });
     expect([r.status, r.code, r.responseHeaders["access-control-allow-origin"]]).toEqual([200, "allowed", "https://www.foo.com"]);
   });
 });

@@ -3,7 +3,8 @@ import { cookieHeaderWithout, readCredential } from "../../controller/authz/cred
 import { normalizeRequest } from "../../controller/authz/request.ts";
 
 const AUTHORIZATION = { in: "header", name: "authorization", prefix: "Bearer " } as const;
-const lines = (...values: string[]) => normalizeRequest({ method: "GET", scheme: "http", host: "h", path: "/", headers: { authorization: values }, gateway: undefined });
+const lines = (...values: string[]) =>
+  normalizeRequest({ method: "GET", scheme: "http", host: "h", path: "/", headers: { authorization: values }, gateway: undefined });
 
 describe("readCredential: a header with a prefix, as Envoy's jwt_authn extractor (and stricter)", () => {
   it("finds the prefix anywhere in a line and takes the token from the first base64url or '.' character after it", () => {

@@ -24,6 +24,8 @@ describe("decodeJwt", () => {
   });
   it("reports a bad payload under a good, already seen header", () => {
     decodeJwt(token('{"alg":"ES256"}'));
-    expect(decodeJwt(token('{"alg":"ES256"}', '{"sub":"a","sub":"b"}'))).toEqual({ error: "token payload is not a JSON object (UTF-8, each member once)" });
+    expect(decodeJwt(token('{"alg":"ES256"}', '{"sub":"a","sub":"b"}'))).toEqual({
+      error: "token payload is not a JSON object (UTF-8, each member once)",
+    });
   });
 });

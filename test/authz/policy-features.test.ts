@@ -103,13 +103,19 @@ beforeAll(async () => {
   d = decider(world(jwksOf(idp)));
 });
 const basic = (user: string, pass: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}` });
-const bearer = async (claims: Record<string, unknown>) => ({ authorization: `Bearer ${await mint(idp, { iss: ISSUER, sub: "u", ...claims })}` });
+const bearer = async (claims: Record<string, unknown>) => ({
+  authorization: `Bearer ${await mint(idp, { iss: ISSUER, sub: "u", ...claims })}`,
+});
 
 describe("basicAuth", () => {
   it("401 with a Basic challenge when credentials are missing or another scheme is used", async () => {
     for (const headers of [{}, { authorization: "Bearer x" }]) {
       const r = await d({ path: "/basic", headers });
-      expect([r.status, r.code, r.responseHeaders["www-authenticate"]]).toEqual([401, "basic_missing", 'Basic realm="http://api.example.com/basic"']);
+      expect([r.status, r.code, r.responseHeaders["www-authenticate"]]).toEqual([
+        401,
+        "basic_missing",
+        'Basic realm="http://api.example.com/basic"',
+      ]);
     }
   });
   it("accepts {SHA} and bcrypt ($2y$) users and forwards the username", async () => {
@@ -190,7 +196,11 @@ describe("API-key client metadata", () => {
 });
 
 describe("cors", () => {
-  const preflight = (origin: string) => ({ method: "OPTIONS", path: "/cors/items", headers: { origin, "access-control-request-method": "POST" } });
+  const preflight = (origin: string) => ({
+    method: "OPTIONS",
+    path: "/cors/items",
+    headers: { origin, "access-control-request-method": "POST" },
+  });
   it("answers a preflight from an allowed origin with 204 and the CORS headers, without credentials", async () => {
     const r = await d(preflight("https://app.example.com"));
     expect([r.status, r.code]).toEqual([204, "cors_preflight"]);
@@ -214,8 +224,15 @@ describe("cors", () => {
   it("an actual request still needs its credential, and gets the response headers when allowed", async () => {
     expect((await d({ path: "/cors/items", headers: { origin: "https://app.example.com" } })).code).toBe("apikey_missing");
     const r = await d({ path: "/cors/items", headers: { origin: "https://app.example.com", "x-api-key": "dev-key" } });
-    expect(r.responseHeaders).toEqual({ "access-control-allow-origin": "https://app.example.com", "access-control-allow-credentials": "true", "access-control-expose-headers": "x-request-id", vary: "Origin" });
-    expect((await d({ path: "/cors/items", headers: { origin: "https://evil.example.com", "x-api-key": "dev-key" } })).responseHeaders).toEqual({});
+    expect(r.responseHeaders).toEqual({
+      "access-control-allow-origin": "https://app.example.com",
+      "access-control-allow-credentials": "true",
+      "access-control-expose-headers": "x-request-id",
+      vary: "Origin",
+    });
+    expect(
+      (await d({ path: "/cors/items", headers: { origin: "https://evil.example.com", "x-api-key": "dev-key" } })).responseHeaders,
+    ).toEqual({});
   });
   it("an OPTIONS request without CORS headers is not a preflight", async () => {
     expect((await d({ method: "OPTIONS", path: "/cors/items" })).code).toBe("apikey_missing");

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { CONTROL_IN_PATH, methodReadings, normalizeHost, normalizePath, normalizeRequest, pathReadings } from "../../controller/authz/request.ts";
+import {
+  CONTROL_IN_PATH,
+  methodReadings,
+  normalizeHost,
+  normalizePath,
+  normalizeRequest,
+  pathReadings,
+} from "../../controller/authz/request.ts";
 
 describe("normalizePath", () => {
   it.each([
@@ -64,8 +71,12 @@ describe("methodReadings", () => {
 });
 
 describe("CONTROL_IN_PATH", () => {
-  it.each(["/admin%00.html", "/admin%0a", "/admin%0D", "/a%1F", "/a%7f", "/a\u0000b", "/a\tb"])("finds a control character in %j", (path) => expect(CONTROL_IN_PATH.test(path)).toBe(true));
-  it.each(["/admin", "/a%20b", "/a%2F", "/caf%C3%A9", "/a%25"])("finds none in %j", (path) => expect(CONTROL_IN_PATH.test(path)).toBe(false));
+  it.each(["/admin%00.html", "/admin%0a", "/admin%0D", "/a%1F", "/a%7f", "/a\u0000b", "/a\tb"])("finds a control character in %j", (path) =>
+    expect(CONTROL_IN_PATH.test(path)).toBe(true),
+  );
+  it.each(["/admin", "/a%20b", "/a%2F", "/caf%C3%A9", "/a%25"])("finds none in %j", (path) =>
+    expect(CONTROL_IN_PATH.test(path)).toBe(false),
+  );
 });
 
 describe("normalizeHost", () => {

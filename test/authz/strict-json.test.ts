@@ -8,9 +8,12 @@ const BASE64URL_CHARS = [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 describe("isCanonicalBase64urlText", () => {
   it("agrees with decode-then-encode on every string of base64url characters", () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom(...BASE64URL_CHARS), { maxLength: 12 }).map((cs) => cs.join("")), (text) => {
-        expect(isCanonicalBase64urlText(text)).toBe(Buffer.from(text, "base64url").toString("base64url") === text);
-      }),
+      fc.property(
+        fc.array(fc.constantFrom(...BASE64URL_CHARS), { maxLength: 12 }).map((cs) => cs.join("")),
+        (text) => {
+          expect(isCanonicalBase64urlText(text)).toBe(Buffer.from(text, "base64url").toString("base64url") === text);
+        },
+      ),
       { seed: 11, numRuns: 5000 },
     );
   });

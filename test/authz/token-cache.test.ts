@@ -54,10 +54,20 @@ describe("ECDSA's two spellings of one signature (issue 12 situation 15)", () =>
     const input = `${Buffer.from(JSON.stringify({ alg, typ: "JWT" })).toString("base64url")}.${Buffer.from('{"sub":"alice"}').toString("base64url")}`;
     const hash = `sha${alg.slice(2)}`;
     const token = `${input}.${nodeSign(hash, Buffer.from(input), { key: privateKey, dsaEncoding: "ieee-p1363" }).toString("base64url")}`;
-    const holds = (t: string) => verify(hash, Buffer.from(input), { key: publicKey, dsaEncoding: "ieee-p1363" }, Buffer.from(t.slice(t.lastIndexOf(".") + 1), "base64url"));
+    const holds = (t: string) =>
+      verify(
+        hash,
+        Buffer.from(input),
+        { key: publicKey, dsaEncoding: "ieee-p1363" },
+        Buffer.from(t.slice(t.lastIndexOf(".") + 1), "base64url"),
+      );
     return { token, holds };
   };
-  for (const [alg, curve] of [["ES256", "P-256"], ["ES384", "P-384"], ["ES512", "P-521"]] as const) {
+  for (const [alg, curve] of [
+    ["ES256", "P-256"],
+    ["ES384", "P-384"],
+    ["ES512", "P-521"],
+  ] as const) {
     it(`${alg}: (r, n − s) is another string that verifies too, and its other spelling is the token again`, () => {
       const { token, holds } = sign(alg, curve);
       const other = otherEcdsaSpelling(token)!;
@@ -81,7 +91,15 @@ describe("ECDSA's two spellings of one signature (issue 12 situation 15)", () =>
     // 64 bytes end in a character whose low 4 bits are spare: setting one spells the same bytes non-canonically.
     const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     const spareBit = `${h}.${p}.${s.slice(0, -1)}${alphabet[alphabet.indexOf(s.at(-1)!) | 1]}`;
-    for (const t of [rs256, zeroS, maxS, spareBit, `${h}.${p}.${s}A`, "no-dots", `${Buffer.from('{"alg":"constructor"}').toString("base64url")}.${p}.${s}`]) {
+    for (const t of [
+      rs256,
+      zeroS,
+      maxS,
+      spareBit,
+      `${h}.${p}.${s}A`,
+      "no-dots",
+      `${Buffer.from('{"alg":"constructor"}').toString("base64url")}.${p}.${s}`,
+    ]) {
       expect(otherEcdsaSpelling(t), t).toBeUndefined();
     }
   });

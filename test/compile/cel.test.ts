@@ -15,7 +15,13 @@ const refusal = (source: string) => {
   const r = compileCel(source);
   return r.ok ? "accepted" : r.error;
 };
-const request = (path: string, headers: Record<string, string> = {}) => ({ request: { method: "GET", host: "h", path, headers, query: {} }, jwt: {}, apiKey: {}, basicAuth: {}, source: { address: "10.0.0.1" } });
+const request = (path: string, headers: Record<string, string> = {}) => ({
+  request: { method: "GET", host: "h", path, headers, query: {} },
+  jwt: {},
+  apiKey: {},
+  basicAuth: {},
+  source: { address: "10.0.0.1" },
+});
 
 describe("CEL matches()", () => {
   it("answers a catastrophic-backtracking pattern over 29+ characters (the linear engine takes over)", () => {
@@ -48,14 +54,18 @@ describe("CEL cost", () => {
       'jwt.claims.groups.exists(g, g == "admin")',
       'request.path.split("/").join("-").size() < 100',
       'has(jwt.claims.sub) && jwt.claims.sub.lowerAscii().endsWith("@example.com")',
-    ]) expect(refusal(ok), ok).toBe("accepted");
+    ])
+      expect(refusal(ok), ok).toBe("accepted");
   });
 
   it("refuses work that grows with the product of two inputs, or doubles a value again and again", () => {
     expect(refusal("jwt.claims.a.all(x, jwt.claims.b.all(y, x == y))")).toContain("worst case costs more than");
     expect(refusal("request.headers.exists(k, request.path.contains(k))")).toContain("worst case costs more than");
-    expect(refusal("cel.bind(a, request.path + request.path, cel.bind(b, a + a, cel.bind(c, b + b, cel.bind(d, c + c, cel.bind(e, d + d, e.size() > 0)))))"))
-      .toContain("worst case costs more than");
+    expect(
+      refusal(
+        "cel.bind(a, request.path + request.path, cel.bind(b, a + a, cel.bind(c, b + b, cel.bind(d, c + c, cel.bind(e, d + d, e.size() > 0)))))",
+      ),
+    ).toContain("worst case costs more than");
     expect(refusal("[1].all(a, [1].all(b, [1].all(c, [1].all(d, a == d))))")).toBe("comprehensions nest at most 3 deep");
     // The linear engine keeps up to 63 states alive at every character of a 64 KiB path.
     expect(refusal('request.path.matches("[a-z0-9-]{1,63}x")')).toContain("worst case costs more than");

@@ -6,12 +6,31 @@ const origins = (allowOrigins: string[], allowCredentials = false) => compileCor
 
 describe("compileCors", () => {
   it("accepts every origin form of Envoy Gateway's Origin type", () => {
-    for (const o of ["https://foo.example.com", "https://*.example.com", "http://foo.example.com:8080", "http://*.example.com:8080", "https://*", "moz-extension://example.com", "foo://*.example.com:8080", "*"]) {
+    for (const o of [
+      "https://foo.example.com",
+      "https://*.example.com",
+      "http://foo.example.com:8080",
+      "http://*.example.com:8080",
+      "https://*",
+      "moz-extension://example.com",
+      "foo://*.example.com:8080",
+      "*",
+    ]) {
       expect(origins([o]).ok, o).toBe(true);
     }
   });
   it("refuses what that type refuses, naming the entry", () => {
-    for (const o of ["example.com", "https://", "https://a..b", "https://a.b.", "https://*.*.example.com", "https://foo.example.com/", "https://a b", "1http://x", "https://x:123456"]) {
+    for (const o of [
+      "example.com",
+      "https://",
+      "https://a..b",
+      "https://a.b.",
+      "https://*.*.example.com",
+      "https://foo.example.com/",
+      "https://a b",
+      "1http://x",
+      "https://x:123456",
+    ]) {
       const r = origins(["https://ok.example.com", o]);
       expect(r.ok ? "accepted" : r.error, o).toMatch(/^cors\.allowOrigins\[1\]: /);
     }
@@ -29,6 +48,11 @@ describe("compileCors", () => {
   });
   it("renders methods and headers as Envoy Gateway does: as written, or * when the list holds *", () => {
     const r = compileCors({ allowMethods: ["get", "POST"], allowHeaders: ["x-a", "*"], exposeHeaders: ["*"], maxAge: "1m30s" });
-    expect(r.ok && [r.value.allowMethods, r.value.allowHeaders, r.value.exposeHeaders, r.value.maxAgeSeconds]).toEqual(["get, POST", "*", "*", "90"]);
+    expect(r.ok && [r.value.allowMethods, r.value.allowHeaders, r.value.exposeHeaders, r.value.maxAgeSeconds]).toEqual([
+      "get, POST",
+      "*",
+      "*",
+      "90",
+    ]);
   });
 });

@@ -12,11 +12,18 @@ import { compile } from "../../controller/compile/index.ts";
 import { summarizeSnapshot } from "../../controller/snapshot/summary.ts";
 
 const dir = join(import.meta.dirname, "testdata");
-const cases = readdirSync(dir).filter((f) => f.endsWith(".in.yaml")).map((f) => f.slice(0, -".in.yaml".length)).sort();
+const cases = readdirSync(dir)
+  .filter((f) => f.endsWith(".in.yaml"))
+  .map((f) => f.slice(0, -".in.yaml".length))
+  .sort();
 
 /** A case may start with `# gateway-classes: a, b` to compile as `--gateway-class a --gateway-class b`. */
 export function compileCase(text: string): string {
-  const classes = /^# gateway-classes: (.+)$/m.exec(text)?.[1]?.split(",").map((c) => c.trim()) ?? [];
+  const classes =
+    /^# gateway-classes: (.+)$/m
+      .exec(text)?.[1]
+      ?.split(",")
+      .map((c) => c.trim()) ?? [];
   const raws = parseAllDocuments(text).map((d, i) => ({ object: d.toJS(), origin: `document ${i}` }));
   const { resources, rejected } = toResources(raws);
   const result = compile(resources, { controllerName: "portcullis.io/controller", gatewayClasses: classes });
@@ -42,7 +49,10 @@ describe("golden compile cases", () => {
 describe("toResources", () => {
   it("validates an unchanged object once: a rebuild gets the very same loaded object back", async () => {
     const { toResources: load } = await import("../../controller/api/resources.ts");
-    const raw = { object: { apiVersion: "v1", kind: "Secret", metadata: { name: "s", namespace: "n" }, stringData: { a: "b" } }, origin: "x" };
+    const raw = {
+      object: { apiVersion: "v1", kind: "Secret", metadata: { name: "s", namespace: "n" }, stringData: { a: "b" } },
+      origin: "x",
+    };
     const first = load([raw]).resources.secrets[0];
     expect(load([raw]).resources.secrets[0]).toBe(first);
     expect(load([{ ...raw, object: { ...raw.object, stringData: { a: "c" } } }]).resources.secrets[0]!.data).toEqual({ a: "c" });

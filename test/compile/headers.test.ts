@@ -18,7 +18,16 @@ describe("upstreamHeaderName", () => {
     }
   });
   it("refuses what proxies say about the request", () => {
-    for (const h of ["x-forwarded-for", "X-Forwarded-Proto", "x-forwarded-host", "forwarded", "via", "x-real-ip", "x-request-id", "x-original-uri"]) {
+    for (const h of [
+      "x-forwarded-for",
+      "X-Forwarded-Proto",
+      "x-forwarded-host",
+      "forwarded",
+      "via",
+      "x-real-ip",
+      "x-request-id",
+      "x-original-uri",
+    ]) {
       expect(refused(h)).toContain("a header proxies set about the request");
     }
   });

@@ -22,7 +22,9 @@ describe("remote JWKS URIs", () => {
   it("a URI with user:password@ is Invalid (a fetch can never use them), and the password is not repeated", () => {
     const { condition, shown } = compiled("https://svc:hunter2@idp.example.com/jwks");
     expect([condition.status, condition.reason]).toEqual(["False", "Invalid"]);
-    expect(condition.message).toBe("jwt.providers[0].remoteJWKS.uri: https://redacted@idp.example.com/jwks has credentials (user:password@), which a JWKS fetch cannot use; remove them");
+    expect(condition.message).toBe(
+      "jwt.providers[0].remoteJWKS.uri: https://redacted@idp.example.com/jwks has credentials (user:password@), which a JWKS fetch cannot use; remove them",
+    );
     expect(shown).not.toContain("hunter2");
   });
   it("a URI with a secret in its query is accepted and fetched as written, but shown redacted", () => {

@@ -35,13 +35,19 @@ describe("managed headers are per route's Gateway and upstream", () => {
     expect(d.result.snapshot.managedHeaders).toEqual(["x-team", "x-user-id"]);
   });
   it("a policy on a rule whose backendRefs cannot be read still has its headers removed on its Gateway's other routes", async () => {
-    const unreadable = decider(world.replace("backendRefs: [{name: b-app, port: 8080}]}\n    - {name: open", "backendRefs: [{port: 8080}]}\n    - {name: open"));
+    const unreadable = decider(
+      world.replace("backendRefs: [{name: b-app, port: 8080}]}\n    - {name: open", "backendRefs: [{port: 8080}]}\n    - {name: open"),
+    );
     expect((await unreadable({ host: "b.example.com", path: "/open", headers: spoofed })).removeHeaders).toEqual(["x-team"]);
-    expect((await unreadable({ host: "b.example.com", path: "/app", headers: { "x-api-key": "bob-key" } })).removeHeaders).toEqual(["x-user-id"]);
+    expect((await unreadable({ host: "b.example.com", path: "/app", headers: { "x-api-key": "bob-key" } })).removeHeaders).toEqual([
+      "x-user-id",
+    ]);
   });
   it("the entries of one Gateway share one list (a Gateway of 10,000 tenants does not build 10,000)", () => {
     const entries = Object.values(d.result.snapshot.routes.byGateway["infra/b"]![0]!.vhosts.exact).flat();
-    const lists = new Set(entries.filter((e) => e.rule.includes("open") || e.rule.includes("app") || e.rule.includes("denied")).map((e) => e.managedHeaders));
+    const lists = new Set(
+      entries.filter((e) => e.rule.includes("open") || e.rule.includes("app") || e.rule.includes("denied")).map((e) => e.managedHeaders),
+    );
     expect(lists.size).toBe(1);
   });
   it("a request that matches no route, allowed by --on-no-route allow, strips every managed header (its upstream is unknown)", async () => {

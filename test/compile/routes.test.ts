@@ -11,7 +11,15 @@ import { compileGrpcMatch, createMatchCompiler } from "../../controller/compile/
 import { jwksOf, mint, signingKey } from "../support/tokens.ts";
 import { GATEWAY } from "../support/manifests.ts";
 import { decider } from "../support/world.ts";
-import { compareResources, envoyMatches, sortEG, translateGRPCRouteMatch, translateHTTPRouteMatches, type EnvoyRequest, type IrRoute } from "../conformance/route-order/eg-order.ts";
+import {
+  compareResources,
+  envoyMatches,
+  sortEG,
+  translateGRPCRouteMatch,
+  translateHTTPRouteMatches,
+  type EnvoyRequest,
+  type IrRoute,
+} from "../conformance/route-order/eg-order.ts";
 
 const value = (r: ReturnType<ReturnType<typeof createMatchCompiler>>) => {
   if (!r.ok) throw new Error(r.error);
@@ -26,17 +34,27 @@ describe("createMatchCompiler", () => {
     expect(prefix).toEqual({ path: { type: "PathPrefix", value: "/v1" }, headers: [], queryParams: [] });
     expect(value(compile({ path: { type: "Exact", value: "/v1/" } }))).not.toBe(prefix);
     expect(value(compile({ path: { type: "PathPrefix", value: "/v1/" }, method: "GET" }))).not.toBe(prefix);
-    const withHeader: Parameters<typeof compile>[0] = { path: { type: "PathPrefix", value: "/v1/" }, headers: [{ type: "Exact", name: "X-Tier", value: "gold" }] };
+    const withHeader: Parameters<typeof compile>[0] = {
+      path: { type: "PathPrefix", value: "/v1/" },
+      headers: [{ type: "Exact", name: "X-Tier", value: "gold" }],
+    };
     expect(value(compile(withHeader))).not.toBe(value(compile(withHeader)));
     expect(value(compile(withHeader)).headers).toEqual([{ type: "Exact", name: "x-tier", value: "gold" }]);
-    expect(createMatchCompiler()({ path: { type: "PathPrefix", value: "/v1/" } })).not.toBe(compile({ path: { type: "PathPrefix", value: "/v1/" } }));
+    expect(createMatchCompiler()({ path: { type: "PathPrefix", value: "/v1/" } })).not.toBe(
+      compile({ path: { type: "PathPrefix", value: "/v1/" } }),
+    );
   });
   it("reports a bad match every time it is asked", () => {
     const compile = createMatchCompiler();
-    for (let i = 0; i < 2; i++) expect(compile({ path: { type: "PathPrefix", value: "v1" } })).toEqual({ ok: false, error: 'path "v1" does not start with /' });
+    for (let i = 0; i < 2; i++)
+      expect(compile({ path: { type: "PathPrefix", value: "v1" } })).toEqual({ ok: false, error: 'path "v1" does not start with /' });
   });
   it("turns `method` into the exact header match `:method`, after the other headers, as Envoy Gateway does", () => {
-    const r = createMatchCompiler()({ path: { type: "PathPrefix", value: "/" }, method: "GET", headers: [{ type: "RegularExpression", name: "X-A", value: ".*" }] });
+    const r = createMatchCompiler()({
+      path: { type: "PathPrefix", value: "/" },
+      method: "GET",
+      headers: [{ type: "RegularExpression", name: "X-A", value: ".*" }],
+    });
     expect(r.ok && r.value.headers.map((h) => `${h.name} ${h.type} ${h.value}`)).toEqual(["x-a RegularExpression .*", ":method Exact GET"]);
   });
   it("counts a path as written: the prefix `/` counts 0, a trailing slash counts", () => {
@@ -44,7 +62,13 @@ describe("createMatchCompiler", () => {
       const r = createMatchCompiler()({ path: { type, value: v } });
       return r.ok ? r.pathCount : -1;
     };
-    expect([count("PathPrefix", "/"), count("PathPrefix", "/foo"), count("PathPrefix", "/foo/"), count("Exact", "/foo"), count("RegularExpression", "/f.*")]).toEqual([0, 4, 5, 4, 4]);
+    expect([
+      count("PathPrefix", "/"),
+      count("PathPrefix", "/foo"),
+      count("PathPrefix", "/foo/"),
+      count("Exact", "/foo"),
+      count("RegularExpression", "/f.*"),
+    ]).toEqual([0, 4, 5, 4, 4]);
   });
 });
 
@@ -59,7 +83,9 @@ describe("compileGrpcMatch", () => {
     expect(describeMatch({ method: { type: "Exact", service: "a.B", method: "M" } })).toBe("Exact /a.B/M; count 6");
     expect(describeMatch({ method: { type: "Exact", service: "a.B" } })).toBe("PathPrefix /a.B; count 4");
     expect(describeMatch({ method: { type: "Exact", method: "M" } })).toBe("PathPrefix ; :path Suffix /M; count 0");
-    expect(describeMatch({ method: { type: "RegularExpression", service: "a\\..*", method: "M" } })).toBe("RegularExpression /a\\..*/M; count 8");
+    expect(describeMatch({ method: { type: "RegularExpression", service: "a\\..*", method: "M" } })).toBe(
+      "RegularExpression /a\\..*/M; count 8",
+    );
     expect(describeMatch({ headers: [{ type: "Exact", name: "X-T", value: "1" }] })).toBe("PathPrefix ; x-t Exact 1; count 0");
   });
   it("fills a missing part of a RegularExpression match with Envoy Gateway's name patterns, ranked by their RE2 length", () => {
@@ -68,14 +94,19 @@ describe("compileGrpcMatch", () => {
     expect(service.ok && service.pathCount).toBe(51);
     const regex = service.ok && service.value.path.type === "RegularExpression" ? service.value.path.regex : undefined;
     // EG's service pattern starts with RE2's `(?i)`, which makes the method pattern after it case-insensitive too.
-    expect(["/orders.v1.OrderService/GetOrder", "/Orders/GetX", "/.a/Get", "/a/getorder", "/a/GETORDER"].map((p) => regex?.test(p))).toEqual([true, true, true, true, true]);
+    expect(
+      ["/orders.v1.OrderService/GetOrder", "/Orders/GetX", "/.a/Get", "/a/getorder", "/a/GETORDER"].map((p) => regex?.test(p)),
+    ).toEqual([true, true, true, true, true]);
     expect(["/1a/GetOrder", "/a/b/GetOrder", "/a/Put"].map((p) => regex?.test(p))).toEqual([false, false, false]);
     const method = compileGrpcMatch({ method: { type: "RegularExpression", service: "svc" } });
     const byMethod = method.ok && method.value.path.type === "RegularExpression" ? method.value.path.regex : undefined;
     expect(["/svc/Get_1", "/svc/1Get", "/svc/"].map((p) => byMethod?.test(p))).toEqual([true, false, false]);
   });
   it("refuses a service or method pattern that does not compile", () => {
-    expect(compileGrpcMatch({ method: { type: "RegularExpression", service: "(x" } })).toEqual({ ok: false, error: 'service regular expression "(x" does not compile' });
+    expect(compileGrpcMatch({ method: { type: "RegularExpression", service: "(x" } })).toEqual({
+      ok: false,
+      error: 'service regular expression "(x" does not compile',
+    });
   });
 });
 
@@ -118,30 +149,55 @@ const NEW = "2026-01-02T00:00:00Z";
 
 describe("Envoy Gateway's route order decides (issue 11)", () => {
   it("situation 1: an Exact header match ranks above a RegularExpression one on the same path, whatever the routes' ages", async () => {
-    const d = decider(`${GATEWAY}${route("any-org", OLD, "{path: {type: PathPrefix, value: /}, headers: [{name: x-org-id, type: RegularExpression, value: '.*'}]}")}${route(
-      "acme", NEW, "{path: {type: PathPrefix, value: /}, headers: [{name: x-org-id, value: acme}]}")}${apiKeyPolicy("acme", "HTTPRoute", "acme")}`);
-    expect(await d({ path: "/", headers: { "x-org-id": "acme" } })).toMatchObject({ status: 401, code: "apikey_missing", route: "apps/acme rule r" });
+    const d = decider(
+      `${GATEWAY}${route("any-org", OLD, "{path: {type: PathPrefix, value: /}, headers: [{name: x-org-id, type: RegularExpression, value: '.*'}]}")}${route(
+        "acme",
+        NEW,
+        "{path: {type: PathPrefix, value: /}, headers: [{name: x-org-id, value: acme}]}",
+      )}${apiKeyPolicy("acme", "HTTPRoute", "acme")}`,
+    );
+    expect(await d({ path: "/", headers: { "x-org-id": "acme" } })).toMatchObject({
+      status: 401,
+      code: "apikey_missing",
+      route: "apps/acme rule r",
+    });
     expect(await d({ path: "/", headers: { "x-org-id": "other" } })).toMatchObject({ status: 200, route: "apps/any-org rule r" });
   });
   it("situation 1, query parameters: an Exact query match ranks above a RegularExpression one", async () => {
-    const d = decider(`${GATEWAY}${route("any-debug", OLD, "{path: {type: PathPrefix, value: /}, queryParams: [{name: debug, type: RegularExpression, value: '.*'}]}")}${route(
-      "debug-on", NEW, "{path: {type: PathPrefix, value: /}, queryParams: [{name: debug, value: 'on'}]}")}${apiKeyPolicy("debug", "HTTPRoute", "debug-on")}`);
+    const d = decider(
+      `${GATEWAY}${route("any-debug", OLD, "{path: {type: PathPrefix, value: /}, queryParams: [{name: debug, type: RegularExpression, value: '.*'}]}")}${route(
+        "debug-on",
+        NEW,
+        "{path: {type: PathPrefix, value: /}, queryParams: [{name: debug, value: 'on'}]}",
+      )}${apiKeyPolicy("debug", "HTTPRoute", "debug-on")}`,
+    );
     expect(await d({ path: "/?debug=on" })).toMatchObject({ status: 401, route: "apps/debug-on rule r" });
     expect(await d({ path: "/?debug=off" })).toMatchObject({ status: 200, route: "apps/any-debug rule r" });
   });
   it("situation 2: `method` is one exact header match, so it ties with an exact header and the older route wins", async () => {
-    const d = decider(`${GATEWAY}${route("blue", OLD, "{path: {type: PathPrefix, value: /}, headers: [{name: x-tenant, value: blue}]}")}${route(
-      "reads", NEW, "{path: {type: PathPrefix, value: /}, method: GET}")}${apiKeyPolicy("blue", "HTTPRoute", "blue")}`);
+    const d = decider(
+      `${GATEWAY}${route("blue", OLD, "{path: {type: PathPrefix, value: /}, headers: [{name: x-tenant, value: blue}]}")}${route(
+        "reads",
+        NEW,
+        "{path: {type: PathPrefix, value: /}, method: GET}",
+      )}${apiKeyPolicy("blue", "HTTPRoute", "blue")}`,
+    );
     expect(await d({ path: "/", headers: { "x-tenant": "blue" } })).toMatchObject({ status: 401, route: "apps/blue rule r" });
     expect(await d({ path: "/" })).toMatchObject({ status: 200, route: "apps/reads rule r" });
     // The other way round the open route is older and takes the tie, as in Envoy.
-    const swapped = decider(`${GATEWAY}${route("blue", NEW, "{path: {type: PathPrefix, value: /}, headers: [{name: x-tenant, value: blue}]}")}${route(
-      "reads", OLD, "{path: {type: PathPrefix, value: /}, method: GET}")}${apiKeyPolicy("blue", "HTTPRoute", "blue")}`);
+    const swapped = decider(
+      `${GATEWAY}${route("blue", NEW, "{path: {type: PathPrefix, value: /}, headers: [{name: x-tenant, value: blue}]}")}${route(
+        "reads",
+        OLD,
+        "{path: {type: PathPrefix, value: /}, method: GET}",
+      )}${apiKeyPolicy("blue", "HTTPRoute", "blue")}`,
+    );
     expect(await swapped({ path: "/", headers: { "x-tenant": "blue" } })).toMatchObject({ status: 200, route: "apps/reads rule r" });
   });
   it("situation 3: a jwt policy on a GRPCRoute governs its calls, though an open HTTPRoute `PathPrefix /` serves the host", async () => {
     const key = await signingKey("k1");
-    const d = decider(`${GATEWAY}${route("web", OLD, "{path: {type: PathPrefix, value: /}}")}${route("orders", NEW, "{method: {service: orders.v1.OrderService}}", "", "GRPCRoute")}---
+    const d =
+      decider(`${GATEWAY}${route("web", OLD, "{path: {type: PathPrefix, value: /}}")}${route("orders", NEW, "{method: {service: orders.v1.OrderService}}", "", "GRPCRoute")}---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy
 metadata: {name: orders-jwt, namespace: apps}
@@ -150,24 +206,43 @@ spec:
   jwt: {providers: [{name: idp, issuer: https://idp.example.com, localJWKS: {inline: '${jwksOf(key)}'}}]}
 `);
     const call = { method: "POST", path: "/orders.v1.OrderService/GetOrder", headers: { "content-type": "application/grpc" } };
-    expect(await d(call)).toMatchObject({ status: 401, code: "jwt_missing", route: "GRPCRoute apps/orders rule 0", policy: "apps/orders-jwt" });
+    expect(await d(call)).toMatchObject({
+      status: 401,
+      code: "jwt_missing",
+      route: "GRPCRoute apps/orders rule 0",
+      policy: "apps/orders-jwt",
+    });
     const token = await mint(key, { iss: "https://idp.example.com", sub: "u-1" });
-    expect(await d({ ...call, headers: { ...call.headers, authorization: `Bearer ${token}` } })).toMatchObject({ status: 200, route: "GRPCRoute apps/orders rule 0" });
+    expect(await d({ ...call, headers: { ...call.headers, authorization: `Bearer ${token}` } })).toMatchObject({
+      status: 200,
+      route: "GRPCRoute apps/orders rule 0",
+    });
     expect(await d({ ...call, path: "/orders.v1.OrderServiceX/GetOrder" })).toMatchObject({ status: 200, route: "apps/web rule r" });
   });
   it("ranks a PathPrefix by its length as written: `/foo/` above `/foo`", async () => {
-    const d = decider(`${GATEWAY}${route("foo", OLD, "{path: {type: PathPrefix, value: /foo}}")}${route("foo-slash", NEW, "{path: {type: PathPrefix, value: /foo/}}")}${apiKeyPolicy("foo", "HTTPRoute", "foo")}`);
+    const d = decider(
+      `${GATEWAY}${route("foo", OLD, "{path: {type: PathPrefix, value: /foo}}")}${route("foo-slash", NEW, "{path: {type: PathPrefix, value: /foo/}}")}${apiKeyPolicy("foo", "HTTPRoute", "foo")}`,
+    );
     expect(await d({ path: "/foo/x" })).toMatchObject({ status: 200, route: "apps/foo-slash rule r" });
     expect(await d({ path: "/foo" })).toMatchObject({ status: 200, route: "apps/foo-slash rule r" });
   });
   it("serves no match of a rule that has one it cannot translate, as Envoy Gateway drops the rule", async () => {
-    const d = decider(`${GATEWAY}${route("open", NEW, "{path: {type: RegularExpression, value: '(bad'}}, {path: {type: PathPrefix, value: /admin}}")}${route(
-      "all", OLD, "{path: {type: PathPrefix, value: /}}")}${apiKeyPolicy("all", "HTTPRoute", "all")}`);
+    const d = decider(
+      `${GATEWAY}${route("open", NEW, "{path: {type: RegularExpression, value: '(bad'}}, {path: {type: PathPrefix, value: /admin}}")}${route(
+        "all",
+        OLD,
+        "{path: {type: PathPrefix, value: /}}",
+      )}${apiKeyPolicy("all", "HTTPRoute", "all")}`,
+    );
     expect(await d({ path: "/admin" })).toMatchObject({ status: 401, route: "apps/all rule r" });
-    expect(d.result.problems).toContain('HTTPRoute apps/open rule 0 match 0: path regular expression "(bad" does not compile; this rule is not served, as in Envoy Gateway');
+    expect(d.result.problems).toContain(
+      'HTTPRoute apps/open rule 0 match 0: path regular expression "(bad" does not compile; this rule is not served, as in Envoy Gateway',
+    );
   });
   it("reads query parameters as Envoy's route match does: the first value, not decoded", async () => {
-    const d = decider(`${GATEWAY}${route("debug", OLD, "{path: {type: PathPrefix, value: /}, queryParams: [{name: debug, value: 'on'}]}")}${route("all", NEW, "{path: {type: PathPrefix, value: /}}")}${apiKeyPolicy("debug", "HTTPRoute", "debug")}`);
+    const d = decider(
+      `${GATEWAY}${route("debug", OLD, "{path: {type: PathPrefix, value: /}, queryParams: [{name: debug, value: 'on'}]}")}${route("all", NEW, "{path: {type: PathPrefix, value: /}}")}${apiKeyPolicy("debug", "HTTPRoute", "debug")}`,
+    );
     expect(await d({ path: "/?debug=on&debug=off" })).toMatchObject({ route: "apps/debug rule r" });
     expect(await d({ path: "/?debug=off&debug=on" })).toMatchObject({ route: "apps/all rule r" });
     expect(await d({ path: "/?debug=o%6E" })).toMatchObject({ route: "apps/all rule r" });
@@ -183,18 +258,28 @@ spec:
   hostnames: [api.example.com]
   rules: [{matches: [{path: {type: PathPrefix, value: /api}, method: GET}], filters: [{type: CORS, cors: {allowOrigins: ["https://app.example.com"]}}]}]
 ${apiKeyPolicy("reads", "HTTPRoute", "reads")}`);
-    const preflight = { "origin": "https://evil.example.com", "access-control-request-method": "DELETE" };
+    const preflight = { origin: "https://evil.example.com", "access-control-request-method": "DELETE" };
     expect(await d({ method: "OPTIONS", path: "/api/x", headers: preflight })).toMatchObject({ status: 401, route: "apps/reads rule 0" });
-    expect(await d({ method: "OPTIONS", path: "/api/x", headers: { origin: "https://evil.example.com" } })).toMatchObject({ status: 200, route: "apps/all rule r" });
+    expect(await d({ method: "OPTIONS", path: "/api/x", headers: { origin: "https://evil.example.com" } })).toMatchObject({
+      status: 200,
+      route: "apps/all rule r",
+    });
   });
-  it("matches a header sent several times on its lines joined with \",\", as Envoy does", async () => {
-    const d = decider(`${GATEWAY}${route("both", OLD, "{path: {type: PathPrefix, value: /}, headers: [{name: x-tier, value: 'gold,silver'}]}")}${route("all", NEW, "{path: {type: PathPrefix, value: /}}")}${apiKeyPolicy("both", "HTTPRoute", "both")}`);
+  it('matches a header sent several times on its lines joined with ",", as Envoy does', async () => {
+    const d = decider(
+      `${GATEWAY}${route("both", OLD, "{path: {type: PathPrefix, value: /}, headers: [{name: x-tier, value: 'gold,silver'}]}")}${route("all", NEW, "{path: {type: PathPrefix, value: /}}")}${apiKeyPolicy("both", "HTTPRoute", "both")}`,
+    );
     expect(await d({ path: "/", headers: { "x-tier": ["gold", "silver"] } })).toMatchObject({ status: 401, route: "apps/both rule r" });
     expect(await d({ path: "/", headers: { "x-tier": "gold, silver" } })).toMatchObject({ status: 200, route: "apps/all rule r" });
   });
   it("matches a GRPCRoute method without service on the whole `:path`, query included", async () => {
-    const d = decider(`${GATEWAY}${route("health", OLD, "{method: {method: Check}}", "", "GRPCRoute")}${apiKeyPolicy("health", "GRPCRoute", "health")}`);
-    expect(await d({ method: "POST", path: "/grpc.health.v1.Health/Check" })).toMatchObject({ status: 401, route: "GRPCRoute apps/health rule 0" });
+    const d = decider(
+      `${GATEWAY}${route("health", OLD, "{method: {method: Check}}", "", "GRPCRoute")}${apiKeyPolicy("health", "GRPCRoute", "health")}`,
+    );
+    expect(await d({ method: "POST", path: "/grpc.health.v1.Health/Check" })).toMatchObject({
+      status: 401,
+      route: "GRPCRoute apps/health rule 0",
+    });
     expect(await d({ method: "POST", path: "/grpc.health.v1.Health/Check?x=1" })).toMatchObject({ status: 403, code: "route_not_found" });
   });
 });
@@ -209,58 +294,113 @@ describe("route choice against an oracle of Envoy Gateway's order", () => {
   const TIMES = ["2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"];
   const stringMatch = (names: readonly string[], values: readonly string[]) =>
     fc.record({ name: fc.constantFrom(...names), type: fc.constantFrom("Exact", "RegularExpression"), value: fc.constantFrom(...values) });
-  const httpMatch = fc.record({
-    path: fc.constantFrom(
-      { type: "Exact", value: "/a" }, { type: "Exact", value: "/a/b" }, { type: "PathPrefix", value: "/" }, { type: "PathPrefix", value: "/a" },
-      { type: "PathPrefix", value: "/a/" }, { type: "RegularExpression", value: "/a.*" }, { type: "RegularExpression", value: "/[ab]+" },
-    ),
-    headers: fc.array(stringMatch(["x-h", "X-G"], ["1", "[12]", ".*"]), { maxLength: 2 }),
-    queryParams: fc.array(stringMatch(["q"], ["1", "2", "[12]", ".*"]), { maxLength: 2 }),
-    method: fc.constantFrom(undefined, "GET", "POST"),
-  }, { requiredKeys: ["path"] });
-  const grpcMatch = fc.record({
-    method: fc.constantFrom(
-      { type: "Exact", service: "svc.S", method: "Get" }, { type: "Exact", service: "svc.S" }, { type: "Exact", method: "Get" },
-      { type: "RegularExpression", service: "svc\\..*" }, { type: "RegularExpression", method: "Get.*" },
-    ),
-    headers: fc.array(stringMatch(["x-h"], ["1", ".*"]), { maxLength: 1 }),
-  }, { requiredKeys: [] });
-  const routeArb = fc.oneof(
-    { weight: 3, arbitrary: fc.record({ kind: fc.constant("HTTPRoute" as const), rules: fc.array(fc.array(httpMatch, { maxLength: 2 }), { minLength: 1, maxLength: 2 }), cors: fc.boolean() }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant("GRPCRoute" as const), rules: fc.array(fc.array(grpcMatch, { maxLength: 2 }), { minLength: 1, maxLength: 2 }), cors: fc.constant(false) }) },
-  ).chain((r) => fc.record({ namespace: fc.constantFrom("a", "a-b", "b"), created: fc.constantFrom(...TIMES) }).map((m) => ({ ...r, ...m })));
+  const httpMatch = fc.record(
+    {
+      path: fc.constantFrom(
+        { type: "Exact", value: "/a" },
+        { type: "Exact", value: "/a/b" },
+        { type: "PathPrefix", value: "/" },
+        { type: "PathPrefix", value: "/a" },
+        { type: "PathPrefix", value: "/a/" },
+        { type: "RegularExpression", value: "/a.*" },
+        { type: "RegularExpression", value: "/[ab]+" },
+      ),
+      headers: fc.array(stringMatch(["x-h", "X-G"], ["1", "[12]", ".*"]), { maxLength: 2 }),
+      queryParams: fc.array(stringMatch(["q"], ["1", "2", "[12]", ".*"]), { maxLength: 2 }),
+      method: fc.constantFrom(undefined, "GET", "POST"),
+    },
+    { requiredKeys: ["path"] },
+  );
+  const grpcMatch = fc.record(
+    {
+      method: fc.constantFrom(
+        { type: "Exact", service: "svc.S", method: "Get" },
+        { type: "Exact", service: "svc.S" },
+        { type: "Exact", method: "Get" },
+        { type: "RegularExpression", service: "svc\\..*" },
+        { type: "RegularExpression", method: "Get.*" },
+      ),
+      headers: fc.array(stringMatch(["x-h"], ["1", ".*"]), { maxLength: 1 }),
+    },
+    { requiredKeys: [] },
+  );
+  const routeArb = fc
+    .oneof(
+      {
+        weight: 3,
+        arbitrary: fc.record({
+          kind: fc.constant("HTTPRoute" as const),
+          rules: fc.array(fc.array(httpMatch, { maxLength: 2 }), { minLength: 1, maxLength: 2 }),
+          cors: fc.boolean(),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          kind: fc.constant("GRPCRoute" as const),
+          rules: fc.array(fc.array(grpcMatch, { maxLength: 2 }), { minLength: 1, maxLength: 2 }),
+          cors: fc.constant(false),
+        }),
+      },
+    )
+    .chain((r) =>
+      fc.record({ namespace: fc.constantFrom("a", "a-b", "b"), created: fc.constantFrom(...TIMES) }).map((m) => ({ ...r, ...m })),
+    );
   const worldArb = fc.array(routeArb, { minLength: 1, maxLength: 6 });
   const requestArb = fc.record({
     method: fc.constantFrom("GET", "POST", "OPTIONS"),
     path: fc.constantFrom("/", "/a", "/a/b", "/ab", "/a/", "/a/b/c", "/svc.S/Get", "/svc.S/getX", "/svc.T/Put"),
     query: fc.constantFrom(undefined, "q=1", "q=2", "q=1&q=2", "q=2&q=1", "r=1&q=1", "q"),
-    headers: fc.record({
-      "x-h": fc.constantFrom("1", "2"), "x-g": fc.constantFrom("1", "x"), origin: fc.constant("https://a.example"), "access-control-request-method": fc.constant("PUT"),
-    }, { requiredKeys: [] }),
+    headers: fc.record(
+      {
+        "x-h": fc.constantFrom("1", "2"),
+        "x-g": fc.constantFrom("1", "x"),
+        origin: fc.constant("https://a.example"),
+        "access-control-request-method": fc.constant("PUT"),
+      },
+      { requiredKeys: [] },
+    ),
   });
 
   type World = Parameters<Parameters<typeof worldArb.map>[0]>[0];
-  const manifestsOf = (routes: World) => [GATEWAY, ...routes.map((r, i) => stringify({
-    apiVersion: "gateway.networking.k8s.io/v1",
-    kind: r.kind,
-    metadata: { name: `r${i}`, namespace: r.namespace, creationTimestamp: r.created },
-    spec: { parentRefs: [{ name: "gw", namespace: "apps" }], hostnames: ["api.example.com"], rules: r.rules.map((matches) => ({ matches, ...(r.cors ? { filters: CORS_FILTERS } : {}) })) },
-  }))].join("---\n");
+  const manifestsOf = (routes: World) =>
+    [
+      GATEWAY,
+      ...routes.map((r, i) =>
+        stringify({
+          apiVersion: "gateway.networking.k8s.io/v1",
+          kind: r.kind,
+          metadata: { name: `r${i}`, namespace: r.namespace, creationTimestamp: r.created },
+          spec: {
+            parentRefs: [{ name: "gw", namespace: "apps" }],
+            hostnames: ["api.example.com"],
+            rules: r.rules.map((matches) => ({ matches, ...(r.cors ? { filters: CORS_FILTERS } : {}) })),
+          },
+        }),
+      ),
+    ].join("---\n");
   const CORS_FILTERS = [{ type: "CORS", cors: { allowOrigins: ["https://a.example"] } }];
-  const GATEWAY_ALL = GATEWAY.replace("listeners: [{name: http, protocol: HTTP, port: 80}]", "listeners: [{name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: All}}}]");
+  const GATEWAY_ALL = GATEWAY.replace(
+    "listeners: [{name: http, protocol: HTTP, port: 80}]",
+    "listeners: [{name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: All}}}]",
+  );
 
   /** The oracle: the rule label of the first IR route, in EG's order, that Envoy matches. */
   function oracle(routes: World, request: EnvoyRequest): string {
     const ir: (IrRoute & { label: string })[] = [];
     for (const kind of ["HTTPRoute", "GRPCRoute"] as const) {
-      const ofKind = routes.map((r, i) => ({ ...r, name: `r${i}` })).filter((r) => r.kind === kind)
+      const ofKind = routes
+        .map((r, i) => ({ ...r, name: `r${i}` }))
+        .filter((r) => r.kind === kind)
         .sort((a, b) => compareResources({ ...a, creationTimestamp: a.created }, { ...b, creationTimestamp: b.created }));
       for (const r of ofKind) {
         r.rules.forEach((matches, rule) => {
           const label = `${kind === "GRPCRoute" ? "GRPCRoute " : ""}${r.namespace}/${r.name} rule ${rule}`;
           if (matches.length === 0) ir.push({ name: label, label });
-          const translated = kind === "HTTPRoute" ? translateHTTPRouteMatches(label, matches, r.cors ? CORS_FILTERS : [])
-            : matches.map((m, j) => translateGRPCRouteMatch(`${label} ${j}`, m));
+          const translated =
+            kind === "HTTPRoute"
+              ? translateHTTPRouteMatches(label, matches, r.cors ? CORS_FILTERS : [])
+              : matches.map((m, j) => translateGRPCRouteMatch(`${label} ${j}`, m));
           for (const t of translated) ir.push({ ...t, label });
         });
       }

@@ -9,19 +9,24 @@ import { GATEWAY } from "../support/manifests.ts";
 function world(tenants: number) {
   const docs = [GATEWAY, "apiVersion: v1\nkind: Secret\nmetadata: {name: keys, namespace: apps}\nstringData: {alice: alice-key}\n"];
   for (let i = 0; i < tenants; i++) {
-    docs.push(`apiVersion: gateway.networking.k8s.io/v1
+    docs.push(
+      `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: r${i}, namespace: apps}
 spec: {parentRefs: [{name: gw}], hostnames: [t${i}.example.com], rules: [{matches: [{path: {type: PathPrefix, value: /v1}}]}, {matches: [{path: {type: Exact, value: /healthz}}]}]}
-`, `apiVersion: gateway.envoyproxy.io/v1alpha1
+`,
+      `apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy
 metadata: {name: p${i}, namespace: apps}
 spec:
   targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r${i}}]
   apiKeyAuth: {credentialRefs: [{name: ${i % 10 === 0 ? "missing" : "keys"}}], extractFrom: [{headers: [X-API-Key]}]}
-`);
+`,
+    );
   }
-  const { resources, rejected } = toResources(parseAllDocuments(docs.join("---\n")).map((d, i) => ({ object: d.toJS(), origin: `document ${i}` })));
+  const { resources, rejected } = toResources(
+    parseAllDocuments(docs.join("---\n")).map((d, i) => ({ object: d.toJS(), origin: `document ${i}` })),
+  );
   expect(rejected).toEqual([]);
   return resources;
 }

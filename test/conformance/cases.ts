@@ -30,14 +30,19 @@ import { testCheckContext } from "../support/world.ts";
 /** The GatewayClass EG's translator tests treat as managed; Gateways of other classes are not served. */
 export const EG_GATEWAY_CLASS = "envoy-gateway-class";
 
-export interface ConditionExpectation { readonly status: string; readonly reason: string }
+export interface ConditionExpectation {
+  readonly status: string;
+  readonly reason: string;
+}
 
 export interface TranslatorCase {
   /** "envoyproxy/gateway <release> <path>": where the facts come from. */
   readonly source: string;
   readonly manifests: readonly object[];
   /** Policy "namespace/name" → its ancestors ("Gateway ns/name [section]") and their conditions by type. */
-  readonly statuses: Readonly<Record<string, readonly { readonly ancestor: string; readonly conditions: Readonly<Record<string, ConditionExpectation>> }[]>>;
+  readonly statuses: Readonly<
+    Record<string, readonly { readonly ancestor: string; readonly conditions: Readonly<Record<string, ConditionExpectation>> }[]>
+  >;
   readonly routes: readonly RouteExpectation[];
 }
 
@@ -142,7 +147,9 @@ export function loadPending(): readonly PendingEntry[] {
 }
 
 export function loadCases<T>(folder: "translator" | "requests"): { name: string; value: T }[] {
-  return readdirSync(join(here, folder)).filter((f) => f.endsWith(".yaml")).sort()
+  return readdirSync(join(here, folder))
+    .filter((f) => f.endsWith(".yaml"))
+    .sort()
     .map((f) => ({ name: f.slice(0, -".yaml".length), value: parse(readFileSync(join(here, folder, f), "utf8")) as T }));
 }
 
@@ -173,8 +180,14 @@ function listenerPortOf(manifests: readonly object[], irListener: string): numbe
   const parts = irListener.split("/");
   const [namespace, name, listener] = parts.length === 5 ? [parts[2], parts[3], parts[4]] : [parts[0], parts[1], parts[2]];
   const kinds = parts.length === 5 ? ["ListenerSet", "XListenerSet"] : ["Gateway"];
-  type Holder = { kind?: string; metadata?: { namespace?: string; name?: string }; spec?: { listeners?: { name?: string; port?: number }[] } };
-  const holder = (manifests as Holder[]).find((m) => kinds.includes(m.kind ?? "") && (m.metadata?.namespace ?? "default") === namespace && m.metadata?.name === name);
+  type Holder = {
+    kind?: string;
+    metadata?: { namespace?: string; name?: string };
+    spec?: { listeners?: { name?: string; port?: number }[] };
+  };
+  const holder = (manifests as Holder[]).find(
+    (m) => kinds.includes(m.kind ?? "") && (m.metadata?.namespace ?? "default") === namespace && m.metadata?.name === name,
+  );
   return holder?.spec?.listeners?.find((l) => l.name === listener)?.port;
 }
 
@@ -184,7 +197,11 @@ function clientIPDetectionOf(manifests: readonly object[]): { numTrustedHops?: n
   return (manifests as Ctp[]).find((m) => m.kind === "ClientTrafficPolicy")?.spec?.clientIPDetection?.xForwardedFor;
 }
 
-export function decide(result: CompileResult, ctx: CheckContext, request: CaseRequest & { readonly gateway?: string; readonly port?: number | undefined }): Promise<Decision> {
+export function decide(
+  result: CompileResult,
+  ctx: CheckContext,
+  request: CaseRequest & { readonly gateway?: string; readonly port?: number | undefined },
+): Promise<Decision> {
   return Promise.resolve(check(result.snapshot, { scheme: "http", gateway: undefined, ...request }, ctx));
 }
 
@@ -196,7 +213,10 @@ export function translatorItems(testCase: TranslatorCase): Item[] {
   for (const [policy, expected] of Object.entries(testCase.statuses)) {
     items.push({ name: `status ${policy}`, run: async () => compareStatus(result(), policy, expected, (type) => type !== "Warning") });
     if (expected.some((a) => "Warning" in a.conditions)) {
-      items.push({ name: `status ${policy} Warning`, run: async () => compareStatus(result(), policy, expected, (type) => type === "Warning") });
+      items.push({
+        name: `status ${policy} Warning`,
+        run: async () => compareStatus(result(), policy, expected, (type) => type === "Warning"),
+      });
     }
   }
   const ctx = checkContext();
@@ -213,9 +233,22 @@ function compareStatus(
   types: (type: string) => boolean,
 ): void {
   const render = (ancestors: readonly { ancestor: string; conditions: Readonly<Record<string, ConditionExpectation>> }[]) =>
-    Object.fromEntries(ancestors.map((a) => [a.ancestor, Object.fromEntries(Object.entries(a.conditions)
-      .filter(([type]) => types(type)).map(([type, c]) => [type, `${c.status} ${c.reason}`]).sort())] as const)
-      .sort(([x], [y]) => x.localeCompare(y)));
+    Object.fromEntries(
+      ancestors
+        .map(
+          (a) =>
+            [
+              a.ancestor,
+              Object.fromEntries(
+                Object.entries(a.conditions)
+                  .filter(([type]) => types(type))
+                  .map(([type, c]) => [type, `${c.status} ${c.reason}`])
+                  .sort(),
+              ),
+            ] as const,
+        )
+        .sort(([x], [y]) => x.localeCompare(y)),
+    );
   const [namespace, name] = policy.split("/") as [string, string];
   const actual = result.statuses.find((s) => s.namespace === namespace && s.name === name)?.ancestors ?? [];
   const mine = actual.map((a) => ({
@@ -227,16 +260,29 @@ function compareStatus(
 
 /** CompiledPolicy field of each EG IR security feature; a feature Portcullis lacks has no field, so it never counts as applied. */
 const FEATURE_FIELDS: Readonly<Record<string, string>> = {
-  apiKeyAuth: "apiKey", basicAuth: "basicAuth", jwt: "jwt", authorization: "authorization", cors: "cors",
-  extAuth: "extAuth", oidc: "oidc", csrf: "csrf",
+  apiKeyAuth: "apiKey",
+  basicAuth: "basicAuth",
+  jwt: "jwt",
+  authorization: "authorization",
+  cors: "cors",
+  extAuth: "extAuth",
+  oidc: "oidc",
+  csrf: "csrf",
 };
 
 export function featuresOf(policy: CompiledPolicy): string[] {
   const fields = policy as unknown as Record<string, unknown>;
-  return Object.keys(FEATURE_FIELDS).filter((f) => fields[FEATURE_FIELDS[f]!] !== undefined).sort();
+  return Object.keys(FEATURE_FIELDS)
+    .filter((f) => fields[FEATURE_FIELDS[f]!] !== undefined)
+    .sort();
 }
 
-async function compareRoute(result: CompileResult, ctx: CheckContext, manifests: readonly object[], route: RouteExpectation): Promise<void> {
+async function compareRoute(
+  result: CompileResult,
+  ctx: CheckContext,
+  manifests: readonly object[],
+  route: RouteExpectation,
+): Promise<void> {
   // The request arrives on the IR listener's port, as Envoy states it on the gRPC port.
   const decision = await decide(result, ctx, { ...route.request, gateway: route.gateway, port: listenerPortOf(manifests, route.listener) });
   const { expect } = route;
@@ -245,10 +291,18 @@ async function compareRoute(result: CompileResult, ctx: CheckContext, manifests:
   // Portcullis labels a GRPCRoute rule with its kind (an HTTPRoute's rule label has none).
   const label = kind === "GRPCRoute" ? `GRPCRoute ${id}` : id;
   const labels = [`${label} rule ${expect.rule}`, ...(ruleName === undefined ? [] : [`${label} rule ${ruleName}`])];
-  assertEqual(labels.includes(decision.route ?? "") ? labels[0] : decision.route ?? `(no route: ${decision.code})`, labels[0], "route taken");
+  assertEqual(
+    labels.includes(decision.route ?? "") ? labels[0] : (decision.route ?? `(no route: ${decision.code})`),
+    labels[0],
+    "route taken",
+  );
   if (expect.outcome === "policy-invalid") {
     // EG answers 500 itself; Portcullis denies with 403 (README, Differences from Envoy Gateway: invalid policy).
-    assertEqual(`${decision.allowed ? "allowed" : "denied"} ${decision.code}`, "denied policy_invalid", "decision on a route whose policy failed");
+    assertEqual(
+      `${decision.allowed ? "allowed" : "denied"} ${decision.code}`,
+      "denied policy_invalid",
+      "decision on a route whose policy failed",
+    );
     return;
   }
   // No features in EG's IR: no policy, or a policy that configures none; either way nothing is enforced.
@@ -262,8 +316,9 @@ async function compareRoute(result: CompileResult, ctx: CheckContext, manifests:
 
 function ruleNameOf(manifests: readonly object[], kind: string, id: string, rule: number): string | undefined {
   const [namespace, name] = id.split("/");
-  const route = (manifests as { kind?: string; metadata?: { namespace?: string; name?: string }; spec?: { rules?: { name?: string }[] } }[])
-    .find((m) => m.kind === kind && (m.metadata?.namespace ?? "default") === namespace && m.metadata?.name === name);
+  const route = (
+    manifests as { kind?: string; metadata?: { namespace?: string; name?: string }; spec?: { rules?: { name?: string }[] } }[]
+  ).find((m) => m.kind === kind && (m.metadata?.namespace ?? "default") === namespace && m.metadata?.name === name);
   return route?.spec?.rules?.[rule]?.name;
 }
 
@@ -315,7 +370,8 @@ export function requestItems(testCase: RequestCase): { items: Item[]; close: () 
     await new Promise<void>((resolve) => jwksServer!.listen(0, "127.0.0.1", resolve));
     const local = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`;
     let text = JSON.stringify(testCase.manifests);
-    for (const uri of Object.keys(testCase.jwks)) text = text.replaceAll(JSON.stringify(uri), JSON.stringify(`${local}${new URL(uri).pathname}`));
+    for (const uri of Object.keys(testCase.jwks))
+      text = text.replaceAll(JSON.stringify(uri), JSON.stringify(`${local}${new URL(uri).pathname}`));
     return JSON.parse(text) as object[];
   };
   const viaCheck: Asker = async (request) => {
@@ -326,7 +382,14 @@ export function requestItems(testCase: RequestCase): { items: Item[]; close: () 
     })());
     // The e2e client connects to the port its Host names; Envoy states that port (as on the gRPC port).
     const d = await decide(result, ctx, { ...request, port: Number(/:(\d+)$/.exec(request.host)?.[1] ?? 80) });
-    return { allowed: d.allowed, status: d.allowed ? 200 : d.status, code: d.code, upstream: d.upstreamHeaders, removed: d.removeHeaders, response: d.responseHeaders };
+    return {
+      allowed: d.allowed,
+      status: d.allowed ? 200 : d.status,
+      code: d.code,
+      upstream: d.upstreamHeaders,
+      removed: d.removeHeaders,
+      response: d.responseHeaders,
+    };
   };
   const viaHttpPort: Asker = async (request) => {
     const portcullis = await (served ??= (async () => {
@@ -349,7 +412,10 @@ export function requestItems(testCase: RequestCase): { items: Item[]; close: () 
       // is listed (no body); other denials say their code.
       code: allowed ? "allowed" : res.statusCode === 204 ? "cors_preflight" : (JSON.parse(text) as { code: string }).code,
       upstream: allowed ? response : {},
-      removed: (response["x-envoy-auth-headers-to-remove"] ?? "").split(",").map((h) => h.trim()).filter((h) => h !== ""),
+      removed: (response["x-envoy-auth-headers-to-remove"] ?? "")
+        .split(",")
+        .map((h) => h.trim())
+        .filter((h) => h !== ""),
       response,
     };
   };
@@ -362,11 +428,15 @@ export function requestItems(testCase: RequestCase): { items: Item[]; close: () 
     const headers: Record<string, string> = { ...request.headers };
     // Envoy appends the address it received the connection from before it asks Portcullis.
     if (testCase.peer !== undefined) {
-      headers["x-forwarded-for"] = headers["x-forwarded-for"] === undefined ? testCase.peer : `${headers["x-forwarded-for"]},${testCase.peer}`;
+      headers["x-forwarded-for"] =
+        headers["x-forwarded-for"] === undefined ? testCase.peer : `${headers["x-forwarded-for"]},${testCase.peer}`;
     }
     const asked = { method: "GET", host: "gateway.conformance.test", ...request, headers };
     const run = (ask: Asker) => async () => compareAnswer(await ask(asked), expect);
-    return [{ name, run: run(viaCheck) }, { name: `${name}${HTTP_PORT_SUFFIX}`, base: name, run: run(viaHttpPort) }];
+    return [
+      { name, run: run(viaCheck) },
+      { name: `${name}${HTTP_PORT_SUFFIX}`, base: name, run: run(viaHttpPort) },
+    ];
   });
   return { close, items };
 }
@@ -403,6 +473,9 @@ function pick(headers: Readonly<Record<string, string>>, names: readonly string[
 }
 
 export function pendingEntryFor(entries: readonly PendingEntry[], caseName: string, item: string): PendingEntry | undefined {
-  return entries.find((p) => (p.case === "*" || p.case === caseName)
-    && (p.items?.includes(item) === true || (p.itemsContaining !== undefined && item.includes(p.itemsContaining))));
+  return entries.find(
+    (p) =>
+      (p.case === "*" || p.case === caseName) &&
+      (p.items?.includes(item) === true || (p.itemsContaining !== undefined && item.includes(p.itemsContaining))),
+  );
 }

@@ -7,7 +7,17 @@
  * beside what Portcullis does.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { loadCases, loadPending, pendingEntryFor, requestItems, translatorItems, type Item, type PendingEntry, type RequestCase, type TranslatorCase } from "./cases.ts";
+import {
+  loadCases,
+  loadPending,
+  pendingEntryFor,
+  requestItems,
+  translatorItems,
+  type Item,
+  type PendingEntry,
+  type RequestCase,
+  type TranslatorCase,
+} from "./cases.ts";
 
 const pending = loadPending();
 /** CONFORMANCE_RUN_PENDING=1 runs the pending items too, to find those that pass now and can leave pending.yaml. */
@@ -26,14 +36,19 @@ function register(caseName: string, items: readonly Item[], close?: () => Promis
         if (RUN_PENDING) it(`${item.name} (pending, issue ${entry.issue})`, item.run);
         else {
           it(`${item.name} still differs until issue ${entry.issue} (${entry.reason})`, async () => {
-            const outcome = await item.run().then(() => "passes", (e: unknown) => e);
-            if (outcome === "passes") throw new Error(`passes now: remove its entry (issue ${entry.issue}) from test/conformance/pending.yaml`);
+            const outcome = await item.run().then(
+              () => "passes",
+              (e: unknown) => e,
+            );
+            if (outcome === "passes")
+              throw new Error(`passes now: remove its entry (issue ${entry.issue}) from test/conformance/pending.yaml`);
           });
         }
       } else {
-        const why = "deliberate" in entry
-          ? `differs deliberately (README: ${entry.deliberate})`
-          : `differs from EG's test input only (EG in a cluster: ${entry.productionEG})`;
+        const why =
+          "deliberate" in entry
+            ? `differs deliberately (README: ${entry.deliberate})`
+            : `differs from EG's test input only (EG in a cluster: ${entry.productionEG})`;
         it(`${item.name} ${why}`, async () => {
           await expect(item.run()).rejects.toThrow(entry.differs);
         });

@@ -40,21 +40,24 @@ export interface RouteOrderCase {
 }
 
 const dir = join(import.meta.dirname, "route-order");
-const cases = readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort()
+const cases = readdirSync(dir)
+  .filter((f) => f.endsWith(".yaml"))
+  .sort()
   .map((f) => ({ name: f.slice(0, -".yaml".length), value: parse(readFileSync(join(dir, f), "utf8")) as RouteOrderCase }));
 
 /** The entries Envoy would try for `hostname`, as Portcullis indexed them. */
 function entriesFor(vhosts: VirtualHosts, hostname: string): readonly RouteEntry[] {
   if (hostname === "*") return vhosts.any;
-  return hostname.startsWith("*.") ? vhosts.wildcard[hostname.slice(1)] ?? [] : vhosts.exact[hostname] ?? [];
+  return hostname.startsWith("*.") ? (vhosts.wildcard[hostname.slice(1)] ?? []) : (vhosts.exact[hostname] ?? []);
 }
 
 /** Portcullis' label of a rule: "ns/name rule <name or index>", GRPCRoute rules prefixed with the kind. */
 function ruleLabel(manifests: readonly object[], route: string, rule: number): string {
   const [kind, id] = route.split(" ") as [string, string];
   const [namespace, name] = id.split("/");
-  const object = (manifests as { kind?: string; metadata?: { namespace?: string; name?: string }; spec?: { rules?: { name?: string }[] } }[])
-    .find((m) => m.kind === kind && (m.metadata?.namespace ?? "default") === namespace && m.metadata?.name === name);
+  const object = (
+    manifests as { kind?: string; metadata?: { namespace?: string; name?: string }; spec?: { rules?: { name?: string }[] } }[]
+  ).find((m) => m.kind === kind && (m.metadata?.namespace ?? "default") === namespace && m.metadata?.name === name);
   const ruleName = object?.spec?.rules?.[rule]?.name;
   return `${kind === "GRPCRoute" ? "GRPCRoute " : ""}${id} rule ${ruleName ?? rule}`;
 }
@@ -73,8 +76,10 @@ describe("route order against Envoy Gateway's xDS IR", () => {
         const vhosts = snapshot.routes.byGateway[table.gateway]?.find((p) => p.port === table.port)?.vhosts;
         const ours = vhosts === undefined ? [] : entriesFor(vhosts, table.hostname).filter((e) => e.listener === table.listener);
         const where = `${table.gateway}/${table.listener} (port ${table.port}), host ${table.hostname}`;
-        expect(ours.map((e) => `${e.rule}: ${describeMatch(e.match)}`), where)
-          .toEqual(table.routes.map((r) => `${ruleLabel(value.manifests, r.route, r.rule)}: ${r.matches}`));
+        expect(
+          ours.map((e) => `${e.rule}: ${describeMatch(e.match)}`),
+          where,
+        ).toEqual(table.routes.map((r) => `${ruleLabel(value.manifests, r.route, r.rule)}: ${r.matches}`));
       }
     });
   }

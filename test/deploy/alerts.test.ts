@@ -28,7 +28,8 @@ function promtool(args: string[]): string {
     return execFileSync("promtool", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; message: string; code?: string };
-    if (err.code === "ENOENT") throw new Error("promtool is missing: install Debian's prometheus package (test/e2e/ensure-packages.sh does)");
+    if (err.code === "ENOENT")
+      throw new Error("promtool is missing: install Debian's prometheus package (test/e2e/ensure-packages.sh does)");
     throw new Error(`promtool ${args.join(" ")} failed:\n${err.stdout ?? ""}${err.stderr ?? err.message}`);
   }
 }
@@ -46,29 +47,99 @@ interface AlertCase {
 
 const instance = "10.0.0.7:9090";
 const up = (v: string) => ({ series: `up{job="${JOB}", instance="${instance}"}`, values: v });
-const decisions = (code: string, values: string) => ({ series: `portcullis_decisions_total{job="${JOB}", instance="${instance}", protocol="envoy-http", code="${code}", status="403"}`, values });
+const decisions = (code: string, values: string) => ({
+  series: `portcullis_decisions_total{job="${JOB}", instance="${instance}", protocol="envoy-http", code="${code}", status="403"}`,
+  values,
+});
 const gauge = (name: string, values: string, labels = "") => ({ series: `${name}{job="${JOB}", instance="${instance}"${labels}}`, values });
-const bucket = (le: string, values: string) => ({ series: `portcullis_check_duration_seconds_bucket{job="${JOB}", instance="${instance}", protocol="envoy-http", le="${le}"}`, values });
+const bucket = (le: string, values: string) => ({
+  series: `portcullis_check_duration_seconds_bucket{job="${JOB}", instance="${instance}", protocol="envoy-http", le="${le}"}`,
+  values,
+});
 
 const CASES: readonly AlertCase[] = [
-  { alert: "PortcullisDown", series: [up("1x5 0x10")], at: "12m", firing: [{}], summary: "No Portcullis instance is up; the proxy denies every request it must check." },
+  {
+    alert: "PortcullisDown",
+    series: [up("1x5 0x10")],
+    at: "12m",
+    firing: [{}],
+    summary: "No Portcullis instance is up; the proxy denies every request it must check.",
+  },
   { alert: "PortcullisDown", series: [up("1x15")], at: "12m", firing: [] },
-  { alert: "PortcullisDown", series: [{ series: `up{job="other", instance="${instance}"}`, values: "1x15" }], at: "12m", firing: [{ job: JOB }], summary: "No Portcullis instance is up; the proxy denies every request it must check." },
-  { alert: "PortcullisNotReady", series: [decisions("not_ready", "0+10x15")], at: "12m", firing: [{ job: JOB, instance }], summary: `${instance} answers checks before it has loaded its policies: every such request is denied.` },
+  {
+    alert: "PortcullisDown",
+    series: [{ series: `up{job="other", instance="${instance}"}`, values: "1x15" }],
+    at: "12m",
+    firing: [{ job: JOB }],
+    summary: "No Portcullis instance is up; the proxy denies every request it must check.",
+  },
+  {
+    alert: "PortcullisNotReady",
+    series: [decisions("not_ready", "0+10x15")],
+    at: "12m",
+    firing: [{ job: JOB, instance }],
+    summary: `${instance} answers checks before it has loaded its policies: every such request is denied.`,
+  },
   { alert: "PortcullisNotReady", series: [decisions("not_ready", "5x15")], at: "12m", firing: [] },
-  { alert: "PortcullisCheckFailures", series: [decisions("internal_error", "0+1x15")], at: "12m", firing: [{ job: JOB, instance }], summary: `${instance} fails to decide some requests (denied, code internal_error).` },
+  {
+    alert: "PortcullisCheckFailures",
+    series: [decisions("internal_error", "0+1x15")],
+    at: "12m",
+    firing: [{ job: JOB, instance }],
+    summary: `${instance} fails to decide some requests (denied, code internal_error).`,
+  },
   { alert: "PortcullisCheckFailures", series: [decisions("allowed", "0+100x15")], at: "12m", firing: [] },
-  { alert: "PortcullisServingLastGoodConfig", series: [gauge("portcullis_serving_last_good_config", "0x3 1x12", ', source="manifests"')], at: "12m", firing: [{ job: JOB, instance, source: "manifests" }], summary: `${instance} serves the last good configuration from manifests: the newest cannot be used, so edits are not enforced.` },
-  { alert: "PortcullisServingLastGoodConfig", series: [gauge("portcullis_serving_last_good_config", "1x3 0x12", ', source="manifests"')], at: "12m", firing: [] },
-  { alert: "PortcullisPoliciesNotAccepted", series: [gauge("portcullis_policies", "2x30", ', accepted="false"')], at: "20m", firing: [{ job: JOB }], summary: "2 SecurityPolicies are not Accepted; the routes they govern are denied." },
+  {
+    alert: "PortcullisServingLastGoodConfig",
+    series: [gauge("portcullis_serving_last_good_config", "0x3 1x12", ', source="manifests"')],
+    at: "12m",
+    firing: [{ job: JOB, instance, source: "manifests" }],
+    summary: `${instance} serves the last good configuration from manifests: the newest cannot be used, so edits are not enforced.`,
+  },
+  {
+    alert: "PortcullisServingLastGoodConfig",
+    series: [gauge("portcullis_serving_last_good_config", "1x3 0x12", ', source="manifests"')],
+    at: "12m",
+    firing: [],
+  },
+  {
+    alert: "PortcullisPoliciesNotAccepted",
+    series: [gauge("portcullis_policies", "2x30", ', accepted="false"')],
+    at: "20m",
+    firing: [{ job: JOB }],
+    summary: "2 SecurityPolicies are not Accepted; the routes they govern are denied.",
+  },
   { alert: "PortcullisPoliciesNotAccepted", series: [gauge("portcullis_policies", "0x30", ', accepted="false"')], at: "20m", firing: [] },
-  { alert: "PortcullisJwksWithoutKeys", series: [gauge("portcullis_jwks_without_keys", "1x15")], at: "12m", firing: [{ job: JOB, instance }], summary: `${instance} has 1 remote JWKS without keys: tokens of those issuers are refused.` },
+  {
+    alert: "PortcullisJwksWithoutKeys",
+    series: [gauge("portcullis_jwks_without_keys", "1x15")],
+    at: "12m",
+    firing: [{ job: JOB, instance }],
+    summary: `${instance} has 1 remote JWKS without keys: tokens of those issuers are refused.`,
+  },
   { alert: "PortcullisJwksWithoutKeys", series: [gauge("portcullis_jwks_without_keys", "0x15")], at: "12m", firing: [] },
-  { alert: "PortcullisJwksKeysStale", series: [gauge("portcullis_jwks_keys_age_seconds", "3500+60x30")], at: "20m", firing: [{ job: JOB, instance }], summary: `${instance} has not refreshed a remote JWKS for over an hour; a rotated signing key would be refused.` },
+  {
+    alert: "PortcullisJwksKeysStale",
+    series: [gauge("portcullis_jwks_keys_age_seconds", "3500+60x30")],
+    at: "20m",
+    firing: [{ job: JOB, instance }],
+    summary: `${instance} has not refreshed a remote JWKS for over an hour; a rotated signing key would be refused.`,
+  },
   { alert: "PortcullisJwksKeysStale", series: [gauge("portcullis_jwks_keys_age_seconds", "300x20")], at: "20m", firing: [] },
   // 100 checks a minute: the slow case puts them all above 0.25 s (the quantile reads the highest finite bound), the healthy one below 0.005 s.
-  { alert: "PortcullisSlowChecks", series: [bucket("0.005", "0x20"), bucket("0.25", "0x20"), bucket("+Inf", "0+100x20")], at: "18m", firing: [{ job: JOB }], summary: "The 99th percentile check takes 250ms; near the proxy's timeout, requests fail." },
-  { alert: "PortcullisSlowChecks", series: [bucket("0.005", "0+100x20"), bucket("0.25", "0+100x20"), bucket("+Inf", "0+100x20")], at: "18m", firing: [] },
+  {
+    alert: "PortcullisSlowChecks",
+    series: [bucket("0.005", "0x20"), bucket("0.25", "0x20"), bucket("+Inf", "0+100x20")],
+    at: "18m",
+    firing: [{ job: JOB }],
+    summary: "The 99th percentile check takes 250ms; near the proxy's timeout, requests fail.",
+  },
+  {
+    alert: "PortcullisSlowChecks",
+    series: [bucket("0.005", "0+100x20"), bucket("0.25", "0+100x20"), bucket("+Inf", "0+100x20")],
+    at: "18m",
+    firing: [],
+  },
 ];
 
 /** The firing alert's annotations: the case's summary, and the rule's runbook (plain text). */
@@ -84,22 +155,34 @@ describe("the PrometheusRule's alerts (promtool)", () => {
 
   it("every alert has a firing and a silent case below", () => {
     const alerts = (rules.groups as Obj[]).flatMap((g) => (g.rules as Obj[]).map((r) => r.alert as string));
-    for (const alert of alerts) expect(new Set(CASES.filter((c) => c.alert === alert).map((c) => c.firing.length > 0)), alert).toEqual(new Set([true, false]));
+    for (const alert of alerts)
+      expect(new Set(CASES.filter((c) => c.alert === alert).map((c) => c.firing.length > 0)), alert).toEqual(new Set([true, false]));
   });
 
   it.each(CASES.map((c, i) => [`${c.alert} ${c.firing.length > 0 ? "fires" : "stays silent"}`, i] as const))("%s (case %i)", (_name, i) => {
     const c = CASES[i]!;
     const severity = ((rules.groups as Obj[])[0]!.rules as Obj[]).find((r) => r.alert === c.alert)!.labels.severity as string;
     const file = join(dir, `test-${i}.yaml`);
-    writeFileSync(file, stringify({
-      rule_files: [rulesFile],
-      evaluation_interval: "1m",
-      tests: [{
-        interval: "1m",
-        input_series: c.series,
-        alert_rule_test: [{ eval_time: c.at, alertname: c.alert, exp_alerts: c.firing.map((labels) => ({ exp_labels: { severity, ...labels }, exp_annotations: annotations(c) })) }],
-      }],
-    }));
+    writeFileSync(
+      file,
+      stringify({
+        rule_files: [rulesFile],
+        evaluation_interval: "1m",
+        tests: [
+          {
+            interval: "1m",
+            input_series: c.series,
+            alert_rule_test: [
+              {
+                eval_time: c.at,
+                alertname: c.alert,
+                exp_alerts: c.firing.map((labels) => ({ exp_labels: { severity, ...labels }, exp_annotations: annotations(c) })),
+              },
+            ],
+          },
+        ],
+      }),
+    );
     // promtool compares labels and rendered annotations; a mismatch prints what it got.
     promtool(["test", "rules", file]);
   });
@@ -109,7 +192,10 @@ describe("the Grafana dashboard", () => {
   it("every query parses as PromQL (Grafana's variables filled in)", () => {
     const filled = dashboardExprs.map((e) => e.replaceAll("$__rate_interval", "5m").replaceAll("$job", ".*"));
     const file = join(dir, "dashboard-queries.yaml");
-    writeFileSync(file, stringify({ groups: [{ name: "dashboard", rules: filled.map((expr, i) => ({ record: `dashboard:query:${i}`, expr })) }] }));
+    writeFileSync(
+      file,
+      stringify({ groups: [{ name: "dashboard", rules: filled.map((expr, i) => ({ record: `dashboard:query:${i}`, expr })) }] }),
+    );
     expect(promtool(["check", "rules", file])).toContain(`SUCCESS: ${filled.length} rules found`);
   });
 

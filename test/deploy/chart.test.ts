@@ -10,12 +10,18 @@ import { CHART, defaultValues, find, renderChart, ROOT, valuePathsInTemplates, t
 import { helm } from "./helm.ts";
 
 const schemaJson = JSON.parse(readFileSync(join(CHART, "values.schema.json"), "utf8")) as Obj;
-const EXAMPLES = readdirSync(join(CHART, "examples")).filter((f) => f.endsWith(".yaml")).sort();
+const EXAMPLES = readdirSync(join(CHART, "examples"))
+  .filter((f) => f.endsWith(".yaml"))
+  .sort();
 const exampleValues = (f: string) => parse(readFileSync(join(CHART, "examples", f), "utf8")) as Obj;
 
 /** The controller's RBAC, exactly as the lead specified it (Kubernetes mode). */
 export const CLUSTER_RULES = [
-  { apiGroups: ["gateway.networking.k8s.io"], resources: ["gateways", "httproutes", "grpcroutes", "gatewayclasses", "referencegrants", "listenersets"], verbs: ["get", "list", "watch"] },
+  {
+    apiGroups: ["gateway.networking.k8s.io"],
+    resources: ["gateways", "httproutes", "grpcroutes", "gatewayclasses", "referencegrants", "listenersets"],
+    verbs: ["get", "list", "watch"],
+  },
   { apiGroups: ["gateway.networking.x-k8s.io"], resources: ["xlistenersets"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies/status"], verbs: ["get", "update", "patch"] },
@@ -49,7 +55,6 @@ describe("values.schema.json, as helm enforces it", () => {
   });
 });
 
-
 describe("values.yaml", () => {
   it("documents every value: a `# --` comment on the value, or on each value of its section", () => {
     const doc = parseDocument(readFileSync(join(CHART, "values.yaml"), "utf8"));
@@ -76,7 +81,10 @@ describe("values.yaml", () => {
       let v: unknown = values;
       let s: Obj | undefined = schemaJson;
       for (const key of path.split(".")) {
-        v = typeof v === "object" && v !== null && key in v ? (v as Obj)[key] : (missing.push(`${path} (values.yaml; ${files.join(", ")})`), undefined);
+        v =
+          typeof v === "object" && v !== null && key in v
+            ? (v as Obj)[key]
+            : (missing.push(`${path} (values.yaml; ${files.join(", ")})`), undefined);
         if (v === undefined) break;
         s = s?.$ref ? resolveRef(s.$ref as string) : s;
         s = (s?.properties as Obj | undefined)?.[key] as Obj | undefined;
@@ -92,7 +100,8 @@ describe("values.yaml", () => {
     const dead: string[] = [];
     const walk = (v: unknown, at: string) => {
       if (used.some((u) => u === at || at.startsWith(`${u}.`))) return;
-      if (typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length > 0) for (const [k, x] of Object.entries(v)) walk(x, at ? `${at}.${k}` : k);
+      if (typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length > 0)
+        for (const [k, x] of Object.entries(v)) walk(x, at ? `${at}.${k}` : k);
       else dead.push(at);
     };
     walk(defaultValues(), "");
@@ -100,7 +109,11 @@ describe("values.yaml", () => {
   });
 });
 
-const resolveRef = (ref: string): Obj => ref.replace(/^#\//, "").split("/").reduce((o: Obj, k) => o[k] as Obj, schemaJson);
+const resolveRef = (ref: string): Obj =>
+  ref
+    .replace(/^#\//, "")
+    .split("/")
+    .reduce((o: Obj, k) => o[k] as Obj, schemaJson);
 
 describe("rendered with the default values (Kubernetes mode)", () => {
   const r = renderChart();
@@ -111,10 +124,17 @@ describe("rendered with the default values (Kubernetes mode)", () => {
 
   it("renders exactly the Kubernetes-mode objects, all in the release namespace but the cluster-scoped ones", () => {
     expect(r.objects.map((o) => `${o.obj.kind}/${o.obj.metadata.name}`).sort()).toEqual([
-      "ClusterRole/portcullis", "ClusterRoleBinding/portcullis", "Deployment/portcullis", "PodDisruptionBudget/portcullis",
-      "Role/portcullis-leader-election", "RoleBinding/portcullis-leader-election", "Service/portcullis", "ServiceAccount/portcullis",
+      "ClusterRole/portcullis",
+      "ClusterRoleBinding/portcullis",
+      "Deployment/portcullis",
+      "PodDisruptionBudget/portcullis",
+      "Role/portcullis-leader-election",
+      "RoleBinding/portcullis-leader-election",
+      "Service/portcullis",
+      "ServiceAccount/portcullis",
     ]);
-    for (const { obj } of r.objects) expect(obj.metadata.namespace, obj.kind).toBe(obj.kind.startsWith("Cluster") ? undefined : "portcullis");
+    for (const { obj } of r.objects)
+      expect(obj.metadata.namespace, obj.kind).toBe(obj.kind.startsWith("Cluster") ? undefined : "portcullis");
   });
 
   it("Deployment: 2 replicas, surge-only rollout, pod labels match every selector", () => {
@@ -124,7 +144,9 @@ describe("rendered with the default values (Kubernetes mode)", () => {
     expect(pod.metadata.labels).toMatchObject(selector);
     expect(service.spec.selector).toEqual(selector);
     expect(find(r, "PodDisruptionBudget").spec).toEqual({ minAvailable: 1, selector: { matchLabels: selector } });
-    expect(pod.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.labelSelector.matchLabels).toEqual(selector);
+    expect(
+      pod.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.labelSelector.matchLabels,
+    ).toEqual(selector);
   });
 
   it("container: `serve` in-cluster, probes on the admin port, downward-API identity, PORTCULLIS_* flags", () => {
@@ -134,11 +156,21 @@ describe("rendered with the default values (Kubernetes mode)", () => {
     expect(container.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "admin" });
     const env = Object.fromEntries((container.env as Obj[]).map((e) => [e.name, e.value ?? e.valueFrom.fieldRef.fieldPath]));
     expect(env).toEqual({
-      POD_NAMESPACE: "metadata.namespace", POD_NAME: "metadata.name",
-      PORTCULLIS_CONTROLLER_NAME: "portcullis.io/gateway-controller", PORTCULLIS_ON_NO_ROUTE: "deny", PORTCULLIS_ON_NO_POLICY: "allow", PORTCULLIS_XFF_TRUSTED_HOPS: "0", PORTCULLIS_LOG_LEVEL: "info",
-      PORTCULLIS_SHUTDOWN_DELAY_SECONDS: "5", PORTCULLIS_SHUTDOWN_GRACE_SECONDS: "10", PORTCULLIS_LEASE_NAME: "portcullis-status-writer",
+      POD_NAMESPACE: "metadata.namespace",
+      POD_NAME: "metadata.name",
+      PORTCULLIS_CONTROLLER_NAME: "portcullis.io/gateway-controller",
+      PORTCULLIS_ON_NO_ROUTE: "deny",
+      PORTCULLIS_ON_NO_POLICY: "allow",
+      PORTCULLIS_XFF_TRUSTED_HOPS: "0",
+      PORTCULLIS_LOG_LEVEL: "info",
+      PORTCULLIS_SHUTDOWN_DELAY_SECONDS: "5",
+      PORTCULLIS_SHUTDOWN_GRACE_SECONDS: "10",
+      PORTCULLIS_LEASE_NAME: "portcullis-status-writer",
       PORTCULLIS_JWKS_FETCH_TIMEOUT_MS: "5000",
-      PORTCULLIS_AUTHZ_PORT: "9002", PORTCULLIS_FORWARD_AUTH_PORT: "9003", PORTCULLIS_ADMIN_PORT: "9090", PORTCULLIS_GRPC_PORT: "9001",
+      PORTCULLIS_AUTHZ_PORT: "9002",
+      PORTCULLIS_FORWARD_AUTH_PORT: "9003",
+      PORTCULLIS_ADMIN_PORT: "9090",
+      PORTCULLIS_GRPC_PORT: "9001",
     });
     expect(pod.spec.automountServiceAccountToken).toBe(true);
     expect(pod.spec.serviceAccountName).toBe(find(r, "ServiceAccount").metadata.name);
@@ -149,15 +181,29 @@ describe("rendered with the default values (Kubernetes mode)", () => {
   it("non-root, read-only root filesystem, no capabilities, seccomp RuntimeDefault; /tmp is an emptyDir", () => {
     expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } });
     expect(container.securityContext).toEqual({
-      allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" },
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
     });
     expect(container.volumeMounts).toEqual([{ name: "tmp", mountPath: "/tmp" }]);
     expect(pod.spec.volumes).toEqual([{ name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } }]);
   });
 
   it("Service: authz 9002, forward-auth 9003, admin 9090 (and gRPC ext_authz 9001), each to the container port of that name", () => {
-    expect(service.spec.ports.map((p: Obj) => [p.name, p.port, p.targetPort])).toEqual([["authz", 9002, "authz"], ["forward-auth", 9003, "forward-auth"], ["admin", 9090, "admin"], ["grpc", 9001, "grpc"]]);
-    expect(container.ports.map((p: Obj) => [p.name, p.containerPort])).toEqual([["authz", 9002], ["forward-auth", 9003], ["admin", 9090], ["grpc", 9001]]);
+    expect(service.spec.ports.map((p: Obj) => [p.name, p.port, p.targetPort])).toEqual([
+      ["authz", 9002, "authz"],
+      ["forward-auth", 9003, "forward-auth"],
+      ["admin", 9090, "admin"],
+      ["grpc", 9001, "grpc"],
+    ]);
+    expect(container.ports.map((p: Obj) => [p.name, p.containerPort])).toEqual([
+      ["authz", 9002],
+      ["forward-auth", 9003],
+      ["admin", 9090],
+      ["grpc", 9001],
+    ]);
   });
 
   it("RBAC: exactly the controller's rules, bound to its ServiceAccount; the Lease Role in the release namespace", () => {
@@ -167,17 +213,25 @@ describe("rendered with the default values (Kubernetes mode)", () => {
     expect(find(r, "ClusterRoleBinding")).toMatchObject({ roleRef: { kind: "ClusterRole", name: "portcullis" }, subjects: subject });
     expect(find(r, "RoleBinding")).toMatchObject({ roleRef: { kind: "Role", name: "portcullis-leader-election" }, subjects: subject });
   });
-
 });
 
 describe("rendered with other values", () => {
   it("standalone: manifests mounted from the chart's ConfigMap and an existing Secret, no RBAC, no token", () => {
     const r = renderChart(exampleValues("standalone.yaml"));
-    expect(r.objects.map((o) => o.obj.kind).sort()).toEqual(["ConfigMap", "Deployment", "PodDisruptionBudget", "Service", "ServiceAccount"]);
+    expect(r.objects.map((o) => o.obj.kind).sort()).toEqual([
+      "ConfigMap",
+      "Deployment",
+      "PodDisruptionBudget",
+      "Service",
+      "ServiceAccount",
+    ]);
     const pod = find(r, "Deployment").spec.template.spec;
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.containers[0].args).toEqual(["serve", "--manifests", "/etc/portcullis/manifests"]);
-    expect(pod.volumes[1]).toEqual({ name: "manifests", projected: { sources: [{ configMap: { name: "portcullis-manifests" } }, { secret: { name: "portcullis-api-keys" } }] } });
+    expect(pod.volumes[1]).toEqual({
+      name: "manifests",
+      projected: { sources: [{ configMap: { name: "portcullis-manifests" } }, { secret: { name: "portcullis-api-keys" } }] },
+    });
     expect(Object.keys(find(r, "ConfigMap").data)).toEqual(["00-gateway.yaml", "10-routes.yaml", "30-jwt.yaml"]);
     for (const text of Object.values(find(r, "ConfigMap").data as Record<string, string>)) expect(parse(text)).toHaveProperty("kind");
   });
@@ -208,7 +262,9 @@ describe("rendered with other values", () => {
     expect(env).toContainEqual({ name: "PORTCULLIS_GATEWAY_CLASS", value: "portcullis" });
     const policy = find(r, "NetworkPolicy");
     expect(policy.spec.policyTypes).toEqual(["Ingress"]);
-    expect(policy.spec.ingress[0].from).toEqual([{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "envoy-gateway-system" } } }]);
+    expect(policy.spec.ingress[0].from).toEqual([
+      { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "envoy-gateway-system" } } },
+    ]);
     expect(policy.spec.ingress[1].from).toBeUndefined();
   });
 
@@ -228,7 +284,13 @@ describe("rendered with other values", () => {
   });
 
   it("user affinity replaces the default anti-affinity; rbac.create=false renders no RBAC", () => {
-    const affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "pool", operator: "In", values: ["edge"] }] }] } } };
+    const affinity = {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchExpressions: [{ key: "pool", operator: "In", values: ["edge"] }] }],
+        },
+      },
+    };
     expect(find(renderChart({ affinity }), "Deployment").spec.template.spec.affinity).toEqual(affinity);
     expect(renderChart({ rbac: { create: false } }).objects.filter((o) => o.file === "rbac.yaml")).toEqual([]);
   });
@@ -239,7 +301,10 @@ describe("CRDs", () => {
     const source = readdirSync(join(ROOT, "crds")).sort();
     expect(readdirSync(join(CHART, "crds")).sort()).toEqual(source);
     for (const f of source) {
-      expect(readFileSync(join(CHART, "crds", f), "utf8") === readFileSync(join(ROOT, "crds", f), "utf8"), `${f} differs from crds/${f}: run make chart-crds`).toBe(true);
+      expect(
+        readFileSync(join(CHART, "crds", f), "utf8") === readFileSync(join(ROOT, "crds", f), "utf8"),
+        `${f} differs from crds/${f}: run make chart-crds`,
+      ).toBe(true);
     }
   });
 });

@@ -70,7 +70,15 @@ export function valuesFile(values: Obj): string {
 
 /** `helm template`; throws with helm's message when the chart refuses the values. */
 export function renderChart(overrides: Obj = {}, options: RenderOptions = {}): Rendered {
-  const args = ["template", options.releaseName ?? "portcullis", CHART, "--namespace", options.namespace ?? "portcullis", "-f", valuesFile(overrides)];
+  const args = [
+    "template",
+    options.releaseName ?? "portcullis",
+    CHART,
+    "--namespace",
+    options.namespace ?? "portcullis",
+    "-f",
+    valuesFile(overrides),
+  ];
   if (options.kubeconfig !== undefined) args.push("--validate", "--kubeconfig", options.kubeconfig);
   else for (const v of EXTRA_API_VERSIONS) args.push("--api-versions", v);
   const text = helm(args);
@@ -79,7 +87,9 @@ export function renderChart(overrides: Obj = {}, options: RenderOptions = {}): R
     if (doc.errors.length > 0) throw new Error(`helm template printed invalid YAML: ${doc.errors[0]!.message}\n${text}`);
     const obj = doc.toJS() as Obj | null;
     if (obj === null) continue;
-    const source = /^# Source: portcullis\/templates\/(\S+)/m.exec(doc.commentBefore ?? "")?.[1] ?? /# Source: portcullis\/templates\/(\S+)/.exec(doc.toString())?.[1];
+    const source =
+      /^# Source: portcullis\/templates\/(\S+)/m.exec(doc.commentBefore ?? "")?.[1] ??
+      /# Source: portcullis\/templates\/(\S+)/.exec(doc.toString())?.[1];
     if (source === undefined) throw new Error(`an object without helm's "# Source:" line: ${doc.toString().slice(0, 200)}`);
     objects.push({ file: source, obj });
   }
@@ -103,6 +113,9 @@ export function valuePathsInTemplates(): Map<string, string[]> {
 
 export function find(r: Rendered, kind: string, name?: string): Obj {
   const hit = r.objects.find((o) => o.obj.kind === kind && (name === undefined || o.obj.metadata?.name === name));
-  if (!hit) throw new Error(`no ${kind}${name ? ` ${name}` : ""} in the rendered chart: ${r.objects.map((o) => `${o.obj.kind}/${o.obj.metadata?.name}`).join(", ")}`);
+  if (!hit)
+    throw new Error(
+      `no ${kind}${name ? ` ${name}` : ""} in the rendered chart: ${r.objects.map((o) => `${o.obj.kind}/${o.obj.metadata?.name}`).join(", ")}`,
+    );
   return hit.obj;
 }

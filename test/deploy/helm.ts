@@ -26,7 +26,13 @@ let helmHome: string | undefined;
 /** Runs helm with `args`; on failure the error's message carries helm's stderr (its reason). */
 export function helm(args: readonly string[]): string {
   helmHome ??= mkdtempSync(join(tmpdir(), "portcullis-helm-"));
-  const env = { PATH: process.env.PATH ?? "", HOME: helmHome, HELM_CACHE_HOME: join(helmHome, "cache"), HELM_CONFIG_HOME: join(helmHome, "config"), HELM_DATA_HOME: join(helmHome, "data") };
+  const env = {
+    PATH: process.env.PATH ?? "",
+    HOME: helmHome,
+    HELM_CACHE_HOME: join(helmHome, "cache"),
+    HELM_CONFIG_HOME: join(helmHome, "config"),
+    HELM_DATA_HOME: join(helmHome, "data"),
+  };
   try {
     return execFileSync(helmPath(), args, { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 });
   } catch (e) {

@@ -36,7 +36,14 @@ const monitoringCrd = (kind: string, plural: string) => ({
     group: "monitoring.coreos.com",
     names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
     scope: "Namespaced",
-    versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }],
+    versions: [
+      {
+        name: "v1",
+        served: true,
+        storage: true,
+        schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+      },
+    ],
   },
 });
 
@@ -44,7 +51,8 @@ beforeAll(async () => {
   server = await startApiServer();
   const crds = [join(ROOT, "crds"), join(ROOT, "test/kube/crds/gateway-api.yaml")];
   for (const c of crds) kubectl(["apply", "-f", c]);
-  for (const crd of [monitoringCrd("ServiceMonitor", "servicemonitors"), monitoringCrd("PrometheusRule", "prometheusrules")]) kubectl(["apply", "-f", "-"], JSON.stringify(crd));
+  for (const crd of [monitoringCrd("ServiceMonitor", "servicemonitors"), monitoringCrd("PrometheusRule", "prometheusrules")])
+    kubectl(["apply", "-f", "-"], JSON.stringify(crd));
   kubectl(["wait", "--for", "condition=established", "--timeout", "60s", "crd", "--all"]);
   // What README's Kubernetes mode section says, on a cluster with only the CRDs: maas-system comes from the examples.
   examplesApplied = kubectl(["apply", "-f", join(ROOT, "deploy/examples")]);
@@ -57,12 +65,19 @@ afterAll(async () => {
 
 describe("kubectl apply -f deploy/examples/ on a cluster with only the CRDs", () => {
   it("creates its namespace and every example object", () => {
-    const created = examplesApplied.trim().split("\n").map((l) => l.replace(/ (created|configured|unchanged)$/, ""));
+    const created = examplesApplied
+      .trim()
+      .split("\n")
+      .map((l) => l.replace(/ (created|configured|unchanged)$/, ""));
     expect(created[0]).toBe("namespace/maas-system");
     const files = readdirSync(join(ROOT, "deploy/examples")).filter((f) => f.endsWith(".yaml"));
-    const objects = files.flatMap((f) => parseAllDocuments(readFileSync(join(ROOT, "deploy/examples", f), "utf8")).map((d) => d.toJS() as Obj)).filter((o) => o !== null);
+    const objects = files
+      .flatMap((f) => parseAllDocuments(readFileSync(join(ROOT, "deploy/examples", f), "utf8")).map((d) => d.toJS() as Obj))
+      .filter((o) => o !== null);
     expect(created).toHaveLength(objects.length);
-    expect(kubectl(["get", "securitypolicies", "-n", "maas-system", "-o", "name"]).trim().split("\n").length).toBe(objects.filter((o) => o.kind === "SecurityPolicy").length);
+    expect(kubectl(["get", "securitypolicies", "-n", "maas-system", "-o", "name"]).trim().split("\n").length).toBe(
+      objects.filter((o) => o.kind === "SecurityPolicy").length,
+    );
   });
 });
 
@@ -70,7 +85,9 @@ describe("kubectl apply --dry-run=server on kube-apiserver 1.20", () => {
   it("the chart with default values", () => {
     const r = renderChart({}, { kubeconfig: server.kubeconfigPath });
     const stored = dryRun(r.yaml);
-    expect(stored.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(r.objects.map((o) => `${o.obj.kind}/${o.obj.metadata.name}`).sort());
+    expect(stored.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
+      r.objects.map((o) => `${o.obj.kind}/${o.obj.metadata.name}`).sort(),
+    );
     // 1.20 predates policy/v1: helm asked the server, and the chart chose policy/v1beta1.
     expect(apiVersions).not.toContain("policy/v1");
     expect(stored.find((o) => o.kind === "PodDisruptionBudget")!.apiVersion).toBe("policy/v1beta1");
@@ -109,7 +126,8 @@ describe("kubectl apply --dry-run=server on kube-apiserver 1.20", () => {
       const objs = parseAllDocuments(readFileSync(join(ROOT, "deploy/proxies/envoy-gateway", file), "utf8")).map((d) => d.toJS() as Obj);
       const stored = dryRun(toYaml(objs));
       expect(stored.map((o) => o.kind)).toEqual(["SecurityPolicy", "ReferenceGrant"]);
-      for (const [i, o] of objs.entries()) expect(stored[i]!.spec, `${o.kind}: nothing pruned (defaults may be added)`).toMatchObject(o.spec);
+      for (const [i, o] of objs.entries())
+        expect(stored[i]!.spec, `${o.kind}: nothing pruned (defaults may be added)`).toMatchObject(o.spec);
     });
   }
 });
@@ -133,7 +151,16 @@ describe("the chart and the kustomize base are the same objects", () => {
 describe("RBAC, installed for real and asked with kubectl auth can-i", () => {
   const sa = "system:serviceaccount:portcullis:portcullis";
   const can = (verb: string, resource: string, ns?: string, subresource?: string) => {
-    const args = ["auth", "can-i", verb, resource, "--as", sa, ...(ns ? ["-n", ns] : ["--all-namespaces"]), ...(subresource ? ["--subresource", subresource] : [])];
+    const args = [
+      "auth",
+      "can-i",
+      verb,
+      resource,
+      "--as",
+      sa,
+      ...(ns ? ["-n", ns] : ["--all-namespaces"]),
+      ...(subresource ? ["--subresource", subresource] : []),
+    ];
     try {
       return kubectl(args).trim() === "yes";
     } catch (e) {
@@ -144,7 +171,9 @@ describe("RBAC, installed for real and asked with kubectl auth can-i", () => {
 
   let release: Obj;
   beforeAll(() => {
-    release = JSON.parse(helm(["install", "portcullis", CHART, "--namespace", "portcullis", "--kubeconfig", server.kubeconfigPath, "-o", "json"])) as Obj;
+    release = JSON.parse(
+      helm(["install", "portcullis", CHART, "--namespace", "portcullis", "--kubeconfig", server.kubeconfigPath, "-o", "json"]),
+    ) as Obj;
   });
   afterAll(() => {
     helm(["uninstall", "portcullis", "--namespace", "portcullis", "--kubeconfig", server.kubeconfigPath]);
@@ -152,20 +181,43 @@ describe("RBAC, installed for real and asked with kubectl auth can-i", () => {
 
   it("helm install deploys the release, and its NOTES name the two decision endpoints", () => {
     expect(release.info.status).toBe("deployed");
-    expect(kubectl(["get", "deployment", "portcullis", "-n", "portcullis", "-o", "jsonpath={.metadata.labels.app\\.kubernetes\\.io/managed-by}"])).toBe("Helm");
+    expect(
+      kubectl([
+        "get",
+        "deployment",
+        "portcullis",
+        "-n",
+        "portcullis",
+        "-o",
+        "jsonpath={.metadata.labels.app\\.kubernetes\\.io/managed-by}",
+      ]),
+    ).toBe("Helm");
     expect(release.info.notes).toContain("http://portcullis.portcullis.svc:9002");
     expect(release.info.notes).toContain("http://portcullis.portcullis.svc:9003");
   });
 
   it("may read what policies refer to, in every namespace", () => {
-    for (const r of ["gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io", "grpcroutes.gateway.networking.k8s.io", "gatewayclasses.gateway.networking.k8s.io", "referencegrants.gateway.networking.k8s.io", "listenersets.gateway.networking.k8s.io", "securitypolicies.gateway.envoyproxy.io", "secrets", "configmaps", "namespaces"]) {
+    for (const r of [
+      "gateways.gateway.networking.k8s.io",
+      "httproutes.gateway.networking.k8s.io",
+      "grpcroutes.gateway.networking.k8s.io",
+      "gatewayclasses.gateway.networking.k8s.io",
+      "referencegrants.gateway.networking.k8s.io",
+      "listenersets.gateway.networking.k8s.io",
+      "securitypolicies.gateway.envoyproxy.io",
+      "secrets",
+      "configmaps",
+      "namespaces",
+    ]) {
       for (const verb of ["get", "list", "watch"]) expect(can(verb, r), `${verb} ${r}`).toBe(true);
     }
   });
 
   it("may write SecurityPolicy status and Events, nothing else of theirs", () => {
-    for (const verb of ["get", "update", "patch"]) expect(can(verb, "securitypolicies.gateway.envoyproxy.io", undefined, "status"), `${verb} status`).toBe(true);
-    for (const verb of ["create", "update", "patch", "delete"]) expect(can(verb, "securitypolicies.gateway.envoyproxy.io"), `${verb} securitypolicies`).toBe(false);
+    for (const verb of ["get", "update", "patch"])
+      expect(can(verb, "securitypolicies.gateway.envoyproxy.io", undefined, "status"), `${verb} status`).toBe(true);
+    for (const verb of ["create", "update", "patch", "delete"])
+      expect(can(verb, "securitypolicies.gateway.envoyproxy.io"), `${verb} securitypolicies`).toBe(false);
     for (const r of ["events", "events.events.k8s.io"]) {
       expect([can("create", r, "apps"), can("patch", r, "apps"), can("delete", r, "apps")], r).toEqual([true, true, false]);
     }
@@ -175,7 +227,14 @@ describe("RBAC, installed for real and asked with kubectl auth can-i", () => {
   });
 
   it("may get, create and update Leases in its own namespace only", () => {
-    expect(["get", "create", "update", "list", "watch", "delete"].map((v) => can(v, "leases.coordination.k8s.io", "portcullis"))).toEqual([true, true, true, false, false, false]);
+    expect(["get", "create", "update", "list", "watch", "delete"].map((v) => can(v, "leases.coordination.k8s.io", "portcullis"))).toEqual([
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
     expect(can("create", "leases.coordination.k8s.io", "kube-system")).toBe(false);
   });
 });

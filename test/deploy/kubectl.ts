@@ -19,7 +19,11 @@ export function kubectlPath(): string {
 /** Runs kubectl (with `kubeconfig` unless it is ""); on failure the error carries kubectl's stderr. */
 export function kubectl(kubeconfig: string, args: string[], input?: string): string {
   try {
-    return execFileSync(kubectlPath(), [...(kubeconfig ? ["--kubeconfig", kubeconfig] : []), ...args], { input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+    return execFileSync(kubectlPath(), [...(kubeconfig ? ["--kubeconfig", kubeconfig] : []), ...args], {
+      input,
+      encoding: "utf8",
+      stdio: ["pipe", "pipe", "pipe"],
+    });
   } catch (e) {
     const err = e as { stderr?: string; stdout?: string };
     throw new Error(`kubectl ${args.join(" ")} failed:\n${err.stderr ?? ""}${err.stdout ?? ""}`);

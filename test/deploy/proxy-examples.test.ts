@@ -14,9 +14,18 @@ const docs = (file: string): Obj[] => parseAllDocuments(readFileSync(join(PROXIE
 const lower = (xs: readonly string[]) => xs.map((x) => x.toLowerCase()).sort();
 
 /** What deploy/examples' policies read and set. */
-const examples = readdirSync(join(ROOT, "deploy/examples")).filter((f) => f.endsWith(".yaml")).flatMap((f) => parseAllDocuments(readFileSync(join(ROOT, "deploy/examples", f), "utf8")).map((d) => d.toJS() as Obj));
+const examples = readdirSync(join(ROOT, "deploy/examples"))
+  .filter((f) => f.endsWith(".yaml"))
+  .flatMap((f) => parseAllDocuments(readFileSync(join(ROOT, "deploy/examples", f), "utf8")).map((d) => d.toJS() as Obj));
 const policies = examples.filter((o) => o?.kind === "SecurityPolicy");
-const IDENTITY = lower([...new Set(policies.flatMap((p) => [...(p.spec.jwt?.providers ?? []).flatMap((pr: Obj) => (pr.claimToHeaders ?? []).map((c: Obj) => c.header)), ...(p.spec.apiKeyAuth?.forwardClientIDHeader ? [p.spec.apiKeyAuth.forwardClientIDHeader] : [])]))]);
+const IDENTITY = lower([
+  ...new Set(
+    policies.flatMap((p) => [
+      ...(p.spec.jwt?.providers ?? []).flatMap((pr: Obj) => (pr.claimToHeaders ?? []).map((c: Obj) => c.header)),
+      ...(p.spec.apiKeyAuth?.forwardClientIDHeader ? [p.spec.apiKeyAuth.forwardClientIDHeader] : []),
+    ]),
+  ),
+]);
 const API_KEY_HEADERS = lower(policies.flatMap((p) => (p.spec.apiKeyAuth?.extractFrom ?? []).flatMap((e: Obj) => e.headers ?? [])));
 const CREDENTIALS = lower(["authorization", ...API_KEY_HEADERS]);
 /** Every spelling of `name` with at least one "-" written as "_" (x-user-id: x_user_id, x_user-id, x-user_id). */
@@ -52,7 +61,10 @@ describe("plain Envoy (envoy/envoy.yaml)", () => {
     expect(extAuthz.http_service.server_uri.uri).toBe(`http://${HOSTNAME}:${portOf("authz")}`);
     expect(extAuthz.http_service.path_prefix).toBeUndefined();
     const cluster = (bootstrap.static_resources.clusters as Obj[]).find((c) => c.name === extAuthz.http_service.server_uri.cluster)!;
-    expect(cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: HOSTNAME, port_value: portOf("authz") });
+    expect(cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({
+      address: HOSTNAME,
+      port_value: portOf("authz"),
+    });
   });
 
   it("sends the credential headers, scopes to a Gateway that exists, lets exactly the identity headers upstream", () => {
@@ -61,8 +73,13 @@ describe("plain Envoy (envoy/envoy.yaml)", () => {
     expect(request.headers_to_add).toEqual([{ key: "x-portcullis-gateway", value: GATEWAYS[0] }]);
     expect(patterns(extAuthz.http_service.authorization_response.allowed_upstream_headers.patterns)).toEqual(IDENTITY);
     // CORS: Origin and the preflight's request headers in, Access-Control-* out to the client.
-    expect(patterns(request.allowed_headers.patterns)).toEqual(expect.arrayContaining(["origin", "access-control-request-*", "x-forwarded-for"]));
-    expect(patterns(extAuthz.http_service.authorization_response.allowed_client_headers_on_success.patterns)).toEqual(["access-control-*", "vary"]);
+    expect(patterns(request.allowed_headers.patterns)).toEqual(
+      expect.arrayContaining(["origin", "access-control-request-*", "x-forwarded-for"]),
+    );
+    expect(patterns(extAuthz.http_service.authorization_response.allowed_client_headers_on_success.patterns)).toEqual([
+      "access-control-*",
+      "vary",
+    ]);
   });
 
   it("refuses header names with underscores, which ext_authz would never show Portcullis", () => {
@@ -114,7 +131,9 @@ describe("Envoy Gateway over gRPC with route metadata (envoy-gateway/securitypol
     expect(ext.grpc.backendRefs).toEqual([{ name: service.metadata.name, namespace: service.metadata.namespace, port: portOf("grpc") }]);
     expect(ext.includeRouteMetadata).toBe(true);
     const [target] = policy.spec.targetRefs as Obj[];
-    expect(ext.contextExtensions).toEqual([{ name: "portcullis.io/gateway", type: "Value", value: `${policy.metadata.namespace}/${target!.name}` }]);
+    expect(ext.contextExtensions).toEqual([
+      { name: "portcullis.io/gateway", type: "Value", value: `${policy.metadata.namespace}/${target!.name}` },
+    ]);
     // Every header goes to Portcullis over gRPC when none is listed (underscore spellings included).
     expect(ext.headersToExtAuth).toBeUndefined();
   });
@@ -174,8 +193,18 @@ describe("Caddy and nginx (run for real by test/e2e)", () => {
     expect(readFileSync(join(PROXIES, "nginx/portcullis.conf"), "utf8")).toContain(`server ${target};`);
   });
   it("every YAML example parses without errors", () => {
-    for (const f of ["envoy/envoy.yaml", "envoy-gateway/securitypolicy-extauth.yaml", "envoy-gateway/securitypolicy-extauth-grpc.yaml", "envoy-gateway/clienttrafficpolicy.yaml", "istio/portcullis.yaml", "traefik/middleware.yaml"]) {
-      expect(parseAllDocuments(readFileSync(join(PROXIES, f), "utf8")).flatMap((d) => d.errors.map((e) => e.message)), f).toEqual([]);
+    for (const f of [
+      "envoy/envoy.yaml",
+      "envoy-gateway/securitypolicy-extauth.yaml",
+      "envoy-gateway/securitypolicy-extauth-grpc.yaml",
+      "envoy-gateway/clienttrafficpolicy.yaml",
+      "istio/portcullis.yaml",
+      "traefik/middleware.yaml",
+    ]) {
+      expect(
+        parseAllDocuments(readFileSync(join(PROXIES, f), "utf8")).flatMap((d) => d.errors.map((e) => e.message)),
+        f,
+      ).toEqual([]);
     }
   });
 });

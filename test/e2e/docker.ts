@@ -25,7 +25,9 @@ export function requireDocker(): void {
   try {
     execFileSync("docker", ["info"], { stdio: "ignore" });
   } catch {
-    throw new Error("no Docker daemon answers on /var/run/docker.sock: run `make test` (it starts one), or `bash test/e2e/ensure-docker.sh start` as root");
+    throw new Error(
+      "no Docker daemon answers on /var/run/docker.sock: run `make test` (it starts one), or `bash test/e2e/ensure-docker.sh start` as root",
+    );
   }
 }
 
@@ -33,7 +35,13 @@ export function requireDocker(): void {
 export function buildImage(image: string): number {
   const started = Date.now();
   try {
-    execFileSync("bash", ["deploy/image/build.sh"], { cwd: ROOT, env: { ...process.env, IMAGE: image }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
+    execFileSync("bash", ["deploy/image/build.sh"], {
+      cwd: ROOT,
+      env: { ...process.env, IMAGE: image },
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      maxBuffer: 64 * 1024 * 1024,
+    });
   } catch (e) {
     const err = e as { stderr?: string; stdout?: string };
     throw new Error(`building ${image} failed:\n${(err.stderr ?? "").split("\n").slice(-40).join("\n")}`);

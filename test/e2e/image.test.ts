@@ -68,8 +68,14 @@ describe("standalone mode in a hardened container", () => {
   it("answers /readyz, an Envoy ext_authz check and a forward-auth check", async () => {
     expect((await fetch(`${url(9090)}/readyz`)).status).toBe(200);
     const allowed = await send(`${url(9002)}/v1/models`, { headers: { host: HOST, ...KEY } });
-    expect([allowed.status, allowed.header("x-user-id"), allowed.header("x-envoy-auth-headers-to-remove")]).toEqual([200, "alice", "x-api-key,x-user-email,x-user-group"]);
-    const denied = await send(`${url(9003)}/`, { headers: { "x-forwarded-method": "GET", "x-forwarded-host": HOST, "x-forwarded-uri": "/v1/chat" } });
+    expect([allowed.status, allowed.header("x-user-id"), allowed.header("x-envoy-auth-headers-to-remove")]).toEqual([
+      200,
+      "alice",
+      "x-api-key,x-user-email,x-user-group",
+    ]);
+    const denied = await send(`${url(9003)}/`, {
+      headers: { "x-forwarded-method": "GET", "x-forwarded-host": HOST, "x-forwarded-uri": "/v1/chat" },
+    });
     expect([denied.status, denied.header("www-authenticate")]).toEqual([401, `Bearer realm="http://${HOST}/v1/chat"`]);
   });
 
@@ -114,9 +120,11 @@ describe("Kubernetes mode: in-cluster config, the chart's RBAC, env and args", (
     for (const f of ["token", "ca.crt", "namespace"]) chmodSync(join(saDir, f), 0o644);
     const spec = find(chart, "Deployment").spec.template.spec.containers[0];
     const env: Record<string, string> = {};
-    for (const e of spec.env as Obj[]) env[e.name] = e.value ?? { "metadata.namespace": "portcullis", "metadata.name": POD }[e.valueFrom.fieldRef.fieldPath as string];
+    for (const e of spec.env as Obj[])
+      env[e.name] = e.value ?? { "metadata.namespace": "portcullis", "metadata.name": POD }[e.valueFrom.fieldRef.fieldPath as string];
     // Host networking reaches the API server on loopback; the ports move to free ones.
-    for (const name of ["AUTHZ", "FORWARD_AUTH", "ADMIN", "GRPC"]) env[`PORTCULLIS_${name}_PORT`] = String((ports[name] = await freePort()));
+    for (const name of ["AUTHZ", "FORWARD_AUTH", "ADMIN", "GRPC"])
+      env[`PORTCULLIS_${name}_PORT`] = String((ports[name] = await freePort()));
     env.KUBERNETES_SERVICE_HOST = "127.0.0.1";
     env.KUBERNETES_SERVICE_PORT = new URL(server.server).port;
     container = await new HardenedContainer(IMAGE)
@@ -163,7 +171,10 @@ describe("Kubernetes mode: in-cluster config, the chart's RBAC, env and args", (
     });
     await until("status on every example policy", () => {
       const list = JSON.parse(k(["get", "securitypolicies", "-n", "maas-system", "-o", "json"])) as { items: Obj[] };
-      return list.items.length === EXAMPLE_POLICIES && list.items.every((p) => p.status?.ancestors?.some((a: Obj) => a.controllerName === "portcullis.io/gateway-controller"));
+      return (
+        list.items.length === EXAMPLE_POLICIES &&
+        list.items.every((p) => p.status?.ancestors?.some((a: Obj) => a.controllerName === "portcullis.io/gateway-controller"))
+      );
     });
   }, 150_000);
 });

@@ -10,8 +10,21 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isHeaderLines, send, type HeaderLines, type RawResponse } from "../support/http.ts";
 import {
-  examplesWithSituations, exampleToken, freePort, HOST, PROXIES, replaceOnce, requireProgram, startDaemon, startPortcullis, startUpstream, waitUntil,
-  type Daemon, type Portcullis, type Seen, type Upstream,
+  examplesWithSituations,
+  exampleToken,
+  freePort,
+  HOST,
+  PROXIES,
+  replaceOnce,
+  requireProgram,
+  startDaemon,
+  startPortcullis,
+  startUpstream,
+  waitUntil,
+  type Daemon,
+  type Portcullis,
+  type Seen,
+  type Upstream,
 } from "./support.ts";
 
 const ALICE_KEY = "example-alice-key-change-me";
@@ -69,7 +82,9 @@ async function startNginx(): Promise<Proxy> {
     chmodSync(join(dir, t), 0o777);
   }
   // The smallest main configuration around the example, as /etc/nginx/nginx.conf is around conf.d/.
-  writeFileSync(join(dir, "nginx.conf"), `
+  writeFileSync(
+    join(dir, "nginx.conf"),
+    `
 daemon off;
 worker_processes 1;
 pid ${dir}/nginx.pid;
@@ -84,8 +99,11 @@ http {
   scgi_temp_path ${dir}/scgi;
   include ${dir}/portcullis.conf;
 }
-`);
-  const daemon = startDaemon("nginx", requireProgram("nginx"), ["-e", join(dir, "nginx.log"), "-p", dir, "-c", join(dir, "nginx.conf")], { dir });
+`,
+  );
+  const daemon = startDaemon("nginx", requireProgram("nginx"), ["-e", join(dir, "nginx.log"), "-p", dir, "-c", join(dir, "nginx.conf")], {
+    dir,
+  });
   const url = `http://127.0.0.1:${port}`;
   await waitUntil(daemon, 20_000, async () => (await send(`${url}/healthz`, { headers: { host: HOST } })).status === 200);
   return { ...daemon, url };
@@ -95,7 +113,12 @@ http {
  * Sends through the proxy; returns the response and what the upstream saw (undefined: never reached).
  * Header lines (repeats kept) are sent as given, Host included; an object gets HOST unless it names one.
  */
-async function through(proxy: Proxy, path: string, headers: Record<string, string> | HeaderLines = {}, init: { method?: string; body?: string } = {}): Promise<{ r: RawResponse; up: Seen | undefined }> {
+async function through(
+  proxy: Proxy,
+  path: string,
+  headers: Record<string, string> | HeaderLines = {},
+  init: { method?: string; body?: string } = {},
+): Promise<{ r: RawResponse; up: Seen | undefined }> {
   const before = upstream.seen.length;
   const r = await send(proxy.url, { ...init, rawPath: path, headers: isHeaderLines(headers) ? headers : { host: HOST, ...headers } });
   const up = upstream.seen.length > before ? upstream.seen[upstream.seen.length - 1] : undefined;
@@ -172,7 +195,7 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
       if (deniedBody === "portcullis-json") expect(r.json().code).toBe("jwt_audience");
     });
 
-    it("a verified token whose sub is padded (`\" admin \"`): 403, never forwarded for the upstream to read as `admin` (issue 12.6)", async () => {
+    it('a verified token whose sub is padded (`" admin "`): 403, never forwarded for the upstream to read as `admin` (issue 12.6)', async () => {
       const { r, up } = await through(proxy(), "/v1/chat/completions", { authorization: `Bearer ${exampleToken(" admin ")}` });
       expect([r.status, up]).toEqual([403, undefined]);
       if (deniedBody === "portcullis-json") expect(r.json().code).toBe("identity_unforwardable");
@@ -190,13 +213,24 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
     });
 
     it("a client cannot describe its own 'original request' to reach an open route's decision", async () => {
-      const lies = { "x-forwarded-uri": "/healthz", "x-forwarded-method": "GET", "x-original-uri": "/healthz", "x-original-method": "GET", "x-forwarded-host": HOST };
+      const lies = {
+        "x-forwarded-uri": "/healthz",
+        "x-forwarded-method": "GET",
+        "x-original-uri": "/healthz",
+        "x-original-method": "GET",
+        "x-forwarded-host": HOST,
+      };
       const { r, up } = await through(proxy(), "/v1/models", lies);
       expect([r.status, up]).toEqual([401, undefined]);
     });
 
     describe("the upstream runs what Portcullis decided (issue 12.1)", () => {
-      for (const uri of ["/v1/admin/tenants/../../../healthz", "/v1/admin/tenants/%2e%2e/%2e%2e/%2e%2e/healthz", "/v1/admin/tenants/%2E%2E/%2E%2E/%2E%2E/healthz", "/v1/admin/tenants#/../../../healthz"]) {
+      for (const uri of [
+        "/v1/admin/tenants/../../../healthz",
+        "/v1/admin/tenants/%2e%2e/%2e%2e/%2e%2e/healthz",
+        "/v1/admin/tenants/%2E%2E/%2E%2E/%2E%2E/healthz",
+        "/v1/admin/tenants#/../../../healthz",
+      ]) {
         it(`GET ${uri} is refused (400), never decided as the open /healthz while the app runs /v1/admin`, async () => {
           const { r, up } = await through(proxy(), uri, spoof);
           expect([r.status, up?.url]).toEqual([400, undefined]);
@@ -209,7 +243,11 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
     });
 
     describe("CORS behind a forward-auth proxy (issue 12.2)", () => {
-      const preflight = { origin: "https://app.example.com", "access-control-request-method": "POST", "access-control-request-headers": "x-api-key" };
+      const preflight = {
+        origin: "https://app.example.com",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "x-api-key",
+      };
       it("a preflight from an allowed origin: 204 with the Access-Control-* headers, and the upstream never sees the OPTIONS", async () => {
         const { r, up } = await through(proxy(), "/v1/embeddings", preflight, { method: "OPTIONS" });
         expect([r.status, up]).toEqual([204, undefined]);
@@ -261,7 +299,10 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
         });
       }
       it("X-Original-URL / X-Rewrite-URL naming a protected path never reach the upstream (IIS and older Symfony run that URL instead)", async () => {
-        const { r, up } = await through(proxy(), "/healthz", { "x-original-url": "/v1/admin/tenants", "x-rewrite-url": "/v1/admin/tenants" });
+        const { r, up } = await through(proxy(), "/healthz", {
+          "x-original-url": "/v1/admin/tenants",
+          "x-rewrite-url": "/v1/admin/tenants",
+        });
         expect([r.status, up?.headers["x-original-url"], up?.headers["x-rewrite-url"]]).toEqual([200, undefined, undefined]);
       });
       it("`?a=1;access_token=<forged token>` on an optional-JWT rule: 401 (Rack 2 and older Python read the token at ';')", async () => {
@@ -331,11 +372,19 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
         expect([r.status, up?.headers["x-user-id"], up?.headers.cookie]).toEqual([200, "alice", "theme=dark; lang=en"]);
       });
       it("the cookies left reach the upstream byte for byte, placeholder-like text included", async () => {
-        const { r, up } = await through(proxy(), "/sanitized", { host, cookie: `maas_key=${ALICE_KEY}; theme={http.request.uri}; x={http.reverse_proxy.header.Cookie}` });
+        const { r, up } = await through(proxy(), "/sanitized", {
+          host,
+          cookie: `maas_key=${ALICE_KEY}; theme={http.request.uri}; x={http.reverse_proxy.header.Cookie}`,
+        });
         expect([r.status, up?.headers.cookie]).toEqual([200, "theme={http.request.uri}; x={http.reverse_proxy.header.Cookie}"]);
       });
       it("the key cookie on a Cookie line of its own, the others on another: the upstream gets one Cookie line without it", async () => {
-        const lines: HeaderLines = [["host", host], ["cookie", "theme=dark"], ["cookie", `maas_key=${ALICE_KEY}`], ["cookie", "lang=en"]];
+        const lines: HeaderLines = [
+          ["host", host],
+          ["cookie", "theme=dark"],
+          ["cookie", `maas_key=${ALICE_KEY}`],
+          ["cookie", "lang=en"],
+        ];
         const { r, up } = await through(proxy(), "/sanitized", lines);
         expect([r.status, up?.headers["x-user-id"]]).toEqual([200, "alice"]);
         expect(up!.cgi.HTTP_COOKIE).toEqual(["theme=dark; lang=en"]);
@@ -347,12 +396,26 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
         expect(Object.keys(up!.headers)).not.toContain("cookie");
       });
       it("a second key in the other configured source is stripped too: the key read from X-API-Key, another in the cookie", async () => {
-        const { r, up } = await through(proxy(), "/sanitized", { host, "x-api-key": ALICE_KEY, cookie: `maas_key=${CI_RUNNER_KEY}; theme=dark` });
-        expect([r.status, up?.headers["x-user-id"], up?.headers["x-api-key"], up?.headers.cookie]).toEqual([200, "alice", undefined, "theme=dark"]);
+        const { r, up } = await through(proxy(), "/sanitized", {
+          host,
+          "x-api-key": ALICE_KEY,
+          cookie: `maas_key=${CI_RUNNER_KEY}; theme=dark`,
+        });
+        expect([r.status, up?.headers["x-user-id"], up?.headers["x-api-key"], up?.headers.cookie]).toEqual([
+          200,
+          "alice",
+          undefined,
+          "theme=dark",
+        ]);
       });
       it("a second key in the other configured source is stripped too: the key read from the cookie, another (empty) X-API-Key", async () => {
         const { r, up } = await through(proxy(), "/sanitized", { host, "x-api-key": "", cookie: `theme=dark; maas_key=${ALICE_KEY}` });
-        expect([r.status, up?.headers["x-user-id"], up?.headers["x-api-key"], up?.headers.cookie]).toEqual([200, "alice", undefined, "theme=dark"]);
+        expect([r.status, up?.headers["x-user-id"], up?.headers["x-api-key"], up?.headers.cookie]).toEqual([
+          200,
+          "alice",
+          undefined,
+          "theme=dark",
+        ]);
       });
       it("a route whose policy reads the cookie without sanitize: the client's cookies, key included, reach the upstream unchanged", async () => {
         const cookie = `theme=dark; maas_key=${ALICE_KEY}`;
@@ -369,7 +432,11 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
         expect(Object.keys(bare.up!.headers)).not.toContain("cookie");
       });
       it("a client's x-portcullis-cookie cannot keep the key cookie on a sanitized route", async () => {
-        const { r, up } = await through(proxy(), "/sanitized", { host, cookie: `maas_key=${ALICE_KEY}; theme=dark`, "x-portcullis-cookie": "keep" });
+        const { r, up } = await through(proxy(), "/sanitized", {
+          host,
+          cookie: `maas_key=${ALICE_KEY}; theme=dark`,
+          "x-portcullis-cookie": "keep",
+        });
         expect([r.status, up?.headers.cookie]).toEqual([200, "theme=dark"]);
       });
     });
@@ -377,7 +444,13 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
     it("every header Portcullis sets or lists for removal is cleared by the proxy: spoofed copies and the sanitized key never reach the upstream (issue 16)", async () => {
       // What Portcullis itself answers for this request on its forward-auth port.
       const direct = await send(`http://127.0.0.1:${portcullis.forwardAuth}/`, {
-        headers: { "x-forwarded-method": "GET", "x-forwarded-uri": "/v1/models", "x-forwarded-host": HOST, "x-portcullis-gateway": "maas-system/maas-gateway", "x-api-key": ALICE_KEY },
+        headers: {
+          "x-forwarded-method": "GET",
+          "x-forwarded-uri": "/v1/models",
+          "x-forwarded-host": HOST,
+          "x-portcullis-gateway": "maas-system/maas-gateway",
+          "x-api-key": ALICE_KEY,
+        },
       });
       expect(direct.status).toBe(200);
       const listed = direct.header("x-envoy-auth-headers-to-remove")!.split(",");
@@ -392,7 +465,12 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
 
     it("a POST body goes to the upstream untouched (the check itself carries none)", async () => {
       const body = JSON.stringify({ prompt: "x".repeat(20_000) });
-      const { r, up } = await through(proxy(), "/v1/models", { "x-api-key": ALICE_KEY, "content-type": "application/json" }, { method: "POST", body });
+      const { r, up } = await through(
+        proxy(),
+        "/v1/models",
+        { "x-api-key": ALICE_KEY, "content-type": "application/json" },
+        { method: "POST", body },
+      );
       expect(r.status).toBe(200);
       expect([up!.method, up!.body === body]).toEqual(["POST", true]);
     });
@@ -409,7 +487,10 @@ describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
 
   it("what copy_headers alone does with a client's X-User-Id when Portcullis' answer has none (why the example strips and cleans up)", async () => {
     const bare = join(caddy.dir, "Bare.Caddyfile");
-    writeFileSync(bare, `{\n\tadmin off\n}\n:{$LISTEN_PORT} {\n\tforward_auth {$PORTCULLIS_FORWARD_AUTH} {\n\t\turi /\n\t\tcopy_headers X-User-Id\n\t}\n\treverse_proxy {$UPSTREAM}\n}\n`);
+    writeFileSync(
+      bare,
+      `{\n\tadmin off\n}\n:{$LISTEN_PORT} {\n\tforward_auth {$PORTCULLIS_FORWARD_AUTH} {\n\t\turi /\n\t\tcopy_headers X-User-Id\n\t}\n\treverse_proxy {$UPSTREAM}\n}\n`,
+    );
     const probe = await startCaddy(bare);
     try {
       const { r, up } = await through(probe, "/healthz", { "x-user-id": "mallory" });

@@ -45,7 +45,12 @@ export interface Daemon {
 }
 
 /** Starts `cmd args` with its output in a log file in a fresh temp dir (or `dir`); stop() removes the dir. */
-export function startDaemon(name: string, cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; dir?: string } = {}): Daemon & { child: ChildProcess } {
+export function startDaemon(
+  name: string,
+  cmd: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; dir?: string } = {},
+): Daemon & { child: ChildProcess } {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), `portcullis-e2e-${name}-`));
   const logFile = join(dir, `${name}.log`);
   const fd = openSync(logFile, "a");
@@ -155,8 +160,15 @@ export async function startUpstream(): Promise<Upstream> {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const cgi: Record<string, string[]> = {};
-      for (let i = 0; i < req.rawHeaders.length; i += 2) (cgi[`HTTP_${req.rawHeaders[i]!.toUpperCase().replaceAll("-", "_")}`] ??= []).push(req.rawHeaders[i + 1]!);
-      const record = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, cgi, body: Buffer.concat(chunks).toString("utf8") };
+      for (let i = 0; i < req.rawHeaders.length; i += 2)
+        (cgi[`HTTP_${req.rawHeaders[i]!.toUpperCase().replaceAll("-", "_")}`] ??= []).push(req.rawHeaders[i + 1]!);
+      const record = {
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: req.headers,
+        cgi,
+        body: Buffer.concat(chunks).toString("utf8"),
+      };
       seen.push(record);
       res.writeHead(200, { "content-type": "application/json", "x-upstream": "echo" });
       res.end(JSON.stringify(record));

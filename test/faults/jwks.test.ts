@@ -46,10 +46,16 @@ async function token(k: SigningKey, sub: string): Promise<string> {
   minted.push(t);
   return t;
 }
-const call = async (host: string, k: SigningKey, sub: string) => ask(app.authz, "/", { host, authorization: `Bearer ${await token(k, sub)}` });
+const call = async (host: string, k: SigningKey, sub: string) =>
+  ask(app.authz, "/", { host, authorization: `Bearer ${await token(k, sub)}` });
 /** Waits for a new warn line from the key store whose reason contains `reason`. */
 const warned = (reason: string, after: number) =>
-  until(6000, `a JWKS warning with "${reason}"`, () => app.logs().slice(after).some((l) => l.level === 40 && String(l.reason).includes(reason)));
+  until(6000, `a JWKS warning with "${reason}"`, () =>
+    app
+      .logs()
+      .slice(after)
+      .some((l) => l.level === 40 && String(l.reason).includes(reason)),
+  );
 
 beforeAll(async () => {
   key = await signingKey("k1", "RS256");
@@ -82,7 +88,12 @@ describe("JWKS endpoint faults", () => {
     jwks.set({ kind: "status", status: 503 }, "/good");
     await warned("HTTP 503", after);
     expect(await app.metric("portcullis_jwks_fetches_total", { outcome: "error" })).toBeGreaterThan(errors);
-    expect(app.logs().slice(after).some((l) => l.msg === "JWKS fetch failed; keeping the last good keys")).toBe(true);
+    expect(
+      app
+        .logs()
+        .slice(after)
+        .some((l) => l.msg === "JWKS fetch failed; keeping the last good keys"),
+    ).toBe(true);
     expect((await call("good.test", key, "bob")).status).toBe(200);
     expect((await call("good.test", forger, "mallory")).status).toBe(401);
   });

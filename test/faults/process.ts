@@ -34,10 +34,27 @@ export interface Served {
 export async function serve(files: Record<string, string>, flags: string[] = []): Promise<Served> {
   const dir = mkdtempSync(join(tmpdir(), "portcullis-faults-"));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  const child = spawn(BIN, ["serve", "--manifests", dir, "--bind-address", "127.0.0.1", "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0", ...flags], {
-    env: { ...process.env, PORTCULLIS_GRPC_PORT: "0" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    BIN,
+    [
+      "serve",
+      "--manifests",
+      dir,
+      "--bind-address",
+      "127.0.0.1",
+      "--authz-port",
+      "0",
+      "--forward-auth-port",
+      "0",
+      "--admin-port",
+      "0",
+      ...flags,
+    ],
+    {
+      env: { ...process.env, PORTCULLIS_GRPC_PORT: "0" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   let err = "";
   const lines: LogLine[] = [];
@@ -90,8 +107,13 @@ export function get(port: number, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     request({ host: "127.0.0.1", port, path, agent: false }, (res) => {
       let body = "";
-      res.setEncoding("utf8").on("data", (c: string) => (body += c)).on("end", () => resolve(body));
-    }).on("error", reject).end();
+      res
+        .setEncoding("utf8")
+        .on("data", (c: string) => (body += c))
+        .on("end", () => resolve(body));
+    })
+      .on("error", reject)
+      .end();
   });
 }
 

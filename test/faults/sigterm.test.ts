@@ -30,7 +30,12 @@ spec:
 beforeAll(async () => {
   key = await signingKey("k1", "RS256");
   jwks = await startJwksServer({ kind: "jwks", doc: { keys: [key.publicJwk] } });
-  app = await serve({ "world.yaml": world(jwks.url("/keys")) }, ["--shutdown-delay-seconds", String(DELAY_MS / 1000), "--shutdown-grace-seconds", "10"]);
+  app = await serve({ "world.yaml": world(jwks.url("/keys")) }, [
+    "--shutdown-delay-seconds",
+    String(DELAY_MS / 1000),
+    "--shutdown-grace-seconds",
+    "10",
+  ]);
   // serve() returns once the ports listen; the first snapshot (after its JWKS fetch) may come later.
   await within(15_000, async () => (await fetch(`http://127.0.0.1:${app.admin}/readyz`)).status === 200);
 });
@@ -42,23 +47,39 @@ afterAll(async () => {
 type Result = { readonly answer: Answer; readonly startedAt: number } | { readonly error: string; readonly startedAt: number };
 const attempt = (p: Promise<Answer>): Promise<Result> => {
   const startedAt = Date.now();
-  return p.then((answer) => ({ answer, startedAt }), (e: { code?: string }) => ({ error: e.code ?? String(e), startedAt }));
+  return p.then(
+    (answer) => ({ answer, startedAt }),
+    (e: { code?: string }) => ({ error: e.code ?? String(e), startedAt }),
+  );
 };
 
-it("keeps serving through the shutdown delay, then refuses new connections, answers in-flight checks and exits 0", { timeout: 30_000 }, async () => {
+it("keeps serving through the shutdown delay, then refuses new connections, answers in-flight checks and exits 0", {
+  timeout: 30_000,
+}, async () => {
   // A token whose kid the JWKS does not have makes every such check wait on one refetch, held 2.5 s.
   jwks.set({ kind: "hang", ms: 2500 }, "/keys");
   const stranger = await mint(await signingKey("unknown", "RS256"), { iss: "https://idp.test", sub: "x" });
   let slowDone = 0;
-  const inFlight = Array.from({ length: 30 }, () => attempt(ask(app.authz, "/jwt", { host: "api.test", authorization: `Bearer ${stranger}` })).finally(() => slowDone++));
+  const inFlight = Array.from({ length: 30 }, () =>
+    attempt(ask(app.authz, "/jwt", { host: "api.test", authorization: `Bearer ${stranger}` })).finally(() => slowDone++),
+  );
 
   // Steady load: 8 clients, each sending one request after another on fresh connections.
   let loading = true;
   const load: Result[] = [];
   const clients = Array.from({ length: 8 }, async (_, i) => {
-    while (loading) load.push(await attempt(ask(i % 2 === 0 ? app.authz : app.forwardAuth, i % 2 === 0 ? "/keys" : "/", i % 2 === 0
-      ? { host: "api.test", "x-api-key": "alice-key" }
-      : { "x-forwarded-method": "GET", "x-forwarded-host": "api.test", "x-forwarded-uri": "/keys", "x-api-key": "alice-key" })));
+    while (loading)
+      load.push(
+        await attempt(
+          ask(
+            i % 2 === 0 ? app.authz : app.forwardAuth,
+            i % 2 === 0 ? "/keys" : "/",
+            i % 2 === 0
+              ? { host: "api.test", "x-api-key": "alice-key" }
+              : { "x-forwarded-method": "GET", "x-forwarded-host": "api.test", "x-forwarded-uri": "/keys", "x-api-key": "alice-key" },
+          ),
+        ),
+      );
   });
   await new Promise((r) => setTimeout(r, 400));
   const signalledAt = Date.now();

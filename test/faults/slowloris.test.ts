@@ -46,7 +46,9 @@ it("keeps answering others while slow sockets are held, and closes every slow so
   const timers = new Set<NodeJS.Timeout>();
   const held = [
     ...Array.from({ length: 60 }, () => slow("headers", "GET /keys HTTP/1.1\r\nHost: api.test\r\nX-Slow: ", "a", timers)),
-    ...Array.from({ length: 20 }, () => slow("body", "POST /keys HTTP/1.1\r\nHost: api.test\r\nX-API-Key: alice-key\r\nContent-Length: 100000\r\n\r\n", "b", timers)),
+    ...Array.from({ length: 20 }, () =>
+      slow("body", "POST /keys HTTP/1.1\r\nHost: api.test\r\nX-API-Key: alice-key\r\nContent-Length: 100000\r\n\r\n", "b", timers),
+    ),
     ...Array.from({ length: 20 }, () => slow("idle", "", "", timers)),
   ];
   const answers: Answer[] = [];
@@ -54,7 +56,9 @@ it("keeps answering others while slow sockets are held, and closes every slow so
   const probes = (async () => {
     while (probing) {
       answers.push(await ask(app.authz, "/keys", { host: "api.test", "x-api-key": "alice-key" }));
-      answers.push(await ask(app.forwardAuth, "/", { "x-forwarded-method": "GET", "x-forwarded-host": "api.test", "x-forwarded-uri": "/keys" }));
+      answers.push(
+        await ask(app.forwardAuth, "/", { "x-forwarded-method": "GET", "x-forwarded-host": "api.test", "x-forwarded-uri": "/keys" }),
+      );
       await new Promise((r) => setTimeout(r, 200));
     }
   })();

@@ -63,11 +63,12 @@ export async function startJwksServer(initial: Behaviour): Promise<JwksServer> {
       case "trickle": {
         res.writeHead(200, { "content-type": "application/json" });
         res.write("{");
-        const tick = () => later(b.everyMs, () => {
-          if (res.destroyed) return;
-          res.write(" ");
-          tick();
-        });
+        const tick = () =>
+          later(b.everyMs, () => {
+            if (res.destroyed) return;
+            res.write(" ");
+            tick();
+          });
         tick();
         return;
       }

@@ -46,7 +46,14 @@ describe("createKeyStore", () => {
     expect(kids(inHand(s.resolve(remote(idp.url()), undefined)))).toEqual(["k1", "k2"]);
     expect(events).toEqual([expect.objectContaining({ uri: idp.url(), outcome: "success", keyCount: 2, trigger: "initial" })]);
     expect(s.describe()).toEqual([
-      expect.objectContaining({ uri: idp.url(), keyCount: 2, kids: ["k1", "k2"], synced: true, lastSuccessAt: expect.any(Number), nextRefreshAt: expect.any(Number) }),
+      expect.objectContaining({
+        uri: idp.url(),
+        keyCount: 2,
+        kids: ["k1", "k2"],
+        synced: true,
+        lastSuccessAt: expect.any(Number),
+        nextRefreshAt: expect.any(Number),
+      }),
     ]);
   });
 
@@ -119,7 +126,12 @@ describe("createKeyStore", () => {
     expect(await s.resolve(source, "unknown")).toEqual([]);
     expect(kids(inHand(s.resolve(source, "k1")))).toEqual(["k1"]);
     expect(s.describe()[0]).toMatchObject({ keyCount: 1, consecutiveFailures: 1, lastError: { reason: "HTTP 500 Internal Server Error" } });
-    expect(events.at(-1)).toMatchObject({ uri: idp.url(), outcome: "error", reason: "HTTP 500 Internal Server Error", trigger: "unknown-kid" });
+    expect(events.at(-1)).toMatchObject({
+      uri: idp.url(),
+      outcome: "error",
+      reason: "HTTP 500 Internal Server Error",
+      trigger: "unknown-kid",
+    });
     const warning = JSON.parse(lines.find((l) => l.includes("JWKS fetch failed"))!);
     expect(warning).toMatchObject({ uri: idp.url(), reason: "HTTP 500 Internal Server Error", keptKeys: 1 });
 
@@ -152,7 +164,10 @@ describe("createKeyStore", () => {
     idp.set({ kind: "status", status: 503 }, "/jwks");
     await s.resolve(source, "unknown");
     const shown = `${idp.origin}/jwks?api_key=redacted`;
-    expect(events.map((e) => [e.uri, e.outcome])).toEqual([[shown, "success"], [shown, "error"]]);
+    expect(events.map((e) => [e.uri, e.outcome])).toEqual([
+      [shown, "success"],
+      [shown, "error"],
+    ]);
     expect(s.describe().map((v) => v.uri)).toEqual([shown]);
     expect(lines.some((l) => l.includes("JWKS fetch failed") && l.includes(shown))).toBe(true);
     for (const text of [...lines, JSON.stringify(s.describe())]) expect(text).not.toContain("s3cret-query");
@@ -260,7 +275,7 @@ describe("createKeyStore", () => {
   it("never rejects sync, even for unusable URIs", async () => {
     const { store: s } = store({ retryInitialMs: 100 });
     await expect(s.sync([remote("ftp://127.0.0.1/jwks"), remote("not a uri")])).resolves.toBeUndefined();
-    expect(s.describe().map((d) => d.lastError?.reason)).toEqual(["unsupported URI scheme \"ftp\" (only http and https)", "invalid URI"]);
+    expect(s.describe().map((d) => d.lastError?.reason)).toEqual(['unsupported URI scheme "ftp" (only http and https)', "invalid URI"]);
   });
 
   it("close() releases a sync and a resolve stuck on a hanging server", async () => {

@@ -68,7 +68,9 @@ describe("startApiServer", () => {
     expect(await statusOf(asPortcullis.listNamespace())).toBe(403);
 
     const rbac = client(server.kubeconfigPath, k8s.RbacAuthorizationV1Api);
-    await rbac.createClusterRole({ body: { metadata: { name: "ns-reader" }, rules: [{ apiGroups: [""], resources: ["namespaces"], verbs: ["list"] }] } });
+    await rbac.createClusterRole({
+      body: { metadata: { name: "ns-reader" }, rules: [{ apiGroups: [""], resources: ["namespaces"], verbs: ["list"] }] },
+    });
     await rbac.createClusterRoleBinding({
       body: {
         metadata: { name: "portcullis-ns-reader" },
@@ -108,13 +110,16 @@ describe("stop()", () => {
   it("removes the temp dir and ends both processes", async () => {
     const server = await startApiServer();
     // Linux only, like the rest of the integration suite: find the children by their temp dir argument.
-    const pids = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
-      try {
-        return fs.readFileSync(`/proc/${p}/cmdline`, "utf8").includes(server.dir);
-      } catch {
-        return false;
-      }
-    });
+    const pids = fs
+      .readdirSync("/proc")
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return fs.readFileSync(`/proc/${p}/cmdline`, "utf8").includes(server.dir);
+        } catch {
+          return false;
+        }
+      });
     expect(pids.length).toBe(2);
     await server.stop();
     expect(fs.existsSync(server.dir)).toBe(false);

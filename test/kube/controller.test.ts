@@ -35,11 +35,43 @@ const logSink = { write: (line: string) => void logLines.push(JSON.parse(line) a
 
 async function startReplica(identity: string): Promise<App> {
   const config = loadConfig(
-    ["serve", "--kubeconfig", api.kubeconfigFor("portcullis"), "--bind-address", "127.0.0.1", "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0", "--grpc-port", "0",
-      "--lease-namespace", LEASE_NAMESPACE, "--lease-duration-seconds", "3", "--identity", identity, "--shutdown-grace-seconds", "1", "--shutdown-delay-seconds", "0"],
+    [
+      "serve",
+      "--kubeconfig",
+      api.kubeconfigFor("portcullis"),
+      "--bind-address",
+      "127.0.0.1",
+      "--authz-port",
+      "0",
+      "--forward-auth-port",
+      "0",
+      "--admin-port",
+      "0",
+      "--grpc-port",
+      "0",
+      "--lease-namespace",
+      LEASE_NAMESPACE,
+      "--lease-duration-seconds",
+      "3",
+      "--identity",
+      identity,
+      "--shutdown-grace-seconds",
+      "1",
+      "--shutdown-delay-seconds",
+      "0",
+    ],
     {},
   ) as ServeConfig;
-  const app = await startApp(config, pino({ level: "info", base: { identity } }, pino.multistream([{ stream: logSink, level: "info" }, ...(process.env.PORTCULLIS_TEST_LOG ? [{ stream: process.stdout, level: "info" as const }] : [])])));
+  const app = await startApp(
+    config,
+    pino(
+      { level: "info", base: { identity } },
+      pino.multistream([
+        { stream: logSink, level: "info" },
+        ...(process.env.PORTCULLIS_TEST_LOG ? [{ stream: process.stdout, level: "info" as const }] : []),
+      ]),
+    ),
+  );
   apps.push(app);
   await app.ready;
   return app;
@@ -48,8 +80,14 @@ async function startReplica(identity: string): Promise<App> {
 const ask = (app: App, path: string, headers: Record<string, string> = {}) =>
   send(`http://127.0.0.1:${app.ports.authz}${path}`, { headers: { host: HOST, ...headers } });
 
-const ancestorsOf = async (policy: Obj) => ((await kube.get(policy))?.status?.ancestors ?? []) as { controllerName: string; conditions: { type: string; status: string; reason: string; lastTransitionTime?: string }[]; ancestorRef: { kind: string; name: string } }[];
-const accepted = async (policy: Obj) => (await ancestorsOf(policy)).find((a) => a.controllerName === CONTROLLER)?.conditions.find((c) => c.type === "Accepted");
+const ancestorsOf = async (policy: Obj) =>
+  ((await kube.get(policy))?.status?.ancestors ?? []) as {
+    controllerName: string;
+    conditions: { type: string; status: string; reason: string; lastTransitionTime?: string }[];
+    ancestorRef: { kind: string; name: string };
+  }[];
+const accepted = async (policy: Obj) =>
+  (await ancestorsOf(policy)).find((a) => a.controllerName === CONTROLLER)?.conditions.find((c) => c.type === "Accepted");
 
 beforeAll(async () => {
   api = await startApiServer({ users: [{ name: "portcullis" }] });
@@ -58,7 +96,9 @@ beforeAll(async () => {
   for (const ns of ["maas-system", LEASE_NAMESPACE]) await kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
   // The shipped RBAC, bound to the test's static-token user instead of the ServiceAccount.
   for (const o of readManifests(join(ROOT, "deploy/base/rbac.yaml"))) {
-    await kube.apply("subjects" in o ? { ...o, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "portcullis" }] } : o);
+    await kube.apply(
+      "subjects" in o ? { ...o, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "portcullis" }] } : o,
+    );
   }
 }, 120_000);
 
@@ -72,7 +112,8 @@ describe("Kubernetes mode", () => {
 
   it("enforces the seed manifests once applied, and reports apply → enforced latency", async () => {
     leader = await startReplica("replica-a");
-    for (const file of ["00-gateway.yaml", "10-routes.yaml", "20-api-keys.yaml", "30-jwt-policy.yaml"]) for (const o of example(file)) await kube.apply(o);
+    for (const file of ["00-gateway.yaml", "10-routes.yaml", "20-api-keys.yaml", "30-jwt-policy.yaml"])
+      for (const o of example(file)) await kube.apply(o);
     await until(5000, async () => ((await ask(leader, "/v1/models")).status === 200 ? true : undefined), "the open models route");
     const applied = Date.now();
     await kube.apply(apikeyPolicy);
@@ -86,17 +127,32 @@ describe("Kubernetes mode", () => {
   });
 
   it("logs its first leadership (a lease it created) and every policy status change", async () => {
-    await until(5000, async () => (logLines.some((l) => l.identity === "replica-a" && l.msg === "became the status writer (lease acquired)") ? true : undefined), "leadership logged");
+    await until(
+      5000,
+      async () =>
+        logLines.some((l) => l.identity === "replica-a" && l.msg === "became the status writer (lease acquired)") ? true : undefined,
+      "leadership logged",
+    );
     const statuses = logLines.filter((l) => l.identity === "replica-a" && l.msg === "policy status").map((l) => l.status as Obj);
-    expect(statuses).toContainEqual(expect.objectContaining({ policy: "maas-system/maas-apikey-auth", type: "Accepted", status: "True", reason: "Accepted" }));
+    expect(statuses).toContainEqual(
+      expect.objectContaining({ policy: "maas-system/maas-apikey-auth", type: "Accepted", status: "True", reason: "Accepted" }),
+    );
   });
 
   it("writes nothing when nothing changed: resourceVersion and lastTransitionTime stay put", async () => {
     const before = (await kube.get(apikeyPolicy))!;
     const time = (await accepted(apikeyPolicy))!.lastTransitionTime;
     // An unrelated change makes every replica rebuild; the policy's status is the same.
-    await kube.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "unrelated", namespace: "maas-system" }, data: { at: String(Date.now()) } });
-    await kube.apply({ ...routes.find((r) => r.metadata.name === "health")!, metadata: { ...routes.find((r) => r.metadata.name === "health")!.metadata, labels: { touched: "yes" } } });
+    await kube.apply({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "unrelated", namespace: "maas-system" },
+      data: { at: String(Date.now()) },
+    });
+    await kube.apply({
+      ...routes.find((r) => r.metadata.name === "health")!,
+      metadata: { ...routes.find((r) => r.metadata.name === "health")!.metadata, labels: { touched: "yes" } },
+    });
     await new Promise((r) => setTimeout(r, 1000));
     const after = (await kube.get(apikeyPolicy))!;
     expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
@@ -105,24 +161,54 @@ describe("Kubernetes mode", () => {
 
   it("keeps another controller's ancestor entry through our writes", async () => {
     const current = (await kube.get(apikeyPolicy))!;
-    const foreign = { ancestorRef: { group: "gateway.networking.k8s.io", kind: "Gateway", namespace: "maas-system", name: "other-gw" }, controllerName: "example.com/other", conditions: [{ type: "Accepted", status: "True", reason: "Accepted", message: "theirs", lastTransitionTime: "2026-01-01T00:00:00Z", observedGeneration: 1 }] };
-    await kube.client.request("PUT", `/apis/gateway.envoyproxy.io/v1alpha1/namespaces/maas-system/securitypolicies/maas-apikey-auth/status`, { ...current, status: { ancestors: [foreign] } });
+    const foreign = {
+      ancestorRef: { group: "gateway.networking.k8s.io", kind: "Gateway", namespace: "maas-system", name: "other-gw" },
+      controllerName: "example.com/other",
+      conditions: [
+        {
+          type: "Accepted",
+          status: "True",
+          reason: "Accepted",
+          message: "theirs",
+          lastTransitionTime: "2026-01-01T00:00:00Z",
+          observedGeneration: 1,
+        },
+      ],
+    };
+    await kube.client.request(
+      "PUT",
+      `/apis/gateway.envoyproxy.io/v1alpha1/namespaces/maas-system/securitypolicies/maas-apikey-auth/status`,
+      { ...current, status: { ancestors: [foreign] } },
+    );
     // Our entry was removed by that write: Portcullis must put it back next to theirs.
-    const both = await until(5000, async () => {
-      const a = await ancestorsOf(apikeyPolicy);
-      return a.length === 2 ? a : undefined;
-    }, "both entries");
+    const both = await until(
+      5000,
+      async () => {
+        const a = await ancestorsOf(apikeyPolicy);
+        return a.length === 2 ? a : undefined;
+      },
+      "both entries",
+    );
     expect(both.map((a) => a.controllerName).sort()).toEqual(["example.com/other", CONTROLLER]);
   });
 
   it("an invalid policy is Accepted=False/Invalid with a Warning event, denies its route, and recovers when fixed", async () => {
-    await kube.apply({ ...apikeyPolicy, spec: { ...apikeyPolicy.spec, apiKeyAuth: { ...apikeyPolicy.spec.apiKeyAuth, credentialRefs: [{ name: "no-such-secret" }] } } });
+    await kube.apply({
+      ...apikeyPolicy,
+      spec: { ...apikeyPolicy.spec, apiKeyAuth: { ...apikeyPolicy.spec.apiKeyAuth, credentialRefs: [{ name: "no-such-secret" }] } },
+    });
     await until(5000, async () => ((await accepted(apikeyPolicy))?.reason === "Invalid" ? true : undefined), "Invalid status");
     expect((await ask(leader, "/v1/models", { "x-api-key": "example-alice-key-change-me" })).json().code).toBe("policy_invalid");
-    const events = await until(5000, async () => {
-      const list = (await kube.list({ apiVersion: "v1", kind: "Event", metadata: { name: "", namespace: "maas-system" } })).filter((e: any) => e.involvedObject?.name === "maas-apikey-auth" && e.type === "Warning");
-      return list.length > 0 ? list : undefined;
-    }, "Warning event");
+    const events = await until(
+      5000,
+      async () => {
+        const list = (await kube.list({ apiVersion: "v1", kind: "Event", metadata: { name: "", namespace: "maas-system" } })).filter(
+          (e: any) => e.involvedObject?.name === "maas-apikey-auth" && e.type === "Warning",
+        );
+        return list.length > 0 ? list : undefined;
+      },
+      "Warning event",
+    );
     expect((events[0] as any).reason).toBe("Invalid");
     await kube.apply(apikeyPolicy);
     await until(5000, async () => ((await accepted(apikeyPolicy))?.status === "True" ? true : undefined), "Accepted again");
@@ -131,7 +217,11 @@ describe("Kubernetes mode", () => {
 
   it("Secret rotation: the new key works and the removed one is refused, without restart", async () => {
     await kube.apply({ ...keysSecret, stringData: { alice: "rotated-alice", "ci-runner": keysSecret.stringData["ci-runner"] } });
-    await until(5000, async () => ((await ask(leader, "/v1/models", { "x-api-key": "rotated-alice" })).status === 200 ? true : undefined), "rotated key");
+    await until(
+      5000,
+      async () => ((await ask(leader, "/v1/models", { "x-api-key": "rotated-alice" })).status === 200 ? true : undefined),
+      "rotated key",
+    );
     expect((await ask(leader, "/v1/models", { "x-api-key": "example-alice-key-change-me" })).status).toBe(401);
   });
 
@@ -149,11 +239,19 @@ describe("Kubernetes mode", () => {
 
   it("watches GRPCRoutes: a policy on one governs its calls and is Accepted on its Gateway; deleted, the calls fall to the open routes", async () => {
     const grpcRoute: Obj = {
-      apiVersion: "gateway.networking.k8s.io/v1", kind: "GRPCRoute", metadata: { name: "orders", namespace: "maas-system" },
-      spec: { parentRefs: [{ name: "maas-gateway" }], hostnames: [HOST], rules: [{ matches: [{ method: { service: "orders.v1.OrderService" } }] }] },
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "GRPCRoute",
+      metadata: { name: "orders", namespace: "maas-system" },
+      spec: {
+        parentRefs: [{ name: "maas-gateway" }],
+        hostnames: [HOST],
+        rules: [{ matches: [{ method: { service: "orders.v1.OrderService" } }] }],
+      },
     };
     const grpcPolicy: Obj = {
-      apiVersion: "gateway.envoyproxy.io/v1alpha1", kind: "SecurityPolicy", metadata: { name: "orders-keys", namespace: "maas-system" },
+      apiVersion: "gateway.envoyproxy.io/v1alpha1",
+      kind: "SecurityPolicy",
+      metadata: { name: "orders-keys", namespace: "maas-system" },
       spec: {
         targetRefs: [{ group: "gateway.networking.k8s.io", kind: "GRPCRoute", name: "orders" }],
         apiKeyAuth: { credentialRefs: [{ name: keysSecret.metadata.name }], extractFrom: [{ headers: ["X-API-Key"] }] },
@@ -194,10 +292,17 @@ describe("Kubernetes mode", () => {
     await watch;
     expect(checked).toBeGreaterThan(0);
     console.log(`leader handover: ${Date.now() - stopped} ms (lease 3 s, released on stop)`);
-    const lease = await kube.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: "portcullis-status-writer", namespace: LEASE_NAMESPACE } });
+    const lease = await kube.get({
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      metadata: { name: "portcullis-status-writer", namespace: LEASE_NAMESPACE },
+    });
     expect(lease?.spec.holderIdentity).toBe("replica-b");
     // The new leader writes: break the policy and watch its status change.
-    await kube.apply({ ...apikeyPolicy, spec: { ...apikeyPolicy.spec, apiKeyAuth: { ...apikeyPolicy.spec.apiKeyAuth, forwardClientIDHeader: "bad header" } } });
+    await kube.apply({
+      ...apikeyPolicy,
+      spec: { ...apikeyPolicy.spec, apiKeyAuth: { ...apikeyPolicy.spec.apiKeyAuth, forwardClientIDHeader: "bad header" } },
+    });
     await until(5000, async () => ((await accepted(apikeyPolicy))?.reason === "Invalid" ? true : undefined), "status from the new leader");
     await kube.apply(apikeyPolicy);
     leader = standby;
@@ -217,11 +322,22 @@ describe("Kubernetes mode", () => {
     await api.startApiServer();
     const restarted = Date.now();
     await kube.apply({ ...keysSecret, stringData: { alice: "after-outage", "ci-runner": "x" } });
-    await until(20_000, async () => ((await ask(leader, "/v1/models", { "x-api-key": "after-outage" })).status === 200 ? true : undefined), "change after the outage");
+    await until(
+      20_000,
+      async () => ((await ask(leader, "/v1/models", { "x-api-key": "after-outage" })).status === 200 ? true : undefined),
+      "change after the outage",
+    );
     console.log(`API server outage: ${answered} checks answered correctly; change after restart enforced in ${Date.now() - restarted} ms`);
     // Status converges after the outage: a change made now is reported by the (re-elected) leader.
-    await kube.apply({ ...apikeyPolicy, spec: { ...apikeyPolicy.spec, apiKeyAuth: { ...apikeyPolicy.spec.apiKeyAuth, credentialRefs: [{ name: "gone" }] } } });
-    await until(20_000, async () => ((await accepted(apikeyPolicy))?.reason === "Invalid" ? true : undefined), "status written after the outage");
+    await kube.apply({
+      ...apikeyPolicy,
+      spec: { ...apikeyPolicy.spec, apiKeyAuth: { ...apikeyPolicy.spec.apiKeyAuth, credentialRefs: [{ name: "gone" }] } },
+    });
+    await until(
+      20_000,
+      async () => ((await accepted(apikeyPolicy))?.reason === "Invalid" ? true : undefined),
+      "status written after the outage",
+    );
     await kube.apply(apikeyPolicy);
     await until(20_000, async () => ((await accepted(apikeyPolicy))?.status === "True" ? true : undefined), "status back to Accepted");
   }, 60_000);
@@ -231,21 +347,42 @@ describe("KubeSource", () => {
   it("reads ListenerSets and Namespace labels under the shipped RBAC; XListenerSet, whose CRD is not installed, is empty", async () => {
     await kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "shop", labels: { team: "payments" } } });
     await kube.apply({
-      apiVersion: "gateway.networking.k8s.io/v1", kind: "ListenerSet", metadata: { name: "ext", namespace: "shop" },
-      spec: { parentRef: { name: "maas-gateway", namespace: "maas-system" }, listeners: [{ name: "ext-http", protocol: "HTTP", port: 8081 }] },
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "ListenerSet",
+      metadata: { name: "ext", namespace: "shop" },
+      spec: {
+        parentRef: { name: "maas-gateway", namespace: "maas-system" },
+        listeners: [{ name: "ext-http", protocol: "HTTP", port: 8081 }],
+      },
     });
-    const source = new KubeSource({ client: KubeClient.load(api.kubeconfigFor("portcullis")), logger: pino({ level: "silent" }), onChange: () => {} });
+    const source = new KubeSource({
+      client: KubeClient.load(api.kubeconfigFor("portcullis")),
+      logger: pino({ level: "silent" }),
+      onChange: () => {},
+    });
     source.start();
     await source.synced;
     const { listenerSets, namespaces } = source.resources();
-    expect(listenerSets.map((l) => [l.kind, `${l.metadata.namespace}/${l.metadata.name}`, l.spec.listeners[0]!.port])).toEqual([["ListenerSet", "shop/ext", 8081]]);
+    expect(listenerSets.map((l) => [l.kind, `${l.metadata.namespace}/${l.metadata.name}`, l.spec.listeners[0]!.port])).toEqual([
+      ["ListenerSet", "shop/ext", 8081],
+    ]);
     expect(namespaces.find((n) => n.metadata.name === "shop")?.metadata.labels).toEqual({ team: "payments" });
     source.stop();
   });
 
   it("holds only the Secrets and ConfigMaps that policies reference", async () => {
-    for (let i = 0; i < 30; i++) await kube.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: `unrelated-${i}`, namespace: "maas-system" }, stringData: { k: "v".repeat(1000) } });
-    const source = new KubeSource({ client: KubeClient.load(api.kubeconfigFor("portcullis")), logger: pino({ level: "silent" }), onChange: () => {} });
+    for (let i = 0; i < 30; i++)
+      await kube.apply({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: `unrelated-${i}`, namespace: "maas-system" },
+        stringData: { k: "v".repeat(1000) },
+      });
+    const source = new KubeSource({
+      client: KubeClient.load(api.kubeconfigFor("portcullis")),
+      logger: pino({ level: "silent" }),
+      onChange: () => {},
+    });
     source.start();
     await source.synced;
     expect(source.resources().secrets).toEqual([]);

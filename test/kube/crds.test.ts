@@ -16,7 +16,9 @@ const GW = { group: "gateway.networking.k8s.io", version: "v1" } as const;
 const NS = "default";
 
 function readDocs(file: string): Obj[] {
-  return parseAllDocuments(fs.readFileSync(file, "utf8")).map((d) => d.toJS() as Obj).filter((d) => d !== null);
+  return parseAllDocuments(fs.readFileSync(file, "utf8"))
+    .map((d) => d.toJS() as Obj)
+    .filter((d) => d !== null);
 }
 
 /**
@@ -172,7 +174,10 @@ describe("CRDs on kube-apiserver 1.20", () => {
 
   it("writes status.ancestors through the status subresource only", async () => {
     const name = "with-status";
-    const body = { ...policy(name, { targetRefs: [{ group: GW.group, kind: "Gateway", name: "eg" }] }), status: { ancestors: [ancestor("ignored", "Invalid")] } };
+    const body = {
+      ...policy(name, { targetRefs: [{ group: GW.group, kind: "Gateway", name: "eg" }] }),
+      status: { ancestors: [ancestor("ignored", "Invalid")] },
+    };
     const created = (await custom.createNamespacedCustomObject({ ...SP, namespace: NS, body })) as Obj;
     expect(created.status, "status sent on create is dropped").toBeUndefined();
 
@@ -183,7 +188,12 @@ describe("CRDs on kube-apiserver 1.20", () => {
     expect(got.metadata.generation, "status writes do not bump generation").toBe(created.metadata.generation);
 
     // A spec update through the main resource must not touch status.
-    await custom.replaceNamespacedCustomObject({ ...SP, namespace: NS, name, body: { ...got, spec: { ...got.spec, mergeType: "JSONMerge" }, status: {} } });
+    await custom.replaceNamespacedCustomObject({
+      ...SP,
+      namespace: NS,
+      name,
+      body: { ...got, spec: { ...got.spec, mergeType: "JSONMerge" }, status: {} },
+    });
     const updated = (await custom.getNamespacedCustomObject({ ...SP, namespace: NS, name })) as Obj;
     expect(updated.status).toEqual(status);
     expect(updated.metadata.generation).toBe(created.metadata.generation + 1);
@@ -195,30 +205,70 @@ describe("CRDs on kube-apiserver 1.20", () => {
   });
 
   it("rejects more than 16 ancestors and conditions without required fields", async () => {
-    const created = (await custom.createNamespacedCustomObject({ ...SP, namespace: NS, body: policy("bad-status", { targetRefs: [{ group: GW.group, kind: "Gateway", name: "eg" }] }) })) as Obj;
+    const created = (await custom.createNamespacedCustomObject({
+      ...SP,
+      namespace: NS,
+      body: policy("bad-status", { targetRefs: [{ group: GW.group, kind: "Gateway", name: "eg" }] }),
+    })) as Obj;
     const tooMany = { ancestors: Array.from({ length: 17 }, (_, i) => ancestor(`gw-${i}`, "Accepted")) };
-    const body1 = await rejection(custom.replaceNamespacedCustomObjectStatus({ ...SP, namespace: NS, name: "bad-status", body: { ...created, status: tooMany } }), 422);
+    const body1 = await rejection(
+      custom.replaceNamespacedCustomObjectStatus({ ...SP, namespace: NS, name: "bad-status", body: { ...created, status: tooMany } }),
+      422,
+    );
     expect(body1).toMatch(fieldPath("status.ancestors"));
     const noReason = { ancestors: [{ ...ancestor("eg", "Accepted"), conditions: [{ type: "Accepted", status: "True" }] }] };
-    const body2 = await rejection(custom.replaceNamespacedCustomObjectStatus({ ...SP, namespace: NS, name: "bad-status", body: { ...created, status: noReason } }), 422);
+    const body2 = await rejection(
+      custom.replaceNamespacedCustomObjectStatus({ ...SP, namespace: NS, name: "bad-status", body: { ...created, status: noReason } }),
+      422,
+    );
     expect(body2).toMatch(fieldPath("status.ancestors[0].conditions[0].reason"));
   });
 
   it("serves the Gateway API kinds Portcullis watches, with a status subresource", async () => {
-    await custom.createClusterCustomObject({ ...GW, plural: "gatewayclasses", body: { apiVersion: `${GW.group}/v1`, kind: "GatewayClass", metadata: { name: "eg" }, spec: { controllerName: "example.com/gc" } } });
+    await custom.createClusterCustomObject({
+      ...GW,
+      plural: "gatewayclasses",
+      body: { apiVersion: `${GW.group}/v1`, kind: "GatewayClass", metadata: { name: "eg" }, spec: { controllerName: "example.com/gc" } },
+    });
     const gw = (await custom.createNamespacedCustomObject({
-      ...GW, namespace: NS, plural: "gateways",
-      body: { apiVersion: `${GW.group}/v1`, kind: "Gateway", metadata: { name: "eg" }, spec: { gatewayClassName: "eg", listeners: [{ name: "http", port: 80, protocol: "HTTP" }] } },
+      ...GW,
+      namespace: NS,
+      plural: "gateways",
+      body: {
+        apiVersion: `${GW.group}/v1`,
+        kind: "Gateway",
+        metadata: { name: "eg" },
+        spec: { gatewayClassName: "eg", listeners: [{ name: "http", port: 80, protocol: "HTTP" }] },
+      },
     })) as Obj;
-    await custom.replaceNamespacedCustomObjectStatus({ ...GW, namespace: NS, plural: "gateways", name: "eg", body: { ...gw, status: { conditions: [{ type: "Programmed", status: "True" }] } } });
+    await custom.replaceNamespacedCustomObjectStatus({
+      ...GW,
+      namespace: NS,
+      plural: "gateways",
+      name: "eg",
+      body: { ...gw, status: { conditions: [{ type: "Programmed", status: "True" }] } },
+    });
     const readBack = (await custom.getNamespacedCustomObject({ ...GW, namespace: NS, plural: "gateways", name: "eg" })) as Obj;
     expect(readBack.status.conditions[0].type).toBe("Programmed");
     expect(readBack.spec.listeners[0].port).toBe(80);
     const route = parse("spec: {parentRefs: [{name: eg}], rules: [{matches: [{path: {type: PathPrefix, value: /}}]}]}") as Obj;
-    await custom.createNamespacedCustomObject({ ...GW, namespace: NS, plural: "httproutes", body: { apiVersion: `${GW.group}/v1`, kind: "HTTPRoute", metadata: { name: "api" }, ...route } });
     await custom.createNamespacedCustomObject({
-      group: GW.group, version: "v1beta1", namespace: NS, plural: "referencegrants",
-      body: { apiVersion: `${GW.group}/v1beta1`, kind: "ReferenceGrant", metadata: { name: "rg" }, spec: { from: [{ group: SP.group, kind: "SecurityPolicy", namespace: "apps" }], to: [{ group: "", kind: "Secret" }] } },
+      ...GW,
+      namespace: NS,
+      plural: "httproutes",
+      body: { apiVersion: `${GW.group}/v1`, kind: "HTTPRoute", metadata: { name: "api" }, ...route },
+    });
+    await custom.createNamespacedCustomObject({
+      group: GW.group,
+      version: "v1beta1",
+      namespace: NS,
+      plural: "referencegrants",
+      body: {
+        apiVersion: `${GW.group}/v1beta1`,
+        kind: "ReferenceGrant",
+        metadata: { name: "rg" },
+        spec: { from: [{ group: SP.group, kind: "SecurityPolicy", namespace: "apps" }], to: [{ group: "", kind: "Secret" }] },
+      },
     });
   });
 });

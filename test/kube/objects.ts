@@ -6,10 +6,24 @@ import { KubeApiError, KubeClient, type KubeObject } from "../../controller/sour
 export type Obj = KubeObject & { spec?: any; status?: any; data?: any; stringData?: any };
 
 const PLURALS: Record<string, string> = {
-  SecurityPolicy: "securitypolicies", HTTPRoute: "httproutes", GRPCRoute: "grpcroutes", Gateway: "gateways", GatewayClass: "gatewayclasses",
-  ReferenceGrant: "referencegrants", ListenerSet: "listenersets", Secret: "secrets", ConfigMap: "configmaps", Namespace: "namespaces",
-  CustomResourceDefinition: "customresourcedefinitions", ClusterRole: "clusterroles", ClusterRoleBinding: "clusterrolebindings",
-  Role: "roles", RoleBinding: "rolebindings", Lease: "leases", Event: "events", ServiceAccount: "serviceaccounts",
+  SecurityPolicy: "securitypolicies",
+  HTTPRoute: "httproutes",
+  GRPCRoute: "grpcroutes",
+  Gateway: "gateways",
+  GatewayClass: "gatewayclasses",
+  ReferenceGrant: "referencegrants",
+  ListenerSet: "listenersets",
+  Secret: "secrets",
+  ConfigMap: "configmaps",
+  Namespace: "namespaces",
+  CustomResourceDefinition: "customresourcedefinitions",
+  ClusterRole: "clusterroles",
+  ClusterRoleBinding: "clusterrolebindings",
+  Role: "roles",
+  RoleBinding: "rolebindings",
+  Lease: "leases",
+  Event: "events",
+  ServiceAccount: "serviceaccounts",
 };
 const CLUSTER_SCOPED = new Set(["GatewayClass", "Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"]);
 
@@ -20,7 +34,9 @@ export function pathOf(o: { apiVersion?: string; kind?: string; metadata: { name
 }
 
 export function readManifests(file: string): Obj[] {
-  return parseAllDocuments(readFileSync(file, "utf8")).map((d) => d.toJS() as Obj).filter((o) => o !== null);
+  return parseAllDocuments(readFileSync(file, "utf8"))
+    .map((d) => d.toJS() as Obj)
+    .filter((o) => o !== null);
 }
 
 export class Kube {
@@ -36,7 +52,10 @@ export class Kube {
     } catch (err) {
       if (!(err instanceof KubeApiError && err.status === 409)) throw err;
       const current = await this.get(o);
-      return this.client.request<Obj>("PUT", pathOf(o), { ...o, metadata: { ...o.metadata, resourceVersion: current!.metadata.resourceVersion } });
+      return this.client.request<Obj>("PUT", pathOf(o), {
+        ...o,
+        metadata: { ...o.metadata, resourceVersion: current!.metadata.resourceVersion },
+      });
     }
   }
 

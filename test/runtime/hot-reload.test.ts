@@ -20,7 +20,10 @@ it("counts the route rules no policy governs (the examples' /healthz)", async ()
 
 it("a rotated API key works and the removed one is refused, without restart", async () => {
   expect((await models("example-alice-key-change-me")).status).toBe(200);
-  app.write("20-api-keys.yaml", readFileSync(join(EXAMPLES, "20-api-keys.yaml"), "utf8").replace("example-alice-key-change-me", "rotated-alice-key"));
+  app.write(
+    "20-api-keys.yaml",
+    readFileSync(join(EXAMPLES, "20-api-keys.yaml"), "utf8").replace("example-alice-key-change-me", "rotated-alice-key"),
+  );
   const ms = await within(2000, async () => (await models("rotated-alice-key")).status === 200);
   expect((await models("example-alice-key-change-me")).status).toBe(401);
   console.log(`hot reload: new key enforced after ${ms} ms`);
@@ -37,7 +40,8 @@ it("a policy made invalid denies its routes (fail closed) and fixing it restores
   await within(2000, async () => (await models("rotated-alice-key")).status === 200);
 });
 
-const lastGoodGauge = async () => /^portcullis_serving_last_good_config\{source="manifests"\} (\d+)$/m.exec(await (await fetch(`${app.admin}/metrics`)).text())?.[1];
+const lastGoodGauge = async () =>
+  /^portcullis_serving_last_good_config\{source="manifests"\} (\d+)$/m.exec(await (await fetch(`${app.admin}/metrics`)).text())?.[1];
 
 it("a file that stops parsing keeps its last good contents, and the gauge says so until it parses again", async () => {
   const generation = app.pipeline.current!.generation;

@@ -33,7 +33,10 @@ const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 /** The generated part of SECURITY.md: one table per area. */
 export function renderCatalogue(): string {
   const total = CATALOGUE.reduce((n, a) => n + a.cases.length, 0);
-  const out = [`${total} cases. Generated from \`test/security/cases/*.ts\` by \`UPDATE_SECURITY_MD=1 vitest run test/security/doc.test.ts\`; a test fails when this list and the catalogue disagree. ✱ marks a case that exposed a weakness, fixed as described.`, ""];
+  const out = [
+    `${total} cases. Generated from \`test/security/cases/*.ts\` by \`UPDATE_SECURITY_MD=1 vitest run test/security/doc.test.ts\`; a test fails when this list and the catalogue disagree. ✱ marks a case that exposed a weakness, fixed as described.`,
+    "",
+  ];
   for (const { area, cases } of CATALOGUE) {
     out.push(`### ${area} (${cases.length})`, "", "| Case | Input | Expected outcome |", "|---|---|---|");
     for (const c of cases) {

@@ -65,7 +65,15 @@ export function requestText(method: string, path: string, headers: Headers): str
 }
 
 /** Headers that belong to the transport or to the denial itself, not to the upstream request. */
-const NOT_UPSTREAM = new Set(["date", "connection", "keep-alive", "content-length", "content-type", "transfer-encoding", "x-envoy-auth-headers-to-remove"]);
+const NOT_UPSTREAM = new Set([
+  "date",
+  "connection",
+  "keep-alive",
+  "content-length",
+  "content-type",
+  "transfer-encoding",
+  "x-envoy-auth-headers-to-remove",
+]);
 
 /** Sends `text`, reads the response until the server closes, and reads it as an Outcome. */
 function exchange(port: number, text: string | Buffer): Promise<Outcome> {
@@ -80,7 +88,8 @@ function exchange(port: number, text: string | Buffer): Promise<Outcome> {
 }
 
 export function parseResponse(text: string): Outcome {
-  if (text === "") return { status: 0, code: "connection_closed", upstream: {}, remove: [], reason: "the server closed the connection without an answer" };
+  if (text === "")
+    return { status: 0, code: "connection_closed", upstream: {}, remove: [], reason: "the server closed the connection without an answer" };
   const end = text.indexOf("\r\n\r\n");
   const [statusLine, ...lines] = text.slice(0, end).split("\r\n");
   const status = Number(statusLine!.split(" ")[1]);
@@ -107,7 +116,7 @@ export function parseResponse(text: string): Outcome {
 
 function dechunk(text: string): string {
   let out = "";
-  for (let at = 0; ;) {
+  for (let at = 0; ; ) {
     const eol = text.indexOf("\r\n", at);
     const size = parseInt(text.slice(at, eol), 16);
     if (!(size > 0)) return out;

@@ -2,7 +2,17 @@
 import type { Decision } from "../../controller/authz/decision.ts";
 import type { Ctx } from "./context.ts";
 
-export type Area = "JWT" | "API keys" | "Routing" | "Listeners" | "Client address" | "Headers" | "CORS" | "Forward-auth" | "Manifests" | "Availability";
+export type Area =
+  | "JWT"
+  | "API keys"
+  | "Routing"
+  | "Listeners"
+  | "Client address"
+  | "Headers"
+  | "CORS"
+  | "Forward-auth"
+  | "Manifests"
+  | "Availability";
 
 export interface Expected {
   readonly status: number;
@@ -61,9 +71,12 @@ export function assertOutcome(id: string, e: Expected, o: Outcome): void {
   if (o.status !== e.status) fail(`status ${o.status}, expected ${e.status}`);
   if (o.code !== e.code) fail(`code ${o.code}, expected ${e.code}`);
   const upstream = e.status === 200 ? (e.upstream ?? {}) : {};
-  const remove = e.status === 200 ? [...new Set([...(o.managed ?? []).filter((h) => !Object.hasOwn(upstream, h)), ...(e.remove ?? [])])] : [];
-  if (JSON.stringify(sorted(o.upstream)) !== JSON.stringify(sorted(upstream))) fail(`upstream headers differ from ${JSON.stringify(upstream)}`);
-  if (JSON.stringify([...o.remove].sort()) !== JSON.stringify([...remove].sort())) fail(`removed headers differ from ${JSON.stringify(remove)}`);
+  const remove =
+    e.status === 200 ? [...new Set([...(o.managed ?? []).filter((h) => !Object.hasOwn(upstream, h)), ...(e.remove ?? [])])] : [];
+  if (JSON.stringify(sorted(o.upstream)) !== JSON.stringify(sorted(upstream)))
+    fail(`upstream headers differ from ${JSON.stringify(upstream)}`);
+  if (JSON.stringify([...o.remove].sort()) !== JSON.stringify([...remove].sort()))
+    fail(`removed headers differ from ${JSON.stringify(remove)}`);
   if (e.reason !== undefined && !o.reason.includes(e.reason)) fail(`reason lacks "${e.reason}"`);
   if (e.condition !== undefined && !(o.condition ?? "").includes(e.condition)) fail(`condition lacks "${e.condition}"`);
 }
@@ -76,11 +89,12 @@ export function describeExpected(e: Expected): string {
   if (e.status === 200) {
     const set = Object.entries(e.upstream ?? {}).map(([h, v]) => `${h}: ${v}`);
     parts.push(set.length === 0 ? "sets nothing" : `sets ${set.join(", ")}`);
-    parts.push(`removes the ${set.length === 0 ? "" : "other "}managed headers${(e.remove ?? []).length > 0 ? ` and ${(e.remove ?? []).join(", ")}` : ""}`);
+    parts.push(
+      `removes the ${set.length === 0 ? "" : "other "}managed headers${(e.remove ?? []).length > 0 ? ` and ${(e.remove ?? []).join(", ")}` : ""}`,
+    );
   } else {
     parts.push("nothing forwarded");
   }
   if (e.condition !== undefined) parts.push(`policy condition “${e.condition}”`);
   return parts.join("; ");
 }
-

@@ -22,7 +22,17 @@ const IDENTITY = ["x-client-id", "x-user-id", "x-user-email", "x-tier", "x-other
 const MANAGED = managedHeadersOf(d.result.snapshot.policies);
 
 // ---- hostile ingredients: nothing here is a valid credential ----------------------------------
-const nearKey = fc.constantFrom("alice-kez", "blice-key", "ALICE-KEY", "alice-key.", "Bearer bob-ke", "alice", "", "bob-key\u0000", "\u0430lice-key");
+const nearKey = fc.constantFrom(
+  "alice-kez",
+  "blice-key",
+  "ALICE-KEY",
+  "alice-key.",
+  "Bearer bob-ke",
+  "alice",
+  "",
+  "bob-key\u0000",
+  "\u0430lice-key",
+);
 const garbageKey = fc.oneof(nearKey, fc.string({ maxLength: 40 }));
 const b64url = fc.uint8Array({ maxLength: 80 }).map((bytes) => Buffer.from(bytes).toString("base64url"));
 const claimsArb = fc.record({
@@ -45,16 +55,45 @@ const badToken = fc.oneof(
   fc.string({ maxLength: 60 }),
 );
 const segment = fc.oneof(
-  fc.constantFrom("keys", "jwt", "public", "m", "re", "aaaa", "admin", "optional", "sanitized", "proto", "..", ".", "", "%2e%2e", "%2E", "%2F", "%6Beys", "KEYS", "keys;x", "%00"),
+  fc.constantFrom(
+    "keys",
+    "jwt",
+    "public",
+    "m",
+    "re",
+    "aaaa",
+    "admin",
+    "optional",
+    "sanitized",
+    "proto",
+    "..",
+    ".",
+    "",
+    "%2e%2e",
+    "%2E",
+    "%2F",
+    "%6Beys",
+    "KEYS",
+    "keys;x",
+    "%00",
+  ),
   fc.string({ maxLength: 8 }),
 );
-const pathArb = fc.tuple(fc.array(segment, { maxLength: 6 }), fc.option(fc.tuple(garbageKey, badToken), { nil: undefined }))
+const pathArb = fc
+  .tuple(fc.array(segment, { maxLength: 6 }), fc.option(fc.tuple(garbageKey, badToken), { nil: undefined }))
   .map(([segs, q]) => `/${segs.join("/")}${q === undefined ? "" : `?api_key=${encodeURIComponent(q[0])}&access_token=${q[1]}`}`);
-const hostArb = fc.oneof(fc.constantFrom(HOST, "API.EXAMPLE.COM.", `${HOST}:443`, "www.example.com", "a.wild.example.com", "evil.com", ""), fc.domain());
+const hostArb = fc.oneof(
+  fc.constantFrom(HOST, "API.EXAMPLE.COM.", `${HOST}:443`, "www.example.com", "a.wild.example.com", "evil.com", ""),
+  fc.domain(),
+);
 const credentialHeaders = fc.record(
   {
     "x-api-key": garbageKey,
-    authorization: fc.oneof(badToken.map((t) => `Bearer ${t}`), garbageKey.map((k) => `Bearer ${k}`), fc.string()),
+    authorization: fc.oneof(
+      badToken.map((t) => `Bearer ${t}`),
+      garbageKey.map((k) => `Bearer ${k}`),
+      fc.string(),
+    ),
     cookie: fc.tuple(garbageKey, badToken).map(([k, t]) => `apikey=${k}; session=${t}`),
     constructor: garbageKey,
     "x-client-id": fc.constant("admin"),
@@ -89,7 +128,10 @@ describe("check() properties", () => {
   it("never throws and always answers 200, 400, 401 or 403, whatever the input", async () => {
     const anyText = fc.string({ unit: "binary", maxLength: 60 });
     const headerValue = fc.oneof(anyText, fc.array(anyText, { maxLength: 3 }), fc.constant(undefined));
-    const headerName = fc.oneof(fc.constantFrom("authorization", "x-api-key", "cookie", "constructor", "__proto__", "toString", "hasOwnProperty"), anyText);
+    const headerName = fc.oneof(
+      fc.constantFrom("authorization", "x-api-key", "cookie", "constructor", "__proto__", "toString", "hasOwnProperty"),
+      anyText,
+    );
     const wild = fc.record({
       method: anyText,
       scheme: anyText,
@@ -110,7 +152,11 @@ describe("check() properties", () => {
 
   it("gives an equivalent spelling of a protected path the decision of the path itself", async () => {
     const unreserved = (c: string, upper: boolean) => `%${c.charCodeAt(0).toString(16)[upper ? "toUpperCase" : "toLowerCase"]()}`;
-    const respell = fc.tuple(fc.constantFrom("/keys/a", "/jwt/b", "/sanitized", "/proto/x"), fc.array(fc.tuple(fc.nat(3), fc.boolean()), { minLength: 1, maxLength: 5 }))
+    const respell = fc
+      .tuple(
+        fc.constantFrom("/keys/a", "/jwt/b", "/sanitized", "/proto/x"),
+        fc.array(fc.tuple(fc.nat(3), fc.boolean()), { minLength: 1, maxLength: 5 }),
+      )
       .map(([path, edits]) => {
         const segs = path.split("/").slice(1);
         let out = "";
@@ -133,7 +179,11 @@ describe("check() properties", () => {
   });
 
   it("with a valid key, forwards exactly that client whatever identity headers and noise come with it", async () => {
-    const noise = fc.dictionary(fc.constantFrom(...IDENTITY, "x-envoy-auth-headers-to-remove", "x-forwarded-for", "x-request-id", "x-portcullis-gateway"), fc.string({ maxLength: 20 }), { maxKeys: 6 });
+    const noise = fc.dictionary(
+      fc.constantFrom(...IDENTITY, "x-envoy-auth-headers-to-remove", "x-forwarded-for", "x-request-id", "x-portcullis-gateway"),
+      fc.string({ maxLength: 20 }),
+      { maxKeys: 6 },
+    );
     await fc.assert(
       fc.asyncProperty(noise, fc.constantFrom("/keys", "/keys/x", "//keys", "/public/../keys"), async (headers, path) => {
         const decision = await d({ path, headers: { ...headers, "x-api-key": "alice-key" } });

@@ -22,7 +22,8 @@ describe("route regular expressions", () => {
   });
 
   it("accept the counted repetition RE2 accepts (up to 1000), refuse more", () => {
-    for (const ok of ["/[a-z0-9-]{1,63}", "/[0-9a-f]{40}", "(?:[0-9a-f]{16}){4}", "/x{2,1000}", "/v[0-9]{1,}", "(ab){2,3}"]) expect(fullMatchRegex(ok)).toBeInstanceOf(RegExp);
+    for (const ok of ["/[a-z0-9-]{1,63}", "/[0-9a-f]{40}", "(?:[0-9a-f]{16}){4}", "/x{2,1000}", "/v[0-9]{1,}", "(ab){2,3}"])
+      expect(fullMatchRegex(ok)).toBeInstanceOf(RegExp);
     expect(linear("/[a-z0-9-]{1,63}").test(`/${"a".repeat(63)}`)).toBe(true);
     expect(linear("/[a-z0-9-]{1,63}").test(`/${"a".repeat(64)}`)).toBe(false);
     expect(fullMatchRegex("/x{1,1001}")).toEqual({ error: expect.stringContaining("linear time") });
@@ -49,7 +50,10 @@ describe("route regular expressions", () => {
     // reference is V8's backtracking engine, which must stay cheap on these patterns. Every count
     // takes the same expansion path (large counts are checked above).
     const letters = fc.constantFrom("a", "b", "[ab]", ".", "\\x61", "[^a]");
-    const count = (most: number) => fc.tuple(fc.nat(most), fc.option(fc.nat(2), { nil: undefined })).map(([n, extra]) => (extra === undefined ? `{${n}}` : `{${n},${n + extra}}`));
+    const count = (most: number) =>
+      fc
+        .tuple(fc.nat(most), fc.option(fc.nat(2), { nil: undefined }))
+        .map(([n, extra]) => (extra === undefined ? `{${n}}` : `{${n},${n + extra}}`));
     const letterQuantifier = fc.oneof(fc.constantFrom("", "", "*", "+", "?", "{2,}"), count(4));
     const groupQuantifier = fc.oneof(fc.constantFrom("", "?"), count(3));
     const { pattern } = fc.letrec((tie) => ({
@@ -59,7 +63,11 @@ describe("route regular expressions", () => {
         fc.tuple(fc.constantFrom("(?:", "("), tie("pattern"), groupQuantifier).map(([open, inner, q]) => `${open}${inner as string})${q}`),
       ),
       sequence: fc.array(tie("piece"), { minLength: 1, maxLength: 3 }).map((parts) => (parts as string[]).join("")),
-      pattern: fc.oneof({ depthSize: "small" }, tie("sequence"), fc.tuple(tie("sequence"), tie("sequence")).map(([x, y]) => `${x as string}|${y as string}`)),
+      pattern: fc.oneof(
+        { depthSize: "small" },
+        tie("sequence"),
+        fc.tuple(tie("sequence"), tie("sequence")).map(([x, y]) => `${x as string}|${y as string}`),
+      ),
     }));
     const input = fc.string({ unit: fc.constantFrom("a", "b", "c"), maxLength: 8 });
     let compared = 0;

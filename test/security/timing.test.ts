@@ -51,7 +51,14 @@ function traced(key: string): { hashed: string[]; reads: string[]; allowed: bool
     }
   })(config.clientByDigest);
   const instrumented: CompiledApiKey = { ...config, clientByDigest: table };
-  const request = normalizeRequest({ method: "GET", scheme: "http", host: "api.example.com", path: "/keys", headers: { "x-api-key": key }, gateway: undefined });
+  const request = normalizeRequest({
+    method: "GET",
+    scheme: "http",
+    host: "api.example.com",
+    path: "/keys",
+    headers: { "x-api-key": key },
+    gateway: undefined,
+  });
   trace.hashed = [];
   trace.recording = true;
   try {
@@ -71,7 +78,10 @@ describe("API keys are compared by digest only", () => {
   it("a key differing in its first character and one differing in its last take the identical path", () => {
     const first = traced("blice-key");
     const last = traced("alice-kez");
-    for (const [key, t] of [["blice-key", first], ["alice-kez", last]] as const) {
+    for (const [key, t] of [
+      ["blice-key", first],
+      ["alice-kez", last],
+    ] as const) {
       expect(t.hashed).toEqual([`sha256:${key}`]);
       expect(t.reads).toEqual([digest(key)]);
       expect(t.allowed).toBe(false);

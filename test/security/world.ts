@@ -46,9 +46,10 @@ export const now = () => Math.floor(Date.now() / 1000);
 /** A compact JWS over exactly `headerText` and `payloadText`, signed by `signer` with its algorithm. */
 export function jws(headerText: string, payloadText: string | Buffer, signer: Signer): string {
   const input = `${b64(headerText)}.${Buffer.from(payloadText).toString("base64url")}`;
-  const signature = signer.alg === "ES256"
-    ? sign("sha256", Buffer.from(input), { key: signer.privateKey, dsaEncoding: "ieee-p1363" })
-    : sign("sha256", Buffer.from(input), signer.privateKey);
+  const signature =
+    signer.alg === "ES256"
+      ? sign("sha256", Buffer.from(input), { key: signer.privateKey, dsaEncoding: "ieee-p1363" })
+      : sign("sha256", Buffer.from(input), signer.privateKey);
   return `${input}.${signature.toString("base64url")}`;
 }
 
@@ -110,17 +111,30 @@ stringData:
     carol:$2b$10$0b8jTKZ1IYDuR1C2S2kdfeS2d3knFHWilD9wt6fKhc0HasZtYjlqC
     erin:$2b$04$gFFTOaLbYg2l1Ehc7R6cMeKyHj.t4uWtJ9Ut/b16Hm1OS4MJYDPFK
 ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_key]}, {cookies: [apikey]}]"))}${policy(
-    "sanitized", rule("sanitized"), apiKeys("[{headers: [X-API-Key], cookies: [apikey]}]", ", sanitize: true"),
-  )}${policy("methods", rule("m"), apiKeys("[{headers: [X-API-Key]}]"))}${policy("re", rule("re"), apiKeys("[{headers: [X-API-Key]}]"))}${policy(
-    "proto", rule("proto"), apiKeys("[{headers: [constructor]}]"),
-  )}${policy("cors", rule("cors"), `${apiKeys("[{headers: [X-API-Key]}]")}  cors: {allowOrigins: ["https://app.example.com", "https://*.app.example.com"], allowMethods: [GET, POST], allowCredentials: true}
-`)}${policy("www-admin", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: admin}", apiKeys("[{headers: [X-API-Key]}]"))}${policy(
-    "www-secret", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: secret}", apiKeys("[{headers: [X-API-Key]}]"),
-  )}${policy(
-    "www-reports", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: reports}", apiKeys("[{headers: [X-API-Key]}]"),
-  )}${policy(
-    "wild", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: wild}", apiKeys("[{headers: [X-API-Key]}]"),
-  )}${policy("jwt", rule("jwt"), `  jwt:
+  "sanitized",
+  rule("sanitized"),
+  apiKeys("[{headers: [X-API-Key], cookies: [apikey]}]", ", sanitize: true"),
+)}${policy("methods", rule("m"), apiKeys("[{headers: [X-API-Key]}]"))}${policy("re", rule("re"), apiKeys("[{headers: [X-API-Key]}]"))}${policy(
+  "proto",
+  rule("proto"),
+  apiKeys("[{headers: [constructor]}]"),
+)}${policy(
+  "cors",
+  rule("cors"),
+  `${apiKeys("[{headers: [X-API-Key]}]")}  cors: {allowOrigins: ["https://app.example.com", "https://*.app.example.com"], allowMethods: [GET, POST], allowCredentials: true}
+`,
+)}${policy("www-admin", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: admin}", apiKeys("[{headers: [X-API-Key]}]"))}${policy(
+  "www-secret",
+  "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: secret}",
+  apiKeys("[{headers: [X-API-Key]}]"),
+)}${policy(
+  "www-reports",
+  "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www, sectionName: reports}",
+  apiKeys("[{headers: [X-API-Key]}]"),
+)}${policy("wild", "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: wild}", apiKeys("[{headers: [X-API-Key]}]"))}${policy(
+  "jwt",
+  rule("jwt"),
+  `  jwt:
     providers:
       - name: idp
         issuer: ${ISSUER}
@@ -132,18 +146,39 @@ ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_k
         localJWKS: {inline: '${jwks}'}
         extractFrom: {cookies: [session]}
         claimToHeaders: [{claim: sub, header: x-other-sub}]
-`)}${policy("lan", rule("lan"), `  authorization:
+`,
+)}${policy(
+  "lan",
+  rule("lan"),
+  `  authorization:
     defaultAction: Allow
     rules: [{name: deny-lan, action: Deny, principal: {clientCIDRs: [192.168.1.0/24]}}]
-`)}${policy("office", rule("office"), `  authorization:
+`,
+)}${policy(
+  "office",
+  rule("office"),
+  `  authorization:
     rules: [{name: office, action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}]
-`)}${policy("cel", rule("cel"), `  authorization:
+`,
+)}${policy(
+  "cel",
+  rule("cel"),
+  `  authorization:
     defaultAction: Deny
     rules: [{name: names, action: Allow, principal: {cel: 'request.headers["x-name"].matches("^([a-zA-Z0-9]+-?)+$")'}}]
-`)}${policy("account", rule("account"), `${apiKeys("[{headers: [X-API-Key]}]")}  authorization:
+`,
+)}${policy(
+  "account",
+  rule("account"),
+  `${apiKeys("[{headers: [X-API-Key]}]")}  authorization:
     rules: [{name: own-account, action: Allow, principal: {cel: 'request.query.account == apiKey.client'}}]
-`)}${policy("basic", rule("basic"), "  basicAuth: {users: {name: users}}\n")}${policy("optional", rule("optional"), `  jwt:
+`,
+)}${policy("basic", rule("basic"), "  basicAuth: {users: {name: users}}\n")}${policy(
+  "optional",
+  rule("optional"),
+  `  jwt:
     optional: true
     providers: [{name: idp, issuer: ${ISSUER}, audiences: [api], localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
-`)}`;
+`,
+)}`;
 }

@@ -55,15 +55,27 @@ const texts = (selector: string) => page.$$eval(selector, (cells) => cells.map((
 
 describe("the admin page in Chromium", () => {
   it("shows the policies with their status, the route table and the decision counts", async () => {
-    expect((await send(`${app.authz}/v1/models?access_token=${QUERY_SECRET}`, { headers: { host: HOST, "x-api-key": WRONG_KEY } })).status).toBe(401);
+    expect(
+      (await send(`${app.authz}/v1/models?access_token=${QUERY_SECRET}`, { headers: { host: HOST, "x-api-key": WRONG_KEY } })).status,
+    ).toBe(401);
     const response = await page.goto(app.admin, { waitUntil: "load" });
     expect(response!.status()).toBe(200);
     expect(response!.headers()["content-security-policy"]).toContain("default-src 'none'");
     expect(await page.$eval("#state", (e) => e.textContent)).toMatch(/^Ready: snapshot generation \d+/);
-    const policies = await page.$$eval("#policies tbody tr", (rows) => rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.textContent)));
-    expect(policies).toContainEqual(["maas-system/maas-apikey-auth", "Gateway maas-system/maas-gateway", "True (Accepted)", expect.any(String), ""]);
+    const policies = await page.$$eval("#policies tbody tr", (rows) =>
+      rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.textContent)),
+    );
+    expect(policies).toContainEqual([
+      "maas-system/maas-apikey-auth",
+      "Gateway maas-system/maas-gateway",
+      "True (Accepted)",
+      expect.any(String),
+      "",
+    ]);
     expect((await texts("#routes td")).some((t) => t.includes("policy maas-system/maas-apikey-auth"))).toBe(true);
-    const decisions = await page.$$eval("#decisions tbody tr", (rows) => Object.fromEntries(rows.map((r) => [r.cells[0]!.textContent, Number(r.cells[1]!.textContent)])));
+    const decisions = await page.$$eval("#decisions tbody tr", (rows) =>
+      Object.fromEntries(rows.map((r) => [r.cells[0]!.textContent, Number(r.cells[1]!.textContent)])),
+    );
     expect(decisions.apikey_invalid).toBeGreaterThanOrEqual(1);
   });
 
@@ -77,7 +89,9 @@ describe("the admin page in Chromium", () => {
   });
 
   it("shows markup from a manifest as text: no element, no script", async () => {
-    const hostile = (await page.$$eval("#policies tbody tr", (rows) => rows.map((r) => r.textContent ?? ""))).find((t) => t.includes("maas-system/hostile"));
+    const hostile = (await page.$$eval("#policies tbody tr", (rows) => rows.map((r) => r.textContent ?? ""))).find((t) =>
+      t.includes("maas-system/hostile"),
+    );
     expect(hostile).toContain('False (Invalid)authorization.rules[0].principal.clientCIDRs: "<img src=x onerror=alert(1)>" is not a CIDR');
     expect(await page.$$eval("img", (imgs) => imgs.length)).toBe(0);
   });
@@ -86,8 +100,14 @@ describe("the admin page in Chromium", () => {
     await page.type("#url", `http://${HOST}/v1/models`);
     await page.type("#headers", `X-API-Key: ${VALID_KEY}`);
     await Promise.all([page.waitForNavigation({ waitUntil: "load" }), page.click("button[type=submit]")]);
-    const rows = await page.$$eval("#explain-decision tbody tr", (trs) => Object.fromEntries(trs.map((r) => [r.cells[0]!.textContent, r.cells[1]!.textContent])));
-    expect(rows).toMatchObject({ Answer: "200 allowed", Policy: "maas-system/maas-apikey-auth", Identity: expect.stringContaining("alice") });
+    const rows = await page.$$eval("#explain-decision tbody tr", (trs) =>
+      Object.fromEntries(trs.map((r) => [r.cells[0]!.textContent, r.cells[1]!.textContent])),
+    );
+    expect(rows).toMatchObject({
+      Answer: "200 allowed",
+      Policy: "maas-system/maas-apikey-auth",
+      Identity: expect.stringContaining("alice"),
+    });
     expect(rows.Route).toMatch(/^maas-system\/models/);
     expect(await page.$eval("#explain-result p", (p) => p.textContent)).toBe(`GET http://${HOST}/v1/models with x-api-key`);
     expect(await page.content()).not.toContain(VALID_KEY);

@@ -15,8 +15,19 @@ const RECORDED = [
 /** The same observations through plain prom-client metrics. */
 function reference(): Registry {
   const registry = new Registry();
-  const decisions = new Counter({ name: "portcullis_decisions_total", help: "Authorization decisions by protocol, reason code and HTTP status.", labelNames: ["protocol", "code", "status"], registers: [registry] });
-  const durations = new Histogram({ name: "portcullis_check_duration_seconds", help: "Time to decide one request, from receipt to answer.", labelNames: ["protocol"], buckets: BUCKETS, registers: [registry] });
+  const decisions = new Counter({
+    name: "portcullis_decisions_total",
+    help: "Authorization decisions by protocol, reason code and HTTP status.",
+    labelNames: ["protocol", "code", "status"],
+    registers: [registry],
+  });
+  const durations = new Histogram({
+    name: "portcullis_check_duration_seconds",
+    help: "Time to decide one request, from receipt to answer.",
+    labelNames: ["protocol"],
+    buckets: BUCKETS,
+    registers: [registry],
+  });
   for (const [protocol, code, status, seconds] of RECORDED) {
     decisions.inc({ protocol, code, status: String(status) });
     durations.observe({ protocol }, seconds);
@@ -42,7 +53,8 @@ describe("check metrics", () => {
     const ours = recorded();
     const theirs = reference();
     const keyOf = (v: { metricName?: string; labels: object }) => `${v.metricName} ${JSON.stringify(Object.entries(v.labels).sort())}`;
-    const sorted = async (registry: Registry) => (await registry.getMetricsAsJSON()).map((m) => ({ ...m, values: [...m.values].sort((a, b) => keyOf(a).localeCompare(keyOf(b))) }));
+    const sorted = async (registry: Registry) =>
+      (await registry.getMetricsAsJSON()).map((m) => ({ ...m, values: [...m.values].sort((a, b) => keyOf(a).localeCompare(keyOf(b))) }));
     expect(await sorted(ours)).toEqual(await sorted(theirs));
     await ours.metrics();
     expect(await lines(ours)).toEqual(await lines(theirs));

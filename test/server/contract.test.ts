@@ -22,7 +22,11 @@ const exampleToken = (sub = "alice", aud = "maas-gateway") =>
 
 const jwks = (...keys: SigningKey[]) => ({ keys: keys.map((k) => k.publicJwk) });
 const remoteToken = (key: SigningKey, sub: string) =>
-  new SignJWT({ sub }).setProtectedHeader({ alg: key.alg, kid: key.kid }).setIssuer("https://remote-idp.test").setExpirationTime("5m").sign(key.privateKey);
+  new SignJWT({ sub })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid })
+    .setIssuer("https://remote-idp.test")
+    .setExpirationTime("5m")
+    .sign(key.privateKey);
 
 const REMOTE_POLICY = (uri: string) => `
 apiVersion: gateway.networking.k8s.io/v1
@@ -101,7 +105,11 @@ describe("Envoy HTTP ext_authz port", () => {
     expect([r.status, r.json().code]).toEqual([403, "route_not_found"]);
   });
   it("answers POST with a body like any other method", async () => {
-    const r = await send(`${app.authz}/v1/models`, { method: "POST", headers: { host: HOST, "x-api-key": "example-alice-key-change-me" }, body: "x".repeat(10_000) });
+    const r = await send(`${app.authz}/v1/models`, {
+      method: "POST",
+      headers: { host: HOST, "x-api-key": "example-alice-key-change-me" },
+      body: "x".repeat(10_000),
+    });
     expect(r.status).toBe(200);
   });
   it("scopes to the Gateway named by x-portcullis-gateway", async () => {
@@ -125,11 +133,21 @@ describe("forward-auth port", () => {
   it("400 with a reason when the original request is missing or contradictory", async () => {
     const missing = await fwd({ "x-forwarded-host": HOST });
     expect([missing.status, missing.json().code]).toEqual([400, "request_invalid"]);
-    const disagree = await fwd({ "x-forwarded-method": "GET", "x-forwarded-uri": "/healthz", "x-original-uri": "/v1/models", "x-forwarded-host": HOST });
+    const disagree = await fwd({
+      "x-forwarded-method": "GET",
+      "x-forwarded-uri": "/healthz",
+      "x-original-uri": "/v1/models",
+      "x-forwarded-host": HOST,
+    });
     expect(disagree.status).toBe(400);
   });
   it("400 for a URI not in normal form: the proxy hands the upstream the URI as written, so no normalised reading is decided", async () => {
-    for (const uri of ["/v1/admin/tenants/../../../healthz", "/v1/admin/tenants/%2e%2e/%2e%2e/%2e%2e/healthz", "/v1/admin/tenants#/../../../healthz", "//healthz"]) {
+    for (const uri of [
+      "/v1/admin/tenants/../../../healthz",
+      "/v1/admin/tenants/%2e%2e/%2e%2e/%2e%2e/healthz",
+      "/v1/admin/tenants#/../../../healthz",
+      "//healthz",
+    ]) {
       const r = await fwd({ "x-forwarded-method": "GET", "x-forwarded-uri": uri, "x-forwarded-host": HOST });
       expect([uri, r.status, r.json().code]).toEqual([uri, 400, "request_invalid"]);
     }
@@ -165,7 +183,12 @@ describe("admin port", () => {
     expect((await fetch(`${app.admin}/healthz`)).status).toBe(200);
     expect((await fetch(`${app.admin}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`${app.admin}/metrics`)).text();
-    for (const series of ["portcullis_decisions_total", "portcullis_check_duration_seconds_bucket", "portcullis_snapshot_generation", "portcullis_jwks_fetches_total"]) {
+    for (const series of [
+      "portcullis_decisions_total",
+      "portcullis_check_duration_seconds_bucket",
+      "portcullis_snapshot_generation",
+      "portcullis_jwks_fetches_total",
+    ]) {
       expect(metrics).toContain(series);
     }
   });

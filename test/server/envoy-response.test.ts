@@ -7,10 +7,21 @@ import { deny, type Decision } from "../../controller/authz/decision.ts";
 import { envoyResponse, forwardAuthResponse } from "../../controller/server/envoy-response.ts";
 import { toCheckResponse } from "../../controller/server/grpc.ts";
 
-const INVALID = deny(403, "policy_invalid", "SecurityPolicy tenant-a/payments-secret-policy is invalid: Secret tenant-a/payments-keys not found", { route: "tenant-a/payments rule 0", policy: "tenant-a/payments-secret-policy" });
+const INVALID = deny(
+  403,
+  "policy_invalid",
+  "SecurityPolicy tenant-a/payments-secret-policy is invalid: Secret tenant-a/payments-keys not found",
+  { route: "tenant-a/payments rule 0", policy: "tenant-a/payments-secret-policy" },
+);
 const RULE = deny(403, "authz_denied", "denied by authorization rule only-admins-from-10.0.0.0/8", { policy: "tenant-a/admin" });
 const FAILED = deny(403, "internal_error", "the key store for https://idp.internal/keys?token=s3cret failed", {});
-const MISSING = deny(401, "basic_missing", "User authentication failed: no Basic credentials in the request", {}, { "www-authenticate": 'Basic realm="tenant-a"' });
+const MISSING = deny(
+  401,
+  "basic_missing",
+  "User authentication failed: no Basic credentials in the request",
+  {},
+  { "www-authenticate": 'Basic realm="tenant-a"' },
+);
 
 describe("denial bodies", () => {
   it.each([
@@ -36,8 +47,16 @@ describe("denial bodies", () => {
 
 describe("forward-auth: what becomes of the Cookie header (issue 12.7)", () => {
   const allowed = (upstreamHeaders: Record<string, string>, removeHeaders: string[]): Decision => ({
-    allowed: true, status: 200, code: "allowed", message: "allowed", route: "tenant-a/console rule 0", policy: "tenant-a/keys", principal: "apiKey alice",
-    upstreamHeaders, removeHeaders, responseHeaders: {},
+    allowed: true,
+    status: 200,
+    code: "allowed",
+    message: "allowed",
+    route: "tenant-a/console rule 0",
+    policy: "tenant-a/keys",
+    principal: "apiKey alice",
+    upstreamHeaders,
+    removeHeaders,
+    responseHeaders: {},
   });
   it.each([
     ["the key cookie cut from the others", allowed({ "x-client-id": "alice", cookie: "theme=dark" }, ["x-api-key"]), "replace"],
@@ -45,7 +64,11 @@ describe("forward-auth: what becomes of the Cookie header (issue 12.7)", () => {
     ["no key cookie sent", allowed({ "x-client-id": "alice" }, ["x-api-key"]), undefined],
   ])("%s: x-portcullis-cookie is %s on the forward-auth port, and Envoy's port keeps its own terms", (_what, decision, outcome) => {
     const forward = forwardAuthResponse(decision);
-    expect([forward.status, forward.headers["x-portcullis-cookie"], forward.headers.cookie]).toEqual([200, outcome, decision.upstreamHeaders.cookie]);
+    expect([forward.status, forward.headers["x-portcullis-cookie"], forward.headers.cookie]).toEqual([
+      200,
+      outcome,
+      decision.upstreamHeaders.cookie,
+    ]);
     expect(forward.rawHeaders.includes("x-portcullis-cookie")).toBe(outcome !== undefined);
     expect(envoyResponse(decision).headers["x-portcullis-cookie"]).toBeUndefined();
   });

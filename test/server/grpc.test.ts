@@ -30,7 +30,15 @@ const varintField = (no: number, n: number) => Buffer.from([...varint(no << 3), 
  * SocketAddress{port_value(3)}}}, request(4): Request{http(2): HttpRequest{...}}, context_extensions(10)}}
  */
 function checkRequest(
-  http: { id?: string; method: string; path: string; host: string; scheme?: string; headers?: Record<string, string>; headerMap?: Record<string, string> },
+  http: {
+    id?: string;
+    method: string;
+    path: string;
+    host: string;
+    scheme?: string;
+    headers?: Record<string, string>;
+    headerMap?: Record<string, string>;
+  },
   extensions: Record<string, string> = {},
   destinationPort?: number,
   routeMetadata?: Record<string, string>,
@@ -46,7 +54,12 @@ function checkRequest(
   );
   const destination = destinationPort === undefined ? [] : [field(2, field(1, field(1, varintField(3, destinationPort))))];
   const metadata = routeMetadata === undefined ? [] : [field(13, envoyGatewayRouteMetadata(routeMetadata))];
-  const attributes = msg(...destination, field(4, field(2, httpRequest)), ...Object.entries(extensions).map(([k, v]) => mapEntry(10, k, v)), ...metadata);
+  const attributes = msg(
+    ...destination,
+    field(4, field(2, httpRequest)),
+    ...Object.entries(extensions).map(([k, v]) => mapEntry(10, k, v)),
+    ...metadata,
+  );
   return field(1, attributes);
 }
 
@@ -98,18 +111,27 @@ const str = (f: Fields, no: number) => (f.get(no)?.[0] as Buffer | undefined)?.t
 const num = (f: Fields, no: number) => (f.get(no)?.[0] as number | undefined) ?? 0;
 /** HeaderValueOption{header(1): HeaderValue{key(1), value(2)}, append(2): BoolValue{value(1)}} */
 const headersOf = (f: Fields, no: number) =>
-  Object.fromEntries((f.get(no) ?? []).map((raw) => {
-    const option = decode(raw as Buffer);
-    const header = sub(option, 1);
-    expect(num(sub(option, 2), 1)).toBe(0); // append: false — set, never appended
-    return [str(header, 1), str(header, 2)];
-  }));
+  Object.fromEntries(
+    (f.get(no) ?? []).map((raw) => {
+      const option = decode(raw as Buffer);
+      const header = sub(option, 1);
+      expect(num(sub(option, 2), 1)).toBe(0); // append: false — set, never appended
+      return [str(header, 1), str(header, 2)];
+    }),
+  );
 
 let app: TestApp;
 let client: Client;
 const check = (request: Buffer): Promise<Fields> =>
   new Promise((resolve, reject) =>
-    client.makeUnaryRequest("/envoy.service.auth.v3.Authorization/Check", (b: Buffer) => b, (b: Buffer) => b, request, new Metadata(), (err, res) => (err ? reject(err) : resolve(decode(res!)))),
+    client.makeUnaryRequest(
+      "/envoy.service.auth.v3.Authorization/Check",
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      request,
+      new Metadata(),
+      (err, res) => (err ? reject(err) : resolve(decode(res!))),
+    ),
   );
 
 beforeAll(async () => {
@@ -123,7 +145,14 @@ afterAll(async () => {
 
 describe("gRPC ext_authz port", () => {
   it("OK: status code 0 and ok_response with the identity header set and the credential removed", async () => {
-    const res = await check(checkRequest({ method: "GET", path: "/v1/models?x=1", host: "api.maas.example.com", headers: { "x-api-key": "example-alice-key-change-me", "x-user-id": "mallory" } }));
+    const res = await check(
+      checkRequest({
+        method: "GET",
+        path: "/v1/models?x=1",
+        host: "api.maas.example.com",
+        headers: { "x-api-key": "example-alice-key-change-me", "x-user-id": "mallory" },
+      }),
+    );
     expect(num(sub(res, 1), 1)).toBe(0);
     const ok = sub(res, 3);
     expect(headersOf(ok, 2)).toEqual({ "x-user-id": "alice" });
@@ -135,7 +164,10 @@ describe("gRPC ext_authz port", () => {
     expect(num(sub(res, 1), 1)).toBe(16);
     const denied = sub(res, 2);
     expect(num(sub(denied, 1), 1)).toBe(401);
-    expect(headersOf(denied, 2)).toMatchObject({ "www-authenticate": 'Bearer realm="https://api.maas.example.com/v1/chat/completions"', "content-type": "application/json" });
+    expect(headersOf(denied, 2)).toMatchObject({
+      "www-authenticate": 'Bearer realm="https://api.maas.example.com/v1/chat/completions"',
+      "content-type": "application/json",
+    });
     expect(JSON.parse(str(denied, 3)!)).toEqual({ code: "jwt_missing", message: "Jwt is missing" });
   });
   it("denied: PERMISSION_DENIED with 403 for a request no route matches", async () => {
@@ -144,19 +176,45 @@ describe("gRPC ext_authz port", () => {
     expect(num(sub(sub(res, 2), 1), 1)).toBe(403);
   });
   it("reads header_map (Envoy's encode_raw_headers) as well as the headers map", async () => {
-    const res = await check(checkRequest({ method: "GET", path: "/v1/models", host: "api.maas.example.com", headerMap: { "X-API-Key": "example-ci-runner-key-change-me" } }));
+    const res = await check(
+      checkRequest({
+        method: "GET",
+        path: "/v1/models",
+        host: "api.maas.example.com",
+        headerMap: { "X-API-Key": "example-ci-runner-key-change-me" },
+      }),
+    );
     expect(headersOf(sub(res, 3), 2)).toEqual({ "x-user-id": "ci-runner" });
   });
   it("context_extensions name the Gateway", async () => {
-    const open = await check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com" }, { "portcullis.io/gateway": "maas-system/maas-gateway" }));
+    const open = await check(
+      checkRequest(
+        { method: "GET", path: "/healthz", host: "api.maas.example.com" },
+        { "portcullis.io/gateway": "maas-system/maas-gateway" },
+      ),
+    );
     expect(num(sub(open, 1), 1)).toBe(0);
-    const other = await check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com" }, { "portcullis.io/gateway": "maas-system/elsewhere" }));
+    const other = await check(
+      checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com" }, { "portcullis.io/gateway": "maas-system/elsewhere" }),
+    );
     expect(num(sub(other, 1), 1)).toBe(7);
   });
   it("an x-portcullis-gateway request header names nothing: the client cannot choose the Gateway", async () => {
-    const res = await check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com", headers: { "x-portcullis-gateway": "maas-system/elsewhere" } }));
+    const res = await check(
+      checkRequest({
+        method: "GET",
+        path: "/healthz",
+        host: "api.maas.example.com",
+        headers: { "x-portcullis-gateway": "maas-system/elsewhere" },
+      }),
+    );
     expect(num(sub(res, 1), 1)).toBe(0);
-    const pinned = await check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com", headers: { "x-portcullis-gateway": "maas-system/maas-gateway" } }, { "portcullis.io/gateway": "maas-system/elsewhere" }));
+    const pinned = await check(
+      checkRequest(
+        { method: "GET", path: "/healthz", host: "api.maas.example.com", headers: { "x-portcullis-gateway": "maas-system/maas-gateway" } },
+        { "portcullis.io/gateway": "maas-system/elsewhere" },
+      ),
+    );
     expect(num(sub(pinned, 1), 1)).toBe(7);
   });
   it("matches the route table of the listener port Envoy states as the destination (80, or 10080 as Envoy Gateway binds it)", async () => {
@@ -168,7 +226,12 @@ describe("gRPC ext_authz port", () => {
     expect(JSON.parse(str(sub(elsewhere, 2), 3)!).code).toBe("route_not_found");
   });
   describe("Envoy Gateway's route metadata (extAuth.includeRouteMetadata)", () => {
-    const models = { method: "GET", path: "/v1/models", host: "api.maas.example.com", headers: { "x-api-key": "example-alice-key-change-me" } };
+    const models = {
+      method: "GET",
+      path: "/v1/models",
+      host: "api.maas.example.com",
+      headers: { "x-api-key": "example-alice-key-change-me" },
+    };
     const route = (name: string, extra: Record<string, string> = {}) => ({ kind: "HTTPRoute", namespace: "maas-system", name, ...extra });
     it("the route Portcullis matches is the one Envoy selected: decided as usual", async () => {
       const res = await check(checkRequest(models, {}, undefined, route("models")));
@@ -176,7 +239,9 @@ describe("gRPC ext_authz port", () => {
       expect(headersOf(sub(res, 3), 2)).toEqual({ "x-user-id": "alice" });
     });
     it("Envoy selected the admin route, Portcullis matches the open /healthz: denied route_mismatch; the client is not told the routes", async () => {
-      const res = await check(checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com" }, {}, undefined, route("admin")));
+      const res = await check(
+        checkRequest({ method: "GET", path: "/healthz", host: "api.maas.example.com" }, {}, undefined, route("admin")),
+      );
       expect(num(sub(res, 1), 1)).toBe(7);
       const denied = sub(res, 2);
       expect(num(sub(denied, 1), 1)).toBe(403);

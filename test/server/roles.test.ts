@@ -9,7 +9,8 @@ import { EXAMPLES, startTestApp, type TestApp } from "../support/app.ts";
 import { send } from "../support/http.ts";
 
 let app: TestApp;
-const token = (roles: string) => execFileSync(process.execPath, [join(EXAMPLES, "mint-example-token.ts"), "carol", "maas-gateway", roles], { encoding: "utf8" }).trim();
+const token = (roles: string) =>
+  execFileSync(process.execPath, [join(EXAMPLES, "mint-example-token.ts"), "carol", "maas-gateway", roles], { encoding: "utf8" }).trim();
 const admin = (headers: Record<string, string>, port = "authz") =>
   send(`${port === "authz" ? app.authz : app.forwardAuth}/v1/admin/tenants`, { headers: { host: "api.maas.example.com", ...headers } });
 
@@ -33,7 +34,15 @@ it("no token is still 401 with the Bearer challenge", async () => {
 });
 
 it("the same through the forward-auth port", async () => {
-  const via = (roles: string) => send(`${app.forwardAuth}/`, { headers: { "x-forwarded-method": "GET", "x-forwarded-host": "api.maas.example.com", "x-forwarded-uri": "/v1/admin/x", authorization: `Bearer ${token(roles)}` } });
+  const via = (roles: string) =>
+    send(`${app.forwardAuth}/`, {
+      headers: {
+        "x-forwarded-method": "GET",
+        "x-forwarded-host": "api.maas.example.com",
+        "x-forwarded-uri": "/v1/admin/x",
+        authorization: `Bearer ${token(roles)}`,
+      },
+    });
   expect((await via("admin")).status).toBe(200);
   expect((await via("")).status).toBe(403);
 });

@@ -37,12 +37,17 @@ async function scripted(steps: Step[]): Promise<KubeClient> {
 }
 
 const secret = (name: string, rv: string) => ({ metadata: { name, namespace: "ns", resourceVersion: rv }, data: {} });
-const list = (rv: string, ...items: object[]): Step => (res) => res.end(JSON.stringify({ metadata: { resourceVersion: rv }, items }));
-const watch = (...events: object[]): Step => (res) => {
-  res.writeHead(200, { "content-type": "application/json" });
-  for (const e of events) res.write(`${JSON.stringify(e)}\n`);
-  res.end();
-};
+const list =
+  (rv: string, ...items: object[]): Step =>
+  (res) =>
+    res.end(JSON.stringify({ metadata: { resourceVersion: rv }, items }));
+const watch =
+  (...events: object[]): Step =>
+  (res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    for (const e of events) res.write(`${JSON.stringify(e)}\n`);
+    res.end();
+  };
 
 afterEach(() => {
   server?.closeAllConnections();
@@ -56,25 +61,48 @@ it("relists at once after a 410 ERROR event and resumes watching from the new li
     list("20", secret("a", "9"), secret("c", "19")),
   ]);
   let changes = 0;
-  const r = new Reflector({ client, kind: "Secret", apiVersion: "v1", path: "/api/v1/secrets", onChange: () => changes++, logger: pino({ level: "silent" }) });
+  const r = new Reflector({
+    client,
+    kind: "Secret",
+    apiVersion: "v1",
+    path: "/api/v1/secrets",
+    onChange: () => changes++,
+    logger: pino({ level: "silent" }),
+  });
   r.start();
   await r.synced;
   await new Promise((res) => setTimeout(res, 300));
   r.stop();
   expect(requests).toEqual(["list rv=", "watch rv=10", "list rv=", "watch rv=20"]);
-  expect(r.objects().map((o) => o.metadata.name).sort()).toEqual(["a", "c"]);
+  expect(
+    r
+      .objects()
+      .map((o) => o.metadata.name)
+      .sort(),
+  ).toEqual(["a", "c"]);
   expect(r.objects()[0]).toMatchObject({ kind: "Secret", apiVersion: "v1" });
   expect(changes).toBeGreaterThanOrEqual(3);
 });
 
 it("resumes a closed watch from the last seen resourceVersion, and backs off after a failed list", async () => {
   const client = await scripted([
-    (res) => { res.writeHead(500); res.end("{}"); },
+    (res) => {
+      res.writeHead(500);
+      res.end("{}");
+    },
     list("5"),
     watch({ type: "ADDED", object: secret("x", "6") }, { type: "BOOKMARK", object: { metadata: { resourceVersion: "8" } } }),
   ]);
   const started = Date.now();
-  const r = new Reflector({ client, kind: "Secret", apiVersion: "v1", path: "/api/v1/secrets", onChange: () => {}, logger: pino({ level: "silent" }), backoffMs: { initial: 200, max: 400 } });
+  const r = new Reflector({
+    client,
+    kind: "Secret",
+    apiVersion: "v1",
+    path: "/api/v1/secrets",
+    onChange: () => {},
+    logger: pino({ level: "silent" }),
+    backoffMs: { initial: 200, max: 400 },
+  });
   r.start();
   await r.synced;
   expect(Date.now() - started).toBeGreaterThanOrEqual(190);
@@ -86,10 +114,23 @@ it("resumes a closed watch from the last seen resourceVersion, and backs off aft
 it("holds only what keep() wants, and prune() drops what it no longer wants", async () => {
   const wanted = new Set(["ns/a", "ns/b"]);
   const client = await scripted([list("1", secret("a", "1"), secret("b", "1"), secret("c", "1"))]);
-  const r = new Reflector({ client, kind: "Secret", apiVersion: "v1", path: "/api/v1/secrets", keep: (k) => wanted.has(k), onChange: () => {}, logger: pino({ level: "silent" }) });
+  const r = new Reflector({
+    client,
+    kind: "Secret",
+    apiVersion: "v1",
+    path: "/api/v1/secrets",
+    keep: (k) => wanted.has(k),
+    onChange: () => {},
+    logger: pino({ level: "silent" }),
+  });
   r.start();
   await r.synced;
-  expect(r.objects().map((o) => o.metadata.name).sort()).toEqual(["a", "b"]);
+  expect(
+    r
+      .objects()
+      .map((o) => o.metadata.name)
+      .sort(),
+  ).toEqual(["a", "b"]);
   wanted.delete("ns/b");
   expect(r.prune()).toBe(true);
   expect(r.objects().map((o) => o.metadata.name)).toEqual(["a"]);
@@ -97,13 +138,22 @@ it("holds only what keep() wants, and prune() drops what it no longer wants", as
 });
 
 it("an optional kind whose CRD is not installed (404) counts as synced and empty, and is picked up once it is", async () => {
-  const notServed: Step = (res) => { res.writeHead(404); res.end("{}"); };
+  const notServed: Step = (res) => {
+    res.writeHead(404);
+    res.end("{}");
+  };
   const listenerSet = { metadata: { name: "ls", namespace: "ns", resourceVersion: "3" }, spec: {} };
   const client = await scripted([notServed, list("3", listenerSet)]);
   let changes = 0;
   const r = new Reflector({
-    client, kind: "ListenerSet", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/listenersets",
-    onChange: () => changes++, logger: pino({ level: "silent" }), backoffMs: { initial: 50, max: 100 }, optional: true,
+    client,
+    kind: "ListenerSet",
+    apiVersion: "gateway.networking.k8s.io/v1",
+    path: "/apis/gateway.networking.k8s.io/v1/listenersets",
+    onChange: () => changes++,
+    logger: pino({ level: "silent" }),
+    backoffMs: { initial: 50, max: 100 },
+    optional: true,
   });
   r.start();
   await r.synced;

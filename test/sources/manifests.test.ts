@@ -10,7 +10,8 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const kinds = (folder: ManifestFolder) => folder.load().objects.map((o) => (o.object as { kind: string; metadata: { name: string } }).metadata.name);
+const kinds = (folder: ManifestFolder) =>
+  folder.load().objects.map((o) => (o.object as { kind: string; metadata: { name: string } }).metadata.name);
 
 describe("ManifestFolder", () => {
   it("reads multi-document YAML and JSON recursively, skipping hidden entries and other files", () => {
@@ -46,7 +47,10 @@ describe("ManifestFolder", () => {
   });
 
   it("refuses alias bombs and oversized files", () => {
-    const bomb = ["a: &a [x,x,x,x,x,x,x,x,x]", ...Array.from({ length: 8 }, (_, i) => `${"bcdefghi"[i]}: &${"bcdefghi"[i]} [${Array(9).fill(`*${"abcdefgh"[i]}`).join(",")}]`)].join("\n");
+    const bomb = [
+      "a: &a [x,x,x,x,x,x,x,x,x]",
+      ...Array.from({ length: 8 }, (_, i) => `${"bcdefghi"[i]}: &${"bcdefghi"[i]} [${Array(9).fill(`*${"abcdefgh"[i]}`).join(",")}]`),
+    ].join("\n");
     writeFileSync(join(dir, "bomb.yaml"), bomb);
     writeFileSync(join(dir, "big.yaml"), "#".repeat(MAX_MANIFEST_BYTES + 1));
     const load = new ManifestFolder(dir).load();

@@ -16,6 +16,8 @@ describe("unreadable", () => {
     expect(error.message).toBe(`cannot read the kubeconfig: ${words}`);
   });
   it("names the given path when the error has none, and a parse error by its first line", () => {
-    expect(unreadable("the kubeconfig", "/k", fsError(undefined, undefined, "bad indentation (2:1)\n  at line 2")).message).toBe("cannot read the kubeconfig: /k is not valid (bad indentation (2:1))");
+    expect(unreadable("the kubeconfig", "/k", fsError(undefined, undefined, "bad indentation (2:1)\n  at line 2")).message).toBe(
+      "cannot read the kubeconfig: /k is not valid (bad indentation (2:1))",
+    );
   });
 });

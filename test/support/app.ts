@@ -23,7 +23,26 @@ export async function startTestApp(files: Record<string, string>, copyFrom?: str
   if (copyFrom !== undefined) cpSync(copyFrom, dir, { recursive: true });
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const config = loadConfig(
-    ["serve", "--manifests", dir, "--bind-address", "127.0.0.1", "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0", "--grpc-port", "0", "--shutdown-grace-seconds", "2", "--shutdown-delay-seconds", "0", ...flags],
+    [
+      "serve",
+      "--manifests",
+      dir,
+      "--bind-address",
+      "127.0.0.1",
+      "--authz-port",
+      "0",
+      "--forward-auth-port",
+      "0",
+      "--admin-port",
+      "0",
+      "--grpc-port",
+      "0",
+      "--shutdown-grace-seconds",
+      "2",
+      "--shutdown-delay-seconds",
+      "0",
+      ...flags,
+    ],
     {},
   ) as ServeConfig;
   const app = await startApp(config, pino({ level: "silent" }));

@@ -22,7 +22,10 @@ export const isHeaderLines = (headers: Record<string, string> | HeaderLines | un
  * `rawPath` replaces the URL's path and query byte for byte: a URL object would already have
  * removed dot segments and a fragment, which a hostile client sends as is.
  */
-export function send(url: string, init: { method?: string; headers?: Record<string, string> | HeaderLines; body?: string; rawPath?: string } = {}): Promise<RawResponse> {
+export function send(
+  url: string,
+  init: { method?: string; headers?: Record<string, string> | HeaderLines; body?: string; rawPath?: string } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const target = { ...urlToHttpOptions(new URL(url)), ...(init.rawPath === undefined ? {} : { path: init.rawPath }) };
     const headers = isHeaderLines(init.headers) ? init.headers.flat() : (init.headers ?? {});

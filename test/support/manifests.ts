@@ -12,8 +12,9 @@ spec: {gatewayClassName: portcullis, listeners: [{name: http, protocol: HTTP, po
  * implicit rule matching everything. Ends with a newline, ready for "---" and more documents.
  */
 export function gatewayWithRoute(host: string, rules: Readonly<Record<string, string>> = {}, route = "api"): string {
-  const lines = Object.entries(rules).map(([name, match]) =>
-    `    - {name: ${name}, matches: [${match.startsWith("/") ? `{path: {type: PathPrefix, value: ${match}}}` : match}]}`);
+  const lines = Object.entries(rules).map(
+    ([name, match]) => `    - {name: ${name}, matches: [${match.startsWith("/") ? `{path: {type: PathPrefix, value: ${match}}}` : match}]}`,
+  );
   return `${GATEWAY}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute

@@ -54,4 +54,6 @@ export function goldenDecider(name: string): Decider {
 }
 
 /** The Authorization header of the golden cases' basicAuth users: `<user>` with password `<user>-pass`. */
-export const basicAuthAs = (user: string): { authorization: string } => ({ authorization: `Basic ${Buffer.from(`${user}:${user}-pass`).toString("base64")}` });
+export const basicAuthAs = (user: string): { authorization: string } => ({
+  authorization: `Basic ${Buffer.from(`${user}:${user}-pass`).toString("base64")}`,
+});

@@ -21,7 +21,13 @@ export class KubeApiError extends Error {
 export interface KubeObject {
   readonly apiVersion?: string;
   readonly kind?: string;
-  readonly metadata: { readonly name: string; readonly namespace?: string; readonly resourceVersion?: string; readonly uid?: string; readonly generation?: number } & Record<string, unknown>;
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly resourceVersion?: string;
+    readonly uid?: string;
+    readonly generation?: number;
+  } & Record<string, unknown>;
   readonly [key: string]: unknown;
 }
 
@@ -30,7 +36,10 @@ export interface KubeList {
   readonly items: readonly KubeObject[];
 }
 
-export type WatchEvent = { readonly type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR"; readonly object: KubeObject & { code?: number } };
+export type WatchEvent = {
+  readonly type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  readonly object: KubeObject & { code?: number };
+};
 
 export class KubeClient {
   readonly #config: KubeConfig;

@@ -99,7 +99,10 @@ export class Reflector {
           await new Promise((r) => setTimeout(r, max));
           continue;
         }
-        this.#o.logger.warn({ kind: this.#o.kind, error: (err as Error).message, retryInMs: delay }, "list/watch failed; serving the last known state");
+        this.#o.logger.warn(
+          { kind: this.#o.kind, error: (err as Error).message, retryInMs: delay },
+          "list/watch failed; serving the last known state",
+        );
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, max);
       }
@@ -112,7 +115,10 @@ export class Reflector {
     let resourceVersion = "";
     do {
       const query = new URLSearchParams({ limit: "500", ...(next ? { continue: next } : {}) });
-      const page = await this.#o.client.request<{ metadata: { resourceVersion?: string; continue?: string }; items: KubeObject[] }>("GET", `${this.#o.path}?${query}`);
+      const page = await this.#o.client.request<{ metadata: { resourceVersion?: string; continue?: string }; items: KubeObject[] }>(
+        "GET",
+        `${this.#o.path}?${query}`,
+      );
       for (const item of page.items) {
         const object = this.#normalize(item);
         const key = objectKey(object);
@@ -121,7 +127,9 @@ export class Reflector {
       next = page.metadata.continue ?? "";
       resourceVersion = page.metadata.resourceVersion ?? "";
     } while (next !== "");
-    const changed = items.size !== this.#objects.size || [...items].some(([k, o]) => this.#objects.get(k)?.metadata.resourceVersion !== o.metadata.resourceVersion);
+    const changed =
+      items.size !== this.#objects.size ||
+      [...items].some(([k, o]) => this.#objects.get(k)?.metadata.resourceVersion !== o.metadata.resourceVersion);
     this.#objects = items;
     this.#resourceVersion = resourceVersion;
     this.#markSynced();
@@ -131,7 +139,11 @@ export class Reflector {
 
   /** An optional kind whose API is not served: none of it exists. */
   #absent(): void {
-    if (!this.#absentLogged) this.#o.logger.info({ kind: this.#o.kind, path: this.#o.path }, "kind not served by the API server (CRD not installed); treating it as empty");
+    if (!this.#absentLogged)
+      this.#o.logger.info(
+        { kind: this.#o.kind, path: this.#o.path },
+        "kind not served by the API server (CRD not installed); treating it as empty",
+      );
     this.#absentLogged = true;
     const changed = this.#objects.size > 0;
     this.#objects = new Map();

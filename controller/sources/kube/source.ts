@@ -16,9 +16,23 @@ const WATCHED = [
   { kind: "GRPCRoute", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/grpcroutes" },
   { kind: "Gateway", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/gateways" },
   { kind: "GatewayClass", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/gatewayclasses" },
-  { kind: "ReferenceGrant", apiVersion: "gateway.networking.k8s.io/v1beta1", path: "/apis/gateway.networking.k8s.io/v1beta1/referencegrants" },
-  { kind: "ListenerSet", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/listenersets", optional: true },
-  { kind: "XListenerSet", apiVersion: "gateway.networking.x-k8s.io/v1alpha1", path: "/apis/gateway.networking.x-k8s.io/v1alpha1/xlistenersets", optional: true },
+  {
+    kind: "ReferenceGrant",
+    apiVersion: "gateway.networking.k8s.io/v1beta1",
+    path: "/apis/gateway.networking.k8s.io/v1beta1/referencegrants",
+  },
+  {
+    kind: "ListenerSet",
+    apiVersion: "gateway.networking.k8s.io/v1",
+    path: "/apis/gateway.networking.k8s.io/v1/listenersets",
+    optional: true,
+  },
+  {
+    kind: "XListenerSet",
+    apiVersion: "gateway.networking.x-k8s.io/v1alpha1",
+    path: "/apis/gateway.networking.x-k8s.io/v1alpha1/xlistenersets",
+    optional: true,
+  },
   { kind: "Namespace", apiVersion: "v1", path: "/api/v1/namespaces" },
   { kind: "Secret", apiVersion: "v1", path: "/api/v1/secrets", referenced: "secrets" },
   { kind: "ConfigMap", apiVersion: "v1", path: "/api/v1/configmaps", referenced: "configMaps" },
@@ -53,12 +67,20 @@ export class KubeSource {
     };
     for (const w of WATCHED) {
       const wanted = "referenced" in w ? this.#wanted[w.referenced] : undefined;
-      this.#reflectors.set(w.kind, new Reflector({
-        client: options.client, kind: w.kind, apiVersion: w.apiVersion, path: w.path,
-        keep: wanted === undefined ? undefined : (key) => wanted.has(key),
-        optional: "optional" in w,
-        onChange: changed, logger: options.logger, backoffMs: options.backoffMs,
-      }));
+      this.#reflectors.set(
+        w.kind,
+        new Reflector({
+          client: options.client,
+          kind: w.kind,
+          apiVersion: w.apiVersion,
+          path: w.path,
+          keep: wanted === undefined ? undefined : (key) => wanted.has(key),
+          optional: "optional" in w,
+          onChange: changed,
+          logger: options.logger,
+          backoffMs: options.backoffMs,
+        }),
+      );
     }
     this.synced = Promise.all([...this.#reflectors.values()].map((r) => r.synced)).then(() => undefined);
   }

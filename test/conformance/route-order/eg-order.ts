@@ -23,8 +23,17 @@ export interface IrRoute {
 }
 
 const pathCount = (p: IrStringMatch | undefined): number =>
-  p === undefined ? 0 : p.exact !== undefined ? p.exact.length : p.safeRegex !== undefined ? p.safeRegex.length
-    : p.prefix !== undefined ? (p.prefix === "/" ? 0 : p.prefix.length) : 0;
+  p === undefined
+    ? 0
+    : p.exact !== undefined
+      ? p.exact.length
+      : p.safeRegex !== undefined
+        ? p.safeRegex.length
+        : p.prefix !== undefined
+          ? p.prefix === "/"
+            ? 0
+            : p.prefix.length
+          : 0;
 const exacts = (list: readonly IrStringMatch[] | undefined) => (list ?? []).filter((m) => m.exact !== undefined).length;
 
 /** sort.go's Less: whether `i` ranks below `j` (Envoy tries `j` first). */
@@ -54,7 +63,11 @@ export function sortEG<T extends IrRoute>(routes: readonly T[]): T[] {
   return [...routes].sort((a, b) => (lessEG(b, a) ? -1 : lessEG(a, b) ? 1 : 0));
 }
 
-interface Meta { readonly namespace?: string; readonly name: string; readonly creationTimestamp?: string }
+interface Meta {
+  readonly namespace?: string;
+  readonly name: string;
+  readonly creationTimestamp?: string;
+}
 
 /** resource.Sort's order of one kind: creation time, then namespace, then name. */
 export function compareResources(a: Meta, b: Meta): number {
@@ -100,7 +113,9 @@ export function translateHTTPRouteMatches(name: string, matches: readonly Match[
       queryParamMatches: ir.queryParamMatches,
       headerMatches: [
         ...(ir.headerMatches ?? []).filter((h) => h.name !== ":method"),
-        { name: ":method", exact: "OPTIONS" }, { name: "origin", safeRegex: ".*" }, { name: "access-control-request-method", safeRegex: ".*" },
+        { name: ":method", exact: "OPTIONS" },
+        { name: "origin", safeRegex: ".*" },
+        { name: "access-control-request-method", safeRegex: ".*" },
       ],
     };
     return [ir, preflight];
@@ -138,9 +153,11 @@ export interface EnvoyRequest {
 
 /** RE2 full match; `(?i)` at the start is the only RE2-only syntax the oracle meets. */
 const fullMatch = (pattern: string, value: string) =>
-  pattern.startsWith("(?i)") ? new RegExp(`^(?:${pattern.slice(4)})$`, "i").test(value)
-    : pattern.includes("(?i)") ? new RegExp(`^(?:${pattern.replace("(?i)", "")})$`, "i").test(value) && caseSensitivePartsMatch(pattern, value)
-    : new RegExp(`^(?:${pattern})$`).test(value);
+  pattern.startsWith("(?i)")
+    ? new RegExp(`^(?:${pattern.slice(4)})$`, "i").test(value)
+    : pattern.includes("(?i)")
+      ? new RegExp(`^(?:${pattern.replace("(?i)", "")})$`, "i").test(value) && caseSensitivePartsMatch(pattern, value)
+      : new RegExp(`^(?:${pattern})$`).test(value);
 
 /** `(?i)` in the middle of a pattern folds case only after it: check the part before it as written. */
 function caseSensitivePartsMatch(pattern: string, value: string): boolean {

@@ -36,48 +36,128 @@ export const apiKeyCases: readonly Case[] = [
   h("ows", "alice's key with surrounding spaces (optional whitespace is not part of a header value)", ALICE, "  alice-key  "),
   h("nul", "alice's key followed by NUL", invalid(), "alice-key\u0000"),
   h("huge", "a 60 KiB key", invalid(), "k".repeat(60 * 1024)),
-  h("bearer-prefixed", "`Bearer alice-key` in X-API-Key (a leading `Bearer ` is cut off, as Envoy's api_key_auth)", ALICE, "Bearer alice-key"),
-  h("bearer-lower-case", "`bearer alice-key` (Envoy cuts off exactly `Bearer `; the rest is the key)", invalid(), "bearer alice-key",
-    "a leading scheme was matched in any case and the key tried with and without it; Envoy's filter cuts off exactly `Bearer ` and looks up what remains, once"),
+  h(
+    "bearer-prefixed",
+    "`Bearer alice-key` in X-API-Key (a leading `Bearer ` is cut off, as Envoy's api_key_auth)",
+    ALICE,
+    "Bearer alice-key",
+  ),
+  h(
+    "bearer-lower-case",
+    "`bearer alice-key` (Envoy cuts off exactly `Bearer `; the rest is the key)",
+    invalid(),
+    "bearer alice-key",
+    "a leading scheme was matched in any case and the key tried with and without it; Envoy's filter cuts off exactly `Bearer ` and looks up what remains, once",
+  ),
   h("bearer-twice", "`Bearer Bearer alice-key`", invalid(), "Bearer Bearer alice-key"),
   c("query-space", "`?api_key=alice-key%20`", invalid(), (ctx) => ctx.check({ path: "/keys?api_key=alice-key%20" })),
-  c("query-encoded", "`?api_key=alice%2Dkey` (the query's own percent-encoding is decoded)", ALICE, (ctx) => ctx.check({ path: "/keys?api_key=alice%2Dkey" })),
+  c("query-encoded", "`?api_key=alice%2Dkey` (the query's own percent-encoding is decoded)", ALICE, (ctx) =>
+    ctx.check({ path: "/keys?api_key=alice%2Dkey" }),
+  ),
   c("empty-header", "empty X-API-Key (absent), nothing else", missing, (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": "" } })),
   c("empty-query", "`?api_key=`", missing, (ctx) => ctx.check({ path: "/keys?api_key=" })),
   c("empty-cookie", "`Cookie: apikey=`", missing, (ctx) => ctx.check({ path: "/keys", headers: { cookie: "apikey=" } })),
-  c("empty-header-then-query", "empty X-API-Key, then a valid `api_key` (the first source present is used)", ALICE,
-    (ctx) => ctx.check({ path: "/keys?api_key=alice-key", headers: { "x-api-key": "" } })),
-  c("header-and-query", "valid X-API-Key and a wrong `api_key` (the first source present is used)", ALICE,
-    (ctx) => ctx.check({ path: "/keys?api_key=wrong", headers: { "x-api-key": "alice-key" } })),
-  c("wrong-header-good-query", "wrong X-API-Key and a valid `api_key`", invalid(), (ctx) => ctx.check({ path: "/keys?api_key=alice-key", headers: { "x-api-key": "wrong" } })),
-  c("two-header-lines", "wire: two X-API-Key lines (alice's and bob's)", invalid("more than one header x-api-key was sent"), (ctx) => ctx.envoy("/keys", [["x-api-key", "alice-key"], ["x-api-key", "bob-key"]])),
-  c("query-twice", "`?api_key=alice-key&api_key=bob-key`", invalid("more than one param api_key was sent"),
-    (ctx) => ctx.check({ path: "/keys?api_key=alice-key&api_key=bob-key" })),
-  c("query-semicolon", "`?api_key=alice-key;api_key=bob-key` (one parameter split at `&`, two at `;`)", invalid("more than one param api_key was sent"),
-    (ctx) => ctx.check({ path: "/keys?api_key=alice-key;api_key=bob-key" })),
-  c("cookie-twice", "`Cookie: apikey=alice-key; apikey=bob-key`", invalid("more than one cookie apikey was sent"),
+  c("empty-header-then-query", "empty X-API-Key, then a valid `api_key` (the first source present is used)", ALICE, (ctx) =>
+    ctx.check({ path: "/keys?api_key=alice-key", headers: { "x-api-key": "" } }),
+  ),
+  c("header-and-query", "valid X-API-Key and a wrong `api_key` (the first source present is used)", ALICE, (ctx) =>
+    ctx.check({ path: "/keys?api_key=wrong", headers: { "x-api-key": "alice-key" } }),
+  ),
+  c("wrong-header-good-query", "wrong X-API-Key and a valid `api_key`", invalid(), (ctx) =>
+    ctx.check({ path: "/keys?api_key=alice-key", headers: { "x-api-key": "wrong" } }),
+  ),
+  c("two-header-lines", "wire: two X-API-Key lines (alice's and bob's)", invalid("more than one header x-api-key was sent"), (ctx) =>
+    ctx.envoy("/keys", [
+      ["x-api-key", "alice-key"],
+      ["x-api-key", "bob-key"],
+    ]),
+  ),
+  c("query-twice", "`?api_key=alice-key&api_key=bob-key`", invalid("more than one param api_key was sent"), (ctx) =>
+    ctx.check({ path: "/keys?api_key=alice-key&api_key=bob-key" }),
+  ),
+  c(
+    "query-semicolon",
+    "`?api_key=alice-key;api_key=bob-key` (one parameter split at `&`, two at `;`)",
+    invalid("more than one param api_key was sent"),
+    (ctx) => ctx.check({ path: "/keys?api_key=alice-key;api_key=bob-key" }),
+  ),
+  c(
+    "cookie-twice",
+    "`Cookie: apikey=alice-key; apikey=bob-key`",
+    invalid("more than one cookie apikey was sent"),
     (ctx) => ctx.check({ path: "/keys", headers: { cookie: "apikey=alice-key; apikey=bob-key" } }),
-    "the first cookie was used and the second passed upstream unchecked; a repeated key cookie is refused like a repeated parameter"),
-  c("account-repeated-other-first", "alice's key on /account (CEL `request.query.account == apiKey.client`) with `?account=bob&account=alice` (issue 12 item 5)",
+    "the first cookie was used and the second passed upstream unchecked; a repeated key cookie is refused like a repeated parameter",
+  ),
+  c(
+    "account-repeated-other-first",
+    "alice's key on /account (CEL `request.query.account == apiKey.client`) with `?account=bob&account=alice` (issue 12 item 5)",
     { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" },
     (ctx) => ctx.check({ path: "/account?account=bob&account=alice", headers: { "x-api-key": "alice-key" } }),
-    "CEL saw the last value of a repeated parameter while route matching and common upstreams read the first; CEL now reads the first, and a repeat with another value is decided on the last too"),
-  c("account-repeated-own-first", "alice's key with `?account=alice&account=bob` (an upstream reading the last value would serve bob)",
+    "CEL saw the last value of a repeated parameter while route matching and common upstreams read the first; CEL now reads the first, and a repeat with another value is decided on the last too",
+  ),
+  c(
+    "account-repeated-own-first",
+    "alice's key with `?account=alice&account=bob` (an upstream reading the last value would serve bob)",
     { status: 403, code: "authz_denied", reason: "reading the last value of a repeated query parameter" },
-    (ctx) => ctx.check({ path: "/account?account=alice&account=bob", headers: { "x-api-key": "alice-key" } }), "see apikey.account-repeated-other-first"),
-  c("account-own", "alice's key with `?account=alice&account=alice`", ALICE,
-    (ctx) => ctx.check({ path: "/account?account=alice&account=alice", headers: { "x-api-key": "alice-key" } })),
-  c("utf8-header-wire", "wire: carol's non-ASCII key in X-API-Key, as UTF-8 bytes", CAROL, (ctx) => ctx.envoy("/keys", { "x-api-key": CAROL_KEY }),
-    "header bytes were read as Latin-1 on the HTTP ports and as UTF-8 on gRPC and in the query, so a non-ASCII key matched on some ports only; every port now reads the bytes as UTF-8"),
-  c("utf8-cookie-wire", "wire: carol's key in the `apikey` cookie, as UTF-8 bytes", CAROL, (ctx) => ctx.envoy("/keys", { cookie: `apikey=${CAROL_KEY}` }), "see apikey.utf8-header-wire"),
-  c("utf8-forward-auth", "forward-auth: carol's key in X-API-Key, as UTF-8 bytes", CAROL,
-    (ctx) => ctx.forward({ "x-forwarded-method": "GET", "x-forwarded-host": HOST, "x-forwarded-uri": "/keys", "x-api-key": CAROL_KEY }), "see apikey.utf8-header-wire"),
-  c("utf8-query", "carol's key percent-encoded in `api_key`", CAROL, (ctx) => ctx.check({ path: `/keys?api_key=${encodeURIComponent(CAROL_KEY)}` })),
-  c("utf8-grpc", "gRPC: carol's key in X-API-Key as raw_value bytes", CAROL, (ctx) => ctx.check(toAuthzRequest({
-    attributes: { request: { http: { method: "GET", host: HOST, path: "/keys", header_map: { headers: [{ key: "x-api-key", value: "", raw_value: Buffer.from(CAROL_KEY) }] } } } },
-  }))),
-  c("latin1-bytes-wire", "wire: carol's key as Latin-1 bytes (é = 0xE9: not UTF-8)", invalid(),
-    (ctx) => ctx.raw(Buffer.concat([Buffer.from(`GET /keys HTTP/1.1\r\nhost: ${HOST}\r\nx-api-key: `), Buffer.from(CAROL_KEY, "latin1"), Buffer.from("\r\nconnection: close\r\n\r\n")]))),
-  c("cookie-other-name", "alice's key in a cookie of another name", missing, (ctx) => ctx.check({ path: "/keys", headers: { cookie: "apikey2=alice-key" } })),
-  c("cookie-valid", "`Cookie: theme=dark; apikey=alice-key`", ALICE, (ctx) => ctx.check({ path: "/keys", headers: { cookie: "theme=dark; apikey=alice-key" } })),
+    (ctx) => ctx.check({ path: "/account?account=alice&account=bob", headers: { "x-api-key": "alice-key" } }),
+    "see apikey.account-repeated-other-first",
+  ),
+  c("account-own", "alice's key with `?account=alice&account=alice`", ALICE, (ctx) =>
+    ctx.check({ path: "/account?account=alice&account=alice", headers: { "x-api-key": "alice-key" } }),
+  ),
+  c(
+    "utf8-header-wire",
+    "wire: carol's non-ASCII key in X-API-Key, as UTF-8 bytes",
+    CAROL,
+    (ctx) => ctx.envoy("/keys", { "x-api-key": CAROL_KEY }),
+    "header bytes were read as Latin-1 on the HTTP ports and as UTF-8 on gRPC and in the query, so a non-ASCII key matched on some ports only; every port now reads the bytes as UTF-8",
+  ),
+  c(
+    "utf8-cookie-wire",
+    "wire: carol's key in the `apikey` cookie, as UTF-8 bytes",
+    CAROL,
+    (ctx) => ctx.envoy("/keys", { cookie: `apikey=${CAROL_KEY}` }),
+    "see apikey.utf8-header-wire",
+  ),
+  c(
+    "utf8-forward-auth",
+    "forward-auth: carol's key in X-API-Key, as UTF-8 bytes",
+    CAROL,
+    (ctx) => ctx.forward({ "x-forwarded-method": "GET", "x-forwarded-host": HOST, "x-forwarded-uri": "/keys", "x-api-key": CAROL_KEY }),
+    "see apikey.utf8-header-wire",
+  ),
+  c("utf8-query", "carol's key percent-encoded in `api_key`", CAROL, (ctx) =>
+    ctx.check({ path: `/keys?api_key=${encodeURIComponent(CAROL_KEY)}` }),
+  ),
+  c("utf8-grpc", "gRPC: carol's key in X-API-Key as raw_value bytes", CAROL, (ctx) =>
+    ctx.check(
+      toAuthzRequest({
+        attributes: {
+          request: {
+            http: {
+              method: "GET",
+              host: HOST,
+              path: "/keys",
+              header_map: { headers: [{ key: "x-api-key", value: "", raw_value: Buffer.from(CAROL_KEY) }] },
+            },
+          },
+        },
+      }),
+    ),
+  ),
+  c("latin1-bytes-wire", "wire: carol's key as Latin-1 bytes (é = 0xE9: not UTF-8)", invalid(), (ctx) =>
+    ctx.raw(
+      Buffer.concat([
+        Buffer.from(`GET /keys HTTP/1.1\r\nhost: ${HOST}\r\nx-api-key: `),
+        Buffer.from(CAROL_KEY, "latin1"),
+        Buffer.from("\r\nconnection: close\r\n\r\n"),
+      ]),
+    ),
+  ),
+  c("cookie-other-name", "alice's key in a cookie of another name", missing, (ctx) =>
+    ctx.check({ path: "/keys", headers: { cookie: "apikey2=alice-key" } }),
+  ),
+  c("cookie-valid", "`Cookie: theme=dark; apikey=alice-key`", ALICE, (ctx) =>
+    ctx.check({ path: "/keys", headers: { cookie: "theme=dark; apikey=alice-key" } }),
+  ),
 ];

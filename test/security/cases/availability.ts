@@ -28,11 +28,14 @@ async function alongsideAnotherTenant(ctx: Ctx, costly: Promise<Outcome>): Promi
  */
 async function eightWrongPasswords(ctx: Ctx): Promise<Outcome> {
   const order: string[] = [];
-  const wrong = Array.from({ length: 8 }, (_, i) => ctx.check({ path: "/basic", headers: basic("carol", `wrong-${i}`) }).then((o) => (order.push("bcrypt"), o)));
+  const wrong = Array.from({ length: 8 }, (_, i) =>
+    ctx.check({ path: "/basic", headers: basic("carol", `wrong-${i}`) }).then((o) => (order.push("bcrypt"), o)),
+  );
   const neighbour = await ctx.check({ path: "/keys", headers: { "x-api-key": "alice-key" } }).then((o) => (order.push("api-key"), o));
   const outcomes = await Promise.all(wrong);
   if (neighbour.status !== 200 || order[0] !== "api-key") throw new Error(`the other tenant's check waited: ${order.join(", ")}`);
-  if (outcomes.some((o) => o.code !== outcomes[0]!.code)) throw new Error(`the eight answers differ: ${outcomes.map((o) => o.code).join(", ")}`);
+  if (outcomes.some((o) => o.code !== outcomes[0]!.code))
+    throw new Error(`the eight answers differ: ${outcomes.map((o) => o.code).join(", ")}`);
   return outcomes[0]!;
 }
 
@@ -41,7 +44,8 @@ async function unknownUser(ctx: Ctx): Promise<Outcome> {
   const pool = ctx.decider.ctx.passwords.pool;
   const before = pool.completed;
   const outcome = await ctx.check({ path: "/basic", headers: basic("mallory", "carol-pass") });
-  if (pool.completed !== before + 1) throw new Error(`an unknown username ran ${pool.completed - before} bcrypt comparisons, a known one runs 1`);
+  if (pool.completed !== before + 1)
+    throw new Error(`an unknown username ran ${pool.completed - before} bcrypt comparisons, a known one runs 1`);
   return outcome;
 }
 
@@ -55,18 +59,38 @@ async function elevenWrongPasswords(ctx: Ctx): Promise<Outcome> {
 }
 
 export const availabilityCases: readonly Case[] = [
-  c("cel-redos", "a CEL rule `matches(\"^([a-zA-Z0-9]+-?)+$\")` over a 30-character header that backtracks, sent with another tenant's check",
+  c(
+    "cel-redos",
+    'a CEL rule `matches("^([a-zA-Z0-9]+-?)+$")` over a 30-character header that backtracks, sent with another tenant\'s check',
     { status: 403, code: "authz_denied", reason: "Forbidden" },
     (ctx) => alongsideAnotherTenant(ctx, ctx.envoy("/cel", { "x-name": CATASTROPHIC_NAME })),
-    "matches() ran on V8's backtracking engine and held the decision thread for seconds; CEL patterns must be literals the linear-time engine accepts, which V8 falls back to"),
-  c("cel-redos-long", "the same rule over a 30 000-character header", { status: 403, code: "authz_denied" },
-    (ctx) => alongsideAnotherTenant(ctx, ctx.envoy("/cel", { "x-name": `${"a1-".repeat(10_000)}!` }))),
-  c("cel-match", "the same rule over a name it matches", { status: 200, code: "allowed" },
-    (ctx) => ctx.envoy("/cel", { "x-name": "abc-def-1" })),
-  c("bcrypt-in-flight", "eight wrong bcrypt passwords at once, then another tenant's API-key check (answered first)", WRONG, eightWrongPasswords,
-    "bcrypt ran on the decision thread, so eight wrong passwords at cost 12 delayed every tenant's answers past Envoy's timeout; comparisons now run on worker threads with a bounded queue (a full queue: 429 basic_busy)"),
-  c("bcrypt-unknown-user", "an unknown username (one bcrypt comparison, as for a known one)", WRONG, unknownUser,
-    "an unknown username was answered at once, a known one after bcrypt: a username oracle; it is now compared against a hash of the table's highest cost"),
-  c("bcrypt-rate-limit", "erin's right password after ten wrong ones within a minute", { status: 429, code: "basic_rate_limited", reason: "too many failed attempts" }, elevenWrongPasswords,
-    "failed attempts were unlimited; ten per policy and username per minute, then 429 without comparing"),
+    "matches() ran on V8's backtracking engine and held the decision thread for seconds; CEL patterns must be literals the linear-time engine accepts, which V8 falls back to",
+  ),
+  c("cel-redos-long", "the same rule over a 30 000-character header", { status: 403, code: "authz_denied" }, (ctx) =>
+    alongsideAnotherTenant(ctx, ctx.envoy("/cel", { "x-name": `${"a1-".repeat(10_000)}!` })),
+  ),
+  c("cel-match", "the same rule over a name it matches", { status: 200, code: "allowed" }, (ctx) =>
+    ctx.envoy("/cel", { "x-name": "abc-def-1" }),
+  ),
+  c(
+    "bcrypt-in-flight",
+    "eight wrong bcrypt passwords at once, then another tenant's API-key check (answered first)",
+    WRONG,
+    eightWrongPasswords,
+    "bcrypt ran on the decision thread, so eight wrong passwords at cost 12 delayed every tenant's answers past Envoy's timeout; comparisons now run on worker threads with a bounded queue (a full queue: 429 basic_busy)",
+  ),
+  c(
+    "bcrypt-unknown-user",
+    "an unknown username (one bcrypt comparison, as for a known one)",
+    WRONG,
+    unknownUser,
+    "an unknown username was answered at once, a known one after bcrypt: a username oracle; it is now compared against a hash of the table's highest cost",
+  ),
+  c(
+    "bcrypt-rate-limit",
+    "erin's right password after ten wrong ones within a minute",
+    { status: 429, code: "basic_rate_limited", reason: "too many failed attempts" },
+    elevenWrongPasswords,
+    "failed attempts were unlimited; ten per policy and username per minute, then 429 without comparing",
+  ),
 ];

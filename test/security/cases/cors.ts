@@ -15,7 +15,8 @@ const NOT_LISTED: Expected = { status: 204, code: "cors_origin", reason: "origin
 async function withAllowOrigin(ctx: Ctx, request: Parameters<Ctx["decider"]>[0], allowOrigin: string | undefined): Promise<Outcome> {
   const d: Decision = await ctx.decider(request);
   const observed = d.responseHeaders["access-control-allow-origin"];
-  if (observed !== allowOrigin) throw new Error(`access-control-allow-origin is ${JSON.stringify(observed)}, expected ${JSON.stringify(allowOrigin)}`);
+  if (observed !== allowOrigin)
+    throw new Error(`access-control-allow-origin is ${JSON.stringify(observed)}, expected ${JSON.stringify(allowOrigin)}`);
   return fromDecision(d, managedHeadersOf(ctx.decider.result.snapshot.policies));
 }
 
@@ -23,30 +24,67 @@ function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promi
   return { id: `cors.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
 }
 const preflight = (origin: string, extra: Record<string, string> = {}) => ({
-  method: "OPTIONS", path: "/cors", headers: { origin, "access-control-request-method": "DELETE", ...extra },
+  method: "OPTIONS",
+  path: "/cors",
+  headers: { origin, "access-control-request-method": "DELETE", ...extra },
 });
 
 export const corsCases: readonly Case[] = [
-  c("preflight-listed", "preflight from a listed origin, no API key: answered with the origin echoed; no key asked for, nothing forwarded", ANSWERED,
-    (ctx) => withAllowOrigin(ctx, preflight("https://app.example.com"), "https://app.example.com")),
-  c("preflight-unlisted", "preflight from `https://evil.example.com`: answered without Access-Control-Allow-Origin (the browser refuses)", NOT_LISTED,
+  c(
+    "preflight-listed",
+    "preflight from a listed origin, no API key: answered with the origin echoed; no key asked for, nothing forwarded",
+    ANSWERED,
+    (ctx) => withAllowOrigin(ctx, preflight("https://app.example.com"), "https://app.example.com"),
+  ),
+  c(
+    "preflight-unlisted",
+    "preflight from `https://evil.example.com`: answered without Access-Control-Allow-Origin (the browser refuses)",
+    NOT_LISTED,
     (ctx) => withAllowOrigin(ctx, preflight("https://evil.example.com"), undefined),
-    "a preflight from an unlisted origin was a 403; Envoy's cors filter answers it without Access-Control-Allow-Origin, and so does Portcullis now"),
-  c("preflight-suffix", "preflight from `https://evilapp.example.com` (the listed wildcard needs a dot before app)", NOT_LISTED,
-    (ctx) => withAllowOrigin(ctx, preflight("https://evilapp.example.com"), undefined)),
-  c("preflight-case", "preflight from `https://APP.example.com` (origins compare case-sensitively, as Envoy's matcher)", NOT_LISTED,
-    (ctx) => withAllowOrigin(ctx, preflight("https://APP.example.com"), undefined)),
-  c("preflight-null", "preflight from `null` (sandboxed frames, file: pages)", NOT_LISTED, (ctx) => withAllowOrigin(ctx, preflight("null"), undefined)),
-  c("preflight-two-origins", "preflight with two Origin values `https://app.example.com, https://evil.example.com` (read as one value, listed by no entry)", NOT_LISTED,
-    (ctx) => withAllowOrigin(ctx, preflight("https://app.example.com, https://evil.example.com"), undefined)),
-  c("preflight-with-key", "preflight with a wrong API key: still only a preflight answer, never an allow", ANSWERED,
-    (ctx) => withAllowOrigin(ctx, preflight("https://app.example.com", { "x-api-key": "wrong" }), "https://app.example.com")),
-  c("actual-no-key", "GET from a listed origin without a key: the credential is still required", { status: 401, code: "apikey_missing" },
-    (ctx) => withAllowOrigin(ctx, { path: "/cors", headers: { origin: "https://app.example.com" } }, undefined)),
-  c("actual-listed", "GET from a listed origin with alice's key: allowed, the origin echoed (never `*`) with credentials",
+    "a preflight from an unlisted origin was a 403; Envoy's cors filter answers it without Access-Control-Allow-Origin, and so does Portcullis now",
+  ),
+  c("preflight-suffix", "preflight from `https://evilapp.example.com` (the listed wildcard needs a dot before app)", NOT_LISTED, (ctx) =>
+    withAllowOrigin(ctx, preflight("https://evilapp.example.com"), undefined),
+  ),
+  c(
+    "preflight-case",
+    "preflight from `https://APP.example.com` (origins compare case-sensitively, as Envoy's matcher)",
+    NOT_LISTED,
+    (ctx) => withAllowOrigin(ctx, preflight("https://APP.example.com"), undefined),
+  ),
+  c("preflight-null", "preflight from `null` (sandboxed frames, file: pages)", NOT_LISTED, (ctx) =>
+    withAllowOrigin(ctx, preflight("null"), undefined),
+  ),
+  c(
+    "preflight-two-origins",
+    "preflight with two Origin values `https://app.example.com, https://evil.example.com` (read as one value, listed by no entry)",
+    NOT_LISTED,
+    (ctx) => withAllowOrigin(ctx, preflight("https://app.example.com, https://evil.example.com"), undefined),
+  ),
+  c("preflight-with-key", "preflight with a wrong API key: still only a preflight answer, never an allow", ANSWERED, (ctx) =>
+    withAllowOrigin(ctx, preflight("https://app.example.com", { "x-api-key": "wrong" }), "https://app.example.com"),
+  ),
+  c(
+    "actual-no-key",
+    "GET from a listed origin without a key: the credential is still required",
+    { status: 401, code: "apikey_missing" },
+    (ctx) => withAllowOrigin(ctx, { path: "/cors", headers: { origin: "https://app.example.com" } }, undefined),
+  ),
+  c(
+    "actual-listed",
+    "GET from a listed origin with alice's key: allowed, the origin echoed (never `*`) with credentials",
     { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } },
-    (ctx) => withAllowOrigin(ctx, { path: "/cors", headers: { origin: "https://a.app.example.com", "x-api-key": "alice-key" } }, "https://a.app.example.com")),
-  c("actual-unlisted", "GET from an unlisted origin with alice's key: allowed for the proxy, but no CORS headers (the browser hides the answer)",
+    (ctx) =>
+      withAllowOrigin(
+        ctx,
+        { path: "/cors", headers: { origin: "https://a.app.example.com", "x-api-key": "alice-key" } },
+        "https://a.app.example.com",
+      ),
+  ),
+  c(
+    "actual-unlisted",
+    "GET from an unlisted origin with alice's key: allowed for the proxy, but no CORS headers (the browser hides the answer)",
     { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } },
-    (ctx) => withAllowOrigin(ctx, { path: "/cors", headers: { origin: "https://evil.example.com", "x-api-key": "alice-key" } }, undefined)),
+    (ctx) => withAllowOrigin(ctx, { path: "/cors", headers: { origin: "https://evil.example.com", "x-api-key": "alice-key" } }, undefined),
+  ),
 ];

@@ -20,9 +20,14 @@ function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promi
 }
 /** The original request as a forward-auth proxy describes it. */
 const original = (uri: string, method = "GET", headers: Record<string, string> = {}) => ({
-  "x-forwarded-method": method, "x-forwarded-proto": "https", "x-forwarded-host": HOST, "x-forwarded-uri": uri, ...headers,
+  "x-forwarded-method": method,
+  "x-forwarded-proto": "https",
+  "x-forwarded-host": HOST,
+  "x-forwarded-uri": uri,
+  ...headers,
 });
-const uri = (id: string, title: string, expect: Expected, u: string, fixed?: string) => c(id, title, expect, (ctx) => ctx.forward(original(u)), fixed);
+const uri = (id: string, title: string, expect: Expected, u: string, fixed?: string) =>
+  c(id, title, expect, (ctx) => ctx.forward(original(u)), fixed);
 
 /**
  * A preflight on /cors from `origin`. The marked 403's Access-Control-* headers are for the client
@@ -35,7 +40,8 @@ async function preflight(ctx: Ctx, origin: string, allowOrigin: string | undefin
   return marker === "answered" && allowed === allowOrigin ? { ...o, upstream: {} } : o;
 }
 
-const DOTS_FIXED = "the forward-auth port decided on the normalised path (the open /public) while nginx and Caddy hand the upstream the raw URI, which runs /keys' handler; a URI not in normal form is now refused";
+const DOTS_FIXED =
+  "the forward-auth port decided on the normalised path (the open /public) while nginx and Caddy hand the upstream the raw URI, which runs /keys' handler; a URI not in normal form is now refused";
 
 /** GET /sanitized (the key from X-API-Key or the `apikey` cookie, `sanitize: true`) with these headers. */
 const sanitized = (id: string, title: string, expect: Expected, headers: Record<string, string>, fixed?: string) =>
@@ -50,31 +56,86 @@ export const forwardAuthCases: readonly Case[] = [
   uri("double-slash", "X-Forwarded-Uri `//keys` (merged by Envoy, not by every upstream)", NOT_NORMAL, "//keys"),
   uri("fragment", "X-Forwarded-Uri `/keys#/../public` (a raw request line with a fragment)", FRAGMENT, "/keys#/../public", DOTS_FIXED),
   uri("fragment-in-query", "X-Forwarded-Uri `/public?x=1#/../keys`", FRAGMENT, "/public?x=1#/../keys"),
-  uri("dots-in-query", "X-Forwarded-Uri `/public?next=/../keys` (dots in the query are data)", { status: 200, code: "allowed" }, "/public?next=/../keys"),
-  uri("lower-case-escape", "X-Forwarded-Uri `/public/caf%c3%a9` (the case of an escape changes no reading)", { status: 200, code: "allowed" }, "/public/caf%c3%a9"),
+  uri(
+    "dots-in-query",
+    "X-Forwarded-Uri `/public?next=/../keys` (dots in the query are data)",
+    { status: 200, code: "allowed" },
+    "/public?next=/../keys",
+  ),
+  uri(
+    "lower-case-escape",
+    "X-Forwarded-Uri `/public/caf%c3%a9` (the case of an escape changes no reading)",
+    { status: 200, code: "allowed" },
+    "/public/caf%c3%a9",
+  ),
   uri("normal", "X-Forwarded-Uri `/keys` without a key", { status: 401, code: "apikey_missing" }, "/keys"),
-  c("preflight", "a CORS preflight from a listed origin: a 403 marked `x-portcullis-preflight: answered` with the Access-Control-* headers, never a 2xx (any 2xx sends the request upstream)",
-    { status: 403, code: "cors_preflight" }, (ctx) => preflight(ctx, CORS_ORIGIN, CORS_ORIGIN),
-    "the preflight's 204 is an allow for nginx, Caddy and Traefik, which sent the unauthenticated OPTIONS upstream"),
-  c("preflight-other-origin", "a CORS preflight from an origin not listed (Envoy answers 204 without Access-Control-Allow-Origin): the same marked 403, without it",
-    { status: 403, code: "cors_origin" }, (ctx) => preflight(ctx, "https://evil.example", undefined), "see forward.preflight"),
-  c("underscore-identity", "`X_Client_Id: admin` on the open route (a CGI upstream reads it as HTTP_X_CLIENT_ID)",
+  c(
+    "preflight",
+    "a CORS preflight from a listed origin: a 403 marked `x-portcullis-preflight: answered` with the Access-Control-* headers, never a 2xx (any 2xx sends the request upstream)",
+    { status: 403, code: "cors_preflight" },
+    (ctx) => preflight(ctx, CORS_ORIGIN, CORS_ORIGIN),
+    "the preflight's 204 is an allow for nginx, Caddy and Traefik, which sent the unauthenticated OPTIONS upstream",
+  ),
+  c(
+    "preflight-other-origin",
+    "a CORS preflight from an origin not listed (Envoy answers 204 without Access-Control-Allow-Origin): the same marked 403, without it",
+    { status: 403, code: "cors_origin" },
+    (ctx) => preflight(ctx, "https://evil.example", undefined),
+    "see forward.preflight",
+  ),
+  c(
+    "underscore-identity",
+    "`X_Client_Id: admin` on the open route (a CGI upstream reads it as HTTP_X_CLIENT_ID)",
     { status: 400, code: "request_invalid", reason: "X_Client_Id".toLowerCase() },
     (ctx) => ctx.forward([...Object.entries(original("/public")), ["X_Client_Id", "admin"]]),
-    "Caddy and Envoy forward header names with underscores, which CGI, WSGI and Rack upstreams fold into the managed header Portcullis removed; such a spelling of a managed header is now refused on every port"),
-  sanitized("sanitize-cookie-replace", "sanitize: `Cookie: apikey=alice-key; theme=dark`: the proxy is told to replace the Cookie header with the cookies left",
-    { status: 200, code: "allowed", upstream: { "x-client-id": "alice", cookie: "theme=dark", "x-portcullis-cookie": "replace" }, remove: ["x-api-key"] },
+    "Caddy and Envoy forward header names with underscores, which CGI, WSGI and Rack upstreams fold into the managed header Portcullis removed; such a spelling of a managed header is now refused on every port",
+  ),
+  sanitized(
+    "sanitize-cookie-replace",
+    "sanitize: `Cookie: apikey=alice-key; theme=dark`: the proxy is told to replace the Cookie header with the cookies left",
+    {
+      status: 200,
+      code: "allowed",
+      upstream: { "x-client-id": "alice", cookie: "theme=dark", "x-portcullis-cookie": "replace" },
+      remove: ["x-api-key"],
+    },
     { cookie: "apikey=alice-key; theme=dark" },
-    "the forward-auth port answered a sanitized key cookie only in Envoy's terms (a `cookie` header, or `cookie` in x-envoy-auth-headers-to-remove), which the shipped nginx and Caddy configurations ignored, so the key cookie reached the upstream; the port now states `x-portcullis-cookie: replace` or `remove`, and both configurations apply it"),
-  sanitized("sanitize-cookie-remove", "sanitize: `Cookie: apikey=alice-key` alone: the proxy is told to remove the Cookie header",
-    { status: 200, code: "allowed", upstream: { "x-client-id": "alice", "x-portcullis-cookie": "remove" }, remove: ["x-api-key", "cookie"] },
-    { cookie: "apikey=alice-key" }, "see forward.sanitize-cookie-replace"),
-  sanitized("sanitize-cookie-second-key", "sanitize: alice's key in X-API-Key, bob's in the `apikey` cookie: the cookie is cut too",
-    { status: 200, code: "allowed", upstream: { "x-client-id": "alice", cookie: "theme=dark", "x-portcullis-cookie": "replace" }, remove: ["x-api-key"] },
-    { "x-api-key": "alice-key", cookie: "theme=dark; apikey=bob-key" }, "see forward.sanitize-cookie-replace"),
-  sanitized("sanitize-cookie-untouched", "sanitize: alice's key in X-API-Key and `Cookie: theme=dark`: no x-portcullis-cookie, the client's cookies go on as sent",
+    "the forward-auth port answered a sanitized key cookie only in Envoy's terms (a `cookie` header, or `cookie` in x-envoy-auth-headers-to-remove), which the shipped nginx and Caddy configurations ignored, so the key cookie reached the upstream; the port now states `x-portcullis-cookie: replace` or `remove`, and both configurations apply it",
+  ),
+  sanitized(
+    "sanitize-cookie-remove",
+    "sanitize: `Cookie: apikey=alice-key` alone: the proxy is told to remove the Cookie header",
+    {
+      status: 200,
+      code: "allowed",
+      upstream: { "x-client-id": "alice", "x-portcullis-cookie": "remove" },
+      remove: ["x-api-key", "cookie"],
+    },
+    { cookie: "apikey=alice-key" },
+    "see forward.sanitize-cookie-replace",
+  ),
+  sanitized(
+    "sanitize-cookie-second-key",
+    "sanitize: alice's key in X-API-Key, bob's in the `apikey` cookie: the cookie is cut too",
+    {
+      status: 200,
+      code: "allowed",
+      upstream: { "x-client-id": "alice", cookie: "theme=dark", "x-portcullis-cookie": "replace" },
+      remove: ["x-api-key"],
+    },
+    { "x-api-key": "alice-key", cookie: "theme=dark; apikey=bob-key" },
+    "see forward.sanitize-cookie-replace",
+  ),
+  sanitized(
+    "sanitize-cookie-untouched",
+    "sanitize: alice's key in X-API-Key and `Cookie: theme=dark`: no x-portcullis-cookie, the client's cookies go on as sent",
     { status: 200, code: "allowed", upstream: { "x-client-id": "alice" }, remove: ["x-api-key"] },
-    { "x-api-key": "alice-key", cookie: "theme=dark" }),
-  c("cookie-open-route", "`Cookie: apikey=alice-key` and a client-sent `x-portcullis-cookie: remove` on the open route: no x-portcullis-cookie in the answer",
-    { status: 200, code: "allowed" }, (ctx) => ctx.forward(original("/public", "GET", { cookie: "apikey=alice-key", "x-portcullis-cookie": "remove" }))),
+    { "x-api-key": "alice-key", cookie: "theme=dark" },
+  ),
+  c(
+    "cookie-open-route",
+    "`Cookie: apikey=alice-key` and a client-sent `x-portcullis-cookie: remove` on the open route: no x-portcullis-cookie in the answer",
+    { status: 200, code: "allowed" },
+    (ctx) => ctx.forward(original("/public", "GET", { cookie: "apikey=alice-key", "x-portcullis-cookie": "remove" })),
+  ),
 ];

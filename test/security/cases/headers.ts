@@ -19,79 +19,208 @@ function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promi
 /** A valid token whose sub is `sub`, on /jwt: x-user-id cannot carry it, so it is removed like every managed header. */
 /** A valid token on /jwt whose claims are `claims` (x-user-id carries sub, x-user-email email). */
 const claimed = (id: string, title: string, expect: Expected, claims: Record<string, unknown>, fixed?: string) =>
-  c(id, title, expect, (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Bearer ${token(claims, {}, undefined, ctx.keys)}`, "x-user-email": "root@x" } }), fixed);
+  c(
+    id,
+    title,
+    expect,
+    (ctx) =>
+      ctx.check({ path: "/jwt", headers: { authorization: `Bearer ${token(claims, {}, undefined, ctx.keys)}`, "x-user-email": "root@x" } }),
+    fixed,
+  );
 /** A token whose sub cannot be set as x-user-id without being read differently. */
-const UNFORWARDABLE: Expected = { status: 403, code: "identity_unforwardable", reason: "x-user-id has a control character or leading or trailing whitespace" };
+const UNFORWARDABLE: Expected = {
+  status: 403,
+  code: "identity_unforwardable",
+  reason: "x-user-id has a control character or leading or trailing whitespace",
+};
 const junk = (n: number) => Array.from({ length: n }, (_, i) => [`x-junk-${i}`, "1"] as const);
 
 export const headerCases: readonly Case[] = [
-  c("spoof-client-id", "valid key plus a client-sent `x-client-id: admin`", ALICE,
-    (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": "alice-key", "x-client-id": "admin" } })),
-  c("spoof-jwt-claims", "valid token plus client-sent x-user-id, x-user-email, x-tier, x-other-sub",
+  c("spoof-client-id", "valid key plus a client-sent `x-client-id: admin`", ALICE, (ctx) =>
+    ctx.check({ path: "/keys", headers: { "x-api-key": "alice-key", "x-client-id": "admin" } }),
+  ),
+  c(
+    "spoof-jwt-claims",
+    "valid token plus client-sent x-user-id, x-user-email, x-tier, x-other-sub",
     { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } },
-    (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}`, "x-user-id": "admin", "x-user-email": "root@example.com", "x-tier": "platinum", "x-other-sub": "admin" } })),
-  c("spoof-optional", "optional JWT, no token, client-sent `x-user-id: admin`", { status: 200, code: "allowed" },
-    (ctx) => ctx.check({ path: "/optional", headers: { "x-user-id": "admin" } })),
-  c("spoof-on-deny", "wrong key plus `x-client-id: admin`", { status: 401, code: "apikey_invalid" },
-    (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": "wrong", "x-client-id": "admin" } })),
-  c("spoof-remove-list", "wire: client-sent `x-envoy-auth-headers-to-remove: x-client-id` (ignored; the answer is Portcullis' own)", ALICE,
-    (ctx) => ctx.envoy("/keys", { "x-api-key": "alice-key", "x-envoy-auth-headers-to-remove": "x-client-id" })),
-  c("spoof-cookie", "sanitize: `Cookie: apikey=alice-key; theme=dark` (the key cookie is cut from what goes upstream)",
+    (ctx) =>
+      ctx.check({
+        path: "/jwt",
+        headers: {
+          authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}`,
+          "x-user-id": "admin",
+          "x-user-email": "root@example.com",
+          "x-tier": "platinum",
+          "x-other-sub": "admin",
+        },
+      }),
+  ),
+  c("spoof-optional", "optional JWT, no token, client-sent `x-user-id: admin`", { status: 200, code: "allowed" }, (ctx) =>
+    ctx.check({ path: "/optional", headers: { "x-user-id": "admin" } }),
+  ),
+  c("spoof-on-deny", "wrong key plus `x-client-id: admin`", { status: 401, code: "apikey_invalid" }, (ctx) =>
+    ctx.check({ path: "/keys", headers: { "x-api-key": "wrong", "x-client-id": "admin" } }),
+  ),
+  c(
+    "spoof-remove-list",
+    "wire: client-sent `x-envoy-auth-headers-to-remove: x-client-id` (ignored; the answer is Portcullis' own)",
+    ALICE,
+    (ctx) => ctx.envoy("/keys", { "x-api-key": "alice-key", "x-envoy-auth-headers-to-remove": "x-client-id" }),
+  ),
+  c(
+    "spoof-cookie",
+    "sanitize: `Cookie: apikey=alice-key; theme=dark` (the key cookie is cut from what goes upstream)",
     { status: 200, code: "allowed", upstream: { "x-client-id": "alice", cookie: "theme=dark" }, remove: ["x-api-key"] },
-    (ctx) => ctx.check({ path: "/sanitized", headers: { cookie: "apikey=alice-key; theme=dark" } })),
-  c("sanitize-header", "sanitize: the key header is listed for removal", { status: 200, code: "allowed", upstream: { "x-client-id": "alice" }, remove: ["x-api-key"] },
-    (ctx) => ctx.check({ path: "/sanitized", headers: { "x-api-key": "alice-key" } })),
-  c("sanitize-every-source", "sanitize: alice's key in X-API-Key and bob's in the `apikey` cookie (every configured source is stripped)",
+    (ctx) => ctx.check({ path: "/sanitized", headers: { cookie: "apikey=alice-key; theme=dark" } }),
+  ),
+  c(
+    "sanitize-header",
+    "sanitize: the key header is listed for removal",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "alice" }, remove: ["x-api-key"] },
+    (ctx) => ctx.check({ path: "/sanitized", headers: { "x-api-key": "alice-key" } }),
+  ),
+  c(
+    "sanitize-every-source",
+    "sanitize: alice's key in X-API-Key and bob's in the `apikey` cookie (every configured source is stripped)",
     { status: 200, code: "allowed", upstream: { "x-client-id": "alice", cookie: "theme=dark" }, remove: ["x-api-key"] },
     (ctx) => ctx.check({ path: "/sanitized", headers: { "x-api-key": "alice-key", cookie: "apikey=bob-key; theme=dark" } }),
-    "only the source the key was read from was stripped, so a second key in the cookie went upstream; every configured source is now removed, as Envoy's hide_credentials"),
-  c("sanitize-cookie-read", "sanitize: the key read from the cookie; a client-sent X-API-Key (empty) is stripped too",
+    "only the source the key was read from was stripped, so a second key in the cookie went upstream; every configured source is now removed, as Envoy's hide_credentials",
+  ),
+  c(
+    "sanitize-cookie-read",
+    "sanitize: the key read from the cookie; a client-sent X-API-Key (empty) is stripped too",
     { status: 200, code: "allowed", upstream: { "x-client-id": "alice" }, remove: ["x-api-key", "cookie"] },
-    (ctx) => ctx.check({ path: "/sanitized", headers: { "x-api-key": "", cookie: "apikey=alice-key" } }), "see header.sanitize-every-source"),
-  claimed("claim-array", "valid token whose `email` is an array of scalars, plus a client-sent x-user-email (issue 11 situation 11)",
-    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-user-email": "a@x,b@x" } }, { email: ["a@x", "b@x"] },
-    "an array claim was not forwarded at all (Envoy sends it as base64 JSON); an array of scalars now goes upstream comma-separated"),
-  claimed("claim-array-comma", "valid token whose `email` array has an element holding a comma (a list reader would split it): base64 JSON, as Envoy",
-    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-user-email": Buffer.from('["a,b@x","c@x"]').toString("base64") } }, { email: ["a,b@x", "c@x"] }),
-  claimed("claim-object", "valid token whose `email` is an object: base64 JSON, as Envoy",
-    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-user-email": Buffer.from('{"work":"a@x"}').toString("base64") } }, { email: { work: "a@x" } }),
-  claimed("claim-crlf", "valid token whose sub holds CR LF and a header line", UNFORWARDABLE, { sub: "u-1\r\nx-admin: true" },
-    "such a claim was silently not forwarded; it is now refused with a reason: a value is forwarded as it is or not at all"),
-  claimed("claim-control", "valid token whose sub holds a control character", UNFORWARDABLE, { sub: "u-1\u0001" },
-    "a claim with a control or non-Latin-1 character reached Node's writeHead, which threw: the authz port answered 403 internal_error to a valid token; such a claim is now refused with its reason"),
-  claimed("claim-padded", "valid token whose sub is `\" admin \"` (parsers would read `admin`; issue 12 item 6)", UNFORWARDABLE, { sub: " admin " },
-    "the padded value was forwarded, and HTTP parsers strip the spaces: the upstream read another identity than the token's"),
+    (ctx) => ctx.check({ path: "/sanitized", headers: { "x-api-key": "", cookie: "apikey=alice-key" } }),
+    "see header.sanitize-every-source",
+  ),
+  claimed(
+    "claim-array",
+    "valid token whose `email` is an array of scalars, plus a client-sent x-user-email (issue 11 situation 11)",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-user-email": "a@x,b@x" } },
+    { email: ["a@x", "b@x"] },
+    "an array claim was not forwarded at all (Envoy sends it as base64 JSON); an array of scalars now goes upstream comma-separated",
+  ),
+  claimed(
+    "claim-array-comma",
+    "valid token whose `email` array has an element holding a comma (a list reader would split it): base64 JSON, as Envoy",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-user-email": Buffer.from('["a,b@x","c@x"]').toString("base64") } },
+    { email: ["a,b@x", "c@x"] },
+  ),
+  claimed(
+    "claim-object",
+    "valid token whose `email` is an object: base64 JSON, as Envoy",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-user-email": Buffer.from('{"work":"a@x"}').toString("base64") } },
+    { email: { work: "a@x" } },
+  ),
+  claimed(
+    "claim-crlf",
+    "valid token whose sub holds CR LF and a header line",
+    UNFORWARDABLE,
+    { sub: "u-1\r\nx-admin: true" },
+    "such a claim was silently not forwarded; it is now refused with a reason: a value is forwarded as it is or not at all",
+  ),
+  claimed(
+    "claim-control",
+    "valid token whose sub holds a control character",
+    UNFORWARDABLE,
+    { sub: "u-1\u0001" },
+    "a claim with a control or non-Latin-1 character reached Node's writeHead, which threw: the authz port answered 403 internal_error to a valid token; such a claim is now refused with its reason",
+  ),
+  claimed(
+    "claim-padded",
+    'valid token whose sub is `" admin "` (parsers would read `admin`; issue 12 item 6)',
+    UNFORWARDABLE,
+    { sub: " admin " },
+    "the padded value was forwarded, and HTTP parsers strip the spaces: the upstream read another identity than the token's",
+  ),
   claimed("claim-tab-inside", "valid token whose sub holds a tab inside", UNFORWARDABLE, { sub: "ad\tmin" }),
-  claimed("claim-empty", "valid token whose sub is empty (nothing to set, as Envoy; the client's copy is removed)", { status: 200, code: "allowed" }, { sub: "" }),
-  c("claim-non-ascii-wire", "wire: valid token whose sub is `José-😀` (forwarded as UTF-8 bytes, as Envoy; issue 11 situation 11)",
+  claimed(
+    "claim-empty",
+    "valid token whose sub is empty (nothing to set, as Envoy; the client's copy is removed)",
+    { status: 200, code: "allowed" },
+    { sub: "" },
+  ),
+  c(
+    "claim-non-ascii-wire",
+    "wire: valid token whose sub is `José-😀` (forwarded as UTF-8 bytes, as Envoy; issue 11 situation 11)",
     { status: 200, code: "allowed", upstream: { "x-user-id": "José-😀" } },
     (ctx) => ctx.envoy("/jwt", { authorization: `Bearer ${token({ sub: "José-😀" }, {}, undefined, ctx.keys)}` }),
-    "a non-ASCII claim was silently not forwarded; it now goes upstream as its UTF-8 bytes, as Envoy writes it"),
-  c("header-named-constructor", "wire: a policy reads the header `constructor`; the request has none",
-    { status: 401, code: "apikey_missing" }, (ctx) => ctx.envoy("/proto", {}),
-    "header lookups reached Object.prototype (req.headers.constructor is a function): check() threw and the answer was 403 internal_error; only own properties are read now"),
-  c("oversize", "wire: one 70 KiB header (the limit is 64 KiB)", { status: 431, code: "request_invalid", reason: "too large or too many" },
+    "a non-ASCII claim was silently not forwarded; it now goes upstream as its UTF-8 bytes, as Envoy writes it",
+  ),
+  c(
+    "header-named-constructor",
+    "wire: a policy reads the header `constructor`; the request has none",
+    { status: 401, code: "apikey_missing" },
+    (ctx) => ctx.envoy("/proto", {}),
+    "header lookups reached Object.prototype (req.headers.constructor is a function): check() threw and the answer was 403 internal_error; only own properties are read now",
+  ),
+  c(
+    "oversize",
+    "wire: one 70 KiB header (the limit is 64 KiB)",
+    { status: 431, code: "request_invalid", reason: "too large or too many" },
     (ctx) => ctx.envoy("/keys", { "x-api-key": "alice-key", "x-pad": "p".repeat(70 * 1024) }),
-    "every request Node could not parse was answered 400 with an empty body; an oversize one is now 431 and a timed-out one 408, each with a JSON reason"),
-  c("too-many", "wire: 1200 headers", { status: 431, code: "request_invalid", reason: "too large or too many" },
-    (ctx) => ctx.envoy("/keys", [["x-api-key", "alice-key"], ...junk(1200)]), "see header.oversize"),
-  c("many-then-token", "wire: 900 headers, then a forged token on the optional route (the token is seen, not dropped)",
-    { status: 401, code: "jwt_invalid" }, (ctx) => ctx.envoy("/optional", [...junk(900), ["authorization", `Bearer ${token({}, {}, ctx.keys.stranger)}`]])),
-  c("nul-byte", "wire: NUL inside a header value", BAD("not valid HTTP/1.1"), (ctx) => ctx.envoy("/keys", { "x-api-key": "alice\u0000key" })),
-  c("cr-injection", "wire: a bare CR inside a header value, smuggling `x-client-id`", BAD("not valid HTTP/1.1"),
-    (ctx) => ctx.envoy("/keys", { "x-api-key": "alice-key\rx-client-id: admin" })),
-  c("space-in-name", "wire: a header name with a space", BAD("not valid HTTP/1.1"), (ctx) => ctx.envoy("/keys", { "x api key": "alice-key" })),
-  c("obs-text", "wire: X-API-Key with bytes 0xFF 0xFE", { status: 401, code: "apikey_invalid" },
-    (ctx) => ctx.raw(Buffer.concat([Buffer.from("GET /keys HTTP/1.1\r\nhost: api.example.com\r\nx-api-key: alice-key"), Buffer.from([0xff, 0xfe]), Buffer.from("\r\nconnection: close\r\n\r\n")]))),
-  c("control-in-path", "wire: a control byte in the request target", BAD("not valid HTTP/1.1"),
-    (ctx) => ctx.raw("GET /keys\u0001 HTTP/1.1\r\nhost: api.example.com\r\nconnection: close\r\n\r\n")),
-  c("huge-body", "wire: a 2 MiB body (bodies are drained up to 1 MiB; then the connection is cut, no answer)", { status: 0, code: "connection_closed" },
-    (ctx) => ctx.raw(`POST /public HTTP/1.1\r\nhost: api.example.com\r\ncontent-length: ${2 * 1024 * 1024}\r\nconnection: close\r\n\r\n${"b".repeat(2 * 1024 * 1024)}`)),
-  c("underscore-open", "`X_User_Id: admin` on the open route (CGI, WSGI and Rack read it as HTTP_X_USER_ID)", UNDERSCORE("x_user_id"),
-    (ctx) => ctx.check({ path: "/public", headers: { x_user_id: "admin" } }), "see forward.underscore-identity"),
-  c("underscore-with-key", "valid key plus `x_client_id: admin`", UNDERSCORE("x_client_id"),
-    (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": "alice-key", x_client_id: "admin" } })),
-  c("underscore-mixed", "wire: `X-User_Id: admin` (one of the spellings between)", UNDERSCORE("x-user_id"), (ctx) => ctx.envoy("/public", { "X-User_Id": "admin" })),
-  c("underscore-unmanaged", "`x_trace_id: 1`, a name that folds to no managed header, is left alone", { status: 200, code: "allowed" },
-    (ctx) => ctx.check({ path: "/public", headers: { x_trace_id: "1" } })),
+    "every request Node could not parse was answered 400 with an empty body; an oversize one is now 431 and a timed-out one 408, each with a JSON reason",
+  ),
+  c(
+    "too-many",
+    "wire: 1200 headers",
+    { status: 431, code: "request_invalid", reason: "too large or too many" },
+    (ctx) => ctx.envoy("/keys", [["x-api-key", "alice-key"], ...junk(1200)]),
+    "see header.oversize",
+  ),
+  c(
+    "many-then-token",
+    "wire: 900 headers, then a forged token on the optional route (the token is seen, not dropped)",
+    { status: 401, code: "jwt_invalid" },
+    (ctx) => ctx.envoy("/optional", [...junk(900), ["authorization", `Bearer ${token({}, {}, ctx.keys.stranger)}`]]),
+  ),
+  c("nul-byte", "wire: NUL inside a header value", BAD("not valid HTTP/1.1"), (ctx) =>
+    ctx.envoy("/keys", { "x-api-key": "alice\u0000key" }),
+  ),
+  c("cr-injection", "wire: a bare CR inside a header value, smuggling `x-client-id`", BAD("not valid HTTP/1.1"), (ctx) =>
+    ctx.envoy("/keys", { "x-api-key": "alice-key\rx-client-id: admin" }),
+  ),
+  c("space-in-name", "wire: a header name with a space", BAD("not valid HTTP/1.1"), (ctx) =>
+    ctx.envoy("/keys", { "x api key": "alice-key" }),
+  ),
+  c("obs-text", "wire: X-API-Key with bytes 0xFF 0xFE", { status: 401, code: "apikey_invalid" }, (ctx) =>
+    ctx.raw(
+      Buffer.concat([
+        Buffer.from("GET /keys HTTP/1.1\r\nhost: api.example.com\r\nx-api-key: alice-key"),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from("\r\nconnection: close\r\n\r\n"),
+      ]),
+    ),
+  ),
+  c("control-in-path", "wire: a control byte in the request target", BAD("not valid HTTP/1.1"), (ctx) =>
+    ctx.raw("GET /keys\u0001 HTTP/1.1\r\nhost: api.example.com\r\nconnection: close\r\n\r\n"),
+  ),
+  c(
+    "huge-body",
+    "wire: a 2 MiB body (bodies are drained up to 1 MiB; then the connection is cut, no answer)",
+    { status: 0, code: "connection_closed" },
+    (ctx) =>
+      ctx.raw(
+        `POST /public HTTP/1.1\r\nhost: api.example.com\r\ncontent-length: ${2 * 1024 * 1024}\r\nconnection: close\r\n\r\n${"b".repeat(2 * 1024 * 1024)}`,
+      ),
+  ),
+  c(
+    "underscore-open",
+    "`X_User_Id: admin` on the open route (CGI, WSGI and Rack read it as HTTP_X_USER_ID)",
+    UNDERSCORE("x_user_id"),
+    (ctx) => ctx.check({ path: "/public", headers: { x_user_id: "admin" } }),
+    "see forward.underscore-identity",
+  ),
+  c("underscore-with-key", "valid key plus `x_client_id: admin`", UNDERSCORE("x_client_id"), (ctx) =>
+    ctx.check({ path: "/keys", headers: { "x-api-key": "alice-key", x_client_id: "admin" } }),
+  ),
+  c("underscore-mixed", "wire: `X-User_Id: admin` (one of the spellings between)", UNDERSCORE("x-user_id"), (ctx) =>
+    ctx.envoy("/public", { "X-User_Id": "admin" }),
+  ),
+  c(
+    "underscore-unmanaged",
+    "`x_trace_id: 1`, a name that folds to no managed header, is left alone",
+    { status: 200, code: "allowed" },
+    (ctx) => ctx.check({ path: "/public", headers: { x_trace_id: "1" } }),
+  ),
 ];

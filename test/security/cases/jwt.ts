@@ -28,52 +28,99 @@ function t(id: string, title: string, expect: Expected, make: (ctx: Ctx) => stri
 
 export const jwtCases: readonly Case[] = [
   // Algorithms and keys
-  t("alg-none", "`alg: none`, empty signature", invalid('algorithm "none" is not accepted'), () => `${b64('{"alg":"none","typ":"JWT"}')}.${b64(claims())}.`),
-  t("alg-none-case", "`alg: None` (case variant), signed by the real key", invalid('algorithm "None" is not accepted'), (ctx) => rawSigned(ctx, '{"alg":"None","kid":"es-1"}', claims())),
-  t("hs256-public-jwk", "HS256 keyed with the provider's public JWK (algorithm confusion)", invalid("Jwt verification fails"),
-    (ctx) => hmacToken(JSON.stringify(ctx.keys.es.publicKey.export({ format: "jwk" })), JSON.parse(claims()) as Record<string, unknown>, "es-1")),
-  t("hs256-public-pem", "HS256 keyed with the provider's RSA public key PEM", invalid("Jwt verification fails"),
-    (ctx) => hmacToken(ctx.keys.rsa.publicKey.export({ format: "pem", type: "spki" }), JSON.parse(claims()) as Record<string, unknown>, "rsa-1")),
-  t("alg-key-mismatch", "RS256 token whose kid names the EC key", invalid("Jwt verification fails"), (ctx) => token({}, { kid: "es-1" }, ctx.keys.rsa)),
+  t(
+    "alg-none",
+    "`alg: none`, empty signature",
+    invalid('algorithm "none" is not accepted'),
+    () => `${b64('{"alg":"none","typ":"JWT"}')}.${b64(claims())}.`,
+  ),
+  t("alg-none-case", "`alg: None` (case variant), signed by the real key", invalid('algorithm "None" is not accepted'), (ctx) =>
+    rawSigned(ctx, '{"alg":"None","kid":"es-1"}', claims()),
+  ),
+  t("hs256-public-jwk", "HS256 keyed with the provider's public JWK (algorithm confusion)", invalid("Jwt verification fails"), (ctx) =>
+    hmacToken(JSON.stringify(ctx.keys.es.publicKey.export({ format: "jwk" })), JSON.parse(claims()) as Record<string, unknown>, "es-1"),
+  ),
+  t("hs256-public-pem", "HS256 keyed with the provider's RSA public key PEM", invalid("Jwt verification fails"), (ctx) =>
+    hmacToken(ctx.keys.rsa.publicKey.export({ format: "pem", type: "spki" }), JSON.parse(claims()) as Record<string, unknown>, "rsa-1"),
+  ),
+  t("alg-key-mismatch", "RS256 token whose kid names the EC key", invalid("Jwt verification fails"), (ctx) =>
+    token({}, { kid: "es-1" }, ctx.keys.rsa),
+  ),
   t("ecdsa-der", "ES256 signature in DER instead of JOSE's raw r||s", invalid("Jwt verification fails"), (ctx) => {
     const input = `${b64(HEADER)}.${b64(claims())}`;
     return `${input}.${sign("sha256", Buffer.from(input), { key: ctx.keys.es.privateKey, dsaEncoding: "der" }).toString("base64url")}`;
   }),
-  c("ecdsa-high-s", "a valid ES256 token, then the same token with its signature re-spelt as (r, n − s), which verifies too", OK, async (ctx) => {
-    const valid = token({}, {}, undefined, ctx.keys);
-    const [input, signature] = [valid.slice(0, valid.lastIndexOf(".")), Buffer.from(valid.slice(valid.lastIndexOf(".") + 1), "base64url")];
-    const s = BigInt(`0x${signature.subarray(32).toString("hex")}`);
-    const other = Buffer.concat([signature.subarray(0, 32), Buffer.from((P256_ORDER - s).toString(16).padStart(64, "0"), "hex")]);
-    const first = await ctx.decider({ path: "/jwt", headers: { authorization: `Bearer ${valid}` } });
-    const second = await ctx.decider({ path: "/jwt", headers: { authorization: `Bearer ${input}.${other.toString("base64url")}` } });
-    // One token, one verdict: the second spelling is answered from the first's cache entry.
-    if (second !== first) throw new Error("the other spelling was verified as a separate token");
-    return bearer(ctx, `${input}.${other.toString("base64url")}`);
-  }, "SECURITY.md said one token has one spelling, but an ECDSA signature has two that both verify (as in Envoy and WebCrypto); the cache now treats them as one token, with one verdict"),
+  c(
+    "ecdsa-high-s",
+    "a valid ES256 token, then the same token with its signature re-spelt as (r, n − s), which verifies too",
+    OK,
+    async (ctx) => {
+      const valid = token({}, {}, undefined, ctx.keys);
+      const [input, signature] = [
+        valid.slice(0, valid.lastIndexOf(".")),
+        Buffer.from(valid.slice(valid.lastIndexOf(".") + 1), "base64url"),
+      ];
+      const s = BigInt(`0x${signature.subarray(32).toString("hex")}`);
+      const other = Buffer.concat([signature.subarray(0, 32), Buffer.from((P256_ORDER - s).toString(16).padStart(64, "0"), "hex")]);
+      const first = await ctx.decider({ path: "/jwt", headers: { authorization: `Bearer ${valid}` } });
+      const second = await ctx.decider({ path: "/jwt", headers: { authorization: `Bearer ${input}.${other.toString("base64url")}` } });
+      // One token, one verdict: the second spelling is answered from the first's cache entry.
+      if (second !== first) throw new Error("the other spelling was verified as a separate token");
+      return bearer(ctx, `${input}.${other.toString("base64url")}`);
+    },
+    "SECURITY.md said one token has one spelling, but an ECDSA signature has two that both verify (as in Envoy and WebCrypto); the cache now treats them as one token, with one verdict",
+  ),
   t("unknown-kid", "a kid no key has", invalid("Jwt verification fails"), (ctx) => token({}, { kid: "nope" }, undefined, ctx.keys)),
-  t("forged-known-kid", "the provider's kid, signed by another key", invalid("Jwt verification fails"), (ctx) => token({}, {}, ctx.keys.stranger)),
-  t("kid-traversal", "kid `../../../../dev/null`", invalid("Jwt verification fails"), (ctx) => token({}, { kid: "../../../../dev/null" }, undefined, ctx.keys)),
+  t("forged-known-kid", "the provider's kid, signed by another key", invalid("Jwt verification fails"), (ctx) =>
+    token({}, {}, ctx.keys.stranger),
+  ),
+  t("kid-traversal", "kid `../../../../dev/null`", invalid("Jwt verification fails"), (ctx) =>
+    token({}, { kid: "../../../../dev/null" }, undefined, ctx.keys),
+  ),
   t("kid-not-string", "kid is a number", invalid("kid is not a string"), (ctx) => token({}, { kid: 1 }, undefined, ctx.keys)),
-  c("jku-ignored", "`jku` pointing at the attacker's JWKS, signed by the attacker's key (never fetched)", invalid("Jwt verification fails"), async (ctx) => {
-    const o = await bearer(ctx, token({}, { jku: ctx.lure.url("/jku") }, ctx.keys.stranger));
-    if (ctx.lure.hits("/jku") !== 0) throw new Error("jku was fetched");
-    return o;
-  }),
+  c(
+    "jku-ignored",
+    "`jku` pointing at the attacker's JWKS, signed by the attacker's key (never fetched)",
+    invalid("Jwt verification fails"),
+    async (ctx) => {
+      const o = await bearer(ctx, token({}, { jku: ctx.lure.url("/jku") }, ctx.keys.stranger));
+      if (ctx.lure.hits("/jku") !== 0) throw new Error("jku was fetched");
+      return o;
+    },
+  ),
   c("x5u-ignored", "`x5u` pointing at the attacker's certificate (never fetched)", invalid("Jwt verification fails"), async (ctx) => {
     const o = await bearer(ctx, token({}, { x5u: ctx.lure.url("/x5u") }, ctx.keys.stranger));
     if (ctx.lure.hits("/x5u") !== 0) throw new Error("x5u was fetched");
     return o;
   }),
-  t("jwk-embedded", "the attacker's public key embedded as `jwk`", invalid("Jwt verification fails"),
-    (ctx) => token({}, { jwk: ctx.keys.stranger.publicKey.export({ format: "jwk" }) }, ctx.keys.stranger)),
-  t("x5c-embedded", "a certificate chain embedded as `x5c`", invalid("Jwt verification fails"), (ctx) => token({}, { x5c: ["MIIBszCCAVmgAwIBAgIU"] }, ctx.keys.stranger)),
+  t("jwk-embedded", "the attacker's public key embedded as `jwk`", invalid("Jwt verification fails"), (ctx) =>
+    token({}, { jwk: ctx.keys.stranger.publicKey.export({ format: "jwk" }) }, ctx.keys.stranger),
+  ),
+  t("x5c-embedded", "a certificate chain embedded as `x5c`", invalid("Jwt verification fails"), (ctx) =>
+    token({}, { x5c: ["MIIBszCCAVmgAwIBAgIU"] }, ctx.keys.stranger),
+  ),
   // Header members
-  t("crit", "`crit: [\"exp\"]`, validly signed", invalid("crit"), (ctx) => token({}, { crit: ["exp"] }, undefined, ctx.keys)),
-  t("b64-false", "`b64: false` (unencoded payload), validly signed", invalid("crit"), (ctx) => token({}, { b64: false, crit: ["b64"] }, undefined, ctx.keys)),
-  t("typ-other", "`typ: dpop+jwt` (a JWT of another kind), validly signed", invalid("typ"), (ctx) => token({}, { typ: "dpop+jwt" }, undefined, ctx.keys),
-    "typ was ignored; now absent, JWT and at+jwt (RFC 9068) are accepted, any other type is refused (RFC 8725 §3.11)"),
-  t("typ-not-string", "`typ` is an array, validly signed", invalid("typ"), (ctx) => token({}, { typ: ["JWT"] }, undefined, ctx.keys), "see jwt.typ-other"),
-  t("typ-at-jwt", "`typ: application/at+jwt` (RFC 9068 access token)", OK, (ctx) => token({}, { typ: "application/at+jwt" }, undefined, ctx.keys)),
+  t("crit", '`crit: ["exp"]`, validly signed', invalid("crit"), (ctx) => token({}, { crit: ["exp"] }, undefined, ctx.keys)),
+  t("b64-false", "`b64: false` (unencoded payload), validly signed", invalid("crit"), (ctx) =>
+    token({}, { b64: false, crit: ["b64"] }, undefined, ctx.keys),
+  ),
+  t(
+    "typ-other",
+    "`typ: dpop+jwt` (a JWT of another kind), validly signed",
+    invalid("typ"),
+    (ctx) => token({}, { typ: "dpop+jwt" }, undefined, ctx.keys),
+    "typ was ignored; now absent, JWT and at+jwt (RFC 9068) are accepted, any other type is refused (RFC 8725 §3.11)",
+  ),
+  t(
+    "typ-not-string",
+    "`typ` is an array, validly signed",
+    invalid("typ"),
+    (ctx) => token({}, { typ: ["JWT"] }, undefined, ctx.keys),
+    "see jwt.typ-other",
+  ),
+  t("typ-at-jwt", "`typ: application/at+jwt` (RFC 9068 access token)", OK, (ctx) =>
+    token({}, { typ: "application/at+jwt" }, undefined, ctx.keys),
+  ),
   t("typ-absent", "no `typ`", OK, (ctx) => token({}, { typ: undefined }, undefined, ctx.keys)),
   // Encoding
   t("base64-padding", "`=` padding on the signature", invalid("not base64url"), (ctx) => `${token({}, {}, undefined, ctx.keys)}==`),
@@ -81,109 +128,246 @@ export const jwtCases: readonly Case[] = [
     const [h, p, s] = token({}, {}, undefined, ctx.keys).split(".");
     return `${h}.${p}.${Buffer.from(s!, "base64url").toString("base64")}`;
   }),
-  t("base64-noncanonical", "signature re-spelt with a non-zero spare bit (same bytes, another string)", invalid("canonical"), (ctx) => {
-    const good = token({}, {}, undefined, ctx.keys);
-    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    return good.slice(0, -1) + alphabet[alphabet.indexOf(good.at(-1)!) | 1];
-  }, "the same signature had several spellings (so one token had several cache keys and strings); only the canonical one is accepted"),
+  t(
+    "base64-noncanonical",
+    "signature re-spelt with a non-zero spare bit (same bytes, another string)",
+    invalid("canonical"),
+    (ctx) => {
+      const good = token({}, {}, undefined, ctx.keys);
+      const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+      return good.slice(0, -1) + alphabet[alphabet.indexOf(good.at(-1)!) | 1];
+    },
+    "the same signature had several spellings (so one token had several cache keys and strings); only the canonical one is accepted",
+  ),
   t("empty-signature", "ES256 header with an empty signature", invalid("no signature"), () => `${b64(HEADER)}.${b64(claims())}.`),
   t("four-parts", "four dot-separated parts", invalid("three dot-separated parts"), (ctx) => `${token({}, {}, undefined, ctx.keys)}.x`),
   t("jwe", "a five-part JWE", invalid("three dot-separated parts"), () => "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d"),
-  t("huge", "a validly signed token larger than 16 KiB", invalid("larger than 16384 bytes"), (ctx) => token({ pad: "x".repeat(17 * 1024) }, {}, undefined, ctx.keys)),
-  t("deep-claims", "validly signed, claims nested 4000 deep (org.tier, set as x-tier, among them: its base64 JSON is over 8 KiB)",
+  t("huge", "a validly signed token larger than 16 KiB", invalid("larger than 16384 bytes"), (ctx) =>
+    token({ pad: "x".repeat(17 * 1024) }, {}, undefined, ctx.keys),
+  ),
+  t(
+    "deep-claims",
+    "validly signed, claims nested 4000 deep (org.tier, set as x-tier, among them: its base64 JSON is over 8 KiB)",
     { status: 403, code: "identity_unforwardable", reason: "x-tier is longer than 8192 bytes" },
-    (ctx) => rawSigned(ctx, HEADER, claims(`,"org":{"tier":${"[".repeat(4000)}${"]".repeat(4000)}}`))),
-  t("payload-array", "validly signed payload that is a JSON array", invalid("payload is not a JSON object"), (ctx) => rawSigned(ctx, HEADER, "[1]")),
-  t("invalid-utf8", "validly signed payload with an invalid UTF-8 byte", invalid("payload is not a JSON object"),
+    (ctx) => rawSigned(ctx, HEADER, claims(`,"org":{"tier":${"[".repeat(4000)}${"]".repeat(4000)}}`)),
+  ),
+  t("payload-array", "validly signed payload that is a JSON array", invalid("payload is not a JSON object"), (ctx) =>
+    rawSigned(ctx, HEADER, "[1]"),
+  ),
+  t(
+    "invalid-utf8",
+    "validly signed payload with an invalid UTF-8 byte",
+    invalid("payload is not a JSON object"),
     (ctx) => rawSigned(ctx, HEADER, Buffer.concat([Buffer.from(claims().slice(0, -1)), Buffer.from(',"name":"\xff"}', "latin1")])),
-    "invalid bytes were replaced with U+FFFD and accepted; now the segment must be valid UTF-8"),
+    "invalid bytes were replaced with U+FFFD and accepted; now the segment must be valid UTF-8",
+  ),
   // Duplicate members
-  t("dup-header-member", "header names `kid` twice, validly signed", invalid("header is not a JSON object"),
-    (ctx) => rawSigned(ctx, '{"alg":"ES256","kid":"es-1","kid":"rsa-1"}', claims()), "duplicate members were accepted (last one wins in JSON.parse, first in other parsers); now the token is refused"),
-  t("dup-claim", "payload names `sub` twice (`u-1`, then `admin`), validly signed", invalid("payload is not a JSON object"),
-    (ctx) => rawSigned(ctx, HEADER, claims(',"sub":"admin"')), "see jwt.dup-header-member"),
-  t("dup-claim-escaped", "payload names `sub` and `\\u0073ub`, validly signed", invalid("payload is not a JSON object"),
-    (ctx) => rawSigned(ctx, HEADER, claims(',"\\u0073ub":"admin"')), "see jwt.dup-header-member"),
-  t("dup-claim-nested", "`org.tier` twice inside a nested object, validly signed", invalid("payload is not a JSON object"),
-    (ctx) => rawSigned(ctx, HEADER, claims(',"org":{"tier":"gold","tier":"platinum"}')), "see jwt.dup-header-member"),
+  t(
+    "dup-header-member",
+    "header names `kid` twice, validly signed",
+    invalid("header is not a JSON object"),
+    (ctx) => rawSigned(ctx, '{"alg":"ES256","kid":"es-1","kid":"rsa-1"}', claims()),
+    "duplicate members were accepted (last one wins in JSON.parse, first in other parsers); now the token is refused",
+  ),
+  t(
+    "dup-claim",
+    "payload names `sub` twice (`u-1`, then `admin`), validly signed",
+    invalid("payload is not a JSON object"),
+    (ctx) => rawSigned(ctx, HEADER, claims(',"sub":"admin"')),
+    "see jwt.dup-header-member",
+  ),
+  t(
+    "dup-claim-escaped",
+    "payload names `sub` and `\\u0073ub`, validly signed",
+    invalid("payload is not a JSON object"),
+    (ctx) => rawSigned(ctx, HEADER, claims(',"\\u0073ub":"admin"')),
+    "see jwt.dup-header-member",
+  ),
+  t(
+    "dup-claim-nested",
+    "`org.tier` twice inside a nested object, validly signed",
+    invalid("payload is not a JSON object"),
+    (ctx) => rawSigned(ctx, HEADER, claims(',"org":{"tier":"gold","tier":"platinum"}')),
+    "see jwt.dup-header-member",
+  ),
   // Time
-  t("exp-past-skew", "`exp` 61 s ago (skew is 60 s)", invalid("Jwt is expired"), (ctx) => token({ exp: now() - 61 }, {}, undefined, ctx.keys)),
+  t("exp-past-skew", "`exp` 61 s ago (skew is 60 s)", invalid("Jwt is expired"), (ctx) =>
+    token({ exp: now() - 61 }, {}, undefined, ctx.keys),
+  ),
   t("exp-at-skew", "`exp` exactly 60 s ago", invalid("Jwt is expired"), (ctx) => token({ exp: now() - 60 }, {}, undefined, ctx.keys)),
   t("exp-within-skew", "`exp` 50 s ago", OK, (ctx) => token({ exp: now() - 50 }, {}, undefined, ctx.keys)),
-  t("exp-string", "`exp` is a string", invalid("exp claim is not a number"), (ctx) => token({ exp: String(now() + 300) }, {}, undefined, ctx.keys)),
+  t("exp-string", "`exp` is a string", invalid("exp claim is not a number"), (ctx) =>
+    token({ exp: String(now() + 300) }, {}, undefined, ctx.keys),
+  ),
   t("exp-null", "`exp` is null", invalid("exp claim is not a number"), (ctx) => token({ exp: null }, {}, undefined, ctx.keys)),
   t("exp-far", "`exp` 1e300 (verdict cached 60 s at most)", OK, (ctx) => token({ exp: 1e300 }, {}, undefined, ctx.keys)),
   t("exp-absent", "no `exp` (accepted, as by Envoy)", OK, (ctx) => token({ exp: undefined }, {}, undefined, ctx.keys)),
   t("nbf-future", "`nbf` 70 s ahead", invalid("Jwt is not yet valid"), (ctx) => token({ nbf: now() + 70 }, {}, undefined, ctx.keys)),
   t("nbf-within-skew", "`nbf` 50 s ahead", OK, (ctx) => token({ nbf: now() + 50 }, {}, undefined, ctx.keys)),
-  t("iat-string", "`iat` is a string", invalid("iat claim is not a number"), (ctx) => token({ iat: "yesterday" }, {}, undefined, ctx.keys), "iat was not checked; a malformed iat now makes the token invalid (as in jose)"),
-  t("iat-future", "`iat` an hour ahead (iat bounds nothing, as in Envoy and jose)", OK, (ctx) => token({ iat: now() + 3600 }, {}, undefined, ctx.keys)),
+  t(
+    "iat-string",
+    "`iat` is a string",
+    invalid("iat claim is not a number"),
+    (ctx) => token({ iat: "yesterday" }, {}, undefined, ctx.keys),
+    "iat was not checked; a malformed iat now makes the token invalid (as in jose)",
+  ),
+  t("iat-future", "`iat` an hour ahead (iat bounds nothing, as in Envoy and jose)", OK, (ctx) =>
+    token({ iat: now() + 3600 }, {}, undefined, ctx.keys),
+  ),
   // Issuer and audience
-  t("iss-case", "issuer in upper case", invalid("Jwt issuer is not configured"), (ctx) => token({ iss: ISSUER.toUpperCase() }, {}, undefined, ctx.keys)),
-  t("iss-trailing-slash", "issuer with a trailing slash", invalid("Jwt issuer is not configured"), (ctx) => token({ iss: `${ISSUER}/` }, {}, undefined, ctx.keys)),
-  t("iss-array", "issuer as an array holding the right issuer", invalid("Jwt issuer is not configured"), (ctx) => token({ iss: [ISSUER] }, {}, undefined, ctx.keys)),
+  t("iss-case", "issuer in upper case", invalid("Jwt issuer is not configured"), (ctx) =>
+    token({ iss: ISSUER.toUpperCase() }, {}, undefined, ctx.keys),
+  ),
+  t("iss-trailing-slash", "issuer with a trailing slash", invalid("Jwt issuer is not configured"), (ctx) =>
+    token({ iss: `${ISSUER}/` }, {}, undefined, ctx.keys),
+  ),
+  t("iss-array", "issuer as an array holding the right issuer", invalid("Jwt issuer is not configured"), (ctx) =>
+    token({ iss: [ISSUER] }, {}, undefined, ctx.keys),
+  ),
   t("iss-absent", "no `iss`", invalid("Jwt issuer is not configured"), (ctx) => token({ iss: undefined }, {}, undefined, ctx.keys)),
   t("aud-case", "`aud: API`", audience, (ctx) => token({ aud: "API" }, {}, undefined, ctx.keys)),
-  t("aud-space", "`aud: \"api \"`", audience, (ctx) => token({ aud: "api " }, {}, undefined, ctx.keys)),
-  t("aud-nested", "`aud: [[\"api\"]]`", audience, (ctx) => token({ aud: [["api"]] }, {}, undefined, ctx.keys)),
+  t("aud-space", '`aud: "api "`', audience, (ctx) => token({ aud: "api " }, {}, undefined, ctx.keys)),
+  t("aud-nested", '`aud: [["api"]]`', audience, (ctx) => token({ aud: [["api"]] }, {}, undefined, ctx.keys)),
   t("aud-absent", "no `aud` where the provider requires one", audience, (ctx) => token({ aud: undefined }, {}, undefined, ctx.keys)),
   t("aud-array", "`aud: [billing, api]`", OK, (ctx) => token({ aud: ["billing", "api"] }, {}, undefined, ctx.keys)),
   // Where tokens are found
-  c("scheme-basic", "`Authorization: Basic …` (not a bearer token)", missing, (ctx) => ctx.check({ path: "/jwt", headers: { authorization: "Basic YWxpY2U6cHc=" } })),
-  c("semicolon-param-optional", "optional route: `?a=1;access_token=<forged>` (Rack 2, Python before 3.9.2 and Tornado split the query at `;` too)", invalid("Jwt verification fails"),
+  c("scheme-basic", "`Authorization: Basic …` (not a bearer token)", missing, (ctx) =>
+    ctx.check({ path: "/jwt", headers: { authorization: "Basic YWxpY2U6cHc=" } }),
+  ),
+  c(
+    "semicolon-param-optional",
+    "optional route: `?a=1;access_token=<forged>` (Rack 2, Python before 3.9.2 and Tornado split the query at `;` too)",
+    invalid("Jwt verification fails"),
     (ctx) => ctx.check({ path: `/optional?a=1;access_token=${token({}, {}, ctx.keys.stranger)}` }),
-    "the query was split at `&` only, as Envoy does, so the forged token was not read and went upstream unverified, where Rack 2 (Doorkeeper reads access_token parameters) and older Python read it; the `;` reading is now read too, and every token found must verify"),
-  c("semicolon-param-valid", "required route: `?x=1;access_token=<valid>`: only a split at `;` finds the token, Envoy finds none",
-    missing, (ctx) => ctx.check({ path: `/jwt?x=1;access_token=${token({}, {}, undefined, ctx.keys)}` }),
-    "the token was accepted though Envoy, which reads the query at `&` only, finds none and answers 401; a required jwt is now met only by a token Envoy reads too"),
-  c("semicolon-param-beside-header", "required route: a valid token in the header and another valid one after a `;`: every token verifies, Envoy reads the header's",
-    OK, (ctx) => ctx.check({ path: `/jwt?x=1;access_token=${token({}, {}, undefined, ctx.keys)}`, headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}` } })),
-  c("two-places-forged", "valid token in the header, forged one in `?access_token=`", invalid("Jwt verification fails"),
-    (ctx) => ctx.check({ path: `/jwt?access_token=${token({}, {}, ctx.keys.stranger)}`, headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}` } })),
-  c("two-places-audience", "valid token in the header, one for another audience in the query", audience,
-    (ctx) => ctx.check({ path: `/jwt?access_token=${token({ aud: "billing" }, {}, undefined, ctx.keys)}`, headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}` } })),
+    "the query was split at `&` only, as Envoy does, so the forged token was not read and went upstream unverified, where Rack 2 (Doorkeeper reads access_token parameters) and older Python read it; the `;` reading is now read too, and every token found must verify",
+  ),
+  c(
+    "semicolon-param-valid",
+    "required route: `?x=1;access_token=<valid>`: only a split at `;` finds the token, Envoy finds none",
+    missing,
+    (ctx) => ctx.check({ path: `/jwt?x=1;access_token=${token({}, {}, undefined, ctx.keys)}` }),
+    "the token was accepted though Envoy, which reads the query at `&` only, finds none and answers 401; a required jwt is now met only by a token Envoy reads too",
+  ),
+  c(
+    "semicolon-param-beside-header",
+    "required route: a valid token in the header and another valid one after a `;`: every token verifies, Envoy reads the header's",
+    OK,
+    (ctx) =>
+      ctx.check({
+        path: `/jwt?x=1;access_token=${token({}, {}, undefined, ctx.keys)}`,
+        headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}` },
+      }),
+  ),
+  c("two-places-forged", "valid token in the header, forged one in `?access_token=`", invalid("Jwt verification fails"), (ctx) =>
+    ctx.check({
+      path: `/jwt?access_token=${token({}, {}, ctx.keys.stranger)}`,
+      headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}` },
+    }),
+  ),
+  c("two-places-audience", "valid token in the header, one for another audience in the query", audience, (ctx) =>
+    ctx.check({
+      path: `/jwt?access_token=${token({ aud: "billing" }, {}, undefined, ctx.keys)}`,
+      headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}` },
+    }),
+  ),
   c("same-token-twice", "the same valid token in the header and the query", OK, (ctx) => {
     const tok = token({}, {}, undefined, ctx.keys);
     return ctx.check({ path: `/jwt?access_token=${tok}`, headers: { authorization: `Bearer ${tok}` } });
   }),
-  c("two-authorization-lines", "wire: two `Authorization` lines, valid then forged", invalid("Jwt verification fails"),
-    (ctx) => ctx.envoy("/jwt", [["authorization", `Bearer ${token({}, {}, undefined, ctx.keys)}`], ["authorization", `Bearer ${token({ sub: "admin" }, {}, ctx.keys.stranger)}`]]),
-    "Node keeps only the first Authorization line, so the second reached the upstream unchecked; every line is now read, each as its own token (as Envoy's extractor), and every token must verify"),
-  c("prefix-inside-optional", "optional route: `Authorization: Token Bearer <forged>` (issue 11 situation 6)", invalid("Jwt verification fails"),
+  c(
+    "two-authorization-lines",
+    "wire: two `Authorization` lines, valid then forged",
+    invalid("Jwt verification fails"),
+    (ctx) =>
+      ctx.envoy("/jwt", [
+        ["authorization", `Bearer ${token({}, {}, undefined, ctx.keys)}`],
+        ["authorization", `Bearer ${token({ sub: "admin" }, {}, ctx.keys.stranger)}`],
+      ]),
+    "Node keeps only the first Authorization line, so the second reached the upstream unchecked; every line is now read, each as its own token (as Envoy's extractor), and every token must verify",
+  ),
+  c(
+    "prefix-inside-optional",
+    "optional route: `Authorization: Token Bearer <forged>` (issue 11 situation 6)",
+    invalid("Jwt verification fails"),
     (ctx) => ctx.check({ path: "/optional", headers: { authorization: `Token Bearer ${token({}, {}, ctx.keys.stranger)}` } }),
-    "the prefix was looked for only at the start, so the forged token was not read and went upstream on the optional route; Envoy's extractor finds `Bearer ` anywhere in the value, and so does Portcullis"),
-  c("prefix-inside-valid", "required route: `Authorization: Token Bearer <valid>` (Envoy reads the token after the prefix)", OK,
-    (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Token Bearer ${token({}, {}, undefined, ctx.keys)}` } }), "see jwt.prefix-inside-optional"),
-  c("prefix-lower-case", "optional route: `Authorization: bearer <forged>` (read in any case: Envoy would skip it and forward it unverified)", invalid("Jwt verification fails"),
-    (ctx) => ctx.check({ path: "/optional", headers: { authorization: `bearer ${token({}, {}, ctx.keys.stranger)}` } })),
-  c("prefix-tab-optional", "optional route: `Authorization: Bearer<TAB><forged>` (wire: the tab travels as sent)", invalid("Jwt verification fails"),
+    "the prefix was looked for only at the start, so the forged token was not read and went upstream on the optional route; Envoy's extractor finds `Bearer ` anywhere in the value, and so does Portcullis",
+  ),
+  c(
+    "prefix-inside-valid",
+    "required route: `Authorization: Token Bearer <valid>` (Envoy reads the token after the prefix)",
+    OK,
+    (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Token Bearer ${token({}, {}, undefined, ctx.keys)}` } }),
+    "see jwt.prefix-inside-optional",
+  ),
+  c(
+    "prefix-lower-case",
+    "optional route: `Authorization: bearer <forged>` (read in any case: Envoy would skip it and forward it unverified)",
+    invalid("Jwt verification fails"),
+    (ctx) => ctx.check({ path: "/optional", headers: { authorization: `bearer ${token({}, {}, ctx.keys.stranger)}` } }),
+  ),
+  c(
+    "prefix-tab-optional",
+    "optional route: `Authorization: Bearer<TAB><forged>` (wire: the tab travels as sent)",
+    invalid("Jwt verification fails"),
     (ctx) => ctx.envoy("/optional", [["authorization", `Bearer\t${token({}, {}, ctx.keys.stranger)}`]]),
-    "only a space after `Bearer` was read, so the forged token went upstream unverified on the optional route, where Python's str.split() (Django REST framework, Flask-JWT-Extended) reads it as a bearer token; any whitespace where the prefix has a space is now read"),
-  c("prefix-tab-valid", "required route: `Authorization: Bearer<TAB><valid>`", OK,
-    (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Bearer\t${token({}, {}, undefined, ctx.keys)}` } }), "see jwt.prefix-tab-optional"),
-  c("prefix-then-junk", "`Authorization: Bearer   \"<valid>` (Envoy skips to the first base64url character after the prefix)", OK,
-    (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Bearer   "${token({}, {}, undefined, ctx.keys)}` } })),
-  c("prefix-no-token", "`Authorization: Bearer ***` (the prefix, then no token character: the whole value is the token)", invalid("Jwt is not well formed"),
-    (ctx) => ctx.check({ path: "/optional", headers: { authorization: "Bearer ***" } })),
-  c("two-lines-both-valid", "wire: two `Authorization` lines, each a valid token (each is verified)", OK,
-    (ctx) => ctx.envoy("/jwt", [["authorization", `Bearer ${token({}, {}, undefined, ctx.keys)}`], ["authorization", `Bearer ${token({ jti: "2" }, {}, undefined, ctx.keys)}`]])),
-  c("cookie-twice", "`session` cookie twice: valid, then forged", invalid("Jwt verification fails"), (ctx) => {
-    const good = token({ iss: OTHER_ISSUER }, {}, undefined, ctx.keys);
-    return ctx.check({ path: "/jwt", headers: { cookie: `session=${good}; session=${token({ iss: OTHER_ISSUER, sub: "admin" }, {}, ctx.keys.stranger)}` } });
-  }, "only the first cookie of a name was read, so a second token reached the upstream unchecked; every copy is now verified"),
-  c("cache-location", "a token verified from `Authorization` (provider idp), then sent only as the `session` cookie (read by another provider only)",
-    invalid("Jwt issuer is not configured"), async (ctx) => {
+    "only a space after `Bearer` was read, so the forged token went upstream unverified on the optional route, where Python's str.split() (Django REST framework, Flask-JWT-Extended) reads it as a bearer token; any whitespace where the prefix has a space is now read",
+  ),
+  c(
+    "prefix-tab-valid",
+    "required route: `Authorization: Bearer<TAB><valid>`",
+    OK,
+    (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Bearer\t${token({}, {}, undefined, ctx.keys)}` } }),
+    "see jwt.prefix-tab-optional",
+  ),
+  c("prefix-then-junk", '`Authorization: Bearer   "<valid>` (Envoy skips to the first base64url character after the prefix)', OK, (ctx) =>
+    ctx.check({ path: "/jwt", headers: { authorization: `Bearer   "${token({}, {}, undefined, ctx.keys)}` } }),
+  ),
+  c(
+    "prefix-no-token",
+    "`Authorization: Bearer ***` (the prefix, then no token character: the whole value is the token)",
+    invalid("Jwt is not well formed"),
+    (ctx) => ctx.check({ path: "/optional", headers: { authorization: "Bearer ***" } }),
+  ),
+  c("two-lines-both-valid", "wire: two `Authorization` lines, each a valid token (each is verified)", OK, (ctx) =>
+    ctx.envoy("/jwt", [
+      ["authorization", `Bearer ${token({}, {}, undefined, ctx.keys)}`],
+      ["authorization", `Bearer ${token({ jti: "2" }, {}, undefined, ctx.keys)}`],
+    ]),
+  ),
+  c(
+    "cookie-twice",
+    "`session` cookie twice: valid, then forged",
+    invalid("Jwt verification fails"),
+    (ctx) => {
+      const good = token({ iss: OTHER_ISSUER }, {}, undefined, ctx.keys);
+      return ctx.check({
+        path: "/jwt",
+        headers: { cookie: `session=${good}; session=${token({ iss: OTHER_ISSUER, sub: "admin" }, {}, ctx.keys.stranger)}` },
+      });
+    },
+    "only the first cookie of a name was read, so a second token reached the upstream unchecked; every copy is now verified",
+  ),
+  c(
+    "cache-location",
+    "a token verified from `Authorization` (provider idp), then sent only as the `session` cookie (read by another provider only)",
+    invalid("Jwt issuer is not configured"),
+    async (ctx) => {
       const tok = token({}, {}, undefined, ctx.keys);
       const first = await bearer(ctx, tok);
       if (first.status !== 200) throw new Error("the first request should pass");
       return ctx.check({ path: "/jwt", headers: { cookie: `session=${tok}` } });
-    }, "the verified-token cache answered for a provider that does not read the token from where it was found; a cached verdict now counts only for such a provider"),
-  c("cache-signature-transplant", "a token verified and cached, then its signature under another payload (`sub: admin`); the cache finds entries by signature",
-    invalid("Jwt verification fails"), async (ctx) => {
+    },
+    "the verified-token cache answered for a provider that does not read the token from where it was found; a cached verdict now counts only for such a provider",
+  ),
+  c(
+    "cache-signature-transplant",
+    "a token verified and cached, then its signature under another payload (`sub: admin`); the cache finds entries by signature",
+    invalid("Jwt verification fails"),
+    async (ctx) => {
       const tok = token({}, {}, undefined, ctx.keys);
       if ((await bearer(ctx, tok)).status !== 200) throw new Error("the first request should pass");
       const [header, , signature] = tok.split(".");
       return bearer(ctx, `${header}.${b64(claims(',"role":"admin"').replace('"sub":"u-1"', '"sub":"admin"'))}.${signature}`);
-    }),
+    },
+  ),
 ];
-

@@ -17,27 +17,62 @@ const NO_ROUTE: Expected = { status: 403, code: "route_not_found" };
 
 function c(id: string, title: string, expect: Expected, request: Partial<AuthzRequest>, fixed?: string, on = world): Case {
   return {
-    id: `listener.${id}`, title, expect,
-    run: async () => fromDecision(await on({ host: "shop.example.com", path: "/orders", ...request }), managedHeadersOf(on.result.snapshot.policies)),
+    id: `listener.${id}`,
+    title,
+    expect,
+    run: async () =>
+      fromDecision(await on({ host: "shop.example.com", path: "/orders", ...request }), managedHeadersOf(on.result.snapshot.policies)),
     ...(fixed === undefined ? {} : { fixed }),
   };
 }
 
 export const listenerCases: readonly Case[] = [
-  c("other-listeners-user", "port 8080 (Envoy's gRPC destination) with alice, a user of the Gateway-wide policy only", WRONG_USER,
+  c(
+    "other-listeners-user",
+    "port 8080 (Envoy's gRPC destination) with alice, a user of the Gateway-wide policy only",
+    WRONG_USER,
     { port: 8080, headers: basicAuthAs("alice") },
-    "every listener's routes shared one table, so a request on port 8080 was decided with the Gateway-wide policy; each listener port now has its own route table, as in Envoy"),
-  c("host-port", "`Host: shop.example.com:8080` with bob (the 8080 listener's user), port not stated", WRONG_USER,
-    { host: "shop.example.com:8080", headers: basicAuthAs("bob") }),
+    "every listener's routes shared one table, so a request on port 8080 was decided with the Gateway-wide policy; each listener port now has its own route table, as in Envoy",
+  ),
+  c("host-port", "`Host: shop.example.com:8080` with bob (the 8080 listener's user), port not stated", WRONG_USER, {
+    host: "shop.example.com:8080",
+    headers: basicAuthAs("bob"),
+  }),
   c("port-unknown", "alice, port not stated: the 8080 listener's policy refuses her", WRONG_USER, { headers: basicAuthAs("alice") }),
-  c("container-port", "bob on port 10080 (Envoy Gateway binds listener port 80 there)", WRONG_USER, { port: 10080, headers: basicAuthAs("bob") }),
-  c("listenerset-refused", "a ListenerSet from a namespace the Gateway's allowedListeners refuses, with a route on its port 8083", NO_ROUTE,
-    { host: "cart.example.com", path: "/", port: 8083, headers: basicAuthAs("alice") }, undefined, sets),
-  c("listenerset-foreign-route", "a route from another namespace on a ListenerSet listener that allows its own namespace only", NO_ROUTE,
-    { host: "spy.example.com", path: "/", port: 8082, headers: basicAuthAs("alice") }, undefined, sets),
-  c("listenerset-sibling-policy", "alice (the Gateway listener `ext-admin`'s user) on the ListenerSet's listener of the same name", WRONG_USER,
-    { host: "cart.example.com", path: "/", port: 8082, headers: basicAuthAs("alice") }, undefined, sets),
-  c("sni-fronting", "port 443, `Host: billing.example.com` (open on the HTTPS listener `billing`), no credentials: with another SNI Envoy routes it in `wild`'s table, to the protected wildcard route",
-    { status: 401, code: "basic_missing" }, { host: "billing.example.com", path: "/status", port: 443 },
-    "a port's HTTPS listeners shared one table, where the exact host name won; Envoy picks each HTTPS listener's table by SNI, which Portcullis does not see, so each is now a reading", tls),
+  c("container-port", "bob on port 10080 (Envoy Gateway binds listener port 80 there)", WRONG_USER, {
+    port: 10080,
+    headers: basicAuthAs("bob"),
+  }),
+  c(
+    "listenerset-refused",
+    "a ListenerSet from a namespace the Gateway's allowedListeners refuses, with a route on its port 8083",
+    NO_ROUTE,
+    { host: "cart.example.com", path: "/", port: 8083, headers: basicAuthAs("alice") },
+    undefined,
+    sets,
+  ),
+  c(
+    "listenerset-foreign-route",
+    "a route from another namespace on a ListenerSet listener that allows its own namespace only",
+    NO_ROUTE,
+    { host: "spy.example.com", path: "/", port: 8082, headers: basicAuthAs("alice") },
+    undefined,
+    sets,
+  ),
+  c(
+    "listenerset-sibling-policy",
+    "alice (the Gateway listener `ext-admin`'s user) on the ListenerSet's listener of the same name",
+    WRONG_USER,
+    { host: "cart.example.com", path: "/", port: 8082, headers: basicAuthAs("alice") },
+    undefined,
+    sets,
+  ),
+  c(
+    "sni-fronting",
+    "port 443, `Host: billing.example.com` (open on the HTTPS listener `billing`), no credentials: with another SNI Envoy routes it in `wild`'s table, to the protected wildcard route",
+    { status: 401, code: "basic_missing" },
+    { host: "billing.example.com", path: "/status", port: 443 },
+    "a port's HTTPS listeners shared one table, where the exact host name won; Envoy picks each HTTPS listener's table by SNI, which Portcullis does not see, so each is now a reading",
+    tls,
+  ),
 ];

@@ -42,7 +42,8 @@ metadata: {name: ${name}, namespace: apps, creationTimestamp: "2024-06-01T00:00:
 spec:
   targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: app, sectionName: bad}]
 ${spec}`;
-const apiKey = (extra = "", secret = "keys") => `  apiKeyAuth: {credentialRefs: [{name: ${secret}}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: x-client-id${extra}}\n`;
+const apiKey = (extra = "", secret = "keys") =>
+  `  apiKeyAuth: {credentialRefs: [{name: ${secret}}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: x-client-id${extra}}\n`;
 const secret = (name: string, data: string) => `---\napiVersion: v1\nkind: Secret\nmetadata: {name: ${name}, namespace: apps}\n${data}\n`;
 const jwtWith = (jwks: string) => `  jwt: {providers: [{name: p, issuer: https://i.example.com, localJWKS: ${jwks}}]}\n`;
 
@@ -65,24 +66,47 @@ async function decide(raws: readonly RawObject[], probe: Probe, reported: string
     check(result.snapshot, { method: "GET", scheme: "http", host: "app.example.com", path, headers, gateway: undefined }, ctx);
   const without = await ask("/good", {});
   const withKey = await ask("/good", { "x-api-key": "alice-key" });
-  if (without.code !== "apikey_missing" || withKey.upstreamHeaders["x-client-id"] !== "alice") throw new Error(`the neighbour policy is no longer enforced: ${without.code}, ${withKey.code}`);
-  const conditions = result.statuses.filter((s) => s.name !== "neighbour")
-    .flatMap((s) => s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False" || c.type === "Warning").map((c) => `${c.reason}: ${c.message}`)));
+  if (without.code !== "apikey_missing" || withKey.upstreamHeaders["x-client-id"] !== "alice")
+    throw new Error(`the neighbour policy is no longer enforced: ${without.code}, ${withKey.code}`);
+  const conditions = result.statuses
+    .filter((s) => s.name !== "neighbour")
+    .flatMap((s) =>
+      s.ancestors.flatMap((a) =>
+        a.conditions.filter((c) => c.status === "False" || c.type === "Warning").map((c) => `${c.reason}: ${c.message}`),
+      ),
+    );
   const condition = [...conditions, ...result.problems, ...rejected.map((r) => r.reason), ...reported].join("; ");
-  return fromDecision(await ask(probe.path ?? "/bad", probe.headers ?? { "x-api-key": "alice-key" }), probe.managed ?? managedHeadersOf(result.snapshot.policies), condition);
+  return fromDecision(
+    await ask(probe.path ?? "/bad", probe.headers ?? { "x-api-key": "alice-key" }),
+    probe.managed ?? managedHeadersOf(result.snapshot.policies),
+    condition,
+  );
 }
-const objectsOf = (text: string): RawObject[] => parseAllDocuments(text).map((d, i) => ({ object: d.toJS({ maxAliasCount: 100 }), origin: `#${i}` }));
+const objectsOf = (text: string): RawObject[] =>
+  parseAllDocuments(text).map((d, i) => ({ object: d.toJS({ maxAliasCount: 100 }), origin: `#${i}` }));
 
 function m(id: string, title: string, expect: Expected, extra: string, probe: Probe = {}, fixed?: string): Case {
-  return { id: `manifest.${id}`, title, expect, run: () => decide(objectsOf(BASE + extra), probe), ...(fixed === undefined ? {} : { fixed }) };
+  return {
+    id: `manifest.${id}`,
+    title,
+    expect,
+    run: () => decide(objectsOf(BASE + extra), probe),
+    ...(fixed === undefined ? {} : { fixed }),
+  };
 }
 
 /** Like m(), and `secret` appears nowhere in what compile shows: statuses, problems, the snapshot summary (the admin view). */
 function unshown(id: string, title: string, expect: Expected, extra: string, secret: string, fixed?: string): Case {
   return {
-    id: `manifest.${id}`, title, expect, ...(fixed === undefined ? {} : { fixed }),
+    id: `manifest.${id}`,
+    title,
+    expect,
+    ...(fixed === undefined ? {} : { fixed }),
     async run() {
-      const result = compile(toResources(objectsOf(BASE + extra)).resources, { controllerName: "portcullis.io/controller", gatewayClasses: [] });
+      const result = compile(toResources(objectsOf(BASE + extra)).resources, {
+        controllerName: "portcullis.io/controller",
+        gatewayClasses: [],
+      });
       const shown = JSON.stringify({ statuses: result.statuses, problems: result.problems, summary: summarizeSnapshot(result.snapshot) });
       if (shown.includes(secret)) throw new Error(`${id}: ${secret} is shown: ${shown}`);
       return decide(objectsOf(BASE + extra), {});
@@ -96,16 +120,26 @@ function weakJwksCase(): Case {
   const jwks = JSON.stringify({ keys: [{ ...pair.publicKey.export({ format: "jwk" }), kid: "weak", use: "sig" }] });
   const input = `${Buffer.from('{"alg":"RS256","kid":"weak"}').toString("base64url")}.${Buffer.from('{"sub":"alice"}').toString("base64url")}`;
   const token = `${input}.${sign("sha256", Buffer.from(input), pair.privateKey).toString("base64url")}`;
-  return m("jwks-only-weak", "a local JWKS whose only key is RSA 1024, and a token it signed",
-    { status: 401, code: "jwt_invalid", condition: "UnusableCredentials: jwt.providers[0].localJWKS: key 0 (kid weak) is an RSA key of 1024 bits" },
-    bad(jwtWith(`{type: Inline, inline: '${jwks}'}`)), { headers: { authorization: `Bearer ${token}` } },
-    "the policy was Accepted with nothing said, though no token could ever verify; a Warning condition now names the key");
+  return m(
+    "jwks-only-weak",
+    "a local JWKS whose only key is RSA 1024, and a token it signed",
+    {
+      status: 401,
+      code: "jwt_invalid",
+      condition: "UnusableCredentials: jwt.providers[0].localJWKS: key 0 (kid weak) is an RSA key of 1024 bits",
+    },
+    bad(jwtWith(`{type: Inline, inline: '${jwks}'}`)),
+    { headers: { authorization: `Bearer ${token}` } },
+    "the policy was Accepted with nothing said, though no token could ever verify; a Warning condition now names the key",
+  );
 }
 
 /** A policy file that was good and is then replaced by `broken`: its last good contents must stay in force. */
 function yamlCase(id: string, title: string, broken: string): Case {
   return {
-    id: `manifest.${id}`, title, expect: { status: 401, code: "apikey_missing", condition: "keeping last good contents" },
+    id: `manifest.${id}`,
+    title,
+    expect: { status: 401, code: "apikey_missing", condition: "keeping last good contents" },
     async run() {
       const dir = mkdtempSync(join(tmpdir(), "portcullis-catalogue-"));
       try {
@@ -132,7 +166,8 @@ const checkNeverParsed: Case = {
   id: "manifest.check-never-parsed",
   title: "`portcullis check` on a folder whose policy file has never parsed (`apiVersion: [unclosed`)",
   expect: { status: 403, code: "not_ready", condition: "until every file parses, serve is not ready" },
-  fixed: "check decided without the unparsed file, so the route its policy protects was allowed (200); it now denies with serve's not_ready",
+  fixed:
+    "check decided without the unparsed file, so the route its policy protects was allowed (200); it now denies with serve's not_ready",
   async run() {
     const dir = mkdtempSync(join(tmpdir(), "portcullis-catalogue-"));
     try {
@@ -153,88 +188,234 @@ export const manifestCases: readonly Case[] = [
   yamlCase("yaml-invalid", "the policy file stops parsing (`apiVersion: [unclosed`)", "apiVersion: [unclosed\n"),
   yamlCase("yaml-aliases", "the policy file becomes a billion-laughs alias bomb", laughs),
   checkNeverParsed,
-  m("wrong-type", "`extractFrom: X-API-Key` (a string, not a list)", INVALID("spec.apiKeyAuth.extractFrom"),
-    bad("  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: X-API-Key}\n")),
-  m("wrong-type-bool", "`sanitize: \"yes\"`", INVALID("spec.apiKeyAuth.sanitize"), bad(apiKey(', sanitize: "yes"'))),
-  m("unknown-field", "a typo in a JWT provider (`issuers:`)", INVALID("issuers"),
-    bad("  jwt: {providers: [{name: p, issuers: [https://i.example.com], remoteJWKS: {uri: https://i.example.com/jwks}}]}\n")),
+  m(
+    "wrong-type",
+    "`extractFrom: X-API-Key` (a string, not a list)",
+    INVALID("spec.apiKeyAuth.extractFrom"),
+    bad("  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: X-API-Key}\n"),
+  ),
+  m("wrong-type-bool", '`sanitize: "yes"`', INVALID("spec.apiKeyAuth.sanitize"), bad(apiKey(', sanitize: "yes"'))),
+  m(
+    "unknown-field",
+    "a typo in a JWT provider (`issuers:`)",
+    INVALID("issuers"),
+    bad("  jwt: {providers: [{name: p, issuers: [https://i.example.com], remoteJWKS: {uri: https://i.example.com/jwks}}]}\n"),
+  ),
   m("unknown-spec-field", "a misspelt feature (`apikeyAuth:`)", INVALID("apikeyAuth"), bad("  apikeyAuth: {}\n")),
-  m("spec-unreadable", "`spec` is a string: no target can be read, so the policy is applied (denying) to every Gateway and HTTPRoute of its namespace",
+  m(
+    "spec-unreadable",
+    "`spec` is a string: no target can be read, so the policy is applied (denying) to every Gateway and HTTPRoute of its namespace",
     INVALID("which objects it targets cannot be read"),
-    "---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: bad, namespace: apps}\nspec: protect /bad please\n", {},
-    "it governed nothing, so the routes it may have protected stayed open; it now denies wherever it could have applied"),
-  m("selected-invalid", "a basicAuth policy selecting its route with `targetSelectors` has a field Portcullis rejects (issue 11 situation 7)", INVALID("Unrecognized key"),
-    "---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: bad, namespace: apps}\nspec:\n  targetSelectors: [{kind: HTTPRoute, namespaces: {from: Same}}]\n  basicAuth: {users: {name: keys}, bogus: true}\n", {},
-    "only targetRefs of an invalid policy were resolved, so the routes it selected stayed open; its targetSelectors are now resolved too (read wide where unreadable)"),
-  m("selector-unreadable", "`targetSelectors[0].matchLabels` is a string: the selector is read wide (every HTTPRoute of the namespace)", INVALID("matchLabels"),
-    "---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: bad, namespace: apps}\nspec:\n  targetSelectors: [{kind: HTTPRoute, matchLabels: \"app=shop\"}]\n  basicAuth: {users: {name: keys}}\n"),
-  m("huge-secret", "a 1.1 MiB Secret", INVALID("more than 1048576 bytes"), bad(apiKey("", "huge")) + secret("huge", `stringData: {alice: ${"k".repeat(1100 * 1024)}}`),
-    {}, "any size was compiled; a Secret over Kubernetes' own 1 MiB limit now makes the policy Invalid, in both modes"),
-  m("many-clients", "a Secret with 5000 clients (under 1 MiB): the last one's key works", { status: 200, code: "allowed", upstream: { "x-client-id": "client-4999" } },
+    "---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: bad, namespace: apps}\nspec: protect /bad please\n",
+    {},
+    "it governed nothing, so the routes it may have protected stayed open; it now denies wherever it could have applied",
+  ),
+  m(
+    "selected-invalid",
+    "a basicAuth policy selecting its route with `targetSelectors` has a field Portcullis rejects (issue 11 situation 7)",
+    INVALID("Unrecognized key"),
+    "---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: bad, namespace: apps}\nspec:\n  targetSelectors: [{kind: HTTPRoute, namespaces: {from: Same}}]\n  basicAuth: {users: {name: keys}, bogus: true}\n",
+    {},
+    "only targetRefs of an invalid policy were resolved, so the routes it selected stayed open; its targetSelectors are now resolved too (read wide where unreadable)",
+  ),
+  m(
+    "selector-unreadable",
+    "`targetSelectors[0].matchLabels` is a string: the selector is read wide (every HTTPRoute of the namespace)",
+    INVALID("matchLabels"),
+    '---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: bad, namespace: apps}\nspec:\n  targetSelectors: [{kind: HTTPRoute, matchLabels: "app=shop"}]\n  basicAuth: {users: {name: keys}}\n',
+  ),
+  m(
+    "huge-secret",
+    "a 1.1 MiB Secret",
+    INVALID("more than 1048576 bytes"),
+    bad(apiKey("", "huge")) + secret("huge", `stringData: {alice: ${"k".repeat(1100 * 1024)}}`),
+    {},
+    "any size was compiled; a Secret over Kubernetes' own 1 MiB limit now makes the policy Invalid, in both modes",
+  ),
+  m(
+    "many-clients",
+    "a Secret with 5000 clients (under 1 MiB): the last one's key works",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "client-4999" } },
     bad(apiKey("", "many")) + secret("many", `stringData: {${Array.from({ length: 5000 }, (_, i) => `client-${i}: key-${i}`).join(", ")}}`),
-    { headers: { "x-api-key": "key-4999" } }),
-  m("bad-client-id", "a client id with a newline (`\"alice\\ninjected\"`)", INVALID("is not a valid Secret data key"),
-    bad(apiKey("", "odd")) + secret("odd", 'stringData: {"alice\\ninjected": odd-key}'), {},
-    "any client id was accepted and forwarded as x-client-id, which made Node throw while answering; client ids now follow Kubernetes' rule for Secret keys"),
+    { headers: { "x-api-key": "key-4999" } },
+  ),
+  m(
+    "bad-client-id",
+    'a client id with a newline (`"alice\\ninjected"`)',
+    INVALID("is not a valid Secret data key"),
+    bad(apiKey("", "odd")) + secret("odd", 'stringData: {"alice\\ninjected": odd-key}'),
+    {},
+    "any client id was accepted and forwarded as x-client-id, which made Node throw while answering; client ids now follow Kubernetes' rule for Secret keys",
+  ),
   m("missing-secret", "credentialRefs names a Secret that does not exist", INVALID("Secret apps/nope not found"), bad(apiKey("", "nope"))),
-  m("missing-configmap", "localJWKS valueRef names a ConfigMap that does not exist", INVALID("ConfigMap apps/nope not found"),
-    bad(jwtWith("{type: ValueRef, valueRef: {group: '', kind: ConfigMap, name: nope}}"))),
-  m("cross-namespace", "credentialRefs into another namespace without a ReferenceGrant", INVALID("no ReferenceGrant"),
-    bad("  apiKeyAuth: {credentialRefs: [{name: keys, namespace: other}], extractFrom: [{headers: [X-API-Key]}]}\n")),
-  m("missing-target", "targets a route that does not exist (nothing else is touched)", { status: 200, code: "allowed", upstream: { "x-client-id": "alice" }, condition: "TargetNotFound: HTTPRoute apps/nope not found" },
-    bad(apiKey()).replace("name: app, sectionName: bad", "name: nope"), { path: "/good" }),
-  m("missing-section", "targets a rule name the route does not have", { status: 200, code: "allowed", condition: "has no rule named nope" },
-    bad(apiKey()).replace("sectionName: bad", "sectionName: nope"), { headers: {} }),
+  m(
+    "missing-configmap",
+    "localJWKS valueRef names a ConfigMap that does not exist",
+    INVALID("ConfigMap apps/nope not found"),
+    bad(jwtWith("{type: ValueRef, valueRef: {group: '', kind: ConfigMap, name: nope}}")),
+  ),
+  m(
+    "cross-namespace",
+    "credentialRefs into another namespace without a ReferenceGrant",
+    INVALID("no ReferenceGrant"),
+    bad("  apiKeyAuth: {credentialRefs: [{name: keys, namespace: other}], extractFrom: [{headers: [X-API-Key]}]}\n"),
+  ),
+  m(
+    "missing-target",
+    "targets a route that does not exist (nothing else is touched)",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "alice" }, condition: "TargetNotFound: HTTPRoute apps/nope not found" },
+    bad(apiKey()).replace("name: app, sectionName: bad", "name: nope"),
+    { path: "/good" },
+  ),
+  m(
+    "missing-section",
+    "targets a rule name the route does not have",
+    { status: 200, code: "allowed", condition: "has no rule named nope" },
+    bad(apiKey()).replace("sectionName: bad", "sectionName: nope"),
+    { headers: {} },
+  ),
   m("jwks-garbage", "localJWKS inline is not JSON", INVALID("JWKS is not valid JSON"), bad(jwtWith("{inline: 'not json'}"))),
-  m("jwks-huge", "localJWKS inline of 1.1 MiB", INVALID("larger than 1048576 bytes"), bad(jwtWith(`{inline: '{"keys":[],"pad":"${"p".repeat(1100 * 1024)}"}'}`)),
-    {}, "any size was parsed; a local JWKS is now held to the same 1 MiB as a remote one"),
-  m("jwks-file-uri", "remoteJWKS uri `file:///etc/passwd`", INVALID("is not http or https"),
-    bad("  jwt: {providers: [{name: p, remoteJWKS: {uri: 'file:///etc/passwd'}}]}\n")),
-  m("empty-key", "a client whose key is empty", INVALID("has an empty key"), bad(apiKey("", "empty")) + secret("empty", 'stringData: {alice: ""}')),
-  m("shared-key", "two clients with the same key", INVALID("share the same key"), bad(apiKey("", "shared")) + secret("shared", "stringData: {alice: same, bob: same}")),
-  m("secret-not-base64", "a Secret whose data is not base64 (rejected, so the reference finds nothing)", INVALID("Secret apps/b64 not found"),
-    bad(apiKey("", "b64")) + secret("b64", "data: {alice: '***'}")),
-  m("sanitize-param", "sanitize with a key read from a query parameter", INVALID("sanitize cannot remove"),
-    bad("  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{params: [k]}], sanitize: true}\n")),
-  m("reserved-header", "forwardClientIDHeader `Host`", INVALID("may not set the host header"),
-    bad("  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: Host}\n")),
-  m("cors-every-site-credentials", "cors `allowOrigins: [\"https://*\"]` with `allowCredentials: true` (Envoy would echo any site's origin with credentials)",
-    INVALID("which matches every site"), bad(`${apiKey()}  cors: {allowOrigins: ["https://*"], allowCredentials: true}\n`)),
-  m("cors-origin-backtracking", "cors origin `https://` + 240 × `a` + `!` (Envoy Gateway's CRD pattern backtracks exponentially on it)",
-    INVALID("is not an origin"), bad(`${apiKey()}  cors: {allowOrigins: ["https://${"a".repeat(240)}!"]}\n`)),
-  m("claim-to-authorization", "jwt claimToHeaders into `Authorization` (every allow would strip every client's own)", INVALID("may not set the authorization header"),
-    bad("  jwt: {providers: [{name: p, remoteJWKS: {uri: https://i.example.com/k}, claimToHeaders: [{claim: sub, header: Authorization}]}]}\n"), {},
-    "a policy naming Authorization, Cookie, X-Forwarded-For or X-Request-Id as a header to set made every allow on every route remove it; such headers are now refused, and an allow removes only the headers of the policies around its route"),
-  m("forward-to-xff", "apiKeyAuth forwardClientIDHeader `X-Forwarded-For`", INVALID("may not set the x-forwarded-for header"),
-    bad("  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: X-Forwarded-For}\n"), {}, "see manifest.claim-to-authorization"),
-  m("forward-to-request-id", "basicAuth forwardUsernameHeader `x-request-id`", INVALID("may not set the x-request-id header"),
-    bad("  basicAuth: {users: {name: htpasswd}, forwardUsernameHeader: x-request-id}\n") + secret("htpasswd", 'stringData: {.htpasswd: "alice:{SHA}4yvU2nDIjg+qQ04AgGsx1Egh63I="}'),
-    {}, "see manifest.claim-to-authorization"),
-  m("ghost-managed-header", "a policy whose target does not exist names `x-ghost` to set: nothing else removes it",
+  m(
+    "jwks-huge",
+    "localJWKS inline of 1.1 MiB",
+    INVALID("larger than 1048576 bytes"),
+    bad(jwtWith(`{inline: '{"keys":[],"pad":"${"p".repeat(1100 * 1024)}"}'}`)),
+    {},
+    "any size was parsed; a local JWKS is now held to the same 1 MiB as a remote one",
+  ),
+  m(
+    "jwks-file-uri",
+    "remoteJWKS uri `file:///etc/passwd`",
+    INVALID("is not http or https"),
+    bad("  jwt: {providers: [{name: p, remoteJWKS: {uri: 'file:///etc/passwd'}}]}\n"),
+  ),
+  m(
+    "empty-key",
+    "a client whose key is empty",
+    INVALID("has an empty key"),
+    bad(apiKey("", "empty")) + secret("empty", 'stringData: {alice: ""}'),
+  ),
+  m(
+    "shared-key",
+    "two clients with the same key",
+    INVALID("share the same key"),
+    bad(apiKey("", "shared")) + secret("shared", "stringData: {alice: same, bob: same}"),
+  ),
+  m(
+    "secret-not-base64",
+    "a Secret whose data is not base64 (rejected, so the reference finds nothing)",
+    INVALID("Secret apps/b64 not found"),
+    bad(apiKey("", "b64")) + secret("b64", "data: {alice: '***'}"),
+  ),
+  m(
+    "sanitize-param",
+    "sanitize with a key read from a query parameter",
+    INVALID("sanitize cannot remove"),
+    bad("  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{params: [k]}], sanitize: true}\n"),
+  ),
+  m(
+    "reserved-header",
+    "forwardClientIDHeader `Host`",
+    INVALID("may not set the host header"),
+    bad("  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: Host}\n"),
+  ),
+  m(
+    "cors-every-site-credentials",
+    'cors `allowOrigins: ["https://*"]` with `allowCredentials: true` (Envoy would echo any site\'s origin with credentials)',
+    INVALID("which matches every site"),
+    bad(`${apiKey()}  cors: {allowOrigins: ["https://*"], allowCredentials: true}\n`),
+  ),
+  m(
+    "cors-origin-backtracking",
+    "cors origin `https://` + 240 × `a` + `!` (Envoy Gateway's CRD pattern backtracks exponentially on it)",
+    INVALID("is not an origin"),
+    bad(`${apiKey()}  cors: {allowOrigins: ["https://${"a".repeat(240)}!"]}\n`),
+  ),
+  m(
+    "claim-to-authorization",
+    "jwt claimToHeaders into `Authorization` (every allow would strip every client's own)",
+    INVALID("may not set the authorization header"),
+    bad(
+      "  jwt: {providers: [{name: p, remoteJWKS: {uri: https://i.example.com/k}, claimToHeaders: [{claim: sub, header: Authorization}]}]}\n",
+    ),
+    {},
+    "a policy naming Authorization, Cookie, X-Forwarded-For or X-Request-Id as a header to set made every allow on every route remove it; such headers are now refused, and an allow removes only the headers of the policies around its route",
+  ),
+  m(
+    "forward-to-xff",
+    "apiKeyAuth forwardClientIDHeader `X-Forwarded-For`",
+    INVALID("may not set the x-forwarded-for header"),
+    bad("  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: X-Forwarded-For}\n"),
+    {},
+    "see manifest.claim-to-authorization",
+  ),
+  m(
+    "forward-to-request-id",
+    "basicAuth forwardUsernameHeader `x-request-id`",
+    INVALID("may not set the x-request-id header"),
+    bad("  basicAuth: {users: {name: htpasswd}, forwardUsernameHeader: x-request-id}\n") +
+      secret("htpasswd", 'stringData: {.htpasswd: "alice:{SHA}4yvU2nDIjg+qQ04AgGsx1Egh63I="}'),
+    {},
+    "see manifest.claim-to-authorization",
+  ),
+  m(
+    "ghost-managed-header",
+    "a policy whose target does not exist names `x-ghost` to set: nothing else removes it",
     { status: 200, code: "allowed", upstream: { "x-client-id": "alice" }, condition: "TargetNotFound" },
-    bad(apiKey().replace("x-client-id", "x-ghost")).replace("name: app, sectionName: bad", "name: nope"), { path: "/good", headers: { "x-api-key": "alice-key", "x-ghost": "admin" } },
-    "see manifest.claim-to-authorization"),
-  unshown("jwks-uri-credentials", "remoteJWKS uri `https://svc:hunter2@idp.example.com/jwks` (a fetch never sends userinfo)", INVALID("has credentials (user:password@)"),
-    bad("  jwt: {providers: [{name: p, remoteJWKS: {uri: 'https://svc:hunter2@idp.example.com/jwks'}}]}\n"), "hunter2",
-    "such a policy was Accepted though its keys could never be fetched, and the admin snapshot view showed the password; it is now Invalid, and URIs are redacted wherever they are shown"),
-  unshown("jwks-uri-query-secret", "remoteJWKS uri with `?api_key=s3cret` (fetched as written; shown as `api_key=redacted`)", { status: 401, code: "jwt_missing" },
-    bad("  jwt: {providers: [{name: p, remoteJWKS: {uri: 'https://idp.example.com/jwks?api_key=s3cret'}}]}\n"), "s3cret",
-    "every fetch-failure log line and the admin snapshot view showed the query string; its values are now redacted"),
-  m("secret-wrapped", "a Secret whose base64 is wrapped over lines (a YAML literal block, as kube-apiserver accepts)", { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } },
-    bad(apiKey("", "wrapped")) + secret("wrapped", "data:\n  alice: |\n    YWxpY2Ut\n    a2V5"), {},
-    "standalone mode refused the Secret as not base64 (so the policy was Invalid: Secret not found) where the API server ignores line breaks, as Go's base64 decoder does"),
-  m("secret-spaces", "a Secret whose base64 holds a space (a folded YAML scalar: the API server refuses it too)", INVALID("Secret apps/folded not found"),
-    bad(apiKey("", "folded")) + secret("folded", "data:\n  alice: YWxpY2Ut\n    a2V5")),
-  m("key-trailing-newline", "a client key stored with a trailing line break (`kubectl create secret --from-file`); the key without it is presented",
+    bad(apiKey().replace("x-client-id", "x-ghost")).replace("name: app, sectionName: bad", "name: nope"),
+    { path: "/good", headers: { "x-api-key": "alice-key", "x-ghost": "admin" } },
+    "see manifest.claim-to-authorization",
+  ),
+  unshown(
+    "jwks-uri-credentials",
+    "remoteJWKS uri `https://svc:hunter2@idp.example.com/jwks` (a fetch never sends userinfo)",
+    INVALID("has credentials (user:password@)"),
+    bad("  jwt: {providers: [{name: p, remoteJWKS: {uri: 'https://svc:hunter2@idp.example.com/jwks'}}]}\n"),
+    "hunter2",
+    "such a policy was Accepted though its keys could never be fetched, and the admin snapshot view showed the password; it is now Invalid, and URIs are redacted wherever they are shown",
+  ),
+  unshown(
+    "jwks-uri-query-secret",
+    "remoteJWKS uri with `?api_key=s3cret` (fetched as written; shown as `api_key=redacted`)",
+    { status: 401, code: "jwt_missing" },
+    bad("  jwt: {providers: [{name: p, remoteJWKS: {uri: 'https://idp.example.com/jwks?api_key=s3cret'}}]}\n"),
+    "s3cret",
+    "every fetch-failure log line and the admin snapshot view showed the query string; its values are now redacted",
+  ),
+  m(
+    "secret-wrapped",
+    "a Secret whose base64 is wrapped over lines (a YAML literal block, as kube-apiserver accepts)",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } },
+    bad(apiKey("", "wrapped")) + secret("wrapped", "data:\n  alice: |\n    YWxpY2Ut\n    a2V5"),
+    {},
+    "standalone mode refused the Secret as not base64 (so the policy was Invalid: Secret not found) where the API server ignores line breaks, as Go's base64 decoder does",
+  ),
+  m(
+    "secret-spaces",
+    "a Secret whose base64 holds a space (a folded YAML scalar: the API server refuses it too)",
+    INVALID("Secret apps/folded not found"),
+    bad(apiKey("", "folded")) + secret("folded", "data:\n  alice: YWxpY2Ut\n    a2V5"),
+  ),
+  m(
+    "key-trailing-newline",
+    "a client key stored with a trailing line break (`kubectl create secret --from-file`); the key without it is presented",
     { status: 401, code: "apikey_invalid", condition: "UnusableCredentials: Secret apps/nl: the key of client bob ends with a line break" },
-    bad(apiKey("", "nl")) + secret("nl", "data: {bob: Ym9iLWtleQo=}"), { headers: { "x-api-key": "bob-key" } },
-    "the policy was Accepted with nothing said, though that client could never authenticate; a Warning condition now names the client"),
-  m("key-not-utf8", "a client key whose bytes are not UTF-8 (`6WtleQ==`: é in Latin-1), presented as those bytes read as UTF-8",
+    bad(apiKey("", "nl")) + secret("nl", "data: {bob: Ym9iLWtleQo=}"),
+    { headers: { "x-api-key": "bob-key" } },
+    "the policy was Accepted with nothing said, though that client could never authenticate; a Warning condition now names the client",
+  ),
+  m(
+    "key-not-utf8",
+    "a client key whose bytes are not UTF-8 (`6WtleQ==`: é in Latin-1), presented as those bytes read as UTF-8",
     { status: 401, code: "apikey_invalid", condition: "UnusableCredentials: Secret apps/latin1: the key of client bob is not valid UTF-8" },
-    bad(apiKey("", "latin1")) + secret("latin1", "data: {alice: YWxpY2Uta2V5, bob: 6WtleQ==}"), { headers: { "x-api-key": "\uFFFDkey" } },
-    "the key was read with U+FFFD for its invalid byte, so any invalid byte presented there matched it; it is now not served, and a Warning condition names the client"),
+    bad(apiKey("", "latin1")) + secret("latin1", "data: {alice: YWxpY2Uta2V5, bob: 6WtleQ==}"),
+    { headers: { "x-api-key": "\uFFFDkey" } },
+    "the key was read with U+FFFD for its invalid byte, so any invalid byte presented there matched it; it is now not served, and a Warning condition names the client",
+  ),
   weakJwksCase(),
-  m("other-gateway-header", "a tenant's policy on another Gateway names `x-tenant-b` to set; a client's `x-tenant-b` on this Gateway's route reaches its upstream",
+  m(
+    "other-gateway-header",
+    "a tenant's policy on another Gateway names `x-tenant-b` to set; a client's `x-tenant-b` on this Gateway's route reaches its upstream",
     { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } },
     `---
 apiVersion: gateway.networking.k8s.io/v1
@@ -253,27 +434,72 @@ metadata: {name: tenant-b, namespace: apps}
 spec:
   targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: tenant-b}]
   apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: x-tenant-b}
-`, { path: "/good", headers: { "x-api-key": "alice-key", "x-tenant-b": "kept" }, managed: ["x-client-id"] },
-    "every allow on every Gateway removed every header any policy may set; now only those of the policies of the same Gateway or upstream"),
-  m("not-enforced", "`extAuth:` next to apiKeyAuth (not enforced yet: denied, never ignored)", INVALID("not supported by Portcullis yet"),
-    bad(apiKey() + "  extAuth: {http: {backendRefs: [{name: authz, port: 80}]}}\n")),
-  m("conflict", "a newer policy on the same rule: the older one keeps enforcing", { status: 401, code: "apikey_missing", condition: "takes precedence" },
-    bad(apiKey(), "older").replace("2024-06-01", "2024-03-01") + bad("  jwt: {optional: true, providers: [{name: p, remoteJWKS: {uri: https://i.example.com/k}}]}\n", "newer"), { headers: {} }),
-  m("regex-escape", "a route regex `/x)|(.*` that would escape its anchors (matching every path)", { status: 403, code: "route_not_found", condition: "does not compile" },
+`,
+    { path: "/good", headers: { "x-api-key": "alice-key", "x-tenant-b": "kept" }, managed: ["x-client-id"] },
+    "every allow on every Gateway removed every header any policy may set; now only those of the policies of the same Gateway or upstream",
+  ),
+  m(
+    "not-enforced",
+    "`extAuth:` next to apiKeyAuth (not enforced yet: denied, never ignored)",
+    INVALID("not supported by Portcullis yet"),
+    bad(apiKey() + "  extAuth: {http: {backendRefs: [{name: authz, port: 80}]}}\n"),
+  ),
+  m(
+    "conflict",
+    "a newer policy on the same rule: the older one keeps enforcing",
+    { status: 401, code: "apikey_missing", condition: "takes precedence" },
+    bad(apiKey(), "older").replace("2024-06-01", "2024-03-01") +
+      bad("  jwt: {optional: true, providers: [{name: p, remoteJWKS: {uri: https://i.example.com/k}}]}\n", "newer"),
+    { headers: {} },
+  ),
+  m(
+    "regex-escape",
+    "a route regex `/x)|(.*` that would escape its anchors (matching every path)",
+    { status: 403, code: "route_not_found", condition: "does not compile" },
     "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: inj, namespace: apps}\nspec: {parentRefs: [{name: gw}], hostnames: [app.example.com], rules: [{matches: [{path: {type: RegularExpression, value: '/x)|(.*'}}]}]}\n",
-    { path: "/anything" }, "the pattern was wrapped as ^(?:/x)|(.*)$ and so matched every path; a pattern must now compile on its own before it is anchored"),
-  m("regex-backreference", "a route regex with a backreference `/(a)\\1` (RE2 has none)", { status: 403, code: "route_not_found", condition: "cannot run in linear time" },
+    { path: "/anything" },
+    "the pattern was wrapped as ^(?:/x)|(.*)$ and so matched every path; a pattern must now compile on its own before it is anchored",
+  ),
+  m(
+    "regex-backreference",
+    "a route regex with a backreference `/(a)\\1` (RE2 has none)",
+    { status: 403, code: "route_not_found", condition: "cannot run in linear time" },
     "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: br, namespace: apps}\nspec: {parentRefs: [{name: gw}], hostnames: [app.example.com], rules: [{matches: [{path: {type: RegularExpression, value: '/(a)\\1'}}]}]}\n",
-    { path: "/aa" }, "see route.regex-redos"),
-  m("cel-pattern-variable", "a CEL rule whose matches() pattern comes from the request", INVALID("matches() takes a string literal as its pattern"),
-    bad(apiKey() + `  authorization: {rules: [{action: Allow, principal: {cel: 'request.path.matches(request.headers["x-p"])'}}]}\n`)),
-  m("cel-pattern-backreference", "a CEL matches() pattern with a backreference", INVALID("cannot run in linear time"),
-    bad(apiKey() + `  authorization: {rules: [{action: Allow, principal: {cel: 'request.path.matches("(a)\\\\1")'}}]}\n`)),
-  m("cel-quadratic", "a CEL rule comparing every header name with every query parameter (a comprehension inside a comprehension)", INVALID("worst case costs more than"),
-    bad(apiKey() + `  authorization: {rules: [{action: Allow, principal: {cel: 'request.headers.all(x, request.query.all(y, x != y))'}}]}\n`)),
-  m("cel-unknown-function", "a CEL rule calling a function Portcullis has no cost model for", INVALID("is not supported"),
-    bad(apiKey() + `  authorization: {rules: [{action: Allow, principal: {cel: 'foo(request.path)'}}]}\n`)),
-  m("bcrypt-cost-31", "an htpasswd entry `$2b$31$…` (2^31 rounds: minutes of CPU per wrong password)", INVALID("has bcrypt cost 31; Portcullis accepts 4 to 12"),
-    bad("  basicAuth: {users: {name: costly}}\n") + secret("costly", `stringData: {.htpasswd: "eve:$2b$31$${"a".repeat(53)}"}`), {},
-    "any cost was Accepted; costs above 12 now make the policy Invalid"),
+    { path: "/aa" },
+    "see route.regex-redos",
+  ),
+  m(
+    "cel-pattern-variable",
+    "a CEL rule whose matches() pattern comes from the request",
+    INVALID("matches() takes a string literal as its pattern"),
+    bad(apiKey() + `  authorization: {rules: [{action: Allow, principal: {cel: 'request.path.matches(request.headers["x-p"])'}}]}\n`),
+  ),
+  m(
+    "cel-pattern-backreference",
+    "a CEL matches() pattern with a backreference",
+    INVALID("cannot run in linear time"),
+    bad(apiKey() + `  authorization: {rules: [{action: Allow, principal: {cel: 'request.path.matches("(a)\\\\1")'}}]}\n`),
+  ),
+  m(
+    "cel-quadratic",
+    "a CEL rule comparing every header name with every query parameter (a comprehension inside a comprehension)",
+    INVALID("worst case costs more than"),
+    bad(
+      apiKey() + `  authorization: {rules: [{action: Allow, principal: {cel: 'request.headers.all(x, request.query.all(y, x != y))'}}]}\n`,
+    ),
+  ),
+  m(
+    "cel-unknown-function",
+    "a CEL rule calling a function Portcullis has no cost model for",
+    INVALID("is not supported"),
+    bad(apiKey() + `  authorization: {rules: [{action: Allow, principal: {cel: 'foo(request.path)'}}]}\n`),
+  ),
+  m(
+    "bcrypt-cost-31",
+    "an htpasswd entry `$2b$31$…` (2^31 rounds: minutes of CPU per wrong password)",
+    INVALID("has bcrypt cost 31; Portcullis accepts 4 to 12"),
+    bad("  basicAuth: {users: {name: costly}}\n") + secret("costly", `stringData: {.htpasswd: "eve:$2b$31$${"a".repeat(53)}"}`),
+    {},
+    "any cost was Accepted; costs above 12 now make the policy Invalid",
+  ),
 ];

@@ -21,47 +21,111 @@ function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promi
   return { id: `route.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
 }
 /** GET `path` on api.example.com through check(). */
-const p = (id: string, title: string, expect: Expected, path: string, fixed?: string) => c(id, title, expect, (ctx) => ctx.check({ path }), fixed);
+const p = (id: string, title: string, expect: Expected, path: string, fixed?: string) =>
+  c(id, title, expect, (ctx) => ctx.check({ path }), fixed);
 /** GET /keys on `host` through check(). */
-const host = (id: string, title: string, expect: Expected, name: string, path = "/keys") => c(id, title, expect, (ctx) => ctx.check({ host: name, path }));
+const host = (id: string, title: string, expect: Expected, name: string, path = "/keys") =>
+  c(id, title, expect, (ctx) => ctx.check({ host: name, path }));
 /** The forward-auth port with these headers. */
-const fwd = (id: string, title: string, expect: Expected, headers: Headers, fixed?: string) => c(id, title, expect, (ctx) => ctx.forward(headers), fixed);
+const fwd = (id: string, title: string, expect: Expected, headers: Headers, fixed?: string) =>
+  c(id, title, expect, (ctx) => ctx.forward(headers), fixed);
 const FWD = { "x-forwarded-method": "GET", "x-forwarded-host": "api.example.com" };
 const MISMATCH = (reason: string): Expected => ({ status: 403, code: "route_mismatch", reason });
-const MISMATCH_FIXED = "the route Envoy selected was re-derived and never compared: when Envoy's and Portcullis' route tables disagree, the request was decided on Portcullis' rule; a route named in Envoy Gateway's route metadata (gRPC) that Portcullis does not match is now denied";
+const MISMATCH_FIXED =
+  "the route Envoy selected was re-derived and never compared: when Envoy's and Portcullis' route tables disagree, the request was decided on Portcullis' rule; a route named in Envoy Gateway's route metadata (gRPC) that Portcullis does not match is now denied";
 /** GET `path` through check() with Envoy Gateway's route metadata naming HTTPRoute apps/api, changed by `route`. */
-const took = (id: string, title: string, expect: Expected, path: string, route: { kind?: string; name?: string; sectionName?: string }, fixed?: string) =>
-  c(id, title, expect, (ctx) => ctx.check({ path, proxyRoute: { kind: route.kind ?? "HTTPRoute", namespace: "apps", name: route.name ?? "api", sectionName: route.sectionName } }), fixed);
+const took = (
+  id: string,
+  title: string,
+  expect: Expected,
+  path: string,
+  route: { kind?: string; name?: string; sectionName?: string },
+  fixed?: string,
+) =>
+  c(
+    id,
+    title,
+    expect,
+    (ctx) =>
+      ctx.check({
+        path,
+        proxyRoute: { kind: route.kind ?? "HTTPRoute", namespace: "apps", name: route.name ?? "api", sectionName: route.sectionName },
+      }),
+    fixed,
+  );
 
 const orderWorld = decider(readFileSync(join(import.meta.dirname, "../../compile/testdata/route-order.in.yaml"), "utf8"));
 /** A request on the route-order world. */
 const order = (id: string, title: string, expect: Expected, request: Partial<AuthzRequest> & { path: string }, fixed?: string) =>
-  c(`order-${id}`, title, expect, async () => fromDecision(await orderWorld(request), managedHeadersOf(orderWorld.result.snapshot.policies)), fixed);
+  c(
+    `order-${id}`,
+    title,
+    expect,
+    async () => fromDecision(await orderWorld(request), managedHeadersOf(orderWorld.result.snapshot.policies)),
+    fixed,
+  );
 const RANKING = "routes that tied on the path were ranked oldest first (and `method` above any header), so the older open route decided";
 
 export const routingCases: readonly Case[] = [
-  order("header-exact", "`x-org-id: acme`, no key: an older open route matches the header by RegularExpression `.*`, a newer protected one Exact `acme`",
-    PROTECTED, { host: "tie.example.com", path: "/", headers: { "x-org-id": "acme" } },
-    `${RANKING}; Envoy Gateway ranks an Exact header match above a RegularExpression one, and so does Portcullis now`),
-  order("query-exact", "`/q?debug=on`, no key: an older open route matches `debug` by RegularExpression, a newer protected one Exact `on`",
-    PROTECTED, { host: "tie.example.com", path: "/q?debug=on" }, `${RANKING}; see route.order-header-exact`),
-  order("query-encoded", "`/q?debug=o%6E`: Envoy compares query values as sent, so only the open RegularExpression route matches",
-    OPEN, { host: "tie.example.com", path: "/q?debug=o%6E" }),
-  order("query-repeated", "`/q?debug=off&debug=on`: Envoy reads the first value, so only the open RegularExpression route matches",
-    OPEN, { host: "tie.example.com", path: "/q?debug=off&debug=on" }),
-  order("method-ties-header", "GET with `x-tenant: blue`, no key: an older protected route matches the header, a newer open one `method: GET`",
-    PROTECTED, { host: "method.example.com", path: "/", headers: { "x-tenant": "blue" } },
-    "`method` ranked above every header match, so the open GET route decided; Envoy Gateway makes it one exact `:method` header match, the two tie and the older protected route wins"),
-  order("grpc", "gRPC `POST /orders.v1.OrderService/GetOrder` without a token: jwt on the GRPCRoute, an open HTTPRoute `PathPrefix /` on the host",
-    { status: 401, code: "jwt_missing" }, { method: "POST", host: "grpc.example.com", path: "/orders.v1.OrderService/GetOrder", headers: { "content-type": "application/grpc" } },
-    "GRPCRoutes were not indexed, so the open HTTPRoute decided every gRPC call; they are now indexed as Envoy Gateway translates them (service/method matches are paths)"),
-  order("cors-preflight", "`OPTIONS /api/x` with Origin and Access-Control-Request-Method, no key: a protected GET rule with a CORS filter, an open `PathPrefix /`",
-    PROTECTED, { method: "OPTIONS", host: "cors.example.com", path: "/api/x", headers: { origin: "https://evil.example.com", "access-control-request-method": "DELETE" } },
-    "the preflight route Envoy Gateway adds for a rule with a method match and a CORS filter was missing, so the open route decided (200) an OPTIONS request Envoy sends to the protected rule"),
-  order("grpc-dot-segment", "gRPC `POST /x/../orders.v1.OrderService/GetOrder` without a token",
-    { status: 401, code: "jwt_missing" }, { method: "POST", host: "grpc.example.com", path: "/x/../orders.v1.OrderService/GetOrder" }),
-  order("grpc-service-boundary", "`POST /orders.v1.OrderServiceX/GetOrder`: another service, the open HTTPRoute's",
-    OPEN, { method: "POST", host: "grpc.example.com", path: "/orders.v1.OrderServiceX/GetOrder" }),
+  order(
+    "header-exact",
+    "`x-org-id: acme`, no key: an older open route matches the header by RegularExpression `.*`, a newer protected one Exact `acme`",
+    PROTECTED,
+    { host: "tie.example.com", path: "/", headers: { "x-org-id": "acme" } },
+    `${RANKING}; Envoy Gateway ranks an Exact header match above a RegularExpression one, and so does Portcullis now`,
+  ),
+  order(
+    "query-exact",
+    "`/q?debug=on`, no key: an older open route matches `debug` by RegularExpression, a newer protected one Exact `on`",
+    PROTECTED,
+    { host: "tie.example.com", path: "/q?debug=on" },
+    `${RANKING}; see route.order-header-exact`,
+  ),
+  order("query-encoded", "`/q?debug=o%6E`: Envoy compares query values as sent, so only the open RegularExpression route matches", OPEN, {
+    host: "tie.example.com",
+    path: "/q?debug=o%6E",
+  }),
+  order("query-repeated", "`/q?debug=off&debug=on`: Envoy reads the first value, so only the open RegularExpression route matches", OPEN, {
+    host: "tie.example.com",
+    path: "/q?debug=off&debug=on",
+  }),
+  order(
+    "method-ties-header",
+    "GET with `x-tenant: blue`, no key: an older protected route matches the header, a newer open one `method: GET`",
+    PROTECTED,
+    { host: "method.example.com", path: "/", headers: { "x-tenant": "blue" } },
+    "`method` ranked above every header match, so the open GET route decided; Envoy Gateway makes it one exact `:method` header match, the two tie and the older protected route wins",
+  ),
+  order(
+    "grpc",
+    "gRPC `POST /orders.v1.OrderService/GetOrder` without a token: jwt on the GRPCRoute, an open HTTPRoute `PathPrefix /` on the host",
+    { status: 401, code: "jwt_missing" },
+    { method: "POST", host: "grpc.example.com", path: "/orders.v1.OrderService/GetOrder", headers: { "content-type": "application/grpc" } },
+    "GRPCRoutes were not indexed, so the open HTTPRoute decided every gRPC call; they are now indexed as Envoy Gateway translates them (service/method matches are paths)",
+  ),
+  order(
+    "cors-preflight",
+    "`OPTIONS /api/x` with Origin and Access-Control-Request-Method, no key: a protected GET rule with a CORS filter, an open `PathPrefix /`",
+    PROTECTED,
+    {
+      method: "OPTIONS",
+      host: "cors.example.com",
+      path: "/api/x",
+      headers: { origin: "https://evil.example.com", "access-control-request-method": "DELETE" },
+    },
+    "the preflight route Envoy Gateway adds for a rule with a method match and a CORS filter was missing, so the open route decided (200) an OPTIONS request Envoy sends to the protected rule",
+  ),
+  order(
+    "grpc-dot-segment",
+    "gRPC `POST /x/../orders.v1.OrderService/GetOrder` without a token",
+    { status: 401, code: "jwt_missing" },
+    { method: "POST", host: "grpc.example.com", path: "/x/../orders.v1.OrderService/GetOrder" },
+  ),
+  order("grpc-service-boundary", "`POST /orders.v1.OrderServiceX/GetOrder`: another service, the open HTTPRoute's", OPEN, {
+    method: "POST",
+    host: "grpc.example.com",
+    path: "/orders.v1.OrderServiceX/GetOrder",
+  }),
   p("no-route", "a path no rule matches", NO_ROUTE, "/nowhere"),
   host("unknown-host", "a host no route serves", NO_ROUTE, "evil.example.com", "/public"),
   p("double-slash", "`//keys`", PROTECTED, "//keys"),
@@ -73,15 +137,35 @@ export const routingCases: readonly Case[] = [
   p("encoded-dot", "`/%2e/keys`", PROTECTED, "/%2e/keys"),
   p("encoded-unreserved", "`/%6Beys` (an encoded letter)", PROTECTED, "/%6Beys"),
   p("encoded-slash", "`/public%2F..%2Fkeys` (%2F never splits a segment)", NO_ROUTE, "/public%2F..%2Fkeys"),
-  p("encoded-slash-in-open", "`/public/..%2Fkeys`: under /public for Envoy's default, `/keys` for Envoy Gateway's UNESCAPE_AND_REDIRECT, nginx and Caddy", PROTECTED, "/public/..%2Fkeys",
-    "Envoy's default reading (%2F kept) decided alone, so an upstream that decodes %2F ran /keys with no key checked; every reading is now decided and all must allow"),
-  c("encoded-slash-other-policy", "alice's key for /keys on `/keys/..%2Fjwt` (issue 11 situation 8: the decoded reading is the JWT route)", { status: 401, code: "jwt_missing" },
-    (ctx) => ctx.check({ path: "/keys/..%2Fjwt", headers: { "x-api-key": "alice-key" } }), "see route.encoded-slash-in-open"),
-  p("encoded-backslash", "`/public/..%5Ckeys` (%5C is `\\` for Envoy's UNESCAPE actions and for servers that take it for `/`)", PROTECTED, "/public/..%5Ckeys",
-    "see route.encoded-slash-in-open"),
+  p(
+    "encoded-slash-in-open",
+    "`/public/..%2Fkeys`: under /public for Envoy's default, `/keys` for Envoy Gateway's UNESCAPE_AND_REDIRECT, nginx and Caddy",
+    PROTECTED,
+    "/public/..%2Fkeys",
+    "Envoy's default reading (%2F kept) decided alone, so an upstream that decodes %2F ran /keys with no key checked; every reading is now decided and all must allow",
+  ),
+  c(
+    "encoded-slash-other-policy",
+    "alice's key for /keys on `/keys/..%2Fjwt` (issue 11 situation 8: the decoded reading is the JWT route)",
+    { status: 401, code: "jwt_missing" },
+    (ctx) => ctx.check({ path: "/keys/..%2Fjwt", headers: { "x-api-key": "alice-key" } }),
+    "see route.encoded-slash-in-open",
+  ),
+  p(
+    "encoded-backslash",
+    "`/public/..%5Ckeys` (%5C is `\\` for Envoy's UNESCAPE actions and for servers that take it for `/`)",
+    PROTECTED,
+    "/public/..%5Ckeys",
+    "see route.encoded-slash-in-open",
+  ),
   p("encoded-slash-lower", "`/public/..%2fkeys` (lower-case escape)", PROTECTED, "/public/..%2fkeys", "see route.encoded-slash-in-open"),
-  host("path-parameter-exact", "`/admin;jsessionid=1` on www.example.com: Envoy takes the open `/` rule, Tomcat-like upstreams read `/admin`", PROTECTED,
-    "www.example.com", "/admin;jsessionid=1"),
+  host(
+    "path-parameter-exact",
+    "`/admin;jsessionid=1` on www.example.com: Envoy takes the open `/` rule, Tomcat-like upstreams read `/admin`",
+    PROTECTED,
+    "www.example.com",
+    "/admin;jsessionid=1",
+  ),
   p("encoded-slash-same-rule", "`/public/a%2Fb` (every reading stays under /public)", OPEN, "/public/a%2Fb"),
   p("double-encoded", "`/public/%252e%252e/keys`: a literal `%2e%2e` segment under /public", OPEN, "/public/%252e%252e/keys"),
   p("case", "`/KEYS` (paths are case-sensitive, as in Envoy)", NO_ROUTE, "/KEYS"),
@@ -92,36 +176,72 @@ export const routingCases: readonly Case[] = [
   p("fragment", "`/public#/../keys` (a fragment is path text, never a way out)", PROTECTED, "/public#/../keys"),
   p("backslash", "`/public\\..\\keys`", NO_ROUTE, "/public\\..\\keys"),
   p("encoded-nul", "`/keys%00`", BAD("control character"), "/keys%00"),
-  c("encoded-nul-exact", "`/admin%00.html` on www.example.com: Envoy takes the open `/` rule; a server that cuts the path at the NUL runs `/admin`",
-    BAD("control character"), (ctx) => ctx.check({ host: "www.example.com", path: "/admin%00.html" }),
-    "a path with an encoded NUL was decided as written, on the open `/` rule, while C servers and file APIs cut it at the NUL and run the protected `/admin`; a path with a control character is now refused on every port"),
-  c("encoded-newline", "`/admin%0A` on www.example.com (a trailing LF some routers trim)", BAD("control character"),
-    (ctx) => ctx.check({ host: "www.example.com", path: "/admin%0A" }), "see route.encoded-nul-exact"),
-  c("head-as-get", "HEAD /reports on www.example.com, no key: the protected rule matches `method: GET`, the open `/` rule takes HEAD", PROTECTED,
+  c(
+    "encoded-nul-exact",
+    "`/admin%00.html` on www.example.com: Envoy takes the open `/` rule; a server that cuts the path at the NUL runs `/admin`",
+    BAD("control character"),
+    (ctx) => ctx.check({ host: "www.example.com", path: "/admin%00.html" }),
+    "a path with an encoded NUL was decided as written, on the open `/` rule, while C servers and file APIs cut it at the NUL and run the protected `/admin`; a path with a control character is now refused on every port",
+  ),
+  c(
+    "encoded-newline",
+    "`/admin%0A` on www.example.com (a trailing LF some routers trim)",
+    BAD("control character"),
+    (ctx) => ctx.check({ host: "www.example.com", path: "/admin%0A" }),
+    "see route.encoded-nul-exact",
+  ),
+  c(
+    "head-as-get",
+    "HEAD /reports on www.example.com, no key: the protected rule matches `method: GET`, the open `/` rule takes HEAD",
+    PROTECTED,
     (ctx) => ctx.check({ method: "HEAD", host: "www.example.com", path: "/reports" }),
-    "HEAD was decided on the open rule only, as Envoy routes it, while Express, Go's ServeMux, Rails, Flask and Spring run the GET handler of /reports for it; a HEAD is now also decided as GET, and allowed only if both readings allow"),
+    "HEAD was decided on the open rule only, as Envoy routes it, while Express, Go's ServeMux, Rails, Flask and Spring run the GET handler of /reports for it; a HEAD is now also decided as GET, and allowed only if both readings allow",
+  ),
   c("head-open", "HEAD /public (both readings open)", OPEN, (ctx) => ctx.check({ method: "HEAD", path: "/public" })),
-  c("method-lower-case-reading", "forward-auth: `X-Forwarded-Method: get` for /reports on www.example.com, no key (Caddy passes a lower-case method on)", PROTECTED,
+  c(
+    "method-lower-case-reading",
+    "forward-auth: `X-Forwarded-Method: get` for /reports on www.example.com, no key (Caddy passes a lower-case method on)",
+    PROTECTED,
     (ctx) => ctx.forward({ "x-forwarded-method": "get", "x-forwarded-host": "www.example.com", "x-forwarded-uri": "/reports" }),
-    "`get` was decided only as written, on the open `/` rule (the protected rule matches `GET`), while Django and Flask upper-case the method and run the GET view; a method is now also decided upper-cased, and allowed only if both readings allow"),
-  c("head-with-key", "HEAD /reports on www.example.com with alice's key: both readings allow, and the answer is that of the open rule Envoy routes HEAD to", OPEN,
-    (ctx) => ctx.check({ method: "HEAD", host: "www.example.com", path: "/reports", headers: { "x-api-key": "alice-key" } })),
-  c("readings-not-told", "wire: alice's key on `/keys/..%2Fjwt`: the denial does not tell the client the other reading or its route", { status: 401, code: "jwt_missing", reason: "Jwt is missing" },
+    "`get` was decided only as written, on the open `/` rule (the protected rule matches `GET`), while Django and Flask upper-case the method and run the GET view; a method is now also decided upper-cased, and allowed only if both readings allow",
+  ),
+  c(
+    "head-with-key",
+    "HEAD /reports on www.example.com with alice's key: both readings allow, and the answer is that of the open rule Envoy routes HEAD to",
+    OPEN,
+    (ctx) => ctx.check({ method: "HEAD", host: "www.example.com", path: "/reports", headers: { "x-api-key": "alice-key" } }),
+  ),
+  c(
+    "readings-not-told",
+    "wire: alice's key on `/keys/..%2Fjwt`: the denial does not tell the client the other reading or its route",
+    { status: 401, code: "jwt_missing", reason: "Jwt is missing" },
     async (ctx) => {
       const o = await ctx.envoy("/keys/..%2Fjwt", { "x-api-key": "alice-key" });
       if (/reads as|\/jwt|rule/.test(o.reason)) throw new Error(`the denial names the readings: ${o.reason}`);
       return o;
     },
-    "the readings and the Gateways, ports and rules they took were appended to the client's denial message; they now go to the audit log and `check --explain` only"),
+    "the readings and the Gateways, ports and rules they took were appended to the client's denial message; they now go to the audit log and `check --explain` only",
+  ),
   p("relative", "`keys` (no leading slash)", PROTECTED, "keys"),
-  c("absolute-form", "wire: `GET http://api.example.com/keys` (absolute-form target)", NO_ROUTE,
-    (ctx) => ctx.raw("GET http://api.example.com/keys HTTP/1.1\r\nhost: api.example.com\r\nconnection: close\r\n\r\n")),
+  c("absolute-form", "wire: `GET http://api.example.com/keys` (absolute-form target)", NO_ROUTE, (ctx) =>
+    ctx.raw("GET http://api.example.com/keys HTTP/1.1\r\nhost: api.example.com\r\nconnection: close\r\n\r\n"),
+  ),
   host("exact", "Exact `/admin` on www.example.com", PROTECTED, "www.example.com", "/admin"),
   host("exact-double-slash", "`//admin` on www.example.com", PROTECTED, "www.example.com", "//admin"),
-  host("exact-trailing-slash", "`/admin/` on www.example.com: Exact does not match it, the open `/` rule does (as in Envoy; protect a subtree with PathPrefix)", OPEN, "www.example.com", "/admin/"),
-  c("regex-over-prefix", "`/secret/x` on www.example.com: RegularExpression `/secret/.*` (protected) and PathPrefix `/` (open) both match; Envoy Gateway routes to the regex rule",
-    PROTECTED, (ctx) => ctx.check({ host: "www.example.com", path: "/secret/x" }),
-    "Portcullis ranked RegularExpression after PathPrefix, so the open `/` rule decided (200) a request Envoy Gateway sends to the protected regex rule; the order is now Envoy Gateway's: Exact, RegularExpression, PathPrefix"),
+  host(
+    "exact-trailing-slash",
+    "`/admin/` on www.example.com: Exact does not match it, the open `/` rule does (as in Envoy; protect a subtree with PathPrefix)",
+    OPEN,
+    "www.example.com",
+    "/admin/",
+  ),
+  c(
+    "regex-over-prefix",
+    "`/secret/x` on www.example.com: RegularExpression `/secret/.*` (protected) and PathPrefix `/` (open) both match; Envoy Gateway routes to the regex rule",
+    PROTECTED,
+    (ctx) => ctx.check({ host: "www.example.com", path: "/secret/x" }),
+    "Portcullis ranked RegularExpression after PathPrefix, so the open `/` rule decided (200) a request Envoy Gateway sends to the protected regex rule; the order is now Envoy Gateway's: Exact, RegularExpression, PathPrefix",
+  ),
   host("host-case", "Host `API.EXAMPLE.COM`", PROTECTED, "API.EXAMPLE.COM"),
   host("host-port", "Host `api.example.com:8443`", PROTECTED, "api.example.com:8443"),
   host("host-trailing-dot", "Host `api.example.com.`", PROTECTED, "api.example.com."),
@@ -132,48 +252,148 @@ export const routingCases: readonly Case[] = [
   host("wildcard", "Host `a.wild.example.com` (*.wild.example.com)", PROTECTED, "a.wild.example.com"),
   host("wildcard-deep", "Host `a.b.wild.example.com`", PROTECTED, "a.b.wild.example.com"),
   host("wildcard-bare", "Host `wild.example.com` (a wildcard needs one more label)", NO_ROUTE, "wild.example.com"),
-  c("two-host-lines", "wire: two Host lines (www.example.com, api.example.com)", BAD("host header was sent 2 times"),
-    (ctx) => ctx.envoy("/admin", [["host", "www.example.com"], ["host", "api.example.com"]]),
-    "Node kept the first Host and dropped the second; a request with two Host lines is now refused (RFC 9112 §3.2)"),
-  c("method-case", "forward-auth: `X-Forwarded-Method: get` on /m, open for GET only", PROTECTED,
+  c(
+    "two-host-lines",
+    "wire: two Host lines (www.example.com, api.example.com)",
+    BAD("host header was sent 2 times"),
+    (ctx) =>
+      ctx.envoy("/admin", [
+        ["host", "www.example.com"],
+        ["host", "api.example.com"],
+      ]),
+    "Node kept the first Host and dropped the second; a request with two Host lines is now refused (RFC 9112 §3.2)",
+  ),
+  c(
+    "method-case",
+    "forward-auth: `X-Forwarded-Method: get` on /m, open for GET only",
+    PROTECTED,
     (ctx) => ctx.forward({ ...FWD, "x-forwarded-method": "get", "x-forwarded-uri": "/m" }),
-    "methods were upper-cased, so `get` took the GET-only open rule while an upstream may route it elsewhere; methods now match exactly, as in Envoy"),
-  c("method-override", "POST /m with `X-HTTP-Method-Override: GET`", PROTECTED, (ctx) => ctx.check({ method: "POST", path: "/m", headers: { "x-http-method-override": "GET" } })),
+    "methods were upper-cased, so `get` took the GET-only open rule while an upstream may route it elsewhere; methods now match exactly, as in Envoy",
+  ),
+  c("method-override", "POST /m with `X-HTTP-Method-Override: GET`", PROTECTED, (ctx) =>
+    ctx.check({ method: "POST", path: "/m", headers: { "x-http-method-override": "GET" } }),
+  ),
   p("regex", "`/re/aaaa` (RegularExpression rule `/re/(a+)+`)", PROTECTED, "/re/aaaa"),
-  c("regex-redos", "`/re/` + 50 000 × `a` + `!` against `/re/(a+)+` (catastrophic backtracking)", NO_ROUTE, async (ctx) => {
-    const entry = ctx.decider.result.snapshot.routes.byGateway["apps/gw"]![0]!.vhosts.exact["api.example.com"]!.find((e) => e.match.path.type === "RegularExpression")!;
-    if (entry.match.path.type !== "RegularExpression" || !entry.match.path.regex.flags.includes("l")) throw new Error("route regex is not linear-time");
-    return ctx.check({ path: `/re/${"a".repeat(50_000)}!` });
-  }, "route regexes ran on V8's backtracking engine (one request could stall every check); they now run on its linear-time engine, like Envoy's RE2"),
-  c("gateway-unknown", "`x-portcullis-gateway` naming a Gateway that is not served", { status: 403, code: "gateway_not_found" },
-    (ctx) => ctx.check({ path: "/public", gateway: "apps/other" })),
-  fwd("fwd-disagree-uri", "forward-auth: X-Forwarded-Uri /public, X-Original-URI /keys", BAD("disagree"),
-    { ...FWD, "x-forwarded-uri": "/public", "x-original-uri": "/keys" }),
-  fwd("fwd-disagree-method", "forward-auth: X-Forwarded-Method GET, X-Original-Method POST", BAD("disagree"),
-    { ...FWD, "x-forwarded-uri": "/m", "x-original-method": "POST" }),
-  fwd("fwd-host-list", "forward-auth: `X-Forwarded-Host: www.example.com, api.example.com`", BAD("one value, not a list"),
+  c(
+    "regex-redos",
+    "`/re/` + 50 000 × `a` + `!` against `/re/(a+)+` (catastrophic backtracking)",
+    NO_ROUTE,
+    async (ctx) => {
+      const entry = ctx.decider.result.snapshot.routes.byGateway["apps/gw"]![0]!.vhosts.exact["api.example.com"]!.find(
+        (e) => e.match.path.type === "RegularExpression",
+      )!;
+      if (entry.match.path.type !== "RegularExpression" || !entry.match.path.regex.flags.includes("l"))
+        throw new Error("route regex is not linear-time");
+      return ctx.check({ path: `/re/${"a".repeat(50_000)}!` });
+    },
+    "route regexes ran on V8's backtracking engine (one request could stall every check); they now run on its linear-time engine, like Envoy's RE2",
+  ),
+  c("gateway-unknown", "`x-portcullis-gateway` naming a Gateway that is not served", { status: 403, code: "gateway_not_found" }, (ctx) =>
+    ctx.check({ path: "/public", gateway: "apps/other" }),
+  ),
+  fwd("fwd-disagree-uri", "forward-auth: X-Forwarded-Uri /public, X-Original-URI /keys", BAD("disagree"), {
+    ...FWD,
+    "x-forwarded-uri": "/public",
+    "x-original-uri": "/keys",
+  }),
+  fwd("fwd-disagree-method", "forward-auth: X-Forwarded-Method GET, X-Original-Method POST", BAD("disagree"), {
+    ...FWD,
+    "x-forwarded-uri": "/m",
+    "x-original-method": "POST",
+  }),
+  fwd(
+    "fwd-host-list",
+    "forward-auth: `X-Forwarded-Host: www.example.com, api.example.com`",
+    BAD("one value, not a list"),
     { ...FWD, "x-forwarded-host": "www.example.com, api.example.com", "x-forwarded-uri": "/" },
-    "the first entry of a list was used, so a client value that a proxy appended to could choose the host"),
-  fwd("fwd-method-list", "forward-auth: `X-Forwarded-Method: GET, POST` on /m", BAD("one value, not a list"),
-    { ...FWD, "x-forwarded-method": "GET, POST", "x-forwarded-uri": "/m" }, "see route.fwd-host-list"),
-  fwd("fwd-uri-twice", "forward-auth: two X-Forwarded-Uri lines (/public, /keys)", BAD("x-forwarded-uri header was sent 2 times"),
-    [["x-forwarded-method", "GET"], ["x-forwarded-host", "api.example.com"], ["x-forwarded-uri", "/public"], ["x-forwarded-uri", "/keys"]],
-    "Node joined them into `/public, /keys`, which was matched as one path; repeated lines are now refused"),
-  fwd("fwd-absolute-uri", "forward-auth: `X-Forwarded-Uri: http://api.example.com/keys`", BAD("origin-form"),
-    { ...FWD, "x-forwarded-uri": "http://api.example.com/keys" }),
+    "the first entry of a list was used, so a client value that a proxy appended to could choose the host",
+  ),
+  fwd(
+    "fwd-method-list",
+    "forward-auth: `X-Forwarded-Method: GET, POST` on /m",
+    BAD("one value, not a list"),
+    { ...FWD, "x-forwarded-method": "GET, POST", "x-forwarded-uri": "/m" },
+    "see route.fwd-host-list",
+  ),
+  fwd(
+    "fwd-uri-twice",
+    "forward-auth: two X-Forwarded-Uri lines (/public, /keys)",
+    BAD("x-forwarded-uri header was sent 2 times"),
+    [
+      ["x-forwarded-method", "GET"],
+      ["x-forwarded-host", "api.example.com"],
+      ["x-forwarded-uri", "/public"],
+      ["x-forwarded-uri", "/keys"],
+    ],
+    "Node joined them into `/public, /keys`, which was matched as one path; repeated lines are now refused",
+  ),
+  fwd("fwd-absolute-uri", "forward-auth: `X-Forwarded-Uri: http://api.example.com/keys`", BAD("origin-form"), {
+    ...FWD,
+    "x-forwarded-uri": "http://api.example.com/keys",
+  }),
   fwd("fwd-missing", "forward-auth: no X-Forwarded-Uri", BAD("original request is missing"), FWD),
-  fwd("fwd-normalised", "forward-auth: Host `API.Example.com.:443` (URIs not in normal form: see forward.*)", PROTECTED,
-    { "x-forwarded-method": "GET", "x-forwarded-host": "API.Example.com.:443", "x-forwarded-uri": "/keys" }),
-  fwd("fwd-host-fallback", "forward-auth without X-Forwarded-Host: the auth request's own Host is used", PROTECTED,
-    { host: "api.example.com", "x-forwarded-method": "GET", "x-forwarded-uri": "/keys" }),
-  took("proxy-route-agrees", "Envoy Gateway's route metadata names rule `keys` of apps/api, which Portcullis matches too: decided as usual", PROTECTED, "/keys", { sectionName: "keys" }),
-  took("proxy-route-whole-route", "route metadata naming apps/api without a rule (an unnamed rule): decided on Portcullis' match in that route", OPEN, "/public", {}),
-  took("proxy-route-other-rule", "route metadata names the protected rule `keys`, Portcullis matches the open rule `open` of the same route",
-    MISMATCH("the proxy selected HTTPRoute apps/api rule keys, Portcullis matches apps/api rule open"), "/public", { sectionName: "keys" }, MISMATCH_FIXED),
-  took("proxy-route-other-route", "route metadata names HTTPRoute apps/www, Portcullis matches apps/api", MISMATCH("Portcullis matches apps/api rule open"), "/public", { name: "www" }),
-  took("proxy-route-unknown", "route metadata names a route, Portcullis matches none", MISMATCH("Portcullis matches no route"), "/nowhere", {}),
-  order("grpc-route-metadata", "gRPC call whose route metadata names GRPCRoute apps/orders, the rule Portcullis matches too: decided on its jwt policy",
+  fwd("fwd-normalised", "forward-auth: Host `API.Example.com.:443` (URIs not in normal form: see forward.*)", PROTECTED, {
+    "x-forwarded-method": "GET",
+    "x-forwarded-host": "API.Example.com.:443",
+    "x-forwarded-uri": "/keys",
+  }),
+  fwd("fwd-host-fallback", "forward-auth without X-Forwarded-Host: the auth request's own Host is used", PROTECTED, {
+    host: "api.example.com",
+    "x-forwarded-method": "GET",
+    "x-forwarded-uri": "/keys",
+  }),
+  took(
+    "proxy-route-agrees",
+    "Envoy Gateway's route metadata names rule `keys` of apps/api, which Portcullis matches too: decided as usual",
+    PROTECTED,
+    "/keys",
+    { sectionName: "keys" },
+  ),
+  took(
+    "proxy-route-whole-route",
+    "route metadata naming apps/api without a rule (an unnamed rule): decided on Portcullis' match in that route",
+    OPEN,
+    "/public",
+    {},
+  ),
+  took(
+    "proxy-route-other-rule",
+    "route metadata names the protected rule `keys`, Portcullis matches the open rule `open` of the same route",
+    MISMATCH("the proxy selected HTTPRoute apps/api rule keys, Portcullis matches apps/api rule open"),
+    "/public",
+    { sectionName: "keys" },
+    MISMATCH_FIXED,
+  ),
+  took(
+    "proxy-route-other-route",
+    "route metadata names HTTPRoute apps/www, Portcullis matches apps/api",
+    MISMATCH("Portcullis matches apps/api rule open"),
+    "/public",
+    { name: "www" },
+  ),
+  took(
+    "proxy-route-unknown",
+    "route metadata names a route, Portcullis matches none",
+    MISMATCH("Portcullis matches no route"),
+    "/nowhere",
+    {},
+  ),
+  order(
+    "grpc-route-metadata",
+    "gRPC call whose route metadata names GRPCRoute apps/orders, the rule Portcullis matches too: decided on its jwt policy",
     { status: 401, code: "jwt_missing" },
-    { method: "POST", host: "grpc.example.com", path: "/orders.v1.OrderService/GetOrder", proxyRoute: { kind: "GRPCRoute", namespace: "apps", name: "orders", sectionName: undefined } }),
-  took("proxy-route-other-kind", "route metadata names GRPCRoute apps/api, Portcullis matches HTTPRoute apps/api", MISMATCH("the proxy selected GRPCRoute apps/api"), "/public", { kind: "GRPCRoute" }),
+    {
+      method: "POST",
+      host: "grpc.example.com",
+      path: "/orders.v1.OrderService/GetOrder",
+      proxyRoute: { kind: "GRPCRoute", namespace: "apps", name: "orders", sectionName: undefined },
+    },
+  ),
+  took(
+    "proxy-route-other-kind",
+    "route metadata names GRPCRoute apps/api, Portcullis matches HTTPRoute apps/api",
+    MISMATCH("the proxy selected GRPCRoute apps/api"),
+    "/public",
+    { kind: "GRPCRoute" },
+  ),
 ];
