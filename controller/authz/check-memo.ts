@@ -9,8 +9,8 @@
 import type { CompiledApiKey, RouteEntry } from "../snapshot/types.ts";
 import type { Decision } from "./decision.ts";
 import type { IdentityResult, PhaseOutcome } from "./identity.ts";
-import { BoundedMap } from "./bounded-map.ts";
-import { TokenCache } from "./token-cache.ts";
+import { BoundedMap } from "../lib/bounded-map.ts";
+import { TokenCache } from "../features/jwt/token-cache.ts";
 
 /** Identities whose allow decisions are remembered: API-key clients in use and cached tokens. */
 const MAX_IDENTITIES = 50_000;

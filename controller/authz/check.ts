@@ -17,15 +17,15 @@
 import type { KeyStore } from "../keys/types.ts";
 import { findRoutes } from "../snapshot/route-index.ts";
 import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts";
-import { checkApiKey } from "./apikey.ts";
-import { authorize } from "./authorization.ts";
-import { checkBasicAuth, type Passwords } from "./basicauth.ts";
+import { checkApiKey } from "../features/apiKeyAuth/check.ts";
+import { authorize } from "../features/authorization/check.ts";
+import { checkBasicAuth, type Passwords } from "../features/basicAuth/check.ts";
 import type { ClientAddressDetection } from "./client-address.ts";
 import type { CheckMemo } from "./check-memo.ts";
-import { corsResponseHeaders, isPreflight, preflightAnswer } from "./cors.ts";
+import { corsResponseHeaders, isPreflight, preflightAnswer } from "../features/cors/check.ts";
 import { deny, type Decision } from "./decision.ts";
 import type { IdentityAttributes, IdentityResult, PhaseOutcome } from "./identity.ts";
-import { checkJwt } from "./jwt.ts";
+import { checkJwt } from "../features/jwt/check.ts";
 import {
   CONTROL_IN_PATH,
   methodReadings,

@@ -3,11 +3,11 @@ import { keyOf } from "../api/meta.ts";
 import type { SecurityPolicy } from "../api/resources.ts";
 import { describeIssues, NOT_YET_ENFORCED, SecurityPolicySpecSchema, type SecurityPolicySpec } from "../api/securitypolicy.ts";
 import type { CompiledPolicy } from "../snapshot/types.ts";
-import { compileApiKey, type FeatureResult } from "./apikey.ts";
-import { compileAuthorization } from "./authorization.ts";
-import { compileBasicAuth } from "./basicauth.ts";
-import { compileCors } from "./cors.ts";
-import { compileJwt } from "./jwt.ts";
+import { compileApiKey, type FeatureResult } from "../features/apiKeyAuth/compile.ts";
+import { compileAuthorization } from "../features/authorization/compile.ts";
+import { compileBasicAuth } from "../features/basicAuth/compile.ts";
+import { compileCors } from "../features/cors/compile.ts";
+import { compileJwt } from "../features/jwt/compile.ts";
 import type { References } from "./references.ts";
 import { everyTargetIn, lenientTargets, resolveTargets, type MissingTarget, type Target, type TargetIndex } from "./targets.ts";
 

@@ -4,7 +4,7 @@
  * client sees, body and headers included.
  */
 import { STATUS_CODES } from "node:http";
-import { BoundedMap } from "../authz/bounded-map.ts";
+import { BoundedMap } from "../lib/bounded-map.ts";
 import type { Decision, DecisionCode } from "../authz/decision.ts";
 
 /** Envoy strips the headers this response header lists from the upstream request. */

@@ -10,7 +10,7 @@
  */
 import { createHash as realHash } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
-import { checkApiKey } from "../../controller/authz/apikey.ts";
+import { checkApiKey } from "../../controller/features/apiKeyAuth/check.ts";
 import { CheckMemo } from "../../controller/authz/check-memo.ts";
 import { normalizeRequest } from "../../controller/authz/request.ts";
 import type { CompiledApiKey } from "../../controller/snapshot/types.ts";

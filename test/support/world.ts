@@ -4,7 +4,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { parseAllDocuments } from "yaml";
 import { toResources } from "../../controller/api/resources.ts";
-import { Passwords } from "../../controller/authz/basicauth.ts";
+import { Passwords } from "../../controller/features/basicAuth/check.ts";
 import { check, type CheckContext } from "../../controller/authz/check.ts";
 import { clientAddressDetection } from "../../controller/authz/client-address.ts";
 import type { Decision } from "../../controller/authz/decision.ts";

@@ -7,8 +7,8 @@
  * (strict-json.ts); `typ`, when present, must say the token is a JWT access token (RFC 8725 §3.11).
  */
 import { constants, createHmac, timingSafeEqual, verify } from "node:crypto";
-import { MIN_RSA_BITS, type VerificationKey } from "../api/jwks.ts";
-import { BoundedMap } from "./bounded-map.ts";
+import { MIN_RSA_BITS, type VerificationKey } from "../../api/jwks.ts";
+import { BoundedMap } from "../../lib/bounded-map.ts";
 import { isCanonicalBase64urlText, parseStrictJsonObject } from "./strict-json.ts";
 
 /** Tokens larger than this are refused before any parsing. */

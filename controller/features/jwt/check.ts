@@ -3,14 +3,14 @@
  * providers name; each token found must verify (one bad token fails the request, so a second
  * token cannot be smuggled past); a provider is chosen by `iss`; any provider verifying is enough.
  */
-import type { KeyStore } from "../keys/types.ts";
-import type { CompiledJwt, CompiledJwtProvider } from "../snapshot/types.ts";
-import { readCredential } from "./credentials.ts";
-import { deny } from "./decision.ts";
-import type { PhaseOutcome } from "./identity.ts";
-import { checkClaims, decodeJwt, verifySignature, type ClaimsProblem, type DecodedJwt } from "./jwt-verify.ts";
-import { realmOf, type NormalizedRequest } from "./request.ts";
-import { andThen, firstOf, type MaybePromise } from "./maybe-async.ts";
+import type { KeyStore } from "../../keys/types.ts";
+import type { CompiledJwt, CompiledJwtProvider } from "../../snapshot/types.ts";
+import { readCredential } from "../../authz/credentials.ts";
+import { deny } from "../../authz/decision.ts";
+import type { PhaseOutcome } from "../../authz/identity.ts";
+import { checkClaims, decodeJwt, verifySignature, type ClaimsProblem, type DecodedJwt } from "./verify.ts";
+import { realmOf, type NormalizedRequest } from "../../authz/request.ts";
+import { andThen, firstOf, type MaybePromise } from "../../authz/maybe-async.ts";
 import type { CachedToken, TokenCache } from "./token-cache.ts";
 
 /** Clock leeway for exp and nbf, as Envoy's default. */

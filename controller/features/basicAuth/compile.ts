@@ -1,9 +1,9 @@
 /** Compiles `basicAuth`: the users Secret's `.htpasswd` into a username → hash table. */
-import type { BasicAuthSpec } from "../api/securitypolicy.ts";
-import type { CompiledBasicAuth, HtpasswdHash } from "../snapshot/types.ts";
-import type { FeatureResult } from "./apikey.ts";
-import { upstreamHeaderName } from "./headers.ts";
-import type { References } from "./references.ts";
+import type { BasicAuthSpec } from "../../api/securitypolicy.ts";
+import type { CompiledBasicAuth, HtpasswdHash } from "../../snapshot/types.ts";
+import type { FeatureResult } from "../apiKeyAuth/compile.ts";
+import { upstreamHeaderName } from "../../lib/headers.ts";
+import type { References } from "../../compile/references.ts";
 
 /** The Secret key Envoy Gateway reads the users from. */
 export const HTPASSWD_KEY = ".htpasswd";

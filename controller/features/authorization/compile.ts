@@ -3,12 +3,12 @@
  * Everything that can be checked is checked here (CIDRs, provider names, regular expressions,
  * CEL syntax and worst-case cost), so that request time only evaluates.
  */
-import type { AuthorizationSpec, PrincipalSpec } from "../api/securitypolicy.ts";
-import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "../snapshot/types.ts";
-import type { FeatureResult } from "./apikey.ts";
+import type { AuthorizationSpec, PrincipalSpec } from "../../api/securitypolicy.ts";
+import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "../../snapshot/types.ts";
+import type { FeatureResult } from "../apiKeyAuth/compile.ts";
 import { compileCel } from "./cel.ts";
-import { cidrSet, type CidrSet } from "./cidr.ts";
-import { fullMatchRegex } from "./regex.ts";
+import { cidrSet, type CidrSet } from "../../lib/cidr.ts";
+import { fullMatchRegex } from "../../lib/regex.ts";
 
 export function compileAuthorization(spec: AuthorizationSpec, jwtProviders: readonly string[]): FeatureResult<CompiledAuthorization> {
   const rules: CompiledRule[] = [];

@@ -8,11 +8,11 @@
  * differently: PHP and Express the last), the rules are decided again on the last values and the
  * request is allowed only if both readings allow.
  */
-import { pathMatches } from "../snapshot/route-index.ts";
-import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "../snapshot/types.ts";
-import type { IdentityAttributes } from "./identity.ts";
-import { claimAt } from "./jwt.ts";
-import type { NormalizedRequest } from "./request.ts";
+import { pathMatches } from "../../snapshot/route-index.ts";
+import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "../../snapshot/types.ts";
+import type { IdentityAttributes } from "../../authz/identity.ts";
+import { claimAt } from "../jwt/check.ts";
+import type { NormalizedRequest } from "../../authz/request.ts";
 
 export interface Verdict {
   readonly allowed: boolean;

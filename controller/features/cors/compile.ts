@@ -5,10 +5,10 @@
  * methods and headers joined with ", ", or "*" (echo what the preflight asks) when the list holds
  * "*"; expose headers joined as written; max age in whole seconds.
  */
-import type { CORSSpec } from "../api/securitypolicy.ts";
-import type { CompiledCors } from "../snapshot/types.ts";
-import type { FeatureResult } from "./apikey.ts";
-import { parseGatewayDuration } from "./jwt.ts";
+import type { CORSSpec } from "../../api/securitypolicy.ts";
+import type { CompiledCors } from "../../snapshot/types.ts";
+import type { FeatureResult } from "../apiKeyAuth/compile.ts";
+import { parseGatewayDuration } from "../jwt/compile.ts";
 
 /**
  * Envoy Gateway's Origin pattern (api/v1alpha1/cors_types.go): "*", or scheme://host[:port] where

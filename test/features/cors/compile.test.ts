@@ -1,6 +1,6 @@
 /** compileCors: which origins Envoy Gateway v1.9.0's CRD accepts, and what Portcullis refuses on top. */
 import { describe, expect, it } from "vitest";
-import { compileCors } from "../../controller/compile/cors.ts";
+import { compileCors } from "../../../controller/features/cors/compile.ts";
 
 const origins = (allowOrigins: string[], allowCredentials = false) => compileCors({ allowOrigins, allowCredentials });
 

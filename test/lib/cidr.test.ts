@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cidrSet, plainAddress } from "../../controller/compile/cidr.ts";
+import { cidrSet, plainAddress } from "../../controller/lib/cidr.ts";
 
 describe("cidrSet", () => {
   it("matches an address only against CIDRs of its own IP version, as Envoy's CidrRange", () => {

@@ -1,11 +1,11 @@
 /** Compiles `jwt`: providers with their key sources, claim headers and token locations. */
-import type { JWTProviderSpec, JWTSpec } from "../api/securitypolicy.ts";
-import type { JwksSource } from "../keys/types.ts";
-import { redactUri } from "../keys/uri.ts";
-import type { CompiledJwt, CompiledJwtProvider, CredentialSource } from "../snapshot/types.ts";
-import type { FeatureResult } from "./apikey.ts";
-import { upstreamHeaderName } from "./headers.ts";
-import type { References } from "./references.ts";
+import type { JWTProviderSpec, JWTSpec } from "../../api/securitypolicy.ts";
+import type { JwksSource } from "../../keys/types.ts";
+import { redactUri } from "../../keys/uri.ts";
+import type { CompiledJwt, CompiledJwtProvider, CredentialSource } from "../../snapshot/types.ts";
+import type { FeatureResult } from "../apiKeyAuth/compile.ts";
+import { upstreamHeaderName } from "../../lib/headers.ts";
+import type { References } from "../../compile/references.ts";
 
 export const DEFAULT_JWKS_CACHE_MS = 300_000;
 /** A local JWKS is held to the key store's limit on a remote one. */

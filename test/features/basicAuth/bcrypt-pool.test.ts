@@ -1,6 +1,6 @@
 /** The bcrypt worker pool: right answers off the main thread, a bounded queue, a counter of work done. */
 import { afterAll, describe, expect, it } from "vitest";
-import { BcryptPool } from "../../controller/authz/bcrypt-pool.ts";
+import { BcryptPool } from "../../../controller/features/basicAuth/bcrypt-pool.ts";
 
 /** "dave-pass" at cost 4. */
 const DAVE = "$2b$04$9t7mzy6Ee2uUcRUoow4ImuGysJfr/Yk41PVW6L9yQxqzpMvyjRniu";

@@ -1,8 +1,8 @@
 /** compileJwt's remote JWKS URIs (issue 12 situation 8): credentials refused, secrets never shown. */
 import { describe, expect, it } from "vitest";
-import { summarizeSnapshot } from "../../controller/snapshot/summary.ts";
-import { gatewayWithRoute } from "../support/manifests.ts";
-import { compileText } from "../support/world.ts";
+import { summarizeSnapshot } from "../../../controller/snapshot/summary.ts";
+import { gatewayWithRoute } from "../../support/manifests.ts";
+import { compileText } from "../../support/world.ts";
 
 const withUri = (uri: string) => `${gatewayWithRoute("api.example.com")}---
 apiVersion: gateway.envoyproxy.io/v1alpha1

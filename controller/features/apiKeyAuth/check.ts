@@ -6,13 +6,13 @@
  * a repeated parameter or cookie) is refused rather than read at its first copy. With `sanitize`
  * (Envoy's hide_credentials) every configured source is removed, not only the one read.
  */
-import { apiKeyDigest } from "../compile/apikey.ts";
-import type { CompiledApiKey, CredentialSource } from "../snapshot/types.ts";
-import type { CheckMemo } from "./check-memo.ts";
-import { cookieHeaderWithout } from "./credentials.ts";
-import { deny } from "./decision.ts";
-import type { PhaseOutcome } from "./identity.ts";
-import type { NormalizedRequest } from "./request.ts";
+import { apiKeyDigest } from "./compile.ts";
+import type { CompiledApiKey, CredentialSource } from "../../snapshot/types.ts";
+import type { CheckMemo } from "../../authz/check-memo.ts";
+import { cookieHeaderWithout } from "../../authz/credentials.ts";
+import { deny } from "../../authz/decision.ts";
+import type { PhaseOutcome } from "../../authz/identity.ts";
+import type { NormalizedRequest } from "../../authz/request.ts";
 
 export function checkApiKey(
   config: CompiledApiKey,

@@ -1,10 +1,10 @@
 /**
- * CEL principals are bounded (controller/compile/cel.ts): what cannot be bounded is refused when
+ * CEL principals are bounded (controller/features/authorization/cel.ts): what cannot be bounded is refused when
  * the policy compiles, and a request whose variables exceed the size the bound assumes is an
  * evaluation error, never an allow.
  */
 import { describe, expect, it } from "vitest";
-import { CEL_INPUT_LIMIT, compileCel, measure } from "../../controller/compile/cel.ts";
+import { CEL_INPUT_LIMIT, compileCel, measure } from "../../../controller/features/authorization/cel.ts";
 
 const compiled = (source: string) => {
   const r = compileCel(source);

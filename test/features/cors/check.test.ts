@@ -6,8 +6,8 @@
  * 200; through ext_authz Portcullis answers 204 (a 200 would be an allow).
  */
 import { describe, expect, it } from "vitest";
-import { gatewayWithRoute } from "../support/manifests.ts";
-import { decider } from "../support/world.ts";
+import { gatewayWithRoute } from "../../support/manifests.ts";
+import { decider } from "../../support/world.ts";
 
 const policy = (name: string, section: string, cors: string) => `---
 apiVersion: gateway.envoyproxy.io/v1alpha1

@@ -6,8 +6,8 @@
  * filter answers 200. An actual request from an allowed origin gets the response headers (Envoy:
  * allowed_client_headers_on_success; gRPC: response_headers_to_add).
  */
-import type { CompiledCors } from "../snapshot/types.ts";
-import type { NormalizedRequest } from "./request.ts";
+import type { CompiledCors } from "../../snapshot/types.ts";
+import type { NormalizedRequest } from "../../authz/request.ts";
 
 export function isPreflight(request: NormalizedRequest): boolean {
   return request.method === "OPTIONS" && nonEmpty(request.header("origin")) && nonEmpty(request.header("access-control-request-method"));

@@ -9,13 +9,13 @@
  * fills its own share of the queue, not everyone's.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { CompiledBasicAuth, HtpasswdHash } from "../snapshot/types.ts";
+import type { CompiledBasicAuth, HtpasswdHash } from "../../snapshot/types.ts";
 import { BcryptPool } from "./bcrypt-pool.ts";
-import { BoundedMap } from "./bounded-map.ts";
-import { deny } from "./decision.ts";
-import type { PhaseOutcome } from "./identity.ts";
-import { andThen, type MaybePromise } from "./maybe-async.ts";
-import { realmOf, type NormalizedRequest } from "./request.ts";
+import { BoundedMap } from "../../lib/bounded-map.ts";
+import { deny } from "../../authz/decision.ts";
+import type { PhaseOutcome } from "../../authz/identity.ts";
+import { andThen, type MaybePromise } from "../../authz/maybe-async.ts";
+import { realmOf, type NormalizedRequest } from "../../authz/request.ts";
 
 export interface PasswordsOptions {
   /** Where bcrypt runs; default: a new pool with its default size and queue. */

@@ -9,13 +9,13 @@
  *   that V8 can fall back to that engine when the match backtracks;
  * - a static cost estimate, assuming each variable measures at most `CEL_INPUT_LIMIT`, at most
  *   `CEL_COST_LIMIT`; at request time a variable that measures more is an evaluation error, which
- *   never allows (see authz/authorization.ts).
+ *   never allows (see features/authorization/check.ts).
  * Cost and size are in "units": one character, one list element or one map entry; a regular
  * expression costs the text's length times its automaton's states.
  */
 import { Environment } from "@marcbachmann/cel-js";
-import type { CompiledPrincipal } from "../snapshot/types.ts";
-import { linearPattern } from "./regex.ts";
+import type { CompiledPrincipal } from "../../snapshot/types.ts";
+import { linearPattern } from "../../lib/regex.ts";
 
 /**
  * The most a CEL variable (`request`, `jwt`, `apiKey`, `basicAuth`) may measure, in units: the

@@ -1,10 +1,10 @@
 /** Compiles `apiKeyAuth`: the credential Secrets become a digest index of client ids. */
 import { hash } from "node:crypto";
-import type { APIKeyAuthSpec } from "../api/securitypolicy.ts";
-import { PORTCULLIS_ANNOTATION_PREFIX, type ObjectMeta } from "../api/meta.ts";
-import type { CompiledApiKey, CredentialSource } from "../snapshot/types.ts";
-import { upstreamHeaderName } from "./headers.ts";
-import type { References } from "./references.ts";
+import type { APIKeyAuthSpec } from "../../api/securitypolicy.ts";
+import { PORTCULLIS_ANNOTATION_PREFIX, type ObjectMeta } from "../../api/meta.ts";
+import type { CompiledApiKey, CredentialSource } from "../../snapshot/types.ts";
+import { upstreamHeaderName } from "../../lib/headers.ts";
+import type { References } from "../../compile/references.ts";
 
 /** Kubernetes' own limit on a Secret's data; a manifest folder is held to the same. */
 export const MAX_SECRET_BYTES = 1024 * 1024;

@@ -1,8 +1,8 @@
 /** The verified-token cache: bounded, per policy configuration, and never fooled by a copied signature. */
 import { describe, expect, it } from "vitest";
 import { generateKeyPairSync, sign as nodeSign, verify } from "node:crypto";
-import { otherEcdsaSpelling, TokenCache } from "../../controller/authz/token-cache.ts";
-import type { CompiledJwt } from "../../controller/snapshot/types.ts";
+import { otherEcdsaSpelling, TokenCache } from "../../../controller/features/jwt/token-cache.ts";
+import type { CompiledJwt } from "../../../controller/snapshot/types.ts";
 
 const configA = { providers: [], optional: false } as unknown as CompiledJwt;
 const configB = { providers: [], optional: false } as unknown as CompiledJwt;

@@ -1,6 +1,6 @@
 /** upstreamHeaderName: which headers a policy may set upstream (issue 12 situation 9). */
 import { describe, expect, it } from "vitest";
-import { upstreamHeaderName } from "../../controller/compile/headers.ts";
+import { upstreamHeaderName } from "../../controller/lib/headers.ts";
 
 const refused = (name: string) => {
   const r = upstreamHeaderName(name, "field");

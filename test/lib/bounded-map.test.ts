@@ -1,7 +1,7 @@
 /** BoundedMap: never more than its capacity, the newest entries kept, the oldest dropped first. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BoundedMap } from "../../controller/authz/bounded-map.ts";
+import { BoundedMap } from "../../controller/lib/bounded-map.ts";
 
 describe("BoundedMap", () => {
   it("holds at most its capacity and always keeps the newest half", () => {

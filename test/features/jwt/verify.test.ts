@@ -1,6 +1,6 @@
 /** decodeJwt: the same verdict for a header segment however often it is seen (headers are cached by segment). */
 import { describe, expect, it } from "vitest";
-import { decodeJwt } from "../../controller/authz/jwt-verify.ts";
+import { decodeJwt } from "../../../controller/features/jwt/verify.ts";
 
 const b64 = (text: string) => Buffer.from(text).toString("base64url");
 const token = (header: string, payload = '{"sub":"u-1"}') => `${b64(header)}.${b64(payload)}.${b64("signature")}`;

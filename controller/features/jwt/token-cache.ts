@@ -10,9 +10,9 @@
  * and WebCrypto): a token and its other spelling are one token here. A miss looks the other
  * spelling up before the token is verified again, so the two never hold separate verdicts.
  */
-import type { CompiledJwt } from "../snapshot/types.ts";
-import { BoundedMap } from "./bounded-map.ts";
-import type { IdentityResult } from "./identity.ts";
+import type { CompiledJwt } from "../../snapshot/types.ts";
+import { BoundedMap } from "../../lib/bounded-map.ts";
+import type { IdentityResult } from "../../authz/identity.ts";
 import { parseStrictJsonObject } from "./strict-json.ts";
 
 export interface CachedToken {

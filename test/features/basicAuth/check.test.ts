@@ -4,10 +4,10 @@
  * per policy and username.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { Passwords } from "../../controller/authz/basicauth.ts";
-import { BcryptPool } from "../../controller/authz/bcrypt-pool.ts";
-import { aliceKeyPolicy, gatewayWithRoute } from "../support/manifests.ts";
-import { decider, type Decider } from "../support/world.ts";
+import { Passwords } from "../../../controller/features/basicAuth/check.ts";
+import { BcryptPool } from "../../../controller/features/basicAuth/bcrypt-pool.ts";
+import { aliceKeyPolicy, gatewayWithRoute } from "../../support/manifests.ts";
+import { decider, type Decider } from "../../support/world.ts";
 
 /** carol: cost 12 ("carol-pass"); dave: cost 4 ("dave-pass"). */
 const CAROL = "$2b$12$dHAsZZTNpzZNfa0BJwFb6uhP7DvMpQ5.L/XYEmXxw7DcHKL4DTRtW";
