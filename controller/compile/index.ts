@@ -181,8 +181,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
 function remoteJwksOf(policies: Readonly<Record<string, CompiledPolicy>>): JwksSource[] {
   const byUri = new Map<string, JwksSource & { kind: "remote" }>();
   for (const policy of Object.values(policies)) {
-    for (const provider of policy.jwt?.providers ?? []) {
-      const s = provider.jwks;
+    for (const s of policy.features.flatMap((f) => f.feature.keySources?.(f.compiled) ?? [])) {
       if (s.kind !== "remote") continue;
       const seen = byUri.get(s.uri);
       if (seen === undefined || s.cacheDurationMs < seen.cacheDurationMs) byUri.set(s.uri, s);

@@ -1,13 +1,11 @@
 /** One SecurityPolicy on its own: validate the spec, resolve its targets, compile its features. */
 import { keyOf } from "../api/meta.ts";
 import type { SecurityPolicy } from "../api/resources.ts";
-import { describeIssues, NOT_YET_ENFORCED, SecurityPolicySpecSchema, type SecurityPolicySpec } from "../api/securitypolicy.ts";
+import { describeIssues, NOT_YET_ENFORCED, type SecurityPolicySpec } from "../api/securitypolicy.ts";
+import { compiledOf, type CompileContext, type ConfiguredFeature } from "../features/feature.ts";
+import { FEATURES, SecurityPolicySpecSchema } from "../features/index.ts";
+import { fail, ok, type Result } from "../lib/result.ts";
 import type { CompiledPolicy } from "../snapshot/types.ts";
-import { compileApiKey, type FeatureResult } from "../features/apiKeyAuth/compile.ts";
-import { compileAuthorization } from "../features/authorization/compile.ts";
-import { compileBasicAuth } from "../features/basicAuth/compile.ts";
-import { compileCors } from "../features/cors/compile.ts";
-import { compileJwt } from "../features/jwt/compile.ts";
 import type { References } from "./references.ts";
 import { everyTargetIn, lenientTargets, resolveTargets, type MissingTarget, type Target, type TargetIndex } from "./targets.ts";
 
@@ -41,7 +39,7 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
     return unreadableTargets(source, "spec: one of targetRef, targetRefs or targetSelectors is required", targets);
   }
   const resolution = resolveTargets(source.metadata.namespace, spec, targets);
-  const fail = (reason: string): AnalysedPolicy => ({
+  const invalidFor = (reason: string): AnalysedPolicy => ({
     source,
     compiled: invalid(id, reason),
     targets: resolution.targets,
@@ -50,20 +48,20 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
   });
 
   if (spec.targetRef !== undefined && spec.targetRefs !== undefined) {
-    return fail("spec: targetRef and targetRefs exclude each other; use targetRefs");
+    return invalidFor("spec: targetRef and targetRefs exclude each other; use targetRefs");
   }
   if (resolution.unsupported.length > 0) {
-    return fail(
+    return invalidFor(
       `spec: targets ${resolution.unsupported.join(", ")} are not supported; Portcullis enforces policies on Gateways, HTTPRoutes and GRPCRoutes`,
     );
   }
   const pending = NOT_YET_ENFORCED.filter((f) => spec[f] !== undefined);
   if (pending.length > 0) {
     // Not enforced must not mean open: the policy is Invalid and its routes are denied.
-    return fail(`spec.${pending.join(", spec.")}: not supported by Portcullis yet; requests governed by this policy are denied`);
+    return invalidFor(`spec.${pending.join(", spec.")}: not supported by Portcullis yet; requests governed by this policy are denied`);
   }
   const features = compileFeatures(spec, source.metadata.namespace, refs);
-  if (!features.ok) return fail(features.error);
+  if (!features.ok) return invalidFor(features.error);
   return {
     source,
     compiled: { id, invalid: undefined, ...features.value },
@@ -85,48 +83,30 @@ function unreadableTargets(source: SecurityPolicy, reason: string, targets: Targ
   return { source, compiled: invalid(keyOf(source.metadata), why), targets: resolution.targets, missing: [], warnings: [] };
 }
 
-type Features = Omit<CompiledPolicy, "id" | "invalid">;
-
-function compileFeatures(spec: SecurityPolicySpec, namespace: string, refs: References): FeatureResult<Features> {
-  const apiKey = spec.apiKeyAuth === undefined ? undefined : compileApiKey(spec.apiKeyAuth, namespace, refs);
-  if (apiKey !== undefined && !apiKey.ok) return apiKey;
-  const basicAuth = spec.basicAuth === undefined ? undefined : compileBasicAuth(spec.basicAuth, namespace, refs);
-  if (basicAuth !== undefined && !basicAuth.ok) return basicAuth;
-  const jwt = spec.jwt === undefined ? undefined : compileJwt(spec.jwt, namespace, refs);
-  if (jwt !== undefined && !jwt.ok) return jwt;
-  const authorization =
-    spec.authorization === undefined ? undefined : compileAuthorization(spec.authorization, jwt?.value.providers.map((p) => p.name) ?? []);
-  if (authorization !== undefined && !authorization.ok) return authorization;
-  const cors = spec.cors === undefined ? undefined : compileCors(spec.cors);
-  if (cors !== undefined && !cors.ok) return cors;
-  const managed = new Set<string>();
-  if (apiKey?.value.forwardClientIDHeader !== undefined) managed.add(apiKey.value.forwardClientIDHeader);
-  for (const client of Object.values(apiKey?.value.clients ?? {})) for (const h of Object.keys(client.headers)) managed.add(h);
-  if (basicAuth?.value.forwardUsernameHeader !== undefined) managed.add(basicAuth.value.forwardUsernameHeader);
-  for (const p of jwt?.value.providers ?? []) for (const c of p.claimToHeaders) managed.add(c.header);
-  return {
-    ok: true,
-    value: {
-      apiKey: apiKey?.value,
-      basicAuth: basicAuth?.value,
-      jwt: jwt?.value,
-      authorization: authorization?.value,
-      cors: cors?.value,
-      managedHeaders: [...managed].sort(),
-    },
-    warnings: [...(apiKey?.warnings ?? []), ...(jwt?.warnings ?? [])],
-  };
+/**
+ * Each feature the spec configures, compiled in the list's order. The first feature with problems
+ * makes the policy invalid; the headers every feature may set upstream are the policy's managed ones.
+ */
+function compileFeatures(
+  spec: SecurityPolicySpec,
+  namespace: string,
+  refs: References,
+): Result<Pick<CompiledPolicy, "features" | "managedHeaders">, string> {
+  const features: ConfiguredFeature[] = [];
+  const warnings: string[] = [];
+  const context: CompileContext = { namespace, refs, compiled: (feature) => compiledOf(features, feature) };
+  for (const feature of FEATURES) {
+    const fieldSpec = spec[feature.field];
+    if (fieldSpec === undefined) continue;
+    const result = feature.compile(fieldSpec, context);
+    if (!result.ok) return fail(result.error.join("; "));
+    features.push({ feature, compiled: result.value });
+    warnings.push(...(result.warnings ?? []));
+  }
+  const managed = new Set(features.flatMap((f) => f.feature.upstreamHeaders(f.compiled)));
+  return ok({ features, managedHeaders: [...managed].sort() }, warnings);
 }
 
 function invalid(id: string, reason: string): CompiledPolicy {
-  return {
-    id,
-    invalid: reason,
-    apiKey: undefined,
-    basicAuth: undefined,
-    jwt: undefined,
-    authorization: undefined,
-    cors: undefined,
-    managedHeaders: [],
-  };
+  return { id, invalid: reason, features: [], managedHeaders: [] };
 }

@@ -4,6 +4,7 @@
  * policy may name neither a header whose meaning belongs to the client's credentials, the
  * connection or the proxies, nor one Portcullis or Envoy use to talk to each other.
  */
+import { ok, problem, type Result } from "./result.ts";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -39,11 +40,11 @@ const RESERVED_PREFIXES: readonly (readonly [string, string])[] = [
 ];
 
 /** Lower-cased header name, or an error naming the field and why the name is refused. */
-export function upstreamHeaderName(name: string, field: string): { ok: true; name: string } | { ok: false; error: string } {
-  if (!TOKEN.test(name)) return { ok: false, error: `${field}: "${name}" is not a valid HTTP header name` };
+export function upstreamHeaderName(name: string, field: string): Result<string> {
+  if (!TOKEN.test(name)) return problem(`${field}: "${name}" is not a valid HTTP header name`);
   const lower = name.toLowerCase();
   const why = Object.hasOwn(RESERVED, lower) ? RESERVED[lower] : RESERVED_PREFIXES.find(([prefix]) => lower.startsWith(prefix))?.[1];
   if (why !== undefined)
-    return { ok: false, error: `${field}: Portcullis may not set the ${lower} header (${why}; an allow would remove the client's own)` };
-  return { ok: true, name: lower };
+    return problem(`${field}: Portcullis may not set the ${lower} header (${why}; an allow would remove the client's own)`);
+  return ok(lower);
 }

@@ -4,11 +4,11 @@ import { upstreamHeaderName } from "../../controller/lib/headers.ts";
 
 const refused = (name: string) => {
   const r = upstreamHeaderName(name, "field");
-  return r.ok ? "accepted" : r.error;
+  return r.ok ? "accepted" : r.error.join("; ");
 };
 
 describe("upstreamHeaderName", () => {
-  it("lower-cases an ordinary header name", () => expect(upstreamHeaderName("X-User-Id", "f")).toEqual({ ok: true, name: "x-user-id" }));
+  it("lower-cases an ordinary header name", () => expect(upstreamHeaderName("X-User-Id", "f")).toEqual({ ok: true, value: "x-user-id" }));
   it("refuses credential headers", () => {
     for (const h of ["Authorization", "proxy-authorization", "Cookie"]) expect(refused(h)).toContain("a credential header");
   });

@@ -7,11 +7,12 @@
  * (Envoy's hide_credentials) every configured source is removed, not only the one read.
  */
 import { apiKeyDigest } from "./compile.ts";
-import type { CompiledApiKey, CredentialSource } from "../../snapshot/types.ts";
+import type { CredentialSource } from "../../snapshot/types.ts";
+import type { CompiledApiKey } from "./compile.ts";
 import type { CheckMemo } from "../../authz/check-memo.ts";
 import { cookieHeaderWithout } from "../../authz/credentials.ts";
 import { deny } from "../../authz/decision.ts";
-import type { PhaseOutcome } from "../../authz/identity.ts";
+import type { PhaseResult } from "../feature.ts";
 import type { NormalizedRequest } from "../../authz/request.ts";
 
 export function checkApiKey(
@@ -19,7 +20,7 @@ export function checkApiKey(
   request: NormalizedRequest,
   where: { route: string; policy: string },
   memo: CheckMemo,
-): PhaseOutcome {
+): PhaseResult {
   for (let i = 0; i < config.sources.length; i++) {
     const source = config.sources[i]!;
     const copies = copiesIn(request, source);
@@ -27,20 +28,20 @@ export function checkApiKey(
     if (copies.length > 1) {
       return {
         ok: false,
-        deny: deny(401, "apikey_invalid", `Client authentication failed: more than one ${source.in} ${source.name} was sent`, where),
+        error: deny(401, "apikey_invalid", `Client authentication failed: more than one ${source.in} ${source.name} was sent`, where),
       };
     }
     const key = source.in === "header" ? withoutBearer(copies[0]!.trim()) : copies[0]!;
     if (key === "") continue;
     const client = config.clientByDigest.get(apiKeyDigest(key));
     if (client === undefined)
-      return { ok: false, deny: deny(401, "apikey_invalid", "Client authentication failed: the API key is not valid", where) };
+      return { ok: false, error: deny(401, "apikey_invalid", "Client authentication failed: the API key is not valid", where) };
     // Sanitized key cookies leave the request's other cookies to forward: that outcome is the request's own.
     if (config.sanitize && config.sources.some((s) => s.in === "cookie") && request.header("cookie") !== undefined)
       return passed(config, client, request);
     return memo.apiKey(config, i, client) ?? memo.rememberApiKey(config, i, client, passed(config, client, request));
   }
-  return { ok: false, deny: deny(401, "apikey_missing", "Client authentication failed: no API key in the request", where) };
+  return { ok: false, error: deny(401, "apikey_missing", "Client authentication failed: no API key in the request", where) };
 }
 
 /** Every copy of the source in the request (header lines, parameter or cookie values). */
@@ -55,7 +56,7 @@ function copiesIn(request: NormalizedRequest, source: CredentialSource): readonl
 /** Envoy strips exactly "Bearer " (case-sensitive) from a header key before looking it up. */
 const withoutBearer = (value: string) => (value.startsWith("Bearer ") ? value.slice(7) : value);
 
-function passed(config: CompiledApiKey, client: string, request: NormalizedRequest): PhaseOutcome {
+function passed(config: CompiledApiKey, client: string, request: NormalizedRequest): PhaseResult {
   const described = config.clients[client]!;
   const headers: Record<string, string> = { ...described.headers };
   if (config.forwardClientIDHeader !== undefined) headers[config.forwardClientIDHeader] = client;

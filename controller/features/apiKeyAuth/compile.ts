@@ -1,23 +1,59 @@
 /** Compiles `apiKeyAuth`: the credential Secrets become a digest index of client ids. */
 import { hash } from "node:crypto";
-import type { APIKeyAuthSpec } from "../../api/securitypolicy.ts";
+import { z } from "zod";
 import { PORTCULLIS_ANNOTATION_PREFIX, type ObjectMeta } from "../../api/meta.ts";
-import type { CompiledApiKey, CredentialSource } from "../../snapshot/types.ts";
+import { SecretRefSchema } from "../../api/securitypolicy.ts";
 import { upstreamHeaderName } from "../../lib/headers.ts";
-import type { References } from "../../compile/references.ts";
+import { ok, problem, type Result } from "../../lib/result.ts";
+import type { CredentialSource } from "../../snapshot/types.ts";
+import type { CompileContext } from "../feature.ts";
+
+const ExtractFromSchema = z
+  .object({
+    headers: z.array(z.string().min(1)).optional(),
+    params: z.array(z.string().min(1)).optional(),
+    cookies: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+
+/** Envoy Gateway's APIKeyAuth (api/v1alpha1/api_key_auth_types.go). */
+export const APIKeyAuthSchema = z
+  .object({
+    credentialRefs: z.array(SecretRefSchema).min(1),
+    extractFrom: z.array(ExtractFromSchema).min(1),
+    forwardClientIDHeader: z.string().min(1).optional(),
+    sanitize: z.boolean().optional(),
+  })
+  .strict();
+export type APIKeyAuthSpec = z.infer<typeof APIKeyAuthSchema>;
+
+export interface CompiledApiKey {
+  /** In `extractFrom` order; the first source present in a request is the one used. */
+  readonly sources: readonly CredentialSource[];
+  /**
+   * SHA-256 (base64url) of each key → its client id. Lookups compare digests, never keys. A Map:
+   * object keys are internalized strings, and interning 100,000 digests (and every request's)
+   * cost more than the hashing.
+   */
+  readonly clientByDigest: ReadonlyMap<string, string>;
+  /** Client ids, sorted, for the readable summary. */
+  readonly clientIDs: readonly string[];
+  /** Lower-case header that carries the matched client id upstream. */
+  readonly forwardClientIDHeader: string | undefined;
+  readonly sanitize: boolean;
+  /**
+   * Per client id: the `portcullis.io/*` labels and annotations of its Secret (for authorization
+   * rules) and the headers its `portcullis.io/header.<name>` annotations forward upstream.
+   */
+  readonly clients: Readonly<
+    Record<string, { readonly metadata: Readonly<Record<string, string>>; readonly headers: Readonly<Record<string, string>> }>
+  >;
+}
 
 /** Kubernetes' own limit on a Secret's data; a manifest folder is held to the same. */
 export const MAX_SECRET_BYTES = 1024 * 1024;
 /** Kubernetes' rule for Secret data keys, which are the client ids (so they are safe header values). */
 const SECRET_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
-
-/**
- * What compiling a feature gives: its compiled form, with `warnings` for what it holds that can
- * never work (the policy stays Accepted and its status says so), or why it cannot be enforced.
- */
-export type FeatureResult<T> =
-  | { readonly ok: true; readonly value: T; readonly warnings?: readonly string[] }
-  | { readonly ok: false; readonly error: string };
 
 /** A key no HTTP header or cookie can carry: whitespace at either end (trimmed by every parser) or a control character. */
 const UNPRESENTABLE_KEY = /^[ \t]|[ \t]$|[\x00-\x1f\x7f]/;
@@ -28,27 +64,25 @@ export function apiKeyDigest(key: string): string {
   return hash("sha256", key, "base64url");
 }
 
-export function compileApiKey(spec: APIKeyAuthSpec, namespace: string, refs: References): FeatureResult<CompiledApiKey> {
+export function compileApiKey(spec: APIKeyAuthSpec, { namespace, refs }: CompileContext): Result<CompiledApiKey> {
   const sources: CredentialSource[] = [];
   for (const from of spec.extractFrom) {
     for (const h of from.headers ?? []) sources.push({ in: "header", name: h.toLowerCase(), prefix: undefined });
     for (const p of from.params ?? []) sources.push({ in: "param", name: p });
     for (const c of from.cookies ?? []) sources.push({ in: "cookie", name: c });
   }
-  if (sources.length === 0) return { ok: false, error: "apiKeyAuth.extractFrom names no header, param or cookie" };
+  if (sources.length === 0) return problem("apiKeyAuth.extractFrom names no header, param or cookie");
   if (spec.sanitize === true && sources.some((s) => s.in === "param")) {
     // Envoy's HTTP ext_authz protocol cannot rewrite the query string: refusing beats leaking the key.
-    return {
-      ok: false,
-      error:
-        "apiKeyAuth.sanitize cannot remove a key sent as a query parameter over the HTTP ext_authz protocol; read the key from a header or cookie",
-    };
+    return problem(
+      "apiKeyAuth.sanitize cannot remove a key sent as a query parameter over the HTTP ext_authz protocol; read the key from a header or cookie",
+    );
   }
   let forwardClientIDHeader: string | undefined;
   if (spec.forwardClientIDHeader !== undefined) {
     const h = upstreamHeaderName(spec.forwardClientIDHeader, "apiKeyAuth.forwardClientIDHeader");
     if (!h.ok) return h;
-    forwardClientIDHeader = h.name;
+    forwardClientIDHeader = h.value;
   }
   const clientByDigest = new Map<string, string>();
   const clientIDs = new Set<string>();
@@ -56,19 +90,19 @@ export function compileApiKey(spec: APIKeyAuthSpec, namespace: string, refs: Ref
   const clients: Record<string, CompiledApiKey["clients"][string]> = Object.create(null);
   for (const ref of spec.credentialRefs) {
     const secret = refs.secret(namespace, ref);
-    if (!secret.ok) return { ok: false, error: `apiKeyAuth.credentialRefs: ${secret.error}` };
+    if (!secret.ok) return problem(`apiKeyAuth.credentialRefs: ${secret.error}`);
     const where = `Secret ${secret.value.metadata.namespace}/${secret.value.metadata.name}`;
     const described = clientDescription(secret.value.metadata, where);
     if (!described.ok) return described;
     const bytes = Object.entries(secret.value.data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
-    if (bytes > MAX_SECRET_BYTES) return { ok: false, error: `${where} holds more than ${MAX_SECRET_BYTES} bytes (the Kubernetes limit)` };
+    if (bytes > MAX_SECRET_BYTES) return problem(`${where} holds more than ${MAX_SECRET_BYTES} bytes (the Kubernetes limit)`);
     for (const clientID of Object.keys(secret.value.data).sort()) {
       // Envoy Gateway semantics: a client id present in several Secrets keeps its first key.
       if (clientIDs.has(clientID)) continue;
       if (!SECRET_KEY.test(clientID))
-        return { ok: false, error: `${where}: client id ${JSON.stringify(clientID)} is not a valid Secret data key ([-._a-zA-Z0-9]+)` };
+        return problem(`${where}: client id ${JSON.stringify(clientID)} is not a valid Secret data key ([-._a-zA-Z0-9]+)`);
       const key = secret.value.data[clientID]!;
-      if (key.length === 0) return { ok: false, error: `${where}: client ${clientID} has an empty key` };
+      if (key.length === 0) return problem(`${where}: client ${clientID} has an empty key`);
       if (UNPRESENTABLE_KEY.test(key))
         warnings.push(
           `${where}: the key of client ${clientID} ${unpresentable(key)}; no header or cookie can carry it, so this client can never authenticate`,
@@ -83,19 +117,18 @@ export function compileApiKey(spec: APIKeyAuthSpec, namespace: string, refs: Ref
       const digest = apiKeyDigest(key);
       const other = clientByDigest.get(digest);
       if (other !== undefined) {
-        return { ok: false, error: `${where}: clients ${other} and ${clientID} share the same key, so the client id would be ambiguous` };
+        return problem(`${where}: clients ${other} and ${clientID} share the same key, so the client id would be ambiguous`);
       }
       clientByDigest.set(digest, clientID);
       clientIDs.add(clientID);
       clients[clientID] = described.value;
     }
   }
-  if (clientIDs.size === 0) return { ok: false, error: "apiKeyAuth.credentialRefs hold no keys" };
-  return {
-    ok: true,
-    value: { sources, clientByDigest, clientIDs: [...clientIDs].sort(), forwardClientIDHeader, sanitize: spec.sanitize === true, clients },
+  if (clientIDs.size === 0) return problem("apiKeyAuth.credentialRefs hold no keys");
+  return ok(
+    { sources, clientByDigest, clientIDs: [...clientIDs].sort(), forwardClientIDHeader, sanitize: spec.sanitize === true, clients },
     warnings,
-  };
+  );
 }
 
 /** What is wrong with a key UNPRESENTABLE_KEY matches, in words that point at the usual cause. */
@@ -110,7 +143,7 @@ const HEADER_ANNOTATION = `${PORTCULLIS_ANNOTATION_PREFIX}header.`;
  * What a credential Secret says about its clients: `portcullis.io/*` labels and annotations are
  * metadata for authorization rules; `portcullis.io/header.<name>: value` forwards a header.
  */
-function clientDescription(meta: ObjectMeta, where: string): FeatureResult<CompiledApiKey["clients"][string]> {
+function clientDescription(meta: ObjectMeta, where: string): Result<CompiledApiKey["clients"][string]> {
   const metadata: Record<string, string> = {};
   const headers: Record<string, string> = {};
   for (const [key, value] of [...Object.entries(meta.labels ?? {}), ...Object.entries(meta.annotations ?? {})]) {
@@ -121,8 +154,8 @@ function clientDescription(meta: ObjectMeta, where: string): FeatureResult<Compi
     }
     const h = upstreamHeaderName(key.slice(HEADER_ANNOTATION.length), `${where} annotation ${key}`);
     if (!h.ok) return h;
-    if (/[\0\r\n]/.test(value)) return { ok: false, error: `${where} annotation ${key}: the value is not a valid header value` };
-    headers[h.name] = value;
+    if (/[\0\r\n]/.test(value)) return problem(`${where} annotation ${key}: the value is not a valid header value`);
+    headers[h.value] = value;
   }
-  return { ok: true, value: { metadata, headers } };
+  return ok({ metadata, headers });
 }

@@ -14,8 +14,8 @@
  * expression costs the text's length times its automaton's states.
  */
 import { Environment } from "@marcbachmann/cel-js";
-import type { CompiledPrincipal } from "../../snapshot/types.ts";
 import { linearPattern } from "../../lib/regex.ts";
+import { fail, ok, type Result } from "../../lib/result.ts";
 
 /**
  * The most a CEL variable (`request`, `jwt`, `apiKey`, `basicAuth`) may measure, in units: the
@@ -36,35 +36,38 @@ const environment = new Environment({
   limits: { maxAstNodes: 1024, maxDepth: 64, maxListElements: 256, maxMapEntries: 256, maxCallArguments: 8 },
 });
 
-type Compiled = NonNullable<CompiledPrincipal["cel"]>;
+/** A CEL expression compiled once; evaluated over request, jwt, apiKey, basicAuth and source. */
+export interface CompiledCel {
+  readonly source: string;
+  readonly evaluate: (context: Record<string, unknown>) => unknown;
+}
 
 /** The expression compiled, or why it is refused (parse error, unsupported function, cost). */
-export function compileCel(source: string): { ok: true; value: Compiled } | { ok: false; error: string } {
+export function compileCel(source: string): Result<CompiledCel, string> {
   const first = parse(source);
   if (!first.ok) return first;
   const analysis: Analysis = { patterns: new Map() };
   let cost: number;
   try {
-    cost = estimate(first.parsed.ast, new Map(), 0, analysis).cost;
+    cost = estimate(first.value.ast, new Map(), 0, analysis).cost;
   } catch (e) {
-    if (e instanceof Refused) return { ok: false, error: e.message };
+    if (e instanceof Refused) return fail(e.message);
     throw e;
   }
   if (!(cost <= CEL_COST_LIMIT)) {
-    return {
-      ok: false,
-      error: `its worst case costs more than ${CEL_COST_LIMIT} units on inputs of ${CEL_INPUT_LIMIT} characters (for example a comprehension that scans another variable at each step, or a value doubled again and again)`,
-    };
+    return fail(
+      `its worst case costs more than ${CEL_COST_LIMIT} units on inputs of ${CEL_INPUT_LIMIT} characters (for example a comprehension that scans another variable at each step, or a value doubled again and again)`,
+    );
   }
-  let parsed = first.parsed;
+  let parsed = first.value;
   if (analysis.patterns.size > 0) {
     // Each pattern literal replaced by its written-out form, from the end so offsets stay valid.
     let written = source;
     for (const [start, p] of [...analysis.patterns].sort(([a], [b]) => b - a))
       written = `${written.slice(0, start)}${JSON.stringify(p.text)}${written.slice(p.end)}`;
     const again = parse(written);
-    if (!again.ok) return { ok: false, error: `a matches() pattern cannot be written out for the linear-time engine: ${again.error}` };
-    parsed = again.parsed;
+    if (!again.ok) return fail(`a matches() pattern cannot be written out for the linear-time engine: ${again.error}`);
+    parsed = again.value;
   }
   const checked = new WeakSet<object>();
   const evaluate = (context: Record<string, unknown>) => {
@@ -77,16 +80,16 @@ export function compileCel(source: string): { ok: true; value: Compiled } | { ok
     }
     return parsed(context);
   };
-  return { ok: true, value: { source, evaluate } };
+  return ok({ source, evaluate });
 }
 
 type Parsed = ((context: Record<string, unknown>) => unknown) & { ast: Node };
 
-function parse(source: string): { ok: true; parsed: Parsed } | { ok: false; error: string } {
+function parse(source: string): Result<Parsed, string> {
   try {
-    return { ok: true, parsed: environment.parse(source) as Parsed };
+    return ok(environment.parse(source) as Parsed);
   } catch (e) {
-    return { ok: false, error: (e as Error).message.split("\n")[0]! };
+    return fail((e as Error).message.split("\n")[0]!);
   }
 }
 

@@ -8,11 +8,29 @@
  * differently: PHP and Express the last), the rules are decided again on the last values and the
  * request is allowed only if both readings allow.
  */
-import { pathMatches } from "../../snapshot/route-index.ts";
-import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "../../snapshot/types.ts";
-import type { IdentityAttributes } from "../../authz/identity.ts";
-import { claimAt } from "../jwt/check.ts";
+import type { CheckContext } from "../../authz/context.ts";
+import { deny } from "../../authz/decision.ts";
 import type { NormalizedRequest } from "../../authz/request.ts";
+import { fail } from "../../lib/result.ts";
+import { pathMatches } from "../../snapshot/route-index.ts";
+import { NOTHING, type IdentityAttributes, type Pass, type PhaseResult, type Where } from "../feature.ts";
+import { claimAt } from "../jwt/check.ts";
+import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "./compile.ts";
+
+/** The phase: over the identities every phase before it passed on (their attributes merged) and the client address. */
+export function checkAuthorization(
+  config: CompiledAuthorization,
+  request: NormalizedRequest,
+  where: Where,
+  passed: readonly Pass[],
+  ctx: CheckContext,
+): PhaseResult {
+  const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
+  const verdict = authorize(config, request, who, ctx.clientAddress.of(request.source));
+  if (verdict.allowed) return NOTHING;
+  const why = verdict.by === "defaultAction" ? "no authorization rule allows the request" : `denied by authorization rule ${verdict.by}`;
+  return fail(deny(403, "authz_denied", why, where));
+}
 
 export interface Verdict {
   readonly allowed: boolean;

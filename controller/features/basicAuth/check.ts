@@ -9,11 +9,11 @@
  * fills its own share of the queue, not everyone's.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { CompiledBasicAuth, HtpasswdHash } from "../../snapshot/types.ts";
+import type { CompiledBasicAuth, HtpasswdHash } from "./compile.ts";
 import { BcryptPool } from "./bcrypt-pool.ts";
 import { BoundedMap } from "../../lib/bounded-map.ts";
 import { deny } from "../../authz/decision.ts";
-import type { PhaseOutcome } from "../../authz/identity.ts";
+import type { PhaseResult } from "../feature.ts";
 import { andThen, type MaybePromise } from "../../authz/maybe-async.ts";
 import { realmOf, type NormalizedRequest } from "../../authz/request.ts";
 
@@ -111,28 +111,28 @@ export function checkBasicAuth(
   request: NormalizedRequest,
   where: { route: string; policy: string },
   passwords: Passwords,
-): MaybePromise<PhaseOutcome> {
+): MaybePromise<PhaseResult> {
   const challenge = { "www-authenticate": `Basic realm="${realmOf(request)}"` };
   const header = request.header("authorization")?.trim();
   if (header === undefined || !/^basic /i.test(header)) {
     return {
       ok: false,
-      deny: deny(401, "basic_missing", "User authentication failed: no Basic credentials in the request", where, challenge),
+      error: deny(401, "basic_missing", "User authentication failed: no Basic credentials in the request", where, challenge),
     };
   }
   const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
   const colon = decoded.indexOf(":");
-  const invalid: PhaseOutcome = {
+  const invalid: PhaseResult = {
     ok: false,
-    deny: deny(401, "basic_invalid", "User authentication failed: wrong username or password", where, challenge),
+    error: deny(401, "basic_invalid", "User authentication failed: wrong username or password", where, challenge),
   };
   if (colon <= 0) return invalid;
   const username = decoded.slice(0, colon);
-  return andThen(passwords.verify(config, where.policy, username, decoded.slice(colon + 1)), (verdict): PhaseOutcome => {
+  return andThen(passwords.verify(config, where.policy, username, decoded.slice(colon + 1)), (verdict): PhaseResult => {
     if (verdict === "rate_limited")
       return {
         ok: false,
-        deny: deny(
+        error: deny(
           429,
           "basic_rate_limited",
           "User authentication failed: too many failed attempts for this username; try again later",
@@ -142,7 +142,7 @@ export function checkBasicAuth(
     if (verdict === "busy")
       return {
         ok: false,
-        deny: deny(429, "basic_busy", "User authentication failed: too many password checks in progress; try again later", where),
+        error: deny(429, "basic_busy", "User authentication failed: too many password checks in progress; try again later", where),
       };
     if (verdict === "mismatch") return invalid;
     const headers: Record<string, string> = {};

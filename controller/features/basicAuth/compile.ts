@@ -1,9 +1,30 @@
 /** Compiles `basicAuth`: the users Secret's `.htpasswd` into a username → hash table. */
-import type { BasicAuthSpec } from "../../api/securitypolicy.ts";
-import type { CompiledBasicAuth, HtpasswdHash } from "../../snapshot/types.ts";
-import type { FeatureResult } from "../apiKeyAuth/compile.ts";
+import { z } from "zod";
+import { SecretRefSchema } from "../../api/securitypolicy.ts";
 import { upstreamHeaderName } from "../../lib/headers.ts";
-import type { References } from "../../compile/references.ts";
+import { ok, problem, type Result } from "../../lib/result.ts";
+import type { CompileContext } from "../feature.ts";
+
+/** Envoy Gateway's BasicAuth (api/v1alpha1/basic_auth_types.go). */
+export const BasicAuthSchema = z.object({ users: SecretRefSchema, forwardUsernameHeader: z.string().min(1).optional() }).strict();
+export type BasicAuthSpec = z.infer<typeof BasicAuthSchema>;
+
+/** An htpasswd entry: `{SHA}` (SHA-1, base64) or bcrypt (`$2y$`/`$2b$`/`$2a$`). */
+export type HtpasswdHash = { readonly kind: "sha1"; readonly digest: string } | { readonly kind: "bcrypt"; readonly hash: string };
+
+export interface CompiledBasicAuth {
+  /** Username → hash (null prototype: any username is a safe key). */
+  readonly users: Readonly<Record<string, HtpasswdHash>>;
+  readonly usernames: readonly string[];
+  /**
+   * What a username not in the table is compared against, so that it costs what a known one does
+   * (no username oracle): a bcrypt hash (matching no password) of the table's highest cost, or a
+   * `{SHA}` digest when the table has no bcrypt entry.
+   */
+  readonly unknownUser: HtpasswdHash;
+  /** Lower-case header that carries the authenticated username upstream. */
+  readonly forwardUsernameHeader: string | undefined;
+}
 
 /** The Secret key Envoy Gateway reads the users from. */
 export const HTPASSWD_KEY = ".htpasswd";
@@ -19,12 +40,12 @@ const MIN_BCRYPT_COST = 4;
 /** A well-formed bcrypt salt and digest that no password produces in practice; the cost is filled in. */
 const UNKNOWN_USER_SALT_AND_DIGEST = "portcullisUnknownUser.Portcullis.Unknown.User.Nobody.";
 
-export function compileBasicAuth(spec: BasicAuthSpec, namespace: string, refs: References): FeatureResult<CompiledBasicAuth> {
+export function compileBasicAuth(spec: BasicAuthSpec, { namespace, refs }: CompileContext): Result<CompiledBasicAuth> {
   const secret = refs.secret(namespace, spec.users);
-  if (!secret.ok) return { ok: false, error: `basicAuth.users: ${secret.error}` };
+  if (!secret.ok) return problem(`basicAuth.users: ${secret.error}`);
   const where = `Secret ${secret.value.metadata.namespace}/${secret.value.metadata.name}`;
   const text = secret.value.data[HTPASSWD_KEY];
-  if (text === undefined) return { ok: false, error: `${where} has no ${HTPASSWD_KEY} key` };
+  if (text === undefined) return problem(`${where} has no ${HTPASSWD_KEY} key`);
   const users: Record<string, HtpasswdHash> = Object.create(null);
   for (const [i, raw] of text.split(/\r?\n/).entries()) {
     const line = raw.trim();
@@ -32,33 +53,32 @@ export function compileBasicAuth(spec: BasicAuthSpec, namespace: string, refs: R
     const colon = line.indexOf(":");
     const user = line.slice(0, colon);
     const hash = line.slice(colon + 1);
-    if (colon <= 0) return { ok: false, error: `${where} ${HTPASSWD_KEY} line ${i + 1} is not "user:hash"` };
-    if (Object.hasOwn(users, user)) return { ok: false, error: `${where} ${HTPASSWD_KEY}: user ${user} appears twice` };
+    if (colon <= 0) return problem(`${where} ${HTPASSWD_KEY} line ${i + 1} is not "user:hash"`);
+    if (Object.hasOwn(users, user)) return problem(`${where} ${HTPASSWD_KEY}: user ${user} appears twice`);
     const sha = SHA.exec(hash);
     const bcrypt = BCRYPT.exec(hash);
     if (sha) users[user] = { kind: "sha1", digest: sha[1]! };
     else if (bcrypt) {
       const cost = Number(bcrypt[1]);
       if (cost < MIN_BCRYPT_COST || cost > MAX_BCRYPT_COST) {
-        return {
-          ok: false,
-          error: `${where} ${HTPASSWD_KEY}: user ${user} has bcrypt cost ${cost}; Portcullis accepts ${MIN_BCRYPT_COST} to ${MAX_BCRYPT_COST}`,
-        };
+        return problem(
+          `${where} ${HTPASSWD_KEY}: user ${user} has bcrypt cost ${cost}; Portcullis accepts ${MIN_BCRYPT_COST} to ${MAX_BCRYPT_COST}`,
+        );
       }
       users[user] = { kind: "bcrypt", hash };
     }
     // Never echo the line: it holds a password hash.
-    else return { ok: false, error: `${where} ${HTPASSWD_KEY}: user ${user} has an unsupported hash; use {SHA} or bcrypt ($2y$, $2b$)` };
+    else return problem(`${where} ${HTPASSWD_KEY}: user ${user} has an unsupported hash; use {SHA} or bcrypt ($2y$, $2b$)`);
   }
   const usernames = Object.keys(users).sort();
-  if (usernames.length === 0) return { ok: false, error: `${where} ${HTPASSWD_KEY} holds no users` };
+  if (usernames.length === 0) return problem(`${where} ${HTPASSWD_KEY} holds no users`);
   let forwardUsernameHeader: string | undefined;
   if (spec.forwardUsernameHeader !== undefined) {
     const h = upstreamHeaderName(spec.forwardUsernameHeader, "basicAuth.forwardUsernameHeader");
     if (!h.ok) return h;
-    forwardUsernameHeader = h.name;
+    forwardUsernameHeader = h.value;
   }
-  return { ok: true, value: { users, usernames, unknownUser: unknownUserHash(Object.values(users)), forwardUsernameHeader } };
+  return ok({ users, usernames, unknownUser: unknownUserHash(Object.values(users)), forwardUsernameHeader });
 }
 
 /** The hash an unknown username is compared against: as costly as the costliest known one. */

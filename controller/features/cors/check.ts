@@ -6,8 +6,35 @@
  * filter answers 200. An actual request from an allowed origin gets the response headers (Envoy:
  * allowed_client_headers_on_success; gRPC: response_headers_to_add).
  */
-import type { CompiledCors } from "../../snapshot/types.ts";
+import { deny } from "../../authz/decision.ts";
 import type { NormalizedRequest } from "../../authz/request.ts";
+import { fail, ok } from "../../lib/result.ts";
+import { NOTHING, type PhaseResult, type Where } from "../feature.ts";
+import type { CompiledCors } from "./compile.ts";
+
+/**
+ * The cors phase, before any credential is asked for: a preflight is answered here (204, with the
+ * Access-Control-* headers; without Access-Control-Allow-Origin when the origin is not allowed), an
+ * actual request from an allowed origin passes with the headers its response gets on allow.
+ */
+export function checkCors(config: CompiledCors, request: NormalizedRequest, where: Where): PhaseResult {
+  if (isPreflight(request)) {
+    const answer = preflightAnswer(config, request);
+    if (!answer.originAllowed)
+      return fail(
+        deny(
+          204,
+          "cors_origin",
+          "CORS preflight answered without Access-Control-Allow-Origin: the origin is not allowed",
+          where,
+          answer.headers,
+        ),
+      );
+    return fail(deny(204, "cors_preflight", "CORS preflight answered", where, answer.headers));
+  }
+  const responseHeaders = corsResponseHeaders(config, request);
+  return responseHeaders === undefined ? NOTHING : ok({ principal: undefined, headers: {}, strip: [], attributes: {}, responseHeaders });
+}
 
 export function isPreflight(request: NormalizedRequest): boolean {
   return request.method === "OPTIONS" && nonEmpty(request.header("origin")) && nonEmpty(request.header("access-control-request-method"));

@@ -4,10 +4,10 @@
  * token cannot be smuggled past); a provider is chosen by `iss`; any provider verifying is enough.
  */
 import type { KeyStore } from "../../keys/types.ts";
-import type { CompiledJwt, CompiledJwtProvider } from "../../snapshot/types.ts";
+import type { CompiledJwt, CompiledJwtProvider } from "./compile.ts";
 import { readCredential } from "../../authz/credentials.ts";
 import { deny } from "../../authz/decision.ts";
-import type { PhaseOutcome } from "../../authz/identity.ts";
+import type { PhaseResult } from "../feature.ts";
 import { checkClaims, decodeJwt, verifySignature, type ClaimsProblem, type DecodedJwt } from "./verify.ts";
 import { realmOf, type NormalizedRequest } from "../../authz/request.ts";
 import { andThen, firstOf, type MaybePromise } from "../../authz/maybe-async.ts";
@@ -26,21 +26,21 @@ type Refusal = { readonly status: 401 | 403; readonly message: string };
 type TokenVerdict = CachedToken | Refusal;
 
 /** An optional jwt with no token: nothing is set upstream and no claim is there for rules. */
-const NO_TOKEN: PhaseOutcome = { ok: true, value: { principal: undefined, headers: {}, strip: [], attributes: {} } };
+const NO_TOKEN: PhaseResult = { ok: true, value: { principal: undefined, headers: {}, strip: [], attributes: {} } };
 
 export function checkJwt(
   config: CompiledJwt,
   request: NormalizedRequest,
   where: { route: string; policy: string },
   ctx: JwtContext,
-): MaybePromise<PhaseOutcome> {
+): MaybePromise<PhaseResult> {
   const found = tokensIn(config, request);
   // A required jwt must be met by a token Envoy reads too: one found only at a ";" of the query is
   // invisible to Envoy, which answers 401, and a request is allowed only if every reading allows.
   const missing = found.length === 0 || (!config.optional && tokensIn(config, request.asEnvoyReadsTheQuery()).length === 0);
   if (missing) {
     if (config.optional) return NO_TOKEN;
-    return { ok: false, deny: deny(401, "jwt_missing", "Jwt is missing", where, { "www-authenticate": challenge(request) }) };
+    return { ok: false, error: deny(401, "jwt_missing", "Jwt is missing", where, { "www-authenticate": challenge(request) }) };
   }
   // Tokens are verified in order and the first refusal ends the phase.
   let first: CachedToken | undefined;
@@ -51,12 +51,12 @@ export function checkJwt(
       return undefined;
     }),
   );
-  return andThen(refused, (refusal): PhaseOutcome => {
+  return andThen(refused, (refusal): PhaseResult => {
     if (refusal === undefined) return first!.passed;
     const realm = challenge(request);
     const wwwAuthenticate = refusal.status === 401 ? `${realm}, error="invalid_token"` : realm;
     const code = refusal.status === 403 ? "jwt_audience" : "jwt_invalid";
-    return { ok: false, deny: deny(refusal.status, code, refusal.message, where, { "www-authenticate": wwwAuthenticate }) };
+    return { ok: false, error: deny(refusal.status, code, refusal.message, where, { "www-authenticate": wwwAuthenticate }) };
   });
 }
 

@@ -10,9 +10,9 @@
  * and WebCrypto): a token and its other spelling are one token here. A miss looks the other
  * spelling up before the token is verified again, so the two never hold separate verdicts.
  */
-import type { CompiledJwt } from "../../snapshot/types.ts";
+import type { CompiledJwt } from "./compile.ts";
 import { BoundedMap } from "../../lib/bounded-map.ts";
-import type { IdentityResult } from "../../authz/identity.ts";
+import type { Pass } from "../feature.ts";
 import { parseStrictJsonObject } from "./strict-json.ts";
 
 export interface CachedToken {
@@ -23,7 +23,7 @@ export interface CachedToken {
   readonly provider: number;
   readonly claims: Readonly<Record<string, unknown>>;
   /** What the jwt phase passes on when this is the request's first token, built once. */
-  readonly passed: { readonly ok: true; readonly value: IdentityResult };
+  readonly passed: { readonly ok: true; readonly value: Pass };
   /** Epoch ms after which the entry is no longer used. */
   readonly validUntil: number;
 }

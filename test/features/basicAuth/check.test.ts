@@ -4,6 +4,8 @@
  * per policy and username.
  */
 import { afterAll, describe, expect, it } from "vitest";
+import { compiledOf } from "../../../controller/features/feature.ts";
+import { basicAuth } from "../../../controller/features/basicAuth/index.ts";
 import { Passwords } from "../../../controller/features/basicAuth/check.ts";
 import { BcryptPool } from "../../../controller/features/basicAuth/bcrypt-pool.ts";
 import { aliceKeyPolicy, gatewayWithRoute } from "../../support/manifests.ts";
@@ -104,7 +106,7 @@ describe("unknown usernames", () => {
   it("are compared against a hash of the table's highest cost, on the same pool", async () => {
     const pool = new BcryptPool({ size: 1 });
     const d = withPasswords(`dave:${DAVE}\ncarol:${CAROL}`, pool);
-    expect(d.result.snapshot.policies["apps/basic"]!.basicAuth!.unknownUser).toMatchObject({
+    expect(compiledOf(d.result.snapshot.policies["apps/basic"]!.features, basicAuth)!.unknownUser).toMatchObject({
       kind: "bcrypt",
       hash: expect.stringMatching(/^\$2b\$12\$/),
     });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { generateKeyPairSync, sign as nodeSign, verify } from "node:crypto";
 import { otherEcdsaSpelling, TokenCache } from "../../../controller/features/jwt/token-cache.ts";
-import type { CompiledJwt } from "../../../controller/snapshot/types.ts";
+import type { CompiledJwt } from "../../../controller/features/jwt/compile.ts";
 
 const configA = { providers: [], optional: false } as unknown as CompiledJwt;
 const configB = { providers: [], optional: false } as unknown as CompiledJwt;
