@@ -199,16 +199,16 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   };
 }
 
-/** Remote JWKS in use, one per URI; the shortest cache duration asked for wins. */
+/** Remote JWKS in use, one per cache key (the key store merges their durations). */
 function remoteJwksOf(policies: Readonly<Record<string, CompiledPolicy>>): JwksSource[] {
-  const byUri = new Map<string, JwksSource & { kind: "remote" }>();
+  const byKey = new Map<string, JwksSource>();
   for (const policy of Object.values(policies)) {
     for (const provider of policy.jwt?.providers ?? []) {
       const s = provider.jwks;
       if (s.kind !== "remote") continue;
-      const seen = byUri.get(s.uri);
-      if (seen === undefined || s.cacheDurationMs < seen.cacheDurationMs) byUri.set(s.uri, s);
+      const seen = byKey.get(s.cacheKey);
+      if (seen === undefined || (seen.kind === "remote" && s.cacheDurationMs < seen.cacheDurationMs)) byKey.set(s.cacheKey, s);
     }
   }
-  return [...byUri.keys()].sort().map((uri) => byUri.get(uri)!);
+  return [...byKey.keys()].sort().map((key) => byKey.get(key)!);
 }
