@@ -4,7 +4,8 @@
  * strictly, so a typo is an error on the policy instead of a silently ignored (and so open) rule.
  */
 import { z } from "zod";
-import { LabelSelectorSchema } from "./meta.ts";
+import { OIDCSchema } from "../features/oidc/spec.ts";
+import { LabelSelectorSchema, type SecretRefSchema } from "./meta.ts";
 
 export const SECURITY_POLICY_GROUP = "gateway.envoyproxy.io";
 export const SECURITY_POLICY_VERSION = "v1alpha1";
@@ -38,30 +39,18 @@ const TargetSelectorSchema = LabelSelectorSchema.extend({
 }).strict();
 export type PolicyTargetSelector = z.infer<typeof TargetSelectorSchema>;
 
-/** Gateway API SecretObjectReference. */
-export const SecretRefSchema = z
-  .object({
-    group: z.string().optional(),
-    kind: z.string().optional(),
-    name: z.string().min(1),
-    namespace: z.string().min(1).optional(),
-  })
-  .strict();
 export type SecretRef = z.infer<typeof SecretRefSchema>;
 
-/** Gateway API Duration: 1 to 4 groups of up to 5 digits with h, m, s or ms. */
-export const GatewayDurationSchema = z.string().regex(/^([0-9]{1,5}(h|m|s|ms)){1,4}$/, "not a Gateway API duration such as 300s or 1h30m");
-
-/** Milliseconds of a Gateway API Duration ("1h30m", "300s", "500ms"); the schema checked its form. */
-export function parseGatewayDuration(text: string): number {
-  const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
-  let total = 0;
-  for (const [, n, u] of text.matchAll(/([0-9]+)(ms|h|m|s)/g)) total += Number(n) * unit[u!]!;
-  return total;
-}
-
 /** Features of the API that Portcullis accepts in a manifest but does not enforce yet. */
-export const NOT_YET_ENFORCED = ["oidc", "extAuth", "mergeType"] as const;
+export const NOT_YET_ENFORCED = ["oidc", "extAuth"] as const;
+
+/**
+ * How a route policy merges into its closest parent policy (Envoy Gateway's MergeType; see
+ * compile/merge.ts). `Replace`, valid for other Envoy Gateway policies, is not for a SecurityPolicy.
+ */
+const MergeTypeSchema = z.enum(["StrategicMerge", "JSONMerge"], {
+  error: "must be StrategicMerge or JSONMerge (Replace is not a valid mergeType for a SecurityPolicy)",
+});
 
 /**
  * The spec fields that are not features: what the policy targets, and what is not enforced yet.
@@ -72,9 +61,9 @@ export const SecurityPolicyBaseSchema = z
     targetRef: TargetRefSchema.optional(),
     targetRefs: z.array(TargetRefSchema).optional(),
     targetSelectors: z.array(TargetSelectorSchema).optional(),
-    oidc: z.unknown().optional(),
+    oidc: OIDCSchema.optional(),
     extAuth: z.unknown().optional(),
-    mergeType: z.unknown().optional(),
+    mergeType: MergeTypeSchema.optional(),
   })
   .strict();
 /** A validated spec: its targets and pending fields typed, each feature's field read by the feature. */

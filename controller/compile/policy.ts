@@ -6,6 +6,7 @@ import { compiledOf, type CompileContext, type ConfiguredFeature } from "../feat
 import { FEATURES, SecurityPolicySpecSchema } from "../features/index.ts";
 import { fail, ok, type Result } from "../lib/result.ts";
 import type { CompiledPolicy } from "../snapshot/types.ts";
+import { featureOwner, mergeSpecs } from "./merge.ts";
 import type { References } from "./references.ts";
 import { everyTargetIn, lenientTargets, resolveTargets, type MissingTarget, type Target, type TargetIndex } from "./targets.ts";
 
@@ -16,6 +17,11 @@ export interface AnalysedPolicy {
   readonly missing: readonly MissingTarget[];
   /** What the policy holds that can never work though it is enforced (a key no request can carry); reported as a Warning condition. */
   readonly warnings: readonly string[];
+  /**
+   * The validated spec, when the policy's only problems (if any) are in its features: a policy with
+   * `mergeType` is compiled again merged into each parent policy, and the merge may resolve them.
+   */
+  readonly spec: SecurityPolicySpec | undefined;
 }
 
 export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs: References): AnalysedPolicy {
@@ -32,6 +38,7 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
       targets: resolution.targets,
       missing: resolution.missing,
       warnings: [],
+      spec: undefined,
     };
   }
   const spec = parsed.data;
@@ -45,6 +52,7 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
     targets: resolution.targets,
     missing: resolution.missing,
     warnings: [],
+    spec: undefined,
   });
 
   if (spec.targetRef !== undefined && spec.targetRefs !== undefined) {
@@ -55,20 +63,59 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
       `spec: targets ${resolution.unsupported.join(", ")} are not supported; Portcullis enforces policies on Gateways, HTTPRoutes and GRPCRoutes`,
     );
   }
+  const mergeTargets = spec.mergeType === undefined ? [] : targetKinds(spec).filter((k) => !MERGEABLE_TARGET_KINDS.has(k));
+  if (mergeTargets.length > 0) {
+    return invalidFor(
+      `spec.mergeType: only a policy that targets routes merges into a parent policy; it also targets ${mergeTargets.join(", ")}`,
+    );
+  }
+  const namespace = source.metadata.namespace;
+  const { compiled, warnings } = compileSpec(id, spec, () => namespace, refs);
+  return { source, compiled, targets: resolution.targets, missing: resolution.missing, warnings, spec };
+}
+
+/** Target kinds a policy with `mergeType` may name (Envoy Gateway's CRD rule: xRoutes only). */
+const MERGEABLE_TARGET_KINDS: ReadonlySet<string> = new Set(["HTTPRoute", "GRPCRoute", "TCPRoute"]);
+
+function targetKinds(spec: SecurityPolicySpec): string[] {
+  const refs = spec.targetRef === undefined ? (spec.targetRefs ?? []) : [spec.targetRef];
+  return [...new Set([...refs.map((r) => r.kind), ...(spec.targetSelectors ?? []).map((s) => s.kind)])];
+}
+
+/**
+ * What a route policy with `mergeType` (`child`) enforces under the parent policy `parent`: their
+ * specs merged (merge.ts), validated and compiled as one policy, each feature's references
+ * resolved in the namespace of the policy it comes from. Its id names both. Invalid when the
+ * parent's spec is, or when the merged policy is (validation runs on the merged policy only, so a
+ * jwt principal may name the parent's provider).
+ */
+export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, refs: References): CompiledPolicy {
+  const id = `${child.compiled.id} merged into ${parent.compiled.id}`;
+  const childSpec = child.spec!;
+  if (parent.spec === undefined) {
+    return invalid(id, `merges into SecurityPolicy ${parent.compiled.id}, which is invalid: ${parent.compiled.invalid}`);
+  }
+  const parsed = SecurityPolicySpecSchema.safeParse(mergeSpecs(parent.spec, childSpec, childSpec.mergeType!));
+  if (!parsed.success) return invalid(id, `merged with SecurityPolicy ${parent.compiled.id}: ${describeIssues(parsed.error, "spec")}`);
+  const namespaces = { child: child.source.metadata.namespace, parent: parent.source.metadata.namespace };
+  return compileSpec(id, parsed.data, (feature) => namespaces[featureOwner(childSpec, feature)], refs).compiled;
+}
+
+/** A valid spec's features compiled; features Portcullis does not enforce yet make it invalid (denying, never open). */
+function compileSpec(
+  id: string,
+  spec: SecurityPolicySpec,
+  namespaceOf: (field: string) => string,
+  refs: References,
+): { compiled: CompiledPolicy; warnings: readonly string[] } {
   const pending = NOT_YET_ENFORCED.filter((f) => spec[f] !== undefined);
   if (pending.length > 0) {
-    // Not enforced must not mean open: the policy is Invalid and its routes are denied.
-    return invalidFor(`spec.${pending.join(", spec.")}: not supported by Portcullis yet; requests governed by this policy are denied`);
+    const reason = `spec.${pending.join(", spec.")}: not supported by Portcullis yet; requests governed by this policy are denied`;
+    return { compiled: invalid(id, reason), warnings: [] };
   }
-  const features = compileFeatures(spec, source.metadata.namespace, refs);
-  if (!features.ok) return invalidFor(features.error);
-  return {
-    source,
-    compiled: { id, invalid: undefined, ...features.value },
-    targets: resolution.targets,
-    missing: resolution.missing,
-    warnings: features.warnings ?? [],
-  };
+  const features = compileFeatures(spec, namespaceOf, refs);
+  if (!features.ok) return { compiled: invalid(id, features.error), warnings: [] };
+  return { compiled: { id, invalid: undefined, ...features.value }, warnings: features.warnings ?? [] };
 }
 
 /**
@@ -80,25 +127,33 @@ function unreadableTargets(source: SecurityPolicy, reason: string, targets: Targ
   const { namespace } = source.metadata;
   const resolution = everyTargetIn(namespace, targets);
   const why = `${reason}; which objects it targets cannot be read, so it is applied (denying) to every Gateway and HTTPRoute of namespace ${namespace}`;
-  return { source, compiled: invalid(keyOf(source.metadata), why), targets: resolution.targets, missing: [], warnings: [] };
+  return {
+    source,
+    compiled: invalid(keyOf(source.metadata), why),
+    targets: resolution.targets,
+    missing: [],
+    warnings: [],
+    spec: undefined,
+  };
 }
 
 /**
- * Each feature the spec configures, compiled in the list's order. The first feature with problems
- * makes the policy invalid; the headers every feature may set upstream are the policy's managed ones.
+ * Each feature the spec configures, compiled in the list's order, its references resolved in
+ * `namespaceOf(field)`. The first feature with problems makes the policy invalid; the headers every
+ * feature may set upstream are the policy's managed ones.
  */
 function compileFeatures(
   spec: SecurityPolicySpec,
-  namespace: string,
+  namespaceOf: (field: string) => string,
   refs: References,
 ): Result<Pick<CompiledPolicy, "features" | "managedHeaders">, string> {
   const features: ConfiguredFeature[] = [];
   const warnings: string[] = [];
-  const context: CompileContext = { namespace, refs, compiled: (feature) => compiledOf(features, feature) };
+  const compiled: CompileContext["compiled"] = (feature) => compiledOf(features, feature);
   for (const feature of FEATURES) {
     const fieldSpec = spec[feature.field];
     if (fieldSpec === undefined) continue;
-    const result = feature.compile(fieldSpec, context);
+    const result = feature.compile(fieldSpec, { namespace: namespaceOf(feature.field), refs, compiled });
     if (!result.ok) return fail(result.error.join("; "));
     features.push({ feature, compiled: result.value });
     warnings.push(...(result.warnings ?? []));

@@ -83,7 +83,7 @@ function render(decision: Decision): WireResponse {
   // A CORS preflight answered by Portcullis: no body, only the Access-Control-* headers.
   if (decision.status === 204) return wireResponse(204, { ...decision.responseHeaders }, "");
   const denial = denialContent(decision);
-  return wireResponse(decision.status, denial.headers, denial.body);
+  return wireResponse(decision.status, denial.headers, denial.body, decision.cookies);
 }
 
 /** A denial's response headers and body: the decision's own body as it is, else the generic JSON one. */
@@ -120,8 +120,9 @@ function denialBody(decision: Decision): string {
   return JSON.stringify({ code: decision.code, message });
 }
 
-function wireResponse(status: number, headers: Record<string, string>, body: string): WireResponse {
+function wireResponse(status: number, headers: Record<string, string>, body: string, cookies: readonly string[] = []): WireResponse {
   const rawHeaders = Object.entries(headers).flatMap(([name, value]) => [name, utf8Bytes(value)]);
+  for (const cookie of cookies) rawHeaders.push("set-cookie", cookie);
   rawHeaders.push("content-length", String(Buffer.byteLength(body)));
   return { status, headers, body, rawHeaders };
 }

@@ -1,8 +1,7 @@
 /** Compiles `apiKeyAuth`: the credential Secrets become a digest index of client ids. */
 import { hash } from "node:crypto";
 import { z } from "zod";
-import { PORTCULLIS_ANNOTATION_PREFIX, type ObjectMeta } from "../../api/meta.ts";
-import { SecretRefSchema } from "../../api/securitypolicy.ts";
+import { PORTCULLIS_ANNOTATION_PREFIX, SecretRefSchema, type ObjectMeta } from "../../api/meta.ts";
 import { upstreamHeaderName } from "../../lib/headers.ts";
 import { ok, problem, type Result } from "../../lib/result.ts";
 import type { CredentialSource } from "../../snapshot/types.ts";

@@ -1,6 +1,6 @@
 /** Compiles `basicAuth`: the users Secret's `.htpasswd` into a username → hash table. */
 import { z } from "zod";
-import { SecretRefSchema } from "../../api/securitypolicy.ts";
+import { SecretRefSchema } from "../../api/meta.ts";
 import { upstreamHeaderName } from "../../lib/headers.ts";
 import { ok, problem, type Result } from "../../lib/result.ts";
 import type { CompileContext } from "../feature.ts";

@@ -6,7 +6,7 @@
  * "*"; expose headers joined as written; max age in whole seconds.
  */
 import { z } from "zod";
-import { GatewayDurationSchema, parseGatewayDuration } from "../../api/securitypolicy.ts";
+import { GatewayDurationSchema, parseGatewayDuration } from "../../api/meta.ts";
 import { ok, problem, type Result } from "../../lib/result.ts";
 
 /** Envoy Gateway's CORS (api/v1alpha1/cors_types.go). */

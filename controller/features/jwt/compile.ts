@@ -1,8 +1,8 @@
 /** Compiles `jwt`: providers with their key sources, claim headers and token locations. */
 import { z } from "zod";
-import { GatewayDurationSchema, parseGatewayDuration } from "../../api/securitypolicy.ts";
+import { GatewayDurationSchema, parseGatewayDuration } from "../../api/meta.ts";
 import type { References } from "../../compile/references.ts";
-import type { JwksSource } from "../../keys/types.ts";
+import { remoteJwksSource, type JwksSource } from "../../keys/types.ts";
 import { redactUri } from "../../keys/uri.ts";
 import { upstreamHeaderName } from "../../lib/headers.ts";
 import { ok, problem, type Result } from "../../lib/result.ts";
@@ -158,7 +158,7 @@ function compileJwks(p: JWTProviderSpec, field: string, namespace: string, refs:
     const cacheDurationMs =
       p.remoteJWKS.cacheDuration === undefined ? DEFAULT_JWKS_CACHE_MS : parseGatewayDuration(p.remoteJWKS.cacheDuration);
     if (cacheDurationMs < 1000) return problem(`${field}.remoteJWKS.cacheDuration: must be at least 1s`);
-    return { ok: true, value: { kind: "remote", uri: url.href, cacheDurationMs } };
+    return ok(remoteJwksSource(url.href, cacheDurationMs));
   }
   const local = p.localJWKS!;
   let text: string;
