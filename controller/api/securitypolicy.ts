@@ -4,7 +4,8 @@
  * strictly, so a typo is an error on the policy instead of a silently ignored (and so open) rule.
  */
 import { z } from "zod";
-import { LabelSelectorSchema } from "./meta.ts";
+import { OIDCSchema } from "../features/oidc/spec.ts";
+import { GatewayDurationSchema, LabelSelectorSchema, SecretRefSchema } from "./meta.ts";
 
 export const SECURITY_POLICY_GROUP = "gateway.envoyproxy.io";
 export const SECURITY_POLICY_VERSION = "v1alpha1";
@@ -38,15 +39,6 @@ const TargetSelectorSchema = LabelSelectorSchema.extend({
 }).strict();
 export type PolicyTargetSelector = z.infer<typeof TargetSelectorSchema>;
 
-/** Gateway API SecretObjectReference. */
-const SecretRefSchema = z
-  .object({
-    group: z.string().optional(),
-    kind: z.string().optional(),
-    name: z.string().min(1),
-    namespace: z.string().min(1).optional(),
-  })
-  .strict();
 export type SecretRef = z.infer<typeof SecretRefSchema>;
 
 const ExtractFromSchema = z
@@ -66,9 +58,6 @@ const APIKeyAuthSchema = z
   })
   .strict();
 export type APIKeyAuthSpec = z.infer<typeof APIKeyAuthSchema>;
-
-/** Gateway API Duration: 1 to 4 groups of up to 5 digits with h, m, s or ms. */
-export const GatewayDurationSchema = z.string().regex(/^([0-9]{1,5}(h|m|s|ms)){1,4}$/, "not a Gateway API duration such as 300s or 1h30m");
 
 const RemoteJWKSSchema = z
   .object({
@@ -198,7 +187,15 @@ const CORSSchema = z
 export type CORSSpec = z.infer<typeof CORSSchema>;
 
 /** Features of the API that Portcullis accepts in a manifest but does not enforce yet. */
-export const NOT_YET_ENFORCED = ["oidc", "extAuth", "mergeType"] as const;
+export const NOT_YET_ENFORCED = ["oidc", "extAuth"] as const;
+
+/**
+ * How a route policy merges into its closest parent policy (Envoy Gateway's MergeType; see
+ * compile/merge.ts). `Replace`, valid for other Envoy Gateway policies, is not for a SecurityPolicy.
+ */
+const MergeTypeSchema = z.enum(["StrategicMerge", "JSONMerge"], {
+  error: "must be StrategicMerge or JSONMerge (Replace is not a valid mergeType for a SecurityPolicy)",
+});
 
 export const SecurityPolicySpecSchema = z
   .object({
@@ -210,9 +207,9 @@ export const SecurityPolicySpecSchema = z
     basicAuth: BasicAuthSchema.optional(),
     authorization: AuthorizationSchema.optional(),
     cors: CORSSchema.optional(),
-    oidc: z.unknown().optional(),
+    oidc: OIDCSchema.optional(),
     extAuth: z.unknown().optional(),
-    mergeType: z.unknown().optional(),
+    mergeType: MergeTypeSchema.optional(),
   })
   .strict();
 export type SecurityPolicySpec = z.infer<typeof SecurityPolicySpecSchema>;

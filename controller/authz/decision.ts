@@ -21,6 +21,13 @@ export type DecisionCode =
   | "identity_unforwardable"
   | "cors_preflight"
   | "cors_origin"
+  | "oidc_login"
+  | "oidc_callback"
+  | "oidc_callback_refused"
+  | "oidc_refresh"
+  | "oidc_logout"
+  | "oidc_unauthenticated"
+  | "oidc_unavailable"
   | "not_ready"
   | "request_invalid"
   | "internal_error";
@@ -50,6 +57,8 @@ export interface Decision {
   readonly removeHeaders: readonly string[];
   /** Headers for the client's response: the denial's (WWW-Authenticate), or CORS headers on allow. */
   readonly responseHeaders: Readonly<Record<string, string>>;
+  /** Set-Cookie lines for the client's response, one cookie each (oidc's login and session cookies). */
+  readonly cookies?: readonly string[] | undefined;
 }
 
 export function deny(
