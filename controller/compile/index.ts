@@ -7,6 +7,7 @@
 import { keyOf, compareAge } from "../api/meta.ts";
 import type { Resources } from "../api/resources.ts";
 import type { PolicyStatus } from "../api/status.ts";
+import type { GeoIPDatabase } from "../geoip/database.ts";
 import type { JwksSource } from "../keys/types.ts";
 import { deepFreeze } from "../snapshot/freeze.ts";
 import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
@@ -24,6 +25,8 @@ export interface CompileOptions {
   readonly controllerName: string;
   /** GatewayClass names whose Gateways are served; empty serves every Gateway. */
   readonly gatewayClasses: readonly string[];
+  /** The `--geoip-database` files, in flag order (read before compiling; none: `clientIPGeoLocations` is Invalid). */
+  readonly geoipDatabases?: readonly GeoIPDatabase[];
 }
 
 export interface CompileResult {
