@@ -19,7 +19,7 @@ const exampleValues = (f: string) => parse(readFileSync(join(CHART, "examples", 
 export const CLUSTER_RULES = [
   {
     apiGroups: ["gateway.networking.k8s.io"],
-    resources: ["gateways", "httproutes", "grpcroutes", "gatewayclasses", "referencegrants", "listenersets"],
+    resources: ["gateways", "httproutes", "grpcroutes", "gatewayclasses", "referencegrants", "listenersets", "backendtlspolicies"],
     verbs: ["get", "list", "watch"],
   },
   { apiGroups: ["gateway.networking.x-k8s.io"], resources: ["xlistenersets"], verbs: ["get", "list", "watch"] },
