@@ -24,7 +24,7 @@ const CLUSTER_SCOPED_RULES = [
 const NAMESPACED_RULES = [
   {
     apiGroups: ["gateway.networking.k8s.io"],
-    resources: ["gateways", "httproutes", "grpcroutes", "referencegrants", "listenersets"],
+    resources: ["gateways", "httproutes", "grpcroutes", "referencegrants", "listenersets", "backendtlspolicies"],
     verbs: ["get", "list", "watch"],
   },
   { apiGroups: ["gateway.networking.x-k8s.io"], resources: ["xlistenersets"], verbs: ["get", "list", "watch"] },

@@ -72,7 +72,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{/* What Portcullis reads and writes in a namespace it watches: everything a policy can refer to, SecurityPolicy status and Events. */}}
 {{- define "portcullis.namespacedRules" -}}
 - apiGroups: [gateway.networking.k8s.io]
-  resources: [gateways, httproutes, grpcroutes, referencegrants, listenersets]
+  resources: [gateways, httproutes, grpcroutes, referencegrants, listenersets, backendtlspolicies]
   verbs: [get, list, watch]
 - apiGroups: [gateway.networking.x-k8s.io]
   resources: [xlistenersets]

@@ -20,6 +20,7 @@ const WATCHED = [
   { kind: "ReferenceGrant", apiVersion: "gateway.networking.k8s.io/v1beta1", plural: "referencegrants" },
   { kind: "ListenerSet", apiVersion: "gateway.networking.k8s.io/v1", plural: "listenersets", optional: true },
   { kind: "XListenerSet", apiVersion: "gateway.networking.x-k8s.io/v1alpha1", plural: "xlistenersets", optional: true },
+  { kind: "BackendTLSPolicy", apiVersion: "gateway.networking.k8s.io/v1", plural: "backendtlspolicies", optional: true },
   { kind: "Namespace", apiVersion: "v1", plural: "namespaces", clusterScoped: true },
   { kind: "Secret", apiVersion: "v1", plural: "secrets", referenced: "secrets" },
   { kind: "ConfigMap", apiVersion: "v1", plural: "configmaps", referenced: "configMaps" },

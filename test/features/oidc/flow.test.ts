@@ -39,6 +39,7 @@ function secrets(clientSecret: string): References {
       },
     }),
     configMap: () => ({ ok: false, error: "none" }),
+    backendTLSPolicy: () => undefined,
     used: () => ({ secrets: [], configMaps: [] }),
     jwks: () => ({ ok: false, error: "none" }) as never,
   };
