@@ -8,7 +8,7 @@
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { cidrSet } from "./compile/cidr.ts";
+import { cidrSet } from "./lib/cidr.ts";
 
 export const DEFAULT_CONTROLLER_NAME = "portcullis.io/gateway-controller";
 
