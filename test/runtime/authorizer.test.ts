@@ -3,7 +3,7 @@
 // header value or a credential.
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { Passwords } from "../../controller/authz/basicauth.ts";
+import { Passwords } from "../../controller/features/basicAuth/check.ts";
 import { CheckMemo } from "../../controller/authz/check-memo.ts";
 import { clientAddressDetection } from "../../controller/authz/client-address.ts";
 import type { AuthzRequest } from "../../controller/authz/request.ts";
