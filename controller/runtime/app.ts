@@ -62,6 +62,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     onNoPolicy: config.onNoPolicy,
     passwords,
     recentDenials,
+    auditAllowedSampleRate: config.auditAllowedSampleRate,
     clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
   });
   let stopping = false;
