@@ -23,4 +23,6 @@ export interface CheckContext {
   readonly onNoPolicy?: "allow" | "deny";
   /** How the client address for `clientCIDRs` rules and CEL's `source.address` is determined. */
   readonly clientAddress: ClientAddressDetection;
+  /** A number in [0, 1): csrf's shadow-mode draw (Math.random unless a test fixes it). */
+  readonly random?: () => number;
 }

@@ -10,10 +10,11 @@ import { apiKeyAuth } from "./apiKeyAuth/index.ts";
 import { authorization } from "./authorization/index.ts";
 import { basicAuth } from "./basicAuth/index.ts";
 import { cors } from "./cors/index.ts";
+import { csrf } from "./csrf/index.ts";
 import type { Feature } from "./feature.ts";
 import { jwt } from "./jwt/index.ts";
 
-export const FEATURES: readonly Feature[] = [cors, apiKeyAuth, basicAuth, jwt, authorization];
+export const FEATURES: readonly Feature[] = [cors, csrf, apiKeyAuth, basicAuth, jwt, authorization];
 
 /**
  * The SecurityPolicy spec: targets and pending fields (api/securitypolicy.ts) plus each feature's

@@ -41,13 +41,13 @@ export interface CompiledCors {
  * the host is "*", a name, or "*." and a name. Written without nested repetition so that it runs in
  * linear time (the CRD's own spelling backtracks exponentially on a long invalid host).
  */
-const ORIGIN = /^(?:\*|[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:\*|(?:\*\.)?[\w-]+(?:\.[\w-]+)*)(?::\d{1,5})?)$/;
+export const ORIGIN = /^(?:\*|[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:\*|(?:\*\.)?[\w-]+(?:\.[\w-]+)*)(?::\d{1,5})?)$/;
 const MAX_ORIGIN_LENGTH = 253;
 /** An origin whose host is only a wildcard: it matches every site of its scheme (or every site at all). */
 const EVERY_SITE = /^(?:\*|[^:]+:\/\/\*(?::\d+)?)$/;
 
 /** A wildcard origin as the full-match expression Envoy Gateway builds: metacharacters literal, `*` any text. */
-function originPattern(origin: string): RegExp {
+export function originPattern(origin: string): RegExp {
   return new RegExp(`^${origin.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
 }
 
