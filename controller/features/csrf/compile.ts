@@ -44,7 +44,7 @@ export function compileCsrf(spec: CSRFSpec): Result<CompiledCsrf> {
   for (const [i, o] of origins.entries()) {
     if (o.length > 253 || !ORIGIN.test(o)) {
       return problem(
-        `csrf.additionalOrigins[${i}]: ${JSON.stringify(o.slice(0, 80))} is not an origin such as https://app.example.com, https://*.example.com or *`,
+        `additionalOrigins[${i}]: ${JSON.stringify(o.slice(0, 80))} is not an origin such as https://app.example.com, https://*.example.com or *`,
       );
     }
   }
