@@ -187,7 +187,7 @@ const CORSSchema = z
 export type CORSSpec = z.infer<typeof CORSSchema>;
 
 /** Features of the API that Portcullis accepts in a manifest but does not enforce yet. */
-export const NOT_YET_ENFORCED = ["oidc", "extAuth", "mergeType"] as const;
+export const NOT_YET_ENFORCED = ["extAuth", "mergeType"] as const;
 
 export const SecurityPolicySpecSchema = z
   .object({

@@ -7,13 +7,15 @@
  *                       and the request is allowed only if every one allows (DESIGN §0). When the
  *                       proxy names the route it selected, any other match is a route_mismatch
  *   2. cors preflight — answered here (204, as Envoy's cors filter would), before any credential is asked for
- *   3. identity       — every configured method must pass: apiKeyAuth, basicAuth, jwt
+ *   3. identity       — every configured method must pass: apiKeyAuth, basicAuth, oidc, jwt (Envoy Gateway's filter order)
  *   4. authorization  — rules over the request and the identities (first match wins, default Deny)
  *   5. response       — headers to set upstream; every header a policy on a route to the same upstream
  *                       may set is stripped from the client's request, so a client can never supply
  *                       its own x-user-id
  * Fail closed: no route → deny (unless configured otherwise), invalid policy → 403, never a 5xx.
  */
+import { checkOidc } from "../features/oidc/flow.ts";
+import type { OidcProviders } from "../features/oidc/provider.ts";
 import type { KeyStore } from "../keys/types.ts";
 import { findRoutes } from "../snapshot/route-index.ts";
 import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts";
@@ -52,6 +54,8 @@ export interface CheckContext {
   readonly onNoPolicy?: "allow" | "deny";
   /** How the client address for `clientCIDRs` rules and CEL's `source.address` is determined. */
   readonly clientAddress: ClientAddressDetection;
+  /** The OpenID providers of `oidc` policies; absent: every oidc request is refused (403 oidc_unavailable). */
+  readonly oidc?: OidcProviders | undefined;
 }
 
 /**
@@ -221,6 +225,7 @@ type Phase = (
 const PHASES: readonly Phase[] = [
   (policy, req, where, ctx) => (policy.apiKey === undefined ? undefined : checkApiKey(policy.apiKey, req, where, ctx.memo)),
   (policy, req, where, ctx) => (policy.basicAuth === undefined ? undefined : checkBasicAuth(policy.basicAuth, req, where, ctx.passwords)),
+  (policy, req, where, ctx) => (policy.oidc === undefined ? undefined : checkOidc(policy.oidc, req, where, ctx)),
   (policy, req, where, ctx) => (policy.jwt === undefined ? undefined : checkJwt(policy.jwt, req, where, ctx)),
 ];
 

@@ -7,6 +7,7 @@ import { compileApiKey, type FeatureResult } from "./apikey.ts";
 import { compileAuthorization } from "./authorization.ts";
 import { compileBasicAuth } from "./basicauth.ts";
 import { compileCors } from "./cors.ts";
+import { compileOidc } from "../features/oidc/compile.ts";
 import { compileJwt } from "./jwt.ts";
 import type { References } from "./references.ts";
 import { everyTargetIn, lenientTargets, resolveTargets, type MissingTarget, type Target, type TargetIndex } from "./targets.ts";
@@ -62,7 +63,7 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
     // Not enforced must not mean open: the policy is Invalid and its routes are denied.
     return fail(`spec.${pending.join(", spec.")}: not supported by Portcullis yet; requests governed by this policy are denied`);
   }
-  const features = compileFeatures(spec, source.metadata.namespace, refs);
+  const features = compileFeatures(spec, source.metadata, refs);
   if (!features.ok) return fail(features.error);
   return {
     source,
@@ -87,13 +88,16 @@ function unreadableTargets(source: SecurityPolicy, reason: string, targets: Targ
 
 type Features = Omit<CompiledPolicy, "id" | "invalid">;
 
-function compileFeatures(spec: SecurityPolicySpec, namespace: string, refs: References): FeatureResult<Features> {
+function compileFeatures(spec: SecurityPolicySpec, meta: { namespace: string; name: string }, refs: References): FeatureResult<Features> {
+  const { namespace } = meta;
   const apiKey = spec.apiKeyAuth === undefined ? undefined : compileApiKey(spec.apiKeyAuth, namespace, refs);
   if (apiKey !== undefined && !apiKey.ok) return apiKey;
   const basicAuth = spec.basicAuth === undefined ? undefined : compileBasicAuth(spec.basicAuth, namespace, refs);
   if (basicAuth !== undefined && !basicAuth.ok) return basicAuth;
   const jwt = spec.jwt === undefined ? undefined : compileJwt(spec.jwt, namespace, refs);
   if (jwt !== undefined && !jwt.ok) return jwt;
+  const oidc = spec.oidc === undefined ? undefined : compileOidc(spec.oidc, meta, spec.jwt, refs);
+  if (oidc !== undefined && !oidc.ok) return oidc;
   const authorization =
     spec.authorization === undefined ? undefined : compileAuthorization(spec.authorization, jwt?.value.providers.map((p) => p.name) ?? []);
   if (authorization !== undefined && !authorization.ok) return authorization;
@@ -104,12 +108,16 @@ function compileFeatures(spec: SecurityPolicySpec, namespace: string, refs: Refe
   for (const client of Object.values(apiKey?.value.clients ?? {})) for (const h of Object.keys(client.headers)) managed.add(h);
   if (basicAuth?.value.forwardUsernameHeader !== undefined) managed.add(basicAuth.value.forwardUsernameHeader);
   for (const p of jwt?.value.providers ?? []) for (const c of p.claimToHeaders) managed.add(c.header);
+  // Authorization is every bearer's header, never removed from other routes' requests; only the ID token's own header is.
+  if (oidc?.value.forwardIDTokenHeader !== undefined && oidc.value.forwardIDTokenHeader !== "authorization")
+    managed.add(oidc.value.forwardIDTokenHeader);
   return {
     ok: true,
     value: {
       apiKey: apiKey?.value,
       basicAuth: basicAuth?.value,
       jwt: jwt?.value,
+      oidc: oidc?.value,
       authorization: authorization?.value,
       cors: cors?.value,
       managedHeaders: [...managed].sort(),
@@ -125,6 +133,7 @@ function invalid(id: string, reason: string): CompiledPolicy {
     apiKey: undefined,
     basicAuth: undefined,
     jwt: undefined,
+    oidc: undefined,
     authorization: undefined,
     cors: undefined,
     managedHeaders: [],

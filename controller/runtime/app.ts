@@ -11,6 +11,7 @@ import { closeGracefully, createHttpServer, listen } from "../server/http.ts";
 import { startGrpcServer } from "../server/grpc.ts";
 import { createMetrics, type Metrics } from "../server/metrics.ts";
 import { createAuthorizer } from "./authorizer.ts";
+import { createOidcProviders } from "../features/oidc/provider.ts";
 import { RecentDenials } from "./recent-denials.ts";
 import { Pipeline } from "./pipeline.ts";
 import { startFolderSource } from "./standalone.ts";
@@ -59,6 +60,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     passwords,
     recentDenials,
     clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
+    oidc: createOidcProviders({ logger: logger.child({ component: "oidc" }) }),
   });
   let stopping = false;
   let synced = false;

@@ -2,6 +2,7 @@
  * A readable, deterministic rendering of a snapshot: what golden files record, what the admin
  * snapshot view serves. Names credentials (client ids, key ids), never their values; JWKS URIs redacted.
  */
+import type { CompiledOidc } from "../features/oidc/compile.ts";
 import type { JwksSource } from "../keys/types.ts";
 import { redactUri } from "../keys/uri.ts";
 import type { CompiledMatch, CompiledPolicy, CompiledRule, CredentialSource, RouteEntry, Snapshot, VirtualHosts } from "./types.ts";
@@ -91,6 +92,7 @@ function summarizePolicy(p: CompiledPolicy): object {
       })),
     };
   }
+  if (p.oidc !== undefined) out.oidc = summarizeOidc(p.oidc);
   if (p.basicAuth !== undefined) {
     out.basicAuth = {
       users: p.basicAuth.usernames,
@@ -113,4 +115,26 @@ function summarizePolicy(p: CompiledPolicy): object {
   }
   if (p.managedHeaders.length > 0) out.managedHeaders = p.managedHeaders;
   return out;
+}
+
+/** What an oidc policy does, without its client secret or session key. */
+function summarizeOidc(o: CompiledOidc): object {
+  const endpoints = Object.entries(o.provider).flatMap(([k, v]) => (k === "issuer" || v === undefined ? [] : [[k, redactUri(v)]]));
+  return {
+    issuer: redactUri(o.provider.issuer),
+    ...(endpoints.length === 0 ? {} : { endpoints: Object.fromEntries(endpoints) }),
+    clientID: o.clientId,
+    scopes: o.scopes,
+    ...(o.resources.length === 0 ? {} : { resources: o.resources }),
+    redirectURL: o.redirectURL,
+    logoutPath: o.logoutPath,
+    forward: [
+      ...(o.forwardAccessToken ? ["access token in authorization"] : []),
+      ...(o.forwardIDTokenHeader === undefined ? [] : [`ID token in ${o.forwardIDTokenHeader}`]),
+    ],
+    refreshToken: o.refreshToken,
+    cookie: `${o.cookieName}${o.cookie.domain === undefined ? "" : ` domain ${o.cookie.domain}`}${o.cookie.sameSite === undefined ? "" : ` SameSite=${o.cookie.sameSite}`}`,
+    ...(o.passThrough.length === 0 ? {} : { passThrough: o.passThrough.map((m) => `${m.name} ${m.type} ${m.value}`.trim()) }),
+    ...(o.denyRedirect.length === 0 ? {} : { denyRedirect: o.denyRedirect.map((m) => `${m.name} ${m.type} ${m.value}`) }),
+  };
 }

@@ -3,6 +3,7 @@
  * a request holds one snapshot for its whole life. Key material that must be fetched (remote JWKS)
  * is not here: providers name a JwksSource and the key store holds its keys.
  */
+import type { CompiledOidc } from "../features/oidc/compile.ts";
 import type { JwksSource } from "../keys/types.ts";
 
 export interface Snapshot {
@@ -113,6 +114,7 @@ export interface CompiledPolicy {
   readonly apiKey: CompiledApiKey | undefined;
   readonly basicAuth: CompiledBasicAuth | undefined;
   readonly jwt: CompiledJwt | undefined;
+  readonly oidc: CompiledOidc | undefined;
   readonly authorization: CompiledAuthorization | undefined;
   readonly cors: CompiledCors | undefined;
   /** Lower-case names of every header this policy may set upstream; a client's own copies are always removed. */

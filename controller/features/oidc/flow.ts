@@ -37,7 +37,7 @@ import {
 
 export interface OidcContext {
   /** Provider configurations; undefined where no provider may be reached (every oidc request is then refused). */
-  readonly oidc: OidcProviders | undefined;
+  readonly oidc?: OidcProviders | undefined;
   /** Epoch milliseconds. */
   readonly now: () => number;
 }
