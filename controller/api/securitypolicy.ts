@@ -187,7 +187,15 @@ const CORSSchema = z
 export type CORSSpec = z.infer<typeof CORSSchema>;
 
 /** Features of the API that Portcullis accepts in a manifest but does not enforce yet. */
-export const NOT_YET_ENFORCED = ["extAuth", "mergeType"] as const;
+export const NOT_YET_ENFORCED = ["extAuth"] as const;
+
+/**
+ * How a route policy merges into its closest parent policy (Envoy Gateway's MergeType; see
+ * compile/merge.ts). `Replace`, valid for other Envoy Gateway policies, is not for a SecurityPolicy.
+ */
+const MergeTypeSchema = z.enum(["StrategicMerge", "JSONMerge"], {
+  error: "must be StrategicMerge or JSONMerge (Replace is not a valid mergeType for a SecurityPolicy)",
+});
 
 export const SecurityPolicySpecSchema = z
   .object({
@@ -201,7 +209,7 @@ export const SecurityPolicySpecSchema = z
     cors: CORSSchema.optional(),
     oidc: OIDCSchema.optional(),
     extAuth: z.unknown().optional(),
-    mergeType: z.unknown().optional(),
+    mergeType: MergeTypeSchema.optional(),
   })
   .strict();
 export type SecurityPolicySpec = z.infer<typeof SecurityPolicySpecSchema>;

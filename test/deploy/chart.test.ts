@@ -268,6 +268,27 @@ describe("rendered with other values", () => {
     expect(policy.spec.ingress[1].from).toBeUndefined();
   });
 
+  it("geoip: the databases' volume mounted read-only, their paths in PORTCULLIS_GEOIP_DATABASE; none without databases", () => {
+    const values = {
+      geoip: { databases: ["GeoLite2-City.mmdb", "asn/GeoLite2-ASN.mmdb"], volume: { persistentVolumeClaim: { claimName: "geoip" } } },
+    };
+    const pod = find(renderChart(values), "Deployment").spec.template.spec;
+    expect(pod.containers[0].env).toContainEqual({
+      name: "PORTCULLIS_GEOIP_DATABASE",
+      value: "/etc/portcullis/geoip/GeoLite2-City.mmdb,/etc/portcullis/geoip/asn/GeoLite2-ASN.mmdb",
+    });
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: "geoip", mountPath: "/etc/portcullis/geoip", readOnly: true });
+    expect(pod.volumes).toContainEqual({ name: "geoip", persistentVolumeClaim: { claimName: "geoip" } });
+    const plain = find(renderChart({}), "Deployment").spec.template.spec;
+    expect(plain.volumes.map((v: Obj) => v.name)).not.toContain("geoip");
+    expect(plain.containers[0].env.map((e: Obj) => e.name)).not.toContain("PORTCULLIS_GEOIP_DATABASE");
+  });
+
+  it("geoip databases without their volume fail with a message; a file that is not .mmdb is refused", () => {
+    expect(() => renderChart({ geoip: { databases: ["City.mmdb"] } })).toThrow(/geoip.databases needs geoip.volume/);
+    expect(() => renderChart({ geoip: { databases: ["City.csv"], volume: { emptyDir: {} } } })).toThrow("- geoip.databases.0");
+  });
+
   it("several gateway classes become one comma-separated PORTCULLIS_GATEWAY_CLASS (the flag's env syntax)", () => {
     const env = find(renderChart({ config: { gatewayClasses: ["a", "b"] } }), "Deployment").spec.template.spec.containers[0].env as Obj[];
     expect(env).toContainEqual({ name: "PORTCULLIS_GATEWAY_CLASS", value: "a,b" });

@@ -73,9 +73,14 @@ export interface CompiledOidc {
   readonly denyRedirect: readonly HeaderMatcher[];
 }
 
+/**
+ * `namespace`: where the Secrets are looked up; `policyId`: the policy ("namespace/name") the
+ * session key and cookie name are bound to; `jwt`: the policy's jwt, for passThroughAuthHeader.
+ */
 export function compileOidc(
   spec: OIDCSpec,
-  policy: { readonly namespace: string; readonly name: string },
+  namespace: string,
+  policyId: string,
   jwt: JWTSpec | undefined,
   refs: References,
 ): FeatureResult<CompiledOidc> {
@@ -91,13 +96,13 @@ export function compileOidc(
 
   let clientId = spec.clientID;
   if (spec.clientIDRef !== undefined) {
-    const secret = refs.secret(policy.namespace, spec.clientIDRef);
+    const secret = refs.secret(namespace, spec.clientIDRef);
     if (!secret.ok) return fail(`clientIDRef: ${secret.error}`);
     clientId = secret.value.data[CLIENT_ID_KEY];
     if (clientId === undefined || clientId === "")
       return fail(`clientIDRef: Secret ${secret.value.metadata.namespace}/${secret.value.metadata.name} has no ${CLIENT_ID_KEY} key`);
   }
-  const secret = refs.secret(policy.namespace, spec.clientSecret);
+  const secret = refs.secret(namespace, spec.clientSecret);
   if (!secret.ok) return fail(`clientSecret: ${secret.error}`);
   const clientSecret = secret.value.data[CLIENT_SECRET_KEY];
   if (clientSecret === undefined || clientSecret === "")
@@ -133,7 +138,6 @@ export function compileOidc(
     denyRedirect.push({ name: h.name.toLowerCase(), type: h.type, value: h.value, regex });
   }
 
-  const policyId = `${policy.namespace}/${policy.name}`;
   const scopes = spec.scopes ?? [];
   return {
     ok: true,
