@@ -10,6 +10,7 @@ export type Area =
   | "Client address"
   | "Headers"
   | "CORS"
+  | "OIDC"
   | "Forward-auth"
   | "Manifests"
   | "Merging"
