@@ -1,7 +1,7 @@
 /** `portcullis serve`: wires the source, the pipeline, the key store and the three ports together. */
 import type { Server } from "node:http";
 import type { Logger } from "pino";
-import { Passwords } from "../authz/basicauth.ts";
+import { Passwords } from "../features/basicAuth/check.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
 import type { CompileOptions } from "../compile/index.ts";
 import type { ServeConfig } from "../config.ts";
@@ -63,6 +63,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     onNoPolicy: config.onNoPolicy,
     passwords,
     recentDenials,
+    auditAllowedSampleRate: config.auditAllowedSampleRate,
     clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
     oidc: createOidcProviders({ logger: logger.child({ component: "oidc" }) }),
   });

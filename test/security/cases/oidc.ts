@@ -5,6 +5,8 @@
  * needs a cookie as Portcullis would make it seals one with that key, as a second replica would.
  */
 import type { Decision } from "../../../controller/authz/decision.ts";
+import { compiledOf } from "../../../controller/features/feature.ts";
+import { oidc } from "../../../controller/features/oidc/index.ts";
 import { type CookieState, seal, sessionKey, unseal } from "../../../controller/features/oidc/session.ts";
 import { loginAt } from "../../support/oidc-provider.ts";
 import type { Ctx } from "../context.ts";
@@ -20,7 +22,7 @@ function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promi
 
 /** The `web` policy's session cookie name and key, as every replica derives them. */
 function cookieOf(ctx: Ctx): { name: string; key: Buffer } {
-  const name = ctx.decider.result.snapshot.policies[WEB_POLICY]!.oidc!.cookieName;
+  const name = compiledOf(ctx.decider.result.snapshot.policies[WEB_POLICY]!.features, oidc)!.cookieName;
   return { name, key: sessionKey(ctx.op.clientSecret, WEB_POLICY) };
 }
 
