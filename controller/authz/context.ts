@@ -26,4 +26,6 @@ export interface CheckContext {
   readonly clientAddress: ClientAddressDetection;
   /** oidc's OpenID providers; absent: every oidc request is refused (403 oidc_unavailable). */
   readonly oidc?: OidcProviders | undefined;
+  /** A number in [0, 1): csrf's shadow-mode draw (Math.random unless a test fixes it). */
+  readonly random?: () => number;
 }

@@ -139,8 +139,8 @@ function unreadableTargets(source: SecurityPolicy, reason: string, targets: Targ
 
 /**
  * Each feature the spec configures, compiled in the list's order, its references resolved in
- * `namespaceOf(field)`. The first feature with problems makes the policy invalid; the headers every
- * feature may set upstream are the policy's managed ones.
+ * `namespaceOf(field)`. Any problem makes the policy invalid, and every feature's problems are
+ * reported; the headers every feature may set upstream are the policy's managed ones.
  */
 function compileFeatures(
   id: string,
@@ -150,15 +150,21 @@ function compileFeatures(
 ): Result<Pick<CompiledPolicy, "features" | "managedHeaders">, string> {
   const features: ConfiguredFeature[] = [];
   const warnings: string[] = [];
+  const problems: string[] = [];
   const compiled: CompileContext["compiled"] = (feature) => compiledOf(features, feature);
   for (const feature of FEATURES) {
     const fieldSpec = spec[feature.field];
     if (fieldSpec === undefined) continue;
-    const result = feature.compile(fieldSpec, { namespace: namespaceOf(feature.field), policy: id, spec, refs, compiled });
-    if (!result.ok) return fail(result.error.join("; "));
+    const result = feature.compile(fieldSpec, { namespace: namespaceOf(feature.field), policy: id, refs, spec, compiled });
+    if (!result.ok) {
+      problems.push(...result.error.map((p) => `${feature.label}: ${p}`));
+      continue;
+    }
     features.push({ feature, compiled: result.value });
-    warnings.push(...(result.warnings ?? []));
+    for (const w of result.warnings ?? []) warnings.push(`${feature.label}: ${w}`);
   }
+  // As Envoy Gateway joins its features' errors (errors.Join): one line each, prefixed with the feature.
+  if (problems.length > 0) return fail(problems.join("\n"));
   const managed = new Set(features.flatMap((f) => f.feature.upstreamHeaders(f.compiled)));
   return ok({ features, managedHeaders: [...managed].sort() }, warnings);
 }

@@ -64,9 +64,9 @@ export interface CompileContext {
   readonly namespace: string;
   /** The policy's id ("namespace/name"; a merged policy's names both): what a feature binds its own secrets to (oidc's cookie key). */
   readonly policy: string;
-  /** The policy's whole spec, for a feature that depends on another's configuration before that one compiles (oidc's passThroughAuthHeader reads jwt's headers). */
-  readonly spec: SecurityPolicySpec;
   readonly refs: References;
+  /** The whole validated spec (for a merged policy, the merged one): what another feature's field says, whether or not it compiles. */
+  readonly spec: SecurityPolicySpec;
   /** What a feature earlier in the list compiled for this policy; undefined when it is not configured or did not compile. */
   compiled<C>(feature: Feature<unknown, C>): C | undefined;
 }

@@ -74,9 +74,9 @@ describe("plain Envoy (envoy/envoy.yaml)", () => {
     expect(patterns(extAuthz.http_service.authorization_response.allowed_upstream_headers.patterns)).toEqual(
       ["authorization", "cookie", ...IDENTITY].sort(),
     );
-    // CORS: Origin and the preflight's request headers in, Access-Control-* out to the client.
+    // CORS: Origin and the preflight's request headers in, Access-Control-* out to the client; csrf reads Referer without an Origin.
     expect(patterns(request.allowed_headers.patterns)).toEqual(
-      expect.arrayContaining(["origin", "access-control-request-*", "x-forwarded-for"]),
+      expect.arrayContaining(["origin", "referer", "access-control-request-*", "x-forwarded-for"]),
     );
     expect(patterns(extAuthz.http_service.authorization_response.allowed_client_headers_on_success.patterns)).toEqual([
       "access-control-*",

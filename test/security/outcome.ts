@@ -10,6 +10,7 @@ export type Area =
   | "Client address"
   | "Headers"
   | "CORS"
+  | "CSRF"
   | "OIDC"
   | "Forward-auth"
   | "Manifests"

@@ -84,7 +84,8 @@ export function compileOidc(
   jwt: JWTSpec | undefined,
   refs: References,
 ): Result<CompiledOidc, string> {
-  const fail = (error: string): Result<CompiledOidc, string> => ({ ok: false, error: `oidc.${error}` });
+  // Field-relative: the caller prefixes the feature ("OIDC: clientSecret: …").
+  const fail = (error: string): Result<CompiledOidc, string> => ({ ok: false, error });
   for (const [field, url] of [
     ["provider.issuer", spec.provider.issuer],
     ["provider.authorizationEndpoint", spec.provider.authorizationEndpoint],
@@ -119,7 +120,7 @@ export function compileOidc(
     const lower = spec.forwardIDToken.header.toLowerCase();
     // Authorization is the one credential header oidc may set (as forwardAccessToken does).
     if (lower !== "authorization") {
-      const h = upstreamHeaderName(spec.forwardIDToken.header, "oidc.forwardIDToken.header");
+      const h = upstreamHeaderName(spec.forwardIDToken.header, "forwardIDToken.header");
       if (!h.ok) return { ok: false, error: h.error.join("; ") };
     }
     forwardIDTokenHeader = lower;
