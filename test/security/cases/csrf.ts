@@ -4,24 +4,15 @@
  * the destination (api.example.com) or the partner, before the key is even read; a forged,
  * missing or `null` Origin never passes.
  */
-import { gatewayWithRoute } from "../../support/manifests.ts";
+import { aliceKeyPolicy, gatewayWithRoute } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected } from "../outcome.ts";
 
-const d = decider(`${gatewayWithRoute("api.example.com", { forms: "/forms" })}---
-apiVersion: v1
-kind: Secret
-metadata: {name: keys, namespace: apps}
-stringData: {alice: alice-key}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: forms, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: forms}]
-  csrf: {additionalOrigins: ["https://partner.example.com"]}
-  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: x-client-id}
-`);
+const d = decider(
+  `${gatewayWithRoute("api.example.com", { forms: "/forms" })}---
+${aliceKeyPolicy("forms", "forms", "forwardClientIDHeader: x-client-id")}  csrf: {additionalOrigins: ["https://partner.example.com"]}
+`,
+);
 
 const REFUSED: Expected = { status: 403, code: "csrf_origin" };
 const KEY = { "x-api-key": "alice-key" };
