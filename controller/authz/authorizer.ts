@@ -11,6 +11,7 @@ import type { ClientAddressDetection } from "./client-address.ts";
 import { deny, reasonOf, type Decision } from "./decision.ts";
 import type { MaybePromise } from "./maybe-async.ts";
 import { normalizePath, type AuthzRequest } from "./request.ts";
+import type { OidcProviders } from "../features/oidc/provider.ts";
 import type { KeyStore } from "../keys/types.ts";
 import type { Snapshot } from "../snapshot/types.ts";
 import type { CheckMemo } from "./check-memo.ts";
@@ -66,6 +67,8 @@ export interface AuthorizerOptions {
   readonly clientAddress: ClientAddressDetection;
   /** basicAuth's state across snapshots; its bcrypt pool is the caller's to close. */
   readonly passwords: Passwords;
+  /** The OpenID providers of `oidc` policies. */
+  readonly oidc?: OidcProviders;
   /** Where each denial is also kept, for the admin page. */
   readonly recentDenials?: RecentDenials;
   /**
@@ -94,7 +97,10 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
   let contextOf: { published: Served; ctx: CheckContext } | undefined;
   const contextFor = (published: Served): CheckContext => {
     if (contextOf?.published !== published) {
-      contextOf = { published, ctx: { keys, memo: published.memo, passwords, now, onNoRoute, onNoPolicy, clientAddress } };
+      contextOf = {
+        published,
+        ctx: { keys, memo: published.memo, passwords, now, onNoRoute, onNoPolicy, clientAddress, oidc: options.oidc },
+      };
     }
     return contextOf.ctx;
   };

@@ -113,7 +113,7 @@ function compileSpec(
     const reason = `spec.${pending.join(", spec.")}: not supported by Portcullis yet; requests governed by this policy are denied`;
     return { compiled: invalid(id, reason), warnings: [] };
   }
-  const features = compileFeatures(spec, namespaceOf, refs);
+  const features = compileFeatures(id, spec, namespaceOf, refs);
   if (!features.ok) return { compiled: invalid(id, features.error), warnings: [] };
   return { compiled: { id, invalid: undefined, ...features.value }, warnings: features.warnings ?? [] };
 }
@@ -143,6 +143,7 @@ function unreadableTargets(source: SecurityPolicy, reason: string, targets: Targ
  * reported; the headers every feature may set upstream are the policy's managed ones.
  */
 function compileFeatures(
+  id: string,
   spec: SecurityPolicySpec,
   namespaceOf: (field: string) => string,
   refs: References,
@@ -154,7 +155,7 @@ function compileFeatures(
   for (const feature of FEATURES) {
     const fieldSpec = spec[feature.field];
     if (fieldSpec === undefined) continue;
-    const result = feature.compile(fieldSpec, { namespace: namespaceOf(feature.field), refs, spec, compiled });
+    const result = feature.compile(fieldSpec, { namespace: namespaceOf(feature.field), policy: id, refs, spec, compiled });
     if (!result.ok) {
       problems.push(...result.error.map((p) => `${feature.label}: ${p}`));
       continue;

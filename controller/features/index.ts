@@ -13,8 +13,9 @@ import { cors } from "./cors/index.ts";
 import { csrf } from "./csrf/index.ts";
 import type { Feature } from "./feature.ts";
 import { jwt } from "./jwt/index.ts";
+import { oidc } from "./oidc/index.ts";
 
-export const FEATURES: readonly Feature[] = [cors, csrf, apiKeyAuth, basicAuth, jwt, authorization];
+export const FEATURES: readonly Feature[] = [cors, csrf, apiKeyAuth, basicAuth, oidc, jwt, authorization];
 
 /**
  * The SecurityPolicy spec: targets and pending fields (api/securitypolicy.ts) plus each feature's

@@ -14,6 +14,7 @@ import { jwtCases } from "./cases/jwt.ts";
 import { listenerCases } from "./cases/listeners.ts";
 import { manifestCases } from "./cases/manifests.ts";
 import { mergeCases } from "./cases/merge.ts";
+import { oidcCases } from "./cases/oidc.ts";
 import { routingCases } from "./cases/routing.ts";
 import { describeExpected, type Area, type Case } from "./outcome.ts";
 
@@ -26,6 +27,7 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "Headers", cases: headerCases },
   { area: "CORS", cases: corsCases },
   { area: "CSRF", cases: csrfCases },
+  { area: "OIDC", cases: oidcCases },
   { area: "Forward-auth", cases: forwardAuthCases },
   { area: "Manifests", cases: manifestCases },
   { area: "Merging", cases: mergeCases },

@@ -11,6 +11,7 @@ export type Area =
   | "Headers"
   | "CORS"
   | "CSRF"
+  | "OIDC"
   | "Forward-auth"
   | "Manifests"
   | "Merging"
