@@ -10,6 +10,7 @@ import type { Decision } from "../authz/decision.ts";
 import type { MaybePromise } from "../authz/maybe-async.ts";
 import type { NormalizedRequest } from "../authz/request.ts";
 import type { References } from "../compile/references.ts";
+import type { GeoIPDatabase } from "../geoip/database.ts";
 import type { JwksSource } from "../keys/types.ts";
 import type { Ok, Problems, Result } from "../lib/result.ts";
 
@@ -62,6 +63,8 @@ export interface CompileContext {
   /** The SecurityPolicy's namespace, where its references are resolved from. */
   readonly namespace: string;
   readonly refs: References;
+  /** The `--geoip-database` files, in flag order (what `clientIPGeoLocations` rules are decided with). */
+  readonly geoipDatabases: readonly GeoIPDatabase[];
   /** What a feature earlier in the list compiled for this policy; undefined when it is not configured or did not compile. */
   compiled<C>(feature: Feature<unknown, C>): C | undefined;
 }

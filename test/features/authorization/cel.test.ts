@@ -4,15 +4,15 @@
  * evaluation error, never an allow.
  */
 import { describe, expect, it } from "vitest";
-import { CEL_INPUT_LIMIT, compileCel, measure } from "../../../controller/features/authorization/cel.ts";
+import { CEL_INPUT_LIMIT, compileCel, measure, PRINCIPAL_VARIABLES } from "../../../controller/features/authorization/cel.ts";
 
 const compiled = (source: string) => {
-  const r = compileCel(source);
+  const r = compileCel(source, PRINCIPAL_VARIABLES);
   if (!r.ok) throw new Error(`${source}: ${r.error}`);
   return r.value.evaluate;
 };
 const refusal = (source: string) => {
-  const r = compileCel(source);
+  const r = compileCel(source, PRINCIPAL_VARIABLES);
   return r.ok ? "accepted" : r.error;
 };
 const request = (path: string, headers: Record<string, string> = {}) => ({
