@@ -118,7 +118,7 @@ function compileSpec(
     const reason = `spec.${pending.join(", spec.")}: not supported by Portcullis yet; requests governed by this policy are denied`;
     return { compiled: invalid(id, reason), warnings: [] };
   }
-  const features = compileFeatures(spec, namespaceOf, refs, geoip);
+  const features = compileFeatures(id, spec, namespaceOf, refs, geoip);
   if (!features.ok) return { compiled: invalid(id, features.error), warnings: [] };
   return { compiled: { id, invalid: undefined, ...features.value }, warnings: features.warnings ?? [] };
 }
@@ -144,10 +144,11 @@ function unreadableTargets(source: SecurityPolicy, reason: string, targets: Targ
 
 /**
  * Each feature the spec configures, compiled in the list's order, its references resolved in
- * `namespaceOf(field)`. The first feature with problems makes the policy invalid; the headers every
- * feature may set upstream are the policy's managed ones.
+ * `namespaceOf(field)`. Any problem makes the policy invalid, and every feature's problems are
+ * reported; the headers every feature may set upstream are the policy's managed ones.
  */
 function compileFeatures(
+  id: string,
   spec: SecurityPolicySpec,
   namespaceOf: (field: string) => string,
   refs: References,
@@ -155,15 +156,21 @@ function compileFeatures(
 ): Result<Pick<CompiledPolicy, "features" | "managedHeaders">, string> {
   const features: ConfiguredFeature[] = [];
   const warnings: string[] = [];
+  const problems: string[] = [];
   const compiled: CompileContext["compiled"] = (feature) => compiledOf(features, feature);
   for (const feature of FEATURES) {
     const fieldSpec = spec[feature.field];
     if (fieldSpec === undefined) continue;
-    const result = feature.compile(fieldSpec, { namespace: namespaceOf(feature.field), refs, geoipDatabases, compiled });
-    if (!result.ok) return fail(result.error.join("; "));
+    const result = feature.compile(fieldSpec, { namespace: namespaceOf(feature.field), policy: id, refs, geoipDatabases, spec, compiled });
+    if (!result.ok) {
+      problems.push(...result.error.map((p) => `${feature.label}: ${p}`));
+      continue;
+    }
     features.push({ feature, compiled: result.value });
-    warnings.push(...(result.warnings ?? []));
+    for (const w of result.warnings ?? []) warnings.push(`${feature.label}: ${w}`);
   }
+  // As Envoy Gateway joins its features' errors (errors.Join): one line each, prefixed with the feature.
+  if (problems.length > 0) return fail(problems.join("\n"));
   const managed = new Set(features.flatMap((f) => f.feature.upstreamHeaders(f.compiled)));
   return ok({ features, managedHeaders: [...managed].sort() }, warnings);
 }

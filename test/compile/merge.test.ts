@@ -5,7 +5,8 @@ import { basicAuth } from "../../controller/features/basicAuth/index.ts";
 import { compiledOf, type Feature } from "../../controller/features/feature.ts";
 import { SecurityPolicySpecSchema } from "../../controller/features/index.ts";
 import { featureOwner, mergeSpecs } from "../../controller/compile/merge.ts";
-import { basicAuthAs, goldenDecider } from "../support/world.ts";
+import { aliceKeyPolicy } from "../support/manifests.ts";
+import { basicAuthAs, decider, goldenDecider } from "../support/world.ts";
 
 const spec = (s: unknown): SecurityPolicySpec => SecurityPolicySpecSchema.parse(s);
 const gatewayTarget = { targetRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", name: "gw" }] };
@@ -143,5 +144,49 @@ describe("mergeType where Envoy Gateway has open bugs", () => {
 
   it("the child's authorization without defaultAction resets the parent's Allow to Deny, as Envoy Gateway's marshalled null does", () => {
     expect(mergedFeature(authorization)?.defaultAction).toBe("Deny");
+  });
+});
+
+describe("mergeType through a ListenerSet", () => {
+  // A route attached through a ListenerSet that has no policy of its own: its parent policy is the Gateway's.
+  const world = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: apps}
+spec:
+  gatewayClassName: portcullis
+  allowedListeners: {namespaces: {from: Same}}
+  listeners: [{name: http, protocol: HTTP, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: ListenerSet
+metadata: {name: ext, namespace: apps}
+spec:
+  parentRef: {name: gw}
+  listeners: [{name: ext-http, protocol: HTTP, port: 8081}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: api, namespace: apps}
+spec:
+  parentRefs: [{group: gateway.networking.k8s.io, kind: ListenerSet, name: ext}]
+  rules: [{matches: [{path: {type: PathPrefix, value: /}}]}]
+---
+${aliceKeyPolicy("gateway-keys").replace("kind: HTTPRoute, name: api", "kind: Gateway, name: gw")}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: route-cors, namespace: apps}
+spec:
+  mergeType: StrategicMerge
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+  cors: {allowOrigins: [https://app.example.com]}
+`;
+  const decide = decider(world);
+
+  it("envoyproxy/gateway#9409 and #9411: the route policy merges into the Gateway's, which is enforced", async () => {
+    const d = await decide({ path: "/", port: 8081, gateway: "apps/gw", headers: {} });
+    expect([d.status, d.code, d.policy]).toEqual([401, "apikey_missing", "apps/route-cors merged into apps/gateway-keys"]);
+    const status = decide.result.statuses.find((s) => s.name === "route-cors")!;
+    const merged = status.ancestors.find((a) => a.ancestorRef.sectionName === "ext-http")!;
+    expect([merged.ancestorRef.kind, merged.conditions.map((c) => c.type)]).toEqual(["ListenerSet", ["Merged"]]);
   });
 });

@@ -8,6 +8,7 @@ import { availabilityCases } from "./cases/availability.ts";
 import { celCases } from "./cases/cel.ts";
 import { clientAddressCases } from "./cases/client-address.ts";
 import { corsCases } from "./cases/cors.ts";
+import { csrfCases } from "./cases/csrf.ts";
 import { forwardAuthCases } from "./cases/forward-auth.ts";
 import { geoipCases } from "./cases/geoip.ts";
 import { headerCases } from "./cases/headers.ts";
@@ -15,6 +16,7 @@ import { jwtCases } from "./cases/jwt.ts";
 import { listenerCases } from "./cases/listeners.ts";
 import { manifestCases } from "./cases/manifests.ts";
 import { mergeCases } from "./cases/merge.ts";
+import { oidcCases } from "./cases/oidc.ts";
 import { routingCases } from "./cases/routing.ts";
 import { describeExpected, type Area, type Case } from "./outcome.ts";
 
@@ -28,6 +30,8 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "CEL", cases: celCases },
   { area: "Headers", cases: headerCases },
   { area: "CORS", cases: corsCases },
+  { area: "CSRF", cases: csrfCases },
+  { area: "OIDC", cases: oidcCases },
   { area: "Forward-auth", cases: forwardAuthCases },
   { area: "Manifests", cases: manifestCases },
   { area: "Merging", cases: mergeCases },

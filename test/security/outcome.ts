@@ -12,6 +12,8 @@ export type Area =
   | "CEL"
   | "Headers"
   | "CORS"
+  | "CSRF"
+  | "OIDC"
   | "Forward-auth"
   | "Manifests"
   | "Merging"

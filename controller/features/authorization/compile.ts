@@ -1,7 +1,8 @@
 /**
  * Compiles `authorization`: rules in order, first match wins, `defaultAction` Deny unless set.
  * Everything that can be checked is checked here (CIDRs, provider names, regular expressions,
- * CEL syntax and worst-case cost), so that request time only evaluates.
+ * CEL syntax, types and worst-case cost, the GeoIP databases the geolocation fields need), so that
+ * request time only evaluates.
  */
 import { z } from "zod";
 import { fail, ok, problem, type Result } from "../../lib/result.ts";
@@ -83,6 +84,7 @@ export const AuthorizationSchema = z
   })
   .strict();
 export type AuthorizationSpec = z.infer<typeof AuthorizationSchema>;
+type RuleSpec = NonNullable<AuthorizationSpec["rules"]>[number];
 
 export interface CompiledAuthorization {
   /** What a request gets when no rule matches (Deny unless the policy says otherwise). */
@@ -129,60 +131,76 @@ export interface CompiledPrincipal {
 }
 
 export function compileAuthorization(spec: AuthorizationSpec, context: CompileContext): Result<CompiledAuthorization> {
-  const jwtProviders = context.compiled(jwt)?.providers.map((p) => p.name) ?? [];
+  // undefined when jwt is configured but has problems of its own: its providers are then not checked here.
+  const compiledJwt = context.compiled(jwt);
+  const jwtProviders =
+    compiledJwt !== undefined ? compiledJwt.providers.map((p) => p.name) : context.spec.jwt === undefined ? [] : undefined;
   const rules: CompiledRule[] = [];
+  const problems: string[] = [];
   const geoFields = new Set<GeoField>();
   for (const [i, rule] of (spec.rules ?? []).entries()) {
-    const name = rule.name ?? `rule ${i}`;
-    const field = `authorization.rules[${i}]`;
-    if (rule.principal === undefined && rule.cel === undefined) return problem(`${field}: set principal or cel`);
-    let principal: CompiledPrincipal | undefined;
-    if (rule.principal !== undefined) {
-      const compiled = compilePrincipal(rule.principal, `${field}.principal`, jwtProviders, geoFields);
-      if (!compiled.ok) return compiled;
-      principal = compiled.value;
-    }
-    let cel: CompiledCel | undefined;
-    if (rule.cel !== undefined) {
-      const compiled = compileCel(rule.cel, ENVOY_ATTRIBUTES);
-      if (!compiled.ok) return problem(`${field}.cel: ${compiled.error}`);
-      cel = compiled.value;
-    }
-    let path: CompiledRule["path"];
-    const p = rule.operation?.path;
-    if (p !== undefined) {
-      if (p.type === "RegularExpression") {
-        const regex = fullMatchRegex(p.value);
-        if (!(regex instanceof RegExp)) return problem(`${field}.operation.path: regular expression ${regex.error}`);
-        path = { type: p.type, value: p.value, regex, invert: p.invert };
-      } else {
-        if (!p.value.startsWith("/")) return problem(`${field}.operation.path: ${JSON.stringify(p.value)} does not start with /`);
-        path = { type: p.type, value: p.type === "PathPrefix" ? p.value.replace(/\/+$/, "") : p.value, invert: p.invert };
-      }
-    }
-    rules.push({
-      name,
-      action: rule.action,
-      methods: rule.operation?.methods?.map((m) => m.toUpperCase()),
-      path,
-      principal,
-      cel,
-    });
+    const compiled = compileRule(rule, i, jwtProviders, geoFields);
+    if (compiled.ok) rules.push(compiled.value);
+    else problems.push(...compiled.error);
   }
   let geo: GeoLocator | undefined;
   if (geoFields.size > 0) {
     const located = geoLocator(context.geoipDatabases, geoFields);
-    if (!located.ok) return fail(located.errors.map((e) => `authorization clientIPGeoLocations: ${e}`));
-    geo = located.value;
+    if (located.ok) geo = located.value;
+    else problems.push(...located.errors.map((e) => `clientIPGeoLocations: ${e}`));
   }
+  if (problems.length > 0) return fail(problems);
   return ok({ defaultAction: spec.defaultAction ?? "Deny", rules, geo });
+}
+
+/** One rule; `geoFields` gets the location fields its principal reads. */
+function compileRule(
+  rule: RuleSpec,
+  i: number,
+  jwtProviders: readonly string[] | undefined,
+  geoFields: Set<GeoField>,
+): Result<CompiledRule> {
+  const field = `rules[${i}]`;
+  if (rule.principal === undefined && rule.cel === undefined) return problem(`${field}: set principal or cel`);
+  let principal: CompiledPrincipal | undefined;
+  if (rule.principal !== undefined) {
+    const compiled = compilePrincipal(rule.principal, `${field}.principal`, jwtProviders, geoFields);
+    if (!compiled.ok) return compiled;
+    principal = compiled.value;
+  }
+  let cel: CompiledCel | undefined;
+  if (rule.cel !== undefined) {
+    const compiled = compileCel(rule.cel, ENVOY_ATTRIBUTES);
+    if (!compiled.ok) return problem(`${field}.cel: ${compiled.error}`);
+    cel = compiled.value;
+  }
+  let path: CompiledRule["path"];
+  const p = rule.operation?.path;
+  if (p !== undefined) {
+    if (p.type === "RegularExpression") {
+      const regex = fullMatchRegex(p.value);
+      if (!(regex instanceof RegExp)) return problem(`${field}.operation.path: regular expression ${regex.error}`);
+      path = { type: p.type, value: p.value, regex, invert: p.invert };
+    } else {
+      if (!p.value.startsWith("/")) return problem(`${field}.operation.path: ${JSON.stringify(p.value)} does not start with /`);
+      path = { type: p.type, value: p.type === "PathPrefix" ? p.value.replace(/\/+$/, "") : p.value, invert: p.invert };
+    }
+  }
+  return ok({
+    name: rule.name ?? `rule ${i}`,
+    action: rule.action,
+    methods: rule.operation?.methods?.map((m) => m.toUpperCase()),
+    path,
+    principal,
+    cel,
+  });
 }
 
 /** The principal; `geoFields` gets the location fields its `clientIPGeoLocations` read. */
 function compilePrincipal(
   spec: PrincipalSpec,
   field: string,
-  jwtProviders: readonly string[],
+  jwtProviders: readonly string[] | undefined,
   geoFields: Set<GeoField>,
 ): Result<CompiledPrincipal> {
   if (
@@ -205,7 +223,7 @@ function compilePrincipal(
     }
     clientCIDRs = { cidrs: spec.clientCIDRs, contains: (address) => set.has(address) };
   }
-  if (spec.jwt !== undefined && !jwtProviders.includes(spec.jwt.provider)) {
+  if (spec.jwt !== undefined && jwtProviders !== undefined && !jwtProviders.includes(spec.jwt.provider)) {
     return problem(`${field}.jwt.provider: ${spec.jwt.provider} is not a jwt provider of this policy`);
   }
   let cel: CompiledPrincipal["cel"];

@@ -134,7 +134,7 @@ describe("principal.clientIPGeoLocations", () => {
   it("the policy is Invalid, naming what is missing, when no database answers a field it reads", () => {
     const without = decider(world(jwksOf(idp)), {}, { geoipDatabases: databases.slice(1) });
     expect(without.result.snapshot.policies["apps/us"]?.invalid).toBe(
-      "authorization clientIPGeoLocations: country needs a Country, City or Enterprise database (--geoip-database); given: asn.mmdb (GeoLite2-ASN); anonymous.mmdb (GeoIP2-Anonymous-IP)",
+      "Authorization: clientIPGeoLocations: country needs a Country, City or Enterprise database (--geoip-database); given: asn.mmdb (GeoLite2-ASN); anonymous.mmdb (GeoIP2-Anonymous-IP)",
     );
     expect(without.result.snapshot.policies["apps/anonymous"]?.invalid).toBeUndefined();
   });
