@@ -7,6 +7,7 @@ import type { Passwords } from "../features/basicAuth/check.ts";
 import type { KeyStore } from "../keys/types.ts";
 import type { CheckMemo } from "./check-memo.ts";
 import type { ClientAddressDetection } from "./client-address.ts";
+import type { Trace } from "./trace.ts";
 
 export interface CheckContext {
   /** jwt's key sets (remote JWKS fetched and cached outside the snapshot). */
@@ -23,4 +24,9 @@ export interface CheckContext {
   readonly onNoPolicy?: "allow" | "deny";
   /** How the client address for `clientCIDRs` rules and CEL's `source.address` is determined. */
   readonly clientAddress: ClientAddressDetection;
+  /**
+   * Set only when the decision is to be explained (`check --explain`, the admin page, debug logs):
+   * check() and each feature's phase note what they read and found. Undefined on the hot path.
+   */
+  readonly trace?: Trace | undefined;
 }

@@ -5,13 +5,14 @@
  */
 import type { Logger } from "pino";
 import type { Passwords } from "../features/basicAuth/check.ts";
-import { check } from "../authz/check.ts";
+import { check, checkExplained, withDecision, type Explained } from "../authz/check.ts";
 import type { CheckContext } from "../authz/context.ts";
 import type { ClientAddressDetection } from "../authz/client-address.ts";
 import { deny, reasonOf, type Decision } from "../authz/decision.ts";
 import type { MaybePromise } from "../authz/maybe-async.ts";
 import { normalizePath, type AuthzRequest } from "../authz/request.ts";
 import type { KeyStore } from "../keys/types.ts";
+import { Trace } from "../authz/trace.ts";
 import type { CheckRecorder } from "../server/check-metrics.ts";
 import type { Metrics } from "../server/metrics.ts";
 import type { Pipeline, Published } from "./pipeline.ts";
@@ -25,8 +26,8 @@ export interface Authorizer {
    * when a line is logged (denials, sampled allowed requests and failures).
    */
   decide(request: AuthzRequest, protocol: Protocol, requestId: () => string): MaybePromise<Decision>;
-  /** The same decision on the snapshot being served, neither counted nor audited (the admin page's explain form). */
-  explain(request: AuthzRequest): MaybePromise<Decision>;
+  /** The same decision with its trace, on the snapshot being served, neither counted nor audited (the admin page's explain form). */
+  explain(request: AuthzRequest): MaybePromise<Explained>;
 }
 
 export interface AuthorizerOptions {
@@ -77,6 +78,14 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
     logger.error({ err, requestId: requestId() }, "check failed; denying");
     return FAILED;
   };
+  const tracedDecision = (published: Published, request: AuthzRequest, requestId: () => string): MaybePromise<Decision> => {
+    const log = ({ decision, trace }: Explained) => {
+      logger.debug({ requestId: requestId(), trace: trace.steps }, "decision trace");
+      return decision;
+    };
+    const explained = checkExplained(published.snapshot, request, contextFor(published));
+    return explained instanceof Promise ? explained.then(log) : log(explained);
+  };
   const sampleRate = options.auditAllowedSampleRate ?? 0;
   const random = options.random ?? Math.random;
   const conclude = (decision: Decision, request: AuthzRequest, protocol: Protocol, requestId: () => string, started: number): Decision => {
@@ -96,13 +105,17 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
   };
 
   return {
-    decide(request, protocol, requestId) {
+    decide(request, protocol, requestIdOf) {
       const started = performance.now();
+      // At debug level every decision is traced and its trace logged (otherwise no trace exists);
+      // the request id is then read once, so the trace and the audit line carry the same.
+      const debug = logger.isLevelEnabled("debug");
+      const requestId = debug ? once(requestIdOf) : requestIdOf;
       const published = pipeline.current;
       if (published === undefined) return conclude(NOT_READY, request, protocol, requestId, started);
       let decision: MaybePromise<Decision>;
       try {
-        decision = check(published.snapshot, request, contextFor(published));
+        decision = debug ? tracedDecision(published, request, requestId) : check(published.snapshot, request, contextFor(published));
       } catch (err) {
         decision = failed(err, requestId);
       }
@@ -116,7 +129,8 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
     },
     explain(request) {
       const published = pipeline.current;
-      return published === undefined ? NOT_READY : check(published.snapshot, request, contextFor(published));
+      if (published === undefined) return withDecision(new Trace(), NOT_READY);
+      return checkExplained(published.snapshot, request, contextFor(published));
     },
   };
 }
@@ -138,4 +152,10 @@ function auditLine(decision: Decision, request: AuthzRequest, protocol: Protocol
     status: decision.status,
     reason: reasonOf(decision),
   };
+}
+
+/** `read`, called at most once. */
+function once(read: () => string): () => string {
+  let value: string | undefined;
+  return () => (value ??= read());
 }

@@ -15,7 +15,8 @@ import { fail } from "../../lib/result.ts";
 import { pathMatches } from "../../snapshot/route-index.ts";
 import { NOTHING, type IdentityAttributes, type Pass, type PhaseResult, type Where } from "../feature.ts";
 import { claimAt } from "../jwt/check.ts";
-import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "./compile.ts";
+import { describeRule, type CompiledAuthorization, type CompiledPrincipal, type CompiledRule } from "./compile.ts";
+import type { Trace } from "../../authz/trace.ts";
 
 /** The phase: over the identities every phase before it passed on (their attributes merged) and the client address. */
 export function checkAuthorization(
@@ -26,7 +27,7 @@ export function checkAuthorization(
   ctx: CheckContext,
 ): PhaseResult {
   const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
-  const verdict = authorize(config, request, who, ctx.clientAddress.of(request.source));
+  const verdict = authorize(config, request, who, ctx.clientAddress.of(request.source), ctx.trace);
   if (verdict.allowed) return NOTHING;
   const why = verdict.by === "defaultAction" ? "no authorization rule allows the request" : `denied by authorization rule ${verdict.by}`;
   return fail(deny(403, "authz_denied", why, where));
@@ -38,15 +39,19 @@ export interface Verdict {
   readonly by: string;
 }
 
+/** `trace`: each rule tried is noted, with the first part of it the request does not meet. */
 export function authorize(
   config: CompiledAuthorization,
   request: NormalizedRequest,
   who: IdentityAttributes,
   clientAddress: string | undefined,
+  trace?: Trace,
 ): Verdict {
-  const first = decide(config, request, who, clientAddress, "first");
+  trace?.note({ clientAddress: clientAddress ?? "(cannot be determined)" });
+  const first = decide(config, request, who, clientAddress, "first", trace);
   if (!first.allowed || !config.rules.some((r) => r.principal.cel !== undefined) || !repeatsDiffer(request.query)) return first;
-  const last = decide(config, request, who, clientAddress, "last");
+  trace?.note({ readingAgain: "a query parameter repeats with other values: the rules are tried again on the last values" });
+  const last = decide(config, request, who, clientAddress, "last", trace);
   return last.allowed ? first : { allowed: false, by: `${last.by} (reading the last value of a repeated query parameter)` };
 }
 
@@ -58,14 +63,16 @@ function decide(
   who: IdentityAttributes,
   clientAddress: string | undefined,
   query: QueryReading,
+  trace: Trace | undefined,
 ): Verdict {
   let cel: Record<string, unknown> | undefined;
   const celContext = () => (cel ??= celContextOf(request, who, clientAddress, query));
   for (const rule of config.rules) {
-    if (!operationMatches(rule, request)) continue;
-    if (principalMatches(rule, rule.principal, request, who, clientAddress, celContext))
-      return { allowed: rule.action === "Allow", by: rule.name };
+    const unmet = operationMismatch(rule, request) ?? principalMismatch(rule, rule.principal, request, who, clientAddress, celContext);
+    trace?.add("rules", `${describeRule(rule)}: ${unmet === undefined ? "matches, and decides" : `${unmet}, so it does not apply`}`);
+    if (unmet === undefined) return { allowed: rule.action === "Allow", by: rule.name };
   }
+  trace?.add("rules", `no rule applies: defaultAction ${config.defaultAction}`);
   return { allowed: config.defaultAction === "Allow", by: "defaultAction" };
 }
 
@@ -80,53 +87,56 @@ function repeatsDiffer(query: URLSearchParams): boolean {
   return false;
 }
 
-function operationMatches(rule: CompiledRule, request: NormalizedRequest): boolean {
-  if (rule.methods !== undefined && !rule.methods.includes(request.method)) return false;
-  if (rule.path !== undefined && pathMatches(rule.path, request.path) === rule.path.invert) return false;
-  return true;
+/** The part of the rule's operation the request does not meet (a constant: nothing is built per request), or undefined. */
+function operationMismatch(rule: CompiledRule, request: NormalizedRequest): string | undefined {
+  if (rule.methods !== undefined && !rule.methods.includes(request.method)) return "the method differs";
+  if (rule.path !== undefined && pathMatches(rule.path, request.path) === rule.path.invert) return "the path differs";
+  return undefined;
 }
 
-function principalMatches(
+/** The part of the rule's principal the request does not meet (a constant), or undefined when every part set matches. */
+function principalMismatch(
   rule: CompiledRule,
   p: CompiledPrincipal,
   request: NormalizedRequest,
   who: IdentityAttributes,
   clientAddress: string | undefined,
   celContext: () => Record<string, unknown>,
-): boolean {
+): string | undefined {
   if (p.clientCIDRs !== undefined) {
     // An address that cannot be determined could be any: it satisfies a Deny rule, never an Allow rule.
-    if (clientAddress === undefined ? rule.action === "Allow" : !p.clientCIDRs.contains(clientAddress)) return false;
+    if (clientAddress === undefined && rule.action === "Allow") return "the client address cannot be determined";
+    if (clientAddress !== undefined && !p.clientCIDRs.contains(clientAddress)) return "the client address is outside clientCIDRs";
   }
   if (p.jwt !== undefined) {
     const jwt = who.jwt;
-    if (jwt === undefined || jwt.provider !== p.jwt.provider) return false;
+    if (jwt === undefined || jwt.provider !== p.jwt.provider) return "no token of that jwt provider";
     for (const c of p.jwt.claims) {
       const value = claimAt(jwt.claims, c.claim);
       const ok =
         c.valueType === "String"
           ? typeof value === "string" && c.values.includes(value)
           : Array.isArray(value) && value.some((v) => typeof v === "string" && c.values.includes(v));
-      if (!ok) return false;
+      if (!ok) return "a jwt claim differs";
     }
     const granted = scopesOf(jwt.claims);
-    if (!p.jwt.scopes.every((s) => granted.has(s))) return false;
+    if (!p.jwt.scopes.every((s) => granted.has(s))) return "a jwt scope is missing";
   }
   for (const h of p.headers ?? []) {
     const value = request.header(h.name);
-    if (value === undefined || !h.values.includes(value)) return false;
+    if (value === undefined || !h.values.includes(value)) return "a header differs";
   }
   if (p.cel !== undefined) {
     let result: unknown;
     try {
       result = p.cel.evaluate(celContext());
     } catch {
-      return rule.action === "Deny";
+      return rule.action === "Deny" ? undefined : "the CEL expression fails to evaluate";
     }
-    if (typeof result !== "boolean") return rule.action === "Deny";
-    return result;
+    if (typeof result !== "boolean") return rule.action === "Deny" ? undefined : "the CEL expression is not a boolean";
+    return result ? undefined : "the CEL expression is false";
   }
-  return true;
+  return undefined;
 }
 
 /** OAuth scopes from `scope` (space-delimited string, RFC 8693) or `scp` (list or string). */
