@@ -4,6 +4,7 @@ import { Passwords } from "../features/basicAuth/check.ts";
 import { BcryptPool } from "../features/basicAuth/bcrypt-pool.ts";
 import { checkExplained, withDecision, type Explained } from "../authz/check.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
+import { createOidcProviders } from "../features/oidc/provider.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
 import { reasonOf } from "../authz/decision.ts";
 import { Trace } from "../authz/trace.ts";
@@ -80,6 +81,7 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
         onNoRoute: config.onNoRoute,
         onNoPolicy: config.onNoPolicy,
         clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
+        oidc: createOidcProviders({ logger: pino({ level: "silent" }), timeoutMs: config.jwksFetchTimeoutMs }),
       },
     );
   } finally {
