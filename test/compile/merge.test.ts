@@ -49,7 +49,7 @@ describe("mergeSpecs", () => {
     expect(merged.rules).toHaveLength(1);
   });
 
-  it("replaces authorization rules whole under StrategicMerge too (their type has no patchMergeKey in v1.9.0)", () => {
+  it("replaces authorization rules whole under StrategicMerge too (no patchMergeKey in v1.9.0; envoyproxy/gateway#9053 asks for one)", () => {
     const cidr = (c: string) => ({ name: "office", action: "Allow", principal: { clientCIDRs: [c] } });
     const parent = spec({ ...gatewayTarget, authorization: { defaultAction: "Deny", rules: [cidr("10.0.0.0/8")] } });
     const child = spec({
@@ -225,5 +225,31 @@ ${extAuth(", headersToExtAuth: [x-tenant]")}`);
     expect(decide.result.snapshot.policies["apps/route-authz merged into apps/gateway-authz"]?.invalid).toContain(
       "spec.extAuth: set by both this policy and SecurityPolicy apps/gateway-authz",
     );
+  });
+});
+
+describe("a route rule policy with mergeType", () => {
+  it("merges into the Gateway's policy, never into its route's policy, which it replaces on that rule", async () => {
+    const decide = decider(`${gatewayWithRoute("api.example.com", { orders: "/orders" })}---
+${aliceKeyPolicy("gateway-keys").replace("kind: HTTPRoute, name: api", "kind: Gateway, name: gw")}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: route-cors, namespace: apps, creationTimestamp: "2024-01-01T00:00:00Z"}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+  cors: {allowOrigins: [https://route.example.com]}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: orders-csrf, namespace: apps, creationTimestamp: "2024-01-01T00:00:00Z"}
+spec:
+  mergeType: JSONMerge
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: orders}]
+  csrf: {}
+`);
+    const d = await decide({ path: "/orders", method: "POST", headers: { origin: "https://api.example.com" } });
+    expect([d.status, d.code, d.policy]).toEqual([401, "apikey_missing", "apps/orders-csrf merged into apps/gateway-keys"]);
+    const route = decide.result.statuses.find((s) => s.name === "route-cors")!;
+    expect(route.ancestors[0]!.conditions.map((c) => c.type)).toEqual(["Accepted", "Overridden"]);
   });
 });
