@@ -1,7 +1,8 @@
 /** authorization: rules over the request and the identities the phases before it passed (Envoy's rbac filter). */
 import { defineFeature } from "../feature.ts";
 import { checkAuthorization } from "./check.ts";
-import { AuthorizationSchema, compileAuthorization, describeRule, type AuthorizationSpec, type CompiledAuthorization } from "./compile.ts";
+import { AuthorizationSchema, compileAuthorization, type AuthorizationSpec, type CompiledAuthorization } from "./compile.ts";
+import { describeRule } from "./describe.ts";
 
 export const authorization = defineFeature<AuthorizationSpec, CompiledAuthorization>({
   field: "authorization",
