@@ -97,8 +97,17 @@ export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, ref
   }
   const parsed = SecurityPolicySpecSchema.safeParse(mergeSpecs(parent.spec, childSpec, childSpec.mergeType!));
   if (!parsed.success) return invalid(id, `merged with SecurityPolicy ${parent.compiled.id}: ${describeIssues(parsed.error, "spec")}`);
+  const owner = (field: string) => featureOwner(parent.spec!, childSpec, field);
+  const shared = Object.keys(parsed.data).filter((field) => owner(field) === "both");
+  if (shared.length > 0) {
+    const fields = shared.map((f) => `spec.${f}`).join(", ");
+    return invalid(
+      id,
+      `${fields}: set by both this policy and SecurityPolicy ${parent.compiled.id}, whose references Portcullis cannot yet resolve part by part in each policy's namespace`,
+    );
+  }
   const namespaces = { child: child.source.metadata.namespace, parent: parent.source.metadata.namespace };
-  return compileSpec(id, parsed.data, (feature) => namespaces[featureOwner(childSpec, feature)], refs).compiled;
+  return compileSpec(id, parsed.data, (field) => namespaces[owner(field) as "child" | "parent"], refs).compiled;
 }
 
 /** A valid spec's features compiled; features Portcullis does not enforce yet make it invalid (denying, never open). */
