@@ -44,3 +44,17 @@ spec:
   apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}]${extra === undefined ? "" : `, ${extra}`}}
 `;
 }
+
+/**
+ * "---" and SecurityPolicy apps/`name` on the rule `section` of HTTPRoute apps/api (by default the
+ * rule named like the policy); `spec` is its spec's YAML, each line indented by two spaces.
+ */
+export function rulePolicy(name: string, spec: string, section = name): string {
+  return `---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: ${name}, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: ${section}}]
+${spec}`;
+}
