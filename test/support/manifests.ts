@@ -1,4 +1,5 @@
 /** The world most decision tests start from: Gateway apps/gw with one HTTP listener, and one HTTPRoute on it. */
+import { stringify } from "yaml";
 
 export const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -45,16 +46,30 @@ spec:
 `;
 }
 
+/** A Secret in namespace apps with `stringData`, and `annotations` when given. Ends with a newline. */
+export function secret(
+  name: string,
+  stringData: Readonly<Record<string, string>>,
+  annotations: Readonly<Record<string, string>> = {},
+): string {
+  return stringify({ apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "apps", annotations }, stringData });
+}
+
 /**
- * "---" and SecurityPolicy apps/`name` on the rule `section` of HTTPRoute apps/api (by default the
- * rule named like the policy); `spec` is its spec's YAML, each line indented by two spaces.
+ * SecurityPolicy apps/`name` on HTTPRoute apps/api (its rule `section` when given) whose spec holds
+ * `features` as written ({ apiKeyAuth: {...}, jwt: {...} }). Ends with a newline.
  */
-export function rulePolicy(name: string, spec: string, section = name): string {
-  return `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: ${name}, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: ${section}}]
-${spec}`;
+export function securityPolicy(name: string, features: Readonly<Record<string, unknown>>, section?: string): string {
+  const target = {
+    group: "gateway.networking.k8s.io",
+    kind: "HTTPRoute",
+    name: "api",
+    ...(section === undefined ? {} : { sectionName: section }),
+  };
+  return stringify({
+    apiVersion: "gateway.envoyproxy.io/v1alpha1",
+    kind: "SecurityPolicy",
+    metadata: { name, namespace: "apps" },
+    spec: { targetRefs: [target], ...features },
+  });
 }

@@ -2,12 +2,16 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { clientAddressDetection } from "../../../controller/authz/client-address.ts";
 import { geoIPDatabaseOf } from "../../../controller/geoip/database.ts";
-import { gatewayWithRoute, rulePolicy } from "../../support/manifests.ts";
+import { parse } from "yaml";
+import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
 import { writeMmdb } from "../../support/mmdb.ts";
 import { jwksOf, mint, signingKey, type SigningKey } from "../../support/tokens.ts";
 import { decider, type Decider } from "../../support/world.ts";
 
 const ISSUER = "https://idp.example.com";
+
+/** "---" and a policy on the route rule of its name; `spec` is its spec's YAML. */
+const rulePolicy = (name: string, spec: string) => `---\n${securityPolicy(name, parse(spec), name)}`;
 
 const world = (jwks: string) =>
   `${gatewayWithRoute("api.example.com", {

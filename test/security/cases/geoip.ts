@@ -11,12 +11,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { clientAddressDetection } from "../../../controller/authz/client-address.ts";
 import { type GeoIPDatabase, geoIPDatabaseOf, readGeoIPDatabase } from "../../../controller/geoip/database.ts";
-import { gatewayWithRoute, rulePolicy } from "../../support/manifests.ts";
+import { parse } from "yaml";
+import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
 import { writeMmdb } from "../../support/mmdb.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
-const policy = (name: string, authorization: string) => rulePolicy(name, `  authorization: ${authorization}\n`);
+/** "---" and a policy on the route rule of its name with this `authorization` (a YAML flow map). */
+const policy = (name: string, authorization: string) => `---\n${securityPolicy(name, { authorization: parse(authorization) }, name)}`;
 
 const WORLD = `${gatewayWithRoute("api.example.com", { us: "/us", "not-gb": "/not-gb" })}${policy(
   "us",
