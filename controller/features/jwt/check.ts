@@ -7,6 +7,7 @@ import type { KeyStore } from "../../keys/types.ts";
 import type { CompiledJwt, CompiledJwtProvider } from "./compile.ts";
 import { readCredential } from "../../authz/credentials.ts";
 import { deny } from "../../authz/decision.ts";
+import { fail, type Failure } from "../../lib/result.ts";
 import type { PhaseResult } from "../feature.ts";
 import { checkClaims, decodeJwt, verifySignature, type ClaimsProblem, type DecodedJwt } from "./verify.ts";
 import { realmOf, type NormalizedRequest } from "../../authz/request.ts";
@@ -22,8 +23,13 @@ export interface JwtContext {
   readonly now: () => number;
 }
 
-type Refusal = { readonly status: 401 | 403; readonly message: string };
-type TokenVerdict = CachedToken | Refusal;
+/**
+ * A token's verdict: the cached verification (as it is, so a cache hit allocates nothing), or why it
+ * is refused: the status (401, or 403 for a genuine token of another audience) and Envoy's message.
+ */
+type TokenVerdict = CachedToken | Failure<{ readonly status: 401 | 403; readonly message: string }>;
+
+const refuse = (status: 401 | 403, message: string) => fail({ status, message });
 
 /** An optional jwt with no token: nothing is set upstream and no claim is there for rules. */
 const NO_TOKEN: PhaseResult = { ok: true, value: { principal: undefined, headers: {}, strip: [], attributes: {} } };
@@ -46,7 +52,7 @@ export function checkJwt(
   let first: CachedToken | undefined;
   const refused = firstOf(found.length, (i) =>
     andThen(verifyToken(found[i]![0], found[i]![1], config, ctx), (verdict) => {
-      if ("status" in verdict) return verdict;
+      if ("error" in verdict) return verdict.error;
       first ??= verdict;
       return undefined;
     }),
@@ -84,18 +90,19 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
   if (cached !== undefined && readers.includes(cached.provider)) return cached;
 
   const jwt = decodeJwt(token);
-  if ("error" in jwt) return { status: 401, message: `Jwt is not well formed: ${jwt.error}` };
-  const iss = jwt.payload.iss;
+  if (!jwt.ok) return refuse(401, `Jwt is not well formed: ${jwt.error}`);
+  const decoded = jwt.value;
+  const iss = decoded.payload.iss;
   const candidates = readers.filter((i) => config.providers[i]!.issuer === undefined || config.providers[i]!.issuer === iss);
-  if (candidates.length === 0) return { status: 401, message: "Jwt issuer is not configured" };
+  if (candidates.length === 0) return refuse(401, "Jwt issuer is not configured");
   let problem: ClaimsProblem | undefined;
   const accepted = firstOf(candidates.length, (c) => {
     const index = candidates[c]!;
     const provider = config.providers[index]!;
-    return andThen(signatureHolds(jwt, provider, ctx), (holds) => {
+    return andThen(signatureHolds(decoded, provider, ctx), (holds) => {
       if (!holds) return undefined;
-      const found = checkClaims(jwt.payload, Math.floor(now / 1000), CLOCK_SKEW_SECONDS, provider.issuer, provider.audiences);
-      if (found === undefined) return remember(token, jwt, config, index, ctx.memo.tokens, now);
+      const found = checkClaims(decoded.payload, Math.floor(now / 1000), CLOCK_SKEW_SECONDS, provider.issuer, provider.audiences);
+      if (found === undefined) return remember(token, decoded, config, index, ctx.memo.tokens, now);
       // An audience mismatch outranks other problems: the token is genuine but meant for someone else (403).
       if (problem === undefined || found.code === "audience") problem = found;
       return undefined;
@@ -103,8 +110,8 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
   });
   return andThen(accepted, (verdict): TokenVerdict => {
     if (verdict !== undefined) return verdict;
-    if (problem === undefined) return { status: 401, message: "Jwt verification fails" };
-    return { status: problem.code === "audience" ? 403 : 401, message: problem.message };
+    if (problem === undefined) return refuse(401, "Jwt verification fails");
+    return refuse(problem.code === "audience" ? 403 : 401, problem.message);
   });
 }
 
