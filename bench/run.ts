@@ -107,7 +107,7 @@ writeFileSync(jwkFile, JSON.stringify(idp.jwk));
 const tokensFile = join(work, "tokens.txt");
 writeFileSync(tokensFile, `${(await mintTokens(idp, 2000)).join("\n")}\n`);
 const probeRate =
-  skip.has("serve") && skip.has("proxies") ? 0 : (await cryptoVerifyRate(tokensFile, jwkFile, cpuSet.server, 1000)).verifiesPerSecond;
+  skip.has("serve") && skip.has("proxies") && skip.has("profile") ? 0 : (await cryptoVerifyRate(tokensFile, jwkFile, cpuSet.server, 1000)).verifiesPerSecond;
 const tokenCount = Math.min(
   400_000,
   Math.ceil(probeRate * (warmupS + rounds * (sliceWarmupS + durationS))) + (1 + 2 * rounds) * connections,
@@ -123,9 +123,12 @@ log(
 // 1–3. Throughput and latency, 10 routes and 10k routes / 10k hosts.
 const worlds: WorldResult[] = [];
 const manifestsOf = (n: number) => join(work, `world-${n}`);
+// The 10-route world serves every stage under load (worlds, proxies, profiles).
+const smallWorld = buildWorld({ tenants: 10, keysPerSecret: 20, jwk: idp.jwk });
+writeWorld(smallWorld, manifestsOf(10));
 for (const n of skip.has("serve") ? [] : [10, tenants]) {
-  const world = buildWorld({ tenants: n, keysPerSecret: 20, jwk: idp.jwk });
-  writeWorld(world, manifestsOf(n));
+  const world = n === 10 ? smallWorld : buildWorld({ tenants: n, keysPerSecret: 20, jwk: idp.jwk });
+  if (n !== 10) writeWorld(world, manifestsOf(n));
   const label = `${n.toLocaleString("en-US")} routes`;
   log(`bench: ${label} world [${elapsed()}]`);
   worlds.push(
@@ -166,14 +169,12 @@ async function stage<T>(name: string, run: () => Promise<T>): Promise<T | undefi
 let proxies: ProxyResult | undefined;
 if (!skip.has("proxies")) {
   log(`bench: proxies (nginx, Caddy, HAProxy) [${elapsed()}]`);
-  const world = buildWorld({ tenants: 10, keysPerSecret: 20, jwk: idp.jwk });
-  if (skip.has("serve")) writeWorld(world, manifestsOf(10));
   const publicKeyPem = idp.publicKey.export({ type: "spki", format: "pem" }).toString();
   proxies = await stage("proxies", () =>
     benchProxies(
       {
         manifests: manifestsOf(10),
-        world,
+        world: smallWorld,
         tokens: { file: tokensFile, cached: cachedToken },
         jwt: { publicKeyPem, issuer: ISSUER, audience: AUDIENCE },
         cpus: cpuSet,
@@ -191,19 +192,19 @@ if (!skip.has("proxies")) {
 
 // Profiles of each decision path (10-route world).
 const profiles: { scenario: string; summary: ProfileSummary; cpuUsPerReq: number }[] = [];
-if (!skip.has("profile") && !skip.has("serve")) {
-  const world = buildWorld({ tenants: 10, keysPerSecret: 20, jwk: idp.jwk });
+if (!skip.has("profile")) {
   const titles = {
     baseline: "bare node:http (baseline)",
     apiKey: "API key",
     jwtCached: "JWT, cached token",
+    verifyCeiling: "bare node:http + crypto.verify per new token (ceiling)",
     jwtNew: "JWT, all-new tokens (ES256)",
   } as const;
-  for (const scenario of ["baseline", "apiKey", "jwtCached", "jwtNew"] as const) {
+  for (const scenario of ["baseline", "apiKey", "jwtCached", "verifyCeiling", "jwtNew"] as const) {
     log(`bench: profiling ${scenario} [${elapsed()}]`);
     const options = {
       manifests: manifestsOf(10),
-      world,
+      world: smallWorld,
       cachedToken,
       tokensFile,
       cpus: cpuSet,
@@ -211,6 +212,7 @@ if (!skip.has("profile") && !skip.has("serve")) {
       warmupS,
       durationS: quick ? 2 : 3,
       dir: work,
+      jwkFile,
     };
     const summary = await stage(`profile ${scenario}`, () => profileScenario(options, scenario));
     if (summary !== undefined) profiles.push({ scenario: titles[scenario], summary, cpuUsPerReq: summary.cpuUsPerReq });
