@@ -3,6 +3,7 @@
  * folder and the Kubernetes informers) turn raw objects into this one value with `toResources`.
  */
 import type { z } from "zod";
+import { BackendTLSPolicySpecSchema } from "./backendtlspolicy.ts";
 import { ConfigMapBodySchema, SecretBodySchema } from "./core.ts";
 import {
   GATEWAY_API_GROUP,
@@ -62,6 +63,11 @@ export interface ConfigMap {
   readonly metadata: ObjectMeta;
   readonly data: Readonly<Record<string, string>>;
 }
+/** How the TLS server of a Service, ServiceImport or Backend is verified (a remote JWKS behind `backendRefs`). */
+export interface BackendTLSPolicy {
+  readonly metadata: ObjectMeta;
+  readonly spec: z.infer<typeof BackendTLSPolicySpecSchema>;
+}
 /** Only its labels are read: listener `allowedRoutes` and policy `targetSelectors` select namespaces by label. */
 export interface Namespace {
   readonly metadata: ObjectMeta;
@@ -78,6 +84,7 @@ export interface Resources {
   readonly secrets: readonly Secret[];
   readonly configMaps: readonly ConfigMap[];
   readonly namespaces: readonly Namespace[];
+  readonly backendTLSPolicies: readonly BackendTLSPolicy[];
 }
 
 /** A raw object and where it came from ("file.yaml#2", or "kube"), for error messages. */
@@ -105,6 +112,10 @@ const KINDS: Record<string, { readonly groups: readonly string[]; readonly list:
   Secret: { groups: ["v1"], list: "secrets" },
   ConfigMap: { groups: ["v1"], list: "configMaps" },
   Namespace: { groups: ["v1"], list: "namespaces", clusterScoped: true },
+  BackendTLSPolicy: {
+    groups: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1alpha3`, `${GATEWAY_API_GROUP}/v1alpha2`],
+    list: "backendTLSPolicies",
+  },
 };
 
 /** The kinds Portcullis reads; anything else in a manifest folder is ignored (not an error). */
@@ -123,6 +134,7 @@ export const EMPTY_RESOURCES: Resources = {
   secrets: [],
   configMaps: [],
   namespaces: [],
+  backendTLSPolicies: [],
 };
 
 export function toResources(raws: readonly RawObject[]): { resources: Resources; rejected: RejectedObject[] } {
@@ -137,6 +149,7 @@ export function toResources(raws: readonly RawObject[]): { resources: Resources;
     secrets: [],
     configMaps: [],
     namespaces: [],
+    backendTLSPolicies: [],
   };
   const rejected: RejectedObject[] = [];
   const seen = new Map<string, string>();
@@ -233,6 +246,8 @@ function loadBody(kind: string, o: Record<string, unknown>): { value: object } |
     }
     case "ReferenceGrant":
       return withSpec(ReferenceGrantSpecSchema);
+    case "BackendTLSPolicy":
+      return withSpec(BackendTLSPolicySpecSchema);
     case "Secret": {
       const r = parse(SecretBodySchema, o, "");
       if ("reason" in r) return r;

@@ -1,7 +1,7 @@
 /** `portcullis check`: decides one request against a manifest folder, as serve would, and prints it as JSON. */
 import pino from "pino";
-import { Passwords } from "../authz/basicauth.ts";
-import { BcryptPool } from "../authz/bcrypt-pool.ts";
+import { Passwords } from "../features/basicAuth/check.ts";
+import { BcryptPool } from "../features/basicAuth/bcrypt-pool.ts";
 import { check } from "../authz/check.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
 import { CheckMemo } from "../authz/check-memo.ts";

@@ -4,8 +4,9 @@
  */
 import { keyOf } from "../api/meta.ts";
 import { parseJwks, type JwksParseResult } from "../api/jwks.ts";
-import type { ConfigMap, ReferenceGrant, Resources, Secret } from "../api/resources.ts";
+import type { BackendTLSPolicy, ConfigMap, ReferenceGrant, Resources, Secret } from "../api/resources.ts";
 import { SECURITY_POLICY_GROUP } from "../api/securitypolicy.ts";
+import { fail, ok, type Result } from "../lib/result.ts";
 
 export interface ObjectRef {
   readonly group?: string | undefined;
@@ -14,15 +15,29 @@ export interface ObjectRef {
   readonly namespace?: string | undefined;
 }
 
-export type Resolved<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
-
 export interface References {
-  secret(fromNamespace: string, ref: ObjectRef): Resolved<Secret>;
-  configMap(fromNamespace: string, ref: ObjectRef): Resolved<ConfigMap>;
+  secret(fromNamespace: string, ref: ObjectRef): Result<Secret, string>;
+  configMap(fromNamespace: string, ref: ObjectRef): Result<ConfigMap, string>;
+  /**
+   * The BackendTLSPolicy that applies to a backend, as Envoy Gateway picks it: in the backend's
+   * namespace, a targetRef naming its group, kind and name with the same sectionName first, then
+   * one without sectionName; the first such policy by namespace/name.
+   */
+  backendTLSPolicy(target: BackendTarget): BackendTLSPolicy | undefined;
   /** Every Secret and ConfigMap ("namespace/name") looked up so far, found or not. */
   used(): ReferencedObjects;
   /** A JWKS document parsed and imported once per compile, however many providers share it. */
   jwks(text: string): JwksParseResult;
+}
+
+/** A backend a policy calls (a Service, ServiceImport or Envoy Gateway Backend), as a BackendTLSPolicy targets it. */
+export interface BackendTarget {
+  readonly group: string;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** The Service port's name, when the reference names a port that has one. */
+  readonly sectionName?: string;
 }
 
 /** What compile needed to read; the Kubernetes source holds exactly these Secrets and ConfigMaps. */
@@ -62,25 +77,37 @@ export function createReferences(resources: Resources): References {
   const used = { Secret: new Set<string>(), ConfigMap: new Set<string>() };
   const jwksByText = new Map<string, JwksParseResult>();
 
-  function resolve<T>(kind: "Secret" | "ConfigMap", table: Map<string, T>, fromNamespace: string, ref: ObjectRef): Resolved<T> {
+  function resolve<T>(kind: "Secret" | "ConfigMap", table: Map<string, T>, fromNamespace: string, ref: ObjectRef): Result<T, string> {
     const group = ref.group ?? "";
     const refKind = ref.kind ?? kind;
     if (group !== "" || refKind !== kind) {
-      return { ok: false, error: `reference to ${refKind}${group ? `.${group}` : ""} ${ref.name}: only core ${kind} is supported` };
+      return fail(`reference to ${refKind}${group ? `.${group}` : ""} ${ref.name}: only core ${kind} is supported`);
     }
     const namespace = ref.namespace ?? fromNamespace;
     const id = `${namespace}/${ref.name}`;
     used[kind].add(id);
     if (namespace !== fromNamespace && !granted(fromNamespace, { group: "", kind, namespace, name: ref.name })) {
-      return { ok: false, error: `${kind} ${id} is in another namespace and no ReferenceGrant in ${namespace} allows it` };
+      return fail(`${kind} ${id} is in another namespace and no ReferenceGrant in ${namespace} allows it`);
     }
     const found = table.get(id);
-    return found === undefined ? { ok: false, error: `${kind} ${id} not found` } : { ok: true, value: found };
+    return found === undefined ? fail(`${kind} ${id} not found`) : ok(found);
   }
 
   return {
     secret: (fromNamespace, ref) => resolve("Secret", secrets, fromNamespace, ref),
     configMap: (fromNamespace, ref) => resolve("ConfigMap", configMaps, fromNamespace, ref),
+    backendTLSPolicy: (target) => {
+      const targets = (p: BackendTLSPolicy, sectionName: string | undefined) =>
+        p.metadata.namespace === target.namespace &&
+        p.spec.targetRefs.some(
+          (t) => t.group === target.group && t.kind === target.kind && t.name === target.name && t.sectionName === sectionName,
+        );
+      const policies = resources.backendTLSPolicies;
+      return (
+        (target.sectionName === undefined ? undefined : policies.find((p) => targets(p, target.sectionName))) ??
+        policies.find((p) => targets(p, undefined))
+      );
+    },
     used: () => ({ secrets: [...used.Secret].sort(), configMaps: [...used.ConfigMap].sort() }),
     jwks: (text) => {
       let parsed = jwksByText.get(text);

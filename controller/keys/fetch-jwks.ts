@@ -10,9 +10,10 @@
  * The document goes through `parseJwks`, the same parser as local JWKS. Never throws: every
  * problem becomes a short reason that is safe to log (it never contains key material or body text).
  */
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { Agent, buildConnector, fetch } from "undici";
 import { parseJwks, type VerificationKey } from "../api/jwks.ts";
-import type { JwksConnection, JwksRetry } from "./types.ts";
+import type { JwksConnection, JwksRetry, JwksTls } from "./types.ts";
 
 export interface FetchJwksOptions {
   /** Deadline for the whole fetch, body and retries included, unless `connection.requestTimeoutMs` says otherwise. */
@@ -141,8 +142,12 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * (so a retry after a failed connection tries another one).
  */
 function dispatcherFor(connection: JwksConnection): Agent {
+  const subjectAltNames = connection.tls?.subjectAltNames;
   const connector = buildConnector({
     ...(connection.tls?.caPem === undefined ? {} : { ca: connection.tls.caPem }),
+    ...(subjectAltNames === undefined
+      ? {}
+      : { checkServerIdentity: (_host: string, cert: PeerCertificate) => carriesOneOf(cert, subjectAltNames) }),
     timeout: connection.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
   });
   const endpoints = connection.endpoints ?? [];
@@ -175,6 +180,17 @@ function checkUri(uri: string): URL | string {
   }
   if (url.username !== "" || url.password !== "") return "URI must not contain credentials";
   return url;
+}
+
+/** undefined when the certificate names one of `names` (a DNS name as TLS matches it, or an exact URI SAN). */
+function carriesOneOf(cert: PeerCertificate, names: NonNullable<JwksTls["subjectAltNames"]>): Error | undefined {
+  const uris = (cert.subjectaltname ?? "").split(", ").filter((san) => san.startsWith("URI:"));
+  const matches = names.some((n) =>
+    n.hostname !== undefined ? checkServerIdentity(n.hostname, cert) === undefined : n.uri !== undefined && uris.includes(`URI:${n.uri}`),
+  );
+  return matches
+    ? undefined
+    : Object.assign(new Error("certificate names none of the subjectAltNames asked for"), { code: "ERR_TLS_CERT_ALTNAME_INVALID" });
 }
 
 async function readDocument(url: URL, signal: AbortSignal, maxBodyBytes: number, dispatcher: Agent): Promise<Attempt> {

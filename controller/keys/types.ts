@@ -23,8 +23,10 @@ export interface JwksRetry {
 export interface JwksTls {
   /** PEM CA bundle trusted instead of the system store; undefined: the system store. */
   readonly caPem?: string;
-  /** Name sent as SNI and required in the certificate; undefined: the URI's host. */
+  /** Name sent as SNI and required in the certificate (unless `subjectAltNames`); undefined: the URI's host. */
   readonly serverName?: string;
+  /** Names one of which the certificate must carry instead of `serverName` (BackendTLSPolicy `subjectAltNames`). */
+  readonly subjectAltNames?: readonly { readonly hostname?: string; readonly uri?: string }[];
 }
 
 /** Where and how to reach a remote JWKS (Envoy Gateway `backendRefs` and `backendSettings`). */

@@ -1,7 +1,7 @@
 /** `portcullis serve`: wires the source, the pipeline, the key store and the three ports together. */
 import type { Server } from "node:http";
 import type { Logger } from "pino";
-import { Passwords } from "../authz/basicauth.ts";
+import { Passwords } from "../features/basicAuth/check.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
 import type { CompileOptions } from "../compile/index.ts";
 import type { ServeConfig } from "../config.ts";

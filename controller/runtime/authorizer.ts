@@ -4,8 +4,9 @@
  * proxy configured to fail open on errors cannot be opened.
  */
 import type { Logger } from "pino";
-import type { Passwords } from "../authz/basicauth.ts";
-import { check, type CheckContext } from "../authz/check.ts";
+import type { Passwords } from "../features/basicAuth/check.ts";
+import { check } from "../authz/check.ts";
+import type { CheckContext } from "../authz/context.ts";
 import type { ClientAddressDetection } from "../authz/client-address.ts";
 import { deny, reasonOf, type Decision } from "../authz/decision.ts";
 import type { MaybePromise } from "../authz/maybe-async.ts";

@@ -4,7 +4,7 @@
  * client sees, body and headers included.
  */
 import { STATUS_CODES } from "node:http";
-import { BoundedMap } from "../authz/bounded-map.ts";
+import { BoundedMap } from "../lib/bounded-map.ts";
 import type { Decision, DecisionCode } from "../authz/decision.ts";
 
 /** Envoy strips the headers this response header lists from the upstream request. */
@@ -82,12 +82,14 @@ function render(decision: Decision): WireResponse {
   }
   // A CORS preflight answered by Portcullis: no body, only the Access-Control-* headers.
   if (decision.status === 204) return wireResponse(204, { ...decision.responseHeaders }, "");
-  return wireResponse(
-    decision.status,
-    { ...decision.responseHeaders, "content-type": "application/json" },
-    denialBody(decision),
-    decision.cookies,
-  );
+  const denial = denialContent(decision);
+  return wireResponse(decision.status, denial.headers, denial.body, decision.cookies);
+}
+
+/** A denial's response headers and body: the decision's own body as it is, else the generic JSON one. */
+export function denialContent(decision: Decision): { readonly headers: Record<string, string>; readonly body: string } {
+  if (decision.body !== undefined) return { headers: { ...decision.responseHeaders }, body: decision.body };
+  return { headers: { ...decision.responseHeaders, "content-type": "application/json" }, body: denialBody(decision) };
 }
 
 /**
@@ -113,7 +115,7 @@ const CLIENT_MESSAGE_CODES: ReadonlySet<DecisionCode> = new Set<DecisionCode>([
  * the authorization rule that refused, a failure) gets the status's standard phrase, and its
  * message stays in the audit log and `check --explain`.
  */
-export function denialBody(decision: Decision): string {
+function denialBody(decision: Decision): string {
   const message = CLIENT_MESSAGE_CODES.has(decision.code) ? decision.message : (STATUS_CODES[decision.status] ?? "Denied");
   return JSON.stringify({ code: decision.code, message });
 }

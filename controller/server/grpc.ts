@@ -22,7 +22,7 @@ import {
 import { loadSync } from "@grpc/proto-loader";
 import type { Logger } from "pino";
 import type { Decision } from "../authz/decision.ts";
-import { denialBody } from "./envoy-response.ts";
+import { denialContent } from "./envoy-response.ts";
 import type { AuthzRequest, ProxyRoute } from "../authz/request.ts";
 import type { Authorizer } from "../runtime/authorizer.ts";
 
@@ -148,16 +148,17 @@ export function toCheckResponse(decision: Decision): object {
       denied_response: { status: { code: 204 }, headers: overwrite(decision.responseHeaders), body: "" },
     };
   }
+  const denial = denialContent(decision);
   return {
     status: { code: decision.status === 401 ? UNAUTHENTICATED : PERMISSION_DENIED, message: decision.message },
     denied_response: {
       status: { code: decision.status },
       headers: [
-        ...overwrite({ ...decision.responseHeaders, "content-type": "application/json" }),
+        ...overwrite(denial.headers),
         // One header per cookie: Set-Cookie lines cannot be joined.
         ...(decision.cookies ?? []).map((value) => ({ header: { key: "set-cookie", value }, append: { value: true } })),
       ],
-      body: denialBody(decision),
+      body: denial.body,
     },
   };
 }

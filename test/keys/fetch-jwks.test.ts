@@ -143,6 +143,21 @@ describe("fetchJwks over HTTPS with a private CA (BackendTLSPolicy / Backend tls
     expect(result).toEqual({ ok: false, reason: expect.stringMatching(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|unable to verify/i) });
   });
 
+  it("accepts a certificate carrying one of the subjectAltNames asked for instead of the SNI name, and refuses one carrying none", async () => {
+    const tls = (hostname: string) => ({
+      caPem: ca.certPem,
+      serverName: "jwks.example",
+      subjectAltNames: [{ uri: "spiffe://x" }, { hostname }],
+    });
+    const carrying = await fetchJwks(inCluster(), {
+      ...limits,
+      connection: { endpoints: endpoints(), tls: tls("issuer.idp.svc.cluster.local") },
+    });
+    expect(carrying.ok).toBe(true);
+    const lacking = await fetchJwks(inCluster(), { ...limits, connection: { endpoints: endpoints(), tls: tls("jwks.example") } });
+    expect(lacking).toEqual({ ok: false, reason: expect.stringMatching(/ERR_TLS_CERT_ALTNAME_INVALID/) });
+  });
+
   it("refuses a certificate that does not name the host asked for", async () => {
     const connection = { endpoints: endpoints(), tls: { caPem: ca.certPem, serverName: "other.idp.svc.cluster.local" } };
     const result = await fetchJwks(inCluster(), { ...limits, connection });

@@ -43,6 +43,21 @@ describe("denial bodies", () => {
   it("keeps the challenge the client needs (WWW-Authenticate)", () => {
     expect(envoyResponse(MISSING).headers["www-authenticate"]).toBe('Basic realm="tenant-a"');
   });
+
+  it("passes a decision's own body and content-type through as they are (HTTP, forward-auth, gRPC)", () => {
+    const own: Decision = {
+      ...deny(403, "authz_denied", "the external service denied the request", {}, { "content-type": "text/plain", "x-reason": "quota" }),
+      body: "quota exceeded\n",
+    };
+    for (const wire of [envoyResponse(own), forwardAuthResponse(own)]) {
+      expect(wire.status).toBe(403);
+      expect(wire.body).toBe("quota exceeded\n");
+      expect(wire.headers).toEqual({ "content-type": "text/plain", "x-reason": "quota" });
+    }
+    const grpc = toCheckResponse(own) as { denied_response: { body: string; headers: { header: { key: string; value: string } }[] } };
+    expect(grpc.denied_response.body).toBe("quota exceeded\n");
+    expect(grpc.denied_response.headers.map((h) => [h.header.key, h.header.value])).toContainEqual(["content-type", "text/plain"]);
+  });
 });
 
 describe("forward-auth: what becomes of the Cookie header (issue 12.7)", () => {
