@@ -8,6 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { cpuSeconds } from "./counters.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 export const NODE = join(ROOT, "node_modules/.bin/node");
@@ -22,6 +23,8 @@ export interface ServerProcess {
   readonly forwardAuthPort?: number;
   /** Milliseconds from spawn to ready (Portcullis: /readyz answers 200). */
   readonly startupMs: number;
+  /** CPU seconds the process used up to ready: the start-up's cost, whatever else ran on its core. */
+  readonly startupCpuS: number;
   /** Resident set size now and at its peak (VmHWM), MiB, from /proc. */
   memory(): { rssMiB: number; peakMiB: number };
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
@@ -130,6 +133,7 @@ function handle(name: string, child: ChildProcess, url: string, startupMs: numbe
     pid,
     url,
     startupMs,
+    startupCpuS: cpuSeconds(pid),
     memory() {
       const status = readFileSync(`/proc/${pid}/status`, "utf8");
       const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);
