@@ -58,6 +58,8 @@ const ServeSchema = z.object({
   ...CompileOptions,
   ...DecideOptions,
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Fraction of allowed requests that get an audit line (denials always do). */
+  auditAllowedSampleRate: z.coerce.number().min(0).max(1).default(0),
   shutdownGraceSeconds: z.coerce.number().min(0).max(300).default(10),
   /** Seconds between SIGTERM/SIGINT and closing the ports: readiness fails first, so traffic moves away. */
   shutdownDelaySeconds: z.coerce.number().min(0).max(120).default(5),
@@ -172,6 +174,11 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
     expects: "a whole number from 100 to 60000",
   },
   "log-level": { value: "LEVEL", help: "least severe log level written" },
+  "audit-allowed-sample-rate": {
+    value: "RATE",
+    help: "fraction of allowed requests that also get an audit line, as denials do (0: none, 1: every one)",
+    expects: "a number from 0 to 1",
+  },
   "shutdown-grace-seconds": {
     value: "SECONDS",
     help: "time in-flight checks get to finish once the ports close",

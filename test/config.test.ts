@@ -96,6 +96,11 @@ describe("loadConfig", () => {
     ],
     [["check", "--manifests", "d", "--watch-namespaces", "apps", "GET", "http://x"], "check takes no --watch-namespaces", "check"],
     [
+      ["serve", "--manifests", "d", "--audit-allowed-sample-rate", "5"],
+      '--audit-allowed-sample-rate must be a number from 0 to 1 (got "5")',
+      "serve",
+    ],
+    [
       ["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/8", "--xff-trusted-hops", "1"],
       "--xff-trusted-hops and --xff-trusted-cidrs exclude each other (as Envoy Gateway's numTrustedHops and trustedCIDRs)",
       "serve",

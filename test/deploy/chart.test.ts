@@ -170,6 +170,7 @@ describe("rendered with the default values (Kubernetes mode)", () => {
       PORTCULLIS_ON_NO_POLICY: "allow",
       PORTCULLIS_XFF_TRUSTED_HOPS: "0",
       PORTCULLIS_LOG_LEVEL: "info",
+      PORTCULLIS_AUDIT_ALLOWED_SAMPLE_RATE: "0",
       PORTCULLIS_SHUTDOWN_DELAY_SECONDS: "5",
       PORTCULLIS_SHUTDOWN_GRACE_SECONDS: "10",
       PORTCULLIS_LEASE_NAME: "portcullis-status-writer",
