@@ -2,7 +2,7 @@
  * `make bench`: every benchmark of the decision path, then the results table on stdout and in
  * BENCHMARKS.md (only the section between the bench:start / bench:end markers is rewritten).
  *
- *   node bench/run.ts [--quick] [--rounds 6] [--proxy-rounds 4] [--duration 2] [--warmup 1] [--connections 50]
+ *   node bench/run.ts [--quick] [--rounds 8] [--proxy-rounds 5] [--duration 1] [--warmup 1] [--connections 50]
  *                     [--tenants 10000] [--changes 100] [--apply-tenants 0]
  *                     [--skip serve,proxies,profile,compile,kube] [--no-write]
  * --apply-tenants N loads a world of N tenants into the API server before timing apply → enforced
@@ -53,12 +53,12 @@ const { values: flags } = parseArgs({
   },
 });
 const quick = flags.quick === true;
-// 6 interleaved slices of 2 s (wrk takes whole seconds) per scenario and world, 4 per proxy
-// scenario: enough rounds for a worst round to mean something on a shared VM, where single slices
-// swing by ±15%. With a first kube-apiserver build, the whole of `make bench` stays under 10 minutes.
-const rounds = Number(flags.rounds ?? (quick ? 1 : 6));
-const proxyRounds = Math.min(rounds, Number(flags["proxy-rounds"] ?? (quick ? 1 : 4)));
-const durationS = Number(flags.duration ?? 2);
+// 8 interleaved slices of 1 s (wrk takes whole seconds) per scenario and world, 5 per proxy
+// scenario: many short rounds rather than a few long ones, so that a worst round means something on
+// a shared VM (single slices swing by ±15% and more), within the time budget of `make bench`.
+const rounds = Number(flags.rounds ?? (quick ? 1 : 8));
+const proxyRounds = Math.min(rounds, Number(flags["proxy-rounds"] ?? (quick ? 1 : 5)));
+const durationS = Number(flags.duration ?? 1);
 const warmupS = Number(flags.warmup ?? 1);
 /** Unmeasured load right before each measured slice (see serve-bench.ts). */
 const sliceWarmupS = quick ? 0 : 1;
