@@ -5,24 +5,27 @@ import pino from "pino";
 import { parseAllDocuments } from "yaml";
 import { toResources } from "../../controller/api/resources.ts";
 import { Passwords } from "../../controller/features/basicAuth/check.ts";
-import { check } from "../../controller/authz/check.ts";
+import { check, checkExplained, type Explained } from "../../controller/authz/check.ts";
 import type { CheckContext } from "../../controller/authz/context.ts";
 import { clientAddressDetection } from "../../controller/authz/client-address.ts";
 import type { Decision } from "../../controller/authz/decision.ts";
 import type { AuthzRequest } from "../../controller/authz/request.ts";
 import { CheckMemo } from "../../controller/authz/check-memo.ts";
-import { compile, type CompileResult } from "../../controller/compile/index.ts";
+import { compile, type CompileOptions, type CompileResult } from "../../controller/compile/index.ts";
 import { createKeyStore } from "../../controller/keys/store.ts";
 
-export function compileText(text: string): CompileResult {
+/** `options` adds to the defaults (controller name portcullis.io/controller, every GatewayClass, no GeoIP database). */
+export function compileText(text: string, options: Partial<CompileOptions> = {}): CompileResult {
   const raws = parseAllDocuments(text).map((d, i) => ({ object: d.toJS(), origin: `document ${i}` }));
   const { resources, rejected } = toResources(raws);
   if (rejected.length > 0) throw new Error(`test manifests rejected: ${JSON.stringify(rejected)}`);
-  return compile(resources, { controllerName: "portcullis.io/controller", gatewayClasses: [] });
+  return compile(resources, { controllerName: "portcullis.io/controller", gatewayClasses: [], ...options });
 }
 
 export interface Decider {
   (request: Partial<AuthzRequest> & { path: string }): Promise<Decision>;
+  /** The same decision with its trace (check --explain). */
+  explain(request: Partial<AuthzRequest> & { path: string }): Promise<Explained>;
   readonly result: CompileResult;
   readonly ctx: CheckContext;
 }
@@ -41,12 +44,20 @@ export function testCheckContext(overrides: Partial<CheckContext> = {}): CheckCo
 }
 
 /** A check() bound to one compiled world; requests default to GET http://api.example.com. */
-export function decider(text: string, overrides: Partial<CheckContext> = {}): Decider {
-  const result = compileText(text);
+export function decider(text: string, overrides: Partial<CheckContext> = {}, options: Partial<CompileOptions> = {}): Decider {
+  const result = compileText(text, options);
   const ctx = testCheckContext(overrides);
-  const decide = async (request: Partial<AuthzRequest> & { path: string }) =>
-    check(result.snapshot, { method: "GET", scheme: "http", host: "api.example.com", headers: {}, gateway: undefined, ...request }, ctx);
-  return Object.assign(decide, { result, ctx });
+  const full = (request: Partial<AuthzRequest> & { path: string }): AuthzRequest => ({
+    method: "GET",
+    scheme: "http",
+    host: "api.example.com",
+    headers: {},
+    gateway: undefined,
+    ...request,
+  });
+  const decide = async (request: Partial<AuthzRequest> & { path: string }) => check(result.snapshot, full(request), ctx);
+  const explain = async (request: Partial<AuthzRequest> & { path: string }) => checkExplained(result.snapshot, full(request), ctx);
+  return Object.assign(decide, { result, ctx, explain });
 }
 
 /** check() bound to the world of a compile golden case, test/compile/testdata/<name>.in.yaml. */

@@ -16,6 +16,7 @@ import { deny } from "../../authz/decision.ts";
 import type { PhaseResult } from "../feature.ts";
 import { andThen, type MaybePromise } from "../../authz/maybe-async.ts";
 import { realmOf, type NormalizedRequest } from "../../authz/request.ts";
+import type { Trace } from "../../authz/trace.ts";
 
 export interface PasswordsOptions {
   /** Where bcrypt runs; default: a new pool with its default size and queue. */
@@ -32,10 +33,9 @@ export interface PasswordsOptions {
 
 type Verdict = "match" | "mismatch" | "rate_limited" | "busy";
 
-/** The state basicAuth keeps across requests and snapshots: verified passwords, failures, the bcrypt pool. */
+/** The state basicAuth keeps across requests and snapshots: failed attempts and the bcrypt pool. */
 export class Passwords {
   readonly pool: BcryptPool;
-  readonly #verified = new BoundedMap<string, true>(10_000);
   /** "policy\0username" → failures in the window that started at `since`; the last ~10,000 usernames. */
   readonly #failures = new BoundedMap<string, { since: number; count: number }>(10_000);
   readonly #now: () => number;
@@ -53,12 +53,21 @@ export class Passwords {
     this.#perPolicyLimit = options.perPolicyLimit ?? 16;
   }
 
-  /** Whether `password` is `username`'s in `table`, synchronous unless bcrypt must run. */
-  verify(table: CompiledBasicAuth, policy: string, username: string, password: string): MaybePromise<Verdict> {
+  /**
+   * Whether `password` is `username`'s in `table`, synchronous unless bcrypt must run. `verified`
+   * remembers what verified (the snapshot's memo: a new snapshot starts afresh).
+   */
+  verify(
+    table: CompiledBasicAuth,
+    policy: string,
+    username: string,
+    password: string,
+    verified: BoundedMap<string, true>,
+  ): MaybePromise<Verdict> {
     const entry: HtpasswdHash | undefined = table.users[username];
     const remembered =
       entry?.kind === "bcrypt" ? createHash("sha256").update(`${username}\0${password}\0${entry.hash}`).digest("base64url") : undefined;
-    if (remembered !== undefined && this.#verified.get(remembered) === true) return "match";
+    if (remembered !== undefined && verified.get(remembered) === true) return "match";
     const who = `${policy}\0${username}`;
     if (this.#limited(who)) return "rate_limited";
     const against = entry ?? table.unknownUser;
@@ -68,7 +77,7 @@ export class Passwords {
     return andThen(compared, (ok): Verdict => {
       if (ok === "busy") return "busy";
       if (ok && entry !== undefined) {
-        if (remembered !== undefined) this.#verified.set(remembered, true);
+        if (remembered !== undefined) verified.set(remembered, true);
         return "match";
       }
       this.#fail(who);
@@ -111,6 +120,8 @@ export function checkBasicAuth(
   request: NormalizedRequest,
   where: { route: string; policy: string },
   passwords: Passwords,
+  verified: BoundedMap<string, true>,
+  trace?: Trace,
 ): MaybePromise<PhaseResult> {
   const challenge = { "www-authenticate": `Basic realm="${realmOf(request)}"` };
   const header = request.header("authorization")?.trim();
@@ -126,9 +137,13 @@ export function checkBasicAuth(
     ok: false,
     error: deny(401, "basic_invalid", "User authentication failed: wrong username or password", where, challenge),
   };
+  trace?.note({ credentials: colon <= 0 ? "Authorization: Basic, without a username" : "Authorization: Basic" });
   if (colon <= 0) return invalid;
   const username = decoded.slice(0, colon);
-  return andThen(passwords.verify(config, where.policy, username, decoded.slice(colon + 1)), (verdict): PhaseResult => {
+  // A username that is not in the table is not named: it may be a password typed in the wrong field.
+  trace?.note({ user: Object.hasOwn(config.users, username) ? username : "(not in the htpasswd Secret)" });
+  return andThen(passwords.verify(config, where.policy, username, decoded.slice(colon + 1), verified), (verdict): PhaseResult => {
+    trace?.note({ password: verdict });
     if (verdict === "rate_limited")
       return {
         ok: false,

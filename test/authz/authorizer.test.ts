@@ -2,32 +2,35 @@
 // (--audit-allowed-sample-rate), counted in portcullis_audited_allowed_total; never a query, a
 // header value or a credential.
 import pino from "pino";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { Trace } from "../../controller/authz/trace.ts";
 import { Passwords } from "../../controller/features/basicAuth/check.ts";
 import { CheckMemo } from "../../controller/authz/check-memo.ts";
 import { clientAddressDetection } from "../../controller/authz/client-address.ts";
+import type { Decision } from "../../controller/authz/decision.ts";
 import type { AuthzRequest } from "../../controller/authz/request.ts";
 import { createKeyStore } from "../../controller/keys/store.ts";
-import { createAuthorizer } from "../../controller/runtime/authorizer.ts";
-import { RecentDenials } from "../../controller/runtime/recent-denials.ts";
-import { createMetrics } from "../../controller/server/metrics.ts";
+import { createAuthorizer } from "../../controller/authz/authorizer.ts";
+import { RecentDenials } from "../../controller/authz/recent-denials.ts";
+import { createMetrics, decisionMetrics } from "../../controller/server/metrics.ts";
 import { aliceKeyPolicy, gatewayWithRoute } from "../support/manifests.ts";
 import { compileText } from "../support/world.ts";
 
 const HOST = "api.example.com";
 const WORLD = `${gatewayWithRoute(HOST)}---\n${aliceKeyPolicy("keys")}`;
 
-/** An authorizer over WORLD whose log lines are collected; `draws` are the sampling draws in order. */
-function authorizerOf(auditAllowedSampleRate: number | undefined, draws: number[] = []) {
+/** An authorizer over WORLD whose log lines (from `level` on) are collected; `draws` are the sampling draws in order. */
+function authorizerOf(auditAllowedSampleRate: number | undefined, draws: number[] = [], level = "info") {
   const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = pino({ level }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   const metrics = createMetrics();
   const recentDenials = new RecentDenials();
+  let served = { snapshot: compileText(WORLD).snapshot, memo: new CheckMemo() };
   const authorizer = createAuthorizer({
-    pipeline: { current: { generation: 1, snapshot: compileText(WORLD).snapshot, statuses: [], memo: new CheckMemo() } },
+    current: () => served,
     keys: createKeyStore({ logger: pino({ level: "silent" }) }),
     logger,
-    metrics,
+    metrics: decisionMetrics(metrics),
     onNoRoute: "deny",
     onNoPolicy: "allow",
     clientAddress: clientAddressDetection({ trustedHops: 0, trustedCidrs: [] }),
@@ -44,7 +47,8 @@ function authorizerOf(auditAllowedSampleRate: number | undefined, draws: number[
       () => `req-${++id}`,
     );
   const audited = async () => (await metrics.registry.getSingleMetric("portcullis_audited_allowed_total")!.get()).values[0]?.value ?? 0;
-  return { decide, lines, audited, recentDenials };
+  const publish = () => (served = { snapshot: served.snapshot, memo: new CheckMemo() });
+  return { decide, lines, audited, recentDenials, authorizer, publish };
 }
 
 const alice = { headers: { "x-api-key": "alice-key" } };
@@ -113,5 +117,64 @@ describe("audit lines", () => {
       ["deny", "req-3"],
     ]);
     expect(await audited()).toBe(2);
+  });
+});
+
+describe("rendered answers", () => {
+  it("an allow is rendered once per published snapshot, a denial every time", async () => {
+    const { decide, authorizer, publish } = authorizerOf(undefined);
+    const renders: string[] = [];
+    const render = (d: Decision) => (renders.push(d.code), { code: d.code });
+    const allowed = await decide(alice);
+    const first = authorizer.rendered(allowed, render);
+    expect(authorizer.rendered(await decide(alice), render)).toBe(first);
+    const denied = await decide({});
+    authorizer.rendered(denied, render);
+    authorizer.rendered(denied, render);
+    expect(renders).toEqual(["allowed", "apikey_missing", "apikey_missing"]);
+    publish();
+    expect(authorizer.rendered(allowed, render)).not.toBe(first);
+    expect(renders).toHaveLength(4);
+  });
+});
+
+describe("--log-level debug: a trace per decision", () => {
+  it("each decision logs its trace, with the request id of its audit line (read once), and never the key", async () => {
+    const { decide, lines } = authorizerOf(undefined, [], "debug");
+    await decide({ headers: { "x-api-key": "wrong-key" } });
+    await decide(alice);
+    const traces = lines.filter((l) => l.msg === "decision trace");
+    expect(traces.map((t) => t.requestId)).toEqual(["req-1", "req-2"]);
+    expect(lines.find((l) => l.audit === "deny")!.requestId).toBe("req-1");
+    const [denied, allowed] = traces.map((t) => t.trace as { phase: string; code?: string; result?: string }[]);
+    expect(denied!.map((s) => s.phase)).toEqual(["request", "route", "policy", "apiKeyAuth", "decision"]);
+    expect(denied!.find((s) => s.phase === "apiKeyAuth")).toMatchObject({ result: "deny", code: "apikey_invalid" });
+    expect(allowed!.at(-1)).toMatchObject({ phase: "decision", allowed: true, principal: "apiKey alice" });
+    expect(JSON.stringify(lines)).not.toMatch(/alice-key|wrong-key/);
+  });
+
+  it("at info level no trace is logged, and none is built", async () => {
+    const step = vi.spyOn(Trace.prototype, "step");
+    const { decide, lines } = authorizerOf(undefined);
+    await decide({ headers: { "x-api-key": "wrong-key" } });
+    await decide(alice);
+    expect(lines.filter((l) => l.msg === "decision trace")).toEqual([]);
+    expect(step).not.toHaveBeenCalled();
+    step.mockRestore();
+  });
+
+  it("explain (the admin page's form) answers with the trace, neither counted nor audited", async () => {
+    const { authorizer, lines } = authorizerOf(1);
+    const { decision, trace } = await authorizer.explain({
+      method: "GET",
+      scheme: "https",
+      host: HOST,
+      path: "/v1/models",
+      headers: alice.headers,
+      gateway: undefined,
+    });
+    expect(decision.allowed).toBe(true);
+    expect(trace.steps.map((s) => s.phase)).toEqual(["request", "route", "policy", "apiKeyAuth", "decision"]);
+    expect(lines).toEqual([]);
   });
 });
