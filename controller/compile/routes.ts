@@ -34,6 +34,8 @@ export type MatchResult = { ok: true; value: CompiledMatch; pathCount: number } 
 
 const NO_VALUE_MATCHES: readonly ValueMatch[] = Object.freeze([]);
 const ANY_PATH: PathMatch = Object.freeze({ type: "PathPrefix", value: "" });
+/** A route rule without matches: every request (Envoy Gateway's implicit "/" prefix). */
+export const EVERY_REQUEST: CompiledMatch = Object.freeze({ path: ANY_PATH, headers: NO_VALUE_MATCHES, queryParams: NO_VALUE_MATCHES });
 
 /**
  * compileMatch with one shared object per distinct plain match (a path and maybe a method, no
@@ -213,7 +215,8 @@ export function buildRouteIndex(pending: readonly PendingEntry[]): RouteIndex {
   for (const p of pending) {
     let ports = tables.get(p.entry.gateway);
     if (ports === undefined) tables.set(p.entry.gateway, (ports = new Map()));
-    const key = `${p.entry.port}\0${p.tlsListener ?? ""}`;
+    // Routes of namespaces not read are a table of their own: a reading beside the routes read, not one of them.
+    const key = `${p.entry.port}\0${p.tlsListener ?? ""}${p.entry.unread === true ? "\0unread" : ""}`;
     const list = ports.get(key);
     if (list === undefined) ports.set(key, [p]);
     else list.push(p);
@@ -223,6 +226,7 @@ export function buildRouteIndex(pending: readonly PendingEntry[]): RouteIndex {
     const tablesOf = [...tables.get(g)!.values()].map((list) => ({
       port: list[0]!.entry.port,
       tlsListener: list[0]!.tlsListener,
+      ...(list[0]!.entry.unread === true ? { unread: true as const } : {}),
       vhosts: buildVirtualHosts(list),
     }));
     byGateway[g] = tablesOf.sort((a, b) => a.port - b.port || (a.tlsListener ?? "").localeCompare(b.tlsListener ?? ""));
