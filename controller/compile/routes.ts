@@ -64,8 +64,8 @@ export function compileMatch(m: HTTPRouteMatch): MatchResult {
   let path: PathMatch;
   if (type === "RegularExpression") {
     const regex = fullMatchRegex(value);
-    if (!(regex instanceof RegExp)) return { ok: false, error: `path regular expression ${JSON.stringify(value)} ${regex.error}` };
-    path = { type, value, regex };
+    if (!regex.ok) return { ok: false, error: `path regular expression ${JSON.stringify(value)} ${regex.error}` };
+    path = { type, value, regex: regex.value };
   } else {
     if (!value.startsWith("/")) return { ok: false, error: `path ${JSON.stringify(value)} does not start with /` };
     path = type === "Exact" ? { type, value } : { type, value: value.replace(/\/+$/, "") };
@@ -111,13 +111,13 @@ export function compileGrpcMatch(m: GRPCRouteMatch): MatchResult {
     ["service", service],
     ["method", name],
   ] as const) {
-    if (pattern !== undefined && !(fullMatchRegex(pattern) instanceof RegExp))
+    if (pattern !== undefined && !fullMatchRegex(pattern).ok)
       return { ok: false, error: `${part} regular expression ${JSON.stringify(pattern)} does not compile` };
   }
   const written = `/${service ?? GRPC_SERVICE_NAME}/${name ?? GRPC_METHOD_NAME}`;
   const regex = fullMatchRegex(written);
-  if (!(regex instanceof RegExp)) return { ok: false, error: `method regular expression ${JSON.stringify(written)} ${regex.error}` };
-  return compiled({ type: "RegularExpression", value: written, regex });
+  if (!regex.ok) return { ok: false, error: `method regular expression ${JSON.stringify(written)} ${regex.error}` };
+  return compiled({ type: "RegularExpression", value: written, regex: regex.value });
 }
 
 /** The matches of one route rule; a rule without matches has one that matches every request. */
@@ -130,7 +130,7 @@ export function compileRuleMatches(route: Route, ruleIndex: number, compileHttpM
   return (matches.length === 0 ? [{}] : matches).map(compileGrpcMatch);
 }
 
-const ANY_VALUE = fullMatchRegex(".*") as RegExp;
+const ANY_VALUE = new RegExp("^(?:.*)$", "l");
 
 /**
  * The route Envoy Gateway adds after a match with a `method` other than OPTIONS when its rule has
@@ -168,8 +168,8 @@ function compileValueMatches(list: StringMatches, lowerCaseNames: boolean): read
       continue;
     }
     const regex = fullMatchRegex(v.value);
-    if (!(regex instanceof RegExp)) return `regular expression ${JSON.stringify(v.value)} for ${v.name} ${regex.error}`;
-    out.push({ type: "RegularExpression", name, value: v.value, regex });
+    if (!regex.ok) return `regular expression ${JSON.stringify(v.value)} for ${v.name} ${regex.error}`;
+    out.push({ type: "RegularExpression", name, value: v.value, regex: regex.value });
   }
   return out;
 }
