@@ -214,6 +214,16 @@ function scopesOf(claims: Readonly<Record<string, unknown>>): Set<string> {
   return out;
 }
 
+/** Every header by lower-case name, as Envoy's header map holds it (repeated lines joined with ","). */
+function headersOf(request: NormalizedRequest): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of Object.keys(request.source.headers)) {
+    const v = request.header(name);
+    if (v !== undefined) headers[name] = v;
+  }
+  return headers;
+}
+
 /** The variables of `principal.cel`. Absent identities are empty maps, so `has()` works on them. */
 function principalVariablesOf(
   request: NormalizedRequest,
@@ -221,11 +231,7 @@ function principalVariablesOf(
   clientAddress: string | undefined,
   reading: QueryReading,
 ): Record<string, unknown> {
-  const headers: Record<string, string> = {};
-  for (const name of Object.keys(request.source.headers)) {
-    const v = request.header(name);
-    if (v !== undefined) headers[name] = v;
-  }
+  const headers = headersOf(request);
   const query = new Map<string, string>();
   for (const [name, value] of request.query) if (reading === "last" || !query.has(name)) query.set(name, value);
   return {
@@ -248,11 +254,7 @@ const JWT_AUTHN = "envoy.filters.http.jwt_authn";
  * normalize_payload_in_metadata does.
  */
 function envoyAttributesOf(request: NormalizedRequest, who: IdentityAttributes, now: number): Record<string, unknown> {
-  const headers: Record<string, string> = {};
-  for (const name of Object.keys(request.source.headers)) {
-    const lines = request.headerLines(name);
-    if (lines.length > 0) headers[name] = lines.join(",");
-  }
+  const headers = headersOf(request);
   const query = request.rawQuery;
   const path = query === undefined ? request.path : `${request.path}?${query}`;
   headers[":authority"] = request.source.host;
