@@ -3,7 +3,8 @@
  * folder and the Kubernetes informers) turn raw objects into this one value with `toResources`.
  */
 import type { z } from "zod";
-import { ConfigMapBodySchema, SecretBodySchema } from "./core.ts";
+import { BackendSpecSchema } from "./backend.ts";
+import { ConfigMapBodySchema, SecretBodySchema, ServiceSpecSchema } from "./core.ts";
 import {
   GATEWAY_API_GROUP,
   GatewayClassSpecSchema,
@@ -62,6 +63,16 @@ export interface ConfigMap {
   readonly metadata: ObjectMeta;
   readonly data: Readonly<Record<string, string>>;
 }
+/** A Service a policy's `backendRefs` name: its ports are checked, its DNS name is called. */
+export interface Service {
+  readonly metadata: ObjectMeta;
+  readonly spec: z.infer<typeof ServiceSpecSchema>;
+}
+/** An Envoy Gateway Backend a policy's `backendRefs` name: its endpoints are called. */
+export interface Backend {
+  readonly metadata: ObjectMeta;
+  readonly spec: z.infer<typeof BackendSpecSchema>;
+}
 /** Only its labels are read: listener `allowedRoutes` and policy `targetSelectors` select namespaces by label. */
 export interface Namespace {
   readonly metadata: ObjectMeta;
@@ -78,6 +89,8 @@ export interface Resources {
   readonly secrets: readonly Secret[];
   readonly configMaps: readonly ConfigMap[];
   readonly namespaces: readonly Namespace[];
+  readonly services: readonly Service[];
+  readonly backends: readonly Backend[];
 }
 
 /** A raw object and where it came from ("file.yaml#2", or "kube"), for error messages. */
@@ -105,6 +118,8 @@ const KINDS: Record<string, { readonly groups: readonly string[]; readonly list:
   Secret: { groups: ["v1"], list: "secrets" },
   ConfigMap: { groups: ["v1"], list: "configMaps" },
   Namespace: { groups: ["v1"], list: "namespaces", clusterScoped: true },
+  Service: { groups: ["v1"], list: "services" },
+  Backend: { groups: [`${SECURITY_POLICY_GROUP}/v1alpha1`], list: "backends" },
 };
 
 /** The kinds Portcullis reads; anything else in a manifest folder is ignored (not an error). */
@@ -123,6 +138,8 @@ export const EMPTY_RESOURCES: Resources = {
   secrets: [],
   configMaps: [],
   namespaces: [],
+  services: [],
+  backends: [],
 };
 
 export function toResources(raws: readonly RawObject[]): { resources: Resources; rejected: RejectedObject[] } {
@@ -137,6 +154,8 @@ export function toResources(raws: readonly RawObject[]): { resources: Resources;
     secrets: [],
     configMaps: [],
     namespaces: [],
+    services: [],
+    backends: [],
   };
   const rejected: RejectedObject[] = [];
   const seen = new Map<string, string>();
@@ -233,6 +252,10 @@ function loadBody(kind: string, o: Record<string, unknown>): { value: object } |
     }
     case "ReferenceGrant":
       return withSpec(ReferenceGrantSpecSchema);
+    case "Service":
+      return withSpec(ServiceSpecSchema);
+    case "Backend":
+      return withSpec(BackendSpecSchema);
     case "Secret": {
       const r = parse(SecretBodySchema, o, "");
       if ("reason" in r) return r;

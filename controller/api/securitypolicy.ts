@@ -4,6 +4,8 @@
  * strictly, so a typo is an error on the policy instead of a silently ignored (and so open) rule.
  */
 import { z } from "zod";
+import { ExtAuthSchema } from "../features/ext-auth/schema.ts";
+import { GatewayDurationSchema } from "./duration.ts";
 import { LabelSelectorSchema } from "./meta.ts";
 
 export const SECURITY_POLICY_GROUP = "gateway.envoyproxy.io";
@@ -67,8 +69,7 @@ const APIKeyAuthSchema = z
   .strict();
 export type APIKeyAuthSpec = z.infer<typeof APIKeyAuthSchema>;
 
-/** Gateway API Duration: 1 to 4 groups of up to 5 digits with h, m, s or ms. */
-export const GatewayDurationSchema = z.string().regex(/^([0-9]{1,5}(h|m|s|ms)){1,4}$/, "not a Gateway API duration such as 300s or 1h30m");
+export { GatewayDurationSchema };
 
 const RemoteJWKSSchema = z
   .object({
@@ -211,7 +212,7 @@ export const SecurityPolicySpecSchema = z
     authorization: AuthorizationSchema.optional(),
     cors: CORSSchema.optional(),
     oidc: z.unknown().optional(),
-    extAuth: z.unknown().optional(),
+    extAuth: ExtAuthSchema.optional(),
     mergeType: z.unknown().optional(),
   })
   .strict();

@@ -18,6 +18,10 @@ export type DecisionCode =
   | "basic_rate_limited"
   | "basic_busy"
   | "authz_denied"
+  | "extauth_denied"
+  | "extauth_error"
+  | "extauth_body_too_large"
+  | "extauth_body_unavailable"
   | "identity_unforwardable"
   | "cors_preflight"
   | "cors_origin"
@@ -50,6 +54,11 @@ export interface Decision {
   readonly removeHeaders: readonly string[];
   /** Headers for the client's response: the denial's (WWW-Authenticate), or CORS headers on allow. */
   readonly responseHeaders: Readonly<Record<string, string>>;
+  /**
+   * A denial's body as an external authorization service wrote it, handed to the client as is
+   * (with `responseHeaders`, which then are the service's); undefined: Portcullis' own JSON body.
+   */
+  readonly responseBody?: Buffer | undefined;
 }
 
 export function deny(

@@ -38,6 +38,12 @@ export interface AuthzRequest {
    * `extAuth.includeRouteMetadata`). check() decides only when its own match is that route.
    */
   readonly proxyRoute?: ProxyRoute | undefined;
+  /**
+   * The request body as the proxy forwarded it (Envoy's ext_authz `with_request_body`: the HTTP
+   * check's body, gRPC's `raw_body`); undefined when the proxy sent none. Read only by `extAuth`
+   * with `bodyToExtAuth`, which passes it on to its service.
+   */
+  readonly body?: Buffer | undefined;
 }
 
 /** A route as Envoy Gateway names it in its route metadata ("envoy-gateway" filter metadata, `resources[0]`). */

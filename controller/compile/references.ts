@@ -1,10 +1,11 @@
 /**
- * Resolves a policy's references to Secrets and ConfigMaps. A reference into another namespace
+ * Resolves a policy's references to Secrets and ConfigMaps, and to the Services and Envoy Gateway
+ * Backends its external services run behind. A reference into another namespace
  * is allowed only by a ReferenceGrant in that namespace (Gateway API semantics).
  */
 import { keyOf } from "../api/meta.ts";
 import { parseJwks, type JwksParseResult } from "../api/jwks.ts";
-import type { ConfigMap, ReferenceGrant, Resources, Secret } from "../api/resources.ts";
+import type { Backend, ConfigMap, ReferenceGrant, Resources, Secret, Service } from "../api/resources.ts";
 import { SECURITY_POLICY_GROUP } from "../api/securitypolicy.ts";
 
 export interface ObjectRef {
@@ -19,16 +20,22 @@ export type Resolved<T> = { readonly ok: true; readonly value: T } | { readonly 
 export interface References {
   secret(fromNamespace: string, ref: ObjectRef): Resolved<Secret>;
   configMap(fromNamespace: string, ref: ObjectRef): Resolved<ConfigMap>;
-  /** Every Secret and ConfigMap ("namespace/name") looked up so far, found or not. */
+  /** A core Service (`ref.group` and `ref.kind` are not checked: the caller dispatched on them). */
+  service(fromNamespace: string, ref: ObjectRef): Resolved<Service>;
+  /** An Envoy Gateway Backend (gateway.envoyproxy.io), likewise. */
+  backend(fromNamespace: string, ref: ObjectRef): Resolved<Backend>;
+  /** Every Secret, ConfigMap, Service and Backend ("namespace/name") looked up so far, found or not. */
   used(): ReferencedObjects;
   /** A JWKS document parsed and imported once per compile, however many providers share it. */
   jwks(text: string): JwksParseResult;
 }
 
-/** What compile needed to read; the Kubernetes source holds exactly these Secrets and ConfigMaps. */
+/** What compile needed to read; the Kubernetes source holds exactly these objects of these kinds. */
 export interface ReferencedObjects {
   readonly secrets: readonly string[];
   readonly configMaps: readonly string[];
+  readonly services: readonly string[];
+  readonly backends: readonly string[];
 }
 
 /**
@@ -56,10 +63,12 @@ export function grantCheck(resources: Resources): GrantCheck {
 export function createReferences(resources: Resources): References {
   const secrets = new Map(resources.secrets.map((s) => [keyOf(s.metadata), s]));
   const configMaps = new Map(resources.configMaps.map((c) => [keyOf(c.metadata), c]));
+  const services = new Map(resources.services.map((c) => [keyOf(c.metadata), c]));
+  const backends = new Map(resources.backends.map((c) => [keyOf(c.metadata), c]));
 
   const granted = grantCheck(resources);
 
-  const used = { Secret: new Set<string>(), ConfigMap: new Set<string>() };
+  const used = { Secret: new Set<string>(), ConfigMap: new Set<string>(), Service: new Set<string>(), Backend: new Set<string>() };
   const jwksByText = new Map<string, JwksParseResult>();
 
   function resolve<T>(kind: "Secret" | "ConfigMap", table: Map<string, T>, fromNamespace: string, ref: ObjectRef): Resolved<T> {
@@ -68,10 +77,14 @@ export function createReferences(resources: Resources): References {
     if (group !== "" || refKind !== kind) {
       return { ok: false, error: `reference to ${refKind}${group ? `.${group}` : ""} ${ref.name}: only core ${kind} is supported` };
     }
+    return lookUp(kind, "", table, fromNamespace, ref);
+  }
+
+  function lookUp<T>(kind: keyof typeof used, group: string, table: Map<string, T>, fromNamespace: string, ref: ObjectRef): Resolved<T> {
     const namespace = ref.namespace ?? fromNamespace;
     const id = `${namespace}/${ref.name}`;
     used[kind].add(id);
-    if (namespace !== fromNamespace && !granted(fromNamespace, { group: "", kind, namespace, name: ref.name })) {
+    if (namespace !== fromNamespace && !granted(fromNamespace, { group, kind, namespace, name: ref.name })) {
       return { ok: false, error: `${kind} ${id} is in another namespace and no ReferenceGrant in ${namespace} allows it` };
     }
     const found = table.get(id);
@@ -81,7 +94,14 @@ export function createReferences(resources: Resources): References {
   return {
     secret: (fromNamespace, ref) => resolve("Secret", secrets, fromNamespace, ref),
     configMap: (fromNamespace, ref) => resolve("ConfigMap", configMaps, fromNamespace, ref),
-    used: () => ({ secrets: [...used.Secret].sort(), configMaps: [...used.ConfigMap].sort() }),
+    service: (fromNamespace, ref) => lookUp("Service", "", services, fromNamespace, ref),
+    backend: (fromNamespace, ref) => lookUp("Backend", SECURITY_POLICY_GROUP, backends, fromNamespace, ref),
+    used: () => ({
+      secrets: [...used.Secret].sort(),
+      configMaps: [...used.ConfigMap].sort(),
+      services: [...used.Service].sort(),
+      backends: [...used.Backend].sort(),
+    }),
     jwks: (text) => {
       let parsed = jwksByText.get(text);
       if (parsed === undefined) jwksByText.set(text, (parsed = parseJwks(text)));

@@ -13,7 +13,8 @@ export const HEADERS_TO_REMOVE = "x-envoy-auth-headers-to-remove";
 export interface WireResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
+  /** Portcullis' own bodies are text; an external authorization service's denial body is bytes, passed on as is. */
+  readonly body: string | Buffer;
   /** The headers plus content-length as name, value, name, value, …: what writeHead takes without re-reading an object. */
   readonly rawHeaders: readonly string[];
 }
@@ -64,6 +65,8 @@ export function forwardAuthResponse(decision: Decision): WireResponse {
       : render({ ...decision, responseHeaders: { ...decision.responseHeaders, [COOKIE_OUTCOME_HEADER]: cookie } });
   }
   if (decision.status >= 300) return envoyResponse(decision);
+  // Only Portcullis' CORS answers are preflights; an external service's 2xx denial is a plain refusal here.
+  if (decision.code !== "cors_preflight" && decision.code !== "cors_origin") return render({ ...decision, status: 403 });
   return render({ ...decision, status: 403, responseHeaders: { ...decision.responseHeaders, [PREFLIGHT_HEADER]: "answered" } });
 }
 
@@ -80,6 +83,8 @@ function render(decision: Decision): WireResponse {
     if (decision.removeHeaders.length > 0) headers[HEADERS_TO_REMOVE] = decision.removeHeaders.join(",");
     return wireResponse(200, headers, "");
   }
+  // An external authorization service's denial: its status, headers and body, as Envoy passes them on.
+  if (decision.responseBody !== undefined) return wireResponse(decision.status, { ...decision.responseHeaders }, decision.responseBody);
   // A CORS preflight answered by Portcullis: no body, only the Access-Control-* headers.
   if (decision.status === 204) return wireResponse(204, { ...decision.responseHeaders }, "");
   return wireResponse(decision.status, { ...decision.responseHeaders, "content-type": "application/json" }, denialBody(decision));
@@ -113,7 +118,7 @@ export function denialBody(decision: Decision): string {
   return JSON.stringify({ code: decision.code, message });
 }
 
-function wireResponse(status: number, headers: Record<string, string>, body: string): WireResponse {
+function wireResponse(status: number, headers: Record<string, string>, body: string | Buffer): WireResponse {
   const rawHeaders = Object.entries(headers).flatMap(([name, value]) => [name, utf8Bytes(value)]);
   rawHeaders.push("content-length", String(Buffer.byteLength(body)));
   return { status, headers, body, rawHeaders };

@@ -39,7 +39,8 @@ const definition = loadSync("envoy/service/auth/v3/external_auth.proto", {
   defaults: true,
   oneofs: true,
 });
-const SERVICE = definition["envoy.service.auth.v3.Authorization"] as unknown as ServiceDefinition;
+/** envoy.service.auth.v3.Authorization: served here, and called by the extAuth feature's client. */
+export const AUTHORIZATION_SERVICE = definition["envoy.service.auth.v3.Authorization"] as unknown as ServiceDefinition;
 
 interface CheckRequest {
   attributes?: {
@@ -141,6 +142,17 @@ export function toCheckResponse(decision: Decision): object {
       },
     };
   }
+  if (decision.responseBody !== undefined) {
+    // An external authorization service's denial, passed on as it wrote it.
+    return {
+      status: { code: decision.status === 401 ? UNAUTHENTICATED : PERMISSION_DENIED, message: decision.message },
+      denied_response: {
+        status: { code: decision.status },
+        headers: overwrite(decision.responseHeaders),
+        body: decision.responseBody.toString("utf8"),
+      },
+    };
+  }
   if (decision.status === 204) {
     // A CORS preflight answered here: any non-OK code makes Envoy send denied_response as is.
     return {
@@ -166,7 +178,7 @@ export interface GrpcServer {
 
 export async function startGrpcServer(authorizer: Authorizer, port: number, host: string, logger: Logger): Promise<GrpcServer> {
   const server = new Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
-  server.addService(SERVICE, {
+  server.addService(AUTHORIZATION_SERVICE, {
     Check(call: ServerUnaryCall<CheckRequest, object>, callback: sendUnaryData<object>) {
       const request = toAuthzRequest(call.request);
       const requestId = () => call.request.attributes?.request?.http?.id || randomUUID();

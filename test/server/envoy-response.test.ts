@@ -33,7 +33,7 @@ describe("denial bodies", () => {
     const expected = { code: decision.code, message: phrase };
     for (const wire of [envoyResponse(decision), forwardAuthResponse(decision)]) {
       expect(wire.status).toBe(decision.status);
-      expect(JSON.parse(wire.body)).toEqual(expected);
+      expect(JSON.parse(String(wire.body))).toEqual(expected);
     }
     const grpc = toCheckResponse(decision) as { denied_response: { status: { code: number }; body: string } };
     expect(grpc.denied_response.status.code).toBe(decision.status);
@@ -71,5 +71,47 @@ describe("forward-auth: what becomes of the Cookie header (issue 12.7)", () => {
     ]);
     expect(forward.rawHeaders.includes("x-portcullis-cookie")).toBe(outcome !== undefined);
     expect(envoyResponse(decision).headers["x-portcullis-cookie"]).toBeUndefined();
+  });
+});
+
+describe("an external authorization service's denial is passed on as it wrote it (extAuth)", () => {
+  const fromService = (status: number): Decision => ({
+    ...deny(
+      status,
+      "extauth_denied",
+      "the external authorization service Backend apps/auth denied the request",
+      { policy: "apps/ext" },
+      {
+        "www-authenticate": 'Bearer realm="auth"',
+        "content-type": "text/plain",
+      },
+    ),
+    responseBody: Buffer.from([0x6e, 0x6f, 0xff]),
+  });
+
+  it("on Envoy's HTTP port: its status, headers and body bytes, no JSON of Portcullis' own", () => {
+    const wire = envoyResponse(fromService(401));
+    expect(wire.status).toBe(401);
+    expect(wire.headers).toEqual({ "www-authenticate": 'Bearer realm="auth"', "content-type": "text/plain" });
+    expect(Buffer.compare(wire.body as Buffer, Buffer.from([0x6e, 0x6f, 0xff]))).toBe(0);
+    expect(wire.rawHeaders.slice(-2)).toEqual(["content-length", "3"]);
+  });
+
+  it("on the gRPC port: a DeniedHttpResponse with its status, headers and body", () => {
+    const grpc = toCheckResponse(fromService(401)) as {
+      status: { code: number };
+      denied_response: { status: { code: number }; headers: { header: { key: string } }[]; body: string };
+    };
+    expect(grpc.status.code).toBe(16);
+    expect(grpc.denied_response.status.code).toBe(401);
+    expect(grpc.denied_response.headers.map((h) => h.header.key)).toEqual(["www-authenticate", "content-type"]);
+    expect(grpc.denied_response.body.startsWith("no")).toBe(true);
+  });
+
+  it("a 2xx denial (the service answered 204) is a 403 on the forward-auth port, where any 2xx would let the request through", () => {
+    const forward = forwardAuthResponse(fromService(204));
+    expect(forward.status).toBe(403);
+    expect(forward.headers["x-portcullis-preflight"]).toBeUndefined();
+    expect(envoyResponse(fromService(204)).status).toBe(204);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * Kubernetes mode's source: one Reflector per watched kind, producing the same `Resources` value
- * as the manifest folder. Secrets and ConfigMaps are held only when compile referenced them:
- * when policies start referencing new ones, those reflectors relist before the snapshot is
- * published, so a policy never flaps through "Secret not found".
+ * as the manifest folder. Secrets, ConfigMaps, Services and Backends are held only when compile
+ * referenced them: when policies start referencing new ones, those reflectors relist before the
+ * snapshot is published, so a policy never flaps through "Secret not found".
  */
 import type { Logger } from "pino";
 import { toResources, type RejectedObject, type Resources } from "../../api/resources.ts";
@@ -36,7 +36,17 @@ const WATCHED = [
   { kind: "Namespace", apiVersion: "v1", path: "/api/v1/namespaces" },
   { kind: "Secret", apiVersion: "v1", path: "/api/v1/secrets", referenced: "secrets" },
   { kind: "ConfigMap", apiVersion: "v1", path: "/api/v1/configmaps", referenced: "configMaps" },
+  { kind: "Service", apiVersion: "v1", path: "/api/v1/services", referenced: "services" },
+  {
+    kind: "Backend",
+    apiVersion: "gateway.envoyproxy.io/v1alpha1",
+    path: "/apis/gateway.envoyproxy.io/v1alpha1/backends",
+    referenced: "backends",
+    optional: true,
+  },
 ] as const;
+
+type ReferencedKind = keyof ReferencedObjects;
 
 /** How long a publish waits for newly referenced Secrets/ConfigMaps to be listed. */
 const RESYNC_WAIT_MS = 10_000;
@@ -52,7 +62,12 @@ export interface KubeSourceOptions {
 
 export class KubeSource {
   readonly #reflectors = new Map<string, Reflector>();
-  readonly #wanted = { secrets: new Set<string>(), configMaps: new Set<string>() };
+  readonly #wanted: Record<ReferencedKind, Set<string>> = {
+    secrets: new Set(),
+    configMaps: new Set(),
+    services: new Set(),
+    backends: new Set(),
+  };
   readonly #logger: Logger;
   #timer: NodeJS.Timeout | undefined;
   #lastRejected = "";
@@ -108,18 +123,19 @@ export class KubeSource {
   }
 
   /**
-   * Holds exactly the referenced Secrets and ConfigMaps: drops the others and relists a kind when
-   * new names are wanted. True when what is held changed (compile must run again).
+   * Holds exactly the referenced objects of the referenced kinds: drops the others and relists a
+   * kind when new names are wanted. True when what is held changed (compile must run again).
    */
   async loadReferences(references: ReferencedObjects): Promise<boolean> {
     let changed = false;
-    for (const kind of ["secrets", "configMaps"] as const) {
-      const wanted = this.#wanted[kind];
-      const next = new Set(references[kind]);
+    for (const w of WATCHED) {
+      if (!("referenced" in w)) continue;
+      const wanted = this.#wanted[w.referenced];
+      const next = new Set(references[w.referenced]);
       const added = [...next].some((k) => !wanted.has(k));
       wanted.clear();
       for (const k of next) wanted.add(k);
-      const reflector = this.#reflectors.get(kind === "secrets" ? "Secret" : "ConfigMap")!;
+      const reflector = this.#reflectors.get(w.kind)!;
       if (reflector.prune()) changed = true;
       if (added) {
         const before = reflector.objects().length;

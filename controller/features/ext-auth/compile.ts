@@ -1,0 +1,261 @@
+/**
+ * Compiles `extAuth` as Envoy Gateway v1.9 translates it (internal/gatewayapi/securitypolicy.go
+ * buildExtAuth, ext_service.go, validate.go validateExtServiceBackendReference): the backendRefs
+ * become the addresses Portcullis calls, every reference is checked as Envoy Gateway checks it
+ * (kind and group, a Service port that exists, a ReferenceGrant across namespaces), and the
+ * context extensions are read from their ConfigMaps and Secrets.
+ */
+import { createHash } from "node:crypto";
+import type { Backend } from "../../api/resources.ts";
+import { decodeBase64AsApiServer } from "../../api/resources.ts";
+import { SECURITY_POLICY_GROUP } from "../../api/securitypolicy.ts";
+import type { FeatureResult } from "../../compile/apikey.ts";
+import { upstreamHeaderName } from "../../compile/headers.ts";
+import { parseGatewayDuration } from "../../compile/jwt.ts";
+import type { References } from "../../compile/references.ts";
+import type { BackendObjectReference, BackendRef, ExtAuthSpec } from "./schema.ts";
+import type { CompiledExtAuth, ExtAuthEndpoint, ExtAuthService, ExtAuthTls } from "./types.ts";
+
+/** Envoy Gateway's timeout for a call to an external service (internal/xds/translator/utils.go). */
+export const DEFAULT_EXT_AUTH_TIMEOUT_MS = 10_000;
+/** Envoy's ext_authz `status_on_error` default: 403 Forbidden. */
+export const DEFAULT_STATUS_ON_ERROR = 403;
+/** The multicluster ServiceImport group, which Envoy Gateway also accepts (Portcullis cannot resolve it). */
+const MULTICLUSTER_GROUP = "multicluster.x-k8s.io";
+
+type Result<T> = FeatureResult<T>;
+
+/**
+ * `spec` (schema-checked) of a policy in `namespace` → the compiled service, or the message
+ * Envoy Gateway's translator gives (prefixed "ExtAuth: " as its status condition is).
+ */
+export function compileExtAuth(spec: ExtAuthSpec, namespace: string, refs: References): Result<CompiledExtAuth> {
+  const fail = (error: string): Result<CompiledExtAuth> => ({ ok: false, error: `extAuth: ${error}` });
+  const cluster = spec.http ?? spec.grpc!;
+  const protocol = spec.http !== undefined ? "http" : "grpc";
+  const backendRefs: readonly BackendRef[] =
+    (cluster.backendRefs ?? []).length > 0 ? cluster.backendRefs! : cluster.backendRef === undefined ? [] : [cluster.backendRef];
+  const service = resolveService(protocol, backendRefs, namespace, refs);
+  if (!service.ok) return fail(service.error);
+
+  const headersToBackend: string[] = [];
+  for (const [i, name] of (spec.http?.headersToBackend ?? []).entries()) {
+    const h = upstreamHeaderName(name, `extAuth.http.headersToBackend[${i}]`);
+    if (!h.ok) return { ok: false, error: h.error };
+    headersToBackend.push(h.name);
+  }
+  const contextExtensions: Record<string, string> = Object.create(null);
+  for (const extension of spec.contextExtensions ?? []) {
+    const value = contextExtensionValue(extension, namespace, refs);
+    if (!value.ok) return fail(value.error);
+    contextExtensions[extension.name] = value.value;
+  }
+  return {
+    ok: true,
+    value: {
+      protocol,
+      service: service.value,
+      pathPrefix: spec.http?.path ?? "",
+      pathOverride: spec.http?.pathOverride || undefined,
+      headersToExtAuth: spec.headersToExtAuth?.map((h) => h.toLowerCase()),
+      headersToBackend,
+      maxRequestBytes: spec.bodyToExtAuth?.maxRequestBytes,
+      timeoutMs: spec.timeout === undefined ? DEFAULT_EXT_AUTH_TIMEOUT_MS : parseGatewayDuration(spec.timeout),
+      failOpen: spec.failOpen ?? false,
+      statusOnError: spec.statusOnError ?? DEFAULT_STATUS_ON_ERROR,
+      contextExtensions,
+      includeRouteMetadata: spec.includeRouteMetadata ?? false,
+      recomputeRoute: spec.recomputeRoute ?? false,
+    },
+  };
+}
+
+/** Every backendRef checked and resolved to its endpoints, as Envoy Gateway's translateExtServiceBackendRefs. */
+function resolveService(
+  protocol: "http" | "grpc",
+  backendRefs: readonly BackendRef[],
+  namespace: string,
+  refs: References,
+): Result<ExtAuthService> {
+  if (backendRefs.length === 0) return { ok: false, error: "no backendRefs found for external service" };
+  const endpoints: (ExtAuthEndpoint & { weight: number })[] = [];
+  const names: string[] = [];
+  const endpointKinds = new Set<string>();
+  let tls: ExtAuthTls | undefined;
+  for (const [i, ref] of backendRefs.entries()) {
+    const resolved = resolveBackendRef(ref, namespace, refs);
+    if (!resolved.ok) return resolved;
+    names.push(resolved.value.name);
+    // Envoy Gateway leaves a weight-0 backend out of the cluster (it is still validated).
+    const weight = ref.weight ?? 1;
+    if (weight === 0) continue;
+    for (const e of resolved.value.endpoints) endpointKinds.add(e.kind);
+    if (i > 0 && (resolved.value.tls === undefined) !== (tls === undefined)) {
+      return { ok: false, error: "external service backends with and without TLS are not supported together" };
+    }
+    tls = resolved.value.tls;
+    for (const { host, port } of resolved.value.endpoints) endpoints.push({ host, port, weight });
+  }
+  if (endpointKinds.size > 1) return { ok: false, error: "external service destinations having multiple endpoint types are not supported" };
+  if (endpoints.length === 0) return { ok: false, error: "every backendRef of the external service has weight 0" };
+  // TLS settings may hold a client key: the pool key holds their digest.
+  const tlsDigest = tls === undefined ? undefined : createHash("sha256").update(JSON.stringify(tls)).digest("base64url");
+  const key = JSON.stringify({ protocol, endpoints: endpoints.map((e) => `${e.host}:${e.port}`), tls: tlsDigest });
+  return { ok: true, value: { key, endpoints, names, tls } };
+}
+
+interface ResolvedBackend {
+  /** "Service ns/name:port" or "Backend ns/name". */
+  readonly name: string;
+  readonly endpoints: readonly (ExtAuthEndpoint & { readonly kind: "hostname" | "ip" })[];
+  readonly tls: ExtAuthTls | undefined;
+}
+
+/**
+ * One backendRef, checked as Envoy Gateway's validateExtServiceBackendReference: group core,
+ * multicluster or gateway.envoyproxy.io; kind Service, ServiceImport or Backend; a Service needs a
+ * port it has (TCP); another namespace needs a ReferenceGrant. A Service is called at its cluster
+ * DNS name `<name>.<namespace>.svc:<port>`; a Backend at its endpoints.
+ */
+function resolveBackendRef(ref: BackendObjectReference, namespace: string, refs: References): Result<ResolvedBackend> {
+  const group = ref.group ?? "";
+  const kind = ref.kind ?? "Service";
+  if (group !== "" && group !== MULTICLUSTER_GROUP && group !== SECURITY_POLICY_GROUP) {
+    return {
+      ok: false,
+      error: `group is invalid, only the core API group (specified by omitting the group field or setting it to an empty string), the ${MULTICLUSTER_GROUP} API group, and the ${SECURITY_POLICY_GROUP} API group are supported`,
+    };
+  }
+  if (kind !== "Service" && kind !== "ServiceImport" && kind !== "Backend") {
+    return {
+      ok: false,
+      error:
+        "kind is invalid, only Service (specified by omitting the kind field or setting it to 'Service'), ServiceImport, and Backend are supported",
+    };
+  }
+  if (ref.port === undefined && kind !== "Backend") {
+    return { ok: false, error: "a valid port number corresponding to a port on the Service must be specified" };
+  }
+  const target = ref.namespace ?? namespace;
+  const id = `${target}/${ref.name}`;
+  if (kind === "ServiceImport") {
+    // A multi-cluster service has no address Portcullis can reach from here.
+    return { ok: false, error: `ServiceImport ${id}: multi-cluster services are not supported by Portcullis` };
+  }
+  const notPermitted = `backend ref to ${kind} ${id} not permitted by any ReferenceGrant`;
+  if (kind === "Service") {
+    const found = refs.service(namespace, ref);
+    if (!found.ok) return { ok: false, error: found.error.includes("ReferenceGrant") ? notPermitted : `service ${id} not found` };
+    const service = found.value;
+    if (service.spec.type === "ExternalName") {
+      return {
+        ok: false,
+        error: `Service ${id} is of type ExternalName, which is not supported as a backend; use an Envoy Gateway Backend resource with an FQDN endpoint instead`,
+      };
+    }
+    if (!(service.spec.ports ?? []).some((p) => p.port === ref.port && (p.protocol ?? "TCP") === "TCP")) {
+      return { ok: false, error: `TCP Port ${ref.port} not found on service ${id}` };
+    }
+    return {
+      ok: true,
+      value: {
+        name: `Service ${id}:${ref.port}`,
+        endpoints: [{ kind: "hostname", host: `${ref.name}.${target}.svc`, port: ref.port! }],
+        tls: undefined,
+      },
+    };
+  }
+  const found = refs.backend(namespace, ref);
+  if (!found.ok) return { ok: false, error: found.error.includes("ReferenceGrant") ? notPermitted : `backend ${id} not found` };
+  return backendEndpoints(found.value, id, refs);
+}
+
+function backendEndpoints(backend: Backend, id: string, refs: References): Result<ResolvedBackend> {
+  if (backend.spec.type === "DynamicResolver") return { ok: false, error: `dynamic resolver backend ${id} is not supported` };
+  const endpoints: (ExtAuthEndpoint & { kind: "hostname" | "ip" })[] = [];
+  for (const e of backend.spec.endpoints ?? []) {
+    if (e.fqdn !== undefined) endpoints.push({ kind: "hostname", host: e.fqdn.hostname, port: e.fqdn.port });
+    else if (e.ip !== undefined) endpoints.push({ kind: "ip", host: e.ip.address, port: e.ip.port });
+    else if (e.unix !== undefined)
+      return { ok: false, error: `Backend ${id}: unix domain sockets are not supported in backend references` };
+  }
+  if (endpoints.length === 0) return { ok: false, error: `Backend ${id} has no endpoints` };
+  const tls = backendTls(backend, refs);
+  if (!tls.ok) return { ok: false, error: `Backend ${id}: ${tls.error}` };
+  return { ok: true, value: { name: `Backend ${id}`, endpoints, tls: tls.value } };
+}
+
+interface BackendTlsSpec {
+  caCertificateRefs?: { group?: string; kind?: string; name: string }[];
+  wellKnownCACertificates?: string;
+  insecureSkipVerify?: boolean;
+  sni?: string;
+  clientCertificateRef?: { group?: string; kind?: string; name: string; namespace?: string };
+}
+
+/** A Backend's `tls`: the CA bundle (`ca.crt` of each ConfigMap or Secret), SNI, client certificate. */
+function backendTls(backend: Backend, refs: References): Result<ExtAuthTls | undefined> {
+  const spec = backend.spec.tls as BackendTlsSpec | undefined;
+  if (spec === undefined || spec === null) return { ok: true, value: undefined };
+  const namespace = backend.metadata.namespace;
+  const bundles: string[] = [];
+  for (const ref of spec.caCertificateRefs ?? []) {
+    const object = ref.kind === "Secret" ? refs.secret(namespace, { ...ref, group: "" }) : refs.configMap(namespace, { ...ref, group: "" });
+    if (!object.ok) return { ok: false, error: `tls.caCertificateRefs: ${object.error}` };
+    const ca = object.value.data["ca.crt"];
+    if (ca === undefined || !ca.includes("-----BEGIN CERTIFICATE-----")) {
+      return {
+        ok: false,
+        error: `tls.caCertificateRefs: ${ref.kind ?? "ConfigMap"} ${namespace}/${ref.name} has no PEM certificate under ca.crt`,
+      };
+    }
+    bundles.push(ca);
+  }
+  let clientCertificate: ExtAuthTls["clientCertificate"];
+  if (spec.clientCertificateRef !== undefined) {
+    const secret = refs.secret(namespace, { ...spec.clientCertificateRef, group: "", kind: "Secret" });
+    if (!secret.ok) return { ok: false, error: `tls.clientCertificateRef: ${secret.error}` };
+    const cert = secret.value.data["tls.crt"];
+    const key = secret.value.data["tls.key"];
+    if (cert === undefined || key === undefined)
+      return { ok: false, error: "tls.clientCertificateRef: the Secret needs tls.crt and tls.key" };
+    clientCertificate = { cert, key };
+  }
+  return {
+    ok: true,
+    value: {
+      ca: bundles.length === 0 ? undefined : bundles.join("\n"),
+      servername: spec.sni,
+      insecureSkipVerify: spec.insecureSkipVerify === true,
+      clientCertificate,
+    },
+  };
+}
+
+type ContextExtension = NonNullable<ExtAuthSpec["contextExtensions"]>[number];
+
+/**
+ * A context extension's value: `value`, or the key of a ConfigMap or Secret in the policy's
+ * namespace. A Secret's value is base64-decoded once more, as Envoy Gateway's translator does
+ * (getContextExtensionValueFromRef), so the service receives what it receives behind Envoy Gateway.
+ */
+function contextExtensionValue(extension: ContextExtension, namespace: string, refs: References): Result<string> {
+  if (extension.valueRef === undefined) return { ok: true, value: extension.value ?? "" };
+  const { kind, name, key } = extension.valueRef;
+  if (kind === "ConfigMap") {
+    const cm = refs.configMap(namespace, { name });
+    if (!cm.ok) return { ok: false, error: `can't find the referenced configmap "${name}" in namespace "${namespace}"` };
+    const value = cm.value.data[key];
+    return value === undefined
+      ? { ok: false, error: `can't find the key "${key}" in the referenced configmap "${name}"` }
+      : { ok: true, value };
+  }
+  const secret = refs.secret(namespace, { name });
+  if (!secret.ok) return { ok: false, error: `can't find the referenced secret "${name}" in namespace "${namespace}"` };
+  const text = secret.value.data[key];
+  if (text === undefined) return { ok: false, error: `can't find the key "${key}" in the referenced secret "${name}"` };
+  const decoded = decodeBase64AsApiServer(text);
+  if (decoded === undefined)
+    return { ok: false, error: `error decoding the base64 value of the key "${key}" in the referenced secret "${name}"` };
+  return { ok: true, value: decoded.toString("utf8") };
+}
