@@ -58,11 +58,10 @@ chart-crds:
 	rm -f charts/portcullis/crds/*.yaml
 	cp crds/*.yaml charts/portcullis/crds/
 
-## Benchmarks the decision path against a bare node:http server (wrk, pinned cores), compile, and
+## Benchmarks the decision path against a bare node:http server and real proxies (wrk, pinned cores), compile, and
 ## apply → enforced against a real API server; rewrites the bench section of BENCHMARKS.md.
-## The first run installs wrk (apt) and builds kube-apiserver + etcd (about 4 minutes, cached).
+## The first run installs wrk, nginx, Caddy and HAProxy (apt) and builds kube-apiserver + etcd (about 4 minutes, cached).
 bench: install
-	bash bench/ensure-wrk.sh
 	set -o pipefail && assets="$$(bash test/kube/build-binaries.sh | tail -1)" && PORTCULLIS_KUBE_ASSETS="$$assets" node bench/run.ts
 
 ## Soak: 10 minutes at 200 req/s with policies and Secrets changing every second (not part of `make test`);

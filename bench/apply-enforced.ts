@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startApiServer, type ApiServer } from "../test/kube/apiserver.ts";
 import { Kube, pathOf, readManifests, type Obj } from "../test/kube/objects.ts";
-import { median } from "./serve-bench.ts";
+import { median } from "./spread.ts";
 import { startPortcullis, type ServerProcess } from "./servers.ts";
 
 const ROOT = join(import.meta.dirname, "..");

@@ -4,8 +4,30 @@
  * Signing inputs and signatures are decoded before the clock starts: this is the primitive alone.
  *   node bench/crypto-verify.ts TOKENS_FILE JWK_FILE DURATION_MS   → {"verifiesPerSecond": …}
  */
+import { spawn } from "node:child_process";
 import { createPublicKey, verify, type JsonWebKey } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { NODE } from "./servers.ts";
+
+export interface CryptoRate {
+  readonly verifiesPerSecond: number;
+  readonly verifiesPerCpuSecond: number;
+}
+
+/** Runs this loop for `durationMs` in a fresh process pinned to `cpu`. */
+export function cryptoVerifyRate(tokensFile: string, jwkFile: string, cpu: string, durationMs: number): Promise<CryptoRate> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("taskset", ["-c", cpu, NODE, import.meta.filename, tokensFile, jwkFile, String(durationMs)], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c));
+    child.once("error", reject);
+    child.once("close", (code) =>
+      code === 0 ? resolve(JSON.parse(out) as CryptoRate) : reject(new Error(`crypto-verify exited ${code}`)),
+    );
+  });
+}
 
 /** Verifies per second of wall time, and per second of this process's CPU time (immune to neighbours). */
 function run(

@@ -7,7 +7,7 @@
 import { mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { readProfile, summarize, type ProfileSummary } from "./profile.ts";
-import { cpuSeconds } from "./serve-bench.ts";
+import { cpuSeconds } from "./counters.ts";
 import { startBare, startPortcullis } from "./servers.ts";
 import type { World } from "./world.ts";
 import { runWrk } from "./wrk.ts";

@@ -2,9 +2,9 @@
  * `make bench`: every benchmark of the decision path, then the results table on stdout and in
  * BENCHMARKS.md (only the section between the bench:start / bench:end markers is rewritten).
  *
- *   node bench/run.ts [--quick] [--rounds 5] [--duration 2] [--warmup 1] [--connections 50]
- *                     [--tenants 10000] [--changes 100] [--apply-tenants 0] [--skip serve,profile,compile,kube]
- *                     [--no-write]
+ *   node bench/run.ts [--quick] [--rounds 6] [--proxy-rounds 4] [--duration 2] [--warmup 1] [--connections 50]
+ *                     [--tenants 10000] [--changes 100] [--apply-tenants 0]
+ *                     [--skip serve,proxies,profile,compile,kube] [--no-write]
  * --apply-tenants N loads a world of N tenants into the API server before timing apply → enforced
  * (off by default: loading 10k tenants and rebuilding them on every change takes minutes).
  *
@@ -13,21 +13,26 @@
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Obj } from "../test/kube/objects.ts";
 import { benchApplyEnforced, type ApplyResult } from "./apply-enforced.ts";
 import type { CompileReport } from "./compile-bench.ts";
+import { cryptoVerifyRate } from "./crypto-verify.ts";
+import { cpuShares, loadAverage, perfUnavailableReason, readCpuTimes } from "./host.ts";
 import { profileScenario } from "./profile-run.ts";
 import type { ProfileSummary } from "./profile.ts";
 import { renderSection, renderStdout, writeBenchmarksFile, type Results } from "./report.ts";
-import { benchWorld, cryptoVerifyRate, type WorldResult } from "./serve-bench.ts";
+import { benchProxies, type ProxyResult } from "./proxy-bench.ts";
+import { benchWorld, type WorldResult } from "./serve-bench.ts";
 import { NODE } from "./servers.ts";
 import { createIdp, mintTokens } from "./tokens.ts";
-import { buildWorld, writeWorld } from "./world.ts";
+import { AUDIENCE, buildWorld, ISSUER, writeWorld } from "./world.ts";
 
 const ROOT = join(import.meta.dirname, "..");
+/** Debian packages: the load generator, CPU pinning (taskset) and the proxies of the comparison. */
+const BENCH_PACKAGES = ["wrk", "util-linux", "nginx-light", "caddy", "haproxy"];
 const wallStart = performance.now();
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const elapsed = () => `${Math.round((performance.now() - wallStart) / 1000)} s`;
@@ -36,6 +41,7 @@ const { values: flags } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     rounds: { type: "string" },
+    "proxy-rounds": { type: "string" },
     duration: { type: "string" },
     warmup: { type: "string" },
     connections: { type: "string", default: "50" },
@@ -47,10 +53,11 @@ const { values: flags } = parseArgs({
   },
 });
 const quick = flags.quick === true;
-// 5 interleaved slices of 2 s (wrk takes whole seconds) make each scenario's 10 s measurement:
-// medians over the slices, since on a shared VM single slices swing by ±15%. With a first
-// kube-apiserver build, the whole of `make bench` stays under 10 minutes.
-const rounds = Number(flags.rounds ?? (quick ? 1 : 5));
+// 6 interleaved slices of 2 s (wrk takes whole seconds) per scenario and world, 4 per proxy
+// scenario: enough rounds for a worst round to mean something on a shared VM, where single slices
+// swing by ±15%. With a first kube-apiserver build, the whole of `make bench` stays under 10 minutes.
+const rounds = Number(flags.rounds ?? (quick ? 1 : 6));
+const proxyRounds = Math.min(rounds, Number(flags["proxy-rounds"] ?? (quick ? 1 : 4)));
 const durationS = Number(flags.duration ?? 2);
 const warmupS = Number(flags.warmup ?? 1);
 /** Unmeasured load right before each measured slice (see serve-bench.ts). */
@@ -60,8 +67,8 @@ const tenants = Number(flags.tenants);
 const changes = Number(flags.changes ?? (quick ? 10 : 100));
 const skip = new Set(flags.skip.split(",").filter((s) => s !== ""));
 
-// Set-up: wrk (Debian) and, for apply → enforced, the kube-apiserver + etcd binaries (cached).
-execFileSync("bash", [join(ROOT, "bench/ensure-wrk.sh")], { stdio: "inherit" });
+// Set-up: wrk and the proxies (Debian) and, for apply → enforced, the kube-apiserver + etcd binaries (cached).
+execFileSync("bash", [join(ROOT, "test/e2e/ensure-packages.sh"), ...BENCH_PACKAGES], { stdio: "inherit" });
 if (!skip.has("kube") && process.env.PORTCULLIS_KUBE_ASSETS === undefined) {
   const built = spawnSync("bash", [join(ROOT, "test/kube/build-binaries.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   if (built.status !== 0) throw new Error("test/kube/build-binaries.sh failed");
@@ -82,13 +89,16 @@ const machine = {
   cpu: /^model name\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? "unknown CPU",
   node: execFileSync(NODE, ["--version"], { encoding: "utf8" }).trim(),
   kernel: execFileSync("uname", ["-r"], { encoding: "utf8" }).trim(),
-  loadavg: loadavg()
-    .map((x) => x.toFixed(2))
-    .join(" "),
   method:
     `Server (bare node:http or Portcullis) pinned to CPU ${cpuSet.server}, \`wrk -t1 -c${connections}\` pinned to CPU ${cpuSet.load} (taskset), keep-alive, loopback; ` +
-    `${warmupS} s warm-up per scenario, then ${rounds} interleaved round(s) of ${durationS} s per scenario, each after ${sliceWarmupS} s of unmeasured load; figures are medians over rounds.`,
+    `${warmupS} s warm-up per scenario, then ${rounds} interleaved round(s) of ${durationS} s per scenario (${proxyRounds} for the proxies; forwards in odd rounds, backwards in even ones), each after ${sliceWarmupS} s of unmeasured load.`,
 };
+// The neighbours' load just before we add ours, and the hypervisor's steal over the whole run.
+const loadavgStart = loadAverage();
+const cpuAtStart = readCpuTimes();
+await new Promise((r) => setTimeout(r, 2000));
+const busyBeforePct = cpuShares(cpuAtStart, readCpuTimes()).busyPct;
+const perfUnavailable = perfUnavailableReason();
 
 // The IdP and the tokens: enough distinct ones that no token is sent twice in a world.
 const idp = createIdp();
@@ -96,9 +106,8 @@ const jwkFile = join(work, "idp.jwk.json");
 writeFileSync(jwkFile, JSON.stringify(idp.jwk));
 const tokensFile = join(work, "tokens.txt");
 writeFileSync(tokensFile, `${(await mintTokens(idp, 2000)).join("\n")}\n`);
-const probeRate = skip.has("serve")
-  ? 0
-  : (await cryptoVerifyRate({ tokens: { file: tokensFile, cached: "" }, jwkFile, cpus: cpuSet }, 1000)).verifiesPerSecond;
+const probeRate =
+  skip.has("serve") && skip.has("proxies") ? 0 : (await cryptoVerifyRate(tokensFile, jwkFile, cpuSet.server, 1000)).verifiesPerSecond;
 const tokenCount = Math.min(
   400_000,
   Math.ceil(probeRate * (warmupS + rounds * (sliceWarmupS + durationS))) + (1 + 2 * rounds) * connections,
@@ -133,8 +142,8 @@ for (const n of skip.has("serve") ? [] : [10, tenants]) {
         sliceWarmupS,
         durationS,
         rounds,
-        cryptoMs: 1500,
         logDir: work,
+        perf: perfUnavailable === undefined,
       },
       log,
     ),
@@ -151,6 +160,33 @@ async function stage<T>(name: string, run: () => Promise<T>): Promise<T | undefi
     failures.push(`${name}: ${(e as Error).message.split("\n")[0]}`);
     return undefined;
   }
+}
+
+// Against the proxies users would pick instead (10-route world).
+let proxies: ProxyResult | undefined;
+if (!skip.has("proxies")) {
+  log(`bench: proxies (nginx, Caddy, HAProxy) [${elapsed()}]`);
+  const world = buildWorld({ tenants: 10, keysPerSecret: 20, jwk: idp.jwk });
+  if (skip.has("serve")) writeWorld(world, manifestsOf(10));
+  const publicKeyPem = idp.publicKey.export({ type: "spki", format: "pem" }).toString();
+  proxies = await stage("proxies", () =>
+    benchProxies(
+      {
+        manifests: manifestsOf(10),
+        world,
+        tokens: { file: tokensFile, cached: cachedToken },
+        jwt: { publicKeyPem, issuer: ISSUER, audience: AUDIENCE },
+        cpus: cpuSet,
+        connections,
+        warmupS,
+        sliceWarmupS,
+        durationS,
+        rounds: proxyRounds,
+        logDir: work,
+      },
+      log,
+    ),
+  );
 }
 
 // Profiles of each decision path (10-route world).
@@ -223,7 +259,16 @@ if (!skip.has("kube")) {
   apply = await stage("apply → enforced", () => benchApplyEnforced(changes, work, log, background));
 }
 
-const results: Results = { machine, worlds, compile, apply, profiles, failures, wallSeconds: (performance.now() - wallStart) / 1000 };
+const host = {
+  loadavgStart,
+  loadavgEnd: loadAverage(),
+  busyBeforePct,
+  stealPct: cpuShares(cpuAtStart, readCpuTimes()).stealPct,
+  cryptoVerifyPerS: probeRate,
+  ...(perfUnavailable === undefined ? {} : { perfUnavailable }),
+};
+const wallSeconds = (performance.now() - wallStart) / 1000;
+const results: Results = { machine, host, worlds, proxies, compile, apply, profiles, failures, wallSeconds };
 writeFileSync(join(work, "results.json"), JSON.stringify(results, null, 2));
 process.stdout.write(`\n${renderStdout(results)}\n\n`);
 if (flags["no-write"] !== true) {

@@ -18,6 +18,8 @@ export interface ServerProcess {
   readonly pid: number;
   /** http://127.0.0.1:PORT of the port under load (Portcullis: the Envoy ext_authz port). */
   readonly url: string;
+  /** Portcullis' forward-auth port (what nginx and Caddy ask). */
+  readonly forwardAuthPort?: number;
   /** Milliseconds from spawn to ready (Portcullis: /readyz answers 200). */
   readonly startupMs: number;
   /** Resident set size now and at its peak (VmHWM), MiB, from /proc. */
@@ -83,7 +85,7 @@ export async function startPortcullis(o: PortcullisOptions): Promise<ServerProce
   const child = spawn(command[0]!, command.slice(1), { env: { ...process.env, ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
   const log = createWriteStream(o.logFile);
   child.stderr!.pipe(log, { end: false });
-  const found = await new Promise<{ authz: number; admin: number }>((resolve, reject) => {
+  const found = await new Promise<{ authz: number; admin: number; forwardAuth: number }>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`Portcullis did not log its ports in time; see ${o.logFile}`)),
       o.readyTimeoutMs ?? 120_000,
@@ -93,11 +95,11 @@ export async function startPortcullis(o: PortcullisOptions): Promise<ServerProce
     createInterface({ input: child.stdout! }).on("line", (line) => {
       log.write(`${line}\n`);
       if (done || !line.includes('"authz"')) return;
-      const entry = JSON.parse(line) as { authz?: unknown; admin?: unknown };
-      if (typeof entry.authz === "number" && typeof entry.admin === "number") {
+      const entry = JSON.parse(line) as { authz?: unknown; admin?: unknown; forwardAuth?: unknown };
+      if (typeof entry.authz === "number" && typeof entry.admin === "number" && typeof entry.forwardAuth === "number") {
         done = true;
         clearTimeout(timer);
-        resolve({ authz: entry.authz, admin: entry.admin });
+        resolve({ authz: entry.authz, admin: entry.admin, forwardAuth: entry.forwardAuth });
       }
     });
   });
@@ -112,7 +114,10 @@ export async function startPortcullis(o: PortcullisOptions): Promise<ServerProce
     await new Promise((r) => setTimeout(r, 50));
   }
   child.removeAllListeners("exit");
-  return handle("portcullis", child, `http://127.0.0.1:${found.authz}`, performance.now() - started);
+  return {
+    ...handle("portcullis", child, `http://127.0.0.1:${found.authz}`, performance.now() - started),
+    forwardAuthPort: found.forwardAuth,
+  };
 }
 
 function handle(name: string, child: ChildProcess, url: string, startupMs: number): ServerProcess {

@@ -96,3 +96,16 @@ export function runWrk(o: WrkOptions): Promise<WrkResult> {
     });
   });
 }
+
+/**
+ * Runs that send each request with the next token of `file` (one per line), every run going on
+ * where the last one stopped, so that a server that caches verified tokens never sees one twice.
+ */
+export function tokenWalk(file: string): (o: Omit<WrkOptions, "tokens">) => Promise<WrkResult> {
+  let offset = 0;
+  return async (o) => {
+    const r = await runWrk({ ...o, tokens: { file, offset } });
+    offset += r.requests + o.connections; // requests still in flight at the end were sent too
+    return r;
+  };
+}

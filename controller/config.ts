@@ -17,6 +17,8 @@ const Port = z.coerce.number().int().min(0).max(65535);
 const CompileOptions = {
   controllerName: z.string().min(1).default(DEFAULT_CONTROLLER_NAME),
   gatewayClass: z.array(z.string().min(1)).default([]),
+  /** MaxMind database files for `clientIPGeoLocations`, read at start-up. */
+  geoipDatabase: z.array(z.string().min(1)).default([]),
 };
 /** What serve and check decide with. */
 const DecideOptions = {
@@ -132,6 +134,12 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
     multiple: true,
     help: "serve only Gateways of this GatewayClass (repeatable; default: every class)",
     expects: "a GatewayClass name",
+  },
+  "geoip-database": {
+    value: "FILE",
+    multiple: true,
+    help: "a MaxMind GeoIP database (.mmdb: City, Country, ASN, ISP or Anonymous IP) for clientIPGeoLocations rules (repeatable)",
+    expects: "a file",
   },
   "on-no-route": { value: "deny|allow", help: "decision for a request that matches no route" },
   "on-no-policy": { value: "allow|deny", help: "decision for a request whose route no SecurityPolicy governs (allow: as Envoy Gateway)" },

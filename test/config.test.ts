@@ -132,6 +132,7 @@ describe("loadConfig", () => {
       "manifests",
       "controller-name",
       "gateway-class",
+      "geoip-database",
       "on-no-route",
       "on-no-policy",
       "xff-trusted-hops",

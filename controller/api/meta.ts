@@ -14,6 +14,19 @@ export const ObjectMetaSchema = z.object({
   annotations: z.record(z.string(), z.string()).optional(),
 });
 
+/** Gateway API SecretObjectReference. */
+export const SecretRefSchema = z
+  .object({
+    group: z.string().optional(),
+    kind: z.string().optional(),
+    name: z.string().min(1),
+    namespace: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** Gateway API Duration: 1 to 4 groups of up to 5 digits with h, m, s or ms. */
+export const GatewayDurationSchema = z.string().regex(/^([0-9]{1,5}(h|m|s|ms)){1,4}$/, "not a Gateway API duration such as 300s or 1h30m");
+
 /** The only annotations compile reads (API-key client metadata); others are dropped at load. */
 export const PORTCULLIS_ANNOTATION_PREFIX = "portcullis.io/";
 

@@ -4,6 +4,7 @@
  */
 import type { z } from "zod";
 import { BackendSpecSchema } from "./backend.ts";
+import { BackendTLSPolicySpecSchema } from "./backendtlspolicy.ts";
 import { ConfigMapBodySchema, SecretBodySchema, ServiceSpecSchema } from "./core.ts";
 import {
   GATEWAY_API_GROUP,
@@ -73,6 +74,11 @@ export interface Backend {
   readonly metadata: ObjectMeta;
   readonly spec: z.infer<typeof BackendSpecSchema>;
 }
+/** How the TLS server of a Service, ServiceImport or Backend is verified (a remote JWKS behind `backendRefs`). */
+export interface BackendTLSPolicy {
+  readonly metadata: ObjectMeta;
+  readonly spec: z.infer<typeof BackendTLSPolicySpecSchema>;
+}
 /** Only its labels are read: listener `allowedRoutes` and policy `targetSelectors` select namespaces by label. */
 export interface Namespace {
   readonly metadata: ObjectMeta;
@@ -91,6 +97,7 @@ export interface Resources {
   readonly namespaces: readonly Namespace[];
   readonly services: readonly Service[];
   readonly backends: readonly Backend[];
+  readonly backendTLSPolicies: readonly BackendTLSPolicy[];
 }
 
 /** A raw object and where it came from ("file.yaml#2", or "kube"), for error messages. */
@@ -120,6 +127,10 @@ const KINDS: Record<string, { readonly groups: readonly string[]; readonly list:
   Namespace: { groups: ["v1"], list: "namespaces", clusterScoped: true },
   Service: { groups: ["v1"], list: "services" },
   Backend: { groups: [`${SECURITY_POLICY_GROUP}/v1alpha1`], list: "backends" },
+  BackendTLSPolicy: {
+    groups: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1alpha3`, `${GATEWAY_API_GROUP}/v1alpha2`],
+    list: "backendTLSPolicies",
+  },
 };
 
 /** The kinds Portcullis reads; anything else in a manifest folder is ignored (not an error). */
@@ -140,6 +151,7 @@ export const EMPTY_RESOURCES: Resources = {
   namespaces: [],
   services: [],
   backends: [],
+  backendTLSPolicies: [],
 };
 
 export function toResources(raws: readonly RawObject[]): { resources: Resources; rejected: RejectedObject[] } {
@@ -156,6 +168,7 @@ export function toResources(raws: readonly RawObject[]): { resources: Resources;
     namespaces: [],
     services: [],
     backends: [],
+    backendTLSPolicies: [],
   };
   const rejected: RejectedObject[] = [];
   const seen = new Map<string, string>();
@@ -256,6 +269,8 @@ function loadBody(kind: string, o: Record<string, unknown>): { value: object } |
       return withSpec(ServiceSpecSchema);
     case "Backend":
       return withSpec(BackendSpecSchema);
+    case "BackendTLSPolicy":
+      return withSpec(BackendTLSPolicySpecSchema);
     case "Secret": {
       const r = parse(SecretBodySchema, o, "");
       if ("reason" in r) return r;

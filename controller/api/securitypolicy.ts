@@ -5,8 +5,8 @@
  */
 import { z } from "zod";
 import { ExtAuthSchema } from "../features/ext-auth/schema.ts";
-import { GatewayDurationSchema } from "./duration.ts";
-import { LabelSelectorSchema } from "./meta.ts";
+import { OIDCSchema } from "../features/oidc/spec.ts";
+import { GatewayDurationSchema, LabelSelectorSchema, SecretRefSchema } from "./meta.ts";
 
 export const SECURITY_POLICY_GROUP = "gateway.envoyproxy.io";
 export const SECURITY_POLICY_VERSION = "v1alpha1";
@@ -40,15 +40,6 @@ const TargetSelectorSchema = LabelSelectorSchema.extend({
 }).strict();
 export type PolicyTargetSelector = z.infer<typeof TargetSelectorSchema>;
 
-/** Gateway API SecretObjectReference. */
-const SecretRefSchema = z
-  .object({
-    group: z.string().optional(),
-    kind: z.string().optional(),
-    name: z.string().min(1),
-    namespace: z.string().min(1).optional(),
-  })
-  .strict();
 export type SecretRef = z.infer<typeof SecretRefSchema>;
 
 const ExtractFromSchema = z
@@ -68,8 +59,6 @@ const APIKeyAuthSchema = z
   })
   .strict();
 export type APIKeyAuthSpec = z.infer<typeof APIKeyAuthSchema>;
-
-export { GatewayDurationSchema };
 
 const RemoteJWKSSchema = z
   .object({
@@ -199,7 +188,15 @@ const CORSSchema = z
 export type CORSSpec = z.infer<typeof CORSSchema>;
 
 /** Features of the API that Portcullis accepts in a manifest but does not enforce yet. */
-export const NOT_YET_ENFORCED = ["oidc", "extAuth", "mergeType"] as const;
+export const NOT_YET_ENFORCED = ["oidc", "extAuth"] as const;
+
+/**
+ * How a route policy merges into its closest parent policy (Envoy Gateway's MergeType; see
+ * compile/merge.ts). `Replace`, valid for other Envoy Gateway policies, is not for a SecurityPolicy.
+ */
+const MergeTypeSchema = z.enum(["StrategicMerge", "JSONMerge"], {
+  error: "must be StrategicMerge or JSONMerge (Replace is not a valid mergeType for a SecurityPolicy)",
+});
 
 export const SecurityPolicySpecSchema = z
   .object({
@@ -211,9 +208,9 @@ export const SecurityPolicySpecSchema = z
     basicAuth: BasicAuthSchema.optional(),
     authorization: AuthorizationSchema.optional(),
     cors: CORSSchema.optional(),
-    oidc: z.unknown().optional(),
+    oidc: OIDCSchema.optional(),
     extAuth: ExtAuthSchema.optional(),
-    mergeType: z.unknown().optional(),
+    mergeType: MergeTypeSchema.optional(),
   })
   .strict();
 export type SecurityPolicySpec = z.infer<typeof SecurityPolicySpecSchema>;

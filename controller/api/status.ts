@@ -4,10 +4,21 @@
 export const MAX_ANCESTORS = 16;
 
 export interface Condition {
-  /** `Warning` (True) as Envoy Gateway's: the policy is enforced, but something in it can never work. */
-  readonly type: "Accepted" | "Overridden" | "Aggregated" | "Warning";
+  /**
+   * `Warning` (True) as Envoy Gateway's: the policy is enforced, but something in it can never work.
+   * `Merged` (True): a route policy with mergeType merged into a parent policy (on both).
+   */
+  readonly type: "Accepted" | "Overridden" | "Merged" | "Aggregated" | "Warning";
   readonly status: "True" | "False";
-  readonly reason: "Accepted" | "Invalid" | "Conflicted" | "TargetNotFound" | "Overridden" | "Aggregated" | "UnusableCredentials";
+  readonly reason:
+    | "Accepted"
+    | "Invalid"
+    | "Conflicted"
+    | "TargetNotFound"
+    | "Overridden"
+    | "Merged"
+    | "Aggregated"
+    | "UnusableCredentials";
   readonly message: string;
   readonly observedGeneration?: number | undefined;
   /** Stamped by the status writer only, when the condition's status changes. */

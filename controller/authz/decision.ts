@@ -25,6 +25,13 @@ export type DecisionCode =
   | "identity_unforwardable"
   | "cors_preflight"
   | "cors_origin"
+  | "oidc_login"
+  | "oidc_callback"
+  | "oidc_callback_refused"
+  | "oidc_refresh"
+  | "oidc_logout"
+  | "oidc_unauthenticated"
+  | "oidc_unavailable"
   | "not_ready"
   | "request_invalid"
   | "internal_error";
@@ -59,6 +66,8 @@ export interface Decision {
    * (with `responseHeaders`, which then are the service's); undefined: Portcullis' own JSON body.
    */
   readonly responseBody?: Buffer | undefined;
+  /** Set-Cookie lines for the client's response, one cookie each (oidc's login and session cookies). */
+  readonly cookies?: readonly string[] | undefined;
 }
 
 export function deny(

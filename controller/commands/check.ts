@@ -11,6 +11,7 @@ import { createKeyStore } from "../keys/store.ts";
 import { NOT_READY } from "../runtime/authorizer.ts";
 import { envoyResponse } from "../server/envoy-response.ts";
 import type { Snapshot } from "../snapshot/types.ts";
+import { compileOptionsOf } from "../runtime/compile-options.ts";
 import { compileFolder } from "./load.ts";
 
 /**
@@ -29,7 +30,12 @@ export async function runCheck(config: CheckConfig, out: (text: string) => void,
 
 /** The decision serve would make on `config.manifests` for the request in `config`; problems go to `report`. */
 export async function checkFolder(config: CheckConfig, report: (line: string) => void): Promise<Decision> {
-  const folder = compileFolder(config.manifests, config.controllerName, config.gatewayClass);
+  const folder = compileFolder(
+    config.manifests,
+    compileOptionsOf(config, (line) => {
+      if (!line.ok) report(`warning: ${line.message}`);
+    }),
+  );
   for (const line of folder.brokenFiles) report(`error: ${line} (until every file parses, serve is not ready and denies every check)`);
   for (const line of [...folder.rejectedObjects, ...folder.problems]) report(`warning: ${line}`);
   return folder.brokenFiles.length > 0 ? NOT_READY : decide(config, folder.snapshot, report);

@@ -4,6 +4,7 @@ import { SECURITY_POLICY_GROUP, SECURITY_POLICY_VERSION } from "../api/securityp
 import { ancestorKey, type PolicyStatus } from "../api/status.ts";
 import type { CompileConfig } from "../config.ts";
 import { stampTransitions } from "../status/transitions.ts";
+import { compileOptionsOf } from "../runtime/compile-options.ts";
 import { compileFolder } from "./load.ts";
 
 /**
@@ -13,7 +14,12 @@ import { compileFolder } from "./load.ts";
  * Throws UnreadableInputError when the folder cannot be read.
  */
 export function runCompile(config: CompileConfig, out: (text: string) => void, report: (line: string) => void, now: Date): number {
-  const folder = compileFolder(config.manifests, config.controllerName, config.gatewayClass);
+  const folder = compileFolder(
+    config.manifests,
+    compileOptionsOf(config, (line) => {
+      if (!line.ok) report(`warning: ${line.message}`);
+    }),
+  );
   const time = now.toISOString().replace(/\.\d{3}Z$/, "Z");
   const docs = folder.statuses.map((s) =>
     stringify(

@@ -1,6 +1,6 @@
 /** One-shot loading of a manifest folder for the check and compile commands. */
 import { toResources, type Resources } from "../api/resources.ts";
-import { compile, type CompileResult } from "../compile/index.ts";
+import { compile, type CompileOptions, type CompileResult } from "../compile/index.ts";
 import { ManifestFolder } from "../sources/manifests.ts";
 
 export interface FolderCompile extends CompileResult {
@@ -12,11 +12,11 @@ export interface FolderCompile extends CompileResult {
 }
 
 /** Reads and compiles `dir`. Throws UnreadableInputError when the folder cannot be listed. */
-export function compileFolder(dir: string, controllerName: string, gatewayClasses: readonly string[]): FolderCompile {
+export function compileFolder(dir: string, options: CompileOptions): FolderCompile {
   const load = new ManifestFolder(dir).load();
   const { resources, rejected } = toResources(load.objects);
   return {
-    ...compile(resources, { controllerName, gatewayClasses }),
+    ...compile(resources, options),
     resources,
     brokenFiles: load.errors.map((e) => `${e.file}: ${e.error}`),
     rejectedObjects: rejected.map((r) => `${r.origin} (${r.object}): ${r.reason}`),

@@ -7,23 +7,26 @@
 import { keyOf, compareAge } from "../api/meta.ts";
 import type { Resources } from "../api/resources.ts";
 import type { PolicyStatus } from "../api/status.ts";
+import type { GeoIPDatabase } from "../geoip/database.ts";
 import type { JwksSource } from "../keys/types.ts";
 import { deepFreeze } from "../snapshot/freeze.ts";
 import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
-import { attachRoutes, listenerLabel } from "./attachments.ts";
+import { attachRoutes, listenerLabel, type Attachment } from "./attachments.ts";
 import { scopeManagedHeaders } from "./managed-headers.ts";
-import { analysePolicy } from "./policy.ts";
-import { claimsFor, decideWinners, listenerOverrides } from "./precedence.ts";
+import { analysePolicy, compileMerged } from "./policy.ts";
+import { claimsFor, decideWinners, listenerOverrides, mergeParent, type Claim } from "./precedence.ts";
 import { createReferences, type ReferencedObjects } from "./references.ts";
 import { buildRouteIndex, compileRuleMatches, corsPreflightMatch, createMatchCompiler, type PendingEntry } from "./routes.ts";
 import { indexTargets } from "./targets.ts";
-import { overriddenAt, StatusCollector } from "./status.ts";
+import { listenerRef, overriddenAt, StatusCollector } from "./status.ts";
 
 export interface CompileOptions {
   /** Written into every ancestor status entry Portcullis owns. */
   readonly controllerName: string;
   /** GatewayClass names whose Gateways are served; empty serves every Gateway. */
   readonly gatewayClasses: readonly string[];
+  /** The `--geoip-database` files, in flag order (read before compiling; none: `clientIPGeoLocations` is Invalid). */
+  readonly geoipDatabases?: readonly GeoIPDatabase[];
 }
 
 export interface CompileResult {
@@ -91,6 +94,27 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
     for (const { ref } of status.ancestorsOf(shadowed.target)) status.overridden(shadowed.policy, ref, by.policy.compiled.id);
   }
 
+  // A route policy with mergeType, merged into each parent policy it meets, once per pair.
+  const mergedPolicies = new Map<string, CompiledPolicy>();
+  const enforcedPolicy = (winner: Claim, parent: Claim | undefined, attachment: Attachment): CompiledPolicy => {
+    const child = winner.policy;
+    if (child.spec?.mergeType === undefined) return child.compiled;
+    let compiled = child.compiled;
+    if (parent !== undefined) {
+      const key = `${child.compiled.id}\0${parent.policy.compiled.id}`;
+      compiled = mergedPolicies.get(key) ?? compileMerged(child, parent.policy, refs);
+      mergedPolicies.set(key, compiled);
+    }
+    const at = { routeRef: overriddenAt(winner.target, attachment), listenerRef: listenerRef(attachment) };
+    status.enforced(
+      child,
+      compiled,
+      at,
+      parent === undefined ? undefined : { policy: parent.policy, ref: overriddenAt(parent.target, attachment) },
+    );
+    return compiled;
+  };
+
   const pending: PendingEntry[] = [];
   const compileMatch = createMatchCompiler();
   const effective = new Map<string, CompiledPolicy>();
@@ -100,11 +124,12 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
     const gatewayId = keyOf(attachment.gateway.metadata);
     attachment.route.spec.rules.forEach((rule, ruleIndex) => {
       const [winner, ...shadowed] = claimsFor(attachment, rule.name, winners);
-      const policy = winner?.policy.compiled;
+      const parent = winner === undefined ? undefined : mergeParent(winner, shadowed);
+      const policy = winner === undefined ? undefined : enforcedPolicy(winner, parent, attachment);
       if (policy !== undefined) effective.set(policy.id, policy);
       for (const loser of shadowed) {
-        if (loser.policy === winner!.policy) continue;
-        status.overridden(loser.policy, overriddenAt(loser.target, attachment), policy!.id);
+        if (loser.policy === winner!.policy || loser === parent) continue;
+        status.overridden(loser.policy, overriddenAt(loser.target, attachment), winner!.policy.compiled.id);
       }
       const route = attachment.route;
       const label = `${route.kind === "GRPCRoute" ? "GRPCRoute " : ""}${routeId} ${rule.name === undefined ? `rule ${ruleIndex}` : `rule ${rule.name}`}`;
@@ -177,16 +202,16 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   };
 }
 
-/** Remote JWKS in use, one per URI; the shortest cache duration asked for wins. */
+/** Remote JWKS in use, one per cache key (the key store merges their durations). */
 function remoteJwksOf(policies: Readonly<Record<string, CompiledPolicy>>): JwksSource[] {
-  const byUri = new Map<string, JwksSource & { kind: "remote" }>();
+  const byKey = new Map<string, JwksSource>();
   for (const policy of Object.values(policies)) {
     for (const provider of policy.jwt?.providers ?? []) {
       const s = provider.jwks;
       if (s.kind !== "remote") continue;
-      const seen = byUri.get(s.uri);
-      if (seen === undefined || s.cacheDurationMs < seen.cacheDurationMs) byUri.set(s.uri, s);
+      const seen = byKey.get(s.cacheKey);
+      if (seen === undefined || (seen.kind === "remote" && s.cacheDurationMs < seen.cacheDurationMs)) byKey.set(s.cacheKey, s);
     }
   }
-  return [...byUri.keys()].sort().map((uri) => byUri.get(uri)!);
+  return [...byKey.keys()].sort().map((key) => byKey.get(key)!);
 }

@@ -1,6 +1,6 @@
 /** Compiles `jwt`: providers with their key sources, claim headers and token locations. */
 import type { JWTProviderSpec, JWTSpec } from "../api/securitypolicy.ts";
-import type { JwksSource } from "../keys/types.ts";
+import { remoteJwksSource, type JwksSource } from "../keys/types.ts";
 import { redactUri } from "../keys/uri.ts";
 import type { CompiledJwt, CompiledJwtProvider, CredentialSource } from "../snapshot/types.ts";
 import type { FeatureResult } from "./apikey.ts";
@@ -97,7 +97,7 @@ function compileJwks(p: JWTProviderSpec, field: string, namespace: string, refs:
     const cacheDurationMs =
       p.remoteJWKS.cacheDuration === undefined ? DEFAULT_JWKS_CACHE_MS : parseGatewayDuration(p.remoteJWKS.cacheDuration);
     if (cacheDurationMs < 1000) return { ok: false, error: `${field}.remoteJWKS.cacheDuration: must be at least 1s` };
-    return { ok: true, value: { kind: "remote", uri: url.href, cacheDurationMs } };
+    return { ok: true, value: remoteJwksSource(url.href, cacheDurationMs) };
   }
   const local = p.localJWKS!;
   let text: string;

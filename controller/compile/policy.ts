@@ -8,6 +8,7 @@ import { compileAuthorization } from "./authorization.ts";
 import { compileBasicAuth } from "./basicauth.ts";
 import { compileCors } from "./cors.ts";
 import { compileJwt } from "./jwt.ts";
+import { featureOwner, mergeSpecs } from "./merge.ts";
 import type { References } from "./references.ts";
 import { everyTargetIn, lenientTargets, resolveTargets, type MissingTarget, type Target, type TargetIndex } from "./targets.ts";
 
@@ -18,6 +19,11 @@ export interface AnalysedPolicy {
   readonly missing: readonly MissingTarget[];
   /** What the policy holds that can never work though it is enforced (a key no request can carry); reported as a Warning condition. */
   readonly warnings: readonly string[];
+  /**
+   * The validated spec, when the policy's only problems (if any) are in its features: a policy with
+   * `mergeType` is compiled again merged into each parent policy, and the merge may resolve them.
+   */
+  readonly spec: SecurityPolicySpec | undefined;
 }
 
 export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs: References): AnalysedPolicy {
@@ -34,6 +40,7 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
       targets: resolution.targets,
       missing: resolution.missing,
       warnings: [],
+      spec: undefined,
     };
   }
   const spec = parsed.data;
@@ -47,6 +54,7 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
     targets: resolution.targets,
     missing: resolution.missing,
     warnings: [],
+    spec: undefined,
   });
 
   if (spec.targetRef !== undefined && spec.targetRefs !== undefined) {
@@ -57,20 +65,59 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
       `spec: targets ${resolution.unsupported.join(", ")} are not supported; Portcullis enforces policies on Gateways, HTTPRoutes and GRPCRoutes`,
     );
   }
+  const mergeTargets = spec.mergeType === undefined ? [] : targetKinds(spec).filter((k) => !MERGEABLE_TARGET_KINDS.has(k));
+  if (mergeTargets.length > 0) {
+    return fail(
+      `spec.mergeType: only a policy that targets routes merges into a parent policy; it also targets ${mergeTargets.join(", ")}`,
+    );
+  }
+  const namespace = source.metadata.namespace;
+  const { compiled, warnings } = compileSpec(id, spec, () => namespace, refs);
+  return { source, compiled, targets: resolution.targets, missing: resolution.missing, warnings, spec };
+}
+
+/** Target kinds a policy with `mergeType` may name (Envoy Gateway's CRD rule: xRoutes only). */
+const MERGEABLE_TARGET_KINDS: ReadonlySet<string> = new Set(["HTTPRoute", "GRPCRoute", "TCPRoute"]);
+
+function targetKinds(spec: SecurityPolicySpec): string[] {
+  const refs = spec.targetRef === undefined ? (spec.targetRefs ?? []) : [spec.targetRef];
+  return [...new Set([...refs.map((r) => r.kind), ...(spec.targetSelectors ?? []).map((s) => s.kind)])];
+}
+
+/**
+ * What a route policy with `mergeType` (`child`) enforces under the parent policy `parent`: their
+ * specs merged (merge.ts), validated and compiled as one policy, each feature's references
+ * resolved in the namespace of the policy it comes from. Its id names both. Invalid when the
+ * parent's spec is, or when the merged policy is (validation runs on the merged policy only, so a
+ * jwt principal may name the parent's provider).
+ */
+export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, refs: References): CompiledPolicy {
+  const id = `${child.compiled.id} merged into ${parent.compiled.id}`;
+  const childSpec = child.spec!;
+  if (parent.spec === undefined) {
+    return invalid(id, `merges into SecurityPolicy ${parent.compiled.id}, which is invalid: ${parent.compiled.invalid}`);
+  }
+  const parsed = SecurityPolicySpecSchema.safeParse(mergeSpecs(parent.spec, childSpec, childSpec.mergeType!));
+  if (!parsed.success) return invalid(id, `merged with SecurityPolicy ${parent.compiled.id}: ${describeIssues(parsed.error, "spec")}`);
+  const namespaces = { child: child.source.metadata.namespace, parent: parent.source.metadata.namespace };
+  return compileSpec(id, parsed.data, (feature) => namespaces[featureOwner(childSpec, feature)], refs).compiled;
+}
+
+/** A valid spec's features compiled; features Portcullis does not enforce yet make it invalid (denying, never open). */
+function compileSpec(
+  id: string,
+  spec: SecurityPolicySpec,
+  namespaceOf: (feature: keyof SecurityPolicySpec) => string,
+  refs: References,
+): { compiled: CompiledPolicy; warnings: readonly string[] } {
   const pending = NOT_YET_ENFORCED.filter((f) => spec[f] !== undefined);
   if (pending.length > 0) {
-    // Not enforced must not mean open: the policy is Invalid and its routes are denied.
-    return fail(`spec.${pending.join(", spec.")}: not supported by Portcullis yet; requests governed by this policy are denied`);
+    const reason = `spec.${pending.join(", spec.")}: not supported by Portcullis yet; requests governed by this policy are denied`;
+    return { compiled: invalid(id, reason), warnings: [] };
   }
-  const features = compileFeatures(spec, source.metadata.namespace, refs);
-  if (!features.ok) return fail(features.error);
-  return {
-    source,
-    compiled: { id, invalid: undefined, ...features.value },
-    targets: resolution.targets,
-    missing: resolution.missing,
-    warnings: features.warnings ?? [],
-  };
+  const features = compileFeatures(spec, namespaceOf, refs);
+  if (!features.ok) return { compiled: invalid(id, features.error), warnings: [] };
+  return { compiled: { id, invalid: undefined, ...features.value }, warnings: features.warnings ?? [] };
 }
 
 /**
@@ -82,17 +129,28 @@ function unreadableTargets(source: SecurityPolicy, reason: string, targets: Targ
   const { namespace } = source.metadata;
   const resolution = everyTargetIn(namespace, targets);
   const why = `${reason}; which objects it targets cannot be read, so it is applied (denying) to every Gateway and HTTPRoute of namespace ${namespace}`;
-  return { source, compiled: invalid(keyOf(source.metadata), why), targets: resolution.targets, missing: [], warnings: [] };
+  return {
+    source,
+    compiled: invalid(keyOf(source.metadata), why),
+    targets: resolution.targets,
+    missing: [],
+    warnings: [],
+    spec: undefined,
+  };
 }
 
 type Features = Omit<CompiledPolicy, "id" | "invalid">;
 
-function compileFeatures(spec: SecurityPolicySpec, namespace: string, refs: References): FeatureResult<Features> {
-  const apiKey = spec.apiKeyAuth === undefined ? undefined : compileApiKey(spec.apiKeyAuth, namespace, refs);
+function compileFeatures(
+  spec: SecurityPolicySpec,
+  namespaceOf: (feature: keyof SecurityPolicySpec) => string,
+  refs: References,
+): FeatureResult<Features> {
+  const apiKey = spec.apiKeyAuth === undefined ? undefined : compileApiKey(spec.apiKeyAuth, namespaceOf("apiKeyAuth"), refs);
   if (apiKey !== undefined && !apiKey.ok) return apiKey;
-  const basicAuth = spec.basicAuth === undefined ? undefined : compileBasicAuth(spec.basicAuth, namespace, refs);
+  const basicAuth = spec.basicAuth === undefined ? undefined : compileBasicAuth(spec.basicAuth, namespaceOf("basicAuth"), refs);
   if (basicAuth !== undefined && !basicAuth.ok) return basicAuth;
-  const jwt = spec.jwt === undefined ? undefined : compileJwt(spec.jwt, namespace, refs);
+  const jwt = spec.jwt === undefined ? undefined : compileJwt(spec.jwt, namespaceOf("jwt"), refs);
   if (jwt !== undefined && !jwt.ok) return jwt;
   const authorization =
     spec.authorization === undefined ? undefined : compileAuthorization(spec.authorization, jwt?.value.providers.map((p) => p.name) ?? []);

@@ -1,7 +1,8 @@
 /**
  * Policy precedence. Per target, the oldest policy wins and the others are Conflicted; per route
  * rule, the most specific winning target (rule > route > listener > ListenerSet > gateway) replaces the broader
- * ones, which are then Overridden there. No merging.
+ * ones, which are then Overridden there, unless the winner is a route policy with `mergeType`:
+ * then it merges into the closest parent policy (mergeParent).
  */
 import { compareAge, keyOf } from "../api/meta.ts";
 import type { AnalysedPolicy } from "./policy.ts";
@@ -61,6 +62,17 @@ export function claimsFor(attachment: Attachment, ruleName: string | undefined, 
     const claim = key === undefined ? undefined : winners.get(key);
     return claim === undefined ? [] : [claim];
   });
+}
+
+/**
+ * The policy a route (or route rule) winner with `mergeType` merges into, among the broader claims
+ * of the same rule (`shadowed`, most specific first): the closest one at listener, ListenerSet or
+ * Gateway level, as Envoy Gateway looks for it (a route policy never merges into another route
+ * policy). Undefined when the winner has no mergeType or no such claim exists.
+ */
+export function mergeParent(winner: Claim, shadowed: readonly Claim[]): Claim | undefined {
+  if (winner.policy.spec?.mergeType === undefined || (winner.target.level !== "route" && winner.target.level !== "rule")) return undefined;
+  return shadowed.find((c) => c.target.level !== "route" && c.target.level !== "rule" && c.policy !== winner.policy);
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { keyOf } from "../api/meta.ts";
 import { parseJwks, type JwksParseResult } from "../api/jwks.ts";
-import type { Backend, ConfigMap, ReferenceGrant, Resources, Secret, Service } from "../api/resources.ts";
+import type { Backend, BackendTLSPolicy, ConfigMap, ReferenceGrant, Resources, Secret, Service } from "../api/resources.ts";
 import { SECURITY_POLICY_GROUP } from "../api/securitypolicy.ts";
 
 export interface ObjectRef {
@@ -24,10 +24,26 @@ export interface References {
   service(fromNamespace: string, ref: ObjectRef): Resolved<Service>;
   /** An Envoy Gateway Backend (gateway.envoyproxy.io), likewise. */
   backend(fromNamespace: string, ref: ObjectRef): Resolved<Backend>;
+  /**
+   * The BackendTLSPolicy that applies to a backend, as Envoy Gateway picks it: in the backend's
+   * namespace, a targetRef naming its group, kind and name with the same sectionName first, then
+   * one without sectionName; the first such policy by namespace/name.
+   */
+  backendTLSPolicy(target: BackendTarget): BackendTLSPolicy | undefined;
   /** Every Secret, ConfigMap, Service and Backend ("namespace/name") looked up so far, found or not. */
   used(): ReferencedObjects;
   /** A JWKS document parsed and imported once per compile, however many providers share it. */
   jwks(text: string): JwksParseResult;
+}
+
+/** A backend a policy calls (a Service, ServiceImport or Envoy Gateway Backend), as a BackendTLSPolicy targets it. */
+export interface BackendTarget {
+  readonly group: string;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** The Service port's name, when the reference names a port that has one. */
+  readonly sectionName?: string;
 }
 
 /** What compile needed to read; the Kubernetes source holds exactly these objects of these kinds. */
@@ -96,6 +112,18 @@ export function createReferences(resources: Resources): References {
     configMap: (fromNamespace, ref) => resolve("ConfigMap", configMaps, fromNamespace, ref),
     service: (fromNamespace, ref) => lookUp("Service", "", services, fromNamespace, ref),
     backend: (fromNamespace, ref) => lookUp("Backend", SECURITY_POLICY_GROUP, backends, fromNamespace, ref),
+    backendTLSPolicy: (target) => {
+      const targets = (p: BackendTLSPolicy, sectionName: string | undefined) =>
+        p.metadata.namespace === target.namespace &&
+        p.spec.targetRefs.some(
+          (t) => t.group === target.group && t.kind === target.kind && t.name === target.name && t.sectionName === sectionName,
+        );
+      const policies = resources.backendTLSPolicies;
+      return (
+        (target.sectionName === undefined ? undefined : policies.find((p) => targets(p, target.sectionName))) ??
+        policies.find((p) => targets(p, undefined))
+      );
+    },
     used: () => ({
       secrets: [...used.Secret].sort(),
       configMaps: [...used.ConfigMap].sort(),

@@ -5,6 +5,7 @@ import type { Gateway, ListenerSet, Route } from "../api/resources.ts";
 import { SECURITY_POLICY_GROUP } from "../api/securitypolicy.ts";
 import { ancestorKey, MAX_ANCESTORS, type AncestorRef, type AncestorStatus, type Condition, type PolicyStatus } from "../api/status.ts";
 import { isListenerSetKind, type Attachment } from "./attachments.ts";
+import type { CompiledPolicy } from "../snapshot/types.ts";
 import type { AnalysedPolicy } from "./policy.ts";
 import type { Target } from "./targets.ts";
 
@@ -17,6 +18,13 @@ interface AncestorFacts {
   notFound: string | undefined;
   /** Why a target route is not attached to this ancestor, when none of the policy's targets is enforced there. */
   detached: string | undefined;
+  /** A policy with mergeType: the parent policies it merged into here. */
+  readonly mergedInto: Set<string>;
+  /** A parent policy: the route policies merged into it here. */
+  readonly mergedFrom: Set<string>;
+  /** A policy with mergeType: whether what it enforces here (merged or its own) is valid, and why not. */
+  validUse: boolean;
+  readonly invalidUses: Set<string>;
 }
 
 /** An ancestor a target is reported under; for a route target, the route and its parentRef naming it. */
@@ -82,6 +90,29 @@ export class StatusCollector {
     this.#at(policy, ref).overriddenBy.add(by);
   }
 
+  /**
+   * A policy with mergeType enforces `compiled` on a route reached through `routeRef` (its route's
+   * parentRef) and `listenerRef` (the listener): merged into `parent` (at `parentRef`), or its own
+   * when no parent policy governs that listener. As in Envoy Gateway, a merge is reported `Merged`
+   * on the listener and on the parent, and an invalid result makes the policy Invalid there.
+   */
+  enforced(
+    child: AnalysedPolicy,
+    compiled: CompiledPolicy,
+    at: { readonly routeRef: AncestorRef; readonly listenerRef: AncestorRef },
+    parent: { readonly policy: AnalysedPolicy; readonly ref: AncestorRef } | undefined,
+  ): void {
+    const refs = parent === undefined ? [at.routeRef] : [at.routeRef, at.listenerRef];
+    for (const ref of refs) {
+      const f = this.#at(child, ref);
+      if (compiled.invalid === undefined) f.validUse = true;
+      else f.invalidUses.add(compiled.invalid);
+    }
+    if (parent === undefined || compiled.invalid !== undefined) return;
+    this.#at(child, at.listenerRef).mergedInto.add(parent.policy.compiled.id);
+    this.#at(parent.policy, parent.ref).mergedFrom.add(child.compiled.id);
+  }
+
   /** The policy's status, once every fact about every policy has been recorded. */
   statusOf(policy: AnalysedPolicy, controllerName: string): PolicyStatus {
     for (const missing of policy.missing) {
@@ -123,7 +154,18 @@ export class StatusCollector {
     if (f === undefined)
       facts.set(
         key,
-        (f = { ref, applied: false, conflictsWith: new Set(), overriddenBy: new Set(), notFound: undefined, detached: undefined }),
+        (f = {
+          ref,
+          applied: false,
+          conflictsWith: new Set(),
+          overriddenBy: new Set(),
+          notFound: undefined,
+          detached: undefined,
+          mergedInto: new Set(),
+          mergedFrom: new Set(),
+          validUse: false,
+          invalidUses: new Set(),
+        }),
       );
     return f;
   }
@@ -137,6 +179,14 @@ export function overriddenAt(target: Target, attachment: Attachment): AncestorRe
   return attachment.listenerSet === undefined
     ? gatewayRef(keyOf(attachment.gateway.metadata), section)
     : listenerSetRef(attachment.listenerSet, section);
+}
+
+/** The listener an attachment goes through, as an ancestor (a Gateway's or a ListenerSet's, with its name as sectionName). */
+export function listenerRef(attachment: Attachment): AncestorRef {
+  const name = attachment.listener.name;
+  return attachment.listenerSet === undefined
+    ? gatewayRef(keyOf(attachment.gateway.metadata), name)
+    : listenerSetRef(attachment.listenerSet, name);
 }
 
 export function listenerSetRef(ls: ListenerSet, sectionName: string | undefined): AncestorRef {
@@ -172,8 +222,28 @@ function conditionsFor(policy: AnalysedPolicy, f: AncestorFacts, observedGenerat
             observedGeneration,
           },
         ];
+  const merged: Condition[] = [];
+  if (f.mergedInto.size > 0)
+    merged.push({
+      type: "Merged",
+      status: "True",
+      reason: "Merged",
+      message: `merged with SecurityPolicy ${[...f.mergedInto].sort().join(", ")}: its features apply here, this policy's replacing them feature by feature`,
+      observedGeneration,
+    });
+  if (f.mergedFrom.size > 0)
+    merged.push({
+      type: "Merged",
+      status: "True",
+      reason: "Merged",
+      message: `SecurityPolicies with mergeType merge into this one on some routes: ${[...f.mergedFrom].sort().join(", ")}`,
+      observedGeneration,
+    });
   if (f.notFound !== undefined) return [accepted("False", "TargetNotFound", f.notFound)];
-  if (policy.compiled.invalid !== undefined) return [accepted("False", "Invalid", policy.compiled.invalid), ...overridden];
+  const invalid = invalidAt(policy, f);
+  if (invalid !== undefined) return [accepted("False", "Invalid", invalid), ...overridden];
+  // A listener where a route policy merged, below the ancestor its route names: reported Merged only, as Envoy Gateway does.
+  if (!f.applied && f.mergedInto.size > 0) return merged;
   if (!f.applied && f.detached !== undefined) return [accepted("False", "TargetNotFound", f.detached)];
   if (!f.applied) {
     const winners = [...f.conflictsWith].sort().join(", ");
@@ -185,7 +255,7 @@ function conditionsFor(policy: AnalysedPolicy, f: AncestorFacts, observedGenerat
       ),
     ];
   }
-  const conditions = [accepted("True", "Accepted", "Policy has been accepted."), ...overridden];
+  const conditions = [accepted("True", "Accepted", "Policy has been accepted."), ...merged, ...overridden];
   if (policy.warnings.length > 0) {
     conditions.push({
       type: "Warning",
@@ -196,6 +266,16 @@ function conditionsFor(policy: AnalysedPolicy, f: AncestorFacts, observedGenerat
     });
   }
   return conditions;
+}
+
+/**
+ * Why the policy is invalid at this ancestor, if it is. A policy with mergeType is judged by what
+ * it enforces there (each merge, or its own spec where no parent policy is), since a merge can
+ * make valid what the policy alone is not, and the reverse; elsewhere by its own spec.
+ */
+function invalidAt(policy: AnalysedPolicy, f: AncestorFacts): string | undefined {
+  if (policy.spec?.mergeType === undefined || (!f.validUse && f.invalidUses.size === 0)) return policy.compiled.invalid;
+  return f.invalidUses.size === 0 ? undefined : [...f.invalidUses].sort().join("; ");
 }
 
 /**

@@ -1,12 +1,13 @@
 /**
- * The JWKS key store (DESIGN §3): keys of every remote JWKS the current snapshot uses, keyed by URI.
+ * The JWKS key store (DESIGN §3): keys of every remote JWKS the current snapshot uses, keyed by
+ * `cacheKey` (the URI, and how it is reached: endpoints, CA, retries).
  *
  * - `sync` makes the store match a snapshot: new URIs get a first fetch (awaited), URIs still in
  *   use are left alone, URIs no longer used are dropped with their timers.
  * - Fresh keys are kept `cacheDurationMs`; then a background refresh runs (one unref'd timer per
  *   URI). A request never waits for a routine refresh: the keys in hand are answered at once.
- * - A failed fetch keeps the last good keys and is retried with a backoff (`retryInitialMs`,
- *   doubling, capped at `cacheDurationMs`).
+ * - A failed fetch keeps the last good keys and is tried again `failedRefetchMs` later (Envoy's
+ *   `failed_refetch_duration`, spec `failedRefetchDuration`, 1 s by default), until one succeeds.
  * - A token whose kid matches no key triggers ONE refetch of that URI (concurrent callers share it),
  *   at most once per `unknownKidCooldownMs`; inside the cooldown the answer is [] at once.
  * - A URI that was never synced (a request still holding an older snapshot) is fetched on demand,
@@ -19,7 +20,7 @@
 import type { Logger } from "pino";
 import type { VerificationKey } from "../api/jwks.ts";
 import { fetchJwks, type FetchJwksResult } from "./fetch-jwks.ts";
-import type { KeyStore } from "./types.ts";
+import type { KeyStore, RemoteJwksSource } from "./types.ts";
 import { redactUri } from "./uri.ts";
 
 /** Why a fetch was started. */
@@ -47,8 +48,6 @@ export interface KeyStoreOptions {
   readonly unknownKidCooldownMs?: number;
   /** Largest accepted JWKS document. Default 1 MiB. */
   readonly maxBodyBytes?: number;
-  /** First retry delay after a failed fetch; doubles per failure up to the cache duration. Default 1000. */
-  readonly retryInitialMs?: number;
   /** Clock (epoch ms) for timestamps and the cooldown; timers always use real time. */
   readonly now?: () => number;
   readonly onFetch?: (event: FetchEvent) => void;
@@ -62,6 +61,7 @@ export interface JwksSourceView {
   /** Kids of the keys in hand (keys without a kid are counted but not listed). */
   readonly kids: readonly string[];
   readonly cacheDurationMs: number;
+  readonly failedRefetchMs: number;
   /** False for a URI fetched on demand that no sync has adopted. */
   readonly synced: boolean;
   readonly lastSuccessAt?: number;
@@ -78,8 +78,9 @@ export interface JwksKeyStore extends KeyStore {
 }
 
 interface Entry {
-  readonly uri: string;
+  readonly source: RemoteJwksSource;
   cacheDurationMs: number;
+  failedRefetchMs: number;
   /** Synced entries have a refresh timer; on-demand ones are refreshed lazily. */
   managed: boolean;
   dropped: boolean;
@@ -105,14 +106,14 @@ export function createKeyStore(options: KeyStoreOptions): JwksKeyStore {
   const fetchTimeoutMs = options.fetchTimeoutMs ?? 5000;
   const cooldownMs = options.unknownKidCooldownMs ?? 30_000;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
-  const retryInitialMs = options.retryInitialMs ?? 1000;
   const now = options.now ?? Date.now;
   const entries = new Map<string, Entry>();
   const closing = new AbortController();
 
-  function newEntry(uri: string, cacheDurationMs: number, managed: boolean): Entry {
-    const entry: Entry = { uri, cacheDurationMs, managed, dropped: false, keys: NONE, failures: 0 };
-    entries.set(uri, entry);
+  function newEntry(source: RemoteJwksSource, managed: boolean): Entry {
+    const { cacheDurationMs, failedRefetchMs } = source;
+    const entry: Entry = { source, cacheDurationMs, failedRefetchMs, managed, dropped: false, keys: NONE, failures: 0 };
+    entries.set(source.cacheKey, entry);
     return entry;
   }
 
@@ -129,7 +130,12 @@ export function createKeyStore(options: KeyStoreOptions): JwksKeyStore {
     const started = performance.now();
     let result: FetchJwksResult;
     try {
-      result = await fetchJwks(entry.uri, { timeoutMs: fetchTimeoutMs, maxBodyBytes, signal: closing.signal });
+      result = await fetchJwks(entry.source.uri, {
+        timeoutMs: fetchTimeoutMs,
+        maxBodyBytes,
+        signal: closing.signal,
+        connection: entry.source.connection,
+      });
     } catch (e) {
       result = { ok: false, reason: `unexpected error: ${(e as Error).message}` };
     }
@@ -139,14 +145,14 @@ export function createKeyStore(options: KeyStoreOptions): JwksKeyStore {
       record(entry, result, trigger, performance.now() - started);
       schedule(entry);
     } catch (e) {
-      logger.error({ uri: redactUri(entry.uri), err: e }, "JWKS key store failed to record a fetch");
+      logger.error({ uri: redactUri(entry.source.uri), err: e }, "JWKS key store failed to record a fetch");
     }
   }
 
   function record(entry: Entry, result: FetchJwksResult, trigger: FetchTrigger, durationMs: number): void {
     const at = now();
     entry.lastAttemptAt = at;
-    const uri = redactUri(entry.uri);
+    const uri = redactUri(entry.source.uri);
     if (result.ok) {
       entry.keys = result.keys;
       entry.lastSuccessAt = at;
@@ -175,12 +181,11 @@ export function createKeyStore(options: KeyStoreOptions): JwksKeyStore {
     }
   }
 
-  /** Plans the next fetch from the last attempt: cacheDuration after a success, backoff after a failure. */
+  /** Plans the next fetch from the last attempt: cacheDuration after a success, failedRefetchMs after a failure. */
   function schedule(entry: Entry): void {
     clearTimer(entry);
     if (entry.dropped || closing.signal.aborted || entry.lastAttemptAt === undefined) return;
-    const cache = Math.max(entry.cacheDurationMs, MIN_DELAY_MS);
-    const delay = entry.failures === 0 ? cache : Math.min(retryInitialMs * 2 ** Math.min(entry.failures - 1, 30), cache);
+    const delay = entry.failures === 0 ? entry.cacheDurationMs : entry.failedRefetchMs;
     entry.nextRefreshAt = entry.lastAttemptAt + Math.max(delay, MIN_DELAY_MS);
     if (!entry.managed) return;
     const wait = Math.min(Math.max(entry.nextRefreshAt - now(), 0), MAX_TIMER_MS);
@@ -208,28 +213,38 @@ export function createKeyStore(options: KeyStoreOptions): JwksKeyStore {
     async sync(sources) {
       try {
         if (closing.signal.aborted) return;
-        const wanted = new Map<string, number>();
+        const wanted = new Map<string, RemoteJwksSource>();
         for (const source of sources) {
           if (source.kind !== "remote") continue;
-          const previous = wanted.get(source.uri);
-          // Providers sharing a URI share one cache: the shortest duration wins.
-          wanted.set(source.uri, previous === undefined ? source.cacheDurationMs : Math.min(previous, source.cacheDurationMs));
+          const previous = wanted.get(source.cacheKey);
+          // Providers sharing a source share one cache: the shortest durations win.
+          wanted.set(
+            source.cacheKey,
+            previous === undefined
+              ? source
+              : {
+                  ...source,
+                  cacheDurationMs: Math.min(previous.cacheDurationMs, source.cacheDurationMs),
+                  failedRefetchMs: Math.min(previous.failedRefetchMs, source.failedRefetchMs),
+                },
+          );
         }
-        for (const [uri, entry] of entries) {
-          if (wanted.has(uri)) continue;
+        for (const [key, entry] of entries) {
+          if (wanted.has(key)) continue;
           entry.dropped = true;
           clearTimer(entry);
-          entries.delete(uri);
+          entries.delete(key);
         }
         const firstAttempts: Promise<void>[] = [];
-        for (const [uri, cacheDurationMs] of wanted) {
-          const entry = entries.get(uri);
+        for (const [key, source] of wanted) {
+          const entry = entries.get(key);
           if (entry === undefined) {
-            firstAttempts.push(startFetch(newEntry(uri, cacheDurationMs, true), "initial"));
+            firstAttempts.push(startFetch(newEntry(source, true), "initial"));
             continue;
           }
-          const changed = entry.cacheDurationMs !== cacheDurationMs;
-          entry.cacheDurationMs = cacheDurationMs;
+          const changed = entry.cacheDurationMs !== source.cacheDurationMs || entry.failedRefetchMs !== source.failedRefetchMs;
+          entry.cacheDurationMs = source.cacheDurationMs;
+          entry.failedRefetchMs = source.failedRefetchMs;
           // Still waiting for its first attempt (an earlier sync's, or on demand): wait for it too.
           if (entry.lastAttemptAt === undefined && entry.inFlight !== undefined) firstAttempts.push(entry.inFlight);
           if (!entry.managed) {
@@ -248,10 +263,10 @@ export function createKeyStore(options: KeyStoreOptions): JwksKeyStore {
     resolve(source, kid) {
       try {
         if (source.kind === "local") return select(source.keys, kid);
-        let entry = entries.get(source.uri);
+        let entry = entries.get(source.cacheKey);
         if (entry === undefined) {
           if (closing.signal.aborted) return NONE;
-          entry = newEntry(source.uri, source.cacheDurationMs, false);
+          entry = newEntry(source, false);
           entry.lastForcedAt = now();
           return afterFetch(entry, startFetch(entry, "on-demand"), kid);
         }
@@ -274,12 +289,13 @@ export function createKeyStore(options: KeyStoreOptions): JwksKeyStore {
 
     describe() {
       return [...entries.values()]
-        .sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0))
+        .sort((a, b) => (a.source.cacheKey < b.source.cacheKey ? -1 : a.source.cacheKey > b.source.cacheKey ? 1 : 0))
         .map((entry) => ({
-          uri: redactUri(entry.uri),
+          uri: redactUri(entry.source.uri),
           keyCount: entry.keys.length,
           kids: entry.keys.flatMap((k) => (k.kid === undefined ? [] : [k.kid])),
           cacheDurationMs: entry.cacheDurationMs,
+          failedRefetchMs: entry.failedRefetchMs,
           synced: entry.managed,
           ...(entry.lastSuccessAt === undefined ? {} : { lastSuccessAt: entry.lastSuccessAt }),
           ...(entry.lastError === undefined ? {} : { lastError: { ...entry.lastError } }),

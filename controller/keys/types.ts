@@ -2,17 +2,81 @@
  * The contract between the snapshot (which names JWKS sources) and the key store (which holds
  * their keys). Key material that must be fetched never lives in the snapshot.
  */
+import { createHash } from "node:crypto";
 import type { VerificationKey } from "../api/jwks.ts";
+
+/**
+ * Retries inside one fetch, as Envoy's `RetryPolicy` of a remote JWKS (Envoy Gateway
+ * `backendSettings.retry`): up to `numRetries` more attempts, each after a fully jittered
+ * exponential backoff (a random wait below `baseIntervalMs` doubling per attempt, capped at
+ * `maxIntervalMs`), when the failure matches one of `on`. The fetch deadline bounds them all.
+ */
+export interface JwksRetry {
+  readonly numRetries: number;
+  readonly baseIntervalMs: number;
+  readonly maxIntervalMs: number;
+  /** Envoy `retry_on` triggers (Envoy Gateway TriggerEnum values); gRPC ones never match an HTTP fetch. */
+  readonly on: readonly string[];
+}
+
+/** How the TLS server of an https JWKS is verified (BackendTLSPolicy, or an Envoy Gateway Backend's `tls`). */
+export interface JwksTls {
+  /** PEM CA bundle trusted instead of the system store; undefined: the system store. */
+  readonly caPem?: string;
+  /** Name sent as SNI and required in the certificate (unless `subjectAltNames`); undefined: the URI's host. */
+  readonly serverName?: string;
+  /** Names one of which the certificate must carry instead of `serverName` (BackendTLSPolicy `subjectAltNames`). */
+  readonly subjectAltNames?: readonly { readonly hostname?: string; readonly uri?: string }[];
+}
+
+/** Where and how to reach a remote JWKS (Envoy Gateway `backendRefs` and `backendSettings`). */
+export interface JwksConnection {
+  /** Addresses connected to in order (one per attempt, round robin); the URI still gives the Host header and path. */
+  readonly endpoints?: readonly { readonly host: string; readonly port: number }[];
+  /** Deadline of the whole fetch, retries included (`timeout.http.requestTimeout`); undefined: the store's default. */
+  readonly requestTimeoutMs?: number;
+  /** Deadline of one connection, TCP and TLS handshakes (`timeout.tcp.connectTimeout`). */
+  readonly connectTimeoutMs?: number;
+  readonly retry?: JwksRetry;
+  readonly tls?: JwksTls;
+}
+
+/** A remote JWKS as compiled into the snapshot; build it with `remoteJwksSource`. */
+export interface RemoteJwksSource {
+  readonly kind: "remote";
+  /** The JWKS URI. */
+  readonly uri: string;
+  /** How long fetched keys stay fresh before a background refetch (spec `cacheDuration`). */
+  readonly cacheDurationMs: number;
+  /** How soon a failed fetch is tried again (spec `failedRefetchDuration`; Envoy's default 1 s). */
+  readonly failedRefetchMs: number;
+  readonly connection: JwksConnection;
+  /**
+   * The key-store cache key: the URI, plus a digest of `connection` when it is not the default,
+   * so providers fetching the same URI the same way share one fetch, and a provider trusting
+   * another CA or reaching another endpoint never gets keys fetched the other way.
+   */
+  readonly cacheKey: string;
+}
+
+/** Envoy's `failed_refetch_duration` default. */
+export const DEFAULT_FAILED_REFETCH_MS = 1000;
+
+/** A remote source with its cache key. */
+export function remoteJwksSource(
+  uri: string,
+  cacheDurationMs: number,
+  failedRefetchMs = DEFAULT_FAILED_REFETCH_MS,
+  connection: JwksConnection = {},
+): RemoteJwksSource {
+  const settings = JSON.stringify(connection);
+  const cacheKey = settings === "{}" ? uri : `${uri} ${createHash("sha256").update(settings).digest("hex").slice(0, 16)}`;
+  return { kind: "remote", uri, cacheDurationMs, failedRefetchMs, connection, cacheKey };
+}
 
 /** Where a JWT provider's keys come from, as compiled into the snapshot. */
 export type JwksSource =
-  | {
-      readonly kind: "remote";
-      /** The JWKS URI; also the key-store cache key, so providers sharing a URI share one fetch. */
-      readonly uri: string;
-      /** How long fetched keys stay fresh before a background refetch (spec `cacheDuration`). */
-      readonly cacheDurationMs: number;
-    }
+  | RemoteJwksSource
   | {
       readonly kind: "local";
       /** Keys validated and imported at compile time (inline JWKS or a ConfigMap's `jwks`). */

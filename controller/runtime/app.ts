@@ -3,6 +3,7 @@ import type { Server } from "node:http";
 import type { Logger } from "pino";
 import { Passwords } from "../authz/basicauth.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
+import type { CompileOptions } from "../compile/index.ts";
 import type { ServeConfig } from "../config.ts";
 import { createKeyStore, type JwksKeyStore } from "../keys/store.ts";
 import { adminHandler } from "../server/admin.ts";
@@ -11,6 +12,7 @@ import { closeGracefully, createHttpServer, listen } from "../server/http.ts";
 import { startGrpcServer } from "../server/grpc.ts";
 import { createMetrics, type Metrics } from "../server/metrics.ts";
 import { createAuthorizer } from "./authorizer.ts";
+import { compileOptionsOf } from "./compile-options.ts";
 import { RecentDenials } from "./recent-denials.ts";
 import { Pipeline } from "./pipeline.ts";
 import { startFolderSource } from "./standalone.ts";
@@ -41,11 +43,13 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
       metrics.jwksFetchDuration.observe({ outcome: e.outcome }, e.durationMs / 1000);
     },
   });
+  const geoipLogger = logger.child({ component: "geoip" });
+  const compile = compileOptionsOf(config, (line) => (line.ok ? geoipLogger.info(line.message) : geoipLogger.error(line.message)));
   // Loaded only in Kubernetes mode: @kubernetes/client-node alone is about 40 MB of heap.
   const mode =
     config.manifests === undefined
-      ? (await import("./kube.ts")).startKubeMode(config, { keys, logger, metrics })
-      : startFolderMode(config.manifests, { config, keys, logger, metrics });
+      ? (await import("./kube.ts")).startKubeMode(config, { compile, keys, logger, metrics })
+      : startFolderMode(config.manifests, { compile, keys, logger, metrics });
   const pipeline = mode.pipeline;
   const passwords = new Passwords();
   const recentDenials = new RecentDenials();
@@ -108,10 +112,10 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
 }
 
 /** Standalone mode: the manifest folder feeds the pipeline; statuses are logged. */
-function startFolderMode(dir: string, deps: { config: ServeConfig; keys: KeyStore; logger: Logger; metrics: Metrics }) {
-  const { config, logger } = deps;
+function startFolderMode(dir: string, deps: { compile: CompileOptions; keys: KeyStore; logger: Logger; metrics: Metrics }) {
+  const { logger } = deps;
   const pipeline = new Pipeline({
-    compile: { controllerName: config.controllerName, gatewayClasses: config.gatewayClass },
+    compile: deps.compile,
     keys: deps.keys,
     logger,
     metrics: deps.metrics,

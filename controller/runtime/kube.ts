@@ -3,6 +3,7 @@
  * the Lease holder writes status.
  */
 import type { Logger } from "pino";
+import type { CompileOptions } from "../compile/index.ts";
 import type { ServeConfig } from "../config.ts";
 import type { KeyStore } from "../keys/types.ts";
 import type { Metrics } from "../server/metrics.ts";
@@ -22,7 +23,10 @@ export interface KubeMode {
   stop(): Promise<void>;
 }
 
-export function startKubeMode(config: ServeConfig, deps: { keys: KeyStore; logger: Logger; metrics: Metrics }): KubeMode {
+export function startKubeMode(
+  config: ServeConfig,
+  deps: { compile: CompileOptions; keys: KeyStore; logger: Logger; metrics: Metrics },
+): KubeMode {
   const logger = deps.logger;
   const client = KubeClient.load(config.kubeconfig);
   const source: KubeSource = new KubeSource({
@@ -40,7 +44,7 @@ export function startKubeMode(config: ServeConfig, deps: { keys: KeyStore; logge
     cached: (ns, name) => source.policy(ns, name),
   });
   const pipeline = new Pipeline({
-    compile: { controllerName: config.controllerName, gatewayClasses: config.gatewayClass },
+    compile: deps.compile,
     keys: deps.keys,
     logger,
     metrics: deps.metrics,

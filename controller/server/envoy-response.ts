@@ -87,7 +87,12 @@ function render(decision: Decision): WireResponse {
   if (decision.responseBody !== undefined) return wireResponse(decision.status, { ...decision.responseHeaders }, decision.responseBody);
   // A CORS preflight answered by Portcullis: no body, only the Access-Control-* headers.
   if (decision.status === 204) return wireResponse(204, { ...decision.responseHeaders }, "");
-  return wireResponse(decision.status, { ...decision.responseHeaders, "content-type": "application/json" }, denialBody(decision));
+  return wireResponse(
+    decision.status,
+    { ...decision.responseHeaders, "content-type": "application/json" },
+    denialBody(decision),
+    decision.cookies,
+  );
 }
 
 /**
@@ -118,8 +123,14 @@ export function denialBody(decision: Decision): string {
   return JSON.stringify({ code: decision.code, message });
 }
 
-function wireResponse(status: number, headers: Record<string, string>, body: string | Buffer): WireResponse {
+function wireResponse(
+  status: number,
+  headers: Record<string, string>,
+  body: string | Buffer,
+  cookies: readonly string[] = [],
+): WireResponse {
   const rawHeaders = Object.entries(headers).flatMap(([name, value]) => [name, utf8Bytes(value)]);
+  for (const cookie of cookies) rawHeaders.push("set-cookie", cookie);
   rawHeaders.push("content-length", String(Buffer.byteLength(body)));
   return { status, headers, body, rawHeaders };
 }

@@ -164,7 +164,11 @@ export function toCheckResponse(decision: Decision): object {
     status: { code: decision.status === 401 ? UNAUTHENTICATED : PERMISSION_DENIED, message: decision.message },
     denied_response: {
       status: { code: decision.status },
-      headers: overwrite({ ...decision.responseHeaders, "content-type": "application/json" }),
+      headers: [
+        ...overwrite({ ...decision.responseHeaders, "content-type": "application/json" }),
+        // One header per cookie: Set-Cookie lines cannot be joined.
+        ...(decision.cookies ?? []).map((value) => ({ header: { key: "set-cookie", value }, append: { value: true } })),
+      ],
       body: denialBody(decision),
     },
   };

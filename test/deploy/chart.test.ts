@@ -19,7 +19,7 @@ const exampleValues = (f: string) => parse(readFileSync(join(CHART, "examples", 
 export const CLUSTER_RULES = [
   {
     apiGroups: ["gateway.networking.k8s.io"],
-    resources: ["gateways", "httproutes", "grpcroutes", "gatewayclasses", "referencegrants", "listenersets"],
+    resources: ["gateways", "httproutes", "grpcroutes", "gatewayclasses", "referencegrants", "listenersets", "backendtlspolicies"],
     verbs: ["get", "list", "watch"],
   },
   { apiGroups: ["gateway.networking.x-k8s.io"], resources: ["xlistenersets"], verbs: ["get", "list", "watch"] },
@@ -266,6 +266,27 @@ describe("rendered with other values", () => {
       { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "envoy-gateway-system" } } },
     ]);
     expect(policy.spec.ingress[1].from).toBeUndefined();
+  });
+
+  it("geoip: the databases' volume mounted read-only, their paths in PORTCULLIS_GEOIP_DATABASE; none without databases", () => {
+    const values = {
+      geoip: { databases: ["GeoLite2-City.mmdb", "asn/GeoLite2-ASN.mmdb"], volume: { persistentVolumeClaim: { claimName: "geoip" } } },
+    };
+    const pod = find(renderChart(values), "Deployment").spec.template.spec;
+    expect(pod.containers[0].env).toContainEqual({
+      name: "PORTCULLIS_GEOIP_DATABASE",
+      value: "/etc/portcullis/geoip/GeoLite2-City.mmdb,/etc/portcullis/geoip/asn/GeoLite2-ASN.mmdb",
+    });
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: "geoip", mountPath: "/etc/portcullis/geoip", readOnly: true });
+    expect(pod.volumes).toContainEqual({ name: "geoip", persistentVolumeClaim: { claimName: "geoip" } });
+    const plain = find(renderChart({}), "Deployment").spec.template.spec;
+    expect(plain.volumes.map((v: Obj) => v.name)).not.toContain("geoip");
+    expect(plain.containers[0].env.map((e: Obj) => e.name)).not.toContain("PORTCULLIS_GEOIP_DATABASE");
+  });
+
+  it("geoip databases without their volume fail with a message; a file that is not .mmdb is refused", () => {
+    expect(() => renderChart({ geoip: { databases: ["City.mmdb"] } })).toThrow(/geoip.databases needs geoip.volume/);
+    expect(() => renderChart({ geoip: { databases: ["City.csv"], volume: { emptyDir: {} } } })).toThrow("- geoip.databases.0");
   });
 
   it("several gateway classes become one comma-separated PORTCULLIS_GATEWAY_CLASS (the flag's env syntax)", () => {

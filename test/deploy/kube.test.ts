@@ -204,6 +204,7 @@ describe("RBAC, installed for real and asked with kubectl auth can-i", () => {
       "gatewayclasses.gateway.networking.k8s.io",
       "referencegrants.gateway.networking.k8s.io",
       "listenersets.gateway.networking.k8s.io",
+      "backendtlspolicies.gateway.networking.k8s.io",
       "securitypolicies.gateway.envoyproxy.io",
       "secrets",
       "configmaps",

@@ -6,9 +6,14 @@
 # install run only when a package is missing, so a prepared machine pays nothing. Debian bookworm
 # packages: caddy 2.6.x, nginx-light 1.22.x, docker.io 20.10.x (dockerd, containerd, runc come with
 # it), zsh 5.9, prometheus 2.42 (for its promtool; the server is never started), chromium.
+# With arguments, it installs those packages instead (make bench: wrk and the proxies it compares).
 set -euo pipefail
 
-PACKAGES=(caddy nginx-light docker.io zsh prometheus chromium)
+if (($# > 0)); then
+  PACKAGES=("$@")
+else
+  PACKAGES=(caddy nginx-light docker.io zsh prometheus chromium)
+fi
 log() { printf 'ensure-packages: %s\n' "$*" >&2; }
 
 missing=()
@@ -39,7 +44,7 @@ if [[ ! -e $policy ]]; then
 fi
 trap '[[ $created_policy -eq 1 ]] && "${SUDO[@]}" rm -f "$policy"' EXIT
 DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-for bin in caddy nginx dockerd zsh; do
-  command -v "$bin" >/dev/null || [[ -x /usr/sbin/$bin ]] || { log "$bin is still missing after the install"; exit 1; }
+for pkg in "${missing[@]}"; do
+  [[ $(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) == "install ok installed" ]] || { log "$pkg is still missing after the install"; exit 1; }
 done
 log "installed: ${missing[*]}"

@@ -4,6 +4,7 @@
  * path; signing keys made with jose; a pino logger that captures its output.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
 import pino, { type Logger } from "pino";
@@ -18,7 +19,11 @@ export type Behaviour =
   | { readonly kind: "trickle"; readonly everyMs: number }
   /** A body of `bytes` bytes; chunked (no Content-Length) unless `declareLength`. */
   | { readonly kind: "huge"; readonly bytes: number; readonly declareLength: boolean }
-  | { readonly kind: "redirect"; readonly location: string };
+  | { readonly kind: "redirect"; readonly location: string }
+  /** Closes the connection without answering. */
+  | { readonly kind: "reset" }
+  /** The n-th request to the path gets `steps[n]` (the last step from then on). */
+  | { readonly kind: "sequence"; readonly steps: readonly Behaviour[] };
 
 export interface JwksServer {
   readonly origin: string;
@@ -31,7 +36,13 @@ export interface JwksServer {
   close(): Promise<void>;
 }
 
-export async function startJwksServer(initial: Behaviour): Promise<JwksServer> {
+/** Serves HTTPS with this key and certificate instead of plain HTTP. */
+export interface ServerTls {
+  readonly keyPem: string;
+  readonly certPem: string;
+}
+
+export async function startJwksServer(initial: Behaviour, tls?: ServerTls): Promise<JwksServer> {
   const behaviours = new Map<string, Behaviour>([["/", initial]]);
   const hits = new Map<string, number>();
   const timers = new Set<NodeJS.Timeout>();
@@ -46,8 +57,14 @@ export async function startJwksServer(initial: Behaviour): Promise<JwksServer> {
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? "/", "http://x").pathname;
     hits.set(path, (hits.get(path) ?? 0) + 1);
-    const b = behaviours.get(path) ?? behaviours.get("/")!;
+    const set = behaviours.get(path) ?? behaviours.get("/")!;
+    const b = set.kind === "sequence" ? set.steps[Math.min(hits.get(path)! - 1, set.steps.length - 1)]! : set;
     switch (b.kind) {
+      case "sequence":
+        throw new Error("a sequence step cannot be a sequence");
+      case "reset":
+        req.socket.destroy();
+        return;
       case "jwks":
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(b.doc));
         return;
@@ -97,9 +114,9 @@ export async function startJwksServer(initial: Behaviour): Promise<JwksServer> {
         return;
     }
   };
-  const server: Server = createServer(handle);
+  const server: Server = tls === undefined ? createServer(handle) : createHttpsServer({ key: tls.keyPem, cert: tls.certPem }, handle);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const origin = `${tls === undefined ? "http" : "https"}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     origin,
     url: (path = "/") => `${origin}${path}`,

@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseJwks, type VerificationKey } from "../../controller/api/jwks.ts";
 import { createKeyStore, type FetchEvent, type JwksKeyStore, type KeyStoreOptions } from "../../controller/keys/store.ts";
-import type { JwksSource } from "../../controller/keys/types.ts";
+import { remoteJwksSource, type JwksSource, type RemoteJwksSource } from "../../controller/keys/types.ts";
 import { captureLogger, eventually, jwks, makeKey, sleep, startJwksServer, type JwksServer, type TestKey } from "./helpers.ts";
 
 let k1: TestKey, k2: TestKey, k3: TestKey;
@@ -28,7 +28,8 @@ function store(overrides: Partial<KeyStoreOptions> = {}) {
   return { store: s, lines, events };
 }
 
-const remote = (uri: string, cacheDurationMs = 300_000): JwksSource => ({ kind: "remote", uri, cacheDurationMs });
+const remote = (uri: string, cacheDurationMs = 300_000, failedRefetchMs?: number): RemoteJwksSource =>
+  remoteJwksSource(uri, cacheDurationMs, failedRefetchMs);
 const kids = (keys: readonly VerificationKey[]) => keys.map((k) => k.kid);
 /** Asserts the answer is synchronous (keys in hand) and returns it. */
 function inHand(answer: readonly VerificationKey[] | Promise<readonly VerificationKey[]>): readonly VerificationKey[] {
@@ -214,13 +215,18 @@ describe("createKeyStore", () => {
     expect(events.filter((e) => e.trigger === "refresh").length).toBeGreaterThanOrEqual(1);
   });
 
-  it("retries with a backoff after a failed first fetch, until keys arrive", async () => {
+  it("tries a failed fetch again failedRefetchMs later, at that fixed interval, until keys arrive (Envoy's failed_refetch_duration)", async () => {
     const idp = await server(jwks(k1));
     idp.set({ kind: "status", status: 502 });
-    const { store: s, events } = store({ retryInitialMs: 100 });
-    await s.sync([remote(idp.url(), 60_000)]);
-    expect(s.describe()[0]?.keyCount).toBe(0);
-    await eventually(() => idp.hits() >= 3, 3000);
+    const { store: s, events } = store();
+    const started = performance.now();
+    await s.sync([remote(idp.url(), 60_000, 200)]);
+    expect(s.describe()[0]).toMatchObject({ keyCount: 0, failedRefetchMs: 200 });
+    await eventually(() => idp.hits() >= 4, 3000);
+    // Three refetches 200 ms apart (not a doubling backoff: that would take 200 + 400 + 800 ms).
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(550);
+    expect(elapsed).toBeLessThan(1300);
     idp.set({ kind: "jwks", doc: jwks(k1) });
     await eventually(() => s.describe()[0]?.keyCount === 1, 3000);
     expect(events.some((e) => e.trigger === "retry" && e.outcome === "success")).toBe(true);
@@ -228,6 +234,31 @@ describe("createKeyStore", () => {
     const hits = idp.hits();
     await sleep(500);
     expect(idp.hits()).toBe(hits);
+  });
+
+  it("uses Envoy's default of 1 s between failed fetches when failedRefetchDuration is not set", async () => {
+    const idp = await server(jwks(k1));
+    idp.set({ kind: "status", status: 503 });
+    const { store: s } = store();
+    await s.sync([remote(idp.url(), 60_000)]);
+    expect(s.describe()[0]?.failedRefetchMs).toBe(1000);
+    await sleep(700);
+    expect(idp.hits()).toBe(1);
+    await eventually(() => idp.hits() === 2, 1500);
+  });
+
+  it("keeps sources of one URI reached differently apart: keys fetched one way never serve the other", async () => {
+    const good = await server(jwks(k1));
+    const other = await server(jwks(k2));
+    const port = Number(new URL(other.url()).port);
+    const direct = remote(good.url());
+    const elsewhere = remoteJwksSource(good.url(), 300_000, 1000, { endpoints: [{ host: "127.0.0.1", port }] });
+    expect(elsewhere.cacheKey).not.toBe(direct.cacheKey);
+    const { store: s } = store();
+    await s.sync([direct, elsewhere]);
+    expect(kids(inHand(s.resolve(direct, undefined)))).toEqual(["k1"]);
+    expect(kids(inHand(s.resolve(elsewhere, undefined)))).toEqual(["k2"]);
+    expect(s.describe().map((d) => d.uri)).toEqual([good.url(), good.url()]);
   });
 
   it("stops refreshing URIs dropped by sync", async () => {
@@ -273,7 +304,7 @@ describe("createKeyStore", () => {
   });
 
   it("never rejects sync, even for unusable URIs", async () => {
-    const { store: s } = store({ retryInitialMs: 100 });
+    const { store: s } = store();
     await expect(s.sync([remote("ftp://127.0.0.1/jwks"), remote("not a uri")])).resolves.toBeUndefined();
     expect(s.describe().map((d) => d.lastError?.reason)).toEqual(['unsupported URI scheme "ftp" (only http and https)', "invalid URI"]);
   });

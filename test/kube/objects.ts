@@ -13,6 +13,7 @@ const PLURALS: Record<string, string> = {
   GatewayClass: "gatewayclasses",
   ReferenceGrant: "referencegrants",
   ListenerSet: "listenersets",
+  BackendTLSPolicy: "backendtlspolicies",
   Secret: "secrets",
   ConfigMap: "configmaps",
   Namespace: "namespaces",

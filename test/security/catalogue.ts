@@ -12,6 +12,7 @@ import { headerCases } from "./cases/headers.ts";
 import { jwtCases } from "./cases/jwt.ts";
 import { listenerCases } from "./cases/listeners.ts";
 import { manifestCases } from "./cases/manifests.ts";
+import { mergeCases } from "./cases/merge.ts";
 import { routingCases } from "./cases/routing.ts";
 import { describeExpected, type Area, type Case } from "./outcome.ts";
 
@@ -25,6 +26,7 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "CORS", cases: corsCases },
   { area: "Forward-auth", cases: forwardAuthCases },
   { area: "Manifests", cases: manifestCases },
+  { area: "Merging", cases: mergeCases },
   { area: "Availability", cases: availabilityCases },
 ];
 

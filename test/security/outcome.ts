@@ -12,6 +12,7 @@ export type Area =
   | "CORS"
   | "Forward-auth"
   | "Manifests"
+  | "Merging"
   | "Availability";
 
 export interface Expected {

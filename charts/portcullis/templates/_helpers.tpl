@@ -55,4 +55,16 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- if and (eq .Values.mode "standalone") (not (or .Values.standalone.manifests .Values.standalone.existingConfigMap .Values.standalone.existingSecret)) -}}
 {{- fail "mode: standalone needs standalone.manifests, standalone.existingConfigMap or standalone.existingSecret" -}}
 {{- end -}}
+{{- if and .Values.geoip.databases (not .Values.geoip.volume) -}}
+{{- fail "geoip.databases needs geoip.volume, the volume that holds them" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The GeoIP database files as PORTCULLIS_GEOIP_DATABASE lists them: comma-separated paths under the mount. */}}
+{{- define "portcullis.geoipPaths" -}}
+{{- $paths := list -}}
+{{- range . -}}
+{{- $paths = append $paths (printf "/etc/portcullis/geoip/%s" .) -}}
+{{- end -}}
+{{- join "," $paths -}}
 {{- end -}}

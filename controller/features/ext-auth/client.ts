@@ -7,8 +7,10 @@
  */
 import { Client as GrpcClient, credentials, makeClientConstructor, status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { Agent, errors as undiciErrors } from "undici";
+import type { ConnectionOptions, PeerCertificate } from "node:tls";
+import { carriesOneOf } from "../../keys/fetch-jwks.ts";
 import { AUTHORIZATION_SERVICE } from "../../server/grpc.ts";
-import type { ExtAuthEndpoint, ExtAuthService } from "./types.ts";
+import type { ExtAuthEndpoint, ExtAuthService, ExtAuthTls } from "./types.ts";
 
 /** Largest answer read from a service (status line aside): a denial's headers and body, or a CheckResponse. */
 export const MAX_ANSWER_BYTES = 64 * 1024;
@@ -134,38 +136,42 @@ function openHttpPool(service: ExtAuthService): HttpPool {
   const agent = new Agent({
     keepAliveTimeout: 30_000,
     connections: 128,
-    connect:
-      tls === undefined
-        ? { timeout: 10_000 }
-        : {
-            timeout: 10_000,
-            ca: tls.ca,
-            servername: tls.servername,
-            rejectUnauthorized: !tls.insecureSkipVerify,
-            cert: tls.clientCertificate?.cert,
-            key: tls.clientCertificate?.key,
-          },
+    connect: { timeout: 10_000, ...(tls === undefined ? {} : tlsOptions(tls)) },
   });
   return { agent, calls: 0, totalWeight: totalWeight(service), close: () => agent.close() };
+}
+
+/** Node TLS options for `tls`: its CA instead of the system store, its server name, its subjectAltNames, its client certificate. */
+function tlsOptions(tls: ExtAuthTls): ConnectionOptions {
+  const subjectAltNames = tls.subjectAltNames;
+  return {
+    ...(tls.caPem === undefined ? {} : { ca: tls.caPem }),
+    ...(tls.serverName === undefined ? {} : { servername: tls.serverName }),
+    ...(subjectAltNames === undefined
+      ? {}
+      : { checkServerIdentity: (_host: string, cert: PeerCertificate) => carriesOneOf(cert, subjectAltNames) }),
+    ...(tls.clientCertificate === undefined ? {} : { cert: tls.clientCertificate.cert, key: tls.clientCertificate.key }),
+  };
 }
 
 function openGrpcPool(service: ExtAuthService): GrpcPool {
   const tls = service.tls;
   const channels = service.endpoints.map((endpoint) => {
+    const subjectAltNames = tls?.subjectAltNames;
     const creds =
       tls === undefined
         ? credentials.createInsecure()
         : credentials.createSsl(
-            tls.ca === undefined ? null : Buffer.from(tls.ca),
+            tls.caPem === undefined ? null : Buffer.from(tls.caPem),
             tls.clientCertificate === undefined ? null : Buffer.from(tls.clientCertificate.key),
             tls.clientCertificate === undefined ? null : Buffer.from(tls.clientCertificate.cert),
-            tls.insecureSkipVerify ? { checkServerIdentity: () => undefined } : {},
+            subjectAltNames === undefined ? {} : { checkServerIdentity: (_host, cert) => carriesOneOf(cert, subjectAltNames) },
           );
     return new AuthorizationClient(hostPort(endpoint), creds, {
       "grpc.max_receive_message_length": MAX_ANSWER_BYTES,
-      ...(tls?.servername === undefined
+      ...(tls?.serverName === undefined
         ? {}
-        : { "grpc.ssl_target_name_override": tls.servername, "grpc.default_authority": tls.servername }),
+        : { "grpc.ssl_target_name_override": tls.serverName, "grpc.default_authority": tls.serverName }),
     });
   });
   return {

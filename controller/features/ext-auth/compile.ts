@@ -12,7 +12,8 @@ import { SECURITY_POLICY_GROUP } from "../../api/securitypolicy.ts";
 import type { FeatureResult } from "../../compile/apikey.ts";
 import { upstreamHeaderName } from "../../compile/headers.ts";
 import { parseGatewayDuration } from "../../compile/jwt.ts";
-import type { References } from "../../compile/references.ts";
+import { backendTlsOf } from "../../compile/backend-tls.ts";
+import type { BackendTarget, References } from "../../compile/references.ts";
 import type { BackendObjectReference, BackendRef, ExtAuthSpec } from "./schema.ts";
 import type { CompiledExtAuth, ExtAuthEndpoint, ExtAuthService, ExtAuthTls } from "./types.ts";
 
@@ -31,6 +32,8 @@ type Result<T> = FeatureResult<T>;
  */
 export function compileExtAuth(spec: ExtAuthSpec, namespace: string, refs: References): Result<CompiledExtAuth> {
   const fail = (error: string): Result<CompiledExtAuth> => ({ ok: false, error: `extAuth: ${error}` });
+  const rule = crossFieldRule(spec);
+  if (rule !== undefined) return fail(rule);
   const cluster = spec.http ?? spec.grpc!;
   const protocol = spec.http !== undefined ? "http" : "grpc";
   const backendRefs: readonly BackendRef[] =
@@ -68,6 +71,24 @@ export function compileExtAuth(spec: ExtAuthSpec, namespace: string, refs: Refer
       recomputeRoute: spec.recomputeRoute ?? false,
     },
   };
+}
+
+/** The first of the CRD's CEL rules (Envoy Gateway ext_auth_types.go) the spec breaks, in the CRD's words. */
+function crossFieldRule(spec: ExtAuthSpec): string | undefined {
+  if (spec.grpc === undefined && spec.http === undefined) return "one of grpc or http must be specified";
+  if (spec.grpc !== undefined && spec.http !== undefined) return "only one of grpc or http can be specified";
+  const cluster = spec.http ?? spec.grpc!;
+  if (cluster.backendRef === undefined && (cluster.backendRefs ?? []).length === 0) return "backendRef or backendRefs needs to be set";
+  if (spec.http?.path !== undefined && spec.http.pathOverride !== undefined) return "only one of path or pathOverride can be specified";
+  for (const e of spec.contextExtensions ?? []) {
+    const valueOnly = e.type === "Value" && e.value !== undefined && e.valueRef === undefined;
+    const refOnly = e.type === "ValueRef" && e.valueRef !== undefined && e.value === undefined;
+    if (!valueOnly && !refOnly) return `contextExtensions ${e.name}: Exactly one of value or valueRef must be set with correct type.`;
+    if (e.valueRef !== undefined && (!["ConfigMap", "Secret"].includes(e.valueRef.kind) || !["", "v1"].includes(e.valueRef.group))) {
+      return `contextExtensions ${e.name}: Only a reference to an object of kind ConfigMap or Secret belonging to default v1 API group is supported.`;
+    }
+  }
+  return undefined;
 }
 
 /** Every backendRef checked and resolved to its endpoints, as Envoy Gateway's translateExtServiceBackendRefs. */
@@ -180,56 +201,38 @@ function backendEndpoints(backend: Backend, id: string, refs: References): Resul
       return { ok: false, error: `Backend ${id}: unix domain sockets are not supported in backend references` };
   }
   if (endpoints.length === 0) return { ok: false, error: `Backend ${id} has no endpoints` };
-  const tls = backendTls(backend, refs);
-  if (!tls.ok) return { ok: false, error: `Backend ${id}: ${tls.error}` };
+  const [namespace, name] = id.split("/") as [string, string];
+  const tls = serviceTls(refs, { group: SECURITY_POLICY_GROUP, kind: "Backend", namespace, name }, backend.spec.tls ?? undefined);
+  if (!tls.ok) return tls;
   return { ok: true, value: { name: `Backend ${id}`, endpoints, tls: tls.value } };
 }
 
-interface BackendTlsSpec {
-  caCertificateRefs?: { group?: string; kind?: string; name: string }[];
-  wellKnownCACertificates?: string;
-  insecureSkipVerify?: boolean;
-  sni?: string;
-  clientCertificateRef?: { group?: string; kind?: string; name: string; namespace?: string };
-}
-
-/** A Backend's `tls`: the CA bundle (`ca.crt` of each ConfigMap or Secret), SNI, client certificate. */
-function backendTls(backend: Backend, refs: References): Result<ExtAuthTls | undefined> {
-  const spec = backend.spec.tls as BackendTlsSpec | undefined;
-  if (spec === undefined || spec === null) return { ok: true, value: undefined };
-  const namespace = backend.metadata.namespace;
-  const bundles: string[] = [];
-  for (const ref of spec.caCertificateRefs ?? []) {
-    const object = ref.kind === "Secret" ? refs.secret(namespace, { ...ref, group: "" }) : refs.configMap(namespace, { ...ref, group: "" });
-    if (!object.ok) return { ok: false, error: `tls.caCertificateRefs: ${object.error}` };
-    const ca = object.value.data["ca.crt"];
-    if (ca === undefined || !ca.includes("-----BEGIN CERTIFICATE-----")) {
-      return {
-        ok: false,
-        error: `tls.caCertificateRefs: ${ref.kind ?? "ConfigMap"} ${namespace}/${ref.name} has no PEM certificate under ca.crt`,
-      };
-    }
-    bundles.push(ca);
+/**
+ * How the service's TLS server is verified (compile/backend-tls.ts: the Backend's `tls`, then a
+ * BackendTLSPolicy on the backend), with the client certificate of a Backend's
+ * `tls.clientCertificateRef` (a kubernetes.io/tls Secret in the Backend's namespace).
+ */
+function serviceTls(refs: References, target: BackendTarget, backendTls: unknown): Result<ExtAuthTls | undefined> {
+  const verification = backendTlsOf(refs, target, backendTls);
+  if (!verification.ok) return verification;
+  const clientRef = (backendTls as { clientCertificateRef?: { name?: unknown; namespace?: unknown } } | undefined)?.clientCertificateRef;
+  if (clientRef === undefined) return verification;
+  if (typeof clientRef.name !== "string")
+    return { ok: false, error: `Backend ${target.namespace}/${target.name}: tls.clientCertificateRef needs a name` };
+  const secret = refs.secret(target.namespace, {
+    name: clientRef.name,
+    namespace: typeof clientRef.namespace === "string" ? clientRef.namespace : undefined,
+  });
+  if (!secret.ok) return { ok: false, error: `Backend ${target.namespace}/${target.name}: tls.clientCertificateRef: ${secret.error}` };
+  const cert = secret.value.data["tls.crt"];
+  const key = secret.value.data["tls.key"];
+  if (cert === undefined || key === undefined) {
+    return {
+      ok: false,
+      error: `Backend ${target.namespace}/${target.name}: tls.clientCertificateRef: the Secret needs tls.crt and tls.key`,
+    };
   }
-  let clientCertificate: ExtAuthTls["clientCertificate"];
-  if (spec.clientCertificateRef !== undefined) {
-    const secret = refs.secret(namespace, { ...spec.clientCertificateRef, group: "", kind: "Secret" });
-    if (!secret.ok) return { ok: false, error: `tls.clientCertificateRef: ${secret.error}` };
-    const cert = secret.value.data["tls.crt"];
-    const key = secret.value.data["tls.key"];
-    if (cert === undefined || key === undefined)
-      return { ok: false, error: "tls.clientCertificateRef: the Secret needs tls.crt and tls.key" };
-    clientCertificate = { cert, key };
-  }
-  return {
-    ok: true,
-    value: {
-      ca: bundles.length === 0 ? undefined : bundles.join("\n"),
-      servername: spec.sni,
-      insecureSkipVerify: spec.insecureSkipVerify === true,
-      clientCertificate,
-    },
-  };
+  return { ok: true, value: { ...verification.value, clientCertificate: { cert, key } } };
 }
 
 type ContextExtension = NonNullable<ExtAuthSpec["contextExtensions"]>[number];

@@ -1,11 +1,11 @@
 /**
  * The `extAuth` field of a SecurityPolicy (Envoy Gateway v1.9 api/v1alpha1/ext_auth_types.go):
  * an HTTP or gRPC external authorization service the request is checked with, as Envoy's
- * ext_authz filter checks it. Cross-field rules the CRD states in CEL are checked here too, so a
- * manifest folder gets the same answer as the API server.
+ * ext_authz filter checks it. The cross-field rules Envoy Gateway's CRD states in CEL (one of http
+ * or grpc, a backend, ...) are checked by compileExtAuth, on the policy as merged (mergeType).
  */
 import { z } from "zod";
-import { GatewayDurationSchema } from "../../api/duration.ts";
+import { GatewayDurationSchema } from "../../api/meta.ts";
 
 /** Gateway API BackendObjectReference. */
 const BackendObjectReferenceSchema = z
@@ -34,10 +34,6 @@ const BackendClusterShape = {
   backendSettings: z.unknown().optional(),
 };
 
-const hasBackend = (s: { backendRef?: unknown; backendRefs?: readonly unknown[] | undefined }) =>
-  s.backendRef !== undefined || (s.backendRefs ?? []).length > 0;
-const BACKEND_REQUIRED = { message: "backendRef or backendRefs needs to be set" };
-
 const HTTPExtAuthServiceSchema = z
   .object({
     ...BackendClusterShape,
@@ -45,11 +41,9 @@ const HTTPExtAuthServiceSchema = z
     pathOverride: z.string().optional(),
     headersToBackend: z.array(z.string().min(1)).optional(),
   })
-  .strict()
-  .refine(hasBackend, BACKEND_REQUIRED)
-  .refine((s) => s.path === undefined || s.pathOverride === undefined, { message: "only one of path or pathOverride can be specified" });
+  .strict();
 
-const GRPCExtAuthServiceSchema = z.object(BackendClusterShape).strict().refine(hasBackend, BACKEND_REQUIRED);
+const GRPCExtAuthServiceSchema = z.object(BackendClusterShape).strict();
 
 const ContextExtensionSchema = z
   .object({
@@ -61,14 +55,7 @@ const ContextExtensionSchema = z
       .strict()
       .optional(),
   })
-  .strict()
-  .refine(
-    (e) => (e.type === "Value" ? e.value !== undefined && e.valueRef === undefined : e.valueRef !== undefined && e.value === undefined),
-    { message: "Exactly one of value or valueRef must be set with correct type." },
-  )
-  .refine((e) => e.valueRef === undefined || (["ConfigMap", "Secret"].includes(e.valueRef.kind) && ["", "v1"].includes(e.valueRef.group)), {
-    message: "Only a reference to an object of kind ConfigMap or Secret belonging to default v1 API group is supported.",
-  });
+  .strict();
 
 /** The HTTP statuses Envoy Gateway's CRD accepts for `statusOnError`. */
 const STATUS_ON_ERROR = new Set([
@@ -96,7 +83,5 @@ export const ExtAuthSchema = z
       .refine((s) => STATUS_ON_ERROR.has(s), { message: "must be a 4xx or 5xx status Envoy Gateway supports" })
       .optional(),
   })
-  .strict()
-  .refine((e) => e.grpc !== undefined || e.http !== undefined, { message: "one of grpc or http must be specified" })
-  .refine((e) => e.grpc === undefined || e.http === undefined, { message: "only one of grpc or http can be specified" });
+  .strict();
 export type ExtAuthSpec = z.infer<typeof ExtAuthSchema>;

@@ -1,4 +1,5 @@
 /** The compiled form of `extAuth`: what check() needs to call the service as Envoy's ext_authz filter would. */
+import type { JwksTls } from "../../keys/types.ts";
 
 /** One address the service answers on. */
 export interface ExtAuthEndpoint {
@@ -8,16 +9,14 @@ export interface ExtAuthEndpoint {
   readonly port: number;
 }
 
-/** TLS towards the service (an Envoy Gateway Backend's `tls`); undefined: plain text (HTTP/1.1 or h2c). */
-export interface ExtAuthTls {
-  /** PEM CA bundle to verify the service with; undefined: the system's roots. */
-  readonly ca: string | undefined;
-  /** Server name sent (SNI) and verified; undefined: the endpoint's host name. */
-  readonly servername: string | undefined;
-  /** Accept any certificate (Backend `insecureSkipVerify`). */
-  readonly insecureSkipVerify: boolean;
-  /** PEM client certificate and key (Backend `clientCertificateRef`). */
-  readonly clientCertificate: { readonly cert: string; readonly key: string } | undefined;
+/**
+ * TLS towards the service: how its certificate is verified (an Envoy Gateway Backend's `tls`, or a
+ * BackendTLSPolicy on the Service or Backend, as for a remote JWKS), and the client certificate a
+ * Backend's `tls.clientCertificateRef` presents. Undefined: plain text.
+ */
+export interface ExtAuthTls extends JwksTls {
+  /** PEM client certificate and key. */
+  readonly clientCertificate?: { readonly cert: string; readonly key: string };
 }
 
 /** Where the service runs: the endpoints of its backendRefs, called in weighted rotation. */

@@ -33,6 +33,12 @@ const WATCHED = [
     path: "/apis/gateway.networking.x-k8s.io/v1alpha1/xlistenersets",
     optional: true,
   },
+  {
+    kind: "BackendTLSPolicy",
+    apiVersion: "gateway.networking.k8s.io/v1",
+    path: "/apis/gateway.networking.k8s.io/v1/backendtlspolicies",
+    optional: true,
+  },
   { kind: "Namespace", apiVersion: "v1", path: "/api/v1/namespaces" },
   { kind: "Secret", apiVersion: "v1", path: "/api/v1/secrets", referenced: "secrets" },
   { kind: "ConfigMap", apiVersion: "v1", path: "/api/v1/configmaps", referenced: "configMaps" },

@@ -1,0 +1,104 @@
+/**
+ * The OpenID providers Portcullis talks to, as openid-client Configurations: one discovery document
+ * per issuer (`<issuer>/.well-known/openid-configuration`), fetched when a policy first needs it and
+ * kept across snapshots, with the policy's explicit endpoints taking precedence over discovered ones
+ * (as Envoy Gateway's buildOIDCProvider). The document is always read, even when both endpoints are
+ * given, for its `jwks_uri`: every ID token's signature is verified against the provider's keys.
+ *
+ * Every provider call (discovery, code exchange, refresh, key fetch) is bounded by `timeoutMs` and
+ * runs while other requests are answered. A failed discovery is retried no sooner than
+ * RETRY_AFTER_MS later; until then the policy's logins fail closed (oidc_unavailable).
+ */
+import * as client from "openid-client";
+import type { Logger } from "pino";
+import type { CompiledOidc } from "./compile.ts";
+
+/** Wait after a failed discovery before the next attempt, so a provider outage is not hammered. */
+export const RETRY_AFTER_MS = 5000;
+/** How long a discovery document is used before it is fetched again. */
+export const DISCOVERY_TTL_MS = 3_600_000;
+
+export interface OidcProviders {
+  /** The Configuration for this policy's provider and client; rejects (with a reason fit for the log) when the provider cannot be reached. */
+  configuration(oidc: CompiledOidc): Promise<client.Configuration>;
+}
+
+export interface OidcProvidersOptions {
+  readonly logger: Logger;
+  /** Bound of each provider call, in milliseconds. */
+  readonly timeoutMs: number;
+  readonly now?: () => number;
+}
+
+type Discovered =
+  | { readonly state: "pending"; readonly promise: Promise<client.ServerMetadata> }
+  | { readonly state: "ready"; readonly metadata: client.ServerMetadata; readonly at: number }
+  | { readonly state: "failed"; readonly error: Error; readonly at: number };
+
+export function createOidcProviders(options: OidcProvidersOptions): OidcProviders {
+  const now = options.now ?? Date.now;
+  const timeoutSeconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
+  const discovered = new Map<string, Discovered>();
+  // Per compiled policy (a snapshot keeps its objects): the client built over the issuer's metadata.
+  const configurations = new WeakMap<CompiledOidc, { metadata: client.ServerMetadata; config: client.Configuration }>();
+
+  const discover = (issuer: string): Promise<client.ServerMetadata> => {
+    const known = discovered.get(issuer);
+    if (known?.state === "pending") return known.promise;
+    if (known?.state === "ready" && now() - known.at < DISCOVERY_TTL_MS) return Promise.resolve(known.metadata);
+    if (known?.state === "failed" && now() - known.at < RETRY_AFTER_MS) return Promise.reject(known.error);
+    const promise = client
+      .discovery(new URL(issuer), "portcullis-discovery", undefined, undefined, {
+        timeout: timeoutSeconds,
+        ...(issuer.startsWith("http:") ? { execute: [client.allowInsecureRequests] } : {}),
+      })
+      .then(
+        (config) => {
+          const metadata = config.serverMetadata();
+          discovered.set(issuer, { state: "ready", metadata, at: now() });
+          return metadata;
+        },
+        (err: unknown) => {
+          const error = new Error(`discovery of ${issuer} failed: ${err instanceof Error ? err.message : String(err)}`);
+          // A document that was good stays in use while the provider is briefly unreachable.
+          if (known?.state === "ready") {
+            options.logger.warn({ issuer, err: error.message }, "OIDC discovery failed; the last good document stays in use");
+            discovered.set(issuer, { ...known, at: now() - DISCOVERY_TTL_MS + RETRY_AFTER_MS });
+            return known.metadata;
+          }
+          options.logger.error(
+            { issuer, err: error.message },
+            "OIDC discovery failed; logins of the policies using this issuer are refused",
+          );
+          discovered.set(issuer, { state: "failed", error, at: now() });
+          throw error;
+        },
+      );
+    discovered.set(issuer, { state: "pending", promise });
+    return promise;
+  };
+
+  return {
+    async configuration(oidc) {
+      const metadata = await discover(oidc.provider.issuer);
+      const known = configurations.get(oidc);
+      if (known?.metadata === metadata) return known.config;
+      const p = oidc.provider;
+      const server: client.ServerMetadata = {
+        ...metadata,
+        ...(p.authorizationEndpoint === undefined ? {} : { authorization_endpoint: p.authorizationEndpoint }),
+        ...(p.tokenEndpoint === undefined ? {} : { token_endpoint: p.tokenEndpoint }),
+        ...(p.endSessionEndpoint === undefined ? {} : { end_session_endpoint: p.endSessionEndpoint }),
+      };
+      if (server.authorization_endpoint === undefined || server.token_endpoint === undefined)
+        throw new Error(`the provider ${p.issuer} names no authorization_endpoint or token_endpoint`);
+      // Envoy's oauth2 filter authenticates to the token endpoint with HTTP Basic (client_secret_basic).
+      const config = new client.Configuration(server, oidc.clientId, oidc.clientSecret, client.ClientSecretBasic(oidc.clientSecret));
+      config.timeout = timeoutSeconds;
+      if ([server.issuer, server.token_endpoint, server.jwks_uri].some((u) => u?.startsWith("http:"))) client.allowInsecureRequests(config);
+      client.enableNonRepudiationChecks(config);
+      configurations.set(oidc, { metadata, config });
+      return config;
+    },
+  };
+}

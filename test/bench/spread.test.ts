@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { formatSpread, median, ratiosByRound, spreadOf } from "../../bench/spread.ts";
+
+describe("spreadOf", () => {
+  it("takes the lowest round as the worst when higher is better, and the highest when lower is better", () => {
+    expect(spreadOf([0.93, 0.88, 0.97], true)).toEqual({ rounds: [0.93, 0.88, 0.97], median: 0.93, worst: 0.88, best: 0.97 });
+    expect(spreadOf([1.1, 1.4, 0.9], false)).toMatchObject({ median: 1.1, worst: 1.4, best: 0.9 });
+  });
+
+  it("has no figures for no rounds", () => {
+    expect(spreadOf([], true)).toMatchObject({ median: NaN, worst: NaN, best: NaN });
+  });
+});
+
+describe("median", () => {
+  it("averages the two middle values of an even count and leaves its input unsorted", () => {
+    const xs = [4, 1, 3, 2];
+    expect(median(xs)).toBe(2.5);
+    expect(xs).toEqual([4, 1, 3, 2]);
+  });
+});
+
+describe("ratiosByRound", () => {
+  it("pairs the runs of the same round", () => {
+    expect(ratiosByRound([10, 30], [20, 15], (a, b) => a / b)).toEqual([0.5, 2]);
+  });
+
+  it("refuses runs of different round counts (a missing round would pair the wrong runs)", () => {
+    expect(() => ratiosByRound([1, 2], [1], (a, b) => a / b)).toThrow(/2 rounds against 1/);
+  });
+});
+
+describe("formatSpread", () => {
+  it("gives the median, then the worst and best round", () => {
+    expect(formatSpread(spreadOf([0.93, 0.88, 0.97], true))).toBe("0.93 (0.88–0.97)");
+    expect(formatSpread(spreadOf([0.93], true))).toBe("0.93");
+  });
+});

@@ -1,0 +1,302 @@
+/**
+ * The oidc phase against a real OpenID provider (oidc-provider over real sockets): the redirect to
+ * log in, the callback's code exchange and checks, the session, refresh, logout, and the refusals
+ * (wrong state, replayed callback, tampered or foreign cookies, an unreachable provider).
+ */
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Decision } from "../../../controller/authz/decision.ts";
+import type { PhaseOutcome } from "../../../controller/authz/identity.ts";
+import { normalizeRequest } from "../../../controller/authz/request.ts";
+import type { References } from "../../../controller/compile/references.ts";
+import { type CompiledOidc, compileOidc } from "../../../controller/features/oidc/compile.ts";
+import { checkOidc } from "../../../controller/features/oidc/flow.ts";
+import { createOidcProviders, type OidcProviders } from "../../../controller/features/oidc/provider.ts";
+import { seal, sessionKey } from "../../../controller/features/oidc/session.ts";
+import { OIDCSchema, type OIDCSpec } from "../../../controller/features/oidc/spec.ts";
+import { loginAt, startTestProvider, type TestProvider } from "../../support/oidc-provider.ts";
+
+const HOST = "app.example.test";
+const WHERE = { route: "apps/web rule 0", policy: "apps/web-login" };
+let op: TestProvider;
+
+beforeAll(async () => {
+  op = await startTestProvider({
+    redirectUris: [`https://${HOST}/oauth2/callback`],
+    postLogoutRedirectUris: [`https://${HOST}/`],
+  });
+});
+afterAll(() => op.close());
+
+function secrets(clientSecret: string): References {
+  return {
+    secret: (namespace, ref) => ({
+      ok: true,
+      value: {
+        metadata: { namespace: ref.namespace ?? namespace, name: ref.name },
+        type: undefined,
+        data: { "client-secret": clientSecret },
+      },
+    }),
+    configMap: () => ({ ok: false, error: "none" }),
+    service: () => ({ ok: false, error: "none" }),
+    backend: () => ({ ok: false, error: "none" }),
+    backendTLSPolicy: () => undefined,
+    used: () => ({ secrets: [], configMaps: [], services: [], backends: [] }),
+    jwks: () => ({ ok: false, error: "none" }) as never,
+  };
+}
+
+function compiled(extra: Partial<OIDCSpec> = {}, policyName = "web-login"): CompiledOidc {
+  const spec = OIDCSchema.parse({
+    provider: { issuer: op.issuer },
+    clientID: op.clientId,
+    clientSecret: { name: "oidc-client" },
+    forwardAccessToken: true,
+    ...extra,
+  });
+  const result = compileOidc(spec, { namespace: "apps", name: policyName }, undefined, secrets(op.clientSecret));
+  if (!result.ok) throw new Error(result.error);
+  return result.value;
+}
+
+interface Browser {
+  cookies: Map<string, string>;
+  ask(path: string, headers?: Record<string, string>): Promise<PhaseOutcome>;
+}
+
+/** A cookie-keeping client of one compiled policy, asking the oidc phase as check() would. */
+function browser(oidc: CompiledOidc, providers: OidcProviders, now: () => number = Date.now): Browser {
+  const cookies = new Map<string, string>();
+  return {
+    cookies,
+    async ask(path, headers = {}) {
+      const cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+      const req = normalizeRequest({
+        method: "GET",
+        scheme: "https",
+        host: HOST,
+        path,
+        headers: { ...(cookie === "" ? {} : { cookie }), ...headers },
+        gateway: undefined,
+      });
+      const outcome = await checkOidc(oidc, req, WHERE, { oidc: providers, now });
+      if (!outcome.ok) {
+        for (const line of outcome.deny.cookies ?? []) {
+          const [pair] = line.split(";");
+          const [name, value] = [pair!.slice(0, pair!.indexOf("=")), pair!.slice(pair!.indexOf("=") + 1)];
+          if (line.includes("Max-Age=0")) cookies.delete(name);
+          else cookies.set(name, value);
+        }
+      }
+      return outcome;
+    },
+  };
+}
+
+const denial = (outcome: PhaseOutcome): Decision => {
+  if (outcome.ok) throw new Error("expected a denial, the request passed");
+  return outcome.deny;
+};
+const providers = () => createOidcProviders({ logger: pino({ level: "silent" }), timeoutMs: 3000 });
+
+/** Logs in as `user` from /reports?year=2026; the browser then holds the session cookie. */
+async function loggedIn(oidc: CompiledOidc, p: OidcProviders, user = "alice"): Promise<{ b: Browser; done: Decision; callback: URL }> {
+  const b = browser(oidc, p);
+  const login = denial(await b.ask("/reports?year=2026"));
+  const callback = await loginAt(login.responseHeaders.location!, user);
+  const done = denial(await b.ask(`${callback.pathname}${callback.search}`));
+  return { b, done, callback };
+}
+
+const passed = (outcome: PhaseOutcome) => {
+  if (!outcome.ok) throw new Error(`expected a pass, got ${outcome.deny.status} ${outcome.deny.code}: ${outcome.deny.message}`);
+  return outcome.value;
+};
+
+describe("oidc: logging in", () => {
+  it("sends a browser without a session to the provider with state, nonce and a PKCE S256 challenge", async () => {
+    const oidc = compiled({ scopes: ["email"], resources: ["https://api.example.test"] });
+    const d = denial(await browser(oidc, providers()).ask("/reports"));
+    expect(d.status).toBe(302);
+    expect(d.code).toBe("oidc_login");
+    const url = new URL(d.responseHeaders.location!);
+    expect(`${url.origin}${url.pathname}`).toBe(`${op.issuer}/auth`);
+    expect(Object.fromEntries(url.searchParams)).toMatchObject({
+      client_id: op.clientId,
+      response_type: "code",
+      redirect_uri: `https://${HOST}/oauth2/callback`,
+      scope: "email openid",
+      code_challenge_method: "S256",
+      resource: "https://api.example.test",
+    });
+    expect(url.searchParams.get("state")).toMatch(/^[\w-]{20,}$/);
+    expect(url.searchParams.get("nonce")).toMatch(/^[\w-]{20,}$/);
+    expect(d.cookies).toHaveLength(1);
+    expect(d.cookies![0]).toMatch(/^OauthSession-[0-9a-f]{8}=v1\.[\w-]+; Path=\/; Max-Age=600; HttpOnly; Secure; SameSite=Lax$/);
+  });
+
+  it("completes the callback, returns to the URL the login started at, and forwards the provider's access token", async () => {
+    const { b, done } = await loggedIn(compiled(), providers());
+    expect(done).toMatchObject({ status: 302, code: "oidc_callback", responseHeaders: { location: `https://${HOST}/reports?year=2026` } });
+    const session = passed(await b.ask("/reports", { cookie: `theme=dark; ${[...b.cookies].map(([k, v]) => `${k}=${v}`).join("; ")}` }));
+    expect(session.principal).toBe("oidc sub=alice");
+    const token = session.headers.authorization!.replace(/^Bearer /, "");
+    expect(await op.accessTokenOf(token)).toBe("alice");
+    // The session cookie stays with Portcullis; the app's own cookies go on.
+    expect(session.headers.cookie).toBe("theme=dark");
+  });
+
+  it("forwards the ID token in the configured header", async () => {
+    const { b } = await loggedIn(compiled({ forwardAccessToken: false, forwardIDToken: { header: "X-Id-Token" } }), providers(), "bob");
+    const session = passed(await b.ask("/"));
+    expect(session.headers.authorization).toBeUndefined();
+    expect(JSON.parse(Buffer.from(session.headers["x-id-token"]!.split(".")[1]!, "base64url").toString())).toMatchObject({
+      sub: "bob",
+      iss: op.issuer,
+      aud: op.clientId,
+    });
+    expect(session.strip).toEqual(["cookie"]);
+  });
+
+  it("answers 401 instead of redirecting a request that denyRedirect matches (XHR and API clients)", async () => {
+    const oidc = compiled({ denyRedirect: { headers: [{ name: "X-Requested-With", type: "Exact", value: "XMLHttpRequest" }] } });
+    const d = denial(await browser(oidc, providers()).ask("/api/items", { "x-requested-with": "XMLHttpRequest" }));
+    expect(d).toMatchObject({ status: 401, code: "oidc_unauthenticated" });
+    expect(d.responseHeaders.location).toBeUndefined();
+    expect(denial(await browser(oidc, providers()).ask("/api/items")).status).toBe(302);
+  });
+
+  it("lets a request with a jwt provider's header through to jwt (passThroughAuthHeader)", async () => {
+    const spec = OIDCSchema.parse({
+      provider: { issuer: op.issuer },
+      clientID: op.clientId,
+      clientSecret: { name: "oidc-client" },
+      passThroughAuthHeader: true,
+    });
+    const jwt = { providers: [{ name: "idp", remoteJWKS: { uri: `${op.issuer}/jwks` } }] };
+    const result = compileOidc(spec, { namespace: "apps", name: "web-login" }, jwt, secrets(op.clientSecret));
+    if (!result.ok) throw new Error(result.error);
+    const b = browser(result.value, providers());
+    expect(passed(await b.ask("/api", { authorization: "Bearer eyJ.x.y" })).principal).toBeUndefined();
+    expect(denial(await b.ask("/api", { authorization: "Basic YTpi" })).status).toBe(302);
+  });
+});
+
+describe("oidc: refusals", () => {
+  it("refuses a callback whose state is not the login's (CSRF)", async () => {
+    const b = browser(compiled(), providers());
+    const login = denial(await b.ask("/"));
+    const callback = await loginAt(login.responseHeaders.location!, "alice");
+    callback.searchParams.set("state", "forged-state-of-an-attacker");
+    const d = denial(await b.ask(`${callback.pathname}${callback.search}`));
+    expect(d).toMatchObject({ status: 401, code: "oidc_callback_refused" });
+    expect(d.cookies ?? []).toEqual([]);
+  });
+
+  it("refuses a callback without the login cookie, and a replayed one", async () => {
+    const oidc = compiled();
+    const p = providers();
+    const b = browser(oidc, p);
+    const login = denial(await b.ask("/"));
+    const loginCookies = new Map(b.cookies);
+    const callback = await loginAt(login.responseHeaders.location!, "alice");
+    const path = `${callback.pathname}${callback.search}`;
+    expect(denial(await browser(oidc, p).ask(path)).code).toBe("oidc_callback_refused");
+    expect(denial(await b.ask(path)).code).toBe("oidc_callback");
+    // The same callback again, with the login cookie as it was: the code was used.
+    const replay = browser(oidc, p);
+    for (const [k, v] of loginCookies) replay.cookies.set(k, v);
+    expect(denial(await replay.ask(path))).toMatchObject({ status: 401, code: "oidc_callback_refused" });
+  });
+
+  it("sends a tampered session cookie to log in again, never through", async () => {
+    const { b } = await loggedIn(compiled(), providers());
+    const [name, value] = [...b.cookies][0]!;
+    b.cookies.set(name, `${value.slice(0, 20)}${value[20] === "A" ? "B" : "A"}${value.slice(21)}`);
+    expect(denial(await b.ask("/")).code).toBe("oidc_login");
+  });
+
+  it("does not accept another policy's session cookie (foreign cookie)", async () => {
+    const { b } = await loggedIn(compiled({}, "other-app"), providers());
+    const [, value] = [...b.cookies][0]!;
+    const mine = compiled();
+    const foreign = browser(mine, providers());
+    foreign.cookies.set(mine.cookieName, value);
+    expect(denial(await foreign.ask("/")).code).toBe("oidc_login");
+  });
+
+  it("refuses a session cookie forged with a guessed key", async () => {
+    const oidc = compiled();
+    const forged = seal(sessionKey("guessed-secret", "apps/web-login"), oidc.cookieName, {
+      kind: "session",
+      subject: "admin",
+      accessToken: "x",
+      idToken: undefined,
+      refreshToken: undefined,
+      expiresAt: Date.now() + 60_000,
+      refreshExpiresAt: undefined,
+    });
+    const b = browser(oidc, providers());
+    b.cookies.set(oidc.cookieName, forged);
+    expect(denial(await b.ask("/")).code).toBe("oidc_login");
+  });
+
+  it("fails closed (403 oidc_unavailable) while the provider cannot be discovered", async () => {
+    op.suspend();
+    try {
+      const d = denial(await browser(compiled(), providers()).ask("/"));
+      expect(d).toMatchObject({ status: 403, code: "oidc_unavailable" });
+    } finally {
+      op.resume();
+    }
+  });
+});
+
+describe("oidc: the session over time", () => {
+  it("is accepted by a second replica (same Secret, separate process state)", async () => {
+    const { b } = await loggedIn(compiled(), providers());
+    const replica = browser(compiled(), providers());
+    for (const [k, v] of b.cookies) replica.cookies.set(k, v);
+    expect(passed(await replica.ask("/")).principal).toBe("oidc sub=alice");
+  });
+
+  it("refreshes expired tokens: 307 to the same URL with a new cookie, then the new access token goes upstream", async () => {
+    const oidc = compiled();
+    const p = providers();
+    const { b } = await loggedIn(oidc, p);
+    const before = passed(await b.ask("/")).headers.authorization;
+    const later = browser(oidc, p, () => Date.now() + 3_600_000);
+    for (const [k, v] of b.cookies) later.cookies.set(k, v);
+    const d = denial(await later.ask("/reports?x=1"));
+    expect(d).toMatchObject({ status: 307, code: "oidc_refresh", responseHeaders: { location: `https://${HOST}/reports?x=1` } });
+    const fresh = browser(oidc, p);
+    for (const [k, v] of later.cookies) fresh.cookies.set(k, v);
+    const after = passed(await fresh.ask("/reports?x=1")).headers.authorization!;
+    expect(after).not.toBe(before);
+    expect(await op.accessTokenOf(after.replace(/^Bearer /, ""))).toBe("alice");
+  });
+
+  it("logs in again when the session expired and refreshToken is false", async () => {
+    const oidc = compiled({ refreshToken: false });
+    const p = providers();
+    const { b } = await loggedIn(oidc, p);
+    const later = browser(oidc, p, () => Date.now() + 3_600_000);
+    for (const [k, v] of b.cookies) later.cookies.set(k, v);
+    expect(denial(await later.ask("/")).code).toBe("oidc_login");
+  });
+
+  it("logs out: clears the cookie and sends the browser to the provider's end_session_endpoint", async () => {
+    const oidc = compiled({ logoutPath: "/signout" });
+    const { b } = await loggedIn(oidc, providers());
+    const d = denial(await b.ask("/signout"));
+    expect(d).toMatchObject({ status: 302, code: "oidc_logout" });
+    const url = new URL(d.responseHeaders.location!);
+    expect(`${url.origin}${url.pathname}`).toBe(`${op.issuer}/session/end`);
+    expect(url.searchParams.get("post_logout_redirect_uri")).toBe(`https://${HOST}/`);
+    expect(url.searchParams.get("id_token_hint")).toMatch(/^eyJ/);
+    expect(d.cookies![0]).toMatch(/^OauthSession-[0-9a-f]{8}=; Path=\/; Max-Age=0;/);
+    expect(b.cookies.size).toBe(0);
+    expect(denial(await b.ask("/")).code).toBe("oidc_login");
+  });
+});

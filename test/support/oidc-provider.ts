@@ -1,0 +1,132 @@
+/**
+ * A real OpenID provider for tests: the certified `oidc-provider` package on an ephemeral port, with
+ * one confidential client (client_secret_basic, PKCE required, refresh tokens), its development
+ * login form (any login name, any password; the name is the subject) and consent page, RP-initiated
+ * logout and token revocation. `loginAt` walks those pages the way a browser would, for tests that
+ * drive the flow without one.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import Provider from "oidc-provider";
+
+export interface TestProvider {
+  /** "http://127.0.0.1:<port>". */
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly provider: Provider;
+  /** Whether the provider knows `token` as a valid access token of `subject`. */
+  accessTokenOf(token: string): Promise<string | undefined>;
+  /** Stops answering (discovery, token requests) until `resume`, as an outage would. */
+  suspend(): void;
+  resume(): void;
+  close(): Promise<void>;
+}
+
+export interface TestProviderOptions {
+  readonly redirectUris: readonly string[];
+  readonly postLogoutRedirectUris?: readonly string[];
+  /** Seconds an access token (and the ID token) lives. */
+  readonly accessTokenTTL?: number;
+}
+
+export async function startTestProvider(options: TestProviderOptions): Promise<TestProvider> {
+  const clientId = "portcullis-web";
+  const clientSecret = "a-test-client-secret-of-at-least-32-characters";
+  let suspended = false;
+  let handler: ((req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void) | undefined;
+  const server: Server = createServer((req, res) => {
+    if (suspended) {
+      req.socket.destroy();
+      return;
+    }
+    handler!(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const ttl = options.accessTokenTTL ?? 300;
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: clientId,
+        client_secret: clientSecret,
+        redirect_uris: [...options.redirectUris],
+        post_logout_redirect_uris: [...(options.postLogoutRedirectUris ?? [])],
+        grant_types: ["authorization_code", "refresh_token"],
+        response_types: ["code"],
+        token_endpoint_auth_method: "client_secret_basic",
+      },
+    ],
+    findAccount: (_ctx, id) => ({ accountId: id, claims: () => ({ sub: id, email: `${id}@example.com` }) }),
+    claims: { openid: ["sub"], email: ["email"] },
+    pkce: { required: () => true },
+    issueRefreshToken: () => true,
+    ttl: { AccessToken: ttl, IdToken: ttl, RefreshToken: 3600, Interaction: 600, Session: 3600, Grant: 3600 },
+    features: { devInteractions: { enabled: true }, revocation: { enabled: true }, rpInitiatedLogout: { enabled: true } },
+    cookies: { keys: ["test-provider-cookie-key"] },
+  });
+  handler = provider.callback();
+  return {
+    issuer,
+    clientId,
+    clientSecret,
+    provider,
+    async accessTokenOf(token) {
+      const found = await provider.AccessToken.find(token);
+      return found?.accountId;
+    },
+    suspend: () => {
+      suspended = true;
+    },
+    resume: () => {
+      suspended = false;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * Follows `authorizationUrl` through the provider's login and consent pages as `login`, and
+ * returns the URL the provider finally redirects to (the client's callback with code and state).
+ */
+export async function loginAt(authorizationUrl: string, login: string): Promise<URL> {
+  const jar = new Map<string, string>();
+  const send = async (url: string, body?: URLSearchParams): Promise<Response> => {
+    const res = await fetch(url, {
+      method: body === undefined ? "GET" : "POST",
+      body,
+      redirect: "manual",
+      headers: { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; ") },
+    });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(";");
+      const eq = pair!.indexOf("=");
+      jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+    }
+    return res;
+  };
+  const origin = new URL(authorizationUrl).origin;
+  let url = authorizationUrl;
+  for (let hop = 0; hop < 12; hop++) {
+    const res = await send(url);
+    const location = res.headers.get("location");
+    if (location !== null) {
+      const next = new URL(location, url);
+      if (next.origin !== origin) return next;
+      url = next.href;
+      continue;
+    }
+    const page = await res.text();
+    const action = /action="([^"]+)"/.exec(page)?.[1];
+    if (action === undefined) throw new Error(`the provider answered ${res.status} without a form: ${page.slice(0, 200)}`);
+    const prompt = /name="prompt" value="([^"]+)"/.exec(page)?.[1] ?? "consent";
+    const form = new URLSearchParams({ prompt, login, password: "any" });
+    const submitted = await send(new URL(action, url).href, form);
+    url = new URL(submitted.headers.get("location")!, url).href;
+  }
+  throw new Error("the provider did not redirect back to the client");
+}
