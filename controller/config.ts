@@ -8,7 +8,7 @@
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { cidrSet } from "./compile/cidr.ts";
+import { cidrSet } from "./lib/cidr.ts";
 
 export const DEFAULT_CONTROLLER_NAME = "portcullis.io/gateway-controller";
 
@@ -20,13 +20,9 @@ const CompileOptions = {
   /** MaxMind database files for `clientIPGeoLocations`, read at start-up. */
   geoipDatabase: z.array(z.string().min(1)).default([]),
 };
-/** What serve and check decide with. */
-const DecideOptions = {
-  onNoRoute: z.enum(["deny", "allow"]).default("deny"),
-  onNoPolicy: z.enum(["allow", "deny"]).default("allow"),
-  xffTrustedHops: z.coerce.number().int().min(0).max(10).default(0),
-  /** Repeatable, and each value may be a comma-separated list. */
-  xffTrustedCidrs: z.preprocess(
+/** A repeatable flag whose values may each be a comma-separated list, as one array. */
+const listOf = (item: z.ZodType<string>) =>
+  z.preprocess(
     (v) =>
       Array.isArray(v)
         ? v.flatMap((s) =>
@@ -36,14 +32,24 @@ const DecideOptions = {
               .filter((t) => t !== ""),
           )
         : v,
-    z.array(z.string().refine(isCidr)).default([]),
-  ),
+    z.array(item).default([]),
+  );
+/** A Kubernetes namespace name (an RFC 1123 label). */
+const NamespaceName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);
+/** What serve and check decide with. */
+const DecideOptions = {
+  onNoRoute: z.enum(["deny", "allow"]).default("deny"),
+  onNoPolicy: z.enum(["allow", "deny"]).default("allow"),
+  xffTrustedHops: z.coerce.number().int().min(0).max(10).default(0),
+  xffTrustedCidrs: listOf(z.string().refine(isCidr)),
   jwksFetchTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(5000),
 };
 const ServeSchema = z.object({
   command: z.literal("serve"),
   manifests: z.string().min(1).optional(),
   kubeconfig: z.string().min(1).optional(),
+  /** Kubernetes mode: the only namespaces whose objects (Secrets included) are read; empty: every namespace. */
+  watchNamespaces: listOf(NamespaceName),
   bindAddress: z.string().min(1).default("0.0.0.0"),
   authzPort: Port.default(9002),
   forwardAuthPort: Port.default(9003),
@@ -52,6 +58,8 @@ const ServeSchema = z.object({
   ...CompileOptions,
   ...DecideOptions,
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Fraction of allowed requests that get an audit line (denials always do). */
+  auditAllowedSampleRate: z.coerce.number().min(0).max(1).default(0),
   shutdownGraceSeconds: z.coerce.number().min(0).max(300).default(10),
   /** Seconds between SIGTERM/SIGINT and closing the ports: readiness fails first, so traffic moves away. */
   shutdownDelaySeconds: z.coerce.number().min(0).max(120).default(5),
@@ -115,6 +123,12 @@ interface FlagSpec {
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
   manifests: { value: "DIR", help: "folder of YAML or JSON manifests, read recursively (serve watches it)", expects: "a folder" },
   kubeconfig: { value: "FILE", help: "kubeconfig of the cluster to watch (Kubernetes mode)", expects: "a file" },
+  "watch-namespaces": {
+    value: "NS",
+    multiple: true,
+    help: "Kubernetes mode: read objects, Secrets included, only in these namespaces (repeatable, or comma-separated; default: every namespace)",
+    expects: "a namespace name such as apps",
+  },
   "bind-address": {
     value: "ADDRESS",
     help: "address every port listens on (127.0.0.1: this machine only)",
@@ -160,6 +174,11 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
     expects: "a whole number from 100 to 60000",
   },
   "log-level": { value: "LEVEL", help: "least severe log level written" },
+  "audit-allowed-sample-rate": {
+    value: "RATE",
+    help: "fraction of allowed requests that also get an audit line, as denials do (0: none, 1: every one)",
+    expects: "a number from 0 to 1",
+  },
   "shutdown-grace-seconds": {
     value: "SECONDS",
     help: "time in-flight checks get to finish once the ports close",
@@ -367,6 +386,9 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   }
   if (config.command === "serve" && config.manifests !== undefined && config.kubeconfig !== undefined) {
     throw new UsageError("--manifests and --kubeconfig exclude each other: give one", command);
+  }
+  if (config.command === "serve" && config.manifests !== undefined && config.watchNamespaces.length > 0) {
+    throw new UsageError("--watch-namespaces limits what is read from Kubernetes: it does not apply to --manifests", command);
   }
   if (
     config.command === "serve" &&

@@ -40,6 +40,14 @@ describe("loadConfig", () => {
       xffTrustedCidrs: ["10.0.0.0/8"],
     });
   });
+  it("reads the watched namespaces as repeated flags or a comma-separated list (Kubernetes mode only)", () => {
+    const argv = ["serve", "--kubeconfig", "k", "--watch-namespaces", "apps, shop", "--watch-namespaces", "payments"];
+    expect(loadConfig(argv, {})).toMatchObject({ watchNamespaces: ["apps", "shop", "payments"] });
+    expect(loadConfig(["serve", "--kubeconfig", "k"], { PORTCULLIS_WATCH_NAMESPACES: "apps" })).toMatchObject({
+      watchNamespaces: ["apps"],
+    });
+    expect(loadConfig(["serve", "--kubeconfig", "k"], {})).toMatchObject({ watchNamespaces: [] });
+  });
   it.each([
     [[], "a command is required: serve, check, compile, version, help or completion", undefined],
     [["serve", "--manifests", "d", "--authz-port", "70000"], '--authz-port must be a port number from 0 to 65535 (got "70000")', "serve"],
@@ -74,6 +82,22 @@ describe("loadConfig", () => {
     [
       ["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/8, nope"],
       '--xff-trusted-cidrs must be a CIDR such as 10.0.0.0/8 (got "nope")',
+      "serve",
+    ],
+    [
+      ["serve", "--kubeconfig", "k", "--watch-namespaces", "apps,Shop_1"],
+      '--watch-namespaces must be a namespace name such as apps (got "Shop_1")',
+      "serve",
+    ],
+    [
+      ["serve", "--manifests", "d", "--watch-namespaces", "apps"],
+      "--watch-namespaces limits what is read from Kubernetes: it does not apply to --manifests",
+      "serve",
+    ],
+    [["check", "--manifests", "d", "--watch-namespaces", "apps", "GET", "http://x"], "check takes no --watch-namespaces", "check"],
+    [
+      ["serve", "--manifests", "d", "--audit-allowed-sample-rate", "5"],
+      '--audit-allowed-sample-rate must be a number from 0 to 1 (got "5")',
       "serve",
     ],
     [

@@ -27,6 +27,14 @@ export const SecretRefSchema = z
 /** Gateway API Duration: 1 to 4 groups of up to 5 digits with h, m, s or ms. */
 export const GatewayDurationSchema = z.string().regex(/^([0-9]{1,5}(h|m|s|ms)){1,4}$/, "not a Gateway API duration such as 300s or 1h30m");
 
+/** Milliseconds of a Gateway API Duration ("1h30m", "300s", "500ms"); the schema checked its form. */
+export function parseGatewayDuration(text: string): number {
+  const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  let total = 0;
+  for (const [, n, u] of text.matchAll(/([0-9]+)(ms|h|m|s)/g)) total += Number(n) * unit[u!]!;
+  return total;
+}
+
 /** The only annotations compile reads (API-key client metadata); others are dropped at load. */
 export const PORTCULLIS_ANNOTATION_PREFIX = "portcullis.io/";
 

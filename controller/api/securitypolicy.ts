@@ -4,9 +4,8 @@
  * strictly, so a typo is an error on the policy instead of a silently ignored (and so open) rule.
  */
 import { z } from "zod";
-import { ExtAuthSchema } from "../features/ext-auth/schema.ts";
 import { OIDCSchema } from "../features/oidc/spec.ts";
-import { GatewayDurationSchema, LabelSelectorSchema, SecretRefSchema } from "./meta.ts";
+import { LabelSelectorSchema, type SecretRefSchema } from "./meta.ts";
 
 export const SECURITY_POLICY_GROUP = "gateway.envoyproxy.io";
 export const SECURITY_POLICY_VERSION = "v1alpha1";
@@ -42,153 +41,8 @@ export type PolicyTargetSelector = z.infer<typeof TargetSelectorSchema>;
 
 export type SecretRef = z.infer<typeof SecretRefSchema>;
 
-const ExtractFromSchema = z
-  .object({
-    headers: z.array(z.string().min(1)).optional(),
-    params: z.array(z.string().min(1)).optional(),
-    cookies: z.array(z.string().min(1)).optional(),
-  })
-  .strict();
-
-const APIKeyAuthSchema = z
-  .object({
-    credentialRefs: z.array(SecretRefSchema).min(1),
-    extractFrom: z.array(ExtractFromSchema).min(1),
-    forwardClientIDHeader: z.string().min(1).optional(),
-    sanitize: z.boolean().optional(),
-  })
-  .strict();
-export type APIKeyAuthSpec = z.infer<typeof APIKeyAuthSchema>;
-
-const RemoteJWKSSchema = z
-  .object({
-    uri: z.string().min(1).max(253),
-    cacheDuration: GatewayDurationSchema.optional(),
-    backendRef: z.unknown().optional(),
-    backendRefs: z.array(z.unknown()).optional(),
-    backendSettings: z.unknown().optional(),
-  })
-  .strict();
-
-const LocalJWKSSchema = z
-  .object({
-    type: z.enum(["Inline", "ValueRef"]).default("Inline"),
-    inline: z.string().optional(),
-    valueRef: z
-      .object({ group: z.string(), kind: z.string(), name: z.string().min(1) })
-      .strict()
-      .optional(),
-  })
-  .strict();
-
-const JWTProviderSchema = z
-  .object({
-    name: z.string().min(1).max(253),
-    issuer: z.string().max(253).optional(),
-    audiences: z.array(z.string()).max(8).optional(),
-    remoteJWKS: RemoteJWKSSchema.optional(),
-    localJWKS: LocalJWKSSchema.optional(),
-    claimToHeaders: z.array(z.object({ header: z.string().min(1), claim: z.string().min(1) }).strict()).optional(),
-    recomputeRoute: z.boolean().optional(),
-    extractFrom: z
-      .object({
-        headers: z.array(z.object({ name: z.string().min(1), valuePrefix: z.string().optional() }).strict()).optional(),
-        cookies: z.array(z.string().min(1)).optional(),
-        params: z.array(z.string().min(1)).optional(),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict();
-export type JWTProviderSpec = z.infer<typeof JWTProviderSchema>;
-
-const JWTSchema = z.object({ optional: z.boolean().optional(), providers: z.array(JWTProviderSchema).min(1).max(4) }).strict();
-export type JWTSpec = z.infer<typeof JWTSchema>;
-
-const BasicAuthSchema = z.object({ users: SecretRefSchema, forwardUsernameHeader: z.string().min(1).optional() }).strict();
-export type BasicAuthSpec = z.infer<typeof BasicAuthSchema>;
-
-const AuthorizationActionSchema = z.enum(["Allow", "Deny"]);
-
-const PrincipalSchema = z
-  .object({
-    clientCIDRs: z.array(z.string().min(1)).min(1).optional(),
-    jwt: z
-      .object({
-        provider: z.string().min(1),
-        claims: z
-          .array(
-            z
-              .object({
-                name: z.string().min(1),
-                valueType: z.enum(["String", "StringArray"]).default("String"),
-                values: z.array(z.string()).min(1),
-              })
-              .strict(),
-          )
-          .min(1)
-          .optional(),
-        scopes: z.array(z.string().min(1)).min(1).optional(),
-      })
-      .strict()
-      .optional(),
-    headers: z
-      .array(z.object({ name: z.string().min(1), values: z.array(z.string()).min(1) }).strict())
-      .min(1)
-      .optional(),
-    clientIPGeoLocations: z.unknown().optional(),
-    /** Portcullis extension: a CEL expression over request, jwt, apiKey and source (see README). */
-    cel: z.string().min(1).optional(),
-  })
-  .strict();
-export type PrincipalSpec = z.infer<typeof PrincipalSchema>;
-
-const AuthorizationSchema = z
-  .object({
-    defaultAction: AuthorizationActionSchema.optional(),
-    rules: z
-      .array(
-        z
-          .object({
-            name: z.string().min(1).optional(),
-            action: AuthorizationActionSchema,
-            operation: z
-              .object({
-                methods: z.array(z.string().min(1)).min(1).optional(),
-                path: z
-                  .object({
-                    type: z.enum(["Exact", "PathPrefix", "RegularExpression"]).default("PathPrefix"),
-                    value: z.string().default("/"),
-                    invert: z.boolean().default(false),
-                  })
-                  .strict()
-                  .optional(),
-              })
-              .strict()
-              .optional(),
-            principal: PrincipalSchema,
-          })
-          .strict(),
-      )
-      .optional(),
-  })
-  .strict();
-export type AuthorizationSpec = z.infer<typeof AuthorizationSchema>;
-
-const CORSSchema = z
-  .object({
-    allowOrigins: z.array(z.string().min(1)).optional(),
-    allowMethods: z.array(z.string().min(1)).optional(),
-    allowHeaders: z.array(z.string().min(1)).optional(),
-    exposeHeaders: z.array(z.string().min(1)).optional(),
-    maxAge: GatewayDurationSchema.optional(),
-    allowCredentials: z.boolean().optional(),
-  })
-  .strict();
-export type CORSSpec = z.infer<typeof CORSSchema>;
-
 /** Features of the API that Portcullis accepts in a manifest but does not enforce yet. */
-export const NOT_YET_ENFORCED = ["oidc", "extAuth"] as const;
+export const NOT_YET_ENFORCED = ["oidc"] as const;
 
 /**
  * How a route policy merges into its closest parent policy (Envoy Gateway's MergeType; see
@@ -198,22 +52,21 @@ const MergeTypeSchema = z.enum(["StrategicMerge", "JSONMerge"], {
   error: "must be StrategicMerge or JSONMerge (Replace is not a valid mergeType for a SecurityPolicy)",
 });
 
-export const SecurityPolicySpecSchema = z
+/**
+ * The spec fields that are not features: what the policy targets, and what is not enforced yet.
+ * The features' own fields are added to it by features/index.ts (`SecurityPolicySpecSchema`).
+ */
+export const SecurityPolicyBaseSchema = z
   .object({
     targetRef: TargetRefSchema.optional(),
     targetRefs: z.array(TargetRefSchema).optional(),
     targetSelectors: z.array(TargetSelectorSchema).optional(),
-    apiKeyAuth: APIKeyAuthSchema.optional(),
-    jwt: JWTSchema.optional(),
-    basicAuth: BasicAuthSchema.optional(),
-    authorization: AuthorizationSchema.optional(),
-    cors: CORSSchema.optional(),
     oidc: OIDCSchema.optional(),
-    extAuth: ExtAuthSchema.optional(),
     mergeType: MergeTypeSchema.optional(),
   })
   .strict();
-export type SecurityPolicySpec = z.infer<typeof SecurityPolicySpecSchema>;
+/** A validated spec: its targets and pending fields typed, each feature's field read by the feature. */
+export type SecurityPolicySpec = z.infer<typeof SecurityPolicyBaseSchema> & { readonly [field: string]: unknown };
 
 /** Renders zod issues as "spec.jwt.providers[0].issuer: message; ..." for a status condition. */
 export function describeIssues(error: z.ZodError, root: string): string {

@@ -6,11 +6,12 @@
  * bounded maps rather than WeakMaps: a WeakMap entry per token makes every major GC iterate
  * ephemerons, and tokens come and go by the thousand.
  */
-import type { CompiledApiKey, RouteEntry } from "../snapshot/types.ts";
+import type { CompiledApiKey } from "../features/apiKeyAuth/compile.ts";
+import type { RouteEntry } from "../snapshot/types.ts";
 import type { Decision } from "./decision.ts";
-import type { IdentityResult, PhaseOutcome } from "./identity.ts";
-import { BoundedMap } from "./bounded-map.ts";
-import { TokenCache } from "./token-cache.ts";
+import type { Pass, PhaseResult } from "../features/feature.ts";
+import { BoundedMap } from "../lib/bounded-map.ts";
+import { TokenCache } from "../features/jwt/token-cache.ts";
 
 /** Identities whose allow decisions are remembered: API-key clients in use and cached tokens. */
 const MAX_IDENTITIES = 50_000;
@@ -18,30 +19,30 @@ const MAX_IDENTITIES = 50_000;
 export class CheckMemo {
   readonly tokens: TokenCache;
   /** Per apiKeyAuth config and source index: client → its outcome (bounded by the clients configured). */
-  readonly #apiKeys = new Map<CompiledApiKey, Map<string, PhaseOutcome>[]>();
+  readonly #apiKeys = new Map<CompiledApiKey, Map<string, PhaseResult>[]>();
   /** Per identity: route entry (undefined: no route matched) → its allow decision. */
-  readonly #allows = new BoundedMap<IdentityResult, Map<RouteEntry | undefined, Decision>>(MAX_IDENTITIES);
+  readonly #allows = new BoundedMap<Pass, Map<RouteEntry | undefined, Decision>>(MAX_IDENTITIES);
 
   constructor(tokens = new TokenCache()) {
     this.tokens = tokens;
   }
 
-  apiKey(config: CompiledApiKey, source: number, client: string): PhaseOutcome | undefined {
+  apiKey(config: CompiledApiKey, source: number, client: string): PhaseResult | undefined {
     return this.#apiKeys.get(config)?.[source]?.get(client);
   }
 
-  rememberApiKey(config: CompiledApiKey, source: number, client: string, outcome: PhaseOutcome): PhaseOutcome {
+  rememberApiKey(config: CompiledApiKey, source: number, client: string, outcome: PhaseResult): PhaseResult {
     let bySource = this.#apiKeys.get(config);
     if (bySource === undefined) this.#apiKeys.set(config, (bySource = []));
     (bySource[source] ??= new Map()).set(client, outcome);
     return outcome;
   }
 
-  allow(identity: IdentityResult, entry: RouteEntry | undefined): Decision | undefined {
+  allow(identity: Pass, entry: RouteEntry | undefined): Decision | undefined {
     return this.#allows.get(identity)?.get(entry);
   }
 
-  rememberAllow(identity: IdentityResult, entry: RouteEntry | undefined, decision: Decision): Decision {
+  rememberAllow(identity: Pass, entry: RouteEntry | undefined, decision: Decision): Decision {
     let byEntry = this.#allows.get(identity);
     if (byEntry === undefined) this.#allows.set(identity, (byEntry = new Map()));
     byEntry.set(entry, decision);

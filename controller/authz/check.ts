@@ -6,26 +6,21 @@
  *                       effective policy comes with it. Rules whose policies differ are each decided,
  *                       and the request is allowed only if every one allows (DESIGN §0). When the
  *                       proxy names the route it selected, any other match is a route_mismatch
- *   2. cors preflight — answered here (204, as Envoy's cors filter would), before any credential is asked for
- *   3. identity       — every configured method must pass: apiKeyAuth, basicAuth, jwt
- *   4. authorization  — rules over the request and the identities (first match wins, default Deny)
- *   5. response       — headers to set upstream; every header a policy on a route to the same upstream
+ *   2. features       — the policy's features' phases, in Envoy Gateway's filter order (features/index.ts):
+ *                       cors (a preflight is answered here, before any credential is asked for), then
+ *                       every configured identity method must pass (apiKeyAuth, basicAuth, jwt), then
+ *                       authorization (rules over the request and the identities; first match wins)
+ *   3. response       — headers to set upstream; every header a policy on a route to the same upstream
  *                       may set is stripped from the client's request, so a client can never supply
  *                       its own x-user-id
  * Fail closed: no route → deny (unless configured otherwise), invalid policy → 403, never a 5xx.
  */
-import type { KeyStore } from "../keys/types.ts";
+import { NOTHING, type Pass, type Where } from "../features/feature.ts";
 import { findRoutes } from "../snapshot/route-index.ts";
 import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts";
-import { checkApiKey } from "./apikey.ts";
-import { authorize } from "./authorization.ts";
-import { checkBasicAuth, type Passwords } from "./basicauth.ts";
-import type { ClientAddressDetection } from "./client-address.ts";
 import type { CheckMemo } from "./check-memo.ts";
-import { corsResponseHeaders, isPreflight, preflightAnswer } from "./cors.ts";
+import type { CheckContext } from "./context.ts";
 import { deny, type Decision } from "./decision.ts";
-import type { IdentityAttributes, IdentityResult, PhaseOutcome } from "./identity.ts";
-import { checkJwt } from "./jwt.ts";
 import {
   CONTROL_IN_PATH,
   methodReadings,
@@ -37,22 +32,6 @@ import {
 } from "./request.ts";
 import type { MaybePromise } from "./maybe-async.ts";
 import { everyReadingAllows } from "./readings.ts";
-
-export interface CheckContext {
-  readonly keys: Pick<KeyStore, "resolve">;
-  /** What this snapshot's checks remember: verified tokens, API-key identities, allow decisions. */
-  readonly memo: CheckMemo;
-  /** basicAuth's verified passwords, failed attempts and bcrypt workers (shared across snapshots). */
-  readonly passwords: Passwords;
-  /** Epoch milliseconds. */
-  readonly now: () => number;
-  /** What a request that matches no route gets. */
-  readonly onNoRoute: "deny" | "allow";
-  /** What a request whose route rule no SecurityPolicy governs gets: Envoy Gateway's `allow`, or `deny` (403 `policy_missing`). */
-  readonly onNoPolicy?: "allow" | "deny";
-  /** How the client address for `clientCIDRs` rules and CEL's `source.address` is determined. */
-  readonly clientAddress: ClientAddressDetection;
-}
 
 /**
  * Synchronous unless a phase must wait (a JWKS being fetched, a bcrypt comparison). A request that
@@ -153,22 +132,8 @@ function decideOn(entry: RouteEntry, req: NormalizedRequest, ctx: CheckContext):
   const where = { route: entry.rule, policy: policy.id };
   if (policy.invalid !== undefined) return deny(403, "policy_invalid", `SecurityPolicy ${policy.id} is invalid: ${policy.invalid}`, where);
 
-  // 2. CORS preflight
-  if (policy.cors !== undefined && isPreflight(req)) {
-    const answer = preflightAnswer(policy.cors, req);
-    if (!answer.originAllowed)
-      return deny(
-        204,
-        "cors_origin",
-        "CORS preflight answered without Access-Control-Allow-Origin: the origin is not allowed",
-        where,
-        answer.headers,
-      );
-    return deny(204, "cors_preflight", "CORS preflight answered", where, answer.headers);
-  }
-
-  // 3. Identity
-  return identify(entry, policy, req, where, ctx, [], 0);
+  // 2. The features' phases
+  return runPhases(entry, policy, req, where, ctx, [], 0);
 }
 
 /**
@@ -189,67 +154,49 @@ function foldedManagedHeader(headers: AuthzRequest["headers"], managed: readonly
 }
 
 /** Phases from `from` on: a plain loop while they answer at once, resumed when one must be waited for. */
-function identify(
+function runPhases(
   entry: RouteEntry,
   policy: CompiledPolicy,
   req: NormalizedRequest,
-  where: { route: string; policy: string },
+  where: Where,
   ctx: CheckContext,
-  passed: IdentityResult[],
+  passed: Pass[],
   from: number,
 ): MaybePromise<Decision> {
-  for (let i = from; i < PHASES.length; i++) {
-    const outcome = PHASES[i]!(policy, req, where, ctx);
-    if (outcome === undefined) continue;
+  const features = policy.features;
+  for (let i = from; i < features.length; i++) {
+    const { feature, compiled } = features[i]!;
+    const outcome = feature.check(compiled, req, where, passed, ctx);
     if (outcome instanceof Promise) {
-      return outcome.then((o) => (o.ok ? identify(entry, policy, req, where, ctx, [...passed, o.value], i + 1) : o.deny));
+      return outcome.then((o) =>
+        !o.ok
+          ? o.error
+          : runPhases(entry, policy, changedBy(o.value, req), where, ctx, o === NOTHING ? passed : [...passed, o.value], i + 1),
+      );
     }
-    if (!outcome.ok) return outcome.deny;
-    passed.push(outcome.value);
+    if (!outcome.ok) return outcome.error;
+    if (outcome !== NOTHING) passed.push(outcome.value);
+    req = changedBy(outcome.value, req);
   }
-  return authorizeAndAllow(entry, policy, req, where, passed, ctx);
+  return allowPassed(entry, policy, where, passed, ctx);
 }
 
-type Phase = (
-  policy: CompiledPolicy,
-  req: NormalizedRequest,
-  where: { route: string; policy: string },
-  ctx: CheckContext,
-) => MaybePromise<PhaseOutcome> | undefined;
+/** The request the phases after `pass` read: changed as it says (extAuth), else the same. */
+function changedBy(pass: Pass, req: NormalizedRequest): NormalizedRequest {
+  return pass.changesRequest === true ? req.withHeaders(pass.headers, pass.strip) : req;
+}
 
-/** Every configured method must pass, in this order; an unconfigured one yields undefined. */
-const PHASES: readonly Phase[] = [
-  (policy, req, where, ctx) => (policy.apiKey === undefined ? undefined : checkApiKey(policy.apiKey, req, where, ctx.memo)),
-  (policy, req, where, ctx) => (policy.basicAuth === undefined ? undefined : checkBasicAuth(policy.basicAuth, req, where, ctx.passwords)),
-  (policy, req, where, ctx) => (policy.jwt === undefined ? undefined : checkJwt(policy.jwt, req, where, ctx)),
-];
-
-/** Phases 4 and 5, once every identity phase passed. */
-function authorizeAndAllow(
-  entry: RouteEntry,
-  policy: CompiledPolicy,
-  req: NormalizedRequest,
-  where: { route: string; policy: string },
-  passed: readonly IdentityResult[],
-  ctx: CheckContext,
-): Decision {
-  // 4. Authorization
-  if (policy.authorization !== undefined) {
-    const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
-    const verdict = authorize(policy.authorization, req, who, ctx.clientAddress.of(req.source));
-    if (!verdict.allowed) {
-      const why =
-        verdict.by === "defaultAction" ? "no authorization rule allows the request" : `denied by authorization rule ${verdict.by}`;
-      return deny(403, "authz_denied", why, where);
-    }
-  }
-
-  // 5. Response: without CORS, one identity's answer on one rule is always the same.
-  if (policy.cors === undefined && passed.length <= 1)
+/** 3. Response, once every phase passed. */
+function allowPassed(entry: RouteEntry, policy: CompiledPolicy, where: Where, passed: readonly Pass[], ctx: CheckContext): Decision {
+  // Without response headers, one identity's answer on one rule is always the same.
+  if (passed.length <= 1 && passed[0]?.responseHeaders === undefined)
     return memoizedAllow(ctx.memo, passed[0] ?? ANONYMOUS, entry, entry.managedHeaders, policy);
   const headers: Record<string, string> = {};
-  for (const r of passed) Object.assign(headers, r.headers);
-  const cors = policy.cors === undefined ? undefined : corsResponseHeaders(policy.cors, req);
+  const responseHeaders: Record<string, string> = {};
+  for (const r of passed) {
+    Object.assign(headers, r.headers);
+    if (r.responseHeaders !== undefined) Object.assign(responseHeaders, r.responseHeaders);
+  }
   const principals = passed.flatMap((r) => (r.principal === undefined ? [] : [r.principal]));
   return allow(
     where.route,
@@ -258,17 +205,17 @@ function authorizeAndAllow(
     passed.flatMap((r) => r.strip),
     headers,
     principals,
-    cors,
+    responseHeaders,
   );
 }
 
 /** The identity of a request no identity phase looked at. */
-const ANONYMOUS: IdentityResult = { principal: undefined, headers: {}, strip: [], attributes: {} };
+const ANONYMOUS: Pass = NOTHING.value;
 
 /** An allow on `entry` (undefined: no route matched) that removes `managed`, built once per identity and entry. */
 function memoizedAllow(
   memo: CheckMemo,
-  identity: IdentityResult,
+  identity: Pass,
   entry: RouteEntry | undefined,
   managed: readonly string[],
   policy: CompiledPolicy | undefined,

@@ -14,7 +14,7 @@
  * `undefined` when no peer is known (no X-Forwarded-For on an HTTP port): the caller must then
  * let no Allow rule match on the address and every Deny rule match (DESIGN §0).
  */
-import { cidrSet, plainAddress } from "../compile/cidr.ts";
+import { cidrSet, plainAddress } from "../lib/cidr.ts";
 import { headerValue, type AuthzRequest } from "./request.ts";
 
 export interface ClientAddressDetection {

@@ -59,13 +59,13 @@ export interface Decision {
   readonly upstreamHeaders: Readonly<Record<string, string>>;
   /** On allow: headers to remove from the upstream request. */
   readonly removeHeaders: readonly string[];
-  /** Headers for the client's response: the denial's (WWW-Authenticate), or CORS headers on allow. */
+  /** Headers for the client's response: the denial's (WWW-Authenticate, Location), or CORS headers on allow. */
   readonly responseHeaders: Readonly<Record<string, string>>;
   /**
-   * A denial's body as an external authorization service wrote it, handed to the client as is
-   * (with `responseHeaders`, which then are the service's); undefined: Portcullis' own JSON body.
+   * A denial's body, passed to the client as it is (an external authorization service's own
+   * answer), with its content-type among `responseHeaders`; undefined: Portcullis' generic JSON body.
    */
-  readonly responseBody?: Buffer | undefined;
+  readonly body?: string | undefined;
   /** Set-Cookie lines for the client's response, one cookie each (oidc's login and session cookies). */
   readonly cookies?: readonly string[] | undefined;
 }

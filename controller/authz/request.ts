@@ -39,11 +39,13 @@ export interface AuthzRequest {
    */
   readonly proxyRoute?: ProxyRoute | undefined;
   /**
-   * The request body as the proxy forwarded it (Envoy's ext_authz `with_request_body`: the HTTP
-   * check's body, gRPC's `raw_body`); undefined when the proxy sent none. Read only by `extAuth`
-   * with `bodyToExtAuth`, which passes it on to its service.
+   * The request body as the proxy forwarded it, whole (Envoy's ext_authz `with_request_body`, which
+   * says `x-envoy-auth-partial-body: false`: the HTTP check's body, gRPC's `raw_body`). undefined:
+   * not forwarded, and Content-Length / Transfer-Encoding tell whether there is one; null: not
+   * forwarded, and nothing tells (Envoy's HTTP check carries its own Content-Length). Read only by
+   * `extAuth` with `bodyToExtAuth`, which passes it on to its service.
    */
-  readonly body?: Buffer | undefined;
+  readonly body?: Buffer | null | undefined;
 }
 
 /** A route as Envoy Gateway names it in its route metadata ("envoy-gateway" filter metadata, `resources[0]`). */
@@ -77,6 +79,11 @@ export interface NormalizedRequest extends RouteRequest {
   withReading(path: string, method: string): NormalizedRequest;
   /** The same request with its query split at "&" only, as Envoy reads it: `params` adds nothing found at ";". */
   asEnvoyReadsTheQuery(): NormalizedRequest;
+  /**
+   * The same reading of the request with the headers `set` (lower-case names, replacing the
+   * client's) and `remove`d: the request Envoy's filters after ext_authz see once it changed it.
+   */
+  withHeaders(set: Readonly<Record<string, string>>, remove: readonly string[]): NormalizedRequest;
 }
 
 export function normalizeRequest(source: AuthzRequest): NormalizedRequest {
@@ -119,6 +126,13 @@ class Normalized implements NormalizedRequest {
 
   asEnvoyReadsTheQuery(): NormalizedRequest {
     return new Normalized(this.source, this.path, this.method, false);
+  }
+
+  withHeaders(set: Readonly<Record<string, string>>, remove: readonly string[]): NormalizedRequest {
+    const headers: Record<string, string | string[] | undefined> = { ...this.source.headers };
+    for (const name of remove) delete headers[name];
+    Object.assign(headers, set);
+    return new Normalized({ ...this.source, headers }, this.path, this.method, this.#splitAtSemicolons);
   }
 
   get rawQuery(): string | undefined {

@@ -1,7 +1,8 @@
 /** `portcullis check`: decides one request against a manifest folder, as serve would, and prints it as JSON. */
 import pino from "pino";
-import { Passwords } from "../authz/basicauth.ts";
-import { BcryptPool } from "../authz/bcrypt-pool.ts";
+import { Passwords } from "../features/basicAuth/check.ts";
+import { BcryptPool } from "../features/basicAuth/bcrypt-pool.ts";
+import { createExtAuthTransport } from "../features/extAuth/client.ts";
 import { check } from "../authz/check.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
@@ -48,6 +49,7 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
     onFetch: (e) => e.outcome === "error" && report(`warning: JWKS ${e.uri}: ${e.reason}`),
   });
   const passwords = new Passwords({ pool: new BcryptPool({ size: 1, queueLimit: 1 }) });
+  const extAuth = createExtAuthTransport();
   try {
     await keys.sync(snapshot.remoteJwks);
     const url = new URL(config.url);
@@ -70,6 +72,7 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
         keys,
         memo: new CheckMemo(),
         passwords,
+        extAuth,
         now: Date.now,
         onNoRoute: config.onNoRoute,
         onNoPolicy: config.onNoPolicy,
@@ -78,6 +81,6 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
     );
   } finally {
     keys.close();
-    await passwords.pool.close();
+    await Promise.all([passwords.pool.close(), extAuth.close()]);
   }
 }

@@ -7,7 +7,8 @@ import { type BackendTLSSettings, BackendTLSSettingsSchema, type CaCertificateRe
 import type { ConfigMap, Secret } from "../api/resources.ts";
 import { describeIssues } from "../api/securitypolicy.ts";
 import type { JwksTls } from "../keys/types.ts";
-import type { BackendTarget, References, Resolved } from "./references.ts";
+import type { Result } from "../lib/result.ts";
+import type { BackendTarget, References } from "./references.ts";
 
 /** Trust and name of a TLS server, merged from its sources; `caPem` undefined means the system store. */
 interface Verification {
@@ -24,7 +25,7 @@ interface Verification {
  * `insecureSkipVerify` is refused: keys fetched from an unverified server are keys anyone could
  * serve (README, "Differences from Envoy Gateway").
  */
-export function backendTlsOf(refs: References, target: BackendTarget, backendTls?: unknown): Resolved<JwksTls | undefined> {
+export function backendTlsOf(refs: References, target: BackendTarget, backendTls?: unknown): Result<JwksTls | undefined, string> {
   let fromBackend: Verification | undefined;
   if (backendTls !== undefined) {
     const settings = BackendTLSSettingsSchema.safeParse(backendTls);
@@ -60,7 +61,7 @@ export function backendTlsOf(refs: References, target: BackendTarget, backendTls
   return { ok: true, value: tls };
 }
 
-function backendVerification(refs: References, target: BackendTarget, tls: BackendTLSSettings): Resolved<Verification> {
+function backendVerification(refs: References, target: BackendTarget, tls: BackendTLSSettings): Result<Verification, string> {
   const name = `Backend ${target.namespace}/${target.name}`;
   if (tls.insecureSkipVerify === true)
     return { ok: false, error: `${name}: tls.insecureSkipVerify is not supported for keys and credentials Portcullis fetches` };
@@ -81,11 +82,11 @@ function caOf(data: Readonly<Record<string, string>>): string | undefined {
 }
 
 /** The CA certificates of `caRefs` (ConfigMaps and Secrets of `namespace`), joined; other kinds are skipped. */
-function caBundle(refs: References, namespace: string, caRefs: readonly CaCertificateRef[]): Resolved<string> {
+function caBundle(refs: References, namespace: string, caRefs: readonly CaCertificateRef[]): Result<string, string> {
   const pems: string[] = [];
   for (const ref of caRefs) {
     if (ref.group !== "" || (ref.kind !== "ConfigMap" && ref.kind !== "Secret")) continue;
-    const found: Resolved<ConfigMap | Secret> =
+    const found: Result<ConfigMap | Secret, string> =
       ref.kind === "ConfigMap"
         ? refs.configMap(namespace, { kind: "ConfigMap", name: ref.name })
         : refs.secret(namespace, { kind: "Secret", name: ref.name });

@@ -206,8 +206,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
 function remoteJwksOf(policies: Readonly<Record<string, CompiledPolicy>>): JwksSource[] {
   const byKey = new Map<string, JwksSource>();
   for (const policy of Object.values(policies)) {
-    for (const provider of policy.jwt?.providers ?? []) {
-      const s = provider.jwks;
+    for (const s of policy.features.flatMap((f) => f.feature.keySources?.(f.compiled) ?? [])) {
       if (s.kind !== "remote") continue;
       const seen = byKey.get(s.cacheKey);
       if (seen === undefined || (seen.kind === "remote" && s.cacheDurationMs < seen.cacheDurationMs)) byKey.set(s.cacheKey, s);

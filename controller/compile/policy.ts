@@ -1,13 +1,11 @@
 /** One SecurityPolicy on its own: validate the spec, resolve its targets, compile its features. */
 import { keyOf } from "../api/meta.ts";
 import type { SecurityPolicy } from "../api/resources.ts";
-import { describeIssues, NOT_YET_ENFORCED, SecurityPolicySpecSchema, type SecurityPolicySpec } from "../api/securitypolicy.ts";
+import { describeIssues, NOT_YET_ENFORCED, type SecurityPolicySpec } from "../api/securitypolicy.ts";
+import { compiledOf, type CompileContext, type ConfiguredFeature } from "../features/feature.ts";
+import { FEATURES, SecurityPolicySpecSchema } from "../features/index.ts";
+import { fail, ok, type Result } from "../lib/result.ts";
 import type { CompiledPolicy } from "../snapshot/types.ts";
-import { compileApiKey, type FeatureResult } from "./apikey.ts";
-import { compileAuthorization } from "./authorization.ts";
-import { compileBasicAuth } from "./basicauth.ts";
-import { compileCors } from "./cors.ts";
-import { compileJwt } from "./jwt.ts";
 import { featureOwner, mergeSpecs } from "./merge.ts";
 import type { References } from "./references.ts";
 import { everyTargetIn, lenientTargets, resolveTargets, type MissingTarget, type Target, type TargetIndex } from "./targets.ts";
@@ -48,7 +46,7 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
     return unreadableTargets(source, "spec: one of targetRef, targetRefs or targetSelectors is required", targets);
   }
   const resolution = resolveTargets(source.metadata.namespace, spec, targets);
-  const fail = (reason: string): AnalysedPolicy => ({
+  const invalidFor = (reason: string): AnalysedPolicy => ({
     source,
     compiled: invalid(id, reason),
     targets: resolution.targets,
@@ -58,16 +56,16 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
   });
 
   if (spec.targetRef !== undefined && spec.targetRefs !== undefined) {
-    return fail("spec: targetRef and targetRefs exclude each other; use targetRefs");
+    return invalidFor("spec: targetRef and targetRefs exclude each other; use targetRefs");
   }
   if (resolution.unsupported.length > 0) {
-    return fail(
+    return invalidFor(
       `spec: targets ${resolution.unsupported.join(", ")} are not supported; Portcullis enforces policies on Gateways, HTTPRoutes and GRPCRoutes`,
     );
   }
   const mergeTargets = spec.mergeType === undefined ? [] : targetKinds(spec).filter((k) => !MERGEABLE_TARGET_KINDS.has(k));
   if (mergeTargets.length > 0) {
-    return fail(
+    return invalidFor(
       `spec.mergeType: only a policy that targets routes merges into a parent policy; it also targets ${mergeTargets.join(", ")}`,
     );
   }
@@ -107,7 +105,7 @@ export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, ref
 function compileSpec(
   id: string,
   spec: SecurityPolicySpec,
-  namespaceOf: (feature: keyof SecurityPolicySpec) => string,
+  namespaceOf: (field: string) => string,
   refs: References,
 ): { compiled: CompiledPolicy; warnings: readonly string[] } {
   const pending = NOT_YET_ENFORCED.filter((f) => spec[f] !== undefined);
@@ -139,52 +137,31 @@ function unreadableTargets(source: SecurityPolicy, reason: string, targets: Targ
   };
 }
 
-type Features = Omit<CompiledPolicy, "id" | "invalid">;
-
+/**
+ * Each feature the spec configures, compiled in the list's order, its references resolved in
+ * `namespaceOf(field)`. The first feature with problems makes the policy invalid; the headers every
+ * feature may set upstream are the policy's managed ones.
+ */
 function compileFeatures(
   spec: SecurityPolicySpec,
-  namespaceOf: (feature: keyof SecurityPolicySpec) => string,
+  namespaceOf: (field: string) => string,
   refs: References,
-): FeatureResult<Features> {
-  const apiKey = spec.apiKeyAuth === undefined ? undefined : compileApiKey(spec.apiKeyAuth, namespaceOf("apiKeyAuth"), refs);
-  if (apiKey !== undefined && !apiKey.ok) return apiKey;
-  const basicAuth = spec.basicAuth === undefined ? undefined : compileBasicAuth(spec.basicAuth, namespaceOf("basicAuth"), refs);
-  if (basicAuth !== undefined && !basicAuth.ok) return basicAuth;
-  const jwt = spec.jwt === undefined ? undefined : compileJwt(spec.jwt, namespaceOf("jwt"), refs);
-  if (jwt !== undefined && !jwt.ok) return jwt;
-  const authorization =
-    spec.authorization === undefined ? undefined : compileAuthorization(spec.authorization, jwt?.value.providers.map((p) => p.name) ?? []);
-  if (authorization !== undefined && !authorization.ok) return authorization;
-  const cors = spec.cors === undefined ? undefined : compileCors(spec.cors);
-  if (cors !== undefined && !cors.ok) return cors;
-  const managed = new Set<string>();
-  if (apiKey?.value.forwardClientIDHeader !== undefined) managed.add(apiKey.value.forwardClientIDHeader);
-  for (const client of Object.values(apiKey?.value.clients ?? {})) for (const h of Object.keys(client.headers)) managed.add(h);
-  if (basicAuth?.value.forwardUsernameHeader !== undefined) managed.add(basicAuth.value.forwardUsernameHeader);
-  for (const p of jwt?.value.providers ?? []) for (const c of p.claimToHeaders) managed.add(c.header);
-  return {
-    ok: true,
-    value: {
-      apiKey: apiKey?.value,
-      basicAuth: basicAuth?.value,
-      jwt: jwt?.value,
-      authorization: authorization?.value,
-      cors: cors?.value,
-      managedHeaders: [...managed].sort(),
-    },
-    warnings: [...(apiKey?.warnings ?? []), ...(jwt?.warnings ?? [])],
-  };
+): Result<Pick<CompiledPolicy, "features" | "managedHeaders">, string> {
+  const features: ConfiguredFeature[] = [];
+  const warnings: string[] = [];
+  const compiled: CompileContext["compiled"] = (feature) => compiledOf(features, feature);
+  for (const feature of FEATURES) {
+    const fieldSpec = spec[feature.field];
+    if (fieldSpec === undefined) continue;
+    const result = feature.compile(fieldSpec, { namespace: namespaceOf(feature.field), refs, compiled });
+    if (!result.ok) return fail(result.error.join("; "));
+    features.push({ feature, compiled: result.value });
+    warnings.push(...(result.warnings ?? []));
+  }
+  const managed = new Set(features.flatMap((f) => f.feature.upstreamHeaders(f.compiled)));
+  return ok({ features, managedHeaders: [...managed].sort() }, warnings);
 }
 
 function invalid(id: string, reason: string): CompiledPolicy {
-  return {
-    id,
-    invalid: reason,
-    apiKey: undefined,
-    basicAuth: undefined,
-    jwt: undefined,
-    authorization: undefined,
-    cors: undefined,
-    managedHeaders: [],
-  };
+  return { id, invalid: reason, features: [], managedHeaders: [] };
 }

@@ -7,6 +7,7 @@ import { keyOf } from "../api/meta.ts";
 import { parseJwks, type JwksParseResult } from "../api/jwks.ts";
 import type { Backend, BackendTLSPolicy, ConfigMap, ReferenceGrant, Resources, Secret, Service } from "../api/resources.ts";
 import { SECURITY_POLICY_GROUP } from "../api/securitypolicy.ts";
+import { fail, ok, type Result } from "../lib/result.ts";
 
 export interface ObjectRef {
   readonly group?: string | undefined;
@@ -15,15 +16,13 @@ export interface ObjectRef {
   readonly namespace?: string | undefined;
 }
 
-export type Resolved<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
-
 export interface References {
-  secret(fromNamespace: string, ref: ObjectRef): Resolved<Secret>;
-  configMap(fromNamespace: string, ref: ObjectRef): Resolved<ConfigMap>;
+  secret(fromNamespace: string, ref: ObjectRef): Result<Secret, string>;
+  configMap(fromNamespace: string, ref: ObjectRef): Result<ConfigMap, string>;
   /** A core Service (`ref.group` and `ref.kind` are not checked: the caller dispatched on them). */
-  service(fromNamespace: string, ref: ObjectRef): Resolved<Service>;
+  service(fromNamespace: string, ref: ObjectRef): Result<Service, string>;
   /** An Envoy Gateway Backend (gateway.envoyproxy.io), likewise. */
-  backend(fromNamespace: string, ref: ObjectRef): Resolved<Backend>;
+  backend(fromNamespace: string, ref: ObjectRef): Result<Backend, string>;
   /**
    * The BackendTLSPolicy that applies to a backend, as Envoy Gateway picks it: in the backend's
    * namespace, a targetRef naming its group, kind and name with the same sectionName first, then
@@ -79,32 +78,38 @@ export function grantCheck(resources: Resources): GrantCheck {
 export function createReferences(resources: Resources): References {
   const secrets = new Map(resources.secrets.map((s) => [keyOf(s.metadata), s]));
   const configMaps = new Map(resources.configMaps.map((c) => [keyOf(c.metadata), c]));
-  const services = new Map(resources.services.map((c) => [keyOf(c.metadata), c]));
-  const backends = new Map(resources.backends.map((c) => [keyOf(c.metadata), c]));
 
   const granted = grantCheck(resources);
 
+  const services = new Map(resources.services.map((c) => [keyOf(c.metadata), c]));
+  const backends = new Map(resources.backends.map((c) => [keyOf(c.metadata), c]));
   const used = { Secret: new Set<string>(), ConfigMap: new Set<string>(), Service: new Set<string>(), Backend: new Set<string>() };
   const jwksByText = new Map<string, JwksParseResult>();
 
-  function resolve<T>(kind: "Secret" | "ConfigMap", table: Map<string, T>, fromNamespace: string, ref: ObjectRef): Resolved<T> {
+  function resolve<T>(kind: "Secret" | "ConfigMap", table: Map<string, T>, fromNamespace: string, ref: ObjectRef): Result<T, string> {
     const group = ref.group ?? "";
     const refKind = ref.kind ?? kind;
     if (group !== "" || refKind !== kind) {
-      return { ok: false, error: `reference to ${refKind}${group ? `.${group}` : ""} ${ref.name}: only core ${kind} is supported` };
+      return fail(`reference to ${refKind}${group ? `.${group}` : ""} ${ref.name}: only core ${kind} is supported`);
     }
     return lookUp(kind, "", table, fromNamespace, ref);
   }
 
-  function lookUp<T>(kind: keyof typeof used, group: string, table: Map<string, T>, fromNamespace: string, ref: ObjectRef): Resolved<T> {
+  function lookUp<T>(
+    kind: keyof typeof used,
+    group: string,
+    table: Map<string, T>,
+    fromNamespace: string,
+    ref: ObjectRef,
+  ): Result<T, string> {
     const namespace = ref.namespace ?? fromNamespace;
     const id = `${namespace}/${ref.name}`;
     used[kind].add(id);
     if (namespace !== fromNamespace && !granted(fromNamespace, { group, kind, namespace, name: ref.name })) {
-      return { ok: false, error: `${kind} ${id} is in another namespace and no ReferenceGrant in ${namespace} allows it` };
+      return fail(`${kind} ${id} is in another namespace and no ReferenceGrant in ${namespace} allows it`);
     }
     const found = table.get(id);
-    return found === undefined ? { ok: false, error: `${kind} ${id} not found` } : { ok: true, value: found };
+    return found === undefined ? fail(`${kind} ${id} not found`) : ok(found);
   }
 
   return {

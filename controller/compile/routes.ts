@@ -6,7 +6,7 @@ import { GRPC_METHOD_NAME, GRPC_SERVICE_NAME, type GRPCRouteMatch, type HTTPRout
 import { compareAge } from "../api/meta.ts";
 import type { Route } from "../api/resources.ts";
 import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "../snapshot/types.ts";
-import { fullMatchRegex } from "./regex.ts";
+import { fullMatchRegex } from "../lib/regex.ts";
 
 /** An entry with what sorting and bucketing need. */
 export interface PendingEntry {

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Reader } from "maxmind";
-import { plainAddress } from "../compile/cidr.ts";
+import { plainAddress } from "../lib/cidr.ts";
 
 /** A field of Envoy Gateway's `ClientIPGeoLocation` (the anonymous ones by their flag names). */
 export type GeoField = "country" | "region" | "city" | "asn" | "isp" | "isAnonymous" | "isVPN" | "isHosting" | "isTor" | "isProxy";

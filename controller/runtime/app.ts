@@ -1,7 +1,8 @@
 /** `portcullis serve`: wires the source, the pipeline, the key store and the three ports together. */
 import type { Server } from "node:http";
 import type { Logger } from "pino";
-import { Passwords } from "../authz/basicauth.ts";
+import { Passwords } from "../features/basicAuth/check.ts";
+import { createExtAuthTransport } from "../features/extAuth/client.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
 import type { CompileOptions } from "../compile/index.ts";
 import type { ServeConfig } from "../config.ts";
@@ -52,6 +53,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
       : startFolderMode(config.manifests, { compile, keys, logger, metrics });
   const pipeline = mode.pipeline;
   const passwords = new Passwords();
+  const extAuth = createExtAuthTransport();
   const recentDenials = new RecentDenials();
   const authorizer = createAuthorizer({
     pipeline,
@@ -61,7 +63,9 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     onNoRoute: config.onNoRoute,
     onNoPolicy: config.onNoPolicy,
     passwords,
+    extAuth,
     recentDenials,
+    auditAllowedSampleRate: config.auditAllowedSampleRate,
     clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
   });
   let stopping = false;
@@ -106,7 +110,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
       const graceMs = config.shutdownGraceSeconds * 1000;
       await Promise.all([mode.stop(), grpc.stop(graceMs), ...servers.map((s) => closeGracefully(s, graceMs))]);
       keys.close();
-      await passwords.pool.close();
+      await Promise.all([passwords.pool.close(), extAuth.close()]);
     },
   };
 }

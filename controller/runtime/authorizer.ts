@@ -1,11 +1,13 @@
 /**
  * The bridge between the wire protocols and check(): takes the snapshot being served, decides,
- * counts, and writes one audit line per denial. Any failure is a denial (403), never a 5xx, so a
+ * counts, and writes one audit line per denial (and per sampled allowed request). Any failure is a denial (403), never a 5xx, so a
  * proxy configured to fail open on errors cannot be opened.
  */
 import type { Logger } from "pino";
-import type { Passwords } from "../authz/basicauth.ts";
-import { check, type CheckContext } from "../authz/check.ts";
+import type { Passwords } from "../features/basicAuth/check.ts";
+import type { ExtAuthTransport } from "../features/extAuth/client.ts";
+import { check } from "../authz/check.ts";
+import type { CheckContext } from "../authz/context.ts";
 import type { ClientAddressDetection } from "../authz/client-address.ts";
 import { deny, reasonOf, type Decision } from "../authz/decision.ts";
 import type { MaybePromise } from "../authz/maybe-async.ts";
@@ -14,14 +16,14 @@ import type { KeyStore } from "../keys/types.ts";
 import type { CheckRecorder } from "../server/check-metrics.ts";
 import type { Metrics } from "../server/metrics.ts";
 import type { Pipeline, Published } from "./pipeline.ts";
-import type { RecentDenials } from "./recent-denials.ts";
+import type { DenialRecord, RecentDenials } from "./recent-denials.ts";
 
 export type Protocol = "envoy-http" | "envoy-grpc" | "forward-auth";
 
 export interface Authorizer {
   /**
    * Synchronous unless the check must wait (a JWKS fetch, bcrypt). `requestId` is called only
-   * when a line is logged (denials and failures).
+   * when a line is logged (denials, sampled allowed requests and failures).
    */
   decide(request: AuthzRequest, protocol: Protocol, requestId: () => string): MaybePromise<Decision>;
   /** The same decision on the snapshot being served, neither counted nor audited (the admin page's explain form). */
@@ -39,8 +41,17 @@ export interface AuthorizerOptions {
   readonly clientAddress: ClientAddressDetection;
   /** basicAuth's state across snapshots; its bcrypt pool is the caller's to close. */
   readonly passwords: Passwords;
+  /** extAuth's connections to external authorization services (shared across snapshots); the caller's to close. */
+  readonly extAuth?: ExtAuthTransport;
   /** Where each denial is also kept, for the admin page. */
   readonly recentDenials?: RecentDenials;
+  /**
+   * Fraction (0 to 1) of allowed requests that get an audit line like a denial's
+   * (`--audit-allowed-sample-rate`); 0, the default, writes none and costs one comparison.
+   */
+  readonly auditAllowedSampleRate?: number;
+  /** Uniform in [0, 1): the sampling draw (Math.random; tests pass their own). */
+  readonly random?: () => number;
   readonly now?: () => number;
 }
 
@@ -49,7 +60,7 @@ export const NOT_READY = deny(403, "not_ready", "Portcullis has not loaded its p
 const FAILED = deny(403, "internal_error", "the request could not be checked", {});
 
 export function createAuthorizer(options: AuthorizerOptions): Authorizer {
-  const { pipeline, keys, logger, metrics, onNoRoute, onNoPolicy, clientAddress, passwords } = options;
+  const { pipeline, keys, logger, metrics, onNoRoute, onNoPolicy, clientAddress, passwords, extAuth } = options;
   const now = options.now ?? Date.now;
   const recorders: Record<Protocol, CheckRecorder> = {
     "envoy-http": metrics.checks.recorder("envoy-http"),
@@ -60,7 +71,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
   let contextOf: { published: Published; ctx: CheckContext } | undefined;
   const contextFor = (published: Published): CheckContext => {
     if (contextOf?.published !== published) {
-      contextOf = { published, ctx: { keys, memo: published.memo, passwords, now, onNoRoute, onNoPolicy, clientAddress } };
+      contextOf = { published, ctx: { keys, memo: published.memo, passwords, now, onNoRoute, onNoPolicy, clientAddress, extAuth } };
     }
     return contextOf.ctx;
   };
@@ -69,40 +80,20 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
     logger.error({ err, requestId: requestId() }, "check failed; denying");
     return FAILED;
   };
+  const sampleRate = options.auditAllowedSampleRate ?? 0;
+  const random = options.random ?? Math.random;
   const conclude = (decision: Decision, request: AuthzRequest, protocol: Protocol, requestId: () => string, started: number): Decision => {
     recorders[protocol].record(decision.code, decision.status, (performance.now() - started) / 1000);
     if (decision.status >= 400) {
-      // The query is left out: it may carry a token or an API key.
-      const q = request.path.indexOf("?");
-      const path = normalizePath(q === -1 ? request.path : request.path.slice(0, q));
+      const line = auditLine(decision, request, protocol);
+      logger.info({ audit: "deny", requestId: requestId(), ...line }, "request denied");
+      options.recentDenials?.record({ at: now(), ...line });
+    } else if (sampleRate > 0 && random() < sampleRate) {
+      metrics.auditedAllowed.inc();
       logger.info(
-        {
-          audit: "deny",
-          requestId: requestId(),
-          protocol,
-          method: request.method,
-          host: request.host,
-          path,
-          route: decision.route,
-          policy: decision.policy,
-          code: decision.code,
-          status: decision.status,
-          reason: reasonOf(decision),
-        },
-        "request denied",
+        { audit: "allow", requestId: requestId(), ...auditLine(decision, request, protocol), principal: decision.principal },
+        "request allowed",
       );
-      options.recentDenials?.record({
-        at: now(),
-        protocol,
-        method: request.method,
-        host: request.host,
-        path,
-        status: decision.status,
-        code: decision.code,
-        route: decision.route,
-        policy: decision.policy,
-        reason: reasonOf(decision),
-      });
     }
     return decision;
   };
@@ -130,5 +121,24 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
       const published = pipeline.current;
       return published === undefined ? NOT_READY : check(published.snapshot, request, contextFor(published));
     },
+  };
+}
+
+/**
+ * What an audit line says of a decision: no query (it may carry a token or an API key), no header
+ * value, no credential; the path normalised as routing read it.
+ */
+function auditLine(decision: Decision, request: AuthzRequest, protocol: Protocol): Omit<DenialRecord, "at"> {
+  const q = request.path.indexOf("?");
+  return {
+    protocol,
+    method: request.method,
+    host: request.host,
+    path: normalizePath(q === -1 ? request.path : request.path.slice(0, q)),
+    route: decision.route,
+    policy: decision.policy,
+    code: decision.code,
+    status: decision.status,
+    reason: reasonOf(decision),
   };
 }

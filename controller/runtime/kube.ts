@@ -32,6 +32,7 @@ export function startKubeMode(
   const source: KubeSource = new KubeSource({
     client,
     logger: logger.child({ component: "informers" }),
+    namespaces: config.watchNamespaces,
     // After the pipeline settles, status is reconciled too: a status someone else overwrote is not an
     // input change (no new snapshot), but our entries must come back.
     onChange: () => void pipeline.update(() => source.resources()).then(() => writer.reconcile()),

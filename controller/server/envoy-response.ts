@@ -4,7 +4,7 @@
  * client sees, body and headers included.
  */
 import { STATUS_CODES } from "node:http";
-import { BoundedMap } from "../authz/bounded-map.ts";
+import { BoundedMap } from "../lib/bounded-map.ts";
 import type { Decision, DecisionCode } from "../authz/decision.ts";
 
 /** Envoy strips the headers this response header lists from the upstream request. */
@@ -13,8 +13,7 @@ export const HEADERS_TO_REMOVE = "x-envoy-auth-headers-to-remove";
 export interface WireResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
-  /** Portcullis' own bodies are text; an external authorization service's denial body is bytes, passed on as is. */
-  readonly body: string | Buffer;
+  readonly body: string;
   /** The headers plus content-length as name, value, name, value, …: what writeHead takes without re-reading an object. */
   readonly rawHeaders: readonly string[];
 }
@@ -83,16 +82,16 @@ function render(decision: Decision): WireResponse {
     if (decision.removeHeaders.length > 0) headers[HEADERS_TO_REMOVE] = decision.removeHeaders.join(",");
     return wireResponse(200, headers, "");
   }
-  // An external authorization service's denial: its status, headers and body, as Envoy passes them on.
-  if (decision.responseBody !== undefined) return wireResponse(decision.status, { ...decision.responseHeaders }, decision.responseBody);
   // A CORS preflight answered by Portcullis: no body, only the Access-Control-* headers.
   if (decision.status === 204) return wireResponse(204, { ...decision.responseHeaders }, "");
-  return wireResponse(
-    decision.status,
-    { ...decision.responseHeaders, "content-type": "application/json" },
-    denialBody(decision),
-    decision.cookies,
-  );
+  const denial = denialContent(decision);
+  return wireResponse(decision.status, denial.headers, denial.body, decision.cookies);
+}
+
+/** A denial's response headers and body: the decision's own body as it is, else the generic JSON one. */
+export function denialContent(decision: Decision): { readonly headers: Record<string, string>; readonly body: string } {
+  if (decision.body !== undefined) return { headers: { ...decision.responseHeaders }, body: decision.body };
+  return { headers: { ...decision.responseHeaders, "content-type": "application/json" }, body: denialBody(decision) };
 }
 
 /**
@@ -118,17 +117,12 @@ const CLIENT_MESSAGE_CODES: ReadonlySet<DecisionCode> = new Set<DecisionCode>([
  * the authorization rule that refused, a failure) gets the status's standard phrase, and its
  * message stays in the audit log and `check --explain`.
  */
-export function denialBody(decision: Decision): string {
+function denialBody(decision: Decision): string {
   const message = CLIENT_MESSAGE_CODES.has(decision.code) ? decision.message : (STATUS_CODES[decision.status] ?? "Denied");
   return JSON.stringify({ code: decision.code, message });
 }
 
-function wireResponse(
-  status: number,
-  headers: Record<string, string>,
-  body: string | Buffer,
-  cookies: readonly string[] = [],
-): WireResponse {
+function wireResponse(status: number, headers: Record<string, string>, body: string, cookies: readonly string[] = []): WireResponse {
   const rawHeaders = Object.entries(headers).flatMap(([name, value]) => [name, utf8Bytes(value)]);
   for (const cookie of cookies) rawHeaders.push("set-cookie", cookie);
   rawHeaders.push("content-length", String(Buffer.byteLength(body)));

@@ -22,9 +22,10 @@ import {
 import { loadSync } from "@grpc/proto-loader";
 import type { Logger } from "pino";
 import type { Decision } from "../authz/decision.ts";
-import { denialBody } from "./envoy-response.ts";
+import { denialContent } from "./envoy-response.ts";
 import type { AuthzRequest, ProxyRoute } from "../authz/request.ts";
 import type { Authorizer } from "../runtime/authorizer.ts";
+import { PARTIAL_BODY_HEADER } from "./authz.ts";
 
 export const GATEWAY_CONTEXT_EXTENSION = "portcullis.io/gateway";
 /** Per-route context extension restricting matching to one HTTPRoute ("namespace/name"). */
@@ -55,6 +56,8 @@ interface CheckRequest {
         path?: string;
         host?: string;
         scheme?: string;
+        body?: string;
+        raw_body?: Buffer;
       };
     };
     context_extensions?: Record<string, string>;
@@ -124,6 +127,13 @@ export function toAuthzRequest(call: CheckRequest): AuthzRequest {
     port: call.attributes?.destination?.address?.socket_address?.port_value || undefined,
     clientAddress: call.attributes?.source?.address?.socket_address?.address || undefined,
     proxyRoute: proxyRouteOf(call.attributes?.route_metadata_context),
+    // Whole when Envoy says nothing was cut (with_request_body); else the headers tell whether there is one.
+    body:
+      headers[PARTIAL_BODY_HEADER] === "false"
+        ? http.raw_body !== undefined && http.raw_body.length > 0
+          ? http.raw_body
+          : Buffer.from(http.body ?? "", "utf8")
+        : undefined,
   };
 }
 
@@ -142,17 +152,6 @@ export function toCheckResponse(decision: Decision): object {
       },
     };
   }
-  if (decision.responseBody !== undefined) {
-    // An external authorization service's denial, passed on as it wrote it.
-    return {
-      status: { code: decision.status === 401 ? UNAUTHENTICATED : PERMISSION_DENIED, message: decision.message },
-      denied_response: {
-        status: { code: decision.status },
-        headers: overwrite(decision.responseHeaders),
-        body: decision.responseBody.toString("utf8"),
-      },
-    };
-  }
   if (decision.status === 204) {
     // A CORS preflight answered here: any non-OK code makes Envoy send denied_response as is.
     return {
@@ -160,16 +159,17 @@ export function toCheckResponse(decision: Decision): object {
       denied_response: { status: { code: 204 }, headers: overwrite(decision.responseHeaders), body: "" },
     };
   }
+  const denial = denialContent(decision);
   return {
     status: { code: decision.status === 401 ? UNAUTHENTICATED : PERMISSION_DENIED, message: decision.message },
     denied_response: {
       status: { code: decision.status },
       headers: [
-        ...overwrite({ ...decision.responseHeaders, "content-type": "application/json" }),
+        ...overwrite(denial.headers),
         // One header per cookie: Set-Cookie lines cannot be joined.
         ...(decision.cookies ?? []).map((value) => ({ header: { key: "set-cookie", value }, append: { value: true } })),
       ],
-      body: denialBody(decision),
+      body: denial.body,
     },
   };
 }

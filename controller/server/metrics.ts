@@ -18,6 +18,8 @@ export interface Metrics {
   readonly servingLastGood: Gauge<"source">;
   /** Route rules no SecurityPolicy governs (allowed as they are, or denied with `--on-no-policy deny`). */
   readonly routeRulesWithoutPolicy: Gauge;
+  /** Allowed requests given an audit line (sampled by `--audit-allowed-sample-rate`). */
+  readonly auditedAllowed: Counter;
 }
 
 /** What the JWKS gauges read at scrape time (the key store's view, no key material). */
@@ -77,6 +79,11 @@ export function createMetrics(jwks?: JwksView, now: () => number = Date.now): Me
     routeRulesWithoutPolicy: new Gauge({
       name: "portcullis_route_rules_without_policy",
       help: "Route rules of the served snapshot that no SecurityPolicy governs.",
+      registers,
+    }),
+    auditedAllowed: new Counter({
+      name: "portcullis_audited_allowed_total",
+      help: "Allowed requests written to the audit log (a sample: --audit-allowed-sample-rate); denials are all audited.",
       registers,
     }),
     ...(jwks === undefined ? {} : jwksGauges(jwks, now, registers)),

@@ -4,7 +4,7 @@
  */
 import type { JwksSource } from "../keys/types.ts";
 import { redactUri } from "../keys/uri.ts";
-import type { CompiledMatch, CompiledPolicy, CompiledRule, CredentialSource, RouteEntry, Snapshot, VirtualHosts } from "./types.ts";
+import type { CompiledMatch, CompiledPolicy, CredentialSource, RouteEntry, Snapshot, VirtualHosts } from "./types.ts";
 
 export function summarizeSnapshot(snapshot: Snapshot): object {
   const routes: Record<string, object> = {};
@@ -45,72 +45,15 @@ export function describeSource(s: CredentialSource): string {
   return `${s.in} ${s.name}`;
 }
 
-function describeJwks(s: JwksSource): string {
+export function describeJwks(s: JwksSource): string {
   if (s.kind === "remote") return `remote ${redactUri(s.uri)} (refresh every ${s.cacheDurationMs / 1000}s)`;
   return `local kids [${s.keys.map((k) => k.kid ?? "(none)").join(", ")}]`;
-}
-
-function describeRule(r: CompiledRule): string {
-  const when: string[] = [];
-  if (r.methods !== undefined) when.push(`method ${r.methods.join("|")}`);
-  if (r.path !== undefined) when.push(`path ${r.path.invert ? "not " : ""}${r.path.type} ${r.path.value}`);
-  const who = r.principal;
-  if (who.clientCIDRs !== undefined) when.push(`client in ${who.clientCIDRs.cidrs.join(", ")}`);
-  if (who.jwt !== undefined) {
-    const claims = who.jwt.claims.map((c) => `${c.claim.join(".")} ${c.valueType === "StringArray" ? "has" : "is"} ${c.values.join("|")}`);
-    when.push(
-      `jwt ${who.jwt.provider}${claims.length > 0 ? ` with ${claims.join(" and ")}` : ""}${who.jwt.scopes.length > 0 ? ` scopes ${who.jwt.scopes.join(" ")}` : ""}`,
-    );
-  }
-  for (const h of who.headers ?? []) when.push(`header ${h.name} in ${h.values.join("|")}`);
-  if (who.cel !== undefined) when.push(`cel ${who.cel.source}`);
-  return `${r.name}: ${r.action} when ${when.join(" and ")}`;
 }
 
 function summarizePolicy(p: CompiledPolicy): object {
   if (p.invalid !== undefined) return { invalid: p.invalid, decision: "deny 403" };
   const out: Record<string, unknown> = {};
-  if (p.apiKey !== undefined) {
-    out.apiKeyAuth = {
-      from: p.apiKey.sources.map(describeSource),
-      clients: p.apiKey.clientIDs,
-      ...(p.apiKey.forwardClientIDHeader === undefined ? {} : { forwardClientIDHeader: p.apiKey.forwardClientIDHeader }),
-      sanitize: p.apiKey.sanitize,
-    };
-  }
-  if (p.jwt !== undefined) {
-    out.jwt = {
-      optional: p.jwt.optional,
-      providers: p.jwt.providers.map((pr) => ({
-        name: pr.name,
-        issuer: pr.issuer ?? "(any)",
-        audiences: pr.audiences.length === 0 ? "(any)" : pr.audiences,
-        jwks: describeJwks(pr.jwks),
-        from: pr.sources.map(describeSource),
-        ...(pr.claimToHeaders.length === 0 ? {} : { claimToHeaders: pr.claimToHeaders.map((c) => `${c.claim.join(".")} -> ${c.header}`) }),
-      })),
-    };
-  }
-  if (p.basicAuth !== undefined) {
-    out.basicAuth = {
-      users: p.basicAuth.usernames,
-      ...(p.basicAuth.forwardUsernameHeader === undefined ? {} : { forwardUsernameHeader: p.basicAuth.forwardUsernameHeader }),
-    };
-  }
-  if (p.authorization !== undefined) {
-    out.authorization = { defaultAction: p.authorization.defaultAction, rules: p.authorization.rules.map(describeRule) };
-  }
-  if (p.cors !== undefined) {
-    const c = p.cors;
-    out.cors = {
-      allowOrigins: [...c.origins, ...c.originPatterns.map((r) => r.source)],
-      ...(c.allowMethods === undefined ? {} : { allowMethods: c.allowMethods }),
-      ...(c.allowHeaders === undefined ? {} : { allowHeaders: c.allowHeaders }),
-      ...(c.exposeHeaders === undefined ? {} : { exposeHeaders: c.exposeHeaders }),
-      ...(c.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: c.maxAgeSeconds }),
-      allowCredentials: c.allowCredentials,
-    };
-  }
+  for (const { feature, compiled } of p.features) out[feature.field] = feature.summary(compiled);
   if (p.managedHeaders.length > 0) out.managedHeaders = p.managedHeaders;
   return out;
 }

@@ -3,6 +3,7 @@
  * a request holds one snapshot for its whole life. Key material that must be fetched (remote JWKS)
  * is not here: providers name a JwksSource and the key store holds its keys.
  */
+import type { ConfiguredFeature } from "../features/feature.ts";
 import type { JwksSource } from "../keys/types.ts";
 
 export interface Snapshot {
@@ -110,121 +111,11 @@ export interface CompiledPolicy {
   readonly id: string;
   /** Why the policy cannot be enforced; when set, every request it governs is denied. */
   readonly invalid: string | undefined;
-  readonly apiKey: CompiledApiKey | undefined;
-  readonly basicAuth: CompiledBasicAuth | undefined;
-  readonly jwt: CompiledJwt | undefined;
-  readonly authorization: CompiledAuthorization | undefined;
-  readonly cors: CompiledCors | undefined;
+  /**
+   * The features the policy configures, compiled, in phase order (features/index.ts); empty when
+   * the policy is invalid. Look one up with `compiledOf` (features/feature.ts).
+   */
+  readonly features: readonly ConfiguredFeature[];
   /** Lower-case names of every header this policy may set upstream; a client's own copies are always removed. */
   readonly managedHeaders: readonly string[];
-}
-
-/** An htpasswd entry: `{SHA}` (SHA-1, base64) or bcrypt (`$2y$`/`$2b$`/`$2a$`). */
-export type HtpasswdHash = { readonly kind: "sha1"; readonly digest: string } | { readonly kind: "bcrypt"; readonly hash: string };
-
-export interface CompiledBasicAuth {
-  /** Username → hash (null prototype: any username is a safe key). */
-  readonly users: Readonly<Record<string, HtpasswdHash>>;
-  readonly usernames: readonly string[];
-  /**
-   * What a username not in the table is compared against, so that it costs what a known one does
-   * (no username oracle): a bcrypt hash (matching no password) of the table's highest cost, or a
-   * `{SHA}` digest when the table has no bcrypt entry.
-   */
-  readonly unknownUser: HtpasswdHash;
-  /** Lower-case header that carries the authenticated username upstream. */
-  readonly forwardUsernameHeader: string | undefined;
-}
-
-export interface CompiledAuthorization {
-  /** What a request gets when no rule matches (Deny unless the policy says otherwise). */
-  readonly defaultAction: "Allow" | "Deny";
-  /** In order; the first rule whose operation and principal both match decides. */
-  readonly rules: readonly CompiledRule[];
-}
-
-export interface CompiledRule {
-  /** The rule's name, or "rule N". */
-  readonly name: string;
-  readonly action: "Allow" | "Deny";
-  /** Upper-case methods the rule applies to; undefined: any. */
-  readonly methods: readonly string[] | undefined;
-  readonly path: (PathMatch & { readonly invert: boolean }) | undefined;
-  /** Every principal field set must match (AND); within one field any value may. */
-  readonly principal: CompiledPrincipal;
-}
-
-export interface CompiledPrincipal {
-  /** Client networks, as "address/prefix" strings parsed once into a matcher. */
-  readonly clientCIDRs: { readonly cidrs: readonly string[]; readonly contains: (address: string) => boolean } | undefined;
-  readonly jwt:
-    | {
-        readonly provider: string;
-        readonly claims: readonly {
-          readonly claim: readonly string[];
-          readonly valueType: "String" | "StringArray";
-          readonly values: readonly string[];
-        }[];
-        readonly scopes: readonly string[];
-      }
-    | undefined;
-  /** Lower-case header name → accepted values. */
-  readonly headers: readonly { readonly name: string; readonly values: readonly string[] }[] | undefined;
-  /** A CEL expression compiled once; evaluated over request, jwt, apiKey, basicAuth and source. */
-  readonly cel: { readonly source: string; readonly evaluate: (context: Record<string, unknown>) => unknown } | undefined;
-}
-
-export interface CompiledCors {
-  /** Origins matched exactly, case-sensitively (as Envoy's exact string matcher). */
-  readonly origins: readonly string[];
-  /** Wildcard origins as anchored patterns, each `*` standing for any text ("*" alone: every origin). */
-  readonly originPatterns: readonly RegExp[];
-  /** Header values as configured, ", "-joined; "*" means the preflight's own request is echoed; undefined when not set. */
-  readonly allowMethods: string | undefined;
-  readonly allowHeaders: string | undefined;
-  readonly exposeHeaders: string | undefined;
-  /** Whole seconds, as a header value. */
-  readonly maxAgeSeconds: string | undefined;
-  readonly allowCredentials: boolean;
-}
-
-export interface CompiledApiKey {
-  /** In `extractFrom` order; the first source present in a request is the one used. */
-  readonly sources: readonly CredentialSource[];
-  /**
-   * SHA-256 (base64url) of each key → its client id. Lookups compare digests, never keys. A Map:
-   * object keys are internalized strings, and interning 100,000 digests (and every request's)
-   * cost more than the hashing.
-   */
-  readonly clientByDigest: ReadonlyMap<string, string>;
-  /** Client ids, sorted, for the readable summary. */
-  readonly clientIDs: readonly string[];
-  /** Lower-case header that carries the matched client id upstream. */
-  readonly forwardClientIDHeader: string | undefined;
-  readonly sanitize: boolean;
-  /**
-   * Per client id: the `portcullis.io/*` labels and annotations of its Secret (for authorization
-   * rules) and the headers its `portcullis.io/header.<name>` annotations forward upstream.
-   */
-  readonly clients: Readonly<
-    Record<string, { readonly metadata: Readonly<Record<string, string>>; readonly headers: Readonly<Record<string, string>> }>
-  >;
-}
-
-export interface CompiledJwt {
-  /** A request without any token passes (a present but invalid token still fails). */
-  readonly optional: boolean;
-  readonly providers: readonly CompiledJwtProvider[];
-}
-
-export interface CompiledJwtProvider {
-  readonly name: string;
-  /** Required `iss`; undefined accepts any issuer. */
-  readonly issuer: string | undefined;
-  /** Accepted `aud` values; empty accepts any audience. */
-  readonly audiences: readonly string[];
-  readonly jwks: JwksSource;
-  readonly claimToHeaders: readonly { readonly header: string; readonly claim: readonly string[] }[];
-  /** Where tokens for this provider are read from (default: Authorization Bearer, then access_token). */
-  readonly sources: readonly CredentialSource[];
 }

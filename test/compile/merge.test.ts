@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { SecurityPolicySpecSchema, type SecurityPolicySpec } from "../../controller/api/securitypolicy.ts";
+import type { SecurityPolicySpec } from "../../controller/api/securitypolicy.ts";
+import { authorization } from "../../controller/features/authorization/index.ts";
+import { basicAuth } from "../../controller/features/basicAuth/index.ts";
+import { compiledOf, type Feature } from "../../controller/features/feature.ts";
+import { SecurityPolicySpecSchema } from "../../controller/features/index.ts";
 import { featureOwner, mergeSpecs } from "../../controller/compile/merge.ts";
 import { basicAuthAs, goldenDecider } from "../support/world.ts";
 
@@ -98,6 +102,8 @@ describe("featureOwner", () => {
  */
 describe("mergeType where Envoy Gateway has open bugs", () => {
   const decide = goldenDecider("merge-type");
+  const mergedFeature = <C>(feature: Feature<unknown, C>) =>
+    compiledOf(decide.result.snapshot.policies["apps/shop-cors merged into infra/gateway-basic"]?.features ?? [], feature);
   const onAdmin = (headers: Record<string, string>) =>
     decide({ method: "GET", host: "admin.example.com", path: "/", port: 8080, gateway: "infra/gw", headers });
 
@@ -132,10 +138,10 @@ describe("mergeType where Envoy Gateway has open bugs", () => {
   });
 
   it("a feature from the parent resolves its references in the parent's namespace (envoyproxy/gateway securityPolicyOwners)", () => {
-    expect(decide.result.snapshot.policies["apps/shop-cors merged into infra/gateway-basic"]?.basicAuth?.usernames).toEqual(["alice"]);
+    expect(mergedFeature(basicAuth)?.usernames).toEqual(["alice"]);
   });
 
   it("the child's authorization without defaultAction resets the parent's Allow to Deny, as Envoy Gateway's marshalled null does", () => {
-    expect(decide.result.snapshot.policies["apps/shop-cors merged into infra/gateway-basic"]?.authorization?.defaultAction).toBe("Deny");
+    expect(mergedFeature(authorization)?.defaultAction).toBe("Deny");
   });
 });

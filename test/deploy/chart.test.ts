@@ -15,20 +15,27 @@ const EXAMPLES = readdirSync(join(CHART, "examples"))
   .sort();
 const exampleValues = (f: string) => parse(readFileSync(join(CHART, "examples", f), "utf8")) as Obj;
 
-/** The controller's RBAC, exactly as the lead specified it (Kubernetes mode). */
-export const CLUSTER_RULES = [
+/** What the controller reads of the cluster-scoped kinds (Kubernetes mode). */
+const CLUSTER_SCOPED_RULES = [
+  { apiGroups: ["gateway.networking.k8s.io"], resources: ["gatewayclasses"], verbs: ["get", "list", "watch"] },
+  { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "watch"] },
+];
+/** What it reads and writes in each namespace it watches. */
+const NAMESPACED_RULES = [
   {
     apiGroups: ["gateway.networking.k8s.io"],
-    resources: ["gateways", "httproutes", "grpcroutes", "gatewayclasses", "referencegrants", "listenersets", "backendtlspolicies"],
+    resources: ["gateways", "httproutes", "grpcroutes", "referencegrants", "listenersets", "backendtlspolicies"],
     verbs: ["get", "list", "watch"],
   },
   { apiGroups: ["gateway.networking.x-k8s.io"], resources: ["xlistenersets"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies/status"], verbs: ["get", "update", "patch"] },
-  { apiGroups: [""], resources: ["secrets", "configmaps", "namespaces"], verbs: ["get", "list", "watch"] },
+  { apiGroups: [""], resources: ["secrets", "configmaps"], verbs: ["get", "list", "watch"] },
   { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
   { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
 ];
+/** The controller's RBAC, exactly as the lead specified it (Kubernetes mode, every namespace). */
+export const CLUSTER_RULES = [...CLUSTER_SCOPED_RULES, ...NAMESPACED_RULES];
 export const LEASE_RULES = [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] }];
 
 describe("values.schema.json, as helm enforces it", () => {
@@ -163,6 +170,7 @@ describe("rendered with the default values (Kubernetes mode)", () => {
       PORTCULLIS_ON_NO_POLICY: "allow",
       PORTCULLIS_XFF_TRUSTED_HOPS: "0",
       PORTCULLIS_LOG_LEVEL: "info",
+      PORTCULLIS_AUDIT_ALLOWED_SAMPLE_RATE: "0",
       PORTCULLIS_SHUTDOWN_DELAY_SECONDS: "5",
       PORTCULLIS_SHUTDOWN_GRACE_SECONDS: "10",
       PORTCULLIS_LEASE_NAME: "portcullis-status-writer",
@@ -302,6 +310,28 @@ describe("rendered with other values", () => {
 
   it("PodDisruptionBudget is policy/v1 where the cluster serves it (the 1.20 fallback: test/deploy/kube.test.ts)", () => {
     expect(find(renderChart(), "PodDisruptionBudget").apiVersion).toBe("policy/v1");
+  });
+
+  it("watchNamespaces: the ClusterRole reads only cluster-scoped kinds; each listed namespace gets a Role for the rest", () => {
+    const r = renderChart({ config: { watchNamespaces: ["apps", "shop"] } });
+    const env = find(r, "Deployment").spec.template.spec.containers[0].env as Obj[];
+    expect(env).toContainEqual({ name: "PORTCULLIS_WATCH_NAMESPACES", value: "apps,shop" });
+    expect(find(r, "ClusterRole").rules).toEqual(CLUSTER_SCOPED_RULES);
+    const subject = [{ kind: "ServiceAccount", name: "portcullis", namespace: "portcullis" }];
+    const of = (kind: string) => r.objects.map((o) => o.obj).filter((o) => o.kind === kind && o.metadata.name === "portcullis");
+    expect(of("Role").map((o) => [o.metadata.namespace, o.rules])).toEqual([
+      ["apps", NAMESPACED_RULES],
+      ["shop", NAMESPACED_RULES],
+    ]);
+    expect(of("RoleBinding").map((o) => [o.metadata.namespace, o.roleRef, o.subjects])).toEqual([
+      ["apps", { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "portcullis" }, subject],
+      ["shop", { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "portcullis" }, subject],
+    ]);
+  });
+
+  it("watchNamespaces must be namespace names, each once (the schema, enforced by helm)", () => {
+    expect(() => renderChart({ config: { watchNamespaces: ["Apps"] } })).toThrow(/watchNamespaces/);
+    expect(() => renderChart({ config: { watchNamespaces: ["apps", "apps"] } })).toThrow(/watchNamespaces/);
   });
 
   it("user affinity replaces the default anti-affinity; rbac.create=false renders no RBAC", () => {

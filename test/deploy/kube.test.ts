@@ -2,11 +2,16 @@
 // kubectl and helm: `kubectl apply --dry-run=server` for the kustomize base, the chart rendered by
 // helm against that server with its default and example values, and the Envoy Gateway example; then
 // the chart installed for real with `helm install` and its RBAC asked (`kubectl auth can-i`) what the
-// ServiceAccount may and may not do.
+// ServiceAccount may and may not do; with `config.watchNamespaces`, Portcullis' informers run as that
+// ServiceAccount (impersonated) under the RBAC the chart installed.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import pino from "pino";
 import { parse, parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KubeApiError, KubeClient } from "../../controller/sources/kube/client.ts";
+import { KubeSource } from "../../controller/sources/kube/source.ts";
 import { startApiServer, type ApiServer } from "../kube/apiserver.ts";
 import { CHART, renderChart, ROOT, type Obj } from "./chart.ts";
 import { helm } from "./helm.ts";
@@ -56,7 +61,7 @@ beforeAll(async () => {
   kubectl(["wait", "--for", "condition=established", "--timeout", "60s", "crd", "--all"]);
   // What README's Kubernetes mode section says, on a cluster with only the CRDs: maas-system comes from the examples.
   examplesApplied = kubectl(["apply", "-f", join(ROOT, "deploy/examples")]);
-  for (const ns of ["portcullis", "apps", "monitoring"]) kubectl(["create", "namespace", ns]);
+  for (const ns of ["portcullis", "apps", "monitoring", "scoped"]) kubectl(["create", "namespace", ns]);
   apiVersions = kubectl(["api-versions"]).trim().split("\n");
 }, 180_000);
 afterAll(async () => {
@@ -237,5 +242,120 @@ describe("RBAC, installed for real and asked with kubectl auth can-i", () => {
       false,
     ]);
     expect(can("create", "leases.coordination.k8s.io", "kube-system")).toBe(false);
+  });
+});
+
+describe("config.watchNamespaces: the chart's RBAC, installed for real, and Portcullis running under it", () => {
+  const sa = "system:serviceaccount:scoped:scoped-portcullis";
+  const can = (verb: string, resource: string, ns: string | undefined, subresource?: string) => {
+    const where = ns === undefined ? ["--all-namespaces"] : ["-n", ns];
+    const args = ["auth", "can-i", verb, resource, "--as", sa, ...where, ...(subresource ? ["--subresource", subresource] : [])];
+    try {
+      return kubectl(args).trim() === "yes";
+    } catch (e) {
+      if (/\bno\b/.test((e as Error).message)) return false;
+      throw e;
+    }
+  };
+  /** A client that authenticates as the admin and acts as the release's ServiceAccount (impersonation). */
+  const asServiceAccount = () => {
+    const config = new KubeConfig();
+    config.loadFromOptions({
+      clusters: [{ name: "test", server: server.server, caData: Buffer.from(server.ca).toString("base64") }],
+      users: [{ name: "admin", token: server.token, impersonateUser: sa }],
+      contexts: [{ name: "test", cluster: "test", user: "admin" }],
+      currentContext: "test",
+    });
+    return new KubeClient(config);
+  };
+  const policy = (namespace: string, secret: string) => ({
+    apiVersion: "gateway.envoyproxy.io/v1alpha1",
+    kind: "SecurityPolicy",
+    metadata: { name: "keys", namespace },
+    spec: {
+      targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "models" }],
+      apiKeyAuth: { credentialRefs: [{ name: secret }], extractFrom: [{ headers: ["X-API-Key"] }] },
+    },
+  });
+  const secret = (namespace: string, name: string) => ({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name, namespace },
+    stringData: { alice: "not-a-real-key" },
+  });
+
+  beforeAll(() => {
+    helm([
+      "install",
+      "scoped",
+      CHART,
+      "--namespace",
+      "scoped",
+      "--kubeconfig",
+      server.kubeconfigPath,
+      "--set",
+      "config.watchNamespaces={apps}",
+      "--skip-crds",
+    ]);
+    kubectl(
+      ["apply", "-f", "-"],
+      toYaml([secret("apps", "keys"), secret("monitoring", "keys"), policy("apps", "keys"), policy("monitoring", "keys")]),
+    );
+  });
+  afterAll(() => {
+    helm(["uninstall", "scoped", "--namespace", "scoped", "--kubeconfig", server.kubeconfigPath]);
+  });
+
+  it("may read Secrets and the other namespaced kinds in apps only; GatewayClasses and Namespaces cluster-wide", () => {
+    for (const r of ["secrets", "configmaps", "securitypolicies.gateway.envoyproxy.io", "httproutes.gateway.networking.k8s.io"]) {
+      expect(
+        ["get", "list", "watch"].map((v) => can(v, r, "apps")),
+        `${r} in apps`,
+      ).toEqual([true, true, true]);
+      expect(
+        ["get", "list", "watch"].map((v) => can(v, r, "monitoring")),
+        `${r} in monitoring`,
+      ).toEqual([false, false, false]);
+      expect(can("list", r, undefined), `${r} across namespaces`).toBe(false);
+    }
+    expect(can("patch", "securitypolicies.gateway.envoyproxy.io", "apps", "status")).toBe(true);
+    expect(can("patch", "securitypolicies.gateway.envoyproxy.io", "monitoring", "status")).toBe(false);
+    expect([can("create", "events", "apps"), can("create", "events", "monitoring")]).toEqual([true, false]);
+    for (const r of ["namespaces", "gatewayclasses.gateway.networking.k8s.io"]) expect(can("list", r, undefined), r).toBe(true);
+  });
+
+  it("KubeSource with --watch-namespaces apps syncs as the ServiceAccount, holds only what apps has, and names a Secret it cannot read", async () => {
+    const lines: { msg: string; references?: string[] }[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const source = new KubeSource({ client: asServiceAccount(), logger, onChange: () => {}, namespaces: ["apps"] });
+    source.start();
+    try {
+      await source.synced;
+      expect(source.resources().securityPolicies.map((p) => p.metadata.namespace)).toEqual(["apps"]);
+      expect(source.resources().namespaces.map((n) => n.metadata.name)).toEqual(["apps"]);
+      expect(await source.loadReferences({ secrets: ["apps/keys", "monitoring/keys"], configMaps: [], services: [], backends: [] })).toBe(
+        true,
+      );
+      expect(source.resources().secrets.map((s) => `${s.metadata.namespace}/${s.metadata.name}`)).toEqual(["apps/keys"]);
+      expect(lines).toEqual([
+        expect.objectContaining({ references: ["monitoring/keys"], msg: expect.stringContaining("--watch-namespaces") }),
+      ]);
+      // No list or watch was refused: everything it asked for, the chart's RBAC grants.
+    } finally {
+      source.stop();
+    }
+  });
+
+  it("a Secret outside the watched namespaces is refused to the ServiceAccount (403), and so is listing across namespaces", async () => {
+    const client = asServiceAccount();
+    expect(await client.request("GET", "/api/v1/namespaces/apps/secrets/keys")).toMatchObject({ metadata: { name: "keys" } });
+    for (const path of ["/api/v1/namespaces/monitoring/secrets/keys", "/api/v1/secrets"]) {
+      const refused = await client.request("GET", path).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(refused, path).toBeInstanceOf(KubeApiError);
+      expect((refused as KubeApiError).status, path).toBe(403);
+    }
   });
 });

@@ -7,6 +7,7 @@ import { apiKeyCases } from "./cases/apikey.ts";
 import { availabilityCases } from "./cases/availability.ts";
 import { clientAddressCases } from "./cases/client-address.ts";
 import { corsCases } from "./cases/cors.ts";
+import { extAuthCases } from "./cases/ext-auth.ts";
 import { forwardAuthCases } from "./cases/forward-auth.ts";
 import { headerCases } from "./cases/headers.ts";
 import { jwtCases } from "./cases/jwt.ts";
@@ -27,6 +28,7 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "Forward-auth", cases: forwardAuthCases },
   { area: "Manifests", cases: manifestCases },
   { area: "Merging", cases: mergeCases },
+  { area: "External authorization", cases: extAuthCases },
   { area: "Availability", cases: availabilityCases },
 ];
 

@@ -13,6 +13,7 @@ export type Area =
   | "Forward-auth"
   | "Manifests"
   | "Merging"
+  | "External authorization"
   | "Availability";
 
 export interface Expected {

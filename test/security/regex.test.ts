@@ -1,12 +1,12 @@
 /**
- * Route regular expressions run in linear time (controller/compile/regex.ts). Counted repetition
+ * Route regular expressions run in linear time (controller/lib/regex.ts). Counted repetition
  * is written out so that the linear engine accepts what RE2 accepts; this must never change what
  * a pattern matches: a property compares every expanded pattern with the original on V8's usual
  * engine (small inputs, where backtracking is harmless).
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { expandCounts, fullMatchRegex } from "../../controller/compile/regex.ts";
+import { expandCounts, fullMatchRegex } from "../../controller/lib/regex.ts";
 
 const linear = (source: string) => {
   const r = fullMatchRegex(source);

@@ -10,10 +10,12 @@
  */
 import { createHash as realHash } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
-import { checkApiKey } from "../../controller/authz/apikey.ts";
+import { checkApiKey } from "../../controller/features/apiKeyAuth/check.ts";
 import { CheckMemo } from "../../controller/authz/check-memo.ts";
 import { normalizeRequest } from "../../controller/authz/request.ts";
-import type { CompiledApiKey } from "../../controller/snapshot/types.ts";
+import { apiKeyAuth } from "../../controller/features/apiKeyAuth/index.ts";
+import type { CompiledApiKey } from "../../controller/features/apiKeyAuth/compile.ts";
+import { compiledOf } from "../../controller/features/feature.ts";
 import { compileText } from "../support/world.ts";
 import { makeKeys, manifests } from "./world.ts";
 
@@ -38,7 +40,7 @@ vi.mock("node:crypto", async (importOriginal) => {
 });
 
 const result = compileText(manifests(makeKeys()));
-const config = result.snapshot.policies["apps/keys"]!.apiKey!;
+const config = compiledOf(result.snapshot.policies["apps/keys"]!.features, apiKeyAuth)!;
 const digest = (key: string) => realHash("sha256").update(key).digest("base64url");
 
 /** Checks `key` as X-API-Key and returns everything hashed and every table read, in order. */

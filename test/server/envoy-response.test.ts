@@ -43,6 +43,21 @@ describe("denial bodies", () => {
   it("keeps the challenge the client needs (WWW-Authenticate)", () => {
     expect(envoyResponse(MISSING).headers["www-authenticate"]).toBe('Basic realm="tenant-a"');
   });
+
+  it("passes a decision's own body and content-type through as they are (HTTP, forward-auth, gRPC)", () => {
+    const own: Decision = {
+      ...deny(403, "authz_denied", "the external service denied the request", {}, { "content-type": "text/plain", "x-reason": "quota" }),
+      body: "quota exceeded\n",
+    };
+    for (const wire of [envoyResponse(own), forwardAuthResponse(own)]) {
+      expect(wire.status).toBe(403);
+      expect(wire.body).toBe("quota exceeded\n");
+      expect(wire.headers).toEqual({ "content-type": "text/plain", "x-reason": "quota" });
+    }
+    const grpc = toCheckResponse(own) as { denied_response: { body: string; headers: { header: { key: string; value: string } }[] } };
+    expect(grpc.denied_response.body).toBe("quota exceeded\n");
+    expect(grpc.denied_response.headers.map((h) => [h.header.key, h.header.value])).toContainEqual(["content-type", "text/plain"]);
+  });
 });
 
 describe("forward-auth: what becomes of the Cookie header (issue 12.7)", () => {
@@ -74,44 +89,19 @@ describe("forward-auth: what becomes of the Cookie header (issue 12.7)", () => {
   });
 });
 
-describe("an external authorization service's denial is passed on as it wrote it (extAuth)", () => {
-  const fromService = (status: number): Decision => ({
-    ...deny(
-      status,
-      "extauth_denied",
-      "the external authorization service Backend apps/auth denied the request",
-      { policy: "apps/ext" },
-      {
-        "www-authenticate": 'Bearer realm="auth"',
-        "content-type": "text/plain",
-      },
-    ),
-    responseBody: Buffer.from([0x6e, 0x6f, 0xff]),
-  });
+describe("an external authorization service's 2xx denial (extAuth: only its 200 allows)", () => {
+  const noContent: Decision = {
+    ...deny(204, "extauth_denied", "the external authorization service Backend apps/auth denied the request", { policy: "apps/ext" }),
+    body: "",
+  };
 
-  it("on Envoy's HTTP port: its status, headers and body bytes, no JSON of Portcullis' own", () => {
-    const wire = envoyResponse(fromService(401));
-    expect(wire.status).toBe(401);
-    expect(wire.headers).toEqual({ "www-authenticate": 'Bearer realm="auth"', "content-type": "text/plain" });
-    expect(Buffer.compare(wire.body as Buffer, Buffer.from([0x6e, 0x6f, 0xff]))).toBe(0);
-    expect(wire.rawHeaders.slice(-2)).toEqual(["content-length", "3"]);
-  });
-
-  it("on the gRPC port: a DeniedHttpResponse with its status, headers and body", () => {
-    const grpc = toCheckResponse(fromService(401)) as {
-      status: { code: number };
-      denied_response: { status: { code: number }; headers: { header: { key: string } }[]; body: string };
-    };
-    expect(grpc.status.code).toBe(16);
-    expect(grpc.denied_response.status.code).toBe(401);
-    expect(grpc.denied_response.headers.map((h) => h.header.key)).toEqual(["www-authenticate", "content-type"]);
-    expect(grpc.denied_response.body.startsWith("no")).toBe(true);
-  });
-
-  it("a 2xx denial (the service answered 204) is a 403 on the forward-auth port, where any 2xx would let the request through", () => {
-    const forward = forwardAuthResponse(fromService(204));
+  it("is a 403 on the forward-auth port, where any 2xx would let the request through, and not a CORS preflight answer", () => {
+    const forward = forwardAuthResponse(noContent);
     expect(forward.status).toBe(403);
     expect(forward.headers["x-portcullis-preflight"]).toBeUndefined();
-    expect(envoyResponse(fromService(204)).status).toBe(204);
+  });
+
+  it("stays the service's 204 for Envoy, which hands any status but 200 to the client", () => {
+    expect(envoyResponse(noContent).status).toBe(204);
   });
 });

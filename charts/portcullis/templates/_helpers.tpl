@@ -68,3 +68,38 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 {{- join "," $paths -}}
 {{- end -}}
+
+{{/* What Portcullis reads and writes in a namespace it watches: everything a policy can refer to, SecurityPolicy status and Events. */}}
+{{- define "portcullis.namespacedRules" -}}
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [gateways, httproutes, grpcroutes, referencegrants, listenersets, backendtlspolicies]
+  verbs: [get, list, watch]
+- apiGroups: [gateway.networking.x-k8s.io]
+  resources: [xlistenersets]
+  verbs: [get, list, watch]
+- apiGroups: [gateway.envoyproxy.io]
+  resources: [securitypolicies, backends]
+  verbs: [get, list, watch]
+- apiGroups: [gateway.envoyproxy.io]
+  resources: [securitypolicies/status]
+  verbs: [get, update, patch]
+- apiGroups: [""]
+  resources: [secrets, configmaps, services]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end }}
+
+{{/* The cluster-scoped kinds Portcullis reads: GatewayClasses, and Namespaces for their labels. */}}
+{{- define "portcullis.clusterScopedRules" -}}
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [gatewayclasses]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [get, list, watch]
+{{- end }}

@@ -6,12 +6,12 @@
  * (provider.ts), never here.
  */
 import { createHash } from "node:crypto";
-import type { JWTSpec } from "../../api/securitypolicy.ts";
-import type { FeatureResult } from "../../compile/apikey.ts";
-import { upstreamHeaderName } from "../../compile/headers.ts";
-import { parseGatewayDuration } from "../../compile/jwt.ts";
+import { upstreamHeaderName } from "../../lib/headers.ts";
+import type { Result } from "../../lib/result.ts";
+import { parseGatewayDuration } from "../../api/meta.ts";
 import type { References } from "../../compile/references.ts";
-import { fullMatchRegex } from "../../compile/regex.ts";
+import { fullMatchRegex } from "../../lib/regex.ts";
+import type { JWTSpec } from "../jwt/compile.ts";
 import { sessionKey, type CookieAttributes } from "./session.ts";
 import type { OIDCSpec } from "./spec.ts";
 
@@ -78,8 +78,8 @@ export function compileOidc(
   policy: { readonly namespace: string; readonly name: string },
   jwt: JWTSpec | undefined,
   refs: References,
-): FeatureResult<CompiledOidc> {
-  const fail = (error: string): FeatureResult<CompiledOidc> => ({ ok: false, error: `oidc.${error}` });
+): Result<CompiledOidc, string> {
+  const fail = (error: string): Result<CompiledOidc, string> => ({ ok: false, error: `oidc.${error}` });
   for (const [field, url] of [
     ["provider.issuer", spec.provider.issuer],
     ["provider.authorizationEndpoint", spec.provider.authorizationEndpoint],
@@ -115,7 +115,7 @@ export function compileOidc(
     // Authorization is the one credential header oidc may set (as forwardAccessToken does).
     if (lower !== "authorization") {
       const h = upstreamHeaderName(spec.forwardIDToken.header, "oidc.forwardIDToken.header");
-      if (!h.ok) return h;
+      if (!h.ok) return { ok: false, error: h.error.join("; ") };
     }
     forwardIDTokenHeader = lower;
   }
@@ -191,7 +191,7 @@ export function redirectPathOf(url: string): string | undefined {
  * valuePrefix when set. Envoy Gateway's rules: jwt must be configured and read a header, and the
  * forwarded ID token must not land in one of those headers.
  */
-function passThroughMatchers(jwt: JWTSpec | undefined, forwardIDTokenHeader: string | undefined): FeatureResult<HeaderMatcher[]> {
+function passThroughMatchers(jwt: JWTSpec | undefined, forwardIDTokenHeader: string | undefined): Result<HeaderMatcher[], string> {
   if (jwt === undefined) return { ok: false, error: "passThroughAuthHeader: must be used in conjunction with jwt" };
   const matchers: HeaderMatcher[] = [];
   for (const provider of jwt.providers) {

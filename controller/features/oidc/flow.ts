@@ -19,7 +19,7 @@ import { createHash } from "node:crypto";
 import * as client from "openid-client";
 import { cookieHeaderWithout } from "../../authz/credentials.ts";
 import { deny, type DecisionCode } from "../../authz/decision.ts";
-import type { PhaseOutcome } from "../../authz/identity.ts";
+import type { PhaseResult } from "../feature.ts";
 import type { NormalizedRequest } from "../../authz/request.ts";
 import type { CompiledOidc, HeaderMatcher } from "./compile.ts";
 import type { OidcProviders } from "./provider.ts";
@@ -45,14 +45,9 @@ export interface OidcContext {
 type Where = { readonly route: string; readonly policy: string };
 
 /** A request that the oidc phase lets through untouched: jwt decides it (passThroughAuthHeader). */
-const PASS_THROUGH: PhaseOutcome = { ok: true, value: { principal: undefined, headers: {}, strip: [], attributes: {} } };
+const PASS_THROUGH: PhaseResult = { ok: true, value: { principal: undefined, headers: {}, strip: [], attributes: {} } };
 
-export function checkOidc(
-  oidc: CompiledOidc,
-  req: NormalizedRequest,
-  where: Where,
-  ctx: OidcContext,
-): PhaseOutcome | Promise<PhaseOutcome> {
+export function checkOidc(oidc: CompiledOidc, req: NormalizedRequest, where: Where, ctx: OidcContext): PhaseResult | Promise<PhaseResult> {
   if (oidc.passThrough.some((m) => headerMatches(m, req))) return PASS_THROUGH;
   const flow = new Flow(oidc, req, where, ctx);
   if (req.path === oidc.logoutPath) return flow.logout();
@@ -119,13 +114,13 @@ class Flow {
       .replaceAll("%REQ(:authority)%", this.req.source.host);
   }
 
-  #answer(status: number, code: DecisionCode, message: string, location: string | undefined, cookies: readonly string[]): PhaseOutcome {
+  #answer(status: number, code: DecisionCode, message: string, location: string | undefined, cookies: readonly string[]): PhaseResult {
     const headers: Record<string, string> = location === undefined ? {} : { location };
-    return { ok: false, deny: { ...deny(status, code, message, this.where, headers), cookies } };
+    return { ok: false, error: { ...deny(status, code, message, this.where, headers), cookies } };
   }
 
-  #refuse(status: 401 | 403, code: DecisionCode, message: string): PhaseOutcome {
-    return { ok: false, deny: deny(status, code, message, this.where) };
+  #refuse(status: 401 | 403, code: DecisionCode, message: string): PhaseResult {
+    return { ok: false, error: deny(status, code, message, this.where) };
   }
 
   #configuration(): Promise<client.Configuration> {
@@ -134,10 +129,10 @@ class Flow {
   }
 
   /** Provider unreachable or misconfigured: refused, never let through. */
-  #unavailable = (err: unknown): PhaseOutcome =>
+  #unavailable = (err: unknown): PhaseResult =>
     this.#refuse(403, "oidc_unavailable", `the OpenID provider cannot be used: ${err instanceof Error ? err.message : String(err)}`);
 
-  logout(): Promise<PhaseOutcome> | PhaseOutcome {
+  logout(): Promise<PhaseResult> | PhaseResult {
     const session = this.#only("session");
     const cleared = clearCookies(this.oidc.cookieName, this.#attributes, this.#present);
     const home = `${this.#origin}/`;
@@ -160,7 +155,7 @@ class Flow {
     );
   }
 
-  callback(): PhaseOutcome | Promise<PhaseOutcome> {
+  callback(): PhaseResult | Promise<PhaseResult> {
     const login = this.#only("login");
     if (login === undefined) return this.#refuse(401, "oidc_callback_refused", "callback without a login of this policy in progress");
     if (login.expiresAt <= this.ctx.now())
@@ -196,7 +191,7 @@ class Flow {
     );
   }
 
-  session(): PhaseOutcome | Promise<PhaseOutcome> {
+  session(): PhaseResult | Promise<PhaseResult> {
     const session = this.#only("session");
     const now = this.ctx.now();
     if (session !== undefined && session.expiresAt > now) return this.#allow(session);
@@ -224,7 +219,7 @@ class Flow {
     return this.#login();
   }
 
-  #allow(session: Session): PhaseOutcome {
+  #allow(session: Session): PhaseResult {
     const headers: Record<string, string> = {};
     if (this.oidc.forwardAccessToken) headers.authorization = `Bearer ${session.accessToken}`;
     const idHeader = this.oidc.forwardIDTokenHeader;
@@ -238,7 +233,7 @@ class Flow {
     return { ok: true, value: { principal: `oidc sub=${session.subject}`, headers, strip, attributes: {} } };
   }
 
-  #login(): PhaseOutcome | Promise<PhaseOutcome> {
+  #login(): PhaseResult | Promise<PhaseResult> {
     if (this.oidc.denyRedirect.some((m) => headerMatches(m, this.req)))
       return this.#refuse(401, "oidc_unauthenticated", "no session, and the request asks not to be redirected (denyRedirect)");
     return this.#configuration().then((config) => {
@@ -300,7 +295,7 @@ class Flow {
     };
   }
 
-  #withSession(status: 302 | 307, code: DecisionCode, message: string, location: string, session: Session): PhaseOutcome {
+  #withSession(status: 302 | 307, code: DecisionCode, message: string, location: string, session: Session): PhaseResult {
     const until = session.refreshExpiresAt ?? session.expiresAt;
     const cookies = setCookies(
       this.oidc.cookieName,

@@ -1,8 +1,8 @@
 /**
- * Kubernetes mode's source: one Reflector per watched kind, producing the same `Resources` value
- * as the manifest folder. Secrets, ConfigMaps, Services and Backends are held only when compile
- * referenced them: when policies start referencing new ones, those reflectors relist before the
- * snapshot is published, so a policy never flaps through "Secret not found".
+ * Kubernetes mode's source: one Reflector per watched kind (per kind and namespace with
+ * `--watch-namespaces`), producing the same `Resources` value as the manifest folder. Secrets, ConfigMaps, Services and Backends are held only when compile referenced them:
+ * when policies start referencing new ones, those reflectors relist before the snapshot is
+ * published, so a policy never flaps through "Secret not found".
  */
 import type { Logger } from "pino";
 import { toResources, type RejectedObject, type Resources } from "../../api/resources.ts";
@@ -10,49 +10,29 @@ import type { ReferencedObjects } from "../../compile/references.ts";
 import type { KubeClient, KubeObject } from "./client.ts";
 import { Reflector } from "./reflector.ts";
 
+/** The kinds watched; cluster-scoped ones are listed cluster-wide even when namespaces are limited. */
 const WATCHED = [
-  { kind: "SecurityPolicy", apiVersion: "gateway.envoyproxy.io/v1alpha1", path: "/apis/gateway.envoyproxy.io/v1alpha1/securitypolicies" },
-  { kind: "HTTPRoute", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/httproutes" },
-  { kind: "GRPCRoute", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/grpcroutes" },
-  { kind: "Gateway", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/gateways" },
-  { kind: "GatewayClass", apiVersion: "gateway.networking.k8s.io/v1", path: "/apis/gateway.networking.k8s.io/v1/gatewayclasses" },
-  {
-    kind: "ReferenceGrant",
-    apiVersion: "gateway.networking.k8s.io/v1beta1",
-    path: "/apis/gateway.networking.k8s.io/v1beta1/referencegrants",
-  },
-  {
-    kind: "ListenerSet",
-    apiVersion: "gateway.networking.k8s.io/v1",
-    path: "/apis/gateway.networking.k8s.io/v1/listenersets",
-    optional: true,
-  },
-  {
-    kind: "XListenerSet",
-    apiVersion: "gateway.networking.x-k8s.io/v1alpha1",
-    path: "/apis/gateway.networking.x-k8s.io/v1alpha1/xlistenersets",
-    optional: true,
-  },
-  {
-    kind: "BackendTLSPolicy",
-    apiVersion: "gateway.networking.k8s.io/v1",
-    path: "/apis/gateway.networking.k8s.io/v1/backendtlspolicies",
-    optional: true,
-  },
-  { kind: "Namespace", apiVersion: "v1", path: "/api/v1/namespaces" },
-  { kind: "Secret", apiVersion: "v1", path: "/api/v1/secrets", referenced: "secrets" },
-  { kind: "ConfigMap", apiVersion: "v1", path: "/api/v1/configmaps", referenced: "configMaps" },
-  { kind: "Service", apiVersion: "v1", path: "/api/v1/services", referenced: "services" },
-  {
-    kind: "Backend",
-    apiVersion: "gateway.envoyproxy.io/v1alpha1",
-    path: "/apis/gateway.envoyproxy.io/v1alpha1/backends",
-    referenced: "backends",
-    optional: true,
-  },
+  { kind: "SecurityPolicy", apiVersion: "gateway.envoyproxy.io/v1alpha1", plural: "securitypolicies" },
+  { kind: "HTTPRoute", apiVersion: "gateway.networking.k8s.io/v1", plural: "httproutes" },
+  { kind: "GRPCRoute", apiVersion: "gateway.networking.k8s.io/v1", plural: "grpcroutes" },
+  { kind: "Gateway", apiVersion: "gateway.networking.k8s.io/v1", plural: "gateways" },
+  { kind: "GatewayClass", apiVersion: "gateway.networking.k8s.io/v1", plural: "gatewayclasses", clusterScoped: true },
+  { kind: "ReferenceGrant", apiVersion: "gateway.networking.k8s.io/v1beta1", plural: "referencegrants" },
+  { kind: "ListenerSet", apiVersion: "gateway.networking.k8s.io/v1", plural: "listenersets", optional: true },
+  { kind: "XListenerSet", apiVersion: "gateway.networking.x-k8s.io/v1alpha1", plural: "xlistenersets", optional: true },
+  { kind: "BackendTLSPolicy", apiVersion: "gateway.networking.k8s.io/v1", plural: "backendtlspolicies", optional: true },
+  { kind: "Namespace", apiVersion: "v1", plural: "namespaces", clusterScoped: true },
+  { kind: "Secret", apiVersion: "v1", plural: "secrets", referenced: "secrets" },
+  { kind: "ConfigMap", apiVersion: "v1", plural: "configmaps", referenced: "configMaps" },
+  { kind: "Service", apiVersion: "v1", plural: "services", referenced: "services" },
+  { kind: "Backend", apiVersion: "gateway.envoyproxy.io/v1alpha1", plural: "backends", referenced: "backends", optional: true },
 ] as const;
 
-type ReferencedKind = keyof ReferencedObjects;
+/** The collection path of `plural`, across namespaces when `namespace` is undefined. */
+function collectionPath(apiVersion: string, plural: string, namespace: string | undefined): string {
+  const group = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+  return namespace === undefined ? `${group}/${plural}` : `${group}/namespaces/${namespace}/${plural}`;
+}
 
 /** How long a publish waits for newly referenced Secrets/ConfigMaps to be listed. */
 const RESYNC_WAIT_MS = 10_000;
@@ -64,19 +44,33 @@ export interface KubeSourceOptions {
   readonly onChange: () => void;
   readonly debounceMs?: number;
   readonly backoffMs?: { readonly initial: number; readonly max: number };
+  /**
+   * The only namespaces whose objects are read (`--watch-namespaces`): namespaced kinds are listed
+   * per namespace, so the RBAC need not grant them cluster-wide. Empty or absent: every namespace.
+   */
+  readonly namespaces?: readonly string[];
+}
+
+/** One list+watch loop: a kind across namespaces (`namespace` undefined) or in one namespace. */
+interface Watched {
+  readonly kind: string;
+  readonly namespace: string | undefined;
+  readonly reflector: Reflector;
 }
 
 export class KubeSource {
-  readonly #reflectors = new Map<string, Reflector>();
-  readonly #wanted: Record<ReferencedKind, Set<string>> = {
+  readonly #watched: Watched[] = [];
+  readonly #wanted: Record<keyof ReferencedObjects, Set<string>> = {
     secrets: new Set(),
     configMaps: new Set(),
     services: new Set(),
     backends: new Set(),
   };
   readonly #logger: Logger;
+  readonly #namespaces: ReadonlySet<string> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastRejected = "";
+  #lastOutside = "";
   /** Resolves when every kind has been listed once. */
   readonly synced: Promise<void>;
 
@@ -86,38 +80,49 @@ export class KubeSource {
       clearTimeout(this.#timer);
       this.#timer = setTimeout(options.onChange, options.debounceMs ?? 50);
     };
+    const limited = options.namespaces !== undefined && options.namespaces.length > 0;
+    this.#namespaces = limited ? new Set(options.namespaces) : undefined;
+    const namespaces = this.#namespaces;
     for (const w of WATCHED) {
       const wanted = "referenced" in w ? this.#wanted[w.referenced] : undefined;
-      this.#reflectors.set(
-        w.kind,
-        new Reflector({
+      // Of the Namespaces, only the watched ones' labels can matter (their routes are the only ones seen).
+      const keep =
+        wanted !== undefined
+          ? (key: string) => wanted.has(key)
+          : namespaces !== undefined && w.kind === "Namespace"
+            ? (key: string) => namespaces.has(key.slice(1))
+            : undefined;
+      const scopes = namespaces === undefined || "clusterScoped" in w ? [undefined] : [...namespaces];
+      for (const namespace of scopes) {
+        const reflector = new Reflector({
           client: options.client,
           kind: w.kind,
           apiVersion: w.apiVersion,
-          path: w.path,
-          keep: wanted === undefined ? undefined : (key) => wanted.has(key),
+          path: collectionPath(w.apiVersion, w.plural, namespace),
+          keep,
           optional: "optional" in w,
           onChange: changed,
           logger: options.logger,
           backoffMs: options.backoffMs,
-        }),
-      );
+        });
+        this.#watched.push({ kind: w.kind, namespace, reflector });
+      }
     }
-    this.synced = Promise.all([...this.#reflectors.values()].map((r) => r.synced)).then(() => undefined);
+    this.synced = Promise.all(this.#watched.map((w) => w.reflector.synced)).then(() => undefined);
   }
 
   start(): void {
-    for (const r of this.#reflectors.values()) r.start();
+    for (const w of this.#watched) w.reflector.start();
   }
 
   stop(): void {
     clearTimeout(this.#timer);
-    for (const r of this.#reflectors.values()) r.stop();
+    for (const w of this.#watched) w.reflector.stop();
   }
 
   /** Everything held now, as compile's input. Rejected objects are logged once per change. */
   resources(): Resources {
-    const raws = [...this.#reflectors.values()].flatMap((r) => r.objects().map((object) => ({ object, origin: "kube" })));
+    const raws = this.#watched.flatMap((w) => w.reflector.objects().map((object) => ({ object, origin: "kube" })));
     const { resources, rejected } = toResources(raws);
     this.#logRejected(rejected);
     return resources;
@@ -125,25 +130,27 @@ export class KubeSource {
 
   /** The SecurityPolicy as last seen, status included (for the status writer). */
   policy(namespace: string, name: string): KubeObject | undefined {
-    return this.#reflectors.get("SecurityPolicy")!.get(`${namespace}/${name}`);
+    return this.#reflectorsOf("SecurityPolicy", namespace)[0]?.get(`${namespace}/${name}`);
   }
 
   /**
-   * Holds exactly the referenced objects of the referenced kinds: drops the others and relists a
-   * kind when new names are wanted. True when what is held changed (compile must run again).
+   * Holds exactly the referenced objects of the referenced kinds (Secrets, ConfigMaps, Services,
+   * Backends): drops the others and relists a kind when new names are wanted. True when what is
+   * held changed (compile must run again).
    */
   async loadReferences(references: ReferencedObjects): Promise<boolean> {
+    this.#logOutside(references);
     let changed = false;
     for (const w of WATCHED) {
       if (!("referenced" in w)) continue;
-      const wanted = this.#wanted[w.referenced];
-      const next = new Set(references[w.referenced]);
-      const added = [...next].some((k) => !wanted.has(k));
+      const kind = w.referenced;
+      const wanted = this.#wanted[kind];
+      const added = new Set(references[kind].filter((k) => !wanted.has(k)).map((k) => k.slice(0, k.indexOf("/"))));
       wanted.clear();
-      for (const k of next) wanted.add(k);
-      const reflector = this.#reflectors.get(w.kind)!;
-      if (reflector.prune()) changed = true;
-      if (added) {
+      for (const k of references[kind]) wanted.add(k);
+      for (const { namespace, reflector } of this.#watched.filter((watched) => watched.kind === w.kind)) {
+        if (reflector.prune()) changed = true;
+        if (namespace === undefined ? added.size === 0 : !added.has(namespace)) continue;
         const before = reflector.objects().length;
         // Bounded: with the API server away, publish with what is held rather than stall.
         await Promise.race([reflector.resync(), new Promise((r) => setTimeout(r, RESYNC_WAIT_MS).unref())]);
@@ -151,6 +158,28 @@ export class KubeSource {
       }
     }
     return changed;
+  }
+
+  /** The reflectors of `kind` that see `namespace`. */
+  #reflectorsOf(kind: string, namespace: string): Reflector[] {
+    return this.#watched.filter((w) => w.kind === kind && (w.namespace === undefined || w.namespace === namespace)).map((w) => w.reflector);
+  }
+
+  /** Says once per change which referenced Secrets/ConfigMaps lie outside --watch-namespaces (compile reports them not found). */
+  #logOutside(references: ReferencedObjects): void {
+    const namespaces = this.#namespaces;
+    if (namespaces === undefined) return;
+    const outside = Object.values(references)
+      .flat()
+      .filter((k) => !namespaces.has(k.slice(0, k.indexOf("/"))));
+    const text = outside.join(",");
+    if (text === this.#lastOutside) return;
+    this.#lastOutside = text;
+    if (outside.length > 0)
+      this.#logger.warn(
+        { references: outside, watchNamespaces: [...namespaces] },
+        "policies reference Secrets, ConfigMaps, Services or Backends outside --watch-namespaces; they cannot be read and count as missing",
+      );
   }
 
   #logRejected(rejected: readonly RejectedObject[]): void {

@@ -6,7 +6,7 @@
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Decision } from "../../../controller/authz/decision.ts";
-import type { PhaseOutcome } from "../../../controller/authz/identity.ts";
+import type { PhaseResult } from "../../../controller/features/feature.ts";
 import { normalizeRequest } from "../../../controller/authz/request.ts";
 import type { References } from "../../../controller/compile/references.ts";
 import { type CompiledOidc, compileOidc } from "../../../controller/features/oidc/compile.ts";
@@ -62,7 +62,7 @@ function compiled(extra: Partial<OIDCSpec> = {}, policyName = "web-login"): Comp
 
 interface Browser {
   cookies: Map<string, string>;
-  ask(path: string, headers?: Record<string, string>): Promise<PhaseOutcome>;
+  ask(path: string, headers?: Record<string, string>): Promise<PhaseResult>;
 }
 
 /** A cookie-keeping client of one compiled policy, asking the oidc phase as check() would. */
@@ -82,7 +82,7 @@ function browser(oidc: CompiledOidc, providers: OidcProviders, now: () => number
       });
       const outcome = await checkOidc(oidc, req, WHERE, { oidc: providers, now });
       if (!outcome.ok) {
-        for (const line of outcome.deny.cookies ?? []) {
+        for (const line of outcome.error.cookies ?? []) {
           const [pair] = line.split(";");
           const [name, value] = [pair!.slice(0, pair!.indexOf("=")), pair!.slice(pair!.indexOf("=") + 1)];
           if (line.includes("Max-Age=0")) cookies.delete(name);
@@ -94,9 +94,9 @@ function browser(oidc: CompiledOidc, providers: OidcProviders, now: () => number
   };
 }
 
-const denial = (outcome: PhaseOutcome): Decision => {
+const denial = (outcome: PhaseResult): Decision => {
   if (outcome.ok) throw new Error("expected a denial, the request passed");
-  return outcome.deny;
+  return outcome.error;
 };
 const providers = () => createOidcProviders({ logger: pino({ level: "silent" }), timeoutMs: 3000 });
 
@@ -109,8 +109,8 @@ async function loggedIn(oidc: CompiledOidc, p: OidcProviders, user = "alice"): P
   return { b, done, callback };
 }
 
-const passed = (outcome: PhaseOutcome) => {
-  if (!outcome.ok) throw new Error(`expected a pass, got ${outcome.deny.status} ${outcome.deny.code}: ${outcome.deny.message}`);
+const passed = (outcome: PhaseResult) => {
+  if (!outcome.ok) throw new Error(`expected a pass, got ${outcome.error.status} ${outcome.error.code}: ${outcome.error.message}`);
   return outcome.value;
 };
 

@@ -440,9 +440,9 @@ spec:
   ),
   m(
     "not-enforced",
-    "`extAuth:` next to apiKeyAuth (not enforced yet: denied, never ignored)",
+    "`oidc:` next to apiKeyAuth (not enforced yet: denied, never ignored)",
     INVALID("not supported by Portcullis yet"),
-    bad(apiKey() + "  extAuth: {http: {backendRefs: [{name: authz, port: 80}]}}\n"),
+    bad(apiKey() + "  oidc: {provider: {issuer: https://idp.example.com}, clientID: web, clientSecret: {name: oidc}}\n"),
   ),
   m(
     "conflict",

@@ -1,0 +1,82 @@
+/**
+ * The apiKeyAuth phase, as Envoy's api_key_auth filter: the sources are read in order and the
+ * first that holds a non-empty key supplies it (a header's leading "Bearer " is not part of the
+ * key); the key is looked up by SHA-256 digest, so the comparison never depends on how many
+ * leading characters match. Stricter than Envoy: a source sent more than once (two header lines,
+ * a repeated parameter or cookie) is refused rather than read at its first copy. With `sanitize`
+ * (Envoy's hide_credentials) every configured source is removed, not only the one read.
+ */
+import { apiKeyDigest } from "./compile.ts";
+import type { CredentialSource } from "../../snapshot/types.ts";
+import type { CompiledApiKey } from "./compile.ts";
+import type { CheckMemo } from "../../authz/check-memo.ts";
+import { cookieHeaderWithout } from "../../authz/credentials.ts";
+import { deny } from "../../authz/decision.ts";
+import type { PhaseResult } from "../feature.ts";
+import type { NormalizedRequest } from "../../authz/request.ts";
+
+export function checkApiKey(
+  config: CompiledApiKey,
+  request: NormalizedRequest,
+  where: { route: string; policy: string },
+  memo: CheckMemo,
+): PhaseResult {
+  for (let i = 0; i < config.sources.length; i++) {
+    const source = config.sources[i]!;
+    const copies = copiesIn(request, source);
+    if (copies.length === 0) continue;
+    if (copies.length > 1) {
+      return {
+        ok: false,
+        error: deny(401, "apikey_invalid", `Client authentication failed: more than one ${source.in} ${source.name} was sent`, where),
+      };
+    }
+    const key = source.in === "header" ? withoutBearer(copies[0]!.trim()) : copies[0]!;
+    if (key === "") continue;
+    const client = config.clientByDigest.get(apiKeyDigest(key));
+    if (client === undefined)
+      return { ok: false, error: deny(401, "apikey_invalid", "Client authentication failed: the API key is not valid", where) };
+    // Sanitized key cookies leave the request's other cookies to forward: that outcome is the request's own.
+    if (config.sanitize && config.sources.some((s) => s.in === "cookie") && request.header("cookie") !== undefined)
+      return passed(config, client, request);
+    return memo.apiKey(config, i, client) ?? memo.rememberApiKey(config, i, client, passed(config, client, request));
+  }
+  return { ok: false, error: deny(401, "apikey_missing", "Client authentication failed: no API key in the request", where) };
+}
+
+/** Every copy of the source in the request (header lines, parameter or cookie values). */
+function copiesIn(request: NormalizedRequest, source: CredentialSource): readonly string[] {
+  return source.in === "header"
+    ? request.headerLines(source.name)
+    : source.in === "param"
+      ? request.params(source.name)
+      : request.cookies(source.name);
+}
+
+/** Envoy strips exactly "Bearer " (case-sensitive) from a header key before looking it up. */
+const withoutBearer = (value: string) => (value.startsWith("Bearer ") ? value.slice(7) : value);
+
+function passed(config: CompiledApiKey, client: string, request: NormalizedRequest): PhaseResult {
+  const described = config.clients[client]!;
+  const headers: Record<string, string> = { ...described.headers };
+  if (config.forwardClientIDHeader !== undefined) headers[config.forwardClientIDHeader] = client;
+  const strip: string[] = [];
+  if (config.sanitize) {
+    // Every configured source, as Envoy's hide_credentials: a second key elsewhere must not go upstream either.
+    const cookies = new Set<string>();
+    for (const source of config.sources) {
+      if (source.in === "header") strip.push(source.name);
+      if (source.in === "cookie") cookies.add(source.name);
+    }
+    const cookie = request.header("cookie");
+    if (cookies.size > 0 && cookie !== undefined) {
+      const rest = cookieHeaderWithout(cookie, cookies);
+      if (rest === undefined) strip.push("cookie");
+      else if (rest !== cookie) headers.cookie = rest;
+    }
+  }
+  return {
+    ok: true,
+    value: { principal: `apiKey ${client}`, headers, strip, attributes: { apiKey: { client, metadata: described.metadata } } },
+  };
+}

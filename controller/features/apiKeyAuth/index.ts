@@ -1,0 +1,26 @@
+/** apiKeyAuth: API keys from Secrets, checked as Envoy's api_key_auth filter does. */
+import { describeSource } from "../../snapshot/summary.ts";
+import { defineFeature } from "../feature.ts";
+import { checkApiKey } from "./check.ts";
+import { APIKeyAuthSchema, compileApiKey, type APIKeyAuthSpec, type CompiledApiKey } from "./compile.ts";
+
+export const apiKeyAuth = defineFeature<APIKeyAuthSpec, CompiledApiKey>({
+  field: "apiKeyAuth",
+  label: "APIKeyAuth",
+  order: 7,
+  schema: APIKeyAuthSchema,
+  compile: compileApiKey,
+  upstreamHeaders: (config) => {
+    const headers = new Set<string>();
+    if (config.forwardClientIDHeader !== undefined) headers.add(config.forwardClientIDHeader);
+    for (const client of Object.values(config.clients)) for (const h of Object.keys(client.headers)) headers.add(h);
+    return [...headers];
+  },
+  summary: (config) => ({
+    from: config.sources.map(describeSource),
+    clients: config.clientIDs,
+    ...(config.forwardClientIDHeader === undefined ? {} : { forwardClientIDHeader: config.forwardClientIDHeader }),
+    sanitize: config.sanitize,
+  }),
+  check: (config, request, where, _passed, ctx) => checkApiKey(config, request, where, ctx.memo),
+});

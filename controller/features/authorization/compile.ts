@@ -1,0 +1,194 @@
+/**
+ * Compiles `authorization`: rules in order, first match wins, `defaultAction` Deny unless set.
+ * Everything that can be checked is checked here (CIDRs, provider names, regular expressions,
+ * CEL syntax and worst-case cost), so that request time only evaluates.
+ */
+import { z } from "zod";
+import { ok, problem, type Result } from "../../lib/result.ts";
+import type { PathMatch } from "../../snapshot/types.ts";
+import type { CompileContext } from "../feature.ts";
+import { jwt } from "../jwt/index.ts";
+import { compileCel, type CompiledCel } from "./cel.ts";
+import { cidrSet, type CidrSet } from "../../lib/cidr.ts";
+import { fullMatchRegex } from "../../lib/regex.ts";
+
+const AuthorizationActionSchema = z.enum(["Allow", "Deny"]);
+
+const PrincipalSchema = z
+  .object({
+    clientCIDRs: z.array(z.string().min(1)).min(1).optional(),
+    jwt: z
+      .object({
+        provider: z.string().min(1),
+        claims: z
+          .array(
+            z
+              .object({
+                name: z.string().min(1),
+                valueType: z.enum(["String", "StringArray"]).default("String"),
+                values: z.array(z.string()).min(1),
+              })
+              .strict(),
+          )
+          .min(1)
+          .optional(),
+        scopes: z.array(z.string().min(1)).min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    headers: z
+      .array(z.object({ name: z.string().min(1), values: z.array(z.string()).min(1) }).strict())
+      .min(1)
+      .optional(),
+    clientIPGeoLocations: z.unknown().optional(),
+    /** Portcullis extension: a CEL expression over request, jwt, apiKey and source (see README). */
+    cel: z.string().min(1).optional(),
+  })
+  .strict();
+export type PrincipalSpec = z.infer<typeof PrincipalSchema>;
+
+/** Envoy Gateway's Authorization (api/v1alpha1/authorization_types.go), with Portcullis' `cel` principal. */
+export const AuthorizationSchema = z
+  .object({
+    defaultAction: AuthorizationActionSchema.optional(),
+    rules: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1).optional(),
+            action: AuthorizationActionSchema,
+            operation: z
+              .object({
+                methods: z.array(z.string().min(1)).min(1).optional(),
+                path: z
+                  .object({
+                    type: z.enum(["Exact", "PathPrefix", "RegularExpression"]).default("PathPrefix"),
+                    value: z.string().default("/"),
+                    invert: z.boolean().default(false),
+                  })
+                  .strict()
+                  .optional(),
+              })
+              .strict()
+              .optional(),
+            principal: PrincipalSchema,
+          })
+          .strict(),
+      )
+      .optional(),
+  })
+  .strict();
+export type AuthorizationSpec = z.infer<typeof AuthorizationSchema>;
+
+export interface CompiledAuthorization {
+  /** What a request gets when no rule matches (Deny unless the policy says otherwise). */
+  readonly defaultAction: "Allow" | "Deny";
+  /** In order; the first rule whose operation and principal both match decides. */
+  readonly rules: readonly CompiledRule[];
+}
+
+export interface CompiledRule {
+  /** The rule's name, or "rule N". */
+  readonly name: string;
+  readonly action: "Allow" | "Deny";
+  /** Upper-case methods the rule applies to; undefined: any. */
+  readonly methods: readonly string[] | undefined;
+  readonly path: (PathMatch & { readonly invert: boolean }) | undefined;
+  /** Every principal field set must match (AND); within one field any value may. */
+  readonly principal: CompiledPrincipal;
+}
+
+export interface CompiledPrincipal {
+  /** Client networks, as "address/prefix" strings parsed once into a matcher. */
+  readonly clientCIDRs: { readonly cidrs: readonly string[]; readonly contains: (address: string) => boolean } | undefined;
+  readonly jwt:
+    | {
+        readonly provider: string;
+        readonly claims: readonly {
+          readonly claim: readonly string[];
+          readonly valueType: "String" | "StringArray";
+          readonly values: readonly string[];
+        }[];
+        readonly scopes: readonly string[];
+      }
+    | undefined;
+  /** Lower-case header name → accepted values. */
+  readonly headers: readonly { readonly name: string; readonly values: readonly string[] }[] | undefined;
+  /** A CEL expression compiled once; evaluated over request, jwt, apiKey, basicAuth and source. */
+  readonly cel: CompiledCel | undefined;
+}
+
+export function compileAuthorization(spec: AuthorizationSpec, context: CompileContext): Result<CompiledAuthorization> {
+  const jwtProviders = context.compiled(jwt)?.providers.map((p) => p.name) ?? [];
+  const rules: CompiledRule[] = [];
+  for (const [i, rule] of (spec.rules ?? []).entries()) {
+    const name = rule.name ?? `rule ${i}`;
+    const field = `authorization.rules[${i}]`;
+    const principal = compilePrincipal(rule.principal, `${field}.principal`, jwtProviders);
+    if (!principal.ok) return principal;
+    let path: CompiledRule["path"];
+    const p = rule.operation?.path;
+    if (p !== undefined) {
+      if (p.type === "RegularExpression") {
+        const regex = fullMatchRegex(p.value);
+        if (!(regex instanceof RegExp)) return problem(`${field}.operation.path: regular expression ${regex.error}`);
+        path = { type: p.type, value: p.value, regex, invert: p.invert };
+      } else {
+        if (!p.value.startsWith("/")) return problem(`${field}.operation.path: ${JSON.stringify(p.value)} does not start with /`);
+        path = { type: p.type, value: p.type === "PathPrefix" ? p.value.replace(/\/+$/, "") : p.value, invert: p.invert };
+      }
+    }
+    rules.push({
+      name,
+      action: rule.action,
+      methods: rule.operation?.methods?.map((m) => m.toUpperCase()),
+      path,
+      principal: principal.value,
+    });
+  }
+  return ok({ defaultAction: spec.defaultAction ?? "Deny", rules });
+}
+
+function compilePrincipal(spec: PrincipalSpec, field: string, jwtProviders: readonly string[]): Result<CompiledPrincipal> {
+  if (spec.clientIPGeoLocations !== undefined)
+    return problem(`${field}.clientIPGeoLocations: not supported by Portcullis (no GeoIP database)`);
+  if (spec.clientCIDRs === undefined && spec.jwt === undefined && spec.headers === undefined && spec.cel === undefined) {
+    // Also what is left when a CRD without Portcullis' `cel` field pruned it: refuse rather than match everyone.
+    return problem(`${field}: set at least one of clientCIDRs, jwt, headers or cel`);
+  }
+  let clientCIDRs: CompiledPrincipal["clientCIDRs"];
+  if (spec.clientCIDRs !== undefined) {
+    let set: CidrSet;
+    try {
+      set = cidrSet(spec.clientCIDRs);
+    } catch (e) {
+      return problem(`${field}.clientCIDRs: ${(e as Error).message}`);
+    }
+    clientCIDRs = { cidrs: spec.clientCIDRs, contains: (address) => set.has(address) };
+  }
+  if (spec.jwt !== undefined && !jwtProviders.includes(spec.jwt.provider)) {
+    return problem(`${field}.jwt.provider: ${spec.jwt.provider} is not a jwt provider of this policy`);
+  }
+  let cel: CompiledPrincipal["cel"];
+  if (spec.cel !== undefined) {
+    const compiled = compileCel(spec.cel);
+    if (!compiled.ok) return problem(`${field}.cel: ${compiled.error}`);
+    cel = compiled.value;
+  }
+  return {
+    ok: true,
+    value: {
+      clientCIDRs,
+      jwt:
+        spec.jwt === undefined
+          ? undefined
+          : {
+              provider: spec.jwt.provider,
+              claims: (spec.jwt.claims ?? []).map((c) => ({ claim: c.name.split("."), valueType: c.valueType, values: c.values })),
+              scopes: spec.jwt.scopes ?? [],
+            },
+      headers: spec.headers?.map((h) => ({ name: h.name.toLowerCase(), values: h.values })),
+      cel,
+    },
+  };
+}

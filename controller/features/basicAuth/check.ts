@@ -1,0 +1,152 @@
+/**
+ * The basicAuth phase. `{SHA}` entries are compared in constant time. bcrypt entries cost up to
+ * hundreds of milliseconds each, so they are compared on worker threads (bcrypt-pool.ts), never on
+ * the thread that decides every tenant's requests; a password that verified is remembered
+ * (bounded, keyed by a digest of user, password and hash: a changed Secret never matches an old
+ * entry). A username not in the table is compared against a hash as costly as the costliest known
+ * one, so the answer's timing does not tell which usernames exist. Failed attempts are limited per
+ * policy and username, and so are one policy's comparisons in the pool: a tenant under attack
+ * fills its own share of the queue, not everyone's.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { CompiledBasicAuth, HtpasswdHash } from "./compile.ts";
+import { BcryptPool } from "./bcrypt-pool.ts";
+import { BoundedMap } from "../../lib/bounded-map.ts";
+import { deny } from "../../authz/decision.ts";
+import type { PhaseResult } from "../feature.ts";
+import { andThen, type MaybePromise } from "../../authz/maybe-async.ts";
+import { realmOf, type NormalizedRequest } from "../../authz/request.ts";
+
+export interface PasswordsOptions {
+  /** Where bcrypt runs; default: a new pool with its default size and queue. */
+  readonly pool?: BcryptPool;
+  /** Epoch milliseconds. */
+  readonly now?: () => number;
+  /** Failed attempts per policy and username within `failureWindowMs` before further ones are refused. Default 10. */
+  readonly failureLimit?: number;
+  /** Default 60,000 (one minute). */
+  readonly failureWindowMs?: number;
+  /** bcrypt comparisons one policy may have running or waiting; more are "busy". Default 16. */
+  readonly perPolicyLimit?: number;
+}
+
+type Verdict = "match" | "mismatch" | "rate_limited" | "busy";
+
+/** The state basicAuth keeps across requests and snapshots: verified passwords, failures, the bcrypt pool. */
+export class Passwords {
+  readonly pool: BcryptPool;
+  readonly #verified = new BoundedMap<string, true>(10_000);
+  /** "policy\0username" → failures in the window that started at `since`; the last ~10,000 usernames. */
+  readonly #failures = new BoundedMap<string, { since: number; count: number }>(10_000);
+  readonly #now: () => number;
+  readonly #failureLimit: number;
+  readonly #failureWindowMs: number;
+  readonly #perPolicyLimit: number;
+  /** Policy id → its bcrypt comparisons running or waiting (absent: none). */
+  readonly #inPool = new Map<string, number>();
+
+  constructor(options: PasswordsOptions = {}) {
+    this.pool = options.pool ?? new BcryptPool();
+    this.#now = options.now ?? Date.now;
+    this.#failureLimit = options.failureLimit ?? 10;
+    this.#failureWindowMs = options.failureWindowMs ?? 60_000;
+    this.#perPolicyLimit = options.perPolicyLimit ?? 16;
+  }
+
+  /** Whether `password` is `username`'s in `table`, synchronous unless bcrypt must run. */
+  verify(table: CompiledBasicAuth, policy: string, username: string, password: string): MaybePromise<Verdict> {
+    const entry: HtpasswdHash | undefined = table.users[username];
+    const remembered =
+      entry?.kind === "bcrypt" ? createHash("sha256").update(`${username}\0${password}\0${entry.hash}`).digest("base64url") : undefined;
+    if (remembered !== undefined && this.#verified.get(remembered) === true) return "match";
+    const who = `${policy}\0${username}`;
+    if (this.#limited(who)) return "rate_limited";
+    const against = entry ?? table.unknownUser;
+    if (against.kind === "bcrypt" && (this.#inPool.get(policy) ?? 0) >= this.#perPolicyLimit) return "busy";
+    const compared = compare(against, password, this.pool);
+    if (compared instanceof Promise) this.#countInPool(policy, compared);
+    return andThen(compared, (ok): Verdict => {
+      if (ok === "busy") return "busy";
+      if (ok && entry !== undefined) {
+        if (remembered !== undefined) this.#verified.set(remembered, true);
+        return "match";
+      }
+      this.#fail(who);
+      return "mismatch";
+    });
+  }
+
+  #countInPool(policy: string, comparison: Promise<unknown>): void {
+    this.#inPool.set(policy, (this.#inPool.get(policy) ?? 0) + 1);
+    const done = () => {
+      const left = this.#inPool.get(policy)! - 1;
+      if (left === 0) this.#inPool.delete(policy);
+      else this.#inPool.set(policy, left);
+    };
+    comparison.then(done, done);
+  }
+
+  #limited(who: string): boolean {
+    const f = this.#failures.get(who);
+    return f !== undefined && this.#now() - f.since < this.#failureWindowMs && f.count >= this.#failureLimit;
+  }
+
+  #fail(who: string): void {
+    const now = this.#now();
+    const f = this.#failures.get(who);
+    if (f === undefined || now - f.since >= this.#failureWindowMs) this.#failures.set(who, { since: now, count: 1 });
+    else this.#failures.set(who, { since: f.since, count: f.count + 1 });
+  }
+}
+
+function compare(entry: HtpasswdHash, password: string, pool: BcryptPool): MaybePromise<boolean | "busy"> {
+  if (entry.kind === "sha1")
+    return timingSafeEqual(createHash("sha1").update(password, "utf8").digest(), Buffer.from(entry.digest, "base64"));
+  // $2y$ (Apache) and $2b$ are the same algorithm; bcryptjs names it $2b$.
+  return pool.compare(password, entry.hash.replace(/^\$2y\$/, "$2b$"));
+}
+
+export function checkBasicAuth(
+  config: CompiledBasicAuth,
+  request: NormalizedRequest,
+  where: { route: string; policy: string },
+  passwords: Passwords,
+): MaybePromise<PhaseResult> {
+  const challenge = { "www-authenticate": `Basic realm="${realmOf(request)}"` };
+  const header = request.header("authorization")?.trim();
+  if (header === undefined || !/^basic /i.test(header)) {
+    return {
+      ok: false,
+      error: deny(401, "basic_missing", "User authentication failed: no Basic credentials in the request", where, challenge),
+    };
+  }
+  const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  const invalid: PhaseResult = {
+    ok: false,
+    error: deny(401, "basic_invalid", "User authentication failed: wrong username or password", where, challenge),
+  };
+  if (colon <= 0) return invalid;
+  const username = decoded.slice(0, colon);
+  return andThen(passwords.verify(config, where.policy, username, decoded.slice(colon + 1)), (verdict): PhaseResult => {
+    if (verdict === "rate_limited")
+      return {
+        ok: false,
+        error: deny(
+          429,
+          "basic_rate_limited",
+          "User authentication failed: too many failed attempts for this username; try again later",
+          where,
+        ),
+      };
+    if (verdict === "busy")
+      return {
+        ok: false,
+        error: deny(429, "basic_busy", "User authentication failed: too many password checks in progress; try again later", where),
+      };
+    if (verdict === "mismatch") return invalid;
+    const headers: Record<string, string> = {};
+    if (config.forwardUsernameHeader !== undefined) headers[config.forwardUsernameHeader] = username;
+    return { ok: true, value: { principal: `basic ${username}`, headers, strip: [], attributes: { basicAuth: { username } } } };
+  });
+}

@@ -1,0 +1,166 @@
+/**
+ * The jwt phase, with Envoy jwt_authn semantics: tokens are read from every location the
+ * providers name; each token found must verify (one bad token fails the request, so a second
+ * token cannot be smuggled past); a provider is chosen by `iss`; any provider verifying is enough.
+ */
+import type { KeyStore } from "../../keys/types.ts";
+import type { CompiledJwt, CompiledJwtProvider } from "./compile.ts";
+import { readCredential } from "../../authz/credentials.ts";
+import { deny } from "../../authz/decision.ts";
+import type { PhaseResult } from "../feature.ts";
+import { checkClaims, decodeJwt, verifySignature, type ClaimsProblem, type DecodedJwt } from "./verify.ts";
+import { realmOf, type NormalizedRequest } from "../../authz/request.ts";
+import { andThen, firstOf, type MaybePromise } from "../../authz/maybe-async.ts";
+import type { CachedToken, TokenCache } from "./token-cache.ts";
+
+/** Clock leeway for exp and nbf, as Envoy's default. */
+export const CLOCK_SKEW_SECONDS = 60;
+
+export interface JwtContext {
+  readonly keys: Pick<KeyStore, "resolve">;
+  readonly memo: { readonly tokens: TokenCache };
+  readonly now: () => number;
+}
+
+type Refusal = { readonly status: 401 | 403; readonly message: string };
+type TokenVerdict = CachedToken | Refusal;
+
+/** An optional jwt with no token: nothing is set upstream and no claim is there for rules. */
+const NO_TOKEN: PhaseResult = { ok: true, value: { principal: undefined, headers: {}, strip: [], attributes: {} } };
+
+export function checkJwt(
+  config: CompiledJwt,
+  request: NormalizedRequest,
+  where: { route: string; policy: string },
+  ctx: JwtContext,
+): MaybePromise<PhaseResult> {
+  const found = tokensIn(config, request);
+  // A required jwt must be met by a token Envoy reads too: one found only at a ";" of the query is
+  // invisible to Envoy, which answers 401, and a request is allowed only if every reading allows.
+  const missing = found.length === 0 || (!config.optional && tokensIn(config, request.asEnvoyReadsTheQuery()).length === 0);
+  if (missing) {
+    if (config.optional) return NO_TOKEN;
+    return { ok: false, error: deny(401, "jwt_missing", "Jwt is missing", where, { "www-authenticate": challenge(request) }) };
+  }
+  // Tokens are verified in order and the first refusal ends the phase.
+  let first: CachedToken | undefined;
+  const refused = firstOf(found.length, (i) =>
+    andThen(verifyToken(found[i]![0], found[i]![1], config, ctx), (verdict) => {
+      if ("status" in verdict) return verdict;
+      first ??= verdict;
+      return undefined;
+    }),
+  );
+  return andThen(refused, (refusal): PhaseResult => {
+    if (refusal === undefined) return first!.passed;
+    const realm = challenge(request);
+    const wwwAuthenticate = refusal.status === 401 ? `${realm}, error="invalid_token"` : realm;
+    const code = refusal.status === 403 ? "jwt_audience" : "jwt_invalid";
+    return { ok: false, error: deny(refusal.status, code, refusal.message, where, { "www-authenticate": wwwAuthenticate }) };
+  });
+}
+
+/** Each token found, once, with the indexes of the providers that read it from where it was found. */
+function tokensIn(config: CompiledJwt, request: NormalizedRequest): [token: string, readers: number[]][] {
+  const found: [string, number[]][] = [];
+  for (let index = 0; index < config.providers.length; index++) {
+    for (const source of config.providers[index]!.sources) {
+      for (const token of readCredential(request, source)) {
+        const seen = found.find((f) => f[0] === token);
+        if (seen === undefined) found.push([token, [index]]);
+        else if (!seen[1].includes(index)) seen[1].push(index);
+      }
+    }
+  }
+  return found;
+}
+
+const challenge = (request: NormalizedRequest) => `Bearer realm="${realmOf(request)}"`;
+
+function verifyToken(token: string, readers: readonly number[], config: CompiledJwt, ctx: JwtContext): MaybePromise<TokenVerdict> {
+  const now = ctx.now();
+  const cached = ctx.memo.tokens.get(token, config, now);
+  // A verdict is reused only for a provider that reads the token from where it was found this time.
+  if (cached !== undefined && readers.includes(cached.provider)) return cached;
+
+  const jwt = decodeJwt(token);
+  if ("error" in jwt) return { status: 401, message: `Jwt is not well formed: ${jwt.error}` };
+  const iss = jwt.payload.iss;
+  const candidates = readers.filter((i) => config.providers[i]!.issuer === undefined || config.providers[i]!.issuer === iss);
+  if (candidates.length === 0) return { status: 401, message: "Jwt issuer is not configured" };
+  let problem: ClaimsProblem | undefined;
+  const accepted = firstOf(candidates.length, (c) => {
+    const index = candidates[c]!;
+    const provider = config.providers[index]!;
+    return andThen(signatureHolds(jwt, provider, ctx), (holds) => {
+      if (!holds) return undefined;
+      const found = checkClaims(jwt.payload, Math.floor(now / 1000), CLOCK_SKEW_SECONDS, provider.issuer, provider.audiences);
+      if (found === undefined) return remember(token, jwt, config, index, ctx.memo.tokens, now);
+      // An audience mismatch outranks other problems: the token is genuine but meant for someone else (403).
+      if (problem === undefined || found.code === "audience") problem = found;
+      return undefined;
+    });
+  });
+  return andThen(accepted, (verdict): TokenVerdict => {
+    if (verdict !== undefined) return verdict;
+    if (problem === undefined) return { status: 401, message: "Jwt verification fails" };
+    return { status: problem.code === "audience" ? 403 : 401, message: problem.message };
+  });
+}
+
+function signatureHolds(jwt: DecodedJwt, provider: CompiledJwtProvider, ctx: JwtContext): MaybePromise<boolean> {
+  return andThen(ctx.keys.resolve(provider.jwks, jwt.kid), (keys) => keys.some((key) => verifySignature(jwt, key)));
+}
+
+/** A verified token's verdict, with the claim headers and principal the phase passes on. */
+function remember(token: string, jwt: DecodedJwt, config: CompiledJwt, index: number, cache: TokenCache, now: number): CachedToken {
+  const provider = config.providers[index]!;
+  const claims = jwt.payload;
+  const headers: Record<string, string> = {};
+  for (const { header, claim } of provider.claimToHeaders) {
+    const value = headerValueOf(claimAt(claims, claim));
+    if (value !== undefined) headers[header] = value;
+  }
+  const sub = typeof claims.sub === "string" ? ` sub=${claims.sub}` : "";
+  const passed = {
+    ok: true,
+    value: { principal: `jwt ${provider.name}${sub}`, headers, strip: [], attributes: { jwt: { provider: provider.name, claims } } },
+  } as const;
+  const exp = claims.exp;
+  return cache.set(
+    { token, config, provider: index, claims, passed },
+    now,
+    typeof exp === "number" ? (exp + CLOCK_SKEW_SECONDS) * 1000 : undefined,
+  );
+}
+
+/** A claim by dot path ("realm.roles"); own members of objects only, never through arrays. */
+export function claimAt(claims: Readonly<Record<string, unknown>>, path: readonly string[]): unknown {
+  let value: unknown = claims;
+  for (const part of path) {
+    if (typeof value !== "object" || value === null || Array.isArray(value) || !Object.hasOwn(value, part)) return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+/**
+ * A claim as Envoy's claim_to_headers writes it: a string as it is (non-ASCII included: it goes
+ * upstream as UTF-8 bytes, as from Envoy), a number or boolean as text; an object, or an array
+ * holding anything but scalars, as base64 of its JSON. Unlike Envoy, for upstreams to read it
+ * (README, "Differences"): an array of scalars is joined with "," (Envoy sends base64 JSON), unless an
+ * element holds a "," itself, which a list reader would split: then base64 JSON as well.
+ * undefined (nothing set, the client's copy still removed) for an absent, null or empty claim.
+ * A value a parser would read differently (padding, control characters) is refused in check().
+ */
+function headerValueOf(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  const text = typeof value === "string" ? value : typeof value === "object" ? listOrJson(value) : String(value);
+  return text === "" ? undefined : text;
+}
+
+function listOrJson(value: object): string {
+  if (Array.isArray(value) && value.every((v) => ["string", "number", "boolean"].includes(typeof v) && !String(v).includes(",")))
+    return value.join(",");
+  return Buffer.from(JSON.stringify(value)).toString("base64");
+}

@@ -1,0 +1,184 @@
+/** Compiles `jwt`: providers with their key sources, claim headers and token locations. */
+import { z } from "zod";
+import { GatewayDurationSchema, parseGatewayDuration } from "../../api/meta.ts";
+import type { References } from "../../compile/references.ts";
+import { remoteJwksSource, type JwksSource } from "../../keys/types.ts";
+import { redactUri } from "../../keys/uri.ts";
+import { upstreamHeaderName } from "../../lib/headers.ts";
+import { ok, problem, type Result } from "../../lib/result.ts";
+import type { CredentialSource } from "../../snapshot/types.ts";
+import type { CompileContext } from "../feature.ts";
+
+const RemoteJWKSSchema = z
+  .object({
+    uri: z.string().min(1).max(253),
+    cacheDuration: GatewayDurationSchema.optional(),
+    backendRef: z.unknown().optional(),
+    backendRefs: z.array(z.unknown()).optional(),
+    backendSettings: z.unknown().optional(),
+  })
+  .strict();
+
+const LocalJWKSSchema = z
+  .object({
+    type: z.enum(["Inline", "ValueRef"]).default("Inline"),
+    inline: z.string().optional(),
+    valueRef: z
+      .object({ group: z.string(), kind: z.string(), name: z.string().min(1) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const JWTProviderSchema = z
+  .object({
+    name: z.string().min(1).max(253),
+    issuer: z.string().max(253).optional(),
+    audiences: z.array(z.string()).max(8).optional(),
+    remoteJWKS: RemoteJWKSSchema.optional(),
+    localJWKS: LocalJWKSSchema.optional(),
+    claimToHeaders: z.array(z.object({ header: z.string().min(1), claim: z.string().min(1) }).strict()).optional(),
+    recomputeRoute: z.boolean().optional(),
+    extractFrom: z
+      .object({
+        headers: z.array(z.object({ name: z.string().min(1), valuePrefix: z.string().optional() }).strict()).optional(),
+        cookies: z.array(z.string().min(1)).optional(),
+        params: z.array(z.string().min(1)).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type JWTProviderSpec = z.infer<typeof JWTProviderSchema>;
+
+/** Envoy Gateway's JWT (api/v1alpha1/jwt_types.go). */
+export const JWTSchema = z.object({ optional: z.boolean().optional(), providers: z.array(JWTProviderSchema).min(1).max(4) }).strict();
+export type JWTSpec = z.infer<typeof JWTSchema>;
+
+export interface CompiledJwt {
+  /** A request without any token passes (a present but invalid token still fails). */
+  readonly optional: boolean;
+  readonly providers: readonly CompiledJwtProvider[];
+}
+
+export interface CompiledJwtProvider {
+  readonly name: string;
+  /** Required `iss`; undefined accepts any issuer. */
+  readonly issuer: string | undefined;
+  /** Accepted `aud` values; empty accepts any audience. */
+  readonly audiences: readonly string[];
+  readonly jwks: JwksSource;
+  readonly claimToHeaders: readonly { readonly header: string; readonly claim: readonly string[] }[];
+  /** Where tokens for this provider are read from (default: Authorization Bearer, then access_token). */
+  readonly sources: readonly CredentialSource[];
+}
+
+export const DEFAULT_JWKS_CACHE_MS = 300_000;
+/** A local JWKS is held to the key store's limit on a remote one. */
+export const MAX_LOCAL_JWKS_BYTES = 1024 * 1024;
+/** Envoy's default token locations: `Authorization: Bearer <token>`, then `?access_token=`. */
+const DEFAULT_TOKEN_SOURCES: readonly CredentialSource[] = [
+  { in: "header", name: "authorization", prefix: "Bearer " },
+  { in: "param", name: "access_token" },
+];
+
+export function compileJwt(spec: JWTSpec, { namespace, refs }: CompileContext): Result<CompiledJwt> {
+  const names = new Set<string>();
+  const providers: CompiledJwtProvider[] = [];
+  const warnings: string[] = [];
+  for (const [i, p] of spec.providers.entries()) {
+    const field = `jwt.providers[${i}]`;
+    if (names.has(p.name)) return problem(`${field}: provider name ${p.name} is used twice`);
+    names.add(p.name);
+    const provider = compileProvider(p, field, namespace, refs);
+    if (!provider.ok) return provider;
+    providers.push(provider.value);
+    warnings.push(...(provider.warnings ?? []));
+  }
+  return ok({ optional: spec.optional === true, providers }, warnings);
+}
+
+function compileProvider(p: JWTProviderSpec, field: string, namespace: string, refs: References): Result<CompiledJwtProvider> {
+  const jwks = compileJwks(p, field, namespace, refs);
+  if (!jwks.ok) return jwks;
+  const claimToHeaders: { header: string; claim: string[] }[] = [];
+  for (const [j, c] of (p.claimToHeaders ?? []).entries()) {
+    const h = upstreamHeaderName(c.header, `${field}.claimToHeaders[${j}].header`);
+    if (!h.ok) return h;
+    const claim = c.claim.split(".");
+    if (claim.some((part) => part === "")) return problem(`${field}.claimToHeaders[${j}].claim: "${c.claim}" has an empty path segment`);
+    claimToHeaders.push({ header: h.value, claim });
+  }
+  const sources: CredentialSource[] = [];
+  const from = p.extractFrom;
+  if (from !== undefined) {
+    for (const h of from.headers ?? []) sources.push({ in: "header", name: h.name.toLowerCase(), prefix: h.valuePrefix });
+    for (const c of from.cookies ?? []) sources.push({ in: "cookie", name: c });
+    for (const q of from.params ?? []) sources.push({ in: "param", name: q });
+    if (sources.length === 0) return problem(`${field}.extractFrom names no header, cookie or param`);
+  }
+  return {
+    ok: true,
+    warnings: jwks.warnings,
+    value: {
+      name: p.name,
+      issuer: p.issuer === undefined || p.issuer === "" ? undefined : p.issuer,
+      audiences: p.audiences ?? [],
+      jwks: jwks.value,
+      claimToHeaders,
+      sources: sources.length > 0 ? sources : DEFAULT_TOKEN_SOURCES,
+    },
+  };
+}
+
+function compileJwks(p: JWTProviderSpec, field: string, namespace: string, refs: References): Result<JwksSource> {
+  if ((p.remoteJWKS === undefined) === (p.localJWKS === undefined)) {
+    return problem(`${field}: exactly one of remoteJWKS and localJWKS must be set`);
+  }
+  if (p.remoteJWKS !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(p.remoteJWKS.uri);
+    } catch {
+      // Not quoted: whatever secret it holds cannot be redacted from text that is not a URL.
+      return problem(`${field}.remoteJWKS.uri: not a URL`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      return problem(`${field}.remoteJWKS.uri: scheme ${url.protocol} is not http or https`);
+    }
+    if (url.username !== "" || url.password !== "") {
+      // Fetching never sends them (fetch refuses such URLs), so the keys could never be had.
+      return problem(
+        `${field}.remoteJWKS.uri: ${redactUri(url.href)} has credentials (user:password@), which a JWKS fetch cannot use; remove them`,
+      );
+    }
+    if (p.remoteJWKS.backendRefs !== undefined || p.remoteJWKS.backendRef !== undefined || p.remoteJWKS.backendSettings !== undefined) {
+      return problem(`${field}.remoteJWKS: backendRefs and backendSettings are not supported; Portcullis fetches the uri directly`);
+    }
+    const cacheDurationMs =
+      p.remoteJWKS.cacheDuration === undefined ? DEFAULT_JWKS_CACHE_MS : parseGatewayDuration(p.remoteJWKS.cacheDuration);
+    if (cacheDurationMs < 1000) return problem(`${field}.remoteJWKS.cacheDuration: must be at least 1s`);
+    return ok(remoteJwksSource(url.href, cacheDurationMs));
+  }
+  const local = p.localJWKS!;
+  let text: string;
+  if (local.type === "Inline") {
+    if (local.inline === undefined || local.valueRef !== undefined)
+      return problem(`${field}.localJWKS: type Inline needs inline and no valueRef`);
+    text = local.inline;
+  } else {
+    if (local.valueRef === undefined || local.inline !== undefined)
+      return problem(`${field}.localJWKS: type ValueRef needs valueRef and no inline`);
+    const cm = refs.configMap(namespace, local.valueRef);
+    if (!cm.ok) return problem(`${field}.localJWKS.valueRef: ${cm.error}`);
+    // Envoy Gateway reads the `jwks` key, else the first value.
+    const keys = Object.keys(cm.value.data).sort();
+    const key = keys.includes("jwks") ? "jwks" : keys[0];
+    if (key === undefined) return problem(`${field}.localJWKS.valueRef: ConfigMap ${namespace}/${local.valueRef.name} is empty`);
+    text = cm.value.data[key]!;
+  }
+  if (Buffer.byteLength(text) > MAX_LOCAL_JWKS_BYTES) return problem(`${field}.localJWKS: larger than ${MAX_LOCAL_JWKS_BYTES} bytes`);
+  const parsed = refs.jwks(text);
+  if (!parsed.ok) return problem(`${field}.localJWKS: ${parsed.error}`);
+  return { ok: true, value: { kind: "local", keys: parsed.keys }, warnings: parsed.unusable.map((why) => `${field}.localJWKS: ${why}`) };
+}

@@ -1,0 +1,27 @@
+/** jwt: bearer tokens verified against providers' key sets, as Envoy's jwt_authn filter does. */
+import { describeJwks, describeSource } from "../../snapshot/summary.ts";
+import { defineFeature } from "../feature.ts";
+import { checkJwt } from "./check.ts";
+import { compileJwt, JWTSchema, type CompiledJwt, type JWTSpec } from "./compile.ts";
+
+export const jwt = defineFeature<JWTSpec, CompiledJwt>({
+  field: "jwt",
+  label: "JWT",
+  order: 10,
+  schema: JWTSchema,
+  compile: compileJwt,
+  upstreamHeaders: (config) => config.providers.flatMap((p) => p.claimToHeaders.map((c) => c.header)),
+  keySources: (config) => config.providers.map((p) => p.jwks).filter((s) => s.kind === "remote"),
+  summary: (config) => ({
+    optional: config.optional,
+    providers: config.providers.map((p) => ({
+      name: p.name,
+      issuer: p.issuer ?? "(any)",
+      audiences: p.audiences.length === 0 ? "(any)" : p.audiences,
+      jwks: describeJwks(p.jwks),
+      from: p.sources.map(describeSource),
+      ...(p.claimToHeaders.length === 0 ? {} : { claimToHeaders: p.claimToHeaders.map((c) => `${c.claim.join(".")} -> ${c.header}`) }),
+    })),
+  }),
+  check: (config, request, where, _passed, ctx) => checkJwt(config, request, where, ctx),
+});

@@ -1,0 +1,129 @@
+/**
+ * Verified-token cache: a token verified once is not verified again until it expires (or for at
+ * most `maxAgeMs`, so keys removed from a JWKS stop being honoured soon). Bounded; the oldest
+ * entries go first (bounded-map.ts). Found by the token's signature segment and then compared whole (hashing a
+ * whole token costs more than comparing it), then by the policy's jwt configuration, so a token
+ * used on routes of several policies keeps one verdict per policy. One cache lives per snapshot,
+ * so a policy change never reuses old results.
+ *
+ * An ECDSA signature has two spellings, (r, s) and (r, n − s), and both verify (as in Envoy, jose
+ * and WebCrypto): a token and its other spelling are one token here. A miss looks the other
+ * spelling up before the token is verified again, so the two never hold separate verdicts.
+ */
+import type { CompiledJwt } from "./compile.ts";
+import { BoundedMap } from "../../lib/bounded-map.ts";
+import type { Pass } from "../feature.ts";
+import { parseStrictJsonObject } from "./strict-json.ts";
+
+export interface CachedToken {
+  readonly token: string;
+  /** The jwt configuration the token was verified under. */
+  readonly config: CompiledJwt;
+  /** Index of the provider that verified it. */
+  readonly provider: number;
+  readonly claims: Readonly<Record<string, unknown>>;
+  /** What the jwt phase passes on when this is the request's first token, built once. */
+  readonly passed: { readonly ok: true; readonly value: Pass };
+  /** Epoch ms after which the entry is no longer used. */
+  readonly validUntil: number;
+}
+
+/** Verdicts kept per signature: one per policy the token was used with, the oldest replaced beyond this. */
+const MAX_VERDICTS_PER_SIGNATURE = 8;
+
+/** The signature segment (what follows the last dot), or the whole string when there is none. */
+const keyOf = (token: string) => token.slice(token.lastIndexOf(".") + 1);
+
+export class TokenCache {
+  readonly #entries: BoundedMap<string, CachedToken[]>;
+  readonly #maxEntries: number;
+  readonly #maxAgeMs: number;
+
+  constructor(maxEntries = 10_000, maxAgeMs = 60_000) {
+    this.#entries = new BoundedMap(maxEntries);
+    this.#maxEntries = maxEntries;
+    this.#maxAgeMs = maxAgeMs;
+  }
+
+  /** The verdict for `token` (or for its other ECDSA spelling) under `config`, while still valid. */
+  get(token: string, config: CompiledJwt, now: number): CachedToken | undefined {
+    const hit = this.#find(token, config, now);
+    if (hit !== undefined) return hit;
+    const other = otherEcdsaSpelling(token);
+    return other === undefined ? undefined : this.#find(other, config, now);
+  }
+
+  #find(token: string, config: CompiledJwt, now: number): CachedToken | undefined {
+    const key = keyOf(token);
+    const verdicts = this.#entries.get(key);
+    if (verdicts === undefined) return undefined;
+    // The whole token must match: another payload under a copied signature is another token.
+    const i = verdicts.findIndex((v) => v.config === config && v.token === token);
+    if (i === -1) return undefined;
+    const hit = verdicts[i]!;
+    if (now < hit.validUntil) return hit;
+    if (verdicts.length === 1) this.#entries.delete(key);
+    else verdicts.splice(i, 1);
+    return undefined;
+  }
+
+  /**
+   * Remembers a verdict; `expiresAt` is the token's own limit (exp plus skew) in epoch ms, when it
+   * has one. Returns the entry, stored or not.
+   */
+  set(verdict: Omit<CachedToken, "validUntil">, now: number, expiresAt: number | undefined): CachedToken {
+    const entry = { ...verdict, validUntil: Math.min(now + this.#maxAgeMs, expiresAt ?? Infinity) };
+    if (entry.validUntil <= now || this.#maxEntries === 0) return entry;
+    const key = keyOf(verdict.token);
+    const kept =
+      this.#entries
+        .get(key)
+        ?.filter((v) => v.config !== verdict.config || v.token !== verdict.token)
+        .slice(-(MAX_VERDICTS_PER_SIGNATURE - 1)) ?? [];
+    this.#entries.set(key, [...kept, entry]);
+    return entry;
+  }
+}
+
+/** Group order n of each ECDSA algorithm's curve (SEC 2: P-256, P-384, P-521) and the size of r and s. */
+const ECDSA_CURVES: Readonly<Record<string, { readonly n: bigint; readonly bytes: number }>> = {
+  ES256: { n: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n, bytes: 32 },
+  ES384: { n: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n, bytes: 48 },
+  ES512: {
+    n: 0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
+    bytes: 66,
+  },
+};
+
+/** `alg` of each JOSE header segment seen (few distinct headers repeat), null when it has none. */
+const algBySegment = new BoundedMap<string, string | null>(1024);
+
+function algOf(headerSegment: string): string | undefined {
+  let alg = algBySegment.get(headerSegment);
+  if (alg === undefined) {
+    const value = parseStrictJsonObject(headerSegment)?.alg;
+    algBySegment.set(headerSegment, (alg = typeof value === "string" ? value : null));
+  }
+  return alg ?? undefined;
+}
+
+/**
+ * The token with its ECDSA signature's s replaced by n − s: the other spelling of the same
+ * signature. Undefined unless the header names ES256/ES384/ES512 and the signature segment is the
+ * canonical base64url of r || s with 0 < s < n (anything else never verifies, in either spelling).
+ */
+export function otherEcdsaSpelling(token: string): string | undefined {
+  const firstDot = token.indexOf(".");
+  const lastDot = token.lastIndexOf(".");
+  if (firstDot === -1 || firstDot === lastDot) return undefined;
+  const alg = algOf(token.slice(0, firstDot));
+  if (alg === undefined || !Object.hasOwn(ECDSA_CURVES, alg)) return undefined;
+  const curve = ECDSA_CURVES[alg]!;
+  const segment = token.slice(lastDot + 1);
+  const signature = Buffer.from(segment, "base64url");
+  if (signature.length !== 2 * curve.bytes || signature.toString("base64url") !== segment) return undefined;
+  const s = BigInt(`0x${signature.subarray(curve.bytes).toString("hex")}`);
+  if (s === 0n || s >= curve.n) return undefined;
+  const other = Buffer.from((curve.n - s).toString(16).padStart(2 * curve.bytes, "0"), "hex");
+  return `${token.slice(0, lastDot + 1)}${Buffer.concat([signature.subarray(0, curve.bytes), other]).toString("base64url")}`;
+}

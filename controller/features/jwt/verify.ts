@@ -1,0 +1,178 @@
+/**
+ * JWS compact decoding and signature verification, synchronous over keys imported once. Every
+ * check a careful JOSE library makes is here: strict base64url, a size cap, an algorithm
+ * allow-list bound to the key's type and curve, no `none`, no unknown `crit`, RSA keys of at
+ * least 2048 bits. Header members that point at other keys (jku, x5u, jwk, x5c) are ignored.
+ * Segments must be canonical base64url of UTF-8 JSON objects without duplicate member names
+ * (strict-json.ts); `typ`, when present, must say the token is a JWT access token (RFC 8725 §3.11).
+ */
+import { constants, createHmac, timingSafeEqual, verify } from "node:crypto";
+import { MIN_RSA_BITS, type VerificationKey } from "../../api/jwks.ts";
+import { BoundedMap } from "../../lib/bounded-map.ts";
+import { isCanonicalBase64urlText, parseStrictJsonObject } from "./strict-json.ts";
+
+/** Tokens larger than this are refused before any parsing. */
+export const MAX_TOKEN_BYTES = 16 * 1024;
+
+export interface DecodedJwt {
+  readonly alg: string;
+  readonly kid: string | undefined;
+  readonly payload: Readonly<Record<string, unknown>>;
+  readonly signingInput: string;
+  readonly signature: Buffer;
+}
+
+type Spec =
+  | { readonly family: "rsa"; readonly hash: string; readonly pss: boolean }
+  | { readonly family: "ec"; readonly hash: string; readonly curve: string; readonly sigBytes: number }
+  | { readonly family: "okp" }
+  | { readonly family: "hmac"; readonly hash: string };
+
+const ALGORITHMS: Readonly<Record<string, Spec>> = {
+  RS256: { family: "rsa", hash: "sha256", pss: false },
+  RS384: { family: "rsa", hash: "sha384", pss: false },
+  RS512: { family: "rsa", hash: "sha512", pss: false },
+  PS256: { family: "rsa", hash: "sha256", pss: true },
+  PS384: { family: "rsa", hash: "sha384", pss: true },
+  PS512: { family: "rsa", hash: "sha512", pss: true },
+  ES256: { family: "ec", hash: "sha256", curve: "prime256v1", sigBytes: 64 },
+  ES384: { family: "ec", hash: "sha384", curve: "secp384r1", sigBytes: 96 },
+  ES512: { family: "ec", hash: "sha512", curve: "secp521r1", sigBytes: 132 },
+  EdDSA: { family: "okp" },
+  HS256: { family: "hmac", hash: "sha256" },
+  HS384: { family: "hmac", hash: "sha384" },
+  HS512: { family: "hmac", hash: "sha512" },
+};
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * Parsed JOSE headers by segment: an issuer signs with a few keys, so every new token repeats one
+ * of a few headers. Bounded, and only for segments of ordinary size.
+ */
+const parsedHeaders = new BoundedMap<string, Readonly<Record<string, unknown>> | null>(1024);
+const MAX_CACHED_HEADER = 512;
+
+function parseHeader(segment: string): Readonly<Record<string, unknown>> | undefined {
+  if (segment.length > MAX_CACHED_HEADER) return parseStrictJsonObject(segment);
+  let header = parsedHeaders.get(segment);
+  if (header === undefined) {
+    const parsed = parseStrictJsonObject(segment);
+    parsedHeaders.set(segment, (header = parsed === undefined ? null : Object.freeze(parsed)));
+  }
+  return header ?? undefined;
+}
+
+/** Decodes a compact JWS; the error says what is malformed (safe to log: it never quotes the token). */
+export function decodeJwt(token: string): DecodedJwt | { readonly error: string } {
+  if (token.length > MAX_TOKEN_BYTES) return { error: `token is larger than ${MAX_TOKEN_BYTES} bytes` };
+  const first = token.indexOf(".");
+  const last = token.lastIndexOf(".");
+  if (first === -1 || token.indexOf(".", first + 1) !== last) return { error: "token is not a compact JWS (three dot-separated parts)" };
+  const h = token.slice(0, first);
+  const p = token.slice(first + 1, last);
+  const s = token.slice(last + 1);
+  if (!BASE64URL.test(h) || !BASE64URL.test(p) || !BASE64URL.test(s) || h === "" || p === "") {
+    return { error: "token is not base64url encoded" };
+  }
+  // Another spelling of the same bytes would be another token string for the same signature.
+  if (!isCanonicalBase64urlText(h) || !isCanonicalBase64urlText(p) || !isCanonicalBase64urlText(s))
+    return { error: "token is not canonical base64url" };
+  const header = parseHeader(h);
+  if (header === undefined) return { error: "token header is not a JSON object (UTF-8, each member once)" };
+  const payload = parseStrictJsonObject(p);
+  if (payload === undefined) return { error: "token payload is not a JSON object (UTF-8, each member once)" };
+  const alg = header.alg;
+  if (typeof alg !== "string" || !Object.hasOwn(ALGORITHMS, alg))
+    return { error: `token algorithm ${JSON.stringify(alg)} is not accepted` };
+  if (header.crit !== undefined) return { error: "token header has crit extensions Portcullis does not understand" };
+  if (header.b64 !== undefined) return { error: "token header b64 is not supported" };
+  if (header.kid !== undefined && typeof header.kid !== "string") return { error: "token kid is not a string" };
+  if (header.typ !== undefined && !isAccessTokenType(header.typ)) return { error: "token typ is not JWT or at+jwt" };
+  if (s === "") return { error: "token has no signature" };
+  return {
+    alg,
+    kid: header.kid as string | undefined,
+    payload,
+    signingInput: token.slice(0, last),
+    signature: Buffer.from(s, "base64url"),
+  };
+}
+
+/**
+ * RFC 8725 §3.11 explicit typing: a token typed as something else (dpop+jwt, logout+jwt,
+ * secevent+jwt, …) is not an access token, whoever signed it. Absent, "JWT" (RFC 7519) and
+ * "at+jwt" (RFC 9068) are accepted; media types are case-insensitive and "application/" may be
+ * omitted (RFC 7515 §4.1.9).
+ */
+function isAccessTokenType(typ: unknown): boolean {
+  if (typeof typ !== "string") return false;
+  const t = typ.toLowerCase();
+  const full = t.includes("/") ? t : `application/${t}`;
+  return full === "application/jwt" || full === "application/at+jwt";
+}
+
+/** True when `key` may verify `jwt.alg` and the signature holds. Never throws. */
+export function verifySignature(jwt: DecodedJwt, key: VerificationKey): boolean {
+  const spec = ALGORITHMS[jwt.alg]!;
+  if (key.alg !== undefined && key.alg !== jwt.alg) return false;
+  const k = key.key;
+  try {
+    switch (spec.family) {
+      case "rsa": {
+        if (k.type !== "public" || k.asymmetricKeyType !== "rsa" || (k.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS)
+          return false;
+        const options = spec.pss
+          ? { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
+          : { key: k, padding: constants.RSA_PKCS1_PADDING };
+        return verify(spec.hash, Buffer.from(jwt.signingInput), options, jwt.signature);
+      }
+      case "ec":
+        if (k.type !== "public" || k.asymmetricKeyType !== "ec" || k.asymmetricKeyDetails?.namedCurve !== spec.curve) return false;
+        if (jwt.signature.length !== spec.sigBytes) return false;
+        return verify(spec.hash, Buffer.from(jwt.signingInput), { key: k, dsaEncoding: "ieee-p1363" }, jwt.signature);
+      case "okp":
+        if (k.type !== "public" || (k.asymmetricKeyType !== "ed25519" && k.asymmetricKeyType !== "ed448")) return false;
+        return verify(null, Buffer.from(jwt.signingInput), k, jwt.signature);
+      case "hmac": {
+        if (k.type !== "secret") return false;
+        const expected = createHmac(spec.hash, k).update(jwt.signingInput).digest();
+        return expected.length === jwt.signature.length && timingSafeEqual(expected, jwt.signature);
+      }
+    }
+  } catch {
+    return false;
+  }
+}
+
+export type ClaimsProblem = { readonly code: "invalid" | "audience"; readonly message: string };
+
+/**
+ * Registered-claim checks (RFC 7519 §4.1) with `skewSeconds` of clock leeway: exp, nbf, iss and
+ * aud; iat must be a number when present. `issuer` and `audiences` come from the provider;
+ * undefined / empty accept any.
+ */
+export function checkClaims(
+  payload: Readonly<Record<string, unknown>>,
+  nowSeconds: number,
+  skewSeconds: number,
+  issuer: string | undefined,
+  audiences: readonly string[],
+): ClaimsProblem | undefined {
+  const { exp, nbf, iat, iss, aud } = payload;
+  if (exp !== undefined && (typeof exp !== "number" || !Number.isFinite(exp)))
+    return { code: "invalid", message: "Jwt exp claim is not a number" };
+  if (nbf !== undefined && (typeof nbf !== "number" || !Number.isFinite(nbf)))
+    return { code: "invalid", message: "Jwt nbf claim is not a number" };
+  // iat bounds nothing (as in Envoy and jose), but a malformed one means a malformed token.
+  if (iat !== undefined && (typeof iat !== "number" || !Number.isFinite(iat)))
+    return { code: "invalid", message: "Jwt iat claim is not a number" };
+  if (typeof exp === "number" && nowSeconds >= exp + skewSeconds) return { code: "invalid", message: "Jwt is expired" };
+  if (typeof nbf === "number" && nowSeconds + skewSeconds < nbf) return { code: "invalid", message: "Jwt is not yet valid" };
+  if (issuer !== undefined && iss !== issuer) return { code: "invalid", message: "Jwt issuer is not configured" };
+  if (audiences.length > 0) {
+    const tokenAudiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud.filter((a) => typeof a === "string") : [];
+    if (!tokenAudiences.some((a) => audiences.includes(a))) return { code: "audience", message: "Audiences in Jwt are not allowed" };
+  }
+  return undefined;
+}

@@ -1,0 +1,91 @@
+/**
+ * CEL principals are bounded (controller/features/authorization/cel.ts): what cannot be bounded is refused when
+ * the policy compiles, and a request whose variables exceed the size the bound assumes is an
+ * evaluation error, never an allow.
+ */
+import { describe, expect, it } from "vitest";
+import { CEL_INPUT_LIMIT, compileCel, measure } from "../../../controller/features/authorization/cel.ts";
+
+const compiled = (source: string) => {
+  const r = compileCel(source);
+  if (!r.ok) throw new Error(`${source}: ${r.error}`);
+  return r.value.evaluate;
+};
+const refusal = (source: string) => {
+  const r = compileCel(source);
+  return r.ok ? "accepted" : r.error;
+};
+const request = (path: string, headers: Record<string, string> = {}) => ({
+  request: { method: "GET", host: "h", path, headers, query: {} },
+  jwt: {},
+  apiKey: {},
+  basicAuth: {},
+  source: { address: "10.0.0.1" },
+});
+
+describe("CEL matches()", () => {
+  it("answers a catastrophic-backtracking pattern over 29+ characters (the linear engine takes over)", () => {
+    const evaluate = compiled('request.path.matches("^([a-zA-Z0-9]+-?)+$")');
+    expect(evaluate(request(`${"a".repeat(29)}!`))).toBe(false);
+    expect(evaluate(request(`${"a1-".repeat(10_000)}!`))).toBe(false);
+    expect(evaluate(request("abc-def-ghi"))).toBe(true);
+  }, 5_000);
+
+  it("searches anywhere in the value, as RE2's matches does", () => {
+    expect(compiled('request.path.matches("adm[i]n")')(request("/v1/admin/x"))).toBe(true);
+  });
+
+  it("accepts the counted repetition RE2 accepts, written out for the linear engine", () => {
+    const evaluate = compiled(String.raw`request.headers["x-date"].matches("^\\d{4}-\\d{2}-\\d{2}$")`);
+    expect(evaluate(request("/", { "x-date": "2026-11-30" }))).toBe(true);
+    expect(evaluate(request("/", { "x-date": "2026-1-30" }))).toBe(false);
+    const catastrophic = compiled("request.path.matches(r'^([a-z0-9]{1,3}-?)+$')");
+    expect(catastrophic(request(`${"a".repeat(40)}!`))).toBe(false);
+    expect(catastrophic(request("ab-cde-f"))).toBe(true);
+    expect(refusal('request.path.matches("x{1,1001}")')).toContain("cannot run in linear time");
+  }, 5_000);
+});
+
+describe("CEL cost", () => {
+  it("accepts expressions linear in their inputs", () => {
+    for (const ok of [
+      'apiKey.client == "dev" && request.headers["x-purpose"] == "read"',
+      'request.headers.exists(k, k.startsWith("x-"))',
+      'jwt.claims.groups.exists(g, g == "admin")',
+      'request.path.split("/").join("-").size() < 100',
+      'has(jwt.claims.sub) && jwt.claims.sub.lowerAscii().endsWith("@example.com")',
+    ])
+      expect(refusal(ok), ok).toBe("accepted");
+  });
+
+  it("refuses work that grows with the product of two inputs, or doubles a value again and again", () => {
+    expect(refusal("jwt.claims.a.all(x, jwt.claims.b.all(y, x == y))")).toContain("worst case costs more than");
+    expect(refusal("request.headers.exists(k, request.path.contains(k))")).toContain("worst case costs more than");
+    expect(
+      refusal(
+        "cel.bind(a, request.path + request.path, cel.bind(b, a + a, cel.bind(c, b + b, cel.bind(d, c + c, cel.bind(e, d + d, e.size() > 0)))))",
+      ),
+    ).toContain("worst case costs more than");
+    expect(refusal("[1].all(a, [1].all(b, [1].all(c, [1].all(d, a == d))))")).toBe("comprehensions nest at most 3 deep");
+    // The linear engine keeps up to 63 states alive at every character of a 64 KiB path.
+    expect(refusal('request.path.matches("[a-z0-9-]{1,63}x")')).toContain("worst case costs more than");
+  });
+
+  it("refuses functions it has no cost model for, and oversized expressions", () => {
+    expect(refusal("foo(request.path)")).toBe("the function foo() is not supported");
+    expect(refusal(Array.from({ length: 600 }, (_, i) => `request.path == "${i}"`).join(" || "))).toContain("maxAstNodes");
+  });
+
+  it("makes a variable larger than the bound assumes an evaluation error (which never allows)", () => {
+    const evaluate = compiled('request.headers["x"] == "y"');
+    expect(evaluate(request("/", { x: "y" }))).toBe(true);
+    expect(() => evaluate(request("/", { x: "y", big: "b".repeat(CEL_INPUT_LIMIT) }))).toThrow("CEL variable request exceeds");
+  });
+
+  it("measures strings by length, lists and maps by their contents", () => {
+    expect(measure("abc", 100)).toBe(3);
+    expect(measure(["ab", "c"], 100)).toBe(4);
+    expect(measure({ ab: "cd", e: [1, 2] }, 100)).toBe(1 + 2 + 2 + 1 + 3);
+    expect(measure("x".repeat(1000), 10)).toBeGreaterThan(10);
+  });
+});

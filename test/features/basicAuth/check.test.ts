@@ -1,0 +1,143 @@
+/**
+ * basicAuth never holds the decision thread (issue 12 item 14): bcrypt runs on worker threads with
+ * a bounded queue, an unknown username costs what a known one does, failed attempts are limited
+ * per policy and username.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { compiledOf } from "../../../controller/features/feature.ts";
+import { basicAuth } from "../../../controller/features/basicAuth/index.ts";
+import { Passwords } from "../../../controller/features/basicAuth/check.ts";
+import { BcryptPool } from "../../../controller/features/basicAuth/bcrypt-pool.ts";
+import { aliceKeyPolicy, gatewayWithRoute } from "../../support/manifests.ts";
+import { decider, type Decider } from "../../support/world.ts";
+
+/** carol: cost 12 ("carol-pass"); dave: cost 4 ("dave-pass"). */
+const CAROL = "$2b$12$dHAsZZTNpzZNfa0BJwFb6uhP7DvMpQ5.L/XYEmXxw7DcHKL4DTRtW";
+const DAVE = "$2b$04$9t7mzy6Ee2uUcRUoow4ImuGysJfr/Yk41PVW6L9yQxqzpMvyjRniu";
+
+const world = (htpasswd: string) => `${gatewayWithRoute("api.example.com", { basic: "/basic", other: "/other", keys: "/keys" })}---
+apiVersion: v1
+kind: Secret
+metadata: {name: users, namespace: apps}
+stringData:
+  .htpasswd: |
+${htpasswd
+  .split("\n")
+  .map((l) => `    ${l}`)
+  .join("\n")}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: basic, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: basic}]
+  basicAuth: {users: {name: users}}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: other, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: other}]
+  basicAuth: {users: {name: users}}
+---
+${aliceKeyPolicy("keys", "keys")}`;
+const basic = (user: string, pass: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}` });
+
+const pools: BcryptPool[] = [];
+/** A decider whose basicAuth state is `options` over a pool of its own, closed after the file. */
+function withPasswords(
+  htpasswd: string,
+  pool: BcryptPool,
+  options: { now?: () => number; failureLimit?: number; perPolicyLimit?: number } = {},
+): Decider {
+  pools.push(pool);
+  return decider(world(htpasswd), { passwords: new Passwords({ pool, ...options }) });
+}
+afterAll(() => Promise.all(pools.map((p) => p.close())));
+
+describe("bcrypt off the decision thread", () => {
+  it("answers another tenant's API-key check while eight wrong cost-12 passwords are being verified", async () => {
+    const pool = new BcryptPool();
+    const d = withPasswords(`carol:${CAROL}`, pool);
+    const order: string[] = [];
+    const wrong = Array.from({ length: 8 }, (_, i) =>
+      d({ path: "/basic", headers: basic("carol", `wrong-${i}`) }).then((r) => {
+        order.push("bcrypt");
+        return r;
+      }),
+    );
+    // Asked once the comparisons are under way: it is answered while none has finished.
+    await new Promise((r) => setTimeout(r, 20));
+    let finishedBefore = -1;
+    const key = d({ path: "/keys", headers: { "x-api-key": "alice-key" } }).then((r) => {
+      order.push("api-key");
+      finishedBefore = pool.completed;
+      return r;
+    });
+    const [keyDecision, ...bcryptDecisions] = await Promise.all([key, ...wrong]);
+    expect(keyDecision.status).toBe(200);
+    expect(bcryptDecisions.map((r) => r.code)).toEqual(Array(8).fill("basic_invalid"));
+    expect(order[0]).toBe("api-key");
+    expect(finishedBefore).toBe(0);
+    expect(order.filter((o) => o === "bcrypt")).toHaveLength(8);
+  }, 180_000);
+
+  it("refuses a comparison when the queue is full (429 basic_busy), fail closed", async () => {
+    const d = withPasswords(`dave:${DAVE}`, new BcryptPool({ size: 1, queueLimit: 1 }));
+    // One runs, one waits, the third finds the queue full.
+    const answers = await Promise.all([1, 2, 3].map((i) => d({ path: "/basic", headers: basic("dave", `wrong-${i}`) })));
+    expect(answers.map((r) => [r.status, r.code])).toEqual([
+      [401, "basic_invalid"],
+      [401, "basic_invalid"],
+      [429, "basic_busy"],
+    ]);
+  }, 60_000);
+
+  it("gives each policy its own share of the queue: one tenant's flood leaves another's checks compared", async () => {
+    const d = withPasswords(`dave:${DAVE}`, new BcryptPool({ size: 1 }), { perPolicyLimit: 2 });
+    const flood = [1, 2, 3].map((i) => d({ path: "/basic", headers: basic("dave", `wrong-${i}`) }));
+    const other = d({ path: "/other", headers: basic("dave", "dave-pass") });
+    expect((await Promise.all(flood)).map((r) => r.code)).toEqual(["basic_invalid", "basic_invalid", "basic_busy"]);
+    expect((await other).status).toBe(200);
+  }, 60_000);
+});
+
+describe("unknown usernames", () => {
+  it("are compared against a hash of the table's highest cost, on the same pool", async () => {
+    const pool = new BcryptPool({ size: 1 });
+    const d = withPasswords(`dave:${DAVE}\ncarol:${CAROL}`, pool);
+    expect(compiledOf(d.result.snapshot.policies["apps/basic"]!.features, basicAuth)!.unknownUser).toMatchObject({
+      kind: "bcrypt",
+      hash: expect.stringMatching(/^\$2b\$12\$/),
+    });
+    const r = await d({ path: "/basic", headers: basic("mallory", "carol-pass") });
+    expect([r.status, r.code, r.message]).toEqual([401, "basic_invalid", "User authentication failed: wrong username or password"]);
+    expect(pool.completed).toBe(1);
+  }, 60_000);
+});
+
+describe("failed attempts per username", () => {
+  it("are limited: past the limit the password is not even compared (429), until the window passes", async () => {
+    let now = 1_000_000;
+    const pool = new BcryptPool({ size: 1 });
+    const d = withPasswords(`dave:${DAVE}`, pool, { now: () => now, failureLimit: 3 });
+    for (let i = 0; i < 3; i++) expect((await d({ path: "/basic", headers: basic("dave", "wrong") })).code).toBe("basic_invalid");
+    const limited = await d({ path: "/basic", headers: basic("dave", "dave-pass") });
+    expect([limited.status, limited.code]).toEqual([429, "basic_rate_limited"]);
+    expect(pool.completed).toBe(3);
+    // Unknown usernames are counted the same way (no oracle in the 429 either).
+    for (let i = 0; i < 3; i++) await d({ path: "/basic", headers: basic("mallory", "wrong") });
+    expect((await d({ path: "/basic", headers: basic("mallory", "wrong") })).code).toBe("basic_rate_limited");
+    now += 60_000;
+    expect((await d({ path: "/basic", headers: basic("dave", "dave-pass") })).status).toBe(200);
+  }, 60_000);
+
+  it("let a password that verified before through (it is remembered, not compared)", async () => {
+    const pool = new BcryptPool({ size: 1 });
+    const d = withPasswords(`dave:${DAVE}`, pool, { failureLimit: 1 });
+    expect((await d({ path: "/basic", headers: basic("dave", "dave-pass") })).status).toBe(200);
+    expect((await d({ path: "/basic", headers: basic("dave", "wrong") })).code).toBe("basic_invalid");
+    expect((await d({ path: "/basic", headers: basic("dave", "wrong") })).code).toBe("basic_rate_limited");
+    expect((await d({ path: "/basic", headers: basic("dave", "dave-pass") })).status).toBe(200);
+  }, 60_000);
+});

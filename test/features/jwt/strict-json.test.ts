@@ -1,0 +1,45 @@
+/** Strict JWS segment decoding, checked against the definitions it shortcuts. */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { hasDuplicateMembers, isCanonicalBase64urlText, parseStrictJsonObject } from "../../../controller/features/jwt/strict-json.ts";
+
+const BASE64URL_CHARS = [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"];
+
+describe("isCanonicalBase64urlText", () => {
+  it("agrees with decode-then-encode on every string of base64url characters", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(...BASE64URL_CHARS), { maxLength: 12 }).map((cs) => cs.join("")),
+        (text) => {
+          expect(isCanonicalBase64urlText(text)).toBe(Buffer.from(text, "base64url").toString("base64url") === text);
+        },
+      ),
+      { seed: 11, numRuns: 5000 },
+    );
+  });
+  it("refuses spare bits and impossible lengths", () => {
+    expect(["QQ", "QR", "QUE", "QUF", "Q", "QUFB"].map(isCanonicalBase64urlText)).toEqual([true, false, true, false, false, true]);
+  });
+});
+
+describe("hasDuplicateMembers", () => {
+  it("agrees with a full parse of every member name, escaped or not, at any depth", () => {
+    const name = fc.constantFrom("a", "b", "\\u0061", "\\\\", '\\"', "sub", "s\\u0075b");
+    const member = fc.tuple(name, fc.constantFrom("1", '"x"', "[]", '{"a":1}', '{"a":1,"\\u0061":2}'));
+    fc.assert(
+      fc.property(fc.array(member, { maxLength: 5 }), (members) => {
+        const text = `{${members.map(([n, v]) => `"${n}":${v}`).join(",")}}`;
+        const names = members.map(([n]) => JSON.parse(`"${n}"`) as string);
+        const nestedDuplicate = members.some(([, v]) => v.includes("\\u0061"));
+        expect(hasDuplicateMembers(text)).toBe(new Set(names).size !== names.length || nestedDuplicate);
+      }),
+      { seed: 13, numRuns: 2000 },
+    );
+  });
+  it("makes parseStrictJsonObject refuse a payload naming a member twice", () => {
+    const seg = (text: string) => Buffer.from(text).toString("base64url");
+    expect(parseStrictJsonObject(seg('{"sub":"alice","sub":"admin"}'))).toBeUndefined();
+    expect(parseStrictJsonObject(seg('{"sub":"alice","s\\u0075b":"admin"}'))).toBeUndefined();
+    expect(parseStrictJsonObject(seg('{"sub":"alice","subs":["admin"]}'))).toEqual({ sub: "alice", subs: ["admin"] });
+  });
+});

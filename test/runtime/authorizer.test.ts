@@ -1,0 +1,117 @@
+// The authorizer's audit lines: one per denial, and for allowed requests a sample of the rate asked
+// (--audit-allowed-sample-rate), counted in portcullis_audited_allowed_total; never a query, a
+// header value or a credential.
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { Passwords } from "../../controller/features/basicAuth/check.ts";
+import { CheckMemo } from "../../controller/authz/check-memo.ts";
+import { clientAddressDetection } from "../../controller/authz/client-address.ts";
+import type { AuthzRequest } from "../../controller/authz/request.ts";
+import { createKeyStore } from "../../controller/keys/store.ts";
+import { createAuthorizer } from "../../controller/runtime/authorizer.ts";
+import { RecentDenials } from "../../controller/runtime/recent-denials.ts";
+import { createMetrics } from "../../controller/server/metrics.ts";
+import { aliceKeyPolicy, gatewayWithRoute } from "../support/manifests.ts";
+import { compileText } from "../support/world.ts";
+
+const HOST = "api.example.com";
+const WORLD = `${gatewayWithRoute(HOST)}---\n${aliceKeyPolicy("keys")}`;
+
+/** An authorizer over WORLD whose log lines are collected; `draws` are the sampling draws in order. */
+function authorizerOf(auditAllowedSampleRate: number | undefined, draws: number[] = []) {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const metrics = createMetrics();
+  const recentDenials = new RecentDenials();
+  const authorizer = createAuthorizer({
+    pipeline: { current: { generation: 1, snapshot: compileText(WORLD).snapshot, statuses: [], memo: new CheckMemo() } },
+    keys: createKeyStore({ logger: pino({ level: "silent" }) }),
+    logger,
+    metrics,
+    onNoRoute: "deny",
+    onNoPolicy: "allow",
+    clientAddress: clientAddressDetection({ trustedHops: 0, trustedCidrs: [] }),
+    passwords: new Passwords(),
+    recentDenials,
+    auditAllowedSampleRate,
+    random: () => draws.shift() ?? 0,
+  });
+  let id = 0;
+  const decide = (request: Partial<AuthzRequest>) =>
+    authorizer.decide(
+      { method: "GET", scheme: "https", host: HOST, path: "/v1/models?api_key=alice-key", headers: {}, gateway: undefined, ...request },
+      "envoy-http",
+      () => `req-${++id}`,
+    );
+  const audited = async () => (await metrics.registry.getSingleMetric("portcullis_audited_allowed_total")!.get()).values[0]?.value ?? 0;
+  return { decide, lines, audited, recentDenials };
+}
+
+const alice = { headers: { "x-api-key": "alice-key" } };
+
+describe("audit lines", () => {
+  it("a denial gets one line: route, policy, code, reason and the path without its query; no key anywhere", async () => {
+    const { decide, lines, recentDenials } = authorizerOf(undefined);
+    expect((await decide({ headers: { "x-api-key": "wrong-key" } })).status).toBe(401);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        audit: "deny",
+        requestId: "req-1",
+        protocol: "envoy-http",
+        method: "GET",
+        host: HOST,
+        path: "/v1/models",
+        route: "apps/api rule 0",
+        policy: "apps/keys",
+        code: "apikey_invalid",
+        status: 401,
+        msg: "request denied",
+      }),
+    ]);
+    expect(recentDenials.list()).toEqual([expect.objectContaining({ path: "/v1/models", code: "apikey_invalid" })]);
+    expect(JSON.stringify(lines)).not.toMatch(/alice-key|wrong-key|api_key/);
+  });
+
+  it("allowed requests are not audited by default, and the sampling draw is not even taken", async () => {
+    const draws = [0];
+    const { decide, lines, audited } = authorizerOf(undefined, draws);
+    expect((await decide(alice)).status).toBe(200);
+    expect(lines).toEqual([]);
+    expect(draws).toEqual([0]);
+    expect(await audited()).toBe(0);
+  });
+
+  it("with a sample rate of 1 every allowed request gets the denial's line with audit=allow and the principal, counted", async () => {
+    const { decide, lines, audited } = authorizerOf(1);
+    await decide(alice);
+    await decide(alice);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toEqual(
+      expect.objectContaining({
+        audit: "allow",
+        requestId: "req-1",
+        path: "/v1/models",
+        route: "apps/api rule 0",
+        policy: "apps/keys",
+        code: "allowed",
+        status: 200,
+        principal: "apiKey alice",
+        msg: "request allowed",
+      }),
+    );
+    expect(await audited()).toBe(2);
+    expect(JSON.stringify(lines)).not.toMatch(/alice-key|api_key/);
+  });
+
+  it("a rate of 0.25 audits the allowed requests whose draw falls under it; denials are audited whatever the draw", async () => {
+    const { decide, lines, audited } = authorizerOf(0.25, [0.1, 0.25, 0.9, 0.2]);
+    for (let i = 0; i < 4; i++) await decide(alice);
+    await decide({});
+    expect(lines.map((l) => [l.audit, l.requestId])).toEqual([
+      ["allow", "req-1"],
+      ["allow", "req-2"],
+      ["deny", "req-3"],
+    ]);
+    expect(await audited()).toBe(2);
+  });
+});
