@@ -5,7 +5,8 @@ export const MAX_ANCESTORS = 16;
 
 export interface Condition {
   /**
-   * `Warning` (True) as Envoy Gateway's: the policy is enforced, but something in it can never work.
+   * `Warning` (True) as Envoy Gateway's: the policy uses a deprecated field (`DeprecatedField`), or
+   * something in it can never work (`UnusableCredentials`); both at once: `Warnings`.
    * `Merged` (True): a route policy with mergeType merged into a parent policy (on both).
    */
   readonly type: "Accepted" | "Overridden" | "Merged" | "Aggregated" | "Warning";
@@ -18,7 +19,9 @@ export interface Condition {
     | "Overridden"
     | "Merged"
     | "Aggregated"
-    | "UnusableCredentials";
+    | "UnusableCredentials"
+    | "DeprecatedField"
+    | "Warnings";
   readonly message: string;
   readonly observedGeneration?: number | undefined;
   /** Stamped by the status writer only, when the condition's status changes. */

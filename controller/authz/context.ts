@@ -5,6 +5,7 @@
  */
 import type { Passwords } from "../features/basicAuth/check.ts";
 import type { ExtAuthTransport } from "../features/extAuth/client.ts";
+import type { OidcProviders } from "../features/oidc/provider.ts";
 import type { KeyStore } from "../keys/types.ts";
 import type { CheckMemo } from "./check-memo.ts";
 import type { ClientAddressDetection } from "./client-address.ts";
@@ -12,9 +13,9 @@ import type { ClientAddressDetection } from "./client-address.ts";
 export interface CheckContext {
   /** jwt's key sets (remote JWKS fetched and cached outside the snapshot). */
   readonly keys: Pick<KeyStore, "resolve">;
-  /** What this snapshot's checks remember: verified tokens, API-key identities, allow decisions. */
+  /** What this snapshot's checks remember: verified tokens and passwords, API-key identities, allow decisions and their renderings. */
   readonly memo: CheckMemo;
-  /** basicAuth's verified passwords, failed attempts and bcrypt workers (shared across snapshots). */
+  /** basicAuth's failed attempts and bcrypt workers (shared across snapshots; verified passwords are in the memo). */
   readonly passwords: Passwords;
   /** Epoch milliseconds. */
   readonly now: () => number;
@@ -26,4 +27,8 @@ export interface CheckContext {
   readonly clientAddress: ClientAddressDetection;
   /** extAuth's connections to external authorization services; without it every call fails (statusOnError, or failOpen). */
   readonly extAuth?: ExtAuthTransport;
+  /** oidc's OpenID providers; absent: every oidc request is refused (403 oidc_unavailable). */
+  readonly oidc?: OidcProviders | undefined;
+  /** A number in [0, 1): csrf's shadow-mode draw (Math.random unless a test fixes it). */
+  readonly random?: () => number;
 }

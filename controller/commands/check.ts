@@ -5,11 +5,12 @@ import { BcryptPool } from "../features/basicAuth/bcrypt-pool.ts";
 import { createExtAuthTransport } from "../features/extAuth/client.ts";
 import { check } from "../authz/check.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
+import { createOidcProviders } from "../features/oidc/provider.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
 import { reasonOf, type Decision } from "../authz/decision.ts";
 import type { CheckConfig } from "../config.ts";
 import { createKeyStore } from "../keys/store.ts";
-import { NOT_READY } from "../runtime/authorizer.ts";
+import { NOT_READY } from "../authz/authorizer.ts";
 import { envoyResponse } from "../server/envoy-response.ts";
 import type { Snapshot } from "../snapshot/types.ts";
 import { compileOptionsOf } from "../runtime/compile-options.ts";
@@ -77,6 +78,7 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
         onNoRoute: config.onNoRoute,
         onNoPolicy: config.onNoPolicy,
         clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
+        oidc: createOidcProviders({ logger: pino({ level: "silent" }), timeoutMs: config.jwksFetchTimeoutMs }),
       },
     );
   } finally {

@@ -240,8 +240,18 @@ function conditionsFor(policy: AnalysedPolicy, f: AncestorFacts, observedGenerat
       observedGeneration,
     });
   if (f.notFound !== undefined) return [accepted("False", "TargetNotFound", f.notFound)];
+  const deprecated = deprecationOf(policy.source.spec);
+  const warning = (unusable: readonly string[]): Condition[] => {
+    const reasons: [Condition["reason"], string][] = [
+      ...(deprecated === undefined ? [] : [["DeprecatedField", deprecated] as [Condition["reason"], string]]),
+      ...(unusable.length === 0 ? [] : [["UnusableCredentials", unusable.join("; ")] as [Condition["reason"], string]]),
+    ];
+    if (reasons.length === 0) return [];
+    const reason = reasons.length === 1 ? reasons[0]![0] : "Warnings";
+    return [{ type: "Warning", status: "True", reason, message: reasons.map(([, m]) => m).join("; "), observedGeneration }];
+  };
   const invalid = invalidAt(policy, f);
-  if (invalid !== undefined) return [accepted("False", "Invalid", invalid), ...overridden];
+  if (invalid !== undefined) return [accepted("False", "Invalid", invalid), ...overridden, ...warning([])];
   // A listener where a route policy merged, below the ancestor its route names: reported Merged only, as Envoy Gateway does.
   if (!f.applied && f.mergedInto.size > 0) return merged;
   if (!f.applied && f.detached !== undefined) return [accepted("False", "TargetNotFound", f.detached)];
@@ -255,17 +265,27 @@ function conditionsFor(policy: AnalysedPolicy, f: AncestorFacts, observedGenerat
       ),
     ];
   }
-  const conditions = [accepted("True", "Accepted", "Policy has been accepted."), ...merged, ...overridden];
-  if (policy.warnings.length > 0) {
-    conditions.push({
-      type: "Warning",
-      status: "True",
-      reason: "UnusableCredentials",
-      message: policy.warnings.join("; "),
-      observedGeneration,
-    });
-  }
-  return conditions;
+  return [accepted("True", "Accepted", "Policy has been accepted."), ...merged, ...overridden, ...warning(policy.warnings)];
+}
+
+/**
+ * Envoy Gateway's deprecated SecurityPolicy fields the spec uses, in its words
+ * (deprecatedFieldsUsedInSecurityPolicy, buildDeprecationWarningMessage): sorted, "; "-joined.
+ * Read from the spec as written, so a policy that is invalid for other reasons still hears of them.
+ */
+export function deprecationOf(spec: unknown): string | undefined {
+  const at = (value: unknown, ...path: string[]): unknown =>
+    path.reduce<unknown>((v, key) => (typeof v === "object" && v !== null ? (v as Record<string, unknown>)[key] : undefined), value);
+  const used: [string, string][] = [];
+  if (at(spec, "targetRef") !== undefined) used.push(["spec.targetRef", "spec.targetRefs"]);
+  for (const service of ["grpc", "http"])
+    if (at(spec, "extAuth", service, "backendRef") !== undefined)
+      used.push([`spec.extAuth.${service}.backendRef`, `spec.extAuth.${service}.backendRefs`]);
+  if (used.length === 0) return undefined;
+  return used
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([field, instead]) => `${field} is deprecated, use ${instead} instead`)
+    .join("; ");
 }
 
 /**

@@ -5,15 +5,19 @@
  */
 import { apiKeyCases } from "./cases/apikey.ts";
 import { availabilityCases } from "./cases/availability.ts";
+import { celCases } from "./cases/cel.ts";
 import { clientAddressCases } from "./cases/client-address.ts";
 import { corsCases } from "./cases/cors.ts";
 import { extAuthCases } from "./cases/ext-auth.ts";
+import { csrfCases } from "./cases/csrf.ts";
 import { forwardAuthCases } from "./cases/forward-auth.ts";
+import { geoipCases } from "./cases/geoip.ts";
 import { headerCases } from "./cases/headers.ts";
 import { jwtCases } from "./cases/jwt.ts";
 import { listenerCases } from "./cases/listeners.ts";
 import { manifestCases } from "./cases/manifests.ts";
 import { mergeCases } from "./cases/merge.ts";
+import { oidcCases } from "./cases/oidc.ts";
 import { routingCases } from "./cases/routing.ts";
 import { describeExpected, type Area, type Case } from "./outcome.ts";
 
@@ -23,8 +27,12 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "Routing", cases: routingCases },
   { area: "Listeners", cases: listenerCases },
   { area: "Client address", cases: clientAddressCases },
+  { area: "GeoIP", cases: geoipCases },
+  { area: "CEL", cases: celCases },
   { area: "Headers", cases: headerCases },
   { area: "CORS", cases: corsCases },
+  { area: "CSRF", cases: csrfCases },
+  { area: "OIDC", cases: oidcCases },
   { area: "Forward-auth", cases: forwardAuthCases },
   { area: "Manifests", cases: manifestCases },
   { area: "Merging", cases: mergeCases },

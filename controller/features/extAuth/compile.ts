@@ -29,7 +29,7 @@ const MULTICLUSTER_GROUP = "multicluster.x-k8s.io";
  * Envoy Gateway's translator gives (prefixed "ExtAuth: " as its status condition is).
  */
 export function compileExtAuth(spec: ExtAuthSpec, namespace: string, refs: References): Result<CompiledExtAuth, Problems> {
-  const problem = (error: string) => fail([`extAuth: ${error}`]);
+  const problem = (error: string) => fail([error]);
   const rule = crossFieldRule(spec);
   if (rule !== undefined) return problem(rule);
   const cluster = spec.http ?? spec.grpc!;
@@ -41,7 +41,7 @@ export function compileExtAuth(spec: ExtAuthSpec, namespace: string, refs: Refer
 
   const headersToBackend: string[] = [];
   for (const [i, name] of (spec.http?.headersToBackend ?? []).entries()) {
-    const h = upstreamHeaderName(name, `extAuth.http.headersToBackend[${i}]`);
+    const h = upstreamHeaderName(name, `http.headersToBackend[${i}]`);
     if (!h.ok) return h;
     headersToBackend.push(h.value);
   }
