@@ -8,6 +8,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { EXAMPLES } from "./support/app.ts";
 import { send } from "./support/http.ts";
+import { gatewayWithRoute } from "./support/manifests.ts";
+import { writeMmdb } from "./support/mmdb.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin/portcullis");
@@ -117,6 +119,59 @@ describe("bin/portcullis", () => {
     const r = run("serve", "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0");
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("serve needs --manifests DIR (standalone) or --kubeconfig FILE");
+  });
+});
+
+describe("check --explain: why a request was denied, from its output alone", () => {
+  const step = (trace: { phase: string }[], phase: string) => trace.find((t) => t.phase === phase) as Record<string, unknown>;
+
+  it("a valid token without the admin role on the admin API: each step, the rule it does not meet, and never the token", () => {
+    const jwt = token();
+    const r = run(
+      "check",
+      "--manifests",
+      EXAMPLES,
+      "--explain",
+      "-H",
+      `Authorization: Bearer ${jwt}`,
+      "GET",
+      `http://${HOST}/v1/admin/users`,
+    );
+    expect(r.status).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ status: 403, policy: "maas-system/maas-admin-auth" });
+    const trace = out.trace as { phase: string }[];
+    expect(trace.map((t) => t.phase)).toEqual(["request", "route", "policy", "jwt", "authorization", "decision"]);
+    expect(step(trace, "request")).toMatchObject({ headers: ["authorization", "host"] });
+    expect(step(trace, "route").tables).toEqual([expect.objectContaining({ picked: "maas-system/admin rule 0 (PathPrefix /v1/admin)" })]);
+    expect(step(trace, "policy")).toMatchObject({ level: "route", target: "HTTPRoute maas-system/admin" });
+    expect(step(trace, "jwt")).toMatchObject({ result: "pass", principal: "jwt platform-idp sub=carol" });
+    expect(step(trace, "authorization")).toMatchObject({
+      rules: [
+        "admins-only: Allow when jwt platform-idp with roles has admin: a jwt claim differs, so it does not apply",
+        "no rule applies: defaultAction Deny",
+      ],
+      result: "deny",
+      code: "authz_denied",
+    });
+    expect(r.stdout).not.toContain(jwt);
+    expect(r.stdout).not.toContain(jwt.split(".")[2]);
+  });
+
+  it("without --explain there is no trace", () => {
+    const r = run("check", "--manifests", EXAMPLES, "GET", `http://${HOST}/healthz`);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).not.toHaveProperty("trace");
+  });
+
+  it("a folder with a broken file: the trace names the file, and the decision is not_ready", () => {
+    const dir = examplesWith({ "99-broken.yaml": "kind: [unclosed\n" });
+    const r = run("check", "--manifests", dir, "--explain", "GET", `http://${HOST}/healthz`);
+    expect(r.status).toBe(1);
+    const trace = JSON.parse(r.stdout).trace as { phase: string }[];
+    expect(trace.map((t) => t.phase)).toEqual(["manifests", "decision"]);
+    expect(String(step(trace, "manifests").brokenFiles)).toContain("99-broken.yaml");
+    expect(step(trace, "decision")).toMatchObject({ code: "not_ready" });
   });
 });
 
@@ -233,6 +288,35 @@ describe("a folder with a file that never parsed: check decides as serve does", 
       served.child.kill("SIGINT");
       await served.exited;
     }
+  });
+});
+
+describe("check --geoip-database", () => {
+  const GEO = `${gatewayWithRoute("geo.example.com")}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: us-only, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+  authorization: {rules: [{action: Allow, principal: {clientIPGeoLocations: [{country: US}]}}]}
+`;
+  it("decides clientIPGeoLocations on the databases given; a database that cannot be read is a warning and the policy denies", () => {
+    const dir = mkdtempSync(join(tmpdir(), "portcullis-cli-"));
+    folders.push(dir);
+    writeFileSync(join(dir, "geo.yaml"), GEO);
+    const database = join(dir, "GeoLite2-Country.mmdb");
+    writeFileSync(
+      database,
+      writeMmdb({ databaseType: "GeoLite2-Country", networks: [{ network: "50.114.0.0/16", data: { country: { iso_code: "US" } } }] }),
+    );
+    const ask = (address: string, ...flags: string[]) =>
+      run("check", "--manifests", dir, ...flags, "-H", `X-Forwarded-For: ${address}`, "GET", "http://geo.example.com/");
+    expect(ask("50.114.0.1", "--geoip-database", database).status).toBe(0);
+    expect(ask("81.2.69.160", "--geoip-database", database).status).toBe(1);
+    const missing = ask("50.114.0.1", "--geoip-database", join(dir, "absent.mmdb"));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain(`warning: GeoIP database ${join(dir, "absent.mmdb")} cannot be read (ENOENT)`);
+    expect(JSON.parse(missing.stdout).reason).toContain("country needs a Country, City or Enterprise database");
   });
 });
 

@@ -80,10 +80,11 @@ export interface NormalizedRequest extends RouteRequest {
   /** The same request with its query split at "&" only, as Envoy reads it: `params` adds nothing found at ";". */
   asEnvoyReadsTheQuery(): NormalizedRequest;
   /**
-   * The same reading of the request with the headers `set` (lower-case names, replacing the
-   * client's) and `remove`d: the request Envoy's filters after ext_authz see once it changed it.
+   * The request as a phase leaves it to the next ones, as an Envoy filter leaves it to the filters
+   * after it: `set` replaces those headers (lower-case names), `remove` drops them (oidc's access
+   * token in Authorization reaches jwt; jwt's claim headers reach authorization's header rules).
    */
-  withHeaders(set: Readonly<Record<string, string>>, remove: readonly string[]): NormalizedRequest;
+  afterPhase(set: Readonly<Record<string, string>>, remove: readonly string[]): NormalizedRequest;
 }
 
 export function normalizeRequest(source: AuthzRequest): NormalizedRequest {
@@ -128,10 +129,14 @@ class Normalized implements NormalizedRequest {
     return new Normalized(this.source, this.path, this.method, false);
   }
 
-  withHeaders(set: Readonly<Record<string, string>>, remove: readonly string[]): NormalizedRequest {
+  afterPhase(set: Readonly<Record<string, string>>, remove: readonly string[]): NormalizedRequest {
+    const names = Object.keys(set);
+    if (names.length === 0 && remove.length === 0) return this;
     const headers: Record<string, string | string[] | undefined> = { ...this.source.headers };
     for (const name of remove) delete headers[name];
-    Object.assign(headers, set);
+    // Values set are text; a request of byte strings keeps its values' UTF-8 bytes one per character.
+    for (const name of names)
+      headers[name] = this.source.byteStrings === true ? Buffer.from(set[name]!, "utf8").toString("latin1") : set[name]!;
     return new Normalized({ ...this.source, headers }, this.path, this.method, this.#splitAtSemicolons);
   }
 

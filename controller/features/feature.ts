@@ -98,11 +98,6 @@ export interface Pass {
   readonly attributes: IdentityAttributes;
   /** Headers for the client's response when the request is allowed (CORS headers, a refreshed session cookie). */
   readonly responseHeaders?: Readonly<Record<string, string>>;
-  /**
-   * `headers` and `strip` change the request the later phases read, as the filters after Envoy's
-   * ext_authz see the request it changed (an external service may set or remove a credential).
-   */
-  readonly changesRequest?: boolean;
 }
 
 /** A phase passes, or ends the request with its Decision. */

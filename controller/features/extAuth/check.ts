@@ -61,8 +61,9 @@ const NOT_PASSED_THROUGH = new Set([
 const verdicts = new WeakMap<object, Map<CompiledExtAuth, Promise<ExtAuthVerdict>>>();
 
 /**
- * The phase (Feature.check): a pass carrying what the service set and removed (which the later
- * phases see, as Envoy's later filters do), or the denial. Always waits: the service is asked.
+ * The phase (Feature.check): a pass carrying what the service set and removed (check() hands the
+ * later phases the request so changed, as Envoy's later filters see it), or the denial. Always
+ * waits: the service is asked.
  */
 export function checkExtAuth(config: CompiledExtAuth, req: NormalizedRequest, where: Where, ctx: CheckContext): Promise<PhaseResult> {
   const body = bodyToSend(config, req);
@@ -121,7 +122,7 @@ function passed(
   remove: readonly string[],
   responseHeaders: Readonly<Record<string, string>>,
 ): Pass {
-  return { principal, headers: set, strip: remove, attributes: {}, responseHeaders, changesRequest: true };
+  return { principal, headers: set, strip: remove, attributes: {}, responseHeaders };
 }
 
 /**

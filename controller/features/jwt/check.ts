@@ -12,6 +12,8 @@ import { checkClaims, decodeJwt, verifySignature, type ClaimsProblem, type Decod
 import { realmOf, type NormalizedRequest } from "../../authz/request.ts";
 import { andThen, firstOf, type MaybePromise } from "../../authz/maybe-async.ts";
 import type { CachedToken, TokenCache } from "./token-cache.ts";
+import type { Trace } from "../../authz/trace.ts";
+import { describeJwks } from "../../snapshot/summary.ts";
 
 /** Clock leeway for exp and nbf, as Envoy's default. */
 export const CLOCK_SKEW_SECONDS = 60;
@@ -20,6 +22,7 @@ export interface JwtContext {
   readonly keys: Pick<KeyStore, "resolve">;
   readonly memo: { readonly tokens: TokenCache };
   readonly now: () => number;
+  readonly trace?: Trace | undefined;
 }
 
 type Refusal = { readonly status: 401 | 403; readonly message: string };
@@ -38,6 +41,10 @@ export function checkJwt(
   // A required jwt must be met by a token Envoy reads too: one found only at a ";" of the query is
   // invisible to Envoy, which answers 401, and a request is allowed only if every reading allows.
   const missing = found.length === 0 || (!config.optional && tokensIn(config, request.asEnvoyReadsTheQuery()).length === 0);
+  ctx.trace?.note({
+    tokensFound: found.map(([, readers]) => `a token read by ${readers.map((i) => config.providers[i]!.name).join(", ")}`),
+    ...(config.optional ? { optional: true } : {}),
+  });
   if (missing) {
     if (config.optional) return NO_TOKEN;
     return { ok: false, error: deny(401, "jwt_missing", "Jwt is missing", where, { "www-authenticate": challenge(request) }) };
@@ -52,7 +59,12 @@ export function checkJwt(
     }),
   );
   return andThen(refused, (refusal): PhaseResult => {
-    if (refusal === undefined) return first!.passed;
+    if (refusal === undefined) {
+      ctx.trace?.note({
+        claimsToHeaders: config.providers[first!.provider]!.claimToHeaders.map((c) => `${c.claim.join(".")} -> ${c.header}`),
+      });
+      return first!.passed;
+    }
     const realm = challenge(request);
     const wwwAuthenticate = refusal.status === 401 ? `${realm}, error="invalid_token"` : realm;
     const code = refusal.status === 403 ? "jwt_audience" : "jwt_invalid";
@@ -81,12 +93,24 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
   const now = ctx.now();
   const cached = ctx.memo.tokens.get(token, config, now);
   // A verdict is reused only for a provider that reads the token from where it was found this time.
-  if (cached !== undefined && readers.includes(cached.provider)) return cached;
+  if (cached !== undefined && readers.includes(cached.provider)) {
+    ctx.trace?.add("tokens", { provider: config.providers[cached.provider]!.name, verdict: "verified earlier (cached until it expires)" });
+    return cached;
+  }
 
   const jwt = decodeJwt(token);
-  if ("error" in jwt) return { status: 401, message: `Jwt is not well formed: ${jwt.error}` };
+  if ("error" in jwt) {
+    ctx.trace?.add("tokens", { verdict: `not well formed: ${jwt.error}` });
+    return { status: 401, message: `Jwt is not well formed: ${jwt.error}` };
+  }
   const iss = jwt.payload.iss;
   const candidates = readers.filter((i) => config.providers[i]!.issuer === undefined || config.providers[i]!.issuer === iss);
+  ctx.trace?.add("tokens", {
+    iss: typeof iss === "string" ? iss : `(${iss === undefined ? "none" : typeof iss})`,
+    kid: jwt.kid ?? "(none)",
+    alg: jwt.alg,
+    providers: candidates.map((i) => config.providers[i]!.name),
+  });
   if (candidates.length === 0) return { status: 401, message: "Jwt issuer is not configured" };
   let problem: ClaimsProblem | undefined;
   const accepted = firstOf(candidates.length, (c) => {
@@ -95,6 +119,11 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
     return andThen(signatureHolds(jwt, provider, ctx), (holds) => {
       if (!holds) return undefined;
       const found = checkClaims(jwt.payload, Math.floor(now / 1000), CLOCK_SKEW_SECONDS, provider.issuer, provider.audiences);
+      ctx.trace?.add("claims", {
+        provider: provider.name,
+        checked: "exp, nbf, iss, aud",
+        result: found === undefined ? "hold" : found.message,
+      });
       if (found === undefined) return remember(token, jwt, config, index, ctx.memo.tokens, now);
       // An audience mismatch outranks other problems: the token is genuine but meant for someone else (403).
       if (problem === undefined || found.code === "audience") problem = found;
@@ -109,7 +138,21 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
 }
 
 function signatureHolds(jwt: DecodedJwt, provider: CompiledJwtProvider, ctx: JwtContext): MaybePromise<boolean> {
-  return andThen(ctx.keys.resolve(provider.jwks, jwt.kid), (keys) => keys.some((key) => verifySignature(jwt, key)));
+  return andThen(ctx.keys.resolve(provider.jwks, jwt.kid), (keys) => {
+    const holds = keys.some((key) => verifySignature(jwt, key));
+    ctx.trace?.add("signature", {
+      provider: provider.name,
+      jwks: describeJwks(provider.jwks),
+      keysForKid: keys.length,
+      result:
+        keys.length === 0
+          ? `no key${jwt.kid === undefined ? "" : ` with kid ${jwt.kid}`} (unknown kid, or the JWKS has no keys)`
+          : holds
+            ? "verified"
+            : "does not verify",
+    });
+    return holds;
+  });
 }
 
 /** A verified token's verdict, with the claim headers and principal the phase passes on. */
