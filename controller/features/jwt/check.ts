@@ -7,6 +7,7 @@ import type { KeyStore } from "../../keys/types.ts";
 import type { CompiledJwt, CompiledJwtProvider } from "./compile.ts";
 import { readCredential } from "../../authz/credentials.ts";
 import { deny } from "../../authz/decision.ts";
+import { fail, type Failure } from "../../lib/result.ts";
 import type { PhaseResult } from "../feature.ts";
 import { checkClaims, decodeJwt, verifySignature, type ClaimsProblem, type DecodedJwt } from "./verify.ts";
 import { realmOf, type NormalizedRequest } from "../../authz/request.ts";
@@ -14,19 +15,27 @@ import { andThen, firstOf, type MaybePromise } from "../../authz/maybe-async.ts"
 import type { CachedToken, TokenCache } from "./token-cache.ts";
 import type { Trace } from "../../authz/trace.ts";
 import { describeJwks } from "../../snapshot/summary.ts";
+import type { JwksSourceView } from "../../keys/store.ts";
+import { redactUri } from "../../keys/uri.ts";
 
 /** Clock leeway for exp and nbf, as Envoy's default. */
 export const CLOCK_SKEW_SECONDS = 60;
 
 export interface JwtContext {
-  readonly keys: Pick<KeyStore, "resolve">;
+  /** `describe`, when the store has it, gives a trace the state of a remote key set (the admin view's, no key material). */
+  readonly keys: Pick<KeyStore, "resolve"> & { describe?(): readonly JwksSourceView[] };
   readonly memo: { readonly tokens: TokenCache };
   readonly now: () => number;
   readonly trace?: Trace | undefined;
 }
 
-type Refusal = { readonly status: 401 | 403; readonly message: string };
-type TokenVerdict = CachedToken | Refusal;
+/**
+ * A token's verdict: the cached verification (as it is, so a cache hit allocates nothing), or why it
+ * is refused: the status (401, or 403 for a genuine token of another audience) and Envoy's message.
+ */
+type TokenVerdict = CachedToken | Failure<{ readonly status: 401 | 403; readonly message: string }>;
+
+const refuse = (status: 401 | 403, message: string) => fail({ status, message });
 
 /** An optional jwt with no token: nothing is set upstream and no claim is there for rules. */
 const NO_TOKEN: PhaseResult = { ok: true, value: { principal: undefined, headers: {}, strip: [], attributes: {} } };
@@ -53,7 +62,7 @@ export function checkJwt(
   let first: CachedToken | undefined;
   const refused = firstOf(found.length, (i) =>
     andThen(verifyToken(found[i]![0], found[i]![1], config, ctx), (verdict) => {
-      if ("status" in verdict) return verdict;
+      if ("error" in verdict) return verdict.error;
       first ??= verdict;
       return undefined;
     }),
@@ -99,32 +108,33 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
   }
 
   const jwt = decodeJwt(token);
-  if ("error" in jwt) {
+  if (!jwt.ok) {
     ctx.trace?.add("tokens", { verdict: `not well formed: ${jwt.error}` });
-    return { status: 401, message: `Jwt is not well formed: ${jwt.error}` };
+    return refuse(401, `Jwt is not well formed: ${jwt.error}`);
   }
-  const iss = jwt.payload.iss;
+  const decoded = jwt.value;
+  const iss = decoded.payload.iss;
   const candidates = readers.filter((i) => config.providers[i]!.issuer === undefined || config.providers[i]!.issuer === iss);
   ctx.trace?.add("tokens", {
     iss: typeof iss === "string" ? iss : `(${iss === undefined ? "none" : typeof iss})`,
-    kid: jwt.kid ?? "(none)",
-    alg: jwt.alg,
+    kid: decoded.kid ?? "(none)",
+    alg: decoded.alg,
     providers: candidates.map((i) => config.providers[i]!.name),
   });
-  if (candidates.length === 0) return { status: 401, message: "Jwt issuer is not configured" };
+  if (candidates.length === 0) return refuse(401, "Jwt issuer is not configured");
   let problem: ClaimsProblem | undefined;
   const accepted = firstOf(candidates.length, (c) => {
     const index = candidates[c]!;
     const provider = config.providers[index]!;
-    return andThen(signatureHolds(jwt, provider, ctx), (holds) => {
+    return andThen(signatureHolds(decoded, provider, ctx), (holds) => {
       if (!holds) return undefined;
-      const found = checkClaims(jwt.payload, Math.floor(now / 1000), CLOCK_SKEW_SECONDS, provider.issuer, provider.audiences);
+      const found = checkClaims(decoded.payload, Math.floor(now / 1000), CLOCK_SKEW_SECONDS, provider.issuer, provider.audiences);
       ctx.trace?.add("claims", {
         provider: provider.name,
         checked: "exp, nbf, iss, aud",
         result: found === undefined ? "hold" : found.message,
       });
-      if (found === undefined) return remember(token, jwt, config, index, ctx.memo.tokens, now);
+      if (found === undefined) return remember(token, decoded, config, index, ctx.memo.tokens, now);
       // An audience mismatch outranks other problems: the token is genuine but meant for someone else (403).
       if (problem === undefined || found.code === "audience") problem = found;
       return undefined;
@@ -132,8 +142,8 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
   });
   return andThen(accepted, (verdict): TokenVerdict => {
     if (verdict !== undefined) return verdict;
-    if (problem === undefined) return { status: 401, message: "Jwt verification fails" };
-    return { status: problem.code === "audience" ? 403 : 401, message: problem.message };
+    if (problem === undefined) return refuse(401, "Jwt verification fails");
+    return refuse(problem.code === "audience" ? 403 : 401, problem.message);
   });
 }
 
@@ -143,6 +153,7 @@ function signatureHolds(jwt: DecodedJwt, provider: CompiledJwtProvider, ctx: Jwt
     ctx.trace?.add("signature", {
       provider: provider.name,
       jwks: describeJwks(provider.jwks),
+      ...(provider.jwks.kind === "remote" ? { jwksState: remoteState(provider.jwks.uri, ctx) } : {}),
       keysForKid: keys.length,
       result:
         keys.length === 0
@@ -153,6 +164,19 @@ function signatureHolds(jwt: DecodedJwt, provider: CompiledJwtProvider, ctx: Jwt
     });
     return holds;
   });
+}
+
+/** What the key store says of a remote key set: keys in hand, last good fetch, last failure (for a trace). */
+function remoteState(uri: string, ctx: JwtContext): unknown {
+  const shown = redactUri(uri);
+  const views = ctx.keys.describe?.().filter((v) => v.uri === shown) ?? [];
+  if (views.length === 0) return "not fetched yet";
+  return views.map((v) => ({
+    keys: v.keyCount,
+    kids: v.kids,
+    ...(v.lastSuccessAt === undefined ? { fetched: "never successfully" } : { lastFetchedAt: new Date(v.lastSuccessAt).toISOString() }),
+    ...(v.lastError === undefined ? {} : { lastError: v.lastError.reason, lastErrorAt: new Date(v.lastError.at).toISOString() }),
+  }));
 }
 
 /** A verified token's verdict, with the claim headers and principal the phase passes on. */
