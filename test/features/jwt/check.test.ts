@@ -1,0 +1,116 @@
+/** The jwt phase through check(): missing, invalid and foreign tokens, providers, claims to headers, optional (Envoy jwt_authn). */
+import { beforeAll, describe, expect, it } from "vitest";
+import { check } from "../../../controller/authz/check.ts";
+import { CheckMemo } from "../../../controller/authz/check-memo.ts";
+import { hmacToken, jwksOf, mint, unsignedToken } from "../../support/tokens.ts";
+import { decider } from "../../support/world.ts";
+import { bearer, checkWorldText, ISSUER, MANAGED, managedExcept, useCheckWorld } from "../../support/check-world.ts";
+import type { SigningKey } from "../../support/tokens.ts";
+import type { Decider } from "../../support/world.ts";
+
+const checkWorld = useCheckWorld();
+let d: Decider;
+let idp: SigningKey;
+let rsa: SigningKey;
+let stranger: SigningKey;
+beforeAll(() => ({ d, idp, rsa, stranger } = checkWorld));
+const good = checkWorld.good;
+
+describe("jwt", () => {
+  it("401 with a Bearer challenge naming the request URL when the token is missing", async () => {
+    const r = await d({ path: "/jwt/a?x=1" });
+    expect([r.status, r.code]).toEqual([401, "jwt_missing"]);
+    expect(r.responseHeaders["www-authenticate"]).toBe('Bearer realm="http://api.example.com/jwt/a"');
+  });
+  it("allows a valid token and maps claims to headers (an array of scalars comma-separated)", async () => {
+    const token = await good({ org: { tier: "gold" }, level: 3, admin: true, groups: ["a", "b"] });
+    const r = await d({ path: "/jwt", headers: { ...bearer(token), "x-user-id": "spoofed", "x-groups": "admins" } });
+    expect(r).toMatchObject({ status: 200, principal: "jwt idp sub=u-1", policy: "apps/jwt" });
+    expect(r.upstreamHeaders).toEqual({ "x-user-id": "u-1", "x-tier": "gold", "x-level": "3", "x-admin": "true", "x-groups": "a,b" });
+    expect(r.removeHeaders).toEqual(managedExcept("x-user-id", "x-tier", "x-level", "x-admin", "x-groups"));
+  });
+  it("reads access_token from the query by default", async () => {
+    expect((await d({ path: `/jwt?access_token=${await good()}` })).status).toBe(200);
+  });
+  it("accepts a lower-case bearer scheme", async () => {
+    expect((await d({ path: "/jwt", headers: { authorization: `bearer ${await good()}` } })).status).toBe(200);
+  });
+  it("verifies RSA keys too", async () => {
+    const token = await mint(rsa, { iss: ISSUER, aud: "api", sub: "r" });
+    expect((await d({ path: "/jwt", headers: bearer(token) })).status).toBe(200);
+  });
+  it("picks the provider by issuer", async () => {
+    const token = await mint(idp, { iss: "https://other.example.com", sub: "o-1" });
+    const r = await d({ path: "/jwt", headers: bearer(token) });
+    expect(r.upstreamHeaders).toEqual({ "x-other-sub": "o-1" });
+  });
+  const invalid: [string, () => Promise<string>, string][] = [
+    ["expired beyond the 60 s skew", () => good({ exp: Math.floor(Date.now() / 1000) - 61 }), "Jwt is expired"],
+    ["not valid before a future nbf", () => good({ nbf: Math.floor(Date.now() / 1000) + 120 }), "Jwt is not yet valid"],
+    ["from an unknown issuer", () => mint(idp, { iss: "https://evil.example.com", aud: "api" }), "Jwt issuer is not configured"],
+    ["signed by a key the JWKS does not hold", () => mint(stranger, { iss: ISSUER, aud: "api" }), "Jwt verification fails"],
+    ["with an unknown kid", () => mint(idp, { iss: ISSUER, aud: "api" }, { kid: "nope" }), "Jwt verification fails"],
+    ["unsigned (alg none)", async () => unsignedToken({ iss: ISSUER, aud: "api" }), "is not accepted"],
+    [
+      "HS256 keyed with the public key",
+      async () => hmacToken(JSON.stringify(idp.publicJwk), { iss: ISSUER, aud: "api" }, "idp-1"),
+      "Jwt verification fails",
+    ],
+    ["malformed", async () => "a.b", "not a compact JWS"],
+    ["with a non-numeric exp", () => good({ exp: "tomorrow" }), "exp claim is not a number"],
+  ];
+  for (const [name, token, message] of invalid) {
+    it(`401 invalid_token for a token ${name}`, async () => {
+      const r = await d({ path: "/jwt", headers: bearer(await token()) });
+      expect([r.status, r.code]).toEqual([401, "jwt_invalid"]);
+      expect(r.message).toContain(message);
+      expect(r.responseHeaders["www-authenticate"]).toBe('Bearer realm="http://api.example.com/jwt", error="invalid_token"');
+    });
+  }
+  it("accepts a token expired within the skew", async () => {
+    expect((await d({ path: "/jwt", headers: bearer(await good({ exp: Math.floor(Date.now() / 1000) - 30 })) })).status).toBe(200);
+  });
+  it("403 for a genuine token meant for another audience", async () => {
+    const r = await d({ path: "/jwt", headers: bearer(await good({ aud: "billing" })) });
+    expect([r.status, r.code, r.message]).toEqual([403, "jwt_audience", "Audiences in Jwt are not allowed"]);
+  });
+  it("fails the request when any of several tokens is invalid", async () => {
+    const r = await d({ path: `/jwt?access_token=${unsignedToken({ iss: ISSUER })}`, headers: bearer(await good()) });
+    expect(r.code).toBe("jwt_invalid");
+  });
+  it("optional: passes without a token but strips managed headers", async () => {
+    const r = await d({ path: "/optional", headers: { "x-user-id": "spoofed" } });
+    expect(r).toMatchObject({ status: 200, principal: undefined, removeHeaders: MANAGED });
+  });
+  it("optional: a present but invalid token still fails", async () => {
+    expect((await d({ path: "/optional", headers: bearer(unsignedToken({ iss: ISSUER })) })).status).toBe(401);
+  });
+  it("extractFrom replaces the default locations", async () => {
+    const token = await good();
+    expect((await d({ path: "/custom", headers: bearer(token) })).code).toBe("jwt_missing");
+    expect((await d({ path: "/custom", headers: { "x-token": `Token ${token}` } })).status).toBe(200);
+    expect((await d({ path: "/custom", headers: { "x-token": token } })).code).toBe("jwt_missing");
+    expect((await d({ path: "/custom", headers: { cookie: `session=${token}` } })).status).toBe(200);
+  });
+  it("verifies a token once and serves repeats from the cache until it expires", async () => {
+    let resolves = 0;
+    const counted = decider(checkWorldText(jwksOf(idp)), {
+      keys: {
+        resolve: (source, kid) => {
+          resolves++;
+          return source.kind === "local" ? source.keys.filter((k) => k.kid === kid) : [];
+        },
+      },
+      memo: new CheckMemo(),
+    });
+    const exp = Math.floor(Date.now() / 1000) + 5;
+    const token = await good({ exp });
+    for (let i = 0; i < 5; i++) expect((await counted({ path: "/jwt", headers: bearer(token) })).status).toBe(200);
+    expect(resolves).toBe(1);
+    // Past exp + skew the cached verdict is not used: the token is verified again and refused.
+    const later = { ...counted.ctx, now: () => (exp + 61) * 1000 };
+    const request = { method: "GET", scheme: "http", host: "api.example.com", path: "/jwt", headers: bearer(token), gateway: undefined };
+    expect((await check(counted.result.snapshot, request, later)).code).toBe("jwt_invalid");
+    expect(resolves).toBe(2);
+  });
+});
