@@ -10,7 +10,7 @@ import type { ClientAddressDetection } from "./client-address.ts";
 
 export interface CheckContext {
   /** jwt's key sets (remote JWKS fetched and cached outside the snapshot). */
-  readonly keys: Pick<KeyStore, "resolve">;
+  readonly keys: Pick<KeyStore, "resolve" | "stateOf">;
   /** What this snapshot's checks remember: verified tokens, API-key identities, allow decisions. */
   readonly memo: CheckMemo;
   /** basicAuth's verified passwords, failed attempts and bcrypt workers (shared across snapshots). */

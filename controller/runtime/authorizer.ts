@@ -31,7 +31,7 @@ export interface Authorizer {
 
 export interface AuthorizerOptions {
   readonly pipeline: Pick<Pipeline, "current">;
-  readonly keys: Pick<KeyStore, "resolve">;
+  readonly keys: Pick<KeyStore, "resolve" | "stateOf">;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly onNoRoute: "deny" | "allow";

@@ -2,9 +2,13 @@
  * The jwt phase, with Envoy jwt_authn semantics: tokens are read from every location the
  * providers name; each token found must verify (one bad token fails the request, so a second
  * token cannot be smuggled past); a provider is chosen by `iss`; any provider verifying is enough.
+ * A refusal carries a fine reason code (expired, not yet valid, bad signature, unknown issuer, no
+ * key for the kid, audience) for the audit log and metrics; the client gets Envoy's answer (401 with
+ * `WWW-Authenticate`, 403 for the audience). With `failOpen` a missing or refused token passes
+ * without an identity, as Envoy's `allow_missing_or_failed`.
  */
 import type { KeyStore } from "../../keys/types.ts";
-import type { CompiledJwt, CompiledJwtProvider } from "./compile.ts";
+import type { CompiledJwt } from "./compile.ts";
 import { readCredential } from "../../authz/credentials.ts";
 import { deny } from "../../authz/decision.ts";
 import type { PhaseResult } from "../feature.ts";
@@ -17,15 +21,25 @@ import type { CachedToken, TokenCache } from "./token-cache.ts";
 export const CLOCK_SKEW_SECONDS = 60;
 
 export interface JwtContext {
-  readonly keys: Pick<KeyStore, "resolve">;
+  readonly keys: Pick<KeyStore, "resolve" | "stateOf">;
   readonly memo: { readonly tokens: TokenCache };
   readonly now: () => number;
 }
 
-type Refusal = { readonly status: 401 | 403; readonly message: string };
+/** Reason codes of a token refused (jwt_missing is the phase's own). */
+export type JwtRefusalCode = ClaimsProblem["code"] | "jwt_bad_signature" | "jwt_no_key";
+
+type Refusal = {
+  readonly status: 401 | 403;
+  readonly code: JwtRefusalCode;
+  /** Envoy jwt_authn's words: what the client may be told. */
+  readonly message: string;
+  /** For the audit log only: which kid had no key, and what the key store holds. */
+  readonly detail?: string;
+};
 type TokenVerdict = CachedToken | Refusal;
 
-/** An optional jwt with no token: nothing is set upstream and no claim is there for rules. */
+/** An optional jwt with no token, or failOpen with no valid one: nothing is set upstream and no claim is there for rules. */
 const NO_TOKEN: PhaseResult = { ok: true, value: { principal: undefined, headers: {}, strip: [], attributes: {} } };
 
 export function checkJwt(
@@ -39,7 +53,7 @@ export function checkJwt(
   // invisible to Envoy, which answers 401, and a request is allowed only if every reading allows.
   const missing = found.length === 0 || (!config.optional && tokensIn(config, request.asEnvoyReadsTheQuery()).length === 0);
   if (missing) {
-    if (config.optional) return NO_TOKEN;
+    if (config.optional || config.failOpen) return NO_TOKEN;
     return { ok: false, error: deny(401, "jwt_missing", "Jwt is missing", where, { "www-authenticate": challenge(request) }) };
   }
   // Tokens are verified in order and the first refusal ends the phase.
@@ -53,10 +67,12 @@ export function checkJwt(
   );
   return andThen(refused, (refusal): PhaseResult => {
     if (refusal === undefined) return first!.passed;
+    // Envoy forwards no payload of a request let through with a failed token: no identity at all.
+    if (config.failOpen) return NO_TOKEN;
     const realm = challenge(request);
     const wwwAuthenticate = refusal.status === 401 ? `${realm}, error="invalid_token"` : realm;
-    const code = refusal.status === 403 ? "jwt_audience" : "jwt_invalid";
-    return { ok: false, error: deny(refusal.status, code, refusal.message, where, { "www-authenticate": wwwAuthenticate }) };
+    const decision = deny(refusal.status, refusal.code, refusal.message, where, { "www-authenticate": wwwAuthenticate });
+    return { ok: false, error: refusal.detail === undefined ? decision : { ...decision, detail: refusal.detail } };
   });
 }
 
@@ -84,32 +100,47 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
   if (cached !== undefined && readers.includes(cached.provider)) return cached;
 
   const jwt = decodeJwt(token);
-  if ("error" in jwt) return { status: 401, message: `Jwt is not well formed: ${jwt.error}` };
+  if ("error" in jwt) return { status: 401, code: "jwt_invalid", message: `Jwt is not well formed: ${jwt.error}` };
   const iss = jwt.payload.iss;
   const candidates = readers.filter((i) => config.providers[i]!.issuer === undefined || config.providers[i]!.issuer === iss);
-  if (candidates.length === 0) return { status: 401, message: "Jwt issuer is not configured" };
+  if (candidates.length === 0) return { status: 401, code: "jwt_unknown_issuer", message: "Jwt issuer is not configured" };
   let problem: ClaimsProblem | undefined;
+  let badSignature = false;
+  const keyless: string[] = [];
   const accepted = firstOf(candidates.length, (c) => {
     const index = candidates[c]!;
     const provider = config.providers[index]!;
-    return andThen(signatureHolds(jwt, provider, ctx), (holds) => {
-      if (!holds) return undefined;
+    return andThen(ctx.keys.resolve(provider.jwks, jwt.kid), (keys) => {
+      if (keys.length === 0) {
+        keyless.push(`provider ${provider.name}: ${ctx.keys.stateOf(provider.jwks)}`);
+        return undefined;
+      }
+      if (!keys.some((key) => verifySignature(jwt, key))) {
+        badSignature = true;
+        return undefined;
+      }
       const found = checkClaims(jwt.payload, Math.floor(now / 1000), CLOCK_SKEW_SECONDS, provider.issuer, provider.audiences);
       if (found === undefined) return remember(token, jwt, config, index, ctx.memo.tokens, now);
       // An audience mismatch outranks other problems: the token is genuine but meant for someone else (403).
-      if (problem === undefined || found.code === "audience") problem = found;
+      if (problem === undefined || found.code === "jwt_audience") problem = found;
       return undefined;
     });
   });
   return andThen(accepted, (verdict): TokenVerdict => {
     if (verdict !== undefined) return verdict;
-    if (problem === undefined) return { status: 401, message: "Jwt verification fails" };
-    return { status: problem.code === "audience" ? 403 : 401, message: problem.message };
+    // What a signature proved outranks what none could: a genuine token's claims, then a signature that failed.
+    if (problem !== undefined) return { status: problem.code === "jwt_audience" ? 403 : 401, code: problem.code, message: problem.message };
+    if (badSignature) return { status: 401, code: "jwt_bad_signature", message: "Jwt verification fails" };
+    // The kid is the client's text: quoted and cut short, so a log line stays one bounded line.
+    const kid =
+      jwt.kid === undefined ? "a token without kid" : `kid ${JSON.stringify(jwt.kid.length > 64 ? `${jwt.kid.slice(0, 64)}…` : jwt.kid)}`;
+    return {
+      status: 401,
+      code: "jwt_no_key",
+      message: "Jwks doesn't have key to match kid or alg from Jwt",
+      detail: `no key for ${kid} (alg ${jwt.alg}); ${keyless.join("; ")}`,
+    };
   });
-}
-
-function signatureHolds(jwt: DecodedJwt, provider: CompiledJwtProvider, ctx: JwtContext): MaybePromise<boolean> {
-  return andThen(ctx.keys.resolve(provider.jwks, jwt.kid), (keys) => keys.some((key) => verifySignature(jwt, key)));
 }
 
 /** A verified token's verdict, with the claim headers and principal the phase passes on. */
