@@ -4,7 +4,6 @@
  * strictly, so a typo is an error on the policy instead of a silently ignored (and so open) rule.
  */
 import { z } from "zod";
-import { OIDCSchema } from "../features/oidc/spec.ts";
 import { LabelSelectorSchema, type SecretRefSchema } from "./meta.ts";
 
 export const SECURITY_POLICY_GROUP = "gateway.envoyproxy.io";
@@ -42,7 +41,7 @@ export type PolicyTargetSelector = z.infer<typeof TargetSelectorSchema>;
 export type SecretRef = z.infer<typeof SecretRefSchema>;
 
 /** Features of the API that Portcullis accepts in a manifest but does not enforce yet. */
-export const NOT_YET_ENFORCED = ["oidc", "extAuth"] as const;
+export const NOT_YET_ENFORCED = ["extAuth"] as const;
 
 /**
  * How a route policy merges into its closest parent policy (Envoy Gateway's MergeType; see
@@ -61,7 +60,6 @@ export const SecurityPolicyBaseSchema = z
     targetRef: TargetRefSchema.optional(),
     targetRefs: z.array(TargetRefSchema).optional(),
     targetSelectors: z.array(TargetSelectorSchema).optional(),
-    oidc: OIDCSchema.optional(),
     extAuth: z.unknown().optional(),
     mergeType: MergeTypeSchema.optional(),
   })

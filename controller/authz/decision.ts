@@ -26,6 +26,7 @@ export type DecisionCode =
   | "identity_unforwardable"
   | "cors_preflight"
   | "cors_origin"
+  | "csrf_origin"
   | "oidc_login"
   | "oidc_callback"
   | "oidc_callback_refused"

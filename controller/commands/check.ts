@@ -4,6 +4,7 @@ import { Passwords } from "../features/basicAuth/check.ts";
 import { BcryptPool } from "../features/basicAuth/bcrypt-pool.ts";
 import { check } from "../authz/check.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
+import { createOidcProviders } from "../features/oidc/provider.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
 import { reasonOf, type Decision } from "../authz/decision.ts";
 import type { CheckConfig } from "../config.ts";
@@ -74,6 +75,7 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
         onNoRoute: config.onNoRoute,
         onNoPolicy: config.onNoPolicy,
         clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
+        oidc: createOidcProviders({ logger: pino({ level: "silent" }), timeoutMs: config.jwksFetchTimeoutMs }),
       },
     );
   } finally {

@@ -43,12 +43,25 @@ export function mergeSpecs(parent: SecurityPolicySpec, child: SecurityPolicySpec
 }
 
 /**
- * Which of the two policies a merged spec's feature comes from, so that its references (Secrets,
- * ConfigMaps) resolve in that policy's namespace: the child when it sets the feature, as Envoy
- * Gateway's securityPolicyOwners decide.
+ * Features whose references Envoy Gateway resolves part by part, each in the namespace of the
+ * policy that part comes from (securityPolicyOwners: extAuth's backendRefs and each of its
+ * contextExtensions, oidc's provider backendRefs, clientIDRef and clientSecret).
  */
-export function featureOwner(child: SecurityPolicySpec, feature: string): "child" | "parent" {
-  return (child as Record<string, unknown>)[feature] === undefined ? "parent" : "child";
+const OWNED_BY_PART: ReadonlySet<string> = new Set(["extAuth", "oidc"]);
+
+/**
+ * Which of the two policies a merged spec's feature comes from, so that its references (Secrets,
+ * ConfigMaps, Services) resolve in that policy's namespace: the child when it sets the feature, as
+ * Envoy Gateway's securityPolicyOwners decide for apiKeyAuth, basicAuth and jwt (whose references
+ * the child's value always replaces whole). "both" when both set a feature whose parts have their
+ * own owners: one namespace for the whole feature could resolve the parent's reference in the
+ * child's namespace (where the child's authors may create an object of that name), so the caller
+ * refuses such a merge.
+ */
+export function featureOwner(parent: SecurityPolicySpec, child: SecurityPolicySpec, feature: string): "child" | "parent" | "both" {
+  const sets = (spec: SecurityPolicySpec) => (spec as Record<string, unknown>)[feature] !== undefined;
+  if (!sets(child)) return "parent";
+  return OWNED_BY_PART.has(feature) && sets(parent) ? "both" : "child";
 }
 
 function features(spec: SecurityPolicySpec): JsonObject {

@@ -97,8 +97,17 @@ export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, ref
   }
   const parsed = SecurityPolicySpecSchema.safeParse(mergeSpecs(parent.spec, childSpec, childSpec.mergeType!));
   if (!parsed.success) return invalid(id, `merged with SecurityPolicy ${parent.compiled.id}: ${describeIssues(parsed.error, "spec")}`);
+  const owner = (field: string) => featureOwner(parent.spec!, childSpec, field);
+  const shared = Object.keys(parsed.data).filter((field) => owner(field) === "both");
+  if (shared.length > 0) {
+    const fields = shared.map((f) => `spec.${f}`).join(", ");
+    return invalid(
+      id,
+      `${fields}: set by both this policy and SecurityPolicy ${parent.compiled.id}, whose references Portcullis cannot yet resolve part by part in each policy's namespace`,
+    );
+  }
   const namespaces = { child: child.source.metadata.namespace, parent: parent.source.metadata.namespace };
-  return compileSpec(id, parsed.data, (feature) => namespaces[featureOwner(childSpec, feature)], refs).compiled;
+  return compileSpec(id, parsed.data, (field) => namespaces[owner(field) as "child" | "parent"], refs).compiled;
 }
 
 /** A valid spec's features compiled; features Portcullis does not enforce yet make it invalid (denying, never open). */
@@ -113,7 +122,7 @@ function compileSpec(
     const reason = `spec.${pending.join(", spec.")}: not supported by Portcullis yet; requests governed by this policy are denied`;
     return { compiled: invalid(id, reason), warnings: [] };
   }
-  const features = compileFeatures(spec, namespaceOf, refs);
+  const features = compileFeatures(id, spec, namespaceOf, refs);
   if (!features.ok) return { compiled: invalid(id, features.error), warnings: [] };
   return { compiled: { id, invalid: undefined, ...features.value }, warnings: features.warnings ?? [] };
 }
@@ -139,25 +148,32 @@ function unreadableTargets(source: SecurityPolicy, reason: string, targets: Targ
 
 /**
  * Each feature the spec configures, compiled in the list's order, its references resolved in
- * `namespaceOf(field)`. The first feature with problems makes the policy invalid; the headers every
- * feature may set upstream are the policy's managed ones.
+ * `namespaceOf(field)`. Any problem makes the policy invalid, and every feature's problems are
+ * reported; the headers every feature may set upstream are the policy's managed ones.
  */
 function compileFeatures(
+  id: string,
   spec: SecurityPolicySpec,
   namespaceOf: (field: string) => string,
   refs: References,
 ): Result<Pick<CompiledPolicy, "features" | "managedHeaders">, string> {
   const features: ConfiguredFeature[] = [];
   const warnings: string[] = [];
+  const problems: string[] = [];
   const compiled: CompileContext["compiled"] = (feature) => compiledOf(features, feature);
   for (const feature of FEATURES) {
     const fieldSpec = spec[feature.field];
     if (fieldSpec === undefined) continue;
-    const result = feature.compile(fieldSpec, { namespace: namespaceOf(feature.field), refs, compiled });
-    if (!result.ok) return fail(result.error.join("; "));
+    const result = feature.compile(fieldSpec, { namespace: namespaceOf(feature.field), policy: id, refs, spec, compiled });
+    if (!result.ok) {
+      problems.push(...result.error.map((p) => `${feature.label}: ${p}`));
+      continue;
+    }
     features.push({ feature, compiled: result.value });
-    warnings.push(...(result.warnings ?? []));
+    for (const w of result.warnings ?? []) warnings.push(`${feature.label}: ${w}`);
   }
+  // As Envoy Gateway joins its features' errors (errors.Join): one line each, prefixed with the feature.
+  if (problems.length > 0) return fail(problems.join("\n"));
   const managed = new Set(features.flatMap((f) => f.feature.upstreamHeaders(f.compiled)));
   return ok({ features, managedHeaders: [...managed].sort() }, warnings);
 }

@@ -5,6 +5,7 @@
  * and the snapshot summary loop over that list, so adding a feature is one folder and one line.
  */
 import type { z } from "zod";
+import type { SecurityPolicySpec } from "../api/securitypolicy.ts";
 import type { CheckContext } from "../authz/context.ts";
 import type { Decision } from "../authz/decision.ts";
 import type { MaybePromise } from "../authz/maybe-async.ts";
@@ -61,7 +62,11 @@ export interface Feature<Spec = unknown, Compiled = unknown> {
 export interface CompileContext {
   /** The SecurityPolicy's namespace, where its references are resolved from. */
   readonly namespace: string;
+  /** The policy's id ("namespace/name"; a merged policy's names both): what a feature binds its own secrets to (oidc's cookie key). */
+  readonly policy: string;
   readonly refs: References;
+  /** The whole validated spec (for a merged policy, the merged one): what another feature's field says, whether or not it compiles. */
+  readonly spec: SecurityPolicySpec;
   /** What a feature earlier in the list compiled for this policy; undefined when it is not configured or did not compile. */
   compiled<C>(feature: Feature<unknown, C>): C | undefined;
 }

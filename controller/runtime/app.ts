@@ -12,6 +12,7 @@ import { closeGracefully, createHttpServer, listen } from "../server/http.ts";
 import { startGrpcServer } from "../server/grpc.ts";
 import { createMetrics, type Metrics } from "../server/metrics.ts";
 import { createAuthorizer } from "./authorizer.ts";
+import { createOidcProviders } from "../features/oidc/provider.ts";
 import { compileOptionsOf } from "./compile-options.ts";
 import { RecentDenials } from "./recent-denials.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -64,6 +65,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     recentDenials,
     auditAllowedSampleRate: config.auditAllowedSampleRate,
     clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
+    oidc: createOidcProviders({ logger: logger.child({ component: "oidc" }) }),
   });
   let stopping = false;
   let synced = false;

@@ -11,6 +11,7 @@ import type { ClientAddressDetection } from "../authz/client-address.ts";
 import { deny, reasonOf, type Decision } from "../authz/decision.ts";
 import type { MaybePromise } from "../authz/maybe-async.ts";
 import { normalizePath, type AuthzRequest } from "../authz/request.ts";
+import type { OidcProviders } from "../features/oidc/provider.ts";
 import type { KeyStore } from "../keys/types.ts";
 import type { CheckRecorder } from "../server/check-metrics.ts";
 import type { Metrics } from "../server/metrics.ts";
@@ -40,6 +41,8 @@ export interface AuthorizerOptions {
   readonly clientAddress: ClientAddressDetection;
   /** basicAuth's state across snapshots; its bcrypt pool is the caller's to close. */
   readonly passwords: Passwords;
+  /** The OpenID providers of `oidc` policies. */
+  readonly oidc?: OidcProviders;
   /** Where each denial is also kept, for the admin page. */
   readonly recentDenials?: RecentDenials;
   /**
@@ -68,7 +71,10 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
   let contextOf: { published: Published; ctx: CheckContext } | undefined;
   const contextFor = (published: Published): CheckContext => {
     if (contextOf?.published !== published) {
-      contextOf = { published, ctx: { keys, memo: published.memo, passwords, now, onNoRoute, onNoPolicy, clientAddress } };
+      contextOf = {
+        published,
+        ctx: { keys, memo: published.memo, passwords, now, onNoRoute, onNoPolicy, clientAddress, oidc: options.oidc },
+      };
     }
     return contextOf.ctx;
   };

@@ -67,14 +67,16 @@ describe("plain Envoy (envoy/envoy.yaml)", () => {
     });
   });
 
-  it("sends the credential headers, scopes to a Gateway that exists, lets exactly the identity headers upstream", () => {
+  it("sends the credential headers, scopes to a Gateway that exists, lets exactly the identity headers, oidc's access token and the cookies left upstream", () => {
     const request = extAuthz.http_service.authorization_request;
     expect(patterns(request.allowed_headers.patterns)).toEqual(expect.arrayContaining(API_KEY_HEADERS)); // Authorization is always sent
     expect(request.headers_to_add).toEqual([{ key: "x-portcullis-gateway", value: GATEWAYS[0] }]);
-    expect(patterns(extAuthz.http_service.authorization_response.allowed_upstream_headers.patterns)).toEqual(IDENTITY);
-    // CORS: Origin and the preflight's request headers in, Access-Control-* out to the client.
+    expect(patterns(extAuthz.http_service.authorization_response.allowed_upstream_headers.patterns)).toEqual(
+      ["authorization", "cookie", ...IDENTITY].sort(),
+    );
+    // CORS: Origin and the preflight's request headers in, Access-Control-* out to the client; csrf reads Referer without an Origin.
     expect(patterns(request.allowed_headers.patterns)).toEqual(
-      expect.arrayContaining(["origin", "access-control-request-*", "x-forwarded-for"]),
+      expect.arrayContaining(["origin", "referer", "access-control-request-*", "x-forwarded-for"]),
     );
     expect(patterns(extAuthz.http_service.authorization_response.allowed_client_headers_on_success.patterns)).toEqual([
       "access-control-*",

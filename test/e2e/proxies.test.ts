@@ -3,26 +3,23 @@
 // upstream, with Portcullis' own binary in standalone mode on deploy/examples plus
 // test/e2e/situations.yaml.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync, chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isHeaderLines, send, type HeaderLines, type RawResponse } from "../support/http.ts";
 import {
   examplesWithSituations,
   exampleToken,
-  freePort,
   HOST,
   PROXIES,
-  replaceOnce,
   requireProgram,
-  startDaemon,
+  startCaddy,
+  startNginx,
   startPortcullis,
   startUpstream,
-  waitUntil,
-  type Daemon,
   type Portcullis,
+  type Proxy,
   type Seen,
   type Upstream,
 } from "./support.ts";
@@ -45,69 +42,8 @@ afterAll(async () => {
   if (manifests !== undefined) rmSync(manifests, { recursive: true, force: true });
 });
 
-interface Proxy extends Daemon {
-  readonly url: string;
-}
-
-async function startCaddy(caddyfile: string): Promise<Proxy> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "portcullis-e2e-caddy-"));
-  const env = {
-    ...process.env,
-    HOME: dir,
-    XDG_DATA_HOME: join(dir, "data"),
-    XDG_CONFIG_HOME: join(dir, "config"),
-    LISTEN_PORT: String(port),
-    PORTCULLIS_FORWARD_AUTH: `127.0.0.1:${portcullis.forwardAuth}`,
-    UPSTREAM: `127.0.0.1:${upstream.port}`,
-  };
-  const daemon = startDaemon("caddy", requireProgram("caddy"), ["run", "--config", caddyfile, "--adapter", "caddyfile"], { env, dir });
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntil(daemon, 20_000, async () => (await send(`${url}/healthz`, { headers: { host: HOST } })).status === 200);
-  return { ...daemon, url };
-}
-
-async function startNginx(): Promise<Proxy> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "portcullis-e2e-nginx-"));
-  chmodSync(dir, 0o755); // nginx workers run as nobody
-  const file = join(PROXIES, "nginx/portcullis.conf");
-  let conf = readFileSync(file, "utf8");
-  conf = replaceOnce(conf, "server portcullis.portcullis.svc.cluster.local:9003;", `server 127.0.0.1:${portcullis.forwardAuth};`, file);
-  conf = replaceOnce(conf, "server app.default.svc.cluster.local:8080;", `server 127.0.0.1:${upstream.port};`, file);
-  conf = replaceOnce(conf, "listen 8080;", `listen 127.0.0.1:${port};`, file);
-  writeFileSync(join(dir, "portcullis.conf"), conf);
-  for (const t of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) {
-    mkdirSync(join(dir, t));
-    chmodSync(join(dir, t), 0o777);
-  }
-  // The smallest main configuration around the example, as /etc/nginx/nginx.conf is around conf.d/.
-  writeFileSync(
-    join(dir, "nginx.conf"),
-    `
-daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx.log info;
-events { worker_connections 256; }
-http {
-  access_log ${dir}/nginx.log;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  include ${dir}/portcullis.conf;
-}
-`,
-  );
-  const daemon = startDaemon("nginx", requireProgram("nginx"), ["-e", join(dir, "nginx.log"), "-p", dir, "-c", join(dir, "nginx.conf")], {
-    dir,
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntil(daemon, 20_000, async () => (await send(`${url}/healthz`, { headers: { host: HOST } })).status === 200);
-  return { ...daemon, url };
-}
+/** This file's Portcullis and upstream, for the proxies in front of them. */
+const behind = () => ({ forwardAuth: portcullis.forwardAuth, upstream: upstream.port });
 
 /**
  * Sends through the proxy; returns the response and what the upstream saw (undefined: never reached).
@@ -480,7 +416,7 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
 describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
   let caddy: Proxy;
   beforeAll(async () => {
-    caddy = await startCaddy(join(PROXIES, "caddy/Caddyfile"));
+    caddy = await startCaddy(join(PROXIES, "caddy/Caddyfile"), behind());
   }, 30_000);
   afterAll(async () => caddy?.stop());
   decisions("caddy", () => caddy, "portcullis-json", "refused");
@@ -491,7 +427,7 @@ describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
       bare,
       `{\n\tadmin off\n}\n:{$LISTEN_PORT} {\n\tforward_auth {$PORTCULLIS_FORWARD_AUTH} {\n\t\turi /\n\t\tcopy_headers X-User-Id\n\t}\n\treverse_proxy {$UPSTREAM}\n}\n`,
     );
-    const probe = await startCaddy(bare);
+    const probe = await startCaddy(bare, behind());
     try {
       const { r, up } = await through(probe, "/healthz", { "x-user-id": "mallory" });
       expect(r.status).toBe(200);
@@ -515,7 +451,7 @@ describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
 describe("nginx auth_request (deploy/proxies/nginx/portcullis.conf)", () => {
   let nginx: Proxy;
   beforeAll(async () => {
-    nginx = await startNginx();
+    nginx = await startNginx(behind());
   }, 30_000);
   afterAll(async () => nginx?.stop());
   decisions("nginx", () => nginx, "proxy-page", "dropped");

@@ -4,12 +4,26 @@
  * of skipping.
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { accessSync, closeSync, constants, copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  accessSync,
+  chmodSync,
+  closeSync,
+  constants,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { send } from "../support/http.ts";
 
 export const ROOT = join(import.meta.dirname, "../..");
 export const PROXIES = join(ROOT, "deploy/proxies");
@@ -192,4 +206,78 @@ export function replaceOnce(text: string, from: string, to: string, file: string
   const n = text.split(from).length - 1;
   if (n !== 1) throw new Error(`${file}: expected "${from}" exactly once, found ${n} times`);
   return text.replace(from, to);
+}
+
+/** A proxy in front of an upstream, asking Portcullis; `url` is its loopback address. */
+export interface Proxy extends Daemon {
+  readonly url: string;
+}
+
+/** What a proxy stands in front of: Portcullis' forward-auth port and the upstream's; `port`: where it listens (a free one when absent). */
+export interface Behind {
+  readonly forwardAuth: number;
+  readonly upstream: number;
+  readonly port?: number;
+}
+
+/** Caddy running `caddyfile` (deploy/proxies/caddy/Caddyfile or a variant), its variables set to `behind`. */
+export async function startCaddy(caddyfile: string, behind: Behind): Promise<Proxy> {
+  const port = behind.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), "portcullis-e2e-caddy-"));
+  const env = {
+    ...process.env,
+    HOME: dir,
+    XDG_DATA_HOME: join(dir, "data"),
+    XDG_CONFIG_HOME: join(dir, "config"),
+    LISTEN_PORT: String(port),
+    PORTCULLIS_FORWARD_AUTH: `127.0.0.1:${behind.forwardAuth}`,
+    UPSTREAM: `127.0.0.1:${behind.upstream}`,
+  };
+  const daemon = startDaemon("caddy", requireProgram("caddy"), ["run", "--config", caddyfile, "--adapter", "caddyfile"], { env, dir });
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(daemon, 20_000, async () => (await send(`${url}/healthz`, { headers: { host: HOST } })).status === 200);
+  return { ...daemon, url };
+}
+
+/** nginx running deploy/proxies/nginx/portcullis.conf, only its server addresses and listen port replaced. */
+export async function startNginx(behind: Behind): Promise<Proxy> {
+  const port = behind.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), "portcullis-e2e-nginx-"));
+  chmodSync(dir, 0o755); // nginx workers run as nobody
+  const file = join(PROXIES, "nginx/portcullis.conf");
+  let conf = readFileSync(file, "utf8");
+  conf = replaceOnce(conf, "server portcullis.portcullis.svc.cluster.local:9003;", `server 127.0.0.1:${behind.forwardAuth};`, file);
+  conf = replaceOnce(conf, "server app.default.svc.cluster.local:8080;", `server 127.0.0.1:${behind.upstream};`, file);
+  conf = replaceOnce(conf, "listen 8080;", `listen 127.0.0.1:${port};`, file);
+  writeFileSync(join(dir, "portcullis.conf"), conf);
+  for (const t of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) {
+    mkdirSync(join(dir, t));
+    chmodSync(join(dir, t), 0o777);
+  }
+  // The smallest main configuration around the example, as /etc/nginx/nginx.conf is around conf.d/.
+  writeFileSync(
+    join(dir, "nginx.conf"),
+    `
+daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx.log info;
+events { worker_connections 256; }
+http {
+  access_log ${dir}/nginx.log;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  include ${dir}/portcullis.conf;
+}
+`,
+  );
+  const daemon = startDaemon("nginx", requireProgram("nginx"), ["-e", join(dir, "nginx.log"), "-p", dir, "-c", join(dir, "nginx.conf")], {
+    dir,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(daemon, 20_000, async () => (await send(`${url}/healthz`, { headers: { host: HOST } })).status === 200);
+  return { ...daemon, url };
 }

@@ -7,12 +7,14 @@ import { apiKeyCases } from "./cases/apikey.ts";
 import { availabilityCases } from "./cases/availability.ts";
 import { clientAddressCases } from "./cases/client-address.ts";
 import { corsCases } from "./cases/cors.ts";
+import { csrfCases } from "./cases/csrf.ts";
 import { forwardAuthCases } from "./cases/forward-auth.ts";
 import { headerCases } from "./cases/headers.ts";
 import { jwtCases } from "./cases/jwt.ts";
 import { listenerCases } from "./cases/listeners.ts";
 import { manifestCases } from "./cases/manifests.ts";
 import { mergeCases } from "./cases/merge.ts";
+import { oidcCases } from "./cases/oidc.ts";
 import { routingCases } from "./cases/routing.ts";
 import { describeExpected, type Area, type Case } from "./outcome.ts";
 
@@ -24,6 +26,8 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "Client address", cases: clientAddressCases },
   { area: "Headers", cases: headerCases },
   { area: "CORS", cases: corsCases },
+  { area: "CSRF", cases: csrfCases },
+  { area: "OIDC", cases: oidcCases },
   { area: "Forward-auth", cases: forwardAuthCases },
   { area: "Manifests", cases: manifestCases },
   { area: "Merging", cases: mergeCases },

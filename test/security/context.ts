@@ -6,7 +6,10 @@
 import { connect } from "node:net";
 import type { AuthzRequest } from "../../controller/authz/request.ts";
 import { startJwksServer, type JwksServer } from "../keys/helpers.ts";
+import pino from "pino";
+import { createOidcProviders } from "../../controller/features/oidc/provider.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
+import { startTestProvider, type TestProvider } from "../support/oidc-provider.ts";
 import { decider, type Decider } from "../support/world.ts";
 import { fromDecision, managedHeadersOf, type Outcome } from "./outcome.ts";
 import { HOST, makeKeys, manifests, type Keys } from "./world.ts";
@@ -26,13 +29,19 @@ export interface Ctx {
   raw(text: string | Buffer): Promise<Outcome>;
   /** A server that counts every fetch: a token pointing at it must never make Portcullis call it. */
   readonly lure: JwksServer;
+  /** The OpenID provider of the `web` policy (oidc on /web). */
+  readonly op: TestProvider;
   close(): Promise<void>;
 }
 
 export async function createCtx(): Promise<Ctx> {
   const keys = makeKeys();
-  const text = manifests(keys);
-  const d = decider(text);
+  const op = await startTestProvider({
+    redirectUris: [`http://${HOST}/web/oauth2/callback`],
+    postLogoutRedirectUris: [`http://${HOST}/`],
+  });
+  const text = manifests(keys, op);
+  const d = decider(text, { oidc: createOidcProviders({ logger: pino({ level: "silent" }), timeoutMs: 2000 }) });
   const app: TestApp = await startTestApp({ "world.yaml": text });
   const lure = await startJwksServer({ kind: "jwks", doc: { keys: [] } });
   const port = (url: string) => Number(new URL(url).port);
@@ -46,9 +55,11 @@ export async function createCtx(): Promise<Ctx> {
     forward: (headers) => raw(port(app.forwardAuth), requestText("GET", "/auth", withHost(headers, "portcullis.internal"))),
     raw: (t) => raw(port(app.authz), t),
     lure,
+    op,
     async close() {
       await app.close();
       await lure.close();
+      await op.close();
     },
   };
 }

@@ -10,6 +10,8 @@ export type Area =
   | "Client address"
   | "Headers"
   | "CORS"
+  | "CSRF"
+  | "OIDC"
   | "Forward-auth"
   | "Manifests"
   | "Merging"

@@ -75,12 +75,26 @@ spec:
   targetRefs: [${target}]
 ${body}`;
 
+/** The OpenID provider of the `web` policy (oidc on /web): its issuer and the client's secret. */
+export interface OidcWorld {
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+/** The `web` policy's session key and cookie: what a case needs to seal a cookie as Portcullis would. */
+export const WEB_POLICY = "apps/web";
+/** An issuer nothing answers at (the `web-down` policy): a port no one listens on. */
+export const DEAD_ISSUER = "http://127.0.0.1:9";
+
+/** The `web` policy's provider where a test starts none: no request there can log in (403 oidc_unavailable). */
+const NO_PROVIDER: OidcWorld = { issuer: DEAD_ISSUER, clientId: "web", clientSecret: "a-client-secret-no-provider-knows" };
+
 /** The manifests of the security world. */
-export function manifests(keys: Keys): string {
+export function manifests(keys: Keys, oidc: OidcWorld = NO_PROVIDER): string {
   const jwks = jwksOf(keys.es, keys.rsa);
   const apiKeys = (extractFrom: string, extra = "") =>
     `  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: ${extractFrom}, forwardClientIDHeader: x-client-id${extra}}\n`;
-  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", failopen: "/failopen", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto", lan: "/lan", office: "/office", cors: "/cors", cel: "/cel", account: "/account", basic: "/basic" })}---
+  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", failopen: "/failopen", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto", lan: "/lan", office: "/office", cors: "/cors", cel: "/cel", account: "/account", basic: "/basic", web: "/web", "web-down": "/webdown" })}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: www, namespace: apps}
@@ -110,6 +124,11 @@ stringData:
   .htpasswd: |
     carol:$2b$10$0b8jTKZ1IYDuR1C2S2kdfeS2d3knFHWilD9wt6fKhc0HasZtYjlqC
     erin:$2b$04$gFFTOaLbYg2l1Ehc7R6cMeKyHj.t4uWtJ9Ut/b16Hm1OS4MJYDPFK
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: web-client, namespace: apps}
+stringData: {client-secret: "${oidc.clientSecret}"}
 ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_key]}, {cookies: [apikey]}]"))}${policy(
   "sanitized",
   rule("sanitized"),
@@ -174,6 +193,23 @@ ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_k
     rules: [{name: own-account, action: Allow, principal: {cel: 'request.query.account == apiKey.client'}}]
 `,
 )}${policy("basic", rule("basic"), "  basicAuth: {users: {name: users}}\n")}${policy(
+  "web",
+  rule("web"),
+  `  oidc:
+    provider: {issuer: "${oidc.issuer}"}
+    clientID: ${oidc.clientId}
+    clientSecret: {name: web-client}
+    redirectURL: "%REQ(x-forwarded-proto)%://%REQ(:authority)%/web/oauth2/callback"
+    logoutPath: /web/logout
+    forwardAccessToken: true
+    denyRedirect: {headers: [{name: X-Requested-With, value: XMLHttpRequest}]}
+`,
+)}${policy(
+  "web-down",
+  rule("web-down"),
+  `  oidc: {provider: {issuer: "${DEAD_ISSUER}"}, clientID: web, clientSecret: {name: web-client}}
+`,
+)}${policy(
   "optional",
   rule("optional"),
   `  jwt:

@@ -92,7 +92,7 @@ describe("the admin page in Chromium", () => {
     const hostile = (await page.$$eval("#policies tbody tr", (rows) => rows.map((r) => r.textContent ?? ""))).find((t) =>
       t.includes("maas-system/hostile"),
     );
-    expect(hostile).toContain('False (Invalid)authorization.rules[0].principal.clientCIDRs: "<img src=x onerror=alert(1)>" is not a CIDR');
+    expect(hostile).toContain('False (Invalid)Authorization: rules[0].principal.clientCIDRs: "<img src=x onerror=alert(1)>" is not a CIDR');
     expect(await page.$$eval("img", (imgs) => imgs.length)).toBe(0);
   });
 

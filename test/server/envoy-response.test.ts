@@ -88,3 +88,39 @@ describe("forward-auth: what becomes of the Cookie header (issue 12.7)", () => {
     expect(envoyResponse(decision).headers["x-portcullis-cookie"]).toBeUndefined();
   });
 });
+
+describe("oidc redirects: status, Location and every Set-Cookie reach the client on every port", () => {
+  const login: Decision = {
+    ...deny(
+      302,
+      "oidc_login",
+      "no session: sent to the OpenID provider to log in",
+      { policy: "apps/web" },
+      {
+        location: "https://idp.example.com/auth?client_id=web",
+      },
+    ),
+    cookies: ["OauthSession-1=v1.abc; Path=/; Max-Age=600; HttpOnly", "OauthSession-1.1=; Path=/; Max-Age=0; HttpOnly"],
+  };
+
+  it("HTTP ext_authz and forward-auth: one set-cookie line per cookie, the 302 as is (Caddy and Traefik hand it to the client)", () => {
+    for (const wire of [envoyResponse(login), forwardAuthResponse(login)]) {
+      expect(wire.status).toBe(302);
+      expect(wire.headers.location).toBe("https://idp.example.com/auth?client_id=web");
+      const cookies = wire.rawHeaders.flatMap((v, i) => (i % 2 === 0 && v === "set-cookie" ? [wire.rawHeaders[i + 1]] : []));
+      expect(cookies).toEqual(login.cookies);
+    }
+  });
+
+  it("gRPC: the denied_response carries the 302, Location and each cookie as an appended header", () => {
+    const grpc = toCheckResponse(login) as {
+      denied_response: { status: { code: number }; headers: { header: { key: string; value: string }; append: { value: boolean } }[] };
+    };
+    expect(grpc.denied_response.status.code).toBe(302);
+    const headers = grpc.denied_response.headers;
+    expect(headers.find((h) => h.header.key === "location")?.header.value).toBe("https://idp.example.com/auth?client_id=web");
+    expect(headers.filter((h) => h.header.key === "set-cookie").map((h) => [h.header.value, h.append.value])).toEqual(
+      login.cookies!.map((c) => [c, true]),
+    );
+  });
+});

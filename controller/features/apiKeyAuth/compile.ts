@@ -70,16 +70,16 @@ export function compileApiKey(spec: APIKeyAuthSpec, { namespace, refs }: Compile
     for (const p of from.params ?? []) sources.push({ in: "param", name: p });
     for (const c of from.cookies ?? []) sources.push({ in: "cookie", name: c });
   }
-  if (sources.length === 0) return problem("apiKeyAuth.extractFrom names no header, param or cookie");
+  if (sources.length === 0) return problem("extractFrom names no header, param or cookie");
   if (spec.sanitize === true && sources.some((s) => s.in === "param")) {
     // Envoy's HTTP ext_authz protocol cannot rewrite the query string: refusing beats leaking the key.
     return problem(
-      "apiKeyAuth.sanitize cannot remove a key sent as a query parameter over the HTTP ext_authz protocol; read the key from a header or cookie",
+      "sanitize cannot remove a key sent as a query parameter over the HTTP ext_authz protocol; read the key from a header or cookie",
     );
   }
   let forwardClientIDHeader: string | undefined;
   if (spec.forwardClientIDHeader !== undefined) {
-    const h = upstreamHeaderName(spec.forwardClientIDHeader, "apiKeyAuth.forwardClientIDHeader");
+    const h = upstreamHeaderName(spec.forwardClientIDHeader, "forwardClientIDHeader");
     if (!h.ok) return h;
     forwardClientIDHeader = h.value;
   }
@@ -89,7 +89,7 @@ export function compileApiKey(spec: APIKeyAuthSpec, { namespace, refs }: Compile
   const clients: Record<string, CompiledApiKey["clients"][string]> = Object.create(null);
   for (const ref of spec.credentialRefs) {
     const secret = refs.secret(namespace, ref);
-    if (!secret.ok) return problem(`apiKeyAuth.credentialRefs: ${secret.error}`);
+    if (!secret.ok) return problem(`credentialRefs: ${secret.error}`);
     const where = `Secret ${secret.value.metadata.namespace}/${secret.value.metadata.name}`;
     const described = clientDescription(secret.value.metadata, where);
     if (!described.ok) return described;
@@ -123,7 +123,7 @@ export function compileApiKey(spec: APIKeyAuthSpec, { namespace, refs }: Compile
       clients[clientID] = described.value;
     }
   }
-  if (clientIDs.size === 0) return problem("apiKeyAuth.credentialRefs hold no keys");
+  if (clientIDs.size === 0) return problem("credentialRefs hold no keys");
   return ok(
     { sources, clientByDigest, clientIDs: [...clientIDs].sort(), forwardClientIDHeader, sanitize: spec.sanitize === true, clients },
     warnings,

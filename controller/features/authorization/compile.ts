@@ -4,7 +4,7 @@
  * CEL syntax and worst-case cost), so that request time only evaluates.
  */
 import { z } from "zod";
-import { ok, problem, type Result } from "../../lib/result.ts";
+import { fail, ok, problem, type Result } from "../../lib/result.ts";
 import type { PathMatch } from "../../snapshot/types.ts";
 import type { CompileContext } from "../feature.ts";
 import { jwt } from "../jwt/index.ts";
@@ -79,6 +79,7 @@ export const AuthorizationSchema = z
   })
   .strict();
 export type AuthorizationSpec = z.infer<typeof AuthorizationSchema>;
+type RuleSpec = NonNullable<AuthorizationSpec["rules"]>[number];
 
 export interface CompiledAuthorization {
   /** What a request gets when no rule matches (Deny unless the policy says otherwise). */
@@ -119,37 +120,47 @@ export interface CompiledPrincipal {
 }
 
 export function compileAuthorization(spec: AuthorizationSpec, context: CompileContext): Result<CompiledAuthorization> {
-  const jwtProviders = context.compiled(jwt)?.providers.map((p) => p.name) ?? [];
+  // undefined when jwt is configured but has problems of its own: its providers are then not checked here.
+  const compiledJwt = context.compiled(jwt);
+  const jwtProviders =
+    compiledJwt !== undefined ? compiledJwt.providers.map((p) => p.name) : context.spec.jwt === undefined ? [] : undefined;
   const rules: CompiledRule[] = [];
+  const problems: string[] = [];
   for (const [i, rule] of (spec.rules ?? []).entries()) {
-    const name = rule.name ?? `rule ${i}`;
-    const field = `authorization.rules[${i}]`;
-    const principal = compilePrincipal(rule.principal, `${field}.principal`, jwtProviders);
-    if (!principal.ok) return principal;
-    let path: CompiledRule["path"];
-    const p = rule.operation?.path;
-    if (p !== undefined) {
-      if (p.type === "RegularExpression") {
-        const regex = fullMatchRegex(p.value);
-        if (!(regex instanceof RegExp)) return problem(`${field}.operation.path: regular expression ${regex.error}`);
-        path = { type: p.type, value: p.value, regex, invert: p.invert };
-      } else {
-        if (!p.value.startsWith("/")) return problem(`${field}.operation.path: ${JSON.stringify(p.value)} does not start with /`);
-        path = { type: p.type, value: p.type === "PathPrefix" ? p.value.replace(/\/+$/, "") : p.value, invert: p.invert };
-      }
-    }
-    rules.push({
-      name,
-      action: rule.action,
-      methods: rule.operation?.methods?.map((m) => m.toUpperCase()),
-      path,
-      principal: principal.value,
-    });
+    const compiled = compileRule(rule, i, jwtProviders);
+    if (compiled.ok) rules.push(compiled.value);
+    else problems.push(...compiled.error);
   }
+  if (problems.length > 0) return fail(problems);
   return ok({ defaultAction: spec.defaultAction ?? "Deny", rules });
 }
 
-function compilePrincipal(spec: PrincipalSpec, field: string, jwtProviders: readonly string[]): Result<CompiledPrincipal> {
+function compileRule(rule: RuleSpec, i: number, jwtProviders: readonly string[] | undefined): Result<CompiledRule> {
+  const field = `rules[${i}]`;
+  const principal = compilePrincipal(rule.principal, `${field}.principal`, jwtProviders);
+  if (!principal.ok) return principal;
+  let path: CompiledRule["path"];
+  const p = rule.operation?.path;
+  if (p !== undefined) {
+    if (p.type === "RegularExpression") {
+      const regex = fullMatchRegex(p.value);
+      if (!(regex instanceof RegExp)) return problem(`${field}.operation.path: regular expression ${regex.error}`);
+      path = { type: p.type, value: p.value, regex, invert: p.invert };
+    } else {
+      if (!p.value.startsWith("/")) return problem(`${field}.operation.path: ${JSON.stringify(p.value)} does not start with /`);
+      path = { type: p.type, value: p.type === "PathPrefix" ? p.value.replace(/\/+$/, "") : p.value, invert: p.invert };
+    }
+  }
+  return ok({
+    name: rule.name ?? `rule ${i}`,
+    action: rule.action,
+    methods: rule.operation?.methods?.map((m) => m.toUpperCase()),
+    path,
+    principal: principal.value,
+  });
+}
+
+function compilePrincipal(spec: PrincipalSpec, field: string, jwtProviders: readonly string[] | undefined): Result<CompiledPrincipal> {
   if (spec.clientIPGeoLocations !== undefined)
     return problem(`${field}.clientIPGeoLocations: not supported by Portcullis (no GeoIP database)`);
   if (spec.clientCIDRs === undefined && spec.jwt === undefined && spec.headers === undefined && spec.cel === undefined) {
@@ -166,7 +177,7 @@ function compilePrincipal(spec: PrincipalSpec, field: string, jwtProviders: read
     }
     clientCIDRs = { cidrs: spec.clientCIDRs, contains: (address) => set.has(address) };
   }
-  if (spec.jwt !== undefined && !jwtProviders.includes(spec.jwt.provider)) {
+  if (spec.jwt !== undefined && jwtProviders !== undefined && !jwtProviders.includes(spec.jwt.provider)) {
     return problem(`${field}.jwt.provider: ${spec.jwt.provider} is not a jwt provider of this policy`);
   }
   let cel: CompiledPrincipal["cel"];

@@ -42,7 +42,7 @@ const UNKNOWN_USER_SALT_AND_DIGEST = "portcullisUnknownUser.Portcullis.Unknown.U
 
 export function compileBasicAuth(spec: BasicAuthSpec, { namespace, refs }: CompileContext): Result<CompiledBasicAuth> {
   const secret = refs.secret(namespace, spec.users);
-  if (!secret.ok) return problem(`basicAuth.users: ${secret.error}`);
+  if (!secret.ok) return problem(`users: ${secret.error}`);
   const where = `Secret ${secret.value.metadata.namespace}/${secret.value.metadata.name}`;
   const text = secret.value.data[HTPASSWD_KEY];
   if (text === undefined) return problem(`${where} has no ${HTPASSWD_KEY} key`);
@@ -74,7 +74,7 @@ export function compileBasicAuth(spec: BasicAuthSpec, { namespace, refs }: Compi
   if (usernames.length === 0) return problem(`${where} ${HTPASSWD_KEY} holds no users`);
   let forwardUsernameHeader: string | undefined;
   if (spec.forwardUsernameHeader !== undefined) {
-    const h = upstreamHeaderName(spec.forwardUsernameHeader, "basicAuth.forwardUsernameHeader");
+    const h = upstreamHeaderName(spec.forwardUsernameHeader, "forwardUsernameHeader");
     if (!h.ok) return h;
     forwardUsernameHeader = h.value;
   }

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { GatewayDurationSchema, parseGatewayDuration } from "../../api/meta.ts";
-import { ok, problem, type Result } from "../../lib/result.ts";
+import { fail, ok, type Result } from "../../lib/result.ts";
 
 /** Envoy Gateway's CORS (api/v1alpha1/cors_types.go). */
 export const CORSSchema = z
@@ -41,30 +41,32 @@ export interface CompiledCors {
  * the host is "*", a name, or "*." and a name. Written without nested repetition so that it runs in
  * linear time (the CRD's own spelling backtracks exponentially on a long invalid host).
  */
-const ORIGIN = /^(?:\*|[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:\*|(?:\*\.)?[\w-]+(?:\.[\w-]+)*)(?::\d{1,5})?)$/;
+export const ORIGIN = /^(?:\*|[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:\*|(?:\*\.)?[\w-]+(?:\.[\w-]+)*)(?::\d{1,5})?)$/;
 const MAX_ORIGIN_LENGTH = 253;
 /** An origin whose host is only a wildcard: it matches every site of its scheme (or every site at all). */
 const EVERY_SITE = /^(?:\*|[^:]+:\/\/\*(?::\d+)?)$/;
 
 /** A wildcard origin as the full-match expression Envoy Gateway builds: metacharacters literal, `*` any text. */
-function originPattern(origin: string): RegExp {
+export function originPattern(origin: string): RegExp {
   return new RegExp(`^${origin.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
 }
 
 export function compileCors(spec: CORSSpec): Result<CompiledCors> {
   const origins = spec.allowOrigins ?? [];
+  const problems: string[] = [];
   for (const [i, o] of origins.entries()) {
     if (o.length > MAX_ORIGIN_LENGTH || !ORIGIN.test(o)) {
-      return problem(
-        `cors.allowOrigins[${i}]: ${JSON.stringify(o.slice(0, 80))} is not an origin such as https://app.example.com, https://*.example.com or *`,
+      problems.push(
+        `allowOrigins[${i}]: ${JSON.stringify(o.slice(0, 80))} is not an origin such as https://app.example.com, https://*.example.com or *`,
       );
     }
   }
   const everySite = origins.find((o) => EVERY_SITE.test(o));
   if (everySite !== undefined && spec.allowCredentials === true) {
     // Envoy would echo any origin with credentials allowed: every site could read a signed-in user's responses.
-    return problem(`cors: allowCredentials cannot be combined with allowOrigins ${JSON.stringify(everySite)}, which matches every site`);
+    problems.push(`allowCredentials cannot be combined with allowOrigins ${JSON.stringify(everySite)}, which matches every site`);
   }
+  if (problems.length > 0) return fail(problems);
   return ok({
     origins: origins.filter((o) => !o.includes("*")),
     originPatterns: origins.filter((o) => o.includes("*")).map(originPattern),

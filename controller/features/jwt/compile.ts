@@ -6,7 +6,7 @@ import type { References } from "../../compile/references.ts";
 import { remoteJwksSource, type JwksConnection, type JwksRetry, type JwksSource } from "../../keys/types.ts";
 import { redactUri } from "../../keys/uri.ts";
 import { upstreamHeaderName } from "../../lib/headers.ts";
-import { ok, problem, type Result } from "../../lib/result.ts";
+import { fail, ok, problem, type Result } from "../../lib/result.ts";
 import type { CredentialSource } from "../../snapshot/types.ts";
 import type { CompileContext } from "../feature.ts";
 
@@ -114,15 +114,19 @@ export function compileJwt(spec: JWTSpec, { namespace, refs }: CompileContext): 
   const names = new Set<string>();
   const providers: CompiledJwtProvider[] = [];
   const warnings: string[] = [];
+  const problems: string[] = [];
   for (const [i, p] of spec.providers.entries()) {
-    const field = `jwt.providers[${i}]`;
-    if (names.has(p.name)) return problem(`${field}: provider name ${p.name} is used twice`);
+    const field = `providers[${i}]`;
+    if (names.has(p.name)) problems.push(`${field}: provider name ${p.name} is used twice`);
     names.add(p.name);
     const provider = compileProvider(p, field, namespace, refs);
-    if (!provider.ok) return provider;
-    providers.push(provider.value);
-    warnings.push(...(provider.warnings ?? []));
+    if (!provider.ok) problems.push(...provider.error);
+    else {
+      providers.push(provider.value);
+      warnings.push(...(provider.warnings ?? []));
+    }
   }
+  if (problems.length > 0) return fail(problems);
   return ok({ optional: spec.optional === true, failOpen: spec.failOpen === true, providers }, warnings);
 }
 

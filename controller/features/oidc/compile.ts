@@ -73,13 +73,19 @@ export interface CompiledOidc {
   readonly denyRedirect: readonly HeaderMatcher[];
 }
 
+/**
+ * `namespace`: where the Secrets are looked up; `policyId`: the policy ("namespace/name") the
+ * session key and cookie name are bound to; `jwt`: the policy's jwt, for passThroughAuthHeader.
+ */
 export function compileOidc(
   spec: OIDCSpec,
-  policy: { readonly namespace: string; readonly name: string },
+  namespace: string,
+  policyId: string,
   jwt: JWTSpec | undefined,
   refs: References,
 ): Result<CompiledOidc, string> {
-  const fail = (error: string): Result<CompiledOidc, string> => ({ ok: false, error: `oidc.${error}` });
+  // Field-relative: the caller prefixes the feature ("OIDC: clientSecret: …").
+  const fail = (error: string): Result<CompiledOidc, string> => ({ ok: false, error });
   for (const [field, url] of [
     ["provider.issuer", spec.provider.issuer],
     ["provider.authorizationEndpoint", spec.provider.authorizationEndpoint],
@@ -91,13 +97,13 @@ export function compileOidc(
 
   let clientId = spec.clientID;
   if (spec.clientIDRef !== undefined) {
-    const secret = refs.secret(policy.namespace, spec.clientIDRef);
+    const secret = refs.secret(namespace, spec.clientIDRef);
     if (!secret.ok) return fail(`clientIDRef: ${secret.error}`);
     clientId = secret.value.data[CLIENT_ID_KEY];
     if (clientId === undefined || clientId === "")
       return fail(`clientIDRef: Secret ${secret.value.metadata.namespace}/${secret.value.metadata.name} has no ${CLIENT_ID_KEY} key`);
   }
-  const secret = refs.secret(policy.namespace, spec.clientSecret);
+  const secret = refs.secret(namespace, spec.clientSecret);
   if (!secret.ok) return fail(`clientSecret: ${secret.error}`);
   const clientSecret = secret.value.data[CLIENT_SECRET_KEY];
   if (clientSecret === undefined || clientSecret === "")
@@ -114,7 +120,7 @@ export function compileOidc(
     const lower = spec.forwardIDToken.header.toLowerCase();
     // Authorization is the one credential header oidc may set (as forwardAccessToken does).
     if (lower !== "authorization") {
-      const h = upstreamHeaderName(spec.forwardIDToken.header, "oidc.forwardIDToken.header");
+      const h = upstreamHeaderName(spec.forwardIDToken.header, "forwardIDToken.header");
       if (!h.ok) return { ok: false, error: h.error.join("; ") };
     }
     forwardIDTokenHeader = lower;
@@ -133,7 +139,6 @@ export function compileOidc(
     denyRedirect.push({ name: h.name.toLowerCase(), type: h.type, value: h.value, regex });
   }
 
-  const policyId = `${policy.namespace}/${policy.name}`;
   const scopes = spec.scopes ?? [];
   return {
     ok: true,

@@ -37,7 +37,7 @@ import {
 
 export interface OidcContext {
   /** Provider configurations; undefined where no provider may be reached (every oidc request is then refused). */
-  readonly oidc: OidcProviders | undefined;
+  readonly oidc?: OidcProviders | undefined;
   /** Epoch milliseconds. */
   readonly now: () => number;
 }
@@ -106,6 +106,20 @@ class Flow {
   /** scheme://host as the client addressed this request. */
   get #origin(): string {
     return `${this.req.source.scheme}://${this.req.source.host}`;
+  }
+
+  /**
+   * Whether the callback may send the browser to `url`: a page of this host, or of a host the
+   * session cookie is shared with (cookieDomain), over http(s). The URL was recorded, sealed, when
+   * the login started; this bounds the redirect even so (no open redirect).
+   */
+  #mayReturnTo(url: string): boolean {
+    if (!URL.canParse(url)) return false;
+    const target = new URL(url);
+    if (target.protocol !== "http:" && target.protocol !== "https:") return false;
+    if (target.origin === new URL(this.#origin).origin) return true;
+    const domain = this.oidc.cookie.domain;
+    return domain !== undefined && (target.hostname === domain || target.hostname.endsWith(`.${domain}`));
   }
 
   #redirectUri(): string {
@@ -180,10 +194,8 @@ class Flow {
             (tokens) => {
               const session = this.#sessionOf(tokens, undefined);
               if (typeof session === "string") return this.#refuse(401, "oidc_callback_refused", session);
-              // Back to where the login started, only on this origin: the login cookie is ours, but a
-              // cookieDomain shares it with sibling hosts, whose URLs are not this host's to redirect to.
-              const back = URL.canParse(login.returnTo) && new URL(login.returnTo).origin === new URL(this.#origin).origin;
-              return this.#withSession(302, "oidc_callback", "logged in", back ? login.returnTo : `${this.#origin}/`, session);
+              const back = this.#mayReturnTo(login.returnTo) ? login.returnTo : `${this.#origin}/`;
+              return this.#withSession(302, "oidc_callback", "logged in", back, session);
             },
             (err: unknown) => this.#refuse(401, "oidc_callback_refused", `the code exchange failed: ${describe(err)}`),
           ),

@@ -13,6 +13,8 @@ import * as client from "openid-client";
 import type { Logger } from "pino";
 import type { CompiledOidc } from "./compile.ts";
 
+/** Bound of each provider call unless told otherwise: Envoy Gateway's own discovery timeout. */
+export const PROVIDER_TIMEOUT_MS = 5000;
 /** Wait after a failed discovery before the next attempt, so a provider outage is not hammered. */
 export const RETRY_AFTER_MS = 5000;
 /** How long a discovery document is used before it is fetched again. */
@@ -25,8 +27,8 @@ export interface OidcProviders {
 
 export interface OidcProvidersOptions {
   readonly logger: Logger;
-  /** Bound of each provider call, in milliseconds. */
-  readonly timeoutMs: number;
+  /** Bound of each provider call, in milliseconds (PROVIDER_TIMEOUT_MS). */
+  readonly timeoutMs?: number;
   readonly now?: () => number;
 }
 
@@ -37,7 +39,7 @@ type Discovered =
 
 export function createOidcProviders(options: OidcProvidersOptions): OidcProviders {
   const now = options.now ?? Date.now;
-  const timeoutSeconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
+  const timeoutSeconds = Math.max(1, Math.ceil((options.timeoutMs ?? PROVIDER_TIMEOUT_MS) / 1000));
   const discovered = new Map<string, Discovered>();
   // Per compiled policy (a snapshot keeps its objects): the client built over the issuer's metadata.
   const configurations = new WeakMap<CompiledOidc, { metadata: client.ServerMetadata; config: client.Configuration }>();

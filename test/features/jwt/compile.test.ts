@@ -23,7 +23,7 @@ describe("remote JWKS URIs", () => {
     const { condition, shown } = compiled("https://svc:hunter2@idp.example.com/jwks");
     expect([condition.status, condition.reason]).toEqual(["False", "Invalid"]);
     expect(condition.message).toBe(
-      "jwt.providers[0].remoteJWKS.uri: https://redacted@idp.example.com/jwks has credentials (user:password@), which a JWKS fetch cannot use; remove them",
+      "JWT: providers[0].remoteJWKS.uri: https://redacted@idp.example.com/jwks has credentials (user:password@), which a JWKS fetch cannot use; remove them",
     );
     expect(shown).not.toContain("hunter2");
   });
@@ -35,7 +35,7 @@ describe("remote JWKS URIs", () => {
   });
   it("text that is not a URL is not quoted back", () => {
     const { condition } = compiled("hunter2 is not a url");
-    expect(condition.message).toBe("jwt.providers[0].remoteJWKS.uri: not a URL");
+    expect(condition.message).toBe("JWT: providers[0].remoteJWKS.uri: not a URL");
   });
 });
 

@@ -21,7 +21,9 @@ function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promi
 /** GET `path` with this X-Forwarded-For (and gRPC's stated peer), decided with `options` for the trusted proxies. */
 function behind(options: Partial<ClientAddressOptions>, path: string, xff: string | undefined, clientAddress?: string) {
   return async (ctx: Ctx): Promise<Outcome> => {
-    const d = decider(manifests(ctx.keys), { clientAddress: clientAddressDetection({ trustedHops: 0, trustedCidrs: [], ...options }) });
+    const d = decider(manifests(ctx.keys, ctx.op), {
+      clientAddress: clientAddressDetection({ trustedHops: 0, trustedCidrs: [], ...options }),
+    });
     const headers = xff === undefined ? {} : { "x-forwarded-for": xff };
     return fromDecision(await d({ path, headers, clientAddress }), ctx.decider.result.snapshot.managedHeaders);
   };

@@ -126,7 +126,7 @@ function weakJwksCase(): Case {
     {
       status: 401,
       code: "jwt_unknown_issuer",
-      condition: "UnusableCredentials: jwt.providers[0].localJWKS: key 0 (kid weak) is an RSA key of 1024 bits",
+      condition: "UnusableCredentials: JWT: providers[0].localJWKS: key 0 (kid weak) is an RSA key of 1024 bits",
     },
     bad(jwtWith(`{type: Inline, inline: '${jwks}'}`)),
     { headers: { authorization: `Bearer ${token}` } },
@@ -399,7 +399,11 @@ export const manifestCases: readonly Case[] = [
   m(
     "key-trailing-newline",
     "a client key stored with a trailing line break (`kubectl create secret --from-file`); the key without it is presented",
-    { status: 401, code: "apikey_invalid", condition: "UnusableCredentials: Secret apps/nl: the key of client bob ends with a line break" },
+    {
+      status: 401,
+      code: "apikey_invalid",
+      condition: "UnusableCredentials: APIKeyAuth: Secret apps/nl: the key of client bob ends with a line break",
+    },
     bad(apiKey("", "nl")) + secret("nl", "data: {bob: Ym9iLWtleQo=}"),
     { headers: { "x-api-key": "bob-key" } },
     "the policy was Accepted with nothing said, though that client could never authenticate; a Warning condition now names the client",
@@ -407,7 +411,11 @@ export const manifestCases: readonly Case[] = [
   m(
     "key-not-utf8",
     "a client key whose bytes are not UTF-8 (`6WtleQ==`: é in Latin-1), presented as those bytes read as UTF-8",
-    { status: 401, code: "apikey_invalid", condition: "UnusableCredentials: Secret apps/latin1: the key of client bob is not valid UTF-8" },
+    {
+      status: 401,
+      code: "apikey_invalid",
+      condition: "UnusableCredentials: APIKeyAuth: Secret apps/latin1: the key of client bob is not valid UTF-8",
+    },
     bad(apiKey("", "latin1")) + secret("latin1", "data: {alice: YWxpY2Uta2V5, bob: 6WtleQ==}"),
     { headers: { "x-api-key": "\uFFFDkey" } },
     "the key was read with U+FFFD for its invalid byte, so any invalid byte presented there matched it; it is now not served, and a Warning condition names the client",

@@ -1,0 +1,222 @@
+/**
+ * oidc on /web (a real oidc-provider; redirectURL /web/oauth2/callback, logoutPath /web/logout,
+ * forwardAccessToken, denyRedirect for XMLHttpRequest) and on /webdown (an issuer nothing answers
+ * at). The session lives in a cookie sealed with a key derived from the client secret: a case that
+ * needs a cookie as Portcullis would make it seals one with that key, as a second replica would.
+ */
+import type { Decision } from "../../../controller/authz/decision.ts";
+import { compiledOf } from "../../../controller/features/feature.ts";
+import { oidc } from "../../../controller/features/oidc/index.ts";
+import { type CookieState, seal, sessionKey, unseal } from "../../../controller/features/oidc/session.ts";
+import { loginAt } from "../../support/oidc-provider.ts";
+import type { Ctx } from "../context.ts";
+import { type Case, type Expected, fromDecision, managedHeadersOf, type Outcome } from "../outcome.ts";
+import { HOST, WEB_POLICY } from "../world.ts";
+
+const LOGIN: Expected = { status: 302, code: "oidc_login" };
+const REFUSED = (reason: string): Expected => ({ status: 401, code: "oidc_callback_refused", reason });
+
+function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promise<Outcome>): Case {
+  return { id: `oidc.${id}`, title, expect, run };
+}
+
+/** The `web` policy's session cookie name and key, as every replica derives them. */
+function cookieOf(ctx: Ctx): { name: string; key: Buffer } {
+  const name = compiledOf(ctx.decider.result.snapshot.policies[WEB_POLICY]!.features, oidc)!.cookieName;
+  return { name, key: sessionKey(ctx.op.clientSecret, WEB_POLICY) };
+}
+
+const outcome = (ctx: Ctx, d: Decision) => fromDecision(d, managedHeadersOf(ctx.decider.result.snapshot.policies));
+
+/** check() on `path` with `cookie` (name=value pairs) and headers. */
+async function ask(ctx: Ctx, path: string, cookie?: string, headers: Record<string, string> = {}): Promise<Decision> {
+  return ctx.decider({ path, headers: { ...(cookie === undefined ? {} : { cookie }), ...headers } });
+}
+
+/** A session of `subject` sealed with `key` (the right one, or another), its tokens expiring in `ttlMs`. */
+function session(key: Buffer, name: string, subject: string, ttlMs: number, refreshToken?: string): string {
+  const state: CookieState = {
+    kind: "session",
+    subject,
+    accessToken: `access-token-of-${subject}`,
+    idToken: undefined,
+    refreshToken,
+    expiresAt: Date.now() + ttlMs,
+    refreshExpiresAt: refreshToken === undefined ? undefined : Date.now() + 3_600_000,
+  };
+  return `${name}=${seal(key, name, state)}`;
+}
+
+/** A login started on /web: the login cookie (name=value) and the provider's authorization URL. */
+async function startLogin(ctx: Ctx, path = "/web/page"): Promise<{ cookie: string; authorize: string; state: string }> {
+  const d = await ask(ctx, path);
+  if (d.code !== "oidc_login") throw new Error(`expected a login redirect, got ${d.code}`);
+  const authorize = d.responseHeaders.location!;
+  return { cookie: d.cookies![0]!.split(";")[0]!, authorize, state: new URL(authorize).searchParams.get("state")! };
+}
+
+/** Fails unless `d` redirects to `location` (exactly, or starting with it when `prefix`). */
+function expectLocation(d: Decision, location: string, prefix = false): void {
+  const got = d.responseHeaders.location ?? "";
+  if (prefix ? !got.startsWith(location) : got !== location) throw new Error(`Location is ${JSON.stringify(got)}, expected ${location}`);
+}
+
+export const oidcCases: readonly Case[] = [
+  c("no-session", "a browser without a session: 302 to the provider, never to the upstream", LOGIN, async (ctx) => {
+    const d = await ask(ctx, "/web/page");
+    expectLocation(d, `${ctx.op.issuer}/auth?`, true);
+    return outcome(ctx, d);
+  }),
+  c(
+    "deny-redirect",
+    "an XHR (`X-Requested-With: XMLHttpRequest`, denyRedirect) without a session: 401, no redirect",
+    { status: 401, code: "oidc_unauthenticated" },
+    async (ctx) => outcome(ctx, await ask(ctx, "/web/api", undefined, { "x-requested-with": "XMLHttpRequest" })),
+  ),
+  c(
+    "bearer-not-passed-through",
+    "`Authorization: Bearer …` without passThroughAuthHeader: no session, so the login (the token is not trusted)",
+    LOGIN,
+    async (ctx) => outcome(ctx, await ask(ctx, "/web/page", undefined, { authorization: "Bearer eyJhbGciOiJub25lIn0.e30." })),
+  ),
+  c(
+    "valid-session",
+    "a session sealed with the policy's key: allowed, its access token goes upstream as `Authorization: Bearer`, the session cookie does not",
+    { status: 200, code: "allowed", upstream: { authorization: "Bearer access-token-of-alice", cookie: "theme=dark" } },
+    async (ctx) => {
+      const { name, key } = cookieOf(ctx);
+      return outcome(ctx, await ask(ctx, "/web/page", `theme=dark; ${session(key, name, "alice", 60_000)}`));
+    },
+  ),
+  c("tampered-session", "the session cookie with one character changed: sent to log in", LOGIN, async (ctx) => {
+    const { name, key } = cookieOf(ctx);
+    const cookie = session(key, name, "alice", 60_000);
+    const at = name.length + 20;
+    return outcome(ctx, await ask(ctx, "/web/page", `${cookie.slice(0, at)}${cookie[at] === "A" ? "B" : "A"}${cookie.slice(at + 1)}`));
+  }),
+  c("foreign-session", "a session sealed for another policy (another key): sent to log in", LOGIN, async (ctx) => {
+    const { name } = cookieOf(ctx);
+    return outcome(ctx, await ask(ctx, "/web/page", session(sessionKey(ctx.op.clientSecret, "apps/other"), name, "alice", 60_000)));
+  }),
+  c("forged-session", "a session sealed with a guessed key, as `admin`: sent to log in", LOGIN, async (ctx) => {
+    const { name } = cookieOf(ctx);
+    return outcome(ctx, await ask(ctx, "/web/page", session(sessionKey("secret", WEB_POLICY), name, "admin", 60_000)));
+  }),
+  c(
+    "two-sessions",
+    "two valid session cookies of different users (e.g. one planted for a parent domain): neither is chosen, sent to log in",
+    LOGIN,
+    async (ctx) => {
+      const { name, key } = cookieOf(ctx);
+      return outcome(ctx, await ask(ctx, "/web/page", `${session(key, name, "alice", 60_000)}; ${session(key, name, "mallory", 60_000)}`));
+    },
+  ),
+  c("expired-session", "a session whose tokens expired, without a refresh token: sent to log in", LOGIN, async (ctx) => {
+    const { name, key } = cookieOf(ctx);
+    return outcome(ctx, await ask(ctx, "/web/page", session(key, name, "alice", -1000)));
+  }),
+  c(
+    "forged-refresh-token",
+    "an expired session with a refresh token the provider never issued: the refresh fails, sent to log in",
+    LOGIN,
+    async (ctx) => {
+      const { name, key } = cookieOf(ctx);
+      return outcome(ctx, await ask(ctx, "/web/page", session(key, name, "alice", -1000, "made-up-refresh-token")));
+    },
+  ),
+  c(
+    "login-cookie-as-session",
+    "a login (state) cookie presented as a session on a page: not a session, sent to log in",
+    LOGIN,
+    async (ctx) => outcome(ctx, await ask(ctx, "/web/page", (await startLogin(ctx)).cookie)),
+  ),
+  c(
+    "callback-without-login",
+    "the callback with a code and state but no login cookie (login CSRF: a victim's browser sent an attacker's code)",
+    REFUSED("without a login"),
+    async (ctx) => outcome(ctx, await ask(ctx, "/web/oauth2/callback?code=attacker-code&state=attacker-state")),
+  ),
+  c("callback-wrong-state", "the callback with the login cookie but another state", REFUSED("state does not match"), async (ctx) => {
+    const login = await startLogin(ctx);
+    return outcome(ctx, await ask(ctx, `/web/oauth2/callback?code=x&state=${login.state}x`, login.cookie));
+  }),
+  c("callback-two-states", "the callback with the right state and a second one", REFUSED("state does not match"), async (ctx) => {
+    const login = await startLogin(ctx);
+    return outcome(ctx, await ask(ctx, `/web/oauth2/callback?code=x&state=${login.state}&state=other`, login.cookie));
+  }),
+  c("callback-provider-error", "the callback with the right state and `error=access_denied`", REFUSED("refused the login"), async (ctx) => {
+    const login = await startLogin(ctx);
+    return outcome(ctx, await ask(ctx, `/web/oauth2/callback?error=access_denied&state=${login.state}`, login.cookie));
+  }),
+  c(
+    "callback-forged-code",
+    "the callback with the right state and a code the provider never issued",
+    REFUSED("code exchange failed"),
+    async (ctx) => {
+      const login = await startLogin(ctx);
+      return outcome(ctx, await ask(ctx, `/web/oauth2/callback?code=forged&state=${login.state}`, login.cookie));
+    },
+  ),
+  c("callback-expired-login", "the callback after the login expired (csrfTokenTTL), state right", REFUSED("login expired"), async (ctx) => {
+    const { name, key } = cookieOf(ctx);
+    const login = await startLogin(ctx);
+    const state = unseal(key, name, login.cookie.slice(name.length + 1))!;
+    const expired = `${name}=${seal(key, name, { ...state, expiresAt: Date.now() - 1 } as CookieState)}`;
+    return outcome(ctx, await ask(ctx, `/web/oauth2/callback?code=x&state=${login.state}`, expired));
+  }),
+  c(
+    "callback-replayed",
+    "a completed callback sent again with its login cookie (the code is used): refused",
+    REFUSED("code exchange failed"),
+    async (ctx) => {
+      const login = await startLogin(ctx);
+      const back = await loginAt(login.authorize, "alice");
+      const path = `${back.pathname}${back.search}`;
+      const first = await ask(ctx, path, login.cookie);
+      if (first.code !== "oidc_callback") throw new Error(`the first callback answered ${first.code}: ${first.message}`);
+      return outcome(ctx, await ask(ctx, path, login.cookie));
+    },
+  ),
+  c(
+    "callback-open-redirect",
+    "a login cookie whose return URL is another site (sealed with the right key): the callback logs in but returns to this host's /",
+    { status: 302, code: "oidc_callback" },
+    async (ctx) => {
+      const { name, key } = cookieOf(ctx);
+      const login = await startLogin(ctx);
+      const state = unseal(key, name, login.cookie.slice(name.length + 1))!;
+      const evil = `${name}=${seal(key, name, { ...state, returnTo: "https://evil.example/steal" } as CookieState)}`;
+      const back = await loginAt(login.authorize, "alice");
+      const d = await ask(ctx, `${back.pathname}${back.search}`, evil);
+      expectLocation(d, `http://${HOST}/`);
+      return outcome(ctx, d);
+    },
+  ),
+  c(
+    "logout",
+    "the logout path with a session: 302 to the provider's end_session_endpoint, the cookie cleared",
+    { status: 302, code: "oidc_logout" },
+    async (ctx) => {
+      const { name, key } = cookieOf(ctx);
+      const d = await ask(ctx, "/web/logout", session(key, name, "alice", 60_000));
+      expectLocation(d, `${ctx.op.issuer}/session/end?`, true);
+      if (!d.cookies?.[0]?.startsWith(`${name}=; Path=/; Max-Age=0;`)) throw new Error(`the cookie is not cleared: ${d.cookies}`);
+      return outcome(ctx, d);
+    },
+  ),
+  c(
+    "provider-unreachable",
+    "a policy whose provider cannot be discovered: 403, never through",
+    { status: 403, code: "oidc_unavailable" },
+    async (ctx) => outcome(ctx, await ask(ctx, "/webdown/page")),
+  ),
+  c(
+    "session-on-unreachable-provider",
+    "the `web` session cookie on the `web-down` route (another policy): not its session",
+    { status: 403, code: "oidc_unavailable" },
+    async (ctx) => {
+      const { name, key } = cookieOf(ctx);
+      return outcome(ctx, await ask(ctx, "/webdown/page", session(key, name, "alice", 60_000)));
+    },
+  ),
+];
