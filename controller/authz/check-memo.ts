@@ -23,6 +23,14 @@ export class CheckMemo {
   /** Per identity: route entry (undefined: no route matched) → its allow decision. */
   readonly #allows = new BoundedMap<Pass, Map<RouteEntry | undefined, Decision>>(MAX_IDENTITIES);
 
+  /**
+   * Wire renderings of this snapshot's remembered allow decisions, per renderer: an allow answered
+   * again is written from the same bytes. Freed with the snapshot, unlike a process-wide cache.
+   */
+  readonly #rendered = new Map<(decision: Decision) => unknown, BoundedMap<Decision, unknown>>();
+  /** basicAuth: digests of user, password and hash that verified (bcrypt is not run twice for them). */
+  readonly verifiedPasswords = new BoundedMap<string, true>(10_000);
+
   constructor(tokens = new TokenCache()) {
     this.tokens = tokens;
   }
@@ -36,6 +44,15 @@ export class CheckMemo {
     if (bySource === undefined) this.#apiKeys.set(config, (bySource = []));
     (bySource[source] ??= new Map()).set(client, outcome);
     return outcome;
+  }
+
+  /** `render(decision)`, built once per decision and renderer. */
+  rendered<W>(decision: Decision, render: (decision: Decision) => W): W {
+    let byDecision = this.#rendered.get(render);
+    if (byDecision === undefined) this.#rendered.set(render, (byDecision = new BoundedMap(MAX_IDENTITIES)));
+    let wire = byDecision.get(decision) as W | undefined;
+    if (wire === undefined) byDecision.set(decision, (wire = render(decision)));
+    return wire;
   }
 
   allow(identity: Pass, entry: RouteEntry | undefined): Decision | undefined {

@@ -12,9 +12,9 @@ import type { ClientAddressDetection } from "./client-address.ts";
 export interface CheckContext {
   /** jwt's key sets (remote JWKS fetched and cached outside the snapshot). */
   readonly keys: Pick<KeyStore, "resolve" | "stateOf">;
-  /** What this snapshot's checks remember: verified tokens, API-key identities, allow decisions. */
+  /** What this snapshot's checks remember: verified tokens and passwords, API-key identities, allow decisions and their renderings. */
   readonly memo: CheckMemo;
-  /** basicAuth's verified passwords, failed attempts and bcrypt workers (shared across snapshots). */
+  /** basicAuth's failed attempts and bcrypt workers (shared across snapshots; verified passwords are in the memo). */
   readonly passwords: Passwords;
   /** Epoch milliseconds. */
   readonly now: () => number;

@@ -9,7 +9,7 @@ import { CheckMemo } from "../authz/check-memo.ts";
 import { reasonOf, type Decision } from "../authz/decision.ts";
 import type { CheckConfig } from "../config.ts";
 import { createKeyStore } from "../keys/store.ts";
-import { NOT_READY } from "../runtime/authorizer.ts";
+import { NOT_READY } from "../authz/authorizer.ts";
 import { envoyResponse } from "../server/envoy-response.ts";
 import type { Snapshot } from "../snapshot/types.ts";
 import { compileOptionsOf } from "../runtime/compile-options.ts";

@@ -10,11 +10,11 @@ import { adminHandler } from "../server/admin.ts";
 import { envoyHandler, forwardAuthHandler } from "../server/authz.ts";
 import { closeGracefully, createHttpServer, listen } from "../server/http.ts";
 import { startGrpcServer } from "../server/grpc.ts";
-import { createMetrics, type Metrics } from "../server/metrics.ts";
-import { createAuthorizer } from "./authorizer.ts";
+import { createMetrics, decisionMetrics, type Metrics } from "../server/metrics.ts";
+import { createAuthorizer } from "../authz/authorizer.ts";
 import { createOidcProviders } from "../features/oidc/provider.ts";
 import { compileOptionsOf } from "./compile-options.ts";
-import { RecentDenials } from "./recent-denials.ts";
+import { RecentDenials } from "../authz/recent-denials.ts";
 import { Pipeline } from "./pipeline.ts";
 import { startFolderSource } from "./standalone.ts";
 import { logStatusChanges } from "./status-log.ts";
@@ -55,10 +55,10 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
   const passwords = new Passwords();
   const recentDenials = new RecentDenials();
   const authorizer = createAuthorizer({
-    pipeline,
+    current: () => pipeline.current,
     keys,
     logger: logger.child({ component: "authz" }),
-    metrics,
+    metrics: decisionMetrics(metrics),
     onNoRoute: config.onNoRoute,
     onNoPolicy: config.onNoPolicy,
     passwords,

@@ -8,7 +8,7 @@
 import { ancestorKey, type PolicyStatus } from "../api/status.ts";
 import { reasonOf, type Decision } from "../authz/decision.ts";
 import type { AuthzRequest } from "../authz/request.ts";
-import type { DenialRecord } from "../runtime/recent-denials.ts";
+import type { DenialRecord } from "../authz/recent-denials.ts";
 
 /** The page's security headers: no script may run, forms post only here, nothing is cached or framed. */
 export const PAGE_HEADERS = {

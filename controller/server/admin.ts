@@ -3,7 +3,7 @@ import type { PolicyStatus } from "../api/status.ts";
 import type { Decision } from "../authz/decision.ts";
 import type { MaybePromise } from "../authz/maybe-async.ts";
 import type { AuthzRequest } from "../authz/request.ts";
-import type { DenialRecord } from "../runtime/recent-denials.ts";
+import type { DenialRecord } from "../authz/recent-denials.ts";
 import { PAGE_HEADERS, readExplainForm, renderAdminPage, type PageData } from "./admin-page.ts";
 import type { JwksSourceView } from "../keys/store.ts";
 import { summarizeSnapshot } from "../snapshot/summary.ts";

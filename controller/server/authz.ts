@@ -14,7 +14,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Decision } from "../authz/decision.ts";
 import { headerValue, normalizePath, type AuthzRequest } from "../authz/request.ts";
-import type { Authorizer, Protocol } from "../runtime/authorizer.ts";
+import type { Authorizer, Protocol } from "../authz/authorizer.ts";
 import { envoyResponse, forwardAuthResponse, invalidRequest, type WireResponse } from "./envoy-response.ts";
 import { drainBody, type Handler } from "./http.ts";
 
@@ -105,8 +105,8 @@ function decideAndWrite(
   const request = read(req);
   if ("error" in request) return write(res, invalidRequest(request.error));
   const decision = authorizer.decide(request, protocol, () => firstValue(headerValue(req.headers, "x-request-id")) ?? randomUUID());
-  if (decision instanceof Promise) return decision.then((d) => write(res, render(d)));
-  write(res, render(decision));
+  if (decision instanceof Promise) return decision.then((d) => write(res, authorizer.rendered(d, render)));
+  write(res, authorizer.rendered(decision, render));
 }
 
 /**

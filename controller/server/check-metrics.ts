@@ -5,13 +5,8 @@
  * renders these counts in prom-client's own shape, so /metrics reads exactly as before.
  */
 import { Counter, Histogram, type Registry } from "prom-client";
+import type { CheckRecorder, Protocol } from "../authz/authorizer.ts";
 import type { DecisionCode } from "../authz/decision.ts";
-import type { Protocol } from "../runtime/authorizer.ts";
-
-/** One protocol's recorder: two Map lookups and a few additions per request. */
-export interface CheckRecorder {
-  record(code: DecisionCode, status: number, seconds: number): void;
-}
 
 export interface CheckMetrics {
   readonly decisions: Counter<"protocol" | "code" | "status">;

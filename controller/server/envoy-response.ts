@@ -4,7 +4,6 @@
  * client sees, body and headers included.
  */
 import { STATUS_CODES } from "node:http";
-import { BoundedMap } from "../lib/bounded-map.ts";
 import type { Decision, DecisionCode } from "../authz/decision.ts";
 
 /** Envoy strips the headers this response header lists from the upstream request. */
@@ -18,14 +17,9 @@ export interface WireResponse {
   readonly rawHeaders: readonly string[];
 }
 
-/** Allow decisions are reused across requests (check-memo.ts), and so is their rendering (bounded, see there). */
-const rendered = new BoundedMap<Decision, WireResponse>(50_000);
-
+/** The answer on Envoy's HTTP ext_authz port (an allow's rendering is reused per snapshot: Authorizer.rendered). */
 export function envoyResponse(decision: Decision): WireResponse {
-  if (!decision.allowed) return render(decision);
-  let wire = rendered.get(decision);
-  if (wire === undefined) rendered.set(decision, (wire = render(decision)));
-  return wire;
+  return render(decision);
 }
 
 /** Marks a forward-auth answer to a CORS preflight, so the proxy can turn it into the client's 204. */

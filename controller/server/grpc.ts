@@ -24,7 +24,7 @@ import type { Logger } from "pino";
 import type { Decision } from "../authz/decision.ts";
 import { denialContent } from "./envoy-response.ts";
 import type { AuthzRequest, ProxyRoute } from "../authz/request.ts";
-import type { Authorizer } from "../runtime/authorizer.ts";
+import type { Authorizer } from "../authz/authorizer.ts";
 
 export const GATEWAY_CONTEXT_EXTENSION = "portcullis.io/gateway";
 /** Per-route context extension restricting matching to one HTTPRoute ("namespace/name"). */

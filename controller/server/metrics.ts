@@ -1,5 +1,6 @@
 /** Prometheus metrics (prom-client), on a registry of their own so several instances can coexist in tests. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { DecisionMetrics } from "../authz/authorizer.ts";
 import { createCheckMetrics, type CheckMetrics } from "./check-metrics.ts";
 
 export interface Metrics {
@@ -20,6 +21,11 @@ export interface Metrics {
   readonly routeRulesWithoutPolicy: Gauge;
   /** Allowed requests given an audit line (sampled by `--audit-allowed-sample-rate`). */
   readonly auditedAllowed: Counter;
+}
+
+/** The authorizer's view of these metrics: where it counts its decisions and sampled audit lines. */
+export function decisionMetrics(metrics: Metrics): DecisionMetrics {
+  return { recorder: (protocol) => metrics.checks.recorder(protocol), auditedAllowed: () => metrics.auditedAllowed.inc() };
 }
 
 /** What the JWKS gauges read at scrape time (the key store's view, no key material). */

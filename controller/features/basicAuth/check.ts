@@ -32,10 +32,9 @@ export interface PasswordsOptions {
 
 type Verdict = "match" | "mismatch" | "rate_limited" | "busy";
 
-/** The state basicAuth keeps across requests and snapshots: verified passwords, failures, the bcrypt pool. */
+/** The state basicAuth keeps across requests and snapshots: failed attempts and the bcrypt pool. */
 export class Passwords {
   readonly pool: BcryptPool;
-  readonly #verified = new BoundedMap<string, true>(10_000);
   /** "policy\0username" → failures in the window that started at `since`; the last ~10,000 usernames. */
   readonly #failures = new BoundedMap<string, { since: number; count: number }>(10_000);
   readonly #now: () => number;
@@ -53,12 +52,21 @@ export class Passwords {
     this.#perPolicyLimit = options.perPolicyLimit ?? 16;
   }
 
-  /** Whether `password` is `username`'s in `table`, synchronous unless bcrypt must run. */
-  verify(table: CompiledBasicAuth, policy: string, username: string, password: string): MaybePromise<Verdict> {
+  /**
+   * Whether `password` is `username`'s in `table`, synchronous unless bcrypt must run. `verified`
+   * remembers what verified (the snapshot's memo: a new snapshot starts afresh).
+   */
+  verify(
+    table: CompiledBasicAuth,
+    policy: string,
+    username: string,
+    password: string,
+    verified: BoundedMap<string, true>,
+  ): MaybePromise<Verdict> {
     const entry: HtpasswdHash | undefined = table.users[username];
     const remembered =
       entry?.kind === "bcrypt" ? createHash("sha256").update(`${username}\0${password}\0${entry.hash}`).digest("base64url") : undefined;
-    if (remembered !== undefined && this.#verified.get(remembered) === true) return "match";
+    if (remembered !== undefined && verified.get(remembered) === true) return "match";
     const who = `${policy}\0${username}`;
     if (this.#limited(who)) return "rate_limited";
     const against = entry ?? table.unknownUser;
@@ -68,7 +76,7 @@ export class Passwords {
     return andThen(compared, (ok): Verdict => {
       if (ok === "busy") return "busy";
       if (ok && entry !== undefined) {
-        if (remembered !== undefined) this.#verified.set(remembered, true);
+        if (remembered !== undefined) verified.set(remembered, true);
         return "match";
       }
       this.#fail(who);
@@ -111,6 +119,7 @@ export function checkBasicAuth(
   request: NormalizedRequest,
   where: { route: string; policy: string },
   passwords: Passwords,
+  verified: BoundedMap<string, true>,
 ): MaybePromise<PhaseResult> {
   const challenge = { "www-authenticate": `Basic realm="${realmOf(request)}"` };
   const header = request.header("authorization")?.trim();
@@ -128,7 +137,7 @@ export function checkBasicAuth(
   };
   if (colon <= 0) return invalid;
   const username = decoded.slice(0, colon);
-  return andThen(passwords.verify(config, where.policy, username, decoded.slice(colon + 1)), (verdict): PhaseResult => {
+  return andThen(passwords.verify(config, where.policy, username, decoded.slice(colon + 1), verified), (verdict): PhaseResult => {
     if (verdict === "rate_limited")
       return {
         ok: false,

@@ -6,11 +6,12 @@ import { describe, expect, it } from "vitest";
 import { Passwords } from "../../controller/features/basicAuth/check.ts";
 import { CheckMemo } from "../../controller/authz/check-memo.ts";
 import { clientAddressDetection } from "../../controller/authz/client-address.ts";
+import type { Decision } from "../../controller/authz/decision.ts";
 import type { AuthzRequest } from "../../controller/authz/request.ts";
 import { createKeyStore } from "../../controller/keys/store.ts";
-import { createAuthorizer } from "../../controller/runtime/authorizer.ts";
-import { RecentDenials } from "../../controller/runtime/recent-denials.ts";
-import { createMetrics } from "../../controller/server/metrics.ts";
+import { createAuthorizer } from "../../controller/authz/authorizer.ts";
+import { RecentDenials } from "../../controller/authz/recent-denials.ts";
+import { createMetrics, decisionMetrics } from "../../controller/server/metrics.ts";
 import { aliceKeyPolicy, gatewayWithRoute } from "../support/manifests.ts";
 import { compileText } from "../support/world.ts";
 
@@ -23,11 +24,12 @@ function authorizerOf(auditAllowedSampleRate: number | undefined, draws: number[
   const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   const metrics = createMetrics();
   const recentDenials = new RecentDenials();
+  let served = { snapshot: compileText(WORLD).snapshot, memo: new CheckMemo() };
   const authorizer = createAuthorizer({
-    pipeline: { current: { generation: 1, snapshot: compileText(WORLD).snapshot, statuses: [], memo: new CheckMemo() } },
+    current: () => served,
     keys: createKeyStore({ logger: pino({ level: "silent" }) }),
     logger,
-    metrics,
+    metrics: decisionMetrics(metrics),
     onNoRoute: "deny",
     onNoPolicy: "allow",
     clientAddress: clientAddressDetection({ trustedHops: 0, trustedCidrs: [] }),
@@ -44,7 +46,8 @@ function authorizerOf(auditAllowedSampleRate: number | undefined, draws: number[
       () => `req-${++id}`,
     );
   const audited = async () => (await metrics.registry.getSingleMetric("portcullis_audited_allowed_total")!.get()).values[0]?.value ?? 0;
-  return { decide, lines, audited, recentDenials };
+  const publish = () => (served = { snapshot: served.snapshot, memo: new CheckMemo() });
+  return { decide, lines, audited, recentDenials, authorizer, publish };
 }
 
 const alice = { headers: { "x-api-key": "alice-key" } };
@@ -113,5 +116,23 @@ describe("audit lines", () => {
       ["deny", "req-3"],
     ]);
     expect(await audited()).toBe(2);
+  });
+});
+
+describe("rendered answers", () => {
+  it("an allow is rendered once per published snapshot, a denial every time", async () => {
+    const { decide, authorizer, publish } = authorizerOf(undefined);
+    const renders: string[] = [];
+    const render = (d: Decision) => (renders.push(d.code), { code: d.code });
+    const allowed = await decide(alice);
+    const first = authorizer.rendered(allowed, render);
+    expect(authorizer.rendered(await decide(alice), render)).toBe(first);
+    const denied = await decide({});
+    authorizer.rendered(denied, render);
+    authorizer.rendered(denied, render);
+    expect(renders).toEqual(["allowed", "apikey_missing", "apikey_missing"]);
+    publish();
+    expect(authorizer.rendered(allowed, render)).not.toBe(first);
+    expect(renders).toHaveLength(4);
   });
 });

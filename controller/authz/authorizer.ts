@@ -5,20 +5,40 @@
  */
 import type { Logger } from "pino";
 import type { Passwords } from "../features/basicAuth/check.ts";
-import { check } from "../authz/check.ts";
-import type { CheckContext } from "../authz/context.ts";
-import type { ClientAddressDetection } from "../authz/client-address.ts";
-import { deny, reasonOf, type Decision } from "../authz/decision.ts";
-import type { MaybePromise } from "../authz/maybe-async.ts";
-import { normalizePath, type AuthzRequest } from "../authz/request.ts";
+import { check } from "./check.ts";
+import type { CheckContext } from "./context.ts";
+import type { ClientAddressDetection } from "./client-address.ts";
+import { deny, reasonOf, type Decision } from "./decision.ts";
+import type { MaybePromise } from "./maybe-async.ts";
+import { normalizePath, type AuthzRequest } from "./request.ts";
 import type { OidcProviders } from "../features/oidc/provider.ts";
 import type { KeyStore } from "../keys/types.ts";
-import type { CheckRecorder } from "../server/check-metrics.ts";
-import type { Metrics } from "../server/metrics.ts";
-import type { Pipeline, Published } from "./pipeline.ts";
+import type { Snapshot } from "../snapshot/types.ts";
+import type { CheckMemo } from "./check-memo.ts";
+import type { DecisionCode } from "./decision.ts";
 import type { DenialRecord, RecentDenials } from "./recent-denials.ts";
 
 export type Protocol = "envoy-http" | "envoy-grpc" | "forward-auth";
+
+/** A snapshot being served, with what its checks remember (one memo per published snapshot). */
+export interface Served {
+  readonly snapshot: Snapshot;
+  readonly memo: CheckMemo;
+}
+
+/** Where the authorizer counts its decisions (server/metrics.ts keeps them for /metrics). */
+export interface DecisionMetrics {
+  /** The recorder of one protocol, taken once: recording is on every request's path. */
+  recorder(protocol: Protocol): CheckRecorder;
+  /** An allowed request was given an audit line (sampling). */
+  auditedAllowed(): void;
+}
+
+/** Counts one protocol's decisions. */
+export interface CheckRecorder {
+  /** `seconds`: how long the check took. */
+  record(code: DecisionCode, status: number, seconds: number): void;
+}
 
 export interface Authorizer {
   /**
@@ -28,13 +48,19 @@ export interface Authorizer {
   decide(request: AuthzRequest, protocol: Protocol, requestId: () => string): MaybePromise<Decision>;
   /** The same decision on the snapshot being served, neither counted nor audited (the admin page's explain form). */
   explain(request: AuthzRequest): MaybePromise<Decision>;
+  /**
+   * `render(decision)`, built once per allow decision of the snapshot being served and reused
+   * (allow decisions are remembered per identity and rule, check-memo.ts); denials are rendered each time.
+   */
+  rendered<W>(decision: Decision, render: (decision: Decision) => W): W;
 }
 
 export interface AuthorizerOptions {
-  readonly pipeline: Pick<Pipeline, "current">;
+  /** The snapshot being served; undefined until the first publish. */
+  readonly current: () => Served | undefined;
   readonly keys: Pick<KeyStore, "resolve" | "stateOf">;
   readonly logger: Logger;
-  readonly metrics: Metrics;
+  readonly metrics: DecisionMetrics;
   readonly onNoRoute: "deny" | "allow";
   readonly onNoPolicy: "allow" | "deny";
   /** How the client address for `clientCIDRs` rules is determined. */
@@ -60,16 +86,16 @@ export const NOT_READY = deny(403, "not_ready", "Portcullis has not loaded its p
 const FAILED = deny(403, "internal_error", "the request could not be checked", {});
 
 export function createAuthorizer(options: AuthorizerOptions): Authorizer {
-  const { pipeline, keys, logger, metrics, onNoRoute, onNoPolicy, clientAddress, passwords } = options;
+  const { current, keys, logger, metrics, onNoRoute, onNoPolicy, clientAddress, passwords } = options;
   const now = options.now ?? Date.now;
   const recorders: Record<Protocol, CheckRecorder> = {
-    "envoy-http": metrics.checks.recorder("envoy-http"),
-    "envoy-grpc": metrics.checks.recorder("envoy-grpc"),
-    "forward-auth": metrics.checks.recorder("forward-auth"),
+    "envoy-http": metrics.recorder("envoy-http"),
+    "envoy-grpc": metrics.recorder("envoy-grpc"),
+    "forward-auth": metrics.recorder("forward-auth"),
   };
   // The context of the snapshot being served, built once per publish rather than per request.
-  let contextOf: { published: Published; ctx: CheckContext } | undefined;
-  const contextFor = (published: Published): CheckContext => {
+  let contextOf: { published: Served; ctx: CheckContext } | undefined;
+  const contextFor = (published: Served): CheckContext => {
     if (contextOf?.published !== published) {
       contextOf = {
         published,
@@ -92,7 +118,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
       logger.info({ audit: "deny", requestId: requestId(), ...line }, "request denied");
       options.recentDenials?.record({ at: now(), ...line });
     } else if (sampleRate > 0 && random() < sampleRate) {
-      metrics.auditedAllowed.inc();
+      metrics.auditedAllowed();
       logger.info(
         { audit: "allow", requestId: requestId(), ...auditLine(decision, request, protocol), principal: decision.principal },
         "request allowed",
@@ -104,7 +130,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
   return {
     decide(request, protocol, requestId) {
       const started = performance.now();
-      const published = pipeline.current;
+      const published = current();
       if (published === undefined) return conclude(NOT_READY, request, protocol, requestId, started);
       let decision: MaybePromise<Decision>;
       try {
@@ -121,8 +147,12 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
       return conclude(decision, request, protocol, requestId, started);
     },
     explain(request) {
-      const published = pipeline.current;
+      const published = current();
       return published === undefined ? NOT_READY : check(published.snapshot, request, contextFor(published));
+    },
+    rendered(decision, render) {
+      const published = current();
+      return decision.allowed && published !== undefined ? published.memo.rendered(decision, render) : render(decision);
     },
   };
 }

@@ -1,0 +1,116 @@
+/**
+ * The import graph of controller/ (read with the TypeScript compiler's parser): no module imports
+ * itself back through others (type-only imports, erased before Node runs, are left out of that),
+ * and the pure parts (features/, compile/, authz/) import nothing from the edges that do I/O and
+ * wiring (sources/, server/, runtime/), type imports included; server/ does not import runtime/.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+
+const ROOT = path.resolve(import.meta.dirname, "../controller");
+
+interface Edge {
+  readonly to: string;
+  /** Erased at run time (`import type`, or every named import marked `type`). */
+  readonly typeOnly: boolean;
+}
+
+/** Each module's relative imports and re-exports (and dynamic `import()`s), by path below `root`. */
+function importGraph(root: string): Map<string, Edge[]> {
+  const graph = new Map<string, Edge[]>();
+  const files = readdirSync(root, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
+  for (const file of files) {
+    const source = ts.createSourceFile(file, readFileSync(path.join(root, file), "utf8"), ts.ScriptTarget.Latest);
+    const edges: Edge[] = [];
+    const add = (specifier: ts.Expression | undefined, typeOnly: boolean) => {
+      if (specifier === undefined || !ts.isStringLiteral(specifier) || !specifier.text.startsWith(".")) return;
+      edges.push({ to: path.relative(root, path.resolve(root, path.dirname(file), specifier.text)), typeOnly });
+    };
+    const visit = (node: ts.Node): void => {
+      if (ts.isImportDeclaration(node)) add(node.moduleSpecifier, isTypeOnlyImport(node));
+      else if (ts.isExportDeclaration(node)) add(node.moduleSpecifier, node.isTypeOnly);
+      else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) add(node.arguments[0], false);
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+    graph.set(file, edges);
+  }
+  return graph;
+}
+
+function isTypeOnlyImport(node: ts.ImportDeclaration): boolean {
+  const clause = node.importClause;
+  if (clause === undefined) return false;
+  if (clause.isTypeOnly) return true;
+  const bindings = clause.namedBindings;
+  return clause.name === undefined && bindings !== undefined && ts.isNamedImports(bindings) && bindings.elements.every((e) => e.isTypeOnly);
+}
+
+/** Every cycle of run-time imports, each as the modules on it (the first repeated at the end). */
+function cyclesOf(graph: ReadonlyMap<string, readonly Edge[]>): string[][] {
+  const cycles: string[][] = [];
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const walk = (file: string) => {
+    state.set(file, "open");
+    stack.push(file);
+    for (const { to, typeOnly } of graph.get(file) ?? []) {
+      if (typeOnly) continue;
+      if (state.get(to) === "open") cycles.push([...stack.slice(stack.indexOf(to)), to]);
+      else if (state.get(to) === undefined) walk(to);
+    }
+    stack.pop();
+    state.set(file, "done");
+  };
+  for (const file of [...graph.keys()].sort()) if (!state.has(file)) walk(file);
+  return cycles;
+}
+
+/** Imports from a module under one of `from` into one under `to`, as "module -> import". */
+function crossings(graph: ReadonlyMap<string, readonly Edge[]>, from: readonly string[], to: readonly string[]): string[] {
+  const under = (file: string, dirs: readonly string[]) => dirs.some((d) => file.startsWith(`${d}/`));
+  return [...graph].flatMap(([file, edges]) =>
+    under(file, from) ? edges.filter((e) => under(e.to, to)).map((e) => `${file} -> ${e.to}`) : [],
+  );
+}
+
+describe("the import graph of controller/", () => {
+  const graph = importGraph(ROOT);
+
+  it("is read from every module, with the imports written there", () => {
+    expect(graph.get("authz/check.ts")).toContainEqual({ to: "features/feature.ts", typeOnly: false });
+    expect(graph.get("authz/check.ts")).toContainEqual({ to: "snapshot/types.ts", typeOnly: true });
+    expect(graph.get("runtime/app.ts")).toContainEqual({ to: "runtime/kube.ts", typeOnly: false });
+  });
+
+  it("has no cycle of run-time imports", () => {
+    expect(cyclesOf(graph)).toEqual([]);
+  });
+
+  it("keeps features/, compile/ and authz/ free of sources/, server/ and runtime/", () => {
+    expect(crossings(graph, ["features", "compile", "authz"], ["sources", "server", "runtime"])).toEqual([]);
+  });
+
+  it("has server/ import nothing from runtime/ (runtime/ wires the servers)", () => {
+    expect(crossings(graph, ["server"], ["runtime"])).toEqual([]);
+  });
+});
+
+describe("the checks themselves", () => {
+  const graph = new Map<string, Edge[]>([
+    ["a/x.ts", [{ to: "b/y.ts", typeOnly: false }]],
+    ["b/y.ts", [{ to: "a/x.ts", typeOnly: false }]],
+    ["c/z.ts", [{ to: "a/x.ts", typeOnly: true }]],
+    ["a/w.ts", [{ to: "c/z.ts", typeOnly: true }]],
+  ]);
+
+  it("find a cycle of run-time imports, and not one closed by a type-only import", () => {
+    expect(cyclesOf(graph)).toEqual([["a/x.ts", "b/y.ts", "a/x.ts"]]);
+  });
+
+  it("find an import across folders whether or not it is type-only", () => {
+    expect(crossings(graph, ["c"], ["a"])).toEqual(["c/z.ts -> a/x.ts"]);
+  });
+});
