@@ -82,7 +82,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   const targets = indexTargets(resources, servedGateways, attachedListenerSets);
   const policies: ReturnType<typeof analysePolicy>[] = [];
   for (const p of [...resources.securityPolicies].sort(compareAge)) {
-    policies.push(analysePolicy(p, targets, refs));
+    policies.push(analysePolicy(p, targets, refs, options.geoipDatabases ?? []));
     if (policies.length % ITEMS_PER_STEP === 0) yield;
   }
   const { winners, conflicts } = decideWinners(policies);
@@ -102,7 +102,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
     let compiled = child.compiled;
     if (parent !== undefined) {
       const key = `${child.compiled.id}\0${parent.policy.compiled.id}`;
-      compiled = mergedPolicies.get(key) ?? compileMerged(child, parent.policy, refs);
+      compiled = mergedPolicies.get(key) ?? compileMerged(child, parent.policy, refs, options.geoipDatabases ?? []);
       mergedPolicies.set(key, compiled);
     }
     const at = { routeRef: overriddenAt(winner.target, attachment), listenerRef: listenerRef(attachment) };

@@ -4,6 +4,7 @@ import type { SecurityPolicy } from "../api/resources.ts";
 import { describeIssues, NOT_YET_ENFORCED, type SecurityPolicySpec } from "../api/securitypolicy.ts";
 import { compiledOf, type CompileContext, type ConfiguredFeature } from "../features/feature.ts";
 import { FEATURES, SecurityPolicySpecSchema } from "../features/index.ts";
+import type { GeoIPDatabase } from "../geoip/database.ts";
 import { fail, ok, type Result } from "../lib/result.ts";
 import type { CompiledPolicy } from "../snapshot/types.ts";
 import { featureOwner, mergeSpecs } from "./merge.ts";
@@ -24,7 +25,10 @@ export interface AnalysedPolicy {
   readonly spec: SecurityPolicySpec | undefined;
 }
 
-export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs: References): AnalysedPolicy {
+/** The `--geoip-database` files (CompileOptions.geoipDatabases). */
+type GeoIPDatabases = readonly GeoIPDatabase[];
+
+export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs: References, geoip: GeoIPDatabases): AnalysedPolicy {
   const id = keyOf(source.metadata);
   const parsed = SecurityPolicySpecSchema.safeParse(source.spec ?? {});
   if (!parsed.success) {
@@ -70,7 +74,7 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
     );
   }
   const namespace = source.metadata.namespace;
-  const { compiled, warnings } = compileSpec(id, spec, () => namespace, refs);
+  const { compiled, warnings } = compileSpec(id, spec, () => namespace, refs, geoip);
   return { source, compiled, targets: resolution.targets, missing: resolution.missing, warnings, spec };
 }
 
@@ -89,7 +93,7 @@ function targetKinds(spec: SecurityPolicySpec): string[] {
  * parent's spec is, or when the merged policy is (validation runs on the merged policy only, so a
  * jwt principal may name the parent's provider).
  */
-export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, refs: References): CompiledPolicy {
+export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, refs: References, geoip: GeoIPDatabases): CompiledPolicy {
   const id = `${child.compiled.id} merged into ${parent.compiled.id}`;
   const childSpec = child.spec!;
   if (parent.spec === undefined) {
@@ -107,7 +111,7 @@ export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, ref
     );
   }
   const namespaces = { child: child.source.metadata.namespace, parent: parent.source.metadata.namespace };
-  return compileSpec(id, parsed.data, (field) => namespaces[owner(field) as "child" | "parent"], refs).compiled;
+  return compileSpec(id, parsed.data, (field) => namespaces[owner(field) as "child" | "parent"], refs, geoip).compiled;
 }
 
 /** A valid spec's features compiled; features Portcullis does not enforce yet make it invalid (denying, never open). */
@@ -116,13 +120,14 @@ function compileSpec(
   spec: SecurityPolicySpec,
   namespaceOf: (field: string) => string,
   refs: References,
+  geoip: GeoIPDatabases,
 ): { compiled: CompiledPolicy; warnings: readonly string[] } {
   const pending = NOT_YET_ENFORCED.filter((f) => spec[f] !== undefined);
   if (pending.length > 0) {
     const reason = `spec.${pending.join(", spec.")}: not supported by Portcullis yet; requests governed by this policy are denied`;
     return { compiled: invalid(id, reason), warnings: [] };
   }
-  const features = compileFeatures(id, spec, namespaceOf, refs);
+  const features = compileFeatures(id, spec, namespaceOf, refs, geoip);
   if (!features.ok) return { compiled: invalid(id, features.error), warnings: [] };
   return { compiled: { id, invalid: undefined, ...features.value }, warnings: features.warnings ?? [] };
 }
@@ -156,6 +161,7 @@ function compileFeatures(
   spec: SecurityPolicySpec,
   namespaceOf: (field: string) => string,
   refs: References,
+  geoipDatabases: GeoIPDatabases,
 ): Result<Pick<CompiledPolicy, "features" | "managedHeaders">, string> {
   const features: ConfiguredFeature[] = [];
   const warnings: string[] = [];
@@ -164,7 +170,7 @@ function compileFeatures(
   for (const feature of FEATURES) {
     const fieldSpec = spec[feature.field];
     if (fieldSpec === undefined) continue;
-    const result = feature.compile(fieldSpec, { namespace: namespaceOf(feature.field), policy: id, refs, spec, compiled });
+    const result = feature.compile(fieldSpec, { namespace: namespaceOf(feature.field), policy: id, refs, geoipDatabases, spec, compiled });
     if (!result.ok) {
       problems.push(...result.error.map((p) => `${feature.label}: ${p}`));
       continue;

@@ -11,6 +11,7 @@ import type { Decision } from "../authz/decision.ts";
 import type { MaybePromise } from "../authz/maybe-async.ts";
 import type { NormalizedRequest } from "../authz/request.ts";
 import type { References } from "../compile/references.ts";
+import type { GeoIPDatabase } from "../geoip/database.ts";
 import type { JwksSource } from "../keys/types.ts";
 import type { Ok, Problems, Result } from "../lib/result.ts";
 
@@ -65,6 +66,8 @@ export interface CompileContext {
   /** The policy's id ("namespace/name"; a merged policy's names both): what a feature binds its own secrets to (oidc's cookie key). */
   readonly policy: string;
   readonly refs: References;
+  /** The `--geoip-database` files, in flag order (what `clientIPGeoLocations` rules are decided with). */
+  readonly geoipDatabases: readonly GeoIPDatabase[];
   /** The whole validated spec (for a merged policy, the merged one): what another feature's field says, whether or not it compiles. */
   readonly spec: SecurityPolicySpec;
   /** What a feature earlier in the list compiled for this policy; undefined when it is not configured or did not compile. */

@@ -33,8 +33,33 @@ export function cidrSet(cidrs: readonly string[]): CidrSet {
   };
 }
 
-/** An address without IPv4 mapping ("::ffff:10.0.0.1" → "10.0.0.1"); undefined when the text is not an address. */
+/**
+ * An address without IPv4 mapping, however it is spelt ("::ffff:10.0.0.1", "::FFFF:a00:1",
+ * "0:0:0:0:0:ffff:10.0.0.1" → "10.0.0.1"): one address, one decision. undefined when the text is
+ * not an address.
+ */
 export function plainAddress(text: string): string | undefined {
-  const plain = text.startsWith("::ffff:") && isIP(text.slice(7)) === 4 ? text.slice(7) : text;
-  return isIP(plain) === 0 ? undefined : plain;
+  const family = isIP(text);
+  if (family === 0) return undefined;
+  return family === 6 ? (ipv4Mapped(text) ?? text) : text;
+}
+
+/** The IPv4 address an IPv6 address in ::ffff:0:0/96 maps, or undefined. */
+function ipv4Mapped(address: string): string | undefined {
+  const lower = address.toLowerCase();
+  if (!lower.includes("ffff")) return undefined;
+  // A trailing dotted quad is the last two groups.
+  const dotted = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(lower);
+  const text =
+    dotted === null
+      ? lower
+      : `${dotted[1]}${((Number(dotted[2]) << 8) | Number(dotted[3])).toString(16)}:${((Number(dotted[4]) << 8) | Number(dotted[5])).toString(16)}`;
+  const [head = "", tail] = text.split("::");
+  const groups = (s: string) => (s === "" ? [] : s.split(":"));
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const all = tail === undefined ? left : [...left, ...new Array<string>(8 - left.length - right.length).fill("0"), ...right];
+  const words = all.map((g) => Number.parseInt(g, 16));
+  if (words.length !== 8 || words.slice(0, 5).some((w) => w !== 0) || words[5] !== 0xffff) return undefined;
+  return [words[6]! >> 8, words[6]! & 0xff, words[7]! >> 8, words[7]! & 0xff].join(".");
 }

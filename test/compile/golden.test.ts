@@ -9,7 +9,9 @@ import { describe, expect, it } from "vitest";
 import { parseAllDocuments, stringify } from "yaml";
 import { toResources } from "../../controller/api/resources.ts";
 import { compile } from "../../controller/compile/index.ts";
+import { geoIPDatabaseOf } from "../../controller/geoip/database.ts";
 import { summarizeSnapshot } from "../../controller/snapshot/summary.ts";
+import { writeMmdb } from "../support/mmdb.ts";
 
 const dir = join(import.meta.dirname, "testdata");
 const cases = readdirSync(dir)
@@ -17,16 +19,26 @@ const cases = readdirSync(dir)
   .map((f) => f.slice(0, -".in.yaml".length))
   .sort();
 
-/** A case may start with `# gateway-classes: a, b` to compile as `--gateway-class a --gateway-class b`. */
+/**
+ * A case may start with `# gateway-classes: a, b` to compile as `--gateway-class a --gateway-class b`,
+ * and with `# geoip-databases: GeoLite2-Country, …` to compile with an (empty) database of each type.
+ */
 export function compileCase(text: string): string {
-  const classes =
-    /^# gateway-classes: (.+)$/m
+  const listed = (directive: string) =>
+    new RegExp(`^# ${directive}: (.+)$`, "m")
       .exec(text)?.[1]
       ?.split(",")
       .map((c) => c.trim()) ?? [];
+  const geoipDatabases = listed("geoip-databases").map((type) =>
+    geoIPDatabaseOf(`${type}.mmdb`, writeMmdb({ databaseType: type, networks: [] })),
+  );
   const raws = parseAllDocuments(text).map((d, i) => ({ object: d.toJS(), origin: `document ${i}` }));
   const { resources, rejected } = toResources(raws);
-  const result = compile(resources, { controllerName: "portcullis.io/controller", gatewayClasses: classes });
+  const result = compile(resources, {
+    controllerName: "portcullis.io/controller",
+    gatewayClasses: listed("gateway-classes"),
+    geoipDatabases,
+  });
   return stringify(
     { statuses: result.statuses, snapshot: summarizeSnapshot(result.snapshot), problems: result.problems, rejected },
     { lineWidth: 0 },

@@ -10,10 +10,11 @@
  * Every item runs as its own test; `pending.yaml` names the items that must still differ, with the
  * issue that will make them pass (features not built yet) or the reason they differ on purpose.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import pino from "pino";
 import { request as undiciRequest } from "undici";
 import { parse, stringify } from "yaml";
@@ -23,9 +24,11 @@ import { check } from "../../controller/authz/check.ts";
 import type { CheckContext } from "../../controller/authz/context.ts";
 import type { Decision } from "../../controller/authz/decision.ts";
 import { compile, type CompileResult } from "../../controller/compile/index.ts";
+import { geoIPDatabaseOf } from "../../controller/geoip/database.ts";
 import { createKeyStore } from "../../controller/keys/store.ts";
 import type { CompiledPolicy } from "../../controller/snapshot/types.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
+import { writeMmdb } from "../support/mmdb.ts";
 import { testCheckContext } from "../support/world.ts";
 
 /** The GatewayClass EG's translator tests treat as managed; Gateways of other classes are not served. */
@@ -158,7 +161,46 @@ export function compileManifests(manifests: readonly object[]): CompileResult {
   const { resources, rejected } = toResources(manifests.map((object, i) => ({ object, origin: `manifest ${i}` })));
   // EG's inputs hold kinds Portcullis does not read (Services, Backends): those are ignored, not rejected.
   if (rejected.length > 0) throw new Error(`manifests rejected: ${JSON.stringify(rejected)}`);
-  return compile(resources, { controllerName: "gateway.envoyproxy.io/gatewayclass-controller", gatewayClasses: [EG_GATEWAY_CLASS] });
+  return compile(resources, {
+    controllerName: "gateway.envoyproxy.io/gatewayclass-controller",
+    gatewayClasses: [EG_GATEWAY_CLASS],
+    geoipDatabases: geoipFilesOf(manifests).map((f) => geoIPDatabaseOf(f.path, f.bytes)),
+  });
+}
+
+/** The `database_type` of a database each source of EG's `EnvoyProxy.spec.geoIP.provider.maxMind` names. */
+const GEOIP_SOURCE_TYPES: Readonly<Record<string, string>> = {
+  cityDbSource: "GeoIP2-City",
+  countryDbSource: "GeoIP2-Country",
+  asnDbSource: "GeoLite2-ASN",
+  ispDbSource: "GeoIP2-ISP",
+  anonymousIpDbSource: "GeoIP2-Anonymous-IP",
+};
+
+/**
+ * The GeoIP databases the case gives Envoy (its EnvoyProxy's MaxMind sources), as Portcullis would
+ * be given them with --geoip-database: the file a ConfigMap of the case holds under that name (EG's
+ * e2e test database), else an empty database of the type the source names (translator cases name
+ * paths only).
+ */
+export function geoipFilesOf(manifests: readonly object[]): { path: string; bytes: Buffer }[] {
+  type Source = { local?: { path?: string } };
+  type Proxy = { kind?: string; spec?: { geoIP?: { provider?: { maxMind?: Record<string, Source> } } } };
+  type ConfigMap = { kind?: string; binaryData?: Record<string, string> };
+  const shipped = new Map<string, Buffer>();
+  for (const m of manifests as ConfigMap[])
+    if (m.kind === "ConfigMap")
+      for (const [key, value] of Object.entries(m.binaryData ?? {})) shipped.set(key, Buffer.from(value, "base64"));
+  return (manifests as Proxy[]).flatMap((m) =>
+    m.kind !== "EnvoyProxy"
+      ? []
+      : Object.entries(m.spec?.geoIP?.provider?.maxMind ?? {}).flatMap(([source, { local }]) => {
+          const path = local?.path;
+          const type = GEOIP_SOURCE_TYPES[source];
+          if (path === undefined || type === undefined) return [];
+          return [{ path, bytes: shipped.get(basename(path)) ?? writeMmdb({ databaseType: type, networks: [] }) }];
+        }),
+  );
 }
 
 /**
@@ -381,6 +423,11 @@ export function requestItems(testCase: RequestCase): { items: Item[]; close: () 
   const viaHttpPort: Asker = async (request) => {
     const portcullis = await (served ??= (async () => {
       const flags = ["--gateway-class", EG_GATEWAY_CLASS];
+      for (const file of geoipFilesOf(testCase.manifests)) {
+        const path = join(mkdtempSync(join(tmpdir(), "portcullis-geoip-")), basename(file.path));
+        writeFileSync(path, file.bytes);
+        flags.push("--geoip-database", path);
+      }
       if (xff?.numTrustedHops !== undefined) flags.push("--xff-trusted-hops", String(xff.numTrustedHops));
       for (const cidr of xff?.trustedCIDRs ?? []) flags.push("--xff-trusted-cidrs", cidr);
       const docs = (await (manifests ??= localManifests())).map((m) => stringify(m)).join("---\n");

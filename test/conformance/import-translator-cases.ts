@@ -37,7 +37,11 @@ const names = git("ls-tree", "--name-only", `${release}:${TESTDATA}`)
 for (const name of names) {
   const input = parse(git("show", `${release}:${TESTDATA}/${name}.in.yaml`)) as Obj;
   const output = parse(git("show", `${release}:${TESTDATA}/${name}.out.yaml`)) as Obj;
-  const manifests = Object.values(input).filter(Array.isArray).flat() as Obj[];
+  // The GatewayClass's EnvoyProxy too: its GeoIP databases are what Portcullis is given with --geoip-database.
+  const manifests = [
+    ...(Object.values(input).filter(Array.isArray).flat() as Obj[]),
+    ...(input.envoyProxyForGatewayClass === undefined ? [] : [input.envoyProxyForGatewayClass as Obj]),
+  ];
   const policies = (input.securityPolicies ?? []) as Obj[];
   const testCase: TranslatorCase = {
     source: `envoyproxy/gateway ${release} ${TESTDATA}/${name}.in.yaml, ${name}.out.yaml`,

@@ -166,6 +166,10 @@ describe("CRDs on kube-apiserver 1.20", () => {
     ["spec.cors.maxAge", { cors: { maxAge: "ten minutes" } }],
     ["spec.extAuth.statusOnError", { extAuth: { statusOnError: 200 } }],
     ["spec.targetRefs[0].kind", { targetRefs: [{ group: GW.group, kind: "not a kind", name: "x" }] }],
+    [
+      "spec.authorization.rules[0].principal.clientIPGeoLocations[0].country",
+      { authorization: { rules: [{ action: "Allow", principal: { clientIPGeoLocations: [{ country: "France" }] } }] } },
+    ],
   ])("rejects an invalid %s with 422 naming the field", async (field, spec) => {
     const body = policy("invalid", { targetRefs: [{ group: GW.group, kind: "Gateway", name: "eg" }], ...spec });
     const message = await rejection(custom.createNamespacedCustomObject({ ...SP, namespace: NS, body }), 422);

@@ -10,6 +10,7 @@ describe("cidrSet", () => {
   });
   it("reads an IPv4-mapped IPv6 address as its IPv4 address", () => {
     expect(cidrSet(["10.0.0.0/8"]).has("::ffff:10.1.1.1")).toBe(true);
+    expect(cidrSet(["10.0.0.0/8"]).has("::ffff:a01:101")).toBe(true);
     expect(cidrSet(["10.0.0.0/8", "2001:db8::/32"]).has("10.1.1.1")).toBe(true);
     expect(cidrSet(["10.0.0.0/8", "2001:db8::/32"]).has("2001:db8::5")).toBe(true);
   });
@@ -22,6 +23,12 @@ describe("cidrSet", () => {
 describe("plainAddress", () => {
   it("unmaps IPv4-mapped IPv6 and refuses text that is not an address", () => {
     expect(plainAddress("::ffff:192.168.1.1")).toBe("192.168.1.1");
+    expect(plainAddress("::FFFF:192.168.1.1")).toBe("192.168.1.1");
+    expect(plainAddress("::ffff:c0a8:101")).toBe("192.168.1.1");
+    expect(plainAddress("0:0:0:0:0:ffff:c0a8:0101")).toBe("192.168.1.1");
+    expect(plainAddress("0::ffff:192.168.1.1")).toBe("192.168.1.1");
+    expect(plainAddress("::ffff:0:c0a8:101")).toBe("::ffff:0:c0a8:101");
+    expect(plainAddress("64:ff9b::c0a8:101")).toBe("64:ff9b::c0a8:101");
     expect(plainAddress("2001:db8::1")).toBe("2001:db8::1");
     expect(plainAddress("unknown")).toBeUndefined();
   });

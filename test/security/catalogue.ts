@@ -5,10 +5,12 @@
  */
 import { apiKeyCases } from "./cases/apikey.ts";
 import { availabilityCases } from "./cases/availability.ts";
+import { celCases } from "./cases/cel.ts";
 import { clientAddressCases } from "./cases/client-address.ts";
 import { corsCases } from "./cases/cors.ts";
 import { csrfCases } from "./cases/csrf.ts";
 import { forwardAuthCases } from "./cases/forward-auth.ts";
+import { geoipCases } from "./cases/geoip.ts";
 import { headerCases } from "./cases/headers.ts";
 import { jwtCases } from "./cases/jwt.ts";
 import { listenerCases } from "./cases/listeners.ts";
@@ -24,6 +26,8 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "Routing", cases: routingCases },
   { area: "Listeners", cases: listenerCases },
   { area: "Client address", cases: clientAddressCases },
+  { area: "GeoIP", cases: geoipCases },
+  { area: "CEL", cases: celCases },
   { area: "Headers", cases: headerCases },
   { area: "CORS", cases: corsCases },
   { area: "CSRF", cases: csrfCases },

@@ -8,6 +8,8 @@ export type Area =
   | "Routing"
   | "Listeners"
   | "Client address"
+  | "GeoIP"
+  | "CEL"
   | "Headers"
   | "CORS"
   | "CSRF"

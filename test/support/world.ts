@@ -11,14 +11,15 @@ import { clientAddressDetection } from "../../controller/authz/client-address.ts
 import type { Decision } from "../../controller/authz/decision.ts";
 import type { AuthzRequest } from "../../controller/authz/request.ts";
 import { CheckMemo } from "../../controller/authz/check-memo.ts";
-import { compile, type CompileResult } from "../../controller/compile/index.ts";
+import { compile, type CompileOptions, type CompileResult } from "../../controller/compile/index.ts";
 import { createKeyStore } from "../../controller/keys/store.ts";
 
-export function compileText(text: string): CompileResult {
+/** `options` adds to the defaults (controller name portcullis.io/controller, every GatewayClass, no GeoIP database). */
+export function compileText(text: string, options: Partial<CompileOptions> = {}): CompileResult {
   const raws = parseAllDocuments(text).map((d, i) => ({ object: d.toJS(), origin: `document ${i}` }));
   const { resources, rejected } = toResources(raws);
   if (rejected.length > 0) throw new Error(`test manifests rejected: ${JSON.stringify(rejected)}`);
-  return compile(resources, { controllerName: "portcullis.io/controller", gatewayClasses: [] });
+  return compile(resources, { controllerName: "portcullis.io/controller", gatewayClasses: [], ...options });
 }
 
 export interface Decider {
@@ -41,8 +42,8 @@ export function testCheckContext(overrides: Partial<CheckContext> = {}): CheckCo
 }
 
 /** A check() bound to one compiled world; requests default to GET http://api.example.com. */
-export function decider(text: string, overrides: Partial<CheckContext> = {}): Decider {
-  const result = compileText(text);
+export function decider(text: string, overrides: Partial<CheckContext> = {}, options: Partial<CompileOptions> = {}): Decider {
+  const result = compileText(text, options);
   const ctx = testCheckContext(overrides);
   const decide = async (request: Partial<AuthzRequest> & { path: string }) =>
     check(result.snapshot, { method: "GET", scheme: "http", host: "api.example.com", headers: {}, gateway: undefined, ...request }, ctx);

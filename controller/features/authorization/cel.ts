@@ -1,7 +1,11 @@
 /**
- * CEL expressions of `authorization.rules[].principal.cel` (a Portcullis extension: Envoy Gateway
- * has no CEL principal). They run on the one decision thread, so an expression is accepted only if
- * its worst case is bounded, in the manner of Kubernetes' CEL cost limits:
+ * CEL expressions of authorization rules, over one of two sets of variables: a rule's `cel`
+ * (Envoy Gateway v1.9.0) sees Envoy's attributes (ENVOY_ATTRIBUTES), Portcullis' own
+ * `principal.cel` extension sees the identities (PRINCIPAL_VARIABLES). Expressions are type-checked
+ * against their variables: a variable or field that does not exist, or a result that cannot be a
+ * boolean, is refused when the policy is compiled, never a rule that silently never matches.
+ * They run on the one decision thread, so an expression is accepted only if its worst case is
+ * bounded, in the manner of Kubernetes' CEL cost limits:
  * - parse limits (AST nodes, nesting, literal sizes, comprehensions nested at most 3 deep);
  * - only the functions below, each with a cost model; `cel.bind` values are tracked like variables;
  * - `matches()` takes a literal pattern that V8's linear-time engine accepts (the engine route
@@ -18,12 +22,10 @@ import { linearPattern } from "../../lib/regex.ts";
 import { fail, ok, type Result } from "../../lib/result.ts";
 
 /**
- * The most a CEL variable (`request`, `jwt`, `apiKey`, `basicAuth`) may measure, in units: the
- * 64 KiB of headers the HTTP ports accept.
+ * The most a CEL variable (`request`, `jwt`, `apiKey`, `basicAuth`, `metadata`) may measure, in
+ * units: the 64 KiB of headers the HTTP ports accept.
  */
 export const CEL_INPUT_LIMIT = 64 * 1024;
-/** `source` holds one address: it never measures more than this. */
-const SOURCE_LIMIT = 64;
 /**
  * The most an expression may cost in the worst case, in units: a few milliseconds of one core,
  * tens on a loaded one (a 10-million-character comparison takes 20 to 50 ms).
@@ -31,22 +33,103 @@ const SOURCE_LIMIT = 64;
 export const CEL_COST_LIMIT = 2_000_000;
 const MAX_COMPREHENSION_DEPTH = 3;
 
-const environment = new Environment({
-  unlistedVariablesAreDyn: true,
-  limits: { maxAstNodes: 1024, maxDepth: 64, maxListElements: 256, maxMapEntries: 256, maxCallArguments: 8 },
-});
+/** The variables one kind of expression may name, and what Envoy has that Portcullis does not. */
+export interface CelVariables {
+  /** A cel-js environment declaring them, with their fields' types. */
+  readonly environment: Environment;
+  /** The most each variable measures, in units; unlisted: CEL_INPUT_LIMIT. */
+  readonly limits: Readonly<Record<string, number>>;
+  /** Envoy attributes ("source", "request.protocol") an expression may not name here, with why. */
+  readonly unavailable: Readonly<Record<string, string>>;
+}
 
-/** A CEL expression compiled once; evaluated over request, jwt, apiKey, basicAuth and source. */
+/** cel-js field types of one variable: a type name, or the fields of a nested object. */
+interface Schema {
+  readonly [field: string]: string | Schema;
+}
+
+function celVariables(
+  declarations: Readonly<Record<string, Schema>>,
+  limits: CelVariables["limits"] = {},
+  unavailable: CelVariables["unavailable"] = {},
+): CelVariables {
+  const environment = new Environment({
+    limits: { maxAstNodes: 1024, maxDepth: 64, maxListElements: 256, maxMapEntries: 256, maxCallArguments: 8 },
+  });
+  for (const [name, schema] of Object.entries(declarations)) environment.registerVariable({ name, schema });
+  return { environment, limits, unavailable };
+}
+
+const NOT_RECEIVED = "is an Envoy attribute of the connection or the response, which an authorization service is not told";
+
+/**
+ * Envoy's attributes for a rule's `cel` (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/advanced/attributes),
+ * those Portcullis knows as Envoy does: `request` (path with its query, url_path, host, scheme,
+ * method, headers by lower-case name with repeated lines joined by ",", referer, useragent, id,
+ * query, time) and `metadata.filter_metadata["envoy.filters.http.jwt_authn"][provider]`, the
+ * verified JWT payload (`scope`/`scp` split into lists, as Envoy Gateway configures jwt_authn).
+ */
+export const ENVOY_ATTRIBUTES = celVariables(
+  {
+    request: {
+      path: "string",
+      url_path: "string",
+      host: "string",
+      scheme: "string",
+      method: "string",
+      headers: "map<string, string>",
+      referer: "string",
+      useragent: "string",
+      id: "string",
+      query: "string",
+      time: "google.protobuf.Timestamp",
+    },
+    metadata: { filter_metadata: "map<string, dyn>" },
+  },
+  {},
+  {
+    source:
+      "is Envoy's downstream address with its port, which Portcullis does not see: match the client address with principal.clientCIDRs",
+    destination: NOT_RECEIVED,
+    connection: NOT_RECEIVED,
+    upstream: NOT_RECEIVED,
+    response: NOT_RECEIVED,
+    filter_state: NOT_RECEIVED,
+    xds: NOT_RECEIVED,
+    "request.protocol": NOT_RECEIVED,
+    "request.duration": NOT_RECEIVED,
+    "request.size": "is the request body's size; Portcullis is not given the body",
+    "request.total_size": "is the request body's size; Portcullis is not given the body",
+  },
+);
+
+/** Portcullis' `principal.cel`: the request, the identities the phases before authorization passed, the client address. */
+export const PRINCIPAL_VARIABLES = celVariables(
+  {
+    request: { method: "string", host: "string", path: "string", headers: "map<string, string>", query: "map<string, string>" },
+    jwt: { provider: "string", claims: "map<string, dyn>" },
+    apiKey: { client: "string", metadata: "map<string, string>" },
+    basicAuth: { username: "string" },
+    source: { address: "string" },
+  },
+  // `source` holds one address.
+  { source: 64 },
+);
+
+/** A CEL expression compiled once. */
 export interface CompiledCel {
   readonly source: string;
+  /** Its value over `context` (the variables it was compiled for); throws when it cannot be evaluated. */
   readonly evaluate: (context: Record<string, unknown>) => unknown;
 }
 
-/** The expression compiled, or why it is refused (parse error, unsupported function, cost). */
-export function compileCel(source: string): Result<CompiledCel, string> {
-  const first = parse(source);
+/** The expression compiled, or why it is refused (parse or type error, an unknown variable, an unsupported function, cost). */
+export function compileCel(source: string, variables: CelVariables): Result<CompiledCel, string> {
+  const first = parse(source, variables);
   if (!first.ok) return first;
-  const analysis: Analysis = { patterns: new Map() };
+  const missing = unavailableIn(first.value.ast, variables);
+  if (missing !== undefined) return fail(`${missing} ${variables.unavailable[missing]}`);
+  const analysis: Analysis = { patterns: new Map(), limits: variables.limits };
   let cost: number;
   try {
     cost = estimate(first.value.ast, new Map(), 0, analysis).cost;
@@ -54,6 +137,9 @@ export function compileCel(source: string): Result<CompiledCel, string> {
     if (e instanceof Refused) return fail(e.message);
     throw e;
   }
+  const typed = variables.environment.check(source);
+  if (!typed.valid) return fail((typed.error?.message ?? "it does not type-check").split("\n")[0]!);
+  if (typed.type !== "bool" && typed.type !== "dyn") return fail(`it evaluates to ${typed.type}, not to a boolean`);
   if (!(cost <= CEL_COST_LIMIT)) {
     return fail(
       `its worst case costs more than ${CEL_COST_LIMIT} units on inputs of ${CEL_INPUT_LIMIT} characters (for example a comprehension that scans another variable at each step, or a value doubled again and again)`,
@@ -65,7 +151,7 @@ export function compileCel(source: string): Result<CompiledCel, string> {
     let written = source;
     for (const [start, p] of [...analysis.patterns].sort(([a], [b]) => b - a))
       written = `${written.slice(0, start)}${JSON.stringify(p.text)}${written.slice(p.end)}`;
-    const again = parse(written);
+    const again = parse(written, variables);
     if (!again.ok) return fail(`a matches() pattern cannot be written out for the linear-time engine: ${again.error}`);
     parsed = again.value;
   }
@@ -73,7 +159,7 @@ export function compileCel(source: string): Result<CompiledCel, string> {
   const evaluate = (context: Record<string, unknown>) => {
     if (!checked.has(context)) {
       for (const [name, value] of Object.entries(context)) {
-        const limit = name === "source" ? SOURCE_LIMIT : CEL_INPUT_LIMIT;
+        const limit = variables.limits[name] ?? CEL_INPUT_LIMIT;
         if (measure(value, limit) > limit) throw new Error(`CEL variable ${name} exceeds ${limit} units`);
       }
       checked.add(context);
@@ -85,9 +171,9 @@ export function compileCel(source: string): Result<CompiledCel, string> {
 
 type Parsed = ((context: Record<string, unknown>) => unknown) & { ast: Node };
 
-function parse(source: string): Result<Parsed, string> {
+function parse(source: string, variables: CelVariables): Result<Parsed, string> {
   try {
-    return ok(environment.parse(source) as Parsed);
+    return ok(variables.environment.parse(source) as Parsed);
   } catch (e) {
     return fail((e as Error).message.split("\n")[0]!);
   }
@@ -116,9 +202,36 @@ interface Node {
   readonly range: { readonly start: number; readonly end: number };
 }
 
-/** What estimating finds on the way: pattern literals whose written-out form differs (by source offset). */
+/** What estimating finds on the way: pattern literals whose written-out form differs (by source offset); the variables' limits. */
 interface Analysis {
   readonly patterns: Map<number, { readonly end: number; readonly text: string }>;
+  readonly limits: CelVariables["limits"];
+}
+
+/**
+ * The first Envoy attribute `ast` names that `variables` lists as unavailable (a variable, or a
+ * field of one); a comprehension or `cel.bind` variable may not take such a name either.
+ */
+function unavailableIn(ast: Node, variables: CelVariables): string | undefined {
+  const visit = (node: unknown): string | undefined => {
+    if (Array.isArray(node)) {
+      for (const n of node) {
+        const found = visit(n);
+        if (found !== undefined) return found;
+      }
+      return undefined;
+    }
+    if (node === null || typeof node !== "object" || !("op" in node)) return undefined;
+    const { op, args } = node as Node;
+    if (op === "id" && Object.hasOwn(variables.unavailable, args as string)) return args as string;
+    if (op === "." || op === ".?") {
+      const [object, field] = args as [Node, string];
+      const name = object.op === "id" ? `${object.args as string}.${field}` : undefined;
+      if (name !== undefined && Object.hasOwn(variables.unavailable, name)) return name;
+    }
+    return visit(args);
+  };
+  return visit(ast);
 }
 
 /** A worst case: the work to evaluate a node and the largest value it can produce. */
@@ -175,7 +288,7 @@ function estimate(node: Node, scope: ReadonlyMap<string, number>, depth: number,
       return { cost: 1, size: typeof a === "string" ? Math.max(1, a.length) : a instanceof Uint8Array ? Math.max(1, a.length) : 1 };
     case "id": {
       const name = a as string;
-      return { cost: 1, size: scope.get(name) ?? (name === "source" ? SOURCE_LIMIT : CEL_INPUT_LIMIT) };
+      return { cost: 1, size: scope.get(name) ?? analysis.limits[name] ?? CEL_INPUT_LIMIT };
     }
     case ".":
     case ".?": {

@@ -15,7 +15,10 @@ import { fail } from "../../lib/result.ts";
 import { pathMatches } from "../../snapshot/route-index.ts";
 import { NOTHING, type IdentityAttributes, type Pass, type PhaseResult, type Where } from "../feature.ts";
 import { claimAt } from "../jwt/check.ts";
+import type { GeoLocation } from "../../geoip/database.ts";
+import type { CompiledCel } from "./cel.ts";
 import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "./compile.ts";
+import { geoLocationsMatch } from "./geo.ts";
 
 /** The phase: over the identities every phase before it passed on (their attributes merged) and the client address. */
 export function checkAuthorization(
@@ -26,7 +29,7 @@ export function checkAuthorization(
   ctx: CheckContext,
 ): PhaseResult {
   const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
-  const verdict = authorize(config, request, who, ctx.clientAddress.of(request.source));
+  const verdict = authorize(config, request, who, ctx.clientAddress.of(request.source), ctx.now());
   if (verdict.allowed) return NOTHING;
   const why = verdict.by === "defaultAction" ? "no authorization rule allows the request" : `denied by authorization rule ${verdict.by}`;
   return fail(deny(403, "authz_denied", why, where));
@@ -38,33 +41,59 @@ export interface Verdict {
   readonly by: string;
 }
 
+/** `now`: the request's time in epoch milliseconds (Envoy's `request.time`). */
 export function authorize(
   config: CompiledAuthorization,
   request: NormalizedRequest,
   who: IdentityAttributes,
   clientAddress: string | undefined,
+  now: number,
 ): Verdict {
-  const first = decide(config, request, who, clientAddress, "first");
-  if (!first.allowed || !config.rules.some((r) => r.principal.cel !== undefined) || !repeatsDiffer(request.query)) return first;
-  const last = decide(config, request, who, clientAddress, "last");
+  const first = decide(config, request, who, clientAddress, now, "first");
+  if (!first.allowed || !config.rules.some((r) => r.principal?.cel !== undefined) || !repeatsDiffer(request.query)) return first;
+  const last = decide(config, request, who, clientAddress, now, "last");
   return last.allowed ? first : { allowed: false, by: `${last.by} (reading the last value of a repeated query parameter)` };
 }
 
 type QueryReading = "first" | "last";
+
+/** What the rules of one reading decide on; the costly parts are computed when a rule first needs them. */
+interface Facts {
+  readonly request: NormalizedRequest;
+  readonly who: IdentityAttributes;
+  readonly clientAddress: string | undefined;
+  /** The variables of `principal.cel`. */
+  principalVariables(): Record<string, unknown>;
+  /** Envoy's attributes, for a rule's `cel`. */
+  envoyAttributes(): Record<string, unknown>;
+  /** Where the client is; undefined when nothing is known (no address, a database that failed). */
+  location(): GeoLocation | undefined;
+}
 
 function decide(
   config: CompiledAuthorization,
   request: NormalizedRequest,
   who: IdentityAttributes,
   clientAddress: string | undefined,
+  now: number,
   query: QueryReading,
 ): Verdict {
-  let cel: Record<string, unknown> | undefined;
-  const celContext = () => (cel ??= celContextOf(request, who, clientAddress, query));
+  let principalVariables: Record<string, unknown> | undefined;
+  let envoyAttributes: Record<string, unknown> | undefined;
+  let location: { readonly value: GeoLocation | undefined } | undefined;
+  const facts: Facts = {
+    request,
+    who,
+    clientAddress,
+    principalVariables: () => (principalVariables ??= principalVariablesOf(request, who, clientAddress, query)),
+    envoyAttributes: () => (envoyAttributes ??= envoyAttributesOf(request, who, now)),
+    location: () => (location ??= { value: clientAddress === undefined ? undefined : config.geo?.locate(clientAddress) }).value,
+  };
   for (const rule of config.rules) {
     if (!operationMatches(rule, request)) continue;
-    if (principalMatches(rule, rule.principal, request, who, clientAddress, celContext))
-      return { allowed: rule.action === "Allow", by: rule.name };
+    if (rule.principal !== undefined && !principalMatches(rule, rule.principal, facts)) continue;
+    if (rule.cel !== undefined && !celMatches(rule, rule.cel, facts.envoyAttributes())) continue;
+    return { allowed: rule.action === "Allow", by: rule.name };
   }
   return { allowed: config.defaultAction === "Allow", by: "defaultAction" };
 }
@@ -86,14 +115,8 @@ function operationMatches(rule: CompiledRule, request: NormalizedRequest): boole
   return true;
 }
 
-function principalMatches(
-  rule: CompiledRule,
-  p: CompiledPrincipal,
-  request: NormalizedRequest,
-  who: IdentityAttributes,
-  clientAddress: string | undefined,
-  celContext: () => Record<string, unknown>,
-): boolean {
+function principalMatches(rule: CompiledRule, p: CompiledPrincipal, facts: Facts): boolean {
+  const { request, who, clientAddress } = facts;
   if (p.clientCIDRs !== undefined) {
     // An address that cannot be determined could be any: it satisfies a Deny rule, never an Allow rule.
     if (clientAddress === undefined ? rule.action === "Allow" : !p.clientCIDRs.contains(clientAddress)) return false;
@@ -116,17 +139,27 @@ function principalMatches(
     const value = request.header(h.name);
     if (value === undefined || !h.values.includes(value)) return false;
   }
-  if (p.cel !== undefined) {
-    let result: unknown;
-    try {
-      result = p.cel.evaluate(celContext());
-    } catch {
-      return rule.action === "Deny";
-    }
-    if (typeof result !== "boolean") return rule.action === "Deny";
-    return result;
+  if (p.geoLocations !== undefined) {
+    const location = facts.location();
+    // Nothing known of where the client is: it could be anywhere, which satisfies a Deny rule, never an Allow rule.
+    if (location === undefined ? rule.action === "Allow" : !geoLocationsMatch(p.geoLocations, location)) return false;
   }
-  return true;
+  return p.cel === undefined || celMatches(rule, p.cel, facts.principalVariables());
+}
+
+/**
+ * Whether `cel` is true over `variables`. An expression that cannot be evaluated (a missing header
+ * or claim, a variable over its size) or gives no boolean never lets a request through: it does
+ * not match in an Allow rule and does match in a Deny rule.
+ */
+function celMatches(rule: CompiledRule, cel: CompiledCel, variables: Record<string, unknown>): boolean {
+  let result: unknown;
+  try {
+    result = cel.evaluate(variables);
+  } catch {
+    return rule.action === "Deny";
+  }
+  return typeof result === "boolean" ? result : rule.action === "Deny";
 }
 
 /** OAuth scopes from `scope` (space-delimited string, RFC 8693) or `scp` (list or string). */
@@ -139,8 +172,8 @@ function scopesOf(claims: Readonly<Record<string, unknown>>): Set<string> {
   return out;
 }
 
-/** The variables a CEL expression sees. Absent identities are empty maps, so `has()` works on them. */
-function celContextOf(
+/** The variables of `principal.cel`. Absent identities are empty maps, so `has()` works on them. */
+function principalVariablesOf(
   request: NormalizedRequest,
   who: IdentityAttributes,
   clientAddress: string | undefined,
@@ -160,4 +193,55 @@ function celContextOf(
     basicAuth: who.basicAuth === undefined ? {} : { username: who.basicAuth.username },
     source: { address: clientAddress ?? "" },
   };
+}
+
+const JWT_AUTHN = "envoy.filters.http.jwt_authn";
+
+/**
+ * Envoy's attributes as a rule's `cel` sees them (cel.ts, ENVOY_ATTRIBUTES). Headers by lower-case
+ * name, repeated lines joined with "," as Envoy joins them; referer, useragent and id only when
+ * their header is there (Envoy leaves them absent); the verified JWT payload under jwt_authn's
+ * metadata, its `scope` and `scp` split at spaces into lists as Envoy Gateway's
+ * normalize_payload_in_metadata does.
+ */
+function envoyAttributesOf(request: NormalizedRequest, who: IdentityAttributes, now: number): Record<string, unknown> {
+  const headers: Record<string, string> = {};
+  for (const name of Object.keys(request.source.headers)) {
+    const lines = request.headerLines(name);
+    if (lines.length > 0) headers[name] = lines.join(",");
+  }
+  const query = request.rawQuery;
+  const attributes: Record<string, unknown> = {
+    path: query === undefined ? request.path : `${request.path}?${query}`,
+    url_path: request.path,
+    host: request.source.host,
+    scheme: request.source.scheme,
+    method: request.method,
+    headers,
+    query: query ?? "",
+    time: new Date(now),
+  };
+  for (const [attribute, header] of [
+    ["referer", "referer"],
+    ["useragent", "user-agent"],
+    ["id", "x-request-id"],
+  ] as const) {
+    if (Object.hasOwn(headers, header)) attributes[attribute] = headers[header];
+  }
+  const jwt = who.jwt;
+  const payload =
+    jwt === undefined
+      ? {}
+      : {
+          [JWT_AUTHN]: {
+            [jwt.provider]: { ...jwt.claims, ...spaceDelimited(jwt.claims, "scope"), ...spaceDelimited(jwt.claims, "scp") },
+          },
+        };
+  return { request: attributes, metadata: { filter_metadata: payload } };
+}
+
+/** `{claim: [..]}` when the claim is a space-delimited string, else nothing. */
+function spaceDelimited(claims: Readonly<Record<string, unknown>>, claim: string): Record<string, string[]> {
+  const value = claims[claim];
+  return typeof value === "string" ? { [claim]: value.split(" ").filter((s) => s !== "") } : {};
 }

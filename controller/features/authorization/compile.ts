@@ -1,14 +1,17 @@
 /**
  * Compiles `authorization`: rules in order, first match wins, `defaultAction` Deny unless set.
  * Everything that can be checked is checked here (CIDRs, provider names, regular expressions,
- * CEL syntax and worst-case cost), so that request time only evaluates.
+ * CEL syntax, types and worst-case cost, the GeoIP databases the geolocation fields need), so that
+ * request time only evaluates.
  */
 import { z } from "zod";
 import { fail, ok, problem, type Result } from "../../lib/result.ts";
 import type { PathMatch } from "../../snapshot/types.ts";
 import type { CompileContext } from "../feature.ts";
 import { jwt } from "../jwt/index.ts";
-import { compileCel, type CompiledCel } from "./cel.ts";
+import { geoLocator, type GeoField, type GeoLocator } from "../../geoip/database.ts";
+import { compileCel, ENVOY_ATTRIBUTES, PRINCIPAL_VARIABLES, type CompiledCel } from "./cel.ts";
+import { ClientIPGeoLocationSchema, compileGeoLocations, type CompiledGeoLocation } from "./geo.ts";
 import { cidrSet, type CidrSet } from "../../lib/cidr.ts";
 import { fullMatchRegex } from "../../lib/regex.ts";
 
@@ -40,14 +43,14 @@ const PrincipalSchema = z
       .array(z.object({ name: z.string().min(1), values: z.array(z.string()).min(1) }).strict())
       .min(1)
       .optional(),
-    clientIPGeoLocations: z.unknown().optional(),
-    /** Portcullis extension: a CEL expression over request, jwt, apiKey and source (see README). */
+    clientIPGeoLocations: z.array(ClientIPGeoLocationSchema).min(1).optional(),
+    /** Portcullis extension: a CEL expression over request, jwt, apiKey, basicAuth and source (see README). */
     cel: z.string().min(1).optional(),
   })
   .strict();
 export type PrincipalSpec = z.infer<typeof PrincipalSchema>;
 
-/** Envoy Gateway's Authorization (api/v1alpha1/authorization_types.go), with Portcullis' `cel` principal. */
+/** Envoy Gateway's Authorization (v1.9.0 api/v1alpha1/authorization_types.go), with Portcullis' `cel` principal. */
 export const AuthorizationSchema = z
   .object({
     defaultAction: AuthorizationActionSchema.optional(),
@@ -71,7 +74,9 @@ export const AuthorizationSchema = z
               })
               .strict()
               .optional(),
-            principal: PrincipalSchema,
+            principal: PrincipalSchema.optional(),
+            /** Over Envoy's attributes (ENVOY_ATTRIBUTES); Envoy Gateway's CRD bounds it to 4096 characters. */
+            cel: z.string().min(1).max(4096).optional(),
           })
           .strict(),
       )
@@ -84,8 +89,10 @@ type RuleSpec = NonNullable<AuthorizationSpec["rules"]>[number];
 export interface CompiledAuthorization {
   /** What a request gets when no rule matches (Deny unless the policy says otherwise). */
   readonly defaultAction: "Allow" | "Deny";
-  /** In order; the first rule whose operation and principal both match decides. */
+  /** In order; the first rule whose operation, principal and `cel` all match decides. */
   readonly rules: readonly CompiledRule[];
+  /** Locates the client for the rules' `clientIPGeoLocations` (every field they read); undefined when none has any. */
+  readonly geo: GeoLocator | undefined;
 }
 
 export interface CompiledRule {
@@ -95,8 +102,10 @@ export interface CompiledRule {
   /** Upper-case methods the rule applies to; undefined: any. */
   readonly methods: readonly string[] | undefined;
   readonly path: (PathMatch & { readonly invert: boolean }) | undefined;
-  /** Every principal field set must match (AND); within one field any value may. */
-  readonly principal: CompiledPrincipal;
+  /** Every principal field set must match (AND); within one field any value may. undefined: anyone. */
+  readonly principal: CompiledPrincipal | undefined;
+  /** The rule's `cel`, over Envoy's attributes; must evaluate to true. */
+  readonly cel: CompiledCel | undefined;
 }
 
 export interface CompiledPrincipal {
@@ -115,7 +124,9 @@ export interface CompiledPrincipal {
     | undefined;
   /** Lower-case header name → accepted values. */
   readonly headers: readonly { readonly name: string; readonly values: readonly string[] }[] | undefined;
-  /** A CEL expression compiled once; evaluated over request, jwt, apiKey, basicAuth and source. */
+  /** Where the client may be (any entry), located with CompiledAuthorization.geo. */
+  readonly geoLocations: readonly CompiledGeoLocation[] | undefined;
+  /** Portcullis' `principal.cel`, over request, jwt, apiKey, basicAuth and source (PRINCIPAL_VARIABLES). */
   readonly cel: CompiledCel | undefined;
 }
 
@@ -126,19 +137,43 @@ export function compileAuthorization(spec: AuthorizationSpec, context: CompileCo
     compiledJwt !== undefined ? compiledJwt.providers.map((p) => p.name) : context.spec.jwt === undefined ? [] : undefined;
   const rules: CompiledRule[] = [];
   const problems: string[] = [];
+  const geoFields = new Set<GeoField>();
   for (const [i, rule] of (spec.rules ?? []).entries()) {
-    const compiled = compileRule(rule, i, jwtProviders);
+    const compiled = compileRule(rule, i, jwtProviders, geoFields);
     if (compiled.ok) rules.push(compiled.value);
     else problems.push(...compiled.error);
   }
+  let geo: GeoLocator | undefined;
+  if (geoFields.size > 0) {
+    const located = geoLocator(context.geoipDatabases, geoFields);
+    if (located.ok) geo = located.value;
+    else problems.push(...located.errors.map((e) => `clientIPGeoLocations: ${e}`));
+  }
   if (problems.length > 0) return fail(problems);
-  return ok({ defaultAction: spec.defaultAction ?? "Deny", rules });
+  return ok({ defaultAction: spec.defaultAction ?? "Deny", rules, geo });
 }
 
-function compileRule(rule: RuleSpec, i: number, jwtProviders: readonly string[] | undefined): Result<CompiledRule> {
+/** One rule; `geoFields` gets the location fields its principal reads. */
+function compileRule(
+  rule: RuleSpec,
+  i: number,
+  jwtProviders: readonly string[] | undefined,
+  geoFields: Set<GeoField>,
+): Result<CompiledRule> {
   const field = `rules[${i}]`;
-  const principal = compilePrincipal(rule.principal, `${field}.principal`, jwtProviders);
-  if (!principal.ok) return principal;
+  if (rule.principal === undefined && rule.cel === undefined) return problem(`${field}: set principal or cel`);
+  let principal: CompiledPrincipal | undefined;
+  if (rule.principal !== undefined) {
+    const compiled = compilePrincipal(rule.principal, `${field}.principal`, jwtProviders, geoFields);
+    if (!compiled.ok) return compiled;
+    principal = compiled.value;
+  }
+  let cel: CompiledCel | undefined;
+  if (rule.cel !== undefined) {
+    const compiled = compileCel(rule.cel, ENVOY_ATTRIBUTES);
+    if (!compiled.ok) return problem(`${field}.cel: ${compiled.error}`);
+    cel = compiled.value;
+  }
   let path: CompiledRule["path"];
   const p = rule.operation?.path;
   if (p !== undefined) {
@@ -156,16 +191,27 @@ function compileRule(rule: RuleSpec, i: number, jwtProviders: readonly string[] 
     action: rule.action,
     methods: rule.operation?.methods?.map((m) => m.toUpperCase()),
     path,
-    principal: principal.value,
+    principal,
+    cel,
   });
 }
 
-function compilePrincipal(spec: PrincipalSpec, field: string, jwtProviders: readonly string[] | undefined): Result<CompiledPrincipal> {
-  if (spec.clientIPGeoLocations !== undefined)
-    return problem(`${field}.clientIPGeoLocations: not supported by Portcullis (no GeoIP database)`);
-  if (spec.clientCIDRs === undefined && spec.jwt === undefined && spec.headers === undefined && spec.cel === undefined) {
+/** The principal; `geoFields` gets the location fields its `clientIPGeoLocations` read. */
+function compilePrincipal(
+  spec: PrincipalSpec,
+  field: string,
+  jwtProviders: readonly string[] | undefined,
+  geoFields: Set<GeoField>,
+): Result<CompiledPrincipal> {
+  if (
+    spec.clientCIDRs === undefined &&
+    spec.jwt === undefined &&
+    spec.headers === undefined &&
+    spec.clientIPGeoLocations === undefined &&
+    spec.cel === undefined
+  ) {
     // Also what is left when a CRD without Portcullis' `cel` field pruned it: refuse rather than match everyone.
-    return problem(`${field}: set at least one of clientCIDRs, jwt, headers or cel`);
+    return problem(`${field}: set at least one of clientCIDRs, jwt, headers, clientIPGeoLocations or cel`);
   }
   let clientCIDRs: CompiledPrincipal["clientCIDRs"];
   if (spec.clientCIDRs !== undefined) {
@@ -182,7 +228,7 @@ function compilePrincipal(spec: PrincipalSpec, field: string, jwtProviders: read
   }
   let cel: CompiledPrincipal["cel"];
   if (spec.cel !== undefined) {
-    const compiled = compileCel(spec.cel);
+    const compiled = compileCel(spec.cel, PRINCIPAL_VARIABLES);
     if (!compiled.ok) return problem(`${field}.cel: ${compiled.error}`);
     cel = compiled.value;
   }
@@ -199,6 +245,7 @@ function compilePrincipal(spec: PrincipalSpec, field: string, jwtProviders: read
               scopes: spec.jwt.scopes ?? [],
             },
       headers: spec.headers?.map((h) => ({ name: h.name.toLowerCase(), values: h.values })),
+      geoLocations: spec.clientIPGeoLocations === undefined ? undefined : compileGeoLocations(spec.clientIPGeoLocations, geoFields),
       cel,
     },
   };

@@ -4,15 +4,21 @@
  * evaluation error, never an allow.
  */
 import { describe, expect, it } from "vitest";
-import { CEL_INPUT_LIMIT, compileCel, measure } from "../../../controller/features/authorization/cel.ts";
+import {
+  CEL_INPUT_LIMIT,
+  compileCel,
+  ENVOY_ATTRIBUTES,
+  measure,
+  PRINCIPAL_VARIABLES,
+} from "../../../controller/features/authorization/cel.ts";
 
 const compiled = (source: string) => {
-  const r = compileCel(source);
+  const r = compileCel(source, PRINCIPAL_VARIABLES);
   if (!r.ok) throw new Error(`${source}: ${r.error}`);
   return r.value.evaluate;
 };
 const refusal = (source: string) => {
-  const r = compileCel(source);
+  const r = compileCel(source, PRINCIPAL_VARIABLES);
   return r.ok ? "accepted" : r.error;
 };
 const request = (path: string, headers: Record<string, string> = {}) => ({
@@ -87,5 +93,46 @@ describe("CEL cost", () => {
     expect(measure(["ab", "c"], 100)).toBe(4);
     expect(measure({ ab: "cd", e: [1, 2] }, 100)).toBe(1 + 2 + 2 + 1 + 3);
     expect(measure("x".repeat(1000), 10)).toBeGreaterThan(10);
+  });
+});
+
+describe("CEL variables", () => {
+  const envoy = (source: string) => {
+    const r = compileCel(source, ENVOY_ATTRIBUTES);
+    return r.ok ? "accepted" : r.error;
+  };
+
+  it("refuses a variable or a field that does not exist, instead of a rule that never matches", () => {
+    expect(refusal('reqest.path == "/"')).toBe("Unknown variable: reqest");
+    expect(refusal('request.paht == "/"')).toBe("No such key: paht");
+    expect(refusal('jwt.claims.sub == "alice" && user == "x"')).toBe("Unknown variable: user");
+    expect(envoy("request.url_path == '/' && requets.method == 'GET'")).toBe("Unknown variable: requets");
+  });
+
+  it("refuses an expression whose value cannot be a boolean", () => {
+    expect(refusal("request.path")).toBe("it evaluates to string, not to a boolean");
+    expect(refusal("request.path == 1")).toContain("no such overload");
+    expect(refusal("jwt.claims.level > 3")).toBe("accepted");
+  });
+
+  it("gives a rule's cel Envoy's request attributes, and Portcullis' variables only to principal.cel", () => {
+    expect(envoy("request.headers['x-tenant'] == 'team-a'")).toBe("accepted");
+    expect(envoy("request.method == 'POST' && request.path.startsWith('/admin')")).toBe("accepted");
+    expect(envoy("request.query.contains('debug=1') && request.scheme == 'https' && request.host.endsWith('.example.com')")).toBe(
+      "accepted",
+    );
+    expect(envoy("request.time.getHours() < 18 && has(request.referer)")).toBe("accepted");
+    expect(envoy("'admin' in metadata.filter_metadata['envoy.filters.http.jwt_authn']['idp'].roles")).toBe("accepted");
+    expect(envoy("apiKey.client == 'ci'")).toBe("Unknown variable: apiKey");
+    expect(envoy("request.query['debug'] == '1'")).toBe("Cannot index type 'string'");
+    expect(refusal("request.url_path == '/'")).toBe("No such key: url_path");
+  });
+
+  it("names the Envoy attributes Portcullis is not told, and why", () => {
+    expect(envoy("source.address == '10.0.0.1'")).toContain("source is Envoy's downstream address with its port");
+    expect(envoy("connection.mtls")).toContain("connection is an Envoy attribute of the connection or the response");
+    expect(envoy("request.protocol == 'HTTP/2'")).toContain("request.protocol is an Envoy attribute");
+    expect(envoy("request.size > 10")).toContain("request.size is the request body's size");
+    expect(envoy("[1].exists(xds, xds > 0)")).toContain("xds is an Envoy attribute");
   });
 });

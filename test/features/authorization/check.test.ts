@@ -1,0 +1,141 @@
+/** The authorization phase with Envoy Gateway's rule-level `cel` and `clientIPGeoLocations` (controller/features/authorization/check.ts). */
+import { beforeAll, describe, expect, it } from "vitest";
+import { clientAddressDetection } from "../../../controller/authz/client-address.ts";
+import { geoIPDatabaseOf } from "../../../controller/geoip/database.ts";
+import { gatewayWithRoute } from "../../support/manifests.ts";
+import { writeMmdb } from "../../support/mmdb.ts";
+import { jwksOf, mint, signingKey, type SigningKey } from "../../support/tokens.ts";
+import { decider, type Decider } from "../../support/world.ts";
+
+const ISSUER = "https://idp.example.com";
+
+const policy = (name: string, spec: string) => `---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: ${name}, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: ${name}}]
+${spec}`;
+
+const world = (jwks: string) =>
+  `${gatewayWithRoute("api.example.com", {
+    public: "/public",
+    team: "/team",
+    tenant: "/tenant",
+    claims: "/claims",
+    us: "/us",
+    "not-gb": "/not-gb",
+    anonymous: "/anonymous",
+  })}${policy("public", "  authorization: {defaultAction: Deny, rules: [{action: Allow, cel: \"request.path.startsWith('/public/open')\"}]}\n")}${policy(
+    "team",
+    "  authorization:\n    rules: [{action: Allow, principal: {headers: [{name: x-team, values: [team-a]}]}, cel: \"request.method == 'POST'\"}]\n",
+  )}${policy("tenant", "  authorization: {defaultAction: Allow, rules: [{name: other-tenants, action: Deny, cel: \"request.headers['x-tenant'] != 'team-a'\"}]}\n")}${policy(
+    "claims",
+    `  jwt: {providers: [{name: idp, issuer: "${ISSUER}", localJWKS: {type: Inline, inline: '${jwks}'}}]}
+  authorization:
+    rules: [{action: Allow, cel: "'admin' in metadata.filter_metadata['envoy.filters.http.jwt_authn']['idp'].scope && request.query == 'v=1'"}]
+`,
+  )}${policy("us", "  authorization: {rules: [{action: Allow, principal: {clientIPGeoLocations: [{country: us}, {asn: 64500}]}}]}\n")}${policy(
+    "not-gb",
+    "  authorization: {defaultAction: Allow, rules: [{name: no-gb, action: Deny, principal: {clientIPGeoLocations: [{country: GB}]}}]}\n",
+  )}${policy(
+    "anonymous",
+    "  authorization: {defaultAction: Allow, rules: [{name: no-vpn, action: Deny, principal: {clientIPGeoLocations: [{anonymous: {isVPN: true}}]}}]}\n",
+  )}`;
+
+const databases = [
+  geoIPDatabaseOf(
+    "country.mmdb",
+    writeMmdb({
+      databaseType: "GeoLite2-Country",
+      networks: [
+        { network: "50.114.0.0/16", data: { country: { iso_code: "US" } } },
+        { network: "81.2.69.0/24", data: { country: { iso_code: "GB" } } },
+      ],
+    }),
+  ),
+  geoIPDatabaseOf(
+    "asn.mmdb",
+    writeMmdb({ databaseType: "GeoLite2-ASN", networks: [{ network: "192.0.2.0/24", data: { autonomous_system_number: 64500 } }] }),
+  ),
+  geoIPDatabaseOf(
+    "anonymous.mmdb",
+    writeMmdb({
+      databaseType: "GeoIP2-Anonymous-IP",
+      networks: [{ network: "81.2.69.128/25", data: { is_anonymous: true, is_anonymous_vpn: true } }],
+    }),
+  ),
+];
+
+let idp: SigningKey;
+let d: Decider;
+beforeAll(async () => {
+  idp = await signingKey("k1");
+  d = decider(
+    world(jwksOf(idp)),
+    { clientAddress: clientAddressDetection({ trustedHops: 0, trustedCidrs: [] }) },
+    { geoipDatabases: databases },
+  );
+});
+
+const from = (address: string | undefined, path: string, headers: Record<string, string> = {}) =>
+  d({ path, headers: address === undefined ? headers : { ...headers, "x-forwarded-for": address } });
+
+describe("a rule's cel (Envoy's attributes)", () => {
+  it("a rule with only cel matches when the expression is true", async () => {
+    expect((await d({ path: "/public/open/doc" })).allowed).toBe(true);
+    expect((await d({ path: "/public/closed" })).code).toBe("authz_denied");
+  });
+  it("with a principal, both must match", async () => {
+    expect((await d({ method: "POST", path: "/team", headers: { "x-team": "team-a" } })).allowed).toBe(true);
+    expect((await d({ method: "GET", path: "/team", headers: { "x-team": "team-a" } })).allowed).toBe(false);
+    expect((await d({ method: "POST", path: "/team", headers: { "x-team": "team-b" } })).allowed).toBe(false);
+  });
+  it("an expression over a header the request lacks matches a Deny rule (Envoy would skip the rule and allow)", async () => {
+    expect((await d({ path: "/tenant", headers: { "x-tenant": "team-a" } })).allowed).toBe(true);
+    expect((await d({ path: "/tenant", headers: { "x-tenant": "team-b" } })).message).toBe("denied by authorization rule other-tenants");
+    expect((await d({ path: "/tenant" })).message).toBe("denied by authorization rule other-tenants");
+  });
+  it("sees repeated header lines joined with ',' as Envoy does", async () => {
+    expect((await d({ path: "/tenant", headers: { "x-tenant": ["team-a", "team-a"] } })).allowed).toBe(false);
+  });
+  it("reads the verified JWT payload from jwt_authn's metadata, scope split at spaces, and the query as text", async () => {
+    const admin = await mint(idp, { iss: ISSUER, scope: "read admin" });
+    const reader = await mint(idp, { iss: ISSUER, scope: "read" });
+    expect((await d({ path: "/claims?v=1", headers: { authorization: `Bearer ${admin}` } })).allowed).toBe(true);
+    expect((await d({ path: "/claims?v=2", headers: { authorization: `Bearer ${admin}` } })).allowed).toBe(false);
+    expect((await d({ path: "/claims?v=1", headers: { authorization: `Bearer ${reader}` } })).allowed).toBe(false);
+  });
+});
+
+describe("principal.clientIPGeoLocations", () => {
+  it("allows a client located in a listed place (any entry; country without letter case)", async () => {
+    expect((await from("50.114.0.1", "/us")).allowed).toBe(true);
+    expect((await from("192.0.2.9", "/us")).allowed).toBe(true);
+    expect((await from("81.2.69.10", "/us")).code).toBe("authz_denied");
+  });
+  it("an address in no network of the databases matches no entry: no Allow, and no Deny either (as Envoy)", async () => {
+    expect((await from("198.51.100.1", "/us")).allowed).toBe(false);
+    expect((await from("198.51.100.1", "/not-gb")).allowed).toBe(true);
+  });
+  it("denies on a Deny rule, also for the IPv4-mapped form of the address", async () => {
+    expect((await from("81.2.69.10", "/not-gb")).message).toBe("denied by authorization rule no-gb");
+    expect((await from("::ffff:81.2.69.10", "/not-gb")).message).toBe("denied by authorization rule no-gb");
+    expect((await from("50.114.0.1", "/not-gb")).allowed).toBe(true);
+  });
+  it("an undetermined client address matches a Deny rule and no Allow rule", async () => {
+    expect((await from(undefined, "/not-gb")).message).toBe("denied by authorization rule no-gb");
+    expect((await from(undefined, "/us")).allowed).toBe(false);
+  });
+  it("matches the Anonymous IP flags the database lists", async () => {
+    expect((await from("81.2.69.200", "/anonymous")).message).toBe("denied by authorization rule no-vpn");
+    expect((await from("81.2.69.10", "/anonymous")).allowed).toBe(true);
+  });
+  it("the policy is Invalid, naming what is missing, when no database answers a field it reads", () => {
+    const without = decider(world(jwksOf(idp)), {}, { geoipDatabases: databases.slice(1) });
+    expect(without.result.snapshot.policies["apps/us"]?.invalid).toBe(
+      "Authorization: clientIPGeoLocations: country needs a Country, City or Enterprise database (--geoip-database); given: asn.mmdb (GeoLite2-ASN); anonymous.mmdb (GeoIP2-Anonymous-IP)",
+    );
+    expect(without.result.snapshot.policies["apps/anonymous"]?.invalid).toBeUndefined();
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * CEL: Envoy Gateway's rule-level `cel` over Envoy's attributes, and Portcullis' `principal.cel`.
+ * An expression is type-checked when the policy compiles (a variable or field that does not exist
+ * is Invalid, not a rule that never matches); at request time one that cannot be evaluated never
+ * lets a request through: no match in an Allow rule, a match in a Deny rule.
+ */
+import { gatewayWithRoute } from "../../support/manifests.ts";
+import { decider } from "../../support/world.ts";
+import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
+
+/** /x under a policy with `authorization` (YAML flow map); GET /x with `headers`. */
+function ruled(authorization: string, headers: Record<string, string | string[]> = {}) {
+  return async (): Promise<Outcome> => {
+    const d = decider(`${gatewayWithRoute("api.example.com", { x: "/x" })}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: p, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: x}]
+  authorization: ${authorization}
+`);
+    const policy = d.result.snapshot.policies["apps/p"];
+    return fromDecision(await d({ path: "/x", headers }), managedHeadersOf(d.result.snapshot.policies), policy?.invalid);
+  };
+}
+
+function c(id: string, title: string, expect: Expected, run: () => Promise<Outcome>, fixed?: string): Case {
+  return { id: `cel.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
+}
+
+const invalid = (condition: string): Expected => ({ status: 403, code: "policy_invalid", condition });
+
+export const celCases: readonly Case[] = [
+  c(
+    "missing-header-deny",
+    "Deny `request.headers['x-tenant'] != 'team-a'`, default Allow; the request has no x-tenant (Envoy: the error is no match, and the request passes)",
+    { status: 403, code: "authz_denied", reason: "denied by authorization rule other-tenants" },
+    ruled(`{defaultAction: Allow, rules: [{name: other-tenants, action: Deny, cel: "request.headers['x-tenant'] != 'team-a'"}]}`),
+  ),
+  c(
+    "missing-header-allow",
+    "Allow `request.headers['x-role'] == 'admin'`; the request has no x-role",
+    { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" },
+    ruled(`{rules: [{action: Allow, cel: "request.headers['x-role'] == 'admin'"}]}`),
+  ),
+  c(
+    "repeated-header",
+    "Allow `request.headers['x-role'] == 'admin'`; x-role sent twice, `admin` and `admin` (Envoy reads `admin,admin`)",
+    { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" },
+    ruled(`{rules: [{action: Allow, cel: "request.headers['x-role'] == 'admin'"}]}`, { "x-role": ["admin", "admin"] }),
+  ),
+  c(
+    "unknown-variable",
+    "a rule's cel names a variable that does not exist (`reqest.path == '/x'`)",
+    invalid("Unknown variable: reqest"),
+    ruled(`{defaultAction: Allow, rules: [{action: Deny, cel: "reqest.path == '/x'"}]}`),
+  ),
+  c(
+    "unknown-field",
+    "a Deny rule's cel names a field `request` does not have (`request.paht`)",
+    invalid("No such key: paht"),
+    ruled(`{defaultAction: Allow, rules: [{action: Deny, cel: "request.paht.startsWith('/x')"}]}`),
+  ),
+  c(
+    "unavailable-attribute",
+    "a rule's cel reads `source.address`, which Envoy formats with the connection's port and Portcullis is not told",
+    invalid("source is Envoy's downstream address with its port"),
+    ruled(`{rules: [{action: Allow, cel: "source.address == '10.0.0.1:0'"}]}`),
+  ),
+  c(
+    "not-boolean",
+    "a rule's cel gives a string (`request.headers['x-allow']`)",
+    invalid("it evaluates to string, not to a boolean"),
+    ruled(`{rules: [{action: Allow, cel: "request.headers['x-allow']"}]}`, { "x-allow": "true" }),
+  ),
+  c(
+    "principal-unknown-variable",
+    "`principal.cel` names a variable that does not exist (`user.role == 'admin'`) in a Deny rule",
+    invalid("Unknown variable: user"),
+    ruled(`{defaultAction: Allow, rules: [{action: Deny, principal: {cel: "user.role == 'admin'"}}]}`),
+    "an unknown variable was an evaluation error at every request, so the rule silently matched every request as a Deny (and none as an Allow); the expression is now type-checked when the policy compiles and the policy is Invalid",
+  ),
+  c(
+    "rule-without-principal-or-cel",
+    "a rule with neither principal nor cel (Envoy Gateway's CRD refuses it)",
+    invalid("set principal or cel"),
+    ruled("{rules: [{action: Allow}]}"),
+  ),
+];
