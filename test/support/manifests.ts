@@ -1,4 +1,5 @@
 /** The world most decision tests start from: Gateway apps/gw with one HTTP listener, and one HTTPRoute on it. */
+import { stringify } from "yaml";
 
 export const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -43,4 +44,32 @@ spec:
   targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api${section === undefined ? "" : `, sectionName: ${section}`}}]
   apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}]${extra === undefined ? "" : `, ${extra}`}}
 `;
+}
+
+/** A Secret in namespace apps with `stringData`, and `annotations` when given. Ends with a newline. */
+export function secret(
+  name: string,
+  stringData: Readonly<Record<string, string>>,
+  annotations: Readonly<Record<string, string>> = {},
+): string {
+  return stringify({ apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "apps", annotations }, stringData });
+}
+
+/**
+ * SecurityPolicy apps/`name` on HTTPRoute apps/api (its rule `section` when given) whose spec holds
+ * `features` as written ({ apiKeyAuth: {...}, jwt: {...} }). Ends with a newline.
+ */
+export function securityPolicy(name: string, features: Readonly<Record<string, unknown>>, section?: string): string {
+  const target = {
+    group: "gateway.networking.k8s.io",
+    kind: "HTTPRoute",
+    name: "api",
+    ...(section === undefined ? {} : { sectionName: section }),
+  };
+  return stringify({
+    apiVersion: "gateway.envoyproxy.io/v1alpha1",
+    kind: "SecurityPolicy",
+    metadata: { name, namespace: "apps" },
+    spec: { targetRefs: [target], ...features },
+  });
 }
