@@ -77,6 +77,8 @@ const CheckSchema = z.object({
     .string()
     .regex(/^[^/\s]+\/[^/\s]+$/)
     .optional(),
+  /** Print the decision's trace too (authz/trace.ts). */
+  explain: z.preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean()).default(false),
   ...CompileOptions,
   ...DecideOptions,
   method: z.string().regex(/^[A-Za-z]+$/),
@@ -203,6 +205,10 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
     multiple: true,
     help: "a header of the request (repeatable)",
     expects: "written 'Name: value'",
+  },
+  explain: {
+    help: "also print how the decision was reached: the routes tried, the policy and where it came from, each phase in Envoy Gateway's filter order (never a credential)",
+    expects: "true or false",
   },
   gateway: {
     value: "NS/NAME",

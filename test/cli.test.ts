@@ -120,6 +120,59 @@ describe("bin/portcullis", () => {
   });
 });
 
+describe("check --explain: why a request was denied, from its output alone", () => {
+  const step = (trace: { phase: string }[], phase: string) => trace.find((t) => t.phase === phase) as Record<string, unknown>;
+
+  it("a valid token without the admin role on the admin API: each step, the rule it does not meet, and never the token", () => {
+    const jwt = token();
+    const r = run(
+      "check",
+      "--manifests",
+      EXAMPLES,
+      "--explain",
+      "-H",
+      `Authorization: Bearer ${jwt}`,
+      "GET",
+      `http://${HOST}/v1/admin/users`,
+    );
+    expect(r.status).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ status: 403, policy: "maas-system/maas-admin-auth" });
+    const trace = out.trace as { phase: string }[];
+    expect(trace.map((t) => t.phase)).toEqual(["request", "route", "policy", "jwt", "authorization", "decision"]);
+    expect(step(trace, "request")).toMatchObject({ headers: ["authorization", "host"] });
+    expect(step(trace, "route").tables).toEqual([expect.objectContaining({ picked: "maas-system/admin rule 0 (PathPrefix /v1/admin)" })]);
+    expect(step(trace, "policy")).toMatchObject({ level: "route", target: "HTTPRoute maas-system/admin" });
+    expect(step(trace, "jwt")).toMatchObject({ result: "pass", principal: "jwt platform-idp sub=carol" });
+    expect(step(trace, "authorization")).toMatchObject({
+      rules: [
+        "admins-only: Allow when jwt platform-idp with roles has admin: a jwt claim differs, so it does not apply",
+        "no rule applies: defaultAction Deny",
+      ],
+      result: "deny",
+      code: "authz_denied",
+    });
+    expect(r.stdout).not.toContain(jwt);
+    expect(r.stdout).not.toContain(jwt.split(".")[2]);
+  });
+
+  it("without --explain there is no trace", () => {
+    const r = run("check", "--manifests", EXAMPLES, "GET", `http://${HOST}/healthz`);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).not.toHaveProperty("trace");
+  });
+
+  it("a folder with a broken file: the trace names the file, and the decision is not_ready", () => {
+    const dir = examplesWith({ "99-broken.yaml": "kind: [unclosed\n" });
+    const r = run("check", "--manifests", dir, "--explain", "GET", `http://${HOST}/healthz`);
+    expect(r.status).toBe(1);
+    const trace = JSON.parse(r.stdout).trace as { phase: string }[];
+    expect(trace.map((t) => t.phase)).toEqual(["manifests", "decision"]);
+    expect(String(step(trace, "manifests").brokenFiles)).toContain("99-broken.yaml");
+    expect(step(trace, "decision")).toMatchObject({ code: "not_ready" });
+  });
+});
+
 describe("compile gates CI", () => {
   it("exits 1 when a policy is Invalid, naming the policy, the ancestor and the reason", () => {
     const r = run(

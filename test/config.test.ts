@@ -40,6 +40,13 @@ describe("loadConfig", () => {
       xffTrustedCidrs: ["10.0.0.0/8"],
     });
   });
+  it("check --explain is a switch, also PORTCULLIS_EXPLAIN=true or 1", () => {
+    const argv = ["check", "--manifests", "d", "GET", "http://x/"];
+    expect(loadConfig(argv, {})).toMatchObject({ explain: false });
+    expect(loadConfig([...argv, "--explain"], {})).toMatchObject({ explain: true });
+    expect(loadConfig(argv, { PORTCULLIS_EXPLAIN: "1" })).toMatchObject({ explain: true });
+    expect(() => loadConfig(argv, { PORTCULLIS_EXPLAIN: "yes" })).toThrow('PORTCULLIS_EXPLAIN must be true or false (got "yes")');
+  });
   it("reads the watched namespaces as repeated flags or a comma-separated list (Kubernetes mode only)", () => {
     const argv = ["serve", "--kubeconfig", "k", "--watch-namespaces", "apps, shop", "--watch-namespaces", "payments"];
     expect(loadConfig(argv, {})).toMatchObject({ watchNamespaces: ["apps", "shop", "payments"] });
@@ -163,6 +170,7 @@ describe("loadConfig", () => {
       "xff-trusted-cidrs",
       "jwks-fetch-timeout-ms",
       "header",
+      "explain",
       "gateway",
       "help",
       "version",

@@ -5,7 +5,8 @@
  */
 import type { Logger } from "pino";
 import type { Passwords } from "../features/basicAuth/check.ts";
-import { check } from "./check.ts";
+import { check, checkExplained, withDecision, type Explained } from "./check.ts";
+import { Trace } from "./trace.ts";
 import type { CheckContext } from "./context.ts";
 import type { ClientAddressDetection } from "./client-address.ts";
 import { deny, reasonOf, type Decision } from "./decision.ts";
@@ -46,8 +47,8 @@ export interface Authorizer {
    * when a line is logged (denials, sampled allowed requests and failures).
    */
   decide(request: AuthzRequest, protocol: Protocol, requestId: () => string): MaybePromise<Decision>;
-  /** The same decision on the snapshot being served, neither counted nor audited (the admin page's explain form). */
-  explain(request: AuthzRequest): MaybePromise<Decision>;
+  /** The same decision with its trace, on the snapshot being served, neither counted nor audited (the admin page's explain form). */
+  explain(request: AuthzRequest): MaybePromise<Explained>;
   /**
    * `render(decision)`, built once per allow decision of the snapshot being served and reused
    * (allow decisions are remembered per identity and rule, check-memo.ts); denials are rendered each time.
@@ -109,6 +110,14 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
     logger.error({ err, requestId: requestId() }, "check failed; denying");
     return FAILED;
   };
+  const tracedDecision = (published: Served, request: AuthzRequest, requestId: () => string): MaybePromise<Decision> => {
+    const log = ({ decision, trace }: Explained) => {
+      logger.debug({ requestId: requestId(), trace: trace.steps }, "decision trace");
+      return decision;
+    };
+    const explained = checkExplained(published.snapshot, request, contextFor(published));
+    return explained instanceof Promise ? explained.then(log) : log(explained);
+  };
   const sampleRate = options.auditAllowedSampleRate ?? 0;
   const random = options.random ?? Math.random;
   const conclude = (decision: Decision, request: AuthzRequest, protocol: Protocol, requestId: () => string, started: number): Decision => {
@@ -128,13 +137,17 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
   };
 
   return {
-    decide(request, protocol, requestId) {
+    decide(request, protocol, requestIdOf) {
       const started = performance.now();
+      // At debug level every decision is traced and its trace logged (otherwise no trace exists);
+      // the request id is then read once, so the trace and the audit line carry the same.
+      const debug = logger.isLevelEnabled("debug");
+      const requestId = debug ? once(requestIdOf) : requestIdOf;
       const published = current();
       if (published === undefined) return conclude(NOT_READY, request, protocol, requestId, started);
       let decision: MaybePromise<Decision>;
       try {
-        decision = check(published.snapshot, request, contextFor(published));
+        decision = debug ? tracedDecision(published, request, requestId) : check(published.snapshot, request, contextFor(published));
       } catch (err) {
         decision = failed(err, requestId);
       }
@@ -148,7 +161,8 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
     },
     explain(request) {
       const published = current();
-      return published === undefined ? NOT_READY : check(published.snapshot, request, contextFor(published));
+      if (published === undefined) return withDecision(new Trace(), NOT_READY);
+      return checkExplained(published.snapshot, request, contextFor(published));
     },
     rendered(decision, render) {
       const published = current();
@@ -174,4 +188,10 @@ function auditLine(decision: Decision, request: AuthzRequest, protocol: Protocol
     status: decision.status,
     reason: reasonOf(decision),
   };
+}
+
+/** `read`, called at most once. */
+function once(read: () => string): () => string {
+  let value: string | undefined;
+  return () => (value ??= read());
 }

@@ -15,12 +15,12 @@
  *                       its own x-user-id
  * Fail closed: no route → deny (unless configured otherwise), invalid policy → 403, never a 5xx.
  */
-import { NOTHING, type Pass, type Where } from "../features/feature.ts";
-import { findRoutes } from "../snapshot/route-index.ts";
+import { NOTHING, type Pass, type PhaseResult, type Where } from "../features/feature.ts";
+import { explainRoutes, findRoutes } from "../snapshot/route-index.ts";
 import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts";
 import type { CheckMemo } from "./check-memo.ts";
 import type { CheckContext } from "./context.ts";
-import { deny, type Decision } from "./decision.ts";
+import { deny, reasonOf, type Decision } from "./decision.ts";
 import {
   CONTROL_IN_PATH,
   methodReadings,
@@ -32,6 +32,7 @@ import {
 } from "./request.ts";
 import type { MaybePromise } from "./maybe-async.ts";
 import { everyReadingAllows } from "./readings.ts";
+import { Trace } from "./trace.ts";
 
 /**
  * Synchronous unless a phase must wait (a JWKS being fetched, a bcrypt comparison). A request that
@@ -41,6 +42,7 @@ import { everyReadingAllows } from "./readings.ts";
  * (cut at a NUL, trimmed) cannot all be known.
  */
 export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckContext): MaybePromise<Decision> {
+  ctx.trace?.step("request", requestFacts(request));
   // 0. Header names
   const folded = foldedManagedHeader(request.headers, snapshot.managedHeaders);
   if (folded !== undefined) {
@@ -64,7 +66,13 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   if (paths.length === 1 && methods.length === 1) return checkReading(snapshot, req, ctx);
   const readings = methods.flatMap((method) => paths.map((path) => ({ method, path })));
   return everyReadingAllows(
-    readings.map((r, i) => checkReading(snapshot, i === 0 ? req : req.withReading(r.path, r.method), ctx)),
+    readings.map((r, i) =>
+      checkReading(
+        snapshot,
+        i === 0 ? req : req.withReading(r.path, r.method),
+        ctx.trace === undefined ? ctx : branch(ctx, ctx.trace, { method: r.method, path: r.path }),
+      ),
+    ),
     `the request also reads as ${readings
       .slice(1)
       .map((r) => `${r.method} ${r.path}`)
@@ -76,7 +84,9 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
 function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckContext): MaybePromise<Decision> {
   const request = req.source;
   // 1. Route: the rule each route table the request may have been routed by picks.
-  let entries = findRoutes(snapshot.routes, req, { gateway: request.gateway, port: request.port, route: request.route });
+  const scope = { gateway: request.gateway, port: request.port, route: request.route };
+  let entries = findRoutes(snapshot.routes, req, scope);
+  ctx.trace?.step("route", { tables: explainRoutes(snapshot.routes, req, scope) });
   if (entries === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
   if (request.proxyRoute !== undefined) {
     // The route the proxy took settles which of the tables (listener, SNI) it routed by.
@@ -93,7 +103,9 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
   if (readings.length === 1) return decideOn(readings[0]!, req, ctx);
   const where = readings.map((e) => `${e.rule} on ${e.gateway} port ${e.port} listener ${e.listener}`).join("; ");
   return everyReadingAllows(
-    readings.map((e) => decideOn(e, req, ctx)),
+    readings.map((e) =>
+      decideOn(e, req, ctx.trace === undefined ? ctx : branch(ctx, ctx.trace, { rule: e.rule, gateway: e.gateway, port: e.port })),
+    ),
     `the Gateway, port or HTTPS listener (SNI) the request arrived on is not known, and these rules decide differently: ${where}`,
   );
 }
@@ -125,6 +137,7 @@ function routeMismatch(taken: ProxyRoute, entries: readonly RouteEntry[]): Decis
 /** Phases 2 on, for the rule one reading of the request takes. */
 function decideOn(entry: RouteEntry, req: NormalizedRequest, ctx: CheckContext): MaybePromise<Decision> {
   const policy = entry.policy;
+  ctx.trace?.step("policy", policyFacts(entry, ctx));
   if (policy === undefined) {
     if (ctx.onNoPolicy === "deny") return deny(403, "policy_missing", `no SecurityPolicy governs ${entry.rule}`, { route: entry.rule });
     return memoizedAllow(ctx.memo, ANONYMOUS, entry, entry.managedHeaders, undefined);
@@ -166,12 +179,15 @@ function runPhases(
   const features = policy.features;
   for (let i = from; i < features.length; i++) {
     const { feature, compiled } = features[i]!;
+    ctx.trace?.step(feature.field, { order: feature.order });
     const outcome = feature.check(compiled, req, where, passed, ctx);
     if (outcome instanceof Promise) {
-      return outcome.then((o) =>
-        !o.ok ? o.error : runPhases(entry, policy, req, where, ctx, o === NOTHING ? passed : [...passed, o.value], i + 1),
-      );
+      return outcome.then((o) => {
+        ctx.trace?.note(phaseOutcome(o));
+        return !o.ok ? o.error : runPhases(entry, policy, req, where, ctx, o === NOTHING ? passed : [...passed, o.value], i + 1);
+      });
     }
+    ctx.trace?.note(phaseOutcome(outcome));
     if (!outcome.ok) return outcome.error;
     if (outcome !== NOTHING) passed.push(outcome.value);
   }
@@ -268,5 +284,93 @@ function allow(
     upstreamHeaders: headers,
     removeHeaders: remove,
     responseHeaders,
+  };
+}
+
+/** A decision with the trace of how it was reached. */
+export interface Explained {
+  readonly decision: Decision;
+  readonly trace: Trace;
+}
+
+/**
+ * The decision with its trace: every step check() and the features' phases took, then the
+ * decision (its code and reason, and the names of the headers set upstream, removed and sent back).
+ */
+export function checkExplained(snapshot: Snapshot, request: AuthzRequest, ctx: CheckContext): MaybePromise<Explained> {
+  const trace = new Trace();
+  const concluded = (decision: Decision) => withDecision(trace, decision);
+  const decision = check(snapshot, request, { ...ctx, trace });
+  return decision instanceof Promise ? decision.then(concluded) : concluded(decision);
+}
+
+/** `trace` ended by the decision's step: its code and reason, and the names of the headers set upstream, removed and sent back. */
+export function withDecision(trace: Trace, decision: Decision): Explained {
+  trace.step("decision", {
+    allowed: decision.allowed,
+    status: decision.status,
+    code: decision.code,
+    reason: reasonOf(decision),
+    route: decision.route,
+    policy: decision.policy,
+    principal: decision.principal,
+    setsUpstream: Object.keys(decision.upstreamHeaders),
+    removesUpstream: decision.removeHeaders,
+    responseHeaders: Object.keys(decision.responseHeaders),
+  });
+  return { decision, trace };
+}
+
+/** `ctx` with a trace of its own for one of several ways the request is decided (a reading, a route table). */
+function branch(ctx: CheckContext, trace: Trace, facts: Readonly<Record<string, unknown>>): CheckContext {
+  return { ...ctx, trace: trace.branch(facts) };
+}
+
+/** What a trace says of the request: no query value, no header value (either may carry a credential). */
+function requestFacts(request: AuthzRequest): Record<string, unknown> {
+  const q = request.path.indexOf("?");
+  return {
+    method: request.method,
+    host: request.host,
+    path: q === -1 ? request.path : request.path.slice(0, q),
+    queryParameters: q === -1 ? [] : [...new Set([...new URLSearchParams(request.path.slice(q + 1)).keys()])],
+    headers: Object.keys(request.headers).sort(),
+    ...(request.gateway === undefined ? {} : { gateway: request.gateway }),
+    ...(request.port === undefined ? {} : { port: request.port }),
+    ...(request.proxyRoute === undefined ? {} : { proxyRoute: request.proxyRoute }),
+  };
+}
+
+/** The policy of a rule and where it came from, or why there is none. */
+function policyFacts(entry: RouteEntry, ctx: CheckContext): Record<string, unknown> {
+  const policy = entry.policy;
+  if (policy === undefined)
+    return { policy: null, because: `no SecurityPolicy governs ${entry.rule}: --on-no-policy ${ctx.onNoPolicy ?? "allow"}` };
+  const origin = entry.origin;
+  return {
+    policy: policy.id,
+    ...(origin === undefined
+      ? {}
+      : {
+          level: origin.level,
+          target: origin.target,
+          ...(origin.overrides.length === 0 ? {} : { overrides: origin.overrides }),
+          ...(origin.merged === undefined ? {} : { merged: origin.merged }),
+        }),
+    ...(policy.invalid === undefined ? { phases: policy.features.map((f) => f.feature.field) } : { invalid: policy.invalid }),
+  };
+}
+
+/** A phase's result as its trace step ends: what it passed on (header names only), or its denial. */
+function phaseOutcome(outcome: PhaseResult): Record<string, unknown> {
+  if (!outcome.ok) return { result: "deny", code: outcome.error.code, status: outcome.error.status, reason: outcome.error.message };
+  if (outcome === NOTHING) return { result: "pass" };
+  const pass = outcome.value;
+  return {
+    result: "pass",
+    ...(pass.principal === undefined ? {} : { principal: pass.principal }),
+    ...(Object.keys(pass.headers).length === 0 ? {} : { sets: Object.keys(pass.headers) }),
+    ...(pass.strip.length === 0 ? {} : { strips: pass.strip }),
+    ...(pass.responseHeaders === undefined ? {} : { responseHeaders: Object.keys(pass.responseHeaders) }),
   };
 }

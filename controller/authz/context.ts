@@ -8,6 +8,7 @@ import type { OidcProviders } from "../features/oidc/provider.ts";
 import type { KeyStore } from "../keys/types.ts";
 import type { CheckMemo } from "./check-memo.ts";
 import type { ClientAddressDetection } from "./client-address.ts";
+import type { Trace } from "./trace.ts";
 
 export interface CheckContext {
   /** jwt's key sets (remote JWKS fetched and cached outside the snapshot). */
@@ -28,4 +29,9 @@ export interface CheckContext {
   readonly oidc?: OidcProviders | undefined;
   /** A number in [0, 1): csrf's shadow-mode draw (Math.random unless a test fixes it). */
   readonly random?: () => number;
+  /**
+   * Set only when the decision is to be explained (`check --explain`, the admin page, debug logs):
+   * check() and each feature's phase note what they read and found. Undefined on the hot path.
+   */
+  readonly trace?: Trace | undefined;
 }

@@ -2,11 +2,12 @@
 import pino from "pino";
 import { Passwords } from "../features/basicAuth/check.ts";
 import { BcryptPool } from "../features/basicAuth/bcrypt-pool.ts";
-import { check } from "../authz/check.ts";
+import { checkExplained, withDecision, type Explained } from "../authz/check.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
 import { createOidcProviders } from "../features/oidc/provider.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
-import { reasonOf, type Decision } from "../authz/decision.ts";
+import { reasonOf } from "../authz/decision.ts";
+import { Trace } from "../authz/trace.ts";
 import type { CheckConfig } from "../config.ts";
 import { createKeyStore } from "../keys/store.ts";
 import { NOT_READY } from "../authz/authorizer.ts";
@@ -21,16 +22,16 @@ import { compileFolder } from "./load.ts";
  * UnreadableInputError when the folder cannot be read.
  */
 export async function runCheck(config: CheckConfig, out: (text: string) => void, report: (line: string) => void): Promise<number> {
-  const decision = await checkFolder(config, report);
+  const { decision, trace } = await checkFolder(config, report);
   const wire = envoyResponse(decision);
-  out(
-    `${JSON.stringify({ status: wire.status, headers: wire.headers, reason: decision.allowed ? decision.message : `${decision.code}: ${reasonOf(decision)}`, route: decision.route ?? null, policy: decision.policy ?? null }, null, 2)}\n`,
-  );
+  const reason = decision.allowed ? decision.message : `${decision.code}: ${reasonOf(decision)}`;
+  const printed = { status: wire.status, headers: wire.headers, reason, route: decision.route ?? null, policy: decision.policy ?? null };
+  out(`${JSON.stringify(config.explain ? { ...printed, trace: trace.steps } : printed, null, 2)}\n`);
   return decision.allowed ? 0 : 1;
 }
 
-/** The decision serve would make on `config.manifests` for the request in `config`; problems go to `report`. */
-export async function checkFolder(config: CheckConfig, report: (line: string) => void): Promise<Decision> {
+/** The decision serve would make on `config.manifests` for the request in `config`, with its trace; problems go to `report`. */
+export async function checkFolder(config: CheckConfig, report: (line: string) => void): Promise<Explained> {
   const folder = compileFolder(
     config.manifests,
     compileOptionsOf(config, (line) => {
@@ -39,10 +40,15 @@ export async function checkFolder(config: CheckConfig, report: (line: string) =>
   );
   for (const line of folder.brokenFiles) report(`error: ${line} (until every file parses, serve is not ready and denies every check)`);
   for (const line of [...folder.rejectedObjects, ...folder.problems]) report(`warning: ${line}`);
-  return folder.brokenFiles.length > 0 ? NOT_READY : decide(config, folder.snapshot, report);
+  if (folder.brokenFiles.length > 0) {
+    const trace = new Trace();
+    trace.step("manifests", { brokenFiles: folder.brokenFiles });
+    return withDecision(trace, NOT_READY);
+  }
+  return decide(config, folder.snapshot, report);
 }
 
-async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: string) => void): Promise<Decision> {
+async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: string) => void): Promise<Explained> {
   const keys = createKeyStore({
     logger: pino({ level: "silent" }),
     fetchTimeoutMs: config.jwksFetchTimeoutMs,
@@ -57,7 +63,7 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
       const colon = h.indexOf(":");
       headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
     }
-    return await check(
+    return await checkExplained(
       snapshot,
       {
         method: config.method.toUpperCase(),

@@ -14,7 +14,7 @@ import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
 import { attachRoutes, listenerLabel, type Attachment } from "./attachments.ts";
 import { scopeManagedHeaders } from "./managed-headers.ts";
 import { analysePolicy, compileMerged } from "./policy.ts";
-import { claimsFor, decideWinners, listenerOverrides, mergeParent, type Claim } from "./precedence.ts";
+import { claimsFor, decideWinners, listenerOverrides, mergeParent, policyOrigin, type Claim } from "./precedence.ts";
 import { createReferences, type ReferencedObjects } from "./references.ts";
 import { buildRouteIndex, compileRuleMatches, corsPreflightMatch, createMatchCompiler, type PendingEntry } from "./routes.ts";
 import { indexTargets } from "./targets.ts";
@@ -126,6 +126,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
       const [winner, ...shadowed] = claimsFor(attachment, rule.name, winners);
       const parent = winner === undefined ? undefined : mergeParent(winner, shadowed);
       const policy = winner === undefined ? undefined : enforcedPolicy(winner, parent, attachment);
+      const origin = winner === undefined ? undefined : policyOrigin(winner, shadowed, parent);
       if (policy !== undefined) effective.set(policy.id, policy);
       for (const loser of shadowed) {
         if (loser.policy === winner!.policy || loser === parent) continue;
@@ -155,6 +156,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
               rule: label,
               match: m.value,
               policy,
+              origin,
               managedHeaders: policy?.managedHeaders ?? [],
             },
             hostnames: attachment.hostnames,

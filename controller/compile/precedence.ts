@@ -8,6 +8,7 @@ import { compareAge, keyOf } from "../api/meta.ts";
 import type { AnalysedPolicy } from "./policy.ts";
 import { gatewayTargetKey, LEVELS, listenerSetTargetKey, routeTargetKey, type Target } from "./targets.ts";
 import type { Attachment } from "./attachments.ts";
+import type { PolicyOrigin } from "../snapshot/types.ts";
 
 export interface Claim {
   readonly policy: AnalysedPolicy;
@@ -97,4 +98,17 @@ export function listenerOverrides(winners: ReadonlyMap<string, Claim>): { readon
     }
   }
   return out;
+}
+
+/** Why `winner` governs a rule whose broader claims are `shadowed` (most specific first), merged into `parent` when set. */
+export function policyOrigin(winner: Claim, shadowed: readonly Claim[], parent: Claim | undefined): PolicyOrigin {
+  return {
+    level: winner.target.level,
+    target: winner.target.key,
+    overrides: shadowed.filter((c) => c !== parent && c.policy !== winner.policy).map((c) => `${c.policy.compiled.id} (${c.target.key})`),
+    merged:
+      parent === undefined
+        ? undefined
+        : { into: parent.policy.compiled.id, at: parent.target.key, mergeType: winner.policy.spec!.mergeType! },
+  };
 }

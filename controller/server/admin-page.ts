@@ -6,7 +6,8 @@
  * the operator's reason. Every value is HTML-escaped: manifests and requests are not trusted text.
  */
 import { ancestorKey, type PolicyStatus } from "../api/status.ts";
-import { reasonOf, type Decision } from "../authz/decision.ts";
+import type { Explained } from "../authz/check.ts";
+import { reasonOf } from "../authz/decision.ts";
 import type { AuthzRequest } from "../authz/request.ts";
 import type { DenialRecord } from "../authz/recent-denials.ts";
 
@@ -28,9 +29,7 @@ export interface PageData {
   readonly decisions: Readonly<Record<string, number>>;
   readonly denials: readonly DenialRecord[];
   /** The explain form's request and its decision, after a POST /explain. */
-  readonly explained?:
-    | { readonly request: ExplainForm; readonly decision: Decision }
-    | { readonly request: ExplainForm; readonly error: string };
+  readonly explained?: ({ readonly request: ExplainForm } & Explained) | { readonly request: ExplainForm; readonly error: string };
 }
 
 /** What the explain form posts. Header values are never rendered back: they may be credentials. */
@@ -132,7 +131,9 @@ function renderExplained(e: NonNullable<PageData["explained"]>): string {
     ["Upstream headers set", Object.keys(d.upstreamHeaders).join(", ")],
     ["Headers removed", d.removeHeaders.join(", ")],
   ];
-  return `<div id="explain-result"><p>${esc(asked)}</p>${table("explain-decision", ["", ""], rows, "")}</div>`;
+  // The trace, as check --explain prints it: route candidates, the policy's origin, each phase (never a credential).
+  const trace = `<h3>Trace</h3><pre id="explain-trace">${esc(JSON.stringify(e.trace.steps, null, 2))}</pre>`;
+  return `<div id="explain-result"><p>${esc(asked)}</p>${table("explain-decision", ["", ""], rows, "")}${trace}</div>`;
 }
 
 /**

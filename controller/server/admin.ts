@@ -1,6 +1,6 @@
 /** The admin port: liveness, readiness, Prometheus metrics, a redacted view of what is served, and the admin page. */
 import type { PolicyStatus } from "../api/status.ts";
-import type { Decision } from "../authz/decision.ts";
+import type { Explained } from "../authz/check.ts";
 import type { MaybePromise } from "../authz/maybe-async.ts";
 import type { AuthzRequest } from "../authz/request.ts";
 import type { DenialRecord } from "../authz/recent-denials.ts";
@@ -20,7 +20,7 @@ export interface AdminState {
   /** Newest first, as the audit log records them. */
   recentDenials(): readonly DenialRecord[];
   /** Decides a request on the snapshot being served, neither counted nor audited. */
-  explain(request: AuthzRequest): MaybePromise<Decision>;
+  explain(request: AuthzRequest): MaybePromise<Explained>;
 }
 
 /** The explain form's body is a few lines; anything larger is refused. */
@@ -38,7 +38,7 @@ export function adminHandler(state: AdminState, metrics: Metrics): Handler {
       if (body === undefined) return send(413, "text/plain", "the form is too large\n");
       const read = readExplainForm(body);
       const explained =
-        "error" in read ? { request: read.form, error: read.error } : { request: read.form, decision: await state.explain(read.request) };
+        "error" in read ? { request: read.form, error: read.error } : { request: read.form, ...(await state.explain(read.request)) };
       res.writeHead(200, { ...PAGE_HEADERS, "cache-control": "no-store" });
       return void res.end(renderAdminPage(await pageData(state, metrics, explained)));
     }

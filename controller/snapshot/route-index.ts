@@ -3,6 +3,7 @@
  * virtual host by Host, then the first entry whose match holds (entries are pre-sorted in Envoy
  * Gateway's route order at compile time), as Envoy's route match reads the request.
  */
+import { describeMatch } from "./summary.ts";
 import type { CompiledMatch, PathMatch, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "./types.ts";
 
 /** What route matching reads of a request, already normalised. */
@@ -74,14 +75,87 @@ function findRoute(vhosts: VirtualHosts, request: RouteRequest, route: string | 
 function selectVirtualHost(vhosts: VirtualHosts, host: string): readonly RouteEntry[] | undefined {
   const exact = vhosts.exact[host];
   if (exact !== undefined) return exact;
-  if (vhosts.wildcardMaxLabels > 0) {
-    const labels = host.split(".");
-    for (let n = Math.min(labels.length - 1, vhosts.wildcardMaxLabels); n >= 1; n--) {
-      const entries = vhosts.wildcard["." + labels.slice(-n).join(".")];
-      if (entries !== undefined) return entries;
+  const suffix = wildcardSuffix(vhosts, host);
+  if (suffix !== undefined) return vhosts.wildcard[suffix];
+  return vhosts.any.length > 0 ? vhosts.any : undefined;
+}
+
+/** The longest wildcard hostname (".example.com" for "*.example.com") that `host` falls under, as Envoy picks it. */
+function wildcardSuffix(vhosts: VirtualHosts, host: string): string | undefined {
+  if (vhosts.wildcardMaxLabels === 0) return undefined;
+  const labels = host.split(".");
+  for (let n = Math.min(labels.length - 1, vhosts.wildcardMaxLabels); n >= 1; n--) {
+    const suffix = "." + labels.slice(-n).join(".");
+    if (vhosts.wildcard[suffix] !== undefined) return suffix;
+  }
+  return undefined;
+}
+
+/** How many entries that do not match a trace lists before the one picked (a virtual host may hold hundreds). */
+const TRACED_MISSES = 20;
+
+/**
+ * For a decision's trace (authz/trace.ts): per route table in scope, the virtual host the Host
+ * selected and the entries in Envoy Gateway's route order up to the one picked, each with what did
+ * not match; then the entries that also match but come later, which the picked one wins over.
+ */
+export function explainRoutes(index: RouteIndex, request: RouteRequest, scope: RouteScope): object[] {
+  const tables: object[] = [];
+  for (const [gateway, ports] of Object.entries(index.byGateway)) {
+    if (scope.gateway !== undefined && gateway !== scope.gateway) continue;
+    for (const table of ports) {
+      if (!portCovers(table.port, scope.port)) continue;
+      const { vhosts } = table;
+      const suffix = vhosts.exact[request.host] === undefined ? wildcardSuffix(vhosts, request.host) : undefined;
+      const virtualHost =
+        vhosts.exact[request.host] !== undefined
+          ? request.host
+          : suffix !== undefined
+            ? `*${suffix}`
+            : vhosts.any.length > 0
+              ? "(any host)"
+              : undefined;
+      const where = { gateway, port: table.port };
+      const entries = selectVirtualHost(vhosts, request.host);
+      if (entries === undefined) {
+        tables.push({ ...where, virtualHost: "none: no route of this listener port has this host" });
+        continue;
+      }
+      const misses: string[] = [];
+      let missed = 0;
+      let picked: string | undefined;
+      const alsoMatching: string[] = [];
+      for (const entry of entries) {
+        const label = `${entry.rule} (${describeMatch(entry.match)})`;
+        const why =
+          scope.route !== undefined && entry.route !== scope.route ? "not the route the proxy named" : mismatchOf(entry.match, request);
+        if (why === undefined && picked === undefined) picked = label;
+        else if (why === undefined) alsoMatching.push(label);
+        else if (picked === undefined && misses.length < TRACED_MISSES) misses.push(`${label}: ${why}`);
+        else if (picked === undefined) missed++;
+      }
+      tables.push({
+        ...where,
+        virtualHost,
+        tried: missed === 0 ? misses : [...misses, `… and ${missed} more that do not match`],
+        picked: picked ?? "none: no entry matches",
+        ...(alsoMatching.length === 0 ? {} : { alsoMatchingLater: alsoMatching }),
+      });
     }
   }
-  return vhosts.any.length > 0 ? vhosts.any : undefined;
+  return tables;
+}
+
+/** What part of `match` the request fails, or undefined when it matches. */
+function mismatchOf(match: CompiledMatch, request: RouteRequest): string | undefined {
+  if (!pathMatches(match.path, request.path))
+    return `path ${request.path} is not ${match.path.type} ${match.path.value === "" ? "/" : match.path.value}`;
+  for (const h of match.headers)
+    if (!valueMatches(h, headerOf(request, h.name)))
+      return h.name === ":method" ? `method is not ${h.value}` : `header ${h.name} is not ${h.type} ${h.value}`;
+  for (const q of match.queryParams)
+    if (!valueMatches(q, firstParam(request.rawQuery, q.name))) return `query parameter ${q.name} is not ${q.type} ${q.value}`;
+  return undefined;
 }
 
 /** Gateway API path semantics; PathPrefix matches whole segments ("/foo" is not a prefix of "/foobar"). */

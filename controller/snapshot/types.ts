@@ -68,11 +68,25 @@ export interface RouteEntry {
   readonly match: CompiledMatch;
   /** The policy that applies, after precedence; undefined when no policy targets this rule. */
   readonly policy: CompiledPolicy | undefined;
+  /** Why `policy` governs this rule (precedence), for decision traces; undefined with no policy. */
+  readonly origin: PolicyOrigin | undefined;
   /**
    * Lower-case headers an allow here removes from the client's request unless it sets them: those
    * of every policy governing a route to the same upstream (managed-headers.ts), sorted.
    */
   readonly managedHeaders: readonly string[];
+}
+
+/** Where a rule's policy comes from (DESIGN §2 precedence: route rule > route > listener > ListenerSet > Gateway). */
+export interface PolicyOrigin {
+  /** The level of the target that won: "rule", "route", "listener", "listenerset" or "gateway". */
+  readonly level: string;
+  /** That target: "HTTPRoute apps/api/admin" (a rule), "Gateway apps/gw/http" (a listener), "Gateway apps/gw". */
+  readonly target: string;
+  /** The broader policies this one replaces on the rule: "namespace/name (target)". */
+  readonly overrides: readonly string[];
+  /** Set when a route policy with `mergeType` is merged into the closest broader one. */
+  readonly merged: { readonly into: string; readonly at: string; readonly mergeType: string } | undefined;
 }
 
 /**

@@ -207,6 +207,22 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
       });
     });
 
+    describe("CSRF behind a forward-auth proxy", () => {
+      const post = (headers: Record<string, string>) =>
+        through(proxy(), "/v1/embeddings", { "x-api-key": ALICE_KEY, ...headers }, { method: "POST", body: "{}" });
+      it("a POST with the key from the app's origin (an additional origin) or, by Referer, from the API's own: 200", async () => {
+        expect((await post({ origin: "https://app.example.com" })).up?.method).toBe("POST");
+        expect((await post({ referer: `http://${HOST}/docs` })).up?.method).toBe("POST");
+      });
+      it("a cross-site POST with the victim's key, and one without Origin or Referer: 403, the upstream never called", async () => {
+        for (const headers of [{ origin: "https://evil.example" }, {}, { origin: "null" }] as Record<string, string>[]) {
+          const { r, up } = await post(headers);
+          expect([r.status, up]).toEqual([403, undefined]);
+          if (deniedBody === "portcullis-json") expect(r.json().code).toBe("csrf_origin");
+        }
+      });
+    });
+
     describe("requests an upstream reads otherwise than the proxy routes them", () => {
       const host = "readings.maas.example.com";
       /** A token from the example issuer with its signature altered. */

@@ -5,7 +5,7 @@ import pino from "pino";
 import { parseAllDocuments } from "yaml";
 import { toResources } from "../../controller/api/resources.ts";
 import { Passwords } from "../../controller/features/basicAuth/check.ts";
-import { check } from "../../controller/authz/check.ts";
+import { check, checkExplained, type Explained } from "../../controller/authz/check.ts";
 import type { CheckContext } from "../../controller/authz/context.ts";
 import { clientAddressDetection } from "../../controller/authz/client-address.ts";
 import type { Decision } from "../../controller/authz/decision.ts";
@@ -24,6 +24,8 @@ export function compileText(text: string, options: Partial<CompileOptions> = {})
 
 export interface Decider {
   (request: Partial<AuthzRequest> & { path: string }): Promise<Decision>;
+  /** The same decision with its trace (check --explain). */
+  explain(request: Partial<AuthzRequest> & { path: string }): Promise<Explained>;
   readonly result: CompileResult;
   readonly ctx: CheckContext;
 }
@@ -45,9 +47,17 @@ export function testCheckContext(overrides: Partial<CheckContext> = {}): CheckCo
 export function decider(text: string, overrides: Partial<CheckContext> = {}, options: Partial<CompileOptions> = {}): Decider {
   const result = compileText(text, options);
   const ctx = testCheckContext(overrides);
-  const decide = async (request: Partial<AuthzRequest> & { path: string }) =>
-    check(result.snapshot, { method: "GET", scheme: "http", host: "api.example.com", headers: {}, gateway: undefined, ...request }, ctx);
-  return Object.assign(decide, { result, ctx });
+  const full = (request: Partial<AuthzRequest> & { path: string }): AuthzRequest => ({
+    method: "GET",
+    scheme: "http",
+    host: "api.example.com",
+    headers: {},
+    gateway: undefined,
+    ...request,
+  });
+  const decide = async (request: Partial<AuthzRequest> & { path: string }) => check(result.snapshot, full(request), ctx);
+  const explain = async (request: Partial<AuthzRequest> & { path: string }) => checkExplained(result.snapshot, full(request), ctx);
+  return Object.assign(decide, { result, ctx, explain });
 }
 
 /** check() bound to the world of a compile golden case, test/compile/testdata/<name>.in.yaml. */

@@ -14,16 +14,21 @@ import { cookieHeaderWithout } from "../../authz/credentials.ts";
 import { deny } from "../../authz/decision.ts";
 import type { PhaseResult } from "../feature.ts";
 import type { NormalizedRequest } from "../../authz/request.ts";
+import type { Trace } from "../../authz/trace.ts";
+import { describeSource } from "../../snapshot/summary.ts";
 
 export function checkApiKey(
   config: CompiledApiKey,
   request: NormalizedRequest,
   where: { route: string; policy: string },
   memo: CheckMemo,
+  trace?: Trace,
 ): PhaseResult {
   for (let i = 0; i < config.sources.length; i++) {
     const source = config.sources[i]!;
     const copies = copiesIn(request, source);
+    if (copies.length !== 1)
+      trace?.add("sources", `${describeSource(source)}: ${copies.length === 0 ? "absent" : `${copies.length} copies`}`);
     if (copies.length === 0) continue;
     if (copies.length > 1) {
       return {
@@ -32,8 +37,12 @@ export function checkApiKey(
       };
     }
     const key = source.in === "header" ? withoutBearer(copies[0]!.trim()) : copies[0]!;
+    const client = key === "" ? undefined : config.clientByDigest.get(apiKeyDigest(key));
+    trace?.add(
+      "sources",
+      `${describeSource(source)}: ${key === "" ? "empty" : client === undefined ? "a key of no client" : `the key of client ${client}`}`,
+    );
     if (key === "") continue;
-    const client = config.clientByDigest.get(apiKeyDigest(key));
     if (client === undefined)
       return { ok: false, error: deny(401, "apikey_invalid", "Client authentication failed: the API key is not valid", where) };
     // Sanitized key cookies leave the request's other cookies to forward: that outcome is the request's own.

@@ -22,5 +22,5 @@ export const apiKeyAuth = defineFeature<APIKeyAuthSpec, CompiledApiKey>({
     ...(config.forwardClientIDHeader === undefined ? {} : { forwardClientIDHeader: config.forwardClientIDHeader }),
     sanitize: config.sanitize,
   }),
-  check: (config, request, where, _passed, ctx) => checkApiKey(config, request, where, ctx.memo),
+  check: (config, request, where, _passed, ctx) => checkApiKey(config, request, where, ctx.memo, ctx.trace),
 });

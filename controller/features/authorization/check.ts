@@ -18,7 +18,9 @@ import { claimAt } from "../jwt/check.ts";
 import type { GeoLocation } from "../../geoip/database.ts";
 import type { CompiledCel } from "./cel.ts";
 import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "./compile.ts";
+import { describeRule } from "./describe.ts";
 import { geoLocationsMatch } from "./geo.ts";
+import type { Trace } from "../../authz/trace.ts";
 
 /** The phase: over the identities every phase before it passed on (their attributes merged) and the client address. */
 export function checkAuthorization(
@@ -29,7 +31,7 @@ export function checkAuthorization(
   ctx: CheckContext,
 ): PhaseResult {
   const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
-  const verdict = authorize(config, request, who, ctx.clientAddress.of(request.source), ctx.now());
+  const verdict = authorize(config, request, who, ctx.clientAddress.of(request.source), ctx.now(), ctx.trace);
   if (verdict.allowed) return NOTHING;
   const why = verdict.by === "defaultAction" ? "no authorization rule allows the request" : `denied by authorization rule ${verdict.by}`;
   return fail(deny(403, "authz_denied", why, where));
@@ -41,17 +43,23 @@ export interface Verdict {
   readonly by: string;
 }
 
-/** `now`: the request's time in epoch milliseconds (Envoy's `request.time`). */
+/**
+ * `now`: the request's time in epoch milliseconds (Envoy's `request.time`). `trace`: each rule
+ * tried is noted, with the first part of it the request does not meet.
+ */
 export function authorize(
   config: CompiledAuthorization,
   request: NormalizedRequest,
   who: IdentityAttributes,
   clientAddress: string | undefined,
   now: number,
+  trace?: Trace,
 ): Verdict {
-  const first = decide(config, request, who, clientAddress, now, "first");
+  trace?.note({ clientAddress: clientAddress ?? "(cannot be determined)" });
+  const first = decide(config, request, who, clientAddress, now, "first", trace);
   if (!first.allowed || !config.rules.some((r) => r.principal?.cel !== undefined) || !repeatsDiffer(request.query)) return first;
-  const last = decide(config, request, who, clientAddress, now, "last");
+  trace?.note({ readingAgain: "a query parameter repeats with other values: the rules are tried again on the last values" });
+  const last = decide(config, request, who, clientAddress, now, "last", trace);
   return last.allowed ? first : { allowed: false, by: `${last.by} (reading the last value of a repeated query parameter)` };
 }
 
@@ -77,6 +85,7 @@ function decide(
   clientAddress: string | undefined,
   now: number,
   query: QueryReading,
+  trace: Trace | undefined,
 ): Verdict {
   let principalVariables: Record<string, unknown> | undefined;
   let envoyAttributes: Record<string, unknown> | undefined;
@@ -90,11 +99,14 @@ function decide(
     location: () => (location ??= { value: clientAddress === undefined ? undefined : config.geo?.locate(clientAddress) }).value,
   };
   for (const rule of config.rules) {
-    if (!operationMatches(rule, request)) continue;
-    if (rule.principal !== undefined && !principalMatches(rule, rule.principal, facts)) continue;
-    if (rule.cel !== undefined && !celMatches(rule, rule.cel, facts.envoyAttributes())) continue;
-    return { allowed: rule.action === "Allow", by: rule.name };
+    const unmet =
+      operationMismatch(rule, request) ??
+      (rule.principal === undefined ? undefined : principalMismatch(rule, rule.principal, facts)) ??
+      (rule.cel === undefined || celMatches(rule, rule.cel, facts.envoyAttributes()) ? undefined : "the rule's CEL expression is not true");
+    trace?.add("rules", `${describeRule(rule)}: ${unmet === undefined ? "matches, and decides" : `${unmet}, so it does not apply`}`);
+    if (unmet === undefined) return { allowed: rule.action === "Allow", by: rule.name };
   }
+  trace?.add("rules", `no rule applies: defaultAction ${config.defaultAction}`);
   return { allowed: config.defaultAction === "Allow", by: "defaultAction" };
 }
 
@@ -109,42 +121,47 @@ function repeatsDiffer(query: URLSearchParams): boolean {
   return false;
 }
 
-function operationMatches(rule: CompiledRule, request: NormalizedRequest): boolean {
-  if (rule.methods !== undefined && !rule.methods.includes(request.method)) return false;
-  if (rule.path !== undefined && pathMatches(rule.path, request.path) === rule.path.invert) return false;
-  return true;
+/** The part of the rule's operation the request does not meet (a constant: nothing is built per request), or undefined. */
+function operationMismatch(rule: CompiledRule, request: NormalizedRequest): string | undefined {
+  if (rule.methods !== undefined && !rule.methods.includes(request.method)) return "the method differs";
+  if (rule.path !== undefined && pathMatches(rule.path, request.path) === rule.path.invert) return "the path differs";
+  return undefined;
 }
 
-function principalMatches(rule: CompiledRule, p: CompiledPrincipal, facts: Facts): boolean {
+/** The part of the rule's principal the request does not meet (a constant), or undefined when every part set matches. */
+function principalMismatch(rule: CompiledRule, p: CompiledPrincipal, facts: Facts): string | undefined {
   const { request, who, clientAddress } = facts;
   if (p.clientCIDRs !== undefined) {
     // An address that cannot be determined could be any: it satisfies a Deny rule, never an Allow rule.
-    if (clientAddress === undefined ? rule.action === "Allow" : !p.clientCIDRs.contains(clientAddress)) return false;
+    if (clientAddress === undefined && rule.action === "Allow") return "the client address cannot be determined";
+    if (clientAddress !== undefined && !p.clientCIDRs.contains(clientAddress)) return "the client address is outside clientCIDRs";
   }
   if (p.jwt !== undefined) {
     const jwt = who.jwt;
-    if (jwt === undefined || jwt.provider !== p.jwt.provider) return false;
+    if (jwt === undefined || jwt.provider !== p.jwt.provider) return "no token of that jwt provider";
     for (const c of p.jwt.claims) {
       const value = claimAt(jwt.claims, c.claim);
       const ok =
         c.valueType === "String"
           ? typeof value === "string" && c.values.includes(value)
           : Array.isArray(value) && value.some((v) => typeof v === "string" && c.values.includes(v));
-      if (!ok) return false;
+      if (!ok) return "a jwt claim differs";
     }
     const granted = scopesOf(jwt.claims);
-    if (!p.jwt.scopes.every((s) => granted.has(s))) return false;
+    if (!p.jwt.scopes.every((s) => granted.has(s))) return "a jwt scope is missing";
   }
   for (const h of p.headers ?? []) {
     const value = request.header(h.name);
-    if (value === undefined || !h.values.includes(value)) return false;
+    if (value === undefined || !h.values.includes(value)) return "a header differs";
   }
   if (p.geoLocations !== undefined) {
     const location = facts.location();
     // Nothing known of where the client is: it could be anywhere, which satisfies a Deny rule, never an Allow rule.
-    if (location === undefined ? rule.action === "Allow" : !geoLocationsMatch(p.geoLocations, location)) return false;
+    if (location === undefined && rule.action === "Allow") return "where the client is cannot be determined";
+    if (location !== undefined && !geoLocationsMatch(p.geoLocations, location)) return "the client is located elsewhere";
   }
-  return p.cel === undefined || celMatches(rule, p.cel, facts.principalVariables());
+  if (p.cel !== undefined && !celMatches(rule, p.cel, facts.principalVariables())) return "the principal's CEL expression is not true";
+  return undefined;
 }
 
 /**

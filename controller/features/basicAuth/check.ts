@@ -16,6 +16,7 @@ import { deny } from "../../authz/decision.ts";
 import type { PhaseResult } from "../feature.ts";
 import { andThen, type MaybePromise } from "../../authz/maybe-async.ts";
 import { realmOf, type NormalizedRequest } from "../../authz/request.ts";
+import type { Trace } from "../../authz/trace.ts";
 
 export interface PasswordsOptions {
   /** Where bcrypt runs; default: a new pool with its default size and queue. */
@@ -120,6 +121,7 @@ export function checkBasicAuth(
   where: { route: string; policy: string },
   passwords: Passwords,
   verified: BoundedMap<string, true>,
+  trace?: Trace,
 ): MaybePromise<PhaseResult> {
   const challenge = { "www-authenticate": `Basic realm="${realmOf(request)}"` };
   const header = request.header("authorization")?.trim();
@@ -135,9 +137,13 @@ export function checkBasicAuth(
     ok: false,
     error: deny(401, "basic_invalid", "User authentication failed: wrong username or password", where, challenge),
   };
+  trace?.note({ credentials: colon <= 0 ? "Authorization: Basic, without a username" : "Authorization: Basic" });
   if (colon <= 0) return invalid;
   const username = decoded.slice(0, colon);
+  // A username that is not in the table is not named: it may be a password typed in the wrong field.
+  trace?.note({ user: Object.hasOwn(config.users, username) ? username : "(not in the htpasswd Secret)" });
   return andThen(passwords.verify(config, where.policy, username, decoded.slice(colon + 1), verified), (verdict): PhaseResult => {
+    trace?.note({ password: verdict });
     if (verdict === "rate_limited")
       return {
         ok: false,

@@ -14,5 +14,6 @@ export const basicAuth = defineFeature<BasicAuthSpec, CompiledBasicAuth>({
     users: config.usernames,
     ...(config.forwardUsernameHeader === undefined ? {} : { forwardUsernameHeader: config.forwardUsernameHeader }),
   }),
-  check: (config, request, where, _passed, ctx) => checkBasicAuth(config, request, where, ctx.passwords, ctx.memo.verifiedPasswords),
+  check: (config, request, where, _passed, ctx) =>
+    checkBasicAuth(config, request, where, ctx.passwords, ctx.memo.verifiedPasswords, ctx.trace),
 });

@@ -7,6 +7,7 @@
  * allowed_client_headers_on_success; gRPC: response_headers_to_add).
  */
 import { deny } from "../../authz/decision.ts";
+import type { CheckContext } from "../../authz/context.ts";
 import type { NormalizedRequest } from "../../authz/request.ts";
 import { fail, ok } from "../../lib/result.ts";
 import { NOTHING, type PhaseResult, type Where } from "../feature.ts";
@@ -17,7 +18,18 @@ import type { CompiledCors } from "./compile.ts";
  * Access-Control-* headers; without Access-Control-Allow-Origin when the origin is not allowed), an
  * actual request from an allowed origin passes with the headers its response gets on allow.
  */
-export function checkCors(config: CompiledCors, request: NormalizedRequest, where: Where): PhaseResult {
+export function checkCors(
+  config: CompiledCors,
+  request: NormalizedRequest,
+  where: Where,
+  _passed: unknown,
+  ctx: CheckContext,
+): PhaseResult {
+  ctx.trace?.note({
+    origin: request.header("origin") ?? "(none)",
+    preflight: isPreflight(request),
+    originAllowed: nonEmpty(request.header("origin")) && originAllowed(config, request.header("origin")!),
+  });
   if (isPreflight(request)) {
     const answer = preflightAnswer(config, request);
     if (!answer.originAllowed)

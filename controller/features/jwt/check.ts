@@ -16,6 +16,8 @@ import { checkClaims, decodeJwt, verifySignature, type ClaimsProblem, type Decod
 import { realmOf, type NormalizedRequest } from "../../authz/request.ts";
 import { andThen, firstOf, type MaybePromise } from "../../authz/maybe-async.ts";
 import type { CachedToken, TokenCache } from "./token-cache.ts";
+import type { Trace } from "../../authz/trace.ts";
+import { describeJwks } from "../../snapshot/summary.ts";
 
 /** Clock leeway for exp and nbf, as Envoy's default. */
 export const CLOCK_SKEW_SECONDS = 60;
@@ -24,6 +26,7 @@ export interface JwtContext {
   readonly keys: Pick<KeyStore, "resolve" | "stateOf">;
   readonly memo: { readonly tokens: TokenCache };
   readonly now: () => number;
+  readonly trace?: Trace | undefined;
 }
 
 /** Reason codes of a token refused (jwt_missing is the phase's own). */
@@ -52,6 +55,10 @@ export function checkJwt(
   // A required jwt must be met by a token Envoy reads too: one found only at a ";" of the query is
   // invisible to Envoy, which answers 401, and a request is allowed only if every reading allows.
   const missing = found.length === 0 || (!config.optional && tokensIn(config, request.asEnvoyReadsTheQuery()).length === 0);
+  ctx.trace?.note({
+    tokensFound: found.map(([, readers]) => `a token read by ${readers.map((i) => config.providers[i]!.name).join(", ")}`),
+    ...(config.optional ? { optional: true } : {}),
+  });
   if (missing) {
     if (config.optional || config.failOpen) return NO_TOKEN;
     return { ok: false, error: deny(401, "jwt_missing", "Jwt is missing", where, { "www-authenticate": challenge(request) }) };
@@ -66,9 +73,17 @@ export function checkJwt(
     }),
   );
   return andThen(refused, (refusal): PhaseResult => {
-    if (refusal === undefined) return first!.passed;
+    if (refusal === undefined) {
+      ctx.trace?.note({
+        claimsToHeaders: config.providers[first!.provider]!.claimToHeaders.map((c) => `${c.claim.join(".")} -> ${c.header}`),
+      });
+      return first!.passed;
+    }
     // Envoy forwards no payload of a request let through with a failed token: no identity at all.
-    if (config.failOpen) return NO_TOKEN;
+    if (config.failOpen) {
+      ctx.trace?.note({ failOpen: `passed without an identity (${refusal.code})` });
+      return NO_TOKEN;
+    }
     const realm = challenge(request);
     const wwwAuthenticate = refusal.status === 401 ? `${realm}, error="invalid_token"` : realm;
     const decision = deny(refusal.status, refusal.code, refusal.message, where, { "www-authenticate": wwwAuthenticate });
@@ -97,12 +112,24 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
   const now = ctx.now();
   const cached = ctx.memo.tokens.get(token, config, now);
   // A verdict is reused only for a provider that reads the token from where it was found this time.
-  if (cached !== undefined && readers.includes(cached.provider)) return cached;
+  if (cached !== undefined && readers.includes(cached.provider)) {
+    ctx.trace?.add("tokens", { provider: config.providers[cached.provider]!.name, verdict: "verified earlier (cached until it expires)" });
+    return cached;
+  }
 
   const jwt = decodeJwt(token);
-  if ("error" in jwt) return { status: 401, code: "jwt_invalid", message: `Jwt is not well formed: ${jwt.error}` };
+  if ("error" in jwt) {
+    ctx.trace?.add("tokens", { verdict: `not well formed: ${jwt.error}` });
+    return { status: 401, code: "jwt_invalid", message: `Jwt is not well formed: ${jwt.error}` };
+  }
   const iss = jwt.payload.iss;
   const candidates = readers.filter((i) => config.providers[i]!.issuer === undefined || config.providers[i]!.issuer === iss);
+  ctx.trace?.add("tokens", {
+    iss: typeof iss === "string" ? iss : `(${iss === undefined ? "none" : typeof iss})`,
+    kid: jwt.kid ?? "(none)",
+    alg: jwt.alg,
+    providers: candidates.map((i) => config.providers[i]!.name),
+  });
   if (candidates.length === 0) return { status: 401, code: "jwt_unknown_issuer", message: "Jwt issuer is not configured" };
   let problem: ClaimsProblem | undefined;
   let badSignature = false;
@@ -111,15 +138,32 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
     const index = candidates[c]!;
     const provider = config.providers[index]!;
     return andThen(ctx.keys.resolve(provider.jwks, jwt.kid), (keys) => {
+      const holds = keys.some((key) => verifySignature(jwt, key));
+      ctx.trace?.add("signature", {
+        provider: provider.name,
+        jwks: describeJwks(provider.jwks),
+        keysForKid: keys.length,
+        result:
+          keys.length === 0
+            ? `no key${jwt.kid === undefined ? "" : ` with kid ${jwt.kid}`}: ${ctx.keys.stateOf(provider.jwks)}`
+            : holds
+              ? "verified"
+              : "does not verify",
+      });
       if (keys.length === 0) {
         keyless.push(`provider ${provider.name}: ${ctx.keys.stateOf(provider.jwks)}`);
         return undefined;
       }
-      if (!keys.some((key) => verifySignature(jwt, key))) {
+      if (!holds) {
         badSignature = true;
         return undefined;
       }
       const found = checkClaims(jwt.payload, Math.floor(now / 1000), CLOCK_SKEW_SECONDS, provider.issuer, provider.audiences);
+      ctx.trace?.add("claims", {
+        provider: provider.name,
+        checked: "exp, nbf, iss, aud",
+        result: found === undefined ? "hold" : found.message,
+      });
       if (found === undefined) return remember(token, jwt, config, index, ctx.memo.tokens, now);
       // An audience mismatch outranks other problems: the token is genuine but meant for someone else (403).
       if (problem === undefined || found.code === "jwt_audience") problem = found;

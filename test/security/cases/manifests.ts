@@ -175,7 +175,7 @@ const checkNeverParsed: Case = {
       writeFileSync(join(dir, "policy.yaml"), "apiVersion: [unclosed\n");
       const reported: string[] = [];
       const config = loadConfig(["check", "--manifests", dir, "GET", "http://app.example.com/bad"], {}) as CheckConfig;
-      return fromDecision(await checkFolder(config, (line) => reported.push(line)), [], reported.join("; "));
+      return fromDecision((await checkFolder(config, (line) => reported.push(line))).decision, [], reported.join("; "));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
