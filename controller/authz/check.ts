@@ -184,12 +184,17 @@ function runPhases(
     if (outcome instanceof Promise) {
       return outcome.then((o) => {
         ctx.trace?.note(phaseOutcome(o));
-        return !o.ok ? o.error : runPhases(entry, policy, req, where, ctx, o === NOTHING ? passed : [...passed, o.value], i + 1);
+        if (!o.ok) return o.error;
+        if (o === NOTHING) return runPhases(entry, policy, req, where, ctx, passed, i + 1);
+        return runPhases(entry, policy, req.afterPhase(o.value.headers, o.value.strip), where, ctx, [...passed, o.value], i + 1);
       });
     }
     ctx.trace?.note(phaseOutcome(outcome));
     if (!outcome.ok) return outcome.error;
-    if (outcome !== NOTHING) passed.push(outcome.value);
+    if (outcome === NOTHING) continue;
+    passed.push(outcome.value);
+    // The phases after it see the request as this one left it (Envoy's filter chain).
+    if (i + 1 < features.length) req = req.afterPhase(outcome.value.headers, outcome.value.strip);
   }
   return allowPassed(entry, policy, where, passed, ctx);
 }

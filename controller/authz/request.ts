@@ -71,6 +71,12 @@ export interface NormalizedRequest extends RouteRequest {
   withReading(path: string, method: string): NormalizedRequest;
   /** The same request with its query split at "&" only, as Envoy reads it: `params` adds nothing found at ";". */
   asEnvoyReadsTheQuery(): NormalizedRequest;
+  /**
+   * The request as a phase leaves it to the next ones, as an Envoy filter leaves it to the filters
+   * after it: `set` replaces those headers (lower-case names), `remove` drops them (oidc's access
+   * token in Authorization reaches jwt; jwt's claim headers reach authorization's header rules).
+   */
+  afterPhase(set: Readonly<Record<string, string>>, remove: readonly string[]): NormalizedRequest;
 }
 
 export function normalizeRequest(source: AuthzRequest): NormalizedRequest {
@@ -113,6 +119,17 @@ class Normalized implements NormalizedRequest {
 
   asEnvoyReadsTheQuery(): NormalizedRequest {
     return new Normalized(this.source, this.path, this.method, false);
+  }
+
+  afterPhase(set: Readonly<Record<string, string>>, remove: readonly string[]): NormalizedRequest {
+    const names = Object.keys(set);
+    if (names.length === 0 && remove.length === 0) return this;
+    const headers: Record<string, string | string[] | undefined> = { ...this.source.headers };
+    for (const name of remove) delete headers[name];
+    // Values set are text; a request of byte strings keeps its values' UTF-8 bytes one per character.
+    for (const name of names)
+      headers[name] = this.source.byteStrings === true ? Buffer.from(set[name]!, "utf8").toString("latin1") : set[name]!;
+    return new Normalized({ ...this.source, headers }, this.path, this.method, this.#splitAtSemicolons);
   }
 
   get rawQuery(): string | undefined {

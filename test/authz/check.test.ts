@@ -626,3 +626,32 @@ spec:
     expect([r.status, r.route]).toEqual([200, "apps/api rule embeddings"]);
   });
 });
+
+describe("a phase sees the request as the phases before it left it (Envoy's filter chain)", () => {
+  // jwt sets x-user-id from `sub`; a header rule on x-user-id must read that value, as Envoy's rbac
+  // filter reads what jwt_authn's claim_to_headers wrote, never a copy the client sent.
+  const chain = (jwks: string) => `${gatewayWithRoute("chain.example.com")}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: chain, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+  jwt:
+    providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
+  authorization:
+    defaultAction: Deny
+    rules: [{name: admins, action: Allow, principal: {headers: [{name: x-user-id, values: [admin]}]}}]
+`;
+
+  it("a header rule reads jwt's claim header: a client's own x-user-id: admin does not match for bob", async () => {
+    const c = decider(chain(jwksOf(idp)));
+    const ask = async (sub: string) =>
+      c({
+        host: "chain.example.com",
+        path: "/",
+        headers: { authorization: `Bearer ${await mint(idp, { iss: ISSUER, sub })}`, "x-user-id": "admin" },
+      });
+    expect((await ask("bob")).code).toBe("authz_denied");
+    expect((await ask("admin")).code).toBe("allowed");
+  });
+});

@@ -88,3 +88,25 @@ describe("normalizeHost", () => {
     [" x.io ", "x.io"],
   ])("%s → %s", (input, expected) => expect(normalizeHost(input)).toBe(expected));
 });
+
+describe("afterPhase: the request as one phase leaves it to the next", () => {
+  const source = { method: "GET", scheme: "https", host: "a", path: "/", gateway: undefined };
+
+  it("replaces the headers set, drops those removed, and leaves the rest and the reading alone", () => {
+    const req = normalizeRequest({ ...source, headers: { authorization: "Bearer client", cookie: "s=1; t=2", "x-other": "kept" } });
+    const next = req.afterPhase({ authorization: "Bearer session" }, ["cookie"]);
+    expect([next.header("authorization"), next.header("cookie"), next.header("x-other"), next.path]).toEqual([
+      "Bearer session",
+      undefined,
+      "kept",
+      "/",
+    ]);
+    expect(req.header("authorization")).toBe("Bearer client");
+    expect(req.afterPhase({}, [])).toBe(req);
+  });
+
+  it("keeps a byte-string request's reading: a value set as text reads back as the same text", () => {
+    const req = normalizeRequest({ ...source, headers: {}, byteStrings: true });
+    expect(req.afterPhase({ "x-user-id": "José" }, []).header("x-user-id")).toBe("José");
+  });
+});

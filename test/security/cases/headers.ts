@@ -36,6 +36,14 @@ const UNFORWARDABLE: Expected = {
 const junk = (n: number) => Array.from({ length: n }, (_, i) => [`x-junk-${i}`, "1"] as const);
 
 export const headerCases: readonly Case[] = [
+  c(
+    "rule-reads-claim-header",
+    "on /admins (jwt sets x-user-id from sub; a rule allows x-user-id admin): u-1's valid token with the client's own `x-user-id: admin`",
+    { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" },
+    (ctx) =>
+      ctx.check({ path: "/admins", headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}`, "x-user-id": "admin" } }),
+    "header rules read the client's headers, so its copy of an identity header jwt sets (x-user-id) matched; every phase now sees the request as the phases before it left it, as Envoy's rbac reads what jwt_authn wrote",
+  ),
   c("spoof-client-id", "valid key plus a client-sent `x-client-id: admin`", ALICE, (ctx) =>
     ctx.check({ path: "/keys", headers: { "x-api-key": "alice-key", "x-client-id": "admin" } }),
   ),
