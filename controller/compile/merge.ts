@@ -21,7 +21,7 @@ const TARGET_FIELDS = new Set(["targetRef", "targetRefs", "targetSelectors", "me
 /** Lists StrategicMerge merges element-wise, by dot path from the spec → the key field (Envoy Gateway's patchMergeKey tags). */
 const STRATEGIC_MERGE_KEYS: Readonly<Record<string, string>> = { "extAuth.contextExtensions": "name" };
 
-/** Fields Envoy Gateway's types marshal even when unset (no omitempty), by dot path → their parent object's path. */
+/** Fields Envoy Gateway's types marshal even when unset (no omitempty), as (the object holding it, the field). */
 const CLEARED_WHEN_UNSET: readonly (readonly [parent: string, field: string])[] = [["authorization", "defaultAction"]];
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
