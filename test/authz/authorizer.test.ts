@@ -2,7 +2,8 @@
 // (--audit-allowed-sample-rate), counted in portcullis_audited_allowed_total; never a query, a
 // header value or a credential.
 import pino from "pino";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { Trace } from "../../controller/authz/trace.ts";
 import { Passwords } from "../../controller/features/basicAuth/check.ts";
 import { CheckMemo } from "../../controller/authz/check-memo.ts";
 import { clientAddressDetection } from "../../controller/authz/client-address.ts";
@@ -18,10 +19,10 @@ import { compileText } from "../support/world.ts";
 const HOST = "api.example.com";
 const WORLD = `${gatewayWithRoute(HOST)}---\n${aliceKeyPolicy("keys")}`;
 
-/** An authorizer over WORLD whose log lines are collected; `draws` are the sampling draws in order. */
-function authorizerOf(auditAllowedSampleRate: number | undefined, draws: number[] = []) {
+/** An authorizer over WORLD whose log lines (from `level` on) are collected; `draws` are the sampling draws in order. */
+function authorizerOf(auditAllowedSampleRate: number | undefined, draws: number[] = [], level = "info") {
   const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = pino({ level }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   const metrics = createMetrics();
   const recentDenials = new RecentDenials();
   let served = { snapshot: compileText(WORLD).snapshot, memo: new CheckMemo() };
@@ -134,5 +135,46 @@ describe("rendered answers", () => {
     publish();
     expect(authorizer.rendered(allowed, render)).not.toBe(first);
     expect(renders).toHaveLength(4);
+  });
+});
+
+describe("--log-level debug: a trace per decision", () => {
+  it("each decision logs its trace, with the request id of its audit line (read once), and never the key", async () => {
+    const { decide, lines } = authorizerOf(undefined, [], "debug");
+    await decide({ headers: { "x-api-key": "wrong-key" } });
+    await decide(alice);
+    const traces = lines.filter((l) => l.msg === "decision trace");
+    expect(traces.map((t) => t.requestId)).toEqual(["req-1", "req-2"]);
+    expect(lines.find((l) => l.audit === "deny")!.requestId).toBe("req-1");
+    const [denied, allowed] = traces.map((t) => t.trace as { phase: string; code?: string; result?: string }[]);
+    expect(denied!.map((s) => s.phase)).toEqual(["request", "route", "policy", "apiKeyAuth", "decision"]);
+    expect(denied!.find((s) => s.phase === "apiKeyAuth")).toMatchObject({ result: "deny", code: "apikey_invalid" });
+    expect(allowed!.at(-1)).toMatchObject({ phase: "decision", allowed: true, principal: "apiKey alice" });
+    expect(JSON.stringify(lines)).not.toMatch(/alice-key|wrong-key/);
+  });
+
+  it("at info level no trace is logged, and none is built", async () => {
+    const step = vi.spyOn(Trace.prototype, "step");
+    const { decide, lines } = authorizerOf(undefined);
+    await decide({ headers: { "x-api-key": "wrong-key" } });
+    await decide(alice);
+    expect(lines.filter((l) => l.msg === "decision trace")).toEqual([]);
+    expect(step).not.toHaveBeenCalled();
+    step.mockRestore();
+  });
+
+  it("explain (the admin page's form) answers with the trace, neither counted nor audited", async () => {
+    const { authorizer, lines } = authorizerOf(1);
+    const { decision, trace } = await authorizer.explain({
+      method: "GET",
+      scheme: "https",
+      host: HOST,
+      path: "/v1/models",
+      headers: alice.headers,
+      gateway: undefined,
+    });
+    expect(decision.allowed).toBe(true);
+    expect(trace.steps.map((s) => s.phase)).toEqual(["request", "route", "policy", "apiKeyAuth", "decision"]);
+    expect(lines).toEqual([]);
   });
 });

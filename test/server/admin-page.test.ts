@@ -110,6 +110,11 @@ describe("the admin page in Chromium", () => {
     });
     expect(rows.Route).toMatch(/^maas-system\/models/);
     expect(await page.$eval("#explain-result p", (p) => p.textContent)).toBe(`GET http://${HOST}/v1/models with x-api-key`);
+    // The trace, as check --explain prints it: the route picked, the policy's origin, the phase and whose key it was.
+    const trace = JSON.parse(await page.$eval("#explain-trace", (e) => e.textContent ?? "")) as { phase: string }[];
+    expect(trace.map((t) => t.phase)).toEqual(["request", "route", "policy", "apiKeyAuth", "decision"]);
+    expect(trace.find((t) => t.phase === "policy")).toMatchObject({ level: "route", target: "HTTPRoute maas-system/models" });
+    expect(trace.find((t) => t.phase === "apiKeyAuth")).toMatchObject({ sources: ["header x-api-key: the key of client alice"] });
     expect(await page.content()).not.toContain(VALID_KEY);
     // The explain form is not a request: it is neither counted nor audited.
     expect((await texts("#denials tbody tr")).filter((t) => t.includes("apikey")).length).toBe(1);
