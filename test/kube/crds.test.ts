@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
+import { WATCHED } from "../../controller/sources/kube/source.ts";
 import { startApiServer, type ApiServer } from "./apiserver.ts";
 
 type Obj = Record<string, any>;
@@ -274,5 +275,24 @@ describe("CRDs on kube-apiserver 1.20", () => {
         spec: { from: [{ group: SP.group, kind: "SecurityPolicy", namespace: "apps" }], to: [{ group: "", kind: "Secret" }] },
       },
     });
+  });
+});
+
+describe("the stand-ins for the upstream Gateway API CRDs", () => {
+  const standIns = readDocs(fromRoot("test/kube/crds/gateway-api.yaml"));
+
+  it("define exactly the gateway.networking.k8s.io kinds Portcullis watches", () => {
+    const watched = WATCHED.filter((w) => w.apiVersion.startsWith("gateway.networking.k8s.io/")).map((w) => w.kind);
+    expect(standIns.map((c) => c.spec.names.kind).sort()).toEqual([...watched].sort());
+  });
+
+  it("name the release README's install command applies (standard channel)", () => {
+    const release = /Gateway API (v\d+\.\d+\.\d+), standard channel/.exec(
+      fs.readFileSync(fromRoot("test/kube/crds/gateway-api.yaml"), "utf8"),
+    )?.[1];
+    expect(release).toBeDefined();
+    const readme = fs.readFileSync(fromRoot("README.md"), "utf8");
+    expect(readme).toContain(`https://github.com/kubernetes-sigs/gateway-api/releases/download/${release}/standard-install.yaml`);
+    expect(readme).toContain(`Portcullis follows Gateway API ${release} (standard channel)`);
   });
 });

@@ -11,7 +11,7 @@ import type { KubeClient, KubeObject } from "./client.ts";
 import { Reflector } from "./reflector.ts";
 
 /** The kinds watched; cluster-scoped ones are listed cluster-wide even when namespaces are limited. */
-const WATCHED = [
+export const WATCHED = [
   { kind: "SecurityPolicy", apiVersion: "gateway.envoyproxy.io/v1alpha1", plural: "securitypolicies" },
   { kind: "HTTPRoute", apiVersion: "gateway.networking.k8s.io/v1", plural: "httproutes" },
   { kind: "GRPCRoute", apiVersion: "gateway.networking.k8s.io/v1", plural: "grpcroutes" },
