@@ -8,6 +8,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { EXAMPLES } from "./support/app.ts";
 import { send } from "./support/http.ts";
+import { gatewayWithRoute } from "./support/manifests.ts";
+import { writeMmdb } from "./support/mmdb.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin/portcullis");
@@ -286,6 +288,35 @@ describe("a folder with a file that never parsed: check decides as serve does", 
       served.child.kill("SIGINT");
       await served.exited;
     }
+  });
+});
+
+describe("check --geoip-database", () => {
+  const GEO = `${gatewayWithRoute("geo.example.com")}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: us-only, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+  authorization: {rules: [{action: Allow, principal: {clientIPGeoLocations: [{country: US}]}}]}
+`;
+  it("decides clientIPGeoLocations on the databases given; a database that cannot be read is a warning and the policy denies", () => {
+    const dir = mkdtempSync(join(tmpdir(), "portcullis-cli-"));
+    folders.push(dir);
+    writeFileSync(join(dir, "geo.yaml"), GEO);
+    const database = join(dir, "GeoLite2-Country.mmdb");
+    writeFileSync(
+      database,
+      writeMmdb({ databaseType: "GeoLite2-Country", networks: [{ network: "50.114.0.0/16", data: { country: { iso_code: "US" } } }] }),
+    );
+    const ask = (address: string, ...flags: string[]) =>
+      run("check", "--manifests", dir, ...flags, "-H", `X-Forwarded-For: ${address}`, "GET", "http://geo.example.com/");
+    expect(ask("50.114.0.1", "--geoip-database", database).status).toBe(0);
+    expect(ask("81.2.69.160", "--geoip-database", database).status).toBe(1);
+    const missing = ask("50.114.0.1", "--geoip-database", join(dir, "absent.mmdb"));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain(`warning: GeoIP database ${join(dir, "absent.mmdb")} cannot be read (ENOENT)`);
+    expect(JSON.parse(missing.stdout).reason).toContain("country needs a Country, City or Enterprise database");
   });
 });
 

@@ -44,16 +44,22 @@ const FIELDS: Readonly<Record<GeoField, FieldSource>> = {
 };
 
 /** One `--geoip-database` file: usable (its type and a lookup), or why not. */
-export type GeoIPDatabase =
-  | {
-      readonly ok: true;
-      readonly path: string;
-      /** Its metadata `database_type` ("GeoIP2-City", "GeoLite2-ASN", …). */
-      readonly type: string;
-      /** The record of the network holding `address` (IPv4 or IPv6 text), null when none does. Throws on a corrupt file. */
-      lookup(address: string): unknown;
-    }
-  | { readonly ok: false; readonly path: string; readonly error: string };
+export type GeoIPDatabase = UsableGeoIPDatabase | { readonly ok: false; readonly path: string; readonly error: string };
+
+export interface UsableGeoIPDatabase {
+  readonly ok: true;
+  readonly path: string;
+  /** Its metadata `database_type` ("GeoIP2-City", "GeoLite2-ASN", …). */
+  readonly type: string;
+  /** The record of the network holding `address` (IPv4 or IPv6 text), null when none does. Throws on a corrupt file. */
+  lookup(address: string): unknown;
+  /**
+   * Looks up in `bytes` from now on (a newer edition of the file), or says why not and keeps the
+   * current contents: `bytes` are not a MaxMind database, or one of another type (policies were
+   * checked against this one's fields).
+   */
+  replace(bytes: Buffer): string | undefined;
+}
 
 /** Reads `path` (at start-up: the only I/O here). A missing, unreadable or malformed file is a database with its error. */
 export function readGeoIPDatabase(path: string): GeoIPDatabase {
@@ -68,20 +74,38 @@ export function readGeoIPDatabase(path: string): GeoIPDatabase {
 
 /** The database in `bytes`, or why they are not a MaxMind database whose type answers some field. */
 export function geoIPDatabaseOf(path: string, bytes: Buffer): GeoIPDatabase {
+  const first = readerOf(bytes);
+  if (typeof first === "string") return { ok: false, path, error: first };
+  let reader = first;
+  const type = String(reader.metadata.databaseType);
+  return {
+    ok: true,
+    path,
+    type,
+    lookup: (address) => reader.get(address),
+    replace(bytes) {
+      const next = readerOf(bytes);
+      if (typeof next === "string") return next;
+      const nextType = String(next.metadata.databaseType);
+      if (nextType !== type) return `is now a ${JSON.stringify(nextType)} database, not a ${JSON.stringify(type)} one`;
+      reader = next;
+      return undefined;
+    },
+  };
+}
+
+/** A reader of `bytes`, or why they are not a MaxMind database whose type answers some field. */
+function readerOf(bytes: Buffer): Reader<Record<string, unknown>> | string {
   let reader: Reader<Record<string, unknown>>;
   try {
     reader = new Reader(bytes);
   } catch (e) {
-    return { ok: false, path, error: `is not a MaxMind database (${(e as Error).message})` };
+    return `is not a MaxMind database (${(e as Error).message})`;
   }
   const type = String(reader.metadata.databaseType);
   if (!Object.values(FIELDS).some((f) => f.answeredBy.test(type)))
-    return {
-      ok: false,
-      path,
-      error: `is a ${JSON.stringify(type)} database, which answers none of country, region, city, asn, isp or anonymous`,
-    };
-  return { ok: true, path, type, lookup: (address) => reader.get(address) };
+    return `is a ${JSON.stringify(type)} database, which answers none of country, region, city, asn, isp or anonymous`;
+  return reader;
 }
 
 /** Finds the location of addresses for a set of fields, each from the first database that answers it. */
@@ -102,11 +126,11 @@ export function geoLocator(
   databases: readonly GeoIPDatabase[],
   fields: Iterable<GeoField>,
 ): { ok: true; value: GeoLocator } | { ok: false; errors: string[] } {
-  const plan = new Map<GeoIPDatabase & { ok: true }, [GeoField, FieldSource][]>();
+  const plan = new Map<UsableGeoIPDatabase, [GeoField, FieldSource][]>();
   const errors: string[] = [];
   for (const field of new Set(fields)) {
     const source = FIELDS[field];
-    const database = databases.find((d): d is GeoIPDatabase & { ok: true } => d.ok && source.answeredBy.test(d.type));
+    const database = databases.find((d): d is UsableGeoIPDatabase => d.ok && source.answeredBy.test(d.type));
     if (database === undefined) errors.push(`${field} needs ${source.databases} (--geoip-database); ${describe(databases)}`);
     else plan.set(database, [...(plan.get(database) ?? []), [field, source]]);
   }

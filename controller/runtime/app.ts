@@ -5,6 +5,7 @@ import { Passwords } from "../features/basicAuth/check.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
 import type { CompileOptions } from "../compile/index.ts";
 import type { ServeConfig } from "../config.ts";
+import { watchGeoIPDatabases } from "../geoip/watch.ts";
 import { createKeyStore, type JwksKeyStore } from "../keys/store.ts";
 import { adminHandler } from "../server/admin.ts";
 import { envoyHandler, forwardAuthHandler } from "../server/authz.ts";
@@ -45,7 +46,13 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     },
   });
   const geoipLogger = logger.child({ component: "geoip" });
-  const compile = compileOptionsOf(config, (line) => (line.ok ? geoipLogger.info(line.message) : geoipLogger.error(line.message)));
+  const logGeoip = (line: { readonly ok: boolean; readonly message: string }) =>
+    line.ok ? geoipLogger.info(line.message) : geoipLogger.error(line.message);
+  const compile = compileOptionsOf(config, logGeoip);
+  const stopGeoipWatch = watchGeoIPDatabases(
+    (compile.geoipDatabases ?? []).filter((d) => d.ok),
+    logGeoip,
+  );
   // Loaded only in Kubernetes mode: @kubernetes/client-node alone is about 40 MB of heap.
   const mode =
     config.manifests === undefined
@@ -109,6 +116,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
       const graceMs = config.shutdownGraceSeconds * 1000;
       await Promise.all([mode.stop(), grpc.stop(graceMs), ...servers.map((s) => closeGracefully(s, graceMs))]);
       keys.close();
+      stopGeoipWatch();
       await passwords.pool.close();
     },
   };

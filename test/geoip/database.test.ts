@@ -74,6 +74,7 @@ describe("geoLocator", () => {
       lookup: () => {
         throw new Error("corrupt search tree");
       },
+      replace: () => "not replaceable",
     };
     expect(locator([broken], ["country"]).locate("81.2.69.160")).toBeUndefined();
   });

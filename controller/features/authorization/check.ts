@@ -65,17 +65,52 @@ export function authorize(
 
 type QueryReading = "first" | "last";
 
-/** What the rules of one reading decide on; the costly parts are computed when a rule first needs them. */
-interface Facts {
+/**
+ * What the rules of one reading decide on. The costly parts are computed when a rule first needs
+ * them, once: a class, so a decision on rules that need none of them allocates one object.
+ */
+class Facts {
   readonly request: NormalizedRequest;
   readonly who: IdentityAttributes;
   readonly clientAddress: string | undefined;
+  readonly #geo: CompiledAuthorization["geo"];
+  readonly #now: number;
+  readonly #query: QueryReading;
+  #principalVariables: Record<string, unknown> | undefined;
+  #envoyAttributes: Record<string, unknown> | undefined;
+  #location: { readonly value: GeoLocation | undefined } | undefined;
+
+  constructor(
+    config: CompiledAuthorization,
+    request: NormalizedRequest,
+    who: IdentityAttributes,
+    clientAddress: string | undefined,
+    now: number,
+    query: QueryReading,
+  ) {
+    this.request = request;
+    this.who = who;
+    this.clientAddress = clientAddress;
+    this.#geo = config.geo;
+    this.#now = now;
+    this.#query = query;
+  }
+
   /** The variables of `principal.cel`. */
-  principalVariables(): Record<string, unknown>;
+  principalVariables(): Record<string, unknown> {
+    return (this.#principalVariables ??= principalVariablesOf(this.request, this.who, this.clientAddress, this.#query));
+  }
+
   /** Envoy's attributes, for a rule's `cel`. */
-  envoyAttributes(): Record<string, unknown>;
+  envoyAttributes(): Record<string, unknown> {
+    return (this.#envoyAttributes ??= envoyAttributesOf(this.request, this.who, this.#now));
+  }
+
   /** Where the client is; undefined when nothing is known (no address, a database that failed). */
-  location(): GeoLocation | undefined;
+  location(): GeoLocation | undefined {
+    const address = this.clientAddress;
+    return (this.#location ??= { value: address === undefined ? undefined : this.#geo?.locate(address) }).value;
+  }
 }
 
 function decide(
@@ -87,17 +122,7 @@ function decide(
   query: QueryReading,
   trace: Trace | undefined,
 ): Verdict {
-  let principalVariables: Record<string, unknown> | undefined;
-  let envoyAttributes: Record<string, unknown> | undefined;
-  let location: { readonly value: GeoLocation | undefined } | undefined;
-  const facts: Facts = {
-    request,
-    who,
-    clientAddress,
-    principalVariables: () => (principalVariables ??= principalVariablesOf(request, who, clientAddress, query)),
-    envoyAttributes: () => (envoyAttributes ??= envoyAttributesOf(request, who, now)),
-    location: () => (location ??= { value: clientAddress === undefined ? undefined : config.geo?.locate(clientAddress) }).value,
-  };
+  const facts = new Facts(config, request, who, clientAddress, now, query);
   for (const rule of config.rules) {
     const unmet =
       operationMismatch(rule, request) ??

@@ -2,20 +2,16 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { clientAddressDetection } from "../../../controller/authz/client-address.ts";
 import { geoIPDatabaseOf } from "../../../controller/geoip/database.ts";
-import { gatewayWithRoute } from "../../support/manifests.ts";
+import { parse } from "yaml";
+import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
 import { writeMmdb } from "../../support/mmdb.ts";
 import { jwksOf, mint, signingKey, type SigningKey } from "../../support/tokens.ts";
 import { decider, type Decider } from "../../support/world.ts";
 
 const ISSUER = "https://idp.example.com";
 
-const policy = (name: string, spec: string) => `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: ${name}, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: ${name}}]
-${spec}`;
+/** "---" and a policy on the route rule of its name; `spec` is its spec's YAML. */
+const rulePolicy = (name: string, spec: string) => `---\n${securityPolicy(name, parse(spec), name)}`;
 
 const world = (jwks: string) =>
   `${gatewayWithRoute("api.example.com", {
@@ -26,19 +22,19 @@ const world = (jwks: string) =>
     us: "/us",
     "not-gb": "/not-gb",
     anonymous: "/anonymous",
-  })}${policy("public", "  authorization: {defaultAction: Deny, rules: [{action: Allow, cel: \"request.path.startsWith('/public/open')\"}]}\n")}${policy(
+  })}${rulePolicy("public", "  authorization: {defaultAction: Deny, rules: [{action: Allow, cel: \"request.path.startsWith('/public/open')\"}]}\n")}${rulePolicy(
     "team",
     "  authorization:\n    rules: [{action: Allow, principal: {headers: [{name: x-team, values: [team-a]}]}, cel: \"request.method == 'POST'\"}]\n",
-  )}${policy("tenant", "  authorization: {defaultAction: Allow, rules: [{name: other-tenants, action: Deny, cel: \"request.headers['x-tenant'] != 'team-a'\"}]}\n")}${policy(
+  )}${rulePolicy("tenant", "  authorization: {defaultAction: Allow, rules: [{name: other-tenants, action: Deny, cel: \"request.headers['x-tenant'] != 'team-a'\"}]}\n")}${rulePolicy(
     "claims",
     `  jwt: {providers: [{name: idp, issuer: "${ISSUER}", localJWKS: {type: Inline, inline: '${jwks}'}}]}
   authorization:
     rules: [{action: Allow, cel: "'admin' in metadata.filter_metadata['envoy.filters.http.jwt_authn']['idp'].scope && request.query == 'v=1'"}]
 `,
-  )}${policy("us", "  authorization: {rules: [{action: Allow, principal: {clientIPGeoLocations: [{country: us}, {asn: 64500}]}}]}\n")}${policy(
+  )}${rulePolicy("us", "  authorization: {rules: [{action: Allow, principal: {clientIPGeoLocations: [{country: us}, {asn: 64500}]}}]}\n")}${rulePolicy(
     "not-gb",
     "  authorization: {defaultAction: Allow, rules: [{name: no-gb, action: Deny, principal: {clientIPGeoLocations: [{country: GB}]}}]}\n",
-  )}${policy(
+  )}${rulePolicy(
     "anonymous",
     "  authorization: {defaultAction: Allow, rules: [{name: no-vpn, action: Deny, principal: {clientIPGeoLocations: [{anonymous: {isVPN: true}}]}}]}\n",
   )}`;

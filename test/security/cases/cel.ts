@@ -4,21 +4,17 @@
  * is Invalid, not a rule that never matches); at request time one that cannot be evaluated never
  * lets a request through: no match in an Allow rule, a match in a Deny rule.
  */
-import { gatewayWithRoute } from "../../support/manifests.ts";
+import { parse } from "yaml";
+import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
 /** /x under a policy with `authorization` (YAML flow map); GET /x with `headers`. */
 function ruled(authorization: string, headers: Record<string, string | string[]> = {}) {
   return async (): Promise<Outcome> => {
-    const d = decider(`${gatewayWithRoute("api.example.com", { x: "/x" })}---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: p, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: x}]
-  authorization: ${authorization}
-`);
+    const d = decider(
+      `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization: parse(authorization) }, "x")}`,
+    );
     const policy = d.result.snapshot.policies["apps/p"];
     return fromDecision(await d({ path: "/x", headers }), managedHeadersOf(d.result.snapshot.policies), policy?.invalid);
   };

@@ -11,19 +11,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { clientAddressDetection } from "../../../controller/authz/client-address.ts";
 import { type GeoIPDatabase, geoIPDatabaseOf, readGeoIPDatabase } from "../../../controller/geoip/database.ts";
-import { gatewayWithRoute } from "../../support/manifests.ts";
+import { parse } from "yaml";
+import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
 import { writeMmdb } from "../../support/mmdb.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
-const policy = (name: string, authorization: string) => `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: ${name}, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: ${name}}]
-  authorization: ${authorization}
-`;
+/** "---" and a policy on the route rule of its name with this `authorization` (a YAML flow map). */
+const policy = (name: string, authorization: string) => `---\n${securityPolicy(name, { authorization: parse(authorization) }, name)}`;
 
 const WORLD = `${gatewayWithRoute("api.example.com", { us: "/us", "not-gb": "/not-gb" })}${policy(
   "us",
