@@ -16,6 +16,7 @@ import {
 } from "./gatewayapi.ts";
 import { keyOf, ObjectMetaSchema, PORTCULLIS_ANNOTATION_PREFIX, type ObjectMeta } from "./meta.ts";
 import { describeIssues, SECURITY_POLICY_GROUP } from "./securitypolicy.ts";
+import { fail, ok, type Result } from "../lib/result.ts";
 
 export interface SecurityPolicy {
   readonly metadata: ObjectMeta;
@@ -156,18 +157,18 @@ export function toResources(raws: readonly RawObject[]): { resources: Resources;
   for (const raw of raws) {
     const loaded = loadObject(raw.object);
     if (loaded === undefined) continue;
-    if ("reason" in loaded) {
-      rejected.push({ origin: raw.origin, object: loaded.object, reason: loaded.reason });
+    if (!loaded.ok) {
+      rejected.push({ origin: raw.origin, ...loaded.error });
       continue;
     }
-    const identity = `${loaded.kind} ${keyOf(loaded.value.metadata)}`;
+    const identity = `${loaded.value.kind} ${keyOf(loaded.value.object.metadata)}`;
     const first = seen.get(identity);
     if (first !== undefined) {
       rejected.push({ origin: raw.origin, object: identity, reason: `duplicate of the object from ${first}; the first one is used` });
       continue;
     }
     seen.set(identity, raw.origin);
-    lists[KINDS[loaded.kind]!.list].push(loaded.value);
+    lists[KINDS[loaded.value.kind]!.list].push(loaded.value.object);
   }
   for (const list of Object.values(lists)) {
     (list as { metadata: ObjectMeta }[]).sort((a, b) => keyOf(a.metadata).localeCompare(keyOf(b.metadata)));
@@ -175,7 +176,8 @@ export function toResources(raws: readonly RawObject[]): { resources: Resources;
   return { resources: lists as unknown as Resources, rejected };
 }
 
-type Loaded = { kind: string; value: { metadata: ObjectMeta } } | { object: string; reason: string } | undefined;
+/** A watched object validated, or which object it is and why it is rejected; undefined: not a kind Portcullis reads. */
+type Loaded = Result<{ kind: string; object: { metadata: ObjectMeta } }, Omit<RejectedObject, "origin">> | undefined;
 
 /**
  * Validation result per raw object. Sources never change an object they handed over (a watch
@@ -193,17 +195,17 @@ function loadObject(object: unknown): Loaded {
 
 function validateObject(object: unknown): Loaded {
   if (typeof object !== "object" || object === null || Array.isArray(object)) {
-    return { object: "(not an object)", reason: "a manifest document must be a mapping" };
+    return fail({ object: "(not an object)", reason: "a manifest document must be a mapping" });
   }
   const o = object as Record<string, unknown>;
   if (!isWatchedKind(o.kind)) return undefined;
   const kind = o.kind as string;
   const spec = KINDS[kind]!;
   const meta = ObjectMetaSchema.safeParse(o.metadata);
-  if (!meta.success) return { object: kind, reason: describeIssues(meta.error, "metadata") };
+  if (!meta.success) return fail({ object: kind, reason: describeIssues(meta.error, "metadata") });
   const name = `${kind} ${meta.data.namespace ?? "default"}/${meta.data.name}`;
   if (!spec.groups.includes(String(o.apiVersion))) {
-    return { object: name, reason: `apiVersion ${String(o.apiVersion)} is not one of ${spec.groups.join(", ")}` };
+    return fail({ object: name, reason: `apiVersion ${String(o.apiVersion)} is not one of ${spec.groups.join(", ")}` });
   }
   // Like kubectl apply: a namespaced object without a namespace lands in "default".
   const annotations = Object.entries(meta.data.annotations ?? {}).filter(([k]) => k.startsWith(PORTCULLIS_ANNOTATION_PREFIX));
@@ -213,22 +215,22 @@ function validateObject(object: unknown): Loaded {
     annotations: annotations.length === 0 ? undefined : Object.fromEntries(annotations),
   };
   const body = loadBody(kind, o);
-  if ("reason" in body) return { object: name, reason: body.reason };
-  return { kind, value: { metadata, ...body.value } };
+  if (!body.ok) return fail({ object: name, reason: body.error });
+  return ok({ kind, object: { metadata, ...body.value } });
 }
 
-function loadBody(kind: string, o: Record<string, unknown>): { value: object } | { reason: string } {
-  const parse = <T>(schema: z.ZodType<T>, value: unknown, root: string): { value: T } | { reason: string } => {
+function loadBody(kind: string, o: Record<string, unknown>): Result<object, string> {
+  const parse = <T>(schema: z.ZodType<T>, value: unknown, root: string): Result<T, string> => {
     const r = schema.safeParse(value);
-    return r.success ? { value: r.data } : { reason: describeIssues(r.error, root) };
+    return r.success ? ok(r.data) : fail(describeIssues(r.error, root));
   };
   const withSpec = (schema: z.ZodType<unknown>) => {
     const r = parse(schema, o.spec, "spec");
-    return "reason" in r ? r : { value: { spec: r.value } };
+    return r.ok ? ok({ spec: r.value }) : r;
   };
   switch (kind) {
     case "SecurityPolicy":
-      return { value: { spec: o.spec } };
+      return ok({ spec: o.spec });
     case "Gateway":
       return withSpec(GatewaySpecSchema);
     case "GatewayClass":
@@ -237,12 +239,12 @@ function loadBody(kind: string, o: Record<string, unknown>): { value: object } |
     case "GRPCRoute": {
       // Routes carry their kind: both kinds go through attachment, targeting and the index.
       const r = withSpec(kind === "HTTPRoute" ? HTTPRouteSpecSchema : GRPCRouteSpecSchema);
-      return "reason" in r ? r : { value: { kind, ...r.value } };
+      return r.ok ? ok({ kind, ...r.value }) : r;
     }
     case "ListenerSet":
     case "XListenerSet": {
       const r = withSpec(ListenerSetSpecSchema);
-      return "reason" in r ? r : { value: { group: String(o.apiVersion).split("/")[0], kind, ...r.value } };
+      return r.ok ? ok({ group: String(o.apiVersion).split("/")[0], kind, ...r.value }) : r;
     }
     case "ReferenceGrant":
       return withSpec(ReferenceGrantSpecSchema);
@@ -250,31 +252,31 @@ function loadBody(kind: string, o: Record<string, unknown>): { value: object } |
       return withSpec(BackendTLSPolicySpecSchema);
     case "Secret": {
       const r = parse(SecretBodySchema, o, "");
-      if ("reason" in r) return r;
+      if (!r.ok) return r;
       const data: Record<string, string> = {};
       for (const [k, v] of Object.entries(r.value.data ?? {})) {
         const bytes = decodeBase64AsApiServer(v);
-        if (bytes === undefined) return { reason: `data.${k} is not valid base64 (line breaks are allowed, spaces are not)` };
+        if (bytes === undefined) return fail(`data.${k} is not valid base64 (line breaks are allowed, spaces are not)`);
         data[k] = bytes.toString("utf8");
       }
       Object.assign(data, r.value.stringData ?? {});
-      return { value: { type: r.value.type, data } };
+      return ok({ type: r.value.type, data });
     }
     case "Namespace":
-      return { value: {} };
+      return ok({});
     case "ConfigMap": {
       const r = parse(ConfigMapBodySchema, o, "");
-      if ("reason" in r) return r;
+      if (!r.ok) return r;
       const data: Record<string, string> = { ...r.value.data };
       for (const [k, v] of Object.entries(r.value.binaryData ?? {})) {
         const bytes = decodeBase64AsApiServer(v);
-        if (bytes === undefined) return { reason: `binaryData.${k} is not valid base64 (line breaks are allowed, spaces are not)` };
+        if (bytes === undefined) return fail(`binaryData.${k} is not valid base64 (line breaks are allowed, spaces are not)`);
         data[k] = bytes.toString("utf8");
       }
-      return { value: { data } };
+      return ok({ data });
     }
   }
-  return { reason: `unsupported kind ${kind}` };
+  return fail(`unsupported kind ${kind}`);
 }
 
 /**

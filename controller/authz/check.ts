@@ -94,6 +94,8 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
     if (taken.length === 0) return routeMismatch(request.proxyRoute, entries);
     entries = taken;
   }
+  // Routes of namespaces not read are a further reading of a request a route read here matches, never the only one.
+  if (entries.every((e) => e.unread === true)) entries = [];
   if (entries.length === 0) {
     if (ctx.onNoRoute === "allow") return memoizedAllow(ctx.memo, ANONYMOUS, undefined, snapshot.managedHeaders, undefined);
     return deny(403, "route_not_found", `no route rule matches ${req.method} ${req.host}${req.path}`, {});

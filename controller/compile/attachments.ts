@@ -24,6 +24,8 @@ export interface Attachment extends GatewayListener {
 
 export interface AttachmentResult {
   readonly attachments: readonly Attachment[];
+  /** Every listener of the served Gateways: their own, then those of the ListenerSets they take. */
+  readonly listeners: readonly GatewayListener[];
   /** Served Gateways by "namespace/name". */
   readonly servedGateways: ReadonlyMap<string, Gateway>;
   /** ListenerSets whose listeners a served Gateway takes, by "namespace/name". */
@@ -124,7 +126,18 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
       }
     }
   }
-  return { attachments, servedGateways: served, attachedListenerSets, problems, detached };
+  return { attachments, listeners: [...listeners.values()].flat(), servedGateways: served, attachedListenerSets, problems, detached };
+}
+
+/**
+ * Whether an HTTP(S) listener may take routes of namespaces other than its owner's: its
+ * allowedRoutes say `from: All` or `from: Selector`. With `--watch-namespaces`, some of those
+ * namespaces may not be read (nor their labels known): the proxy serves routes Portcullis never sees.
+ */
+export function takesRoutesOfOtherNamespaces(l: GatewayListener): boolean {
+  if (l.listener.protocol !== undefined && !HTTP_PROTOCOLS.has(l.listener.protocol)) return false;
+  const from = l.listener.allowedRoutes?.namespaces?.from ?? "Same";
+  return from === "All" || from === "Selector";
 }
 
 type NamespaceLabels = ReadonlyMap<string, Readonly<Record<string, string>> | undefined>;

@@ -11,12 +11,20 @@ import type { GeoIPDatabase } from "../geoip/database.ts";
 import type { JwksSource } from "../keys/types.ts";
 import { deepFreeze } from "../snapshot/freeze.ts";
 import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
-import { attachRoutes, listenerLabel, type Attachment } from "./attachments.ts";
+import type { HTTPRoute } from "../api/resources.ts";
+import { attachRoutes, listenerLabel, takesRoutesOfOtherNamespaces, type Attachment, type GatewayListener } from "./attachments.ts";
 import { scopeManagedHeaders } from "./managed-headers.ts";
 import { analysePolicy, compileMerged } from "./policy.ts";
 import { claimsFor, decideWinners, listenerOverrides, mergeParent, policyOrigin, type Claim } from "./precedence.ts";
 import { createReferences, type ReferencedObjects } from "./references.ts";
-import { buildRouteIndex, compileRuleMatches, corsPreflightMatch, createMatchCompiler, type PendingEntry } from "./routes.ts";
+import {
+  buildRouteIndex,
+  compileRuleMatches,
+  corsPreflightMatch,
+  createMatchCompiler,
+  EVERY_REQUEST,
+  type PendingEntry,
+} from "./routes.ts";
 import { indexTargets } from "./targets.ts";
 import { listenerRef, overriddenAt, StatusCollector } from "./status.ts";
 
@@ -27,6 +35,12 @@ export interface CompileOptions {
   readonly gatewayClasses: readonly string[];
   /** The `--geoip-database` files, in flag order (read before compiling; none: `clientIPGeoLocations` is Invalid). */
   readonly geoipDatabases?: readonly GeoIPDatabase[];
+  /**
+   * The only namespaces `resources` were read from (`--watch-namespaces`); absent or empty: every
+   * namespace. A listener that takes routes of other namespaces may then serve routes not in
+   * `resources`, each a further reading of its requests (RouteEntry.unread).
+   */
+  readonly watchNamespaces?: readonly string[];
 }
 
 export interface CompileResult {
@@ -73,6 +87,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   const refs = createReferences(resources);
   const {
     attachments,
+    listeners,
     servedGateways,
     attachedListenerSets,
     problems: attachProblems,
@@ -170,6 +185,14 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
     });
   }
 
+  if ((options.watchNamespaces ?? []).length > 0) {
+    for (const l of listeners.filter(takesRoutesOfOtherNamespaces)) {
+      const entry = unreadRoutesEntry(l, winners);
+      if (entry.entry.policy !== undefined) effective.set(entry.entry.policy.id, entry.entry.policy);
+      pending.push(entry);
+    }
+  }
+
   const policiesById: Record<string, CompiledPolicy> = Object.create(null);
   for (const id of [...effective.keys()].sort()) policiesById[id] = effective.get(id)!;
   const scoped = yield* scopeManagedHeaders(pending, ITEMS_PER_STEP);
@@ -201,6 +224,45 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
     statuses: deepFreeze(statuses),
     problems: [...new Set(problems)],
     references: refs.used(),
+  };
+}
+
+/** Stands for any route of a namespace Portcullis does not read: it has one rule, matching every request. */
+const UNREAD_ROUTE: HTTPRoute = {
+  kind: "HTTPRoute",
+  metadata: { namespace: "(a namespace not read)", name: "(any route)" },
+  spec: { parentRefs: [], hostnames: [], rules: [{}] },
+};
+
+/**
+ * The entry of the routes of namespaces not read on listener `l` (RouteEntry.unread): every
+ * request to the listener's host names, under the policy a route there would get from the
+ * listener, ListenerSet or Gateway (a policy of a namespace not read is not known either).
+ */
+function unreadRoutesEntry(l: GatewayListener, winners: ReadonlyMap<string, Claim>): PendingEntry {
+  const attachment: Attachment = { ...l, route: UNREAD_ROUTE, parentRef: { name: l.gateway.metadata.name }, hostnames: [] };
+  const [winner, ...shadowed] = claimsFor(attachment, undefined, winners);
+  const hostname = l.listener.hostname?.toLowerCase();
+  const policy = winner?.policy.compiled;
+  return {
+    entry: {
+      gateway: keyOf(l.gateway.metadata),
+      listener: listenerLabel(l),
+      port: l.listener.port,
+      kind: "HTTPRoute",
+      route: keyOf(UNREAD_ROUTE.metadata),
+      rule: `any route of a namespace not read (--watch-namespaces) on listener ${listenerLabel(l)}`,
+      match: EVERY_REQUEST,
+      policy,
+      origin: winner === undefined ? undefined : policyOrigin(winner, shadowed, undefined),
+      managedHeaders: policy?.managedHeaders ?? [],
+      unread: true,
+    },
+    hostnames: hostname === undefined ? [] : [hostname],
+    route: UNREAD_ROUTE,
+    pathCount: 0,
+    order: [0, 0, 0],
+    tlsListener: l.listener.protocol === "HTTPS" ? listenerLabel(l) : undefined,
   };
 }
 

@@ -34,6 +34,8 @@ export type MatchResult = { ok: true; value: CompiledMatch; pathCount: number } 
 
 const NO_VALUE_MATCHES: readonly ValueMatch[] = Object.freeze([]);
 const ANY_PATH: PathMatch = Object.freeze({ type: "PathPrefix", value: "" });
+/** A route rule without matches: every request (Envoy Gateway's implicit "/" prefix). */
+export const EVERY_REQUEST: CompiledMatch = Object.freeze({ path: ANY_PATH, headers: NO_VALUE_MATCHES, queryParams: NO_VALUE_MATCHES });
 
 /**
  * compileMatch with one shared object per distinct plain match (a path and maybe a method, no
@@ -62,8 +64,8 @@ export function compileMatch(m: HTTPRouteMatch): MatchResult {
   let path: PathMatch;
   if (type === "RegularExpression") {
     const regex = fullMatchRegex(value);
-    if (!(regex instanceof RegExp)) return { ok: false, error: `path regular expression ${JSON.stringify(value)} ${regex.error}` };
-    path = { type, value, regex };
+    if (!regex.ok) return { ok: false, error: `path regular expression ${JSON.stringify(value)} ${regex.error}` };
+    path = { type, value, regex: regex.value };
   } else {
     if (!value.startsWith("/")) return { ok: false, error: `path ${JSON.stringify(value)} does not start with /` };
     path = type === "Exact" ? { type, value } : { type, value: value.replace(/\/+$/, "") };
@@ -109,13 +111,13 @@ export function compileGrpcMatch(m: GRPCRouteMatch): MatchResult {
     ["service", service],
     ["method", name],
   ] as const) {
-    if (pattern !== undefined && !(fullMatchRegex(pattern) instanceof RegExp))
+    if (pattern !== undefined && !fullMatchRegex(pattern).ok)
       return { ok: false, error: `${part} regular expression ${JSON.stringify(pattern)} does not compile` };
   }
   const written = `/${service ?? GRPC_SERVICE_NAME}/${name ?? GRPC_METHOD_NAME}`;
   const regex = fullMatchRegex(written);
-  if (!(regex instanceof RegExp)) return { ok: false, error: `method regular expression ${JSON.stringify(written)} ${regex.error}` };
-  return compiled({ type: "RegularExpression", value: written, regex });
+  if (!regex.ok) return { ok: false, error: `method regular expression ${JSON.stringify(written)} ${regex.error}` };
+  return compiled({ type: "RegularExpression", value: written, regex: regex.value });
 }
 
 /** The matches of one route rule; a rule without matches has one that matches every request. */
@@ -128,7 +130,7 @@ export function compileRuleMatches(route: Route, ruleIndex: number, compileHttpM
   return (matches.length === 0 ? [{}] : matches).map(compileGrpcMatch);
 }
 
-const ANY_VALUE = fullMatchRegex(".*") as RegExp;
+const ANY_VALUE = new RegExp("^(?:.*)$", "l");
 
 /**
  * The route Envoy Gateway adds after a match with a `method` other than OPTIONS when its rule has
@@ -166,8 +168,8 @@ function compileValueMatches(list: StringMatches, lowerCaseNames: boolean): read
       continue;
     }
     const regex = fullMatchRegex(v.value);
-    if (!(regex instanceof RegExp)) return `regular expression ${JSON.stringify(v.value)} for ${v.name} ${regex.error}`;
-    out.push({ type: "RegularExpression", name, value: v.value, regex });
+    if (!regex.ok) return `regular expression ${JSON.stringify(v.value)} for ${v.name} ${regex.error}`;
+    out.push({ type: "RegularExpression", name, value: v.value, regex: regex.value });
   }
   return out;
 }
@@ -213,7 +215,8 @@ export function buildRouteIndex(pending: readonly PendingEntry[]): RouteIndex {
   for (const p of pending) {
     let ports = tables.get(p.entry.gateway);
     if (ports === undefined) tables.set(p.entry.gateway, (ports = new Map()));
-    const key = `${p.entry.port}\0${p.tlsListener ?? ""}`;
+    // Routes of namespaces not read are a table of their own: a reading beside the routes read, not one of them.
+    const key = `${p.entry.port}\0${p.tlsListener ?? ""}${p.entry.unread === true ? "\0unread" : ""}`;
     const list = ports.get(key);
     if (list === undefined) ports.set(key, [p]);
     else list.push(p);
@@ -223,6 +226,7 @@ export function buildRouteIndex(pending: readonly PendingEntry[]): RouteIndex {
     const tablesOf = [...tables.get(g)!.values()].map((list) => ({
       port: list[0]!.entry.port,
       tlsListener: list[0]!.tlsListener,
+      ...(list[0]!.entry.unread === true ? { unread: true as const } : {}),
       vhosts: buildVirtualHosts(list),
     }));
     byGateway[g] = tablesOf.sort((a, b) => a.port - b.port || (a.tlsListener ?? "").localeCompare(b.tlsListener ?? ""));

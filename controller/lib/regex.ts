@@ -6,6 +6,7 @@
  * backreferences or lookarounds: such a pattern does not compile, and its match is not served.
  */
 import { setFlagsFromString } from "node:v8";
+import { fail, ok, type Result } from "./result.ts";
 
 // Recognises the `l` flag; it changes no other regular expression.
 setFlagsFromString("--enable-experimental-regexp-engine");
@@ -24,29 +25,28 @@ const MAX_EXPANDED_LENGTH = 64 * 1024;
  * pattern must compile on its own first: otherwise `a)|(.*` would escape the anchoring group
  * and match everything.
  */
-export function fullMatchRegex(written: string): RegExp | { readonly error: string } {
+export function fullMatchRegex(written: string): Result<RegExp, string> {
   const linear = linearPattern(written);
-  if (typeof linear !== "string") return linear;
-  return new RegExp(`^(?:${linear})$`, "l");
+  return linear.ok ? ok(new RegExp(`^(?:${linear.value})$`, "l")) : linear;
 }
 
 /**
  * The pattern as the linear-time engine accepts it (RE2's `(?i)` and counted
  * repetition written out), or why it cannot run there. Unanchored, as CEL's `matches()` searches.
  */
-export function linearPattern(written: string): string | { readonly error: string } {
+export function linearPattern(written: string): Result<string, string> {
   const source = withInlineCaseFlag(written);
   try {
     new RegExp(source);
   } catch {
-    return { error: "does not compile" };
+    return fail("does not compile");
   }
   const linear = expandCounts(source);
   try {
     new RegExp(linear, "l");
-    return linear;
+    return ok(linear);
   } catch {
-    return { error: "cannot run in linear time (no backreferences or lookarounds, as in RE2)" };
+    return fail("cannot run in linear time (no backreferences or lookarounds, as in RE2)");
   }
 }
 

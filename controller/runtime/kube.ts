@@ -45,7 +45,7 @@ export function startKubeMode(
     cached: (ns, name) => source.policy(ns, name),
   });
   const pipeline = new Pipeline({
-    compile: deps.compile,
+    compile: { ...deps.compile, watchNamespaces: config.watchNamespaces },
     keys: deps.keys,
     logger,
     metrics: deps.metrics,

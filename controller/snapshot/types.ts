@@ -39,6 +39,8 @@ export interface PortRoutes {
    * listeners share.
    */
   readonly tlsListener: string | undefined;
+  /** Set on the table of the routes of namespaces not read (RouteEntry.unread), beside the port's table of routes read. */
+  readonly unread?: true;
   readonly vhosts: VirtualHosts;
 }
 
@@ -75,6 +77,13 @@ export interface RouteEntry {
    * of every policy governing a route to the same upstream (managed-headers.ts), sorted.
    */
   readonly managedHeaders: readonly string[];
+  /**
+   * Set on the entry that stands for the routes of namespaces Portcullis does not read
+   * (`--watch-namespaces`) on a listener that takes them: it matches every request of the
+   * listener's host names, in a table of its own, under the listener's policy. It is only ever a
+   * further reading of a request some route read here matches (DESIGN §0), never the only one.
+   */
+  readonly unread?: true;
 }
 
 /** Where a rule's policy comes from (DESIGN §2 precedence: route rule > route > listener > ListenerSet > Gateway). */

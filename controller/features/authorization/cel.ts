@@ -375,10 +375,10 @@ function matches(operands: readonly Node[], scope: ReadonlyMap<string, number>, 
   const [text, pattern] = operands as [Node, Node?];
   if (pattern?.op !== "value" || typeof pattern.args !== "string") throw new Refused("matches() takes a string literal as its pattern");
   const linear = linearPattern(pattern.args);
-  if (typeof linear !== "string") throw new Refused(`matches(${JSON.stringify(pattern.args)}): the pattern ${linear.error}`);
-  if (linear !== pattern.args) analysis.patterns.set(pattern.range.start, { end: pattern.range.end, text: linear });
+  if (!linear.ok) throw new Refused(`matches(${JSON.stringify(pattern.args)}): the pattern ${linear.error}`);
+  if (linear.value !== pattern.args) analysis.patterns.set(pattern.range.start, { end: pattern.range.end, text: linear.value });
   const t = estimate(text, scope, depth, analysis);
-  return { cost: t.cost + t.size * (atomsOf(linear) + 1), size: 1 };
+  return { cost: t.cost + t.size * (atomsOf(linear.value) + 1), size: 1 };
 }
 
 /**

@@ -179,8 +179,8 @@ function compileRule(
   if (p !== undefined) {
     if (p.type === "RegularExpression") {
       const regex = fullMatchRegex(p.value);
-      if (!(regex instanceof RegExp)) return problem(`${field}.operation.path: regular expression ${regex.error}`);
-      path = { type: p.type, value: p.value, regex, invert: p.invert };
+      if (!regex.ok) return problem(`${field}.operation.path: regular expression ${regex.error}`);
+      path = { type: p.type, value: p.value, regex: regex.value, invert: p.invert };
     } else {
       if (!p.value.startsWith("/")) return problem(`${field}.operation.path: ${JSON.stringify(p.value)} does not start with /`);
       path = { type: p.type, value: p.type === "PathPrefix" ? p.value.replace(/\/+$/, "") : p.value, invert: p.invert };

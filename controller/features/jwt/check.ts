@@ -11,6 +11,7 @@ import type { KeyStore } from "../../keys/types.ts";
 import type { CompiledJwt } from "./compile.ts";
 import { readCredential } from "../../authz/credentials.ts";
 import { deny } from "../../authz/decision.ts";
+import { fail, type Failure } from "../../lib/result.ts";
 import type { PhaseResult } from "../feature.ts";
 import { checkClaims, decodeJwt, verifySignature, type ClaimsProblem, type DecodedJwt } from "./verify.ts";
 import { realmOf, type NormalizedRequest } from "../../authz/request.ts";
@@ -32,15 +33,21 @@ export interface JwtContext {
 /** Reason codes of a token refused (jwt_missing is the phase's own). */
 export type JwtRefusalCode = ClaimsProblem["code"] | "jwt_bad_signature" | "jwt_no_key";
 
-type Refusal = {
+/** Why a token is refused: the status (401, or 403 for a genuine token of another audience), its reason code and Envoy's message. */
+interface Refusal {
   readonly status: 401 | 403;
   readonly code: JwtRefusalCode;
   /** Envoy jwt_authn's words: what the client may be told. */
   readonly message: string;
   /** For the audit log only: which kid had no key, and what the key store holds. */
   readonly detail?: string;
-};
-type TokenVerdict = CachedToken | Refusal;
+}
+
+/** A token's verdict: the cached verification (as it is, so a cache hit allocates nothing), or why it is refused. */
+type TokenVerdict = CachedToken | Failure<Refusal>;
+
+const refuse = (status: 401 | 403, code: JwtRefusalCode, message: string, detail?: string) =>
+  fail<Refusal>(detail === undefined ? { status, code, message } : { status, code, message, detail });
 
 /** An optional jwt with no token, or failOpen with no valid one: nothing is set upstream and no claim is there for rules. */
 const NO_TOKEN: PhaseResult = { ok: true, value: { principal: undefined, headers: {}, strip: [], attributes: {} } };
@@ -67,7 +74,7 @@ export function checkJwt(
   let first: CachedToken | undefined;
   const refused = firstOf(found.length, (i) =>
     andThen(verifyToken(found[i]![0], found[i]![1], config, ctx), (verdict) => {
-      if ("status" in verdict) return verdict;
+      if ("error" in verdict) return verdict.error;
       first ??= verdict;
       return undefined;
     }),
@@ -118,53 +125,55 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
   }
 
   const jwt = decodeJwt(token);
-  if ("error" in jwt) {
+  if (!jwt.ok) {
     ctx.trace?.add("tokens", { verdict: `not well formed: ${jwt.error}` });
-    return { status: 401, code: "jwt_invalid", message: `Jwt is not well formed: ${jwt.error}` };
+    return refuse(401, "jwt_invalid", `Jwt is not well formed: ${jwt.error}`);
   }
-  const iss = jwt.payload.iss;
+  const decoded = jwt.value;
+  const iss = decoded.payload.iss;
   const candidates = readers.filter((i) => config.providers[i]!.issuer === undefined || config.providers[i]!.issuer === iss);
   ctx.trace?.add("tokens", {
     iss: typeof iss === "string" ? iss : `(${iss === undefined ? "none" : typeof iss})`,
-    kid: jwt.kid ?? "(none)",
-    alg: jwt.alg,
+    kid: decoded.kid ?? "(none)",
+    alg: decoded.alg,
     providers: candidates.map((i) => config.providers[i]!.name),
   });
-  if (candidates.length === 0) return { status: 401, code: "jwt_unknown_issuer", message: "Jwt issuer is not configured" };
+  if (candidates.length === 0) return refuse(401, "jwt_unknown_issuer", "Jwt issuer is not configured");
   let problem: ClaimsProblem | undefined;
   let badSignature = false;
   const keyless: string[] = [];
   const accepted = firstOf(candidates.length, (c) => {
     const index = candidates[c]!;
     const provider = config.providers[index]!;
-    return andThen(ctx.keys.resolve(provider.jwks, jwt.kid), (keys) => {
-      const holds = keys.some((key) => verifySignature(jwt, key));
+    return andThen(ctx.keys.resolve(provider.jwks, decoded.kid), (keys) => {
+      const holds = keys.some((key) => verifySignature(decoded, key));
+      const state = keys.length === 0 ? ctx.keys.stateOf(provider.jwks) : undefined;
       ctx.trace?.add("signature", {
         provider: provider.name,
         jwks: describeJwks(provider.jwks),
         keysForKid: keys.length,
         result:
-          keys.length === 0
-            ? `no key${jwt.kid === undefined ? "" : ` with kid ${jwt.kid}`}: ${ctx.keys.stateOf(provider.jwks)}`
+          state !== undefined
+            ? `no key${decoded.kid === undefined ? "" : ` with kid ${decoded.kid}`}: ${state}`
             : holds
               ? "verified"
               : "does not verify",
       });
-      if (keys.length === 0) {
-        keyless.push(`provider ${provider.name}: ${ctx.keys.stateOf(provider.jwks)}`);
+      if (state !== undefined) {
+        keyless.push(`provider ${provider.name}: ${state}`);
         return undefined;
       }
       if (!holds) {
         badSignature = true;
         return undefined;
       }
-      const found = checkClaims(jwt.payload, Math.floor(now / 1000), CLOCK_SKEW_SECONDS, provider.issuer, provider.audiences);
+      const found = checkClaims(decoded.payload, Math.floor(now / 1000), CLOCK_SKEW_SECONDS, provider.issuer, provider.audiences);
       ctx.trace?.add("claims", {
         provider: provider.name,
         checked: "exp, nbf, iss, aud",
         result: found === undefined ? "hold" : found.message,
       });
-      if (found === undefined) return remember(token, jwt, config, index, ctx.memo.tokens, now);
+      if (found === undefined) return remember(token, decoded, config, index, ctx.memo.tokens, now);
       // An audience mismatch outranks other problems: the token is genuine but meant for someone else (403).
       if (problem === undefined || found.code === "jwt_audience") problem = found;
       return undefined;
@@ -173,17 +182,19 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
   return andThen(accepted, (verdict): TokenVerdict => {
     if (verdict !== undefined) return verdict;
     // What a signature proved outranks what none could: a genuine token's claims, then a signature that failed.
-    if (problem !== undefined) return { status: problem.code === "jwt_audience" ? 403 : 401, code: problem.code, message: problem.message };
-    if (badSignature) return { status: 401, code: "jwt_bad_signature", message: "Jwt verification fails" };
+    if (problem !== undefined) return refuse(problem.code === "jwt_audience" ? 403 : 401, problem.code, problem.message);
+    if (badSignature) return refuse(401, "jwt_bad_signature", "Jwt verification fails");
     // The kid is the client's text: quoted and cut short, so a log line stays one bounded line.
     const kid =
-      jwt.kid === undefined ? "a token without kid" : `kid ${JSON.stringify(jwt.kid.length > 64 ? `${jwt.kid.slice(0, 64)}…` : jwt.kid)}`;
-    return {
-      status: 401,
-      code: "jwt_no_key",
-      message: "Jwks doesn't have key to match kid or alg from Jwt",
-      detail: `no key for ${kid} (alg ${jwt.alg}); ${keyless.join("; ")}`,
-    };
+      decoded.kid === undefined
+        ? "a token without kid"
+        : `kid ${JSON.stringify(decoded.kid.length > 64 ? `${decoded.kid.slice(0, 64)}…` : decoded.kid)}`;
+    return refuse(
+      401,
+      "jwt_no_key",
+      "Jwks doesn't have key to match kid or alg from Jwt",
+      `no key for ${kid} (alg ${decoded.alg}); ${keyless.join("; ")}`,
+    );
   });
 }
 

@@ -9,6 +9,7 @@
 import { constants, createHmac, timingSafeEqual, verify } from "node:crypto";
 import { MIN_RSA_BITS, type VerificationKey } from "../../api/jwks.ts";
 import { BoundedMap } from "../../lib/bounded-map.ts";
+import { fail, ok, type Result } from "../../lib/result.ts";
 import { isCanonicalBase64urlText, parseStrictJsonObject } from "./strict-json.ts";
 
 /** Tokens larger than this are refused before any parsing. */
@@ -64,39 +65,38 @@ function parseHeader(segment: string): Readonly<Record<string, unknown>> | undef
 }
 
 /** Decodes a compact JWS; the error says what is malformed (safe to log: it never quotes the token). */
-export function decodeJwt(token: string): DecodedJwt | { readonly error: string } {
-  if (token.length > MAX_TOKEN_BYTES) return { error: `token is larger than ${MAX_TOKEN_BYTES} bytes` };
+export function decodeJwt(token: string): Result<DecodedJwt, string> {
+  if (token.length > MAX_TOKEN_BYTES) return fail(`token is larger than ${MAX_TOKEN_BYTES} bytes`);
   const first = token.indexOf(".");
   const last = token.lastIndexOf(".");
-  if (first === -1 || token.indexOf(".", first + 1) !== last) return { error: "token is not a compact JWS (three dot-separated parts)" };
+  if (first === -1 || token.indexOf(".", first + 1) !== last) return fail("token is not a compact JWS (three dot-separated parts)");
   const h = token.slice(0, first);
   const p = token.slice(first + 1, last);
   const s = token.slice(last + 1);
   if (!BASE64URL.test(h) || !BASE64URL.test(p) || !BASE64URL.test(s) || h === "" || p === "") {
-    return { error: "token is not base64url encoded" };
+    return fail("token is not base64url encoded");
   }
   // Another spelling of the same bytes would be another token string for the same signature.
   if (!isCanonicalBase64urlText(h) || !isCanonicalBase64urlText(p) || !isCanonicalBase64urlText(s))
-    return { error: "token is not canonical base64url" };
+    return fail("token is not canonical base64url");
   const header = parseHeader(h);
-  if (header === undefined) return { error: "token header is not a JSON object (UTF-8, each member once)" };
+  if (header === undefined) return fail("token header is not a JSON object (UTF-8, each member once)");
   const payload = parseStrictJsonObject(p);
-  if (payload === undefined) return { error: "token payload is not a JSON object (UTF-8, each member once)" };
+  if (payload === undefined) return fail("token payload is not a JSON object (UTF-8, each member once)");
   const alg = header.alg;
-  if (typeof alg !== "string" || !Object.hasOwn(ALGORITHMS, alg))
-    return { error: `token algorithm ${JSON.stringify(alg)} is not accepted` };
-  if (header.crit !== undefined) return { error: "token header has crit extensions Portcullis does not understand" };
-  if (header.b64 !== undefined) return { error: "token header b64 is not supported" };
-  if (header.kid !== undefined && typeof header.kid !== "string") return { error: "token kid is not a string" };
-  if (header.typ !== undefined && !isAccessTokenType(header.typ)) return { error: "token typ is not JWT or at+jwt" };
-  if (s === "") return { error: "token has no signature" };
-  return {
+  if (typeof alg !== "string" || !Object.hasOwn(ALGORITHMS, alg)) return fail(`token algorithm ${JSON.stringify(alg)} is not accepted`);
+  if (header.crit !== undefined) return fail("token header has crit extensions Portcullis does not understand");
+  if (header.b64 !== undefined) return fail("token header b64 is not supported");
+  if (header.kid !== undefined && typeof header.kid !== "string") return fail("token kid is not a string");
+  if (header.typ !== undefined && !isAccessTokenType(header.typ)) return fail("token typ is not JWT or at+jwt");
+  if (s === "") return fail("token has no signature");
+  return ok({
     alg,
     kid: header.kid as string | undefined,
     payload,
     signingInput: token.slice(0, last),
     signature: Buffer.from(s, "base64url"),
-  };
+  });
 }
 
 /**

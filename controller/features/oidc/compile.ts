@@ -135,8 +135,8 @@ export function compileOidc(
   const denyRedirect: HeaderMatcher[] = [];
   for (const [i, h] of (spec.denyRedirect?.headers ?? []).entries()) {
     const regex = h.type === "RegularExpression" ? fullMatchRegex(h.value) : undefined;
-    if (regex !== undefined && !(regex instanceof RegExp)) return fail(`denyRedirect.headers[${i}].value: ${regex.error}`);
-    denyRedirect.push({ name: h.name.toLowerCase(), type: h.type, value: h.value, regex });
+    if (regex !== undefined && !regex.ok) return fail(`denyRedirect.headers[${i}].value: ${regex.error}`);
+    denyRedirect.push({ name: h.name.toLowerCase(), type: h.type, value: h.value, regex: regex?.value });
   }
 
   const scopes = spec.scopes ?? [];

@@ -4,7 +4,7 @@
  * ports 80 and 8080, basicAuth alice on the Gateway, bob on listener `alt` (8080)) and listenerset.
  */
 import type { AuthzRequest } from "../../../controller/authz/request.ts";
-import { basicAuthAs, goldenDecider } from "../../support/world.ts";
+import { basicAuthAs, decider, goldenDecider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected } from "../outcome.ts";
 
 const world = goldenDecider("listeners-per-port");
@@ -12,6 +12,67 @@ const world = goldenDecider("listeners-per-port");
 const sets = goldenDecider("listenerset");
 /** The compile golden case https-listeners: HTTPS listeners `wild` (*.example.com, protected) and `billing` on port 443. */
 const tls = goldenDecider("https-listeners");
+/**
+ * What a Portcullis run with `--watch-namespaces infra,apps` reads: Gateway infra/gw whose listener
+ * `http` takes routes from every namespace (listener `internal`, port 8080, from its own only), an
+ * API key required on the whole Gateway, and HTTPRoute apps/site (`/` on shop.example.com and
+ * internal.example.com) whose own policy lets everyone in. Envoy also has routes of namespaces
+ * Portcullis does not read, such as ops/admin on `/admin`, which the Gateway's policy governs.
+ */
+const partial = decider(
+  `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: infra}
+spec:
+  gatewayClassName: portcullis
+  listeners:
+    - {name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: All}}}
+    - {name: internal, protocol: HTTP, port: 8080, allowedRoutes: {namespaces: {from: Same}}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: keys, namespace: infra}
+stringData: {alice: alice-key}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: keyed, namespace: infra}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: x-client-id}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: site, namespace: apps}
+spec:
+  parentRefs: [{name: gw, namespace: infra}]
+  hostnames: [shop.example.com]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: status, namespace: infra}
+spec:
+  parentRefs: [{name: gw, sectionName: internal}]
+  hostnames: [internal.example.com]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: open, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: site}]
+  authorization: {defaultAction: Allow}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: status-open, namespace: infra}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: status}]
+  authorization: {defaultAction: Allow}
+`,
+  {},
+  { watchNamespaces: ["infra", "apps"] },
+);
+
 const WRONG_USER: Expected = { status: 401, code: "basic_invalid" };
 const NO_ROUTE: Expected = { status: 403, code: "route_not_found" };
 
@@ -74,5 +135,37 @@ export const listenerCases: readonly Case[] = [
     { host: "billing.example.com", path: "/status", port: 443 },
     "a port's HTTPS listeners shared one table, where the exact host name won; Envoy picks each HTTPS listener's table by SNI, which Portcullis does not see, so each is now a reading",
     tls,
+  ),
+  c(
+    "unwatched-namespace-route",
+    "`--watch-namespaces infra,apps`, `/admin` without a key: Envoy may route it to ops/admin (a namespace not read), which the Gateway's API-key policy governs, though the open route apps/site also matches it here",
+    { status: 401, code: "apikey_missing" },
+    { path: "/admin" },
+    "the request was decided on the routes of the watched namespaces only, by apps/site's open policy; on a listener that takes routes from other namespaces, a route Portcullis cannot see is now a reading, governed by the listener's policy",
+    partial,
+  ),
+  c(
+    "unwatched-namespace-route-key",
+    "the same with alice's key: every reading (apps/site, a route not read) allows, with apps/site's headers (none: a client's `x-client-id` is removed)",
+    { status: 200, code: "allowed", upstream: {} },
+    { path: "/admin", headers: { "x-api-key": "alice-key" } },
+    undefined,
+    partial,
+  ),
+  c(
+    "unwatched-namespace-no-route",
+    "the same, on a host no route Portcullis reads serves (only an unseen route could): no route here",
+    NO_ROUTE,
+    { host: "other.example.com", path: "/", headers: { "x-api-key": "alice-key" } },
+    undefined,
+    partial,
+  ),
+  c(
+    "watched-namespaces-only",
+    "port 8080, whose listener takes routes from its own (watched) namespace only, without a key: its open route alone decides",
+    { status: 200, code: "allowed" },
+    { host: "internal.example.com", path: "/admin", port: 8080 },
+    undefined,
+    partial,
   ),
 ];
