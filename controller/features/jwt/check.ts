@@ -19,12 +19,15 @@ import { andThen, firstOf, type MaybePromise } from "../../authz/maybe-async.ts"
 import type { CachedToken, TokenCache } from "./token-cache.ts";
 import type { Trace } from "../../authz/trace.ts";
 import { describeJwks } from "../../snapshot/summary.ts";
+import type { JwksSourceView } from "../../keys/store.ts";
+import { redactUri } from "../../keys/uri.ts";
 
 /** Clock leeway for exp and nbf, as Envoy's default. */
 export const CLOCK_SKEW_SECONDS = 60;
 
 export interface JwtContext {
-  readonly keys: Pick<KeyStore, "resolve" | "stateOf">;
+  /** `describe`, when the store has it, gives a trace the state of a remote key set (the admin view's, no key material). */
+  readonly keys: Pick<KeyStore, "resolve" | "stateOf"> & { describe?(): readonly JwksSourceView[] };
   readonly memo: { readonly tokens: TokenCache };
   readonly now: () => number;
   readonly trace?: Trace | undefined;
@@ -147,20 +150,20 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
     const provider = config.providers[index]!;
     return andThen(ctx.keys.resolve(provider.jwks, decoded.kid), (keys) => {
       const holds = keys.some((key) => verifySignature(decoded, key));
-      const state = keys.length === 0 ? ctx.keys.stateOf(provider.jwks) : undefined;
       ctx.trace?.add("signature", {
         provider: provider.name,
         jwks: describeJwks(provider.jwks),
+        ...(provider.jwks.kind === "remote" ? { jwksState: remoteState(provider.jwks.uri, ctx) } : {}),
         keysForKid: keys.length,
         result:
-          state !== undefined
-            ? `no key${decoded.kid === undefined ? "" : ` with kid ${decoded.kid}`}: ${state}`
+          keys.length === 0
+            ? `no key${decoded.kid === undefined ? "" : ` with kid ${decoded.kid}`} (unknown kid, or the JWKS has no keys)`
             : holds
               ? "verified"
               : "does not verify",
       });
-      if (state !== undefined) {
-        keyless.push(`provider ${provider.name}: ${state}`);
+      if (keys.length === 0) {
+        keyless.push(`provider ${provider.name}: ${ctx.keys.stateOf(provider.jwks)}`);
         return undefined;
       }
       if (!holds) {
@@ -196,6 +199,19 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
       `no key for ${kid} (alg ${decoded.alg}); ${keyless.join("; ")}`,
     );
   });
+}
+
+/** What the key store says of a remote key set: keys in hand, last good fetch, last failure (for a trace). */
+function remoteState(uri: string, ctx: JwtContext): unknown {
+  const shown = redactUri(uri);
+  const views = ctx.keys.describe?.().filter((v) => v.uri === shown) ?? [];
+  if (views.length === 0) return "not fetched yet";
+  return views.map((v) => ({
+    keys: v.keyCount,
+    kids: v.kids,
+    ...(v.lastSuccessAt === undefined ? { fetched: "never successfully" } : { lastFetchedAt: new Date(v.lastSuccessAt).toISOString() }),
+    ...(v.lastError === undefined ? {} : { lastError: v.lastError.reason, lastErrorAt: new Date(v.lastError.at).toISOString() }),
+  }));
 }
 
 /** A verified token's verdict, with the claim headers and principal the phase passes on. */
