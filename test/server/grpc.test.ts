@@ -6,6 +6,7 @@
 import { Client, credentials, Metadata } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXAMPLES, startTestApp, type TestApp } from "../support/app.ts";
+import { startTestProvider, type TestProvider } from "../support/oidc-provider.ts";
 
 // --- minimal protobuf wire encoding (varint keys, length-delimited fields) ---
 const varint = (n: number): number[] => {
@@ -122,6 +123,26 @@ const headersOf = (f: Fields, no: number) =>
 
 let app: TestApp;
 let client: Client;
+let op: TestProvider;
+
+/** An oidc policy on web.maas.example.com, beside the examples: its redirects must cross the gRPC port whole. */
+const webLogin = (issuer: string, clientId: string, clientSecret: string) => `apiVersion: v1
+kind: Secret
+metadata: {name: web-oidc, namespace: maas-system}
+stringData: {client-secret: "${clientSecret}"}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: maas-system}
+spec: {parentRefs: [{name: maas-gateway}], hostnames: [web.maas.example.com]}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: web-login, namespace: maas-system}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: web}]
+  oidc: {provider: {issuer: "${issuer}"}, clientID: ${clientId}, clientSecret: {name: web-oidc}}
+`;
 const check = (request: Buffer): Promise<Fields> =>
   new Promise((resolve, reject) =>
     client.makeUnaryRequest(
@@ -135,12 +156,14 @@ const check = (request: Buffer): Promise<Fields> =>
   );
 
 beforeAll(async () => {
-  app = await startTestApp({}, EXAMPLES);
+  op = await startTestProvider({ redirectUris: ["https://web.maas.example.com/oauth2/callback"] });
+  app = await startTestApp({ "60-web-login.yaml": webLogin(op.issuer, op.clientId, op.clientSecret) }, EXAMPLES);
   client = new Client(`127.0.0.1:${app.ports.grpc}`, credentials.createInsecure());
 });
 afterAll(async () => {
   client?.close();
   await app?.close();
+  await op?.close();
 });
 
 describe("gRPC ext_authz port", () => {
@@ -261,5 +284,23 @@ describe("gRPC ext_authz port", () => {
   it("counts gRPC decisions under their own protocol label", async () => {
     const metrics = await (await fetch(`${app.admin}/metrics`)).text();
     expect(metrics).toMatch(/portcullis_decisions_total\{protocol="envoy-grpc",code="allowed",status="200"\} \d+/);
+  });
+});
+
+describe("gRPC ext_authz port: oidc", () => {
+  it("a browser without a session: denied_response 302 with Location to the provider and the login cookie appended as Set-Cookie", async () => {
+    const res = await check(checkRequest({ method: "GET", path: "/dashboard", host: "web.maas.example.com" }));
+    expect(num(sub(res, 1), 1)).toBe(7);
+    const denied = sub(res, 2);
+    expect(num(sub(denied, 1), 1)).toBe(302);
+    const options = (denied.get(2) ?? []).map((raw) => {
+      const option = decode(raw as Buffer);
+      return { key: str(sub(option, 1), 1), value: str(sub(option, 1), 2), append: num(sub(option, 2), 1) === 1 };
+    });
+    expect(options.find((o) => o.key === "location")?.value?.startsWith(`${op.issuer}/auth?`)).toBe(true);
+    const cookies = options.filter((o) => o.key === "set-cookie");
+    expect(cookies).toHaveLength(1);
+    expect(cookies[0]).toMatchObject({ append: true });
+    expect(cookies[0]!.value).toMatch(/^OauthSession-[0-9a-f]{8}=v1\.[\w-]+; Path=\/; Max-Age=600; HttpOnly; Secure; SameSite=Lax$/);
   });
 });

@@ -241,7 +241,8 @@ const JWT_AUTHN = "envoy.filters.http.jwt_authn";
 
 /**
  * Envoy's attributes as a rule's `cel` sees them (cel.ts, ENVOY_ATTRIBUTES). Headers by lower-case
- * name, repeated lines joined with "," as Envoy joins them; referer, useragent and id only when
+ * name, repeated lines joined with "," as Envoy joins them, and the pseudo-headers Envoy's header
+ * map holds (`:authority`, `:path`, `:method`, `:scheme`); referer, useragent and id only when
  * their header is there (Envoy leaves them absent); the verified JWT payload under jwt_authn's
  * metadata, its `scope` and `scp` split at spaces into lists as Envoy Gateway's
  * normalize_payload_in_metadata does.
@@ -253,8 +254,13 @@ function envoyAttributesOf(request: NormalizedRequest, who: IdentityAttributes, 
     if (lines.length > 0) headers[name] = lines.join(",");
   }
   const query = request.rawQuery;
+  const path = query === undefined ? request.path : `${request.path}?${query}`;
+  headers[":authority"] = request.source.host;
+  headers[":path"] = path;
+  headers[":method"] = request.method;
+  headers[":scheme"] = request.source.scheme;
   const attributes: Record<string, unknown> = {
-    path: query === undefined ? request.path : `${request.path}?${query}`,
+    path,
     url_path: request.path,
     host: request.source.host,
     scheme: request.source.scheme,

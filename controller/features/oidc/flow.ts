@@ -19,7 +19,9 @@ import { createHash } from "node:crypto";
 import * as client from "openid-client";
 import { cookieHeaderWithout } from "../../authz/credentials.ts";
 import { deny, type DecisionCode } from "../../authz/decision.ts";
-import type { PhaseResult } from "../feature.ts";
+import { BoundedMap } from "../../lib/bounded-map.ts";
+import type { Ok } from "../../lib/result.ts";
+import type { Pass, PhaseResult } from "../feature.ts";
 import type { NormalizedRequest } from "../../authz/request.ts";
 import type { CompiledOidc, HeaderMatcher } from "./compile.ts";
 import type { OidcProviders } from "./provider.ts";
@@ -49,11 +51,26 @@ const PASS_THROUGH: PhaseResult = { ok: true, value: { principal: undefined, hea
 
 export function checkOidc(oidc: CompiledOidc, req: NormalizedRequest, where: Where, ctx: OidcContext): PhaseResult | Promise<PhaseResult> {
   if (oidc.passThrough.some((m) => headerMatches(m, req))) return PASS_THROUGH;
+  const isFlowPath = req.path === oidc.logoutPath || req.path === oidc.redirectPath;
+  const cookie = req.header("cookie");
+  if (!isFlowPath && cookie !== undefined) {
+    const known = recentPasses.get(oidc)?.get(cookie);
+    if (known !== undefined && known.until > ctx.now()) return known.pass;
+  }
   const flow = new Flow(oidc, req, where, ctx);
   if (req.path === oidc.logoutPath) return flow.logout();
   if (req.path === oidc.redirectPath) return flow.callback();
   return flow.session();
 }
+
+/** How many recent sessions' passes each policy keeps. */
+const RECENT_PASSES = 10_000;
+/**
+ * The pass of each recent session by the request's Cookie header (the pass depends on nothing
+ * else), until its tokens expire: a session's requests skip opening the cookie, and share one
+ * pass, so check()'s memoized allow serves them all instead of one allow per request.
+ */
+const recentPasses = new WeakMap<CompiledOidc, BoundedMap<string, { readonly pass: Ok<Pass>; readonly until: number }>>();
 
 /** Whether the request's header satisfies `m` (each line of a repeated header is tried, as Envoy joins them with ","). */
 export function headerMatches(m: HeaderMatcher, req: NormalizedRequest): boolean {
@@ -231,7 +248,7 @@ class Flow {
     return this.#login();
   }
 
-  #allow(session: Session): PhaseResult {
+  #allow(session: Session): Ok<Pass> {
     const headers: Record<string, string> = {};
     if (this.oidc.forwardAccessToken) headers.authorization = `Bearer ${session.accessToken}`;
     const idHeader = this.oidc.forwardIDTokenHeader;
@@ -242,7 +259,12 @@ class Flow {
     const rest = cookieHeaderWithout(this.req.header("cookie"), this.#present);
     if (rest === undefined) strip.push("cookie");
     else headers.cookie = rest;
-    return { ok: true, value: { principal: `oidc sub=${session.subject}`, headers, strip, attributes: {} } };
+    const pass: Ok<Pass> = { ok: true, value: { principal: `oidc sub=${session.subject}`, headers, strip, attributes: {} } };
+    const cookie = this.req.header("cookie")!;
+    let recent = recentPasses.get(this.oidc);
+    if (recent === undefined) recentPasses.set(this.oidc, (recent = new BoundedMap(RECENT_PASSES)));
+    recent.set(cookie, { pass, until: session.expiresAt });
+    return pass;
   }
 
   #login(): PhaseResult | Promise<PhaseResult> {

@@ -92,6 +92,13 @@ describe("a rule's cel (Envoy's attributes)", () => {
     expect((await d({ path: "/tenant", headers: { "x-tenant": "team-b" } })).message).toBe("denied by authorization rule other-tenants");
     expect((await d({ path: "/tenant" })).message).toBe("denied by authorization rule other-tenants");
   });
+  it("sees Envoy's pseudo-headers among the headers", async () => {
+    const own = decider(
+      `${gatewayWithRoute("api.example.com", { p: "/p" })}${rulePolicy("p", "  authorization: {rules: [{action: Allow, cel: \"request.headers[':path'] == '/p/x?a=1' && request.headers[':authority'] == 'api.example.com' && request.headers[':method'] == 'GET'\"}]}\n")}`,
+    );
+    expect((await own({ path: "/p/x?a=1" })).allowed).toBe(true);
+    expect((await own({ path: "/p/x?a=2" })).allowed).toBe(false);
+  });
   it("sees repeated header lines joined with ',' as Envoy does", async () => {
     expect((await d({ path: "/tenant", headers: { "x-tenant": ["team-a", "team-a"] } })).allowed).toBe(false);
   });

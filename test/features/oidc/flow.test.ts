@@ -252,6 +252,17 @@ describe("oidc: refusals", () => {
 });
 
 describe("oidc: the session over time", () => {
+  it("a session's requests share one pass until its tokens expire (one memoized allow, the cookie opened once)", async () => {
+    const oidc = compiled();
+    const p = providers();
+    const { b } = await loggedIn(oidc, p);
+    const first = passed(await b.ask("/a"));
+    expect(passed(await b.ask("/b"))).toBe(first);
+    const later = browser(oidc, p, () => Date.now() + 3_600_000);
+    for (const [k, v] of b.cookies) later.cookies.set(k, v);
+    expect(denial(await later.ask("/a")).code).toBe("oidc_refresh");
+  });
+
   it("is accepted by a second replica (same Secret, separate process state)", async () => {
     const { b } = await loggedIn(compiled(), providers());
     const replica = browser(compiled(), providers());

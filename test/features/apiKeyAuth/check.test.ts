@@ -1,0 +1,56 @@
+/** The apiKeyAuth phase through check(): sources, Bearer keys, repeated keys, sanitize (Envoy api_key_auth). */
+import { beforeAll, describe, expect, it } from "vitest";
+import { managedExcept, useCheckWorld } from "../../support/check-world.ts";
+import type { Decider } from "../../support/world.ts";
+
+const checkWorld = useCheckWorld();
+let d: Decider;
+beforeAll(() => ({ d } = checkWorld));
+
+describe("apiKeyAuth", () => {
+  it("401 without a key", async () => {
+    const r = await d({ path: "/keys" });
+    expect([r.status, r.code]).toEqual([401, "apikey_missing"]);
+    expect(r.responseHeaders).toEqual({});
+  });
+  it("401 with a wrong key, naming no key in the message", async () => {
+    const r = await d({ path: "/keys", headers: { "x-api-key": "alice-kez" } });
+    expect([r.status, r.code]).toEqual([401, "apikey_invalid"]);
+    expect(r.message).not.toContain("alice-kez");
+  });
+  it("allows a valid key and forwards the client id, replacing a spoofed one", async () => {
+    const r = await d({ path: "/keys", headers: { "x-api-key": "alice-key", "x-user-id": "admin" } });
+    expect(r).toMatchObject({
+      status: 200,
+      principal: "apiKey alice",
+      upstreamHeaders: { "x-user-id": "alice" },
+      removeHeaders: managedExcept("x-user-id"),
+    });
+  });
+  it('cuts a leading "Bearer " off a header key, exactly as Envoy\'s api_key_auth (case-sensitive, once)', async () => {
+    expect((await d({ path: "/keys", headers: { authorization: "Bearer alice-key" } })).principal).toBe("apiKey alice");
+    // bob's stored key itself starts with "Bearer ": Envoy reads only what follows the scheme.
+    expect((await d({ path: "/keys", headers: { authorization: "Bearer Bearer bob-key" } })).principal).toBe("apiKey bob");
+    expect((await d({ path: "/keys", headers: { authorization: "Bearer bob-key" } })).code).toBe("apikey_invalid");
+    expect((await d({ path: "/keys", headers: { authorization: "bearer alice-key" } })).code).toBe("apikey_invalid");
+  });
+  it("uses the first source present, in extractFrom order", async () => {
+    const r = await d({ path: "/keys?api_key=alice-key", headers: { "x-api-key": "wrong" } });
+    expect(r.code).toBe("apikey_invalid");
+    expect((await d({ path: "/keys?api_key=alice-key" })).principal).toBe("apiKey alice");
+  });
+  it("refuses a repeated query key rather than guessing", async () => {
+    expect((await d({ path: "/keys?api_key=alice-key&api_key=x" })).code).toBe("apikey_invalid");
+  });
+  it("sanitize strips the key header", async () => {
+    const r = await d({ path: "/cookie", headers: { "x-api-key": "alice-key" } });
+    expect(r.removeHeaders).toEqual([...managedExcept("x-user-id"), "x-api-key"].sort());
+    expect(r.upstreamHeaders).toEqual({ "x-user-id": "alice" });
+  });
+  it("sanitize rewrites the Cookie header without the key cookie", async () => {
+    const r = await d({ path: "/cookie", headers: { cookie: "theme=dark; apikey=alice-key; lang=en" } });
+    expect(r.upstreamHeaders).toEqual({ "x-user-id": "alice", cookie: "theme=dark; lang=en" });
+    const only = await d({ path: "/cookie", headers: { cookie: "apikey=alice-key" } });
+    expect(only.removeHeaders).toEqual(["cookie", ...managedExcept("x-user-id"), "x-api-key"].sort());
+  });
+});

@@ -1,0 +1,144 @@
+/**
+ * The world of the check() tables (test/authz/check.test.ts, and the apiKeyAuth and jwt check
+ * tests): HTTPRoute apps/api with one rule per situation (open, API keys in headers or cookies,
+ * required, optional, failOpen and custom-located jwt, both, a broken policy), and fresh signing keys.
+ */
+import { beforeAll } from "vitest";
+import { jwksOf, mint, signingKey, type SigningKey } from "./tokens.ts";
+import { decider, type Decider } from "./world.ts";
+import { gatewayWithRoute } from "./manifests.ts";
+
+export const ISSUER = "https://idp.example.com";
+
+/** The manifests, the provider's keys being `jwks`. */
+export const checkWorldText = (jwks: string) => `
+${gatewayWithRoute("api.example.com", { open: "/public", keys: "/keys", cookie: "/cookie", jwt: "/jwt", optional: "/optional", failopen: "/fail-open", custom: "/custom", both: "/both", broken: "/broken" })}---
+apiVersion: v1
+kind: Secret
+metadata: {name: keys, namespace: apps}
+stringData: {alice: alice-key, bob: "Bearer bob-key"}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: keys, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: keys}]
+  apiKeyAuth:
+    credentialRefs: [{name: keys}]
+    extractFrom: [{headers: [X-API-Key, Authorization]}, {params: [api_key]}]
+    forwardClientIDHeader: x-user-id
+    sanitize: false
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: cookie, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: cookie}]
+  apiKeyAuth:
+    credentialRefs: [{name: keys}]
+    extractFrom: [{headers: [X-API-Key], cookies: [apikey]}]
+    forwardClientIDHeader: x-user-id
+    sanitize: true
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: jwt, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: jwt}]
+  jwt:
+    providers:
+      - name: idp
+        issuer: ${ISSUER}
+        audiences: [api]
+        localJWKS: {inline: '${jwks}'}
+        claimToHeaders:
+          - {claim: sub, header: x-user-id}
+          - {claim: org.tier, header: x-tier}
+          - {claim: level, header: x-level}
+          - {claim: admin, header: x-admin}
+          - {claim: groups, header: x-groups}
+      - name: other
+        issuer: https://other.example.com
+        localJWKS: {inline: '${jwks}'}
+        claimToHeaders: [{claim: sub, header: x-other-sub}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: optional, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: optional}]
+  jwt:
+    optional: true
+    providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: fail-open, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: failopen}]
+  jwt:
+    failOpen: true
+    providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
+  authorization:
+    defaultAction: Allow
+    rules:
+      - {name: staff-only, action: Deny, operation: {path: {type: PathPrefix, value: /fail-open/staff}}, principal: {jwt: {provider: idp, claims: [{name: sub, values: [anonymous]}]}}}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: custom, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: custom}]
+  jwt:
+    providers:
+      - name: idp
+        issuer: ${ISSUER}
+        localJWKS: {inline: '${jwks}'}
+        extractFrom: {headers: [{name: X-Token, valuePrefix: "Token "}], cookies: [session]}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: both, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: both}]
+  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: x-client-id}
+  jwt:
+    providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: broken, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: broken}]
+  apiKeyAuth: {credentialRefs: [{name: missing}], extractFrom: [{headers: [X-API-Key]}]}
+`;
+
+export interface CheckWorld {
+  d: Decider;
+  /** The provider's ES256 key, and its RS256 one (both in its JWKS). */
+  idp: SigningKey;
+  rsa: SigningKey;
+  /** A key with idp's kid that is not in the JWKS. */
+  stranger: SigningKey;
+  /** A token of idp for audience api and subject u-1, with `extra` claims. */
+  good(extra?: Record<string, unknown>): Promise<string>;
+}
+
+/** Registers a beforeAll that builds the world; its fields are there once tests run. */
+export function useCheckWorld(): CheckWorld {
+  const w = {
+    good: (extra: Record<string, unknown> = {}) => mint(w.idp, { iss: ISSUER, aud: "api", sub: "u-1", ...extra }),
+  } as CheckWorld;
+  beforeAll(async () => {
+    w.idp = await signingKey("idp-1", "ES256");
+    w.rsa = await signingKey("idp-rsa", "RS256");
+    w.stranger = await signingKey("idp-1", "ES256");
+    w.d = decider(checkWorldText(jwksOf(w.idp, w.rsa)));
+  });
+  return w;
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+/** Every header some policy of this world may set: removed from every allowed request unless set. */
+export const MANAGED = ["x-admin", "x-client-id", "x-groups", "x-level", "x-other-sub", "x-tier", "x-user-id"];
+export const managedExcept = (...set: string[]) => MANAGED.filter((h) => !set.includes(h));
