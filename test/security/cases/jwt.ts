@@ -75,6 +75,18 @@ export const jwtCases: readonly Case[] = [
     },
     "SECURITY.md said one token has one spelling, but an ECDSA signature has two that both verify (as in Envoy and WebCrypto); the cache now treats them as one token, with one verdict",
   ),
+  c(
+    "signature-start-copied",
+    "a valid ES256 token, then the same header and payload with its signature's r kept (the start the token cache finds entries by) and s replaced",
+    badSignature,
+    async (ctx) => {
+      const valid = token({}, {}, undefined, ctx.keys);
+      await bearer(ctx, valid);
+      const dot = valid.lastIndexOf(".");
+      const r = Buffer.from(valid.slice(dot + 1), "base64url").subarray(0, 32);
+      return bearer(ctx, `${valid.slice(0, dot)}.${Buffer.concat([r, Buffer.alloc(32, 7)]).toString("base64url")}`);
+    },
+  ),
   t("unknown-kid", "a kid no key has", noKey, (ctx) => token({}, { kid: "nope" }, undefined, ctx.keys)),
   t("forged-known-kid", "the provider's kid, signed by another key", badSignature, (ctx) => token({}, {}, ctx.keys.stranger)),
   t("kid-traversal", "kid `../../../../dev/null`", noKey, (ctx) => token({}, { kid: "../../../../dev/null" }, undefined, ctx.keys)),
