@@ -23,9 +23,11 @@ export interface ProfileOptions {
   readonly warmupS: number;
   readonly durationS: number;
   readonly dir: string;
+  /** The IdP's public JWK file, for the bare server that verifies each new token (the ceiling). */
+  readonly jwkFile: string;
 }
 
-export type ProfiledScenario = "baseline" | "apiKey" | "jwtCached" | "jwtNew";
+export type ProfiledScenario = "baseline" | "apiKey" | "jwtCached" | "verifyCeiling" | "jwtNew";
 
 /** The summary, plus the server CPU µs per request while profiled (the profiler adds some). */
 export async function profileScenario(
@@ -36,8 +38,8 @@ export async function profileScenario(
   mkdirSync(dir, { recursive: true });
   const env = { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir} --cpu-prof-interval=500` };
   const server =
-    scenario === "baseline"
-      ? await startBare(o.cpus.server, env)
+    scenario === "baseline" || scenario === "verifyCeiling"
+      ? await startBare(o.cpus.server, env, scenario === "verifyCeiling" ? o.jwkFile : undefined)
       : await startPortcullis({ cpu: o.cpus.server, manifests: o.manifests, logFile: join(dir, "portcullis.log"), env });
   let cpuUsPerReq = NaN;
   try {
@@ -49,7 +51,7 @@ export async function profileScenario(
     };
     let offset = 0;
     const load = async (durationS: number) => {
-      const tokens = scenario === "jwtNew" ? { file: o.tokensFile, offset } : undefined;
+      const tokens = scenario === "jwtNew" || scenario === "verifyCeiling" ? { file: o.tokensFile, offset } : undefined;
       const before = cpuSeconds(server.pid);
       const r = await runWrk({
         url: `${server.url}${target.path}`,

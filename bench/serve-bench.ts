@@ -82,6 +82,7 @@ export interface WorldResult {
   readonly label: string;
   readonly counts: World["counts"];
   readonly startupMs: number;
+  readonly startupCpuS: number;
   /** Portcullis' RSS after its last run, its highest after any run, and its peak (VmHWM), MiB. */
   readonly rssMiB: number;
   readonly maxRssAfterRunMiB: number;
@@ -167,7 +168,7 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
       readyTimeoutMs: 240_000,
     });
     log(
-      `  ${o.label}: Portcullis ready in ${(portcullis.startupMs / 1000).toFixed(1)} s (pid ${portcullis.pid}, pinned to CPU ${o.cpus.server})`,
+      `  ${o.label}: Portcullis ready in ${(portcullis.startupMs / 1000).toFixed(1)} s, ${portcullis.startupCpuS.toFixed(1)} s of CPU (pid ${portcullis.pid}, pinned to CPU ${o.cpus.server})`,
     );
     const { apiKeyTarget, jwtTarget } = o.world;
     const bearer = { authorization: `Bearer ${o.tokens.cached}` };
@@ -231,6 +232,7 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
       label: o.label,
       counts: o.world.counts,
       startupMs: portcullis.startupMs,
+      startupCpuS: portcullis.startupCpuS,
       rssMiB: memory.rssMiB,
       maxRssAfterRunMiB: Math.max(...Object.values(runs).flatMap((rs) => rs.map((r) => r.rssMiB ?? 0))),
       peakRssMiB: memory.peakMiB,

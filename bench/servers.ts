@@ -5,9 +5,10 @@
  * Flags are taken from `serve --help`, so a build with more ports (or fewer flags) still runs.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createWriteStream, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { cpuSeconds } from "./counters.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 export const NODE = join(ROOT, "node_modules/.bin/node");
@@ -22,6 +23,8 @@ export interface ServerProcess {
   readonly forwardAuthPort?: number;
   /** Milliseconds from spawn to ready (Portcullis: /readyz answers 200). */
   readonly startupMs: number;
+  /** CPU seconds the process used up to ready: the start-up's cost, whatever else ran on its core. */
+  readonly startupCpuS: number;
   /** Resident set size now and at its peak (VmHWM), MiB, from /proc. */
   memory(): { rssMiB: number; peakMiB: number };
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
@@ -82,27 +85,20 @@ export async function startPortcullis(o: PortcullisOptions): Promise<ServerProce
   const source = o.manifests !== undefined ? ["--manifests", o.manifests] : ["--kubeconfig", o.kubeconfig!];
   const args = ["serve", ...source, "--bind-address", "127.0.0.1", ...benchFlags, "--shutdown-grace-seconds", "1", ...(o.args ?? [])];
   const command = o.cpu === undefined ? [PORTCULLIS, ...args] : ["taskset", "-c", o.cpu, PORTCULLIS, ...args];
-  const child = spawn(command[0]!, command.slice(1), { env: { ...process.env, ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
-  const log = createWriteStream(o.logFile);
-  child.stderr!.pipe(log, { end: false });
-  const found = await new Promise<{ authz: number; admin: number; forwardAuth: number }>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`Portcullis did not log its ports in time; see ${o.logFile}`)),
-      o.readyTimeoutMs ?? 120_000,
-    );
-    child.once("exit", (code) => reject(new Error(`Portcullis exited (${code}); see ${o.logFile}`)));
-    let done = false;
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      log.write(`${line}\n`);
-      if (done || !line.includes('"authz"')) return;
-      const entry = JSON.parse(line) as { authz?: unknown; admin?: unknown; forwardAuth?: unknown };
-      if (typeof entry.authz === "number" && typeof entry.admin === "number" && typeof entry.forwardAuth === "number") {
-        done = true;
-        clearTimeout(timer);
-        resolve({ authz: entry.authz, admin: entry.admin, forwardAuth: entry.forwardAuth });
-      }
-    });
-  });
+  // Logs go straight to a file, as a container runtime takes them: a pipe that this (busy) process
+  // drains would make Portcullis wait on its own log lines (pino writes synchronously).
+  const fd = openSync(o.logFile, "w");
+  const child = spawn(command[0]!, command.slice(1), { env: { ...process.env, ...o.env }, stdio: ["ignore", fd, fd] });
+  closeSync(fd);
+  let exited: number | null | undefined;
+  child.once("exit", (code) => (exited = code));
+  const portsDeadline = Date.now() + (o.readyTimeoutMs ?? 120_000);
+  let found: { authz: number; admin: number; forwardAuth: number } | undefined;
+  while ((found = portsIn(readFileSync(o.logFile, "utf8"))) === undefined) {
+    if (exited !== undefined) throw new Error(`Portcullis exited (${exited}); see ${o.logFile}`);
+    if (Date.now() > portsDeadline) throw new Error(`Portcullis did not log its ports in time; see ${o.logFile}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
   const deadline = Date.now() + (o.readyTimeoutMs ?? 120_000);
   while (
     (await fetch(`http://127.0.0.1:${found.admin}/readyz`).then(
@@ -110,14 +106,24 @@ export async function startPortcullis(o: PortcullisOptions): Promise<ServerProce
       () => 0,
     )) !== 200
   ) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`Portcullis did not become ready; see ${o.logFile}`);
+    if (Date.now() > deadline || exited !== undefined) throw new Error(`Portcullis did not become ready; see ${o.logFile}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  child.removeAllListeners("exit");
   return {
     ...handle("portcullis", child, `http://127.0.0.1:${found.authz}`, performance.now() - started),
     forwardAuthPort: found.forwardAuth,
   };
+}
+
+/** The ports of the start-up line ("Portcullis listening"), once logged. */
+export function portsIn(log: string): { authz: number; admin: number; forwardAuth: number } | undefined {
+  for (const line of log.split("\n")) {
+    if (!line.includes('"forwardAuth"') || !line.endsWith("}")) continue;
+    const entry = JSON.parse(line) as { authz?: unknown; admin?: unknown; forwardAuth?: unknown };
+    if (typeof entry.authz === "number" && typeof entry.admin === "number" && typeof entry.forwardAuth === "number")
+      return { authz: entry.authz, admin: entry.admin, forwardAuth: entry.forwardAuth };
+  }
+  return undefined;
 }
 
 function handle(name: string, child: ChildProcess, url: string, startupMs: number): ServerProcess {
@@ -127,6 +133,7 @@ function handle(name: string, child: ChildProcess, url: string, startupMs: numbe
     pid,
     url,
     startupMs,
+    startupCpuS: cpuSeconds(pid),
     memory() {
       const status = readFileSync(`/proc/${pid}/status`, "utf8");
       const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);

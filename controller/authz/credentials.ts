@@ -22,7 +22,8 @@ export function readCredential(request: NormalizedRequest, source: CredentialSou
           if (value !== "") out.push(value);
           continue;
         }
-        const at = foldForPrefix(value).indexOf(foldForPrefix(source.prefix));
+        // Most lines begin with the prefix as configured ("Bearer "): found at 0 without folding the line.
+        const at = value.startsWith(source.prefix) ? 0 : foldForPrefix(value).indexOf(foldForPrefix(source.prefix));
         if (at === -1) continue;
         const token = value.slice(at + source.prefix.length).search(/[A-Za-z0-9_.-]/);
         out.push(token === -1 ? value : value.slice(at + source.prefix.length + token));

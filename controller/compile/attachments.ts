@@ -140,6 +140,12 @@ export function takesRoutesOfOtherNamespaces(l: GatewayListener): boolean {
   return from === "All" || from === "Selector";
 }
 
+/** Whether a Gateway may take ListenerSets of namespaces other than its own (`allowedListeners` `from: All` or `from: Selector`). */
+export function takesListenerSetsOfOtherNamespaces(gateway: Gateway): boolean {
+  const from = gateway.spec.allowedListeners?.namespaces?.from ?? "None";
+  return from === "All" || from === "Selector";
+}
+
 type NamespaceLabels = ReadonlyMap<string, Readonly<Record<string, string>> | undefined>;
 
 /** Whether `namespace` is one `from` (and `selector`) allows, relative to the owner's namespace. */

@@ -11,8 +11,15 @@ import type { GeoIPDatabase } from "../geoip/database.ts";
 import type { JwksSource } from "../keys/types.ts";
 import { deepFreeze } from "../snapshot/freeze.ts";
 import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
-import type { HTTPRoute } from "../api/resources.ts";
-import { attachRoutes, listenerLabel, takesRoutesOfOtherNamespaces, type Attachment, type GatewayListener } from "./attachments.ts";
+import type { HTTPRoute, ListenerSet } from "../api/resources.ts";
+import {
+  attachRoutes,
+  listenerLabel,
+  takesListenerSetsOfOtherNamespaces,
+  takesRoutesOfOtherNamespaces,
+  type Attachment,
+  type GatewayListener,
+} from "./attachments.ts";
 import { scopeManagedHeaders } from "./managed-headers.ts";
 import { analysePolicy, compileMerged } from "./policy.ts";
 import { claimsFor, decideWinners, listenerOverrides, mergeParent, policyOrigin, type Claim } from "./precedence.ts";
@@ -186,7 +193,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   }
 
   if ((options.watchNamespaces ?? []).length > 0) {
-    for (const l of listeners.filter(takesRoutesOfOtherNamespaces)) {
+    for (const l of [...listeners.filter(takesRoutesOfOtherNamespaces), ...unreadListenerSetListeners(listeners)]) {
       const entry = unreadRoutesEntry(l, winners);
       if (entry.entry.policy !== undefined) effective.set(entry.entry.policy.id, entry.entry.policy);
       pending.push(entry);
@@ -233,6 +240,30 @@ const UNREAD_ROUTE: HTTPRoute = {
   metadata: { namespace: "(a namespace not read)", name: "(any route)" },
   spec: { parentRefs: [], hostnames: [], rules: [{}] },
 };
+
+/** Stands for any ListenerSet of a namespace Portcullis does not read. */
+const UNREAD_LISTENER_SET: ListenerSet = {
+  group: "gateway.networking.k8s.io",
+  kind: "ListenerSet",
+  metadata: { namespace: "(a namespace not read)", name: "(any ListenerSet)" },
+  spec: { parentRef: { name: "(any Gateway)" }, listeners: [{ name: "(any listener)", port: 1 }] },
+};
+
+/**
+ * A listener standing for those of ListenerSets of namespaces not read, on each port of each
+ * Gateway that may take them: such a listener, on a port with a table here, may hold any host
+ * name (it need not be a port of its own, so on a port without one, no route here matches).
+ */
+function unreadListenerSetListeners(listeners: readonly GatewayListener[]): GatewayListener[] {
+  const out = new Map<string, GatewayListener>();
+  for (const { gateway, listener } of listeners) {
+    if (!takesListenerSetsOfOtherNamespaces(gateway)) continue;
+    const key = `${keyOf(gateway.metadata)}\0${listener.port}`;
+    if (!out.has(key))
+      out.set(key, { gateway, listener: { name: "(any listener)", port: listener.port }, listenerSet: UNREAD_LISTENER_SET });
+  }
+  return [...out.values()];
+}
 
 /**
  * The entry of the routes of namespaces not read on listener `l` (RouteEntry.unread): every

@@ -215,8 +215,8 @@ export function buildRouteIndex(pending: readonly PendingEntry[]): RouteIndex {
   for (const p of pending) {
     let ports = tables.get(p.entry.gateway);
     if (ports === undefined) tables.set(p.entry.gateway, (ports = new Map()));
-    // Routes of namespaces not read are a table of their own: a reading beside the routes read, not one of them.
-    const key = `${p.entry.port}\0${p.tlsListener ?? ""}${p.entry.unread === true ? "\0unread" : ""}`;
+    // The routes of namespaces not read on a listener are a table of their own: a reading beside the routes read, not one of them.
+    const key = `${p.entry.port}\0${p.tlsListener ?? ""}${p.entry.unread === true ? `\0${p.entry.listener}` : ""}`;
     const list = ports.get(key);
     if (list === undefined) ports.set(key, [p]);
     else list.push(p);
@@ -226,10 +226,13 @@ export function buildRouteIndex(pending: readonly PendingEntry[]): RouteIndex {
     const tablesOf = [...tables.get(g)!.values()].map((list) => ({
       port: list[0]!.entry.port,
       tlsListener: list[0]!.tlsListener,
-      ...(list[0]!.entry.unread === true ? { unread: true as const } : {}),
+      ...(list[0]!.entry.unread === true ? { unreadOn: list[0]!.entry.listener } : {}),
       vhosts: buildVirtualHosts(list),
     }));
-    byGateway[g] = tablesOf.sort((a, b) => a.port - b.port || (a.tlsListener ?? "").localeCompare(b.tlsListener ?? ""));
+    byGateway[g] = tablesOf.sort(
+      (a, b) =>
+        a.port - b.port || (a.tlsListener ?? "").localeCompare(b.tlsListener ?? "") || (a.unreadOn ?? "").localeCompare(b.unreadOn ?? ""),
+    );
   }
   return { byGateway };
 }

@@ -39,8 +39,8 @@ export interface PortRoutes {
    * listeners share.
    */
   readonly tlsListener: string | undefined;
-  /** Set on the table of the routes of namespaces not read (RouteEntry.unread), beside the port's table of routes read. */
-  readonly unread?: true;
+  /** Set on the table of the routes of namespaces not read on this listener (RouteEntry.unread), beside the port's table of routes read. */
+  readonly unreadOn?: string;
   readonly vhosts: VirtualHosts;
 }
 

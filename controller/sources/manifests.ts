@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { join, relative } from "node:path";
-import { parseAllDocuments } from "yaml";
+import { Composer, LineCounter, Parser } from "yaml";
 import { toResources, type RawObject, type RejectedObject, type Resources } from "../api/resources.ts";
 import { unreadable } from "./unreadable.ts";
 
@@ -126,16 +126,20 @@ function parseFile(path: string, file: string): { objects: RawObject[] } | { err
   } catch (e) {
     return { error: `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
   }
-  const docs = parseAllDocuments(text);
-  if (!Array.isArray(docs)) return { error: "not a YAML stream" };
+  // One document at a time, each dropped once converted: a large file's syntax trees never all
+  // live at once (parseAllDocuments keeps every one until the end, and the garbage collector then
+  // has hundreds of MiB of them to move).
+  const lines = new LineCounter();
+  const documents = new Composer().compose(new Parser(lines.addNewLine).parse(text));
   const objects: RawObject[] = [];
-  for (const [i, doc] of docs.entries()) {
+  let i = -1;
+  for (const doc of documents) {
+    i++;
     const problem = doc.errors[0];
     if (problem !== undefined) {
-      const at = problem.linePos?.[0];
+      const at = problem.pos[0] === -1 ? undefined : lines.linePos(problem.pos[0]);
       const where = at === undefined ? `document ${i + 1}` : `line ${at.line}, column ${at.col}`;
-      // yaml's first message line repeats the position before a code excerpt; ours is already in front.
-      return { error: `${where}: ${problem.code}: ${problem.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}` };
+      return { error: `${where}: ${problem.code}: ${problem.message.split("\n")[0]}` };
     }
     // A bounded alias count keeps a "billion laughs" document from exhausting memory.
     let object: unknown;

@@ -39,7 +39,7 @@ describe("caddyfile", () => {
     const without = lines(caddyfile(caddyExample, { app: 2, withAuth: false }));
     const dropped = withAuth.filter((l) => !without.includes(l)).map((l) => l.trim());
     expect(dropped[0]).toMatch(/^forward_auth \{\$PORTCULLIS_FORWARD_AUTH:.*\} \{$/);
-    expect(dropped).toContain("copy_headers X-User-Id X-User-Group X-User-Email X-Portcullis-Cookie Cookie>X-Portcullis-Cookie-Value");
+    expect(dropped.some((l) => l.startsWith("copy_headers X-User-Id "))).toBe(true);
     expect(without.join("\n")).not.toMatch(/forward_auth|handle_response|copy_response_headers/);
     expect(without).toContain("\t\treverse_proxy {$UPSTREAM:app.default.svc.cluster.local:8080}");
     expect(without.filter((l) => l.trim().endsWith("{")).length).toBe(without.filter((l) => l.trim() === "}").length);

@@ -68,9 +68,22 @@ describe("routes of namespaces not read (--watch-namespaces)", () => {
     const { snapshot } = compileText(WITH_SITE, { watchNamespaces: ["infra"] });
     expect(Object.keys((summarizeSnapshot(snapshot) as { routes: Record<string, object> }).routes["infra/gw"]!)).toEqual([
       "port 80",
-      "port 80 (routes of namespaces not read)",
-      "port 443 (HTTPS listener tls) (routes of namespaces not read)",
+      "port 80 (routes of namespaces not read, listener open)",
+      "port 443 (HTTPS listener tls) (routes of namespaces not read, listener tls)",
     ]);
+  });
+
+  it("stand for the listeners of ListenerSets of namespaces not read, on each port, when the Gateway may take them", () => {
+    const world = WORLD.replace(
+      "gatewayClassName: portcullis",
+      "gatewayClassName: portcullis\n  allowedListeners: {namespaces: {from: All}}",
+    );
+    const { snapshot } = compileText(world, { watchNamespaces: ["infra"] });
+    const tables = (snapshot.routes.byGateway["infra/gw"] ?? []).map((t) => `${t.port} ${t.unreadOn}`);
+    const listenerSets = "(a namespace not read)/(any ListenerSet)/(any listener)";
+    expect(tables).toEqual([`80 ${listenerSets}`, "80 open", `443 ${listenerSets}`, "443 tls", `8080 ${listenerSets}`]);
+    const entry = snapshot.routes.byGateway["infra/gw"]![4]!.vhosts.any[0]!;
+    expect(entry).toMatchObject({ unread: true, policy: { id: "infra/gw-users" } });
   });
 
   it("do not exist when every namespace is read", () => {

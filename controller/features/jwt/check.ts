@@ -49,7 +49,9 @@ export function checkJwt(
   const found = tokensIn(config, request);
   // A required jwt must be met by a token Envoy reads too: one found only at a ";" of the query is
   // invisible to Envoy, which answers 401, and a request is allowed only if every reading allows.
-  const missing = found.length === 0 || (!config.optional && tokensIn(config, request.asEnvoyReadsTheQuery()).length === 0);
+  // Only query parameters are read differently, so without them the readings find the same tokens.
+  const missing =
+    found.length === 0 || (!config.optional && readsQuery(config) && tokensIn(config, request.asEnvoyReadsTheQuery()).length === 0);
   ctx.trace?.note({
     tokensFound: found.map(([, readers]) => `a token read by ${readers.map((i) => config.providers[i]!.name).join(", ")}`),
     ...(config.optional ? { optional: true } : {}),
@@ -80,6 +82,8 @@ export function checkJwt(
     return { ok: false, error: deny(refusal.status, code, refusal.message, where, { "www-authenticate": wwwAuthenticate }) };
   });
 }
+
+const readsQuery = (config: CompiledJwt) => config.providers.some((p) => p.sources.some((s) => s.in === "param"));
 
 /** Each token found, once, with the indexes of the providers that read it from where it was found. */
 function tokensIn(config: CompiledJwt, request: NormalizedRequest): [token: string, readers: number[]][] {

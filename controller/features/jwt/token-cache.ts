@@ -1,14 +1,16 @@
 /**
  * Verified-token cache: a token verified once is not verified again until it expires (or for at
  * most `maxAgeMs`, so keys removed from a JWKS stop being honoured soon). Bounded; the oldest
- * entries go first (bounded-map.ts). Found by the token's signature segment and then compared whole (hashing a
- * whole token costs more than comparing it), then by the policy's jwt configuration, so a token
- * used on routes of several policies keeps one verdict per policy. One cache lives per snapshot,
- * so a policy change never reuses old results.
+ * entries go first (bounded-map.ts). Found by the start of the token's signature segment and then
+ * compared whole (hashing a whole token costs more than comparing it), then by the policy's jwt
+ * configuration, so a token used on routes of several policies keeps one verdict per policy. One
+ * cache lives per snapshot, so a policy change never reuses old results.
  *
  * An ECDSA signature has two spellings, (r, s) and (r, n − s), and both verify (as in Envoy, jose
- * and WebCrypto): a token and its other spelling are one token here. A miss looks the other
- * spelling up before the token is verified again, so the two never hold separate verdicts.
+ * and WebCrypto): a token and its other spelling are one token here. Both spellings start with the
+ * same r, so they share an entry: when a token is not there but its entry is, its other spelling
+ * is looked for there before the token is verified again, and the two never hold separate verdicts.
+ * A token whose entry is absent (every new token) costs no spelling arithmetic at all.
  */
 import type { CompiledJwt } from "./compile.ts";
 import { BoundedMap } from "../../lib/bounded-map.ts";
@@ -31,8 +33,17 @@ export interface CachedToken {
 /** Verdicts kept per signature: one per policy the token was used with, the oldest replaced beyond this. */
 const MAX_VERDICTS_PER_SIGNATURE = 8;
 
-/** The signature segment (what follows the last dot), or the whole string when there is none. */
-const keyOf = (token: string) => token.slice(token.lastIndexOf(".") + 1);
+/**
+ * Base64url characters of a signature segment that hold r alone in every ECDSA signature (42 × 6 =
+ * 252 bits, within ES256's 256-bit r; ES384's and ES512's are longer): the entry key.
+ */
+const R_PREFIX_CHARS = 42;
+
+/** The start of the signature segment (what follows the last dot), or of the whole string when there is none. */
+const keyOf = (token: string) => {
+  const start = token.lastIndexOf(".") + 1;
+  return token.slice(start, start + R_PREFIX_CHARS);
+};
 
 export class TokenCache {
   readonly #entries: BoundedMap<string, CachedToken[]>;
@@ -47,16 +58,16 @@ export class TokenCache {
 
   /** The verdict for `token` (or for its other ECDSA spelling) under `config`, while still valid. */
   get(token: string, config: CompiledJwt, now: number): CachedToken | undefined {
-    const hit = this.#find(token, config, now);
-    if (hit !== undefined) return hit;
-    const other = otherEcdsaSpelling(token);
-    return other === undefined ? undefined : this.#find(other, config, now);
-  }
-
-  #find(token: string, config: CompiledJwt, now: number): CachedToken | undefined {
     const key = keyOf(token);
     const verdicts = this.#entries.get(key);
     if (verdicts === undefined) return undefined;
+    const hit = this.#find(key, verdicts, token, config, now);
+    if (hit !== undefined || !verdicts.some((v) => v.config === config)) return hit;
+    const other = otherEcdsaSpelling(token);
+    return other === undefined ? undefined : this.#find(key, verdicts, other, config, now);
+  }
+
+  #find(key: string, verdicts: CachedToken[], token: string, config: CompiledJwt, now: number): CachedToken | undefined {
     // The whole token must match: another payload under a copied signature is another token.
     const i = verdicts.findIndex((v) => v.config === config && v.token === token);
     if (i === -1) return undefined;

@@ -6,7 +6,7 @@
  * Segments must be canonical base64url of UTF-8 JSON objects without duplicate member names
  * (strict-json.ts); `typ`, when present, must say the token is a JWT access token (RFC 8725 §3.11).
  */
-import { constants, createHmac, timingSafeEqual, verify } from "node:crypto";
+import { constants, createHmac, timingSafeEqual, verify, type KeyObject } from "node:crypto";
 import { MIN_RSA_BITS, type VerificationKey } from "../../api/jwks.ts";
 import { BoundedMap } from "../../lib/bounded-map.ts";
 import { fail, ok, type Result } from "../../lib/result.ts";
@@ -112,30 +112,59 @@ function isAccessTokenType(typ: unknown): boolean {
   return full === "application/jwt" || full === "application/at+jwt";
 }
 
+/** What decides which algorithms a key may verify, read from a KeyObject once. */
+interface KeyFacts {
+  readonly type: KeyObject["type"];
+  readonly asymmetricKeyType: KeyObject["asymmetricKeyType"];
+  readonly namedCurve: string | undefined;
+  readonly modulusLength: number;
+}
+
+/**
+ * Facts by key: KeyObject's getters go to the native key each time (asymmetricKeyDetails builds a
+ * new object), on every new token. Keys are immutable, so the facts are too; entries go with their keys.
+ */
+const factsByKey = new WeakMap<KeyObject, KeyFacts>();
+
+function factsOf(k: KeyObject): KeyFacts {
+  let facts = factsByKey.get(k);
+  if (facts === undefined) {
+    const details = k.asymmetricKeyDetails;
+    facts = {
+      type: k.type,
+      asymmetricKeyType: k.asymmetricKeyType,
+      namedCurve: details?.namedCurve,
+      modulusLength: details?.modulusLength ?? 0,
+    };
+    factsByKey.set(k, facts);
+  }
+  return facts;
+}
+
 /** True when `key` may verify `jwt.alg` and the signature holds. Never throws. */
 export function verifySignature(jwt: DecodedJwt, key: VerificationKey): boolean {
   const spec = ALGORITHMS[jwt.alg]!;
   if (key.alg !== undefined && key.alg !== jwt.alg) return false;
   const k = key.key;
   try {
+    const facts = factsOf(k);
     switch (spec.family) {
       case "rsa": {
-        if (k.type !== "public" || k.asymmetricKeyType !== "rsa" || (k.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS)
-          return false;
+        if (facts.type !== "public" || facts.asymmetricKeyType !== "rsa" || facts.modulusLength < MIN_RSA_BITS) return false;
         const options = spec.pss
           ? { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
           : { key: k, padding: constants.RSA_PKCS1_PADDING };
         return verify(spec.hash, Buffer.from(jwt.signingInput), options, jwt.signature);
       }
       case "ec":
-        if (k.type !== "public" || k.asymmetricKeyType !== "ec" || k.asymmetricKeyDetails?.namedCurve !== spec.curve) return false;
+        if (facts.type !== "public" || facts.asymmetricKeyType !== "ec" || facts.namedCurve !== spec.curve) return false;
         if (jwt.signature.length !== spec.sigBytes) return false;
         return verify(spec.hash, Buffer.from(jwt.signingInput), { key: k, dsaEncoding: "ieee-p1363" }, jwt.signature);
       case "okp":
-        if (k.type !== "public" || (k.asymmetricKeyType !== "ed25519" && k.asymmetricKeyType !== "ed448")) return false;
+        if (facts.type !== "public" || (facts.asymmetricKeyType !== "ed25519" && facts.asymmetricKeyType !== "ed448")) return false;
         return verify(null, Buffer.from(jwt.signingInput), k, jwt.signature);
       case "hmac": {
-        if (k.type !== "secret") return false;
+        if (facts.type !== "secret") return false;
         const expected = createHmac(spec.hash, k).update(jwt.signingInput).digest();
         return expected.length === jwt.signature.length && timingSafeEqual(expected, jwt.signature);
       }

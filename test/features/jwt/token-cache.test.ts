@@ -40,6 +40,17 @@ describe("TokenCache", () => {
     cache.set(verdict("h.p.expired"), 10_000, 9_000);
     expect(cache.get("h.p.expired", configA, 10_000)).toBeUndefined();
   });
+  it("keeps tokens whose signatures share a long start apart (entries are found by the start, answers by the whole token)", () => {
+    const cache = new TokenCache();
+    const start = "A".repeat(60);
+    cache.set(verdict(`h.p.${start}x`), 0, undefined);
+    expect(cache.get(`h.p.${start}y`, configA, 1)).toBeUndefined();
+    cache.set(verdict(`h.p.${start}y`), 0, undefined);
+    expect([cache.get(`h.p.${start}x`, configA, 1)?.token, cache.get(`h.p.${start}y`, configA, 1)?.token]).toEqual([
+      `h.p.${start}x`,
+      `h.p.${start}y`,
+    ]);
+  });
   it("is bounded: beyond the limit the oldest signatures go first", () => {
     const cache = new TokenCache(4);
     const tokens = ["h.p.1", "h.p.2", "h.p.3", "h.p.4", "h.p.5"];
@@ -74,6 +85,9 @@ describe("ECDSA's two spellings of one signature (issue 12 situation 15)", () =>
       expect(other).not.toBe(token);
       expect([holds(token), holds(other)]).toEqual([true, true]);
       expect(otherEcdsaSpelling(other)).toBe(token);
+      // Both spellings start with the same r: they share one cache entry.
+      const sig = token.lastIndexOf(".") + 1;
+      expect(other.slice(sig, sig + 42)).toBe(token.slice(sig, sig + 42));
     });
   }
   it("the other spelling finds the verdict of the first: one token, one entry", () => {

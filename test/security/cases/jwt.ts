@@ -70,6 +70,18 @@ export const jwtCases: readonly Case[] = [
     },
     "SECURITY.md said one token has one spelling, but an ECDSA signature has two that both verify (as in Envoy and WebCrypto); the cache now treats them as one token, with one verdict",
   ),
+  c(
+    "signature-start-copied",
+    "a valid ES256 token, then the same header and payload with its signature's r kept (the start the token cache finds entries by) and s replaced",
+    invalid("Jwt verification fails"),
+    async (ctx) => {
+      const valid = token({}, {}, undefined, ctx.keys);
+      await bearer(ctx, valid);
+      const dot = valid.lastIndexOf(".");
+      const r = Buffer.from(valid.slice(dot + 1), "base64url").subarray(0, 32);
+      return bearer(ctx, `${valid.slice(0, dot)}.${Buffer.concat([r, Buffer.alloc(32, 7)]).toString("base64url")}`);
+    },
+  ),
   t("unknown-kid", "a kid no key has", invalid("Jwt verification fails"), (ctx) => token({}, { kid: "nope" }, undefined, ctx.keys)),
   t("forged-known-kid", "the provider's kid, signed by another key", invalid("Jwt verification fails"), (ctx) =>
     token({}, {}, ctx.keys.stranger),

@@ -19,8 +19,7 @@ const tls = goldenDecider("https-listeners");
  * internal.example.com) whose own policy lets everyone in. Envoy also has routes of namespaces
  * Portcullis does not read, such as ops/admin on `/admin`, which the Gateway's policy governs.
  */
-const partial = decider(
-  `apiVersion: gateway.networking.k8s.io/v1
+const PARTIAL = `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: infra}
 spec:
@@ -68,7 +67,11 @@ metadata: {name: status-open, namespace: infra}
 spec:
   targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: status}]
   authorization: {defaultAction: Allow}
-`,
+`;
+const partial = decider(PARTIAL, {}, { watchNamespaces: ["infra", "apps"] });
+/** The same Gateway taking ListenerSets of every namespace: one not read may add a listener for any host name on port 8080. */
+const partialSets = decider(
+  PARTIAL.replace("gatewayClassName: portcullis", "gatewayClassName: portcullis\n  allowedListeners: {namespaces: {from: All}}"),
   {},
   { watchNamespaces: ["infra", "apps"] },
 );
@@ -167,5 +170,13 @@ export const listenerCases: readonly Case[] = [
     { host: "internal.example.com", path: "/admin", port: 8080 },
     undefined,
     partial,
+  ),
+  c(
+    "unwatched-namespace-listenerset",
+    "the same on a Gateway that takes ListenerSets of every namespace: one not read may add a listener for internal.example.com on port 8080, whose routes the Gateway's API-key policy governs",
+    { status: 401, code: "apikey_missing" },
+    { host: "internal.example.com", path: "/admin", port: 8080 },
+    "decided by the open route read here alone; the listeners of ListenerSets not read are now a reading on each port of a Gateway that may take them",
+    partialSets,
   ),
 ];
