@@ -277,15 +277,28 @@ describe("the hot path", () => {
     const spies = (["step", "note", "add", "branch"] as const).map((m) => vi.spyOn(Trace.prototype, m));
     const keys = makeKeys();
     const world = decider(manifests(keys));
+    const answers = [];
     for (const request of [
       { path: "/keys", headers: { "x-api-key": "bob-key" } },
+      { path: "/keys", headers: { "x-api-key": "wrong-key" } },
       { path: "/jwt", headers: { authorization: `Bearer ${token({}, {}, undefined, keys)}` } },
-      { path: "/office", headers: { "x-api-key": "bob-key" } },
+      { path: "/cel", headers: { "x-name": "abc" } },
+      { path: "/lan" },
       { path: "/v1%2Fx" },
     ])
-      await world(request);
+      answers.push((await world(request)).code);
+    expect(answers).toEqual(["allowed", "apikey_invalid", "allowed", "allowed", "authz_denied", "route_not_found"]);
     for (const spy of spies) expect(spy).not.toHaveBeenCalled();
     await world.explain({ path: "/keys", headers: { "x-api-key": "bob-key" } });
     expect(spies[0]).toHaveBeenCalled();
+  });
+
+  it("a request no authorization rule allows pays for an account of the rules, for its audit line (the operator's detail)", async () => {
+    const denied = await decider(manifests(makeKeys()))({ path: "/office", headers: { "x-api-key": "bob-key" } });
+    expect(denied).toMatchObject({
+      code: "authz_denied",
+      message: "no authorization rule allows the request",
+      detail: "rules tried: office: Allow when client in 10.0.0.0/8: the client address cannot be determined, so it does not apply",
+    });
   });
 });

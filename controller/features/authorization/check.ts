@@ -20,7 +20,7 @@ import type { CompiledCel } from "./cel.ts";
 import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "./compile.ts";
 import { describeRule } from "./describe.ts";
 import { geoLocationsMatch } from "./geo.ts";
-import type { Trace } from "../../authz/trace.ts";
+import { Trace } from "../../authz/trace.ts";
 
 /** The phase: over the identities every phase before it passed on (their attributes merged) and the client address. */
 export function checkAuthorization(
@@ -31,10 +31,22 @@ export function checkAuthorization(
   ctx: CheckContext,
 ): PhaseResult {
   const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
-  const verdict = authorize(config, request, who, ctx.clientAddress.of(request.source), ctx.now(), ctx.trace);
+  const clientAddress = ctx.clientAddress.of(request.source);
+  const now = ctx.now();
+  const verdict = authorize(config, request, who, clientAddress, now, ctx.trace);
   if (verdict.allowed) return NOTHING;
-  const why = verdict.by === "defaultAction" ? "no authorization rule allows the request" : `denied by authorization rule ${verdict.by}`;
-  return fail(deny(403, "authz_denied", why, where));
+  if (verdict.by !== "defaultAction") return fail(deny(403, "authz_denied", `denied by authorization rule ${verdict.by}`, where));
+  // The audit line says why no rule applied, rule by rule: decided again with an account of each
+  // (a denial's cost only, never an allow's). It names rules and configuration, so it is the
+  // operator's `detail`, never sent to the client.
+  const account = new Trace();
+  account.step("authorization");
+  authorize(config, request, who, clientAddress, now, account);
+  const rules = (account.steps[0]!.rules as string[]).slice(0, -1);
+  return fail({
+    ...deny(403, "authz_denied", "no authorization rule allows the request", where),
+    ...(rules.length === 0 ? {} : { detail: `rules tried: ${rules.join("; ")}` }),
+  });
 }
 
 export interface Verdict {
