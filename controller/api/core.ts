@@ -16,3 +16,18 @@ export const ConfigMapBodySchema = z
     binaryData: z.record(z.string(), z.string()).optional(),
   })
   .passthrough();
+
+/**
+ * The fields Portcullis reads of a core/v1 Service: its type and ports, which decide whether a
+ * policy's `backendRefs` name a port the Service has (Envoy Gateway refuses a reference otherwise).
+ */
+export const ServiceSpecSchema = z
+  .object({
+    type: z.string().optional(),
+    ports: z
+      .array(
+        z.object({ name: z.string().optional(), port: z.number().int().min(1).max(65535), protocol: z.string().optional() }).passthrough(),
+      )
+      .optional(),
+  })
+  .passthrough();

@@ -3,8 +3,9 @@
  * folder and the Kubernetes informers) turn raw objects into this one value with `toResources`.
  */
 import type { z } from "zod";
+import { BackendSpecSchema } from "./backend.ts";
 import { BackendTLSPolicySpecSchema } from "./backendtlspolicy.ts";
-import { ConfigMapBodySchema, SecretBodySchema } from "./core.ts";
+import { ConfigMapBodySchema, SecretBodySchema, ServiceSpecSchema } from "./core.ts";
 import {
   GATEWAY_API_GROUP,
   GatewayClassSpecSchema,
@@ -64,6 +65,16 @@ export interface ConfigMap {
   readonly metadata: ObjectMeta;
   readonly data: Readonly<Record<string, string>>;
 }
+/** A Service a policy's `backendRefs` name: its ports are checked, its DNS name is called. */
+export interface Service {
+  readonly metadata: ObjectMeta;
+  readonly spec: z.infer<typeof ServiceSpecSchema>;
+}
+/** An Envoy Gateway Backend a policy's `backendRefs` name: its endpoints are called. */
+export interface Backend {
+  readonly metadata: ObjectMeta;
+  readonly spec: z.infer<typeof BackendSpecSchema>;
+}
 /** How the TLS server of a Service, ServiceImport or Backend is verified (a remote JWKS behind `backendRefs`). */
 export interface BackendTLSPolicy {
   readonly metadata: ObjectMeta;
@@ -85,6 +96,8 @@ export interface Resources {
   readonly secrets: readonly Secret[];
   readonly configMaps: readonly ConfigMap[];
   readonly namespaces: readonly Namespace[];
+  readonly services: readonly Service[];
+  readonly backends: readonly Backend[];
   readonly backendTLSPolicies: readonly BackendTLSPolicy[];
 }
 
@@ -113,6 +126,8 @@ const KINDS: Record<string, { readonly groups: readonly string[]; readonly list:
   Secret: { groups: ["v1"], list: "secrets" },
   ConfigMap: { groups: ["v1"], list: "configMaps" },
   Namespace: { groups: ["v1"], list: "namespaces", clusterScoped: true },
+  Service: { groups: ["v1"], list: "services" },
+  Backend: { groups: [`${SECURITY_POLICY_GROUP}/v1alpha1`], list: "backends" },
   BackendTLSPolicy: {
     groups: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1alpha3`, `${GATEWAY_API_GROUP}/v1alpha2`],
     list: "backendTLSPolicies",
@@ -135,6 +150,8 @@ export const EMPTY_RESOURCES: Resources = {
   secrets: [],
   configMaps: [],
   namespaces: [],
+  services: [],
+  backends: [],
   backendTLSPolicies: [],
 };
 
@@ -150,6 +167,8 @@ export function toResources(raws: readonly RawObject[]): { resources: Resources;
     secrets: [],
     configMaps: [],
     namespaces: [],
+    services: [],
+    backends: [],
     backendTLSPolicies: [],
   };
   const rejected: RejectedObject[] = [];
@@ -248,6 +267,10 @@ function loadBody(kind: string, o: Record<string, unknown>): Result<object, stri
     }
     case "ReferenceGrant":
       return withSpec(ReferenceGrantSpecSchema);
+    case "Service":
+      return withSpec(ServiceSpecSchema);
+    case "Backend":
+      return withSpec(BackendSpecSchema);
     case "BackendTLSPolicy":
       return withSpec(BackendTLSPolicySpecSchema);
     case "Secret": {

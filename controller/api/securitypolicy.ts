@@ -41,7 +41,7 @@ export type PolicyTargetSelector = z.infer<typeof TargetSelectorSchema>;
 export type SecretRef = z.infer<typeof SecretRefSchema>;
 
 /** Features of the API that Portcullis accepts in a manifest but does not enforce yet. */
-export const NOT_YET_ENFORCED = ["extAuth"] as const;
+export const NOT_YET_ENFORCED = [] as const;
 
 /**
  * How a route policy merges into its closest parent policy (Envoy Gateway's MergeType; see
@@ -60,7 +60,6 @@ export const SecurityPolicyBaseSchema = z
     targetRef: TargetRefSchema.optional(),
     targetRefs: z.array(TargetRefSchema).optional(),
     targetSelectors: z.array(TargetSelectorSchema).optional(),
-    extAuth: z.unknown().optional(),
     mergeType: MergeTypeSchema.optional(),
   })
   .strict();

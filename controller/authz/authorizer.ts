@@ -12,6 +12,7 @@ import type { ClientAddressDetection } from "./client-address.ts";
 import { deny, reasonOf, type Decision } from "./decision.ts";
 import type { MaybePromise } from "./maybe-async.ts";
 import { normalizePath, type AuthzRequest } from "./request.ts";
+import type { ExtAuthTransport } from "../features/extAuth/client.ts";
 import type { OidcProviders } from "../features/oidc/provider.ts";
 import type { KeyStore } from "../keys/types.ts";
 import type { Snapshot } from "../snapshot/types.ts";
@@ -68,6 +69,8 @@ export interface AuthorizerOptions {
   readonly clientAddress: ClientAddressDetection;
   /** basicAuth's state across snapshots; its bcrypt pool is the caller's to close. */
   readonly passwords: Passwords;
+  /** extAuth's connections to external authorization services (shared across snapshots); the caller's to close. */
+  readonly extAuth?: ExtAuthTransport;
   /** The OpenID providers of `oidc` policies. */
   readonly oidc?: OidcProviders;
   /** Where each denial is also kept, for the admin page. */
@@ -87,7 +90,7 @@ export const NOT_READY = deny(403, "not_ready", "Portcullis has not loaded its p
 const FAILED = deny(403, "internal_error", "the request could not be checked", {});
 
 export function createAuthorizer(options: AuthorizerOptions): Authorizer {
-  const { current, keys, logger, metrics, onNoRoute, onNoPolicy, clientAddress, passwords } = options;
+  const { current, keys, logger, metrics, onNoRoute, onNoPolicy, clientAddress, passwords, extAuth } = options;
   const now = options.now ?? Date.now;
   const recorders: Record<Protocol, CheckRecorder> = {
     "envoy-http": metrics.recorder("envoy-http"),
@@ -100,7 +103,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
     if (contextOf?.published !== published) {
       contextOf = {
         published,
-        ctx: { keys, memo: published.memo, passwords, now, onNoRoute, onNoPolicy, clientAddress, oidc: options.oidc },
+        ctx: { keys, memo: published.memo, passwords, now, onNoRoute, onNoPolicy, clientAddress, oidc: options.oidc, extAuth },
       };
     }
     return contextOf.ctx;

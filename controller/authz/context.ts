@@ -4,6 +4,7 @@
  * (an HTTP client, a cookie key) adds one optional member here.
  */
 import type { Passwords } from "../features/basicAuth/check.ts";
+import type { ExtAuthTransport } from "../features/extAuth/client.ts";
 import type { OidcProviders } from "../features/oidc/provider.ts";
 import type { KeyStore } from "../keys/types.ts";
 import type { CheckMemo } from "./check-memo.ts";
@@ -25,6 +26,8 @@ export interface CheckContext {
   readonly onNoPolicy?: "allow" | "deny";
   /** How the client address for `clientCIDRs` rules and CEL's `source.address` is determined. */
   readonly clientAddress: ClientAddressDetection;
+  /** extAuth's connections to external authorization services; without it every call fails (statusOnError, or failOpen). */
+  readonly extAuth?: ExtAuthTransport;
   /** oidc's OpenID providers; absent: every oidc request is refused (403 oidc_unavailable). */
   readonly oidc?: OidcProviders | undefined;
   /** A number in [0, 1): csrf's shadow-mode draw (Math.random unless a test fixes it). */

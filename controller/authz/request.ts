@@ -38,6 +38,14 @@ export interface AuthzRequest {
    * `extAuth.includeRouteMetadata`). check() decides only when its own match is that route.
    */
   readonly proxyRoute?: ProxyRoute | undefined;
+  /**
+   * The request body as the proxy forwarded it, whole (Envoy's ext_authz `with_request_body`, which
+   * says `x-envoy-auth-partial-body: false`: the HTTP check's body, gRPC's `raw_body`). undefined:
+   * not forwarded, and Content-Length / Transfer-Encoding tell whether there is one; null: not
+   * forwarded, and nothing tells (Envoy's HTTP check carries its own Content-Length). Read only by
+   * `extAuth` with `bodyToExtAuth`, which passes it on to its service.
+   */
+  readonly body?: Buffer | null | undefined;
 }
 
 /** A route as Envoy Gateway names it in its route metadata ("envoy-gateway" filter metadata, `resources[0]`). */

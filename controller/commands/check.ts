@@ -2,6 +2,7 @@
 import pino from "pino";
 import { Passwords } from "../features/basicAuth/check.ts";
 import { BcryptPool } from "../features/basicAuth/bcrypt-pool.ts";
+import { createExtAuthTransport } from "../features/extAuth/client.ts";
 import { checkExplained, withDecision, type Explained } from "../authz/check.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
 import { createOidcProviders } from "../features/oidc/provider.ts";
@@ -55,6 +56,7 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
     onFetch: (e) => e.outcome === "error" && report(`warning: JWKS ${e.uri}: ${e.reason}`),
   });
   const passwords = new Passwords({ pool: new BcryptPool({ size: 1, queueLimit: 1 }) });
+  const extAuth = createExtAuthTransport();
   try {
     await keys.sync(snapshot.remoteJwks);
     const url = new URL(config.url);
@@ -77,6 +79,7 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
         keys,
         memo: new CheckMemo(),
         passwords,
+        extAuth,
         now: Date.now,
         onNoRoute: config.onNoRoute,
         onNoPolicy: config.onNoPolicy,
@@ -86,6 +89,6 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
     );
   } finally {
     keys.close();
-    await passwords.pool.close();
+    await Promise.all([passwords.pool.close(), extAuth.close()]);
   }
 }

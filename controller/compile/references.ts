@@ -1,10 +1,11 @@
 /**
- * Resolves a policy's references to Secrets and ConfigMaps. A reference into another namespace
+ * Resolves a policy's references to Secrets and ConfigMaps, and to the Services and Envoy Gateway
+ * Backends its external services run behind. A reference into another namespace
  * is allowed only by a ReferenceGrant in that namespace (Gateway API semantics).
  */
 import { keyOf } from "../api/meta.ts";
 import { parseJwks, type JwksParseResult } from "../api/jwks.ts";
-import type { BackendTLSPolicy, ConfigMap, ReferenceGrant, Resources, Secret } from "../api/resources.ts";
+import type { Backend, BackendTLSPolicy, ConfigMap, ReferenceGrant, Resources, Secret, Service } from "../api/resources.ts";
 import { SECURITY_POLICY_GROUP } from "../api/securitypolicy.ts";
 import { fail, ok, type Result } from "../lib/result.ts";
 
@@ -18,13 +19,17 @@ export interface ObjectRef {
 export interface References {
   secret(fromNamespace: string, ref: ObjectRef): Result<Secret, string>;
   configMap(fromNamespace: string, ref: ObjectRef): Result<ConfigMap, string>;
+  /** A core Service (`ref.group` and `ref.kind` are not checked: the caller dispatched on them). */
+  service(fromNamespace: string, ref: ObjectRef): Result<Service, string>;
+  /** An Envoy Gateway Backend (gateway.envoyproxy.io), likewise. */
+  backend(fromNamespace: string, ref: ObjectRef): Result<Backend, string>;
   /**
    * The BackendTLSPolicy that applies to a backend, as Envoy Gateway picks it: in the backend's
    * namespace, a targetRef naming its group, kind and name with the same sectionName first, then
    * one without sectionName; the first such policy by namespace/name.
    */
   backendTLSPolicy(target: BackendTarget): BackendTLSPolicy | undefined;
-  /** Every Secret and ConfigMap ("namespace/name") looked up so far, found or not. */
+  /** Every Secret, ConfigMap, Service and Backend ("namespace/name") looked up so far, found or not. */
   used(): ReferencedObjects;
   /** A JWKS document parsed and imported once per compile, however many providers share it. */
   jwks(text: string): JwksParseResult;
@@ -40,10 +45,12 @@ export interface BackendTarget {
   readonly sectionName?: string;
 }
 
-/** What compile needed to read; the Kubernetes source holds exactly these Secrets and ConfigMaps. */
+/** What compile needed to read; the Kubernetes source holds exactly these objects of these kinds. */
 export interface ReferencedObjects {
   readonly secrets: readonly string[];
   readonly configMaps: readonly string[];
+  readonly services: readonly string[];
+  readonly backends: readonly string[];
 }
 
 /**
@@ -74,7 +81,9 @@ export function createReferences(resources: Resources): References {
 
   const granted = grantCheck(resources);
 
-  const used = { Secret: new Set<string>(), ConfigMap: new Set<string>() };
+  const services = new Map(resources.services.map((c) => [keyOf(c.metadata), c]));
+  const backends = new Map(resources.backends.map((c) => [keyOf(c.metadata), c]));
+  const used = { Secret: new Set<string>(), ConfigMap: new Set<string>(), Service: new Set<string>(), Backend: new Set<string>() };
   const jwksByText = new Map<string, JwksParseResult>();
 
   function resolve<T>(kind: "Secret" | "ConfigMap", table: Map<string, T>, fromNamespace: string, ref: ObjectRef): Result<T, string> {
@@ -83,10 +92,20 @@ export function createReferences(resources: Resources): References {
     if (group !== "" || refKind !== kind) {
       return fail(`reference to ${refKind}${group ? `.${group}` : ""} ${ref.name}: only core ${kind} is supported`);
     }
+    return lookUp(kind, "", table, fromNamespace, ref);
+  }
+
+  function lookUp<T>(
+    kind: keyof typeof used,
+    group: string,
+    table: Map<string, T>,
+    fromNamespace: string,
+    ref: ObjectRef,
+  ): Result<T, string> {
     const namespace = ref.namespace ?? fromNamespace;
     const id = `${namespace}/${ref.name}`;
     used[kind].add(id);
-    if (namespace !== fromNamespace && !granted(fromNamespace, { group: "", kind, namespace, name: ref.name })) {
+    if (namespace !== fromNamespace && !granted(fromNamespace, { group, kind, namespace, name: ref.name })) {
       return fail(`${kind} ${id} is in another namespace and no ReferenceGrant in ${namespace} allows it`);
     }
     const found = table.get(id);
@@ -96,6 +115,8 @@ export function createReferences(resources: Resources): References {
   return {
     secret: (fromNamespace, ref) => resolve("Secret", secrets, fromNamespace, ref),
     configMap: (fromNamespace, ref) => resolve("ConfigMap", configMaps, fromNamespace, ref),
+    service: (fromNamespace, ref) => lookUp("Service", "", services, fromNamespace, ref),
+    backend: (fromNamespace, ref) => lookUp("Backend", SECURITY_POLICY_GROUP, backends, fromNamespace, ref),
     backendTLSPolicy: (target) => {
       const targets = (p: BackendTLSPolicy, sectionName: string | undefined) =>
         p.metadata.namespace === target.namespace &&
@@ -108,7 +129,12 @@ export function createReferences(resources: Resources): References {
         policies.find((p) => targets(p, undefined))
       );
     },
-    used: () => ({ secrets: [...used.Secret].sort(), configMaps: [...used.ConfigMap].sort() }),
+    used: () => ({
+      secrets: [...used.Secret].sort(),
+      configMaps: [...used.ConfigMap].sort(),
+      services: [...used.Service].sort(),
+      backends: [...used.Backend].sort(),
+    }),
     jwks: (text) => {
       let parsed = jwksByText.get(text);
       if (parsed === undefined) jwksByText.set(text, (parsed = parseJwks(text)));

@@ -11,11 +11,12 @@ import { authorization } from "./authorization/index.ts";
 import { basicAuth } from "./basicAuth/index.ts";
 import { cors } from "./cors/index.ts";
 import { csrf } from "./csrf/index.ts";
+import { extAuth } from "./extAuth/index.ts";
 import type { Feature } from "./feature.ts";
 import { jwt } from "./jwt/index.ts";
 import { oidc } from "./oidc/index.ts";
 
-export const FEATURES: readonly Feature[] = [cors, csrf, apiKeyAuth, basicAuth, oidc, jwt, authorization];
+export const FEATURES: readonly Feature[] = [cors, csrf, extAuth, apiKeyAuth, basicAuth, oidc, jwt, authorization];
 
 /**
  * The SecurityPolicy spec: targets and pending fields (api/securitypolicy.ts) plus each feature's

@@ -183,7 +183,7 @@ function checkUri(uri: string): URL | string {
 }
 
 /** undefined when the certificate names one of `names` (a DNS name as TLS matches it, or an exact URI SAN). */
-function carriesOneOf(cert: PeerCertificate, names: NonNullable<JwksTls["subjectAltNames"]>): Error | undefined {
+export function carriesOneOf(cert: PeerCertificate, names: NonNullable<JwksTls["subjectAltNames"]>): Error | undefined {
   const uris = (cert.subjectaltname ?? "").split(", ").filter((san) => san.startsWith("URI:"));
   const matches = names.some((n) =>
     n.hostname !== undefined ? checkServerIdentity(n.hostname, cert) === undefined : n.uri !== undefined && uris.includes(`URI:${n.uri}`),

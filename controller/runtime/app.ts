@@ -2,6 +2,7 @@
 import type { Server } from "node:http";
 import type { Logger } from "pino";
 import { Passwords } from "../features/basicAuth/check.ts";
+import { createExtAuthTransport } from "../features/extAuth/client.ts";
 import { clientAddressDetection } from "../authz/client-address.ts";
 import type { CompileOptions } from "../compile/index.ts";
 import type { ServeConfig } from "../config.ts";
@@ -60,6 +61,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
       : startFolderMode(config.manifests, { compile, keys, logger, metrics });
   const pipeline = mode.pipeline;
   const passwords = new Passwords();
+  const extAuth = createExtAuthTransport();
   const recentDenials = new RecentDenials();
   const authorizer = createAuthorizer({
     current: () => pipeline.current,
@@ -69,6 +71,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     onNoRoute: config.onNoRoute,
     onNoPolicy: config.onNoPolicy,
     passwords,
+    extAuth,
     recentDenials,
     auditAllowedSampleRate: config.auditAllowedSampleRate,
     clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
@@ -117,7 +120,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
       await Promise.all([mode.stop(), grpc.stop(graceMs), ...servers.map((s) => closeGracefully(s, graceMs))]);
       keys.close();
       stopGeoipWatch();
-      await passwords.pool.close();
+      await Promise.all([passwords.pool.close(), extAuth.close()]);
     },
   };
 }

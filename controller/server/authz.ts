@@ -16,7 +16,7 @@ import type { Decision } from "../authz/decision.ts";
 import { headerValue, normalizePath, type AuthzRequest } from "../authz/request.ts";
 import type { Authorizer, Protocol } from "../authz/authorizer.ts";
 import { envoyResponse, forwardAuthResponse, invalidRequest, type WireResponse } from "./envoy-response.ts";
-import { drainBody, type Handler } from "./http.ts";
+import { readBody, type Handler } from "./http.ts";
 
 export const GATEWAY_HEADER = "x-portcullis-gateway";
 
@@ -28,14 +28,15 @@ export function forwardAuthHandler(authorizer: Authorizer): Handler {
   return (req, res) => answer(req, res, "forward-auth", authorizer, readForwardedRequest, forwardAuthResponse);
 }
 
-type Read = (req: IncomingMessage) => AuthzRequest | { error: string };
+type Read = (req: IncomingMessage, body: Buffer | undefined) => AuthzRequest | { error: string };
 type Render = (decision: Decision) => WireResponse;
 
-function readEnvoyRequest(req: IncomingMessage): AuthzRequest | { error: string } {
+function readEnvoyRequest(req: IncomingMessage, body: Buffer | undefined): AuthzRequest | { error: string } {
   const lines = new HeaderLines(req);
   const host = lines.single("host");
   if (typeof host === "object") return host;
   return {
+    body: envoyBody(req, body),
     method: req.method ?? "GET",
     scheme: firstValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
     host: host ?? "",
@@ -45,6 +46,18 @@ function readEnvoyRequest(req: IncomingMessage): AuthzRequest | { error: string 
     byteStrings: true,
   };
 }
+
+/**
+ * The client's body when Envoy forwarded it whole (`with_request_body` adds
+ * `x-envoy-auth-partial-body`, "false" when nothing was cut), else null: this check's own
+ * Content-Length says nothing of the client's request.
+ */
+function envoyBody(req: IncomingMessage, body: Buffer | undefined): Buffer | null {
+  return headerValue(req.headers, PARTIAL_BODY_HEADER) === "false" ? (body ?? Buffer.alloc(0)) : null;
+}
+
+/** Envoy's ext_authz marks a check that carries the client's body with this header: "true" when it was cut. */
+export const PARTIAL_BODY_HEADER = "x-envoy-auth-partial-body";
 
 function readForwardedRequest(req: IncomingMessage): AuthzRequest | { error: string } {
   const lines = new HeaderLines(req);
@@ -85,13 +98,13 @@ function answer(
   read: Read,
   render: Render,
 ): void | Promise<void> {
-  // A request without a declared body has nothing to drain (ext_authz checks normally have none).
+  // A request without a declared body has nothing to read (ext_authz checks normally have none).
   if (
     req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined
   ) {
-    return drainBody(req).then(() => decideAndWrite(req, res, protocol, authorizer, read, render));
+    return readBody(req).then((body) => decideAndWrite(req, res, protocol, authorizer, read, render, body));
   }
-  return decideAndWrite(req, res, protocol, authorizer, read, render);
+  return decideAndWrite(req, res, protocol, authorizer, read, render, undefined);
 }
 
 function decideAndWrite(
@@ -101,8 +114,9 @@ function decideAndWrite(
   authorizer: Authorizer,
   read: Read,
   render: Render,
+  body: Buffer | undefined,
 ): void | Promise<void> {
-  const request = read(req);
+  const request = read(req, body);
   if ("error" in request) return write(res, invalidRequest(request.error));
   const decision = authorizer.decide(request, protocol, () => firstValue(headerValue(req.headers, "x-request-id")) ?? randomUUID());
   if (decision instanceof Promise) return decision.then((d) => write(res, authorizer.rendered(d, render)));

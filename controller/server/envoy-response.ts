@@ -58,6 +58,8 @@ export function forwardAuthResponse(decision: Decision): WireResponse {
       : render({ ...decision, responseHeaders: { ...decision.responseHeaders, [COOKIE_OUTCOME_HEADER]: cookie } });
   }
   if (decision.status >= 300) return envoyResponse(decision);
+  // Only Portcullis' CORS answers are preflights; an external service's 2xx denial is a plain refusal here.
+  if (decision.code !== "cors_preflight" && decision.code !== "cors_origin") return render({ ...decision, status: 403 });
   return render({ ...decision, status: 403, responseHeaders: { ...decision.responseHeaders, [PREFLIGHT_HEADER]: "answered" } });
 }
 

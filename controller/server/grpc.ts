@@ -25,6 +25,7 @@ import type { Decision } from "../authz/decision.ts";
 import { denialContent } from "./envoy-response.ts";
 import type { AuthzRequest, ProxyRoute } from "../authz/request.ts";
 import type { Authorizer } from "../authz/authorizer.ts";
+import { PARTIAL_BODY_HEADER } from "./authz.ts";
 
 export const GATEWAY_CONTEXT_EXTENSION = "portcullis.io/gateway";
 /** Per-route context extension restricting matching to one HTTPRoute ("namespace/name"). */
@@ -39,7 +40,8 @@ const definition = loadSync("envoy/service/auth/v3/external_auth.proto", {
   defaults: true,
   oneofs: true,
 });
-const SERVICE = definition["envoy.service.auth.v3.Authorization"] as unknown as ServiceDefinition;
+/** envoy.service.auth.v3.Authorization: served here, and called by the extAuth feature's client. */
+export const AUTHORIZATION_SERVICE = definition["envoy.service.auth.v3.Authorization"] as unknown as ServiceDefinition;
 
 interface CheckRequest {
   attributes?: {
@@ -54,6 +56,8 @@ interface CheckRequest {
         path?: string;
         host?: string;
         scheme?: string;
+        body?: string;
+        raw_body?: Buffer;
       };
     };
     context_extensions?: Record<string, string>;
@@ -123,6 +127,13 @@ export function toAuthzRequest(call: CheckRequest): AuthzRequest {
     port: call.attributes?.destination?.address?.socket_address?.port_value || undefined,
     clientAddress: call.attributes?.source?.address?.socket_address?.address || undefined,
     proxyRoute: proxyRouteOf(call.attributes?.route_metadata_context),
+    // Whole when Envoy says nothing was cut (with_request_body); else the headers tell whether there is one.
+    body:
+      headers[PARTIAL_BODY_HEADER] === "false"
+        ? http.raw_body !== undefined && http.raw_body.length > 0
+          ? http.raw_body
+          : Buffer.from(http.body ?? "", "utf8")
+        : undefined,
   };
 }
 
@@ -171,7 +182,7 @@ export interface GrpcServer {
 
 export async function startGrpcServer(authorizer: Authorizer, port: number, host: string, logger: Logger): Promise<GrpcServer> {
   const server = new Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
-  server.addService(SERVICE, {
+  server.addService(AUTHORIZATION_SERVICE, {
     Check(call: ServerUnaryCall<CheckRequest, object>, callback: sendUnaryData<object>) {
       const request = toAuthzRequest(call.request);
       const requestId = () => call.request.attributes?.request?.http?.id || randomUUID();

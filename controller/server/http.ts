@@ -76,16 +76,21 @@ export function closeGracefully(server: Server, graceMs: number): Promise<void> 
   });
 }
 
-/** Reads and discards a request body (ext_authz may be configured to send one), bounded. */
-export function drainBody(req: IncomingMessage, maxBytes = 1024 * 1024): Promise<void> {
+/**
+ * Reads a request body (Envoy's ext_authz sends the client's with `with_request_body`), bounded:
+ * undefined when it is larger than `maxBytes` or cut short (the connection is then closed).
+ */
+export function readBody(req: IncomingMessage, maxBytes = 1024 * 1024): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
     let seen = 0;
     req.on("data", (chunk: Buffer) => {
       seen += chunk.length;
       if (seen > maxBytes) req.destroy();
+      else chunks.push(chunk);
     });
-    req.on("end", resolve);
-    req.on("close", resolve);
-    req.on("error", resolve);
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("close", () => resolve(undefined));
+    req.on("error", () => resolve(undefined));
   });
 }

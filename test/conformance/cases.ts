@@ -157,9 +157,47 @@ export function loadCases<T>(folder: "translator" | "requests"): { name: string;
     .map((f) => ({ name: f.slice(0, -".yaml".length), value: parse(readFileSync(join(here, folder, f), "utf8")) as T }));
 }
 
+/**
+ * The Services EG's translator test adds to every case (internal/gatewayapi/translator_test.go,
+ * "common test fixtures"): service-1 to service-4 in default (TCP 8080, 8443, 8163; UDP 8162),
+ * mirror-service in default (TCP 8080) and otel-collector in monitoring (TCP 4317, 9411).
+ */
+const EG_FIXTURE_SERVICES: readonly object[] = [
+  ...[1, 2, 3, 4].map((i) =>
+    service("default", `service-${i}`, [
+      ["http", 8080, "TCP"],
+      ["https", 8443, "TCP"],
+      ["tcp", 8163, "TCP"],
+      ["udp", 8162, "UDP"],
+    ]),
+  ),
+  service("default", "mirror-service", [["http", 8080, "TCP"]]),
+  service("monitoring", "otel-collector", [
+    ["grpc", 4317, "TCP"],
+    ["zipkin", 9411, "TCP"],
+  ]),
+];
+
+function service(namespace: string, name: string, ports: readonly [string, number, string][]): object {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { namespace, name },
+    spec: { ports: ports.map(([portName, port, protocol]) => ({ name: portName, port, protocol })) },
+  };
+}
+
+/** The manifests with EG's fixture Services, except those a case defines itself. */
+function withFixtures(manifests: readonly object[]): object[] {
+  type Named = { kind?: string; metadata?: { namespace?: string; name?: string } };
+  const id = (o: Named) => `${o.kind} ${o.metadata?.namespace ?? "default"}/${o.metadata?.name}`;
+  const defined = new Set((manifests as Named[]).map(id));
+  return [...manifests, ...EG_FIXTURE_SERVICES.filter((s) => !defined.has(id(s as Named)))];
+}
+
 export function compileManifests(manifests: readonly object[]): CompileResult {
-  const { resources, rejected } = toResources(manifests.map((object, i) => ({ object, origin: `manifest ${i}` })));
-  // EG's inputs hold kinds Portcullis does not read (Services, Backends): those are ignored, not rejected.
+  const { resources, rejected } = toResources(withFixtures(manifests).map((object, i) => ({ object, origin: `manifest ${i}` })));
+  // EG's inputs hold kinds Portcullis does not read (EndpointSlices, ServiceImports): those are ignored, not rejected.
   if (rejected.length > 0) throw new Error(`manifests rejected: ${JSON.stringify(rejected)}`);
   return compile(resources, {
     controllerName: "gateway.envoyproxy.io/gatewayclass-controller",

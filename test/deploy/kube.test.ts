@@ -333,7 +333,9 @@ describe("config.watchNamespaces: the chart's RBAC, installed for real, and Port
       await source.synced;
       expect(source.resources().securityPolicies.map((p) => p.metadata.namespace)).toEqual(["apps"]);
       expect(source.resources().namespaces.map((n) => n.metadata.name)).toEqual(["apps"]);
-      expect(await source.loadReferences({ secrets: ["apps/keys", "monitoring/keys"], configMaps: [] })).toBe(true);
+      expect(await source.loadReferences({ secrets: ["apps/keys", "monitoring/keys"], configMaps: [], services: [], backends: [] })).toBe(
+        true,
+      );
       expect(source.resources().secrets.map((s) => `${s.metadata.namespace}/${s.metadata.name}`)).toEqual(["apps/keys"]);
       expect(lines).toEqual([
         expect.objectContaining({ references: ["monitoring/keys"], msg: expect.stringContaining("--watch-namespaces") }),

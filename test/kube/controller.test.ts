@@ -386,9 +386,16 @@ describe("KubeSource", () => {
     source.start();
     await source.synced;
     expect(source.resources().secrets).toEqual([]);
-    expect(await source.loadReferences({ secrets: ["maas-system/maas-api-keys", "maas-system/not-there"], configMaps: [] })).toBe(true);
+    expect(
+      await source.loadReferences({
+        secrets: ["maas-system/maas-api-keys", "maas-system/not-there"],
+        configMaps: [],
+        services: [],
+        backends: [],
+      }),
+    ).toBe(true);
     expect(source.resources().secrets.map((s) => s.metadata.name)).toEqual(["maas-api-keys"]);
-    expect(await source.loadReferences({ secrets: [], configMaps: [] })).toBe(true);
+    expect(await source.loadReferences({ secrets: [], configMaps: [], services: [], backends: [] })).toBe(true);
     expect(source.resources().secrets).toEqual([]);
     source.stop();
   });

@@ -8,6 +8,7 @@ import { availabilityCases } from "./cases/availability.ts";
 import { celCases } from "./cases/cel.ts";
 import { clientAddressCases } from "./cases/client-address.ts";
 import { corsCases } from "./cases/cors.ts";
+import { extAuthCases } from "./cases/ext-auth.ts";
 import { csrfCases } from "./cases/csrf.ts";
 import { forwardAuthCases } from "./cases/forward-auth.ts";
 import { geoipCases } from "./cases/geoip.ts";
@@ -35,6 +36,7 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "Forward-auth", cases: forwardAuthCases },
   { area: "Manifests", cases: manifestCases },
   { area: "Merging", cases: mergeCases },
+  { area: "External authorization", cases: extAuthCases },
   { area: "Availability", cases: availabilityCases },
 ];
 

@@ -17,6 +17,7 @@ export type Area =
   | "Forward-auth"
   | "Manifests"
   | "Merging"
+  | "External authorization"
   | "Availability";
 
 export interface Expected {

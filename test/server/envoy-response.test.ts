@@ -33,7 +33,7 @@ describe("denial bodies", () => {
     const expected = { code: decision.code, message: phrase };
     for (const wire of [envoyResponse(decision), forwardAuthResponse(decision)]) {
       expect(wire.status).toBe(decision.status);
-      expect(JSON.parse(wire.body)).toEqual(expected);
+      expect(JSON.parse(String(wire.body))).toEqual(expected);
     }
     const grpc = toCheckResponse(decision) as { denied_response: { status: { code: number }; body: string } };
     expect(grpc.denied_response.status.code).toBe(decision.status);
@@ -86,6 +86,23 @@ describe("forward-auth: what becomes of the Cookie header (issue 12.7)", () => {
     ]);
     expect(forward.rawHeaders.includes("x-portcullis-cookie")).toBe(outcome !== undefined);
     expect(envoyResponse(decision).headers["x-portcullis-cookie"]).toBeUndefined();
+  });
+});
+
+describe("an external authorization service's 2xx denial (extAuth: only its 200 allows)", () => {
+  const noContent: Decision = {
+    ...deny(204, "extauth_denied", "the external authorization service Backend apps/auth denied the request", { policy: "apps/ext" }),
+    body: "",
+  };
+
+  it("is a 403 on the forward-auth port, where any 2xx would let the request through, and not a CORS preflight answer", () => {
+    const forward = forwardAuthResponse(noContent);
+    expect(forward.status).toBe(403);
+    expect(forward.headers["x-portcullis-preflight"]).toBeUndefined();
+  });
+
+  it("stays the service's 204 for Envoy, which hands any status but 200 to the client", () => {
+    expect(envoyResponse(noContent).status).toBe(204);
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * Kubernetes mode's source: one Reflector per watched kind (per kind and namespace with
- * `--watch-namespaces`), producing the same `Resources` value as the manifest folder. Secrets and ConfigMaps are held only when compile referenced them:
+ * `--watch-namespaces`), producing the same `Resources` value as the manifest folder. Secrets, ConfigMaps, Services and Backends are held only when compile referenced them:
  * when policies start referencing new ones, those reflectors relist before the snapshot is
  * published, so a policy never flaps through "Secret not found".
  */
@@ -24,6 +24,8 @@ export const WATCHED = [
   { kind: "Namespace", apiVersion: "v1", plural: "namespaces", clusterScoped: true },
   { kind: "Secret", apiVersion: "v1", plural: "secrets", referenced: "secrets" },
   { kind: "ConfigMap", apiVersion: "v1", plural: "configmaps", referenced: "configMaps" },
+  { kind: "Service", apiVersion: "v1", plural: "services", referenced: "services" },
+  { kind: "Backend", apiVersion: "gateway.envoyproxy.io/v1alpha1", plural: "backends", referenced: "backends", optional: true },
 ] as const;
 
 /** The collection path of `plural`, across namespaces when `namespace` is undefined. */
@@ -58,7 +60,12 @@ interface Watched {
 
 export class KubeSource {
   readonly #watched: Watched[] = [];
-  readonly #wanted = { secrets: new Set<string>(), configMaps: new Set<string>() };
+  readonly #wanted: Record<keyof ReferencedObjects, Set<string>> = {
+    secrets: new Set(),
+    configMaps: new Set(),
+    services: new Set(),
+    backends: new Set(),
+  };
   readonly #logger: Logger;
   readonly #namespaces: ReadonlySet<string> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -127,18 +134,21 @@ export class KubeSource {
   }
 
   /**
-   * Holds exactly the referenced Secrets and ConfigMaps: drops the others and relists a kind when
-   * new names are wanted. True when what is held changed (compile must run again).
+   * Holds exactly the referenced objects of the referenced kinds (Secrets, ConfigMaps, Services,
+   * Backends): drops the others and relists a kind when new names are wanted. True when what is
+   * held changed (compile must run again).
    */
   async loadReferences(references: ReferencedObjects): Promise<boolean> {
     this.#logOutside(references);
     let changed = false;
-    for (const kind of ["secrets", "configMaps"] as const) {
+    for (const w of WATCHED) {
+      if (!("referenced" in w)) continue;
+      const kind = w.referenced;
       const wanted = this.#wanted[kind];
       const added = new Set(references[kind].filter((k) => !wanted.has(k)).map((k) => k.slice(0, k.indexOf("/"))));
       wanted.clear();
       for (const k of references[kind]) wanted.add(k);
-      for (const { namespace, reflector } of this.#watched.filter((w) => w.kind === (kind === "secrets" ? "Secret" : "ConfigMap"))) {
+      for (const { namespace, reflector } of this.#watched.filter((watched) => watched.kind === w.kind)) {
         if (reflector.prune()) changed = true;
         if (namespace === undefined ? added.size === 0 : !added.has(namespace)) continue;
         const before = reflector.objects().length;
@@ -159,14 +169,16 @@ export class KubeSource {
   #logOutside(references: ReferencedObjects): void {
     const namespaces = this.#namespaces;
     if (namespaces === undefined) return;
-    const outside = [...references.secrets, ...references.configMaps].filter((k) => !namespaces.has(k.slice(0, k.indexOf("/"))));
+    const outside = Object.values(references)
+      .flat()
+      .filter((k) => !namespaces.has(k.slice(0, k.indexOf("/"))));
     const text = outside.join(",");
     if (text === this.#lastOutside) return;
     this.#lastOutside = text;
     if (outside.length > 0)
       this.#logger.warn(
         { references: outside, watchNamespaces: [...namespaces] },
-        "policies reference Secrets or ConfigMaps outside --watch-namespaces; they cannot be read and count as missing",
+        "policies reference Secrets, ConfigMaps, Services or Backends outside --watch-namespaces; they cannot be read and count as missing",
       );
   }
 

@@ -39,8 +39,10 @@ function secrets(clientSecret: string): References {
       },
     }),
     configMap: () => ({ ok: false, error: "none" }),
+    service: () => ({ ok: false, error: "none" }),
+    backend: () => ({ ok: false, error: "none" }),
     backendTLSPolicy: () => undefined,
-    used: () => ({ secrets: [], configMaps: [] }),
+    used: () => ({ secrets: [], configMaps: [], services: [], backends: [] }),
     jwks: () => ({ ok: false, error: "none" }) as never,
   };
 }

@@ -447,10 +447,10 @@ spec:
     "every allow on every Gateway removed every header any policy may set; now only those of the policies of the same Gateway or upstream",
   ),
   m(
-    "not-enforced",
-    "`extAuth:` next to apiKeyAuth (not enforced yet: denied, never ignored)",
-    INVALID("not supported by Portcullis yet"),
-    bad(apiKey() + "  extAuth: {http: {backendRefs: [{name: authz, port: 80}]}}\n"),
+    "unresolvable-ext-auth",
+    "`extAuth:` next to apiKeyAuth, naming a Service that does not exist, with `failOpen: true` (denied, never ignored)",
+    INVALID("service apps/authz not found"),
+    bad(apiKey() + "  extAuth: {http: {backendRefs: [{name: authz, port: 80}]}, failOpen: true}\n"),
   ),
   m(
     "conflict",

@@ -1,0 +1,390 @@
+/**
+ * The extAuth phase: asks the policy's external authorization service about the request exactly
+ * as Envoy's ext_authz filter asks it (envoy/extensions/filters/common/ext_authz: the HTTP check
+ * carries the method, the path behind `path`, Host, Authorization, Content-Length and the headers
+ * `headersToExtAuth` allows, and the body up to `bodyToExtAuth.maxRequestBytes`; the gRPC check is a
+ * CheckRequest), and applies the answer as the filter applies it:
+ * - HTTP 200 / gRPC OK: allowed; `headersToBackend` (HTTP) or the OkHttpResponse headers (gRPC) are
+ *   set upstream, `x-envoy-auth-headers-to-remove` / `headers_to_remove` are removed;
+ * - HTTP 5xx, a timeout, a refused or reset connection, an answer too large or unreadable: an
+ *   error, which is `statusOnError` (403) unless `failOpen` lets the request through;
+ * - any other answer: a denial handed to the client as the service wrote it (status, headers, body).
+ */
+import type { CheckContext } from "../../authz/context.ts";
+import { deny, type Decision } from "../../authz/decision.ts";
+import { headerValue, type NormalizedRequest } from "../../authz/request.ts";
+import { fail, ok, type Result } from "../../lib/result.ts";
+import type { Pass, PhaseResult, Where } from "../feature.ts";
+import type { ExtAuthTransport, HttpAnswer, HttpCheck } from "./client.ts";
+import type { CompiledExtAuth } from "./types.ts";
+
+/** What the service decided, read as Envoy reads it. */
+export type ExtAuthVerdict =
+  | {
+      readonly kind: "allow";
+      /** Lower-case name → value to set on the upstream request (replacing the client's). */
+      readonly set: Readonly<Record<string, string>>;
+      /** Lower-case names to remove from the upstream request. */
+      readonly remove: readonly string[];
+      /** Headers for the client's response (gRPC `response_headers_to_add`). */
+      readonly responseHeaders: Readonly<Record<string, string>>;
+    }
+  | {
+      readonly kind: "deny";
+      readonly status: number;
+      readonly headers: Readonly<Record<string, string>>;
+      readonly body: Buffer;
+    }
+  /** `error` says why, for the audit log; it never quotes the service's answer. */
+  | { readonly kind: "error"; readonly error: string };
+
+/** Envoy's headers of the check request it always sends an HTTP service, besides `headersToExtAuth`. */
+const ALWAYS_SENT = ["authorization"];
+
+/**
+ * Response headers of a denial Envoy does not hand to the client as the service wrote them: Host
+ * (ext_authz drops it) and those that describe the service's own connection or message framing.
+ */
+const NOT_PASSED_THROUGH = new Set([
+  "host",
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "content-length",
+]);
+
+/** The service's verdict per request (shared by the readings of one request, which send the same check) and config. */
+const verdicts = new WeakMap<object, Map<CompiledExtAuth, Promise<ExtAuthVerdict>>>();
+
+/**
+ * The phase (Feature.check): a pass carrying what the service set and removed (check() hands the
+ * later phases the request so changed, as Envoy's later filters see it), or the denial. Always
+ * waits: the service is asked.
+ */
+export function checkExtAuth(config: CompiledExtAuth, req: NormalizedRequest, where: Where, ctx: CheckContext): Promise<PhaseResult> {
+  const body = bodyToSend(config, req);
+  if (body !== undefined && !body.ok) return Promise.resolve(fail({ ...body.error, ...where }));
+  let byConfig = verdicts.get(req.source);
+  if (byConfig === undefined) verdicts.set(req.source, (byConfig = new Map()));
+  let verdict = byConfig.get(config);
+  if (verdict === undefined) {
+    verdict = ask(config, req, where, body?.value, ctx.extAuth);
+    byConfig.set(config, verdict);
+  }
+  return verdict.then((v) => outcomeOf(config, v, where));
+}
+
+function ask(
+  config: CompiledExtAuth,
+  req: NormalizedRequest,
+  where: Where,
+  body: Buffer | undefined,
+  transport: ExtAuthTransport | undefined,
+): Promise<ExtAuthVerdict> {
+  if (transport === undefined)
+    return Promise.resolve({ kind: "error", error: "this check has no client for external authorization services" });
+  return config.protocol === "http" ? callHttp(config, req, body, transport) : callGrpc(config, req, where, body, transport);
+}
+
+function outcomeOf(config: CompiledExtAuth, verdict: ExtAuthVerdict, where: Where): PhaseResult {
+  const service = config.service.names.join(", ");
+  switch (verdict.kind) {
+    case "allow":
+      return ok(passed(`extAuth ${service}`, verdict.set, verdict.remove, verdict.responseHeaders));
+    case "deny":
+      return fail({
+        ...deny(
+          verdict.status,
+          "extauth_denied",
+          `the external authorization service ${service} denied the request`,
+          where,
+          verdict.headers,
+        ),
+        // As text: the wire protocols carry bodies as strings (gRPC's DeniedHttpResponse.body is one).
+        body: verdict.body.toString("utf8"),
+      });
+    case "error":
+      if (config.failOpen) return ok(passed(`extAuth ${service} failed open (${verdict.error})`, {}, [], {}));
+      return fail(
+        deny(config.statusOnError, "extauth_error", `the external authorization service ${service} failed: ${verdict.error}`, where),
+      );
+  }
+}
+
+/** A pass carries response headers, if none: each answer is its own, and an allow built from it is never remembered. */
+function passed(
+  principal: string,
+  set: Readonly<Record<string, string>>,
+  remove: readonly string[],
+  responseHeaders: Readonly<Record<string, string>>,
+): Pass {
+  return { principal, headers: set, strip: remove, attributes: {}, responseHeaders };
+}
+
+/**
+ * The body to send: undefined without `bodyToExtAuth`; else the bytes the proxy forwarded, a 413
+ * past `maxRequestBytes` (Envoy answers so before asking the service), or a denial when the
+ * request has a body the proxy did not forward in full: the service would decide on bytes
+ * Portcullis never saw.
+ */
+function bodyToSend(config: CompiledExtAuth, req: NormalizedRequest): Result<Buffer, Decision> | undefined {
+  if (config.maxRequestBytes === undefined) return undefined;
+  const forwarded = req.source.body;
+  const declared = forwarded === null ? undefined : declaredLength(req);
+  const body = forwarded ?? Buffer.alloc(0);
+  if (body.length > config.maxRequestBytes || (declared !== undefined && declared > config.maxRequestBytes)) {
+    return fail(
+      deny(413, "extauth_body_too_large", `the request body is larger than bodyToExtAuth.maxRequestBytes (${config.maxRequestBytes})`, {}),
+    );
+  }
+  const complete =
+    forwarded === null ? false : declared === undefined ? forwarded !== undefined || !hasBody(req) : body.length === declared;
+  if (!complete) {
+    return fail(
+      deny(
+        403,
+        "extauth_body_unavailable",
+        "the request has a body the proxy did not forward in full, and the external authorization service must see it (bodyToExtAuth): set with_request_body in the proxy's ext_authz to Portcullis",
+        {},
+      ),
+    );
+  }
+  return ok(body);
+}
+
+function declaredLength(req: NormalizedRequest): number | undefined {
+  const v = headerValue(req.source.headers, "content-length");
+  return v === undefined || !/^[0-9]+$/.test(v.trim()) ? undefined : Number(v.trim());
+}
+
+function hasBody(req: NormalizedRequest): boolean {
+  return headerValue(req.source.headers, "transfer-encoding") !== undefined;
+}
+
+/** The request's headers as Envoy's CheckRequest carries them: lower-case names, repeated lines joined with ",". */
+function requestHeaders(req: NormalizedRequest): Record<string, string> {
+  const headers: Record<string, string> = Object.create(null);
+  for (const [name, value] of Object.entries(req.source.headers)) {
+    if (value === undefined) continue;
+    headers[name] = Array.isArray(value) ? value.join(",") : value;
+  }
+  return headers;
+}
+
+async function callHttp(
+  config: CompiledExtAuth,
+  req: NormalizedRequest,
+  body: Buffer | undefined,
+  transport: ExtAuthTransport,
+): Promise<ExtAuthVerdict> {
+  const all = requestHeaders(req);
+  const headers: Record<string, string> = { host: req.source.host };
+  for (const name of [...ALWAYS_SENT, ...(config.headersToExtAuth ?? [])]) {
+    // Content-Length is the check's own (the body sent), Host the request's authority.
+    if (name === "content-length" || name === "host") continue;
+    const v = all[name];
+    if (v !== undefined) headers[name] = v;
+  }
+  const check: HttpCheck = {
+    method: req.source.method,
+    path: config.pathOverride ?? `${config.pathPrefix}${req.source.path}`,
+    headers,
+    body,
+  };
+  const answer = await transport.http(config.service, check, config.timeoutMs);
+  return answer.ok ? readHttpAnswer(config, answer.answer) : { kind: "error", error: answer.error };
+}
+
+/** An HTTP service's answer as Envoy's ext_authz HTTP client reads it (ext_authz_http_impl.cc toResponse). */
+export function readHttpAnswer(config: Pick<CompiledExtAuth, "headersToBackend">, answer: HttpAnswer): ExtAuthVerdict {
+  const { status } = answer;
+  if (status >= 500 && status <= 599) return { kind: "error", error: `the service answered ${status}` };
+  if (status < 200 || status > 599) return { kind: "error", error: `the service answered a status (${status}) that is no final answer` };
+  if (status === 200) {
+    const set: Record<string, string> = {};
+    const remove: string[] = [];
+    for (const [name, value] of answer.headers) {
+      if (name === "x-envoy-auth-headers-to-remove") {
+        for (const h of value.split(",")) if (h.trim() !== "") remove.push(h.trim().toLowerCase());
+      } else if (config.headersToBackend.includes(name)) {
+        // Each line is set in turn: the last one stays.
+        set[name] = value;
+      }
+    }
+    return { kind: "allow", set, remove: removable(remove), responseHeaders: {} };
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, value] of answer.headers) {
+    if (NOT_PASSED_THROUGH.has(name) || name === "x-envoy-auth-headers-to-remove") continue;
+    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+  }
+  return { kind: "deny", status, headers, body: answer.body };
+}
+
+/** Envoy refuses to remove pseudo-headers and Host, whatever the service asks. */
+function removable(names: readonly string[]): string[] {
+  return [...new Set(names.filter((n) => !n.startsWith(":") && n !== "host"))];
+}
+
+async function callGrpc(
+  config: CompiledExtAuth,
+  req: NormalizedRequest,
+  where: Where,
+  body: Buffer | undefined,
+  transport: ExtAuthTransport,
+): Promise<ExtAuthVerdict> {
+  const answer = await transport.grpc(config.service, checkRequest(config, req, where, body), config.timeoutMs);
+  return answer.ok ? readCheckResponse(answer.answer, req) : { kind: "error", error: answer.error };
+}
+
+/** The CheckRequest Envoy's ext_authz filter would send for `req` on the route rule of `where` (attribute_context.proto). */
+export function checkRequest(config: CompiledExtAuth, req: NormalizedRequest, where: Where, body: Buffer | undefined): object {
+  const all = requestHeaders(req);
+  const allowed = config.headersToExtAuth;
+  const headers: Record<string, string> = {
+    ":authority": req.source.host,
+    ":method": req.source.method,
+    ":path": req.source.path,
+    ":scheme": req.source.scheme,
+  };
+  for (const [name, value] of Object.entries(all)) if (allowed === undefined || allowed.includes(name)) headers[name] = value;
+  const declared = declaredLength(req);
+  const address = (ip: string | undefined, port: number | undefined) =>
+    ip === undefined && port === undefined ? undefined : { address: { socket_address: { address: ip ?? "", port_value: port ?? 0 } } };
+  return {
+    attributes: {
+      source: address(req.source.clientAddress, undefined),
+      destination: address(undefined, req.source.port),
+      request: {
+        http: {
+          id: headerValue(req.source.headers, "x-request-id") ?? "",
+          method: req.source.method,
+          headers,
+          path: req.source.path,
+          host: req.source.host,
+          scheme: req.source.scheme,
+          protocol: "HTTP/1.1",
+          size: declared === undefined ? "-1" : String(declared),
+          raw_body: body ?? Buffer.alloc(0),
+        },
+      },
+      context_extensions: config.contextExtensions,
+      route_metadata_context: config.includeRouteMetadata ? routeMetadata(where.route) : undefined,
+    },
+  };
+}
+
+/**
+ * Envoy Gateway's route metadata for the route Envoy selected, `filter_metadata["envoy-gateway"]
+ * .resources[0]`, from the rule's label ("ns/name rule R"; a GRPCRoute's starts with "GRPCRoute ").
+ */
+function routeMetadata(rule: string): object {
+  const kind = rule.startsWith("GRPCRoute ") ? "GRPCRoute" : "HTTPRoute";
+  const label = kind === "GRPCRoute" ? rule.slice("GRPCRoute ".length) : rule;
+  const at = label.lastIndexOf(" rule ");
+  const [namespace, name] = label.slice(0, at).split("/") as [string, string];
+  const section = label.slice(at + " rule ".length);
+  const fields: Record<string, object> = {
+    kind: { stringValue: kind },
+    namespace: { stringValue: namespace },
+    name: { stringValue: name },
+  };
+  // A rule without a name is labelled by its index; Envoy Gateway names only named rules.
+  if (!/^[0-9]+$/.test(section)) fields.sectionName = { stringValue: section };
+  return {
+    filter_metadata: {
+      "envoy-gateway": { fields: { resources: { listValue: { values: [{ structValue: { fields } }] } } } },
+    },
+  };
+}
+
+interface HeaderOption {
+  header?: { key?: string; value?: string; raw_value?: Buffer } | null;
+  append?: { value?: boolean } | null;
+  append_action?: number;
+}
+interface CheckResponse {
+  status?: { code?: number } | null;
+  http_response?: string;
+  denied_response?: { status?: { code?: number } | null; headers?: HeaderOption[]; body?: string } | null;
+  ok_response?: {
+    headers?: HeaderOption[];
+    headers_to_remove?: string[];
+    response_headers_to_add?: HeaderOption[];
+    query_parameters_to_set?: unknown[];
+    query_parameters_to_remove?: string[];
+  } | null;
+}
+
+/** HeaderValueOption append actions (base.proto). */
+const APPEND_IF_EXISTS_OR_ADD = 0;
+const ADD_IF_ABSENT = 1;
+const OVERWRITE_IF_EXISTS = 3;
+
+/**
+ * A CheckResponse as Envoy's ext_authz gRPC client reads it (ext_authz_grpc_impl.cc): status OK is
+ * an allow with its OkHttpResponse applied; any other status a denial with its DeniedHttpResponse
+ * (403 when it names no status). An OK that asks to change the query cannot be carried out through
+ * the HTTP ext_authz or forward-auth protocols, so it is an error rather than an allow of another
+ * request than the one the service approved.
+ */
+export function readCheckResponse(response: unknown, req: NormalizedRequest): ExtAuthVerdict {
+  const r = response as CheckResponse;
+  if ((r.status?.code ?? 0) === 0) {
+    const ok = r.ok_response ?? {};
+    if ((ok.query_parameters_to_set ?? []).length > 0 || (ok.query_parameters_to_remove ?? []).length > 0) {
+      return { kind: "error", error: "the service asked to change the query, which Portcullis cannot carry out" };
+    }
+    const set: Record<string, string> = {};
+    for (const option of ok.headers ?? []) {
+      const header = headerOf(option);
+      if (header === undefined || header.name.startsWith(":") || header.name === "host") continue;
+      const current = set[header.name] ?? req.header(header.name);
+      const action = actionOf(option);
+      if (action === ADD_IF_ABSENT && current !== undefined) continue;
+      if (action === OVERWRITE_IF_EXISTS && current === undefined) continue;
+      set[header.name] = action === APPEND_IF_EXISTS_OR_ADD && current !== undefined ? `${current},${header.value}` : header.value;
+    }
+    const responseHeaders: Record<string, string> = {};
+    for (const option of ok.response_headers_to_add ?? []) {
+      const header = headerOf(option);
+      if (header !== undefined) responseHeaders[header.name] = header.value;
+    }
+    return { kind: "allow", set, remove: removable((ok.headers_to_remove ?? []).map((h) => h.toLowerCase())), responseHeaders };
+  }
+  const denied = r.denied_response ?? {};
+  const status = denied.status?.code || 403;
+  const headers: Record<string, string> = {};
+  for (const option of denied.headers ?? []) {
+    const header = headerOf(option);
+    if (header === undefined || NOT_PASSED_THROUGH.has(header.name)) continue;
+    headers[header.name] =
+      headers[header.name] === undefined || actionOf(option) !== APPEND_IF_EXISTS_OR_ADD
+        ? header.value
+        : `${headers[header.name]}, ${header.value}`;
+  }
+  if (status < 100 || status > 599) return { kind: "error", error: `the service denied with a status (${status}) that is no HTTP status` };
+  return { kind: "deny", status, headers, body: Buffer.from(denied.body ?? "", "utf8") };
+}
+
+function headerOf(option: HeaderOption): { name: string; value: string } | undefined {
+  const key = option.header?.key;
+  if (key === undefined || key === "") return undefined;
+  const raw = option.header?.raw_value;
+  const value =
+    option.header?.value !== undefined && option.header.value !== "" ? option.header.value : raw !== undefined ? raw.toString("utf8") : "";
+  return { name: key.toLowerCase(), value };
+}
+
+/**
+ * The append action of a HeaderValueOption: `append_action`, or the deprecated `append` flag when
+ * set (true: append; false: overwrite). For ext_authz answers an unset `append` means overwrite.
+ */
+function actionOf(option: HeaderOption): number {
+  if (option.append !== undefined && option.append !== null) return option.append.value === true ? APPEND_IF_EXISTS_OR_ADD : 2;
+  return option.append_action === undefined || option.append_action === APPEND_IF_EXISTS_OR_ADD ? 2 : option.append_action;
+}

@@ -1,0 +1,260 @@
+/**
+ * The transport to external authorization services: one undici Agent (HTTP/1.1 keep-alive) per
+ * HTTP service and one gRPC channel per endpoint of a gRPC service, shared by every snapshot that
+ * names the same service. Each call is bounded in time (the policy's `timeout`) and its answer in
+ * size; whatever goes wrong is an error value, never an exception and never an allow. What the
+ * service answered is not logged here: its headers and body may carry tokens.
+ */
+import { Client as GrpcClient, credentials, makeClientConstructor, status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
+import { Agent, errors as undiciErrors } from "undici";
+import type { ConnectionOptions, PeerCertificate } from "node:tls";
+import { carriesOneOf } from "../../keys/fetch-jwks.ts";
+import { AUTHORIZATION_SERVICE } from "../../server/grpc.ts";
+import type { ExtAuthEndpoint, ExtAuthService, ExtAuthTls } from "./types.ts";
+
+/** Largest answer read from a service (status line aside): a denial's headers and body, or a CheckResponse. */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+/** Services whose connections are kept; the least recently used beyond this are closed. */
+const MAX_SERVICES = 256;
+
+/** An HTTP check as Envoy's ext_authz filter sends it (path with prefix, allowed headers, body). */
+export interface HttpCheck {
+  readonly method: string;
+  readonly path: string;
+  /** Lower-case names; `host` is the original request's authority, as Envoy sends it. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer | undefined;
+}
+
+/** The service's HTTP answer: status, header lines in order (lower-case names), and body. */
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: readonly (readonly [string, string])[];
+  readonly body: Buffer;
+}
+
+/** Why no answer could be had, in words fit for the log (never the service's own text). */
+export type Transport<T> = { readonly ok: true; readonly answer: T } | { readonly ok: false; readonly error: string };
+
+export interface ExtAuthTransport {
+  /** POSTs nothing of its own: sends `check` to the next endpoint of `service` and reads the answer. */
+  http(service: ExtAuthService, check: HttpCheck, timeoutMs: number): Promise<Transport<HttpAnswer>>;
+  /** Calls Authorization/Check with `request` (a CheckRequest object) on the next endpoint of `service`. */
+  grpc(service: ExtAuthService, request: object, timeoutMs: number): Promise<Transport<unknown>>;
+  /** Closes every connection. */
+  close(): Promise<void>;
+}
+
+interface Pool {
+  /** Calls made so far: the next endpoint is the one this count lands on in the weighted rotation. */
+  calls: number;
+  readonly totalWeight: number;
+  readonly close: () => Promise<void>;
+}
+interface HttpPool extends Pool {
+  readonly agent: Agent;
+}
+interface GrpcPool extends Pool {
+  readonly channels: readonly GrpcClient[];
+}
+
+const EMPTY = Buffer.alloc(0);
+const AuthorizationClient = makeClientConstructor(AUTHORIZATION_SERVICE, "Authorization");
+
+export function createExtAuthTransport(): ExtAuthTransport {
+  const pools = new Map<string, HttpPool | GrpcPool>();
+
+  function pool<P extends HttpPool | GrpcPool>(service: ExtAuthService, open: () => P): P {
+    let found = pools.get(service.key) as P | undefined;
+    if (found !== undefined) {
+      // Most recently used last: eviction takes the first.
+      pools.delete(service.key);
+      pools.set(service.key, found);
+      return found;
+    }
+    found = open();
+    pools.set(service.key, found);
+    if (pools.size > MAX_SERVICES) {
+      const [oldest, evicted] = pools.entries().next().value!;
+      pools.delete(oldest);
+      void evicted.close();
+    }
+    return found;
+  }
+
+  return {
+    async http(service, check, timeoutMs) {
+      const p = pool(service, () => openHttpPool(service));
+      const endpoint = next(service, p);
+      const scheme = service.tls === undefined ? "http" : "https";
+      try {
+        const response = await p.agent.request({
+          origin: `${scheme}://${hostPort(endpoint)}`,
+          method: check.method,
+          path: check.path,
+          headers: check.headers,
+          // undici sends Content-Length with a body, and (as fetch does) none for an empty GET or HEAD.
+          body: check.body ?? EMPTY,
+          signal: AbortSignal.timeout(timeoutMs),
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        });
+        const body = await readBounded(response.body, MAX_ANSWER_BYTES);
+        if (body === undefined) return { ok: false, error: `the answer is larger than ${MAX_ANSWER_BYTES} bytes` };
+        return { ok: true, answer: { status: response.statusCode, headers: headerLines(response.headers), body } };
+      } catch (err) {
+        return { ok: false, error: describeHttpError(err, timeoutMs) };
+      }
+    },
+
+    grpc(service, request, timeoutMs) {
+      const p = pool(service, () => openGrpcPool(service));
+      const index = indexOf(next(service, p), service);
+      const channel = p.channels[index]!;
+      return new Promise((resolve) => {
+        (channel as unknown as GrpcCheck).Check(request, { deadline: Date.now() + timeoutMs }, (err, response) => {
+          if (err !== null) resolve({ ok: false, error: describeGrpcError(err) });
+          else resolve({ ok: true, answer: response });
+        });
+      });
+    },
+
+    async close() {
+      const all = [...pools.values()];
+      pools.clear();
+      await Promise.all(all.map((p) => p.close()));
+    },
+  };
+}
+
+type GrpcCheck = {
+  Check(request: object, options: { deadline: number }, callback: (err: ServiceError | null, response: unknown) => void): void;
+};
+
+function openHttpPool(service: ExtAuthService): HttpPool {
+  const tls = service.tls;
+  const agent = new Agent({
+    keepAliveTimeout: 30_000,
+    connections: 128,
+    connect: { timeout: 10_000, ...(tls === undefined ? {} : tlsOptions(tls)) },
+  });
+  return { agent, calls: 0, totalWeight: totalWeight(service), close: () => agent.close() };
+}
+
+/** Node TLS options for `tls`: its CA instead of the system store, its server name, its subjectAltNames, its client certificate. */
+function tlsOptions(tls: ExtAuthTls): ConnectionOptions {
+  const subjectAltNames = tls.subjectAltNames;
+  return {
+    ...(tls.caPem === undefined ? {} : { ca: tls.caPem }),
+    ...(tls.serverName === undefined ? {} : { servername: tls.serverName }),
+    ...(subjectAltNames === undefined
+      ? {}
+      : { checkServerIdentity: (_host: string, cert: PeerCertificate) => carriesOneOf(cert, subjectAltNames) }),
+    ...(tls.clientCertificate === undefined ? {} : { cert: tls.clientCertificate.cert, key: tls.clientCertificate.key }),
+  };
+}
+
+function openGrpcPool(service: ExtAuthService): GrpcPool {
+  const tls = service.tls;
+  const channels = service.endpoints.map((endpoint) => {
+    const subjectAltNames = tls?.subjectAltNames;
+    const creds =
+      tls === undefined
+        ? credentials.createInsecure()
+        : credentials.createSsl(
+            tls.caPem === undefined ? null : Buffer.from(tls.caPem),
+            tls.clientCertificate === undefined ? null : Buffer.from(tls.clientCertificate.key),
+            tls.clientCertificate === undefined ? null : Buffer.from(tls.clientCertificate.cert),
+            subjectAltNames === undefined ? {} : { checkServerIdentity: (_host, cert) => carriesOneOf(cert, subjectAltNames) },
+          );
+    return new AuthorizationClient(hostPort(endpoint), creds, {
+      "grpc.max_receive_message_length": MAX_ANSWER_BYTES,
+      ...(tls?.serverName === undefined
+        ? {}
+        : { "grpc.ssl_target_name_override": tls.serverName, "grpc.default_authority": tls.serverName }),
+    });
+  });
+  return {
+    channels,
+    calls: 0,
+    totalWeight: totalWeight(service),
+    close: async () => {
+      for (const c of channels) c.close();
+    },
+  };
+}
+
+function totalWeight(service: ExtAuthService): number {
+  return service.endpoints.reduce((n, e) => n + e.weight, 0);
+}
+
+/** The endpoint of the pool's next call: endpoints take turns in proportion to their weights. */
+function next(service: ExtAuthService, pool: Pool): ExtAuthEndpoint {
+  let slot = pool.calls++ % pool.totalWeight;
+  for (const e of service.endpoints) {
+    if (slot < e.weight) return e;
+    slot -= e.weight;
+  }
+  return service.endpoints[0]!;
+}
+
+function indexOf(endpoint: ExtAuthEndpoint, service: ExtAuthService): number {
+  return service.endpoints.indexOf(endpoint as ExtAuthService["endpoints"][number]);
+}
+
+function hostPort(e: ExtAuthEndpoint): string {
+  return `${e.host.includes(":") ? `[${e.host}]` : e.host}:${e.port}`;
+}
+
+/** The body, or undefined once it passes `limit` bytes (the rest is not read). */
+async function readBounded(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function headerLines(headers: Record<string, string | string[] | undefined>): [string, string][] {
+  const lines: [string, string][] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) lines.push([name.toLowerCase(), v]);
+  }
+  return lines;
+}
+
+function describeHttpError(err: unknown, timeoutMs: number): string {
+  if (err instanceof DOMException && (err.name === "TimeoutError" || err.name === "AbortError")) return `no answer within ${timeoutMs} ms`;
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError)
+    return `no answer within ${timeoutMs} ms`;
+  if (err instanceof undiciErrors.ConnectTimeoutError) return "the connection could not be opened in time";
+  if (err instanceof undiciErrors.SocketError) return "the connection was closed before the answer was complete";
+  const code = (err as { code?: unknown; cause?: { code?: unknown } }).code ?? (err as { cause?: { code?: unknown } }).cause?.code;
+  if (code === "ECONNREFUSED") return "the connection was refused";
+  if (code === "ECONNRESET") return "the connection was reset";
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "the service's host name does not resolve";
+  if (typeof code === "string") return `the call failed (${code})`;
+  return "the call failed";
+}
+
+function describeGrpcError(err: ServiceError): string {
+  switch (err.code) {
+    case GrpcStatus.DEADLINE_EXCEEDED:
+      return "no answer within the timeout";
+    case GrpcStatus.UNAVAILABLE:
+      return "the service is unavailable (connection refused, reset or closed)";
+    case GrpcStatus.RESOURCE_EXHAUSTED:
+      return `the answer is larger than ${MAX_ANSWER_BYTES} bytes`;
+    case GrpcStatus.INTERNAL:
+      return "the answer could not be read as a CheckResponse";
+    default:
+      return `the call failed with gRPC status ${GrpcStatus[err.code] ?? err.code}`;
+  }
+}

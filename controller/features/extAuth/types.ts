@@ -1,0 +1,64 @@
+/** The compiled form of `extAuth`: what check() needs to call the service as Envoy's ext_authz filter would. */
+import type { JwksTls } from "../../keys/types.ts";
+
+/** One address the service answers on. */
+export interface ExtAuthEndpoint {
+  /** Host name or IP address to connect to. */
+  readonly host: string;
+  /** TCP port, 1 to 65535. */
+  readonly port: number;
+}
+
+/**
+ * TLS towards the service: how its certificate is verified (an Envoy Gateway Backend's `tls`, or a
+ * BackendTLSPolicy on the Service or Backend, as for a remote JWKS), and the client certificate a
+ * Backend's `tls.clientCertificateRef` presents. Undefined: plain text.
+ */
+export interface ExtAuthTls extends JwksTls {
+  /** PEM client certificate and key. */
+  readonly clientCertificate?: { readonly cert: string; readonly key: string };
+}
+
+/** Where the service runs: the endpoints of its backendRefs, called in weighted rotation. */
+export interface ExtAuthService {
+  /** In backendRefs order; a backendRef's weight (default 1; 0: never called) goes to each of its endpoints. */
+  readonly endpoints: readonly (ExtAuthEndpoint & { readonly weight: number })[];
+  /**
+   * Identifies the connection pool: services with the same key share one (an undici Agent or one
+   * gRPC channel per endpoint). Holds the protocol, endpoints and TLS settings, never a secret.
+   */
+  readonly key: string;
+  /** "Service ns/name:port" or "Backend ns/name" of each backendRef, for logs and the summary. */
+  readonly names: readonly string[];
+  readonly tls: ExtAuthTls | undefined;
+}
+
+export interface CompiledExtAuth {
+  readonly protocol: "http" | "grpc";
+  readonly service: ExtAuthService;
+  /** HTTP: prepended to the request's path (`path`); "" when not set. */
+  readonly pathPrefix: string;
+  /** HTTP: replaces the request's path and query (`pathOverride`). */
+  readonly pathOverride: string | undefined;
+  /**
+   * Lower-case names of the client headers sent (`headersToExtAuth`); undefined: Envoy's default
+   * (HTTP: Authorization and the request line only; gRPC: every header).
+   */
+  readonly headersToExtAuth: readonly string[] | undefined;
+  /** HTTP: lower-case names of the service's answer headers copied upstream on an allow (`headersToBackend`). */
+  readonly headersToBackend: readonly string[];
+  /** Bytes of the request body sent with the check (`bodyToExtAuth.maxRequestBytes`); undefined: no body. */
+  readonly maxRequestBytes: number | undefined;
+  /** Milliseconds the service has to answer (default 10 s, Envoy Gateway's). */
+  readonly timeoutMs: number;
+  /** A service that fails, times out or answers garbage lets the request through (`failOpen`). */
+  readonly failOpen: boolean;
+  /** The status a client gets when the service fails (default 403, Envoy's). */
+  readonly statusOnError: number;
+  /** gRPC CheckRequest `context_extensions` (values may come from Secrets: never shown). */
+  readonly contextExtensions: Readonly<Record<string, string>>;
+  /** gRPC: Envoy Gateway's route metadata (the route Envoy selected) goes in the CheckRequest. */
+  readonly includeRouteMetadata: boolean;
+  /** Envoy recomputes the route after the service's headers are applied; Portcullis keeps the route it matched (README). */
+  readonly recomputeRoute: boolean;
+}

@@ -1,0 +1,326 @@
+/**
+ * The extAuth phase against real services over loopback sockets: what the service is asked (as
+ * Envoy's ext_authz filter asks it) and how its answer, or its failure, becomes the outcome.
+ */
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import type { CheckContext } from "../../../controller/authz/context.ts";
+import { normalizeRequest, type AuthzRequest } from "../../../controller/authz/request.ts";
+import type { PhaseResult } from "../../../controller/features/feature.ts";
+import { checkExtAuth } from "../../../controller/features/extAuth/check.ts";
+import { createExtAuthTransport, MAX_ANSWER_BYTES } from "../../../controller/features/extAuth/client.ts";
+import type { CompiledExtAuth } from "../../../controller/features/extAuth/types.ts";
+import { grpcService, httpService, rawService, refusingPort, type TestService } from "../../support/ext-auth-services.ts";
+
+const transport = createExtAuthTransport();
+afterAll(() => transport.close());
+const services: TestService[] = [];
+afterEach(async () => {
+  await Promise.all(services.splice(0).map((s) => s.close()));
+});
+async function started<T extends TestService>(service: Promise<T>): Promise<T> {
+  const s = await service;
+  services.push(s);
+  return s;
+}
+
+const WHERE = { route: "apps/api rule reports", policy: "apps/ext" };
+const CTX = { extAuth: transport } as CheckContext;
+
+function configFor(port: number, overrides: Partial<CompiledExtAuth> = {}): CompiledExtAuth {
+  return {
+    protocol: "http",
+    service: {
+      key: `test ${port} ${overrides.protocol ?? "http"}`,
+      endpoints: [{ host: "127.0.0.1", port, weight: 1 }],
+      names: [`Backend apps/auth`],
+      tls: undefined,
+    },
+    pathPrefix: "",
+    pathOverride: undefined,
+    headersToExtAuth: undefined,
+    headersToBackend: [],
+    maxRequestBytes: undefined,
+    timeoutMs: 2000,
+    failOpen: false,
+    statusOnError: 403,
+    contextExtensions: {},
+    includeRouteMetadata: false,
+    recomputeRoute: false,
+    ...overrides,
+  };
+}
+
+function request(overrides: Partial<AuthzRequest> = {}): AuthzRequest {
+  return {
+    method: "GET",
+    scheme: "https",
+    host: "api.example.com",
+    path: "/reports/7?full=1",
+    headers: { authorization: "Bearer t0k3n", "x-tenant": "acme", "x-other": "not sent", cookie: "s=1" },
+    gateway: undefined,
+    ...overrides,
+  };
+}
+
+function ask(config: CompiledExtAuth, req: AuthzRequest = request(), ctx: CheckContext = CTX): Promise<PhaseResult> {
+  return checkExtAuth(config, normalizeRequest(req), WHERE, ctx);
+}
+
+function denied(outcome: PhaseResult) {
+  if (outcome.ok) throw new Error(`expected a denial, got a pass as ${outcome.value.principal}`);
+  return outcome.error;
+}
+function passedWith(outcome: PhaseResult) {
+  if (!outcome.ok) throw new Error(`expected a pass, got ${outcome.error.status} ${outcome.error.code}: ${outcome.error.message}`);
+  return outcome.value;
+}
+
+describe("an HTTP service is asked as Envoy's ext_authz filter asks it", () => {
+  it("the original method, the path behind `path`, Host, Authorization and only the allowed headers", async () => {
+    const s = await started(httpService(() => ({ status: 200 })));
+    passedWith(await ask(configFor(s.port, { pathPrefix: "/authz", headersToExtAuth: ["x-tenant"] })));
+    const [a] = s.asked;
+    expect(a).toMatchObject({ method: "GET", path: "/authz/reports/7?full=1" });
+    expect(a!.headers).toMatchObject({ host: "api.example.com", authorization: "Bearer t0k3n", "x-tenant": "acme" });
+    expect(a!.headers["x-other"]).toBeUndefined();
+    expect(a!.headers.cookie).toBeUndefined();
+  });
+
+  it("without headersToExtAuth, only Authorization and the request line (Envoy Gateway's HTTP default)", async () => {
+    const s = await started(httpService(() => ({ status: 200 })));
+    passedWith(await ask(configFor(s.port)));
+    expect(Object.keys(s.asked[0]!.headers).sort()).toEqual(["authorization", "connection", "host"]);
+  });
+
+  it("pathOverride replaces the path and query", async () => {
+    const s = await started(httpService(() => ({ status: 200 })));
+    passedWith(await ask(configFor(s.port, { pathOverride: "/check" })));
+    expect(s.asked[0]!.path).toBe("/check");
+  });
+
+  it("keeps connections alive across checks", async () => {
+    const s = await started(httpService(() => ({ status: 200 })));
+    const config = configFor(s.port);
+    for (let i = 0; i < 6; i++) passedWith(await ask(config, request({ path: `/r/${i}` })));
+    // undici may open a second connection while the first is finishing its answer; never one per check.
+    expect(new Set(s.asked.map((a) => a.remotePort)).size).toBeLessThanOrEqual(2);
+  });
+
+  it("sends the body up to bodyToExtAuth.maxRequestBytes, refuses a larger one with 413 before asking", async () => {
+    const s = await started(httpService(() => ({ status: 200 })));
+    const config = configFor(s.port, { maxRequestBytes: 8 });
+    const body = (text: string) => request({ method: "POST", body: Buffer.from(text), headers: { "content-length": String(text.length) } });
+    passedWith(await ask(config, body("12345")));
+    expect(s.asked[0]!.body.toString()).toBe("12345");
+    expect(s.asked[0]!.headers["content-length"]).toBe("5");
+    expect(denied(await ask(config, body("123456789")))).toMatchObject({ status: 413, code: "extauth_body_too_large" });
+    expect(s.asked).toHaveLength(1);
+  });
+
+  it("a body the proxy did not forward is never decided without it", async () => {
+    const s = await started(httpService(() => ({ status: 200 })));
+    const config = configFor(s.port, { maxRequestBytes: 1024 });
+    const unsent = request({ method: "POST", headers: { "content-length": "10" } });
+    expect(denied(await ask(config, unsent))).toMatchObject({ status: 403, code: "extauth_body_unavailable" });
+    const partial = request({ method: "POST", headers: { "content-length": "10" }, body: Buffer.from("12345") });
+    expect(denied(await ask(config, partial))).toMatchObject({ status: 403, code: "extauth_body_unavailable" });
+    expect(s.asked).toHaveLength(0);
+  });
+});
+
+describe("an HTTP service's answer", () => {
+  it("200: only headersToBackend go upstream; x-envoy-auth-headers-to-remove is removed", async () => {
+    const s = await started(
+      httpService(() => ({
+        status: 200,
+        headers: [
+          ["x-current-user", "alice"],
+          ["x-user-id", "forged"],
+          ["x-envoy-auth-headers-to-remove", "authorization, x-tenant"],
+        ],
+      })),
+    );
+    const value = passedWith(await ask(configFor(s.port, { headersToBackend: ["x-current-user"] })));
+    expect(value.headers).toEqual({ "x-current-user": "alice" });
+    expect(value.strip).toEqual(["authorization", "x-tenant"]);
+  });
+
+  it("a denial goes to the client as the service wrote it: status, headers and body", async () => {
+    const s = await started(
+      httpService(() => ({
+        status: 401,
+        headers: [
+          ["www-authenticate", 'Bearer realm="auth"'],
+          ["content-type", "text/plain"],
+          ["x-reason", "expired"],
+        ],
+        body: "token expired",
+      })),
+    );
+    const d = denied(await ask(configFor(s.port)));
+    expect(d).toMatchObject({ status: 401, code: "extauth_denied", ...WHERE });
+    expect(d.responseHeaders).toMatchObject({
+      "www-authenticate": 'Bearer realm="auth"',
+      "content-type": "text/plain",
+      "x-reason": "expired",
+    });
+    expect(d.body).toBe("token expired");
+  });
+
+  it("only 200 allows: a 204 is a denial with status 204, as Envoy reads it", async () => {
+    const s = await started(httpService(() => ({ status: 204 })));
+    expect(denied(await ask(configFor(s.port)))).toMatchObject({ status: 204, code: "extauth_denied" });
+  });
+
+  it("a redirect goes to the client with its Location", async () => {
+    const s = await started(httpService(() => ({ status: 302, headers: [["location", "https://login.example.com/"]] })));
+    const d = denied(await ask(configFor(s.port)));
+    expect(d.status).toBe(302);
+    expect(d.responseHeaders.location).toBe("https://login.example.com/");
+  });
+});
+
+describe("a failing service is never an allow unless failOpen", () => {
+  const failures: [string, () => Promise<{ port: number; timeoutMs?: number }>][] = [
+    ["answers 503", async () => started(httpService(() => ({ status: 503, body: "down" })))],
+    ["answers 500 with headers to set", async () => started(httpService(() => ({ status: 500, headers: [["x-current-user", "alice"]] })))],
+    ["never answers (timeout)", async () => ({ ...(await started(httpService(() => "hang"))), timeoutMs: 150 })],
+    ["refuses the connection", async () => ({ port: await refusingPort() })],
+    ["resets the connection", async () => started(rawService((socket) => socket.resetAndDestroy()))],
+    ["closes the connection without answering", async () => started(rawService((socket) => socket.once("data", () => socket.end())))],
+    ["answers garbage", async () => started(rawService((socket) => socket.once("data", () => socket.end("HELLO WORLD\r\n\r\n"))))],
+    [
+      "answers a body larger than the bound",
+      async () => started(httpService(() => ({ status: 403, body: Buffer.alloc(MAX_ANSWER_BYTES + 1, 97) }))),
+    ],
+  ];
+
+  it.each(failures)("a service that %s: statusOnError (403 by default)", async (_what, start) => {
+    const { port, timeoutMs } = await start();
+    const started = Date.now();
+    const d = denied(await ask(configFor(port, { timeoutMs: timeoutMs ?? 2000, headersToBackend: ["x-current-user"] })));
+    expect(d).toMatchObject({ status: 403, code: "extauth_error" });
+    expect(d.body).toBeUndefined();
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it("statusOnError sets the status", async () => {
+    const s = await started(httpService(() => ({ status: 503 })));
+    expect(denied(await ask(configFor(s.port, { statusOnError: 503 })))).toMatchObject({ status: 503, code: "extauth_error" });
+  });
+
+  it.each(failures)("a service that %s, with failOpen: passed, and nothing set upstream", async (_what, start) => {
+    const { port, timeoutMs } = await start();
+    const value = passedWith(
+      await ask(configFor(port, { timeoutMs: timeoutMs ?? 2000, failOpen: true, headersToBackend: ["x-current-user"] })),
+    );
+    expect(value.headers).toEqual({});
+    expect(value.strip).toEqual([]);
+  });
+
+  it("the reason names the failure, never what the service answered", async () => {
+    const s = await started(httpService(() => ({ status: 503, headers: [["x-secret", "s3cr3t"]], body: "s3cr3t" })));
+    const d = denied(await ask(configFor(s.port)));
+    expect(d.message).toContain("answered 503");
+    expect(JSON.stringify(d)).not.toContain("s3cr3t");
+  });
+});
+
+describe("a gRPC service", () => {
+  const OK = { status: { code: 0 }, ok_response: {} };
+
+  it("gets Envoy's CheckRequest: request attributes, allowed headers, context extensions and the route", async () => {
+    const s = await started(grpcService(() => OK));
+    const config = configFor(s.port, {
+      protocol: "grpc",
+      headersToExtAuth: ["x-tenant"],
+      contextExtensions: { tenant: "acme" },
+      includeRouteMetadata: true,
+    });
+    passedWith(await ask(config, request({ port: 8443, clientAddress: "203.0.113.7" })));
+    const attributes = s.requests[0]!.attributes as Record<string, any>;
+    expect(attributes.request.http).toMatchObject({ method: "GET", path: "/reports/7?full=1", host: "api.example.com", scheme: "https" });
+    expect(attributes.request.http.headers).toEqual({
+      ":authority": "api.example.com",
+      ":method": "GET",
+      ":path": "/reports/7?full=1",
+      ":scheme": "https",
+      "x-tenant": "acme",
+    });
+    expect(attributes.context_extensions).toEqual({ tenant: "acme" });
+    expect(attributes.source.address.socket_address.address).toBe("203.0.113.7");
+    expect(attributes.destination.address.socket_address.port_value).toBe(8443);
+    const resource =
+      attributes.route_metadata_context.filter_metadata["envoy-gateway"].fields.resources.listValue.values[0].structValue.fields;
+    expect(resource).toMatchObject({
+      kind: { stringValue: "HTTPRoute" },
+      namespace: { stringValue: "apps" },
+      name: { stringValue: "api" },
+      sectionName: { stringValue: "reports" },
+    });
+  });
+
+  it("without headersToExtAuth, every header goes in the CheckRequest", async () => {
+    const s = await started(grpcService(() => OK));
+    passedWith(await ask(configFor(s.port, { protocol: "grpc" })));
+    const headers = (s.requests[0]!.attributes as Record<string, any>).request.http.headers;
+    expect(headers).toMatchObject({ authorization: "Bearer t0k3n", "x-other": "not sent", cookie: "s=1" });
+  });
+
+  it("OK: its headers are set (or appended, or added if absent) and headers_to_remove removed", async () => {
+    const s = await started(
+      grpcService(() => ({
+        status: { code: 0 },
+        ok_response: {
+          headers: [
+            { header: { key: "x-current-user", value: "alice" } },
+            { header: { key: "x-tenant", value: "beta" }, append: { value: true } },
+            { header: { key: "x-other", value: "ignored" }, append_action: 1 },
+            { header: { key: "host", value: "evil.example.com" } },
+          ],
+          headers_to_remove: ["authorization", ":path"],
+          response_headers_to_add: [{ header: { key: "x-checked", value: "yes" } }],
+        },
+      })),
+    );
+    const value = passedWith(await ask(configFor(s.port, { protocol: "grpc" })));
+    expect(value.headers).toEqual({ "x-current-user": "alice", "x-tenant": "acme,beta" });
+    expect(value.strip).toEqual(["authorization"]);
+  });
+
+  it("a denial is passed on: its status, headers and body (403 when it names no status)", async () => {
+    const s = await started(
+      grpcService((r) =>
+        (r.attributes as Record<string, any>).request.http.path === "/plain"
+          ? { status: { code: 7 } }
+          : {
+              status: { code: 16 },
+              denied_response: { status: { code: 401 }, headers: [{ header: { key: "www-authenticate", value: "Bearer" } }], body: "no" },
+            },
+      ),
+    );
+    const d = denied(await ask(configFor(s.port, { protocol: "grpc" })));
+    expect(d).toMatchObject({ status: 401, code: "extauth_denied", responseHeaders: { "www-authenticate": "Bearer" } });
+    expect(d.body).toBe("no");
+    expect(denied(await ask(configFor(s.port, { protocol: "grpc" }), request({ path: "/plain" })))).toMatchObject({ status: 403 });
+  });
+
+  it("an OK that would change the query is an error: Portcullis cannot carry it out", async () => {
+    const s = await started(grpcService(() => ({ status: { code: 0 }, ok_response: { query_parameters_to_remove: ["debug"] } })));
+    expect(denied(await ask(configFor(s.port, { protocol: "grpc" })))).toMatchObject({ status: 403, code: "extauth_error" });
+  });
+
+  it.each<[string, () => Promise<{ port: number; timeoutMs?: number }>]>([
+    ["never answers (deadline)", async () => ({ port: (await started(grpcService(() => "hang"))).port, timeoutMs: 150 })],
+    ["refuses the connection", async () => ({ port: await refusingPort() })],
+    [
+      "answers garbage",
+      async () => ({ port: (await started(rawService((socket) => socket.once("data", () => socket.end("garbage\r\n"))))).port }),
+    ],
+  ])("a gRPC service that %s: statusOnError, or a pass with failOpen", async (_what, start) => {
+    const { port, timeoutMs } = await start();
+    const config = configFor(port, { protocol: "grpc", timeoutMs: timeoutMs ?? 1000 });
+    expect(denied(await ask(config))).toMatchObject({ status: 403, code: "extauth_error" });
+    expect(passedWith(await ask({ ...config, failOpen: true })).headers).toEqual({});
+  });
+});

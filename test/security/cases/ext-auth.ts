@@ -1,0 +1,125 @@
+/**
+ * extAuth: a route whose policy asks an external authorization service (a real one, on a loopback
+ * socket, answering as each case says). A service that fails, hangs, answers garbage or too much
+ * never lets a request through; what it answers besides `headersToBackend` never goes upstream, and
+ * a client's own copy of a header the service may set never does either.
+ */
+import type { Socket } from "node:net";
+import { createExtAuthTransport } from "../../../controller/features/extAuth/client.ts";
+import { httpService, grpcService, rawService, refusingPort, type Asked, type TestService } from "../../support/ext-auth-services.ts";
+import { gatewayWithRoute } from "../../support/manifests.ts";
+import { decider } from "../../support/world.ts";
+import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
+
+type HttpAnswer = ReturnType<Parameters<typeof httpService>[0]>;
+
+/** The world: HTTPRoute apps/api on api.example.com, its policy's service a Backend at 127.0.0.1:`port`. */
+function world(port: number, extAuth: string): string {
+  return `${gatewayWithRoute("api.example.com")}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: authz, namespace: apps}
+spec: {endpoints: [{ip: {address: 127.0.0.1, port: ${port}}}]}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: ext, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+  extAuth: ${extAuth}
+`;
+}
+
+const HTTP =
+  "{http: {backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: authz}], headersToBackend: [x-current-user]}, timeout: 2s}";
+const GRPC = "{grpc: {backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: authz}]}, timeout: 2s}";
+
+/** Compiles the world around `service` and asks it about GET /reports with `headers`; the service is closed after. */
+async function ask(
+  service: TestService | { port: number; close(): Promise<void> },
+  extAuth: string,
+  headers: Record<string, string> = {},
+): Promise<Outcome> {
+  const transport = createExtAuthTransport();
+  try {
+    const decide = decider(world(service.port, extAuth), { extAuth: transport });
+    const conditions = decide.result.statuses.flatMap((s) =>
+      s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => c.message)),
+    );
+    return fromDecision(
+      await decide({ path: "/reports", headers }),
+      managedHeadersOf(decide.result.snapshot.policies),
+      conditions.join("; "),
+    );
+  } finally {
+    await Promise.all([transport.close(), service.close()]);
+  }
+}
+
+const answering = (answer: (asked: Asked) => HttpAnswer) => httpService(answer);
+const closed = async () => ({ port: await refusingPort(), close: async () => {} });
+const FAILED: Expected = { status: 403, code: "extauth_error" };
+
+function x(id: string, title: string, expect: Expected, run: () => Promise<Outcome>): Case {
+  return { id: `extauth.${id}`, title, expect, run: () => run() };
+}
+
+export const extAuthCases: readonly Case[] = [
+  x("refused", "the service refuses the connection", { ...FAILED, reason: "refused" }, async () => ask(await closed(), HTTP)),
+  x("5xx", "the service answers 503 with `x-current-user: admin`", { ...FAILED, reason: "answered 503" }, async () =>
+    ask(await answering(() => ({ status: 503, headers: [["x-current-user", "admin"]] })), HTTP),
+  ),
+  x("hangs", "the service never answers (timeout 200ms)", { ...FAILED, reason: "no answer within 200 ms" }, async () =>
+    ask(await answering(() => "hang"), HTTP.replace("timeout: 2s", "timeout: 200ms")),
+  ),
+  x("reset", "the service resets the connection", FAILED, async () => ask(await rawService((s: Socket) => s.resetAndDestroy()), HTTP)),
+  x("garbage", "the service answers bytes that are no HTTP", FAILED, async () =>
+    ask(await rawService((s: Socket) => s.once("data", () => s.end("OK\r\n\r\n"))), HTTP),
+  ),
+  x("huge", "the service answers a 1 MiB denial body", { ...FAILED, reason: "larger than" }, async () =>
+    ask(await answering(() => ({ status: 403, body: Buffer.alloc(1024 * 1024, 120) })), HTTP),
+  ),
+  x(
+    "forged-header",
+    "the service allows with `x-current-user: alice` and a forged `x-user-id: admin` that is not in headersToBackend",
+    { status: 200, code: "allowed", upstream: { "x-current-user": "alice" } },
+    async () =>
+      ask(
+        await answering(() => ({
+          status: 200,
+          headers: [
+            ["x-current-user", "alice"],
+            ["x-user-id", "admin"],
+          ],
+        })),
+        HTTP,
+      ),
+  ),
+  x(
+    "client-spoof",
+    "the client sends `x-current-user: admin`; the service allows without setting it",
+    { status: 200, code: "allowed" },
+    async () => ask(await answering(() => ({ status: 200 })), HTTP, { "x-current-user": "admin" }),
+  ),
+  x(
+    "remove-host",
+    "the service allows and asks to remove Host and :path (x-envoy-auth-headers-to-remove)",
+    { status: 200, code: "allowed" },
+    async () => ask(await answering(() => ({ status: 200, headers: [["x-envoy-auth-headers-to-remove", "host, :path"]] })), HTTP),
+  ),
+  x("204", "the service answers 204 (a 2xx that is not 200)", { status: 204, code: "extauth_denied" }, async () =>
+    ask(await answering(() => ({ status: 204 })), HTTP),
+  ),
+  x(
+    "grpc-query-rewrite",
+    "a gRPC service allows on condition the query loses `debug` (query_parameters_to_remove)",
+    { ...FAILED, reason: "change the query" },
+    async () => ask(await grpcService(() => ({ status: { code: 0 }, ok_response: { query_parameters_to_remove: ["debug"] } })), GRPC),
+  ),
+  x(
+    "missing-service-fail-open",
+    "`failOpen: true` with a backendRef to a Service that does not exist",
+    { status: 403, code: "policy_invalid", condition: "service apps/nowhere not found" },
+    async () => ask(await closed(), "{http: {backendRefs: [{name: nowhere, port: 80}]}, failOpen: true}"),
+  ),
+];
