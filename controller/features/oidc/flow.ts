@@ -139,6 +139,17 @@ class Flow {
     return domain !== undefined && (target.hostname === domain || target.hostname.endsWith(`.${domain}`));
   }
 
+  /**
+   * This request's URL as the browser addressed it, or this origin's "/" when the request target,
+   * appended to the origin, would name another host (`@evil`, `.evil`, `:1@evil`): a redirect built
+   * from it can never leave this origin.
+   */
+  #currentUrl(): string {
+    const origin = this.#origin;
+    const url = `${origin}${this.req.target}`;
+    return this.req.target.startsWith("/") && URL.canParse(url) && new URL(url).origin === new URL(origin).origin ? url : `${origin}/`;
+  }
+
   #redirectUri(): string {
     return this.oidc.redirectURL
       .replaceAll("%REQ(x-forwarded-proto)%", this.req.source.scheme)
@@ -237,7 +248,7 @@ class Flow {
               const renewed = this.#sessionOf(tokens, session);
               if (typeof renewed === "string") return this.#login();
               // 307: the browser repeats the request, method and body included, with the new cookie.
-              return this.#withSession(307, "oidc_refresh", "tokens refreshed", `${this.#origin}${this.req.target}`, renewed);
+              return this.#withSession(307, "oidc_refresh", "tokens refreshed", this.#currentUrl(), renewed);
             },
             // A refresh the provider refuses (revoked, expired) starts a new login.
             () => this.#login(),
@@ -276,7 +287,7 @@ class Flow {
         state: client.randomState(),
         nonce: client.randomNonce(),
         verifier: client.randomPKCECodeVerifier(),
-        returnTo: `${this.#origin}${this.req.target}`,
+        returnTo: this.#currentUrl(),
         expiresAt: this.ctx.now() + this.oidc.csrfTokenTTLMs,
       };
       const params = new URLSearchParams({

@@ -288,6 +288,27 @@ describe("oidc: the session over time", () => {
     expect(await op.accessTokenOf(after.replace(/^Bearer /, ""))).toBe("alice");
   });
 
+  it("keeps the refresh's 307 on the request's own origin whatever the request target (no open redirect)", async () => {
+    const oidc = compiled();
+    const p = providers();
+    const { b } = await loggedIn(oidc, p);
+    for (const target of ["@evil.example/x", ":443@evil.example/x", ".evil.example/x"]) {
+      // A browser of its own per target: each refresh renews the cookie it is asked with.
+      const later = browser(oidc, p, () => Date.now() + 3_600_000);
+      for (const [k, v] of b.cookies) later.cookies.set(k, v);
+      const location = new URL(denial(await later.ask(target)).responseHeaders.location!);
+      expect(location.host).toBe(HOST);
+    }
+  });
+
+  it("returns to the request's own origin after a login started at an odd request target (no open redirect)", async () => {
+    const b = browser(compiled(), providers());
+    const login = denial(await b.ask("@evil.example/x"));
+    const callback = await loginAt(login.responseHeaders.location!, "alice");
+    const done = denial(await b.ask(`${callback.pathname}${callback.search}`));
+    expect(done).toMatchObject({ status: 302, code: "oidc_callback", responseHeaders: { location: `https://${HOST}/` } });
+  });
+
   it("logs in again when the session expired and refreshToken is false", async () => {
     const oidc = compiled({ refreshToken: false });
     const p = providers();

@@ -193,6 +193,24 @@ export const oidcCases: readonly Case[] = [
     },
   ),
   c(
+    "refresh-open-redirect",
+    "a refresh on a request target without its leading `/` (`web/page`, which the host would absorb): 307 to this host's /, never another host",
+    { status: 307, code: "oidc_refresh" },
+    async (ctx) => {
+      const { name, key } = cookieOf(ctx);
+      const login = await startLogin(ctx);
+      const back = await loginAt(login.authorize, "alice");
+      const done = await ask(ctx, `${back.pathname}${back.search}`, login.cookie);
+      const sealed = done.cookies?.[0]?.split(";")[0]?.slice(name.length + 1) ?? "";
+      const live = unseal(key, name, sealed);
+      if (live?.kind !== "session") throw new Error(`the callback made no session: ${done.code} ${done.message}`);
+      const expired = `${name}=${seal(key, name, { ...live, expiresAt: Date.now() - 1 })}`;
+      const d = await ask(ctx, "web/page", expired);
+      expectLocation(d, `http://${HOST}/`);
+      return outcome(ctx, d);
+    },
+  ),
+  c(
     "logout",
     "the logout path with a session: 302 to the provider's end_session_endpoint, the cookie cleared",
     { status: 302, code: "oidc_logout" },
