@@ -312,6 +312,12 @@ describe("rendered with other values", () => {
     expect(find(renderChart(), "PodDisruptionBudget").apiVersion).toBe("policy/v1");
   });
 
+  it("auditAllowedSampleRate becomes PORTCULLIS_AUDIT_ALLOWED_SAMPLE_RATE; the schema refuses a rate over 1", () => {
+    const env = find(renderChart({ config: { auditAllowedSampleRate: 0.05 } }), "Deployment").spec.template.spec.containers[0].env as Obj[];
+    expect(env).toContainEqual({ name: "PORTCULLIS_AUDIT_ALLOWED_SAMPLE_RATE", value: "0.05" });
+    expect(() => renderChart({ config: { auditAllowedSampleRate: 2 } })).toThrow(/auditAllowedSampleRate/);
+  });
+
   it("watchNamespaces: the ClusterRole reads only cluster-scoped kinds; each listed namespace gets a Role for the rest", () => {
     const r = renderChart({ config: { watchNamespaces: ["apps", "shop"] } });
     const env = find(r, "Deployment").spec.template.spec.containers[0].env as Obj[];

@@ -6,7 +6,9 @@
  * does match in a Deny rule. CEL's `request.query` holds the first value of each parameter, as
  * Envoy's route match reads it; when a parameter repeats with other values (which upstreams read
  * differently: PHP and Express the last), the rules are decided again on the last values and the
- * request is allowed only if both readings allow.
+ * request is allowed only if both readings allow. Likewise a header sent on several lines: Envoy
+ * joins them with ",", an upstream may read the first or the last line; when rules read headers,
+ * each of the three is a reading (a Deny rule on `x-role: admin` is not escaped by sending it twice).
  */
 import type { CheckContext } from "../../authz/context.ts";
 import { deny } from "../../authz/decision.ts";
@@ -68,14 +70,60 @@ export function authorize(
   trace?: Trace,
 ): Verdict {
   trace?.note({ clientAddress: clientAddress ?? "(cannot be determined)" });
-  const first = decide(config, request, who, clientAddress, now, "first", trace);
-  if (!first.allowed || !config.rules.some((r) => r.principal?.cel !== undefined) || !repeatsDiffer(request.query)) return first;
-  trace?.note({ readingAgain: "a query parameter repeats with other values: the rules are tried again on the last values" });
-  const last = decide(config, request, who, clientAddress, now, "last", trace);
-  return last.allowed ? first : { allowed: false, by: `${last.by} (reading the last value of a repeated query parameter)` };
+  const first = decide(config, request, who, clientAddress, now, ENVOY_READING, trace);
+  if (!first.allowed) return first;
+  const again: { reading: Reading; why: string; as: string }[] = [];
+  if (config.rules.some((r) => r.principal?.cel !== undefined) && repeatsDiffer(request.query)) {
+    again.push({
+      reading: { query: "last", headers: "joined" },
+      why: "a query parameter repeats with other values: the rules are tried again on the last values",
+      as: "reading the last value of a repeated query parameter",
+    });
+  }
+  if (config.rules.some(readsHeaders) && someHeaderRepeats(request)) {
+    for (const line of ["first", "last"] as const) {
+      again.push({
+        reading: { query: "first", headers: line },
+        why: `a header is sent on several lines: the rules are tried again on the ${line} line of each`,
+        as: `reading the ${line} line of a repeated header`,
+      });
+    }
+  }
+  for (const { reading, why, as } of again) {
+    trace?.note({ readingAgain: why });
+    const verdict = decide(config, request, who, clientAddress, now, reading, trace);
+    if (!verdict.allowed) return { allowed: false, by: `${verdict.by} (${as})` };
+  }
+  return first;
 }
 
-type QueryReading = "first" | "last";
+/**
+ * One way to read what a request repeats: a query parameter's first or last value (`principal.cel`'s
+ * `request.query`), and a header's lines joined (as Envoy reads them) or its first or last line.
+ */
+interface Reading {
+  readonly query: "first" | "last";
+  readonly headers: "joined" | "first" | "last";
+}
+
+const ENVOY_READING: Reading = { query: "first", headers: "joined" };
+
+/** Whether a rule reads a request header: a header match, a rule `cel` or a `principal.cel`. */
+const readsHeaders = (r: CompiledRule): boolean =>
+  r.cel !== undefined || r.principal?.headers !== undefined || r.principal?.cel !== undefined;
+
+function someHeaderRepeats(request: NormalizedRequest): boolean {
+  return Object.values(request.source.headers).some((v) => Array.isArray(v) && v.length > 1);
+}
+
+/** A header's value in `reading`: its lines joined with `separator`, or one of them; undefined when absent. */
+function headerIn(request: NormalizedRequest, name: string, reading: Reading, separator: string): string | undefined {
+  const lines = request.headerLines(name);
+  if (lines.length === 0) return undefined;
+  if (reading.headers === "first") return lines[0];
+  if (reading.headers === "last") return lines[lines.length - 1];
+  return lines.join(separator);
+}
 
 /**
  * What the rules of one reading decide on. The costly parts are computed when a rule first needs
@@ -87,7 +135,7 @@ class Facts {
   readonly clientAddress: string | undefined;
   readonly #geo: CompiledAuthorization["geo"];
   readonly #now: number;
-  readonly #query: QueryReading;
+  readonly reading: Reading;
   #principalVariables: Record<string, unknown> | undefined;
   #envoyAttributes: Record<string, unknown> | undefined;
   #location: { readonly value: GeoLocation | undefined } | undefined;
@@ -98,24 +146,24 @@ class Facts {
     who: IdentityAttributes,
     clientAddress: string | undefined,
     now: number,
-    query: QueryReading,
+    reading: Reading,
   ) {
     this.request = request;
     this.who = who;
     this.clientAddress = clientAddress;
     this.#geo = config.geo;
     this.#now = now;
-    this.#query = query;
+    this.reading = reading;
   }
 
   /** The variables of `principal.cel`. */
   principalVariables(): Record<string, unknown> {
-    return (this.#principalVariables ??= principalVariablesOf(this.request, this.who, this.clientAddress, this.#query));
+    return (this.#principalVariables ??= principalVariablesOf(this.request, this.who, this.clientAddress, this.reading));
   }
 
   /** Envoy's attributes, for a rule's `cel`. */
   envoyAttributes(): Record<string, unknown> {
-    return (this.#envoyAttributes ??= envoyAttributesOf(this.request, this.who, this.#now));
+    return (this.#envoyAttributes ??= envoyAttributesOf(this.request, this.who, this.#now, this.reading));
   }
 
   /** Where the client is; undefined when nothing is known (no address, a database that failed). */
@@ -131,10 +179,10 @@ function decide(
   who: IdentityAttributes,
   clientAddress: string | undefined,
   now: number,
-  query: QueryReading,
+  reading: Reading,
   trace: Trace | undefined,
 ): Verdict {
-  const facts = new Facts(config, request, who, clientAddress, now, query);
+  const facts = new Facts(config, request, who, clientAddress, now, reading);
   for (const rule of config.rules) {
     const unmet =
       operationMismatch(rule, request) ??
@@ -188,7 +236,8 @@ function principalMismatch(rule: CompiledRule, p: CompiledPrincipal, facts: Fact
     if (!p.jwt.scopes.every((s) => granted.has(s))) return "a jwt scope is missing";
   }
   for (const h of p.headers ?? []) {
-    const value = request.header(h.name);
+    // Envoy's RBAC header matcher reads repeated lines joined with ",".
+    const value = headerIn(request, h.name, facts.reading, ",");
     if (value === undefined || !h.values.includes(value)) return "a header differs";
   }
   if (p.geoLocations !== undefined) {
@@ -231,15 +280,15 @@ function principalVariablesOf(
   request: NormalizedRequest,
   who: IdentityAttributes,
   clientAddress: string | undefined,
-  reading: QueryReading,
+  reading: Reading,
 ): Record<string, unknown> {
   const headers: Record<string, string> = {};
   for (const name of Object.keys(request.source.headers)) {
-    const v = request.header(name);
+    const v = headerIn(request, name, reading, ", ");
     if (v !== undefined) headers[name] = v;
   }
   const query = new Map<string, string>();
-  for (const [name, value] of request.query) if (reading === "last" || !query.has(name)) query.set(name, value);
+  for (const [name, value] of request.query) if (reading.query === "last" || !query.has(name)) query.set(name, value);
   return {
     request: { method: request.method, host: request.host, path: request.path, headers, query: Object.fromEntries(query) },
     jwt: who.jwt === undefined ? {} : { provider: who.jwt.provider, claims: who.jwt.claims },
@@ -259,11 +308,11 @@ const JWT_AUTHN = "envoy.filters.http.jwt_authn";
  * metadata, its `scope` and `scp` split at spaces into lists as Envoy Gateway's
  * normalize_payload_in_metadata does.
  */
-function envoyAttributesOf(request: NormalizedRequest, who: IdentityAttributes, now: number): Record<string, unknown> {
+function envoyAttributesOf(request: NormalizedRequest, who: IdentityAttributes, now: number, reading: Reading): Record<string, unknown> {
   const headers: Record<string, string> = {};
   for (const name of Object.keys(request.source.headers)) {
-    const lines = request.headerLines(name);
-    if (lines.length > 0) headers[name] = lines.join(",");
+    const v = headerIn(request, name, reading, ",");
+    if (v !== undefined) headers[name] = v;
   }
   const query = request.rawQuery;
   const path = query === undefined ? request.path : `${request.path}?${query}`;

@@ -82,4 +82,19 @@ export const celCases: readonly Case[] = [
     invalid("set principal or cel"),
     ruled("{rules: [{action: Allow}]}"),
   ),
+  c(
+    "repeated-header-deny",
+    "Deny `request.headers['x-role'] == 'admin'`, default Allow; x-role sent twice, `admin` and `admin` (Envoy reads `admin,admin`, the upstream `admin`)",
+    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-admin (reading the first line of a repeated header)" },
+    ruled(`{defaultAction: Allow, rules: [{name: no-admin, action: Deny, cel: "request.headers['x-role'] == 'admin'"}]}`, {
+      "x-role": ["admin", "admin"],
+    }),
+    "a header sent on two lines was read only as Envoy joins them (`admin,admin`), which no Deny value equals, while an upstream reads one line; each line is now a reading too when rules read headers",
+  ),
+  c(
+    "repeated-header-allow-each",
+    "Allow `request.headers['x-role'] == 'user'`; x-role sent twice, `user` and `user`: Envoy's reading (`user,user`) is not allowed",
+    { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" },
+    ruled(`{rules: [{action: Allow, cel: "request.headers['x-role'] == 'user'"}]}`, { "x-role": ["user", "user"] }),
+  ),
 ];

@@ -6,7 +6,9 @@
  * listed for removal, whatever the route (the world is one Gateway, so every route shares them).
  */
 import type { Ctx } from "../context.ts";
-import type { Case, Expected, Outcome } from "../outcome.ts";
+import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
+import { decider } from "../../support/world.ts";
+import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 import { token } from "../world.ts";
 
 const ALICE: Expected = { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } };
@@ -230,5 +232,28 @@ export const headerCases: readonly Case[] = [
     "`x_trace_id: 1`, a name that folds to no managed header, is left alone",
     { status: 200, code: "allowed" },
     (ctx) => ctx.check({ path: "/public", headers: { x_trace_id: "1" } }),
+  ),
+  ...(
+    [
+      ["admin", "admin"],
+      ["user", "admin"],
+    ] as const
+  ).map(([first, last]) =>
+    c(
+      `deny-rule-repeated-${first}-${last}`,
+      `a Deny rule on header \`x-role: admin\` (default Allow); x-role sent on two lines, \`${first}\` and \`${last}\``,
+      {
+        status: 403,
+        code: "authz_denied",
+        reason: `denied by authorization rule no-admin (reading the ${first === "admin" ? "first" : "last"} line of a repeated header)`,
+      },
+      async () => {
+        const d = decider(
+          `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization: { defaultAction: "Allow", rules: [{ name: "no-admin", action: "Deny", principal: { headers: [{ name: "x-role", values: ["admin"] }] } }] } }, "x")}`,
+        );
+        return fromDecision(await d({ path: "/x", headers: { "x-role": [first, last] } }), managedHeadersOf(d.result.snapshot.policies));
+      },
+      "a header sent on two lines was read only as Envoy joins them (`admin,admin`), which no Deny value equals, while an upstream reads one line; each line is now a reading too when rules read headers",
+    ),
   ),
 ];
