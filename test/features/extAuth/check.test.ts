@@ -2,14 +2,16 @@
  * The extAuth phase against real services over loopback sockets: what the service is asked (as
  * Envoy's ext_authz filter asks it) and how its answer, or its failure, becomes the outcome.
  */
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { CheckContext } from "../../../controller/authz/context.ts";
 import { normalizeRequest, type AuthzRequest } from "../../../controller/authz/request.ts";
 import type { PhaseResult } from "../../../controller/features/feature.ts";
 import { checkExtAuth } from "../../../controller/features/extAuth/check.ts";
 import { createExtAuthTransport, MAX_ANSWER_BYTES } from "../../../controller/features/extAuth/client.ts";
 import type { CompiledExtAuth } from "../../../controller/features/extAuth/types.ts";
+import { startTestApp, type TestApp } from "../../support/app.ts";
 import { grpcService, httpService, rawService, refusingPort, type TestService } from "../../support/ext-auth-services.ts";
+import { aliceKeyPolicy, gatewayWithRoute } from "../../support/manifests.ts";
 
 const transport = createExtAuthTransport();
 afterAll(() => transport.close());
@@ -324,3 +326,55 @@ describe("a gRPC service", () => {
     expect(passedWith(await ask({ ...config, failOpen: true })).headers).toEqual({});
   });
 });
+
+describe("a second Portcullis as the service (its HTTP ext_authz and gRPC ports)", () => {
+  let inner: TestApp;
+  beforeAll(async () => {
+    // The service's own policy: alice's API key in X-API-Key, her client id upstream as x-client-id.
+    inner = await startTestApp({
+      "world.yaml": `${gatewayWithRoute("api.example.com")}---\n${aliceKeyPolicy("keys", undefined, "forwardClientIDHeader: x-client-id")}`,
+    });
+  });
+  afterAll(() => inner.close());
+
+  const http = () =>
+    configFor(inner.ports.authz, {
+      headersToExtAuth: ["x-api-key"],
+      headersToBackend: ["x-client-id"],
+      service: serviceAt(inner.ports.authz, "http"),
+    });
+  const grpc = () => configFor(inner.ports.grpc, { protocol: "grpc", service: serviceAt(inner.ports.grpc, "grpc") });
+  const withKey = (key: string) => request({ scheme: "http", path: "/reports", headers: { "x-api-key": key, "x-client-id": "mallory" } });
+
+  it("HTTP: a valid key passes with the client id the service vouches for", async () => {
+    const value = passedWith(await ask(http(), withKey("alice-key")));
+    expect(value.headers).toEqual({ "x-client-id": "alice" });
+  });
+
+  it("HTTP: a wrong key is the service's own 401, body included, passed on as it wrote it", async () => {
+    const d = denied(await ask(http(), withKey("wrong")));
+    expect(d).toMatchObject({ status: 401, code: "extauth_denied" });
+    expect(JSON.parse(d.body!)).toMatchObject({ code: "apikey_invalid" });
+  });
+
+  it("HTTP: without headersToExtAuth the key never reaches the service, which refuses", async () => {
+    const d = denied(await ask({ ...http(), headersToExtAuth: undefined }, withKey("alice-key")));
+    expect(JSON.parse(d.body!)).toMatchObject({ code: "apikey_missing" });
+  });
+
+  it("gRPC: a valid key passes with the service's headers; a wrong one is its 401", async () => {
+    expect(passedWith(await ask(grpc(), withKey("alice-key"))).headers).toEqual({ "x-client-id": "alice" });
+    const d = denied(await ask(grpc(), withKey("wrong")));
+    expect(d).toMatchObject({ status: 401, code: "extauth_denied" });
+    expect(JSON.parse(d.body!)).toMatchObject({ code: "apikey_invalid" });
+  });
+});
+
+function serviceAt(port: number, protocol: string): CompiledExtAuth["service"] {
+  return {
+    key: `portcullis ${protocol} ${port}`,
+    endpoints: [{ host: "127.0.0.1", port, weight: 1 }],
+    names: [`Backend apps/portcullis`],
+    tls: undefined,
+  };
+}
