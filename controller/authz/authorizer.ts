@@ -60,7 +60,7 @@ export interface Authorizer {
 export interface AuthorizerOptions {
   /** The snapshot being served; undefined until the first publish. */
   readonly current: () => Served | undefined;
-  readonly keys: Pick<KeyStore, "resolve">;
+  readonly keys: Pick<KeyStore, "resolve" | "stateOf">;
   readonly logger: Logger;
   readonly metrics: DecisionMetrics;
   readonly onNoRoute: "deny" | "allow";

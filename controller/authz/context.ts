@@ -13,7 +13,7 @@ import type { Trace } from "./trace.ts";
 
 export interface CheckContext {
   /** jwt's key sets (remote JWKS fetched and cached outside the snapshot). */
-  readonly keys: Pick<KeyStore, "resolve">;
+  readonly keys: Pick<KeyStore, "resolve" | "stateOf">;
   /** What this snapshot's checks remember: verified tokens and passwords, API-key identities, allow decisions and their renderings. */
   readonly memo: CheckMemo;
   /** basicAuth's failed attempts and bcrypt workers (shared across snapshots; verified passwords are in the memo). */

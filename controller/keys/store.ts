@@ -287,6 +287,24 @@ export function createKeyStore(options: KeyStoreOptions): JwksKeyStore {
       }
     },
 
+    stateOf(source) {
+      if (source.kind === "local") return `local JWKS with kids ${kidList(source.keys)}`;
+      const entry = entries.get(source.cacheKey);
+      const uri = redactUri(source.uri);
+      if (entry === undefined) return `remote JWKS ${uri}: not fetched yet`;
+      const at = now();
+      const ago = (t: number) => `${Math.round((at - t) / 1000)}s ago`;
+      const held =
+        entry.lastSuccessAt === undefined
+          ? "no keys (never fetched successfully)"
+          : `kids ${kidList(entry.keys)} fetched ${ago(entry.lastSuccessAt)}`;
+      const failing =
+        entry.lastError !== undefined && (entry.lastSuccessAt === undefined || entry.lastError.at > entry.lastSuccessAt)
+          ? `; last fetch failed ${ago(entry.lastError.at)} (${entry.lastError.reason}), ${entry.failures} in a row`
+          : "";
+      return `remote JWKS ${uri}: ${held}${failing}${entry.inFlight === undefined ? "" : "; a fetch is under way"}`;
+    },
+
     describe() {
       return [...entries.values()]
         .sort((a, b) => (a.source.cacheKey < b.source.cacheKey ? -1 : a.source.cacheKey > b.source.cacheKey ? 1 : 0))
@@ -311,6 +329,11 @@ export function createKeyStore(options: KeyStoreOptions): JwksKeyStore {
     },
   };
   return store;
+}
+
+/** "[a, b, (none)]": the kids of `keys`, a key without one as (none). */
+function kidList(keys: readonly VerificationKey[]): string {
+  return `[${keys.map((k) => k.kid ?? "(none)").join(", ")}]`;
 }
 
 /** Keys that may have signed a token with this kid (Envoy's rule: same kid, or a key without kid). */

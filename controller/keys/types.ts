@@ -97,6 +97,11 @@ export interface KeyStore {
    * a refetch, which is bounded by the fetch timeout and limited by a per-URI cooldown.
    */
   resolve(source: JwksSource, kid: string | undefined): readonly VerificationKey[] | Promise<readonly VerificationKey[]>;
+  /**
+   * What the store holds for `source`, for the audit line of a token no key matched: the URI
+   * (redacted), the kids in hand, when keys were last fetched and the last failure. Never key material.
+   */
+  stateOf(source: JwksSource): string;
   /** Stops timers and in-flight fetches. */
   close(): void;
 }

@@ -99,11 +99,29 @@ const CLIENT_MESSAGE_CODES: ReadonlySet<DecisionCode> = new Set<DecisionCode>([
   "apikey_invalid",
   "jwt_missing",
   "jwt_invalid",
+  "jwt_expired",
+  "jwt_not_yet_valid",
+  "jwt_bad_signature",
+  "jwt_unknown_issuer",
+  "jwt_no_key",
   "jwt_audience",
   "basic_missing",
   "basic_invalid",
   "request_invalid",
 ]);
+
+/**
+ * The code a denied client sees: a refused token is `jwt_invalid` whatever the fine reason (expired,
+ * bad signature, unknown issuer, no key), which goes to the audit log and metrics; the message
+ * stays Envoy jwt_authn's own words ("Jwt is expired"), as Envoy answers.
+ */
+const CLIENT_CODES: Readonly<Partial<Record<DecisionCode, DecisionCode>>> = {
+  jwt_expired: "jwt_invalid",
+  jwt_not_yet_valid: "jwt_invalid",
+  jwt_bad_signature: "jwt_invalid",
+  jwt_unknown_issuer: "jwt_invalid",
+  jwt_no_key: "jwt_invalid",
+};
 
 /**
  * The body a denied client receives: `{"code": <reason code>, "message": …}`. The message is the
@@ -113,7 +131,7 @@ const CLIENT_MESSAGE_CODES: ReadonlySet<DecisionCode> = new Set<DecisionCode>([
  */
 function denialBody(decision: Decision): string {
   const message = CLIENT_MESSAGE_CODES.has(decision.code) ? decision.message : (STATUS_CODES[decision.status] ?? "Denied");
-  return JSON.stringify({ code: decision.code, message });
+  return JSON.stringify({ code: CLIENT_CODES[decision.code] ?? decision.code, message });
 }
 
 function wireResponse(status: number, headers: Record<string, string>, body: string, cookies: readonly string[] = []): WireResponse {

@@ -2,7 +2,7 @@
  * A readable, deterministic rendering of a snapshot: what golden files record, what the admin
  * snapshot view serves. Names credentials (client ids, key ids), never their values; JWKS URIs redacted.
  */
-import type { JwksSource } from "../keys/types.ts";
+import { DEFAULT_FAILED_REFETCH_MS, type JwksSource } from "../keys/types.ts";
 import { redactUri } from "../keys/uri.ts";
 import type { CompiledMatch, CompiledPolicy, CredentialSource, RouteEntry, Snapshot, VirtualHosts } from "./types.ts";
 
@@ -46,8 +46,28 @@ export function describeSource(s: CredentialSource): string {
 }
 
 export function describeJwks(s: JwksSource): string {
-  if (s.kind === "remote") return `remote ${redactUri(s.uri)} (refresh every ${s.cacheDurationMs / 1000}s)`;
-  return `local kids [${s.keys.map((k) => k.kid ?? "(none)").join(", ")}]`;
+  if (s.kind === "local") return `local kids [${s.keys.map((k) => k.kid ?? "(none)").join(", ")}]`;
+  const c = s.connection;
+  const how = [
+    `refresh every ${s.cacheDurationMs / 1000}s`,
+    ...(s.failedRefetchMs === DEFAULT_FAILED_REFETCH_MS ? [] : [`after a failure every ${s.failedRefetchMs / 1000}s`]),
+    ...(c.endpoints === undefined ? [] : [`via ${c.endpoints.map((e) => `${e.host}:${e.port}`).join(", ")}`]),
+    ...(c.tls === undefined
+      ? []
+      : [
+          `trusting ${c.tls.caPem === undefined ? "the system CAs" : "a private CA"}` +
+            (c.tls.serverName === undefined ? "" : ` for ${c.tls.serverName}`) +
+            (c.tls.subjectAltNames === undefined
+              ? ""
+              : ` (certificate naming ${c.tls.subjectAltNames.map((n) => n.hostname ?? n.uri).join(" or ")})`),
+        ]),
+    ...(c.requestTimeoutMs === undefined ? [] : [`fetch within ${c.requestTimeoutMs}ms`]),
+    ...(c.connectTimeoutMs === undefined ? [] : [`connect within ${c.connectTimeoutMs}ms`]),
+    ...(c.retry === undefined
+      ? []
+      : [`${c.retry.numRetries} retries on ${c.retry.on.join(",")} after ${c.retry.baseIntervalMs}-${c.retry.maxIntervalMs}ms`]),
+  ];
+  return `remote ${redactUri(s.uri)} (${how.join("; ")})`;
 }
 
 function summarizePolicy(p: CompiledPolicy): object {

@@ -193,6 +193,7 @@ describe("what a snapshot's checks remember (check-memo.ts)", () => {
     const counter = { resolves: 0 };
     const counted = decider(checkWorldText(jwksOf(idp)), {
       keys: {
+        stateOf: () => "test keys",
         resolve: (source, kid) => {
           counter.resolves++;
           return source.kind === "local" ? source.keys.filter((k) => k.kid === kid) : [];
@@ -238,12 +239,13 @@ describe("what a snapshot's checks remember (check-memo.ts)", () => {
     expect(await decide("/jwt", bearer(token))).toMatchObject({ status: 200, principal: "jwt idp sub=u-1" });
     const [header, , signature] = token.split(".");
     const admin = Buffer.from(JSON.stringify({ iss: ISSUER, aud: "api", sub: "admin" })).toString("base64url");
-    expect(await decide("/jwt", bearer(`${header}.${admin}.${signature}`))).toMatchObject({ status: 401, code: "jwt_invalid" });
+    expect(await decide("/jwt", bearer(`${header}.${admin}.${signature}`))).toMatchObject({ status: 401, code: "jwt_bad_signature" });
   });
   it("waits for keys that are still being fetched, then serves the verdict from the cache", async () => {
     let resolves = 0;
     const slow = decider(checkWorldText(jwksOf(idp)), {
       keys: {
+        stateOf: () => "test keys",
         resolve: async (source, kid) => {
           resolves++;
           await new Promise((r) => setTimeout(r, 5));
@@ -260,7 +262,7 @@ describe("what a snapshot's checks remember (check-memo.ts)", () => {
       request("/jwt", bearer(await mint(stranger, { iss: ISSUER, aud: "api", sub: "u-1" }))),
       slow.ctx,
     );
-    expect((await forged).code).toBe("jwt_invalid");
+    expect((await forged).code).toBe("jwt_bad_signature");
     expect(check(slow.result.snapshot, request("/jwt", bearer(token)), slow.ctx)).toMatchObject({
       status: 200,
       principal: "jwt idp sub=u-1",

@@ -156,7 +156,7 @@ describe("phases, each in its own words, in Envoy Gateway's filter order", () =>
       tokens: [expect.objectContaining({ kid: "gone-7" })],
       signature: [expect.objectContaining({ keysForKid: 0, result: "no key with kid gone-7 (unknown kid, or the JWKS has no keys)" })],
       result: "deny",
-      code: "jwt_invalid",
+      code: "jwt_no_key",
     });
   });
 

@@ -94,7 +94,7 @@ export function manifests(keys: Keys, oidc: OidcWorld = NO_PROVIDER): string {
   const jwks = jwksOf(keys.es, keys.rsa);
   const apiKeys = (extractFrom: string, extra = "") =>
     `  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: ${extractFrom}, forwardClientIDHeader: x-client-id${extra}}\n`;
-  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto", lan: "/lan", office: "/office", cors: "/cors", cel: "/cel", account: "/account", basic: "/basic", web: "/web", "web-down": "/webdown", admins: "/admins" })}---
+  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", failopen: "/failopen", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto", lan: "/lan", office: "/office", cors: "/cors", cel: "/cel", account: "/account", basic: "/basic", web: "/web", "web-down": "/webdown", admins: "/admins" })}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: www, namespace: apps}
@@ -224,6 +224,18 @@ ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_k
   `  jwt:
     optional: true
     providers: [{name: idp, issuer: ${ISSUER}, audiences: [api], localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
+`,
+)}${policy(
+  "failopen",
+  rule("failopen"),
+  `  jwt:
+    failOpen: true
+    providers: [{name: idp, issuer: ${ISSUER}, audiences: [api], localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
+  authorization:
+    defaultAction: Allow
+    rules:
+      - {name: admins, action: Allow, operation: {path: {type: PathPrefix, value: /failopen/admin}}, principal: {jwt: {provider: idp, claims: [{name: sub, values: [admin]}]}}}
+      - {name: not-admins, action: Deny, operation: {path: {type: PathPrefix, value: /failopen/admin}}, principal: {clientCIDRs: [0.0.0.0/0, "::/0"]}}
 `,
 )}`;
 }

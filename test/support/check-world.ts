@@ -1,7 +1,7 @@
 /**
  * The world of the check() tables (test/authz/check.test.ts, and the apiKeyAuth and jwt check
  * tests): HTTPRoute apps/api with one rule per situation (open, API keys in headers or cookies,
- * required, optional and custom-located jwt, both, a broken policy), and fresh signing keys.
+ * required, optional, failOpen and custom-located jwt, both, a broken policy), and fresh signing keys.
  */
 import { beforeAll } from "vitest";
 import { jwksOf, mint, signingKey, type SigningKey } from "./tokens.ts";
@@ -12,7 +12,7 @@ export const ISSUER = "https://idp.example.com";
 
 /** The manifests, the provider's keys being `jwks`. */
 export const checkWorldText = (jwks: string) => `
-${gatewayWithRoute("api.example.com", { open: "/public", keys: "/keys", cookie: "/cookie", jwt: "/jwt", optional: "/optional", custom: "/custom", both: "/both", broken: "/broken" })}---
+${gatewayWithRoute("api.example.com", { open: "/public", keys: "/keys", cookie: "/cookie", jwt: "/jwt", optional: "/optional", failopen: "/fail-open", custom: "/custom", both: "/both", broken: "/broken" })}---
 apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: apps}
@@ -70,6 +70,19 @@ spec:
   jwt:
     optional: true
     providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: fail-open, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: failopen}]
+  jwt:
+    failOpen: true
+    providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
+  authorization:
+    defaultAction: Allow
+    rules:
+      - {name: staff-only, action: Deny, operation: {path: {type: PathPrefix, value: /fail-open/staff}}, principal: {jwt: {provider: idp, claims: [{name: sub, values: [anonymous]}]}}}
 ---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy

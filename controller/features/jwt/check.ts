@@ -2,9 +2,13 @@
  * The jwt phase, with Envoy jwt_authn semantics: tokens are read from every location the
  * providers name; each token found must verify (one bad token fails the request, so a second
  * token cannot be smuggled past); a provider is chosen by `iss`; any provider verifying is enough.
+ * A refusal carries a fine reason code (expired, not yet valid, bad signature, unknown issuer, no
+ * key for the kid, audience) for the audit log and metrics; the client gets Envoy's answer (401 with
+ * `WWW-Authenticate`, 403 for the audience). With `failOpen` a missing or refused token passes
+ * without an identity, as Envoy's `allow_missing_or_failed`.
  */
 import type { KeyStore } from "../../keys/types.ts";
-import type { CompiledJwt, CompiledJwtProvider } from "./compile.ts";
+import type { CompiledJwt } from "./compile.ts";
 import { readCredential } from "../../authz/credentials.ts";
 import { deny } from "../../authz/decision.ts";
 import { fail, type Failure } from "../../lib/result.ts";
@@ -23,21 +27,32 @@ export const CLOCK_SKEW_SECONDS = 60;
 
 export interface JwtContext {
   /** `describe`, when the store has it, gives a trace the state of a remote key set (the admin view's, no key material). */
-  readonly keys: Pick<KeyStore, "resolve"> & { describe?(): readonly JwksSourceView[] };
+  readonly keys: Pick<KeyStore, "resolve" | "stateOf"> & { describe?(): readonly JwksSourceView[] };
   readonly memo: { readonly tokens: TokenCache };
   readonly now: () => number;
   readonly trace?: Trace | undefined;
 }
 
-/**
- * A token's verdict: the cached verification (as it is, so a cache hit allocates nothing), or why it
- * is refused: the status (401, or 403 for a genuine token of another audience) and Envoy's message.
- */
-type TokenVerdict = CachedToken | Failure<{ readonly status: 401 | 403; readonly message: string }>;
+/** Reason codes of a token refused (jwt_missing is the phase's own). */
+export type JwtRefusalCode = ClaimsProblem["code"] | "jwt_bad_signature" | "jwt_no_key";
 
-const refuse = (status: 401 | 403, message: string) => fail({ status, message });
+/** Why a token is refused: the status (401, or 403 for a genuine token of another audience), its reason code and Envoy's message. */
+interface Refusal {
+  readonly status: 401 | 403;
+  readonly code: JwtRefusalCode;
+  /** Envoy jwt_authn's words: what the client may be told. */
+  readonly message: string;
+  /** For the audit log only: which kid had no key, and what the key store holds. */
+  readonly detail?: string;
+}
 
-/** An optional jwt with no token: nothing is set upstream and no claim is there for rules. */
+/** A token's verdict: the cached verification (as it is, so a cache hit allocates nothing), or why it is refused. */
+type TokenVerdict = CachedToken | Failure<Refusal>;
+
+const refuse = (status: 401 | 403, code: JwtRefusalCode, message: string, detail?: string) =>
+  fail<Refusal>(detail === undefined ? { status, code, message } : { status, code, message, detail });
+
+/** An optional jwt with no token, or failOpen with no valid one: nothing is set upstream and no claim is there for rules. */
 const NO_TOKEN: PhaseResult = { ok: true, value: { principal: undefined, headers: {}, strip: [], attributes: {} } };
 
 export function checkJwt(
@@ -57,7 +72,7 @@ export function checkJwt(
     ...(config.optional ? { optional: true } : {}),
   });
   if (missing) {
-    if (config.optional) return NO_TOKEN;
+    if (config.optional || config.failOpen) return NO_TOKEN;
     return { ok: false, error: deny(401, "jwt_missing", "Jwt is missing", where, { "www-authenticate": challenge(request) }) };
   }
   // Tokens are verified in order and the first refusal ends the phase.
@@ -76,10 +91,15 @@ export function checkJwt(
       });
       return first!.passed;
     }
+    // Envoy forwards no payload of a request let through with a failed token: no identity at all.
+    if (config.failOpen) {
+      ctx.trace?.note({ failOpen: `passed without an identity (${refusal.code})` });
+      return NO_TOKEN;
+    }
     const realm = challenge(request);
     const wwwAuthenticate = refusal.status === 401 ? `${realm}, error="invalid_token"` : realm;
-    const code = refusal.status === 403 ? "jwt_audience" : "jwt_invalid";
-    return { ok: false, error: deny(refusal.status, code, refusal.message, where, { "www-authenticate": wwwAuthenticate }) };
+    const decision = deny(refusal.status, refusal.code, refusal.message, where, { "www-authenticate": wwwAuthenticate });
+    return { ok: false, error: refusal.detail === undefined ? decision : { ...decision, detail: refusal.detail } };
   });
 }
 
@@ -114,7 +134,7 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
   const jwt = decodeJwt(token);
   if (!jwt.ok) {
     ctx.trace?.add("tokens", { verdict: `not well formed: ${jwt.error}` });
-    return refuse(401, `Jwt is not well formed: ${jwt.error}`);
+    return refuse(401, "jwt_invalid", `Jwt is not well formed: ${jwt.error}`);
   }
   const decoded = jwt.value;
   const iss = decoded.payload.iss;
@@ -125,13 +145,35 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
     alg: decoded.alg,
     providers: candidates.map((i) => config.providers[i]!.name),
   });
-  if (candidates.length === 0) return refuse(401, "Jwt issuer is not configured");
+  if (candidates.length === 0) return refuse(401, "jwt_unknown_issuer", "Jwt issuer is not configured");
   let problem: ClaimsProblem | undefined;
+  let badSignature = false;
+  const keyless: string[] = [];
   const accepted = firstOf(candidates.length, (c) => {
     const index = candidates[c]!;
     const provider = config.providers[index]!;
-    return andThen(signatureHolds(decoded, provider, ctx), (holds) => {
-      if (!holds) return undefined;
+    return andThen(ctx.keys.resolve(provider.jwks, decoded.kid), (keys) => {
+      const holds = keys.some((key) => verifySignature(decoded, key));
+      ctx.trace?.add("signature", {
+        provider: provider.name,
+        jwks: describeJwks(provider.jwks),
+        ...(provider.jwks.kind === "remote" ? { jwksState: remoteState(provider.jwks.uri, ctx) } : {}),
+        keysForKid: keys.length,
+        result:
+          keys.length === 0
+            ? `no key${decoded.kid === undefined ? "" : ` with kid ${decoded.kid}`} (unknown kid, or the JWKS has no keys)`
+            : holds
+              ? "verified"
+              : "does not verify",
+      });
+      if (keys.length === 0) {
+        keyless.push(`provider ${provider.name}: ${ctx.keys.stateOf(provider.jwks)}`);
+        return undefined;
+      }
+      if (!holds) {
+        badSignature = true;
+        return undefined;
+      }
       const found = checkClaims(decoded.payload, Math.floor(now / 1000), CLOCK_SKEW_SECONDS, provider.issuer, provider.audiences);
       ctx.trace?.add("claims", {
         provider: provider.name,
@@ -140,33 +182,26 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
       });
       if (found === undefined) return remember(token, decoded, config, index, ctx.memo.tokens, now);
       // An audience mismatch outranks other problems: the token is genuine but meant for someone else (403).
-      if (problem === undefined || found.code === "audience") problem = found;
+      if (problem === undefined || found.code === "jwt_audience") problem = found;
       return undefined;
     });
   });
   return andThen(accepted, (verdict): TokenVerdict => {
     if (verdict !== undefined) return verdict;
-    if (problem === undefined) return refuse(401, "Jwt verification fails");
-    return refuse(problem.code === "audience" ? 403 : 401, problem.message);
-  });
-}
-
-function signatureHolds(jwt: DecodedJwt, provider: CompiledJwtProvider, ctx: JwtContext): MaybePromise<boolean> {
-  return andThen(ctx.keys.resolve(provider.jwks, jwt.kid), (keys) => {
-    const holds = keys.some((key) => verifySignature(jwt, key));
-    ctx.trace?.add("signature", {
-      provider: provider.name,
-      jwks: describeJwks(provider.jwks),
-      ...(provider.jwks.kind === "remote" ? { jwksState: remoteState(provider.jwks.uri, ctx) } : {}),
-      keysForKid: keys.length,
-      result:
-        keys.length === 0
-          ? `no key${jwt.kid === undefined ? "" : ` with kid ${jwt.kid}`} (unknown kid, or the JWKS has no keys)`
-          : holds
-            ? "verified"
-            : "does not verify",
-    });
-    return holds;
+    // What a signature proved outranks what none could: a genuine token's claims, then a signature that failed.
+    if (problem !== undefined) return refuse(problem.code === "jwt_audience" ? 403 : 401, problem.code, problem.message);
+    if (badSignature) return refuse(401, "jwt_bad_signature", "Jwt verification fails");
+    // The kid is the client's text: quoted and cut short, so a log line stays one bounded line.
+    const kid =
+      decoded.kid === undefined
+        ? "a token without kid"
+        : `kid ${JSON.stringify(decoded.kid.length > 64 ? `${decoded.kid.slice(0, 64)}…` : decoded.kid)}`;
+    return refuse(
+      401,
+      "jwt_no_key",
+      "Jwks doesn't have key to match kid or alg from Jwt",
+      `no key for ${kid} (alg ${decoded.alg}); ${keyless.join("; ")}`,
+    );
   });
 }
 

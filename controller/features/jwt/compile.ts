@@ -1,23 +1,29 @@
 /** Compiles `jwt`: providers with their key sources, claim headers and token locations. */
 import { z } from "zod";
+import { BackendRefSchema, ClusterSettingsSchema, type ClusterSettings } from "../../api/cluster-settings.ts";
 import { GatewayDurationSchema, parseGatewayDuration } from "../../api/meta.ts";
 import type { References } from "../../compile/references.ts";
-import { remoteJwksSource, type JwksSource } from "../../keys/types.ts";
+import { remoteJwksSource, type JwksConnection, type JwksRetry, type JwksSource } from "../../keys/types.ts";
 import { redactUri } from "../../keys/uri.ts";
 import { upstreamHeaderName } from "../../lib/headers.ts";
 import { fail, ok, problem, type Result } from "../../lib/result.ts";
 import type { CredentialSource } from "../../snapshot/types.ts";
 import type { CompileContext } from "../feature.ts";
 
+/** Envoy Gateway's RemoteJWKS, with the CRD's validations (api/v1alpha1/jwt_types.go), in its words. */
 const RemoteJWKSSchema = z
   .object({
     uri: z.string().min(1).max(253),
     cacheDuration: GatewayDurationSchema.optional(),
+    failedRefetchDuration: GatewayDurationSchema.optional(),
     backendRef: z.unknown().optional(),
-    backendRefs: z.array(z.unknown()).optional(),
-    backendSettings: z.unknown().optional(),
+    backendRefs: z.array(BackendRefSchema).max(16).optional(),
+    backendSettings: ClusterSettingsSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((r) => r.backendRef === undefined, { message: "BackendRefs must be used, backendRef is not supported." })
+  .refine((r) => r.backendSettings?.retry?.perRetry?.timeout === undefined, { message: "Retry timeout is not supported." })
+  .refine((r) => r.backendSettings?.retry?.retryOn?.httpStatusCodes === undefined, { message: "HTTPStatusCodes is not supported." });
 
 const LocalJWKSSchema = z
   .object({
@@ -51,13 +57,35 @@ const JWTProviderSchema = z
   .strict();
 export type JWTProviderSpec = z.infer<typeof JWTProviderSchema>;
 
-/** Envoy Gateway's JWT (api/v1alpha1/jwt_types.go). */
-export const JWTSchema = z.object({ optional: z.boolean().optional(), providers: z.array(JWTProviderSchema).min(1).max(4) }).strict();
+/** Envoy Gateway's limit on providers (the CRD's MaxItems). */
+export const MAX_JWT_PROVIDERS = 16;
+
+/** Envoy Gateway's JWT (api/v1alpha1/jwt_types.go), with its CRD's validations and messages. */
+export const JWTSchema = z
+  .object({
+    optional: z.boolean().optional(),
+    failOpen: z.boolean().optional(),
+    providers: z
+      .array(JWTProviderSchema)
+      .min(1)
+      .max(MAX_JWT_PROVIDERS, {
+        error: (issue) => `Too many: ${(issue.input as unknown[]).length}: must have at most ${MAX_JWT_PROVIDERS} items`,
+      }),
+  })
+  .strict()
+  .refine((j) => j.optional === undefined || j.failOpen === undefined, {
+    message: "optional and failOpen cannot both be set; failOpen already tolerates a missing JWT",
+  });
 export type JWTSpec = z.infer<typeof JWTSchema>;
 
 export interface CompiledJwt {
   /** A request without any token passes (a present but invalid token still fails). */
   readonly optional: boolean;
+  /**
+   * A request without a token, or with one that fails, passes without an identity (Envoy's
+   * `allow_missing_or_failed`): no claim headers, no claims for rules; a valid token still counts.
+   */
+  readonly failOpen: boolean;
   readonly providers: readonly CompiledJwtProvider[];
 }
 
@@ -99,7 +127,7 @@ export function compileJwt(spec: JWTSpec, { namespace, refs }: CompileContext): 
     }
   }
   if (problems.length > 0) return fail(problems);
-  return ok({ optional: spec.optional === true, providers }, warnings);
+  return ok({ optional: spec.optional === true, failOpen: spec.failOpen === true, providers }, warnings);
 }
 
 function compileProvider(p: JWTProviderSpec, field: string, namespace: string, refs: References): Result<CompiledJwtProvider> {
@@ -156,13 +184,19 @@ function compileJwks(p: JWTProviderSpec, field: string, namespace: string, refs:
         `${field}.remoteJWKS.uri: ${redactUri(url.href)} has credentials (user:password@), which a JWKS fetch cannot use; remove them`,
       );
     }
-    if (p.remoteJWKS.backendRefs !== undefined || p.remoteJWKS.backendRef !== undefined || p.remoteJWKS.backendSettings !== undefined) {
-      return problem(`${field}.remoteJWKS: backendRefs and backendSettings are not supported; Portcullis fetches the uri directly`);
+    if (p.remoteJWKS.backendRefs !== undefined) {
+      return problem(`${field}.remoteJWKS: backendRefs are not supported; Portcullis fetches the uri directly`);
     }
-    const cacheDurationMs =
-      p.remoteJWKS.cacheDuration === undefined ? DEFAULT_JWKS_CACHE_MS : parseGatewayDuration(p.remoteJWKS.cacheDuration);
+    const remote = p.remoteJWKS;
+    const cacheDurationMs = remote.cacheDuration === undefined ? DEFAULT_JWKS_CACHE_MS : parseGatewayDuration(remote.cacheDuration);
     if (cacheDurationMs < 1000) return problem(`${field}.remoteJWKS.cacheDuration: must be at least 1s`);
-    return ok(remoteJwksSource(url.href, cacheDurationMs));
+    const failedRefetchMs = remote.failedRefetchDuration === undefined ? undefined : parseGatewayDuration(remote.failedRefetchDuration);
+    if (failedRefetchMs !== undefined && failedRefetchMs < 100)
+      return problem(`${field}.remoteJWKS.failedRefetchDuration: must be at least 100ms`);
+    const settings =
+      remote.backendSettings === undefined ? ok({}) : clusterConnection(remote.backendSettings, `${field}.remoteJWKS.backendSettings`);
+    if (!settings.ok) return settings;
+    return ok(remoteJwksSource(url.href, cacheDurationMs, failedRefetchMs, settings.value));
   }
   const local = p.localJWKS!;
   let text: string;
@@ -185,4 +219,46 @@ function compileJwks(p: JWTProviderSpec, field: string, namespace: string, refs:
   const parsed = refs.jwks(text);
   if (!parsed.ok) return problem(`${field}.localJWKS: ${parsed.error}`);
   return { ok: true, value: { kind: "local", keys: parsed.keys }, warnings: parsed.unusable.map((why) => `${field}.localJWKS: ${why}`) };
+}
+
+/** Envoy's default backoff of a `RetryPolicy` without `retry_back_off`: 1 s, at most ten times that. */
+const DEFAULT_RETRY_BASE_MS = 1000;
+/**
+ * Envoy Gateway's retry triggers when `retryOn` names none (internal/xds/translator/route.go,
+ * retryDefaultRetryOn); `retriable-status-codes` lists no code for a JWKS fetch, so only a failed
+ * connection is retried.
+ */
+const DEFAULT_RETRY_ON = ["connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes"];
+
+/**
+ * The parts of `backendSettings` a fetch obeys, as Envoy Gateway's translator sets them on Envoy's
+ * remote JWKS (internal/xds/translator/jwt.go): `timeout.http.requestTimeout` bounds the fetch,
+ * retries included; `timeout.tcp.connectTimeout` one connection; `retry` the attempts (backoff
+ * checked as internal/gatewayapi/clustersettings.go buildRetry does).
+ */
+function clusterConnection(settings: ClusterSettings, field: string): Result<JwksConnection> {
+  const requestTimeout = settings.timeout?.http?.requestTimeout;
+  const connectTimeout = settings.timeout?.tcp?.connectTimeout;
+  let retry: JwksRetry | undefined;
+  if (settings.retry !== undefined) {
+    const backOff = settings.retry.perRetry?.backOff;
+    const base = backOff?.baseInterval === undefined ? undefined : parseGatewayDuration(backOff.baseInterval);
+    const max = backOff?.maxInterval === undefined ? undefined : parseGatewayDuration(backOff.maxInterval);
+    if (base === 0) return problem(`${field}.retry.perRetry.backOff: baseInterval cannot be set to 0s`);
+    if (max === 0) return problem(`${field}.retry.perRetry.backOff: maxInterval cannot be set to 0s`);
+    if (base !== undefined && max !== undefined && base > max)
+      return problem(`${field}.retry.perRetry.backOff: maxInterval cannot be less than baseInterval`);
+    const baseIntervalMs = base ?? DEFAULT_RETRY_BASE_MS;
+    retry = {
+      numRetries: settings.retry.numRetries,
+      baseIntervalMs,
+      maxIntervalMs: max ?? baseIntervalMs * 10,
+      on: settings.retry.retryOn?.triggers ?? DEFAULT_RETRY_ON,
+    };
+  }
+  return ok({
+    ...(requestTimeout === undefined ? {} : { requestTimeoutMs: parseGatewayDuration(requestTimeout) }),
+    ...(connectTimeout === undefined ? {} : { connectTimeoutMs: parseGatewayDuration(connectTimeout) }),
+    ...(retry === undefined ? {} : { retry }),
+  });
 }

@@ -14,6 +14,7 @@ export const jwt = defineFeature<JWTSpec, CompiledJwt>({
   keySources: (config) => config.providers.map((p) => p.jwks).filter((s) => s.kind === "remote"),
   summary: (config) => ({
     optional: config.optional,
+    ...(config.failOpen ? { failOpen: true } : {}),
     providers: config.providers.map((p) => ({
       name: p.name,
       issuer: p.issuer ?? "(any)",

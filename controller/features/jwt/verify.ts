@@ -174,7 +174,11 @@ export function verifySignature(jwt: DecodedJwt, key: VerificationKey): boolean 
   }
 }
 
-export type ClaimsProblem = { readonly code: "invalid" | "audience"; readonly message: string };
+/** Why a token's claims refuse it, as a reason code (authz/decision.ts) and Envoy jwt_authn's words. */
+export type ClaimsProblem = {
+  readonly code: "jwt_invalid" | "jwt_expired" | "jwt_not_yet_valid" | "jwt_unknown_issuer" | "jwt_audience";
+  readonly message: string;
+};
 
 /**
  * Registered-claim checks (RFC 7519 §4.1) with `skewSeconds` of clock leeway: exp, nbf, iss and
@@ -190,18 +194,18 @@ export function checkClaims(
 ): ClaimsProblem | undefined {
   const { exp, nbf, iat, iss, aud } = payload;
   if (exp !== undefined && (typeof exp !== "number" || !Number.isFinite(exp)))
-    return { code: "invalid", message: "Jwt exp claim is not a number" };
+    return { code: "jwt_invalid", message: "Jwt exp claim is not a number" };
   if (nbf !== undefined && (typeof nbf !== "number" || !Number.isFinite(nbf)))
-    return { code: "invalid", message: "Jwt nbf claim is not a number" };
+    return { code: "jwt_invalid", message: "Jwt nbf claim is not a number" };
   // iat bounds nothing (as in Envoy and jose), but a malformed one means a malformed token.
   if (iat !== undefined && (typeof iat !== "number" || !Number.isFinite(iat)))
-    return { code: "invalid", message: "Jwt iat claim is not a number" };
-  if (typeof exp === "number" && nowSeconds >= exp + skewSeconds) return { code: "invalid", message: "Jwt is expired" };
-  if (typeof nbf === "number" && nowSeconds + skewSeconds < nbf) return { code: "invalid", message: "Jwt is not yet valid" };
-  if (issuer !== undefined && iss !== issuer) return { code: "invalid", message: "Jwt issuer is not configured" };
+    return { code: "jwt_invalid", message: "Jwt iat claim is not a number" };
+  if (typeof exp === "number" && nowSeconds >= exp + skewSeconds) return { code: "jwt_expired", message: "Jwt is expired" };
+  if (typeof nbf === "number" && nowSeconds + skewSeconds < nbf) return { code: "jwt_not_yet_valid", message: "Jwt is not yet valid" };
+  if (issuer !== undefined && iss !== issuer) return { code: "jwt_unknown_issuer", message: "Jwt issuer is not configured" };
   if (audiences.length > 0) {
     const tokenAudiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud.filter((a) => typeof a === "string") : [];
-    if (!tokenAudiences.some((a) => audiences.includes(a))) return { code: "audience", message: "Audiences in Jwt are not allowed" };
+    if (!tokenAudiences.some((a) => audiences.includes(a))) return { code: "jwt_audience", message: "Audiences in Jwt are not allowed" };
   }
   return undefined;
 }

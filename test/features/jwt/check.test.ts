@@ -44,29 +44,55 @@ describe("jwt", () => {
     const r = await d({ path: "/jwt", headers: bearer(token) });
     expect(r.upstreamHeaders).toEqual({ "x-other-sub": "o-1" });
   });
-  const invalid: [string, () => Promise<string>, string][] = [
-    ["expired beyond the 60 s skew", () => good({ exp: Math.floor(Date.now() / 1000) - 61 }), "Jwt is expired"],
-    ["not valid before a future nbf", () => good({ nbf: Math.floor(Date.now() / 1000) + 120 }), "Jwt is not yet valid"],
-    ["from an unknown issuer", () => mint(idp, { iss: "https://evil.example.com", aud: "api" }), "Jwt issuer is not configured"],
-    ["signed by a key the JWKS does not hold", () => mint(stranger, { iss: ISSUER, aud: "api" }), "Jwt verification fails"],
-    ["with an unknown kid", () => mint(idp, { iss: ISSUER, aud: "api" }, { kid: "nope" }), "Jwt verification fails"],
-    ["unsigned (alg none)", async () => unsignedToken({ iss: ISSUER, aud: "api" }), "is not accepted"],
+  /** Each refusal's reason code (audit log, metrics) and Envoy's words; the client gets 401 invalid_token for all. */
+  const invalid: [string, () => Promise<string>, string, string][] = [
+    ["expired beyond the 60 s skew", () => good({ exp: Math.floor(Date.now() / 1000) - 61 }), "jwt_expired", "Jwt is expired"],
+    [
+      "not valid before a future nbf",
+      () => good({ nbf: Math.floor(Date.now() / 1000) + 120 }),
+      "jwt_not_yet_valid",
+      "Jwt is not yet valid",
+    ],
+    [
+      "from an unknown issuer",
+      () => mint(idp, { iss: "https://evil.example.com", aud: "api" }),
+      "jwt_unknown_issuer",
+      "Jwt issuer is not configured",
+    ],
+    [
+      "signed by another key under the provider's kid",
+      () => mint(stranger, { iss: ISSUER, aud: "api" }),
+      "jwt_bad_signature",
+      "Jwt verification fails",
+    ],
+    [
+      "with an unknown kid",
+      () => mint(idp, { iss: ISSUER, aud: "api" }, { kid: "nope" }),
+      "jwt_no_key",
+      "Jwks doesn't have key to match kid or alg from Jwt",
+    ],
+    ["unsigned (alg none)", async () => unsignedToken({ iss: ISSUER, aud: "api" }), "jwt_invalid", "is not accepted"],
     [
       "HS256 keyed with the public key",
       async () => hmacToken(JSON.stringify(idp.publicJwk), { iss: ISSUER, aud: "api" }, "idp-1"),
+      "jwt_bad_signature",
       "Jwt verification fails",
     ],
-    ["malformed", async () => "a.b", "not a compact JWS"],
-    ["with a non-numeric exp", () => good({ exp: "tomorrow" }), "exp claim is not a number"],
+    ["malformed", async () => "a.b", "jwt_invalid", "not a compact JWS"],
+    ["with a non-numeric exp", () => good({ exp: "tomorrow" }), "jwt_invalid", "exp claim is not a number"],
   ];
-  for (const [name, token, message] of invalid) {
-    it(`401 invalid_token for a token ${name}`, async () => {
+  for (const [name, token, code, message] of invalid) {
+    it(`401 invalid_token for a token ${name} (${code})`, async () => {
       const r = await d({ path: "/jwt", headers: bearer(await token()) });
-      expect([r.status, r.code]).toEqual([401, "jwt_invalid"]);
+      expect([r.status, r.code]).toEqual([401, code]);
       expect(r.message).toContain(message);
       expect(r.responseHeaders["www-authenticate"]).toBe('Bearer realm="http://api.example.com/jwt", error="invalid_token"');
     });
   }
+  it("names the kid without a key and what the key store holds, in the audit detail only", async () => {
+    const r = await d({ path: "/jwt", headers: bearer(await mint(idp, { iss: ISSUER, aud: "api" }, { kid: "nope" })) });
+    expect(r.detail).toMatch(/^no key for kid "nope" \(alg \w+\); provider idp: local JWKS with kids \[idp-1, idp-rsa\]$/);
+  });
   it("accepts a token expired within the skew", async () => {
     expect((await d({ path: "/jwt", headers: bearer(await good({ exp: Math.floor(Date.now() / 1000) - 30 })) })).status).toBe(200);
   });
@@ -82,6 +108,31 @@ describe("jwt", () => {
     const r = await d({ path: "/optional", headers: { "x-user-id": "spoofed" } });
     expect(r).toMatchObject({ status: 200, principal: undefined, removeHeaders: MANAGED });
   });
+  it("failOpen: passes without a token, setting nothing and stripping a spoofed claim header", async () => {
+    const r = await d({ path: "/fail-open", headers: { "x-user-id": "spoofed" } });
+    expect(r).toMatchObject({ status: 200, principal: undefined, upstreamHeaders: {}, removeHeaders: MANAGED });
+  });
+  it("failOpen: a valid token is still verified and its claims forwarded", async () => {
+    const r = await d({ path: "/fail-open", headers: bearer(await good()) });
+    expect(r).toMatchObject({ status: 200, upstreamHeaders: { "x-user-id": "u-1" } });
+  });
+  it("failOpen: an expired, forged or unsigned token passes without any identity (Envoy's allow_missing_or_failed)", async () => {
+    const tokens = [
+      await good({ exp: Math.floor(Date.now() / 1000) - 3600 }),
+      await mint(stranger, { iss: ISSUER, aud: "api", sub: "admin" }),
+      unsignedToken({ iss: ISSUER, sub: "admin" }),
+    ];
+    for (const token of tokens) {
+      const r = await d({ path: "/fail-open", headers: { ...bearer(token), "x-user-id": "admin" } });
+      expect(r).toMatchObject({ status: 200, principal: undefined, upstreamHeaders: {}, removeHeaders: MANAGED });
+    }
+  });
+  it("failOpen: a failed token's claims never reach the authorization rules", async () => {
+    const forged = await mint(stranger, { iss: ISSUER, aud: "api", sub: "anonymous" });
+    // The Deny rule matches only a verified sub: the forged one is no identity at all, so the default Allow applies.
+    expect((await d({ path: "/fail-open/staff", headers: bearer(forged) })).status).toBe(200);
+    expect((await d({ path: "/fail-open/staff", headers: bearer(await good({ sub: "anonymous" })) })).code).toBe("authz_denied");
+  });
   it("optional: a present but invalid token still fails", async () => {
     expect((await d({ path: "/optional", headers: bearer(unsignedToken({ iss: ISSUER })) })).status).toBe(401);
   });
@@ -96,6 +147,7 @@ describe("jwt", () => {
     let resolves = 0;
     const counted = decider(checkWorldText(jwksOf(idp)), {
       keys: {
+        stateOf: () => "test keys",
         resolve: (source, kid) => {
           resolves++;
           return source.kind === "local" ? source.keys.filter((k) => k.kid === kid) : [];
@@ -110,7 +162,7 @@ describe("jwt", () => {
     // Past exp + skew the cached verdict is not used: the token is verified again and refused.
     const later = { ...counted.ctx, now: () => (exp + 61) * 1000 };
     const request = { method: "GET", scheme: "http", host: "api.example.com", path: "/jwt", headers: bearer(token), gateway: undefined };
-    expect((await check(counted.result.snapshot, request, later)).code).toBe("jwt_invalid");
+    expect((await check(counted.result.snapshot, request, later)).code).toBe("jwt_expired");
     expect(resolves).toBe(2);
   });
 });

@@ -38,3 +38,105 @@ describe("remote JWKS URIs", () => {
     expect(condition.message).toBe("JWT: providers[0].remoteJWKS.uri: not a URL");
   });
 });
+
+const withJwt = (jwt: string) => `${gatewayWithRoute("api.example.com")}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: p, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+  jwt: ${jwt}
+`;
+const outcome = (jwt: string) => {
+  const result = compileText(withJwt(jwt));
+  const condition = result.statuses[0]!.ancestors[0]!.conditions[0]!;
+  const policy = Object.values(result.snapshot.policies)[0]!;
+  return {
+    condition,
+    summary: JSON.stringify(summarizeSnapshot(result.snapshot)),
+    sources: policy.invalid === undefined ? result.snapshot.remoteJwks : [],
+  };
+};
+const remote = (extra: string) => `{providers: [{name: idp, remoteJWKS: {uri: "https://idp.example.com/jwks", ${extra}}}]}`;
+
+describe("jwt fields of Envoy Gateway's API (issue 14)", () => {
+  it("failOpen with optional is Invalid, in the CRD's words", () => {
+    const { condition } = outcome(
+      `{optional: true, failOpen: true, providers: [{name: idp, remoteJWKS: {uri: "https://idp.example.com/jwks"}}]}`,
+    );
+    expect([condition.status, condition.reason]).toEqual(["False", "Invalid"]);
+    expect(condition.message).toContain("optional and failOpen cannot both be set; failOpen already tolerates a missing JWT");
+  });
+
+  it("up to 16 providers are accepted; 17 are Invalid with the API server's message", () => {
+    const providers = (n: number) =>
+      `{providers: [${Array.from({ length: n }, (_, i) => `{name: p${i}, issuer: "https://idp${i}.example.com", remoteJWKS: {uri: "https://idp${i}.example.com/jwks"}}`).join(", ")}]}`;
+    expect(outcome(providers(16)).condition.status).toBe("True");
+    const { condition } = outcome(providers(17));
+    expect([condition.status, condition.reason]).toEqual(["False", "Invalid"]);
+    expect(condition.message).toContain("jwt.providers: Too many: 17: must have at most 16 items");
+  });
+
+  it("failedRefetchDuration sets how soon a failed fetch is tried again (Envoy's default 1 s otherwise)", () => {
+    expect(outcome(remote("failedRefetchDuration: 15s")).sources).toMatchObject([{ failedRefetchMs: 15_000 }]);
+    expect(outcome(remote("cacheDuration: 60s")).sources).toMatchObject([{ failedRefetchMs: 1000, cacheDurationMs: 60_000 }]);
+    expect(outcome(remote("failedRefetchDuration: 15s")).summary).toContain("after a failure every 15s");
+  });
+
+  it("backendSettings: requestTimeout bounds the fetch, connectTimeout a connection, retry as Envoy Gateway translates it", () => {
+    const settings = `backendSettings: {timeout: {tcp: {connectTimeout: 2s}, http: {requestTimeout: 5s}}, retry: {numRetries: 3, perRetry: {backOff: {baseInterval: 100ms, maxInterval: 1s}}, retryOn: {triggers: [5xx, reset]}}, circuitBreaker: {maxConnections: 10}, loadBalancer: {type: Random}}`;
+    const { condition, sources, summary } = outcome(remote(settings));
+    expect(condition.status).toBe("True");
+    expect(sources).toMatchObject([
+      {
+        connection: {
+          requestTimeoutMs: 5000,
+          connectTimeoutMs: 2000,
+          retry: { numRetries: 3, baseIntervalMs: 100, maxIntervalMs: 1000, on: ["5xx", "reset"] },
+        },
+      },
+    ]);
+    expect(summary).toContain("3 retries on 5xx,reset after 100-1000ms");
+  });
+
+  it("retry defaults: 2 retries (the CRD's default), Envoy's 1 s backoff up to 10 s, Envoy Gateway's default triggers", () => {
+    expect(outcome(remote("backendSettings: {retry: {}}")).sources).toMatchObject([
+      {
+        connection: {
+          retry: {
+            numRetries: 2,
+            baseIntervalMs: 1000,
+            maxIntervalMs: 10_000,
+            on: ["connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes"],
+          },
+        },
+      },
+    ]);
+  });
+
+  it("what Envoy Gateway refuses for a JWKS fetch is Invalid, in its words", () => {
+    const cases: [string, string][] = [
+      ["backendRef: {name: idp}", "BackendRefs must be used, backendRef is not supported."],
+      ["backendSettings: {retry: {perRetry: {timeout: 1s}}}", "Retry timeout is not supported."],
+      ["backendSettings: {retry: {retryOn: {httpStatusCodes: [503]}}}", "HTTPStatusCodes is not supported."],
+      ["backendSettings: {retry: {perRetry: {backOff: {baseInterval: 0s}}}}", "baseInterval cannot be set to 0s"],
+      [
+        "backendSettings: {retry: {perRetry: {backOff: {baseInterval: 2s, maxInterval: 1s}}}}",
+        "maxInterval cannot be less than baseInterval",
+      ],
+      ["backendSettings: {retry: {retryOn: {triggers: [sometimes]}}}", "retryOn.triggers[0]"],
+    ];
+    for (const [extra, message] of cases) {
+      const { condition } = outcome(remote(extra));
+      expect([condition.status, condition.reason], extra).toEqual(["False", "Invalid"]);
+      expect(condition.message, extra).toContain(message);
+    }
+  });
+
+  it("providers fetching one URI the same way share a cache key; another CA or endpoint makes another", () => {
+    const twice = `{providers: [{name: a, issuer: "https://a", remoteJWKS: {uri: "https://idp.example.com/jwks"}}, {name: b, issuer: "https://b", remoteJWKS: {uri: "https://idp.example.com/jwks", cacheDuration: 60s}}]}`;
+    expect(outcome(twice).sources).toHaveLength(1);
+    const differently = `{providers: [{name: a, issuer: "https://a", remoteJWKS: {uri: "https://idp.example.com/jwks"}}, {name: b, issuer: "https://b", remoteJWKS: {uri: "https://idp.example.com/jwks", backendSettings: {retry: {}}}}]}`;
+    expect(outcome(differently).sources).toHaveLength(2);
+  });
+});

@@ -7,6 +7,13 @@ import { b64, hmacToken, ISSUER, jws, now, OTHER_ISSUER, token } from "../world.
 /** A valid token on /jwt: x-user-id from sub (every other managed header is removed). */
 const OK: Expected = { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } };
 const invalid = (reason: string): Expected => ({ status: 401, code: "jwt_invalid", reason });
+/** Refusals with their own reason code (the client still sees jwt_invalid and Envoy's words). */
+const refused = (code: string, reason: string): Expected => ({ status: 401, code, reason });
+const badSignature = refused("jwt_bad_signature", "Jwt verification fails");
+const noKey = refused("jwt_no_key", "Jwks doesn't have key to match kid or alg from Jwt");
+const expired = refused("jwt_expired", "Jwt is expired");
+const notYetValid = refused("jwt_not_yet_valid", "Jwt is not yet valid");
+const unknownIssuer = refused("jwt_unknown_issuer", "Jwt issuer is not configured");
 const audience: Expected = { status: 403, code: "jwt_audience", reason: "Audiences in Jwt are not allowed" };
 const missing: Expected = { status: 401, code: "jwt_missing", reason: "Jwt is missing" };
 
@@ -37,16 +44,14 @@ export const jwtCases: readonly Case[] = [
   t("alg-none-case", "`alg: None` (case variant), signed by the real key", invalid('algorithm "None" is not accepted'), (ctx) =>
     rawSigned(ctx, '{"alg":"None","kid":"es-1"}', claims()),
   ),
-  t("hs256-public-jwk", "HS256 keyed with the provider's public JWK (algorithm confusion)", invalid("Jwt verification fails"), (ctx) =>
+  t("hs256-public-jwk", "HS256 keyed with the provider's public JWK (algorithm confusion)", badSignature, (ctx) =>
     hmacToken(JSON.stringify(ctx.keys.es.publicKey.export({ format: "jwk" })), JSON.parse(claims()) as Record<string, unknown>, "es-1"),
   ),
-  t("hs256-public-pem", "HS256 keyed with the provider's RSA public key PEM", invalid("Jwt verification fails"), (ctx) =>
+  t("hs256-public-pem", "HS256 keyed with the provider's RSA public key PEM", badSignature, (ctx) =>
     hmacToken(ctx.keys.rsa.publicKey.export({ format: "pem", type: "spki" }), JSON.parse(claims()) as Record<string, unknown>, "rsa-1"),
   ),
-  t("alg-key-mismatch", "RS256 token whose kid names the EC key", invalid("Jwt verification fails"), (ctx) =>
-    token({}, { kid: "es-1" }, ctx.keys.rsa),
-  ),
-  t("ecdsa-der", "ES256 signature in DER instead of JOSE's raw r||s", invalid("Jwt verification fails"), (ctx) => {
+  t("alg-key-mismatch", "RS256 token whose kid names the EC key", badSignature, (ctx) => token({}, { kid: "es-1" }, ctx.keys.rsa)),
+  t("ecdsa-der", "ES256 signature in DER instead of JOSE's raw r||s", badSignature, (ctx) => {
     const input = `${b64(HEADER)}.${b64(claims())}`;
     return `${input}.${sign("sha256", Buffer.from(input), { key: ctx.keys.es.privateKey, dsaEncoding: "der" }).toString("base64url")}`;
   }),
@@ -73,7 +78,7 @@ export const jwtCases: readonly Case[] = [
   c(
     "signature-start-copied",
     "a valid ES256 token, then the same header and payload with its signature's r kept (the start the token cache finds entries by) and s replaced",
-    invalid("Jwt verification fails"),
+    badSignature,
     async (ctx) => {
       const valid = token({}, {}, undefined, ctx.keys);
       await bearer(ctx, valid);
@@ -82,33 +87,24 @@ export const jwtCases: readonly Case[] = [
       return bearer(ctx, `${valid.slice(0, dot)}.${Buffer.concat([r, Buffer.alloc(32, 7)]).toString("base64url")}`);
     },
   ),
-  t("unknown-kid", "a kid no key has", invalid("Jwt verification fails"), (ctx) => token({}, { kid: "nope" }, undefined, ctx.keys)),
-  t("forged-known-kid", "the provider's kid, signed by another key", invalid("Jwt verification fails"), (ctx) =>
-    token({}, {}, ctx.keys.stranger),
-  ),
-  t("kid-traversal", "kid `../../../../dev/null`", invalid("Jwt verification fails"), (ctx) =>
-    token({}, { kid: "../../../../dev/null" }, undefined, ctx.keys),
-  ),
+  t("unknown-kid", "a kid no key has", noKey, (ctx) => token({}, { kid: "nope" }, undefined, ctx.keys)),
+  t("forged-known-kid", "the provider's kid, signed by another key", badSignature, (ctx) => token({}, {}, ctx.keys.stranger)),
+  t("kid-traversal", "kid `../../../../dev/null`", noKey, (ctx) => token({}, { kid: "../../../../dev/null" }, undefined, ctx.keys)),
   t("kid-not-string", "kid is a number", invalid("kid is not a string"), (ctx) => token({}, { kid: 1 }, undefined, ctx.keys)),
-  c(
-    "jku-ignored",
-    "`jku` pointing at the attacker's JWKS, signed by the attacker's key (never fetched)",
-    invalid("Jwt verification fails"),
-    async (ctx) => {
-      const o = await bearer(ctx, token({}, { jku: ctx.lure.url("/jku") }, ctx.keys.stranger));
-      if (ctx.lure.hits("/jku") !== 0) throw new Error("jku was fetched");
-      return o;
-    },
-  ),
-  c("x5u-ignored", "`x5u` pointing at the attacker's certificate (never fetched)", invalid("Jwt verification fails"), async (ctx) => {
+  c("jku-ignored", "`jku` pointing at the attacker's JWKS, signed by the attacker's key (never fetched)", badSignature, async (ctx) => {
+    const o = await bearer(ctx, token({}, { jku: ctx.lure.url("/jku") }, ctx.keys.stranger));
+    if (ctx.lure.hits("/jku") !== 0) throw new Error("jku was fetched");
+    return o;
+  }),
+  c("x5u-ignored", "`x5u` pointing at the attacker's certificate (never fetched)", badSignature, async (ctx) => {
     const o = await bearer(ctx, token({}, { x5u: ctx.lure.url("/x5u") }, ctx.keys.stranger));
     if (ctx.lure.hits("/x5u") !== 0) throw new Error("x5u was fetched");
     return o;
   }),
-  t("jwk-embedded", "the attacker's public key embedded as `jwk`", invalid("Jwt verification fails"), (ctx) =>
+  t("jwk-embedded", "the attacker's public key embedded as `jwk`", badSignature, (ctx) =>
     token({}, { jwk: ctx.keys.stranger.publicKey.export({ format: "jwk" }) }, ctx.keys.stranger),
   ),
-  t("x5c-embedded", "a certificate chain embedded as `x5c`", invalid("Jwt verification fails"), (ctx) =>
+  t("x5c-embedded", "a certificate chain embedded as `x5c`", badSignature, (ctx) =>
     token({}, { x5c: ["MIIBszCCAVmgAwIBAgIU"] }, ctx.keys.stranger),
   ),
   // Header members
@@ -203,10 +199,8 @@ export const jwtCases: readonly Case[] = [
     "see jwt.dup-header-member",
   ),
   // Time
-  t("exp-past-skew", "`exp` 61 s ago (skew is 60 s)", invalid("Jwt is expired"), (ctx) =>
-    token({ exp: now() - 61 }, {}, undefined, ctx.keys),
-  ),
-  t("exp-at-skew", "`exp` exactly 60 s ago", invalid("Jwt is expired"), (ctx) => token({ exp: now() - 60 }, {}, undefined, ctx.keys)),
+  t("exp-past-skew", "`exp` 61 s ago (skew is 60 s)", expired, (ctx) => token({ exp: now() - 61 }, {}, undefined, ctx.keys)),
+  t("exp-at-skew", "`exp` exactly 60 s ago", expired, (ctx) => token({ exp: now() - 60 }, {}, undefined, ctx.keys)),
   t("exp-within-skew", "`exp` 50 s ago", OK, (ctx) => token({ exp: now() - 50 }, {}, undefined, ctx.keys)),
   t("exp-string", "`exp` is a string", invalid("exp claim is not a number"), (ctx) =>
     token({ exp: String(now() + 300) }, {}, undefined, ctx.keys),
@@ -214,7 +208,7 @@ export const jwtCases: readonly Case[] = [
   t("exp-null", "`exp` is null", invalid("exp claim is not a number"), (ctx) => token({ exp: null }, {}, undefined, ctx.keys)),
   t("exp-far", "`exp` 1e300 (verdict cached 60 s at most)", OK, (ctx) => token({ exp: 1e300 }, {}, undefined, ctx.keys)),
   t("exp-absent", "no `exp` (accepted, as by Envoy)", OK, (ctx) => token({ exp: undefined }, {}, undefined, ctx.keys)),
-  t("nbf-future", "`nbf` 70 s ahead", invalid("Jwt is not yet valid"), (ctx) => token({ nbf: now() + 70 }, {}, undefined, ctx.keys)),
+  t("nbf-future", "`nbf` 70 s ahead", notYetValid, (ctx) => token({ nbf: now() + 70 }, {}, undefined, ctx.keys)),
   t("nbf-within-skew", "`nbf` 50 s ahead", OK, (ctx) => token({ nbf: now() + 50 }, {}, undefined, ctx.keys)),
   t(
     "iat-string",
@@ -227,16 +221,10 @@ export const jwtCases: readonly Case[] = [
     token({ iat: now() + 3600 }, {}, undefined, ctx.keys),
   ),
   // Issuer and audience
-  t("iss-case", "issuer in upper case", invalid("Jwt issuer is not configured"), (ctx) =>
-    token({ iss: ISSUER.toUpperCase() }, {}, undefined, ctx.keys),
-  ),
-  t("iss-trailing-slash", "issuer with a trailing slash", invalid("Jwt issuer is not configured"), (ctx) =>
-    token({ iss: `${ISSUER}/` }, {}, undefined, ctx.keys),
-  ),
-  t("iss-array", "issuer as an array holding the right issuer", invalid("Jwt issuer is not configured"), (ctx) =>
-    token({ iss: [ISSUER] }, {}, undefined, ctx.keys),
-  ),
-  t("iss-absent", "no `iss`", invalid("Jwt issuer is not configured"), (ctx) => token({ iss: undefined }, {}, undefined, ctx.keys)),
+  t("iss-case", "issuer in upper case", unknownIssuer, (ctx) => token({ iss: ISSUER.toUpperCase() }, {}, undefined, ctx.keys)),
+  t("iss-trailing-slash", "issuer with a trailing slash", unknownIssuer, (ctx) => token({ iss: `${ISSUER}/` }, {}, undefined, ctx.keys)),
+  t("iss-array", "issuer as an array holding the right issuer", unknownIssuer, (ctx) => token({ iss: [ISSUER] }, {}, undefined, ctx.keys)),
+  t("iss-absent", "no `iss`", unknownIssuer, (ctx) => token({ iss: undefined }, {}, undefined, ctx.keys)),
   t("aud-case", "`aud: API`", audience, (ctx) => token({ aud: "API" }, {}, undefined, ctx.keys)),
   t("aud-space", '`aud: "api "`', audience, (ctx) => token({ aud: "api " }, {}, undefined, ctx.keys)),
   t("aud-nested", '`aud: [["api"]]`', audience, (ctx) => token({ aud: [["api"]] }, {}, undefined, ctx.keys)),
@@ -249,9 +237,29 @@ export const jwtCases: readonly Case[] = [
   c(
     "semicolon-param-optional",
     "optional route: `?a=1;access_token=<forged>` (Rack 2, Python before 3.9.2 and Tornado split the query at `;` too)",
-    invalid("Jwt verification fails"),
+    badSignature,
     (ctx) => ctx.check({ path: `/optional?a=1;access_token=${token({}, {}, ctx.keys.stranger)}` }),
     "the query was split at `&` only, as Envoy does, so the forged token was not read and went upstream unverified, where Rack 2 (Doorkeeper reads access_token parameters) and older Python read it; the `;` reading is now read too, and every token found must verify",
+  ),
+  c(
+    "failopen-forged-admin",
+    "failOpen route: a forged token claiming `sub: admin`, for a path only admins may take",
+    { status: 403, code: "authz_denied" },
+    (ctx) =>
+      ctx.check({
+        path: "/failopen/admin/users",
+        headers: { authorization: `Bearer ${token({ sub: "admin" }, {}, ctx.keys.stranger)}`, "x-user-id": "admin" },
+      }),
+  ),
+  c(
+    "failopen-forged-identity",
+    "failOpen route: a forged token claiming `sub: admin` and a spoofed `x-user-id: admin`",
+    { status: 200, code: "allowed", upstream: {} },
+    (ctx) =>
+      ctx.check({
+        path: "/failopen/profile",
+        headers: { authorization: `Bearer ${token({ sub: "admin" }, {}, ctx.keys.stranger)}`, "x-user-id": "admin" },
+      }),
   ),
   c(
     "semicolon-param-valid",
@@ -270,7 +278,7 @@ export const jwtCases: readonly Case[] = [
         headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}` },
       }),
   ),
-  c("two-places-forged", "valid token in the header, forged one in `?access_token=`", invalid("Jwt verification fails"), (ctx) =>
+  c("two-places-forged", "valid token in the header, forged one in `?access_token=`", badSignature, (ctx) =>
     ctx.check({
       path: `/jwt?access_token=${token({}, {}, ctx.keys.stranger)}`,
       headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}` },
@@ -300,7 +308,7 @@ export const jwtCases: readonly Case[] = [
   c(
     "prefix-inside-optional",
     "optional route: `Authorization: Token Bearer <forged>` (issue 11 situation 6)",
-    invalid("Jwt verification fails"),
+    badSignature,
     (ctx) => ctx.check({ path: "/optional", headers: { authorization: `Token Bearer ${token({}, {}, ctx.keys.stranger)}` } }),
     "the prefix was looked for only at the start, so the forged token was not read and went upstream on the optional route; Envoy's extractor finds `Bearer ` anywhere in the value, and so does Portcullis",
   ),
@@ -314,7 +322,7 @@ export const jwtCases: readonly Case[] = [
   c(
     "prefix-lower-case",
     "optional route: `Authorization: bearer <forged>` (read in any case: Envoy would skip it and forward it unverified)",
-    invalid("Jwt verification fails"),
+    badSignature,
     (ctx) => ctx.check({ path: "/optional", headers: { authorization: `bearer ${token({}, {}, ctx.keys.stranger)}` } }),
   ),
   c(
@@ -349,7 +357,7 @@ export const jwtCases: readonly Case[] = [
   c(
     "cookie-twice",
     "`session` cookie twice: valid, then forged",
-    invalid("Jwt verification fails"),
+    badSignature,
     (ctx) => {
       const good = token({ iss: OTHER_ISSUER }, {}, undefined, ctx.keys);
       return ctx.check({
@@ -362,7 +370,7 @@ export const jwtCases: readonly Case[] = [
   c(
     "cache-location",
     "a token verified from `Authorization` (provider idp), then sent only as the `session` cookie (read by another provider only)",
-    invalid("Jwt issuer is not configured"),
+    unknownIssuer,
     async (ctx) => {
       const tok = token({}, {}, undefined, ctx.keys);
       const first = await bearer(ctx, tok);
@@ -374,7 +382,7 @@ export const jwtCases: readonly Case[] = [
   c(
     "cache-signature-transplant",
     "a token verified and cached, then its signature under another payload (`sub: admin`); the cache finds entries by signature",
-    invalid("Jwt verification fails"),
+    badSignature,
     async (ctx) => {
       const tok = token({}, {}, undefined, ctx.keys);
       if ((await bearer(ctx, tok)).status !== 200) throw new Error("the first request should pass");

@@ -125,7 +125,7 @@ function weakJwksCase(): Case {
     "a local JWKS whose only key is RSA 1024, and a token it signed",
     {
       status: 401,
-      code: "jwt_invalid",
+      code: "jwt_unknown_issuer",
       condition: "UnusableCredentials: JWT: providers[0].localJWKS: key 0 (kid weak) is an RSA key of 1024 bits",
     },
     bad(jwtWith(`{type: Inline, inline: '${jwks}'}`)),
