@@ -62,7 +62,7 @@ export interface NormalizedRequest extends RouteRequest {
   readonly source: AuthzRequest;
   /** Path and query as text (`source.path`, read as UTF-8 when it holds bytes). */
   readonly target: string;
-  /** A header's value, its lines joined with ", " (Node's reading); undefined when absent. */
+  /** A header's value as Envoy's matchers read it (see headerValue: lines joined with ","); undefined when absent. */
   header(name: string): string | undefined;
   /** The query, decoded (for authorization's CEL `request.query`). */
   readonly query: URLSearchParams;
@@ -180,10 +180,14 @@ export function realmOf(request: NormalizedRequest): string {
   return `${request.source.scheme}://${request.host}${request.path}`.replace(/["\\]/g, "");
 }
 
-/** A header's value; repeated headers are joined with ", ". Only own properties count ("constructor" is a header name too). */
+/**
+ * A header's value as Envoy's header map holds it, which is what its route, RBAC and CEL header
+ * matchers compare: the lines of a repeated header joined with "," (HttpRequestHeaderMatchInput;
+ * not Node's ", "), Cookie's with "; ". Only own properties count ("constructor" is a header name too).
+ */
 export function headerValue(headers: AuthzRequest["headers"], name: string): string | undefined {
   const v = Object.hasOwn(headers, name) ? headers[name] : undefined;
-  return Array.isArray(v) ? v.join(", ") : typeof v === "string" ? v : undefined;
+  return Array.isArray(v) ? v.join(name === "cookie" ? "; " : ",") : typeof v === "string" ? v : undefined;
 }
 
 const ABNORMAL_PATH = /%|\/\/|\/\.\.?(?:\/|$)/;

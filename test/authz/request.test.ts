@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   CONTROL_IN_PATH,
+  headerValue,
   methodReadings,
   normalizeHost,
   normalizePath,
@@ -108,5 +109,20 @@ describe("afterPhase: the request as one phase leaves it to the next", () => {
   it("keeps a byte-string request's reading: a value set as text reads back as the same text", () => {
     const req = normalizeRequest({ ...source, headers: {}, byteStrings: true });
     expect(req.afterPhase({ "x-user-id": "José" }, []).header("x-user-id")).toBe("José");
+  });
+});
+
+describe("headerValue: a header as Envoy's header matchers read it", () => {
+  it("joins a repeated header's lines with ',' (Envoy), not ', ' (Node)", () => {
+    expect(headerValue({ "x-tier": ["gold", "silver"] }, "x-tier")).toBe("gold,silver");
+  });
+
+  it("joins repeated Cookie lines with '; ', as Envoy's header map does", () => {
+    expect(headerValue({ cookie: ["a=1", "b=2"] }, "cookie")).toBe("a=1; b=2");
+  });
+
+  it("keeps a single line as sent, its own ', ' included, and knows no inherited names", () => {
+    expect(headerValue({ "x-tier": "gold, silver" }, "x-tier")).toBe("gold, silver");
+    expect(headerValue({}, "constructor")).toBeUndefined();
   });
 });

@@ -116,13 +116,11 @@ function someHeaderRepeats(request: NormalizedRequest): boolean {
   return Object.values(request.source.headers).some((v) => Array.isArray(v) && v.length > 1);
 }
 
-/** A header's value in `reading`: its lines joined with `separator`, or one of them; undefined when absent. */
-function headerIn(request: NormalizedRequest, name: string, reading: Reading, separator: string): string | undefined {
+/** A header's value in `reading`: its lines joined as Envoy joins them (request.header), or one of them; undefined when absent. */
+function headerIn(request: NormalizedRequest, name: string, reading: Reading): string | undefined {
+  if (reading.headers === "joined") return request.header(name);
   const lines = request.headerLines(name);
-  if (lines.length === 0) return undefined;
-  if (reading.headers === "first") return lines[0];
-  if (reading.headers === "last") return lines[lines.length - 1];
-  return lines.join(separator);
+  return reading.headers === "first" ? lines[0] : lines[lines.length - 1];
 }
 
 /**
@@ -237,7 +235,7 @@ function principalMismatch(rule: CompiledRule, p: CompiledPrincipal, facts: Fact
   }
   for (const h of p.headers ?? []) {
     // Envoy's RBAC header matcher reads repeated lines joined with ",".
-    const value = headerIn(request, h.name, facts.reading, ",");
+    const value = headerIn(request, h.name, facts.reading);
     if (value === undefined || !h.values.includes(value)) return "a header differs";
   }
   if (p.geoLocations !== undefined) {
@@ -275,6 +273,16 @@ function scopesOf(claims: Readonly<Record<string, unknown>>): Set<string> {
   return out;
 }
 
+/** Every header by lower-case name, in `reading`. */
+function headersIn(request: NormalizedRequest, reading: Reading): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of Object.keys(request.source.headers)) {
+    const v = headerIn(request, name, reading);
+    if (v !== undefined) headers[name] = v;
+  }
+  return headers;
+}
+
 /** The variables of `principal.cel`. Absent identities are empty maps, so `has()` works on them. */
 function principalVariablesOf(
   request: NormalizedRequest,
@@ -282,11 +290,7 @@ function principalVariablesOf(
   clientAddress: string | undefined,
   reading: Reading,
 ): Record<string, unknown> {
-  const headers: Record<string, string> = {};
-  for (const name of Object.keys(request.source.headers)) {
-    const v = headerIn(request, name, reading, ", ");
-    if (v !== undefined) headers[name] = v;
-  }
+  const headers = headersIn(request, reading);
   const query = new Map<string, string>();
   for (const [name, value] of request.query) if (reading.query === "last" || !query.has(name)) query.set(name, value);
   return {
@@ -309,11 +313,7 @@ const JWT_AUTHN = "envoy.filters.http.jwt_authn";
  * normalize_payload_in_metadata does.
  */
 function envoyAttributesOf(request: NormalizedRequest, who: IdentityAttributes, now: number, reading: Reading): Record<string, unknown> {
-  const headers: Record<string, string> = {};
-  for (const name of Object.keys(request.source.headers)) {
-    const v = headerIn(request, name, reading, ",");
-    if (v !== undefined) headers[name] = v;
-  }
+  const headers = headersIn(request, reading);
   const query = request.rawQuery;
   const path = query === undefined ? request.path : `${request.path}?${query}`;
   headers[":authority"] = request.source.host;

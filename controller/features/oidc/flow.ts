@@ -72,7 +72,7 @@ const RECENT_PASSES = 10_000;
  */
 const recentPasses = new WeakMap<CompiledOidc, BoundedMap<string, { readonly pass: Ok<Pass>; readonly until: number }>>();
 
-/** Whether the request's header satisfies `m` (each line of a repeated header is tried, as Envoy joins them with ","). */
+/** Whether the request's header satisfies `m` (a repeated header is its lines joined with ",", as Envoy reads it). */
 export function headerMatches(m: HeaderMatcher, req: NormalizedRequest): boolean {
   const value = req.header(m.name);
   if (value === undefined) return false;

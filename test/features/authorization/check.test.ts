@@ -111,6 +111,19 @@ describe("a rule's cel (Envoy's attributes)", () => {
   });
 });
 
+describe("principal.headers", () => {
+  it("reads a repeated header as its lines joined with ',', as Envoy's RBAC header matcher does", async () => {
+    const own = decider(
+      `${gatewayWithRoute("api.example.com", { tiers: "/tiers" })}${rulePolicy("tiers", "  authorization:\n    defaultAction: Allow\n    rules: [{name: no-gold-silver, action: Deny, principal: {headers: [{name: x-tier, values: ['gold,silver']}]}}]\n")}`,
+    );
+    expect((await own({ path: "/tiers", headers: { "x-tier": ["gold", "silver"] } })).message).toBe(
+      "denied by authorization rule no-gold-silver",
+    );
+    expect((await own({ path: "/tiers", headers: { "x-tier": "gold,silver" } })).allowed).toBe(false);
+    expect((await own({ path: "/tiers", headers: { "x-tier": "gold, silver" } })).allowed).toBe(true);
+  });
+});
+
 describe("principal.clientIPGeoLocations", () => {
   it("allows a client located in a listed place (any entry; country without letter case)", async () => {
     expect((await from("50.114.0.1", "/us")).allowed).toBe(true);

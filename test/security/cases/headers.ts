@@ -46,6 +46,17 @@ export const headerCases: readonly Case[] = [
       ctx.check({ path: "/admins", headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}`, "x-user-id": "admin" } }),
     "header rules read the client's headers, so its copy of an identity header jwt sets (x-user-id) matched; every phase now sees the request as the phases before it left it, as Envoy's rbac reads what jwt_authn wrote",
   ),
+  c(
+    "rule-repeated-header",
+    "wire, on /tiers (a Deny rule on `x-plan: gold,silver`, default Allow): `x-plan: gold` and `x-plan: silver` on two lines (Envoy's header matcher reads `gold,silver`)",
+    { status: 403, code: "authz_denied" },
+    (ctx) =>
+      ctx.envoy("/tiers", [
+        ["x-plan", "gold"],
+        ["x-plan", "silver"],
+      ]),
+    'a repeated header was read as its lines joined with ", " (Node\'s join), so the Deny rule missed a request Envoy denies; every header a decision reads is now joined with ",", as Envoy\'s header map joins it',
+  ),
   c("spoof-client-id", "valid key plus a client-sent `x-client-id: admin`", ALICE, (ctx) =>
     ctx.check({ path: "/keys", headers: { "x-api-key": "alice-key", "x-client-id": "admin" } }),
   ),
