@@ -55,6 +55,11 @@ export class CheckMemo {
     return wire;
   }
 
+  /** How many identities have remembered allow decisions. */
+  get rememberedAllows(): number {
+    return this.#allows.size;
+  }
+
   allow(identity: Pass, entry: RouteEntry | undefined): Decision | undefined {
     return this.#allows.get(identity)?.get(entry);
   }

@@ -203,8 +203,8 @@ function runPhases(
 
 /** 3. Response, once every phase passed. */
 function allowPassed(entry: RouteEntry, policy: CompiledPolicy, where: Where, passed: readonly Pass[], ctx: CheckContext): Decision {
-  // Without response headers, one identity's answer on one rule is always the same.
-  if (passed.length <= 1 && passed[0]?.responseHeaders === undefined)
+  // Without response headers, one identity's answer on one rule is always the same (an identity made for one request is not kept).
+  if (passed.length <= 1 && passed[0]?.responseHeaders === undefined && passed[0]?.perRequest !== true)
     return memoizedAllow(ctx.memo, passed[0] ?? ANONYMOUS, entry, entry.managedHeaders, policy);
   const headers: Record<string, string> = {};
   const responseHeaders: Record<string, string> = {};

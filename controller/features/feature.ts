@@ -98,6 +98,11 @@ export interface Pass {
   readonly attributes: IdentityAttributes;
   /** Headers for the client's response when the request is allowed (CORS headers, a refreshed session cookie). */
   readonly responseHeaders?: Readonly<Record<string, string>>;
+  /**
+   * Built from this request's own data (its other cookies, rewritten for `sanitize` or oidc): check()
+   * does not remember the allow made from it, since a client could make a new one per request.
+   */
+  readonly perRequest?: true;
 }
 
 /** A phase passes, or ends the request with its Decision. */

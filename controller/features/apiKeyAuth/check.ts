@@ -70,6 +70,7 @@ function passed(config: CompiledApiKey, client: string, request: NormalizedReque
   const headers: Record<string, string> = { ...described.headers };
   if (config.forwardClientIDHeader !== undefined) headers[config.forwardClientIDHeader] = client;
   const strip: string[] = [];
+  let perRequest = false;
   if (config.sanitize) {
     // Every configured source, as Envoy's hide_credentials: a second key elsewhere must not go upstream either.
     const cookies = new Set<string>();
@@ -82,10 +83,10 @@ function passed(config: CompiledApiKey, client: string, request: NormalizedReque
       const rest = cookieHeaderWithout(cookie, cookies);
       if (rest === undefined) strip.push("cookie");
       else if (rest !== cookie) headers.cookie = rest;
+      perRequest = true;
     }
   }
-  return {
-    ok: true,
-    value: { principal: `apiKey ${client}`, headers, strip, attributes: { apiKey: { client, metadata: described.metadata } } },
-  };
+  const attributes = { apiKey: { client, metadata: described.metadata } };
+  const pass = { principal: `apiKey ${client}`, headers, strip, attributes };
+  return { ok: true, value: perRequest ? { ...pass, perRequest: true } : pass };
 }

@@ -66,9 +66,10 @@ export function checkOidc(oidc: CompiledOidc, req: NormalizedRequest, where: Whe
 /** How many recent sessions' passes each policy keeps. */
 const RECENT_PASSES = 10_000;
 /**
- * The pass of each recent session by the request's Cookie header (the pass depends on nothing
- * else), until its tokens expire: a session's requests skip opening the cookie, and share one
- * pass, so check()'s memoized allow serves them all instead of one allow per request.
+ * The pass of each recent session by the request's Cookie header when it carries nothing but the
+ * session (the pass depends on nothing else), until its tokens expire: a session's requests skip
+ * opening the cookie, and share one pass, so check()'s memoized allow serves them all instead of
+ * one allow per request.
  */
 const recentPasses = new WeakMap<CompiledOidc, BoundedMap<string, { readonly pass: Ok<Pass>; readonly until: number }>>();
 
@@ -270,7 +271,10 @@ class Flow {
     const rest = cookieHeaderWithout(this.req.header("cookie"), this.#present);
     if (rest === undefined) strip.push("cookie");
     else headers.cookie = rest;
-    const pass: Ok<Pass> = { ok: true, value: { principal: `oidc sub=${session.subject}`, headers, strip, attributes: {} } };
+    const principal = `oidc sub=${session.subject}`;
+    // The request's other cookies make this pass its own: remembered, a client could fill memory with junk cookies.
+    if (rest !== undefined) return { ok: true, value: { principal, headers, strip, attributes: {}, perRequest: true } };
+    const pass: Ok<Pass> = { ok: true, value: { principal, headers, strip, attributes: {} } };
     const cookie = this.req.header("cookie")!;
     let recent = recentPasses.get(this.oidc);
     if (recent === undefined) recentPasses.set(this.oidc, (recent = new BoundedMap(RECENT_PASSES)));

@@ -47,6 +47,15 @@ describe("apiKeyAuth", () => {
     expect(r.removeHeaders).toEqual([...managedExcept("x-user-id"), "x-api-key"].sort());
     expect(r.upstreamHeaders).toEqual({ "x-user-id": "alice" });
   });
+  it("does not remember allows that carry the request's own other cookies (the memo would grow with every request)", async () => {
+    const before = d.ctx.memo.rememberedAllows;
+    for (let i = 0; i < 20; i++) {
+      const r = await d({ path: "/cookie", headers: { cookie: `junk${i}=${"x".repeat(1000)}; apikey=alice-key` } });
+      expect(r.upstreamHeaders.cookie).toBe(`junk${i}=${"x".repeat(1000)}`);
+    }
+    expect(d.ctx.memo.rememberedAllows).toBe(before);
+  });
+
   it("sanitize rewrites the Cookie header without the key cookie", async () => {
     const r = await d({ path: "/cookie", headers: { cookie: "theme=dark; apikey=alice-key; lang=en" } });
     expect(r.upstreamHeaders).toEqual({ "x-user-id": "alice", cookie: "theme=dark; lang=en" });

@@ -265,6 +265,17 @@ describe("oidc: the session over time", () => {
     expect(denial(await later.ask("/a")).code).toBe("oidc_refresh");
   });
 
+  it("builds the pass of a request with other cookies for that request alone (never remembered, so junk cookies cannot fill memory)", async () => {
+    const oidc = compiled();
+    const { b } = await loggedIn(oidc, providers());
+    const session = [...b.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+    const first = passed(await b.ask("/", { cookie: `junk=1; ${session}` }));
+    const second = passed(await b.ask("/", { cookie: `junk=1; ${session}` }));
+    expect(second).not.toBe(first);
+    expect([first.perRequest, second.headers.cookie]).toEqual([true, "junk=1"]);
+    expect(passed(await b.ask("/")).perRequest).toBeUndefined();
+  });
+
   it("is accepted by a second replica (same Secret, separate process state)", async () => {
     const { b } = await loggedIn(compiled(), providers());
     const replica = browser(compiled(), providers());

@@ -92,6 +92,15 @@ export const celCases: readonly Case[] = [
     "a header sent on two lines was read only as Envoy joins them (`admin,admin`), which no Deny value equals, while an upstream reads one line; each line is now a reading too when rules read headers",
   ),
   c(
+    "repeated-header-principal-cel",
+    "Deny `principal.cel` `request.headers['x-role'] == 'admin'`, default Allow; x-role sent as `user` then `admin`",
+    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-admin (reading the last line of a repeated header)" },
+    ruled(`{defaultAction: Allow, rules: [{name: no-admin, action: Deny, principal: {cel: "request.headers['x-role'] == 'admin'"}}]}`, {
+      "x-role": ["user", "admin"],
+    }),
+    "principal.cel read the lines joined (`user, admin`); each line is now a reading too",
+  ),
+  c(
     "repeated-header-allow-each",
     "Allow `request.headers['x-role'] == 'user'`; x-role sent twice, `user` and `user`: Envoy's reading (`user,user`) is not allowed",
     { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" },

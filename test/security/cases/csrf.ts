@@ -60,6 +60,30 @@ export const csrfCases: readonly Case[] = [
     "post",
   ),
   c(
+    "trailing-dot-origin",
+    "a POST from `https://api.example.com.` (the destination with a trailing dot: another host name to the filter)",
+    REFUSED,
+    {
+      origin: "https://api.example.com.",
+    },
+  ),
+  c("port-origin", "a POST from `https://api.example.com:8443` (the destination's host on another port)", REFUSED, {
+    origin: "https://api.example.com:8443",
+  }),
+  c("upper-case-origin", "a POST from `https://API.EXAMPLE.COM` (Envoy compares host and port as written)", REFUSED, {
+    origin: "https://API.EXAMPLE.COM",
+  }),
+  c("partner-suffix", "a POST from `https://partner.example.com.evil.com` (the additional origin as a prefix)", REFUSED, {
+    origin: "https://partner.example.com.evil.com",
+  }),
+  c("same-origin-referer", "no Origin, `Referer: https://api.example.com/forms?x=1` (the destination's page)", ALLOWED, {
+    referer: "https://api.example.com/forms?x=1",
+  }),
+  c("null-origin-same-referer", "`Origin: null` with the destination's Referer (Envoy reads Origin first: `null` is the source)", REFUSED, {
+    origin: "null",
+    referer: "https://api.example.com/forms",
+  }),
+  c(
     "get",
     "a cross-site GET (not a mutating method: Envoy's filter lets it through)",
     ALLOWED,
