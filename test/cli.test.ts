@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { FEATURES } from "../controller/features/index.ts";
 import { EXAMPLES } from "./support/app.ts";
 import { send } from "./support/http.ts";
 import { gatewayWithRoute } from "./support/manifests.ts";
@@ -555,5 +556,12 @@ describe("README's command-line section", () => {
     const section = /^## Command line\n([\s\S]*?)^## /m.exec(readme)![1]!;
     const help = run("--help").stdout;
     expect([...flagsIn(section)].sort()).toEqual([...flagsIn(help)].sort());
+  });
+  it("names every phase --explain can trace, with its order", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const section = /^## Command line\n([\s\S]*?)^## /m.exec(readme)![1]!;
+    const listed = /filter\s+order \(([^)]*)\)/.exec(section)![1]!;
+    const phases = [...listed.matchAll(/`(\w+)` (\d+)/g)].map(([, name, order]) => `${name} ${order}`);
+    expect(phases).toEqual(FEATURES.map((f) => `${f.field} ${f.order}`));
   });
 });
