@@ -5,26 +5,10 @@
  * or grpc, a backend, ...) are checked by compileExtAuth, on the policy as merged (mergeType).
  */
 import { z } from "zod";
+import { BackendObjectReferenceSchema, BackendRefSchema } from "../../api/cluster-settings.ts";
 import { GatewayDurationSchema } from "../../api/meta.ts";
 
-/** Gateway API BackendObjectReference. */
-const BackendObjectReferenceSchema = z
-  .object({
-    group: z.string().optional(),
-    kind: z.string().min(1).optional(),
-    name: z.string().min(1).max(253),
-    namespace: z.string().min(1).max(63).optional(),
-    port: z.number().int().min(1).max(65535).optional(),
-  })
-  .strict();
-export type BackendObjectReference = z.infer<typeof BackendObjectReferenceSchema>;
-
-/** Envoy Gateway's BackendRef: an object reference with a weight (0: never called) and a fallback flag. */
-const BackendRefSchema = BackendObjectReferenceSchema.extend({
-  weight: z.number().int().min(0).max(1_000_000).optional(),
-  fallback: z.boolean().optional(),
-}).strict();
-export type BackendRef = z.infer<typeof BackendRefSchema>;
+export type { BackendObjectReference, BackendRef } from "../../api/cluster-settings.ts";
 
 /** Envoy Gateway's BackendCluster: where the service runs (`backendRef` is deprecated for `backendRefs`). */
 const BackendClusterShape = {
