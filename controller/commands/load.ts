@@ -1,5 +1,5 @@
 /** One-shot loading of a manifest folder for the check and compile commands. */
-import { toResources, type Resources } from "../api/resources.ts";
+import type { Resources } from "../api/resources.ts";
 import { compile, type CompileOptions, type CompileResult } from "../compile/index.ts";
 import { ManifestFolder } from "../sources/manifests.ts";
 
@@ -13,12 +13,11 @@ export interface FolderCompile extends CompileResult {
 
 /** Reads and compiles `dir`. Throws UnreadableInputError when the folder cannot be listed. */
 export function compileFolder(dir: string, options: CompileOptions): FolderCompile {
-  const load = new ManifestFolder(dir).load();
-  const { resources, rejected } = toResources(load.objects);
+  const { resources, rejected, errors } = new ManifestFolder(dir).load();
   return {
     ...compile(resources, options),
     resources,
-    brokenFiles: load.errors.map((e) => `${e.file}: ${e.error}`),
+    brokenFiles: errors.map((e) => `${e.file}: ${e.error}`),
     rejectedObjects: rejected.map((r) => `${r.origin} (${r.object}): ${r.reason}`),
   };
 }

@@ -7,7 +7,7 @@ import type { CompileOptions } from "../compile/index.ts";
 import type { ServeConfig } from "../config.ts";
 import type { KeyStore } from "../keys/types.ts";
 import type { Metrics } from "../server/metrics.ts";
-import { KubeClient } from "../sources/kube/client.ts";
+import { KubeClient } from "../kube/client.ts";
 import { KubeSource } from "../sources/kube/source.ts";
 import { LeaderElector } from "../status/leader.ts";
 import { StatusWriter } from "../status/writer.ts";

@@ -3,7 +3,6 @@
  * ancestor condition), not written anywhere.
  */
 import type { Logger } from "pino";
-import { toResources } from "../api/resources.ts";
 import { ManifestFolder, type FolderLoad } from "../sources/manifests.ts";
 import type { Pipeline } from "./pipeline.ts";
 import type { Metrics } from "../server/metrics.ts";
@@ -36,7 +35,7 @@ export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logge
       logger.error({ dir }, "not ready: every check is denied until every manifest file parses");
       return Promise.resolve();
     }
-    const { resources, rejected } = toResources(load.objects);
+    const { resources, rejected } = load;
     for (const r of rejected) logger.error({ origin: r.origin, object: r.object, reason: r.reason }, "object rejected");
     return pipeline.update(() => resources);
   };

@@ -10,17 +10,9 @@
  * the route Envoy selected; check() decides only when its own match is that route.
  */
 import { randomUUID } from "node:crypto";
-import { join } from "node:path";
-import {
-  Server,
-  ServerCredentials,
-  status as GrpcStatus,
-  type ServerUnaryCall,
-  type sendUnaryData,
-  type ServiceDefinition,
-} from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
+import { Server, ServerCredentials, status as GrpcStatus, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { AUTHORIZATION_SERVICE } from "../api/ext-authz.ts";
 import type { Decision } from "../authz/decision.ts";
 import { denialContent } from "./envoy-response.ts";
 import type { AuthzRequest, ProxyRoute } from "../authz/request.ts";
@@ -30,18 +22,6 @@ import { PARTIAL_BODY_HEADER } from "./authz.ts";
 export const GATEWAY_CONTEXT_EXTENSION = "portcullis.io/gateway";
 /** Per-route context extension restricting matching to one HTTPRoute ("namespace/name"). */
 export const ROUTE_CONTEXT_EXTENSION = "portcullis.io/route";
-
-const PROTO_DIR = join(import.meta.dirname, "proto");
-const definition = loadSync("envoy/service/auth/v3/external_auth.proto", {
-  includeDirs: [PROTO_DIR],
-  keepCase: true,
-  longs: String,
-  enums: Number,
-  defaults: true,
-  oneofs: true,
-});
-/** envoy.service.auth.v3.Authorization: served here, and called by the extAuth feature's client. */
-export const AUTHORIZATION_SERVICE = definition["envoy.service.auth.v3.Authorization"] as unknown as ServiceDefinition;
 
 interface CheckRequest {
   attributes?: {

@@ -7,14 +7,19 @@
 import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { join, relative } from "node:path";
 import { Composer, LineCounter, Parser } from "yaml";
-import type { RawObject } from "../api/resources.ts";
+import { toResources, type RawObject, type RejectedObject, type Resources } from "../api/resources.ts";
 import { unreadable } from "./unreadable.ts";
 
 /** Files larger than this are refused: a manifest folder is configuration, not data. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 export interface FolderLoad {
+  /** Every document read, as parsed, with its origin ("file#N"). */
   readonly objects: readonly RawObject[];
+  /** The watched objects among them as compile reads them (the same value the Kubernetes source builds). */
+  readonly resources: Resources;
+  /** Objects left out because they are not valid. */
+  readonly rejected: readonly RejectedObject[];
   /** Files that could not be read or parsed, with why; `keptLastGood` tells whether older contents stand in. */
   readonly errors: readonly { readonly file: string; readonly error: string; readonly keptLastGood: boolean }[];
 }
@@ -53,7 +58,7 @@ export class ManifestFolder {
       objects.push(...parsed.objects);
     }
     for (const file of [...this.#lastGood.keys()]) if (!present.has(file)) this.#lastGood.delete(file);
-    return { objects, errors };
+    return { objects, ...toResources(objects), errors };
   }
 
   /**

@@ -5,7 +5,7 @@
  * it releases the lease so a standby takes over at once.
  */
 import type { Logger } from "pino";
-import { KubeApiError, type KubeClient } from "../sources/kube/client.ts";
+import { KubeApiError, type KubeClient } from "../kube/client.ts";
 
 export interface LeaderElectorOptions {
   readonly client: KubeClient;

@@ -7,7 +7,7 @@
 import type { Logger } from "pino";
 import { MAX_ANCESTORS, type AncestorStatus, type PolicyStatus } from "../api/status.ts";
 import { SECURITY_POLICY_GROUP, SECURITY_POLICY_VERSION } from "../api/securitypolicy.ts";
-import { KubeApiError, type KubeClient, type KubeObject } from "../sources/kube/client.ts";
+import { KubeApiError, type KubeClient, type KubeObject } from "../kube/client.ts";
 import { stampTransitions } from "./transitions.ts";
 
 export interface StatusWriterOptions {

@@ -10,7 +10,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import pino from "pino";
 import { parse, parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KubeApiError, KubeClient } from "../../controller/sources/kube/client.ts";
+import { KubeApiError, KubeClient } from "../../controller/kube/client.ts";
 import { KubeSource } from "../../controller/sources/kube/source.ts";
 import { startApiServer, type ApiServer } from "../kube/apiserver.ts";
 import { CHART, renderChart, ROOT, type Obj } from "./chart.ts";

@@ -1,4 +1,5 @@
 /** The feature list: what check() and compile loop over. */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { FEATURES, SecurityPolicySpecSchema } from "../../controller/features/index.ts";
 
@@ -22,5 +23,10 @@ describe("FEATURES", () => {
     }
     expect(SecurityPolicySpecSchema.safeParse({ targetRefs, apiKeyAuths: {} }).success).toBe(false);
     expect(SecurityPolicySpecSchema.safeParse({ targetRefs }).success).toBe(true);
+  });
+
+  it("is shown in README's Layout section as features/index.ts declares it", () => {
+    const line = (file: string) => readFileSync(new URL(file, import.meta.url), "utf8").match(/^export const FEATURES\b.*$/m)?.[0];
+    expect(line("../../README.md")).toBe(line("../../controller/features/index.ts"));
   });
 });

@@ -8,7 +8,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, type ServeConfig } from "../../controller/config.ts";
 import { startApp, type App } from "../../controller/runtime/app.ts";
-import { KubeClient } from "../../controller/sources/kube/client.ts";
+import { KubeClient } from "../../controller/kube/client.ts";
 import { KubeSource } from "../../controller/sources/kube/source.ts";
 import { send } from "../support/http.ts";
 import { startApiServer, type ApiServer } from "./apiserver.ts";

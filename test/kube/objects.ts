@@ -1,7 +1,7 @@
 /** kubectl-like apply/delete/get over the raw client, for integration tests (run as admin). */
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
-import { KubeApiError, KubeClient, type KubeObject } from "../../controller/sources/kube/client.ts";
+import { KubeApiError, KubeClient, type KubeObject } from "../../controller/kube/client.ts";
 
 export type Obj = KubeObject & { spec?: any; status?: any; data?: any; stringData?: any };
 

@@ -1,7 +1,7 @@
 /**
  * The Envoy gRPC ext_authz port with a real gRPC client. Requests are encoded by hand from
  * Envoy's published field numbers (not from this project's .proto files), so a wrong field
- * number in controller/server/proto cannot cancel itself out.
+ * number in controller/api/proto cannot cancel itself out.
  */
 import { Client, credentials, Metadata } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

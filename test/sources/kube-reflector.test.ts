@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import pino from "pino";
 import { afterEach, expect, it } from "vitest";
-import { KubeClient } from "../../controller/sources/kube/client.ts";
+import { KubeClient } from "../../controller/kube/client.ts";
 import { Reflector } from "../../controller/sources/kube/reflector.ts";
 
 type Step = (res: import("node:http").ServerResponse, url: URL) => void;

@@ -7,7 +7,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { Server as GrpcServer, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
-import { AUTHORIZATION_SERVICE } from "../../controller/server/grpc.ts";
+import { AUTHORIZATION_SERVICE } from "../../controller/api/ext-authz.ts";
 
 export interface Asked {
   readonly method: string;

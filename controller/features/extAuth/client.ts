@@ -9,7 +9,7 @@ import { Client as GrpcClient, credentials, makeClientConstructor, status as Grp
 import { Agent, errors as undiciErrors } from "undici";
 import type { ConnectionOptions, PeerCertificate } from "node:tls";
 import { carriesOneOf } from "../../keys/fetch-jwks.ts";
-import { AUTHORIZATION_SERVICE } from "../../server/grpc.ts";
+import { AUTHORIZATION_SERVICE } from "../../api/ext-authz.ts";
 import type { ExtAuthEndpoint, ExtAuthService, ExtAuthTls } from "./types.ts";
 
 /** Largest answer read from a service (status line aside): a denial's headers and body, or a CheckResponse. */

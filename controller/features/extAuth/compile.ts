@@ -120,7 +120,7 @@ function resolveService(
   return ok({ key, endpoints, names, tls });
 }
 
-interface ResolvedBackend {
+export interface ResolvedBackend {
   /** "Service ns/name:port" or "Backend ns/name". */
   readonly name: string;
   readonly endpoints: readonly (ExtAuthEndpoint & { readonly kind: "hostname" | "ip" })[];
@@ -131,9 +131,9 @@ interface ResolvedBackend {
  * One backendRef, checked as Envoy Gateway's validateExtServiceBackendReference: group core,
  * multicluster or gateway.envoyproxy.io; kind Service, ServiceImport or Backend; a Service needs a
  * port it has (TCP); another namespace needs a ReferenceGrant. A Service is called at its cluster
- * DNS name `<name>.<namespace>.svc:<port>`; a Backend at its endpoints.
+ * DNS name `<name>.<namespace>.svc:<port>`; a Backend at its endpoints. Shared with jwt's remoteJWKS.
  */
-function resolveBackendRef(ref: BackendObjectReference, namespace: string, refs: References): Result<ResolvedBackend, string> {
+export function resolveBackendRef(ref: BackendObjectReference, namespace: string, refs: References): Result<ResolvedBackend, string> {
   const group = ref.group ?? "";
   const kind = ref.kind ?? "Service";
   if (group !== "" && group !== MULTICLUSTER_GROUP && group !== SECURITY_POLICY_GROUP) {

@@ -1,9 +1,10 @@
 /** Compiles `jwt`: providers with their key sources, claim headers and token locations. */
 import { z } from "zod";
-import { BackendRefSchema, ClusterSettingsSchema, type ClusterSettings } from "../../api/cluster-settings.ts";
+import { type BackendRef, BackendRefSchema, ClusterSettingsSchema, type ClusterSettings } from "../../api/cluster-settings.ts";
+import { resolveBackendRef } from "../extAuth/compile.ts";
 import { GatewayDurationSchema, parseGatewayDuration } from "../../api/meta.ts";
 import type { References } from "../../compile/references.ts";
-import { remoteJwksSource, type JwksConnection, type JwksRetry, type JwksSource } from "../../keys/types.ts";
+import { remoteJwksSource, type JwksConnection, type JwksRetry, type JwksSource, type JwksTls } from "../../keys/types.ts";
 import { redactUri } from "../../keys/uri.ts";
 import { upstreamHeaderName } from "../../lib/headers.ts";
 import { fail, ok, problem, type Result } from "../../lib/result.ts";
@@ -184,9 +185,6 @@ function compileJwks(p: JWTProviderSpec, field: string, namespace: string, refs:
         `${field}.remoteJWKS.uri: ${redactUri(url.href)} has credentials (user:password@), which a JWKS fetch cannot use; remove them`,
       );
     }
-    if (p.remoteJWKS.backendRefs !== undefined) {
-      return problem(`${field}.remoteJWKS: backendRefs are not supported; Portcullis fetches the uri directly`);
-    }
     const remote = p.remoteJWKS;
     const cacheDurationMs = remote.cacheDuration === undefined ? DEFAULT_JWKS_CACHE_MS : parseGatewayDuration(remote.cacheDuration);
     if (cacheDurationMs < 1000) return problem(`${field}.remoteJWKS.cacheDuration: must be at least 1s`);
@@ -196,7 +194,10 @@ function compileJwks(p: JWTProviderSpec, field: string, namespace: string, refs:
     const settings =
       remote.backendSettings === undefined ? ok({}) : clusterConnection(remote.backendSettings, `${field}.remoteJWKS.backendSettings`);
     if (!settings.ok) return settings;
-    return ok(remoteJwksSource(url.href, cacheDurationMs, failedRefetchMs, settings.value));
+    const backends =
+      (remote.backendRefs ?? []).length === 0 ? ok({}) : jwksBackends(remote.backendRefs!, `${field}.remoteJWKS`, namespace, refs);
+    if (!backends.ok) return backends;
+    return ok(remoteJwksSource(url.href, cacheDurationMs, failedRefetchMs, { ...settings.value, ...backends.value }));
   }
   const local = p.localJWKS!;
   let text: string;
@@ -261,4 +262,28 @@ function clusterConnection(settings: ClusterSettings, field: string): Result<Jwk
     ...(connectTimeout === undefined ? {} : { connectTimeoutMs: parseGatewayDuration(connectTimeout) }),
     ...(retry === undefined ? {} : { retry }),
   });
+}
+
+/**
+ * Where a remote JWKS is fetched from when `backendRefs` name it (Envoy Gateway's JWKS cluster): the
+ * endpoints of each Service or Backend, weight 0 left out, and how their TLS server is verified (a
+ * BackendTLSPolicy, a Backend's `tls`); the URI still gives the Host header, path and scheme.
+ */
+function jwksBackends(backendRefs: readonly BackendRef[], field: string, namespace: string, refs: References): Result<JwksConnection> {
+  const endpoints: { host: string; port: number }[] = [];
+  let tls: JwksTls | undefined;
+  for (const [i, ref] of backendRefs.entries()) {
+    const resolved = resolveBackendRef(ref, namespace, refs);
+    if (!resolved.ok) return problem(`${field}.backendRefs[${i}]: ${resolved.error}`);
+    if (ref.weight === 0) continue;
+    const { clientCertificate, ...verification } = resolved.value.tls ?? {};
+    if (clientCertificate !== undefined)
+      return problem(`${field}.backendRefs[${i}]: a client certificate (tls.clientCertificateRef) is not supported for a JWKS fetch`);
+    if (endpoints.length > 0 && (tls === undefined) !== (resolved.value.tls === undefined))
+      return problem(`${field}.backendRefs: backends with and without TLS are not supported together`);
+    tls = resolved.value.tls === undefined ? undefined : verification;
+    for (const { host, port } of resolved.value.endpoints) endpoints.push({ host, port });
+  }
+  if (endpoints.length === 0) return problem(`${field}.backendRefs: every backendRef has weight 0`);
+  return ok({ endpoints, ...(tls === undefined ? {} : { tls }) });
 }

@@ -5,7 +5,7 @@
  * Secrets cost memory only when a policy references them.
  */
 import type { Logger } from "pino";
-import { KubeApiError, type KubeClient, type KubeObject, type WatchEvent } from "./client.ts";
+import { KubeApiError, type KubeClient, type KubeObject, type WatchEvent } from "../../kube/client.ts";
 
 export interface ReflectorOptions {
   readonly client: KubeClient;

@@ -7,7 +7,7 @@
 import type { Logger } from "pino";
 import { toResources, type RejectedObject, type Resources } from "../../api/resources.ts";
 import type { ReferencedObjects } from "../../compile/references.ts";
-import type { KubeClient, KubeObject } from "./client.ts";
+import type { KubeClient, KubeObject } from "../../kube/client.ts";
 import { Reflector } from "./reflector.ts";
 
 /** The kinds watched; cluster-scoped ones are listed cluster-wide even when namespaces are limited. */

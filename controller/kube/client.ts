@@ -7,7 +7,7 @@ import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
 import { fetch, type Response } from "undici";
-import { unreadable } from "../unreadable.ts";
+import { unreadable } from "../sources/unreadable.ts";
 
 /** A Kubernetes API error with its HTTP status (409 Conflict, 404 NotFound, 410 Gone, ...). */
 export class KubeApiError extends Error {
