@@ -40,9 +40,6 @@ export type PolicyTargetSelector = z.infer<typeof TargetSelectorSchema>;
 
 export type SecretRef = z.infer<typeof SecretRefSchema>;
 
-/** Features of the API that Portcullis accepts in a manifest but does not enforce yet. */
-export const NOT_YET_ENFORCED = [] as const;
-
 /**
  * How a route policy merges into its closest parent policy (Envoy Gateway's MergeType; see
  * compile/merge.ts). `Replace`, valid for other Envoy Gateway policies, is not for a SecurityPolicy.
@@ -52,7 +49,7 @@ const MergeTypeSchema = z.enum(["StrategicMerge", "JSONMerge"], {
 });
 
 /**
- * The spec fields that are not features: what the policy targets, and what is not enforced yet.
+ * The spec fields that are not features: what the policy targets and how it merges.
  * The features' own fields are added to it by features/index.ts (`SecurityPolicySpecSchema`).
  */
 export const SecurityPolicyBaseSchema = z
@@ -63,7 +60,7 @@ export const SecurityPolicyBaseSchema = z
     mergeType: MergeTypeSchema.optional(),
   })
   .strict();
-/** A validated spec: its targets and pending fields typed, each feature's field read by the feature. */
+/** A validated spec: its targets and mergeType typed, each feature's field read by the feature. */
 export type SecurityPolicySpec = z.infer<typeof SecurityPolicyBaseSchema> & { readonly [field: string]: unknown };
 
 /** Renders zod issues as "spec.jwt.providers[0].issuer: message; ..." for a status condition. */

@@ -1,7 +1,7 @@
 /** One SecurityPolicy on its own: validate the spec, resolve its targets, compile its features. */
 import { keyOf } from "../api/meta.ts";
 import type { SecurityPolicy } from "../api/resources.ts";
-import { describeIssues, NOT_YET_ENFORCED, type SecurityPolicySpec } from "../api/securitypolicy.ts";
+import { describeIssues, type SecurityPolicySpec } from "../api/securitypolicy.ts";
 import { compiledOf, type CompileContext, type ConfiguredFeature } from "../features/feature.ts";
 import { FEATURES, SecurityPolicySpecSchema } from "../features/index.ts";
 import type { GeoIPDatabase } from "../geoip/database.ts";
@@ -122,11 +122,6 @@ function compileSpec(
   refs: References,
   geoip: GeoIPDatabases,
 ): { compiled: CompiledPolicy; warnings: readonly string[] } {
-  const pending = NOT_YET_ENFORCED.filter((f) => spec[f] !== undefined);
-  if (pending.length > 0) {
-    const reason = `spec.${pending.join(", spec.")}: not supported by Portcullis yet; requests governed by this policy are denied`;
-    return { compiled: invalid(id, reason), warnings: [] };
-  }
   const features = compileFeatures(id, spec, namespaceOf, refs, geoip);
   if (!features.ok) return { compiled: invalid(id, features.error), warnings: [] };
   return { compiled: { id, invalid: undefined, ...features.value }, warnings: features.warnings ?? [] };
