@@ -69,7 +69,7 @@ export async function fetchJwks(uri: string, options: FetchJwksOptions): Promise
   const aborted = new Promise<"aborted">((resolve) => {
     signal.addEventListener("abort", () => resolve("aborted"), { once: true });
   });
-  const dispatcher = dispatcherFor(connection);
+  const dispatcher = connectionDispatcher(connection);
   let attempts = 0;
   const counted = (reason: string) => (attempts > 1 ? `${reason} (${attempts} attempts)` : reason);
   const abortReason = () => counted(timedOut ? `timed out after ${timeoutMs} ms` : "aborted");
@@ -137,11 +137,12 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * An HTTP client for one fetch: TLS verified against `tls.caPem` (instead of the system store)
- * for `tls.serverName` (instead of the URI's host), each new connection to the next of `endpoints`
- * (so a retry after a failed connection tries another one).
+ * An HTTP client reaching a server as Envoy's cluster for `connection` would: TLS verified against
+ * `tls.caPem` (instead of the system store) for `tls.serverName` (instead of the URI's host), each
+ * new connection to the next of `endpoints` (so a retry after a failed connection tries another
+ * one). Used for one JWKS fetch here, and for an OIDC provider's calls (features/oidc/provider.ts).
  */
-function dispatcherFor(connection: JwksConnection): Agent {
+export function connectionDispatcher(connection: JwksConnection): Agent {
   const subjectAltNames = connection.tls?.subjectAltNames;
   const connector = buildConnector({
     ...(connection.tls?.caPem === undefined ? {} : { ca: connection.tls.caPem }),
@@ -256,8 +257,11 @@ function networkFailure(e: unknown): Failure {
   return CONNECT_FAILURES.test(code) ? "connect" : "reset";
 }
 
-/** undici reports "fetch failed" with the interesting part (ECONNREFUSED, redirect, TLS) in `cause`. */
-function networkReason(e: unknown): string {
+/**
+ * A failed fetch's reason, one line, fit for the log: undici reports "fetch failed" with the
+ * interesting part (ECONNREFUSED, redirect, TLS) in `cause`.
+ */
+export function networkReason(e: unknown): string {
   const error = e instanceof Error ? e : new Error(String(e));
   const cause = error.cause;
   if (!(cause instanceof Error)) return oneLine(error.message);

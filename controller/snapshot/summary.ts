@@ -2,7 +2,7 @@
  * A readable, deterministic rendering of a snapshot: what golden files record, what the admin
  * snapshot view serves. Names credentials (client ids, key ids), never their values; JWKS URIs redacted.
  */
-import { DEFAULT_FAILED_REFETCH_MS, type JwksSource } from "../keys/types.ts";
+import { DEFAULT_FAILED_REFETCH_MS, type JwksConnection, type JwksSource } from "../keys/types.ts";
 import { redactUri } from "../keys/uri.ts";
 import type { CompiledMatch, CompiledPolicy, CredentialSource, RouteEntry, Snapshot, VirtualHosts } from "./types.ts";
 
@@ -47,10 +47,17 @@ export function describeSource(s: CredentialSource): string {
 
 export function describeJwks(s: JwksSource): string {
   if (s.kind === "local") return `local kids [${s.keys.map((k) => k.kid ?? "(none)").join(", ")}]`;
-  const c = s.connection;
   const how = [
     `refresh every ${s.cacheDurationMs / 1000}s`,
     ...(s.failedRefetchMs === DEFAULT_FAILED_REFETCH_MS ? [] : [`after a failure every ${s.failedRefetchMs / 1000}s`]),
+    ...describeConnection(s.connection),
+  ];
+  return `remote ${redactUri(s.uri)} (${how.join("; ")})`;
+}
+
+/** How a server is reached ("via 10.0.0.1:443", "trusting a private CA for idp.example", …); empty for the defaults. */
+export function describeConnection(c: JwksConnection): string[] {
+  return [
     ...(c.endpoints === undefined ? [] : [`via ${c.endpoints.map((e) => `${e.host}:${e.port}`).join(", ")}`]),
     ...(c.tls === undefined
       ? []
@@ -67,7 +74,6 @@ export function describeJwks(s: JwksSource): string {
       ? []
       : [`${c.retry.numRetries} retries on ${c.retry.on.join(",")} after ${c.retry.baseIntervalMs}-${c.retry.maxIntervalMs}ms`]),
   ];
-  return `remote ${redactUri(s.uri)} (${how.join("; ")})`;
 }
 
 function summarizePolicy(p: CompiledPolicy): object {

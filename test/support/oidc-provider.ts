@@ -6,12 +6,15 @@
  * drive the flow without one.
  */
 import { createServer, type Server } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import Provider from "oidc-provider";
 
 export interface TestProvider {
-  /** "http://127.0.0.1:<port>". */
+  /** "http://127.0.0.1:<port>", or "https://<tls.hostname>" when served over TLS. */
   readonly issuer: string;
+  /** The port it listens on (127.0.0.1). */
+  readonly port: number;
   readonly clientId: string;
   readonly clientSecret: string;
   readonly provider: Provider;
@@ -28,6 +31,8 @@ export interface TestProviderOptions {
   readonly postLogoutRedirectUris?: readonly string[];
   /** Seconds an access token (and the ID token) lives. */
   readonly accessTokenTTL?: number;
+  /** Serve HTTPS with this key and certificate, the issuer being https://`hostname` (reached at 127.0.0.1:`port` through a backend). */
+  readonly tls?: { readonly hostname: string; readonly keyPem: string; readonly certPem: string };
 }
 
 export async function startTestProvider(options: TestProviderOptions): Promise<TestProvider> {
@@ -35,15 +40,18 @@ export async function startTestProvider(options: TestProviderOptions): Promise<T
   const clientSecret = "a-test-client-secret-of-at-least-32-characters";
   let suspended = false;
   let handler: ((req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void) | undefined;
-  const server: Server = createServer((req, res) => {
+  const answer = (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => {
     if (suspended) {
       req.socket.destroy();
       return;
     }
     handler!(req, res);
-  });
+  };
+  const tls = options.tls;
+  const server: Server = tls === undefined ? createServer(answer) : createTlsServer({ key: tls.keyPem, cert: tls.certPem }, answer);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const port = (server.address() as AddressInfo).port;
+  const issuer = tls === undefined ? `http://127.0.0.1:${port}` : `https://${tls.hostname}`;
   const ttl = options.accessTokenTTL ?? 300;
   const provider = new Provider(issuer, {
     clients: [
@@ -68,6 +76,7 @@ export async function startTestProvider(options: TestProviderOptions): Promise<T
   handler = provider.callback();
   return {
     issuer,
+    port,
     clientId,
     clientSecret,
     provider,
@@ -92,11 +101,12 @@ export async function startTestProvider(options: TestProviderOptions): Promise<T
 /**
  * Follows `authorizationUrl` through the provider's login and consent pages as `login`, and
  * returns the URL the provider finally redirects to (the client's callback with code and state).
+ * `browserFetch` is how the browser reaches the provider (default: the global fetch).
  */
-export async function loginAt(authorizationUrl: string, login: string): Promise<URL> {
+export async function loginAt(authorizationUrl: string, login: string, browserFetch: typeof fetch = fetch): Promise<URL> {
   const jar = new Map<string, string>();
   const send = async (url: string, body?: URLSearchParams): Promise<Response> => {
-    const res = await fetch(url, {
+    const res = await browserFetch(url, {
       method: body === undefined ? "GET" : "POST",
       body,
       redirect: "manual",

@@ -195,7 +195,7 @@ function compileJwks(p: JWTProviderSpec, field: string, namespace: string, refs:
       remote.backendSettings === undefined ? ok({}) : clusterConnection(remote.backendSettings, `${field}.remoteJWKS.backendSettings`);
     if (!settings.ok) return settings;
     const backends =
-      (remote.backendRefs ?? []).length === 0 ? ok({}) : jwksBackends(remote.backendRefs!, `${field}.remoteJWKS`, namespace, refs);
+      (remote.backendRefs ?? []).length === 0 ? ok({}) : backendsConnection(remote.backendRefs!, `${field}.remoteJWKS`, namespace, refs);
     if (!backends.ok) return backends;
     return ok(remoteJwksSource(url.href, cacheDurationMs, failedRefetchMs, { ...settings.value, ...backends.value }));
   }
@@ -237,7 +237,7 @@ const DEFAULT_RETRY_ON = ["connect-failure", "refused-stream", "unavailable", "c
  * retries included; `timeout.tcp.connectTimeout` one connection; `retry` the attempts (backoff
  * checked as internal/gatewayapi/clustersettings.go buildRetry does).
  */
-function clusterConnection(settings: ClusterSettings, field: string): Result<JwksConnection> {
+export function clusterConnection(settings: ClusterSettings, field: string): Result<JwksConnection> {
   const requestTimeout = settings.timeout?.http?.requestTimeout;
   const connectTimeout = settings.timeout?.tcp?.connectTimeout;
   let retry: JwksRetry | undefined;
@@ -265,11 +265,17 @@ function clusterConnection(settings: ClusterSettings, field: string): Result<Jwk
 }
 
 /**
- * Where a remote JWKS is fetched from when `backendRefs` name it (Envoy Gateway's JWKS cluster): the
- * endpoints of each Service or Backend, weight 0 left out, and how their TLS server is verified (a
- * BackendTLSPolicy, a Backend's `tls`); the URI still gives the Host header, path and scheme.
+ * Where a remote JWKS (or an OIDC provider) is fetched from when `backendRefs` name it (Envoy
+ * Gateway's cluster for it): the endpoints of each Service or Backend, weight 0 left out, and how
+ * their TLS server is verified (a BackendTLSPolicy, a Backend's `tls`); the URI still gives the
+ * Host header, path and scheme. Errors name `field`.
  */
-function jwksBackends(backendRefs: readonly BackendRef[], field: string, namespace: string, refs: References): Result<JwksConnection> {
+export function backendsConnection(
+  backendRefs: readonly BackendRef[],
+  field: string,
+  namespace: string,
+  refs: References,
+): Result<JwksConnection> {
   const endpoints: { host: string; port: number }[] = [];
   let tls: JwksTls | undefined;
   for (const [i, ref] of backendRefs.entries()) {
@@ -278,7 +284,9 @@ function jwksBackends(backendRefs: readonly BackendRef[], field: string, namespa
     if (ref.weight === 0) continue;
     const { clientCertificate, ...verification } = resolved.value.tls ?? {};
     if (clientCertificate !== undefined)
-      return problem(`${field}.backendRefs[${i}]: a client certificate (tls.clientCertificateRef) is not supported for a JWKS fetch`);
+      return problem(
+        `${field}.backendRefs[${i}]: a client certificate (tls.clientCertificateRef) is not supported for a fetch by Portcullis`,
+      );
     if (endpoints.length > 0 && (tls === undefined) !== (resolved.value.tls === undefined))
       return problem(`${field}.backendRefs: backends with and without TLS are not supported together`);
     tls = resolved.value.tls === undefined ? undefined : verification;

@@ -11,7 +11,8 @@ import type { Result } from "../../lib/result.ts";
 import { parseGatewayDuration } from "../../api/meta.ts";
 import type { References } from "../../compile/references.ts";
 import { fullMatchRegex } from "../../lib/regex.ts";
-import type { JWTSpec } from "../jwt/compile.ts";
+import type { JwksConnection } from "../../keys/types.ts";
+import { backendsConnection, clusterConnection, type JWTSpec } from "../jwt/compile.ts";
 import { sessionKey, type CookieAttributes } from "./session.ts";
 import type { OIDCSpec } from "./spec.ts";
 
@@ -40,6 +41,8 @@ export interface CompiledOidc {
     readonly authorizationEndpoint: string | undefined;
     readonly tokenEndpoint: string | undefined;
     readonly endSessionEndpoint: string | undefined;
+    /** How every provider call reaches it (backendRefs/backendSettings), as a remote JWKS fetch does. */
+    readonly connection: JwksConnection;
   };
   readonly clientId: string;
   /** From the clientSecret Secret; sent to the token endpoint only (client_secret_basic). Never logged or summarised. */
@@ -94,6 +97,12 @@ export function compileOidc(
   ] as const) {
     if (url !== undefined && !isHttpUrl(url)) return fail(`${field}: "${url}" is not an http or https URL`);
   }
+  const settings =
+    spec.provider.backendSettings === undefined ? undefined : clusterConnection(spec.provider.backendSettings, "provider.backendSettings");
+  if (settings !== undefined && !settings.ok) return fail(settings.error.join("; "));
+  const backendRefs = spec.provider.backendRefs ?? [];
+  const backends = backendRefs.length === 0 ? undefined : backendsConnection(backendRefs, "provider", namespace, refs);
+  if (backends !== undefined && !backends.ok) return fail(backends.error.join("; "));
 
   let clientId = spec.clientID;
   if (spec.clientIDRef !== undefined) {
@@ -148,6 +157,7 @@ export function compileOidc(
         authorizationEndpoint: spec.provider.authorizationEndpoint,
         tokenEndpoint: spec.provider.tokenEndpoint,
         endSessionEndpoint: spec.provider.endSessionEndpoint,
+        connection: { ...settings?.value, ...backends?.value },
       },
       clientId: clientId!,
       clientSecret,

@@ -7,6 +7,7 @@
  */
 import { redactUri } from "../../keys/uri.ts";
 import { problem } from "../../lib/result.ts";
+import { describeConnection } from "../../snapshot/summary.ts";
 import { defineFeature } from "../feature.ts";
 import type { JWTSpec } from "../jwt/compile.ts";
 import { type CompiledOidc, compileOidc } from "./compile.ts";
@@ -30,11 +31,14 @@ export const oidc = defineFeature<OIDCSpec, CompiledOidc>({
 
 /** What an oidc configuration does, without its client secret or session key. */
 function summarizeOidc(o: CompiledOidc): object {
-  const endpoints = Object.entries(o.provider).flatMap(([k, v]) => (k === "issuer" || v === undefined ? [] : [[k, redactUri(v)]]));
+  const { issuer: _issuer, connection, ...explicit } = o.provider;
+  const endpoints = Object.entries(explicit).flatMap(([k, v]) => (v === undefined ? [] : [[k, redactUri(v)]]));
+  const reached = describeConnection(connection);
   const matcher = (m: CompiledOidc["passThrough"][number]) => `${m.name} ${m.type} ${m.value}`.trim();
   return {
     issuer: redactUri(o.provider.issuer),
     ...(endpoints.length === 0 ? {} : { endpoints: Object.fromEntries(endpoints) }),
+    ...(reached.length === 0 ? {} : { provider: reached.join("; ") }),
     clientID: o.clientId,
     scopes: o.scopes,
     ...(o.resources.length === 0 ? {} : { resources: o.resources }),

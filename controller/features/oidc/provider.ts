@@ -5,12 +5,18 @@
  * (as Envoy Gateway's buildOIDCProvider). The document is always read, even when both endpoints are
  * given, for its `jwks_uri`: every ID token's signature is verified against the provider's keys.
  *
- * Every provider call (discovery, code exchange, refresh, key fetch) is bounded by `timeoutMs` and
- * runs while other requests are answered. A failed discovery is retried no sooner than
+ * Every provider call (discovery, code exchange, refresh, key fetch, revocation) is bounded by
+ * `timeoutMs` (or backendSettings' requestTimeout), is not retried, runs while other requests are answered, and reaches the provider as the policy's
+ * `backendRefs`/`backendSettings` say (endpoints, private CA, SNI, connect deadline), through the
+ * same HTTP client as a remote JWKS fetch (keys/fetch-jwks.ts). Discovery is kept per issuer and
+ * connection, so two policies reaching one issuer differently never share a document. A failed discovery is retried no sooner than
  * RETRY_AFTER_MS later; until then the policy's logins fail closed (oidc_unavailable).
  */
 import * as client from "openid-client";
 import type { Logger } from "pino";
+import { type Agent, fetch } from "undici";
+import { connectionDispatcher, networkReason } from "../../keys/fetch-jwks.ts";
+import type { JwksConnection } from "../../keys/types.ts";
 import type { CompiledOidc } from "./compile.ts";
 
 /** Bound of each provider call unless told otherwise: Envoy Gateway's own discovery timeout. */
@@ -39,50 +45,67 @@ type Discovered =
 
 export function createOidcProviders(options: OidcProvidersOptions): OidcProviders {
   const now = options.now ?? Date.now;
-  const timeoutSeconds = Math.max(1, Math.ceil((options.timeoutMs ?? PROVIDER_TIMEOUT_MS) / 1000));
+  // openid-client bounds a call in whole seconds; backendSettings' requestTimeout takes precedence.
+  const timeoutSeconds = (connection: JwksConnection) =>
+    Math.max(1, Math.ceil((connection.requestTimeoutMs ?? options.timeoutMs ?? PROVIDER_TIMEOUT_MS) / 1000));
   const discovered = new Map<string, Discovered>();
+  // One HTTP client per way of reaching a provider, kept for the process (policies name few).
+  const clients = new Map<string, client.CustomFetch>();
+  const fetchVia = (connection: JwksConnection): client.CustomFetch => {
+    const key = JSON.stringify(connection);
+    let known = clients.get(key);
+    if (known === undefined) {
+      const dispatcher: Agent = connectionDispatcher(connection);
+      // undici's Response is the Fetch API Response openid-client expects (it checks the type loosely).
+      known = (url, init) => fetch(url, { ...init, dispatcher }) as unknown as Promise<Response>;
+      clients.set(key, known);
+    }
+    return known;
+  };
   // Per compiled policy (a snapshot keeps its objects): the client built over the issuer's metadata.
   const configurations = new WeakMap<CompiledOidc, { metadata: client.ServerMetadata; config: client.Configuration }>();
 
-  const discover = (issuer: string): Promise<client.ServerMetadata> => {
-    const known = discovered.get(issuer);
+  const discover = (issuer: string, connection: JwksConnection): Promise<client.ServerMetadata> => {
+    const key = `${issuer} ${JSON.stringify(connection)}`;
+    const known = discovered.get(key);
     if (known?.state === "pending") return known.promise;
     if (known?.state === "ready" && now() - known.at < DISCOVERY_TTL_MS) return Promise.resolve(known.metadata);
     if (known?.state === "failed" && now() - known.at < RETRY_AFTER_MS) return Promise.reject(known.error);
     const promise = client
       .discovery(new URL(issuer), "portcullis-discovery", undefined, undefined, {
-        timeout: timeoutSeconds,
+        timeout: timeoutSeconds(connection),
+        [client.customFetch]: fetchVia(connection),
         ...(issuer.startsWith("http:") ? { execute: [client.allowInsecureRequests] } : {}),
       })
       .then(
         (config) => {
           const metadata = config.serverMetadata();
-          discovered.set(issuer, { state: "ready", metadata, at: now() });
+          discovered.set(key, { state: "ready", metadata, at: now() });
           return metadata;
         },
         (err: unknown) => {
-          const error = new Error(`discovery of ${issuer} failed: ${err instanceof Error ? err.message : String(err)}`);
+          const error = new Error(`discovery of ${issuer} failed: ${networkReason(err)}`);
           // A document that was good stays in use while the provider is briefly unreachable.
           if (known?.state === "ready") {
             options.logger.warn({ issuer, err: error.message }, "OIDC discovery failed; the last good document stays in use");
-            discovered.set(issuer, { ...known, at: now() - DISCOVERY_TTL_MS + RETRY_AFTER_MS });
+            discovered.set(key, { ...known, at: now() - DISCOVERY_TTL_MS + RETRY_AFTER_MS });
             return known.metadata;
           }
           options.logger.error(
             { issuer, err: error.message },
             "OIDC discovery failed; logins of the policies using this issuer are refused",
           );
-          discovered.set(issuer, { state: "failed", error, at: now() });
+          discovered.set(key, { state: "failed", error, at: now() });
           throw error;
         },
       );
-    discovered.set(issuer, { state: "pending", promise });
+    discovered.set(key, { state: "pending", promise });
     return promise;
   };
 
   return {
     async configuration(oidc) {
-      const metadata = await discover(oidc.provider.issuer);
+      const metadata = await discover(oidc.provider.issuer, oidc.provider.connection);
       const known = configurations.get(oidc);
       if (known?.metadata === metadata) return known.config;
       const p = oidc.provider;
@@ -96,7 +119,8 @@ export function createOidcProviders(options: OidcProvidersOptions): OidcProvider
         throw new Error(`the provider ${p.issuer} names no authorization_endpoint or token_endpoint`);
       // Envoy's oauth2 filter authenticates to the token endpoint with HTTP Basic (client_secret_basic).
       const config = new client.Configuration(server, oidc.clientId, oidc.clientSecret, client.ClientSecretBasic(oidc.clientSecret));
-      config.timeout = timeoutSeconds;
+      config.timeout = timeoutSeconds(p.connection);
+      config[client.customFetch] = fetchVia(p.connection);
       if ([server.issuer, server.token_endpoint, server.jwks_uri].some((u) => u?.startsWith("http:"))) client.allowInsecureRequests(config);
       client.enableNonRepudiationChecks(config);
       configurations.set(oidc, { metadata, config });

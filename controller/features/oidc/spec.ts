@@ -1,10 +1,11 @@
 /**
  * The `oidc` field of a SecurityPolicy spec, as Envoy Gateway v1.9.0 defines it
  * (api/v1alpha1/oidc_types.go): the OpenID provider, the client, and how the browser session is
- * kept. Fields Portcullis reads are typed strictly; the provider's backend fields (how Envoy
- * reaches the provider) are accepted as Envoy Gateway's CRD validates them.
+ * kept. The provider's backendRefs/backendSettings (how the provider is reached) are checked as
+ * for a remote JWKS (features/jwt/compile.ts), with the same refusals.
  */
 import { z } from "zod";
+import { BackendRefSchema, ClusterSettingsSchema } from "../../api/cluster-settings.ts";
 import { GatewayDurationSchema, SecretRefSchema } from "../../api/meta.ts";
 
 const ProviderSchema = z
@@ -14,11 +15,13 @@ const ProviderSchema = z
     tokenEndpoint: z.string().min(1).optional(),
     endSessionEndpoint: z.string().min(1).optional(),
     backendRef: z.unknown().optional(),
-    backendRefs: z.array(z.unknown()).optional(),
-    backendSettings: z.unknown().optional(),
+    backendRefs: z.array(BackendRefSchema).max(16).optional(),
+    backendSettings: ClusterSettingsSchema.optional(),
   })
   .strict()
-  .refine((p) => p.backendRef === undefined, { message: "BackendRefs must be used, backendRef is not supported." });
+  .refine((p) => p.backendRef === undefined, { message: "BackendRefs must be used, backendRef is not supported." })
+  .refine((p) => p.backendSettings?.retry?.perRetry?.timeout === undefined, { message: "Retry timeout is not supported." })
+  .refine((p) => p.backendSettings?.retry?.retryOn?.httpStatusCodes === undefined, { message: "HTTPStatusCodes is not supported." });
 
 /** Envoy Gateway's StringMatch: Exact (the default), Prefix, Suffix or RegularExpression over a header value. */
 const DenyRedirectHeaderSchema = z

@@ -14,7 +14,15 @@ import { checkOidc } from "../../../controller/features/oidc/flow.ts";
 import { createOidcProviders, type OidcProviders } from "../../../controller/features/oidc/provider.ts";
 import { seal, sessionKey } from "../../../controller/features/oidc/session.ts";
 import { OIDCSchema, type OIDCSpec } from "../../../controller/features/oidc/spec.ts";
+import { fetch as undiciFetch } from "undici";
+import { stringify } from "yaml";
+import { compiledOf } from "../../../controller/features/feature.ts";
+import { oidc as oidcFeature } from "../../../controller/features/oidc/index.ts";
+import { connectionDispatcher } from "../../../controller/keys/fetch-jwks.ts";
+import { gatewayWithRoute, secret, securityPolicy } from "../../support/manifests.ts";
 import { loginAt, startTestProvider, type TestProvider } from "../../support/oidc-provider.ts";
+import { createTestCa, type TestCa } from "../../support/test-ca.ts";
+import { compileText } from "../../support/world.ts";
 
 const HOST = "app.example.test";
 const WHERE = { route: "apps/web rule 0", policy: "apps/web-login" };
@@ -341,5 +349,86 @@ describe("oidc: the session over time", () => {
     expect(d.cookies![0]).toMatch(/^OauthSession-[0-9a-f]{8}=; Path=\/; Max-Age=0;/);
     expect(b.cookies.size).toBe(0);
     expect(denial(await b.ask("/")).code).toBe("oidc_login");
+  });
+});
+
+describe("oidc: a provider reached through backendRefs and a BackendTLSPolicy with a private CA", () => {
+  const ISSUER_HOST = "issuer.idp.svc.cluster.local";
+  let ca: TestCa;
+  let tlsOp: TestProvider;
+  beforeAll(async () => {
+    ca = createTestCa();
+    tlsOp = await startTestProvider({
+      redirectUris: [`https://${HOST}/oauth2/callback`],
+      tls: { hostname: ISSUER_HOST, ...ca.issue(ISSUER_HOST) },
+    });
+  });
+  afterAll(() => tlsOp.close());
+
+  /** The policy as manifests: a Backend at the provider's port, a BackendTLSPolicy trusting `trusted`. */
+  const compiledThrough = (trusted: string): CompiledOidc => {
+    const result = compileText(`${gatewayWithRoute(HOST)}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: idp, namespace: apps}
+spec:
+  endpoints: [{ip: {address: 127.0.0.1, port: ${tlsOp.port}}}]
+---
+${stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "idp-ca", namespace: "apps" }, data: { "ca.crt": trusted } })}---
+apiVersion: gateway.networking.k8s.io/v1
+kind: BackendTLSPolicy
+metadata: {name: idp, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: idp}]
+  validation: {caCertificateRefs: [{group: "", kind: ConfigMap, name: idp-ca}], hostname: ${ISSUER_HOST}}
+---
+${secret("oidc-client", { "client-secret": tlsOp.clientSecret })}---
+${securityPolicy("web-login", {
+  oidc: {
+    provider: {
+      issuer: tlsOp.issuer,
+      backendRefs: [{ group: "gateway.envoyproxy.io", kind: "Backend", name: "idp" }],
+      backendSettings: { timeout: { tcp: { connectTimeout: "2s" } } },
+    },
+    clientID: tlsOp.clientId,
+    clientSecret: { name: "oidc-client" },
+  },
+})}`);
+    expect(result.statuses[0]!.ancestors[0]!.conditions[0]).toMatchObject({ status: "True", reason: "Accepted" });
+    return compiledOf(result.snapshot.policies["apps/web-login"]!.features, oidcFeature)!;
+  };
+  /** The browser's own HTTPS client: it resolves the issuer's name to the provider and trusts the CA. */
+  const browserFetch = ((url: string, init: RequestInit) =>
+    undiciFetch(url, {
+      ...(init as object),
+      dispatcher: connectionDispatcher({ endpoints: [{ host: "127.0.0.1", port: tlsOp.port }], tls: { caPem: ca.certPem } }),
+    })) as unknown as typeof fetch;
+
+  it("discovers, exchanges the code and verifies the ID token over the Backend, trusting the policy's CA", async () => {
+    const oidc = compiledThrough(ca.certPem);
+    expect(oidc.provider.connection).toMatchObject({
+      endpoints: [{ host: "127.0.0.1", port: tlsOp.port }],
+      tls: { caPem: ca.certPem, serverName: ISSUER_HOST },
+      connectTimeoutMs: 2000,
+    });
+    const b = browser(oidc, providers());
+    const login = denial(await b.ask("/reports"));
+    expect(login.code).toBe("oidc_login");
+    expect(login.responseHeaders.location!.startsWith(`https://${ISSUER_HOST}/auth?`)).toBe(true);
+    const callback = await loginAt(login.responseHeaders.location!, "alice", browserFetch);
+    expect(denial(await b.ask(`${callback.pathname}${callback.search}`))).toMatchObject({ status: 302, code: "oidc_callback" });
+    passed(await b.ask("/reports"));
+  });
+
+  it("fails closed (403 oidc_unavailable, an error log line) when the BackendTLSPolicy trusts another CA", async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: "error" }, { write: (line: string) => void lines.push(line) });
+    const d = denial(
+      await browser(compiledThrough(createTestCa("Another CA").certPem), createOidcProviders({ logger, timeoutMs: 3000 })).ask("/reports"),
+    );
+    expect(d).toMatchObject({ status: 403, code: "oidc_unavailable" });
+    const logged = JSON.parse(lines.join(""));
+    expect(logged.msg).toMatch(/^OIDC discovery failed/);
+    expect(logged.err).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE/);
   });
 });
