@@ -57,6 +57,14 @@ const NOT_PASSED_THROUGH = new Set([
   "content-length",
 ]);
 
+/**
+ * The header every check Portcullis sends to an external authorization service carries. A check
+ * that arrives with it never asks a service in turn: a policy whose extAuth names Portcullis
+ * itself (Envoy Gateway's own extAuth pointing here, read by Portcullis too) is then one denied
+ * round trip, not a chain of calls growing until the first one times out.
+ */
+export const LOOP_HEADER = "x-portcullis-ext-authz-call";
+
 /** The service's verdict per request (shared by the readings of one request, which send the same check) and config. */
 const verdicts = new WeakMap<object, Map<CompiledExtAuth, Promise<ExtAuthVerdict>>>();
 
@@ -66,6 +74,11 @@ const verdicts = new WeakMap<object, Map<CompiledExtAuth, Promise<ExtAuthVerdict
  * waits: the service is asked.
  */
 export function checkExtAuth(config: CompiledExtAuth, req: NormalizedRequest, where: Where, ctx: CheckContext): Promise<PhaseResult> {
+  if (headerValue(req.source.headers, LOOP_HEADER) !== undefined) {
+    // Denied even with failOpen: a client can send the header too, and must not skip the service by it.
+    const why = `the request already comes from a Portcullis extAuth call, so the external authorization service ${config.service.names.join(", ")} would be asked in a loop`;
+    return Promise.resolve(fail(deny(config.statusOnError, "extauth_error", why, where)));
+  }
   const body = bodyToSend(config, req);
   if (body !== undefined && !body.ok) return Promise.resolve(fail({ ...body.error, ...where }));
   let byConfig = verdicts.get(req.source);
@@ -182,7 +195,7 @@ async function callHttp(
   transport: ExtAuthTransport,
 ): Promise<ExtAuthVerdict> {
   const all = requestHeaders(req);
-  const headers: Record<string, string> = { host: req.source.host };
+  const headers: Record<string, string> = { host: req.source.host, [LOOP_HEADER]: "1" };
   for (const name of [...ALWAYS_SENT, ...(config.headersToExtAuth ?? [])]) {
     // Content-Length is the check's own (the body sent), Host the request's authority.
     if (name === "content-length" || name === "host") continue;
@@ -252,6 +265,7 @@ export function checkRequest(config: CompiledExtAuth, req: NormalizedRequest, wh
     ":scheme": req.source.scheme,
   };
   for (const [name, value] of Object.entries(all)) if (allowed === undefined || allowed.includes(name)) headers[name] = value;
+  headers[LOOP_HEADER] = "1";
   const declared = declaredLength(req);
   const address = (ip: string | undefined, port: number | undefined) =>
     ip === undefined && port === undefined ? undefined : { address: { socket_address: { address: ip ?? "", port_value: port ?? 0 } } };

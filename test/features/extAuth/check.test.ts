@@ -6,10 +6,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { CheckContext } from "../../../controller/authz/context.ts";
 import { normalizeRequest, type AuthzRequest } from "../../../controller/authz/request.ts";
 import type { PhaseResult } from "../../../controller/features/feature.ts";
-import { checkExtAuth } from "../../../controller/features/extAuth/check.ts";
+import { checkExtAuth, LOOP_HEADER } from "../../../controller/features/extAuth/check.ts";
 import { createExtAuthTransport, MAX_ANSWER_BYTES } from "../../../controller/features/extAuth/client.ts";
 import type { CompiledExtAuth } from "../../../controller/features/extAuth/types.ts";
-import { startTestApp, type TestApp } from "../../support/app.ts";
+import { startTestApp, within, type TestApp } from "../../support/app.ts";
+import { send } from "../../support/http.ts";
 import { grpcService, httpService, rawService, refusingPort, type TestService } from "../../support/ext-auth-services.ts";
 import { aliceKeyPolicy, gatewayWithRoute } from "../../support/manifests.ts";
 
@@ -88,10 +89,10 @@ describe("an HTTP service is asked as Envoy's ext_authz filter asks it", () => {
     expect(a!.headers.cookie).toBeUndefined();
   });
 
-  it("without headersToExtAuth, only Authorization and the request line (Envoy Gateway's HTTP default)", async () => {
+  it("without headersToExtAuth, only Authorization and the request line (Envoy Gateway's HTTP default), and the loop header", async () => {
     const s = await started(httpService(() => ({ status: 200 })));
     passedWith(await ask(configFor(s.port)));
-    expect(Object.keys(s.asked[0]!.headers).sort()).toEqual(["authorization", "connection", "host"]);
+    expect(Object.keys(s.asked[0]!.headers).sort()).toEqual(["authorization", "connection", "host", LOOP_HEADER]);
   });
 
   it("pathOverride replaces the path and query", async () => {
@@ -248,6 +249,7 @@ describe("a gRPC service", () => {
       ":path": "/reports/7?full=1",
       ":scheme": "https",
       "x-tenant": "acme",
+      [LOOP_HEADER]: "1",
     });
     expect(attributes.context_extensions).toEqual({ tenant: "acme" });
     expect(attributes.source.address.socket_address.address).toBe("203.0.113.7");
@@ -378,3 +380,57 @@ function serviceAt(port: number, protocol: string): CompiledExtAuth["service"] {
     tls: undefined,
   };
 }
+
+describe("a check that comes from a Portcullis extAuth call never asks a service in turn", () => {
+  it("every check sent carries the loop header, over HTTP and gRPC", async () => {
+    const h = await started(httpService(() => ({ status: 200 })));
+    passedWith(await ask(configFor(h.port)));
+    expect(h.asked[0]!.headers[LOOP_HEADER]).toBe("1");
+    const g = await started(grpcService(() => ({ status: { code: 0 }, ok_response: {} })));
+    passedWith(await ask(configFor(g.port, { protocol: "grpc" })));
+    const sent = g.requests[0] as { attributes: { request: { http: { headers: Record<string, string> } } } };
+    expect(sent.attributes.request.http.headers[LOOP_HEADER]).toBe("1");
+  });
+
+  it("a check carrying it is denied with statusOnError, without asking, even with failOpen (a client may send it)", async () => {
+    const s = await started(httpService(() => ({ status: 200 })));
+    const looped = request({ headers: { [LOOP_HEADER]: "1" } });
+    for (const config of [configFor(s.port), configFor(s.port, { failOpen: true, statusOnError: 503 })]) {
+      const d = denied(await ask(config, looped));
+      expect(d).toMatchObject({ status: config.statusOnError, code: "extauth_error" });
+      expect(d.message).toContain("loop");
+    }
+    expect(s.asked).toHaveLength(0);
+  });
+
+  it("a Portcullis whose policy's extAuth names its own port answers in one round trip, denied", async () => {
+    // As when Envoy Gateway's extAuth points at Portcullis and Portcullis reads that policy too.
+    const app = await startTestApp({ "world.yaml": gatewayWithRoute("api.example.com") });
+    try {
+      app.write(
+        "self.yaml",
+        `apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: portcullis, namespace: apps}
+spec: {endpoints: [{ip: {address: 127.0.0.1, port: ${app.ports.authz}}}]}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: self, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+  extAuth: {http: {backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: portcullis}]}, timeout: 5s}
+`,
+      );
+      const url = `http://127.0.0.1:${app.ports.authz}/reports`;
+      await within(10_000, async () => (await send(url, { headers: { host: "api.example.com" } })).status !== 200);
+      const started = Date.now();
+      const answer = await send(url, { headers: { host: "api.example.com" } });
+      expect(answer.status).toBe(403);
+      // Without the guard each nested call would ask again until the first one's 5 s timeout.
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      await app.close();
+    }
+  });
+});
