@@ -156,21 +156,8 @@ export const EMPTY_RESOURCES: Resources = {
 };
 
 export function toResources(raws: readonly RawObject[]): { resources: Resources; rejected: RejectedObject[] } {
-  const lists: { [K in KindName]: unknown[] } = {
-    securityPolicies: [],
-    gateways: [],
-    gatewayClasses: [],
-    httpRoutes: [],
-    grpcRoutes: [],
-    listenerSets: [],
-    referenceGrants: [],
-    secrets: [],
-    configMaps: [],
-    namespaces: [],
-    services: [],
-    backends: [],
-    backendTLSPolicies: [],
-  };
+  // One fresh list per kind; EMPTY_RESOURCES (typed Resources) is what names every kind.
+  const lists = Object.fromEntries(Object.keys(EMPTY_RESOURCES).map((k) => [k, []])) as unknown as { [K in KindName]: unknown[] };
   const rejected: RejectedObject[] = [];
   const seen = new Map<string, string>();
   for (const raw of raws) {
