@@ -4,6 +4,7 @@ import type { SecurityPolicy } from "../api/resources.ts";
 import { describeIssues, type SecurityPolicySpec } from "../api/securitypolicy.ts";
 import { compiledOf, type CompileContext, type ConfiguredFeature } from "../features/feature.ts";
 import { FEATURES, SecurityPolicySpecSchema } from "../features/index.ts";
+import type { SelfService } from "../features/extAuth/types.ts";
 import type { GeoIPDatabase } from "../geoip/database.ts";
 import { fail, ok, type Result } from "../lib/result.ts";
 import type { CompiledPolicy } from "../snapshot/types.ts";
@@ -25,10 +26,13 @@ export interface AnalysedPolicy {
   readonly spec: SecurityPolicySpec | undefined;
 }
 
-/** The `--geoip-database` files (CompileOptions.geoipDatabases). */
-type GeoIPDatabases = readonly GeoIPDatabase[];
+/** What features compile with besides a policy: CompileOptions' `geoipDatabases` and `selfService`. */
+export interface FeatureInputs {
+  readonly geoipDatabases: readonly GeoIPDatabase[];
+  readonly selfService: SelfService | undefined;
+}
 
-export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs: References, geoip: GeoIPDatabases): AnalysedPolicy {
+export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs: References, inputs: FeatureInputs): AnalysedPolicy {
   const id = keyOf(source.metadata);
   const parsed = SecurityPolicySpecSchema.safeParse(source.spec ?? {});
   if (!parsed.success) {
@@ -74,7 +78,7 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
     );
   }
   const namespace = source.metadata.namespace;
-  const { compiled, warnings } = compileSpec(id, spec, () => namespace, refs, geoip);
+  const { compiled, warnings } = compileSpec(id, spec, () => namespace, refs, inputs);
   return { source, compiled, targets: resolution.targets, missing: resolution.missing, warnings, spec };
 }
 
@@ -93,7 +97,7 @@ function targetKinds(spec: SecurityPolicySpec): string[] {
  * parent's spec is, or when the merged policy is (validation runs on the merged policy only, so a
  * jwt principal may name the parent's provider).
  */
-export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, refs: References, geoip: GeoIPDatabases): CompiledPolicy {
+export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, refs: References, inputs: FeatureInputs): CompiledPolicy {
   const id = `${child.compiled.id} merged into ${parent.compiled.id}`;
   const childSpec = child.spec!;
   if (parent.spec === undefined) {
@@ -111,7 +115,7 @@ export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, ref
     );
   }
   const namespaces = { child: child.source.metadata.namespace, parent: parent.source.metadata.namespace };
-  return compileSpec(id, parsed.data, (field) => namespaces[owner(field) as "child" | "parent"], refs, geoip).compiled;
+  return compileSpec(id, parsed.data, (field) => namespaces[owner(field) as "child" | "parent"], refs, inputs).compiled;
 }
 
 /** A valid spec's features compiled; features Portcullis does not enforce yet make it invalid (denying, never open). */
@@ -120,9 +124,9 @@ function compileSpec(
   spec: SecurityPolicySpec,
   namespaceOf: (field: string) => string,
   refs: References,
-  geoip: GeoIPDatabases,
+  inputs: FeatureInputs,
 ): { compiled: CompiledPolicy; warnings: readonly string[] } {
-  const features = compileFeatures(id, spec, namespaceOf, refs, geoip);
+  const features = compileFeatures(id, spec, namespaceOf, refs, inputs);
   if (!features.ok) return { compiled: invalid(id, features.error), warnings: [] };
   return { compiled: { id, invalid: undefined, ...features.value }, warnings: features.warnings ?? [] };
 }
@@ -156,7 +160,7 @@ function compileFeatures(
   spec: SecurityPolicySpec,
   namespaceOf: (field: string) => string,
   refs: References,
-  geoipDatabases: GeoIPDatabases,
+  inputs: FeatureInputs,
 ): Result<Pick<CompiledPolicy, "features" | "managedHeaders">, string> {
   const features: ConfiguredFeature[] = [];
   const warnings: string[] = [];
@@ -165,7 +169,7 @@ function compileFeatures(
   for (const feature of FEATURES) {
     const fieldSpec = spec[feature.field];
     if (fieldSpec === undefined) continue;
-    const result = feature.compile(fieldSpec, { namespace: namespaceOf(feature.field), policy: id, refs, geoipDatabases, spec, compiled });
+    const result = feature.compile(fieldSpec, { namespace: namespaceOf(feature.field), policy: id, refs, ...inputs, spec, compiled });
     if (!result.ok) {
       problems.push(...result.error.map((p) => `${feature.label}: ${p}`));
       continue;

@@ -10,6 +10,7 @@ import { parseAllDocuments, stringify } from "yaml";
 import { toResources } from "../../controller/api/resources.ts";
 import { compile } from "../../controller/compile/index.ts";
 import { geoIPDatabaseOf } from "../../controller/geoip/database.ts";
+import { selfServiceOf } from "../../controller/runtime/compile-options.ts";
 import { summarizeSnapshot } from "../../controller/snapshot/summary.ts";
 import { writeMmdb } from "../support/mmdb.ts";
 
@@ -21,7 +22,8 @@ const cases = readdirSync(dir)
 
 /**
  * A case may start with `# gateway-classes: a, b` to compile as `--gateway-class a --gateway-class b`,
- * and with `# geoip-databases: GeoLite2-Country, …` to compile with an (empty) database of each type.
+ * with `# geoip-databases: GeoLite2-Country, …` to compile with an (empty) database of each type, and
+ * with `# self-service: NS/NAME` to compile as `--self-service NS/NAME` (serve's default ports).
  */
 export function compileCase(text: string): string {
   const listed = (directive: string) =>
@@ -34,10 +36,12 @@ export function compileCase(text: string): string {
   );
   const raws = parseAllDocuments(text).map((d, i) => ({ object: d.toJS(), origin: `document ${i}` }));
   const { resources, rejected } = toResources(raws);
+  const [self] = listed("self-service");
   const result = compile(resources, {
     controllerName: "portcullis.io/controller",
     gatewayClasses: listed("gateway-classes"),
     geoipDatabases,
+    ...(self === undefined ? {} : { selfService: selfServiceOf(self, {}) }),
   });
   return stringify(
     { statuses: result.statuses, snapshot: summarizeSnapshot(result.snapshot), problems: result.problems, rejected },
