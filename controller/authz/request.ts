@@ -64,6 +64,8 @@ export interface NormalizedRequest extends RouteRequest {
   readonly target: string;
   /** A header's value as Envoy's matchers read it (see headerValue: lines joined with ","); undefined when absent. */
   header(name: string): string | undefined;
+  /** One of `source`'s strings (its host, path or a header value) as text: read as UTF-8 when the request holds bytes. */
+  text(value: string): string;
   /** The query, decoded (for authorization's CEL `request.query`). */
   readonly query: URLSearchParams;
   /** Every value of the named cookie, in order (the Cookie header is parsed once, on first use). */
@@ -109,7 +111,7 @@ class Normalized implements NormalizedRequest {
   constructor(source: AuthzRequest, path?: string, method?: string, splitAtSemicolons = true) {
     this.source = source;
     this.#splitAtSemicolons = splitAtSemicolons;
-    this.target = this.#text(source.path);
+    this.target = this.text(source.path);
     this.#queryAt = this.target.indexOf("?");
     this.host = normalizeHost(source.host);
     this.path = path ?? normalizePath(this.#queryAt === -1 ? this.target : this.target.slice(0, this.#queryAt));
@@ -117,7 +119,7 @@ class Normalized implements NormalizedRequest {
   }
 
   /** A string of the request as text: as it is, or its bytes read as UTF-8 (invalid sequences as U+FFFD). */
-  #text(value: string): string {
+  text(value: string): string {
     return this.source.byteStrings === true && NON_ASCII.test(value) ? Buffer.from(value, "latin1").toString("utf8") : value;
   }
 
@@ -151,13 +153,13 @@ class Normalized implements NormalizedRequest {
 
   header(name: string): string | undefined {
     const v = headerValue(this.source.headers, name);
-    return v === undefined ? undefined : this.#text(v);
+    return v === undefined ? undefined : this.text(v);
   }
 
   headerLines(name: string): readonly string[] {
     const v = Object.hasOwn(this.source.headers, name) ? this.source.headers[name] : undefined;
     const lines = Array.isArray(v) ? v : typeof v === "string" ? [v] : NONE;
-    return this.source.byteStrings === true ? lines.map((line) => this.#text(line)) : lines;
+    return this.source.byteStrings === true ? lines.map((line) => this.text(line)) : lines;
   }
 
   params(name: string): readonly string[] {

@@ -116,6 +116,28 @@ export const extAuthCases: readonly Case[] = [
     { ...FAILED, reason: "change the query" },
     async () => ask(await grpcService(() => ({ status: { code: 0 }, ok_response: { query_parameters_to_remove: ["debug"] } })), GRPC),
   ),
+  {
+    ...x(
+      "fail-open-non-latin1-header",
+      "`failOpen: true`, a service that refuses everyone, and a client `Authorization: Bearer €` (as the gRPC port hands it over: text)",
+      { status: 401, code: "extauth_denied" },
+      async () =>
+        ask(await answering(() => ({ status: 401 })), HTTP.replace("timeout: 2s", "timeout: 2s, failOpen: true"), {
+          authorization: "Bearer \u20ac",
+        }),
+    ),
+    fixed:
+      "the HTTP client refused a header character past U+00FF and failOpen took that for a failing service: allowed unasked. The check now carries the value's UTF-8 bytes, as Envoy does",
+  },
+  x(
+    "fail-open-crlf-header",
+    "`failOpen: true` and a header value with CR LF, which no HTTP check can carry (only a gRPC CheckRequest could hold it)",
+    { status: 400, code: "request_invalid" },
+    async () =>
+      ask(await answering(() => ({ status: 401 })), HTTP.replace("timeout: 2s", "timeout: 2s, failOpen: true"), {
+        authorization: "Bearer a\r\nx-current-user: admin",
+      }),
+  ),
   x(
     "missing-service-fail-open",
     "`failOpen: true` with a backendRef to a Service that does not exist",
