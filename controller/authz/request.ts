@@ -59,7 +59,14 @@ export interface ProxyRoute {
 }
 
 export interface NormalizedRequest extends RouteRequest {
+  /** The request as the phases so far left it (see afterPhase). */
   readonly source: AuthzRequest;
+  /**
+   * The request as it reached Portcullis, before any phase changed its headers: what the client
+   * address is determined from, once, as Envoy's connection manager determines it before any filter
+   * runs (an ext_authz service that sets X-Forwarded-For does not change who the client is).
+   */
+  readonly arrived: AuthzRequest;
   /** Path and query as text (`source.path`, read as UTF-8 when it holds bytes). */
   readonly target: string;
   /** A header's value as Envoy's matchers read it (see headerValue: lines joined with ","); undefined when absent. */
@@ -98,6 +105,7 @@ const NONE: readonly string[] = Object.freeze([]);
 /** A class, not an object literal of closures: one allocation per request, methods shared. */
 class Normalized implements NormalizedRequest {
   readonly source: AuthzRequest;
+  readonly arrived: AuthzRequest;
   readonly target: string;
   readonly host: string;
   readonly path: string;
@@ -108,8 +116,9 @@ class Normalized implements NormalizedRequest {
   #cookies: Map<string, string[]> | undefined;
   readonly #splitAtSemicolons: boolean;
 
-  constructor(source: AuthzRequest, path?: string, method?: string, splitAtSemicolons = true) {
+  constructor(source: AuthzRequest, path?: string, method?: string, splitAtSemicolons = true, arrived = source) {
     this.source = source;
+    this.arrived = arrived;
     this.#splitAtSemicolons = splitAtSemicolons;
     this.target = this.text(source.path);
     this.#queryAt = this.target.indexOf("?");
@@ -124,11 +133,11 @@ class Normalized implements NormalizedRequest {
   }
 
   withReading(path: string, method: string): NormalizedRequest {
-    return new Normalized(this.source, path, method, this.#splitAtSemicolons);
+    return new Normalized(this.source, path, method, this.#splitAtSemicolons, this.arrived);
   }
 
   asEnvoyReadsTheQuery(): NormalizedRequest {
-    return new Normalized(this.source, this.path, this.method, false);
+    return new Normalized(this.source, this.path, this.method, false, this.arrived);
   }
 
   afterPhase(set: Readonly<Record<string, string>>, remove: readonly string[]): NormalizedRequest {
@@ -139,7 +148,7 @@ class Normalized implements NormalizedRequest {
     // Values set are text; a request of byte strings keeps its values' UTF-8 bytes one per character.
     for (const name of names)
       headers[name] = this.source.byteStrings === true ? Buffer.from(set[name]!, "utf8").toString("latin1") : set[name]!;
-    return new Normalized({ ...this.source, headers }, this.path, this.method, this.#splitAtSemicolons);
+    return new Normalized({ ...this.source, headers }, this.path, this.method, this.#splitAtSemicolons, this.arrived);
   }
 
   get rawQuery(): string | undefined {

@@ -138,6 +138,24 @@ export const extAuthCases: readonly Case[] = [
         authorization: "Bearer a\r\nx-current-user: admin",
       }),
   ),
+  {
+    ...x(
+      "sets-forwarded-for",
+      "a gRPC service allows and appends `x-forwarded-for: 10.0.0.5`; the policy allows only clientCIDRs 10.0.0.0/8, and the client is 203.0.113.9",
+      { status: 403, code: "authz_denied" },
+      async () =>
+        ask(
+          await grpcService(() => ({
+            status: { code: 0 },
+            ok_response: { headers: [{ header: { key: "x-forwarded-for", value: "10.0.0.5" }, append: { value: true } }] },
+          })),
+          `${GRPC}\n  authorization: {defaultAction: Deny, rules: [{action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}]}`,
+          { "x-forwarded-for": "203.0.113.9" },
+        ),
+    ),
+    fixed:
+      "the client address was read from the request as the service left it, so the appended entry became the client. It is now determined from the request as it arrived, as Envoy's connection manager determines it before any filter runs",
+  },
   x(
     "missing-service-fail-open",
     "`failOpen: true` with a backendRef to a Service that does not exist",
