@@ -126,6 +126,16 @@ function parseFile(path: string, file: string): { objects: RawObject[] } | { err
   } catch (e) {
     return { error: `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
   }
+  return parseManifests(text, file);
+}
+
+/**
+ * The objects of one manifest file's `text`, each with its origin ("`file`#N", N from 1), or why
+ * the file cannot be read: its first YAML error (line and column), or a document whose aliases
+ * expand past 100 (a "billion laughs"). Empty documents are skipped. Tests build their worlds with
+ * it too, so that they are read under the limits a manifest folder is.
+ */
+export function parseManifests(text: string, file: string): { objects: RawObject[] } | { error: string } {
   // One document at a time, each dropped once converted: a large file's syntax trees never all
   // live at once (parseAllDocuments keeps every one until the end, and the garbage collector then
   // has hundreds of MiB of them to move).
