@@ -15,7 +15,7 @@ const BackendEndpointSchema = z
     unix: z.object({ path: z.string() }).passthrough().optional(),
   })
   .passthrough();
-export type BackendEndpoint = z.infer<typeof BackendEndpointSchema>;
+export type BackendEndpointSpec = z.infer<typeof BackendEndpointSchema>;
 
 export const BackendSpecSchema = z
   .object({
