@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node
 import { join, relative } from "node:path";
 import { Composer, LineCounter, Parser } from "yaml";
 import { toResources, type RawObject, type RejectedObject, type Resources } from "../api/resources.ts";
+import { readJsonStream } from "./json-stream.ts";
 import { unreadable } from "./unreadable.ts";
 
 /** Files larger than this are refused: a manifest folder is configuration, not data. */
@@ -126,6 +127,9 @@ function parseFile(path: string, file: string): { objects: RawObject[] } | { err
   } catch (e) {
     return { error: `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
   }
+  // A file of JSON documents means the same to YAML and reads far faster as JSON (json-stream.ts).
+  const json = readJsonStream(text);
+  if (json !== undefined) return { objects: json.map((d) => ({ object: d.object, origin: `${file}#${d.number}` })) };
   // One document at a time, each dropped once converted: a large file's syntax trees never all
   // live at once (parseAllDocuments keeps every one until the end, and the garbage collector then
   // has hundreds of MiB of them to move).
