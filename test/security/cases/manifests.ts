@@ -187,9 +187,19 @@ const checkNeverParsed: Case = {
 
 const laughs = `a: &a [x, x, x, x, x, x, x, x, x, x]\n${Array.from({ length: 8 }, (_, i) => `${"bcdefghi"[i]}: &${"bcdefghi"[i]} [${Array(10).fill(`*${"abcdefgh"[i]}`).join(", ")}]`).join("\n")}\n`;
 
+/**
+ * The policy rewritten as one JSON document whose second `spec` has no authentication: YAML refuses
+ * a duplicate key; JSON.parse (the folder's fast reading of JSON files) would keep the last one.
+ */
+const duplicateSpec = `{"apiVersion":"gateway.envoyproxy.io/v1alpha1","kind":"SecurityPolicy","metadata":{"name":"bad","namespace":"apps"},${[
+  `"spec":{"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"HTTPRoute","name":"app","sectionName":"bad"}],"apiKeyAuth":{"credentialRefs":[{"name":"keys"}],"extractFrom":[{"headers":["X-API-Key"]}]}}`,
+  `"spec":{"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"HTTPRoute","name":"app","sectionName":"bad"}]}`,
+].join(",")}}\n`;
+
 export const manifestCases: readonly Case[] = [
   yamlCase("yaml-invalid", "the policy file stops parsing (`apiVersion: [unclosed`)", "apiVersion: [unclosed\n"),
   yamlCase("yaml-aliases", "the policy file becomes a billion-laughs alias bomb", laughs),
+  yamlCase("json-duplicate-key", "the policy file becomes JSON with a second `spec` key that drops its authentication", duplicateSpec),
   checkNeverParsed,
   m(
     "wrong-type",
