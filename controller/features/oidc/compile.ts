@@ -9,11 +9,12 @@ import { createHash } from "node:crypto";
 import { upstreamHeaderName } from "../../lib/headers.ts";
 import type { Result } from "../../lib/result.ts";
 import { parseGatewayDuration } from "../../api/meta.ts";
+import { backendsConnection, clusterConnection } from "../../compile/backends.ts";
 import type { References } from "../../compile/references.ts";
 import type { CompileContext } from "../feature.ts";
 import { fullMatchRegex } from "../../lib/regex.ts";
 import type { JwksConnection } from "../../keys/types.ts";
-import { backendsConnection, clusterConnection, type JWTSpec } from "../jwt/compile.ts";
+import type { JWTSpec } from "../jwt/index.ts";
 import { sessionKey, type CookieAttributes } from "./session.ts";
 import type { OIDCSpec } from "./spec.ts";
 

@@ -9,7 +9,7 @@ import { redactUri } from "../../keys/uri.ts";
 import { problem } from "../../lib/result.ts";
 import { describeConnection } from "../../snapshot/summary.ts";
 import { defineFeature } from "../feature.ts";
-import type { JWTSpec } from "../jwt/compile.ts";
+import type { JWTSpec } from "../jwt/index.ts";
 import { type CompiledOidc, compileOidc } from "./compile.ts";
 import { checkOidc } from "./flow.ts";
 import { OIDCSchema, type OIDCSpec } from "./spec.ts";

@@ -13,13 +13,13 @@ import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome 
 
 type HttpAnswer = ReturnType<Parameters<typeof httpService>[0]>;
 
-/** The world: HTTPRoute apps/api on api.example.com, its policy's service a Backend at 127.0.0.1:`port`. */
-function world(port: number, extAuth: string): string {
+/** The world: HTTPRoute apps/api on api.example.com, its policy's service a Backend at 127.0.0.1:`port` (or `endpoint`). */
+function world(port: number, extAuth: string, endpoint = `{ip: {address: 127.0.0.1, port: ${port}}}`): string {
   return `${gatewayWithRoute("api.example.com")}---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: Backend
 metadata: {name: authz, namespace: apps}
-spec: {endpoints: [{ip: {address: 127.0.0.1, port: ${port}}}]}
+spec: {endpoints: [${endpoint}]}
 ---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy
@@ -39,10 +39,11 @@ async function ask(
   service: TestService | { port: number; close(): Promise<void> },
   extAuth: string,
   headers: Record<string, string> = {},
+  endpoint?: string,
 ): Promise<Outcome> {
   const transport = createExtAuthTransport();
   try {
-    const decide = decider(world(service.port, extAuth), { extAuth: transport });
+    const decide = decider(world(service.port, extAuth, endpoint), { extAuth: transport });
     const conditions = decide.result.statuses.flatMap((s) =>
       s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => c.message)),
     );
@@ -121,5 +122,19 @@ export const extAuthCases: readonly Case[] = [
     "`failOpen: true` with a backendRef to a Service that does not exist",
     { status: 403, code: "policy_invalid", condition: "service apps/nowhere not found" },
     async () => ask(await closed(), "{http: {backendRefs: [{name: nowhere, port: 80}]}, failOpen: true}"),
+  ),
+  x(
+    "backend-two-addresses",
+    "the Backend's endpoint names both an ip (a service that allows everything) and an fqdn (Envoy Gateway's CRD refuses this by a CEL rule Portcullis' CRD cannot state)",
+    { status: 403, code: "policy_invalid", condition: "sets more than one of fqdn, ip or unix" },
+    async () => {
+      const service = await answering(() => ({ status: 200 }));
+      return ask(
+        service,
+        HTTP,
+        {},
+        `{ip: {address: 127.0.0.1, port: ${service.port}}, fqdn: {hostname: authz.example.com, port: ${service.port}}}`,
+      );
+    },
   ),
 ];
