@@ -83,20 +83,26 @@ export function policiesOnRules(
 }
 
 /**
- * SecurityPolicy apps/`name` on HTTPRoute apps/api (its rule `section` when given) whose spec holds
- * `features` as written ({ apiKeyAuth: {...}, jwt: {...} }, or that as YAML text). Ends with a newline.
+ * SecurityPolicy `namespace`/`name` on HTTPRoute `namespace`/`route` (its rule `section` when
+ * given) whose spec holds `features` as written ({ apiKeyAuth: {...}, jwt: {...} }, or that as YAML
+ * text). Ends with a newline.
  */
-export function securityPolicy(name: string, features: PolicyFeatures, section?: string): string {
+export function securityPolicy(
+  name: string,
+  features: PolicyFeatures,
+  section?: string,
+  { namespace = "apps", route = "api" }: { readonly namespace?: string; readonly route?: string } = {},
+): string {
   const target = {
     group: "gateway.networking.k8s.io",
     kind: "HTTPRoute",
-    name: "api",
+    name: route,
     ...(section === undefined ? {} : { sectionName: section }),
   };
   return stringify({
     apiVersion: "gateway.envoyproxy.io/v1alpha1",
     kind: "SecurityPolicy",
-    metadata: { name, namespace: "apps" },
+    metadata: { name, namespace },
     spec: { targetRefs: [target], ...(typeof features === "string" ? parse(features) : features) },
   });
 }
