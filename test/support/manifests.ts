@@ -106,3 +106,41 @@ export function securityPolicy(
     spec: { targetRefs: [target], ...(typeof features === "string" ? parse(features) : features) },
   });
 }
+
+/**
+ * A merge across namespaces: Gateway infra/gw (its listener admits routes of every namespace),
+ * HTTPRoute apps/api on it (api.example.com, one rule matching everything), SecurityPolicy
+ * infra/gateway-policy on the Gateway and apps/route-policy with `mergeType` on the route.
+ * `parent` and `child` are their feature fields, YAML indented by two spaces, each ending with a
+ * newline. Ends with a newline.
+ */
+export function crossNamespaceMerge(parent: string, child: string, mergeType = "StrategicMerge"): string {
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: infra}
+spec:
+  gatewayClassName: portcullis
+  listeners: [{name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: All}}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: api, namespace: apps}
+spec:
+  parentRefs: [{name: gw, namespace: infra}]
+  hostnames: [api.example.com]
+  rules: [{matches: [{path: {type: PathPrefix, value: /}}]}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: gateway-policy, namespace: infra}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+${parent}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: route-policy, namespace: apps}
+spec:
+  mergeType: ${mergeType}
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+${child}`;
+}
