@@ -2,7 +2,7 @@
 import { keyOf } from "../api/meta.ts";
 import type { SecurityPolicy } from "../api/resources.ts";
 import { describeIssues, type SecurityPolicySpec } from "../api/securitypolicy.ts";
-import { compiledOf, type CompileContext, type ConfiguredFeature, type ReferencePart } from "../features/feature.ts";
+import { compiledOf, type CompileContext, type ConfiguredFeature, type PolicyRef, type ReferencePart } from "../features/feature.ts";
 import { FEATURES, SecurityPolicySpecSchema } from "../features/index.ts";
 import type { SelfService } from "../features/extAuth/types.ts";
 import type { GeoIPDatabase } from "../geoip/database.ts";
@@ -77,8 +77,7 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
       `spec.mergeType: only a policy that targets routes merges into a parent policy; it also targets ${mergeTargets.join(", ")}`,
     );
   }
-  const namespace = source.metadata.namespace;
-  const { compiled, warnings } = compileSpec(id, spec, () => namespace, refs, inputs);
+  const { compiled, warnings } = compileSpec(id, spec, () => source.metadata, refs, inputs);
   return { source, compiled, targets: resolution.targets, missing: resolution.missing, warnings, spec };
 }
 
@@ -123,8 +122,8 @@ export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, ref
         .join("\n"),
     );
   }
-  const namespaces = { child: child.source.metadata.namespace, parent: parent.source.metadata.namespace };
-  const { compiled } = compileSpec(id, parsed.data, (part) => namespaces[ownerOf(childSpec, part)], refs, inputs);
+  const owners = { child: child.source.metadata, parent: parent.source.metadata };
+  const { compiled } = compileSpec(id, parsed.data, (part) => owners[ownerOf(childSpec, part)], refs, inputs);
   if (compiled.invalid !== undefined) return compiled;
   return { ...compiled, referencesFrom: Object.fromEntries(parts.map((p) => [p.part, policies[p.owner]])) };
 }
@@ -133,11 +132,11 @@ export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, ref
 function compileSpec(
   id: string,
   spec: SecurityPolicySpec,
-  namespaceOf: (part: ReferencePart) => string,
+  ownerOf: (part: ReferencePart) => PolicyRef,
   refs: References,
   inputs: FeatureInputs,
 ): { compiled: CompiledPolicy; warnings: readonly string[] } {
-  const features = compileFeatures(id, spec, namespaceOf, refs, inputs);
+  const features = compileFeatures(spec, ownerOf, refs, inputs);
   if (!features.ok) return { compiled: invalid(id, features.error), warnings: [] };
   return { compiled: { id, invalid: undefined, ...features.value }, warnings: features.warnings ?? [] };
 }
@@ -163,13 +162,12 @@ function unreadableTargets(source: SecurityPolicy, reason: string, targets: Targ
 
 /**
  * Each feature the spec configures, compiled in the list's order, the references of each part
- * resolved from `namespaceOf(part)`. Any problem makes the policy invalid, and every feature's problems are
+ * resolved from the namespace of `ownerOf(part)`. Any problem makes the policy invalid, and every feature's problems are
  * reported; the headers every feature may set upstream are the policy's managed ones.
  */
 function compileFeatures(
-  id: string,
   spec: SecurityPolicySpec,
-  namespaceOf: (part: ReferencePart) => string,
+  ownerOf: (part: ReferencePart) => PolicyRef,
   refs: References,
   inputs: FeatureInputs,
 ): Result<Pick<CompiledPolicy, "features" | "managedHeaders">, string> {
@@ -180,7 +178,7 @@ function compileFeatures(
   for (const feature of FEATURES) {
     const fieldSpec = spec[feature.field];
     if (fieldSpec === undefined) continue;
-    const result = feature.compile(fieldSpec, { namespaceOf, policy: id, refs, ...inputs, spec, compiled });
+    const result = feature.compile(fieldSpec, { ownerOf, refs, ...inputs, spec, compiled });
     if (!result.ok) {
       problems.push(...result.error.map((p) => `${feature.label}: ${p}`));
       continue;

@@ -43,6 +43,14 @@ export interface Feature<Spec = unknown, Compiled = unknown> {
   upstreamHeaders(compiled: Compiled): readonly string[];
   /** The remote key sets the key store must hold while this configuration is served (jwt's remoteJWKS). */
   keySources?(compiled: Compiled): readonly JwksSource[];
+  /**
+   * Set when the phase decides on request headers other phases may set (authorization's header rules
+   * and CEL). check() then also decides it without the client's own copies of headers a policy
+   * around the route sets that no phase set, which the allow removes (the upstream never sees them),
+   * and the phase passes only if both pass: a client's `x-user-id` never stands in for the one an
+   * optional jwt or an extAuth service did not set.
+   */
+  readonly readsIdentityHeaders?: true;
   /** A readable, deterministic rendering for golden files and the admin snapshot view; names credentials, never their values. */
   summary(compiled: Compiled): unknown;
   /**
@@ -76,15 +84,20 @@ export type ReferencePart =
   | "oidc.clientIDRef"
   | "oidc.clientSecret";
 
+/** A SecurityPolicy, by namespace and name. */
+export interface PolicyRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
 /** What compile gives a feature besides its spec. */
 export interface CompileContext {
   /**
-   * The namespace `part`'s references are resolved from and ReferenceGrants are checked for: the
-   * policy's own; in a merged policy (mergeType), that of the policy the part comes from.
+   * The policy `part` comes from: the policy itself; in a merged policy (mergeType), the route
+   * policy or the parent policy, as Envoy Gateway decides (compile/merge.ts ownerOf). The part's
+   * references are resolved from its namespace, and ReferenceGrants checked for that namespace.
    */
-  namespaceOf(part: ReferencePart): string;
-  /** The policy's id ("namespace/name"; a merged policy's names both): what a feature binds its own secrets to (oidc's cookie key). */
-  readonly policy: string;
+  ownerOf(part: ReferencePart): PolicyRef;
   readonly refs: References;
   /** The `--geoip-database` files, in flag order (what `clientIPGeoLocations` rules are decided with). */
   readonly geoipDatabases: readonly GeoIPDatabase[];

@@ -24,9 +24,9 @@ export const DEFAULT_STATUS_ON_ERROR = 403;
 
 /**
  * `spec` (schema-checked) → the compiled service, or the message Envoy Gateway's translator gives
- * (prefixed "ExtAuth: " as its status condition is). The backendRefs are resolved from
- * `namespaceOf("extAuth.backendRefs")`, each context extension's valueRef in
- * `namespaceOf("extAuth.contextExtensions[<name>]")` (in a merged policy, the policy it comes from).
+ * (prefixed "ExtAuth: " as its status condition is). The backendRefs are resolved from the
+ * namespace of `ownerOf("extAuth.backendRefs")`, each context extension's valueRef from that of
+ * `ownerOf("extAuth.contextExtensions[<name>]")` (in a merged policy, the policy each comes from).
  * With `self` (`--self-service`), backendRefs that all name this Portcullis' own Service compile
  * to the hook-up (ExtAuthHookUp), once checked as any backendRef is (ReferenceGrant, port); naming
  * it beside another service, or on a port that does not lead to its listener for the protocol, is
@@ -34,7 +34,7 @@ export const DEFAULT_STATUS_ON_ERROR = 403;
  */
 export function compileExtAuth(
   spec: ExtAuthSpec,
-  namespaceOf: CompileContext["namespaceOf"],
+  ownerOf: CompileContext["ownerOf"],
   refs: References,
   self: SelfService | undefined,
 ): Result<ExtAuthConfig, Problems> {
@@ -45,7 +45,7 @@ export function compileExtAuth(
   const protocol = spec.http !== undefined ? "http" : "grpc";
   const backendRefs: readonly BackendRef[] =
     (cluster.backendRefs ?? []).length > 0 ? cluster.backendRefs! : cluster.backendRef === undefined ? [] : [cluster.backendRef];
-  const service = resolveService(protocol, backendRefs, namespaceOf("extAuth.backendRefs"), refs);
+  const service = resolveService(protocol, backendRefs, ownerOf("extAuth.backendRefs").namespace, refs);
   if (!service.ok) return problem(service.error);
 
   const headersToBackend: string[] = [];
@@ -54,11 +54,12 @@ export function compileExtAuth(
     if (!h.ok) return h;
     headersToBackend.push(h.value);
   }
-  const hookUp = self === undefined ? undefined : selfReferences(protocol, backendRefs, namespaceOf("extAuth.backendRefs"), self, refs);
+  const hookUp =
+    self === undefined ? undefined : selfReferences(protocol, backendRefs, ownerOf("extAuth.backendRefs").namespace, self, refs);
   if (hookUp !== undefined) return hookUp.ok ? ok({ protocol, hookUp: hookUp.value, headersToBackend }) : problem(hookUp.error);
   const contextExtensions: Record<string, string> = Object.create(null);
   for (const extension of spec.contextExtensions ?? []) {
-    const value = contextExtensionValue(extension, namespaceOf(`extAuth.contextExtensions[${extension.name}]`), refs);
+    const value = contextExtensionValue(extension, ownerOf(`extAuth.contextExtensions[${extension.name}]`).namespace, refs);
     if (!value.ok) return problem(value.error);
     contextExtensions[extension.name] = value.value;
   }
