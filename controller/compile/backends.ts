@@ -5,6 +5,8 @@
  * accepted, where each one is reached, how its TLS server is verified, and the parts of
  * `backendSettings` a fetch obeys. Shared by features, so that none imports another's internals.
  */
+import { isIP } from "node:net";
+import type { BackendEndpointSpec } from "../api/backend.ts";
 import type { BackendRef, BackendObjectReference, ClusterSettings } from "../api/cluster-settings.ts";
 import { parseGatewayDuration } from "../api/meta.ts";
 import type { Backend } from "../api/resources.ts";
@@ -104,17 +106,41 @@ export function resolveBackendRef(ref: BackendObjectReference, namespace: string
 function backendEndpoints(backend: Backend, id: string, refs: References): Result<ResolvedBackend, string> {
   if (backend.spec.type === "DynamicResolver") return fail(`dynamic resolver backend ${id} is not supported`);
   const endpoints: (BackendEndpoint & { kind: "hostname" | "ip" })[] = [];
-  for (const e of backend.spec.endpoints ?? []) {
-    if (e.fqdn !== undefined) endpoints.push({ kind: "hostname", host: e.fqdn.hostname, port: e.fqdn.port });
-    else if (e.ip !== undefined) endpoints.push({ kind: "ip", host: e.ip.address, port: e.ip.port });
-    else if (e.unix !== undefined)
-      return fail(`Backend ${id}: a unix domain socket is on the proxy's host, which Portcullis does not share`);
+  for (const [i, e] of (backend.spec.endpoints ?? []).entries()) {
+    const endpoint = backendEndpoint(e);
+    if (!endpoint.ok) return fail(`Backend ${id}: spec.endpoints[${i}]: ${endpoint.error}`);
+    endpoints.push(endpoint.value);
   }
   if (endpoints.length === 0) return fail(`Backend ${id} has no endpoints`);
+  if (endpoints.some((e) => e.kind === "hostname") && endpoints.some((e) => e.kind === "ip"))
+    return fail(`Backend ${id}: fqdn endpoints cannot be mixed with ip endpoints in one Backend`);
   const [namespace, name] = id.split("/") as [string, string];
   const tls = serviceTls(refs, { group: SECURITY_POLICY_GROUP, kind: "Backend", namespace, name }, backend.spec.tls ?? undefined);
   if (!tls.ok) return tls;
   return ok({ name: `Backend ${id}`, endpoints, tls: tls.value });
+}
+
+/** An FQDN host name as Envoy Gateway's CRD admits it: a lower-case DNS subdomain, optionally ending in a dot. */
+const FQDN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\.?$/;
+
+/**
+ * One Backend endpoint, checked as Envoy Gateway's CRD checks it (its CEL rules included, which
+ * Portcullis' own CRD cannot state on a 1.20 API server): exactly one of fqdn, ip or unix, a host
+ * name or IP address that is one, a port that can be connected to. A Unix socket is refused: it is
+ * on the proxy's host, which Portcullis does not share.
+ */
+function backendEndpoint(e: BackendEndpointSpec): Result<BackendEndpoint & { kind: "hostname" | "ip" }, string> {
+  const given = [e.fqdn, e.ip, e.unix].filter((x) => x !== undefined).length;
+  if (given === 0) return fail("sets none of fqdn, ip or unix; exactly one is needed");
+  if (given > 1) return fail("sets more than one of fqdn, ip or unix; exactly one is allowed");
+  if (e.unix !== undefined) return fail("a unix domain socket is on the proxy's host, which Portcullis does not share");
+  const [kind, host, port] =
+    e.fqdn !== undefined ? (["hostname", e.fqdn.hostname, e.fqdn.port] as const) : (["ip", e.ip!.address, e.ip!.port] as const);
+  if (kind === "hostname" && !FQDN.test(host)) return fail(`fqdn.hostname ${JSON.stringify(host)} is not a valid DNS name`);
+  if (kind === "ip" && isIP(host) === 0) return fail(`ip.address ${JSON.stringify(host)} is not an IPv4 or IPv6 address`);
+  if (port < 1 || port > 65535)
+    return fail(`${kind === "hostname" ? "fqdn" : "ip"}.port ${port} is not a port that can be connected to (1 to 65535)`);
+  return ok({ kind, host, port });
 }
 
 /**
