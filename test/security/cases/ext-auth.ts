@@ -7,7 +7,7 @@
 import type { Socket } from "node:net";
 import { createExtAuthTransport } from "../../../controller/features/extAuth/client.ts";
 import { httpService, grpcService, rawService, refusingPort, type Asked, type TestService } from "../../support/ext-auth-services.ts";
-import { gatewayWithRoute } from "../../support/manifests.ts";
+import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
@@ -21,13 +21,12 @@ kind: Backend
 metadata: {name: authz, namespace: apps}
 spec: {endpoints: [${endpoint}]}
 ---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: ext, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+${securityPolicy(
+  "ext",
+  `
   extAuth: ${extAuth}
-`;
+`,
+)}`;
 }
 
 const HTTP =
