@@ -156,6 +156,21 @@ export const extAuthCases: readonly Case[] = [
     fixed:
       "the client address was read from the request as the service left it, so the appended entry became the client. It is now determined from the request as it arrived, as Envoy's connection manager determines it before any filter runs",
   },
+  {
+    ...x(
+      "client-copy-read-by-rule",
+      "the service allows without setting `x-current-user` (headersToBackend); a rule allows `x-current-user: admin` (default Deny); the client sends its own `x-current-user: admin`",
+      { status: 403, code: "authz_denied" },
+      async () =>
+        ask(
+          await answering(() => ({ status: 200 })),
+          `${HTTP}\n  authorization: {defaultAction: Deny, rules: [{name: admins, action: Allow, principal: {headers: [{name: x-current-user, values: [admin]}]}}]}`,
+          { "x-current-user": "admin" },
+        ),
+    ),
+    fixed:
+      "the rule read the client's own copy, which never reaches the upstream (headersToBackend are removed when the service does not set them), so the client vouched for itself. Rules are now also decided without it",
+  },
   x(
     "missing-service-fail-open",
     "`failOpen: true` with a backendRef to a Service that does not exist",
