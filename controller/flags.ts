@@ -76,6 +76,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     help: "fraction of allowed requests that also get an audit line, as denials do (0: none, 1: every one)",
     expects: "a number from 0 to 1",
   },
+  "jwt-cache-mib": {
+    value: "MIB",
+    help: "memory the verified-JWT cache may hold, in MiB (estimated heap; the oldest tokens go first; 0: no cache)",
+    expects: "a whole number from 0 to 4096",
+  },
   "shutdown-grace-seconds": {
     value: "SECONDS",
     help: "time in-flight checks get to finish once the ports close",
