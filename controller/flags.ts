@@ -46,6 +46,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     help: "serve only Gateways of this GatewayClass (repeatable; default: every class)",
     expects: "a GatewayClass name",
   },
+  "self-service": {
+    value: "NS/NAME",
+    help: "this Portcullis' own Service: a policy's extAuth naming it (on its ext_authz port) is how the proxy reaches Portcullis, so Portcullis does not call it and decides the policy's other features",
+    expects: "written NAMESPACE/NAME",
+  },
   "geoip-database": {
     value: "FILE",
     multiple: true,
