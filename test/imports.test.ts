@@ -2,7 +2,9 @@
  * The import graph of controller/ (read with the TypeScript compiler's parser): no module imports
  * itself back through others (type-only imports, erased before Node runs, are left out of that),
  * and the pure parts (features/, compile/, authz/) import nothing from the edges that do I/O and
- * wiring (sources/, server/, runtime/), type imports included; server/ does not import runtime/.
+ * wiring (sources/, server/, runtime/), type imports included; server/ does not import runtime/;
+ * a feature reaches another feature only through that feature's index.ts (its `Feature` and spec
+ * types), never its internals: what several features share lives in compile/ or lib/.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -76,6 +78,21 @@ function crossings(graph: ReadonlyMap<string, readonly Edge[]>, from: readonly s
   );
 }
 
+/** Imports from one feature's folder into another's files other than its index.ts, as "module -> import". */
+function featureInternals(graph: ReadonlyMap<string, readonly Edge[]>): string[] {
+  const featureOf = (file: string) => /^features\/([^/]+)\//.exec(file)?.[1];
+  return [...graph].flatMap(([file, edges]) => {
+    const own = featureOf(file);
+    if (own === undefined) return [];
+    return edges
+      .filter((e) => {
+        const other = featureOf(e.to);
+        return other !== undefined && other !== own && e.to !== `features/${other}/index.ts`;
+      })
+      .map((e) => `${file} -> ${e.to}`);
+  });
+}
+
 describe("the import graph of controller/", () => {
   const graph = importGraph(ROOT);
 
@@ -96,6 +113,10 @@ describe("the import graph of controller/", () => {
   it("has server/ import nothing from runtime/ (runtime/ wires the servers)", () => {
     expect(crossings(graph, ["server"], ["runtime"])).toEqual([]);
   });
+
+  it("has a feature import another feature only through its index.ts, type imports included", () => {
+    expect(featureInternals(graph)).toEqual([]);
+  });
 });
 
 describe("the checks themselves", () => {
@@ -112,5 +133,27 @@ describe("the checks themselves", () => {
 
   it("find an import across folders whether or not it is type-only", () => {
     expect(crossings(graph, ["c"], ["a"])).toEqual(["c/z.ts -> a/x.ts"]);
+  });
+
+  it("find a feature's import of another feature's internals, and not of its index.ts or its own files", () => {
+    const features = new Map<string, Edge[]>([
+      [
+        "features/a/check.ts",
+        [
+          { to: "features/b/check.ts", typeOnly: true },
+          { to: "features/b/index.ts", typeOnly: false },
+        ],
+      ],
+      [
+        "features/a/index.ts",
+        [
+          { to: "features/a/check.ts", typeOnly: false },
+          { to: "features/feature.ts", typeOnly: true },
+        ],
+      ],
+      ["features/index.ts", [{ to: "features/a/index.ts", typeOnly: false }]],
+      ["compile/policy.ts", [{ to: "features/b/check.ts", typeOnly: false }]],
+    ]);
+    expect(featureInternals(features)).toEqual(["features/a/check.ts -> features/b/check.ts"]);
   });
 });

@@ -59,10 +59,29 @@ export interface Feature<Spec = unknown, Compiled = unknown> {
   ): MaybePromise<PhaseResult>;
 }
 
+/**
+ * A part of a spec that names other objects (Secrets, ConfigMaps, Services, Backends), as Envoy
+ * Gateway v1.9.0's securityPolicyOwners splits a merged policy: each part's references are resolved
+ * from the namespace of the policy the part comes from. `extAuth.contextExtensions[<name>]` is the
+ * context extension of that name.
+ */
+export type ReferencePart =
+  | "basicAuth.users"
+  | "apiKeyAuth.credentialRefs"
+  | "jwt.providers"
+  | "extAuth.backendRefs"
+  | `extAuth.contextExtensions[${string}]`
+  | "oidc.provider.backendRefs"
+  | "oidc.clientIDRef"
+  | "oidc.clientSecret";
+
 /** What compile gives a feature besides its spec. */
 export interface CompileContext {
-  /** The SecurityPolicy's namespace, where its references are resolved from. */
-  readonly namespace: string;
+  /**
+   * The namespace `part`'s references are resolved from and ReferenceGrants are checked for: the
+   * policy's own; in a merged policy (mergeType), that of the policy the part comes from.
+   */
+  namespaceOf(part: ReferencePart): string;
   /** The policy's id ("namespace/name"; a merged policy's names both): what a feature binds its own secrets to (oidc's cookie key). */
   readonly policy: string;
   readonly refs: References;

@@ -62,6 +62,10 @@ describe("route phase", () => {
     expect((await d({ path: "/public", gateway: "apps/gw" })).status).toBe(200);
     expect((await d({ path: "/public", gateway: "apps/other" })).code).toBe("gateway_not_found");
   });
+  it("restricts matching to the HTTPRoute the proxy names", async () => {
+    expect((await d({ path: "/keys", route: "apps/api", headers: { "x-api-key": "alice-key" } })).status).toBe(200);
+    expect((await d({ path: "/keys", route: "apps/other" })).code).toBe("route_not_found");
+  });
 });
 
 /** Issue 11, situation 4: the compile golden case's world (ports 80 and 8080, alice on the Gateway, bob on listener alt). */

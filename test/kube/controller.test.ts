@@ -3,6 +3,9 @@
  * non-admin user "portcullis" under the least-privilege RBAC, watches the API, enforces what is
  * applied and writes status by ancestor.
  */
+import { readdirSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -92,7 +95,9 @@ const accepted = async (policy: Obj) =>
 beforeAll(async () => {
   api = await startApiServer({ users: [{ name: "portcullis" }] });
   kube = new Kube(api.kubeconfigPath);
-  await kube.installCrds(join(ROOT, "crds/gateway.envoyproxy.io_securitypolicies.yaml"), join(ROOT, "test/kube/crds/gateway-api.yaml"));
+  // Everything crds/ ships (SecurityPolicy and Backend): the cluster has no Envoy Gateway.
+  const shipped = readdirSync(join(ROOT, "crds")).map((f) => join(ROOT, "crds", f));
+  await kube.installCrds(...shipped, join(ROOT, "test/kube/crds/gateway-api.yaml"));
   for (const ns of ["maas-system", LEASE_NAMESPACE]) await kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
   // The shipped RBAC, bound to the test's static-token user instead of the ServiceAccount.
   for (const o of readManifests(join(ROOT, "deploy/base/rbac.yaml"))) {
@@ -267,6 +272,73 @@ describe("Kubernetes mode", () => {
     await kube.remove(grpcPolicy);
     await kube.remove(grpcRoute);
     await until(5000, async () => ((await call()).json().code === before ? true : undefined), "GRPCRoute gone");
+  });
+
+  it("extAuth through an Envoy Gateway Backend (Portcullis' own CRD): its ip endpoint's service decides; an invalid Backend makes the policy Invalid", async () => {
+    // The external authorization service: allows only "Bearer good", and names the user upstream.
+    const service: Server = createServer((req, res) => {
+      if (req.headers.authorization === "Bearer good") res.writeHead(200, { "x-user-id": "from-backend" }).end();
+      else res.writeHead(403, { "content-type": "text/plain" }).end("not you");
+    });
+    await new Promise<void>((resolve) => service.listen(0, "127.0.0.1", resolve));
+    const port = (service.address() as AddressInfo).port;
+    const backend: Obj = {
+      apiVersion: "gateway.envoyproxy.io/v1alpha1",
+      kind: "Backend",
+      metadata: { name: "authz", namespace: "maas-system" },
+      spec: { endpoints: [{ ip: { address: "127.0.0.1", port } }] },
+    };
+    const route: Obj = {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "HTTPRoute",
+      metadata: { name: "ext", namespace: "maas-system" },
+      spec: {
+        parentRefs: [{ name: "maas-gateway" }],
+        hostnames: [HOST],
+        rules: [{ matches: [{ path: { type: "PathPrefix", value: "/ext" } }] }],
+      },
+    };
+    const policy: Obj = {
+      apiVersion: "gateway.envoyproxy.io/v1alpha1",
+      kind: "SecurityPolicy",
+      metadata: { name: "ext-backend", namespace: "maas-system" },
+      spec: {
+        targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "ext" }],
+        extAuth: {
+          http: { backendRefs: [{ group: "gateway.envoyproxy.io", kind: "Backend", name: "authz" }], headersToBackend: ["x-user-id"] },
+        },
+      },
+    };
+    try {
+      for (const o of [backend, route, policy]) await kube.apply(o);
+      await until(5000, async () => ((await accepted(policy))?.status === "True" ? true : undefined), "Accepted");
+      const allowed = await ask(leader, "/ext/a", { authorization: "Bearer good" });
+      expect(allowed.status).toBe(200);
+      expect(allowed.header("x-user-id")).toBe("from-backend");
+      const refused = await ask(leader, "/ext/a", { authorization: "Bearer bad" });
+      expect([refused.status, refused.body]).toEqual([403, "not you"]);
+
+      // Our CRD has no CEL: the API server stores an endpoint with both ip and fqdn; Portcullis refuses it, by name.
+      await kube.apply({
+        ...backend,
+        spec: { endpoints: [{ ip: { address: "127.0.0.1", port }, fqdn: { hostname: "authz.example.com", port } }] },
+      });
+      const invalid = await until(
+        5000,
+        async () => {
+          const c = await accepted(policy);
+          return c?.reason === "Invalid" ? c : undefined;
+        },
+        "Invalid status",
+      );
+      expect((invalid as { message?: string }).message).toBe(
+        "ExtAuth: Backend maas-system/authz: spec.endpoints[0]: sets more than one of fqdn, ip or unix; exactly one is allowed",
+      );
+      expect((await ask(leader, "/ext/a", { authorization: "Bearer good" })).json().code).toBe("policy_invalid");
+    } finally {
+      for (const o of [policy, route, backend]) await kube.remove(o);
+      await new Promise((resolve) => service.close(resolve));
+    }
   });
 
   it("two replicas: one writes status; when it stops, the other takes over within the lease duration", async () => {

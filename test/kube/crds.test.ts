@@ -14,6 +14,7 @@ type Obj = Record<string, any>;
 const fromRoot = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 const SP = { group: "gateway.envoyproxy.io", version: "v1alpha1", plural: "securitypolicies" } as const;
 const GW = { group: "gateway.networking.k8s.io", version: "v1" } as const;
+const BE = { group: "gateway.envoyproxy.io", version: "v1alpha1", plural: "backends" } as const;
 const NS = "default";
 
 function readDocs(file: string): Obj[] {
@@ -80,6 +81,10 @@ function policy(name: string, spec: Obj): Obj {
   return { apiVersion: `${SP.group}/${SP.version}`, kind: "SecurityPolicy", metadata: { name }, spec };
 }
 
+function backend(name: string, spec: Obj): Obj {
+  return { apiVersion: `${BE.group}/${BE.version}`, kind: "Backend", metadata: { name }, spec };
+}
+
 function ancestor(name: string, reason: string): Obj {
   return {
     ancestorRef: { group: GW.group, kind: "Gateway", name, namespace: NS, sectionName: "https", port: 443 },
@@ -109,6 +114,7 @@ describe("CRDs on kube-apiserver 1.20", () => {
     custom = kc.makeApiClient(k8s.CustomObjectsApi);
     const crds = [
       ...readCrds(fromRoot("crds/gateway.envoyproxy.io_securitypolicies.yaml")),
+      ...readCrds(fromRoot("crds/gateway.envoyproxy.io_backends.yaml")),
       ...readCrds(fromRoot("test/kube/crds/gateway-api.yaml")),
     ];
     for (const crd of crds) await ext.createCustomResourceDefinition({ body: crd });
@@ -174,6 +180,47 @@ describe("CRDs on kube-apiserver 1.20", () => {
   ])("rejects an invalid %s with 422 naming the field", async (field, spec) => {
     const body = policy("invalid", { targetRefs: [{ group: GW.group, kind: "Gateway", name: "eg" }], ...spec });
     const message = await rejection(custom.createNamespacedCustomObject({ ...SP, namespace: NS, body }), 422);
+    expect(message).toMatch(fieldPath(field));
+  });
+
+  it("keeps every field of a full Backend and applies Envoy Gateway's defaults (type, tls.insecureSkipVerify)", async () => {
+    const spec = {
+      endpoints: [
+        { ip: { address: "10.0.0.7", port: 9001 }, hostname: "authz.internal", zone: "eu-1a" },
+        { ip: { address: "fd00::7", port: 9001 } },
+      ],
+      appProtocols: ["gateway.envoyproxy.io/h2c"],
+      fallback: false,
+      tls: {
+        caCertificateRefs: [{ group: "", kind: "ConfigMap", name: "authz-ca" }],
+        sni: "authz.internal",
+        clientCertificateRef: { name: "client-cert" },
+        alpnProtocols: ["h2"],
+        ciphers: ["ECDHE-RSA-AES128-GCM-SHA256"],
+        ecdhCurves: ["X25519"],
+        signatureAlgorithms: ["rsa_pss_rsae_sha256"],
+        minVersion: "1.2",
+        maxVersion: "1.3",
+        fingerprints: ["JA3"],
+      },
+    };
+    await custom.createNamespacedCustomObject({ ...BE, namespace: NS, body: backend("full", spec) });
+    const got = (await custom.getNamespacedCustomObject({ ...BE, namespace: NS, name: "full" })) as Obj;
+    expect(got.spec).toEqual({
+      ...spec,
+      type: "Endpoints",
+      tls: { ...spec.tls, insecureSkipVerify: false, clientCertificateRef: { group: "", kind: "Secret", name: "client-cert" } },
+    });
+  });
+
+  it.each([
+    ["spec.endpoints[0].ip.port", { endpoints: [{ ip: { address: "10.0.0.7", port: 70000 } }] }],
+    ["spec.endpoints[0].ip.address", { endpoints: [{ ip: { address: "not-an-ip", port: 80 } }] }],
+    ["spec.endpoints[0].fqdn.hostname", { endpoints: [{ fqdn: { hostname: "Not_A_Name", port: 80 } }] }],
+    ["spec.endpoints", { endpoints: [] }],
+    ["spec.type", { type: "Static" }],
+  ])("rejects a Backend with an invalid %s with 422 naming the field", async (field, spec) => {
+    const message = await rejection(custom.createNamespacedCustomObject({ ...BE, namespace: NS, body: backend("invalid", spec) }), 422);
     expect(message).toMatch(fieldPath(field));
   });
 
@@ -275,6 +322,14 @@ describe("CRDs on kube-apiserver 1.20", () => {
         spec: { from: [{ group: SP.group, kind: "SecurityPolicy", namespace: "apps" }], to: [{ group: "", kind: "Secret" }] },
       },
     });
+  });
+});
+
+describe("crds/", () => {
+  it("ships a CRD for every gateway.envoyproxy.io kind Portcullis watches (a cluster without Envoy Gateway can hold them)", () => {
+    const shipped = fs.readdirSync(fromRoot("crds")).flatMap((f) => readDocs(fromRoot(`crds/${f}`)).map((c) => c.spec.names.kind));
+    const watched = WATCHED.filter((w) => w.apiVersion.startsWith("gateway.envoyproxy.io/")).map((w) => w.kind);
+    expect(shipped.sort()).toEqual([...watched].sort());
   });
 });
 

@@ -14,6 +14,7 @@ const PLURALS: Record<string, string> = {
   ReferenceGrant: "referencegrants",
   ListenerSet: "listenersets",
   BackendTLSPolicy: "backendtlspolicies",
+  Backend: "backends",
   Secret: "secrets",
   ConfigMap: "configmaps",
   Namespace: "namespaces",

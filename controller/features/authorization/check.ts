@@ -13,10 +13,10 @@
 import type { CheckContext } from "../../authz/context.ts";
 import { deny } from "../../authz/decision.ts";
 import type { NormalizedRequest } from "../../authz/request.ts";
+import { claimAt } from "../../lib/claims.ts";
 import { fail } from "../../lib/result.ts";
 import { pathMatches } from "../../snapshot/route-index.ts";
 import { NOTHING, type IdentityAttributes, type Pass, type PhaseResult, type Where } from "../feature.ts";
-import { claimAt } from "../jwt/check.ts";
 import type { GeoLocation } from "../../geoip/database.ts";
 import type { CompiledCel } from "./cel.ts";
 import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "./compile.ts";
@@ -33,7 +33,7 @@ export function checkAuthorization(
   ctx: CheckContext,
 ): PhaseResult {
   const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
-  const clientAddress = ctx.clientAddress.of(request.source);
+  const clientAddress = ctx.clientAddress.of(request.arrived);
   const now = ctx.now();
   const verdict = authorize(config, request, who, clientAddress, now, ctx.trace);
   if (verdict.allowed) return NOTHING;

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { GatewayDurationSchema, parseGatewayDuration } from "../../api/meta.ts";
+import { ORIGIN, originPattern } from "../../lib/origin.ts";
 import { fail, ok, type Result } from "../../lib/result.ts";
 
 /** Envoy Gateway's CORS (api/v1alpha1/cors_types.go). */
@@ -36,20 +37,9 @@ export interface CompiledCors {
   readonly allowCredentials: boolean;
 }
 
-/**
- * Envoy Gateway's Origin pattern (api/v1alpha1/cors_types.go): "*", or scheme://host[:port] where
- * the host is "*", a name, or "*." and a name. Written without nested repetition so that it runs in
- * linear time (the CRD's own spelling backtracks exponentially on a long invalid host).
- */
-export const ORIGIN = /^(?:\*|[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:\*|(?:\*\.)?[\w-]+(?:\.[\w-]+)*)(?::\d{1,5})?)$/;
 const MAX_ORIGIN_LENGTH = 253;
 /** An origin whose host is only a wildcard: it matches every site of its scheme (or every site at all). */
 const EVERY_SITE = /^(?:\*|[^:]+:\/\/\*(?::\d+)?)$/;
-
-/** A wildcard origin as the full-match expression Envoy Gateway builds: metacharacters literal, `*` any text. */
-export function originPattern(origin: string): RegExp {
-  return new RegExp(`^${origin.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
-}
 
 export function compileCors(spec: CORSSpec): Result<CompiledCors> {
   const origins = spec.allowOrigins ?? [];

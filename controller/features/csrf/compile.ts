@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { ok, problem, type Result } from "../../lib/result.ts";
-import { ORIGIN, originPattern } from "../cors/compile.ts";
+import { ORIGIN, originPattern } from "../../lib/origin.ts";
 
 /** Gateway API Fraction: numerator ≤ denominator, the denominator 100 unless given. */
 const FractionSchema = z

@@ -10,7 +10,8 @@ import { Agent, errors as undiciErrors } from "undici";
 import type { ConnectionOptions, PeerCertificate } from "node:tls";
 import { carriesOneOf } from "../../keys/fetch-jwks.ts";
 import { AUTHORIZATION_SERVICE } from "../../api/ext-authz.ts";
-import type { ExtAuthEndpoint, ExtAuthService, ExtAuthTls } from "./types.ts";
+import type { BackendEndpoint, BackendTls } from "../../compile/backends.ts";
+import type { ExtAuthService } from "./types.ts";
 
 /** Largest answer read from a service (status line aside): a denial's headers and body, or a CheckResponse. */
 export const MAX_ANSWER_BYTES = 64 * 1024;
@@ -142,7 +143,7 @@ function openHttpPool(service: ExtAuthService): HttpPool {
 }
 
 /** Node TLS options for `tls`: its CA instead of the system store, its server name, its subjectAltNames, its client certificate. */
-function tlsOptions(tls: ExtAuthTls): ConnectionOptions {
+function tlsOptions(tls: BackendTls): ConnectionOptions {
   const subjectAltNames = tls.subjectAltNames;
   return {
     ...(tls.caPem === undefined ? {} : { ca: tls.caPem }),
@@ -189,7 +190,7 @@ function totalWeight(service: ExtAuthService): number {
 }
 
 /** The endpoint of the pool's next call: endpoints take turns in proportion to their weights. */
-function next(service: ExtAuthService, pool: Pool): ExtAuthEndpoint {
+function next(service: ExtAuthService, pool: Pool): BackendEndpoint {
   let slot = pool.calls++ % pool.totalWeight;
   for (const e of service.endpoints) {
     if (slot < e.weight) return e;
@@ -198,11 +199,11 @@ function next(service: ExtAuthService, pool: Pool): ExtAuthEndpoint {
   return service.endpoints[0]!;
 }
 
-function indexOf(endpoint: ExtAuthEndpoint, service: ExtAuthService): number {
+function indexOf(endpoint: BackendEndpoint, service: ExtAuthService): number {
   return service.endpoints.indexOf(endpoint as ExtAuthService["endpoints"][number]);
 }
 
-function hostPort(e: ExtAuthEndpoint): string {
+function hostPort(e: BackendEndpoint): string {
   return `${e.host.includes(":") ? `[${e.host}]` : e.host}:${e.port}`;
 }
 

@@ -6,29 +6,33 @@
  * context extensions are read from their ConfigMaps and Secrets.
  */
 import { createHash } from "node:crypto";
-import type { Backend } from "../../api/resources.ts";
 import { decodeBase64AsApiServer } from "../../api/resources.ts";
-import { SECURITY_POLICY_GROUP } from "../../api/securitypolicy.ts";
 import { parseGatewayDuration } from "../../api/meta.ts";
-import { backendTlsOf } from "../../compile/backend-tls.ts";
-import type { BackendTarget, References } from "../../compile/references.ts";
+import { resolveBackendRef } from "../../compile/backends.ts";
+import type { References } from "../../compile/references.ts";
 import { upstreamHeaderName } from "../../lib/headers.ts";
 import { fail, ok, type Problems, type Result } from "../../lib/result.ts";
-import type { BackendObjectReference, BackendRef, ExtAuthSpec } from "./schema.ts";
-import type { CompiledExtAuth, ExtAuthEndpoint, ExtAuthService, ExtAuthTls } from "./types.ts";
+import type { CompileContext } from "../feature.ts";
+import type { BackendRef, ExtAuthSpec } from "./schema.ts";
+import type { BackendEndpoint, BackendTls } from "../../compile/backends.ts";
+import type { CompiledExtAuth, ExtAuthService } from "./types.ts";
 
 /** Envoy Gateway's timeout for a call to an external service (internal/xds/translator/utils.go). */
 export const DEFAULT_EXT_AUTH_TIMEOUT_MS = 10_000;
 /** Envoy's ext_authz `status_on_error` default: 403 Forbidden. */
 export const DEFAULT_STATUS_ON_ERROR = 403;
-/** The multicluster ServiceImport group, which Envoy Gateway also accepts (Portcullis cannot resolve it). */
-const MULTICLUSTER_GROUP = "multicluster.x-k8s.io";
 
 /**
- * `spec` (schema-checked) of a policy in `namespace` → the compiled service, or the message
- * Envoy Gateway's translator gives (prefixed "ExtAuth: " as its status condition is).
+ * `spec` (schema-checked) → the compiled service, or the message Envoy Gateway's translator gives
+ * (prefixed "ExtAuth: " as its status condition is). The backendRefs are resolved from
+ * `namespaceOf("extAuth.backendRefs")`, each context extension's valueRef in
+ * `namespaceOf("extAuth.contextExtensions[<name>]")` (in a merged policy, the policy it comes from).
  */
-export function compileExtAuth(spec: ExtAuthSpec, namespace: string, refs: References): Result<CompiledExtAuth, Problems> {
+export function compileExtAuth(
+  spec: ExtAuthSpec,
+  namespaceOf: CompileContext["namespaceOf"],
+  refs: References,
+): Result<CompiledExtAuth, Problems> {
   const problem = (error: string) => fail([error]);
   const rule = crossFieldRule(spec);
   if (rule !== undefined) return problem(rule);
@@ -36,7 +40,7 @@ export function compileExtAuth(spec: ExtAuthSpec, namespace: string, refs: Refer
   const protocol = spec.http !== undefined ? "http" : "grpc";
   const backendRefs: readonly BackendRef[] =
     (cluster.backendRefs ?? []).length > 0 ? cluster.backendRefs! : cluster.backendRef === undefined ? [] : [cluster.backendRef];
-  const service = resolveService(protocol, backendRefs, namespace, refs);
+  const service = resolveService(protocol, backendRefs, namespaceOf("extAuth.backendRefs"), refs);
   if (!service.ok) return problem(service.error);
 
   const headersToBackend: string[] = [];
@@ -47,7 +51,7 @@ export function compileExtAuth(spec: ExtAuthSpec, namespace: string, refs: Refer
   }
   const contextExtensions: Record<string, string> = Object.create(null);
   for (const extension of spec.contextExtensions ?? []) {
-    const value = contextExtensionValue(extension, namespace, refs);
+    const value = contextExtensionValue(extension, namespaceOf(`extAuth.contextExtensions[${extension.name}]`), refs);
     if (!value.ok) return problem(value.error);
     contextExtensions[extension.name] = value.value;
   }
@@ -94,10 +98,10 @@ function resolveService(
   refs: References,
 ): Result<ExtAuthService, string> {
   if (backendRefs.length === 0) return fail("no backendRefs found for external service");
-  const endpoints: (ExtAuthEndpoint & { weight: number })[] = [];
+  const endpoints: (BackendEndpoint & { weight: number })[] = [];
   const names: string[] = [];
   const endpointKinds = new Set<string>();
-  let tls: ExtAuthTls | undefined;
+  let tls: BackendTls | undefined;
   for (const [i, ref] of backendRefs.entries()) {
     const resolved = resolveBackendRef(ref, namespace, refs);
     if (!resolved.ok) return resolved;
@@ -120,117 +124,11 @@ function resolveService(
   return ok({ key, endpoints, names, tls });
 }
 
-export interface ResolvedBackend {
-  /** "Service ns/name:port" or "Backend ns/name". */
-  readonly name: string;
-  readonly endpoints: readonly (ExtAuthEndpoint & { readonly kind: "hostname" | "ip" })[];
-  readonly tls: ExtAuthTls | undefined;
-}
-
-/**
- * One backendRef, checked as Envoy Gateway's validateExtServiceBackendReference: group core,
- * multicluster or gateway.envoyproxy.io; kind Service, ServiceImport or Backend; a Service needs a
- * port it has (TCP); another namespace needs a ReferenceGrant. A Service is called at its cluster
- * DNS name `<name>.<namespace>.svc:<port>`; a Backend at its endpoints. Shared with jwt's remoteJWKS.
- */
-export function resolveBackendRef(ref: BackendObjectReference, namespace: string, refs: References): Result<ResolvedBackend, string> {
-  const group = ref.group ?? "";
-  const kind = ref.kind ?? "Service";
-  if (group !== "" && group !== MULTICLUSTER_GROUP && group !== SECURITY_POLICY_GROUP) {
-    return fail(
-      `group is invalid, only the core API group (specified by omitting the group field or setting it to an empty string), the ${MULTICLUSTER_GROUP} API group, and the ${SECURITY_POLICY_GROUP} API group are supported`,
-    );
-  }
-  if (kind !== "Service" && kind !== "ServiceImport" && kind !== "Backend") {
-    return fail(
-      "kind is invalid, only Service (specified by omitting the kind field or setting it to 'Service'), ServiceImport, and Backend are supported",
-    );
-  }
-  if (ref.port === undefined && kind !== "Backend") {
-    return fail("a valid port number corresponding to a port on the Service must be specified");
-  }
-  const target = ref.namespace ?? namespace;
-  const id = `${target}/${ref.name}`;
-  if (kind === "ServiceImport") {
-    // A multi-cluster service has no address Portcullis can reach from here.
-    return fail(`ServiceImport ${id}: multi-cluster services are not supported by Portcullis`);
-  }
-  const notPermitted = `backend ref to ${kind} ${id} not permitted by any ReferenceGrant`;
-  if (kind === "Service") {
-    const found = refs.service(namespace, ref);
-    if (!found.ok) return fail(found.error.includes("ReferenceGrant") ? notPermitted : `service ${id} not found`);
-    const service = found.value;
-    if (service.spec.type === "ExternalName") {
-      return fail(
-        `Service ${id} is of type ExternalName, which is not supported as a backend; use an Envoy Gateway Backend resource with an FQDN endpoint instead`,
-      );
-    }
-    if (!(service.spec.ports ?? []).some((p) => p.port === ref.port && (p.protocol ?? "TCP") === "TCP")) {
-      return fail(`TCP Port ${ref.port} not found on service ${id}`);
-    }
-    const portName = service.spec.ports?.find((p) => p.port === ref.port)?.name;
-    const tls = serviceTls(
-      refs,
-      { group: "", kind: "Service", namespace: target, name: ref.name, sectionName: portName || undefined },
-      undefined,
-    );
-    if (!tls.ok) return tls;
-    return ok({
-      name: `Service ${id}:${ref.port}`,
-      endpoints: [{ kind: "hostname", host: `${ref.name}.${target}.svc`, port: ref.port! }],
-      tls: tls.value,
-    });
-  }
-  const found = refs.backend(namespace, ref);
-  if (!found.ok) return fail(found.error.includes("ReferenceGrant") ? notPermitted : `backend ${id} not found`);
-  return backendEndpoints(found.value, id, refs);
-}
-
-function backendEndpoints(backend: Backend, id: string, refs: References): Result<ResolvedBackend, string> {
-  if (backend.spec.type === "DynamicResolver") return fail(`dynamic resolver backend ${id} is not supported`);
-  const endpoints: (ExtAuthEndpoint & { kind: "hostname" | "ip" })[] = [];
-  for (const e of backend.spec.endpoints ?? []) {
-    if (e.fqdn !== undefined) endpoints.push({ kind: "hostname", host: e.fqdn.hostname, port: e.fqdn.port });
-    else if (e.ip !== undefined) endpoints.push({ kind: "ip", host: e.ip.address, port: e.ip.port });
-    else if (e.unix !== undefined)
-      return fail(`Backend ${id}: a unix domain socket is on the proxy's host, which Portcullis does not share`);
-  }
-  if (endpoints.length === 0) return fail(`Backend ${id} has no endpoints`);
-  const [namespace, name] = id.split("/") as [string, string];
-  const tls = serviceTls(refs, { group: SECURITY_POLICY_GROUP, kind: "Backend", namespace, name }, backend.spec.tls ?? undefined);
-  if (!tls.ok) return tls;
-  return ok({ name: `Backend ${id}`, endpoints, tls: tls.value });
-}
-
-/**
- * How the service's TLS server is verified (compile/backend-tls.ts: the Backend's `tls`, then a
- * BackendTLSPolicy on the backend), with the client certificate of a Backend's
- * `tls.clientCertificateRef` (a kubernetes.io/tls Secret in the Backend's namespace).
- */
-function serviceTls(refs: References, target: BackendTarget, backendTls: unknown): Result<ExtAuthTls | undefined, string> {
-  const verification = backendTlsOf(refs, target, backendTls);
-  if (!verification.ok) return verification;
-  const clientRef = (backendTls as { clientCertificateRef?: { name?: unknown; namespace?: unknown } } | undefined)?.clientCertificateRef;
-  if (clientRef === undefined) return verification;
-  if (typeof clientRef.name !== "string") return fail(`Backend ${target.namespace}/${target.name}: tls.clientCertificateRef needs a name`);
-  const secret = refs.secret(target.namespace, {
-    name: clientRef.name,
-    namespace: typeof clientRef.namespace === "string" ? clientRef.namespace : undefined,
-  });
-  if (!secret.ok) return fail(`Backend ${target.namespace}/${target.name}: tls.clientCertificateRef: ${secret.error}`);
-  const cert = secret.value.data["tls.crt"];
-  const key = secret.value.data["tls.key"];
-  if (cert === undefined || key === undefined) {
-    return fail(`Backend ${target.namespace}/${target.name}: tls.clientCertificateRef: the Secret needs tls.crt and tls.key`);
-  }
-  return ok({ ...verification.value, clientCertificate: { cert, key } });
-}
-
 type ContextExtension = NonNullable<ExtAuthSpec["contextExtensions"]>[number];
 
 /**
- * A context extension's value: `value`, or the key of a ConfigMap or Secret in the policy's
- * namespace. A Secret's value is base64-decoded once more, as Envoy Gateway's translator does
+ * A context extension's value: `value`, or the key of a ConfigMap or Secret in `namespace` (that
+ * of the policy the extension comes from). A Secret's value is base64-decoded once more, as Envoy Gateway's translator does
  * (getContextExtensionValueFromRef), so the service receives what it receives behind Envoy Gateway.
  */
 function contextExtensionValue(extension: ContextExtension, namespace: string, refs: References): Result<string, string> {

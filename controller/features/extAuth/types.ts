@@ -1,28 +1,10 @@
 /** The compiled form of `extAuth`: what check() needs to call the service as Envoy's ext_authz filter would. */
-import type { JwksTls } from "../../keys/types.ts";
-
-/** One address the service answers on. */
-export interface ExtAuthEndpoint {
-  /** Host name or IP address to connect to. */
-  readonly host: string;
-  /** TCP port, 1 to 65535. */
-  readonly port: number;
-}
-
-/**
- * TLS towards the service: how its certificate is verified (an Envoy Gateway Backend's `tls`, or a
- * BackendTLSPolicy on the Service or Backend, as for a remote JWKS), and the client certificate a
- * Backend's `tls.clientCertificateRef` presents. Undefined: plain text.
- */
-export interface ExtAuthTls extends JwksTls {
-  /** PEM client certificate and key. */
-  readonly clientCertificate?: { readonly cert: string; readonly key: string };
-}
+import type { BackendEndpoint, BackendTls } from "../../compile/backends.ts";
 
 /** Where the service runs: the endpoints of its backendRefs, called in weighted rotation. */
 export interface ExtAuthService {
   /** In backendRefs order; a backendRef's weight (default 1; 0: never called) goes to each of its endpoints. */
-  readonly endpoints: readonly (ExtAuthEndpoint & { readonly weight: number })[];
+  readonly endpoints: readonly (BackendEndpoint & { readonly weight: number })[];
   /**
    * Identifies the connection pool: services with the same key share one (an undici Agent or one
    * gRPC channel per endpoint). Holds the protocol, endpoints and TLS settings, never a secret.
@@ -30,7 +12,7 @@ export interface ExtAuthService {
   readonly key: string;
   /** "Service ns/name:port" or "Backend ns/name" of each backendRef, for logs and the summary. */
   readonly names: readonly string[];
-  readonly tls: ExtAuthTls | undefined;
+  readonly tls: BackendTls | undefined;
 }
 
 export interface CompiledExtAuth {

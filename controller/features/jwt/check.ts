@@ -11,6 +11,7 @@ import type { KeyStore } from "../../keys/types.ts";
 import type { CompiledJwt } from "./compile.ts";
 import { readCredential } from "../../authz/credentials.ts";
 import { deny } from "../../authz/decision.ts";
+import { claimAt } from "../../lib/claims.ts";
 import { fail, type Failure } from "../../lib/result.ts";
 import type { PhaseResult } from "../feature.ts";
 import { checkClaims, decodeJwt, verifySignature, type ClaimsProblem, type DecodedJwt } from "./verify.ts";
@@ -279,16 +280,6 @@ function remember(token: string, jwt: DecodedJwt, config: CompiledJwt, index: nu
     now,
     typeof exp === "number" ? (exp + CLOCK_SKEW_SECONDS) * 1000 : undefined,
   );
-}
-
-/** A claim by dot path ("realm.roles"); own members of objects only, never through arrays. */
-export function claimAt(claims: Readonly<Record<string, unknown>>, path: readonly string[]): unknown {
-  let value: unknown = claims;
-  for (const part of path) {
-    if (typeof value !== "object" || value === null || Array.isArray(value) || !Object.hasOwn(value, part)) return undefined;
-    value = (value as Record<string, unknown>)[part];
-  }
-  return value;
 }
 
 /**

@@ -1,10 +1,10 @@
 /** Compiles `jwt`: providers with their key sources, claim headers and token locations. */
 import { z } from "zod";
-import { type BackendRef, BackendRefSchema, ClusterSettingsSchema, type ClusterSettings } from "../../api/cluster-settings.ts";
-import { resolveBackendRef } from "../extAuth/compile.ts";
+import { BackendRefSchema, ClusterSettingsSchema } from "../../api/cluster-settings.ts";
 import { GatewayDurationSchema, parseGatewayDuration } from "../../api/meta.ts";
+import { backendsConnection, clusterConnection } from "../../compile/backends.ts";
 import type { References } from "../../compile/references.ts";
-import { remoteJwksSource, type JwksConnection, type JwksRetry, type JwksSource, type JwksTls } from "../../keys/types.ts";
+import { remoteJwksSource, type JwksSource } from "../../keys/types.ts";
 import { redactUri } from "../../keys/uri.ts";
 import { upstreamHeaderName } from "../../lib/headers.ts";
 import { fail, ok, problem, type Result } from "../../lib/result.ts";
@@ -111,7 +111,8 @@ const DEFAULT_TOKEN_SOURCES: readonly CredentialSource[] = [
   { in: "param", name: "access_token" },
 ];
 
-export function compileJwt(spec: JWTSpec, { namespace, refs }: CompileContext): Result<CompiledJwt> {
+export function compileJwt(spec: JWTSpec, { namespaceOf, refs }: CompileContext): Result<CompiledJwt> {
+  const namespace = namespaceOf("jwt.providers");
   const names = new Set<string>();
   const providers: CompiledJwtProvider[] = [];
   const warnings: string[] = [];
@@ -220,78 +221,4 @@ function compileJwks(p: JWTProviderSpec, field: string, namespace: string, refs:
   const parsed = refs.jwks(text);
   if (!parsed.ok) return problem(`${field}.localJWKS: ${parsed.error}`);
   return { ok: true, value: { kind: "local", keys: parsed.keys }, warnings: parsed.unusable.map((why) => `${field}.localJWKS: ${why}`) };
-}
-
-/** Envoy's default backoff of a `RetryPolicy` without `retry_back_off`: 1 s, at most ten times that. */
-const DEFAULT_RETRY_BASE_MS = 1000;
-/**
- * Envoy Gateway's retry triggers when `retryOn` names none (internal/xds/translator/route.go,
- * retryDefaultRetryOn); `retriable-status-codes` lists no code for a JWKS fetch, so only a failed
- * connection is retried.
- */
-const DEFAULT_RETRY_ON = ["connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes"];
-
-/**
- * The parts of `backendSettings` a fetch obeys, as Envoy Gateway's translator sets them on Envoy's
- * remote JWKS (internal/xds/translator/jwt.go): `timeout.http.requestTimeout` bounds the fetch,
- * retries included; `timeout.tcp.connectTimeout` one connection; `retry` the attempts (backoff
- * checked as internal/gatewayapi/clustersettings.go buildRetry does).
- */
-export function clusterConnection(settings: ClusterSettings, field: string): Result<JwksConnection> {
-  const requestTimeout = settings.timeout?.http?.requestTimeout;
-  const connectTimeout = settings.timeout?.tcp?.connectTimeout;
-  let retry: JwksRetry | undefined;
-  if (settings.retry !== undefined) {
-    const backOff = settings.retry.perRetry?.backOff;
-    const base = backOff?.baseInterval === undefined ? undefined : parseGatewayDuration(backOff.baseInterval);
-    const max = backOff?.maxInterval === undefined ? undefined : parseGatewayDuration(backOff.maxInterval);
-    if (base === 0) return problem(`${field}.retry.perRetry.backOff: baseInterval cannot be set to 0s`);
-    if (max === 0) return problem(`${field}.retry.perRetry.backOff: maxInterval cannot be set to 0s`);
-    if (base !== undefined && max !== undefined && base > max)
-      return problem(`${field}.retry.perRetry.backOff: maxInterval cannot be less than baseInterval`);
-    const baseIntervalMs = base ?? DEFAULT_RETRY_BASE_MS;
-    retry = {
-      numRetries: settings.retry.numRetries,
-      baseIntervalMs,
-      maxIntervalMs: max ?? baseIntervalMs * 10,
-      on: settings.retry.retryOn?.triggers ?? DEFAULT_RETRY_ON,
-    };
-  }
-  return ok({
-    ...(requestTimeout === undefined ? {} : { requestTimeoutMs: parseGatewayDuration(requestTimeout) }),
-    ...(connectTimeout === undefined ? {} : { connectTimeoutMs: parseGatewayDuration(connectTimeout) }),
-    ...(retry === undefined ? {} : { retry }),
-  });
-}
-
-/**
- * Where a remote JWKS (or an OIDC provider) is fetched from when `backendRefs` name it (Envoy
- * Gateway's cluster for it): the endpoints of each Service or Backend, weight 0 left out, and how
- * their TLS server is verified (a BackendTLSPolicy, a Backend's `tls`); the URI still gives the
- * Host header, path and scheme. Errors name `field`.
- */
-export function backendsConnection(
-  backendRefs: readonly BackendRef[],
-  field: string,
-  namespace: string,
-  refs: References,
-): Result<JwksConnection> {
-  const endpoints: { host: string; port: number }[] = [];
-  let tls: JwksTls | undefined;
-  for (const [i, ref] of backendRefs.entries()) {
-    const resolved = resolveBackendRef(ref, namespace, refs);
-    if (!resolved.ok) return problem(`${field}.backendRefs[${i}]: ${resolved.error}`);
-    if (ref.weight === 0) continue;
-    const { clientCertificate, ...verification } = resolved.value.tls ?? {};
-    if (clientCertificate !== undefined)
-      return problem(
-        `${field}.backendRefs[${i}]: a client certificate (tls.clientCertificateRef) is not supported for a fetch by Portcullis`,
-      );
-    if (endpoints.length > 0 && (tls === undefined) !== (resolved.value.tls === undefined))
-      return problem(`${field}.backendRefs: backends with and without TLS are not supported together`);
-    tls = resolved.value.tls === undefined ? undefined : verification;
-    for (const { host, port } of resolved.value.endpoints) endpoints.push({ host, port });
-  }
-  if (endpoints.length === 0) return problem(`${field}.backendRefs: every backendRef has weight 0`);
-  return ok({ endpoints, ...(tls === undefined ? {} : { tls }) });
 }

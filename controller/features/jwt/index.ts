@@ -4,6 +4,9 @@ import { defineFeature } from "../feature.ts";
 import { checkJwt } from "./check.ts";
 import { compileJwt, JWTSchema, type CompiledJwt, type JWTSpec } from "./compile.ts";
 
+/** The spec oidc reads for passThroughAuthHeader (which headers jwt takes its tokens from). */
+export type { JWTSpec };
+
 export const jwt = defineFeature<JWTSpec, CompiledJwt>({
   field: "jwt",
   label: "JWT",

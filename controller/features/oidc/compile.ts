@@ -9,10 +9,12 @@ import { createHash } from "node:crypto";
 import { upstreamHeaderName } from "../../lib/headers.ts";
 import type { Result } from "../../lib/result.ts";
 import { parseGatewayDuration } from "../../api/meta.ts";
+import { backendsConnection, clusterConnection } from "../../compile/backends.ts";
 import type { References } from "../../compile/references.ts";
+import type { CompileContext } from "../feature.ts";
 import { fullMatchRegex } from "../../lib/regex.ts";
 import type { JwksConnection } from "../../keys/types.ts";
-import { backendsConnection, clusterConnection, type JWTSpec } from "../jwt/compile.ts";
+import type { JWTSpec } from "../jwt/index.ts";
 import { sessionKey, type CookieAttributes } from "./session.ts";
 import type { OIDCSpec } from "./spec.ts";
 
@@ -77,12 +79,13 @@ export interface CompiledOidc {
 }
 
 /**
- * `namespace`: where the Secrets are looked up; `policyId`: the policy ("namespace/name") the
- * session key and cookie name are bound to; `jwt`: the policy's jwt, for passThroughAuthHeader.
+ * `namespaceOf`: where each part's references are looked up (the provider's backendRefs, the
+ * clientIDRef and clientSecret Secrets); `policyId`: the policy ("namespace/name") the session key
+ * and cookie name are bound to; `jwt`: the policy's jwt, for passThroughAuthHeader.
  */
 export function compileOidc(
   spec: OIDCSpec,
-  namespace: string,
+  namespaceOf: CompileContext["namespaceOf"],
   policyId: string,
   jwt: JWTSpec | undefined,
   refs: References,
@@ -101,18 +104,19 @@ export function compileOidc(
     spec.provider.backendSettings === undefined ? undefined : clusterConnection(spec.provider.backendSettings, "provider.backendSettings");
   if (settings !== undefined && !settings.ok) return fail(settings.error.join("; "));
   const backendRefs = spec.provider.backendRefs ?? [];
-  const backends = backendRefs.length === 0 ? undefined : backendsConnection(backendRefs, "provider", namespace, refs);
+  const backends =
+    backendRefs.length === 0 ? undefined : backendsConnection(backendRefs, "provider", namespaceOf("oidc.provider.backendRefs"), refs);
   if (backends !== undefined && !backends.ok) return fail(backends.error.join("; "));
 
   let clientId = spec.clientID;
   if (spec.clientIDRef !== undefined) {
-    const secret = refs.secret(namespace, spec.clientIDRef);
+    const secret = refs.secret(namespaceOf("oidc.clientIDRef"), spec.clientIDRef);
     if (!secret.ok) return fail(`clientIDRef: ${secret.error}`);
     clientId = secret.value.data[CLIENT_ID_KEY];
     if (clientId === undefined || clientId === "")
       return fail(`clientIDRef: Secret ${secret.value.metadata.namespace}/${secret.value.metadata.name} has no ${CLIENT_ID_KEY} key`);
   }
-  const secret = refs.secret(namespace, spec.clientSecret);
+  const secret = refs.secret(namespaceOf("oidc.clientSecret"), spec.clientSecret);
   if (!secret.ok) return fail(`clientSecret: ${secret.error}`);
   const clientSecret = secret.value.data[CLIENT_SECRET_KEY];
   if (clientSecret === undefined || clientSecret === "")

@@ -9,7 +9,7 @@ import { redactUri } from "../../keys/uri.ts";
 import { problem } from "../../lib/result.ts";
 import { describeConnection } from "../../snapshot/summary.ts";
 import { defineFeature } from "../feature.ts";
-import type { JWTSpec } from "../jwt/compile.ts";
+import type { JWTSpec } from "../jwt/index.ts";
 import { type CompiledOidc, compileOidc } from "./compile.ts";
 import { checkOidc } from "./flow.ts";
 import { OIDCSchema, type OIDCSpec } from "./spec.ts";
@@ -20,7 +20,7 @@ export const oidc = defineFeature<OIDCSpec, CompiledOidc>({
   order: 9,
   schema: OIDCSchema,
   compile: (spec, context) => {
-    const result = compileOidc(spec, context.namespace, context.policy, context.spec.jwt as JWTSpec | undefined, context.refs);
+    const result = compileOidc(spec, context.namespaceOf, context.policy, context.spec.jwt as JWTSpec | undefined, context.refs);
     return result.ok ? result : problem(result.error);
   },
   upstreamHeaders: (config) =>

@@ -13,13 +13,13 @@ import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome 
 
 type HttpAnswer = ReturnType<Parameters<typeof httpService>[0]>;
 
-/** The world: HTTPRoute apps/api on api.example.com, its policy's service a Backend at 127.0.0.1:`port`. */
-function world(port: number, extAuth: string): string {
+/** The world: HTTPRoute apps/api on api.example.com, its policy's service a Backend at 127.0.0.1:`port` (or `endpoint`). */
+function world(port: number, extAuth: string, endpoint = `{ip: {address: 127.0.0.1, port: ${port}}}`): string {
   return `${gatewayWithRoute("api.example.com")}---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: Backend
 metadata: {name: authz, namespace: apps}
-spec: {endpoints: [{ip: {address: 127.0.0.1, port: ${port}}}]}
+spec: {endpoints: [${endpoint}]}
 ---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy
@@ -39,10 +39,11 @@ async function ask(
   service: TestService | { port: number; close(): Promise<void> },
   extAuth: string,
   headers: Record<string, string> = {},
+  endpoint?: string,
 ): Promise<Outcome> {
   const transport = createExtAuthTransport();
   try {
-    const decide = decider(world(service.port, extAuth), { extAuth: transport });
+    const decide = decider(world(service.port, extAuth, endpoint), { extAuth: transport });
     const conditions = decide.result.statuses.flatMap((s) =>
       s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => c.message)),
     );
@@ -116,10 +117,64 @@ export const extAuthCases: readonly Case[] = [
     { ...FAILED, reason: "change the query" },
     async () => ask(await grpcService(() => ({ status: { code: 0 }, ok_response: { query_parameters_to_remove: ["debug"] } })), GRPC),
   ),
+  {
+    ...x(
+      "fail-open-non-latin1-header",
+      "`failOpen: true`, a service that refuses everyone, and a client `Authorization: Bearer €` (as the gRPC port hands it over: text)",
+      { status: 401, code: "extauth_denied" },
+      async () =>
+        ask(await answering(() => ({ status: 401 })), HTTP.replace("timeout: 2s", "timeout: 2s, failOpen: true"), {
+          authorization: "Bearer \u20ac",
+        }),
+    ),
+    fixed:
+      "the HTTP client refused a header character past U+00FF and failOpen took that for a failing service: allowed unasked. The check now carries the value's UTF-8 bytes, as Envoy does",
+  },
+  x(
+    "fail-open-crlf-header",
+    "`failOpen: true` and a header value with CR LF, which no HTTP check can carry (only a gRPC CheckRequest could hold it)",
+    { status: 400, code: "request_invalid" },
+    async () =>
+      ask(await answering(() => ({ status: 401 })), HTTP.replace("timeout: 2s", "timeout: 2s, failOpen: true"), {
+        authorization: "Bearer a\r\nx-current-user: admin",
+      }),
+  ),
+  {
+    ...x(
+      "sets-forwarded-for",
+      "a gRPC service allows and appends `x-forwarded-for: 10.0.0.5`; the policy allows only clientCIDRs 10.0.0.0/8, and the client is 203.0.113.9",
+      { status: 403, code: "authz_denied" },
+      async () =>
+        ask(
+          await grpcService(() => ({
+            status: { code: 0 },
+            ok_response: { headers: [{ header: { key: "x-forwarded-for", value: "10.0.0.5" }, append: { value: true } }] },
+          })),
+          `${GRPC}\n  authorization: {defaultAction: Deny, rules: [{action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}]}`,
+          { "x-forwarded-for": "203.0.113.9" },
+        ),
+    ),
+    fixed:
+      "the client address was read from the request as the service left it, so the appended entry became the client. It is now determined from the request as it arrived, as Envoy's connection manager determines it before any filter runs",
+  },
   x(
     "missing-service-fail-open",
     "`failOpen: true` with a backendRef to a Service that does not exist",
     { status: 403, code: "policy_invalid", condition: "service apps/nowhere not found" },
     async () => ask(await closed(), "{http: {backendRefs: [{name: nowhere, port: 80}]}, failOpen: true}"),
+  ),
+  x(
+    "backend-two-addresses",
+    "the Backend's endpoint names both an ip (a service that allows everything) and an fqdn (Envoy Gateway's CRD refuses this by a CEL rule Portcullis' CRD cannot state)",
+    { status: 403, code: "policy_invalid", condition: "sets more than one of fqdn, ip or unix" },
+    async () => {
+      const service = await answering(() => ({ status: 200 }));
+      return ask(
+        service,
+        HTTP,
+        {},
+        `{ip: {address: 127.0.0.1, port: ${service.port}}, fqdn: {hostname: authz.example.com, port: ${service.port}}}`,
+      );
+    },
   ),
 ];

@@ -9,14 +9,13 @@ import { generateKeyPairSync, sign } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseAllDocuments } from "yaml";
 import { toResources, type RawObject } from "../../../controller/api/resources.ts";
 import { check } from "../../../controller/authz/check.ts";
 import { checkFolder } from "../../../controller/commands/check.ts";
 import { loadConfig, type CheckConfig } from "../../../controller/config.ts";
 import { compile } from "../../../controller/compile/index.ts";
 import { summarizeSnapshot } from "../../../controller/snapshot/summary.ts";
-import { ManifestFolder } from "../../../controller/sources/manifests.ts";
+import { ManifestFolder, parseManifests } from "../../../controller/sources/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 import { gatewayWithRoute } from "../../support/manifests.ts";
@@ -82,8 +81,12 @@ async function decide(raws: readonly RawObject[], probe: Probe, reported: string
     condition,
   );
 }
-const objectsOf = (text: string): RawObject[] =>
-  parseAllDocuments(text).map((d, i) => ({ object: d.toJS({ maxAliasCount: 100 }), origin: `#${i}` }));
+/** The objects of `text`, read as a manifest folder reads a file. */
+function objectsOf(text: string): RawObject[] {
+  const parsed = parseManifests(text, "case.yaml");
+  if ("error" in parsed) throw new Error(`the case does not parse: ${parsed.error}`);
+  return parsed.objects;
+}
 
 function m(id: string, title: string, expect: Expected, extra: string, probe: Probe = {}, fixed?: string): Case {
   return {
@@ -184,9 +187,19 @@ const checkNeverParsed: Case = {
 
 const laughs = `a: &a [x, x, x, x, x, x, x, x, x, x]\n${Array.from({ length: 8 }, (_, i) => `${"bcdefghi"[i]}: &${"bcdefghi"[i]} [${Array(10).fill(`*${"abcdefgh"[i]}`).join(", ")}]`).join("\n")}\n`;
 
+/**
+ * The policy rewritten as one JSON document whose second `spec` has no authentication: YAML refuses
+ * a duplicate key; JSON.parse (the folder's fast reading of JSON files) would keep the last one.
+ */
+const duplicateSpec = `{"apiVersion":"gateway.envoyproxy.io/v1alpha1","kind":"SecurityPolicy","metadata":{"name":"bad","namespace":"apps"},${[
+  `"spec":{"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"HTTPRoute","name":"app","sectionName":"bad"}],"apiKeyAuth":{"credentialRefs":[{"name":"keys"}],"extractFrom":[{"headers":["X-API-Key"]}]}}`,
+  `"spec":{"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"HTTPRoute","name":"app","sectionName":"bad"}]}`,
+].join(",")}}\n`;
+
 export const manifestCases: readonly Case[] = [
   yamlCase("yaml-invalid", "the policy file stops parsing (`apiVersion: [unclosed`)", "apiVersion: [unclosed\n"),
   yamlCase("yaml-aliases", "the policy file becomes a billion-laughs alias bomb", laughs),
+  yamlCase("json-duplicate-key", "the policy file becomes JSON with a second `spec` key that drops its authentication", duplicateSpec),
   checkNeverParsed,
   m(
     "wrong-type",
