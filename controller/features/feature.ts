@@ -42,6 +42,14 @@ export interface Feature<Spec = unknown, Compiled = unknown> {
   upstreamHeaders(compiled: Compiled): readonly string[];
   /** The remote key sets the key store must hold while this configuration is served (jwt's remoteJWKS). */
   keySources?(compiled: Compiled): readonly JwksSource[];
+  /**
+   * Set when the phase decides on request headers other phases may set (authorization's header rules
+   * and CEL). check() then also decides it without the client's own copies of headers a policy
+   * around the route sets that no phase set, which the allow removes (the upstream never sees them),
+   * and the phase passes only if both pass: a client's `x-user-id` never stands in for the one an
+   * optional jwt or an extAuth service did not set.
+   */
+  readonly readsIdentityHeaders?: true;
   /** A readable, deterministic rendering for golden files and the admin snapshot view; names credentials, never their values. */
   summary(compiled: Compiled): unknown;
   /**

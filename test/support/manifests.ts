@@ -65,38 +65,45 @@ export type PolicyFeatures = string | Readonly<Record<string, unknown>>;
 
 /**
  * GATEWAY, HTTPRoute apps/api on `host` with one rule per entry of `policies` (named as the entry,
- * matching its `path` prefix) and on each rule SecurityPolicy apps/<name> with its `features`; then
- * `objects` (Secrets, ConfigMaps, more policies: YAML documents, each ending with a newline).
+ * matching its `path` prefix) and on each rule with `features` SecurityPolicy apps/<name> holding
+ * them (a rule without is one no policy governs); then `objects` (Secrets, ConfigMaps, more
+ * policies: YAML documents, each ending with a newline).
  */
 export function policiesOnRules(
   host: string,
-  policies: Readonly<Record<string, { readonly path: string; readonly features: PolicyFeatures }>>,
+  policies: Readonly<Record<string, { readonly path: string; readonly features?: PolicyFeatures }>>,
   ...objects: string[]
 ): string {
   const entries = Object.entries(policies);
   return [
     gatewayWithRoute(host, Object.fromEntries(entries.map(([name, p]) => [name, p.path]))),
-    ...entries.map(([name, p]) => securityPolicy(name, typeof p.features === "string" ? parse(p.features) : p.features, name)),
+    ...entries.flatMap(([name, { features }]) => (features === undefined ? [] : [securityPolicy(name, features, name)])),
     ...objects,
   ].join("---\n");
 }
 
 /**
- * SecurityPolicy apps/`name` on HTTPRoute apps/api (its rule `section` when given) whose spec holds
- * `features` as written ({ apiKeyAuth: {...}, jwt: {...} }). Ends with a newline.
+ * SecurityPolicy `namespace`/`name` on HTTPRoute `namespace`/`route` (its rule `section` when
+ * given) whose spec holds `features` as written ({ apiKeyAuth: {...}, jwt: {...} }, or that as YAML
+ * text). Ends with a newline.
  */
-export function securityPolicy(name: string, features: Readonly<Record<string, unknown>>, section?: string): string {
+export function securityPolicy(
+  name: string,
+  features: PolicyFeatures,
+  section?: string,
+  { namespace = "apps", route = "api" }: { readonly namespace?: string; readonly route?: string } = {},
+): string {
   const target = {
     group: "gateway.networking.k8s.io",
     kind: "HTTPRoute",
-    name: "api",
+    name: route,
     ...(section === undefined ? {} : { sectionName: section }),
   };
   return stringify({
     apiVersion: "gateway.envoyproxy.io/v1alpha1",
     kind: "SecurityPolicy",
-    metadata: { name, namespace: "apps" },
-    spec: { targetRefs: [target], ...features },
+    metadata: { name, namespace },
+    spec: { targetRefs: [target], ...(typeof features === "string" ? parse(features) : features) },
   });
 }
 

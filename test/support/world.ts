@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import { toResources, type Resources } from "../../controller/api/resources.ts";
+import type { Condition } from "../../controller/api/status.ts";
 import { Passwords } from "../../controller/features/basicAuth/check.ts";
 import { check, checkExplained, type Explained } from "../../controller/authz/check.ts";
 import type { CheckContext } from "../../controller/authz/context.ts";
@@ -37,7 +38,7 @@ export function compileText(text: string, options: Partial<CompileOptions> = {})
 /** What compile made of one policy (compilePolicy). */
 export interface PolicyOutcome {
   /** Its Accepted condition on its ancestor: "True", or "False" with every problem, feature-prefixed. */
-  readonly accepted: { readonly status: "True" | "False"; readonly message: string };
+  readonly accepted: Condition;
   /** The messages of its Warning conditions. */
   readonly warnings: readonly string[];
   /** What `feature` compiled to; undefined when the policy is invalid or does not configure it. */
@@ -51,7 +52,7 @@ export function compilePolicy(features: PolicyFeatures, ...objects: string[]): P
   const conditions = result.statuses.find((s) => s.name === "p")!.ancestors[0]!.conditions;
   const accepted = conditions.find((c) => c.type === "Accepted")!;
   return {
-    accepted: { status: accepted.status as "True" | "False", message: accepted.message },
+    accepted,
     warnings: conditions.filter((c) => c.type === "Warning").map((c) => c.message),
     compiled: (feature) => compiledOf(result.snapshot.policies["apps/p"]!.features, feature),
     result,

@@ -12,7 +12,7 @@ import type { CompiledExtAuth } from "../../../controller/features/extAuth/types
 import { startTestApp, within, type TestApp } from "../../support/app.ts";
 import { send } from "../../support/http.ts";
 import { grpcService, httpService, rawService, refusingPort, type TestService } from "../../support/ext-auth-services.ts";
-import { aliceKeyPolicy, gatewayWithRoute } from "../../support/manifests.ts";
+import { aliceKeyPolicy, gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
 
 const transport = createExtAuthTransport();
 afterAll(() => transport.close());
@@ -480,13 +480,12 @@ kind: Backend
 metadata: {name: portcullis, namespace: apps}
 spec: {endpoints: [{ip: {address: 127.0.0.1, port: ${app.ports.authz}}}]}
 ---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: self, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+${securityPolicy(
+  "self",
+  `
   extAuth: {http: {backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: portcullis}]}, timeout: 5s}
 `,
+)}`,
       );
       const url = `http://127.0.0.1:${app.ports.authz}/reports`;
       await within(10_000, async () => (await send(url, { headers: { host: "api.example.com" } })).status !== 200);

@@ -7,7 +7,7 @@
 import type { Socket } from "node:net";
 import { createExtAuthTransport } from "../../../controller/features/extAuth/client.ts";
 import { httpService, grpcService, rawService, refusingPort, type Asked, type TestService } from "../../support/ext-auth-services.ts";
-import { gatewayWithRoute } from "../../support/manifests.ts";
+import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
@@ -21,13 +21,12 @@ kind: Backend
 metadata: {name: authz, namespace: apps}
 spec: {endpoints: [${endpoint}]}
 ---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: ext, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+${securityPolicy(
+  "ext",
+  `
   extAuth: ${extAuth}
-`;
+`,
+)}`;
 }
 
 const HTTP =
@@ -156,6 +155,21 @@ export const extAuthCases: readonly Case[] = [
     ),
     fixed:
       "the client address was read from the request as the service left it, so the appended entry became the client. It is now determined from the request as it arrived, as Envoy's connection manager determines it before any filter runs",
+  },
+  {
+    ...x(
+      "client-copy-read-by-rule",
+      "the service allows without setting `x-current-user` (headersToBackend); a rule allows `x-current-user: admin` (default Deny); the client sends its own `x-current-user: admin`",
+      { status: 403, code: "authz_denied" },
+      async () =>
+        ask(
+          await answering(() => ({ status: 200 })),
+          `${HTTP}\n  authorization: {defaultAction: Deny, rules: [{name: admins, action: Allow, principal: {headers: [{name: x-current-user, values: [admin]}]}}]}`,
+          { "x-current-user": "admin" },
+        ),
+    ),
+    fixed:
+      "the rule read the client's own copy, which never reaches the upstream (headersToBackend are removed when the service does not set them), so the client vouched for itself. Rules are now also decided without it",
   },
   x(
     "missing-service-fail-open",
