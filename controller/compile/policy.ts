@@ -2,7 +2,7 @@
 import { keyOf } from "../api/meta.ts";
 import type { SecurityPolicy } from "../api/resources.ts";
 import { describeIssues, type SecurityPolicySpec } from "../api/securitypolicy.ts";
-import { compiledOf, type CompileContext, type ConfiguredFeature, type ReferencePart } from "../features/feature.ts";
+import { compiledOf, type CompileContext, type ConfiguredFeature, type PolicyRef, type ReferencePart } from "../features/feature.ts";
 import { FEATURES, SecurityPolicySpecSchema } from "../features/index.ts";
 import type { GeoIPDatabase } from "../geoip/database.ts";
 import { fail, ok, type Result } from "../lib/result.ts";
@@ -73,8 +73,7 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
       `spec.mergeType: only a policy that targets routes merges into a parent policy; it also targets ${mergeTargets.join(", ")}`,
     );
   }
-  const namespace = source.metadata.namespace;
-  const { compiled, warnings } = compileSpec(id, spec, () => namespace, refs, geoip);
+  const { compiled, warnings } = compileSpec(id, spec, () => source.metadata, refs, geoip);
   return { source, compiled, targets: resolution.targets, missing: resolution.missing, warnings, spec };
 }
 
@@ -119,8 +118,8 @@ export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, ref
         .join("\n"),
     );
   }
-  const namespaces = { child: child.source.metadata.namespace, parent: parent.source.metadata.namespace };
-  const { compiled } = compileSpec(id, parsed.data, (part) => namespaces[ownerOf(childSpec, part)], refs, geoip);
+  const owners = { child: child.source.metadata, parent: parent.source.metadata };
+  const { compiled } = compileSpec(id, parsed.data, (part) => owners[ownerOf(childSpec, part)], refs, geoip);
   if (compiled.invalid !== undefined) return compiled;
   return { ...compiled, referencesFrom: Object.fromEntries(parts.map((p) => [p.part, policies[p.owner]])) };
 }
@@ -129,11 +128,11 @@ export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, ref
 function compileSpec(
   id: string,
   spec: SecurityPolicySpec,
-  namespaceOf: (part: ReferencePart) => string,
+  ownerOf: (part: ReferencePart) => PolicyRef,
   refs: References,
   geoip: GeoIPDatabases,
 ): { compiled: CompiledPolicy; warnings: readonly string[] } {
-  const features = compileFeatures(id, spec, namespaceOf, refs, geoip);
+  const features = compileFeatures(spec, ownerOf, refs, geoip);
   if (!features.ok) return { compiled: invalid(id, features.error), warnings: [] };
   return { compiled: { id, invalid: undefined, ...features.value }, warnings: features.warnings ?? [] };
 }
@@ -159,13 +158,12 @@ function unreadableTargets(source: SecurityPolicy, reason: string, targets: Targ
 
 /**
  * Each feature the spec configures, compiled in the list's order, the references of each part
- * resolved from `namespaceOf(part)`. Any problem makes the policy invalid, and every feature's problems are
+ * resolved from the namespace of `ownerOf(part)`. Any problem makes the policy invalid, and every feature's problems are
  * reported; the headers every feature may set upstream are the policy's managed ones.
  */
 function compileFeatures(
-  id: string,
   spec: SecurityPolicySpec,
-  namespaceOf: (part: ReferencePart) => string,
+  ownerOf: (part: ReferencePart) => PolicyRef,
   refs: References,
   geoipDatabases: GeoIPDatabases,
 ): Result<Pick<CompiledPolicy, "features" | "managedHeaders">, string> {
@@ -176,7 +174,7 @@ function compileFeatures(
   for (const feature of FEATURES) {
     const fieldSpec = spec[feature.field];
     if (fieldSpec === undefined) continue;
-    const result = feature.compile(fieldSpec, { namespaceOf, policy: id, refs, geoipDatabases, spec, compiled });
+    const result = feature.compile(fieldSpec, { ownerOf, refs, geoipDatabases, spec, compiled });
     if (!result.ok) {
       problems.push(...result.error.map((p) => `${feature.label}: ${p}`));
       continue;

@@ -83,15 +83,20 @@ export type ReferencePart =
   | "oidc.clientIDRef"
   | "oidc.clientSecret";
 
+/** A SecurityPolicy, by namespace and name. */
+export interface PolicyRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
 /** What compile gives a feature besides its spec. */
 export interface CompileContext {
   /**
-   * The namespace `part`'s references are resolved from and ReferenceGrants are checked for: the
-   * policy's own; in a merged policy (mergeType), that of the policy the part comes from.
+   * The policy `part` comes from: the policy itself; in a merged policy (mergeType), the route
+   * policy or the parent policy, as Envoy Gateway decides (compile/merge.ts ownerOf). The part's
+   * references are resolved from its namespace, and ReferenceGrants checked for that namespace.
    */
-  namespaceOf(part: ReferencePart): string;
-  /** The policy's id ("namespace/name"; a merged policy's names both): what a feature binds its own secrets to (oidc's cookie key). */
-  readonly policy: string;
+  ownerOf(part: ReferencePart): PolicyRef;
   readonly refs: References;
   /** The `--geoip-database` files, in flag order (what `clientIPGeoLocations` rules are decided with). */
   readonly geoipDatabases: readonly GeoIPDatabase[];

@@ -6,6 +6,7 @@ import { compiledOf, type Feature } from "../../controller/features/feature.ts";
 import { SecurityPolicySpecSchema } from "../../controller/features/index.ts";
 import { mergedParts, mergeSpecs, ownerOf } from "../../controller/compile/merge.ts";
 import { extAuth } from "../../controller/features/extAuth/index.ts";
+import { oidc } from "../../controller/features/oidc/index.ts";
 import { aliceKeyPolicy, crossNamespaceMerge, gatewayWithRoute } from "../support/manifests.ts";
 import { basicAuthAs, decider, goldenDecider } from "../support/world.ts";
 
@@ -297,6 +298,51 @@ describe("a merge across namespaces (golden merge-owners: the Gateway policy in 
       "extAuth.backendRefs": "apps/billing-service",
       "extAuth.contextExtensions[team]": "apps/billing-service",
     });
+  });
+});
+
+describe("oidc in a merge", () => {
+  const OIDC = (secret: string) =>
+    `  oidc: {provider: {issuer: "https://idp.example.com"}, clientID: web, clientSecret: {name: ${secret}}}\n`;
+  const world = (child: string) => `${crossNamespaceMerge(OIDC("oidc-client"), child)}---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: other, namespace: apps}
+spec:
+  parentRefs: [{name: gw, namespace: infra}]
+  hostnames: [other.example.com]
+  rules: [{matches: [{path: {type: PathPrefix, value: /}}]}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: oidc-client, namespace: infra}
+stringData: {client-secret: infra-secret}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: oidc-client, namespace: apps}
+stringData: {client-secret: apps-secret}
+`;
+  const sessions = (child: string) => {
+    const { policies } = decider(world(child)).result.snapshot;
+    const session = (id: string) => {
+      const o = compiledOf(policies[id]!.features, oidc)!;
+      return { cookie: o.cookieName, key: o.sessionKey, secret: o.clientSecret };
+    };
+    return { parent: session("infra/gateway-policy"), merged: session("apps/route-policy merged into infra/gateway-policy") };
+  };
+
+  it("is the parent's login where the child does not set oidc: its secret, cookie and session key (Envoy Gateway's oidc owner)", () => {
+    const { parent, merged } = sessions("  cors: {allowOrigins: [https://app.example.com]}\n");
+    expect(merged).toEqual(parent);
+    expect(merged.secret).toBe("infra-secret");
+  });
+
+  it("is the child's own login where it sets oidc: its namespace's secret, a cookie and session key of its own", () => {
+    const { parent, merged } = sessions(OIDC("oidc-client"));
+    expect(merged.secret).toBe("apps-secret");
+    expect(merged.cookie).not.toBe(parent.cookie);
+    expect(merged.key).not.toEqual(parent.key);
   });
 });
 

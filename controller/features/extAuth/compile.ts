@@ -24,15 +24,11 @@ export const DEFAULT_STATUS_ON_ERROR = 403;
 
 /**
  * `spec` (schema-checked) → the compiled service, or the message Envoy Gateway's translator gives
- * (prefixed "ExtAuth: " as its status condition is). The backendRefs are resolved from
- * `namespaceOf("extAuth.backendRefs")`, each context extension's valueRef in
- * `namespaceOf("extAuth.contextExtensions[<name>]")` (in a merged policy, the policy it comes from).
+ * (prefixed "ExtAuth: " as its status condition is). The backendRefs are resolved from the
+ * namespace of `ownerOf("extAuth.backendRefs")`, each context extension's valueRef from that of
+ * `ownerOf("extAuth.contextExtensions[<name>]")` (in a merged policy, the policy each comes from).
  */
-export function compileExtAuth(
-  spec: ExtAuthSpec,
-  namespaceOf: CompileContext["namespaceOf"],
-  refs: References,
-): Result<CompiledExtAuth, Problems> {
+export function compileExtAuth(spec: ExtAuthSpec, ownerOf: CompileContext["ownerOf"], refs: References): Result<CompiledExtAuth, Problems> {
   const problem = (error: string) => fail([error]);
   const rule = crossFieldRule(spec);
   if (rule !== undefined) return problem(rule);
@@ -40,7 +36,7 @@ export function compileExtAuth(
   const protocol = spec.http !== undefined ? "http" : "grpc";
   const backendRefs: readonly BackendRef[] =
     (cluster.backendRefs ?? []).length > 0 ? cluster.backendRefs! : cluster.backendRef === undefined ? [] : [cluster.backendRef];
-  const service = resolveService(protocol, backendRefs, namespaceOf("extAuth.backendRefs"), refs);
+  const service = resolveService(protocol, backendRefs, ownerOf("extAuth.backendRefs").namespace, refs);
   if (!service.ok) return problem(service.error);
 
   const headersToBackend: string[] = [];
@@ -51,7 +47,7 @@ export function compileExtAuth(
   }
   const contextExtensions: Record<string, string> = Object.create(null);
   for (const extension of spec.contextExtensions ?? []) {
-    const value = contextExtensionValue(extension, namespaceOf(`extAuth.contextExtensions[${extension.name}]`), refs);
+    const value = contextExtensionValue(extension, ownerOf(`extAuth.contextExtensions[${extension.name}]`).namespace, refs);
     if (!value.ok) return problem(value.error);
     contextExtensions[extension.name] = value.value;
   }

@@ -111,8 +111,8 @@ const DEFAULT_TOKEN_SOURCES: readonly CredentialSource[] = [
   { in: "param", name: "access_token" },
 ];
 
-export function compileJwt(spec: JWTSpec, { namespaceOf, refs }: CompileContext): Result<CompiledJwt> {
-  const namespace = namespaceOf("jwt.providers");
+export function compileJwt(spec: JWTSpec, { ownerOf, refs }: CompileContext): Result<CompiledJwt> {
+  const namespace = ownerOf("jwt.providers").namespace;
   const names = new Set<string>();
   const providers: CompiledJwtProvider[] = [];
   const warnings: string[] = [];
