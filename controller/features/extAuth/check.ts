@@ -10,6 +10,7 @@
  *   error, which is `statusOnError` (403) unless `failOpen` lets the request through;
  * - any other answer: a denial handed to the client as the service wrote it (status, headers, body).
  */
+import { PARTIAL_BODY_HEADER } from "../../api/ext-authz.ts";
 import type { CheckContext } from "../../authz/context.ts";
 import { deny, type Decision } from "../../authz/decision.ts";
 import { headerValue, type NormalizedRequest } from "../../authz/request.ts";
@@ -33,6 +34,8 @@ export type ExtAuthVerdict =
       readonly kind: "deny";
       readonly status: number;
       readonly headers: Readonly<Record<string, string>>;
+      /** Set-Cookie lines, each its own: a cookie list is never joined into one line (RFC 6265 §3). */
+      readonly cookies: readonly string[];
       readonly body: Buffer;
     }
   /** `error` says why, for the audit log; it never quotes the service's answer. */
@@ -119,6 +122,7 @@ function outcomeOf(config: CompiledExtAuth, verdict: ExtAuthVerdict, where: Wher
         ),
         // As text: the wire protocols carry bodies as strings (gRPC's DeniedHttpResponse.body is one).
         body: verdict.body.toString("utf8"),
+        ...(verdict.cookies.length === 0 ? {} : { cookies: verdict.cookies }),
       });
     case "error":
       if (config.failOpen) return ok(passed(`extAuth ${service} failed open (${verdict.error})`, {}, [], {}));
@@ -178,11 +182,14 @@ function hasBody(req: NormalizedRequest): boolean {
   return headerValue(req.source.headers, "transfer-encoding") !== undefined;
 }
 
-/** The request's headers as Envoy's CheckRequest carries them: lower-case names, repeated lines joined with ",". */
+/**
+ * The request's headers as Envoy's CheckRequest carries them: lower-case names, repeated lines
+ * joined with ",", without the client's `x-envoy-auth-partial-body`.
+ */
 function requestHeaders(req: NormalizedRequest): Record<string, string> {
   const headers: Record<string, string> = Object.create(null);
   for (const [name, value] of Object.entries(req.source.headers)) {
-    if (value === undefined) continue;
+    if (value === undefined || name === PARTIAL_BODY_HEADER) continue;
     headers[name] = Array.isArray(value) ? value.join(",") : value;
   }
   return headers;
@@ -195,13 +202,15 @@ async function callHttp(
   transport: ExtAuthTransport,
 ): Promise<ExtAuthVerdict> {
   const all = requestHeaders(req);
-  const headers: Record<string, string> = { host: req.source.host, [LOOP_HEADER]: "1" };
+  // Envoy's HTTP check always says how long its body is, 0 when it has none (even a GET).
+  const headers: Record<string, string> = { host: req.source.host, "content-length": String(body?.length ?? 0), [LOOP_HEADER]: "1" };
   for (const name of [...ALWAYS_SENT, ...(config.headersToExtAuth ?? [])]) {
     // Content-Length is the check's own (the body sent), Host the request's authority.
     if (name === "content-length" || name === "host") continue;
     const v = all[name];
     if (v !== undefined) headers[name] = v;
   }
+  if (body !== undefined && body.length > 0) headers[PARTIAL_BODY_HEADER] = "false";
   const check: HttpCheck = {
     method: req.source.method,
     path: config.pathOverride ?? `${config.pathPrefix}${req.source.path}`,
@@ -231,11 +240,14 @@ export function readHttpAnswer(config: Pick<CompiledExtAuth, "headersToBackend">
     return { kind: "allow", set, remove: removable(remove), responseHeaders: {} };
   }
   const headers: Record<string, string> = {};
+  const cookies: string[] = [];
   for (const [name, value] of answer.headers) {
     if (NOT_PASSED_THROUGH.has(name) || name === "x-envoy-auth-headers-to-remove") continue;
-    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+    // Envoy adds every line of the denial to the client's response: Set-Cookie lines stay apart.
+    if (name === "set-cookie") cookies.push(value);
+    else headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
   }
-  return { kind: "deny", status, headers, body: answer.body };
+  return { kind: "deny", status, headers, cookies, body: answer.body };
 }
 
 /** Envoy refuses to remove pseudo-headers and Host, whatever the service asks. */
@@ -265,6 +277,8 @@ export function checkRequest(config: CompiledExtAuth, req: NormalizedRequest, wh
     ":scheme": req.source.scheme,
   };
   for (const [name, value] of Object.entries(all)) if (allowed === undefined || allowed.includes(name)) headers[name] = value;
+  // Added after the allowed headers are picked, as Envoy adds it: whenever a body goes with the check.
+  if (body !== undefined && body.length > 0) headers[PARTIAL_BODY_HEADER] = "false";
   headers[LOOP_HEADER] = "1";
   const declared = declaredLength(req);
   const address = (ip: string | undefined, port: number | undefined) =>
@@ -373,16 +387,22 @@ export function readCheckResponse(response: unknown, req: NormalizedRequest): Ex
   const denied = r.denied_response ?? {};
   const status = denied.status?.code || 403;
   const headers: Record<string, string> = {};
+  const cookies: string[] = [];
   for (const option of denied.headers ?? []) {
     const header = headerOf(option);
     if (header === undefined || NOT_PASSED_THROUGH.has(header.name)) continue;
+    // Each Set-Cookie entry is its own cookie, whatever its append action.
+    if (header.name === "set-cookie") {
+      cookies.push(header.value);
+      continue;
+    }
     headers[header.name] =
       headers[header.name] === undefined || actionOf(option) !== APPEND_IF_EXISTS_OR_ADD
         ? header.value
         : `${headers[header.name]}, ${header.value}`;
   }
   if (status < 100 || status > 599) return { kind: "error", error: `the service denied with a status (${status}) that is no HTTP status` };
-  return { kind: "deny", status, headers, body: Buffer.from(denied.body ?? "", "utf8") };
+  return { kind: "deny", status, headers, cookies, body: Buffer.from(denied.body ?? "", "utf8") };
 }
 
 function headerOf(option: HeaderOption): { name: string; value: string } | undefined {
