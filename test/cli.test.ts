@@ -7,7 +7,7 @@ import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { FEATURES } from "../controller/features/index.ts";
-import { EXAMPLES } from "./support/app.ts";
+import { EPHEMERAL_PORTS, EXAMPLES } from "./support/app.ts";
 import { send } from "./support/http.ts";
 import { gatewayWithRoute } from "./support/manifests.ts";
 import { writeMmdb } from "./support/mmdb.ts";
@@ -240,24 +240,12 @@ describe("exit 2 for unreadable input", () => {
     ["/nonexistent", "/nonexistent does not exist"],
     ["/", "/ is a folder, not a file"],
   ])("serve --kubeconfig %s fails at once with exit 2", (file, message) => {
-    const r = run("serve", "--kubeconfig", file, "--authz-port", "0", "--forward-auth-port", "0", "--admin-port", "0", "--grpc-port", "0");
+    const r = run("serve", "--kubeconfig", file, ...EPHEMERAL_PORTS);
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(`portcullis: cannot read the kubeconfig: ${message}\n`);
   });
   it("serve --manifests /nonexistent fails at once with exit 2, never listening", () => {
-    const r = run(
-      "serve",
-      "--manifests",
-      "/nonexistent",
-      "--authz-port",
-      "0",
-      "--forward-auth-port",
-      "0",
-      "--admin-port",
-      "0",
-      "--grpc-port",
-      "0",
-    );
+    const r = run("serve", "--manifests", "/nonexistent", ...EPHEMERAL_PORTS);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("portcullis: cannot read the manifest folder: /nonexistent does not exist");
     expect(r.stdout).not.toMatch(/listening|serving/);

@@ -15,7 +15,8 @@
  *                       its own x-user-id
  * Fail closed: no route → deny (unless configured otherwise), invalid policy → 403, never a 5xx.
  */
-import { NOTHING, type Pass, type PhaseResult, type Where } from "../features/feature.ts";
+import { NOTHING, type ConfiguredFeature, type Pass, type PhaseResult, type Where } from "../features/feature.ts";
+import { fail } from "../lib/result.ts";
 import { explainRoutes, findRoutes } from "../snapshot/route-index.ts";
 import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts";
 import type { CheckMemo } from "./check-memo.ts";
@@ -182,7 +183,10 @@ function runPhases(
   for (let i = from; i < features.length; i++) {
     const { feature, compiled } = features[i]!;
     ctx.trace?.step(feature.field, { order: feature.order });
-    const outcome = feature.check(compiled, req, where, passed, ctx);
+    const outcome =
+      feature.readsIdentityHeaders === true
+        ? checkWithoutClientCopies(features[i]!, entry, req, where, passed, ctx)
+        : feature.check(compiled, req, where, passed, ctx);
     if (outcome instanceof Promise) {
       return outcome.then((o) => {
         ctx.trace?.note(phaseOutcome(o));
@@ -199,6 +203,41 @@ function runPhases(
     if (i + 1 < features.length) req = req.afterPhase(outcome.value.headers, outcome.value.strip);
   }
   return allowPassed(entry, policy, where, passed, ctx);
+}
+
+/**
+ * The phase of a feature that reads identity headers, decided on the request as the phases left it
+ * and, when the client sent its own copy of a header a policy around the route sets and no phase
+ * set (the allow removes it: the upstream never receives it), again without those copies. Passes
+ * only if both pass, with the first's pass (DESIGN §0: the client's copy is Envoy's reading, its
+ * absence the upstream's).
+ */
+function checkWithoutClientCopies(
+  { feature, compiled }: ConfiguredFeature,
+  entry: RouteEntry,
+  req: NormalizedRequest,
+  where: Where,
+  passed: readonly Pass[],
+  ctx: CheckContext,
+): MaybePromise<PhaseResult> {
+  const asLeft = feature.check(compiled, req, where, passed, ctx);
+  const copies = entry.managedHeaders.filter(
+    (h) => Object.hasOwn(req.arrived.headers, h) && !passed.some((p) => Object.hasOwn(p.headers, h)),
+  );
+  if (copies.length === 0) return asLeft;
+  const alsoWithout = (first: PhaseResult): MaybePromise<PhaseResult> => {
+    if (!first.ok) return first;
+    const second = feature.check(compiled, req.afterPhase({}, copies), where, passed, ctx);
+    const both = (s: PhaseResult): PhaseResult =>
+      s.ok
+        ? first
+        : fail({
+            ...s.error,
+            message: `${s.error.message} (read without the client's own ${copies.join(", ")}, which the upstream never receives)`,
+          });
+    return second instanceof Promise ? second.then(both) : both(second);
+  };
+  return asLeft instanceof Promise ? asLeft.then(alsoWithout) : alsoWithout(asLeft);
 }
 
 /** 3. Response, once every phase passed. */

@@ -59,11 +59,20 @@ export interface ProxyRoute {
 }
 
 export interface NormalizedRequest extends RouteRequest {
+  /** The request as the phases so far left it (see afterPhase). */
   readonly source: AuthzRequest;
+  /**
+   * The request as it reached Portcullis, before any phase changed its headers: what the client
+   * address is determined from, once, as Envoy's connection manager determines it before any filter
+   * runs (an ext_authz service that sets X-Forwarded-For does not change who the client is).
+   */
+  readonly arrived: AuthzRequest;
   /** Path and query as text (`source.path`, read as UTF-8 when it holds bytes). */
   readonly target: string;
   /** A header's value as Envoy's matchers read it (see headerValue: lines joined with ","); undefined when absent. */
   header(name: string): string | undefined;
+  /** One of `source`'s strings (its host, path or a header value) as text: read as UTF-8 when the request holds bytes. */
+  text(value: string): string;
   /** The query, decoded (for authorization's CEL `request.query`). */
   readonly query: URLSearchParams;
   /** Every value of the named cookie, in order (the Cookie header is parsed once, on first use). */
@@ -96,6 +105,7 @@ const NONE: readonly string[] = Object.freeze([]);
 /** A class, not an object literal of closures: one allocation per request, methods shared. */
 class Normalized implements NormalizedRequest {
   readonly source: AuthzRequest;
+  readonly arrived: AuthzRequest;
   readonly target: string;
   readonly host: string;
   readonly path: string;
@@ -106,10 +116,11 @@ class Normalized implements NormalizedRequest {
   #cookies: Map<string, string[]> | undefined;
   readonly #splitAtSemicolons: boolean;
 
-  constructor(source: AuthzRequest, path?: string, method?: string, splitAtSemicolons = true) {
+  constructor(source: AuthzRequest, path?: string, method?: string, splitAtSemicolons = true, arrived = source) {
     this.source = source;
+    this.arrived = arrived;
     this.#splitAtSemicolons = splitAtSemicolons;
-    this.target = this.#text(source.path);
+    this.target = this.text(source.path);
     this.#queryAt = this.target.indexOf("?");
     this.host = normalizeHost(source.host);
     this.path = path ?? normalizePath(this.#queryAt === -1 ? this.target : this.target.slice(0, this.#queryAt));
@@ -117,16 +128,16 @@ class Normalized implements NormalizedRequest {
   }
 
   /** A string of the request as text: as it is, or its bytes read as UTF-8 (invalid sequences as U+FFFD). */
-  #text(value: string): string {
+  text(value: string): string {
     return this.source.byteStrings === true && NON_ASCII.test(value) ? Buffer.from(value, "latin1").toString("utf8") : value;
   }
 
   withReading(path: string, method: string): NormalizedRequest {
-    return new Normalized(this.source, path, method, this.#splitAtSemicolons);
+    return new Normalized(this.source, path, method, this.#splitAtSemicolons, this.arrived);
   }
 
   asEnvoyReadsTheQuery(): NormalizedRequest {
-    return new Normalized(this.source, this.path, this.method, false);
+    return new Normalized(this.source, this.path, this.method, false, this.arrived);
   }
 
   afterPhase(set: Readonly<Record<string, string>>, remove: readonly string[]): NormalizedRequest {
@@ -137,7 +148,7 @@ class Normalized implements NormalizedRequest {
     // Values set are text; a request of byte strings keeps its values' UTF-8 bytes one per character.
     for (const name of names)
       headers[name] = this.source.byteStrings === true ? Buffer.from(set[name]!, "utf8").toString("latin1") : set[name]!;
-    return new Normalized({ ...this.source, headers }, this.path, this.method, this.#splitAtSemicolons);
+    return new Normalized({ ...this.source, headers }, this.path, this.method, this.#splitAtSemicolons, this.arrived);
   }
 
   get rawQuery(): string | undefined {
@@ -151,13 +162,13 @@ class Normalized implements NormalizedRequest {
 
   header(name: string): string | undefined {
     const v = headerValue(this.source.headers, name);
-    return v === undefined ? undefined : this.#text(v);
+    return v === undefined ? undefined : this.text(v);
   }
 
   headerLines(name: string): readonly string[] {
     const v = Object.hasOwn(this.source.headers, name) ? this.source.headers[name] : undefined;
     const lines = Array.isArray(v) ? v : typeof v === "string" ? [v] : NONE;
-    return this.source.byteStrings === true ? lines.map((line) => this.#text(line)) : lines;
+    return this.source.byteStrings === true ? lines.map((line) => this.text(line)) : lines;
   }
 
   params(name: string): readonly string[] {

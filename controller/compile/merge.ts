@@ -12,6 +12,7 @@
  * that has no `omitempty` (CLEARED_WHEN_UNSET): such a field unset in the child clears the parent's.
  */
 import type { SecurityPolicySpec } from "../api/securitypolicy.ts";
+import type { ReferencePart } from "../features/feature.ts";
 
 export type MergeType = "StrategicMerge" | "JSONMerge";
 
@@ -42,26 +43,109 @@ export function mergeSpecs(parent: SecurityPolicySpec, child: SecurityPolicySpec
   return { ...(merged as JsonObject), ...targets };
 }
 
-/**
- * Features whose references Envoy Gateway resolves part by part, each in the namespace of the
- * policy that part comes from (securityPolicyOwners: extAuth's backendRefs and each of its
- * contextExtensions, oidc's provider backendRefs, clientIDRef and clientSecret).
- */
-const OWNED_BY_PART: ReadonlySet<string> = new Set(["extAuth", "oidc"]);
+/** Which of the two policies a part of a merged spec comes from. */
+export type Owner = "child" | "parent";
+
+type Path = readonly string[];
 
 /**
- * Which of the two policies a merged spec's feature comes from, so that its references (Secrets,
- * ConfigMaps, Services) resolve in that policy's namespace: the child when it sets the feature, as
- * Envoy Gateway's securityPolicyOwners decide for apiKeyAuth, basicAuth and jwt (whose references
- * the child's value always replaces whole). "both" when both set a feature whose parts have their
- * own owners: one namespace for the whole feature could resolve the parent's reference in the
- * child's namespace (where the child's authors may create an object of that name), so the caller
- * refuses such a merge.
+ * Envoy Gateway's securityPolicyOwners (internal/gatewayapi/securitypolicy.go,
+ * buildSecurityPolicyOwners), per reference part: where its references sit in a spec, and the
+ * fields whose presence in the child (set, and for a list not empty) makes the child the part's
+ * owner; otherwise the parent owns it. A context extension is owned per name (see ownerOf).
  */
-export function featureOwner(parent: SecurityPolicySpec, child: SecurityPolicySpec, feature: string): "child" | "parent" | "both" {
-  const sets = (spec: SecurityPolicySpec) => (spec as Record<string, unknown>)[feature] !== undefined;
-  if (!sets(child)) return "parent";
-  return OWNED_BY_PART.has(feature) && sets(parent) ? "both" : "child";
+const OWNED_PARTS: Readonly<Record<string, { readonly references: readonly Path[]; readonly childOwnsWhenSet: readonly Path[] }>> = {
+  "basicAuth.users": { references: [["basicAuth", "users"]], childOwnsWhenSet: [["basicAuth"]] },
+  "apiKeyAuth.credentialRefs": { references: [["apiKeyAuth", "credentialRefs"]], childOwnsWhenSet: [["apiKeyAuth", "credentialRefs"]] },
+  "jwt.providers": { references: [["jwt", "providers"]], childOwnsWhenSet: [["jwt", "providers"]] },
+  "extAuth.backendRefs": {
+    references: [
+      ["extAuth", "http", "backendRefs"],
+      ["extAuth", "http", "backendRef"],
+      ["extAuth", "grpc", "backendRefs"],
+      ["extAuth", "grpc", "backendRef"],
+    ],
+    childOwnsWhenSet: [
+      ["extAuth", "http", "backendRefs"],
+      ["extAuth", "http", "backendRef"],
+      ["extAuth", "grpc", "backendRefs"],
+      ["extAuth", "grpc", "backendRef"],
+    ],
+  },
+  "oidc.provider.backendRefs": {
+    references: [["oidc", "provider", "backendRefs"]],
+    childOwnsWhenSet: [["oidc", "provider", "backendRefs"]],
+  },
+  "oidc.clientIDRef": { references: [["oidc", "clientIDRef"]], childOwnsWhenSet: [["oidc", "clientIDRef"]] },
+  "oidc.clientSecret": { references: [["oidc", "clientSecret"]], childOwnsWhenSet: [["oidc"]] },
+};
+
+const CONTEXT_EXTENSIONS: Path = ["extAuth", "contextExtensions"];
+const contextExtensionPart = (name: string): ReferencePart => `extAuth.contextExtensions[${name}]`;
+
+/**
+ * The policy whose namespace `part` of a merged spec is resolved from, as Envoy Gateway decides:
+ * the child (spec `child`) when it sets the part (OWNED_PARTS), else the parent; a context
+ * extension belongs to the child when the child's list has one of that name.
+ */
+export function ownerOf(child: SecurityPolicySpec, part: ReferencePart): Owner {
+  const owned = OWNED_PARTS[part];
+  if (owned !== undefined) return owned.childOwnsWhenSet.some((path) => isSet(at(child, path))) ? "child" : "parent";
+  return contextExtensionsOf(child).some((e) => contextExtensionPart(String(e.name)) === part) ? "child" : "parent";
+}
+
+/** A reference part of a merged spec, its owner, and whether its value is the owner's own. */
+export interface MergedPart {
+  readonly part: ReferencePart;
+  readonly owner: Owner;
+  /**
+   * The merged value holds fields of the other policy too (an object merged field by field, such
+   * as `users: {name}` over `users: {name, namespace}`): Envoy Gateway would resolve all of it from
+   * the owner's namespace, though the owner never wrote it whole.
+   */
+  readonly mixed: boolean;
+}
+
+/** Every reference part `merged` (the merge of `child` into `parent`) holds, with its owner. */
+export function mergedParts(parent: SecurityPolicySpec, child: SecurityPolicySpec, merged: SecurityPolicySpec): MergedPart[] {
+  const specOf = { child, parent };
+  const out: MergedPart[] = [];
+  for (const [name, { references }] of Object.entries(OWNED_PARTS)) {
+    const part = name as ReferencePart;
+    if (!references.some((path) => at(merged, path) !== undefined)) continue;
+    const owner = ownerOf(child, part);
+    const mixed = references.some((path) => !sameJson(at(merged, path), at(specOf[owner], path)));
+    out.push({ part, owner, mixed });
+  }
+  for (const extension of contextExtensionsOf(merged)) {
+    const part = contextExtensionPart(String(extension.name));
+    const owner = ownerOf(child, part);
+    const own = contextExtensionsOf(specOf[owner]).filter((e) => e.name === extension.name);
+    out.push({ part, owner, mixed: own.length !== 1 || !sameJson(extension, own[0]) });
+  }
+  return out;
+}
+
+function contextExtensionsOf(spec: SecurityPolicySpec): JsonObject[] {
+  const list = at(spec, CONTEXT_EXTENSIONS);
+  return Array.isArray(list) ? list.filter(isObject) : [];
+}
+
+function at(spec: SecurityPolicySpec, path: Path): unknown {
+  let v: unknown = spec;
+  for (const key of path) v = isObject(v) ? v[key] : undefined;
+  return v;
+}
+
+const isSet = (v: unknown) => v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
+
+/** Equal as JSON: the same values, an undefined member the same as a missing one. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  }
+  if (isObject(a) && isObject(b)) return [...new Set([...Object.keys(a), ...Object.keys(b)])].every((k) => sameJson(a[k], b[k]));
+  return a === b;
 }
 
 function features(spec: SecurityPolicySpec): JsonObject {

@@ -2,12 +2,12 @@
 import { keyOf } from "../api/meta.ts";
 import type { SecurityPolicy } from "../api/resources.ts";
 import { describeIssues, type SecurityPolicySpec } from "../api/securitypolicy.ts";
-import { compiledOf, type CompileContext, type ConfiguredFeature } from "../features/feature.ts";
+import { compiledOf, type CompileContext, type ConfiguredFeature, type PolicyRef, type ReferencePart } from "../features/feature.ts";
 import { FEATURES, SecurityPolicySpecSchema } from "../features/index.ts";
 import type { GeoIPDatabase } from "../geoip/database.ts";
 import { fail, ok, type Result } from "../lib/result.ts";
 import type { CompiledPolicy } from "../snapshot/types.ts";
-import { featureOwner, mergeSpecs } from "./merge.ts";
+import { mergedParts, mergeSpecs, ownerOf } from "./merge.ts";
 import type { References } from "./references.ts";
 import { everyTargetIn, lenientTargets, resolveTargets, type MissingTarget, type Target, type TargetIndex } from "./targets.ts";
 
@@ -73,8 +73,7 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
       `spec.mergeType: only a policy that targets routes merges into a parent policy; it also targets ${mergeTargets.join(", ")}`,
     );
   }
-  const namespace = source.metadata.namespace;
-  const { compiled, warnings } = compileSpec(id, spec, () => namespace, refs, geoip);
+  const { compiled, warnings } = compileSpec(id, spec, () => source.metadata, refs, geoip);
   return { source, compiled, targets: resolution.targets, missing: resolution.missing, warnings, spec };
 }
 
@@ -88,41 +87,52 @@ function targetKinds(spec: SecurityPolicySpec): string[] {
 
 /**
  * What a route policy with `mergeType` (`child`) enforces under the parent policy `parent`: their
- * specs merged (merge.ts), validated and compiled as one policy, each feature's references
- * resolved in the namespace of the policy it comes from. Its id names both. Invalid when the
- * parent's spec is, or when the merged policy is (validation runs on the merged policy only, so a
- * jwt principal may name the parent's provider).
+ * specs merged (merge.ts), validated and compiled as one policy, the references of each part
+ * resolved from the namespace of the policy that part comes from (Envoy Gateway's owners, merge.ts
+ * ownerOf; ReferenceGrants checked for that namespace), which `referencesFrom` records. Its id
+ * names both. Invalid when the parent's spec is, when the merged policy is (validation runs on
+ * the merged policy only, so a jwt principal may name the parent's provider), or when a part's
+ * merged value combines fields of both policies (which namespace it means cannot be told).
  */
 export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, refs: References, geoip: GeoIPDatabases): CompiledPolicy {
   const id = `${child.compiled.id} merged into ${parent.compiled.id}`;
   const childSpec = child.spec!;
-  if (parent.spec === undefined) {
+  const parentSpec = parent.spec;
+  if (parentSpec === undefined) {
     return invalid(id, `merges into SecurityPolicy ${parent.compiled.id}, which is invalid: ${parent.compiled.invalid}`);
   }
-  const parsed = SecurityPolicySpecSchema.safeParse(mergeSpecs(parent.spec, childSpec, childSpec.mergeType!));
+  const parsed = SecurityPolicySpecSchema.safeParse(mergeSpecs(parentSpec, childSpec, childSpec.mergeType!));
   if (!parsed.success) return invalid(id, `merged with SecurityPolicy ${parent.compiled.id}: ${describeIssues(parsed.error, "spec")}`);
-  const owner = (field: string) => featureOwner(parent.spec!, childSpec, field);
-  const shared = Object.keys(parsed.data).filter((field) => owner(field) === "both");
-  if (shared.length > 0) {
-    const fields = shared.map((f) => `spec.${f}`).join(", ");
+  const parts = mergedParts(parentSpec, childSpec, parsed.data);
+  const policies = { child: child.compiled.id, parent: parent.compiled.id };
+  const mixed = parts.filter((p) => p.mixed);
+  if (mixed.length > 0) {
     return invalid(
       id,
-      `${fields}: set by both this policy and SecurityPolicy ${parent.compiled.id}, whose references Portcullis cannot yet resolve part by part in each policy's namespace`,
+      mixed
+        .map(
+          (p) =>
+            `spec.${p.part}: the merge combines fields of this policy and of SecurityPolicy ${parent.compiled.id}, which Envoy Gateway would ` +
+            `resolve from the namespace of ${p.owner === "child" ? "this policy" : `SecurityPolicy ${parent.compiled.id}`} alone; set the whole reference in one of them`,
+        )
+        .join("\n"),
     );
   }
-  const namespaces = { child: child.source.metadata.namespace, parent: parent.source.metadata.namespace };
-  return compileSpec(id, parsed.data, (field) => namespaces[owner(field) as "child" | "parent"], refs, geoip).compiled;
+  const owners = { child: child.source.metadata, parent: parent.source.metadata };
+  const { compiled } = compileSpec(id, parsed.data, (part) => owners[ownerOf(childSpec, part)], refs, geoip);
+  if (compiled.invalid !== undefined) return compiled;
+  return { ...compiled, referencesFrom: Object.fromEntries(parts.map((p) => [p.part, policies[p.owner]])) };
 }
 
 /** A valid spec's features compiled; features Portcullis does not enforce yet make it invalid (denying, never open). */
 function compileSpec(
   id: string,
   spec: SecurityPolicySpec,
-  namespaceOf: (field: string) => string,
+  ownerOf: (part: ReferencePart) => PolicyRef,
   refs: References,
   geoip: GeoIPDatabases,
 ): { compiled: CompiledPolicy; warnings: readonly string[] } {
-  const features = compileFeatures(id, spec, namespaceOf, refs, geoip);
+  const features = compileFeatures(spec, ownerOf, refs, geoip);
   if (!features.ok) return { compiled: invalid(id, features.error), warnings: [] };
   return { compiled: { id, invalid: undefined, ...features.value }, warnings: features.warnings ?? [] };
 }
@@ -147,14 +157,13 @@ function unreadableTargets(source: SecurityPolicy, reason: string, targets: Targ
 }
 
 /**
- * Each feature the spec configures, compiled in the list's order, its references resolved in
- * `namespaceOf(field)`. Any problem makes the policy invalid, and every feature's problems are
+ * Each feature the spec configures, compiled in the list's order, the references of each part
+ * resolved from the namespace of `ownerOf(part)`. Any problem makes the policy invalid, and every feature's problems are
  * reported; the headers every feature may set upstream are the policy's managed ones.
  */
 function compileFeatures(
-  id: string,
   spec: SecurityPolicySpec,
-  namespaceOf: (field: string) => string,
+  ownerOf: (part: ReferencePart) => PolicyRef,
   refs: References,
   geoipDatabases: GeoIPDatabases,
 ): Result<Pick<CompiledPolicy, "features" | "managedHeaders">, string> {
@@ -165,7 +174,7 @@ function compileFeatures(
   for (const feature of FEATURES) {
     const fieldSpec = spec[feature.field];
     if (fieldSpec === undefined) continue;
-    const result = feature.compile(fieldSpec, { namespace: namespaceOf(feature.field), policy: id, refs, geoipDatabases, spec, compiled });
+    const result = feature.compile(fieldSpec, { ownerOf, refs, geoipDatabases, spec, compiled });
     if (!result.ok) {
       problems.push(...result.error.map((p) => `${feature.label}: ${p}`));
       continue;

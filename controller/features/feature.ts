@@ -42,6 +42,14 @@ export interface Feature<Spec = unknown, Compiled = unknown> {
   upstreamHeaders(compiled: Compiled): readonly string[];
   /** The remote key sets the key store must hold while this configuration is served (jwt's remoteJWKS). */
   keySources?(compiled: Compiled): readonly JwksSource[];
+  /**
+   * Set when the phase decides on request headers other phases may set (authorization's header rules
+   * and CEL). check() then also decides it without the client's own copies of headers a policy
+   * around the route sets that no phase set, which the allow removes (the upstream never sees them),
+   * and the phase passes only if both pass: a client's `x-user-id` never stands in for the one an
+   * optional jwt or an extAuth service did not set.
+   */
+  readonly readsIdentityHeaders?: true;
   /** A readable, deterministic rendering for golden files and the admin snapshot view; names credentials, never their values. */
   summary(compiled: Compiled): unknown;
   /**
@@ -59,12 +67,36 @@ export interface Feature<Spec = unknown, Compiled = unknown> {
   ): MaybePromise<PhaseResult>;
 }
 
+/**
+ * A part of a spec that names other objects (Secrets, ConfigMaps, Services, Backends), as Envoy
+ * Gateway v1.9.0's securityPolicyOwners splits a merged policy: each part's references are resolved
+ * from the namespace of the policy the part comes from. `extAuth.contextExtensions[<name>]` is the
+ * context extension of that name.
+ */
+export type ReferencePart =
+  | "basicAuth.users"
+  | "apiKeyAuth.credentialRefs"
+  | "jwt.providers"
+  | "extAuth.backendRefs"
+  | `extAuth.contextExtensions[${string}]`
+  | "oidc.provider.backendRefs"
+  | "oidc.clientIDRef"
+  | "oidc.clientSecret";
+
+/** A SecurityPolicy, by namespace and name. */
+export interface PolicyRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
 /** What compile gives a feature besides its spec. */
 export interface CompileContext {
-  /** The SecurityPolicy's namespace, where its references are resolved from. */
-  readonly namespace: string;
-  /** The policy's id ("namespace/name"; a merged policy's names both): what a feature binds its own secrets to (oidc's cookie key). */
-  readonly policy: string;
+  /**
+   * The policy `part` comes from: the policy itself; in a merged policy (mergeType), the route
+   * policy or the parent policy, as Envoy Gateway decides (compile/merge.ts ownerOf). The part's
+   * references are resolved from its namespace, and ReferenceGrants checked for that namespace.
+   */
+  ownerOf(part: ReferencePart): PolicyRef;
   readonly refs: References;
   /** The `--geoip-database` files, in flag order (what `clientIPGeoLocations` rules are decided with). */
   readonly geoipDatabases: readonly GeoIPDatabase[];

@@ -81,5 +81,6 @@ function summarizePolicy(p: CompiledPolicy): object {
   const out: Record<string, unknown> = {};
   for (const { feature, compiled } of p.features) out[feature.field] = feature.summary(compiled);
   if (p.managedHeaders.length > 0) out.managedHeaders = p.managedHeaders;
+  if (p.referencesFrom !== undefined && Object.keys(p.referencesFrom).length > 0) out.referencesFrom = p.referencesFrom;
   return out;
 }

@@ -141,4 +141,10 @@ export interface CompiledPolicy {
   readonly features: readonly ConfiguredFeature[];
   /** Lower-case names of every header this policy may set upstream; a client's own copies are always removed. */
   readonly managedHeaders: readonly string[];
+  /**
+   * A merged policy's reference parts ("extAuth.backendRefs", "extAuth.contextExtensions[name]", …:
+   * features/feature.ts ReferencePart) → the policy ("namespace/name") each comes from and whose
+   * namespace its references were resolved from. Absent on a policy compiled alone.
+   */
+  readonly referencesFrom?: Readonly<Record<string, string>>;
 }

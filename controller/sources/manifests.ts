@@ -127,6 +127,17 @@ function parseFile(path: string, file: string): { objects: RawObject[] } | { err
   } catch (e) {
     return { error: `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
   }
+  return parseManifests(text, file);
+}
+
+/**
+ * The objects of one manifest file's `text`, each with its origin ("`file`#N", N from 1), or why
+ * the file cannot be read: its first YAML error (line and column), or a document whose aliases
+ * expand past 100 (a "billion laughs"). Empty documents are skipped; JSON documents are read as
+ * JSON when both readings agree. Tests build their worlds with it too, so that they are read
+ * under the limits a manifest folder is.
+ */
+export function parseManifests(text: string, file: string): { objects: RawObject[] } | { error: string } {
   // A file of JSON documents means the same to YAML and reads far faster as JSON (json-stream.ts).
   const json = readJsonStream(text);
   if (json !== undefined) return { objects: json.map((d) => ({ object: d.object, origin: `${file}#${d.number}` })) };

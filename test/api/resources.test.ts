@@ -1,6 +1,6 @@
 /** Secret data decoded as kube-apiserver decodes it (issue 12 situation 12): Go's base64.StdEncoding via encoding/json. */
 import { describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
+import { parseManifests } from "../../controller/sources/manifests.ts";
 import { decodeBase64AsApiServer, toResources } from "../../controller/api/resources.ts";
 
 const text = (value: string) => decodeBase64AsApiServer(value)?.toString("utf8");
@@ -23,7 +23,11 @@ describe("decodeBase64AsApiServer", () => {
 });
 
 describe("Secrets from manifests", () => {
-  const load = (yaml: string) => toResources(parseAllDocuments(yaml).map((d, i) => ({ object: d.toJS(), origin: `#${i}` })));
+  const load = (yaml: string) => {
+    const parsed = parseManifests(yaml, "secret.yaml");
+    if ("error" in parsed) throw new Error(parsed.error);
+    return toResources(parsed.objects);
+  };
   const secret = (data: string) => `apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: apps}\ndata:\n${data}\n`;
   it("a value wrapped over lines in a literal block is read as the API server reads it", () => {
     expect(load(secret("  alice: |\n    YWxpY2Ut\n    a2V5")).resources.secrets[0]?.data).toEqual({ alice: "alice-key" });

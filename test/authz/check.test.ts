@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { check } from "../../controller/authz/check.ts";
 import { jwksOf, mint, type SigningKey } from "../support/tokens.ts";
 import { basicAuthAs, decider, goldenDecider, type Decider } from "../support/world.ts";
-import { aliceKeyPolicy, gatewayWithRoute } from "../support/manifests.ts";
+import { aliceKeyPolicy, gatewayWithRoute, securityPolicy } from "../support/manifests.ts";
 import { bearer, checkWorldText, ISSUER, MANAGED, useCheckWorld } from "../support/check-world.ts";
 
 const checkWorld = useCheckWorld();
@@ -61,6 +61,10 @@ describe("route phase", () => {
   it("scopes to the named Gateway", async () => {
     expect((await d({ path: "/public", gateway: "apps/gw" })).status).toBe(200);
     expect((await d({ path: "/public", gateway: "apps/other" })).code).toBe("gateway_not_found");
+  });
+  it("restricts matching to the HTTPRoute the proxy names", async () => {
+    expect((await d({ path: "/keys", route: "apps/api", headers: { "x-api-key": "alice-key" } })).status).toBe(200);
+    expect((await d({ path: "/keys", route: "apps/other" })).code).toBe("route_not_found");
   });
 });
 
@@ -288,13 +292,13 @@ describe("paths that components read differently (DESIGN §0)", () => {
   const llm = (jwks: string) => `
 ${gatewayWithRoute("api.example.com", { embeddings: "/v1/embeddings", chat: "/v1/chat/completions" })}---
 ${aliceKeyPolicy("embeddings", "embeddings")}---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: chat, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: chat}]
+${securityPolicy(
+  "chat",
+  `
   jwt: {providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${jwks}'}}]}
-`;
+`,
+  "chat",
+)}`;
   it("issue 11 situation 8: an API key for /v1/embeddings does not open /v1/embeddings/..%2Fchat/completions", async () => {
     const at = decider(llm(jwksOf(idp)));
     const r = await at({ path: "/v1/embeddings/..%2Fchat/completions", headers: { "x-api-key": "alice-key" } });
@@ -318,17 +322,16 @@ describe("a phase sees the request as the phases before it left it (Envoy's filt
   // jwt sets x-user-id from `sub`; a header rule on x-user-id must read that value, as Envoy's rbac
   // filter reads what jwt_authn's claim_to_headers wrote, never a copy the client sent.
   const chain = (jwks: string) => `${gatewayWithRoute("chain.example.com")}---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: chain, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+${securityPolicy(
+  "chain",
+  `
   jwt:
     providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
   authorization:
     defaultAction: Deny
     rules: [{name: admins, action: Allow, principal: {headers: [{name: x-user-id, values: [admin]}]}}]
-`;
+`,
+)}`;
 
   it("a header rule reads jwt's claim header: a client's own x-user-id: admin does not match for bob", async () => {
     const c = decider(chain(jwksOf(idp)));

@@ -106,6 +106,14 @@ describe("afterPhase: the request as one phase leaves it to the next", () => {
     expect(req.afterPhase({}, [])).toBe(req);
   });
 
+  it("keeps the request as it arrived, through later readings too: the client address is determined from it", () => {
+    const arrived = { ...source, headers: { "x-forwarded-for": "203.0.113.9" } };
+    const next = normalizeRequest(arrived).afterPhase({ "x-forwarded-for": "203.0.113.9,10.0.0.5" }, []).withReading("/", "GET");
+    expect(next.header("x-forwarded-for")).toBe("203.0.113.9,10.0.0.5");
+    expect(next.arrived).toBe(arrived);
+    expect(next.asEnvoyReadsTheQuery().arrived).toBe(arrived);
+  });
+
   it("keeps a byte-string request's reading: a value set as text reads back as the same text", () => {
     const req = normalizeRequest({ ...source, headers: {}, byteStrings: true });
     expect(req.afterPhase({ "x-user-id": "José" }, []).header("x-user-id")).toBe("José");

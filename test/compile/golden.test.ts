@@ -6,7 +6,8 @@
 import { readdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseAllDocuments, stringify } from "yaml";
+import { stringify } from "yaml";
+import { parseManifests } from "../../controller/sources/manifests.ts";
 import { toResources } from "../../controller/api/resources.ts";
 import { compile } from "../../controller/compile/index.ts";
 import { geoIPDatabaseOf } from "../../controller/geoip/database.ts";
@@ -32,8 +33,9 @@ export function compileCase(text: string): string {
   const geoipDatabases = listed("geoip-databases").map((type) =>
     geoIPDatabaseOf(`${type}.mmdb`, writeMmdb({ databaseType: type, networks: [] })),
   );
-  const raws = parseAllDocuments(text).map((d, i) => ({ object: d.toJS(), origin: `document ${i}` }));
-  const { resources, rejected } = toResources(raws);
+  const parsed = parseManifests(text, "case.yaml");
+  if ("error" in parsed) throw new Error(parsed.error);
+  const { resources, rejected } = toResources(parsed.objects);
   const result = compile(resources, {
     controllerName: "portcullis.io/controller",
     gatewayClasses: listed("gateway-classes"),

@@ -4,8 +4,10 @@ import { authorization } from "../../controller/features/authorization/index.ts"
 import { basicAuth } from "../../controller/features/basicAuth/index.ts";
 import { compiledOf, type Feature } from "../../controller/features/feature.ts";
 import { SecurityPolicySpecSchema } from "../../controller/features/index.ts";
-import { featureOwner, mergeSpecs } from "../../controller/compile/merge.ts";
-import { aliceKeyPolicy, gatewayWithRoute } from "../support/manifests.ts";
+import { mergedParts, mergeSpecs, ownerOf } from "../../controller/compile/merge.ts";
+import { extAuth } from "../../controller/features/extAuth/index.ts";
+import { oidc } from "../../controller/features/oidc/index.ts";
+import { aliceKeyPolicy, crossNamespaceMerge, gatewayWithRoute } from "../support/manifests.ts";
 import { basicAuthAs, decider, goldenDecider } from "../support/world.ts";
 
 const spec = (s: unknown): SecurityPolicySpec => SecurityPolicySpecSchema.parse(s);
@@ -88,23 +90,92 @@ describe("mergeSpecs", () => {
   });
 });
 
-describe("featureOwner", () => {
-  it("is the child for a feature it sets, else the parent", () => {
-    const parent = spec({
-      ...gatewayTarget,
-      basicAuth: { users: { name: "u" } },
-      jwt: { providers: [{ name: "p", remoteJWKS: { uri: "https://i/j" } }] },
-    });
-    const child = spec({ ...routeTarget, mergeType: "JSONMerge", basicAuth: { users: { name: "u" } } });
-    expect(featureOwner(parent, child, "basicAuth")).toBe("child");
-    expect(featureOwner(parent, child, "jwt")).toBe("parent");
+describe("ownerOf (Envoy Gateway's securityPolicyOwners)", () => {
+  const parent = spec({
+    ...gatewayTarget,
+    basicAuth: { users: { name: "u" } },
+    jwt: { providers: [{ name: "p", remoteJWKS: { uri: "https://i/j" } }] },
+    extAuth: {
+      http: { backendRefs: [{ name: "authz", port: 80 }] },
+      contextExtensions: [
+        { name: "shared", type: "Value", value: "p" },
+        { name: "parent-only", type: "Value", value: "p" },
+      ],
+    },
   });
 
-  it("is both for extAuth set by both, whose parts Envoy Gateway resolves each in its own policy's namespace", () => {
-    const parent = spec({ ...gatewayTarget, extAuth: { http: { backendRefs: [{ name: "authz", port: 80 }] } } });
-    const child = spec({ ...routeTarget, mergeType: "StrategicMerge", extAuth: { headersToExtAuth: ["x-tenant"] } });
-    expect(featureOwner(parent, child, "extAuth")).toBe("both");
-    expect(featureOwner(spec({ ...gatewayTarget, cors: {} }), child, "extAuth")).toBe("child");
+  it("is the child for a part it sets, else the parent", () => {
+    const child = spec({ ...routeTarget, mergeType: "JSONMerge", basicAuth: { users: { name: "u" } } });
+    expect(ownerOf(child, "basicAuth.users")).toBe("child");
+    expect(ownerOf(child, "jwt.providers")).toBe("parent");
+  });
+
+  it("gives extAuth's backendRefs to the child only when it names a service, whatever else of extAuth it sets", () => {
+    const headersOnly = spec({ ...routeTarget, mergeType: "StrategicMerge", extAuth: { headersToExtAuth: ["x-tenant"] } });
+    expect(ownerOf(headersOnly, "extAuth.backendRefs")).toBe("parent");
+    const deprecatedRef = spec({ ...routeTarget, mergeType: "StrategicMerge", extAuth: { grpc: { backendRef: { name: "a", port: 9 } } } });
+    expect(ownerOf(deprecatedRef, "extAuth.backendRefs")).toBe("child");
+  });
+
+  it("gives each context extension to the policy whose list names it", () => {
+    const child = spec({
+      ...routeTarget,
+      mergeType: "StrategicMerge",
+      extAuth: {
+        contextExtensions: [
+          { name: "shared", type: "Value", value: "c" },
+          { name: "child-only", type: "Value", value: "c" },
+        ],
+      },
+    });
+    expect(ownerOf(child, "extAuth.contextExtensions[shared]")).toBe("child");
+    expect(ownerOf(child, "extAuth.contextExtensions[child-only]")).toBe("child");
+    expect(ownerOf(child, "extAuth.contextExtensions[parent-only]")).toBe("parent");
+  });
+
+  it("gives oidc's clientSecret to the child whenever it sets oidc, its provider's backendRefs only when it names some", () => {
+    const child = spec({
+      ...routeTarget,
+      mergeType: "JSONMerge",
+      oidc: { provider: { issuer: "https://idp.example.com" }, clientID: "c", clientSecret: { name: "s" } },
+    });
+    expect(ownerOf(child, "oidc.clientSecret")).toBe("child");
+    expect(ownerOf(child, "oidc.provider.backendRefs")).toBe("parent");
+    expect(ownerOf(child, "oidc.clientIDRef")).toBe("parent");
+  });
+
+  it("lists the merged spec's reference parts, each with its owner", () => {
+    const child = spec({
+      ...routeTarget,
+      mergeType: "StrategicMerge",
+      extAuth: { contextExtensions: [{ name: "shared", type: "Value", value: "c" }] },
+    });
+    const merged = spec(mergeSpecs(parent, child, "StrategicMerge"));
+    expect(mergedParts(parent, child, merged)).toEqual([
+      { part: "basicAuth.users", owner: "parent", mixed: false },
+      { part: "jwt.providers", owner: "parent", mixed: false },
+      { part: "extAuth.backendRefs", owner: "parent", mixed: false },
+      { part: "extAuth.contextExtensions[shared]", owner: "child", mixed: false },
+      { part: "extAuth.contextExtensions[parent-only]", owner: "parent", mixed: false },
+    ]);
+  });
+
+  it("marks a reference the merge assembled from both policies' fields as mixed (users {name} merged over users {name, namespace})", () => {
+    const shared = spec({ ...gatewayTarget, basicAuth: { users: { name: "gateway-users", namespace: "shared" } } });
+    const child = spec({ ...routeTarget, mergeType: "JSONMerge", basicAuth: { users: { name: "mine" } } });
+    const merged = spec(mergeSpecs(shared, child, "JSONMerge"));
+    expect((merged.basicAuth as { users: unknown }).users).toEqual({ name: "mine", namespace: "shared" });
+    expect(mergedParts(shared, child, merged)).toEqual([{ part: "basicAuth.users", owner: "child", mixed: true }]);
+  });
+
+  it("marks a deprecated backendRef merged beside the parent's backendRefs as mixed (Envoy Gateway would call the parent's from the child's namespace)", () => {
+    const child = spec({ ...routeTarget, mergeType: "StrategicMerge", extAuth: { http: { backendRef: { name: "mine", port: 80 } } } });
+    const merged = spec(mergeSpecs(parent, child, "StrategicMerge"));
+    expect(mergedParts(parent, child, merged).find((p) => p.part === "extAuth.backendRefs")).toEqual({
+      part: "extAuth.backendRefs",
+      owner: "child",
+      mixed: true,
+    });
   });
 });
 
@@ -203,28 +274,96 @@ spec:
   });
 });
 
-describe("a merge of a feature whose parts have their own owners", () => {
-  it("is Invalid when both policies set extAuth: the parent's Service is never looked up in the child's namespace", async () => {
-    const extAuth = (extra: string) => `  extAuth: {http: {backendRefs: [{name: authz, port: 80}]}${extra}}\n`;
-    const decide = decider(`${gatewayWithRoute("api.example.com")}---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: gateway-authz, namespace: apps}
+describe("a merge across namespaces (golden merge-owners: the Gateway policy in infra, route policies in apps)", () => {
+  const decide = goldenDecider("merge-owners");
+  const merged = (child: string) => decide.result.snapshot.policies[`apps/${child} merged into infra/gateway-policy`]!;
+
+  it("resolves each context extension from the policy its list entry comes from (StrategicMerge by name)", () => {
+    const compiled = compiledOf(merged("shop-context").features, extAuth)!;
+    expect({ ...compiled.contextExtensions }).toEqual({ tenant: "apps-tenant", region: "eu", team: "shop" });
+  });
+
+  it("calls the parent's service when the child names none, and the child's own when it names one", () => {
+    expect(compiledOf(merged("shop-context").features, extAuth)!.service.names).toEqual(["Service infra/authz:80"]);
+    expect(compiledOf(merged("billing-service").features, extAuth)!.service.names).toEqual(["Service apps/authz:80"]);
+  });
+
+  it("never reads the parent's references from the child's namespace (apps/users holds mallory)", () => {
+    expect(compiledOf(merged("shop-context").features, basicAuth)!.usernames).toEqual(["alice"]);
+  });
+
+  it("records where each part's references were resolved from", () => {
+    expect(merged("billing-service").referencesFrom).toEqual({
+      "basicAuth.users": "infra/gateway-policy",
+      "extAuth.backendRefs": "apps/billing-service",
+      "extAuth.contextExtensions[team]": "apps/billing-service",
+    });
+  });
+});
+
+describe("oidc in a merge", () => {
+  const OIDC = (secret: string) =>
+    `  oidc: {provider: {issuer: "https://idp.example.com"}, clientID: web, clientSecret: {name: ${secret}}}\n`;
+  const world = (child: string) => `${crossNamespaceMerge(OIDC("oidc-client"), child)}---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: other, namespace: apps}
 spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
-${extAuth("")}---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: route-authz, namespace: apps}
-spec:
-  mergeType: StrategicMerge
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
-${extAuth(", headersToExtAuth: [x-tenant]")}`);
-    const d = await decide({ path: "/", headers: {} });
+  parentRefs: [{name: gw, namespace: infra}]
+  hostnames: [other.example.com]
+  rules: [{matches: [{path: {type: PathPrefix, value: /}}]}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: oidc-client, namespace: infra}
+stringData: {client-secret: infra-secret}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: oidc-client, namespace: apps}
+stringData: {client-secret: apps-secret}
+`;
+  const sessions = (child: string) => {
+    const { policies } = decider(world(child)).result.snapshot;
+    const session = (id: string) => {
+      const o = compiledOf(policies[id]!.features, oidc)!;
+      return { cookie: o.cookieName, key: o.sessionKey, secret: o.clientSecret };
+    };
+    return { parent: session("infra/gateway-policy"), merged: session("apps/route-policy merged into infra/gateway-policy") };
+  };
+
+  it("is the parent's login where the child does not set oidc: its secret, cookie and session key (Envoy Gateway's oidc owner)", () => {
+    const { parent, merged } = sessions("  cors: {allowOrigins: [https://app.example.com]}\n");
+    expect(merged).toEqual(parent);
+    expect(merged.secret).toBe("infra-secret");
+  });
+
+  it("is the child's own login where it sets oidc: its namespace's secret, a cookie and session key of its own", () => {
+    const { parent, merged } = sessions(OIDC("oidc-client"));
+    expect(merged.secret).toBe("apps-secret");
+    expect(merged.cookie).not.toBe(parent.cookie);
+    expect(merged.key).not.toEqual(parent.key);
+  });
+});
+
+describe("a merged reference that cannot be told apart", () => {
+  const world = (parentUsers: string, childUsers: string) =>
+    crossNamespaceMerge(`  basicAuth: {users: ${parentUsers}}\n`, `  basicAuth: {users: ${childUsers}}\n`, "JSONMerge");
+  const MERGED = "apps/route-policy merged into infra/gateway-policy";
+
+  it("is Invalid when the child's users name merges over the parent's users namespace, naming both policies", async () => {
+    const decide = decider(world("{name: users, namespace: shared}", "{name: mine}"));
+    const d = await decide({ path: "/", gateway: "infra/gw", headers: basicAuthAs("alice") });
     expect([d.status, d.code]).toEqual([403, "policy_invalid"]);
-    expect(decide.result.snapshot.policies["apps/route-authz merged into apps/gateway-authz"]?.invalid).toContain(
-      "spec.extAuth: set by both this policy and SecurityPolicy apps/gateway-authz",
+    expect(decide.result.snapshot.policies[MERGED]?.invalid).toBe(
+      "spec.basicAuth.users: the merge combines fields of this policy and of SecurityPolicy infra/gateway-policy, which Envoy Gateway " +
+        "would resolve from the namespace of this policy alone; set the whole reference in one of them",
     );
+  });
+
+  it("is compiled when the child writes the whole reference", () => {
+    const decide = decider(world("{name: users, namespace: shared}", "{name: mine, namespace: apps}"));
+    expect(decide.result.snapshot.policies[MERGED]?.invalid).toBe("BasicAuth: users: Secret apps/mine not found");
   });
 });
 

@@ -1,9 +1,8 @@
 /** compileInSlices: the same result as compile(), with the event loop served while it runs. */
 import { describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
-import { toResources } from "../../controller/api/resources.ts";
 import { compile, compileInSlices } from "../../controller/compile/index.ts";
 import { GATEWAY } from "../support/manifests.ts";
+import { resourcesOf } from "../support/world.ts";
 
 /** `tenants` routes on hosts of their own, each with an API-key policy; every tenth policy names a missing Secret. */
 function world(tenants: number) {
@@ -24,11 +23,7 @@ spec:
 `,
     );
   }
-  const { resources, rejected } = toResources(
-    parseAllDocuments(docs.join("---\n")).map((d, i) => ({ object: d.toJS(), origin: `document ${i}` })),
-  );
-  expect(rejected).toEqual([]);
-  return resources;
+  return resourcesOf(docs.join("---\n"));
 }
 
 const OPTIONS = { controllerName: "portcullis.io/controller", gatewayClasses: [] };

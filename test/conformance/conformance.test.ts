@@ -13,6 +13,7 @@ import {
   pendingEntryFor,
   requestItems,
   translatorItems,
+  withCrdFieldNames,
   type Item,
   type PendingEntry,
   type RequestCase,
@@ -20,6 +21,8 @@ import {
 } from "./cases.ts";
 
 const pending = loadPending();
+/** The suffix of a translator case written with the CRD's field names where EG's input is not (cases.ts withCrdFieldNames). */
+const CRD_FIELD_NAMES = "(CRD field names)";
 /** CONFORMANCE_RUN_PENDING=1 runs the pending items too, to find those that pass now and can leave pending.yaml. */
 const RUN_PENDING = process.env.CONFORMANCE_RUN_PENDING === "1";
 const used = new Set<PendingEntry>();
@@ -59,7 +62,11 @@ function register(caseName: string, items: readonly Item[], close?: () => Promis
 
 const translator = loadCases<TranslatorCase>("translator");
 const requests = loadCases<RequestCase>("requests");
-for (const c of translator) register(c.name, translatorItems(c.value));
+for (const c of translator) {
+  register(c.name, translatorItems(c.value));
+  const spelt = withCrdFieldNames(c.value);
+  if (spelt !== undefined) register(`${c.name} ${CRD_FIELD_NAMES}`, translatorItems(spelt));
+}
 for (const c of requests) {
   const { items, close } = requestItems(c.value);
   register(c.name, items, close);

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { EPHEMERAL_PORTS } from "../support/app.ts";
 
 const BIN = join(import.meta.dirname, "../../bin/portcullis");
 
@@ -34,27 +35,7 @@ export interface Served {
 export async function serve(files: Record<string, string>, flags: string[] = []): Promise<Served> {
   const dir = mkdtempSync(join(tmpdir(), "portcullis-faults-"));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  const child = spawn(
-    BIN,
-    [
-      "serve",
-      "--manifests",
-      dir,
-      "--bind-address",
-      "127.0.0.1",
-      "--authz-port",
-      "0",
-      "--forward-auth-port",
-      "0",
-      "--admin-port",
-      "0",
-      ...flags,
-    ],
-    {
-      env: { ...process.env, PORTCULLIS_GRPC_PORT: "0" },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const child = spawn(BIN, ["serve", "--manifests", dir, ...EPHEMERAL_PORTS, ...flags], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   const lines: LogLine[] = [];

@@ -43,7 +43,11 @@ function worldOf(p: PolicyShape): { text: string; headers: Record<string, string
   const headers: Record<string, string> = {};
   if (p.apiKey !== undefined) {
     docs.push(
-      secret("keys", { alice: "alice-key" }, Object.fromEntries(p.apiKey.annotated.map((h) => [`portcullis.io/header.${h}`, "gold"]))),
+      secret(
+        "keys",
+        { alice: "alice-key" },
+        { annotations: Object.fromEntries(p.apiKey.annotated.map((h) => [`portcullis.io/header.${h}`, "gold"])) },
+      ),
     );
     features.apiKeyAuth = {
       credentialRefs: [{ name: "keys" }],

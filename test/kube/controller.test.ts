@@ -14,6 +14,7 @@ import { loadConfig, type ServeConfig } from "../../controller/config.ts";
 import { startApp, type App } from "../../controller/runtime/app.ts";
 import { KubeClient } from "../../controller/kube/client.ts";
 import { KubeSource } from "../../controller/sources/kube/source.ts";
+import { EPHEMERAL_PORTS } from "../support/app.ts";
 import { send } from "../support/http.ts";
 import { createTestCa } from "../support/test-ca.ts";
 import { startApiServer, type ApiServer } from "./apiserver.ts";
@@ -44,16 +45,7 @@ async function startReplica(identity: string): Promise<App> {
       "serve",
       "--kubeconfig",
       api.kubeconfigFor("portcullis"),
-      "--bind-address",
-      "127.0.0.1",
-      "--authz-port",
-      "0",
-      "--forward-auth-port",
-      "0",
-      "--admin-port",
-      "0",
-      "--grpc-port",
-      "0",
+      ...EPHEMERAL_PORTS,
       "--lease-namespace",
       LEASE_NAMESPACE,
       "--lease-duration-seconds",

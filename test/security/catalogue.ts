@@ -16,7 +16,7 @@ import { headerCases } from "./cases/headers.ts";
 import { jwtCases } from "./cases/jwt.ts";
 import { listenerCases } from "./cases/listeners.ts";
 import { manifestCases } from "./cases/manifests.ts";
-import { mergeCases } from "./cases/merge.ts";
+import { crossNamespaceMergeCases, mergeCases } from "./cases/merge.ts";
 import { oidcCases } from "./cases/oidc.ts";
 import { routingCases } from "./cases/routing.ts";
 import { describeExpected, type Area, type Case } from "./outcome.ts";
@@ -35,7 +35,7 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "OIDC", cases: oidcCases },
   { area: "Forward-auth", cases: forwardAuthCases },
   { area: "Manifests", cases: manifestCases },
-  { area: "Merging", cases: mergeCases },
+  { area: "Merging", cases: [...mergeCases, ...crossNamespaceMergeCases] },
   { area: "External authorization", cases: extAuthCases },
   { area: "Availability", cases: availabilityCases },
 ];

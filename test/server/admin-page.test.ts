@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXAMPLES, startTestApp, type TestApp } from "../support/app.ts";
+import { EXAMPLES, exampleRouteWithPolicy, startTestApp, type TestApp } from "../support/app.ts";
 import { send } from "../support/http.ts";
 
 const CHROMIUM = process.env.PORTCULLIS_CHROMIUM ?? "/usr/bin/chromium";
@@ -17,25 +17,12 @@ const QUERY_SECRET = "query-secret-9e107d9d372b";
 const VALID_KEY = "example-alice-key-change-me";
 
 /** A policy whose Invalid message quotes markup: it must show as text, never as an element. */
-const HOSTILE_POLICY = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: hostile, namespace: maas-system}
-spec:
-  parentRefs: [{name: maas-gateway}]
-  hostnames: [hostile.example.com]
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: hostile, namespace: maas-system}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: hostile}]
-  authorization:
-    defaultAction: Deny
-    rules:
-      - action: Allow
-        principal: {clientCIDRs: ["<img src=x onerror=alert(1)>"]}
-`;
+const HOSTILE_POLICY = exampleRouteWithPolicy(
+  "hostile",
+  "hostile.example.com",
+  "hostile",
+  'authorization: {defaultAction: Deny, rules: [{action: Allow, principal: {clientCIDRs: ["<img src=x onerror=alert(1)>"]}}]}',
+);
 
 let app: TestApp;
 let browser: Browser;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startJwksServer, type JwksServer } from "../keys/helpers.ts";
 import { signingKey, type SigningKey } from "../support/tokens.ts";
-import { EXAMPLES, startTestApp, type TestApp } from "../support/app.ts";
+import { EXAMPLES, exampleRouteWithPolicy, startTestApp, type TestApp } from "../support/app.ts";
 import { SignJWT } from "jose";
 import { send } from "../support/http.ts";
 
@@ -28,26 +28,13 @@ const remoteToken = (key: SigningKey, sub: string) =>
     .setExpirationTime("5m")
     .sign(key.privateKey);
 
-const REMOTE_POLICY = (uri: string) => `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: remote, namespace: maas-system}
-spec:
-  parentRefs: [{name: maas-gateway}]
-  hostnames: [remote.example.com]
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: remote-jwks, namespace: maas-system}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: remote}]
-  jwt:
-    providers:
-      - name: remote
-        issuer: https://remote-idp.test
-        remoteJWKS: {uri: "${uri}", cacheDuration: 300s}
-        claimToHeaders: [{claim: sub, header: x-user-id}]
-`;
+const REMOTE_POLICY = (uri: string) =>
+  exampleRouteWithPolicy(
+    "remote",
+    "remote.example.com",
+    "remote-jwks",
+    `jwt: {providers: [{name: remote, issuer: https://remote-idp.test, remoteJWKS: {uri: "${uri}", cacheDuration: 300s}, claimToHeaders: [{claim: sub, header: x-user-id}]}]}`,
+  );
 
 beforeAll(async () => {
   remoteKey = await signingKey("remote-1", "RS256");

@@ -5,7 +5,7 @@
  */
 import { Client, credentials, Metadata } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXAMPLES, startTestApp, type TestApp } from "../support/app.ts";
+import { EXAMPLES, exampleRouteWithPolicy, startTestApp, type TestApp } from "../support/app.ts";
 import { startTestProvider, type TestProvider } from "../support/oidc-provider.ts";
 
 // --- minimal protobuf wire encoding (varint keys, length-delimited fields) ---
@@ -131,18 +131,7 @@ kind: Secret
 metadata: {name: web-oidc, namespace: maas-system}
 stringData: {client-secret: "${clientSecret}"}
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: web, namespace: maas-system}
-spec: {parentRefs: [{name: maas-gateway}], hostnames: [web.maas.example.com]}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: web-login, namespace: maas-system}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: web}]
-  oidc: {provider: {issuer: "${issuer}"}, clientID: ${clientId}, clientSecret: {name: web-oidc}}
-`;
+${exampleRouteWithPolicy("web", "web.maas.example.com", "web-login", `oidc: {provider: {issuer: "${issuer}"}, clientID: ${clientId}, clientSecret: {name: web-oidc}}`)}`;
 const check = (request: Buffer): Promise<Fields> =>
   new Promise((resolve, reject) =>
     client.makeUnaryRequest(

@@ -5,6 +5,8 @@ import { join } from "node:path";
 import pino from "pino";
 import { loadConfig, type ServeConfig } from "../../controller/config.ts";
 import { startApp, type App } from "../../controller/runtime/app.ts";
+import { stringify } from "yaml";
+import { securityPolicy, type PolicyFeatures } from "./manifests.ts";
 
 export interface TestApp extends App {
   readonly dir: string;
@@ -17,32 +19,37 @@ export interface TestApp extends App {
 
 export const EXAMPLES = join(import.meta.dirname, "../../deploy/examples");
 
+/**
+ * A manifest file to add to EXAMPLES: HTTPRoute maas-system/`name` on the examples' maas-gateway
+ * for `host`, and SecurityPolicy maas-system/`policy` on it holding `features`.
+ */
+export function exampleRouteWithPolicy(name: string, host: string, policy: string, features: PolicyFeatures): string {
+  const route = { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name, namespace: "maas-system" } };
+  return `${stringify({ ...route, spec: { parentRefs: [{ name: "maas-gateway" }], hostnames: [host] } })}---
+${securityPolicy(policy, features, undefined, { namespace: "maas-system", route: name })}`;
+}
+
+/** `serve` flags that put every port on an ephemeral port (0) of 127.0.0.1, so that tests run in parallel never collide. */
+export const EPHEMERAL_PORTS: readonly string[] = [
+  "--bind-address",
+  "127.0.0.1",
+  "--authz-port",
+  "0",
+  "--forward-auth-port",
+  "0",
+  "--admin-port",
+  "0",
+  "--grpc-port",
+  "0",
+];
+
 /** `files` are written into a fresh folder (after copying `copyFrom`, if given). */
 export async function startTestApp(files: Record<string, string>, copyFrom?: string, flags: string[] = []): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), "portcullis-manifests-"));
   if (copyFrom !== undefined) cpSync(copyFrom, dir, { recursive: true });
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const config = loadConfig(
-    [
-      "serve",
-      "--manifests",
-      dir,
-      "--bind-address",
-      "127.0.0.1",
-      "--authz-port",
-      "0",
-      "--forward-auth-port",
-      "0",
-      "--admin-port",
-      "0",
-      "--grpc-port",
-      "0",
-      "--shutdown-grace-seconds",
-      "2",
-      "--shutdown-delay-seconds",
-      "0",
-      ...flags,
-    ],
+    ["serve", "--manifests", dir, ...EPHEMERAL_PORTS, "--shutdown-grace-seconds", "2", "--shutdown-delay-seconds", "0", ...flags],
     {},
   ) as ServeConfig;
   const app = await startApp(config, pino({ level: "silent" }));

@@ -6,112 +6,72 @@
 import { beforeAll } from "vitest";
 import { jwksOf, mint, signingKey, type SigningKey } from "./tokens.ts";
 import { decider, type Decider } from "./world.ts";
-import { gatewayWithRoute } from "./manifests.ts";
+import { policiesOnRules, secret } from "./manifests.ts";
 
 export const ISSUER = "https://idp.example.com";
 
 /** The manifests, the provider's keys being `jwks`. */
-export const checkWorldText = (jwks: string) => `
-${gatewayWithRoute("api.example.com", { open: "/public", keys: "/keys", cookie: "/cookie", jwt: "/jwt", optional: "/optional", failopen: "/fail-open", custom: "/custom", both: "/both", broken: "/broken" })}---
-apiVersion: v1
-kind: Secret
-metadata: {name: keys, namespace: apps}
-stringData: {alice: alice-key, bob: "Bearer bob-key"}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: keys, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: keys}]
-  apiKeyAuth:
-    credentialRefs: [{name: keys}]
-    extractFrom: [{headers: [X-API-Key, Authorization]}, {params: [api_key]}]
-    forwardClientIDHeader: x-user-id
-    sanitize: false
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: cookie, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: cookie}]
-  apiKeyAuth:
-    credentialRefs: [{name: keys}]
-    extractFrom: [{headers: [X-API-Key], cookies: [apikey]}]
-    forwardClientIDHeader: x-user-id
-    sanitize: true
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: jwt, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: jwt}]
-  jwt:
-    providers:
-      - name: idp
-        issuer: ${ISSUER}
-        audiences: [api]
-        localJWKS: {inline: '${jwks}'}
-        claimToHeaders:
-          - {claim: sub, header: x-user-id}
-          - {claim: org.tier, header: x-tier}
-          - {claim: level, header: x-level}
-          - {claim: admin, header: x-admin}
-          - {claim: groups, header: x-groups}
-      - name: other
-        issuer: https://other.example.com
-        localJWKS: {inline: '${jwks}'}
-        claimToHeaders: [{claim: sub, header: x-other-sub}]
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: optional, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: optional}]
-  jwt:
-    optional: true
-    providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: fail-open, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: failopen}]
-  jwt:
-    failOpen: true
-    providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
-  authorization:
-    defaultAction: Allow
-    rules:
-      - {name: staff-only, action: Deny, operation: {path: {type: PathPrefix, value: /fail-open/staff}}, principal: {jwt: {provider: idp, claims: [{name: sub, values: [anonymous]}]}}}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: custom, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: custom}]
-  jwt:
-    providers:
-      - name: idp
-        issuer: ${ISSUER}
-        localJWKS: {inline: '${jwks}'}
-        extractFrom: {headers: [{name: X-Token, valuePrefix: "Token "}], cookies: [session]}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: both, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: both}]
-  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: x-client-id}
-  jwt:
-    providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: broken, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: broken}]
-  apiKeyAuth: {credentialRefs: [{name: missing}], extractFrom: [{headers: [X-API-Key]}]}
-`;
+export const checkWorldText = (jwks: string) => {
+  const idp = `{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}`;
+  return policiesOnRules(
+    "api.example.com",
+    {
+      open: { path: "/public" },
+      keys: {
+        path: "/keys",
+        features:
+          "apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key, Authorization]}, {params: [api_key]}], forwardClientIDHeader: x-user-id, sanitize: false}",
+      },
+      cookie: {
+        path: "/cookie",
+        features:
+          "apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key], cookies: [apikey]}], forwardClientIDHeader: x-user-id, sanitize: true}",
+      },
+      jwt: {
+        path: "/jwt",
+        features: `
+jwt:
+  providers:
+    - name: idp
+      issuer: ${ISSUER}
+      audiences: [api]
+      localJWKS: {inline: '${jwks}'}
+      claimToHeaders:
+        - {claim: sub, header: x-user-id}
+        - {claim: org.tier, header: x-tier}
+        - {claim: level, header: x-level}
+        - {claim: admin, header: x-admin}
+        - {claim: groups, header: x-groups}
+    - {name: other, issuer: https://other.example.com, localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-other-sub}]}
+`,
+      },
+      optional: { path: "/optional", features: `jwt: {optional: true, providers: [${idp}]}` },
+      "fail-open": {
+        path: "/fail-open",
+        features: `
+jwt: {failOpen: true, providers: [${idp}]}
+authorization:
+  defaultAction: Allow
+  rules:
+    - {name: staff-only, action: Deny, operation: {path: {type: PathPrefix, value: /fail-open/staff}}, principal: {jwt: {provider: idp, claims: [{name: sub, values: [anonymous]}]}}}
+`,
+      },
+      custom: {
+        path: "/custom",
+        features: `jwt: {providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${jwks}'}, extractFrom: {headers: [{name: X-Token, valuePrefix: "Token "}], cookies: [session]}}]}`,
+      },
+      both: {
+        path: "/both",
+        features: `
+apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: x-client-id}
+jwt: {providers: [${idp}]}
+`,
+      },
+      broken: { path: "/broken", features: "apiKeyAuth: {credentialRefs: [{name: missing}], extractFrom: [{headers: [X-API-Key]}]}" },
+    },
+    secret("keys", { alice: "alice-key", bob: "Bearer bob-key" }),
+  );
+};
 
 export interface CheckWorld {
   d: Decider;

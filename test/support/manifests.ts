@@ -1,5 +1,5 @@
 /** The world most decision tests start from: Gateway apps/gw with one HTTP listener, and one HTTPRoute on it. */
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 
 export const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -46,30 +46,101 @@ spec:
 `;
 }
 
-/** A Secret in namespace apps with `stringData`, and `annotations` when given. Ends with a newline. */
+/** A Secret in namespace apps with `stringData`, and `labels` and `annotations` when given. Ends with a newline. */
 export function secret(
   name: string,
   stringData: Readonly<Record<string, string>>,
-  annotations: Readonly<Record<string, string>> = {},
+  metadata: { readonly labels?: Readonly<Record<string, string>>; readonly annotations?: Readonly<Record<string, string>> } = {},
 ): string {
-  return stringify({ apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "apps", annotations }, stringData });
+  return stringify({ apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "apps", ...metadata }, stringData });
+}
+
+/** Secret apps/keys of aliceKeyPolicy: client alice, key "alice-key". */
+export const ALICE_KEYS = secret("keys", { alice: "alice-key" });
+/** The features of aliceKeyPolicy: apiKeyAuth reading ALICE_KEYS' keys from X-API-Key. */
+export const ALICE_KEY_AUTH = { apiKeyAuth: { credentialRefs: [{ name: "keys" }], extractFrom: [{ headers: ["X-API-Key"] }] } };
+
+/** The spec fields of a policy: an object, or YAML text of one ("basicAuth: {users: {name: users}}"). */
+export type PolicyFeatures = string | Readonly<Record<string, unknown>>;
+
+/**
+ * GATEWAY, HTTPRoute apps/api on `host` with one rule per entry of `policies` (named as the entry,
+ * matching its `path` prefix) and on each rule with `features` SecurityPolicy apps/<name> holding
+ * them (a rule without is one no policy governs); then `objects` (Secrets, ConfigMaps, more
+ * policies: YAML documents, each ending with a newline).
+ */
+export function policiesOnRules(
+  host: string,
+  policies: Readonly<Record<string, { readonly path: string; readonly features?: PolicyFeatures }>>,
+  ...objects: string[]
+): string {
+  const entries = Object.entries(policies);
+  return [
+    gatewayWithRoute(host, Object.fromEntries(entries.map(([name, p]) => [name, p.path]))),
+    ...entries.flatMap(([name, { features }]) => (features === undefined ? [] : [securityPolicy(name, features, name)])),
+    ...objects,
+  ].join("---\n");
 }
 
 /**
- * SecurityPolicy apps/`name` on HTTPRoute apps/api (its rule `section` when given) whose spec holds
- * `features` as written ({ apiKeyAuth: {...}, jwt: {...} }). Ends with a newline.
+ * SecurityPolicy `namespace`/`name` on HTTPRoute `namespace`/`route` (its rule `section` when
+ * given) whose spec holds `features` as written ({ apiKeyAuth: {...}, jwt: {...} }, or that as YAML
+ * text). Ends with a newline.
  */
-export function securityPolicy(name: string, features: Readonly<Record<string, unknown>>, section?: string): string {
+export function securityPolicy(
+  name: string,
+  features: PolicyFeatures,
+  section?: string,
+  { namespace = "apps", route = "api" }: { readonly namespace?: string; readonly route?: string } = {},
+): string {
   const target = {
     group: "gateway.networking.k8s.io",
     kind: "HTTPRoute",
-    name: "api",
+    name: route,
     ...(section === undefined ? {} : { sectionName: section }),
   };
   return stringify({
     apiVersion: "gateway.envoyproxy.io/v1alpha1",
     kind: "SecurityPolicy",
-    metadata: { name, namespace: "apps" },
-    spec: { targetRefs: [target], ...features },
+    metadata: { name, namespace },
+    spec: { targetRefs: [target], ...(typeof features === "string" ? parse(features) : features) },
   });
+}
+
+/**
+ * A merge across namespaces: Gateway infra/gw (its listener admits routes of every namespace),
+ * HTTPRoute apps/api on it (api.example.com, one rule matching everything), SecurityPolicy
+ * infra/gateway-policy on the Gateway and apps/route-policy with `mergeType` on the route.
+ * `parent` and `child` are their feature fields, YAML indented by two spaces, each ending with a
+ * newline. Ends with a newline.
+ */
+export function crossNamespaceMerge(parent: string, child: string, mergeType = "StrategicMerge"): string {
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: infra}
+spec:
+  gatewayClassName: portcullis
+  listeners: [{name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: All}}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: api, namespace: apps}
+spec:
+  parentRefs: [{name: gw, namespace: infra}]
+  hostnames: [api.example.com]
+  rules: [{matches: [{path: {type: PathPrefix, value: /}}]}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: gateway-policy, namespace: infra}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+${parent}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: route-policy, namespace: apps}
+spec:
+  mergeType: ${mergeType}
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+${child}`;
 }

@@ -2,8 +2,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
-import { parseAllDocuments } from "yaml";
-import { toResources } from "../../controller/api/resources.ts";
+import { toResources, type Resources } from "../../controller/api/resources.ts";
+import type { Condition } from "../../controller/api/status.ts";
 import { Passwords } from "../../controller/features/basicAuth/check.ts";
 import { check, checkExplained, type Explained } from "../../controller/authz/check.ts";
 import type { CheckContext } from "../../controller/authz/context.ts";
@@ -12,14 +12,51 @@ import type { Decision } from "../../controller/authz/decision.ts";
 import type { AuthzRequest } from "../../controller/authz/request.ts";
 import { CheckMemo } from "../../controller/authz/check-memo.ts";
 import { compile, type CompileOptions, type CompileResult } from "../../controller/compile/index.ts";
+import { compiledOf, type Feature } from "../../controller/features/feature.ts";
 import { createKeyStore } from "../../controller/keys/store.ts";
+import { parseManifests } from "../../controller/sources/manifests.ts";
+import { policiesOnRules, type PolicyFeatures } from "./manifests.ts";
+
+/**
+ * The Resources of manifest `text`, read as a manifest folder reads a file (its YAML limits) and
+ * converted as both sources convert. Throws when the text does not parse or an object is rejected:
+ * a test's world is meant to be valid (tests of rejections call parseManifests and toResources).
+ */
+export function resourcesOf(text: string): Resources {
+  const parsed = parseManifests(text, "test.yaml");
+  if ("error" in parsed) throw new Error(`test manifests do not parse: ${parsed.error}`);
+  const { resources, rejected } = toResources(parsed.objects);
+  if (rejected.length > 0) throw new Error(`test manifests rejected: ${JSON.stringify(rejected)}`);
+  return resources;
+}
 
 /** `options` adds to the defaults (controller name portcullis.io/controller, every GatewayClass, no GeoIP database). */
 export function compileText(text: string, options: Partial<CompileOptions> = {}): CompileResult {
-  const raws = parseAllDocuments(text).map((d, i) => ({ object: d.toJS(), origin: `document ${i}` }));
-  const { resources, rejected } = toResources(raws);
-  if (rejected.length > 0) throw new Error(`test manifests rejected: ${JSON.stringify(rejected)}`);
-  return compile(resources, { controllerName: "portcullis.io/controller", gatewayClasses: [], ...options });
+  return compile(resourcesOf(text), { controllerName: "portcullis.io/controller", gatewayClasses: [], ...options });
+}
+
+/** What compile made of one policy (compilePolicy). */
+export interface PolicyOutcome {
+  /** Its Accepted condition on its ancestor: "True", or "False" with every problem, feature-prefixed. */
+  readonly accepted: Condition;
+  /** The messages of its Warning conditions. */
+  readonly warnings: readonly string[];
+  /** What `feature` compiled to; undefined when the policy is invalid or does not configure it. */
+  compiled<C>(feature: Feature<unknown, C>): C | undefined;
+  readonly result: CompileResult;
+}
+
+/** Compiles SecurityPolicy apps/p with `features` on HTTPRoute apps/api (api.example.com), beside `objects` (YAML documents). */
+export function compilePolicy(features: PolicyFeatures, ...objects: string[]): PolicyOutcome {
+  const result = compileText(policiesOnRules("api.example.com", { p: { path: "/", features } }, ...objects));
+  const conditions = result.statuses.find((s) => s.name === "p")!.ancestors[0]!.conditions;
+  const accepted = conditions.find((c) => c.type === "Accepted")!;
+  return {
+    accepted,
+    warnings: conditions.filter((c) => c.type === "Warning").map((c) => c.message),
+    compiled: (feature) => compiledOf(result.snapshot.policies["apps/p"]!.features, feature),
+    result,
+  };
 }
 
 export interface Decider {

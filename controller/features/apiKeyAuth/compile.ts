@@ -63,7 +63,7 @@ export function apiKeyDigest(key: string): string {
   return hash("sha256", key, "base64url");
 }
 
-export function compileApiKey(spec: APIKeyAuthSpec, { namespace, refs }: CompileContext): Result<CompiledApiKey> {
+export function compileApiKey(spec: APIKeyAuthSpec, { ownerOf, refs }: CompileContext): Result<CompiledApiKey> {
   const sources: CredentialSource[] = [];
   for (const from of spec.extractFrom) {
     for (const h of from.headers ?? []) sources.push({ in: "header", name: h.toLowerCase(), prefix: undefined });
@@ -88,7 +88,7 @@ export function compileApiKey(spec: APIKeyAuthSpec, { namespace, refs }: Compile
   const warnings: string[] = [];
   const clients: Record<string, CompiledApiKey["clients"][string]> = Object.create(null);
   for (const ref of spec.credentialRefs) {
-    const secret = refs.secret(namespace, ref);
+    const secret = refs.secret(ownerOf("apiKeyAuth.credentialRefs").namespace, ref);
     if (!secret.ok) return problem(`credentialRefs: ${secret.error}`);
     const where = `Secret ${secret.value.metadata.namespace}/${secret.value.metadata.name}`;
     const described = clientDescription(secret.value.metadata, where);

@@ -33,7 +33,7 @@ export function checkAuthorization(
   ctx: CheckContext,
 ): PhaseResult {
   const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
-  const clientAddress = ctx.clientAddress.of(request.source);
+  const clientAddress = ctx.clientAddress.of(request.arrived);
   const now = ctx.now();
   const verdict = authorize(config, request, who, clientAddress, now, ctx.trace);
   if (verdict.allowed) return NOTHING;

@@ -13,4 +13,5 @@ export const authorization = defineFeature<AuthorizationSpec, CompiledAuthorizat
   upstreamHeaders: () => [],
   summary: (config) => ({ defaultAction: config.defaultAction, rules: config.rules.map(describeRule) }),
   check: checkAuthorization,
+  readsIdentityHeaders: true,
 });

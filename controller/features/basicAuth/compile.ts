@@ -40,8 +40,8 @@ const MIN_BCRYPT_COST = 4;
 /** A well-formed bcrypt salt and digest that no password produces in practice; the cost is filled in. */
 const UNKNOWN_USER_SALT_AND_DIGEST = "portcullisUnknownUser.Portcullis.Unknown.User.Nobody.";
 
-export function compileBasicAuth(spec: BasicAuthSpec, { namespace, refs }: CompileContext): Result<CompiledBasicAuth> {
-  const secret = refs.secret(namespace, spec.users);
+export function compileBasicAuth(spec: BasicAuthSpec, { ownerOf, refs }: CompileContext): Result<CompiledBasicAuth> {
+  const secret = refs.secret(ownerOf("basicAuth.users").namespace, spec.users);
   if (!secret.ok) return problem(`users: ${secret.error}`);
   const where = `Secret ${secret.value.metadata.namespace}/${secret.value.metadata.name}`;
   const text = secret.value.data[HTPASSWD_KEY];

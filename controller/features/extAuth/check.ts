@@ -39,7 +39,13 @@ export type ExtAuthVerdict =
       readonly body: Buffer;
     }
   /** `error` says why, for the audit log; it never quotes the service's answer. */
-  | { readonly kind: "error"; readonly error: string };
+  | { readonly kind: "error"; readonly error: string }
+  /**
+   * The request holds what no HTTP check can carry (a control character in a header value, a space
+   * in the path): no proxy sends such a request, and the service was not asked, so `failOpen`
+   * must not let it through. `what` names the part, never its value.
+   */
+  | { readonly kind: "unsendable"; readonly what: string };
 
 /** Envoy's headers of the check request it always sends an HTTP service, besides `headersToExtAuth`. */
 const ALWAYS_SENT = ["authorization"];
@@ -124,6 +130,10 @@ function outcomeOf(config: CompiledExtAuth, verdict: ExtAuthVerdict, where: Wher
         body: verdict.body.toString("utf8"),
         ...(verdict.cookies.length === 0 ? {} : { cookies: verdict.cookies }),
       });
+    case "unsendable":
+      return fail(
+        deny(400, "request_invalid", `the ${verdict.what} cannot be sent to the external authorization service ${service}`, where),
+      );
     case "error":
       if (config.failOpen) return ok(passed(`extAuth ${service} failed open (${verdict.error})`, {}, [], {}));
       return fail(
@@ -183,17 +193,35 @@ function hasBody(req: NormalizedRequest): boolean {
 }
 
 /**
- * The request's headers as Envoy's CheckRequest carries them: lower-case names, repeated lines
- * joined with ",", without the client's `x-envoy-auth-partial-body`.
+ * The request's headers as Envoy's check carries them: lower-case names, repeated lines joined with
+ * ",", without the client's `x-envoy-auth-partial-body`; values as text (`as: "text"`, a
+ * CheckRequest's strings) or as the bytes received, one character per byte (`as: "bytes"`, an HTTP
+ * check: undici writes each character as one byte).
  */
-function requestHeaders(req: NormalizedRequest): Record<string, string> {
+function requestHeaders(req: NormalizedRequest, as: "text" | "bytes"): Record<string, string> {
   const headers: Record<string, string> = Object.create(null);
   for (const [name, value] of Object.entries(req.source.headers)) {
     if (value === undefined || name === PARTIAL_BODY_HEADER) continue;
-    headers[name] = Array.isArray(value) ? value.join(",") : value;
+    const joined = Array.isArray(value) ? value.join(",") : value;
+    headers[name] = as === "text" ? req.text(joined) : bytesOf(req, joined);
   }
   return headers;
 }
+
+/**
+ * One of the request's strings as the bytes the proxy received, one character per byte: a request
+ * of byte strings (the HTTP ports) as it is, a request of text (gRPC) as its UTF-8 bytes, as Envoy
+ * holds them. Sent otherwise, a character past U+00FF makes the HTTP client refuse the call, which
+ * `failOpen` would take for a failing service.
+ */
+function bytesOf(req: NormalizedRequest, value: string): string {
+  return req.source.byteStrings === true || !BEYOND_ASCII.test(value) ? value : Buffer.from(value, "utf8").toString("latin1");
+}
+const BEYOND_ASCII = /[^\x00-\x7f]/;
+/** A byte no HTTP/1.1 field value may hold (RFC 9110 §5.5: only HTAB, visible ASCII, space and obs-text). */
+const NOT_IN_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** A byte no request target may hold (RFC 9112 §3.2: no space, no control character). */
+const NOT_IN_TARGET = /[^\x21-\x7e\x80-\xff]/;
 
 async function callHttp(
   config: CompiledExtAuth,
@@ -201,9 +229,9 @@ async function callHttp(
   body: Buffer | undefined,
   transport: ExtAuthTransport,
 ): Promise<ExtAuthVerdict> {
-  const all = requestHeaders(req);
-  // Envoy's HTTP check always says how long its body is, 0 when it has none (even a GET).
-  const headers: Record<string, string> = { host: req.source.host, "content-length": String(body?.length ?? 0), [LOOP_HEADER]: "1" };
+  const all = requestHeaders(req, "bytes");
+  // Content-Length is undici's: the body's length, and none on a bodiless GET, where Envoy says 0 (README).
+  const headers: Record<string, string> = { host: bytesOf(req, req.source.host), [LOOP_HEADER]: "1" };
   for (const name of [...ALWAYS_SENT, ...(config.headersToExtAuth ?? [])]) {
     // Content-Length is the check's own (the body sent), Host the request's authority.
     if (name === "content-length" || name === "host") continue;
@@ -211,12 +239,12 @@ async function callHttp(
     if (v !== undefined) headers[name] = v;
   }
   if (body !== undefined && body.length > 0) headers[PARTIAL_BODY_HEADER] = "false";
-  const check: HttpCheck = {
-    method: req.source.method,
-    path: config.pathOverride ?? `${config.pathPrefix}${req.source.path}`,
-    headers,
-    body,
-  };
+  for (const [name, value] of Object.entries(headers)) {
+    if (NOT_IN_FIELD_VALUE.test(value)) return { kind: "unsendable", what: `value of the request's ${name} header` };
+  }
+  const path = config.pathOverride ?? `${config.pathPrefix}${bytesOf(req, req.source.path)}`;
+  if (NOT_IN_TARGET.test(path)) return { kind: "unsendable", what: "request's path" };
+  const check: HttpCheck = { method: req.source.method, path, headers, body };
   const answer = await transport.http(config.service, check, config.timeoutMs);
   return answer.ok ? readHttpAnswer(config, answer.answer) : { kind: "error", error: answer.error };
 }
@@ -268,12 +296,13 @@ async function callGrpc(
 
 /** The CheckRequest Envoy's ext_authz filter would send for `req` on the route rule of `where` (attribute_context.proto). */
 export function checkRequest(config: CompiledExtAuth, req: NormalizedRequest, where: Where, body: Buffer | undefined): object {
-  const all = requestHeaders(req);
+  const all = requestHeaders(req, "text");
   const allowed = config.headersToExtAuth;
+  const host = req.text(req.source.host);
   const headers: Record<string, string> = {
-    ":authority": req.source.host,
+    ":authority": host,
     ":method": req.source.method,
-    ":path": req.source.path,
+    ":path": req.target,
     ":scheme": req.source.scheme,
   };
   for (const [name, value] of Object.entries(all)) if (allowed === undefined || allowed.includes(name)) headers[name] = value;
@@ -292,8 +321,8 @@ export function checkRequest(config: CompiledExtAuth, req: NormalizedRequest, wh
           id: headerValue(req.source.headers, "x-request-id") ?? "",
           method: req.source.method,
           headers,
-          path: req.source.path,
-          host: req.source.host,
+          path: req.target,
+          host,
           scheme: req.source.scheme,
           protocol: "HTTP/1.1",
           size: declared === undefined ? "-1" : String(declared),

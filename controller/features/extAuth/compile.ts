@@ -12,6 +12,7 @@ import { resolveBackendRef } from "../../compile/backends.ts";
 import type { References } from "../../compile/references.ts";
 import { upstreamHeaderName } from "../../lib/headers.ts";
 import { fail, ok, type Problems, type Result } from "../../lib/result.ts";
+import type { CompileContext } from "../feature.ts";
 import type { BackendRef, ExtAuthSpec } from "./schema.ts";
 import type { BackendEndpoint, BackendTls } from "../../compile/backends.ts";
 import type { CompiledExtAuth, ExtAuthService } from "./types.ts";
@@ -22,10 +23,12 @@ export const DEFAULT_EXT_AUTH_TIMEOUT_MS = 10_000;
 export const DEFAULT_STATUS_ON_ERROR = 403;
 
 /**
- * `spec` (schema-checked) of a policy in `namespace` → the compiled service, or the message
- * Envoy Gateway's translator gives (prefixed "ExtAuth: " as its status condition is).
+ * `spec` (schema-checked) → the compiled service, or the message Envoy Gateway's translator gives
+ * (prefixed "ExtAuth: " as its status condition is). The backendRefs are resolved from the
+ * namespace of `ownerOf("extAuth.backendRefs")`, each context extension's valueRef from that of
+ * `ownerOf("extAuth.contextExtensions[<name>]")` (in a merged policy, the policy each comes from).
  */
-export function compileExtAuth(spec: ExtAuthSpec, namespace: string, refs: References): Result<CompiledExtAuth, Problems> {
+export function compileExtAuth(spec: ExtAuthSpec, ownerOf: CompileContext["ownerOf"], refs: References): Result<CompiledExtAuth, Problems> {
   const problem = (error: string) => fail([error]);
   const rule = crossFieldRule(spec);
   if (rule !== undefined) return problem(rule);
@@ -33,7 +36,7 @@ export function compileExtAuth(spec: ExtAuthSpec, namespace: string, refs: Refer
   const protocol = spec.http !== undefined ? "http" : "grpc";
   const backendRefs: readonly BackendRef[] =
     (cluster.backendRefs ?? []).length > 0 ? cluster.backendRefs! : cluster.backendRef === undefined ? [] : [cluster.backendRef];
-  const service = resolveService(protocol, backendRefs, namespace, refs);
+  const service = resolveService(protocol, backendRefs, ownerOf("extAuth.backendRefs").namespace, refs);
   if (!service.ok) return problem(service.error);
 
   const headersToBackend: string[] = [];
@@ -44,7 +47,7 @@ export function compileExtAuth(spec: ExtAuthSpec, namespace: string, refs: Refer
   }
   const contextExtensions: Record<string, string> = Object.create(null);
   for (const extension of spec.contextExtensions ?? []) {
-    const value = contextExtensionValue(extension, namespace, refs);
+    const value = contextExtensionValue(extension, ownerOf(`extAuth.contextExtensions[${extension.name}]`).namespace, refs);
     if (!value.ok) return problem(value.error);
     contextExtensions[extension.name] = value.value;
   }
@@ -120,8 +123,8 @@ function resolveService(
 type ContextExtension = NonNullable<ExtAuthSpec["contextExtensions"]>[number];
 
 /**
- * A context extension's value: `value`, or the key of a ConfigMap or Secret in the policy's
- * namespace. A Secret's value is base64-decoded once more, as Envoy Gateway's translator does
+ * A context extension's value: `value`, or the key of a ConfigMap or Secret in `namespace` (that
+ * of the policy the extension comes from). A Secret's value is base64-decoded once more, as Envoy Gateway's translator does
  * (getContextExtensionValueFromRef), so the service receives what it receives behind Envoy Gateway.
  */
 function contextExtensionValue(extension: ContextExtension, namespace: string, refs: References): Result<string, string> {

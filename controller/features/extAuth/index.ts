@@ -14,7 +14,7 @@ export const extAuth = defineFeature<ExtAuthSpec, CompiledExtAuth>({
   label: "ExtAuth",
   order: 6,
   schema: ExtAuthSchema,
-  compile: (spec, context) => compileExtAuth(spec, context.namespace, context.refs),
+  compile: (spec, context) => compileExtAuth(spec, context.ownerOf, context.refs),
   // A gRPC service may set any header; only an HTTP service's `headersToBackend` are known beforehand.
   upstreamHeaders: (config) => config.headersToBackend,
   summary: (config) => ({

@@ -60,7 +60,11 @@ export const ExtAuthSchema = z
     failOpen: z.boolean().optional(),
     recomputeRoute: z.boolean().optional(),
     includeRouteMetadata: z.boolean().optional(),
-    contextExtensions: z.array(ContextExtensionSchema).optional(),
+    // The CRD's listMapKey: a name once, so a merge (by name) and its owners (by name) mean one element.
+    contextExtensions: z
+      .array(ContextExtensionSchema)
+      .refine((list) => new Set(list.map((e) => e.name)).size === list.length, { message: "each name may appear once" })
+      .optional(),
     statusOnError: z
       .number()
       .int()

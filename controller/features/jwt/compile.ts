@@ -111,7 +111,8 @@ const DEFAULT_TOKEN_SOURCES: readonly CredentialSource[] = [
   { in: "param", name: "access_token" },
 ];
 
-export function compileJwt(spec: JWTSpec, { namespace, refs }: CompileContext): Result<CompiledJwt> {
+export function compileJwt(spec: JWTSpec, { ownerOf, refs }: CompileContext): Result<CompiledJwt> {
+  const namespace = ownerOf("jwt.providers").namespace;
   const names = new Set<string>();
   const providers: CompiledJwtProvider[] = [];
   const warnings: string[] = [];

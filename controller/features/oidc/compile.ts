@@ -8,9 +8,10 @@
 import { createHash } from "node:crypto";
 import { upstreamHeaderName } from "../../lib/headers.ts";
 import type { Result } from "../../lib/result.ts";
-import { parseGatewayDuration } from "../../api/meta.ts";
+import { keyOf, parseGatewayDuration } from "../../api/meta.ts";
 import { backendsConnection, clusterConnection } from "../../compile/backends.ts";
 import type { References } from "../../compile/references.ts";
+import type { CompileContext } from "../feature.ts";
 import { fullMatchRegex } from "../../lib/regex.ts";
 import type { JwksConnection } from "../../keys/types.ts";
 import type { JWTSpec } from "../jwt/index.ts";
@@ -78,13 +79,16 @@ export interface CompiledOidc {
 }
 
 /**
- * `namespace`: where the Secrets are looked up; `policyId`: the policy ("namespace/name") the
- * session key and cookie name are bound to; `jwt`: the policy's jwt, for passThroughAuthHeader.
+ * `ownerOf`: the policy each part comes from, whose namespace its references are looked up in (the
+ * provider's backendRefs, the clientIDRef and clientSecret Secrets). The session key and cookie
+ * name are bound to the policy the clientSecret comes from: the policy that sets oidc, as Envoy
+ * Gateway names the oauth2 filter and suffixes its cookies after it (in a merge, the route policy
+ * when it sets oidc, else the parent, whose routes then share the login). `jwt`: the policy's jwt,
+ * for passThroughAuthHeader.
  */
 export function compileOidc(
   spec: OIDCSpec,
-  namespace: string,
-  policyId: string,
+  ownerOf: CompileContext["ownerOf"],
   jwt: JWTSpec | undefined,
   refs: References,
 ): Result<CompiledOidc, string> {
@@ -102,18 +106,23 @@ export function compileOidc(
     spec.provider.backendSettings === undefined ? undefined : clusterConnection(spec.provider.backendSettings, "provider.backendSettings");
   if (settings !== undefined && !settings.ok) return fail(settings.error.join("; "));
   const backendRefs = spec.provider.backendRefs ?? [];
-  const backends = backendRefs.length === 0 ? undefined : backendsConnection(backendRefs, "provider", namespace, refs);
+  const backends =
+    backendRefs.length === 0
+      ? undefined
+      : backendsConnection(backendRefs, "provider", ownerOf("oidc.provider.backendRefs").namespace, refs);
   if (backends !== undefined && !backends.ok) return fail(backends.error.join("; "));
 
   let clientId = spec.clientID;
   if (spec.clientIDRef !== undefined) {
-    const secret = refs.secret(namespace, spec.clientIDRef);
+    const secret = refs.secret(ownerOf("oidc.clientIDRef").namespace, spec.clientIDRef);
     if (!secret.ok) return fail(`clientIDRef: ${secret.error}`);
     clientId = secret.value.data[CLIENT_ID_KEY];
     if (clientId === undefined || clientId === "")
       return fail(`clientIDRef: Secret ${secret.value.metadata.namespace}/${secret.value.metadata.name} has no ${CLIENT_ID_KEY} key`);
   }
-  const secret = refs.secret(namespace, spec.clientSecret);
+  const secretOwner = ownerOf("oidc.clientSecret");
+  const policyId = keyOf(secretOwner);
+  const secret = refs.secret(secretOwner.namespace, spec.clientSecret);
   if (!secret.ok) return fail(`clientSecret: ${secret.error}`);
   const clientSecret = secret.value.data[CLIENT_SECRET_KEY];
   if (clientSecret === undefined || clientSecret === "")

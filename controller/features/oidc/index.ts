@@ -20,7 +20,7 @@ export const oidc = defineFeature<OIDCSpec, CompiledOidc>({
   order: 9,
   schema: OIDCSchema,
   compile: (spec, context) => {
-    const result = compileOidc(spec, context.namespace, context.policy, context.spec.jwt as JWTSpec | undefined, context.refs);
+    const result = compileOidc(spec, context.ownerOf, context.spec.jwt as JWTSpec | undefined, context.refs);
     return result.ok ? result : problem(result.error);
   },
   upstreamHeaders: (config) =>

@@ -1,7 +1,11 @@
-/** The apiKeyAuth phase through check(): sources, Bearer keys, repeated keys, sanitize (Envoy api_key_auth). */
+/**
+ * The apiKeyAuth phase through check(): sources, Bearer keys, repeated keys, sanitize (Envoy
+ * api_key_auth); and what a client's Secret says of it (labels for rules, annotations forwarded).
+ */
 import { beforeAll, describe, expect, it } from "vitest";
 import { managedExcept, useCheckWorld } from "../../support/check-world.ts";
-import type { Decider } from "../../support/world.ts";
+import { policiesOnRules, secret } from "../../support/manifests.ts";
+import { decider, type Decider } from "../../support/world.ts";
 
 const checkWorld = useCheckWorld();
 let d: Decider;
@@ -61,5 +65,47 @@ describe("apiKeyAuth", () => {
     expect(r.upstreamHeaders).toEqual({ "x-user-id": "alice", cookie: "theme=dark; lang=en" });
     const only = await d({ path: "/cookie", headers: { cookie: "apikey=alice-key" } });
     expect(only.removeHeaders).toEqual(["cookie", ...managedExcept("x-user-id"), "x-api-key"].sort());
+  });
+});
+
+describe("client metadata from the credential Secret", () => {
+  const clients = decider(
+    policiesOnRules(
+      "api.example.com",
+      {
+        keys: {
+          path: "/keys",
+          features: `
+apiKeyAuth: {credentialRefs: [{name: admin-keys}, {name: user-keys}], extractFrom: [{headers: [x-api-key]}], forwardClientIDHeader: x-client-id}
+authorization:
+  rules:
+    - name: admins-write
+      action: Allow
+      principal: {cel: 'apiKey.metadata["portcullis.io/role"] == "admin"'}
+    - name: users-read
+      action: Allow
+      operation: {methods: [GET]}
+      principal: {cel: 'apiKey.client == "dev" && request.headers["x-purpose"] == "read"'}
+`,
+        },
+      },
+      secret(
+        "admin-keys",
+        { ops: "ops-key" },
+        { labels: { "portcullis.io/role": "admin" }, annotations: { "portcullis.io/header.x-client-tier": "gold" } },
+      ),
+      secret("user-keys", { dev: "dev-key" }, { labels: { "portcullis.io/role": "user" } }),
+    ),
+  );
+  it("Secret labels reach CEL and annotations forward headers", async () => {
+    const ops = await clients({ path: "/keys", method: "DELETE", headers: { "x-api-key": "ops-key", "x-client-tier": "platinum" } });
+    expect([ops.status, ops.upstreamHeaders]).toEqual([200, { "x-client-id": "ops", "x-client-tier": "gold" }]);
+    expect((await clients({ path: "/keys", headers: { "x-api-key": "dev-key", "x-purpose": "read" } })).status).toBe(200);
+    const dev = await clients({ path: "/keys", headers: { "x-api-key": "dev-key", "x-client-tier": "gold" } });
+    expect([dev.status, dev.code]).toEqual([403, "authz_denied"]);
+  });
+  it("a header a client's Secret forwards is stripped for other clients", async () => {
+    const r = await clients({ path: "/keys", headers: { "x-api-key": "dev-key", "x-purpose": "read", "x-client-tier": "gold" } });
+    expect(r.removeHeaders).toContain("x-client-tier");
   });
 });

@@ -1,43 +1,86 @@
-/** The authorization phase with Envoy Gateway's rule-level `cel` and `clientIPGeoLocations` (controller/features/authorization/check.ts). */
+/**
+ * The authorization phase (controller/features/authorization/check.ts): rules over jwt claims and
+ * scopes, client CIDRs and headers, first match wins; Envoy Gateway's rule-level `cel` and
+ * `clientIPGeoLocations`.
+ */
 import { beforeAll, describe, expect, it } from "vitest";
 import { clientAddressDetection } from "../../../controller/authz/client-address.ts";
 import { geoIPDatabaseOf } from "../../../controller/geoip/database.ts";
-import { parse } from "yaml";
-import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
+import { policiesOnRules } from "../../support/manifests.ts";
 import { writeMmdb } from "../../support/mmdb.ts";
 import { jwksOf, mint, signingKey, type SigningKey } from "../../support/tokens.ts";
 import { decider, type Decider } from "../../support/world.ts";
 
 const ISSUER = "https://idp.example.com";
 
-/** "---" and a policy on the route rule of its name; `spec` is its spec's YAML. */
-const rulePolicy = (name: string, spec: string) => `---\n${securityPolicy(name, parse(spec), name)}`;
+/** A world of one policy on rule `name` (path /`name`) with `features`. */
+const onePolicy = (name: string, features: string) => policiesOnRules("api.example.com", { [name]: { path: `/${name}`, features } });
 
 const world = (jwks: string) =>
-  `${gatewayWithRoute("api.example.com", {
-    public: "/public",
-    team: "/team",
-    tenant: "/tenant",
-    claims: "/claims",
-    us: "/us",
-    "not-gb": "/not-gb",
-    anonymous: "/anonymous",
-  })}${rulePolicy("public", "  authorization: {defaultAction: Deny, rules: [{action: Allow, cel: \"request.path.startsWith('/public/open')\"}]}\n")}${rulePolicy(
-    "team",
-    "  authorization:\n    rules: [{action: Allow, principal: {headers: [{name: x-team, values: [team-a]}]}, cel: \"request.method == 'POST'\"}]\n",
-  )}${rulePolicy("tenant", "  authorization: {defaultAction: Allow, rules: [{name: other-tenants, action: Deny, cel: \"request.headers['x-tenant'] != 'team-a'\"}]}\n")}${rulePolicy(
-    "claims",
-    `  jwt: {providers: [{name: idp, issuer: "${ISSUER}", localJWKS: {type: Inline, inline: '${jwks}'}}]}
-  authorization:
-    rules: [{action: Allow, cel: "'admin' in metadata.filter_metadata['envoy.filters.http.jwt_authn']['idp'].scope && request.query == 'v=1'"}]
+  policiesOnRules("api.example.com", {
+    public: {
+      path: "/public",
+      features: "authorization: {defaultAction: Deny, rules: [{action: Allow, cel: \"request.path.startsWith('/public/open')\"}]}",
+    },
+    team: {
+      path: "/team",
+      features:
+        "authorization: {rules: [{action: Allow, principal: {headers: [{name: x-team, values: [team-a]}]}, cel: \"request.method == 'POST'\"}]}",
+    },
+    tenant: {
+      path: "/tenant",
+      features:
+        "authorization: {defaultAction: Allow, rules: [{name: other-tenants, action: Deny, cel: \"request.headers['x-tenant'] != 'team-a'\"}]}",
+    },
+    claims: {
+      path: "/claims",
+      features: `
+jwt: {providers: [{name: idp, issuer: "${ISSUER}", localJWKS: {type: Inline, inline: '${jwks}'}}]}
+authorization:
+  rules: [{action: Allow, cel: "'admin' in metadata.filter_metadata['envoy.filters.http.jwt_authn']['idp'].scope && request.query == 'v=1'"}]
 `,
-  )}${rulePolicy("us", "  authorization: {rules: [{action: Allow, principal: {clientIPGeoLocations: [{country: us}, {asn: 64500}]}}]}\n")}${rulePolicy(
-    "not-gb",
-    "  authorization: {defaultAction: Allow, rules: [{name: no-gb, action: Deny, principal: {clientIPGeoLocations: [{country: GB}]}}]}\n",
-  )}${rulePolicy(
-    "anonymous",
-    "  authorization: {defaultAction: Allow, rules: [{name: no-vpn, action: Deny, principal: {clientIPGeoLocations: [{anonymous: {isVPN: true}}]}}]}\n",
-  )}`;
+    },
+    roles: {
+      path: "/roles",
+      features: `
+jwt:
+  providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
+authorization:
+  rules:
+    - name: block-debug
+      action: Deny
+      principal: {headers: [{name: X-Debug, values: ["1"]}]}
+    - name: admins
+      action: Allow
+      operation: {path: {type: PathPrefix, value: /roles/admin}}
+      principal: {jwt: {provider: idp, claims: [{name: roles, valueType: StringArray, values: [admin]}]}}
+    - name: readers
+      action: Allow
+      operation: {methods: [GET], path: {type: PathPrefix, value: /roles/admin, invert: true}}
+      principal: {jwt: {provider: idp, scopes: [read]}}
+    - name: office
+      action: Allow
+      principal: {clientCIDRs: ["10.1.0.0/16", "2001:db8::/32"]}
+    - name: cel-bad-field
+      action: Deny
+      principal: {cel: 'jwt.claims.nope == "x"'}
+`,
+    },
+    us: {
+      path: "/us",
+      features: "authorization: {rules: [{action: Allow, principal: {clientIPGeoLocations: [{country: us}, {asn: 64500}]}}]}",
+    },
+    "not-gb": {
+      path: "/not-gb",
+      features:
+        "authorization: {defaultAction: Allow, rules: [{name: no-gb, action: Deny, principal: {clientIPGeoLocations: [{country: GB}]}}]}",
+    },
+    anonymous: {
+      path: "/anonymous",
+      features:
+        "authorization: {defaultAction: Allow, rules: [{name: no-vpn, action: Deny, principal: {clientIPGeoLocations: [{anonymous: {isVPN: true}}]}}]}",
+    },
+  });
 
 const databases = [
   geoIPDatabaseOf(
@@ -94,7 +137,10 @@ describe("a rule's cel (Envoy's attributes)", () => {
   });
   it("sees Envoy's pseudo-headers among the headers", async () => {
     const own = decider(
-      `${gatewayWithRoute("api.example.com", { p: "/p" })}${rulePolicy("p", "  authorization: {rules: [{action: Allow, cel: \"request.headers[':path'] == '/p/x?a=1' && request.headers[':authority'] == 'api.example.com' && request.headers[':method'] == 'GET'\"}]}\n")}`,
+      onePolicy(
+        "p",
+        "authorization: {rules: [{action: Allow, cel: \"request.headers[':path'] == '/p/x?a=1' && request.headers[':authority'] == 'api.example.com' && request.headers[':method'] == 'GET'\"}]}",
+      ),
     );
     expect((await own({ path: "/p/x?a=1" })).allowed).toBe(true);
     expect((await own({ path: "/p/x?a=2" })).allowed).toBe(false);
@@ -114,7 +160,10 @@ describe("a rule's cel (Envoy's attributes)", () => {
 describe("principal.headers", () => {
   it("reads a repeated header as its lines joined with ',', as Envoy's RBAC header matcher does", async () => {
     const own = decider(
-      `${gatewayWithRoute("api.example.com", { tiers: "/tiers" })}${rulePolicy("tiers", "  authorization:\n    defaultAction: Allow\n    rules: [{name: no-gold-silver, action: Deny, principal: {headers: [{name: x-tier, values: ['gold,silver']}]}}]\n")}`,
+      onePolicy(
+        "tiers",
+        "authorization: {defaultAction: Allow, rules: [{name: no-gold-silver, action: Deny, principal: {headers: [{name: x-tier, values: ['gold,silver']}]}}]}",
+      ),
     );
     expect((await own({ path: "/tiers", headers: { "x-tier": ["gold", "silver"] } })).message).toBe(
       "denied by authorization rule no-gold-silver",
@@ -153,5 +202,44 @@ describe("principal.clientIPGeoLocations", () => {
       "Authorization: clientIPGeoLocations: country needs a Country, City or Enterprise database (--geoip-database); given: asn.mmdb (GeoLite2-ASN); anonymous.mmdb (GeoIP2-Anonymous-IP)",
     );
     expect(without.result.snapshot.policies["apps/anonymous"]?.invalid).toBeUndefined();
+  });
+});
+
+describe("rules over jwt claims and scopes, client CIDRs and headers", () => {
+  const bearer = async (claims: Record<string, unknown>) => ({
+    authorization: `Bearer ${await mint(idp, { iss: ISSUER, sub: "u", ...claims })}`,
+  });
+  it("allows the admin route only to tokens whose roles contain admin", async () => {
+    expect((await d({ path: "/roles/admin/users", headers: await bearer({ roles: ["user", "admin"] }) })).status).toBe(200);
+    const r = await d({ path: "/roles/admin/users", headers: await bearer({ roles: ["user"], scope: "read" }) });
+    // No Allow rule matches; the last rule, a Deny whose CEL reads a missing claim, catches it.
+    expect([r.status, r.code, r.message]).toEqual([403, "authz_denied", "denied by authorization rule cel-bad-field"]);
+  });
+  it("StringArray claims must be arrays: a string claim does not match", async () => {
+    expect((await d({ path: "/roles/admin", headers: await bearer({ roles: "admin" }) })).status).toBe(403);
+  });
+  it("scopes from a space-delimited scope claim or an scp list, methods and inverted paths", async () => {
+    expect((await d({ path: "/roles/reports", headers: await bearer({ scope: "read write" }) })).status).toBe(200);
+    expect((await d({ path: "/roles/reports", headers: await bearer({ scp: ["read"] }) })).status).toBe(200);
+    expect((await d({ path: "/roles/reports", method: "POST", headers: await bearer({ scope: "read" }) })).status).toBe(403);
+    expect((await d({ path: "/roles/reports", headers: await bearer({ scope: "write" }) })).status).toBe(403);
+  });
+  it("the first matching rule wins: a Deny before an Allow", async () => {
+    const r = await d({ path: "/roles/admin", headers: { ...(await bearer({ roles: ["admin"] })), "x-debug": "1" } });
+    expect([r.status, r.message]).toEqual([403, "denied by authorization rule block-debug"]);
+  });
+  it("clientCIDRs read X-Forwarded-For from the right, after the trusted hops", async () => {
+    const headers = await bearer({});
+    expect((await d({ path: "/roles/x", headers: { ...headers, "x-forwarded-for": "203.0.113.9, 10.1.2.3" } })).status).toBe(200);
+    expect((await d({ path: "/roles/x", headers: { ...headers, "x-forwarded-for": "10.1.2.3, 203.0.113.9" } })).status).toBe(403);
+    const behindLb = decider(world(jwksOf(idp)), { clientAddress: clientAddressDetection({ trustedHops: 1, trustedCidrs: [] }) });
+    expect((await behindLb({ path: "/roles/x", headers: { ...headers, "x-forwarded-for": "10.1.2.3, 198.51.100.7" } })).status).toBe(200);
+    expect((await d({ path: "/roles/x", headers, clientAddress: "::ffff:10.1.9.9" })).status).toBe(200);
+    expect((await d({ path: "/roles/x", headers, clientAddress: "2001:db8::1" })).status).toBe(200);
+  });
+  it("a CEL expression that cannot be evaluated matches a Deny rule: it never helps a request through", async () => {
+    // cel-bad-field reads a claim the token lacks: as a Deny rule it matches, even for an office address.
+    const r = await d({ path: "/roles/x", headers: await bearer({}), clientAddress: "192.0.2.1" });
+    expect(r.message).toBe("denied by authorization rule cel-bad-field");
   });
 });

@@ -1,46 +1,32 @@
 /**
- * basicAuth never holds the decision thread (issue 12 item 14): bcrypt runs on worker threads with
- * a bounded queue, an unknown username costs what a known one does, failed attempts are limited
- * per policy and username.
+ * The basicAuth phase through check(), as Envoy's basic_auth filter answers (its challenge, {SHA}
+ * users, the forwarded username), plus bcrypt; and basicAuth never holds the decision thread
+ * (issue 12 item 14): bcrypt runs on worker threads with a bounded queue, an unknown username
+ * costs what a known one does, failed attempts are limited per policy and username.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { compiledOf } from "../../../controller/features/feature.ts";
 import { basicAuth } from "../../../controller/features/basicAuth/index.ts";
 import { Passwords } from "../../../controller/features/basicAuth/check.ts";
 import { BcryptPool } from "../../../controller/features/basicAuth/bcrypt-pool.ts";
-import { aliceKeyPolicy, gatewayWithRoute } from "../../support/manifests.ts";
+import { ALICE_KEY_AUTH, ALICE_KEYS, policiesOnRules, secret } from "../../support/manifests.ts";
 import { decider, type Decider } from "../../support/world.ts";
 
 /** carol: cost 12 ("carol-pass"); dave: cost 4 ("dave-pass"). */
 const CAROL = "$2b$12$dHAsZZTNpzZNfa0BJwFb6uhP7DvMpQ5.L/XYEmXxw7DcHKL4DTRtW";
 const DAVE = "$2b$04$9t7mzy6Ee2uUcRUoow4ImuGysJfr/Yk41PVW6L9yQxqzpMvyjRniu";
 
-const world = (htpasswd: string) => `${gatewayWithRoute("api.example.com", { basic: "/basic", other: "/other", keys: "/keys" })}---
-apiVersion: v1
-kind: Secret
-metadata: {name: users, namespace: apps}
-stringData:
-  .htpasswd: |
-${htpasswd
-  .split("\n")
-  .map((l) => `    ${l}`)
-  .join("\n")}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: basic, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: basic}]
-  basicAuth: {users: {name: users}}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: other, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: other}]
-  basicAuth: {users: {name: users}}
----
-${aliceKeyPolicy("keys", "keys")}`;
+const world = (htpasswd: string, features = "basicAuth: {users: {name: users}}") =>
+  policiesOnRules(
+    "api.example.com",
+    {
+      basic: { path: "/basic", features },
+      other: { path: "/other", features: "basicAuth: {users: {name: users}}" },
+      keys: { path: "/keys", features: ALICE_KEY_AUTH },
+    },
+    secret("users", { ".htpasswd": htpasswd }),
+    ALICE_KEYS,
+  );
 const basic = (user: string, pass: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}` });
 
 const pools: BcryptPool[] = [];
@@ -140,4 +126,47 @@ describe("failed attempts per username", () => {
     expect((await d({ path: "/basic", headers: basic("dave", "wrong") })).code).toBe("basic_rate_limited");
     expect((await d({ path: "/basic", headers: basic("dave", "dave-pass") })).status).toBe(200);
   }, 60_000);
+});
+
+/** alice: {SHA} ("alice-pass"); bob: bcrypt $2y$, cost 4 ("bob-pass"). */
+const ALICE_AND_BOB = "alice:{SHA}4yvU2nDIjg+qQ04AgGsx1Egh63I=\nbob:$2y$04$QqyQH4rSce7d0jwFohlq1ebJ7xi0GCP23caez2vLLY/Maahl4ocRW\n";
+const forwarding = () => decider(world(ALICE_AND_BOB, "basicAuth: {users: {name: users}, forwardUsernameHeader: x-username}"));
+
+describe("basicAuth as Envoy's basic_auth filter answers", () => {
+  const d = forwarding();
+  it("401 with a Basic challenge when credentials are missing or another scheme is used", async () => {
+    for (const headers of [{}, { authorization: "Bearer x" }]) {
+      const r = await d({ path: "/basic", headers });
+      expect([r.status, r.code, r.responseHeaders["www-authenticate"]]).toEqual([
+        401,
+        "basic_missing",
+        'Basic realm="http://api.example.com/basic"',
+      ]);
+    }
+  });
+  it("accepts {SHA} and bcrypt ($2y$) users and forwards the username", async () => {
+    const a = await d({ path: "/basic", headers: { ...basic("alice", "alice-pass"), "x-username": "root" } });
+    expect([a.status, a.principal, a.upstreamHeaders["x-username"]]).toEqual([200, "basic alice", "alice"]);
+    expect((await d({ path: "/basic", headers: basic("bob", "bob-pass") })).status).toBe(200);
+  });
+  it.each([
+    ["a wrong password", basic("alice", "nope")],
+    ["a wrong bcrypt password", basic("bob", "nope")],
+    ["an unknown user", basic("mallory", "alice-pass")],
+    ["no colon", { authorization: `Basic ${Buffer.from("alice").toString("base64")}` }],
+    ["garbage base64", { authorization: "Basic %%%" }],
+  ])("401 basic_invalid for %s", async (_name, headers) => {
+    expect((await d({ path: "/basic", headers })).code).toBe("basic_invalid");
+  });
+  it("remembers a bcrypt password that verified, not one that failed", async () => {
+    const fresh = forwarding();
+    const pool = fresh.ctx.passwords.pool;
+    expect((await fresh({ path: "/basic", headers: basic("bob", "nope") })).status).toBe(401);
+    expect((await fresh({ path: "/basic", headers: basic("bob", "nope") })).status).toBe(401);
+    expect((await fresh({ path: "/basic", headers: basic("bob", "bob-pass") })).status).toBe(200);
+    expect(pool.completed).toBe(3);
+    // A remembered password answers before bcrypt runs: 20 repeats cost no bcrypt round at all.
+    for (let i = 0; i < 20; i++) expect((await fresh({ path: "/basic", headers: basic("bob", "bob-pass") })).status).toBe(200);
+    expect(pool.completed).toBe(3);
+  });
 });

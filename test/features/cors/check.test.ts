@@ -6,46 +6,47 @@
  * 200; through ext_authz Portcullis answers 204 (a 200 would be an allow).
  */
 import { describe, expect, it } from "vitest";
-import { gatewayWithRoute } from "../../support/manifests.ts";
+import { ALICE_KEYS, policiesOnRules } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 
-const policy = (name: string, section: string, cors: string) => `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: ${name}, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api, sectionName: ${section}}]
-${cors}`;
-
 const d = decider(
-  `${gatewayWithRoute("api.example.com", { exact: "/cors-exact", wildcard: "/cors-wildcard", creds: "/creds" })}${policy(
-    "cors-exact",
-    "exact",
-    `  cors:
-    allowOrigins: ["https://www.foo.com", "https://www.bar.com", "https://*.foobar.com"]
-    allowMethods: [GET, POST, PUT, PATCH, DELETE, OPTIONS]
-    allowHeaders: [x-header-1, x-header-2]
-    exposeHeaders: [x-header-3, x-header-4]
+  policiesOnRules(
+    "api.example.com",
+    {
+      "cors-exact": {
+        path: "/cors-exact",
+        features: `
+cors:
+  allowOrigins: ["https://www.foo.com", "https://www.bar.com", "https://*.foobar.com"]
+  allowMethods: [GET, POST, PUT, PATCH, DELETE, OPTIONS]
+  allowHeaders: [x-header-1, x-header-2]
+  exposeHeaders: [x-header-3, x-header-4]
 `,
-  )}${policy(
-    "cors-wildcard",
-    "wildcard",
-    `  cors:
-    allowOrigins: ["*"]
-    allowMethods: ["*"]
-    allowHeaders: ["*"]
-    exposeHeaders: ["*"]
+      },
+      "cors-wildcard": {
+        path: "/cors-wildcard",
+        features: 'cors: {allowOrigins: ["*"], allowMethods: ["*"], allowHeaders: ["*"], exposeHeaders: ["*"]}',
+      },
+      creds: {
+        path: "/creds",
+        features: 'cors: {allowOrigins: ["https://app.example.com"], allowMethods: [GET], maxAge: 90s, allowCredentials: true}',
+      },
+      "cors-keys": {
+        path: "/cors-keys",
+        features: `
+apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [x-api-key]}]}
+cors:
+  allowOrigins: ["https://app.example.com", "https://*.preview.example.com"]
+  allowMethods: [GET, POST]
+  allowHeaders: [x-api-key, content-type]
+  exposeHeaders: [x-request-id]
+  maxAge: 10m
+  allowCredentials: true
 `,
-  )}${policy(
-    "creds",
-    "creds",
-    `  cors:
-    allowOrigins: ["https://app.example.com"]
-    allowMethods: [GET]
-    maxAge: 90s
-    allowCredentials: true
-`,
-  )}`,
+      },
+    },
+    ALICE_KEYS,
+  ),
 );
 
 const preflight = (path: string, origin: string) => ({
@@ -135,5 +136,49 @@ describe("Envoy's cors filter beyond the e2e requests", () => {
       headers: { origin: "https://www.foo.com", "access-control-request-method": "" },
     });
     expect([r.status, r.code, r.responseHeaders["access-control-allow-origin"]]).toEqual([200, "allowed", "https://www.foo.com"]);
+  });
+});
+
+describe("cors before an identity method (apiKeyAuth)", () => {
+  const keyPreflight = (origin: string) => ({
+    method: "OPTIONS",
+    path: "/cors-keys/items",
+    headers: { origin, "access-control-request-method": "POST" },
+  });
+  it("answers a preflight from an allowed origin with 204 and the CORS headers, without credentials", async () => {
+    const r = await d(keyPreflight("https://app.example.com"));
+    expect([r.status, r.code]).toEqual([204, "cors_preflight"]);
+    expect(r.responseHeaders).toEqual({
+      "access-control-allow-origin": "https://app.example.com",
+      "access-control-allow-credentials": "true",
+      "access-control-allow-methods": "GET, POST",
+      "access-control-allow-headers": "x-api-key, content-type",
+      "access-control-max-age": "600",
+      "access-control-expose-headers": "x-request-id",
+      vary: "Origin",
+    });
+  });
+  it("wildcard origins match subdomains only; another origin's preflight is answered without Access-Control-Allow-Origin", async () => {
+    expect((await d(keyPreflight("https://pr-42.preview.example.com"))).code).toBe("cors_preflight");
+    for (const origin of ["https://preview.example.com", "https://evil.example.com"]) {
+      const r = await d(keyPreflight(origin));
+      expect([r.status, r.code, r.responseHeaders["access-control-allow-origin"]]).toEqual([204, "cors_origin", undefined]);
+    }
+  });
+  it("an actual request still needs its credential, and gets the response headers when allowed", async () => {
+    expect((await d({ path: "/cors-keys/items", headers: { origin: "https://app.example.com" } })).code).toBe("apikey_missing");
+    const r = await d({ path: "/cors-keys/items", headers: { origin: "https://app.example.com", "x-api-key": "alice-key" } });
+    expect(r.responseHeaders).toEqual({
+      "access-control-allow-origin": "https://app.example.com",
+      "access-control-allow-credentials": "true",
+      "access-control-expose-headers": "x-request-id",
+      vary: "Origin",
+    });
+    expect(
+      (await d({ path: "/cors-keys/items", headers: { origin: "https://evil.example.com", "x-api-key": "alice-key" } })).responseHeaders,
+    ).toEqual({});
+  });
+  it("an OPTIONS request without CORS headers is not a preflight", async () => {
+    expect((await d({ method: "OPTIONS", path: "/cors-keys/items" })).code).toBe("apikey_missing");
   });
 });

@@ -15,7 +15,7 @@ import type { CompiledExtAuth } from "../../../controller/features/extAuth/types
 import { startTestApp, within, type TestApp } from "../../support/app.ts";
 import { send } from "../../support/http.ts";
 import { grpcService, httpService, rawService, refusingPort, type TestService } from "../../support/ext-auth-services.ts";
-import { aliceKeyPolicy, gatewayWithRoute } from "../../support/manifests.ts";
+import { aliceKeyPolicy, gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
 import { createTestCa } from "../../support/test-ca.ts";
 
 const transport = createExtAuthTransport();
@@ -233,6 +233,72 @@ describe("a failing service is never an allow unless failOpen", () => {
   });
 });
 
+describe("the check carries the bytes the proxy would send, whichever port the request came through", () => {
+  // gRPC hands Portcullis text; the HTTP ports hand it bytes one per character (byteStrings).
+  const utf8Bytes = (text: string) => Buffer.from(text, "utf8").toString("latin1");
+
+  /** A service that records the bytes of the check it gets and answers 401 (Node's HTTP server refuses a target past ASCII). */
+  async function recording(): Promise<TestService & { received: () => string }> {
+    const chunks: Buffer[] = [];
+    const s = await started(
+      rawService((socket) =>
+        socket.on("data", (chunk: Buffer) => {
+          chunks.push(chunk);
+          if (Buffer.concat(chunks).includes("\r\n\r\n")) socket.end("HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n");
+        }),
+      ),
+    );
+    return Object.assign(s, { received: () => Buffer.concat(chunks).toString("latin1") });
+  }
+
+  it("a text request's non-Latin-1 path, Host and header reach an HTTP service as their UTF-8 bytes, and its denial stands with failOpen", async () => {
+    const s = await recording();
+    const req = request({
+      host: "caf\u00e9.example.com",
+      path: "/r\u00e9sum\u00e9/\u20ac?q=\u20ac",
+      headers: { authorization: "Bearer \u20ac" },
+    });
+    expect(denied(await ask(configFor(s.port, { failOpen: true }), req))).toMatchObject({ status: 401, code: "extauth_denied" });
+    const sent = s.received();
+    expect(sent.startsWith(`GET ${utf8Bytes("/r\u00e9sum\u00e9/\u20ac?q=\u20ac")} HTTP/1.1\r\n`)).toBe(true);
+    expect(sent).toContain(`\r\nhost: ${utf8Bytes("caf\u00e9.example.com")}\r\n`);
+    expect(sent).toContain(`\r\nauthorization: ${utf8Bytes("Bearer \u20ac")}\r\n`);
+  });
+
+  it("a byte-string request's bytes reach an HTTP service unchanged", async () => {
+    const s = await recording();
+    const req = request({ byteStrings: true, path: utf8Bytes("/\u20ac"), headers: { authorization: utf8Bytes("Bearer \u20ac\u00e9") } });
+    expect(denied(await ask(configFor(s.port), req))).toMatchObject({ status: 401, code: "extauth_denied" });
+    expect(s.received().startsWith(`GET ${utf8Bytes("/\u20ac")} HTTP/1.1\r\n`)).toBe(true);
+    expect(s.received()).toContain(`\r\nauthorization: ${utf8Bytes("Bearer \u20ac\u00e9")}\r\n`);
+  });
+
+  it("a byte-string request reaches a gRPC service as text, as Envoy's CheckRequest carries it", async () => {
+    const s = await started(grpcService(() => ({ status: { code: 0 }, ok_response: {} })));
+    const req = request({
+      byteStrings: true,
+      host: utf8Bytes("caf\u00e9.example.com"),
+      path: utf8Bytes("/\u20ac"),
+      headers: { "x-tenant": utf8Bytes("\u00e9t\u00e9") },
+    });
+    passedWith(await ask(configFor(s.port, { protocol: "grpc" }), req));
+    const http = (s.requests[0]!.attributes as Record<string, any>).request.http;
+    expect(http).toMatchObject({ path: "/\u20ac", host: "caf\u00e9.example.com" });
+    expect(http.headers).toMatchObject({ ":path": "/\u20ac", ":authority": "caf\u00e9.example.com", "x-tenant": "\u00e9t\u00e9" });
+  });
+
+  it.each<[string, Partial<AuthzRequest>]>([
+    ["a header value with CR LF", { headers: { authorization: "Bearer a\r\nx-injected: 1" } }],
+    ["a header value with NUL", { headers: { authorization: "Bearer a\u0000b" } }],
+    ["a path with a space", { path: "/reports HTTP/1.1\r\nx: y" }],
+  ])("%s, which no HTTP message can carry, is refused (400) without asking, even with failOpen", async (_what, overrides) => {
+    const s = await started(httpService(() => ({ status: 200 })));
+    const d = denied(await ask(configFor(s.port, { failOpen: true }), request(overrides)));
+    expect(d).toMatchObject({ status: 400, code: "request_invalid" });
+    expect(s.asked).toHaveLength(0);
+  });
+});
+
 describe("a gRPC service", () => {
   const OK = { status: { code: 0 }, ok_response: {} };
 
@@ -418,13 +484,12 @@ kind: Backend
 metadata: {name: portcullis, namespace: apps}
 spec: {endpoints: [{ip: {address: 127.0.0.1, port: ${app.ports.authz}}}]}
 ---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: self, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+${securityPolicy(
+  "self",
+  `
   extAuth: {http: {backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: portcullis}]}, timeout: 5s}
 `,
+)}`,
       );
       const url = `http://127.0.0.1:${app.ports.authz}/reports`;
       await within(10_000, async () => (await send(url, { headers: { host: "api.example.com" } })).status !== 200);

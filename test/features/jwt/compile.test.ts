@@ -1,21 +1,11 @@
 /** compileJwt's remote JWKS URIs (issue 12 situation 8): credentials refused, secrets never shown. */
 import { describe, expect, it } from "vitest";
 import { summarizeSnapshot } from "../../../controller/snapshot/summary.ts";
-import { gatewayWithRoute } from "../../support/manifests.ts";
-import { compileText } from "../../support/world.ts";
+import { compilePolicy } from "../../support/world.ts";
 
-const withUri = (uri: string) => `${gatewayWithRoute("api.example.com")}---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: p, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
-  jwt: {providers: [{name: idp, remoteJWKS: {uri: "${uri}"}}]}
-`;
 const compiled = (uri: string) => {
-  const result = compileText(withUri(uri));
-  const condition = result.statuses[0]!.ancestors[0]!.conditions[0]!;
-  return { condition, shown: JSON.stringify({ statuses: result.statuses, summary: summarizeSnapshot(result.snapshot) }) };
+  const { accepted, result } = compilePolicy(`jwt: {providers: [{name: idp, remoteJWKS: {uri: "${uri}"}}]}`);
+  return { condition: accepted, shown: JSON.stringify({ statuses: result.statuses, summary: summarizeSnapshot(result.snapshot) }) };
 };
 
 describe("remote JWKS URIs", () => {
@@ -39,22 +29,12 @@ describe("remote JWKS URIs", () => {
   });
 });
 
-const withJwt = (jwt: string) => `${gatewayWithRoute("api.example.com")}---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: p, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
-  jwt: ${jwt}
-`;
 const outcome = (jwt: string) => {
-  const result = compileText(withJwt(jwt));
-  const condition = result.statuses[0]!.ancestors[0]!.conditions[0]!;
-  const policy = Object.values(result.snapshot.policies)[0]!;
+  const { accepted, result } = compilePolicy(`jwt: ${jwt}`);
   return {
-    condition,
+    condition: accepted,
     summary: JSON.stringify(summarizeSnapshot(result.snapshot)),
-    sources: policy.invalid === undefined ? result.snapshot.remoteJwks : [],
+    sources: result.snapshot.policies["apps/p"]!.invalid === undefined ? result.snapshot.remoteJwks : [],
   };
 };
 const remote = (extra: string) => `{providers: [{name: idp, remoteJWKS: {uri: "https://idp.example.com/jwks", ${extra}}}]}`;

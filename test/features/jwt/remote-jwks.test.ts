@@ -7,7 +7,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKeyStore } from "../../../controller/keys/store.ts";
 import { jwks, makeKey, startJwksServer, type JwksServer } from "../../keys/helpers.ts";
-import { gatewayWithRoute } from "../../support/manifests.ts";
+import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
 import { createTestCa, type TestCa } from "../../support/test-ca.ts";
 import { compileText } from "../../support/world.ts";
 
@@ -43,11 +43,9 @@ spec:
   targetRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: issuer}]
   validation: {caCertificateRefs: [{group: "", kind: ConfigMap, name: issuer-ca}], hostname: issuer.idp.svc.cluster.local}
 ---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: p, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+${securityPolicy(
+  "p",
+  `
   jwt:
     providers:
       - name: idp
@@ -55,7 +53,8 @@ spec:
           uri: https://issuer.idp.svc.cluster.local/jwks.json
           backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: issuer}]
           failedRefetchDuration: 60s
-`;
+`,
+)}`;
 };
 
 async function fetched(trusted: string) {

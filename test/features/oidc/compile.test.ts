@@ -3,20 +3,16 @@
  * remote JWKS's are, and compiled into how every provider call connects.
  */
 import { describe, expect, it } from "vitest";
-import { compiledOf } from "../../../controller/features/feature.ts";
 import { oidc } from "../../../controller/features/oidc/index.ts";
-import { gatewayWithRoute, secret, securityPolicy } from "../../support/manifests.ts";
-import { compileText } from "../../support/world.ts";
+import { secret } from "../../support/manifests.ts";
+import { compilePolicy } from "../../support/world.ts";
 
 function outcome(provider: Record<string, unknown>) {
-  const result = compileText(
-    `${gatewayWithRoute("console.example.com")}---
-${secret("oidc-client", { "client-secret": "a-client-secret" })}---
-${securityPolicy("login", { oidc: { provider: { issuer: "https://idp.example.com", ...provider }, clientID: "console", clientSecret: { name: "oidc-client" } } })}`,
+  const { accepted, compiled } = compilePolicy(
+    { oidc: { provider: { issuer: "https://idp.example.com", ...provider }, clientID: "console", clientSecret: { name: "oidc-client" } } },
+    secret("oidc-client", { "client-secret": "a-client-secret" }),
   );
-  const condition = result.statuses[0]!.ancestors[0]!.conditions[0]!;
-  const compiled = compiledOf(result.snapshot.policies["apps/login"]?.features ?? [], oidc);
-  return { condition, connection: compiled?.provider.connection };
+  return { condition: accepted, connection: compiled(oidc)?.provider.connection };
 }
 
 describe("oidc provider backendRefs and backendSettings", () => {

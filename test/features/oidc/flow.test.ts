@@ -63,7 +63,7 @@ function compiled(extra: Partial<OIDCSpec> = {}, policyName = "web-login"): Comp
     forwardAccessToken: true,
     ...extra,
   });
-  const result = compileOidc(spec, "apps", `apps/${policyName}`, undefined, secrets(op.clientSecret));
+  const result = compileOidc(spec, () => ({ namespace: "apps", name: policyName }), undefined, secrets(op.clientSecret));
   if (!result.ok) throw new Error(result.error);
   return result.value;
 }
@@ -183,7 +183,7 @@ describe("oidc: logging in", () => {
       passThroughAuthHeader: true,
     });
     const jwt = { providers: [{ name: "idp", remoteJWKS: { uri: `${op.issuer}/jwks` } }] };
-    const result = compileOidc(spec, "apps", "apps/web-login", jwt, secrets(op.clientSecret));
+    const result = compileOidc(spec, () => ({ namespace: "apps", name: "web-login" }), jwt, secrets(op.clientSecret));
     if (!result.ok) throw new Error(result.error);
     const b = browser(result.value, providers());
     expect(passed(await b.ask("/api", { authorization: "Bearer eyJ.x.y" })).principal).toBeUndefined();

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Decision } from "../../../controller/authz/decision.ts";
 import { createOidcProviders } from "../../../controller/features/oidc/provider.ts";
 import { createKeyStore } from "../../../controller/keys/store.ts";
-import { gatewayWithRoute } from "../../support/manifests.ts";
+import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
 import { loginAt, startTestProvider, type TestProvider } from "../../support/oidc-provider.ts";
 import { type Decider, decider } from "../../support/world.ts";
 
@@ -29,11 +29,9 @@ kind: Secret
 metadata: {name: console-oidc, namespace: apps}
 stringData: {client-secret: "${op.clientSecret}"}
 ---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: console, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+${securityPolicy(
+  "console",
+  `
   oidc:
     provider: {issuer: "${op.issuer}"}
     clientID: ${op.clientId}
@@ -49,7 +47,8 @@ ${oidcExtra}
   authorization:
     defaultAction: Deny
     rules: [{name: alice-only, action: Allow, principal: {jwt: {provider: op, claims: [{name: sub, values: [alice]}]}}}]
-`;
+`,
+)}`;
 }
 
 async function worldDecider(oidcExtra: string): Promise<Decider> {

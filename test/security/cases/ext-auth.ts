@@ -7,7 +7,7 @@
 import type { Socket } from "node:net";
 import { createExtAuthTransport } from "../../../controller/features/extAuth/client.ts";
 import { httpService, grpcService, rawService, refusingPort, type Asked, type TestService } from "../../support/ext-auth-services.ts";
-import { gatewayWithRoute } from "../../support/manifests.ts";
+import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
@@ -21,13 +21,12 @@ kind: Backend
 metadata: {name: authz, namespace: apps}
 spec: {endpoints: [${endpoint}]}
 ---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: ext, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+${securityPolicy(
+  "ext",
+  `
   extAuth: ${extAuth}
-`;
+`,
+)}`;
 }
 
 const HTTP =
@@ -118,6 +117,61 @@ export const extAuthCases: readonly Case[] = [
     { ...FAILED, reason: "change the query" },
     async () => ask(await grpcService(() => ({ status: { code: 0 }, ok_response: { query_parameters_to_remove: ["debug"] } })), GRPC),
   ),
+  {
+    ...x(
+      "fail-open-non-latin1-header",
+      "`failOpen: true`, a service that refuses everyone, and a client `Authorization: Bearer €` (as the gRPC port hands it over: text)",
+      { status: 401, code: "extauth_denied" },
+      async () =>
+        ask(await answering(() => ({ status: 401 })), HTTP.replace("timeout: 2s", "timeout: 2s, failOpen: true"), {
+          authorization: "Bearer \u20ac",
+        }),
+    ),
+    fixed:
+      "the HTTP client refused a header character past U+00FF and failOpen took that for a failing service: allowed unasked. The check now carries the value's UTF-8 bytes, as Envoy does",
+  },
+  x(
+    "fail-open-crlf-header",
+    "`failOpen: true` and a header value with CR LF, which no HTTP check can carry (only a gRPC CheckRequest could hold it)",
+    { status: 400, code: "request_invalid" },
+    async () =>
+      ask(await answering(() => ({ status: 401 })), HTTP.replace("timeout: 2s", "timeout: 2s, failOpen: true"), {
+        authorization: "Bearer a\r\nx-current-user: admin",
+      }),
+  ),
+  {
+    ...x(
+      "sets-forwarded-for",
+      "a gRPC service allows and appends `x-forwarded-for: 10.0.0.5`; the policy allows only clientCIDRs 10.0.0.0/8, and the client is 203.0.113.9",
+      { status: 403, code: "authz_denied" },
+      async () =>
+        ask(
+          await grpcService(() => ({
+            status: { code: 0 },
+            ok_response: { headers: [{ header: { key: "x-forwarded-for", value: "10.0.0.5" }, append: { value: true } }] },
+          })),
+          `${GRPC}\n  authorization: {defaultAction: Deny, rules: [{action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}]}`,
+          { "x-forwarded-for": "203.0.113.9" },
+        ),
+    ),
+    fixed:
+      "the client address was read from the request as the service left it, so the appended entry became the client. It is now determined from the request as it arrived, as Envoy's connection manager determines it before any filter runs",
+  },
+  {
+    ...x(
+      "client-copy-read-by-rule",
+      "the service allows without setting `x-current-user` (headersToBackend); a rule allows `x-current-user: admin` (default Deny); the client sends its own `x-current-user: admin`",
+      { status: 403, code: "authz_denied" },
+      async () =>
+        ask(
+          await answering(() => ({ status: 200 })),
+          `${HTTP}\n  authorization: {defaultAction: Deny, rules: [{name: admins, action: Allow, principal: {headers: [{name: x-current-user, values: [admin]}]}}]}`,
+          { "x-current-user": "admin" },
+        ),
+    ),
+    fixed:
+      "the rule read the client's own copy, which never reaches the upstream (headersToBackend are removed when the service does not set them), so the client vouched for itself. Rules are now also decided without it",
+  },
   x(
     "missing-service-fail-open",
     "`failOpen: true` with a backendRef to a Service that does not exist",

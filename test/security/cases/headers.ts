@@ -9,7 +9,7 @@ import type { Ctx } from "../context.ts";
 import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
-import { token } from "../world.ts";
+import { ISSUER, jwksOf, token } from "../world.ts";
 
 const ALICE: Expected = { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } };
 const BAD = (reason: string): Expected => ({ status: 400, code: "request_invalid", reason });
@@ -265,6 +265,35 @@ export const headerCases: readonly Case[] = [
         return fromDecision(await d({ path: "/x", headers: { "x-role": [first, last] } }), managedHeadersOf(d.result.snapshot.policies));
       },
       "a header sent on two lines was read only as Envoy joins them (`admin,admin`), which no Deny value equals, while an upstream reads one line; each line is now a reading too when rules read headers",
+    ),
+  ),
+  ...(
+    [
+      ["rule", { headers: [{ name: "x-user-id", values: ["admin"] }] }],
+      ["cel", { cel: "request.headers['x-user-id'] == 'admin'" }],
+    ] as const
+  ).map(([kind, principal]) =>
+    c(
+      `spoof-optional-identity-${kind}`,
+      `optional JWT that sets x-user-id from sub, an Allow ${kind === "rule" ? "header rule" : "principal.cel"} on \`x-user-id: admin\` (default Deny); no token, the client's own \`x-user-id: admin\``,
+      { status: 403, code: "authz_denied", reason: "without the client's own x-user-id" },
+      async (ctx) => {
+        const jwt = {
+          optional: true,
+          providers: [
+            {
+              name: "idp",
+              issuer: ISSUER,
+              localJWKS: { inline: jwksOf(ctx.keys.es) },
+              claimToHeaders: [{ claim: "sub", header: "x-user-id" }],
+            },
+          ],
+        };
+        const authorization = { defaultAction: "Deny", rules: [{ name: "admins", action: "Allow", principal }] };
+        const d = decider(`${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { jwt, authorization }, "x")}`);
+        return fromDecision(await d({ path: "/x", headers: { "x-user-id": "admin" } }), managedHeadersOf(d.result.snapshot.policies));
+      },
+      "header rules and CEL read the client's own copy of a header the policy sets but no phase set (an optional JWT without a token), which the upstream never receives: a client named itself admin. A rule is now also decided without such copies, and the request allowed only if both readings allow",
     ),
   ),
 ];

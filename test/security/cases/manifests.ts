@@ -9,14 +9,13 @@ import { generateKeyPairSync, sign } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseAllDocuments } from "yaml";
 import { toResources, type RawObject } from "../../../controller/api/resources.ts";
 import { check } from "../../../controller/authz/check.ts";
 import { checkFolder } from "../../../controller/commands/check.ts";
 import { loadConfig, type CheckConfig } from "../../../controller/config.ts";
 import { compile } from "../../../controller/compile/index.ts";
 import { summarizeSnapshot } from "../../../controller/snapshot/summary.ts";
-import { ManifestFolder } from "../../../controller/sources/manifests.ts";
+import { ManifestFolder, parseManifests } from "../../../controller/sources/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 import { gatewayWithRoute } from "../../support/manifests.ts";
@@ -82,8 +81,12 @@ async function decide(raws: readonly RawObject[], probe: Probe, reported: string
     condition,
   );
 }
-const objectsOf = (text: string): RawObject[] =>
-  parseAllDocuments(text).map((d, i) => ({ object: d.toJS({ maxAliasCount: 100 }), origin: `#${i}` }));
+/** The objects of `text`, read as a manifest folder reads a file. */
+function objectsOf(text: string): RawObject[] {
+  const parsed = parseManifests(text, "case.yaml");
+  if ("error" in parsed) throw new Error(`the case does not parse: ${parsed.error}`);
+  return parsed.objects;
+}
 
 function m(id: string, title: string, expect: Expected, extra: string, probe: Probe = {}, fixed?: string): Case {
   return {

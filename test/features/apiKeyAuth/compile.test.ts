@@ -1,0 +1,89 @@
+/** compileApiKey: credential Secrets into a digest index of client ids, as Envoy Gateway's APIKeyAuth reads them. */
+import { describe, expect, it } from "vitest";
+import { apiKeyDigest } from "../../../controller/features/apiKeyAuth/compile.ts";
+import { apiKeyAuth } from "../../../controller/features/apiKeyAuth/index.ts";
+import { ALICE_KEY_AUTH, ALICE_KEYS, secret } from "../../support/manifests.ts";
+import { compilePolicy } from "../../support/world.ts";
+
+describe("compileApiKey", () => {
+  it("reads the sources in extractFrom order, header names lower-case, and indexes each key by its digest", () => {
+    const outcome = compilePolicy(
+      "apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key], params: [key]}, {cookies: [session]}], forwardClientIDHeader: X-Client-ID}",
+      secret("keys", { bob: "bob-key", alice: "alice-key" }),
+    );
+    expect(outcome.accepted.status).toBe("True");
+    const compiled = outcome.compiled(apiKeyAuth)!;
+    expect(compiled.sources).toEqual([
+      { in: "header", name: "x-api-key", prefix: undefined },
+      { in: "param", name: "key" },
+      { in: "cookie", name: "session" },
+    ]);
+    expect(compiled.clientIDs).toEqual(["alice", "bob"]);
+    expect(compiled.clientByDigest.get(apiKeyDigest("bob-key"))).toBe("bob");
+    expect([...compiled.clientByDigest.keys()]).not.toContain("bob-key");
+    expect([compiled.forwardClientIDHeader, compiled.sanitize]).toEqual(["x-client-id", false]);
+  });
+
+  it("keeps a client id's first key when several Secrets name it (Envoy Gateway's order: credentialRefs)", () => {
+    const outcome = compilePolicy(
+      "apiKeyAuth: {credentialRefs: [{name: keys}, {name: more}], extractFrom: [{headers: [X-API-Key]}]}",
+      ALICE_KEYS,
+      secret("more", { alice: "second-key", carol: "carol-key" }),
+    );
+    const compiled = outcome.compiled(apiKeyAuth)!;
+    expect(compiled.clientIDs).toEqual(["alice", "carol"]);
+    expect(compiled.clientByDigest.get(apiKeyDigest("alice-key"))).toBe("alice");
+    expect(compiled.clientByDigest.has(apiKeyDigest("second-key"))).toBe(false);
+  });
+
+  it("takes the portcullis.io/ labels and annotations of a client's Secret, and forwards its header annotations", () => {
+    const outcome = compilePolicy(
+      ALICE_KEY_AUTH,
+      secret(
+        "keys",
+        { alice: "alice-key" },
+        { labels: { "portcullis.io/role": "admin", team: "ops" }, annotations: { "portcullis.io/header.X-Tier": "gold", note: "x" } },
+      ),
+    );
+    expect(outcome.compiled(apiKeyAuth)!.clients.alice).toEqual({
+      metadata: { "portcullis.io/role": "admin" },
+      headers: { "x-tier": "gold" },
+    });
+  });
+
+  it.each([
+    ["a missing Secret", ALICE_KEY_AUTH, "", "APIKeyAuth: credentialRefs: "],
+    [
+      "sanitize with a key in the query (the HTTP ext_authz protocol cannot remove it)",
+      "apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{params: [key]}], sanitize: true}",
+      ALICE_KEYS,
+      "APIKeyAuth: sanitize cannot remove a key sent as a query parameter",
+    ],
+    [
+      "two clients with one key (the client id would be ambiguous)",
+      ALICE_KEY_AUTH,
+      secret("keys", { alice: "s3cr3t", bob: "s3cr3t" }),
+      "APIKeyAuth: Secret apps/keys: clients alice and bob share the same key",
+    ],
+    ["an empty key", ALICE_KEY_AUTH, secret("keys", { alice: "" }), "APIKeyAuth: Secret apps/keys: client alice has an empty key"],
+    [
+      "a forwarded header a client could not be trusted with",
+      "apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: authorization}",
+      ALICE_KEYS,
+      "APIKeyAuth: forwardClientIDHeader: ",
+    ],
+  ])("is Invalid for %s, never echoing a key", (_situation, features, objects, message) => {
+    const outcome = compilePolicy(features, ...(objects === "" ? [] : [objects]));
+    expect(outcome.accepted.status).toBe("False");
+    expect(outcome.accepted.message).toContain(message);
+    expect(outcome.accepted.message).not.toMatch(/alice-key|s3cr3t/);
+  });
+
+  it("serves a key no header can carry, with a Warning naming the usual cause", () => {
+    const outcome = compilePolicy(ALICE_KEY_AUTH, secret("keys", { alice: "alice-key", bob: "bob-key\n" }));
+    expect(outcome.accepted.status).toBe("True");
+    expect(outcome.warnings).toEqual([
+      "APIKeyAuth: Secret apps/keys: the key of client bob ends with a line break (as `kubectl create secret --from-file` stores a file's last line); no header or cookie can carry it, so this client can never authenticate",
+    ]);
+  });
+});

@@ -1,0 +1,76 @@
+/** compileAuthorization: rules as Envoy Gateway's Authorization reads them, with every problem of every rule reported. */
+import { describe, expect, it } from "vitest";
+import { authorization } from "../../../controller/features/authorization/index.ts";
+import { compilePolicy } from "../../support/world.ts";
+
+const JWT = `jwt: {providers: [{name: idp, issuer: "https://idp.example.com", remoteJWKS: {uri: "https://idp.example.com/jwks"}}]}`;
+
+describe("compileAuthorization", () => {
+  it("defaults to Deny, names unnamed rules by position, upper-cases methods and lower-cases header names", () => {
+    const outcome = compilePolicy(`
+authorization:
+  rules:
+    - action: Allow
+      operation: {methods: [get, Post], path: {type: PathPrefix, value: /reports/}}
+      principal: {headers: [{name: X-Team, values: [a]}]}
+    - {name: office, action: Deny, principal: {clientCIDRs: [10.0.0.0/8]}}
+`);
+    expect(outcome.accepted.status).toBe("True");
+    const compiled = outcome.compiled(authorization)!;
+    expect(compiled.defaultAction).toBe("Deny");
+    expect(compiled.rules.map((r) => [r.name, r.action, r.methods])).toEqual([
+      ["rule 0", "Allow", ["GET", "POST"]],
+      ["office", "Deny", undefined],
+    ]);
+    // A PathPrefix matches whole segments: its trailing slash is dropped, as Envoy Gateway's path matcher does.
+    expect(compiled.rules[0]!.path).toMatchObject({ type: "PathPrefix", value: "/reports", invert: false });
+    expect(compiled.rules[0]!.principal!.headers).toEqual([{ name: "x-team", values: ["a"] }]);
+    expect(compiled.rules[1]!.principal!.clientCIDRs!.contains("10.2.3.4")).toBe(true);
+  });
+
+  it("reports every rule's problem, not just the first", () => {
+    const outcome = compilePolicy(`
+authorization:
+  rules:
+    - {action: Allow, principal: {}}
+    - {action: Allow, operation: {path: {type: Exact, value: reports}}, principal: {clientCIDRs: [10.0.0.0/8]}}
+    - {action: Deny, principal: {clientCIDRs: [10.0.0.0/33]}}
+`);
+    expect(outcome.accepted.status).toBe("False");
+    for (const message of [
+      "rules[0].principal: set at least one of clientCIDRs, jwt, headers, clientIPGeoLocations or cel",
+      'rules[1].operation.path: "reports" does not start with /',
+      "rules[2].principal.clientCIDRs: ",
+    ]) {
+      expect(outcome.accepted.message).toContain(`Authorization: ${message}`);
+    }
+  });
+
+  it("a rule's jwt principal must name a provider of the policy's jwt", () => {
+    const rule = (provider: string) => `${JWT}
+authorization: {rules: [{action: Allow, principal: {jwt: {provider: ${provider}, scopes: [read]}}}]}`;
+    expect(compilePolicy(rule("idp")).accepted.status).toBe("True");
+    expect(compilePolicy(rule("other")).accepted.message).toBe(
+      "Authorization: rules[0].principal.jwt.provider: other is not a jwt provider of this policy",
+    );
+    expect(compilePolicy("authorization: {rules: [{action: Allow, principal: {jwt: {provider: idp}}}]}").accepted.message).toBe(
+      "Authorization: rules[0].principal.jwt.provider: idp is not a jwt provider of this policy",
+    );
+  });
+
+  it("leaves the providers unchecked when jwt has problems of its own: jwt's problem is the one reported", () => {
+    const outcome = compilePolicy(`
+jwt: {providers: [{name: idp, remoteJWKS: {uri: "not a url"}}]}
+authorization: {rules: [{action: Allow, principal: {jwt: {provider: other}}}]}`);
+    expect(outcome.accepted.message).toBe("JWT: providers[0].remoteJWKS.uri: not a URL");
+  });
+
+  it("a rule needs a principal or a cel expression, and a cel expression must compile", () => {
+    expect(compilePolicy("authorization: {rules: [{action: Allow}]}").accepted.message).toBe(
+      "Authorization: rules[0]: set principal or cel",
+    );
+    expect(compilePolicy(`authorization: {rules: [{action: Allow, cel: "request.path ==="}]}`).accepted.message).toMatch(
+      /^Authorization: rules\[0\]\.cel: /,
+    );
+  });
+});

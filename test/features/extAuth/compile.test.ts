@@ -1,0 +1,109 @@
+/**
+ * compileExtAuth: the service a policy names, resolved and checked as Envoy Gateway v1.9.0's
+ * translator does (buildExtAuth, validateExtServiceBackendReference), in its words.
+ */
+import { describe, expect, it } from "vitest";
+import { extAuth } from "../../../controller/features/extAuth/index.ts";
+import { secret } from "../../support/manifests.ts";
+import { compilePolicy } from "../../support/world.ts";
+
+/** Service `namespace`/authz with TCP ports 8080 (named http) and 9000. */
+const service = (namespace = "apps") => `apiVersion: v1
+kind: Service
+metadata: {name: authz, namespace: ${namespace}}
+spec: {ports: [{name: http, port: 8080}, {port: 9000}]}
+`;
+const CONFIG = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: tenant, namespace: apps}
+data: {id: tenant-a}
+`;
+
+describe("compileExtAuth", () => {
+  it("calls a Service at its cluster DNS name, with Envoy Gateway's and Envoy's defaults", () => {
+    const outcome = compilePolicy(
+      "extAuth: {http: {backendRefs: [{name: authz, port: 8080}], path: /check, headersToBackend: [X-User]}}",
+      service(),
+    );
+    expect(outcome.accepted.status).toBe("True");
+    expect(outcome.compiled(extAuth)).toMatchObject({
+      protocol: "http",
+      service: { endpoints: [{ host: "authz.apps.svc", port: 8080, weight: 1 }], names: ["Service apps/authz:8080"], tls: undefined },
+      pathPrefix: "/check",
+      headersToBackend: ["x-user"],
+      timeoutMs: 10_000,
+      failOpen: false,
+      statusOnError: 403,
+    });
+  });
+
+  it("leaves a weight-0 backendRef out of the rotation, but still checks it", () => {
+    const refs = (second: string) => `extAuth: {grpc: {backendRefs: [{name: authz, port: 8080, weight: 2}, ${second}]}}`;
+    const weighted = compilePolicy(refs("{name: authz, port: 9000, weight: 0}"), service()).compiled(extAuth)!;
+    expect(weighted.service.endpoints).toEqual([{ host: "authz.apps.svc", port: 8080, weight: 2 }]);
+    expect(compilePolicy(refs("{name: authz, port: 9999, weight: 0}"), service()).accepted.message).toBe(
+      "ExtAuth: TCP Port 9999 not found on service apps/authz",
+    );
+    expect(compilePolicy("extAuth: {grpc: {backendRefs: [{name: authz, port: 8080, weight: 0}]}}", service()).accepted.message).toBe(
+      "ExtAuth: every backendRef of the external service has weight 0",
+    );
+  });
+
+  it("reads context extensions from values, ConfigMaps and Secrets (a Secret's value base64-decoded once more, as Envoy Gateway does)", () => {
+    const outcome = compilePolicy(
+      `
+extAuth:
+  grpc: {backendRefs: [{name: authz, port: 8080}]}
+  contextExtensions:
+    - {name: plain, value: v}
+    - {name: tenant, type: ValueRef, valueRef: {group: "", kind: ConfigMap, name: tenant, key: id}}
+    - {name: token, type: ValueRef, valueRef: {group: "", kind: Secret, name: ext, key: token}}
+`,
+      service(),
+      CONFIG,
+      secret("ext", { token: Buffer.from("s3cr3t").toString("base64") }),
+    );
+    expect(outcome.compiled(extAuth)!.contextExtensions).toEqual({ plain: "v", tenant: "tenant-a", token: "s3cr3t" });
+    expect(JSON.stringify(outcome.result.statuses)).not.toContain("s3cr3t");
+  });
+
+  it.each([
+    [
+      "both http and grpc",
+      "{http: {backendRefs: [{name: authz, port: 8080}]}, grpc: {backendRefs: [{name: authz, port: 8080}]}}",
+      "only one of grpc or http can be specified",
+    ],
+    ["neither http nor grpc", "{failOpen: true}", "one of grpc or http must be specified"],
+    ["no backend", "{grpc: {}}", "backendRef or backendRefs needs to be set"],
+    [
+      "path with pathOverride",
+      "{http: {backendRefs: [{name: authz, port: 8080}], path: /a, pathOverride: /b}}",
+      "only one of path or pathOverride can be specified",
+    ],
+    [
+      "a Service without its port",
+      "{grpc: {backendRefs: [{name: authz}]}}",
+      "a valid port number corresponding to a port on the Service must be specified",
+    ],
+    ["a missing Service", "{grpc: {backendRefs: [{name: nowhere, port: 8080}]}}", "service apps/nowhere not found"],
+    [
+      "a Service in another namespace without a ReferenceGrant",
+      "{grpc: {backendRefs: [{name: authz, namespace: auth, port: 8080}]}}",
+      "backend ref to Service auth/authz not permitted by any ReferenceGrant",
+    ],
+    [
+      "a kind Envoy Gateway does not call",
+      "{grpc: {backendRefs: [{name: authz, kind: Pod, port: 8080}]}}",
+      "kind is invalid, only Service",
+    ],
+    [
+      "a context extension with both value and valueRef",
+      "{grpc: {backendRefs: [{name: authz, port: 8080}]}, contextExtensions: [{name: x, value: v, valueRef: {group: '', kind: ConfigMap, name: tenant, key: id}}]}",
+      "contextExtensions x: Exactly one of value or valueRef must be set with correct type.",
+    ],
+  ])("is Invalid for %s, in Envoy Gateway's words", (_situation, spec, message) => {
+    const outcome = compilePolicy(`extAuth: ${spec}`, service(), service("auth"), CONFIG);
+    expect(outcome.accepted.status).toBe("False");
+    expect(outcome.accepted.message).toContain(`ExtAuth: ${message}`);
+  });
+});
