@@ -60,6 +60,8 @@ const ServeSchema = z.object({
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Fraction of allowed requests that get an audit line (denials always do). */
   auditAllowedSampleRate: z.coerce.number().min(0).max(1).default(0),
+  /** Bound of each snapshot's verified-JWT cache, MiB of estimated heap (0: every token is verified on each request). */
+  jwtCacheMib: z.coerce.number().int().min(0).max(4096).default(32),
   shutdownGraceSeconds: z.coerce.number().min(0).max(300).default(10),
   /** Seconds between SIGTERM/SIGINT and closing the ports: readiness fails first, so traffic moves away. */
   shutdownDelaySeconds: z.coerce.number().min(0).max(120).default(5),
@@ -180,6 +182,11 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
     value: "RATE",
     help: "fraction of allowed requests that also get an audit line, as denials do (0: none, 1: every one)",
     expects: "a number from 0 to 1",
+  },
+  "jwt-cache-mib": {
+    value: "MIB",
+    help: "memory the verified-JWT cache may hold, in MiB (estimated heap; the oldest tokens go first; 0: no cache)",
+    expects: "a whole number from 0 to 4096",
   },
   "shutdown-grace-seconds": {
     value: "SECONDS",

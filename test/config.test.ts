@@ -107,6 +107,7 @@ describe("loadConfig", () => {
       '--audit-allowed-sample-rate must be a number from 0 to 1 (got "5")',
       "serve",
     ],
+    [["serve", "--manifests", "d", "--jwt-cache-mib", "0.5"], '--jwt-cache-mib must be a whole number from 0 to 4096 (got "0.5")', "serve"],
     [
       ["serve", "--manifests", "d", "--xff-trusted-cidrs", "10.0.0.0/8", "--xff-trusted-hops", "1"],
       "--xff-trusted-hops and --xff-trusted-cidrs exclude each other (as Envoy Gateway's numTrustedHops and trustedCIDRs)",

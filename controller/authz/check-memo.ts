@@ -31,8 +31,9 @@ export class CheckMemo {
   /** basicAuth: digests of user, password and hash that verified (bcrypt is not run twice for them). */
   readonly verifiedPasswords = new BoundedMap<string, true>(10_000);
 
-  constructor(tokens = new TokenCache()) {
-    this.tokens = tokens;
+  /** `tokenCacheBytes`: the verified-token cache's bound (token-cache.ts; default 32 MiB). */
+  constructor(tokenCacheBytes?: number) {
+    this.tokens = new TokenCache(tokenCacheBytes);
   }
 
   apiKey(config: CompiledApiKey, source: number, client: string): PhaseResult | undefined {

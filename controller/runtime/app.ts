@@ -55,10 +55,11 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     logGeoip,
   );
   // Loaded only in Kubernetes mode: @kubernetes/client-node alone is about 40 MB of heap.
+  const tokenCacheBytes = config.jwtCacheMib * 1024 * 1024;
   const mode =
     config.manifests === undefined
-      ? (await import("./kube.ts")).startKubeMode(config, { compile, keys, logger, metrics })
-      : startFolderMode(config.manifests, { compile, keys, logger, metrics });
+      ? (await import("./kube.ts")).startKubeMode(config, { compile, keys, logger, metrics, tokenCacheBytes })
+      : startFolderMode(config.manifests, { compile, keys, logger, metrics, tokenCacheBytes });
   const pipeline = mode.pipeline;
   const passwords = new Passwords();
   const extAuth = createExtAuthTransport();
@@ -126,13 +127,17 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
 }
 
 /** Standalone mode: the manifest folder feeds the pipeline; statuses are logged. */
-function startFolderMode(dir: string, deps: { compile: CompileOptions; keys: KeyStore; logger: Logger; metrics: Metrics }) {
+function startFolderMode(
+  dir: string,
+  deps: { compile: CompileOptions; keys: KeyStore; logger: Logger; metrics: Metrics; tokenCacheBytes: number },
+) {
   const { logger } = deps;
   const pipeline = new Pipeline({
     compile: deps.compile,
     keys: deps.keys,
     logger,
     metrics: deps.metrics,
+    tokenCacheBytes: deps.tokenCacheBytes,
     onPublished: (published, previous) => logStatusChanges(logger, published, previous),
   });
   const source = startFolderSource(dir, pipeline, logger.child({ component: "manifests" }), deps.metrics);

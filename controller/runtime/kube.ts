@@ -25,7 +25,7 @@ export interface KubeMode {
 
 export function startKubeMode(
   config: ServeConfig,
-  deps: { compile: CompileOptions; keys: KeyStore; logger: Logger; metrics: Metrics },
+  deps: { compile: CompileOptions; keys: KeyStore; logger: Logger; metrics: Metrics; tokenCacheBytes: number },
 ): KubeMode {
   const logger = deps.logger;
   const client = KubeClient.load(config.kubeconfig);
@@ -49,6 +49,7 @@ export function startKubeMode(
     keys: deps.keys,
     logger,
     metrics: deps.metrics,
+    tokenCacheBytes: deps.tokenCacheBytes,
     loadReferences: (references) => source.loadReferences(references),
     onPublished: (published, previous) => {
       logStatusChanges(logger, published, previous);

@@ -34,6 +34,8 @@ export interface PipelineOptions {
    * newly referenced ones); true when it loaded something, so compile runs again before publishing.
    */
   readonly loadReferences?: (references: ReferencedObjects) => Promise<boolean>;
+  /** Bound of each snapshot's verified-token cache, estimated heap bytes (`--jwt-cache-mib`); default 32 MiB. */
+  readonly tokenCacheBytes?: number;
 }
 
 /** Rounds of "compile, load newly referenced objects, compile again" before publishing anyway. */
@@ -109,7 +111,7 @@ export class Pipeline {
       generation: (previous?.generation ?? 0) + 1,
       snapshot: result.snapshot,
       statuses: result.statuses,
-      memo: new CheckMemo(),
+      memo: new CheckMemo(this.#options.tokenCacheBytes),
     };
     this.#current = published;
     this.#fingerprint = fingerprint;

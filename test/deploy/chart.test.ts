@@ -172,6 +172,7 @@ describe("rendered with the default values (Kubernetes mode)", () => {
       PORTCULLIS_XFF_TRUSTED_HOPS: "0",
       PORTCULLIS_LOG_LEVEL: "info",
       PORTCULLIS_AUDIT_ALLOWED_SAMPLE_RATE: "0",
+      PORTCULLIS_JWT_CACHE_MIB: "32",
       PORTCULLIS_SHUTDOWN_DELAY_SECONDS: "5",
       PORTCULLIS_SHUTDOWN_GRACE_SECONDS: "10",
       PORTCULLIS_LEASE_NAME: "portcullis-status-writer",
@@ -313,6 +314,11 @@ describe("rendered with other values", () => {
     expect(find(renderChart(), "PodDisruptionBudget").apiVersion).toBe("policy/v1");
   });
 
+  it("jwtCacheMib becomes PORTCULLIS_JWT_CACHE_MIB; the schema refuses a fraction", () => {
+    const env = find(renderChart({ config: { jwtCacheMib: 128 } }), "Deployment").spec.template.spec.containers[0].env as Obj[];
+    expect(env).toContainEqual({ name: "PORTCULLIS_JWT_CACHE_MIB", value: "128" });
+    expect(() => renderChart({ config: { jwtCacheMib: 1.5 } })).toThrow(/jwtCacheMib/);
+  });
   it("auditAllowedSampleRate becomes PORTCULLIS_AUDIT_ALLOWED_SAMPLE_RATE; the schema refuses a rate over 1", () => {
     const env = find(renderChart({ config: { auditAllowedSampleRate: 0.05 } }), "Deployment").spec.template.spec.containers[0].env as Obj[];
     expect(env).toContainEqual({ name: "PORTCULLIS_AUDIT_ALLOWED_SAMPLE_RATE", value: "0.05" });

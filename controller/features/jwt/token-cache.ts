@@ -1,7 +1,8 @@
 /**
  * Verified-token cache: a token verified once is not verified again until it expires (or for at
- * most `maxAgeMs`, so keys removed from a JWKS stop being honoured soon). Bounded; the oldest
- * entries go first (bounded-map.ts). Found by the start of the token's signature segment and then
+ * most `maxAgeMs`, so keys removed from a JWKS stop being honoured soon). Bounded in bytes (an
+ * estimate of each entry's heap: the token, its claims and what is passed on; `--jwt-cache-mib`);
+ * the oldest entries go first (bounded-map.ts). Found by the start of the token's signature segment and then
  * compared whole (hashing a whole token costs more than comparing it), then by the policy's jwt
  * configuration, so a token used on routes of several policies keeps one verdict per policy. One
  * cache lives per snapshot, so a policy change never reuses old results.
@@ -14,6 +15,7 @@
  */
 import type { CompiledJwt } from "./compile.ts";
 import { BoundedMap } from "../../lib/bounded-map.ts";
+import { estimatedHeapBytes } from "../../lib/heap-bytes.ts";
 import type { Pass } from "../feature.ts";
 import { parseStrictJsonObject } from "./strict-json.ts";
 
@@ -28,7 +30,19 @@ export interface CachedToken {
   readonly passed: { readonly ok: true; readonly value: Pass };
   /** Epoch ms after which the entry is no longer used. */
   readonly validUntil: number;
+  /** Estimated heap bytes the entry holds (its share of the cache's bound). */
+  readonly bytes: number;
 }
+
+/** The default bound, bytes: about 14,000 tokens of 400 characters with eight claims, or 2,500 of 8 KiB (estimates err high). */
+export const DEFAULT_TOKEN_CACHE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Heap an entry holds besides its token, claims, headers and principal (which are estimated), bytes:
+ * the entry and the objects it passes on, its slot in the verdict list and the map, the key
+ * (measured with small tokens: test/features/jwt/token-cache.test.ts).
+ */
+const ENTRY_OVERHEAD_BYTES = 300;
 
 /** Verdicts kept per signature: one per policy the token was used with, the oldest replaced beyond this. */
 const MAX_VERDICTS_PER_SIGNATURE = 8;
@@ -47,13 +61,19 @@ const keyOf = (token: string) => {
 
 export class TokenCache {
   readonly #entries: BoundedMap<string, CachedToken[]>;
-  readonly #maxEntries: number;
+  readonly #maxBytes: number;
   readonly #maxAgeMs: number;
 
-  constructor(maxEntries = 10_000, maxAgeMs = 60_000) {
-    this.#entries = new BoundedMap(maxEntries);
-    this.#maxEntries = maxEntries;
+  /** `maxBytes`: the bound on the entries' estimated heap (0: nothing is cached). */
+  constructor(maxBytes = DEFAULT_TOKEN_CACHE_BYTES, maxAgeMs = 60_000) {
+    this.#entries = new BoundedMap<string, CachedToken[]>(maxBytes, weighVerdicts);
+    this.#maxBytes = maxBytes;
     this.#maxAgeMs = maxAgeMs;
+  }
+
+  /** Estimated heap bytes held, at most the bound given. */
+  get bytes(): number {
+    return this.#entries.weight;
   }
 
   /** The verdict for `token` (or for its other ECDSA spelling) under `config`, while still valid. */
@@ -82,9 +102,17 @@ export class TokenCache {
    * Remembers a verdict; `expiresAt` is the token's own limit (exp plus skew) in epoch ms, when it
    * has one. Returns the entry, stored or not.
    */
-  set(verdict: Omit<CachedToken, "validUntil">, now: number, expiresAt: number | undefined): CachedToken {
-    const entry = { ...verdict, validUntil: Math.min(now + this.#maxAgeMs, expiresAt ?? Infinity) };
-    if (entry.validUntil <= now || this.#maxEntries === 0) return entry;
+  set(verdict: Omit<CachedToken, "validUntil" | "bytes">, now: number, expiresAt: number | undefined): CachedToken {
+    const validUntil = Math.min(now + this.#maxAgeMs, expiresAt ?? Infinity);
+    if (validUntil <= now || this.#maxBytes === 0) return { ...verdict, validUntil, bytes: 0 };
+    const { principal, headers } = verdict.passed.value;
+    const bytes =
+      ENTRY_OVERHEAD_BYTES +
+      estimatedHeapBytes(verdict.token) +
+      estimatedHeapBytes(verdict.claims) +
+      estimatedHeapBytes(headers) +
+      estimatedHeapBytes(principal);
+    const entry = { ...verdict, validUntil, bytes };
     const key = keyOf(verdict.token);
     const kept =
       this.#entries
@@ -94,6 +122,12 @@ export class TokenCache {
     this.#entries.set(key, [...kept, entry]);
     return entry;
   }
+}
+
+function weighVerdicts(verdicts: readonly CachedToken[]): number {
+  let bytes = 0;
+  for (const v of verdicts) bytes += v.bytes;
+  return bytes;
 }
 
 /** Group order n of each ECDSA algorithm's curve (SEC 2: P-256, P-384, P-521) and the size of r and s. */

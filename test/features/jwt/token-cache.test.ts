@@ -1,13 +1,34 @@
 /** The verified-token cache: bounded, per policy configuration, and never fooled by a copied signature. */
 import { describe, expect, it } from "vitest";
 import { generateKeyPairSync, sign as nodeSign, verify } from "node:crypto";
-import { otherEcdsaSpelling, TokenCache } from "../../../controller/features/jwt/token-cache.ts";
+import { DEFAULT_TOKEN_CACHE_BYTES, otherEcdsaSpelling, TokenCache } from "../../../controller/features/jwt/token-cache.ts";
 import type { CompiledJwt } from "../../../controller/features/jwt/compile.ts";
+import { heapHeldBy } from "../../support/heap.ts";
 
 const configA = { providers: [], optional: false } as unknown as CompiledJwt;
 const configB = { providers: [], optional: false } as unknown as CompiledJwt;
 const passed = { ok: true, value: { principal: "jwt idp", headers: {}, strip: [], attributes: {} } } as const;
 const verdict = (token: string, config = configA) => ({ token, config, provider: 0, claims: {}, passed });
+/** A verdict shaped as check() builds one: the token's claims (decoded from it, so nothing is shared) passed on with a header. */
+function claimsVerdict(token: string) {
+  const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as Record<string, unknown>;
+  const value = {
+    principal: `jwt idp sub=${String(claims.sub)}`,
+    headers: { "x-user-id": String(claims.sub) },
+    strip: [],
+    attributes: { jwt: { provider: "idp", claims } },
+  };
+  return { token, config: configA, provider: 0, claims, passed: { ok: true, value } as const };
+}
+/** A token of about 8 KiB: a hundred group names in its claims, its own signature. */
+const largeToken = (i: number) =>
+  [
+    Buffer.from('{"alg":"ES256"}').toString("base64url"),
+    Buffer.from(
+      JSON.stringify({ sub: `user-${i}`, groups: Array.from({ length: 100 }, (_, g) => `engineering-group-${g}-of-user-${i}`) }),
+    ).toString("base64url"),
+    `${String(i).padStart(6, "0")}${"s".repeat(80)}`,
+  ].join(".");
 
 describe("TokenCache", () => {
   it("answers for the whole token only: another payload under the same signature is a miss", () => {
@@ -29,7 +50,7 @@ describe("TokenCache", () => {
     expect(cache.get("h.p.s", configB, 1)?.config).toBe(configB);
   });
   it("forgets a verdict at the token's expiry or after the maximum age, whichever comes first", () => {
-    const cache = new TokenCache(10, 60_000);
+    const cache = new TokenCache(DEFAULT_TOKEN_CACHE_BYTES, 60_000);
     cache.set(verdict("h.p.short"), 0, 5_000);
     cache.set(verdict("h.p.long"), 0, undefined);
     expect(cache.get("h.p.short", configA, 4_999)).toBeDefined();
@@ -51,11 +72,44 @@ describe("TokenCache", () => {
       `h.p.${start}y`,
     ]);
   });
-  it("is bounded: beyond the limit the oldest signatures go first", () => {
-    const cache = new TokenCache(4);
-    const tokens = ["h.p.1", "h.p.2", "h.p.3", "h.p.4", "h.p.5"];
-    for (const t of tokens) cache.set(verdict(t), 0, undefined);
-    expect(tokens.map((t) => cache.get(t, configA, 1) !== undefined)).toEqual([false, false, true, true, true]);
+  it("is bounded in bytes: filled with 8 KiB tokens, it holds at most its bound (estimated and measured), the oldest going first", () => {
+    const bound = 1024 * 1024;
+    const tokens = Array.from({ length: 400 }, (_, i) => largeToken(i));
+    const { bytes: held, value: cache } = heapHeldBy(() => {
+      const c = new TokenCache(bound);
+      for (const t of tokens) {
+        c.set(claimsVerdict(t), 0, undefined);
+        expect(c.bytes).toBeLessThanOrEqual(bound);
+      }
+      return c;
+    });
+    const kept = tokens.map((t) => cache.get(t, configA, 1) !== undefined);
+    const firstKept = kept.indexOf(true);
+    // The newest are kept, every older one is gone: 3.2 MiB of tokens went through a 1 MiB bound.
+    expect(kept.slice(firstKept).every(Boolean)).toBe(true);
+    expect(kept.slice(0, firstKept).some(Boolean)).toBe(false);
+    expect(firstKept).toBeGreaterThan(200);
+    expect(held).toBeLessThanOrEqual(bound);
+    expect(cache.bytes).toBeGreaterThan(bound / 4);
+  });
+  it("estimates at least the heap an entry really holds, small tokens included (where the entry's own objects weigh most)", () => {
+    const tokens = Array.from(
+      { length: 4000 },
+      (_, i) => `${"h".repeat(36)}.${Buffer.from(`{"sub":"user-${i}"}`).toString("base64url")}.${i}`,
+    );
+    const { bytes: held, value: cache } = heapHeldBy(() => {
+      const c = new TokenCache(64 * 1024 * 1024);
+      for (const t of tokens.map((t) => `${t}`)) c.set(claimsVerdict(t), 0, undefined);
+      return c;
+    });
+    expect(tokens.every((t) => cache.get(t, configA, 1) !== undefined)).toBe(true);
+    expect(cache.bytes).toBeGreaterThanOrEqual(held);
+  });
+  it("caches nothing with a bound of 0 bytes", () => {
+    const cache = new TokenCache(0);
+    cache.set(verdict("h.p.s"), 0, undefined);
+    expect(cache.get("h.p.s", configA, 1)).toBeUndefined();
+    expect(cache.bytes).toBe(0);
   });
 });
 
