@@ -79,7 +79,9 @@ function render(decision: Decision): WireResponse {
   // A CORS preflight answered by Portcullis: no body, only the Access-Control-* headers.
   if (decision.status === 204) return wireResponse(204, { ...decision.responseHeaders }, "");
   const denial = denialContent(decision);
-  return wireResponse(decision.status, denial.headers, denial.body, decision.cookies);
+  // A 200 is an allow to every proxy on these ports: a denial naming it (a gRPC service's
+  // denied_response may, and Envoy then answers the client 200 itself) goes out as 403.
+  return wireResponse(decision.status === 200 ? 403 : decision.status, denial.headers, denial.body, decision.cookies);
 }
 
 /** A denial's response headers and body: the decision's own body as it is, else the generic JSON one. */

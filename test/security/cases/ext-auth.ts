@@ -6,6 +6,7 @@
  */
 import type { Socket } from "node:net";
 import { createExtAuthTransport } from "../../../controller/features/extAuth/client.ts";
+import { envoyResponse } from "../../../controller/server/envoy-response.ts";
 import { httpService, grpcService, rawService, refusingPort, type Asked, type TestService } from "../../support/ext-auth-services.ts";
 import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
@@ -33,12 +34,16 @@ const HTTP =
   "{http: {backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: authz}], headersToBackend: [x-current-user]}, timeout: 2s}";
 const GRPC = "{grpc: {backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: authz}]}, timeout: 2s}";
 
-/** Compiles the world around `service` and asks it about GET /reports with `headers`; the service is closed after. */
+/**
+ * Compiles the world around `service` and asks it about GET /reports with `headers` (`envoy-http`:
+ * the outcome as Envoy reads the answer on the HTTP ext_authz port); the service is closed after.
+ */
 async function ask(
   service: TestService | { port: number; close(): Promise<void> },
   extAuth: string,
   headers: Record<string, string> = {},
   endpoint?: string,
+  port: "check" | "envoy-http" = "check",
 ): Promise<Outcome> {
   const transport = createExtAuthTransport();
   try {
@@ -46,11 +51,12 @@ async function ask(
     const conditions = decide.result.statuses.flatMap((s) =>
       s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => c.message)),
     );
-    return fromDecision(
-      await decide({ path: "/reports", headers }),
-      managedHeadersOf(decide.result.snapshot.policies),
-      conditions.join("; "),
-    );
+    const decision = await decide({ path: "/reports", headers });
+    const outcome = fromDecision(decision, managedHeadersOf(decide.result.snapshot.policies), conditions.join("; "));
+    if (port === "check") return outcome;
+    // As Envoy's HTTP ext_authz filter reads Portcullis' answer: only a 200 allows.
+    const status = envoyResponse(decision).status;
+    return status === 200 ? { ...outcome, status, code: "allowed" } : { ...outcome, status };
   } finally {
     await Promise.all([transport.close(), service.close()]);
   }
@@ -170,6 +176,22 @@ export const extAuthCases: readonly Case[] = [
     ),
     fixed:
       "the rule read the client's own copy, which never reaches the upstream (headersToBackend are removed when the service does not set them), so the client vouched for itself. Rules are now also decided without it",
+  },
+  {
+    ...x(
+      "grpc-denial-status-200",
+      "a gRPC service denies (PERMISSION_DENIED) with a denied_response of status 200 and `x-current-user: admin`; asked on Envoy's HTTP ext_authz port",
+      { status: 403, code: "extauth_denied" },
+      async () => {
+        const denial = {
+          status: { code: 7 },
+          denied_response: { status: { code: 200 }, headers: [{ header: { key: "x-current-user", value: "admin" } }] },
+        };
+        return ask(await grpcService(() => denial), GRPC, {}, undefined, "envoy-http");
+      },
+    ),
+    fixed:
+      "the denial kept the service's 200, which Envoy's HTTP ext_authz filter reads as an allow: the request reached the upstream with the service's headers. Envoy answers the client that 200 itself; a denial now goes out as 403 on the HTTP ports",
   },
   x(
     "missing-service-fail-open",
