@@ -14,9 +14,9 @@ import type { CheckContext } from "../../authz/context.ts";
 import { deny, type Decision } from "../../authz/decision.ts";
 import { headerValue, type NormalizedRequest } from "../../authz/request.ts";
 import { fail, ok, type Result } from "../../lib/result.ts";
-import type { Pass, PhaseResult, Where } from "../feature.ts";
+import { NOTHING, type Pass, type PhaseResult, type Where } from "../feature.ts";
 import type { ExtAuthTransport, HttpAnswer, HttpCheck } from "./client.ts";
-import type { CompiledExtAuth } from "./types.ts";
+import type { CompiledExtAuth, ExtAuthHookUp } from "./types.ts";
 
 /** What the service decided, read as Envoy reads it. */
 export type ExtAuthVerdict =
@@ -70,6 +70,18 @@ const NOT_PASSED_THROUGH = new Set([
  * round trip, not a chain of calls growing until the first one times out.
  */
 export const LOOP_HEADER = "x-portcullis-ext-authz-call";
+
+/** How the summary, the trace and the snapshot name an extAuth that is the hook-up to this Portcullis. */
+export const HOOK_UP = "this Portcullis (hook-up)";
+
+/**
+ * The hook-up's phase: the request is already inside the check this extAuth makes, so nothing is
+ * asked (asking would only reach this phase again) and the policy's other phases decide.
+ */
+export function checkHookUp(config: ExtAuthHookUp, ctx: CheckContext): PhaseResult {
+  ctx.trace?.note({ service: `${HOOK_UP}: ${config.hookUp.join(", ")}` });
+  return NOTHING;
+}
 
 /** The service's verdict per request (shared by the readings of one request, which send the same check) and config. */
 const verdicts = new WeakMap<object, Map<CompiledExtAuth, Promise<ExtAuthVerdict>>>();

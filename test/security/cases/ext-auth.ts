@@ -6,9 +6,10 @@
  */
 import type { Socket } from "node:net";
 import { createExtAuthTransport } from "../../../controller/features/extAuth/client.ts";
+import { selfServiceOf } from "../../../controller/runtime/compile-options.ts";
 import { envoyResponse } from "../../../controller/server/envoy-response.ts";
 import { httpService, grpcService, rawService, refusingPort, type Asked, type TestService } from "../../support/ext-auth-services.ts";
-import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
+import { gatewayWithRoute, secret, securityPolicy } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
@@ -68,6 +69,61 @@ const FAILED: Expected = { status: 403, code: "extauth_error" };
 
 function x(id: string, title: string, expect: Expected, run: () => Promise<Outcome>): Case {
   return { id: `extauth.${id}`, title, expect, run: () => run() };
+}
+
+/**
+ * The world of Portcullis beside Envoy Gateway (--self-service portcullis/portcullis, Service ports
+ * as the chart's): Secret apps/keys (alice), policy apps/`name` with `extAuth` (naming
+ * Portcullis' Service unless it says otherwise) and apiKeyAuth on route apps/api, the ReferenceGrant
+ * when `granted`. No client for external services: a call Portcullis made would be an extauth_error.
+ */
+function besideEnvoyGateway(extAuth: string, granted = true): string {
+  const grant = `---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: apps-ext-auth, namespace: portcullis}
+spec:
+  from: [{group: gateway.envoyproxy.io, kind: SecurityPolicy, namespace: apps}]
+  to: [{group: "", kind: Service, name: portcullis}]
+`;
+  return `${gatewayWithRoute("api.example.com")}---
+apiVersion: v1
+kind: Service
+metadata: {name: portcullis, namespace: portcullis}
+spec:
+  ports:
+    - {name: authz, port: 9002, targetPort: authz}
+    - {name: forward-auth, port: 9003, targetPort: forward-auth}
+    - {name: grpc, port: 9001, targetPort: grpc}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: authz, namespace: apps}
+spec: {ports: [{name: grpc, port: 9001}]}
+---
+${secret("keys", { alice: "alice-key" })}${granted ? grant : ""}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: ext, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+  extAuth: ${extAuth}
+  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: x-user-id}
+`;
+}
+
+const HOOK_UP = "{grpc: {backendRefs: [{name: portcullis, namespace: portcullis, port: 9001}]}, includeRouteMetadata: true}";
+
+async function askBeside(extAuth: string, headers: Record<string, string>, granted = true): Promise<Outcome> {
+  const decide = decider(besideEnvoyGateway(extAuth, granted), {}, { selfService: selfServiceOf("portcullis/portcullis", {}) });
+  const conditions = decide.result.statuses.flatMap((s) =>
+    s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => c.message)),
+  );
+  return fromDecision(
+    await decide({ path: "/reports", headers }),
+    managedHeadersOf(decide.result.snapshot.policies),
+    conditions.join("; "),
+  );
 }
 
 export const extAuthCases: readonly Case[] = [
@@ -212,5 +268,38 @@ export const extAuthCases: readonly Case[] = [
         `{ip: {address: 127.0.0.1, port: ${service.port}}, fqdn: {hostname: authz.example.com, port: ${service.port}}}`,
       );
     },
+  ),
+  x(
+    "hook-up-no-key",
+    "beside Envoy Gateway: the policy's extAuth is the hook-up to Portcullis (--self-service) and it has apiKeyAuth; no key",
+    { status: 401, code: "apikey_missing" },
+    () => askBeside(HOOK_UP, {}),
+  ),
+  x(
+    "hook-up-loop-header",
+    "the same hook-up policy; the client sends `x-portcullis-ext-authz-call: 1` and a valid key",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "alice" } },
+    () => askBeside(HOOK_UP, { "x-api-key": "alice-key", "x-portcullis-ext-authz-call": "1" }),
+  ),
+  x(
+    "hook-up-beside-another-service",
+    "a namespace owner names Portcullis' Service beside their own service in one extAuth, so that some checks skip it",
+    { status: 403, code: "policy_invalid", condition: "together with another service" },
+    () =>
+      askBeside("{grpc: {backendRefs: [{name: portcullis, namespace: portcullis, port: 9001}, {name: authz, port: 9001, weight: 0}]}}", {
+        "x-api-key": "alice-key",
+      }),
+  ),
+  x(
+    "hook-up-without-grant",
+    "a policy names Portcullis' Service in another namespace, which no ReferenceGrant admits",
+    { status: 403, code: "policy_invalid", condition: "not permitted by any ReferenceGrant" },
+    () => askBeside(HOOK_UP, { "x-api-key": "alice-key" }, false),
+  ),
+  x(
+    "hook-up-forward-auth-port",
+    "a policy names Portcullis' Service on its forward-auth port (not an ext_authz listener)",
+    { status: 403, code: "policy_invalid", condition: "does not lead to its HTTP ext_authz listener" },
+    () => askBeside("{http: {backendRefs: [{name: portcullis, namespace: portcullis, port: 9003}]}}", { "x-api-key": "alice-key" }),
   ),
 ];
