@@ -137,7 +137,8 @@ function denialBody(decision: Decision): string {
 }
 
 function wireResponse(status: number, headers: Record<string, string>, body: string, cookies: readonly string[] = []): WireResponse {
-  const rawHeaders = Object.entries(headers).flatMap(([name, value]) => [name, utf8Bytes(value)]);
+  const rawHeaders: string[] = [];
+  for (const name in headers) rawHeaders.push(name, utf8Bytes(headers[name]!));
   for (const cookie of cookies) rawHeaders.push("set-cookie", cookie);
   rawHeaders.push("content-length", String(Buffer.byteLength(body)));
   return { status, headers, body, rawHeaders };
@@ -149,5 +150,5 @@ function wireResponse(status: number, headers: Record<string, string>, body: str
  * is handed over as the string of its UTF-8 bytes.
  */
 function utf8Bytes(value: string): string {
-  return /^[\x00-\x7f]*$/.test(value) ? value : Buffer.from(value, "utf8").toString("latin1");
+  return Buffer.byteLength(value, "utf8") === value.length ? value : Buffer.from(value, "utf8").toString("latin1");
 }
