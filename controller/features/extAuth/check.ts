@@ -385,7 +385,7 @@ const OVERWRITE_IF_EXISTS = 3;
 /**
  * A CheckResponse as Envoy's ext_authz gRPC client reads it (ext_authz_grpc_impl.cc): status OK is
  * an allow with its OkHttpResponse applied; any other status a denial with its DeniedHttpResponse
- * (403 when it names no status). An OK that asks to change the query cannot be carried out through
+ * (403 when it names no final HTTP status, 200 to 599). An OK that asks to change the query cannot be carried out through
  * the HTTP ext_authz or forward-auth protocols, so it is an error rather than an allow of another
  * request than the one the service approved.
  */
@@ -414,7 +414,10 @@ export function readCheckResponse(response: unknown, req: NormalizedRequest): Ex
     return { kind: "allow", set, remove: removable((ok.headers_to_remove ?? []).map((h) => h.toLowerCase())), responseHeaders };
   }
   const denied = r.denied_response ?? {};
-  const status = denied.status?.code || 403;
+  // A denial stays a denial (never an error failOpen would let through): 403, as Envoy's default,
+  // when it names no final HTTP status.
+  const named = denied.status?.code ?? 0;
+  const status = named >= 200 && named <= 599 ? named : 403;
   const headers: Record<string, string> = {};
   for (const option of denied.headers ?? []) {
     const header = headerOf(option);
@@ -424,7 +427,6 @@ export function readCheckResponse(response: unknown, req: NormalizedRequest): Ex
         ? header.value
         : `${headers[header.name]}, ${header.value}`;
   }
-  if (status < 100 || status > 599) return { kind: "error", error: `the service denied with a status (${status}) that is no HTTP status` };
   return { kind: "deny", status, headers, body: Buffer.from(denied.body ?? "", "utf8") };
 }
 

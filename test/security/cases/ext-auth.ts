@@ -249,6 +249,22 @@ export const extAuthCases: readonly Case[] = [
     fixed:
       "the denial kept the service's 200, which Envoy's HTTP ext_authz filter reads as an allow: the request reached the upstream with the service's headers. Envoy answers the client that 200 itself; a denial now goes out as 403 on the HTTP ports",
   },
+  ...([100, 700] as const).map((code) => ({
+    ...x(
+      `grpc-denial-status-${code}-fail-open`,
+      `\`failOpen: true\`; a gRPC service denies (PERMISSION_DENIED) with a denied_response of status ${code}`,
+      { status: 403, code: "extauth_denied" },
+      async () =>
+        ask(
+          await grpcService(() => ({ status: { code: 7 }, denied_response: { status: { code } } })),
+          GRPC.replace("timeout: 2s", "timeout: 2s, failOpen: true"),
+          {},
+          undefined,
+          "envoy-http",
+        ),
+    ),
+    fixed: `a denial naming a status that is no final HTTP status (${code}) was read as a failing service, which failOpen let through; a denial is now a denial, 403 when its status cannot be sent`,
+  })),
   x(
     "missing-service-fail-open",
     "`failOpen: true` with a backendRef to a Service that does not exist",
