@@ -104,8 +104,8 @@ export function runWrk(o: WrkOptions): Promise<WrkResult> {
 /** Byte offsets of the non-empty lines of a token file, by file, size and modification time. */
 const lineStarts = new Map<string, Float64Array>();
 
-/** Where token number `n` (0-based, wrapping) of `file` starts, in bytes. */
-function tokenStart(file: string, n: number): number {
+/** Where token number `n` (0-based, wrapping; empty lines are no tokens) of `file` starts, in bytes: where rotate.lua begins. */
+export function tokenStart(file: string, n: number): number {
   const { size, mtimeMs } = statSync(file);
   const key = `${file}\0${size}\0${mtimeMs}`;
   let starts = lineStarts.get(key);
