@@ -12,13 +12,24 @@ import { cidrSet } from "./lib/cidr.ts";
 
 export const DEFAULT_CONTROLLER_NAME = "portcullis.io/gateway-controller";
 
+/** serve's gRPC and HTTP ext_authz ports when not given (check and compile recognise `--self-service` by them too). */
+export const DEFAULT_GRPC_PORT = 9001;
+export const DEFAULT_AUTHZ_PORT = 9002;
+
 const Port = z.coerce.number().int().min(0).max(65535);
+/** A Kubernetes namespace name (an RFC 1123 label). */
+const NamespaceName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);
 /** What every command compiles with. */
 const CompileOptions = {
   controllerName: z.string().min(1).default(DEFAULT_CONTROLLER_NAME),
   gatewayClass: z.array(z.string().min(1)).default([]),
   /** MaxMind database files for `clientIPGeoLocations`, read at start-up. */
   geoipDatabase: z.array(z.string().min(1)).default([]),
+  /** This Portcullis' own Service, "namespace/name": an extAuth naming it is the hook-up that brings requests here. */
+  selfService: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/)
+    .optional(),
 };
 /** A repeatable flag whose values may each be a comma-separated list, as one array. */
 const listOf = (item: z.ZodType<string>) =>
@@ -34,8 +45,6 @@ const listOf = (item: z.ZodType<string>) =>
         : v,
     z.array(item).default([]),
   );
-/** A Kubernetes namespace name (an RFC 1123 label). */
-const NamespaceName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);
 /** What serve and check decide with. */
 const DecideOptions = {
   onNoRoute: z.enum(["deny", "allow"]).default("deny"),
@@ -51,10 +60,10 @@ const ServeSchema = z.object({
   /** Kubernetes mode: the only namespaces whose objects (Secrets included) are read; empty: every namespace. */
   watchNamespaces: listOf(NamespaceName),
   bindAddress: z.string().min(1).default("0.0.0.0"),
-  authzPort: Port.default(9002),
+  authzPort: Port.default(DEFAULT_AUTHZ_PORT),
   forwardAuthPort: Port.default(9003),
   adminPort: Port.default(9090),
-  grpcPort: Port.default(9001),
+  grpcPort: Port.default(DEFAULT_GRPC_PORT),
   ...CompileOptions,
   ...DecideOptions,
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -152,6 +161,11 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
     multiple: true,
     help: "serve only Gateways of this GatewayClass (repeatable; default: every class)",
     expects: "a GatewayClass name",
+  },
+  "self-service": {
+    value: "NS/NAME",
+    help: "this Portcullis' own Service: a policy's extAuth naming it (on its ext_authz port) is how the proxy reaches Portcullis, so Portcullis does not call it and decides the policy's other features",
+    expects: "written NAMESPACE/NAME",
   },
   "geoip-database": {
     value: "FILE",

@@ -55,6 +55,15 @@ describe("loadConfig", () => {
     });
     expect(loadConfig(["serve", "--kubeconfig", "k"], {})).toMatchObject({ watchNamespaces: [] });
   });
+  it("reads this Portcullis' own Service (--self-service) on every command that compiles, from the flag or PORTCULLIS_SELF_SERVICE", () => {
+    expect(loadConfig(["serve", "--kubeconfig", "k", "--self-service", "portcullis/portcullis"], {})).toMatchObject({
+      selfService: "portcullis/portcullis",
+    });
+    expect(loadConfig(["compile", "--manifests", "d"], { PORTCULLIS_SELF_SERVICE: "auth/portcullis" })).toMatchObject({
+      selfService: "auth/portcullis",
+    });
+    expect(loadConfig(["check", "--manifests", "d", "GET", "http://x"], {})).not.toHaveProperty("selfService");
+  });
   it.each([
     [[], "a command is required: serve, check, compile, version, help or completion", undefined],
     [["serve", "--manifests", "d", "--authz-port", "70000"], '--authz-port must be a port number from 0 to 65535 (got "70000")', "serve"],
@@ -69,6 +78,11 @@ describe("loadConfig", () => {
     ],
     [["check", "--manifests", "d", "-H", "novalue", "GET", "http://x"], `--header must be written 'Name: value' (got "novalue")`, "check"],
     [["check", "--manifests", "d", "--gateway", "gw", "GET", "http://x"], '--gateway must be written NAMESPACE/NAME (got "gw")', "check"],
+    [
+      ["compile", "--manifests", "d", "--self-service", "portcullis"],
+      '--self-service must be written NAMESPACE/NAME (got "portcullis")',
+      "compile",
+    ],
     [["check", "--manifests", "d", "--log-level", "debug", "GET", "http://x"], "check takes no --log-level", "check"],
     [["serve", "--bogus"], "unknown flag --bogus", "serve"],
     [["check", "-H"], "--header needs a value", "check"],
@@ -164,6 +178,7 @@ describe("loadConfig", () => {
       "manifests",
       "controller-name",
       "gateway-class",
+      "self-service",
       "geoip-database",
       "on-no-route",
       "on-no-policy",

@@ -19,14 +19,23 @@ export const ConfigMapBodySchema = z
 
 /**
  * The fields Portcullis reads of a core/v1 Service: its type and ports, which decide whether a
- * policy's `backendRefs` name a port the Service has (Envoy Gateway refuses a reference otherwise).
+ * policy's `backendRefs` name a port the Service has (Envoy Gateway refuses a reference otherwise),
+ * and, on Portcullis' own Service (`--self-service`), which of its ports leads to which listener
+ * (`targetPort`: a container port number or name; absent, the port itself).
  */
 export const ServiceSpecSchema = z
   .object({
     type: z.string().optional(),
     ports: z
       .array(
-        z.object({ name: z.string().optional(), port: z.number().int().min(1).max(65535), protocol: z.string().optional() }).passthrough(),
+        z
+          .object({
+            name: z.string().optional(),
+            port: z.number().int().min(1).max(65535),
+            protocol: z.string().optional(),
+            targetPort: z.union([z.number().int(), z.string()]).optional(),
+          })
+          .passthrough(),
       )
       .optional(),
   })

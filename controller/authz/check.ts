@@ -85,9 +85,9 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
 function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckContext): MaybePromise<Decision> {
   const request = req.source;
   // 1. Route: the rule each route table the request may have been routed by picks.
-  const scope = { gateway: request.gateway, port: request.port, route: request.route };
-  let entries = findRoutes(snapshot.routes, req, scope);
-  ctx.trace?.step("route", { tables: explainRoutes(snapshot.routes, req, scope) });
+  // The request names its own scope (gateway, port, route): no object of its own per request.
+  let entries = findRoutes(snapshot.routes, req, request);
+  ctx.trace?.step("route", { tables: explainRoutes(snapshot.routes, req, request) });
   if (entries === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
   if (request.proxyRoute !== undefined) {
     // The route the proxy took settles which of the tables (listener, SNI) it routed by.
@@ -95,6 +95,8 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
     if (taken.length === 0) return routeMismatch(request.proxyRoute, entries);
     entries = taken;
   }
+  // One table picked one rule (the usual case): decided without building the readings below.
+  if (entries.length === 1 && entries[0]!.unread !== true) return decideOn(entries[0]!, req, ctx);
   // Routes of namespaces not read are a further reading of a request a route read here matches, never the only one.
   if (entries.every((e) => e.unread === true)) entries = [];
   if (entries.length === 0) {
@@ -149,7 +151,7 @@ function decideOn(entry: RouteEntry, req: NormalizedRequest, ctx: CheckContext):
   if (policy.invalid !== undefined) return deny(403, "policy_invalid", `SecurityPolicy ${policy.id} is invalid: ${policy.invalid}`, where);
 
   // 2. The features' phases
-  return runPhases(entry, policy, req, where, ctx, [], 0);
+  return runPhases(entry, policy, req, where, ctx, NO_PASSES, 0);
 }
 
 /**
@@ -160,13 +162,37 @@ function decideOn(entry: RouteEntry, req: NormalizedRequest, ctx: CheckContext):
  */
 function foldedManagedHeader(headers: AuthzRequest["headers"], managed: readonly string[]): string | undefined {
   if (managed.length === 0) return undefined;
-  const managedHasUnderscore = managed.some((m) => m.includes("_"));
-  for (const name of Object.keys(headers)) {
-    if (!managedHasUnderscore && !name.includes("_")) continue;
-    const folded = name.replaceAll("_", "-");
-    for (const m of managed) if (m !== name && m.replaceAll("_", "-") === folded) return name;
+  const spellings = foldedSpellings(managed);
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name) || (!spellings.anyUnderscore && !name.includes("_"))) continue;
+    const spelled = spellings.byFolded.get(name.replaceAll("_", "-"));
+    if (spelled !== undefined) for (const m of spelled) if (m !== name) return name;
   }
   return undefined;
+}
+
+/** Managed header names by their spelling with "-" for "_", and whether any has a "_". */
+interface FoldedSpellings {
+  readonly anyUnderscore: boolean;
+  readonly byFolded: ReadonlyMap<string, readonly string[]>;
+}
+
+/** Per managed-header list (each snapshot's and route entry's are immutable): built once, not on every request. */
+const spellingsByList = new WeakMap<readonly string[], FoldedSpellings>();
+
+function foldedSpellings(managed: readonly string[]): FoldedSpellings {
+  let spellings = spellingsByList.get(managed);
+  if (spellings === undefined) {
+    const byFolded = new Map<string, string[]>();
+    for (const m of managed) {
+      const folded = m.replaceAll("_", "-");
+      const names = byFolded.get(folded);
+      if (names === undefined) byFolded.set(folded, [m]);
+      else names.push(m);
+    }
+    spellingsByList.set(managed, (spellings = { anyUnderscore: managed.some((m) => m.includes("_")), byFolded }));
+  }
+  return spellings;
 }
 
 /** Phases from `from` on: a plain loop while they answer at once, resumed when one must be waited for. */
@@ -176,7 +202,7 @@ function runPhases(
   req: NormalizedRequest,
   where: Where,
   ctx: CheckContext,
-  passed: Pass[],
+  passed: readonly Pass[],
   from: number,
 ): MaybePromise<Decision> {
   const features = policy.features;
@@ -192,18 +218,24 @@ function runPhases(
         ctx.trace?.note(phaseOutcome(o));
         if (!o.ok) return o.error;
         if (o === NOTHING) return runPhases(entry, policy, req, where, ctx, passed, i + 1);
-        return runPhases(entry, policy, req.afterPhase(o.value.headers, o.value.strip), where, ctx, [...passed, o.value], i + 1);
+        return runPhases(entry, policy, req.afterPhase(o.value.headers, o.value.strip), where, ctx, withPass(passed, o.value), i + 1);
       });
     }
     ctx.trace?.note(phaseOutcome(outcome));
     if (!outcome.ok) return outcome.error;
     if (outcome === NOTHING) continue;
-    passed.push(outcome.value);
+    passed = withPass(passed, outcome.value);
     // The phases after it see the request as this one left it (Envoy's filter chain).
     if (i + 1 < features.length) req = req.afterPhase(outcome.value.headers, outcome.value.strip);
   }
   return allowPassed(entry, policy, where, passed, ctx);
 }
+
+/** What no phase passed on yet. */
+const NO_PASSES: readonly Pass[] = Object.freeze([]);
+
+/** `passed` and then `pass`, as a new array of that exact length (an empty array grown by push reserves 17 slots). */
+const withPass = (passed: readonly Pass[], pass: Pass): readonly Pass[] => (passed.length === 0 ? [pass] : [...passed, pass]);
 
 /**
  * The phase of a feature that reads identity headers, decided on the request as the phases left it
@@ -298,7 +330,8 @@ function allow(
   principals: readonly string[] = [],
   responseHeaders: Record<string, string> = {},
 ): Decision {
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name]!;
     const problem = !FAITHFUL_VALUE.test(value)
       ? "has a control character or leading or trailing whitespace"
       : Buffer.byteLength(value) > MAX_VALUE_BYTES
@@ -312,8 +345,7 @@ function allow(
     }
   }
   // A header we set replaces the client's copy; every other managed header is removed.
-  const unset = (h: string) => !Object.hasOwn(headers, h);
-  const remove = strip.length === 0 ? managed.filter(unset) : [...new Set([...managed, ...strip])].filter(unset).sort();
+  const remove = strip.length === 0 ? notSetIn(headers, managed) : notSetIn(headers, [...new Set([...managed, ...strip])]).sort();
   return {
     allowed: true,
     status: 200,
@@ -331,6 +363,13 @@ function allow(
     removeHeaders: remove,
     responseHeaders,
   };
+}
+
+/** The names of `names` that `headers` does not set, in order (a loop: no closure per decision). */
+function notSetIn(headers: Record<string, string>, names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const name of names) if (!Object.hasOwn(headers, name)) out.push(name);
+  return out;
 }
 
 /** A decision with the trace of how it was reached. */

@@ -15,26 +15,41 @@ import type { NormalizedRequest } from "./request.ts";
 export function readCredential(request: NormalizedRequest, source: CredentialSource): string[] {
   switch (source.in) {
     case "header": {
-      const out: string[] = [];
+      // Usually one value: an array of one, not an empty array grown by push (which reserves 17 slots).
+      let out: string[] | undefined;
       for (const line of request.headerLines(source.name)) {
-        const value = line.trim();
-        if (source.prefix === undefined || source.prefix === "") {
-          if (value !== "") out.push(value);
-          continue;
-        }
-        // Most lines begin with the prefix as configured ("Bearer "): found at 0 without folding the line.
-        const at = value.startsWith(source.prefix) ? 0 : foldForPrefix(value).indexOf(foldForPrefix(source.prefix));
-        if (at === -1) continue;
-        const token = value.slice(at + source.prefix.length).search(/[A-Za-z0-9_.-]/);
-        out.push(token === -1 ? value : value.slice(at + source.prefix.length + token));
+        const credential = credentialIn(line.trim(), source.prefix);
+        if (credential === undefined) continue;
+        if (out === undefined) out = [credential];
+        else out.push(credential);
       }
-      return out;
+      return out ?? [];
     }
     case "param":
       return request.params(source.name).filter((v) => v !== "");
     case "cookie":
       return request.cookies(source.name).filter((v) => v !== "");
   }
+}
+
+/** What one header line (trimmed) yields, as readCredential describes; undefined for nothing. */
+function credentialIn(value: string, prefix: string | undefined): string | undefined {
+  if (prefix === undefined || prefix === "") return value === "" ? undefined : value;
+  // Most lines begin with the prefix as configured ("Bearer "): found at 0 without folding the line.
+  const at = value.startsWith(prefix) ? 0 : foldForPrefix(value).indexOf(foldForPrefix(prefix));
+  if (at === -1) return undefined;
+  const token = tokenStart(value, at + prefix.length);
+  return token === -1 ? value : value.slice(token);
+}
+
+/** The index of the first base64url or "." character of `value` from `from` on, or -1 (a loop: no copy of a token-sized string). */
+function tokenStart(value: string, from: number): number {
+  for (let i = from; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    // A-Z, a-z, 0-9, "_", ".", "-"
+    if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95 || c === 46 || c === 45) return i;
+  }
+  return -1;
 }
 
 /** Lower case, every whitespace character a space: one character for one, so indexes carry over. */

@@ -7,6 +7,7 @@
 import { keyOf, compareAge } from "../api/meta.ts";
 import type { Resources } from "../api/resources.ts";
 import type { PolicyStatus } from "../api/status.ts";
+import type { SelfService } from "../features/extAuth/types.ts";
 import type { GeoIPDatabase } from "../geoip/database.ts";
 import type { JwksSource } from "../keys/types.ts";
 import { deepFreeze } from "../snapshot/freeze.ts";
@@ -42,6 +43,8 @@ export interface CompileOptions {
   readonly gatewayClasses: readonly string[];
   /** The `--geoip-database` files, in flag order (read before compiling; none: `clientIPGeoLocations` is Invalid). */
   readonly geoipDatabases?: readonly GeoIPDatabase[];
+  /** `--self-service`: this Portcullis' own Service, an extAuth naming which is the hook-up (never called); absent: none. */
+  readonly selfService?: SelfService;
   /**
    * The only namespaces `resources` were read from (`--watch-namespaces`); absent or empty: every
    * namespace. A listener that takes routes of other namespaces may then serve routes not in
@@ -102,9 +105,10 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   } = attachRoutes(resources, options.gatewayClasses);
   const problems = [...attachProblems];
   const targets = indexTargets(resources, servedGateways, attachedListenerSets);
+  const inputs = { geoipDatabases: options.geoipDatabases ?? [], selfService: options.selfService };
   const policies: ReturnType<typeof analysePolicy>[] = [];
   for (const p of [...resources.securityPolicies].sort(compareAge)) {
-    policies.push(analysePolicy(p, targets, refs, options.geoipDatabases ?? []));
+    policies.push(analysePolicy(p, targets, refs, inputs));
     if (policies.length % ITEMS_PER_STEP === 0) yield;
   }
   const { winners, conflicts } = decideWinners(policies);
@@ -124,7 +128,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
     let compiled = child.compiled;
     if (parent !== undefined) {
       const key = `${child.compiled.id}\0${parent.policy.compiled.id}`;
-      compiled = mergedPolicies.get(key) ?? compileMerged(child, parent.policy, refs, options.geoipDatabases ?? []);
+      compiled = mergedPolicies.get(key) ?? compileMerged(child, parent.policy, refs, inputs);
       mergedPolicies.set(key, compiled);
     }
     const at = { routeRef: overriddenAt(winner.target, attachment), listenerRef: listenerRef(attachment) };

@@ -4,6 +4,7 @@ import type { SecurityPolicy } from "../api/resources.ts";
 import { describeIssues, type SecurityPolicySpec } from "../api/securitypolicy.ts";
 import { compiledOf, type CompileContext, type ConfiguredFeature, type PolicyRef, type ReferencePart } from "../features/feature.ts";
 import { FEATURES, SecurityPolicySpecSchema } from "../features/index.ts";
+import type { SelfService } from "../features/extAuth/types.ts";
 import type { GeoIPDatabase } from "../geoip/database.ts";
 import { fail, ok, type Result } from "../lib/result.ts";
 import type { CompiledPolicy } from "../snapshot/types.ts";
@@ -25,10 +26,13 @@ export interface AnalysedPolicy {
   readonly spec: SecurityPolicySpec | undefined;
 }
 
-/** The `--geoip-database` files (CompileOptions.geoipDatabases). */
-type GeoIPDatabases = readonly GeoIPDatabase[];
+/** What features compile with besides a policy: CompileOptions' `geoipDatabases` and `selfService`. */
+export interface FeatureInputs {
+  readonly geoipDatabases: readonly GeoIPDatabase[];
+  readonly selfService: SelfService | undefined;
+}
 
-export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs: References, geoip: GeoIPDatabases): AnalysedPolicy {
+export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs: References, inputs: FeatureInputs): AnalysedPolicy {
   const id = keyOf(source.metadata);
   const parsed = SecurityPolicySpecSchema.safeParse(source.spec ?? {});
   if (!parsed.success) {
@@ -73,7 +77,7 @@ export function analysePolicy(source: SecurityPolicy, targets: TargetIndex, refs
       `spec.mergeType: only a policy that targets routes merges into a parent policy; it also targets ${mergeTargets.join(", ")}`,
     );
   }
-  const { compiled, warnings } = compileSpec(id, spec, () => source.metadata, refs, geoip);
+  const { compiled, warnings } = compileSpec(id, spec, () => source.metadata, refs, inputs);
   return { source, compiled, targets: resolution.targets, missing: resolution.missing, warnings, spec };
 }
 
@@ -94,7 +98,7 @@ function targetKinds(spec: SecurityPolicySpec): string[] {
  * the merged policy only, so a jwt principal may name the parent's provider), or when a part's
  * merged value combines fields of both policies (which namespace it means cannot be told).
  */
-export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, refs: References, geoip: GeoIPDatabases): CompiledPolicy {
+export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, refs: References, inputs: FeatureInputs): CompiledPolicy {
   const id = `${child.compiled.id} merged into ${parent.compiled.id}`;
   const childSpec = child.spec!;
   const parentSpec = parent.spec;
@@ -119,7 +123,7 @@ export function compileMerged(child: AnalysedPolicy, parent: AnalysedPolicy, ref
     );
   }
   const owners = { child: child.source.metadata, parent: parent.source.metadata };
-  const { compiled } = compileSpec(id, parsed.data, (part) => owners[ownerOf(childSpec, part)], refs, geoip);
+  const { compiled } = compileSpec(id, parsed.data, (part) => owners[ownerOf(childSpec, part)], refs, inputs);
   if (compiled.invalid !== undefined) return compiled;
   return { ...compiled, referencesFrom: Object.fromEntries(parts.map((p) => [p.part, policies[p.owner]])) };
 }
@@ -130,9 +134,9 @@ function compileSpec(
   spec: SecurityPolicySpec,
   ownerOf: (part: ReferencePart) => PolicyRef,
   refs: References,
-  geoip: GeoIPDatabases,
+  inputs: FeatureInputs,
 ): { compiled: CompiledPolicy; warnings: readonly string[] } {
-  const features = compileFeatures(spec, ownerOf, refs, geoip);
+  const features = compileFeatures(spec, ownerOf, refs, inputs);
   if (!features.ok) return { compiled: invalid(id, features.error), warnings: [] };
   return { compiled: { id, invalid: undefined, ...features.value }, warnings: features.warnings ?? [] };
 }
@@ -165,7 +169,7 @@ function compileFeatures(
   spec: SecurityPolicySpec,
   ownerOf: (part: ReferencePart) => PolicyRef,
   refs: References,
-  geoipDatabases: GeoIPDatabases,
+  inputs: FeatureInputs,
 ): Result<Pick<CompiledPolicy, "features" | "managedHeaders">, string> {
   const features: ConfiguredFeature[] = [];
   const warnings: string[] = [];
@@ -174,7 +178,7 @@ function compileFeatures(
   for (const feature of FEATURES) {
     const fieldSpec = spec[feature.field];
     if (fieldSpec === undefined) continue;
-    const result = feature.compile(fieldSpec, { ownerOf, refs, geoipDatabases, spec, compiled });
+    const result = feature.compile(fieldSpec, { ownerOf, refs, ...inputs, spec, compiled });
     if (!result.ok) {
       problems.push(...result.error.map((p) => `${feature.label}: ${p}`));
       continue;

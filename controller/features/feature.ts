@@ -12,6 +12,7 @@ import type { MaybePromise } from "../authz/maybe-async.ts";
 import type { NormalizedRequest } from "../authz/request.ts";
 import type { References } from "../compile/references.ts";
 import type { GeoIPDatabase } from "../geoip/database.ts";
+import type { SelfService } from "./extAuth/types.ts";
 import type { JwksSource } from "../keys/types.ts";
 import type { Ok, Problems, Result } from "../lib/result.ts";
 
@@ -100,6 +101,8 @@ export interface CompileContext {
   readonly refs: References;
   /** The `--geoip-database` files, in flag order (what `clientIPGeoLocations` rules are decided with). */
   readonly geoipDatabases: readonly GeoIPDatabase[];
+  /** `--self-service`: this Portcullis' own Service, which extAuth recognises as the hook-up; undefined: not given. */
+  readonly selfService: SelfService | undefined;
   /** The whole validated spec (for a merged policy, the merged one): what another feature's field says, whether or not it compiles. */
   readonly spec: SecurityPolicySpec;
   /** What a feature earlier in the list compiled for this policy; undefined when it is not configured or did not compile. */

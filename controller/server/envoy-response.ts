@@ -79,7 +79,9 @@ function render(decision: Decision): WireResponse {
   // A CORS preflight answered by Portcullis: no body, only the Access-Control-* headers.
   if (decision.status === 204) return wireResponse(204, { ...decision.responseHeaders }, "");
   const denial = denialContent(decision);
-  return wireResponse(decision.status, denial.headers, denial.body, decision.cookies);
+  // A 200 is an allow to every proxy on these ports: a denial naming it (a gRPC service's
+  // denied_response may, and Envoy then answers the client 200 itself) goes out as 403.
+  return wireResponse(decision.status === 200 ? 403 : decision.status, denial.headers, denial.body, decision.cookies);
 }
 
 /** A denial's response headers and body: the decision's own body as it is, else the generic JSON one. */
@@ -135,7 +137,8 @@ function denialBody(decision: Decision): string {
 }
 
 function wireResponse(status: number, headers: Record<string, string>, body: string, cookies: readonly string[] = []): WireResponse {
-  const rawHeaders = Object.entries(headers).flatMap(([name, value]) => [name, utf8Bytes(value)]);
+  const rawHeaders: string[] = [];
+  for (const name in headers) rawHeaders.push(name, utf8Bytes(headers[name]!));
   for (const cookie of cookies) rawHeaders.push("set-cookie", cookie);
   rawHeaders.push("content-length", String(Buffer.byteLength(body)));
   return { status, headers, body, rawHeaders };
@@ -147,5 +150,5 @@ function wireResponse(status: number, headers: Record<string, string>, body: str
  * is handed over as the string of its UTF-8 bytes.
  */
 function utf8Bytes(value: string): string {
-  return /^[\x00-\x7f]*$/.test(value) ? value : Buffer.from(value, "utf8").toString("latin1");
+  return Buffer.byteLength(value, "utf8") === value.length ? value : Buffer.from(value, "utf8").toString("latin1");
 }

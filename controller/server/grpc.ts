@@ -15,7 +15,7 @@ import type { Logger } from "pino";
 import { AUTHORIZATION_SERVICE } from "../api/ext-authz.ts";
 import type { Decision } from "../authz/decision.ts";
 import { denialContent } from "./envoy-response.ts";
-import type { AuthzRequest, ProxyRoute } from "../authz/request.ts";
+import { headerValue, type AuthzRequest, type ProxyRoute } from "../authz/request.ts";
 import type { Authorizer } from "../authz/authorizer.ts";
 import { PARTIAL_BODY_HEADER } from "./authz.ts";
 
@@ -87,19 +87,22 @@ const PERMISSION_DENIED = GrpcStatus.PERMISSION_DENIED;
 
 export function toAuthzRequest(call: CheckRequest): AuthzRequest {
   const http = call.attributes?.request?.http ?? {};
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(http.headers ?? {})) headers[k.toLowerCase()] = v;
+  // One entry per line as Envoy received them (encode_raw_headers): a repeated header stays its lines,
+  // as on the HTTP ports, so rules also read its first and last line (what an upstream may read).
   for (const h of http.header_map?.headers ?? []) {
     const value = h.value !== "" || h.raw_value === undefined ? h.value : h.raw_value.toString("utf8");
     const key = h.key.toLowerCase();
-    headers[key] = headers[key] === undefined ? value : `${headers[key]},${value}`;
+    const before = headers[key];
+    headers[key] = before === undefined ? value : Array.isArray(before) ? [...before, value] : [before, value];
   }
   const gateway = call.attributes?.context_extensions?.[GATEWAY_CONTEXT_EXTENSION];
   return {
     method: http.method || "GET",
     scheme: http.scheme || "http",
-    host: http.host || headers[":authority"] || headers.host || "",
-    path: http.path || headers[":path"] || "/",
+    host: http.host || headerValue(headers, ":authority") || headerValue(headers, "host") || "",
+    path: http.path || headerValue(headers, ":path") || "/",
     headers,
     gateway: gateway === undefined || gateway === "" ? undefined : gateway,
     route: call.attributes?.context_extensions?.[ROUTE_CONTEXT_EXTENSION] || undefined,
@@ -109,7 +112,7 @@ export function toAuthzRequest(call: CheckRequest): AuthzRequest {
     proxyRoute: proxyRouteOf(call.attributes?.route_metadata_context),
     // Whole when Envoy says nothing was cut (with_request_body); else the headers tell whether there is one.
     body:
-      headers[PARTIAL_BODY_HEADER] === "false"
+      headerValue(headers, PARTIAL_BODY_HEADER) === "false"
         ? http.raw_body !== undefined && http.raw_body.length > 0
           ? http.raw_body
           : Buffer.from(http.body ?? "", "utf8")

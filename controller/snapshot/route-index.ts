@@ -4,7 +4,7 @@
  * Gateway's route order at compile time), as Envoy's route match reads the request.
  */
 import { describeMatch } from "./summary.ts";
-import type { CompiledMatch, PathMatch, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "./types.ts";
+import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "./types.ts";
 
 /** What route matching reads of a request, already normalised. */
 export interface RouteRequest {
@@ -22,11 +22,11 @@ export interface RouteRequest {
 /** The route tables a request may have been routed by, as far as the proxy says. */
 export interface RouteScope {
   /** The Gateway ("namespace/name") the proxy names; undefined: any served Gateway. */
-  readonly gateway: string | undefined;
+  readonly gateway?: string | undefined;
   /** The port the request arrived on, as the proxy states it; undefined: any listener port. */
-  readonly port: number | undefined;
+  readonly port?: number | undefined;
   /** Only entries of this HTTPRoute ("namespace/name") qualify, when the proxy names it. */
-  readonly route: string | undefined;
+  readonly route?: string | undefined;
 }
 
 /**
@@ -47,21 +47,27 @@ function portCovers(port: number, stated: number | undefined): boolean {
  * (which Gateway or port it arrived on is not known). Undefined when the named Gateway is not served.
  */
 export function findRoutes(index: RouteIndex, request: RouteRequest, scope: RouteScope): RouteEntry[] | undefined {
-  let gateways = Object.values(index.byGateway);
-  if (scope.gateway !== undefined) {
-    const named = index.byGateway[scope.gateway];
-    if (named === undefined) return undefined;
-    gateways = [named];
+  const tables = scope.gateway === undefined ? everyTable(index) : index.byGateway[scope.gateway];
+  if (tables === undefined) return undefined;
+  // Usually one table picks an entry: an array of one, not an empty array grown by push (which reserves 17 slots).
+  let found: RouteEntry[] | undefined;
+  for (const table of tables) {
+    if (!portCovers(table.port, scope.port)) continue;
+    const entry = findRoute(table.vhosts, request, scope.route);
+    if (entry === undefined) continue;
+    if (found === undefined) found = [entry];
+    else found.push(entry);
   }
-  const found: RouteEntry[] = [];
-  for (const tables of gateways) {
-    for (const table of tables) {
-      if (!portCovers(table.port, scope.port)) continue;
-      const entry = findRoute(table.vhosts, request, scope.route);
-      if (entry !== undefined) found.push(entry);
-    }
-  }
-  return found;
+  return found ?? [];
+}
+
+/** Every route table of an index, Gateway by Gateway: listed once per index (a snapshot is immutable), not on every request. */
+const tablesByIndex = new WeakMap<RouteIndex, readonly PortRoutes[]>();
+
+function everyTable(index: RouteIndex): readonly PortRoutes[] {
+  let tables = tablesByIndex.get(index);
+  if (tables === undefined) tablesByIndex.set(index, (tables = Object.values(index.byGateway).flat()));
+  return tables;
 }
 
 /** The first matching entry of one route table; with `route`, only entries of that HTTPRoute qualify. */

@@ -11,6 +11,7 @@ import { parseManifests } from "../../controller/sources/manifests.ts";
 import { toResources } from "../../controller/api/resources.ts";
 import { compile } from "../../controller/compile/index.ts";
 import { geoIPDatabaseOf } from "../../controller/geoip/database.ts";
+import { selfServiceOf } from "../../controller/runtime/compile-options.ts";
 import { summarizeSnapshot } from "../../controller/snapshot/summary.ts";
 import { writeMmdb } from "../support/mmdb.ts";
 
@@ -22,7 +23,8 @@ const cases = readdirSync(dir)
 
 /**
  * A case may start with `# gateway-classes: a, b` to compile as `--gateway-class a --gateway-class b`,
- * and with `# geoip-databases: GeoLite2-Country, …` to compile with an (empty) database of each type.
+ * with `# geoip-databases: GeoLite2-Country, …` to compile with an (empty) database of each type, and
+ * with `# self-service: NS/NAME` to compile as `--self-service NS/NAME` (serve's default ports).
  */
 export function compileCase(text: string): string {
   const listed = (directive: string) =>
@@ -36,10 +38,12 @@ export function compileCase(text: string): string {
   const parsed = parseManifests(text, "case.yaml");
   if ("error" in parsed) throw new Error(parsed.error);
   const { resources, rejected } = toResources(parsed.objects);
+  const [self] = listed("self-service");
   const result = compile(resources, {
     controllerName: "portcullis.io/controller",
     gatewayClasses: listed("gateway-classes"),
     geoipDatabases,
+    ...(self === undefined ? {} : { selfService: selfServiceOf(self, {}) }),
   });
   return stringify(
     { statuses: result.statuses, snapshot: summarizeSnapshot(result.snapshot), problems: result.problems, rejected },

@@ -1,3 +1,4 @@
+import type { CompiledExtAuth } from "../../controller/features/extAuth/types.ts";
 import { describe, expect, it } from "vitest";
 import type { SecurityPolicySpec } from "../../controller/api/securitypolicy.ts";
 import { authorization } from "../../controller/features/authorization/index.ts";
@@ -279,13 +280,13 @@ describe("a merge across namespaces (golden merge-owners: the Gateway policy in 
   const merged = (child: string) => decide.result.snapshot.policies[`apps/${child} merged into infra/gateway-policy`]!;
 
   it("resolves each context extension from the policy its list entry comes from (StrategicMerge by name)", () => {
-    const compiled = compiledOf(merged("shop-context").features, extAuth)!;
+    const compiled = compiledOf(merged("shop-context").features, extAuth) as CompiledExtAuth;
     expect({ ...compiled.contextExtensions }).toEqual({ tenant: "apps-tenant", region: "eu", team: "shop" });
   });
 
   it("calls the parent's service when the child names none, and the child's own when it names one", () => {
-    expect(compiledOf(merged("shop-context").features, extAuth)!.service.names).toEqual(["Service infra/authz:80"]);
-    expect(compiledOf(merged("billing-service").features, extAuth)!.service.names).toEqual(["Service apps/authz:80"]);
+    expect((compiledOf(merged("shop-context").features, extAuth) as CompiledExtAuth).service.names).toEqual(["Service infra/authz:80"]);
+    expect((compiledOf(merged("billing-service").features, extAuth) as CompiledExtAuth).service.names).toEqual(["Service apps/authz:80"]);
   });
 
   it("never reads the parent's references from the child's namespace (apps/users holds mallory)", () => {

@@ -167,6 +167,7 @@ describe("rendered with the default values (Kubernetes mode)", () => {
       POD_NAMESPACE: "metadata.namespace",
       POD_NAME: "metadata.name",
       PORTCULLIS_CONTROLLER_NAME: "portcullis.io/gateway-controller",
+      PORTCULLIS_SELF_SERVICE: "portcullis/portcullis",
       PORTCULLIS_ON_NO_ROUTE: "deny",
       PORTCULLIS_ON_NO_POLICY: "allow",
       PORTCULLIS_XFF_TRUSTED_HOPS: "0",
@@ -266,16 +267,28 @@ describe("rendered with other values", () => {
     expect(find(r, "PodDisruptionBudget").spec.minAvailable).toBe(2);
   });
 
-  it("envoy-gateway example: only Portcullis' GatewayClass, ingress only from envoy-gateway-system", () => {
+  it("envoy-gateway example: Envoy Gateway's GatewayClass, ingress only from envoy-gateway-system", () => {
     const r = renderChart(exampleValues("envoy-gateway.yaml"));
     const env = find(r, "Deployment").spec.template.spec.containers[0].env as Obj[];
-    expect(env).toContainEqual({ name: "PORTCULLIS_GATEWAY_CLASS", value: "portcullis" });
+    expect(env).toContainEqual({ name: "PORTCULLIS_GATEWAY_CLASS", value: "eg" });
     const policy = find(r, "NetworkPolicy");
     expect(policy.spec.policyTypes).toEqual(["Ingress"]);
     expect(policy.spec.ingress[0].from).toEqual([
       { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "envoy-gateway-system" } } },
     ]);
     expect(policy.spec.ingress[1].from).toBeUndefined();
+  });
+
+  it.each([
+    ["portcullis", "portcullis", {}, "portcullis/portcullis"],
+    ["edge", "auth", {}, "auth/edge-portcullis"],
+    ["edge", "auth", { fullnameOverride: "gate" }, "auth/gate"],
+  ])("passes --self-service with its own Service: release %s in namespace %s %j", (releaseName, namespace, values, expected) => {
+    const r = renderChart(values, { releaseName, namespace });
+    const service = find(r, "Service");
+    expect(`${service.metadata.namespace}/${service.metadata.name}`).toBe(expected);
+    const env = find(r, "Deployment").spec.template.spec.containers[0].env as Obj[];
+    expect(env).toContainEqual({ name: "PORTCULLIS_SELF_SERVICE", value: expected });
   });
 
   it("geoip: the databases' volume mounted read-only, their paths in PORTCULLIS_GEOIP_DATABASE; none without databases", () => {

@@ -26,6 +26,7 @@ const PLURALS: Record<string, string> = {
   Lease: "leases",
   Event: "events",
   ServiceAccount: "serviceaccounts",
+  Service: "services",
 };
 const CLUSTER_SCOPED = new Set(["GatewayClass", "Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"]);
 

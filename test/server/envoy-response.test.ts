@@ -104,6 +104,14 @@ describe("an external authorization service's 2xx denial (extAuth: only its 200 
   it("stays the service's 204 for Envoy, which hands any status but 200 to the client", () => {
     expect(envoyResponse(noContent).status).toBe(204);
   });
+
+  it("with status 200 (a gRPC service's denied_response may name it) is a 403 on every HTTP port, where a 200 is an allow", () => {
+    const ok: Decision = { ...noContent, status: 200, responseHeaders: { "x-current-user": "admin" } };
+    for (const wire of [envoyResponse(ok), forwardAuthResponse(ok)]) {
+      expect(wire.status).toBe(403);
+      expect(wire.headers["x-current-user"]).toBe("admin");
+    }
+  });
 });
 
 describe("oidc redirects: status, Location and every Set-Cookie reach the client on every port", () => {

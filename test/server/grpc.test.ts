@@ -7,6 +7,7 @@ import { Client, credentials, Metadata } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXAMPLES, exampleRouteWithPolicy, startTestApp, type TestApp } from "../support/app.ts";
 import { startTestProvider, type TestProvider } from "../support/oidc-provider.ts";
+import { toAuthzRequest } from "../../controller/server/grpc.ts";
 
 // --- minimal protobuf wire encoding (varint keys, length-delimited fields) ---
 const varint = (n: number): number[] => {
@@ -291,5 +292,23 @@ describe("gRPC ext_authz port: oidc", () => {
     expect(cookies).toHaveLength(1);
     expect(cookies[0]).toMatchObject({ append: true });
     expect(cookies[0]!.value).toMatch(/^OauthSession-[0-9a-f]{8}=v1\.[\w-]+; Path=\/; Max-Age=600; HttpOnly; Secure; SameSite=Lax$/);
+  });
+});
+
+describe("toAuthzRequest: a CheckRequest as check() reads it", () => {
+  const http = (fields: Record<string, unknown>) =>
+    toAuthzRequest({ attributes: { request: { http: { method: "GET", path: "/", ...fields } } } });
+
+  it("keeps each header_map entry of a repeated header as its own line, as the HTTP ports do", () => {
+    const lines = ["user", "admin", "guest"].map((value) => ({ key: "X-Role", value }));
+    expect(http({ header_map: { headers: lines } }).headers["x-role"]).toEqual(["user", "admin", "guest"]);
+  });
+
+  it("reads Host and the path from header_map when the attributes lack them", () => {
+    const headers = [
+      { key: ":authority", value: "api.example.com" },
+      { key: ":path", value: "/v1" },
+    ];
+    expect(http({ path: "", header_map: { headers } })).toMatchObject({ host: "api.example.com", path: "/v1" });
   });
 });

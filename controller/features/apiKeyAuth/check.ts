@@ -46,11 +46,16 @@ export function checkApiKey(
     if (client === undefined)
       return { ok: false, error: deny(401, "apikey_invalid", "Client authentication failed: the API key is not valid", where) };
     // Sanitized key cookies leave the request's other cookies to forward: that outcome is the request's own.
-    if (config.sanitize && config.sources.some((s) => s.in === "cookie") && request.header("cookie") !== undefined)
-      return passed(config, client, request);
+    if (config.sanitize && readsCookies(config) && request.header("cookie") !== undefined) return passed(config, client, request);
     return memo.apiKey(config, i, client) ?? memo.rememberApiKey(config, i, client, passed(config, client, request));
   }
   return { ok: false, error: deny(401, "apikey_missing", "Client authentication failed: no API key in the request", where) };
+}
+
+/** Whether a source is a cookie (a loop, not a closure per request). */
+function readsCookies(config: CompiledApiKey): boolean {
+  for (const source of config.sources) if (source.in === "cookie") return true;
+  return false;
 }
 
 /** Every copy of the source in the request (header lines, parameter or cookie values). */

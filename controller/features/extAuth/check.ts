@@ -14,9 +14,9 @@ import type { CheckContext } from "../../authz/context.ts";
 import { deny, type Decision } from "../../authz/decision.ts";
 import { headerValue, type NormalizedRequest } from "../../authz/request.ts";
 import { fail, ok, type Result } from "../../lib/result.ts";
-import type { Pass, PhaseResult, Where } from "../feature.ts";
+import { NOTHING, type Pass, type PhaseResult, type Where } from "../feature.ts";
 import type { ExtAuthTransport, HttpAnswer, HttpCheck } from "./client.ts";
-import type { CompiledExtAuth } from "./types.ts";
+import type { CompiledExtAuth, ExtAuthHookUp } from "./types.ts";
 
 /** What the service decided, read as Envoy reads it. */
 export type ExtAuthVerdict =
@@ -70,6 +70,18 @@ const NOT_PASSED_THROUGH = new Set([
  * round trip, not a chain of calls growing until the first one times out.
  */
 export const LOOP_HEADER = "x-portcullis-ext-authz-call";
+
+/** How the summary, the trace and the snapshot name an extAuth that is the hook-up to this Portcullis. */
+export const HOOK_UP = "this Portcullis (hook-up)";
+
+/**
+ * The hook-up's phase: the request is already inside the check this extAuth makes, so nothing is
+ * asked (asking would only reach this phase again) and the policy's other phases decide.
+ */
+export function checkHookUp(config: ExtAuthHookUp, ctx: CheckContext): PhaseResult {
+  ctx.trace?.note({ service: `${HOOK_UP}: ${config.hookUp.join(", ")}` });
+  return NOTHING;
+}
 
 /** The service's verdict per request (shared by the readings of one request, which send the same check) and config. */
 const verdicts = new WeakMap<object, Map<CompiledExtAuth, Promise<ExtAuthVerdict>>>();
@@ -373,7 +385,7 @@ const OVERWRITE_IF_EXISTS = 3;
 /**
  * A CheckResponse as Envoy's ext_authz gRPC client reads it (ext_authz_grpc_impl.cc): status OK is
  * an allow with its OkHttpResponse applied; any other status a denial with its DeniedHttpResponse
- * (403 when it names no status). An OK that asks to change the query cannot be carried out through
+ * (403 when it names no final HTTP status, 200 to 599). An OK that asks to change the query cannot be carried out through
  * the HTTP ext_authz or forward-auth protocols, so it is an error rather than an allow of another
  * request than the one the service approved.
  */
@@ -402,7 +414,10 @@ export function readCheckResponse(response: unknown, req: NormalizedRequest): Ex
     return { kind: "allow", set, remove: removable((ok.headers_to_remove ?? []).map((h) => h.toLowerCase())), responseHeaders };
   }
   const denied = r.denied_response ?? {};
-  const status = denied.status?.code || 403;
+  // A denial stays a denial (never an error failOpen would let through): 403, as Envoy's default,
+  // when it names no final HTTP status.
+  const named = denied.status?.code ?? 0;
+  const status = named >= 200 && named <= 599 ? named : 403;
   const headers: Record<string, string> = {};
   for (const option of denied.headers ?? []) {
     const header = headerOf(option);
@@ -412,7 +427,6 @@ export function readCheckResponse(response: unknown, req: NormalizedRequest): Ex
         ? header.value
         : `${headers[header.name]}, ${header.value}`;
   }
-  if (status < 100 || status > 599) return { kind: "error", error: `the service denied with a status (${status}) that is no HTTP status` };
   return { kind: "deny", status, headers, body: Buffer.from(denied.body ?? "", "utf8") };
 }
 

@@ -15,7 +15,7 @@ import { fail, ok, type Problems, type Result } from "../../lib/result.ts";
 import type { CompileContext } from "../feature.ts";
 import type { BackendRef, ExtAuthSpec } from "./schema.ts";
 import type { BackendEndpoint, BackendTls } from "../../compile/backends.ts";
-import type { CompiledExtAuth, ExtAuthService } from "./types.ts";
+import type { CompiledExtAuth, ExtAuthConfig, ExtAuthService, SelfService } from "./types.ts";
 
 /** Envoy Gateway's timeout for a call to an external service (internal/xds/translator/utils.go). */
 export const DEFAULT_EXT_AUTH_TIMEOUT_MS = 10_000;
@@ -27,8 +27,17 @@ export const DEFAULT_STATUS_ON_ERROR = 403;
  * (prefixed "ExtAuth: " as its status condition is). The backendRefs are resolved from the
  * namespace of `ownerOf("extAuth.backendRefs")`, each context extension's valueRef from that of
  * `ownerOf("extAuth.contextExtensions[<name>]")` (in a merged policy, the policy each comes from).
+ * With `self` (`--self-service`), backendRefs that all name this Portcullis' own Service compile
+ * to the hook-up (ExtAuthHookUp), once checked as any backendRef is (ReferenceGrant, port); naming
+ * it beside another service, or on a port that does not lead to its listener for the protocol, is
+ * a problem.
  */
-export function compileExtAuth(spec: ExtAuthSpec, ownerOf: CompileContext["ownerOf"], refs: References): Result<CompiledExtAuth, Problems> {
+export function compileExtAuth(
+  spec: ExtAuthSpec,
+  ownerOf: CompileContext["ownerOf"],
+  refs: References,
+  self: SelfService | undefined,
+): Result<ExtAuthConfig, Problems> {
   const problem = (error: string) => fail([error]);
   const rule = crossFieldRule(spec);
   if (rule !== undefined) return problem(rule);
@@ -45,6 +54,9 @@ export function compileExtAuth(spec: ExtAuthSpec, ownerOf: CompileContext["owner
     if (!h.ok) return h;
     headersToBackend.push(h.value);
   }
+  const hookUp =
+    self === undefined ? undefined : selfReferences(protocol, backendRefs, ownerOf("extAuth.backendRefs").namespace, self, refs);
+  if (hookUp !== undefined) return hookUp.ok ? ok({ protocol, hookUp: hookUp.value, headersToBackend }) : problem(hookUp.error);
   const contextExtensions: Record<string, string> = Object.create(null);
   for (const extension of spec.contextExtensions ?? []) {
     const value = contextExtensionValue(extension, ownerOf(`extAuth.contextExtensions[${extension.name}]`).namespace, refs);
@@ -84,6 +96,50 @@ function crossFieldRule(spec: ExtAuthSpec): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The backendRefs (already resolved) that name this Portcullis' own Service: undefined when none
+ * does; their names when all do, each on a Service port whose targetPort is Portcullis' ext_authz
+ * listener for `protocol`; else why they cannot be the hook-up. A mix would send some checks to
+ * another service by weight, and a port leading elsewhere (the forward-auth or admin port, or the
+ * other protocol's listener) would make every check Envoy sends fail.
+ */
+function selfReferences(
+  protocol: CompiledExtAuth["protocol"],
+  backendRefs: readonly BackendRef[],
+  namespace: string,
+  self: SelfService,
+  refs: References,
+): Result<string[], string> | undefined {
+  const isSelf = (ref: BackendRef) =>
+    (ref.group ?? "") === "" &&
+    (ref.kind ?? "Service") === "Service" &&
+    (ref.namespace ?? namespace) === self.namespace &&
+    ref.name === self.name;
+  const own = backendRefs.filter(isSelf);
+  if (own.length === 0) return undefined;
+  const id = `${self.namespace}/${self.name}`;
+  if (own.length < backendRefs.length) {
+    return fail(
+      `backendRefs name this Portcullis' own Service ${id} (the hook-up that brings requests to it) together with another service, which would get some of the checks; name either only ${id} or only other services`,
+    );
+  }
+  const listener = self.listeners[protocol];
+  const label = protocol === "grpc" ? "gRPC" : "HTTP";
+  const names: string[] = [];
+  for (const ref of own) {
+    const found = refs.service(namespace, ref);
+    const port = found.ok ? (found.value.spec.ports ?? []).find((p) => p.port === ref.port) : undefined;
+    const target = port?.targetPort ?? port?.port;
+    if (target !== listener.port && target !== listener.name) {
+      return fail(
+        `port ${ref.port} of this Portcullis' own Service ${id} does not lead to its ${label} ext_authz listener (targetPort ${listener.name} or ${listener.port}), so the proxy's ${label} checks would not reach Portcullis`,
+      );
+    }
+    names.push(`Service ${id}:${ref.port}`);
+  }
+  return ok(names);
 }
 
 /** Every backendRef checked and resolved to its endpoints, as Envoy Gateway's translateExtServiceBackendRefs. */

@@ -44,3 +44,34 @@ export interface CompiledExtAuth {
   /** Envoy recomputes the route after the service's headers are applied; Portcullis keeps the route it matched (README). */
   readonly recomputeRoute: boolean;
 }
+
+/**
+ * This Portcullis' own Service (`--self-service`), and the listeners behind it: an extAuth naming
+ * it is how the proxy reaches Portcullis, not a service Portcullis should call.
+ */
+export interface SelfService {
+  readonly namespace: string;
+  readonly name: string;
+  /**
+   * The ext_authz listeners, by protocol: the container port numbers Portcullis listens on, and the
+   * container port names the chart and deploy/base give them. A Service port leads to one when its
+   * `targetPort` (or, without one, its `port`) is that number or name.
+   */
+  readonly listeners: { readonly [P in CompiledExtAuth["protocol"]]: { readonly port: number; readonly name: string } };
+}
+
+/**
+ * An extAuth whose every backendRef is this Portcullis' own Service, on the ext_authz port of its
+ * protocol (`--self-service`): the call that brought the request here. It is never made; the
+ * policy's other features decide, as they would inside that call.
+ */
+export interface ExtAuthHookUp {
+  readonly protocol: CompiledExtAuth["protocol"];
+  /** "Service ns/name:port" of each backendRef, for the summary and the trace. */
+  readonly hookUp: readonly string[];
+  /** HTTP: `headersToBackend`; the client's copies are still removed, as for any extAuth. */
+  readonly headersToBackend: readonly string[];
+}
+
+/** What `extAuth` compiles to: a service to call, or the hook-up to this Portcullis. */
+export type ExtAuthConfig = CompiledExtAuth | ExtAuthHookUp;

@@ -76,49 +76,90 @@ export function checkJwt(
     if (config.optional || config.failOpen) return NO_TOKEN;
     return { ok: false, error: deny(401, "jwt_missing", "Jwt is missing", where, { "www-authenticate": challenge(request) }) };
   }
-  // Tokens are verified in order and the first refusal ends the phase.
-  let first: CachedToken | undefined;
-  const refused = firstOf(found.length, (i) =>
-    andThen(verifyToken(found[i]![0], found[i]![1], config, ctx), (verdict) => {
-      if ("error" in verdict) return verdict.error;
-      first ??= verdict;
-      return undefined;
-    }),
-  );
-  return andThen(refused, (refusal): PhaseResult => {
-    if (refusal === undefined) {
-      ctx.trace?.note({
-        claimsToHeaders: config.providers[first!.provider]!.claimToHeaders.map((c) => `${c.claim.join(".")} -> ${c.header}`),
-      });
-      return first!.passed;
-    }
-    // Envoy forwards no payload of a request let through with a failed token: no identity at all.
-    if (config.failOpen) {
-      ctx.trace?.note({ failOpen: `passed without an identity (${refusal.code})` });
-      return NO_TOKEN;
-    }
-    const realm = challenge(request);
-    const wwwAuthenticate = refusal.status === 401 ? `${realm}, error="invalid_token"` : realm;
-    const decision = deny(refusal.status, refusal.code, refusal.message, where, { "www-authenticate": wwwAuthenticate });
-    return { ok: false, error: refusal.detail === undefined ? decision : { ...decision, detail: refusal.detail } };
-  });
+  const verdict = verifyInOrder(found, config, ctx, 0, undefined);
+  return verdict instanceof Promise
+    ? verdict.then((v) => concluded(v, config, request, where, ctx))
+    : concluded(verdict, config, request, where, ctx);
 }
 
-const readsQuery = (config: CompiledJwt) => config.providers.some((p) => p.sources.some((s) => s.in === "param"));
+/**
+ * Verifies the tokens from `from` on, in order: the first refusal ends it; else the verdict of the
+ * first token (`first`, once one verified). A loop while verdicts are at hand (a cached token: no
+ * closure, no promise), resumed after a verification that must wait.
+ */
+function verifyInOrder(
+  found: readonly FoundToken[],
+  config: CompiledJwt,
+  ctx: JwtContext,
+  from: number,
+  first: CachedToken | undefined,
+): MaybePromise<TokenVerdict> {
+  for (let i = from; i < found.length; i++) {
+    const [token, readers] = found[i]!;
+    const verdict = verifyToken(token, readers, config, ctx);
+    if (verdict instanceof Promise) return verdict.then((v) => ("error" in v ? v : verifyInOrder(found, config, ctx, i + 1, first ?? v)));
+    if ("error" in verdict) return verdict;
+    first ??= verdict;
+  }
+  return first!;
+}
+
+/** The phase's result once every token verified (the first one's identity) or one was refused. */
+function concluded(
+  verdict: TokenVerdict,
+  config: CompiledJwt,
+  request: NormalizedRequest,
+  where: { route: string; policy: string },
+  ctx: JwtContext,
+): PhaseResult {
+  if (!("error" in verdict)) {
+    ctx.trace?.note({
+      claimsToHeaders: config.providers[verdict.provider]!.claimToHeaders.map((c) => `${c.claim.join(".")} -> ${c.header}`),
+    });
+    return verdict.passed;
+  }
+  const refusal = verdict.error;
+  // Envoy forwards no payload of a request let through with a failed token: no identity at all.
+  if (config.failOpen) {
+    ctx.trace?.note({ failOpen: `passed without an identity (${refusal.code})` });
+    return NO_TOKEN;
+  }
+  const realm = challenge(request);
+  const wwwAuthenticate = refusal.status === 401 ? `${realm}, error="invalid_token"` : realm;
+  const decision = deny(refusal.status, refusal.code, refusal.message, where, { "www-authenticate": wwwAuthenticate });
+  return { ok: false, error: refusal.detail === undefined ? decision : { ...decision, detail: refusal.detail } };
+}
+
+/** Whether a provider reads a query parameter (loops: this runs on every request). */
+function readsQuery(config: CompiledJwt): boolean {
+  for (const provider of config.providers) for (const source of provider.sources) if (source.in === "param") return true;
+  return false;
+}
+
+/** A token found in the request, with the indexes of the providers that read it from where it was found. */
+type FoundToken = [token: string, readers: number[]];
 
 /** Each token found, once, with the indexes of the providers that read it from where it was found. */
-function tokensIn(config: CompiledJwt, request: NormalizedRequest): [token: string, readers: number[]][] {
-  const found: [string, number[]][] = [];
+function tokensIn(config: CompiledJwt, request: NormalizedRequest): readonly FoundToken[] {
+  // Usually one token: an array of one, not an empty array grown by push (which reserves 17 slots).
+  let found: FoundToken[] | undefined;
   for (let index = 0; index < config.providers.length; index++) {
     for (const source of config.providers[index]!.sources) {
       for (const token of readCredential(request, source)) {
-        const seen = found.find((f) => f[0] === token);
-        if (seen === undefined) found.push([token, [index]]);
-        else if (!seen[1].includes(index)) seen[1].push(index);
+        const seen = found === undefined ? undefined : foundToken(found, token);
+        if (seen !== undefined) {
+          if (!seen[1].includes(index)) seen[1].push(index);
+        } else if (found === undefined) found = [[token, [index]]];
+        else found.push([token, [index]]);
       }
     }
   }
-  return found;
+  return found ?? [];
+}
+
+function foundToken(found: readonly FoundToken[], token: string): FoundToken | undefined {
+  for (const f of found) if (f[0] === token) return f;
+  return undefined;
 }
 
 const challenge = (request: NormalizedRequest) => `Bearer realm="${realmOf(request)}"`;

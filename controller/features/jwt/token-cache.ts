@@ -89,8 +89,9 @@ export class TokenCache {
 
   #find(key: string, verdicts: CachedToken[], token: string, config: CompiledJwt, now: number): CachedToken | undefined {
     // The whole token must match: another payload under a copied signature is another token.
-    const i = verdicts.findIndex((v) => v.config === config && v.token === token);
-    if (i === -1) return undefined;
+    let i = 0;
+    while (i < verdicts.length && (verdicts[i]!.config !== config || verdicts[i]!.token !== token)) i++;
+    if (i === verdicts.length) return undefined;
     const hit = verdicts[i]!;
     if (now < hit.validUntil) return hit;
     if (verdicts.length === 1) this.#entries.delete(key);
@@ -105,21 +106,24 @@ export class TokenCache {
   set(verdict: Omit<CachedToken, "validUntil" | "bytes">, now: number, expiresAt: number | undefined): CachedToken {
     const validUntil = Math.min(now + this.#maxAgeMs, expiresAt ?? Infinity);
     if (validUntil <= now || this.#maxBytes === 0) return { ...verdict, validUntil, bytes: 0 };
-    const { principal, headers } = verdict.passed.value;
+    const { token, config, provider, claims, passed } = verdict;
+    const { principal, headers } = passed.value;
     const bytes =
       ENTRY_OVERHEAD_BYTES +
-      estimatedHeapBytes(verdict.token) +
-      estimatedHeapBytes(verdict.claims) +
+      estimatedHeapBytes(token) +
+      estimatedHeapBytes(claims) +
       estimatedHeapBytes(headers) +
       estimatedHeapBytes(principal);
-    const entry = { ...verdict, validUntil, bytes };
-    const key = keyOf(verdict.token);
-    const kept =
-      this.#entries
-        .get(key)
-        ?.filter((v) => v.config !== verdict.config || v.token !== verdict.token)
-        .slice(-(MAX_VERDICTS_PER_SIGNATURE - 1)) ?? [];
-    this.#entries.set(key, [...kept, entry]);
+    const entry: CachedToken = { token, config, provider, claims, passed, validUntil, bytes };
+    const key = keyOf(token);
+    const earlier = this.#entries.get(key);
+    // A new signature (every new token) is one array of one entry.
+    if (earlier === undefined) this.#entries.set(key, [entry]);
+    else
+      this.#entries.set(key, [
+        ...earlier.filter((v) => v.config !== config || v.token !== token).slice(-(MAX_VERDICTS_PER_SIGNATURE - 1)),
+        entry,
+      ]);
     return entry;
   }
 }

@@ -6,13 +6,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { CheckContext } from "../../../controller/authz/context.ts";
 import { normalizeRequest, type AuthzRequest } from "../../../controller/authz/request.ts";
 import type { PhaseResult } from "../../../controller/features/feature.ts";
-import { checkExtAuth, LOOP_HEADER } from "../../../controller/features/extAuth/check.ts";
+import { checkExtAuth, HOOK_UP, LOOP_HEADER } from "../../../controller/features/extAuth/check.ts";
 import { createExtAuthTransport, MAX_ANSWER_BYTES } from "../../../controller/features/extAuth/client.ts";
 import type { CompiledExtAuth } from "../../../controller/features/extAuth/types.ts";
 import { startTestApp, within, type TestApp } from "../../support/app.ts";
 import { send } from "../../support/http.ts";
 import { grpcService, httpService, rawService, refusingPort, type TestService } from "../../support/ext-auth-services.ts";
 import { aliceKeyPolicy, gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
+import { decider } from "../../support/world.ts";
+import { selfServiceOf } from "../../../controller/runtime/compile-options.ts";
 
 const transport = createExtAuthTransport();
 afterAll(() => transport.close());
@@ -497,5 +499,37 @@ ${securityPolicy(
     } finally {
       await app.close();
     }
+  });
+});
+
+describe("the hook-up: an extAuth naming this Portcullis' own Service (--self-service)", () => {
+  const world = `${gatewayWithRoute("api.example.com")}---
+apiVersion: v1
+kind: Service
+metadata: {name: portcullis, namespace: apps}
+spec: {ports: [{name: grpc, port: 9001, targetPort: grpc}]}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: hook-up, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+  extAuth: {grpc: {backendRefs: [{name: portcullis, port: 9001}]}, includeRouteMetadata: true}
+`;
+  const self = { selfService: selfServiceOf("apps/portcullis", {}) };
+
+  it("is not called (the check is already that call): the phase passes, and the trace names it", async () => {
+    const decide = decider(world, { extAuth: transport }, self);
+    const explained = await decide.explain({ path: "/reports", headers: { [LOOP_HEADER]: "1" } });
+    expect(explained.decision).toMatchObject({ status: 200, code: "allowed" });
+    expect(explained.trace.steps.find((s) => s.phase === "extAuth")).toMatchObject({
+      service: `${HOOK_UP}: Service apps/portcullis:9001`,
+      result: "pass",
+    });
+  });
+
+  it("without --self-service the same policy is a call to Portcullis, refused as a loop when it comes from one", async () => {
+    const decide = decider(world, { extAuth: transport });
+    expect(await decide({ path: "/reports", headers: { [LOOP_HEADER]: "1" } })).toMatchObject({ status: 403, code: "extauth_error" });
   });
 });

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { extAuth } from "../../../controller/features/extAuth/index.ts";
+import type { CompiledExtAuth } from "../../../controller/features/extAuth/types.ts";
 import { secret } from "../../support/manifests.ts";
 import { compilePolicy } from "../../support/world.ts";
 
@@ -39,7 +40,7 @@ describe("compileExtAuth", () => {
 
   it("leaves a weight-0 backendRef out of the rotation, but still checks it", () => {
     const refs = (second: string) => `extAuth: {grpc: {backendRefs: [{name: authz, port: 8080, weight: 2}, ${second}]}}`;
-    const weighted = compilePolicy(refs("{name: authz, port: 9000, weight: 0}"), service()).compiled(extAuth)!;
+    const weighted = compilePolicy(refs("{name: authz, port: 9000, weight: 0}"), service()).compiled(extAuth) as CompiledExtAuth;
     expect(weighted.service.endpoints).toEqual([{ host: "authz.apps.svc", port: 8080, weight: 2 }]);
     expect(compilePolicy(refs("{name: authz, port: 9999, weight: 0}"), service()).accepted.message).toBe(
       "ExtAuth: TCP Port 9999 not found on service apps/authz",
@@ -63,7 +64,7 @@ extAuth:
       CONFIG,
       secret("ext", { token: Buffer.from("s3cr3t").toString("base64") }),
     );
-    expect(outcome.compiled(extAuth)!.contextExtensions).toEqual({ plain: "v", tenant: "tenant-a", token: "s3cr3t" });
+    expect((outcome.compiled(extAuth) as CompiledExtAuth).contextExtensions).toEqual({ plain: "v", tenant: "tenant-a", token: "s3cr3t" });
     expect(JSON.stringify(outcome.result.statuses)).not.toContain("s3cr3t");
   });
 

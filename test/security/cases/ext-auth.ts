@@ -6,8 +6,10 @@
  */
 import type { Socket } from "node:net";
 import { createExtAuthTransport } from "../../../controller/features/extAuth/client.ts";
+import { selfServiceOf } from "../../../controller/runtime/compile-options.ts";
+import { envoyResponse } from "../../../controller/server/envoy-response.ts";
 import { httpService, grpcService, rawService, refusingPort, type Asked, type TestService } from "../../support/ext-auth-services.ts";
-import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
+import { gatewayWithRoute, secret, securityPolicy } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
@@ -33,12 +35,16 @@ const HTTP =
   "{http: {backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: authz}], headersToBackend: [x-current-user]}, timeout: 2s}";
 const GRPC = "{grpc: {backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: authz}]}, timeout: 2s}";
 
-/** Compiles the world around `service` and asks it about GET /reports with `headers`; the service is closed after. */
+/**
+ * Compiles the world around `service` and asks it about GET /reports with `headers` (`envoy-http`:
+ * the outcome as Envoy reads the answer on the HTTP ext_authz port); the service is closed after.
+ */
 async function ask(
   service: TestService | { port: number; close(): Promise<void> },
   extAuth: string,
   headers: Record<string, string> = {},
   endpoint?: string,
+  port: "check" | "envoy-http" = "check",
 ): Promise<Outcome> {
   const transport = createExtAuthTransport();
   try {
@@ -46,11 +52,12 @@ async function ask(
     const conditions = decide.result.statuses.flatMap((s) =>
       s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => c.message)),
     );
-    return fromDecision(
-      await decide({ path: "/reports", headers }),
-      managedHeadersOf(decide.result.snapshot.policies),
-      conditions.join("; "),
-    );
+    const decision = await decide({ path: "/reports", headers });
+    const outcome = fromDecision(decision, managedHeadersOf(decide.result.snapshot.policies), conditions.join("; "));
+    if (port === "check") return outcome;
+    // As Envoy's HTTP ext_authz filter reads Portcullis' answer: only a 200 allows.
+    const status = envoyResponse(decision).status;
+    return status === 200 ? { ...outcome, status, code: "allowed" } : { ...outcome, status };
   } finally {
     await Promise.all([transport.close(), service.close()]);
   }
@@ -62,6 +69,61 @@ const FAILED: Expected = { status: 403, code: "extauth_error" };
 
 function x(id: string, title: string, expect: Expected, run: () => Promise<Outcome>): Case {
   return { id: `extauth.${id}`, title, expect, run: () => run() };
+}
+
+/**
+ * The world of Portcullis beside Envoy Gateway (--self-service portcullis/portcullis, Service ports
+ * as the chart's): Secret apps/keys (alice), policy apps/`name` with `extAuth` (naming
+ * Portcullis' Service unless it says otherwise) and apiKeyAuth on route apps/api, the ReferenceGrant
+ * when `granted`. No client for external services: a call Portcullis made would be an extauth_error.
+ */
+function besideEnvoyGateway(extAuth: string, granted = true): string {
+  const grant = `---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: apps-ext-auth, namespace: portcullis}
+spec:
+  from: [{group: gateway.envoyproxy.io, kind: SecurityPolicy, namespace: apps}]
+  to: [{group: "", kind: Service, name: portcullis}]
+`;
+  return `${gatewayWithRoute("api.example.com")}---
+apiVersion: v1
+kind: Service
+metadata: {name: portcullis, namespace: portcullis}
+spec:
+  ports:
+    - {name: authz, port: 9002, targetPort: authz}
+    - {name: forward-auth, port: 9003, targetPort: forward-auth}
+    - {name: grpc, port: 9001, targetPort: grpc}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: authz, namespace: apps}
+spec: {ports: [{name: grpc, port: 9001}]}
+---
+${secret("keys", { alice: "alice-key" })}${granted ? grant : ""}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: ext, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+  extAuth: ${extAuth}
+  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: x-user-id}
+`;
+}
+
+const HOOK_UP = "{grpc: {backendRefs: [{name: portcullis, namespace: portcullis, port: 9001}]}, includeRouteMetadata: true}";
+
+async function askBeside(extAuth: string, headers: Record<string, string>, granted = true): Promise<Outcome> {
+  const decide = decider(besideEnvoyGateway(extAuth, granted), {}, { selfService: selfServiceOf("portcullis/portcullis", {}) });
+  const conditions = decide.result.statuses.flatMap((s) =>
+    s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => c.message)),
+  );
+  return fromDecision(
+    await decide({ path: "/reports", headers }),
+    managedHeadersOf(decide.result.snapshot.policies),
+    conditions.join("; "),
+  );
 }
 
 export const extAuthCases: readonly Case[] = [
@@ -171,6 +233,38 @@ export const extAuthCases: readonly Case[] = [
     fixed:
       "the rule read the client's own copy, which never reaches the upstream (headersToBackend are removed when the service does not set them), so the client vouched for itself. Rules are now also decided without it",
   },
+  {
+    ...x(
+      "grpc-denial-status-200",
+      "a gRPC service denies (PERMISSION_DENIED) with a denied_response of status 200 and `x-current-user: admin`; asked on Envoy's HTTP ext_authz port",
+      { status: 403, code: "extauth_denied" },
+      async () => {
+        const denial = {
+          status: { code: 7 },
+          denied_response: { status: { code: 200 }, headers: [{ header: { key: "x-current-user", value: "admin" } }] },
+        };
+        return ask(await grpcService(() => denial), GRPC, {}, undefined, "envoy-http");
+      },
+    ),
+    fixed:
+      "the denial kept the service's 200, which Envoy's HTTP ext_authz filter reads as an allow: the request reached the upstream with the service's headers. Envoy answers the client that 200 itself; a denial now goes out as 403 on the HTTP ports",
+  },
+  ...([100, 700] as const).map((code) => ({
+    ...x(
+      `grpc-denial-status-${code}-fail-open`,
+      `\`failOpen: true\`; a gRPC service denies (PERMISSION_DENIED) with a denied_response of status ${code}`,
+      { status: 403, code: "extauth_denied" },
+      async () =>
+        ask(
+          await grpcService(() => ({ status: { code: 7 }, denied_response: { status: { code } } })),
+          GRPC.replace("timeout: 2s", "timeout: 2s, failOpen: true"),
+          {},
+          undefined,
+          "envoy-http",
+        ),
+    ),
+    fixed: `a denial naming a status that is no final HTTP status (${code}) was read as a failing service, which failOpen let through; a denial is now a denial, 403 when its status cannot be sent`,
+  })),
   x(
     "missing-service-fail-open",
     "`failOpen: true` with a backendRef to a Service that does not exist",
@@ -190,5 +284,38 @@ export const extAuthCases: readonly Case[] = [
         `{ip: {address: 127.0.0.1, port: ${service.port}}, fqdn: {hostname: authz.example.com, port: ${service.port}}}`,
       );
     },
+  ),
+  x(
+    "hook-up-no-key",
+    "beside Envoy Gateway: the policy's extAuth is the hook-up to Portcullis (--self-service) and it has apiKeyAuth; no key",
+    { status: 401, code: "apikey_missing" },
+    () => askBeside(HOOK_UP, {}),
+  ),
+  x(
+    "hook-up-loop-header",
+    "the same hook-up policy; the client sends `x-portcullis-ext-authz-call: 1` and a valid key",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "alice" } },
+    () => askBeside(HOOK_UP, { "x-api-key": "alice-key", "x-portcullis-ext-authz-call": "1" }),
+  ),
+  x(
+    "hook-up-beside-another-service",
+    "a namespace owner names Portcullis' Service beside their own service in one extAuth, so that some checks skip it",
+    { status: 403, code: "policy_invalid", condition: "together with another service" },
+    () =>
+      askBeside("{grpc: {backendRefs: [{name: portcullis, namespace: portcullis, port: 9001}, {name: authz, port: 9001, weight: 0}]}}", {
+        "x-api-key": "alice-key",
+      }),
+  ),
+  x(
+    "hook-up-without-grant",
+    "a policy names Portcullis' Service in another namespace, which no ReferenceGrant admits",
+    { status: 403, code: "policy_invalid", condition: "not permitted by any ReferenceGrant" },
+    () => askBeside(HOOK_UP, { "x-api-key": "alice-key" }, false),
+  ),
+  x(
+    "hook-up-forward-auth-port",
+    "a policy names Portcullis' Service on its forward-auth port (not an ext_authz listener)",
+    { status: 403, code: "policy_invalid", condition: "does not lead to its HTTP ext_authz listener" },
+    () => askBeside("{http: {backendRefs: [{name: portcullis, namespace: portcullis, port: 9003}]}}", { "x-api-key": "alice-key" }),
   ),
 ];

@@ -6,6 +6,7 @@
  * listed for removal, whatever the route (the world is one Gateway, so every route shares them).
  */
 import type { Ctx } from "../context.ts";
+import { toAuthzRequest } from "../../../controller/server/grpc.ts";
 import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
@@ -266,6 +267,22 @@ export const headerCases: readonly Case[] = [
       },
       "a header sent on two lines was read only as Envoy joins them (`admin,admin`), which no Deny value equals, while an upstream reads one line; each line is now a reading too when rules read headers",
     ),
+  ),
+  c(
+    "deny-rule-repeated-grpc-header-map",
+    "gRPC with Envoy's `encode_raw_headers`: a Deny rule on header `x-role: admin` (default Allow); `header_map` holds x-role twice, `user` then `admin`",
+    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-admin (reading the last line of a repeated header)" },
+    async () => {
+      const d = decider(
+        `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization: { defaultAction: "Allow", rules: [{ name: "no-admin", action: "Deny", principal: { headers: [{ name: "x-role", values: ["admin"] }] } }] } }, "x")}`,
+      );
+      const lines = ["user", "admin"].map((value) => ({ key: "x-role", value }));
+      const request = toAuthzRequest({
+        attributes: { request: { http: { method: "GET", host: "api.example.com", path: "/x", header_map: { headers: lines } } } },
+      });
+      return fromDecision(await d(request), managedHeadersOf(d.result.snapshot.policies));
+    },
+    "each entry of `header_map` (one per line as Envoy received them) was joined into one value, so the readings of a repeated header were lost on the gRPC port: a Deny rule on one line was escaped by sending another. The entries now stay lines",
   ),
   ...(
     [
