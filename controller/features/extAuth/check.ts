@@ -33,6 +33,8 @@ export type ExtAuthVerdict =
       readonly kind: "deny";
       readonly status: number;
       readonly headers: Readonly<Record<string, string>>;
+      /** Each Set-Cookie line, one cookie each: joined they would be one broken cookie (an Expires date holds a comma). */
+      readonly cookies: readonly string[];
       readonly body: Buffer;
     }
   /** `error` says why, for the audit log; it never quotes the service's answer. */
@@ -137,6 +139,7 @@ function outcomeOf(config: CompiledExtAuth, verdict: ExtAuthVerdict, where: Wher
         ),
         // As text: the wire protocols carry bodies as strings (gRPC's DeniedHttpResponse.body is one).
         body: verdict.body.toString("utf8"),
+        ...(verdict.cookies.length === 0 ? {} : { cookies: verdict.cookies }),
       });
     case "unsendable":
       return fail(
@@ -273,11 +276,13 @@ export function readHttpAnswer(config: Pick<CompiledExtAuth, "headersToBackend">
     return { kind: "allow", set, remove: removable(remove), responseHeaders: {} };
   }
   const headers: Record<string, string> = {};
+  const cookies: string[] = [];
   for (const [name, value] of answer.headers) {
     if (NOT_PASSED_THROUGH.has(name) || name === "x-envoy-auth-headers-to-remove") continue;
-    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+    if (name === "set-cookie") cookies.push(value);
+    else headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
   }
-  return { kind: "deny", status, headers, body: answer.body };
+  return { kind: "deny", status, headers, cookies, body: answer.body };
 }
 
 /** Envoy refuses to remove pseudo-headers and Host, whatever the service asks. */
@@ -419,15 +424,20 @@ export function readCheckResponse(response: unknown, req: NormalizedRequest): Ex
   const named = denied.status?.code ?? 0;
   const status = named >= 200 && named <= 599 ? named : 403;
   const headers: Record<string, string> = {};
+  const cookies: string[] = [];
   for (const option of denied.headers ?? []) {
     const header = headerOf(option);
     if (header === undefined || NOT_PASSED_THROUGH.has(header.name)) continue;
+    if (header.name === "set-cookie") {
+      cookies.push(header.value);
+      continue;
+    }
     headers[header.name] =
       headers[header.name] === undefined || actionOf(option) !== APPEND_IF_EXISTS_OR_ADD
         ? header.value
         : `${headers[header.name]}, ${header.value}`;
   }
-  return { kind: "deny", status, headers, body: Buffer.from(denied.body ?? "", "utf8") };
+  return { kind: "deny", status, headers, cookies, body: Buffer.from(denied.body ?? "", "utf8") };
 }
 
 function headerOf(option: HeaderOption): { name: string; value: string } | undefined {
