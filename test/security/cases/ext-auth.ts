@@ -67,8 +67,9 @@ const answering = (answer: (asked: Asked) => HttpAnswer) => httpService(answer);
 const closed = async () => ({ port: await refusingPort(), close: async () => {} });
 const FAILED: Expected = { status: 403, code: "extauth_error" };
 
-function x(id: string, title: string, expect: Expected, run: () => Promise<Outcome>): Case {
-  return { id: `extauth.${id}`, title, expect, run: () => run() };
+/** `fixed`: what changed, when the case exposed a weakness. */
+function x(id: string, title: string, expect: Expected, run: () => Promise<Outcome>, fixed?: string): Case {
+  return { id: `extauth.${id}`, title, expect, run: () => run(), ...(fixed === undefined ? {} : { fixed }) };
 }
 
 /**
@@ -284,6 +285,19 @@ export const extAuthCases: readonly Case[] = [
         `{ip: {address: 127.0.0.1, port: ${service.port}}, fqdn: {hostname: authz.example.com, port: ${service.port}}}`,
       );
     },
+    "the fqdn was called and the ip ignored; now such a Backend makes the policy Invalid",
+  ),
+  x(
+    "client-partial-body",
+    "the client sends its own `x-envoy-auth-partial-body: false` (headersToExtAuth names it): a service trusting it would take the body as checked",
+    { status: 200, code: "allowed" },
+    async () =>
+      ask(
+        await answering((asked) => ({ status: asked.headers["x-envoy-auth-partial-body"] === undefined ? 200 : 403 })),
+        HTTP.replace("timeout: 2s", "headersToExtAuth: [x-envoy-auth-partial-body], timeout: 2s"),
+        { "x-envoy-auth-partial-body": "false" },
+      ),
+    "the client's copy was passed on; now dropped, and Portcullis sets it (false) only when a body goes with the check, as Envoy",
   ),
   x(
     "hook-up-no-key",
