@@ -6,7 +6,7 @@
  * tree and scenario (API key, cached JWT): server CPU per request and V8 heap allocated per
  * request (bench/heap-probe.ts, the same probe in every tree). The first tree is the reference.
  *
- *   node bench/compare-trees.ts --tree before=/tmp/portcullis-05e4dfe --tree main=/work/main [--rounds 8] [--duration 1]
+ *   node bench/compare-trees.ts --tree before=/tmp/portcullis-05e4dfe --tree main=. [--rounds 8] [--duration 1]
  *
  * A tree is a checkout with `node_modules` (a `git archive COMMIT | tar -x` plus a symlink to an
  * installed node_modules will do). Issue 14's check: routes without the new features cost what
