@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { quietly } from "./background.ts";
 import { perfCounted } from "./host.ts";
 
 /** CPU seconds (user + system) a process has used so far. */
@@ -79,9 +80,18 @@ export interface RunCosts {
 
 /**
  * Counts what `m` spends while `work` runs (which answers how many requests were served and over
- * how many seconds). With `perf`, instructions are counted for `perfSeconds` from the start.
+ * how many seconds). With `perf`, instructions are counted for `perfSeconds` from the start. A
+ * background job (background.ts) is stopped meanwhile.
  */
-export async function measure<T extends { readonly requests: number; readonly durationS: number }>(
+export function measure<T extends { readonly requests: number; readonly durationS: number }>(
+  m: Measured,
+  work: () => Promise<T>,
+  perfSeconds?: number,
+): Promise<T & RunCosts> {
+  return quietly(() => measureNow(m, work, perfSeconds));
+}
+
+async function measureNow<T extends { readonly requests: number; readonly durationS: number }>(
   m: Measured,
   work: () => Promise<T>,
   perfSeconds?: number,

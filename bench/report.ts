@@ -37,6 +37,8 @@ export interface HostState {
   readonly cryptoVerifyPerCpuS: number;
   /** Why instructions per request are not counted, when they are not. */
   readonly perfUnavailable?: string;
+  /** Seconds the kube-apiserver build took beside the run (a fresh machine; background.ts), when it ran. */
+  readonly kubeBuildS?: number;
 }
 
 export interface Results {
@@ -306,6 +308,11 @@ export function renderSection(r: Results): string {
     `Host state: load average ${h.loadavgStart} at the start and ${h.loadavgEnd} at the end; all CPUs ${h.busyBeforePct.toFixed(0)}% busy with other work`,
     `just before the run; steal ${h.stealPct.toFixed(1)}% over the run; ES256 crypto.verify ${f0(h.cryptoVerifyPerS)}/s on the server core (${f0(h.cryptoVerifyPerCpuS)} per CPU-second). ${m.method}`,
     `Instructions per request: ${h.perfUnavailable === undefined ? "counted with `perf stat -e instructions` on the measured processes" : `${h.perfUnavailable}, so the machine-independent figure is the V8 heap allocated per request (bench/heap-probe.ts)`}.`,
+    ...(h.kubeBuildS === undefined
+      ? []
+      : [
+          `kube-apiserver and etcd were built during this run (${Math.round(h.kubeBuildS)} s, test/kube/build-binaries.sh), at idle CPU priority and stopped during every measurement.`,
+        ]),
     "",
     ...(r.failures.length > 0 ? ["**Stages that failed in this run:**", "", ...r.failures.map((f) => `- ${f}`), ""] : []),
     "### Targets (a target is met only when its worst round meets it)",

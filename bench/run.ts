@@ -11,13 +11,14 @@
  * Layout: server processes on the last CPU, wrk on the first (taskset), identical for the
  * baseline and Portcullis. Load goes to 127.0.0.1 only.
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Obj } from "../test/kube/objects.ts";
 import { benchApplyEnforced, type ApplyResult } from "./apply-enforced.ts";
+import { quietly, runInBackground } from "./background.ts";
 import type { CompileReport } from "./compile-bench.ts";
 import { cryptoVerifyRate } from "./crypto-verify.ts";
 import { cpuShares, loadAverage, perfUnavailableReason, readCpuTimes } from "./host.ts";
@@ -67,13 +68,22 @@ const tenants = Number(flags.tenants);
 const changes = Number(flags.changes ?? (quick ? 10 : 100));
 const skip = new Set(flags.skip.split(",").filter((s) => s !== ""));
 
-// Set-up: wrk and the proxies (Debian) and, for apply → enforced, the kube-apiserver + etcd binaries (cached).
+// Set-up: wrk and the proxies (Debian) and, for apply → enforced (the last stage), the kube-apiserver
+// + etcd binaries: on a fresh machine their build (about 4 minutes) runs beside the other stages,
+// at idle priority and stopped during every measurement (background.ts); cached, it is found at once.
 execFileSync("bash", [join(ROOT, "test/e2e/ensure-packages.sh"), ...BENCH_PACKAGES], { stdio: "inherit" });
-if (!skip.has("kube") && process.env.PORTCULLIS_KUBE_ASSETS === undefined) {
-  const built = spawnSync("bash", [join(ROOT, "test/kube/build-binaries.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  if (built.status !== 0) throw new Error("test/kube/build-binaries.sh failed");
-  process.env.PORTCULLIS_KUBE_ASSETS = built.stdout.trim().split("\n").at(-1);
-}
+const kubeBuildStart = performance.now();
+let kubeBuildS: number | undefined;
+const kubeAssets =
+  skip.has("kube") || process.env.PORTCULLIS_KUBE_ASSETS !== undefined
+    ? Promise.resolve(process.env.PORTCULLIS_KUBE_ASSETS)
+    : runInBackground("bash", [join(ROOT, "test/kube/build-binaries.sh")]).then((build) => {
+        // Reported only when it ran beside the measurements (a cached build answers at once).
+        if (build.besideMeasurements) kubeBuildS = (performance.now() - kubeBuildStart) / 1000;
+        return build.stdout.trim().split("\n").at(-1);
+      });
+// Awaited by the kube stage; a failed build fails that stage only.
+kubeAssets.catch(() => undefined);
 
 const nproc = cpus().length;
 const cpuSet = { server: String(nproc - 1), load: "0" };
@@ -109,7 +119,7 @@ writeFileSync(tokensFile, `${(await mintTokens(idp, 2000)).join("\n")}\n`);
 const probe =
   skip.has("serve") && skip.has("proxies") && skip.has("profile")
     ? { verifiesPerSecond: 0, verifiesPerCpuSecond: 0 }
-    : await cryptoVerifyRate(tokensFile, jwkFile, cpuSet.server, 1000);
+    : await quietly(() => cryptoVerifyRate(tokensFile, jwkFile, cpuSet.server, 1000));
 const probeRate = probe.verifiesPerSecond;
 // Enough for a server that gets its core to itself later in the run (HTTP leaves it at most 0.8× of the raw loop).
 const tokenCount = Math.min(
@@ -218,7 +228,7 @@ if (!skip.has("profile")) {
       dir: work,
       jwkFile,
     };
-    const summary = await stage(`profile ${scenario}`, () => profileScenario(options, scenario));
+    const summary = await stage(`profile ${scenario}`, () => quietly(() => profileScenario(options, scenario)));
     if (summary !== undefined) profiles.push({ scenario: titles[scenario], summary, cpuUsPerReq: summary.cpuUsPerReq });
   }
 }
@@ -227,32 +237,33 @@ if (!skip.has("profile")) {
 let compile: CompileReport | undefined;
 if (!skip.has("compile")) {
   log(`bench: compile of ${tenants.toLocaleString("en-US")} policies + routes [${elapsed()}]`);
-  compile = await stage(
-    "compile",
-    () =>
-      new Promise<CompileReport>((resolve, reject) => {
-        // The young-generation size bin/portcullis runs Portcullis with.
-        const child = spawn(
-          "taskset",
-          [
-            "-c",
-            cpuSet.server,
-            NODE,
-            "--expose-gc",
-            "--max-semi-space-size=32",
-            join(ROOT, "bench/compile-bench.ts"),
-            String(tenants),
-            "20",
-          ],
-          { stdio: ["ignore", "pipe", "inherit"] },
-        );
-        let out = "";
-        child.stdout.on("data", (c: Buffer) => (out += c));
-        child.once("error", reject);
-        child.once("close", (code) =>
-          code === 0 ? resolve(JSON.parse(out) as CompileReport) : reject(new Error(`compile-bench exited ${code}`)),
-        );
-      }),
+  compile = await stage("compile", () =>
+    quietly(
+      () =>
+        new Promise<CompileReport>((resolve, reject) => {
+          // The young-generation size bin/portcullis runs Portcullis with.
+          const child = spawn(
+            "taskset",
+            [
+              "-c",
+              cpuSet.server,
+              NODE,
+              "--expose-gc",
+              "--max-semi-space-size=32",
+              join(ROOT, "bench/compile-bench.ts"),
+              String(tenants),
+              "20",
+            ],
+            { stdio: ["ignore", "pipe", "inherit"] },
+          );
+          let out = "";
+          child.stdout.on("data", (c: Buffer) => (out += c));
+          child.once("error", reject);
+          child.once("close", (code) =>
+            code === 0 ? resolve(JSON.parse(out) as CompileReport) : reject(new Error(`compile-bench exited ${code}`)),
+          );
+        }),
+    ),
   );
 }
 
@@ -262,7 +273,10 @@ if (!skip.has("kube")) {
   log(`bench: apply → enforced, ${changes} changes against a real kube-apiserver [${elapsed()}]`);
   const applyTenants = Number(flags["apply-tenants"]);
   const background = applyTenants > 0 ? (buildWorld({ tenants: applyTenants, keysPerSecret: 20, jwk: idp.jwk }).objects as Obj[]) : [];
-  apply = await stage("apply → enforced", () => benchApplyEnforced(changes, work, log, background));
+  apply = await stage("apply → enforced", async () => {
+    process.env.PORTCULLIS_KUBE_ASSETS = await kubeAssets;
+    return benchApplyEnforced(changes, work, log, background);
+  });
 }
 
 const host = {
@@ -273,6 +287,7 @@ const host = {
   cryptoVerifyPerS: probeRate,
   cryptoVerifyPerCpuS: probe.verifiesPerCpuSecond,
   ...(perfUnavailable === undefined ? {} : { perfUnavailable }),
+  ...(kubeBuildS === undefined ? {} : { kubeBuildS }),
 };
 const wallSeconds = (performance.now() - wallStart) / 1000;
 const results: Results = { machine, host, worlds, proxies, compile, apply, profiles, failures, wallSeconds };

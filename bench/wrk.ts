@@ -3,7 +3,7 @@
  * prints (totals, error counts, latency percentiles). Loopback only.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -15,7 +15,7 @@ export interface WrkOptions {
   readonly connections: number;
   readonly durationS: number;
   readonly headers: Readonly<Record<string, string>>;
-  /** Rotate through this file of tokens (one per line) in the Authorization header. */
+  /** Rotate through this file of tokens (one per line) in the Authorization header, from token number `offset` (0-based). */
   readonly tokens?: { readonly file: string; readonly offset: number };
 }
 
@@ -67,7 +67,11 @@ export function runWrk(o: WrkOptions): Promise<WrkResult> {
     ...Object.entries(o.headers).flatMap(([k, v]) => ["-H", `${k.toLowerCase() === "host" ? "Host" : k}: ${v}`]),
     o.url,
   ];
-  const env = { ...process.env, BENCH_TOKENS: o.tokens?.file ?? "", BENCH_TOKEN_OFFSET: String(o.tokens?.offset ?? 0) };
+  const env = {
+    ...process.env,
+    BENCH_TOKENS: o.tokens?.file ?? "",
+    BENCH_TOKEN_BYTE_OFFSET: String(o.tokens === undefined ? 0 : tokenStart(o.tokens.file, o.tokens.offset)),
+  };
   return new Promise((resolve, reject) => {
     const child = spawn("taskset", args, { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -95,6 +99,30 @@ export function runWrk(o: WrkOptions): Promise<WrkResult> {
       });
     });
   });
+}
+
+/** Byte offsets of the non-empty lines of a token file, by file, size and modification time. */
+const lineStarts = new Map<string, Float64Array>();
+
+/** Where token number `n` (0-based, wrapping; empty lines are no tokens) of `file` starts, in bytes: where rotate.lua begins. */
+export function tokenStart(file: string, n: number): number {
+  const { size, mtimeMs } = statSync(file);
+  const key = `${file}\0${size}\0${mtimeMs}`;
+  let starts = lineStarts.get(key);
+  if (starts === undefined) {
+    const text = readFileSync(file);
+    const found: number[] = [];
+    for (let at = 0; at < text.length; ) {
+      const end = text.indexOf(0x0a, at);
+      const stop = end === -1 ? text.length : end;
+      if (stop > at) found.push(at);
+      at = stop + 1;
+    }
+    lineStarts.clear();
+    lineStarts.set(key, (starts = Float64Array.from(found)));
+  }
+  if (starts.length === 0) throw new Error(`${file} holds no token`);
+  return starts[n % starts.length]!;
 }
 
 /**

@@ -17,3 +17,9 @@ const definition = loadSync("envoy/service/auth/v3/external_auth.proto", {
 });
 
 export const AUTHORIZATION_SERVICE = definition["envoy.service.auth.v3.Authorization"] as unknown as ServiceDefinition;
+
+/**
+ * Envoy's ext_authz marks a check that carries the request body with this header: "false" for the
+ * whole body, "true" for one cut at `max_request_bytes`. It drops a client's own copy.
+ */
+export const PARTIAL_BODY_HEADER = "x-envoy-auth-partial-body";

@@ -10,6 +10,10 @@
  *   (STRATEGIC_MERGE_KEYS): their elements merge by that key, the parent's order first.
  * Go marshals the child without its empty lists (`omitempty`), and with `null` for an unset field
  * that has no `omitempty` (CLEARED_WHEN_UNSET): such a field unset in the child clears the parent's.
+ *
+ * Each part of the merged spec that names other objects then has an owner, the child or the parent
+ * (ownerOf), whose namespace its references are resolved from; mergedParts finds a part whose
+ * merged value is not wholly its owner's, which the caller refuses.
  */
 import type { SecurityPolicySpec } from "../api/securitypolicy.ts";
 import type { ReferencePart } from "../features/feature.ts";

@@ -12,6 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { PARTIAL_BODY_HEADER } from "../api/ext-authz.ts";
 import type { Decision } from "../authz/decision.ts";
 import { headerValue, normalizePath, type AuthzRequest } from "../authz/request.ts";
 import type { Authorizer, Protocol } from "../authz/authorizer.ts";
@@ -55,9 +56,6 @@ function readEnvoyRequest(req: IncomingMessage, body: Buffer | undefined): Authz
 function envoyBody(req: IncomingMessage, body: Buffer | undefined): Buffer | null {
   return headerValue(req.headers, PARTIAL_BODY_HEADER) === "false" ? (body ?? Buffer.alloc(0)) : null;
 }
-
-/** Envoy's ext_authz marks a check that carries the client's body with this header: "true" when it was cut. */
-export const PARTIAL_BODY_HEADER = "x-envoy-auth-partial-body";
 
 function readForwardedRequest(req: IncomingMessage): AuthzRequest | { error: string } {
   const lines = new HeaderLines(req);

@@ -12,12 +12,11 @@
 import { randomUUID } from "node:crypto";
 import { Server, ServerCredentials, status as GrpcStatus, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { AUTHORIZATION_SERVICE } from "../api/ext-authz.ts";
+import { AUTHORIZATION_SERVICE, PARTIAL_BODY_HEADER } from "../api/ext-authz.ts";
 import type { Decision } from "../authz/decision.ts";
 import { denialContent } from "./envoy-response.ts";
 import { headerValue, type AuthzRequest, type ProxyRoute } from "../authz/request.ts";
 import type { Authorizer } from "../authz/authorizer.ts";
-import { PARTIAL_BODY_HEADER } from "./authz.ts";
 
 export const GATEWAY_CONTEXT_EXTENSION = "portcullis.io/gateway";
 /** Per-route context extension restricting matching to one HTTPRoute ("namespace/name"). */

@@ -302,6 +302,33 @@ describe("a merge across namespaces (golden merge-owners: the Gateway policy in 
   });
 });
 
+describe("ReferenceGrants in a merge", () => {
+  const SERVICE = "  extAuth: {http: {backendRefs: [{name: authz, namespace: shared, port: 80}]}}\n";
+  const world = (child: string) => `${crossNamespaceMerge(SERVICE, child)}---
+apiVersion: v1
+kind: Service
+metadata: {name: authz, namespace: shared}
+spec: {ports: [{name: http, port: 80, protocol: TCP}]}
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: infra-policies, namespace: shared}
+spec:
+  from: [{group: gateway.envoyproxy.io, kind: SecurityPolicy, namespace: infra}]
+  to: [{group: "", kind: Service}]
+`;
+  const merged = (child: string) => decider(world(child)).result.snapshot.policies["apps/route-policy merged into infra/gateway-policy"]!;
+
+  it("checks the parent's reference against the grant to the parent's namespace", () => {
+    const policy = merged("  extAuth: {headersToExtAuth: [x-tenant]}\n");
+    expect((compiledOf(policy.features, extAuth) as CompiledExtAuth).service.names).toEqual(["Service shared/authz:80"]);
+  });
+
+  it("checks the child's own reference against a grant to the child's namespace, which the parent's does not give", () => {
+    expect(merged(SERVICE).invalid).toBe("ExtAuth: backend ref to Service shared/authz not permitted by any ReferenceGrant");
+  });
+});
+
 describe("oidc in a merge", () => {
   const OIDC = (secret: string) =>
     `  oidc: {provider: {issuer: "https://idp.example.com"}, clientID: web, clientSecret: {name: ${secret}}}\n`;

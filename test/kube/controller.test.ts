@@ -5,6 +5,7 @@
  */
 import { readdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import pino from "pino";
@@ -15,6 +16,7 @@ import { KubeClient } from "../../controller/kube/client.ts";
 import { KubeSource } from "../../controller/sources/kube/source.ts";
 import { EPHEMERAL_PORTS } from "../support/app.ts";
 import { send } from "../support/http.ts";
+import { createTestCa } from "../support/test-ca.ts";
 import { startApiServer, type ApiServer } from "./apiserver.ts";
 import { Kube, readManifests, until, type Obj } from "./objects.ts";
 
@@ -405,6 +407,76 @@ describe("Kubernetes mode", () => {
     await kube.apply(apikeyPolicy);
     await until(20_000, async () => ((await accepted(apikeyPolicy))?.status === "True" ? true : undefined), "status back to Accepted");
   }, 60_000);
+
+  it("BackendTLSPolicy served as v1alpha3 only (Gateway API 1.1 to 1.3): read, so extAuth reaches an HTTPS Backend through the private CA it names", async () => {
+    // Swap the v1 CRD for one serving v1alpha3 only, as the experimental channel of those releases installs it.
+    const [crd] = readManifests(join(ROOT, "test/kube/crds/gateway-api.yaml")).filter((c) => c.spec.names.kind === "BackendTLSPolicy") as [
+      Obj,
+    ];
+    await kube.remove(crd);
+    await until(10_000, async () => ((await kube.get(crd)) === undefined ? true : undefined), "v1 CRD gone");
+    await kube.installCrdObjects({ ...crd, spec: { ...crd.spec, versions: [{ ...crd.spec.versions[0], name: "v1alpha3" }] } });
+
+    const ca = createTestCa();
+    const certificate = ca.issue("authz.internal");
+    const service = createHttpsServer({ key: certificate.keyPem, cert: certificate.certPem }, (req, res) => {
+      res.writeHead(req.headers.authorization === "Bearer good" ? 200 : 403).end();
+    });
+    await new Promise<void>((resolve) => service.listen(0, "127.0.0.1", resolve));
+    const port = (service.address() as AddressInfo).port;
+    const objects: Obj[] = [
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "authz-ca", namespace: "maas-system" }, data: { "ca.crt": ca.certPem } },
+      {
+        apiVersion: "gateway.envoyproxy.io/v1alpha1",
+        kind: "Backend",
+        metadata: { name: "authz-tls", namespace: "maas-system" },
+        spec: { endpoints: [{ ip: { address: "127.0.0.1", port } }] },
+      },
+      {
+        apiVersion: "gateway.networking.k8s.io/v1alpha3",
+        kind: "BackendTLSPolicy",
+        metadata: { name: "authz-tls", namespace: "maas-system" },
+        spec: {
+          targetRefs: [{ group: "gateway.envoyproxy.io", kind: "Backend", name: "authz-tls" }],
+          validation: { caCertificateRefs: [{ group: "", kind: "ConfigMap", name: "authz-ca" }], hostname: "authz.internal" },
+        },
+      },
+      {
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "HTTPRoute",
+        metadata: { name: "tls", namespace: "maas-system" },
+        spec: {
+          parentRefs: [{ name: "maas-gateway" }],
+          hostnames: [HOST],
+          rules: [{ matches: [{ path: { type: "PathPrefix", value: "/tls" } }] }],
+        },
+      },
+      {
+        apiVersion: "gateway.envoyproxy.io/v1alpha1",
+        kind: "SecurityPolicy",
+        metadata: { name: "tls-backend", namespace: "maas-system" },
+        spec: {
+          targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "tls" }],
+          extAuth: { http: { backendRefs: [{ group: "gateway.envoyproxy.io", kind: "Backend", name: "authz-tls" }] } },
+        },
+      },
+    ];
+    try {
+      for (const o of objects) await kube.apply(o);
+      await until(10_000, async () => ((await accepted(objects[4]!))?.status === "True" ? true : undefined), "Accepted");
+      // Without the policy's CA (v1 not served, v1alpha3 unread) the call is plain text to a TLS server: 403 extauth_error.
+      await until(
+        10_000,
+        async () => ((await ask(leader, "/tls", { authorization: "Bearer good" })).status === 200 ? true : undefined),
+        "allowed over TLS",
+      );
+      expect((await ask(leader, "/tls", { authorization: "Bearer bad" })).status).toBe(403);
+      expect(logLines.some((l) => l.kind === "BackendTLSPolicy" && l.apiVersion === "gateway.networking.k8s.io/v1alpha3")).toBe(true);
+    } finally {
+      for (const o of objects.reverse()) await kube.remove(o);
+      await new Promise((resolve) => service.close(resolve));
+    }
+  });
 });
 
 describe("KubeSource", () => {

@@ -81,9 +81,13 @@ export class Kube {
     return (await this.client.request<{ items: Obj[] }>("GET", pathOf(o, false))).items;
   }
 
-  /** Installs CRDs and waits until each is Established. */
-  async installCrds(...files: string[]): Promise<void> {
-    const crds = files.flatMap(readManifests);
+  /** Installs the CRDs of `files` and waits until each is Established. */
+  installCrds(...files: string[]): Promise<void> {
+    return this.installCrdObjects(...files.flatMap(readManifests));
+  }
+
+  /** Installs `crds` and waits until each is Established. */
+  async installCrdObjects(...crds: Obj[]): Promise<void> {
     for (const crd of crds) await this.apply(crd);
     for (const crd of crds) {
       for (let i = 0; ; i++) {

@@ -163,3 +163,37 @@ it("an optional kind whose CRD is not installed (404) counts as synced and empty
   expect(r.objects().map((o) => o.metadata.name)).toEqual(["ls"]);
   expect(changes).toBe(1);
 });
+
+it("a kind whose newest version is not served (404) is read at the older version the API server serves, labelled with it", async () => {
+  const notServed: Step = (res) => {
+    res.writeHead(404);
+    res.end("{}");
+  };
+  const policy = { metadata: { name: "tls", namespace: "ns", resourceVersion: "5" }, spec: {} };
+  const paths: string[] = [];
+  const client = await scripted([
+    (res, url) => (paths.push(url.pathname), notServed(res, url)),
+    (res, url) => (paths.push(url.pathname), list("5", policy)(res, url)),
+  ]);
+  const r = new Reflector({
+    client,
+    kind: "BackendTLSPolicy",
+    apiVersion: "gateway.networking.k8s.io/v1",
+    path: "/apis/gateway.networking.k8s.io/v1/backendtlspolicies",
+    olderVersions: [
+      { apiVersion: "gateway.networking.k8s.io/v1alpha3", path: "/apis/gateway.networking.k8s.io/v1alpha3/backendtlspolicies" },
+    ],
+    onChange: () => {},
+    logger: pino({ level: "silent" }),
+    backoffMs: { initial: 50, max: 100 },
+    optional: true,
+  });
+  r.start();
+  await r.synced;
+  r.stop();
+  expect(paths).toEqual([
+    "/apis/gateway.networking.k8s.io/v1/backendtlspolicies",
+    "/apis/gateway.networking.k8s.io/v1alpha3/backendtlspolicies",
+  ]);
+  expect(r.objects().map((o) => [o.apiVersion, o.metadata.name])).toEqual([["gateway.networking.k8s.io/v1alpha3", "tls"]]);
+});

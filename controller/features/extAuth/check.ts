@@ -10,6 +10,7 @@
  *   error, which is `statusOnError` (403) unless `failOpen` lets the request through;
  * - any other answer: a denial handed to the client as the service wrote it (status, headers, body).
  */
+import { PARTIAL_BODY_HEADER } from "../../api/ext-authz.ts";
 import type { CheckContext } from "../../authz/context.ts";
 import { deny, type Decision } from "../../authz/decision.ts";
 import { headerValue, type NormalizedRequest } from "../../authz/request.ts";
@@ -33,6 +34,8 @@ export type ExtAuthVerdict =
       readonly kind: "deny";
       readonly status: number;
       readonly headers: Readonly<Record<string, string>>;
+      /** Set-Cookie lines, each its own: a cookie list is never joined into one line (RFC 6265 §3). */
+      readonly cookies: readonly string[];
       readonly body: Buffer;
     }
   /** `error` says why, for the audit log; it never quotes the service's answer. */
@@ -137,6 +140,7 @@ function outcomeOf(config: CompiledExtAuth, verdict: ExtAuthVerdict, where: Wher
         ),
         // As text: the wire protocols carry bodies as strings (gRPC's DeniedHttpResponse.body is one).
         body: verdict.body.toString("utf8"),
+        ...(verdict.cookies.length === 0 ? {} : { cookies: verdict.cookies }),
       });
     case "unsendable":
       return fail(
@@ -202,13 +206,14 @@ function hasBody(req: NormalizedRequest): boolean {
 
 /**
  * The request's headers as Envoy's check carries them: lower-case names, repeated lines joined with
- * ","; values as text (`as: "text"`, a CheckRequest's strings) or as the bytes received, one
- * character per byte (`as: "bytes"`, an HTTP check: undici writes each character as one byte).
+ * ",", without the client's `x-envoy-auth-partial-body`; values as text (`as: "text"`, a
+ * CheckRequest's strings) or as the bytes received, one character per byte (`as: "bytes"`, an HTTP
+ * check: undici writes each character as one byte).
  */
 function requestHeaders(req: NormalizedRequest, as: "text" | "bytes"): Record<string, string> {
   const headers: Record<string, string> = Object.create(null);
   for (const [name, value] of Object.entries(req.source.headers)) {
-    if (value === undefined) continue;
+    if (value === undefined || name === PARTIAL_BODY_HEADER) continue;
     const joined = Array.isArray(value) ? value.join(",") : value;
     headers[name] = as === "text" ? req.text(joined) : bytesOf(req, joined);
   }
@@ -237,6 +242,7 @@ async function callHttp(
   transport: ExtAuthTransport,
 ): Promise<ExtAuthVerdict> {
   const all = requestHeaders(req, "bytes");
+  // Content-Length is undici's: the body's length, and none on a bodiless GET, where Envoy says 0 (README).
   const headers: Record<string, string> = { host: bytesOf(req, req.source.host), [LOOP_HEADER]: "1" };
   for (const name of [...ALWAYS_SENT, ...(config.headersToExtAuth ?? [])]) {
     // Content-Length is the check's own (the body sent), Host the request's authority.
@@ -244,6 +250,7 @@ async function callHttp(
     const v = all[name];
     if (v !== undefined) headers[name] = v;
   }
+  if (body !== undefined && body.length > 0) headers[PARTIAL_BODY_HEADER] = "false";
   for (const [name, value] of Object.entries(headers)) {
     if (NOT_IN_FIELD_VALUE.test(value)) return { kind: "unsendable", what: `value of the request's ${name} header` };
   }
@@ -273,11 +280,14 @@ export function readHttpAnswer(config: Pick<CompiledExtAuth, "headersToBackend">
     return { kind: "allow", set, remove: removable(remove), responseHeaders: {} };
   }
   const headers: Record<string, string> = {};
+  const cookies: string[] = [];
   for (const [name, value] of answer.headers) {
     if (NOT_PASSED_THROUGH.has(name) || name === "x-envoy-auth-headers-to-remove") continue;
-    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+    // Envoy adds every line of the denial to the client's response: Set-Cookie lines stay apart.
+    if (name === "set-cookie") cookies.push(value);
+    else headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
   }
-  return { kind: "deny", status, headers, body: answer.body };
+  return { kind: "deny", status, headers, cookies, body: answer.body };
 }
 
 /** Envoy refuses to remove pseudo-headers and Host, whatever the service asks. */
@@ -308,6 +318,8 @@ export function checkRequest(config: CompiledExtAuth, req: NormalizedRequest, wh
     ":scheme": req.source.scheme,
   };
   for (const [name, value] of Object.entries(all)) if (allowed === undefined || allowed.includes(name)) headers[name] = value;
+  // Added after the allowed headers are picked, as Envoy adds it: whenever a body goes with the check.
+  if (body !== undefined && body.length > 0) headers[PARTIAL_BODY_HEADER] = "false";
   headers[LOOP_HEADER] = "1";
   const declared = declaredLength(req);
   const address = (ip: string | undefined, port: number | undefined) =>
@@ -385,7 +397,7 @@ const OVERWRITE_IF_EXISTS = 3;
 /**
  * A CheckResponse as Envoy's ext_authz gRPC client reads it (ext_authz_grpc_impl.cc): status OK is
  * an allow with its OkHttpResponse applied; any other status a denial with its DeniedHttpResponse
- * (403 when it names no status). An OK that asks to change the query cannot be carried out through
+ * (403 when it names no final HTTP status, 200 to 599). An OK that asks to change the query cannot be carried out through
  * the HTTP ext_authz or forward-auth protocols, so it is an error rather than an allow of another
  * request than the one the service approved.
  */
@@ -414,18 +426,26 @@ export function readCheckResponse(response: unknown, req: NormalizedRequest): Ex
     return { kind: "allow", set, remove: removable((ok.headers_to_remove ?? []).map((h) => h.toLowerCase())), responseHeaders };
   }
   const denied = r.denied_response ?? {};
-  const status = denied.status?.code || 403;
+  // A denial stays a denial (never an error failOpen would let through): 403, as Envoy's default,
+  // when it names no final HTTP status.
+  const named = denied.status?.code ?? 0;
+  const status = named >= 200 && named <= 599 ? named : 403;
   const headers: Record<string, string> = {};
+  const cookies: string[] = [];
   for (const option of denied.headers ?? []) {
     const header = headerOf(option);
     if (header === undefined || NOT_PASSED_THROUGH.has(header.name)) continue;
+    // Each Set-Cookie entry is its own cookie, whatever its append action.
+    if (header.name === "set-cookie") {
+      cookies.push(header.value);
+      continue;
+    }
     headers[header.name] =
       headers[header.name] === undefined || actionOf(option) !== APPEND_IF_EXISTS_OR_ADD
         ? header.value
         : `${headers[header.name]}, ${header.value}`;
   }
-  if (status < 100 || status > 599) return { kind: "error", error: `the service denied with a status (${status}) that is no HTTP status` };
-  return { kind: "deny", status, headers, body: Buffer.from(denied.body ?? "", "utf8") };
+  return { kind: "deny", status, headers, cookies, body: Buffer.from(denied.body ?? "", "utf8") };
 }
 
 function headerOf(option: HeaderOption): { name: string; value: string } | undefined {

@@ -94,6 +94,8 @@ export function createExtAuthTransport(): ExtAuthTransport {
           method: check.method,
           path: check.path,
           headers: check.headers,
+          // Else undici names (SNI) and verifies the server as the check's Host, the client's own authority.
+          ...(service.tls?.serverName === undefined ? {} : { servername: service.tls.serverName }),
           // undici sends Content-Length with a body, and (as fetch does) none for an empty GET or HEAD.
           body: check.body ?? EMPTY,
           signal: AbortSignal.timeout(timeoutMs),

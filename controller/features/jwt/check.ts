@@ -4,8 +4,8 @@
  * token cannot be smuggled past); a provider is chosen by `iss`; any provider verifying is enough.
  * A refusal carries a fine reason code (expired, not yet valid, bad signature, unknown issuer, no
  * key for the kid, audience) for the audit log and metrics; the client gets Envoy's answer (401 with
- * `WWW-Authenticate`, 403 for the audience). With `failOpen` a missing or refused token passes
- * without an identity, as Envoy's `allow_missing_or_failed`.
+ * `WWW-Authenticate`, 403 for the audience). With `failOpen` a missing or refused token passes, as
+ * Envoy's `allow_missing_or_failed`: with the identity of a token that verifies, if any, else none.
  */
 import type { KeyStore } from "../../keys/types.ts";
 import type { CompiledJwt } from "./compile.ts";
@@ -76,6 +76,7 @@ export function checkJwt(
     if (config.optional || config.failOpen) return NO_TOKEN;
     return { ok: false, error: deny(401, "jwt_missing", "Jwt is missing", where, { "www-authenticate": challenge(request) }) };
   }
+  if (config.failOpen) return verifiedIdentity(found, config, request, ctx);
   const verdict = verifyInOrder(found, config, ctx, 0, undefined);
   return verdict instanceof Promise
     ? verdict.then((v) => concluded(v, config, request, where, ctx))
@@ -119,15 +120,39 @@ function concluded(
     return verdict.passed;
   }
   const refusal = verdict.error;
-  // Envoy forwards no payload of a request let through with a failed token: no identity at all.
-  if (config.failOpen) {
-    ctx.trace?.note({ failOpen: `passed without an identity (${refusal.code})` });
-    return NO_TOKEN;
-  }
   const realm = challenge(request);
   const wwwAuthenticate = refusal.status === 401 ? `${realm}, error="invalid_token"` : realm;
   const decision = deny(refusal.status, refusal.code, refusal.message, where, { "www-authenticate": wwwAuthenticate });
   return { ok: false, error: refusal.detail === undefined ? decision : { ...decision, detail: refusal.detail } };
+}
+
+/**
+ * `failOpen` (Envoy's allow_missing_or_failed): every token is verified, and the request passes
+ * with the identity of the first one that verifies; a refused token costs only itself (Envoy's
+ * authenticator goes on to the next token and forwards each good one's claims). None verifies:
+ * no identity at all, no claim of a refused token. The identity comes only from a token Envoy reads
+ * too (not one found only at a ";" of the query): on the other reading the request has none.
+ */
+function verifiedIdentity(
+  found: readonly FoundToken[],
+  config: CompiledJwt,
+  request: NormalizedRequest,
+  ctx: JwtContext,
+): MaybePromise<PhaseResult> {
+  const envoyReads = readsQuery(config) ? new Set(tokensIn(config, request.asEnvoyReadsTheQuery()).map(([token]) => token)) : undefined;
+  let first: CachedToken | undefined;
+  const refusals: string[] = [];
+  const done = firstOf(found.length, (i) =>
+    andThen(verifyToken(found[i]![0], found[i]![1], config, ctx), (verdict) => {
+      if ("error" in verdict) refusals.push(verdict.error.code);
+      else if (envoyReads === undefined || envoyReads.has(found[i]![0])) first ??= verdict;
+      return undefined;
+    }),
+  );
+  return andThen(done, (): PhaseResult => {
+    if (refusals.length > 0) ctx.trace?.note({ failOpen: `refused token(s) passed over (${refusals.join(", ")})` });
+    return first === undefined ? NO_TOKEN : first.passed;
+  });
 }
 
 /** Whether a provider reads a query parameter (loops: this runs on every request). */

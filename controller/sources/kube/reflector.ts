@@ -14,6 +14,13 @@ export interface ReflectorOptions {
   readonly apiVersion: string;
   /** Collection path across namespaces, e.g. /api/v1/secrets. */
   readonly path: string;
+  /**
+   * Older versions of the kind, newest first (BackendTLSPolicy v1alpha3 where a Gateway API 1.1 to
+   * 1.3 CRD serves no v1): when the API server does not serve `path` (404), the first of these it
+   * serves is read instead, its objects labelled with that apiVersion. `apiVersion` is tried first
+   * again after any failure.
+   */
+  readonly olderVersions?: readonly { readonly apiVersion: string; readonly path: string }[];
   /** Whether to hold the object "namespace/name"; all objects when absent. */
   readonly keep?: (key: string) => boolean;
   readonly onChange: () => void;
@@ -36,6 +43,9 @@ export class Reflector {
   #watch: AbortController | undefined;
   #listWaiters: (() => void)[] = [];
   #absentLogged = false;
+  /** Index of the version read in [ {apiVersion, path}, ...olderVersions ]. */
+  #version = 0;
+  #versionLogged = -1;
   readonly synced: Promise<void>;
   #markSynced!: () => void;
 
@@ -85,7 +95,7 @@ export class Reflector {
       this.#watch = new AbortController();
       try {
         if (this.#resourceVersion === "") await this.#list();
-        await this.#o.client.watch(this.#o.path, this.#resourceVersion, (e) => this.#onEvent(e), this.#watch.signal);
+        await this.#o.client.watch(this.#served().path, this.#resourceVersion, (e) => this.#onEvent(e), this.#watch.signal);
         delay = initial;
       } catch (err) {
         if (this.#stopped) return;
@@ -94,6 +104,12 @@ export class Reflector {
           continue;
         }
         if (this.#watch.signal.aborted) continue; // resync() or a 410 event: relist at once
+        if (err instanceof KubeApiError && err.status === 404 && this.#version < (this.#o.olderVersions ?? []).length) {
+          this.#version++;
+          this.#resourceVersion = "";
+          continue;
+        }
+        this.#version = 0;
         if (this.#o.optional === true && err instanceof KubeApiError && err.status === 404) {
           this.#absent();
           await new Promise((r) => setTimeout(r, max));
@@ -117,7 +133,7 @@ export class Reflector {
       const query = new URLSearchParams({ limit: "500", ...(next ? { continue: next } : {}) });
       const page = await this.#o.client.request<{ metadata: { resourceVersion?: string; continue?: string }; items: KubeObject[] }>(
         "GET",
-        `${this.#o.path}?${query}`,
+        `${this.#served().path}?${query}`,
       );
       for (const item of page.items) {
         const object = this.#normalize(item);
@@ -132,16 +148,27 @@ export class Reflector {
       [...items].some(([k, o]) => this.#objects.get(k)?.metadata.resourceVersion !== o.metadata.resourceVersion);
     this.#objects = items;
     this.#resourceVersion = resourceVersion;
+    if (this.#version !== this.#versionLogged && this.#version > 0)
+      this.#o.logger.info(
+        { kind: this.#o.kind, apiVersion: this.#served().apiVersion },
+        `${this.#o.apiVersion} is not served by the API server; reading the older version it serves`,
+      );
+    this.#versionLogged = this.#version;
     this.#markSynced();
     for (const resolve of this.#listWaiters.splice(0)) resolve();
     if (changed) this.#o.onChange();
+  }
+
+  /** The version being read: `apiVersion` or the older one the API server serves. */
+  #served(): { readonly apiVersion: string; readonly path: string } {
+    return this.#version === 0 ? this.#o : this.#o.olderVersions![this.#version - 1]!;
   }
 
   /** An optional kind whose API is not served: none of it exists. */
   #absent(): void {
     if (!this.#absentLogged)
       this.#o.logger.info(
-        { kind: this.#o.kind, path: this.#o.path },
+        { kind: this.#o.kind, paths: [this.#o.path, ...(this.#o.olderVersions ?? []).map((v) => v.path)] },
         "kind not served by the API server (CRD not installed); treating it as empty",
       );
     this.#absentLogged = true;
@@ -186,6 +213,6 @@ export class Reflector {
       const { "kubectl.kubernetes.io/last-applied-configuration": _l, ...rest } = annotations;
       metadata.annotations = rest;
     }
-    return { ...o, apiVersion: this.#o.apiVersion, kind: this.#o.kind, metadata: metadata as KubeObject["metadata"] };
+    return { ...o, apiVersion: this.#served().apiVersion, kind: this.#o.kind, metadata: metadata as KubeObject["metadata"] };
   }
 }

@@ -20,7 +20,14 @@ export const WATCHED = [
   { kind: "ReferenceGrant", apiVersion: "gateway.networking.k8s.io/v1beta1", plural: "referencegrants" },
   { kind: "ListenerSet", apiVersion: "gateway.networking.k8s.io/v1", plural: "listenersets", optional: true },
   { kind: "XListenerSet", apiVersion: "gateway.networking.x-k8s.io/v1alpha1", plural: "xlistenersets", optional: true },
-  { kind: "BackendTLSPolicy", apiVersion: "gateway.networking.k8s.io/v1", plural: "backendtlspolicies", optional: true },
+  // Gateway API 1.1 to 1.3 serve it as v1alpha3 only (experimental channel); same fields Portcullis reads.
+  {
+    kind: "BackendTLSPolicy",
+    apiVersion: "gateway.networking.k8s.io/v1",
+    olderVersions: ["gateway.networking.k8s.io/v1alpha3"],
+    plural: "backendtlspolicies",
+    optional: true,
+  },
   { kind: "Namespace", apiVersion: "v1", plural: "namespaces", clusterScoped: true },
   { kind: "Secret", apiVersion: "v1", plural: "secrets", referenced: "secrets" },
   { kind: "ConfigMap", apiVersion: "v1", plural: "configmaps", referenced: "configMaps" },
@@ -99,6 +106,10 @@ export class KubeSource {
           kind: w.kind,
           apiVersion: w.apiVersion,
           path: collectionPath(w.apiVersion, w.plural, namespace),
+          olderVersions: ("olderVersions" in w ? w.olderVersions : []).map((apiVersion) => ({
+            apiVersion,
+            path: collectionPath(apiVersion, w.plural, namespace),
+          })),
           keep,
           optional: "optional" in w,
           onChange: changed,

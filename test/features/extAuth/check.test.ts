@@ -2,6 +2,9 @@
  * The extAuth phase against real services over loopback sockets: what the service is asked (as
  * Envoy's ext_authz filter asks it) and how its answer, or its failure, becomes the outcome.
  */
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { CheckContext } from "../../../controller/authz/context.ts";
 import { normalizeRequest, type AuthzRequest } from "../../../controller/authz/request.ts";
@@ -13,6 +16,7 @@ import { startTestApp, within, type TestApp } from "../../support/app.ts";
 import { send } from "../../support/http.ts";
 import { grpcService, httpService, rawService, refusingPort, type TestService } from "../../support/ext-auth-services.ts";
 import { aliceKeyPolicy, gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
+import { createTestCa } from "../../support/test-ca.ts";
 import { decider } from "../../support/world.ts";
 import { selfServiceOf } from "../../../controller/runtime/compile-options.ts";
 
@@ -498,6 +502,122 @@ ${securityPolicy(
       expect(Date.now() - started).toBeLessThan(2000);
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe("the check carries the body as Envoy's does", () => {
+  it("with a body: x-envoy-auth-partial-body: false (HTTP and gRPC); a client's own copy is never passed on", async () => {
+    const h = await started(httpService(() => ({ status: 200 })));
+    const g = await started(grpcService(() => ({ status: { code: 0 }, ok_response: {} })));
+    const post = request({
+      method: "POST",
+      body: Buffer.from("12345"),
+      headers: { "content-length": "5", "x-envoy-auth-partial-body": "true", "x-tenant": "acme" },
+    });
+    const headersToExtAuth = ["x-envoy-auth-partial-body", "x-tenant"];
+    passedWith(await ask(configFor(h.port, { maxRequestBytes: 64, headersToExtAuth }), post));
+    passedWith(await ask(configFor(g.port, { protocol: "grpc", maxRequestBytes: 64 }), post));
+    expect(h.asked[0]!.headers).toMatchObject({ "x-envoy-auth-partial-body": "false", "content-length": "5", "x-tenant": "acme" });
+    const sent = g.requests[0] as { attributes: { request: { http: { headers: Record<string, string> } } } };
+    expect(sent.attributes.request.http.headers).toMatchObject({ "x-envoy-auth-partial-body": "false", "x-tenant": "acme" });
+  });
+
+  it("without a body (or without bodyToExtAuth): no x-envoy-auth-partial-body, not even the client's", async () => {
+    const h = await started(httpService(() => ({ status: 200 })));
+    const g = await started(grpcService(() => ({ status: { code: 0 }, ok_response: {} })));
+    const get = request({ headers: { "x-envoy-auth-partial-body": "false" } });
+    passedWith(await ask(configFor(h.port, { maxRequestBytes: 64, headersToExtAuth: ["x-envoy-auth-partial-body"] }), get));
+    passedWith(await ask(configFor(g.port, { protocol: "grpc" }), get));
+    expect(h.asked[0]!.headers["x-envoy-auth-partial-body"]).toBeUndefined();
+    const sent = g.requests[0] as { attributes: { request: { http: { headers: Record<string, string> } } } };
+    expect(sent.attributes.request.http.headers["x-envoy-auth-partial-body"]).toBeUndefined();
+  });
+});
+
+describe("a denial's Set-Cookie lines stay one cookie each (never comma-joined, RFC 6265 §3)", () => {
+  const COOKIES = ["a=1; Path=/; Expires=Wed, 09 Jun 2027 10:18:14 GMT", "b=2; Path=/; HttpOnly"];
+
+  it("from an HTTP service", async () => {
+    const s = await started(httpService(() => ({ status: 401, headers: COOKIES.map((c): [string, string] => ["set-cookie", c]) })));
+    const d = denied(await ask(configFor(s.port)));
+    expect(d.cookies).toEqual(COOKIES);
+    expect(d.responseHeaders["set-cookie"]).toBeUndefined();
+  });
+
+  it("from a gRPC service, one HeaderValueOption each, whatever their append action", async () => {
+    const s = await started(
+      grpcService(() => ({
+        status: { code: 7 },
+        denied_response: {
+          status: { code: 401 },
+          headers: [
+            { header: { key: "Set-Cookie", value: COOKIES[0] }, append_action: 0 },
+            { header: { key: "set-cookie", value: COOKIES[1] } },
+          ],
+        },
+      })),
+    );
+    expect(denied(await ask(configFor(s.port, { protocol: "grpc" }))).cookies).toEqual(COOKIES);
+  });
+
+  it("through Portcullis' ports: Envoy HTTP ext_authz and forward-auth send two Set-Cookie lines, gRPC two HeaderValueOptions", async () => {
+    const s = await started(httpService(() => ({ status: 401, headers: COOKIES.map((c): [string, string] => ["set-cookie", c]) })));
+    const app = await startTestApp({
+      "world.yaml": `${gatewayWithRoute("api.example.com")}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: authz, namespace: apps}
+spec: {endpoints: [{ip: {address: 127.0.0.1, port: ${s.port}}}]}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: ext, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+  extAuth: {http: {backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: authz}]}}
+`,
+    });
+    try {
+      const envoy = await send(`http://127.0.0.1:${app.ports.authz}/reports`, { headers: { host: "api.example.com" } });
+      expect([envoy.status, envoy.headers["set-cookie"]]).toEqual([401, COOKIES]);
+      const forwarded = await send(`http://127.0.0.1:${app.ports.forwardAuth}/`, {
+        headers: { "x-forwarded-method": "GET", "x-forwarded-uri": "/reports", "x-forwarded-host": "api.example.com" },
+      });
+      expect([forwarded.status, forwarded.headers["set-cookie"]]).toEqual([401, COOKIES]);
+      const answer = await transport.grpc(
+        serviceAt(app.ports.grpc, "grpc"),
+        { attributes: { request: { http: { method: "GET", host: "api.example.com", path: "/reports", headers: {} } } } },
+        2000,
+      );
+      if (!answer.ok) throw new Error(answer.error);
+      const options = (answer.answer as { denied_response: { headers: { header: { key: string; value: string } }[] } }).denied_response
+        .headers;
+      expect(options.filter((o) => o.header.key === "set-cookie").map((o) => o.header.value)).toEqual(COOKIES);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe("TLS towards the service", () => {
+  it("the server is named (SNI) and verified as the BackendTLSPolicy's hostname, not as the client's Host", async () => {
+    const ca = createTestCa();
+    const certificate = ca.issue("authz.internal");
+    const server = createHttpsServer({ key: certificate.keyPem, cert: certificate.certPem }, (req, res) =>
+      res.writeHead(200, { "x-sni": (req.socket as TLSSocket).servername || "" }).end(),
+    );
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const tls = { caPem: ca.certPem, serverName: "authz.internal" };
+      const config = configFor(port, {
+        service: { key: `tls ${port}`, endpoints: [{ host: "127.0.0.1", port, weight: 1 }], names: ["Backend apps/authz"], tls },
+        headersToBackend: ["x-sni"],
+      });
+      expect(passedWith(await ask(config)).headers).toEqual({ "x-sni": "authz.internal" });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });

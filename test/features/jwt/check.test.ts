@@ -133,6 +133,23 @@ describe("jwt", () => {
     expect((await d({ path: "/fail-open/staff", headers: bearer(forged) })).status).toBe(200);
     expect((await d({ path: "/fail-open/staff", headers: bearer(await good({ sub: "anonymous" })) })).code).toBe("authz_denied");
   });
+  it("failOpen with several tokens: a refused one is passed over and a verified one's identity goes upstream (Envoy's authenticator goes on to the next token)", async () => {
+    const forged = await mint(stranger, { iss: ISSUER, aud: "api", sub: "admin" });
+    for (const [header, query] of [
+      [await good(), forged],
+      [forged, await good()],
+    ]) {
+      const r = await d({ path: `/fail-open?access_token=${query}`, headers: { ...bearer(header!), "x-user-id": "spoofed" } });
+      expect(r).toMatchObject({ status: 200, principal: "jwt idp sub=u-1", upstreamHeaders: { "x-user-id": "u-1" } });
+    }
+    // The rules see the verified identity too, as Envoy's RBAC sees its metadata.
+    const both = `/fail-open/staff?access_token=${forged}`;
+    expect((await d({ path: both, headers: bearer(await good({ sub: "anonymous" })) })).code).toBe("authz_denied");
+  });
+  it("failOpen: a verified token found only at a `;` of the query (Envoy does not read it there) gives no identity", async () => {
+    const r = await d({ path: `/fail-open?x=1;access_token=${await good()}`, headers: { "x-user-id": "spoofed" } });
+    expect(r).toMatchObject({ status: 200, principal: undefined, upstreamHeaders: {} });
+  });
   it("optional: a present but invalid token still fails", async () => {
     expect((await d({ path: "/optional", headers: bearer(unsignedToken({ iss: ISSUER })) })).status).toBe(401);
   });

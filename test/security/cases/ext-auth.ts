@@ -67,8 +67,9 @@ const answering = (answer: (asked: Asked) => HttpAnswer) => httpService(answer);
 const closed = async () => ({ port: await refusingPort(), close: async () => {} });
 const FAILED: Expected = { status: 403, code: "extauth_error" };
 
-function x(id: string, title: string, expect: Expected, run: () => Promise<Outcome>): Case {
-  return { id: `extauth.${id}`, title, expect, run: () => run() };
+/** `fixed`: what changed, when the case exposed a weakness. */
+function x(id: string, title: string, expect: Expected, run: () => Promise<Outcome>, fixed?: string): Case {
+  return { id: `extauth.${id}`, title, expect, run: () => run(), ...(fixed === undefined ? {} : { fixed }) };
 }
 
 /**
@@ -249,6 +250,22 @@ export const extAuthCases: readonly Case[] = [
     fixed:
       "the denial kept the service's 200, which Envoy's HTTP ext_authz filter reads as an allow: the request reached the upstream with the service's headers. Envoy answers the client that 200 itself; a denial now goes out as 403 on the HTTP ports",
   },
+  ...([100, 700] as const).map((code) => ({
+    ...x(
+      `grpc-denial-status-${code}-fail-open`,
+      `\`failOpen: true\`; a gRPC service denies (PERMISSION_DENIED) with a denied_response of status ${code}`,
+      { status: 403, code: "extauth_denied" },
+      async () =>
+        ask(
+          await grpcService(() => ({ status: { code: 7 }, denied_response: { status: { code } } })),
+          GRPC.replace("timeout: 2s", "timeout: 2s, failOpen: true"),
+          {},
+          undefined,
+          "envoy-http",
+        ),
+    ),
+    fixed: `a denial naming a status that is no final HTTP status (${code}) was read as a failing service, which failOpen let through; a denial is now a denial, 403 when its status cannot be sent`,
+  })),
   x(
     "missing-service-fail-open",
     "`failOpen: true` with a backendRef to a Service that does not exist",
@@ -268,6 +285,19 @@ export const extAuthCases: readonly Case[] = [
         `{ip: {address: 127.0.0.1, port: ${service.port}}, fqdn: {hostname: authz.example.com, port: ${service.port}}}`,
       );
     },
+    "the fqdn was called and the ip ignored; now such a Backend makes the policy Invalid",
+  ),
+  x(
+    "client-partial-body",
+    "the client sends its own `x-envoy-auth-partial-body: false` (headersToExtAuth names it): a service trusting it would take the body as checked",
+    { status: 200, code: "allowed" },
+    async () =>
+      ask(
+        await answering((asked) => ({ status: asked.headers["x-envoy-auth-partial-body"] === undefined ? 200 : 403 })),
+        HTTP.replace("timeout: 2s", "headersToExtAuth: [x-envoy-auth-partial-body], timeout: 2s"),
+        { "x-envoy-auth-partial-body": "false" },
+      ),
+    "the client's copy was passed on; now dropped, and Portcullis sets it (false) only when a body goes with the check, as Envoy",
   ),
   x(
     "hook-up-no-key",
