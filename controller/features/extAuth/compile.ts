@@ -15,7 +15,7 @@ import { fail, ok, type Problems, type Result } from "../../lib/result.ts";
 import type { CompileContext } from "../feature.ts";
 import type { BackendRef, ExtAuthSpec } from "./schema.ts";
 import type { BackendEndpoint, BackendTls } from "../../compile/backends.ts";
-import type { CompiledExtAuth, ExtAuthConfig, ExtAuthService, SelfService } from "./types.ts";
+import type { CompiledExtAuth, ExtAuthConfig, ExtAuthHookUp, ExtAuthService, SelfService } from "./types.ts";
 
 /** Envoy Gateway's timeout for a call to an external service (internal/xds/translator/utils.go). */
 export const DEFAULT_EXT_AUTH_TIMEOUT_MS = 10_000;
@@ -78,6 +78,11 @@ export function compileExtAuth(
     includeRouteMetadata: spec.includeRouteMetadata ?? false,
     recomputeRoute: spec.recomputeRoute ?? false,
   });
+}
+
+/** Whether an extAuth compiled to the hook-up to this Portcullis (undefined: the policy has no extAuth). */
+export function isHookUp(config: ExtAuthConfig | undefined): config is ExtAuthHookUp {
+  return config !== undefined && "hookUp" in config;
 }
 
 /** The first of the CRD's CEL rules (Envoy Gateway ext_auth_types.go) the spec breaks, in the CRD's words. */
