@@ -251,6 +251,17 @@ export const extAuthCases: readonly Case[] = [
     fixed: `a denial naming a status that is no final HTTP status (${code}) was read as a failing service, which failOpen let through; a denial is now a denial, 403 when its status cannot be sent`,
   })),
   x(
+    "fail-open-hangs-client-identity",
+    "`failOpen: true`, a service that never answers (timeout 200ms); a rule allows `x-current-user: admin` (default Deny); the client sends its own `x-current-user: admin`",
+    { status: 403, code: "authz_denied", reason: "without the client's own x-current-user" },
+    async () =>
+      ask(
+        await answering(() => "hang"),
+        `${HTTP.replace("timeout: 2s", "timeout: 200ms, failOpen: true")}\n  authorization: {defaultAction: Deny, rules: [{name: admins, action: Allow, principal: {headers: [{name: x-current-user, values: [admin]}]}}]}`,
+        { "x-current-user": "admin" },
+      ),
+  ),
+  x(
     "missing-service-fail-open",
     "`failOpen: true` with a backendRef to a Service that does not exist",
     { status: 403, code: "policy_invalid", condition: "service apps/nowhere not found" },
