@@ -1,6 +1,5 @@
 /** Compiles `apiKeyAuth`: the credential Secrets become a digest index of client ids. */
-import { isHookUp } from "../extAuth/compile.ts";
-import { extAuth } from "../extAuth/index.ts";
+import { extAuth, isHookUp } from "../extAuth/index.ts";
 import { hash } from "node:crypto";
 import { z } from "zod";
 import { PORTCULLIS_ANNOTATION_PREFIX, SecretRefSchema, type ObjectMeta } from "../../api/meta.ts";

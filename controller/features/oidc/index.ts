@@ -8,8 +8,7 @@
 import { redactUri } from "../../keys/uri.ts";
 import { problem } from "../../lib/result.ts";
 import { describeConnection } from "../../snapshot/summary.ts";
-import { isHookUp } from "../extAuth/compile.ts";
-import { extAuth } from "../extAuth/index.ts";
+import { extAuth, isHookUp } from "../extAuth/index.ts";
 import { defineFeature } from "../feature.ts";
 import type { JWTSpec } from "../jwt/index.ts";
 import { type CompiledOidc, compileOidc } from "./compile.ts";
