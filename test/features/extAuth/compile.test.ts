@@ -167,4 +167,18 @@ describe("compileExtAuth with --self-service: the hook-up", () => {
       "ExtAuth: port 9002 of this Portcullis' own Service apps/portcullis does not lead to its gRPC ext_authz listener (targetPort grpc or 9001), so the proxy's gRPC checks would not reach Portcullis",
     );
   });
+
+  it("its Service unread (--watch-namespaces without Portcullis' namespace) is Invalid, saying which namespace to list", () => {
+    const { accepted } = compileWithSelf("[]", "{grpc: {backendRefs: [{name: elsewhere, port: 9001}]}}");
+    expect(accepted.message).toBe("ExtAuth: service apps/elsewhere not found");
+    const result = compileText(
+      policiesOnRules("api.example.com", {
+        p: { path: "/", features: "extAuth: {grpc: {backendRefs: [{name: portcullis, port: 9001}]}}" },
+      }),
+      { selfService: selfServiceOf("apps/portcullis", {}) },
+    );
+    expect(result.statuses[0]!.ancestors[0]!.conditions[0]!.message).toBe(
+      "ExtAuth: service apps/portcullis not found (Portcullis' own Service apps/portcullis, --self-service: with --watch-namespaces, list apps too)",
+    );
+  });
 });
