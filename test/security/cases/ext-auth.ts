@@ -9,27 +9,11 @@ import { createExtAuthTransport } from "../../../controller/features/extAuth/cli
 import { selfServiceOf } from "../../../controller/runtime/compile-options.ts";
 import { envoyResponse } from "../../../controller/server/envoy-response.ts";
 import { httpService, grpcService, rawService, refusingPort, type Asked, type TestService } from "../../support/ext-auth-services.ts";
-import { gatewayWithRoute, secret, securityPolicy } from "../../support/manifests.ts";
+import { extAuthBackendWorld, gatewayWithRoute, secret } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
 type HttpAnswer = ReturnType<Parameters<typeof httpService>[0]>;
-
-/** The world: HTTPRoute apps/api on api.example.com, its policy's service a Backend at 127.0.0.1:`port` (or `endpoint`). */
-function world(port: number, extAuth: string, endpoint = `{ip: {address: 127.0.0.1, port: ${port}}}`): string {
-  return `${gatewayWithRoute("api.example.com")}---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: {name: authz, namespace: apps}
-spec: {endpoints: [${endpoint}]}
----
-${securityPolicy(
-  "ext",
-  `
-  extAuth: ${extAuth}
-`,
-)}`;
-}
 
 const HTTP =
   "{http: {backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: authz}], headersToBackend: [x-current-user]}, timeout: 2s}";
@@ -48,7 +32,7 @@ async function ask(
 ): Promise<Outcome> {
   const transport = createExtAuthTransport();
   try {
-    const decide = decider(world(service.port, extAuth, endpoint), { extAuth: transport });
+    const decide = decider(extAuthBackendWorld(service.port, extAuth, endpoint), { extAuth: transport });
     const conditions = decide.result.statuses.flatMap((s) =>
       s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => c.message)),
     );
