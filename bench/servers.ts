@@ -31,20 +31,22 @@ export interface ServerProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-let usageText: string | undefined;
+/** Usage text by bin/portcullis path: each tree's build may know other flags. */
+const usageTexts = new Map<string, string>();
 
 /** The flags this build of `portcullis serve` knows (read from its usage text). */
-function knownFlags(): string[] {
+function knownFlags(binary: string): string[] {
+  let usageText = usageTexts.get(binary);
   if (usageText === undefined) {
-    const usage = spawnSync(PORTCULLIS, ["serve", "--help"], { encoding: "utf8" });
-    usageText = `${usage.stdout}${usage.stderr}`;
+    const usage = spawnSync(binary, ["serve", "--help"], { encoding: "utf8" });
+    usageTexts.set(binary, (usageText = `${usage.stdout}${usage.stderr}`));
   }
   return [...new Set([...usageText.matchAll(/--([a-z][a-z-]+)\b/g)].map((m) => m[1]!))];
 }
 
 /** Every port ephemeral, and no drain delay on stop (a benchmark has no load balancer to tell). */
-function flagsForBench(): string[] {
-  const known = knownFlags();
+function flagsForBench(binary: string): string[] {
+  const known = knownFlags(binary);
   const ports = known.filter((f) => f.endsWith("-port")).flatMap((f) => [`--${f}`, "0"]);
   return [...ports, ...(known.includes("shutdown-delay-seconds") ? ["--shutdown-delay-seconds", "0"] : [])];
 }
@@ -77,14 +79,17 @@ export interface PortcullisOptions {
   /** Where its stdout/stderr go (JSON logs). */
   readonly logFile: string;
   readonly readyTimeoutMs?: number;
+  /** Another source tree to run `bin/portcullis` of (bench/compare-trees.ts); default: this one. */
+  readonly root?: string;
 }
 
 export async function startPortcullis(o: PortcullisOptions): Promise<ServerProcess> {
-  const benchFlags = flagsForBench();
+  const binary = o.root === undefined ? PORTCULLIS : join(o.root, "bin/portcullis");
+  const benchFlags = flagsForBench(binary);
   const started = performance.now();
   const source = o.manifests !== undefined ? ["--manifests", o.manifests] : ["--kubeconfig", o.kubeconfig!];
   const args = ["serve", ...source, "--bind-address", "127.0.0.1", ...benchFlags, "--shutdown-grace-seconds", "1", ...(o.args ?? [])];
-  const command = o.cpu === undefined ? [PORTCULLIS, ...args] : ["taskset", "-c", o.cpu, PORTCULLIS, ...args];
+  const command = o.cpu === undefined ? [binary, ...args] : ["taskset", "-c", o.cpu, binary, ...args];
   // Logs go straight to a file, as a container runtime takes them: a pipe that this (busy) process
   // drains would make Portcullis wait on its own log lines (pino writes synchronously).
   const fd = openSync(o.logFile, "w");

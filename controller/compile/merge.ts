@@ -52,6 +52,12 @@ export type Owner = "child" | "parent";
 
 type Path = readonly string[];
 
+/** Where extAuth names its service: either protocol, `backendRefs` or the deprecated `backendRef`. */
+const EXT_AUTH_BACKENDS: readonly Path[] = ["http", "grpc"].flatMap((protocol) => [
+  ["extAuth", protocol, "backendRefs"],
+  ["extAuth", protocol, "backendRef"],
+]);
+
 /**
  * Envoy Gateway's securityPolicyOwners (internal/gatewayapi/securitypolicy.go,
  * buildSecurityPolicyOwners), per reference part: where its references sit in a spec, and the
@@ -62,20 +68,7 @@ const OWNED_PARTS: Readonly<Record<string, { readonly references: readonly Path[
   "basicAuth.users": { references: [["basicAuth", "users"]], childOwnsWhenSet: [["basicAuth"]] },
   "apiKeyAuth.credentialRefs": { references: [["apiKeyAuth", "credentialRefs"]], childOwnsWhenSet: [["apiKeyAuth", "credentialRefs"]] },
   "jwt.providers": { references: [["jwt", "providers"]], childOwnsWhenSet: [["jwt", "providers"]] },
-  "extAuth.backendRefs": {
-    references: [
-      ["extAuth", "http", "backendRefs"],
-      ["extAuth", "http", "backendRef"],
-      ["extAuth", "grpc", "backendRefs"],
-      ["extAuth", "grpc", "backendRef"],
-    ],
-    childOwnsWhenSet: [
-      ["extAuth", "http", "backendRefs"],
-      ["extAuth", "http", "backendRef"],
-      ["extAuth", "grpc", "backendRefs"],
-      ["extAuth", "grpc", "backendRef"],
-    ],
-  },
+  "extAuth.backendRefs": { references: EXT_AUTH_BACKENDS, childOwnsWhenSet: EXT_AUTH_BACKENDS },
   "oidc.provider.backendRefs": {
     references: [["oidc", "provider", "backendRefs"]],
     childOwnsWhenSet: [["oidc", "provider", "backendRefs"]],

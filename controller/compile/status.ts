@@ -228,7 +228,7 @@ function conditionsFor(policy: AnalysedPolicy, f: AncestorFacts, observedGenerat
       type: "Merged",
       status: "True",
       reason: "Merged",
-      message: `merged with SecurityPolicy ${[...f.mergedInto].sort().join(", ")}: its features apply here, this policy's replacing them feature by feature`,
+      message: `merged with SecurityPolicy ${[...f.mergedInto].sort().join(", ")}: this policy's fields are merged over its spec (mergeType), and the result applies here`,
       observedGeneration,
     });
   if (f.mergedFrom.size > 0)

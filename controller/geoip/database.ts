@@ -61,15 +61,19 @@ export interface UsableGeoIPDatabase {
   replace(bytes: Buffer): string | undefined;
 }
 
-/** Reads `path` (at start-up: the only I/O here). A missing, unreadable or malformed file is a database with its error. */
+/** Reads `path` (at start-up, and when watch.ts sees it change). A missing, unreadable or malformed file is a database with its error. */
 export function readGeoIPDatabase(path: string): GeoIPDatabase {
-  let bytes: Buffer;
+  const bytes = readDatabaseFile(path);
+  return typeof bytes === "string" ? { ok: false, path, error: bytes } : geoIPDatabaseOf(path, bytes);
+}
+
+/** The file's bytes, or why they cannot be read ("cannot be read (ENOENT)"). */
+export function readDatabaseFile(path: string): Buffer | string {
   try {
-    bytes = readFileSync(path);
+    return readFileSync(path);
   } catch (e) {
-    return { ok: false, path, error: `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+    return `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
   }
-  return geoIPDatabaseOf(path, bytes);
 }
 
 /** The database in `bytes`, or why they are not a MaxMind database whose type answers some field. */

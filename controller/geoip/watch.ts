@@ -3,34 +3,52 @@
  * MaxMind provider, which reloads a database file when it is replaced, Portcullis looks up in the
  * new contents once they are a valid database of the same type. A file that becomes unreadable,
  * is not a database, or changes type is reported and the last good contents stay in use. A file
- * that could not be used at start-up is not watched: the policies that need it were compiled
- * Invalid, and a restart reads it again.
+ * that could not be used at start-up (not there yet, half downloaded) is read again whenever it
+ * changes: while it stays unusable the policies that need it stay Invalid (their routes denied),
+ * and once it is a database it takes its place and the policies are compiled again.
  */
-import { readFileSync, statSync } from "node:fs";
-import type { UsableGeoIPDatabase } from "./database.ts";
+import { statSync } from "node:fs";
+import { readDatabaseFile, readGeoIPDatabase, type GeoIPDatabase, type UsableGeoIPDatabase } from "./database.ts";
 
-/** What happened to one file: its new contents are in use, or why the last good ones stay. */
+/** What happened to one file: its new contents are in use, or why the last good ones (or none) stay. */
 export interface GeoIPReload {
   readonly ok: boolean;
   readonly message: string;
 }
 
 /**
- * Checks each database file's (mtime, size, inode) every `pollMs` and replaces the database's
- * contents when they changed; `report` hears each outcome. Returns a stop function.
+ * Checks each database file's (mtime, size, inode) every `pollMs` (a second, as the manifest folder). A usable database's contents
+ * are replaced when they changed; an unusable one is read again and replaces its entry in
+ * `databases` (the array compile reads), usable or with its new error, and `onReplaced` is called
+ * so the policies are compiled again. `report` hears each outcome. Returns a stop function.
  */
 export function watchGeoIPDatabases(
-  databases: readonly UsableGeoIPDatabase[],
+  databases: GeoIPDatabase[],
   report: (reload: GeoIPReload) => void,
-  pollMs = 10_000,
+  onReplaced: () => void = () => {},
+  pollMs = 1000,
 ): () => void {
-  const signatures = new Map(databases.map((d) => [d, signatureOf(d.path)]));
+  const signatures = databases.map((d) => signatureOf(d.path));
   const timer = setInterval(() => {
-    for (const database of databases) {
+    for (const [i, database] of databases.entries()) {
       const signature = signatureOf(database.path);
-      if (signature === signatures.get(database)) continue;
-      signatures.set(database, signature);
-      report(reload(database));
+      if (signature === signatures[i]) continue;
+      signatures[i] = signature;
+      if (database.ok) {
+        report(reload(database));
+        continue;
+      }
+      const next = readGeoIPDatabase(database.path);
+      databases[i] = next;
+      report(
+        next.ok
+          ? {
+              ok: true,
+              message: `GeoIP database ${database.path}: now usable (${next.type}); the policies that need it are compiled again`,
+            }
+          : { ok: false, message: `GeoIP database ${database.path} ${next.error}; the policies that need it stay Invalid` },
+      );
+      onReplaced();
     }
   }, pollMs);
   timer.unref();
@@ -38,13 +56,9 @@ export function watchGeoIPDatabases(
 }
 
 function reload(database: UsableGeoIPDatabase): GeoIPReload {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(database.path);
-  } catch (e) {
-    const why = `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
-    return { ok: false, message: `GeoIP database ${database.path} ${why}; its last good contents stay in use` };
-  }
+  const bytes = readDatabaseFile(database.path);
+  if (typeof bytes === "string")
+    return { ok: false, message: `GeoIP database ${database.path} ${bytes}; its last good contents stay in use` };
   const refused = database.replace(bytes);
   return refused === undefined
     ? { ok: true, message: `GeoIP database ${database.path}: new contents in use (${database.type})` }

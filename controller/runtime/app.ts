@@ -49,11 +49,10 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
   const geoipLogger = logger.child({ component: "geoip" });
   const logGeoip = (line: { readonly ok: boolean; readonly message: string }) =>
     line.ok ? geoipLogger.info(line.message) : geoipLogger.error(line.message);
-  const compile = compileOptionsOf(config, logGeoip);
-  const stopGeoipWatch = watchGeoIPDatabases(
-    (compile.geoipDatabases ?? []).filter((d) => d.ok),
-    logGeoip,
-  );
+  const options = compileOptionsOf(config, logGeoip);
+  // The GeoIP watch puts a database that becomes usable in this array, which compile reads.
+  const geoipDatabases = [...(options.geoipDatabases ?? [])];
+  const compile = { ...options, geoipDatabases };
   // Loaded only in Kubernetes mode: @kubernetes/client-node alone is about 40 MB of heap.
   const tokenCacheBytes = config.jwtCacheMib * 1024 * 1024;
   const mode =
@@ -61,6 +60,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
       ? (await import("./kube.ts")).startKubeMode(config, { compile, keys, logger, metrics, tokenCacheBytes })
       : startFolderMode(config.manifests, { compile, keys, logger, metrics, tokenCacheBytes });
   const pipeline = mode.pipeline;
+  const stopGeoipWatch = watchGeoIPDatabases(geoipDatabases, logGeoip, () => void pipeline.recompile());
   const passwords = new Passwords();
   const extAuth = createExtAuthTransport();
   const recentDenials = new RecentDenials();

@@ -47,6 +47,8 @@ export class Pipeline {
   #fingerprint: string | undefined;
   #running: Promise<void> | undefined;
   #pending: (() => Resources) | undefined;
+  /** The last input asked for, for recompile(). */
+  #lastRead: (() => Resources) | undefined;
 
   constructor(options: PipelineOptions) {
     this.#options = options;
@@ -59,11 +61,22 @@ export class Pipeline {
 
   /** Queues a publish of what `read` returns when its turn comes; resolves once published. */
   update(read: () => Resources): Promise<void> {
+    this.#lastRead = read;
     this.#pending = read;
     this.#running ??= this.#drain().finally(() => {
       this.#running = undefined;
     });
     return this.#running;
+  }
+
+  /**
+   * Compiles the last input again though it did not change: something else compile reads did (a
+   * GeoIP database file became usable). Resolves once published; at once before any input.
+   */
+  recompile(): Promise<void> {
+    if (this.#lastRead === undefined) return Promise.resolve();
+    this.#fingerprint = undefined;
+    return this.update(this.#lastRead);
   }
 
   async #drain(): Promise<void> {

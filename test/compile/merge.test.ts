@@ -372,6 +372,12 @@ stringData: {client-secret: apps-secret}
     expect(merged.cookie).not.toBe(parent.cookie);
     expect(merged.key).not.toEqual(parent.key);
   });
+
+  it("is Invalid when the child's clientID merges over the parent's clientIDRef (Envoy Gateway would take clientID; a README difference)", () => {
+    const parent = OIDC("oidc-client").replace("clientID: web", "clientIDRef: {name: oidc-client-id}");
+    const { policies } = decider(crossNamespaceMerge(parent, OIDC("oidc-client"))).result.snapshot;
+    expect(policies["apps/route-policy merged into infra/gateway-policy"]?.invalid).toContain("only one of clientID or clientIDRef");
+  });
 });
 
 describe("a merged reference that cannot be told apart", () => {

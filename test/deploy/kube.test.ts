@@ -184,7 +184,7 @@ describe("RBAC, installed for real and asked with kubectl auth can-i", () => {
     helm(["uninstall", "portcullis", "--namespace", "portcullis", "--kubeconfig", server.kubeconfigPath]);
   });
 
-  it("helm install deploys the release, and its NOTES name the two decision endpoints", () => {
+  it("helm install deploys the release, and its NOTES name the decision endpoints and the hook-up Service", () => {
     expect(release.info.status).toBe("deployed");
     expect(
       kubectl([
@@ -198,6 +198,8 @@ describe("RBAC, installed for real and asked with kubectl auth can-i", () => {
       ]),
     ).toBe("Helm");
     expect(release.info.notes).toContain("http://portcullis.portcullis.svc:9002");
+    expect(release.info.notes).toContain("portcullis.portcullis.svc:9001");
+    expect(release.info.notes).toContain("--self-service portcullis/portcullis");
     expect(release.info.notes).toContain("http://portcullis.portcullis.svc:9003");
   });
 

@@ -22,7 +22,7 @@ function watched(): { path: string; database: UsableGeoIPDatabase; reloads: GeoI
   const database = readGeoIPDatabase(path) as GeoIPDatabase & { ok: true };
   const reloads: GeoIPReload[] = [];
   stops.push(
-    watchGeoIPDatabases([database], (r) => reloads.push(r), 10),
+    watchGeoIPDatabases([database], (r) => reloads.push(r), undefined, 10),
     () => rmSync(dir, { recursive: true, force: true }),
   );
   return {
@@ -64,5 +64,40 @@ describe("watchGeoIPDatabases", () => {
       [false, "cannot be read (ENOENT); its last good contents stay in use"],
     ]);
     expect(w.database.lookup("81.2.69.160")).toEqual({ country: { iso_code: "GB" } });
+  });
+});
+
+describe("a database file unusable at start-up", () => {
+  it("is read again whenever it changes: its entry says why while it stays unusable, then it takes its place, and each time compile is asked again", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "portcullis-geoip-watch-"));
+    const path = join(dir, "GeoLite2-Country.mmdb");
+    const databases: GeoIPDatabase[] = [readGeoIPDatabase(path)];
+    const reloads: GeoIPReload[] = [];
+    let recompiles = 0;
+    stops.push(
+      watchGeoIPDatabases(
+        databases,
+        (r) => reloads.push(r),
+        () => recompiles++,
+        10,
+      ),
+      () => rmSync(dir, { recursive: true, force: true }),
+    );
+    expect(databases[0]).toMatchObject({ ok: false, error: "cannot be read (ENOENT)" });
+    // Each edition arrives whole (renamed into place), so each change is seen once.
+    const arrive = (bytes: Buffer | string) => {
+      writeFileSync(`${path}.new`, bytes);
+      renameSync(`${path}.new`, path);
+    };
+    arrive("half a download");
+    await settle(reloads, 1);
+    expect(databases[0]).toMatchObject({ ok: false, error: expect.stringMatching(/^is not a MaxMind database/) });
+    arrive(countries("GB"));
+    await settle(reloads, 2);
+    expect(reloads.map((r) => r.ok)).toEqual([false, true]);
+    expect(reloads[0]!.message).toMatch(/is not a MaxMind database .*; the policies that need it stay Invalid$/);
+    expect(reloads[1]!.message).toBe(`GeoIP database ${path}: now usable (GeoLite2-Country); the policies that need it are compiled again`);
+    expect(recompiles).toBe(2);
+    expect((databases[0] as UsableGeoIPDatabase).lookup("81.2.69.160")).toEqual({ country: { iso_code: "GB" } });
   });
 });

@@ -1,9 +1,12 @@
 /** Hot reload in standalone mode: editing the manifest folder changes decisions within a second or two. */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { EXAMPLES, startTestApp, within, type TestApp } from "../support/app.ts";
 import { send } from "../support/http.ts";
+import { gatewayWithRoute } from "../support/manifests.ts";
+import { writeMmdb } from "../support/mmdb.ts";
 
 let app: TestApp;
 const models = (key: string) => send(`${app.authz}/v1/models`, { headers: { host: "api.maas.example.com", "x-api-key": key } });
@@ -83,5 +86,39 @@ it("a manifest file broken from the start keeps the server from serving (not rea
     expect((await fetch(`${broken.admin}/readyz`)).status).toBe(200);
   } finally {
     await broken.close();
+  }
+});
+
+it("a GeoIP database missing at start-up: its policy denies (Invalid) until the file arrives, then it is enforced, without restart", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "portcullis-geoip-"));
+  const database = join(dir, "GeoLite2-Country.mmdb");
+  const geo = await startTestApp(
+    {
+      "geo.yaml": `${gatewayWithRoute("geo.example.com")}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: us-only, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+  authorization: {rules: [{action: Allow, principal: {clientIPGeoLocations: [{country: US}]}}]}
+`,
+    },
+    undefined,
+    ["--geoip-database", database, "--xff-trusted-hops", "1"],
+  );
+  try {
+    const from = (address: string) => send(`${geo.authz}/`, { headers: { host: "geo.example.com", "x-forwarded-for": address } });
+    expect((await from("50.114.0.1")).json().code).toBe("policy_invalid");
+    writeFileSync(
+      `${database}.new`,
+      writeMmdb({ databaseType: "GeoLite2-Country", networks: [{ network: "50.114.0.0/16", data: { country: { iso_code: "US" } } }] }),
+    );
+    renameSync(`${database}.new`, database);
+    const ms = await within(3000, async () => (await from("50.114.0.1")).status === 200);
+    expect((await from("81.2.69.160")).status).toBe(403);
+    console.log(`GeoIP database enforced ${ms} ms after it arrived`);
+  } finally {
+    await geo.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -144,3 +144,18 @@ spec:
   targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
 ${child}`;
 }
+
+/**
+ * HTTPRoute apps/api on api.example.com (gatewayWithRoute) and SecurityPolicy apps/ext whose
+ * `extAuth` (a YAML flow map) names Backend apps/authz: an ip endpoint at 127.0.0.1:`port`, or
+ * `endpoint` as written. Ends with a newline.
+ */
+export function extAuthBackendWorld(port: number, extAuth: string, endpoint = `{ip: {address: 127.0.0.1, port: ${port}}}`): string {
+  return `${gatewayWithRoute("api.example.com")}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: authz, namespace: apps}
+spec: {endpoints: [${endpoint}]}
+---
+${securityPolicy("ext", `\n  extAuth: ${extAuth}\n`)}`;
+}

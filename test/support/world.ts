@@ -1,4 +1,5 @@
 /** Compiles manifest text into a snapshot the way both sources do, for decision tests. */
+import { selfServiceOf } from "../../controller/runtime/compile-options.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
@@ -48,7 +49,12 @@ export interface PolicyOutcome {
 
 /** Compiles SecurityPolicy apps/p with `features` on HTTPRoute apps/api (api.example.com), beside `objects` (YAML documents). */
 export function compilePolicy(features: PolicyFeatures, ...objects: string[]): PolicyOutcome {
-  const result = compileText(policiesOnRules("api.example.com", { p: { path: "/", features } }, ...objects));
+  return compilePolicyWith({}, features, ...objects);
+}
+
+/** compilePolicy with CompileOptions besides the defaults (compileText's). */
+export function compilePolicyWith(options: Partial<CompileOptions>, features: PolicyFeatures, ...objects: string[]): PolicyOutcome {
+  const result = compileText(policiesOnRules("api.example.com", { p: { path: "/", features } }, ...objects), options);
   const conditions = result.statuses.find((s) => s.name === "p")!.ancestors[0]!.conditions;
   const accepted = conditions.find((c) => c.type === "Accepted")!;
   return {
@@ -106,3 +112,11 @@ export function goldenDecider(name: string): Decider {
 export const basicAuthAs = (user: string): { authorization: string } => ({
   authorization: `Basic ${Buffer.from(`${user}:${user}-pass`).toString("base64")}`,
 });
+
+/** `--self-service apps/portcullis`: its Service with the chart's gRPC port (9001 → targetPort grpc), and an extAuth that is the hook-up to it. */
+export const HOOK_UP_WORLD = {
+  options: { selfService: selfServiceOf("apps/portcullis", {}) },
+  service:
+    "apiVersion: v1\nkind: Service\nmetadata: {name: portcullis, namespace: apps}\nspec: {ports: [{name: grpc, port: 9001, targetPort: grpc}]}\n",
+  extAuth: { grpc: { backendRefs: [{ name: "portcullis", port: 9001 }] } },
+} as const;

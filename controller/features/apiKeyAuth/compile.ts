@@ -1,4 +1,5 @@
 /** Compiles `apiKeyAuth`: the credential Secrets become a digest index of client ids. */
+import { extAuth, isHookUp } from "../extAuth/index.ts";
 import { hash } from "node:crypto";
 import { z } from "zod";
 import { PORTCULLIS_ANNOTATION_PREFIX, SecretRefSchema, type ObjectMeta } from "../../api/meta.ts";
@@ -39,7 +40,14 @@ export interface CompiledApiKey {
   readonly clientIDs: readonly string[];
   /** Lower-case header that carries the matched client id upstream. */
   readonly forwardClientIDHeader: string | undefined;
+  /** Portcullis removes the key from what goes upstream (`sanitize`). */
   readonly sanitize: boolean;
+  /**
+   * `sanitize` in a policy whose extAuth is the hook-up: the proxy's own apiKeyAuth filter (Envoy
+   * Gateway's, after extAuth) removes the key once it has read it, so Portcullis' answer leaves it
+   * in place; removed there, that filter would find no key and refuse every request.
+   */
+  readonly sanitizedByProxy: boolean;
   /**
    * Per client id: the `portcullis.io/*` labels and annotations of its Secret (for authorization
    * rules) and the headers its `portcullis.io/header.<name>` annotations forward upstream.
@@ -63,7 +71,7 @@ export function apiKeyDigest(key: string): string {
   return hash("sha256", key, "base64url");
 }
 
-export function compileApiKey(spec: APIKeyAuthSpec, { ownerOf, refs }: CompileContext): Result<CompiledApiKey> {
+export function compileApiKey(spec: APIKeyAuthSpec, { ownerOf, refs, compiled }: CompileContext): Result<CompiledApiKey> {
   const sources: CredentialSource[] = [];
   for (const from of spec.extractFrom) {
     for (const h of from.headers ?? []) sources.push({ in: "header", name: h.toLowerCase(), prefix: undefined });
@@ -124,8 +132,17 @@ export function compileApiKey(spec: APIKeyAuthSpec, { ownerOf, refs }: CompileCo
     }
   }
   if (clientIDs.size === 0) return problem("credentialRefs hold no keys");
+  const sanitizedByProxy = spec.sanitize === true && isHookUp(compiled(extAuth));
   return ok(
-    { sources, clientByDigest, clientIDs: [...clientIDs].sort(), forwardClientIDHeader, sanitize: spec.sanitize === true, clients },
+    {
+      sources,
+      clientByDigest,
+      clientIDs: [...clientIDs].sort(),
+      forwardClientIDHeader,
+      sanitize: spec.sanitize === true && !sanitizedByProxy,
+      sanitizedByProxy,
+      clients,
+    },
     warnings,
   );
 }

@@ -20,7 +20,7 @@ export const apiKeyAuth = defineFeature<APIKeyAuthSpec, CompiledApiKey>({
     from: config.sources.map(describeSource),
     clients: config.clientIDs,
     ...(config.forwardClientIDHeader === undefined ? {} : { forwardClientIDHeader: config.forwardClientIDHeader }),
-    sanitize: config.sanitize,
+    sanitize: config.sanitizedByProxy ? "by the proxy, after the check (extAuth hook-up)" : config.sanitize,
   }),
   check: (config, request, where, _passed, ctx) => checkApiKey(config, request, where, ctx.memo, ctx.trace),
 });

@@ -15,7 +15,7 @@ import { fail, ok, type Problems, type Result } from "../../lib/result.ts";
 import type { CompileContext } from "../feature.ts";
 import type { BackendRef, ExtAuthSpec } from "./schema.ts";
 import type { BackendEndpoint, BackendTls } from "../../compile/backends.ts";
-import type { CompiledExtAuth, ExtAuthConfig, ExtAuthService, SelfService } from "./types.ts";
+import type { CompiledExtAuth, ExtAuthConfig, ExtAuthHookUp, ExtAuthService, SelfService } from "./types.ts";
 
 /** Envoy Gateway's timeout for a call to an external service (internal/xds/translator/utils.go). */
 export const DEFAULT_EXT_AUTH_TIMEOUT_MS = 10_000;
@@ -45,8 +45,17 @@ export function compileExtAuth(
   const protocol = spec.http !== undefined ? "http" : "grpc";
   const backendRefs: readonly BackendRef[] =
     (cluster.backendRefs ?? []).length > 0 ? cluster.backendRefs! : cluster.backendRef === undefined ? [] : [cluster.backendRef];
-  const service = resolveService(protocol, backendRefs, ownerOf("extAuth.backendRefs").namespace, refs);
-  if (!service.ok) return problem(service.error);
+  const namespace = ownerOf("extAuth.backendRefs").namespace;
+  const service = resolveService(protocol, backendRefs, namespace, refs);
+  if (!service.ok) {
+    const own = self !== undefined && backendRefs.some((ref) => isSelf(ref, namespace, self));
+    // Portcullis reads its own Service and the ReferenceGrant admitting it only where it watches.
+    return problem(
+      own
+        ? `${service.error} (Portcullis' own Service ${self.namespace}/${self.name}, --self-service: with --watch-namespaces, list ${self.namespace} too)`
+        : service.error,
+    );
+  }
 
   const headersToBackend: string[] = [];
   for (const [i, name] of (spec.http?.headersToBackend ?? []).entries()) {
@@ -54,8 +63,7 @@ export function compileExtAuth(
     if (!h.ok) return h;
     headersToBackend.push(h.value);
   }
-  const hookUp =
-    self === undefined ? undefined : selfReferences(protocol, backendRefs, ownerOf("extAuth.backendRefs").namespace, self, refs);
+  const hookUp = self === undefined ? undefined : selfReferences(protocol, backendRefs, namespace, self, refs);
   if (hookUp !== undefined) return hookUp.ok ? ok({ protocol, hookUp: hookUp.value, headersToBackend }) : problem(hookUp.error);
   const contextExtensions: Record<string, string> = Object.create(null);
   for (const extension of spec.contextExtensions ?? []) {
@@ -78,6 +86,11 @@ export function compileExtAuth(
     includeRouteMetadata: spec.includeRouteMetadata ?? false,
     recomputeRoute: spec.recomputeRoute ?? false,
   });
+}
+
+/** Whether an extAuth compiled to the hook-up to this Portcullis (undefined: the policy has no extAuth). */
+export function isHookUp(config: ExtAuthConfig | undefined): config is ExtAuthHookUp {
+  return config !== undefined && "hookUp" in config;
 }
 
 /** The first of the CRD's CEL rules (Envoy Gateway ext_auth_types.go) the spec breaks, in the CRD's words. */
@@ -112,12 +125,7 @@ function selfReferences(
   self: SelfService,
   refs: References,
 ): Result<string[], string> | undefined {
-  const isSelf = (ref: BackendRef) =>
-    (ref.group ?? "") === "" &&
-    (ref.kind ?? "Service") === "Service" &&
-    (ref.namespace ?? namespace) === self.namespace &&
-    ref.name === self.name;
-  const own = backendRefs.filter(isSelf);
+  const own = backendRefs.filter((ref) => isSelf(ref, namespace, self));
   if (own.length === 0) return undefined;
   const id = `${self.namespace}/${self.name}`;
   if (own.length < backendRefs.length) {
@@ -140,6 +148,16 @@ function selfReferences(
     names.push(`Service ${id}:${ref.port}`);
   }
   return ok(names);
+}
+
+/** Whether `ref`, of a policy part from `namespace`, names this Portcullis' own Service. */
+function isSelf(ref: BackendRef, namespace: string, self: SelfService): boolean {
+  return (
+    (ref.group ?? "") === "" &&
+    (ref.kind ?? "Service") === "Service" &&
+    (ref.namespace ?? namespace) === self.namespace &&
+    ref.name === self.name
+  );
 }
 
 /** Every backendRef checked and resolved to its endpoints, as Envoy Gateway's translateExtServiceBackendRefs. */

@@ -5,9 +5,12 @@
  */
 import { defineFeature } from "../feature.ts";
 import { checkExtAuth, checkHookUp, HOOK_UP } from "./check.ts";
-import { compileExtAuth } from "./compile.ts";
+import { compileExtAuth, isHookUp } from "./compile.ts";
 import { ExtAuthSchema, type ExtAuthSpec } from "./schema.ts";
 import type { ExtAuthConfig } from "./types.ts";
+
+/** Other features ask it of the policy's compiled extAuth: behind the hook-up, the proxy's own filters run first. */
+export { isHookUp };
 
 export const extAuth = defineFeature<ExtAuthSpec, ExtAuthConfig>({
   field: "extAuth",

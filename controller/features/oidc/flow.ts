@@ -23,7 +23,8 @@ import { BoundedMap } from "../../lib/bounded-map.ts";
 import type { Ok } from "../../lib/result.ts";
 import type { Pass, PhaseResult } from "../feature.ts";
 import type { NormalizedRequest } from "../../authz/request.ts";
-import type { CompiledOidc, HeaderMatcher } from "./compile.ts";
+import type { CompiledOidc } from "./compile.ts";
+import { currentUrl, headerMatches, mayReturnTo, originOf, redirectUri } from "./requests.ts";
 import type { OidcProviders } from "./provider.ts";
 import {
   chunksPresent,
@@ -73,24 +74,6 @@ const RECENT_PASSES = 10_000;
  */
 const recentPasses = new WeakMap<CompiledOidc, BoundedMap<string, { readonly pass: Ok<Pass>; readonly until: number }>>();
 
-/** Whether the request's header satisfies `m` (a repeated header is its lines joined with ",", as Envoy reads it). */
-export function headerMatches(m: HeaderMatcher, req: NormalizedRequest): boolean {
-  const value = req.header(m.name);
-  if (value === undefined) return false;
-  switch (m.type) {
-    case "Present":
-      return true;
-    case "Exact":
-      return value === m.value;
-    case "Prefix":
-      return value.startsWith(m.value);
-    case "Suffix":
-      return value.endsWith(m.value);
-    case "RegularExpression":
-      return m.regex!.test(value);
-  }
-}
-
 class Flow {
   readonly oidc: CompiledOidc;
   readonly req: NormalizedRequest;
@@ -121,42 +104,6 @@ class Flow {
     return found.length === 1 ? (found[0] as Extract<LoginState | Session, { kind: K }>) : undefined;
   }
 
-  /** scheme://host as the client addressed this request. */
-  get #origin(): string {
-    return `${this.req.source.scheme}://${this.req.source.host}`;
-  }
-
-  /**
-   * Whether the callback may send the browser to `url`: a page of this host, or of a host the
-   * session cookie is shared with (cookieDomain), over http(s). The URL was recorded, sealed, when
-   * the login started; this bounds the redirect even so (no open redirect).
-   */
-  #mayReturnTo(url: string): boolean {
-    if (!URL.canParse(url)) return false;
-    const target = new URL(url);
-    if (target.protocol !== "http:" && target.protocol !== "https:") return false;
-    if (target.origin === new URL(this.#origin).origin) return true;
-    const domain = this.oidc.cookie.domain;
-    return domain !== undefined && (target.hostname === domain || target.hostname.endsWith(`.${domain}`));
-  }
-
-  /**
-   * This request's URL as the browser addressed it, or this origin's "/" when the request target,
-   * appended to the origin, would name another host (`@evil`, `.evil`, `:1@evil`): a redirect built
-   * from it can never leave this origin.
-   */
-  #currentUrl(): string {
-    const origin = this.#origin;
-    const url = `${origin}${this.req.target}`;
-    return this.req.target.startsWith("/") && URL.canParse(url) && new URL(url).origin === new URL(origin).origin ? url : `${origin}/`;
-  }
-
-  #redirectUri(): string {
-    return this.oidc.redirectURL
-      .replaceAll("%REQ(x-forwarded-proto)%", this.req.source.scheme)
-      .replaceAll("%REQ(:authority)%", this.req.source.host);
-  }
-
   #answer(status: number, code: DecisionCode, message: string, location: string | undefined, cookies: readonly string[]): PhaseResult {
     const headers: Record<string, string> = location === undefined ? {} : { location };
     return { ok: false, error: { ...deny(status, code, message, this.where, headers), cookies } };
@@ -178,7 +125,7 @@ class Flow {
   logout(): Promise<PhaseResult> | PhaseResult {
     const session = this.#only("session");
     const cleared = clearCookies(this.oidc.cookieName, this.#attributes, this.#present);
-    const home = `${this.#origin}/`;
+    const home = `${originOf(this.req)}/`;
     if (this.ctx.oidc === undefined) return this.#answer(302, "oidc_logout", "logged out", home, cleared);
     return this.#configuration().then(
       (config) => {
@@ -208,7 +155,7 @@ class Flow {
       return this.#refuse(401, "oidc_callback_refused", "callback whose state does not match the login's (CSRF)");
     const error = this.req.query.get("error");
     if (error !== null) return this.#refuse(401, "oidc_callback_refused", `the provider refused the login: ${error.slice(0, 64)}`);
-    const current = new URL(this.#redirectUri());
+    const current = new URL(redirectUri(this.oidc.redirectURL, this.req));
     for (const [k, v] of this.req.query) current.searchParams.append(k, v);
     return this.#configuration().then(
       (config) =>
@@ -223,7 +170,7 @@ class Flow {
             (tokens) => {
               const session = this.#sessionOf(tokens, undefined);
               if (typeof session === "string") return this.#refuse(401, "oidc_callback_refused", session);
-              const back = this.#mayReturnTo(login.returnTo) ? login.returnTo : `${this.#origin}/`;
+              const back = mayReturnTo(login.returnTo, this.req, this.oidc.cookie.domain) ? login.returnTo : `${originOf(this.req)}/`;
               return this.#withSession(302, "oidc_callback", "logged in", back, session);
             },
             (err: unknown) => this.#refuse(401, "oidc_callback_refused", `the code exchange failed: ${describe(err)}`),
@@ -249,7 +196,7 @@ class Flow {
               const renewed = this.#sessionOf(tokens, session);
               if (typeof renewed === "string") return this.#login();
               // 307: the browser repeats the request, method and body included, with the new cookie.
-              return this.#withSession(307, "oidc_refresh", "tokens refreshed", this.#currentUrl(), renewed);
+              return this.#withSession(307, "oidc_refresh", "tokens refreshed", currentUrl(this.req), renewed);
             },
             // A refresh the provider refuses (revoked, expired) starts a new login.
             () => this.#login(),
@@ -291,12 +238,12 @@ class Flow {
         state: client.randomState(),
         nonce: client.randomNonce(),
         verifier: client.randomPKCECodeVerifier(),
-        returnTo: this.#currentUrl(),
+        returnTo: currentUrl(this.req),
         expiresAt: this.ctx.now() + this.oidc.csrfTokenTTLMs,
       };
       const params = new URLSearchParams({
         response_type: "code",
-        redirect_uri: this.#redirectUri(),
+        redirect_uri: redirectUri(this.oidc.redirectURL, this.req),
         scope: this.oidc.scopes.join(" "),
         state: login.state,
         nonce: login.nonce,

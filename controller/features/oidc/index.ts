@@ -8,11 +8,20 @@
 import { redactUri } from "../../keys/uri.ts";
 import { problem } from "../../lib/result.ts";
 import { describeConnection } from "../../snapshot/summary.ts";
+import { extAuth, isHookUp } from "../extAuth/index.ts";
 import { defineFeature } from "../feature.ts";
 import type { JWTSpec } from "../jwt/index.ts";
 import { type CompiledOidc, compileOidc } from "./compile.ts";
 import { checkOidc } from "./flow.ts";
 import { OIDCSchema, type OIDCSpec } from "./spec.ts";
+
+/**
+ * oidc in a policy whose extAuth is the hook-up: the proxy's own oauth2 filter (Envoy Gateway's,
+ * after extAuth) runs its login beside Portcullis', each taking the provider's callback for its own:
+ * every browser would be sent to the provider again and again.
+ */
+const OIDC_BEHIND_HOOK_UP =
+  "cannot be enforced through the extAuth hook-up to this Portcullis: Envoy Gateway's own oauth2 filter, which runs after extAuth, would log the browser in a second time with its own cookies, each login taking the other's callback; give the routes that need oidc a policy of their own without this extAuth, which Envoy Gateway enforces alone";
 
 export const oidc = defineFeature<OIDCSpec, CompiledOidc>({
   field: "oidc",
@@ -20,6 +29,7 @@ export const oidc = defineFeature<OIDCSpec, CompiledOidc>({
   order: 9,
   schema: OIDCSchema,
   compile: (spec, context) => {
+    if (isHookUp(context.compiled(extAuth))) return problem(OIDC_BEHIND_HOOK_UP);
     const result = compileOidc(spec, context.ownerOf, context.spec.jwt as JWTSpec | undefined, context.refs);
     return result.ok ? result : problem(result.error);
   },

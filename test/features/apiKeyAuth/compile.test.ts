@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { apiKeyDigest } from "../../../controller/features/apiKeyAuth/compile.ts";
 import { apiKeyAuth } from "../../../controller/features/apiKeyAuth/index.ts";
 import { ALICE_KEY_AUTH, ALICE_KEYS, secret } from "../../support/manifests.ts";
-import { compilePolicy } from "../../support/world.ts";
+import { compilePolicy, compilePolicyWith, HOOK_UP_WORLD } from "../../support/world.ts";
 
 describe("compileApiKey", () => {
   it("reads the sources in extractFrom order, header names lower-case, and indexes each key by its digest", () => {
@@ -85,5 +85,21 @@ describe("compileApiKey", () => {
     expect(outcome.warnings).toEqual([
       "APIKeyAuth: Secret apps/keys: the key of client bob ends with a line break (as `kubectl create secret --from-file` stores a file's last line); no header or cookie can carry it, so this client can never authenticate",
     ]);
+  });
+
+  it("leaves sanitize to the proxy when the policy's extAuth is the hook-up: its own apiKeyAuth filter, after extAuth, must still read the key", () => {
+    const features = { apiKeyAuth: { credentialRefs: [{ name: "keys" }], extractFrom: [{ headers: ["X-API-Key"] }], sanitize: true } };
+    const hookedUp = compilePolicyWith(
+      HOOK_UP_WORLD.options,
+      { ...features, extAuth: HOOK_UP_WORLD.extAuth },
+      ALICE_KEYS,
+      HOOK_UP_WORLD.service,
+    );
+    expect(hookedUp.accepted.status).toBe("True");
+    expect(hookedUp.compiled(apiKeyAuth)).toMatchObject({ sanitize: false, sanitizedByProxy: true });
+    expect(compilePolicyWith(HOOK_UP_WORLD.options, features, ALICE_KEYS).compiled(apiKeyAuth)).toMatchObject({
+      sanitize: true,
+      sanitizedByProxy: false,
+    });
   });
 });

@@ -15,10 +15,9 @@ import type { CompiledExtAuth } from "../../../controller/features/extAuth/types
 import { startTestApp, within, type TestApp } from "../../support/app.ts";
 import { send } from "../../support/http.ts";
 import { grpcService, httpService, rawService, refusingPort, type TestService } from "../../support/ext-auth-services.ts";
-import { aliceKeyPolicy, gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
+import { aliceKeyPolicy, extAuthBackendWorld, gatewayWithRoute, policiesOnRules, securityPolicy } from "../../support/manifests.ts";
 import { createTestCa } from "../../support/test-ca.ts";
-import { decider } from "../../support/world.ts";
-import { selfServiceOf } from "../../../controller/runtime/compile-options.ts";
+import { decider, HOOK_UP_WORLD } from "../../support/world.ts";
 
 const transport = createExtAuthTransport();
 afterAll(() => transport.close());
@@ -564,19 +563,7 @@ describe("a denial's Set-Cookie lines stay one cookie each (never comma-joined, 
   it("through Portcullis' ports: Envoy HTTP ext_authz and forward-auth send two Set-Cookie lines, gRPC two HeaderValueOptions", async () => {
     const s = await started(httpService(() => ({ status: 401, headers: COOKIES.map((c): [string, string] => ["set-cookie", c]) })));
     const app = await startTestApp({
-      "world.yaml": `${gatewayWithRoute("api.example.com")}---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: {name: authz, namespace: apps}
-spec: {endpoints: [{ip: {address: 127.0.0.1, port: ${s.port}}}]}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: ext, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
-  extAuth: {http: {backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: authz}]}}
-`,
+      "world.yaml": extAuthBackendWorld(s.port, "{http: {backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: authz}]}}"),
     });
     try {
       const envoy = await send(`http://127.0.0.1:${app.ports.authz}/reports`, { headers: { host: "api.example.com" } });
@@ -623,20 +610,12 @@ describe("TLS towards the service", () => {
 });
 
 describe("the hook-up: an extAuth naming this Portcullis' own Service (--self-service)", () => {
-  const world = `${gatewayWithRoute("api.example.com")}---
-apiVersion: v1
-kind: Service
-metadata: {name: portcullis, namespace: apps}
-spec: {ports: [{name: grpc, port: 9001, targetPort: grpc}]}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: hook-up, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
-  extAuth: {grpc: {backendRefs: [{name: portcullis, port: 9001}]}, includeRouteMetadata: true}
-`;
-  const self = { selfService: selfServiceOf("apps/portcullis", {}) };
+  const world = policiesOnRules(
+    "api.example.com",
+    { p: { path: "/", features: { extAuth: HOOK_UP_WORLD.extAuth } } },
+    HOOK_UP_WORLD.service,
+  );
+  const self = HOOK_UP_WORLD.options;
 
   it("is not called (the check is already that call): the phase passes, and the trace names it", async () => {
     const decide = decider(world, { extAuth: transport }, self);

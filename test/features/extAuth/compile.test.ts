@@ -5,8 +5,10 @@
 import { describe, expect, it } from "vitest";
 import { extAuth } from "../../../controller/features/extAuth/index.ts";
 import type { CompiledExtAuth } from "../../../controller/features/extAuth/types.ts";
-import { secret } from "../../support/manifests.ts";
-import { compilePolicy } from "../../support/world.ts";
+import { policiesOnRules, secret } from "../../support/manifests.ts";
+import { compiledOf } from "../../../controller/features/feature.ts";
+import { selfServiceOf } from "../../../controller/runtime/compile-options.ts";
+import { compilePolicy, compileText } from "../../support/world.ts";
 
 /** Service `namespace`/authz with TCP ports 8080 (named http) and 9000. */
 const service = (namespace = "apps") => `apiVersion: v1
@@ -106,5 +108,77 @@ extAuth:
     const outcome = compilePolicy(`extAuth: ${spec}`, service(), service("auth"), CONFIG);
     expect(outcome.accepted.status).toBe("False");
     expect(outcome.accepted.message).toContain(`ExtAuth: ${message}`);
+  });
+});
+
+describe("compileExtAuth with --self-service: the hook-up", () => {
+  /** Service apps/portcullis with `ports`, and one policy p whose extAuth is `spec`; compiled as --self-service apps/portcullis (listeners 9001, 9002). */
+  const compileWithSelf = (ports: string, spec: string) => {
+    const result = compileText(
+      policiesOnRules(
+        "api.example.com",
+        { p: { path: "/", features: `extAuth: ${spec}` } },
+        `apiVersion: v1\nkind: Service\nmetadata: {name: portcullis, namespace: apps}\nspec: {ports: ${ports}}\n`,
+      ),
+      { selfService: selfServiceOf("apps/portcullis", {}) },
+    );
+    const accepted = result.statuses.find((s) => s.name === "p")!.ancestors[0]!.conditions.find((c) => c.type === "Accepted")!;
+    return { accepted, compiled: compiledOf(result.snapshot.policies["apps/p"]!.features, extAuth) };
+  };
+
+  it.each([
+    ["targetPort by the chart's container port name", "[{name: grpc, port: 443, targetPort: grpc}]", 443],
+    ["targetPort by Portcullis' listener port number", "[{port: 443, targetPort: 9001}]", 443],
+    ["no targetPort: the port itself is the listener's", "[{port: 9001}]", 9001],
+  ])("a gRPC backendRef to the Service port leading to the gRPC listener (%s) is the hook-up", (_how, ports, port) => {
+    const { accepted, compiled } = compileWithSelf(ports, `{grpc: {backendRefs: [{name: portcullis, port: ${port}}]}}`);
+    expect(accepted.status).toBe("True");
+    expect(compiled).toEqual({ protocol: "grpc", hookUp: [`Service apps/portcullis:${port}`], headersToBackend: [] });
+  });
+
+  it("an HTTP backendRef to the port leading to the HTTP ext_authz listener is the hook-up, headersToBackend kept for anti-spoofing", () => {
+    const { compiled } = compileWithSelf(
+      "[{name: authz, port: 9002, targetPort: authz}]",
+      "{http: {backendRefs: [{name: portcullis, port: 9002}], headersToBackend: [X-User-Id]}}",
+    );
+    expect(compiled).toEqual({ protocol: "http", hookUp: ["Service apps/portcullis:9002"], headersToBackend: ["x-user-id"] });
+  });
+
+  it("a Service of the same name in another namespace is a service to call, not the hook-up", () => {
+    const result = compileText(
+      policiesOnRules(
+        "api.example.com",
+        { p: { path: "/", features: "extAuth: {grpc: {backendRefs: [{name: portcullis, port: 9001}]}}" } },
+        "apiVersion: v1\nkind: Service\nmetadata: {name: portcullis, namespace: apps}\nspec: {ports: [{port: 9001}]}\n",
+      ),
+      { selfService: selfServiceOf("portcullis/portcullis", {}) },
+    );
+    expect((compiledOf(result.snapshot.policies["apps/p"]!.features, extAuth) as CompiledExtAuth).service.names).toEqual([
+      "Service apps/portcullis:9001",
+    ]);
+  });
+
+  it("a Service port that leads to the other protocol's listener is Invalid, naming the listener", () => {
+    const { accepted } = compileWithSelf(
+      "[{name: authz, port: 9002, targetPort: authz}]",
+      "{grpc: {backendRefs: [{name: portcullis, port: 9002}]}}",
+    );
+    expect(accepted.message).toBe(
+      "ExtAuth: port 9002 of this Portcullis' own Service apps/portcullis does not lead to its gRPC ext_authz listener (targetPort grpc or 9001), so the proxy's gRPC checks would not reach Portcullis",
+    );
+  });
+
+  it("its Service unread (--watch-namespaces without Portcullis' namespace) is Invalid, saying which namespace to list", () => {
+    const { accepted } = compileWithSelf("[]", "{grpc: {backendRefs: [{name: elsewhere, port: 9001}]}}");
+    expect(accepted.message).toBe("ExtAuth: service apps/elsewhere not found");
+    const result = compileText(
+      policiesOnRules("api.example.com", {
+        p: { path: "/", features: "extAuth: {grpc: {backendRefs: [{name: portcullis, port: 9001}]}}" },
+      }),
+      { selfService: selfServiceOf("apps/portcullis", {}) },
+    );
+    expect(result.statuses[0]!.ancestors[0]!.conditions[0]!.message).toBe(
+      "ExtAuth: service apps/portcullis not found (Portcullis' own Service apps/portcullis, --self-service: with --watch-namespaces, list apps too)",
+    );
   });
 });

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { oidc } from "../../../controller/features/oidc/index.ts";
 import { secret } from "../../support/manifests.ts";
-import { compilePolicy } from "../../support/world.ts";
+import { compilePolicy, compilePolicyWith, HOOK_UP_WORLD } from "../../support/world.ts";
 
 function outcome(provider: Record<string, unknown>) {
   const { accepted, compiled } = compilePolicy(
@@ -42,5 +42,23 @@ describe("oidc provider backendRefs and backendSettings", () => {
       expect([condition.status, condition.reason], message).toEqual(["False", "Invalid"]);
       expect(condition.message, message).toContain(message);
     }
+  });
+});
+
+describe("oidc behind the extAuth hook-up (--self-service)", () => {
+  it("is Invalid: Envoy Gateway's own oauth2 filter would run a second login after the check", () => {
+    const { accepted } = compilePolicyWith(
+      HOOK_UP_WORLD.options,
+      {
+        extAuth: HOOK_UP_WORLD.extAuth,
+        oidc: { provider: { issuer: "https://idp.example.com" }, clientID: "console", clientSecret: { name: "oidc-client" } },
+      },
+      secret("oidc-client", { "client-secret": "a-client-secret" }),
+      HOOK_UP_WORLD.service,
+    );
+    expect(accepted.status).toBe("False");
+    expect(accepted.message).toMatch(
+      /^OIDC: cannot be enforced through the extAuth hook-up to this Portcullis: Envoy Gateway's own oauth2 filter/,
+    );
   });
 });

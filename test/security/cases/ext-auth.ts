@@ -9,27 +9,11 @@ import { createExtAuthTransport } from "../../../controller/features/extAuth/cli
 import { selfServiceOf } from "../../../controller/runtime/compile-options.ts";
 import { envoyResponse } from "../../../controller/server/envoy-response.ts";
 import { httpService, grpcService, rawService, refusingPort, type Asked, type TestService } from "../../support/ext-auth-services.ts";
-import { gatewayWithRoute, secret, securityPolicy } from "../../support/manifests.ts";
+import { extAuthBackendWorld, gatewayWithRoute, secret } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
 type HttpAnswer = ReturnType<Parameters<typeof httpService>[0]>;
-
-/** The world: HTTPRoute apps/api on api.example.com, its policy's service a Backend at 127.0.0.1:`port` (or `endpoint`). */
-function world(port: number, extAuth: string, endpoint = `{ip: {address: 127.0.0.1, port: ${port}}}`): string {
-  return `${gatewayWithRoute("api.example.com")}---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: {name: authz, namespace: apps}
-spec: {endpoints: [${endpoint}]}
----
-${securityPolicy(
-  "ext",
-  `
-  extAuth: ${extAuth}
-`,
-)}`;
-}
 
 const HTTP =
   "{http: {backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: authz}], headersToBackend: [x-current-user]}, timeout: 2s}";
@@ -48,7 +32,7 @@ async function ask(
 ): Promise<Outcome> {
   const transport = createExtAuthTransport();
   try {
-    const decide = decider(world(service.port, extAuth, endpoint), { extAuth: transport });
+    const decide = decider(extAuthBackendWorld(service.port, extAuth, endpoint), { extAuth: transport });
     const conditions = decide.result.statuses.flatMap((s) =>
       s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => c.message)),
     );
@@ -266,6 +250,17 @@ export const extAuthCases: readonly Case[] = [
     ),
     fixed: `a denial naming a status that is no final HTTP status (${code}) was read as a failing service, which failOpen let through; a denial is now a denial, 403 when its status cannot be sent`,
   })),
+  x(
+    "fail-open-hangs-client-identity",
+    "`failOpen: true`, a service that never answers (timeout 200ms); a rule allows `x-current-user: admin` (default Deny); the client sends its own `x-current-user: admin`",
+    { status: 403, code: "authz_denied", reason: "without the client's own x-current-user" },
+    async () =>
+      ask(
+        await answering(() => "hang"),
+        `${HTTP.replace("timeout: 2s", "timeout: 200ms, failOpen: true")}\n  authorization: {defaultAction: Deny, rules: [{name: admins, action: Allow, principal: {headers: [{name: x-current-user, values: [admin]}]}}]}`,
+        { "x-current-user": "admin" },
+      ),
+  ),
   x(
     "missing-service-fail-open",
     "`failOpen: true` with a backendRef to a Service that does not exist",

@@ -7,7 +7,8 @@
 import type { Decision } from "../../../controller/authz/decision.ts";
 import { compiledOf } from "../../../controller/features/feature.ts";
 import { oidc } from "../../../controller/features/oidc/index.ts";
-import { type CookieState, seal, sessionKey, unseal } from "../../../controller/features/oidc/session.ts";
+import { randomBytes } from "node:crypto";
+import { type CookieState, MAX_CHUNKS, seal, sessionKey, setCookies, unseal } from "../../../controller/features/oidc/session.ts";
 import { loginAt } from "../../support/oidc-provider.ts";
 import type { Ctx } from "../context.ts";
 import { type Case, type Expected, fromDecision, managedHeadersOf, type Outcome } from "../outcome.ts";
@@ -45,6 +46,25 @@ function session(key: Buffer, name: string, subject: string, ttlMs: number, refr
     refreshExpiresAt: refreshToken === undefined ? undefined : Date.now() + 3_600_000,
   };
   return `${name}=${seal(key, name, state)}`;
+}
+
+/**
+ * The name=value pairs of a session of `subject` as Portcullis splits it over MAX_CHUNKS cookies (an
+ * ID token of random text, which does not deflate, fills them; the access token is `access-token-of-<subject>`).
+ */
+function chunkedSession(key: Buffer, name: string, subject: string): string[] {
+  const state: CookieState = {
+    kind: "session",
+    subject,
+    accessToken: `access-token-of-${subject}`,
+    idToken: randomBytes(9000).toString("base64url"),
+    refreshToken: undefined,
+    expiresAt: Date.now() + 60_000,
+    refreshExpiresAt: undefined,
+  };
+  const lines = setCookies(name, seal(key, name, state), 60, { domain: undefined, sameSite: undefined, secure: true });
+  if (lines === undefined || lines.length !== MAX_CHUNKS) throw new Error(`expected ${MAX_CHUNKS} chunks, got ${lines?.length}`);
+  return lines.map((l) => l.split(";")[0]!);
 }
 
 /** A login started on /web: the login cookie (name=value) and the provider's authorization URL. */
@@ -110,6 +130,48 @@ export const oidcCases: readonly Case[] = [
       const { name, key } = cookieOf(ctx);
       return outcome(ctx, await ask(ctx, "/web/page", `${session(key, name, "alice", 60_000)}; ${session(key, name, "mallory", 60_000)}`));
     },
+  ),
+  {
+    ...c(
+      "four-chunks",
+      `a session split over ${MAX_CHUNKS} cookies, the most one may span, sent in reverse order: allowed, no chunk goes upstream`,
+      { status: 200, code: "allowed", upstream: { authorization: "Bearer access-token-of-alice" }, remove: ["cookie"] },
+      async (ctx) => {
+        const { name, key } = cookieOf(ctx);
+        return outcome(ctx, await ask(ctx, "/web/page", chunkedSession(key, name, "alice").reverse().join("; ")));
+      },
+    ),
+  },
+  ...(
+    [
+      [
+        "planted-chunk",
+        "alice's chunk 2 replaced by mallory's chunk 2 (planted for a parent domain)",
+        (a: string[], m: string[]) => [a[0], a[1], m[2], a[3]],
+      ],
+      ["chunk-twice", "alice's session with mallory's chunk 3 sent beside alice's", (a: string[], m: string[]) => [...a, m[3]]],
+      [
+        "chunks-swapped",
+        "alice's chunks 1 and 2 swapped",
+        (a: string[]) => [a[0], a[2]!.replace(".2=", ".1="), a[1]!.replace(".1=", ".2="), a[3]],
+      ],
+      ["chunk-missing", "alice's session without its last chunk", (a: string[]) => a.slice(0, -1)],
+      [
+        "fifth-chunk",
+        `a first cookie announcing ${MAX_CHUNKS + 1} chunks, a fifth one sent`,
+        (a: string[], m: string[]) => [
+          a[0]!.replace(`=${MAX_CHUNKS}~`, `=${MAX_CHUNKS + 1}~`),
+          ...a.slice(1),
+          `${m[3]!.split("=")[0]!.replace(/\.3$/, ".4")}=${m[3]!.split("=")[1]}`,
+        ],
+      ],
+    ] as const
+  ).map(([id, title, mix]) =>
+    c(id, `a ${MAX_CHUNKS}-cookie session: ${title}: sent to log in`, LOGIN, async (ctx) => {
+      const { name, key } = cookieOf(ctx);
+      const [alice, mallory] = [chunkedSession(key, name, "alice"), chunkedSession(key, name, "mallory")];
+      return outcome(ctx, await ask(ctx, "/web/page", mix(alice, mallory).join("; ")));
+    }),
   ),
   c("expired-session", "a session whose tokens expired, without a refresh token: sent to log in", LOGIN, async (ctx) => {
     const { name, key } = cookieOf(ctx);
