@@ -35,6 +35,7 @@ import {
 } from "./routes.ts";
 import { indexTargets } from "./targets.ts";
 import { listenerRef, overriddenAt, StatusCollector } from "./status.ts";
+import type { Failure } from "../lib/result.ts";
 
 export interface CompileOptions {
   /** Written into every ancestor status entry Portcullis owns. */
@@ -164,14 +165,14 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
       // Envoy Gateway drops a rule with a match it cannot translate, all its matches with it.
       const failed = matches.findIndex((m) => !m.ok);
       if (failed !== -1) {
-        const { error } = matches[failed] as { error: string };
+        const { error } = matches[failed] as Failure<string>;
         problems.push(`${route.kind} ${routeId} rule ${ruleIndex} match ${failed}: ${error}; this rule is not served, as in Envoy Gateway`);
         return;
       }
       for (const [matchIndex, match] of matches.entries()) {
         if (!match.ok) continue;
-        const preflight = route.kind === "HTTPRoute" ? corsPreflightMatch(route.spec.rules[ruleIndex]!, match) : undefined;
-        for (const [n, m] of (preflight === undefined ? [match] : [match, preflight]).entries()) {
+        const preflight = route.kind === "HTTPRoute" ? corsPreflightMatch(route.spec.rules[ruleIndex]!, match.value) : undefined;
+        for (const [n, m] of (preflight === undefined ? [match.value] : [match.value, preflight]).entries()) {
           pending.push({
             entry: {
               gateway: gatewayId,
@@ -180,7 +181,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
               kind: route.kind,
               route: routeId,
               rule: label,
-              match: m.value,
+              match: m.match,
               policy,
               origin,
               managedHeaders: policy?.managedHeaders ?? [],

@@ -7,6 +7,7 @@ import { compareAge } from "../api/meta.ts";
 import type { Route } from "../api/resources.ts";
 import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "../snapshot/types.ts";
 import { fullMatchRegex } from "../lib/regex.ts";
+import { fail, ok, type Result } from "../lib/result.ts";
 
 /** An entry with what sorting and bucketing need. */
 export interface PendingEntry {
@@ -14,7 +15,7 @@ export interface PendingEntry {
   /** Host names it serves; empty means any host. */
   readonly hostnames: readonly string[];
   readonly route: Route;
-  /** Envoy Gateway's count of "characters in the path match" (see MatchResult.pathCount). */
+  /** Envoy Gateway's count of "characters in the path match" (see RankedMatch.pathCount). */
   readonly pathCount: number;
   /** Rule index, match index, then 0 for the match and 1 for its CORS preflight route: the last tie-breaker. */
   readonly order: readonly [number, number, number];
@@ -25,12 +26,18 @@ export interface PendingEntry {
   readonly tlsListener: string | undefined;
 }
 
-/**
- * A compiled match, or why it cannot be served. `pathCount` is what Envoy Gateway ranks equal path
- * match types by: the length of the path value as written (a PathPrefix keeps its trailing slash
- * here), 0 for the prefix "/" and for no path match at all.
- */
-export type MatchResult = { ok: true; value: CompiledMatch; pathCount: number } | { ok: false; error: string };
+/** A compiled match with what Envoy Gateway ranks it by among matches of the same path type. */
+export interface RankedMatch {
+  readonly match: CompiledMatch;
+  /**
+   * The length of the path value as written (a PathPrefix keeps its trailing slash here), 0 for
+   * the prefix "/" and for no path match at all.
+   */
+  readonly pathCount: number;
+}
+
+/** A ranked match, or why it cannot be served. */
+export type MatchResult = Result<RankedMatch, string>;
 
 const NO_VALUE_MATCHES: readonly ValueMatch[] = Object.freeze([]);
 const ANY_PATH: PathMatch = Object.freeze({ type: "PathPrefix", value: "" });
@@ -64,22 +71,18 @@ export function compileMatch(m: HTTPRouteMatch): MatchResult {
   let path: PathMatch;
   if (type === "RegularExpression") {
     const regex = fullMatchRegex(value);
-    if (!regex.ok) return { ok: false, error: `path regular expression ${JSON.stringify(value)} ${regex.error}` };
+    if (!regex.ok) return fail(`path regular expression ${JSON.stringify(value)} ${regex.error}`);
     path = { type, value, regex: regex.value };
   } else {
-    if (!value.startsWith("/")) return { ok: false, error: `path ${JSON.stringify(value)} does not start with /` };
+    if (!value.startsWith("/")) return fail(`path ${JSON.stringify(value)} does not start with /`);
     path = type === "Exact" ? { type, value } : { type, value: value.replace(/\/+$/, "") };
   }
   const headers = compileValueMatches(m.headers, true);
-  if (typeof headers === "string") return { ok: false, error: headers };
+  if (typeof headers === "string") return fail(headers);
   const queryParams = compileValueMatches(m.queryParams, false);
-  if (typeof queryParams === "string") return { ok: false, error: queryParams };
+  if (typeof queryParams === "string") return fail(queryParams);
   const withMethod = m.method === undefined ? headers : [...headers, { type: "Exact" as const, name: ":method", value: m.method }];
-  return {
-    ok: true,
-    value: { path, headers: withMethod, queryParams },
-    pathCount: type === "PathPrefix" && value === "/" ? 0 : value.length,
-  };
+  return ok({ match: { path, headers: withMethod, queryParams }, pathCount: type === "PathPrefix" && value === "/" ? 0 : value.length });
 }
 
 /**
@@ -93,15 +96,15 @@ export function compileMatch(m: HTTPRouteMatch): MatchResult {
  */
 export function compileGrpcMatch(m: GRPCRouteMatch): MatchResult {
   const headers = compileValueMatches(m.headers, true);
-  if (typeof headers === "string") return { ok: false, error: headers };
+  if (typeof headers === "string") return fail(headers);
   const method = m.method;
-  if (method === undefined) return { ok: true, value: { path: ANY_PATH, headers, queryParams: NO_VALUE_MATCHES }, pathCount: 0 };
+  if (method === undefined) return ok({ match: { path: ANY_PATH, headers, queryParams: NO_VALUE_MATCHES }, pathCount: 0 });
   const { service, method: name } = method;
-  const compiled = (path: PathMatch, extra: readonly ValueMatch[] = []): MatchResult => ({
-    ok: true,
-    value: { path, headers: [...headers, ...extra], queryParams: NO_VALUE_MATCHES },
-    pathCount: path === ANY_PATH ? 0 : path.value.length,
-  });
+  const compiled = (path: PathMatch, extra: readonly ValueMatch[] = []): MatchResult =>
+    ok({
+      match: { path, headers: [...headers, ...extra], queryParams: NO_VALUE_MATCHES },
+      pathCount: path === ANY_PATH ? 0 : path.value.length,
+    });
   if (method.type === "Exact") {
     if (service !== undefined && name !== undefined) return compiled({ type: "Exact", value: `/${service}/${name}` });
     if (service !== undefined) return compiled({ type: "PathPrefix", value: `/${service}` });
@@ -112,11 +115,11 @@ export function compileGrpcMatch(m: GRPCRouteMatch): MatchResult {
     ["method", name],
   ] as const) {
     if (pattern !== undefined && !fullMatchRegex(pattern).ok)
-      return { ok: false, error: `${part} regular expression ${JSON.stringify(pattern)} does not compile` };
+      return fail(`${part} regular expression ${JSON.stringify(pattern)} does not compile`);
   }
   const written = `/${service ?? GRPC_SERVICE_NAME}/${name ?? GRPC_METHOD_NAME}`;
   const regex = fullMatchRegex(written);
-  if (!regex.ok) return { ok: false, error: `method regular expression ${JSON.stringify(written)} ${regex.error}` };
+  if (!regex.ok) return fail(`method regular expression ${JSON.stringify(written)} ${regex.error}`);
   return compiled({ type: "RegularExpression", value: written, regex: regex.value });
 }
 
@@ -138,21 +141,18 @@ const ANY_VALUE = new RegExp("^(?:.*)$", "l");
  * its headers without `:method`, then `:method` OPTIONS and any `origin` and
  * `access-control-request-method`. Undefined when Envoy Gateway adds none.
  */
-export function corsPreflightMatch(
-  rule: HTTPRouteRule,
-  match: { value: CompiledMatch; pathCount: number },
-): { value: CompiledMatch; pathCount: number } | undefined {
+export function corsPreflightMatch(rule: HTTPRouteRule, ranked: RankedMatch): RankedMatch | undefined {
   const filters = (rule as { filters?: unknown }).filters;
   const cors = Array.isArray(filters) && filters.some((f) => typeof f === "object" && f !== null && f.type === "CORS" && f.cors != null);
-  const method = match.value.headers.find((h) => h.name === ":method");
+  const method = ranked.match.headers.find((h) => h.name === ":method");
   if (!cors || method === undefined || method.value === "OPTIONS") return undefined;
   const headers: ValueMatch[] = [
-    ...match.value.headers.filter((h) => h.name !== ":method"),
+    ...ranked.match.headers.filter((h) => h.name !== ":method"),
     { type: "Exact", name: ":method", value: "OPTIONS" },
     { type: "RegularExpression", name: "origin", value: ".*", regex: ANY_VALUE },
     { type: "RegularExpression", name: "access-control-request-method", value: ".*", regex: ANY_VALUE },
   ];
-  return { value: { ...match.value, headers }, pathCount: match.pathCount };
+  return { match: { ...ranked.match, headers }, pathCount: ranked.pathCount };
 }
 
 type StringMatches = HTTPRouteMatch["headers"];

@@ -10,6 +10,7 @@ import type { Explained } from "../authz/check.ts";
 import { reasonOf } from "../authz/decision.ts";
 import type { AuthzRequest } from "../authz/request.ts";
 import type { DenialRecord } from "../authz/recent-denials.ts";
+import { fail, ok, type Result } from "../lib/result.ts";
 
 /** The page's security headers: no script may run, forms post only here, nothing is cached or framed. */
 export const PAGE_HEADERS = {
@@ -138,9 +139,10 @@ function renderExplained(e: NonNullable<PageData["explained"]>): string {
 
 /**
  * Reads the explain form (`application/x-www-form-urlencoded`): method, an absolute URL, and
- * `Name: value` header lines. Returns the request check() takes, or why it is not one.
+ * `Name: value` header lines. Returns what the form asked, and the request check() takes or why
+ * it is not one.
  */
-export function readExplainForm(body: string): { form: ExplainForm; request: AuthzRequest } | { form: ExplainForm; error: string } {
+export function readExplainForm(body: string): { readonly form: ExplainForm; readonly request: Result<AuthzRequest, string> } {
   const fields = new URLSearchParams(body);
   const method = (fields.get("method") ?? "GET").trim().toUpperCase();
   const url = (fields.get("url") ?? "").trim();
@@ -157,17 +159,17 @@ export function readExplainForm(body: string): { form: ExplainForm; request: Aut
   const parsed = /^(https?):\/\/([^/?#\s]+)(\/[^#\s]*)?$/i.exec(url);
   if (parsed === null) problems.push("the URL must be absolute, like http://api.example.com/v1/models");
   if (!/^[A-Z]+$/.test(method)) problems.push("the method must be a word such as GET");
-  if (parsed === null || problems.length > 0) return { form, error: problems.join("; ") };
+  if (parsed === null || problems.length > 0) return { form, request: fail(problems.join("; ")) };
   const [, scheme, host, path] = parsed;
   return {
     form,
-    request: {
+    request: ok({
       method,
       scheme: scheme!.toLowerCase(),
       host: host!,
       path: path ?? "/",
       headers: { host: host!, ...headers },
       gateway: undefined,
-    },
+    }),
   };
 }

@@ -36,9 +36,8 @@ export function adminHandler(state: AdminState, metrics: Metrics): Handler {
     if (path === "/explain" && req.method === "POST") {
       const body = await readBody(req, MAX_FORM_BYTES);
       if (body === undefined) return send(413, "text/plain", "the form is too large\n");
-      const read = readExplainForm(body);
-      const explained =
-        "error" in read ? { request: read.form, error: read.error } : { request: read.form, ...(await state.explain(read.request)) };
+      const { form, request } = readExplainForm(body);
+      const explained = request.ok ? { request: form, ...(await state.explain(request.value)) } : { request: form, error: request.error };
       res.writeHead(200, { ...PAGE_HEADERS, "cache-control": "no-store" });
       return void res.end(renderAdminPage(await pageData(state, metrics, explained)));
     }

@@ -16,6 +16,7 @@ import { PARTIAL_BODY_HEADER } from "../api/ext-authz.ts";
 import type { Decision } from "../authz/decision.ts";
 import { headerValue, normalizePath, type AuthzRequest } from "../authz/request.ts";
 import type { Authorizer, Protocol } from "../authz/authorizer.ts";
+import { fail, ok, type Failure, type Result } from "../lib/result.ts";
 import { envoyResponse, forwardAuthResponse, invalidRequest, type WireResponse } from "./envoy-response.ts";
 import { readBody, type Handler } from "./http.ts";
 
@@ -29,14 +30,15 @@ export function forwardAuthHandler(authorizer: Authorizer): Handler {
   return (req, res) => answer(req, res, "forward-auth", authorizer, readForwardedRequest, forwardAuthResponse);
 }
 
-type Read = (req: IncomingMessage, body: Buffer | undefined) => AuthzRequest | { error: string };
+/** The request to decide, or why the proxy's check request does not describe one (a 400). */
+type Read = (req: IncomingMessage, body: Buffer | undefined) => Result<AuthzRequest, string>;
 type Render = (decision: Decision) => WireResponse;
 
-function readEnvoyRequest(req: IncomingMessage, body: Buffer | undefined): AuthzRequest | { error: string } {
+function readEnvoyRequest(req: IncomingMessage, body: Buffer | undefined): Result<AuthzRequest, string> {
   const lines = new HeaderLines(req);
   const host = lines.single("host");
   if (typeof host === "object") return host;
-  return {
+  return ok({
     body: envoyBody(req, body),
     method: req.method ?? "GET",
     scheme: firstValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
@@ -45,7 +47,7 @@ function readEnvoyRequest(req: IncomingMessage, body: Buffer | undefined): Authz
     headers: lines.all(),
     gateway: gatewayOf(req),
     byteStrings: true,
-  };
+  });
 }
 
 /**
@@ -57,7 +59,7 @@ function envoyBody(req: IncomingMessage, body: Buffer | undefined): Buffer | nul
   return headerValue(req.headers, PARTIAL_BODY_HEADER) === "false" ? (body ?? Buffer.alloc(0)) : null;
 }
 
-function readForwardedRequest(req: IncomingMessage): AuthzRequest | { error: string } {
+function readForwardedRequest(req: IncomingMessage): Result<AuthzRequest, string> {
   const lines = new HeaderLines(req);
   const method = agreeing(lines, "x-forwarded-method", "x-original-method");
   const uri = agreeing(lines, "x-forwarded-uri", "x-original-uri");
@@ -66,17 +68,14 @@ function readForwardedRequest(req: IncomingMessage): AuthzRequest | { error: str
   if (typeof uri === "object") return uri;
   if (typeof host === "object") return host;
   if (method === undefined || uri === undefined) {
-    return {
-      error: "the original request is missing: send X-Forwarded-Method and X-Forwarded-Uri (or X-Original-Method and X-Original-URI)",
-    };
+    return fail("the original request is missing: send X-Forwarded-Method and X-Forwarded-Uri (or X-Original-Method and X-Original-URI)");
   }
-  if (!uri.startsWith("/")) return { error: "X-Forwarded-Uri must be an origin-form path starting with /" };
+  if (!uri.startsWith("/")) return fail("X-Forwarded-Uri must be an origin-form path starting with /");
   const abnormal = abnormalUri(uri);
-  if (abnormal !== undefined) return { error: abnormal };
+  if (abnormal !== undefined) return fail(abnormal);
   // Method and host are tokens without commas: a list means a proxy appended to a client's value.
-  if (method.includes(",") || host?.includes(","))
-    return { error: "X-Forwarded-Method and X-Forwarded-Host must hold one value, not a list" };
-  return {
+  if (method.includes(",") || host?.includes(",")) return fail("X-Forwarded-Method and X-Forwarded-Host must hold one value, not a list");
+  return ok({
     method,
     scheme: firstValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
     host: host ?? "",
@@ -84,7 +83,7 @@ function readForwardedRequest(req: IncomingMessage): AuthzRequest | { error: str
     headers: lines.all(),
     gateway: gatewayOf(req),
     byteStrings: true,
-  };
+  });
 }
 
 /** Synchronous when the decision is (the usual case): no promise, no microtask hop per request. */
@@ -115,8 +114,8 @@ function decideAndWrite(
   body: Buffer | undefined,
 ): void | Promise<void> {
   const request = read(req, body);
-  if ("error" in request) return write(res, invalidRequest(request.error));
-  const decision = authorizer.decide(request, protocol, () => firstValue(headerValue(req.headers, "x-request-id")) ?? randomUUID());
+  if (!request.ok) return write(res, invalidRequest(request.error));
+  const decision = authorizer.decide(request.value, protocol, () => firstValue(headerValue(req.headers, "x-request-id")) ?? randomUUID());
   if (decision instanceof Promise) return decision.then((d) => write(res, authorizer.rendered(d, render)));
   write(res, authorizer.rendered(decision, render));
 }
@@ -144,13 +143,13 @@ function write(res: ServerResponse, wire: WireResponse): void {
   res.end(wire.body);
 }
 
-/** The value of whichever of two equivalent headers is present; an error when both are and differ. */
-function agreeing(lines: HeaderLines, a: string, b: string): string | undefined | { error: string } {
+/** The value of whichever of two equivalent headers is present; a failure when both are and differ. */
+function agreeing(lines: HeaderLines, a: string, b: string): string | undefined | Failure<string> {
   const va = lines.single(a);
   const vb = lines.single(b);
   if (typeof va === "object") return va;
   if (typeof vb === "object") return vb;
-  if (va !== undefined && vb !== undefined && va !== vb) return { error: `${a} and ${b} disagree` };
+  if (va !== undefined && vb !== undefined && va !== vb) return fail(`${a} and ${b} disagree`);
   return va ?? vb;
 }
 
@@ -167,12 +166,15 @@ class HeaderLines {
     this.#repeated = req.rawHeaders.length !== 2 * names;
   }
 
-  /** A header that describes the request itself: sent more than once, it is ambiguous (RFC 9112 §3.2 for Host). */
-  single(name: string): string | undefined | { error: string } {
+  /**
+   * A header that describes the request itself: sent more than once, it is ambiguous (RFC 9112 §3.2
+   * for Host), a failure. The value itself otherwise, unwrapped: it is read for every request.
+   */
+  single(name: string): string | undefined | Failure<string> {
     if (!this.#repeated) return this.#req.headers[name] as string | undefined;
     const lines = this.#req.headersDistinct[name];
     if (lines === undefined) return undefined;
-    if (lines.length > 1) return { error: `the ${name} header was sent ${lines.length} times` };
+    if (lines.length > 1) return fail(`the ${name} header was sent ${lines.length} times`);
     return lines[0];
   }
 

@@ -23,7 +23,7 @@ import {
 
 const value = (r: ReturnType<ReturnType<typeof createMatchCompiler>>) => {
   if (!r.ok) throw new Error(r.error);
-  return r.value;
+  return r.value.match;
 };
 
 describe("createMatchCompiler", () => {
@@ -55,12 +55,15 @@ describe("createMatchCompiler", () => {
       method: "GET",
       headers: [{ type: "RegularExpression", name: "X-A", value: ".*" }],
     });
-    expect(r.ok && r.value.headers.map((h) => `${h.name} ${h.type} ${h.value}`)).toEqual(["x-a RegularExpression .*", ":method Exact GET"]);
+    expect(r.ok && r.value.match.headers.map((h) => `${h.name} ${h.type} ${h.value}`)).toEqual([
+      "x-a RegularExpression .*",
+      ":method Exact GET",
+    ]);
   });
   it("counts a path as written: the prefix `/` counts 0, a trailing slash counts", () => {
     const count = (type: "Exact" | "PathPrefix" | "RegularExpression", v: string) => {
       const r = createMatchCompiler()({ path: { type, value: v } });
-      return r.ok ? r.pathCount : -1;
+      return r.ok ? r.value.pathCount : -1;
     };
     expect([
       count("PathPrefix", "/"),
@@ -76,8 +79,8 @@ describe("compileGrpcMatch", () => {
   const describeMatch = (m: Parameters<typeof compileGrpcMatch>[0]) => {
     const r = compileGrpcMatch(m);
     if (!r.ok) return r.error;
-    const { path, headers } = r.value;
-    return [`${path.type} ${path.value}`, ...headers.map((h) => `${h.name} ${h.type} ${h.value}`), `count ${r.pathCount}`].join("; ");
+    const { path, headers } = r.value.match;
+    return [`${path.type} ${path.value}`, ...headers.map((h) => `${h.name} ${h.type} ${h.value}`), `count ${r.value.pathCount}`].join("; ");
   };
   it("makes service/method matches paths as Envoy Gateway does", () => {
     expect(describeMatch({ method: { type: "Exact", service: "a.B", method: "M" } })).toBe("Exact /a.B/M; count 6");
@@ -90,16 +93,16 @@ describe("compileGrpcMatch", () => {
   });
   it("fills a missing part of a RegularExpression match with Envoy Gateway's name patterns, ranked by their RE2 length", () => {
     const service = compileGrpcMatch({ method: { type: "RegularExpression", method: "Get.*" } });
-    expect(service.ok && service.value.path.value).toBe("/(?i)\\.?[a-z_][a-z_0-9]*(\\.[a-z_][a-z_0-9]*)*/Get.*");
-    expect(service.ok && service.pathCount).toBe(51);
-    const regex = service.ok && service.value.path.type === "RegularExpression" ? service.value.path.regex : undefined;
+    expect(service.ok && service.value.match.path.value).toBe("/(?i)\\.?[a-z_][a-z_0-9]*(\\.[a-z_][a-z_0-9]*)*/Get.*");
+    expect(service.ok && service.value.pathCount).toBe(51);
+    const regex = service.ok && service.value.match.path.type === "RegularExpression" ? service.value.match.path.regex : undefined;
     // EG's service pattern starts with RE2's `(?i)`, which makes the method pattern after it case-insensitive too.
     expect(
       ["/orders.v1.OrderService/GetOrder", "/Orders/GetX", "/.a/Get", "/a/getorder", "/a/GETORDER"].map((p) => regex?.test(p)),
     ).toEqual([true, true, true, true, true]);
     expect(["/1a/GetOrder", "/a/b/GetOrder", "/a/Put"].map((p) => regex?.test(p))).toEqual([false, false, false]);
     const method = compileGrpcMatch({ method: { type: "RegularExpression", service: "svc" } });
-    const byMethod = method.ok && method.value.path.type === "RegularExpression" ? method.value.path.regex : undefined;
+    const byMethod = method.ok && method.value.match.path.type === "RegularExpression" ? method.value.match.path.regex : undefined;
     expect(["/svc/Get_1", "/svc/1Get", "/svc/"].map((p) => byMethod?.test(p))).toEqual([true, false, false]);
   });
   it("refuses a service or method pattern that does not compile", () => {
