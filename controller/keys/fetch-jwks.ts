@@ -13,7 +13,8 @@
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { Agent, buildConnector, fetch } from "undici";
 import { parseJwks, type VerificationKey } from "../api/jwks.ts";
-import type { JwksConnection, JwksRetry, JwksTls } from "./types.ts";
+import { type Attempt, type Failure, withRetries } from "./retry.ts";
+import type { JwksConnection, JwksTls } from "./types.ts";
 
 export interface FetchJwksOptions {
   /** Deadline for the whole fetch, body and retries included, unless `connection.requestTimeoutMs` says otherwise. */
@@ -38,13 +39,8 @@ export type FetchJwksResult =
 /** Envoy's default connect timeout (Envoy Gateway `timeout.tcp.connectTimeout`). */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-/**
- * How one attempt failed, for the retry triggers: no connection (refused, unreachable, connect
- * timeout, TLS handshake or certificate refused), a connection lost before the answer, an HTTP
- * status, or a failure no retry can mend (a bad document, an oversized body, a redirect).
- */
-type Failure = "connect" | "reset" | number | "final";
-type Attempt = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly reason: string; readonly failure: Failure };
+/** One attempt's document text, or why there is none. */
+type Read = { readonly text: string } | { readonly reason: string };
 
 /** Fetches and parses the JWKS at `uri`; resolves with the keys or a loggable reason. */
 export async function fetchJwks(uri: string, options: FetchJwksOptions): Promise<FetchJwksResult> {
@@ -65,75 +61,21 @@ export async function fetchJwks(uri: string, options: FetchJwksOptions): Promise
   }, timeoutMs);
   const forward = () => controller.abort();
   options.signal?.addEventListener("abort", forward, { once: true });
-  // Belt and braces: whatever the HTTP client does with the signal, the caller is released on abort.
-  const aborted = new Promise<"aborted">((resolve) => {
-    signal.addEventListener("abort", () => resolve("aborted"), { once: true });
-  });
   const dispatcher = connectionDispatcher(connection);
-  let attempts = 0;
-  const counted = (reason: string) => (attempts > 1 ? `${reason} (${attempts} attempts)` : reason);
-  const abortReason = () => counted(timedOut ? `timed out after ${timeoutMs} ms` : "aborted");
   try {
-    for (;;) {
-      attempts += 1;
-      const attempt = await Promise.race([readDocument(url, signal, options.maxBodyBytes, dispatcher), aborted]);
-      if (attempt === "aborted") return { ok: false, reason: abortReason() };
-      if (attempt.ok) {
-        const parsed = parseJwks(attempt.text);
-        if (!parsed.ok) return { ok: false, reason: counted(safeParseError(parsed.error)) };
-        return { ok: true, keys: Object.freeze([...parsed.keys]), skipped: parsed.skipped, unusable: parsed.unusable };
-      }
-      const retry = connection.retry;
-      if (retry === undefined || attempts > retry.numRetries || !retriable(attempt.failure, retry.on))
-        return { ok: false, reason: counted(attempt.reason) };
-      if ((await Promise.race([sleep(backoffMs(retry, attempts), signal), aborted])) === "aborted")
-        return { ok: false, reason: abortReason() };
-    }
+    const attempted = await withRetries(connection.retry, signal, () => readDocument(url, signal, options.maxBodyBytes, dispatcher));
+    const counted = (reason: string) => (attempted.attempts > 1 ? `${reason} (${attempted.attempts} attempts)` : reason);
+    if (attempted.last === undefined) return { ok: false, reason: counted(timedOut ? `timed out after ${timeoutMs} ms` : "aborted") };
+    const read = attempted.last.outcome;
+    if ("reason" in read) return { ok: false, reason: counted(read.reason) };
+    const parsed = parseJwks(read.text);
+    if (!parsed.ok) return { ok: false, reason: counted(safeParseError(parsed.error)) };
+    return { ok: true, keys: Object.freeze([...parsed.keys]), skipped: parsed.skipped, unusable: parsed.unusable };
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", forward);
     void dispatcher.destroy().catch(() => {});
   }
-}
-
-/**
- * Whether a failed attempt is retried under Envoy's `retry_on` (router filter semantics, for an
- * HTTP/1.1 fetch): `5xx` any 5xx or no answer; `gateway-error` 502, 503, 504 or no answer; `reset`
- * a lost connection or none; `connect-failure` and `reset-before-request` no connection;
- * `retriable-4xx` 409. `retriable-status-codes` names no code here (Envoy Gateway refuses
- * `httpStatusCodes` for a JWKS fetch), and the gRPC triggers never match an HTTP answer.
- */
-function retriable(failure: Failure, on: readonly string[]): boolean {
-  return on.some((trigger) => {
-    switch (trigger) {
-      case "5xx":
-        return failure === "connect" || failure === "reset" || (typeof failure === "number" && failure >= 500);
-      case "gateway-error":
-        return failure === "connect" || failure === "reset" || failure === 502 || failure === 503 || failure === 504;
-      case "reset":
-        return failure === "connect" || failure === "reset";
-      case "connect-failure":
-      case "reset-before-request":
-        return failure === "connect";
-      case "retriable-4xx":
-        return failure === 409;
-      default:
-        return false;
-    }
-  });
-}
-
-/** Envoy's fully jittered exponential backoff: a random wait below base × 2^(retry − 1), capped at the maximum. */
-function backoffMs(retry: JwksRetry, retriesSoFar: number): number {
-  const ceiling = Math.min(retry.baseIntervalMs * 2 ** Math.min(retriesSoFar - 1, 30), retry.maxIntervalMs);
-  return Math.floor(Math.random() * ceiling);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
-  });
 }
 
 /**
@@ -194,7 +136,7 @@ export function carriesOneOf(cert: PeerCertificate, names: NonNullable<JwksTls["
     : Object.assign(new Error("certificate names none of the subjectAltNames asked for"), { code: "ERR_TLS_CERT_ALTNAME_INVALID" });
 }
 
-async function readDocument(url: URL, signal: AbortSignal, maxBodyBytes: number, dispatcher: Agent): Promise<Attempt> {
+async function readDocument(url: URL, signal: AbortSignal, maxBodyBytes: number, dispatcher: Agent): Promise<Attempt<Read>> {
   let response: Awaited<ReturnType<typeof fetch>>;
   try {
     response = await fetch(url, {
@@ -204,22 +146,22 @@ async function readDocument(url: URL, signal: AbortSignal, maxBodyBytes: number,
       headers: { accept: "application/jwk-set+json, application/json;q=0.9, */*;q=0.1" },
     });
   } catch (e) {
-    return { ok: false, reason: networkReason(e), failure: networkFailure(e) };
+    return { outcome: { reason: networkReason(e) }, failure: networkFailure(e) };
   }
   const body = response.body;
   const discard = () => void body?.cancel().catch(() => {});
   if (response.status !== 200) {
     discard();
     const text = response.statusText === "" ? "" : ` ${response.statusText}`;
-    return { ok: false, reason: `HTTP ${response.status}${text}`, failure: response.status };
+    return { outcome: { reason: `HTTP ${response.status}${text}` }, failure: response.status };
   }
-  const tooLarge: Attempt = { ok: false, reason: `body exceeds ${maxBodyBytes} bytes`, failure: "final" };
+  const tooLarge: Attempt<Read> = { outcome: { reason: `body exceeds ${maxBodyBytes} bytes` }, failure: "final" };
   const declared = Number(response.headers.get("content-length") ?? Number.NaN);
   if (Number.isFinite(declared) && declared > maxBodyBytes) {
     discard();
     return tooLarge;
   }
-  if (body === null) return { ok: true, text: "" };
+  if (body === null) return { outcome: { text: "" } };
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = body.getReader();
@@ -235,12 +177,12 @@ async function readDocument(url: URL, signal: AbortSignal, maxBodyBytes: number,
       chunks.push(value);
     }
   } catch (e) {
-    return { ok: false, reason: networkReason(e), failure: "reset" };
+    return { outcome: { reason: networkReason(e) }, failure: "reset" };
   }
   try {
-    return { ok: true, text: new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks)) };
+    return { outcome: { text: new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks)) } };
   } catch {
-    return { ok: false, reason: "body is not valid UTF-8", failure: "final" };
+    return { outcome: { reason: "body is not valid UTF-8" }, failure: "final" };
   }
 }
 
@@ -248,8 +190,8 @@ async function readDocument(url: URL, signal: AbortSignal, maxBodyBytes: number,
 const CONNECT_FAILURES =
   /^(ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|UND_ERR_CONNECT_TIMEOUT|ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
 
-/** A redirect refused is final; an error before the connection is a connect failure; any other a reset. */
-function networkFailure(e: unknown): Failure {
+/** How a fetch that threw failed: a redirect refused is final; an error before the connection a connect failure; any other a reset. */
+export function networkFailure(e: unknown): Failure {
   const cause = e instanceof Error ? e.cause : undefined;
   if (!(cause instanceof Error)) return "final";
   const code = (cause as { code?: unknown }).code;

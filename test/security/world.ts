@@ -83,7 +83,7 @@ export interface OidcWorld {
 }
 /** The `web` policy's session key and cookie: what a case needs to seal a cookie as Portcullis would. */
 export const WEB_POLICY = "apps/web";
-/** An issuer nothing answers at (the `web-down` policy): a port no one listens on. */
+/** An issuer nothing answers at (the `web-down` policy, whose calls are retried): a port no one listens on. */
 export const DEAD_ISSUER = "http://127.0.0.1:9";
 
 /** The `web` policy's provider where a test starts none: no request there can log in (403 oidc_unavailable). */
@@ -223,7 +223,12 @@ ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_k
 )}${policy(
   "web-down",
   rule("web-down"),
-  `  oidc: {provider: {issuer: "${DEAD_ISSUER}"}, clientID: web, clientSecret: {name: web-client}}
+  `  oidc:
+    provider:
+      issuer: "${DEAD_ISSUER}"
+      backendSettings: {retry: {numRetries: 2, retryOn: {triggers: [connect-failure, 5xx]}, perRetry: {backOff: {baseInterval: 10ms, maxInterval: 20ms}}}}
+    clientID: web
+    clientSecret: {name: web-client}
 `,
 )}${policy(
   "optional",

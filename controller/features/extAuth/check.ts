@@ -51,8 +51,9 @@ export type ExtAuthVerdict =
 const ALWAYS_SENT = ["authorization"];
 
 /**
- * Response headers of a denial Envoy does not hand to the client as the service wrote them: Host
- * (ext_authz drops it) and those that describe the service's own connection or message framing.
+ * Headers of a service's answer never passed on (a denial's to the client, an OK's upstream or to
+ * the client): Host (ext_authz drops it) and those that describe a connection or message framing,
+ * which written into Portcullis' own HTTP answer would change how that message is read.
  */
 const NOT_PASSED_THROUGH = new Set([
   "host",
@@ -411,7 +412,9 @@ export function readCheckResponse(response: unknown, req: NormalizedRequest): Ex
     const set: Record<string, string> = {};
     for (const option of ok.headers ?? []) {
       const header = headerOf(option);
-      if (header === undefined || header.name.startsWith(":") || header.name === "host") continue;
+      // Pseudo-headers and Host are Envoy's to keep; framing headers describe a connection, not the
+      // request, and written into an HTTP answer they would change how its message is read.
+      if (header === undefined || header.name.startsWith(":") || NOT_PASSED_THROUGH.has(header.name)) continue;
       const current = set[header.name] ?? req.header(header.name);
       const action = actionOf(option);
       if (action === ADD_IF_ABSENT && current !== undefined) continue;
@@ -421,7 +424,7 @@ export function readCheckResponse(response: unknown, req: NormalizedRequest): Ex
     const responseHeaders: Record<string, string> = {};
     for (const option of ok.response_headers_to_add ?? []) {
       const header = headerOf(option);
-      if (header !== undefined) responseHeaders[header.name] = header.value;
+      if (header !== undefined && !NOT_PASSED_THROUGH.has(header.name)) responseHeaders[header.name] = header.value;
     }
     return { kind: "allow", set, remove: removable((ok.headers_to_remove ?? []).map((h) => h.toLowerCase())), responseHeaders };
   }

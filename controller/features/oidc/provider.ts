@@ -6,17 +6,19 @@
  * given, for its `jwks_uri`: every ID token's signature is verified against the provider's keys.
  *
  * Every provider call (discovery, code exchange, refresh, key fetch, revocation) is bounded by
- * `timeoutMs` (or backendSettings' requestTimeout), is not retried, runs while other requests are answered, and reaches the provider as the policy's
- * `backendRefs`/`backendSettings` say (endpoints, private CA, SNI, connect deadline), through the
- * same HTTP client as a remote JWKS fetch (keys/fetch-jwks.ts). Discovery is kept per issuer and
+ * `timeoutMs` (or backendSettings' requestTimeout), retries included, runs while other requests are
+ * answered, and reaches the provider as the policy's `backendRefs`/`backendSettings` say (endpoints,
+ * private CA, SNI, connect deadline, `retry` as keys/retry.ts), through the same HTTP client as a
+ * remote JWKS fetch (keys/fetch-jwks.ts). Discovery is kept per issuer and
  * connection, so two policies reaching one issuer differently never share a document. A failed discovery is retried no sooner than
  * RETRY_AFTER_MS later; until then the policy's logins fail closed (oidc_unavailable).
  */
 import * as client from "openid-client";
 import type { Logger } from "pino";
 import { type Agent, fetch } from "undici";
-import { connectionDispatcher, networkReason } from "../../keys/fetch-jwks.ts";
-import type { JwksConnection } from "../../keys/types.ts";
+import { connectionDispatcher, networkFailure, networkReason } from "../../keys/fetch-jwks.ts";
+import { withRetries } from "../../keys/retry.ts";
+import type { JwksConnection, JwksRetry } from "../../keys/types.ts";
 import type { CompiledOidc } from "./compile.ts";
 
 /** Bound of each provider call unless told otherwise: Envoy Gateway's own discovery timeout. */
@@ -55,9 +57,7 @@ export function createOidcProviders(options: OidcProvidersOptions): OidcProvider
     const key = JSON.stringify(connection);
     let known = clients.get(key);
     if (known === undefined) {
-      const dispatcher: Agent = connectionDispatcher(connection);
-      // undici's Response is the Fetch API Response openid-client expects (it checks the type loosely).
-      known = (url, init) => fetch(url, { ...init, dispatcher }) as unknown as Promise<Response>;
+      known = retryingFetch(connectionDispatcher(connection), connection.retry);
       clients.set(key, known);
     }
     return known;
@@ -126,5 +126,35 @@ export function createOidcProviders(options: OidcProvidersOptions): OidcProvider
       configurations.set(oidc, { metadata, config });
       return config;
     },
+  };
+}
+
+/**
+ * openid-client's fetch through `dispatcher`, each call retried under `retry` as Envoy retries a
+ * provider call (the oauth2 filter's token requests, code exchange and refresh alike, with the
+ * body buffered for the retry): a failure `retry.on` names is tried again, within the deadline the
+ * call's signal carries. A code the provider already redeemed is refused on the retry
+ * (`invalid_grant`): a failed login, never an allow. The last answer (or error) is what the call gets.
+ */
+function retryingFetch(dispatcher: Agent, retry: JwksRetry | undefined): client.CustomFetch {
+  // undici's Response is the Fetch API Response openid-client expects (it checks the type loosely).
+  const once = (url: string, init: client.CustomFetchOptions) => fetch(url, { ...init, dispatcher }) as unknown as Promise<Response>;
+  if (retry === undefined) return once;
+  return async (url, init) => {
+    type Outcome = { readonly response: Response } | { readonly error: unknown };
+    const attempted = await withRetries<Outcome>(
+      retry,
+      init.signal ?? new AbortController().signal,
+      () =>
+        once(url, init).then(
+          (response) => ({ outcome: { response }, failure: response.status >= 400 ? response.status : undefined }),
+          (error: unknown) => ({ outcome: { error }, failure: networkFailure(error) }),
+        ),
+      (outcome) => void ("response" in outcome ? outcome.response.body?.cancel().catch(() => {}) : undefined),
+    );
+    if (attempted.last === undefined) throw init.signal?.reason ?? new Error("aborted");
+    const last = attempted.last.outcome;
+    if ("error" in last) throw last.error;
+    return last.response;
   };
 }

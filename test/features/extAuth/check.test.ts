@@ -380,6 +380,17 @@ describe("a gRPC service", () => {
     expect(denied(await ask(configFor(s.port, { protocol: "grpc" }), request({ path: "/plain" })))).toMatchObject({ status: 403 });
   });
 
+  it("an OK's framing and connection headers go neither upstream nor to the client", async () => {
+    const set = (key: string, value: string) => ({ header: { key, value } });
+    const framing = [set("Transfer-Encoding", "chunked"), set("content-length", "5"), set("connection", "close"), set("x-tenant", "acme")];
+    const s = await started(
+      grpcService(() => ({ status: { code: 0 }, ok_response: { headers: framing, response_headers_to_add: framing } })),
+    );
+    const pass = passedWith(await ask(configFor(s.port, { protocol: "grpc" })));
+    expect(pass.headers).toEqual({ "x-tenant": "acme" });
+    expect(pass.responseHeaders).toEqual({ "x-tenant": "acme" });
+  });
+
   it("an OK that would change the query is an error: Portcullis cannot carry it out", async () => {
     const s = await started(grpcService(() => ({ status: { code: 0 }, ok_response: { query_parameters_to_remove: ["debug"] } })));
     expect(denied(await ask(configFor(s.port, { protocol: "grpc" })))).toMatchObject({ status: 403, code: "extauth_error" });

@@ -261,6 +261,25 @@ export const extAuthCases: readonly Case[] = [
         { "x-current-user": "admin" },
       ),
   ),
+  {
+    ...x(
+      "grpc-ok-sets-framing",
+      "a gRPC service allows and sets `transfer-encoding: chunked`, `content-length: 5`, `connection: close` and `x-current-user: alice` upstream",
+      { status: 200, code: "allowed", upstream: { "x-current-user": "alice" } },
+      async () => {
+        const set = (key: string, value: string) => ({ header: { key, value } });
+        const headers = [
+          set("transfer-encoding", "chunked"),
+          set("content-length", "5"),
+          set("connection", "close"),
+          set("x-current-user", "alice"),
+        ];
+        return ask(await grpcService(() => ({ status: { code: 0 }, ok_response: { headers } })), GRPC);
+      },
+    ),
+    fixed:
+      "the framing headers were set as upstream headers, which the HTTP ext_authz port writes into its own answer to Envoy (a Transfer-Encoding beside its Content-Length: an answer Envoy reads otherwise or refuses). They describe a connection, not the request, and are dropped as from a denial",
+  },
   x(
     "missing-service-fail-open",
     "`failOpen: true` with a backendRef to a Service that does not exist",

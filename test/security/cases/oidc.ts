@@ -286,7 +286,7 @@ export const oidcCases: readonly Case[] = [
   ),
   c(
     "provider-unreachable",
-    "a policy whose provider cannot be discovered: 403, never through",
+    "a policy whose provider cannot be discovered, each of its retries failing too: 403, never through",
     { status: 403, code: "oidc_unavailable" },
     async (ctx) => outcome(ctx, await ask(ctx, "/webdown/page")),
   ),
