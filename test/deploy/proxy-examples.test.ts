@@ -105,6 +105,9 @@ describe("Envoy Gateway (envoy-gateway/securitypolicy-extauth.yaml)", () => {
     expect(lower(ext.headersToExtAuth)).toEqual(expect.arrayContaining([...CREDENTIALS, "x-forwarded-for"]));
     expect(lower(ext.http.headersToBackend)).toEqual(IDENTITY);
   });
+  it("extAuth sends Origin and Referer, which csrf beside the hook-up reads (without them every unsafe method is refused)", () => {
+    expect(lower(policy.spec.extAuth.headersToExtAuth)).toEqual(expect.arrayContaining(["origin", "referer"]));
+  });
   it("a ClientTrafficPolicy on the same Gateway removes the client's identity headers before routing", () => {
     const [ctp] = docs("envoy-gateway/clienttrafficpolicy.yaml") as [Obj];
     expect(ctp.kind).toBe("ClientTrafficPolicy");
