@@ -27,7 +27,7 @@ export interface HttpCheck {
   readonly body: Buffer | undefined;
 }
 
-/** The service's HTTP answer: status, header lines in order (lower-case names), and body. */
+/** The service's HTTP answer: status, header lines in order (lower-case names, values as text), and body. */
 export interface HttpAnswer {
   readonly status: number;
   readonly headers: readonly (readonly [string, string])[];
@@ -224,14 +224,21 @@ async function readBounded(body: AsyncIterable<Buffer> & { destroy(): void }, li
   return Buffer.concat(chunks);
 }
 
+/**
+ * The answer's header lines, each value read as UTF-8 text (invalid sequences as U+FFFD), as every
+ * value Portcullis sets is text: undici hands them over one character per byte, and a value set
+ * upstream as such would go out as the UTF-8 of those characters, not the bytes the service sent.
+ */
 function headerLines(headers: Record<string, string | string[] | undefined>): [string, string][] {
   const lines: [string, string][] = [];
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) lines.push([name.toLowerCase(), v]);
+    for (const v of Array.isArray(value) ? value : [value])
+      lines.push([name.toLowerCase(), BEYOND_ASCII.test(v) ? Buffer.from(v, "latin1").toString("utf8") : v]);
   }
   return lines;
 }
+const BEYOND_ASCII = /[^\x00-\x7f]/;
 
 function describeHttpError(err: unknown, timeoutMs: number): string {
   if (err instanceof DOMException && (err.name === "TimeoutError" || err.name === "AbortError")) return `no answer within ${timeoutMs} ms`;

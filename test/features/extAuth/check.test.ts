@@ -188,6 +188,23 @@ describe("an HTTP service's answer", () => {
   });
 });
 
+describe("an HTTP service's header values are read as UTF-8 text, as every other value Portcullis sets", () => {
+  const utf8Bytes = (text: string) => Buffer.from(text, "utf8").toString("latin1");
+
+  it("an allow's headersToBackend and a denial's headers keep the service's non-ASCII text", async () => {
+    const s = await started(
+      httpService((asked) =>
+        asked.path === "/deny"
+          ? { status: 401, headers: [["www-authenticate", utf8Bytes('Bearer realm="caf\u00e9"')]] }
+          : { status: 200, headers: [["x-current-user", utf8Bytes("Jos\u00e9 \u20ac")]] },
+      ),
+    );
+    const config = configFor(s.port, { headersToBackend: ["x-current-user"] });
+    expect(passedWith(await ask(config)).headers).toEqual({ "x-current-user": "Jos\u00e9 \u20ac" });
+    expect(denied(await ask(config, request({ path: "/deny" }))).responseHeaders["www-authenticate"]).toBe('Bearer realm="caf\u00e9"');
+  });
+});
+
 describe("a failing service is never an allow unless failOpen", () => {
   const failures: [string, () => Promise<{ port: number; timeoutMs?: number }>][] = [
     ["answers 503", async () => started(httpService(() => ({ status: 503, body: "down" })))],
