@@ -11,17 +11,28 @@ import type { RouteEntry } from "../snapshot/types.ts";
 import type { Decision } from "./decision.ts";
 import type { Pass, PhaseResult } from "../features/feature.ts";
 import { BoundedMap } from "../lib/bounded-map.ts";
+import { estimatedHeapBytes } from "../lib/heap-bytes.ts";
 import { TokenCache } from "../features/jwt/token-cache.ts";
 
-/** Identities whose allow decisions are remembered: API-key clients in use and cached tokens. */
-const MAX_IDENTITIES = 50_000;
+/**
+ * Heap the allow decisions may hold, bytes (estimated): an identity's entry keeps its attributes
+ * (a token's claims, even once the token cache has let the token go) and headers alive.
+ */
+const ALLOWS_BYTES = 32 * 1024 * 1024;
+/** An identity's entry besides its attributes and headers: its map, a decision and the decision's wire renderings (estimated high). */
+const ALLOW_ENTRY_BYTES = 2048;
+/** Decisions whose wire renderings are kept, per renderer: as many as the allow memo can hold. */
+const MAX_RENDERED = ALLOWS_BYTES / ALLOW_ENTRY_BYTES;
 
 export class CheckMemo {
   readonly tokens: TokenCache;
   /** Per apiKeyAuth config and source index: client → its outcome (bounded by the clients configured). */
   readonly #apiKeys = new Map<CompiledApiKey, Map<string, PhaseResult>[]>();
   /** Per identity: route entry (undefined: no route matched) → its allow decision. */
-  readonly #allows = new BoundedMap<Pass, Map<RouteEntry | undefined, Decision>>(MAX_IDENTITIES);
+  readonly #allows = new BoundedMap<Pass, Map<RouteEntry | undefined, Decision>>(
+    ALLOWS_BYTES,
+    (_, identity) => ALLOW_ENTRY_BYTES + estimatedHeapBytes(identity.attributes) + estimatedHeapBytes(identity.headers),
+  );
 
   /**
    * Wire renderings of this snapshot's remembered allow decisions, per renderer: an allow answered
@@ -50,7 +61,7 @@ export class CheckMemo {
   /** `render(decision)`, built once per decision and renderer. */
   rendered<W>(decision: Decision, render: (decision: Decision) => W): W {
     let byDecision = this.#rendered.get(render);
-    if (byDecision === undefined) this.#rendered.set(render, (byDecision = new BoundedMap(MAX_IDENTITIES)));
+    if (byDecision === undefined) this.#rendered.set(render, (byDecision = new BoundedMap(MAX_RENDERED)));
     let wire = byDecision.get(decision) as W | undefined;
     if (wire === undefined) byDecision.set(decision, (wire = render(decision)));
     return wire;

@@ -5,20 +5,20 @@
  * leaves deleted slots at the front until it rehashes, and finding the next oldest key walks
  * them; at 10,000 entries that walk cost about 6 µs per insert.)
  *
- * With `weigh`, the capacity is a total weight (bytes, say) rather than a count: each value weighs
- * `weigh(value)`, read when it is set, replaced or deleted. A value may shrink while held (the
+ * With `weigh`, the capacity is a total weight (bytes, say) rather than a count: each entry weighs
+ * `weigh(value, key)`, read when it is set, replaced or deleted. A value may shrink while held (the
  * bound then errs on the safe side) but must not grow; one weighing more than half the capacity
  * is not kept at all.
  */
 export class BoundedMap<K, V> {
   readonly #half: number;
-  readonly #weigh: ((value: V) => number) | undefined;
+  readonly #weigh: ((value: V, key: K) => number) | undefined;
   #current = new Map<K, V>();
   #previous = new Map<K, V>();
   #currentWeight = 0;
   #previousWeight = 0;
 
-  constructor(capacity: number, weigh?: (value: V) => number) {
+  constructor(capacity: number, weigh?: (value: V, key: K) => number) {
     this.#half = Math.max(1, Math.floor(capacity / 2));
     this.#weigh = weigh;
   }
@@ -29,12 +29,12 @@ export class BoundedMap<K, V> {
   }
 
   set(key: K, value: V): void {
-    const weight = this.#weightOf(value);
+    const weight = this.#weightOf(value, key);
     if (weight > this.#half) {
       this.delete(key);
       return;
     }
-    const held = this.#current.has(key) ? this.#weightOf(this.#current.get(key)!) : 0;
+    const held = this.#current.has(key) ? this.#weightOf(this.#current.get(key)!, key) : 0;
     if (this.#currentWeight - held + weight > this.#half) {
       this.#previous = this.#current;
       this.#previousWeight = this.#currentWeight;
@@ -48,7 +48,7 @@ export class BoundedMap<K, V> {
 
   delete(key: K): void {
     if (this.#current.has(key)) {
-      this.#currentWeight -= this.#weightOf(this.#current.get(key)!);
+      this.#currentWeight -= this.#weightOf(this.#current.get(key)!, key);
       this.#current.delete(key);
     }
     this.#deleteFromPrevious(key);
@@ -66,11 +66,11 @@ export class BoundedMap<K, V> {
 
   #deleteFromPrevious(key: K): void {
     if (!this.#previous.has(key)) return;
-    this.#previousWeight -= this.#weightOf(this.#previous.get(key)!);
+    this.#previousWeight -= this.#weightOf(this.#previous.get(key)!, key);
     this.#previous.delete(key);
   }
 
-  #weightOf(value: V): number {
-    return this.#weigh === undefined ? 1 : this.#weigh(value);
+  #weightOf(value: V, key: K): number {
+    return this.#weigh === undefined ? 1 : this.#weigh(value, key);
   }
 }

@@ -15,6 +15,7 @@ import { startGrpcServer } from "../server/grpc.ts";
 import { createMetrics, decisionMetrics, type Metrics } from "../server/metrics.ts";
 import { createAuthorizer } from "../authz/authorizer.ts";
 import { createOidcProviders } from "../features/oidc/provider.ts";
+import { retainBackendClients } from "./backend-clients.ts";
 import { compileOptionsOf } from "./compile-options.ts";
 import { RecentDenials } from "../authz/recent-denials.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -63,6 +64,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
   const stopGeoipWatch = watchGeoIPDatabases(geoipDatabases, logGeoip, () => void pipeline.recompile());
   const passwords = new Passwords();
   const extAuth = createExtAuthTransport();
+  const oidc = createOidcProviders({ logger: logger.child({ component: "oidc" }) });
   const recentDenials = new RecentDenials();
   const authorizer = createAuthorizer({
     current: () => pipeline.current,
@@ -76,8 +78,9 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     recentDenials,
     auditAllowedSampleRate: config.auditAllowedSampleRate,
     clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
-    oidc: createOidcProviders({ logger: logger.child({ component: "oidc" }) }),
+    oidc,
   });
+  pipeline.onSwap((snapshot) => retainBackendClients(snapshot, { extAuth, oidc }));
   let stopping = false;
   let synced = false;
   const servers: Server[] = [

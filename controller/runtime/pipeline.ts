@@ -49,6 +49,7 @@ export class Pipeline {
   #pending: (() => Resources) | undefined;
   /** The last input asked for, for recompile(). */
   #lastRead: (() => Resources) | undefined;
+  readonly #swapListeners: ((snapshot: Snapshot) => void)[] = [];
 
   constructor(options: PipelineOptions) {
     this.#options = options;
@@ -57,6 +58,15 @@ export class Pipeline {
   /** The snapshot being served; undefined until the first publish. */
   get current(): Published | undefined {
     return this.#current;
+  }
+
+  /**
+   * Calls `listener` with each snapshot right after it replaces the served one (and now with the
+   * one served, if any): how the clients of the backends policies call drop those no snapshot names.
+   */
+  onSwap(listener: (snapshot: Snapshot) => void): void {
+    this.#swapListeners.push(listener);
+    if (this.#current !== undefined) listener(this.#current.snapshot);
   }
 
   /** Queues a publish of what `read` returns when its turn comes; resolves once published. */
@@ -128,6 +138,7 @@ export class Pipeline {
     };
     this.#current = published;
     this.#fingerprint = fingerprint;
+    for (const listener of this.#swapListeners) listener(published.snapshot);
     metrics.snapshotGeneration.set(published.generation);
     metrics.routeRulesWithoutPolicy.set(rulesWithoutPolicy(result.snapshot));
     const accepted = result.statuses.filter((s) =>

@@ -345,3 +345,19 @@ ${securityPolicy(
     expect((await ask("admin")).code).toBe("allowed");
   });
 });
+
+describe('header names that fold into a managed one ("_" read as "-")', () => {
+  // A policy whose forwarded client id is spelled with "_": its managed name itself folds, and any
+  // other spelling of it a client sends is refused, as x_user_id is for x-user-id (security catalogue).
+  const folding = decider(
+    `${gatewayWithRoute("api.example.com")}---\n${aliceKeyPolicy("keys", undefined, "forwardClientIDHeader: x_client")}`,
+  );
+  it('refuses x-client, the spelling with "-" of the managed x_client', async () => {
+    const r = await folding({ path: "/", headers: { "x-api-key": "alice-key", "x-client": "admin" } });
+    expect([r.status, r.code, r.message]).toEqual([400, "request_invalid", expect.stringContaining("the header x-client is refused")]);
+  });
+  it("leaves the managed name itself to the allow (replaced by the client id) and unrelated names alone", async () => {
+    const r = await folding({ path: "/", headers: { "x-api-key": "alice-key", x_client: "admin", x_trace_id: "1" } });
+    expect(r).toMatchObject({ status: 200, upstreamHeaders: { x_client: "alice" } });
+  });
+});

@@ -1,7 +1,7 @@
 /**
  * The transport to external authorization services: one undici Agent (HTTP/1.1 keep-alive) per
  * HTTP service and one gRPC channel per endpoint of a gRPC service, shared by every snapshot that
- * names the same service. Each call is bounded in time (the policy's `timeout`) and its answer in
+ * names the same service and closed once the published snapshot names it no more (`retain`). Each call is bounded in time (the policy's `timeout`) and its answer in
  * size; whatever goes wrong is an error value, never an exception and never an allow. What the
  * service answered is not logged here: its headers and body may carry tokens.
  */
@@ -42,6 +42,12 @@ export interface ExtAuthTransport {
   http(service: ExtAuthService, check: HttpCheck, timeoutMs: number): Promise<Transport<HttpAnswer>>;
   /** Calls Authorization/Check with `request` (a CheckRequest object) on the next endpoint of `service`. */
   grpc(service: ExtAuthService, request: object, timeoutMs: number): Promise<Transport<unknown>>;
+  /**
+   * Keeps the connections of the services whose `ExtAuthService.key` is in `keys` (those the
+   * published snapshot names) and closes the others: a check still in flight on a closed one
+   * finishes (undici and gRPC close gracefully), a check that starts on it afterwards opens it anew.
+   */
+  retain(keys: ReadonlySet<string>): void;
   /** Closes every connection. */
   close(): Promise<void>;
 }
@@ -120,6 +126,14 @@ export function createExtAuthTransport(): ExtAuthTransport {
           else resolve({ ok: true, answer: response });
         });
       });
+    },
+
+    retain(keys) {
+      for (const [key, p] of pools) {
+        if (keys.has(key)) continue;
+        pools.delete(key);
+        void p.close();
+      }
     },
 
     async close() {

@@ -31,6 +31,16 @@ export const DISCOVERY_TTL_MS = 3_600_000;
 export interface OidcProviders {
   /** The Configuration for this policy's provider and client; rejects (with a reason fit for the log) when the provider cannot be reached. */
   configuration(oidc: CompiledOidc): Promise<client.Configuration>;
+  /**
+   * Keeps the HTTP clients and discovery documents of `providers` (those the published snapshot
+   * names) and closes or drops the others, so policy churn never accumulates them.
+   */
+  retain(providers: readonly CompiledOidc["provider"][]): void;
+}
+
+/** Discovery documents are kept per issuer and way of reaching it. */
+function discoveryKey(issuer: string, connection: JwksConnection): string {
+  return `${issuer} ${JSON.stringify(connection)}`;
 }
 
 export interface OidcProvidersOptions {
@@ -51,22 +61,23 @@ export function createOidcProviders(options: OidcProvidersOptions): OidcProvider
   const timeoutSeconds = (connection: JwksConnection) =>
     Math.max(1, Math.ceil((connection.requestTimeoutMs ?? options.timeoutMs ?? PROVIDER_TIMEOUT_MS) / 1000));
   const discovered = new Map<string, Discovered>();
-  // One HTTP client per way of reaching a provider, kept for the process (policies name few).
-  const clients = new Map<string, client.CustomFetch>();
+  // One HTTP client per way of reaching a provider, closed once no published snapshot reaches one that way (retain).
+  const clients = new Map<string, { readonly fetch: client.CustomFetch; readonly dispatcher: Agent }>();
   const fetchVia = (connection: JwksConnection): client.CustomFetch => {
     const key = JSON.stringify(connection);
     let known = clients.get(key);
     if (known === undefined) {
-      known = retryingFetch(connectionDispatcher(connection), connection.retry);
+      const dispatcher = connectionDispatcher(connection);
+      known = { fetch: retryingFetch(dispatcher, connection.retry), dispatcher };
       clients.set(key, known);
     }
-    return known;
+    return known.fetch;
   };
   // Per compiled policy (a snapshot keeps its objects): the client built over the issuer's metadata.
   const configurations = new WeakMap<CompiledOidc, { metadata: client.ServerMetadata; config: client.Configuration }>();
 
   const discover = (issuer: string, connection: JwksConnection): Promise<client.ServerMetadata> => {
-    const key = `${issuer} ${JSON.stringify(connection)}`;
+    const key = discoveryKey(issuer, connection);
     const known = discovered.get(key);
     if (known?.state === "pending") return known.promise;
     if (known?.state === "ready" && now() - known.at < DISCOVERY_TTL_MS) return Promise.resolve(known.metadata);
@@ -104,6 +115,18 @@ export function createOidcProviders(options: OidcProvidersOptions): OidcProvider
   };
 
   return {
+    retain(providers) {
+      const keep = new Set(providers.map((p) => JSON.stringify(p.connection)));
+      for (const [key, known] of clients) {
+        if (keep.has(key)) continue;
+        clients.delete(key);
+        // Graceful: calls in flight finish; one started on it later fails (oidc_unavailable, never an allow).
+        void known.dispatcher.close().catch(() => {});
+      }
+      const documents = new Set(providers.map((p) => discoveryKey(p.issuer, p.connection)));
+      for (const key of discovered.keys()) if (!documents.has(key)) discovered.delete(key);
+    },
+
     async configuration(oidc) {
       const metadata = await discover(oidc.provider.issuer, oidc.provider.connection);
       const known = configurations.get(oidc);
