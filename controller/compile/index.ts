@@ -23,7 +23,7 @@ import {
 } from "./attachments.ts";
 import { scopeManagedHeaders } from "./managed-headers.ts";
 import { analysePolicy, compileMerged } from "./policy.ts";
-import { claimsFor, decideWinners, listenerOverrides, mergeParent, policyOrigin, type Claim } from "./precedence.ts";
+import { claimsOfAttachment, decideWinners, listenerOverrides, mergeParent, policyOrigin, type Claim } from "./precedence.ts";
 import { createReferences, type ReferencedObjects } from "./references.ts";
 import {
   buildRouteIndex,
@@ -149,8 +149,9 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
     if (i % ITEMS_PER_STEP === 0) yield;
     const routeId = keyOf(attachment.route.metadata);
     const gatewayId = keyOf(attachment.gateway.metadata);
+    const claimsFor = claimsOfAttachment(attachment, winners);
     attachment.route.spec.rules.forEach((rule, ruleIndex) => {
-      const [winner, ...shadowed] = claimsFor(attachment, rule.name, winners);
+      const [winner, ...shadowed] = claimsFor(rule.name);
       const parent = winner === undefined ? undefined : mergeParent(winner, shadowed);
       const policy = winner === undefined ? undefined : enforcedPolicy(winner, parent, attachment);
       const origin = winner === undefined ? undefined : policyOrigin(winner, shadowed, parent);
@@ -277,7 +278,7 @@ function unreadListenerSetListeners(listeners: readonly GatewayListener[]): Gate
  */
 function unreadRoutesEntry(l: GatewayListener, winners: ReadonlyMap<string, Claim>): PendingEntry {
   const attachment: Attachment = { ...l, route: UNREAD_ROUTE, parentRef: { name: l.gateway.metadata.name }, hostnames: [] };
-  const [winner, ...shadowed] = claimsFor(attachment, undefined, winners);
+  const [winner, ...shadowed] = claimsOfAttachment(attachment, winners)(undefined);
   const hostname = l.listener.hostname?.toLowerCase();
   const policy = winner?.policy.compiled;
   return {

@@ -6,7 +6,7 @@
  */
 import { compareAge, keyOf } from "../api/meta.ts";
 import type { AnalysedPolicy } from "./policy.ts";
-import { gatewayTargetKey, LEVELS, listenerSetTargetKey, routeTargetKey, type Target } from "./targets.ts";
+import { gatewayTargetKey, listenerSetTargetKey, routeTargetKey, type Target } from "./targets.ts";
 import type { Attachment } from "./attachments.ts";
 import type { PolicyOrigin } from "../snapshot/types.ts";
 
@@ -42,27 +42,37 @@ export function decideWinners(policies: readonly AnalysedPolicy[]): Precedence {
   return { winners, conflicts };
 }
 
-/** The claims that could govern one route rule reached through one attachment, most specific first. */
-export function claimsFor(attachment: Attachment, ruleName: string | undefined, winners: ReadonlyMap<string, Claim>): Claim[] {
+/**
+ * The claims that could govern the rules of one attachment, most specific first (rule, route,
+ * listener, ListenerSet, Gateway), as a function of a rule's name (undefined for an unnamed rule).
+ * The broader levels are looked up once per attachment, not once per rule.
+ */
+export function claimsOfAttachment(
+  attachment: Attachment,
+  winners: ReadonlyMap<string, Claim>,
+): (ruleName: string | undefined) => readonly Claim[] {
+  const { kind } = attachment.route;
   const route = keyOf(attachment.route.metadata);
   const gateway = keyOf(attachment.gateway.metadata);
   const listenerSet = attachment.listenerSet === undefined ? undefined : keyOf(attachment.listenerSet.metadata);
   // A ListenerSet's listener is governed by the set's policies, never by a Gateway listener's of the same name.
-  const keys: Record<(typeof LEVELS)[number], string | undefined> = {
-    rule: ruleName === undefined ? undefined : routeTargetKey(attachment.route.kind, route, ruleName),
-    route: routeTargetKey(attachment.route.kind, route),
-    listener:
-      listenerSet === undefined
-        ? gatewayTargetKey(gateway, attachment.listener.name)
-        : listenerSetTargetKey(listenerSet, attachment.listener.name),
-    listenerset: listenerSet === undefined ? undefined : listenerSetTargetKey(listenerSet),
-    gateway: gatewayTargetKey(gateway),
-  };
-  return LEVELS.flatMap((level) => {
-    const key = keys[level];
+  const broaderKeys = [
+    routeTargetKey(kind, route),
+    listenerSet === undefined
+      ? gatewayTargetKey(gateway, attachment.listener.name)
+      : listenerSetTargetKey(listenerSet, attachment.listener.name),
+    listenerSet === undefined ? undefined : listenerSetTargetKey(listenerSet),
+    gatewayTargetKey(gateway),
+  ];
+  const broader: Claim[] = [];
+  for (const key of broaderKeys) {
     const claim = key === undefined ? undefined : winners.get(key);
-    return claim === undefined ? [] : [claim];
-  });
+    if (claim !== undefined) broader.push(claim);
+  }
+  return (ruleName) => {
+    const rule = ruleName === undefined ? undefined : winners.get(routeTargetKey(kind, route, ruleName));
+    return rule === undefined ? broader : [rule, ...broader];
+  };
 }
 
 /**

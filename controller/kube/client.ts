@@ -41,6 +41,13 @@ export type WatchEvent = {
   readonly object: KubeObject & { code?: number };
 };
 
+/**
+ * How long the API server keeps a watch open (seconds). Below undici's body timeout (300 s without
+ * a byte): a watch on a kind that does not change sends nothing until the server closes it, and at
+ * 300 s the client's timer and the server's close raced, so a normal end was logged as a failure.
+ */
+export const WATCH_TIMEOUT_SECONDS = 240;
+
 export class KubeClient {
   readonly #config: KubeConfig;
 
@@ -74,7 +81,12 @@ export class KubeClient {
    * "ERROR" event (e.g. 410 Gone) is delivered to `onEvent` like any other.
    */
   async watch(path: string, resourceVersion: string, onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
-    const query = new URLSearchParams({ watch: "true", allowWatchBookmarks: "true", timeoutSeconds: "300", resourceVersion });
+    const query = new URLSearchParams({
+      watch: "true",
+      allowWatchBookmarks: "true",
+      timeoutSeconds: String(WATCH_TIMEOUT_SECONDS),
+      resourceVersion,
+    });
     const response = await this.#send("GET", `${path}?${query}`, undefined, signal);
     const lines = createInterface(Readable.fromWeb(response.body! as import("node:stream/web").ReadableStream));
     for await (const line of lines) {

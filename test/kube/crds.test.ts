@@ -7,6 +7,8 @@ import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { WATCHED } from "../../controller/sources/kube/source.ts";
+import { DEFAULT_CONTROLLER_NAME } from "../../controller/config.ts";
+import { kubectl } from "../deploy/kubectl.ts";
 import { startApiServer, type ApiServer } from "./apiserver.ts";
 
 type Obj = Record<string, any>;
@@ -330,6 +332,34 @@ describe("crds/", () => {
     const shipped = fs.readdirSync(fromRoot("crds")).flatMap((f) => readDocs(fromRoot(`crds/${f}`)).map((c) => c.spec.names.kind));
     const watched = WATCHED.filter((w) => w.apiVersion.startsWith("gateway.envoyproxy.io/")).map((w) => w.kind);
     expect(shipped.sort()).toEqual([...watched].sort());
+  });
+
+  it("the README's status query reads Portcullis' Accepted, not Envoy Gateway's entry for the same Gateway", () => {
+    const query = /get securitypolicy maas-apikey-auth \\\n\s+-o jsonpath='([^']+)'/.exec(
+      fs.readFileSync(fromRoot("README.md"), "utf8"),
+    )?.[1];
+    expect(query).toBeDefined();
+    const ancestor = (controllerName: string, status: string) => ({
+      ancestorRef: { group: GW.group, kind: "Gateway", namespace: "maas-system", name: "eg" },
+      controllerName,
+      conditions: [{ type: "Accepted", status, reason: status === "True" ? "Accepted" : "Invalid" }],
+    });
+    const policy = {
+      apiVersion: `${SP.group}/${SP.version}`,
+      kind: "SecurityPolicy",
+      metadata: { name: "maas-apikey-auth", namespace: "maas-system" },
+      spec: {},
+      status: {
+        ancestors: [ancestor("gateway.envoyproxy.io/gatewayclass-controller", "True"), ancestor(DEFAULT_CONTROLLER_NAME, "False")],
+      },
+    };
+    // --local: kubectl evaluates the query on the object given, with no API server.
+    const printed = kubectl(
+      "",
+      ["patch", "--local", "-f", "-", "--type", "merge", "-p", "{}", "-o", `jsonpath=${query}`],
+      JSON.stringify(policy),
+    );
+    expect(printed).toBe("False");
   });
 });
 

@@ -8,18 +8,20 @@ import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import pino from "pino";
 import { afterEach, expect, it } from "vitest";
-import { KubeClient } from "../../controller/kube/client.ts";
+import { KubeClient, WATCH_TIMEOUT_SECONDS } from "../../controller/kube/client.ts";
 import { Reflector } from "../../controller/sources/kube/reflector.ts";
 
 type Step = (res: import("node:http").ServerResponse, url: URL) => void;
 let server: Server | undefined;
 const requests: string[] = [];
+const watchTimeouts: string[] = [];
 
 async function scripted(steps: Step[]): Promise<KubeClient> {
   requests.length = 0;
   server = createServer((req, res) => {
     const url = new URL(req.url!, "http://x");
     requests.push(`${url.searchParams.get("watch") ? "watch" : "list"} rv=${url.searchParams.get("resourceVersion") ?? ""}`);
+    if (url.searchParams.get("watch")) watchTimeouts.push(url.searchParams.get("timeoutSeconds") ?? "");
     const step = steps.shift();
     if (step === undefined) return; // hang: no more script
     step(res, url);
@@ -196,4 +198,23 @@ it("a kind whose newest version is not served (404) is read at the older version
     "/apis/gateway.networking.k8s.io/v1alpha3/backendtlspolicies",
   ]);
   expect(r.objects().map((o) => [o.apiVersion, o.metadata.name])).toEqual([["gateway.networking.k8s.io/v1alpha3", "tls"]]);
+});
+
+it("asks the API server to close a watch before undici's 300 s body timeout would end a quiet one as an error", async () => {
+  const client = await scripted([list("10"), watch()]);
+  watchTimeouts.length = 0;
+  const r = new Reflector({
+    client,
+    kind: "Secret",
+    apiVersion: "v1",
+    path: "/api/v1/secrets",
+    onChange: () => {},
+    logger: pino({ level: "silent" }),
+  });
+  r.start();
+  await r.synced;
+  await new Promise((res) => setTimeout(res, 100));
+  r.stop();
+  expect(watchTimeouts[0]).toBe(String(WATCH_TIMEOUT_SECONDS));
+  expect(WATCH_TIMEOUT_SECONDS).toBeLessThan(300);
 });
