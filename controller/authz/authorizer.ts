@@ -5,7 +5,8 @@
  */
 import type { Logger } from "pino";
 import type { Passwords } from "../features/basicAuth/check.ts";
-import { check, checkExplained, withDecision, type Explained } from "./check.ts";
+import { check, checkExplained } from "./check.ts";
+import { withDecision, type Explained } from "./trace-steps.ts";
 import { Trace } from "./trace.ts";
 import type { CheckContext } from "./context.ts";
 import type { ClientAddressDetection } from "./client-address.ts";

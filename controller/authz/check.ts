@@ -21,7 +21,7 @@ import { explainRoutes, findRoutes } from "../snapshot/route-index.ts";
 import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts";
 import type { CheckMemo } from "./check-memo.ts";
 import type { CheckContext } from "./context.ts";
-import { deny, reasonOf, type Decision } from "./decision.ts";
+import { deny, type Decision } from "./decision.ts";
 import {
   CONTROL_IN_PATH,
   methodReadings,
@@ -34,6 +34,7 @@ import {
 import type { MaybePromise } from "./maybe-async.ts";
 import { everyReadingAllows } from "./readings.ts";
 import { Trace } from "./trace.ts";
+import { branch, phaseOutcome, policyFacts, requestFacts, withDecision, type Explained } from "./trace-steps.ts";
 
 /**
  * Synchronous unless a phase must wait (a JWKS being fetched, a bcrypt comparison). A request that
@@ -372,12 +373,6 @@ function notSetIn(headers: Record<string, string>, names: readonly string[]): st
   return out;
 }
 
-/** A decision with the trace of how it was reached. */
-export interface Explained {
-  readonly decision: Decision;
-  readonly trace: Trace;
-}
-
 /**
  * The decision with its trace: every step check() and the features' phases took, then the
  * decision (its code and reason, and the names of the headers set upstream, removed and sent back).
@@ -387,75 +382,4 @@ export function checkExplained(snapshot: Snapshot, request: AuthzRequest, ctx: C
   const concluded = (decision: Decision) => withDecision(trace, decision);
   const decision = check(snapshot, request, { ...ctx, trace });
   return decision instanceof Promise ? decision.then(concluded) : concluded(decision);
-}
-
-/** `trace` ended by the decision's step: its code and reason, and the names of the headers set upstream, removed and sent back. */
-export function withDecision(trace: Trace, decision: Decision): Explained {
-  trace.step("decision", {
-    allowed: decision.allowed,
-    status: decision.status,
-    code: decision.code,
-    reason: reasonOf(decision),
-    route: decision.route,
-    policy: decision.policy,
-    principal: decision.principal,
-    setsUpstream: Object.keys(decision.upstreamHeaders),
-    removesUpstream: decision.removeHeaders,
-    responseHeaders: Object.keys(decision.responseHeaders),
-  });
-  return { decision, trace };
-}
-
-/** `ctx` with a trace of its own for one of several ways the request is decided (a reading, a route table). */
-function branch(ctx: CheckContext, trace: Trace, facts: Readonly<Record<string, unknown>>): CheckContext {
-  return { ...ctx, trace: trace.branch(facts) };
-}
-
-/** What a trace says of the request: no query value, no header value (either may carry a credential). */
-function requestFacts(request: AuthzRequest): Record<string, unknown> {
-  const q = request.path.indexOf("?");
-  return {
-    method: request.method,
-    host: request.host,
-    path: q === -1 ? request.path : request.path.slice(0, q),
-    queryParameters: q === -1 ? [] : [...new Set([...new URLSearchParams(request.path.slice(q + 1)).keys()])],
-    headers: Object.keys(request.headers).sort(),
-    ...(request.gateway === undefined ? {} : { gateway: request.gateway }),
-    ...(request.port === undefined ? {} : { port: request.port }),
-    ...(request.proxyRoute === undefined ? {} : { proxyRoute: request.proxyRoute }),
-  };
-}
-
-/** The policy of a rule and where it came from, or why there is none. */
-function policyFacts(entry: RouteEntry, ctx: CheckContext): Record<string, unknown> {
-  const policy = entry.policy;
-  if (policy === undefined)
-    return { policy: null, because: `no SecurityPolicy governs ${entry.rule}: --on-no-policy ${ctx.onNoPolicy ?? "allow"}` };
-  const origin = entry.origin;
-  return {
-    policy: policy.id,
-    ...(origin === undefined
-      ? {}
-      : {
-          level: origin.level,
-          target: origin.target,
-          ...(origin.overrides.length === 0 ? {} : { overrides: origin.overrides }),
-          ...(origin.merged === undefined ? {} : { merged: origin.merged }),
-        }),
-    ...(policy.invalid === undefined ? { phases: policy.features.map((f) => f.feature.field) } : { invalid: policy.invalid }),
-  };
-}
-
-/** A phase's result as its trace step ends: what it passed on (header names only), or its denial. */
-function phaseOutcome(outcome: PhaseResult): Record<string, unknown> {
-  if (!outcome.ok) return { result: "deny", code: outcome.error.code, status: outcome.error.status, reason: outcome.error.message };
-  if (outcome === NOTHING) return { result: "pass" };
-  const pass = outcome.value;
-  return {
-    result: "pass",
-    ...(pass.principal === undefined ? {} : { principal: pass.principal }),
-    ...(Object.keys(pass.headers).length === 0 ? {} : { sets: Object.keys(pass.headers) }),
-    ...(pass.strip.length === 0 ? {} : { strips: pass.strip }),
-    ...(pass.responseHeaders === undefined ? {} : { responseHeaders: Object.keys(pass.responseHeaders) }),
-  };
 }

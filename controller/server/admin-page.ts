@@ -6,7 +6,7 @@
  * the operator's reason. Every value is HTML-escaped: manifests and requests are not trusted text.
  */
 import { ancestorKey, type PolicyStatus } from "../api/status.ts";
-import type { Explained } from "../authz/check.ts";
+import type { Explained } from "../authz/trace-steps.ts";
 import { reasonOf } from "../authz/decision.ts";
 import type { AuthzRequest } from "../authz/request.ts";
 import type { DenialRecord } from "../authz/recent-denials.ts";

@@ -1,6 +1,6 @@
 /** The admin port: liveness, readiness, Prometheus metrics, a redacted view of what is served, and the admin page. */
 import type { PolicyStatus } from "../api/status.ts";
-import type { Explained } from "../authz/check.ts";
+import type { Explained } from "../authz/trace-steps.ts";
 import type { MaybePromise } from "../authz/maybe-async.ts";
 import type { AuthzRequest } from "../authz/request.ts";
 import type { DenialRecord } from "../authz/recent-denials.ts";

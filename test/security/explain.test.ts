@@ -5,7 +5,7 @@
  * holds none of the request's credentials (API keys, passwords, tokens, cookies, query values).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Explained } from "../../controller/authz/check.ts";
+import type { Explained } from "../../controller/authz/trace-steps.ts";
 import type { AuthzRequest } from "../../controller/authz/request.ts";
 import type { TraceStep } from "../../controller/authz/trace.ts";
 import { CATALOGUE } from "./catalogue.ts";
