@@ -208,12 +208,12 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
 
   const policiesById: Record<string, CompiledPolicy> = Object.create(null);
   for (const id of [...effective.keys()].sort()) policiesById[id] = effective.get(id)!;
-  const scoped = yield* scopeManagedHeaders(pending, ITEMS_PER_STEP);
+  const managedHeaders = yield* scopeManagedHeaders(pending, ITEMS_PER_STEP);
   const snapshot: Snapshot = {
-    routes: buildRouteIndex(scoped.pending),
+    routes: buildRouteIndex(pending),
     policies: policiesById,
     remoteJwks: remoteJwksOf(policiesById),
-    managedHeaders: scoped.all,
+    managedHeaders,
   };
   yield;
   // Frozen a policy and a host's entries at a time; what is left for the last call is small.

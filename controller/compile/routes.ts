@@ -11,7 +11,8 @@ import { fail, ok, type Result } from "../lib/result.ts";
 
 /** An entry with what sorting and bucketing need. */
 export interface PendingEntry {
-  readonly entry: RouteEntry;
+  /** Compile's own new entry; its managedHeaders are widened in place to their scope (scopeManagedHeaders) before it is published. */
+  readonly entry: Omit<RouteEntry, "managedHeaders"> & { managedHeaders: readonly string[] };
   /** Host names it serves; empty means any host. */
   readonly hostnames: readonly string[];
   readonly route: Route;
