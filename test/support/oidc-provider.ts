@@ -8,6 +8,7 @@
 import { createServer, type Server } from "node:http";
 import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { References } from "../../controller/compile/references.ts";
 import Provider from "oidc-provider";
 
 export interface TestProvider {
@@ -139,4 +140,24 @@ export async function loginAt(authorizationUrl: string, login: string, browserFe
     url = new URL(submitted.headers.get("location")!, url).href;
   }
   throw new Error("the provider did not redirect back to the client");
+}
+
+/** References holding only Secrets, each with key `client-secret` = `clientSecret`: what compileOidc reads. */
+export function clientSecretRefs(clientSecret: string): References {
+  return {
+    secret: (namespace, ref) => ({
+      ok: true,
+      value: {
+        metadata: { namespace: ref.namespace ?? namespace, name: ref.name },
+        type: undefined,
+        data: { "client-secret": clientSecret },
+      },
+    }),
+    configMap: () => ({ ok: false, error: "none" }),
+    service: () => ({ ok: false, error: "none" }),
+    backend: () => ({ ok: false, error: "none" }),
+    backendTLSPolicy: () => undefined,
+    used: () => ({ secrets: [], configMaps: [], services: [], backends: [] }),
+    jwks: () => ({ ok: false, error: "none" }) as never,
+  };
 }

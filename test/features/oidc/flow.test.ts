@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Decision } from "../../../controller/authz/decision.ts";
 import type { PhaseResult } from "../../../controller/features/feature.ts";
 import { normalizeRequest } from "../../../controller/authz/request.ts";
-import type { References } from "../../../controller/compile/references.ts";
 import { type CompiledOidc, compileOidc } from "../../../controller/features/oidc/compile.ts";
 import { checkOidc } from "../../../controller/features/oidc/flow.ts";
 import { createOidcProviders, type OidcProviders } from "../../../controller/features/oidc/provider.ts";
@@ -20,7 +19,7 @@ import { compiledOf } from "../../../controller/features/feature.ts";
 import { oidc as oidcFeature } from "../../../controller/features/oidc/index.ts";
 import { connectionDispatcher } from "../../../controller/keys/fetch-jwks.ts";
 import { gatewayWithRoute, secret, securityPolicy } from "../../support/manifests.ts";
-import { loginAt, startTestProvider, type TestProvider } from "../../support/oidc-provider.ts";
+import { clientSecretRefs, loginAt, startTestProvider, type TestProvider } from "../../support/oidc-provider.ts";
 import { createTestCa, type TestCa } from "../../support/test-ca.ts";
 import { compileText } from "../../support/world.ts";
 
@@ -36,25 +35,6 @@ beforeAll(async () => {
 });
 afterAll(() => op.close());
 
-function secrets(clientSecret: string): References {
-  return {
-    secret: (namespace, ref) => ({
-      ok: true,
-      value: {
-        metadata: { namespace: ref.namespace ?? namespace, name: ref.name },
-        type: undefined,
-        data: { "client-secret": clientSecret },
-      },
-    }),
-    configMap: () => ({ ok: false, error: "none" }),
-    service: () => ({ ok: false, error: "none" }),
-    backend: () => ({ ok: false, error: "none" }),
-    backendTLSPolicy: () => undefined,
-    used: () => ({ secrets: [], configMaps: [], services: [], backends: [] }),
-    jwks: () => ({ ok: false, error: "none" }) as never,
-  };
-}
-
 function compiled(extra: Partial<OIDCSpec> = {}, policyName = "web-login"): CompiledOidc {
   const spec = OIDCSchema.parse({
     provider: { issuer: op.issuer },
@@ -63,7 +43,7 @@ function compiled(extra: Partial<OIDCSpec> = {}, policyName = "web-login"): Comp
     forwardAccessToken: true,
     ...extra,
   });
-  const result = compileOidc(spec, () => ({ namespace: "apps", name: policyName }), undefined, secrets(op.clientSecret));
+  const result = compileOidc(spec, () => ({ namespace: "apps", name: policyName }), undefined, clientSecretRefs(op.clientSecret));
   if (!result.ok) throw new Error(result.error);
   return result.value;
 }
@@ -183,7 +163,7 @@ describe("oidc: logging in", () => {
       passThroughAuthHeader: true,
     });
     const jwt = { providers: [{ name: "idp", remoteJWKS: { uri: `${op.issuer}/jwks` } }] };
-    const result = compileOidc(spec, () => ({ namespace: "apps", name: "web-login" }), jwt, secrets(op.clientSecret));
+    const result = compileOidc(spec, () => ({ namespace: "apps", name: "web-login" }), jwt, clientSecretRefs(op.clientSecret));
     if (!result.ok) throw new Error(result.error);
     const b = browser(result.value, providers());
     expect(passed(await b.ask("/api", { authorization: "Bearer eyJ.x.y" })).principal).toBeUndefined();

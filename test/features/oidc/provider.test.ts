@@ -8,10 +8,10 @@ import type { AddressInfo } from "node:net";
 import * as client from "openid-client";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import type { References } from "../../../controller/compile/references.ts";
 import { type CompiledOidc, compileOidc } from "../../../controller/features/oidc/compile.ts";
 import { createOidcProviders } from "../../../controller/features/oidc/provider.ts";
 import { OIDCSchema } from "../../../controller/features/oidc/spec.ts";
+import { clientSecretRefs } from "../../support/oidc-provider.ts";
 
 /** A provider whose discovery and token endpoint answer `failures[path]` times with the status given, then properly; counts the calls. */
 async function flakyProvider(failures: Record<string, { times: number; status: number }>) {
@@ -45,26 +45,13 @@ afterEach(() => {
   for (const s of servers.splice(0)) s.close();
 });
 
-const secretRefs: References = {
-  secret: (namespace, ref) => ({
-    ok: true,
-    value: { metadata: { namespace: ref.namespace ?? namespace, name: ref.name }, type: undefined, data: { "client-secret": "s3cret" } },
-  }),
-  configMap: () => ({ ok: false, error: "none" }),
-  service: () => ({ ok: false, error: "none" }),
-  backend: () => ({ ok: false, error: "none" }),
-  backendTLSPolicy: () => undefined,
-  used: () => ({ secrets: [], configMaps: [], services: [], backends: [] }),
-  jwks: () => ({ ok: false, error: "none" }) as never,
-};
-
 function compiled(issuer: string, retry: object | undefined): CompiledOidc {
   const spec = OIDCSchema.parse({
     provider: { issuer, ...(retry === undefined ? {} : { backendSettings: { retry } }) },
     clientID: "app",
     clientSecret: { name: "oidc-client" },
   });
-  const result = compileOidc(spec, () => ({ namespace: "apps", name: "web" }), undefined, secretRefs);
+  const result = compileOidc(spec, () => ({ namespace: "apps", name: "web" }), undefined, clientSecretRefs("s3cret"));
   if (!result.ok) throw new Error(result.error);
   return result.value;
 }
