@@ -2,9 +2,9 @@
  * Envoy Gateway's `BackendCluster` members shared by every backend a policy calls (a remote JWKS,
  * an OIDC provider, an external service): `backendRefs`, and `ClusterSettings` (api/v1alpha1/shared_types.go, `backendSettings` of a remote
  * JWKS, an OIDC provider or an external service): how the connection to a backend is managed.
- * Portcullis reads `timeout` and `retry`; the other members tune Envoy's cluster (load balancing,
- * circuit breaking, health checks, keep-alive, PROXY protocol, DNS, HTTP/2) and are accepted as
- * written: they change no decision.
+ * Portcullis reads `timeout`, `retry` and (for an extAuth service) the circuit breaker's request
+ * limits; the other members tune Envoy's cluster (load balancing, health checks, keep-alive, PROXY
+ * protocol, DNS, HTTP/2, buffer limits) and are accepted as written: they change no decision.
  */
 import { z } from "zod";
 import { GatewayDurationSchema } from "./meta.ts";
@@ -67,6 +67,9 @@ const RetrySchema = z
   })
   .strict();
 
+/** A circuit breaker threshold (Envoy Gateway circuitbreaker_types.go: 0 to 2^32 − 1). */
+const CircuitLimitSchema = z.number().int().min(0).max(4294967295);
+
 export const ClusterSettingsSchema = z
   .object({
     retry: RetrySchema.optional(),
@@ -81,7 +84,14 @@ export const ClusterSettingsSchema = z
     proxyProtocol: z.unknown().optional(),
     tcpKeepalive: z.unknown().optional(),
     healthCheck: z.unknown().optional(),
-    circuitBreaker: z.unknown().optional(),
+    circuitBreaker: z
+      .object({
+        maxConnections: CircuitLimitSchema.optional(),
+        maxPendingRequests: CircuitLimitSchema.optional(),
+        maxParallelRequests: CircuitLimitSchema.optional(),
+      })
+      .passthrough()
+      .optional(),
     connection: z.unknown().optional(),
     dns: z.unknown().optional(),
     http2: z.unknown().optional(),

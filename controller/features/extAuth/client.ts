@@ -9,6 +9,7 @@ import { Client as GrpcClient, credentials, makeClientConstructor, status as Grp
 import { Agent, errors as undiciErrors } from "undici";
 import type { ConnectionOptions, PeerCertificate } from "node:tls";
 import { carriesOneOf } from "../../keys/fetch-jwks.ts";
+import { type Attempt, type Failure, withRetries } from "../../keys/retry.ts";
 import { AUTHORIZATION_SERVICE } from "../../api/ext-authz.ts";
 import type { BackendEndpoint, BackendTls } from "../../compile/backends.ts";
 import type { ExtAuthService } from "./types.ts";
@@ -55,6 +56,8 @@ export interface ExtAuthTransport {
 interface Pool {
   /** Calls made so far: the next endpoint is the one this count lands on in the weighted rotation. */
   calls: number;
+  /** Checks started and not yet answered, for the circuit breaker limit. */
+  inFlight: number;
   readonly totalWeight: number;
   readonly close: () => Promise<void>;
 }
@@ -92,38 +95,46 @@ export function createExtAuthTransport(): ExtAuthTransport {
   return {
     async http(service, check, timeoutMs) {
       const p = pool(service, () => openHttpPool(service));
-      const endpoint = next(service, p);
       const scheme = service.tls === undefined ? "http" : "https";
-      try {
-        const response = await p.agent.request({
-          origin: `${scheme}://${hostPort(endpoint)}`,
-          method: check.method,
-          path: check.path,
-          headers: check.headers,
-          // Else undici names (SNI) and verifies the server as the check's Host, the client's own authority.
-          ...(service.tls?.serverName === undefined ? {} : { servername: service.tls.serverName }),
-          // undici sends Content-Length with a body, and (as fetch does) none for an empty GET or HEAD.
-          body: check.body ?? EMPTY,
-          signal: AbortSignal.timeout(timeoutMs),
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        });
-        const body = await readBounded(response.body, MAX_ANSWER_BYTES);
-        if (body === undefined) return { ok: false, error: `the answer is larger than ${MAX_ANSWER_BYTES} bytes` };
-        return { ok: true, answer: { status: response.statusCode, headers: headerLines(response.headers), body } };
-      } catch (err) {
-        return { ok: false, error: describeHttpError(err, timeoutMs) };
-      }
+      return call(p, service, timeoutMs, async (signal) => {
+        const endpoint = next(service, p);
+        try {
+          const response = await p.agent.request({
+            origin: `${scheme}://${hostPort(endpoint)}`,
+            method: check.method,
+            path: check.path,
+            headers: check.headers,
+            // Else undici names (SNI) and verifies the server as the check's Host, the client's own authority.
+            ...(service.tls?.serverName === undefined ? {} : { servername: service.tls.serverName }),
+            // undici sends Content-Length with a body, and (as fetch does) none for an empty GET or HEAD.
+            body: check.body ?? EMPTY,
+            signal,
+            headersTimeout: timeoutMs,
+            bodyTimeout: timeoutMs,
+          });
+          const body = await readBounded(response.body, MAX_ANSWER_BYTES);
+          if (body === undefined)
+            return { outcome: { ok: false, error: `the answer is larger than ${MAX_ANSWER_BYTES} bytes` }, failure: "final" };
+          // An answer is the service's decision (a 5xx denies); a retry trigger may still ask again.
+          const answer: HttpAnswer = { status: response.statusCode, headers: headerLines(response.headers), body };
+          return { outcome: { ok: true, answer }, failure: response.statusCode >= 400 ? response.statusCode : undefined };
+        } catch (err) {
+          return { outcome: { ok: false, error: describeHttpError(err, timeoutMs) }, failure: httpFailure(err) };
+        }
+      });
     },
 
     grpc(service, request, timeoutMs) {
       const p = pool(service, () => openGrpcPool(service));
-      const index = indexOf(next(service, p), service);
-      const channel = p.channels[index]!;
-      return new Promise((resolve) => {
-        (channel as unknown as GrpcCheck).Check(request, { deadline: Date.now() + timeoutMs }, (err, response) => {
-          if (err !== null) resolve({ ok: false, error: describeGrpcError(err) });
-          else resolve({ ok: true, answer: response });
+      const deadline = Date.now() + timeoutMs;
+      return call(p, service, timeoutMs, (signal) => {
+        const channel = p.channels[indexOf(next(service, p), service)]!;
+        return new Promise((resolve) => {
+          const rpc = (channel as unknown as GrpcCheck).Check(request, { deadline }, (err, response) => {
+            if (err !== null) resolve({ outcome: { ok: false, error: describeGrpcError(err) }, failure: grpcFailure(err) });
+            else resolve({ outcome: { ok: true, answer: response } });
+          });
+          signal.addEventListener("abort", () => rpc.cancel(), { once: true });
         });
       });
     },
@@ -145,17 +156,49 @@ export function createExtAuthTransport(): ExtAuthTransport {
 }
 
 type GrpcCheck = {
-  Check(request: object, options: { deadline: number }, callback: (err: ServiceError | null, response: unknown) => void): void;
+  Check(
+    request: object,
+    options: { deadline: number },
+    callback: (err: ServiceError | null, response: unknown) => void,
+  ): { cancel(): void };
 };
+
+/** Envoy's default circuit breaker threshold of requests in flight to one cluster. */
+const DEFAULT_MAX_IN_FLIGHT = 1024;
+
+/**
+ * One check through `p`: refused at once when `service.maxInFlight` checks are in flight (Envoy's
+ * circuit breaker overflow), else `attempt` under `service.retry`, every attempt and backoff within
+ * `timeoutMs`. What the last attempt gave is the answer: a call whose every retry failed is an error.
+ */
+async function call<T>(
+  p: Pool,
+  service: ExtAuthService,
+  timeoutMs: number,
+  attempt: (signal: AbortSignal) => Promise<Attempt<Transport<T>>>,
+): Promise<Transport<T>> {
+  if (p.inFlight >= (service.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT))
+    return { ok: false, error: "too many checks in flight to the service (circuit breaker overflow)" };
+  p.inFlight += 1;
+  try {
+    const signal = AbortSignal.timeout(timeoutMs);
+    const attempted = await withRetries(service.retry, signal, () => attempt(signal));
+    if (attempted.last === undefined) return { ok: false, error: `no answer within ${timeoutMs} ms` };
+    const { outcome } = attempted.last;
+    return attempted.attempts > 1 && !outcome.ok ? { ok: false, error: `${outcome.error} (${attempted.attempts} attempts)` } : outcome;
+  } finally {
+    p.inFlight -= 1;
+  }
+}
 
 function openHttpPool(service: ExtAuthService): HttpPool {
   const tls = service.tls;
   const agent = new Agent({
     keepAliveTimeout: 30_000,
     connections: 128,
-    connect: { timeout: 10_000, ...(tls === undefined ? {} : tlsOptions(tls)) },
+    connect: { timeout: service.connectTimeoutMs ?? 10_000, ...(tls === undefined ? {} : tlsOptions(tls)) },
   });
-  return { agent, calls: 0, totalWeight: totalWeight(service), close: () => agent.close() };
+  return { agent, calls: 0, inFlight: 0, totalWeight: totalWeight(service), close: () => agent.close() };
 }
 
 /** Node TLS options for `tls`: its CA instead of the system store, its server name, its subjectAltNames, its client certificate. */
@@ -194,6 +237,7 @@ function openGrpcPool(service: ExtAuthService): GrpcPool {
   return {
     channels,
     calls: 0,
+    inFlight: 0,
     totalWeight: totalWeight(service),
     close: async () => {
       for (const c of channels) c.close();
@@ -266,6 +310,37 @@ function describeHttpError(err: unknown, timeoutMs: number): string {
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "the service's host name does not resolve";
   if (typeof code === "string") return `the call failed (${code})`;
   return "the call failed";
+}
+
+/** How an HTTP call that threw failed, for the retry triggers: no connection, or one lost (timeouts are never retried: the deadline is spent). */
+function httpFailure(err: unknown): Failure {
+  if (err instanceof undiciErrors.ConnectTimeoutError) return "connect";
+  const code = (err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code;
+  if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EHOSTUNREACH") return "connect";
+  if (err instanceof undiciErrors.SocketError || code === "ECONNRESET") return "reset";
+  return "final";
+}
+
+/**
+ * How a gRPC call failed, for the retry triggers: a connection never established is a connect
+ * failure (Envoy's router sees no stream at all); otherwise the status, as Envoy's gRPC triggers name it.
+ */
+function grpcFailure(err: ServiceError): Failure {
+  if (err.code === GrpcStatus.UNAVAILABLE && /No connection established|ECONNREFUSED|connect/i.test(err.details)) return "connect";
+  switch (err.code) {
+    case GrpcStatus.UNAVAILABLE:
+      return "unavailable";
+    case GrpcStatus.CANCELLED:
+      return "cancelled";
+    case GrpcStatus.DEADLINE_EXCEEDED:
+      return "deadline-exceeded";
+    case GrpcStatus.INTERNAL:
+      return "internal";
+    case GrpcStatus.RESOURCE_EXHAUSTED:
+      return "resource-exhausted";
+    default:
+      return "final";
+  }
 }
 
 function describeGrpcError(err: ServiceError): string {

@@ -8,7 +8,8 @@
 import { createHash } from "node:crypto";
 import { decodeBase64AsApiServer } from "../../api/resources.ts";
 import { parseGatewayDuration } from "../../api/meta.ts";
-import { resolveBackendRef } from "../../compile/backends.ts";
+import type { ClusterSettings } from "../../api/cluster-settings.ts";
+import { clusterConnection, resolveBackendRef } from "../../compile/backends.ts";
 import type { References } from "../../compile/references.ts";
 import { upstreamHeaderName } from "../../lib/headers.ts";
 import { fail, ok, type Problems, type Result } from "../../lib/result.ts";
@@ -46,7 +47,9 @@ export function compileExtAuth(
   const backendRefs: readonly BackendRef[] =
     (cluster.backendRefs ?? []).length > 0 ? cluster.backendRefs! : cluster.backendRef === undefined ? [] : [cluster.backendRef];
   const namespace = ownerOf("extAuth.backendRefs").namespace;
-  const service = resolveService(protocol, backendRefs, namespace, refs);
+  const settings = serviceSettings(cluster.backendSettings, `${protocol}.backendSettings`);
+  if (!settings.ok) return settings;
+  const service = resolveService(protocol, backendRefs, namespace, refs, settings.value);
   if (!service.ok) {
     const own = self !== undefined && backendRefs.some((ref) => isSelf(ref, namespace, self));
     // Portcullis reads its own Service and the ReferenceGrant admitting it only where it watches.
@@ -166,6 +169,7 @@ function resolveService(
   backendRefs: readonly BackendRef[],
   namespace: string,
   refs: References,
+  settings: ServiceSettings,
 ): Result<ExtAuthService, string> {
   if (backendRefs.length === 0) return fail("no backendRefs found for external service");
   const endpoints: (BackendEndpoint & { weight: number })[] = [];
@@ -190,8 +194,44 @@ function resolveService(
   if (endpoints.length === 0) return fail("every backendRef of the external service has weight 0");
   // TLS settings may hold a client key: the pool key holds their digest.
   const tlsDigest = tls === undefined ? undefined : createHash("sha256").update(JSON.stringify(tls)).digest("base64url");
-  const key = JSON.stringify({ protocol, endpoints: endpoints.map((e) => `${e.host}:${e.port}`), tls: tlsDigest });
-  return ok({ key, endpoints, names, tls });
+  const key = JSON.stringify({
+    protocol,
+    endpoints: endpoints.map((e) => `${e.host}:${e.port}`),
+    tls: tlsDigest,
+    connectTimeoutMs: settings.connectTimeoutMs,
+    maxInFlight: settings.maxInFlight,
+  });
+  return ok({ key, endpoints, names, tls, ...settings });
+}
+
+type ServiceSettings = Pick<ExtAuthService, "connectTimeoutMs" | "retry" | "maxInFlight">;
+
+/** Envoy's default circuit breaker thresholds (max_connections, max_pending_requests, max_requests). */
+const ENVOY_CIRCUIT_LIMIT = 1024;
+
+/**
+ * The parts of `backendSettings` that reach the ext_authz call as Envoy Gateway v1.9 translates
+ * them (internal/xds/translator/extauth.go, cluster.go): `retry` becomes the call's retry policy
+ * (buildNonRouteRetryPolicy: `perRetry.timeout` and `retryOn.httpStatusCodes` are left out),
+ * `timeout.tcp.connectTimeout` the cluster's connect timeout, and the circuit breaker's request
+ * limits how many calls may be in flight before Envoy fails one at once (an HTTP/1.1 connection
+ * carries one call: those beyond `maxConnections` wait, up to `maxPendingRequests`).
+ */
+function serviceSettings(settings: ClusterSettings | undefined, field: string): Result<ServiceSettings, Problems> {
+  if (settings === undefined) return ok({});
+  const connection = clusterConnection(settings, field);
+  if (!connection.ok) return connection;
+  const breaker = settings.circuitBreaker;
+  const maxInFlight = Math.min(
+    breaker?.maxParallelRequests ?? ENVOY_CIRCUIT_LIMIT,
+    (breaker?.maxConnections ?? ENVOY_CIRCUIT_LIMIT) + (breaker?.maxPendingRequests ?? ENVOY_CIRCUIT_LIMIT),
+  );
+  const { connectTimeoutMs, retry } = connection.value;
+  return ok({
+    ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),
+    ...(retry === undefined ? {} : { retry }),
+    ...(breaker === undefined ? {} : { maxInFlight }),
+  });
 }
 
 type ContextExtension = NonNullable<ExtAuthSpec["contextExtensions"]>[number];

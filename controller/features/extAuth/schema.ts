@@ -5,7 +5,7 @@
  * or grpc, a backend, ...) are checked by compileExtAuth, on the policy as merged (mergeType).
  */
 import { z } from "zod";
-import { BackendObjectReferenceSchema, BackendRefSchema } from "../../api/cluster-settings.ts";
+import { BackendObjectReferenceSchema, BackendRefSchema, ClusterSettingsSchema } from "../../api/cluster-settings.ts";
 import { GatewayDurationSchema } from "../../api/meta.ts";
 
 export type { BackendObjectReference, BackendRef } from "../../api/cluster-settings.ts";
@@ -14,8 +14,8 @@ export type { BackendObjectReference, BackendRef } from "../../api/cluster-setti
 const BackendClusterShape = {
   backendRef: BackendObjectReferenceSchema.optional(),
   backendRefs: z.array(BackendRefSchema).max(16).optional(),
-  /** Envoy cluster tuning (load balancing, retries, circuit breakers): accepted, not applied (README). */
-  backendSettings: z.unknown().optional(),
+  /** How the service is called: connect timeout, retries, circuit breaker limits (the rest tunes Envoy's cluster; README). */
+  backendSettings: ClusterSettingsSchema.optional(),
 };
 
 const HTTPExtAuthServiceSchema = z

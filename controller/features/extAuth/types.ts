@@ -1,5 +1,6 @@
 /** The compiled form of `extAuth`: what check() needs to call the service as Envoy's ext_authz filter would. */
 import type { BackendEndpoint, BackendTls } from "../../compile/backends.ts";
+import type { JwksRetry } from "../../keys/types.ts";
 
 /** Where the service runs: the endpoints of its backendRefs, called in weighted rotation. */
 export interface ExtAuthService {
@@ -13,6 +14,15 @@ export interface ExtAuthService {
   /** "Service ns/name:port" or "Backend ns/name" of each backendRef, for logs and the summary. */
   readonly names: readonly string[];
   readonly tls: BackendTls | undefined;
+  /** Deadline of one connection (`backendSettings.timeout.tcp.connectTimeout`); undefined: Envoy's 10 s. */
+  readonly connectTimeoutMs?: number;
+  /** Retries within the call's `timeout` (`backendSettings.retry`, keys/retry.ts); undefined: one attempt. */
+  readonly retry?: JwksRetry;
+  /**
+   * Checks in flight beyond which a new one fails at once, as Envoy's circuit breaker overflows
+   * (`maxParallelRequests`, or `maxConnections` + `maxPendingRequests` if lower; Envoy's 1024 each by default).
+   */
+  readonly maxInFlight?: number;
 }
 
 export interface CompiledExtAuth {

@@ -40,6 +40,29 @@ describe("compileExtAuth", () => {
     });
   });
 
+  it("backendSettings: connect timeout, retry and circuit breaker limits reach the call (perRetry.timeout is left out, as by Envoy Gateway)", () => {
+    const settings = `{timeout: {tcp: {connectTimeout: 2s}, http: {requestTimeout: 1s}}, retry: {numRetries: 3, retryOn: {triggers: [5xx]}, perRetry: {timeout: 1s, backOff: {baseInterval: 100ms, maxInterval: 1s}}}, circuitBreaker: {maxConnections: 10, maxPendingRequests: 5, maxParallelRequests: 100}, http2: {maxConcurrentStreams: 10}}`;
+    const outcome = compilePolicy(`extAuth: {http: {backendRefs: [{name: authz, port: 8080}], backendSettings: ${settings}}}`, service());
+    expect(outcome.accepted.status).toBe("True");
+    const compiled = outcome.compiled(extAuth) as CompiledExtAuth;
+    expect(compiled.service).toMatchObject({
+      connectTimeoutMs: 2000,
+      retry: { numRetries: 3, baseIntervalMs: 100, maxIntervalMs: 1000, on: ["5xx"] },
+      maxInFlight: 15,
+    });
+    // Only `timeout` bounds the call: requestTimeout tunes Envoy's cluster, not the ext_authz call.
+    expect(compiled.timeoutMs).toBe(10_000);
+    // Envoy Gateway's default triggers: a failed connection (and gRPC's unavailable, cancelled).
+    const defaults = compilePolicy("extAuth: {grpc: {backendRefs: [{name: authz, port: 8080}], backendSettings: {retry: {}}}}", service());
+    expect((defaults.compiled(extAuth) as CompiledExtAuth).service.retry?.on).toContain("connect-failure");
+    expect(
+      compilePolicy(
+        "extAuth: {http: {backendRefs: [{name: authz, port: 8080}], backendSettings: {retry: {perRetry: {backOff: {baseInterval: 0s}}}}}}",
+        service(),
+      ).accepted.message,
+    ).toBe("ExtAuth: http.backendSettings.retry.perRetry.backOff: baseInterval cannot be set to 0s");
+  });
+
   it("leaves a weight-0 backendRef out of the rotation, but still checks it", () => {
     const refs = (second: string) => `extAuth: {grpc: {backendRefs: [{name: authz, port: 8080, weight: 2}, ${second}]}}`;
     const weighted = compilePolicy(refs("{name: authz, port: 9000, weight: 0}"), service()).compiled(extAuth) as CompiledExtAuth;

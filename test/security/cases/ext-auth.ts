@@ -17,6 +17,11 @@ type HttpAnswer = ReturnType<Parameters<typeof httpService>[0]>;
 
 const HTTP =
   "{http: {backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: authz}], headersToBackend: [x-current-user]}, timeout: 2s}";
+/** HTTP with `backendSettings.retry`: 2 retries on a lost connection or a 5xx, 10-20 ms apart. */
+const RETRYING = HTTP.replace(
+  "headersToBackend",
+  "backendSettings: {retry: {numRetries: 2, retryOn: {triggers: [reset, 5xx]}, perRetry: {backOff: {baseInterval: 10ms, maxInterval: 20ms}}}}, headersToBackend",
+);
 const GRPC = "{grpc: {backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: authz}]}, timeout: 2s}";
 
 /**
@@ -120,6 +125,44 @@ export const extAuthCases: readonly Case[] = [
     ask(await answering(() => "hang"), HTTP.replace("timeout: 2s", "timeout: 200ms")),
   ),
   x("reset", "the service resets the connection", FAILED, async () => ask(await rawService((s: Socket) => s.resetAndDestroy()), HTTP)),
+  x(
+    "retries-exhausted",
+    "the service resets every connection, backendSettings retrying each reset twice: still an error after 3 attempts",
+    { ...FAILED, reason: "3 attempts" },
+    async () => ask(await rawService((s: Socket) => s.resetAndDestroy()), RETRYING),
+  ),
+  x(
+    "retried-5xx",
+    "the service answers 503 with `x-current-user: admin` to each of 3 attempts (retry on 5xx): still an error",
+    { ...FAILED, reason: "answered 503" },
+    async () => ask(await answering(() => ({ status: 503, headers: [["x-current-user", "admin"]] })), RETRYING),
+  ),
+  x(
+    "circuit-open",
+    "the service hangs and its circuit breaker allows 1 check in flight: the check beyond it fails at once",
+    { ...FAILED, reason: "circuit breaker" },
+    async () => {
+      const service = await answering(() => "hang");
+      const transport = createExtAuthTransport();
+      try {
+        const decide = decider(
+          extAuthBackendWorld(
+            service.port,
+            HTTP.replace("headersToBackend", "backendSettings: {circuitBreaker: {maxParallelRequests: 1}}, headersToBackend"),
+          ),
+          { extAuth: transport },
+        );
+        const first = decide({ path: "/reports" });
+        while (service.asked.length === 0) await new Promise((r) => setTimeout(r, 5));
+        const second = await decide({ path: "/reports" });
+        await first;
+        return fromDecision(second, managedHeadersOf(decide.result.snapshot.policies));
+      } finally {
+        await Promise.all([transport.close(), service.close()]);
+      }
+    },
+  ),
+
   x("garbage", "the service answers bytes that are no HTTP", FAILED, async () =>
     ask(await rawService((s: Socket) => s.once("data", () => s.end("OK\r\n\r\n"))), HTTP),
   ),
