@@ -150,6 +150,8 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
     const routeId = keyOf(attachment.route.metadata);
     const gatewayId = keyOf(attachment.gateway.metadata);
     const claimsFor = claimsOfAttachment(attachment, winners);
+    const listener = listenerLabel(attachment);
+    const tlsListener = attachment.listener.protocol === "HTTPS" ? listener : undefined;
     attachment.route.spec.rules.forEach((rule, ruleIndex) => {
       const [winner, ...shadowed] = claimsFor(rule.name);
       const parent = winner === undefined ? undefined : mergeParent(winner, shadowed);
@@ -177,7 +179,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
           pending.push({
             entry: {
               gateway: gatewayId,
-              listener: listenerLabel(attachment),
+              listener,
               port: attachment.listener.port,
               kind: route.kind,
               route: routeId,
@@ -191,7 +193,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
             route,
             pathCount: m.pathCount,
             order: [ruleIndex, matchIndex, n],
-            tlsListener: attachment.listener.protocol === "HTTPS" ? listenerLabel(attachment) : undefined,
+            tlsListener,
           });
         }
       }

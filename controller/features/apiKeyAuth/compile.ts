@@ -101,8 +101,8 @@ export function compileApiKey(spec: APIKeyAuthSpec, { ownerOf, refs, compiled }:
     const where = `Secret ${secret.value.metadata.namespace}/${secret.value.metadata.name}`;
     const described = clientDescription(secret.value.metadata, where);
     if (!described.ok) return described;
-    const bytes = Object.entries(secret.value.data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
-    if (bytes > MAX_SECRET_BYTES) return problem(`${where} holds more than ${MAX_SECRET_BYTES} bytes (the Kubernetes limit)`);
+    if (secretBytesAbove(secret.value.data, MAX_SECRET_BYTES))
+      return problem(`${where} holds more than ${MAX_SECRET_BYTES} bytes (the Kubernetes limit)`);
     for (const clientID of Object.keys(secret.value.data).sort()) {
       // Envoy Gateway semantics: a client id present in several Secrets keeps its first key.
       if (clientIDs.has(clientID)) continue;
@@ -145,6 +145,20 @@ export function compileApiKey(spec: APIKeyAuthSpec, { ownerOf, refs, compiled }:
     },
     warnings,
   );
+}
+
+/**
+ * Whether a Secret's data (keys and values, as UTF-8) holds more than `limit` bytes. A UTF-16 code
+ * unit is at most 3 UTF-8 bytes, so data whose length in code units is within a third of the limit
+ * is counted without encoding (the common case: 100k keys otherwise cost 200k byte counts per compile).
+ */
+export function secretBytesAbove(data: Readonly<Record<string, string>>, limit: number): boolean {
+  let units = 0;
+  for (const key in data) units += key.length + data[key]!.length;
+  if (units * 3 <= limit) return false;
+  let bytes = 0;
+  for (const key in data) bytes += Buffer.byteLength(key) + Buffer.byteLength(data[key]!);
+  return bytes > limit;
 }
 
 /** What is wrong with a key UNPRESENTABLE_KEY matches, in words that point at the usual cause. */

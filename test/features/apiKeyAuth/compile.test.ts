@@ -1,6 +1,6 @@
 /** compileApiKey: credential Secrets into a digest index of client ids, as Envoy Gateway's APIKeyAuth reads them. */
 import { describe, expect, it } from "vitest";
-import { apiKeyDigest } from "../../../controller/features/apiKeyAuth/compile.ts";
+import { apiKeyDigest, secretBytesAbove } from "../../../controller/features/apiKeyAuth/compile.ts";
 import { apiKeyAuth } from "../../../controller/features/apiKeyAuth/index.ts";
 import { ALICE_KEY_AUTH, ALICE_KEYS, secret } from "../../support/manifests.ts";
 import { compilePolicy, compilePolicyWith, HOOK_UP_WORLD } from "../../support/world.ts";
@@ -101,5 +101,18 @@ describe("compileApiKey", () => {
       sanitize: true,
       sanitizedByProxy: false,
     });
+  });
+});
+
+describe("secretBytesAbove", () => {
+  it("counts keys and values as UTF-8 bytes against the limit", () => {
+    expect(secretBytesAbove({ alice: "a".repeat(5) }, 10)).toBe(false);
+    expect(secretBytesAbove({ alice: "a".repeat(6) }, 10)).toBe(true);
+  });
+  it("counts multi-byte characters exactly where the short count is not conclusive", () => {
+    // 4 code units, but "é" is 2 bytes and "€" 3: 1 + 2 + 3 + 1 = 7 bytes.
+    expect(secretBytesAbove({ k: "é€v" }, 7)).toBe(false);
+    expect(secretBytesAbove({ k: "é€v" }, 6)).toBe(true);
+    expect(secretBytesAbove({ k: "€€€€" }, 12)).toBe(true);
   });
 });
