@@ -9,7 +9,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import pino from "pino";
 import { afterEach, expect, it } from "vitest";
 import { KubeClient, WATCH_TIMEOUT_SECONDS } from "../../controller/kube/client.ts";
-import { Reflector } from "../../controller/sources/kube/reflector.ts";
+import { Reflector, type ReflectorOptions } from "../../controller/sources/kube/reflector.ts";
 
 type Step = (res: import("node:http").ServerResponse, url: URL) => void;
 let server: Server | undefined;
@@ -51,6 +51,18 @@ const watch =
     res.end();
   };
 
+/** A reflector of Secrets over `client`, silent, with `options` on top. */
+const secretReflector = (client: KubeClient, options: Partial<ReflectorOptions>) =>
+  new Reflector({
+    client,
+    kind: "Secret",
+    apiVersion: "v1",
+    path: "/api/v1/secrets",
+    onChange: () => {},
+    logger: pino({ level: "silent" }),
+    ...options,
+  });
+
 afterEach(() => {
   server?.closeAllConnections();
   server?.close();
@@ -63,14 +75,7 @@ it("relists at once after a 410 ERROR event and resumes watching from the new li
     list("20", secret("a", "9"), secret("c", "19")),
   ]);
   let changes = 0;
-  const r = new Reflector({
-    client,
-    kind: "Secret",
-    apiVersion: "v1",
-    path: "/api/v1/secrets",
-    onChange: () => changes++,
-    logger: pino({ level: "silent" }),
-  });
+  const r = secretReflector(client, { onChange: () => changes++ });
   r.start();
   await r.synced;
   await new Promise((res) => setTimeout(res, 300));
@@ -96,15 +101,7 @@ it("resumes a closed watch from the last seen resourceVersion, and backs off aft
     watch({ type: "ADDED", object: secret("x", "6") }, { type: "BOOKMARK", object: { metadata: { resourceVersion: "8" } } }),
   ]);
   const started = Date.now();
-  const r = new Reflector({
-    client,
-    kind: "Secret",
-    apiVersion: "v1",
-    path: "/api/v1/secrets",
-    onChange: () => {},
-    logger: pino({ level: "silent" }),
-    backoffMs: { initial: 200, max: 400 },
-  });
+  const r = secretReflector(client, { backoffMs: { initial: 200, max: 400 } });
   r.start();
   await r.synced;
   expect(Date.now() - started).toBeGreaterThanOrEqual(190);
@@ -116,15 +113,7 @@ it("resumes a closed watch from the last seen resourceVersion, and backs off aft
 it("holds only what keep() wants, and prune() drops what it no longer wants", async () => {
   const wanted = new Set(["ns/a", "ns/b"]);
   const client = await scripted([list("1", secret("a", "1"), secret("b", "1"), secret("c", "1"))]);
-  const r = new Reflector({
-    client,
-    kind: "Secret",
-    apiVersion: "v1",
-    path: "/api/v1/secrets",
-    keep: (k) => wanted.has(k),
-    onChange: () => {},
-    logger: pino({ level: "silent" }),
-  });
+  const r = secretReflector(client, { keep: (k) => wanted.has(k) });
   r.start();
   await r.synced;
   expect(
@@ -203,14 +192,7 @@ it("a kind whose newest version is not served (404) is read at the older version
 it("asks the API server to close a watch before undici's 300 s body timeout would end a quiet one as an error", async () => {
   const client = await scripted([list("10"), watch()]);
   watchTimeouts.length = 0;
-  const r = new Reflector({
-    client,
-    kind: "Secret",
-    apiVersion: "v1",
-    path: "/api/v1/secrets",
-    onChange: () => {},
-    logger: pino({ level: "silent" }),
-  });
+  const r = secretReflector(client, {});
   r.start();
   await r.synced;
   await new Promise((res) => setTimeout(res, 100));
