@@ -2,25 +2,12 @@
 // running the shipped configurations, Portcullis' own binary, and a real external authorization
 // service on a loopback port. What a client sends through the proxy must never let it vouch for
 // itself, skip the service, or smuggle anything into the check.
-import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOOP_HEADER } from "../../controller/features/extAuth/check.ts";
 import { httpService, type Asked, type TestService } from "../support/ext-auth-services.ts";
 import { send, type HeaderLines } from "../support/http.ts";
-import {
-  examplesWithSituations,
-  PROXIES,
-  requireProgram,
-  startCaddy,
-  startNginx,
-  startPortcullis,
-  startUpstream,
-  type Portcullis,
-  type Proxy,
-  type Seen,
-  type Upstream,
-} from "./support.ts";
+import { PROXIES, startCaddy, startNginx, startStage, type Proxy, type Seen, type Stage } from "./support.ts";
 
 const HOST = "vouched.maas.example.com";
 
@@ -79,26 +66,16 @@ function answer(asked: Asked): { status: number; headers?: [string, string][] } 
 }
 
 let service: TestService;
-let portcullis: Portcullis;
-let upstream: Upstream;
-let manifests: string;
+let stage: Stage;
 
 beforeAll(async () => {
-  requireProgram("caddy");
-  requireProgram("nginx");
   service = await httpService(answer);
-  manifests = examplesWithSituations();
-  writeFileSync(join(manifests, "98-vouched.yaml"), policy(service.port));
-  [portcullis, upstream] = await Promise.all([startPortcullis(manifests), startUpstream()]);
+  stage = await startStage({ "98-vouched.yaml": policy(service.port) });
 }, 60_000);
 afterAll(async () => {
-  await portcullis?.stop();
-  await upstream?.close();
+  await stage?.stop();
   await service?.close();
-  if (manifests !== undefined) rmSync(manifests, { recursive: true, force: true });
 });
-
-const behind = () => ({ forwardAuth: portcullis.forwardAuth, upstream: upstream.port });
 
 /** Sends through the proxy; the status, what the service was asked (undefined: not asked) and what the upstream saw. */
 async function through(
@@ -106,12 +83,12 @@ async function through(
   path: string,
   headers: Record<string, string> | HeaderLines,
 ): Promise<{ status: number; asked: Asked | undefined; up: Seen | undefined }> {
-  const [askedBefore, seenBefore] = [service.asked.length, upstream.seen.length];
+  const [askedBefore, seenBefore] = [service.asked.length, stage.upstream.seen.length];
   const r = await send(proxy.url, { rawPath: path, headers: Array.isArray(headers) ? headers : { host: HOST, ...headers } });
   return {
     status: r.status,
     asked: service.asked.length > askedBefore ? service.asked[service.asked.length - 1] : undefined,
-    up: upstream.seen.length > seenBefore ? upstream.seen[upstream.seen.length - 1] : undefined,
+    up: stage.seenSince(seenBefore),
   };
 }
 
@@ -170,7 +147,7 @@ function attacks(name: string, proxy: () => Proxy, underscores: "dropped" | "for
 describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
   let caddy: Proxy;
   beforeAll(async () => {
-    caddy = await startCaddy(join(PROXIES, "caddy/Caddyfile"), behind());
+    caddy = await startCaddy(join(PROXIES, "caddy/Caddyfile"), stage.behind);
   }, 30_000);
   afterAll(async () => caddy?.stop());
   attacks("Caddy", () => caddy, "forwarded");
@@ -179,7 +156,7 @@ describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
 describe("nginx auth_request (deploy/proxies/nginx/portcullis.conf)", () => {
   let nginx: Proxy;
   beforeAll(async () => {
-    nginx = await startNginx(behind());
+    nginx = await startNginx(stage.behind);
   }, 30_000);
   afterAll(async () => nginx?.stop());
   attacks("nginx", () => nginx, "dropped");

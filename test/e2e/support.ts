@@ -196,6 +196,46 @@ export async function startUpstream(): Promise<Upstream> {
   };
 }
 
+/** Portcullis on deploy/examples, situations.yaml and `extra` manifests, with an echo upstream: what the proxies under test stand in front of. */
+export interface Stage {
+  readonly portcullis: Portcullis;
+  readonly upstream: Upstream;
+  readonly behind: Behind;
+  /** What the upstream saw since `before` (its count of requests then): the last request, undefined when none; asserts at most one. */
+  seenSince(before: number): Seen | undefined;
+  stop(): Promise<void>;
+}
+
+/** Starts a Stage; `extra` maps file names to manifests added to the examples. Fails (never skips) without caddy and nginx. */
+export async function startStage(extra: Readonly<Record<string, string>> = {}): Promise<Stage> {
+  requireProgram("caddy");
+  requireProgram("nginx");
+  const manifests = examplesWithSituations();
+  for (const [name, text] of Object.entries(extra)) writeFileSync(join(manifests, name), text);
+  const started = await Promise.allSettled([startPortcullis(manifests), startUpstream()]);
+  const stopAll = async () => {
+    for (const s of started) if (s.status === "fulfilled") await ("stop" in s.value ? s.value.stop() : s.value.close());
+    rmSync(manifests, { recursive: true, force: true });
+  };
+  const [p, u] = started;
+  if (p.status === "rejected" || u.status === "rejected") {
+    await stopAll();
+    throw p.status === "rejected" ? p.reason : (u as PromiseRejectedResult).reason;
+  }
+  const [portcullis, upstream] = [p.value, u.value];
+  return {
+    portcullis,
+    upstream,
+    behind: { forwardAuth: portcullis.forwardAuth, upstream: upstream.port },
+    seenSince(before) {
+      const count = upstream.seen.length - before;
+      if (count > 1) throw new Error(`the upstream was called ${count} times for one request`);
+      return count === 1 ? upstream.seen[upstream.seen.length - 1] : undefined;
+    },
+    stop: stopAll,
+  };
+}
+
 /** A token from the example issuer (deploy/examples/mint-example-token.ts), as the README mints it. */
 export function exampleToken(sub = "alice", aud = "maas-gateway"): string {
   return execFileSync(process.execPath, [join(EXAMPLES, "mint-example-token.ts"), sub, aud], { encoding: "utf8" }).trim();
