@@ -86,13 +86,16 @@ function selectVirtualHost(vhosts: VirtualHosts, host: string): readonly RouteEn
   return vhosts.any.length > 0 ? vhosts.any : undefined;
 }
 
-/** The longest wildcard hostname (".example.com" for "*.example.com") that `host` falls under, as Envoy picks it. */
+/**
+ * The longest wildcard hostname (".example.com" for "*.example.com") that `host` falls under, as Envoy
+ * picks it: the wildcard stands for at least one character, so ".example.com" itself is not under it.
+ */
 function wildcardSuffix(vhosts: VirtualHosts, host: string): string | undefined {
   if (vhosts.wildcardMaxLabels === 0) return undefined;
   const labels = host.split(".");
   for (let n = Math.min(labels.length - 1, vhosts.wildcardMaxLabels); n >= 1; n--) {
     const suffix = "." + labels.slice(-n).join(".");
-    if (vhosts.wildcard[suffix] !== undefined) return suffix;
+    if (suffix.length < host.length && vhosts.wildcard[suffix] !== undefined) return suffix;
   }
   return undefined;
 }

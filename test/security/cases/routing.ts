@@ -253,6 +253,13 @@ export const routingCases: readonly Case[] = [
   host("wildcard-deep", "Host `a.b.wild.example.com`", PROTECTED, "a.b.wild.example.com"),
   host("wildcard-bare", "Host `wild.example.com` (a wildcard needs one more label)", NO_ROUTE, "wild.example.com"),
   c(
+    "wildcard-empty-label",
+    "Host `.wild.example.com` (nothing where *.wild.example.com has its wildcard)",
+    NO_ROUTE,
+    (ctx) => ctx.check({ host: ".wild.example.com", path: "/keys" }),
+    "the empty first label was taken for the wildcard, so the request was decided on *.wild.example.com's routes, where Envoy's wildcard needs at least one character and routes it elsewhere (another virtual host, or none)",
+  ),
+  c(
     "two-host-lines",
     "wire: two Host lines (www.example.com, api.example.com)",
     BAD("host header was sent 2 times"),
