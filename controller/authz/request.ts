@@ -107,6 +107,7 @@ class Normalized implements NormalizedRequest {
   readonly source: AuthzRequest;
   readonly arrived: AuthzRequest;
   readonly target: string;
+  readonly hosts: readonly string[];
   readonly host: string;
   readonly path: string;
   // Methods are case-sensitive (RFC 9110 §9.1) and so is Envoy's route match: "get" is not GET.
@@ -122,7 +123,8 @@ class Normalized implements NormalizedRequest {
     this.#splitAtSemicolons = splitAtSemicolons;
     this.target = this.text(source.path);
     this.#queryAt = this.target.indexOf("?");
-    this.host = normalizeHost(source.host);
+    this.hosts = hostReadings(source.host);
+    this.host = this.hosts.at(-1)!;
     this.path = path ?? normalizePath(this.#queryAt === -1 ? this.target : this.target.slice(0, this.#queryAt));
     this.method = method ?? source.method;
   }
@@ -210,16 +212,26 @@ const ABNORMAL_PATH = /%|\/\/|\/\.\.?(?:\/|$)/;
  */
 const isAscii = (value: string) => Buffer.byteLength(value, "utf8") === value.length;
 
-/** Lower case, without port and trailing dot ("API.example.com.:443" → "api.example.com"). */
-export function normalizeHost(host: string): string {
-  let h = host.trim().toLowerCase();
-  if (h.startsWith("[")) {
-    const end = h.indexOf("]");
-    return end === -1 ? h : h.slice(0, end + 1);
-  }
+/**
+ * The Host as Envoy's virtual host selection reads it, as Envoy Gateway configures it: the port
+ * removed as `ignore_port_in_host_matching` removes it (after the last ":" when no "]" follows it,
+ * only a number Envoy parses as a 32-bit unsigned one: "host:" and "host:99999999999" keep theirs),
+ * then ASCII letters lower-cased (Envoy's AsciiStrToLower: the Kelvin sign is not "k"). One reading,
+ * or two when it ends with ".": kept (Envoy Gateway's default) and removed (a ClientTrafficPolicy's
+ * `stripTrailingHostDot`), which Portcullis cannot see. Returns readings, Envoy's default first.
+ */
+export function hostReadings(host: string): readonly string[] {
+  let h = host.trim();
   const colon = h.lastIndexOf(":");
-  if (colon !== -1 && /^[0-9]*$/.test(h.slice(colon + 1))) h = h.slice(0, colon);
-  return h.endsWith(".") ? h.slice(0, -1) : h;
+  if (colon !== -1 && h.lastIndexOf("]") < colon && isEnvoyPort(h.slice(colon + 1))) h = h.slice(0, colon);
+  h = h.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
+  return h.length > 1 && h.endsWith(".") ? [h, h.slice(0, -1)] : [h];
+}
+
+/** What absl::SimpleAtoi takes for a uint32: optional whitespace and "+", decimal digits, at most 2^32 - 1. */
+function isEnvoyPort(text: string): boolean {
+  const digits = /^[ \t\n\v\f\r]*\+?([0-9]+)[ \t\n\v\f\r]*$/.exec(text)?.[1];
+  return digits !== undefined && Number(digits) <= 0xffff_ffff;
 }
 
 /**

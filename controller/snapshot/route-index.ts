@@ -10,6 +10,8 @@ import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, Valu
 export interface RouteRequest {
   /** Lower-case host without port or trailing dot. */
   readonly host: string;
+  /** The host as Envoy's virtual host selection may read it (authz/request.ts hostReadings), Envoy Gateway's default first. */
+  readonly hosts: readonly string[];
   /** Normalised path without the query. */
   readonly path: string;
   readonly method: string;
@@ -53,10 +55,13 @@ export function findRoutes(index: RouteIndex, request: RouteRequest, scope: Rout
   let found: RouteEntry[] | undefined;
   for (const table of tables) {
     if (!portCovers(table.port, scope.port)) continue;
-    const entry = findRoute(table.vhosts, request, scope.route);
-    if (entry === undefined) continue;
-    if (found === undefined) found = [entry];
-    else found.push(entry);
+    // A Host read two ways (a trailing dot) may select two virtual hosts: each entry is a reading.
+    for (const host of request.hosts) {
+      const entry = findRoute(table.vhosts, host, request, scope.route);
+      if (entry === undefined || found?.includes(entry)) continue;
+      if (found === undefined) found = [entry];
+      else found.push(entry);
+    }
   }
   return found ?? [];
 }
@@ -70,9 +75,9 @@ function everyTable(index: RouteIndex): readonly PortRoutes[] {
   return tables;
 }
 
-/** The first matching entry of one route table; with `route`, only entries of that HTTPRoute qualify. */
-function findRoute(vhosts: VirtualHosts, request: RouteRequest, route: string | undefined): RouteEntry | undefined {
-  const entries = selectVirtualHost(vhosts, request.host);
+/** The first matching entry of one route table for Host `host`; with `route`, only entries of that HTTPRoute qualify. */
+function findRoute(vhosts: VirtualHosts, host: string, request: RouteRequest, route: string | undefined): RouteEntry | undefined {
+  const entries = selectVirtualHost(vhosts, host);
   if (entries === undefined) return undefined;
   for (const entry of entries) if ((route === undefined || entry.route === route) && matches(entry.match, request)) return entry;
   return undefined;
@@ -114,45 +119,40 @@ export function explainRoutes(index: RouteIndex, request: RouteRequest, scope: R
     if (scope.gateway !== undefined && gateway !== scope.gateway) continue;
     for (const table of ports) {
       if (!portCovers(table.port, scope.port)) continue;
-      const { vhosts } = table;
-      const suffix = vhosts.exact[request.host] === undefined ? wildcardSuffix(vhosts, request.host) : undefined;
-      const virtualHost =
-        vhosts.exact[request.host] !== undefined
-          ? request.host
-          : suffix !== undefined
-            ? `*${suffix}`
-            : vhosts.any.length > 0
-              ? "(any host)"
-              : undefined;
-      const where = { gateway, port: table.port };
-      const entries = selectVirtualHost(vhosts, request.host);
-      if (entries === undefined) {
-        tables.push({ ...where, virtualHost: "none: no route of this listener port has this host" });
-        continue;
+      for (const host of request.hosts) {
+        const where = { gateway, port: table.port, ...(request.hosts.length === 1 ? {} : { host }) };
+        tables.push({ ...where, ...explainVirtualHost(table.vhosts, host, request, scope.route) });
       }
-      const misses: string[] = [];
-      let missed = 0;
-      let picked: string | undefined;
-      const alsoMatching: string[] = [];
-      for (const entry of entries) {
-        const label = `${entry.rule} (${describeMatch(entry.match)})`;
-        const why =
-          scope.route !== undefined && entry.route !== scope.route ? "not the route the proxy named" : mismatchOf(entry.match, request);
-        if (why === undefined && picked === undefined) picked = label;
-        else if (why === undefined) alsoMatching.push(label);
-        else if (picked === undefined && misses.length < TRACED_MISSES) misses.push(`${label}: ${why}`);
-        else if (picked === undefined) missed++;
-      }
-      tables.push({
-        ...where,
-        virtualHost,
-        tried: missed === 0 ? misses : [...misses, `… and ${missed} more that do not match`],
-        picked: picked ?? "none: no entry matches",
-        ...(alsoMatching.length === 0 ? {} : { alsoMatchingLater: alsoMatching }),
-      });
     }
   }
   return tables;
+}
+
+/** The trace of one route table read with Host `host`: its virtual host, the entries tried, the one picked. */
+function explainVirtualHost(vhosts: VirtualHosts, host: string, request: RouteRequest, route: string | undefined): object {
+  const suffix = vhosts.exact[host] === undefined ? wildcardSuffix(vhosts, host) : undefined;
+  const virtualHost =
+    vhosts.exact[host] !== undefined ? host : suffix !== undefined ? `*${suffix}` : vhosts.any.length > 0 ? "(any host)" : undefined;
+  const entries = selectVirtualHost(vhosts, host);
+  if (entries === undefined) return { virtualHost: "none: no route of this listener port has this host" };
+  const misses: string[] = [];
+  let missed = 0;
+  let picked: string | undefined;
+  const alsoMatching: string[] = [];
+  for (const entry of entries) {
+    const label = `${entry.rule} (${describeMatch(entry.match)})`;
+    const why = route !== undefined && entry.route !== route ? "not the route the proxy named" : mismatchOf(entry.match, request);
+    if (why === undefined && picked === undefined) picked = label;
+    else if (why === undefined) alsoMatching.push(label);
+    else if (picked === undefined && misses.length < TRACED_MISSES) misses.push(`${label}: ${why}`);
+    else if (picked === undefined) missed++;
+  }
+  return {
+    virtualHost,
+    tried: missed === 0 ? misses : [...misses, `… and ${missed} more that do not match`],
+    picked: picked ?? "none: no entry matches",
+    ...(alsoMatching.length === 0 ? {} : { alsoMatchingLater: alsoMatching }),
+  };
 }
 
 /** What part of `match` the request fails, or undefined when it matches. */

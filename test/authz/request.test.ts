@@ -3,7 +3,7 @@ import {
   CONTROL_IN_PATH,
   headerValue,
   methodReadings,
-  normalizeHost,
+  hostReadings,
   normalizePath,
   normalizeRequest,
   pathReadings,
@@ -80,14 +80,27 @@ describe("CONTROL_IN_PATH", () => {
   );
 });
 
-describe("normalizeHost", () => {
+describe("hostReadings: the Host as Envoy's virtual host selection reads it", () => {
   it.each([
-    ["API.Example.com", "api.example.com"],
-    ["api.example.com:8443", "api.example.com"],
-    ["api.example.com.", "api.example.com"],
-    ["[::1]:80", "[::1]"],
-    [" x.io ", "x.io"],
-  ])("%s → %s", (input, expected) => expect(normalizeHost(input)).toBe(expected));
+    ["API.Example.com", ["api.example.com"]],
+    ["api.example.com:8443", ["api.example.com"]],
+    ["api.example.com.", ["api.example.com.", "api.example.com"]],
+    ["API.example.com.:443", ["api.example.com.", "api.example.com"]],
+    ["api.example.com..", ["api.example.com..", "api.example.com."]],
+    [".", ["."]],
+    ["[::1]:80", ["[::1]"]],
+    ["[::1]", ["[::1]"]],
+    ["[x].wild.example.com", ["[x].wild.example.com"]],
+    [" x.io ", ["x.io"]],
+    // Envoy removes only what absl::SimpleAtoi parses as a uint32.
+    ["api.example.com:", ["api.example.com:"]],
+    ["api.example.com:+80", ["api.example.com"]],
+    ["api.example.com:4294967295", ["api.example.com"]],
+    ["api.example.com:4294967296", ["api.example.com:4294967296"]],
+    ["api.example.com:8o", ["api.example.com:8o"]],
+    // Envoy lower-cases ASCII only: the Kelvin sign (U+212A) stays, where JavaScript's toLowerCase makes it "k".
+    ["\u212Aiosk.example.com", ["\u212Aiosk.example.com"]],
+  ])("%j → %j", (input, expected) => expect(hostReadings(input)).toEqual(expected));
 });
 
 describe("afterPhase: the request as one phase leaves it to the next", () => {

@@ -66,6 +66,55 @@ const order = (id: string, title: string, expect: Expected, request: Partial<Aut
   );
 const RANKING = "routes that tied on the path were ranked oldest first (and `method` above any header), so the older open route decided";
 
+/**
+ * Where Portcullis' reading of Host picks another virtual host than Envoy's: kiosk.example.com and
+ * *.wild.example.com are open, every other host takes the catch-all route, which wants an API key.
+ */
+const hostWorld = decider(`
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: apps}
+spec: {gatewayClassName: portcullis, listeners: [{name: http, protocol: HTTP, port: 80}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: kiosk, namespace: apps}
+spec: {parentRefs: [{name: gw}], hostnames: [kiosk.example.com]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: wild, namespace: apps}
+spec: {parentRefs: [{name: gw}], hostnames: ["*.wild.example.com"]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: rest, namespace: apps}
+spec: {parentRefs: [{name: gw}]}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: rest, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: rest}]
+  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [x-api-key]}]}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: keys, namespace: apps}
+stringData: {alice: alice-key}
+`);
+/** GET / with Host `name` on the host world. */
+const hostIn = (id: string, title: string, expect: Expected, name: string, fixed: string) =>
+  c(
+    `vhost-${id}`,
+    title,
+    expect,
+    async () => fromDecision(await hostWorld({ host: name, path: "/" }), managedHeadersOf(hostWorld.result.snapshot.policies)),
+    fixed,
+  );
+const WIDER_PORT =
+  'the port was taken to be any run of digits after the last ":" (none included, no "+"), where Envoy\'s ignore_port_in_host_matching removes what it parses as a 32-bit unsigned number, so the request was decided on another virtual host than Envoy\'s';
+
 export const routingCases: readonly Case[] = [
   order(
     "header-exact",
@@ -258,6 +307,30 @@ export const routingCases: readonly Case[] = [
     NO_ROUTE,
     (ctx) => ctx.check({ host: ".wild.example.com", path: "/keys" }),
     "the empty first label was taken for the wildcard, so the request was decided on *.wild.example.com's routes, where Envoy's wildcard needs at least one character and routes it elsewhere (another virtual host, or none)",
+  ),
+  hostIn(
+    "kelvin",
+    "Host U+212A (Kelvin sign, which JavaScript lower-cases to `k`) + `iosk.example.com`; kiosk.example.com is open",
+    PROTECTED,
+    "\u212Aiosk.example.com",
+    "Host was lower-cased with JavaScript's Unicode toLowerCase, so the Kelvin sign became `k` and the open kiosk.example.com decided, where Envoy lower-cases ASCII only and routes to the catch-all route",
+  ),
+  hostIn("empty-port", "Host `kiosk.example.com:` (a colon, no port)", PROTECTED, "kiosk.example.com:", WIDER_PORT),
+  hostIn("huge-port", "Host `kiosk.example.com:4294967296` (a port past 32 bits)", PROTECTED, "kiosk.example.com:4294967296", WIDER_PORT),
+  hostIn("plus-port", "Host `kiosk.example.com:+80` (Envoy parses `+80` as a port)", OPEN, "kiosk.example.com:+80", WIDER_PORT),
+  hostIn(
+    "trailing-dot",
+    "Host `kiosk.example.com.`: Envoy Gateway keeps the dot (catch-all route), a ClientTrafficPolicy's stripTrailingHostDot removes it (open kiosk route)",
+    PROTECTED,
+    "kiosk.example.com.",
+    "the trailing dot was always removed, so the open kiosk.example.com decided, where Envoy Gateway by default keeps the dot and routes to the catch-all route; a Host with a trailing dot is now decided on both readings",
+  ),
+  hostIn(
+    "bracket-label",
+    "Host `[x].wild.example.com` (brackets that are no IPv6 address)",
+    OPEN,
+    "[x].wild.example.com",
+    'a Host starting with "[" was cut after the "]" as if it were an IPv6 address, where Envoy reads it whole and routes it to *.wild.example.com',
   ),
   c(
     "two-host-lines",
