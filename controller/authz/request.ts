@@ -153,6 +153,10 @@ class Normalized implements NormalizedRequest {
     return new Normalized({ ...this.source, headers }, this.path, this.method, this.#splitAtSemicolons, this.arrived);
   }
 
+  get authority(): string {
+    return this.text(this.source.host);
+  }
+
   get rawQuery(): string | undefined {
     return this.#queryAt === -1 ? undefined : this.target.slice(this.#queryAt + 1);
   }

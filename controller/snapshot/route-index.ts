@@ -12,6 +12,8 @@ export interface RouteRequest {
   readonly host: string;
   /** The host as Envoy's virtual host selection may read it (authz/request.ts hostReadings), Envoy Gateway's default first. */
   readonly hosts: readonly string[];
+  /** The Host as sent (Envoy's `:authority`, port and case kept): what a header match named `host` reads. */
+  readonly authority: string;
   /** Normalised path without the query. */
   readonly path: string;
   readonly method: string;
@@ -199,10 +201,12 @@ export function firstParam(rawQuery: string | undefined, name: string): string |
 
 /**
  * A header as Envoy's route match reads it. The pseudo-headers a match may name are the method
- * (an HTTPRoute `method`) and the path with its query (a GRPCRoute method match without service).
+ * (an HTTPRoute `method`) and the path with its query (a GRPCRoute method match without service);
+ * `host` is `:authority` in Envoy's header map, whichever way the Host reached Portcullis.
  */
 function headerOf(request: RouteRequest, name: string): string | undefined {
   if (name === ":method") return request.method;
+  if (name === "host") return request.authority;
   if (name === ":path") return request.rawQuery === undefined ? request.path : `${request.path}?${request.rawQuery}`;
   // Envoy matches a header sent several times on its lines joined with "," (not ", ").
   const lines = request.headerLines(name);

@@ -67,8 +67,10 @@ const order = (id: string, title: string, expect: Expected, request: Partial<Aut
 const RANKING = "routes that tied on the path were ranked oldest first (and `method` above any header), so the older open route decided";
 
 /**
- * Where Portcullis' reading of Host picks another virtual host than Envoy's: kiosk.example.com and
- * *.wild.example.com are open, every other host takes the catch-all route, which wants an API key.
+ * Where Portcullis' reading of Host picks another virtual host or rule than Envoy's: kiosk.example.com
+ * and *.wild.example.com are open, as is any host's request whose Host header is exactly
+ * `door.example.com:8080` (route by-host); every other request takes the catch-all route, which
+ * wants an API key.
  */
 const hostWorld = decider(`
 apiVersion: gateway.networking.k8s.io/v1
@@ -85,6 +87,13 @@ apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: wild, namespace: apps}
 spec: {parentRefs: [{name: gw}], hostnames: ["*.wild.example.com"]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: by-host, namespace: apps}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{matches: [{path: {type: PathPrefix, value: /}, headers: [{name: Host, value: "door.example.com:8080"}]}]}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -331,6 +340,13 @@ export const routingCases: readonly Case[] = [
     OPEN,
     "[x].wild.example.com",
     'a Host starting with "[" was cut after the "]" as if it were an IPv6 address, where Envoy reads it whole and routes it to *.wild.example.com',
+  ),
+  hostIn(
+    "header-match-host",
+    "Host `door.example.com:8080` on a rule matching header `Host` exactly `door.example.com:8080` (open)",
+    OPEN,
+    "door.example.com:8080",
+    "a header match named Host read a `host` header line, which Envoy's gRPC check names `:authority`, so the rule never matched and the catch-all route decided; Envoy's header map reads `host` as `:authority`, and so does Portcullis now",
   ),
   c(
     "two-host-lines",
