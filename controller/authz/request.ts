@@ -225,7 +225,9 @@ const isAscii = (value: string) => Buffer.byteLength(value, "utf8") === value.le
  * `stripTrailingHostDot`), which Portcullis cannot see. Returns readings, Envoy's default first.
  */
 export function hostReadings(host: string): readonly string[] {
-  let h = host.trim();
+  // Only HTTP's optional whitespace (space, tab) around a field value: String.trim also drops the
+  // no-break space and other Unicode spaces, which Envoy keeps.
+  let h = host.replace(/^[ \t]+|[ \t]+$/g, "");
   const colon = h.lastIndexOf(":");
   if (colon !== -1 && h.lastIndexOf("]") < colon && isEnvoyPort(h.slice(colon + 1))) h = h.slice(0, colon);
   h = h.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());

@@ -91,7 +91,8 @@ describe("hostReadings: the Host as Envoy's virtual host selection reads it", ()
     ["[::1]:80", ["[::1]"]],
     ["[::1]", ["[::1]"]],
     ["[x].wild.example.com", ["[x].wild.example.com"]],
-    [" x.io ", ["x.io"]],
+    [" x.io\t", ["x.io"]],
+    ["x.io\u00A0", ["x.io\u00A0"]],
     // Envoy removes only what absl::SimpleAtoi parses as a uint32.
     ["api.example.com:", ["api.example.com:"]],
     ["api.example.com:+80", ["api.example.com"]],

@@ -342,6 +342,13 @@ export const routingCases: readonly Case[] = [
     'a Host starting with "[" was cut after the "]" as if it were an IPv6 address, where Envoy reads it whole and routes it to *.wild.example.com',
   ),
   hostIn(
+    "nbsp",
+    "Host `kiosk.example.com` + U+00A0 (no-break space, which String.trim removes)",
+    PROTECTED,
+    "kiosk.example.com\u00A0",
+    "Host was trimmed with String.trim, which also drops the no-break space and other Unicode spaces, so the open kiosk.example.com decided, where Envoy removes only spaces and tabs around a field value and routes to the catch-all route",
+  ),
+  hostIn(
     "header-match-host",
     "Host `door.example.com:8080` on a rule matching header `Host` exactly `door.example.com:8080` (open)",
     OPEN,
