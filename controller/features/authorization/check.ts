@@ -118,6 +118,9 @@ function someHeaderRepeats(request: NormalizedRequest): boolean {
 
 /** A header's value in `reading`: its lines joined as Envoy joins them (request.header), or one of them; undefined when absent. */
 function headerIn(request: NormalizedRequest, name: string, reading: Reading): string | undefined {
+  // Envoy's header map holds the Host as `:authority` and reads `host` as it, whichever way the
+  // request reached Portcullis (a gRPC check has no host line; forward-auth's is the proxy's own).
+  if (name === "host") return request.authority;
   if (reading.headers === "joined") return request.header(name);
   const lines = request.headerLines(name);
   return reading.headers === "first" ? lines[0] : lines[lines.length - 1];
@@ -280,6 +283,7 @@ function headersIn(request: NormalizedRequest, reading: Reading): Record<string,
     const v = headerIn(request, name, reading);
     if (v !== undefined) headers[name] = v;
   }
+  headers.host = request.authority;
   return headers;
 }
 

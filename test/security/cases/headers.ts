@@ -19,6 +19,16 @@ const UNDERSCORE = (name: string): Expected => BAD(`the header ${name} is refuse
 function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promise<Outcome>, fixed?: string): Case {
   return { id: `header.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
 }
+
+/** GET /x on api.example.com over gRPC, as Envoy sends it (the Host as `:authority` only), under a route policy with `authorization`. */
+async function hostRuleOverGrpc(authorization: object): Promise<Outcome> {
+  const d = decider(`${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization }, "x")}`);
+  const authority = [{ key: ":authority", value: "api.example.com" }];
+  const request = toAuthzRequest({
+    attributes: { request: { http: { method: "GET", host: "api.example.com", path: "/x", header_map: { headers: authority } } } },
+  });
+  return fromDecision(await d(request), managedHeadersOf(d.result.snapshot.policies));
+}
 /** A valid token whose sub is `sub`, on /jwt: x-user-id cannot carry it, so it is removed like every managed header. */
 /** A valid token on /jwt whose claims are `claims` (x-user-id carries sub, x-user-email email). */
 const claimed = (id: string, title: string, expect: Expected, claims: Record<string, unknown>, fixed?: string) =>
@@ -283,6 +293,27 @@ export const headerCases: readonly Case[] = [
       return fromDecision(await d(request), managedHeadersOf(d.result.snapshot.policies));
     },
     "each entry of `header_map` (one per line as Envoy received them) was joined into one value, so the readings of a repeated header were lost on the gRPC port: a Deny rule on one line was escaped by sending another. The entries now stay lines",
+  ),
+  c(
+    "deny-rule-on-host-grpc",
+    "gRPC: a Deny header rule on `host: api.example.com` (default Allow); the check names the host, with no host line (Envoy sends :authority)",
+    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-api-host" },
+    () =>
+      hostRuleOverGrpc({
+        defaultAction: "Allow",
+        rules: [{ name: "no-api-host", action: "Deny", principal: { headers: [{ name: "host", values: ["api.example.com"] }] } }],
+      }),
+    "a rule on `host` read a host line, which Envoy's gRPC check does not have (Envoy's header map reads `host` as :authority), so the Deny rule never applied there; `host` now reads the Host as sent on every port",
+  ),
+  c(
+    "allow-cel-on-host-grpc",
+    "gRPC: an Allow principal.cel `request.headers['host'] == 'api.example.com'` (default Deny), no host line (Envoy sends :authority)",
+    { status: 200, code: "allowed" },
+    () =>
+      hostRuleOverGrpc({
+        defaultAction: "Deny",
+        rules: [{ name: "api-host", action: "Allow", principal: { cel: "request.headers['host'] == 'api.example.com'" } }],
+      }),
   ),
   ...(
     [
