@@ -174,6 +174,12 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
       }
       for (const [matchIndex, match] of matches.entries()) {
         if (!match.ok) continue;
+        const unsupported = match.value.match.unsupported;
+        if (unsupported !== undefined) {
+          problems.push(
+            `${route.kind} ${routeId} rule ${ruleIndex} match ${matchIndex}: ${unsupported}; requests that reach it are denied`,
+          );
+        }
         const preflight = route.kind === "HTTPRoute" ? corsPreflightMatch(route.spec.rules[ruleIndex]!, match.value) : undefined;
         for (const [n, m] of (preflight === undefined ? [match.value] : [match.value, preflight]).entries()) {
           pending.push({
