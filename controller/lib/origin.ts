@@ -1,4 +1,5 @@
 /** Origins as Envoy Gateway spells them in `cors.allowOrigins` and `csrf.additionalOrigins`. */
+import { fullMatchRegex } from "./regex.ts";
 
 /**
  * Envoy Gateway's Origin pattern (api/v1alpha1/cors_types.go): "*", or scheme://host[:port] where
@@ -7,7 +8,14 @@
  */
 export const ORIGIN = /^(?:\*|[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:\*|(?:\*\.)?[\w-]+(?:\.[\w-]+)*)(?::\d{1,5})?)$/;
 
-/** A wildcard origin as the full-match expression Envoy Gateway builds: metacharacters literal, `*` any text. */
+/**
+ * A wildcard origin as the full-match RE2 expression Envoy Gateway builds (wildcard2regex:
+ * metacharacters quoted, `*` as `.*`), run with RE2's meaning on the linear-time engine (lib/regex.ts):
+ * `*` takes any character but a newline, and a long Origin header cannot make it backtrack.
+ * `origin` matches ORIGIN, whose characters always make valid RE2.
+ */
 export function originPattern(origin: string): RegExp {
-  return new RegExp(`^${origin.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
+  const regex = fullMatchRegex(origin.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*"));
+  if (!regex.ok) throw new Error(`origin ${JSON.stringify(origin)} ${regex.error.reason}`);
+  return regex.value;
 }
