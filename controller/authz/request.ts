@@ -86,7 +86,10 @@ export interface NormalizedRequest extends RouteRequest {
   params(name: string): readonly string[];
   /** The same request read another way: one of `pathReadings` and one of `methodReadings`. */
   withReading(path: string, method: string): NormalizedRequest;
-  /** The same request with its query split at "&" only, as Envoy reads it: `params` adds nothing found at ";". */
+  /**
+   * The same request with its query split at "&" only, as Envoy reads it: `params` adds nothing found at ";".
+   * This very request when that changes nothing (no ";" in the query), so a caller can skip a second reading.
+   */
   asEnvoyReadsTheQuery(): NormalizedRequest;
   /**
    * The request as a phase leaves it to the next ones, as an Envoy filter leaves it to the filters
@@ -139,6 +142,7 @@ class Normalized implements NormalizedRequest {
   }
 
   asEnvoyReadsTheQuery(): NormalizedRequest {
+    if (this.#queryReadAtSemicolons() === undefined) return this;
     return new Normalized(this.source, this.path, this.method, false, this.arrived);
   }
 
@@ -181,10 +185,17 @@ class Normalized implements NormalizedRequest {
   params(name: string): readonly string[] {
     if (this.#queryAt === -1) return NONE;
     const values = this.query.getAll(name);
-    const query = this.source.path.slice(this.#queryAt + 1);
-    if (!this.#splitAtSemicolons || !query.includes(";")) return values;
+    const query = this.#queryReadAtSemicolons();
+    if (query === undefined) return values;
     const alsoAtSemicolons = new URLSearchParams(query.replaceAll(";", "&")).getAll(name).filter((v) => !values.includes(v));
     return alsoAtSemicolons.length === 0 ? values : [...values, ...alsoAtSemicolons];
+  }
+
+  /** The query when `params` also splits it at ";" (this reading does, and it holds one), else undefined. */
+  #queryReadAtSemicolons(): string | undefined {
+    if (!this.#splitAtSemicolons || this.#queryAt === -1) return undefined;
+    const query = this.source.path.slice(this.#queryAt + 1);
+    return query.includes(";") ? query : undefined;
   }
 
   cookies(name: string): readonly string[] {
@@ -225,6 +236,7 @@ const isAscii = (value: string) => Buffer.byteLength(value, "utf8") === value.le
  * `stripTrailingHostDot`), which Portcullis cannot see. Returns readings, Envoy's default first.
  */
 export function hostReadings(host: string): readonly string[] {
+  if (isPlainHost(host)) return [host];
   // Only HTTP's optional whitespace (space, tab) around a field value: String.trim also drops the
   // no-break space and other Unicode spaces, which Envoy keeps.
   let h = host.replace(/^[ \t]+|[ \t]+$/g, "");
@@ -232,6 +244,22 @@ export function hostReadings(host: string): readonly string[] {
   if (colon !== -1 && h.lastIndexOf("]") < colon && isEnvoyPort(h.slice(colon + 1))) h = h.slice(0, colon);
   h = h.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
   return h.length > 1 && h.endsWith(".") ? [h, h.slice(0, -1)] : [h];
+}
+
+/**
+ * Whether a Host reads one way only, as it is: lower-case letters, digits, "-" and "." (no port,
+ * no space, no upper case, no trailing dot), the usual Host. A loop over its characters: no
+ * regular expression or copy on every request.
+ */
+function isPlainHost(host: string): boolean {
+  const n = host.length;
+  if (n === 0 || host.charCodeAt(n - 1) === 46) return false;
+  for (let i = 0; i < n; i++) {
+    const c = host.charCodeAt(i);
+    // a-z, 0-9, "-", "."
+    if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 46)) return false;
+  }
+  return true;
 }
 
 /** What absl::SimpleAtoi takes for a uint32: optional whitespace and "+", decimal digits, at most 2^32 - 1. */
