@@ -24,6 +24,7 @@ import type { CheckContext } from "./context.ts";
 import { deny, type Decision } from "./decision.ts";
 import {
   CONTROL_IN_PATH,
+  isPlainPath,
   methodReadings,
   normalizeRequest,
   pathReadings,
@@ -59,11 +60,12 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   const req = normalizeRequest(request);
   const queryAt = req.target.indexOf("?");
   const rawPath = queryAt === -1 ? req.target : req.target.slice(0, queryAt);
-  if (CONTROL_IN_PATH.test(rawPath)) {
+  const plain = isPlainPath(rawPath);
+  if (!plain && CONTROL_IN_PATH.test(rawPath)) {
     return deny(400, "request_invalid", "the path holds a control character (%00 to %1F, %7F), which servers read in different ways", {});
   }
 
-  const paths = pathReadings(rawPath);
+  const paths = plain ? [rawPath] : pathReadings(rawPath);
   const methods = methodReadings(request.method);
   if (paths.length === 1 && methods.length === 1) return checkReading(snapshot, req, ctx);
   const readings = methods.flatMap((method) => paths.map((path) => ({ method, path })));

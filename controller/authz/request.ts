@@ -275,13 +275,32 @@ function isEnvoyPort(text: string): boolean {
  */
 export function normalizePath(path: string): string {
   // Most paths are already normal: no escapes, no empty, "." or ".." segments.
-  if (path.startsWith("/") && !ABNORMAL_PATH.test(path)) return path;
+  if (isPlainPath(path) || (path.startsWith("/") && !ABNORMAL_PATH.test(path))) return path;
   return resolveSegments(
     path.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => {
       const c = String.fromCharCode(parseInt(hex, 16));
       return /[A-Za-z0-9\-._~]/.test(c) ? c : `%${hex.toUpperCase()}`;
     }),
   );
+}
+
+/**
+ * Whether a path (without its query) is one every component reads as it is, already normal: "/"
+ * then letters, digits, "-", "_", "~", and "/" or "." anywhere but right after a "/" (so no empty,
+ * "." or ".." segment), nothing escaped, no control character. Such a path is its own only
+ * reading (what `pathReadings` returns for it) and normalizePath leaves it alone. A loop over its
+ * characters, cheaper than the regular expressions it spares on most requests.
+ */
+export function isPlainPath(path: string): boolean {
+  if (path.charCodeAt(0) !== 47) return false;
+  for (let i = 1; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    // a-z, A-Z, 0-9, "-", "_", "~"
+    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45 || c === 95 || c === 126) continue;
+    if ((c === 47 || c === 46) && path.charCodeAt(i - 1) !== 47) continue;
+    return false;
+  }
+  return true;
 }
 
 /** What makes components read a path differently: an escape (%2F, %5C, %2E…), a backslash, a ";" parameter. */

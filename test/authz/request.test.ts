@@ -4,6 +4,7 @@ import {
   headerValue,
   methodReadings,
   hostReadings,
+  isPlainPath,
   normalizePath,
   normalizeRequest,
   pathReadings,
@@ -70,6 +71,30 @@ describe("params", () => {
     expect(envoy.params("t")).toEqual([]);
     expect(envoy.asEnvoyReadsTheQuery()).toBe(envoy);
   });
+});
+
+describe("isPlainPath: a path every component reads as it is", () => {
+  it.each(["/", "/v1/chat/completions", "/a/", "/a..b", "/a./b", "/A-Z_0~9/x.json"])("%j is plain: its own only reading", (path) => {
+    expect(isPlainPath(path)).toBe(true);
+    expect([normalizePath(path), pathReadings(path), CONTROL_IN_PATH.test(path)]).toEqual([path, [path], false]);
+  });
+  it.each([
+    "",
+    "a",
+    "//a",
+    "/a//b",
+    "/a/./b",
+    "/a/../b",
+    "/.well-known",
+    "/a/.",
+    "/a%2Fb",
+    "/a;b",
+    "/a\\b",
+    "/a b",
+    "/a\u0000",
+    "/é",
+    "/a+b",
+  ])("%j is not: it takes the readings above", (path) => expect(isPlainPath(path)).toBe(false));
 });
 
 describe("methodReadings", () => {
