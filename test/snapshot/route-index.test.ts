@@ -1,0 +1,249 @@
+/**
+ * Request-time route lookup (controller/snapshot/route-index.ts) on hand-built route tables: virtual
+ * host selection as Envoy picks it, the listener port scope (with Envoy Gateway's privileged-port
+ * shift), first-match order, path/header/query semantics and the explain trace.
+ */
+import { describe, expect, it } from "vitest";
+import { explainRoutes, findRoutes, firstParam, pathMatches, type RouteRequest } from "../../controller/snapshot/route-index.ts";
+import type { CompiledMatch, PortRoutes, RouteEntry, RouteIndex, VirtualHosts } from "../../controller/snapshot/types.ts";
+
+const ANY_PATH: CompiledMatch = { path: { type: "PathPrefix", value: "" }, headers: [], queryParams: [] };
+
+function entry(rule: string, match: CompiledMatch = ANY_PATH, port = 80): RouteEntry {
+  return {
+    gateway: "apps/gw",
+    listener: "http",
+    port,
+    kind: "HTTPRoute",
+    route: `apps/${rule.split(" ")[0]}`,
+    rule,
+    match,
+    policy: undefined,
+    origin: undefined,
+    managedHeaders: [],
+  };
+}
+
+function vhosts(parts: Partial<VirtualHosts>): VirtualHosts {
+  const wildcard = parts.wildcard ?? {};
+  const maxLabels = Math.max(0, ...Object.keys(wildcard).map((suffix) => suffix.split(".").length - 1));
+  return { exact: {}, any: [], ...parts, wildcard, wildcardMaxLabels: maxLabels };
+}
+
+function index(tables: Record<string, PortRoutes[]>): RouteIndex {
+  return { byGateway: tables };
+}
+
+function table(port: number, v: VirtualHosts): PortRoutes {
+  return { port, tlsListener: undefined, vhosts: v };
+}
+
+function request(host: string, path = "/", more: Partial<RouteRequest> & { lines?: Record<string, string[]> } = {}): RouteRequest {
+  const lines = more.lines ?? {};
+  return {
+    host,
+    hosts: [host],
+    authority: host,
+    path,
+    method: "GET",
+    rawQuery: undefined,
+    headerLines: (name) => lines[name] ?? [],
+    ...more,
+  };
+}
+
+const rules = (found: readonly RouteEntry[] | undefined) => found?.map((e) => e.rule);
+
+describe("findRoutes: virtual hosts", () => {
+  const v = vhosts({
+    exact: { "api.example.com": [entry("exact r0")] },
+    wildcard: { ".example.com": [entry("short r0")], ".eu.example.com": [entry("long r0")] },
+    any: [entry("any r0")],
+  });
+  const idx = index({ "apps/gw": [table(80, v)] });
+
+  it("prefers the exact host, then the longest wildcard suffix, then the routes of any host", () => {
+    expect(rules(findRoutes(idx, request("api.example.com"), {}))).toEqual(["exact r0"]);
+    expect(rules(findRoutes(idx, request("a.eu.example.com"), {}))).toEqual(["long r0"]);
+    expect(rules(findRoutes(idx, request("a.b.example.com"), {}))).toEqual(["short r0"]);
+    expect(rules(findRoutes(idx, request("other.test"), {}))).toEqual(["any r0"]);
+  });
+
+  it("takes a wildcard to stand for at least one character: the bare suffix is not under it", () => {
+    expect(rules(findRoutes(idx, request("example.com"), {}))).toEqual(["any r0"]);
+    expect(rules(findRoutes(idx, request("eu.example.com"), {}))).toEqual(["short r0"]);
+    // An empty first label: "*" would stand for nothing.
+    expect(rules(findRoutes(idx, request(".example.com"), {}))).toEqual(["any r0"]);
+  });
+
+  it("finds nothing, not an error, when no virtual host takes the Host", () => {
+    const noAny = index({ "apps/gw": [table(80, vhosts({ exact: { "a.test": [entry("a r0")] } }))] });
+    expect(findRoutes(noAny, request("b.test"), {})).toEqual([]);
+  });
+
+  it("returns one entry per reading of the Host that selects another virtual host", () => {
+    const found = findRoutes(idx, request("api.example.com", "/", { hosts: ["api.example.com", "api.example.com."] }), {});
+    expect(rules(found)).toEqual(["exact r0", "any r0"]);
+  });
+
+  it("lists an entry once when two readings select the same one", () => {
+    const found = findRoutes(idx, request("x.test", "/", { hosts: ["x.test", "x.test."] }), {});
+    expect(rules(found)).toEqual(["any r0"]);
+  });
+});
+
+describe("findRoutes: scope", () => {
+  const idx = index({
+    "apps/gw": [table(80, vhosts({ any: [entry("web r0")] })), table(8443, vhosts({ any: [entry("admin r0", ANY_PATH, 8443)] }))],
+    "apps/other": [table(80, vhosts({ any: [entry("other r0")] }))],
+  });
+
+  it("reads every served Gateway and port when the proxy names neither", () => {
+    expect(rules(findRoutes(idx, request("h"), {}))).toEqual(["web r0", "admin r0", "other r0"]);
+  });
+
+  it("is undefined for a Gateway that is not served, and keeps to the one named", () => {
+    expect(findRoutes(idx, request("h"), { gateway: "apps/missing" })).toBeUndefined();
+    expect(rules(findRoutes(idx, request("h"), { gateway: "apps/other" }))).toEqual(["other r0"]);
+  });
+
+  it("matches a stated port to its table, and a privileged listener port to Envoy Gateway's container port (+10000)", () => {
+    expect(rules(findRoutes(idx, request("h"), { gateway: "apps/gw", port: 8443 }))).toEqual(["admin r0"]);
+    expect(rules(findRoutes(idx, request("h"), { gateway: "apps/gw", port: 10080 }))).toEqual(["web r0"]);
+    expect(rules(findRoutes(idx, request("h"), { gateway: "apps/gw", port: 18443 }))).toEqual([]);
+  });
+
+  it("qualifies only the entries of the HTTPRoute the proxy names", () => {
+    const two = index({ "apps/gw": [table(80, vhosts({ any: [entry("first r0"), entry("second r0")] }))] });
+    expect(rules(findRoutes(two, request("h"), { route: "apps/second" }))).toEqual(["second r0"]);
+  });
+});
+
+describe("findRoutes: first match in order", () => {
+  const idx = index({
+    "apps/gw": [
+      table(
+        80,
+        vhosts({
+          any: [
+            entry("r exact", { path: { type: "Exact", value: "/admin" }, headers: [], queryParams: [] }),
+            entry("r header", { ...ANY_PATH, headers: [{ type: "Exact", name: "x-tier", value: "gold,silver" }] }),
+            entry("r method", { ...ANY_PATH, headers: [{ type: "Exact", name: ":method", value: "POST" }] }),
+            entry("r host", { ...ANY_PATH, headers: [{ type: "Suffix", name: "host", value: ":8080" }] }),
+            entry("r query", { ...ANY_PATH, queryParams: [{ type: "Exact", name: "v", value: "2" }] }),
+            entry("r regex", {
+              path: { type: "RegularExpression", value: "/v[0-9]+", regex: /^(?:\/v[0-9]+)$/ },
+              headers: [],
+              queryParams: [],
+            }),
+            entry("r fallback"),
+          ],
+        }),
+      ),
+    ],
+  });
+  const pick = (r: RouteRequest) => rules(findRoutes(idx, r, {}));
+
+  it("picks the first entry whose match holds", () => {
+    expect(pick(request("h", "/admin"))).toEqual(["r exact"]);
+    expect(pick(request("h", "/admin/x"))).toEqual(["r fallback"]);
+    expect(pick(request("h", "/v12"))).toEqual(["r regex"]);
+    expect(pick(request("h", "/v12/x"))).toEqual(["r fallback"]);
+  });
+
+  it("matches a header sent on several lines against its lines joined with a comma", () => {
+    expect(pick(request("h", "/x", { lines: { "x-tier": ["gold", "silver"] } }))).toEqual(["r header"]);
+    expect(pick(request("h", "/x", { lines: { "x-tier": ["gold, silver"] } }))).toEqual(["r fallback"]);
+  });
+
+  it("reads :method as the method and host as the authority as sent, port included", () => {
+    expect(pick(request("h", "/x", { method: "POST" }))).toEqual(["r method"]);
+    expect(pick(request("h", "/x", { authority: "h:8080" }))).toEqual(["r host"]);
+  });
+
+  it("reads query parameters as sent, the first of a repeated name", () => {
+    expect(pick(request("h", "/x", { rawQuery: "v=2&v=3" }))).toEqual(["r query"]);
+    expect(pick(request("h", "/x", { rawQuery: "v=3&v=2" }))).toEqual(["r fallback"]);
+  });
+});
+
+describe("pathMatches", () => {
+  it("takes PathPrefix by whole segments", () => {
+    const prefix = { type: "PathPrefix", value: "/foo" } as const;
+    expect(pathMatches(prefix, "/foo")).toBe(true);
+    expect(pathMatches(prefix, "/foo/bar")).toBe(true);
+    expect(pathMatches(prefix, "/foobar")).toBe(false);
+    expect(pathMatches({ type: "PathPrefix", value: "" }, "/anything")).toBe(true);
+  });
+
+  it("takes Exact as the whole path, case and all", () => {
+    expect(pathMatches({ type: "Exact", value: "/a" }, "/a")).toBe(true);
+    expect(pathMatches({ type: "Exact", value: "/a" }, "/A")).toBe(false);
+    expect(pathMatches({ type: "Exact", value: "/a" }, "/a/")).toBe(false);
+  });
+});
+
+describe("firstParam", () => {
+  it("splits at & and the first =, without percent-decoding", () => {
+    expect(firstParam("a=1&b=x=y", "b")).toBe("x=y");
+    expect(firstParam("a%3Db=1", "a=b")).toBeUndefined();
+    expect(firstParam("a%3Db=1", "a%3Db")).toBe("1");
+    expect(firstParam("q=a+b", "q")).toBe("a+b");
+  });
+
+  it("gives a name without = the empty value, and nothing without a query", () => {
+    expect(firstParam("flag&x=1", "flag")).toBe("");
+    expect(firstParam(undefined, "flag")).toBeUndefined();
+    expect(firstParam("", "flag")).toBeUndefined();
+  });
+});
+
+describe("explainRoutes", () => {
+  it("names the virtual host, the entries tried with why they missed, the one picked and those it wins over", () => {
+    const idx = index({
+      "apps/gw": [
+        table(
+          80,
+          vhosts({
+            wildcard: {
+              ".example.com": [
+                entry("api r0", { path: { type: "Exact", value: "/admin" }, headers: [], queryParams: [] }),
+                entry("api r1"),
+                entry("api r2"),
+              ],
+            },
+          }),
+        ),
+      ],
+    });
+    expect(explainRoutes(idx, request("a.example.com", "/x"), {})).toEqual([
+      {
+        gateway: "apps/gw",
+        port: 80,
+        virtualHost: "*.example.com",
+        tried: ["api r0 (Exact /admin): path /x is not Exact /admin"],
+        picked: "api r1 (PathPrefix /)",
+        alsoMatchingLater: ["api r2 (PathPrefix /)"],
+      },
+    ]);
+  });
+
+  it("lists at most 20 misses before the one picked, and counts the rest", () => {
+    const misses = Array.from({ length: 25 }, (_, i) =>
+      entry(`api r${i}`, { path: { type: "Exact", value: `/p${i}` }, headers: [], queryParams: [] }),
+    );
+    const idx = index({ "apps/gw": [table(80, vhosts({ any: [...misses, entry("api last")] }))] });
+    const [trace] = explainRoutes(idx, request("h", "/x"), {}) as [{ tried: string[]; picked: string; virtualHost: string }];
+    expect(trace.virtualHost).toBe("(any host)");
+    expect(trace.tried).toHaveLength(21);
+    expect(trace.tried.at(-1)).toBe("… and 5 more that do not match");
+    expect(trace.picked).toBe("api last (PathPrefix /)");
+  });
+
+  it("says so when no virtual host of the table takes the Host", () => {
+    const idx = index({ "apps/gw": [table(80, vhosts({ exact: { "a.test": [entry("a r0")] } }))] });
+    expect(explainRoutes(idx, request("b.test"), {})).toEqual([
+      { gateway: "apps/gw", port: 80, virtualHost: "none: no route of this listener port has this host" },
+    ]);
+  });
+});
