@@ -25,6 +25,7 @@ import type { CheckContext } from "./context.ts";
 import { deny, type Decision } from "./decision.ts";
 import {
   CONTROL_IN_PATH,
+  isPlainPath,
   methodReadings,
   normalizeRequest,
   pathReadings,
@@ -61,11 +62,12 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   // Envoy refuses a request-target with a fragment (400); no proxy in front of it sends one on.
   if (req.target.includes("#")) return deny(400, "request_invalid", "the request target holds a fragment (#), which Envoy refuses", {});
   const rawPath = req.pathBytes;
-  if (CONTROL_IN_PATH.test(rawPath)) {
+  const plain = isPlainPath(rawPath);
+  if (!plain && CONTROL_IN_PATH.test(rawPath)) {
     return deny(400, "request_invalid", "the path holds a control character (%00 to %1F, %7F), which servers read in different ways", {});
   }
 
-  const paths = pathReadings(rawPath);
+  const paths = plain ? [rawPath] : pathReadings(rawPath);
   const methods = methodReadings(request.method);
   if (paths.length === 1 && methods.length === 1) return checkReading(snapshot, req, ctx);
   const readings = methods.flatMap((method) => paths.map((path) => ({ method, path })));
