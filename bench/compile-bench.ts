@@ -3,8 +3,17 @@
  *   node --expose-gc bench/compile-bench.ts TENANTS KEYS_PER_SECRET   → one JSON line on stdout
  * The objects are built in memory the way the API server hands them over (what Kubernetes mode
  * holds), then go through the same steps as a rebuild: toResources (validation), the input
- * fingerprint (the pipeline's own, per object), compile() (cold, then warm).
+ * fingerprint (the pipeline's own, per object), compile() (cold, then WARM_RUNS warm, each while
+ * the previous result is still held, as the pipeline holds the published snapshot).
+ *
+ * Memory is read from Linux's /proc/self: "settled" after V8's most thorough collection (every
+ * garbage collected and its pages returned to the system, as a process at rest ends up), "peak"
+ * as the high-water RSS from the settled input through the compiles. A fixed number of compiles:
+ * with "as many as fit in a time budget" the peak and settled RSS grew with the number of
+ * compiles a quiet machine fitted in (garbage V8 had not handed back yet), 418 MiB on a busy day
+ * and 597 MiB on a quiet one for the same code.
  */
+import { readFileSync, writeFileSync } from "node:fs";
 import { toResources } from "../controller/api/resources.ts";
 import { compile } from "../controller/compile/index.ts";
 import { fingerprintOf } from "../controller/runtime/pipeline.ts";
@@ -19,24 +28,46 @@ export interface CompileReport {
   readonly acceptedPolicies: number;
   readonly toResourcesMs: number;
   readonly fingerprintMs: number;
-  /** First compile in this process (cold JIT), and the median of the next one to three: wall time, and CPU time. */
+  /** First compile in this process (cold JIT), and the median of the next WARM_RUNS: wall time, and CPU time. */
   readonly compileColdMs: number;
   readonly compileWarmMs: number;
   readonly compileColdCpuMs: number;
   readonly compileWarmCpuMs: number;
-  /** RSS with only the input objects in memory (after a GC). */
+  /** RSS holding the input objects and Resources, settled. */
   readonly rssInputMiB: number;
-  /** RSS holding input + Resources + one snapshot (after a GC), and the process's peak RSS. */
+  /** RSS holding input + Resources + one compile result, settled; the highest RSS from the settled input through the compiles. */
   readonly rssSettledMiB: number;
   readonly rssPeakMiB: number;
-  /** V8 heap in use and reserved, and memory outside the heap (key objects, buffers), after a GC. */
+  /** V8 heap in use and reserved, and memory outside the heap (key objects, buffers), settled. */
   readonly heapUsedMiB: number;
   readonly heapTotalMiB: number;
   readonly externalMiB: number;
 }
 
 const MiB = 1024 * 1024;
-const gc = () => (globalThis as { gc?: () => void }).gc?.();
+/** Warm compiles after the cold one: always the same number, so the memory figures do not depend on the machine's speed. */
+const WARM_RUNS = 3;
+
+type GcOptions = { type: "major"; execution: "sync"; flavor: "last-resort" };
+/**
+ * Collects every garbage and returns freed pages to the system (V8's last-resort collection; a
+ * plain gc() leaves freed pages with the process, which RSS still counts).
+ */
+function settle(): void {
+  const gc = (globalThis as { gc?: (options: GcOptions) => void }).gc;
+  if (gc === undefined) throw new Error("compile-bench: run node with --expose-gc");
+  gc({ type: "major", execution: "sync", flavor: "last-resort" });
+}
+
+/** A figure of /proc/self/status in MiB (VmRSS: resident now; VmHWM: highest since the last resetPeakRss). */
+function procStatusMiB(field: "VmRSS" | "VmHWM"): number {
+  const kB = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+  if (kB === undefined) throw new Error(`compile-bench: no ${field} in /proc/self/status`);
+  return Number(kB) / 1024;
+}
+
+/** Starts VmHWM again from the current RSS (Linux: clear_refs 5). */
+const resetPeakRss = () => writeFileSync("/proc/self/clear_refs", "5");
 /** The value, the wall milliseconds and the CPU milliseconds (user + system) `f` took. */
 const timed = <T>(f: () => T): [T, number, number] => {
   const cpu = process.cpuUsage();
@@ -49,22 +80,26 @@ const timed = <T>(f: () => T): [T, number, number] => {
 function run(tenants: number, keysPerSecret: number): CompileReport {
   const world = buildWorld({ tenants, keysPerSecret, jwk: createIdp().jwk });
   const raws = world.objects.map((object) => ({ object, origin: "kube" }));
-  gc();
-  const rssInputMiB = process.memoryUsage().rss / MiB;
   const [{ resources, rejected }, toResourcesMs] = timed(() => toResources(raws));
   const [, fingerprintMs] = timed(() => fingerprintOf(resources));
+  settle();
+  const rssInputMiB = procStatusMiB("VmRSS");
+  resetPeakRss();
   const options = { controllerName: "portcullis.io/gateway-controller", gatewayClasses: [] };
   let [result, compileColdMs, compileColdCpuMs] = timed(() => compile(resources, options));
-  // Up to three warm runs, fewer when compile is slow (make bench has a time budget).
   const warm: number[] = [];
   const warmCpu: number[] = [];
-  while (warm.length < 3 && (warm.length === 0 || warm.reduce((a, b) => a + b, 0) + compileColdMs < 6000)) {
+  while (warm.length < WARM_RUNS) {
     const [next, ms, cpuMs] = timed(() => compile(resources, options));
     result = next;
     warm.push(ms);
     warmCpu.push(cpuMs);
   }
-  gc();
+  const rssPeakMiB = procStatusMiB("VmHWM");
+  settle();
+  const rssSettledMiB = procStatusMiB("VmRSS");
+  const { heapUsed, heapTotal, external } = process.memoryUsage();
+  // Read after the memory figures, so the result is held while they are taken.
   const accepted = result.statuses.filter((s) =>
     s.ancestors.every((a) => a.conditions.some((c) => c.type === "Accepted" && c.status === "True")),
   ).length;
@@ -80,11 +115,11 @@ function run(tenants: number, keysPerSecret: number): CompileReport {
     compileColdCpuMs,
     compileWarmCpuMs: median(warmCpu),
     rssInputMiB,
-    rssSettledMiB: process.memoryUsage().rss / MiB,
-    rssPeakMiB: (process.resourceUsage().maxRSS * 1024) / MiB,
-    heapUsedMiB: process.memoryUsage().heapUsed / MiB,
-    heapTotalMiB: process.memoryUsage().heapTotal / MiB,
-    externalMiB: process.memoryUsage().external / MiB,
+    rssSettledMiB,
+    rssPeakMiB,
+    heapUsedMiB: heapUsed / MiB,
+    heapTotalMiB: heapTotal / MiB,
+    externalMiB: external / MiB,
   };
 }
 

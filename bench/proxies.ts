@@ -7,10 +7,11 @@
  * - HAProxy 2.6 verifying the JWT in-process (jwt_verify with a PEM public key, plus the issuer,
  *   audience and expiry checks Portcullis makes, and the same three claims copied into headers),
  *   and HAProxy with no authentication.
- * The "app" behind nginx and Caddy is a second server block of the same process that answers 200
- * with no body, so both variants pay the same upstream hop; HAProxy answers 200 itself.
+ * Every proxy forwards the request to an "app" that is a second server block (HAProxy: frontend) of
+ * the same process answering 200 with no body, over kept-alive connections: all of them pay the
+ * same upstream hop, as they would in front of a real app.
  */
-import type { ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,14 +32,13 @@ const BENCH_GATEWAY = "bench-gateway/gateway";
 const NGINX_AUTH_STEP = "        auth_request /.portcullis-auth;\n";
 
 /**
- * deploy/proxies/nginx/portcullis.conf for the benchmark: Portcullis and the app on loopback, the
- * bench Gateway, and (the one change to the example's behaviour) keep-alive connections to the
- * app, which both variants share. Without Portcullis (`forwardAuth` undefined) the auth_request
- * step is removed and nothing else.
+ * deploy/proxies/nginx/portcullis.conf for the benchmark: Portcullis and the app on loopback and the
+ * bench Gateway. Without Portcullis (`forwardAuth` undefined) the auth_request step is removed and
+ * nothing else.
  */
 export function nginxSiteConf(example: string, o: { listen: number; app: number; forwardAuth?: number }): string {
   const file = "deploy/proxies/nginx/portcullis.conf";
-  let conf = replaceOnce(example, "server app.default.svc.cluster.local:8080;", `server 127.0.0.1:${o.app};\n    keepalive 16;`, file);
+  let conf = replaceOnce(example, "server app.default.svc.cluster.local:8080;", `server 127.0.0.1:${o.app};`, file);
   conf = replaceOnce(conf, "listen 8080;", `listen 127.0.0.1:${o.listen};`, file);
   conf = replaceOnce(conf, "X-Portcullis-Gateway maas-system/maas-gateway;", `X-Portcullis-Gateway ${BENCH_GATEWAY};`, file);
   conf = replaceOnce(conf, "server portcullis.portcullis.svc.cluster.local:9003;", `server 127.0.0.1:${o.forwardAuth ?? 9};`, file);
@@ -88,6 +88,19 @@ export function caddyfile(example: string, o: { app: number; withAuth: boolean }
   return `${lines.join("\n")}\n:${o.app} {\n\trespond 200\n}\n`;
 }
 
+/** A Caddy binary and its version. */
+export interface CaddyBuild {
+  readonly binary: string;
+  /** The first word `caddy version` prints (2.6.2; later releases prefix a v: v2.11.4). */
+  readonly version: string;
+}
+
+/** `binary` (default: the caddy on PATH) and its version; throws when it does not run. */
+export function caddyBuild(binary = requireProgram("caddy")): CaddyBuild {
+  const version = execFileSync(binary, ["version"], { encoding: "utf8" }).trim().split(/\s+/)[0]!;
+  return { binary, version: version.replace(/^v/, "") };
+}
+
 export interface JwtCheck {
   readonly publicKeyPem: string;
   readonly issuer: string;
@@ -95,11 +108,12 @@ export interface JwtCheck {
 }
 
 /**
- * HAProxy answering 200 itself; with `jwt`, only after verifying `Authorization: Bearer` as an ES256
- * JWT signed by the key, from the issuer, for the audience, not expired (401 / 403 otherwise), and
- * copying sub, department and email into request headers as Portcullis' policy does.
+ * HAProxy forwarding every request to its app (a second frontend on `app` answering 200); with `jwt`,
+ * only after verifying `Authorization: Bearer` as an ES256 JWT signed by the key, from the issuer,
+ * for the audience, not expired (401 / 403 otherwise), and copying sub, department and email into
+ * request headers as Portcullis' policy does.
  */
-export function haproxyConf(o: { listen: number; keyFile?: string; jwt?: JwtCheck }): string {
+export function haproxyConf(o: { listen: number; app: number; keyFile?: string; jwt?: JwtCheck }): string {
   const lines = [
     "global",
     "  nbthread 1",
@@ -129,7 +143,8 @@ export function haproxyConf(o: { listen: number; keyFile?: string; jwt?: JwtChec
       "  http-request set-header x-user-email %[var(txn.bearer),jwt_payload_query('$.email')]",
     );
   }
-  lines.push("  http-request return status 200");
+  lines.push("  default_backend app", "backend app", `  server app 127.0.0.1:${o.app}`);
+  lines.push("frontend app_site", `  bind 127.0.0.1:${o.app}`, "  http-request return status 200");
   return `${lines.join("\n")}\n`;
 }
 
@@ -154,11 +169,15 @@ async function running(
   return { kind, url, pids: () => processTree(daemon.child.pid!), stop: () => daemon.stop() };
 }
 
-/** Starts `kind` pinned to `cpu`; `forwardAuth` is Portcullis' forward-auth port (nginx, Caddy) or absent for no authentication. */
+/**
+ * Starts `kind` pinned to `cpu`; `forwardAuth` is Portcullis' forward-auth port (nginx, Caddy) or
+ * absent for no authentication; `binary` another build of the proxy than the one on PATH (Caddy from
+ * Debian sid, bench/caddy-sid.sh).
+ */
 export async function startProxy(
   kind: ProxyKind,
   cpu: string,
-  o: { forwardAuth?: number; jwt?: JwtCheck },
+  o: { forwardAuth?: number; jwt?: JwtCheck; binary?: string },
   ready: (url: string) => Promise<boolean>,
 ): Promise<RunningProxy> {
   const [listen, app] = [await freePort(), await freePort()];
@@ -186,13 +205,13 @@ export async function startProxy(
         PORTCULLIS_GATEWAY: BENCH_GATEWAY,
         UPSTREAM: `127.0.0.1:${app}`,
       };
-      const args = ["-c", cpu, requireProgram("caddy"), "run", "--config", join(dir, "Caddyfile"), "--adapter", "caddyfile"];
+      const args = ["-c", cpu, o.binary ?? requireProgram("caddy"), "run", "--config", join(dir, "Caddyfile"), "--adapter", "caddyfile"];
       return running(kind, startDaemon(kind, "taskset", args, { env, dir }), listen, ready);
     }
     case "haproxy": {
       const keyFile = join(dir, "jwt-public.pem");
       if (o.jwt !== undefined) writeFileSync(keyFile, o.jwt.publicKeyPem);
-      writeFileSync(join(dir, "haproxy.cfg"), haproxyConf({ listen, keyFile, jwt: o.jwt }));
+      writeFileSync(join(dir, "haproxy.cfg"), haproxyConf({ listen, app, keyFile, jwt: o.jwt }));
       const args = ["-c", cpu, requireProgram("haproxy"), "-db", "-f", join(dir, "haproxy.cfg")];
       return running(kind, startDaemon(kind, "taskset", args, { dir }), listen, ready);
     }

@@ -12,7 +12,7 @@ import type { CheckContext } from "./context.ts";
 import type { ClientAddressDetection } from "./client-address.ts";
 import { deny, reasonOf, type Decision } from "./decision.ts";
 import type { MaybePromise } from "./maybe-async.ts";
-import { normalizePath, type AuthzRequest } from "./request.ts";
+import { normalizePath, pathBytesOf, type AuthzRequest } from "./request.ts";
 import type { ExtAuthTransport } from "../features/extAuth/client.ts";
 import type { OidcProviders } from "../features/oidc/provider.ts";
 import type { KeyStore } from "../keys/types.ts";
@@ -180,12 +180,11 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
  * value, no credential; the path normalised as routing read it.
  */
 function auditLine(decision: Decision, request: AuthzRequest, protocol: Protocol): Omit<DenialRecord, "at"> {
-  const q = request.path.indexOf("?");
   return {
     protocol,
     method: request.method,
     host: request.host,
-    path: normalizePath(q === -1 ? request.path : request.path.slice(0, q)),
+    path: normalizePath(pathBytesOf(request.path, request.byteStrings)),
     route: decision.route,
     policy: decision.policy,
     code: decision.code,

@@ -57,8 +57,9 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   }
 
   const req = normalizeRequest(request);
-  const queryAt = req.target.indexOf("?");
-  const rawPath = queryAt === -1 ? req.target : req.target.slice(0, queryAt);
+  // Envoy refuses a request-target with a fragment (400); no proxy in front of it sends one on.
+  if (req.target.includes("#")) return deny(400, "request_invalid", "the request target holds a fragment (#), which Envoy refuses", {});
+  const rawPath = req.pathBytes;
   if (CONTROL_IN_PATH.test(rawPath)) {
     return deny(400, "request_invalid", "the path holds a control character (%00 to %1F, %7F), which servers read in different ways", {});
   }

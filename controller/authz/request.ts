@@ -69,6 +69,11 @@ export interface NormalizedRequest extends RouteRequest {
   readonly arrived: AuthzRequest;
   /** Path and query as text (`source.path`, read as UTF-8 when it holds bytes). */
   readonly target: string;
+  /**
+   * The path without its query as received, one character per byte (text is written as its UTF-8
+   * bytes): what Envoy's path normalisation reads, byte by byte (see normalizePath).
+   */
+  readonly pathBytes: string;
   /** A header's value as Envoy's matchers read it (see headerValue: lines joined with ","); undefined when absent. */
   header(name: string): string | undefined;
   /** One of `source`'s strings (its host, path or a header value) as text: read as UTF-8 when the request holds bytes. */
@@ -107,6 +112,7 @@ class Normalized implements NormalizedRequest {
   readonly source: AuthzRequest;
   readonly arrived: AuthzRequest;
   readonly target: string;
+  readonly pathBytes: string;
   readonly hosts: readonly string[];
   readonly host: string;
   readonly path: string;
@@ -123,9 +129,10 @@ class Normalized implements NormalizedRequest {
     this.#splitAtSemicolons = splitAtSemicolons;
     this.target = this.text(source.path);
     this.#queryAt = this.target.indexOf("?");
+    this.pathBytes = pathBytesOf(source.path, source.byteStrings);
     this.hosts = hostReadings(source.host);
     this.host = this.hosts.at(-1)!;
-    this.path = path ?? normalizePath(this.#queryAt === -1 ? this.target : this.target.slice(0, this.#queryAt));
+    this.path = path ?? normalizePath(this.pathBytes);
     this.method = method ?? source.method;
   }
 
@@ -208,7 +215,8 @@ export function headerValue(headers: AuthzRequest["headers"], name: string): str
   return Array.isArray(v) ? v.join(name === "cookie" ? "; " : ",") : typeof v === "string" ? v : undefined;
 }
 
-const ABNORMAL_PATH = /%|\/\/|\/\.\.?(?:\/|$)/;
+/** What a path needs normalizePath for: an escape, a character Envoy escapes, a repeated slash, a dot segment. */
+const ABNORMAL_PATH = /[%"<>`{|}^\x00-\x20\x7f-\uffff]|\/\/|\/\.\.?(?:\/|$)/;
 
 /**
  * Whether a string holds only ASCII characters: its UTF-8 length is its length (V8 counts it in
@@ -241,23 +249,90 @@ function isEnvoyPort(text: string): boolean {
 }
 
 /**
- * Normalises a path the way Envoy does before routing (RFC 3986 §6.2.2 and merge_slashes):
- * percent-decode unreserved characters, upper-case other escapes, merge slashes, remove "." and
- * ".." segments. Encoded "/" (%2F) stays encoded, so it never creates a path segment.
+ * The path and query as one character per byte: as received when `byteStrings` (Node hands bytes
+ * over as Latin-1), else the text's UTF-8 bytes (gRPC strings); the query is cut off at the first "?".
+ */
+export function pathBytesOf(target: string, byteStrings: boolean | undefined): string {
+  const bytes = byteStrings === true || isAscii(target) ? target : Buffer.from(target, "utf8").toString("latin1");
+  const q = bytes.indexOf("?");
+  return q === -1 ? bytes : bytes.slice(0, q);
+}
+
+/**
+ * Characters Envoy's path normalisation (`normalize_path`, which Envoy Gateway always sets: its
+ * Chromium-derived canonicaliser) percent-encodes where they appear raw: controls, space,
+ * `"`, `#`, `<`, `>`, `^`, backquote, `{`, `|`, `}`, DEL and every byte from 0x80, each byte on its
+ * own (invalid UTF-8 too). A route then sees `/caf%C3%A9` for a raw `/café`, and `/a%22b` for `/a"b`.
+ */
+const RAW_ESCAPED_BY_ENVOY = /[\x00-\x20"#<>^`{|}\x7f-\xff]/g;
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+const HEX_PAIR = /^[0-9A-Fa-f]{2}$/;
+const isHex = (c: string | undefined) => c !== undefined && /^[0-9A-Fa-f]$/.test(c);
+const escapeByte = (c: string) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`;
+
+/**
+ * Normalises a path the way Envoy Gateway has Envoy normalise it before routing (`normalize_path`,
+ * then `merge_slashes`): the raw characters Envoy escapes percent-encoded (RAW_ESCAPED_BY_ENVOY),
+ * escapes of unreserved characters decoded, other escapes kept as written (`%c3` stays `%c3`:
+ * Envoy keeps the case, and its route matches compare case-sensitively), a "%" that began no
+ * escape but would once its neighbours are decoded (`%%30%30`) written `%25`, slashes merged, "."
+ * and ".." segments removed. Encoded "/" (%2F) stays encoded, so it never creates a path segment.
+ * `path` holds one character per byte (pathBytesOf).
  */
 export function normalizePath(path: string): string {
   // Most paths are already normal: no escapes, no empty, "." or ".." segments.
   if (path.startsWith("/") && !ABNORMAL_PATH.test(path)) return path;
-  return resolveSegments(
-    path.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => {
-      const c = String.fromCharCode(parseInt(hex, 16));
-      return /[A-Za-z0-9\-._~]/.test(c) ? c : `%${hex.toUpperCase()}`;
-    }),
-  );
+  return resolveSegments(canonicalEscapes(path));
 }
 
-/** What makes components read a path differently: an escape (%2F, %5C, %2E…), a backslash, a ";" parameter. */
-const READ_DIFFERENTLY = /[%\\;]/;
+/**
+ * RAW_ESCAPED_BY_ENVOY percent-encoded and escapes of unreserved characters decoded, as Envoy's
+ * canonicaliser does, including its guard against nested escapes: a "%" that began no valid escape
+ * in the input, and would begin one after its neighbours are decoded, is written "%25".
+ */
+function canonicalEscapes(path: string): string {
+  let out = "";
+  // Where in `out` the last "%" that began no valid escape in the input is.
+  let strayPercent = -1;
+  for (let i = 0; i < path.length; i++) {
+    const c = path[i]!;
+    if (c !== "%") {
+      out += c.replace(RAW_ESCAPED_BY_ENVOY, escapeByte);
+      continue;
+    }
+    const hex = path.slice(i + 1, i + 3);
+    if (!HEX_PAIR.test(hex)) {
+      strayPercent = out.length;
+      out += "%";
+      continue;
+    }
+    i += 2;
+    const decoded = String.fromCharCode(parseInt(hex, 16));
+    if (!UNRESERVED.test(decoded)) {
+      out += `%${hex}`;
+      continue;
+    }
+    out += decoded;
+    const nested =
+      strayPercent !== -1 &&
+      ((strayPercent === out.length - 3 && isHex(out[out.length - 2]) && isHex(decoded)) ||
+        (strayPercent === out.length - 2 && isHex(decoded) && isHex(path[i + 1])));
+    if (nested) {
+      out = `${out.slice(0, strayPercent)}%25${out.slice(strayPercent + 1)}`;
+      strayPercent = -1;
+    }
+  }
+  return out;
+}
+
+/** `path` (one character per byte) with the raw characters Envoy escapes percent-encoded, and nothing else changed. */
+export const escapeRawLikeEnvoy = (path: string) => path.replace(RAW_ESCAPED_BY_ENVOY, escapeByte);
+
+/**
+ * What makes components read a path differently: an escape (%2F, %5C, %2E…), a backslash, a ";"
+ * parameter, a raw character Envoy escapes (others pass `é` on as sent).
+ */
+const READ_DIFFERENTLY = /[%\\;"<>^`{|}\x00-\x20\x7f-\xff]/;
 
 /**
  * Every way a component on the request's way may read `path` (no query), each normalised as
@@ -267,11 +342,14 @@ const READ_DIFFERENTLY = /[%\\;]/;
  * - nginx, Caddy and Go servers: every escape decoded, then dot segments removed;
  * - servers that take "\\" for "/" (IIS, some frameworks) and that drop ";" path parameters
  *   (Tomcat, Jetty, Spring) before decoding.
- * A path without escapes, backslashes or ";" reads the same everywhere: one reading.
+ * A path without escapes, backslashes, ";" or raw characters Envoy escapes reads the same
+ * everywhere: one reading. `rawPath` holds one character per byte (pathBytesOf); a raw character
+ * Envoy escapes is read as its escape by every reading (so decoded where escapes are).
  */
-export function pathReadings(path: string): readonly string[] {
-  const envoy = normalizePath(path);
-  if (!READ_DIFFERENTLY.test(path)) return [envoy];
+export function pathReadings(rawPath: string): readonly string[] {
+  const envoy = normalizePath(rawPath);
+  if (!READ_DIFFERENTLY.test(rawPath)) return [envoy];
+  const path = escapeRawLikeEnvoy(rawPath);
   const unescapedSlashes = path.replace(/%2f/gi, "/").replace(/%5c/gi, "\\");
   const decoded = decodeEscapes(path);
   const withoutParams = decodeEscapes(path.replace(/;[^/]*/g, ""));

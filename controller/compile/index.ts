@@ -11,7 +11,7 @@ import type { SelfService } from "../features/extAuth/types.ts";
 import type { GeoIPDatabase } from "../geoip/database.ts";
 import type { JwksSource } from "../keys/types.ts";
 import { deepFreeze } from "../snapshot/freeze.ts";
-import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
+import type { CompiledPolicy, PolicyOrigin, Snapshot } from "../snapshot/types.ts";
 import type { HTTPRoute, ListenerSet } from "../api/resources.ts";
 import {
   attachRoutes,
@@ -32,6 +32,7 @@ import {
   createMatchCompiler,
   EVERY_REQUEST,
   type PendingEntry,
+  type RankedMatch,
 } from "./routes.ts";
 import { indexTargets } from "./targets.ts";
 import { listenerRef, overriddenAt, StatusCollector } from "./status.ts";
@@ -152,11 +153,15 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
     const claimsFor = claimsOfAttachment(attachment, winners);
     const listener = listenerLabel(attachment);
     const tlsListener = attachment.listener.protocol === "HTTPS" ? listener : undefined;
+    // The rules without a rule-level claim share one list of claims, so one origin (an object less per entry to keep and freeze).
+    let originOf: { readonly claims: readonly Claim[]; readonly origin: PolicyOrigin } | undefined;
     attachment.route.spec.rules.forEach((rule, ruleIndex) => {
-      const [winner, ...shadowed] = claimsFor(rule.name);
+      const claims = claimsFor(rule.name);
+      const [winner, ...shadowed] = claims;
       const parent = winner === undefined ? undefined : mergeParent(winner, shadowed);
       const policy = winner === undefined ? undefined : enforcedPolicy(winner, parent, attachment);
-      const origin = winner === undefined ? undefined : policyOrigin(winner, shadowed, parent);
+      if (winner !== undefined && originOf?.claims !== claims) originOf = { claims, origin: policyOrigin(winner, shadowed, parent) };
+      const origin = winner === undefined ? undefined : originOf!.origin;
       if (policy !== undefined) effective.set(policy.id, policy);
       for (const loser of shadowed) {
         if (loser.policy === winner!.policy || loser === parent) continue;
@@ -172,30 +177,33 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
         problems.push(`${route.kind} ${routeId} rule ${ruleIndex} match ${failed}: ${error}; this rule is not served, as in Envoy Gateway`);
         return;
       }
-      for (const [matchIndex, match] of matches.entries()) {
+      const add = (m: RankedMatch, matchIndex: number, n: number) =>
+        pending.push({
+          entry: {
+            gateway: gatewayId,
+            listener,
+            port: attachment.listener.port,
+            kind: route.kind,
+            route: routeId,
+            rule: label,
+            match: m.match,
+            policy,
+            origin,
+            managedHeaders: policy?.managedHeaders ?? [],
+          },
+          hostnames: attachment.hostnames,
+          route,
+          pathCount: m.pathCount,
+          order: [ruleIndex, matchIndex, n],
+          tlsListener,
+        });
+      for (let matchIndex = 0; matchIndex < matches.length; matchIndex++) {
+        const match = matches[matchIndex]!;
         if (!match.ok) continue;
-        const preflight = route.kind === "HTTPRoute" ? corsPreflightMatch(route.spec.rules[ruleIndex]!, match.value) : undefined;
-        for (const [n, m] of (preflight === undefined ? [match.value] : [match.value, preflight]).entries()) {
-          pending.push({
-            entry: {
-              gateway: gatewayId,
-              listener,
-              port: attachment.listener.port,
-              kind: route.kind,
-              route: routeId,
-              rule: label,
-              match: m.match,
-              policy,
-              origin,
-              managedHeaders: policy?.managedHeaders ?? [],
-            },
-            hostnames: attachment.hostnames,
-            route,
-            pathCount: m.pathCount,
-            order: [ruleIndex, matchIndex, n],
-            tlsListener,
-          });
-        }
+        const { value } = match;
+        add(value, matchIndex, 0);
+        const preflight = route.kind === "HTTPRoute" ? corsPreflightMatch(route.spec.rules[ruleIndex]!, value) : undefined;
+        if (preflight !== undefined) add(preflight, matchIndex, 1);
       }
     });
   }

@@ -26,15 +26,20 @@ export function* scopeManagedHeaders(pending: readonly PendingEntry[], itemsPerS
     if (set === undefined) byScope.set(key, (set = new Set()));
     for (const h of headers) set.add(h);
   };
-  const backendsOfRule = new Map<unknown, RuleBackends | undefined>();
+  const scopeOfRule = new Map<unknown, Scope>();
   const scopes: Scope[] = [];
+  // Consecutive entries (the matches and rules of one route) mostly add the same policy's headers to the same scope: once is enough.
+  let addedOwn: readonly string[] | undefined;
+  let addedTo: Scope | undefined;
   for (const p of pending) {
-    const scope = scopeOf(p, backendsOfRule);
+    const scope = scopeOf(p, scopeOfRule);
     const own = p.entry.managedHeaders;
-    if (own.length > 0) {
+    if (own.length > 0 && (own !== addedOwn || !sameScope(scope, addedTo))) {
       add(scope.gateway, own);
       for (const key of scope.backends?.keys ?? []) add(key, own);
       for (const h of own) all.add(h);
+      addedOwn = own;
+      addedTo = scope;
     }
     if (scopes.push(scope) % itemsPerStep === 0) yield;
   }
@@ -54,17 +59,21 @@ export function* scopeManagedHeaders(pending: readonly PendingEntry[], itemsPerS
   };
   /** The list of each distinct scope (a Gateway, then the id of its upstreams), built once. */
   const lists = new Map<string, Map<string, readonly string[]>>();
-  for (const [i, p] of pending.entries()) {
-    const { gateway, backends } = scopes[i]!;
+  let previous: { readonly scope: Scope; readonly list: readonly string[] } | undefined;
+  for (let i = 0; i < pending.length; i++) {
+    const scope = scopes[i]!;
+    const { gateway, backends } = scope;
     let list = allList;
-    if (backends !== undefined) {
+    if (previous !== undefined && sameScope(scope, previous.scope)) list = previous.list;
+    else if (backends !== undefined) {
       let ofGateway = lists.get(gateway);
       if (ofGateway === undefined) lists.set(gateway, (ofGateway = new Map()));
       let shared = ofGateway.get(backends.id);
       if (shared === undefined) ofGateway.set(backends.id, (shared = listOf(gateway, backends.keys)));
       list = shared;
     }
-    p.entry.managedHeaders = list;
+    if (previous?.list !== list) previous = { scope, list };
+    pending[i]!.entry.managedHeaders = list;
     if ((i + 1) % itemsPerStep === 0) yield;
   }
   return allList;
@@ -78,18 +87,29 @@ interface RuleBackends {
 
 /** An entry's Gateway as a scope key, and its rule's backends; `backends` undefined when they cannot be read. */
 interface Scope {
+  /** The Gateway's id ("namespace/name"). */
+  readonly gatewayId: string;
   readonly gateway: string;
   readonly backends: RuleBackends | undefined;
 }
 
-/** The entry's scope; a rule's backends are read once (`memo`, by rule object) for all its entries. */
-function scopeOf(p: PendingEntry, memo: Map<unknown, RuleBackends | undefined>): Scope {
-  const gateway = `gateway ${p.entry.gateway}`;
+/** The entry's scope, one object per rule (`memo`, by rule object) for all its entries on the same Gateway. */
+function scopeOf(p: PendingEntry, memo: Map<unknown, Scope>): Scope {
   const rule = p.route.spec.rules[p.order[0]];
-  if (memo.has(rule)) return { gateway, backends: memo.get(rule) };
-  const backends = backendsOf(p);
-  memo.set(rule, backends);
-  return { gateway, backends };
+  const known = memo.get(rule);
+  if (known?.gatewayId === p.entry.gateway) return known;
+  const scope = {
+    gatewayId: p.entry.gateway,
+    gateway: `gateway ${p.entry.gateway}`,
+    backends: known === undefined ? backendsOf(p) : known.backends,
+  };
+  memo.set(rule, scope);
+  return scope;
+}
+
+/** Whether two scopes are the same Gateway and upstreams. */
+function sameScope(a: Scope, b: Scope | undefined): boolean {
+  return a === b || (b !== undefined && a.gatewayId === b.gatewayId && a.backends?.id === b.backends?.id);
 }
 
 /** The backends of the entry's rule as scope keys; undefined when they cannot be read. */

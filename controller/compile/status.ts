@@ -9,27 +9,43 @@ import type { CompiledPolicy } from "../snapshot/types.ts";
 import type { AnalysedPolicy } from "./policy.ts";
 import type { Target } from "./targets.ts";
 
-/** What happened to one policy at one ancestor. */
+/**
+ * What happened to one policy at one ancestor. The sets are created when a first member is added
+ * (addTo): at 10,000 policies most facts never hold one, and five empty Sets each cost memory and time.
+ */
 interface AncestorFacts {
   readonly ref: AncestorRef;
   applied: boolean;
-  readonly conflictsWith: Set<string>;
-  readonly overriddenBy: Set<string>;
+  conflictsWith: Set<string> | undefined;
+  overriddenBy: Set<string> | undefined;
   notFound: string | undefined;
   /** Why a target route is not attached to this ancestor, when none of the policy's targets is enforced there. */
   detached: string | undefined;
   /** A policy with mergeType: the parent policies it merged into here. */
-  readonly mergedInto: Set<string>;
+  mergedInto: Set<string> | undefined;
   /** A parent policy: the route policies merged into it here. */
-  readonly mergedFrom: Set<string>;
+  mergedFrom: Set<string> | undefined;
   /** A policy with mergeType: whether what it enforces here (merged or its own) is valid, and why not. */
   validUse: boolean;
-  readonly invalidUses: Set<string>;
+  invalidUses: Set<string> | undefined;
+}
+
+type FactSet = "conflictsWith" | "overriddenBy" | "mergedInto" | "mergedFrom" | "invalidUses";
+
+function addTo(f: AncestorFacts, set: FactSet, value: string): void {
+  (f[set] ??= new Set()).add(value);
+}
+
+/** A fact set's members, sorted and joined with ", " (or `separator`). */
+function listed(set: Set<string> | undefined, separator = ", "): string {
+  return set === undefined ? "" : [...set].sort().join(separator);
 }
 
 /** An ancestor a target is reported under; for a route target, the route and its parentRef naming it. */
 interface TargetAncestor {
   readonly ref: AncestorRef;
+  /** ancestorKey(ref). */
+  readonly key: string;
   readonly via: { readonly route: Route; readonly parentRef: ParentRef } | undefined;
 }
 
@@ -38,6 +54,8 @@ export class StatusCollector {
   readonly #served: ReadonlyMap<string, Gateway>;
   readonly #listenerSets: ReadonlyMap<string, ListenerSet>;
   readonly #detached: ReadonlyMap<ParentRef, string>;
+  /** Each route's ancestors, worked out once: a route policy's are asked for when it is applied and again for its status. */
+  readonly #ancestorsOfRoute = new Map<Route, readonly TargetAncestor[]>();
 
   /**
    * `listenerSets`: those a served Gateway takes listeners from; `detached`: the parentRefs of
@@ -54,27 +72,31 @@ export class StatusCollector {
   }
 
   /** The Gateways and ListenerSets (with section) a target is reported under. */
-  ancestorsOf(target: Target): TargetAncestor[] {
-    if (target.kind === "Gateway") return [{ ref: gatewayRef(keyOf(target.gateway.metadata), target.sectionName), via: undefined }];
-    if (target.kind === "ListenerSet") return [{ ref: listenerSetRef(target.listenerSet, target.sectionName), via: undefined }];
+  ancestorsOf(target: Target): readonly TargetAncestor[] {
+    if (target.kind === "Gateway") return [ancestor(gatewayRef(keyOf(target.gateway.metadata), target.sectionName), undefined)];
+    if (target.kind === "ListenerSet") return [ancestor(listenerSetRef(target.listenerSet, target.sectionName), undefined)];
     return this.#routeAncestors(target.route);
   }
 
   /** A route's parents, as Envoy Gateway reports a route policy: the Gateway, or the ListenerSet, its parentRef names. */
-  #routeAncestors(route: Route): TargetAncestor[] {
-    return route.spec.parentRefs.flatMap((p) => {
+  #routeAncestors(route: Route): readonly TargetAncestor[] {
+    let ancestors = this.#ancestorsOfRoute.get(route);
+    if (ancestors !== undefined) return ancestors;
+    ancestors = route.spec.parentRefs.flatMap((p) => {
       const id = `${p.namespace ?? route.metadata.namespace}/${p.name}`;
       const listenerSet = isListenerSetKind(p.group, p.kind) ? this.#listenerSets.get(id) : undefined;
-      if (listenerSet !== undefined) return [{ ref: listenerSetRef(listenerSet, p.sectionName), via: { route, parentRef: p } }];
+      if (listenerSet !== undefined) return [ancestor(listenerSetRef(listenerSet, p.sectionName), { route, parentRef: p })];
       if ((p.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (p.kind ?? "Gateway") !== "Gateway") return [];
-      return this.#served.has(id) ? [{ ref: gatewayRef(id, p.sectionName), via: { route, parentRef: p } }] : [];
+      return this.#served.has(id) ? [ancestor(gatewayRef(id, p.sectionName), { route, parentRef: p })] : [];
     });
+    this.#ancestorsOfRoute.set(route, ancestors);
+    return ancestors;
   }
 
   /** The policy won `target`: it is enforced at each ancestor the target is attached to. */
   applied(policy: AnalysedPolicy, target: Target): void {
-    for (const { ref, via } of this.ancestorsOf(target)) {
-      const f = this.#at(policy, ref);
+    for (const { ref, key, via } of this.ancestorsOf(target)) {
+      const f = this.#at(policy, ref, key);
       const why = via === undefined ? undefined : this.#detached.get(via.parentRef);
       if (why === undefined) f.applied = true;
       else
@@ -83,11 +105,11 @@ export class StatusCollector {
   }
 
   conflicted(policy: AnalysedPolicy, target: Target, winner: string): void {
-    for (const { ref } of this.ancestorsOf(target)) this.#at(policy, ref).conflictsWith.add(winner);
+    for (const { ref, key } of this.ancestorsOf(target)) addTo(this.#at(policy, ref, key), "conflictsWith", winner);
   }
 
   overridden(policy: AnalysedPolicy, ref: AncestorRef, by: string): void {
-    this.#at(policy, ref).overriddenBy.add(by);
+    addTo(this.#at(policy, ref), "overriddenBy", by);
   }
 
   /**
@@ -106,11 +128,11 @@ export class StatusCollector {
     for (const ref of refs) {
       const f = this.#at(child, ref);
       if (compiled.invalid === undefined) f.validUse = true;
-      else f.invalidUses.add(compiled.invalid);
+      else addTo(f, "invalidUses", compiled.invalid);
     }
     if (parent === undefined || compiled.invalid !== undefined) return;
-    this.#at(child, at.listenerRef).mergedInto.add(parent.policy.compiled.id);
-    this.#at(parent.policy, parent.ref).mergedFrom.add(child.compiled.id);
+    addTo(this.#at(child, at.listenerRef), "mergedInto", parent.policy.compiled.id);
+    addTo(this.#at(parent.policy, parent.ref), "mergedFrom", child.compiled.id);
   }
 
   /** The policy's status, once every fact about every policy has been recorded. */
@@ -131,7 +153,7 @@ export class StatusCollector {
             ];
       for (const ref of refs) this.#at(policy, ref).notFound = missing.message;
     }
-    for (const target of policy.targets) for (const { ref } of this.ancestorsOf(target)) this.#at(policy, ref);
+    for (const target of policy.targets) for (const { ref, key } of this.ancestorsOf(target)) this.#at(policy, ref, key);
     if (!this.#facts.has(policy.compiled.id) && policy.compiled.invalid !== undefined) {
       // Nothing to report the problem against: report it against the policy itself rather than say nothing.
       const { namespace, name } = policy.source.metadata;
@@ -146,29 +168,33 @@ export class StatusCollector {
     return { namespace: policy.source.metadata.namespace, name: policy.source.metadata.name, ancestors: truncated(ancestors, generation) };
   }
 
-  #at(policy: AnalysedPolicy, ref: AncestorRef): AncestorFacts {
+  #at(policy: AnalysedPolicy, ref: AncestorRef, key = ancestorKey(ref)): AncestorFacts {
     let facts = this.#facts.get(policy.compiled.id);
     if (facts === undefined) this.#facts.set(policy.compiled.id, (facts = new Map()));
-    const key = ancestorKey(ref);
     let f = facts.get(key);
     if (f === undefined)
       facts.set(
         key,
         (f = {
-          ref,
+          // A copy: a route's ancestor refs are shared by every policy of the route, each status holds its own.
+          ref: { ...ref },
           applied: false,
-          conflictsWith: new Set(),
-          overriddenBy: new Set(),
+          conflictsWith: undefined,
+          overriddenBy: undefined,
           notFound: undefined,
           detached: undefined,
-          mergedInto: new Set(),
-          mergedFrom: new Set(),
+          mergedInto: undefined,
+          mergedFrom: undefined,
           validUse: false,
-          invalidUses: new Set(),
+          invalidUses: undefined,
         }),
       );
     return f;
   }
+}
+
+function ancestor(ref: AncestorRef, via: TargetAncestor["via"]): TargetAncestor {
+  return { ref, key: ancestorKey(ref), via };
 }
 
 /** Where a policy overridden on a rule reached through `attachment` reports it: its target's ancestor on that path. */
@@ -211,32 +237,32 @@ function conditionsFor(policy: AnalysedPolicy, f: AncestorFacts, observedGenerat
   });
   // Envoy Gateway reports Overridden beside Accepted, whether or not the policy is valid.
   const overridden: Condition[] =
-    f.overriddenBy.size === 0
+    f.overriddenBy === undefined
       ? []
       : [
           {
             type: "Overridden",
             status: "True",
             reason: "Overridden",
-            message: `more specific SecurityPolicies replace this one on some listeners or routes: ${[...f.overriddenBy].sort().join(", ")}`,
+            message: `more specific SecurityPolicies replace this one on some listeners or routes: ${listed(f.overriddenBy)}`,
             observedGeneration,
           },
         ];
   const merged: Condition[] = [];
-  if (f.mergedInto.size > 0)
+  if (f.mergedInto !== undefined)
     merged.push({
       type: "Merged",
       status: "True",
       reason: "Merged",
-      message: `merged with SecurityPolicy ${[...f.mergedInto].sort().join(", ")}: this policy's fields are merged over its spec (mergeType), and the result applies here`,
+      message: `merged with SecurityPolicy ${listed(f.mergedInto)}: this policy's fields are merged over its spec (mergeType), and the result applies here`,
       observedGeneration,
     });
-  if (f.mergedFrom.size > 0)
+  if (f.mergedFrom !== undefined)
     merged.push({
       type: "Merged",
       status: "True",
       reason: "Merged",
-      message: `SecurityPolicies with mergeType merge into this one on some routes: ${[...f.mergedFrom].sort().join(", ")}`,
+      message: `SecurityPolicies with mergeType merge into this one on some routes: ${listed(f.mergedFrom)}`,
       observedGeneration,
     });
   if (f.notFound !== undefined) return [accepted("False", "TargetNotFound", f.notFound)];
@@ -253,10 +279,10 @@ function conditionsFor(policy: AnalysedPolicy, f: AncestorFacts, observedGenerat
   const invalid = invalidAt(policy, f);
   if (invalid !== undefined) return [accepted("False", "Invalid", invalid), ...overridden, ...warning([])];
   // A listener where a route policy merged, below the ancestor its route names: reported Merged only, as Envoy Gateway does.
-  if (!f.applied && f.mergedInto.size > 0) return merged;
+  if (!f.applied && f.mergedInto !== undefined) return merged;
   if (!f.applied && f.detached !== undefined) return [accepted("False", "TargetNotFound", f.detached)];
   if (!f.applied) {
-    const winners = [...f.conflictsWith].sort().join(", ");
+    const winners = listed(f.conflictsWith);
     return [
       accepted(
         "False",
@@ -294,8 +320,8 @@ export function deprecationOf(spec: unknown): string | undefined {
  * make valid what the policy alone is not, and the reverse; elsewhere by its own spec.
  */
 function invalidAt(policy: AnalysedPolicy, f: AncestorFacts): string | undefined {
-  if (policy.spec?.mergeType === undefined || (!f.validUse && f.invalidUses.size === 0)) return policy.compiled.invalid;
-  return f.invalidUses.size === 0 ? undefined : [...f.invalidUses].sort().join("; ");
+  if (policy.spec?.mergeType === undefined || (!f.validUse && f.invalidUses === undefined)) return policy.compiled.invalid;
+  return f.invalidUses === undefined ? undefined : listed(f.invalidUses, "; ");
 }
 
 /**

@@ -14,7 +14,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { PARTIAL_BODY_HEADER } from "../api/ext-authz.ts";
 import type { Decision } from "../authz/decision.ts";
-import { headerValue, normalizePath, type AuthzRequest } from "../authz/request.ts";
+import { escapeRawLikeEnvoy, headerValue, normalizePath, pathBytesOf, type AuthzRequest } from "../authz/request.ts";
 import type { Authorizer, Protocol } from "../authz/authorizer.ts";
 import { fail, ok, type Failure, type Result } from "../lib/result.ts";
 import { envoyResponse, forwardAuthResponse, invalidRequest, type WireResponse } from "./envoy-response.ts";
@@ -124,14 +124,14 @@ function decideAndWrite(
  * Why a forwarded request-target is not the path the upstream will run, or undefined when it is:
  * a fragment (never part of a request-target, RFC 9112 §3.2; "#/../" would hide dot segments), or
  * a path that Envoy-style normalisation (RFC 3986 §6.2.2: dot segments, repeated slashes, escaped
- * unreserved characters such as %2e) would change. The case of an escape's hex digits does not
- * count: every reader decodes %c3 and %C3 alike.
+ * unreserved characters such as %2e) would change. `uri` holds bytes as Latin-1 (a header value).
+ * Raw characters Envoy escapes (`é`, `"`) do not count: every reading decides on both their escape
+ * and their decoded form (authz/request.ts pathReadings).
  */
 export function abnormalUri(uri: string): string | undefined {
   if (uri.includes("#")) return "the forwarded URI holds a fragment (#), which is never part of a request";
-  const q = uri.indexOf("?");
-  const path = q === -1 ? uri : uri.slice(0, q);
-  if (normalizePath(path) !== path.replace(/%[0-9a-f]{2}/gi, (escape) => escape.toUpperCase())) {
+  const path = pathBytesOf(uri, true);
+  if (normalizePath(path) !== escapeRawLikeEnvoy(path)) {
     return "the forwarded URI is not in normal form (dot segments, repeated slashes or escaped unreserved characters): the upstream would receive another path than the one decided";
   }
   return undefined;

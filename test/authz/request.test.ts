@@ -6,6 +6,7 @@ import {
   hostReadings,
   normalizePath,
   normalizeRequest,
+  pathBytesOf,
   pathReadings,
 } from "../../controller/authz/request.ts";
 
@@ -23,9 +24,35 @@ describe("normalizePath", () => {
     ["/%61dmin", "/admin"],
     ["/%2e%2E/admin", "/admin"],
     ["/a%2Fb", "/a%2Fb"],
-    ["/a%2fb", "/a%2Fb"],
+    ["/a%2fb", "/a%2fb"],
     ["/%7euser", "/~user"],
   ])("%s → %s", (input, expected) => expect(normalizePath(input)).toBe(expected));
+
+  it("keeps the case of an escape it does not decode, as Envoy does (its route matches compare case-sensitively)", () => {
+    expect(normalizePath("/caf%c3%a9")).toBe("/caf%c3%a9");
+    expect(normalizePath("/caf%C3%A9")).toBe("/caf%C3%A9");
+  });
+
+  it("percent-encodes the raw characters Envoy's normalize_path escapes, byte by byte, invalid UTF-8 too", () => {
+    expect(normalizePath("/caf\xC3\xA9")).toBe("/caf%C3%A9");
+    expect(normalizePath("/x\xFF")).toBe("/x%FF");
+    expect(normalizePath('/a"b<c>d`e{f|g}h^i j')).toBe("/a%22b%3Cc%3Ed%60e%7Bf%7Cg%7Dh%5Ei%20j");
+    expect(normalizePath("/a!$&'()*+,;=:@[]b")).toBe("/a!$&'()*+,;=:@[]b");
+  });
+
+  it("writes a '%' that decoding its neighbours would turn into an escape as %25, as Envoy does", () => {
+    expect(normalizePath("/%%30%30")).toBe("/%2500");
+    expect(normalizePath("/%%300")).toBe("/%2500");
+    expect(normalizePath("/%zz")).toBe("/%zz");
+  });
+});
+
+describe("pathBytesOf", () => {
+  it("keeps a byte string's bytes and writes text as its UTF-8 bytes, without the query", () => {
+    expect(pathBytesOf("/caf\xC3\xA9?q=1", true)).toBe("/caf\xC3\xA9");
+    expect(pathBytesOf("/café?q=é", false)).toBe("/caf\xC3\xA9");
+    expect(pathBytesOf("/a", undefined)).toBe("/a");
+  });
 });
 
 describe("pathReadings", () => {
@@ -42,6 +69,10 @@ describe("pathReadings", () => {
   it("a ';' parameter is also read without it (Tomcat, Jetty, Spring)", () => {
     expect(pathReadings("/admin;jsessionid=1")).toEqual(["/admin;jsessionid=1", "/admin"]);
     expect(pathReadings("/a;x/..;y/b")).toEqual(["/a;x/..;y/b", "/b"]);
+  });
+  it("a raw non-ASCII or other character Envoy escapes: Envoy's escape, and the text other components pass on", () => {
+    expect(pathReadings("/caf\xC3\xA9")).toEqual(["/caf%C3%A9", "/café"]);
+    expect(pathReadings('/a"b')).toEqual(["/a%22b", '/a"b']);
   });
   it("every escape is decoded once, never twice", () => {
     expect(pathReadings("/public/%252e%252e/keys")).toEqual(["/public/%252e%252e/keys", "/public/%2e%2e/keys"]);

@@ -9,13 +9,21 @@ const caddyExample = readFileSync(join(PROXIES, "caddy/Caddyfile"), "utf8");
 const lines = (text: string) => text.split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#"));
 
 describe("nginxSiteConf", () => {
-  it("runs the example with only addresses, the Gateway and the app's keep-alive substituted", () => {
+  it("runs the example with only the addresses and the Gateway substituted", () => {
     const conf = nginxSiteConf(nginxExample, { listen: 1001, app: 1002, forwardAuth: 1003 });
     expect(conf).toContain("auth_request /.portcullis-auth;");
     expect(conf).toContain("server 127.0.0.1:1003;");
     expect(conf).toContain("listen 127.0.0.1:1001;");
     expect(conf).toContain("X-Portcullis-Gateway bench-gateway/gateway;");
-    expect(conf).toMatch(/server 127\.0\.0\.1:1002;\n\s+keepalive 16;/);
+    expect(conf).toMatch(/upstream app \{\n\s+server 127\.0\.0\.1:1002;\n/);
+    expect(lines(conf).filter((l) => !lines(nginxExample).includes(l))).toEqual([
+      "    server 127.0.0.1:1003;",
+      "    server 127.0.0.1:1002;",
+      "    listen 127.0.0.1:1001;",
+      "        proxy_set_header X-Portcullis-Gateway bench-gateway/gateway;",
+      "    listen 127.0.0.1:1002;",
+      "    location / { return 200; }",
+    ]);
     expect(conf).toMatch(/server \{\n\s+listen 127\.0\.0\.1:1002;\n\s+location \/ \{ return 200; \}/);
   });
 
@@ -41,7 +49,7 @@ describe("caddyfile", () => {
     expect(dropped[0]).toMatch(/^forward_auth \{\$PORTCULLIS_FORWARD_AUTH:.*\} \{$/);
     expect(dropped.some((l) => l.startsWith("copy_headers X-User-Id "))).toBe(true);
     expect(without.join("\n")).not.toMatch(/forward_auth|handle_response|copy_response_headers/);
-    expect(without).toContain("\t\treverse_proxy {$UPSTREAM:app.default.svc.cluster.local:8080}");
+    expect(without).toContain("\t\treverse_proxy {$UPSTREAM:app.default.svc.cluster.local:8080} {");
     expect(without.filter((l) => l.trim().endsWith("{")).length).toBe(without.filter((l) => l.trim() === "}").length);
   });
 });
@@ -49,17 +57,20 @@ describe("caddyfile", () => {
 describe("haproxyConf", () => {
   const jwt = { publicKeyPem: "unused here", issuer: "https://idp.example", audience: "gw" };
 
-  it("answers 200 itself with no authentication", () => {
-    const conf = haproxyConf({ listen: 1001 });
+  it("with no authentication, forwards every request to its app, which answers 200", () => {
+    const conf = haproxyConf({ listen: 1001, app: 1002 });
     expect(conf).toContain("bind 127.0.0.1:1001");
     expect(conf).not.toContain("jwt");
-    expect(conf.trimEnd().endsWith("http-request return status 200")).toBe(true);
+    expect(conf).toMatch(
+      /frontend bench\n {2}bind 127\.0\.0\.1:1001\n {2}default_backend app\nbackend app\n {2}server app 127\.0\.0\.1:1002\n/,
+    );
+    expect(conf).toMatch(/frontend app_site\n {2}bind 127\.0\.0\.1:1002\n {2}http-request return status 200\n$/);
   });
 
-  it("verifies signature, issuer, audience and expiry before answering, as the policy does", () => {
-    const conf = haproxyConf({ listen: 1001, keyFile: "/k.pem", jwt });
+  it("verifies signature, issuer, audience and expiry before forwarding to the app, as the policy does", () => {
+    const conf = haproxyConf({ listen: 1001, app: 1002, keyFile: "/k.pem", jwt });
     const steps = lines(conf).map((l) => l.trim());
-    const answer = steps.indexOf("http-request return status 200");
+    const answer = steps.indexOf("default_backend app");
     for (const check of [
       `http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"/k.pem") -m int 1 }`,
       `http-request deny deny_status 401 unless { var(txn.bearer),jwt_payload_query('$.iss') -m str "https://idp.example" }`,
@@ -72,6 +83,6 @@ describe("haproxyConf", () => {
   });
 
   it("refuses a JWT check without a key file", () => {
-    expect(() => haproxyConf({ listen: 1, jwt })).toThrow(/keyFile/);
+    expect(() => haproxyConf({ listen: 1, app: 2, jwt })).toThrow(/keyFile/);
   });
 });

@@ -15,7 +15,9 @@ import {
   requireProgram,
   startCaddy,
   startNginx,
+  startRelay,
   startStage,
+  type Behind,
   type Proxy,
   type Seen,
   type Stage,
@@ -412,6 +414,36 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
   });
 }
 
+/**
+ * The proxy keeps its connections to Portcullis and to the app open between requests (issue 17):
+ * reopening them cost nginx + Portcullis a third more CPU per request in the benchmark. Both sides
+ * are reached through counting relays that hold every answer back 100 ms, so the 64 requests of a
+ * round are all in flight at once; a second round must find the first round's connections idle.
+ */
+function keepsConnections(start: (behind: Behind) => Promise<Proxy>) {
+  it("64 requests at once, twice: the second time the proxy opens no new connection to Portcullis or to the app", async () => {
+    const relays = [await startRelay(stage.behind.forwardAuth), await startRelay(stage.behind.upstream)];
+    let proxy: Proxy | undefined;
+    try {
+      proxy = await start({ forwardAuth: relays[0]!.port, upstream: relays[1]!.port });
+      for (const r of relays) r.delayMs = 100;
+      const round = async (url: string) => {
+        const answers = await Promise.all(
+          Array.from({ length: 64 }, () => send(url, { rawPath: "/v1/models", headers: { host: HOST, "x-api-key": ALICE_KEY } })),
+        );
+        expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+      };
+      await round(proxy.url);
+      const opened = relays.map((r) => r.connections());
+      await round(proxy.url);
+      expect(relays.map((r, i) => r.connections() - opened[i]!)).toEqual([0, 0]);
+    } finally {
+      await proxy?.stop();
+      for (const r of relays) await r.close();
+    }
+  }, 30_000);
+}
+
 describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
   let caddy: Proxy;
   beforeAll(async () => {
@@ -419,6 +451,7 @@ describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
   }, 30_000);
   afterAll(async () => caddy?.stop());
   decisions("caddy", () => caddy, "portcullis-json", "refused");
+  keepsConnections((behind) => startCaddy(join(PROXIES, "caddy/Caddyfile"), behind));
 
   it("what copy_headers alone does with a client's X-User-Id when Portcullis' answer has none (why the example strips and cleans up)", async () => {
     const bare = join(caddy.dir, "Bare.Caddyfile");
@@ -454,4 +487,5 @@ describe("nginx auth_request (deploy/proxies/nginx/portcullis.conf)", () => {
   }, 30_000);
   afterAll(async () => nginx?.stop());
   decisions("nginx", () => nginx, "proxy-page", "dropped");
+  keepsConnections(startNginx);
 });

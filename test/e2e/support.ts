@@ -19,7 +19,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import { createServer as createNetServer, type AddressInfo } from "node:net";
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -320,4 +320,47 @@ http {
   const url = `http://127.0.0.1:${port}`;
   await waitUntil(daemon, 20_000, async () => (await send(`${url}/healthz`, { headers: { host: HOST } })).status === 200);
   return { ...daemon, url };
+}
+
+/** A TCP relay to a loopback port that counts the connections made through it (what a proxy opens to Portcullis or the app). */
+export interface Relay {
+  readonly port: number;
+  /** Connections accepted so far. */
+  connections(): number;
+  /** Holds every answer back this long (ms), so that concurrent requests are all in flight at once; 0 by default. */
+  delayMs: number;
+  close(): Promise<void>;
+}
+
+export async function startRelay(target: number): Promise<Relay> {
+  let accepted = 0;
+  const sockets = new Set<Socket>();
+  const server = createNetServer((client) => {
+    accepted++;
+    const upstream = connect(target, "127.0.0.1");
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+      // A reset on one side ends the other, as the proxy would see it on a direct connection.
+      s.on("error", () => (s === client ? upstream : client).destroy());
+    }
+    client.pipe(upstream);
+    // Answers keep their order: every chunk waits the same time.
+    upstream.on("data", (chunk: Buffer) => {
+      if (relay.delayMs === 0) client.write(chunk);
+      else setTimeout(() => client.write(chunk), relay.delayMs);
+    });
+    upstream.on("end", () => setTimeout(() => client.end(), relay.delayMs));
+  });
+  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
+  const relay: Relay = {
+    port: (server.address() as AddressInfo).port,
+    connections: () => accepted,
+    delayMs: 0,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+  return relay;
 }

@@ -38,6 +38,8 @@ export interface CompiledApiKey {
   readonly clientByDigest: ReadonlyMap<string, string>;
   /** Client ids, sorted, for the readable summary. */
   readonly clientIDs: readonly string[];
+  /** Every header a pass may set upstream: forwardClientIDHeader and the clients' `portcullis.io/header.*` ones, gathered once per Secret. */
+  readonly headersSet: readonly string[];
   /** Lower-case header that carries the matched client id upstream. */
   readonly forwardClientIDHeader: string | undefined;
   /** Portcullis removes the key from what goes upstream (`sanitize`). */
@@ -92,9 +94,10 @@ export function compileApiKey(spec: APIKeyAuthSpec, { ownerOf, refs, compiled }:
     forwardClientIDHeader = h.value;
   }
   const clientByDigest = new Map<string, string>();
-  const clientIDs = new Set<string>();
   const warnings: string[] = [];
+  // Membership in `clients` stands for the set of client ids: one table per key instead of two.
   const clients: Record<string, CompiledApiKey["clients"][string]> = Object.create(null);
+  const headersSet = new Set<string>(forwardClientIDHeader === undefined ? [] : [forwardClientIDHeader]);
   for (const ref of spec.credentialRefs) {
     const secret = refs.secret(ownerOf("apiKeyAuth.credentialRefs").namespace, ref);
     if (!secret.ok) return problem(`credentialRefs: ${secret.error}`);
@@ -103,9 +106,10 @@ export function compileApiKey(spec: APIKeyAuthSpec, { ownerOf, refs, compiled }:
     if (!described.ok) return described;
     if (secretBytesAbove(secret.value.data, MAX_SECRET_BYTES))
       return problem(`${where} holds more than ${MAX_SECRET_BYTES} bytes (the Kubernetes limit)`);
+    let clientsOfSecret = 0;
     for (const clientID of Object.keys(secret.value.data).sort()) {
       // Envoy Gateway semantics: a client id present in several Secrets keeps its first key.
-      if (clientIDs.has(clientID)) continue;
+      if (clientID in clients) continue;
       if (!SECRET_KEY.test(clientID))
         return problem(`${where}: client id ${JSON.stringify(clientID)} is not a valid Secret data key ([-._a-zA-Z0-9]+)`);
       const key = secret.value.data[clientID]!;
@@ -127,17 +131,20 @@ export function compileApiKey(spec: APIKeyAuthSpec, { ownerOf, refs, compiled }:
         return problem(`${where}: clients ${other} and ${clientID} share the same key, so the client id would be ambiguous`);
       }
       clientByDigest.set(digest, clientID);
-      clientIDs.add(clientID);
       clients[clientID] = described.value;
+      clientsOfSecret++;
     }
+    if (clientsOfSecret > 0) for (const h in described.value.headers) headersSet.add(h);
   }
-  if (clientIDs.size === 0) return problem("credentialRefs hold no keys");
+  const clientIDs = Object.keys(clients).sort();
+  if (clientIDs.length === 0) return problem("credentialRefs hold no keys");
   const sanitizedByProxy = spec.sanitize === true && isHookUp(compiled(extAuth));
   return ok(
     {
       sources,
       clientByDigest,
-      clientIDs: [...clientIDs].sort(),
+      clientIDs,
+      headersSet: [...headersSet],
       forwardClientIDHeader,
       sanitize: spec.sanitize === true && !sanitizedByProxy,
       sanitizedByProxy,

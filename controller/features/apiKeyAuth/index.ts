@@ -10,12 +10,7 @@ export const apiKeyAuth = defineFeature<APIKeyAuthSpec, CompiledApiKey>({
   order: 7,
   schema: APIKeyAuthSchema,
   compile: compileApiKey,
-  upstreamHeaders: (config) => {
-    const headers = new Set<string>();
-    if (config.forwardClientIDHeader !== undefined) headers.add(config.forwardClientIDHeader);
-    for (const client of Object.values(config.clients)) for (const h of Object.keys(client.headers)) headers.add(h);
-    return [...headers];
-  },
+  upstreamHeaders: (config) => config.headersSet,
   summary: (config) => ({
     from: config.sources.map(describeSource),
     clients: config.clientIDs,

@@ -231,7 +231,13 @@ export const routingCases: readonly Case[] = [
   p("prefix-boundary", "`/keysx` (a prefix matches whole segments)", NO_ROUTE, "/keysx"),
   p("path-parameter", "`/keys;x=1` (Envoy's reading: no rule; without the parameter: /keys; both deny)", NO_ROUTE, "/keys;x=1"),
   p("dot-dot-in-query", "`/public?/../keys` (the query is not the path)", OPEN, "/public?/../keys"),
-  p("fragment", "`/public#/../keys` (a fragment is path text, never a way out)", PROTECTED, "/public#/../keys"),
+  p(
+    "fragment",
+    "`/public#/../keys` (Envoy refuses a request-target with a fragment)",
+    BAD("fragment"),
+    "/public#/../keys",
+    "a fragment was read as path text, where Envoy refuses the request (400); it is now refused too",
+  ),
   p("backslash", "`/public\\..\\keys`", NO_ROUTE, "/public\\..\\keys"),
   p("encoded-nul", "`/keys%00`", BAD("control character"), "/keys%00"),
   c(
