@@ -11,7 +11,7 @@
  * the same process answering 200 with no body, over kept-alive connections: all of them pay the
  * same upstream hop, as they would in front of a real app.
  */
-import type { ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -88,6 +88,19 @@ export function caddyfile(example: string, o: { app: number; withAuth: boolean }
   return `${lines.join("\n")}\n:${o.app} {\n\trespond 200\n}\n`;
 }
 
+/** A Caddy binary and its version. */
+export interface CaddyBuild {
+  readonly binary: string;
+  /** The first word `caddy version` prints (2.6.2; later releases prefix a v: v2.11.4). */
+  readonly version: string;
+}
+
+/** `binary` (default: the caddy on PATH) and its version; throws when it does not run. */
+export function caddyBuild(binary = requireProgram("caddy")): CaddyBuild {
+  const version = execFileSync(binary, ["version"], { encoding: "utf8" }).trim().split(/\s+/)[0]!;
+  return { binary, version: version.replace(/^v/, "") };
+}
+
 export interface JwtCheck {
   readonly publicKeyPem: string;
   readonly issuer: string;
@@ -156,11 +169,15 @@ async function running(
   return { kind, url, pids: () => processTree(daemon.child.pid!), stop: () => daemon.stop() };
 }
 
-/** Starts `kind` pinned to `cpu`; `forwardAuth` is Portcullis' forward-auth port (nginx, Caddy) or absent for no authentication. */
+/**
+ * Starts `kind` pinned to `cpu`; `forwardAuth` is Portcullis' forward-auth port (nginx, Caddy) or
+ * absent for no authentication; `binary` another build of the proxy than the one on PATH (Caddy from
+ * Debian sid, bench/caddy-sid.sh).
+ */
 export async function startProxy(
   kind: ProxyKind,
   cpu: string,
-  o: { forwardAuth?: number; jwt?: JwtCheck },
+  o: { forwardAuth?: number; jwt?: JwtCheck; binary?: string },
   ready: (url: string) => Promise<boolean>,
 ): Promise<RunningProxy> {
   const [listen, app] = [await freePort(), await freePort()];
@@ -188,7 +205,7 @@ export async function startProxy(
         PORTCULLIS_GATEWAY: BENCH_GATEWAY,
         UPSTREAM: `127.0.0.1:${app}`,
       };
-      const args = ["-c", cpu, requireProgram("caddy"), "run", "--config", join(dir, "Caddyfile"), "--adapter", "caddyfile"];
+      const args = ["-c", cpu, o.binary ?? requireProgram("caddy"), "run", "--config", join(dir, "Caddyfile"), "--adapter", "caddyfile"];
       return running(kind, startDaemon(kind, "taskset", args, { env, dir }), listen, ready);
     }
     case "haproxy": {

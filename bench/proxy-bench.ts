@@ -10,7 +10,7 @@
 import { request } from "node:http";
 import { join } from "node:path";
 import { measure } from "./counters.ts";
-import { startProxy, type JwtCheck, type ProxyKind, type RunningProxy } from "./proxies.ts";
+import { startProxy, type CaddyBuild, type JwtCheck, type ProxyKind, type RunningProxy } from "./proxies.ts";
 import { roundOrder, summarize, type RoundsOptions, type Run, type ScenarioSummary } from "./serve-bench.ts";
 import { startPortcullis, type ServerProcess } from "./servers.ts";
 import { median, ratiosByRound, spreadOf, type Spread } from "./spread.ts";
@@ -24,6 +24,9 @@ export const PROXY_SCENARIOS = [
   "caddy",
   "caddyApiKey",
   "caddyJwt",
+  "caddySid",
+  "caddySidApiKey",
+  "caddySidJwt",
   "haproxy",
   "haproxyJwt",
   "haproxyJwtNew",
@@ -35,9 +38,12 @@ export const PROXY_SCENARIO_NAMES: Record<ProxyScenario, string> = {
   nginx: "nginx, no auth",
   nginxApiKey: "nginx auth_request → Portcullis, API key",
   nginxJwt: "nginx auth_request → Portcullis, JWT (repeated token)",
-  caddy: "Caddy, no auth",
-  caddyApiKey: "Caddy forward_auth → Portcullis, API key",
-  caddyJwt: "Caddy forward_auth → Portcullis, JWT (repeated token)",
+  caddy: "Caddy (Debian 12), no auth",
+  caddyApiKey: "Caddy (Debian 12) forward_auth → Portcullis, API key",
+  caddyJwt: "Caddy (Debian 12) forward_auth → Portcullis, JWT (repeated token)",
+  caddySid: "Caddy (Debian sid), no auth",
+  caddySidApiKey: "Caddy (Debian sid) forward_auth → Portcullis, API key",
+  caddySidJwt: "Caddy (Debian sid) forward_auth → Portcullis, JWT (repeated token)",
   haproxy: "HAProxy, no auth",
   haproxyJwt: "HAProxy jwt_verify, JWT (repeated token)",
   haproxyJwtNew: "HAProxy jwt_verify, all-new tokens",
@@ -50,12 +56,21 @@ export const WITHOUT_AUTH: Partial<Record<ProxyScenario, ProxyScenario>> = {
   nginxJwt: "nginx",
   caddyApiKey: "caddy",
   caddyJwt: "caddy",
+  caddySidApiKey: "caddySid",
+  caddySidJwt: "caddySid",
   haproxyJwt: "haproxy",
   haproxyJwtNew: "haproxy",
 };
 
 export interface ProxyBenchOptions extends RoundsOptions {
   readonly jwt: JwtCheck;
+  /** Debian 12's Caddy (on PATH) and, when bench/caddy-sid.sh could provide it, Debian sid's: its scenarios run only then. */
+  readonly caddy: { readonly bookworm: CaddyBuild; readonly sid?: CaddyBuild };
+}
+
+/** The scenarios a run has: the Debian sid Caddy ones only with that Caddy. */
+export function proxyScenarios(withSidCaddy: boolean): ProxyScenario[] {
+  return PROXY_SCENARIOS.filter((s) => withSidCaddy || !s.startsWith("caddySid"));
 }
 
 /** What authentication adds to the same proxy, medians of per-round differences. */
@@ -68,12 +83,20 @@ export interface Added {
 }
 
 export interface ProxyResult {
-  readonly scenarios: Readonly<Record<ProxyScenario, ScenarioSummary>>;
+  /** Every scenario of proxyScenarios(caddy.sid !== undefined). */
+  readonly scenarios: Readonly<Partial<Record<ProxyScenario, ScenarioSummary>>>;
   readonly added: Readonly<Partial<Record<ProxyScenario, Added>>>;
+  readonly caddy: ProxyBenchOptions["caddy"];
   /** Round by round: each pair on a repeated token ÷ HAProxy verifying it; Portcullis on new tokens ÷ HAProxy on new tokens. */
   readonly nginxVsHaproxy: Spread;
   readonly caddyVsHaproxy: Spread;
+  readonly caddySidVsHaproxy?: Spread;
   readonly newTokensVsHaproxy: Spread;
+  /**
+   * Round by round: each proxy with no authentication ÷ HAProxy verifying a repeated token. A pair
+   * does the proxy's work and Portcullis' on the same core, so this is more than it can reach.
+   */
+  readonly aloneVsHaproxy: { readonly nginx: Spread; readonly caddy: Spread; readonly caddySid?: Spread };
 }
 
 function statusOf(url: string, target: Target, headers: Readonly<Record<string, string>> = {}): Promise<number> {
@@ -110,7 +133,7 @@ export async function benchProxies(o: ProxyBenchOptions, log: (line: string) => 
     const forwardAuth = portcullis.forwardAuthPort;
     if (forwardAuth === undefined) throw new Error("Portcullis did not report its forward-auth port");
     const answers = async (url: string) => (await statusOf(url, apiKeyTarget, {})) > 0;
-    const start = async (kind: ProxyKind, options: { forwardAuth?: number; jwt?: JwtCheck }) => {
+    const start = async (kind: ProxyKind, options: { forwardAuth?: number; jwt?: JwtCheck; binary?: string }) => {
       const p = await startProxy(kind, o.cpus.server, options, answers);
       running.push(p);
       return p;
@@ -118,8 +141,14 @@ export async function benchProxies(o: ProxyBenchOptions, log: (line: string) => 
     const proxies = {
       nginx: await start("nginx", {}),
       nginxAuth: await start("nginx", { forwardAuth }),
-      caddy: await start("caddy", {}),
-      caddyAuth: await start("caddy", { forwardAuth }),
+      caddy: await start("caddy", { binary: o.caddy.bookworm.binary }),
+      caddyAuth: await start("caddy", { forwardAuth, binary: o.caddy.bookworm.binary }),
+      ...(o.caddy.sid === undefined
+        ? {}
+        : {
+            caddySid: await start("caddy", { binary: o.caddy.sid.binary }),
+            caddySidAuth: await start("caddy", { forwardAuth, binary: o.caddy.sid.binary }),
+          }),
       haproxy: await start("haproxy", {}),
       haproxyJwt: await start("haproxy", { jwt: o.jwt }),
     };
@@ -134,6 +163,14 @@ export async function benchProxies(o: ProxyBenchOptions, log: (line: string) => 
       ["Caddy + Portcullis, API key", statusOf(proxies.caddyAuth.url, apiKeyTarget), 200],
       ["Caddy + Portcullis, JWT", statusOf(proxies.caddyAuth.url, jwtTarget, bearer), 200],
       ["Caddy + Portcullis, forged JWT", statusOf(proxies.caddyAuth.url, jwtTarget, forged), 401],
+      ...(proxies.caddySid === undefined || proxies.caddySidAuth === undefined
+        ? []
+        : ([
+            ["Caddy (sid), no auth", statusOf(proxies.caddySid.url, apiKeyTarget), 200],
+            ["Caddy (sid) + Portcullis, API key", statusOf(proxies.caddySidAuth.url, apiKeyTarget), 200],
+            ["Caddy (sid) + Portcullis, JWT", statusOf(proxies.caddySidAuth.url, jwtTarget, bearer), 200],
+            ["Caddy (sid) + Portcullis, forged JWT", statusOf(proxies.caddySidAuth.url, jwtTarget, forged), 401],
+          ] as [string, Promise<number>, number][])),
       ["HAProxy, no auth", statusOf(proxies.haproxy.url, jwtTarget), 200],
       ["HAProxy jwt_verify", statusOf(proxies.haproxyJwt.url, jwtTarget, bearer), 200],
       ["HAProxy jwt_verify, forged JWT", statusOf(proxies.haproxyJwt.url, jwtTarget, forged), 401],
@@ -170,6 +207,12 @@ export async function benchProxies(o: ProxyBenchOptions, log: (line: string) => 
           return through(proxies.caddyAuth, apiKeyTarget);
         case "caddyJwt":
           return through(proxies.caddyAuth, jwtTarget, bearer);
+        case "caddySid":
+          return through(proxies.caddySid!, apiKeyTarget);
+        case "caddySidApiKey":
+          return through(proxies.caddySidAuth!, apiKeyTarget);
+        case "caddySidJwt":
+          return through(proxies.caddySidAuth!, jwtTarget, bearer);
         case "haproxy":
           return through(proxies.haproxy, jwtTarget);
         case "haproxyJwt":
@@ -180,22 +223,22 @@ export async function benchProxies(o: ProxyBenchOptions, log: (line: string) => 
           return walking(portcullis!.url, [portcullis!.pid], portcullisTokens);
       }
     };
-    const plans = Object.fromEntries(PROXY_SCENARIOS.map((s) => [s, plan(s)])) as Record<ProxyScenario, ReturnType<typeof plan>>;
+    const scenarios = proxyScenarios(o.caddy.sid !== undefined);
+    const plans = Object.fromEntries(scenarios.map((s) => [s, plan(s)])) as Record<ProxyScenario, ReturnType<typeof plan>>;
     const run = (s: ProxyScenario, durationS: number): Promise<Run> => measure({ pids: plans[s].pids }, () => plans[s].load(durationS));
-    for (const s of PROXY_SCENARIOS) {
+    for (const s of scenarios) {
       const warm = await run(s, o.warmupS);
-      if (warm.errors > warm.requests / 1000)
+      // No answer at all within the warm-up is a proxy that hangs, not a fast one with no errors.
+      if (warm.requests === 0 || warm.errors > warm.requests / 1000)
         throw new Error(`proxies ${s}: ${warm.errors} of ${warm.requests} warm-up requests failed (not 2xx, or socket errors)`);
     }
-    const runs = Object.fromEntries(PROXY_SCENARIOS.map((s) => [s, [] as Run[]])) as Record<ProxyScenario, Run[]>;
+    const runs = Object.fromEntries(scenarios.map((s) => [s, [] as Run[]])) as Record<ProxyScenario, Run[]>;
     for (let round = 1; round <= o.rounds; round++) {
-      for (const s of roundOrder(PROXY_SCENARIOS, round)) {
+      for (const s of roundOrder(scenarios, round)) {
         if (o.sliceWarmupS > 0) await plans[s].load(o.sliceWarmupS);
         runs[s].push(await run(s, o.durationS));
       }
-      log(
-        `  proxies round ${round}/${o.rounds}: ${PROXY_SCENARIOS.map((s) => `${s} ${Math.round(runs[s].at(-1)!.rps)}`).join(", ")} req/s`,
-      );
+      log(`  proxies round ${round}/${o.rounds}: ${scenarios.map((s) => `${s} ${Math.round(runs[s].at(-1)!.rps)}`).join(", ")} req/s`);
     }
     const vs = (a: ProxyScenario, b: ProxyScenario) =>
       spreadOf(
@@ -203,13 +246,22 @@ export async function benchProxies(o: ProxyBenchOptions, log: (line: string) => 
         true,
       );
     const added: Partial<Record<ProxyScenario, Added>> = {};
-    for (const [s, without] of Object.entries(WITHOUT_AUTH) as [ProxyScenario, ProxyScenario][]) added[s] = addedBy(runs[s], runs[without]);
+    for (const [s, without] of Object.entries(WITHOUT_AUTH) as [ProxyScenario, ProxyScenario][])
+      if (s in runs) added[s] = addedBy(runs[s], runs[without]);
+    const sid = o.caddy.sid !== undefined;
     return {
-      scenarios: Object.fromEntries(PROXY_SCENARIOS.map((s) => [s, summarize(runs[s])])) as Record<ProxyScenario, ScenarioSummary>,
+      scenarios: Object.fromEntries(scenarios.map((s) => [s, summarize(runs[s])])),
       added,
+      caddy: o.caddy,
       nginxVsHaproxy: vs("nginxJwt", "haproxyJwt"),
       caddyVsHaproxy: vs("caddyJwt", "haproxyJwt"),
+      ...(sid ? { caddySidVsHaproxy: vs("caddySidJwt", "haproxyJwt") } : {}),
       newTokensVsHaproxy: vs("portcullisJwtNew", "haproxyJwtNew"),
+      aloneVsHaproxy: {
+        nginx: vs("nginx", "haproxyJwt"),
+        caddy: vs("caddy", "haproxyJwt"),
+        ...(sid ? { caddySid: vs("caddySid", "haproxyJwt") } : {}),
+      },
     };
   } finally {
     for (const p of running) await p.stop();

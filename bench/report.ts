@@ -203,7 +203,7 @@ export function targets(r: Results): Target[] {
   }
   if (r.proxies !== undefined) {
     const p = r.proxies;
-    const sound = (...names: ProxyScenario[]) => names.every((n) => p.scenarios[n].errors === 0 && p.scenarios[n].wraps === 0);
+    const sound = (...names: ProxyScenario[]) => names.every((n) => p.scenarios[n]?.errors === 0 && p.scenarios[n].wraps === 0);
     out.push(
       worstRound(
         "nginx + Portcullis req/s ÷ HAProxy jwt_verify, repeated token",
@@ -213,12 +213,23 @@ export function targets(r: Results): Target[] {
         sound("nginxJwt", "haproxyJwt"),
       ),
       worstRound(
-        "Caddy + Portcullis req/s ÷ HAProxy jwt_verify, repeated token",
+        `Caddy ${p.caddy.bookworm.version} (Debian 12) + Portcullis req/s ÷ HAProxy jwt_verify, repeated token`,
         p.caddyVsHaproxy,
         2,
         true,
         sound("caddyJwt", "haproxyJwt"),
       ),
+      ...(p.caddySidVsHaproxy === undefined
+        ? []
+        : [
+            worstRound(
+              `Caddy ${p.caddy.sid?.version} (Debian sid) + Portcullis req/s ÷ HAProxy jwt_verify, repeated token`,
+              p.caddySidVsHaproxy,
+              2,
+              true,
+              sound("caddySidJwt", "haproxyJwt"),
+            ),
+          ]),
       worstRound(
         "Portcullis alone req/s ÷ HAProxy jwt_verify, all-new tokens",
         p.newTokensVsHaproxy,
@@ -268,14 +279,18 @@ export function targets(r: Results): Target[] {
 }
 
 export function proxyRows(p: ProxyResult): string[][] {
-  return PROXY_SCENARIOS.map((name) => {
+  return PROXY_SCENARIOS.flatMap((name) => {
     const a = p.added[name];
+    const summary = p.scenarios[name];
+    if (summary === undefined) return [];
     return [
-      PROXY_SCENARIO_NAMES[name],
-      ...summaryCells(p.scenarios[name], proxyColumns(p)),
-      a === undefined ? "" : signed(a.cpuUsPerReq, (x) => x.toFixed(1)),
-      a === undefined ? "" : `${signed(a.p50Ms, ms)} / ${signed(a.p99Ms, ms)}`,
-      a === undefined ? "" : formatSpread(a.rps),
+      [
+        PROXY_SCENARIO_NAMES[name],
+        ...summaryCells(summary, proxyColumns(p)),
+        a === undefined ? "" : signed(a.cpuUsPerReq, (x) => x.toFixed(1)),
+        a === undefined ? "" : `${signed(a.p50Ms, ms)} / ${signed(a.p99Ms, ms)}`,
+        a === undefined ? "" : formatSpread(a.rps),
+      ],
     ];
   });
 }
@@ -375,8 +390,19 @@ export function renderSection(r: Results): string {
       "same upstream hop, as in front of a real app. Every proxy, and Portcullis behind nginx or Caddy, is pinned to",
       'the server core: each column of CPU is the sum over the processes that served the request. "added" is the median',
       "over rounds of (with authentication − without) for the same proxy.",
-      `Repeated token, pair ÷ HAProxy: nginx ${formatSpread(p.nginxVsHaproxy)}, Caddy ${formatSpread(p.caddyVsHaproxy)};`,
+      `Caddy: ${p.caddy.bookworm.version} is Debian 12's (\`apt-get install caddy\`)` +
+        (p.caddy.sid === undefined
+          ? "; Debian sid's was not part of this run (`node bench/run.ts --sid-caddy` adds it)."
+          : `, ${p.caddy.sid.version} Debian sid's (bench/caddy-sid.sh: extracted from its .deb, not installed).`),
+      `Repeated token, pair ÷ HAProxy: nginx ${formatSpread(p.nginxVsHaproxy)}, Caddy ${p.caddy.bookworm.version} ${formatSpread(p.caddyVsHaproxy)}` +
+        (p.caddySidVsHaproxy === undefined ? "" : `, Caddy ${p.caddy.sid?.version} ${formatSpread(p.caddySidVsHaproxy)}`) +
+        ";",
       `all-new tokens, Portcullis alone ÷ HAProxy: ${formatSpread(p.newTokensVsHaproxy)} (median, worst–best round).`,
+      "A pair does the proxy's own work and Portcullis' on one core, so it serves fewer requests than the proxy with no",
+      `authentication; that proxy alone ÷ HAProxy jwt_verify (repeated token) bounds the pair's ratio: nginx ${formatSpread(p.aloneVsHaproxy.nginx)},` +
+        ` Caddy ${p.caddy.bookworm.version} ${formatSpread(p.aloneVsHaproxy.caddy)}` +
+        (p.aloneVsHaproxy.caddySid === undefined ? "" : `, Caddy ${p.caddy.sid?.version} ${formatSpread(p.aloneVsHaproxy.caddySid)}`) +
+        ".",
       "",
     );
   }

@@ -4,27 +4,31 @@
  *
  *   node bench/run.ts [--quick] [--rounds 8] [--proxy-rounds 5] [--duration 1] [--warmup 1] [--connections 50]
  *                     [--tenants 10000] [--changes 100] [--apply-tenants 0]
- *                     [--skip serve,proxies,profile,compile,kube] [--no-write]
+ *                     [--skip serve,proxies,profile,compile,kube] [--sid-caddy] [--no-write]
+ * --sid-caddy adds Debian sid's Caddy (bench/caddy-sid.sh) to the proxies stage beside Debian 12's
+ * (three more scenarios, about 40 s; on 2026-11-30 it cost more CPU per request than 2.6.2, so it is
+ * not part of the default run).
  * --apply-tenants N loads a world of N tenants into the API server before timing apply → enforced
  * (off by default: loading 10k tenants and rebuilding them on every change takes minutes).
  *
  * Layout: server processes on the last CPU, wrk on the first (taskset), identical for the
  * baseline and Portcullis. Load goes to 127.0.0.1 only.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Obj } from "../test/kube/objects.ts";
 import { benchApplyEnforced, type ApplyResult } from "./apply-enforced.ts";
-import { quietly, runInBackground } from "./background.ts";
+import { foreground, quietly, runInBackground } from "./background.ts";
 import type { CompileReport } from "./compile-bench.ts";
 import { cryptoVerifyRate } from "./crypto-verify.ts";
 import { cpuShares, loadAverage, perfUnavailableReason, readCpuTimes } from "./host.ts";
 import { profileScenario } from "./profile-run.ts";
 import type { ProfileSummary } from "./profile.ts";
 import { renderSection, renderStdout, writeBenchmarksFile, type Results } from "./report.ts";
+import { caddyBuild, type CaddyBuild } from "./proxies.ts";
 import { benchProxies, type ProxyResult } from "./proxy-bench.ts";
 import { benchWorld, type WorldResult } from "./serve-bench.ts";
 import { NODE } from "./servers.ts";
@@ -51,6 +55,7 @@ const { values: flags } = parseArgs({
     "apply-tenants": { type: "string", default: "0" },
     skip: { type: "string", default: "" },
     "no-write": { type: "boolean", default: false },
+    "sid-caddy": { type: "boolean", default: false },
   },
 });
 const quick = flags.quick === true;
@@ -68,10 +73,10 @@ const tenants = Number(flags.tenants);
 const changes = Number(flags.changes ?? (quick ? 10 : 100));
 const skip = new Set(flags.skip.split(",").filter((s) => s !== ""));
 
-// Set-up: wrk and the proxies (Debian) and, for apply → enforced (the last stage), the kube-apiserver
-// + etcd binaries: on a fresh machine their build (about 4 minutes) runs beside the other stages,
-// at idle priority and stopped during every measurement (background.ts); cached, it is found at once.
-execFileSync("bash", [join(ROOT, "test/e2e/ensure-packages.sh"), ...BENCH_PACKAGES], { stdio: "inherit" });
+// Set-up: for apply → enforced (the last stage), the kube-apiserver + etcd binaries: on a fresh
+// machine their build (about 4 minutes of 2 CPUs) starts first and runs beside everything else, at
+// idle priority and stopped during every measurement (background.ts), then at normal priority once
+// the last stage waits for it; cached, it is found at once. Then wrk and the proxies (Debian).
 const kubeBuildStart = performance.now();
 let kubeBuildS: number | undefined;
 const kubeAssets =
@@ -84,6 +89,20 @@ const kubeAssets =
       });
 // Awaited by the kube stage; a failed build fails that stage only.
 kubeAssets.catch(() => undefined);
+execFileSync("bash", [join(ROOT, "test/e2e/ensure-packages.sh"), ...BENCH_PACKAGES], { stdio: "inherit" });
+// With --sid-caddy, Debian sid's Caddy beside bookworm's in the proxies stage (a few seconds of
+// download, cached); when it cannot be had, that stage runs with bookworm's only and says so.
+const sidCaddy: Promise<CaddyBuild | undefined> =
+  skip.has("proxies") || flags["sid-caddy"] !== true
+    ? Promise.resolve(undefined)
+    : new Promise<CaddyBuild | undefined>((resolve) =>
+        execFile("bash", [join(ROOT, "bench/caddy-sid.sh")], (error, stdout, stderr) => {
+          if (error !== null) {
+            log(`bench: Debian sid's Caddy is not available, the proxies stage runs Debian 12's only: ${stderr.trim().split("\n").at(-1)}`);
+            resolve(undefined);
+          } else resolve(caddyBuild(stdout.trim().split("\n").at(-1)));
+        }),
+      );
 
 const nproc = cpus().length;
 const cpuSet = { server: String(nproc - 1), load: "0" };
@@ -184,6 +203,7 @@ let proxies: ProxyResult | undefined;
 if (!skip.has("proxies")) {
   log(`bench: proxies (nginx, Caddy, HAProxy) [${elapsed()}]`);
   const publicKeyPem = idp.publicKey.export({ type: "spki", format: "pem" }).toString();
+  const caddy = { bookworm: caddyBuild(), sid: await sidCaddy };
   proxies = await stage("proxies", () =>
     benchProxies(
       {
@@ -191,6 +211,7 @@ if (!skip.has("proxies")) {
         world: smallWorld,
         tokens: { file: tokensFile, cached: cachedToken },
         jwt: { publicKeyPem, issuer: ISSUER, audience: AUDIENCE },
+        caddy,
         cpus: cpuSet,
         connections,
         warmupS,
@@ -269,6 +290,8 @@ if (!skip.has("kube")) {
   const applyTenants = Number(flags["apply-tenants"]);
   const background = applyTenants > 0 ? (buildWorld({ tenants: applyTenants, keysPerSecret: 20, jwk: idp.jwk }).objects as Obj[]) : [];
   apply = await stage("apply → enforced", async () => {
+    // Nothing else is measured now: a build still running (fresh machine) gets its normal share.
+    foreground();
     process.env.PORTCULLIS_KUBE_ASSETS = await kubeAssets;
     return benchApplyEnforced(changes, work, log, background);
   });

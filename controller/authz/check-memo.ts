@@ -1,6 +1,6 @@
 /**
- * What check() may remember within one snapshot: verified tokens, the identity an API key stands
- * for, and the allow decision an identity gets on a route entry. All of it depends only on the
+ * What check() may remember within one snapshot: verified tokens, the identity a valid API key
+ * stands for, and the allow decision an identity gets on a route entry. All of it depends only on the
  * snapshot and the credential, so a cache hit answers with objects built once (no allocation, and
  * the wire rendering of a reused decision is reused too). One memo lives per snapshot. Strong,
  * bounded maps rather than WeakMaps: a WeakMap entry per token makes every major GC iterate
@@ -26,8 +26,12 @@ const MAX_RENDERED = ALLOWS_BYTES / ALLOW_ENTRY_BYTES;
 
 export class CheckMemo {
   readonly tokens: TokenCache;
-  /** Per apiKeyAuth config and source index: client → its outcome (bounded by the clients configured). */
-  readonly #apiKeys = new Map<CompiledApiKey, Map<string, PhaseResult>[]>();
+  /**
+   * Per apiKeyAuth config: a key that matched a client, as presented → its outcome. Only valid keys
+   * enter (at most one per client configured), so what clients present cannot grow it; a key found
+   * here is not hashed again (SECURITY.md, "API keys and timing").
+   */
+  readonly #apiKeys = new Map<CompiledApiKey, Map<string, PhaseResult>>();
   /** Per identity: route entry (undefined: no route matched) → its allow decision. */
   readonly #allows = new BoundedMap<Pass, Map<RouteEntry | undefined, Decision>>(
     ALLOWS_BYTES,
@@ -47,14 +51,16 @@ export class CheckMemo {
     this.tokens = new TokenCache(tokenCacheBytes);
   }
 
-  apiKey(config: CompiledApiKey, source: number, client: string): PhaseResult | undefined {
-    return this.#apiKeys.get(config)?.[source]?.get(client);
+  /** The outcome remembered for `key`, a key that matched one of `config`'s clients. */
+  apiKey(config: CompiledApiKey, key: string): PhaseResult | undefined {
+    return this.#apiKeys.get(config)?.get(key);
   }
 
-  rememberApiKey(config: CompiledApiKey, source: number, client: string, outcome: PhaseResult): PhaseResult {
-    let bySource = this.#apiKeys.get(config);
-    if (bySource === undefined) this.#apiKeys.set(config, (bySource = []));
-    (bySource[source] ??= new Map()).set(client, outcome);
+  /** Remembers the outcome of `key`; call it only for a key that matched a client (see #apiKeys). */
+  rememberApiKey(config: CompiledApiKey, key: string, outcome: PhaseResult): PhaseResult {
+    let byKey = this.#apiKeys.get(config);
+    if (byKey === undefined) this.#apiKeys.set(config, (byKey = new Map()));
+    byKey.set(key, outcome);
     return outcome;
   }
 

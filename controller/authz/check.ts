@@ -5,7 +5,8 @@
  *                       Gateway and listener port the request may have arrived on; the rule's
  *                       effective policy comes with it. Rules whose policies differ are each decided,
  *                       and the request is allowed only if every one allows (DESIGN §0). When the
- *                       proxy names the route it selected, any other match is a route_mismatch
+ *                       proxy names the route it selected, any other match is a route_mismatch; a
+ *                       match on a regular expression Portcullis cannot run is a route_unsupported
  *   2. features       — the policy's features' phases, in Envoy Gateway's filter order (features/index.ts):
  *                       cors (a preflight is answered here, before any credential is asked for), then
  *                       every configured identity method must pass (apiKeyAuth, basicAuth, jwt), then
@@ -24,6 +25,7 @@ import type { CheckContext } from "./context.ts";
 import { deny, type Decision } from "./decision.ts";
 import {
   CONTROL_IN_PATH,
+  isPlainPath,
   methodReadings,
   normalizeRequest,
   pathReadings,
@@ -60,11 +62,12 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   // Envoy refuses a request-target with a fragment (400); no proxy in front of it sends one on.
   if (req.target.includes("#")) return deny(400, "request_invalid", "the request target holds a fragment (#), which Envoy refuses", {});
   const rawPath = req.pathBytes;
-  if (CONTROL_IN_PATH.test(rawPath)) {
+  const plain = isPlainPath(rawPath);
+  if (!plain && CONTROL_IN_PATH.test(rawPath)) {
     return deny(400, "request_invalid", "the path holds a control character (%00 to %1F, %7F), which servers read in different ways", {});
   }
 
-  const paths = pathReadings(rawPath);
+  const paths = plain ? [rawPath] : pathReadings(rawPath);
   const methods = methodReadings(request.method);
   if (paths.length === 1 && methods.length === 1) return checkReading(snapshot, req, ctx);
   const readings = methods.flatMap((method) => paths.map((path) => ({ method, path })));
@@ -96,6 +99,12 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
     const taken = entries.filter((e) => isTaken(request.proxyRoute!, e));
     if (taken.length === 0) return routeMismatch(request.proxyRoute, entries);
     entries = taken;
+  } else {
+    // A rule with a pattern Portcullis cannot run may or may not be the one Envoy took: denied, unless the proxy named it.
+    const unsure = entries.find((e) => e.match.unsupported !== undefined);
+    if (unsure !== undefined) {
+      return deny(403, "route_unsupported", `${unsure.rule} may or may not match: ${unsure.match.unsupported}`, { route: unsure.rule });
+    }
   }
   // One table picked one rule (the usual case): decided without building the readings below.
   if (entries.length === 1 && entries[0]!.unread !== true) return decideOn(entries[0]!, req, ctx);

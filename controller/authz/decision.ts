@@ -5,6 +5,7 @@ export type DecisionCode =
   | "allowed"
   | "route_not_found"
   | "route_mismatch"
+  | "route_unsupported"
   | "gateway_not_found"
   | "policy_invalid"
   | "policy_missing"

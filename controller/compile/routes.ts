@@ -69,22 +69,46 @@ export function createMatchCompiler(): (m: HTTPRouteMatch) => MatchResult {
 export function compileMatch(m: HTTPRouteMatch): MatchResult {
   const type = m.path?.type ?? "PathPrefix";
   const value = m.path?.value ?? "/";
+  const unsupported: string[] = [];
   let path: PathMatch;
   if (type === "RegularExpression") {
-    const regex = fullMatchRegex(value);
-    if (!regex.ok) return fail(`path regular expression ${JSON.stringify(value)} ${regex.error}`);
+    const regex = routeRegex("path regular expression", value, unsupported);
+    if (!regex.ok) return regex;
     path = { type, value, regex: regex.value };
   } else {
     if (!value.startsWith("/")) return fail(`path ${JSON.stringify(value)} does not start with /`);
     path = type === "Exact" ? { type, value } : { type, value: value.replace(/\/+$/, "") };
   }
-  const headers = compileValueMatches(m.headers, true);
+  const headers = compileValueMatches(m.headers, true, unsupported);
   if (typeof headers === "string") return fail(headers);
-  const queryParams = compileValueMatches(m.queryParams, false);
+  const queryParams = compileValueMatches(m.queryParams, false, unsupported);
   if (typeof queryParams === "string") return fail(queryParams);
   const withMethod = m.method === undefined ? headers : [...headers, { type: "Exact" as const, name: ":method", value: m.method }];
-  return ok({ match: { path, headers: withMethod, queryParams }, pathCount: type === "PathPrefix" && value === "/" ? 0 : value.length });
+  return ok({
+    match: withUnsupported({ path, headers: withMethod, queryParams }, unsupported),
+    pathCount: type === "PathPrefix" && value === "/" ? 0 : value.length,
+  });
 }
+
+/** Matches every value: stands for a pattern Portcullis cannot run (CompiledMatch.unsupported). */
+const ANY_TEXT = new RegExp("", "l");
+
+/**
+ * The full-match RegExp of a route's regular expression. A pattern RE2 refuses fails (Envoy Gateway
+ * drops the rule); one RE2 accepts but Portcullis cannot run matches every value instead, its
+ * reason noted in `unsupported`, so that the rule stays in Envoy's order and denies what reaches it.
+ */
+function routeRegex(what: string, pattern: string, unsupported: string[]): Result<RegExp, string> {
+  const regex = fullMatchRegex(pattern);
+  if (regex.ok) return regex;
+  const reason = `${what} ${JSON.stringify(pattern)} ${regex.error.reason}`;
+  if (!regex.error.validRe2) return fail(reason);
+  unsupported.push(reason);
+  return ok(ANY_TEXT);
+}
+
+const withUnsupported = (match: CompiledMatch, unsupported: readonly string[]): CompiledMatch =>
+  unsupported.length === 0 ? match : { ...match, unsupported: unsupported.join("; ") };
 
 /**
  * A GRPCRoute match as Envoy Gateway translates it (the request path is `/<service>/<method>`):
@@ -96,14 +120,15 @@ export function compileMatch(m: HTTPRouteMatch): MatchResult {
  *  - header matches as for HTTPRoute; no method match: any path.
  */
 export function compileGrpcMatch(m: GRPCRouteMatch): MatchResult {
-  const headers = compileValueMatches(m.headers, true);
+  const unsupported: string[] = [];
+  const headers = compileValueMatches(m.headers, true, unsupported);
   if (typeof headers === "string") return fail(headers);
   const method = m.method;
   if (method === undefined) return ok({ match: { path: ANY_PATH, headers, queryParams: NO_VALUE_MATCHES }, pathCount: 0 });
   const { service, method: name } = method;
   const compiled = (path: PathMatch, extra: readonly ValueMatch[] = []): MatchResult =>
     ok({
-      match: { path, headers: [...headers, ...extra], queryParams: NO_VALUE_MATCHES },
+      match: withUnsupported({ path, headers: [...headers, ...extra], queryParams: NO_VALUE_MATCHES }, unsupported),
       pathCount: path === ANY_PATH ? 0 : path.value.length,
     });
   if (method.type === "Exact") {
@@ -115,12 +140,13 @@ export function compileGrpcMatch(m: GRPCRouteMatch): MatchResult {
     ["service", service],
     ["method", name],
   ] as const) {
-    if (pattern !== undefined && !fullMatchRegex(pattern).ok)
-      return fail(`${part} regular expression ${JSON.stringify(pattern)} does not compile`);
+    const regex = pattern === undefined ? undefined : fullMatchRegex(pattern);
+    if (regex?.ok === false && !regex.error.validRe2)
+      return fail(`${part} regular expression ${JSON.stringify(pattern)} ${regex.error.reason}`);
   }
   const written = `/${service ?? GRPC_SERVICE_NAME}/${name ?? GRPC_METHOD_NAME}`;
-  const regex = fullMatchRegex(written);
-  if (!regex.ok) return fail(`method regular expression ${JSON.stringify(written)} ${regex.error}`);
+  const regex = routeRegex("method regular expression", written, unsupported);
+  if (!regex.ok) return regex;
   return compiled({ type: "RegularExpression", value: written, regex: regex.value });
 }
 
@@ -158,8 +184,8 @@ export function corsPreflightMatch(rule: HTTPRouteRule, ranked: RankedMatch): Ra
 
 type StringMatches = HTTPRouteMatch["headers"];
 
-/** Header (names lower-cased) or query parameter matches, or why one cannot be served. */
-function compileValueMatches(list: StringMatches, lowerCaseNames: boolean): readonly ValueMatch[] | string {
+/** Header (names lower-cased) or query parameter matches, or why one cannot be served; patterns Portcullis cannot run noted in `unsupported`. */
+function compileValueMatches(list: StringMatches, lowerCaseNames: boolean, unsupported: string[]): readonly ValueMatch[] | string {
   if (list === undefined || list.length === 0) return NO_VALUE_MATCHES;
   const out: ValueMatch[] = [];
   for (const v of list) {
@@ -168,8 +194,8 @@ function compileValueMatches(list: StringMatches, lowerCaseNames: boolean): read
       out.push({ type: "Exact", name, value: v.value });
       continue;
     }
-    const regex = fullMatchRegex(v.value);
-    if (!regex.ok) return `regular expression ${JSON.stringify(v.value)} for ${v.name} ${regex.error}`;
+    const regex = routeRegex(`regular expression for ${v.name}`, v.value, unsupported);
+    if (!regex.ok) return regex.error;
     out.push({ type: "RegularExpression", name, value: v.value, regex: regex.value });
   }
   return out;

@@ -107,6 +107,12 @@ export interface CompiledMatch {
   readonly path: PathMatch;
   readonly headers: readonly ValueMatch[];
   readonly queryParams: readonly ValueMatch[];
+  /**
+   * Set when a regular expression of the match is valid RE2 that Portcullis cannot run (lib/re2.ts):
+   * why. Such a pattern is taken to match every value, and a request that reaches the match is
+   * denied (`route_unsupported`): Envoy may route it there or to a later rule, which cannot be told.
+   */
+  readonly unsupported?: string;
 }
 
 export type PathMatch =

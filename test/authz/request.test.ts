@@ -4,6 +4,7 @@ import {
   headerValue,
   methodReadings,
   hostReadings,
+  isPlainPath,
   normalizePath,
   normalizeRequest,
   pathBytesOf,
@@ -90,6 +91,41 @@ describe("params", () => {
     expect(at("/?t=x").params("t")).toEqual(["x"]);
     expect(at("/").params("t")).toEqual([]);
   });
+  it("asEnvoyReadsTheQuery is the request itself when no ';' is in the query (both readings find the same values), else another reading", () => {
+    for (const path of ["/", "/?t=x&u=y", "/a;b?t=x"]) {
+      const req = at(path);
+      expect(req.asEnvoyReadsTheQuery()).toBe(req);
+    }
+    const split = at("/?a=1;t=x");
+    const envoy = split.asEnvoyReadsTheQuery();
+    expect(envoy).not.toBe(split);
+    expect(envoy.params("t")).toEqual([]);
+    expect(envoy.asEnvoyReadsTheQuery()).toBe(envoy);
+  });
+});
+
+describe("isPlainPath: a path every component reads as it is", () => {
+  it.each(["/", "/v1/chat/completions", "/a/", "/a..b", "/a./b", "/A-Z_0~9/x.json"])("%j is plain: its own only reading", (path) => {
+    expect(isPlainPath(path)).toBe(true);
+    expect([normalizePath(path), pathReadings(path), CONTROL_IN_PATH.test(path)]).toEqual([path, [path], false]);
+  });
+  it.each([
+    "",
+    "a",
+    "//a",
+    "/a//b",
+    "/a/./b",
+    "/a/../b",
+    "/.well-known",
+    "/a/.",
+    "/a%2Fb",
+    "/a;b",
+    "/a\\b",
+    "/a b",
+    "/a\u0000",
+    "/é",
+    "/a+b",
+  ])("%j is not: it takes the readings above", (path) => expect(isPlainPath(path)).toBe(false));
 });
 
 describe("methodReadings", () => {
@@ -132,6 +168,9 @@ describe("hostReadings: the Host as Envoy's virtual host selection reads it", ()
     ["api.example.com:8o", ["api.example.com:8o"]],
     // Envoy lower-cases ASCII only: the Kelvin sign (U+212A) stays, where JavaScript's toLowerCase makes it "k".
     ["\u212Aiosk.example.com", ["\u212Aiosk.example.com"]],
+    // The usual Host (lower case, digits, "-", "."), read as it is without the steps above.
+    ["t4.tenants-1.example.com", ["t4.tenants-1.example.com"]],
+    ["", [""]],
   ])("%j → %j", (input, expected) => expect(hostReadings(input)).toEqual(expected));
 });
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { signed, worstRound } from "../../bench/report.ts";
+import { proxyScenarios, type ProxyResult } from "../../bench/proxy-bench.ts";
+import { proxyRows, signed, worstRound } from "../../bench/report.ts";
+import { summarize, type Run } from "../../bench/serve-bench.ts";
 import { spreadOf } from "../../bench/spread.ts";
 
 describe("worstRound", () => {
@@ -25,5 +27,45 @@ describe("signed", () => {
     expect(signed(1.25, (x) => x.toFixed(1))).toBe("+1.3");
     expect(signed(-52.91, (x) => x.toFixed(1))).toBe("−52.9");
     expect(signed(0, (x) => x.toFixed(1))).toBe("+0.0");
+  });
+});
+
+describe("proxyRows", () => {
+  const run: Run = {
+    requests: 1000,
+    durationS: 1,
+    rps: 1000,
+    p50Ms: 1,
+    p90Ms: 2,
+    p99Ms: 3,
+    p999Ms: 4,
+    maxMs: 5,
+    errors: 0,
+    wraps: 0,
+    cpuUsPerReq: 50,
+    waitPct: 0,
+  };
+  const result = (withSid: boolean): ProxyResult => {
+    const spread = spreadOf([1], true);
+    return {
+      scenarios: Object.fromEntries(proxyScenarios(withSid).map((s) => [s, summarize([run])])),
+      added: {},
+      caddy: { bookworm: { binary: "/usr/bin/caddy", version: "2.6.2" } },
+      nginxVsHaproxy: spread,
+      caddyVsHaproxy: spread,
+      newTokensVsHaproxy: spread,
+      aloneVsHaproxy: { nginx: spread, caddy: spread },
+    };
+  };
+
+  it("has a row per scenario the run measured: Debian sid's Caddy only when it took part", () => {
+    const names = (r: ProxyResult) => proxyRows(r).map((row) => row[0]);
+    expect(names(result(false)).filter((n) => n!.includes("sid"))).toEqual([]);
+    expect(names(result(true)).filter((n) => n!.includes("sid"))).toEqual([
+      "Caddy (Debian sid), no auth",
+      "Caddy (Debian sid) forward_auth → Portcullis, API key",
+      "Caddy (Debian sid) forward_auth → Portcullis, JWT (repeated token)",
+    ]);
+    expect(names(result(true)).length).toBe(names(result(false)).length + 3);
   });
 });

@@ -105,10 +105,10 @@ describe("compileGrpcMatch", () => {
     const byMethod = method.ok && method.value.match.path.type === "RegularExpression" ? method.value.match.path.regex : undefined;
     expect(["/svc/Get_1", "/svc/1Get", "/svc/"].map((p) => byMethod?.test(p))).toEqual([true, false, false]);
   });
-  it("refuses a service or method pattern that does not compile", () => {
+  it("refuses a service or method pattern that RE2 refuses", () => {
     expect(compileGrpcMatch({ method: { type: "RegularExpression", service: "(x" } })).toEqual({
       ok: false,
-      error: 'service regular expression "(x" does not compile',
+      error: 'service regular expression "(x" is not valid RE2: missing )',
     });
   });
 });
@@ -239,7 +239,27 @@ spec:
     );
     expect(await d({ path: "/admin" })).toMatchObject({ status: 401, route: "apps/all rule r" });
     expect(d.result.problems).toContain(
-      'HTTPRoute apps/open rule 0 match 0: path regular expression "(bad" does not compile; this rule is not served, as in Envoy Gateway',
+      'HTTPRoute apps/open rule 0 match 0: path regular expression "(bad" is not valid RE2: missing ); this rule is not served, as in Envoy Gateway',
+    );
+  });
+  it("keeps a rule whose pattern RE2 accepts but Portcullis cannot run in Envoy's order, matching every value, and denies what reaches it", async () => {
+    const d = decider(
+      `${GATEWAY}${route("open", NEW, "{path: {type: PathPrefix, value: /}, headers: [{type: RegularExpression, name: x-l, value: '\\pL'}]}")}${route(
+        "all",
+        OLD,
+        "{path: {type: PathPrefix, value: /}}",
+      )}`,
+    );
+    const entry = Object.values(d.result.snapshot.routes.byGateway)
+      .flat()
+      .flatMap((t) => [...t.vhosts.any, ...Object.values(t.vhosts.exact).flat()])
+      .find((e) => e.route === "apps/open")!;
+    expect(entry.match.unsupported).toBe('regular expression for x-l "\\\\pL" uses RE2 syntax Portcullis cannot run: Unicode class \\pL');
+    expect(entry.match.headers[0]?.type === "RegularExpression" && entry.match.headers[0].regex.test("anything")).toBe(true);
+    expect(await d({ path: "/", headers: { "x-l": "1" } })).toMatchObject({ status: 403, code: "route_unsupported" });
+    expect(await d({ path: "/" })).toMatchObject({ status: 200, route: "apps/all rule r" });
+    expect(d.result.problems).toContain(
+      'HTTPRoute apps/open rule 0 match 0: regular expression for x-l "\\\\pL" uses RE2 syntax Portcullis cannot run: Unicode class \\pL; requests that reach it are denied',
     );
   });
   it("reads query parameters as Envoy's route match does: the first value, not decoded", async () => {

@@ -19,13 +19,14 @@ import { manifestCases } from "./cases/manifests.ts";
 import { crossNamespaceMergeCases, mergeCases } from "./cases/merge.ts";
 import { oidcCases } from "./cases/oidc.ts";
 import { rawPathCases } from "./cases/raw-paths.ts";
+import { routeRegexCases } from "./cases/route-regex.ts";
 import { routingCases } from "./cases/routing.ts";
 import { describeExpected, type Area, type Case } from "./outcome.ts";
 
 export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly Case[] }[] = [
   { area: "JWT", cases: jwtCases },
   { area: "API keys", cases: apiKeyCases },
-  { area: "Routing", cases: [...routingCases, ...rawPathCases] },
+  { area: "Routing", cases: [...routingCases, ...rawPathCases, ...routeRegexCases] },
   { area: "Listeners", cases: listenerCases },
   { area: "Client address", cases: clientAddressCases },
   { area: "GeoIP", cases: geoipCases },

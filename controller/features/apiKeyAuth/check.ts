@@ -2,7 +2,8 @@
  * The apiKeyAuth phase, as Envoy's api_key_auth filter: the sources are read in order and the
  * first that holds a non-empty key supplies it (a header's leading "Bearer " is not part of the
  * key); the key is looked up by SHA-256 digest, so the comparison never depends on how many
- * leading characters match. Stricter than Envoy: a source sent more than once (two header lines,
+ * leading characters match, and once it matched, by its own value in this snapshot's memo (a hash
+ * table read, as Envoy's filter reads its table of keys). Stricter than Envoy: a source sent more than once (two header lines,
  * a repeated parameter or cookie) is refused rather than read at its first copy. With `sanitize`
  * (Envoy's hide_credentials) every configured source is removed, not only the one read.
  */
@@ -37,6 +38,11 @@ export function checkApiKey(
       };
     }
     const key = source.in === "header" ? withoutBearer(copies[0]!.trim()) : copies[0]!;
+    // Sanitized key cookies leave the request's other cookies to forward: that outcome is the request's own.
+    const ownOutcome = config.sanitize && readsCookies(config) && request.header("cookie") !== undefined;
+    // A key that matched before (a trace says which client: it looks the key up again).
+    const known = key === "" || ownOutcome || trace !== undefined ? undefined : memo.apiKey(config, key);
+    if (known !== undefined) return known;
     const client = key === "" ? undefined : config.clientByDigest.get(apiKeyDigest(key));
     trace?.add(
       "sources",
@@ -45,9 +51,8 @@ export function checkApiKey(
     if (key === "") continue;
     if (client === undefined)
       return { ok: false, error: deny(401, "apikey_invalid", "Client authentication failed: the API key is not valid", where) };
-    // Sanitized key cookies leave the request's other cookies to forward: that outcome is the request's own.
-    if (config.sanitize && readsCookies(config) && request.header("cookie") !== undefined) return passed(config, client, request);
-    return memo.apiKey(config, i, client) ?? memo.rememberApiKey(config, i, client, passed(config, client, request));
+    if (ownOutcome) return passed(config, client, request);
+    return memo.rememberApiKey(config, key, passed(config, client, request));
   }
   return { ok: false, error: deny(401, "apikey_missing", "Client authentication failed: no API key in the request", where) };
 }

@@ -215,7 +215,7 @@ function matches(operands: readonly CelNode[], scope: ReadonlyMap<string, number
   const [text, pattern] = operands as [CelNode, CelNode?];
   if (pattern?.op !== "value" || typeof pattern.args !== "string") throw new Refused("matches() takes a string literal as its pattern");
   const linear = linearPattern(pattern.args);
-  if (!linear.ok) throw new Refused(`matches(${JSON.stringify(pattern.args)}): the pattern ${linear.error}`);
+  if (!linear.ok) throw new Refused(`matches(${JSON.stringify(pattern.args)}): the pattern ${linear.error.reason}`);
   if (linear.value !== pattern.args) analysis.patterns.set(pattern.range.start, { end: pattern.range.end, text: linear.value });
   const t = estimate(text, scope, depth, analysis);
   return { cost: t.cost + t.size * (atomsOf(linear.value) + 1), size: 1 };

@@ -179,7 +179,7 @@ function compileRule(
   if (p !== undefined) {
     if (p.type === "RegularExpression") {
       const regex = fullMatchRegex(p.value);
-      if (!regex.ok) return problem(`${field}.operation.path: regular expression ${regex.error}`);
+      if (!regex.ok) return problem(`${field}.operation.path: regular expression ${regex.error.reason}`);
       path = { type: p.type, value: p.value, regex: regex.value, invert: p.invert };
     } else {
       if (!p.value.startsWith("/")) return problem(`${field}.operation.path: ${JSON.stringify(p.value)} does not start with /`);

@@ -66,8 +66,7 @@ export function checkJwt(
   // A required jwt must be met by a token Envoy reads too: one found only at a ";" of the query is
   // invisible to Envoy, which answers 401, and a request is allowed only if every reading allows.
   // Only query parameters are read differently, so without them the readings find the same tokens.
-  const missing =
-    found.length === 0 || (!config.optional && readsQuery(config) && tokensIn(config, request.asEnvoyReadsTheQuery()).length === 0);
+  const missing = found.length === 0 || (!config.optional && readsQuery(config) && envoyFindsNone(config, request));
   ctx.trace?.note({
     tokensFound: found.map(([, readers]) => `a token read by ${readers.map((i) => config.providers[i]!.name).join(", ")}`),
     ...(config.optional ? { optional: true } : {}),
@@ -139,7 +138,8 @@ function verifiedIdentity(
   request: NormalizedRequest,
   ctx: JwtContext,
 ): MaybePromise<PhaseResult> {
-  const envoyReads = readsQuery(config) ? new Set(tokensIn(config, request.asEnvoyReadsTheQuery()).map(([token]) => token)) : undefined;
+  const envoy = readsQuery(config) ? request.asEnvoyReadsTheQuery() : request;
+  const envoyReads = envoy === request ? undefined : new Set(tokensIn(config, envoy).map(([token]) => token));
   let first: CachedToken | undefined;
   const refusals: string[] = [];
   const done = firstOf(found.length, (i) =>
@@ -153,6 +153,15 @@ function verifiedIdentity(
     if (refusals.length > 0) ctx.trace?.note({ failOpen: `refused token(s) passed over (${refusals.join(", ")})` });
     return first === undefined ? NO_TOKEN : first.passed;
   });
+}
+
+/**
+ * Whether Envoy, reading the query split at "&" only, finds no token where `request` found some.
+ * Without a ";" in the query both read the same tokens, and they are not looked for again.
+ */
+function envoyFindsNone(config: CompiledJwt, request: NormalizedRequest): boolean {
+  const envoy = request.asEnvoyReadsTheQuery();
+  return envoy !== request && tokensIn(config, envoy).length === 0;
 }
 
 /** Whether a provider reads a query parameter (loops: this runs on every request). */

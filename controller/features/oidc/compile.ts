@@ -154,7 +154,7 @@ export function compileOidc(
   const denyRedirect: HeaderMatcher[] = [];
   for (const [i, h] of (spec.denyRedirect?.headers ?? []).entries()) {
     const regex = h.type === "RegularExpression" ? fullMatchRegex(h.value) : undefined;
-    if (regex !== undefined && !regex.ok) return fail(`denyRedirect.headers[${i}].value: ${regex.error}`);
+    if (regex !== undefined && !regex.ok) return fail(`denyRedirect.headers[${i}].value: ${regex.error.reason}`);
     denyRedirect.push({ name: h.name.toLowerCase(), type: h.type, value: h.value, regex: regex?.value });
   }
 

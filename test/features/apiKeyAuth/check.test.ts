@@ -6,6 +6,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { managedExcept, useCheckWorld } from "../../support/check-world.ts";
 import { policiesOnRules, secret } from "../../support/manifests.ts";
 import { decider, type Decider } from "../../support/world.ts";
+import { apiKeyAuth } from "../../../controller/features/apiKeyAuth/index.ts";
+import { compiledOf } from "../../../controller/features/feature.ts";
 
 const checkWorld = useCheckWorld();
 let d: Decider;
@@ -58,6 +60,19 @@ describe("apiKeyAuth", () => {
       expect(r.upstreamHeaders.cookie).toBe(`junk${i}=${"x".repeat(1000)}`);
     }
     expect(d.ctx.memo.rememberedAllows).toBe(before);
+  });
+
+  it("remembers a key that matched by its own value, and never a key that did not (what clients send cannot grow the memo)", async () => {
+    const config = compiledOf(d.result.snapshot.policies["apps/keys"]!.features, apiKeyAuth)!;
+    const wrong = Array.from({ length: 20 }, (_, i) => `wrong-key-${i}`);
+    for (const key of wrong) expect((await d({ path: "/keys", headers: { "x-api-key": key } })).code).toBe("apikey_invalid");
+    for (const key of wrong) expect(d.ctx.memo.apiKey(config, key)).toBeUndefined();
+    const first = await d({ path: "/keys", headers: { "x-api-key": "alice-key" } });
+    expect(d.ctx.memo.apiKey(config, "alice-key")).toMatchObject({ ok: true, value: { principal: "apiKey alice" } });
+    // Read from the memo: the same outcome, and the same key in another source reads the same.
+    expect(await d({ path: "/keys", headers: { "x-api-key": "alice-key" } })).toBe(first);
+    expect((await d({ path: "/keys?api_key=alice-key" })).principal).toBe("apiKey alice");
+    expect((await d({ path: "/keys", headers: { "x-api-key": "alice-kez" } })).code).toBe("apikey_invalid");
   });
 
   it("sanitize rewrites the Cookie header without the key cookie", async () => {

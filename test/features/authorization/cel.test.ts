@@ -43,7 +43,7 @@ describe("CEL matches()", () => {
     const catastrophic = compiled("request.path.matches(r'^([a-z0-9]{1,3}-?)+$')");
     expect(catastrophic(request(`${"a".repeat(40)}!`))).toBe(false);
     expect(catastrophic(request("ab-cde-f"))).toBe(true);
-    expect(refusal('request.path.matches("x{1,1001}")')).toContain("cannot run in linear time");
+    expect(refusal('request.path.matches("x{1,1001}")')).toContain("is not valid RE2: invalid repeat count");
   }, 5_000);
 });
 

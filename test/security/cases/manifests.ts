@@ -476,7 +476,7 @@ spec:
   m(
     "regex-escape",
     "a route regex `/x)|(.*` that would escape its anchors (matching every path)",
-    { status: 403, code: "route_not_found", condition: "does not compile" },
+    { status: 403, code: "route_not_found", condition: "is not valid RE2: unexpected )" },
     "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: inj, namespace: apps}\nspec: {parentRefs: [{name: gw}], hostnames: [app.example.com], rules: [{matches: [{path: {type: RegularExpression, value: '/x)|(.*'}}]}]}\n",
     { path: "/anything" },
     "the pattern was wrapped as ^(?:/x)|(.*)$ and so matched every path; a pattern must now compile on its own before it is anchored",
@@ -484,7 +484,7 @@ spec:
   m(
     "regex-backreference",
     "a route regex with a backreference `/(a)\\1` (RE2 has none)",
-    { status: 403, code: "route_not_found", condition: "cannot run in linear time" },
+    { status: 403, code: "route_not_found", condition: "is not valid RE2: invalid escape \\1" },
     "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: br, namespace: apps}\nspec: {parentRefs: [{name: gw}], hostnames: [app.example.com], rules: [{matches: [{path: {type: RegularExpression, value: '/(a)\\1'}}]}]}\n",
     { path: "/aa" },
     "see route.regex-redos",
@@ -498,7 +498,7 @@ spec:
   m(
     "cel-pattern-backreference",
     "a CEL matches() pattern with a backreference",
-    INVALID("cannot run in linear time"),
+    INVALID("is not valid RE2: invalid escape \\1"),
     bad(apiKey() + `  authorization: {rules: [{action: Allow, principal: {cel: 'request.path.matches("(a)\\\\1")'}}]}\n`),
   ),
   m(
