@@ -69,7 +69,8 @@ export function foreground(): void {
       // The fields after the command name: state, ppid, pgrp...
       if (Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[2]) !== group) continue;
       spawnSync("chrt", ["--other", "--all-tasks", "--pid", "0", pid]);
-      spawnSync("renice", ["-n", "0", "-p", pid]);
+      // A nice value belongs to each thread (Go's build forks its compilers from any of them).
+      spawnSync("renice", ["-n", "0", "-p", ...readdirSync(`/proc/${pid}/task`)]);
     } catch {
       // The process has just exited.
     }

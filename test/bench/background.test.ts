@@ -31,22 +31,29 @@ describe("runInBackground", () => {
   it("says when the job finished before any measurement began", async () => {
     expect(await runInBackground("bash", ["-c", "echo cached"])).toEqual({ stdout: "cached\n", besideMeasurements: false });
   });
-  it("runs the job at normal priority once foreground() is called, children started afterwards included", async () => {
-    const pids = join(dir, "pids");
+  it("runs the job at normal priority once foreground() is called, children that any of its threads starts afterwards included", async () => {
+    const pidFile = join(dir, "pid");
     const go = join(dir, "go");
-    const done = runInBackground("bash", ["-c", `echo $$ >> ${pids}; while [ ! -e ${go} ]; do sleep 0.02; done; sh -c 'nice; chrt -p $$'`]);
-    await sleep(200);
+    // A job with a second thread that, once told to go, starts a child (as Go's build forks its
+    // compilers from any thread): the child prints its nice value and scheduling policy.
+    const worker = `const fs = require("node:fs");
+      while (!fs.existsSync(${JSON.stringify(go)})) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      process.stdout.write(require("node:child_process").execSync("nice; chrt -p $$").toString());`;
+    const job = `require("node:fs").writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));
+      new (require("node:worker_threads").Worker)(${JSON.stringify(worker)}, { eval: true });`;
+    const done = runInBackground(process.execPath, ["-e", job]);
+    await sleep(500);
     // /proc/PID/stat after the command name: nice is field 19 of the line, the scheduling policy 41 (5: SCHED_IDLE, 0: SCHED_OTHER).
     const schedule = (pid: string) => {
       const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
       return { nice: Number(fields[16]), policy: Number(fields[38]) };
     };
-    const job = readFileSync(pids, "utf8").trim();
-    expect(schedule(job)).toEqual({ nice: 19, policy: 5 });
+    const pid = readFileSync(pidFile, "utf8");
+    expect(schedule(pid)).toEqual({ nice: 19, policy: 5 });
     foreground();
-    expect(schedule(job)).toEqual({ nice: 0, policy: 0 });
+    expect(schedule(pid)).toEqual({ nice: 0, policy: 0 });
     writeFileSync(go, "");
-    const child = (await done).stdout.split("\n");
+    const child = (await done).stdout.trim().split("\n");
     expect([child[0], child[1]?.endsWith("SCHED_OTHER")]).toEqual(["0", true]);
   });
   it("rejects when the job fails", async () => {

@@ -68,8 +68,8 @@ const spoof = { "x-user-id": "mallory", "x-user-group": "admins", "x-user-email"
 
 /**
  * The same decisions through each proxy; `deniedBody` tells what a denied client sees as the body,
- * `underscores` what becomes of a header name with "_" (nginx drops it; Caddy forwards it, and
- * Portcullis refuses one that spells an identity header).
+ * `underscores` what becomes of a header name with "_" (nginx and Caddy 2.11 drop it; Caddy 2.6
+ * forwards it, and Portcullis refuses one that spells an identity header).
  */
 function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-json" | "proxy-page", underscores: "dropped" | "refused") {
   describe(`${name}: decisions reach the client, identities reach the upstream`, () => {
@@ -223,7 +223,7 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
         // node:http upper-cases a request's method, so the request line is written by hand.
         const before = stage.upstream.seen.length;
         const status = await rawStatus(proxy().url, `get /reports/q1 HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
-        expect([status, stage.upstream.seen.length - before]).toEqual([underscores === "dropped" ? 400 : 401, 0]);
+        expect([status, stage.upstream.seen.length - before]).toEqual([name === "nginx" ? 400 : 401, 0]);
       });
       it("HEAD /reports with a key: 200, the key stripped", async () => {
         const { r, up } = await through(proxy(), "/reports/q1", { host, "x-api-key": ALICE_KEY }, { method: "HEAD" });
@@ -436,7 +436,9 @@ function keepsConnections(start: (behind: Behind) => Promise<Proxy>) {
       await round(proxy.url);
       const opened = relays.map((r) => r.connections());
       await round(proxy.url);
-      expect(relays.map((r, i) => r.connections() - opened[i]!)).toEqual([0, 0]);
+      // A few at most: Go's client (Caddy) may dial while a kept connection is about to come free.
+      // The examples without kept connections opened 32 (Caddy) and 64 (nginx, to the app) here.
+      for (const [i, r] of relays.entries()) expect(r.connections() - opened[i]!).toBeLessThanOrEqual(4);
     } finally {
       await proxy?.stop();
       for (const r of relays) await r.close();
@@ -450,7 +452,9 @@ describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
     caddy = await startCaddy(join(PROXIES, "caddy/Caddyfile"), stage.behind);
   }, 30_000);
   afterAll(async () => caddy?.stop());
-  decisions("caddy", () => caddy, "portcullis-json", "refused");
+  // Caddy 2.6 passes a name with "_" on (Portcullis refuses it); later releases (2.11, Debian sid) drop it.
+  const caddyVersion = execFileSync(requireProgram("caddy"), ["version"], { encoding: "utf8" }).trim();
+  decisions("caddy", () => caddy, "portcullis-json", caddyVersion.startsWith("2.6.") ? "refused" : "dropped");
   keepsConnections((behind) => startCaddy(join(PROXIES, "caddy/Caddyfile"), behind));
 
   it("what copy_headers alone does with a client's X-User-Id when Portcullis' answer has none (why the example strips and cleans up)", async () => {
