@@ -3,10 +3,13 @@
  * and client: each tree's `bin/portcullis serve` over the same 10-route world, all pinned to the
  * server core and idle but the one under load, `wrk` on the other core. Rounds alternate the
  * trees' order (forwards, then backwards), so each ratio compares runs seconds apart. Measured per
- * tree and scenario (API key, cached JWT): server CPU per request and V8 heap allocated per
- * request (bench/heap-probe.ts, the same probe in every tree). The first tree is the reference.
+ * tree and scenario (API key, cached JWT, all-new ES256 tokens): server CPU per request and V8 heap
+ * allocated per request (bench/heap-probe.ts, the same probe in every tree). The first tree is the
+ * reference. For all-new tokens the bare server that only verifies each new signature (the ceiling
+ * of bench/serve-bench.ts) takes its turn in every round too, and each tree is also compared with it.
  *
  *   node bench/compare-trees.ts --tree before=/tmp/portcullis-05e4dfe --tree main=. [--rounds 8] [--duration 1]
+ *                               [--scenarios api-key,jwt-cached,jwt-new]
  *
  * A tree is a checkout with `node_modules` (a `git archive COMMIT | tar -x` plus a symlink to an
  * installed node_modules will do). Issue 14's check: routes without the new features cost what
@@ -17,11 +20,15 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { heapProbeEnv, measure } from "./counters.ts";
-import { startPortcullis, type ServerProcess } from "./servers.ts";
+import { cryptoVerifyRate } from "./crypto-verify.ts";
+import { startBare, startPortcullis, type ServerProcess } from "./servers.ts";
 import { formatSpread, median, ratiosByRound, spreadOf } from "./spread.ts";
 import { createIdp, mintTokens } from "./tokens.ts";
 import { buildWorld, writeWorld, type Target } from "./world.ts";
-import { runWrk } from "./wrk.ts";
+import { runWrk, tokenWalk, type WrkOptions, type WrkResult } from "./wrk.ts";
+
+const SCENARIO_NAMES = { "api-key": "API key", "jwt-cached": "JWT, cached token", "jwt-new": "JWT, all-new tokens (ES256)" } as const;
+type ScenarioKey = keyof typeof SCENARIO_NAMES;
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +36,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "8" },
     duration: { type: "string", default: "1" },
     connections: { type: "string", default: "50" },
+    scenarios: { type: "string", default: Object.keys(SCENARIO_NAMES).join(",") },
   },
 });
 const trees = values.tree.map((spec) => {
@@ -37,7 +45,15 @@ const trees = values.tree.map((spec) => {
   return { name: spec.slice(0, eq), root: spec.slice(eq + 1) };
 });
 if (trees.length < 2)
-  throw new Error("usage: node bench/compare-trees.ts --tree NAME=DIR --tree NAME=DIR [...] [--rounds N] [--duration S]");
+  throw new Error(
+    "usage: node bench/compare-trees.ts --tree NAME=DIR --tree NAME=DIR [...] [--rounds N] [--duration S] [--scenarios api-key,jwt-cached,jwt-new]",
+  );
+const chosen = values.scenarios.split(",").filter((s) => s !== "");
+for (const s of chosen) {
+  if (!Object.hasOwn(SCENARIO_NAMES, s))
+    throw new Error(`--scenarios: ${JSON.stringify(s)} is not one of ${Object.keys(SCENARIO_NAMES).join(", ")}`);
+}
+const scenarioKeys = chosen as ScenarioKey[];
 const rounds = Number(values.rounds);
 const durationS = Number(values.duration);
 const connections = Number(values.connections);
@@ -49,11 +65,31 @@ const work = mkdtempSync(join(tmpdir(), "portcullis-compare-"));
 const idp = createIdp();
 const world = buildWorld({ tenants: 10, keysPerSecret: 20, jwk: idp.jwk });
 writeWorld(world, join(work, "world"));
-const [token] = await mintTokens(idp, 1);
-const scenarios: Readonly<Record<string, { target: Target; headers: Record<string, string> }>> = {
-  "API key": { target: world.apiKeyTarget, headers: {} },
-  "JWT, cached token": { target: world.jwtTarget, headers: { authorization: `Bearer ${token}` } },
-};
+const jwkFile = join(work, "idp.jwk.json");
+writeFileSync(jwkFile, JSON.stringify(idp.jwk));
+const tokensFile = join(work, "tokens.txt");
+const newTokens = scenarioKeys.includes("jwt-new");
+// Every server walks the token list on its own: enough distinct tokens that none of them wraps
+// round, for a server as fast as the raw crypto.verify loop (measured first, on the server core).
+writeFileSync(tokensFile, `${(await mintTokens(idp, 1000)).join("\n")}\n`);
+const tokenCount = newTokens
+  ? Math.ceil((await cryptoVerifyRate(tokensFile, jwkFile, cpu.server, 1000)).verifiesPerCpuSecond * durationS * (1 + 2 * rounds)) +
+    (1 + 2 * rounds) * connections
+  : 0;
+const tokens = await mintTokens(idp, tokenCount + 1);
+const cachedToken = tokens.pop()!;
+writeFileSync(tokensFile, `${tokens.join("\n")}\n`);
+if (newTokens) log(`compare: minted ${tokenCount} distinct tokens`);
+
+/** A server taking turns on the server core, with how it is loaded in each scenario it takes part in. */
+interface Contender {
+  readonly name: string;
+  readonly server: ServerProcess;
+  readonly probe: string;
+  /** Loads it for `durationS` in `scenario`; each contender walks the new tokens on its own. */
+  readonly load: (scenario: ScenarioKey, durationS: number) => Promise<WrkResult>;
+  readonly scenarios: readonly ScenarioKey[];
+}
 
 interface Run {
   readonly cpuUsPerReq: number;
@@ -61,7 +97,28 @@ interface Run {
   readonly rps: number;
 }
 
-const servers: { name: string; server: ServerProcess; probe: string }[] = [];
+const at = (t: Target) => ({ host: t.host, ...t.headers });
+function loader(url: string): Contender["load"] {
+  const walk = tokenWalk(tokensFile);
+  return (scenario, seconds) => {
+    const base: Omit<WrkOptions, "url" | "headers" | "tokens"> = { cpu: cpu.load, connections, durationS: seconds };
+    switch (scenario) {
+      case "api-key":
+        return runWrk({ ...base, url: `${url}${world.apiKeyTarget.path}`, headers: at(world.apiKeyTarget) });
+      case "jwt-cached":
+        return runWrk({
+          ...base,
+          url: `${url}${world.jwtTarget.path}`,
+          headers: { ...at(world.jwtTarget), authorization: `Bearer ${cachedToken}` },
+        });
+      case "jwt-new":
+        return walk({ ...base, url: `${url}${world.jwtTarget.path}`, headers: at(world.jwtTarget) });
+    }
+  };
+}
+
+const CEILING = "ceiling";
+const contenders: Contender[] = [];
 try {
   for (const tree of trees) {
     const probe = join(work, `heap-${tree.name}.json`);
@@ -72,57 +129,56 @@ try {
       env: heapProbeEnv(probe),
       root: tree.root,
     });
-    servers.push({ name: tree.name, server, probe });
+    contenders.push({ name: tree.name, server, probe, load: loader(server.url), scenarios: scenarioKeys });
     log(`compare: ${tree.name} (${tree.root}) ready, pid ${server.pid}`);
   }
+  if (newTokens) {
+    const probe = join(work, "heap-ceiling.json");
+    const server = await startBare(cpu.server, heapProbeEnv(probe), jwkFile);
+    contenders.push({ name: CEILING, server, probe, load: loader(server.url), scenarios: ["jwt-new"] });
+  }
   const runs = new Map<string, Run[]>();
-  const load = async (s: (typeof servers)[number], scenario: string, measured: boolean): Promise<Run | undefined> => {
-    const { target, headers } = scenarios[scenario]!;
-    const wrk = () =>
-      runWrk({
-        url: `${s.server.url}${target.path}`,
-        cpu: cpu.load,
-        connections,
-        durationS,
-        headers: { host: target.host, ...target.headers, ...headers },
-      });
-    if (!measured) return void (await wrk());
-    const r = await measure({ pids: [s.server.pid], heapProbeFile: s.probe }, wrk);
-    if (r.errors > 0 || r.requests === 0) throw new Error(`${s.name}, ${scenario}: ${r.errors} errors in ${r.requests} requests`);
+  const measured = async (c: Contender, scenario: ScenarioKey): Promise<Run> => {
+    const r = await measure({ pids: [c.server.pid], heapProbeFile: c.probe }, () => c.load(scenario, durationS));
+    if (r.errors > 0 || r.requests === 0 || r.wraps > 0)
+      throw new Error(`${c.name}, ${scenario}: ${r.errors} errors and ${r.wraps} token wraps in ${r.requests} requests`);
     return { cpuUsPerReq: r.cpuUsPerReq, allocBytesPerReq: r.allocBytesPerReq ?? NaN, rps: r.rps };
   };
-  // Warm-up: every tree and scenario once, unmeasured.
-  for (const s of servers) for (const scenario of Object.keys(scenarios)) await load(s, scenario, false);
+  // Warm-up: every contender and scenario once, unmeasured.
+  for (const c of contenders) for (const scenario of c.scenarios) await c.load(scenario, durationS);
   for (let round = 1; round <= rounds; round++) {
-    const order = round % 2 === 1 ? servers : [...servers].reverse();
-    for (const scenario of Object.keys(scenarios)) {
-      for (const s of order) {
-        await load(s, scenario, false);
-        const run = (await load(s, scenario, true))!;
-        const key = `${scenario}\0${s.name}`;
-        runs.set(key, [...(runs.get(key) ?? []), run]);
+    const order = round % 2 === 1 ? contenders : [...contenders].reverse();
+    for (const scenario of scenarioKeys) {
+      for (const c of order) {
+        if (!c.scenarios.includes(scenario)) continue;
+        // A second of load first: the contender whose turn starts finds its caches filled by the others.
+        await c.load(scenario, durationS);
+        const key = `${scenario}\0${c.name}`;
+        runs.set(key, [...(runs.get(key) ?? []), await measured(c, scenario)]);
       }
     }
     log(`compare: round ${round} of ${rounds} done`);
   }
-  const reference = servers[0]!.name;
+  const reference = trees[0]!.name;
+  const ratio = (own: readonly Run[], base: readonly Run[] | undefined) =>
+    base === undefined || own === base
+      ? ""
+      : formatSpread(
+          spreadOf(
+            ratiosByRound(own, base, (a, b) => b.cpuUsPerReq / a.cpuUsPerReq),
+            true,
+          ),
+        );
   const lines = [
-    `| scenario | tree | server CPU µs/req, median (worst–best) | CPU ratio to ${reference} by round, median (worst–best) | KiB allocated/req | req/s |`,
-    "|---|---|---|---|---|---|",
+    `| scenario | server | CPU µs/req, median (worst–best) | ${reference}'s CPU ÷ this, by round: median (worst–best) | ceiling's CPU ÷ this, by round | KiB allocated/req | req/s |`,
+    "|---|---|---|---|---|---|---|",
   ];
-  for (const scenario of Object.keys(scenarios)) {
+  for (const scenario of scenarioKeys) {
     const base = runs.get(`${scenario}\0${reference}`)!;
-    for (const s of servers) {
-      const own = runs.get(`${scenario}\0${s.name}`)!;
-      const ratio =
-        s.name === reference
-          ? ""
-          : formatSpread(
-              spreadOf(
-                ratiosByRound(own, base, (a, b) => a.cpuUsPerReq / b.cpuUsPerReq),
-                false,
-              ),
-            );
+    const ceiling = runs.get(`${scenario}\0${CEILING}`);
+    for (const c of contenders) {
+      const own = runs.get(`${scenario}\0${c.name}`);
+      if (own === undefined) continue;
       const kib = (median(own.map((r) => r.allocBytesPerReq)) / 1024).toFixed(1);
       const cpuSpread = formatSpread(
         spreadOf(
@@ -131,13 +187,17 @@ try {
         ),
         1,
       );
-      lines.push(`| ${scenario} | ${s.name} | ${cpuSpread} | ${ratio} | ${kib} | ${Math.round(median(own.map((r) => r.rps)))} |`);
+      const rps = Math.round(median(own.map((r) => r.rps)));
+      lines.push(
+        `| ${SCENARIO_NAMES[scenario]} | ${c.name} | ${cpuSpread} | ${c.name === CEILING ? "" : ratio(own, base)} | ${ratio(own, ceiling)} | ${kib} | ${rps} |`,
+      );
     }
   }
   process.stdout.write(`${lines.join("\n")}\n`);
   writeFileSync(join(work, "runs.json"), JSON.stringify(Object.fromEntries(runs), null, 2));
 } finally {
-  for (const s of servers) await s.server.stop(5000);
+  for (const c of contenders) await c.server.stop(5000);
   rmSync(join(work, "world"), { recursive: true, force: true });
+  rmSync(tokensFile, { force: true });
   log(`compare: logs and runs.json in ${work}`);
 }

@@ -18,7 +18,7 @@
  */
 import { NOTHING, type ConfiguredFeature, type Pass, type PhaseResult, type Where } from "../features/feature.ts";
 import { fail } from "../lib/result.ts";
-import { explainRoutes, findRoutes } from "../snapshot/route-index.ts";
+import { explainRoutes, findRoutes, unreadableMatch } from "../snapshot/route-index.ts";
 import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts";
 import type { CheckMemo } from "./check-memo.ts";
 import type { CheckContext } from "./context.ts";
@@ -104,6 +104,19 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
     const unsure = entries.find((e) => e.match.unsupported !== undefined);
     if (unsure !== undefined) {
       return deny(403, "route_unsupported", `${unsure.rule} may or may not match: ${unsure.match.unsupported}`, { route: unsure.rule });
+    }
+    for (const e of entries) {
+      const unread = unreadableMatch(e.match, req);
+      if (unread !== undefined) {
+        return deny(
+          403,
+          "route_unsupported",
+          `${e.rule} may or may not match: its regular expression reads the ${unread}, which holds bytes that are not UTF-8`,
+          {
+            route: e.rule,
+          },
+        );
+      }
     }
   }
   // One table picked one rule (the usual case): decided without building the readings below.

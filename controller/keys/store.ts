@@ -336,8 +336,34 @@ function kidList(keys: readonly VerificationKey[]): string {
   return `[${keys.map((k) => k.kid ?? "(none)").join(", ")}]`;
 }
 
-/** Keys that may have signed a token with this kid (Envoy's rule: same kid, or a key without kid). */
+/** A key set's selections (see select), made once per set: a kid a key has → those keys and the ones without kid. */
+interface Selections {
+  readonly byKid: ReadonlyMap<string, readonly VerificationKey[]>;
+  /** What any other kid selects: the keys without kid. */
+  readonly kidless: readonly VerificationKey[];
+}
+
+/** By key set: a set is replaced whole (a fetch, a snapshot), never changed, so its selections go with it. */
+const selectionsBySet = new WeakMap<readonly VerificationKey[], Selections>();
+
+/**
+ * Keys that may have signed a token with this kid (Envoy's rule: same kid, or a key without kid),
+ * in the set's order. Every new token asks: the answer is one of a few arrays made once per set.
+ */
 function select(keys: readonly VerificationKey[], kid: string | undefined): readonly VerificationKey[] {
   if (kid === undefined) return keys;
-  return keys.filter((k) => k.kid === kid || k.kid === undefined);
+  let selections = selectionsBySet.get(keys);
+  if (selections === undefined) {
+    const byKid = new Map<string, readonly VerificationKey[]>();
+    for (const k of keys) {
+      if (k.kid !== undefined && !byKid.has(k.kid))
+        byKid.set(
+          k.kid,
+          keys.filter((other) => other.kid === k.kid || other.kid === undefined),
+        );
+    }
+    selections = { byKid, kidless: keys.filter((k) => k.kid === undefined) };
+    selectionsBySet.set(keys, selections);
+  }
+  return selections.byKid.get(kid) ?? selections.kidless;
 }

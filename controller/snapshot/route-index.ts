@@ -215,5 +215,27 @@ function headerOf(request: RouteRequest, name: string): string | undefined {
 
 function valueMatches(m: ValueMatch, value: string | undefined): boolean {
   if (value === undefined) return false;
-  return m.type === "Exact" ? value === m.value : m.type === "Suffix" ? value.endsWith(m.value) : m.regex.test(value);
+  return m.type === "Exact" ? value === m.value : m.type === "Suffix" ? value.endsWith(m.value) : unreadable(value) || m.regex.test(value);
+}
+
+/**
+ * Whether a value holds U+FFFD, which is how bytes that are not UTF-8 read as text: RE2 reads the
+ * bytes themselves, which `.` and classes do not match, so whether Envoy's regular expression
+ * matches cannot be told from the text. Such a match counts as matching, and is then refused
+ * (unreadableMatch): the request may have taken this rule or a later one.
+ */
+const unreadable = (value: string) => value.includes("\uFFFD");
+
+/**
+ * The header or query parameter a regular expression of `match` was applied to whose value holds
+ * U+FFFD (see unreadable), or undefined: the match may or may not be Envoy's.
+ */
+export function unreadableMatch(match: CompiledMatch, request: RouteRequest): string | undefined {
+  for (const h of match.headers) {
+    if (h.type === "RegularExpression" && unreadable(headerOf(request, h.name) ?? "")) return `header ${h.name}`;
+  }
+  for (const q of match.queryParams) {
+    if (q.type === "RegularExpression" && unreadable(firstParam(request.rawQuery, q.name) ?? "")) return `query parameter ${q.name}`;
+  }
+  return undefined;
 }

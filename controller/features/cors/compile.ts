@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { GatewayDurationSchema, parseGatewayDuration } from "../../api/meta.ts";
-import { ORIGIN, originPattern } from "../../lib/origin.ts";
+import { ORIGIN, originPattern, type WildcardOrigin } from "../../lib/origin.ts";
 import { fail, ok, type Result } from "../../lib/result.ts";
 
 /** Envoy Gateway's CORS (api/v1alpha1/cors_types.go). */
@@ -26,8 +26,8 @@ export type CORSSpec = z.infer<typeof CORSSchema>;
 export interface CompiledCors {
   /** Origins matched exactly, case-sensitively (as Envoy's exact string matcher). */
   readonly origins: readonly string[];
-  /** Wildcard origins as anchored patterns, each `*` standing for any text ("*" alone: every origin). */
-  readonly originPatterns: readonly RegExp[];
+  /** Wildcard origins, each `*` standing for any text ("*" alone: every origin). */
+  readonly originPatterns: readonly WildcardOrigin[];
   /** Header values as configured, ", "-joined; "*" means the preflight's own request is echoed; undefined when not set. */
   readonly allowMethods: string | undefined;
   readonly allowHeaders: string | undefined;

@@ -11,7 +11,7 @@ export const cors = defineFeature<CORSSpec, CompiledCors>({
   compile: compileCors,
   upstreamHeaders: () => [],
   summary: (c) => ({
-    allowOrigins: [...c.origins, ...c.originPatterns.map((r) => r.source)],
+    allowOrigins: [...c.origins, ...c.originPatterns.map((p) => p.written)],
     ...(c.allowMethods === undefined ? {} : { allowMethods: c.allowMethods }),
     ...(c.allowHeaders === undefined ? {} : { allowHeaders: c.allowHeaders }),
     ...(c.exposeHeaders === undefined ? {} : { exposeHeaders: c.exposeHeaders }),

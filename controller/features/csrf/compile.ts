@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { ok, problem, type Result } from "../../lib/result.ts";
-import { ORIGIN, originPattern } from "../../lib/origin.ts";
+import { ORIGIN, originPattern, type WildcardOrigin } from "../../lib/origin.ts";
 
 /** Gateway API Fraction: numerator ≤ denominator, the denominator 100 unless given. */
 const FractionSchema = z
@@ -27,8 +27,8 @@ export type CSRFSpec = z.infer<typeof CSRFSchema>;
 export interface CompiledCsrf {
   /** Host[:port] of additional origins matched exactly, case-sensitively (Envoy's exact string matcher). */
   readonly origins: readonly string[];
-  /** Additional origins with a wildcard, as full-match patterns over host[:port]. */
-  readonly originPatterns: readonly RegExp[];
+  /** Additional origins with a wildcard, their host[:port] matched whole. */
+  readonly originPatterns: readonly WildcardOrigin[];
   /** The share of requests whose failed check is enforced (1 − shadowFraction); the others pass, as in Envoy's shadow mode. */
   readonly enforcedFraction: number;
 }

@@ -11,7 +11,7 @@ export const csrf = defineFeature<CSRFSpec, CompiledCsrf>({
   compile: compileCsrf,
   upstreamHeaders: () => [],
   summary: (c) => ({
-    additionalOrigins: [...c.origins, ...c.originPatterns.map((r) => r.source)],
+    additionalOrigins: [...c.origins, ...c.originPatterns.map((p) => p.written)],
     ...(c.enforcedFraction === 1 ? {} : { enforcedFraction: c.enforcedFraction }),
   }),
   check: checkCsrf,

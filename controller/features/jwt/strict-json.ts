@@ -32,53 +32,147 @@ export function parseStrictJsonObject(segment: string): Record<string, unknown> 
     const text = UTF8.decode(Buffer.from(segment, "base64url"));
     const value: unknown = JSON.parse(text);
     if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-    return hasDuplicateMembers(text) ? undefined : (value as Record<string, unknown>);
+    const members = membersNamedIn(text);
+    if (members === ESCAPED_NAME) return readObject(text);
+    return members === membersHeldBy(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
 }
 
 /**
- * Whether any object in `text` (already known to be valid JSON) names a member twice, at any depth.
- * Names are compared after unescaping ("a" and "\u0061" are the same name). Iterative, so deep
- * nesting cannot exhaust the stack.
+ * Whether any object in `text` (valid JSON) names a member twice, at any depth. Names are compared
+ * after unescaping ("a" and "\u0061" are the same name).
  */
 export function hasDuplicateMembers(text: string): boolean {
-  // One entry per open container: the names seen so far for an object, null for an array.
-  const open: (Set<string> | null)[] = [];
-  let expectName = false;
-  for (let i = 0; i < text.length; i++) {
+  const members = membersNamedIn(text);
+  return members === ESCAPED_NAME ? readObject(text) === undefined : members !== membersHeldBy(JSON.parse(text));
+}
+
+/*
+ * Duplicates are found by counting, without collecting names: JSON.parse keeps one property per
+ * distinct name of an object, so an object naming a member twice holds fewer properties than it
+ * has members in the text, and the totals over every object differ exactly when one object's do.
+ *
+ * JSON.parse is trusted with names written without escapes only. Node 24's V8 (13.6) can read an
+ * escaped name as another name it met at the same place in an earlier text: once a payload
+ * {"sub":"x","g\\":1} has been parsed (a client's unverified token will do), the payload
+ * {"sub":"x","g\u0072oups":[…]} parses with a member "g\" and no "groups". A text with an escape in
+ * a member name is therefore read by readObject instead, which decodes every name by itself.
+ */
+
+/** membersNamedIn's answer for a text with an escape in a member name. */
+const ESCAPED_NAME = -1;
+
+/** Members written in `text` (valid JSON): one ":" outside strings each; ESCAPED_NAME when a name holds a "\". */
+function membersNamedIn(text: string): number {
+  let members = 0;
+  let from = 0;
+  let backslash = text.indexOf("\\");
+  for (;;) {
+    const open = text.indexOf('"', from);
+    const end = open === -1 ? text.length : open;
+    for (let i = from; i < end; i++) if (text.charCodeAt(i) === 0x3a) members++;
+    if (open === -1) return members;
+    const close = closingQuote(text, open);
+    while (backslash !== -1 && backslash < open) backslash = text.indexOf("\\", backslash + 1);
+    if (backslash !== -1 && backslash < close && isName(text, close)) return ESCAPED_NAME;
+    from = close + 1;
+  }
+}
+
+/** Where the string opened at `open` ends: the next quote after an even number of backslashes. */
+function closingQuote(text: string, open: number): number {
+  let close = open;
+  for (;;) {
+    close = text.indexOf('"', close + 1);
+    let before = close - 1;
+    while (text.charCodeAt(before) === 0x5c) before--;
+    if ((close - 1 - before) % 2 === 0) return close;
+  }
+}
+
+/** Whether the string closed at `close` is a member name: a ":" follows it, after JSON whitespace. */
+function isName(text: string, close: number): boolean {
+  let i = close + 1;
+  while (isJsonSpace(text.charCodeAt(i))) i++;
+  return text.charCodeAt(i) === 0x3a;
+}
+
+const isJsonSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+
+/** Own properties of every object in `value` (JSON.parse output), at any depth; iterative, so deep nesting cannot exhaust the stack. */
+function membersHeldBy(value: unknown): number {
+  let members = 0;
+  // Containers still to count: none at all for a flat object, the usual payload.
+  let pending: object[] | undefined;
+  let current = value;
+  for (;;) {
+    if (Array.isArray(current)) {
+      for (const item of current) if (typeof item === "object" && item !== null) (pending ??= []).push(item);
+    } else if (typeof current === "object" && current !== null) {
+      for (const name in current) {
+        if (!Object.hasOwn(current, name)) continue;
+        members++;
+        const member = (current as Record<string, unknown>)[name];
+        if (typeof member === "object" && member !== null) (pending ??= []).push(member);
+      }
+    }
+    if (pending === undefined || pending.length === 0) return members;
+    current = pending.pop();
+  }
+}
+
+/**
+ * The object `text` (valid JSON, an object) writes, read without JSON.parse's object reader: each
+ * string (name or value) and each number or literal is parsed on its own, and objects are built
+ * here as JSON.parse builds them (own data properties, "__proto__" included). Undefined when an
+ * object names a member twice. Iterative, so deep nesting cannot exhaust the stack.
+ */
+function readObject(text: string): Record<string, unknown> | undefined {
+  /** Open containers, innermost last, each with the name read for its next member (objects). */
+  const open: { readonly container: Record<string, unknown> | unknown[]; name: string | undefined }[] = [];
+  let root: Record<string, unknown> | undefined;
+  const place = (value: unknown): boolean => {
+    const top = open.at(-1);
+    if (top === undefined) root = value as Record<string, unknown>;
+    else if (Array.isArray(top.container)) top.container.push(value);
+    else {
+      const name = top.name!;
+      if (Object.hasOwn(top.container, name)) return false;
+      Object.defineProperty(top.container, name, { value, writable: true, enumerable: true, configurable: true });
+      top.name = undefined;
+    }
+    return true;
+  };
+  for (let i = 0; i < text.length; ) {
     const c = text.charCodeAt(i);
-    if (c === 0x7b) {
-      open.push(new Set());
-      expectName = true;
-    } else if (c === 0x5b) {
-      open.push(null);
-      expectName = false;
+    if (c === 0x7b || c === 0x5b) {
+      const container = c === 0x7b ? {} : [];
+      if (!place(container)) return undefined;
+      open.push({ container, name: undefined });
+      i++;
     } else if (c === 0x7d || c === 0x5d) {
       open.pop();
-      expectName = false;
-    } else if (c === 0x2c) {
-      expectName = open.at(-1) instanceof Set;
+      i++;
     } else if (c === 0x22) {
+      const close = closingQuote(text, i);
+      const value = JSON.parse(text.slice(i, close + 1)) as string;
+      const top = open.at(-1);
+      if (top !== undefined && !Array.isArray(top.container) && top.name === undefined) top.name = value;
+      else if (!place(value)) return undefined;
+      i = close + 1;
+    } else if (c === 0x3a || c === 0x2c || isJsonSpace(c)) {
+      i++;
+    } else {
+      // A number, true, false or null: up to the next delimiter.
       let end = i + 1;
-      let escaped = false;
-      while (text.charCodeAt(end) !== 0x22) {
-        if (text.charCodeAt(end) === 0x5c) {
-          escaped = true;
-          end += 2;
-        } else end += 1;
-      }
-      if (expectName) {
-        const names = open.at(-1) as Set<string>;
-        // Only a name with escapes needs unescaping to compare ("a" and "\u0061" are one name).
-        const name = escaped ? (JSON.parse(text.slice(i, end + 1)) as string) : text.slice(i + 1, end);
-        if (names.has(name)) return true;
-        names.add(name);
-        expectName = false;
-      }
+      while (end < text.length && !isDelimiter(text.charCodeAt(end))) end++;
+      if (!place(JSON.parse(text.slice(i, end)))) return undefined;
       i = end;
     }
   }
-  return false;
+  return root;
 }
+
+const isDelimiter = (c: number) => c === 0x2c || c === 0x7d || c === 0x5d || isJsonSpace(c);

@@ -45,7 +45,8 @@ const ALGORITHMS: Readonly<Record<string, Spec>> = {
   HS512: { family: "hmac", hash: "sha512" },
 };
 
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
+/** Three base64url segments, the first two not empty: one pass over the whole token. */
+const COMPACT_BASE64URL = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /**
  * Parsed JOSE headers by segment: an issuer signs with a few keys, so every new token repeats one
@@ -73,9 +74,7 @@ export function decodeJwt(token: string): Result<DecodedJwt, string> {
   const h = token.slice(0, first);
   const p = token.slice(first + 1, last);
   const s = token.slice(last + 1);
-  if (!BASE64URL.test(h) || !BASE64URL.test(p) || !BASE64URL.test(s) || h === "" || p === "") {
-    return fail("token is not base64url encoded");
-  }
+  if (!COMPACT_BASE64URL.test(token)) return fail("token is not base64url encoded");
   // Another spelling of the same bytes would be another token string for the same signature.
   if (!isCanonicalBase64urlText(h) || !isCanonicalBase64urlText(p) || !isCanonicalBase64urlText(s))
     return fail("token is not canonical base64url");
@@ -183,26 +182,38 @@ export function verifySignature(jwt: DecodedJwt, key: VerificationKey): boolean 
  */
 export function derSignature(p1363: Buffer): Buffer {
   const half = p1363.length / 2;
-  const r = derInteger(p1363.subarray(0, half));
-  const s = derInteger(p1363.subarray(half));
-  const content = r.length + s.length;
+  const r = significantStart(p1363, 0, half);
+  const s = significantStart(p1363, half, p1363.length);
+  const rBytes = integerBytes(p1363, r, half);
+  const sBytes = integerBytes(p1363, s, p1363.length);
+  const content = 2 + rBytes + 2 + sBytes;
   // P-521's two integers can exceed 127 bytes: the length then takes the long form (one byte).
-  const prefix = content < 0x80 ? [0x30, content] : [0x30, 0x81, content];
-  return Buffer.concat([Buffer.from(prefix), r, s], prefix.length + content);
+  const der = Buffer.allocUnsafe((content < 0x80 ? 2 : 3) + content);
+  let at = 0;
+  der[at++] = 0x30;
+  if (content >= 0x80) der[at++] = 0x81;
+  der[at++] = content;
+  at = writeInteger(der, at, p1363, r, half, rBytes);
+  writeInteger(der, at, p1363, s, p1363.length, sBytes);
+  return der;
 }
 
-/** An unsigned big-endian integer as a DER INTEGER: no leading zero bytes, one 0x00 before a high bit. */
-function derInteger(magnitude: Buffer): Buffer {
-  let start = 0;
-  while (start < magnitude.length - 1 && magnitude[start] === 0) start++;
-  const digits = magnitude.subarray(start);
-  const pad = digits[0]! >= 0x80 ? 1 : 0;
-  const out = Buffer.allocUnsafe(2 + pad + digits.length);
-  out[0] = 0x02;
-  out[1] = pad + digits.length;
-  if (pad === 1) out[2] = 0;
-  digits.copy(out, 2 + pad);
-  return out;
+/** Where the unsigned big-endian integer in bytes [from, to) starts once its leading zero bytes go (its last byte stays). */
+function significantStart(bytes: Buffer, from: number, to: number): number {
+  while (from < to - 1 && bytes[from] === 0) from++;
+  return from;
+}
+
+/** The DER INTEGER content length of bytes [from, to): one 0x00 more before a high bit. */
+const integerBytes = (bytes: Buffer, from: number, to: number) => to - from + (bytes[from]! >= 0x80 ? 1 : 0);
+
+/** Writes bytes [from, to) at `at` as a DER INTEGER of `length` content bytes; returns where it ends. */
+function writeInteger(der: Buffer, at: number, bytes: Buffer, from: number, to: number, length: number): number {
+  der[at++] = 0x02;
+  der[at++] = length;
+  if (length > to - from) der[at++] = 0;
+  bytes.copy(der, at, from, to);
+  return at + to - from;
 }
 
 /** Why a token's claims refuse it, as a reason code (authz/decision.ts) and Envoy jwt_authn's words. */

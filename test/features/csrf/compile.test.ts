@@ -8,8 +8,10 @@ describe("compileCsrf", () => {
     );
     if (!r.ok) throw new Error(r.error.join());
     expect(r.value.origins).toEqual(["a.example.com", "b.example.com:8080"]);
-    expect(r.value.originPatterns.map((p) => p.source)).toEqual(["^.*\\.c\\.com$", "^.*$"]);
-    expect(r.value.originPatterns[0]!.test("c.com")).toBe(false);
+    const [sub, any] = r.value.originPatterns;
+    expect(r.value.originPatterns.map((p) => p.written)).toEqual(["*.c.com", "*"]);
+    expect(["x.c.com", "c.com", "xc.com"].map((o) => sub!.regex.test(o))).toEqual([true, false, false]);
+    expect(any!.regex.test("anything:1")).toBe(true);
   });
 
   it("enforces everything without shadowFraction, and the complement of it otherwise (denominator 100 by default)", () => {

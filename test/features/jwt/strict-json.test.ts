@@ -43,3 +43,29 @@ describe("hasDuplicateMembers", () => {
     expect(parseStrictJsonObject(seg('{"sub":"alice","subs":["admin"]}'))).toEqual({ sub: "alice", subs: ["admin"] });
   });
 });
+
+describe("parseStrictJsonObject and V8's JSON.parse", () => {
+  const seg = (text: string) => Buffer.from(text).toString("base64url");
+  it("reads an escaped member name as written, even after a name with a backslash was met at that place (V8 13.6 would not)", () => {
+    // JSON.parse alone, after the first text, reads "group\u0073" as "group\" (Node 24.21).
+    for (const [earlier, text, read] of [
+      ['{"sub":"u","group\\\\":1}', '{"sub":"x","group\\u0073":["a"]}', { sub: "x", groups: ["a"] }],
+      ['{"sub":"u","r\\\\u0":1}', '{"sub":"x","r\\u00f4le":"suspended"}', { sub: "x", rôle: "suspended" }],
+      ['{"k":"u","x\\\\":1}', '{"k":"a","x\\n":{"y\\u0031":[1,{"z":null}]}}', { k: "a", "x\n": { y1: [1, { z: null }] } }],
+    ] as const) {
+      expect(parseStrictJsonObject(seg(earlier))).toBeDefined();
+      const parsed = parseStrictJsonObject(seg(text));
+      expect(parsed).toEqual(read);
+      expect(Object.keys(parsed!)).toEqual(Object.keys(read));
+    }
+  });
+  it("reads a text with escaped names as JSON.parse reads it when V8 reads it right: own __proto__, numbers, literals, nesting", () => {
+    const text = '{ "\\u005f_proto__" : {"a":1} , "n\\u0031" : [ -1.5e3, true, false, null, "\\"q\\"" ], "\\\\" : {} }';
+    const parsed = parseStrictJsonObject(seg(text))!;
+    expect(parsed).toEqual(JSON.parse(text));
+    expect(Object.hasOwn(parsed, "__proto__")).toBe(true);
+    expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);
+    expect(parseStrictJsonObject(seg('{"a\\u0062":1,"ab":2}'))).toBeUndefined();
+    expect(parseStrictJsonObject(seg('{"x":[{"\\u0061":1,"a":2}]}'))).toBeUndefined();
+  });
+});

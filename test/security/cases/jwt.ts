@@ -368,6 +368,17 @@ export const jwtCases: readonly Case[] = [
     "only the first cookie of a name was read, so a second token reached the upstream unchecked; every copy is now verified",
   ),
   c(
+    "escaped-claim-name",
+    'a forged token whose payload names `em\\u0` after exp (planting that name in V8), then a genuine token naming `"em\\u0061il"` (email, escaped) there',
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-user-email": "alice@example.com" } },
+    async (ctx) => {
+      const forged = `${b64(HEADER)}.${b64(claims(',"em\\\\u0":1'))}.${"A".repeat(86)}`;
+      if ((await bearer(ctx, forged)).code !== "jwt_bad_signature") throw new Error("the forged token should be refused");
+      return bearer(ctx, rawSigned(ctx, HEADER, claims(',"em\\u0061il":"alice@example.com"')));
+    },
+    "V8's JSON.parse (Node 24) read the genuine token's escaped name as the planted one, so its email claim was lost; a payload with an escape in a member name is now read name by name",
+  ),
+  c(
     "cache-location",
     "a token verified from `Authorization` (provider idp), then sent only as the `session` cookie (read by another provider only)",
     unknownIssuer,

@@ -3,7 +3,8 @@
  * regex.example.com, rules that want an API key match a header by `prod.*`, `.` or `\S+`, or the
  * path by `/admin\z` or `/v[[:digit:]]+`; anything else takes the open catch-all. On
  * unsupported.example.com one protected rule matches the path by `/\pL+/admin` (valid RE2, which
- * V8's linear engine cannot run) above an open catch-all.
+ * V8's linear engine cannot run) above an open catch-all. On bytes.example.com an open rule
+ * matches header `x-env` by `prod.*` above a protected catch-all.
  */
 import type { AuthzRequest } from "../../../controller/authz/request.ts";
 import { decider } from "../../support/world.ts";
@@ -46,6 +47,19 @@ kind: HTTPRoute
 metadata: {name: rest, namespace: apps}
 spec: {parentRefs: [{name: gw}], hostnames: [regex.example.com, unsupported.example.com]}
 ---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: open-env, namespace: apps}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [bytes.example.com]
+  rules: [{matches: [{headers: [{name: x-env, type: RegularExpression, value: "prod.*"}]}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: bytes-rest, namespace: apps}
+spec: {parentRefs: [{name: gw}], hostnames: [bytes.example.com]}
+---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy
 metadata: {name: keys, namespace: apps}
@@ -53,6 +67,7 @@ spec:
   targetRefs:
   - {group: gateway.networking.k8s.io, kind: HTTPRoute, name: guarded}
   - {group: gateway.networking.k8s.io, kind: HTTPRoute, name: unsupported}
+  - {group: gateway.networking.k8s.io, kind: HTTPRoute, name: bytes-rest}
   apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [x-api-key]}]}
 ---
 apiVersion: v1
@@ -117,6 +132,19 @@ export const routeRegexCases: readonly Case[] = [
     UNSUPPORTED,
     { host: "unsupported.example.com", path: "/public" },
   ),
+  on(
+    "regex-invalid-utf8",
+    "bytes `x-env: prod\\xFF` on bytes.example.com: RE2 reads the byte, which `.` does not match (Envoy: the protected catch-all); as text it is U+FFFD, which `.` matches",
+    { status: 403, code: "route_unsupported", reason: "not UTF-8" },
+    { host: "bytes.example.com", path: "/", headers: { "x-env": "prod\xFF" }, byteStrings: true },
+    "a header value that is not UTF-8 was matched as text, its bytes read as U+FFFD, which `.*` matches, so the open rule decided a request Envoy's RE2 sends to the protected catch-all; a regular expression over such a value now counts as matching and the request is denied",
+  ),
+  on("regex-valid-utf8-bytes", "bytes `x-env: prod\\xC3\\xA9` on bytes.example.com (`prodé`): the open rule, as for Envoy", OPEN, {
+    host: "bytes.example.com",
+    path: "/",
+    headers: { "x-env": "prod\xC3\xA9" },
+    byteStrings: true,
+  }),
   on(
     "regex-unsupported-named",
     "`/a/admin` on unsupported.example.com with Envoy Gateway's route metadata naming that rule: decided by its policy",
