@@ -60,13 +60,36 @@ export function keyOf(meta: { readonly namespace: string; readonly name: string 
  * namespace, whatever the names after it).
  */
 export function compareAge(a: { readonly metadata: ObjectMeta }, b: { readonly metadata: ObjectMeta }): number {
+  return compareAgeParsing(a, b, Date.parse);
+}
+
+/**
+ * `list` in compareAge's order, each creationTimestamp parsed once: sorting 10,000 policies compares
+ * about 130,000 pairs, each parsing two timestamps.
+ */
+export function sortedByAge<T extends { readonly metadata: ObjectMeta }>(list: readonly T[]): T[] {
+  const parsed = new Map<string, number>();
+  const parse = (timestamp: string): number => {
+    let ms = parsed.get(timestamp);
+    if (ms === undefined) parsed.set(timestamp, (ms = Date.parse(timestamp)));
+    return ms;
+  };
+  return [...list].sort((a, b) => compareAgeParsing(a, b, parse));
+}
+
+function compareAgeParsing(
+  a: { readonly metadata: ObjectMeta },
+  b: { readonly metadata: ObjectMeta },
+  parse: (timestamp: string) => number,
+): number {
   const ta = a.metadata.creationTimestamp ?? "";
   const tb = b.metadata.creationTimestamp ?? "";
   if (ta !== tb) {
     // An object without a timestamp (a manifest not yet applied) sorts as newest.
     if (ta === "") return 1;
     if (tb === "") return -1;
-    const [pa, pb] = [Date.parse(ta), Date.parse(tb)];
+    const pa = parse(ta);
+    const pb = parse(tb);
     if (pa !== pb) return Number.isNaN(pa) || Number.isNaN(pb) ? (ta < tb ? -1 : 1) : pa - pb;
   }
   return compareCodeUnits(a.metadata.namespace, b.metadata.namespace) || compareCodeUnits(a.metadata.name, b.metadata.name);

@@ -4,7 +4,7 @@
  * that are not policies, an entry in `problems` for the caller to log). compileInSlices runs the
  * same steps and only adds pauses between them.
  */
-import { keyOf, compareAge } from "../api/meta.ts";
+import { keyOf, sortedByAge } from "../api/meta.ts";
 import type { Resources } from "../api/resources.ts";
 import type { PolicyStatus } from "../api/status.ts";
 import type { SelfService } from "../features/extAuth/types.ts";
@@ -109,7 +109,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   const targets = indexTargets(resources, servedGateways, attachedListenerSets);
   const inputs = { geoipDatabases: options.geoipDatabases ?? [], selfService: options.selfService };
   const policies: ReturnType<typeof analysePolicy>[] = [];
-  for (const p of [...resources.securityPolicies].sort(compareAge)) {
+  for (const p of sortedByAge(resources.securityPolicies)) {
     policies.push(analysePolicy(p, targets, refs, inputs));
     if (policies.length % ITEMS_PER_STEP === 0) yield;
   }
@@ -146,8 +146,9 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   const pending: PendingEntry[] = [];
   const compileMatch = createMatchCompiler();
   const effective = new Map<string, CompiledPolicy>();
-  for (const [i, attachment] of attachments.entries()) {
+  for (let i = 0; i < attachments.length; i++) {
     if (i % ITEMS_PER_STEP === 0) yield;
+    const attachment = attachments[i]!;
     const routeId = keyOf(attachment.route.metadata);
     const gatewayId = keyOf(attachment.gateway.metadata);
     const claimsFor = claimsOfAttachment(attachment, winners);
@@ -234,8 +235,8 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   // Frozen a policy and a host's entries at a time; what is left for the last call is small.
   const tables = Object.values(snapshot.routes.byGateway).flatMap((ports) => ports.map((p) => p.vhosts));
   const parts = [...Object.values(policiesById), ...tables.flatMap((v) => Object.values(v.exact))];
-  for (const [i, part] of parts.entries()) {
-    deepFreeze(part);
+  for (let i = 0; i < parts.length; i++) {
+    deepFreeze(parts[i]);
     if (i % ITEMS_PER_STEP === 0) yield;
   }
   deepFreeze(snapshot);

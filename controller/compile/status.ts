@@ -161,9 +161,10 @@ export class StatusCollector {
     }
     const facts = this.#facts.get(policy.compiled.id) ?? new Map<string, AncestorFacts>();
     const generation = policy.source.metadata.generation;
+    const deprecated = deprecationOf(policy.source.spec);
     const ancestors = [...facts.keys()].sort().map((key) => {
       const f = facts.get(key)!;
-      return { ancestorRef: f.ref, controllerName, conditions: conditionsFor(policy, f, generation) };
+      return { ancestorRef: f.ref, controllerName, conditions: conditionsFor(policy, f, generation, deprecated) };
     });
     return { namespace: policy.source.metadata.namespace, name: policy.source.metadata.name, ancestors: truncated(ancestors, generation) };
   }
@@ -227,7 +228,13 @@ export function gatewayRef(id: string, sectionName: string | undefined): Ancesto
     : { group: GATEWAY_API_GROUP, kind: "Gateway", namespace, name, sectionName };
 }
 
-function conditionsFor(policy: AnalysedPolicy, f: AncestorFacts, observedGeneration: number | undefined): Condition[] {
+/** `deprecated`: deprecationOf the policy's spec. */
+function conditionsFor(
+  policy: AnalysedPolicy,
+  f: AncestorFacts,
+  observedGeneration: number | undefined,
+  deprecated: string | undefined,
+): Condition[] {
   const accepted = (status: "True" | "False", reason: Condition["reason"], message: string): Condition => ({
     type: "Accepted",
     status,
@@ -266,7 +273,6 @@ function conditionsFor(policy: AnalysedPolicy, f: AncestorFacts, observedGenerat
       observedGeneration,
     });
   if (f.notFound !== undefined) return [accepted("False", "TargetNotFound", f.notFound)];
-  const deprecated = deprecationOf(policy.source.spec);
   const warning = (unusable: readonly string[]): Condition[] => {
     const reasons: [Condition["reason"], string][] = [
       ...(deprecated === undefined ? [] : [["DeprecatedField", deprecated] as [Condition["reason"], string]]),

@@ -3,6 +3,7 @@ import { extAuth, isHookUp } from "../extAuth/index.ts";
 import { hash } from "node:crypto";
 import { z } from "zod";
 import { PORTCULLIS_ANNOTATION_PREFIX, SecretRefSchema, type ObjectMeta } from "../../api/meta.ts";
+import type { Secret } from "../../api/resources.ts";
 import { upstreamHeaderName } from "../../lib/headers.ts";
 import { ok, problem, type Result } from "../../lib/result.ts";
 import type { CredentialSource } from "../../snapshot/types.ts";
@@ -93,13 +94,62 @@ export function compileApiKey(spec: APIKeyAuthSpec, { ownerOf, refs, compiled }:
     if (!h.ok) return h;
     forwardClientIDHeader = h.value;
   }
+  const namespace = ownerOf("apiKeyAuth.credentialRefs").namespace;
+  // Resolved one at a time, as they are read: a problem in one stops before the next is looked up.
+  const resolved = function* () {
+    for (const ref of spec.credentialRefs) yield refs.secret(namespace, ref);
+  };
+  const only = spec.credentialRefs.length === 1 ? refs.secret(namespace, spec.credentialRefs[0]!) : undefined;
+  const table = only?.ok === true ? keyTableOfSecret(only.value) : keyTableOf(only === undefined ? resolved() : [only]);
+  if (!table.ok) return table;
+  const { clientByDigest, clients, clientIDs, headers } = table.value;
+  const sanitizedByProxy = spec.sanitize === true && isHookUp(compiled(extAuth));
+  return ok(
+    {
+      sources,
+      clientByDigest,
+      clientIDs,
+      headersSet:
+        forwardClientIDHeader === undefined || headers.includes(forwardClientIDHeader) ? headers : [forwardClientIDHeader, ...headers],
+      forwardClientIDHeader,
+      sanitize: spec.sanitize === true && !sanitizedByProxy,
+      sanitizedByProxy,
+      clients,
+    },
+    table.warnings,
+  );
+}
+
+/** The clients of a policy's credential Secrets: its CompiledApiKey's tables, and the headers their annotations set. */
+interface KeyTable extends Pick<CompiledApiKey, "clientByDigest" | "clients" | "clientIDs"> {
+  readonly headers: readonly string[];
+}
+
+/**
+ * The key table of a policy with one credential Secret, built once per Secret object: sources never
+ * change an object they handed over (a change brings a new one), so a rebuild after an unrelated
+ * change does not digest its keys again (100,000 at 10,000 policies), and policies naming the same
+ * Secret share the table.
+ */
+const keyTableBySecret = new WeakMap<Secret, Result<KeyTable>>();
+
+function keyTableOfSecret(secret: Secret): Result<KeyTable> {
+  let table = keyTableBySecret.get(secret);
+  if (table === undefined) keyTableBySecret.set(secret, (table = keyTableOf([ok(secret)])));
+  return table;
+}
+
+/** The key table of the credential Secrets, in credentialRefs order, or the first problem met. */
+function keyTableOf(secrets: Iterable<Result<Secret, string>>): Result<KeyTable> {
   const clientByDigest = new Map<string, string>();
   const warnings: string[] = [];
   // Membership in `clients` stands for the set of client ids: one table per key instead of two.
   const clients: Record<string, CompiledApiKey["clients"][string]> = Object.create(null);
-  const headersSet = new Set<string>(forwardClientIDHeader === undefined ? [] : [forwardClientIDHeader]);
-  for (const ref of spec.credentialRefs) {
-    const secret = refs.secret(ownerOf("apiKeyAuth.credentialRefs").namespace, ref);
+  const headers = new Set<string>();
+  const clientIDs: string[] = [];
+  let secretsRead = 0;
+  for (const secret of secrets) {
+    secretsRead++;
     if (!secret.ok) return problem(`credentialRefs: ${secret.error}`);
     const where = `Secret ${secret.value.metadata.namespace}/${secret.value.metadata.name}`;
     const described = clientDescription(secret.value.metadata, where);
@@ -132,26 +182,15 @@ export function compileApiKey(spec: APIKeyAuthSpec, { ownerOf, refs, compiled }:
       }
       clientByDigest.set(digest, clientID);
       clients[clientID] = described.value;
+      clientIDs.push(clientID);
       clientsOfSecret++;
     }
-    if (clientsOfSecret > 0) for (const h in described.value.headers) headersSet.add(h);
+    if (clientsOfSecret > 0) for (const h in described.value.headers) headers.add(h);
   }
-  const clientIDs = Object.keys(clients).sort();
+  // Each Secret's ids come sorted: one Secret's list is sorted already.
+  if (secretsRead > 1) clientIDs.sort();
   if (clientIDs.length === 0) return problem("credentialRefs hold no keys");
-  const sanitizedByProxy = spec.sanitize === true && isHookUp(compiled(extAuth));
-  return ok(
-    {
-      sources,
-      clientByDigest,
-      clientIDs,
-      headersSet: [...headersSet],
-      forwardClientIDHeader,
-      sanitize: spec.sanitize === true && !sanitizedByProxy,
-      sanitizedByProxy,
-      clients,
-    },
-    warnings,
-  );
+  return ok({ clientByDigest, clients, clientIDs, headers: [...headers] }, warnings);
 }
 
 /**

@@ -13,7 +13,8 @@ export const apiKeyAuth = defineFeature<APIKeyAuthSpec, CompiledApiKey>({
   upstreamHeaders: (config) => config.headersSet,
   summary: (config) => ({
     from: config.sources.map(describeSource),
-    clients: config.clientIDs,
+    // A copy: policies naming the same Secret share one list, and a YAML rendering would print it as an alias.
+    clients: [...config.clientIDs],
     ...(config.forwardClientIDHeader === undefined ? {} : { forwardClientIDHeader: config.forwardClientIDHeader }),
     sanitize: config.sanitizedByProxy ? "by the proxy, after the check (extAuth hook-up)" : config.sanitize,
   }),

@@ -1,9 +1,10 @@
 /** compileApiKey: credential Secrets into a digest index of client ids, as Envoy Gateway's APIKeyAuth reads them. */
 import { describe, expect, it } from "vitest";
-import { apiKeyDigest, secretBytesAbove } from "../../../controller/features/apiKeyAuth/compile.ts";
+import { apiKeyDigest, secretBytesAbove, type CompiledApiKey } from "../../../controller/features/apiKeyAuth/compile.ts";
 import { apiKeyAuth } from "../../../controller/features/apiKeyAuth/index.ts";
-import { ALICE_KEY_AUTH, ALICE_KEYS, secret } from "../../support/manifests.ts";
-import { compilePolicy, compilePolicyWith, HOOK_UP_WORLD } from "../../support/world.ts";
+import { ALICE_KEY_AUTH, ALICE_KEYS, gatewayWithRoute, secret, securityPolicy } from "../../support/manifests.ts";
+import { compile, type CompileResult } from "../../../controller/compile/index.ts";
+import { compilePolicy, compilePolicyWith, HOOK_UP_WORLD, resourcesOf } from "../../support/world.ts";
 
 describe("compileApiKey", () => {
   it("reads the sources in extractFrom order, header names lower-case, and indexes each key by its digest", () => {
@@ -101,6 +102,32 @@ describe("compileApiKey", () => {
       sanitize: true,
       sanitizedByProxy: false,
     });
+  });
+});
+
+describe("the key table of a credential Secret", () => {
+  const world = `${gatewayWithRoute("api.example.com")}---\n${ALICE_KEYS}---\n${securityPolicy("p", ALICE_KEY_AUTH)}`;
+  const options = { controllerName: "portcullis.io/controller", gatewayClasses: [] };
+  const tableOf = (result: CompileResult) => result.snapshot.policies["apps/p"]!.features[0]!.compiled as CompiledApiKey;
+
+  it("is built once per Secret object: a rebuild over the same objects reuses it, digests and all", () => {
+    const resources = resourcesOf(world);
+    const first = tableOf(compile(resources, options));
+    const second = tableOf(compile(resources, options));
+    expect(second.clientByDigest).toBe(first.clientByDigest);
+    expect(second.clients).toBe(first.clients);
+  });
+
+  it("is built again for a changed Secret (a new object), with its new keys", () => {
+    const resources = resourcesOf(world);
+    const before = tableOf(compile(resources, options));
+    const changed = resourcesOf(world.replace("alice: alice-key", "alice: rotated-key"));
+    const after = tableOf(compile(changed, options));
+    expect(after.clientByDigest).not.toBe(before.clientByDigest);
+    expect([after.clientByDigest.get(apiKeyDigest("rotated-key")), after.clientByDigest.has(apiKeyDigest("alice-key"))]).toEqual([
+      "alice",
+      false,
+    ]);
   });
 });
 
