@@ -61,7 +61,8 @@ chart-crds:
 ## Benchmarks the decision path against a bare node:http server and real proxies (wrk, pinned cores), compile, and
 ## apply → enforced against a real API server; rewrites the bench section of BENCHMARKS.md.
 ## The first run installs wrk, nginx, Caddy and HAProxy (apt) and builds kube-apiserver + etcd (about 4 minutes of 2 CPUs,
-## cached) beside the other stages, at idle priority and stopped while anything is measured (bench/background.ts).
+## cached) beside the other stages, at idle priority and stopped while anything is measured, at normal priority once the
+## last stage waits for it (bench/background.ts).
 bench: install
 	node bench/run.ts
 

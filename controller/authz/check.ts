@@ -67,8 +67,10 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
     return deny(400, "request_invalid", "the path holds a control character (%00 to %1F, %7F), which servers read in different ways", {});
   }
 
-  const paths = plain ? [rawPath] : pathReadings(rawPath);
   const methods = methodReadings(request.method);
+  // A plain path is its own only reading.
+  if (plain && methods.length === 1) return checkReading(snapshot, req, ctx);
+  const paths = plain ? [rawPath] : pathReadings(rawPath);
   if (paths.length === 1 && methods.length === 1) return checkReading(snapshot, req, ctx);
   const readings = methods.flatMap((method) => paths.map((path) => ({ method, path })));
   return everyReadingAllows(

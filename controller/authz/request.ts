@@ -422,9 +422,14 @@ export function pathReadings(rawPath: string): readonly string[] {
 export function methodReadings(method: string): readonly string[] {
   const upper = method.toUpperCase();
   if (upper === "HEAD") return upper === method ? HEAD_READINGS : [method, ...HEAD_READINGS];
-  return upper === method ? [method] : [method, upper];
+  if (upper !== method) return [method, upper];
+  return ONLY_READING.get(method) ?? [method];
 }
 const HEAD_READINGS: readonly string[] = Object.freeze(["HEAD", "GET"]);
+/** The usual methods' one reading, each built once rather than on every request. */
+const ONLY_READING: ReadonlyMap<string, readonly string[]> = new Map(
+  ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"].map((m) => [m, Object.freeze([m])]),
+);
 
 /**
  * An escaped (or raw) control character in a path (%00 to %1F, %7F): C servers and file APIs cut

@@ -136,6 +136,10 @@ describe("methodReadings", () => {
     expect(methodReadings("get")).toEqual(["get", "GET"]);
     expect(methodReadings("head")).toEqual(["head", "HEAD", "GET"]);
   });
+  it("hands out the usual methods' one reading built once, not an array per request", () => {
+    expect(methodReadings("GET")).toBe(methodReadings("GET"));
+    expect(methodReadings("BREW")).toEqual(["BREW"]);
+  });
 });
 
 describe("CONTROL_IN_PATH", () => {

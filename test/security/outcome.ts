@@ -1,5 +1,7 @@
 /** The vocabulary of the catalogue: a case, its expected outcome, and how outcomes are compared. */
 import type { Decision } from "../../controller/authz/decision.ts";
+import type { AuthzRequest } from "../../controller/authz/request.ts";
+import type { Decider } from "../support/world.ts";
 import type { Ctx } from "./context.ts";
 
 export type Area =
@@ -62,6 +64,20 @@ export interface Case {
 
 export function fromDecision(d: Decision, managed: readonly string[], condition?: string): Outcome {
   return { status: d.status, code: d.code, upstream: d.upstreamHeaders, remove: d.removeHeaders, reason: d.message, condition, managed };
+}
+
+/**
+ * A builder of cases `<area>.<id>` that decide a request on `world` through check() (no server),
+ * each request completed from `defaults`.
+ */
+export function casesOn(area: string, world: Decider, defaults: Partial<AuthzRequest> = {}) {
+  return (id: string, title: string, expect: Expected, request: Partial<AuthzRequest> & { path: string }, fixed?: string): Case => ({
+    id: `${area}.${id}`,
+    title,
+    expect,
+    run: async () => fromDecision(await world({ ...defaults, ...request }), managedHeadersOf(world.result.snapshot.policies)),
+    ...(fixed === undefined ? {} : { fixed }),
+  });
 }
 
 /** Every header any compiled policy may set. */

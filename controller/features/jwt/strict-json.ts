@@ -55,10 +55,11 @@ export function hasDuplicateMembers(text: string): boolean {
  * has members in the text, and the totals over every object differ exactly when one object's do.
  *
  * JSON.parse is trusted with names written without escapes only. Node 24's V8 (13.6) can read an
- * escaped name as another name it met at the same place in an earlier text: once a payload
- * {"sub":"x","g\\":1} has been parsed (a client's unverified token will do), the payload
- * {"sub":"x","g\u0072oups":[…]} parses with a member "g\" and no "groups". A text with an escape in
- * a member name is therefore read by readObject instead, which decodes every name by itself.
+ * escaped name as a name holding a backslash that an object built earlier had at the same place
+ * (V8 follows the earlier object's hidden class): once a payload {"sub":"x","em\\u0":1} has been
+ * read (a client's unverified token will do), the member "em\u0061il" of {"sub":"x","em\u0061il":…}
+ * is read as "em\u0" and the email claim is lost. A text with an escape in a member name is
+ * therefore read by readObject instead, which decodes every name by itself.
  */
 
 /** membersNamedIn's answer for a text with an escape in a member name. */

@@ -245,9 +245,14 @@ export function checkClaims(
   if (typeof exp === "number" && nowSeconds >= exp + skewSeconds) return { code: "jwt_expired", message: "Jwt is expired" };
   if (typeof nbf === "number" && nowSeconds + skewSeconds < nbf) return { code: "jwt_not_yet_valid", message: "Jwt is not yet valid" };
   if (issuer !== undefined && iss !== issuer) return { code: "jwt_unknown_issuer", message: "Jwt issuer is not configured" };
-  if (audiences.length > 0) {
-    const tokenAudiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud.filter((a) => typeof a === "string") : [];
-    if (!tokenAudiences.some((a) => audiences.includes(a))) return { code: "jwt_audience", message: "Audiences in Jwt are not allowed" };
-  }
+  if (audiences.length > 0 && !namesAudience(aud, audiences)) return { code: "jwt_audience", message: "Audiences in Jwt are not allowed" };
   return undefined;
+}
+
+/** Whether `aud` (a string, or an array of which only the strings count) names one of `audiences`. */
+function namesAudience(aud: unknown, audiences: readonly string[]): boolean {
+  if (typeof aud === "string") return audiences.includes(aud);
+  if (!Array.isArray(aud)) return false;
+  for (const a of aud) if (typeof a === "string" && audiences.includes(a)) return true;
+  return false;
 }

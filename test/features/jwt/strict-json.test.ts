@@ -69,3 +69,70 @@ describe("parseStrictJsonObject and V8's JSON.parse", () => {
     expect(parseStrictJsonObject(seg('{"x":[{"\\u0061":1,"a":2}]}'))).toBeUndefined();
   });
 });
+
+describe("parseStrictJsonObject on texts with escaped member names (read without JSON.parse's object reader)", () => {
+  const seg = (text: string) => Buffer.from(text).toString("base64url");
+  /** JSON.stringify's text with every "a" and "é" in a member name written as a \u escape. */
+  const escapingNames = (value: unknown) =>
+    JSON.stringify(value).replace(
+      /"((?:[^"\\]|\\.)*)":/g,
+      (_, name: string) => `"${name.replace(/a/g, "\\u0061").replace(/é/g, "\\u00e9")}\\u0061":`,
+    );
+  const names = fc.stringMatching(/^[ab\\"é_]{0,4}$/);
+  const leaf = fc.oneof(
+    fc.integer(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.boolean(),
+    fc.constant(null),
+    fc.string({ maxLength: 4 }),
+  );
+  const { tree } = fc.letrec((tie) => ({
+    tree: fc.oneof(
+      { depthSize: "small" },
+      leaf,
+      fc.array(tie("tree"), { maxLength: 3 }),
+      fc.dictionary(names, tie("tree"), { maxKeys: 3 }),
+    ),
+  }));
+  const objects = fc.dictionary(names, tree, { maxKeys: 4 });
+  /** The value escapingNames writes: every member name with an "a" appended. */
+  const withNamesEndingInA = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(withNamesEndingInA)
+      : typeof value === "object" && value !== null
+        ? Object.fromEntries(Object.entries(value).map(([name, member]) => [`${name}a`, withNamesEndingInA(member)]))
+        : value;
+
+  it("reads what JSON.stringify wrote, names unescaped, at any depth", () => {
+    fc.assert(
+      fc.property(objects, (value) => {
+        const text = escapingNames(value);
+        // Built without JSON.parse, which this very property can lead astray (see above).
+        expect(JSON.stringify(parseStrictJsonObject(seg(text)))).toBe(JSON.stringify(withNamesEndingInA(value)));
+      }),
+      { seed: 17, numRuns: 1000 },
+    );
+  });
+  it("refuses every text JSON.parse refuses: a character taken out or put in anywhere", () => {
+    const edits = fc.tuple(
+      objects.filter((o) => Object.keys(o).length > 0),
+      fc.nat(),
+      fc.constantFrom("", "{", "}", "[", "]", ":", ",", '"', "\\", " ", "1", "t", "-", "."),
+    );
+    fc.assert(
+      fc.property(edits, ([value, at, put]) => {
+        const text = escapingNames(value);
+        const i = at % text.length;
+        const edited = put === "" ? text.slice(0, i) + text.slice(i + 1) : text.slice(0, i) + put + text.slice(i);
+        let valid = true;
+        try {
+          JSON.parse(edited);
+        } catch {
+          valid = false;
+        }
+        if (!valid) expect(parseStrictJsonObject(seg(edited))).toBeUndefined();
+      }),
+      { seed: 19, numRuns: 4000 },
+    );
+  });
+});

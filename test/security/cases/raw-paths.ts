@@ -6,9 +6,8 @@
  * wants an API key except Exact `/caf%C3%A9` and `/x%C3%A9` and RegularExpression `/x[^%/]*` (`/xé`
  * decoded, never an escape).
  */
-import type { AuthzRequest } from "../../../controller/authz/request.ts";
 import { decider } from "../../support/world.ts";
-import { fromDecision, managedHeadersOf, type Case, type Expected } from "../outcome.ts";
+import { casesOn, type Case, type Expected } from "../outcome.ts";
 
 const OPEN: Expected = { status: 200, code: "allowed" };
 const PROTECTED: Expected = { status: 401, code: "apikey_missing" };
@@ -69,16 +68,8 @@ stringData: {alice: alice-key}
 `);
 
 /** `path` on `host`, handed over as bytes (one character per byte, as the HTTP ports receive it) unless `text` (gRPC). */
-const at = (id: string, title: string, expect: Expected, host: string, path: string, fixed?: string, text = false): Case => ({
-  id: `route.${id}`,
-  title,
-  expect,
-  run: async () => {
-    const request: Partial<AuthzRequest> & { path: string } = { host, path, byteStrings: !text };
-    return fromDecision(await world(request), managedHeadersOf(world.result.snapshot.policies));
-  },
-  ...(fixed === undefined ? {} : { fixed }),
-});
+const at = (id: string, title: string, expect: Expected, host: string, path: string, fixed?: string, text = false): Case =>
+  casesOn("route", world)(id, title, expect, { host, path, byteStrings: !text }, fixed);
 
 const RAW_READ_AS_TEXT =
   "a raw byte or character that Envoy's normalize_path percent-encodes before routing was matched as text (`/café`), so a route written with the escape (`/caf%C3%A9`), which Envoy routes the request to, did not match and the open catch-all decided; paths are now escaped as Envoy escapes them, byte by byte, and also decided decoded";

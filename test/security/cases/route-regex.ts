@@ -6,9 +6,8 @@
  * V8's linear engine cannot run) above an open catch-all. On bytes.example.com an open rule
  * matches header `x-env` by `prod.*` above a protected catch-all.
  */
-import type { AuthzRequest } from "../../../controller/authz/request.ts";
 import { decider } from "../../support/world.ts";
-import { fromDecision, managedHeadersOf, type Case, type Expected } from "../outcome.ts";
+import { casesOn, type Case, type Expected } from "../outcome.ts";
 
 const OPEN: Expected = { status: 200, code: "allowed" };
 const PROTECTED: Expected = { status: 401, code: "apikey_missing" };
@@ -77,13 +76,7 @@ stringData: {alice: alice-key}
 `);
 
 /** A request on regex.example.com (gRPC text: header values as decoded characters) unless `request` names another host. */
-const on = (id: string, title: string, expect: Expected, request: Partial<AuthzRequest> & { path: string }, fixed?: string): Case => ({
-  id: `route.${id}`,
-  title,
-  expect,
-  run: async () => fromDecision(await world({ host: "regex.example.com", ...request }), managedHeadersOf(world.result.snapshot.policies)),
-  ...(fixed === undefined ? {} : { fixed }),
-});
+const on = casesOn("route", world, { host: "regex.example.com" });
 
 const READ_AS_JAVASCRIPT =
   "route regular expressions were run as JavaScript reads them, which differs from RE2 (what Envoy runs): `.` skipped CR, U+2028 and U+2029 and took half of a character beyond the BMP, `\\S` refused Unicode spaces, `\\z` and `[[:digit:]]` meant other text; so a request Envoy routes to a protected rule fell through to the open catch-all. Patterns are now translated to RE2's meaning, code point by code point";
