@@ -155,10 +155,10 @@ function withRe2Search(source: string, searches: Searches, variables: CelVariabl
   let written = source;
   // From the end, so that the offsets of the calls before stay valid.
   for (const [start, end] of [...searches.calls].sort(([a], [b]) => b - a)) {
-    if (!/^\s*\.\s*matches\s*\(\s*$/.test(source.slice(start, end))) {
-      return fail('write matches() as text.matches("pattern"), without comments inside the call');
-    }
-    written = `${written.slice(0, start)}.${RE2_SEARCH}(${written.slice(end)}`;
+    // Between the receiver and the pattern: the receiver's closing parentheses, `.matches(`, spaces.
+    const call = /^([\s)]*\.\s*)matches(\s*\(\s*)$/.exec(source.slice(start, end));
+    if (call === null) return fail('write matches() as text.matches("pattern"), without comments inside the call');
+    written = `${written.slice(0, start)}${call[1]}${RE2_SEARCH}${call[2]}${written.slice(end)}`;
   }
   const environment = variables.environment.clone();
   environment.registerFunction(`string.${RE2_SEARCH}(string): bool`, (text: string, pattern: string) =>

@@ -41,6 +41,20 @@ describe("CEL matches()", () => {
     expect(compiled('request.path.matches("^/.$")')(request("/😀"))).toBe(true);
   });
 
+  it("runs matches() on a claim (a dynamic value): a string is searched, anything else is an evaluation error", () => {
+    const evaluate = compiled(String.raw`jwt.claims.email.matches("@example\\.com$")`);
+    const withEmail = (email: unknown) => ({ ...request("/"), jwt: { provider: "p", claims: { email } } });
+    expect(evaluate(withEmail("a@example.com"))).toBe(true);
+    expect(evaluate(withEmail("a@exampleXcom"))).toBe(false);
+    expect(() => evaluate(withEmail(5))).toThrow();
+  });
+
+  it("runs matches() on a parenthesised receiver", () => {
+    expect(compiled('(request.path).matches("^/a")')(request("/ab"))).toBe(true);
+    expect(compiled('((request.path + "z")).matches("bz$")')(request("/ab"))).toBe(true);
+    expect(compiled('(request.path).matches("^/a")')(request("/b"))).toBe(false);
+  });
+
   it("runs each call on its own pattern, with spaces around the call, inside comprehensions and alongside other calls", () => {
     const evaluate = compiled(
       'request.path.matches("^/a") && request.host . matches ( "^h$" ) && request.headers.exists(k, k.matches("^x-")) && !request.path.matches("z")',
