@@ -8,7 +8,9 @@
  *
  * Memory is read from Linux's /proc/self: "settled" after V8's most thorough collection (every
  * garbage collected and its pages returned to the system, as a process at rest ends up), "peak"
- * as the high-water RSS from the settled input through the compiles. A fixed number of compiles:
+ * as the high-water RSS through the compiles, from a full collection of the input's garbage (one
+ * that keeps the young generation at its size: the last-resort one shrinks it, and the cold
+ * compile then paid for growing it again, about 100 ms of CPU). A fixed number of compiles:
  * with "as many as fit in a time budget" the peak and settled RSS grew with the number of
  * compiles a quiet machine fitted in (garbage V8 had not handed back yet), 418 MiB on a busy day
  * and 597 MiB on a quiet one for the same code.
@@ -33,7 +35,7 @@ export interface CompileReport {
   readonly compileWarmMs: number;
   readonly compileColdCpuMs: number;
   readonly compileWarmCpuMs: number;
-  /** RSS holding the input objects and Resources, settled. */
+  /** RSS holding only the input objects, settled. */
   readonly rssInputMiB: number;
   /** RSS holding input + Resources + one compile result, settled; the highest RSS from the settled input through the compiles. */
   readonly rssSettledMiB: number;
@@ -48,16 +50,20 @@ const MiB = 1024 * 1024;
 /** Warm compiles after the cold one: always the same number, so the memory figures do not depend on the machine's speed. */
 const WARM_RUNS = 3;
 
-type GcOptions = { type: "major"; execution: "sync"; flavor: "last-resort" };
-/**
- * Collects every garbage and returns freed pages to the system (V8's last-resort collection; a
- * plain gc() leaves freed pages with the process, which RSS still counts).
- */
-function settle(): void {
+type GcOptions = { type: "major"; execution: "sync"; flavor?: "last-resort" };
+/** The `gc` of --expose-gc. */
+function exposedGc(): (options: GcOptions) => void {
   const gc = (globalThis as { gc?: (options: GcOptions) => void }).gc;
   if (gc === undefined) throw new Error("compile-bench: run node with --expose-gc");
-  gc({ type: "major", execution: "sync", flavor: "last-resort" });
+  return gc;
 }
+/** A full collection that leaves the heap's spaces their size (freed pages stay with the process). */
+const collect = () => exposedGc()({ type: "major", execution: "sync" });
+/**
+ * Collects every garbage and returns freed pages to the system (V8's last-resort collection; a
+ * plain one leaves freed pages with the process, which RSS still counts).
+ */
+const settle = () => exposedGc()({ type: "major", execution: "sync", flavor: "last-resort" });
 
 /** A figure of /proc/self/status in MiB (VmRSS: resident now; VmHWM: highest since the last resetPeakRss). */
 function procStatusMiB(field: "VmRSS" | "VmHWM"): number {
@@ -80,10 +86,11 @@ const timed = <T>(f: () => T): [T, number, number] => {
 function run(tenants: number, keysPerSecret: number): CompileReport {
   const world = buildWorld({ tenants, keysPerSecret, jwk: createIdp().jwk });
   const raws = world.objects.map((object) => ({ object, origin: "kube" }));
-  const [{ resources, rejected }, toResourcesMs] = timed(() => toResources(raws));
-  const [, fingerprintMs] = timed(() => fingerprintOf(resources));
   settle();
   const rssInputMiB = procStatusMiB("VmRSS");
+  const [{ resources, rejected }, toResourcesMs] = timed(() => toResources(raws));
+  const [, fingerprintMs] = timed(() => fingerprintOf(resources));
+  collect();
   resetPeakRss();
   const options = { controllerName: "portcullis.io/gateway-controller", gatewayClasses: [] };
   let [result, compileColdMs, compileColdCpuMs] = timed(() => compile(resources, options));
@@ -99,7 +106,6 @@ function run(tenants: number, keysPerSecret: number): CompileReport {
   settle();
   const rssSettledMiB = procStatusMiB("VmRSS");
   const { heapUsed, heapTotal, external } = process.memoryUsage();
-  // Read after the memory figures, so the result is held while they are taken.
   const accepted = result.statuses.filter((s) =>
     s.ancestors.every((a) => a.conditions.some((c) => c.type === "Accepted" && c.status === "True")),
   ).length;

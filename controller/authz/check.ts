@@ -6,7 +6,7 @@
  *                       effective policy comes with it. Rules whose policies differ are each decided,
  *                       and the request is allowed only if every one allows (DESIGN §0). When the
  *                       proxy names the route it selected, any other match is a route_mismatch; a
- *                       match on a regular expression Portcullis cannot run is a route_unsupported
+ *                       regular expression over a value that is not UTF-8 is a route_unsupported
  *   2. features       — the policy's features' phases, in Envoy Gateway's filter order (features/index.ts):
  *                       cors (a preflight is answered here, before any credential is asked for), then
  *                       every configured identity method must pass (apiKeyAuth, basicAuth, jwt), then
@@ -102,11 +102,6 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
     if (taken.length === 0) return routeMismatch(request.proxyRoute, entries);
     entries = taken;
   } else {
-    // A rule with a pattern Portcullis cannot run may or may not be the one Envoy took: denied, unless the proxy named it.
-    const unsure = entries.find((e) => e.match.unsupported !== undefined);
-    if (unsure !== undefined) {
-      return deny(403, "route_unsupported", `${unsure.rule} may or may not match: ${unsure.match.unsupported}`, { route: unsure.rule });
-    }
     for (const e of entries) {
       const unread = unreadableMatch(e.match, req);
       if (unread !== undefined) {

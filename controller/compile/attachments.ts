@@ -73,6 +73,13 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
 
   const attachments: Attachment[] = [];
   const detached = new Map<ParentRef, string>();
+  // Per listener, the host names other listeners on its port name (the same for every route that attaches to it).
+  const claimedFrom = new Map<Listener, ReadonlySet<string>>();
+  const claimedOn = (listener: Listener, all: readonly GatewayListener[]): ReadonlySet<string> => {
+    let claimed = claimedFrom.get(listener);
+    if (claimed === undefined) claimedFrom.set(listener, (claimed = hostnamesClaimedBeside(listener, all)));
+    return claimed;
+  };
   for (const route of [...resources.httpRoutes, ...resources.grpcRoutes]) {
     for (const parentRef of route.spec.parentRefs) {
       const parentId = `${parentRef.namespace ?? route.metadata.namespace}/${parentRef.name}`;
@@ -107,13 +114,7 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
       for (const candidate of candidates) {
         const refusal = listenerRefuses(candidate, route, namespaceLabels);
         const hostnames =
-          refusal === undefined
-            ? hostnamesOn(
-                candidate.listener,
-                all.map((l) => l.listener),
-                route.spec.hostnames,
-              )
-            : undefined;
+          refusal === undefined ? hostnamesOn(candidate.listener, claimedOn(candidate.listener, all), route.spec.hostnames) : undefined;
         if (hostnames === undefined) {
           refusals.push(`${candidate.listener.name}: ${refusal ?? "no host name in common that no other listener on its port names"}`);
           continue;
@@ -195,16 +196,21 @@ function listenerRefuses(l: GatewayListener, route: Route, labels: NamespaceLabe
 /**
  * Host names a route serves on a listener; undefined when none. As in Envoy Gateway (computeHosts
  * in internal/gatewayapi/helpers.go), a host name that another listener on the same port names
- * exactly is left to that listener: Envoy's route table for the port sends it there.
+ * exactly (`claimed`, hostnamesClaimedBeside) is left to that listener: Envoy's route table for the port sends it there.
  */
-function hostnamesOn(listener: Listener, all: readonly Listener[], routeHosts: readonly string[]): string[] | undefined {
+function hostnamesOn(listener: Listener, claimed: ReadonlySet<string>, routeHosts: readonly string[]): string[] | undefined {
   const hostnames = intersectHostnames(listener.hostname, routeHosts);
-  if (hostnames === undefined || hostnames.length === 0) return hostnames;
-  const claimed = new Set(
-    all.filter((l) => l !== listener && l.port === listener.port && l.hostname !== undefined).map((l) => l.hostname!.toLowerCase()),
-  );
+  if (hostnames === undefined || hostnames.length === 0 || claimed.size === 0) return hostnames;
   const left = hostnames.filter((h) => !claimed.has(h));
   return left.length === 0 ? undefined : left;
+}
+
+/** The host names (lower case) the other listeners of `all` on `listener`'s port name. */
+function hostnamesClaimedBeside(listener: Listener, all: readonly GatewayListener[]): ReadonlySet<string> {
+  const claimed = new Set<string>();
+  for (const { listener: l } of all)
+    if (l !== listener && l.port === listener.port && l.hostname !== undefined) claimed.add(l.hostname.toLowerCase());
+  return claimed;
 }
 
 /** Host names a route serves on a listener; undefined when they do not overlap at all. */

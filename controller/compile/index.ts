@@ -202,11 +202,6 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
         const match = matches[matchIndex]!;
         if (!match.ok) continue;
         const { value } = match;
-        if (value.match.unsupported !== undefined) {
-          problems.push(
-            `${route.kind} ${routeId} rule ${ruleIndex} match ${matchIndex}: ${value.match.unsupported}; requests that reach it are denied`,
-          );
-        }
         add(value, matchIndex, 0);
         const preflight = route.kind === "HTTPRoute" ? corsPreflightMatch(route.spec.rules[ruleIndex]!, value) : undefined;
         if (preflight !== undefined) add(preflight, matchIndex, 1);

@@ -6,7 +6,7 @@ import { GRPC_METHOD_NAME, GRPC_SERVICE_NAME, type GRPCRouteMatch, type HTTPRout
 import { compareAge } from "../api/meta.ts";
 import type { Route } from "../api/resources.ts";
 import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "../snapshot/types.ts";
-import { fullMatchRegex } from "../lib/regex.ts";
+import { builtRe2, compileRe2, type Re2 } from "../lib/regex.ts";
 import { fail, ok, type Result } from "../lib/result.ts";
 
 /** An entry with what sorting and bucketing need. */
@@ -69,46 +69,31 @@ export function createMatchCompiler(): (m: HTTPRouteMatch) => MatchResult {
 export function compileMatch(m: HTTPRouteMatch): MatchResult {
   const type = m.path?.type ?? "PathPrefix";
   const value = m.path?.value ?? "/";
-  const unsupported: string[] = [];
   let path: PathMatch;
   if (type === "RegularExpression") {
-    const regex = routeRegex("path regular expression", value, unsupported);
+    const regex = routeRegex("path regular expression", value);
     if (!regex.ok) return regex;
     path = { type, value, regex: regex.value };
   } else {
     if (!value.startsWith("/")) return fail(`path ${JSON.stringify(value)} does not start with /`);
     path = type === "Exact" ? { type, value } : { type, value: value.replace(/\/+$/, "") };
   }
-  const headers = compileValueMatches(m.headers, true, unsupported);
+  const headers = compileValueMatches(m.headers, true);
   if (typeof headers === "string") return fail(headers);
-  const queryParams = compileValueMatches(m.queryParams, false, unsupported);
+  const queryParams = compileValueMatches(m.queryParams, false);
   if (typeof queryParams === "string") return fail(queryParams);
   const withMethod = m.method === undefined ? headers : [...headers, { type: "Exact" as const, name: ":method", value: m.method }];
   return ok({
-    match: withUnsupported({ path, headers: withMethod, queryParams }, unsupported),
+    match: { path, headers: withMethod, queryParams },
     pathCount: type === "PathPrefix" && value === "/" ? 0 : value.length,
   });
 }
 
-/** Matches every value: stands for a pattern Portcullis cannot run (CompiledMatch.unsupported). */
-const ANY_TEXT = new RegExp("", "l");
-
-/**
- * The full-match RegExp of a route's regular expression. A pattern RE2 refuses fails (Envoy Gateway
- * drops the rule); one RE2 accepts but Portcullis cannot run matches every value instead, its
- * reason noted in `unsupported`, so that the rule stays in Envoy's order and denies what reaches it.
- */
-function routeRegex(what: string, pattern: string, unsupported: string[]): Result<RegExp, string> {
-  const regex = fullMatchRegex(pattern);
-  if (regex.ok) return regex;
-  const reason = `${what} ${JSON.stringify(pattern)} ${regex.error.reason}`;
-  if (!regex.error.validRe2) return fail(reason);
-  unsupported.push(reason);
-  return ok(ANY_TEXT);
+/** The compiled RE2 pattern of a route's regular expression, or why RE2 refuses it (Envoy Gateway then drops the rule). */
+function routeRegex(what: string, pattern: string): Result<Re2, string> {
+  const regex = compileRe2(pattern);
+  return regex.ok ? regex : fail(`${what} ${JSON.stringify(pattern)} ${regex.error}`);
 }
-
-const withUnsupported = (match: CompiledMatch, unsupported: readonly string[]): CompiledMatch =>
-  unsupported.length === 0 ? match : { ...match, unsupported: unsupported.join("; ") };
 
 /**
  * A GRPCRoute match as Envoy Gateway translates it (the request path is `/<service>/<method>`):
@@ -120,15 +105,14 @@ const withUnsupported = (match: CompiledMatch, unsupported: readonly string[]): 
  *  - header matches as for HTTPRoute; no method match: any path.
  */
 export function compileGrpcMatch(m: GRPCRouteMatch): MatchResult {
-  const unsupported: string[] = [];
-  const headers = compileValueMatches(m.headers, true, unsupported);
+  const headers = compileValueMatches(m.headers, true);
   if (typeof headers === "string") return fail(headers);
   const method = m.method;
   if (method === undefined) return ok({ match: { path: ANY_PATH, headers, queryParams: NO_VALUE_MATCHES }, pathCount: 0 });
   const { service, method: name } = method;
   const compiled = (path: PathMatch, extra: readonly ValueMatch[] = []): MatchResult =>
     ok({
-      match: withUnsupported({ path, headers: [...headers, ...extra], queryParams: NO_VALUE_MATCHES }, unsupported),
+      match: { path, headers: [...headers, ...extra], queryParams: NO_VALUE_MATCHES },
       pathCount: path === ANY_PATH ? 0 : path.value.length,
     });
   if (method.type === "Exact") {
@@ -140,12 +124,11 @@ export function compileGrpcMatch(m: GRPCRouteMatch): MatchResult {
     ["service", service],
     ["method", name],
   ] as const) {
-    const regex = pattern === undefined ? undefined : fullMatchRegex(pattern);
-    if (regex?.ok === false && !regex.error.validRe2)
-      return fail(`${part} regular expression ${JSON.stringify(pattern)} ${regex.error.reason}`);
+    const regex = pattern === undefined ? undefined : routeRegex(`${part} regular expression`, pattern);
+    if (regex?.ok === false) return regex;
   }
   const written = `/${service ?? GRPC_SERVICE_NAME}/${name ?? GRPC_METHOD_NAME}`;
-  const regex = routeRegex("method regular expression", written, unsupported);
+  const regex = routeRegex("method regular expression", written);
   if (!regex.ok) return regex;
   return compiled({ type: "RegularExpression", value: written, regex: regex.value });
 }
@@ -160,7 +143,7 @@ export function compileRuleMatches(route: Route, ruleIndex: number, compileHttpM
   return (matches.length === 0 ? [{}] : matches).map(compileGrpcMatch);
 }
 
-const ANY_VALUE = new RegExp("^(?:.*)$", "l");
+const ANY_VALUE = builtRe2(".*");
 
 /**
  * The route Envoy Gateway adds after a match with a `method` other than OPTIONS when its rule has
@@ -184,8 +167,8 @@ export function corsPreflightMatch(rule: HTTPRouteRule, ranked: RankedMatch): Ra
 
 type StringMatches = HTTPRouteMatch["headers"];
 
-/** Header (names lower-cased) or query parameter matches, or why one cannot be served; patterns Portcullis cannot run noted in `unsupported`. */
-function compileValueMatches(list: StringMatches, lowerCaseNames: boolean, unsupported: string[]): readonly ValueMatch[] | string {
+/** Header (names lower-cased) or query parameter matches, or why one cannot be served. */
+function compileValueMatches(list: StringMatches, lowerCaseNames: boolean): readonly ValueMatch[] | string {
   if (list === undefined || list.length === 0) return NO_VALUE_MATCHES;
   const out: ValueMatch[] = [];
   for (const v of list) {
@@ -194,7 +177,7 @@ function compileValueMatches(list: StringMatches, lowerCaseNames: boolean, unsup
       out.push({ type: "Exact", name, value: v.value });
       continue;
     }
-    const regex = routeRegex(`regular expression for ${v.name}`, v.value, unsupported);
+    const regex = routeRegex(`regular expression for ${v.name}`, v.value);
     if (!regex.ok) return regex.error;
     out.push({ type: "RegularExpression", name, value: v.value, regex: regex.value });
   }

@@ -1,5 +1,5 @@
 /**
- * Deep-freezes the plain-data parts of a snapshot (objects and arrays; key objects and RegExps are left alone).
+ * Deep-freezes the plain-data parts of a snapshot (objects and arrays; class instances such as keys and compiled regular expressions are left alone).
  * Walks arrays by index and objects with for-in rather than Object.values, so freezing allocates no
  * array per object (a 10k-route snapshot has hundreds of thousands of them).
  */

@@ -175,7 +175,7 @@ export function pathMatches(p: PathMatch, path: string): boolean {
     ? path === p.value
     : p.type === "PathPrefix"
       ? p.value === "" || path === p.value || (path.startsWith(p.value) && path.charCodeAt(p.value.length) === 47)
-      : p.regex.test(path);
+      : p.regex.testExact(path);
 }
 
 function matches(match: CompiledMatch, request: RouteRequest): boolean {
@@ -215,7 +215,11 @@ function headerOf(request: RouteRequest, name: string): string | undefined {
 
 function valueMatches(m: ValueMatch, value: string | undefined): boolean {
   if (value === undefined) return false;
-  return m.type === "Exact" ? value === m.value : m.type === "Suffix" ? value.endsWith(m.value) : unreadable(value) || m.regex.test(value);
+  return m.type === "Exact"
+    ? value === m.value
+    : m.type === "Suffix"
+      ? value.endsWith(m.value)
+      : unreadable(value) || m.regex.testExact(value);
 }
 
 /**

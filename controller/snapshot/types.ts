@@ -5,6 +5,7 @@
  */
 import type { ConfiguredFeature } from "../features/feature.ts";
 import type { JwksSource } from "../keys/types.ts";
+import type { Re2 } from "../lib/regex.ts";
 
 export interface Snapshot {
   /** Route lookup tables; see route-index.ts. */
@@ -107,26 +108,20 @@ export interface CompiledMatch {
   readonly path: PathMatch;
   readonly headers: readonly ValueMatch[];
   readonly queryParams: readonly ValueMatch[];
-  /**
-   * Set when a regular expression of the match is valid RE2 that Portcullis cannot run (lib/re2.ts):
-   * why. Such a pattern is taken to match every value, and a request that reaches the match is
-   * denied (`route_unsupported`): Envoy may route it there or to a later rule, which cannot be told.
-   */
-  readonly unsupported?: string;
 }
 
 export type PathMatch =
   | { readonly type: "Exact"; readonly value: string }
   /** `value` has no trailing slash ("/" is kept as ""), so "/foo" matches "/foo" and "/foo/x" but not "/foobar". */
   | { readonly type: "PathPrefix"; readonly value: string }
-  /** `value` is the pattern as written (RE2); `regex` matches the whole path. */
-  | { readonly type: "RegularExpression"; readonly value: string; readonly regex: RegExp };
+  /** `value` is the pattern as written (RE2); `regex` is it compiled, matched against the whole path. */
+  | { readonly type: "RegularExpression"; readonly value: string; readonly regex: Re2 };
 
 export type ValueMatch =
   /** `name` is lower-case for headers (`:method` and `:path` are the request's method and path), exact for query parameters. */
   | { readonly type: "Exact"; readonly name: string; readonly value: string }
   | { readonly type: "Suffix"; readonly name: string; readonly value: string }
-  | { readonly type: "RegularExpression"; readonly name: string; readonly value: string; readonly regex: RegExp };
+  | { readonly type: "RegularExpression"; readonly name: string; readonly value: string; readonly regex: Re2 };
 
 /** Where a credential is read from a request. */
 export type CredentialSource =

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { explainRoutes, findRoutes, firstParam, pathMatches, type RouteRequest } from "../../controller/snapshot/route-index.ts";
+import { builtRe2 } from "../../controller/lib/regex.ts";
 import type { CompiledMatch, PortRoutes, RouteEntry, RouteIndex, VirtualHosts } from "../../controller/snapshot/types.ts";
 
 const ANY_PATH: CompiledMatch = { path: { type: "PathPrefix", value: "" }, headers: [], queryParams: [] };
@@ -132,7 +133,7 @@ describe("findRoutes: first match in order", () => {
             entry("r host", { ...ANY_PATH, headers: [{ type: "Suffix", name: "host", value: ":8080" }] }),
             entry("r query", { ...ANY_PATH, queryParams: [{ type: "Exact", name: "v", value: "2" }] }),
             entry("r regex", {
-              path: { type: "RegularExpression", value: "/v[0-9]+", regex: /^(?:\/v[0-9]+)$/ },
+              path: { type: "RegularExpression", value: "/v[0-9]+", regex: builtRe2("/v[0-9]+") },
               headers: [],
               queryParams: [],
             }),

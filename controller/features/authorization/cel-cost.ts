@@ -3,15 +3,13 @@
  * Kubernetes' CEL cost limits, since expressions run on the one decision thread:
  * - parse limits (AST nodes, nesting, literal sizes, comprehensions nested at most 3 deep);
  * - only the functions below, each with a cost model; `cel.bind` values are tracked like variables;
- * - `matches()` takes a literal pattern that V8's linear-time engine accepts (the engine route
- *   regexes run on; see regex.ts): counted repetition is written out in the expression itself, so
- *   that V8 can fall back to that engine when the match backtracks;
+ * - `matches()` takes a literal RE2 pattern, run by RE2 (lib/regex.ts) in time linear in the text;
  * - a static cost estimate, assuming each variable measures at most `CEL_INPUT_LIMIT`, at most
  *   `CEL_COST_LIMIT`.
  * Cost and size are in "units": one character, one list element or one map entry; a regular
- * expression costs the text's length times its automaton's states.
+ * expression costs the text's length times its program's instructions.
  */
-import { linearPattern } from "../../lib/regex.ts";
+import { compileRe2, programSize, type Re2 } from "../../lib/regex.ts";
 import { fail, ok, type Result } from "../../lib/result.ts";
 
 /**
@@ -49,25 +47,34 @@ export interface CelNode {
   readonly range: { readonly start: number; readonly end: number };
 }
 
-/** What estimating finds on the way: pattern literals whose written-out form differs (by source offset); the variables' limits. */
+/**
+ * The `text.matches("pattern")` calls of an expression: each pattern compiled by RE2, and where
+ * each call's `.matches(` is in the source: from the receiver's end (the key) to the pattern's start.
+ */
+export interface Searches {
+  readonly patterns: Map<string, Re2>;
+  readonly calls: Map<number, number>;
+}
+
+/** What estimating finds on the way (the matches() calls) and the variables' limits. */
 interface Analysis {
-  readonly patterns: Map<number, { readonly end: number; readonly text: string }>;
+  readonly searches: Searches;
   readonly limits: Readonly<Record<string, number>>;
 }
 
 /**
  * The worst-case cost of `ast` when each variable measures at most its entry in `limits` (else
- * CEL_INPUT_LIMIT), with the `matches()` pattern literals whose written-out form differs (by
- * source offset); or why the expression is refused (an operator, a function or a pattern without
- * a cost model, comprehensions nested too deep).
+ * CEL_INPUT_LIMIT), with its `matches()` calls; or why the expression is refused (an operator,
+ * a function or a pattern without a cost model, a pattern RE2 refuses, comprehensions nested too
+ * deep).
  */
 export function worstCase(
   ast: CelNode,
   limits: Readonly<Record<string, number>>,
-): Result<{ readonly cost: number; readonly patterns: Analysis["patterns"] }, string> {
-  const analysis: Analysis = { patterns: new Map(), limits };
+): Result<{ readonly cost: number; readonly searches: Searches }, string> {
+  const analysis: Analysis = { searches: { patterns: new Map(), calls: new Map() }, limits };
   try {
-    return ok({ cost: estimate(ast, new Map(), 0, analysis).cost, patterns: analysis.patterns });
+    return ok({ cost: estimate(ast, new Map(), 0, analysis).cost, searches: analysis.searches });
   } catch (e) {
     if (e instanceof Refused) return fail(e.message);
     throw e;
@@ -194,7 +201,7 @@ function call(node: CelNode, scope: ReadonlyMap<string, number>, depth: number, 
     return { cost: bound.cost + inner.cost, size: inner.size };
   }
   if (!rcall && name === "has") return { cost: sub(args[0]!).cost + 1, size: 1 };
-  if (name === "matches") return matches(receiver === undefined ? args : [receiver, ...args], scope, depth, analysis);
+  if (name === "matches") return matches(receiver, args, scope, depth, analysis);
 
   const operands = (receiver === undefined ? args : [receiver, ...args]).map(sub);
   const cost = operands.reduce((n, o) => n + o.cost, 1);
@@ -210,27 +217,27 @@ function call(node: CelNode, scope: ReadonlyMap<string, number>, depth: number, 
   throw new Refused(`the function ${name}() is not supported`);
 }
 
-/** `text.matches(pattern)`: a literal pattern for the linear engine; time text × pattern. */
-function matches(operands: readonly CelNode[], scope: ReadonlyMap<string, number>, depth: number, analysis: Analysis): Estimate {
-  const [text, pattern] = operands as [CelNode, CelNode?];
-  if (pattern?.op !== "value" || typeof pattern.args !== "string") throw new Refused("matches() takes a string literal as its pattern");
-  const linear = linearPattern(pattern.args);
-  if (!linear.ok) throw new Refused(`matches(${JSON.stringify(pattern.args)}): the pattern ${linear.error.reason}`);
-  if (linear.value !== pattern.args) analysis.patterns.set(pattern.range.start, { end: pattern.range.end, text: linear.value });
-  const t = estimate(text, scope, depth, analysis);
-  return { cost: t.cost + t.size * (atomsOf(linear.value) + 1), size: 1 };
-}
-
 /**
- * About how many states the linear engine's automaton has, each of which may be live at every
- * character: the pattern's characters, with a class or an escape counted once and group syntax
- * and operators not at all.
+ * `text.matches(pattern)`: a literal pattern RE2 accepts; time text × the pattern's program. The
+ * global form `matches(text, pattern)` has no overload in cel-js and is refused by its type check.
  */
-function atomsOf(pattern: string): number {
-  return pattern
-    .replace(/\\./g, "e")
-    .replace(/\[[^\]]*\]/g, "c")
-    .replace(/\(\?(?::|<[^>]*>)|[()?*+|^$]/g, "").length;
+function matches(
+  receiver: CelNode | undefined,
+  args: readonly CelNode[],
+  scope: ReadonlyMap<string, number>,
+  depth: number,
+  analysis: Analysis,
+): Estimate {
+  const [text, pattern] = (receiver === undefined ? args : [receiver, ...args]) as [CelNode, CelNode?];
+  if (pattern?.op !== "value" || typeof pattern.args !== "string") throw new Refused("matches() takes a string literal as its pattern");
+  const re = compileRe2(pattern.args);
+  if (!re.ok) throw new Refused(`matches(${JSON.stringify(pattern.args)}): the pattern ${re.error}`);
+  const { searches } = analysis;
+  searches.patterns.set(pattern.args, re.value);
+  // A comprehension's body is estimated more than once: each call is kept once, by where it is.
+  if (receiver !== undefined) searches.calls.set(receiver.range.end, pattern.range.start);
+  const t = estimate(text, scope, depth, analysis);
+  return { cost: t.cost + t.size * (programSize(re.value) + 1), size: 1 };
 }
 
 function comprehension(

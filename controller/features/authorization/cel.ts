@@ -6,11 +6,12 @@
  * boolean, is refused when the policy is compiled, never a rule that silently never matches.
  * They run on the one decision thread, so an expression is accepted only if its worst case is
  * bounded (cel-cost.ts); at request time a variable that measures more than the bound assumed is
- * an evaluation error, which never allows (see features/authorization/check.ts).
+ * an evaluation error, which never allows (see features/authorization/check.ts). `matches()` runs
+ * on RE2 (lib/regex.ts), not on cel-js' JavaScript RegExp.
  */
 import { Environment } from "@marcbachmann/cel-js";
 import { fail, ok, type Result } from "../../lib/result.ts";
-import { CEL_COST_LIMIT, CEL_INPUT_LIMIT, type CelNode, measure, worstCase } from "./cel-cost.ts";
+import { CEL_COST_LIMIT, CEL_INPUT_LIMIT, type CelNode, measure, type Searches, worstCase } from "./cel-cost.ts";
 
 /** The variables one kind of expression may name, and what Envoy has that Portcullis does not. */
 export interface CelVariables {
@@ -110,7 +111,7 @@ export function compileCel(source: string, variables: CelVariables): Result<Comp
   if (missing !== undefined) return fail(`${missing} ${variables.unavailable[missing]}`);
   const bounded = worstCase(first.value.ast, variables.limits);
   if (!bounded.ok) return bounded;
-  const { cost, patterns } = bounded.value;
+  const { cost, searches } = bounded.value;
   const typed = variables.environment.check(source);
   if (!typed.valid) return fail((typed.error?.message ?? "it does not type-check").split("\n")[0]!);
   if (typed.type !== "bool" && typed.type !== "dyn") return fail(`it evaluates to ${typed.type}, not to a boolean`);
@@ -120,14 +121,10 @@ export function compileCel(source: string, variables: CelVariables): Result<Comp
     );
   }
   let parsed = first.value;
-  if (patterns.size > 0) {
-    // Each pattern literal replaced by its written-out form, from the end so offsets stay valid.
-    let written = source;
-    for (const [start, p] of [...patterns].sort(([a], [b]) => b - a))
-      written = `${written.slice(0, start)}${JSON.stringify(p.text)}${written.slice(p.end)}`;
-    const again = parse(written, variables);
-    if (!again.ok) return fail(`a matches() pattern cannot be written out for the linear-time engine: ${again.error}`);
-    parsed = again.value;
+  if (searches.calls.size > 0) {
+    const onRe2 = withRe2Search(source, searches, variables);
+    if (!onRe2.ok) return onRe2;
+    parsed = onRe2.value;
   }
   const checked = new WeakSet<object>();
   const evaluate = (context: Record<string, unknown>) => {
@@ -144,6 +141,31 @@ export function compileCel(source: string, variables: CelVariables): Result<Comp
 }
 
 type Parsed = ((context: Record<string, unknown>) => unknown) & { ast: CelNode };
+
+/** The function `text.matches("pattern")` is rewritten to; refused in expressions as written (cel-cost.ts knows no such function). */
+const RE2_SEARCH = "re2Search";
+
+/**
+ * The expression parsed with each `text.matches("pattern")` run by RE2 (a search, as CEL's
+ * matches()) instead of cel-js' JavaScript RegExp, which reads RE2 syntax another way and may
+ * backtrack: cel-js' own `matches` cannot be replaced, so the calls are renamed to a function of
+ * an environment of this expression's own, which runs the patterns compiled while estimating.
+ */
+function withRe2Search(source: string, searches: Searches, variables: CelVariables): Result<Parsed, string> {
+  let written = source;
+  // From the end, so that the offsets of the calls before stay valid.
+  for (const [start, end] of [...searches.calls].sort(([a], [b]) => b - a)) {
+    if (!/^\s*\.\s*matches\s*\(\s*$/.test(source.slice(start, end))) {
+      return fail('write matches() as text.matches("pattern"), without comments inside the call');
+    }
+    written = `${written.slice(0, start)}.${RE2_SEARCH}(${written.slice(end)}`;
+  }
+  const environment = variables.environment.clone();
+  environment.registerFunction(`string.${RE2_SEARCH}(string): bool`, (text: string, pattern: string) =>
+    searches.patterns.get(pattern)!.test(text),
+  );
+  return parse(written, { ...variables, environment });
+}
 
 function parse(source: string, variables: CelVariables): Result<Parsed, string> {
   try {

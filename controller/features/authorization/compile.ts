@@ -13,7 +13,7 @@ import { geoLocator, type GeoField, type GeoLocator } from "../../geoip/database
 import { compileCel, ENVOY_ATTRIBUTES, PRINCIPAL_VARIABLES, type CompiledCel } from "./cel.ts";
 import { ClientIPGeoLocationSchema, compileGeoLocations, type CompiledGeoLocation } from "./geo.ts";
 import { cidrSet, type CidrSet } from "../../lib/cidr.ts";
-import { fullMatchRegex } from "../../lib/regex.ts";
+import { compileRe2 } from "../../lib/regex.ts";
 
 const AuthorizationActionSchema = z.enum(["Allow", "Deny"]);
 
@@ -178,8 +178,8 @@ function compileRule(
   const p = rule.operation?.path;
   if (p !== undefined) {
     if (p.type === "RegularExpression") {
-      const regex = fullMatchRegex(p.value);
-      if (!regex.ok) return problem(`${field}.operation.path: regular expression ${regex.error.reason}`);
+      const regex = compileRe2(p.value);
+      if (!regex.ok) return problem(`${field}.operation.path: regular expression ${regex.error}`);
       path = { type: p.type, value: p.value, regex: regex.value, invert: p.invert };
     } else {
       if (!p.value.startsWith("/")) return problem(`${field}.operation.path: ${JSON.stringify(p.value)} does not start with /`);

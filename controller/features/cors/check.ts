@@ -55,7 +55,7 @@ export function isPreflight(request: NormalizedRequest): boolean {
 const nonEmpty = (value: string | undefined): value is string => value !== undefined && value !== "";
 
 function originAllowed(config: CompiledCors, origin: string): boolean {
-  return config.origins.includes(origin) || config.originPatterns.some((p) => p.regex.test(origin));
+  return config.origins.includes(origin) || config.originPatterns.some((p) => p.regex.testExact(origin));
 }
 
 /**

@@ -35,7 +35,7 @@ export function checkCsrf(
 }
 
 function allowedOrigin(config: CompiledCsrf, source: string): boolean {
-  return config.origins.includes(source) || config.originPatterns.some((p) => p.regex.test(source));
+  return config.origins.includes(source) || config.originPatterns.some((p) => p.regex.testExact(source));
 }
 
 /** Host and port of `Origin`, else of `Referer` (empty when neither has a value), as the filter reads them. */

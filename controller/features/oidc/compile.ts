@@ -12,7 +12,7 @@ import { keyOf, parseGatewayDuration } from "../../api/meta.ts";
 import { backendsConnection, clusterConnection } from "../../compile/backends.ts";
 import type { References } from "../../compile/references.ts";
 import type { CompileContext } from "../feature.ts";
-import { fullMatchRegex } from "../../lib/regex.ts";
+import { compileRe2, type Re2 } from "../../lib/regex.ts";
 import type { JwksConnection } from "../../keys/types.ts";
 import type { JWTSpec } from "../jwt/index.ts";
 import { sessionKey, type CookieAttributes } from "./session.ts";
@@ -33,7 +33,8 @@ export interface HeaderMatcher {
   readonly name: string;
   readonly type: "Present" | "Exact" | "Prefix" | "Suffix" | "RegularExpression";
   readonly value: string;
-  readonly regex: RegExp | undefined;
+  /** The RegularExpression value compiled, matched against the whole header value. */
+  readonly regex: Re2 | undefined;
 }
 
 export interface CompiledOidc {
@@ -153,8 +154,8 @@ export function compileOidc(
   }
   const denyRedirect: HeaderMatcher[] = [];
   for (const [i, h] of (spec.denyRedirect?.headers ?? []).entries()) {
-    const regex = h.type === "RegularExpression" ? fullMatchRegex(h.value) : undefined;
-    if (regex !== undefined && !regex.ok) return fail(`denyRedirect.headers[${i}].value: ${regex.error.reason}`);
+    const regex = h.type === "RegularExpression" ? compileRe2(h.value) : undefined;
+    if (regex !== undefined && !regex.ok) return fail(`denyRedirect.headers[${i}].value: ${regex.error}`);
     denyRedirect.push({ name: h.name.toLowerCase(), type: h.type, value: h.value, regex: regex?.value });
   }
 

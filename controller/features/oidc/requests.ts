@@ -21,7 +21,7 @@ export function headerMatches(m: HeaderMatcher, req: NormalizedRequest): boolean
     case "Suffix":
       return value.endsWith(m.value);
     case "RegularExpression":
-      return m.regex!.test(value);
+      return m.regex!.testExact(value);
   }
 }
 

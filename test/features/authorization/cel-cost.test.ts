@@ -32,8 +32,15 @@ describe("worstCase", () => {
     expect(costOf("foo(request.path)")).toBe("the function foo() is not supported");
     expect(costOf("[1].all(a, [1].all(b, [1].all(c, [1].all(d, true))))")).toBe("comprehensions nest at most 3 deep");
   });
-  it("lists a matches() pattern whose counted repetition must be written out, by where it is in the source", () => {
-    const r = worstCase(ast('request.path.matches("a{3}")'), {});
-    expect(r.ok && [...r.value.patterns.values()].map((p) => p.text)).toEqual(["aaa"]);
+  it("lists each matches() call (where its `.matches(` is) with its pattern compiled by RE2", () => {
+    const source = 'request.path.matches("a{3}") || request.host . matches ("a{3}")';
+    const r = worstCase(ast(source), {});
+    if (!r.ok) throw new Error(r.error);
+    expect([...r.value.searches.patterns.keys()]).toEqual(["a{3}"]);
+    expect([...r.value.searches.calls].map(([start, end]) => source.slice(start, end)).sort()).toEqual([" . matches (", ".matches("]);
+  });
+  it("costs a matches() by its RE2 program: each counted copy is a state", () => {
+    expect(costOf('request.path.matches("a{500}")', { request: 100 })).toBeGreaterThan(100 * 500);
+    expect(costOf('request.path.matches("a{3}")', { request: 100 })).toBeLessThan(100 * 10);
   });
 });

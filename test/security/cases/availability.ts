@@ -64,7 +64,7 @@ export const availabilityCases: readonly Case[] = [
     'a CEL rule `matches("^([a-zA-Z0-9]+-?)+$")` over a 30-character header that backtracks, sent with another tenant\'s check',
     { status: 403, code: "authz_denied", reason: "Forbidden" },
     (ctx) => alongsideAnotherTenant(ctx, ctx.envoy("/cel", { "x-name": CATASTROPHIC_NAME })),
-    "matches() ran on V8's backtracking engine and held the decision thread for seconds; CEL patterns must be literals the linear-time engine accepts, which V8 falls back to",
+    "matches() ran on V8's backtracking engine and held the decision thread for seconds; CEL patterns must be literals, and matches() runs them on RE2 (re2js), in linear time",
   ),
   c("cel-redos-long", "the same rule over a 30 000-character header", { status: 403, code: "authz_denied" }, (ctx) =>
     alongsideAnotherTenant(ctx, ctx.envoy("/cel", { "x-name": `${"a1-".repeat(10_000)}!` })),

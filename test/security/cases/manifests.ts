@@ -484,7 +484,7 @@ spec:
   m(
     "regex-backreference",
     "a route regex with a backreference `/(a)\\1` (RE2 has none)",
-    { status: 403, code: "route_not_found", condition: "is not valid RE2: invalid escape \\1" },
+    { status: 403, code: "route_not_found", condition: "is not valid RE2: invalid escape sequence: `\\1`" },
     "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: br, namespace: apps}\nspec: {parentRefs: [{name: gw}], hostnames: [app.example.com], rules: [{matches: [{path: {type: RegularExpression, value: '/(a)\\1'}}]}]}\n",
     { path: "/aa" },
     "see route.regex-redos",
@@ -498,7 +498,7 @@ spec:
   m(
     "cel-pattern-backreference",
     "a CEL matches() pattern with a backreference",
-    INVALID("is not valid RE2: invalid escape \\1"),
+    INVALID("is not valid RE2: invalid escape sequence: `\\1`"),
     bad(apiKey() + `  authorization: {rules: [{action: Allow, principal: {cel: 'request.path.matches("(a)\\\\1")'}}]}\n`),
   ),
   m(

@@ -2,8 +2,8 @@
  * Route regular expressions read as RE2 reads them (Envoy's safe_regex, full match). On
  * regex.example.com, rules that want an API key match a header by `prod.*`, `.` or `\S+`, or the
  * path by `/admin\z` or `/v[[:digit:]]+`; anything else takes the open catch-all. On
- * unsupported.example.com one protected rule matches the path by `/\pL+/admin` (valid RE2, which
- * V8's linear engine cannot run) above an open catch-all. On bytes.example.com an open rule
+ * unicode.example.com one protected rule matches the path by `/\pL+/admin` (RE2's Unicode letter
+ * class) above an open catch-all. On bytes.example.com an open rule
  * matches header `x-env` by `prod.*` above a protected catch-all.
  */
 import { decider } from "../../support/world.ts";
@@ -11,7 +11,6 @@ import { casesOn, type Case, type Expected } from "../outcome.ts";
 
 const OPEN: Expected = { status: 200, code: "allowed" };
 const PROTECTED: Expected = { status: 401, code: "apikey_missing" };
-const UNSUPPORTED: Expected = { status: 403, code: "route_unsupported", reason: "Unicode class \\pL" };
 
 const world = decider(String.raw`
 apiVersion: gateway.networking.k8s.io/v1
@@ -35,16 +34,16 @@ spec:
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
-metadata: {name: unsupported, namespace: apps}
+metadata: {name: unicode, namespace: apps}
 spec:
   parentRefs: [{name: gw}]
-  hostnames: [unsupported.example.com]
+  hostnames: [unicode.example.com]
   rules: [{matches: [{path: {type: RegularExpression, value: "/\\pL+/admin"}}]}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: rest, namespace: apps}
-spec: {parentRefs: [{name: gw}], hostnames: [regex.example.com, unsupported.example.com]}
+spec: {parentRefs: [{name: gw}], hostnames: [regex.example.com, unicode.example.com]}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -65,7 +64,7 @@ metadata: {name: keys, namespace: apps}
 spec:
   targetRefs:
   - {group: gateway.networking.k8s.io, kind: HTTPRoute, name: guarded}
-  - {group: gateway.networking.k8s.io, kind: HTTPRoute, name: unsupported}
+  - {group: gateway.networking.k8s.io, kind: HTTPRoute, name: unicode}
   - {group: gateway.networking.k8s.io, kind: HTTPRoute, name: bytes-rest}
   apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [x-api-key]}]}
 ---
@@ -79,7 +78,7 @@ stringData: {alice: alice-key}
 const on = casesOn("route", world, { host: "regex.example.com" });
 
 const READ_AS_JAVASCRIPT =
-  "route regular expressions were run as JavaScript reads them, which differs from RE2 (what Envoy runs): `.` skipped CR, U+2028 and U+2029 and took half of a character beyond the BMP, `\\S` refused Unicode spaces, `\\z` and `[[:digit:]]` meant other text; so a request Envoy routes to a protected rule fell through to the open catch-all. Patterns are now translated to RE2's meaning, code point by code point";
+  "route regular expressions were run as JavaScript reads them, which differs from RE2 (what Envoy runs): `.` skipped CR, U+2028 and U+2029 and took half of a character beyond the BMP, `\\S` refused Unicode spaces, `\\z` and `[[:digit:]]` meant other text; so a request Envoy routes to a protected rule fell through to the open catch-all. Patterns now run on RE2 itself (re2js), code point by code point";
 
 export const routeRegexCases: readonly Case[] = [
   on(
@@ -113,18 +112,16 @@ export const routeRegexCases: readonly Case[] = [
   on("regex-posix-class", "`/v2` against `/v[[:digit:]]+`", PROTECTED, { path: "/v2" }, `see route.regex-dot-line-separator`),
   on("regex-no-match", "`/v2x` on regex.example.com: no protected rule matches; the open catch-all", OPEN, { path: "/v2x" }),
   on(
-    "regex-unsupported",
-    "`/a/admin` on unsupported.example.com against `/\\pL+/admin` (valid RE2 that Portcullis cannot run)",
-    UNSUPPORTED,
-    { host: "unsupported.example.com", path: "/a/admin" },
-    "a pattern JavaScript reads another way (`\\pL` as the letters `pL`) was run so, and one it refused left its rule out of the route table, so a request Envoy routes to the protected rule took the open catch-all; a valid RE2 pattern that cannot be translated now keeps its rule in Envoy's order, and every request reaching it is denied",
+    "regex-unicode-class",
+    "`/abc/admin` on unicode.example.com against `/\\pL+/admin` (RE2's Unicode letter class)",
+    PROTECTED,
+    { host: "unicode.example.com", path: "/abc/admin" },
+    "a pattern JavaScript reads another way (`\\pL` as the letters `pL`) was run so, then refused as syntax Portcullis could not run (every request reaching its rule denied); route regexes now run on RE2 itself (re2js), so `\\pL` is any letter, as for Envoy",
   ),
-  on(
-    "regex-unsupported-below",
-    "`/public` on unsupported.example.com: below that rule in Envoy's order, so Envoy may route it there too (denied)",
-    UNSUPPORTED,
-    { host: "unsupported.example.com", path: "/public" },
-  ),
+  on("regex-unicode-class-digit", "`/1/admin` on unicode.example.com: a digit is not a letter, so the open catch-all, as for Envoy", OPEN, {
+    host: "unicode.example.com",
+    path: "/1/admin",
+  }),
   on(
     "regex-invalid-utf8",
     "bytes `x-env: prod\\xFF` on bytes.example.com: RE2 reads the byte, which `.` does not match (Envoy: the protected catch-all); as text it is U+FFFD, which `.` matches",
@@ -139,13 +136,13 @@ export const routeRegexCases: readonly Case[] = [
     byteStrings: true,
   }),
   on(
-    "regex-unsupported-named",
-    "`/a/admin` on unsupported.example.com with Envoy Gateway's route metadata naming that rule: decided by its policy",
+    "regex-unicode-class-named",
+    "`/a/admin` on unicode.example.com with Envoy Gateway's route metadata naming that rule: decided by its policy",
     PROTECTED,
     {
-      host: "unsupported.example.com",
+      host: "unicode.example.com",
       path: "/a/admin",
-      proxyRoute: { kind: "HTTPRoute", namespace: "apps", name: "unsupported", sectionName: undefined },
+      proxyRoute: { kind: "HTTPRoute", namespace: "apps", name: "unicode", sectionName: undefined },
     },
   ),
 ];
