@@ -1,5 +1,6 @@
 /** The fields Portcullis reads of the Gateway API kinds (gateway.networking.k8s.io). */
 import { z } from "zod";
+import { builtRe2 } from "../lib/regex.ts";
 import { LabelSelectorSchema } from "./meta.ts";
 
 export const GATEWAY_API_GROUP = "gateway.networking.k8s.io";
@@ -114,8 +115,9 @@ export const HTTPRouteSpecSchema = z
  */
 export const GRPC_SERVICE_NAME = String.raw`(?i)\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*`;
 export const GRPC_METHOD_NAME = "[A-Za-z_][A-Za-z_0-9]*";
-const SERVICE_NAME = new RegExp(`^(?:${GRPC_SERVICE_NAME.replace("(?i)", "")})$`, "i");
-const METHOD_NAME = new RegExp(`^(?:${GRPC_METHOD_NAME})$`);
+// Run on RE2, as the Kubernetes API server validates the CRD: its `(?i)` folds `ſ` onto `s` and the Kelvin sign onto `k`.
+const SERVICE_NAME = builtRe2(GRPC_SERVICE_NAME);
+const METHOD_NAME = builtRe2(GRPC_METHOD_NAME);
 
 /** A GRPCRoute method match: the request path is `/<service>/<method>`; one part may be left out. */
 const GRPCMethodMatchSchema = z
@@ -125,11 +127,11 @@ const GRPCMethodMatchSchema = z
     method: z.string().optional(),
   })
   .refine((m) => m.service !== undefined || m.method !== undefined, { message: "one of service or method is required" })
-  .refine((m) => m.type !== "Exact" || m.service === undefined || SERVICE_NAME.test(m.service), {
+  .refine((m) => m.type !== "Exact" || m.service === undefined || SERVICE_NAME.testExact(m.service), {
     message: "an Exact service must be a dotted name of letters, digits and _",
     path: ["service"],
   })
-  .refine((m) => m.type !== "Exact" || m.method === undefined || METHOD_NAME.test(m.method), {
+  .refine((m) => m.type !== "Exact" || m.method === undefined || METHOD_NAME.testExact(m.method), {
     message: "an Exact method must be a name of letters, digits and _",
     path: ["method"],
   });

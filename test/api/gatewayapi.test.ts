@@ -25,6 +25,18 @@ describe("GRPCRoute", () => {
       ["spec.rules[0].matches[0].method.method: an Exact method must be a name of letters, digits and _"],
     ]);
   });
+  it("validates an Exact service as the API server's RE2 does: (?i) folds the long s and the Kelvin sign onto ASCII letters", () => {
+    const rejected = (service: string) =>
+      toResources([grpcRoute({ rules: [{ matches: [{ method: { service, method: "Get" } }] }] })]).rejected.length > 0;
+    expect(["orders.v1.OrderService", "Orders", "_x.y", "order\u017f", "\u212aeys"].map(rejected)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
+    expect(["1orders", "orders.", "orders..v1", "ordérs"].map(rejected)).toEqual([true, true, true, true]);
+  });
   it("takes any pattern in a RegularExpression match (compile decides whether it can be served)", () => {
     expect(
       toResources([grpcRoute({ rules: [{ matches: [{ method: { type: "RegularExpression", service: "orders/.*" } }] }] })]).rejected,

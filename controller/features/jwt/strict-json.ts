@@ -41,12 +41,14 @@ export function parseStrictJsonObject(segment: string): Record<string, unknown> 
 }
 
 /**
- * Whether any object in `text` (valid JSON) names a member twice, at any depth. Names are compared
- * after unescaping ("a" and "\u0061" are the same name).
+ * Whether any object in `text` (valid JSON; JSON.parse's error otherwise) names a member twice, at
+ * any depth. Names are compared after unescaping ("a" and "\u0061" are the same name).
  */
 export function hasDuplicateMembers(text: string): boolean {
+  // Parsed first: the scan below assumes valid JSON (every string closed), and JSON.parse throws otherwise.
+  const value: unknown = JSON.parse(text);
   const members = membersNamedIn(text);
-  return members === ESCAPED_NAME ? readObject(text) === undefined : members !== membersHeldBy(JSON.parse(text));
+  return members === ESCAPED_NAME ? readObject(text) === undefined : members !== membersHeldBy(value);
 }
 
 /*

@@ -36,6 +36,9 @@ describe("hasDuplicateMembers", () => {
       { seed: 13, numRuns: 2000 },
     );
   });
+  it("throws JSON.parse's error on a text that is not JSON, an unterminated string included (never scans it)", () => {
+    for (const text of ['{"a', '{"a":"b', '{"a\\":1', "{"]) expect(() => hasDuplicateMembers(text), text).toThrow(SyntaxError);
+  });
   it("makes parseStrictJsonObject refuse a payload naming a member twice", () => {
     const seg = (text: string) => Buffer.from(text).toString("base64url");
     expect(parseStrictJsonObject(seg('{"sub":"alice","sub":"admin"}'))).toBeUndefined();
