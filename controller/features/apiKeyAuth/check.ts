@@ -2,10 +2,11 @@
  * The apiKeyAuth phase, as Envoy's api_key_auth filter: the sources are read in order and the
  * first that holds a non-empty key supplies it (a header's leading "Bearer " is not part of the
  * key); the key is looked up by SHA-256 digest, so the comparison never depends on how many
- * leading characters match, and once it matched, by its own value in this snapshot's memo (a hash
- * table read, as Envoy's filter reads its table of keys). Stricter than Envoy: a source sent more than once (two header lines,
- * a repeated parameter or cookie) is refused rather than read at its first copy. With `sanitize`
- * (Envoy's hide_credentials) every configured source is removed, not only the one read.
+ * leading characters match, and once it matched, by its own value in this snapshot's memo (a
+ * hash-table read, as Envoy's filter reads its table of keys). Stricter than Envoy: a source sent
+ * more than once (two header lines, a repeated parameter or cookie) is refused rather than read at
+ * its first copy. With `sanitize` (Envoy's hide_credentials) every configured source is removed,
+ * not only the one read.
  */
 import { apiKeyDigest } from "./compile.ts";
 import type { CredentialSource } from "../../snapshot/types.ts";

@@ -54,8 +54,12 @@ describe("derSignature", () => {
     ] as const) {
       const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve });
       const shapes = new Set<string>();
-      // Enough signatures that R and S start with zero bytes (stripped) and with a high bit (padded) many times.
-      for (let i = 0; i < 1500; i++) {
+      const seen = (prefix: string, suffix: string) => [...shapes].some((shape) => shape.startsWith(prefix) && shape.endsWith(suffix));
+      // Signatures until R or S has started with a zero byte (stripped) and with a high bit (padded):
+      // about 1 in 64 signatures strips on P-256 and P-384, half of them on P-521. The cap is never
+      // reached by chance (under e^-60 on P-256), so reaching it fails the test.
+      let i = 0;
+      for (; i < 4000 && !(i >= 50 && seen("stripped", "") && seen("", "padded")); i++) {
         const data = Buffer.from(`signing input ${i}`);
         const p1363 = sign(hash, data, { key: privateKey, dsaEncoding: "ieee-p1363" });
         const half = p1363.length / 2;
@@ -66,11 +70,9 @@ describe("derSignature", () => {
         p1363[half - 1]! ^= 1;
         expect(verify(hash, data, publicKey, derSignature(p1363))).toBe(false);
       }
-      expect([...shapes].some((shape) => shape.startsWith("stripped"))).toBe(true);
-      expect([...shapes].some((shape) => shape.endsWith("padded"))).toBe(true);
+      expect(i).toBeLessThan(4000);
     }
-    // 4,500 signatures and 9,000 verifications, P-521's among them: about 10 s on a quiet core, 20–35 s on a shared one.
-  }, 120_000);
+  });
 
   it("encodes zero integers and the long length form exactly", () => {
     expect(derSignature(Buffer.alloc(64)).toString("hex")).toBe("3006020100020100");
