@@ -201,7 +201,7 @@ class Normalized implements NormalizedRequest {
   /** The query when `params` also splits it at ";" (this reading does, and it holds one), else undefined. */
   #queryReadAtSemicolons(): string | undefined {
     if (!this.#splitAtSemicolons || this.#queryAt === -1) return undefined;
-    const query = this.source.path.slice(this.#queryAt + 1);
+    const query = this.target.slice(this.#queryAt + 1);
     return query.includes(";") ? query : undefined;
   }
 

@@ -91,6 +91,14 @@ describe("params", () => {
     expect(at("/?t=x").params("t")).toEqual(["x"]);
     expect(at("/").params("t")).toEqual([]);
   });
+  it("splits at ';' the query that follows the '?', however many bytes the path's characters take", () => {
+    const bytes = (path: string) =>
+      normalizeRequest({ method: "GET", scheme: "http", host: "h", path, headers: {}, gateway: undefined, byteStrings: true });
+    // Six "é" are 12 bytes and 6 characters: the query must not start 6 characters early, inside the path.
+    const e6 = "\xC3\xA9".repeat(6);
+    expect(bytes(`/${e6};t=p?a;u`).params("t")).toEqual([]);
+    expect(bytes(`/${e6}?a=1;t=x`).params("t")).toEqual(["x"]);
+  });
   it("asEnvoyReadsTheQuery is the request itself when no ';' is in the query (both readings find the same values), else another reading", () => {
     for (const path of ["/", "/?t=x&u=y", "/a;b?t=x"]) {
       const req = at(path);
