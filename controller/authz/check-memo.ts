@@ -19,10 +19,16 @@ import { TokenCache } from "../features/jwt/token-cache.ts";
  * (a token's claims, even once the token cache has let the token go) and headers alive.
  */
 const ALLOWS_BYTES = 32 * 1024 * 1024;
-/** An identity's entry besides its attributes and headers: its map, a decision and the decision's wire renderings (estimated high). */
+/** An identity's entry besides its attributes and headers: its map and a decision (estimated high). */
 const ALLOW_ENTRY_BYTES = 2048;
-/** Decisions whose wire renderings are kept, per renderer: as many as the allow memo can hold. */
-const MAX_RENDERED = ALLOWS_BYTES / ALLOW_ENTRY_BYTES;
+/**
+ * Heap the wire renderings may hold per renderer, bytes (estimated): a rendering keeps its decision
+ * alive after the allow memo let the identity go, so it is bounded on its own, in bytes (a bound of
+ * 16,384 entries held 33 MiB once each new token carried 2 KB of claim headers).
+ */
+const RENDERED_BYTES = 16 * 1024 * 1024;
+/** A rendering's map slot besides the decision and the rendering (estimated high). */
+const RENDERED_ENTRY_BYTES = 128;
 
 export class CheckMemo {
   readonly tokens: TokenCache;
@@ -67,7 +73,13 @@ export class CheckMemo {
   /** `render(decision)`, built once per decision and renderer. */
   rendered<W>(decision: Decision, render: (decision: Decision) => W): W {
     let byDecision = this.#rendered.get(render);
-    if (byDecision === undefined) this.#rendered.set(render, (byDecision = new BoundedMap(MAX_RENDERED)));
+    if (byDecision === undefined) {
+      byDecision = new BoundedMap(
+        RENDERED_BYTES,
+        (wire, decision) => RENDERED_ENTRY_BYTES + estimatedHeapBytes(wire) + estimatedHeapBytes(decision),
+      );
+      this.#rendered.set(render, byDecision);
+    }
     let wire = byDecision.get(decision) as W | undefined;
     if (wire === undefined) byDecision.set(decision, (wire = render(decision)));
     return wire;

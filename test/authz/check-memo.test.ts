@@ -1,4 +1,5 @@
 /** CheckMemo's allow decisions: bounded by the heap their identities hold, not by their number. */
+import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { CheckMemo } from "../../controller/authz/check-memo.ts";
 import type { Decision } from "../../controller/authz/decision.ts";
@@ -33,5 +34,37 @@ describe("CheckMemo", () => {
     expect(memo.memo.allow(memo.first, undefined)).toBeUndefined();
     expect(memo.memo.rememberedAllows).toBeLessThan(count / 2);
     expect(held).toBeLessThanOrEqual(32 * 1024 * 1024);
+  });
+  it("keeps wire renderings within 16 MiB of measured heap: a new token's allow rendered once does not outlive the bound (issue 17)", () => {
+    // A realistic new-token allow: 2 KB of claim headers of its own, rendered as the Envoy port does.
+    const allowOf = (i: number): Decision =>
+      ({
+        allowed: true,
+        status: 200,
+        code: "allowed",
+        message: "allowed",
+        route: `tenant-${i}/route rule 0`,
+        policy: `tenant-${i}/policy`,
+        principal: `jwt idp sub=user-${i}`,
+        upstreamHeaders: { "x-user-id": `user-${i}`, "x-groups": randomBytes(1000).toString("hex") },
+        removeHeaders: [],
+        responseHeaders: {},
+      }) as unknown as Decision;
+    const render = (d: Decision) => ({
+      status: 200,
+      headers: { ...d.upstreamHeaders },
+      body: "",
+      rawHeaders: Object.entries(d.upstreamHeaders).flat(),
+    });
+    const count = 20_000; // about 90 MiB of decisions and renderings
+    const { bytes: held, value } = heapHeldBy(() => {
+      const m = new CheckMemo();
+      const decisions = Array.from({ length: count }, (_, i) => allowOf(i));
+      const renderings = decisions.map((d) => m.rendered(d, render));
+      return { memo: m, first: decisions[0]!, firstRendering: renderings[0], last: decisions.at(-1)!, lastRendering: renderings.at(-1) };
+    });
+    expect(value.memo.rendered(value.last, render)).toBe(value.lastRendering);
+    expect(value.memo.rendered(value.first, render)).not.toBe(value.firstRendering);
+    expect(held).toBeLessThanOrEqual(16 * 1024 * 1024);
   });
 });
