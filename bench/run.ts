@@ -271,7 +271,17 @@ function compileInFreshProcess(): Promise<CompileReport> {
   return new Promise<CompileReport>((resolve, reject) => {
     const child = spawn(
       "taskset",
-      ["-c", cpuSet.server, NODE, "--expose-gc", "--max-semi-space-size=32", join(ROOT, "bench/compile-bench.ts"), String(tenants), "20"],
+      [
+        "-c",
+        cpuSet.server,
+        NODE,
+        "--expose-gc",
+        "--max-semi-space-size=32",
+        "--heap-growing-percent=50",
+        join(ROOT, "bench/compile-bench.ts"),
+        String(tenants),
+        "20",
+      ],
       { stdio: ["ignore", "pipe", "inherit"] },
     );
     let out = "";
