@@ -277,7 +277,7 @@ function compileInFreshProcess(): Promise<CompileReport> {
         NODE,
         "--expose-gc",
         "--max-semi-space-size=32",
-        "--heap-growing-percent=50",
+        "--heap-growing-percent=70",
         join(ROOT, "bench/compile-bench.ts"),
         String(tenants),
         "20",
