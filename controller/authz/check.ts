@@ -23,16 +23,8 @@ import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts"
 import type { CheckMemo } from "./check-memo.ts";
 import type { CheckContext } from "./context.ts";
 import { deny, type Decision } from "./decision.ts";
-import {
-  CONTROL_IN_PATH,
-  isPlainPath,
-  methodReadings,
-  normalizeRequest,
-  pathReadings,
-  type AuthzRequest,
-  type NormalizedRequest,
-  type ProxyRoute,
-} from "./request.ts";
+import { CONTROL_IN_PATH, isPlainPath, pathReadings } from "./path.ts";
+import { methodReadings, normalizeRequest, type AuthzRequest, type NormalizedRequest, type ProxyRoute } from "./request.ts";
 import type { MaybePromise } from "./maybe-async.ts";
 import { everyReadingAllows } from "./readings.ts";
 import { Trace } from "./trace.ts";

@@ -5,6 +5,7 @@
  */
 import { STATUS_CODES } from "node:http";
 import type { Decision, DecisionCode } from "../authz/decision.ts";
+import { utf8Bytes } from "../lib/bytes.ts";
 
 /** Envoy strips the headers this response header lists from the upstream request. */
 export const HEADERS_TO_REMOVE = "x-envoy-auth-headers-to-remove";
@@ -138,17 +139,10 @@ function denialBody(decision: Decision): string {
 
 function wireResponse(status: number, headers: Record<string, string>, body: string, cookies: readonly string[] = []): WireResponse {
   const rawHeaders: string[] = [];
+  // Values go out as UTF-8 bytes, as Envoy sends a claim and gRPC carries it: Node writes a header
+  // string one byte per character (and refuses characters above U+00FF).
   for (const name in headers) rawHeaders.push(name, utf8Bytes(headers[name]!));
   for (const cookie of cookies) rawHeaders.push("set-cookie", cookie);
   rawHeaders.push("content-length", String(Buffer.byteLength(body)));
   return { status, headers, body, rawHeaders };
-}
-
-/**
- * Header values go out as UTF-8 bytes, as Envoy sends a claim and as gRPC carries it. Node writes a
- * header string one byte per character (and refuses characters above U+00FF), so a non-ASCII value
- * is handed over as the string of its UTF-8 bytes.
- */
-function utf8Bytes(value: string): string {
-  return Buffer.byteLength(value, "utf8") === value.length ? value : Buffer.from(value, "utf8").toString("latin1");
 }
