@@ -127,7 +127,7 @@ function decideAndWrite(
  * a path that Envoy-style normalisation (RFC 3986 §6.2.2: dot segments, repeated slashes, escaped
  * unreserved characters such as %2e) would change. `uri` holds bytes as Latin-1 (a header value).
  * Raw characters Envoy escapes (`é`, `"`) do not count: every reading decides on both their escape
- * and their decoded form (authz/request.ts pathReadings).
+ * and their decoded form (authz/path.ts pathReadings).
  */
 export function abnormalUri(uri: string): string | undefined {
   if (uri.includes("#")) return "the forwarded URI holds a fragment (#), which is never part of a request";
