@@ -60,11 +60,10 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   }
 
   const methods = methodReadings(request.method);
-  // A plain path is its own only reading.
-  if (plain && methods.length === 1) return checkReading(snapshot, req, ctx);
-  const paths = plain ? [rawPath] : pathReadings(rawPath);
-  if (paths.length === 1 && methods.length === 1) return checkReading(snapshot, req, ctx);
-  const readings = methods.flatMap((method) => paths.map((path) => ({ method, path })));
+  // A plain path is its own only reading (no array built for it on the usual request).
+  const paths = plain ? undefined : pathReadings(rawPath);
+  if (methods.length === 1 && (paths === undefined || paths.length === 1)) return checkReading(snapshot, req, ctx);
+  const readings = methods.flatMap((method) => (paths ?? [rawPath]).map((path) => ({ method, path })));
   return everyReadingAllows(
     readings.map((r, i) =>
       checkReading(
