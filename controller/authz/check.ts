@@ -99,7 +99,7 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
         return deny(
           403,
           "route_unsupported",
-          `${e.rule} may or may not match: its regular expression reads the ${unread}, which holds bytes that are not UTF-8`,
+          `${e.rule} may or may not match: it compares the ${unread}, which may hold bytes that are not UTF-8, as Envoy compares bytes`,
           {
             route: e.rule,
           },
