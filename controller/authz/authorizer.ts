@@ -11,8 +11,9 @@ import { Trace } from "./trace.ts";
 import type { CheckContext } from "./context.ts";
 import type { ClientAddressDetection } from "./client-address.ts";
 import { deny, reasonOf, type Decision } from "./decision.ts";
-import type { MaybePromise } from "./maybe-async.ts";
+import { andThen, type MaybePromise } from "./maybe-async.ts";
 import { normalizePath, pathBytesOf } from "./path.ts";
+import { refuseUnreplacedCopies } from "./proxy-copies.ts";
 import type { AuthzRequest } from "./request.ts";
 import type { ExtAuthTransport } from "../features/extAuth/client.ts";
 import type { OidcProviders } from "../features/oidc/provider.ts";
@@ -158,6 +159,10 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
       let decision: MaybePromise<Decision>;
       try {
         decision = debug ? tracedDecision(published, request, requestId) : check(published.snapshot, request, contextFor(published));
+        if (request.proxyReplaces !== undefined) {
+          const managed = published.snapshot.managedHeaders;
+          decision = andThen(decision, (d) => refuseUnreplacedCopies(d, request, managed));
+        }
       } catch (err) {
         decision = failed(err, requestId);
       }

@@ -48,6 +48,13 @@ export interface AuthzRequest {
    * `extAuth` with `bodyToExtAuth`, which passes it on to its service.
    */
   readonly body?: Buffer | null | undefined;
+  /**
+   * Forward-auth only: the lower-case names of the headers the proxy gives the upstream only from
+   * Portcullis' answer (X-Portcullis-Replaces; empty when it lists none). An allow whose request
+   * carries a client's copy of a header a policy sets that is not among them is refused
+   * (proxy-copies.ts). undefined on the Envoy ports, which apply every header Portcullis answers.
+   */
+  readonly proxyReplaces?: ReadonlySet<string> | undefined;
 }
 
 /** A route as Envoy Gateway names it in its route metadata ("envoy-gateway" filter metadata, `resources[0]`). */
