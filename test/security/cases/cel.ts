@@ -8,6 +8,7 @@
  */
 import { parse } from "yaml";
 import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
+import { utf8Bytes } from "../../../controller/lib/bytes.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
@@ -22,6 +23,17 @@ function ruled(authorization: string, headers: Record<string, string | string[]>
     );
     const policy = d.result.snapshot.policies["apps/p"];
     return fromDecision(await d({ path: "/x", headers, byteStrings }), managedHeadersOf(d.result.snapshot.policies), policy?.invalid);
+  };
+}
+
+/** GET /x on the host `café.example.com`, sent as its UTF-8 bytes (an HTTP port), under a route for *.example.com whose policy has `authorization`. */
+function onUtf8Host(authorization: string) {
+  return async (): Promise<Outcome> => {
+    const d = decider(
+      `${gatewayWithRoute('"*.example.com"', { x: "/x" })}---\n${securityPolicy("p", { authorization: parse(authorization) }, "x")}`,
+    );
+    const outcome = await d({ host: utf8Bytes("café.example.com"), path: "/x", byteStrings: true });
+    return fromDecision(outcome, managedHeadersOf(d.result.snapshot.policies));
   };
 }
 
@@ -107,6 +119,13 @@ export const celCases: readonly Case[] = [
       "x-role": ["user", "admin"],
     }),
     "principal.cel read the lines joined (`user, admin`); each line is now a reading too",
+  ),
+  c(
+    "host-utf8",
+    "Deny `request.host == 'café.example.com'` (default Allow); the Host sent as the UTF-8 bytes of `café.example.com` (nginx passes such a Host on)",
+    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-cafe" },
+    onUtf8Host(`{defaultAction: Allow, rules: [{name: no-cafe, action: Deny, cel: "request.host == 'café.example.com'"}]}`),
+    "a rule's cel read `request.host` and `:authority` as the bytes one character per byte (`cafÃ©…`), while every other value is read as UTF-8 text, so the Deny rule never applied",
   ),
   c(
     "invalid-utf8-allow",
