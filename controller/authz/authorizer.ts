@@ -124,6 +124,11 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
     const explained = checkExplained(published.snapshot, request, contextFor(published));
     return explained instanceof Promise ? explained.then(log) : log(explained);
   };
+  // Whether every decision is traced (debug level): read when the level changes, not on every request.
+  let traced = logger.isLevelEnabled("debug");
+  logger.on("level-change", () => {
+    traced = logger.isLevelEnabled("debug");
+  });
   const sampleRate = options.auditAllowedSampleRate ?? 0;
   const random = options.random ?? Math.random;
   const conclude = (decision: Decision, request: AuthzRequest, protocol: Protocol, requestId: () => string, started: number): Decision => {
@@ -147,7 +152,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
       const started = performance.now();
       // At debug level every decision is traced and its trace logged (otherwise no trace exists);
       // the request id is then read once, so the trace and the audit line carry the same.
-      const debug = logger.isLevelEnabled("debug");
+      const debug = traced;
       const requestId = debug ? once(requestIdOf) : requestIdOf;
       const published = current();
       if (published === undefined) return conclude(NOT_READY, request, protocol, requestId, started);
