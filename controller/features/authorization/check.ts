@@ -283,7 +283,9 @@ function readsInvalidUtf8(cel: CompiledCel, request: Record<string, unknown>): b
   const read = (value: unknown): boolean =>
     typeof value === "string"
       ? mayHoldInvalidUtf8(value)
-      : value !== null && typeof value === "object" && !(value instanceof Date) && Object.values(value).some(read);
+      : value instanceof Map
+        ? [...value.values()].some(read)
+        : value !== null && typeof value === "object" && !(value instanceof Date) && Object.values(value).some(read);
   if (cel.requestFields === undefined) return read(request);
   for (const field of cel.requestFields) if (Object.hasOwn(request, field) && read(request[field])) return true;
   return false;
@@ -299,16 +301,28 @@ function scopesOf(claims: Readonly<Record<string, unknown>>): Set<string> {
   return out;
 }
 
-/** Every header by lower-case name, in `reading`. */
-function headersIn(request: NormalizedRequest, reading: Reading): Record<string, string> {
-  const headers: Record<string, string> = {};
+/**
+ * Every header by lower-case name, in `reading`, as the map CEL reads: looked up whatever the
+ * letter case of the name written (`request.headers['X-Tenant']`), as Envoy's CEL header map looks
+ * a name up lower-cased (ASCII letters only). cel-js reads a Map through its `get` and `has`.
+ */
+function headersIn(request: NormalizedRequest, reading: Reading): Map<string, string> {
+  const headers = new Map<string, string>();
   for (const name of Object.keys(request.source.headers)) {
     const v = headerIn(request, name, reading);
-    if (v !== undefined) headers[name] = v;
+    if (v !== undefined) headers.set(name, v);
   }
-  headers.host = request.authority;
+  headers.set("host", request.authority);
+  const get = headers.get.bind(headers);
+  const has = headers.has.bind(headers);
+  headers.get = (name) => get(asciiLowerCase(name));
+  headers.has = (name) => has(asciiLowerCase(name));
   return headers;
 }
+
+/** A name with its ASCII letters lower-cased (Envoy's LowerCaseString); a key that is not a string as it is. */
+const asciiLowerCase = <T>(name: T): T =>
+  typeof name === "string" ? (name.replace(/[A-Z]+/g, (upper) => upper.toLowerCase()) as T) : name;
 
 /** The variables of `principal.cel`. Absent identities are empty maps, so `has()` works on them. */
 function principalVariablesOf(
@@ -343,10 +357,10 @@ function envoyAttributesOf(request: NormalizedRequest, who: IdentityAttributes, 
   const headers = headersIn(request, reading);
   const query = request.rawQuery;
   const path = query === undefined ? request.path : `${request.path}?${query}`;
-  headers[":authority"] = request.authority;
-  headers[":path"] = path;
-  headers[":method"] = request.method;
-  headers[":scheme"] = request.source.scheme;
+  headers.set(":authority", request.authority);
+  headers.set(":path", path);
+  headers.set(":method", request.method);
+  headers.set(":scheme", request.source.scheme);
   const attributes: Record<string, unknown> = {
     path,
     url_path: request.path,
@@ -362,7 +376,8 @@ function envoyAttributesOf(request: NormalizedRequest, who: IdentityAttributes, 
     ["useragent", "user-agent"],
     ["id", "x-request-id"],
   ] as const) {
-    if (Object.hasOwn(headers, header)) attributes[attribute] = headers[header];
+    const value = headers.get(header);
+    if (value !== undefined) attributes[attribute] = value;
   }
   const jwt = who.jwt;
   const payload =

@@ -202,6 +202,20 @@ describe("a rule's cel reads each attribute as Envoy defines it", () => {
       }),
     ).toBe(true);
   });
+  it("request.headers looks a name up whatever its letter case, as Envoy lower-cases it; its keys are lower-case", async () => {
+    const headers = { "x-tenant": "a" };
+    expect(await allowedBy("request.headers['X-Tenant'] == 'a' && 'X-TENANT' in request.headers", { path: "/p", headers })).toBe(true);
+    expect(
+      await allowedBy("request.headers.exists(k, k == 'x-tenant') && !request.headers.exists(k, k == 'X-Tenant')", { path: "/p", headers }),
+    ).toBe(true);
+    expect(await allowedBy("request.headers['X-Other'] == 'a'", { path: "/p", headers })).toBe(false);
+  });
+  it("principal.cel's request.headers too", async () => {
+    const own = decider(
+      onePolicy("pc", `authorization: {rules: [{action: Allow, principal: {cel: "request.headers['X-Tenant'] == 'a'"}}]}`),
+    );
+    expect((await own({ path: "/pc", headers: { "x-tenant": "a" } })).allowed).toBe(true);
+  });
   it("a header value read from valid UTF-8 bytes compares as its text", async () => {
     expect(
       await allowedBy("request.headers['x-name'] == 'é'", { path: "/p", headers: { "x-name": utf8Bytes("é") }, byteStrings: true }),
