@@ -23,7 +23,7 @@ import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts"
 import type { CheckMemo } from "./check-memo.ts";
 import type { CheckContext } from "./context.ts";
 import { deny, type Decision } from "./decision.ts";
-import { CONTROL_IN_PATH, isPlainPath, pathReadings } from "./path.ts";
+import { CONTROL_IN_PATH, pathReadings } from "./path.ts";
 import { methodReadings, normalizeRequest, type AuthzRequest, type NormalizedRequest, type ProxyRoute } from "./request.ts";
 import type { MaybePromise } from "./maybe-async.ts";
 import { everyReadingAllows } from "./readings.ts";
@@ -54,7 +54,7 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   // Envoy refuses a request-target with a fragment (400); no proxy in front of it sends one on.
   if (req.target.includes("#")) return deny(400, "request_invalid", "the request target holds a fragment (#), which Envoy refuses", {});
   const rawPath = req.pathBytes;
-  const plain = isPlainPath(rawPath);
+  const plain = req.plainPath;
   if (!plain && CONTROL_IN_PATH.test(rawPath)) {
     return deny(400, "request_invalid", "the path holds a control character (%00 to %1F, %7F), which servers read in different ways", {});
   }
@@ -99,7 +99,7 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
         return deny(
           403,
           "route_unsupported",
-          `${e.rule} may or may not match: its regular expression reads the ${unread}, which holds bytes that are not UTF-8`,
+          `${e.rule} may or may not match: it compares the ${unread}, which may hold bytes that are not UTF-8, as Envoy compares bytes`,
           {
             route: e.rule,
           },

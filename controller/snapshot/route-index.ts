@@ -3,6 +3,7 @@
  * virtual host by Host, then the first entry whose match holds (entries are pre-sorted in Envoy
  * Gateway's route order at compile time), as Envoy's route match reads the request.
  */
+import { mayHoldInvalidUtf8 } from "../lib/bytes.ts";
 import { describeMatch } from "./summary.ts";
 import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "./types.ts";
 
@@ -215,31 +216,32 @@ function headerOf(request: RouteRequest, name: string): string | undefined {
 
 function valueMatches(m: ValueMatch, value: string | undefined): boolean {
   if (value === undefined) return false;
-  return m.type === "Exact"
-    ? value === m.value
-    : m.type === "Suffix"
-      ? value.endsWith(m.value)
-      : unreadable(value) || m.regex.testExact(value);
+  if (m.type === "RegularExpression") return mayHoldInvalidUtf8(value) || m.regex.testExact(value);
+  return (m.type === "Exact" ? value === m.value : value.endsWith(m.value)) || unreadableBy(m, value);
 }
 
 /**
- * Whether a value holds U+FFFD, which is how bytes that are not UTF-8 read as text: RE2 reads the
- * bytes themselves, which `.` and classes do not match, so whether Envoy's regular expression
- * matches cannot be told from the text. Such a match counts as matching, and is then refused
- * (unreadableMatch): the request may have taken this rule or a later one.
+ * Whether Envoy's byte comparison of `m` with `value` cannot be told from the text, when the value
+ * holds U+FFFD (mayHoldInvalidUtf8: bytes that are not UTF-8 read that way). RE2 reads the bytes
+ * themselves, which `.` and classes do not match. An Exact or Suffix value is compared byte for
+ * byte; valid UTF-8 text compares as its bytes do unless the configured value itself holds U+FFFD
+ * (`\xff` and U+FFFD read alike, while their bytes differ). Such a match counts as matching, and is
+ * then refused (unreadableMatch): the request may have taken this rule or a later one.
  */
-const unreadable = (value: string) => value.includes("\uFFFD");
+function unreadableBy(m: ValueMatch, value: string): boolean {
+  return (m.type === "RegularExpression" || mayHoldInvalidUtf8(m.value)) && mayHoldInvalidUtf8(value);
+}
 
 /**
- * The header or query parameter a regular expression of `match` was applied to whose value holds
- * U+FFFD (see unreadable), or undefined: the match may or may not be Envoy's.
+ * The header or query parameter of `match` whose comparison cannot be told from the text (see
+ * unreadableBy), or undefined: the match may or may not be Envoy's.
  */
 export function unreadableMatch(match: CompiledMatch, request: RouteRequest): string | undefined {
   for (const h of match.headers) {
-    if (h.type === "RegularExpression" && unreadable(headerOf(request, h.name) ?? "")) return `header ${h.name}`;
+    if (unreadableBy(h, headerOf(request, h.name) ?? "")) return `header ${h.name}`;
   }
   for (const q of match.queryParams) {
-    if (q.type === "RegularExpression" && unreadable(firstParam(request.rawQuery, q.name) ?? "")) return `query parameter ${q.name}`;
+    if (unreadableBy(q, firstParam(request.rawQuery, q.name) ?? "")) return `query parameter ${q.name}`;
   }
   return undefined;
 }
