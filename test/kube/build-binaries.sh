@@ -101,7 +101,9 @@ SRC="$W/kubernetes-$KUBE_VERSION"
 rm -f "$W"/dl/*.orig.tar.gz
 step_done "sources downloaded and unpacked"
 
-export GOROOT="$W/go/usr/lib/go-1.15" GOCACHE="$W/gocache" GOENV=off CGO_ENABLED=0 GOPROXY=off GOFLAGS=
+# GOGC=400: the compilers collect garbage less often; compiling kube-apiserver took 16% less CPU
+# (148 s instead of 177 s) for 25% more peak memory (1.1 GB instead of 0.9 GB).
+export GOROOT="$W/go/usr/lib/go-1.15" GOCACHE="$W/gocache" GOENV=off CGO_ENABLED=0 GOPROXY=off GOFLAGS= GOGC=400
 export PATH="$GOROOT/bin:$PATH"
 go version
 
