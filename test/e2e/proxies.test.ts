@@ -422,6 +422,9 @@ function decisions(
       }
       const { r, up } = await through(proxy(), "/v1/tenants", { "x-api-key": ALICE_KEY });
       expect([r.status, up?.headers["x-tenant"]]).toEqual([200, undefined]);
+      // The list is the proxy's own: a client's X-Portcullis-Replaces naming x-tenant is overwritten.
+      const claimed = await through(proxy(), "/healthz", { "x-tenant": "forged", "x-portcullis-replaces": "x-tenant" });
+      expect([claimed.r.status, claimed.up]).toEqual([400, undefined]);
     });
 
     it("a POST body goes to the upstream untouched (the check itself carries none)", async () => {
