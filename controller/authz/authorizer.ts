@@ -11,7 +11,7 @@ import { Trace } from "./trace.ts";
 import type { CheckContext } from "./context.ts";
 import type { ClientAddressDetection } from "./client-address.ts";
 import { deny, reasonOf, type Decision } from "./decision.ts";
-import { andThen, type MaybePromise } from "./maybe-async.ts";
+import type { MaybePromise } from "./maybe-async.ts";
 import { normalizePath, pathBytesOf } from "./path.ts";
 import { refuseUnreplacedCopies } from "./proxy-copies.ts";
 import type { AuthzRequest } from "./request.ts";
@@ -147,6 +147,19 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
     return decision;
   };
 
+  // Apart from decide(), so that a decision at hand allocates no context for these closures.
+  const concludeWhenDecided = (
+    decision: Promise<Decision>,
+    request: AuthzRequest,
+    protocol: Protocol,
+    requestId: () => string,
+    started: number,
+  ): Promise<Decision> =>
+    decision.then(
+      (d) => conclude(d, request, protocol, requestId, started),
+      (err: unknown) => conclude(failed(err, requestId), request, protocol, requestId, started),
+    );
+
   return {
     decide(request, protocol, requestIdOf) {
       const started = performance.now();
@@ -161,17 +174,15 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
         decision = debug ? tracedDecision(published, request, requestId) : check(published.snapshot, request, contextFor(published));
         if (request.proxyReplaces !== undefined) {
           const managed = published.snapshot.managedHeaders;
-          decision = andThen(decision, (d) => refuseUnreplacedCopies(d, request, managed));
+          decision =
+            decision instanceof Promise
+              ? refuseWhenDecided(decision, request, managed)
+              : refuseUnreplacedCopies(decision, request, managed);
         }
       } catch (err) {
         decision = failed(err, requestId);
       }
-      if (decision instanceof Promise) {
-        return decision.then(
-          (d) => conclude(d, request, protocol, requestId, started),
-          (err: unknown) => conclude(failed(err, requestId), request, protocol, requestId, started),
-        );
-      }
+      if (decision instanceof Promise) return concludeWhenDecided(decision, request, protocol, requestId, started);
       return conclude(decision, request, protocol, requestId, started);
     },
     explain(request) {
@@ -202,6 +213,11 @@ function auditLine(decision: Decision, request: AuthzRequest, protocol: Protocol
     status: decision.status,
     reason: reasonOf(decision),
   };
+}
+
+/** refuseUnreplacedCopies once a decision to come is made (a function of its own: decide() allocates no closure context). */
+function refuseWhenDecided(decision: Promise<Decision>, request: AuthzRequest, managed: readonly string[]): Promise<Decision> {
+  return decision.then((d) => refuseUnreplacedCopies(d, request, managed));
 }
 
 /** `read`, called at most once. */

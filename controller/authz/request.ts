@@ -246,7 +246,11 @@ export function headerValue(headers: AuthzRequest["headers"], name: string): str
  * only a number Envoy parses as a 32-bit unsigned one: "host:" and "host:99999999999" keep theirs),
  * then ASCII letters lower-cased (Envoy's AsciiStrToLower: the Kelvin sign is not "k"). One reading,
  * or two when it ends with ".": kept (Envoy Gateway's default) and removed (a ClientTrafficPolicy's
- * `stripTrailingHostDot`), which Portcullis cannot see. Returns readings, Envoy's default first.
+ * `stripTrailingHostDot`), which Portcullis cannot see. A ":" Envoy keeps (not a bracketed IPv6
+ * address's) adds the readings of the text before the first ":", the host nginx (`$host`), Express
+ * (`req.hostname`) and most servers take from it: `api.example.com:x` is routed by Envoy as no
+ * host of api.example.com's, and served by the upstream as api.example.com. Returns readings,
+ * Envoy's default first.
  */
 export function hostReadings(host: string): readonly string[] {
   if (isPlainHost(host)) return [host];
@@ -256,7 +260,10 @@ export function hostReadings(host: string): readonly string[] {
   const colon = h.lastIndexOf(":");
   if (colon !== -1 && h.lastIndexOf("]") < colon && isEnvoyPort(h.slice(colon + 1))) h = h.slice(0, colon);
   h = h.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
-  return h.length > 1 && h.endsWith(".") ? [h, h.slice(0, -1)] : [h];
+  const readings = h.length > 1 && h.endsWith(".") ? [h, h.slice(0, -1)] : [h];
+  const kept = h.startsWith("[") ? -1 : h.indexOf(":");
+  if (kept > 0) for (const r of hostReadings(h.slice(0, kept))) if (!readings.includes(r)) readings.push(r);
+  return readings;
 }
 
 /**

@@ -55,12 +55,15 @@ export function findRoutes(index: RouteIndex, request: RouteRequest, scope: Rout
   const tables = scope.gateway === undefined ? everyTable(index) : index.byGateway[scope.gateway];
   if (tables === undefined) return undefined;
   // Usually one table picks an entry: an array of one, not an empty array grown by push (which reserves 17 slots).
+  // Index loops: an iterator's result objects would be allocated on every request.
   let found: RouteEntry[] | undefined;
-  for (const table of tables) {
+  const hosts = request.hosts;
+  for (let t = 0; t < tables.length; t++) {
+    const table = tables[t]!;
     if (!portCovers(table.port, scope.port)) continue;
     // A Host read two ways (a trailing dot) may select two virtual hosts: each entry is a reading.
-    for (const host of request.hosts) {
-      const entry = findRoute(table.vhosts, host, request, scope.route);
+    for (let h = 0; h < hosts.length; h++) {
+      const entry = findRoute(table.vhosts, hosts[h]!, request, scope.route);
       if (entry === undefined || found?.includes(entry)) continue;
       if (found === undefined) found = [entry];
       else found.push(entry);
@@ -82,7 +85,10 @@ function everyTable(index: RouteIndex): readonly PortRoutes[] {
 function findRoute(vhosts: VirtualHosts, host: string, request: RouteRequest, route: string | undefined): RouteEntry | undefined {
   const entries = selectVirtualHost(vhosts, host);
   if (entries === undefined) return undefined;
-  for (const entry of entries) if ((route === undefined || entry.route === route) && matches(entry.match, request)) return entry;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    if ((route === undefined || entry.route === route) && matches(entry.match, request)) return entry;
+  }
   return undefined;
 }
 
@@ -181,8 +187,15 @@ export function pathMatches(p: PathMatch, path: string): boolean {
 
 function matches(match: CompiledMatch, request: RouteRequest): boolean {
   if (!pathMatches(match.path, request.path)) return false;
-  for (const h of match.headers) if (!valueMatches(h, headerOf(request, h.name))) return false;
-  for (const q of match.queryParams) if (!valueMatches(q, firstParam(request.rawQuery, q.name))) return false;
+  // Index loops: most matches have no header or query match, and an iterator would be allocated for each.
+  for (let i = 0; i < match.headers.length; i++) {
+    const h = match.headers[i]!;
+    if (!valueMatches(h, headerOf(request, h.name))) return false;
+  }
+  for (let i = 0; i < match.queryParams.length; i++) {
+    const q = match.queryParams[i]!;
+    if (!valueMatches(q, firstParam(request.rawQuery, q.name))) return false;
+  }
   return true;
 }
 
@@ -237,10 +250,12 @@ function unreadableBy(m: ValueMatch, value: string): boolean {
  * unreadableBy), or undefined: the match may or may not be Envoy's.
  */
 export function unreadableMatch(match: CompiledMatch, request: RouteRequest): string | undefined {
-  for (const h of match.headers) {
+  for (let i = 0; i < match.headers.length; i++) {
+    const h = match.headers[i]!;
     if (unreadableBy(h, headerOf(request, h.name) ?? "")) return `header ${h.name}`;
   }
-  for (const q of match.queryParams) {
+  for (let i = 0; i < match.queryParams.length; i++) {
+    const q = match.queryParams[i]!;
     if (unreadableBy(q, firstParam(request.rawQuery, q.name) ?? "")) return `query parameter ${q.name}`;
   }
   return undefined;

@@ -159,6 +159,31 @@ function decisions(
       expect([r.status, up]).toEqual([401, undefined]);
     });
 
+    describe("the upstream serves the host Portcullis decided on", () => {
+      const cookies = "cookies.maas.example.com"; // its `/` is open
+      /** The status of `head` sent by hand (node:http writes neither form), and whether the upstream was called. */
+      const sendHead = async (head: string) => {
+        const before = stage.upstream.seen.length;
+        const status = await rawStatus(proxy().url, `${head}\r\nconnection: close\r\n\r\n`);
+        return { status, up: stage.seenSince(before) };
+      };
+      it("an absolute-form request line naming the API-key host, `Host:` the open one: never decided on the open route (nginx: 400; Caddy decides the line's host: 401)", async () => {
+        // nginx sends the app the request line's host ($host) and, before this was refused, Portcullis the Host header's.
+        const { status, up } = await sendHead(`GET http://${HOST}/v1/models HTTP/1.1\r\nhost: ${cookies}`);
+        expect([status, up]).toEqual([name === "nginx" ? 400 : 401, undefined]);
+      });
+      it("`Host: <API-key host>:x` (nginx and most apps read the host before the first ':'): nginx 400, Caddy 401 (decided as the API-key host too)", async () => {
+        const { status, up } = await sendHead(`GET /v1/models HTTP/1.1\r\nhost: ${HOST}:x`);
+        expect([status, up]).toEqual([name === "nginx" ? 400 : 401, undefined]);
+      });
+      it("the same host written both ways (absolute form; Host in upper case with a trailing dot and a port), with the key: 200, the upstream gets the line's host", async () => {
+        const { status, up } = await sendHead(
+          `GET http://${HOST}/v1/models HTTP/1.1\r\nhost: ${HOST.toUpperCase()}.:8080\r\nx-api-key: ${ALICE_KEY}`,
+        );
+        expect([status, up?.headers.host, up?.headers["x-user-id"]]).toEqual([200, HOST, "alice"]);
+      });
+    });
+
     describe("the upstream runs what Portcullis decided (issue 12.1)", () => {
       for (const uri of [
         "/v1/admin/tenants/../../../healthz",
