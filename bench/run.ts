@@ -15,13 +15,13 @@
  * baseline and Portcullis. Load goes to 127.0.0.1 only.
  */
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Obj } from "../test/kube/objects.ts";
 import { benchApplyEnforced, type ApplyResult } from "./apply-enforced.ts";
-import { foreground, quietly, runInBackground } from "./background.ts";
+import { adoptBackground, type BackgroundResult, foreground, quietly, runInBackground } from "./background.ts";
 import type { CompileReport } from "./compile-bench.ts";
 import { cryptoVerifyRate } from "./crypto-verify.ts";
 import { cpuShares, loadAverage, perfUnavailableReason, readCpuTimes } from "./host.ts";
@@ -74,19 +74,28 @@ const changes = Number(flags.changes ?? (quick ? 10 : 100));
 const skip = new Set(flags.skip.split(",").filter((s) => s !== ""));
 
 // Set-up: for apply → enforced (the last stage), the kube-apiserver + etcd binaries: on a fresh
-// machine their build (about 4 minutes of 2 CPUs) starts first and runs beside everything else, at
-// idle priority and stopped during every measurement (background.ts), then at normal priority once
-// the last stage waits for it; cached, it is found at once. Then wrk and the proxies (Debian).
-const kubeBuildStart = performance.now();
+// machine their build (about 2 minutes of 2 CPUs) runs beside everything else, at idle priority and
+// stopped during every measurement (background.ts), then at normal priority once the last stage
+// waits for it; cached, it is found at once. `make bench` starts it beside npm ci and hands it over
+// in PORTCULLIS_BENCH_KUBE_BUILD (bench/start-beside.sh); otherwise it starts here. Then wrk and the
+// proxies (Debian).
+const startedBuild = process.env.PORTCULLIS_BENCH_KUBE_BUILD;
+const kubeBuildStart = startedBuild === undefined ? Date.now() : statSync(join(startedBuild, "pgid")).mtimeMs;
 let kubeBuildS: number | undefined;
+const afterBuild = (build: BackgroundResult) => {
+  // Reported only when it ran beside the measurements (a cached build answers at once).
+  if (build.besideMeasurements) kubeBuildS = (Date.now() - kubeBuildStart) / 1000;
+  return build.stdout.trim().split("\n").at(-1);
+};
 const kubeAssets =
-  skip.has("kube") || process.env.PORTCULLIS_KUBE_ASSETS !== undefined
-    ? Promise.resolve(process.env.PORTCULLIS_KUBE_ASSETS)
-    : runInBackground("bash", [join(ROOT, "test/kube/build-binaries.sh")]).then((build) => {
-        // Reported only when it ran beside the measurements (a cached build answers at once).
-        if (build.besideMeasurements) kubeBuildS = (performance.now() - kubeBuildStart) / 1000;
-        return build.stdout.trim().split("\n").at(-1);
-      });
+  // A build started for this run is taken over even when it is not needed: it must not run beside a measurement.
+  startedBuild !== undefined
+    ? adoptBackground(startedBuild)
+        .then(afterBuild)
+        .finally(() => rmSync(startedBuild, { recursive: true, force: true }))
+    : skip.has("kube") || process.env.PORTCULLIS_KUBE_ASSETS !== undefined
+      ? Promise.resolve(process.env.PORTCULLIS_KUBE_ASSETS)
+      : runInBackground("bash", [join(ROOT, "test/kube/build-binaries.sh")]).then(afterBuild);
 // Awaited by the kube stage; a failed build fails that stage only.
 kubeAssets.catch(() => undefined);
 execFileSync("bash", [join(ROOT, "test/e2e/ensure-packages.sh"), ...BENCH_PACKAGES], { stdio: "inherit" });

@@ -329,6 +329,18 @@ describe("make run", () => {
     expect(await served.exited).toEqual({ code: 0, signal: null });
     expect(served.logs.at(-1)?.msg).toBe("stopped");
   });
+  it("serves on a Node whose heap is sized as BENCHMARKS.md measured it (the RSS target at 10,000 routes needs both flags)", async () => {
+    const served = await serve(makeRunArgs());
+    try {
+      // bin/portcullis execs Node, so the child is the Node process itself.
+      const argv = readFileSync(`/proc/${served.child.pid}/cmdline`, "utf8").split("\0");
+      expect(argv).toEqual(expect.arrayContaining(["--max-semi-space-size=32", "--heap-growing-percent=70"]));
+      expect(argv.indexOf("--heap-growing-percent=70")).toBeLessThan(argv.findIndex((a) => a.endsWith("controller/main.ts")));
+    } finally {
+      served.child.kill("SIGINT");
+      await served.exited;
+    }
+  });
   it("keeps the 5 s shutdown delay as serve's default for Kubernetes endpoint propagation", () => {
     expect(run("help", "serve").stdout).toMatch(/--shutdown-delay-seconds SECONDS .*\[default 5;/);
     expect(makeRunArgs().join(" ")).toContain("--shutdown-delay-seconds 0");

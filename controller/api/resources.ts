@@ -58,7 +58,7 @@ export interface ReferenceGrant {
 export interface Secret {
   readonly metadata: ObjectMeta;
   readonly type: string | undefined;
-  /** Decoded values (UTF-8). */
+  /** Decoded values (UTF-8), in a null-prototype object: any key Kubernetes allows is a key, `__proto__` included. */
   readonly data: Readonly<Record<string, string>>;
 }
 export interface ConfigMap {
@@ -261,11 +261,16 @@ function loadBody(kind: string, o: Record<string, unknown>): Result<object, stri
     case "BackendTLSPolicy":
       return withSpec(BackendTLSPolicySpecSchema);
     case "Secret": {
-      const r = parse(SecretBodySchema, o, "");
+      // `data` holds every API key (100,000 at 10,000 policies): when it is a plain object of strings it is read here in one pass,
+      // and zod, whose record schema cost more than the decoding, checks the other fields (and `data` otherwise, for its message).
+      const plainData = isStringRecord(o.data) ? o.data : undefined;
+      const r = parse(SecretBodySchema, plainData === undefined ? o : { type: o.type, stringData: o.stringData }, "");
       if (!r.ok) return r;
-      const data: Record<string, string> = {};
-      for (const [k, v] of Object.entries(r.value.data ?? {})) {
-        const bytes = decodeBase64AsApiServer(v);
+      const encoded = plainData ?? r.value.data ?? {};
+      // A hash table: every Secret's keys are other client ids, and built as a plain object each key added a hidden class (about 290 ms at 100,000 keys).
+      const data: Record<string, string> = Object.create(null);
+      for (const k in encoded) {
+        const bytes = decodeBase64AsApiServer(encoded[k]!);
         if (bytes === undefined) return fail(`data.${k} is not valid base64 (line breaks are allowed, spaces are not)`);
         data[k] = bytes.toString("utf8");
       }
@@ -296,7 +301,34 @@ function loadBody(kind: string, o: Record<string, unknown>): Result<object, stri
  * `kubectl apply` would report. Undefined when the API server would refuse the value.
  */
 export function decodeBase64AsApiServer(text: string): Buffer | undefined {
-  const compact = text.replace(/[\r\n]/g, "");
-  if (compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) return undefined;
+  const compact = text.includes("\n") || text.includes("\r") ? text.replace(/[\r\n]/g, "") : text;
+  if (compact.length % 4 !== 0 || !isBase64Text(compact)) return undefined;
   return Buffer.from(compact, "base64");
+}
+
+/** 1 for each character of the standard base64 alphabet (RFC 4648 §4), by character code. */
+const BASE64_ALPHABET = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") BASE64_ALPHABET[c.charCodeAt(0)] = 1;
+
+/**
+ * Whether `text` is base64 alphabet characters and then at most two "=": what /^[A-Za-z0-9+/]*={0,2}$/
+ * matches, in a loop over character codes (half the time of the regular expression over 100,000 keys).
+ */
+function isBase64Text(text: string): boolean {
+  let end = text.length;
+  for (let pad = 0; pad < 2 && end > 0 && text.charCodeAt(end - 1) === 0x3d; pad++) end--;
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || BASE64_ALPHABET[c] === 0) return false;
+  }
+  return true;
+}
+
+/** Whether `value` is what zod's `z.record(z.string(), z.string())` accepts from a parsed document: a plain object of strings. */
+function isStringRecord(value: unknown): value is Readonly<Record<string, string>> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const k in value) if (typeof (value as Record<string, unknown>)[k] !== "string") return false;
+  return true;
 }

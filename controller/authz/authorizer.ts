@@ -13,6 +13,7 @@ import type { ClientAddressDetection } from "./client-address.ts";
 import { deny, reasonOf, type Decision } from "./decision.ts";
 import type { MaybePromise } from "./maybe-async.ts";
 import { normalizePath, pathBytesOf } from "./path.ts";
+import { refuseUnreplacedCopies } from "./proxy-copies.ts";
 import type { AuthzRequest } from "./request.ts";
 import type { ExtAuthTransport } from "../features/extAuth/client.ts";
 import type { OidcProviders } from "../features/oidc/provider.ts";
@@ -123,6 +124,11 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
     const explained = checkExplained(published.snapshot, request, contextFor(published));
     return explained instanceof Promise ? explained.then(log) : log(explained);
   };
+  // Whether every decision is traced (debug level): read when the level changes, not on every request.
+  let traced = logger.isLevelEnabled("debug");
+  logger.on("level-change", () => {
+    traced = logger.isLevelEnabled("debug");
+  });
   const sampleRate = options.auditAllowedSampleRate ?? 0;
   const random = options.random ?? Math.random;
   const conclude = (decision: Decision, request: AuthzRequest, protocol: Protocol, requestId: () => string, started: number): Decision => {
@@ -141,27 +147,42 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
     return decision;
   };
 
+  // Apart from decide(), so that a decision at hand allocates no context for these closures.
+  const concludeWhenDecided = (
+    decision: Promise<Decision>,
+    request: AuthzRequest,
+    protocol: Protocol,
+    requestId: () => string,
+    started: number,
+  ): Promise<Decision> =>
+    decision.then(
+      (d) => conclude(d, request, protocol, requestId, started),
+      (err: unknown) => conclude(failed(err, requestId), request, protocol, requestId, started),
+    );
+
   return {
     decide(request, protocol, requestIdOf) {
       const started = performance.now();
       // At debug level every decision is traced and its trace logged (otherwise no trace exists);
       // the request id is then read once, so the trace and the audit line carry the same.
-      const debug = logger.isLevelEnabled("debug");
+      const debug = traced;
       const requestId = debug ? once(requestIdOf) : requestIdOf;
       const published = current();
       if (published === undefined) return conclude(NOT_READY, request, protocol, requestId, started);
       let decision: MaybePromise<Decision>;
       try {
         decision = debug ? tracedDecision(published, request, requestId) : check(published.snapshot, request, contextFor(published));
+        if (request.proxyReplaces !== undefined) {
+          const managed = published.snapshot.managedHeaders;
+          decision =
+            decision instanceof Promise
+              ? refuseWhenDecided(decision, request, managed)
+              : refuseUnreplacedCopies(decision, request, managed);
+        }
       } catch (err) {
         decision = failed(err, requestId);
       }
-      if (decision instanceof Promise) {
-        return decision.then(
-          (d) => conclude(d, request, protocol, requestId, started),
-          (err: unknown) => conclude(failed(err, requestId), request, protocol, requestId, started),
-        );
-      }
+      if (decision instanceof Promise) return concludeWhenDecided(decision, request, protocol, requestId, started);
       return conclude(decision, request, protocol, requestId, started);
     },
     explain(request) {
@@ -192,6 +213,11 @@ function auditLine(decision: Decision, request: AuthzRequest, protocol: Protocol
     status: decision.status,
     reason: reasonOf(decision),
   };
+}
+
+/** refuseUnreplacedCopies once a decision to come is made (a function of its own: decide() allocates no closure context). */
+function refuseWhenDecided(decision: Promise<Decision>, request: AuthzRequest, managed: readonly string[]): Promise<Decision> {
+  return decision.then((d) => refuseUnreplacedCopies(d, request, managed));
 }
 
 /** `read`, called at most once. */

@@ -23,7 +23,7 @@ import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts"
 import type { CheckMemo } from "./check-memo.ts";
 import type { CheckContext } from "./context.ts";
 import { deny, type Decision } from "./decision.ts";
-import { CONTROL_IN_PATH, isPlainPath, pathReadings } from "./path.ts";
+import { CONTROL_IN_PATH, pathReadings } from "./path.ts";
 import { methodReadings, normalizeRequest, type AuthzRequest, type NormalizedRequest, type ProxyRoute } from "./request.ts";
 import type { MaybePromise } from "./maybe-async.ts";
 import { everyReadingAllows } from "./readings.ts";
@@ -54,7 +54,7 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   // Envoy refuses a request-target with a fragment (400); no proxy in front of it sends one on.
   if (req.target.includes("#")) return deny(400, "request_invalid", "the request target holds a fragment (#), which Envoy refuses", {});
   const rawPath = req.pathBytes;
-  const plain = isPlainPath(rawPath);
+  const plain = req.plainPath;
   if (!plain && CONTROL_IN_PATH.test(rawPath)) {
     return deny(400, "request_invalid", "the path holds a control character (%00 to %1F, %7F), which servers read in different ways", {});
   }
@@ -63,7 +63,21 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   // A plain path is its own only reading (no array built for it on the usual request).
   const paths = plain ? undefined : pathReadings(rawPath);
   if (methods.length === 1 && (paths === undefined || paths.length === 1)) return checkReading(snapshot, req, ctx);
-  const readings = methods.flatMap((method) => (paths ?? [rawPath]).map((path) => ({ method, path })));
+  return checkEveryReading(snapshot, req, ctx, methods, paths ?? [rawPath]);
+}
+
+/**
+ * A request read several ways, each reading decided (the first is `req` itself). Apart from check(),
+ * whose usual request then allocates no context for these closures.
+ */
+function checkEveryReading(
+  snapshot: Snapshot,
+  req: NormalizedRequest,
+  ctx: CheckContext,
+  methods: readonly string[],
+  paths: readonly string[],
+): MaybePromise<Decision> {
+  const readings = methods.flatMap((method) => paths.map((path) => ({ method, path })));
   return everyReadingAllows(
     readings.map((r, i) =>
       checkReading(
@@ -89,17 +103,19 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
   if (entries === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
   if (request.proxyRoute !== undefined) {
     // The route the proxy took settles which of the tables (listener, SNI) it routed by.
-    const taken = entries.filter((e) => isTaken(request.proxyRoute!, e));
+    const taken = takenBy(request.proxyRoute, entries);
     if (taken.length === 0) return routeMismatch(request.proxyRoute, entries);
     entries = taken;
   } else {
-    for (const e of entries) {
+    // Index loops here and below: an iterator's result objects are allocated on every request otherwise.
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
       const unread = unreadableMatch(e.match, req);
       if (unread !== undefined) {
         return deny(
           403,
           "route_unsupported",
-          `${e.rule} may or may not match: its regular expression reads the ${unread}, which holds bytes that are not UTF-8`,
+          `${e.rule} may or may not match: it compares the ${unread}, which may hold bytes that are not UTF-8, as Envoy compares bytes`,
           {
             route: e.rule,
           },
@@ -109,8 +125,23 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
   }
   // One table picked one rule (the usual case): decided without building the readings below.
   if (entries.length === 1 && entries[0]!.unread !== true) return decideOn(entries[0]!, req, ctx);
+  return decideOnEntries(snapshot, entries, req, ctx);
+}
+
+/** Entries of the route the proxy says it selected. */
+function takenBy(taken: ProxyRoute, entries: readonly RouteEntry[]): RouteEntry[] {
+  return entries.filter((e) => isTaken(taken, e));
+}
+
+/** Phases 2 on for a reading that several route tables (or none) picked a rule for. */
+function decideOnEntries(
+  snapshot: Snapshot,
+  found: readonly RouteEntry[],
+  req: NormalizedRequest,
+  ctx: CheckContext,
+): MaybePromise<Decision> {
   // Routes of namespaces not read are a further reading of a request a route read here matches, never the only one.
-  if (entries.every((e) => e.unread === true)) entries = [];
+  const entries = found.every((e) => e.unread === true) ? [] : found;
   if (entries.length === 0) {
     if (ctx.onNoRoute === "allow") return memoizedAllow(ctx.memo, ANONYMOUS, undefined, snapshot.managedHeaders, undefined);
     return deny(403, "route_not_found", `no route rule matches ${req.method} ${req.host}${req.path}`, {});
@@ -225,14 +256,7 @@ function runPhases(
       feature.readsIdentityHeaders === true
         ? checkWithoutClientCopies(features[i]!, entry, req, where, passed, ctx)
         : feature.check(compiled, req, where, passed, ctx);
-    if (outcome instanceof Promise) {
-      return outcome.then((o) => {
-        ctx.trace?.note(phaseOutcome(o));
-        if (!o.ok) return o.error;
-        if (o === NOTHING) return runPhases(entry, policy, req, where, ctx, passed, i + 1);
-        return runPhases(entry, policy, req.afterPhase(o.value.headers, o.value.strip), where, ctx, withPass(passed, o.value), i + 1);
-      });
-    }
+    if (outcome instanceof Promise) return resumeAfter(outcome, entry, policy, req, where, ctx, passed, i);
     ctx.trace?.note(phaseOutcome(outcome));
     if (!outcome.ok) return outcome.error;
     if (outcome === NOTHING) continue;
@@ -241,6 +265,28 @@ function runPhases(
     if (i + 1 < features.length) req = req.afterPhase(outcome.value.headers, outcome.value.strip);
   }
   return allowPassed(entry, policy, where, passed, ctx);
+}
+
+/**
+ * The phases after phase `i`, once its outcome is known. Apart from runPhases, whose synchronous
+ * loop then allocates no context for this closure on every request.
+ */
+function resumeAfter(
+  outcome: Promise<PhaseResult>,
+  entry: RouteEntry,
+  policy: CompiledPolicy,
+  req: NormalizedRequest,
+  where: Where,
+  ctx: CheckContext,
+  passed: readonly Pass[],
+  i: number,
+): Promise<Decision> {
+  return outcome.then((o) => {
+    ctx.trace?.note(phaseOutcome(o));
+    if (!o.ok) return o.error;
+    if (o === NOTHING) return runPhases(entry, policy, req, where, ctx, passed, i + 1);
+    return runPhases(entry, policy, req.afterPhase(o.value.headers, o.value.strip), where, ctx, withPass(passed, o.value), i + 1);
+  });
 }
 
 /** What no phase passed on yet. */

@@ -12,25 +12,32 @@ import type { NormalizedRequest } from "./request.ts";
  * base64url or "." character after it; a line holding the prefix and no such character
  * yields the whole line (which then fails to verify). A query parameter or a cookie may repeat.
  */
-export function readCredential(request: NormalizedRequest, source: CredentialSource): string[] {
+export function readCredential(request: NormalizedRequest, source: CredentialSource): readonly string[] {
   switch (source.in) {
     case "header": {
-      // Usually one value: an array of one, not an empty array grown by push (which reserves 17 slots).
+      // Usually one value: an array of one, not an empty array grown by push (which reserves 17 slots);
+      // an index loop, as an iterator would be allocated on every request.
+      const lines = request.headerLines(source.name);
       let out: string[] | undefined;
-      for (const line of request.headerLines(source.name)) {
-        const credential = credentialIn(line.trim(), source.prefix);
+      for (let i = 0; i < lines.length; i++) {
+        const credential = credentialIn(lines[i]!.trim(), source.prefix);
         if (credential === undefined) continue;
         if (out === undefined) out = [credential];
         else out.push(credential);
       }
-      return out ?? [];
+      return out ?? NONE;
     }
     case "param":
-      return request.params(source.name).filter((v) => v !== "");
+      return nonEmpty(request.params(source.name));
     case "cookie":
-      return request.cookies(source.name).filter((v) => v !== "");
+      return nonEmpty(request.cookies(source.name));
   }
 }
+
+const NONE: readonly string[] = Object.freeze([]);
+
+/** The values that are not empty; no copy when there are none (most requests carry no such parameter or cookie). */
+const nonEmpty = (values: readonly string[]): readonly string[] => (values.length === 0 ? NONE : values.filter((v) => v !== ""));
 
 /** What one header line (trimmed) yields, as readCredential describes; undefined for nothing. */
 function credentialIn(value: string, prefix: string | undefined): string | undefined {

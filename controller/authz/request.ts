@@ -1,7 +1,7 @@
 /** The request check() decides on, as every wire protocol hands it over, and its normalised view. */
 import { isAscii } from "../lib/bytes.ts";
 import type { RouteRequest } from "../snapshot/route-index.ts";
-import { normalizePath, pathBytesOf } from "./path.ts";
+import { isPlainPath, normalizePath, pathBytesOf } from "./path.ts";
 
 export interface AuthzRequest {
   readonly method: string;
@@ -48,6 +48,13 @@ export interface AuthzRequest {
    * `extAuth` with `bodyToExtAuth`, which passes it on to its service.
    */
   readonly body?: Buffer | null | undefined;
+  /**
+   * Forward-auth only: the lower-case names of the headers the proxy gives the upstream only from
+   * Portcullis' answer (X-Portcullis-Replaces; empty when it lists none). An allow whose request
+   * carries a client's copy of a header a policy sets that is not among them is refused
+   * (proxy-copies.ts). undefined on the Envoy ports, which apply every header Portcullis answers.
+   */
+  readonly proxyReplaces?: ReadonlySet<string> | undefined;
 }
 
 /** A route as Envoy Gateway names it in its route metadata ("envoy-gateway" filter metadata, `resources[0]`). */
@@ -71,6 +78,8 @@ export interface NormalizedRequest extends RouteRequest {
   readonly arrived: AuthzRequest;
   /** Path and query as text (`source.path`, read as UTF-8 when it holds bytes). */
   readonly target: string;
+  /** Whether `pathBytes` is a plain path (isPlainPath): already normal, and its own only reading. */
+  readonly plainPath: boolean;
   /**
    * The path without its query as received, one character per byte (text is written as its UTF-8
    * bytes): what Envoy's path normalisation reads, byte by byte (see normalizePath).
@@ -118,6 +127,7 @@ class Normalized implements NormalizedRequest {
   readonly arrived: AuthzRequest;
   readonly target: string;
   readonly pathBytes: string;
+  readonly plainPath: boolean;
   readonly hosts: readonly string[];
   readonly host: string;
   readonly path: string;
@@ -132,12 +142,14 @@ class Normalized implements NormalizedRequest {
     this.source = source;
     this.arrived = arrived;
     this.#splitAtSemicolons = splitAtSemicolons;
-    this.target = this.text(source.path);
-    this.#queryAt = this.target.indexOf("?");
     this.pathBytes = pathBytesOf(source.path, source.byteStrings);
+    this.plainPath = isPlainPath(this.pathBytes);
+    // A plain path without a query is ASCII: its own text, not read again.
+    this.target = this.plainPath && this.pathBytes.length === source.path.length ? source.path : this.text(source.path);
+    this.#queryAt = this.target.indexOf("?");
     this.hosts = hostReadings(source.host);
     this.host = this.hosts.at(-1)!;
-    this.path = path ?? normalizePath(this.pathBytes);
+    this.path = path ?? (this.plainPath ? this.pathBytes : normalizePath(this.pathBytes));
     this.method = method ?? source.method;
   }
 
@@ -234,7 +246,11 @@ export function headerValue(headers: AuthzRequest["headers"], name: string): str
  * only a number Envoy parses as a 32-bit unsigned one: "host:" and "host:99999999999" keep theirs),
  * then ASCII letters lower-cased (Envoy's AsciiStrToLower: the Kelvin sign is not "k"). One reading,
  * or two when it ends with ".": kept (Envoy Gateway's default) and removed (a ClientTrafficPolicy's
- * `stripTrailingHostDot`), which Portcullis cannot see. Returns readings, Envoy's default first.
+ * `stripTrailingHostDot`), which Portcullis cannot see. A ":" Envoy keeps (not a bracketed IPv6
+ * address's) adds the readings of the text before the first ":", the host nginx (`$host`), Express
+ * (`req.hostname`) and most servers take from it: `api.example.com:x` is routed by Envoy as no
+ * host of api.example.com's, and served by the upstream as api.example.com. Returns readings,
+ * Envoy's default first.
  */
 export function hostReadings(host: string): readonly string[] {
   if (isPlainHost(host)) return [host];
@@ -244,7 +260,10 @@ export function hostReadings(host: string): readonly string[] {
   const colon = h.lastIndexOf(":");
   if (colon !== -1 && h.lastIndexOf("]") < colon && isEnvoyPort(h.slice(colon + 1))) h = h.slice(0, colon);
   h = h.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
-  return h.length > 1 && h.endsWith(".") ? [h, h.slice(0, -1)] : [h];
+  const readings = h.length > 1 && h.endsWith(".") ? [h, h.slice(0, -1)] : [h];
+  const kept = h.startsWith("[") ? -1 : h.indexOf(":");
+  if (kept > 0) for (const r of hostReadings(h.slice(0, kept))) if (!readings.includes(r)) readings.push(r);
+  return readings;
 }
 
 /**
@@ -277,13 +296,14 @@ function isEnvoyPort(text: string): boolean {
  * upper-cased, and a HEAD also as GET.
  */
 export function methodReadings(method: string): readonly string[] {
+  const only = ONLY_READING.get(method);
+  if (only !== undefined) return only;
   const upper = method.toUpperCase();
   if (upper === "HEAD") return upper === method ? HEAD_READINGS : [method, ...HEAD_READINGS];
-  if (upper !== method) return [method, upper];
-  return ONLY_READING.get(method) ?? [method];
+  return upper !== method ? [method, upper] : [method];
 }
 const HEAD_READINGS: readonly string[] = Object.freeze(["HEAD", "GET"]);
-/** The usual methods' one reading, each built once rather than on every request. */
+/** The usual methods' one reading, each built once and found before any case is folded. */
 const ONLY_READING: ReadonlyMap<string, readonly string[]> = new Map(
   ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"].map((m) => [m, Object.freeze([m])]),
 );

@@ -27,12 +27,13 @@ export function* scopeManagedHeaders(pending: readonly PendingEntry[], itemsPerS
     for (const h of headers) set.add(h);
   };
   const scopeOfRule = new Map<unknown, Scope>();
+  const gatewayKeys = new Map<string, string>();
   const scopes: Scope[] = [];
   // Consecutive entries (the matches and rules of one route) mostly add the same policy's headers to the same scope: once is enough.
   let addedOwn: readonly string[] | undefined;
   let addedTo: Scope | undefined;
   for (const p of pending) {
-    const scope = scopeOf(p, scopeOfRule);
+    const scope = scopeOf(p, scopeOfRule, gatewayKeys);
     const own = p.entry.managedHeaders;
     if (own.length > 0 && (own !== addedOwn || !sameScope(scope, addedTo))) {
       add(scope.gateway, own);
@@ -93,14 +94,19 @@ interface Scope {
   readonly backends: RuleBackends | undefined;
 }
 
-/** The entry's scope, one object per rule (`memo`, by rule object) for all its entries on the same Gateway. */
-function scopeOf(p: PendingEntry, memo: Map<unknown, Scope>): Scope {
+/**
+ * The entry's scope, one object per rule (`memo`, by rule object) for all its entries on the same
+ * Gateway; `gatewayKeys`: each Gateway's scope key, made once.
+ */
+function scopeOf(p: PendingEntry, memo: Map<unknown, Scope>, gatewayKeys: Map<string, string>): Scope {
   const rule = p.route.spec.rules[p.order[0]];
   const known = memo.get(rule);
   if (known?.gatewayId === p.entry.gateway) return known;
+  let gateway = gatewayKeys.get(p.entry.gateway);
+  if (gateway === undefined) gatewayKeys.set(p.entry.gateway, (gateway = `gateway ${p.entry.gateway}`));
   const scope = {
     gatewayId: p.entry.gateway,
-    gateway: `gateway ${p.entry.gateway}`,
+    gateway,
     backends: known === undefined ? backendsOf(p) : known.backends,
   };
   memo.set(rule, scope);

@@ -190,11 +190,18 @@ function compileFeatures(
   const features: ConfiguredFeature[] = [];
   const warnings: string[] = [];
   const problems: string[] = [];
-  const compiled: CompileContext["compiled"] = (feature) => compiledOf(features, feature);
+  const context: CompileContext = {
+    ownerOf,
+    refs,
+    geoipDatabases: inputs.geoipDatabases,
+    selfService: inputs.selfService,
+    spec,
+    compiled: (feature) => compiledOf(features, feature),
+  };
   for (const feature of FEATURES) {
     const fieldSpec = spec[feature.field];
     if (fieldSpec === undefined) continue;
-    const result = feature.compile(fieldSpec, { ownerOf, refs, ...inputs, spec, compiled });
+    const result = feature.compile(fieldSpec, context);
     if (!result.ok) {
       problems.push(...result.error.map((p) => `${feature.label}: ${p}`));
       continue;
@@ -204,8 +211,14 @@ function compileFeatures(
   }
   // As Envoy Gateway joins its features' errors (errors.Join): one line each, prefixed with the feature.
   if (problems.length > 0) return fail(problems.join("\n"));
-  const managed = new Set(features.flatMap((f) => f.feature.upstreamHeaders(f.compiled)));
-  return ok({ features, managedHeaders: [...managed].sort() }, warnings);
+  return ok({ features, managedHeaders: managedHeadersOf(features) }, warnings);
+}
+
+/** Every header the features may set upstream, sorted, each once. */
+function managedHeadersOf(features: readonly ConfiguredFeature[]): string[] {
+  const managed = new Set<string>();
+  for (const f of features) for (const h of f.feature.upstreamHeaders(f.compiled)) managed.add(h);
+  return [...managed].sort();
 }
 
 function invalid(id: string, reason: string): CompiledPolicy {

@@ -26,18 +26,19 @@ export function decideWinners(policies: readonly AnalysedPolicy[]): Precedence {
   const byTarget = new Map<string, Claim[]>();
   for (const policy of policies) {
     for (const target of policy.targets) {
-      const list = byTarget.get(target.key) ?? [];
-      list.push({ policy, target });
-      byTarget.set(target.key, list);
+      const list = byTarget.get(target.key);
+      if (list === undefined) byTarget.set(target.key, [{ policy, target }]);
+      else list.push({ policy, target });
     }
   }
   const winners = new Map<string, Claim>();
   const conflicts: { claim: Claim; winner: string }[] = [];
   for (const [key, claims] of byTarget) {
-    claims.sort((a, b) => compareAge(a.policy.source, b.policy.source));
-    const [first, ...rest] = claims;
-    winners.set(key, first!);
-    for (const claim of rest) conflicts.push({ claim, winner: first!.policy.compiled.id });
+    // Most targets have one claim: nothing to sort, no list of losers.
+    if (claims.length > 1) claims.sort((a, b) => compareAge(a.policy.source, b.policy.source));
+    const first = claims[0]!;
+    winners.set(key, first);
+    for (let i = 1; i < claims.length; i++) conflicts.push({ claim: claims[i]!, winner: first.policy.compiled.id });
   }
   return { winners, conflicts };
 }
@@ -110,12 +111,18 @@ export function listenerOverrides(winners: ReadonlyMap<string, Claim>): { readon
   return out;
 }
 
+/** The `overrides` of a rule nothing broader claims, shared (one array less per origin to build and freeze). */
+const NO_OVERRIDES: readonly string[] = Object.freeze([]);
+
 /** Why `winner` governs a rule whose broader claims are `shadowed` (most specific first), merged into `parent` when set. */
 export function policyOrigin(winner: Claim, shadowed: readonly Claim[], parent: Claim | undefined): PolicyOrigin {
   return {
     level: winner.target.level,
     target: winner.target.key,
-    overrides: shadowed.filter((c) => c !== parent && c.policy !== winner.policy).map((c) => `${c.policy.compiled.id} (${c.target.key})`),
+    overrides:
+      shadowed.length === 0
+        ? NO_OVERRIDES
+        : shadowed.filter((c) => c !== parent && c.policy !== winner.policy).map((c) => `${c.policy.compiled.id} (${c.target.key})`),
     merged:
       parent === undefined
         ? undefined

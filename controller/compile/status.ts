@@ -243,9 +243,9 @@ function conditionsFor(
     observedGeneration,
   });
   // Envoy Gateway reports Overridden beside Accepted, whether or not the policy is valid.
-  const overridden: Condition[] =
+  const overridden: readonly Condition[] =
     f.overriddenBy === undefined
-      ? []
+      ? NO_CONDITIONS
       : [
           {
             type: "Overridden",
@@ -273,17 +273,9 @@ function conditionsFor(
       observedGeneration,
     });
   if (f.notFound !== undefined) return [accepted("False", "TargetNotFound", f.notFound)];
-  const warning = (unusable: readonly string[]): Condition[] => {
-    const reasons: [Condition["reason"], string][] = [
-      ...(deprecated === undefined ? [] : [["DeprecatedField", deprecated] as [Condition["reason"], string]]),
-      ...(unusable.length === 0 ? [] : [["UnusableCredentials", unusable.join("; ")] as [Condition["reason"], string]]),
-    ];
-    if (reasons.length === 0) return [];
-    const reason = reasons.length === 1 ? reasons[0]![0] : "Warnings";
-    return [{ type: "Warning", status: "True", reason, message: reasons.map(([, m]) => m).join("; "), observedGeneration }];
-  };
   const invalid = invalidAt(policy, f);
-  if (invalid !== undefined) return [accepted("False", "Invalid", invalid), ...overridden, ...warning([])];
+  if (invalid !== undefined)
+    return [accepted("False", "Invalid", invalid), ...overridden, ...warningConditions(deprecated, [], observedGeneration)];
   // A listener where a route policy merged, below the ancestor its route names: reported Merged only, as Envoy Gateway does.
   if (!f.applied && f.mergedInto !== undefined) return merged;
   if (!f.applied && f.detached !== undefined) return [accepted("False", "TargetNotFound", f.detached)];
@@ -297,7 +289,29 @@ function conditionsFor(
       ),
     ];
   }
-  return [accepted("True", "Accepted", "Policy has been accepted."), ...merged, ...overridden, ...warning(policy.warnings)];
+  return [
+    accepted("True", "Accepted", "Policy has been accepted."),
+    ...merged,
+    ...overridden,
+    ...warningConditions(deprecated, policy.warnings, observedGeneration),
+  ];
+}
+
+const NO_CONDITIONS: readonly Condition[] = Object.freeze([]);
+
+/** The Warning condition for deprecated fields and credentials no request can present, if there is any. */
+function warningConditions(
+  deprecated: string | undefined,
+  unusable: readonly string[],
+  observedGeneration: number | undefined,
+): readonly Condition[] {
+  // Most policies have neither: no condition and nothing built.
+  if (deprecated === undefined && unusable.length === 0) return NO_CONDITIONS;
+  const reasons: [Condition["reason"], string][] = [];
+  if (deprecated !== undefined) reasons.push(["DeprecatedField", deprecated]);
+  if (unusable.length > 0) reasons.push(["UnusableCredentials", unusable.join("; ")]);
+  const reason = reasons.length === 1 ? reasons[0]![0] : "Warnings";
+  return [{ type: "Warning", status: "True", reason, message: reasons.map(([, m]) => m).join("; "), observedGeneration }];
 }
 
 /**
@@ -306,18 +320,25 @@ function conditionsFor(
  * Read from the spec as written, so a policy that is invalid for other reasons still hears of them.
  */
 export function deprecationOf(spec: unknown): string | undefined {
-  const at = (value: unknown, ...path: string[]): unknown =>
-    path.reduce<unknown>((v, key) => (typeof v === "object" && v !== null ? (v as Record<string, unknown>)[key] : undefined), value);
+  const targetRef = member(spec, "targetRef") !== undefined;
+  const extAuth = member(spec, "extAuth");
+  const grpc = member(member(extAuth, "grpc"), "backendRef") !== undefined;
+  const http = member(member(extAuth, "http"), "backendRef") !== undefined;
+  // Most policies use none: nothing more to build.
+  if (!targetRef && !grpc && !http) return undefined;
   const used: [string, string][] = [];
-  if (at(spec, "targetRef") !== undefined) used.push(["spec.targetRef", "spec.targetRefs"]);
-  for (const service of ["grpc", "http"])
-    if (at(spec, "extAuth", service, "backendRef") !== undefined)
-      used.push([`spec.extAuth.${service}.backendRef`, `spec.extAuth.${service}.backendRefs`]);
-  if (used.length === 0) return undefined;
+  if (targetRef) used.push(["spec.targetRef", "spec.targetRefs"]);
+  if (grpc) used.push(["spec.extAuth.grpc.backendRef", "spec.extAuth.grpc.backendRefs"]);
+  if (http) used.push(["spec.extAuth.http.backendRef", "spec.extAuth.http.backendRefs"]);
   return used
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([field, instead]) => `${field} is deprecated, use ${instead} instead`)
     .join("; ");
+}
+
+/** `value[key]` when `value` is an object, else undefined (a spec as written may hold anything). */
+function member(value: unknown, key: string): unknown {
+  return typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined;
 }
 
 /**

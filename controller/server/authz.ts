@@ -8,13 +8,15 @@
  *   These proxies hand the upstream the URI exactly as the client wrote it, so a URI that is not
  *   already in normal form is refused (400): deciding on its normal form would decide another path
  *   than the one the upstream runs. Any 2xx allows there, so a CORS preflight answer is not one
- *   (see forwardAuthResponse).
+ *   (see forwardAuthResponse). X-Portcullis-Replaces names the headers the proxy replaces with
+ *   the answer's; a client's copy of another header a policy sets is refused (authz/proxy-copies.ts).
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { PARTIAL_BODY_HEADER } from "../api/ext-authz.ts";
 import type { Decision } from "../authz/decision.ts";
 import { escapeRawLikeEnvoy, normalizePath, pathBytesOf } from "../authz/path.ts";
+import { PROXY_REPLACES_HEADER, replacedHeaders } from "../authz/proxy-copies.ts";
 import { headerValue, type AuthzRequest } from "../authz/request.ts";
 import type { Authorizer, Protocol } from "../authz/authorizer.ts";
 import { fail, ok, type Failure, type Result } from "../lib/result.ts";
@@ -84,6 +86,7 @@ function readForwardedRequest(req: IncomingMessage): Result<AuthzRequest, string
     headers: lines.all(),
     gateway: gatewayOf(req),
     byteStrings: true,
+    proxyReplaces: replacedHeaders(headerValue(req.headers, PROXY_REPLACES_HEADER)),
   });
 }
 

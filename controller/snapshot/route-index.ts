@@ -3,6 +3,7 @@
  * virtual host by Host, then the first entry whose match holds (entries are pre-sorted in Envoy
  * Gateway's route order at compile time), as Envoy's route match reads the request.
  */
+import { mayHoldInvalidUtf8 } from "../lib/bytes.ts";
 import { describeMatch } from "./summary.ts";
 import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "./types.ts";
 
@@ -54,12 +55,15 @@ export function findRoutes(index: RouteIndex, request: RouteRequest, scope: Rout
   const tables = scope.gateway === undefined ? everyTable(index) : index.byGateway[scope.gateway];
   if (tables === undefined) return undefined;
   // Usually one table picks an entry: an array of one, not an empty array grown by push (which reserves 17 slots).
+  // Index loops: an iterator's result objects would be allocated on every request.
   let found: RouteEntry[] | undefined;
-  for (const table of tables) {
+  const hosts = request.hosts;
+  for (let t = 0; t < tables.length; t++) {
+    const table = tables[t]!;
     if (!portCovers(table.port, scope.port)) continue;
     // A Host read two ways (a trailing dot) may select two virtual hosts: each entry is a reading.
-    for (const host of request.hosts) {
-      const entry = findRoute(table.vhosts, host, request, scope.route);
+    for (let h = 0; h < hosts.length; h++) {
+      const entry = findRoute(table.vhosts, hosts[h]!, request, scope.route);
       if (entry === undefined || found?.includes(entry)) continue;
       if (found === undefined) found = [entry];
       else found.push(entry);
@@ -81,7 +85,10 @@ function everyTable(index: RouteIndex): readonly PortRoutes[] {
 function findRoute(vhosts: VirtualHosts, host: string, request: RouteRequest, route: string | undefined): RouteEntry | undefined {
   const entries = selectVirtualHost(vhosts, host);
   if (entries === undefined) return undefined;
-  for (const entry of entries) if ((route === undefined || entry.route === route) && matches(entry.match, request)) return entry;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    if ((route === undefined || entry.route === route) && matches(entry.match, request)) return entry;
+  }
   return undefined;
 }
 
@@ -180,8 +187,15 @@ export function pathMatches(p: PathMatch, path: string): boolean {
 
 function matches(match: CompiledMatch, request: RouteRequest): boolean {
   if (!pathMatches(match.path, request.path)) return false;
-  for (const h of match.headers) if (!valueMatches(h, headerOf(request, h.name))) return false;
-  for (const q of match.queryParams) if (!valueMatches(q, firstParam(request.rawQuery, q.name))) return false;
+  // Index loops: most matches have no header or query match, and an iterator would be allocated for each.
+  for (let i = 0; i < match.headers.length; i++) {
+    const h = match.headers[i]!;
+    if (!valueMatches(h, headerOf(request, h.name))) return false;
+  }
+  for (let i = 0; i < match.queryParams.length; i++) {
+    const q = match.queryParams[i]!;
+    if (!valueMatches(q, firstParam(request.rawQuery, q.name))) return false;
+  }
   return true;
 }
 
@@ -215,31 +229,34 @@ function headerOf(request: RouteRequest, name: string): string | undefined {
 
 function valueMatches(m: ValueMatch, value: string | undefined): boolean {
   if (value === undefined) return false;
-  return m.type === "Exact"
-    ? value === m.value
-    : m.type === "Suffix"
-      ? value.endsWith(m.value)
-      : unreadable(value) || m.regex.testExact(value);
+  if (m.type === "RegularExpression") return mayHoldInvalidUtf8(value) || m.regex.testExact(value);
+  return (m.type === "Exact" ? value === m.value : value.endsWith(m.value)) || unreadableBy(m, value);
 }
 
 /**
- * Whether a value holds U+FFFD, which is how bytes that are not UTF-8 read as text: RE2 reads the
- * bytes themselves, which `.` and classes do not match, so whether Envoy's regular expression
- * matches cannot be told from the text. Such a match counts as matching, and is then refused
- * (unreadableMatch): the request may have taken this rule or a later one.
+ * Whether Envoy's byte comparison of `m` with `value` cannot be told from the text, when the value
+ * holds U+FFFD (mayHoldInvalidUtf8: bytes that are not UTF-8 read that way). RE2 reads the bytes
+ * themselves, which `.` and classes do not match. An Exact or Suffix value is compared byte for
+ * byte; valid UTF-8 text compares as its bytes do unless the configured value itself holds U+FFFD
+ * (`\xff` and U+FFFD read alike, while their bytes differ). Such a match counts as matching, and is
+ * then refused (unreadableMatch): the request may have taken this rule or a later one.
  */
-const unreadable = (value: string) => value.includes("\uFFFD");
+function unreadableBy(m: ValueMatch, value: string): boolean {
+  return (m.type === "RegularExpression" || mayHoldInvalidUtf8(m.value)) && mayHoldInvalidUtf8(value);
+}
 
 /**
- * The header or query parameter a regular expression of `match` was applied to whose value holds
- * U+FFFD (see unreadable), or undefined: the match may or may not be Envoy's.
+ * The header or query parameter of `match` whose comparison cannot be told from the text (see
+ * unreadableBy), or undefined: the match may or may not be Envoy's.
  */
 export function unreadableMatch(match: CompiledMatch, request: RouteRequest): string | undefined {
-  for (const h of match.headers) {
-    if (h.type === "RegularExpression" && unreadable(headerOf(request, h.name) ?? "")) return `header ${h.name}`;
+  for (let i = 0; i < match.headers.length; i++) {
+    const h = match.headers[i]!;
+    if (unreadableBy(h, headerOf(request, h.name) ?? "")) return `header ${h.name}`;
   }
-  for (const q of match.queryParams) {
-    if (q.type === "RegularExpression" && unreadable(firstParam(request.rawQuery, q.name) ?? "")) return `query parameter ${q.name}`;
+  for (let i = 0; i < match.queryParams.length; i++) {
+    const q = match.queryParams[i]!;
+    if (unreadableBy(q, firstParam(request.rawQuery, q.name) ?? "")) return `query parameter ${q.name}`;
   }
   return undefined;
 }

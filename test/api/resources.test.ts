@@ -37,4 +37,23 @@ describe("Secrets from manifests", () => {
       "data.alice is not valid base64 (line breaks are allowed, spaces are not)",
     ]);
   });
+
+  const raw = (name: string, data: unknown) => ({
+    object: { apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "apps" }, data },
+    origin: `${name}.json`,
+  });
+  it("data that is not an object of strings is refused, with the key named", () => {
+    expect(toResources([raw("a", { alice: 5 }), raw("b", ["YQ=="])]).rejected.map((r) => r.reason)).toEqual([
+      ".data.alice: Invalid input: expected string, received number",
+      ".data: Invalid input: expected record, received array",
+    ]);
+  });
+  it("a data key that names a member of Object.prototype is a key like any other", () => {
+    const data = JSON.parse('{"__proto__": "YWxpY2Uta2V5", "constructor": "Ym9iLWtleQ=="}') as unknown;
+    const [secret] = toResources([raw("keys", data)]).resources.secrets;
+    expect(Object.entries(secret!.data)).toEqual([
+      ["__proto__", "alice-key"],
+      ["constructor", "bob-key"],
+    ]);
+  });
 });

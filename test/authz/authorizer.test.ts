@@ -48,7 +48,7 @@ function authorizerOf(auditAllowedSampleRate: number | undefined, draws: number[
     );
   const audited = async () => (await metrics.registry.getSingleMetric("portcullis_audited_allowed_total")!.get()).values[0]?.value ?? 0;
   const publish = () => (served = { snapshot: served.snapshot, memo: new CheckMemo() });
-  return { decide, lines, audited, recentDenials, authorizer, publish };
+  return { decide, lines, audited, recentDenials, authorizer, publish, logger };
 }
 
 const alice = { headers: { "x-api-key": "alice-key" } };
@@ -161,6 +161,19 @@ describe("--log-level debug: a trace per decision", () => {
     expect(lines.filter((l) => l.msg === "decision trace")).toEqual([]);
     expect(step).not.toHaveBeenCalled();
     step.mockRestore();
+  });
+
+  it("a level changed while serving takes effect at the next decision (the level is not read per request)", async () => {
+    const { decide, lines, logger } = authorizerOf(undefined);
+    const traces = () => lines.filter((l) => l.msg === "decision trace").length;
+    await decide(alice);
+    expect(traces()).toBe(0);
+    logger.level = "debug";
+    await decide(alice);
+    expect(traces()).toBe(1);
+    logger.level = "info";
+    await decide(alice);
+    expect(traces()).toBe(1);
   });
 
   it("explain (the admin page's form) answers with the trace, neither counted nor audited", async () => {

@@ -59,12 +59,17 @@ describe("hostReadings: the Host as Envoy's virtual host selection reads it", ()
     ["[x].wild.example.com", ["[x].wild.example.com"]],
     [" x.io\t", ["x.io"]],
     ["x.io\u00A0", ["x.io\u00A0"]],
-    // Envoy removes only what absl::SimpleAtoi parses as a uint32.
-    ["api.example.com:", ["api.example.com:"]],
+    // Envoy removes only what absl::SimpleAtoi parses as a uint32; the text before the first ":" it
+    // keeps is the host nginx and most upstream servers read.
+    ["api.example.com:", ["api.example.com:", "api.example.com"]],
     ["api.example.com:+80", ["api.example.com"]],
     ["api.example.com:4294967295", ["api.example.com"]],
-    ["api.example.com:4294967296", ["api.example.com:4294967296"]],
-    ["api.example.com:8o", ["api.example.com:8o"]],
+    ["api.example.com:4294967296", ["api.example.com:4294967296", "api.example.com"]],
+    ["api.example.com:8o", ["api.example.com:8o", "api.example.com"]],
+    ["API.example.com:80:80", ["api.example.com:80", "api.example.com"]],
+    ["api.example.com.:x", ["api.example.com.:x", "api.example.com.", "api.example.com"]],
+    [":x", [":x"]],
+    ["[::1]:x", ["[::1]:x"]],
     // Envoy lower-cases ASCII only: the Kelvin sign (U+212A) stays, where JavaScript's toLowerCase makes it "k".
     ["\u212Aiosk.example.com", ["\u212Aiosk.example.com"]],
     // The usual Host (lower case, digits, "-", "."), read as it is without the steps above.

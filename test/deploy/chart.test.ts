@@ -185,8 +185,8 @@ describe("rendered with the default values (Kubernetes mode)", () => {
     });
     expect(pod.spec.automountServiceAccountToken).toBe(true);
     expect(pod.spec.serviceAccountName).toBe(find(r, "ServiceAccount").metadata.name);
-    expect(container.resources.requests).toEqual({ cpu: "100m", memory: "128Mi" });
-    expect(container.resources.limits).toEqual({ memory: "256Mi" });
+    expect(container.resources.requests).toEqual({ cpu: "100m", memory: "256Mi" });
+    expect(container.resources.limits).toEqual({ memory: "512Mi" });
   });
 
   it("non-root, read-only root filesystem, no capabilities, seccomp RuntimeDefault; /tmp is an emptyDir", () => {

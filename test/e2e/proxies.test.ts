@@ -3,7 +3,7 @@
 // upstream, with Portcullis' own binary in standalone mode on deploy/examples plus
 // test/e2e/situations.yaml.
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -71,7 +71,21 @@ const spoof = { "x-user-id": "mallory", "x-user-group": "admins", "x-user-email"
  * `underscores` what becomes of a header name with "_" (nginx and Caddy 2.11 drop it; Caddy 2.6
  * forwards it, and Portcullis refuses one that spells an identity header).
  */
-function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-json" | "proxy-page", underscores: "dropped" | "refused") {
+/** The headers a shipped configuration says it gives the app only from Portcullis' answer (its X-Portcullis-Replaces). */
+function replacesListedIn(file: string): readonly string[] {
+  const value = /X-Portcullis-Replaces "([^"]*)"/.exec(readFileSync(join(PROXIES, file), "utf8"))?.[1];
+  if (value === undefined) throw new Error(`${file} sets no X-Portcullis-Replaces`);
+  return value.split(",").map((h) => h.trim());
+}
+
+function decisions(
+  name: string,
+  proxy: () => Proxy,
+  file: string,
+  deniedBody: "portcullis-json" | "proxy-page",
+  underscores: "dropped" | "refused",
+) {
+  const replaces = replacesListedIn(file);
   describe(`${name}: decisions reach the client, identities reach the upstream`, () => {
     it("a valid API key: 200 from the upstream with x-user-id from Portcullis; the key and spoofed identities are gone", async () => {
       const { r, up } = await through(proxy(), "/v1/models?limit=5", { "x-api-key": ALICE_KEY, ...spoof });
@@ -143,6 +157,31 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
       };
       const { r, up } = await through(proxy(), "/v1/models", lies);
       expect([r.status, up]).toEqual([401, undefined]);
+    });
+
+    describe("the upstream serves the host Portcullis decided on", () => {
+      const cookies = "cookies.maas.example.com"; // its `/` is open
+      /** The status of `head` sent by hand (node:http writes neither form), and whether the upstream was called. */
+      const sendHead = async (head: string) => {
+        const before = stage.upstream.seen.length;
+        const status = await rawStatus(proxy().url, `${head}\r\nconnection: close\r\n\r\n`);
+        return { status, up: stage.seenSince(before) };
+      };
+      it("an absolute-form request line naming the API-key host, `Host:` the open one: never decided on the open route (nginx: 400; Caddy decides the line's host: 401)", async () => {
+        // nginx sends the app the request line's host ($host) and, before this was refused, Portcullis the Host header's.
+        const { status, up } = await sendHead(`GET http://${HOST}/v1/models HTTP/1.1\r\nhost: ${cookies}`);
+        expect([status, up]).toEqual([name === "nginx" ? 400 : 401, undefined]);
+      });
+      it("`Host: <API-key host>:x` (nginx and most apps read the host before the first ':'): nginx 400, Caddy 401 (decided as the API-key host too)", async () => {
+        const { status, up } = await sendHead(`GET /v1/models HTTP/1.1\r\nhost: ${HOST}:x`);
+        expect([status, up]).toEqual([name === "nginx" ? 400 : 401, undefined]);
+      });
+      it("the same host written both ways (absolute form; Host in upper case with a trailing dot and a port), with the key: 200, the upstream gets the line's host", async () => {
+        const { status, up } = await sendHead(
+          `GET http://${HOST}/v1/models HTTP/1.1\r\nhost: ${HOST.toUpperCase()}.:8080\r\nx-api-key: ${ALICE_KEY}`,
+        );
+        expect([status, up?.headers.host, up?.headers["x-user-id"]]).toEqual([200, HOST, "alice"]);
+      });
     });
 
     describe("the upstream runs what Portcullis decided (issue 12.1)", () => {
@@ -391,13 +430,26 @@ function decisions(name: string, proxy: () => Proxy, deniedBody: "portcullis-jso
       });
       expect(direct.status).toBe(200);
       const listed = direct.header("x-envoy-auth-headers-to-remove")!.split(",");
-      expect(listed).toEqual(expect.arrayContaining(["x-api-key", ...IDENTITY.filter((h) => h !== "x-user-id")]));
-      const forged = Object.fromEntries(listed.filter((h) => h !== "x-api-key").map((h) => [h, "forged"]));
+      expect(listed).toEqual(expect.arrayContaining(["x-api-key", "x-tenant", ...IDENTITY.filter((h) => h !== "x-user-id")]));
+      expect(replaces).toEqual(IDENTITY);
+      const forged = Object.fromEntries(listed.filter((h) => replaces.includes(h)).map((h) => [h, "forged"]));
       const { r, up } = await through(proxy(), "/v1/models", { ...forged, "x-user-id": "forged", "x-api-key": ALICE_KEY });
       expect(r.status).toBe(200);
       expect(up!.headers["x-api-key"]).toBeUndefined();
       for (const h of [...listed, "x-user-id"]) expect(up!.headers[h], h).not.toBe("forged");
       expect(up!.headers["x-user-id"]).toBe("alice");
+    });
+
+    it("a client's copy of a header a policy sets that the file does not replace (x-tenant) is refused (400): it would reach the upstream", async () => {
+      for (const path of ["/v1/models", "/healthz", "/v1/tenants"]) {
+        const { r, up } = await through(proxy(), path, { "x-tenant": "forged", "x-api-key": ALICE_KEY });
+        expect([path, r.status, up]).toEqual([path, 400, undefined]);
+      }
+      const { r, up } = await through(proxy(), "/v1/tenants", { "x-api-key": ALICE_KEY });
+      expect([r.status, up?.headers["x-tenant"]]).toEqual([200, undefined]);
+      // The list is the proxy's own: a client's X-Portcullis-Replaces naming x-tenant is overwritten.
+      const claimed = await through(proxy(), "/healthz", { "x-tenant": "forged", "x-portcullis-replaces": "x-tenant" });
+      expect([claimed.r.status, claimed.up]).toEqual([400, undefined]);
     });
 
     it("a POST body goes to the upstream untouched (the check itself carries none)", async () => {
@@ -454,16 +506,32 @@ describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
   afterAll(async () => caddy?.stop());
   // Caddy 2.6 passes a name with "_" on (Portcullis refuses it); later releases (2.11, Debian sid) drop it.
   const caddyVersion = execFileSync(requireProgram("caddy"), ["version"], { encoding: "utf8" }).trim();
-  decisions("caddy", () => caddy, "portcullis-json", caddyVersion.startsWith("2.6.") ? "refused" : "dropped");
+  decisions("caddy", () => caddy, "caddy/Caddyfile", "portcullis-json", caddyVersion.startsWith("2.6.") ? "refused" : "dropped");
   keepsConnections((behind) => startCaddy(join(PROXIES, "caddy/Caddyfile"), behind));
 
-  it("what copy_headers alone does with a client's X-User-Id when Portcullis' answer has none (why the example strips and cleans up)", async () => {
-    const bare = join(caddy.dir, "Bare.Caddyfile");
+  /** Caddy with only forward_auth and copy_headers X-User-Id (`declares`: and X-Portcullis-Replaces naming it), in front of the upstream. */
+  async function bareCaddy(declares: boolean): Promise<Proxy> {
+    const bare = join(caddy.dir, declares ? "Declaring.Caddyfile" : "Bare.Caddyfile");
+    const replaces = declares ? "\t\theader_up X-Portcullis-Replaces x-user-id\n" : "";
     writeFileSync(
       bare,
-      `{\n\tadmin off\n}\n:{$LISTEN_PORT} {\n\tforward_auth {$PORTCULLIS_FORWARD_AUTH} {\n\t\turi /\n\t\tcopy_headers X-User-Id\n\t}\n\treverse_proxy {$UPSTREAM}\n}\n`,
+      `{\n\tadmin off\n}\n:{$LISTEN_PORT} {\n\tforward_auth {$PORTCULLIS_FORWARD_AUTH} {\n\t\turi /\n${replaces}\t\tcopy_headers X-User-Id\n\t}\n\treverse_proxy {$UPSTREAM}\n}\n`,
     );
-    const probe = await startCaddy(bare, stage.behind);
+    return startCaddy(bare, stage.behind);
+  }
+
+  it("a configuration that does not say it replaces X-User-Id: Portcullis refuses (400) a client's copy, which would reach the app", async () => {
+    const probe = await bareCaddy(false);
+    try {
+      const { r, up } = await through(probe, "/healthz", { "x-user-id": "mallory" });
+      expect([r.status, up]).toEqual([400, undefined]);
+    } finally {
+      await probe.stop();
+    }
+  });
+
+  it("what copy_headers alone does with a client's X-User-Id when Portcullis' answer has none (why the example strips and cleans up)", async () => {
+    const probe = await bareCaddy(true);
     try {
       const { r, up } = await through(probe, "/healthz", { "x-user-id": "mallory" });
       expect(r.status).toBe(200);
@@ -490,6 +558,6 @@ describe("nginx auth_request (deploy/proxies/nginx/portcullis.conf)", () => {
     nginx = await startNginx(stage.behind);
   }, 30_000);
   afterAll(async () => nginx?.stop());
-  decisions("nginx", () => nginx, "proxy-page", "dropped");
+  decisions("nginx", () => nginx, "nginx/portcullis.conf", "proxy-page", "dropped");
   keepsConnections(startNginx);
 });

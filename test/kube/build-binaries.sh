@@ -2,20 +2,26 @@
 # Provides kube-apiserver v1.20.2, etcd 3.4 and kubectl for the integration tests, using only Debian's
 # archive (deb.debian.org): no download from GitHub, dl.k8s.io or the Go module proxy is needed.
 #   - kube-apiserver: compiled from bookworm's `kubernetes` source package (1.20.2, vendored deps)
-#     with Go 1.15 from bullseye (.debs extracted, not installed).
+#     with Go 1.15 from bullseye (.debs extracted, not installed), with the `providerless` build tag:
+#     the in-tree cloud providers (AWS, Azure, GCE, OpenStack, vSphere and their SDKs, about half of
+#     the Go source it compiles) are left out; no test runs on a cloud.
 #   - etcd: bookworm's `etcd-server` .deb, extracted.
 #   - kubectl: /usr/bin/kubectl when present, otherwise compiled from the same tree
 #     (PORTCULLIS_SYSTEM_KUBECTL= , i.e. empty, forces a version-matched build).
 # apt runs with a private configuration (own sources, lists and cache), so the system's apt state is
-# left untouched. The result is cached outside the repository, keyed by version:
-#   ${PORTCULLIS_CACHE_DIR:-$HOME/.cache/portcullis}/kube-1.20.2/
-# and reused while its binaries run. The assets folder is the LAST line on stdout; everything else
-# goes to stderr, so callers can do: PORTCULLIS_KUBE_ASSETS=$(bash build-binaries.sh | tail -1)
+# left untouched. The result is cached outside the repository, keyed by version and build tags:
+#   ${PORTCULLIS_CACHE_DIR:-$HOME/.cache/portcullis}/kube-1.20.2-providerless/
+# and reused while its binaries run. A cache from before the tag (kube-1.20.2/: same source and
+# version, cloud providers compiled in) serves the tests alike and is used when there is no other.
+# The assets folder is the LAST line on stdout; everything else goes to stderr, so callers can do:
+#   PORTCULLIS_KUBE_ASSETS=$(bash build-binaries.sh | tail -1)
 set -euo pipefail
 
 KUBE_VERSION=1.20.2
+BUILD_TAGS=providerless
 ROOT=${PORTCULLIS_CACHE_DIR:-${HOME:?HOME or PORTCULLIS_CACHE_DIR must be set}/.cache/portcullis}
-DEST="$ROOT/kube-$KUBE_VERSION"
+DEST="$ROOT/kube-$KUBE_VERSION-$BUILD_TAGS"
+UNTAGGED="$ROOT/kube-$KUBE_VERSION"
 SYSTEM_KUBECTL=${PORTCULLIS_SYSTEM_KUBECTL-/usr/bin/kubectl}
 
 # Keep stdout for the result only.
@@ -30,28 +36,39 @@ assets_ok() {
 }
 
 done_with() { log "assets ready in $1"; echo "$1" >&3; exit 0; }
+cached() {
+  if assets_ok "$DEST"; then done_with "$DEST"; fi
+  if assets_ok "$UNTAGGED"; then done_with "$UNTAGGED"; fi
+}
+# Logs "$1 in N s", N the wall seconds since the previous step.
+step_done() { log "$1 in $((SECONDS - LAP)) s"; LAP=$SECONDS; }
 
 mkdir -p "$ROOT"
 # Fast path without the lock: a complete cache is never modified in place (only replaced by rename).
-if assets_ok "$DEST"; then done_with "$DEST"; fi
+cached
 
 # One builder at a time; a second concurrent run waits and then finds the finished cache.
-exec 9>"$ROOT/kube-$KUBE_VERSION.lock"
+exec 9>"$DEST.lock"
 if ! flock -n 9; then
-  log "another build holds $ROOT/kube-$KUBE_VERSION.lock; waiting for it"
+  log "another build holds $DEST.lock; waiting for it"
   flock 9
 fi
-if assets_ok "$DEST"; then done_with "$DEST"; fi
+cached
 
 for tool in apt-get dpkg-deb tar find xargs grep sed; do
   command -v "$tool" >/dev/null || { log "missing required tool: $tool"; exit 1; }
 done
 
 # Leftovers of interrupted builds are safe to remove: only the lock holder creates them.
-rm -rf "$ROOT"/.build.* "$ROOT"/.stale.*
-W=$(mktemp -d "$ROOT/.build.XXXXXX")
-trap 'rm -rf "$W"' EXIT
+# (Named after the key: a build of another key, under its own lock, may be running beside this one.)
+WORK_PREFIX="$ROOT/.build-kube-$KUBE_VERSION-$BUILD_TAGS"
+STALE_PREFIX="$ROOT/.stale-kube-$KUBE_VERSION-$BUILD_TAGS"
+rm -rf "$WORK_PREFIX".* "$STALE_PREFIX".*
+W=$(mktemp -d "$WORK_PREFIX.XXXXXX")
+PREBUILD=
+trap '[[ -z $PREBUILD ]] || kill "$PREBUILD" 2>/dev/null; rm -rf "$W"' EXIT
 START=$SECONDS
+LAP=$SECONDS
 log "building kube-apiserver v$KUBE_VERSION in $W (takes several minutes)"
 mkdir -p "$W"/{lists/partial,cache/archives/partial,dl,go,etcd,assets}
 
@@ -82,8 +99,11 @@ tar xzf "$ORIG" -C "$W"
 SRC="$W/kubernetes-$KUBE_VERSION"
 [[ -d $SRC/cmd/kube-apiserver ]] || { log "$ORIG does not contain kubernetes-$KUBE_VERSION"; exit 1; }
 rm -f "$W"/dl/*.orig.tar.gz
+step_done "sources downloaded and unpacked"
 
-export GOROOT="$W/go/usr/lib/go-1.15" GOCACHE="$W/gocache" GOENV=off CGO_ENABLED=0 GOPROXY=off GOFLAGS=
+# GOGC=400: the compilers collect garbage less often; compiling kube-apiserver took 16% less CPU
+# (148 s instead of 177 s) for 25% more peak memory (1.1 GB instead of 0.9 GB).
+export GOROOT="$W/go/usr/lib/go-1.15" GOCACHE="$W/gocache" GOENV=off CGO_ENABLED=0 GOPROXY=off GOFLAGS= GOGC=400
 export PATH="$GOROOT/bin:$PATH"
 go version
 
@@ -103,21 +123,37 @@ FILES=$(for d in $DIRS; do find "$d" -maxdepth 1 -type f -name '*.go'; done \
   | grep -v -E '^vendor/k8s.io/(code-generator|sample-apiserver)/')
 ODIRS=$(grep --color=never -l '+k8s:openapi-gen=' $FILES | xargs -n1 dirname | LC_ALL=C sort -u)
 INPUTS=$(for d in $ODIRS; do printf 'k8s.io/kubernetes/%s,' "$d"; done | sed 's/,$//')
-log "generating OpenAPI definitions for $(wc -w <<<"$ODIRS") packages"
-GOPATH="$GP" GO111MODULE=off "$GP/bin/openapi-gen" --logtostderr \
-  -i "$INPUTS" -p k8s.io/kubernetes/pkg/generated/openapi -O zz_generated.openapi \
-  -h "$SRC/hack/boilerplate/boilerplate.generatego.txt" -r "$W/openapi-violations.report"
 
+# kube-apiserver and kubectl build in module mode from vendor/. Not with -trimpath: it would also
+# rebuild the standard library the Go package ships compiled (124 more packages).
 cd "$SRC"
+export GOPATH="$GP" GO111MODULE=on GOFLAGS=-mod=vendor
+OPENAPI_PKG=k8s.io/kubernetes/pkg/generated/openapi
+# openapi-gen runs on one core. Meanwhile the packages of kube-apiserver that do not import what it
+# generates compile into GOCACHE, where the build of kube-apiserver finds them.
+INDEPENDENT=$(go list -tags "$BUILD_TAGS" -deps -f '{{.ImportPath}}{{range .Deps}} {{.}}{{end}}' ./cmd/kube-apiserver \
+  | awk -v generated="$OPENAPI_PKG" '{ for (i = 1; i <= NF; i++) if ($i == generated) next; print $1 }')
+log "generating OpenAPI definitions for $(wc -w <<<"$ODIRS") packages; compiling meanwhile the $(wc -w <<<"$INDEPENDENT") packages that do not use them"
+# shellcheck disable=SC2086 # one argument per package
+go build -tags "$BUILD_TAGS" $INDEPENDENT &
+PREBUILD=$!
+(cd "$GP/src/k8s.io/kubernetes" && GO111MODULE=off GOFLAGS= "$GP/bin/openapi-gen" --logtostderr \
+  -i "$INPUTS" -p "$OPENAPI_PKG" -O zz_generated.openapi \
+  -h "$SRC/hack/boilerplate/boilerplate.generatego.txt" -r "$W/openapi-violations.report")
+step_done "OpenAPI definitions generated"
+wait "$PREBUILD" || { log "compiling the packages independent of the OpenAPI definitions failed"; exit 1; }
+PREBUILD=
+
 LD="-s -w"
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   LD+=" -X $pkg.gitVersion=v$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=20 -X $pkg.gitTreeState=clean"
 done
-GOPATH="$GP" GO111MODULE=on GOFLAGS=-mod=vendor go build -o "$W/assets/kube-apiserver" -ldflags "$LD" ./cmd/kube-apiserver
+go build -tags "$BUILD_TAGS" -ldflags "$LD" -o "$W/assets/kube-apiserver" ./cmd/kube-apiserver
+step_done "kube-apiserver compiled"
 if [[ -n $SYSTEM_KUBECTL && -x $SYSTEM_KUBECTL ]]; then
   ln -s "$SYSTEM_KUBECTL" "$W/assets/kubectl"
 else
-  GOPATH="$GP" GO111MODULE=on GOFLAGS=-mod=vendor go build -o "$W/assets/kubectl" -ldflags "$LD" ./cmd/kubectl
+  go build -tags "$BUILD_TAGS" -ldflags "$LD" -o "$W/assets/kubectl" ./cmd/kubectl
 fi
 cp "$W/etcd/usr/bin/etcd" "$W/assets/etcd"
 if [[ -f $W/etcd/usr/share/doc/etcd-server/copyright ]]; then
@@ -129,8 +165,8 @@ fi
 assets_ok "$W/assets" || { log "built binaries do not run"; exit 1; }
 
 # Atomic publish: rename within the same filesystem; a broken previous cache is moved aside first.
-if [[ -e $DEST ]]; then mv "$DEST" "$(mktemp -u "$ROOT/.stale.XXXXXX")"; fi
+if [[ -e $DEST ]]; then mv "$DEST" "$(mktemp -u "$STALE_PREFIX.XXXXXX")"; fi
 mv "$W/assets" "$DEST"
-rm -rf "$ROOT"/.stale.*
+rm -rf "$STALE_PREFIX".*
 log "built in $((SECONDS - START)) s"
 done_with "$DEST"

@@ -58,9 +58,9 @@ export function checkApiKey(
   return { ok: false, error: deny(401, "apikey_missing", "Client authentication failed: no API key in the request", where) };
 }
 
-/** Whether a source is a cookie (a loop, not a closure per request). */
+/** Whether a source is a cookie (an index loop: no closure or iterator per request). */
 function readsCookies(config: CompiledApiKey): boolean {
-  for (const source of config.sources) if (source.in === "cookie") return true;
+  for (let i = 0; i < config.sources.length; i++) if (config.sources[i]!.in === "cookie") return true;
   return false;
 }
 

@@ -25,14 +25,14 @@ export const CEL_COST_LIMIT = 2_000_000;
 const MAX_COMPREHENSION_DEPTH = 3;
 
 /**
- * How big a value is, in units: a string its length, a list one plus its elements, a map one plus
- * its keys and values, anything else one. Stops counting once past `limit`.
+ * How big a value is, in units: a string its length, a list one plus its elements, a map (an
+ * object or a Map) one plus its keys and values, anything else one. Stops counting once past `limit`.
  */
 export function measure(value: unknown, limit: number): number {
   if (typeof value === "string") return Math.max(1, value.length);
   if (value === null || typeof value !== "object") return 1;
   let total = 1;
-  const entries = Array.isArray(value) ? value.map((v) => ["", v] as const) : Object.entries(value);
+  const entries = Array.isArray(value) ? value.map((v) => ["", v] as const) : value instanceof Map ? [...value] : Object.entries(value);
   for (const [key, v] of entries) {
     total += key.length + measure(v, limit - total);
     if (total > limit) break;

@@ -99,6 +99,13 @@ export const PRINCIPAL_VARIABLES = celVariables(
 /** A CEL expression compiled once. */
 export interface CompiledCel {
   readonly source: string;
+  /**
+   * The fields of the `request` variable the expression names (`request.path` → "path"), or
+   * undefined when it reads `request` otherwise (`request["path"]`, passed whole): all of them.
+   * A value read as text from bytes that are not UTF-8 is compared otherwise than Envoy compares
+   * the bytes, so check.ts needs to know which values an expression reads.
+   */
+  readonly requestFields: ReadonlySet<string> | undefined;
   /** Its value over `context` (the variables it was compiled for); throws when it cannot be evaluated. */
   readonly evaluate: (context: Record<string, unknown>) => unknown;
 }
@@ -137,7 +144,31 @@ export function compileCel(source: string, variables: CelVariables): Result<Comp
     }
     return parsed(context);
   };
-  return ok({ source, evaluate });
+  return ok({ source, evaluate, requestFields: requestFieldsOf(first.value.ast) });
+}
+
+/** See CompiledCel.requestFields. */
+function requestFieldsOf(ast: CelNode): ReadonlySet<string> | undefined {
+  const fields = new Set<string>();
+  let whole = false;
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const n of node) visit(n);
+      return;
+    }
+    if (whole || node === null || typeof node !== "object" || !("op" in node)) return;
+    const { op, args } = node as CelNode;
+    if (op === "id" && args === "request") whole = true;
+    else if (
+      (op === "." || op === ".?") &&
+      (args as [CelNode, string])[0].op === "id" &&
+      (args as [CelNode, string])[0].args === "request"
+    ) {
+      fields.add((args as [CelNode, string])[1]);
+    } else visit(args);
+  };
+  visit(ast);
+  return whole ? undefined : fields;
 }
 
 type Parsed = ((context: Record<string, unknown>) => unknown) & { ast: CelNode };

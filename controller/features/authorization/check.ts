@@ -13,6 +13,7 @@
 import type { CheckContext } from "../../authz/context.ts";
 import { deny } from "../../authz/decision.ts";
 import type { NormalizedRequest } from "../../authz/request.ts";
+import { mayHoldInvalidUtf8 } from "../../lib/bytes.ts";
 import { claimAt } from "../../lib/claims.ts";
 import { fail } from "../../lib/result.ts";
 import { pathMatches } from "../../snapshot/route-index.ts";
@@ -237,9 +238,13 @@ function principalMismatch(rule: CompiledRule, p: CompiledPrincipal, facts: Fact
     if (!p.jwt.scopes.every((s) => granted.has(s))) return "a jwt scope is missing";
   }
   for (const h of p.headers ?? []) {
-    // Envoy's RBAC header matcher reads repeated lines joined with ",".
+    // Envoy's RBAC header matcher reads repeated lines joined with ",", and compares bytes.
     const value = headerIn(request, h.name, facts.reading);
-    if (value === undefined || !h.values.includes(value)) return "a header differs";
+    if (value === undefined) return "a header differs";
+    if (mayHoldInvalidUtf8(value) && h.values.some(mayHoldInvalidUtf8)) {
+      // `\xff` and U+FFFD read alike as text; the bytes Envoy compares may or may not be equal.
+      if (rule.action === "Allow") return "a header holds bytes that may not be UTF-8, compared with a value holding U+FFFD";
+    } else if (!h.values.includes(value)) return "a header differs";
   }
   if (p.geoLocations !== undefined) {
     const location = facts.location();
@@ -254,9 +259,12 @@ function principalMismatch(rule: CompiledRule, p: CompiledPrincipal, facts: Fact
 /**
  * Whether `cel` is true over `variables`. An expression that cannot be evaluated (a missing header
  * or claim, a variable over its size) or gives no boolean never lets a request through: it does
- * not match in an Allow rule and does match in a Deny rule.
+ * not match in an Allow rule and does match in a Deny rule. So it is with an expression that reads
+ * a request value holding bytes that may not be UTF-8 (readsInvalidUtf8): Envoy's CEL compares
+ * and measures the bytes, cel-js the text they read as.
  */
 function celMatches(rule: CompiledRule, cel: CompiledCel, variables: Record<string, unknown>): boolean {
+  if (readsInvalidUtf8(cel, variables.request as Record<string, unknown>)) return rule.action === "Deny";
   let result: unknown;
   try {
     result = cel.evaluate(variables);
@@ -264,6 +272,23 @@ function celMatches(rule: CompiledRule, cel: CompiledCel, variables: Record<stri
     return rule.action === "Deny";
   }
   return typeof result === "boolean" ? result : rule.action === "Deny";
+}
+
+/**
+ * Whether a field of `request` the expression reads holds U+FFFD (mayHoldInvalidUtf8), the text
+ * of bytes that are not UTF-8: `"\xff" == "\uFFFD"` holds for the text, not for Envoy's bytes,
+ * and `size()`, `<` and `matches()` read them otherwise too. A header map counts by its values.
+ */
+function readsInvalidUtf8(cel: CompiledCel, request: Record<string, unknown>): boolean {
+  const read = (value: unknown): boolean =>
+    typeof value === "string"
+      ? mayHoldInvalidUtf8(value)
+      : value instanceof Map
+        ? [...value.values()].some(read)
+        : value !== null && typeof value === "object" && !(value instanceof Date) && Object.values(value).some(read);
+  if (cel.requestFields === undefined) return read(request);
+  for (const field of cel.requestFields) if (Object.hasOwn(request, field) && read(request[field])) return true;
+  return false;
 }
 
 /** OAuth scopes from `scope` (space-delimited string, RFC 8693) or `scp` (list or string). */
@@ -276,16 +301,28 @@ function scopesOf(claims: Readonly<Record<string, unknown>>): Set<string> {
   return out;
 }
 
-/** Every header by lower-case name, in `reading`. */
-function headersIn(request: NormalizedRequest, reading: Reading): Record<string, string> {
-  const headers: Record<string, string> = {};
+/**
+ * Every header by lower-case name, in `reading`, as the map CEL reads: looked up whatever the
+ * letter case of the name written (`request.headers['X-Tenant']`), as Envoy's CEL header map looks
+ * a name up lower-cased (ASCII letters only). cel-js reads a Map through its `get` and `has`.
+ */
+function headersIn(request: NormalizedRequest, reading: Reading): Map<string, string> {
+  const headers = new Map<string, string>();
   for (const name of Object.keys(request.source.headers)) {
     const v = headerIn(request, name, reading);
-    if (v !== undefined) headers[name] = v;
+    if (v !== undefined) headers.set(name, v);
   }
-  headers.host = request.authority;
+  headers.set("host", request.authority);
+  const get = headers.get.bind(headers);
+  const has = headers.has.bind(headers);
+  headers.get = (name) => get(asciiLowerCase(name));
+  headers.has = (name) => has(asciiLowerCase(name));
   return headers;
 }
+
+/** A name with its ASCII letters lower-cased (Envoy's LowerCaseString); a key that is not a string as it is. */
+const asciiLowerCase = <T>(name: T): T =>
+  typeof name === "string" ? (name.replace(/[A-Z]+/g, (upper) => upper.toLowerCase()) as T) : name;
 
 /** The variables of `principal.cel`. Absent identities are empty maps, so `has()` works on them. */
 function principalVariablesOf(
@@ -320,14 +357,14 @@ function envoyAttributesOf(request: NormalizedRequest, who: IdentityAttributes, 
   const headers = headersIn(request, reading);
   const query = request.rawQuery;
   const path = query === undefined ? request.path : `${request.path}?${query}`;
-  headers[":authority"] = request.source.host;
-  headers[":path"] = path;
-  headers[":method"] = request.method;
-  headers[":scheme"] = request.source.scheme;
+  headers.set(":authority", request.authority);
+  headers.set(":path", path);
+  headers.set(":method", request.method);
+  headers.set(":scheme", request.source.scheme);
   const attributes: Record<string, unknown> = {
     path,
     url_path: request.path,
-    host: request.source.host,
+    host: request.authority,
     scheme: request.source.scheme,
     method: request.method,
     headers,
@@ -339,7 +376,8 @@ function envoyAttributesOf(request: NormalizedRequest, who: IdentityAttributes, 
     ["useragent", "user-agent"],
     ["id", "x-request-id"],
   ] as const) {
-    if (Object.hasOwn(headers, header)) attributes[attribute] = headers[header];
+    const value = headers.get(header);
+    if (value !== undefined) attributes[attribute] = value;
   }
   const jwt = who.jwt;
   const payload =

@@ -167,7 +167,10 @@ function envoyFindsNone(config: CompiledJwt, request: NormalizedRequest): boolea
 
 /** Whether a provider reads a query parameter (loops: this runs on every request). */
 function readsQuery(config: CompiledJwt): boolean {
-  for (const provider of config.providers) for (const source of provider.sources) if (source.in === "param") return true;
+  for (let p = 0; p < config.providers.length; p++) {
+    const sources = config.providers[p]!.sources;
+    for (let s = 0; s < sources.length; s++) if (sources[s]!.in === "param") return true;
+  }
   return false;
 }
 
@@ -179,8 +182,12 @@ function tokensIn(config: CompiledJwt, request: NormalizedRequest): readonly Fou
   // Usually one token: an array of one, not an empty array grown by push (which reserves 17 slots).
   let found: FoundToken[] | undefined;
   for (let index = 0; index < config.providers.length; index++) {
-    for (const source of config.providers[index]!.sources) {
-      for (const token of readCredential(request, source)) {
+    // Index loops: an iterator would be allocated on every request.
+    const sources = config.providers[index]!.sources;
+    for (let s = 0; s < sources.length; s++) {
+      const tokens = readCredential(request, sources[s]!);
+      for (let t = 0; t < tokens.length; t++) {
+        const token = tokens[t]!;
         const seen = found === undefined ? undefined : foundToken(found, token);
         if (seen !== undefined) {
           if (!seen[1].includes(index)) seen[1].push(index);

@@ -14,6 +14,7 @@ describe("measure", () => {
     expect(measure("abc", 100)).toBe(3);
     expect(measure(["ab", "c"], 100)).toBe(4);
     expect(measure({ ab: "cd", e: [1, 2] }, 100)).toBe(1 + 2 + 2 + 1 + 3);
+    expect(measure(new Map([["ab", "cd"]]), 100)).toBe(1 + 2 + 2);
     expect(measure("x".repeat(1000), 10)).toBeGreaterThan(10);
   });
 });

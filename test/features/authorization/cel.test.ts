@@ -161,3 +161,20 @@ describe("CEL variables", () => {
     expect(envoy("[1].exists(xds, xds > 0)")).toContain("xds is an Envoy attribute");
   });
 });
+
+describe("the request fields an expression reads (check.ts reads only those for bytes that are not UTF-8)", () => {
+  const fields = (source: string) => {
+    const r = compileCel(source, ENVOY_ATTRIBUTES);
+    if (!r.ok) throw new Error(r.error);
+    return r.value.requestFields === undefined ? "all" : [...r.value.requestFields].sort();
+  };
+  it("names each field written `request.<field>`, also under has() and inside comprehensions", () => {
+    expect(
+      fields("request.url_path == '/x' && has(request.headers.x) && request.headers.exists(k, k == 'x-a') && request.host == 'h'"),
+    ).toEqual(["headers", "host", "url_path"]);
+    expect(fields("metadata.filter_metadata.size() > 0")).toEqual([]);
+  });
+  it("counts `request` read any other way as reading every field", () => {
+    expect(fields("request['path'] == '/x'")).toBe("all");
+  });
+});

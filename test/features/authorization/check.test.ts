@@ -6,7 +6,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { clientAddressDetection } from "../../../controller/authz/client-address.ts";
 import { geoIPDatabaseOf } from "../../../controller/geoip/database.ts";
-import { policiesOnRules } from "../../support/manifests.ts";
+import type { AuthzRequest } from "../../../controller/authz/request.ts";
+import { utf8Bytes } from "../../../controller/lib/bytes.ts";
+import { gatewayWithRoute, policiesOnRules, securityPolicy } from "../../support/manifests.ts";
 import { writeMmdb } from "../../support/mmdb.ts";
 import { jwksOf, mint, signingKey, type SigningKey } from "../../support/tokens.ts";
 import { decider, type Decider } from "../../support/world.ts";
@@ -154,6 +156,96 @@ describe("a rule's cel (Envoy's attributes)", () => {
     expect((await d({ path: "/claims?v=1", headers: { authorization: `Bearer ${admin}` } })).allowed).toBe(true);
     expect((await d({ path: "/claims?v=2", headers: { authorization: `Bearer ${admin}` } })).allowed).toBe(false);
     expect((await d({ path: "/claims?v=1", headers: { authorization: `Bearer ${reader}` } })).allowed).toBe(false);
+  });
+});
+
+describe("a rule's cel reads each attribute as Envoy defines it", () => {
+  /** Allowed by a policy whose one Allow rule is `cel`, on a route that takes every host under example.com. */
+  const allowedBy = async (cel: string, request: Partial<AuthzRequest> & { path: string }) => {
+    const own = decider(
+      `${gatewayWithRoute('"*.example.com"', { p: "/p" })}---\n${securityPolicy("p", { authorization: { rules: [{ action: "Allow", cel }] } }, "p")}`,
+    );
+    return (await own({ host: "api.example.com", ...request })).allowed;
+  };
+  it("request.path is the path with its query (Envoy's :path); url_path is without it; query is the text after ?", async () => {
+    expect(await allowedBy("request.path == '/p/x?a=1&b'", { path: "/p/x?a=1&b" })).toBe(true);
+    expect(await allowedBy("request.path == '/p/x'", { path: "/p/x?a=1" })).toBe(false);
+    expect(await allowedBy("request.url_path == '/p/x' && request.query == 'a=1&b'", { path: "/p/x?a=1&b" })).toBe(true);
+    expect(await allowedBy("request.query == ''", { path: "/p/x" })).toBe(true);
+  });
+  it("request.path and url_path are the normalised path, decided on each reading of it (an encoded slash)", async () => {
+    expect(await allowedBy("request.url_path == '/p/a/b'", { path: "/p/./a//b" })).toBe(true);
+    // Envoy keeps %2F; an upstream decoding it runs /p/a/b: a rule allowing only the encoded form is not enough.
+    expect(await allowedBy("request.url_path == '/p/a%2Fb'", { path: "/p/a%2Fb" })).toBe(false);
+    expect(await allowedBy("request.url_path in ['/p/a%2Fb', '/p/a/b']", { path: "/p/a%2Fb" })).toBe(true);
+  });
+  it("request.host is the Host as sent (port and letter case kept), read as UTF-8 like every other value", async () => {
+    expect(await allowedBy("request.host == 'API.example.com:8443'", { host: "API.example.com:8443", path: "/p" })).toBe(true);
+    expect(
+      await allowedBy("request.host == 'café.example.com' && request.headers[':authority'] == 'café.example.com'", {
+        host: utf8Bytes("café.example.com"),
+        path: "/p",
+        byteStrings: true,
+      }),
+    ).toBe(true);
+  });
+  it("request.method and scheme; referer, useragent and id only when their header is sent", async () => {
+    expect(await allowedBy("request.method == 'POST' && request.scheme == 'https'", { method: "POST", scheme: "https", path: "/p" })).toBe(
+      true,
+    );
+    expect(await allowedBy("!has(request.referer) && !has(request.useragent) && !has(request.id)", { path: "/p" })).toBe(true);
+    const headers = { referer: "https://a.example.com/", "user-agent": "curl/8", "x-request-id": "r1" };
+    expect(
+      await allowedBy("request.referer == 'https://a.example.com/' && request.useragent == 'curl/8' && request.id == 'r1'", {
+        path: "/p",
+        headers,
+      }),
+    ).toBe(true);
+  });
+  it("request.headers looks a name up whatever its letter case, as Envoy lower-cases it; its keys are lower-case", async () => {
+    const headers = { "x-tenant": "a" };
+    expect(await allowedBy("request.headers['X-Tenant'] == 'a' && 'X-TENANT' in request.headers", { path: "/p", headers })).toBe(true);
+    expect(
+      await allowedBy("request.headers.exists(k, k == 'x-tenant') && !request.headers.exists(k, k == 'X-Tenant')", { path: "/p", headers }),
+    ).toBe(true);
+    expect(await allowedBy("request.headers['X-Other'] == 'a'", { path: "/p", headers })).toBe(false);
+  });
+  it("principal.cel's request.headers too", async () => {
+    const own = decider(
+      onePolicy("pc", `authorization: {rules: [{action: Allow, principal: {cel: "request.headers['X-Tenant'] == 'a'"}}]}`),
+    );
+    expect((await own({ path: "/pc", headers: { "x-tenant": "a" } })).allowed).toBe(true);
+  });
+  it("a header value read from valid UTF-8 bytes compares as its text", async () => {
+    expect(
+      await allowedBy("request.headers['x-name'] == 'é'", { path: "/p", headers: { "x-name": utf8Bytes("é") }, byteStrings: true }),
+    ).toBe(true);
+  });
+});
+
+describe("values that are not UTF-8 (Envoy compares bytes, the text reads them as U+FFFD)", () => {
+  /** The decision on GET /b with `headers` (bytes one per character) under `rules`, default Deny. */
+  const under = (rules: string, headers: Record<string, string>) =>
+    decider(onePolicy("b", `authorization: {defaultAction: Deny, rules: [${rules}]}`))({ path: "/b", headers, byteStrings: true });
+  const REPLACEMENT_ALLOW = `{name: replacement, action: Allow, cel: "request.headers['x-name'] == '\\uFFFD'"}`;
+  it("a cel Allow rule reading a value that holds bytes that are not UTF-8 does not match (`\\xff` is not U+FFFD to Envoy)", async () => {
+    expect((await under(REPLACEMENT_ALLOW, { "x-name": "\xff" })).message).toBe("no authorization rule allows the request");
+    expect((await under(REPLACEMENT_ALLOW, { "x-name": utf8Bytes("\uFFFD") })).message).toBe("no authorization rule allows the request");
+  });
+  it("a cel Deny rule reading such a value matches, whatever it compares", async () => {
+    const rules = `{name: no-admin, action: Deny, cel: "request.headers['x-role'] == 'admin'"}, {action: Allow, cel: "true"}`;
+    expect((await under(rules, { "x-role": "\xfe" })).message).toBe("denied by authorization rule no-admin");
+    expect((await under(rules, { "x-role": "user" })).allowed).toBe(true);
+  });
+  it("an expression that reads no such value is decided as usual (the value of a field it does not name)", async () => {
+    expect((await under(`{action: Allow, cel: "request.url_path == '/b'"}`, { "x-name": "\xff" })).allowed).toBe(true);
+  });
+  it("a principal.headers Allow value holding U+FFFD does not match such a value; a Deny one does", async () => {
+    const allow = `{action: Allow, principal: {headers: [{name: x-team, values: ["\uFFFD"]}]}}`;
+    expect((await under(allow, { "x-team": "\xff" })).allowed).toBe(false);
+    const deny = `{name: odd-team, action: Deny, principal: {headers: [{name: x-team, values: ["\uFFFD"]}]}}, {action: Allow, cel: "true"}`;
+    expect((await under(deny, { "x-team": "\xff" })).message).toBe("denied by authorization rule odd-team");
+    expect((await under(deny, { "x-team": "x" })).allowed).toBe(true);
   });
 });
 

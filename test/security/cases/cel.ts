@@ -2,23 +2,43 @@
  * CEL: Envoy Gateway's rule-level `cel` over Envoy's attributes, and Portcullis' `principal.cel`.
  * An expression is type-checked when the policy compiles (a variable or field that does not exist
  * is Invalid, not a rule that never matches); at request time one that cannot be evaluated never
- * lets a request through: no match in an Allow rule, a match in a Deny rule.
+ * lets a request through: no match in an Allow rule, a match in a Deny rule, and so is one that
+ * reads a request value holding bytes that are not UTF-8 (Envoy compares the bytes, Portcullis the
+ * text). principal.headers compare as Envoy's RBAC compares bytes.
  */
 import { parse } from "yaml";
 import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
+import { utf8Bytes } from "../../../controller/lib/bytes.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
-/** /x under a policy with `authorization` (YAML flow map); GET /x with `headers`. */
-function ruled(authorization: string, headers: Record<string, string | string[]> = {}) {
+/**
+ * /x under a policy with `authorization` (YAML flow map); GET /x with `headers`, as text or, with
+ * `byteStrings`, as the bytes an HTTP port receives (one character per byte).
+ */
+function ruled(authorization: string, headers: Record<string, string | string[]> = {}, byteStrings = false) {
   return async (): Promise<Outcome> => {
     const d = decider(
       `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization: parse(authorization) }, "x")}`,
     );
     const policy = d.result.snapshot.policies["apps/p"];
-    return fromDecision(await d({ path: "/x", headers }), managedHeadersOf(d.result.snapshot.policies), policy?.invalid);
+    return fromDecision(await d({ path: "/x", headers, byteStrings }), managedHeadersOf(d.result.snapshot.policies), policy?.invalid);
   };
 }
+
+/** GET /x on the host `café.example.com`, sent as its UTF-8 bytes (an HTTP port), under a route for *.example.com whose policy has `authorization`. */
+function onUtf8Host(authorization: string) {
+  return async (): Promise<Outcome> => {
+    const d = decider(
+      `${gatewayWithRoute('"*.example.com"', { x: "/x" })}---\n${securityPolicy("p", { authorization: parse(authorization) }, "x")}`,
+    );
+    const outcome = await d({ host: utf8Bytes("café.example.com"), path: "/x", byteStrings: true });
+    return fromDecision(outcome, managedHeadersOf(d.result.snapshot.policies));
+  };
+}
+
+const NOT_UTF8_FIXED =
+  "the value was read as text, where a byte that is not UTF-8 is U+FFFD, so it equalled a U+FFFD written in the rule while Envoy compares the bytes (`FF` is not `EF BF BD`); a rule reading such a value is now decided as one that cannot be evaluated";
 
 function c(id: string, title: string, expect: Expected, run: () => Promise<Outcome>, fixed?: string): Case {
   return { id: `cel.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
@@ -99,6 +119,37 @@ export const celCases: readonly Case[] = [
       "x-role": ["user", "admin"],
     }),
     "principal.cel read the lines joined (`user, admin`); each line is now a reading too",
+  ),
+  c(
+    "host-utf8",
+    "Deny `request.host == 'café.example.com'` (default Allow); the Host sent as the UTF-8 bytes of `café.example.com` (nginx passes such a Host on)",
+    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-cafe" },
+    onUtf8Host(`{defaultAction: Allow, rules: [{name: no-cafe, action: Deny, cel: "request.host == 'café.example.com'"}]}`),
+    "a rule's cel read `request.host` and `:authority` as the bytes one character per byte (`cafÃ©…`), while every other value is read as UTF-8 text, so the Deny rule never applied",
+  ),
+  c(
+    "invalid-utf8-allow",
+    "Allow `request.headers['x-name'] == '\\uFFFD'` (default Deny); the bytes `x-name: \\xFF`, which Envoy's CEL compares as the byte FF",
+    { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" },
+    ruled(`{rules: [{action: Allow, cel: "request.headers['x-name'] == '\\\\uFFFD'"}]}`, { "x-name": "\xFF" }, true),
+    NOT_UTF8_FIXED,
+  ),
+  c(
+    "invalid-utf8-deny",
+    "Deny `request.headers['x-role'] == 'admin'` (default Allow); the bytes `x-role: \\xFE`: what Envoy's CEL makes of them cannot be told from the text, so the rule applies",
+    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-admin" },
+    ruled(
+      `{defaultAction: Allow, rules: [{name: no-admin, action: Deny, cel: "request.headers['x-role'] == 'admin'"}]}`,
+      { "x-role": "\xFE" },
+      true,
+    ),
+  ),
+  c(
+    "principal-header-invalid-utf8",
+    "Allow principal.headers `x-team: [U+FFFD]` (default Deny); the bytes `x-team: \\xFF`, which Envoy's RBAC header matcher compares as the byte FF",
+    { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" },
+    ruled(`{rules: [{action: Allow, principal: {headers: [{name: x-team, values: ["\\uFFFD"]}]}}]}`, { "x-team": "\xFF" }, true),
+    NOT_UTF8_FIXED,
   ),
   c(
     "repeated-header-allow-each",

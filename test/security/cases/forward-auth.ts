@@ -3,7 +3,8 @@
  * proxies hand the upstream the URI exactly as the client wrote it and let ANY 2xx through, so the
  * port decides only on a URI already in normal form and never answers a denial with a 2xx. They
  * ignore x-envoy-auth-headers-to-remove, so an allow that cuts key cookies says what becomes of the
- * Cookie header in `x-portcullis-cookie`.
+ * Cookie header in `x-portcullis-cookie`, and a request carrying its own copy of a header a policy
+ * sets is refused unless the proxy lists it in X-Portcullis-Replaces (it replaces it).
  * test/e2e/proxies.test.ts sends the same situations through real nginx and Caddy.
  */
 import type { Ctx } from "../context.ts";
@@ -131,6 +132,26 @@ export const forwardAuthCases: readonly Case[] = [
     "sanitize: alice's key in X-API-Key and `Cookie: theme=dark`: no x-portcullis-cookie, the client's cookies go on as sent",
     { status: 200, code: "allowed", upstream: { "x-client-id": "alice" }, remove: ["x-api-key"] },
     { "x-api-key": "alice-key", cookie: "theme=dark" },
+  ),
+  c(
+    "unreplaced-identity-copy",
+    "`x-user-id: admin` on the open route, from a proxy whose X-Portcullis-Replaces does not name it: the proxy would pass the client's copy to the upstream",
+    { status: 400, code: "request_invalid", reason: "carries its own x-user-id" },
+    (ctx) => ctx.forward(original("/public", "GET", { "x-user-id": "admin", "x-portcullis-replaces": "x-user-email" })),
+    "nginx, Caddy and Traefik ignore x-envoy-auth-headers-to-remove: a header a policy sets that the proxy's configuration did not name reached the upstream as the client's copy; the proxy now lists the headers it replaces, and a request carrying a copy of any other is refused",
+  ),
+  c(
+    "unreplaced-identity-copy-no-list",
+    "`x-client-id: alice` with bob's key on /keys (which sets x-client-id), from a proxy that lists nothing",
+    { status: 400, code: "request_invalid", reason: "carries its own x-client-id" },
+    (ctx) => ctx.forward(original("/keys", "GET", { "x-client-id": "alice", "x-api-key": "bob-key" })),
+    "see forward.unreplaced-identity-copy",
+  ),
+  c(
+    "replaced-identity-copy",
+    "`x-user-id: admin` on the open route, from a proxy whose `X-Portcullis-Replaces: X-User-Id, x-user-email` names it: allowed, its copy removed",
+    { status: 200, code: "allowed" },
+    (ctx) => ctx.forward(original("/public", "GET", { "x-user-id": "admin", "x-portcullis-replaces": "X-User-Id, x-user-email" })),
   ),
   c(
     "cookie-open-route",

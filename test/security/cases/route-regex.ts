@@ -3,8 +3,9 @@
  * regex.example.com, rules that want an API key match a header by `prod.*`, `.` or `\S+`, or the
  * path by `/admin\z` or `/v[[:digit:]]+`; anything else takes the open catch-all. On
  * unicode.example.com one protected rule matches the path by `/\pL+/admin` (RE2's Unicode letter
- * class) above an open catch-all. On bytes.example.com an open rule
- * matches header `x-env` by `prod.*` above a protected catch-all.
+ * class) above an open catch-all. On bytes.example.com open rules
+ * match header `x-env` by `prod.*`, and header `x-tier` or query parameter `tier` Exact U+FFFD,
+ * above a protected catch-all.
  */
 import { decider } from "../../support/world.ts";
 import { casesOn, type Case, type Expected } from "../outcome.ts";
@@ -52,6 +53,17 @@ spec:
   parentRefs: [{name: gw}]
   hostnames: [bytes.example.com]
   rules: [{matches: [{headers: [{name: x-env, type: RegularExpression, value: "prod.*"}]}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: open-replacement, namespace: apps}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [bytes.example.com]
+  rules:
+  - matches:
+    - headers: [{name: x-tier, value: "\uFFFD"}]
+    - queryParams: [{name: tier, value: "\uFFFD"}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -133,6 +145,26 @@ export const routeRegexCases: readonly Case[] = [
     host: "bytes.example.com",
     path: "/",
     headers: { "x-env": "prod\xC3\xA9" },
+    byteStrings: true,
+  }),
+  on(
+    "exact-invalid-utf8",
+    "bytes `x-tier: \\xFF` on bytes.example.com, whose open rule matches x-tier Exact U+FFFD: Envoy compares the bytes (`FF` is not `EF BF BD`: the protected catch-all); as text both are U+FFFD",
+    { status: 403, code: "route_unsupported", reason: "not UTF-8" },
+    { host: "bytes.example.com", path: "/", headers: { "x-tier": "\xFF" }, byteStrings: true },
+    "an Exact header match compared the text, where a byte that is not UTF-8 reads as U+FFFD, so a configured U+FFFD took the open rule for a request Envoy sends to the protected catch-all; such a comparison now counts as matching and the request is denied",
+  ),
+  on(
+    "exact-invalid-utf8-query",
+    "bytes `?tier=\\xFF` on bytes.example.com, whose open rule matches query parameter tier Exact U+FFFD",
+    { status: 403, code: "route_unsupported", reason: "not UTF-8" },
+    { host: "bytes.example.com", path: "/?tier=\xFF", byteStrings: true },
+    "see route.exact-invalid-utf8",
+  ),
+  on("exact-other-value", "`x-tier: gold` on bytes.example.com: the protected catch-all, as for Envoy", PROTECTED, {
+    host: "bytes.example.com",
+    path: "/",
+    headers: { "x-tier": "gold" },
     byteStrings: true,
   }),
   on(

@@ -125,7 +125,55 @@ const hostIn = (id: string, title: string, expect: Expected, name: string, fixed
 const WIDER_PORT =
   'the port was taken to be any run of digits after the last ":" (none included, no "+"), where Envoy\'s ignore_port_in_host_matching removes what it parses as a 32-bit unsigned number, so the request was decided on another virtual host than Envoy\'s';
 
+/**
+ * A Host whose ":" Envoy keeps: vault.example.com wants an API key, every other host takes the open
+ * catch-all route. Envoy routes `vault.example.com:x` as no host of vault's; the upstream (nginx's
+ * $host, Express' req.hostname) serves it as vault.example.com.
+ */
+const colonWorld = decider(`
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: apps}
+spec: {gatewayClassName: portcullis, listeners: [{name: http, protocol: HTTP, port: 80}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: vault, namespace: apps}
+spec: {parentRefs: [{name: gw}], hostnames: [vault.example.com]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: rest, namespace: apps}
+spec: {parentRefs: [{name: gw}]}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: vault, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: vault}]
+  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [x-api-key]}]}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: keys, namespace: apps}
+stringData: {alice: alice-key}
+`);
+const KEPT_COLON =
+  'only Envoy\'s reading of the Host was decided (the catch-all route: open), while nginx ($host), Express and most servers take the host as the text before the first ":" and serve the protected host; that reading is now decided too, and both must allow';
+/** GET / with Host `name` on the colon world. */
+const colonHost = (id: string, title: string, name: string) =>
+  c(
+    `host-colon-${id}`,
+    title,
+    PROTECTED,
+    async () => fromDecision(await colonWorld({ host: name, path: "/" }), managedHeadersOf(colonWorld.result.snapshot.policies)),
+    KEPT_COLON,
+  );
+
 export const routingCases: readonly Case[] = [
+  colonHost("junk", "Host `vault.example.com:x` (not a port: Envoy keeps it and takes the open catch-all route)", "vault.example.com:x"),
+  colonHost("two-ports", "Host `vault.example.com:80:80` (Envoy removes the last `:80` only)", "vault.example.com:80:80"),
+  colonHost("empty-port", "Host `vault.example.com:` (a colon, no port)", "vault.example.com:"),
   order(
     "header-exact",
     "`x-org-id: acme`, no key: an older open route matches the header by RegularExpression `.*`, a newer protected one Exact `acme`",

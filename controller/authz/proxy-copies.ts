@@ -1,0 +1,48 @@
+/**
+ * The forward-auth safety net. nginx, Caddy and Traefik ignore `x-envoy-auth-headers-to-remove`:
+ * a header Portcullis sets (a claimToHeaders header, forwardClientIDHeader, …) reaches the
+ * upstream as Portcullis' value only if the proxy's configuration names it; otherwise the client's
+ * own copy goes through, and the upstream takes it for an identity. The proxy states the headers it
+ * gives the upstream only from Portcullis' answer in X-Portcullis-Replaces (set by the proxy, so a
+ * client's copy of it is overwritten); an allow whose request carries a client's copy of a header a
+ * policy sets that the proxy does not list is refused instead.
+ */
+import { deny, type Decision } from "./decision.ts";
+import type { AuthzRequest } from "./request.ts";
+
+/** The forward-auth proxy's list of the headers it replaces with Portcullis' answer (comma-separated, any letter case). */
+export const PROXY_REPLACES_HEADER = "x-portcullis-replaces";
+
+/** The lower-case header names of an X-Portcullis-Replaces value (its lines joined); empty when there is none. */
+export function replacedHeaders(value: string | undefined): ReadonlySet<string> {
+  const names = new Set<string>();
+  for (const name of (value ?? "").split(",")) {
+    const trimmed = name.trim().toLowerCase();
+    if (trimmed !== "") names.add(trimmed);
+  }
+  return names;
+}
+
+/**
+ * `decision`, or a 400 when it allows a request that carries its own copy of a header a policy
+ * sets (`managed`, the snapshot's list) which the allow sets or removes and the proxy does not
+ * replace (`request.proxyReplaces`; undefined: not a forward-auth request, nothing to check).
+ * `cookie` is left out: Portcullis' `x-portcullis-cookie` answer says what becomes of it, and the
+ * shipped configurations apply it; so is an `authorization` the allow sets, which they take from
+ * the answer whenever it carries one.
+ */
+export function refuseUnreplacedCopies(decision: Decision, request: AuthzRequest, managed: readonly string[]): Decision {
+  const replaced = request.proxyReplaces;
+  if (replaced === undefined || !decision.allowed || managed.length === 0) return decision;
+  const unreplaced: string[] = [];
+  const consider = (name: string) => {
+    if (name !== "cookie" && managed.includes(name) && !replaced.has(name) && Object.hasOwn(request.headers, name)) unreplaced.push(name);
+  };
+  for (const name in decision.upstreamHeaders) if (name !== "authorization") consider(name);
+  for (const name of decision.removeHeaders) consider(name);
+  if (unreplaced.length === 0) return decision;
+  return {
+    ...deny(400, "request_invalid", `the request carries its own ${unreplaced.join(", ")}, a header Portcullis sets`, decision),
+    detail: `the forward-auth proxy does not list it in ${PROXY_REPLACES_HEADER}, so the upstream would receive the client's copy: add it to the proxy's configuration (deploy/proxies/)`,
+  };
+}
