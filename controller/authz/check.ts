@@ -207,7 +207,8 @@ function foldedManagedHeader(headers: AuthzRequest["headers"], managed: readonly
   if (managed.length === 0) return undefined;
   const spellings = foldedSpellings(managed);
   for (const name in headers) {
-    if (!Object.hasOwn(headers, name) || (!spellings.anyUnderscore && !name.includes("_"))) continue;
+    // A name without "_" cannot spell a managed name without one: the usual request's names end here.
+    if ((!spellings.anyUnderscore && !name.includes("_")) || !Object.hasOwn(headers, name)) continue;
     const spelled = spellings.byFolded.get(name.replaceAll("_", "-"));
     if (spelled !== undefined) for (const m of spelled) if (m !== name) return name;
   }
