@@ -96,18 +96,19 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
       }
       if (gateway === undefined) continue;
       const all = listeners.get(gateway)!;
-      const parent =
-        listenerSet === undefined ? `Gateway ${keyOf(gateway.metadata)}` : `${listenerSet.kind} ${keyOf(listenerSet.metadata)}`;
       // A Gateway parentRef reaches the Gateway's own listeners, a ListenerSet parentRef that set's.
-      const candidates = all.filter(
-        (l) =>
+      const candidates: GatewayListener[] = [];
+      for (const l of all) {
+        if (
           l.listenerSet === listenerSet &&
           (parentRef.sectionName === undefined || l.listener.name === parentRef.sectionName) &&
-          (parentRef.port === undefined || l.listener.port === parentRef.port),
-      );
+          (parentRef.port === undefined || l.listener.port === parentRef.port)
+        )
+          candidates.push(l);
+      }
       if (candidates.length === 0) {
         detached.set(parentRef, "no listener matches its parentRef");
-        problems.push(`${route.kind} ${keyOf(route.metadata)}: no listener of ${parent} matches its parentRef`);
+        problems.push(`${route.kind} ${keyOf(route.metadata)}: no listener of ${parentLabel(gateway, listenerSet)} matches its parentRef`);
       }
       // Refusals are normal while some listener accepts the route; they matter when none does.
       const refusals: string[] = [];
@@ -123,11 +124,18 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
       }
       if (candidates.length > 0 && refusals.length === candidates.length) {
         detached.set(parentRef, refusals.join("; "));
-        problems.push(`${route.kind} ${keyOf(route.metadata)} attaches to no listener of ${parent} (${refusals.join("; ")})`);
+        problems.push(
+          `${route.kind} ${keyOf(route.metadata)} attaches to no listener of ${parentLabel(gateway, listenerSet)} (${refusals.join("; ")})`,
+        );
       }
     }
   }
   return { attachments, listeners: [...listeners.values()].flat(), servedGateways: served, attachedListenerSets, problems, detached };
+}
+
+/** The Gateway or ListenerSet a parentRef names, as problems name it (made only for a problem: most routes have none). */
+function parentLabel(gateway: Gateway, listenerSet: ListenerSet | undefined): string {
+  return listenerSet === undefined ? `Gateway ${keyOf(gateway.metadata)}` : `${listenerSet.kind} ${keyOf(listenerSet.metadata)}`;
 }
 
 /**

@@ -350,11 +350,13 @@ function unreadRoutesEntry(l: GatewayListener, winners: ReadonlyMap<string, Clai
 /** Remote JWKS in use, one per cache key (the key store merges their durations). */
 function remoteJwksOf(policies: Readonly<Record<string, CompiledPolicy>>): JwksSource[] {
   const byKey = new Map<string, JwksSource>();
-  for (const policy of Object.values(policies)) {
-    for (const s of policy.features.flatMap((f) => f.feature.keySources?.(f.compiled) ?? [])) {
-      if (s.kind !== "remote") continue;
-      const seen = byKey.get(s.cacheKey);
-      if (seen === undefined || (seen.kind === "remote" && s.cacheDurationMs < seen.cacheDurationMs)) byKey.set(s.cacheKey, s);
+  for (const id in policies) {
+    for (const f of policies[id]!.features) {
+      for (const s of f.feature.keySources?.(f.compiled) ?? []) {
+        if (s.kind !== "remote") continue;
+        const seen = byKey.get(s.cacheKey);
+        if (seen === undefined || (seen.kind === "remote" && s.cacheDurationMs < seen.cacheDurationMs)) byKey.set(s.cacheKey, s);
+      }
     }
   }
   return [...byKey.keys()].sort().map((key) => byKey.get(key)!);

@@ -127,10 +127,12 @@ function backendsOf(p: PendingEntry): RuleBackends | undefined {
   for (const ref of refs) {
     if (typeof ref !== "object" || ref === null) return undefined;
     const { group, kind, namespace, name } = ref as Record<string, unknown>;
-    if (typeof name !== "string" || [group, kind, namespace].some((v) => v !== undefined && typeof v !== "string")) return undefined;
+    if (typeof name !== "string" || !optionalString(group) || !optionalString(kind) || !optionalString(namespace)) return undefined;
     keys.push(
       `backend ${(group as string | undefined) ?? ""}/${(kind as string | undefined) ?? "Service"}/${(namespace as string | undefined) ?? p.route.metadata.namespace}/${name}`,
     );
   }
   return { keys, id: keys.join("\n") };
 }
+
+const optionalString = (v: unknown): boolean => v === undefined || typeof v === "string";
