@@ -1,12 +1,15 @@
 /**
- * A command run beside the benchmark without disturbing what it measures: at idle CPU priority
- * (`chrt --idle`: it only gets time no other process wants) and stopped, with its whole process
- * group, while anything is measured (`quietly`). `make bench` builds kube-apiserver this way on a
- * fresh machine (about 2 minutes on 2 CPUs), instead of before everything else: it starts the build
- * beside `npm ci`, when nothing is measured yet, and bench/run.ts takes it over (`adoptBackground`).
+ * A command run beside the benchmark without disturbing what it measures: stopped, with its whole
+ * process group, while anything is measured or loaded (`quietly`: measurements, the unmeasured
+ * load before them, start-ups, profiles), and at normal priority in the gaps. `make bench` builds
+ * kube-apiserver this way on a fresh machine (about 2 minutes of 2 CPUs) instead of before
+ * everything else: it starts the build beside `npm ci`, when nothing is measured yet, and
+ * bench/run.ts takes it over (`adoptBackground`). Not at idle priority: on a shared machine the
+ * neighbours' load starved it in every gap (a run at load 11 then waited 198 s for it after its
+ * last measurement).
  */
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 let group: number | undefined;
@@ -23,7 +26,7 @@ export interface BackgroundResult {
 
 /** Starts `command` in its own process group; resolves once it exits 0 (rejects otherwise). */
 export function runInBackground(command: string, args: readonly string[]): Promise<BackgroundResult> {
-  const child = spawn("chrt", ["--idle", "0", "nice", "-n", "19", command, ...args], {
+  const child = spawn(command, args, {
     detached: true,
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -42,8 +45,8 @@ export function runInBackground(command: string, args: readonly string[]): Promi
 
 /**
  * Takes over a job another process started, in a process group of its own, before this one ran
- * (`make bench` starts the kube-apiserver build beside `npm ci`): from now on it runs at idle
- * priority and is stopped while anything is measured, as if `runInBackground` had started it.
+ * (`make bench` starts the kube-apiserver build beside `npm ci`): from now on it is stopped while
+ * anything is measured, as if `runInBackground` had started it.
  * `dir` holds `pgid` (its process group, written when it started), `stdout` (its output) and,
  * once it has exited, `status` (its exit code and a line break). Resolves once the status reads
  * 0 (rejects otherwise), polled every `pollMs` milliseconds (which keeps this process alive until then, as
@@ -53,7 +56,6 @@ export function adoptBackground(dir: string, pollMs = 500): Promise<BackgroundRe
   const pgid = Number(readFileSync(join(dir, "pgid"), "utf8"));
   if (!Number.isSafeInteger(pgid) || pgid <= 1) return Promise.reject(new Error(`${dir}/pgid is not a process group id`));
   const release = take(pgid);
-  schedule("idle");
   return new Promise((resolve, reject) => {
     const poll = () => {
       const statusFile = join(dir, "status");
@@ -93,34 +95,6 @@ export async function quietly<T>(f: () => Promise<T>): Promise<T> {
     return await f();
   } finally {
     if (--measuring === 0) signal("SIGCONT");
-  }
-}
-
-/**
- * From now on the job runs at normal priority (SCHED_OTHER, nice 0): nothing is measured any more
- * and the run waits for it. At idle priority, a neighbour's load starves it (on a shared machine
- * the kube-apiserver build took 1,000 s so). Its running processes are changed, and the processes
- * they start from then on inherit it. Best effort: without the privilege to raise a priority, the
- * job stays as it was.
- */
-export function foreground(): void {
-  schedule("normal");
-}
-
-/** Sets the priority of every process of the job, each of their threads included. */
-function schedule(priority: "idle" | "normal"): void {
-  if (group === undefined) return;
-  const [policy, nice] = priority === "idle" ? ["--idle", "19"] : ["--other", "0"];
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      // The fields after the command name: state, ppid, pgrp...
-      if (Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[2]) !== group) continue;
-      spawnSync("chrt", [policy, "--all-tasks", "--pid", "0", pid]);
-      // A nice value belongs to each thread (Go's build forks its compilers from any of them).
-      spawnSync("renice", ["-n", nice, "-p", ...readdirSync(`/proc/${pid}/task`)]);
-    } catch {
-      // The process has just exited.
-    }
   }
 }
 

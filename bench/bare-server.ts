@@ -7,28 +7,22 @@
  * tokens over HTTP. Prints its port.
  *   node bench/bare-server.ts [port] [--verify-jwk JWK_FILE]
  */
-import { createPublicKey, verify, type JsonWebKey } from "node:crypto";
+import { createPublicKey, type JsonWebKey } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
-import { derSignature } from "../controller/features/jwt/verify.ts";
+import { bearerSignatureHolds } from "./crypto-verify.ts";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { "verify-jwk": { type: "string" } } });
 const jwkFile = values["verify-jwk"];
 const key =
   jwkFile === undefined ? undefined : createPublicKey({ key: JSON.parse(readFileSync(jwkFile, "utf8")) as JsonWebKey, format: "jwk" });
 
-function signatureHolds(req: IncomingMessage): boolean {
-  const token = req.headers.authorization?.slice("Bearer ".length) ?? "";
-  const dot = token.lastIndexOf(".");
-  return dot > 0 && verify("sha256", Buffer.from(token.slice(0, dot)), key!, derSignature(Buffer.from(token.slice(dot + 1), "base64url")));
-}
-
 const server = createServer(
   { headersTimeout: 10_000, requestTimeout: 15_000, keepAliveTimeout: 75_000, maxHeaderSize: 64 * 1024, connectionsCheckingInterval: 1000 },
   (req, res) => {
-    res.writeHead(key === undefined || signatureHolds(req) ? 200 : 401);
+    res.writeHead(key === undefined || bearerSignatureHolds(req.headers.authorization, key) ? 200 : 401);
     res.end();
   },
 );

@@ -6,7 +6,7 @@
  *   node bench/crypto-verify.ts TOKENS_FILE JWK_FILE DURATION_MS   → {"verifiesPerSecond": …}
  */
 import { spawn } from "node:child_process";
-import { createPublicKey, verify, type JsonWebKey } from "node:crypto";
+import { createPublicKey, verify, type JsonWebKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { derSignature } from "../controller/features/jwt/verify.ts";
 import { NODE } from "./servers.ts";
@@ -14,6 +14,18 @@ import { NODE } from "./servers.ts";
 export interface CryptoRate {
   readonly verifiesPerSecond: number;
   readonly verifiesPerCpuSecond: number;
+}
+
+/**
+ * The ceiling's whole check of a request: whether the `Authorization: Bearer` token's ES256 signature
+ * holds under `key` (crypto.verify over the signing input, the signature turned into DER), and
+ * nothing else: no claims, no decoding beyond the signature. bench/bare-server.ts --verify-jwk and
+ * the in-process ceiling (bench/in-process.ts) both answer with it.
+ */
+export function bearerSignatureHolds(authorization: string | undefined, key: KeyObject): boolean {
+  const token = authorization?.slice("Bearer ".length) ?? "";
+  const dot = token.lastIndexOf(".");
+  return dot > 0 && verify("sha256", Buffer.from(token.slice(0, dot)), key, derSignature(Buffer.from(token.slice(dot + 1), "base64url")));
 }
 
 /** Runs this loop for `durationMs` in a fresh process pinned to `cpu`. */

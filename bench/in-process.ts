@@ -6,9 +6,11 @@
  * them, in every scenario alike): CPU nanoseconds and V8 heap bytes per request, the best of several
  * rounds, which a busy day moves far less than a wrk run (the other engineers' load here swings
  * wrk rounds by ±30%, these by a few %). Run it on each tree to compare (bench/compare-trees.ts
- * measures the whole server):
+ * measures the whole server). With --new-tokens N, a second pair measures all-new tokens: the
+ * ceiling's handler (bench/bare-server.ts --verify-jwk: one crypto.verify per token) and Portcullis',
+ * each sent N requests per round, every one with a token neither has seen.
  *
- *   node bench/in-process.ts [--requests 200000] [--rounds 5]
+ *   node bench/in-process.ts [--requests 200000] [--rounds 5] [--new-tokens 20000]
  */
 import { IncomingMessage, ServerResponse } from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -28,8 +30,14 @@ import { createKeyStore } from "../controller/keys/store.ts";
 import { envoyHandler } from "../controller/server/authz.ts";
 import { createMetrics, decisionMetrics } from "../controller/server/metrics.ts";
 import { ManifestFolder } from "../controller/sources/manifests.ts";
+import { bearerSignatureHolds } from "./crypto-verify.ts";
 import { createIdp, mintTokens } from "./tokens.ts";
 import { buildWorld, writeWorld, type Target } from "./world.ts";
+
+/** The all-new-token pair's names. */
+export const BARE = "bare node:http";
+export const CEILING = "bare node:http + crypto.verify per new token (ceiling)";
+export const JWT_NEW = "JWT, all-new tokens (ES256)";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -38,6 +46,8 @@ export interface InProcessScenario {
   readonly handler: Handler;
   /** The request's header lines as Node's parser hands them over (name, value, …). */
   readonly rawHeaders: readonly string[];
+  /** When each request differs (all-new tokens): the next request's header lines; rawHeaders otherwise. */
+  readonly nextRawHeaders?: () => readonly string[];
   readonly url: string;
 }
 
@@ -70,13 +80,15 @@ function serveOne(s: InProcessScenario, socket: Socket): number {
   req.httpVersion = "1.1";
   // As the parser does: new strings of the lines' bytes for every request (a string reused would keep
   // the hash V8 caches in it, and a literal's concatenation is not flat), then req.headers built from them when first read.
-  const lines = s.rawHeaders.map((line) => Buffer.from(line, "latin1").toString("latin1"));
+  const lines = (s.nextRawHeaders?.() ?? s.rawHeaders).map((line) => Buffer.from(line, "latin1").toString("latin1"));
   (req as unknown as { _addHeaderLines(lines: string[], n: number): void })._addHeaderLines(lines, lines.length);
   const res = new ServerResponse(req);
   res.shouldKeepAlive = true;
   res.assignSocket(socket);
   void s.handler(req, res);
   res.detachSocket(socket);
+  // statusCode reads 200 before anything is written: only an answer already sent is the handler's.
+  if (!res.headersSent) throw new Error(`${s.name}: the handler did not answer synchronously`);
   return res.statusCode;
 }
 
@@ -116,14 +128,18 @@ interface GcHeap {
   readonly heapStatistics: { readonly usedHeapSize: number };
 }
 
-/** The bare baseline (bench/bare-server.ts's handler), API key and cached JWT scenarios over the 10-route world. */
-export async function inProcessScenarios(): Promise<InProcessScenario[]> {
+/**
+ * The bare baseline (bench/bare-server.ts's handler), API key and cached JWT scenarios over the
+ * 10-route world; with `newTokens` > 0, then the all-new-token pair, the ceiling first: each walks
+ * its own way through the same `newTokens` distinct tokens (minted here) and throws once past the last.
+ */
+export async function inProcessScenarios(newTokens = 0): Promise<InProcessScenario[]> {
   const dir = mkdtempSync(join(tmpdir(), "portcullis-in-process-"));
   try {
     const idp = createIdp();
     const world = buildWorld({ tenants: 10, keysPerSecret: 20, jwk: idp.jwk });
     writeWorld(world, dir);
-    const [token] = await mintTokens(idp, 1);
+    const [token, ...distinct] = await mintTokens(idp, 1 + newTokens);
     const { resources } = new ManifestFolder(dir).load();
     const { snapshot } = compile(resources, { controllerName: "portcullis.io/gateway-controller", gatewayClasses: [] });
     const logger = pino({ level: "info" }, pino.destination("/dev/null"));
@@ -148,8 +164,27 @@ export async function inProcessScenarios(): Promise<InProcessScenario[]> {
       res.writeHead(200);
       res.end();
     };
+    const ceiling: Handler = (req, res) => {
+      res.writeHead(bearerSignatureHolds(req.headers.authorization, idp.publicKey) ? 200 : 401);
+      res.end();
+    };
+    const walk = (): InProcessScenario["nextRawHeaders"] => {
+      let next = 0;
+      return () => {
+        const t = distinct[next++];
+        if (t === undefined) throw new Error(`all ${distinct.length} new tokens were sent: mint more`);
+        return lines(world.jwtTarget, { Authorization: `Bearer ${t}` });
+      };
+    };
+    const jwtNew = (name: string, handler: Handler): InProcessScenario => ({
+      name,
+      handler,
+      rawHeaders: lines(world.jwtTarget, { Authorization: `Bearer ${distinct[0]}` }),
+      nextRawHeaders: walk(),
+      url: world.jwtTarget.path,
+    });
     return [
-      { name: "bare node:http", handler: bare, rawHeaders: lines(world.apiKeyTarget), url: world.apiKeyTarget.path },
+      { name: BARE, handler: bare, rawHeaders: lines(world.apiKeyTarget), url: world.apiKeyTarget.path },
       { name: "API key", handler: envoy, rawHeaders: lines(world.apiKeyTarget), url: world.apiKeyTarget.path },
       {
         name: "JWT, cached token",
@@ -157,6 +192,7 @@ export async function inProcessScenarios(): Promise<InProcessScenario[]> {
         rawHeaders: lines(world.jwtTarget, { Authorization: `Bearer ${token}` }),
         url: world.jwtTarget.path,
       },
+      ...(newTokens > 0 ? [jwtNew(CEILING, ceiling), jwtNew(JWT_NEW, envoy)] : []),
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -164,16 +200,32 @@ export async function inProcessScenarios(): Promise<InProcessScenario[]> {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { requests: { type: "string", default: "200000" }, rounds: { type: "string", default: "5" } } });
-  const lines = ["| scenario | CPU ns/request (best; every round) | + over bare, ns | V8 heap B/request |", "|---|---|---|---|"];
-  let bare: InProcessResult | undefined;
-  for (const s of await inProcessScenarios()) {
-    const r = await measureInProcess(s, Number(values.requests), Number(values.rounds));
+  const { values } = parseArgs({
+    options: {
+      requests: { type: "string", default: "200000" },
+      rounds: { type: "string", default: "5" },
+      "new-tokens": { type: "string", default: "0" },
+    },
+  });
+  const requests = Number(values.requests);
+  const rounds = Number(values.rounds);
+  const newTokenRequests = Number(values["new-tokens"]);
+  // Each new-token scenario's warm-up (measureInProcess: as many as a round, up to 20,000) and rounds.
+  const scenarios = await inProcessScenarios(newTokenRequests > 0 ? Math.min(newTokenRequests, 20_000) + rounds * newTokenRequests : 0);
+  const lines = [
+    "| scenario | CPU ns/request (best; every round) | + over bare (ceiling for new tokens), ns | ratio bare (ceiling) ÷ this | V8 heap B/request |",
+    "|---|---|---|---|---|",
+  ];
+  const measured = new Map<string, InProcessResult>();
+  for (const s of scenarios) {
+    const r = await measureInProcess(s, s.nextRawHeaders === undefined ? requests : newTokenRequests, rounds);
     if (r.status !== 200) throw new Error(`${r.name}: answered ${r.status}, not 200`);
-    bare ??= r;
-    const rounds = r.rounds.map((x) => x.toFixed(0)).join(" / ");
-    const over = r === bare ? "" : `+${(r.cpuNs - bare.cpuNs).toFixed(0)}`;
-    lines.push(`| ${r.name} | ${r.cpuNs.toFixed(0)} (${rounds}) | ${over} | ${r.heapBytes.toFixed(0)} |`);
+    measured.set(r.name, r);
+    const base = measured.get(r.name === JWT_NEW ? CEILING : BARE)!;
+    const perRound = r.rounds.map((x) => x.toFixed(0)).join(" / ");
+    const over = r === base ? "" : `+${(r.cpuNs - base.cpuNs).toFixed(0)}`;
+    const ratio = r === base ? "" : `${(base.cpuNs / r.cpuNs).toFixed(2)}×`;
+    lines.push(`| ${r.name} | ${r.cpuNs.toFixed(0)} (${perRound}) | ${over} | ${ratio} | ${r.heapBytes.toFixed(0)} |`);
   }
   process.stdout.write(`${lines.join("\n")}\n`);
 }

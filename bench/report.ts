@@ -339,7 +339,7 @@ export function renderSection(r: Results): string {
     ...(h.kubeBuildS === undefined
       ? []
       : [
-          `kube-apiserver and etcd were built during this run (${Math.round(h.kubeBuildS)} s from the build's start, test/kube/build-binaries.sh; \`make bench\` starts it beside npm ci), at idle CPU priority once the measurements began and stopped during every one, then at normal priority while the last stage waited for it.`,
+          `kube-apiserver and etcd were built during this run (${Math.round(h.kubeBuildS)} s from the build's start, test/kube/build-binaries.sh; \`make bench\` starts it beside npm ci), stopped during every measurement and the load before it.`,
         ]),
     "",
     ...(r.failures.length > 0 ? ["**Stages that failed in this run:**", "", ...r.failures.map((f) => `- ${f}`), ""] : []),

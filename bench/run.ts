@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Obj } from "../test/kube/objects.ts";
 import { benchApplyEnforced, type ApplyResult } from "./apply-enforced.ts";
-import { adoptBackground, type BackgroundResult, foreground, quietly, runInBackground } from "./background.ts";
+import { adoptBackground, type BackgroundResult, quietly, runInBackground } from "./background.ts";
 import type { CompileReport } from "./compile-bench.ts";
 import { cryptoVerifyRate } from "./crypto-verify.ts";
 import { cpuShares, loadAverage, perfUnavailableReason, readCpuTimes } from "./host.ts";
@@ -74,9 +74,8 @@ const changes = Number(flags.changes ?? (quick ? 10 : 100));
 const skip = new Set(flags.skip.split(",").filter((s) => s !== ""));
 
 // Set-up: for apply → enforced (the last stage), the kube-apiserver + etcd binaries: on a fresh
-// machine their build (about 2 minutes of 2 CPUs) runs beside everything else, at idle priority and
-// stopped during every measurement (background.ts), then at normal priority once the last stage
-// waits for it; cached, it is found at once. `make bench` starts it beside npm ci and hands it over
+// machine their build (about 2 minutes of 2 CPUs) runs beside everything else, stopped during every
+// measurement and the load before it (background.ts); cached, it is found at once. `make bench` starts it beside npm ci and hands it over
 // in PORTCULLIS_BENCH_KUBE_BUILD (bench/start-beside.sh); otherwise it starts here. Then wrk and the
 // proxies (Debian).
 const startedBuild = process.env.PORTCULLIS_BENCH_KUBE_BUILD;
@@ -134,8 +133,11 @@ const machine = {
 // The neighbours' load just before we add ours, and the hypervisor's steal over the whole run.
 const loadavgStart = loadAverage();
 const cpuAtStart = readCpuTimes();
-await new Promise((r) => setTimeout(r, 2000));
-const busyBeforePct = cpuShares(cpuAtStart, readCpuTimes()).busyPct;
+// (With the background build stopped: it is ours.)
+const busyBeforePct = await quietly(async () => {
+  await new Promise((r) => setTimeout(r, 2000));
+  return cpuShares(cpuAtStart, readCpuTimes()).busyPct;
+});
 const perfUnavailable = perfUnavailableReason();
 
 // The IdP and the tokens: enough distinct ones that no token is sent twice in a world.
@@ -309,8 +311,6 @@ if (!skip.has("kube")) {
   const applyTenants = Number(flags["apply-tenants"]);
   const background = applyTenants > 0 ? (buildWorld({ tenants: applyTenants, keysPerSecret: 20, jwk: idp.jwk }).objects as Obj[]) : [];
   apply = await stage("apply → enforced", async () => {
-    // Nothing else is measured now: a build still running (fresh machine) gets its normal share.
-    foreground();
     process.env.PORTCULLIS_KUBE_ASSETS = await kubeAssets;
     return benchApplyEnforced(changes, work, log, background);
   });

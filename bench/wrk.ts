@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { quietly } from "./background.ts";
 
 export interface WrkOptions {
   /** http://127.0.0.1:PORT/path — anything but loopback is refused. */
@@ -48,7 +49,12 @@ function scriptFiles(): { plain: string; rotate: string } {
   return scripts;
 }
 
+/** One wrk run, with the background job stopped (bench/background.ts): any load is measured, or readies a measurement. */
 export function runWrk(o: WrkOptions): Promise<WrkResult> {
+  return quietly(() => wrk(o));
+}
+
+function wrk(o: WrkOptions): Promise<WrkResult> {
   const host = new URL(o.url).hostname;
   if (host !== "127.0.0.1") throw new Error(`refusing to load ${o.url}: benchmarks only target 127.0.0.1`);
   const files = scriptFiles();

@@ -207,7 +207,8 @@ function foldedManagedHeader(headers: AuthzRequest["headers"], managed: readonly
   if (managed.length === 0) return undefined;
   const spellings = foldedSpellings(managed);
   for (const name in headers) {
-    if (!Object.hasOwn(headers, name) || (!spellings.anyFoldable && !isFoldable(name))) continue;
+    // A name without "_" or "." cannot spell a managed name without one: the usual request's names end here.
+    if ((!spellings.anyFoldable && !isFoldable(name)) || !Object.hasOwn(headers, name)) continue;
     const spelled = spellings.byFolded.get(foldName(name));
     if (spelled !== undefined) for (const m of spelled) if (m !== name) return name;
   }

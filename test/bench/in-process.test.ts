@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { inProcessScenarios, measureInProcess } from "../../bench/in-process.ts";
+import { CEILING, inProcessScenarios, JWT_NEW, measureInProcess } from "../../bench/in-process.ts";
 
 describe("in-process check cost", () => {
   it("measures the allow path of each scenario: the bare handler and Portcullis' answer 200, once per request", async () => {
@@ -17,5 +17,27 @@ describe("in-process check cost", () => {
     const [, apiKey] = await inProcessScenarios();
     const wrongKey = apiKey!.rawHeaders.map((v, i) => (apiKey!.rawHeaders[i - 1]?.toLowerCase() === "x-api-key" ? `${v}-wrong` : v));
     expect((await measureInProcess({ ...apiKey!, rawHeaders: wrongKey }, 10, 1)).status).toBe(401);
+  });
+});
+
+describe("in-process all-new tokens", () => {
+  it("the ceiling and Portcullis each answer 200 to tokens they have not seen, and the walk refuses to reuse one", async () => {
+    const scenarios = await inProcessScenarios(30);
+    const pair = scenarios.filter((s) => s.nextRawHeaders !== undefined);
+    expect(pair.map((s) => s.name)).toEqual([CEILING, JWT_NEW]);
+    for (const s of pair) {
+      const r = await measureInProcess(s, 10, 2);
+      expect([r.name, r.status]).toEqual([s.name, 200]);
+      // 10 warm-up requests and 2 rounds of 10 used 30 tokens: the next one would be a repeat.
+      await expect(measureInProcess(s, 1, 1)).rejects.toThrow("all 30 new tokens were sent");
+    }
+  });
+
+  it("a token the ceiling cannot verify is refused by both (each verifies the signature it is given)", async () => {
+    const [ceiling, portcullis] = (await inProcessScenarios(1)).filter((s) => s.nextRawHeaders !== undefined);
+    for (const s of [ceiling!, portcullis!]) {
+      const forged = s.rawHeaders.map((v, i) => (s.rawHeaders[i - 1] === "Authorization" ? `${v.slice(0, -4)}AAAA` : v));
+      expect((await measureInProcess({ ...s, rawHeaders: forged, nextRawHeaders: undefined }, 5, 1)).status).toBe(401);
+    }
   });
 });

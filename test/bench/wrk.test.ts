@@ -1,8 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { tokenStart } from "../../bench/wrk.ts";
+import { runInBackground } from "../../bench/background.ts";
+import { runWrk, tokenStart } from "../../bench/wrk.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -27,5 +30,29 @@ describe("tokenStart", () => {
     const file = join(dir, "tokens.txt");
     writeFileSync(file, "\n\n");
     expect(() => tokenStart(file, 0)).toThrow(/holds no token/);
+  });
+});
+
+describe("runWrk", () => {
+  it("stops the background job while it loads, measured or not (the kube-apiserver build of a fresh make bench)", async () => {
+    const server = createServer((_, res) => res.end("ok")).listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const ticks = join(dir, "ticks");
+    const count = () => readFileSync(ticks, "utf8").split("\n").length;
+    // Ticks every 20 ms for about 3 s, also while wrk loads unless it is stopped then.
+    const job = runInBackground("bash", ["-c", `for i in $(seq 1 150); do echo $i >> ${ticks}; sleep 0.02; done`]);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const before = count();
+      const result = await runWrk({ cpu: "0", connections: 2, durationS: 1, url, headers: {} });
+      expect(result.requests).toBeGreaterThan(0);
+      // At most the tick under way when wrk started.
+      expect(count() - before).toBeLessThanOrEqual(1);
+      await job;
+      expect(count()).toBe(151);
+    } finally {
+      server.close();
+    }
   });
 });

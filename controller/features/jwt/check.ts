@@ -15,6 +15,7 @@ import { claimAt } from "../../lib/claims.ts";
 import { fail, type Failure } from "../../lib/result.ts";
 import type { PhaseResult } from "../feature.ts";
 import { checkClaims, decodeJwt, verifySignature, type ClaimsProblem, type DecodedJwt } from "./verify.ts";
+import type { VerificationKey } from "../../api/jwks.ts";
 import { realmOf, type NormalizedRequest } from "../../authz/request.ts";
 import { andThen, firstOf, type MaybePromise } from "../../authz/maybe-async.ts";
 import type { CachedToken, TokenCache } from "./token-cache.ts";
@@ -221,71 +222,120 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
   }
   const decoded = jwt.value;
   const iss = decoded.payload.iss;
-  const candidates = readers.filter((i) => config.providers[i]!.issuer === undefined || config.providers[i]!.issuer === iss);
+  const attempt = new Verification(token, decoded, readers, config, ctx, now);
   ctx.trace?.add("tokens", {
     iss: typeof iss === "string" ? iss : `(${iss === undefined ? "none" : typeof iss})`,
     kid: decoded.kid ?? "(none)",
     alg: decoded.alg,
-    providers: candidates.map((i) => config.providers[i]!.name),
+    providers: readers.filter((i) => attempt.issuedFor(i)).map((i) => config.providers[i]!.name),
   });
-  if (candidates.length === 0) return refuse(401, "jwt_unknown_issuer", "Jwt issuer is not configured");
-  let problem: ClaimsProblem | undefined;
-  let badSignature = false;
-  const keyless: string[] = [];
-  const accepted = firstOf(candidates.length, (c) => {
-    const index = candidates[c]!;
+  return attempt.from(0);
+}
+
+/**
+ * One token's verification by the providers that read it, in order: the first that verifies it
+ * and accepts its claims gives the verdict; else the refusal from what each one found. A loop while
+ * the key sets are at hand (no closure, no promise per provider), resumed after one that must wait.
+ */
+class Verification {
+  /** A claims problem of a genuine token (an audience mismatch outranks the others). */
+  #problem: ClaimsProblem | undefined;
+  #badSignature = false;
+  /** Providers without a key for the token, with their key store's state (audit log). */
+  #keyless: string[] | undefined;
+  #issuedForAny = false;
+
+  readonly token: string;
+  readonly decoded: DecodedJwt;
+  readonly readers: readonly number[];
+  readonly config: CompiledJwt;
+  readonly ctx: JwtContext;
+  readonly now: number;
+
+  constructor(token: string, decoded: DecodedJwt, readers: readonly number[], config: CompiledJwt, ctx: JwtContext, now: number) {
+    this.token = token;
+    this.decoded = decoded;
+    this.readers = readers;
+    this.config = config;
+    this.ctx = ctx;
+    this.now = now;
+  }
+
+  /** Whether provider `index` takes tokens of this token's issuer (any, when it names none). */
+  issuedFor(index: number): boolean {
+    const issuer = this.config.providers[index]!.issuer;
+    return issuer === undefined || issuer === this.decoded.payload.iss;
+  }
+
+  /** The verdict, trying the readers from position `from` on. */
+  from(from: number): MaybePromise<TokenVerdict> {
+    for (let r = from; r < this.readers.length; r++) {
+      const index = this.readers[r]!;
+      if (!this.issuedFor(index)) continue;
+      this.#issuedForAny = true;
+      const keys = this.ctx.keys.resolve(this.config.providers[index]!.jwks, this.decoded.kid);
+      if (keys instanceof Promise) return keys.then((k) => this.#triedWith(index, k) ?? this.from(r + 1));
+      const verdict = this.#triedWith(index, keys);
+      if (verdict !== undefined) return verdict;
+    }
+    return this.#refusal();
+  }
+
+  /** Provider `index`'s verdict with `keys` (those for the token's kid), or undefined when it does not accept the token. */
+  #triedWith(index: number, keys: readonly VerificationKey[]): CachedToken | undefined {
+    const { decoded, config, ctx, now } = this;
     const provider = config.providers[index]!;
-    return andThen(ctx.keys.resolve(provider.jwks, decoded.kid), (keys) => {
-      const holds = keys.some((key) => verifySignature(decoded, key));
-      ctx.trace?.add("signature", {
-        provider: provider.name,
-        jwks: describeJwks(provider.jwks),
-        ...(provider.jwks.kind === "remote" ? { jwksState: remoteState(provider.jwks.uri, ctx) } : {}),
-        keysForKid: keys.length,
-        result:
-          keys.length === 0
-            ? `no key${decoded.kid === undefined ? "" : ` with kid ${decoded.kid}`} (unknown kid, or the JWKS has no keys)`
-            : holds
-              ? "verified"
-              : "does not verify",
-      });
-      if (keys.length === 0) {
-        keyless.push(`provider ${provider.name}: ${ctx.keys.stateOf(provider.jwks)}`);
-        return undefined;
-      }
-      if (!holds) {
-        badSignature = true;
-        return undefined;
-      }
-      const found = checkClaims(decoded.payload, Math.floor(now / 1000), CLOCK_SKEW_SECONDS, provider.issuer, provider.audiences);
-      ctx.trace?.add("claims", {
-        provider: provider.name,
-        checked: "exp, nbf, iss, aud",
-        result: found === undefined ? "hold" : found.message,
-      });
-      if (found === undefined) return remember(token, decoded, config, index, ctx.memo.tokens, now);
-      // An audience mismatch outranks other problems: the token is genuine but meant for someone else (403).
-      if (problem === undefined || found.code === "jwt_audience") problem = found;
-      return undefined;
+    let holds = false;
+    for (let k = 0; k < keys.length && !holds; k++) holds = verifySignature(decoded, keys[k]!);
+    ctx.trace?.add("signature", {
+      provider: provider.name,
+      jwks: describeJwks(provider.jwks),
+      ...(provider.jwks.kind === "remote" ? { jwksState: remoteState(provider.jwks.uri, ctx) } : {}),
+      keysForKid: keys.length,
+      result:
+        keys.length === 0
+          ? `no key${decoded.kid === undefined ? "" : ` with kid ${decoded.kid}`} (unknown kid, or the JWKS has no keys)`
+          : holds
+            ? "verified"
+            : "does not verify",
     });
-  });
-  return andThen(accepted, (verdict): TokenVerdict => {
-    if (verdict !== undefined) return verdict;
+    if (keys.length === 0) {
+      (this.#keyless ??= []).push(`provider ${provider.name}: ${ctx.keys.stateOf(provider.jwks)}`);
+      return undefined;
+    }
+    if (!holds) {
+      this.#badSignature = true;
+      return undefined;
+    }
+    const found = checkClaims(decoded.payload, Math.floor(now / 1000), CLOCK_SKEW_SECONDS, provider.issuer, provider.audiences);
+    ctx.trace?.add("claims", {
+      provider: provider.name,
+      checked: "exp, nbf, iss, aud",
+      result: found === undefined ? "hold" : found.message,
+    });
+    if (found === undefined) return remember(this.token, decoded, config, index, ctx.memo.tokens, now);
+    // An audience mismatch outranks other problems: the token is genuine but meant for someone else (403).
+    if (this.#problem === undefined || found.code === "jwt_audience") this.#problem = found;
+    return undefined;
+  }
+
+  /** Why no provider accepted the token. */
+  #refusal(): TokenVerdict {
+    if (!this.#issuedForAny) return refuse(401, "jwt_unknown_issuer", "Jwt issuer is not configured");
     // What a signature proved outranks what none could: a genuine token's claims, then a signature that failed.
+    const problem = this.#problem;
     if (problem !== undefined) return refuse(problem.code === "jwt_audience" ? 403 : 401, problem.code, problem.message);
-    if (badSignature) return refuse(401, "jwt_bad_signature", "Jwt verification fails");
+    if (this.#badSignature) return refuse(401, "jwt_bad_signature", "Jwt verification fails");
+    const { kid, alg } = this.decoded;
     // The kid is the client's text: quoted and cut short, so a log line stays one bounded line.
-    const kid =
-      decoded.kid === undefined
-        ? "a token without kid"
-        : `kid ${JSON.stringify(decoded.kid.length > 64 ? `${decoded.kid.slice(0, 64)}…` : decoded.kid)}`;
+    const named = kid === undefined ? "a token without kid" : `kid ${JSON.stringify(kid.length > 64 ? `${kid.slice(0, 64)}…` : kid)}`;
     return refuse(
       401,
       "jwt_no_key",
       "Jwks doesn't have key to match kid or alg from Jwt",
-      `no key for ${kid} (alg ${decoded.alg}); ${keyless.join("; ")}`,
+      `no key for ${named} (alg ${alg}); ${(this.#keyless ?? []).join("; ")}`,
     );
-  });
+  }
 }
 
 /** What the key store says of a remote key set: keys in hand, last good fetch, last failure (for a trace). */
@@ -301,6 +351,9 @@ function remoteState(uri: string, ctx: JwtContext): unknown {
   }));
 }
 
+/** A verified token strips nothing (claimToHeaders' names are managed headers, removed anyway): one array for all. */
+const NO_STRIP: readonly string[] = Object.freeze([]);
+
 /** A verified token's verdict, with the claim headers and principal the phase passes on. */
 function remember(token: string, jwt: DecodedJwt, config: CompiledJwt, index: number, cache: TokenCache, now: number): CachedToken {
   const provider = config.providers[index]!;
@@ -313,7 +366,7 @@ function remember(token: string, jwt: DecodedJwt, config: CompiledJwt, index: nu
   const sub = typeof claims.sub === "string" ? ` sub=${claims.sub}` : "";
   const passed = {
     ok: true,
-    value: { principal: `jwt ${provider.name}${sub}`, headers, strip: [], attributes: { jwt: { provider: provider.name, claims } } },
+    value: { principal: `jwt ${provider.name}${sub}`, headers, strip: NO_STRIP, attributes: { jwt: { provider: provider.name, claims } } },
   } as const;
   const exp = claims.exp;
   return cache.set(

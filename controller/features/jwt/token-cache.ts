@@ -15,7 +15,8 @@
  */
 import type { CompiledJwt } from "./compile.ts";
 import { BoundedMap } from "../../lib/bounded-map.ts";
-import { estimatedHeapBytes } from "../../lib/heap-bytes.ts";
+import { fnv1a, FNV_OFFSET } from "../../lib/fingerprint.ts";
+import { estimatedHeapBytes, KnownShapes } from "../../lib/heap-bytes.ts";
 import type { Pass } from "../feature.ts";
 import { parseStrictJsonObject } from "./strict-json.ts";
 
@@ -34,7 +35,10 @@ export interface CachedToken {
   readonly bytes: number;
 }
 
-/** The default bound, bytes: about 14,000 tokens of 400 characters with eight claims, or 2,500 of 8 KiB (estimates err high). */
+/**
+ * The default bound, bytes: about 26,000 tokens of 420 characters with eight claims (`make bench`'s),
+ * whose estimate is within 1.25× of the heap they hold (test/features/jwt/token-cache.test.ts).
+ */
 export const DEFAULT_TOKEN_CACHE_BYTES = 32 * 1024 * 1024;
 
 /**
@@ -49,24 +53,32 @@ const MAX_VERDICTS_PER_SIGNATURE = 8;
 
 /**
  * Base64url characters of a signature segment that hold r alone in every ECDSA signature (42 × 6 =
- * 252 bits, within ES256's 256-bit r; ES384's and ES512's are longer): the entry key.
+ * 252 bits, within ES256's 256-bit r; ES384's and ES512's are longer): what the entry key is made of.
  */
 const R_PREFIX_CHARS = 42;
 
-/** The start of the signature segment (what follows the last dot), or of the whole string when there is none. */
-const keyOf = (token: string) => {
+/**
+ * The entry key: a 30-bit fingerprint (FNV-1a) of the start of the signature segment (what follows
+ * the last dot, or of the whole string when there is none). A number is hashed and compared without
+ * reading a string, which a miss (every new token) would otherwise pay twice, once per generation
+ * of the map. Two starts with one fingerprint share an entry, which answers for a whole token only.
+ */
+function keyOf(token: string): number {
   const start = token.lastIndexOf(".") + 1;
-  return token.slice(start, start + R_PREFIX_CHARS);
-};
+  const end = Math.min(start + R_PREFIX_CHARS, token.length);
+  return fnv1a(FNV_OFFSET, token, start, end) & 0x3fffffff;
+}
 
 export class TokenCache {
-  readonly #entries: BoundedMap<string, CachedToken[]>;
+  readonly #entries: BoundedMap<number, CachedToken[]>;
+  /** Claim and header shapes priced so far: an issuer's tokens share a few (heap-bytes.ts). */
+  readonly #shapes = new KnownShapes();
   readonly #maxBytes: number;
   readonly #maxAgeMs: number;
 
   /** `maxBytes`: the bound on the entries' estimated heap (0: nothing is cached). */
   constructor(maxBytes = DEFAULT_TOKEN_CACHE_BYTES, maxAgeMs = 60_000) {
-    this.#entries = new BoundedMap<string, CachedToken[]>(maxBytes, weighVerdicts);
+    this.#entries = new BoundedMap<number, CachedToken[]>(maxBytes, weighVerdicts);
     this.#maxBytes = maxBytes;
     this.#maxAgeMs = maxAgeMs;
   }
@@ -87,7 +99,7 @@ export class TokenCache {
     return other === undefined ? undefined : this.#find(key, verdicts, other, config, now);
   }
 
-  #find(key: string, verdicts: CachedToken[], token: string, config: CompiledJwt, now: number): CachedToken | undefined {
+  #find(key: number, verdicts: CachedToken[], token: string, config: CompiledJwt, now: number): CachedToken | undefined {
     // The whole token must match: another payload under a copied signature is another token.
     let i = 0;
     while (i < verdicts.length && (verdicts[i]!.config !== config || verdicts[i]!.token !== token)) i++;
@@ -111,8 +123,8 @@ export class TokenCache {
     const bytes =
       ENTRY_OVERHEAD_BYTES +
       estimatedHeapBytes(token) +
-      estimatedHeapBytes(claims) +
-      estimatedHeapBytes(headers) +
+      estimatedHeapBytes(claims, this.#shapes) +
+      estimatedHeapBytes(headers, this.#shapes) +
       estimatedHeapBytes(principal);
     const entry: CachedToken = { token, config, provider, claims, passed, validUntil, bytes };
     const key = keyOf(token);

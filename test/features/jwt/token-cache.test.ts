@@ -131,9 +131,36 @@ describe("TokenCache", () => {
     expect(cache.get(tokens[0]!, configA, 1)).toBeUndefined();
     expect(held).toBeLessThanOrEqual(cache.bytes);
     expect(cache.bytes).toBeLessThanOrEqual(bound);
-    // The estimate errs high (it prices every claim as a key never seen before; these share one shape), about 4×
-    // here: the bound is a ceiling on memory, and the cache holds more tokens than it claims, not fewer.
+    // The estimate errs high (a shape's first token pays for its hidden class and names, and the entry's own objects are
+    // priced high): the bound is a ceiling on memory, and the cache holds more tokens than it claims, not fewer.
     expect(held).toBeGreaterThan(cache.bytes / 6);
+  });
+  it("estimates the heap of `make bench`'s tokens within 1.25× (the README's count: 32 MiB holds about 26,000 of them)", () => {
+    const header = Buffer.from('{"alg":"ES256","kid":"bench-es256","typ":"JWT"}').toString("base64url");
+    // bench/tokens.ts's claims: 421 characters a token.
+    const tokens = Array.from({ length: 20_000 }, (_, i) => {
+      const claims = {
+        iss: "https://idp.bench.example.com",
+        aud: "bench-gateway",
+        sub: `user-${i}`,
+        email: `user-${i}@bench.example.com`,
+        department: "research",
+        iat: 1_800_000_000,
+        exp: 1_800_003_600,
+        jti: `bench-1800000000-${i}`,
+      };
+      return `${header}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${randomBytes(64).toString("base64url")}`;
+    });
+    const { bytes: held, value: cache } = heapHeldBy(() => {
+      const c = new TokenCache(DEFAULT_TOKEN_CACHE_BYTES);
+      for (const t of tokens) c.set(claimsVerdict(Buffer.from(t).toString()), 0, undefined);
+      return c;
+    });
+    expect(tokens.every((t) => cache.get(t, configA, 1) !== undefined)).toBe(true);
+    expect(cache.bytes).toBeGreaterThanOrEqual(held);
+    expect(cache.bytes).toBeLessThanOrEqual(1.25 * held);
+    const perToken = cache.bytes / tokens.length;
+    expect(Math.round(DEFAULT_TOKEN_CACHE_BYTES / perToken / 1000)).toBe(26);
   });
   it("caches nothing with a bound of 0 bytes", () => {
     const cache = new TokenCache(0);
