@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -31,7 +31,7 @@ describe("runInBackground", () => {
   it("stops the job and its children while anything is measured, nested or not, and lets it finish afterwards", async () => {
     const file = join(dir, "ticks");
     const done = runInBackground("bash", ["-c", `for i in $(seq 1 30); do echo $i >> ${file}; sleep 0.02; done; echo finished`]);
-    await sleep(200);
+    while (!existsSync(file)) await sleep(10);
     await quietly(async () => {
       await sleep(50);
       const stoppedAt = ticks(file);
@@ -54,7 +54,8 @@ describe("adoptBackground", () => {
   it("takes over a job bench/start-beside.sh started: stopped while anything is measured, its stdout once it exits", async () => {
     const file = join(dir, "ticks");
     const job = startBeside(`for i in $(seq 1 30); do echo $i >> ${file}; sleep 0.02; done; echo finished`);
-    await sleep(100);
+    // Under way (a busy machine may take a while to start it).
+    while (!existsSync(file)) await sleep(10);
     const pgid = readFileSync(join(job, "pgid"), "utf8").trim();
     // A process group of its own: stopping it stops nothing else.
     expect(statOf(pgid)[2]).toBe(pgid);

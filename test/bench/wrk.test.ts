@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -43,7 +43,8 @@ describe("runWrk", () => {
     // Ticks every 20 ms for about 3 s, also while wrk loads unless it is stopped then.
     const job = runInBackground("bash", ["-c", `for i in $(seq 1 150); do echo $i >> ${ticks}; sleep 0.02; done`]);
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      // Under way (a busy machine may take a while to start it).
+      while (!existsSync(ticks)) await new Promise((r) => setTimeout(r, 10));
       const before = count();
       const result = await runWrk({ cpu: "0", connections: 2, durationS: 1, url, headers: {} });
       expect(result.requests).toBeGreaterThan(0);
