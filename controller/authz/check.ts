@@ -42,12 +42,11 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   // 0. Header names
   const folded = foldedManagedHeader(request.headers, snapshot.managedHeaders);
   if (folded !== undefined) {
-    return deny(
-      400,
-      "request_invalid",
-      `the header ${folded} is refused: read with "_" as "-" (as CGI and WSGI servers do), it names a header Portcullis sets`,
-      {},
-    );
+    // The client is told what is wrong with its header's name, not that Portcullis sets that header.
+    return {
+      ...deny(400, "request_invalid", `the header ${folded} is refused: servers read "_" and "." in a name as "-" (CGI, WSGI, PHP)`, {}),
+      detail: "it spells a header a policy sets",
+    };
   }
 
   const req = normalizeRequest(request);
@@ -198,26 +197,32 @@ function decideOn(entry: RouteEntry, req: NormalizedRequest, ctx: CheckContext):
 }
 
 /**
- * The first request header that is not a managed header but spells one with "_" for "-" (X_User_Id
- * for x-user-id), or undefined. CGI, WSGI and Rack servers, and many frameworks on them, read both
- * spellings as HTTP_X_USER_ID, and nginx drops such names while Envoy and Caddy forward them: the
- * upstream would take the client's copy for the identity Portcullis removed.
+ * The first request header that is not a managed header but spells one with "_" or "." for "-"
+ * (X_User_Id, X.User.Id for x-user-id), or undefined. CGI, WSGI and Rack servers, and many
+ * frameworks on them, read X_User_Id as HTTP_X_USER_ID, and PHP turns the "." of HTTP_X.USER.ID
+ * (Caddy's php_fastcgi passes it on) into "_" too; nginx drops such names while Envoy and Caddy
+ * forward them: the upstream would take the client's copy for the identity Portcullis removed.
  */
 function foldedManagedHeader(headers: AuthzRequest["headers"], managed: readonly string[]): string | undefined {
   if (managed.length === 0) return undefined;
   const spellings = foldedSpellings(managed);
   for (const name in headers) {
-    // A name without "_" cannot spell a managed name without one: the usual request's names end here.
-    if ((!spellings.anyUnderscore && !name.includes("_")) || !Object.hasOwn(headers, name)) continue;
-    const spelled = spellings.byFolded.get(name.replaceAll("_", "-"));
+    // A name without "_" or "." cannot spell a managed name without one: the usual request's names end here.
+    if ((!spellings.anyFoldable && !isFoldable(name)) || !Object.hasOwn(headers, name)) continue;
+    const spelled = spellings.byFolded.get(foldName(name));
     if (spelled !== undefined) for (const m of spelled) if (m !== name) return name;
   }
   return undefined;
 }
 
-/** Managed header names by their spelling with "-" for "_", and whether any has a "_". */
+/** Whether a header name holds a character servers read as "-" ("_" or "."). */
+const isFoldable = (name: string): boolean => name.includes("_") || name.includes(".");
+/** A header name with "-" for each "_" and ".". */
+const foldName = (name: string): string => name.replace(/[_.]/g, "-");
+
+/** Managed header names by their spelling with "-" for "_" and ".", and whether any has one of those. */
 interface FoldedSpellings {
-  readonly anyUnderscore: boolean;
+  readonly anyFoldable: boolean;
   readonly byFolded: ReadonlyMap<string, readonly string[]>;
 }
 
@@ -229,12 +234,12 @@ function foldedSpellings(managed: readonly string[]): FoldedSpellings {
   if (spellings === undefined) {
     const byFolded = new Map<string, string[]>();
     for (const m of managed) {
-      const folded = m.replaceAll("_", "-");
+      const folded = foldName(m);
       const names = byFolded.get(folded);
       if (names === undefined) byFolded.set(folded, [m]);
       else names.push(m);
     }
-    spellingsByList.set(managed, (spellings = { anyUnderscore: managed.some((m) => m.includes("_")), byFolded }));
+    spellingsByList.set(managed, (spellings = { anyFoldable: managed.some(isFoldable), byFolded }));
   }
   return spellings;
 }

@@ -42,7 +42,8 @@ export function refuseUnreplacedCopies(decision: Decision, request: AuthzRequest
   for (const name of decision.removeHeaders) consider(name);
   if (unreplaced.length === 0) return decision;
   return {
-    ...deny(400, "request_invalid", `the request carries its own ${unreplaced.join(", ")}, a header Portcullis sets`, decision),
-    detail: `the forward-auth proxy does not list it in ${PROXY_REPLACES_HEADER}, so the upstream would receive the client's copy: add it to the proxy's configuration (deploy/proxies/)`,
+    // The client is told which of its headers is refused, not that a policy sets it.
+    ...deny(400, "request_invalid", `the request carries its own ${unreplaced.join(", ")}, which a client may not send`, decision),
+    detail: `a header a policy sets, which the forward-auth proxy does not list in ${PROXY_REPLACES_HEADER}, so the upstream would receive the client's copy: make the proxy replace it with this answer's value, then list it there (README "Behind forward-auth proxies"; listed alone, the client's copy passes)`,
   };
 }

@@ -48,12 +48,20 @@ describe("Secrets from manifests", () => {
       ".data: Invalid input: expected record, received array",
     ]);
   });
-  it("a data key that names a member of Object.prototype is a key like any other", () => {
+  it("a data or stringData key that names a member of Object.prototype is a key like any other", () => {
     const data = JSON.parse('{"__proto__": "YWxpY2Uta2V5", "constructor": "Ym9iLWtleQ=="}') as unknown;
     const [secret] = toResources([raw("keys", data)]).resources.secrets;
     expect(Object.entries(secret!.data)).toEqual([
       ["__proto__", "alice-key"],
       ["constructor", "bob-key"],
+    ]);
+    const { resources } = load("apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: apps}\nstringData: {__proto__: carol-key}\n");
+    expect(Object.entries(resources.secrets[0]!.data)).toEqual([["__proto__", "carol-key"]]);
+  });
+  it("stringData that is not an object of strings is refused, with the key named", () => {
+    const object = { apiVersion: "v1", kind: "Secret", metadata: { name: "s", namespace: "apps" }, stringData: { alice: 5 } };
+    expect(toResources([{ object, origin: "s.json" }]).rejected.map((r) => r.reason)).toEqual([
+      ".stringData.alice: Invalid input: expected string, received number",
     ]);
   });
 });

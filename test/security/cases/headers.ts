@@ -250,6 +250,20 @@ export const headerCases: readonly Case[] = [
     ctx.envoy("/public", { "X-User_Id": "admin" }),
   ),
   c(
+    "dot-open",
+    "`X.User.Id: admin` on the open route (PHP reads HTTP_X.USER.ID as HTTP_X_USER_ID; Caddy's php_fastcgi passes the name on)",
+    UNDERSCORE("x.user.id"),
+    (ctx) => ctx.check({ path: "/public", headers: { "x.user.id": "admin" } }),
+    'only "_" was read as "-", so a name with "." reached the upstream, where PHP registers HTTP_X.USER.ID as HTTP_X_USER_ID, the identity Portcullis removed; "." folds too now',
+  ),
+  c(
+    "dot-mixed",
+    "wire: `X-User.Id: admin`",
+    UNDERSCORE("x-user.id"),
+    (ctx) => ctx.envoy("/public", { "X-User.Id": "admin" }),
+    "see header.dot-open",
+  ),
+  c(
     "underscore-unmanaged",
     "`x_trace_id: 1`, a name that folds to no managed header, is left alone",
     { status: 200, code: "allowed" },
