@@ -102,6 +102,23 @@ export const apiKeyCases: readonly Case[] = [
     (ctx) => ctx.check({ path: "/account?account=alice&account=bob", headers: { "x-api-key": "alice-key" } }),
     "see apikey.account-repeated-other-first",
   ),
+  c(
+    "account-semicolon-after",
+    'alice\'s key with `?account=alice&x=1;account=bob` (Rack 2 and Python before 3.9.2 split at ";" too: account is alice, then bob)',
+    { status: 403, code: "authz_denied", reason: 'reading the query split at ";" too, the last value' },
+    (ctx) => ctx.check({ path: "/account?account=alice&x=1;account=bob", headers: { "x-api-key": "alice-key" } }),
+    'CEL\'s request.query was read split at "&" only (Envoy\'s reading: x is `1;account=bob`), so the rule saw account=alice alone while upstreams that also split at ";" serve bob (Rack, which keeps the last) or see both; the rules are now decided on that reading too, first and last values',
+  ),
+  c(
+    "account-semicolon-before",
+    'alice\'s key with `?x=1;account=bob&account=alice` (split at ";" too, account is bob, then alice: Flask on older Python reads bob)',
+    { status: 403, code: "authz_denied", reason: 'reading the query split at ";" too, the first value' },
+    (ctx) => ctx.check({ path: "/account?x=1;account=bob&account=alice", headers: { "x-api-key": "alice-key" } }),
+    "see apikey.account-semicolon-after",
+  ),
+  c("account-semicolon-own", "alice's key with `?lang=en;x=1&account=alice` (every reading's account is alice)", ALICE, (ctx) =>
+    ctx.check({ path: "/account?lang=en;x=1&account=alice", headers: { "x-api-key": "alice-key" } }),
+  ),
   c("account-own", "alice's key with `?account=alice&account=alice`", ALICE, (ctx) =>
     ctx.check({ path: "/account?account=alice&account=alice", headers: { "x-api-key": "alice-key" } }),
   ),
