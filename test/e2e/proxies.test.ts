@@ -12,7 +12,9 @@ import {
   exampleToken,
   HOST,
   PROXIES,
+  replaceOnce,
   requireProgram,
+  ROOT,
   startCaddy,
   startNginx,
   startRelay,
@@ -509,6 +511,59 @@ function keepsConnections(start: (behind: Behind) => Promise<Proxy>) {
   }, 30_000);
 }
 
+/**
+ * The directives README's "When your policies set another header" gives for `proxy` (the code spans
+ * of its bullet that are directives, lines rejoined); the header it adds is x-tenant, which
+ * test/e2e/situations.yaml sets on /v1/tenants (forwardClientIDHeader).
+ */
+function readmeRecipe(proxy: "nginx" | "Caddy"): readonly string[] {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const section = readme.split("**When your policies set another header**")[1]?.split("\n\n")[0] ?? "";
+  const bullet = (section.split("\n- ").find((b) => b.startsWith(proxy)) ?? "").replace(/\s*\n\s*/g, " ");
+  return [...bullet.matchAll(/`([^`]+)`/g)]
+    .map((m) => m[1]!)
+    .filter((span) => /^(auth_request_set|proxy_set_header|request_header|@)/.test(span));
+}
+
+/** The shipped file's X-Portcullis-Replaces list, and the same with x-tenant. */
+const SHIPPED_REPLACES = '"x-user-id, x-user-group, x-user-email"';
+const TENANT_REPLACES = '"x-user-id, x-user-group, x-user-email, x-tenant"';
+
+/**
+ * Through a proxy whose file README's recipe changed for x-tenant (`recipe`: every change; else only
+ * X-Portcullis-Replaces): what the upstream gets of a client's x-tenant and of Portcullis'.
+ */
+function anotherHeader(name: string, start: (recipe: boolean) => Promise<Proxy>) {
+  describe(`${name}: README's recipe for a header the shipped file does not name (x-tenant)`, () => {
+    it("applied whole: the app gets Portcullis' value, and a client's copy never, on the route that sets it or any other", async () => {
+      const proxy = await start(true);
+      try {
+        const set = await through(proxy, "/v1/tenants", { "x-api-key": ALICE_KEY, "x-tenant": "forged" });
+        expect([set.r.status, set.up?.headers["x-tenant"]]).toEqual([200, "alice"]);
+        for (const [path, headers] of [
+          ["/healthz", {}],
+          ["/v1/models", { "x-api-key": ALICE_KEY }],
+        ] as const) {
+          const { r, up } = await through(proxy, path, { ...headers, "x-tenant": "forged" });
+          expect([path, r.status, up?.headers["x-tenant"]]).toEqual([path, 200, undefined]);
+        }
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    it("only in X-Portcullis-Replaces: the client's copy reaches the app (why README says to change every place)", async () => {
+      const proxy = await start(false);
+      try {
+        const { r, up } = await through(proxy, "/healthz", { "x-tenant": "forged" });
+        expect([r.status, up?.headers["x-tenant"]]).toEqual([200, "forged"]);
+      } finally {
+        await proxy.stop();
+      }
+    });
+  });
+}
+
 describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
   let caddy: Proxy;
   beforeAll(async () => {
@@ -519,6 +574,26 @@ describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
   const caddyVersion = execFileSync(requireProgram("caddy"), ["version"], { encoding: "utf8" }).trim();
   decisions("caddy", () => caddy, "caddy/Caddyfile", "portcullis-json", caddyVersion.startsWith("2.6.") ? "refused" : "dropped");
   keepsConnections((behind) => startCaddy(join(PROXIES, "caddy/Caddyfile"), behind));
+  anotherHeader("caddy", async (recipe) => {
+    const file = join(PROXIES, "caddy/Caddyfile");
+    let text = replaceOnce(readFileSync(file, "utf8"), SHIPPED_REPLACES, TENANT_REPLACES, file);
+    if (recipe) {
+      const [strip, ...cleanUp] = readmeRecipe("Caddy");
+      expect([strip, cleanUp.length]).toEqual(["request_header -X-Tenant", 2]);
+      text = replaceOnce(text, "\t\trequest_header -X-User-Email\n", `\t\trequest_header -X-User-Email\n\t\t${strip}\n`, file);
+      text = replaceOnce(
+        text,
+        "copy_headers X-User-Id X-User-Group X-User-Email",
+        "copy_headers X-User-Id X-User-Group X-User-Email X-Tenant",
+        file,
+      );
+      const step3 = "\t\trequest_header @unset_user_email -X-User-Email\n";
+      text = replaceOnce(text, step3, `${step3}${cleanUp.map((line) => `\t\t${line}\n`).join("")}`, file);
+    }
+    const edited = join(caddy.dir, recipe ? "Tenant.Caddyfile" : "TenantListedOnly.Caddyfile");
+    writeFileSync(edited, text);
+    return startCaddy(edited, stage.behind);
+  });
 
   /** Caddy with only forward_auth and copy_headers X-User-Id (`declares`: and X-Portcullis-Replaces naming it), in front of the upstream. */
   async function bareCaddy(declares: boolean): Promise<Proxy> {
@@ -571,4 +646,15 @@ describe("nginx auth_request (deploy/proxies/nginx/portcullis.conf)", () => {
   afterAll(async () => nginx?.stop());
   decisions("nginx", () => nginx, "nginx/portcullis.conf", "proxy-page", "dropped");
   keepsConnections(startNginx);
+  anotherHeader("nginx", (recipe) =>
+    startNginx(stage.behind, (conf) => {
+      const file = "nginx/portcullis.conf";
+      const listed = replaceOnce(conf, SHIPPED_REPLACES, TENANT_REPLACES, file);
+      if (!recipe) return listed;
+      const lines = readmeRecipe("nginx");
+      expect(lines).toHaveLength(2);
+      const last = "        proxy_set_header X-User-Email $portcullis_user_email;\n";
+      return replaceOnce(listed, last, `${last}${lines.map((line) => `        ${line}\n`).join("")}`, file);
+    }),
+  );
 });
