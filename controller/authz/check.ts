@@ -18,7 +18,15 @@
  */
 import { NOTHING, type ConfiguredFeature, type Pass, type PhaseResult, type Where } from "../features/feature.ts";
 import { fail } from "../lib/result.ts";
-import { explainRoutes, findRoutes, unreadableMatch } from "../snapshot/route-index.ts";
+import {
+  ENVOY_QUERY,
+  explainRoutes,
+  findRoutes,
+  otherQueryReadings,
+  unreadableMatch,
+  type QueryReading,
+  type QueryReadingRoutes,
+} from "../snapshot/route-index.ts";
 import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts";
 import type { CheckMemo } from "./check-memo.ts";
 import type { CheckContext } from "./context.ts";
@@ -33,7 +41,8 @@ import { branch, phaseOutcome, policyFacts, requestFacts, withDecision, type Exp
 /**
  * Synchronous unless a phase must wait (a JWKS being fetched, a bcrypt comparison). A request that
  * components on the way may read differently (`pathReadings`: an encoded "/" or "\", a ";"
- * parameter; `methodReadings`: HEAD run as GET) is decided on each reading, and allowed only if
+ * parameter; `methodReadings`: HEAD run as GET; `otherQueryReadings`: a repeated query parameter's
+ * last value, the query split at ";", where a route's query match reads it) is decided on each reading, and allowed only if
  * every reading allows (DESIGN §0). A path with a control character is refused (400): its readings
  * (cut at a NUL, trimmed) cannot all be known.
  */
@@ -97,19 +106,68 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
   const request = req.source;
   // 1. Route: the rule each route table the request may have been routed by picks.
   // The request names its own scope (gateway, port, route): no object of its own per request.
-  let entries = findRoutes(snapshot.routes, req, request);
+  const entries = findRoutes(snapshot.routes, req, request);
   ctx.trace?.step("route", { tables: explainRoutes(snapshot.routes, req, request) });
   if (entries === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
-  if (request.proxyRoute !== undefined) {
+  const others = otherQueryReadings(snapshot.routes, req, request, entries);
+  if (others === undefined) return decideOnRoute(snapshot, entries, ENVOY_QUERY, req, ctx);
+  return checkEveryQueryReading(snapshot, entries, others, req, ctx);
+}
+
+/**
+ * A query that other readings route to other rules than Envoy's (a repeated name, a ";"): the
+ * upstream may act on any of them, so each reading's rules decide, and the request is allowed only
+ * if every reading allows (DESIGN §0).
+ */
+function checkEveryQueryReading(
+  snapshot: Snapshot,
+  entries: readonly RouteEntry[],
+  others: readonly QueryReadingRoutes[],
+  req: NormalizedRequest,
+  ctx: CheckContext,
+): MaybePromise<Decision> {
+  return everyReadingAllows(
+    [
+      decideOnRoute(snapshot, entries, ENVOY_QUERY, req, ctx),
+      ...others.map((o) =>
+        decideOnRoute(
+          snapshot,
+          o.entries,
+          o.reading,
+          req,
+          ctx.trace === undefined ? ctx : branch(ctx, ctx.trace, { query: o.reading.name }),
+        ),
+      ),
+    ],
+    `the query also reads as ${others
+      .map((o) => `${o.reading.name}, which takes ${o.entries.map((e) => e.rule).join(", ")}`)
+      .join("; ")}, and not every reading is allowed`,
+  );
+}
+
+/**
+ * Phases 1 on from the entries one reading of the query picks. Where the proxy names the route it
+ * took, that settles Envoy's reading only: the rules another reading picks are each decided.
+ */
+function decideOnRoute(
+  snapshot: Snapshot,
+  found: readonly RouteEntry[],
+  query: QueryReading,
+  req: NormalizedRequest,
+  ctx: CheckContext,
+): MaybePromise<Decision> {
+  let entries = found;
+  const proxyRoute = query === ENVOY_QUERY ? req.source.proxyRoute : undefined;
+  if (proxyRoute !== undefined) {
     // The route the proxy took settles which of the tables (listener, SNI) it routed by.
-    const taken = takenBy(request.proxyRoute, entries);
-    if (taken.length === 0) return routeMismatch(request.proxyRoute, entries);
+    const taken = takenBy(proxyRoute, entries);
+    if (taken.length === 0) return routeMismatch(proxyRoute, entries);
     entries = taken;
   } else {
     // Index loops here and below: an iterator's result objects are allocated on every request otherwise.
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
-      const unread = unreadableMatch(e.match, req);
+      const unread = unreadableMatch(e.match, req, query);
       if (unread !== undefined) {
         return deny(
           403,

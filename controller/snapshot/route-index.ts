@@ -24,6 +24,30 @@ export interface RouteRequest {
   readonly rawQuery: string | undefined;
 }
 
+/**
+ * One way to read a query for a route's query match. Envoy's route match takes the first value of
+ * a name in the query split at "&"; upstreams such as PHP and Express act on the last value of a
+ * repeated name, and Rack 2 and Python before 3.9.2 split the query at ";" as well.
+ */
+export interface QueryReading {
+  /** Which value of a repeated name is read. */
+  readonly value: "first" | "last";
+  /** Whether ";" separates pairs as "&" does. */
+  readonly semicolons: boolean;
+  /** What the reading is, for the audit log. */
+  readonly name: string;
+}
+
+/** Envoy's reading (the route the proxy takes). */
+export const ENVOY_QUERY: QueryReading = { value: "first", semicolons: false, name: "Envoy's (first value, split at &)" };
+
+/** The readings an upstream may act on besides Envoy's (DESIGN §0). */
+export const OTHER_QUERY_READINGS: readonly QueryReading[] = [
+  { value: "last", semicolons: false, name: "the last value of a repeated name" },
+  { value: "first", semicolons: true, name: "the query split at ; too, first value" },
+  { value: "last", semicolons: true, name: "the query split at ; too, last value" },
+];
+
 /** The route tables a request may have been routed by, as far as the proxy says. */
 export interface RouteScope {
   /** The Gateway ("namespace/name") the proxy names; undefined: any served Gateway. */
@@ -51,7 +75,12 @@ function portCovers(port: number, stated: number | undefined): boolean {
  * matches contribute nothing. More than one entry means the request could have taken any of them
  * (which Gateway or port it arrived on is not known). Undefined when the named Gateway is not served.
  */
-export function findRoutes(index: RouteIndex, request: RouteRequest, scope: RouteScope): RouteEntry[] | undefined {
+export function findRoutes(
+  index: RouteIndex,
+  request: RouteRequest,
+  scope: RouteScope,
+  query: QueryReading = ENVOY_QUERY,
+): RouteEntry[] | undefined {
   const tables = scope.gateway === undefined ? everyTable(index) : index.byGateway[scope.gateway];
   if (tables === undefined) return undefined;
   // Usually one table picks an entry: an array of one, not an empty array grown by push (which reserves 17 slots).
@@ -63,7 +92,7 @@ export function findRoutes(index: RouteIndex, request: RouteRequest, scope: Rout
     if (!portCovers(table.port, scope.port)) continue;
     // A Host read two ways (a trailing dot) may select two virtual hosts: each entry is a reading.
     for (let h = 0; h < hosts.length; h++) {
-      const entry = findRoute(table.vhosts, hosts[h]!, request, scope.route);
+      const entry = findRoute(table.vhosts, hosts[h]!, request, scope.route, query);
       if (entry === undefined || found?.includes(entry)) continue;
       if (found === undefined) found = [entry];
       else found.push(entry);
@@ -82,14 +111,76 @@ function everyTable(index: RouteIndex): readonly PortRoutes[] {
 }
 
 /** The first matching entry of one route table for Host `host`; with `route`, only entries of that HTTPRoute qualify. */
-function findRoute(vhosts: VirtualHosts, host: string, request: RouteRequest, route: string | undefined): RouteEntry | undefined {
+function findRoute(
+  vhosts: VirtualHosts,
+  host: string,
+  request: RouteRequest,
+  route: string | undefined,
+  query: QueryReading,
+): RouteEntry | undefined {
   const entries = selectVirtualHost(vhosts, host);
   if (entries === undefined) return undefined;
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
-    if ((route === undefined || entry.route === route) && matches(entry.match, request)) return entry;
+    if ((route === undefined || entry.route === route) && matches(entry.match, request, query)) return entry;
   }
   return undefined;
+}
+
+/** A reading of the query other than Envoy's and the entries it picks (findRoutes). */
+export interface QueryReadingRoutes {
+  readonly reading: QueryReading;
+  readonly entries: readonly RouteEntry[];
+}
+
+/**
+ * The entries each other reading of the query (OTHER_QUERY_READINGS) picks, where they are not
+ * `picked` (Envoy's reading's entries) nor another reading's, and are some entry (a reading that
+ * picks no rule adds nothing: no rule governs what an upstream does there). Undefined, without any
+ * lookup, when the request has no query or no virtual host in scope has a query match: the usual
+ * request costs one look at each virtual host.
+ */
+export function otherQueryReadings(
+  index: RouteIndex,
+  request: RouteRequest,
+  scope: RouteScope,
+  picked: readonly RouteEntry[],
+): QueryReadingRoutes[] | undefined {
+  if (request.rawQuery === undefined || !queryMatchInScope(index, request, scope)) return undefined;
+  let found: QueryReadingRoutes[] | undefined;
+  for (const reading of OTHER_QUERY_READINGS) {
+    const entries = findRoutes(index, request, scope, reading) ?? [];
+    if (entries.length === 0 || sameEntries(entries, picked) || found?.some((f) => sameEntries(f.entries, entries))) continue;
+    (found ??= []).push({ reading, entries });
+  }
+  return found;
+}
+
+function sameEntries(a: readonly RouteEntry[], b: readonly RouteEntry[]): boolean {
+  return a.length === b.length && a.every((e) => b.includes(e));
+}
+
+/** Whether a virtual host the request may select in scope has an entry with a query match. */
+function queryMatchInScope(index: RouteIndex, request: RouteRequest, scope: RouteScope): boolean {
+  const tables = scope.gateway === undefined ? everyTable(index) : index.byGateway[scope.gateway];
+  if (tables === undefined) return false;
+  for (let t = 0; t < tables.length; t++) {
+    if (!portCovers(tables[t]!.port, scope.port)) continue;
+    for (let h = 0; h < request.hosts.length; h++) {
+      const entries = selectVirtualHost(tables[t]!.vhosts, request.hosts[h]!);
+      if (entries !== undefined && hasQueryMatch(entries)) return true;
+    }
+  }
+  return false;
+}
+
+/** Whether a virtual host's entries have a query match: found once per virtual host (a snapshot is immutable). */
+const queryMatchByHost = new WeakMap<readonly RouteEntry[], boolean>();
+
+function hasQueryMatch(entries: readonly RouteEntry[]): boolean {
+  let has = queryMatchByHost.get(entries);
+  if (has === undefined) queryMatchByHost.set(entries, (has = entries.some((e) => e.match.queryParams.length > 0)));
+  return has;
 }
 
 function selectVirtualHost(vhosts: VirtualHosts, host: string): readonly RouteEntry[] | undefined {
@@ -172,7 +263,7 @@ function mismatchOf(match: CompiledMatch, request: RouteRequest): string | undef
     if (!valueMatches(h, headerOf(request, h.name)))
       return h.name === ":method" ? `method is not ${h.value}` : `header ${h.name} is not ${h.type} ${h.value}`;
   for (const q of match.queryParams)
-    if (!valueMatches(q, firstParam(request.rawQuery, q.name))) return `query parameter ${q.name} is not ${q.type} ${q.value}`;
+    if (!valueMatches(q, paramIn(request.rawQuery, q.name, ENVOY_QUERY))) return `query parameter ${q.name} is not ${q.type} ${q.value}`;
   return undefined;
 }
 
@@ -185,7 +276,7 @@ export function pathMatches(p: PathMatch, path: string): boolean {
       : p.regex.testExact(path);
 }
 
-function matches(match: CompiledMatch, request: RouteRequest): boolean {
+function matches(match: CompiledMatch, request: RouteRequest, query: QueryReading): boolean {
   if (!pathMatches(match.path, request.path)) return false;
   // Index loops: most matches have no header or query match, and an iterator would be allocated for each.
   for (let i = 0; i < match.headers.length; i++) {
@@ -194,24 +285,30 @@ function matches(match: CompiledMatch, request: RouteRequest): boolean {
   }
   for (let i = 0; i < match.queryParams.length; i++) {
     const q = match.queryParams[i]!;
-    if (!valueMatches(q, firstParam(request.rawQuery, q.name))) return false;
+    if (!valueMatches(q, paramIn(request.rawQuery, q.name, query))) return false;
   }
   return true;
 }
 
 /**
- * The first value of a query parameter as Envoy's route match reads it: pairs split at "&" and the
- * first "=", names and values compared as sent, without percent-decoding ("a%3Db" is not "a=b",
- * "+" is not a space); a name without "=" has the empty value.
+ * A query parameter's value in `reading` (ENVOY_QUERY: the first value, as Envoy's route match
+ * reads it): pairs split at "&" (and ";" when the reading says so) and the first "=", names and
+ * values compared as sent, without percent-decoding ("a%3Db" is not "a=b", "+" is not a space); a
+ * name without "=" has the empty value; undefined when the name is absent.
  */
-export function firstParam(rawQuery: string | undefined, name: string): string | undefined {
+export function paramIn(rawQuery: string | undefined, name: string, reading: QueryReading): string | undefined {
   if (rawQuery === undefined) return undefined;
-  for (const pair of rawQuery.split("&")) {
+  let value: string | undefined;
+  for (const pair of rawQuery.split(reading.semicolons ? PAIR_SEPARATORS : "&")) {
     const eq = pair.indexOf("=");
-    if ((eq === -1 ? pair : pair.slice(0, eq)) === name) return eq === -1 ? "" : pair.slice(eq + 1);
+    if ((eq === -1 ? pair : pair.slice(0, eq)) !== name) continue;
+    value = eq === -1 ? "" : pair.slice(eq + 1);
+    if (reading.value === "first") return value;
   }
-  return undefined;
+  return value;
 }
+
+const PAIR_SEPARATORS = /[&;]/;
 
 /**
  * A header as Envoy's route match reads it. The pseudo-headers a match may name are the method
@@ -249,14 +346,14 @@ function unreadableBy(m: ValueMatch, value: string): boolean {
  * The header or query parameter of `match` whose comparison cannot be told from the text (see
  * unreadableBy), or undefined: the match may or may not be Envoy's.
  */
-export function unreadableMatch(match: CompiledMatch, request: RouteRequest): string | undefined {
+export function unreadableMatch(match: CompiledMatch, request: RouteRequest, query: QueryReading = ENVOY_QUERY): string | undefined {
   for (let i = 0; i < match.headers.length; i++) {
     const h = match.headers[i]!;
     if (unreadableBy(h, headerOf(request, h.name) ?? "")) return `header ${h.name}`;
   }
   for (let i = 0; i < match.queryParams.length; i++) {
     const q = match.queryParams[i]!;
-    if (unreadableBy(q, firstParam(request.rawQuery, q.name) ?? "")) return `query parameter ${q.name}`;
+    if (unreadableBy(q, paramIn(request.rawQuery, q.name, query) ?? "")) return `query parameter ${q.name}`;
   }
   return undefined;
 }

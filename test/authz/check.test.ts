@@ -300,6 +300,32 @@ ${securityPolicy(
   });
 });
 
+describe("query matches that components read differently (DESIGN §0)", () => {
+  // Rule admin (`role=admin`) wants an API key; rule open takes every other /api request.
+  const at = decider(`
+${gatewayWithRoute("api.example.com", { admin: "{path: {type: PathPrefix, value: /api}, queryParams: [{name: role, value: admin}]}", open: "/api" })}---
+${aliceKeyPolicy("admin", "admin")}`);
+  const tookOpen = { kind: "HTTPRoute", namespace: "apps", name: "api", sectionName: "open" };
+
+  it("decides the rule the last value of a repeated name picks, and says why to the audit log only", async () => {
+    const r = await at({ path: "/api?role=user&role=admin" });
+    expect([r.status, r.code, r.route]).toEqual([401, "apikey_missing", "apps/api rule admin"]);
+    expect(r.detail).toContain("the query also reads as the last value of a repeated name, which takes apps/api rule admin");
+    expect(r.message).not.toContain("role");
+  });
+  it("decides the rule the query split at ; picks", async () => {
+    expect((await at({ path: "/api?role=admin;x=1" })).route).toBe("apps/api rule admin");
+  });
+  it("allows when every reading's rule allows", async () => {
+    expect((await at({ path: "/api?role=user&role=admin", headers: { "x-api-key": "alice-key" } })).status).toBe(200);
+    expect((await at({ path: "/api?role=user&role=guest" })).status).toBe(200);
+  });
+  it("lets the route the proxy names settle Envoy's reading only: the upstream's reading is still decided", async () => {
+    expect((await at({ path: "/api?role=user", proxyRoute: tookOpen })).status).toBe(200);
+    expect((await at({ path: "/api?role=user&role=admin", proxyRoute: tookOpen })).code).toBe("apikey_missing");
+  });
+});
+
 describe("a phase sees the request as the phases before it left it (Envoy's filter chain)", () => {
   // jwt sets x-user-id from `sub`; a header rule on x-user-id must read that value, as Envoy's rbac
   // filter reads what jwt_authn's claim_to_headers wrote, never a copy the client sent.

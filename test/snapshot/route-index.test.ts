@@ -4,7 +4,16 @@
  * shift), first-match order, path/header/query semantics and the explain trace.
  */
 import { describe, expect, it } from "vitest";
-import { explainRoutes, findRoutes, firstParam, pathMatches, type RouteRequest } from "../../controller/snapshot/route-index.ts";
+import {
+  ENVOY_QUERY,
+  explainRoutes,
+  findRoutes,
+  OTHER_QUERY_READINGS,
+  otherQueryReadings,
+  paramIn,
+  pathMatches,
+  type RouteRequest,
+} from "../../controller/snapshot/route-index.ts";
 import { builtRe2 } from "../../controller/lib/regex.ts";
 import type { CompiledMatch, PortRoutes, RouteEntry, RouteIndex, VirtualHosts } from "../../controller/snapshot/types.ts";
 
@@ -184,18 +193,66 @@ describe("pathMatches", () => {
   });
 });
 
-describe("firstParam", () => {
-  it("splits at & and the first =, without percent-decoding", () => {
-    expect(firstParam("a=1&b=x=y", "b")).toBe("x=y");
-    expect(firstParam("a%3Db=1", "a=b")).toBeUndefined();
-    expect(firstParam("a%3Db=1", "a%3Db")).toBe("1");
-    expect(firstParam("q=a+b", "q")).toBe("a+b");
+describe("paramIn", () => {
+  const [LAST, SEMI_FIRST, SEMI_LAST] = OTHER_QUERY_READINGS as [
+    (typeof OTHER_QUERY_READINGS)[0],
+    (typeof OTHER_QUERY_READINGS)[0],
+    (typeof OTHER_QUERY_READINGS)[0],
+  ];
+
+  it("splits at & and the first =, without percent-decoding (Envoy's reading)", () => {
+    expect(paramIn("a=1&b=x=y", "b", ENVOY_QUERY)).toBe("x=y");
+    expect(paramIn("a%3Db=1", "a=b", ENVOY_QUERY)).toBeUndefined();
+    expect(paramIn("a%3Db=1", "a%3Db", ENVOY_QUERY)).toBe("1");
+    expect(paramIn("q=a+b", "q", ENVOY_QUERY)).toBe("a+b");
   });
 
   it("gives a name without = the empty value, and nothing without a query", () => {
-    expect(firstParam("flag&x=1", "flag")).toBe("");
-    expect(firstParam(undefined, "flag")).toBeUndefined();
-    expect(firstParam("", "flag")).toBeUndefined();
+    expect(paramIn("flag&x=1", "flag", ENVOY_QUERY)).toBe("");
+    expect(paramIn(undefined, "flag", ENVOY_QUERY)).toBeUndefined();
+    expect(paramIn("", "flag", ENVOY_QUERY)).toBeUndefined();
+    expect(paramIn("", "flag", LAST)).toBeUndefined();
+  });
+
+  it("reads the first or the last value of a repeated name", () => {
+    expect(paramIn("role=user&role=admin", "role", ENVOY_QUERY)).toBe("user");
+    expect(paramIn("role=user&role=admin", "role", LAST)).toBe("admin");
+  });
+
+  it("splits at ; as well as & in the semicolon readings only", () => {
+    expect(paramIn("role=admin;x=1", "role", ENVOY_QUERY)).toBe("admin;x=1");
+    expect(paramIn("role=admin;x=1", "role", SEMI_FIRST)).toBe("admin");
+    expect(paramIn("x=1;role=user&role=admin;role=staff", "role", SEMI_FIRST)).toBe("user");
+    expect(paramIn("x=1;role=user&role=admin;role=staff", "role", SEMI_LAST)).toBe("staff");
+  });
+});
+
+describe("otherQueryReadings", () => {
+  const admin = entry("admin r0", { ...ANY_PATH, queryParams: [{ type: "Exact", name: "role", value: "admin" }] });
+  const open = entry("open r0");
+  const idx = index({ "apps/gw": [table(80, vhosts({ exact: { q: [admin, open] }, any: [entry("plain r0")] }))] });
+  const others = (rawQuery: string | undefined, host = "q") => {
+    const r = request(host, "/api", { rawQuery });
+    return otherQueryReadings(idx, r, {}, findRoutes(idx, r, {}) ?? [])?.map((o) => [o.reading.name, rules(o.entries)]);
+  };
+
+  it("finds the rule the last value of a repeated name picks where Envoy's first value picks another", () => {
+    expect(others("role=user&role=admin")).toEqual([[OTHER_QUERY_READINGS[0]!.name, ["admin r0"]]]);
+  });
+
+  it("finds the rule the query split at ; picks", () => {
+    expect(others("role=admin;x=1")).toEqual([[OTHER_QUERY_READINGS[1]!.name, ["admin r0"]]]);
+  });
+
+  it("adds nothing where every reading picks Envoy's rule", () => {
+    expect(others("role=admin")).toBeUndefined();
+    expect(others("role=user&x=1")).toBeUndefined();
+    expect(others("role=admin&role=admin")).toBeUndefined();
+  });
+
+  it("does not look when there is no query or the virtual host has no query match", () => {
+    expect(others(undefined)).toBeUndefined();
+    expect(others("role=user&role=admin", "elsewhere")).toBeUndefined();
   });
 });
 

@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { RE2JS } from "re2js";
 import type { AuthzRequest } from "../../../controller/authz/request.ts";
+import { aliceKeyPolicy, gatewayWithRoute } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 import type { Ctx, Headers } from "../context.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
@@ -170,7 +171,68 @@ const colonHost = (id: string, title: string, name: string) =>
     KEPT_COLON,
   );
 
+/**
+ * Route rules told apart by a query parameter: on api.example.com `/api?role=admin` (Exact) wants an
+ * API key, every other `/api` request takes the open route. Envoy's route match reads the first
+ * value of `role` in the query split at "&"; PHP and Express act on the last value, Rack 2 and
+ * Python before 3.9.2 split the query at ";" too.
+ */
+const queryWorld = decider(`
+${gatewayWithRoute("api.example.com", { admin: "{path: {type: PathPrefix, value: /api}, queryParams: [{name: role, value: admin}]}", open: "/api" })}---
+${aliceKeyPolicy("admin", "admin")}`);
+const QUERY_READINGS =
+  'only Envoy\'s reading of the query (the first value, split at "&") chose the rule, so the open route decided while the upstream acted on a value the protected rule matches; each reading of the query that picks another rule (the last value, the query split at ";" too) is now decided, and all must allow';
+/** GET `path` on api.example.com of the query world, with these headers. */
+const query = (id: string, title: string, expect: Expected, path: string, headers: Record<string, string> = {}, fixed?: string) =>
+  c(
+    `query-${id}`,
+    title,
+    expect,
+    async () =>
+      fromDecision(await queryWorld({ host: "api.example.com", path, headers }), managedHeadersOf(queryWorld.result.snapshot.policies)),
+    fixed,
+  );
+
 export const routingCases: readonly Case[] = [
+  query(
+    "repeated-last",
+    "`/api?role=user&role=admin`, no key: Envoy takes the open route (first value), PHP and Express read `admin`",
+    PROTECTED,
+    "/api?role=user&role=admin",
+    {},
+    QUERY_READINGS,
+  ),
+  query(
+    "semicolon",
+    "`/api?role=admin;x=1`, no key: Envoy reads `admin;x=1` (the open route), Rack 2 and Python before 3.9.2 read `admin`",
+    PROTECTED,
+    "/api?role=admin;x=1",
+    {},
+    QUERY_READINGS,
+  ),
+  query(
+    "semicolon-last",
+    '`/api?role=user;role=admin`, no key: split at ";", the last value is `admin`',
+    PROTECTED,
+    "/api?role=user;role=admin",
+    {},
+    QUERY_READINGS,
+  ),
+  query(
+    "repeated-first",
+    "`/api?role=admin&role=user`, no key: Envoy's own reading takes the protected rule",
+    PROTECTED,
+    "/api?role=admin&role=user",
+  ),
+  query("repeated-with-key", "`/api?role=user&role=admin` with a valid key: every reading allows", OPEN, "/api?role=user&role=admin", {
+    "x-api-key": "alice-key",
+  }),
+  query(
+    "other-value",
+    "`/api?role=user;x=1&role=guest`: no reading matches `admin`, the open route",
+    OPEN,
+    "/api?role=user;x=1&role=guest",
+  ),
   colonHost("junk", "Host `vault.example.com:x` (not a port: Envoy keeps it and takes the open catch-all route)", "vault.example.com:x"),
   colonHost("two-ports", "Host `vault.example.com:80:80` (Envoy removes the last `:80` only)", "vault.example.com:80:80"),
   colonHost("empty-port", "Host `vault.example.com:` (a colon, no port)", "vault.example.com:"),
@@ -192,10 +254,13 @@ export const routingCases: readonly Case[] = [
     host: "tie.example.com",
     path: "/q?debug=o%6E",
   }),
-  order("query-repeated", "`/q?debug=off&debug=on`: Envoy reads the first value, so only the open RegularExpression route matches", OPEN, {
-    host: "tie.example.com",
-    path: "/q?debug=off&debug=on",
-  }),
+  order(
+    "query-repeated",
+    "`/q?debug=off&debug=on`, no key: Envoy reads the first value (the open RegularExpression route), an upstream reading the last takes the protected Exact `on` one",
+    PROTECTED,
+    { host: "tie.example.com", path: "/q?debug=off&debug=on" },
+    QUERY_READINGS,
+  ),
   order(
     "method-ties-header",
     "GET with `x-tenant: blue`, no key: an older protected route matches the header, a newer open one `method: GET`",
