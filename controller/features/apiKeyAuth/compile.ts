@@ -6,6 +6,7 @@ import { PORTCULLIS_ANNOTATION_PREFIX, SecretRefSchema, type ObjectMeta } from "
 import type { Secret } from "../../api/resources.ts";
 import { upstreamHeaderName } from "../../lib/headers.ts";
 import { ok, problem, type Result } from "../../lib/result.ts";
+import { deepFreeze } from "../../snapshot/freeze.ts";
 import type { CredentialSource } from "../../snapshot/types.ts";
 import type { CompileContext } from "../feature.ts";
 
@@ -172,6 +173,7 @@ function keyTableOf(secrets: Iterable<Result<Secret, string>>): Result<KeyTable>
     const where = `Secret ${secret.value.metadata.namespace}/${secret.value.metadata.name}`;
     const described = clientDescription(secret.value.metadata, where);
     if (!described.ok) return described;
+    deepFreeze(described.value);
     if (secretBytesAbove(secret.value.data, MAX_SECRET_BYTES))
       return problem(`${where} holds more than ${MAX_SECRET_BYTES} bytes (the Kubernetes limit)`);
     let clientsOfSecret = 0;
@@ -209,7 +211,11 @@ function keyTableOf(secrets: Iterable<Result<Secret, string>>): Result<KeyTable>
   // Each Secret's ids come sorted: one Secret's list is sorted already.
   if (secretsRead > 1) clientIDs.sort();
   if (clientIDs.length === 0) return problem("credentialRefs hold no keys");
-  return ok({ clientByDigest, clients, clientIDs, headers: [...headers] }, warnings);
+  // Frozen here, as the snapshot will be: its freeze then stops at the table instead of walking every client of it.
+  return ok(
+    { clientByDigest, clients: Object.freeze(clients), clientIDs: Object.freeze(clientIDs), headers: Object.freeze([...headers]) },
+    warnings,
+  );
 }
 
 /**

@@ -133,6 +133,22 @@ describe("the key table of a credential Secret", () => {
     expect(second.clients).toBe(first.clients);
   });
 
+  it("is frozen as soon as it is built: the snapshots that share it cannot change it, nor can a decision", () => {
+    const table = tableOf(compile(resourcesOf(world), options));
+    const client = table.clients.alice!;
+    expect([table.clients, table.clientIDs, table.headersSet, client, client.metadata, client.headers].map(Object.isFrozen)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(() => {
+      (table.clientIDs as string[]).push("mallory");
+    }).toThrow(TypeError);
+  });
+
   it("is built again for a changed Secret (a new object), with its new keys", () => {
     const resources = resourcesOf(world);
     const before = tableOf(compile(resources, options));
