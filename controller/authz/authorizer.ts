@@ -3,6 +3,7 @@
  * counts, and writes one audit line per denial (and per sampled allowed request). Any failure is a denial (403), never a 5xx, so a
  * proxy configured to fail open on errors cannot be opened.
  */
+import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Passwords } from "../features/basicAuth/check.ts";
 import { check, checkExplained } from "./check.ts";
@@ -14,7 +15,7 @@ import { deny, reasonOf, type Decision } from "./decision.ts";
 import type { MaybePromise } from "./maybe-async.ts";
 import { normalizePath, pathBytesOf } from "./path.ts";
 import { refuseUnreplacedCopies } from "./proxy-copies.ts";
-import type { AuthzRequest } from "./request.ts";
+import { firstListValue, headerValue, type AuthzRequest } from "./request.ts";
 import type { ExtAuthTransport } from "../features/extAuth/client.ts";
 import type { OidcProviders } from "../features/oidc/provider.ts";
 import type { KeyStore } from "../keys/types.ts";
@@ -48,9 +49,10 @@ export interface CheckRecorder {
 export interface Authorizer {
   /**
    * Synchronous unless the check must wait (a JWKS fetch, bcrypt). `requestId` is called only
-   * when a line is logged (denials, sampled allowed requests and failures).
+   * when a line is logged (denials, sampled allowed requests and failures); without it the id is
+   * the request's own X-Request-Id (its first value), else a random UUID.
    */
-  decide(request: AuthzRequest, protocol: Protocol, requestId: () => string): MaybePromise<Decision>;
+  decide(request: AuthzRequest, protocol: Protocol, requestId?: () => string): MaybePromise<Decision>;
   /** The same decision with its trace, on the snapshot being served, neither counted nor audited (the admin page's explain form). */
   explain(request: AuthzRequest): MaybePromise<Explained>;
   /**
@@ -112,13 +114,13 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
     return contextOf.ctx;
   };
 
-  const failed = (err: unknown, requestId: () => string): Decision => {
-    logger.error({ err, requestId: requestId() }, "check failed; denying");
+  const failed = (err: unknown, request: AuthzRequest, requestId: RequestIdOf): Decision => {
+    logger.error({ err, requestId: idOf(request, requestId) }, "check failed; denying");
     return FAILED;
   };
-  const tracedDecision = (published: Served, request: AuthzRequest, requestId: () => string): MaybePromise<Decision> => {
+  const tracedDecision = (published: Served, request: AuthzRequest, requestId: RequestIdOf): MaybePromise<Decision> => {
     const log = ({ decision, trace }: Explained) => {
-      logger.debug({ requestId: requestId(), trace: trace.steps }, "decision trace");
+      logger.debug({ requestId: idOf(request, requestId), trace: trace.steps }, "decision trace");
       return decision;
     };
     const explained = checkExplained(published.snapshot, request, contextFor(published));
@@ -131,16 +133,16 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
   });
   const sampleRate = options.auditAllowedSampleRate ?? 0;
   const random = options.random ?? Math.random;
-  const conclude = (decision: Decision, request: AuthzRequest, protocol: Protocol, requestId: () => string, started: number): Decision => {
+  const conclude = (decision: Decision, request: AuthzRequest, protocol: Protocol, requestId: RequestIdOf, started: number): Decision => {
     recorders[protocol].record(decision.code, decision.status, (performance.now() - started) / 1000);
     if (decision.status >= 400) {
       const line = auditLine(decision, request, protocol);
-      logger.info({ audit: "deny", requestId: requestId(), ...line }, "request denied");
+      logger.info({ audit: "deny", requestId: idOf(request, requestId), ...line }, "request denied");
       options.recentDenials?.record({ at: now(), ...line });
     } else if (sampleRate > 0 && random() < sampleRate) {
       metrics.auditedAllowed();
       logger.info(
-        { audit: "allow", requestId: requestId(), ...auditLine(decision, request, protocol), principal: decision.principal },
+        { audit: "allow", requestId: idOf(request, requestId), ...auditLine(decision, request, protocol), principal: decision.principal },
         "request allowed",
       );
     }
@@ -152,12 +154,12 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
     decision: Promise<Decision>,
     request: AuthzRequest,
     protocol: Protocol,
-    requestId: () => string,
+    requestId: RequestIdOf,
     started: number,
   ): Promise<Decision> =>
     decision.then(
       (d) => conclude(d, request, protocol, requestId, started),
-      (err: unknown) => conclude(failed(err, requestId), request, protocol, requestId, started),
+      (err: unknown) => conclude(failed(err, request, requestId), request, protocol, requestId, started),
     );
 
   return {
@@ -166,7 +168,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
       // At debug level every decision is traced and its trace logged (otherwise no trace exists);
       // the request id is then read once, so the trace and the audit line carry the same.
       const debug = traced;
-      const requestId = debug ? once(requestIdOf) : requestIdOf;
+      const requestId = debug ? once(() => idOf(request, requestIdOf)) : requestIdOf;
       const published = current();
       if (published === undefined) return conclude(NOT_READY, request, protocol, requestId, started);
       let decision: MaybePromise<Decision>;
@@ -180,7 +182,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
               : refuseUnreplacedCopies(decision, request, managed);
         }
       } catch (err) {
-        decision = failed(err, requestId);
+        decision = failed(err, request, requestId);
       }
       if (decision instanceof Promise) return concludeWhenDecided(decision, request, protocol, requestId, started);
       return conclude(decision, request, protocol, requestId, started);
@@ -218,6 +220,14 @@ function auditLine(decision: Decision, request: AuthzRequest, protocol: Protocol
 /** refuseUnreplacedCopies once a decision to come is made (a function of its own: decide() allocates no closure context). */
 function refuseWhenDecided(decision: Promise<Decision>, request: AuthzRequest, managed: readonly string[]): Promise<Decision> {
   return decision.then((d) => refuseUnreplacedCopies(d, request, managed));
+}
+
+/** How the authorizer learns a request's id when it logs a line: the caller's reader, or the request's own (idOf). */
+type RequestIdOf = (() => string) | undefined;
+
+/** The id of a logged line: the caller's, else the request's X-Request-Id (proxies append to it: its first value), else a random UUID. */
+function idOf(request: AuthzRequest, requestId: RequestIdOf): string {
+  return requestId?.() ?? firstListValue(headerValue(request.headers, "x-request-id")) ?? randomUUID();
 }
 
 /** `read`, called at most once. */

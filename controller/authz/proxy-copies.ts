@@ -44,6 +44,6 @@ export function refuseUnreplacedCopies(decision: Decision, request: AuthzRequest
   return {
     // The client is told which of its headers is refused, not that a policy sets it.
     ...deny(400, "request_invalid", `the request carries its own ${unreplaced.join(", ")}, which a client may not send`, decision),
-    detail: `a header a policy sets, which the forward-auth proxy does not list in ${PROXY_REPLACES_HEADER}, so the upstream would receive the client's copy: add it to the proxy's configuration (deploy/proxies/)`,
+    detail: `a header a policy sets, which the forward-auth proxy does not list in ${PROXY_REPLACES_HEADER}, so the upstream would receive the client's copy: make the proxy replace it with this answer's value, then list it there (README "Behind forward-auth proxies"; listed alone, the client's copy passes)`,
   };
 }

@@ -240,6 +240,12 @@ export function headerValue(headers: AuthzRequest["headers"], name: string): str
   return Array.isArray(v) ? v.join(name === "cookie" ? "; " : ",") : typeof v === "string" ? v : undefined;
 }
 
+/** The first entry of a header that holds a list (proxies append to X-Forwarded-* and X-Request-Id), trimmed; undefined when empty or absent. */
+export function firstListValue(v: string | undefined): string | undefined {
+  const first = v?.split(",")[0]?.trim();
+  return first === "" ? undefined : first;
+}
+
 /**
  * The Host as Envoy's virtual host selection reads it, as Envoy Gateway configures it: the port
  * removed as `ignore_port_in_host_matching` removes it (after the last ":" when no "]" follows it,

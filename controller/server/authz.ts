@@ -11,13 +11,12 @@
  *   (see forwardAuthResponse). X-Portcullis-Replaces names the headers the proxy replaces with
  *   the answer's; a client's copy of another header a policy sets is refused (authz/proxy-copies.ts).
  */
-import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { PARTIAL_BODY_HEADER } from "../api/ext-authz.ts";
 import type { Decision } from "../authz/decision.ts";
 import { escapeRawLikeEnvoy, normalizePath, pathBytesOf } from "../authz/path.ts";
 import { PROXY_REPLACES_HEADER, replacedHeaders } from "../authz/proxy-copies.ts";
-import { headerValue, type AuthzRequest } from "../authz/request.ts";
+import { firstListValue, headerValue, type AuthzRequest } from "../authz/request.ts";
 import type { Authorizer, Protocol } from "../authz/authorizer.ts";
 import { fail, ok, type Failure, type Result } from "../lib/result.ts";
 import { envoyResponse, forwardAuthResponse, invalidRequest, type WireResponse } from "./envoy-response.ts";
@@ -44,7 +43,7 @@ function readEnvoyRequest(req: IncomingMessage, body: Buffer | undefined): Resul
   return ok({
     body: envoyBody(req, body),
     method: req.method ?? "GET",
-    scheme: firstValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
+    scheme: firstListValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
     host: host ?? "",
     path: req.url ?? "/",
     headers: lines.all(),
@@ -80,7 +79,7 @@ function readForwardedRequest(req: IncomingMessage): Result<AuthzRequest, string
   if (method.includes(",") || host?.includes(",")) return fail("X-Forwarded-Method and X-Forwarded-Host must hold one value, not a list");
   return ok({
     method,
-    scheme: firstValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
+    scheme: firstListValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
     host: host ?? "",
     path: uri,
     headers: lines.all(),
@@ -119,9 +118,15 @@ function decideAndWrite(
 ): void | Promise<void> {
   const request = read(req, body);
   if (!request.ok) return write(res, invalidRequest(request.error));
-  const decision = authorizer.decide(request.value, protocol, () => firstValue(headerValue(req.headers, "x-request-id")) ?? randomUUID());
-  if (decision instanceof Promise) return decision.then((d) => write(res, authorizer.rendered(d, render)));
+  // The audit line's id is the request's X-Request-Id (the authorizer reads it only when it logs).
+  const decision = authorizer.decide(request.value, protocol);
+  if (decision instanceof Promise) return writeWhenDecided(res, decision, authorizer, render);
   write(res, authorizer.rendered(decision, render));
+}
+
+/** The answer once a decision that had to wait is made (a function of its own: decideAndWrite allocates no closure context). */
+function writeWhenDecided(res: ServerResponse, decision: Promise<Decision>, authorizer: Authorizer, render: Render): Promise<void> {
+  return decision.then((d) => write(res, authorizer.rendered(d, render)));
 }
 
 /**
@@ -200,10 +205,4 @@ class HeaderLines {
 function gatewayOf(req: IncomingMessage): string | undefined {
   const v = headerValue(req.headers, GATEWAY_HEADER);
   return v === undefined || v === "" ? undefined : v.trim();
-}
-
-/** Proxies append to X-Forwarded-* lists; the first entry is the client-facing hop. */
-function firstValue(v: string | undefined): string | undefined {
-  const first = v?.split(",")[0]?.trim();
-  return first === "" ? undefined : first;
 }

@@ -76,6 +76,19 @@ describe("audit lines", () => {
     expect(JSON.stringify(lines)).not.toMatch(/alice-key|wrong-key|api_key/);
   });
 
+  it("without a request id reader (the HTTP ports), a line carries the request's own X-Request-Id, its first value, else a UUID", async () => {
+    const { authorizer, lines } = authorizerOf(undefined);
+    const request = (headers: Record<string, string | string[]>) =>
+      authorizer.decide({ method: "GET", scheme: "https", host: HOST, path: "/v1/models", headers, gateway: undefined }, "envoy-http");
+    await request({ "x-request-id": "req-from-envoy" });
+    await request({ "x-request-id": " first-hop , second-hop" });
+    await request({ "x-request-id": ["first-line", "second-line"] });
+    await request({});
+    const ids = lines.filter((l) => l.audit === "deny").map((l) => l.requestId as string);
+    expect(ids.slice(0, 3)).toEqual(["req-from-envoy", "first-hop", "first-line"]);
+    expect(ids[3]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
   it("allowed requests are not audited by default, and the sampling draw is not even taken", async () => {
     const draws = [0];
     const { decide, lines, audited } = authorizerOf(undefined, draws);

@@ -4,7 +4,7 @@ import { check } from "../../controller/authz/check.ts";
 import { jwksOf, mint, type SigningKey } from "../support/tokens.ts";
 import { basicAuthAs, decider, goldenDecider, type Decider } from "../support/world.ts";
 import { aliceKeyPolicy, gatewayWithRoute, securityPolicy } from "../support/manifests.ts";
-import { bearer, checkWorldText, ISSUER, MANAGED, useCheckWorld } from "../support/check-world.ts";
+import { bearer, checkWorldText, countingKeyStore, ISSUER, MANAGED, useCheckWorld } from "../support/check-world.ts";
 
 const checkWorld = useCheckWorld();
 let d: Decider;
@@ -193,26 +193,17 @@ describe("what a snapshot's checks remember (check-memo.ts)", () => {
     headers,
     gateway: undefined,
   });
-  const countingResolves = () => {
-    const counter = { resolves: 0 };
-    const counted = decider(checkWorldText(jwksOf(idp)), {
-      keys: {
-        stateOf: () => "test keys",
-        resolve: (source, kid) => {
-          counter.resolves++;
-          return source.kind === "local" ? source.keys.filter((k) => k.kid === kid) : [];
-        },
-      },
-    });
+  const counting = () => {
+    const { counts, keys } = countingKeyStore();
+    const counted = decider(checkWorldText(jwksOf(idp)), { keys });
     return {
-      counter,
-      counted,
+      counts,
       decide: (path: string, headers?: Record<string, string>) => check(counted.result.snapshot, request(path, headers), counted.ctx),
     };
   };
 
   it("answers API-key, cached-token and open-route checks synchronously, with one decision object per identity and rule", async () => {
-    const { decide } = countingResolves();
+    const { decide } = counting();
     const token = await good();
     await decide("/jwt", bearer(token));
     for (const [path, headers] of [
@@ -229,16 +220,16 @@ describe("what a snapshot's checks remember (check-memo.ts)", () => {
     expect([alice, bob].map((r) => ("upstreamHeaders" in r ? r.upstreamHeaders["x-user-id"] : undefined))).toEqual(["alice", "bob"]);
   });
   it("keeps one verdict per policy for a token used on routes of several policies", async () => {
-    const { counter, decide } = countingResolves();
+    const { counts, decide } = counting();
     const token = await good();
     for (let i = 0; i < 3; i++) {
       expect((await decide("/jwt", bearer(token))).status).toBe(200);
       expect((await decide("/optional", bearer(token))).status).toBe(200);
     }
-    expect(counter.resolves).toBe(2);
+    expect(counts.verifications).toBe(2);
   });
   it("never answers from the cache for a payload moved under a cached token's signature", async () => {
-    const { decide } = countingResolves();
+    const { decide } = counting();
     const token = await good({ sub: "u-1" });
     expect(await decide("/jwt", bearer(token))).toMatchObject({ status: 200, principal: "jwt idp sub=u-1" });
     const [header, , signature] = token.split(".");
@@ -246,17 +237,8 @@ describe("what a snapshot's checks remember (check-memo.ts)", () => {
     expect(await decide("/jwt", bearer(`${header}.${admin}.${signature}`))).toMatchObject({ status: 401, code: "jwt_bad_signature" });
   });
   it("waits for keys that are still being fetched, then serves the verdict from the cache", async () => {
-    let resolves = 0;
-    const slow = decider(checkWorldText(jwksOf(idp)), {
-      keys: {
-        stateOf: () => "test keys",
-        resolve: async (source, kid) => {
-          resolves++;
-          await new Promise((r) => setTimeout(r, 5));
-          return source.kind === "local" ? source.keys.filter((k) => k.kid === kid) : [];
-        },
-      },
-    });
+    const { counts, keys } = countingKeyStore({ firstWaits: true });
+    const slow = decider(checkWorldText(jwksOf(idp)), { keys });
     const token = await good();
     const first = check(slow.result.snapshot, request("/jwt", bearer(token)), slow.ctx);
     expect(first).toBeInstanceOf(Promise);
@@ -271,7 +253,7 @@ describe("what a snapshot's checks remember (check-memo.ts)", () => {
       status: 200,
       principal: "jwt idp sub=u-1",
     });
-    expect(resolves).toBe(2);
+    expect(counts.verifications).toBe(2);
   });
 });
 

@@ -52,6 +52,8 @@ describe("refuseUnreplacedCopies", () => {
     // What the client reads (the message) says nothing of the policies; the operator's detail does.
     expect(d.message).not.toMatch(/Portcullis|polic|proxy/i);
     expect(d.detail).toContain("a policy sets");
+    // The fix is two edits; listing the header without replacing it would let the client's copy through.
+    expect(d.detail).toContain("make the proxy replace it with this answer's value, then list it there");
     expect(d.route).toBe("apps/api rule 0");
   });
   it("also when the allow sets that header (the proxy would not copy Portcullis' value over the client's)", () => {

@@ -267,6 +267,22 @@ describe("rendered with other values", () => {
     expect(find(r, "PodDisruptionBudget").spec.minAvailable).toBe(2);
   });
 
+  it("README's Memory section states the memory the chart renders by default and with the production example, and deploy/base's", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8").replace(/\s+/g, " ");
+    const stated =
+      /The default limit, (\w+) \(requests (\w+)\).* needs (\w+) \(requests (\w+), as in `charts\/portcullis\/examples\/production\.yaml`\)/.exec(
+        readme,
+      );
+    expect(stated, "README's Memory section no longer states the default and the production memory").not.toBeNull();
+    const [, defaultLimit, defaultRequest, productionLimit, productionRequest] = stated!;
+    const memory = (container: Obj) => [container.resources.limits.memory, container.resources.requests.memory];
+    expect(memory(find(renderChart(), "Deployment").spec.template.spec.containers[0])).toEqual([defaultLimit, defaultRequest]);
+    const production = find(renderChart(exampleValues("production.yaml")), "Deployment");
+    expect(memory(production.spec.template.spec.containers[0])).toEqual([productionLimit, productionRequest]);
+    const base = parse(readFileSync(join(ROOT, "deploy/base/deployment.yaml"), "utf8")) as Obj;
+    expect(memory(base.spec.template.spec.containers[0])).toEqual([defaultLimit, defaultRequest]);
+  });
+
   it("envoy-gateway example: Envoy Gateway's GatewayClass, ingress only from envoy-gateway-system", () => {
     const r = renderChart(exampleValues("envoy-gateway.yaml"));
     const env = find(r, "Deployment").spec.template.spec.containers[0].env as Obj[];

@@ -3,8 +3,9 @@
 // upstream, with Portcullis' own binary in standalone mode on deploy/examples plus
 // test/e2e/situations.yaml.
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isHeaderLines, send, type HeaderLines, type RawResponse } from "../support/http.ts";
@@ -12,7 +13,9 @@ import {
   exampleToken,
   HOST,
   PROXIES,
+  replaceOnce,
   requireProgram,
+  ROOT,
   startCaddy,
   startNginx,
   startRelay,
@@ -305,6 +308,10 @@ function decisions(
         const { r, up } = await through(proxy(), "/v1/accounts?account=bob&account=alice", { "x-api-key": ALICE_KEY });
         expect([r.status, up]).toEqual([403, undefined]);
       });
+      it("?account=alice&x=1;account=bob never reaches the upstream (Rack 2 and older Python split at ';' too and read bob)", async () => {
+        const { r, up } = await through(proxy(), "/v1/accounts?account=alice&x=1;account=bob", { "x-api-key": ALICE_KEY });
+        expect([r.status, up]).toEqual([403, undefined]);
+      });
       it("?account=alice&account=bob is refused too: a rule reading a repeated parameter must allow on its first and its last value", async () => {
         const { r, up } = await through(proxy(), "/v1/accounts?account=alice&account=bob", { "x-api-key": ALICE_KEY });
         expect([r.status, up]).toEqual([403, undefined]);
@@ -505,6 +512,59 @@ function keepsConnections(start: (behind: Behind) => Promise<Proxy>) {
   }, 30_000);
 }
 
+/**
+ * The directives README's "When your policies set another header" gives for `proxy` (the code spans
+ * of its bullet that are directives, lines rejoined); the header it adds is x-tenant, which
+ * test/e2e/situations.yaml sets on /v1/tenants (forwardClientIDHeader).
+ */
+function readmeRecipe(proxy: "nginx" | "Caddy"): readonly string[] {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const section = readme.split("**When your policies set another header**")[1]?.split("\n\n")[0] ?? "";
+  const bullet = (section.split("\n- ").find((b) => b.startsWith(proxy)) ?? "").replace(/\s*\n\s*/g, " ");
+  return [...bullet.matchAll(/`([^`]+)`/g)]
+    .map((m) => m[1]!)
+    .filter((span) => /^(auth_request_set|proxy_set_header|request_header|@)/.test(span));
+}
+
+/** The shipped file's X-Portcullis-Replaces list, and the same with x-tenant. */
+const SHIPPED_REPLACES = '"x-user-id, x-user-group, x-user-email"';
+const TENANT_REPLACES = '"x-user-id, x-user-group, x-user-email, x-tenant"';
+
+/**
+ * Through a proxy whose file README's recipe changed for x-tenant (`recipe`: every change; else only
+ * X-Portcullis-Replaces): what the upstream gets of a client's x-tenant and of Portcullis'.
+ */
+function anotherHeader(name: string, start: (recipe: boolean) => Promise<Proxy>) {
+  describe(`${name}: README's recipe for a header the shipped file does not name (x-tenant)`, () => {
+    it("applied whole: the app gets Portcullis' value, and a client's copy never, on the route that sets it or any other", async () => {
+      const proxy = await start(true);
+      try {
+        const set = await through(proxy, "/v1/tenants", { "x-api-key": ALICE_KEY, "x-tenant": "forged" });
+        expect([set.r.status, set.up?.headers["x-tenant"]]).toEqual([200, "alice"]);
+        for (const [path, headers] of [
+          ["/healthz", {}],
+          ["/v1/models", { "x-api-key": ALICE_KEY }],
+        ] as const) {
+          const { r, up } = await through(proxy, path, { ...headers, "x-tenant": "forged" });
+          expect([path, r.status, up?.headers["x-tenant"]]).toEqual([path, 200, undefined]);
+        }
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    it("only in X-Portcullis-Replaces: the client's copy reaches the app (why README says to change every place)", async () => {
+      const proxy = await start(false);
+      try {
+        const { r, up } = await through(proxy, "/healthz", { "x-tenant": "forged" });
+        expect([r.status, up?.headers["x-tenant"]]).toEqual([200, "forged"]);
+      } finally {
+        await proxy.stop();
+      }
+    });
+  });
+}
+
 describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
   let caddy: Proxy;
   beforeAll(async () => {
@@ -515,6 +575,26 @@ describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
   const caddyVersion = execFileSync(requireProgram("caddy"), ["version"], { encoding: "utf8" }).trim();
   decisions("caddy", () => caddy, "caddy/Caddyfile", "portcullis-json", caddyVersion.startsWith("2.6.") ? "refused" : "dropped");
   keepsConnections((behind) => startCaddy(join(PROXIES, "caddy/Caddyfile"), behind));
+  anotherHeader("caddy", async (recipe) => {
+    const file = join(PROXIES, "caddy/Caddyfile");
+    let text = replaceOnce(readFileSync(file, "utf8"), SHIPPED_REPLACES, TENANT_REPLACES, file);
+    if (recipe) {
+      const [strip, ...cleanUp] = readmeRecipe("Caddy");
+      expect([strip, cleanUp.length]).toEqual(["request_header -X-Tenant", 2]);
+      text = replaceOnce(text, "\t\trequest_header -X-User-Email\n", `\t\trequest_header -X-User-Email\n\t\t${strip}\n`, file);
+      text = replaceOnce(
+        text,
+        "copy_headers X-User-Id X-User-Group X-User-Email",
+        "copy_headers X-User-Id X-User-Group X-User-Email X-Tenant",
+        file,
+      );
+      const step3 = "\t\trequest_header @unset_user_email -X-User-Email\n";
+      text = replaceOnce(text, step3, `${step3}${cleanUp.map((line) => `\t\t${line}\n`).join("")}`, file);
+    }
+    const edited = join(caddy.dir, recipe ? "Tenant.Caddyfile" : "TenantListedOnly.Caddyfile");
+    writeFileSync(edited, text);
+    return startCaddy(edited, stage.behind);
+  });
 
   /** Caddy with only forward_auth and copy_headers X-User-Id (`declares`: and X-Portcullis-Replaces naming it), in front of the upstream. */
   async function bareCaddy(declares: boolean): Promise<Proxy> {
@@ -567,4 +647,36 @@ describe("nginx auth_request (deploy/proxies/nginx/portcullis.conf)", () => {
   afterAll(async () => nginx?.stop());
   decisions("nginx", () => nginx, "nginx/portcullis.conf", "proxy-page", "dropped");
   keepsConnections(startNginx);
+
+  it("loads where its header says, in Debian's own nginx.conf (conf.d), once its server addresses resolve (nginx -t)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "portcullis-e2e-etc-nginx-"));
+    try {
+      cpSync("/etc/nginx", dir, { recursive: true });
+      const main = join(dir, "nginx.conf");
+      expect(readFileSync(main, "utf8")).toContain("include /etc/nginx/conf.d/*.conf;");
+      writeFileSync(main, readFileSync(main, "utf8").replaceAll("/etc/nginx", dir));
+      const file = join(PROXIES, "nginx/portcullis.conf");
+      const test = () => execFileSync(requireProgram("nginx"), ["-t", "-q", "-c", main], { encoding: "utf8", stdio: "pipe" });
+      cpSync(file, join(dir, "conf.d/portcullis.conf"));
+      expect(test).toThrow(/host not found in upstream "portcullis\.portcullis\.svc\.cluster\.local:9003"/);
+      let conf = readFileSync(file, "utf8");
+      conf = replaceOnce(conf, "server portcullis.portcullis.svc.cluster.local:9003;", "server 127.0.0.1:9003;", file);
+      conf = replaceOnce(conf, "server app.default.svc.cluster.local:8080;", "server 127.0.0.1:8081;", file);
+      writeFileSync(join(dir, "conf.d/portcullis.conf"), conf);
+      test();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  anotherHeader("nginx", (recipe) =>
+    startNginx(stage.behind, (conf) => {
+      const file = "nginx/portcullis.conf";
+      const listed = replaceOnce(conf, SHIPPED_REPLACES, TENANT_REPLACES, file);
+      if (!recipe) return listed;
+      const lines = readmeRecipe("nginx");
+      expect(lines).toHaveLength(2);
+      const last = "        proxy_set_header X-User-Email $portcullis_user_email;\n";
+      return replaceOnce(listed, last, `${last}${lines.map((line) => `        ${line}\n`).join("")}`, file);
+    }),
+  );
 });

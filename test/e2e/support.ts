@@ -279,13 +279,16 @@ export async function startCaddy(caddyfile: string, behind: Behind): Promise<Pro
   return { ...daemon, url };
 }
 
-/** nginx running deploy/proxies/nginx/portcullis.conf, only its server addresses and listen port replaced. */
-export async function startNginx(behind: Behind): Promise<Proxy> {
+/**
+ * nginx running deploy/proxies/nginx/portcullis.conf, only its server addresses and listen port
+ * replaced; `edit` changes the file as an operator would first (a header added, say).
+ */
+export async function startNginx(behind: Behind, edit: (conf: string) => string = (conf) => conf): Promise<Proxy> {
   const port = behind.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), "portcullis-e2e-nginx-"));
   chmodSync(dir, 0o755); // nginx workers run as nobody
   const file = join(PROXIES, "nginx/portcullis.conf");
-  let conf = readFileSync(file, "utf8");
+  let conf = edit(readFileSync(file, "utf8"));
   conf = replaceOnce(conf, "server portcullis.portcullis.svc.cluster.local:9003;", `server 127.0.0.1:${behind.forwardAuth};`, file);
   conf = replaceOnce(conf, "server app.default.svc.cluster.local:8080;", `server 127.0.0.1:${behind.upstream};`, file);
   conf = replaceOnce(conf, "listen 8080;", `listen 127.0.0.1:${port};`, file);

@@ -4,6 +4,8 @@
  * required, optional, failOpen and custom-located jwt, both, a broken policy), and fresh signing keys.
  */
 import { beforeAll } from "vitest";
+import type { VerificationKey } from "../../controller/api/jwks.ts";
+import type { KeyStore } from "../../controller/keys/types.ts";
 import { jwksOf, mint, signingKey, type SigningKey } from "./tokens.ts";
 import { decider, type Decider } from "./world.ts";
 import { policiesOnRules, secret } from "./manifests.ts";
@@ -102,3 +104,54 @@ export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 /** Every header some policy of this world may set: removed from every allowed request unless set. */
 export const MANAGED = ["x-admin", "x-client-id", "x-groups", "x-level", "x-other-sub", "x-tier", "x-user-id"];
 export const managedExcept = (...set: string[]) => MANAGED.filter((h) => !set.includes(h));
+
+/** What a counting key store has answered: `resolves` its answers, `verifications` signature checks (reads of a key's KeyObject). */
+export interface KeyCounts {
+  resolves: number;
+  verifications: number;
+}
+
+/**
+ * A key store for check()'s context that answers as keys/store.ts does: one array per key set and
+ * kid (same kid, or keys without one; the whole set for a token without kid), so a cached verdict
+ * holds while its set is held. The keys are the provider's own inline ones, or `held()` (a JWKS as
+ * last fetched: new objects after each fetch). `firstWaits`: the first answer waits, as a first fetch.
+ */
+export function countingKeyStore(options: { held?: () => readonly VerificationKey[]; firstWaits?: boolean } = {}): {
+  counts: KeyCounts;
+  keys: Pick<KeyStore, "resolve" | "stateOf">;
+} {
+  const counts: KeyCounts = { resolves: 0, verifications: 0 };
+  const selections = new WeakMap<readonly VerificationKey[], Map<string | undefined, readonly VerificationKey[]>>();
+  const counted = (k: VerificationKey): VerificationKey => ({
+    ...k,
+    get key() {
+      counts.verifications++;
+      return k.key;
+    },
+  });
+  const select = (set: readonly VerificationKey[], kid: string | undefined) => {
+    let byKid = selections.get(set);
+    if (byKid === undefined) selections.set(set, (byKid = new Map()));
+    let selection = byKid.get(kid);
+    if (selection === undefined)
+      byKid.set(kid, (selection = set.filter((k) => kid === undefined || k.kid === kid || k.kid === undefined).map(counted)));
+    return selection;
+  };
+  let fetched = options.firstWaits !== true;
+  return {
+    counts,
+    keys: {
+      stateOf: () => "test keys",
+      resolve(source, kid) {
+        counts.resolves++;
+        const set = options.held?.() ?? (source.kind === "local" ? source.keys : []);
+        if (fetched) return select(set, kid);
+        return new Promise((resolve) => setTimeout(resolve, 5)).then(() => {
+          fetched = true;
+          return select(set, kid);
+        });
+      },
+    },
+  };
+}

@@ -6,7 +6,8 @@
  * does match in a Deny rule. CEL's `request.query` holds the first value of each parameter, as
  * Envoy's route match reads it; when a parameter repeats with other values (which upstreams read
  * differently: PHP and Express the last), the rules are decided again on the last values and the
- * request is allowed only if both readings allow. Likewise a header sent on several lines: Envoy
+ * request is allowed only if both readings allow; a query holding ";" is also read split there, as
+ * Rack 2 and Python before 3.9.2 split it (its first and last values). Likewise a header sent on several lines: Envoy
  * joins them with ",", an upstream may read the first or the last line; when rules read headers,
  * each of the three is a reading (a Deny rule on `x-role: admin` is not escaped by sending it twice).
  */
@@ -81,6 +82,15 @@ export function authorize(
       as: "reading the last value of a repeated query parameter",
     });
   }
+  if (config.rules.some((r) => r.principal?.cel !== undefined) && request.rawQuery?.includes(";") === true) {
+    for (const value of ["first", "last"] as const) {
+      again.push({
+        reading: { query: value, semicolons: true, headers: "joined" },
+        why: `the query holds ";", which some upstreams split at as at "&": the rules are tried again on that reading's ${value} values`,
+        as: `reading the query split at ";" too, the ${value} value`,
+      });
+    }
+  }
   if (config.rules.some(readsHeaders) && someHeaderRepeats(request)) {
     for (const line of ["first", "last"] as const) {
       again.push({
@@ -100,10 +110,12 @@ export function authorize(
 
 /**
  * One way to read what a request repeats: a query parameter's first or last value (`principal.cel`'s
- * `request.query`), and a header's lines joined (as Envoy reads them) or its first or last line.
+ * `request.query`), the query split at "&" (Envoy) or at ";" too, and a header's lines joined (as
+ * Envoy reads them) or its first or last line.
  */
 interface Reading {
   readonly query: "first" | "last";
+  readonly semicolons?: boolean;
   readonly headers: "joined" | "first" | "last";
 }
 
@@ -333,7 +345,8 @@ function principalVariablesOf(
 ): Record<string, unknown> {
   const headers = headersIn(request, reading);
   const query = new Map<string, string>();
-  for (const [name, value] of request.query) if (reading.query === "last" || !query.has(name)) query.set(name, value);
+  const params = reading.semicolons === true ? new URLSearchParams(request.rawQuery?.replaceAll(";", "&")) : request.query;
+  for (const [name, value] of params) if (reading.query === "last" || !query.has(name)) query.set(name, value);
   return {
     request: { method: request.method, host: request.host, path: request.path, headers, query: Object.fromEntries(query) },
     jwt: who.jwt === undefined ? {} : { provider: who.jwt.provider, claims: who.jwt.claims },

@@ -209,8 +209,14 @@ const challenge = (request: NormalizedRequest) => `Bearer realm="${realmOf(reque
 function verifyToken(token: string, readers: readonly number[], config: CompiledJwt, ctx: JwtContext): MaybePromise<TokenVerdict> {
   const now = ctx.now();
   const cached = ctx.memo.tokens.get(token, config, now);
-  // A verdict is reused only for a provider that reads the token from where it was found this time.
-  if (cached !== undefined && readers.includes(cached.provider)) {
+  // A verdict is reused only for a provider that reads the token from where it was found this time,
+  // and while its key set is the one held (the store selects one array per set and kid): a key gone
+  // from a refetched JWKS refuses the token at once; a set fetched again verifies it once more.
+  if (
+    cached !== undefined &&
+    readers.includes(cached.provider) &&
+    ctx.keys.resolve(config.providers[cached.provider]!.jwks, cached.kid) === cached.keys
+  ) {
     ctx.trace?.add("tokens", { provider: config.providers[cached.provider]!.name, verdict: "verified earlier (cached until it expires)" });
     return cached;
   }
@@ -313,7 +319,7 @@ class Verification {
       checked: "exp, nbf, iss, aud",
       result: found === undefined ? "hold" : found.message,
     });
-    if (found === undefined) return remember(this.token, decoded, config, index, ctx.memo.tokens, now);
+    if (found === undefined) return remember(this.token, decoded, config, index, keys, ctx.memo.tokens, now);
     // An audience mismatch outranks other problems: the token is genuine but meant for someone else (403).
     if (this.#problem === undefined || found.code === "jwt_audience") this.#problem = found;
     return undefined;
@@ -355,7 +361,15 @@ function remoteState(uri: string, ctx: JwtContext): unknown {
 const NO_STRIP: readonly string[] = Object.freeze([]);
 
 /** A verified token's verdict, with the claim headers and principal the phase passes on. */
-function remember(token: string, jwt: DecodedJwt, config: CompiledJwt, index: number, cache: TokenCache, now: number): CachedToken {
+function remember(
+  token: string,
+  jwt: DecodedJwt,
+  config: CompiledJwt,
+  index: number,
+  keys: readonly VerificationKey[],
+  cache: TokenCache,
+  now: number,
+): CachedToken {
   const provider = config.providers[index]!;
   const claims = jwt.payload;
   const headers: Record<string, string> = {};
@@ -370,7 +384,7 @@ function remember(token: string, jwt: DecodedJwt, config: CompiledJwt, index: nu
   } as const;
   const exp = claims.exp;
   return cache.set(
-    { token, config, provider: index, claims, passed },
+    { token, config, provider: index, kid: jwt.kid, keys, claims, passed },
     now,
     typeof exp === "number" ? (exp + CLOCK_SKEW_SECONDS) * 1000 : undefined,
   );

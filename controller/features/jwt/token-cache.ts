@@ -1,6 +1,8 @@
 /**
  * Verified-token cache: a token verified once is not verified again until it expires (or for at
- * most `maxAgeMs`, so keys removed from a JWKS stop being honoured soon). Bounded in bytes (an
+ * most `maxAgeMs`), as long as the key set it was verified with is still the one held: the caller
+ * compares `keys` with what the key store selects now, so a token whose key left the JWKS is
+ * refused at once, as Envoy (which keeps no verdict) refuses it. Bounded in bytes (an
  * estimate of each entry's heap: the token, its claims and what is passed on; `--jwt-cache-mib`);
  * the oldest entries go first (bounded-map.ts). Found by the start of the token's signature segment and then
  * compared whole (hashing a whole token costs more than comparing it), then by the policy's jwt
@@ -13,6 +15,7 @@
  * is looked for there before the token is verified again, and the two never hold separate verdicts.
  * A token whose entry is absent (every new token) costs no spelling arithmetic at all.
  */
+import type { VerificationKey } from "../../api/jwks.ts";
 import type { CompiledJwt } from "./compile.ts";
 import { BoundedMap } from "../../lib/bounded-map.ts";
 import { fnv1a, FNV_OFFSET } from "../../lib/fingerprint.ts";
@@ -26,6 +29,9 @@ export interface CachedToken {
   readonly config: CompiledJwt;
   /** Index of the provider that verified it. */
   readonly provider: number;
+  /** The token's `kid`, and the keys the key store selected for it (one array per key set) when it was verified. */
+  readonly kid: string | undefined;
+  readonly keys: readonly VerificationKey[];
   readonly claims: Readonly<Record<string, unknown>>;
   /** What the jwt phase passes on when this is the request's first token, built once. */
   readonly passed: { readonly ok: true; readonly value: Pass };
@@ -118,7 +124,7 @@ export class TokenCache {
   set(verdict: Omit<CachedToken, "validUntil" | "bytes">, now: number, expiresAt: number | undefined): CachedToken {
     const validUntil = Math.min(now + this.#maxAgeMs, expiresAt ?? Infinity);
     if (validUntil <= now || this.#maxBytes === 0) return { ...verdict, validUntil, bytes: 0 };
-    const { token, config, provider, claims, passed } = verdict;
+    const { token, config, provider, kid, keys, claims, passed } = verdict;
     const { principal, headers } = passed.value;
     const bytes =
       ENTRY_OVERHEAD_BYTES +
@@ -126,7 +132,7 @@ export class TokenCache {
       estimatedHeapBytes(claims, this.#shapes) +
       estimatedHeapBytes(headers, this.#shapes) +
       estimatedHeapBytes(principal);
-    const entry: CachedToken = { token, config, provider, claims, passed, validUntil, bytes };
+    const entry: CachedToken = { token, config, provider, kid, keys, claims, passed, validUntil, bytes };
     const key = keyOf(token);
     const earlier = this.#entries.get(key);
     // A new signature (every new token) is one array of one entry.

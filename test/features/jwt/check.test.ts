@@ -4,8 +4,10 @@ import { check } from "../../../controller/authz/check.ts";
 import { CheckMemo } from "../../../controller/authz/check-memo.ts";
 import { hmacToken, jwksOf, mint, unsignedToken } from "../../support/tokens.ts";
 import { decider } from "../../support/world.ts";
-import { bearer, checkWorldText, ISSUER, MANAGED, managedExcept, useCheckWorld } from "../../support/check-world.ts";
+import { bearer, checkWorldText, countingKeyStore, ISSUER, MANAGED, managedExcept, useCheckWorld } from "../../support/check-world.ts";
 import type { SigningKey } from "../../support/tokens.ts";
+import { parseJwks } from "../../../controller/api/jwks.ts";
+import type { VerificationKey } from "../../../controller/api/jwks.ts";
 import type { Decider } from "../../support/world.ts";
 
 const checkWorld = useCheckWorld();
@@ -160,26 +162,42 @@ describe("jwt", () => {
     expect((await d({ path: "/custom", headers: { "x-token": token } })).code).toBe("jwt_missing");
     expect((await d({ path: "/custom", headers: { cookie: `session=${token}` } })).status).toBe(200);
   });
+  /** A decider whose key store holds `held()`, counting signature checks. */
+  const countingKeys = (held: () => readonly VerificationKey[]) => {
+    const { counts, keys } = countingKeyStore({ held });
+    return { counts, world: decider(checkWorldText(jwksOf(idp)), { keys, memo: new CheckMemo() }) };
+  };
+  /** The idp's keys as a fetch of its JWKS gives them: new objects each time. */
+  const idpKeys = (): readonly VerificationKey[] => {
+    const parsed = parseJwks(jwksOf(idp));
+    if (!parsed.ok) throw new Error("the idp's JWKS does not parse");
+    return parsed.keys;
+  };
+
   it("verifies a token once and serves repeats from the cache until it expires", async () => {
-    let resolves = 0;
-    const counted = decider(checkWorldText(jwksOf(idp)), {
-      keys: {
-        stateOf: () => "test keys",
-        resolve: (source, kid) => {
-          resolves++;
-          return source.kind === "local" ? source.keys.filter((k) => k.kid === kid) : [];
-        },
-      },
-      memo: new CheckMemo(),
-    });
+    const held = idpKeys();
+    const { counts, world } = countingKeys(() => held);
     const exp = Math.floor(Date.now() / 1000) + 5;
     const token = await good({ exp });
-    for (let i = 0; i < 5; i++) expect((await counted({ path: "/jwt", headers: bearer(token) })).status).toBe(200);
-    expect(resolves).toBe(1);
+    for (let i = 0; i < 5; i++) expect((await world({ path: "/jwt", headers: bearer(token) })).status).toBe(200);
+    expect(counts.verifications).toBe(1);
     // Past exp + skew the cached verdict is not used: the token is verified again and refused.
-    const later = { ...counted.ctx, now: () => (exp + 61) * 1000 };
+    const later = { ...world.ctx, now: () => (exp + 61) * 1000 };
     const request = { method: "GET", scheme: "http", host: "api.example.com", path: "/jwt", headers: bearer(token), gateway: undefined };
-    expect((await check(counted.result.snapshot, request, later)).code).toBe("jwt_expired");
-    expect(resolves).toBe(2);
+    expect((await check(world.result.snapshot, request, later)).code).toBe("jwt_expired");
+    expect(counts.verifications).toBe(2);
+  });
+  it("refuses a cached token at once when its key leaves the key set (a JWKS refetched without it), as Envoy, which keeps no verdict", async () => {
+    let held = idpKeys();
+    const { counts, world } = countingKeys(() => held);
+    const token = await good();
+    expect((await world({ path: "/jwt", headers: bearer(token) })).status).toBe(200);
+    held = [];
+    const r = await world({ path: "/jwt", headers: bearer(token) });
+    expect([r.status, r.code]).toEqual([401, "jwt_no_key"]);
+    // The key back in a set fetched again (new objects): verified again, then served from the cache.
+    held = idpKeys();
+    for (let i = 0; i < 3; i++) expect((await world({ path: "/jwt", headers: bearer(token) })).status).toBe(200);
+    expect(counts.verifications).toBe(2);
   });
 });

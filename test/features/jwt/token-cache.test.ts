@@ -8,7 +8,7 @@ import { heapHeldBy } from "../../support/heap.ts";
 const configA = { providers: [], optional: false } as unknown as CompiledJwt;
 const configB = { providers: [], optional: false } as unknown as CompiledJwt;
 const passed = { ok: true, value: { principal: "jwt idp", headers: {}, strip: [], attributes: {} } } as const;
-const verdict = (token: string, config = configA) => ({ token, config, provider: 0, claims: {}, passed });
+const verdict = (token: string, config = configA) => ({ token, config, provider: 0, kid: undefined, keys: [], claims: {}, passed });
 /** A verdict shaped as check() builds one: the token's claims (decoded from it, so nothing is shared) passed on with a header. */
 function claimsVerdict(token: string) {
   const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as Record<string, unknown>;
@@ -18,7 +18,7 @@ function claimsVerdict(token: string) {
     strip: [],
     attributes: { jwt: { provider: "idp", claims } },
   };
-  return { token, config: configA, provider: 0, claims, passed: { ok: true, value } as const };
+  return { token, config: configA, provider: 0, kid: undefined, keys: [], claims, passed: { ok: true, value } as const };
 }
 /** A token of about 8 KiB: a hundred group names in its claims, its own signature. */
 const largeToken = (i: number) =>

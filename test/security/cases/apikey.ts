@@ -33,6 +33,16 @@ export const apiKeyCases: readonly Case[] = [
   h("last-char", "alice's key with the last character changed", invalid(), "alice-kez"),
   h("homoglyph", "alice's key with a Cyrillic а", invalid(), "\u0430lice-key"),
   h("client-id", "the client id instead of the key", invalid(), "alice"),
+  h(
+    "proto-client",
+    "the key of the Secret's client named `__proto__` (a stringData key)",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "__proto__" } },
+    "proto-client-key",
+    "a Secret key named __proto__ was kept from data but dropped from stringData: that client's key was refused",
+  ),
+  ...["__proto__", "constructor", "toString", "hasOwnProperty"].map((name) =>
+    h(`prototype-name-${name}`, `\`${name}\` as the key (a name every plain object answers to)`, invalid(), name),
+  ),
   h("ows", "alice's key with surrounding spaces (optional whitespace is not part of a header value)", ALICE, "  alice-key  "),
   h("nul", "alice's key followed by NUL", invalid(), "alice-key\u0000"),
   h("huge", "a 60 KiB key", invalid(), "k".repeat(60 * 1024)),
@@ -101,6 +111,23 @@ export const apiKeyCases: readonly Case[] = [
     { status: 403, code: "authz_denied", reason: "reading the last value of a repeated query parameter" },
     (ctx) => ctx.check({ path: "/account?account=alice&account=bob", headers: { "x-api-key": "alice-key" } }),
     "see apikey.account-repeated-other-first",
+  ),
+  c(
+    "account-semicolon-after",
+    'alice\'s key with `?account=alice&x=1;account=bob` (Rack 2 and Python before 3.9.2 split at ";" too: account is alice, then bob)',
+    { status: 403, code: "authz_denied", reason: 'reading the query split at ";" too, the last value' },
+    (ctx) => ctx.check({ path: "/account?account=alice&x=1;account=bob", headers: { "x-api-key": "alice-key" } }),
+    'CEL\'s request.query was read split at "&" only (Envoy\'s reading: x is `1;account=bob`), so the rule saw account=alice alone while upstreams that also split at ";" serve bob (Rack, which keeps the last) or see both; the rules are now decided on that reading too, first and last values',
+  ),
+  c(
+    "account-semicolon-before",
+    'alice\'s key with `?x=1;account=bob&account=alice` (split at ";" too, account is bob, then alice: Flask on older Python reads bob)',
+    { status: 403, code: "authz_denied", reason: 'reading the query split at ";" too, the first value' },
+    (ctx) => ctx.check({ path: "/account?x=1;account=bob&account=alice", headers: { "x-api-key": "alice-key" } }),
+    "see apikey.account-semicolon-after",
+  ),
+  c("account-semicolon-own", "alice's key with `?lang=en;x=1&account=alice` (every reading's account is alice)", ALICE, (ctx) =>
+    ctx.check({ path: "/account?lang=en;x=1&account=alice", headers: { "x-api-key": "alice-key" } }),
   ),
   c("account-own", "alice's key with `?account=alice&account=alice`", ALICE, (ctx) =>
     ctx.check({ path: "/account?account=alice&account=alice", headers: { "x-api-key": "alice-key" } }),

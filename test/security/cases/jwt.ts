@@ -1,8 +1,12 @@
 /** JWT: algorithms, keys, header members, encodings, claims, time, issuer, audience, several tokens. */
 import { sign } from "node:crypto";
 import type { Ctx } from "../context.ts";
-import type { Case, Expected, Outcome } from "../outcome.ts";
+import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 import { b64, hmacToken, ISSUER, jws, now, OTHER_ISSUER, token } from "../world.ts";
+import { parseJwks, type VerificationKey } from "../../../controller/api/jwks.ts";
+import { bearer as bearerHeader, checkWorldText, countingKeyStore, ISSUER as CHECK_WORLD_ISSUER } from "../../support/check-world.ts";
+import { decider } from "../../support/world.ts";
+import { jwksOf, mint, signingKey } from "../../support/tokens.ts";
 
 /** A valid token on /jwt: x-user-id from sub (every other managed header is removed). */
 const OK: Expected = { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } };
@@ -33,7 +37,34 @@ function t(id: string, title: string, expect: Expected, make: (ctx: Ctx) => stri
   return c(id, title, expect, (ctx) => bearer(ctx, make(ctx)), fixed);
 }
 
+/**
+ * A valid token on the check world's /jwt, then the same token once its key has left the JWKS (the
+ * key store fetched it again without the key): the second answer.
+ */
+async function afterKeyRemoved(): Promise<Outcome> {
+  const key = await signingKey("leaving-1");
+  const fetched = (): readonly VerificationKey[] => {
+    const parsed = parseJwks(jwksOf(key));
+    if (!parsed.ok) throw new Error("the JWKS does not parse");
+    return parsed.keys;
+  };
+  let held = fetched();
+  const world = decider(checkWorldText(jwksOf(key)), { keys: countingKeyStore({ held: () => held }).keys });
+  const request = { path: "/jwt", headers: bearerHeader(await mint(key, { iss: CHECK_WORLD_ISSUER, aud: "api", sub: "u-1" })) };
+  const first = await world(request);
+  if (!first.allowed) throw new Error(`the token was refused before its key left: ${first.message}`);
+  held = [];
+  return fromDecision(await world(request), managedHeadersOf(world.result.snapshot.policies));
+}
+
 export const jwtCases: readonly Case[] = [
+  c(
+    "key-removed-while-cached",
+    "a valid token, then the same token after its key left the issuer's JWKS (fetched again without it)",
+    noKey,
+    afterKeyRemoved,
+    "a verified token was answered from the verdict cache for up to 60 s after its key left the JWKS, where Envoy (which keeps no verdict) refuses it at once; a verdict now holds only while the key set it was verified with is the one held",
+  ),
   // Algorithms and keys
   t(
     "alg-none",
