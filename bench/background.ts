@@ -2,11 +2,12 @@
  * A command run beside the benchmark without disturbing what it measures: stopped, with its whole
  * process group, while anything is measured or loaded (`quietly`: measurements, the unmeasured
  * load before them, start-ups, profiles), and at normal priority in the gaps. `make bench` builds
- * kube-apiserver this way on a fresh machine (about 2 minutes of 2 CPUs) instead of before
+ * kube-apiserver this way on a fresh machine (about 3 minutes of CPU) instead of before
  * everything else: it starts the build beside `npm ci`, when nothing is measured yet, and
- * bench/run.ts takes it over (`adoptBackground`). Not at idle priority: on a shared machine the
- * neighbours' load starved it in every gap (a run at load 11 then waited 198 s for it after its
- * last measurement).
+ * bench/run.ts takes it over (`adoptBackground`). No longer at idle priority and running beside
+ * the unmeasured load that readies each measurement: on a shared machine the neighbours starved
+ * it in the gaps anyway (after the last measurement, fresh runs at load 10-11 waited 198 s for it
+ * so and 206 s as now: the same, with every load free of it).
  */
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";

@@ -74,7 +74,7 @@ const changes = Number(flags.changes ?? (quick ? 10 : 100));
 const skip = new Set(flags.skip.split(",").filter((s) => s !== ""));
 
 // Set-up: for apply → enforced (the last stage), the kube-apiserver + etcd binaries: on a fresh
-// machine their build (about 2 minutes of 2 CPUs) runs beside everything else, stopped during every
+// machine their build (about 3 minutes of CPU) runs beside everything else, stopped during every
 // measurement and the load before it (background.ts); cached, it is found at once. `make bench` starts it beside npm ci and hands it over
 // in PORTCULLIS_BENCH_KUBE_BUILD (bench/start-beside.sh); otherwise it starts here. Then wrk and the
 // proxies (Debian).

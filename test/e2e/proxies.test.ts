@@ -3,8 +3,9 @@
 // upstream, with Portcullis' own binary in standalone mode on deploy/examples plus
 // test/e2e/situations.yaml.
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isHeaderLines, send, type HeaderLines, type RawResponse } from "../support/http.ts";
@@ -646,6 +647,27 @@ describe("nginx auth_request (deploy/proxies/nginx/portcullis.conf)", () => {
   afterAll(async () => nginx?.stop());
   decisions("nginx", () => nginx, "nginx/portcullis.conf", "proxy-page", "dropped");
   keepsConnections(startNginx);
+
+  it("loads where its header says, in Debian's own nginx.conf (conf.d), once its server addresses resolve (nginx -t)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "portcullis-e2e-etc-nginx-"));
+    try {
+      cpSync("/etc/nginx", dir, { recursive: true });
+      const main = join(dir, "nginx.conf");
+      expect(readFileSync(main, "utf8")).toContain("include /etc/nginx/conf.d/*.conf;");
+      writeFileSync(main, readFileSync(main, "utf8").replaceAll("/etc/nginx", dir));
+      const file = join(PROXIES, "nginx/portcullis.conf");
+      const test = () => execFileSync(requireProgram("nginx"), ["-t", "-q", "-c", main], { encoding: "utf8", stdio: "pipe" });
+      cpSync(file, join(dir, "conf.d/portcullis.conf"));
+      expect(test).toThrow(/host not found in upstream "portcullis\.portcullis\.svc\.cluster\.local:9003"/);
+      let conf = readFileSync(file, "utf8");
+      conf = replaceOnce(conf, "server portcullis.portcullis.svc.cluster.local:9003;", "server 127.0.0.1:9003;", file);
+      conf = replaceOnce(conf, "server app.default.svc.cluster.local:8080;", "server 127.0.0.1:8081;", file);
+      writeFileSync(join(dir, "conf.d/portcullis.conf"), conf);
+      test();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   anotherHeader("nginx", (recipe) =>
     startNginx(stage.behind, (conf) => {
       const file = "nginx/portcullis.conf";

@@ -36,7 +36,7 @@ type Verdict = "match" | "mismatch" | "rate_limited" | "busy";
 /** The state basicAuth keeps across requests and snapshots: failed attempts and the bcrypt pool. */
 export class Passwords {
   readonly pool: BcryptPool;
-  /** "policy\0username" → failures in the window that started at `since`; the last ~10,000 usernames. */
+  /** failureKey(policy, username) → failures in the window that started at `since`; the last ~10,000 usernames. */
   readonly #failures = new BoundedMap<string, { since: number; count: number }>(10_000);
   readonly #now: () => number;
   readonly #failureLimit: number;
@@ -68,7 +68,7 @@ export class Passwords {
     const remembered =
       entry?.kind === "bcrypt" ? createHash("sha256").update(`${username}\0${password}\0${entry.hash}`).digest("base64url") : undefined;
     if (remembered !== undefined && verified.get(remembered) === true) return "match";
-    const who = `${policy}\0${username}`;
+    const who = failureKey(policy, username);
     if (this.#limited(who)) return "rate_limited";
     const against = entry ?? table.unknownUser;
     if (against.kind === "bcrypt" && (this.#inPool.get(policy) ?? 0) >= this.#perPolicyLimit) return "busy";
@@ -106,6 +106,19 @@ export class Passwords {
     if (f === undefined || now - f.since >= this.#failureWindowMs) this.#failures.set(who, { since: now, count: 1 });
     else this.#failures.set(who, { since: f.since, count: f.count + 1 });
   }
+}
+
+/** Longest "policy\0username" kept as it is; a longer one is kept as its digest. */
+const MAX_PLAIN_FAILURE_KEY = 256;
+
+/**
+ * The key failures of `username` on `policy` are counted under: "policy\0username", or its SHA-256
+ * (with a prefix no policy id has) when longer than MAX_PLAIN_FAILURE_KEY, so usernames of a client's
+ * choosing (as long as its headers may be) hold a few hundred bytes per entry, not their length.
+ */
+function failureKey(policy: string, username: string): string {
+  const key = `${policy}\0${username}`;
+  return key.length <= MAX_PLAIN_FAILURE_KEY ? key : `\0${createHash("sha256").update(key).digest("base64url")}`;
 }
 
 function compare(entry: HtpasswdHash, password: string, pool: BcryptPool): MaybePromise<boolean | "busy"> {

@@ -88,6 +88,21 @@ describe("compileApiKey", () => {
     ]);
   });
 
+  it("warns of each kind of key no header can carry (whitespace at either end, a control character, DEL) and of keys not UTF-8", () => {
+    const keys = { a: " lead", b: "trail\t", c: "mid\x01dle", d: "del\x7f", e: "bad\uFFFDbytes", f: "in side", g: "fine-key" };
+    const outcome = compilePolicy(ALICE_KEY_AUTH, secret("keys", keys));
+    expect(outcome.accepted.status).toBe("True");
+    const cannotCarry = "no header or cookie can carry it, so this client can never authenticate";
+    expect(outcome.warnings.join("; ").split("; APIKeyAuth: ")).toEqual([
+      `APIKeyAuth: Secret apps/keys: the key of client a begins or ends with whitespace; ${cannotCarry}`,
+      `Secret apps/keys: the key of client b begins or ends with whitespace; ${cannotCarry}`,
+      `Secret apps/keys: the key of client c holds a control character; ${cannotCarry}`,
+      `Secret apps/keys: the key of client d holds a control character; ${cannotCarry}`,
+      "Secret apps/keys: the key of client e is not valid UTF-8, so it is not served and this client can never authenticate",
+    ]);
+    expect(outcome.compiled(apiKeyAuth)?.clientIDs).toEqual(["a", "b", "c", "d", "f", "g"]);
+  });
+
   it("leaves sanitize to the proxy when the policy's extAuth is the hook-up: its own apiKeyAuth filter, after extAuth, must still read the key", () => {
     const features = { apiKeyAuth: { credentialRefs: [{ name: "keys" }], extractFrom: [{ headers: ["X-API-Key"] }], sanitize: true } };
     const hookedUp = compilePolicyWith(
@@ -116,6 +131,22 @@ describe("the key table of a credential Secret", () => {
     const second = tableOf(compile(resources, options));
     expect(second.clientByDigest).toBe(first.clientByDigest);
     expect(second.clients).toBe(first.clients);
+  });
+
+  it("is frozen as soon as it is built: the snapshots that share it cannot change it, nor can a decision", () => {
+    const table = tableOf(compile(resourcesOf(world), options));
+    const client = table.clients.alice!;
+    expect([table.clients, table.clientIDs, table.headersSet, client, client.metadata, client.headers].map(Object.isFrozen)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(() => {
+      (table.clientIDs as string[]).push("mallory");
+    }).toThrow(TypeError);
   });
 
   it("is built again for a changed Secret (a new object), with its new keys", () => {

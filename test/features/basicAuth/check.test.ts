@@ -11,6 +11,8 @@ import { Passwords } from "../../../controller/features/basicAuth/check.ts";
 import { BcryptPool } from "../../../controller/features/basicAuth/bcrypt-pool.ts";
 import { ALICE_KEY_AUTH, ALICE_KEYS, policiesOnRules, secret } from "../../support/manifests.ts";
 import { decider, type Decider } from "../../support/world.ts";
+import { heapHeldBy } from "../../support/heap.ts";
+import { BoundedMap } from "../../../controller/lib/bounded-map.ts";
 
 /** carol: cost 12 ("carol-pass"); dave: cost 4 ("dave-pass"). */
 const CAROL = "$2b$12$dHAsZZTNpzZNfa0BJwFb6uhP7DvMpQ5.L/XYEmXxw7DcHKL4DTRtW";
@@ -126,6 +128,25 @@ describe("failed attempts per username", () => {
     expect((await d({ path: "/basic", headers: basic("dave", "wrong") })).code).toBe("basic_rate_limited");
     expect((await d({ path: "/basic", headers: basic("dave", "dave-pass") })).status).toBe(200);
   }, 60_000);
+});
+
+describe("failed attempts of attacker-chosen usernames", () => {
+  it("hold a bounded amount of memory however long the usernames: 10,000 of 8 KiB keep under 4 MiB", () => {
+    const pool = new BcryptPool({ size: 1 });
+    const d = withPasswords("alice:{SHA}4yvU2nDIjg+qQ04AgGsx1Egh63I=", pool);
+    const table = compiledOf(d.result.snapshot.policies["apps/basic"]!.features, basicAuth)!;
+    const passwords = new Passwords({ pool });
+    const verified = new BoundedMap<string, true>(16);
+    const long = "u".repeat(8192);
+    const { bytes } = heapHeldBy(() => {
+      // {SHA} tables compare unknown usernames with SHA-1 too: synchronous, each a failure counted.
+      for (let i = 0; i < 10_000; i++) expect(passwords.verify(table, "apps/basic", `${long}${i}`, "wrong", verified)).toBe("mismatch");
+    });
+    expect(bytes).toBeLessThan(4 * 1024 * 1024);
+    // Still counted per username: the 11th failure of one long name is limited.
+    for (let i = 0; i < 10; i++) passwords.verify(table, "apps/basic", `${long}x`, "wrong", verified);
+    expect(passwords.verify(table, "apps/basic", `${long}x`, "wrong", verified)).toBe("rate_limited");
+  });
 });
 
 /** alice: {SHA} ("alice-pass"); bob: bcrypt $2y$, cost 4 ("bob-pass"). */

@@ -33,6 +33,16 @@ export const apiKeyCases: readonly Case[] = [
   h("last-char", "alice's key with the last character changed", invalid(), "alice-kez"),
   h("homoglyph", "alice's key with a Cyrillic а", invalid(), "\u0430lice-key"),
   h("client-id", "the client id instead of the key", invalid(), "alice"),
+  h(
+    "proto-client",
+    "the key of the Secret's client named `__proto__` (a stringData key)",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "__proto__" } },
+    "proto-client-key",
+    "a Secret key named __proto__ was kept from data but dropped from stringData: that client's key was refused",
+  ),
+  ...["__proto__", "constructor", "toString", "hasOwnProperty"].map((name) =>
+    h(`prototype-name-${name}`, `\`${name}\` as the key (a name every plain object answers to)`, invalid(), name),
+  ),
   h("ows", "alice's key with surrounding spaces (optional whitespace is not part of a header value)", ALICE, "  alice-key  "),
   h("nul", "alice's key followed by NUL", invalid(), "alice-key\u0000"),
   h("huge", "a 60 KiB key", invalid(), "k".repeat(60 * 1024)),
