@@ -288,6 +288,17 @@ function decisions(
         const { r, up } = await through(proxy(), `/optional?a=1;access_token=${forgedToken()}`, { host });
         expect([r.status, up]).toEqual([401, undefined]);
       });
+      for (const query of ["role=user&role=admin", "role=admin;x=1"]) {
+        it(`/query?${query} without a key: 401 (an upstream reading the last value, or splitting at ';', runs the protected role=admin rule's handler)`, async () => {
+          const { r, up } = await through(proxy(), `/query?${query}`, { host });
+          expect([r.status, up]).toEqual([401, undefined]);
+        });
+      }
+      it("/query?role=user&role=admin with a key: 200, the query reaches the upstream as sent; /query?role=user is open", async () => {
+        const { r, up } = await through(proxy(), "/query?role=user&role=admin", { host, "x-api-key": ALICE_KEY });
+        expect([r.status, up?.url]).toEqual([200, "/query?role=user&role=admin"]);
+        expect((await through(proxy(), "/query?role=user", { host })).r.status).toBe(200);
+      });
       it("`Authorization: Bearer<TAB><forged token>` on an optional-JWT rule: 401, the forged token never reaches the upstream", async () => {
         const { r, up } = await through(proxy(), "/optional", { host, authorization: `Bearer\t${forgedToken()}` });
         expect([r.status, up]).toEqual([401, undefined]);
