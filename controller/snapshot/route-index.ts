@@ -26,27 +26,42 @@ export interface RouteRequest {
 
 /**
  * One way to read a query for a route's query match. Envoy's route match takes the first value of
- * a name in the query split at "&"; upstreams such as PHP and Express act on the last value of a
- * repeated name, and Rack 2 and Python before 3.9.2 split the query at ";" as well.
+ * a name in the query split at "&", names and values as sent; upstreams such as PHP and Express act
+ * on the last value of a repeated name, Rack 2 and Python before 3.9.2 split the query at ";" as
+ * well, and nearly every upstream percent-decodes names and values ("+" a space).
  */
 export interface QueryReading {
   /** Which value of a repeated name is read. */
   readonly value: "first" | "last";
   /** Whether ";" separates pairs as "&" does. */
   readonly semicolons: boolean;
+  /** Whether names and values are percent-decoded as a form is (WHATWG application/x-www-form-urlencoded). */
+  readonly decoded: boolean;
   /** What the reading is, for the audit log. */
   readonly name: string;
 }
 
 /** Envoy's reading (the route the proxy takes). */
-export const ENVOY_QUERY: QueryReading = { value: "first", semicolons: false, name: "Envoy's (first value, split at &)" };
+export const ENVOY_QUERY: QueryReading = {
+  value: "first",
+  semicolons: false,
+  decoded: false,
+  name: "Envoy's (first value, split at &, as sent)",
+};
 
 /** The readings an upstream may act on besides Envoy's (DESIGN §0). */
-export const OTHER_QUERY_READINGS: readonly QueryReading[] = [
-  { value: "last", semicolons: false, name: "the last value of a repeated name" },
-  { value: "first", semicolons: true, name: "the query split at ; too, first value" },
-  { value: "last", semicolons: true, name: "the query split at ; too, last value" },
-];
+export const OTHER_QUERY_READINGS: readonly QueryReading[] = [false, true].flatMap((decoded) =>
+  [false, true].flatMap((semicolons) =>
+    (["first", "last"] as const)
+      .filter((value) => decoded || semicolons || value === "last")
+      .map((value) => ({
+        value,
+        semicolons,
+        decoded,
+        name: `the ${value} value of a name in the query split at ${semicolons ? "& and ;" : "&"}${decoded ? ", percent-decoded" : ""}`,
+      })),
+  ),
+);
 
 /** The route tables a request may have been routed by, as far as the proxy says. */
 export interface RouteScope {
@@ -293,11 +308,15 @@ function matches(match: CompiledMatch, request: RouteRequest, query: QueryReadin
 /**
  * A query parameter's value in `reading` (ENVOY_QUERY: the first value, as Envoy's route match
  * reads it): pairs split at "&" (and ";" when the reading says so) and the first "=", names and
- * values compared as sent, without percent-decoding ("a%3Db" is not "a=b", "+" is not a space); a
- * name without "=" has the empty value; undefined when the name is absent.
+ * values compared as sent unless the reading decodes them (as sent, "a%3Db" is not "a=b" and "+"
+ * is not a space); a name without "=" has the empty value; undefined when the name is absent.
  */
 export function paramIn(rawQuery: string | undefined, name: string, reading: QueryReading): string | undefined {
   if (rawQuery === undefined) return undefined;
+  if (reading.decoded) {
+    const values = new URLSearchParams(reading.semicolons ? rawQuery.replaceAll(";", "&") : rawQuery).getAll(name);
+    return reading.value === "first" ? values[0] : values[values.length - 1];
+  }
   let value: string | undefined;
   for (const pair of rawQuery.split(reading.semicolons ? PAIR_SEPARATORS : "&")) {
     const eq = pair.indexOf("=");

@@ -310,11 +310,15 @@ ${aliceKeyPolicy("admin", "admin")}`);
   it("decides the rule the last value of a repeated name picks, and says why to the audit log only", async () => {
     const r = await at({ path: "/api?role=user&role=admin" });
     expect([r.status, r.code, r.route]).toEqual([401, "apikey_missing", "apps/api rule admin"]);
-    expect(r.detail).toContain("the query also reads as the last value of a repeated name, which takes apps/api rule admin");
+    expect(r.detail).toContain("the query also reads as the last value of a name in the query split at &, which takes apps/api rule admin");
     expect(r.message).not.toContain("role");
   });
   it("decides the rule the query split at ; picks", async () => {
     expect((await at({ path: "/api?role=admin;x=1" })).route).toBe("apps/api rule admin");
+  });
+  it("decides the rule the percent-decoded query picks (name or value)", async () => {
+    expect((await at({ path: "/api?role=%61dmin" })).code).toBe("apikey_missing");
+    expect((await at({ path: "/api?rol%65=admin" })).code).toBe("apikey_missing");
   });
   it("allows when every reading's rule allows", async () => {
     expect((await at({ path: "/api?role=user&role=admin", headers: { "x-api-key": "alice-key" } })).status).toBe(200);

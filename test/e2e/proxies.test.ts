@@ -288,8 +288,8 @@ function decisions(
         const { r, up } = await through(proxy(), `/optional?a=1;access_token=${forgedToken()}`, { host });
         expect([r.status, up]).toEqual([401, undefined]);
       });
-      for (const query of ["role=user&role=admin", "role=admin;x=1"]) {
-        it(`/query?${query} without a key: 401 (an upstream reading the last value, or splitting at ';', runs the protected role=admin rule's handler)`, async () => {
+      for (const query of ["role=user&role=admin", "role=admin;x=1", "role=%61dmin"]) {
+        it(`/query?${query} without a key: 401 (an upstream reading the last value, splitting at ';' or decoding runs the protected role=admin rule's handler)`, async () => {
           const { r, up } = await through(proxy(), `/query?${query}`, { host });
           expect([r.status, up]).toEqual([401, undefined]);
         });

@@ -227,6 +227,24 @@ describe("paramIn", () => {
   });
 });
 
+describe("paramIn: percent-decoded readings", () => {
+  const decoded = (value: "first" | "last", semicolons: boolean) =>
+    OTHER_QUERY_READINGS.find((r) => r.decoded && r.value === value && r.semicolons === semicolons)!;
+
+  it("decodes names and values as a form is, + as a space", () => {
+    expect(paramIn("rol%65=%61dmin", "role", decoded("first", false))).toBe("admin");
+    expect(paramIn("q=a+b", "q", decoded("first", false))).toBe("a b");
+    expect(paramIn("role=user&rol%65=admin", "role", decoded("last", false))).toBe("admin");
+    expect(paramIn("role=%61dmin;x=1", "role", decoded("first", true))).toBe("admin");
+  });
+
+  it("reads every combination besides Envoy's once", () => {
+    expect(OTHER_QUERY_READINGS).toHaveLength(7);
+    expect(new Set(OTHER_QUERY_READINGS.map((r) => `${r.value} ${r.semicolons} ${r.decoded}`)).size).toBe(7);
+    expect(OTHER_QUERY_READINGS.some((r) => r.value === "first" && !r.semicolons && !r.decoded)).toBe(false);
+  });
+});
+
 describe("otherQueryReadings", () => {
   const admin = entry("admin r0", { ...ANY_PATH, queryParams: [{ type: "Exact", name: "role", value: "admin" }] });
   const open = entry("open r0");

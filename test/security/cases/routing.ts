@@ -181,7 +181,7 @@ const queryWorld = decider(`
 ${gatewayWithRoute("api.example.com", { admin: "{path: {type: PathPrefix, value: /api}, queryParams: [{name: role, value: admin}]}", open: "/api" })}---
 ${aliceKeyPolicy("admin", "admin")}`);
 const QUERY_READINGS =
-  'only Envoy\'s reading of the query (the first value, split at "&") chose the rule, so the open route decided while the upstream acted on a value the protected rule matches; each reading of the query that picks another rule (the last value, the query split at ";" too) is now decided, and all must allow';
+  'only Envoy\'s reading of the query (the first value, split at "&", as sent) chose the rule, so the open route decided while the upstream acted on a value the protected rule matches; each reading of the query that picks another rule (the last value, the query split at ";" too, percent-decoded) is now decided, and all must allow';
 /** GET `path` on api.example.com of the query world, with these headers. */
 const query = (id: string, title: string, expect: Expected, path: string, headers: Record<string, string> = {}, fixed?: string) =>
   c(
@@ -250,10 +250,13 @@ export const routingCases: readonly Case[] = [
     { host: "tie.example.com", path: "/q?debug=on" },
     `${RANKING}; see route.order-header-exact`,
   ),
-  order("query-encoded", "`/q?debug=o%6E`: Envoy compares query values as sent, so only the open RegularExpression route matches", OPEN, {
-    host: "tie.example.com",
-    path: "/q?debug=o%6E",
-  }),
+  order(
+    "query-encoded",
+    "`/q?debug=o%6E`, no key: Envoy compares query values as sent (the open RegularExpression route), the upstream decodes `on` (the protected Exact one)",
+    PROTECTED,
+    { host: "tie.example.com", path: "/q?debug=o%6E" },
+    QUERY_READINGS,
+  ),
   order(
     "query-repeated",
     "`/q?debug=off&debug=on`, no key: Envoy reads the first value (the open RegularExpression route), an upstream reading the last takes the protected Exact `on` one",
