@@ -312,19 +312,34 @@ function matches(match: CompiledMatch, request: RouteRequest, query: QueryReadin
  * is not a space); a name without "=" has the empty value; undefined when the name is absent.
  */
 export function paramIn(rawQuery: string | undefined, name: string, reading: QueryReading): string | undefined {
-  if (rawQuery === undefined) return undefined;
+  return rawQuery === undefined ? undefined : paramsIn(rawQuery, reading).get(name);
+}
+
+/**
+ * The last query each reading parsed: a lookup tries every entry of a virtual host, and a query
+ * parsed for each entry's match would cost entries × query length per request (a client chooses
+ * the query's length).
+ */
+const lastParsed = new Map<QueryReading, { readonly rawQuery: string; readonly values: ReadonlyMap<string, string> }>();
+
+/** Each name of `rawQuery` in `reading` with its value there (paramIn). */
+function paramsIn(rawQuery: string, reading: QueryReading): ReadonlyMap<string, string> {
+  const last = lastParsed.get(reading);
+  if (last?.rawQuery === rawQuery) return last.values;
+  const values = new Map<string, string>();
+  const add = (name: string, value: string) => {
+    if (reading.value === "last" || !values.has(name)) values.set(name, value);
+  };
   if (reading.decoded) {
-    const values = new URLSearchParams(reading.semicolons ? rawQuery.replaceAll(";", "&") : rawQuery).getAll(name);
-    return reading.value === "first" ? values[0] : values[values.length - 1];
+    for (const [name, value] of new URLSearchParams(reading.semicolons ? rawQuery.replaceAll(";", "&") : rawQuery)) add(name, value);
+  } else {
+    for (const pair of rawQuery.split(reading.semicolons ? PAIR_SEPARATORS : "&")) {
+      const eq = pair.indexOf("=");
+      add(eq === -1 ? pair : pair.slice(0, eq), eq === -1 ? "" : pair.slice(eq + 1));
+    }
   }
-  let value: string | undefined;
-  for (const pair of rawQuery.split(reading.semicolons ? PAIR_SEPARATORS : "&")) {
-    const eq = pair.indexOf("=");
-    if ((eq === -1 ? pair : pair.slice(0, eq)) !== name) continue;
-    value = eq === -1 ? "" : pair.slice(eq + 1);
-    if (reading.value === "first") return value;
-  }
-  return value;
+  lastParsed.set(reading, { rawQuery, values });
+  return values;
 }
 
 const PAIR_SEPARATORS = /[&;]/;
