@@ -19,13 +19,13 @@
 import { NOTHING, type ConfiguredFeature, type Pass, type PhaseResult, type Where } from "../features/feature.ts";
 import { fail } from "../lib/result.ts";
 import {
-  ENVOY_QUERY,
+  ENVOY_READING,
   explainRoutes,
   findRoutes,
-  otherQueryReadings,
+  otherRouteReadings,
   unreadableMatch,
-  type QueryReading,
-  type QueryReadingRoutes,
+  type RouteReading,
+  type RouteReadingRoutes,
 } from "../snapshot/route-index.ts";
 import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts";
 import type { CheckMemo } from "./check-memo.ts";
@@ -41,8 +41,9 @@ import { branch, phaseOutcome, policyFacts, requestFacts, withDecision, type Exp
 /**
  * Synchronous unless a phase must wait (a JWKS being fetched, a bcrypt comparison). A request that
  * components on the way may read differently (`pathReadings`: an encoded "/" or "\", a ";"
- * parameter; `methodReadings`: HEAD run as GET; `otherQueryReadings`: a repeated query parameter's
- * last value, the query split at ";", where a route's query match reads it) is decided on each reading, and allowed only if
+ * parameter; `methodReadings`: HEAD run as GET; `otherRouteReadings`: a repeated query parameter's
+ * last value, the query split at ";", where a route's query match reads it; the first or the last
+ * line of a repeated header a route's header match reads) is decided on each reading, and allowed only if
  * every reading allows (DESIGN §0). A path with a control character is refused (400): its readings
  * (cut at a NUL, trimmed) cannot all be known.
  */
@@ -109,56 +110,55 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
   const entries = findRoutes(snapshot.routes, req, request);
   ctx.trace?.step("route", { tables: explainRoutes(snapshot.routes, req, request) });
   if (entries === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
-  // Tested here first: the call itself, made on every request, cost about 220 B of heap per request in bench/in-process.ts.
-  const others = req.rawQuery === undefined ? undefined : otherQueryReadings(snapshot.routes, req, request, entries);
-  if (others === undefined) return decideOnRoute(snapshot, entries, ENVOY_QUERY, req, ctx);
-  return checkEveryQueryReading(snapshot, entries, others, req, ctx);
+  const others = otherRouteReadings(snapshot.routes, req, request, entries);
+  if (others === undefined) return decideOnRoute(snapshot, entries, ENVOY_READING, req, ctx);
+  return checkEveryRouteReading(snapshot, entries, others, req, ctx);
 }
 
 /**
- * A query that other readings route to other rules than Envoy's (a repeated name, a ";"): the
- * upstream may act on any of them, so each reading's rules decide, and the request is allowed only
- * if every reading allows (DESIGN §0).
+ * A request that other readings route to other rules than Envoy's (a repeated query name, a ";", a
+ * repeated header): the upstream may act on any of them, so each reading's rules decide, and the
+ * request is allowed only if every reading allows (DESIGN §0).
  */
-function checkEveryQueryReading(
+function checkEveryRouteReading(
   snapshot: Snapshot,
   entries: readonly RouteEntry[],
-  others: readonly QueryReadingRoutes[],
+  others: readonly RouteReadingRoutes[],
   req: NormalizedRequest,
   ctx: CheckContext,
 ): MaybePromise<Decision> {
   return everyReadingAllows(
     [
-      decideOnRoute(snapshot, entries, ENVOY_QUERY, req, ctx),
+      decideOnRoute(snapshot, entries, ENVOY_READING, req, ctx),
       ...others.map((o) =>
         decideOnRoute(
           snapshot,
           o.entries,
           o.reading,
           req,
-          ctx.trace === undefined ? ctx : branch(ctx, ctx.trace, { query: o.reading.name }),
+          ctx.trace === undefined ? ctx : branch(ctx, ctx.trace, { reading: o.reading.name }),
         ),
       ),
     ],
-    `the query also reads as ${others
+    `the request also reads as ${others
       .map((o) => `${o.reading.name}, which takes ${o.entries.map((e) => e.rule).join(", ")}`)
       .join("; ")}, and not every reading is allowed`,
   );
 }
 
 /**
- * Phases 1 on from the entries one reading of the query picks. Where the proxy names the route it
+ * Phases 1 on from the entries one reading of the request picks. Where the proxy names the route it
  * took, that settles Envoy's reading only: the rules another reading picks are each decided.
  */
 function decideOnRoute(
   snapshot: Snapshot,
   found: readonly RouteEntry[],
-  query: QueryReading,
+  reading: RouteReading,
   req: NormalizedRequest,
   ctx: CheckContext,
 ): MaybePromise<Decision> {
   let entries = found;
-  const proxyRoute = query === ENVOY_QUERY ? req.source.proxyRoute : undefined;
+  const proxyRoute = reading === ENVOY_READING ? req.source.proxyRoute : undefined;
   if (proxyRoute !== undefined) {
     // The route the proxy took settles which of the tables (listener, SNI) it routed by.
     const taken = takenBy(proxyRoute, entries);
@@ -168,7 +168,7 @@ function decideOnRoute(
     // Index loops here and below: an iterator's result objects are allocated on every request otherwise.
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
-      const unread = unreadableMatch(e.match, req, query);
+      const unread = unreadableMatch(e.match, req, reading);
       if (unread !== undefined) {
         return deny(
           403,

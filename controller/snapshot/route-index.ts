@@ -63,6 +63,49 @@ export const OTHER_QUERY_READINGS: readonly QueryReading[] = [false, true].flatM
   ),
 );
 
+/**
+ * One way to read a header sent on several lines for a route's header match: Envoy's route match
+ * reads the lines joined with ","; an upstream may act on the first line (Go's Header.Get, Node's
+ * for most names) or the last (a map filled line by line).
+ */
+export type HeaderReading = "joined" | "first" | "last";
+
+/** One reading of the request for route matching: how it reads the query and a repeated header. */
+export interface RouteReading {
+  readonly query: QueryReading;
+  readonly header: HeaderReading;
+  /** What the reading is, for the audit log. */
+  readonly name: string;
+}
+
+/** Envoy's reading (the route the proxy takes). */
+export const ENVOY_READING: RouteReading = { query: ENVOY_QUERY, header: "joined", name: ENVOY_QUERY.name };
+
+const HEADER_READING_NAMES: Record<HeaderReading, string> = {
+  joined: "",
+  first: "the first line of a repeated header",
+  last: "the last line of a repeated header",
+};
+
+/**
+ * Every reading besides Envoy's, in order: the query's other readings with the header joined, then
+ * each line-wise header reading with each query reading (an upstream may read both its own way).
+ */
+const OTHER_READINGS: readonly RouteReading[] = (["joined", "first", "last"] as const).flatMap((header) =>
+  [ENVOY_QUERY, ...OTHER_QUERY_READINGS]
+    .filter((query) => header !== "joined" || query !== ENVOY_QUERY)
+    .map((query) => ({
+      query,
+      header,
+      name:
+        header === "joined"
+          ? query.name
+          : query === ENVOY_QUERY
+            ? HEADER_READING_NAMES[header]
+            : `${HEADER_READING_NAMES[header]}, ${query.name}`,
+    })),
+);
+
 /** The route tables a request may have been routed by, as far as the proxy says. */
 export interface RouteScope {
   /** The Gateway ("namespace/name") the proxy names; undefined: any served Gateway. */
@@ -94,7 +137,7 @@ export function findRoutes(
   index: RouteIndex,
   request: RouteRequest,
   scope: RouteScope,
-  query: QueryReading = ENVOY_QUERY,
+  reading: RouteReading = ENVOY_READING,
 ): RouteEntry[] | undefined {
   const tables = scope.gateway === undefined ? everyTable(index) : index.byGateway[scope.gateway];
   if (tables === undefined) return undefined;
@@ -107,7 +150,7 @@ export function findRoutes(
     if (!portCovers(table.port, scope.port)) continue;
     // A Host read two ways (a trailing dot) may select two virtual hosts: each entry is a reading.
     for (let h = 0; h < hosts.length; h++) {
-      const entry = findRoute(table.vhosts, hosts[h]!, request, scope.route, query);
+      const entry = findRoute(table.vhosts, hosts[h]!, request, scope.route, reading);
       if (entry === undefined || found?.includes(entry)) continue;
       if (found === undefined) found = [entry];
       else found.push(entry);
@@ -131,39 +174,45 @@ function findRoute(
   host: string,
   request: RouteRequest,
   route: string | undefined,
-  query: QueryReading,
+  reading: RouteReading,
 ): RouteEntry | undefined {
   const entries = selectVirtualHost(vhosts, host);
   if (entries === undefined) return undefined;
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
-    if ((route === undefined || entry.route === route) && matches(entry.match, request, query)) return entry;
+    if ((route === undefined || entry.route === route) && matches(entry.match, request, reading)) return entry;
   }
   return undefined;
 }
 
-/** A reading of the query other than Envoy's and the entries it picks (findRoutes). */
-export interface QueryReadingRoutes {
-  readonly reading: QueryReading;
+/** A reading of the request other than Envoy's and the entries it picks (findRoutes). */
+export interface RouteReadingRoutes {
+  readonly reading: RouteReading;
   readonly entries: readonly RouteEntry[];
 }
 
 /**
- * The entries each other reading of the query (OTHER_QUERY_READINGS) picks, where they are not
- * `picked` (Envoy's reading's entries) nor another reading's, and are some entry (a reading that
- * picks no rule adds nothing: no rule governs what an upstream does there). Undefined, without any
- * lookup, when the request has no query or no virtual host in scope has a query match: the usual
- * request costs one look at each virtual host.
+ * The entries each other reading of the request picks (OTHER_QUERY_READINGS where a virtual host in
+ * scope has a query match and the request has a query; the first and the last line of a header
+ * sent several times that a header match in scope names), where they are not `picked` (Envoy's
+ * reading's entries) nor another reading's, and are some entry (a reading that picks no rule adds
+ * nothing: no rule governs what an upstream does there). Undefined, without any lookup, when no
+ * such reading applies: the usual request costs one look at each virtual host.
  */
-export function otherQueryReadings(
+export function otherRouteReadings(
   index: RouteIndex,
   request: RouteRequest,
   scope: RouteScope,
   picked: readonly RouteEntry[],
-): QueryReadingRoutes[] | undefined {
-  if (request.rawQuery === undefined || !queryMatchInScope(index, request, scope)) return undefined;
-  let found: QueryReadingRoutes[] | undefined;
-  for (const reading of OTHER_QUERY_READINGS) {
+): RouteReadingRoutes[] | undefined {
+  const inScope = matchesInScope(index, request, scope);
+  if (inScope === undefined) return undefined;
+  const readQuery = inScope.query && request.rawQuery !== undefined;
+  const readLines = inScope.headers.some((name) => request.headerLines(name).length > 1);
+  if (!readQuery && !readLines) return undefined;
+  let found: RouteReadingRoutes[] | undefined;
+  for (const reading of OTHER_READINGS) {
+    if ((reading.query !== ENVOY_QUERY && !readQuery) || (reading.header !== "joined" && !readLines)) continue;
     const entries = findRoutes(index, request, scope, reading) ?? [];
     if (entries.length === 0 || sameEntries(entries, picked) || found?.some((f) => sameEntries(f.entries, entries))) continue;
     (found ??= []).push({ reading, entries });
@@ -175,27 +224,47 @@ function sameEntries(a: readonly RouteEntry[], b: readonly RouteEntry[]): boolea
   return a.length === b.length && a.every((e) => b.includes(e));
 }
 
-/** Whether a virtual host the request may select in scope has an entry with a query match. */
-function queryMatchInScope(index: RouteIndex, request: RouteRequest, scope: RouteScope): boolean {
+/** What the match of a virtual host's entries reads that another reading may read otherwise. */
+interface ReadMatches {
+  /** Whether an entry has a query match. */
+  readonly query: boolean;
+  /** The headers (lower-case) an entry's header match names, pseudo-headers and `host` left out (never repeated). */
+  readonly headers: readonly string[];
+}
+
+const NO_READ_MATCHES: ReadMatches = { query: false, headers: [] };
+
+/** What the virtual hosts the request may select in scope match on (ReadMatches, merged); undefined when nothing. */
+function matchesInScope(index: RouteIndex, request: RouteRequest, scope: RouteScope): ReadMatches | undefined {
   const tables = scope.gateway === undefined ? everyTable(index) : index.byGateway[scope.gateway];
-  if (tables === undefined) return false;
+  if (tables === undefined) return undefined;
+  let merged: ReadMatches | undefined;
   for (let t = 0; t < tables.length; t++) {
     if (!portCovers(tables[t]!.port, scope.port)) continue;
     for (let h = 0; h < request.hosts.length; h++) {
       const entries = selectVirtualHost(tables[t]!.vhosts, request.hosts[h]!);
-      if (entries !== undefined && hasQueryMatch(entries)) return true;
+      const read = entries === undefined ? NO_READ_MATCHES : readMatchesOf(entries);
+      if (read === NO_READ_MATCHES) continue;
+      merged = merged === undefined ? read : { query: merged.query || read.query, headers: [...merged.headers, ...read.headers] };
     }
   }
-  return false;
+  return merged;
 }
 
-/** Whether a virtual host's entries have a query match: found once per virtual host (a snapshot is immutable). */
-const queryMatchByHost = new WeakMap<readonly RouteEntry[], boolean>();
+/** ReadMatches of a virtual host's entries: found once per virtual host (a snapshot is immutable). */
+const readMatchesByHost = new WeakMap<readonly RouteEntry[], ReadMatches>();
 
-function hasQueryMatch(entries: readonly RouteEntry[]): boolean {
-  let has = queryMatchByHost.get(entries);
-  if (has === undefined) queryMatchByHost.set(entries, (has = entries.some((e) => e.match.queryParams.length > 0)));
-  return has;
+function readMatchesOf(entries: readonly RouteEntry[]): ReadMatches {
+  let read = readMatchesByHost.get(entries);
+  if (read === undefined) {
+    const query = entries.some((e) => e.match.queryParams.length > 0);
+    const headers = [
+      ...new Set(entries.flatMap((e) => e.match.headers.map((h) => h.name)).filter((n) => !n.startsWith(":") && n !== "host")),
+    ];
+    read = query || headers.length > 0 ? { query, headers } : NO_READ_MATCHES;
+    readMatchesByHost.set(entries, read);
+  }
+  return read;
 }
 
 function selectVirtualHost(vhosts: VirtualHosts, host: string): readonly RouteEntry[] | undefined {
@@ -291,16 +360,16 @@ export function pathMatches(p: PathMatch, path: string): boolean {
       : p.regex.testExact(path);
 }
 
-function matches(match: CompiledMatch, request: RouteRequest, query: QueryReading): boolean {
+function matches(match: CompiledMatch, request: RouteRequest, reading: RouteReading): boolean {
   if (!pathMatches(match.path, request.path)) return false;
   // Index loops: most matches have no header or query match, and an iterator would be allocated for each.
   for (let i = 0; i < match.headers.length; i++) {
     const h = match.headers[i]!;
-    if (!valueMatches(h, headerOf(request, h.name))) return false;
+    if (!valueMatches(h, headerOf(request, h.name, reading.header))) return false;
   }
   for (let i = 0; i < match.queryParams.length; i++) {
     const q = match.queryParams[i]!;
-    if (!valueMatches(q, paramIn(request.rawQuery, q.name, query))) return false;
+    if (!valueMatches(q, paramIn(request.rawQuery, q.name, reading.query))) return false;
   }
   return true;
 }
@@ -345,17 +414,18 @@ function paramsIn(rawQuery: string, reading: QueryReading): ReadonlyMap<string, 
 const PAIR_SEPARATORS = /[&;]/;
 
 /**
- * A header as Envoy's route match reads it. The pseudo-headers a match may name are the method
+ * A header as a reading reads it (Envoy's route match: `joined`). The pseudo-headers a match may name are the method
  * (an HTTPRoute `method`) and the path with its query (a GRPCRoute method match without service);
  * `host` is `:authority` in Envoy's header map, whichever way the Host reached Portcullis.
  */
-function headerOf(request: RouteRequest, name: string): string | undefined {
+function headerOf(request: RouteRequest, name: string, reading: HeaderReading = "joined"): string | undefined {
   if (name === ":method") return request.method;
   if (name === "host") return request.authority;
   if (name === ":path") return request.rawQuery === undefined ? request.path : `${request.path}?${request.rawQuery}`;
   // Envoy matches a header sent several times on its lines joined with "," (not ", ").
   const lines = request.headerLines(name);
-  return lines.length === 0 ? undefined : lines.join(",");
+  if (lines.length === 0) return undefined;
+  return reading === "joined" ? lines.join(",") : reading === "first" ? lines[0] : lines[lines.length - 1];
 }
 
 function valueMatches(m: ValueMatch, value: string | undefined): boolean {
@@ -380,14 +450,14 @@ function unreadableBy(m: ValueMatch, value: string): boolean {
  * The header or query parameter of `match` whose comparison cannot be told from the text (see
  * unreadableBy), or undefined: the match may or may not be Envoy's.
  */
-export function unreadableMatch(match: CompiledMatch, request: RouteRequest, query: QueryReading = ENVOY_QUERY): string | undefined {
+export function unreadableMatch(match: CompiledMatch, request: RouteRequest, reading: RouteReading = ENVOY_READING): string | undefined {
   for (let i = 0; i < match.headers.length; i++) {
     const h = match.headers[i]!;
-    if (unreadableBy(h, headerOf(request, h.name) ?? "")) return `header ${h.name}`;
+    if (unreadableBy(h, headerOf(request, h.name, reading.header) ?? "")) return `header ${h.name}`;
   }
   for (let i = 0; i < match.queryParams.length; i++) {
     const q = match.queryParams[i]!;
-    if (unreadableBy(q, paramIn(request.rawQuery, q.name, query) ?? "")) return `query parameter ${q.name}`;
+    if (unreadableBy(q, paramIn(request.rawQuery, q.name, reading.query) ?? "")) return `query parameter ${q.name}`;
   }
   return undefined;
 }

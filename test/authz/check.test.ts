@@ -300,17 +300,26 @@ ${securityPolicy(
   });
 });
 
-describe("query matches that components read differently (DESIGN §0)", () => {
-  // Rule admin (`role=admin`) wants an API key; rule open takes every other /api request.
-  const at = decider(`
-${gatewayWithRoute("api.example.com", { admin: "{path: {type: PathPrefix, value: /api}, queryParams: [{name: role, value: admin}]}", open: "/api" })}---
+/**
+ * Rule admin of api.example.com (`/api` and `match`, a Gateway API match's fields) wants an API
+ * key; rule open takes every other /api request.
+ */
+const adminOrOpen = (match: string) =>
+  decider(`
+${gatewayWithRoute("api.example.com", { admin: `{path: {type: PathPrefix, value: /api}, ${match}}`, open: "/api" })}---
 ${aliceKeyPolicy("admin", "admin")}`);
-  const tookOpen = { kind: "HTTPRoute", namespace: "apps", name: "api", sectionName: "open" };
+/** The route metadata of a proxy that took rule open of adminOrOpen. */
+const TOOK_OPEN = { kind: "HTTPRoute", namespace: "apps", name: "api", sectionName: "open" };
+
+describe("query matches that components read differently (DESIGN §0)", () => {
+  const at = adminOrOpen("queryParams: [{name: role, value: admin}]");
 
   it("decides the rule the last value of a repeated name picks, and says why to the audit log only", async () => {
     const r = await at({ path: "/api?role=user&role=admin" });
     expect([r.status, r.code, r.route]).toEqual([401, "apikey_missing", "apps/api rule admin"]);
-    expect(r.detail).toContain("the query also reads as the last value of a name in the query split at &, which takes apps/api rule admin");
+    expect(r.detail).toContain(
+      "the request also reads as the last value of a name in the query split at &, which takes apps/api rule admin",
+    );
     expect(r.message).not.toContain("role");
   });
   it("decides the rule the query split at ; picks", async () => {
@@ -325,8 +334,33 @@ ${aliceKeyPolicy("admin", "admin")}`);
     expect((await at({ path: "/api?role=user&role=guest" })).status).toBe(200);
   });
   it("lets the route the proxy names settle Envoy's reading only: the upstream's reading is still decided", async () => {
-    expect((await at({ path: "/api?role=user", proxyRoute: tookOpen })).status).toBe(200);
-    expect((await at({ path: "/api?role=user&role=admin", proxyRoute: tookOpen })).code).toBe("apikey_missing");
+    expect((await at({ path: "/api?role=user", proxyRoute: TOOK_OPEN })).status).toBe(200);
+    expect((await at({ path: "/api?role=user&role=admin", proxyRoute: TOOK_OPEN })).code).toBe("apikey_missing");
+  });
+});
+
+describe("header matches that components read differently (DESIGN §0)", () => {
+  const at = adminOrOpen("headers: [{name: x-role, value: admin}]");
+
+  it("decides the rule the last line of a repeated header picks, and says why to the audit log only", async () => {
+    const r = await at({ path: "/api", headers: { "x-role": ["user", "admin"] } });
+    expect([r.status, r.code, r.route]).toEqual([401, "apikey_missing", "apps/api rule admin"]);
+    expect(r.detail).toContain("the request also reads as the last line of a repeated header, which takes apps/api rule admin");
+    expect(r.message).not.toContain("x-role");
+  });
+  it("decides the rule the first line picks", async () => {
+    expect((await at({ path: "/api", headers: { "x-role": ["admin", "user"] } })).code).toBe("apikey_missing");
+  });
+  it("routes a header sent once as before", async () => {
+    expect((await at({ path: "/api", headers: { "x-role": "user" } })).status).toBe(200);
+    expect((await at({ path: "/api", headers: { "x-role": "admin" } })).code).toBe("apikey_missing");
+  });
+  it("allows when every reading's rule allows", async () => {
+    expect((await at({ path: "/api", headers: { "x-role": ["user", "admin"], "x-api-key": "alice-key" } })).status).toBe(200);
+    expect((await at({ path: "/api", headers: { "x-role": ["user", "guest"] } })).status).toBe(200);
+  });
+  it("lets the route the proxy names settle Envoy's reading only: the upstream's reading is still decided", async () => {
+    expect((await at({ path: "/api", headers: { "x-role": ["user", "admin"] }, proxyRoute: TOOK_OPEN })).code).toBe("apikey_missing");
   });
 });
 

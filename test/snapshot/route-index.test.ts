@@ -9,7 +9,7 @@ import {
   explainRoutes,
   findRoutes,
   OTHER_QUERY_READINGS,
-  otherQueryReadings,
+  otherRouteReadings,
   paramIn,
   pathMatches,
   type RouteRequest,
@@ -245,13 +245,13 @@ describe("paramIn: percent-decoded readings", () => {
   });
 });
 
-describe("otherQueryReadings", () => {
+describe("otherRouteReadings", () => {
   const admin = entry("admin r0", { ...ANY_PATH, queryParams: [{ type: "Exact", name: "role", value: "admin" }] });
   const open = entry("open r0");
   const idx = index({ "apps/gw": [table(80, vhosts({ exact: { q: [admin, open] }, any: [entry("plain r0")] }))] });
   const others = (rawQuery: string | undefined, host = "q") => {
     const r = request(host, "/api", { rawQuery });
-    return otherQueryReadings(idx, r, {}, findRoutes(idx, r, {}) ?? [])?.map((o) => [o.reading.name, rules(o.entries)]);
+    return otherRouteReadings(idx, r, {}, findRoutes(idx, r, {}) ?? [])?.map((o) => [o.reading.name, rules(o.entries)]);
   };
 
   it("finds the rule the last value of a repeated name picks where Envoy's first value picks another", () => {
@@ -290,7 +290,7 @@ describe("otherQueryReadings", () => {
       const requests = 20;
       for (let i = 0; i < requests; i++) {
         const r = request("h", "/", { rawQuery: `${query}&i=${i}` });
-        otherQueryReadings(big, r, {}, findRoutes(big, r, {}) ?? []);
+        otherRouteReadings(big, r, {}, findRoutes(big, r, {}) ?? []);
       }
       const decodedReadings = OTHER_QUERY_READINGS.filter((r) => r.decoded).length;
       expect(parses).toBeGreaterThan(0);
@@ -303,6 +303,55 @@ describe("otherQueryReadings", () => {
   it("does not look when there is no query or the virtual host has no query match", () => {
     expect(others(undefined)).toBeUndefined();
     expect(others("role=user&role=admin", "elsewhere")).toBeUndefined();
+  });
+});
+
+describe("otherRouteReadings: a repeated header", () => {
+  const admin = entry("admin r0", { ...ANY_PATH, headers: [{ type: "Exact", name: "x-role", value: "admin" }] });
+  const open = entry("open r0");
+  const idx = index({ "apps/gw": [table(80, vhosts({ exact: { h: [admin, open] }, any: [entry("plain r0")] }))] });
+  const others = (lines: Record<string, string[]>, host = "h", rawQuery?: string) => {
+    const r = request(host, "/api", { lines, rawQuery });
+    return otherRouteReadings(idx, r, {}, findRoutes(idx, r, {}) ?? [])?.map((o) => [o.reading.name, rules(o.entries)]);
+  };
+
+  it("finds the rule the last line picks where Envoy's joined value (user,admin) picks another", () => {
+    expect(rules(findRoutes(idx, request("h", "/api", { lines: { "x-role": ["user", "admin"] } }), {}))).toEqual(["open r0"]);
+    expect(others({ "x-role": ["user", "admin"] })).toEqual([["the last line of a repeated header", ["admin r0"]]]);
+  });
+
+  it("finds the rule the first line picks", () => {
+    expect(others({ "x-role": ["admin", "user"] })).toEqual([["the first line of a repeated header", ["admin r0"]]]);
+  });
+
+  it("adds nothing for a header sent once, a repeated header no match names, or a host without header matches", () => {
+    expect(others({ "x-role": ["user"] })).toBeUndefined();
+    expect(others({ "x-role": ["admin"] })).toBeUndefined();
+    expect(others({ "x-role": ["user"], "x-other": ["a", "b"] })).toBeUndefined();
+    expect(others({ "x-role": ["user", "admin"] }, "elsewhere")).toBeUndefined();
+  });
+
+  it("reads the query Envoy's way where no route of the host has a query match", () => {
+    expect(others({ "x-role": ["user", "admin"] }, "h", "role=admin&role=x")).toEqual([
+      ["the last line of a repeated header", ["admin r0"]],
+    ]);
+  });
+});
+
+describe("otherRouteReadings: a repeated header and a query", () => {
+  const both = entry("both r0", {
+    ...ANY_PATH,
+    headers: [{ type: "Exact", name: "x-role", value: "admin" }],
+    queryParams: [{ type: "Exact", name: "tier", value: "gold" }],
+  });
+  const idx = index({ "apps/gw": [table(80, vhosts({ any: [both, entry("open r0")] }))] });
+
+  it("finds the rule only a line-wise header and another query reading together pick", () => {
+    const r = request("h", "/", { lines: { "x-role": ["user", "admin"] }, rawQuery: "tier=x&tier=gold" });
+    const found = otherRouteReadings(idx, r, {}, findRoutes(idx, r, {}) ?? []);
+    expect(found?.map((o) => [o.reading.name, rules(o.entries)])).toEqual([
+      [`the last line of a repeated header, ${OTHER_QUERY_READINGS[0]!.name}`, ["both r0"]],
+    ]);
   });
 });
 

@@ -172,26 +172,41 @@ const colonHost = (id: string, title: string, name: string) =>
   );
 
 /**
- * Route rules told apart by a query parameter: on api.example.com `/api?role=admin` (Exact) wants an
- * API key, every other `/api` request takes the open route. Envoy's route match reads the first
+ * A world where rule admin of api.example.com, `/api` and `match` (a Gateway API match's fields),
+ * wants an API key and rule open takes every other `/api` request.
+ */
+const adminOrOpen = (match: string) =>
+  decider(`
+${gatewayWithRoute("api.example.com", { admin: `{path: {type: PathPrefix, value: /api}, ${match}}`, open: "/api" })}---
+${aliceKeyPolicy("admin", "admin")}`);
+/** Cases `<prefix>-<id>`: GET `path` on api.example.com of `world`, with these headers. */
+const onApi =
+  (world: ReturnType<typeof decider>, prefix: string) =>
+  (id: string, title: string, expect: Expected, path: string, headers: AuthzRequest["headers"] = {}, fixed?: string) =>
+    c(
+      `${prefix}-${id}`,
+      title,
+      expect,
+      async () => fromDecision(await world({ host: "api.example.com", path, headers }), managedHeadersOf(world.result.snapshot.policies)),
+      fixed,
+    );
+
+/**
+ * Route rules told apart by a query parameter (`role=admin`). Envoy's route match reads the first
  * value of `role` in the query split at "&"; PHP and Express act on the last value, Rack 2 and
  * Python before 3.9.2 split the query at ";" too.
  */
-const queryWorld = decider(`
-${gatewayWithRoute("api.example.com", { admin: "{path: {type: PathPrefix, value: /api}, queryParams: [{name: role, value: admin}]}", open: "/api" })}---
-${aliceKeyPolicy("admin", "admin")}`);
+const query = onApi(adminOrOpen("queryParams: [{name: role, value: admin}]"), "query");
 const QUERY_READINGS =
   'only Envoy\'s reading of the query (the first value, split at "&", as sent) chose the rule, so the open route decided while the upstream acted on a value the protected rule matches; each reading of the query that picks another rule (the last value, the query split at ";" too, percent-decoded) is now decided, and all must allow';
-/** GET `path` on api.example.com of the query world, with these headers. */
-const query = (id: string, title: string, expect: Expected, path: string, headers: Record<string, string> = {}, fixed?: string) =>
-  c(
-    `query-${id}`,
-    title,
-    expect,
-    async () =>
-      fromDecision(await queryWorld({ host: "api.example.com", path, headers }), managedHeadersOf(queryWorld.result.snapshot.policies)),
-    fixed,
-  );
+
+/**
+ * Route rules told apart by a header (`x-role: admin`). Envoy's route match reads a header sent on
+ * several lines as the lines joined with ","; an upstream may act on the first line or the last.
+ */
+const header = onApi(adminOrOpen("headers: [{name: x-role, value: admin}]"), "header");
+const HEADER_READINGS =
+  'only Envoy\'s reading of a repeated header (its lines joined with ",") chose the rule, so the open route decided while the upstream acted on a line the protected rule matches; the first and the last line are now readings too where they pick another rule, and all must allow';
 
 export const routingCases: readonly Case[] = [
   query(
@@ -233,6 +248,27 @@ export const routingCases: readonly Case[] = [
     OPEN,
     "/api?role=user;x=1&role=guest",
   ),
+  header(
+    "repeated-last",
+    "`x-role: user` then `x-role: admin`, no key: Envoy matches `user,admin` (the open route), an upstream reading the last line acts on `admin`",
+    PROTECTED,
+    "/api",
+    { "x-role": ["user", "admin"] },
+    HEADER_READINGS,
+  ),
+  header(
+    "repeated-first",
+    "`x-role: admin` then `x-role: user`, no key: Envoy matches `admin,user` (the open route), an upstream reading the first line acts on `admin`",
+    PROTECTED,
+    "/api",
+    { "x-role": ["admin", "user"] },
+    HEADER_READINGS,
+  ),
+  header("single", "`x-role: user` sent once: one reading, the open route as before", OPEN, "/api", { "x-role": "user" }),
+  header("repeated-with-key", "`x-role: user` then `x-role: admin` with a valid key: every reading allows", OPEN, "/api", {
+    "x-role": ["user", "admin"],
+    "x-api-key": "alice-key",
+  }),
   colonHost("junk", "Host `vault.example.com:x` (not a port: Envoy keeps it and takes the open catch-all route)", "vault.example.com:x"),
   colonHost("two-ports", "Host `vault.example.com:80:80` (Envoy removes the last `:80` only)", "vault.example.com:80:80"),
   colonHost("empty-port", "Host `vault.example.com:` (a colon, no port)", "vault.example.com:"),
