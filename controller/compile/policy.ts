@@ -198,7 +198,8 @@ function compileFeatures(
     spec,
     compiled: (feature) => compiledOf(features, feature),
   };
-  for (const feature of FEATURES) {
+  for (let i = 0; i < FEATURES.length; i++) {
+    const feature = FEATURES[i]!;
     const fieldSpec = spec[feature.field];
     if (fieldSpec === undefined) continue;
     const result = feature.compile(fieldSpec, context);
@@ -217,7 +218,7 @@ function compileFeatures(
 /** Every header the features may set upstream, sorted, each once. */
 function managedHeadersOf(features: readonly ConfiguredFeature[]): string[] {
   const managed = new Set<string>();
-  for (const f of features) for (const h of f.feature.upstreamHeaders(f.compiled)) managed.add(h);
+  for (let i = 0; i < features.length; i++) for (const h of features[i]!.feature.upstreamHeaders(features[i]!.compiled)) managed.add(h);
   return [...managed].sort();
 }
 

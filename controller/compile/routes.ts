@@ -153,9 +153,11 @@ const ANY_VALUE = builtRe2(".*");
  */
 export function corsPreflightMatch(rule: HTTPRouteRule, ranked: RankedMatch): RankedMatch | undefined {
   const filters = (rule as { filters?: unknown }).filters;
-  const cors = Array.isArray(filters) && filters.some((f) => typeof f === "object" && f !== null && f.type === "CORS" && f.cors != null);
+  // Most rules have no filters: nothing more to look at.
+  if (!Array.isArray(filters) || !filters.some((f) => typeof f === "object" && f !== null && f.type === "CORS" && f.cors != null))
+    return undefined;
   const method = ranked.match.headers.find((h) => h.name === ":method");
-  if (!cors || method === undefined || method.value === "OPTIONS") return undefined;
+  if (method === undefined || method.value === "OPTIONS") return undefined;
   const headers: ValueMatch[] = [
     ...ranked.match.headers.filter((h) => h.name !== ":method"),
     { type: "Exact", name: ":method", value: "OPTIONS" },
@@ -222,7 +224,8 @@ export function comparePrecedence(a: PendingEntry, b: PendingEntry): number {
 /** Entries grouped by Gateway, then by listener port (one Envoy route table each), each table sorted. */
 export function buildRouteIndex(pending: readonly PendingEntry[]): RouteIndex {
   const tables = new Map<string, Map<string, PendingEntry[]>>();
-  for (const p of pending) {
+  for (let i = 0; i < pending.length; i++) {
+    const p = pending[i]!;
     let ports = tables.get(p.entry.gateway);
     if (ports === undefined) tables.set(p.entry.gateway, (ports = new Map()));
     // The routes of namespaces not read on a listener are a table of their own: a reading beside the routes read, not one of them.
@@ -256,9 +259,11 @@ function buildVirtualHosts(pending: readonly PendingEntry[]): VirtualHosts {
     if (list === undefined) map.set(key, [p]);
     else list.push(p);
   };
-  for (const p of pending) {
+  for (let i = 0; i < pending.length; i++) {
+    const p = pending[i]!;
     if (p.hostnames.length === 0) any.push(p);
-    for (const h of p.hostnames) {
+    for (let n = 0; n < p.hostnames.length; n++) {
+      const h = p.hostnames[n]!;
       if (h.startsWith("*.")) push(wildcard, h.slice(1), p);
       else push(exact, h, p);
     }
@@ -266,7 +271,8 @@ function buildVirtualHosts(pending: readonly PendingEntry[]): VirtualHosts {
   const sorted = (list: PendingEntry[]) => list.sort(comparePrecedence).map((p) => p.entry);
   const table = (map: Map<string, PendingEntry[]>) => {
     const out: Record<string, readonly RouteEntry[]> = Object.create(null);
-    for (const key of [...map.keys()].sort()) out[key] = sorted(map.get(key)!);
+    const keys = [...map.keys()].sort();
+    for (let i = 0; i < keys.length; i++) out[keys[i]!] = sorted(map.get(keys[i]!)!);
     return out;
   };
   const wildcardMaxLabels = Math.max(0, ...[...wildcard.keys()].map((s) => s.split(".").length - 1));

@@ -127,7 +127,8 @@ export function resolveTargets(
   const targets = new Map<string, Target>();
   const missing: MissingTarget[] = [];
   const unsupported: string[] = [];
-  for (const ref of named) {
+  for (let i = 0; i < named.length; i++) {
+    const ref = named[i]!;
     const id = `${ref.namespace}/${ref.name}`;
     const section = ref.sectionName;
     if (isListenerSetKind(ref.group, ref.kind)) {
