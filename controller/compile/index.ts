@@ -4,7 +4,7 @@
  * that are not policies, an entry in `problems` for the caller to log). compileInSlices runs the
  * same steps and only adds pauses between them.
  */
-import { keyOf, sortedByAge } from "../api/meta.ts";
+import { compareCodeUnits, keyOf, sortedByAge } from "../api/meta.ts";
 import type { Resources } from "../api/resources.ts";
 import type { PolicyStatus } from "../api/status.ts";
 import type { SelfService } from "../features/extAuth/types.ts";
@@ -206,7 +206,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   }
 
   const policiesById: Record<string, CompiledPolicy> = Object.create(null);
-  for (const id of [...effective.keys()].sort()) policiesById[id] = effective.get(id)!;
+  for (const id of [...effective.keys()].sort(compareCodeUnits)) policiesById[id] = effective.get(id)!;
   const managedHeaders = yield* scopeManagedHeaders(pending, ITEMS_PER_STEP);
   const snapshot: Snapshot = {
     routes: buildRouteIndex(pending),

@@ -59,24 +59,25 @@ export function claimsOfAttachment(
   const route = keyOf(attachment.route.metadata);
   const gateway = keyOf(attachment.gateway.metadata);
   const listenerSet = attachment.listenerSet === undefined ? undefined : keyOf(attachment.listenerSet.metadata);
-  // A ListenerSet's listener is governed by the set's policies, never by a Gateway listener's of the same name.
-  const broaderKeys = [
-    routeTargetKey(kind, route),
-    listenerSet === undefined
-      ? gatewayTargetKey(gateway, attachment.listener.name)
-      : listenerSetTargetKey(listenerSet, attachment.listener.name),
-    listenerSet === undefined ? undefined : listenerSetTargetKey(listenerSet),
-    gatewayTargetKey(gateway),
-  ];
   const broader: Claim[] = [];
-  for (const key of broaderKeys) {
-    const claim = key === undefined ? undefined : winners.get(key);
-    if (claim !== undefined) broader.push(claim);
+  addWinner(broader, winners, routeTargetKey(kind, route));
+  // A ListenerSet's listener is governed by the set's policies, never by a Gateway listener's of the same name.
+  if (listenerSet === undefined) addWinner(broader, winners, gatewayTargetKey(gateway, attachment.listener.name));
+  else {
+    addWinner(broader, winners, listenerSetTargetKey(listenerSet, attachment.listener.name));
+    addWinner(broader, winners, listenerSetTargetKey(listenerSet));
   }
+  addWinner(broader, winners, gatewayTargetKey(gateway));
   return (ruleName) => {
     const rule = ruleName === undefined ? undefined : winners.get(routeTargetKey(kind, route, ruleName));
     return rule === undefined ? broader : [rule, ...broader];
   };
+}
+
+/** Appends the claim that won target `key`, if one did. */
+function addWinner(claims: Claim[], winners: ReadonlyMap<string, Claim>, key: string): void {
+  const claim = winners.get(key);
+  if (claim !== undefined) claims.push(claim);
 }
 
 /**

@@ -3,11 +3,12 @@
  * (internal/gatewayapi/sort.go and the HTTPRoute/GRPCRoute translation of route.go, v1.9.0).
  */
 import { GRPC_METHOD_NAME, GRPC_SERVICE_NAME, type GRPCRouteMatch, type HTTPRouteMatch, type HTTPRouteRule } from "../api/gatewayapi.ts";
-import { compareAge } from "../api/meta.ts";
+import { compareAge, compareCodeUnits } from "../api/meta.ts";
 import type { Route } from "../api/resources.ts";
 import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "../snapshot/types.ts";
 import { builtRe2, compileRe2, type Re2 } from "../lib/regex.ts";
 import { fail, ok, type Result } from "../lib/result.ts";
+import { sortInPlace } from "../lib/sort.ts";
 
 /** An entry with what sorting and bucketing need. */
 export interface PendingEntry {
@@ -268,10 +269,10 @@ function buildVirtualHosts(pending: readonly PendingEntry[]): VirtualHosts {
       else push(exact, h, p);
     }
   }
-  const sorted = (list: PendingEntry[]) => list.sort(comparePrecedence).map((p) => p.entry);
+  const sorted = (list: PendingEntry[]) => sortInPlace(list, comparePrecedence).map((p) => p.entry);
   const table = (map: Map<string, PendingEntry[]>) => {
     const out: Record<string, readonly RouteEntry[]> = Object.create(null);
-    const keys = [...map.keys()].sort();
+    const keys = [...map.keys()].sort(compareCodeUnits);
     for (let i = 0; i < keys.length; i++) out[keys[i]!] = sorted(map.get(keys[i]!)!);
     return out;
   };

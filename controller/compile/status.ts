@@ -1,11 +1,12 @@
 /** Turns what compile learned about each policy into per-ancestor conditions. */
 import { GATEWAY_API_GROUP, type ParentRef } from "../api/gatewayapi.ts";
-import { keyOf } from "../api/meta.ts";
+import { compareCodeUnits, keyOf } from "../api/meta.ts";
 import type { Gateway, ListenerSet, Route } from "../api/resources.ts";
 import { SECURITY_POLICY_GROUP } from "../api/securitypolicy.ts";
 import { ancestorKey, MAX_ANCESTORS, type AncestorRef, type AncestorStatus, type Condition, type PolicyStatus } from "../api/status.ts";
 import { isListenerSetKind, type Attachment } from "./attachments.ts";
 import type { CompiledPolicy } from "../snapshot/types.ts";
+import { sortInPlace } from "../lib/sort.ts";
 import type { AnalysedPolicy } from "./policy.ts";
 import type { Target } from "./targets.ts";
 
@@ -186,7 +187,7 @@ export class StatusCollector {
     const facts = this.#facts.get(policy.compiled.id) ?? new Map<string, AncestorFacts>();
     const generation = policy.source.metadata.generation;
     const deprecated = deprecationOf(policy.source.spec);
-    const ancestors = [...facts.keys()].sort().map((key) => {
+    const ancestors = sortInPlace([...facts.keys()], compareCodeUnits).map((key) => {
       const f = facts.get(key)!;
       return { ancestorRef: f.ref, controllerName, conditions: conditionsFor(policy, f, generation, deprecated) };
     });

@@ -2,10 +2,11 @@
 import { extAuth, isHookUp } from "../extAuth/index.ts";
 import { hash } from "node:crypto";
 import { z } from "zod";
-import { PORTCULLIS_ANNOTATION_PREFIX, SecretRefSchema, type ObjectMeta } from "../../api/meta.ts";
+import { compareCodeUnits, PORTCULLIS_ANNOTATION_PREFIX, SecretRefSchema, type ObjectMeta } from "../../api/meta.ts";
 import type { Secret } from "../../api/resources.ts";
 import { upstreamHeaderName } from "../../lib/headers.ts";
 import { ok, problem, type Result } from "../../lib/result.ts";
+import { sortInPlace } from "../../lib/sort.ts";
 import { deepFreeze } from "../../snapshot/freeze.ts";
 import type { CredentialSource } from "../../snapshot/types.ts";
 import type { CompileContext } from "../feature.ts";
@@ -176,7 +177,7 @@ function keyTableOf(secrets: Iterable<Result<Secret, string>>): Result<KeyTable>
     const data = secret.value.data;
     if (secretBytesAbove(data, MAX_SECRET_BYTES))
       return problem(`${where} holds more than ${MAX_SECRET_BYTES} bytes (the Kubernetes limit)`);
-    const ids = Object.keys(data).sort();
+    const ids = sortInPlace(Object.keys(data), compareCodeUnits);
     // The first Secret's ids are distinct, and its sorted list becomes clientIDs (no second list at 100,000 keys).
     const first = secretsRead === 1;
     let served = 0;
