@@ -140,7 +140,7 @@ export async function inProcessScenarios(newTokens = 0): Promise<InProcessScenar
     const world = buildWorld({ tenants: 10, keysPerSecret: 20, jwk: idp.jwk });
     writeWorld(world, dir);
     const [token, ...distinct] = await mintTokens(idp, 1 + newTokens);
-    const { resources } = new ManifestFolder(dir).load();
+    const { resources } = new ManifestFolder(dir).read().latest;
     const { snapshot } = compile(resources, { controllerName: "portcullis.io/gateway-controller", gatewayClasses: [] });
     const logger = pino({ level: "info" }, pino.destination("/dev/null"));
     const served = { snapshot, memo: new CheckMemo() };

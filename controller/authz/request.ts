@@ -89,7 +89,7 @@ export interface NormalizedRequest extends RouteRequest {
   header(name: string): string | undefined;
   /** One of `source`'s strings (its host, path or a header value) as text: read as UTF-8 when the request holds bytes. */
   text(value: string): string;
-  /** The query, decoded (for authorization's CEL `request.query`). */
+  /** The query, decoded as a form is (WHATWG): what `params` and oidc's callback read. */
   readonly query: URLSearchParams;
   /** Every value of the named cookie, in order (the Cookie header is parsed once, on first use). */
   cookies(name: string): readonly string[];

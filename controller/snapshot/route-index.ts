@@ -90,8 +90,9 @@ const HEADER_READING_NAMES: Record<HeaderReading, string> = {
 /**
  * Every reading besides Envoy's, in order: the query's other readings with the header joined, then
  * each line-wise header reading with each query reading (an upstream may read both its own way).
+ * Authorization rules are decided on the same readings (features/authorization/check.ts).
  */
-const OTHER_READINGS: readonly RouteReading[] = (["joined", "first", "last"] as const).flatMap((header) =>
+export const OTHER_READINGS: readonly RouteReading[] = (["joined", "first", "last"] as const).flatMap((header) =>
   [ENVOY_QUERY, ...OTHER_QUERY_READINGS]
     .filter((query) => header !== "joined" || query !== ENVOY_QUERY)
     .map((query) => ({
@@ -381,7 +382,7 @@ function matches(match: CompiledMatch, request: RouteRequest, reading: RouteRead
  * is not a space); a name without "=" has the empty value; undefined when the name is absent.
  */
 export function paramIn(rawQuery: string | undefined, name: string, reading: QueryReading): string | undefined {
-  return rawQuery === undefined ? undefined : paramsIn(rawQuery, reading).get(name);
+  return rawQuery === undefined ? undefined : queryParamsIn(rawQuery, reading).get(name);
 }
 
 /**
@@ -391,8 +392,12 @@ export function paramIn(rawQuery: string | undefined, name: string, reading: Que
  */
 const lastParsed = new Map<QueryReading, { readonly rawQuery: string; readonly values: ReadonlyMap<string, string> }>();
 
-/** Each name of `rawQuery` in `reading` with its value there (paramIn). */
-function paramsIn(rawQuery: string, reading: QueryReading): ReadonlyMap<string, string> {
+/**
+ * Each name of `rawQuery` (what follows "?", as sent) in `reading` with its value there (paramIn):
+ * what a route's query match and `principal.cel`'s `request.query` read. The map returned is shared
+ * until the next call: not to be changed.
+ */
+export function queryParamsIn(rawQuery: string, reading: QueryReading): ReadonlyMap<string, string> {
   const last = lastParsed.get(reading);
   if (last?.rawQuery === rawQuery) return last.values;
   const values = new Map<string, string>();
