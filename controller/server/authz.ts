@@ -25,16 +25,25 @@ import { readBody, type Handler } from "./http.ts";
 export const GATEWAY_HEADER = "x-portcullis-gateway";
 
 export function envoyHandler(authorizer: Authorizer): Handler {
-  return (req, res) => answer(req, res, "envoy-http", authorizer, readEnvoyRequest, envoyResponse);
+  return (req, res) => answer(req, res, authorizer, ENVOY_PORT);
 }
 
 export function forwardAuthHandler(authorizer: Authorizer): Handler {
-  return (req, res) => answer(req, res, "forward-auth", authorizer, readForwardedRequest, forwardAuthResponse);
+  return (req, res) => answer(req, res, authorizer, FORWARD_AUTH_PORT);
 }
 
 /** The request to decide, or why the proxy's check request does not describe one (a 400). */
 type Read = (req: IncomingMessage, body: Buffer | undefined) => Result<AuthzRequest, string>;
 type Render = (decision: Decision) => WireResponse;
+type Write = (res: ServerResponse, wire: WireResponse) => void;
+
+/** How one decision port reads a check, renders a decision and writes the answer. */
+interface Port {
+  readonly protocol: Protocol;
+  readonly read: Read;
+  readonly render: Render;
+  readonly write: Write;
+}
 
 function readEnvoyRequest(req: IncomingMessage, body: Buffer | undefined): Result<AuthzRequest, string> {
   const lines = new HeaderLines(req);
@@ -90,43 +99,34 @@ function readForwardedRequest(req: IncomingMessage): Result<AuthzRequest, string
 }
 
 /** Synchronous when the decision is (the usual case): no promise, no microtask hop per request. */
-function answer(
-  req: IncomingMessage,
-  res: ServerResponse,
-  protocol: Protocol,
-  authorizer: Authorizer,
-  read: Read,
-  render: Render,
-): void | Promise<void> {
+function answer(req: IncomingMessage, res: ServerResponse, authorizer: Authorizer, port: Port): void | Promise<void> {
   // A request without a declared body has nothing to read (ext_authz checks normally have none).
   if (
     req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined
   ) {
-    return readBody(req).then((body) => decideAndWrite(req, res, protocol, authorizer, read, render, body));
+    return readBody(req).then((body) => decideAndWrite(req, res, authorizer, port, body));
   }
-  return decideAndWrite(req, res, protocol, authorizer, read, render, undefined);
+  return decideAndWrite(req, res, authorizer, port, undefined);
 }
 
 function decideAndWrite(
   req: IncomingMessage,
   res: ServerResponse,
-  protocol: Protocol,
   authorizer: Authorizer,
-  read: Read,
-  render: Render,
+  port: Port,
   body: Buffer | undefined,
 ): void | Promise<void> {
-  const request = read(req, body);
-  if (!request.ok) return write(res, invalidRequest(request.error));
+  const request = port.read(req, body);
+  if (!request.ok) return port.write(res, invalidRequest(request.error));
   // The audit line's id is the request's X-Request-Id (the authorizer reads it only when it logs).
-  const decision = authorizer.decide(request.value, protocol);
-  if (decision instanceof Promise) return writeWhenDecided(res, decision, authorizer, render);
-  write(res, authorizer.rendered(decision, render));
+  const decision = authorizer.decide(request.value, port.protocol);
+  if (decision instanceof Promise) return writeWhenDecided(res, decision, authorizer, port);
+  port.write(res, authorizer.rendered(decision, port.render));
 }
 
 /** The answer once a decision that had to wait is made (a function of its own: decideAndWrite allocates no closure context). */
-function writeWhenDecided(res: ServerResponse, decision: Promise<Decision>, authorizer: Authorizer, render: Render): Promise<void> {
-  return decision.then((d) => write(res, authorizer.rendered(d, render)));
+function writeWhenDecided(res: ServerResponse, decision: Promise<Decision>, authorizer: Authorizer, port: Port): Promise<void> {
+  return decision.then((d) => port.write(res, authorizer.rendered(d, port.render)));
 }
 
 /**
@@ -146,11 +146,37 @@ export function abnormalUri(uri: string): string | undefined {
   return undefined;
 }
 
-function write(res: ServerResponse, wire: WireResponse): void {
-  // A length, not chunked encoding: one write, and the proxy knows at once the answer is complete.
+/**
+ * A length, not chunked encoding: one write, and the proxy knows at once the answer is complete.
+ * nginx's auth_request and Caddy's forward_auth read no body: an answer without a length would cost
+ * them the connection.
+ */
+function writeWithLength(res: ServerResponse, wire: WireResponse): void {
   res.writeHead(wire.status, wire.rawHeaders as string[]);
   res.end(wire.body);
 }
+
+/**
+ * As writeWithLength, except that an answer without a body to an HTTP/1.1 check is framed by Node,
+ * as the bare node:http server's is (`Transfer-Encoding: chunked` and the empty last chunk, in the
+ * same single write): writeHead validates and copies one header line fewer on every allow. Envoy's
+ * ext_authz client reads the whole answer, chunked or not, and keeps the connection. HTTP/1.0 has
+ * no chunked encoding (Node would close the connection to end the answer): there it has its length.
+ */
+function writeToEnvoy(res: ServerResponse, wire: WireResponse): void {
+  const req = res.req;
+  if (wire.body !== "" || req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return writeWithLength(res, wire);
+  res.writeHead(wire.status, wire.unframedHeaders as string[]);
+  res.end();
+}
+
+const ENVOY_PORT: Port = { protocol: "envoy-http", read: readEnvoyRequest, render: envoyResponse, write: writeToEnvoy };
+const FORWARD_AUTH_PORT: Port = {
+  protocol: "forward-auth",
+  read: readForwardedRequest,
+  render: forwardAuthResponse,
+  write: writeWithLength,
+};
 
 /** The value of whichever of two equivalent headers is present; a failure when both are and differ. */
 function agreeing(lines: HeaderLines, a: string, b: string): string | undefined | Failure<string> {
