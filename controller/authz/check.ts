@@ -98,7 +98,7 @@ function checkEveryReading(
     `the request also reads as ${readings
       .slice(1)
       .map((r) => `${r.method} ${r.path}`)
-      .join(", ")}, and not every reading is allowed`,
+      .join(", ")}`,
   );
 }
 
@@ -142,7 +142,7 @@ function checkEveryRouteReading(
     ],
     `the request also reads as ${others
       .map((o) => `${o.reading.name}, which takes ${o.entries.map((e) => e.rule).join(", ")}`)
-      .join("; ")}, and not every reading is allowed`,
+      .join("; ")}`,
   );
 }
 
@@ -204,8 +204,10 @@ function decideOnEntries(
     if (ctx.onNoRoute === "allow") return memoizedAllow(ctx.memo, ANONYMOUS, undefined, snapshot.managedHeaders, undefined);
     return deny(403, "route_not_found", `no route rule matches ${req.method} ${req.host}${req.path}`, {});
   }
-  // Rules under one policy decide alike; rules under different ones are each a reading (DESIGN §0).
-  const readings = entries.filter((e, i) => entries.findIndex((o) => o.policy === e.policy) === i);
+  // Rules under one policy that remove the same headers decide alike; others are each a reading (DESIGN §0).
+  const readings = entries.filter(
+    (e, i) => entries.findIndex((o) => o.policy === e.policy && sameList(o.managedHeaders, e.managedHeaders)) === i,
+  );
   if (readings.length === 1) return decideOn(readings[0]!, req, ctx);
   const where = readings.map((e) => `${e.rule} on ${e.gateway} port ${e.port} listener ${e.listener}`).join("; ");
   return everyReadingAllows(
@@ -215,6 +217,9 @@ function decideOnEntries(
     `the Gateway, port or HTTPS listener (SNI) the request arrived on is not known, and these rules decide differently: ${where}`,
   );
 }
+
+const sameList = (a: readonly string[], b: readonly string[]): boolean =>
+  a === b || (a.length === b.length && a.every((h, i) => h === b[i]));
 
 /** Whether `entry` is the rule of the route the proxy selected. */
 function isTaken(taken: ProxyRoute, entry: RouteEntry): boolean {
