@@ -104,9 +104,14 @@ function answer(req: IncomingMessage, res: ServerResponse, authorizer: Authorize
   if (
     req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined
   ) {
-    return readBody(req).then((body) => decideAndWrite(req, res, authorizer, port, body));
+    return decideOnceRead(req, res, authorizer, port);
   }
   return decideAndWrite(req, res, authorizer, port, undefined);
+}
+
+/** decideAndWrite once the body is read (a function of its own: answer() allocates no closure context). */
+function decideOnceRead(req: IncomingMessage, res: ServerResponse, authorizer: Authorizer, port: Port): Promise<void> {
+  return readBody(req).then((body) => decideAndWrite(req, res, authorizer, port, body));
 }
 
 function decideAndWrite(
