@@ -82,6 +82,10 @@ function serveOne(s: InProcessScenario, socket: Socket): number {
   // the hash V8 caches in it, and a literal's concatenation is not flat), then req.headers built from them when first read.
   const lines = (s.nextRawHeaders?.() ?? s.rawHeaders).map((line) => Buffer.from(line, "latin1").toString("latin1"));
   (req as unknown as { _addHeaderLines(lines: string[], n: number): void })._addHeaderLines(lines, lines.length);
+  // Node's server reads both before it calls the handler of every HTTP/1.1 request (requireHostHeader,
+  // Expect: 100-continue), so every handler, the bare one too, finds req.headers built.
+  void req.headers.host;
+  void req.headers.expect;
   const res = new ServerResponse(req);
   res.shouldKeepAlive = true;
   res.assignSocket(socket);
@@ -140,7 +144,7 @@ export async function inProcessScenarios(newTokens = 0): Promise<InProcessScenar
     const world = buildWorld({ tenants: 10, keysPerSecret: 20, jwk: idp.jwk });
     writeWorld(world, dir);
     const [token, ...distinct] = await mintTokens(idp, 1 + newTokens);
-    const { resources } = new ManifestFolder(dir).load();
+    const { resources } = new ManifestFolder(dir).read().latest;
     const { snapshot } = compile(resources, { controllerName: "portcullis.io/gateway-controller", gatewayClasses: [] });
     const logger = pino({ level: "info" }, pino.destination("/dev/null"));
     const served = { snapshot, memo: new CheckMemo() };

@@ -83,7 +83,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   "jwt-cache-mib": {
     value: "MIB",
-    help: "memory the verified-JWT cache may hold, in MiB (estimated heap; the oldest tokens go first; 0: no cache)",
+    help: "memory the verified-JWT cache may hold, in MiB (estimated heap; a token is admitted on its second sight; the oldest go first; 0: no cache)",
     expects: "a whole number from 0 to 4096",
   },
   "shutdown-grace-seconds": {
@@ -108,7 +108,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     value: "'Name: value'",
     short: "H",
     multiple: true,
-    help: "a header of the request (repeatable)",
+    help: "a header line of the request (repeatable; a name given twice is sent on two lines)",
     expects: "written 'Name: value'",
   },
   explain: {

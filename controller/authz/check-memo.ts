@@ -70,8 +70,13 @@ export class CheckMemo {
     return outcome;
   }
 
-  /** `render(decision)`, built once per decision and renderer. */
+  /**
+   * `render(decision)`, built once per decision and renderer for a decision this memo remembers
+   * (rememberAllow freezes it); any other (made for one request: a token's first sight, a
+   * per-request identity) is rendered each time and its rendering not kept.
+   */
   rendered<W>(decision: Decision, render: (decision: Decision) => W): W {
+    if (!Object.isFrozen(decision)) return render(decision);
     let byDecision = this.#rendered.get(render);
     if (byDecision === undefined) {
       byDecision = new BoundedMap(
@@ -94,10 +99,11 @@ export class CheckMemo {
     return this.#allows.get(identity)?.get(entry);
   }
 
+  /** Remembers `decision` (frozen: it answers every request of that identity on that entry). */
   rememberAllow(identity: Pass, entry: RouteEntry | undefined, decision: Decision): Decision {
     let byEntry = this.#allows.get(identity);
     if (byEntry === undefined) this.#allows.set(identity, (byEntry = new Map()));
-    byEntry.set(entry, decision);
+    byEntry.set(entry, Object.freeze(decision));
     return decision;
   }
 }

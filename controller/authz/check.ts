@@ -98,7 +98,7 @@ function checkEveryReading(
     `the request also reads as ${readings
       .slice(1)
       .map((r) => `${r.method} ${r.path}`)
-      .join(", ")}, and not every reading is allowed`,
+      .join(", ")}`,
   );
 }
 
@@ -112,8 +112,12 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
   if (entries === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
   const others = otherRouteReadings(snapshot.routes, req, request, entries);
   if (others === undefined) return decideOnRoute(snapshot, entries, ENVOY_READING, req, ctx);
+  ctx.trace?.note({ reading: ENVOY_ROUTE_READING });
   return checkEveryRouteReading(snapshot, entries, others, req, ctx);
 }
+
+/** The route step's reading when others follow in branches: Envoy's, as its route match reads the request. */
+const ENVOY_ROUTE_READING = "Envoy's (a repeated header's lines joined with \",\", the first value of a query name split at &, as sent)";
 
 /**
  * A request that other readings route to other rules than Envoy's (a repeated query name, a ";", a
@@ -131,19 +135,20 @@ function checkEveryRouteReading(
     [
       decideOnRoute(snapshot, entries, ENVOY_READING, req, ctx),
       ...others.map((o) =>
-        decideOnRoute(
-          snapshot,
-          o.entries,
-          o.reading,
-          req,
-          ctx.trace === undefined ? ctx : branch(ctx, ctx.trace, { reading: o.reading.name }),
-        ),
+        decideOnRoute(snapshot, o.entries, o.reading, req, ctx.trace === undefined ? ctx : routeBranch(snapshot, o, req, ctx, ctx.trace)),
       ),
     ],
     `the request also reads as ${others
       .map((o) => `${o.reading.name}, which takes ${o.entries.map((e) => e.rule).join(", ")}`)
-      .join("; ")}, and not every reading is allowed`,
+      .join("; ")}`,
   );
+}
+
+/** `ctx` with a trace of its own for another route reading, which starts with the route tables as that reading reads them. */
+function routeBranch(snapshot: Snapshot, other: RouteReadingRoutes, req: NormalizedRequest, ctx: CheckContext, trace: Trace): CheckContext {
+  const own = branch(ctx, trace, { reading: other.reading.name });
+  own.trace!.step("route", { tables: explainRoutes(snapshot.routes, req, req.source, other.reading) });
+  return own;
 }
 
 /**
@@ -204,8 +209,10 @@ function decideOnEntries(
     if (ctx.onNoRoute === "allow") return memoizedAllow(ctx.memo, ANONYMOUS, undefined, snapshot.managedHeaders, undefined);
     return deny(403, "route_not_found", `no route rule matches ${req.method} ${req.host}${req.path}`, {});
   }
-  // Rules under one policy decide alike; rules under different ones are each a reading (DESIGN §0).
-  const readings = entries.filter((e, i) => entries.findIndex((o) => o.policy === e.policy) === i);
+  // Rules under one policy that remove the same headers decide alike; others are each a reading (DESIGN §0).
+  const readings = entries.filter(
+    (e, i) => entries.findIndex((o) => o.policy === e.policy && sameList(o.managedHeaders, e.managedHeaders)) === i,
+  );
   if (readings.length === 1) return decideOn(readings[0]!, req, ctx);
   const where = readings.map((e) => `${e.rule} on ${e.gateway} port ${e.port} listener ${e.listener}`).join("; ");
   return everyReadingAllows(
@@ -215,6 +222,9 @@ function decideOnEntries(
     `the Gateway, port or HTTPS listener (SNI) the request arrived on is not known, and these rules decide differently: ${where}`,
   );
 }
+
+const sameList = (a: readonly string[], b: readonly string[]): boolean =>
+  a === b || (a.length === b.length && a.every((h, i) => h === b[i]));
 
 /** Whether `entry` is the rule of the route the proxy selected. */
 function isTaken(taken: ProxyRoute, entry: RouteEntry): boolean {

@@ -13,7 +13,7 @@ export interface FolderCompile extends CompileResult {
 
 /** Reads and compiles `dir`. Throws UnreadableInputError when the folder cannot be listed. */
 export function compileFolder(dir: string, options: CompileOptions): FolderCompile {
-  const { resources, rejected, errors } = new ManifestFolder(dir).load();
+  const { resources, rejected, errors } = new ManifestFolder(dir).read().latest;
   return {
     ...compile(resources, options),
     resources,

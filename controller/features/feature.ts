@@ -134,8 +134,9 @@ export interface Pass {
   /** Headers for the client's response when the request is allowed (CORS headers, a refreshed session cookie). */
   readonly responseHeaders?: Readonly<Record<string, string>>;
   /**
-   * Built from this request's own data (its other cookies, rewritten for `sanitize` or oidc): check()
-   * does not remember the allow made from it, since a client could make a new one per request.
+   * Built from this request's own data (its other cookies, rewritten for `sanitize` or oidc), or from
+   * a credential seen for the first time (a token's first sight, jwt/token-cache.ts): check() does
+   * not remember the allow made from it, since a client could make a new one per request.
    */
   readonly perRequest?: true;
 }

@@ -3,53 +3,69 @@
  * ancestor condition), not written anywhere.
  */
 import type { Logger } from "pino";
-import { ManifestFolder, type FolderLoad } from "../sources/manifests.ts";
+import { ManifestFolder, type FolderRead } from "../sources/manifests.ts";
 import type { Pipeline } from "./pipeline.ts";
 import type { Metrics } from "../server/metrics.ts";
 
 export interface FolderSource {
-  /** Resolves after the first load has been published. */
+  /** Resolves after the first read has been published, or found unusable (not ready until a read is). */
   readonly synced: Promise<void>;
   stop(): void;
 }
 
 /**
- * Loads `dir` now and on every change. Throws UnreadableInputError when the folder cannot be read
- * at start (fail fast: there is nothing to serve); later, an unreadable folder keeps the last snapshot.
+ * Reads `dir` now and on every change, and publishes what is in force (sources/manifests.ts):
+ * while a file does not parse, nothing changes, and before every file has parsed once, nothing is
+ * published (every check is denied, not_ready); a read the folder changed during is skipped (the
+ * change brings another). Each broken file is logged with its line, and
+ * `portcullis_serving_last_good_config{source="manifests"}` is 1 meanwhile. Throws
+ * UnreadableInputError when the folder cannot be read at start (fail fast: there is nothing to
+ * serve); later, an unreadable folder keeps the last snapshot.
  */
 export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logger, metrics: Metrics): FolderSource {
   const folder = new ManifestFolder(dir);
-  const reload = (load: FolderLoad): Promise<void> => {
-    metrics.servingLastGood.set({ source: "manifests" }, load.errors.length > 0 ? 1 : 0);
-    for (const e of load.errors) {
-      logger.error(
-        { file: e.file, error: e.error, keptLastGood: e.keptLastGood },
-        e.keptLastGood
-          ? "manifest file is broken; its last good contents stay in force"
-          : "manifest file is broken; its objects are not loaded",
-      );
-    }
-    if (pipeline.current === undefined && load.errors.some((e) => !e.keptLastGood)) {
-      // A file that never parsed may hold a policy: serving without it could open its routes.
-      // Until every file parses once, checks are denied (not_ready) and readiness fails.
-      logger.error({ dir }, "not ready: every check is denied until every manifest file parses");
+  let usable = true;
+  const publish = ({ latest, inForce, changedWhileRead }: FolderRead): Promise<void> => {
+    if (changedWhileRead) {
+      logger.info({ dir }, "manifest folder changed while being read; reading it again");
       return Promise.resolve();
     }
-    const { resources, rejected } = load;
-    for (const r of rejected) logger.error({ origin: r.origin, object: r.object, reason: r.reason }, "object rejected");
-    return pipeline.update(() => resources);
+    const broken = latest.errors.length > 0;
+    metrics.servingLastGood.set({ source: "manifests" }, broken ? 1 : 0);
+    for (const e of latest.errors) {
+      logger.error(
+        { file: e.file, error: e.error },
+        inForce === undefined
+          ? "manifest file is broken"
+          : "manifest file is broken; the folder's last good contents stay in force, changes to other files included",
+      );
+    }
+    // What a file that never parsed holds is unknown: any route may be its policy's.
+    if (inForce === undefined) logger.error({ dir }, "not ready: every check is denied until every manifest file parses");
+    if (!usable && !broken) logger.info({ dir }, "every manifest file parses again; the folder's contents are enforced");
+    usable = !broken;
+    if (broken) return Promise.resolve();
+    for (const r of latest.rejected) logger.error({ origin: r.origin, object: r.object, reason: r.reason }, "object rejected");
+    return pipeline.update(() => latest.resources);
   };
-  const synced = reload(folder.load());
+  // Watching starts before the first read, so that a change made meanwhile is not missed.
   const stopWatching = folder.watch(() => {
-    let load;
+    let read: FolderRead;
     try {
-      load = folder.load();
+      read = folder.read();
     } catch (e) {
       logger.error({ dir, error: (e as Error).message }, "manifest folder cannot be read; the previous snapshot is still served");
       metrics.servingLastGood.set({ source: "manifests" }, 1);
       return;
     }
-    void reload(load);
+    void publish(read);
   });
-  return { synced, stop: stopWatching };
+  let first: FolderRead;
+  try {
+    first = folder.read();
+  } catch (e) {
+    stopWatching();
+    throw e;
+  }
+  return { synced: publish(first), stop: stopWatching };
 }

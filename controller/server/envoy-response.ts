@@ -16,6 +16,11 @@ export interface WireResponse {
   readonly body: string;
   /** The headers plus content-length as name, value, name, value, …: what writeHead takes without re-reading an object. */
   readonly rawHeaders: readonly string[];
+  /**
+   * `rawHeaders` without content-length, for an answer without a body on HTTP/1.1, which Node then
+   * frames itself as an empty chunked body (server/authz.ts write).
+   */
+  readonly unframedHeaders: readonly string[];
 }
 
 /** The answer on Envoy's HTTP ext_authz port (an allow's rendering is reused per snapshot: Authorizer.rendered). */
@@ -138,11 +143,11 @@ function denialBody(decision: Decision): string {
 }
 
 function wireResponse(status: number, headers: Record<string, string>, body: string, cookies: readonly string[] = []): WireResponse {
-  const rawHeaders: string[] = [];
+  const unframedHeaders: string[] = [];
   // Values go out as UTF-8 bytes, as Envoy sends a claim and gRPC carries it: Node writes a header
   // string one byte per character (and refuses characters above U+00FF).
-  for (const name in headers) rawHeaders.push(name, utf8Bytes(headers[name]!));
-  for (const cookie of cookies) rawHeaders.push("set-cookie", cookie);
-  rawHeaders.push("content-length", String(Buffer.byteLength(body)));
-  return { status, headers, body, rawHeaders };
+  for (const name in headers) unframedHeaders.push(name, utf8Bytes(headers[name]!));
+  for (const cookie of cookies) unframedHeaders.push("set-cookie", cookie);
+  const rawHeaders = [...unframedHeaders, "content-length", String(Buffer.byteLength(body))];
+  return { status, headers, body, rawHeaders, unframedHeaders };
 }

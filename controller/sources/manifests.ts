@@ -1,8 +1,11 @@
 /**
  * The standalone source: a folder of YAML (or JSON) manifests, read recursively and watched.
- * A file that does not parse is reported and its last good contents are kept, so a typo in a
- * policy file never removes the policy (and so never opens its routes); at start-up, with no
- * last good contents, the file's objects are simply missing and the error says so.
+ *
+ * The folder is enforced whole, as Envoy Gateway's file provider reloads it: while any file does
+ * not parse, what it holds is unknown (an object moved into it from another file, or a file
+ * renamed while broken, would otherwise vanish from both and open its routes), so the last read in
+ * which every file parsed stays in force, the other files' changes included; before any such
+ * read there is nothing to enforce (serve is not ready and denies every check).
  */
 import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { join, relative } from "node:path";
@@ -14,109 +17,172 @@ import { unreadable } from "./unreadable.ts";
 /** Files larger than this are refused: a manifest folder is configuration, not data. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
+/**
+ * How often watch() compares every file's (inode, size, mtime) with the last read, in ms: the bound
+ * on noticing a change the directory watches cannot see (a file edited in place behind a symlink).
+ */
+export const POLL_INTERVAL_MS = 1000;
+
+/** One read of the folder. */
 export interface FolderLoad {
-  /** Every document read, as parsed, with its origin ("file#N"). */
+  /** Every document read from the files that parse, as parsed, with its origin ("file#N"). */
   readonly objects: readonly RawObject[];
   /** The watched objects among them as compile reads them (the same value the Kubernetes source builds). */
   readonly resources: Resources;
   /** Objects left out because they are not valid. */
   readonly rejected: readonly RejectedObject[];
-  /** Files that could not be read or parsed, with why; `keptLastGood` tells whether older contents stand in. */
-  readonly errors: readonly { readonly file: string; readonly error: string; readonly keptLastGood: boolean }[];
+  /** Files that could not be read or parsed, by path relative to the folder, with why ("line 3, column 7: …"). */
+  readonly errors: readonly { readonly file: string; readonly error: string }[];
+}
+
+/** What read() gives: the folder as it is now, and what to enforce. */
+export interface FolderRead {
+  readonly latest: FolderLoad;
+  /**
+   * `latest` when every file parses and nothing changed during the read; else the last such read
+   * (the same object as that read's `latest`); undefined while there has been none.
+   */
+  readonly inForce: FolderLoad | undefined;
+  /**
+   * A file or directory changed while the folder was being read, so `latest` may mix two versions
+   * (some files read before a ConfigMap volume's swap, some after: a policy moved between them is
+   * then in neither); the change's own event, or the poll, brings another read.
+   */
+  readonly changedWhileRead: boolean;
 }
 
 export class ManifestFolder {
   readonly #dir: string;
-  /** Last good parse of each file, by path relative to the folder. */
-  readonly #lastGood = new Map<string, readonly RawObject[]>();
+  #lastWhole: FolderLoad | undefined;
 
   constructor(dir: string) {
     this.#dir = dir;
   }
 
-  /** Reads the whole folder now. Throws UnreadableInputError only when a folder cannot be listed. */
-  load(): FolderLoad {
+  /** Reads the whole folder now. Throws UnreadableInputError only when the folder cannot be listed. */
+  read(): FolderRead {
     const objects: RawObject[] = [];
-    const errors: { file: string; error: string; keptLastGood: boolean }[] = [];
-    const present = new Set<string>();
-    let paths: string[];
-    try {
-      paths = listManifestFiles(this.#dir);
-    } catch (e) {
-      throw unreadable("the manifest folder", this.#dir, e);
-    }
-    for (const path of paths) {
+    const errors: { file: string; error: string }[] = [];
+    const scan = this.#scan();
+    const before = signatureOf(scan);
+    for (const path of scan.files) {
       const file = relative(this.#dir, path);
-      present.add(file);
       const parsed = parseFile(path, file);
-      if ("error" in parsed) {
-        const lastGood = this.#lastGood.get(file);
-        errors.push({ file, error: parsed.error, keptLastGood: lastGood !== undefined });
-        objects.push(...(lastGood ?? []));
-        continue;
-      }
-      this.#lastGood.set(file, parsed.objects);
-      objects.push(...parsed.objects);
+      if ("error" in parsed) errors.push({ file, error: parsed.error });
+      else objects.push(...parsed.objects);
     }
-    for (const file of [...this.#lastGood.keys()]) if (!present.has(file)) this.#lastGood.delete(file);
-    return { objects, ...toResources(objects), errors };
+    const changedWhileRead = this.#observe().signature !== before;
+    const latest: FolderLoad = { objects, ...toResources(objects), errors };
+    if (errors.length === 0 && !changedWhileRead) this.#lastWhole = latest;
+    return { latest, inForce: this.#lastWhole, changedWhileRead };
   }
 
   /**
-   * Calls `onChange` (debounced) whenever something under the folder changes. Returns a stop
-   * function. fs.watch reports most changes at once, but on Linux a recursive watch goes deaf to
-   * a file once an editor or a ConfigMap mount has replaced it by rename; a poll of every file's
-   * (mtime, size, inode) each `pollMs` catches what the watch misses.
+   * Calls `onChange` once per burst of changes (`debounceMs` after the last) under the folder until
+   * the returned function is called. Each directory read() descends into is watched on its own
+   * (inotify on Linux): a directory watch keeps reporting its entries however often a file is
+   * replaced by rename (an editor's save, a ConfigMap volume's `..data` swap), where Node 24's
+   * recursive watch goes deaf to a file after its first replacement. The watched set follows each
+   * change. Every `pollMs` the files' (inode, size, mtime) and the directories' inodes are compared
+   * with the last change's, which catches what no directory watch reports.
    */
-  watch(onChange: () => void, debounceMs = 100, pollMs = 1000): () => void {
+  watch(onChange: () => void, { debounceMs = 100, pollMs = POLL_INTERVAL_MS }: { debounceMs?: number; pollMs?: number } = {}): () => void {
+    const watchers = new Map<string, { readonly watcher: FSWatcher; readonly ino: number }>();
     let timer: NodeJS.Timeout | undefined;
-    let signature = this.#signature();
     const fire = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => {
-        signature = this.#signature();
-        onChange();
-      }, debounceMs);
+      timer = setTimeout(changed, debounceMs);
     };
-    const watcher: FSWatcher = watch(this.#dir, { recursive: true }, fire);
-    watcher.on("error", fire);
+    const rewatch = (directories: ReadonlyMap<string, number>) => {
+      for (const [path, w] of watchers) {
+        if (directories.get(path) === w.ino) continue;
+        w.watcher.close();
+        watchers.delete(path);
+      }
+      for (const [path, ino] of directories) {
+        if (watchers.has(path)) continue;
+        try {
+          const watcher = watch(path, fire);
+          watcher.on("error", fire);
+          watchers.set(path, { watcher, ino });
+        } catch {
+          // Gone since it was listed: its parent's watch or the poll reports that.
+        }
+      }
+    };
+    let seen = this.#observe();
+    rewatch(seen.directories);
+    const changed = () => {
+      seen = this.#observe();
+      rewatch(seen.directories);
+      onChange();
+    };
     const poll = setInterval(() => {
-      if (this.#signature() !== signature) fire();
+      if (this.#observe().signature !== seen.signature) fire();
     }, pollMs);
     poll.unref();
     return () => {
       clearTimeout(timer);
       clearInterval(poll);
-      watcher.close();
+      for (const w of watchers.values()) w.watcher.close();
+      watchers.clear();
     };
   }
 
-  /** What changes when any manifest file changes, without reading the files. */
-  #signature(): string {
+  #scan(): FolderScan {
     try {
-      return listManifestFiles(this.#dir)
-        .map((path) => {
-          const s = statSync(path, { throwIfNoEntry: false });
-          return s === undefined ? `${path} gone` : `${path} ${s.mtimeMs} ${s.size} ${s.ino}`;
-        })
-        .join("\n");
+      return scanFolder(this.#dir);
     } catch (e) {
-      return `unreadable: ${(e as NodeJS.ErrnoException).code ?? ""}`;
+      throw unreadable("the manifest folder", this.#dir, e);
     }
+  }
+
+  /** The directories to watch, and what changes when any manifest file or directory changes, without reading a file. */
+  #observe(): { readonly directories: ReadonlyMap<string, number>; readonly signature: string } {
+    let scan: FolderScan;
+    try {
+      scan = scanFolder(this.#dir);
+    } catch (e) {
+      return { directories: new Map(), signature: `unreadable: ${(e as NodeJS.ErrnoException).code ?? ""}` };
+    }
+    return { directories: scan.directories, signature: signatureOf(scan) };
   }
 }
 
-function listManifestFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    // Hidden entries include Kubernetes' ..data / ..timestamp mount machinery; the visible names link into it.
-    if (entry.name.startsWith(".")) continue;
-    const path = join(dir, entry.name);
-    const stats = statSync(path, { throwIfNoEntry: false });
-    if (stats?.isDirectory()) out.push(...listManifestFiles(path));
-    else if (stats?.isFile() && /\.(ya?ml|json)$/i.test(entry.name)) out.push(path);
-  }
-  return out;
+/** Each directory's inode and each file's (inode, size, mtime): what changes when the folder does, without reading a file. */
+function signatureOf(scan: FolderScan): string {
+  const files = scan.files.map((path) => {
+    const s = statSync(path, { throwIfNoEntry: false });
+    return s === undefined ? `${path} gone` : `${path} ${s.ino} ${s.size} ${s.mtimeMs}`;
+  });
+  const directories = [...scan.directories].map(([path, ino]) => `${path}/ ${ino}`);
+  return [...directories, ...files].join("\n");
+}
+
+interface FolderScan {
+  /** Manifest files (`.yaml`, `.yml`, `.json`), in read order. */
+  readonly files: readonly string[];
+  /** Every directory descended into, the folder first, with its inode (a symlinked directory's target's). */
+  readonly directories: ReadonlyMap<string, number>;
+}
+
+/** Lists `dir` recursively, following symlinks. Throws when `dir` itself cannot be listed. */
+function scanFolder(dir: string): FolderScan {
+  const files: string[] = [];
+  const directories = new Map<string, number>();
+  const visit = (path: string, ino: number) => {
+    directories.set(path, ino);
+    for (const entry of readdirSync(path, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      // Hidden entries include Kubernetes' ..data / ..timestamp mount machinery; the visible names link into it.
+      if (entry.name.startsWith(".")) continue;
+      const child = join(path, entry.name);
+      const stats = statSync(child, { throwIfNoEntry: false });
+      if (stats?.isDirectory()) visit(child, stats.ino);
+      else if (stats?.isFile() && /\.(ya?ml|json)$/i.test(entry.name)) files.push(child);
+    }
+  };
+  visit(dir, statSync(dir).ino);
+  return { files, directories };
 }
 
 function parseFile(path: string, file: string): { objects: RawObject[] } | { error: string } {

@@ -20,6 +20,27 @@ function identity(i: number): Pass {
   };
 }
 const decision = { allowed: true, status: 200 } as Decision;
+/** A realistic new-token allow: 2 KB of claim headers of its own. */
+const allowOf = (i: number): Decision =>
+  ({
+    allowed: true,
+    status: 200,
+    code: "allowed",
+    message: "allowed",
+    route: `tenant-${i}/route rule 0`,
+    policy: `tenant-${i}/policy`,
+    principal: `jwt idp sub=user-${i}`,
+    upstreamHeaders: { "x-user-id": `user-${i}`, "x-groups": randomBytes(1000).toString("hex") },
+    removeHeaders: [],
+    responseHeaders: {},
+  }) as unknown as Decision;
+/** Renders as the Envoy port does: a copy of the headers and their lines. */
+const render = (d: Decision) => ({
+  status: 200,
+  headers: { ...d.upstreamHeaders },
+  body: "",
+  rawHeaders: Object.entries(d.upstreamHeaders).flat(),
+});
 
 describe("CheckMemo", () => {
   it("keeps allow decisions within 32 MiB of estimated heap: the oldest identities (and the claims they hold) go first", () => {
@@ -35,36 +56,31 @@ describe("CheckMemo", () => {
     expect(memo.memo.rememberedAllows).toBeLessThan(count / 2);
     expect(held).toBeLessThanOrEqual(32 * 1024 * 1024);
   });
-  it("keeps wire renderings within 16 MiB of measured heap: a new token's allow rendered once does not outlive the bound (issue 17)", () => {
-    // A realistic new-token allow: 2 KB of claim headers of its own, rendered as the Envoy port does.
-    const allowOf = (i: number): Decision =>
-      ({
-        allowed: true,
-        status: 200,
-        code: "allowed",
-        message: "allowed",
-        route: `tenant-${i}/route rule 0`,
-        policy: `tenant-${i}/policy`,
-        principal: `jwt idp sub=user-${i}`,
-        upstreamHeaders: { "x-user-id": `user-${i}`, "x-groups": randomBytes(1000).toString("hex") },
-        removeHeaders: [],
-        responseHeaders: {},
-      }) as unknown as Decision;
-    const render = (d: Decision) => ({
-      status: 200,
-      headers: { ...d.upstreamHeaders },
-      body: "",
-      rawHeaders: Object.entries(d.upstreamHeaders).flat(),
-    });
+  it("keeps wire renderings of remembered allows within 16 MiB of measured heap: the oldest go first (issue 17)", () => {
     const count = 20_000; // about 90 MiB of decisions and renderings
+    const identities = Array.from({ length: 8 }, (_, i) => identity(i));
     const { bytes: held, value } = heapHeldBy(() => {
       const m = new CheckMemo();
-      const decisions = Array.from({ length: count }, (_, i) => allowOf(i));
+      // Each identity's latest allow stays remembered; the earlier ones live on only through their renderings.
+      const decisions = Array.from({ length: count }, (_, i) => m.rememberAllow(identities[i % 8]!, undefined, allowOf(i)));
       const renderings = decisions.map((d) => m.rendered(d, render));
       return { memo: m, first: decisions[0]!, firstRendering: renderings[0], last: decisions.at(-1)!, lastRendering: renderings.at(-1) };
     });
     expect(value.memo.rendered(value.last, render)).toBe(value.lastRendering);
     expect(value.memo.rendered(value.first, render)).not.toBe(value.firstRendering);
     expect(held).toBeLessThanOrEqual(16 * 1024 * 1024);
+  });
+  it("keeps no rendering of an allow it does not remember (a token's first sight): rendered each time, nothing held (issue 17)", () => {
+    const { bytes: held, value } = heapHeldBy(() => {
+      const m = new CheckMemo();
+      const once = allowOf(0);
+      const renderings = Array.from({ length: 2000 }, (_, i) => m.rendered(allowOf(i), render));
+      return { memo: m, once, renderings: renderings.length };
+    });
+    const first = value.memo.rendered(value.once, render);
+    expect(value.memo.rendered(value.once, render)).not.toBe(first);
+    expect(value.memo.rendered(value.once, render)).toEqual(first);
+    // 2,000 renderings of 2 KB each went through; what the memo holds is its own few maps.
+    expect(held).toBeLessThan(64 * 1024);
   });
 });

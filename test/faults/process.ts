@@ -19,6 +19,8 @@ export interface LogLine {
 
 export interface Served {
   readonly child: ChildProcess;
+  /** The manifest folder it serves. */
+  readonly dir: string;
   readonly authz: number;
   readonly forwardAuth: number;
   readonly admin: number;
@@ -32,9 +34,11 @@ export interface Served {
   close(): Promise<void>;
 }
 
-export async function serve(files: Record<string, string>, flags: string[] = []): Promise<Served> {
+/** Serves a fresh folder holding `files`, or laid out by `files(dir)`. */
+export async function serve(files: Record<string, string> | ((dir: string) => void), flags: string[] = []): Promise<Served> {
   const dir = mkdtempSync(join(tmpdir(), "portcullis-faults-"));
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  if (typeof files === "function") files(dir);
+  else for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const child = spawn(BIN, ["serve", "--manifests", dir, ...EPHEMERAL_PORTS, ...flags], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
@@ -62,6 +66,7 @@ export async function serve(files: Record<string, string>, flags: string[] = [])
   const admin = ports.admin;
   return {
     child,
+    dir,
     ...ports,
     logs: () => lines,
     output: () => out,

@@ -1,8 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, unlinkSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ManifestFolder, MAX_MANIFEST_BYTES } from "../../controller/sources/manifests.ts";
+import { ManifestFolder, MAX_MANIFEST_BYTES, type FolderLoad } from "../../controller/sources/manifests.ts";
+import { writeConfigMapVolume } from "../support/configmap-volume.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -10,40 +12,114 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const kinds = (folder: ManifestFolder) =>
-  folder.load().objects.map((o) => (o.object as { kind: string; metadata: { name: string } }).metadata.name);
+const names = (load: FolderLoad | undefined) => load?.objects.map((o) => (o.object as { metadata: { name: string } }).metadata.name);
+const secret = (name: string) => `kind: Secret\nmetadata: {name: ${name}}\n`;
+const BROKEN = "kind: Secret\nmetadata: {name: [oops\n";
 
-describe("ManifestFolder", () => {
+describe("ManifestFolder.read", () => {
   it("reads multi-document YAML and JSON recursively, skipping hidden entries and other files", () => {
     mkdirSync(join(dir, "nested"));
     mkdirSync(join(dir, "..data"));
-    writeFileSync(join(dir, "a.yaml"), "kind: Secret\nmetadata: {name: one}\n---\nkind: Secret\nmetadata: {name: two}\n---\n");
+    writeFileSync(join(dir, "a.yaml"), `${secret("one")}---\n${secret("two")}---\n`);
     writeFileSync(join(dir, "nested", "b.json"), JSON.stringify({ kind: "Secret", metadata: { name: "three" } }));
-    writeFileSync(join(dir, "..data", "c.yaml"), "kind: Secret\nmetadata: {name: hidden}\n");
+    writeFileSync(join(dir, "..data", "c.yaml"), secret("hidden"));
     writeFileSync(join(dir, "notes.txt"), "kind: Secret");
-    const folder = new ManifestFolder(dir);
-    expect(kinds(folder)).toEqual(["one", "two", "three"]);
-    expect(folder.load().objects.map((o) => o.origin)).toEqual(["a.yaml#1", "a.yaml#2", "nested/b.json#1"]);
+    const { latest } = new ManifestFolder(dir).read();
+    expect(names(latest)).toEqual(["one", "two", "three"]);
+    expect(latest.objects.map((o) => o.origin)).toEqual(["a.yaml#1", "a.yaml#2", "nested/b.json#1"]);
   });
 
-  it("reports a broken file with its line and loads the others", () => {
-    writeFileSync(join(dir, "good.yaml"), "kind: Secret\nmetadata: {name: good}\n");
-    writeFileSync(join(dir, "bad.yaml"), "kind: Secret\nmetadata: {name: [oops\n");
-    const load = new ManifestFolder(dir).load();
-    expect(load.objects).toHaveLength(1);
-    expect(load.errors).toEqual([{ file: "bad.yaml", error: expect.stringMatching(/^line \d+, column \d+: /), keptLastGood: false }]);
+  it("reads a ConfigMap volume through its visible links, once", () => {
+    writeConfigMapVolume(dir, { "a.yaml": secret("one"), "b.yaml": secret("two") });
+    expect(names(new ManifestFolder(dir).read().latest)).toEqual(["one", "two"]);
   });
 
-  it("keeps a file's last good contents while it is broken, and forgets deleted files", () => {
+  it("reports a broken file with its line; before every file has parsed once, nothing is in force", () => {
+    writeFileSync(join(dir, "good.yaml"), secret("good"));
+    writeFileSync(join(dir, "bad.yaml"), BROKEN);
+    const { latest, inForce } = new ManifestFolder(dir).read();
+    expect(names(latest)).toEqual(["good"]);
+    expect(latest.errors).toEqual([{ file: "bad.yaml", error: expect.stringMatching(/^line \d+, column \d+: /) }]);
+    expect(inForce).toBeUndefined();
+  });
+
+  it("keeps the last read where every file parsed in force, whole, while a file does not parse", () => {
     const folder = new ManifestFolder(dir);
-    writeFileSync(join(dir, "p.yaml"), "kind: Secret\nmetadata: {name: last-good}\n");
-    expect(kinds(folder)).toEqual(["last-good"]);
-    writeFileSync(join(dir, "p.yaml"), "kind: Secret\nmetadata: {name: [oops\n");
-    const broken = folder.load();
-    expect(broken.errors[0]!.keptLastGood).toBe(true);
-    expect(broken.objects.map((o) => (o.object as { metadata: { name: string } }).metadata.name)).toEqual(["last-good"]);
+    writeFileSync(join(dir, "p.yaml"), secret("last-good"));
+    writeFileSync(join(dir, "q.yaml"), secret("q-old"));
+    const whole = folder.read();
+    expect(whole.inForce).toBe(whole.latest);
+    writeFileSync(join(dir, "p.yaml"), BROKEN);
+    writeFileSync(join(dir, "q.yaml"), secret("q-new"));
+    const broken = folder.read();
+    expect(broken.latest.errors.map((e) => e.file)).toEqual(["p.yaml"]);
+    expect(broken.inForce).toBe(whole.latest);
+    expect(names(broken.inForce)).toEqual(["last-good", "q-old"]);
+    writeFileSync(join(dir, "p.yaml"), secret("fixed"));
+    expect(names(folder.read().inForce)).toEqual(["fixed", "q-new"]);
+  });
+
+  it("an object moved into a file that does not parse stays in force (it would otherwise vanish from both)", () => {
+    const folder = new ManifestFolder(dir);
+    writeFileSync(join(dir, "a.yaml"), `${secret("moved")}---\n${secret("stays")}`);
+    folder.read();
+    writeFileSync(join(dir, "a.yaml"), secret("stays"));
+    writeFileSync(join(dir, "b.yaml"), `${secret("moved")}---\n${BROKEN}`);
+    expect(names(folder.read().inForce)).toEqual(["moved", "stays"]);
+  });
+
+  it("a file renamed and broken at once: its contents stay in force under the old name", () => {
+    const folder = new ManifestFolder(dir);
+    writeFileSync(join(dir, "policy.yaml"), secret("policy"));
+    folder.read();
+    renameSync(join(dir, "policy.yaml"), join(dir, "policy-v2.yaml"));
+    writeFileSync(join(dir, "policy-v2.yaml"), BROKEN);
+    const { latest, inForce } = folder.read();
+    expect(latest.errors.map((e) => e.file)).toEqual(["policy-v2.yaml"]);
+    expect(inForce?.objects.map((o) => o.origin)).toEqual(["policy.yaml#1"]);
+  });
+
+  it("a deleted file's objects leave with it", () => {
+    const folder = new ManifestFolder(dir);
+    writeFileSync(join(dir, "p.yaml"), secret("gone-soon"));
+    folder.read();
     unlinkSync(join(dir, "p.yaml"));
-    expect(kinds(folder)).toEqual([]);
+    expect(names(folder.read().inForce)).toEqual([]);
+  });
+
+  it("a read the folder changed during (ConfigMap volume swaps meanwhile) is flagged and never put in force", async () => {
+    // Two versions of one volume: a policy in a.yaml, or moved to z.yaml. Between them, m.yaml is
+    // slow to parse, so a swap in another process often falls between reading a.yaml and z.yaml:
+    // read as one version, such a read would hold the policy twice, or not at all.
+    const filler = `kind: ConfigMap\nmetadata: {name: filler}\ndata:\n${Array.from({ length: 1000 }, (_, i) => `  k${i}: v${i}\n`).join("")}`;
+    const versions = [
+      { "a.yaml": secret("policy"), "m.yaml": filler, "z.yaml": "# moved\n" },
+      { "a.yaml": "# moved\n", "m.yaml": filler, "z.yaml": secret("policy") },
+    ];
+    writeConfigMapVolume(dir, versions[0]!);
+    const helper = join(import.meta.dirname, "../support/configmap-volume.ts");
+    // Hidden: the folder's reader skips it, the volume's writer leaves it.
+    writeFileSync(join(dir, ".versions.json"), JSON.stringify(versions));
+    const loop = `import { readFileSync } from "node:fs";
+import { writeConfigMapVolume } from ${JSON.stringify(helper)};
+const dir = process.argv[1];
+const versions = JSON.parse(readFileSync(dir + "/.versions.json", "utf8"));
+for (let i = 1; ; i++) writeConfigMapVolume(dir, versions[i % 2]);`;
+    const writer = spawn(process.execPath, ["--input-type=module", "-e", loop, dir], { stdio: "ignore" });
+    const folder = new ManifestFolder(dir);
+    const counts = { reads: 0, flagged: 0 };
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      for (const until = Date.now() + 2000; Date.now() < until; counts.reads++) {
+        const read = folder.read();
+        if (read.changedWhileRead) counts.flagged++;
+        else expect(names(read.latest)?.filter((n) => n === "policy")).toEqual(["policy"]);
+        expect(names(read.inForce)?.filter((n) => n === "policy") ?? ["policy"]).toEqual(["policy"]);
+      }
+    } finally {
+      writer.kill();
+    }
+    expect(counts.flagged, `reads ${counts.reads}`).toBeGreaterThan(0);
   });
 
   it("refuses alias bombs and oversized files", () => {
@@ -53,17 +129,125 @@ describe("ManifestFolder", () => {
     ].join("\n");
     writeFileSync(join(dir, "bomb.yaml"), bomb);
     writeFileSync(join(dir, "big.yaml"), "#".repeat(MAX_MANIFEST_BYTES + 1));
-    const load = new ManifestFolder(dir).load();
-    expect(load.errors.map((e) => e.file).sort()).toEqual(["big.yaml", "bomb.yaml"]);
+    const { latest } = new ManifestFolder(dir).read();
+    expect(latest.errors.map((e) => e.file).sort()).toEqual(["big.yaml", "bomb.yaml"]);
   });
+});
 
-  it("watch() reports a change once per burst", async () => {
-    const folder = new ManifestFolder(dir);
-    let calls = 0;
-    const stop = folder.watch(() => calls++, 100);
+/** Counts watch() calls; `next()` resolves at the next one, or rejects after `ms`. */
+function watched(folder: ManifestFolder, options: { debounceMs?: number; pollMs?: number }) {
+  let calls = 0;
+  let waiting: (() => void) | undefined;
+  const stop = folder.watch(() => {
+    calls++;
+    waiting?.();
+  }, options);
+  return {
+    stop,
+    calls: () => calls,
+    next: (ms: number) =>
+      new Promise<number>((resolve, reject) => {
+        const started = Date.now();
+        const timer = setTimeout(() => reject(new Error(`no change reported within ${ms} ms`)), ms);
+        waiting = () => {
+          clearTimeout(timer);
+          waiting = undefined;
+          resolve(Date.now() - started);
+        };
+      }),
+  };
+}
+
+// The poll is set far beyond each test's length where the directory watches alone must see the change.
+const NO_POLL = { debounceMs: 20, pollMs: 600_000 };
+
+describe("ManifestFolder.watch", () => {
+  it("reports a change once per burst", async () => {
+    const w = watched(new ManifestFolder(dir), { debounceMs: 100 });
     for (let i = 0; i < 5; i++) writeFileSync(join(dir, `f${i}.yaml`), "kind: Secret\n");
     await new Promise((r) => setTimeout(r, 400));
-    stop();
-    expect(calls).toBe(1);
+    w.stop();
+    expect(w.calls()).toBe(1);
+  });
+
+  it("sees a file replaced by rename every time, and written in place after that, without the poll", async () => {
+    writeFileSync(join(dir, "keys.yaml"), secret("v0"));
+    const w = watched(new ManifestFolder(dir), NO_POLL);
+    try {
+      for (let i = 1; i <= 3; i++) {
+        const seen = w.next(2000);
+        writeFileSync(join(dir, ".keys.yaml.tmp"), secret(`renamed-${i}`));
+        renameSync(join(dir, ".keys.yaml.tmp"), join(dir, "keys.yaml"));
+        await seen;
+        const inPlace = w.next(2000);
+        writeFileSync(join(dir, "keys.yaml"), secret(`in-place-${i}`));
+        await inPlace;
+      }
+    } finally {
+      w.stop();
+    }
+  });
+
+  it("sees each swap of a ConfigMap volume's ..data link, without the poll", async () => {
+    writeConfigMapVolume(dir, { "keys.yaml": secret("v0") });
+    const folder = new ManifestFolder(dir);
+    const w = watched(folder, NO_POLL);
+    try {
+      for (let i = 1; i <= 3; i++) {
+        const seen = w.next(2000);
+        writeConfigMapVolume(dir, { "keys.yaml": secret(`v${i}`), ...(i === 2 ? { "added.yaml": secret("added") } : {}) });
+        await seen;
+        // A burst's later steps (links added or removed) may come after the debounce: wait for quiet.
+        await new Promise((r) => setTimeout(r, 100));
+        expect(names(folder.read().latest)).toEqual(i === 2 ? ["added", `v${i}`] : [`v${i}`]);
+      }
+    } finally {
+      w.stop();
+    }
+  });
+
+  it("watches a directory created after it started, and one that replaced another of the same name", async () => {
+    const w = watched(new ManifestFolder(dir), NO_POLL);
+    try {
+      let seen = w.next(2000);
+      mkdirSync(join(dir, "team-a"));
+      await seen;
+      seen = w.next(2000);
+      writeFileSync(join(dir, "team-a", "p.yaml"), secret("a"));
+      await seen;
+      seen = w.next(2000);
+      mkdirSync(join(dir, ".team-a.new"));
+      writeFileSync(join(dir, ".team-a.new", "p.yaml"), secret("a2"));
+      rmSync(join(dir, "team-a"), { recursive: true });
+      renameSync(join(dir, ".team-a.new"), join(dir, "team-a"));
+      await seen;
+      seen = w.next(2000);
+      writeFileSync(join(dir, "team-a", "p.yaml"), secret("a3"));
+      await seen;
+    } finally {
+      w.stop();
+    }
+  });
+
+  it("the poll notices what no directory watch reports: a file written in place behind a link into a hidden directory", async () => {
+    mkdirSync(join(dir, ".store"));
+    writeFileSync(join(dir, ".store", "keys.yaml"), secret("v0"));
+    symlinkSync(join(".store", "keys.yaml"), join(dir, "keys.yaml"));
+    const w = watched(new ManifestFolder(dir), { debounceMs: 20, pollMs: 200 });
+    try {
+      const seen = w.next(2000);
+      writeFileSync(join(dir, ".store", "keys.yaml"), secret("v1-longer"));
+      expect(await seen).toBeLessThan(1000);
+    } finally {
+      w.stop();
+    }
+  });
+
+  it("stops reporting once stopped", async () => {
+    const w = watched(new ManifestFolder(dir), { debounceMs: 20, pollMs: 50 });
+    w.stop();
+    writeFileSync(join(dir, "late.yaml"), secret("late"));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(w.calls()).toBe(0);
   });
 });

@@ -46,7 +46,8 @@ const NOT_RECEIVED = "is an Envoy attribute of the connection or the response, w
  * Envoy's attributes for a rule's `cel` (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/advanced/attributes),
  * those Portcullis knows as Envoy does: `request` (path with its query, url_path, host, scheme,
  * method, headers by lower-case name with repeated lines joined by ",", referer, useragent, id,
- * query, time) and `metadata.filter_metadata["envoy.filters.http.jwt_authn"][provider]`, the
+ * query: the text after the first "?" as sent, never decoded, as Envoy's extractor cuts it from
+ * `:path`; time) and `metadata.filter_metadata["envoy.filters.http.jwt_authn"][provider]`, the
  * verified JWT payload (`scope`/`scp` split into lists, as Envoy Gateway configures jwt_authn).
  */
 export const ENVOY_ATTRIBUTES = celVariables(
@@ -78,6 +79,8 @@ export const ENVOY_ATTRIBUTES = celVariables(
     xds: NOT_RECEIVED,
     "request.protocol": NOT_RECEIVED,
     "request.duration": NOT_RECEIVED,
+    "request.headers_bytes":
+      "is the size of Envoy's own header map, counting pseudo-headers and the headers Envoy adds, which an authorization service is not told",
     "request.size": "is the request body's size; Portcullis is not given the body",
     "request.total_size": "is the request body's size; Portcullis is not given the body",
   },

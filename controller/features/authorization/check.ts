@@ -3,13 +3,15 @@
  * and principal match decides; none: `defaultAction`. Within a principal every field set must
  * match. What cannot be known never allows: a CEL expression that fails to evaluate, or
  * `clientCIDRs` when the client address cannot be determined, does not match in an Allow rule and
- * does match in a Deny rule. CEL's `request.query` holds the first value of each parameter, as
- * Envoy's route match reads it; when a parameter repeats with other values (which upstreams read
- * differently: PHP and Express the last), the rules are decided again on the last values and the
- * request is allowed only if both readings allow; a query holding ";" is also read split there, as
- * Rack 2 and Python before 3.9.2 split it (its first and last values). Likewise a header sent on several lines: Envoy
- * joins them with ",", an upstream may read the first or the last line; when rules read headers,
- * each of the three is a reading (a Deny rule on `x-role: admin` is not escaped by sending it twice).
+ * does match in a Deny rule. The rules are decided on Envoy's reading of the request and again on
+ * every route reading (snapshot/route-index.ts) that changes what they read, and the request is
+ * allowed only if every reading allows (DESIGN §0): `principal.cel`'s `request.query` is first
+ * read as Envoy's route match reads the query (the first value of a name, split at "&", names and
+ * values as sent), then as upstreams read it (the last value, split at ";" too, percent-decoded);
+ * a header sent on several lines is first read as Envoy joins it (","), then line by line (an
+ * upstream may read the first or the last: a Deny rule on `x-role: admin` is not escaped by
+ * sending it twice). A rule's `cel` reads `request.query` as Envoy's CEL does, the query text as
+ * sent, which no reading changes.
  */
 import type { CheckContext } from "../../authz/context.ts";
 import { deny } from "../../authz/decision.ts";
@@ -17,7 +19,16 @@ import type { NormalizedRequest } from "../../authz/request.ts";
 import { mayHoldInvalidUtf8 } from "../../lib/bytes.ts";
 import { claimAt } from "../../lib/claims.ts";
 import { fail } from "../../lib/result.ts";
-import { pathMatches } from "../../snapshot/route-index.ts";
+import {
+  ENVOY_QUERY,
+  ENVOY_READING,
+  OTHER_QUERY_READINGS,
+  OTHER_READINGS,
+  pathMatches,
+  queryParamsIn,
+  type QueryReading,
+  type RouteReading,
+} from "../../snapshot/route-index.ts";
 import { NOTHING, type IdentityAttributes, type Pass, type PhaseResult, type Where } from "../feature.ts";
 import type { GeoLocation } from "../../geoip/database.ts";
 import type { CompiledCel } from "./cel.ts";
@@ -61,7 +72,8 @@ export interface Verdict {
 
 /**
  * `now`: the request's time in epoch milliseconds (Envoy's `request.time`). `trace`: each rule
- * tried is noted, with the first part of it the request does not meet.
+ * tried on Envoy's reading is noted (`rules`), with the first part of it the request does not
+ * meet, then each other reading decided with its own rules (`otherReadings`).
  */
 export function authorize(
   config: CompiledAuthorization,
@@ -74,52 +86,48 @@ export function authorize(
   trace?.note({ clientAddress: clientAddress ?? "(cannot be determined)" });
   const first = decide(config, request, who, clientAddress, now, ENVOY_READING, trace);
   if (!first.allowed) return first;
-  const again: { reading: Reading; why: string; as: string }[] = [];
-  if (config.rules.some((r) => r.principal?.cel !== undefined) && repeatsDiffer(request.query)) {
-    again.push({
-      reading: { query: "last", headers: "joined" },
-      why: "a query parameter repeats with other values: the rules are tried again on the last values",
-      as: "reading the last value of a repeated query parameter",
-    });
-  }
-  if (config.rules.some((r) => r.principal?.cel !== undefined) && request.rawQuery?.includes(";") === true) {
-    for (const value of ["first", "last"] as const) {
-      again.push({
-        reading: { query: value, semicolons: true, headers: "joined" },
-        why: `the query holds ";", which some upstreams split at as at "&": the rules are tried again on that reading's ${value} values`,
-        as: `reading the query split at ";" too, the ${value} value`,
-      });
-    }
-  }
-  if (config.rules.some(readsHeaders) && someHeaderRepeats(request)) {
-    for (const line of ["first", "last"] as const) {
-      again.push({
-        reading: { query: "first", headers: line },
-        why: `a header is sent on several lines: the rules are tried again on the ${line} line of each`,
-        as: `reading the ${line} line of a repeated header`,
-      });
-    }
-  }
-  for (const { reading, why, as } of again) {
-    trace?.note({ readingAgain: why });
-    const verdict = decide(config, request, who, clientAddress, now, reading, trace);
-    if (!verdict.allowed) return { allowed: false, by: `${verdict.by} (${as})` };
+  for (const reading of otherReadings(config, request)) {
+    // Each reading's rules in a list of their own, under this step (the phase's outcome is noted on it after).
+    const own = trace === undefined ? undefined : new Trace();
+    own?.step("authorization");
+    const verdict = decide(config, request, who, clientAddress, now, reading, own);
+    trace?.add("otherReadings", { reading: reading.name, rules: own!.steps[0]!.rules });
+    if (!verdict.allowed) return { allowed: false, by: `${verdict.by} (reading ${reading.name})` };
   }
   return first;
 }
 
 /**
- * One way to read what a request repeats: a query parameter's first or last value (`principal.cel`'s
- * `request.query`), the query split at "&" (Envoy) or at ";" too, and a header's lines joined (as
- * Envoy reads them) or its first or last line.
+ * The route readings (snapshot/route-index.ts) besides Envoy's that could change what the rules
+ * read: a query reading when a `principal.cel` reads `request.query` and that reading's parameters
+ * differ from every reading's before it (Envoy's first: `?role=%61dmin` is `%61dmin` there and
+ * `admin` decoded); a header line reading when a rule reads headers and one is sent on several lines.
  */
-interface Reading {
-  readonly query: "first" | "last";
-  readonly semicolons?: boolean;
-  readonly headers: "joined" | "first" | "last";
+function otherReadings(config: CompiledAuthorization, request: NormalizedRequest): readonly RouteReading[] {
+  const rawQuery = config.rules.some((r) => r.principal?.cel !== undefined) ? request.rawQuery : undefined;
+  const lines = config.rules.some(readsHeaders) && someHeaderRepeats(request);
+  if (rawQuery === undefined && !lines) return NO_READINGS;
+  const distinct: QueryReading[] = [ENVOY_QUERY];
+  if (rawQuery !== undefined) {
+    // Each reading's map stays as parsed here: it is parsed again only for another query.
+    const seen = [queryParamsIn(rawQuery, ENVOY_QUERY)];
+    for (const reading of OTHER_QUERY_READINGS) {
+      const params = queryParamsIn(rawQuery, reading);
+      if (seen.some((s) => sameParams(s, params))) continue;
+      seen.push(params);
+      distinct.push(reading);
+    }
+  }
+  return OTHER_READINGS.filter((r) => distinct.includes(r.query) && (r.header === "joined" || lines));
 }
 
-const ENVOY_READING: Reading = { query: "first", headers: "joined" };
+const NO_READINGS: readonly RouteReading[] = Object.freeze([]);
+
+function sameParams(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, value] of a) if (b.get(name) !== value) return false;
+  return true;
+}
 
 /** Whether a rule reads a request header: a header match, a rule `cel` or a `principal.cel`. */
 const readsHeaders = (r: CompiledRule): boolean =>
@@ -130,13 +138,13 @@ function someHeaderRepeats(request: NormalizedRequest): boolean {
 }
 
 /** A header's value in `reading`: its lines joined as Envoy joins them (request.header), or one of them; undefined when absent. */
-function headerIn(request: NormalizedRequest, name: string, reading: Reading): string | undefined {
+function headerIn(request: NormalizedRequest, name: string, reading: RouteReading): string | undefined {
   // Envoy's header map holds the Host as `:authority` and reads `host` as it, whichever way the
   // request reached Portcullis (a gRPC check has no host line; forward-auth's is the proxy's own).
   if (name === "host") return request.authority;
-  if (reading.headers === "joined") return request.header(name);
+  if (reading.header === "joined") return request.header(name);
   const lines = request.headerLines(name);
-  return reading.headers === "first" ? lines[0] : lines[lines.length - 1];
+  return reading.header === "first" ? lines[0] : lines[lines.length - 1];
 }
 
 /**
@@ -149,7 +157,7 @@ class Facts {
   readonly clientAddress: string | undefined;
   readonly #geo: CompiledAuthorization["geo"];
   readonly #now: number;
-  readonly reading: Reading;
+  readonly reading: RouteReading;
   #principalVariables: Record<string, unknown> | undefined;
   #envoyAttributes: Record<string, unknown> | undefined;
   #location: { readonly value: GeoLocation | undefined } | undefined;
@@ -160,7 +168,7 @@ class Facts {
     who: IdentityAttributes,
     clientAddress: string | undefined,
     now: number,
-    reading: Reading,
+    reading: RouteReading,
   ) {
     this.request = request;
     this.who = who;
@@ -193,7 +201,7 @@ function decide(
   who: IdentityAttributes,
   clientAddress: string | undefined,
   now: number,
-  reading: Reading,
+  reading: RouteReading,
   trace: Trace | undefined,
 ): Verdict {
   const facts = new Facts(config, request, who, clientAddress, now, reading);
@@ -207,17 +215,6 @@ function decide(
   }
   trace?.add("rules", `no rule applies: defaultAction ${config.defaultAction}`);
   return { allowed: config.defaultAction === "Allow", by: "defaultAction" };
-}
-
-/** Whether some parameter is sent more than once with different values. */
-function repeatsDiffer(query: URLSearchParams): boolean {
-  const seen = new Map<string, string>();
-  for (const [name, value] of query) {
-    const before = seen.get(name);
-    if (before !== undefined && before !== value) return true;
-    seen.set(name, value);
-  }
-  return false;
 }
 
 /** The part of the rule's operation the request does not meet (a constant: nothing is built per request), or undefined. */
@@ -318,7 +315,7 @@ function scopesOf(claims: Readonly<Record<string, unknown>>): Set<string> {
  * letter case of the name written (`request.headers['X-Tenant']`), as Envoy's CEL header map looks
  * a name up lower-cased (ASCII letters only). cel-js reads a Map through its `get` and `has`.
  */
-function headersIn(request: NormalizedRequest, reading: Reading): Map<string, string> {
+function headersIn(request: NormalizedRequest, reading: RouteReading): Map<string, string> {
   const headers = new Map<string, string>();
   for (const name of Object.keys(request.source.headers)) {
     const v = headerIn(request, name, reading);
@@ -341,14 +338,13 @@ function principalVariablesOf(
   request: NormalizedRequest,
   who: IdentityAttributes,
   clientAddress: string | undefined,
-  reading: Reading,
+  reading: RouteReading,
 ): Record<string, unknown> {
   const headers = headersIn(request, reading);
-  const query = new Map<string, string>();
-  const params = reading.semicolons === true ? new URLSearchParams(request.rawQuery?.replaceAll(";", "&")) : request.query;
-  for (const [name, value] of params) if (reading.query === "last" || !query.has(name)) query.set(name, value);
+  const rawQuery = request.rawQuery;
+  const query = rawQuery === undefined ? {} : Object.fromEntries(queryParamsIn(rawQuery, reading.query));
   return {
-    request: { method: request.method, host: request.host, path: request.path, headers, query: Object.fromEntries(query) },
+    request: { method: request.method, host: request.host, path: request.path, headers, query },
     jwt: who.jwt === undefined ? {} : { provider: who.jwt.provider, claims: who.jwt.claims },
     apiKey: who.apiKey === undefined ? {} : { client: who.apiKey.client, metadata: who.apiKey.metadata },
     basicAuth: who.basicAuth === undefined ? {} : { username: who.basicAuth.username },
@@ -366,7 +362,12 @@ const JWT_AUTHN = "envoy.filters.http.jwt_authn";
  * metadata, its `scope` and `scp` split at spaces into lists as Envoy Gateway's
  * normalize_payload_in_metadata does.
  */
-function envoyAttributesOf(request: NormalizedRequest, who: IdentityAttributes, now: number, reading: Reading): Record<string, unknown> {
+function envoyAttributesOf(
+  request: NormalizedRequest,
+  who: IdentityAttributes,
+  now: number,
+  reading: RouteReading,
+): Record<string, unknown> {
   const headers = headersIn(request, reading);
   const query = request.rawQuery;
   const path = query === undefined ? request.path : `${request.path}?${query}`;

@@ -291,7 +291,9 @@ class Verification {
   #triedWith(index: number, keys: readonly VerificationKey[]): CachedToken | undefined {
     const { decoded, config, ctx, now } = this;
     const provider = config.providers[index]!;
-    let holds = false;
+    // The same token verified under these very keys on its first sight: the signature holds (token-cache.ts, the doorkeeper).
+    const seen = keys.length > 0 && ctx.memo.tokens.verifiedBefore(this.token, keys, now);
+    let holds = seen;
     for (let k = 0; k < keys.length && !holds; k++) holds = verifySignature(decoded, keys[k]!);
     ctx.trace?.add("signature", {
       provider: provider.name,
@@ -301,9 +303,11 @@ class Verification {
       result:
         keys.length === 0
           ? `no key${decoded.kid === undefined ? "" : ` with kid ${decoded.kid}`} (unknown kid, or the JWKS has no keys)`
-          : holds
-            ? "verified"
-            : "does not verify",
+          : seen
+            ? "verified on its first sight under the same keys (the same token, by SHA-256): not checked again"
+            : holds
+              ? "verified"
+              : "does not verify",
     });
     if (keys.length === 0) {
       (this.#keyless ??= []).push(`provider ${provider.name}: ${ctx.keys.stateOf(provider.jwks)}`);
@@ -319,7 +323,7 @@ class Verification {
       checked: "exp, nbf, iss, aud",
       result: found === undefined ? "hold" : found.message,
     });
-    if (found === undefined) return remember(this.token, decoded, config, index, keys, ctx.memo.tokens, now);
+    if (found === undefined) return remember(this.token, decoded, config, index, keys, ctx.memo.tokens, now, seen);
     // An audience mismatch outranks other problems: the token is genuine but meant for someone else (403).
     if (this.#problem === undefined || found.code === "jwt_audience") this.#problem = found;
     return undefined;
@@ -360,7 +364,11 @@ function remoteState(uri: string, ctx: JwtContext): unknown {
 /** A verified token strips nothing (claimToHeaders' names are managed headers, removed anyway): one array for all. */
 const NO_STRIP: readonly string[] = Object.freeze([]);
 
-/** A verified token's verdict, with the claim headers and principal the phase passes on. */
+/**
+ * A verified token's verdict, with the claim headers and principal the phase passes on. On the
+ * token's second sight (`seen`) it is admitted into the cache; on its first, the doorkeeper records
+ * it and the verdict serves this request only (its pass is `perRequest`: no allow is remembered for it).
+ */
 function remember(
   token: string,
   jwt: DecodedJwt,
@@ -369,6 +377,7 @@ function remember(
   keys: readonly VerificationKey[],
   cache: TokenCache,
   now: number,
+  seen: boolean,
 ): CachedToken {
   const provider = config.providers[index]!;
   const claims = jwt.payload;
@@ -378,16 +387,17 @@ function remember(
     if (value !== undefined) headers[header] = value;
   }
   const sub = typeof claims.sub === "string" ? ` sub=${claims.sub}` : "";
-  const passed = {
-    ok: true,
-    value: { principal: `jwt ${provider.name}${sub}`, headers, strip: NO_STRIP, attributes: { jwt: { provider: provider.name, claims } } },
-  } as const;
+  const principal = `jwt ${provider.name}${sub}`;
+  const attributes = { jwt: { provider: provider.name, claims } };
   const exp = claims.exp;
-  return cache.set(
-    { token, config, provider: index, kid: jwt.kid, keys, claims, passed },
-    now,
-    typeof exp === "number" ? (exp + CLOCK_SKEW_SECONDS) * 1000 : undefined,
-  );
+  const expiresAt = typeof exp === "number" ? (exp + CLOCK_SKEW_SECONDS) * 1000 : undefined;
+  if (seen) {
+    const passed = { ok: true, value: { principal, headers, strip: NO_STRIP, attributes } } as const;
+    return cache.set({ token, config, provider: index, kid: jwt.kid, keys, claims, passed }, now, expiresAt);
+  }
+  cache.recordVerified(token, keys, now, expiresAt);
+  const passed = { ok: true, value: { principal, headers, strip: NO_STRIP, attributes, perRequest: true } } as const;
+  return { token, config, provider: index, kid: jwt.kid, keys, claims, passed, validUntil: now, bytes: 0 };
 }
 
 /**

@@ -9,12 +9,22 @@
  * configuration, so a token used on routes of several policies keeps one verdict per policy. One
  * cache lives per snapshot, so a policy change never reuses old results.
  *
+ * Admission on second sight: a token is admitted only when it comes a second time. On its first
+ * sight it is verified, and the doorkeeper (an eighth of the bound) records only that this exact
+ * token (its SHA-256) verified under this key set (the array the key store selected); nothing
+ * else of it is kept, so a stream of tokens each used once (the usual all-new-token load) leaves
+ * little behind. On its second sight that record stands for the signature check, which is not
+ * run again; everything else (decoding, issuer, exp/nbf with the clock, audiences, the key set
+ * still the one held) is decided again, and the token is admitted. A record never outlives the
+ * token's exp or `maxAgeMs`; a token whose record was evicted is verified again, never less.
+ *
  * An ECDSA signature has two spellings, (r, s) and (r, n − s), and both verify (as in Envoy, jose
  * and WebCrypto): a token and its other spelling are one token here. Both spellings start with the
  * same r, so they share an entry: when a token is not there but its entry is, its other spelling
  * is looked for there before the token is verified again, and the two never hold separate verdicts.
  * A token whose entry is absent (every new token) costs no spelling arithmetic at all.
  */
+import { hash } from "node:crypto";
 import type { VerificationKey } from "../../api/jwks.ts";
 import type { CompiledJwt } from "./compile.ts";
 import { BoundedMap } from "../../lib/bounded-map.ts";
@@ -42,8 +52,9 @@ export interface CachedToken {
 }
 
 /**
- * The default bound, bytes: about 26,000 tokens of 420 characters with eight claims (`make bench`'s),
- * whose estimate is within 1.25× of the heap they hold (test/features/jwt/token-cache.test.ts).
+ * The default bound, bytes: the doorkeeper's eighth holds about 26,000 records, the rest about
+ * 22,000 tokens of 420 characters with eight claims (`make bench`'s), whose estimate is within
+ * 1.25× of the heap they hold (test/features/jwt/token-cache.test.ts).
  */
 export const DEFAULT_TOKEN_CACHE_BYTES = 32 * 1024 * 1024;
 
@@ -56,6 +67,31 @@ const ENTRY_OVERHEAD_BYTES = 300;
 
 /** Verdicts kept per signature: one per policy the token was used with, the oldest replaced beyond this. */
 const MAX_VERDICTS_PER_SIGNATURE = 8;
+
+/** A token verified on its first sight, as the doorkeeper records it: no claim, no header, not the token itself. */
+interface SeenToken {
+  /** SHA-256 of the whole token (digestOf): only the same token has it (a collision is not feasible). */
+  readonly digest: string;
+  /** The keys the key store selected for the token's kid when it verified (one array per key set). */
+  readonly keys: readonly VerificationKey[];
+  /** Epoch ms after which the record is not used (the token's exp plus skew, or `maxAgeMs` after it was made). */
+  readonly validUntil: number;
+}
+
+/** The doorkeeper's share of the bound: one part in this many. */
+export const DOORKEEPER_SHARE = 8;
+
+/**
+ * Heap a doorkeeper record holds, bytes, its digest, array of one and map slot included (measured:
+ * test/features/jwt/token-cache.test.ts); each more record under one entry key costs the same.
+ */
+const SEEN_BYTES = 160;
+
+/** Records kept per entry key (tokens sharing a signature start, one per key set they verified under). */
+const MAX_SEEN_PER_SIGNATURE = 8;
+
+/** SHA-256 of a token that decoded (so ASCII: its UTF-8 bytes are its characters, one string one digest), as 32 latin1 characters. */
+const digestOf = (token: string) => hash("sha256", token, "binary");
 
 /**
  * Base64url characters of a signature segment that hold r alone in every ECDSA signature (42 × 6 =
@@ -77,21 +113,63 @@ function keyOf(token: string): number {
 
 export class TokenCache {
   readonly #entries: BoundedMap<number, CachedToken[]>;
+  /** The doorkeeper: tokens verified once, by entry key. */
+  readonly #seen: BoundedMap<number, SeenToken[]>;
   /** Claim and header shapes priced so far: an issuer's tokens share a few (heap-bytes.ts). */
   readonly #shapes = new KnownShapes();
   readonly #maxBytes: number;
   readonly #maxAgeMs: number;
 
-  /** `maxBytes`: the bound on the entries' estimated heap (0: nothing is cached). */
+  /**
+   * `maxBytes`: the bound on the estimated heap of the verdicts and the doorkeeper's records together
+   * (an eighth for the records; 0: nothing is cached or recorded, every token is verified every time).
+   */
   constructor(maxBytes = DEFAULT_TOKEN_CACHE_BYTES, maxAgeMs = 60_000) {
-    this.#entries = new BoundedMap<number, CachedToken[]>(maxBytes, weighVerdicts);
+    const doorkeeperBytes = Math.floor(maxBytes / DOORKEEPER_SHARE);
+    this.#entries = new BoundedMap<number, CachedToken[]>(maxBytes - doorkeeperBytes, weighVerdicts);
+    this.#seen = new BoundedMap<number, SeenToken[]>(doorkeeperBytes, (records) => SEEN_BYTES * records.length);
     this.#maxBytes = maxBytes;
     this.#maxAgeMs = maxAgeMs;
   }
 
-  /** Estimated heap bytes held, at most the bound given. */
+  /** Estimated heap bytes held by the verdicts and the doorkeeper, at most the bound given. */
   get bytes(): number {
-    return this.#entries.weight;
+    return this.#entries.weight + this.#seen.weight;
+  }
+
+  /**
+   * Whether this exact token (or its other ECDSA spelling) verified earlier under `keys`, the very
+   * array the key store selects for it now, and the record is still valid: then its signature
+   * need not be checked again (the doorkeeper's answer; every other check is the caller's).
+   * `token` must have decoded (verify.ts: ASCII), as for `recordVerified`.
+   */
+  verifiedBefore(token: string, keys: readonly VerificationKey[], now: number): boolean {
+    const records = this.#seen.get(keyOf(token));
+    if (records === undefined || !records.some((r) => r.keys === keys && now < r.validUntil)) return false;
+    if (holdsRecord(records, digestOf(token), keys, now)) return true;
+    const other = otherEcdsaSpelling(token);
+    return other !== undefined && holdsRecord(records, digestOf(other), keys, now);
+  }
+
+  /**
+   * Records that `token` verified under `keys` (its first sight; `expiresAt` as for `set`): the
+   * doorkeeper's record, which admits it on its second sight.
+   */
+  recordVerified(token: string, keys: readonly VerificationKey[], now: number, expiresAt: number | undefined): void {
+    const validUntil = Math.min(now + this.#maxAgeMs, expiresAt ?? Infinity);
+    if (validUntil <= now || this.#maxBytes === 0) return;
+    const record: SeenToken = { digest: digestOf(token), keys, validUntil };
+    const key = keyOf(token);
+    const earlier = this.#seen.get(key);
+    // A new signature (every new token) is one array of one record.
+    if (earlier === undefined) this.#seen.set(key, [record]);
+    else
+      this.#seen.set(key, [
+        ...earlier
+          .filter((r) => now < r.validUntil && (r.keys !== keys || r.digest !== record.digest))
+          .slice(-(MAX_SEEN_PER_SIGNATURE - 1)),
+        record,
+      ]);
   }
 
   /** The verdict for `token` (or for its other ECDSA spelling) under `config`, while still valid. */
@@ -118,8 +196,8 @@ export class TokenCache {
   }
 
   /**
-   * Remembers a verdict; `expiresAt` is the token's own limit (exp plus skew) in epoch ms, when it
-   * has one. Returns the entry, stored or not.
+   * Remembers a verdict (admits the token; call it on its second sight); `expiresAt` is the token's
+   * own limit (exp plus skew) in epoch ms, when it has one. Returns the entry, stored or not.
    */
   set(verdict: Omit<CachedToken, "validUntil" | "bytes">, now: number, expiresAt: number | undefined): CachedToken {
     const validUntil = Math.min(now + this.#maxAgeMs, expiresAt ?? Infinity);
@@ -144,6 +222,12 @@ export class TokenCache {
       ]);
     return entry;
   }
+}
+
+/** Whether `records` hold `digest` under `keys`, still valid (the whole digest must match). */
+function holdsRecord(records: readonly SeenToken[], digest: string, keys: readonly VerificationKey[], now: number): boolean {
+  for (const r of records) if (r.keys === keys && r.digest === digest && now < r.validUntil) return true;
+  return false;
 }
 
 function weighVerdicts(verdicts: readonly CachedToken[]): number {

@@ -158,6 +158,7 @@ describe("CEL variables", () => {
     expect(envoy("connection.mtls")).toContain("connection is an Envoy attribute of the connection or the response");
     expect(envoy("request.protocol == 'HTTP/2'")).toContain("request.protocol is an Envoy attribute");
     expect(envoy("request.size > 10")).toContain("request.size is the request body's size");
+    expect(envoy("request.headers_bytes < 8192")).toContain("request.headers_bytes is the size of Envoy's own header map");
     expect(envoy("[1].exists(xds, xds > 0)")).toContain("xds is an Envoy attribute");
   });
 });

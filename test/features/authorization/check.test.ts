@@ -223,6 +223,48 @@ describe("a rule's cel reads each attribute as Envoy defines it", () => {
   });
 });
 
+describe("request.query: a rule's cel reads Envoy's text, principal.cel is decided on every reading of the query", () => {
+  /** The decision on GET /q`query` under `rules` (defaultAction `defaultAction`). */
+  const under = (defaultAction: string, rules: string, query: string) =>
+    decider(onePolicy("q", `authorization: {defaultAction: ${defaultAction}, rules: [${rules}]}`))({ path: `/q${query}` });
+  it("a rule's cel reads the query as sent, never decoded, as Envoy's CEL cuts it from :path", async () => {
+    const rule = `{action: Allow, cel: "request.query == 'role=%61dmin&tag=c++&x=1;y=2'"}`;
+    expect((await under("Deny", rule, "?role=%61dmin&tag=c++&x=1;y=2")).allowed).toBe(true);
+  });
+  it("principal.cel's Envoy reading is the route match's: first value, split at &, as sent", async () => {
+    const rules = `{name: no-cpp, action: Deny, principal: {cel: "request.query.tag == 'c++'"}}`;
+    // Decoded as a form, `c++` is `c  `: only the reading as sent (Envoy's, and RFC 3986 decoders') sees c++.
+    expect((await under("Allow", rules, "?tag=c++")).message).toBe("denied by authorization rule no-cpp");
+    expect((await under("Allow", rules, "?tag=c")).allowed).toBe(true);
+  });
+  it("principal.cel is decided percent-decoded too, as upstreams read the query", async () => {
+    const rules = `{name: no-admin, action: Deny, principal: {cel: "'role' in request.query && request.query.role == 'admin'"}}`;
+    expect((await under("Allow", rules, "?role=%61dmin")).message).toBe(
+      "denied by authorization rule no-admin (reading the first value of a name in the query split at &, percent-decoded)",
+    );
+    expect((await under("Allow", rules, "?rol%65=admin")).allowed).toBe(false);
+  });
+  it("a name encoded around another value: every reading's value decides, not only the decoded first and last", async () => {
+    const rules = `{action: Allow, principal: {cel: "request.query.account == 'alice'"}}`;
+    // Decoded, account is alice first and last; as sent (Envoy's route match), account is bob.
+    expect((await under("Deny", rules, "?%61ccount=alice&account=bob&%61ccount=alice")).allowed).toBe(false);
+    expect((await under("Deny", rules, "?account=alice&account=alice")).allowed).toBe(true);
+  });
+  it("a value that needs an escape must be allowed by each reading: as sent and decoded", async () => {
+    const rules = `{action: Allow, principal: {cel: "request.query.email == 'alice@example.com'"}}`;
+    expect((await under("Deny", rules, "?email=alice@example.com")).allowed).toBe(true);
+    expect((await under("Deny", rules, "?email=alice%40example.com")).allowed).toBe(false);
+    const either = `{action: Allow, principal: {cel: "request.query.email in ['alice@example.com', 'alice%40example.com']"}}`;
+    expect((await under("Deny", either, "?email=alice%40example.com")).allowed).toBe(true);
+  });
+  it("a query every reading reads alike is decided once", async () => {
+    const own = decider(onePolicy("q", `authorization: {rules: [{action: Allow, principal: {cel: "request.query.a == '1'"}}]}`));
+    const explained = await own.explain({ path: "/q?a=1&b=2" });
+    expect(explained.decision.allowed).toBe(true);
+    expect(JSON.stringify(explained.trace.steps)).not.toContain("otherReadings");
+  });
+});
+
 describe("values that are not UTF-8 (Envoy compares bytes, the text reads them as U+FFFD)", () => {
   /** The decision on GET /b with `headers` (bytes one per character) under `rules`, default Deny. */
   const under = (rules: string, headers: Record<string, string>) =>

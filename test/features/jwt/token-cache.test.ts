@@ -1,8 +1,14 @@
 /** The verified-token cache: bounded, per policy configuration, and never fooled by a copied signature. */
 import { describe, expect, it } from "vitest";
 import { generateKeyPairSync, randomBytes, sign as nodeSign, verify } from "node:crypto";
-import { DEFAULT_TOKEN_CACHE_BYTES, otherEcdsaSpelling, TokenCache } from "../../../controller/features/jwt/token-cache.ts";
+import {
+  DEFAULT_TOKEN_CACHE_BYTES,
+  DOORKEEPER_SHARE,
+  otherEcdsaSpelling,
+  TokenCache,
+} from "../../../controller/features/jwt/token-cache.ts";
 import type { CompiledJwt } from "../../../controller/features/jwt/compile.ts";
+import type { VerificationKey } from "../../../controller/api/jwks.ts";
 import { heapHeldBy } from "../../support/heap.ts";
 
 const configA = { providers: [], optional: false } as unknown as CompiledJwt;
@@ -135,7 +141,7 @@ describe("TokenCache", () => {
     // priced high): the bound is a ceiling on memory, and the cache holds more tokens than it claims, not fewer.
     expect(held).toBeGreaterThan(cache.bytes / 6);
   });
-  it("estimates the heap of `make bench`'s tokens within 1.25× (the README's count: 32 MiB holds about 26,000 of them)", () => {
+  it("estimates the heap of `make bench`'s tokens within 1.25× (the README's count: 32 MiB, less the doorkeeper's eighth, holds about 22,000 of them)", () => {
     const header = Buffer.from('{"alg":"ES256","kid":"bench-es256","typ":"JWT"}').toString("base64url");
     // bench/tokens.ts's claims: 421 characters a token.
     const tokens = Array.from({ length: 20_000 }, (_, i) => {
@@ -160,13 +166,87 @@ describe("TokenCache", () => {
     expect(cache.bytes).toBeGreaterThanOrEqual(held);
     expect(cache.bytes).toBeLessThanOrEqual(1.25 * held);
     const perToken = cache.bytes / tokens.length;
-    expect(Math.round(DEFAULT_TOKEN_CACHE_BYTES / perToken / 1000)).toBe(26);
+    const verdictBytes = DEFAULT_TOKEN_CACHE_BYTES - DEFAULT_TOKEN_CACHE_BYTES / DOORKEEPER_SHARE;
+    expect(Math.round(verdictBytes / perToken / 1000)).toBe(22);
   });
   it("caches nothing with a bound of 0 bytes", () => {
     const cache = new TokenCache(0);
     cache.set(verdict("h.p.s"), 0, undefined);
     expect(cache.get("h.p.s", configA, 1)).toBeUndefined();
     expect(cache.bytes).toBe(0);
+  });
+});
+
+describe("TokenCache's doorkeeper: admission on second sight (issue 17)", () => {
+  const keys = [{ kid: "k" }] as unknown as readonly VerificationKey[];
+  const otherKeys = [{ kid: "k" }] as unknown as readonly VerificationKey[];
+  /** A token as one that decoded would be: three base64url segments, an 86-character signature. */
+  const tokenOf = (i: number) =>
+    `eyJhbGciOiJFUzI1NiJ9.${Buffer.from(`{"sub":"user-${i}"}`).toString("base64url")}.${randomBytes(64).toString("base64url")}`;
+
+  it("answers for this exact token under this very key array, while its record is valid", () => {
+    const cache = new TokenCache(DEFAULT_TOKEN_CACHE_BYTES, 60_000);
+    const token = tokenOf(1);
+    expect(cache.verifiedBefore(token, keys, 0)).toBe(false);
+    cache.recordVerified(token, keys, 0, 5_000);
+    expect(cache.verifiedBefore(token, keys, 4_999)).toBe(true);
+    // Another key array (a JWKS fetched again, another provider's keys) is another key set.
+    expect(cache.verifiedBefore(token, otherKeys, 1)).toBe(false);
+    // Never past the token's own limit, nor past the maximum age.
+    expect(cache.verifiedBefore(token, keys, 5_000)).toBe(false);
+    const lasting = tokenOf(2);
+    cache.recordVerified(lasting, keys, 0, undefined);
+    expect([cache.verifiedBefore(lasting, keys, 59_999), cache.verifiedBefore(lasting, keys, 60_000)]).toEqual([true, false]);
+  });
+  it("never answers for another token sharing the signature's start, its length, or its header and payload", () => {
+    const cache = new TokenCache();
+    const token = tokenOf(1);
+    cache.recordVerified(token, keys, 0, undefined);
+    const at = token.lastIndexOf(".") + 1 + 60;
+    const sameStart = `${token.slice(0, at)}${token[at] === "A" ? "B" : "A"}${token.slice(at + 1)}`;
+    const resigned = `${token.slice(0, token.lastIndexOf("."))}.${randomBytes(64).toString("base64url")}`;
+    const [h, , sig] = token.split(".");
+    const swapped = `${h}.${Buffer.from('{"sub":"user-2"}').toString("base64url")}.${sig}`;
+    for (const other of [sameStart, resigned, swapped]) expect(cache.verifiedBefore(other, keys, 1), other).toBe(false);
+  });
+  it("answers for the other ECDSA spelling of a recorded token (one token, two spellings)", () => {
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const input = `${Buffer.from('{"alg":"ES256"}').toString("base64url")}.${Buffer.from('{"sub":"alice"}').toString("base64url")}`;
+    const token = `${input}.${nodeSign("sha256", Buffer.from(input), { key: privateKey, dsaEncoding: "ieee-p1363" }).toString("base64url")}`;
+    const cache = new TokenCache();
+    cache.recordVerified(token, keys, 0, undefined);
+    expect(cache.verifiedBefore(otherEcdsaSpelling(token)!, keys, 1)).toBe(true);
+  });
+  it("records nothing with a bound of 0 bytes", () => {
+    const cache = new TokenCache(0);
+    const token = tokenOf(1);
+    cache.recordVerified(token, keys, 0, undefined);
+    expect(cache.verifiedBefore(token, keys, 1)).toBe(false);
+    expect(cache.bytes).toBe(0);
+  });
+  it("holds at most an eighth of the bound in measured heap, the oldest records going first", () => {
+    const bound = 8 * 1024 * 1024;
+    const tokens = Array.from({ length: 20_000 }, (_, i) => tokenOf(i));
+    const { bytes: held, value: cache } = heapHeldBy(() => {
+      const c = new TokenCache(bound);
+      for (const t of tokens) c.recordVerified(Buffer.from(t).toString(), keys, 0, undefined);
+      return c;
+    });
+    expect(cache.verifiedBefore(tokens.at(-1)!, keys, 1)).toBe(true);
+    expect(cache.verifiedBefore(tokens[0]!, keys, 1)).toBe(false);
+    expect(cache.bytes).toBeLessThanOrEqual(bound / 8);
+    expect(held).toBeLessThanOrEqual(cache.bytes);
+  });
+  it("estimates at least the heap its records hold, and not more than 1.5 times it", () => {
+    const tokens = Array.from({ length: 5_000 }, (_, i) => tokenOf(i));
+    const { bytes: held, value: cache } = heapHeldBy(() => {
+      const c = new TokenCache(64 * 1024 * 1024);
+      for (const t of tokens) c.recordVerified(Buffer.from(t).toString(), keys, 0, undefined);
+      return c;
+    });
+    expect(tokens.every((t) => cache.verifiedBefore(t, keys, 1))).toBe(true);
+    expect(cache.bytes).toBeGreaterThanOrEqual(held);
+    expect(cache.bytes).toBeLessThanOrEqual(1.5 * held);
   });
 });
 

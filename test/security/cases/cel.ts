@@ -13,16 +13,20 @@ import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
 /**
- * /x under a policy with `authorization` (YAML flow map); GET /x with `headers`, as text or, with
+ * /x under a policy with `authorization` (YAML flow map); GET /x`query` with `headers`, as text or, with
  * `byteStrings`, as the bytes an HTTP port receives (one character per byte).
  */
-function ruled(authorization: string, headers: Record<string, string | string[]> = {}, byteStrings = false) {
+function ruled(authorization: string, headers: Record<string, string | string[]> = {}, byteStrings = false, query = "") {
   return async (): Promise<Outcome> => {
     const d = decider(
       `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization: parse(authorization) }, "x")}`,
     );
     const policy = d.result.snapshot.policies["apps/p"];
-    return fromDecision(await d({ path: "/x", headers, byteStrings }), managedHeadersOf(d.result.snapshot.policies), policy?.invalid);
+    return fromDecision(
+      await d({ path: `/x${query}`, headers, byteStrings }),
+      managedHeadersOf(d.result.snapshot.policies),
+      policy?.invalid,
+    );
   };
 }
 
@@ -119,6 +123,40 @@ export const celCases: readonly Case[] = [
       "x-role": ["user", "admin"],
     }),
     "principal.cel read the lines joined (`user, admin`); each line is now a reading too",
+  ),
+  c(
+    "principal-query-as-sent",
+    "Deny `principal.cel` `request.query.tag == 'c++'`, default Allow; `?tag=c++` (decoded as a form, `+` is a space; Envoy's route match and RFC 3986 decoders read `c++`)",
+    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-cpp" },
+    ruled(
+      `{defaultAction: Allow, rules: [{name: no-cpp, action: Deny, principal: {cel: "request.query.tag == 'c++'"}}]}`,
+      {},
+      false,
+      "?tag=c++",
+    ),
+    "principal.cel's request.query was decoded as a form only (URLSearchParams), while route matches compare the query as sent; it is now first read as Envoy's route match reads it (first value, split at &, as sent), then on every other reading of the query (last value, split at ; too, percent-decoded), and all must allow",
+  ),
+  c(
+    "principal-query-decoded",
+    "Deny `principal.cel` `request.query.role == 'admin'`, default Allow; `?role=%61dmin` (Envoy's reading as sent is `%61dmin`, upstreams decode `admin`)",
+    { status: 403, code: "authz_denied", reason: "reading the first value of a name in the query split at &, percent-decoded" },
+    ruled(
+      `{defaultAction: Allow, rules: [{name: no-admin, action: Deny, principal: {cel: "'role' in request.query && request.query.role == 'admin'"}}]}`,
+      {},
+      false,
+      "?role=%61dmin",
+    ),
+  ),
+  c(
+    "rule-query-as-sent",
+    "Deny a rule's `cel` `request.query.contains('role=admin')`, default Allow; `?role=%61dmin`: Envoy's CEL reads the query text as sent, so the rule does not apply (as in Envoy Gateway; principal.cel's map is decided on every reading)",
+    { status: 200, code: "allowed" },
+    ruled(
+      `{defaultAction: Allow, rules: [{name: no-admin, action: Deny, cel: "request.query.contains('role=admin')"}]}`,
+      {},
+      false,
+      "?role=%61dmin",
+    ),
   ),
   c(
     "host-utf8",

@@ -1,12 +1,13 @@
 /** JWT: algorithms, keys, header members, encodings, claims, time, issuer, audience, several tokens. */
-import { sign } from "node:crypto";
+import { randomBytes, sign } from "node:crypto";
 import type { Ctx } from "../context.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 import { b64, hmacToken, ISSUER, jws, now, OTHER_ISSUER, token } from "../world.ts";
 import { parseJwks, type VerificationKey } from "../../../controller/api/jwks.ts";
 import { bearer as bearerHeader, checkWorldText, countingKeyStore, ISSUER as CHECK_WORLD_ISSUER } from "../../support/check-world.ts";
 import { decider } from "../../support/world.ts";
-import { jwksOf, mint, signingKey } from "../../support/tokens.ts";
+import { jwksOf, mint, signingKey, type SigningKey } from "../../support/tokens.ts";
+import type { Decision } from "../../../controller/authz/decision.ts";
 
 /** A valid token on /jwt: x-user-id from sub (every other managed header is removed). */
 const OK: Expected = { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } };
@@ -37,33 +38,139 @@ function t(id: string, title: string, expect: Expected, make: (ctx: Ctx) => stri
   return c(id, title, expect, (ctx) => bearer(ctx, make(ctx)), fixed);
 }
 
+/** The keys of `key`'s JWKS as a fetch gives them (new objects each time). */
+function fetchedKeys(...keys: SigningKey[]): readonly VerificationKey[] {
+  const parsed = parseJwks(jwksOf(...keys));
+  if (!parsed.ok) throw new Error("the JWKS does not parse");
+  return parsed.keys;
+}
+
 /**
- * A valid token on the check world's /jwt, then the same token once its key has left the JWKS (the
- * key store fetched it again without the key): the second answer.
+ * The check world on a clock of its own (`clock.ms`), its provider's keys those of a JWKS fetched
+ * now (`refetch` fetches it again, holding other keys), signature checks counted. `send` puts a
+ * token on /jwt; `outcome` turns a decision into the catalogue's Outcome.
  */
-async function afterKeyRemoved(): Promise<Outcome> {
-  const key = await signingKey("leaving-1");
-  const fetched = (): readonly VerificationKey[] => {
-    const parsed = parseJwks(jwksOf(key));
-    if (!parsed.ok) throw new Error("the JWKS does not parse");
-    return parsed.keys;
+async function keyWorld(kid: string) {
+  const key = await signingKey(kid);
+  let held = fetchedKeys(key);
+  const clock = { ms: Date.now() };
+  const { counts, keys } = countingKeyStore({ held: () => held });
+  const world = decider(checkWorldText(jwksOf(key)), { keys, now: () => clock.ms });
+  return {
+    key,
+    clock,
+    counts,
+    mint: (claims: Record<string, unknown> = {}) => mint(key, { iss: CHECK_WORLD_ISSUER, aud: "api", sub: "u-1", ...claims }),
+    refetch: (...keys: SigningKey[]) => void (held = keys.length === 0 ? [] : fetchedKeys(...keys)),
+    send: (token: string) => world({ path: "/jwt", headers: bearerHeader(token) }),
+    outcome: (d: Decision) => fromDecision(d, managedHeadersOf(world.result.snapshot.policies)),
   };
-  let held = fetched();
-  const world = decider(checkWorldText(jwksOf(key)), { keys: countingKeyStore({ held: () => held }).keys });
-  const request = { path: "/jwt", headers: bearerHeader(await mint(key, { iss: CHECK_WORLD_ISSUER, aud: "api", sub: "u-1" })) };
-  const first = await world(request);
-  if (!first.allowed) throw new Error(`the token was refused before its key left: ${first.message}`);
-  held = [];
-  return fromDecision(await world(request), managedHeadersOf(world.result.snapshot.policies));
+}
+
+/** `token` with its ES256 signature's s replaced by n − s: the other spelling of the same signature. */
+function otherSpelling(token: string): string {
+  const dot = token.lastIndexOf(".");
+  const signature = Buffer.from(token.slice(dot + 1), "base64url");
+  const s = BigInt(`0x${signature.subarray(32).toString("hex")}`);
+  const other = Buffer.from((P256_ORDER - s).toString(16).padStart(64, "0"), "hex");
+  return `${token.slice(0, dot)}.${Buffer.concat([signature.subarray(0, 32), other]).toString("base64url")}`;
+}
+
+/**
+ * A valid token on the check world's /jwt, seen `sights` times (once: only the doorkeeper's record
+ * of it; twice: admitted into the verdict cache), then the same token once its key has left the
+ * JWKS (the key store fetched it again without the key): the last answer.
+ */
+async function afterKeyRemoved(sights: number): Promise<Outcome> {
+  const w = await keyWorld("leaving-1");
+  const token = await w.mint();
+  for (let i = 0; i < sights; i++) {
+    const d = await w.send(token);
+    if (!d.allowed) throw new Error(`the token was refused before its key left: ${d.message}`);
+  }
+  w.refetch();
+  return w.outcome(await w.send(token));
+}
+
+/** A valid token seen once on the check world's /jwt, then `other(token)`: its answer, the signature checked again. */
+async function afterFirstSight(other: (token: string) => string): Promise<Outcome> {
+  const w = await keyWorld("seen-1");
+  const token = await w.mint();
+  if (!(await w.send(token)).allowed) throw new Error("the valid token was refused");
+  const before = w.counts.verifications;
+  const outcome = w.outcome(await w.send(other(token)));
+  if (w.counts.verifications === before) throw new Error("the other token was answered without a signature check");
+  return outcome;
 }
 
 export const jwtCases: readonly Case[] = [
   c(
     "key-removed-while-cached",
-    "a valid token, then the same token after its key left the issuer's JWKS (fetched again without it)",
+    "a valid token sent twice (admitted into the verdict cache), then the same token after its key left the issuer's JWKS (fetched again without it)",
     noKey,
-    afterKeyRemoved,
+    () => afterKeyRemoved(2),
     "a verified token was answered from the verdict cache for up to 60 s after its key left the JWKS, where Envoy (which keeps no verdict) refuses it at once; a verdict now holds only while the key set it was verified with is the one held",
+  ),
+  // The doorkeeper (a token is admitted into the verdict cache on its second sight; its first leaves
+  // only a record that this exact token verified under this key set): what a record must not excuse.
+  c(
+    "key-removed-after-first-sight",
+    "a valid token seen once (only the doorkeeper's record of it), then the same token after its key left the JWKS",
+    noKey,
+    () => afterKeyRemoved(1),
+  ),
+  c(
+    "key-replaced-after-first-sight",
+    "a valid token seen once, then the same token after the JWKS was fetched again with another key under the same kid",
+    badSignature,
+    async () => {
+      const w = await keyWorld("rotated-1");
+      const token = await w.mint();
+      if (!(await w.send(token)).allowed) throw new Error("the valid token was refused");
+      w.refetch(await signingKey("rotated-1"));
+      return w.outcome(await w.send(token));
+    },
+  ),
+  c(
+    "first-sight-then-expired",
+    "a valid token expiring in 10 s seen once, then the same token 71 s later (past exp and the 60 s skew)",
+    expired,
+    async () => {
+      const w = await keyWorld("expiring-1");
+      const exp = Math.floor(w.clock.ms / 1000) + 10;
+      const token = await w.mint({ exp });
+      if (!(await w.send(token)).allowed) throw new Error("the valid token was refused");
+      w.clock.ms = (exp + 61) * 1000;
+      return w.outcome(await w.send(token));
+    },
+  ),
+  c(
+    "first-sight-same-start",
+    "a valid token seen once, then one of the same length with the same header, payload and signature start (its r), one character of s changed",
+    badSignature,
+    () =>
+      afterFirstSight((token) => {
+        // Position 60 of the 86-character signature lies in s, away from the last character's spare bits.
+        const at = token.lastIndexOf(".") + 1 + 60;
+        return `${token.slice(0, at)}${token[at] === "A" ? "B" : "A"}${token.slice(at + 1)}`;
+      }),
+  ),
+  c(
+    "first-sight-payload-swapped",
+    "a valid token seen once (sub u-1), then the same header and signature over a payload of the same length naming u-2",
+    badSignature,
+    () =>
+      afterFirstSight((token) => {
+        const [header, payload, signature] = token.split(".") as [string, string, string];
+        const claims = Buffer.from(payload, "base64url").toString().replace('"sub":"u-1"', '"sub":"u-2"');
+        return `${header}.${Buffer.from(claims).toString("base64url")}.${signature}`;
+      }),
+  ),
+  c(
+    "first-sight-forged-signature",
+    "a valid token seen once, then its header and payload under another signature of the right size (64 random bytes)",
+    badSignature,
+    () => afterFirstSight((token) => `${token.slice(0, token.lastIndexOf("."))}.${randomBytes(64).toString("base64url")}`),
   ),
   // Algorithms and keys
   t(
@@ -88,21 +195,19 @@ export const jwtCases: readonly Case[] = [
   }),
   c(
     "ecdsa-high-s",
-    "a valid ES256 token, then the same token with its signature re-spelt as (r, n − s), which verifies too",
+    "a valid ES256 token, then the same token with its signature re-spelt as (r, n − s), which verifies too, then each again",
     OK,
-    async (ctx) => {
-      const valid = token({}, {}, undefined, ctx.keys);
-      const [input, signature] = [
-        valid.slice(0, valid.lastIndexOf(".")),
-        Buffer.from(valid.slice(valid.lastIndexOf(".") + 1), "base64url"),
-      ];
-      const s = BigInt(`0x${signature.subarray(32).toString("hex")}`);
-      const other = Buffer.concat([signature.subarray(0, 32), Buffer.from((P256_ORDER - s).toString(16).padStart(64, "0"), "hex")]);
-      const first = await ctx.decider({ path: "/jwt", headers: { authorization: `Bearer ${valid}` } });
-      const second = await ctx.decider({ path: "/jwt", headers: { authorization: `Bearer ${input}.${other.toString("base64url")}` } });
-      // One token, one verdict: the second spelling is answered from the first's cache entry.
-      if (second !== first) throw new Error("the other spelling was verified as a separate token");
-      return bearer(ctx, `${input}.${other.toString("base64url")}`);
+    async () => {
+      const w = await keyWorld("spelt-1");
+      const valid = await w.mint();
+      const other = otherSpelling(valid);
+      const answers = [];
+      for (const t of [valid, other, valid, other]) answers.push(await w.send(t));
+      // One token, one verdict: the signature is checked once; the other spelling is its second sight
+      // (admitted), and from then on both spellings are answered from that one entry.
+      if (w.counts.verifications !== 1) throw new Error(`the two spellings were verified ${w.counts.verifications} times`);
+      if (answers[2] !== answers[1] || answers[3] !== answers[1]) throw new Error("the two spellings hold separate verdicts");
+      return w.outcome(answers[3]!);
     },
     "SECURITY.md said one token has one spelling, but an ECDSA signature has two that both verify (as in Envoy and WebCrypto); the cache now treats them as one token, with one verdict",
   ),

@@ -76,6 +76,64 @@ const partialSets = decider(
   { watchNamespaces: ["infra", "apps"] },
 );
 
+/**
+ * Two Gateways serving api.example.com, the one a request came through not named by the proxy (no
+ * `x-portcullis-gateway`): each decides. On Gateway `a-public`, /r takes API keys and sends the
+ * client as x-client-id; on `b-partner`, /r takes the partner's keys, among them the same key
+ * string for client partner-bob, also sent as x-client-id, and /p sends its client as
+ * x-partner-tier. /s is open on both.
+ */
+const TWO_GATEWAYS = ["a-public", "b-partner"]
+  .map(
+    (gw, i) => `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: ${gw}, namespace: apps}
+spec: {gatewayClassName: portcullis, listeners: [{name: http, protocol: HTTP, port: 80}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: ${gw}, namespace: apps}
+spec:
+  parentRefs: [{name: ${gw}}]
+  hostnames: [api.example.com]
+  rules:
+    - name: r
+      matches: [{path: {type: PathPrefix, value: /r}}]
+    - name: s
+      matches: [{path: {type: PathPrefix, value: /s}}]
+    - name: p
+      matches: [{path: {type: PathPrefix, value: /p}}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: ${gw}-keys, namespace: apps}
+stringData: {${i === 0 ? "alice" : "partner-bob"}: alice-key}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: ${gw}, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: ${gw}, sectionName: r}]
+  apiKeyAuth:
+    credentialRefs: [{name: ${gw}-keys}]
+    extractFrom: [{headers: [X-API-Key]}]
+    forwardClientIDHeader: x-client-id
+${
+  i === 0
+    ? ""
+    : `---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: ${gw}-tier, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: ${gw}, sectionName: p}]
+  apiKeyAuth: {credentialRefs: [{name: ${gw}-keys}], extractFrom: [{headers: [X-API-Key]}], forwardClientIDHeader: x-partner-tier}
+`
+}`,
+  )
+  .join("---\n");
+const twoGateways = decider(TWO_GATEWAYS);
+
 const WRONG_USER: Expected = { status: 401, code: "basic_invalid" };
 const NO_ROUTE: Expected = { status: 403, code: "route_not_found" };
 
@@ -91,6 +149,22 @@ function c(id: string, title: string, expect: Expected, request: Partial<AuthzRe
 }
 
 export const listenerCases: readonly Case[] = [
+  c(
+    "gateway-unknown-other-identities",
+    "Gateway not named; a key valid on both Gateways' /r, for client alice on one and partner-bob on the other: each would tell its upstream another client",
+    { status: 403, code: "identity_unforwardable", reason: "would set x-client-id upstream to different values" },
+    { host: "api.example.com", path: "/r", headers: { "x-api-key": "alice-key" } },
+    "when every reading allowed, the first reading's allow was answered: the request went upstream as alice (x-client-id) whichever Gateway took it, though on the other the key is partner-bob's; readings that allow with other headers upstream are now refused",
+    twoGateways,
+  ),
+  c(
+    "gateway-unknown-client-copy",
+    "Gateway not named; open /s on both, the client's own `x-partner-tier: gold` (a header only the second Gateway's policies set)",
+    { status: 200, code: "allowed" },
+    { host: "api.example.com", path: "/s", headers: { "x-partner-tier": "gold" } },
+    "when every reading allowed, the first reading's allow was answered, which removes only the headers its own Gateway's policies set: the client's x-partner-tier reached the other Gateway's upstream, which takes it for a client its policy established (open rules of one policy counted as one reading whatever their Gateway); every header any reading removes is now removed",
+    twoGateways,
+  ),
   c(
     "other-listeners-user",
     "port 8080 (Envoy's gRPC destination) with alice, a user of the Gateway-wide policy only",

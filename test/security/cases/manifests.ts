@@ -137,29 +137,41 @@ function weakJwksCase(): Case {
   );
 }
 
-/** A policy file that was good and is then replaced by `broken`: its last good contents must stay in force. */
-function yamlCase(id: string, title: string, broken: string): Case {
+/**
+ * A folder read whole once (BASE in base.yaml, the API-key policy on /bad in policy.yaml), then
+ * changed by `change` so that some file does not parse: the last read where every file parsed must
+ * stay in force, whole.
+ */
+function brokenFolderCase(id: string, title: string, change: (dir: string) => void, fixed?: string): Case {
   return {
     id: `manifest.${id}`,
     title,
-    expect: { status: 401, code: "apikey_missing", condition: "keeping last good contents" },
+    expect: { status: 401, code: "apikey_missing", condition: "last good contents stay in force" },
+    ...(fixed === undefined ? {} : { fixed }),
     async run() {
       const dir = mkdtempSync(join(tmpdir(), "portcullis-catalogue-"));
       try {
         writeFileSync(join(dir, "base.yaml"), BASE);
         writeFileSync(join(dir, "policy.yaml"), bad(apiKey()));
         const folder = new ManifestFolder(dir);
-        folder.load();
-        writeFileSync(join(dir, "policy.yaml"), broken);
-        const load = folder.load();
-        const errors = load.errors.map((e) => `${e.file}: ${e.error}${e.keptLastGood ? " (keeping last good contents)" : ""}`);
-        return decide(load.objects, { headers: {} }, errors);
+        folder.read();
+        change(dir);
+        const { latest, inForce } = folder.read();
+        if (inForce === undefined || latest.errors.length === 0)
+          throw new Error(`${id}: the change must break a file of a folder read whole`);
+        return decide(
+          inForce.objects,
+          { headers: {} },
+          latest.errors.map((e) => `${e.file}: ${e.error} (the folder's last good contents stay in force)`),
+        );
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     },
   };
 }
+const brokenPolicyFile = (id: string, title: string, broken: string) =>
+  brokenFolderCase(id, title, (dir) => writeFileSync(join(dir, "policy.yaml"), broken));
 
 /**
  * `portcullis check` on a folder whose policy file has never parsed: serve would not be ready and
@@ -197,9 +209,31 @@ const duplicateSpec = `{"apiVersion":"gateway.envoyproxy.io/v1alpha1","kind":"Se
 ].join(",")}}\n`;
 
 export const manifestCases: readonly Case[] = [
-  yamlCase("yaml-invalid", "the policy file stops parsing (`apiVersion: [unclosed`)", "apiVersion: [unclosed\n"),
-  yamlCase("yaml-aliases", "the policy file becomes a billion-laughs alias bomb", laughs),
-  yamlCase("json-duplicate-key", "the policy file becomes JSON with a second `spec` key that drops its authentication", duplicateSpec),
+  brokenPolicyFile("yaml-invalid", "the policy file stops parsing (`apiVersion: [unclosed`)", "apiVersion: [unclosed\n"),
+  brokenPolicyFile("yaml-aliases", "the policy file becomes a billion-laughs alias bomb", laughs),
+  brokenPolicyFile(
+    "json-duplicate-key",
+    "the policy file becomes JSON with a second `spec` key that drops its authentication",
+    duplicateSpec,
+  ),
+  brokenFolderCase(
+    "moved-into-broken-file",
+    "the policy is moved out of policy.yaml into a new file, team.yaml, that does not parse (a typo after it)",
+    (dir) => {
+      writeFileSync(join(dir, "policy.yaml"), "# moved to team.yaml\n");
+      writeFileSync(join(dir, "team.yaml"), `${bad(apiKey())}---\nkind: [unclosed\n`);
+    },
+    "each file kept its own last good contents, so the policy was in neither (policy.yaml no longer held it, team.yaml had never parsed) and its route was allowed (200); while a file does not parse, the folder's last read where every file parsed now stays in force, whole",
+  ),
+  brokenFolderCase(
+    "renamed-and-broken",
+    "policy.yaml is renamed policy-v2.yaml (an editor's save as, a ConfigMap key renamed) with a typo in the same edit",
+    (dir) => {
+      rmSync(join(dir, "policy.yaml"));
+      writeFileSync(join(dir, "policy-v2.yaml"), `${bad(apiKey())}  bogus: [unclosed\n`);
+    },
+    "a file's last good contents were kept by its name, so the renamed file had none and its policy was dropped: its route was allowed (200)",
+  ),
   checkNeverParsed,
   m(
     "wrong-type",
