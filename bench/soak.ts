@@ -1,14 +1,17 @@
 /**
- * Soak: `node bench/soak.ts [--duration 600] [--rate 200] [--churn-ms 1000] [--write inplace|rename]`
- * (durations in seconds).
+ * Soak: `node bench/soak.ts [--duration 600] [--rate 200] [--churn-ms 1000] [--write inplace|rename|configmap]`
+ * (`--duration` in seconds).
  *
  * Runs the real `bin/portcullis serve` as a child process over a temporary manifest folder, sends
  * a fixed request rate over loopback (open loop: the schedule never waits for answers) to the
  * Envoy ext_authz and forward-auth ports, and rewrites policies and Secrets in the folder every
  * `--churn-ms`. Every request has a known expected decision whatever the churn is doing (the
  * churned parts keep a key that is always valid and one that never is), so any other answer is a
- * wrong decision. The child's RSS is sampled every 5 s. Prints a JSON report; exits 1 when there
- * were errors or wrong decisions.
+ * wrong decision. Each change is also timed until it is enforced: the churn Secret holds a key for
+ * its tick only, asked for until it is accepted, after which the previous tick's key must be
+ * refused; the next change waits for that (and for `--churn-ms` since the last). The child's RSS is
+ * sampled every 5 s. Prints a JSON report; exits 1 when there were errors, wrong decisions, or a
+ * change not enforced within ENFORCED_WITHIN_MS.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -17,6 +20,8 @@ import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
+import { POLL_INTERVAL_MS } from "../controller/sources/manifests.ts";
+import { writeConfigMapVolume } from "../test/support/configmap-volume.ts";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -25,6 +30,14 @@ const arg = (name: string, fallback: number) => {
 const DURATION_S = arg("duration", 600);
 const RATE = arg("rate", 200);
 const CHURN_MS = arg("churn-ms", 1000);
+const WRITES = ["inplace", "rename", "configmap"] as const;
+const WRITE = (process.argv.includes("--write") ? process.argv[process.argv.indexOf("--write") + 1] : "inplace") as (typeof WRITES)[number];
+if (!WRITES.includes(WRITE)) throw new Error(`--write takes one of ${WRITES.join(", ")}`);
+/**
+ * A change not enforced within this is a failure: the folder's poll (the backstop of its directory
+ * watches) plus its debounce and a compile, with room for a busy host. The watches take about 0.1 s.
+ */
+const ENFORCED_WITHIN_MS = POLL_INTERVAL_MS + 1500;
 const HOST = "api.soak.test";
 const ROOT = join(import.meta.dirname, "..");
 
@@ -70,10 +83,13 @@ spec:
       - {name: idp, issuer: https://idp.soak.test, audiences: [soak], localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}
 `;
 
+/** The key valid in tick `n` only (client `current` of the churn Secret). */
+const tickKey = (n: number) => `tick-${n}-key`;
+
 /** The churned files of tick `n`: the churn Secret and policy change every tick, the noise changes size. */
 function churnFiles(n: number): Record<string, string> {
   const extra = Array.from({ length: n % 40 }, (_, i) => `  gen-${n}-${i}: ${randomBytes(12).toString("base64url")}`).join("\n");
-  const secret = `apiVersion: v1\nkind: Secret\nmetadata: {name: churn-keys, namespace: soak}\nstringData:\n  always: always-key\n${extra}\n`;
+  const secret = `apiVersion: v1\nkind: Secret\nmetadata: {name: churn-keys, namespace: soak}\nstringData:\n  always: always-key\n  current: ${tickKey(n)}\n${extra}\n`;
   const header = n % 2 === 0 ? "x-client-a" : "x-client-b";
   const policy = `apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy
@@ -107,16 +123,24 @@ spec:
 }
 
 /**
- * `--write inplace` (default) rewrites the file; `--write rename` writes a new file and renames it
- * into place, as editors and ConfigMap mounts do (with Node 24's recursive fs.watch on Linux, the
- * folder watcher stops seeing a file once it has been replaced that way: see BENCHMARKS.md).
+ * Writes the churned files of tick `n` (and, for a ConfigMap volume, the static ones with them).
+ * `--write inplace` (default) rewrites each file; `--write rename` writes a new file and renames it
+ * into place, as editors save; `--write configmap` updates the folder as the kubelet updates a
+ * ConfigMap volume (a new hidden directory, then one `..data` symlink swap).
  */
-const RENAME = process.argv.includes("rename");
-function writeAtomically(dir: string, name: string, text: string): void {
-  if (!RENAME) return writeFileSync(join(dir, name), text);
-  const tmp = join(dir, `.${name}.tmp`);
-  writeFileSync(tmp, text);
-  renameSync(tmp, join(dir, name));
+function writeTick(dir: string, n: number, staticText: string): void {
+  const files = churnFiles(n);
+  if (WRITE === "configmap") return writeConfigMapVolume(dir, { "00-static.yaml": staticText, ...files });
+  if (n === 0) writeFileSync(join(dir, "00-static.yaml"), staticText);
+  for (const [name, text] of Object.entries(files)) {
+    if (WRITE !== "rename") {
+      writeFileSync(join(dir, name), text);
+      continue;
+    }
+    const tmp = join(dir, `.${name}.tmp`);
+    writeFileSync(tmp, text);
+    renameSync(tmp, join(dir, name));
+  }
 }
 
 // ---- the probe requests, each with its expected decision --------------------------------------
@@ -200,6 +224,9 @@ function send(port: number, path: string, headers: Record<string, string>): Prom
   });
 }
 
+/** The headers the policies set upstream. */
+const IDENTITY_HEADERS = ["x-client-id", "x-client-a", "x-client-b", "x-user-id"];
+
 /** Why `outcome` is not what `probe` expects; undefined when it is. */
 function judge(probe: Probe, outcome: Outcome & { ok: true }): string | undefined {
   if (outcome.status !== probe.status) return `status ${outcome.status}, expected ${probe.status}`;
@@ -208,9 +235,7 @@ function judge(probe: Probe, outcome: Outcome & { ok: true }): string | undefine
     return code === probe.code ? undefined : `code ${code}, expected ${probe.code}`;
   }
   const fits = probe.identity!.some((want) => Object.entries(want).every(([h, v]) => outcome.headers[h] === v));
-  const stray = ["x-client-id", "x-client-a", "x-client-b", "x-user-id"].filter(
-    (h) => outcome.headers[h] !== undefined && !probe.identity!.some((w) => h in w),
-  );
+  const stray = IDENTITY_HEADERS.filter((h) => outcome.headers[h] !== undefined && !probe.identity!.some((w) => h in w));
   return fits && stray.length === 0 ? undefined : `identity headers ${JSON.stringify(outcome.headers)}`;
 }
 
@@ -218,9 +243,9 @@ function judge(probe: Probe, outcome: Outcome & { ok: true }): string | undefine
 async function main(): Promise<number> {
   const { probes: list, jwks } = await probes();
   const dir = mkdtempSync(join(tmpdir(), "portcullis-soak-"));
-  writeFileSync(join(dir, "00-static.yaml"), staticManifests(jwks));
+  const staticText = staticManifests(jwks);
   let tick = 0;
-  for (const [name, text] of Object.entries(churnFiles(tick))) writeAtomically(dir, name, text);
+  writeTick(dir, tick, staticText);
 
   const child = spawn(
     join(ROOT, "bin/portcullis"),
@@ -263,10 +288,38 @@ async function main(): Promise<number> {
   };
   sampleRss();
   const rssTimer = setInterval(sampleRss, 5000);
-  const churnTimer = setInterval(() => {
-    tick += 1;
-    for (const [name, text] of Object.entries(churnFiles(tick))) writeAtomically(dir, name, text);
-  }, CHURN_MS);
+  const endAt = started + DURATION_S * 1000;
+  // Each change, timed until its key is accepted; then the previous tick's key must be refused.
+  const enforcedMs: number[] = [];
+  let notEnforced = 0;
+  const churn = (async () => {
+    const churnHeaders = (n: number) => ({ host: HOST, "x-api-key": tickKey(n) });
+    while (Date.now() + CHURN_MS < endAt) {
+      const written = Date.now();
+      tick += 1;
+      writeTick(dir, tick, staticText);
+      let accepted = false;
+      while (!accepted && Date.now() - written <= ENFORCED_WITHIN_MS) {
+        const outcome = await send(authz, "/churn/a", churnHeaders(tick));
+        accepted = outcome.ok && outcome.status === 200;
+        if (!accepted) await new Promise((r) => setTimeout(r, 10));
+      }
+      if (!accepted) {
+        notEnforced += 1;
+        if (stats.examples.length < 10) stats.examples.push(`tick ${tick}: not enforced within ${ENFORCED_WITHIN_MS} ms`);
+      } else {
+        enforcedMs.push(Date.now() - written);
+        const previous = await send(authz, "/churn/a", churnHeaders(tick - 1));
+        if (!previous.ok || previous.status !== 401) {
+          stats.wrong += 1;
+          stats.byProbe["revoked-tick-key"] = (stats.byProbe["revoked-tick-key"] ?? 0) + 1;
+          if (stats.examples.length < 10)
+            stats.examples.push(`tick ${tick - 1}'s key after tick ${tick} was enforced: ${JSON.stringify(previous)}`);
+        }
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, written + CHURN_MS - Date.now())));
+    }
+  })();
 
   // Open loop: every 10 ms, the requests due by now are sent, whatever is still in flight.
   const inFlight = new Set<Promise<void>>();
@@ -280,6 +333,8 @@ async function main(): Promise<number> {
           "x-forwarded-host": HOST,
           "x-forwarded-uri": probe.path,
           "x-forwarded-proto": "https",
+          // As the shipped nginx and Caddy files do: the proxy replaces every identity header with the answer's.
+          "x-portcullis-replaces": IDENTITY_HEADERS.join(", "),
         }
       : { ...probe.headers, host: HOST };
     const t0 = performance.now();
@@ -303,7 +358,6 @@ async function main(): Promise<number> {
     });
     inFlight.add(p);
   };
-  const endAt = started + DURATION_S * 1000;
   let next = 0;
   await new Promise<void>((resolve) => {
     const pump = setInterval(() => {
@@ -316,7 +370,7 @@ async function main(): Promise<number> {
       }
     }, 10);
   });
-  clearInterval(churnTimer);
+  await churn;
   await Promise.all(inFlight);
   sampleRss();
   clearInterval(rssTimer);
@@ -327,9 +381,11 @@ async function main(): Promise<number> {
   agent.destroy();
   rmSync(dir, { recursive: true, force: true });
 
+  const pctOf = (sorted: readonly number[], p: number) =>
+    Math.round((sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0) * 100) / 100;
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) =>
-    Math.round((latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0) * 100) / 100;
+  enforcedMs.sort((a, b) => a - b);
+  const pct = (p: number) => pctOf(latencies, p);
   const settled = rss.filter((s) => s.t >= Math.min(60, DURATION_S / 4));
   // RSS is a GC sawtooth: compare the peaks of equal windows, not a regression line through it.
   const windowS = Math.max(10, Math.floor(DURATION_S / 5));
@@ -340,7 +396,11 @@ async function main(): Promise<number> {
     durationSeconds: DURATION_S,
     rate: RATE,
     churnEveryMs: CHURN_MS,
+    write: WRITE,
     churnTicks: tick,
+    changeEnforcedMs: { p50: pctOf(enforcedMs, 50), p99: pctOf(enforcedMs, 99), max: pctOf(enforcedMs, 100) },
+    changesNotEnforcedWithinBound: notEnforced,
+    enforcedWithinBoundMs: ENFORCED_WITHIN_MS,
     snapshotsPublished: generation,
     requests: stats.sent,
     answered: stats.answered,
@@ -366,7 +426,7 @@ async function main(): Promise<number> {
     childExitCode: exitCode,
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  return stats.errors === 0 && stats.wrong === 0 && exitCode === 0 ? 0 : 1;
+  return stats.errors === 0 && stats.wrong === 0 && notEnforced === 0 && exitCode === 0 ? 0 : 1;
 }
 
 main().then(

@@ -112,8 +112,12 @@ function checkReading(snapshot: Snapshot, req: NormalizedRequest, ctx: CheckCont
   if (entries === undefined) return deny(403, "gateway_not_found", `Gateway ${request.gateway} is not served by Portcullis`, {});
   const others = otherRouteReadings(snapshot.routes, req, request, entries);
   if (others === undefined) return decideOnRoute(snapshot, entries, ENVOY_READING, req, ctx);
+  ctx.trace?.note({ reading: ENVOY_ROUTE_READING });
   return checkEveryRouteReading(snapshot, entries, others, req, ctx);
 }
+
+/** The route step's reading when others follow in branches: Envoy's, as its route match reads the request. */
+const ENVOY_ROUTE_READING = "Envoy's (a repeated header's lines joined with \",\", the first value of a query name split at &, as sent)";
 
 /**
  * A request that other readings route to other rules than Envoy's (a repeated query name, a ";", a
@@ -131,19 +135,20 @@ function checkEveryRouteReading(
     [
       decideOnRoute(snapshot, entries, ENVOY_READING, req, ctx),
       ...others.map((o) =>
-        decideOnRoute(
-          snapshot,
-          o.entries,
-          o.reading,
-          req,
-          ctx.trace === undefined ? ctx : branch(ctx, ctx.trace, { reading: o.reading.name }),
-        ),
+        decideOnRoute(snapshot, o.entries, o.reading, req, ctx.trace === undefined ? ctx : routeBranch(snapshot, o, req, ctx, ctx.trace)),
       ),
     ],
     `the request also reads as ${others
       .map((o) => `${o.reading.name}, which takes ${o.entries.map((e) => e.rule).join(", ")}`)
       .join("; ")}`,
   );
+}
+
+/** `ctx` with a trace of its own for another route reading, which starts with the route tables as that reading reads them. */
+function routeBranch(snapshot: Snapshot, other: RouteReadingRoutes, req: NormalizedRequest, ctx: CheckContext, trace: Trace): CheckContext {
+  const own = branch(ctx, trace, { reading: other.reading.name });
+  own.trace!.step("route", { tables: explainRoutes(snapshot.routes, req, req.source, other.reading) });
+  return own;
 }
 
 /**

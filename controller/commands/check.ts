@@ -10,7 +10,7 @@ import { createOidcProviders } from "../features/oidc/provider.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
 import { reasonOf } from "../authz/decision.ts";
 import { Trace } from "../authz/trace.ts";
-import type { CheckConfig } from "../config.ts";
+import { UsageError, type CheckConfig } from "../config.ts";
 import { createKeyStore } from "../keys/store.ts";
 import { NOT_READY } from "../authz/authorizer.ts";
 import { envoyResponse } from "../server/envoy-response.ts";
@@ -61,17 +61,13 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
   try {
     await keys.sync(snapshot.remoteJwks);
     const url = new URL(config.url);
-    const headers: Record<string, string> = { host: url.host };
-    for (const h of config.header) {
-      const colon = h.indexOf(":");
-      headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
-    }
+    const headers = headersOf(config.header, url.host);
     return await checkExplained(
       snapshot,
       {
         method: config.method.toUpperCase(),
         scheme: url.protocol.slice(0, -1),
-        host: headers.host!,
+        host: headers.host as string,
         path: `${url.pathname}${url.search}`,
         headers,
         gateway: config.gateway,
@@ -92,4 +88,26 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
     keys.close();
     await Promise.all([passwords.pool.close(), extAuth.close()]);
   }
+}
+
+/**
+ * The request's headers from `-H 'Name: value'` lines, as serve's HTTP port hands them to check():
+ * lower-case names, a name given several times as its lines in order (each decided on as a reading
+ * where a rule reads it), Cookie lines joined with "; " as Node joins them. Host is the URL's unless
+ * given; given twice it is ambiguous (serve refuses such a request), a UsageError.
+ */
+export function headersOf(lines: readonly string[], urlHost: string): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    const before = Object.hasOwn(headers, name) ? headers[name] : undefined;
+    if (before === undefined) headers[name] = value;
+    else if (name === "host") throw new UsageError("-H Host is given twice; a request has one Host", "check");
+    else if (name === "cookie") headers[name] = `${before as string}; ${value}`;
+    else headers[name] = [...(typeof before === "string" ? [before] : before), value];
+  }
+  if (!Object.hasOwn(headers, "host")) headers.host = urlHost;
+  return headers;
 }

@@ -16,7 +16,8 @@ export interface FolderSource {
 /**
  * Reads `dir` now and on every change, and publishes what is in force (sources/manifests.ts):
  * while a file does not parse, nothing changes, and before every file has parsed once, nothing is
- * published (every check is denied, not_ready). Each broken file is logged with its line, and
+ * published (every check is denied, not_ready); a read the folder changed during is skipped (the
+ * change brings another). Each broken file is logged with its line, and
  * `portcullis_serving_last_good_config{source="manifests"}` is 1 meanwhile. Throws
  * UnreadableInputError when the folder cannot be read at start (fail fast: there is nothing to
  * serve); later, an unreadable folder keeps the last snapshot.
@@ -24,7 +25,11 @@ export interface FolderSource {
 export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logger, metrics: Metrics): FolderSource {
   const folder = new ManifestFolder(dir);
   let usable = true;
-  const publish = ({ latest, inForce }: FolderRead): Promise<void> => {
+  const publish = ({ latest, inForce, changedWhileRead }: FolderRead): Promise<void> => {
+    if (changedWhileRead) {
+      logger.info({ dir }, "manifest folder changed while being read; reading it again");
+      return Promise.resolve();
+    }
     const broken = latest.errors.length > 0;
     metrics.servingLastGood.set({ source: "manifests" }, broken ? 1 : 0);
     for (const e of latest.errors) {

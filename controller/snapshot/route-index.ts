@@ -296,9 +296,15 @@ const TRACED_MISSES = 20;
 /**
  * For a decision's trace (authz/trace.ts): per route table in scope, the virtual host the Host
  * selected and the entries in Envoy Gateway's route order up to the one picked, each with what did
- * not match; then the entries that also match but come later, which the picked one wins over.
+ * not match in `reading` (Envoy's unless said); then the entries that also match but come later,
+ * which the picked one wins over.
  */
-export function explainRoutes(index: RouteIndex, request: RouteRequest, scope: RouteScope): object[] {
+export function explainRoutes(
+  index: RouteIndex,
+  request: RouteRequest,
+  scope: RouteScope,
+  reading: RouteReading = ENVOY_READING,
+): object[] {
   const tables: object[] = [];
   for (const [gateway, ports] of Object.entries(index.byGateway)) {
     if (scope.gateway !== undefined && gateway !== scope.gateway) continue;
@@ -306,15 +312,21 @@ export function explainRoutes(index: RouteIndex, request: RouteRequest, scope: R
       if (!portCovers(table.port, scope.port)) continue;
       for (const host of request.hosts) {
         const where = { gateway, port: table.port, ...(request.hosts.length === 1 ? {} : { host }) };
-        tables.push({ ...where, ...explainVirtualHost(table.vhosts, host, request, scope.route) });
+        tables.push({ ...where, ...explainVirtualHost(table.vhosts, host, request, scope.route, reading) });
       }
     }
   }
   return tables;
 }
 
-/** The trace of one route table read with Host `host`: its virtual host, the entries tried, the one picked. */
-function explainVirtualHost(vhosts: VirtualHosts, host: string, request: RouteRequest, route: string | undefined): object {
+/** The trace of one route table read with Host `host` in `reading`: its virtual host, the entries tried, the one picked. */
+function explainVirtualHost(
+  vhosts: VirtualHosts,
+  host: string,
+  request: RouteRequest,
+  route: string | undefined,
+  reading: RouteReading,
+): object {
   const suffix = vhosts.exact[host] === undefined ? wildcardSuffix(vhosts, host) : undefined;
   const virtualHost =
     vhosts.exact[host] !== undefined ? host : suffix !== undefined ? `*${suffix}` : vhosts.any.length > 0 ? "(any host)" : undefined;
@@ -326,7 +338,7 @@ function explainVirtualHost(vhosts: VirtualHosts, host: string, request: RouteRe
   const alsoMatching: string[] = [];
   for (const entry of entries) {
     const label = `${entry.rule} (${describeMatch(entry.match)})`;
-    const why = route !== undefined && entry.route !== route ? "not the route the proxy named" : mismatchOf(entry.match, request);
+    const why = route !== undefined && entry.route !== route ? "not the route the proxy named" : mismatchOf(entry.match, request, reading);
     if (why === undefined && picked === undefined) picked = label;
     else if (why === undefined) alsoMatching.push(label);
     else if (picked === undefined && misses.length < TRACED_MISSES) misses.push(`${label}: ${why}`);
@@ -341,14 +353,14 @@ function explainVirtualHost(vhosts: VirtualHosts, host: string, request: RouteRe
 }
 
 /** What part of `match` the request fails, or undefined when it matches. */
-function mismatchOf(match: CompiledMatch, request: RouteRequest): string | undefined {
+function mismatchOf(match: CompiledMatch, request: RouteRequest, reading: RouteReading): string | undefined {
   if (!pathMatches(match.path, request.path))
     return `path ${request.path} is not ${match.path.type} ${match.path.value === "" ? "/" : match.path.value}`;
   for (const h of match.headers)
-    if (!valueMatches(h, headerOf(request, h.name)))
+    if (!valueMatches(h, headerOf(request, h.name, reading.header)))
       return h.name === ":method" ? `method is not ${h.value}` : `header ${h.name} is not ${h.type} ${h.value}`;
   for (const q of match.queryParams)
-    if (!valueMatches(q, paramIn(request.rawQuery, q.name, ENVOY_QUERY))) return `query parameter ${q.name} is not ${q.type} ${q.value}`;
+    if (!valueMatches(q, paramIn(request.rawQuery, q.name, reading.query))) return `query parameter ${q.name} is not ${q.type} ${q.value}`;
   return undefined;
 }
 

@@ -39,10 +39,16 @@ export interface FolderLoad {
 export interface FolderRead {
   readonly latest: FolderLoad;
   /**
-   * `latest` when every file parses; else the last read in which every file parsed (the same
-   * object as that read's `latest`); undefined while no read has had every file parse.
+   * `latest` when every file parses and nothing changed during the read; else the last such read
+   * (the same object as that read's `latest`); undefined while there has been none.
    */
   readonly inForce: FolderLoad | undefined;
+  /**
+   * A file or directory changed while the folder was being read, so `latest` may mix two versions
+   * (some files read before a ConfigMap volume's swap, some after: a policy moved between them is
+   * then in neither); the change's own event, or the poll, brings another read.
+   */
+  readonly changedWhileRead: boolean;
 }
 
 export class ManifestFolder {
@@ -57,15 +63,18 @@ export class ManifestFolder {
   read(): FolderRead {
     const objects: RawObject[] = [];
     const errors: { file: string; error: string }[] = [];
-    for (const path of this.#scan().files) {
+    const scan = this.#scan();
+    const before = signatureOf(scan);
+    for (const path of scan.files) {
       const file = relative(this.#dir, path);
       const parsed = parseFile(path, file);
       if ("error" in parsed) errors.push({ file, error: parsed.error });
       else objects.push(...parsed.objects);
     }
+    const changedWhileRead = this.#observe().signature !== before;
     const latest: FolderLoad = { objects, ...toResources(objects), errors };
-    if (errors.length === 0) this.#lastWhole = latest;
-    return { latest, inForce: this.#lastWhole };
+    if (errors.length === 0 && !changedWhileRead) this.#lastWhole = latest;
+    return { latest, inForce: this.#lastWhole, changedWhileRead };
   }
 
   /**
@@ -136,13 +145,18 @@ export class ManifestFolder {
     } catch (e) {
       return { directories: new Map(), signature: `unreadable: ${(e as NodeJS.ErrnoException).code ?? ""}` };
     }
-    const files = scan.files.map((path) => {
-      const s = statSync(path, { throwIfNoEntry: false });
-      return s === undefined ? `${path} gone` : `${path} ${s.ino} ${s.size} ${s.mtimeMs}`;
-    });
-    const directories = [...scan.directories].map(([path, ino]) => `${path}/ ${ino}`);
-    return { directories: scan.directories, signature: [...directories, ...files].join("\n") };
+    return { directories: scan.directories, signature: signatureOf(scan) };
   }
+}
+
+/** Each directory's inode and each file's (inode, size, mtime): what changes when the folder does, without reading a file. */
+function signatureOf(scan: FolderScan): string {
+  const files = scan.files.map((path) => {
+    const s = statSync(path, { throwIfNoEntry: false });
+    return s === undefined ? `${path} gone` : `${path} ${s.ino} ${s.size} ${s.mtimeMs}`;
+  });
+  const directories = [...scan.directories].map(([path, ino]) => `${path}/ ${ino}`);
+  return [...directories, ...files].join("\n");
 }
 
 interface FolderScan {

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -84,6 +85,41 @@ describe("ManifestFolder.read", () => {
     folder.read();
     unlinkSync(join(dir, "p.yaml"));
     expect(names(folder.read().inForce)).toEqual([]);
+  });
+
+  it("a read the folder changed during (ConfigMap volume swaps meanwhile) is flagged and never put in force", async () => {
+    // Two versions of one volume: a policy in a.yaml, or moved to z.yaml. Between them, m.yaml is
+    // slow to parse, so a swap in another process often falls between reading a.yaml and z.yaml:
+    // read as one version, such a read would hold the policy twice, or not at all.
+    const filler = `kind: ConfigMap\nmetadata: {name: filler}\ndata:\n${Array.from({ length: 1000 }, (_, i) => `  k${i}: v${i}\n`).join("")}`;
+    const versions = [
+      { "a.yaml": secret("policy"), "m.yaml": filler, "z.yaml": "# moved\n" },
+      { "a.yaml": "# moved\n", "m.yaml": filler, "z.yaml": secret("policy") },
+    ];
+    writeConfigMapVolume(dir, versions[0]!);
+    const helper = join(import.meta.dirname, "../support/configmap-volume.ts");
+    // Hidden: the folder's reader skips it, the volume's writer leaves it.
+    writeFileSync(join(dir, ".versions.json"), JSON.stringify(versions));
+    const loop = `import { readFileSync } from "node:fs";
+import { writeConfigMapVolume } from ${JSON.stringify(helper)};
+const dir = process.argv[1];
+const versions = JSON.parse(readFileSync(dir + "/.versions.json", "utf8"));
+for (let i = 1; ; i++) writeConfigMapVolume(dir, versions[i % 2]);`;
+    const writer = spawn(process.execPath, ["--input-type=module", "-e", loop, dir], { stdio: "ignore" });
+    const folder = new ManifestFolder(dir);
+    const counts = { reads: 0, flagged: 0 };
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      for (const until = Date.now() + 2000; Date.now() < until; counts.reads++) {
+        const read = folder.read();
+        if (read.changedWhileRead) counts.flagged++;
+        else expect(names(read.latest)?.filter((n) => n === "policy")).toEqual(["policy"]);
+        expect(names(read.inForce)?.filter((n) => n === "policy") ?? ["policy"]).toEqual(["policy"]);
+      }
+    } finally {
+      writer.kill();
+    }
+    expect(counts.flagged, `reads ${counts.reads}`).toBeGreaterThan(0);
   });
 
   it("refuses alias bombs and oversized files", () => {

@@ -72,7 +72,8 @@ export interface Verdict {
 
 /**
  * `now`: the request's time in epoch milliseconds (Envoy's `request.time`). `trace`: each rule
- * tried is noted, with the first part of it the request does not meet.
+ * tried on Envoy's reading is noted (`rules`), with the first part of it the request does not
+ * meet, then each other reading decided with its own rules (`otherReadings`).
  */
 export function authorize(
   config: CompiledAuthorization,
@@ -86,8 +87,11 @@ export function authorize(
   const first = decide(config, request, who, clientAddress, now, ENVOY_READING, trace);
   if (!first.allowed) return first;
   for (const reading of otherReadings(config, request)) {
-    trace?.note({ readingAgain: reading.name });
-    const verdict = decide(config, request, who, clientAddress, now, reading, trace);
+    // Each reading's rules in a list of their own, under this step (the phase's outcome is noted on it after).
+    const own = trace === undefined ? undefined : new Trace();
+    own?.step("authorization");
+    const verdict = decide(config, request, who, clientAddress, now, reading, own);
+    trace?.add("otherReadings", { reading: reading.name, rules: own!.steps[0]!.rules });
     if (!verdict.allowed) return { allowed: false, by: `${verdict.by} (reading ${reading.name})` };
   }
   return first;

@@ -261,7 +261,7 @@ describe("request.query: a rule's cel reads Envoy's text, principal.cel is decid
     const own = decider(onePolicy("q", `authorization: {rules: [{action: Allow, principal: {cel: "request.query.a == '1'"}}]}`));
     const explained = await own.explain({ path: "/q?a=1&b=2" });
     expect(explained.decision.allowed).toBe(true);
-    expect(JSON.stringify(explained.trace.steps)).not.toContain("readingAgain");
+    expect(JSON.stringify(explained.trace.steps)).not.toContain("otherReadings");
   });
 });
 
