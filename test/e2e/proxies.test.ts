@@ -299,6 +299,37 @@ function decisions(
         expect([r.status, up?.url]).toEqual([200, "/query?role=user&role=admin"]);
         expect((await through(proxy(), "/query?role=user", { host })).r.status).toBe(200);
       });
+      /** GET /header/x with x-role sent on one line per value, in order, and `more` header lines. */
+      const roles = (values: readonly string[], more: HeaderLines = []) =>
+        through(proxy(), "/header/x", [["host", host], ...values.map((v) => ["x-role", v] as const), ...more]);
+      for (const values of [
+        ["user", "admin"],
+        ["admin", "user"],
+      ]) {
+        it(`x-role: ${values.join(" then x-role: ")} without a key: 401 (the proxy hands both lines to Portcullis; Envoy's joined ${values.join(",")} takes the open rule, an upstream reading the ${values[0] === "admin" ? "first" : "last"} line the protected x-role: admin one)`, async () => {
+          const { r, up } = await roles(values);
+          expect([r.status, up]).toEqual([401, undefined]);
+        });
+      }
+      it("x-role: user then x-role: admin with a key: 200, both lines reach the upstream in order, the key stripped, and no x-user-id (the open rule's reading establishes none)", async () => {
+        const { r, up } = await roles(
+          ["user", "admin"],
+          [
+            ["x-api-key", ALICE_KEY],
+            ["x-user-id", "mallory"],
+          ],
+        );
+        expect(r.status).toBe(200);
+        expect([up?.cgi.HTTP_X_ROLE, up?.headers["x-user-id"], up?.headers["x-api-key"]]).toEqual([
+          ["user", "admin"],
+          undefined,
+          undefined,
+        ]);
+      });
+      it("x-role: user on one line: one reading, the open rule (200), the upstream receives it as sent", async () => {
+        const { r, up } = await roles(["user"]);
+        expect([r.status, up?.cgi.HTTP_X_ROLE, up?.headers["x-user-id"]]).toEqual([200, ["user"], undefined]);
+      });
       it("`Authorization: Bearer<TAB><forged token>` on an optional-JWT rule: 401, the forged token never reaches the upstream", async () => {
         const { r, up } = await through(proxy(), "/optional", { host, authorization: `Bearer\t${forgedToken()}` });
         expect([r.status, up]).toEqual([401, undefined]);
@@ -524,6 +555,34 @@ function keepsConnections(start: (behind: Behind) => Promise<Proxy>) {
 }
 
 /**
+ * A header sent on two lines reaches Portcullis as two lines, in order, through the shipped
+ * configuration (seen on the wire, through a relay): what lets it decide the first and the last
+ * line as well as Envoy's joined reading (the tests above see the decisions and the upstream).
+ */
+function handsRepeatedLinesOn(start: (behind: Behind) => Promise<Proxy>) {
+  it("x-role: user then x-role: admin reach Portcullis as two lines, in order", async () => {
+    const relay = await startRelay(stage.behind.forwardAuth);
+    let proxy: Proxy | undefined;
+    try {
+      proxy = await start({ forwardAuth: relay.port, upstream: stage.behind.upstream });
+      const r = await send(proxy.url, {
+        rawPath: "/header/x",
+        headers: [
+          ["host", "readings.maas.example.com"],
+          ["x-role", "user"],
+          ["x-role", "admin"],
+        ],
+      });
+      expect(r.status).toBe(401);
+      expect(relay.received()).toMatch(/\r\nx-role: user\r\nx-role: admin\r\n/i);
+    } finally {
+      await proxy?.stop();
+      await relay.close();
+    }
+  }, 30_000);
+}
+
+/**
  * The directives README's "When your policies set another header" gives for `proxy` (the code spans
  * of its bullet that are directives, lines rejoined); the header it adds is x-tenant, which
  * test/e2e/situations.yaml sets on /v1/tenants (forwardClientIDHeader).
@@ -586,6 +645,7 @@ describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
   const caddyVersion = execFileSync(requireProgram("caddy"), ["version"], { encoding: "utf8" }).trim();
   decisions("caddy", () => caddy, "caddy/Caddyfile", "portcullis-json", caddyVersion.startsWith("2.6.") ? "refused" : "dropped");
   keepsConnections((behind) => startCaddy(join(PROXIES, "caddy/Caddyfile"), behind));
+  handsRepeatedLinesOn((behind) => startCaddy(join(PROXIES, "caddy/Caddyfile"), behind));
   anotherHeader("caddy", async (recipe) => {
     const file = join(PROXIES, "caddy/Caddyfile");
     let text = replaceOnce(readFileSync(file, "utf8"), SHIPPED_REPLACES, TENANT_REPLACES, file);
@@ -658,6 +718,7 @@ describe("nginx auth_request (deploy/proxies/nginx/portcullis.conf)", () => {
   afterAll(async () => nginx?.stop());
   decisions("nginx", () => nginx, "nginx/portcullis.conf", "proxy-page", "dropped");
   keepsConnections(startNginx);
+  handsRepeatedLinesOn(startNginx);
 
   it("loads where its header says, in Debian's own nginx.conf (conf.d), once its server addresses resolve (nginx -t)", () => {
     const dir = mkdtempSync(join(tmpdir(), "portcullis-e2e-etc-nginx-"));

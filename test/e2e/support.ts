@@ -332,11 +332,14 @@ export interface Relay {
   connections(): number;
   /** Holds every answer back this long (ms), so that concurrent requests are all in flight at once; 0 by default. */
   delayMs: number;
+  /** Every byte sent through it to the target so far, one character per byte (what the proxy wrote). */
+  received(): string;
   close(): Promise<void>;
 }
 
 export async function startRelay(target: number): Promise<Relay> {
   let accepted = 0;
+  const received: Buffer[] = [];
   const sockets = new Set<Socket>();
   const server = createNetServer((client) => {
     accepted++;
@@ -347,6 +350,7 @@ export async function startRelay(target: number): Promise<Relay> {
       // A reset on one side ends the other, as the proxy would see it on a direct connection.
       s.on("error", () => (s === client ? upstream : client).destroy());
     }
+    client.on("data", (chunk: Buffer) => received.push(chunk));
     client.pipe(upstream);
     // Answers keep their order: every chunk waits the same time.
     upstream.on("data", (chunk: Buffer) => {
@@ -360,6 +364,7 @@ export async function startRelay(target: number): Promise<Relay> {
     port: (server.address() as AddressInfo).port,
     connections: () => accepted,
     delayMs: 0,
+    received: () => Buffer.concat(received).toString("latin1"),
     close: () => {
       for (const s of sockets) s.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
