@@ -2,7 +2,8 @@
  * The standalone source: a folder of YAML (or JSON) manifests, read recursively and watched.
  *
  * The folder is enforced whole, as Envoy Gateway's file provider reloads it: while any file does
- * not parse (or holds an object of a kind Portcullis reads that is not valid), what it holds is unknown (an object moved into it from another file, or a file
+ * not parse (or holds an object of a kind Portcullis reads that is not valid), what it holds is
+ * unknown (an object moved into it from another file, or a file
  * renamed while broken, would otherwise vanish from both and open its routes), so the last read in
  * which every file parsed stays in force, the other files' changes included; before any such
  * read there is nothing to enforce (serve is not ready and denies every check).
