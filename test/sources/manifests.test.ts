@@ -98,6 +98,15 @@ describe("ManifestFolder.read", () => {
     expect(duplicated.inForce).toBe(duplicated.latest);
   });
 
+  it("a symlink loop makes the folder unreadable, named with ELOOP, after a bounded walk (two loops are not walked 2^40 ways)", () => {
+    writeFileSync(join(dir, "a.yaml"), secret("one"));
+    symlinkSync(".", join(dir, "l1"));
+    symlinkSync(".", join(dir, "l2"));
+    const started = performance.now();
+    expect(() => new ManifestFolder(dir).read()).toThrow(/cannot be read \(ELOOP\)/);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
   it("a deleted file's objects leave with it", () => {
     const folder = new ManifestFolder(dir);
     writeFileSync(join(dir, "p.yaml"), secret("gone-soon"));
