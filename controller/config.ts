@@ -71,7 +71,7 @@ const ServeSchema = z.object({
   /** Fraction of allowed requests that get an audit line (denials always do). */
   auditAllowedSampleRate: z.coerce.number().min(0).max(1).default(0),
   /** Bound of each snapshot's verified-JWT cache, MiB of estimated heap (0: every token is verified on each request). */
-  jwtCacheMib: z.coerce.number().int().min(0).max(4096).default(32),
+  jwtCacheMib: z.coerce.number().int().min(0).max(4096).default(16),
   shutdownGraceSeconds: z.coerce.number().min(0).max(300).default(10),
   /** Seconds between SIGTERM/SIGINT and closing the ports: readiness fails first, so traffic moves away. */
   shutdownDelaySeconds: z.coerce.number().min(0).max(120).default(5),

@@ -108,7 +108,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     value: "'Name: value'",
     short: "H",
     multiple: true,
-    help: "a header of the request (repeatable)",
+    help: "a header line of the request (repeatable; a name given twice is sent on two lines)",
     expects: "written 'Name: value'",
   },
   explain: {

@@ -168,7 +168,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
       // At debug level every decision is traced and its trace logged (otherwise no trace exists);
       // the request id is then read once, so the trace and the audit line carry the same.
       const debug = traced;
-      const requestId = debug ? once(() => idOf(request, requestIdOf)) : requestIdOf;
+      const requestId = debug ? idReadOnce(request, requestIdOf) : requestIdOf;
       const published = current();
       if (published === undefined) return conclude(NOT_READY, request, protocol, requestId, started);
       let decision: MaybePromise<Decision>;
@@ -228,6 +228,11 @@ type RequestIdOf = (() => string) | undefined;
 /** The id of a logged line: the caller's, else the request's X-Request-Id (proxies append to it: its first value), else a random UUID. */
 function idOf(request: AuthzRequest, requestId: RequestIdOf): string {
   return requestId?.() ?? firstListValue(headerValue(request.headers, "x-request-id")) ?? randomUUID();
+}
+
+/** The id of a logged line of `request`, read at most once (a function of its own: decide() allocates no closure context). */
+function idReadOnce(request: AuthzRequest, requestId: RequestIdOf): () => string {
+  return once(() => idOf(request, requestId));
 }
 
 /** `read`, called at most once. */

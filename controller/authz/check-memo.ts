@@ -52,7 +52,7 @@ export class CheckMemo {
   /** basicAuth: digests of user, password and hash that verified (bcrypt is not run twice for them). */
   readonly verifiedPasswords = new BoundedMap<string, true>(10_000);
 
-  /** `tokenCacheBytes`: the verified-token cache's bound (token-cache.ts; default 32 MiB). */
+  /** `tokenCacheBytes`: the verified-token cache's bound (token-cache.ts; default 16 MiB). */
   constructor(tokenCacheBytes?: number) {
     this.tokens = new TokenCache(tokenCacheBytes);
   }
@@ -76,7 +76,6 @@ export class CheckMemo {
    * per-request identity) is rendered each time and its rendering not kept.
    */
   rendered<W>(decision: Decision, render: (decision: Decision) => W): W {
-    if (!Object.isFrozen(decision)) return render(decision);
     let byDecision = this.#rendered.get(render);
     if (byDecision === undefined) {
       byDecision = new BoundedMap(
@@ -86,7 +85,10 @@ export class CheckMemo {
       this.#rendered.set(render, byDecision);
     }
     let wire = byDecision.get(decision) as W | undefined;
-    if (wire === undefined) byDecision.set(decision, (wire = render(decision)));
+    if (wire !== undefined) return wire;
+    wire = render(decision);
+    // Asked only on a miss: a remembered allow's later answers find their rendering first.
+    if (Object.isFrozen(decision)) byDecision.set(decision, wire);
     return wire;
   }
 

@@ -34,7 +34,7 @@ export interface PipelineOptions {
    * newly referenced ones); true when it loaded something, so compile runs again before publishing.
    */
   readonly loadReferences?: (references: ReferencedObjects) => Promise<boolean>;
-  /** Bound of each snapshot's verified-token cache, estimated heap bytes (`--jwt-cache-mib`); default 32 MiB. */
+  /** Bound of each snapshot's verified-token cache, estimated heap bytes (`--jwt-cache-mib`); default 16 MiB. */
   readonly tokenCacheBytes?: number;
 }
 

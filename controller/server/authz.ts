@@ -46,8 +46,8 @@ interface Port {
 }
 
 function readEnvoyRequest(req: IncomingMessage, body: Buffer | undefined): Result<AuthzRequest, string> {
-  const lines = new HeaderLines(req);
-  const host = lines.single("host");
+  const repeated = repeatsAName(req);
+  const host = single(req, repeated, "host");
   if (typeof host === "object") return host;
   return ok({
     body: envoyBody(req, body),
@@ -55,7 +55,7 @@ function readEnvoyRequest(req: IncomingMessage, body: Buffer | undefined): Resul
     scheme: firstListValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
     host: host ?? "",
     path: req.url ?? "/",
-    headers: lines.all(),
+    headers: everyLine(req, repeated),
     gateway: gatewayOf(req),
     byteStrings: true,
   });
@@ -71,10 +71,10 @@ function envoyBody(req: IncomingMessage, body: Buffer | undefined): Buffer | nul
 }
 
 function readForwardedRequest(req: IncomingMessage): Result<AuthzRequest, string> {
-  const lines = new HeaderLines(req);
-  const method = agreeing(lines, "x-forwarded-method", "x-original-method");
-  const uri = agreeing(lines, "x-forwarded-uri", "x-original-uri");
-  const host = lines.single("x-forwarded-host") ?? lines.single("host");
+  const repeated = repeatsAName(req);
+  const method = agreeing(req, repeated, "x-forwarded-method", "x-original-method");
+  const uri = agreeing(req, repeated, "x-forwarded-uri", "x-original-uri");
+  const host = single(req, repeated, "x-forwarded-host") ?? single(req, repeated, "host");
   if (typeof method === "object") return method;
   if (typeof uri === "object") return uri;
   if (typeof host === "object") return host;
@@ -91,7 +91,7 @@ function readForwardedRequest(req: IncomingMessage): Result<AuthzRequest, string
     scheme: firstListValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
     host: host ?? "",
     path: uri,
-    headers: lines.all(),
+    headers: everyLine(req, repeated),
     gateway: gatewayOf(req),
     byteStrings: true,
     proxyReplaces: replacedHeaders(headerValue(req.headers, PROXY_REPLACES_HEADER)),
@@ -104,9 +104,14 @@ function answer(req: IncomingMessage, res: ServerResponse, authorizer: Authorize
   if (
     req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined
   ) {
-    return readBody(req).then((body) => decideAndWrite(req, res, authorizer, port, body));
+    return decideOnceRead(req, res, authorizer, port);
   }
   return decideAndWrite(req, res, authorizer, port, undefined);
+}
+
+/** decideAndWrite once the body is read (a function of its own: answer() allocates no closure context). */
+function decideOnceRead(req: IncomingMessage, res: ServerResponse, authorizer: Authorizer, port: Port): Promise<void> {
+  return readBody(req).then((body) => decideAndWrite(req, res, authorizer, port, body));
 }
 
 function decideAndWrite(
@@ -179,53 +184,52 @@ const FORWARD_AUTH_PORT: Port = {
 };
 
 /** The value of whichever of two equivalent headers is present; a failure when both are and differ. */
-function agreeing(lines: HeaderLines, a: string, b: string): string | undefined | Failure<string> {
-  const va = lines.single(a);
-  const vb = lines.single(b);
+function agreeing(req: IncomingMessage, repeated: boolean, a: string, b: string): string | undefined | Failure<string> {
+  const va = single(req, repeated, a);
+  const vb = single(req, repeated, b);
   if (typeof va === "object") return va;
   if (typeof vb === "object") return vb;
   if (va !== undefined && vb !== undefined && va !== vb) return fail(`${a} and ${b} disagree`);
   return va ?? vb;
 }
 
-/** The request's header lines, seen through Node's merged req.headers: one object per request, methods shared. */
-class HeaderLines {
-  readonly #req: IncomingMessage;
-  /** Whether some name was sent more than once (Node merged or dropped its lines); usually not. */
-  readonly #repeated: boolean;
+/*
+ * The request's header lines, seen through Node's merged req.headers, which Node's server builds
+ * before any handler runs (it reads Host and Expect of every HTTP/1.1 request). Functions of the
+ * request and whether a name repeats: no object of their own per request.
+ */
 
-  constructor(req: IncomingMessage) {
-    this.#req = req;
-    let names = 0;
-    for (const _ in req.headers) names++;
-    this.#repeated = req.rawHeaders.length !== 2 * names;
-  }
+/** Whether some name was sent more than once (Node merged or dropped its lines); usually not. */
+function repeatsAName(req: IncomingMessage): boolean {
+  let names = 0;
+  for (const _ in req.headers) names++;
+  return req.rawHeaders.length !== 2 * names;
+}
 
-  /**
-   * A header that describes the request itself: sent more than once, it is ambiguous (RFC 9112 §3.2
-   * for Host), a failure. The value itself otherwise, unwrapped: it is read for every request.
-   */
-  single(name: string): string | undefined | Failure<string> {
-    if (!this.#repeated) return this.#req.headers[name] as string | undefined;
-    const lines = this.#req.headersDistinct[name];
-    if (lines === undefined) return undefined;
-    if (lines.length > 1) return fail(`the ${name} header was sent ${lines.length} times`);
-    return lines[0];
-  }
+/**
+ * A header that describes the request itself: sent more than once, it is ambiguous (RFC 9112 §3.2
+ * for Host), a failure. The value itself otherwise, unwrapped: it is read for every request.
+ */
+function single(req: IncomingMessage, repeated: boolean, name: string): string | undefined | Failure<string> {
+  if (!repeated) return req.headers[name] as string | undefined;
+  const lines = req.headersDistinct[name];
+  if (lines === undefined) return undefined;
+  if (lines.length > 1) return fail(`the ${name} header was sent ${lines.length} times`);
+  return lines[0];
+}
 
-  /**
-   * The headers with every line kept. Node keeps only the first of a repeated Authorization (and a
-   * few others): a second token would then reach the upstream unchecked. As a list, it is read as
-   * one malformed credential and refused.
-   */
-  all(): AuthzRequest["headers"] {
-    if (!this.#repeated) return this.#req.headers;
-    const headers: Record<string, string | string[] | undefined> = { ...this.#req.headers };
-    for (const [name, lines] of Object.entries(this.#req.headersDistinct)) {
-      if (lines !== undefined && lines.length > 1 && name !== "cookie") headers[name] = lines;
-    }
-    return headers;
+/**
+ * The headers with every line kept. Node keeps only the first of a repeated Authorization (and a
+ * few others): a second token would then reach the upstream unchecked. As a list, it is read as
+ * one malformed credential and refused.
+ */
+function everyLine(req: IncomingMessage, repeated: boolean): AuthzRequest["headers"] {
+  if (!repeated) return req.headers;
+  const headers: Record<string, string | string[] | undefined> = { ...req.headers };
+  for (const [name, lines] of Object.entries(req.headersDistinct)) {
+    if (lines !== undefined && lines.length > 1 && name !== "cookie") headers[name] = lines;
   }
+  return headers;
 }
 
 function gatewayOf(req: IncomingMessage): string | undefined {

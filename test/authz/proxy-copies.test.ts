@@ -36,6 +36,13 @@ describe("replacedHeaders", () => {
     expect([...replacedHeaders(" X-User-Id,x-tenant ,, ")]).toEqual(["x-user-id", "x-tenant"]);
     expect(replacedHeaders(undefined).size).toBe(0);
   });
+  it("reads the list a proxy sends on every check once, and another list as its own", () => {
+    const first = replacedHeaders("x-user-id, x-tenant");
+    expect(replacedHeaders("x-user-id, x-tenant")).toBe(first);
+    expect([...replacedHeaders("x-user-id")]).toEqual(["x-user-id"]);
+    expect([...replacedHeaders("x-user-id, x-tenant")]).toEqual(["x-user-id", "x-tenant"]);
+    expect(replacedHeaders(undefined).size).toBe(0);
+  });
 });
 
 describe("refuseUnreplacedCopies", () => {

@@ -173,7 +173,7 @@ describe("rendered with the default values (Kubernetes mode)", () => {
       PORTCULLIS_XFF_TRUSTED_HOPS: "0",
       PORTCULLIS_LOG_LEVEL: "info",
       PORTCULLIS_AUDIT_ALLOWED_SAMPLE_RATE: "0",
-      PORTCULLIS_JWT_CACHE_MIB: "32",
+      PORTCULLIS_JWT_CACHE_MIB: "16",
       PORTCULLIS_SHUTDOWN_DELAY_SECONDS: "5",
       PORTCULLIS_SHUTDOWN_GRACE_SECONDS: "10",
       PORTCULLIS_LEASE_NAME: "portcullis-status-writer",

@@ -52,11 +52,13 @@ export interface CachedToken {
 }
 
 /**
- * The default bound, bytes: the doorkeeper's eighth holds about 26,000 records, the rest about
- * 22,000 tokens of 420 characters with eight claims (`make bench`'s), whose estimate is within
- * 1.25× of the heap they hold (test/features/jwt/token-cache.test.ts).
+ * The default bound, bytes: the doorkeeper's eighth holds about 13,000 records, the rest about
+ * 11,000 tokens of 420 characters with eight claims (`make bench`'s), whose estimate is within
+ * 1.25× of the heap they hold (test/features/jwt/token-cache.test.ts). Only tokens seen twice
+ * are admitted, and a load of tokens each sent twice held 18.6 MiB of heap with it against
+ * 32.4 MiB at 32 MiB, at the same CPU per request (BENCHMARKS.md, issue 17).
  */
-export const DEFAULT_TOKEN_CACHE_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_TOKEN_CACHE_BYTES = 16 * 1024 * 1024;
 
 /**
  * Heap an entry holds besides its token, claims, headers and principal (which are estimated), bytes:
