@@ -95,8 +95,11 @@ function compareAgeParsing(
   return compareCodeUnits(a.metadata.namespace, b.metadata.namespace) || compareCodeUnits(a.metadata.name, b.metadata.name);
 }
 
-/** Byte order for the ASCII names Kubernetes allows (Go's string comparison). */
-const compareCodeUnits = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
+/**
+ * Byte order for the ASCII names Kubernetes allows (Go's string comparison); for any strings, the
+ * order of a plain `sort()`, which allocates several times more (it converts each element).
+ */
+export const compareCodeUnits = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
 
 export const LabelSelectorSchema = z.object({
   matchLabels: z.record(z.string(), z.string()).optional(),

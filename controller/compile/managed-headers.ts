@@ -24,7 +24,7 @@ export function* scopeManagedHeaders(pending: readonly PendingEntry[], itemsPerS
   const add = (key: string, headers: readonly string[]) => {
     let set = byScope.get(key);
     if (set === undefined) byScope.set(key, (set = new Set()));
-    for (const h of headers) set.add(h);
+    for (let i = 0; i < headers.length; i++) set.add(headers[i]!);
   };
   const scopeOfRule = new Map<unknown, Scope>();
   const gatewayKeys = new Map<string, string>();
@@ -32,13 +32,15 @@ export function* scopeManagedHeaders(pending: readonly PendingEntry[], itemsPerS
   // Consecutive entries (the matches and rules of one route) mostly add the same policy's headers to the same scope: once is enough.
   let addedOwn: readonly string[] | undefined;
   let addedTo: Scope | undefined;
-  for (const p of pending) {
-    const scope = scopeOf(p, scopeOfRule, gatewayKeys);
-    const own = p.entry.managedHeaders;
+  // Index loops in this generator: V8 does not optimize it fully, and each step of a for…of there allocates (30,000 entries).
+  for (let i = 0; i < pending.length; i++) {
+    const scope = scopeOf(pending[i]!, scopeOfRule, gatewayKeys);
+    const own = pending[i]!.entry.managedHeaders;
     if (own.length > 0 && (own !== addedOwn || !sameScope(scope, addedTo))) {
       add(scope.gateway, own);
-      for (const key of scope.backends?.keys ?? []) add(key, own);
-      for (const h of own) all.add(h);
+      const keys = scope.backends?.keys ?? NONE;
+      for (let k = 0; k < keys.length; k++) add(keys[k]!, own);
+      for (let h = 0; h < own.length; h++) all.add(own[h]!);
       addedOwn = own;
       addedTo = scope;
     }

@@ -1,5 +1,5 @@
 /** One SecurityPolicy on its own: validate the spec, resolve its targets, compile its features. */
-import { keyOf } from "../api/meta.ts";
+import { compareCodeUnits, keyOf } from "../api/meta.ts";
 import type { SecurityPolicy } from "../api/resources.ts";
 import { describeIssues, type SecurityPolicySpec } from "../api/securitypolicy.ts";
 import { compiledOf, type CompileContext, type ConfiguredFeature, type PolicyRef, type ReferencePart } from "../features/feature.ts";
@@ -7,6 +7,7 @@ import { FEATURES, SecurityPolicySpecSchema } from "../features/index.ts";
 import type { SelfService } from "../features/extAuth/types.ts";
 import type { GeoIPDatabase } from "../geoip/database.ts";
 import { fail, ok, type Result } from "../lib/result.ts";
+import { sortInPlace } from "../lib/sort.ts";
 import type { CompiledPolicy } from "../snapshot/types.ts";
 import { mergedParts, mergeSpecs, ownerOf } from "./merge.ts";
 import type { References } from "./references.ts";
@@ -198,7 +199,8 @@ function compileFeatures(
     spec,
     compiled: (feature) => compiledOf(features, feature),
   };
-  for (const feature of FEATURES) {
+  for (let i = 0; i < FEATURES.length; i++) {
+    const feature = FEATURES[i]!;
     const fieldSpec = spec[feature.field];
     if (fieldSpec === undefined) continue;
     const result = feature.compile(fieldSpec, context);
@@ -217,8 +219,8 @@ function compileFeatures(
 /** Every header the features may set upstream, sorted, each once. */
 function managedHeadersOf(features: readonly ConfiguredFeature[]): string[] {
   const managed = new Set<string>();
-  for (const f of features) for (const h of f.feature.upstreamHeaders(f.compiled)) managed.add(h);
-  return [...managed].sort();
+  for (let i = 0; i < features.length; i++) for (const h of features[i]!.feature.upstreamHeaders(features[i]!.compiled)) managed.add(h);
+  return sortInPlace([...managed], compareCodeUnits);
 }
 
 function invalid(id: string, reason: string): CompiledPolicy {

@@ -24,8 +24,11 @@ export interface Precedence {
 
 export function decideWinners(policies: readonly AnalysedPolicy[]): Precedence {
   const byTarget = new Map<string, Claim[]>();
-  for (const policy of policies) {
-    for (const target of policy.targets) {
+  // Index loops and forEach: no iterator result per step in a cold process (10,000 policies).
+  for (let p = 0; p < policies.length; p++) {
+    const policy = policies[p]!;
+    for (let t = 0; t < policy.targets.length; t++) {
+      const target = policy.targets[t]!;
       const list = byTarget.get(target.key);
       if (list === undefined) byTarget.set(target.key, [{ policy, target }]);
       else list.push({ policy, target });
@@ -33,13 +36,13 @@ export function decideWinners(policies: readonly AnalysedPolicy[]): Precedence {
   }
   const winners = new Map<string, Claim>();
   const conflicts: { claim: Claim; winner: string }[] = [];
-  for (const [key, claims] of byTarget) {
+  byTarget.forEach((claims, key) => {
     // Most targets have one claim: nothing to sort, no list of losers.
     if (claims.length > 1) claims.sort((a, b) => compareAge(a.policy.source, b.policy.source));
     const first = claims[0]!;
     winners.set(key, first);
     for (let i = 1; i < claims.length; i++) conflicts.push({ claim: claims[i]!, winner: first.policy.compiled.id });
-  }
+  });
   return { winners, conflicts };
 }
 
@@ -56,24 +59,25 @@ export function claimsOfAttachment(
   const route = keyOf(attachment.route.metadata);
   const gateway = keyOf(attachment.gateway.metadata);
   const listenerSet = attachment.listenerSet === undefined ? undefined : keyOf(attachment.listenerSet.metadata);
-  // A ListenerSet's listener is governed by the set's policies, never by a Gateway listener's of the same name.
-  const broaderKeys = [
-    routeTargetKey(kind, route),
-    listenerSet === undefined
-      ? gatewayTargetKey(gateway, attachment.listener.name)
-      : listenerSetTargetKey(listenerSet, attachment.listener.name),
-    listenerSet === undefined ? undefined : listenerSetTargetKey(listenerSet),
-    gatewayTargetKey(gateway),
-  ];
   const broader: Claim[] = [];
-  for (const key of broaderKeys) {
-    const claim = key === undefined ? undefined : winners.get(key);
-    if (claim !== undefined) broader.push(claim);
+  addWinner(broader, winners, routeTargetKey(kind, route));
+  // A ListenerSet's listener is governed by the set's policies, never by a Gateway listener's of the same name.
+  if (listenerSet === undefined) addWinner(broader, winners, gatewayTargetKey(gateway, attachment.listener.name));
+  else {
+    addWinner(broader, winners, listenerSetTargetKey(listenerSet, attachment.listener.name));
+    addWinner(broader, winners, listenerSetTargetKey(listenerSet));
   }
+  addWinner(broader, winners, gatewayTargetKey(gateway));
   return (ruleName) => {
     const rule = ruleName === undefined ? undefined : winners.get(routeTargetKey(kind, route, ruleName));
     return rule === undefined ? broader : [rule, ...broader];
   };
+}
+
+/** Appends the claim that won target `key`, if one did. */
+function addWinner(claims: Claim[], winners: ReadonlyMap<string, Claim>, key: string): void {
+  const claim = winners.get(key);
+  if (claim !== undefined) claims.push(claim);
 }
 
 /**
@@ -94,8 +98,10 @@ export function mergeParent(winner: Claim, shadowed: readonly Claim[]): Claim | 
  */
 export function listenerOverrides(winners: ReadonlyMap<string, Claim>): { readonly shadowed: Claim; readonly by: Claim }[] {
   const out: { shadowed: Claim; by: Claim }[] = [];
-  for (const by of winners.values()) {
+  winners.forEach((by) => {
     const { target } = by;
+    // Most winners are route policies: nothing broader to look up.
+    if (target.kind !== "Gateway" && target.kind !== "ListenerSet") return;
     const broader: string[] = [];
     if (target.kind === "Gateway" && target.sectionName !== undefined) broader.push(gatewayTargetKey(keyOf(target.gateway.metadata)));
     if (target.kind === "ListenerSet") {
@@ -107,7 +113,7 @@ export function listenerOverrides(winners: ReadonlyMap<string, Claim>): { readon
       const shadowed = winners.get(key);
       if (shadowed !== undefined && shadowed.policy !== by.policy) out.push({ shadowed, by });
     }
-  }
+  });
   return out;
 }
 

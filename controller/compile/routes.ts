@@ -3,11 +3,12 @@
  * (internal/gatewayapi/sort.go and the HTTPRoute/GRPCRoute translation of route.go, v1.9.0).
  */
 import { GRPC_METHOD_NAME, GRPC_SERVICE_NAME, type GRPCRouteMatch, type HTTPRouteMatch, type HTTPRouteRule } from "../api/gatewayapi.ts";
-import { compareAge } from "../api/meta.ts";
+import { compareAge, compareCodeUnits } from "../api/meta.ts";
 import type { Route } from "../api/resources.ts";
 import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "../snapshot/types.ts";
 import { builtRe2, compileRe2, type Re2 } from "../lib/regex.ts";
 import { fail, ok, type Result } from "../lib/result.ts";
+import { sortInPlace } from "../lib/sort.ts";
 
 /** An entry with what sorting and bucketing need. */
 export interface PendingEntry {
@@ -153,9 +154,11 @@ const ANY_VALUE = builtRe2(".*");
  */
 export function corsPreflightMatch(rule: HTTPRouteRule, ranked: RankedMatch): RankedMatch | undefined {
   const filters = (rule as { filters?: unknown }).filters;
-  const cors = Array.isArray(filters) && filters.some((f) => typeof f === "object" && f !== null && f.type === "CORS" && f.cors != null);
+  // Most rules have no filters: nothing more to look at.
+  if (!Array.isArray(filters) || !filters.some((f) => typeof f === "object" && f !== null && f.type === "CORS" && f.cors != null))
+    return undefined;
   const method = ranked.match.headers.find((h) => h.name === ":method");
-  if (!cors || method === undefined || method.value === "OPTIONS") return undefined;
+  if (method === undefined || method.value === "OPTIONS") return undefined;
   const headers: ValueMatch[] = [
     ...ranked.match.headers.filter((h) => h.name !== ":method"),
     { type: "Exact", name: ":method", value: "OPTIONS" },
@@ -222,7 +225,8 @@ export function comparePrecedence(a: PendingEntry, b: PendingEntry): number {
 /** Entries grouped by Gateway, then by listener port (one Envoy route table each), each table sorted. */
 export function buildRouteIndex(pending: readonly PendingEntry[]): RouteIndex {
   const tables = new Map<string, Map<string, PendingEntry[]>>();
-  for (const p of pending) {
+  for (let i = 0; i < pending.length; i++) {
+    const p = pending[i]!;
     let ports = tables.get(p.entry.gateway);
     if (ports === undefined) tables.set(p.entry.gateway, (ports = new Map()));
     // The routes of namespaces not read on a listener are a table of their own: a reading beside the routes read, not one of them.
@@ -256,17 +260,20 @@ function buildVirtualHosts(pending: readonly PendingEntry[]): VirtualHosts {
     if (list === undefined) map.set(key, [p]);
     else list.push(p);
   };
-  for (const p of pending) {
+  for (let i = 0; i < pending.length; i++) {
+    const p = pending[i]!;
     if (p.hostnames.length === 0) any.push(p);
-    for (const h of p.hostnames) {
+    for (let n = 0; n < p.hostnames.length; n++) {
+      const h = p.hostnames[n]!;
       if (h.startsWith("*.")) push(wildcard, h.slice(1), p);
       else push(exact, h, p);
     }
   }
-  const sorted = (list: PendingEntry[]) => list.sort(comparePrecedence).map((p) => p.entry);
+  const sorted = (list: PendingEntry[]) => sortInPlace(list, comparePrecedence).map((p) => p.entry);
   const table = (map: Map<string, PendingEntry[]>) => {
     const out: Record<string, readonly RouteEntry[]> = Object.create(null);
-    for (const key of [...map.keys()].sort()) out[key] = sorted(map.get(key)!);
+    const keys = [...map.keys()].sort(compareCodeUnits);
+    for (let i = 0; i < keys.length; i++) out[keys[i]!] = sorted(map.get(keys[i]!)!);
     return out;
   };
   const wildcardMaxLabels = Math.max(0, ...[...wildcard.keys()].map((s) => s.split(".").length - 1));

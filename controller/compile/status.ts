@@ -1,11 +1,12 @@
 /** Turns what compile learned about each policy into per-ancestor conditions. */
 import { GATEWAY_API_GROUP, type ParentRef } from "../api/gatewayapi.ts";
-import { keyOf } from "../api/meta.ts";
+import { compareCodeUnits, keyOf } from "../api/meta.ts";
 import type { Gateway, ListenerSet, Route } from "../api/resources.ts";
 import { SECURITY_POLICY_GROUP } from "../api/securitypolicy.ts";
 import { ancestorKey, MAX_ANCESTORS, type AncestorRef, type AncestorStatus, type Condition, type PolicyStatus } from "../api/status.ts";
 import { isListenerSetKind, type Attachment } from "./attachments.ts";
 import type { CompiledPolicy } from "../snapshot/types.ts";
+import { sortInPlace } from "../lib/sort.ts";
 import type { AnalysedPolicy } from "./policy.ts";
 import type { Target } from "./targets.ts";
 
@@ -56,6 +57,8 @@ export class StatusCollector {
   readonly #detached: ReadonlyMap<ParentRef, string>;
   /** Each route's ancestors, worked out once: a route policy's are asked for when it is applied and again for its status. */
   readonly #ancestorsOfRoute = new Map<Route, readonly TargetAncestor[]>();
+  /** Gateway id → sectionName → that ancestor (its ref is copied into each policy's facts, #at). */
+  readonly #gatewayAncestors = new Map<string, Map<string | undefined, Omit<TargetAncestor, "via">>>();
 
   /**
    * `listenerSets`: those a served Gateway takes listeners from; `detached`: the parentRefs of
@@ -80,22 +83,41 @@ export class StatusCollector {
 
   /** A route's parents, as Envoy Gateway reports a route policy: the Gateway, or the ListenerSet, its parentRef names. */
   #routeAncestors(route: Route): readonly TargetAncestor[] {
-    let ancestors = this.#ancestorsOfRoute.get(route);
-    if (ancestors !== undefined) return ancestors;
-    ancestors = route.spec.parentRefs.flatMap((p) => {
-      const id = `${p.namespace ?? route.metadata.namespace}/${p.name}`;
-      const listenerSet = isListenerSetKind(p.group, p.kind) ? this.#listenerSets.get(id) : undefined;
-      if (listenerSet !== undefined) return [ancestor(listenerSetRef(listenerSet, p.sectionName), { route, parentRef: p })];
-      if ((p.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (p.kind ?? "Gateway") !== "Gateway") return [];
-      return this.#served.has(id) ? [ancestor(gatewayRef(id, p.sectionName), { route, parentRef: p })] : [];
-    });
-    this.#ancestorsOfRoute.set(route, ancestors);
-    return ancestors;
+    const known = this.#ancestorsOfRoute.get(route);
+    if (known !== undefined) return known;
+    const found: TargetAncestor[] = [];
+    for (const parentRef of route.spec.parentRefs) {
+      const id = `${parentRef.namespace ?? route.metadata.namespace}/${parentRef.name}`;
+      const listenerSet = isListenerSetKind(parentRef.group, parentRef.kind) ? this.#listenerSets.get(id) : undefined;
+      const via = { route, parentRef };
+      if (listenerSet !== undefined) found.push(ancestor(listenerSetRef(listenerSet, parentRef.sectionName), via));
+      else if (
+        (parentRef.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP &&
+        (parentRef.kind ?? "Gateway") === "Gateway" &&
+        this.#served.has(id)
+      ) {
+        const { ref, key } = this.#gatewayAncestor(id, parentRef.sectionName);
+        found.push({ ref, key, via });
+      }
+    }
+    this.#ancestorsOfRoute.set(route, found);
+    return found;
+  }
+
+  /** A served Gateway (or its listener) as an ancestor, made once for all the routes whose parentRefs name it. */
+  #gatewayAncestor(id: string, sectionName: string | undefined): Omit<TargetAncestor, "via"> {
+    let ofGateway = this.#gatewayAncestors.get(id);
+    if (ofGateway === undefined) this.#gatewayAncestors.set(id, (ofGateway = new Map()));
+    let made = ofGateway.get(sectionName);
+    if (made === undefined) ofGateway.set(sectionName, (made = ancestor(gatewayRef(id, sectionName), undefined)));
+    return made;
   }
 
   /** The policy won `target`: it is enforced at each ancestor the target is attached to. */
   applied(policy: AnalysedPolicy, target: Target): void {
-    for (const { ref, key, via } of this.ancestorsOf(target)) {
+    const ancestors = this.ancestorsOf(target);
+    for (let i = 0; i < ancestors.length; i++) {
+      const { ref, key, via } = ancestors[i]!;
       const f = this.#at(policy, ref, key);
       const why = via === undefined ? undefined : this.#detached.get(via.parentRef);
       if (why === undefined) f.applied = true;
@@ -153,7 +175,10 @@ export class StatusCollector {
             ];
       for (const ref of refs) this.#at(policy, ref).notFound = missing.message;
     }
-    for (const target of policy.targets) for (const { ref, key } of this.ancestorsOf(target)) this.#at(policy, ref, key);
+    for (let t = 0; t < policy.targets.length; t++) {
+      const ancestors = this.ancestorsOf(policy.targets[t]!);
+      for (let i = 0; i < ancestors.length; i++) this.#at(policy, ancestors[i]!.ref, ancestors[i]!.key);
+    }
     if (!this.#facts.has(policy.compiled.id) && policy.compiled.invalid !== undefined) {
       // Nothing to report the problem against: report it against the policy itself rather than say nothing.
       const { namespace, name } = policy.source.metadata;
@@ -162,7 +187,7 @@ export class StatusCollector {
     const facts = this.#facts.get(policy.compiled.id) ?? new Map<string, AncestorFacts>();
     const generation = policy.source.metadata.generation;
     const deprecated = deprecationOf(policy.source.spec);
-    const ancestors = [...facts.keys()].sort().map((key) => {
+    const ancestors = sortInPlace([...facts.keys()], compareCodeUnits).map((key) => {
       const f = facts.get(key)!;
       return { ancestorRef: f.ref, controllerName, conditions: conditionsFor(policy, f, generation, deprecated) };
     });

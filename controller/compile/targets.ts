@@ -119,15 +119,16 @@ export function resolveTargets(
   index: TargetIndex,
 ): TargetResolution {
   const { servedGateways } = index;
-  const named: NamedTarget[] = [...(spec.targetRef ? [spec.targetRef] : []), ...(spec.targetRefs ?? [])].map((r) => ({
-    ...r,
-    namespace: ns,
-  }));
+  const named: NamedTarget[] = [];
+  if (spec.targetRef) named.push({ ...spec.targetRef, namespace: ns });
+  const targetRefs = spec.targetRefs ?? [];
+  for (let i = 0; i < targetRefs.length; i++) named.push({ ...targetRefs[i]!, namespace: ns });
   for (const selector of spec.targetSelectors ?? []) named.push(...selectedBy(selector, ns, index));
   const targets = new Map<string, Target>();
   const missing: MissingTarget[] = [];
   const unsupported: string[] = [];
-  for (const ref of named) {
+  for (let i = 0; i < named.length; i++) {
+    const ref = named[i]!;
     const id = `${ref.namespace}/${ref.name}`;
     const section = ref.sectionName;
     if (isListenerSetKind(ref.group, ref.kind)) {

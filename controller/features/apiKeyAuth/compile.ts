@@ -2,10 +2,11 @@
 import { extAuth, isHookUp } from "../extAuth/index.ts";
 import { hash } from "node:crypto";
 import { z } from "zod";
-import { PORTCULLIS_ANNOTATION_PREFIX, SecretRefSchema, type ObjectMeta } from "../../api/meta.ts";
+import { compareCodeUnits, PORTCULLIS_ANNOTATION_PREFIX, SecretRefSchema, type ObjectMeta } from "../../api/meta.ts";
 import type { Secret } from "../../api/resources.ts";
 import { upstreamHeaderName } from "../../lib/headers.ts";
 import { ok, problem, type Result } from "../../lib/result.ts";
+import { sortInPlace } from "../../lib/sort.ts";
 import { deepFreeze } from "../../snapshot/freeze.ts";
 import type { CredentialSource } from "../../snapshot/types.ts";
 import type { CompileContext } from "../feature.ts";
@@ -165,7 +166,7 @@ function keyTableOf(secrets: Iterable<Result<Secret, string>>): Result<KeyTable>
   // Membership in `clients` stands for the set of client ids: one table per key instead of two.
   const clients: Record<string, CompiledApiKey["clients"][string]> = Object.create(null);
   const headers = new Set<string>();
-  const clientIDs: string[] = [];
+  let clientIDs: string[] = [];
   let secretsRead = 0;
   for (const secret of secrets) {
     secretsRead++;
@@ -173,16 +174,20 @@ function keyTableOf(secrets: Iterable<Result<Secret, string>>): Result<KeyTable>
     const where = `Secret ${secret.value.metadata.namespace}/${secret.value.metadata.name}`;
     const described = clientDescription(secret.value.metadata, where);
     if (!described.ok) return described;
-    deepFreeze(described.value);
-    if (secretBytesAbove(secret.value.data, MAX_SECRET_BYTES))
+    const data = secret.value.data;
+    if (secretBytesAbove(data, MAX_SECRET_BYTES))
       return problem(`${where} holds more than ${MAX_SECRET_BYTES} bytes (the Kubernetes limit)`);
-    let clientsOfSecret = 0;
-    for (const clientID of Object.keys(secret.value.data).sort()) {
+    const ids = sortInPlace(Object.keys(data), compareCodeUnits);
+    // The first Secret's ids are distinct, and its sorted list becomes clientIDs (no second list at 100,000 keys).
+    const first = secretsRead === 1;
+    let served = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const clientID = ids[i]!;
       // Envoy Gateway semantics: a client id present in several Secrets keeps its first key.
-      if (clientID in clients) continue;
+      if (!first && clientID in clients) continue;
       if (!SECRET_KEY.test(clientID))
         return problem(`${where}: client id ${JSON.stringify(clientID)} is not a valid Secret data key ([-._a-zA-Z0-9]+)`);
-      const key = secret.value.data[clientID]!;
+      const key = data[clientID]!;
       if (key.length === 0) return problem(`${where}: client ${clientID} has an empty key`);
       const flaws = keyFlaws(key);
       if ((flaws & UNPRESENTABLE) !== 0)
@@ -203,10 +208,11 @@ function keyTableOf(secrets: Iterable<Result<Secret, string>>): Result<KeyTable>
       }
       clientByDigest.set(digest, clientID);
       clients[clientID] = described.value;
-      clientIDs.push(clientID);
-      clientsOfSecret++;
+      if (!first) clientIDs.push(clientID);
+      served++;
     }
-    if (clientsOfSecret > 0) for (const h in described.value.headers) headers.add(h);
+    if (first) clientIDs = served === ids.length ? ids : ids.filter((id) => id in clients);
+    if (served > 0) for (const h in described.value.headers) headers.add(h);
   }
   // Each Secret's ids come sorted: one Secret's list is sorted already.
   if (secretsRead > 1) clientIDs.sort();
@@ -240,11 +246,15 @@ function unpresentable(key: string): string {
 
 const HEADER_ANNOTATION = `${PORTCULLIS_ANNOTATION_PREFIX}header.`;
 
+/** The description of clients whose Secret has no `portcullis.io/*` labels or annotations (most), one frozen object for all. */
+const UNDESCRIBED: CompiledApiKey["clients"][string] = deepFreeze({ metadata: {}, headers: {} });
+
 /**
  * What a credential Secret says about its clients: `portcullis.io/*` labels and annotations are
  * metadata for authorization rules; `portcullis.io/header.<name>: value` forwards a header.
  */
 function clientDescription(meta: ObjectMeta, where: string): Result<CompiledApiKey["clients"][string]> {
+  if (!hasPortcullisKey(meta.labels) && !hasPortcullisKey(meta.annotations)) return ok(UNDESCRIBED);
   const metadata: Record<string, string> = {};
   const headers: Record<string, string> = {};
   for (const [key, value] of [...Object.entries(meta.labels ?? {}), ...Object.entries(meta.annotations ?? {})]) {
@@ -258,5 +268,10 @@ function clientDescription(meta: ObjectMeta, where: string): Result<CompiledApiK
     if (/[\0\r\n]/.test(value)) return problem(`${where} annotation ${key}: the value is not a valid header value`);
     headers[h.value] = value;
   }
-  return ok({ metadata, headers });
+  return ok(deepFreeze({ metadata, headers }));
+}
+
+function hasPortcullisKey(labelsOrAnnotations: Readonly<Record<string, string>> | undefined): boolean {
+  for (const key in labelsOrAnnotations) if (key.startsWith(PORTCULLIS_ANNOTATION_PREFIX)) return true;
+  return false;
 }
