@@ -206,9 +206,9 @@ describe("compile gates CI", () => {
     const r = run("compile", "--manifests", examplesWith(BROKEN_FILE));
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^error: zz-broken\.yaml: line 4, column 9: BLOCK_AS_IMPLICIT_KEY: /m);
-    expect(r.stderr).toContain("compile failed: 1 file does not parse");
+    expect(r.stderr).toContain("compile failed: 1 manifest file error (not parsed, or an invalid object)");
   });
-  it("exits 1 when an object is not valid (left out by serve too)", () => {
+  it("exits 1 when an object is not valid (its file is broken for serve too)", () => {
     const r = run(
       "compile",
       "--manifests",
@@ -218,8 +218,8 @@ describe("compile gates CI", () => {
       }),
     );
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^error: 60-bad-route\.yaml#1 \(HTTPRoute maas-system\/bad\): /m);
-    expect(r.stderr).toContain("compile failed: 1 object is not valid");
+    expect(r.stderr).toMatch(/^error: 60-bad-route\.yaml: document 1 \(HTTPRoute maas-system\/bad\) is not valid: /m);
+    expect(r.stderr).toContain("compile failed: 1 manifest file error (not parsed, or an invalid object)");
   });
 });
 

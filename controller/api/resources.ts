@@ -111,6 +111,8 @@ export interface RejectedObject {
   readonly origin: string;
   readonly object: string;
   readonly reason: string;
+  /** Set when the object is valid but another with its kind, namespace and name came first (that one is used). */
+  readonly duplicate?: true;
 }
 
 type KindName = keyof Resources;
@@ -170,7 +172,12 @@ export function toResources(raws: readonly RawObject[]): { resources: Resources;
     const identity = `${loaded.value.kind} ${keyOf(loaded.value.object.metadata)}`;
     const first = seen.get(identity);
     if (first !== undefined) {
-      rejected.push({ origin: raw.origin, object: identity, reason: `duplicate of the object from ${first}; the first one is used` });
+      rejected.push({
+        origin: raw.origin,
+        object: identity,
+        reason: `duplicate of the object from ${first}; the first one is used`,
+        duplicate: true,
+      });
       continue;
     }
     seen.set(identity, raw.origin);

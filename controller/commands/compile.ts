@@ -39,7 +39,11 @@ export function runCompile(config: CompileConfig, out: (text: string) => void, r
   for (const line of folder.problems) report(`warning: ${line}`);
   if (errors.length > 0) {
     const counts = [
-      [folder.brokenFiles.length, "file does not parse", "files do not parse"],
+      [
+        folder.brokenFiles.length,
+        "manifest file error (not parsed, or an invalid object)",
+        "manifest file errors (not parsed, or invalid objects)",
+      ],
       [folder.rejectedObjects.length, "object is not valid", "objects are not valid"],
       [notAccepted.length, "policy is not Accepted", "policies are not Accepted"],
     ] as const;

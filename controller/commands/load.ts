@@ -5,9 +5,12 @@ import { ManifestFolder } from "../sources/manifests.ts";
 
 export interface FolderCompile extends CompileResult {
   readonly resources: Resources;
-  /** Files that do not parse or cannot be read, as `file: line N: why`. */
+  /**
+   * Files that do not parse or cannot be read, or hold an object that is not valid, as
+   * `file: line N: why` (`file: document N (kind namespace/name) is not valid: why`).
+   */
   readonly brokenFiles: readonly string[];
-  /** Objects left out because they are not valid, as `file#document (kind namespace/name): why`. */
+  /** Objects left out as duplicates of one read earlier, as `file#document (kind namespace/name): why`. */
   readonly rejectedObjects: readonly string[];
 }
 

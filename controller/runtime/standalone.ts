@@ -15,7 +15,7 @@ export interface FolderSource {
 
 /**
  * Reads `dir` now and on every change, and publishes what is in force (sources/manifests.ts):
- * while a file does not parse, nothing changes, and before every file has parsed once, nothing is
+ * while a file does not parse or holds an invalid object, nothing changes, and before every file has parsed once, nothing is
  * published (every check is denied, not_ready); a read the folder changed during is skipped (the
  * change brings another). Each broken file is logged with its line, and
  * `portcullis_serving_last_good_config{source="manifests"}` is 1 meanwhile. Throws

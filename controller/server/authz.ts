@@ -14,7 +14,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { PARTIAL_BODY_HEADER } from "../api/ext-authz.ts";
 import type { Decision } from "../authz/decision.ts";
-import { escapeRawLikeEnvoy, normalizePath, pathBytesOf } from "../authz/path.ts";
+import { escapeRawLikeEnvoy, isPlainPath, normalizePath, pathBytesOf } from "../authz/path.ts";
 import { PROXY_REPLACES_HEADER, replacedHeaders } from "../authz/proxy-copies.ts";
 import { firstListValue, headerValue, type AuthzRequest } from "../authz/request.ts";
 import type { Authorizer, Protocol } from "../authz/authorizer.ts";
@@ -145,6 +145,8 @@ function writeWhenDecided(res: ServerResponse, decision: Promise<Decision>, auth
 export function abnormalUri(uri: string): string | undefined {
   if (uri.includes("#")) return "the forwarded URI holds a fragment (#), which is never part of a request";
   const path = pathBytesOf(uri, true);
+  // The usual path: nothing to normalise or escape (isPlainPath), checked without building either form.
+  if (isPlainPath(path)) return undefined;
   if (normalizePath(path) !== escapeRawLikeEnvoy(path)) {
     return "the forwarded URI is not in normal form (dot segments, repeated slashes or escaped unreserved characters): the upstream would receive another path than the one decided";
   }

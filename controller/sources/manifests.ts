@@ -2,7 +2,8 @@
  * The standalone source: a folder of YAML (or JSON) manifests, read recursively and watched.
  *
  * The folder is enforced whole, as Envoy Gateway's file provider reloads it: while any file does
- * not parse, what it holds is unknown (an object moved into it from another file, or a file
+ * not parse (or holds an object of a kind Portcullis reads that is not valid), what it holds is
+ * unknown (an object moved into it from another file, or a file
  * renamed while broken, would otherwise vanish from both and open its routes), so the last read in
  * which every file parsed stays in force, the other files' changes included; before any such
  * read there is nothing to enforce (serve is not ready and denies every check).
@@ -29,9 +30,12 @@ export interface FolderLoad {
   readonly objects: readonly RawObject[];
   /** The watched objects among them as compile reads them (the same value the Kubernetes source builds). */
   readonly resources: Resources;
-  /** Objects left out because they are not valid. */
+  /** Objects left out because another with their kind, namespace and name came first (an invalid object is an error of its file). */
   readonly rejected: readonly RejectedObject[];
-  /** Files that could not be read or parsed, by path relative to the folder, with why ("line 3, column 7: …"). */
+  /**
+   * Files that could not be read or parsed, or that hold an object of a kind Portcullis reads that
+   * is not valid, by path relative to the folder, with why ("line 3, column 7: …", "document 2 (…) is not valid: …").
+   */
   readonly errors: readonly { readonly file: string; readonly error: string }[];
 }
 
@@ -72,7 +76,11 @@ export class ManifestFolder {
       else objects.push(...parsed.objects);
     }
     const changedWhileRead = this.#observe().signature !== before;
-    const latest: FolderLoad = { objects, ...toResources(objects), errors };
+    const { resources, rejected } = toResources(objects);
+    // An object of a kind Portcullis reads that is not valid leaves its file's meaning as unknown as a
+    // YAML error does (a policy whose label is a number would be left out, opening its route): the file is broken.
+    for (const r of rejected) if (r.duplicate !== true) errors.push(invalidObjectError(r));
+    const latest: FolderLoad = { objects, resources, rejected: rejected.filter((r) => r.duplicate === true), errors };
     if (errors.length === 0 && !changedWhileRead) this.#lastWhole = latest;
     return { latest, inForce: this.#lastWhole, changedWhileRead };
   }
@@ -147,6 +155,12 @@ export class ManifestFolder {
     }
     return { directories: scan.directories, signature: signatureOf(scan) };
   }
+}
+
+/** A rejected object as its file's error: the file from its origin ("file#N"), the document and why. */
+function invalidObjectError(r: RejectedObject): { file: string; error: string } {
+  const hash = r.origin.lastIndexOf("#");
+  return { file: r.origin.slice(0, hash), error: `document ${r.origin.slice(hash + 1)} (${r.object}) is not valid: ${r.reason}` };
 }
 
 /** Each directory's inode and each file's (inode, size, mtime): what changes when the folder does, without reading a file. */

@@ -4,7 +4,8 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Authorizer } from "../../controller/authz/authorizer.ts";
 import { deny, type Decision } from "../../controller/authz/decision.ts";
-import { envoyHandler, forwardAuthHandler } from "../../controller/server/authz.ts";
+import { escapeRawLikeEnvoy, isPlainPath, normalizePath } from "../../controller/authz/path.ts";
+import { abnormalUri, envoyHandler, forwardAuthHandler } from "../../controller/server/authz.ts";
 import { closeGracefully, createHttpServer, listen } from "../../controller/server/http.ts";
 
 const ALLOW: Decision = {
@@ -115,5 +116,29 @@ describe("an answer's framing", () => {
     expect(headerNames(answer)).not.toContain("transfer-encoding");
     expect(answer).toContain(`\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`);
     expect(JSON.parse(body)).toEqual({ code: "apikey_missing", message: "Client authentication failed: no API key" });
+  });
+});
+
+describe("abnormalUri: a forwarded URI the upstream would run as another path", () => {
+  it.each(["/v1/models", "/", "/a.b/c-d_e~f/", "/.well-known/x", "/v1/models?x=/../y", "/caf%C3%A9"])("%s is in normal form", (uri) =>
+    expect(abnormalUri(uri)).toBeUndefined(),
+  );
+  it.each(["/a/../b", "/a/./b", "/a//b", "/%61", "/a#/../b", "/a/%2e%2e/b", "/.."])("%s is refused", (uri) =>
+    expect(abnormalUri(uri)).toBeDefined(),
+  );
+  // The usual path skips building its normal and escaped forms: that must decide as building them does.
+  it("every path isPlainPath takes is one normalisation and Envoy's escaping leave as it is", () => {
+    const alphabet = ["a", "Z", "0", "-", "_", "~", ".", "/", "%", "2", "e", "f", "é", '"', " "];
+    let seed = 17;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % alphabet.length;
+    let plain = 0;
+    for (let n = 0; n < 20_000; n++) {
+      const path = `/${Array.from({ length: 1 + (n % 12) }, () => alphabet[next()]).join("")}`;
+      if (!isPlainPath(path)) continue;
+      plain++;
+      expect([path, normalizePath(path)]).toEqual([path, escapeRawLikeEnvoy(path)]);
+      expect(abnormalUri(path)).toBeUndefined();
+    }
+    expect(plain).toBeGreaterThan(1000);
   });
 });

@@ -13,7 +13,7 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const names = (load: FolderLoad | undefined) => load?.objects.map((o) => (o.object as { metadata: { name: string } }).metadata.name);
-const secret = (name: string) => `kind: Secret\nmetadata: {name: ${name}}\n`;
+const secret = (name: string) => `apiVersion: v1\nkind: Secret\nmetadata: {name: ${name}}\n`;
 const BROKEN = "kind: Secret\nmetadata: {name: [oops\n";
 
 describe("ManifestFolder.read", () => {
@@ -21,7 +21,7 @@ describe("ManifestFolder.read", () => {
     mkdirSync(join(dir, "nested"));
     mkdirSync(join(dir, "..data"));
     writeFileSync(join(dir, "a.yaml"), `${secret("one")}---\n${secret("two")}---\n`);
-    writeFileSync(join(dir, "nested", "b.json"), JSON.stringify({ kind: "Secret", metadata: { name: "three" } }));
+    writeFileSync(join(dir, "nested", "b.json"), JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "three" } }));
     writeFileSync(join(dir, "..data", "c.yaml"), secret("hidden"));
     writeFileSync(join(dir, "notes.txt"), "kind: Secret");
     const { latest } = new ManifestFolder(dir).read();
@@ -79,6 +79,34 @@ describe("ManifestFolder.read", () => {
     expect(inForce?.objects.map((o) => o.origin)).toEqual(["policy.yaml#1"]);
   });
 
+  it("an object of a kind it reads that is not valid breaks its file (the folder's last good contents stay); a duplicate does not", () => {
+    const folder = new ManifestFolder(dir);
+    writeFileSync(join(dir, "p.yaml"), secret("policy"));
+    const whole = folder.read();
+    writeFileSync(join(dir, "p.yaml"), "apiVersion: v1\nkind: Secret\nmetadata: {name: policy, labels: {version: 1}}\n");
+    const invalid = folder.read();
+    expect(invalid.latest.errors).toEqual([
+      { file: "p.yaml", error: expect.stringMatching(/^document 1 \(Secret\) is not valid: metadata\.labels\.version/) },
+    ]);
+    expect(invalid.latest.rejected).toEqual([]);
+    expect(invalid.inForce).toBe(whole.latest);
+    writeFileSync(join(dir, "p.yaml"), secret("policy"));
+    writeFileSync(join(dir, "q.yaml"), secret("policy"));
+    const duplicated = folder.read();
+    expect(duplicated.latest.errors).toEqual([]);
+    expect(duplicated.latest.rejected.map((r) => r.origin)).toEqual(["q.yaml#1"]);
+    expect(duplicated.inForce).toBe(duplicated.latest);
+  });
+
+  it("a symlink loop makes the folder unreadable, named with ELOOP, after a bounded walk (two loops are not walked 2^40 ways)", () => {
+    writeFileSync(join(dir, "a.yaml"), secret("one"));
+    symlinkSync(".", join(dir, "l1"));
+    symlinkSync(".", join(dir, "l2"));
+    const started = performance.now();
+    expect(() => new ManifestFolder(dir).read()).toThrow(/cannot be read \(ELOOP\)/);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
   it("a deleted file's objects leave with it", () => {
     const folder = new ManifestFolder(dir);
     writeFileSync(join(dir, "p.yaml"), secret("gone-soon"));
@@ -91,7 +119,7 @@ describe("ManifestFolder.read", () => {
     // Two versions of one volume: a policy in a.yaml, or moved to z.yaml. Between them, m.yaml is
     // slow to parse, so a swap in another process often falls between reading a.yaml and z.yaml:
     // read as one version, such a read would hold the policy twice, or not at all.
-    const filler = `kind: ConfigMap\nmetadata: {name: filler}\ndata:\n${Array.from({ length: 1000 }, (_, i) => `  k${i}: v${i}\n`).join("")}`;
+    const filler = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: filler}\ndata:\n${Array.from({ length: 1000 }, (_, i) => `  k${i}: v${i}\n`).join("")}`;
     const versions = [
       { "a.yaml": secret("policy"), "m.yaml": filler, "z.yaml": "# moved\n" },
       { "a.yaml": "# moved\n", "m.yaml": filler, "z.yaml": secret("policy") },

@@ -157,8 +157,8 @@ function brokenFolderCase(id: string, title: string, change: (dir: string) => vo
         folder.read();
         change(dir);
         const { latest, inForce } = folder.read();
-        if (inForce === undefined || latest.errors.length === 0)
-          throw new Error(`${id}: the change must break a file of a folder read whole`);
+        if (inForce === undefined) throw new Error(`${id}: the folder read whole first is no longer in force`);
+        // What is in force is decided whatever the read found: a change not seen as breaking a file is served as it is.
         return decide(
           inForce.objects,
           { headers: {} },
@@ -188,6 +188,27 @@ const checkNeverParsed: Case = {
     try {
       writeFileSync(join(dir, "base.yaml"), BASE);
       writeFileSync(join(dir, "policy.yaml"), "apiVersion: [unclosed\n");
+      const reported: string[] = [];
+      const config = loadConfig(["check", "--manifests", dir, "GET", "http://app.example.com/bad"], {}) as CheckConfig;
+      return fromDecision((await checkFolder(config, (line) => reported.push(line))).decision, [], reported.join("; "));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+/** `portcullis check` on a folder whose policy is not a valid object (a label that is a number): as serve, not ready. */
+const checkInvalidObject: Case = {
+  id: "manifest.check-invalid-object",
+  title: "`portcullis check` on a folder whose only copy of the policy has a label that is a number (`labels: {version: 1}`)",
+  expect: { status: 403, code: "not_ready", condition: "metadata.labels.version" },
+  fixed:
+    "check warned that the object was rejected and decided without it, so its route was allowed (200); it now denies with serve's not_ready",
+  async run() {
+    const dir = mkdtempSync(join(tmpdir(), "portcullis-catalogue-"));
+    try {
+      writeFileSync(join(dir, "base.yaml"), BASE);
+      writeFileSync(join(dir, "policy.yaml"), bad(apiKey()).replace("creationTimestamp:", "labels: {version: 1}, creationTimestamp:"));
       const reported: string[] = [];
       const config = loadConfig(["check", "--manifests", dir, "GET", "http://app.example.com/bad"], {}) as CheckConfig;
       return fromDecision((await checkFolder(config, (line) => reported.push(line))).decision, [], reported.join("; "));
@@ -234,7 +255,22 @@ export const manifestCases: readonly Case[] = [
     },
     "a file's last good contents were kept by its name, so the renamed file had none and its policy was dropped: its route was allowed (200)",
   ),
+  brokenFolderCase(
+    "label-not-a-string",
+    "the policy file still parses, but the policy's metadata gets a label whose value YAML reads as a number (`labels: {version: 1}`)",
+    (dir) =>
+      writeFileSync(join(dir, "policy.yaml"), bad(apiKey()).replace("creationTimestamp:", "labels: {version: 1}, creationTimestamp:")),
+    "the policy was rejected as an invalid object and left out, the file counted as read, so its route was allowed (200); an object of a kind Portcullis reads that is not valid now breaks its file as a YAML error does",
+  ),
+  brokenFolderCase(
+    "api-version-typo",
+    "the policy's apiVersion is mistyped (`gateway.envoyproxy.io/v1alpha`)",
+    (dir) =>
+      writeFileSync(join(dir, "policy.yaml"), bad(apiKey()).replace("gateway.envoyproxy.io/v1alpha1", "gateway.envoyproxy.io/v1alpha")),
+    "the policy was rejected and left out while its file counted as read, so its route was allowed (200); it now breaks its file",
+  ),
   checkNeverParsed,
+  checkInvalidObject,
   m(
     "wrong-type",
     "`extractFrom: X-API-Key` (a string, not a list)",
