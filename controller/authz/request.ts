@@ -242,7 +242,10 @@ export function headerValue(headers: AuthzRequest["headers"], name: string): str
 
 /** The first entry of a header that holds a list (proxies append to X-Forwarded-* and X-Request-Id), trimmed; undefined when empty or absent. */
 export function firstListValue(v: string | undefined): string | undefined {
-  const first = v?.split(",")[0]?.trim();
+  if (v === undefined) return undefined;
+  // The text before the first ",": no array of every entry on each request (X-Forwarded-Proto is read on every one).
+  const comma = v.indexOf(",");
+  const first = (comma === -1 ? v : v.slice(0, comma)).trim();
   return first === "" ? undefined : first;
 }
 

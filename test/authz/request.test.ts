@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { headerValue, methodReadings, hostReadings, isPlainHost, normalizeRequest } from "../../controller/authz/request.ts";
+import {
+  firstListValue,
+  headerValue,
+  methodReadings,
+  hostReadings,
+  isPlainHost,
+  normalizeRequest,
+} from "../../controller/authz/request.ts";
 
 describe("params", () => {
   const at = (path: string) => normalizeRequest({ method: "GET", scheme: "http", host: "h", path, headers: {}, gateway: undefined });
@@ -44,6 +51,18 @@ describe("methodReadings", () => {
     expect(methodReadings("GET")).toBe(methodReadings("GET"));
     expect(methodReadings("BREW")).toEqual(["BREW"]);
   });
+});
+
+describe("firstListValue: the first entry of a list a proxy appends to", () => {
+  it.each([
+    [undefined, undefined],
+    ["", undefined],
+    ["https", "https"],
+    [" https , http", "https"],
+    ["a,b,c", "a"],
+    [",http", undefined],
+    [" \t", undefined],
+  ])("%j → %j", (input, expected) => expect(firstListValue(input)).toBe(expected));
 });
 
 describe("hostReadings: the Host as Envoy's virtual host selection reads it", () => {
