@@ -375,7 +375,8 @@ const withPass = (passed: readonly Pass[], pass: Pass): readonly Pass[] => (pass
  * and, when the client sent its own copy of a header a policy around the route sets and no phase
  * set (the allow removes it: the upstream never receives it), again without those copies. Passes
  * only if both pass, with the first's pass (DESIGN §0: the client's copy is Envoy's reading, its
- * absence the upstream's).
+ * absence the upstream's). A trace notes the second pass's own account under the phase's step
+ * (`withoutClientCopies`), apart from the first's.
  */
 function checkWithoutClientCopies(
   { feature, compiled }: ConfiguredFeature,
@@ -392,14 +393,21 @@ function checkWithoutClientCopies(
   if (copies.length === 0) return asLeft;
   const alsoWithout = (first: PhaseResult): MaybePromise<PhaseResult> => {
     if (!first.ok) return first;
-    const second = feature.check(compiled, req.afterPhase({}, copies), where, passed, ctx);
-    const both = (s: PhaseResult): PhaseResult =>
-      s.ok
+    const own = ctx.trace === undefined ? undefined : new Trace();
+    own?.step(feature.field);
+    const second = feature.check(compiled, req.afterPhase({}, copies), where, passed, own === undefined ? ctx : { ...ctx, trace: own });
+    const both = (s: PhaseResult): PhaseResult => {
+      if (own !== undefined) {
+        const { phase: _, ...account } = own.steps[0]!;
+        ctx.trace!.note({ withoutClientCopies: { headers: copies, ...account, ...phaseOutcome(s) } });
+      }
+      return s.ok
         ? first
         : fail({
             ...s.error,
             message: `${s.error.message} (read without the client's own ${copies.join(", ")}, which the upstream never receives)`,
           });
+    };
     return second instanceof Promise ? second.then(both) : both(second);
   };
   return asLeft instanceof Promise ? asLeft.then(alsoWithout) : alsoWithout(asLeft);

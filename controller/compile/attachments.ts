@@ -80,8 +80,12 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
     if (claimed === undefined) claimedFrom.set(listener, (claimed = hostnamesClaimedBeside(listener, all)));
     return claimed;
   };
-  for (const route of [...resources.httpRoutes, ...resources.grpcRoutes]) {
-    for (const parentRef of route.spec.parentRefs) {
+  // Index loops: this function runs once, its loops mostly before V8 optimizes them, and each for…of step then allocates.
+  const routes = [...resources.httpRoutes, ...resources.grpcRoutes];
+  for (let r = 0; r < routes.length; r++) {
+    const route = routes[r]!;
+    for (let p = 0; p < route.spec.parentRefs.length; p++) {
+      const parentRef = route.spec.parentRefs[p]!;
       const parentId = `${parentRef.namespace ?? route.metadata.namespace}/${parentRef.name}`;
       let gateway: Gateway | undefined;
       let listenerSet: ListenerSet | undefined;
@@ -98,7 +102,8 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
       const all = listeners.get(gateway)!;
       // A Gateway parentRef reaches the Gateway's own listeners, a ListenerSet parentRef that set's.
       const candidates: GatewayListener[] = [];
-      for (const l of all) {
+      for (let i = 0; i < all.length; i++) {
+        const l = all[i]!;
         if (
           l.listenerSet === listenerSet &&
           (parentRef.sectionName === undefined || l.listener.name === parentRef.sectionName) &&
@@ -112,7 +117,8 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
       }
       // Refusals are normal while some listener accepts the route; they matter when none does.
       const refusals: string[] = [];
-      for (const candidate of candidates) {
+      for (let i = 0; i < candidates.length; i++) {
+        const candidate = candidates[i]!;
         const refusal = listenerRefuses(candidate, route, namespaceLabels);
         const hostnames =
           refusal === undefined ? hostnamesOn(candidate.listener, claimedOn(candidate.listener, all), route.spec.hostnames) : undefined;

@@ -28,7 +28,8 @@ export function* scopeManagedHeaders(pending: readonly PendingEntry[], itemsPerS
   };
   const scopeOfRule = new Map<unknown, Scope>();
   const gatewayKeys = new Map<string, string>();
-  const scopes: Scope[] = [];
+  // Sized once: a list grown by push reallocates, and a cold compile's every allocation costs its young-generation GC.
+  const scopes: Scope[] = new Array(pending.length);
   // Consecutive entries (the matches and rules of one route) mostly add the same policy's headers to the same scope: once is enough.
   let addedOwn: readonly string[] | undefined;
   let addedTo: Scope | undefined;
@@ -44,7 +45,8 @@ export function* scopeManagedHeaders(pending: readonly PendingEntry[], itemsPerS
       addedOwn = own;
       addedTo = scope;
     }
-    if (scopes.push(scope) % itemsPerStep === 0) yield;
+    scopes[i] = scope;
+    if ((i + 1) % itemsPerStep === 0) yield;
   }
   const allList = all.size === 0 ? NONE : [...all].sort();
   /** The list of each Gateway, shared by every scope that adds nothing to it. */
@@ -125,14 +127,15 @@ function backendsOf(p: PendingEntry): RuleBackends | undefined {
   const refs = (p.route.spec.rules[p.order[0]] as { backendRefs?: unknown } | undefined)?.backendRefs;
   if (refs === undefined) return { keys: [], id: "" };
   if (!Array.isArray(refs)) return undefined;
-  const keys: string[] = [];
-  for (const ref of refs) {
+  // Sized once, not grown by push (a first push reserves 17 elements): one list per rule, 30,000 at 10,000 routes.
+  const keys: string[] = new Array(refs.length);
+  for (let i = 0; i < refs.length; i++) {
+    const ref: unknown = refs[i];
     if (typeof ref !== "object" || ref === null) return undefined;
     const { group, kind, namespace, name } = ref as Record<string, unknown>;
     if (typeof name !== "string" || !optionalString(group) || !optionalString(kind) || !optionalString(namespace)) return undefined;
-    keys.push(
-      `backend ${(group as string | undefined) ?? ""}/${(kind as string | undefined) ?? "Service"}/${(namespace as string | undefined) ?? p.route.metadata.namespace}/${name}`,
-    );
+    keys[i] =
+      `backend ${(group as string | undefined) ?? ""}/${(kind as string | undefined) ?? "Service"}/${(namespace as string | undefined) ?? p.route.metadata.namespace}/${name}`;
   }
   return { keys, id: keys.join("\n") };
 }

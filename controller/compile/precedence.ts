@@ -7,7 +7,8 @@
 import { compareAge, keyOf } from "../api/meta.ts";
 import type { AnalysedPolicy } from "./policy.ts";
 import { gatewayTargetKey, listenerSetTargetKey, routeTargetKey, type Target } from "./targets.ts";
-import type { Attachment } from "./attachments.ts";
+import type { Attachment, GatewayListener } from "./attachments.ts";
+import type { Listener } from "../api/gatewayapi.ts";
 import type { PolicyOrigin } from "../snapshot/types.ts";
 
 export interface Claim {
@@ -49,29 +50,40 @@ export function decideWinners(policies: readonly AnalysedPolicy[]): Precedence {
 /**
  * The claims that could govern the rules of one attachment, most specific first (rule, route,
  * listener, ListenerSet, Gateway), as a function of a rule's name (undefined for an unnamed rule).
- * The broader levels are looked up once per attachment, not once per rule.
+ * The broader levels are looked up once per attachment, not once per rule, and those above the
+ * route once per listener (`ofListeners`, by Listener object: each belongs to one Gateway or
+ * ListenerSet), not once per route attached to it.
  */
 export function claimsOfAttachment(
   attachment: Attachment,
   winners: ReadonlyMap<string, Claim>,
+  ofListeners: Map<Listener, readonly Claim[]> = new Map(),
 ): (ruleName: string | undefined) => readonly Claim[] {
   const { kind } = attachment.route;
   const route = keyOf(attachment.route.metadata);
-  const gateway = keyOf(attachment.gateway.metadata);
-  const listenerSet = attachment.listenerSet === undefined ? undefined : keyOf(attachment.listenerSet.metadata);
-  const broader: Claim[] = [];
-  addWinner(broader, winners, routeTargetKey(kind, route));
-  // A ListenerSet's listener is governed by the set's policies, never by a Gateway listener's of the same name.
-  if (listenerSet === undefined) addWinner(broader, winners, gatewayTargetKey(gateway, attachment.listener.name));
-  else {
-    addWinner(broader, winners, listenerSetTargetKey(listenerSet, attachment.listener.name));
-    addWinner(broader, winners, listenerSetTargetKey(listenerSet));
-  }
-  addWinner(broader, winners, gatewayTargetKey(gateway));
+  let ofListener = ofListeners.get(attachment.listener);
+  if (ofListener === undefined) ofListeners.set(attachment.listener, (ofListener = listenerClaims(attachment, winners)));
+  const routeClaim = winners.get(routeTargetKey(kind, route));
+  const broader = routeClaim === undefined ? ofListener : [routeClaim].concat(ofListener);
   return (ruleName) => {
     const rule = ruleName === undefined ? undefined : winners.get(routeTargetKey(kind, route, ruleName));
     return rule === undefined ? broader : [rule, ...broader];
   };
+}
+
+/** The claims of the listener, ListenerSet and Gateway levels above an attachment's route, most specific first. */
+function listenerClaims(attachment: GatewayListener, winners: ReadonlyMap<string, Claim>): readonly Claim[] {
+  const gateway = keyOf(attachment.gateway.metadata);
+  const listenerSet = attachment.listenerSet === undefined ? undefined : keyOf(attachment.listenerSet.metadata);
+  const claims: Claim[] = [];
+  // A ListenerSet's listener is governed by the set's policies, never by a Gateway listener's of the same name.
+  if (listenerSet === undefined) addWinner(claims, winners, gatewayTargetKey(gateway, attachment.listener.name));
+  else {
+    addWinner(claims, winners, listenerSetTargetKey(listenerSet, attachment.listener.name));
+    addWinner(claims, winners, listenerSetTargetKey(listenerSet));
+  }
+  addWinner(claims, winners, gatewayTargetKey(gateway));
+  return claims;
 }
 
 /** Appends the claim that won target `key`, if one did. */

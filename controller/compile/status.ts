@@ -300,7 +300,7 @@ function conditionsFor(
   if (f.notFound !== undefined) return [accepted("False", "TargetNotFound", f.notFound)];
   const invalid = invalidAt(policy, f);
   if (invalid !== undefined)
-    return [accepted("False", "Invalid", invalid), ...overridden, ...warningConditions(deprecated, [], observedGeneration)];
+    return [accepted("False", "Invalid", invalid)].concat(overridden, warningConditions(deprecated, [], observedGeneration));
   // A listener where a route policy merged, below the ancestor its route names: reported Merged only, as Envoy Gateway does.
   if (!f.applied && f.mergedInto !== undefined) return merged;
   if (!f.applied && f.detached !== undefined) return [accepted("False", "TargetNotFound", f.detached)];
@@ -314,12 +314,12 @@ function conditionsFor(
       ),
     ];
   }
-  return [
-    accepted("True", "Accepted", "Policy has been accepted."),
-    ...merged,
-    ...overridden,
-    ...warningConditions(deprecated, policy.warnings, observedGeneration),
-  ];
+  // concat, not spreads: a spread iterates (and allocates) even over the empty lists most policies have.
+  return [accepted("True", "Accepted", "Policy has been accepted.")].concat(
+    merged,
+    overridden,
+    warningConditions(deprecated, policy.warnings, observedGeneration),
+  );
 }
 
 const NO_CONDITIONS: readonly Condition[] = Object.freeze([]);

@@ -37,6 +37,8 @@ export interface QueryReading {
   readonly semicolons: boolean;
   /** Whether names and values are percent-decoded as a form is (WHATWG application/x-www-form-urlencoded). */
   readonly decoded: boolean;
+  /** Whether decoded names are read as PHP registers them (phpVariable): `tenant.id` is `tenant_id`. */
+  readonly phpNames: boolean;
   /** What the reading is, for the audit log. */
   readonly name: string;
 }
@@ -46,22 +48,61 @@ export const ENVOY_QUERY: QueryReading = {
   value: "first",
   semicolons: false,
   decoded: false,
+  phpNames: false,
   name: "Envoy's (first value, split at &, as sent)",
 };
 
+/**
+ * PHP's reading ($_GET, and Symfony and Laravel, which read it): the query split at "&", names and
+ * values percent-decoded, the last value of a name, names as PHP registers them (phpVariable).
+ */
+const PHP_QUERY: QueryReading = {
+  value: "last",
+  semicolons: false,
+  decoded: true,
+  phpNames: true,
+  name: "PHP's (the last value of a name in the query split at &, percent-decoded, with '.', ' ' and an unmatched '[' in a name read as '_')",
+};
+
 /** The readings an upstream may act on besides Envoy's (DESIGN §0). */
-export const OTHER_QUERY_READINGS: readonly QueryReading[] = [false, true].flatMap((decoded) =>
-  [false, true].flatMap((semicolons) =>
-    (["first", "last"] as const)
-      .filter((value) => decoded || semicolons || value === "last")
-      .map((value) => ({
-        value,
-        semicolons,
-        decoded,
-        name: `the ${value} value of a name in the query split at ${semicolons ? "& and ;" : "&"}${decoded ? ", percent-decoded" : ""}`,
-      })),
+export const OTHER_QUERY_READINGS: readonly QueryReading[] = [
+  ...[false, true].flatMap((decoded) =>
+    [false, true].flatMap((semicolons) =>
+      (["first", "last"] as const)
+        .filter((value) => decoded || semicolons || value === "last")
+        .map((value) => ({
+          value,
+          semicolons,
+          decoded,
+          phpNames: false,
+          name: `the ${value} value of a name in the query split at ${semicolons ? "& and ;" : "&"}${decoded ? ", percent-decoded" : ""}`,
+        })),
+    ),
   ),
-);
+  PHP_QUERY,
+];
+
+/** The reading PHP's is where no name changes as PHP registers it. */
+const DECODED_LAST = OTHER_QUERY_READINGS.find((r) => r.decoded && !r.phpNames && !r.semicolons && r.value === "last")!;
+
+/**
+ * Whether PHP may register a name of `rawQuery` otherwise than it is decoded (phpVariable): only
+ * a name holding '.', ' ' ('+'), '[' or a NUL, raw or percent-encoded, changes. A look at the text,
+ * so that the usual query is not parsed once more for PHP's reading.
+ */
+function phpMayRename(rawQuery: string): boolean {
+  return PHP_RENAMED.test(rawQuery);
+}
+
+const PHP_RENAMED = /[. +[]|%(?:2e|20|5b|00)/i;
+
+/**
+ * Whether `reading` may read `rawQuery` otherwise than another of OTHER_QUERY_READINGS does, known
+ * from the text alone: false for PHP's reading of a query where no name changes (phpMayRename).
+ */
+export function readsOwnWay(reading: QueryReading, rawQuery: string): boolean {
+  return !reading.phpNames || phpMayRename(rawQuery);
+}
 
 /**
  * One way to read a header sent on several lines for a route's header match: Envoy's route match
@@ -214,6 +255,7 @@ export function otherRouteReadings(
   let found: RouteReadingRoutes[] | undefined;
   for (const reading of OTHER_READINGS) {
     if ((reading.query !== ENVOY_QUERY && !readQuery) || (reading.header !== "joined" && !readLines)) continue;
+    if (readQuery && !readsOwnWay(reading.query, request.rawQuery!)) continue;
     const entries = findRoutes(index, request, scope, reading) ?? [];
     if (entries.length === 0 || sameEntries(entries, picked) || found?.some((f) => sameEntries(f.entries, entries))) continue;
     (found ??= []).push({ reading, entries });
@@ -410,13 +452,21 @@ const lastParsed = new Map<QueryReading, { readonly rawQuery: string; readonly v
  * until the next call: not to be changed.
  */
 export function queryParamsIn(rawQuery: string, reading: QueryReading): ReadonlyMap<string, string> {
+  if (!readsOwnWay(reading, rawQuery)) return queryParamsIn(rawQuery, DECODED_LAST);
   const last = lastParsed.get(reading);
   if (last?.rawQuery === rawQuery) return last.values;
   const values = new Map<string, string>();
   const add = (name: string, value: string) => {
     if (reading.value === "last" || !values.has(name)) values.set(name, value);
   };
-  if (reading.decoded) {
+  if (reading.phpNames) {
+    for (const [name, value] of new URLSearchParams(rawQuery)) {
+      const variable = phpVariable(name);
+      // An array is no string value: a later scalar of the name replaces it, as it replaces a scalar.
+      if (variable?.array === true) values.delete(variable.name);
+      else if (variable !== undefined) add(variable.name, value);
+    }
+  } else if (reading.decoded) {
     for (const [name, value] of new URLSearchParams(reading.semicolons ? rawQuery.replaceAll(";", "&") : rawQuery)) add(name, value);
   } else {
     for (const pair of rawQuery.split(reading.semicolons ? PAIR_SEPARATORS : "&")) {
@@ -429,6 +479,29 @@ export function queryParamsIn(rawQuery: string, reading: QueryReading): Readonly
 }
 
 const PAIR_SEPARATORS = /[&;]/;
+
+/** A query parameter as PHP registers it: a string under `name`, or an array (`name[...]`). */
+interface PhpVariable {
+  readonly name: string;
+  readonly array: boolean;
+}
+
+/**
+ * The variable PHP 8 registers for the decoded query parameter name `decoded` (main/php_variables.c,
+ * php_register_variable_ex): the name ends at a NUL, leading spaces are dropped, '.' and ' ' become
+ * '_'; a '[' with a ']' after it makes the name before it an array; a '[' without one becomes '_',
+ * and so do every '.', ' ' and '[' after it. Undefined when PHP registers nothing (an empty name).
+ */
+function phpVariable(decoded: string): PhpVariable | undefined {
+  const nul = decoded.indexOf("\u0000");
+  const name = (nul === -1 ? decoded : decoded.slice(0, nul)).replace(/^ +/, "");
+  const bracket = name.indexOf("[");
+  const base = (bracket === -1 ? name : name.slice(0, bracket)).replace(/[. ]/g, "_");
+  if (base === "") return undefined;
+  if (bracket === -1) return { name: base, array: false };
+  if (name.indexOf("]", bracket) !== -1) return { name: base, array: true };
+  return { name: `${base}_${name.slice(bracket + 1).replace(/[. []/g, "_")}`, array: false };
+}
 
 /**
  * A header as a reading reads it (Envoy's route match: `joined`). The pseudo-headers a match may name are the method

@@ -4,12 +4,12 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { TraceStep } from "../../controller/authz/trace.ts";
 import { Trace } from "../../controller/authz/trace.ts";
-import { gatewayWithRoute } from "../support/manifests.ts";
+import { gatewayWithRoute, securityPolicy } from "../support/manifests.ts";
 import { basicAuthAs, decider, goldenDecider } from "../support/world.ts";
 import pino from "pino";
 import { createKeyStore } from "../../controller/keys/store.ts";
 import { startJwksServer } from "../keys/helpers.ts";
-import { jwksOf, makeKeys, manifests, token } from "../security/world.ts";
+import { ISSUER, jwksOf, makeKeys, manifests, token } from "../security/world.ts";
 
 const step = (steps: readonly TraceStep[], phase: string) => steps.find((s) => s.phase === phase);
 
@@ -171,6 +171,36 @@ describe("phases, each in its own words, in Envoy Gateway's filter order", () =>
       ],
       result: "deny",
       code: "authz_denied",
+    });
+  });
+
+  it("authorization read again without the client's own copy of a header a policy sets: that pass in a list of its own, not the first's", async () => {
+    const keys = makeKeys();
+    const jwt = {
+      optional: true,
+      providers: [
+        { name: "idp", issuer: ISSUER, localJWKS: { inline: jwksOf(keys.es) }, claimToHeaders: [{ claim: "sub", header: "x-user-id" }] },
+      ],
+    };
+    const authorization = {
+      defaultAction: "Deny",
+      rules: [{ name: "admins", action: "Allow", principal: { headers: [{ name: "x-user-id", values: ["admin"] }] } }],
+    };
+    const copies = decider(`${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { jwt, authorization }, "x")}`);
+    const { decision, trace } = await copies.explain({ path: "/x", headers: { "x-user-id": "admin" } });
+    expect(decision.code).toBe("authz_denied");
+    expect(step(trace.steps, "authorization")).toMatchObject({
+      rules: ["admins: Allow when header x-user-id in admin: matches, and decides"],
+      withoutClientCopies: {
+        headers: ["x-user-id"],
+        rules: [
+          "admins: Allow when header x-user-id in admin: a header differs, so it does not apply",
+          "no rule applies: defaultAction Deny",
+        ],
+        result: "deny",
+        code: "authz_denied",
+      },
+      result: "deny",
     });
   });
 

@@ -288,8 +288,8 @@ function decisions(
         const { r, up } = await through(proxy(), `/optional?a=1;access_token=${forgedToken()}`, { host });
         expect([r.status, up]).toEqual([401, undefined]);
       });
-      for (const query of ["role=user&role=admin", "role=admin;x=1", "role=%61dmin"]) {
-        it(`/query?${query} without a key: 401 (an upstream reading the last value, splitting at ';' or decoding runs the protected role=admin rule's handler)`, async () => {
+      for (const query of ["role=user&role=admin", "role=admin;x=1", "role=%61dmin", "role=user&+role=admin"]) {
+        it(`/query?${query} without a key: 401 (an upstream reading the last value, splitting at ';', decoding or dropping a name's leading space as PHP runs the protected role=admin rule's handler)`, async () => {
           const { r, up } = await through(proxy(), `/query?${query}`, { host });
           expect([r.status, up]).toEqual([401, undefined]);
         });
@@ -352,6 +352,10 @@ function decisions(
       });
       it("?account=alice&x=1;account=bob never reaches the upstream (Rack 2 and older Python split at ';' too and read bob)", async () => {
         const { r, up } = await through(proxy(), "/v1/accounts?account=alice&x=1;account=bob", { "x-api-key": ALICE_KEY });
+        expect([r.status, up]).toEqual([403, undefined]);
+      });
+      it("?account=alice&+account=bob never reaches the upstream (PHP drops a name's leading space and reads bob, the last)", async () => {
+        const { r, up } = await through(proxy(), "/v1/accounts?account=alice&+account=bob", { "x-api-key": ALICE_KEY });
         expect([r.status, up]).toEqual([403, undefined]);
       });
       it("?account=alice&account=bob is refused too: a rule reading a repeated parameter must allow on its first and its last value", async () => {

@@ -94,7 +94,7 @@ export function manifests(keys: Keys, oidc: OidcWorld = NO_PROVIDER): string {
   const jwks = jwksOf(keys.es, keys.rsa);
   const apiKeys = (extractFrom: string, extra = "") =>
     `  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: ${extractFrom}, forwardClientIDHeader: x-client-id${extra}}\n`;
-  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", failopen: "/failopen", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto", lan: "/lan", office: "/office", cors: "/cors", cel: "/cel", account: "/account", basic: "/basic", web: "/web", "web-down": "/webdown", admins: "/admins", tiers: "/tiers" })}---
+  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", failopen: "/failopen", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto", lan: "/lan", office: "/office", cors: "/cors", cel: "/cel", account: "/account", tenant: "/tenant", basic: "/basic", web: "/web", "web-down": "/webdown", admins: "/admins", tiers: "/tiers" })}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: www, namespace: apps}
@@ -191,6 +191,12 @@ ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_k
   rule("account"),
   `${apiKeys("[{headers: [X-API-Key]}]")}  authorization:
     rules: [{name: own-account, action: Allow, principal: {cel: 'request.query.account == apiKey.client'}}]
+`,
+)}${policy(
+  "tenant",
+  rule("tenant"),
+  `${apiKeys("[{headers: [X-API-Key]}]")}  authorization:
+    rules: [{name: own-tenant, action: Allow, principal: {cel: 'request.query.tenant_id == apiKey.client'}}]
 `,
 )}${policy("basic", rule("basic"), "  basicAuth: {users: {name: users}}\n")}${policy(
   "admins",

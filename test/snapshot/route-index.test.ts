@@ -12,6 +12,7 @@ import {
   otherRouteReadings,
   paramIn,
   pathMatches,
+  queryParamsIn,
   type RouteRequest,
 } from "../../controller/snapshot/route-index.ts";
 import { builtRe2 } from "../../controller/lib/regex.ts";
@@ -229,7 +230,7 @@ describe("paramIn", () => {
 
 describe("paramIn: percent-decoded readings", () => {
   const decoded = (value: "first" | "last", semicolons: boolean) =>
-    OTHER_QUERY_READINGS.find((r) => r.decoded && r.value === value && r.semicolons === semicolons)!;
+    OTHER_QUERY_READINGS.find((r) => r.decoded && !r.phpNames && r.value === value && r.semicolons === semicolons)!;
 
   it("decodes names and values as a form is, + as a space", () => {
     expect(paramIn("rol%65=%61dmin", "role", decoded("first", false))).toBe("admin");
@@ -238,10 +239,51 @@ describe("paramIn: percent-decoded readings", () => {
     expect(paramIn("role=%61dmin;x=1", "role", decoded("first", true))).toBe("admin");
   });
 
-  it("reads every combination besides Envoy's once", () => {
-    expect(OTHER_QUERY_READINGS).toHaveLength(7);
-    expect(new Set(OTHER_QUERY_READINGS.map((r) => `${r.value} ${r.semicolons} ${r.decoded}`)).size).toBe(7);
+  it("reads every combination besides Envoy's once, and PHP's", () => {
+    expect(OTHER_QUERY_READINGS).toHaveLength(8);
+    expect(new Set(OTHER_QUERY_READINGS.map((r) => `${r.value} ${r.semicolons} ${r.decoded} ${r.phpNames}`)).size).toBe(8);
     expect(OTHER_QUERY_READINGS.some((r) => r.value === "first" && !r.semicolons && !r.decoded)).toBe(false);
+    expect(OTHER_QUERY_READINGS.filter((r) => r.phpNames)).toEqual([
+      expect.objectContaining({ value: "last", decoded: true, semicolons: false }),
+    ]);
+  });
+});
+
+describe("paramIn: PHP's reading of names", () => {
+  const PHP = OTHER_QUERY_READINGS.find((r) => r.phpNames)!;
+
+  it("reads '.' and ' ' ('+', %20) in a name as '_', and the last value of the name so read", () => {
+    expect(paramIn("tenant_id=alice&tenant.id=bob", "tenant_id", PHP)).toBe("bob");
+    expect(paramIn("tenant_id=alice&tenant+id=bob", "tenant_id", PHP)).toBe("bob");
+    expect(paramIn("tenant_id=alice&tenant%20id=bob", "tenant_id", PHP)).toBe("bob");
+    expect(paramIn("tenant_id=alice&tenant%2Eid=bob", "tenant_id", PHP)).toBe("bob");
+    expect(paramIn("tenant.id=bob&tenant_id=alice", "tenant_id", PHP)).toBe("alice");
+    expect(paramIn("a.b.c=1", "a_b_c", PHP)).toBe("1");
+  });
+
+  it("reads an unmatched '[' as '_', and every '.', ' ' and '[' after it (PHP 8)", () => {
+    expect(paramIn("tenant_id=alice&tenant[id=bob", "tenant_id", PHP)).toBe("bob");
+    expect(paramIn("tenant_id=alice&tenant%5Bid=bob", "tenant_id", PHP)).toBe("bob");
+    expect(paramIn("a[b.c[d=1", "a_b_c_d", PHP)).toBe("1");
+  });
+
+  it("makes a name with '[' and a ']' after it an array, which replaces a string of that name and holds none", () => {
+    expect(paramIn("tenant_id=alice&tenant_id[]=bob", "tenant_id", PHP)).toBeUndefined();
+    expect(paramIn("tenant.id[x]=bob&tenant_id=alice", "tenant_id", PHP)).toBe("alice");
+    expect(paramIn("tenant_id[x]=bob", "tenant_id[x]", PHP)).toBeUndefined();
+  });
+
+  it("drops leading spaces, ends a name at a NUL, and registers nothing for a name left empty", () => {
+    expect(paramIn("role=user&+role=admin", "role", PHP)).toBe("admin");
+    expect(paramIn("role=user&%20%20role=admin", "role", PHP)).toBe("admin");
+    expect(paramIn("role=user&role%00junk=admin", "role", PHP)).toBe("admin");
+    expect([...queryParamsIn("+=x&.=y&[a]=z&=w", PHP)]).toEqual([["_", "y"]]);
+  });
+
+  it("reads a query whose names PHP keeps as the decoded reading does, from the same parse", () => {
+    const decodedLast = OTHER_QUERY_READINGS.find((r) => r.decoded && !r.phpNames && !r.semicolons && r.value === "last")!;
+    expect(queryParamsIn("role=user&rol%65=admin", PHP)).toBe(queryParamsIn("role=user&rol%65=admin", decodedLast));
+    expect(paramIn("role=user&rol%65=admin", "role", PHP)).toBe("admin");
   });
 });
 
@@ -268,14 +310,8 @@ describe("otherRouteReadings", () => {
     expect(others("role=admin&role=admin")).toBeUndefined();
   });
 
-  it("parses a long query once per reading, not once per entry: 100 query-matched entries, a 9 KB query", () => {
-    const many = Array.from({ length: 100 }, (_, i) =>
-      entry(`m${i} r0`, { ...ANY_PATH, queryParams: [{ type: "Exact", name: `p${i}`, value: "x" }] }),
-    );
-    const big = index({ "apps/gw": [table(80, vhosts({ any: many }))] });
-    const query = Array.from({ length: 800 }, (_, i) => `q${i}=abcdef`).join("&");
-    // The decoded readings parse with URLSearchParams: counting its constructions counts their parses
-    // (parsed per entry, each request parsed the query 100 times per reading; a client chooses its length).
+  /** How many times URLSearchParams parses (the decoded readings' parser) while `requests` requests with `query` are looked up. */
+  const parsesOf = (idx: RouteIndex, query: string, requests: number): number => {
     let parses = 0;
     vi.stubGlobal(
       "URLSearchParams",
@@ -287,17 +323,41 @@ describe("otherRouteReadings", () => {
       },
     );
     try {
-      const requests = 20;
       for (let i = 0; i < requests; i++) {
         const r = request("h", "/", { rawQuery: `${query}&i=${i}` });
-        otherRouteReadings(big, r, {}, findRoutes(big, r, {}) ?? []);
+        otherRouteReadings(idx, r, {}, findRoutes(idx, r, {}) ?? []);
       }
-      const decodedReadings = OTHER_QUERY_READINGS.filter((r) => r.decoded).length;
-      expect(parses).toBeGreaterThan(0);
-      expect(parses).toBeLessThanOrEqual(requests * decodedReadings);
     } finally {
       vi.unstubAllGlobals();
     }
+    return parses;
+  };
+  const many = Array.from({ length: 100 }, (_, i) =>
+    entry(`m${i} r0`, { ...ANY_PATH, queryParams: [{ type: "Exact", name: `p${i}`, value: "x" }] }),
+  );
+  const big = index({ "apps/gw": [table(80, vhosts({ any: many }))] });
+  const longQuery = Array.from({ length: 800 }, (_, i) => `q${i}=abcdef`).join("&");
+  const decodedReadings = OTHER_QUERY_READINGS.filter((r) => r.decoded && !r.phpNames).length;
+
+  it("parses a long query once per reading, not once per entry: 100 query-matched entries, a 9 KB query", () => {
+    // Parsed per entry, each request parsed the query 100 times per reading; a client chooses its length.
+    expect(parsesOf(big, longQuery, 20)).toBe(20 * decodedReadings);
+  });
+
+  it("parses no query once more for PHP's reading unless it holds '.', ' ', '+', '[' or a NUL, raw or percent-encoded", () => {
+    expect(parsesOf(big, `${longQuery}&v=1%2C2%5D`, 5)).toBe(5 * decodedReadings);
+    for (const mark of ["tenant.id", "tenant+id", "tenant%20id", "tenant%2eid", "tenant[id", "tenant%5Bid", "tenant%00"])
+      expect(parsesOf(big, `${longQuery}&${mark}=x`, 5), mark).toBe(5 * (decodedReadings + 1));
+  });
+
+  it("finds the rule PHP's reading picks: `tenant.id` is `tenant_id` there", () => {
+    const tenant = entry("tenant r0", { ...ANY_PATH, queryParams: [{ type: "Exact", name: "tenant_id", value: "bob" }] });
+    const php = index({ "apps/gw": [table(80, vhosts({ exact: { t: [tenant, open] } }))] });
+    const r = request("t", "/", { rawQuery: "tenant_id=alice&tenant.id=bob" });
+    expect(rules(findRoutes(php, r, {}))).toEqual(["open r0"]);
+    expect(otherRouteReadings(php, r, {}, findRoutes(php, r, {}) ?? [])?.map((o) => [o.reading.query.phpNames, rules(o.entries)])).toEqual([
+      [true, ["tenant r0"]],
+    ]);
   });
 
   it("does not look when there is no query or the virtual host has no query match", () => {

@@ -7,7 +7,8 @@
  * every route reading (snapshot/route-index.ts) that changes what they read, and the request is
  * allowed only if every reading allows (DESIGN §0): `principal.cel`'s `request.query` is first
  * read as Envoy's route match reads the query (the first value of a name, split at "&", names and
- * values as sent), then as upstreams read it (the last value, split at ";" too, percent-decoded);
+ * values as sent), then as upstreams read it (the last value, split at ";" too, percent-decoded,
+ * names as PHP registers them: `tenant.id` is `tenant_id`);
  * a header sent on several lines is first read as Envoy joins it (","), then line by line (an
  * upstream may read the first or the last: a Deny rule on `x-role: admin` is not escaped by
  * sending it twice). A rule's `cel` reads `request.query` as Envoy's CEL does, the query text as
@@ -124,6 +125,8 @@ function otherReadings(config: CompiledAuthorization, request: NormalizedRequest
 const NO_READINGS: readonly RouteReading[] = Object.freeze([]);
 
 function sameParams(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  // One map for two readings (PHP's where no name changes): nothing to compare.
+  if (a === b) return true;
   if (a.size !== b.size) return false;
   for (const [name, value] of a) if (b.get(name) !== value) return false;
   return true;

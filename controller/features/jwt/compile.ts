@@ -117,7 +117,8 @@ export function compileJwt(spec: JWTSpec, { ownerOf, refs }: CompileContext): Re
   const providers: CompiledJwtProvider[] = [];
   const warnings: string[] = [];
   const problems: string[] = [];
-  for (const [i, p] of spec.providers.entries()) {
+  for (let i = 0; i < spec.providers.length; i++) {
+    const p = spec.providers[i]!;
     const field = `providers[${i}]`;
     if (names.has(p.name)) problems.push(`${field}: provider name ${p.name} is used twice`);
     names.add(p.name);
@@ -136,7 +137,9 @@ function compileProvider(p: JWTProviderSpec, field: string, namespace: string, r
   const jwks = compileJwks(p, field, namespace, refs);
   if (!jwks.ok) return jwks;
   const claimToHeaders: { header: string; claim: string[] }[] = [];
-  for (const [j, c] of (p.claimToHeaders ?? []).entries()) {
+  const claims = p.claimToHeaders ?? [];
+  for (let j = 0; j < claims.length; j++) {
+    const c = claims[j]!;
     const h = upstreamHeaderName(c.header, `${field}.claimToHeaders[${j}].header`);
     if (!h.ok) return h;
     const claim = c.claim.split(".");

@@ -133,6 +133,54 @@ export const apiKeyCases: readonly Case[] = [
     (ctx) => ctx.check({ path: "/account?%61ccount=alice&account=bob&%61ccount=alice", headers: { "x-api-key": "alice-key" } }),
     "CEL's request.query was only read percent-decoded (URLSearchParams), where the first and the last account are alice; it is now first read as Envoy's route match reads the query (names and values as sent: account is bob), then on every other reading",
   ),
+  ...(
+    [
+      ["dot", "tenant.id"],
+      ["space", "tenant+id"],
+      ["encoded-dot", "tenant%2Eid"],
+      ["bracket", "tenant[id"],
+    ] as const
+  ).map(([id, spelling], i) =>
+    c(
+      `tenant-php-${id}`,
+      `alice's key on /tenant (CEL \`request.query.tenant_id == apiKey.client\`) with \`?tenant_id=alice&${spelling}=bob\` (PHP registers \`${spelling}\` as tenant_id: bob)`,
+      { status: 403, code: "authz_denied", reason: "reading PHP's" },
+      (ctx) => ctx.check({ path: `/tenant?tenant_id=alice&${spelling}=bob`, headers: { "x-api-key": "alice-key" } }),
+      i === 0
+        ? "no reading of the query read names as PHP (and Symfony, Laravel) registers them, with '.', ' ' and an unmatched '[' as '_', so the rule saw tenant_id alice alone while a PHP upstream serves bob; the rules are now decided on PHP's reading too"
+        : "see apikey.tenant-php-dot",
+    ),
+  ),
+  c(
+    "account-php-leading-space",
+    "alice's key with `?account=alice&+account=bob` (PHP drops a name's leading spaces: account is bob)",
+    { status: 403, code: "authz_denied", reason: "reading PHP's" },
+    (ctx) => ctx.check({ path: "/account?account=alice&+account=bob", headers: { "x-api-key": "alice-key" } }),
+    "see apikey.tenant-php-dot",
+  ),
+  c(
+    "account-php-nul",
+    "alice's key with `?account=alice&account%00x=bob` (PHP ends a name at a NUL: account is bob)",
+    { status: 403, code: "authz_denied", reason: "reading PHP's" },
+    (ctx) => ctx.check({ path: "/account?account=alice&account%00x=bob", headers: { "x-api-key": "alice-key" } }),
+    "see apikey.tenant-php-dot",
+  ),
+  c(
+    "tenant-php-array",
+    "alice's key with `?tenant_id=alice&tenant_id[]=bob` (PHP's tenant_id is an array, not alice)",
+    { status: 403, code: "authz_denied", reason: "reading PHP's" },
+    (ctx) => ctx.check({ path: "/tenant?tenant_id=alice&tenant_id[]=bob", headers: { "x-api-key": "alice-key" } }),
+    "see apikey.tenant-php-dot",
+  ),
+  c(
+    "tenant-php-own",
+    "alice's key with `?tenant.id=bob&tenant_id=alice` (PHP's last tenant_id is alice, as every reading's)",
+    ALICE,
+    (ctx) => ctx.check({ path: "/tenant?tenant.id=bob&tenant_id=alice", headers: { "x-api-key": "alice-key" } }),
+  ),
+  c("tenant-dotted-value", "alice's key with `?tenant_id=alice&v=1.2` (a '.' in a value renames nothing)", ALICE, (ctx) =>
+    ctx.check({ path: "/tenant?tenant_id=alice&v=1.2", headers: { "x-api-key": "alice-key" } }),
+  ),
   c("account-semicolon-own", "alice's key with `?lang=en;x=1&account=alice` (every reading's account is alice)", ALICE, (ctx) =>
     ctx.check({ path: "/account?lang=en;x=1&account=alice", headers: { "x-api-key": "alice-key" } }),
   ),

@@ -201,6 +201,14 @@ const QUERY_READINGS =
   'only Envoy\'s reading of the query (the first value, split at "&", as sent) chose the rule, so the open route decided while the upstream acted on a value the protected rule matches; each reading of the query that picks another rule (the last value, the query split at ";" too, percent-decoded) is now decided, and all must allow';
 
 /**
+ * Route rules told apart by a query parameter whose name holds "_" (`tenant_id=admin`): PHP (and
+ * Symfony, Laravel) registers a name's '.', ' ' and unmatched '[' as '_', and drops its leading spaces.
+ */
+const phpQuery = onApi(adminOrOpen("queryParams: [{name: tenant_id, value: admin}]"), "query-php");
+const PHP_NAMES =
+  "no reading of the query read names as PHP registers them, so `tenant.id=admin` after `tenant_id=user` took the open route while a PHP upstream acted on tenant_id=admin, the protected rule's; PHP's reading is now decided too where it picks another rule";
+
+/**
  * Route rules told apart by a header (`x-role: admin`). Envoy's route match reads a header sent on
  * several lines as the lines joined with ","; an upstream may act on the first line or the last.
  */
@@ -247,6 +255,47 @@ export const routingCases: readonly Case[] = [
     "`/api?role=user;x=1&role=guest`: no reading matches `admin`, the open route",
     OPEN,
     "/api?role=user;x=1&role=guest",
+  ),
+  ...(
+    [
+      ["dot", "tenant.id"],
+      ["space", "tenant%20id"],
+      ["plus", "tenant+id"],
+      ["encoded-dot", "tenant%2eid"],
+      ["bracket", "tenant[id"],
+      ["leading-space", "+tenant_id"],
+      ["nul", "tenant_id%00"],
+    ] as const
+  ).map(([id, spelling]) =>
+    phpQuery(
+      id,
+      `\`/api?tenant_id=user&${spelling}=admin\`, no key: Envoy reads tenant_id=user (the open route), PHP registers \`${spelling}\` as tenant_id: admin`,
+      PROTECTED,
+      `/api?tenant_id=user&${spelling}=admin`,
+      {},
+      PHP_NAMES,
+    ),
+  ),
+  phpQuery(
+    "before",
+    "`/api?tenant.id=admin&tenant_id=user`: PHP's last tenant_id is user, as Envoy's first",
+    OPEN,
+    "/api?tenant.id=admin&tenant_id=user",
+  ),
+  phpQuery(
+    "array",
+    "`/api?tenant_id=user&tenant_id[x]=admin`: PHP's tenant_id is an array, no rule's admin",
+    OPEN,
+    "/api?tenant_id=user&tenant_id[x]=admin",
+  ),
+  phpQuery(
+    "with-key",
+    "`/api?tenant_id=user&tenant.id=admin` with a valid key: every reading allows",
+    OPEN,
+    "/api?tenant_id=user&tenant.id=admin",
+    {
+      "x-api-key": "alice-key",
+    },
   ),
   header(
     "repeated-last",
