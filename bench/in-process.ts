@@ -1,6 +1,7 @@
 /**
- * The cost of a check without the network: the real Envoy HTTP handler (server/authz.ts) and the
- * bare baseline's handler, each given Node's own IncomingMessage and ServerResponse over a socket
+ * The cost of a check without the network: the real Envoy HTTP and forward-auth handlers
+ * (server/authz.ts; forward-auth with the header lines the shipped nginx configuration sends) and the
+ * bare baseline's handler given the same lines, each given Node's own IncomingMessage and ServerResponse over a socket
  * that discards what is written, on the 10-route world of `make bench`. No syscall, parser or
  * neighbour is in the figure (the header lines are made anew for each request, as the parser makes
  * them, in every scenario alike): CPU nanoseconds and V8 heap bytes per request, the best of several
@@ -27,15 +28,16 @@ import { clientAddressDetection } from "../controller/authz/client-address.ts";
 import { compile } from "../controller/compile/index.ts";
 import { Passwords } from "../controller/features/basicAuth/check.ts";
 import { createKeyStore } from "../controller/keys/store.ts";
-import { envoyHandler } from "../controller/server/authz.ts";
+import { envoyHandler, forwardAuthHandler } from "../controller/server/authz.ts";
 import { createMetrics, decisionMetrics } from "../controller/server/metrics.ts";
 import { ManifestFolder } from "../controller/sources/manifests.ts";
 import { bearerSignatureHolds } from "./crypto-verify.ts";
 import { createIdp, mintTokens } from "./tokens.ts";
 import { buildWorld, writeWorld, type Target } from "./world.ts";
 
-/** The all-new-token pair's names. */
+/** The baselines' and the all-new-token pair's names. */
 export const BARE = "bare node:http";
+export const BARE_FORWARDED = "bare node:http, nginx auth_request's lines";
 export const CEILING = "bare node:http + crypto.verify per new token (ceiling)";
 export const JWT_NEW = "JWT, all-new tokens (ES256)";
 
@@ -49,6 +51,8 @@ export interface InProcessScenario {
   /** When each request differs (all-new tokens): the next request's header lines; rawHeaders otherwise. */
   readonly nextRawHeaders?: () => readonly string[];
   readonly url: string;
+  /** The scenario this one is set against (measured before it, on the same header lines); undefined: a baseline. */
+  readonly baseline?: string;
 }
 
 export interface InProcessResult {
@@ -134,7 +138,8 @@ interface GcHeap {
 
 /**
  * The bare baseline (bench/bare-server.ts's handler), API key and cached JWT scenarios over the
- * 10-route world; with `newTokens` > 0, then the all-new-token pair, the ceiling first: each walks
+ * 10-route world, then the API key through the forward-auth port with nginx's header lines beside
+ * the bare handler given the same lines; with `newTokens` > 0, then the all-new-token pair, the ceiling first: each walks
  * its own way through the same `newTokens` distinct tokens (minted here) and throws once past the last.
  */
 export async function inProcessScenarios(newTokens = 0): Promise<InProcessScenario[]> {
@@ -180,23 +185,41 @@ export async function inProcessScenarios(newTokens = 0): Promise<InProcessScenar
         return lines(world.jwtTarget, { Authorization: `Bearer ${t}` });
       };
     };
-    const jwtNew = (name: string, handler: Handler): InProcessScenario => ({
+    const jwtNew = (name: string, handler: Handler, baseline?: string): InProcessScenario => ({
       name,
       handler,
       rawHeaders: lines(world.jwtTarget, { Authorization: `Bearer ${distinct[0]}` }),
       nextRawHeaders: walk(),
       url: world.jwtTarget.path,
+      baseline,
     });
+    // What the shipped nginx configuration (deploy/proxies/nginx/portcullis.conf) sends the forward-auth
+    // port for the API-key request, its own lines first, then the client's.
+    const t = world.apiKeyTarget;
+    const nginxLines = [
+      ...["Host", "portcullis", "X-Original-Method", "GET", "X-Original-URI", t.path, "X-Forwarded-Host", t.host],
+      ...["X-Forwarded-Proto", "http", "X-Forwarded-For", "192.0.2.10", "X-Portcullis-Replaces", "x-user-id, x-user-group, x-user-email"],
+      ...Object.entries(t.headers).flat(),
+    ];
     return [
-      { name: BARE, handler: bare, rawHeaders: lines(world.apiKeyTarget), url: world.apiKeyTarget.path },
-      { name: "API key", handler: envoy, rawHeaders: lines(world.apiKeyTarget), url: world.apiKeyTarget.path },
+      { name: BARE, handler: bare, rawHeaders: lines(t), url: t.path },
+      { name: "API key", handler: envoy, rawHeaders: lines(t), url: t.path, baseline: BARE },
       {
         name: "JWT, cached token",
         handler: envoy,
         rawHeaders: lines(world.jwtTarget, { Authorization: `Bearer ${token}` }),
         url: world.jwtTarget.path,
+        baseline: BARE,
       },
-      ...(newTokens > 0 ? [jwtNew(CEILING, ceiling), jwtNew(JWT_NEW, envoy)] : []),
+      { name: BARE_FORWARDED, handler: bare, rawHeaders: nginxLines, url: "/" },
+      {
+        name: "API key, forward-auth",
+        handler: forwardAuthHandler(authorizer),
+        rawHeaders: nginxLines,
+        url: "/",
+        baseline: BARE_FORWARDED,
+      },
+      ...(newTokens > 0 ? [jwtNew(CEILING, ceiling), jwtNew(JWT_NEW, envoy, CEILING)] : []),
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -217,7 +240,7 @@ if (import.meta.main) {
   // Each new-token scenario's warm-up (measureInProcess: as many as a round, up to 20,000) and rounds.
   const scenarios = await inProcessScenarios(newTokenRequests > 0 ? Math.min(newTokenRequests, 20_000) + rounds * newTokenRequests : 0);
   const lines = [
-    "| scenario | CPU ns/request (best; every round) | + over bare (ceiling for new tokens), ns | ratio bare (ceiling) ÷ this | V8 heap B/request |",
+    "| scenario | CPU ns/request (best; every round) | + over its baseline (bare, or the ceiling for new tokens), ns | ratio baseline ÷ this | V8 heap B/request |",
     "|---|---|---|---|---|",
   ];
   const measured = new Map<string, InProcessResult>();
@@ -225,10 +248,10 @@ if (import.meta.main) {
     const r = await measureInProcess(s, s.nextRawHeaders === undefined ? requests : newTokenRequests, rounds);
     if (r.status !== 200) throw new Error(`${r.name}: answered ${r.status}, not 200`);
     measured.set(r.name, r);
-    const base = measured.get(r.name === JWT_NEW ? CEILING : BARE)!;
+    const base = s.baseline === undefined ? undefined : measured.get(s.baseline)!;
     const perRound = r.rounds.map((x) => x.toFixed(0)).join(" / ");
-    const over = r === base ? "" : `+${(r.cpuNs - base.cpuNs).toFixed(0)}`;
-    const ratio = r === base ? "" : `${(base.cpuNs / r.cpuNs).toFixed(2)}×`;
+    const over = base === undefined ? "" : `+${(r.cpuNs - base.cpuNs).toFixed(0)}`;
+    const ratio = base === undefined ? "" : `${(base.cpuNs / r.cpuNs).toFixed(2)}×`;
     lines.push(`| ${r.name} | ${r.cpuNs.toFixed(0)} (${perRound}) | ${over} | ${ratio} | ${r.heapBytes.toFixed(0)} |`);
   }
   process.stdout.write(`${lines.join("\n")}\n`);

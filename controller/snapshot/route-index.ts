@@ -28,7 +28,8 @@ export interface RouteRequest {
  * One way to read a query for a route's query match. Envoy's route match takes the first value of
  * a name in the query split at "&", names and values as sent; upstreams such as PHP and Express act
  * on the last value of a repeated name, Rack 2 and Python before 3.9.2 split the query at ";" as
- * well, and nearly every upstream percent-decodes names and values ("+" a space).
+ * well, nearly every upstream percent-decodes names and values ("+" a space), and PHP renames what
+ * its variable names cannot hold.
  */
 export interface QueryReading {
   /** Which value of a repeated name is read. */
@@ -86,23 +87,16 @@ export const OTHER_QUERY_READINGS: readonly QueryReading[] = [
 const DECODED_LAST = OTHER_QUERY_READINGS.find((r) => r.decoded && !r.phpNames && !r.semicolons && r.value === "last")!;
 
 /**
- * Whether PHP may register a name of `rawQuery` otherwise than it is decoded (phpVariable): only
- * a name holding '.', ' ' ('+'), '[' or a NUL, raw or percent-encoded, changes. A look at the text,
- * so that the usual query is not parsed once more for PHP's reading.
- */
-function phpMayRename(rawQuery: string): boolean {
-  return PHP_RENAMED.test(rawQuery);
-}
-
-const PHP_RENAMED = /[. +[]|%(?:2e|20|5b|00)/i;
-
-/**
  * Whether `reading` may read `rawQuery` otherwise than another of OTHER_QUERY_READINGS does, known
- * from the text alone: false for PHP's reading of a query where no name changes (phpMayRename).
+ * from the text alone: false for PHP's reading of a query where no name changes as PHP registers it
+ * (phpVariable changes only a name holding '.', ' ' or '+', '[' or a NUL, raw or percent-encoded).
+ * A look at the text, so that the usual query is not parsed once more for PHP's reading.
  */
 export function readsOwnWay(reading: QueryReading, rawQuery: string): boolean {
-  return !reading.phpNames || phpMayRename(rawQuery);
+  return !reading.phpNames || PHP_RENAMED.test(rawQuery);
 }
+
+const PHP_RENAMED = /[\0. +[]|%(?:2e|20|5b|00)/i;
 
 /**
  * One way to read a header sent on several lines for a route's header match: Envoy's route match

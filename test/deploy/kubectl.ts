@@ -1,19 +1,12 @@
-/** The real kubectl (from PORTCULLIS_KUBE_ASSETS, next to the test API server) for the deploy and e2e suites. */
+/** The real kubectl (next to the test API server's binaries: test/kube/assets.ts) for the deploy and e2e suites. */
 import { execFileSync } from "node:child_process";
-import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { kubeAssetsDir } from "../kube/assets.ts";
 
+/** kubectl's path; throws, naming the command that builds it, when there is none (kubeAssetsDir). */
 export function kubectlPath(): string {
-  const assets = process.env.PORTCULLIS_KUBE_ASSETS;
-  const hint = "run `make test`, or export PORTCULLIS_KUBE_ASSETS=$(bash test/kube/build-binaries.sh | tail -1)";
-  if (!assets) throw new Error(`PORTCULLIS_KUBE_ASSETS is not set; ${hint}`);
-  try {
-    accessSync(join(assets, "kubectl"), constants.X_OK);
-  } catch {
-    throw new Error(`PORTCULLIS_KUBE_ASSETS=${assets} has no executable kubectl; ${hint}`);
-  }
-  return join(assets, "kubectl");
+  return join(kubeAssetsDir(), "kubectl");
 }
 
 /** Runs kubectl (with `kubeconfig` unless it is ""); on failure the error carries kubectl's stderr. */

@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApiServer, type ApiServer } from "./apiserver.ts";
+import { kubeAssetsDir } from "./assets.ts";
 
 const run = promisify(execFile);
 
@@ -28,15 +29,23 @@ async function statusOf(call: Promise<unknown>): Promise<number> {
 
 describe("startApiServer without binaries", () => {
   it("fails with a clear message instead of skipping", async () => {
-    const saved = process.env.PORTCULLIS_KUBE_ASSETS;
+    const saved = { assets: process.env.PORTCULLIS_KUBE_ASSETS, cache: process.env.PORTCULLIS_CACHE_DIR };
+    const emptyCache = fs.mkdtempSync(path.join(os.tmpdir(), "portcullis-empty-cache-"));
     try {
       delete process.env.PORTCULLIS_KUBE_ASSETS;
-      await expect(startApiServer()).rejects.toThrow(/PORTCULLIS_KUBE_ASSETS is not set.*build-binaries\.sh/);
+      process.env.PORTCULLIS_CACHE_DIR = emptyCache;
+      await expect(startApiServer()).rejects.toThrow(/no Kubernetes test binaries in .*: run `bash test\/kube\/build-binaries\.sh` once/);
       process.env.PORTCULLIS_KUBE_ASSETS = path.join(os.tmpdir(), "portcullis-no-such-assets");
       await expect(startApiServer()).rejects.toThrow(/has no executable etcd/);
     } finally {
-      if (saved === undefined) delete process.env.PORTCULLIS_KUBE_ASSETS;
-      else process.env.PORTCULLIS_KUBE_ASSETS = saved;
+      for (const [name, value] of [
+        ["PORTCULLIS_KUBE_ASSETS", saved.assets],
+        ["PORTCULLIS_CACHE_DIR", saved.cache],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      fs.rmSync(emptyCache, { recursive: true, force: true });
     }
   });
 });
@@ -100,7 +109,7 @@ describe("startApiServer", () => {
   }, 120_000);
 
   it("provides a kubectl that talks to it", async () => {
-    const kubectl = path.join(process.env.PORTCULLIS_KUBE_ASSETS ?? "", "kubectl");
+    const kubectl = path.join(kubeAssetsDir(), "kubectl");
     const { stdout } = await run(kubectl, ["--kubeconfig", server.kubeconfigPath, "get", "namespaces", "-o", "name"]);
     expect(stdout.split("\n")).toContain("namespace/default");
   });

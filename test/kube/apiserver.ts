@@ -1,6 +1,6 @@
 // Test harness: a real kube-apiserver (v1.20.2) + etcd on loopback, in a fresh temp dir.
-// Binaries come from test/kube/build-binaries.sh via PORTCULLIS_KUBE_ASSETS. When that is missing the
-// harness throws: integration tests must fail, never skip, on a machine without the binaries.
+// Binaries come from test/kube/build-binaries.sh (kubeAssetsDir: PORTCULLIS_KUBE_ASSETS, else its cache).
+// Without them the harness throws: integration tests must fail, never skip, on a machine without the binaries.
 import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
@@ -11,6 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { stringify } from "yaml";
+import { kubeAssetsDir } from "./assets.ts";
 
 export interface KubeUser {
   readonly name: string;
@@ -58,7 +59,7 @@ let cleanupInstalled = false;
 
 /** Starts etcd and kube-apiserver; resolves once /readyz is ok and the default namespace exists. */
 export async function startApiServer(options: StartOptions = {}): Promise<ApiServer> {
-  const assets = assetsDir();
+  const assets = kubeAssetsDir();
   installCleanup();
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "portcullis-kube-"));
@@ -222,20 +223,6 @@ export async function startApiServer(options: StartOptions = {}): Promise<ApiSer
     },
   };
   return handle;
-}
-
-function assetsDir(): string {
-  const dir = process.env.PORTCULLIS_KUBE_ASSETS;
-  const hint = "run `make test`, or export PORTCULLIS_KUBE_ASSETS=$(bash test/kube/build-binaries.sh | tail -1)";
-  if (!dir) throw new Error(`PORTCULLIS_KUBE_ASSETS is not set; ${hint}`);
-  for (const bin of ["etcd", "kube-apiserver"]) {
-    try {
-      fs.accessSync(path.join(dir, bin), fs.constants.X_OK);
-    } catch {
-      throw new Error(`PORTCULLIS_KUBE_ASSETS=${dir} has no executable ${bin}; ${hint}`);
-    }
-  }
-  return dir;
 }
 
 function userKey(name: string, groups: readonly string[]): string {

@@ -346,7 +346,7 @@ describe("otherRouteReadings", () => {
 
   it("parses no query once more for PHP's reading unless it holds '.', ' ', '+', '[' or a NUL, raw or percent-encoded", () => {
     expect(parsesOf(big, `${longQuery}&v=1%2C2%5D`, 5)).toBe(5 * decodedReadings);
-    for (const mark of ["tenant.id", "tenant+id", "tenant%20id", "tenant%2eid", "tenant[id", "tenant%5Bid", "tenant%00"])
+    for (const mark of ["tenant.id", "tenant+id", "tenant%20id", "tenant%2eid", "tenant[id", "tenant%5Bid", "tenant%00", "tenant\u0000"])
       expect(parsesOf(big, `${longQuery}&${mark}=x`, 5), mark).toBe(5 * (decodedReadings + 1));
   });
 
