@@ -281,7 +281,7 @@ export function hostReadings(host: string): readonly string[] {
  * backtracking (a character class, then one last character): about twice as fast as a loop over
  * the characters in JavaScript, and no copy.
  */
-const isPlainHost = (host: string): boolean => PLAIN_HOST.test(host);
+export const isPlainHost = (host: string): boolean => PLAIN_HOST.test(host);
 const PLAIN_HOST = /^[a-z0-9.-]*[a-z0-9-]$/;
 
 /** What absl::SimpleAtoi takes for a uint32: optional whitespace and "+", decimal digits, at most 2^32 - 1. */
