@@ -107,6 +107,16 @@ describe("ManifestFolder.read", () => {
     expect(performance.now() - started).toBeLessThan(2000);
   });
 
+  it("the folder replaced by a file is unreadable (its error says it is not a folder), never read as an empty folder", () => {
+    const folder = new ManifestFolder(join(dir, "manifests"));
+    mkdirSync(join(dir, "manifests"));
+    writeFileSync(join(dir, "manifests", "p.yaml"), secret("policy"));
+    expect(names(folder.read().inForce)).toEqual(["policy"]);
+    rmSync(join(dir, "manifests"), { recursive: true });
+    writeFileSync(join(dir, "manifests"), secret("policy"));
+    expect(() => folder.read()).toThrow(/manifests is not a folder$/);
+  });
+
   it("a deleted file's objects leave with it", () => {
     const folder = new ManifestFolder(dir);
     writeFileSync(join(dir, "p.yaml"), secret("gone-soon"));
