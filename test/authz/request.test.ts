@@ -26,6 +26,13 @@ describe("params", () => {
     expect(bytes(`/${e6};t=p?a;u`).params("t")).toEqual([]);
     expect(bytes(`/${e6}?a=1;t=x`).params("t")).toEqual(["x"]);
   });
+  it("then the value PHP reads under a name it renames ('.', ' ', an unmatched '[' read as '_'), once", () => {
+    expect(at("/?access.token=x").params("access_token")).toEqual(["x"]);
+    expect(at("/?access_token=x&access%5Btoken=y").params("access_token")).toEqual(["x", "y"]);
+    expect(at("/?access_token=x&access+token=x").params("access_token")).toEqual(["x"]);
+    expect(at("/?a=1;access_token=x&access.token=y").params("access_token")).toEqual(["x", "y"]);
+    expect(at("/?access.token=x&access.token=y").params("access_token")).toEqual(["y"]);
+  });
   it("asEnvoyReadsTheQuery is the request itself when no ';' is in the query (both readings find the same values), else another reading", () => {
     for (const path of ["/", "/?t=x&u=y", "/a;b?t=x"]) {
       const req = at(path);
@@ -36,6 +43,9 @@ describe("params", () => {
     expect(envoy).not.toBe(split);
     expect(envoy.params("t")).toEqual([]);
     expect(envoy.asEnvoyReadsTheQuery()).toBe(envoy);
+    const renamed = at("/?access.token=x");
+    expect(renamed.asEnvoyReadsTheQuery()).not.toBe(renamed);
+    expect(renamed.asEnvoyReadsTheQuery().params("access_token")).toEqual([]);
   });
 });
 

@@ -456,6 +456,13 @@ export const jwtCases: readonly Case[] = [
     "the query was split at `&` only, as Envoy does, so the forged token was not read and went upstream unverified, where Rack 2 (Doorkeeper reads access_token parameters) and older Python read it; the `;` reading is now read too, and every token found must verify",
   ),
   c(
+    "php-param-optional",
+    "optional route: `?access.token=<forged>` (PHP, Symfony and Laravel read the name as access_token)",
+    badSignature,
+    (ctx) => ctx.check({ path: `/optional?access.token=${token({}, {}, ctx.keys.stranger)}` }),
+    "a parameter PHP renames (`.`, ` `, an unmatched `[` read as `_`) was not read, so the forged token went upstream unverified, where a PHP app reads it as access_token; PHP's name is now read too, and every token found must verify",
+  ),
+  c(
     "failopen-forged-admin",
     "failOpen route: a forged token claiming `sub: admin`, for a path only admins may take",
     { status: 403, code: "authz_denied" },
@@ -481,6 +488,12 @@ export const jwtCases: readonly Case[] = [
     missing,
     (ctx) => ctx.check({ path: `/jwt?x=1;access_token=${token({}, {}, undefined, ctx.keys)}` }),
     "the token was accepted though Envoy, which reads the query at `&` only, finds none and answers 401; a required jwt is now met only by a token Envoy reads too",
+  ),
+  c(
+    "php-param-valid",
+    "required route: `?access%5Btoken=<valid>`: only PHP's reading (an unmatched `[` read as `_`) finds the token, Envoy finds none",
+    missing,
+    (ctx) => ctx.check({ path: `/jwt?access%5Btoken=${token({}, {}, undefined, ctx.keys)}` }),
   ),
   c(
     "semicolon-param-beside-header",
