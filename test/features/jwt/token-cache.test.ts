@@ -78,6 +78,13 @@ describe("TokenCache", () => {
       `h.p.${start}y`,
     ]);
   });
+  it("keys a string with fewer or more than two dots as well (from its start, or after its second dot), each answering for itself", () => {
+    const cache = new TokenCache();
+    const strings = ["no-dot-at-all", "one.dot", "h.p.s.more", "h.p.s.other", "h.p.s"];
+    for (const s of strings) cache.set(verdict(s), 0, undefined);
+    expect(strings.map((s) => cache.get(s, configA, 1)?.token)).toEqual(strings);
+    expect(cache.get("h.p.s.unknown", configA, 1)).toBeUndefined();
+  });
   it("is bounded in bytes: filled with 8 KiB tokens, it holds at most its bound (estimated and measured), the oldest going first", () => {
     const bound = 1024 * 1024;
     const tokens = Array.from({ length: 400 }, (_, i) => largeToken(i));
