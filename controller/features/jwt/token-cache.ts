@@ -24,6 +24,7 @@
  * is looked for there before the token is verified again, and the two never hold separate verdicts.
  * A token whose entry is absent (every new token) costs no spelling arithmetic at all.
  */
+import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 import { hash } from "node:crypto";
 import type { VerificationKey } from "../../api/jwks.ts";
 import type { CompiledJwt } from "./compile.ts";
