@@ -111,8 +111,8 @@ export interface RejectedObject {
   readonly origin: string;
   readonly object: string;
   readonly reason: string;
-  /** Set when the object is valid but another with its kind, namespace and name came first (that one is used). */
-  readonly duplicate?: true;
+  /** Set when the object is valid but another with its kind, namespace and name came first: that one's origin (it is used). */
+  readonly duplicateOf?: string;
 }
 
 type KindName = keyof Resources;
@@ -176,7 +176,7 @@ export function toResources(raws: readonly RawObject[]): { resources: Resources;
         origin: raw.origin,
         object: identity,
         reason: `duplicate of the object from ${first}; the first one is used`,
-        duplicate: true,
+        duplicateOf: first,
       });
       continue;
     }

@@ -1,7 +1,7 @@
 /** The request check() decides on, as every wire protocol hands it over, and its normalised view. */
 import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 import { isAscii } from "../lib/bytes.ts";
-import type { RouteRequest } from "../snapshot/route-index.ts";
+import { phpMayRename, phpRenamedParam, type RouteRequest } from "../snapshot/route-index.ts";
 import { isPlainPath, normalizePath, pathBytesOf } from "./path.ts";
 
 export interface AuthzRequest {
@@ -97,15 +97,17 @@ export interface NormalizedRequest extends RouteRequest {
   /**
    * Every value of the named query parameter (nothing is parsed when there is no query): those of
    * the query split at "&" (Envoy, WHATWG), in order, then those a split at ";" too adds (Rack 2,
-   * Python before 3.9.2 and Tornado read `?a=1;access_token=t` as two parameters), so a credential
-   * only some upstreams see is still read.
+   * Python before 3.9.2 and Tornado read `?a=1;access_token=t` as two parameters), then the one PHP
+   * reads under a name it renames (`?access.token=t` is access_token there), so a credential only
+   * some upstreams see is still read.
    */
   params(name: string): readonly string[];
   /** The same request read another way: one of `pathReadings` and one of `methodReadings`. */
   withReading(path: string, method: string): NormalizedRequest;
   /**
-   * The same request with its query split at "&" only, as Envoy reads it: `params` adds nothing found at ";".
-   * This very request when that changes nothing (no ";" in the query), so a caller can skip a second reading.
+   * The same request with its query split at "&" only, as Envoy reads it: `params` adds nothing found at ";"
+   * or under a name PHP renames. This very request when that changes nothing (no ";" in the query, no name
+   * PHP renames), so a caller can skip a second reading.
    */
   asEnvoyReadsTheQuery(): NormalizedRequest;
   /**
@@ -164,7 +166,7 @@ class Normalized implements NormalizedRequest {
   }
 
   asEnvoyReadsTheQuery(): NormalizedRequest {
-    if (this.#queryReadAtSemicolons() === undefined) return this;
+    if (this.#queryReadAsUpstreams() === undefined) return this;
     return new Normalized(this.source, this.path, this.method, false, this.arrived);
   }
 
@@ -207,17 +209,21 @@ class Normalized implements NormalizedRequest {
   params(name: string): readonly string[] {
     if (this.#queryAt === -1) return NONE;
     const values = this.query.getAll(name);
-    const query = this.#queryReadAtSemicolons();
+    const query = this.#queryReadAsUpstreams();
     if (query === undefined) return values;
-    const alsoAtSemicolons = new URLSearchParams(query.replaceAll(";", "&")).getAll(name).filter((v) => !values.includes(v));
-    return alsoAtSemicolons.length === 0 ? values : [...values, ...alsoAtSemicolons];
+    const added = query.includes(";")
+      ? new URLSearchParams(query.replaceAll(";", "&")).getAll(name).filter((v) => !values.includes(v))
+      : [];
+    const php = phpRenamedParam(query, name);
+    if (php !== undefined && !values.includes(php) && !added.includes(php)) added.push(php);
+    return added.length === 0 ? values : [...values, ...added];
   }
 
-  /** The query when `params` also splits it at ";" (this reading does, and it holds one), else undefined. */
-  #queryReadAtSemicolons(): string | undefined {
+  /** The query when `params` also reads it as upstreams do (this reading does, and it holds a ";" or a name PHP may rename), else undefined. */
+  #queryReadAsUpstreams(): string | undefined {
     if (!this.#splitAtSemicolons || this.#queryAt === -1) return undefined;
     const query = this.target.slice(this.#queryAt + 1);
-    return query.includes(";") ? query : undefined;
+    return query.includes(";") || phpMayRename(query) ? query : undefined;
   }
 
   cookies(name: string): readonly string[] {
@@ -282,7 +288,7 @@ export function hostReadings(host: string): readonly string[] {
  * backtracking (a character class, then one last character): about twice as fast as a loop over
  * the characters in JavaScript, and no copy.
  */
-const isPlainHost = (host: string): boolean => PLAIN_HOST.test(host);
+export const isPlainHost = (host: string): boolean => PLAIN_HOST.test(host);
 const PLAIN_HOST = /^[a-z0-9.-]*[a-z0-9-]$/;
 
 /** What absl::SimpleAtoi takes for a uint32: optional whitespace and "+", decimal digits, at most 2^32 - 1. */

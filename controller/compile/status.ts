@@ -86,7 +86,9 @@ export class StatusCollector {
     const known = this.#ancestorsOfRoute.get(route);
     if (known !== undefined) return known;
     const found: TargetAncestor[] = [];
-    for (const parentRef of route.spec.parentRefs) {
+    const { parentRefs } = route.spec;
+    for (let i = 0; i < parentRefs.length; i++) {
+      const parentRef = parentRefs[i]!;
       const id = `${parentRef.namespace ?? route.metadata.namespace}/${parentRef.name}`;
       const listenerSet = isListenerSetKind(parentRef.group, parentRef.kind) ? this.#listenerSets.get(id) : undefined;
       const via = { route, parentRef };

@@ -88,15 +88,31 @@ const DECODED_LAST = OTHER_QUERY_READINGS.find((r) => r.decoded && !r.phpNames &
 
 /**
  * Whether `reading` may read `rawQuery` otherwise than another of OTHER_QUERY_READINGS does, known
- * from the text alone: false for PHP's reading of a query where no name changes as PHP registers it
- * (phpVariable changes only a name holding '.', ' ' or '+', '[' or a NUL, raw or percent-encoded).
- * A look at the text, so that the usual query is not parsed once more for PHP's reading.
+ * from the text alone: false for PHP's reading of a query where no name changes (phpMayRename).
  */
 export function readsOwnWay(reading: QueryReading, rawQuery: string): boolean {
-  return !reading.phpNames || PHP_RENAMED.test(rawQuery);
+  return !reading.phpNames || phpMayRename(rawQuery);
+}
+
+/**
+ * Whether PHP may register a name of `rawQuery` otherwise than it is decoded (phpVariable changes
+ * only a name holding '.', ' ' or '+', '[' or a NUL, raw or percent-encoded). A look at the text, so
+ * that the usual query is not parsed once more for PHP's reading.
+ */
+export function phpMayRename(rawQuery: string): boolean {
+  return PHP_RENAMED.test(rawQuery);
 }
 
 const PHP_RENAMED = /[\0. +[]|%(?:2e|20|5b|00)/i;
+
+/**
+ * The value PHP reads for `name` in `rawQuery` where a name PHP renames (phpVariable) gives it one
+ * (`?access.token=t` holds access_token t there), else undefined: nothing is parsed for a query
+ * where no name changes. For a credential read from the query (authz/request.ts `params`).
+ */
+export function phpRenamedParam(rawQuery: string, name: string): string | undefined {
+  return phpMayRename(rawQuery) ? queryParamsIn(rawQuery, PHP_QUERY).get(name) : undefined;
+}
 
 /**
  * One way to read a header sent on several lines for a route's header match: Envoy's route match

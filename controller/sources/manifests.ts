@@ -10,6 +10,7 @@
  */
 import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { join, relative } from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import { Composer, LineCounter, Parser } from "yaml";
 import { toResources, type RawObject, type RejectedObject, type Resources } from "../api/resources.ts";
 import { readJsonStream } from "./json-stream.ts";
@@ -30,11 +31,15 @@ export interface FolderLoad {
   readonly objects: readonly RawObject[];
   /** The watched objects among them as compile reads them (the same value the Kubernetes source builds). */
   readonly resources: Resources;
-  /** Objects left out because another with their kind, namespace and name came first (an invalid object is an error of its file). */
+  /**
+   * Objects left out because a copy alike (same kind, namespace, name and contents) came first; an
+   * invalid object, or a copy that differs, is an error of its file.
+   */
   readonly rejected: readonly RejectedObject[];
   /**
    * Files that could not be read or parsed, or that hold an object of a kind Portcullis reads that
-   * is not valid, by path relative to the folder, with why ("line 3, column 7: …", "document 2 (…) is not valid: …").
+   * is not valid or differs from its copy in another file, by path relative to the folder, with why
+   * ("line 3, column 7: …", "document 2 (…) is not valid: …").
    */
   readonly errors: readonly { readonly file: string; readonly error: string }[];
 }
@@ -78,9 +83,18 @@ export class ManifestFolder {
     const changedWhileRead = this.#observe().signature !== before;
     const { resources, rejected } = toResources(objects);
     // An object of a kind Portcullis reads that is not valid leaves its file's meaning as unknown as a
-    // YAML error does (a policy whose label is a number would be left out, opening its route): the file is broken.
-    for (const r of rejected) if (r.duplicate !== true) errors.push(invalidObjectError(r));
-    const latest: FolderLoad = { objects, resources, rejected: rejected.filter((r) => r.duplicate === true), errors };
+    // YAML error does (a policy whose label is a number would be left out, opening its route), and so
+    // does a second copy of an object that differs from the first (which one is meant is unknown):
+    // the file is broken. A copy alike is only a duplicate.
+    const byOrigin = new Map(objects.map((o) => [o.origin, o.object]));
+    const duplicates: RejectedObject[] = [];
+    for (const r of rejected) {
+      if (r.duplicateOf === undefined) errors.push(objectError(r, "is not valid", r.reason));
+      else if (!isDeepStrictEqual(byOrigin.get(r.origin), byOrigin.get(r.duplicateOf)))
+        errors.push(objectError(r, `differs from its other copy in ${r.duplicateOf}`, "which one is meant is not known"));
+      else duplicates.push(r);
+    }
+    const latest: FolderLoad = { objects, resources, rejected: duplicates, errors };
     if (errors.length === 0 && !changedWhileRead) this.#lastWhole = latest;
     return { latest, inForce: this.#lastWhole, changedWhileRead };
   }
@@ -157,10 +171,10 @@ export class ManifestFolder {
   }
 }
 
-/** A rejected object as its file's error: the file from its origin ("file#N"), the document and why. */
-function invalidObjectError(r: RejectedObject): { file: string; error: string } {
+/** A rejected object as its file's error: the file from its origin ("file#N"), the document, what is wrong and why. */
+function objectError(r: RejectedObject, what: string, why: string): { file: string; error: string } {
   const hash = r.origin.lastIndexOf("#");
-  return { file: r.origin.slice(0, hash), error: `document ${r.origin.slice(hash + 1)} (${r.object}) is not valid: ${r.reason}` };
+  return { file: r.origin.slice(0, hash), error: `document ${r.origin.slice(hash + 1)} (${r.object}) ${what}: ${why}` };
 }
 
 /** Each directory's inode and each file's (inode, size, mtime): what changes when the folder does, without reading a file. */
@@ -186,7 +200,7 @@ function scanFolder(dir: string): FolderScan {
   const directories = new Map<string, number>();
   const visit = (path: string, ino: number) => {
     directories.set(path, ino);
-    for (const entry of readdirSync(path, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const entry of readdirSync(path, { withFileTypes: true }).sort(byCodeUnits)) {
       // Hidden entries include Kubernetes' ..data / ..timestamp mount machinery; the visible names link into it.
       if (entry.name.startsWith(".")) continue;
       const child = join(path, entry.name);
@@ -198,6 +212,12 @@ function scanFolder(dir: string): FolderScan {
   visit(dir, statSync(dir).ino);
   return { files, directories };
 }
+
+/**
+ * Entries in the order of their names' UTF-16 code units, the same on every machine (localeCompare
+ * follows the process locale: Swedish puts "ä" after "z", English before "b").
+ */
+const byCodeUnits = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 function parseFile(path: string, file: string): { objects: RawObject[] } | { error: string } {
   let text: string;

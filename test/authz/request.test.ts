@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { firstListValue, headerValue, methodReadings, hostReadings, normalizeRequest } from "../../controller/authz/request.ts";
+import {
+  firstListValue,
+  headerValue,
+  methodReadings,
+  hostReadings,
+  isPlainHost,
+  normalizeRequest,
+} from "../../controller/authz/request.ts";
 
 describe("params", () => {
   const at = (path: string) => normalizeRequest({ method: "GET", scheme: "http", host: "h", path, headers: {}, gateway: undefined });
@@ -19,6 +26,13 @@ describe("params", () => {
     expect(bytes(`/${e6};t=p?a;u`).params("t")).toEqual([]);
     expect(bytes(`/${e6}?a=1;t=x`).params("t")).toEqual(["x"]);
   });
+  it("then the value PHP reads under a name it renames ('.', ' ', an unmatched '[' read as '_'), once", () => {
+    expect(at("/?access.token=x").params("access_token")).toEqual(["x"]);
+    expect(at("/?access_token=x&access%5Btoken=y").params("access_token")).toEqual(["x", "y"]);
+    expect(at("/?access_token=x&access+token=x").params("access_token")).toEqual(["x"]);
+    expect(at("/?a=1;access_token=x&access.token=y").params("access_token")).toEqual(["x", "y"]);
+    expect(at("/?access.token=x&access.token=y").params("access_token")).toEqual(["y"]);
+  });
   it("asEnvoyReadsTheQuery is the request itself when no ';' is in the query (both readings find the same values), else another reading", () => {
     for (const path of ["/", "/?t=x&u=y", "/a;b?t=x"]) {
       const req = at(path);
@@ -29,6 +43,9 @@ describe("params", () => {
     expect(envoy).not.toBe(split);
     expect(envoy.params("t")).toEqual([]);
     expect(envoy.asEnvoyReadsTheQuery()).toBe(envoy);
+    const renamed = at("/?access.token=x");
+    expect(renamed.asEnvoyReadsTheQuery()).not.toBe(renamed);
+    expect(renamed.asEnvoyReadsTheQuery().params("access_token")).toEqual([]);
   });
 });
 
@@ -132,5 +149,77 @@ describe("headerValue: a header as Envoy's header matchers read it", () => {
   it("keeps a single line as sent, its own ', ' included, and knows no inherited names", () => {
     expect(headerValue({ "x-tier": "gold, silver" }, "x-tier")).toBe("gold, silver");
     expect(headerValue({}, "constructor")).toBeUndefined();
+  });
+});
+
+/** The loop isPlainHost replaced (commit 186a690): the reference its regular expression must agree with. */
+function plainByLoop(host: string): boolean {
+  const n = host.length;
+  if (n === 0 || host.charCodeAt(n - 1) === 46) return false;
+  for (let i = 0; i < n; i++) {
+    const c = host.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 46)) return false;
+  }
+  return true;
+}
+
+describe("isPlainHost: the usual Host's fast path, against the loop it replaced", () => {
+  const hostile = [
+    "",
+    ":",
+    "::",
+    ".",
+    "-",
+    "a",
+    "a.",
+    "a..",
+    ".a",
+    "a:80",
+    "a:",
+    "[::1]",
+    "[::1]:80",
+    "A.example.com",
+    "api.example.com\n",
+    "api.example.com\r\n",
+    "\napi.example.com",
+    "api.example.com ",
+    " api.example.com",
+    "api.example.com\t",
+    "api.example.com\u0000",
+    "api\u0000.example.com",
+    "api.example.com\u00A0",
+    "\u212Aiosk.example.com",
+    "api.\u0430xample.com",
+    "api.example.com\u00e9",
+    // Latin-1 bytes as Node's byte strings hold them (0x80 to 0xFF one per character), and UTF-8's lead byte of é.
+    "api.example.com\u00c3\u00a9",
+    "api.example.com\u00ff",
+    "api_example.com",
+    "api.example.com/",
+    "api.example.com@evil",
+    "xn--bcher-kva.example",
+    "0",
+    "127.0.0.1",
+    "a".repeat(10_000),
+    `${"a".repeat(10_000)}.`,
+  ];
+  it.each(hostile)("%j", (host) => {
+    expect(isPlainHost(host)).toBe(plainByLoop(host));
+    if (isPlainHost(host)) expect(hostReadings(host)).toEqual([host]);
+  });
+
+  it("agrees on 20,000 random hosts over letters, digits, separators, whitespace, brackets and bytes above 0x7F", () => {
+    const alphabet = "aZz09-._:[]@/ \t\n\r\u0000\u007f\u0080\u00a0\u00ff\u0130\u212a\ufffd";
+    let seed = 1;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 20_000; i++) {
+      const length = Math.floor(random() * 12);
+      // Mostly plain characters, so both answers are seen often.
+      const host = Array.from({ length }, () =>
+        random() < 0.8 ? "abc019-."[Math.floor(random() * 8)]! : alphabet[Math.floor(random() * alphabet.length)]!,
+      ).join("");
+      if (isPlainHost(host) !== plainByLoop(host)) expect.fail(`${JSON.stringify(host)}: ${isPlainHost(host)} vs ${plainByLoop(host)}`);
+      if (isPlainHost(host)) expect(hostReadings(host)).toEqual([host]);
+    }
   });
 });

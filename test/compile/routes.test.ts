@@ -44,6 +44,15 @@ describe("createMatchCompiler", () => {
       compile({ path: { type: "PathPrefix", value: "/v1/" } }),
     );
   });
+  it('never gives a match without a method the entry of one whose method is the text "undefined" (one key string held both)', () => {
+    const compile = createMatchCompiler();
+    const odd = value(compile({ path: { type: "PathPrefix", value: "/v1" }, method: "undefined" }));
+    expect(odd.headers).toEqual([{ type: "Exact", name: ":method", value: "undefined" }]);
+    expect(value(compile({ path: { type: "PathPrefix", value: "/v1" } })).headers).toEqual([]);
+    const without = createMatchCompiler();
+    expect(value(without({ path: { type: "PathPrefix", value: "/v1" } })).headers).toEqual([]);
+    expect(value(without({ path: { type: "PathPrefix", value: "/v1" }, method: "undefined" })).headers).toHaveLength(1);
+  });
   it("reports a bad match every time it is asked", () => {
     const compile = createMatchCompiler();
     for (let i = 0; i < 2; i++)

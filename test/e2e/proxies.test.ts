@@ -288,6 +288,10 @@ function decisions(
         const { r, up } = await through(proxy(), `/optional?a=1;access_token=${forgedToken()}`, { host });
         expect([r.status, up]).toEqual([401, undefined]);
       });
+      it("`?access.token=<forged token>` on an optional-JWT rule: 401 (PHP reads the name as access_token)", async () => {
+        const { r, up } = await through(proxy(), `/optional?access.token=${forgedToken()}`, { host });
+        expect([r.status, up]).toEqual([401, undefined]);
+      });
       for (const query of ["role=user&role=admin", "role=admin;x=1", "role=%61dmin", "role=user&+role=admin"]) {
         it(`/query?${query} without a key: 401 (an upstream reading the last value, splitting at ';', decoding or dropping a name's leading space as PHP runs the protected role=admin rule's handler)`, async () => {
           const { r, up } = await through(proxy(), `/query?${query}`, { host });

@@ -4,6 +4,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Authorizer } from "../../controller/authz/authorizer.ts";
 import { deny, type Decision } from "../../controller/authz/decision.ts";
+import type { AuthzRequest } from "../../controller/authz/request.ts";
 import { escapeRawLikeEnvoy, isPlainPath, normalizePath } from "../../controller/authz/path.ts";
 import { abnormalUri, envoyHandler, forwardAuthHandler } from "../../controller/server/authz.ts";
 import { closeGracefully, createHttpServer, listen } from "../../controller/server/http.ts";
@@ -140,5 +141,117 @@ describe("abnormalUri: a forwarded URI the upstream would run as another path", 
       expect(abnormalUri(path)).toBeUndefined();
     }
     expect(plain).toBeGreaterThan(1000);
+  });
+});
+
+/**
+ * What a check's header lines become for check() (AuthzRequest host and headers), against the lines
+ * Node's parser read (rawHeaders): every line of a repeated name kept in order (Cookie's joined with
+ * "; "), a name sent once as its value, names lower-cased and never folded ("_", "." stay). Whatever
+ * shortcut reads the headers must give this, on both ports; a request Node refuses is never decided.
+ */
+describe("a check's header lines, as check() receives them", () => {
+  const seen: AuthzRequest[] = [];
+  const recording: Authorizer = { ...authorizer, decide: (request) => (seen.push(request), authorizer.decide(request, "envoy-http")) };
+  const servers = {
+    envoy: createHttpServer(envoyHandler(recording), pino({ level: "silent" })),
+    forwardAuth: createHttpServer(forwardAuthHandler(recording), pino({ level: "silent" })),
+  };
+  const at = { envoy: 0, forwardAuth: 0 };
+  const raw: string[][] = [];
+  /** A bare server: the lines Node's parser reads, to compare with. */
+  const bare = createHttpServer(
+    (req, res) => {
+      raw.push(req.rawHeaders);
+      res.end();
+    },
+    pino({ level: "silent" }),
+  );
+  let barePort = 0;
+  beforeAll(async () => {
+    at.envoy = await listen(servers.envoy, 0, "127.0.0.1");
+    at.forwardAuth = await listen(servers.forwardAuth, 0, "127.0.0.1");
+    barePort = await listen(bare, 0, "127.0.0.1");
+  });
+  afterAll(() =>
+    Promise.all([closeGracefully(servers.envoy, 1000), closeGracefully(servers.forwardAuth, 1000), closeGracefully(bare, 1000)]),
+  );
+
+  /** The status line of the answer to `head` (the request line and header lines, CRLF-terminated, without the blank line). */
+  function send(port: number, head: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, "127.0.0.1", () => socket.end(`${head}\r\n`));
+      let text = "";
+      socket.setEncoding("latin1");
+      socket.on("data", (chunk: string) => (text += chunk));
+      socket.on("end", () => resolve(text.slice(0, text.indexOf("\r\n"))));
+      socket.on("error", reject);
+      socket.setTimeout(5000, () => socket.destroy(new Error("no answer within 5 s")));
+    });
+  }
+
+  /** Headers as check() must receive them from the lines Node read. */
+  function expected(lines: readonly string[]): Record<string, string | string[]> {
+    const byName = new Map<string, string[]>();
+    for (let i = 0; i < lines.length; i += 2) {
+      const name = lines[i]!.toLowerCase();
+      byName.set(name, [...(byName.get(name) ?? []), lines[i + 1]!]);
+    }
+    return Object.fromEntries(
+      [...byName].map(([name, values]) => [name, values.length === 1 ? values[0]! : name === "cookie" ? values.join("; ") : values]),
+    );
+  }
+
+  const FORWARDED = "X-Forwarded-Method: GET\r\nX-Forwarded-Uri: /deny\r\nX-Forwarded-Host: api.example.com\r\n";
+  const cases: readonly (readonly [string, string])[] = [
+    ["one line each", "X-Role: user\r\n"],
+    ["a name repeated", "X-Role: user\r\nX-Role: admin\r\n"],
+    ["a name repeated in other cases", "x-role: user\r\nX-ROLE: admin\r\nX-Role: staff\r\n"],
+    ["Authorization twice (Node keeps the first in req.headers)", "Authorization: Bearer one\r\nAuthorization: Bearer two\r\n"],
+    ["Cookie twice", "Cookie: a=1\r\nCookie: b=2\r\n"],
+    ["'_' and '.' in names", "X_User_Id: bob\r\nX.User.Id: eve\r\nx-user-id: alice\r\n"],
+    ["empty values", "X-Empty:\r\nX-Empty:   \r\nX-Other: \r\n"],
+    ["whitespace around values", "X-Pad: \t padded \t\r\n"],
+    ["Latin-1 bytes in a value", "X-Name: caf\u00e9 \u00ff\r\n"],
+    ["names JavaScript objects have", "constructor: a\r\ntoString: b\r\nhasOwnProperty: c\r\n"],
+    ["500 names", Array.from({ length: 500 }, (_, i) => `X-H${i}: ${i}\r\n`).join("")],
+    ["one name on 500 lines", Array.from({ length: 500 }, (_, i) => `X-Role: r${i}\r\n`).join("")],
+  ];
+
+  it.each(cases)("%s: the same lines on the Envoy and forward-auth ports", async (_, lines) => {
+    for (const [port, head] of [
+      [at.envoy, `GET /deny HTTP/1.1\r\nHost: api.example.com\r\n${lines}`],
+      [at.forwardAuth, `GET /auth HTTP/1.1\r\nHost: portcullis\r\n${FORWARDED}${lines}`],
+    ] as const) {
+      seen.length = 0;
+      raw.length = 0;
+      expect(await send(port, head)).toBe("HTTP/1.1 401 Unauthorized");
+      expect(await send(barePort, head)).toBe("HTTP/1.1 200 OK");
+      expect(seen).toHaveLength(1);
+      expect({ ...seen[0]!.headers }).toEqual(expected(raw[0]!));
+      expect(seen[0]!.host).toBe("api.example.com");
+    }
+  });
+
+  it.each([
+    ["Host twice", "GET /deny HTTP/1.1\r\nHost: api.example.com\r\nHost: admin.example.com\r\n", "400 Bad Request"],
+    ["Host twice in other cases", "GET /deny HTTP/1.1\r\nHost: api.example.com\r\nhost: admin.example.com\r\n", "400 Bad Request"],
+    ["obs-fold", "GET /deny HTTP/1.1\r\nHost: api.example.com\r\nX-Role: user\r\n admin\r\n", "400 Bad Request"],
+    ["a space in a name", "GET /deny HTTP/1.1\r\nHost: api.example.com\r\nX Role: admin\r\n", "400 Bad Request"],
+    ["a space before the colon", "GET /deny HTTP/1.1\r\nHost: api.example.com\r\nX-Role : admin\r\n", "400 Bad Request"],
+    ["a control character in a name", "GET /deny HTTP/1.1\r\nHost: api.example.com\r\nX-\u0001Role: admin\r\n", "400 Bad Request"],
+    ["NUL in a value", "GET /deny HTTP/1.1\r\nHost: api.example.com\r\nX-Role: ad\u0000min\r\n", "400 Bad Request"],
+    ["a bare LF line ending", "GET /deny HTTP/1.1\r\nHost: api.example.com\nX-Role: admin\r\n", "400 Bad Request"],
+  ])("%s (Envoy port): refused, never decided", async (_, head, status) => {
+    seen.length = 0;
+    expect(await send(at.envoy, head)).toBe(`HTTP/1.1 ${status}`);
+    expect(seen).toHaveLength(0);
+  });
+
+  it("X-Forwarded-Host twice (forward-auth port): refused, never decided", async () => {
+    seen.length = 0;
+    const head = `GET /auth HTTP/1.1\r\nHost: portcullis\r\n${FORWARDED}X-Forwarded-Host: admin.example.com\r\n`;
+    expect(await send(at.forwardAuth, head)).toBe("HTTP/1.1 400 Bad Request");
+    expect(seen).toHaveLength(0);
   });
 });

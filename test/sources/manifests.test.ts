@@ -98,6 +98,24 @@ describe("ManifestFolder.read", () => {
     expect(duplicated.inForce).toBe(duplicated.latest);
   });
 
+  it("a second copy of an object that differs from the first breaks its file; files are read in code-unit order, whatever the locale", () => {
+    const folder = new ManifestFolder(dir);
+    for (const name of ["z.yaml", "B.yaml", "a.yaml"]) writeFileSync(join(dir, name), secret(name));
+    writeFileSync(join(dir, "\u00e4.yaml"), secret("\u00e4"));
+    const whole = folder.read();
+    // localeCompare would give a, ä, B, z in English and a, B, z, ä in Swedish.
+    expect(whole.latest.objects.map((o) => o.origin)).toEqual(["B.yaml#1", "a.yaml#1", "z.yaml#1", "\u00e4.yaml#1"]);
+    writeFileSync(join(dir, "\u00e4.yaml"), "apiVersion: v1\nkind: Secret\nmetadata: {name: a.yaml, labels: {copy: other}}\n");
+    const differing = folder.read();
+    expect(differing.latest.errors).toEqual([
+      {
+        file: "\u00e4.yaml",
+        error: "document 1 (Secret default/a.yaml) differs from its other copy in a.yaml#1: which one is meant is not known",
+      },
+    ]);
+    expect(differing.inForce).toBe(whole.latest);
+  });
+
   it("a symlink loop makes the folder unreadable, named with ELOOP, after a bounded walk (two loops are not walked 2^40 ways)", () => {
     writeFileSync(join(dir, "a.yaml"), secret("one"));
     symlinkSync(".", join(dir, "l1"));
@@ -105,6 +123,16 @@ describe("ManifestFolder.read", () => {
     const started = performance.now();
     expect(() => new ManifestFolder(dir).read()).toThrow(/cannot be read \(ELOOP\)/);
     expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it("the folder replaced by a file is unreadable (its error says it is not a folder), never read as an empty folder", () => {
+    const folder = new ManifestFolder(join(dir, "manifests"));
+    mkdirSync(join(dir, "manifests"));
+    writeFileSync(join(dir, "manifests", "p.yaml"), secret("policy"));
+    expect(names(folder.read().inForce)).toEqual(["policy"]);
+    rmSync(join(dir, "manifests"), { recursive: true });
+    writeFileSync(join(dir, "manifests"), secret("policy"));
+    expect(() => folder.read()).toThrow(/manifests is not a folder$/);
   });
 
   it("a deleted file's objects leave with it", () => {

@@ -130,7 +130,7 @@ export function compileApiKey(spec: APIKeyAuthSpec, { ownerOf, refs, compiled }:
       clientByDigest,
       clientIDs,
       headersSet:
-        forwardClientIDHeader === undefined || headers.includes(forwardClientIDHeader) ? headers : [forwardClientIDHeader, ...headers],
+        forwardClientIDHeader === undefined || headers.includes(forwardClientIDHeader) ? headers : [forwardClientIDHeader].concat(headers),
       forwardClientIDHeader,
       sanitize: spec.sanitize === true && !sanitizedByProxy,
       sanitizedByProxy,

@@ -92,6 +92,13 @@ export const apiKeyCases: readonly Case[] = [
     (ctx) => ctx.check({ path: "/keys?api_key=alice-key;api_key=bob-key" }),
   ),
   c(
+    "query-php-name",
+    "`?api_key=alice-key&api.key=bob-key` (PHP reads `api.key` as api_key: bob's key there)",
+    invalid("more than one param api_key was sent"),
+    (ctx) => ctx.check({ path: "/keys?api_key=alice-key&api.key=bob-key" }),
+    "a parameter PHP renames was not read, so alice was authenticated while a PHP upstream read bob's key as api_key; it now counts as a second copy, refused as a repeated parameter",
+  ),
+  c(
     "cookie-twice",
     "`Cookie: apikey=alice-key; apikey=bob-key`",
     invalid("more than one cookie apikey was sent"),

@@ -6,6 +6,7 @@ import { b64, hmacToken, ISSUER, jws, now, OTHER_ISSUER, token } from "../world.
 import { parseJwks, type VerificationKey } from "../../../controller/api/jwks.ts";
 import { bearer as bearerHeader, checkWorldText, countingKeyStore, ISSUER as CHECK_WORLD_ISSUER } from "../../support/check-world.ts";
 import { decider } from "../../support/world.ts";
+import { policiesOnRules } from "../../support/manifests.ts";
 import { jwksOf, mint, signingKey, type SigningKey } from "../../support/tokens.ts";
 import type { Decision } from "../../../controller/authz/decision.ts";
 
@@ -103,6 +104,21 @@ async function afterFirstSight(other: (token: string) => string): Promise<Outcom
   return outcome;
 }
 
+/**
+ * Two rules of one route, /a and /b, each under a jwt policy of its own for one issuer: `a` and `b`
+ * are each provider's YAML fields besides name and issuer. A token sent to /a and then to /b: the
+ * answer on /b, whatever a record of its first sight on /a holds.
+ */
+async function seenOnAThenB(a: string, b: string, token: string): Promise<Outcome> {
+  const provider = (fields: string) => `jwt: {providers: [{name: idp, issuer: ${CHECK_WORLD_ISSUER}, ${fields}}]}`;
+  const world = decider(
+    policiesOnRules("api.example.com", { a: { path: "/a", features: provider(a) }, b: { path: "/b", features: provider(b) } }),
+  );
+  const first = await world({ path: "/a", headers: bearerHeader(token) });
+  if (!first.allowed) throw new Error(`the token was refused on /a: ${first.message}`);
+  return fromDecision(await world({ path: "/b", headers: bearerHeader(token) }), managedHeadersOf(world.result.snapshot.policies));
+}
+
 export const jwtCases: readonly Case[] = [
   c(
     "key-removed-while-cached",
@@ -171,6 +187,68 @@ export const jwtCases: readonly Case[] = [
     "a valid token seen once, then its header and payload under another signature of the right size (64 random bytes)",
     badSignature,
     () => afterFirstSight((token) => `${token.slice(0, token.lastIndexOf("."))}.${randomBytes(64).toString("base64url")}`),
+  ),
+  c(
+    "first-sight-prefix",
+    "a valid token seen once, then the same token without its signature's last 2 characters (a prefix, 63 bytes, canonical base64url)",
+    badSignature,
+    async () => {
+      // Refused by the signature's length before any key is tried: not afterFirstSight, which counts key checks.
+      const w = await keyWorld("prefix-1");
+      const token = await w.mint();
+      if (!(await w.send(token)).allowed) throw new Error("the valid token was refused");
+      return w.outcome(await w.send(token.slice(0, -2)));
+    },
+  ),
+  c(
+    "first-sight-spare-bits",
+    "a valid token seen once, then the same token with the spare low bits of its signature's last character set (the same bytes to a lax decoder)",
+    invalid("not canonical base64url"),
+    async () => {
+      const w = await keyWorld("spare-1");
+      const token = await w.mint();
+      if (!(await w.send(token)).allowed) throw new Error("the valid token was refused");
+      // 64 bytes are 85 full characters and one holding 4 bits: its 2 low bits are spare.
+      const last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+      const spare = last[last.indexOf(token.at(-1)!) | 1]!;
+      return w.outcome(await w.send(`${token.slice(0, -1)}${spare}`));
+    },
+  ),
+  c(
+    "first-sight-then-clock-back",
+    "a token whose nbf is 50 s ahead (within the 60 s skew) seen once, then again after the clock stepped back 20 s (nbf 70 s ahead)",
+    notYetValid,
+    async () => {
+      const w = await keyWorld("clock-1");
+      const token = await w.mint({ nbf: Math.floor(w.clock.ms / 1000) + 50 });
+      if (!(await w.send(token)).allowed) throw new Error("the valid token was refused");
+      w.clock.ms -= 20_000;
+      return w.outcome(await w.send(token));
+    },
+  ),
+  c(
+    "first-sight-other-provider-same-kid",
+    "a token verified on /a (its provider's JWKS holds the signing key as kid k1), then sent to /b, whose provider's JWKS holds another key as k1",
+    badSignature,
+    async () => {
+      const [signer, other] = [await signingKey("k1"), await signingKey("k1")];
+      const inline = (k: SigningKey) => `localJWKS: {inline: '${jwksOf(k)}'}`;
+      return seenOnAThenB(inline(signer), inline(other), await mint(signer, { iss: CHECK_WORLD_ISSUER, sub: "u-1" }));
+    },
+  ),
+  c(
+    "first-sight-other-audience",
+    "a token for audience api verified on /a, then sent to /b, whose provider (the same JWKS) takes only audience billing",
+    audience,
+    async () => {
+      const key = await signingKey("k1");
+      const jwks = `localJWKS: {inline: '${jwksOf(key)}'}`;
+      return seenOnAThenB(
+        `audiences: [api], ${jwks}`,
+        `audiences: [billing], ${jwks}`,
+        await mint(key, { iss: CHECK_WORLD_ISSUER, aud: "api" }),
+      );
+    },
   ),
   // Algorithms and keys
   t(
@@ -378,6 +456,13 @@ export const jwtCases: readonly Case[] = [
     "the query was split at `&` only, as Envoy does, so the forged token was not read and went upstream unverified, where Rack 2 (Doorkeeper reads access_token parameters) and older Python read it; the `;` reading is now read too, and every token found must verify",
   ),
   c(
+    "php-param-optional",
+    "optional route: `?access.token=<forged>` (PHP, Symfony and Laravel read the name as access_token)",
+    badSignature,
+    (ctx) => ctx.check({ path: `/optional?access.token=${token({}, {}, ctx.keys.stranger)}` }),
+    "a parameter PHP renames (`.`, ` `, an unmatched `[` read as `_`) was not read, so the forged token went upstream unverified, where a PHP app reads it as access_token; PHP's name is now read too, and every token found must verify",
+  ),
+  c(
     "failopen-forged-admin",
     "failOpen route: a forged token claiming `sub: admin`, for a path only admins may take",
     { status: 403, code: "authz_denied" },
@@ -403,6 +488,12 @@ export const jwtCases: readonly Case[] = [
     missing,
     (ctx) => ctx.check({ path: `/jwt?x=1;access_token=${token({}, {}, undefined, ctx.keys)}` }),
     "the token was accepted though Envoy, which reads the query at `&` only, finds none and answers 401; a required jwt is now met only by a token Envoy reads too",
+  ),
+  c(
+    "php-param-valid",
+    "required route: `?access%5Btoken=<valid>`: only PHP's reading (an unmatched `[` read as `_`) finds the token, Envoy finds none",
+    missing,
+    (ctx) => ctx.check({ path: `/jwt?access%5Btoken=${token({}, {}, undefined, ctx.keys)}` }),
   ),
   c(
     "semicolon-param-beside-header",

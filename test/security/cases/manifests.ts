@@ -271,6 +271,12 @@ export const manifestCases: readonly Case[] = [
   ),
   checkNeverParsed,
   checkInvalidObject,
+  brokenFolderCase(
+    "duplicate-differs",
+    "a second copy of the policy, without its apiKeyAuth, in a file read first in some locales (`ä.yaml`: after `z` in Swedish, before it in English)",
+    (dir) => writeFileSync(join(dir, "ä.yaml"), bad("")),
+    "the first copy in read order was used and the other dropped, and that order followed the process locale (localeCompare): under sv_SE the protected copy came first, under C and en_US the open one, so `check` and serve could decide the route differently and serve allowed it (200); two copies of one object that differ now break the later file",
+  ),
   m(
     "wrong-type",
     "`extractFrom: X-API-Key` (a string, not a list)",

@@ -216,6 +216,24 @@ const header = onApi(adminOrOpen("headers: [{name: x-role, value: admin}]"), "he
 const HEADER_READINGS =
   'only Envoy\'s reading of a repeated header (its lines joined with ",") chose the rule, so the open route decided while the upstream acted on a line the protected rule matches; the first and the last line are now readings too where they pick another rule, and all must allow';
 
+/**
+ * Another route of the Gateway (apps/aaa, compiled first) with the match `PathPrefix /api` and the
+ * method written as the text "undefined", beside rule admin (`/api`, an API key) and rule open (`/`).
+ */
+const methodTextWorld = decider(`
+${gatewayWithRoute("api.example.com", { admin: "/api", open: "/" })}---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: aaa, namespace: apps}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [other.example.com]
+  rules:
+    - {matches: [{path: {type: PathPrefix, value: /api}, method: "undefined"}]}
+---
+${aliceKeyPolicy("admin", "admin")}`);
+const matchCache = onApi(methodTextWorld, "match-cache");
+
 export const routingCases: readonly Case[] = [
   query(
     "repeated-last",
@@ -706,5 +724,13 @@ export const routingCases: readonly Case[] = [
     MISMATCH("the proxy selected GRPCRoute apps/api"),
     "/public",
     { kind: "GRPCRoute" },
+  ),
+  matchCache(
+    "method-text",
+    "`/api/x` without a key, while another route of the Gateway has the match `PathPrefix /api` with the method written as the text `undefined`",
+    PROTECTED,
+    "/api/x",
+    {},
+    'the compile\'s cache of plain matches keyed them by one string in which an absent method and the method "undefined" read the same, so the other route\'s match, compiled first, replaced rule admin\'s: admin then matched only the method "undefined" and rule open took the request Envoy routes to admin; the cache now compares the method itself',
   ),
 ];
