@@ -258,16 +258,15 @@ const algBySegment = new BoundedMap<string, string | null>(1024);
 const MAX_REMEMBERED_SEGMENT = 512;
 
 function algOf(headerSegment: string): string | undefined {
-  if (headerSegment.length > MAX_REMEMBERED_SEGMENT) {
-    const value = parseStrictJsonObject(headerSegment)?.alg;
-    return typeof value === "string" ? value : undefined;
-  }
-  let alg = algBySegment.get(headerSegment);
-  if (alg === undefined) {
-    const value = parseStrictJsonObject(headerSegment)?.alg;
-    algBySegment.set(headerSegment, (alg = typeof value === "string" ? value : null));
-  }
+  let alg = headerSegment.length > MAX_REMEMBERED_SEGMENT ? algIn(headerSegment) : algBySegment.get(headerSegment);
+  if (alg === undefined) algBySegment.set(headerSegment, (alg = algIn(headerSegment)));
   return alg ?? undefined;
+}
+
+/** The `alg` a header segment names, null when it names none (or is not a JSON object). */
+function algIn(headerSegment: string): string | null {
+  const value = parseStrictJsonObject(headerSegment)?.alg;
+  return typeof value === "string" ? value : null;
 }
 
 /**
