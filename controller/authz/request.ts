@@ -95,18 +95,20 @@ export interface NormalizedRequest extends RouteRequest {
   cookies(name: string): readonly string[];
   /**
    * Every value of the named query parameter (nothing is parsed when there is no query): those of
-   * the query split at "&" (Envoy, WHATWG), in order, then those a split at ";" too adds (Rack 2,
-   * Python before 3.9.2 and Tornado read `?a=1;access_token=t` as two parameters), then the one PHP
-   * reads under a name it renames (`?access.token=t` is access_token there), so a credential only
-   * some upstreams see is still read.
+   * the query split at "&" and decoded as a form (WHATWG: "+" is a space, a leading "?" is dropped),
+   * in order, then those Envoy's reading adds (envoyParams), then those a split at ";" too adds
+   * (Rack 2, Python before 3.9.2 and Tornado read `?a=1;access_token=t` as two parameters), then the
+   * one PHP reads under a name it renames (`?access.token=t` is access_token there), so a credential
+   * only some upstreams see is still read. On `asEnvoyReadsTheQuery()`'s reading: Envoy's values only.
    */
   params(name: string): readonly string[];
   /** The same request read another way: one of `pathReadings` and one of `methodReadings`. */
   withReading(path: string, method: string): NormalizedRequest;
   /**
-   * The same request with its query split at "&" only, as Envoy reads it: `params` adds nothing found at ";"
-   * or under a name PHP renames. This very request when that changes nothing (no ";" in the query, no name
-   * PHP renames), so a caller can skip a second reading.
+   * The same request with its query read as Envoy's api_key_auth and jwt_authn filters read it
+   * (envoyParams): `params` finds nothing at a ";", under a name PHP renames or only a form's decoding
+   * reads. This very request when that changes nothing (no ";", leading "?" or name PHP renames in the
+   * query), so a caller can skip a second reading.
    */
   asEnvoyReadsTheQuery(): NormalizedRequest;
   /**
@@ -138,12 +140,13 @@ class Normalized implements NormalizedRequest {
   readonly #queryAt: number;
   #query: URLSearchParams | undefined;
   #cookies: Map<string, string[]> | undefined;
-  readonly #splitAtSemicolons: boolean;
+  /** Whether `params` reads the query every way an upstream may (else as Envoy's filters only). */
+  readonly #everyReading: boolean;
 
-  constructor(source: AuthzRequest, path?: string, method?: string, splitAtSemicolons = true, arrived = source) {
+  constructor(source: AuthzRequest, path?: string, method?: string, everyReading = true, arrived = source) {
     this.source = source;
     this.arrived = arrived;
-    this.#splitAtSemicolons = splitAtSemicolons;
+    this.#everyReading = everyReading;
     this.pathBytes = pathBytesOf(source.path, source.byteStrings);
     this.plainPath = isPlainPath(this.pathBytes);
     // A plain path without a query is ASCII: its own text, not read again.
@@ -161,11 +164,11 @@ class Normalized implements NormalizedRequest {
   }
 
   withReading(path: string, method: string): NormalizedRequest {
-    return new Normalized(this.source, path, method, this.#splitAtSemicolons, this.arrived);
+    return new Normalized(this.source, path, method, this.#everyReading, this.arrived);
   }
 
   asEnvoyReadsTheQuery(): NormalizedRequest {
-    if (this.#queryReadAsUpstreams() === undefined) return this;
+    if (!this.#everyReading || this.#queryReadOtherwise() === undefined) return this;
     return new Normalized(this.source, this.path, this.method, false, this.arrived);
   }
 
@@ -177,7 +180,7 @@ class Normalized implements NormalizedRequest {
     // Values set are text; a request of byte strings keeps its values' UTF-8 bytes one per character.
     for (const name of names)
       headers[name] = this.source.byteStrings === true ? Buffer.from(set[name]!, "utf8").toString("latin1") : set[name]!;
-    return new Normalized({ ...this.source, headers }, this.path, this.method, this.#splitAtSemicolons, this.arrived);
+    return new Normalized({ ...this.source, headers }, this.path, this.method, this.#everyReading, this.arrived);
   }
 
   get authority(): string {
@@ -208,27 +211,47 @@ class Normalized implements NormalizedRequest {
   params(name: string): readonly string[] {
     if (this.#queryAt === -1) return NONE;
     const values = this.query.getAll(name);
-    const query = this.#queryReadAsUpstreams();
+    const query = this.#queryReadOtherwise();
     if (query === undefined) return values;
-    const added = query.includes(";")
-      ? new URLSearchParams(query.replaceAll(";", "&")).getAll(name).filter((v) => !values.includes(v))
-      : [];
+    const envoy = envoyParams(query, name);
+    if (!this.#everyReading) return envoy;
+    const added: string[] = [];
+    const add = (value: string) => {
+      if (!values.includes(value) && !added.includes(value)) added.push(value);
+    };
+    for (const value of envoy) add(value);
+    if (query.includes(";")) for (const value of new URLSearchParams(query.replaceAll(";", "&")).getAll(name)) add(value);
     const php = phpRenamedParam(query, name);
-    if (php !== undefined && !values.includes(php) && !added.includes(php)) added.push(php);
+    if (php !== undefined) add(php);
     return added.length === 0 ? values : [...values, ...added];
   }
 
-  /** The query when `params` also reads it as upstreams do (this reading does, and it holds a ";" or a name PHP may rename), else undefined. */
-  #queryReadAsUpstreams(): string | undefined {
-    if (!this.#splitAtSemicolons || this.#queryAt === -1) return undefined;
+  /**
+   * The query when some reading finds other parameters in it than a form's decoding (it holds a ";",
+   * starts with "?" or has a name PHP may rename, which includes any "+"), else undefined: the usual
+   * query is parsed once, by `query`.
+   */
+  #queryReadOtherwise(): string | undefined {
+    if (this.#queryAt === -1) return undefined;
     const query = this.target.slice(this.#queryAt + 1);
-    return query.includes(";") || phpMayRename(query) ? query : undefined;
+    return query.includes(";") || query.startsWith("?") || phpMayRename(query) ? query : undefined;
   }
 
   cookies(name: string): readonly string[] {
     this.#cookies ??= parseCookies(this.header("cookie"));
     return this.#cookies.get(name) ?? [];
   }
+}
+
+/**
+ * The values of the named parameter as Envoy's api_key_auth and jwt_authn filters read them
+ * (Http::Utility::QueryParamsMulti::parseAndDecodeQueryString, of which they take the first): the
+ * query split at "&" only, names and values percent-decoded, and nothing else: "+" stays "+", a
+ * leading "?" is part of the first name. A form's decoding (URLSearchParams) once neither a "+" nor a
+ * leading "?" is left for it to read otherwise; decoded bytes are read as UTF-8, as everywhere else.
+ */
+function envoyParams(query: string, name: string): string[] {
+  return new URLSearchParams(`&${query.replaceAll("+", "%2B")}`).getAll(name);
 }
 
 /** Envoy's challenge realm: the request URL without its query, with no character that would end the quoted string. */

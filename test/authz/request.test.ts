@@ -33,8 +33,14 @@ describe("params", () => {
     expect(at("/?a=1;access_token=x&access.token=y").params("access_token")).toEqual(["x", "y"]);
     expect(at("/?access.token=x&access.token=y").params("access_token")).toEqual(["y"]);
   });
-  it("asEnvoyReadsTheQuery is the request itself when no ';' is in the query (both readings find the same values), else another reading", () => {
-    for (const path of ["/", "/?t=x&u=y", "/a;b?t=x"]) {
+  it("adds Envoy's reading, which keeps '+' and a leading '?' (percent-decoding only), where it differs from a form's", () => {
+    expect(at("/?t=a+b").params("t")).toEqual(["a b", "a+b"]);
+    expect(at("/?t=a%2Bb").params("t")).toEqual(["a+b"]);
+    expect(at("/??t=x").params("t")).toEqual(["x"]);
+    expect(at("/??t=x").params("?t")).toEqual(["x"]);
+  });
+  it("asEnvoyReadsTheQuery is the request itself when no ';', leading '?' or name PHP renames is in the query (every reading finds the same values), else another reading", () => {
+    for (const path of ["/", "/?t=x&u=y", "/a;b?t=x", "/?%74=x"]) {
       const req = at(path);
       expect(req.asEnvoyReadsTheQuery()).toBe(req);
     }
@@ -46,6 +52,9 @@ describe("params", () => {
     const renamed = at("/?access.token=x");
     expect(renamed.asEnvoyReadsTheQuery()).not.toBe(renamed);
     expect(renamed.asEnvoyReadsTheQuery().params("access_token")).toEqual([]);
+    expect(at("/?t=a+b&%74=c").asEnvoyReadsTheQuery().params("t")).toEqual(["a+b", "c"]);
+    expect(at("/??t=x").asEnvoyReadsTheQuery().params("t")).toEqual([]);
+    expect(at("/??t=x").asEnvoyReadsTheQuery().params("?t")).toEqual(["x"]);
   });
 });
 

@@ -115,7 +115,7 @@ spec: {parentRefs: [{name: gw}], hostnames: ["*.wild.example.com"]}
 apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: apps}
-stringData: {alice: alice-key, bob: bob-key, carol: "clé-ü-key", __proto__: proto-client-key}
+stringData: {alice: alice-key, bob: bob-key, carol: "clé-ü-key", dave: "dave key", __proto__: proto-client-key}
 ---
 apiVersion: v1
 kind: Secret

@@ -5,8 +5,10 @@
  * leading characters match, and once it matched, by its own value in this snapshot's memo (a
  * hash-table read, as Envoy's filter reads its table of keys). Stricter than Envoy: a source sent
  * more than once (two header lines, a repeated parameter or cookie) is refused rather than read at
- * its first copy. With `sanitize` (Envoy's hide_credentials) every configured source is removed,
- * not only the one read.
+ * its first copy, and a key is read only where Envoy's filter reads it too (a query parameter read
+ * as Envoy reads the query: not at a ";", under a name PHP renames or with "+" as a space): a key
+ * only another reading finds is refused, as Envoy finds none there (DESIGN §0). With `sanitize`
+ * (Envoy's hide_credentials) every configured source is removed, not only the one read.
  */
 import { apiKeyDigest } from "./compile.ts";
 import type { CredentialSource } from "../../snapshot/types.ts";
@@ -39,6 +41,14 @@ export function checkApiKey(
       };
     }
     const key = source.in === "header" ? withoutBearer(copies[0]!.trim()) : copies[0]!;
+    // Before the memo: a key that matched where Envoy reads it is no key where Envoy does not.
+    if (key !== "" && !envoyReads(request, source, key)) {
+      trace?.add("sources", `${describeSource(source)}: a key only where the proxy does not read it`);
+      return {
+        ok: false,
+        error: deny(401, "apikey_missing", "Client authentication failed: the API key is not where the proxy reads it", where),
+      };
+    }
     // Sanitized key cookies leave the request's other cookies to forward: that outcome is the request's own.
     const ownOutcome = config.sanitize && readsCookies(config) && request.header("cookie") !== undefined;
     // A key that matched before (a trace says which client: it looks the key up again).
@@ -71,6 +81,17 @@ function copiesIn(request: NormalizedRequest, source: CredentialSource): readonl
     : source.in === "param"
       ? request.params(source.name)
       : request.cookies(source.name);
+}
+
+/**
+ * Whether Envoy's filter reads `copy`, the one copy of the source the request holds on every reading,
+ * as the source's key. Only a query parameter reads otherwise, and only on an unusual query (else
+ * `asEnvoyReadsTheQuery` is the request itself, and nothing is parsed again).
+ */
+function envoyReads(request: NormalizedRequest, source: CredentialSource, copy: string): boolean {
+  if (source.in !== "param") return true;
+  const envoy = request.asEnvoyReadsTheQuery();
+  return envoy === request || envoy.params(source.name)[0] === copy;
 }
 
 /** Envoy strips exactly "Bearer " (case-sensitive) from a header key before looking it up. */

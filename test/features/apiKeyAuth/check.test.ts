@@ -48,6 +48,19 @@ describe("apiKeyAuth", () => {
   it("refuses a repeated query key rather than guessing", async () => {
     expect((await d({ path: "/keys?api_key=alice-key&api_key=x" })).code).toBe("apikey_invalid");
   });
+  it("reads a query key only where Envoy's filter reads it, even once the key matched where it does (the memo is no way around)", async () => {
+    expect((await d({ path: "/keys?api_key=alice-key" })).principal).toBe("apiKey alice");
+    for (const path of ["/keys?x=1;api_key=alice-key", "/keys?api.key=alice-key", "/keys??api_key=alice-key"]) {
+      const r = await d({ path });
+      expect([path, r.status, r.code, r.message]).toEqual([
+        path,
+        401,
+        "apikey_missing",
+        "Client authentication failed: the API key is not where the proxy reads it",
+      ]);
+    }
+    expect((await d({ path: "/keys?%61pi_key=alice-key&v=1.2;x" })).principal).toBe("apiKey alice");
+  });
   it("sanitize strips the key header", async () => {
     const r = await d({ path: "/cookie", headers: { "x-api-key": "alice-key" } });
     expect(r.removeHeaders).toEqual([...managedExcept("x-user-id"), "x-api-key"].sort());

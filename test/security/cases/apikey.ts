@@ -13,7 +13,11 @@ const invalid = (reason = "the API key is not valid"): Expected => ({ status: 40
 /** carol's key is `clé-ü-key`: non-ASCII, read from the same UTF-8 bytes on every port (issue 12 item 10). */
 const CAROL: Expected = { status: 200, code: "allowed", upstream: { "x-client-id": "carol" } };
 const CAROL_KEY = "clé-ü-key";
+/** dave's key is `dave key`: a space, which a form may spell `+` and Envoy does not. */
+const DAVE: Expected = { status: 200, code: "allowed", upstream: { "x-client-id": "dave" } };
 const missing: Expected = { status: 401, code: "apikey_missing", reason: "no API key in the request" };
+/** A key found only where Envoy's api_key_auth does not read it: Envoy finds none there and answers 401. */
+const unread: Expected = { status: 401, code: "apikey_missing", reason: "not where the proxy reads it" };
 
 function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promise<Outcome>, fixed?: string): Case {
   return { id: `apikey.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
@@ -97,6 +101,56 @@ export const apiKeyCases: readonly Case[] = [
     invalid("more than one param api_key was sent"),
     (ctx) => ctx.check({ path: "/keys?api_key=alice-key&api.key=bob-key" }),
     "a parameter PHP renames was not read, so alice was authenticated while a PHP upstream read bob's key as api_key; it now counts as a second copy, refused as a repeated parameter",
+  ),
+  c(
+    "query-only-after-semicolon",
+    "`?x=1;api_key=alice-key` and no other key (Envoy splits the query at `&` only: its `x` is `1;api_key=alice-key`, and it finds no key)",
+    unread,
+    (ctx) => ctx.check({ path: "/keys?x=1;api_key=alice-key" }),
+    'a key found only in a reading Envoy does not make (the query split at ";" too) authenticated alice, where Envoy\'s api_key_auth finds no key and answers 401; the key must be where Envoy reads it',
+  ),
+  c(
+    "query-only-php-name",
+    "`?api.key=alice-key` and no other key (only PHP reads `api.key` as api_key; Envoy finds no key)",
+    unread,
+    (ctx) => ctx.check({ path: "/keys?api.key=alice-key" }),
+    "see apikey.query-only-after-semicolon",
+  ),
+  c(
+    "query-only-leading-question-mark",
+    "`??api_key=alice-key` (a form's reading drops the query's leading `?`; Envoy's first name is `?api_key`)",
+    unread,
+    (ctx) => ctx.check({ path: "/keys??api_key=alice-key" }),
+    "see apikey.query-only-after-semicolon",
+  ),
+  c(
+    "query-plus-read-as-space",
+    "`?api_key=dave+key` where dave's key is `dave key` (a form reads `+` as a space; Envoy decodes only %XX and reads `dave+key`, no key)",
+    invalid("more than one param api_key was sent"),
+    (ctx) => ctx.check({ path: "/keys?api_key=dave+key" }),
+    "see apikey.query-only-after-semicolon",
+  ),
+  c(
+    "query-semicolon-then-cookie",
+    "`?x=1;api_key=bob-key` with `Cookie: apikey=alice-key` (Envoy reads no parameter and takes alice's cookie; an upstream splitting at `;` sees bob's key)",
+    unread,
+    (ctx) => ctx.check({ path: "/keys?x=1;api_key=bob-key", headers: { cookie: "apikey=alice-key" } }),
+    'bob\'s key, found only at a ";" of the query, authenticated bob while Envoy authenticates alice from her cookie; the readings disagree on who the client is, so the request is refused',
+  ),
+  c("query-space-encoded", "`?api_key=dave%20key` (dave's key `dave key`, encoded as every reading decodes it)", DAVE, (ctx) =>
+    ctx.check({ path: "/keys?api_key=dave%20key" }),
+  ),
+  c("query-encoded-name", "`?%61pi_key=alice-key` (Envoy percent-decodes names too: its api_key is alice's key)", ALICE, (ctx) =>
+    ctx.check({ path: "/keys?%61pi_key=alice-key" }),
+  ),
+  c("query-semicolon-in-value", "`?api_key=alice-key&x=1;y=2` (alice's key where Envoy reads it; `;` elsewhere)", ALICE, (ctx) =>
+    ctx.check({ path: "/keys?api_key=alice-key&x=1;y=2" }),
+  ),
+  c(
+    "query-dot-elsewhere",
+    "`?api_key=alice-key&v=1.2&a.b=c` (alice's key where Envoy reads it; PHP renames only other names)",
+    ALICE,
+    (ctx) => ctx.check({ path: "/keys?api_key=alice-key&v=1.2&a.b=c" }),
   ),
   c(
     "cookie-twice",

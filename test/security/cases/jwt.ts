@@ -520,6 +520,13 @@ export const jwtCases: readonly Case[] = [
     (ctx) => ctx.check({ path: `/jwt?access%5Btoken=${token({}, {}, undefined, ctx.keys)}` }),
   ),
   c(
+    "leading-question-mark-param-valid",
+    "required route: `??access_token=<valid>`: a form's reading drops the query's leading `?`, Envoy's first name is `?access_token` and it finds none",
+    missing,
+    (ctx) => ctx.check({ path: `/jwt??access_token=${token({}, {}, undefined, ctx.keys)}` }),
+    "Envoy's reading of the query was taken to be a form's (URLSearchParams), which drops a leading `?` and reads `+` as a space; Envoy's filters only percent-decode, so this token, which Envoy does not see, met the required jwt",
+  ),
+  c(
     "semicolon-param-beside-header",
     "required route: a valid token in the header and another valid one after a `;`: every token verifies, Envoy reads the header's",
     OK,
