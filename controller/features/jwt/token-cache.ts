@@ -33,6 +33,7 @@ import { fnv1a, FNV_OFFSET } from "../../lib/fingerprint.ts";
 import { estimatedHeapBytes, KnownShapes } from "../../lib/heap-bytes.ts";
 import type { Pass } from "../feature.ts";
 import { parseStrictJsonObject } from "./strict-json.ts";
+import { MAX_TOKEN_BYTES } from "./verify.ts";
 
 export interface CachedToken {
   readonly token: string;
@@ -251,24 +252,35 @@ const ECDSA_CURVES: Readonly<Record<string, { readonly n: bigint; readonly bytes
   },
 };
 
-/** `alg` of each JOSE header segment seen (few distinct headers repeat), null when it has none. */
+/**
+ * `alg` of each JOSE header segment seen (few distinct headers repeat), null when it has none. Only
+ * segments of ordinary size are kept: this runs before a token is decoded, so a client's could be
+ * as long as a header line (1024 of 60 KiB held 84 MB).
+ */
 const algBySegment = new BoundedMap<string, string | null>(1024);
+const MAX_REMEMBERED_SEGMENT = 512;
 
 function algOf(headerSegment: string): string | undefined {
-  let alg = algBySegment.get(headerSegment);
-  if (alg === undefined) {
-    const value = parseStrictJsonObject(headerSegment)?.alg;
-    algBySegment.set(headerSegment, (alg = typeof value === "string" ? value : null));
-  }
+  let alg = headerSegment.length > MAX_REMEMBERED_SEGMENT ? algIn(headerSegment) : algBySegment.get(headerSegment);
+  if (alg === undefined) algBySegment.set(headerSegment, (alg = algIn(headerSegment)));
   return alg ?? undefined;
+}
+
+/** The `alg` a header segment names, null when it names none (or is not a JSON object). */
+function algIn(headerSegment: string): string | null {
+  const value = parseStrictJsonObject(headerSegment)?.alg;
+  return typeof value === "string" ? value : null;
 }
 
 /**
  * The token with its ECDSA signature's s replaced by n − s: the other spelling of the same
  * signature. Undefined unless the header names ES256/ES384/ES512 and the signature segment is the
- * canonical base64url of r || s with 0 < s < n (anything else never verifies, in either spelling).
+ * canonical base64url of r || s with 0 < s < n, and the token within MAX_TOKEN_BYTES (anything else
+ * never verifies, in either spelling).
  */
 export function otherEcdsaSpelling(token: string): string | undefined {
+  // A token over the size cap never verifies, in either spelling: its header is not even read.
+  if (token.length > MAX_TOKEN_BYTES) return undefined;
   const firstDot = token.indexOf(".");
   const lastDot = token.lastIndexOf(".");
   if (firstDot === -1 || firstDot === lastDot) return undefined;
