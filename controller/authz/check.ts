@@ -16,6 +16,7 @@
  *                       its own x-user-id
  * Fail closed: no route → deny (unless configured otherwise), invalid policy → 403, never a 5xx.
  */
+import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 import { NOTHING, type ConfiguredFeature, type Pass, type PhaseResult, type Where } from "../features/feature.ts";
 import { fail } from "../lib/result.ts";
 import {

@@ -2,6 +2,7 @@
  * Strings that stand for bytes, one character per byte (Latin-1), as Node's HTTP parser hands
  * over a request and as Node writes a header value.
  */
+import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 
 /**
  * Whether a string holds only ASCII characters: its UTF-8 length is its length (V8 counts it in

@@ -3,6 +3,7 @@
  * read it the same way): 200 allows and its headers go upstream; anything else is the denial the
  * client sees, body and headers included.
  */
+import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 import { STATUS_CODES } from "node:http";
 import type { Decision, DecisionCode } from "../authz/decision.ts";
 import { utf8Bytes } from "../lib/bytes.ts";

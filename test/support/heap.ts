@@ -28,3 +28,10 @@ export function heapHeldBy<T>(make: () => T): { bytes: number; value: T } {
   const value = make();
   return { bytes: settledHeapUsed() - before, value };
 }
+
+/** As heapHeldBy, for a `make()` that must be waited for. */
+export async function heapHeldByAwaited<T>(make: () => Promise<T>): Promise<{ bytes: number; value: T }> {
+  const before = settledHeapUsed();
+  const value = await make();
+  return { bytes: settledHeapUsed() - before, value };
+}

@@ -1,4 +1,5 @@
 /** Compiles `jwt`: providers with their key sources, claim headers and token locations. */
+import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 import { z } from "zod";
 import { BackendRefSchema, ClusterSettingsSchema } from "../../api/cluster-settings.ts";
 import { GatewayDurationSchema, parseGatewayDuration } from "../../api/meta.ts";

@@ -78,6 +78,13 @@ describe("TokenCache", () => {
       `h.p.${start}y`,
     ]);
   });
+  it("keys a string with fewer or more than two dots as well (from its start, or after its second dot), each answering for itself", () => {
+    const cache = new TokenCache();
+    const strings = ["no-dot-at-all", "one.dot", "h.p.s.more", "h.p.s.other", "h.p.s"];
+    for (const s of strings) cache.set(verdict(s), 0, undefined);
+    expect(strings.map((s) => cache.get(s, configA, 1)?.token)).toEqual(strings);
+    expect(cache.get("h.p.s.unknown", configA, 1)).toBeUndefined();
+  });
   it("is bounded in bytes: filled with 8 KiB tokens, it holds at most its bound (estimated and measured), the oldest going first", () => {
     const bound = 1024 * 1024;
     const tokens = Array.from({ length: 400 }, (_, i) => largeToken(i));
@@ -286,6 +293,23 @@ describe("ECDSA's two spellings of one signature (issue 12 situation 15)", () =>
     const cache = new TokenCache();
     const entry = cache.set(verdict(token), 0, undefined);
     expect(cache.get(otherEcdsaSpelling(token)!, configA, 1)).toBe(entry);
+  });
+  it("keeps no client's long JOSE header: 1024 tokens of 15 and 60 KiB headers under a cached token's signature hold under 4 MiB", () => {
+    const { token } = sign("ES256", "P-256");
+    const [, p, s] = token.split(".") as [string, string, string];
+    const cache = new TokenCache();
+    cache.set(verdict(token), 0, undefined);
+    // Under the token size cap (16 KiB) and over it: the one decodeJwt would read, and the one it refuses unread.
+    const paddings = ["x".repeat(15 * 1024), "x".repeat(60 * 1024)];
+    const { bytes } = heapHeldBy(() => {
+      // Each is looked up before it is decoded (so before its size is checked): a miss under a cached
+      // signature looks for the other ECDSA spelling, which reads the header's alg.
+      for (let i = 0; i < 1024; i++) {
+        const header = Buffer.from(`{"alg":"ES256","n":${i},"pad":"${paddings[i % 2]}"}`).toString("base64url");
+        expect(cache.get(`${header}.${p}.${s}`, configA, 1)).toBeUndefined();
+      }
+    });
+    expect(bytes).toBeLessThan(4 * 1024 * 1024);
   });
   it("has no other spelling for other algorithms, a non-canonical segment, or an s out of range", () => {
     const { token } = sign("ES256", "P-256");

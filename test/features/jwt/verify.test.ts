@@ -19,6 +19,13 @@ describe("decodeJwt", () => {
       expect(decoded).toMatchObject({ ok: true, value: { alg: "ES256", kid: "k1", payload: { sub: `u-${i}` } } });
     }
   });
+  it("refuses every string without exactly two dots as not a compact JWS, and splits one with two at them", () => {
+    const good = token('{"alg":"ES256"}');
+    for (const text of ["", ".", "no-dot", "a.b", `${good}.`, `${good}.x`, `.${good}`, "a.b.c.d.e", "...."])
+      expect(decodeJwt(text), text).toEqual({ ok: false, error: "token is not a compact JWS (three dot-separated parts)" });
+    const decoded = decodeJwt(good);
+    expect(decoded.ok && decoded.value.signingInput).toBe(good.slice(0, good.lastIndexOf(".")));
+  });
   it("refuses a bad header every time it is seen", () => {
     for (const [header, error] of [
       ['{"alg":"ES256","alg":"none"}', "token header is not a JSON object (UTF-8, each member once)"],

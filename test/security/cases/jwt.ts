@@ -8,6 +8,7 @@ import { bearer as bearerHeader, checkWorldText, countingKeyStore, ISSUER as CHE
 import { decider } from "../../support/world.ts";
 import { policiesOnRules } from "../../support/manifests.ts";
 import { jwksOf, mint, signingKey, type SigningKey } from "../../support/tokens.ts";
+import { heapHeldByAwaited } from "../../support/heap.ts";
 import type { Decision } from "../../../controller/authz/decision.ts";
 
 /** A valid token on /jwt: x-user-id from sub (every other managed header is removed). */
@@ -249,6 +250,29 @@ export const jwtCases: readonly Case[] = [
         await mint(key, { iss: CHECK_WORLD_ISSUER, aud: "api" }),
       );
     },
+  ),
+  c(
+    "long-headers-under-cached-signature",
+    "1024 tokens whose JOSE headers are 15 KB each (distinct, the tokens within the 16 KiB cap), under the signature of a token in the verdict cache: refused, and under 4 MiB of heap held",
+    badSignature,
+    async () => {
+      const w = await keyWorld("long-1");
+      const token = await w.mint();
+      for (let i = 0; i < 2; i++) if (!(await w.send(token)).allowed) throw new Error("the valid token was refused");
+      const [, payload, signature] = token.split(".") as [string, string, string];
+      const padding = "x".repeat(11 * 1024);
+      const { bytes, value } = await heapHeldByAwaited(async () => {
+        let last: Decision | undefined;
+        for (let i = 0; i < 1024; i++) {
+          const header = Buffer.from(`{"alg":"ES256","kid":"long-1","n":${i},"pad":"${padding}"}`).toString("base64url");
+          last = await w.send(`${header}.${payload}.${signature}`);
+        }
+        return last!;
+      });
+      if (bytes > 4 * 1024 * 1024) throw new Error(`the refused tokens' headers hold ${bytes} bytes of heap`);
+      return w.outcome(value);
+    },
+    "a token is looked up before it is decoded, and a miss under a cached token's signature read its header's alg through a memo of 1024 header segments of any length: 1024 such tokens held 15 MB (60 KiB headers, 84 MB); only segments of up to 512 characters are remembered now, and a token over the 16 KiB cap is not read",
   ),
   // Algorithms and keys
   t(
