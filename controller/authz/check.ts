@@ -416,9 +416,14 @@ function checkWithoutClientCopies(
 
 /** 3. Response, once every phase passed. */
 function allowPassed(entry: RouteEntry, policy: CompiledPolicy, where: Where, passed: readonly Pass[], ctx: CheckContext): Decision {
-  // Without response headers, one identity's answer on one rule is always the same (an identity made for one request is not kept).
-  if (passed.length <= 1 && passed[0]?.responseHeaders === undefined && passed[0]?.perRequest !== true)
-    return memoizedAllow(ctx.memo, passed[0] ?? ANONYMOUS, entry, entry.managedHeaders, policy);
+  if (passed.length <= 1 && passed[0]?.responseHeaders === undefined) {
+    const identity = passed[0] ?? ANONYMOUS;
+    // Without response headers, one identity's answer on one rule is always the same.
+    if (identity.perRequest !== true) return memoizedAllow(ctx.memo, identity, entry, entry.managedHeaders, policy);
+    // An identity made for one request (a token's first sight) is not kept: its allow is built from it, nothing copied.
+    const principals = identity.principal === undefined ? NO_PRINCIPALS : [identity.principal];
+    return allow(where.route, entry.managedHeaders, policy, identity.strip, identity.headers, principals);
+  }
   const headers: Record<string, string> = {};
   const responseHeaders: Record<string, string> = {};
   for (const r of passed) {
@@ -436,6 +441,8 @@ function allowPassed(entry: RouteEntry, policy: CompiledPolicy, where: Where, pa
     responseHeaders,
   );
 }
+
+const NO_PRINCIPALS: readonly string[] = Object.freeze([]);
 
 /** The identity of a request no identity phase looked at. */
 const ANONYMOUS: Pass = NOTHING.value;

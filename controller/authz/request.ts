@@ -92,7 +92,11 @@ export interface NormalizedRequest extends RouteRequest {
   text(value: string): string;
   /** The query, decoded as a form is (WHATWG): what `params` and oidc's callback read. */
   readonly query: URLSearchParams;
-  /** Every value of the named cookie, in order (the Cookie header is parsed once, on first use). */
+  /**
+   * Every value of the named cookie, in order (the Cookie header is parsed once, on first use): the
+   * name and value of each pair trimmed, then the value Envoy reads (envoyCookie) where it differs.
+   * On `asEnvoyReads()`'s reading: Envoy's values only.
+   */
   cookies(name: string): readonly string[];
   /**
    * Every value of the named query parameter (nothing is parsed when there is no query): those of
@@ -100,18 +104,19 @@ export interface NormalizedRequest extends RouteRequest {
    * in order, then those Envoy's reading adds (envoyParams), then those a split at ";" too adds
    * (Rack 2, Python before 3.9.2 and Tornado read `?a=1;access_token=t` as two parameters), then the
    * one PHP reads under a name it renames (`?access.token=t` is access_token there), so a credential
-   * only some upstreams see is still read. On `asEnvoyReadsTheQuery()`'s reading: Envoy's values only.
+   * only some upstreams see is still read. On `asEnvoyReads()`'s reading: Envoy's values only.
    */
   params(name: string): readonly string[];
   /** The same request read another way: one of `pathReadings` and one of `methodReadings`. */
   withReading(path: string, method: string): NormalizedRequest;
   /**
-   * The same request with its query read as Envoy's api_key_auth and jwt_authn filters read it
-   * (envoyParams): `params` finds nothing at a ";", under a name PHP renames or only a form's decoding
-   * reads. This very request when that changes nothing (no ";", leading "?" or name PHP renames in the
-   * query), so a caller can skip a second reading.
+   * The same request with its query and cookies read as Envoy's api_key_auth and jwt_authn filters
+   * read them (envoyParams, envoyCookie): `params` finds nothing at a ";", under a name PHP renames or
+   * only a form's decoding reads, `cookies` nothing only a trimmed reading finds. This very request
+   * when that changes nothing (no ";", leading "?" or name PHP renames in the query, no pair of the
+   * Cookie header Envoy reads otherwise), so a caller can skip a second reading.
    */
-  asEnvoyReadsTheQuery(): NormalizedRequest;
+  asEnvoyReads(): NormalizedRequest;
   /**
    * The request as a phase leaves it to the next ones, as an Envoy filter leaves it to the filters
    * after it: `set` replaces those headers (lower-case names), `remove` drops them (oidc's access
@@ -140,7 +145,7 @@ class Normalized implements NormalizedRequest {
   readonly method: string;
   readonly #queryAt: number;
   #query: URLSearchParams | undefined;
-  #cookies: Map<string, string[]> | undefined;
+  #cookies: CookieReadings | undefined;
   /** Whether `params` reads the query every way an upstream may (else as Envoy's filters only). */
   readonly #everyReading: boolean;
 
@@ -168,8 +173,8 @@ class Normalized implements NormalizedRequest {
     return new Normalized(this.source, path, method, this.#everyReading, this.arrived);
   }
 
-  asEnvoyReadsTheQuery(): NormalizedRequest {
-    if (!this.#everyReading || this.#queryReadOtherwise() === undefined) return this;
+  asEnvoyReads(): NormalizedRequest {
+    if (!this.#everyReading || (this.#queryReadOtherwise() === undefined && this.#parsedCookies().envoy === undefined)) return this;
     return new Normalized(this.source, this.path, this.method, false, this.arrived);
   }
 
@@ -239,8 +244,12 @@ class Normalized implements NormalizedRequest {
   }
 
   cookies(name: string): readonly string[] {
-    this.#cookies ??= parseCookies(this.header("cookie"));
-    return this.#cookies.get(name) ?? [];
+    const { every, envoy } = this.#parsedCookies();
+    return (this.#everyReading ? every : (envoy ?? every)).get(name) ?? NONE;
+  }
+
+  #parsedCookies(): CookieReadings {
+    return (this.#cookies ??= parseCookies(this.header("cookie")));
   }
 }
 
@@ -340,18 +349,53 @@ const ONLY_READING: ReadonlyMap<string, readonly string[]> = new Map(
   ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"].map((m) => [m, Object.freeze([m])]),
 );
 
-function parseCookies(header: string | undefined): Map<string, string[]> {
-  const map = new Map<string, string[]>();
+/** The Cookie header's pairs by name: on every reading, and as Envoy reads them (undefined: as on every reading). */
+interface CookieReadings {
+  readonly every: ReadonlyMap<string, string[]>;
+  readonly envoy: ReadonlyMap<string, string[]> | undefined;
+}
+
+/**
+ * The Cookie header read two ways: each pair's name and value trimmed (most servers), and as Envoy
+ * reads it (envoyCookie). `every` holds both readings' values, `envoy` Envoy's only, and is built
+ * only once a pair reads otherwise there (a name with a tab before it or a space after it, a value
+ * with spaces around it or in double quotes).
+ */
+function parseCookies(header: string | undefined): CookieReadings {
+  const every = new Map<string, string[]>();
+  let envoy: Map<string, string[]> | undefined;
   for (const part of (header ?? "").split(";")) {
     const eq = part.indexOf("=");
     if (eq === -1) continue;
     const name = part.slice(0, eq).trim();
-    if (name === "") continue;
+    const value = part.slice(eq + 1).trim();
+    const [envoyName, envoyValue] = envoyCookie(part, eq);
+    const same = envoyName === name && envoyValue === value;
+    if (!same && envoy === undefined) envoy = new Map([...every].map(([n, values]) => [n, [...values]]));
     // Every occurrence is kept: servers disagree on which duplicate wins, so a credential cookie
     // sent twice is refused (API keys) or has every copy verified (JWT), never half-read.
-    const values = map.get(name);
-    if (values === undefined) map.set(name, [part.slice(eq + 1).trim()]);
-    else values.push(part.slice(eq + 1).trim());
+    if (name !== "") addCookie(every, name, value);
+    if (!same && envoyName !== "") addCookie(every, envoyName, envoyValue);
+    if (envoy !== undefined && envoyName !== "") addCookie(envoy, envoyName, envoyValue);
   }
-  return map;
+  return { every, envoy };
+}
+
+function addCookie(map: Map<string, string[]>, name: string, value: string): void {
+  const values = map.get(name);
+  if (values === undefined) map.set(name, [value]);
+  else values.push(value);
+}
+
+/**
+ * A pair of the Cookie header (the text between two ";", with its "=" at `eq`) as Envoy reads it
+ * (Http::Utility's cookie parser, which api_key_auth and jwt_authn use): the name from its first
+ * character that is not a space to the "=" (a tab before it or a space after it stays), the value
+ * everything after the "=", without the double quotes around it.
+ */
+function envoyCookie(part: string, eq: number): [name: string, value: string] {
+  let from = 0;
+  while (from < eq && part.charCodeAt(from) === 32) from++;
+  const value = part.slice(eq + 1);
+  return [part.slice(from, eq), value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value];
 }

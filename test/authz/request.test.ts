@@ -39,22 +39,46 @@ describe("params", () => {
     expect(at("/??t=x").params("t")).toEqual(["x"]);
     expect(at("/??t=x").params("?t")).toEqual(["x"]);
   });
-  it("asEnvoyReadsTheQuery is the request itself when no ';', leading '?' or name PHP renames is in the query (every reading finds the same values), else another reading", () => {
+  it("asEnvoyReads is the request itself when no ';', leading '?' or name PHP renames is in the query (every reading finds the same values), else another reading", () => {
     for (const path of ["/", "/?t=x&u=y", "/a;b?t=x", "/?%74=x"]) {
       const req = at(path);
-      expect(req.asEnvoyReadsTheQuery()).toBe(req);
+      expect(req.asEnvoyReads()).toBe(req);
     }
     const split = at("/?a=1;t=x");
-    const envoy = split.asEnvoyReadsTheQuery();
+    const envoy = split.asEnvoyReads();
     expect(envoy).not.toBe(split);
     expect(envoy.params("t")).toEqual([]);
-    expect(envoy.asEnvoyReadsTheQuery()).toBe(envoy);
+    expect(envoy.asEnvoyReads()).toBe(envoy);
     const renamed = at("/?access.token=x");
-    expect(renamed.asEnvoyReadsTheQuery()).not.toBe(renamed);
-    expect(renamed.asEnvoyReadsTheQuery().params("access_token")).toEqual([]);
-    expect(at("/?t=a+b&%74=c").asEnvoyReadsTheQuery().params("t")).toEqual(["a+b", "c"]);
-    expect(at("/??t=x").asEnvoyReadsTheQuery().params("t")).toEqual([]);
-    expect(at("/??t=x").asEnvoyReadsTheQuery().params("?t")).toEqual(["x"]);
+    expect(renamed.asEnvoyReads()).not.toBe(renamed);
+    expect(renamed.asEnvoyReads().params("access_token")).toEqual([]);
+    expect(at("/?t=a+b&%74=c").asEnvoyReads().params("t")).toEqual(["a+b", "c"]);
+    expect(at("/??t=x").asEnvoyReads().params("t")).toEqual([]);
+    expect(at("/??t=x").asEnvoyReads().params("?t")).toEqual(["x"]);
+  });
+});
+
+describe("cookies", () => {
+  const withCookie = (cookie: string) =>
+    normalizeRequest({ method: "GET", scheme: "http", host: "h", path: "/", headers: { cookie }, gateway: undefined });
+  it("reads each pair trimmed, then as Envoy's cookie parser reads it where that differs (untrimmed, double quotes removed)", () => {
+    expect(withCookie("a=1;  k=v").cookies("k")).toEqual(["v"]);
+    expect(withCookie("k =v").cookies("k")).toEqual(["v"]);
+    expect(withCookie("k =v").cookies("k ")).toEqual(["v"]);
+    expect(withCookie("a=1;\tk=v").cookies("k")).toEqual(["v"]);
+    expect(withCookie('k="v"').cookies("k")).toEqual(['"v"', "v"]);
+    expect(withCookie("k= v").cookies("k")).toEqual(["v", " v"]);
+  });
+  it("asEnvoyReads is the request itself when Envoy reads every pair as a trimmed reading does, else Envoy's reading only", () => {
+    const plain = withCookie("a=1; k=v");
+    expect(plain.asEnvoyReads()).toBe(plain);
+    const spaced = withCookie("j=1; k =v; l=2");
+    expect(spaced.asEnvoyReads()).not.toBe(spaced);
+    expect(spaced.asEnvoyReads().cookies("k")).toEqual([]);
+    expect(spaced.asEnvoyReads().cookies("k ")).toEqual(["v"]);
+    expect(spaced.asEnvoyReads().cookies("j")).toEqual(["1"]);
+    expect(spaced.asEnvoyReads().cookies("l")).toEqual(["2"]);
+    expect(withCookie('k="v"').asEnvoyReads().cookies("k")).toEqual(["v"]);
   });
 });
 
@@ -137,7 +161,7 @@ describe("afterPhase: the request as one phase leaves it to the next", () => {
     const next = normalizeRequest(arrived).afterPhase({ "x-forwarded-for": "203.0.113.9,10.0.0.5" }, []).withReading("/", "GET");
     expect(next.header("x-forwarded-for")).toBe("203.0.113.9,10.0.0.5");
     expect(next.arrived).toBe(arrived);
-    expect(next.asEnvoyReadsTheQuery().arrived).toBe(arrived);
+    expect(next.asEnvoyReads().arrived).toBe(arrived);
   });
 
   it("keeps a byte-string request's reading: a value set as text reads back as the same text", () => {

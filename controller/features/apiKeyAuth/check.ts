@@ -6,8 +6,9 @@
  * hash-table read, as Envoy's filter reads its table of keys). Stricter than Envoy: a source sent
  * more than once (two header lines, a repeated parameter or cookie) is refused rather than read at
  * its first copy, and a key is read only where Envoy's filter reads it too (a query parameter read
- * as Envoy reads the query: not at a ";", under a name PHP renames or with "+" as a space): a key
- * only another reading finds is refused, as Envoy finds none there (DESIGN §0). With `sanitize`
+ * as Envoy reads the query: not at a ";", under a name PHP renames or with "+" as a space; a cookie
+ * as Envoy reads the Cookie header: not trimmed, double quotes removed): a key only another reading
+ * finds is refused, as Envoy finds none there (DESIGN §0). With `sanitize`
  * (Envoy's hide_credentials) every configured source is removed, not only the one read.
  */
 import { apiKeyDigest } from "./compile.ts";
@@ -85,13 +86,13 @@ function copiesIn(request: NormalizedRequest, source: CredentialSource): readonl
 
 /**
  * Whether Envoy's filter reads `copy`, the one copy of the source the request holds on every reading,
- * as the source's key. Only a query parameter reads otherwise, and only on an unusual query (else
- * `asEnvoyReadsTheQuery` is the request itself, and nothing is parsed again).
+ * as the source's key. Only a query parameter or a cookie reads otherwise, and only on an unusual
+ * query or Cookie header (else `asEnvoyReads` is the request itself, and nothing is parsed again).
  */
 function envoyReads(request: NormalizedRequest, source: CredentialSource, copy: string): boolean {
-  if (source.in !== "param") return true;
-  const envoy = request.asEnvoyReadsTheQuery();
-  return envoy === request || envoy.params(source.name)[0] === copy;
+  if (source.in === "header") return true;
+  const envoy = request.asEnvoyReads();
+  return envoy === request || (source.in === "param" ? envoy.params(source.name) : envoy.cookies(source.name))[0] === copy;
 }
 
 /** Envoy strips exactly "Bearer " (case-sensitive) from a header key before looking it up. */

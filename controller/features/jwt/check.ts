@@ -67,8 +67,8 @@ export function checkJwt(
   const found = tokensIn(config, request);
   // A required jwt must be met by a token Envoy reads too: one found only at a ";" of the query is
   // invisible to Envoy, which answers 401, and a request is allowed only if every reading allows.
-  // Only query parameters are read differently, so without them the readings find the same tokens.
-  const missing = found.length === 0 || (!config.optional && readsQuery(config) && envoyFindsNone(config, request));
+  // Only query parameters and cookies are read differently, so without them the readings find the same tokens.
+  const missing = found.length === 0 || (!config.optional && readsParamOrCookie(config) && envoyFindsNone(config, request));
   ctx.trace?.note({
     tokensFound: found.map(([, readers]) => `a token read by ${readers.map((i) => config.providers[i]!.name).join(", ")}`),
     ...(config.optional ? { optional: true } : {}),
@@ -140,7 +140,7 @@ function verifiedIdentity(
   request: NormalizedRequest,
   ctx: JwtContext,
 ): MaybePromise<PhaseResult> {
-  const envoy = readsQuery(config) ? request.asEnvoyReadsTheQuery() : request;
+  const envoy = readsParamOrCookie(config) ? request.asEnvoyReads() : request;
   const envoyReads = envoy === request ? undefined : new Set(tokensIn(config, envoy).map(([token]) => token));
   let first: CachedToken | undefined;
   const refusals: string[] = [];
@@ -158,19 +158,19 @@ function verifiedIdentity(
 }
 
 /**
- * Whether Envoy, reading the query split at "&" only, finds no token where `request` found some.
- * Without a ";" in the query both read the same tokens, and they are not looked for again.
+ * Whether Envoy, reading the query and cookies as its filters do (asEnvoyReads), finds no token where
+ * `request` found some. Where every reading reads them alike, the tokens are not looked for again.
  */
 function envoyFindsNone(config: CompiledJwt, request: NormalizedRequest): boolean {
-  const envoy = request.asEnvoyReadsTheQuery();
+  const envoy = request.asEnvoyReads();
   return envoy !== request && tokensIn(config, envoy).length === 0;
 }
 
-/** Whether a provider reads a query parameter (loops: this runs on every request). */
-function readsQuery(config: CompiledJwt): boolean {
+/** Whether a provider reads a query parameter or a cookie (loops: this runs on every request). */
+function readsParamOrCookie(config: CompiledJwt): boolean {
   for (let p = 0; p < config.providers.length; p++) {
     const sources = config.providers[p]!.sources;
-    for (let s = 0; s < sources.length; s++) if (sources[s]!.in === "param") return true;
+    for (let s = 0; s < sources.length; s++) if (sources[s]!.in !== "header") return true;
   }
   return false;
 }

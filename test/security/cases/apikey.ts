@@ -160,6 +160,29 @@ export const apiKeyCases: readonly Case[] = [
     "the first cookie was used and the second passed upstream unchecked; a repeated key cookie is refused like a repeated parameter",
   ),
   c(
+    "cookie-name-space-before-equals",
+    "`Cookie: apikey =alice-key` (Envoy's cookie name runs to the `=`: `apikey ` is no apikey, and it finds no key)",
+    unread,
+    (ctx) => ctx.check({ path: "/keys", headers: { cookie: "apikey =alice-key" } }),
+    "the Cookie header's names and values were trimmed, so a key cookie only that reading finds authenticated alice where Envoy's api_key_auth finds none and answers 401; the key must be where Envoy reads it",
+  ),
+  c(
+    "cookie-name-tab-before",
+    "`Cookie: x=1;<TAB>apikey=alice-key` (Envoy skips only spaces before a cookie name: its name begins with the tab)",
+    unread,
+    (ctx) => ctx.check({ path: "/keys", headers: { cookie: "x=1;\tapikey=alice-key" } }),
+    "see apikey.cookie-name-space-before-equals",
+  ),
+  c(
+    "cookie-quoted",
+    '`Cookie: apikey="alice-key"` (Envoy and most servers remove the quotes; PHP keeps them: read two ways)',
+    invalid("more than one cookie apikey was sent"),
+    (ctx) => ctx.check({ path: "/keys", headers: { cookie: 'apikey="alice-key"' } }),
+  ),
+  c("cookie-spaces-before-name", "`Cookie: theme=dark;   apikey=alice-key` (spaces before a name: every reading's apikey)", ALICE, (ctx) =>
+    ctx.check({ path: "/keys", headers: { cookie: "theme=dark;   apikey=alice-key" } }),
+  ),
+  c(
     "account-repeated-other-first",
     "alice's key on /account (CEL `request.query.account == apiKey.client`) with `?account=bob&account=alice` (issue 12 item 5)",
     { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" },

@@ -626,6 +626,19 @@ export const jwtCases: readonly Case[] = [
     "only the first cookie of a name was read, so a second token reached the upstream unchecked; every copy is now verified",
   ),
   c(
+    "cookie-name-space-before-equals",
+    "required route: `Cookie: session =<valid>` (Envoy's cookie name runs to the `=`: `session ` is no session cookie, and it finds no token)",
+    missing,
+    (ctx) => ctx.check({ path: "/jwt", headers: { cookie: `session =${token({ iss: OTHER_ISSUER }, {}, undefined, ctx.keys)}` } }),
+    "the Cookie header's names were trimmed, so a token Envoy's jwt_authn does not see met the required jwt; a required jwt is now met only by a token Envoy reads too",
+  ),
+  c(
+    "cookie-spaces-before-name",
+    "`Cookie: a=1;   session=<valid>` (spaces before the name: every reading's session cookie)",
+    { status: 200, code: "allowed", upstream: { "x-other-sub": "u-1" } },
+    (ctx) => ctx.check({ path: "/jwt", headers: { cookie: `a=1;   session=${token({ iss: OTHER_ISSUER }, {}, undefined, ctx.keys)}` } }),
+  ),
+  c(
     "escaped-claim-name",
     'a forged token whose payload names `em\\u0` after exp (planting that name in V8), then a genuine token naming `"em\\u0061il"` (email, escaped) there',
     { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-user-email": "alice@example.com" } },
