@@ -202,6 +202,20 @@ describe("compile gates CI", () => {
       "error: SecurityPolicy maas-system/nowhere is not Accepted for HTTPRoute maas-system/no-such-route: TargetNotFound",
     );
   });
+  it("exits 1 when an object's kind is not a kind of its API group, naming the file, line, kind and nearest kind", () => {
+    const r = run(
+      "compile",
+      "--manifests",
+      examplesWith({
+        "60-misspelt.yaml":
+          "# a policy misspelt out of existence\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicies\nmetadata: {name: p, namespace: maas-system}\nspec: {}\n",
+      }),
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(
+      'error: 60-misspelt.yaml: document 1 at line 2 (SecurityPolicies maas-system/p) is not valid: gateway.envoyproxy.io has no kind "SecurityPolicies" (the nearest is SecurityPolicy)',
+    );
+  });
   it("exits 1 when a file does not parse, naming the file, line and column", () => {
     const r = run("compile", "--manifests", examplesWith(BROKEN_FILE));
     expect(r.status).toBe(1);
@@ -218,7 +232,7 @@ describe("compile gates CI", () => {
       }),
     );
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^error: 60-bad-route\.yaml: document 1 \(HTTPRoute maas-system\/bad\) is not valid: /m);
+    expect(r.stderr).toMatch(/^error: 60-bad-route\.yaml: document 1 at line 1 \(HTTPRoute maas-system\/bad\) is not valid: /m);
     expect(r.stderr).toContain("compile failed: 1 manifest file error (not parsed, or an invalid object)");
   });
 });

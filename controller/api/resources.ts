@@ -2,6 +2,7 @@
  * `Resources`: every object compile() reads, validated and sorted. Both sources (the manifest
  * folder and the Kubernetes informers) turn raw objects into this one value with `toResources`.
  */
+import { distance } from "fastest-levenshtein";
 import type { z } from "zod";
 import { BackendSpecSchema } from "./backend.ts";
 import { BackendTLSPolicySpecSchema } from "./backendtlspolicy.ts";
@@ -105,6 +106,8 @@ export interface Resources {
 export interface RawObject {
   readonly object: unknown;
   readonly origin: string;
+  /** Read from a file: the line (from 1) where its document's content begins. */
+  readonly line?: number;
 }
 /** An object that could not be loaded; every one is reported, none is dropped silently. */
 export interface RejectedObject {
@@ -136,9 +139,74 @@ const KINDS: Record<string, { readonly groups: readonly string[]; readonly list:
   },
 };
 
-/** The kinds Portcullis reads; anything else in a manifest folder is ignored (not an error). */
+/** The kinds Portcullis reads (in the API groups and versions of KINDS). */
 export function isWatchedKind(kind: unknown): boolean {
   return typeof kind === "string" && Object.hasOwn(KINDS, kind);
+}
+
+/**
+ * Every kind of the API groups Portcullis reads from: Envoy Gateway v1.9.0's API
+ * (`api/v1alpha1`) and the Gateway API v1.6.1 it uses (standard and experimental CRDs), plus the
+ * experimental XListenerSet Portcullis still reads. An object of one of these groups whose kind is
+ * not listed (`Securitypolicy`, `SecurityPolicies`, `HttpRoute`) is one the API server and Envoy
+ * Gateway's file provider refuse; ignoring it would make a policy or route vanish and open what it
+ * protected, so it is rejected. A listed kind Portcullis does not read (EnvoyProxy, TCPRoute) is
+ * ignored, as is any kind of another group (a Deployment).
+ */
+const KINDS_OF_GROUP: ReadonlyMap<string, readonly string[]> = new Map([
+  [
+    SECURITY_POLICY_GROUP,
+    [
+      "Backend",
+      "BackendTrafficPolicy",
+      "ClientTrafficPolicy",
+      "EnvoyExtensionPolicy",
+      "EnvoyGateway",
+      "EnvoyPatchPolicy",
+      "EnvoyProxy",
+      "HTTPRouteFilter",
+      "SecurityPolicy",
+    ],
+  ],
+  [
+    GATEWAY_API_GROUP,
+    [
+      "BackendTLSPolicy",
+      "Gateway",
+      "GatewayClass",
+      "GRPCRoute",
+      "HTTPRoute",
+      "ListenerSet",
+      "ReferenceGrant",
+      "TCPRoute",
+      "TLSRoute",
+      "UDPRoute",
+    ],
+  ],
+  ["gateway.networking.x-k8s.io", ["ListenerSet", "XBackend", "XBackendTrafficPolicy", "XListenerSet", "XMesh"]],
+]);
+
+/**
+ * Undefined when `o` (of a kind Portcullis does not read) is ignored; its rejection when its
+ * apiVersion names one of KINDS_OF_GROUP's groups and its kind is not a kind of that group, naming
+ * the group's kind nearest to it (fewest edits, letter case aside).
+ */
+function rejectUnknownKind(o: Record<string, unknown>): Loaded {
+  const apiVersion = typeof o.apiVersion === "string" ? o.apiVersion : "";
+  // Without a "/" the API server reads a version of the core group; a group's name alone is still that group misspelt.
+  const group = apiVersion.split("/")[0]!;
+  const kinds = KINDS_OF_GROUP.get(group);
+  if (kinds === undefined || (typeof o.kind === "string" && kinds.includes(o.kind))) return undefined;
+  if (typeof o.kind !== "string") return fail({ object: apiVersion, reason: "kind is missing or not a string" });
+  const kind = o.kind;
+  const edits = (k: string) => distance(kind.toLowerCase(), k.toLowerCase());
+  const nearest = kinds.reduce((best, k) => (edits(k) < edits(best) ? k : best));
+  const meta = (typeof o.metadata === "object" && o.metadata !== null ? o.metadata : {}) as Record<string, unknown>;
+  const name = typeof meta.name === "string" ? ` ${typeof meta.namespace === "string" ? meta.namespace : "default"}/${meta.name}` : "";
+  return fail({
+    object: `${kind}${name}`,
+    reason: `${group} has no kind ${JSON.stringify(kind)} (the nearest is ${nearest}); the API server would refuse it`,
+  });
 }
 
 export const EMPTY_RESOURCES: Resources = {
@@ -211,7 +279,7 @@ function validateObject(object: unknown): Loaded {
     return fail({ object: "(not an object)", reason: "a manifest document must be a mapping" });
   }
   const o = object as Record<string, unknown>;
-  if (!isWatchedKind(o.kind)) return undefined;
+  if (!isWatchedKind(o.kind)) return rejectUnknownKind(o);
   const kind = o.kind as string;
   const spec = KINDS[kind]!;
   const meta = ObjectMetaSchema.safeParse(o.metadata);

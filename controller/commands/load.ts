@@ -7,7 +7,7 @@ export interface FolderCompile extends CompileResult {
   readonly resources: Resources;
   /**
    * Files that do not parse or cannot be read, or hold an object that is not valid, as
-   * `file: line N: why` (`file: document N (kind namespace/name) is not valid: why`).
+   * `file: line N, column M: why` (`file: document N at line L (kind namespace/name) is not valid: why`).
    */
   readonly brokenFiles: readonly string[];
   /** Objects left out as duplicates of one read earlier, as `file#document (kind namespace/name): why`. */

@@ -8,10 +8,11 @@
  * duplicate keys (YAML refuses them, JSON.parse keeps the last one).
  */
 
-/** A document of the stream: its value and its 1-based number, counted as the `yaml` package counts documents. */
+/** A document of the stream: its value, its 1-based number (counted as the `yaml` package counts documents) and the line (from 1) of its `{`. */
 export interface JsonDocument {
   readonly object: object;
   readonly number: number;
+  readonly line: number;
 }
 
 /**
@@ -34,8 +35,12 @@ export function readJsonStream(text: string): readonly JsonDocument[] | undefine
   const documents: JsonDocument[] = [];
   // Text before the first marker is a document only if it has content; each marker starts one.
   const leading = BLANK.test(chunks[0]!) ? 0 : 1;
+  // Markers hold no line break: a chunk starts on the line its predecessors' breaks end on.
+  let line = 1;
   for (let i = 0; i < chunks.length; i++) {
     const chunk = chunks[i]!;
+    const startLine = line;
+    line += lineBreaksIn(chunk, chunk.length);
     if (BLANK.test(chunk)) continue;
     if (!OBJECT_START.test(chunk)) return undefined;
     let object: unknown;
@@ -45,9 +50,16 @@ export function readJsonStream(text: string): readonly JsonDocument[] | undefine
       return undefined;
     }
     if (keysIn(object) !== memberNamesIn(chunk)) return undefined;
-    documents.push({ object: object as object, number: i + leading });
+    documents.push({ object: object as object, number: i + leading, line: startLine + lineBreaksIn(chunk, chunk.indexOf("{")) });
   }
   return documents;
+}
+
+/** The "\n" in `text` before index `end`. */
+function lineBreaksIn(text: string, end: number): number {
+  let n = 0;
+  for (let at = text.indexOf("\n"); at !== -1 && at < end; at = text.indexOf("\n", at + 1)) n++;
+  return n;
 }
 
 /** Keys of every object in a parsed JSON value: fewer than its member names when a name repeats. */

@@ -2,7 +2,8 @@
  * The standalone source: a folder of YAML (or JSON) manifests, read recursively and watched.
  *
  * The folder is enforced whole, as Envoy Gateway's file provider reloads it: while any file does
- * not parse (or holds an object of a kind Portcullis reads that is not valid), what it holds is
+ * not parse (or holds an object of a kind Portcullis reads that is not valid, or of a kind its API
+ * group does not have: a misspelt `kind: Securitypolicy`), what it holds is
  * unknown (an object moved into it from another file, or a file
  * renamed while broken, would otherwise vanish from both and open its routes), so the last read in
  * which every file parsed stays in force, the other files' changes included; before any such
@@ -39,7 +40,7 @@ export interface FolderLoad {
   /**
    * Files that could not be read or parsed, or that hold an object of a kind Portcullis reads that
    * is not valid or differs from its copy in another file, by path relative to the folder, with why
-   * ("line 3, column 7: …", "document 2 (…) is not valid: …").
+   * ("line 3, column 7: …", "document 2 at line 14 (…) is not valid: …").
    */
   readonly errors: readonly { readonly file: string; readonly error: string }[];
 }
@@ -86,12 +87,13 @@ export class ManifestFolder {
     // YAML error does (a policy whose label is a number would be left out, opening its route), and so
     // does a second copy of an object that differs from the first (which one is meant is unknown):
     // the file is broken. A copy alike is only a duplicate.
-    const byOrigin = new Map(objects.map((o) => [o.origin, o.object]));
+    const byOrigin = new Map(objects.map((o) => [o.origin, o]));
     const duplicates: RejectedObject[] = [];
     for (const r of rejected) {
-      if (r.duplicateOf === undefined) errors.push(objectError(r, "is not valid", r.reason));
-      else if (!isDeepStrictEqual(byOrigin.get(r.origin), byOrigin.get(r.duplicateOf)))
-        errors.push(objectError(r, `differs from its other copy in ${r.duplicateOf}`, "which one is meant is not known"));
+      const raw = byOrigin.get(r.origin);
+      if (r.duplicateOf === undefined) errors.push(objectError(r, raw?.line, "is not valid", r.reason));
+      else if (!isDeepStrictEqual(raw?.object, byOrigin.get(r.duplicateOf)?.object))
+        errors.push(objectError(r, raw?.line, `differs from its other copy in ${r.duplicateOf}`, "which one is meant is not known"));
       else duplicates.push(r);
     }
     const latest: FolderLoad = { objects, resources, rejected: duplicates, errors };
@@ -171,10 +173,11 @@ export class ManifestFolder {
   }
 }
 
-/** A rejected object as its file's error: the file from its origin ("file#N"), the document, what is wrong and why. */
-function objectError(r: RejectedObject, what: string, why: string): { file: string; error: string } {
+/** A rejected object as its file's error: the file from its origin ("file#N"), the document and the line it begins on, what is wrong and why. */
+function objectError(r: RejectedObject, line: number | undefined, what: string, why: string): { file: string; error: string } {
   const hash = r.origin.lastIndexOf("#");
-  return { file: r.origin.slice(0, hash), error: `document ${r.origin.slice(hash + 1)} (${r.object}) ${what}: ${why}` };
+  const at = line === undefined ? "" : ` at line ${line}`;
+  return { file: r.origin.slice(0, hash), error: `document ${r.origin.slice(hash + 1)}${at} (${r.object}) ${what}: ${why}` };
 }
 
 /** Each directory's inode and each file's (inode, size, mtime): what changes when the folder does, without reading a file. */
@@ -240,7 +243,7 @@ function parseFile(path: string, file: string): { objects: RawObject[] } | { err
 export function parseManifests(text: string, file: string): { objects: RawObject[] } | { error: string } {
   // A file of JSON documents means the same to YAML and reads far faster as JSON (json-stream.ts).
   const json = readJsonStream(text);
-  if (json !== undefined) return { objects: json.map((d) => ({ object: d.object, origin: `${file}#${d.number}` })) };
+  if (json !== undefined) return { objects: json.map((d) => ({ object: d.object, origin: `${file}#${d.number}`, line: d.line })) };
   // One document at a time, each dropped once converted: a large file's syntax trees never all
   // live at once (parseAllDocuments keeps every one until the end, and the garbage collector then
   // has hundreds of MiB of them to move).
@@ -264,7 +267,8 @@ export function parseManifests(text: string, file: string): { objects: RawObject
       return { error: `document ${i + 1}: ${(e as Error).message.split("\n")[0]}` };
     }
     if (object === null || object === undefined) continue;
-    objects.push({ object, origin: `${file}#${i + 1}` });
+    const start = doc.contents?.range[0];
+    objects.push({ object, origin: `${file}#${i + 1}`, ...(start === undefined ? {} : { line: lines.linePos(start).line }) });
   }
   return { objects };
 }

@@ -65,3 +65,39 @@ describe("Secrets from manifests", () => {
     ]);
   });
 });
+
+describe("kinds", () => {
+  const raw = (apiVersion: string, kind: unknown) => ({
+    object: { apiVersion, kind, metadata: { name: "p", namespace: "apps" } },
+    origin: "p.yaml#1",
+  });
+  it("a kind its API group does not have is rejected, naming the group's nearest kind whatever the letter case", () => {
+    const { rejected } = toResources([
+      raw("gateway.networking.k8s.io/v1", "httproutes"),
+      raw("gateway.envoyproxy.io/v1alpha1", "ClientTraficPolicy"),
+    ]);
+    expect(rejected.map((r) => [r.object, r.reason])).toEqual([
+      [
+        "httproutes apps/p",
+        'gateway.networking.k8s.io has no kind "httproutes" (the nearest is HTTPRoute); the API server would refuse it',
+      ],
+      [
+        "ClientTraficPolicy apps/p",
+        'gateway.envoyproxy.io has no kind "ClientTraficPolicy" (the nearest is ClientTrafficPolicy); the API server would refuse it',
+      ],
+    ]);
+  });
+  it("a kind of those groups Portcullis does not read, or a kind of another group, is not rejected", () => {
+    const { rejected } = toResources([
+      raw("gateway.envoyproxy.io/v1alpha1", "EnvoyPatchPolicy"),
+      raw("gateway.networking.k8s.io/v1", "TLSRoute"),
+      raw("apps/v1", "Deployment"),
+    ]);
+    expect(rejected).toEqual([]);
+  });
+  it("an apiVersion that is a group's name without its version is read as that group", () => {
+    expect(toResources([raw("gateway.envoyproxy.io", "SecurityPolicys")]).rejected.map((r) => r.reason)).toEqual([
+      'gateway.envoyproxy.io has no kind "SecurityPolicys" (the nearest is SecurityPolicy); the API server would refuse it',
+    ]);
+  });
+});

@@ -5,6 +5,7 @@
  */
 import { apiKeyCases } from "./cases/apikey.ts";
 import { availabilityCases } from "./cases/availability.ts";
+import { basicCases } from "./cases/basic.ts";
 import { celCases } from "./cases/cel.ts";
 import { clientAddressCases } from "./cases/client-address.ts";
 import { corsCases } from "./cases/cors.ts";
@@ -26,6 +27,7 @@ import { describeExpected, type Area, type Case } from "./outcome.ts";
 export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly Case[] }[] = [
   { area: "JWT", cases: jwtCases },
   { area: "API keys", cases: apiKeyCases },
+  { area: "Basic authentication", cases: basicCases },
   { area: "Routing", cases: [...routingCases, ...rawPathCases, ...routeRegexCases] },
   { area: "Listeners", cases: listenerCases },
   { area: "Client address", cases: clientAddressCases },

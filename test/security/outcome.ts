@@ -7,6 +7,7 @@ import type { Ctx } from "./context.ts";
 export type Area =
   | "JWT"
   | "API keys"
+  | "Basic authentication"
   | "Routing"
   | "Listeners"
   | "Client address"

@@ -1,16 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
+import { LineCounter, parseAllDocuments } from "yaml";
 import { readJsonStream } from "../../controller/sources/json-stream.ts";
 
-/** What the `yaml` package reads: each non-empty document's value with its 1-based number, or its first error code. */
-function asYaml(text: string): { object: unknown; number: number }[] | string {
-  const out: { object: unknown; number: number }[] = [];
+/** What the `yaml` package reads: each non-empty document's value with its 1-based number and the line its content begins on, or its first error code. */
+function asYaml(text: string): { object: unknown; number: number; line: number }[] | string {
+  const out: { object: unknown; number: number; line: number }[] = [];
+  const lineCounter = new LineCounter();
   let number = 0;
-  for (const doc of parseAllDocuments(text)) {
+  for (const doc of parseAllDocuments(text, { lineCounter })) {
     number++;
     if (doc.errors.length > 0) return doc.errors[0]!.code;
     const object: unknown = doc.toJS();
-    if (object !== null && object !== undefined) out.push({ object, number });
+    if (object !== null && object !== undefined) out.push({ object, number, line: lineCounter.linePos(doc.contents!.range[0]).line });
   }
   return out;
 }
@@ -27,6 +28,7 @@ const TAKEN: Record<string, string> = {
   "pretty-printed, at column 0 and indented": `${JSON.stringify(policy, null, 2)}\n---\n{\n"a": [\n1,\n{"b": null}\n]\n}\n`,
   "a leading marker, an empty document and a trailing marker": `---\n{"a":1}\n---\n---  \n{"b":2}\n---\n`,
   "blank text before the first marker": `\n  \n---\n{"a":1}`,
+  "blank lines before an object": `{"a":1}\n---\n\n\n  {"b":2}\n`,
   "CRLF line ends": '{"a":\r\n1}\r\n---\r\n{"b":2}\r\n',
   "tabs and a colon on the next line": '{\n\t"a"\n\t: 1}',
   "numbers YAML's core schema reads alike":
@@ -82,6 +84,6 @@ describe("readJsonStream", () => {
 
   it("counts member names, not strings: quotes, colons and backslashes inside values are content", () => {
     const text = JSON.stringify({ a: 'x": "y', b: "\\", c: ["d:", "e"], f: { g: '\\\\":' } });
-    expect(readJsonStream(text)).toEqual([{ object: JSON.parse(text), number: 1 }]);
+    expect(readJsonStream(text)).toEqual([{ object: JSON.parse(text), number: 1, line: 1 }]);
   });
 });

@@ -86,7 +86,7 @@ describe("ManifestFolder.read", () => {
     writeFileSync(join(dir, "p.yaml"), "apiVersion: v1\nkind: Secret\nmetadata: {name: policy, labels: {version: 1}}\n");
     const invalid = folder.read();
     expect(invalid.latest.errors).toEqual([
-      { file: "p.yaml", error: expect.stringMatching(/^document 1 \(Secret\) is not valid: metadata\.labels\.version/) },
+      { file: "p.yaml", error: expect.stringMatching(/^document 1 at line 1 \(Secret\) is not valid: metadata\.labels\.version/) },
     ]);
     expect(invalid.latest.rejected).toEqual([]);
     expect(invalid.inForce).toBe(whole.latest);
@@ -96,6 +96,82 @@ describe("ManifestFolder.read", () => {
     expect(duplicated.latest.errors).toEqual([]);
     expect(duplicated.latest.rejected.map((r) => r.origin)).toEqual(["q.yaml#1"]);
     expect(duplicated.inForce).toBe(duplicated.latest);
+  });
+
+  it("an object whose API group has no such kind breaks its file, naming the line, the kind and the group's nearest kind", () => {
+    const folder = new ManifestFolder(dir);
+    const policy = (kind: string, apiVersion = "gateway.envoyproxy.io/v1alpha1") =>
+      `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: p, namespace: apps}\nspec: {}\n`;
+    writeFileSync(join(dir, "p.yaml"), `${secret("keys")}---\n${policy("SecurityPolicy")}`);
+    const whole = folder.read();
+    expect(whole.latest.errors).toEqual([]);
+    const misspelt = {
+      Securitypolicy: "gateway.envoyproxy.io/v1alpha1",
+      SecurityPolicies: "gateway.envoyproxy.io/v1alpha1",
+      HttpRoute: "gateway.networking.k8s.io/v1",
+      XListenerSets: "gateway.networking.x-k8s.io/v1alpha1",
+    };
+    const nearest = {
+      Securitypolicy: "SecurityPolicy",
+      SecurityPolicies: "SecurityPolicy",
+      HttpRoute: "HTTPRoute",
+      XListenerSets: "XListenerSet",
+    };
+    for (const [kind, apiVersion] of Object.entries(misspelt)) {
+      writeFileSync(join(dir, "p.yaml"), `${secret("keys")}---\n${policy(kind, apiVersion)}`);
+      const read = folder.read();
+      const group = apiVersion.split("/")[0];
+      expect(read.latest.errors).toEqual([
+        {
+          file: "p.yaml",
+          error: `document 2 at line 5 (${kind} apps/p) is not valid: ${group} has no kind "${kind}" (the nearest is ${nearest[kind as keyof typeof nearest]}); the API server would refuse it`,
+        },
+      ]);
+      expect(read.inForce).toBe(whole.latest);
+    }
+    // JSON documents are read by the fast path: their lines are counted too.
+    writeFileSync(
+      join(dir, "p.yaml"),
+      `{"kind": "Secret", "apiVersion": "v1", "metadata": {"name": "k"}}\n---\n\n{"kind": "Securitypolicy",\n"apiVersion": "gateway.envoyproxy.io/v1alpha1"}\n`,
+    );
+    expect(folder.read().latest.errors).toEqual([
+      {
+        file: "p.yaml",
+        error:
+          'document 2 at line 4 (Securitypolicy) is not valid: gateway.envoyproxy.io has no kind "Securitypolicy" (the nearest is SecurityPolicy); the API server would refuse it',
+      },
+    ]);
+    writeFileSync(join(dir, "p.yaml"), "apiVersion: gateway.envoyproxy.io/v1alpha1\nmetadata: {name: p}\n");
+    expect(folder.read().latest.errors).toEqual([
+      { file: "p.yaml", error: "document 1 at line 1 (gateway.envoyproxy.io/v1alpha1) is not valid: kind is missing or not a string" },
+    ]);
+    // A version its group does not serve is as unknown to the API server as a misspelt kind.
+    writeFileSync(join(dir, "p.yaml"), policy("SecurityPolicy", "gateway.envoyproxy.io/v1alpha2"));
+    expect(folder.read().latest.errors).toEqual([
+      {
+        file: "p.yaml",
+        error:
+          "document 1 at line 1 (SecurityPolicy apps/p) is not valid: apiVersion gateway.envoyproxy.io/v1alpha2 is not one of gateway.envoyproxy.io/v1alpha1",
+      },
+    ]);
+  });
+
+  it("kinds of those groups Portcullis does not read, at any version, and kinds of other groups are ignored", () => {
+    const documents = [
+      ["gateway.envoyproxy.io/v1alpha1", "EnvoyProxy"],
+      ["gateway.envoyproxy.io/v1alpha2", "BackendTrafficPolicy"],
+      ["gateway.networking.k8s.io/v1", "TCPRoute"],
+      ["gateway.networking.k8s.io/v1alpha2", "UDPRoute"],
+      ["gateway.networking.x-k8s.io/v1alpha1", "XMesh"],
+      ["apps/v1", "Deployment"],
+      ["example.com/v1", "Securitypolicy"],
+      ["v1", "ServiceAccount"],
+    ].map(([apiVersion, kind]) => `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: x}\n`);
+    writeFileSync(join(dir, "other.yaml"), documents.join("---\n"));
+    const { latest, inForce } = new ManifestFolder(dir).read();
+    expect(latest.errors).toEqual([]);
+    expect(latest.objects).toHaveLength(documents.length);
+    expect(inForce).toBe(latest);
   });
 
   it("a second copy of an object that differs from the first breaks its file; files are read in code-unit order, whatever the locale", () => {
@@ -110,7 +186,7 @@ describe("ManifestFolder.read", () => {
     expect(differing.latest.errors).toEqual([
       {
         file: "\u00e4.yaml",
-        error: "document 1 (Secret default/a.yaml) differs from its other copy in a.yaml#1: which one is meant is not known",
+        error: "document 1 at line 1 (Secret default/a.yaml) differs from its other copy in a.yaml#1: which one is meant is not known",
       },
     ]);
     expect(differing.inForce).toBe(whole.latest);
@@ -173,7 +249,10 @@ for (let i = 1; ; i++) writeConfigMapVolume(dir, versions[i % 2]);`;
         expect(names(read.inForce)?.filter((n) => n === "policy") ?? ["policy"]).toEqual(["policy"]);
       }
     } finally {
+      // The folder is removed after the test: the writer must have stopped writing into it by then.
+      const exited = new Promise((resolve) => writer.once("exit", resolve));
       writer.kill();
+      await exited;
     }
     expect(counts.flagged, `reads ${counts.reads}`).toBeGreaterThan(0);
   });

@@ -6,7 +6,9 @@
  * entry). A username not in the table is compared against a hash as costly as the costliest known
  * one, so the answer's timing does not tell which usernames exist. Failed attempts are limited per
  * policy and username, and so are one policy's comparisons in the pool: a tenant under attack
- * fills its own share of the queue, not everyone's.
+ * fills its own share of the queue, not everyone's. Credentials are read as Envoy's basic_auth
+ * filter reads them (envoyBasicCredentials), and an Authorization header sent twice is refused:
+ * a reading more lenient than Envoy's could authenticate what Envoy refuses (DESIGN §0).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { CompiledBasicAuth, HtpasswdHash } from "./compile.ts";
@@ -137,14 +139,19 @@ export function checkBasicAuth(
   trace?: Trace,
 ): MaybePromise<PhaseResult> {
   const challenge = { "www-authenticate": `Basic realm="${realmOf(request)}"` };
-  const header = request.header("authorization")?.trim();
-  if (header === undefined || !/^basic /i.test(header)) {
+  const lines = request.headerLines("authorization");
+  const line = lines.length === 0 ? undefined : lines[0]!.replace(/^[ \t]+|[ \t]+$/g, "");
+  if (line === undefined || !line.startsWith("Basic ")) {
     return {
       ok: false,
       error: deny(401, "basic_missing", "User authentication failed: no Basic credentials in the request", where, challenge),
     };
   }
-  const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
+  if (lines.length > 1) {
+    const twice = "User authentication failed: more than one header authorization was sent";
+    return { ok: false, error: deny(401, "basic_invalid", twice, where, challenge) };
+  }
+  const decoded = envoyBasicCredentials(line.slice(6)) ?? "";
   const colon = decoded.indexOf(":");
   const invalid: PhaseResult = {
     ok: false,
@@ -178,3 +185,21 @@ export function checkBasicAuth(
     return { ok: true, value: { principal: `basic ${username}`, headers, strip: [], attributes: { basicAuth: { username } } } };
   });
 }
+
+/**
+ * The "user:password" text of a Basic credential (what follows "Basic ", which Envoy's basic_auth
+ * filter requires in that case), decoded as Envoy decodes it (Base64::decodeWithoutPadding): the
+ * standard alphabet only, at most two "=" at the end, not one character too many for whole bytes,
+ * the last character's unused bits zero; read as UTF-8. Undefined where Envoy decodes nothing, which
+ * Node's lenient decoder does not tell (it skips spaces and other characters, and stops at an "=").
+ */
+export function envoyBasicCredentials(base64: string): string | undefined {
+  if (!ENVOY_BASE64.test(base64)) return undefined;
+  const chars = base64.replace(/=+$/, "");
+  if (chars.length % 4 === 1) return undefined;
+  const bytes = Buffer.from(chars, "base64");
+  // Re-encoding gives the same characters only when the unused bits were zero.
+  return bytes.toString("base64").replace(/=+$/, "") === chars ? bytes.toString("utf8") : undefined;
+}
+
+const ENVOY_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

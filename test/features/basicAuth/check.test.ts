@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { compiledOf } from "../../../controller/features/feature.ts";
 import { basicAuth } from "../../../controller/features/basicAuth/index.ts";
-import { Passwords } from "../../../controller/features/basicAuth/check.ts";
+import { envoyBasicCredentials, Passwords } from "../../../controller/features/basicAuth/check.ts";
 import { BcryptPool } from "../../../controller/features/basicAuth/bcrypt-pool.ts";
 import { ALICE_KEY_AUTH, ALICE_KEYS, policiesOnRules, secret } from "../../support/manifests.ts";
 import { decider, type Decider } from "../../support/world.ts";
@@ -190,4 +190,23 @@ describe("basicAuth as Envoy's basic_auth filter answers", () => {
     for (let i = 0; i < 20; i++) expect((await fresh({ path: "/basic", headers: basic("bob", "bob-pass") })).status).toBe(200);
     expect(pool.completed).toBe(3);
   });
+});
+
+describe("envoyBasicCredentials: base64 as Envoy's basic_auth decodes it", () => {
+  it.each([
+    ["YTpi", "a:b"],
+    ["YTpiYw==", "a:bc"],
+    ["YTpiYw", "a:bc"],
+    ["YTpiYw=", "a:bc"],
+    ["", ""],
+  ])("%j → %j", (base64, expected) => expect(envoyBasicCredentials(base64)).toBe(expected));
+  it.each([
+    ["a space", "YTpi Yw=="],
+    ["text after the padding", "YTpiYw==YQ=="],
+    ["three '='", "YTpiYw==="],
+    ["one character too many for whole bytes", "YTpiY"],
+    ["unused bits set", "YTpiYx=="],
+    ["the base64url alphabet", "-_-_"],
+    ["a comma", "YTpi,YQ=="],
+  ])("nothing for %s", (_, base64) => expect(envoyBasicCredentials(base64)).toBeUndefined());
 });

@@ -142,7 +142,13 @@ function weakJwksCase(): Case {
  * changed by `change` so that some file does not parse: the last read where every file parsed must
  * stay in force, whole.
  */
-function brokenFolderCase(id: string, title: string, change: (dir: string) => void, fixed?: string): Case {
+function brokenFolderCase(
+  id: string,
+  title: string,
+  change: (dir: string) => void,
+  fixed?: string,
+  extraFiles: Record<string, string> = {},
+): Case {
   return {
     id: `manifest.${id}`,
     title,
@@ -153,6 +159,7 @@ function brokenFolderCase(id: string, title: string, change: (dir: string) => vo
       try {
         writeFileSync(join(dir, "base.yaml"), BASE);
         writeFileSync(join(dir, "policy.yaml"), bad(apiKey()));
+        for (const [name, text] of Object.entries(extraFiles)) writeFileSync(join(dir, name), text);
         const folder = new ManifestFolder(dir);
         folder.read();
         change(dir);
@@ -268,6 +275,35 @@ export const manifestCases: readonly Case[] = [
     (dir) =>
       writeFileSync(join(dir, "policy.yaml"), bad(apiKey()).replace("gateway.envoyproxy.io/v1alpha1", "gateway.envoyproxy.io/v1alpha")),
     "the policy was rejected and left out while its file counted as read, so its route was allowed (200); it now breaks its file",
+  ),
+  ...(
+    [
+      ["kind-letter-case", "Securitypolicy"],
+      ["kind-plural", "SecurityPolicies"],
+    ] as const
+  ).map(([id, kind]) =>
+    brokenFolderCase(
+      id,
+      `the policy's kind is misspelt (\`kind: ${kind}\`), which the API server would refuse`,
+      (dir) => writeFileSync(join(dir, "policy.yaml"), bad(apiKey()).replace("kind: SecurityPolicy", `kind: ${kind}`)),
+      `a kind Portcullis does not read was ignored, so the policy vanished and its route was allowed (200); a kind its API group (gateway.envoyproxy.io) does not have now breaks its file`,
+    ),
+  ),
+  brokenFolderCase(
+    "route-kind-misspelt",
+    "the protected route's kind is misspelt (`kind: HttpRoute`) beside a broader route no policy protects (PathPrefix `/`)",
+    (dir) => writeFileSync(join(dir, "base.yaml"), BASE.replace("\nkind: HTTPRoute\n", "\nkind: HttpRoute\n")),
+    "the misspelt route was ignored, so its requests went to the broader route and were allowed (200); a kind its API group (gateway.networking.k8s.io) does not have now breaks its file",
+    {
+      "catch-all.yaml": `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: catch-all, namespace: apps}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [app.example.com]
+  rules: [{matches: [{path: {type: PathPrefix, value: /}}]}]
+`,
+    },
   ),
   checkNeverParsed,
   checkInvalidObject,

@@ -1,0 +1,66 @@
+/**
+ * Basic credentials on /basic (carol's password in an htpasswd Secret): read as Envoy's basic_auth
+ * filter reads the Authorization header (exactly `Basic `, then base64 as Envoy decodes it), where
+ * Node's decoder skips spaces and stops at the padding.
+ */
+import type { Ctx } from "../context.ts";
+import type { Case, Expected, Outcome } from "../outcome.ts";
+
+const CAROL = Buffer.from("carol:carol-pass").toString("base64");
+const OK: Expected = { status: 200, code: "allowed", upstream: {} };
+const missing: Expected = { status: 401, code: "basic_missing", reason: "no Basic credentials in the request" };
+const invalid = (reason = "wrong username or password"): Expected => ({ status: 401, code: "basic_invalid", reason });
+const LENIENT =
+  "the credentials were decoded with Node's lenient base64 decoder (it skips spaces and other characters and stops at an `=`) after a scheme matched in any case, so carol was authenticated where Envoy's basic_auth finds no credentials and answers 401; they are now read as Envoy reads them";
+
+function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promise<Outcome>, fixed?: string): Case {
+  return { id: `basic.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
+}
+/** A case that sends `authorization` to /basic. */
+const a = (id: string, title: string, expect: Expected, authorization: string, fixed?: string) =>
+  c(id, title, expect, (ctx) => ctx.check({ path: "/basic", headers: { authorization } }), fixed);
+
+export const basicCases: readonly Case[] = [
+  a("valid", "carol's password, `Basic <base64>`", OK, `Basic ${CAROL}`),
+  a("unpadded", "carol's password in base64 without its `=` padding (Envoy decodes it without)", OK, `Basic ${CAROL.replace(/=+$/, "")}`),
+  a("scheme-lower-case", "`basic <base64>` (Envoy requires exactly `Basic `)", missing, `basic ${CAROL}`, LENIENT),
+  a(
+    "two-spaces",
+    "`Basic  <base64>` (two spaces: Envoy decodes ` <base64>`, which is no base64)",
+    invalid(),
+    `Basic  ${CAROL}`,
+    "see basic.scheme-lower-case",
+  ),
+  a(
+    "space-inside",
+    "`Basic Y2Fy b2w6…` (a space inside the base64)",
+    invalid(),
+    `Basic ${CAROL.slice(0, 4)} ${CAROL.slice(4)}`,
+    "see basic.scheme-lower-case",
+  ),
+  a(
+    "after-padding",
+    "`Basic <base64>==junk` (text after the padding, which Node's decoder never reaches)",
+    invalid(),
+    `Basic ${CAROL}junk`,
+    "see basic.scheme-lower-case",
+  ),
+  a(
+    "unused-bits",
+    "carol's base64 with its last character's unused bits set (`…cw` as `…cx`)",
+    invalid(),
+    `Basic ${CAROL.replace(/cw==$/, "cx")}`,
+    "see basic.scheme-lower-case",
+  ),
+  c(
+    "two-lines",
+    "wire: two Authorization lines, carol's credentials and then junk (Envoy reads the first; upstreams disagree)",
+    invalid("more than one header authorization was sent"),
+    (ctx) =>
+      ctx.envoy("/basic", [
+        ["authorization", `Basic ${CAROL}`],
+        ["authorization", "Basic eA=="],
+      ]),
+    "the lines were joined with `,` and decoded leniently, which read the first line's credentials; a second Authorization line is now refused, as a second API key is",
+  ),
+];
