@@ -4,7 +4,7 @@ import type { NormalizedRequest } from "./request.ts";
 
 /**
  * Every value a source yields as Envoy reads it, in order; empty when absent. A header yields one
- * value per line: the whole line, or with a `prefix`, as Envoy's jwt_authn extractor
+ * value per line: the whole line (an empty or whitespace-only line too, as the empty token), or with a `prefix`, as Envoy's jwt_authn extractor
  * (`extractor.cc`): the prefix found anywhere in the line, case-sensitively and spelt exactly
  * (a line without it holds no token), then everything from the first base64url or "." character
  * after it to the end of the line; a line holding the prefix and no such character yields the
@@ -60,7 +60,8 @@ function headerTokens(
 
 /** The token Envoy takes from one header line (trimmed), as readCredential describes; undefined for none. */
 function envoyToken(line: string, prefix: string | undefined): string | undefined {
-  if (prefix === undefined || prefix === "") return line === "" ? undefined : line;
+  // Without a prefix every line is a token, an empty one too (Envoy then refuses it as malformed, optional jwt or not).
+  if (prefix === undefined || prefix === "") return line;
   // Most lines begin with the prefix: startsWith does not scan the whole token as indexOf would on a miss.
   const at = line.startsWith(prefix) ? 0 : line.indexOf(prefix);
   return at === -1 ? undefined : tokenAfter(line, at + prefix.length);

@@ -27,6 +27,20 @@ describe("readCredential: a header with a prefix, as Envoy's jwt_authn extractor
   });
 });
 
+describe("readCredential: a header without a prefix, as Envoy's jwt_authn extractor", () => {
+  const BARE = { in: "header", name: "authorization", prefix: undefined } as const;
+  it("yields every line whole, an empty or blank line as the empty token (a wrong allow: it was skipped, Envoy refuses it)", () => {
+    expect(readCredential(lines(""), BARE)).toEqual([""]);
+    expect(readCredential(lines(" \t "), BARE)).toEqual([""]);
+    expect(readCredential(lines("a.b.c", ""), BARE)).toEqual(["a.b.c", ""]);
+    expect(readCredential(lines("Bearer a.b.c"), BARE)).toEqual(["Bearer a.b.c"]);
+  });
+  it("yields nothing for an absent header, and no empty token where a prefix is configured", () => {
+    expect(readCredential(lines(), BARE)).toEqual([]);
+    expect(readCredential(lines("", " "), AUTHORIZATION)).toEqual([]);
+  });
+});
+
 describe("readCredentialOtherwise: the tokens other readers take where Envoy takes none or another", () => {
   it("reads the prefix in any letter case and any whitespace where it has a space", () => {
     expect(readCredentialOtherwise(lines("bearer a.b.c"), AUTHORIZATION)).toEqual(["a.b.c"]);

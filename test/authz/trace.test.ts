@@ -147,6 +147,15 @@ describe("phases, each in its own words, in Envoy Gateway's filter order", () =>
     });
   });
 
+  it("jwt: a token only another reader finds (`bearer <t>`: Envoy's extractor wants `Bearer `) is listed apart from those Envoy finds", async () => {
+    const { trace } = await world.explain({ path: "/jwt", headers: { authorization: `bearer ${token({}, {}, undefined, keys)}` } });
+    expect(step(trace.steps, "jwt")).toMatchObject({
+      tokensFound: [],
+      tokensOnlyOtherReadersFind: ["a token read by idp"],
+      code: "jwt_missing",
+    });
+  });
+
   it("jwt: a kid the key set does not hold is named, with no key found for it", async () => {
     const { trace } = await world.explain({
       path: "/jwt",

@@ -74,7 +74,8 @@ export function checkJwt(
   // Only query parameters and cookies are read differently, so without them the readings find the same tokens.
   const missing = found.length === 0 || (!config.optional && readsParamOrCookie(config) && envoyFindsNone(config, request));
   ctx.trace?.note({
-    tokensFound: found.map(([, readers]) => `a token read by ${readers.map((i) => config.providers[i]!.name).join(", ")}`),
+    tokensFound: describeTokens(found, config),
+    ...(unread.length > 0 ? { tokensOnlyOtherReadersFind: describeTokens(unread, config) } : {}),
     ...(config.optional ? { optional: true } : {}),
   });
   if (missing && !config.optional && !config.failOpen) {
@@ -183,6 +184,10 @@ function readsParamOrCookie(config: CompiledJwt): boolean {
 type FoundToken = [token: string, readers: number[]];
 
 const NO_TOKENS: readonly FoundToken[] = Object.freeze([]);
+
+/** For check --explain: which providers read each token, never the token itself. */
+const describeTokens = (tokens: readonly FoundToken[], config: CompiledJwt): string[] =>
+  tokens.map(([, readers]) => `a token read by ${readers.map((i) => config.providers[i]!.name).join(", ")}`);
 
 /** Each token `read` finds, once, with the indexes of the providers that read it from where it was found. */
 function tokensIn(config: CompiledJwt, request: NormalizedRequest, read: typeof readCredential): readonly FoundToken[] {

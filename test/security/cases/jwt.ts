@@ -2,7 +2,7 @@
 import { randomBytes, sign } from "node:crypto";
 import type { Ctx } from "../context.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
-import { b64, hmacToken, ISSUER, jws, now, OTHER_ISSUER, token } from "../world.ts";
+import { b64, hmacToken, HOST, ISSUER, jwksOf as securityJwks, jws, now, OTHER_ISSUER, token, type Keys } from "../world.ts";
 import { parseJwks, type VerificationKey } from "../../../controller/api/jwks.ts";
 import { bearer as bearerHeader, checkWorldText, countingKeyStore, ISSUER as CHECK_WORLD_ISSUER } from "../../support/check-world.ts";
 import { decider } from "../../support/world.ts";
@@ -23,6 +23,7 @@ const notYetValid = refused("jwt_not_yet_valid", "Jwt is not yet valid");
 const unknownIssuer = refused("jwt_unknown_issuer", "Jwt issuer is not configured");
 const audience: Expected = { status: 403, code: "jwt_audience", reason: "Audiences in Jwt are not allowed" };
 const missing: Expected = { status: 401, code: "jwt_missing", reason: "Jwt is missing" };
+const malformed = invalid("Jwt is not well formed");
 
 const bearer = (ctx: Ctx, t: string, path = "/jwt") => ctx.check({ path, headers: { authorization: `Bearer ${t}` } });
 /** Signs exactly this header and payload text with the provider's ES256 key. */
@@ -118,6 +119,37 @@ async function seenOnAThenB(a: string, b: string, token: string): Promise<Outcom
   const first = await world({ path: "/a", headers: bearerHeader(token) });
   if (!first.allowed) throw new Error(`the token was refused on /a: ${first.message}`);
   return fromDecision(await world({ path: "/b", headers: bearerHeader(token) }), managedHeadersOf(world.result.snapshot.policies));
+}
+
+/**
+ * Rules /bare (a required jwt) and /bare-optional (an optional one) reading the token from header
+ * X-Token with no valuePrefix, and /prefixed-optional from X-Token after "Token ": one world per key set.
+ */
+const headerWorlds = new WeakMap<Keys, ReturnType<typeof decider>>();
+function headerWorld(keys: Keys) {
+  let world = headerWorlds.get(keys);
+  if (world === undefined) {
+    const provider = (header: string) =>
+      `{name: idp, issuer: ${ISSUER}, audiences: [api], localJWKS: {inline: '${securityJwks(keys.es)}'}, claimToHeaders: [{claim: sub, header: x-user-id}], extractFrom: {headers: [${header}]}}`;
+    world = decider(
+      policiesOnRules(HOST, {
+        bare: { path: "/bare", features: `jwt: {providers: [${provider("{name: X-Token}")}]}` },
+        "bare-optional": { path: "/bare-optional", features: `jwt: {optional: true, providers: [${provider("{name: X-Token}")}]}` },
+        "prefixed-optional": {
+          path: "/prefixed-optional",
+          features: `jwt: {optional: true, providers: [${provider('{name: X-Token, valuePrefix: "Token "}')}]}`,
+        },
+      }),
+    );
+    headerWorlds.set(keys, world);
+  }
+  return world;
+}
+/** GET `path` of headerWorld with header X-Token holding `lines` (one line per value). */
+async function xToken(ctx: Ctx, path: string, ...lines: string[]): Promise<Outcome> {
+  const world = headerWorld(ctx.keys);
+  const decision = await world({ path, headers: lines.length === 0 ? {} : { "x-token": lines.length === 1 ? lines[0]! : lines } });
+  return fromDecision(decision, managedHeadersOf(world.result.snapshot.policies));
 }
 
 export const jwtCases: readonly Case[] = [
@@ -722,5 +754,48 @@ export const jwtCases: readonly Case[] = [
       const [header, , signature] = tok.split(".");
       return bearer(ctx, `${header}.${b64(claims(',"role":"admin"').replace('"sub":"u-1"', '"sub":"admin"'))}.${signature}`);
     },
+  ),
+  c(
+    "bare-header-empty-optional",
+    "optional route, token header without valuePrefix: `X-Token:` (empty; Envoy takes the empty line as a token and refuses it)",
+    malformed,
+    (ctx) => xToken(ctx, "/bare-optional", ""),
+    "an empty header line was read as no token, so the optional route allowed the request where Envoy's extractor takes every line of a header without a prefix as a token, even an empty one, and answers 401",
+  ),
+  c(
+    "bare-header-blank-optional",
+    "optional route, token header without valuePrefix: `X-Token:` holding only spaces and a tab (Envoy trims it to the empty token)",
+    malformed,
+    (ctx) => xToken(ctx, "/bare-optional", " \t "),
+    "see jwt.bare-header-empty-optional",
+  ),
+  c(
+    "bare-header-empty-beside-valid",
+    "required route, token header without valuePrefix: a valid line and an empty one (every token must verify)",
+    malformed,
+    (ctx) => xToken(ctx, "/bare", token({}, {}, undefined, ctx.keys), ""),
+    "see jwt.bare-header-empty-optional",
+  ),
+  c(
+    "bare-header-empty-required",
+    "required route, token header without valuePrefix: `X-Token:` (empty: a malformed token, not a missing one)",
+    malformed,
+    (ctx) => xToken(ctx, "/bare", ""),
+    "see jwt.bare-header-empty-optional",
+  ),
+  c(
+    "bare-header-absent-optional",
+    "optional route, token header without valuePrefix: no X-Token at all (no token: allowed)",
+    { status: 200, code: "allowed" },
+    (ctx) => xToken(ctx, "/bare-optional"),
+  ),
+  c("bare-header-valid", "required route, token header without valuePrefix: `X-Token: <valid>`", OK, (ctx) =>
+    xToken(ctx, "/bare", token({}, {}, undefined, ctx.keys)),
+  ),
+  c(
+    "prefixed-header-empty-optional",
+    "optional route, token header with valuePrefix `Token `: `X-Token:` (empty: no prefix, so no token, as Envoy: allowed)",
+    { status: 200, code: "allowed" },
+    (ctx) => xToken(ctx, "/prefixed-optional", ""),
   ),
 ];
