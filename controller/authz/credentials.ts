@@ -3,30 +3,17 @@ import type { CredentialSource } from "../snapshot/types.ts";
 import type { NormalizedRequest } from "./request.ts";
 
 /**
- * Every value a source yields, in order; empty when absent. A header yields one value per line:
- * the whole line, or with a `prefix`, as Envoy's jwt_authn extractor reads it: the prefix found
- * anywhere in the line (here in any letter case: an auth scheme is case-insensitive, RFC 9110
- * §11.1, and a token Envoy would skip must still not pass unverified) and with any whitespace
- * where the prefix has a space (`Bearer\t<t>`: Python's `str.split()`, which Django REST
- * framework and Flask-JWT-Extended use, reads the token there), then everything from the first
- * base64url or "." character after it; a line holding the prefix and no such character
- * yields the whole line (which then fails to verify). A query parameter or a cookie may repeat.
+ * Every value a source yields as Envoy reads it, in order; empty when absent. A header yields one
+ * value per line: the whole line, or with a `prefix`, as Envoy's jwt_authn extractor
+ * (`extractor.cc`): the prefix found anywhere in the line, case-sensitively and spelt exactly
+ * (a line without it holds no token), then everything from the first base64url or "." character
+ * after it to the end of the line; a line holding the prefix and no such character yields the
+ * whole line (which then fails to verify). A query parameter or a cookie may repeat.
  */
 export function readCredential(request: NormalizedRequest, source: CredentialSource): readonly string[] {
   switch (source.in) {
-    case "header": {
-      // Usually one value: an array of one, not an empty array grown by push (which reserves 17 slots);
-      // an index loop, as an iterator would be allocated on every request.
-      const lines = request.headerLines(source.name);
-      let out: string[] | undefined;
-      for (let i = 0; i < lines.length; i++) {
-        const credential = credentialIn(lines[i]!.trim(), source.prefix);
-        if (credential === undefined) continue;
-        if (out === undefined) out = [credential];
-        else out.push(credential);
-      }
-      return out ?? NONE;
-    }
+    case "header":
+      return headerTokens(request, source.name, source.prefix, envoyToken);
     case "param":
       return nonEmpty(request.params(source.name));
     case "cookie":
@@ -34,29 +21,69 @@ export function readCredential(request: NormalizedRequest, source: CredentialSou
   }
 }
 
+/**
+ * The tokens other readers take from a header's lines where Envoy takes none or another (empty
+ * for a query parameter or a cookie, and for a line that begins with the prefix as configured):
+ * the prefix matched in any letter case (an auth scheme is case-insensitive, RFC 9110 §11.1) and
+ * with any whitespace where it has a space (Python's `str.split()`, used by Django REST framework
+ * and Flask-JWT-Extended, reads `Bearer<TAB><t>`), then the token as Envoy cuts it. Envoy never
+ * verifies these; a token the upstream may still read must not pass unverified.
+ */
+export function readCredentialOtherwise(request: NormalizedRequest, source: CredentialSource): readonly string[] {
+  return source.in === "header" ? headerTokens(request, source.name, source.prefix, tokenOtherwise) : NONE;
+}
+
 const NONE: readonly string[] = Object.freeze([]);
 
 /** The values that are not empty; no copy when there are none (most requests carry no such parameter or cookie). */
 const nonEmpty = (values: readonly string[]): readonly string[] => (values.length === 0 ? NONE : values.filter((v) => v !== ""));
 
-/** What one header line (trimmed) yields, as readCredential describes; undefined for nothing. */
-function credentialIn(value: string, prefix: string | undefined): string | undefined {
-  if (prefix === undefined || prefix === "") return value === "" ? undefined : value;
-  // Most lines begin with the prefix as configured ("Bearer "): found at 0 without folding the line.
-  const at = value.startsWith(prefix) ? 0 : foldForPrefix(value).indexOf(foldForPrefix(prefix));
-  if (at === -1) return undefined;
-  const token = tokenStart(value, at + prefix.length);
-  return token === -1 ? value : value.slice(token);
+/** What `read` yields from each line (trimmed) of header `name`, in order. */
+function headerTokens(
+  request: NormalizedRequest,
+  name: string,
+  prefix: string | undefined,
+  read: (line: string, prefix: string | undefined) => string | undefined,
+): readonly string[] {
+  // Usually one value: an array of one, not an empty array grown by push (which reserves 17 slots);
+  // an index loop, as an iterator would be allocated on every request.
+  const lines = request.headerLines(name);
+  let out: string[] | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const credential = read(lines[i]!.trim(), prefix);
+    if (credential === undefined) continue;
+    if (out === undefined) out = [credential];
+    else out.push(credential);
+  }
+  return out ?? NONE;
 }
 
-/** The index of the first base64url or "." character of `value` from `from` on, or -1 (a loop: no copy of a token-sized string). */
-function tokenStart(value: string, from: number): number {
-  for (let i = from; i < value.length; i++) {
-    const c = value.charCodeAt(i);
+/** The token Envoy takes from one header line (trimmed), as readCredential describes; undefined for none. */
+function envoyToken(line: string, prefix: string | undefined): string | undefined {
+  if (prefix === undefined || prefix === "") return line === "" ? undefined : line;
+  // Most lines begin with the prefix: startsWith does not scan the whole token as indexOf would on a miss.
+  const at = line.startsWith(prefix) ? 0 : line.indexOf(prefix);
+  return at === -1 ? undefined : tokenAfter(line, at + prefix.length);
+}
+
+/** The token another reader takes from one header line where Envoy takes none or another, as readCredentialOtherwise describes. */
+function tokenOtherwise(line: string, prefix: string | undefined): string | undefined {
+  if (prefix === undefined || prefix === "" || line.startsWith(prefix)) return undefined;
+  const at = foldForPrefix(line).indexOf(foldForPrefix(prefix));
+  if (at === -1) return undefined;
+  const token = tokenAfter(line, at + prefix.length);
+  return token === envoyToken(line, prefix) ? undefined : token;
+}
+
+/** From the first base64url or "." character of `line` at or after `from` to the end; the whole line when there is none. */
+function tokenAfter(line: string, from: number): string {
+  // A loop: no copy of a token-sized string.
+  for (let i = from; i < line.length; i++) {
+    const c = line.charCodeAt(i);
     // A-Z, a-z, 0-9, "_", ".", "-"
-    if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95 || c === 46 || c === 45) return i;
+    if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95 || c === 46 || c === 45) return line.slice(i);
   }
-  return -1;
+  return line;
 }
 
 /** Lower case, every whitespace character a space: one character for one, so indexes carry over. */

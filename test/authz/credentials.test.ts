@@ -1,26 +1,42 @@
 import { describe, expect, it } from "vitest";
-import { cookieHeaderWithout, readCredential } from "../../controller/authz/credentials.ts";
+import { cookieHeaderWithout, readCredential, readCredentialOtherwise } from "../../controller/authz/credentials.ts";
 import { normalizeRequest } from "../../controller/authz/request.ts";
 
 const AUTHORIZATION = { in: "header", name: "authorization", prefix: "Bearer " } as const;
 const lines = (...values: string[]) =>
   normalizeRequest({ method: "GET", scheme: "http", host: "h", path: "/", headers: { authorization: values }, gateway: undefined });
 
-describe("readCredential: a header with a prefix, as Envoy's jwt_authn extractor (and stricter)", () => {
-  it("finds the prefix anywhere in a line and takes the token from the first base64url or '.' character after it", () => {
+describe("readCredential: a header with a prefix, as Envoy's jwt_authn extractor", () => {
+  it("finds the prefix anywhere in a line and takes the token from the first base64url or '.' character after it to the end", () => {
     expect(readCredential(lines("Token Bearer a.b.c"), AUTHORIZATION)).toEqual(["a.b.c"]);
+    expect(readCredential(lines("xBearer a.b.c"), AUTHORIZATION)).toEqual(["a.b.c"]);
     expect(readCredential(lines('Bearer   "a.b.c'), AUTHORIZATION)).toEqual(["a.b.c"]);
+    expect(readCredential(lines("Bearer a.b.c junk"), AUTHORIZATION)).toEqual(["a.b.c junk"]);
+    expect(readCredential(lines("Bearer x Bearer a.b.c"), AUTHORIZATION)).toEqual(["x Bearer a.b.c"]);
   });
-  it("matches the prefix in any letter case", () => {
-    expect(readCredential(lines("bearer a.b.c"), AUTHORIZATION)).toEqual(["a.b.c"]);
-  });
-  it("reads any whitespace where the prefix has a space (Python's str.split() reads `Bearer<TAB><t>` as a bearer token)", () => {
-    expect(readCredential(lines("Bearer\ta.b.c"), AUTHORIZATION)).toEqual(["a.b.c"]);
-    expect(readCredential(lines("Bearer\u00a0a.b.c"), AUTHORIZATION)).toEqual(["a.b.c"]);
+  it("finds the prefix only as spelt, case and space included (a wrong allow: `bearer <t>` and `Bearer<TAB><t>` were read, Envoy finds no token)", () => {
+    expect(readCredential(lines("bearer a.b.c"), AUTHORIZATION)).toEqual([]);
+    expect(readCredential(lines("BEARER a.b.c"), AUTHORIZATION)).toEqual([]);
+    expect(readCredential(lines("Bearer\ta.b.c"), AUTHORIZATION)).toEqual([]);
+    expect(readCredential(lines("Bearer\u00a0a.b.c"), AUTHORIZATION)).toEqual([]);
   });
   it("reads nothing from a line without the prefix, and every line on its own", () => {
     expect(readCredential(lines("Bearera.b.c", "Basic dXNlcg=="), AUTHORIZATION)).toEqual([]);
     expect(readCredential(lines("Bearer a.b.c", "Bearer d.e.f"), AUTHORIZATION)).toEqual(["a.b.c", "d.e.f"]);
+    expect(readCredential(lines("bearer a.b.c", "Bearer d.e.f"), AUTHORIZATION)).toEqual(["d.e.f"]);
+  });
+});
+
+describe("readCredentialOtherwise: the tokens other readers take where Envoy takes none or another", () => {
+  it("reads the prefix in any letter case and any whitespace where it has a space", () => {
+    expect(readCredentialOtherwise(lines("bearer a.b.c"), AUTHORIZATION)).toEqual(["a.b.c"]);
+    expect(readCredentialOtherwise(lines("Bearer\ta.b.c"), AUTHORIZATION)).toEqual(["a.b.c"]);
+    expect(readCredentialOtherwise(lines("Bearer\u00a0a.b.c"), AUTHORIZATION)).toEqual(["a.b.c"]);
+    expect(readCredentialOtherwise(lines("bearer x Bearer a.b.c"), AUTHORIZATION)).toEqual(["x Bearer a.b.c"]);
+  });
+  it("yields nothing where Envoy takes the same token, and nothing from a query parameter or a cookie", () => {
+    expect(readCredentialOtherwise(lines("Bearer a.b.c", "Token Bearer d.e.f", "Basic dXNlcg=="), AUTHORIZATION)).toEqual([]);
+    expect(readCredentialOtherwise(lines("bearer a.b.c"), { in: "param", name: "authorization" })).toEqual([]);
   });
 });
 

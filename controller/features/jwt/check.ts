@@ -10,7 +10,7 @@
 import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 import type { KeyStore } from "../../keys/types.ts";
 import type { CompiledJwt } from "./compile.ts";
-import { readCredential } from "../../authz/credentials.ts";
+import { readCredential, readCredentialOtherwise } from "../../authz/credentials.ts";
 import { deny } from "../../authz/decision.ts";
 import { claimAt } from "../../lib/claims.ts";
 import { fail, type Failure } from "../../lib/result.ts";
@@ -64,7 +64,11 @@ export function checkJwt(
   where: { route: string; policy: string },
   ctx: JwtContext,
 ): MaybePromise<PhaseResult> {
-  const found = tokensIn(config, request);
+  const found = tokensIn(config, request, readCredential);
+  // Tokens only another reader takes from a header (`bearer <t>`, `Bearer<TAB><t>`): Envoy neither
+  // finds nor verifies them, so they give no identity and do not meet a required jwt; each must
+  // still verify (unless failOpen, where Envoy passes even a refused token), as the upstream may read it.
+  const unread = config.failOpen ? NO_TOKENS : tokensIn(config, request, readCredentialOtherwise);
   // A required jwt must be met by a token Envoy reads too: one found only at a ";" of the query is
   // invisible to Envoy, which answers 401, and a request is allowed only if every reading allows.
   // Only query parameters and cookies are read differently, so without them the readings find the same tokens.
@@ -73,15 +77,15 @@ export function checkJwt(
     tokensFound: found.map(([, readers]) => `a token read by ${readers.map((i) => config.providers[i]!.name).join(", ")}`),
     ...(config.optional ? { optional: true } : {}),
   });
-  if (missing) {
-    if (config.optional || config.failOpen) return NO_TOKEN;
+  if (missing && !config.optional && !config.failOpen) {
     return { ok: false, error: deny(401, "jwt_missing", "Jwt is missing", where, { "www-authenticate": challenge(request) }) };
   }
-  if (config.failOpen) return verifiedIdentity(found, config, request, ctx);
-  const verdict = verifyInOrder(found, config, ctx, 0, undefined);
-  return verdict instanceof Promise
-    ? verdict.then((v) => concluded(v, config, request, where, ctx))
-    : concluded(verdict, config, request, where, ctx);
+  if (config.failOpen) return missing ? NO_TOKEN : verifiedIdentity(found, config, request, ctx);
+  if (missing && unread.length === 0) return NO_TOKEN;
+  // The first token verified gives the identity: one Envoy found, never one only another reader takes.
+  const verdict = verifyInOrder(missing ? unread : unread.length === 0 ? found : [...found, ...unread], config, ctx, 0, undefined);
+  const conclude = (v: TokenVerdict) => (missing && !("error" in v) ? NO_TOKEN : concluded(v, config, request, where, ctx));
+  return verdict instanceof Promise ? verdict.then(conclude) : conclude(verdict);
 }
 
 /**
@@ -141,7 +145,7 @@ function verifiedIdentity(
   ctx: JwtContext,
 ): MaybePromise<PhaseResult> {
   const envoy = readsParamOrCookie(config) ? request.asEnvoyReads() : request;
-  const envoyReads = envoy === request ? undefined : new Set(tokensIn(config, envoy).map(([token]) => token));
+  const envoyReads = envoy === request ? undefined : new Set(tokensIn(config, envoy, readCredential).map(([token]) => token));
   let first: CachedToken | undefined;
   const refusals: string[] = [];
   const done = firstOf(found.length, (i) =>
@@ -163,7 +167,7 @@ function verifiedIdentity(
  */
 function envoyFindsNone(config: CompiledJwt, request: NormalizedRequest): boolean {
   const envoy = request.asEnvoyReads();
-  return envoy !== request && tokensIn(config, envoy).length === 0;
+  return envoy !== request && tokensIn(config, envoy, readCredential).length === 0;
 }
 
 /** Whether a provider reads a query parameter or a cookie (loops: this runs on every request). */
@@ -178,15 +182,17 @@ function readsParamOrCookie(config: CompiledJwt): boolean {
 /** A token found in the request, with the indexes of the providers that read it from where it was found. */
 type FoundToken = [token: string, readers: number[]];
 
-/** Each token found, once, with the indexes of the providers that read it from where it was found. */
-function tokensIn(config: CompiledJwt, request: NormalizedRequest): readonly FoundToken[] {
+const NO_TOKENS: readonly FoundToken[] = Object.freeze([]);
+
+/** Each token `read` finds, once, with the indexes of the providers that read it from where it was found. */
+function tokensIn(config: CompiledJwt, request: NormalizedRequest, read: typeof readCredential): readonly FoundToken[] {
   // Usually one token: an array of one, not an empty array grown by push (which reserves 17 slots).
   let found: FoundToken[] | undefined;
   for (let index = 0; index < config.providers.length; index++) {
     // Index loops: an iterator would be allocated on every request.
     const sources = config.providers[index]!.sources;
     for (let s = 0; s < sources.length; s++) {
-      const tokens = readCredential(request, sources[s]!);
+      const tokens = read(request, sources[s]!);
       for (let t = 0; t < tokens.length; t++) {
         const token = tokens[t]!;
         const seen = found === undefined ? undefined : foundToken(found, token);
@@ -197,7 +203,7 @@ function tokensIn(config: CompiledJwt, request: NormalizedRequest): readonly Fou
       }
     }
   }
-  return found ?? [];
+  return found ?? NO_TOKENS;
 }
 
 function foundToken(found: readonly FoundToken[], token: string): FoundToken | undefined {

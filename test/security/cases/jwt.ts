@@ -584,6 +584,57 @@ export const jwtCases: readonly Case[] = [
     (ctx) => ctx.check({ path: "/optional", headers: { authorization: `bearer ${token({}, {}, ctx.keys.stranger)}` } }),
   ),
   c(
+    "prefix-lower-case-valid",
+    "required route: `Authorization: bearer <valid>` (Envoy's extractor matches `Bearer ` case-sensitively: no token, 401)",
+    missing,
+    (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `bearer ${token({}, {}, undefined, ctx.keys)}` } }),
+    "the prefix was matched in any letter case, so a token Envoy does not find met the required jwt and the request was allowed where Envoy answers 401; a token counts only where Envoy's extractor finds it",
+  ),
+  c(
+    "prefix-lower-case-optional-valid",
+    "optional route: `Authorization: bearer <valid>` (allowed, as by Envoy, with no identity: Envoy forwards no claim of a token it does not find)",
+    { status: 200, code: "allowed" },
+    (ctx) => ctx.check({ path: "/optional", headers: { authorization: `bearer ${token({}, {}, undefined, ctx.keys)}` } }),
+    "the token Envoy does not find gave the request an identity (x-user-id, claims for authorization rules) that Envoy never forwards; it is verified, but gives no identity",
+  ),
+  c(
+    "prefix-lower-case-beside-valid",
+    "wire: `Authorization: bearer <forged>` and `Authorization: Bearer <valid>` (Envoy verifies only the second; the upstream may read the first)",
+    invalid("Jwt verification fails"),
+    (ctx) =>
+      ctx.envoy("/jwt", [
+        ["authorization", `bearer ${token({ sub: "admin" }, {}, ctx.keys.stranger)}`],
+        ["authorization", `Bearer ${token({}, {}, undefined, ctx.keys)}`],
+      ]),
+  ),
+  c(
+    "prefix-twice-readings-differ",
+    "`Authorization: bearer x Bearer <valid>` (Envoy takes `<valid>`, a case-blind reader `x Bearer <valid>`: allowed only if both verify)",
+    invalid("Jwt is not well formed"),
+    (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `bearer x Bearer ${token({}, {}, undefined, ctx.keys)}` } }),
+  ),
+  c(
+    "prefix-twice",
+    "`Authorization: Bearer <valid> Bearer <valid>` (Envoy takes everything after the first prefix)",
+    invalid("Jwt is not well formed"),
+    (ctx) => {
+      const tok = token({}, {}, undefined, ctx.keys);
+      return ctx.check({ path: "/jwt", headers: { authorization: `Bearer ${tok} Bearer ${tok}` } });
+    },
+  ),
+  c(
+    "prefix-token-then-junk",
+    "`Authorization: Bearer <valid> junk` (Envoy's token runs to the end of the value)",
+    invalid("Jwt is not well formed"),
+    (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)} junk` } }),
+  ),
+  c("prefix-glued-valid", "required route: `Authorization: xBearer <valid>` (Envoy finds `Bearer ` inside the value)", OK, (ctx) =>
+    ctx.check({ path: "/jwt", headers: { authorization: `xBearer ${token({}, {}, undefined, ctx.keys)}` } }),
+  ),
+  c("prefix-two-spaces-valid", "required route: `Authorization: Bearer  <valid>` (two spaces: Envoy skips to the token)", OK, (ctx) =>
+    ctx.check({ path: "/jwt", headers: { authorization: `Bearer  ${token({}, {}, undefined, ctx.keys)}` } }),
+  ),
+  c(
     "prefix-tab-optional",
     "optional route: `Authorization: Bearer<TAB><forged>` (wire: the tab travels as sent)",
     invalid("Jwt verification fails"),
@@ -592,10 +643,10 @@ export const jwtCases: readonly Case[] = [
   ),
   c(
     "prefix-tab-valid",
-    "required route: `Authorization: Bearer<TAB><valid>`",
-    OK,
+    "required route: `Authorization: Bearer<TAB><valid>` (Envoy's prefix is `Bearer ` with a space: no token, 401)",
+    missing,
     (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Bearer\t${token({}, {}, undefined, ctx.keys)}` } }),
-    "see jwt.prefix-tab-optional",
+    "reading any whitespace where the prefix has a space (for jwt.prefix-tab-optional) also let this token meet the required jwt, an allow where Envoy finds no token and answers 401; a token counts only where Envoy's extractor finds it, and one only another reader takes must still verify",
   ),
   c("prefix-then-junk", '`Authorization: Bearer   "<valid>` (Envoy skips to the first base64url character after the prefix)', OK, (ctx) =>
     ctx.check({ path: "/jwt", headers: { authorization: `Bearer   "${token({}, {}, undefined, ctx.keys)}` } }),
