@@ -12,8 +12,8 @@
 import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { join, relative } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { Composer, LineCounter, Parser } from "yaml";
-import { toResources, type RawObject, type RejectedObject, type Resources } from "../api/resources.ts";
+import { Composer, isNode, LineCounter, Parser } from "yaml";
+import { isWatchedKind, toResources, type RawObject, type RejectedObject, type Resources } from "../api/resources.ts";
 import { readJsonStream } from "./json-stream.ts";
 import { unreadable } from "./unreadable.ts";
 
@@ -28,7 +28,7 @@ export const POLL_INTERVAL_MS = 1000;
 
 /** One read of the folder. */
 export interface FolderLoad {
-  /** Every document read from the files that parse, as parsed, with its origin ("file#N"). */
+  /** Every object read from the files that parse, as parsed, with its origin ("file#N"; a list's items in its place, "file#N.items[i]"). */
   readonly objects: readonly RawObject[];
   /** The watched objects among them as compile reads them (the same value the Kubernetes source builds). */
   readonly resources: Resources;
@@ -234,7 +234,8 @@ function parseFile(path: string, file: string): { objects: RawObject[] } | { err
 }
 
 /**
- * The objects of one manifest file's `text`, each with its origin ("`file`#N", N from 1), or why
+ * The objects of one manifest file's `text`, each with its origin ("`file`#N", N from 1; a list's
+ * items are expanded as expandList says, "`file`#N.items[i]"), or why
  * the file cannot be read: its first YAML error (line and column), or a document whose aliases
  * expand past 100 (a "billion laughs"). Empty documents are skipped; JSON documents are read as
  * JSON when both readings agree. Tests build their worlds with it too, so that they are read
@@ -243,7 +244,16 @@ function parseFile(path: string, file: string): { objects: RawObject[] } | { err
 export function parseManifests(text: string, file: string): { objects: RawObject[] } | { error: string } {
   // A file of JSON documents means the same to YAML and reads far faster as JSON (json-stream.ts).
   const json = readJsonStream(text);
-  if (json !== undefined) return { objects: json.map((d) => ({ object: d.object, origin: `${file}#${d.number}`, line: d.line })) };
+  if (json !== undefined) {
+    const objects: RawObject[] = [];
+    for (const d of json) {
+      // JSON documents carry only their own line: an item is named by its index in the origin.
+      const expanded = expandList({ object: d.object, origin: `${file}#${d.number}`, line: d.line }, () => undefined);
+      if ("error" in expanded) return expanded;
+      objects.push(...expanded.objects);
+    }
+    return { objects };
+  }
   // One document at a time, each dropped once converted: a large file's syntax trees never all
   // live at once (parseAllDocuments keeps every one until the end, and the garbage collector then
   // has hundreds of MiB of them to move).
@@ -267,8 +277,69 @@ export function parseManifests(text: string, file: string): { objects: RawObject
       return { error: `document ${i + 1}: ${(e as Error).message.split("\n")[0]}` };
     }
     if (object === null || object === undefined) continue;
-    const start = doc.contents?.range[0];
-    objects.push({ object, origin: `${file}#${i + 1}`, ...(start === undefined ? {} : { line: lines.linePos(start).line }) });
+    const lineAt = (path: readonly (string | number)[]): number | undefined => {
+      const node = path.length === 0 ? doc.contents : doc.getIn(path, true);
+      const start = isNode(node) ? node.range?.[0] : undefined;
+      return start === undefined ? undefined : lines.linePos(start).line;
+    };
+    const line = lineAt([]);
+    const expanded = expandList({ object, origin: `${file}#${i + 1}`, ...(line === undefined ? {} : { line }) }, lineAt);
+    if ("error" in expanded) return expanded;
+    objects.push(...expanded.objects);
+  }
+  return { objects };
+}
+
+/** How deep lists may nest in one document: kubectl output never nests them, so deeper is refused rather than walked. */
+export const MAX_LIST_DEPTH = 8;
+
+/**
+ * A document as `kubectl apply -f` reads it: one with an `items` key is a list (whatever its kind:
+ * `v1 List`, `SecurityPolicyList`, `HTTPRouteList`), and what is applied is its items, each read as
+ * a top-level object, nested lists expanded too; the list itself is not applied. An item with
+ * neither `apiVersion` nor `kind` gets the list's apiVersion and its kind less "List" (what kubectl
+ * does for a typed list's items). Each item's origin is the document's plus `.items[i]` (from 0),
+ * with its line from `lineAt` (the path of keys and indices from the document's root) where known.
+ * A list whose items are not all mappings, a list nested deeper than MAX_LIST_DEPTH, and an object of
+ * a kind Portcullis reads that also holds `items` (kubectl would apply its items and drop it) are
+ * errors of the file: what it enforces is not known.
+ */
+function expandList(
+  raw: RawObject,
+  lineAt: (path: readonly (string | number)[]) => number | undefined,
+  path: readonly (string | number)[] = [],
+): { objects: RawObject[] } | { error: string } {
+  const o = raw.object;
+  if (typeof o !== "object" || o === null || Array.isArray(o) || !Object.hasOwn(o, "items")) return { objects: [raw] };
+  const list = o as Record<string, unknown>;
+  const hash = raw.origin.lastIndexOf("#");
+  const at = raw.line === undefined ? "" : ` at line ${raw.line}`;
+  const where = `document ${raw.origin.slice(hash + 1)}${at}`;
+  if (isWatchedKind(list.kind)) {
+    return {
+      error: `${where} (${String(list.kind)}) has items: kubectl apply would read it as a list, apply its items and drop the object itself`,
+    };
+  }
+  if (path.length >= 2 * MAX_LIST_DEPTH) return { error: `${where}: lists nested more than ${MAX_LIST_DEPTH} deep` };
+  if (list.items === null) return { objects: [] };
+  if (!Array.isArray(list.items)) return { error: `${where}: items of a list must be a sequence of objects` };
+  const itemKind = typeof list.kind === "string" && list.kind.endsWith("List") ? list.kind.slice(0, -"List".length) : undefined;
+  const objects: RawObject[] = [];
+  for (const [i, item] of list.items.entries()) {
+    const itemPath = [...path, "items", i];
+    const origin = `${raw.origin}.items[${i}]`;
+    if (typeof item !== "object" || item === null || Array.isArray(item)) {
+      return { error: `${where}: items[${i}] is not an object: a list's items must be objects` };
+    }
+    const typed = item as Record<string, unknown>;
+    const object =
+      typed.apiVersion === undefined && typed.kind === undefined && itemKind !== undefined
+        ? { ...typed, apiVersion: list.apiVersion, kind: itemKind }
+        : item;
+    const line = lineAt(itemPath);
+    const expanded = expandList({ object, origin, ...(line === undefined ? {} : { line }) }, lineAt, itemPath);
+    if ("error" in expanded) return expanded;
+    objects.push(...expanded.objects);
   }
   return { objects };
 }

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ManifestFolder, MAX_MANIFEST_BYTES, type FolderLoad } from "../../controller/sources/manifests.ts";
+import { ManifestFolder, MAX_LIST_DEPTH, MAX_MANIFEST_BYTES, type FolderLoad } from "../../controller/sources/manifests.ts";
 import { writeConfigMapVolume } from "../support/configmap-volume.ts";
 
 let dir: string;
@@ -153,6 +153,86 @@ describe("ManifestFolder.read", () => {
         error:
           "document 1 at line 1 (SecurityPolicy apps/p) is not valid: apiVersion gateway.envoyproxy.io/v1alpha2 is not one of gateway.envoyproxy.io/v1alpha1",
       },
+    ]);
+  });
+
+  it("reads a list's items as kubectl apply does: each a top-level object, typed lists' bare items typed, nested lists expanded", () => {
+    writeFileSync(
+      join(dir, "list.yaml"),
+      `apiVersion: v1
+kind: List
+items:
+- ${secret("a").trimEnd().replaceAll("\n", "\n  ")}
+- apiVersion: v1
+  kind: SecretList
+  items:
+  - metadata: {name: b}
+  - ${secret("c").trimEnd().replaceAll("\n", "\n    ")}
+- apiVersion: apps/v1
+  kind: DeploymentList
+  items: null
+`,
+    );
+    writeFileSync(
+      join(dir, "list.json"),
+      JSON.stringify({ apiVersion: "v1", kind: "List", items: [{ apiVersion: "v1", kind: "Secret", metadata: { name: "d" } }] }),
+    );
+    const { latest, inForce } = new ManifestFolder(dir).read();
+    expect(latest.errors).toEqual([]);
+    expect(inForce).toBe(latest);
+    expect(latest.objects.map((o) => [o.origin, o.line])).toEqual([
+      ["list.json#1.items[0]", undefined],
+      ["list.yaml#1.items[0]", 4],
+      ["list.yaml#1.items[1].items[0]", 10],
+      ["list.yaml#1.items[1].items[1]", 11],
+    ]);
+    expect(latest.resources.secrets.map((s) => s.metadata.name)).toEqual(["a", "b", "c", "d"]);
+  });
+
+  it("an item of a list is judged as a top-level object: one not valid or of a misspelt kind breaks its file, naming the item and its line", () => {
+    const folder = new ManifestFolder(dir);
+    const list = (item: string) =>
+      `apiVersion: v1\nkind: List\nitems:\n- ${secret("keys").trimEnd().replaceAll("\n", "\n  ")}\n- ${item}\n`;
+    writeFileSync(
+      join(dir, "l.yaml"),
+      list("{apiVersion: gateway.envoyproxy.io/v1alpha1, kind: SecurityPolicy, metadata: {name: p}, spec: {}}"),
+    );
+    const whole = folder.read();
+    expect(whole.latest.errors).toEqual([]);
+    expect(whole.latest.resources.securityPolicies.map((p) => p.metadata.name)).toEqual(["p"]);
+    const broken = {
+      "{apiVersion: gateway.envoyproxy.io/v1alpha1, kind: Securitypolicy, metadata: {name: p}, spec: {}}":
+        'document 1.items[1] at line 7 (Securitypolicy default/p) is not valid: gateway.envoyproxy.io has no kind "Securitypolicy" (the nearest is SecurityPolicy); the API server would refuse it',
+      "{apiVersion: gateway.envoyproxy.io/v1alpha1, kind: SecurityPolicy, metadata: {name: p, labels: {v: 1}}, spec: {}}":
+        "document 1.items[1] at line 7 (SecurityPolicy) is not valid: metadata.labels.v",
+      "{kind: SecurityPolicy, metadata: {name: p}, spec: {}}":
+        "document 1.items[1] at line 7 (SecurityPolicy default/p) is not valid: apiVersion undefined",
+      "just text": "document 1 at line 1: items[1] is not an object: a list's items must be objects",
+    };
+    for (const [item, error] of Object.entries(broken)) {
+      writeFileSync(join(dir, "l.yaml"), list(item));
+      const read = folder.read();
+      expect(read.latest.errors).toHaveLength(1);
+      expect(read.latest.errors[0]!.file).toBe("l.yaml");
+      expect(read.latest.errors[0]!.error).toContain(error);
+      expect(read.inForce).toBe(whole.latest);
+    }
+    writeFileSync(join(dir, "l.yaml"), "apiVersion: v1\nkind: List\nitems: {a: 1}\n");
+    expect(folder.read().latest.errors).toEqual([
+      { file: "l.yaml", error: "document 1 at line 1: items of a list must be a sequence of objects" },
+    ]);
+    // kubectl would apply the items and drop the policy that holds them: what was meant is not known.
+    writeFileSync(
+      join(dir, "l.yaml"),
+      "apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: p}\nitems: []\n",
+    );
+    expect(folder.read().latest.errors[0]!.error).toContain("document 1 at line 1 (SecurityPolicy) has items");
+    const nested = (depth: number): object => ({ apiVersion: "v1", kind: "List", items: depth === 1 ? [] : [nested(depth - 1)] });
+    writeFileSync(join(dir, "l.yaml"), JSON.stringify(nested(MAX_LIST_DEPTH)));
+    expect(folder.read().latest.errors).toEqual([]);
+    writeFileSync(join(dir, "l.yaml"), JSON.stringify(nested(MAX_LIST_DEPTH + 1)));
+    expect(folder.read().latest.errors).toEqual([
+      { file: "l.yaml", error: `document 1${".items[0]".repeat(MAX_LIST_DEPTH)}: lists nested more than ${MAX_LIST_DEPTH} deep` },
     ]);
   });
 

@@ -46,6 +46,15 @@ const apiKey = (extra = "", secret = "keys") =>
 const secret = (name: string, data: string) => `---\napiVersion: v1\nkind: Secret\nmetadata: {name: ${name}, namespace: apps}\n${data}\n`;
 const jwtWith = (jwks: string) => `  jwt: {providers: [{name: p, issuer: https://i.example.com, localJWKS: ${jwks}}]}\n`;
 
+/** A list document (its apiVersion and kind in `header`) whose one item is the document `item` (`---` first, as bad() writes it). */
+const inList = (header: string, item: string) =>
+  `---\n${header}\nitems:\n${item
+    .replace(/^---\n/, "")
+    .trimEnd()
+    .split("\n")
+    .map((line, i) => `${i === 0 ? "- " : "  "}${line}`)
+    .join("\n")}\n`;
+
 const INVALID = (condition: string): Expected => ({ status: 403, code: "policy_invalid", condition });
 /** The same CheckContext every decision test uses (test/support/world.ts). */
 const ctx = decider(BASE).ctx;
@@ -304,6 +313,30 @@ spec:
   rules: [{matches: [{path: {type: PathPrefix, value: /}}]}]
 `,
     },
+  ),
+  m(
+    "policy-in-list",
+    "the policy arrives inside a `kind: List` (what `kubectl get -o yaml` writes and `kubectl apply -f` applies item by item)",
+    { status: 401, code: "apikey_missing" },
+    inList("apiVersion: v1\nkind: List", bad(apiKey())),
+    { headers: {} },
+    "a document of kind List was ignored, so the policy among its items vanished and its route was allowed (200); a list's items are now read as kubectl apply reads them",
+  ),
+  m(
+    "policy-in-typed-list",
+    "the policy arrives inside a `kind: SecurityPolicyList` whose item has no apiVersion or kind (kubectl gives it the list's)",
+    { status: 401, code: "apikey_missing" },
+    inList("apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicyList", bad(apiKey()).replace(/apiVersion: .*\nkind: .*\n/, "")),
+    { headers: {} },
+    "a SecurityPolicyList broke its file as a misspelt kind, so a folder holding one never came into force; its items are now read as kubectl apply reads them",
+  ),
+  m(
+    "policy-in-nested-list",
+    "the policy arrives inside a `kind: List` that is itself an item of a `kind: List`",
+    { status: 401, code: "apikey_missing" },
+    inList("apiVersion: v1\nkind: List", inList("apiVersion: v1\nkind: List", bad(apiKey()))),
+    { headers: {} },
+    "a document of kind List was ignored, so the policy in the inner list vanished and its route was allowed (200); nested lists are now expanded too",
   ),
   checkNeverParsed,
   checkInvalidObject,
