@@ -8,16 +8,18 @@ import type { NormalizedRequest } from "./request.ts";
  * (`extractor.cc`): the prefix found anywhere in the line, case-sensitively and spelt exactly
  * (a line without it holds no token), then everything from the first base64url or "." character
  * after it to the end of the line; a line holding the prefix and no such character yields the
- * whole line (which then fails to verify). A query parameter or a cookie may repeat.
+ * whole line (which then fails to verify). A query parameter or a cookie may repeat, and an empty one
+ * is a token too, as for Envoy (its query parser stores `""` for `a=` and for a bare `a`, its cookie
+ * parser keeps `a=`, and the extractor takes whatever value it finds, which then fails as malformed).
  */
 export function readCredential(request: NormalizedRequest, source: CredentialSource): readonly string[] {
   switch (source.in) {
     case "header":
       return headerTokens(request, source.name, source.prefix, envoyToken);
     case "param":
-      return nonEmpty(request.params(source.name));
+      return request.params(source.name);
     case "cookie":
-      return nonEmpty(request.cookies(source.name));
+      return request.cookies(source.name);
   }
 }
 
@@ -34,9 +36,6 @@ export function readCredentialOtherwise(request: NormalizedRequest, source: Cred
 }
 
 const NONE: readonly string[] = Object.freeze([]);
-
-/** The values that are not empty; no copy when there are none (most requests carry no such parameter or cookie). */
-const nonEmpty = (values: readonly string[]): readonly string[] => (values.length === 0 ? NONE : values.filter((v) => v !== ""));
 
 /** What `read` yields from each line (trimmed) of header `name`, in order. */
 function headerTokens(

@@ -41,6 +41,35 @@ describe("readCredential: a header without a prefix, as Envoy's jwt_authn extrac
   });
 });
 
+describe("readCredential: a query parameter or a cookie, as Envoy's jwt_authn extractor", () => {
+  const request = (path: string, cookie?: string) =>
+    normalizeRequest({
+      method: "GET",
+      scheme: "http",
+      host: "h",
+      path,
+      headers: cookie === undefined ? {} : { cookie },
+      gateway: undefined,
+    });
+  const PARAM = { in: "param", name: "access_token" } as const;
+  const COOKIE = { in: "cookie", name: "session" } as const;
+
+  it('takes an empty value as the empty token: `a=`, a bare `a`, `a=""` cookie', () => {
+    expect(readCredential(request("/?access_token="), PARAM)).toEqual([""]);
+    expect(readCredential(request("/?x=1&access_token"), PARAM)).toEqual([""]);
+    expect(readCredential(request("/?access_token=&access_token=a.b.c"), PARAM)).toEqual(["", "a.b.c"]);
+    expect(readCredential(request("/", "a=1; session="), COOKIE)).toEqual([""]);
+    // Envoy removes the quotes; a reader keeping them sees `""` too, and every reading is checked.
+    expect(readCredential(request("/", 'session=""').asEnvoyReads(), COOKIE)).toEqual([""]);
+    expect(readCredential(request("/", 'session=""'), COOKIE)).toEqual(['""', ""]);
+  });
+
+  it("finds nothing under other names, nor in a cookie with no '='", () => {
+    expect(readCredential(request("/?access_tokens=&token="), PARAM)).toEqual([]);
+    expect(readCredential(request("/", "session; a="), COOKIE)).toEqual([]);
+  });
+});
+
 describe("readCredentialOtherwise: the tokens other readers take where Envoy takes none or another", () => {
   it("reads the prefix in any letter case and any whitespace where it has a space", () => {
     expect(readCredentialOtherwise(lines("bearer a.b.c"), AUTHORIZATION)).toEqual(["a.b.c"]);

@@ -123,14 +123,16 @@ async function seenOnAThenB(a: string, b: string, token: string): Promise<Outcom
 
 /**
  * Rules /bare (a required jwt) and /bare-optional (an optional one) reading the token from header
- * X-Token with no valuePrefix, and /prefixed-optional from X-Token after "Token ": one world per key set.
+ * X-Token with no valuePrefix, /prefixed-optional from X-Token after "Token ", and /cookie-optional
+ * (optional) from the `session` cookie: one world per key set.
  */
 const headerWorlds = new WeakMap<Keys, ReturnType<typeof decider>>();
 function headerWorld(keys: Keys) {
   let world = headerWorlds.get(keys);
   if (world === undefined) {
-    const provider = (header: string) =>
-      `{name: idp, issuer: ${ISSUER}, audiences: [api], localJWKS: {inline: '${securityJwks(keys.es)}'}, claimToHeaders: [{claim: sub, header: x-user-id}], extractFrom: {headers: [${header}]}}`;
+    const provider = (header: string) => providerFrom(`headers: [${header}]`);
+    const providerFrom = (extractFrom: string) =>
+      `{name: idp, issuer: ${ISSUER}, audiences: [api], localJWKS: {inline: '${securityJwks(keys.es)}'}, claimToHeaders: [{claim: sub, header: x-user-id}], extractFrom: {${extractFrom}}}`;
     world = decider(
       policiesOnRules(HOST, {
         bare: { path: "/bare", features: `jwt: {providers: [${provider("{name: X-Token}")}]}` },
@@ -139,11 +141,20 @@ function headerWorld(keys: Keys) {
           path: "/prefixed-optional",
           features: `jwt: {optional: true, providers: [${provider('{name: X-Token, valuePrefix: "Token "}')}]}`,
         },
+        "cookie-optional": {
+          path: "/cookie-optional",
+          features: `jwt: {optional: true, providers: [${providerFrom("cookies: [session]")}]}`,
+        },
       }),
     );
     headerWorlds.set(keys, world);
   }
   return world;
+}
+/** GET /cookie-optional of headerWorld with this Cookie header. */
+async function sessionCookie(ctx: Ctx, cookie: string): Promise<Outcome> {
+  const world = headerWorld(ctx.keys);
+  return fromDecision(await world({ path: "/cookie-optional", headers: { cookie } }), managedHeadersOf(world.result.snapshot.policies));
 }
 /** GET `path` of headerWorld with header X-Token holding `lines` (one line per value). */
 async function xToken(ctx: Ctx, path: string, ...lines: string[]): Promise<Outcome> {
@@ -797,5 +808,51 @@ export const jwtCases: readonly Case[] = [
     "optional route, token header with valuePrefix `Token `: `X-Token:` (empty: no prefix, so no token, as Envoy: allowed)",
     { status: 200, code: "allowed" },
     (ctx) => xToken(ctx, "/prefixed-optional", ""),
+  ),
+  c(
+    "param-empty-optional",
+    "optional route: `?access_token=` (Envoy's query parser stores the empty value, its extractor takes it as a token and refuses it)",
+    malformed,
+    (ctx) => ctx.check({ path: "/optional?access_token=" }),
+    "empty query parameter and cookie values were dropped, so the optional route allowed the request where Envoy's jwt_authn extractor takes the first value of the parameter (or the cookie) whatever it is, even empty, and answers 401",
+  ),
+  c(
+    "param-name-only-optional",
+    "optional route: `?access_token` with no `=` (Envoy stores the name with an empty value)",
+    malformed,
+    (ctx) => ctx.check({ path: "/optional?a=1&access_token" }),
+    "see jwt.param-empty-optional",
+  ),
+  c(
+    "param-empty-before-valid",
+    "required route: `?access_token=&access_token=<valid>` (Envoy takes the first value, the empty one)",
+    malformed,
+    (ctx) => ctx.check({ path: `/jwt?access_token=&access_token=${token({}, {}, undefined, ctx.keys)}` }),
+    "see jwt.param-empty-optional",
+  ),
+  c(
+    "param-other-empty-optional",
+    "optional route: `?access_tokens=&token=` (empty parameters of other names: no token, allowed)",
+    { status: 200, code: "allowed" },
+    (ctx) => ctx.check({ path: "/optional?access_tokens=&token=" }),
+  ),
+  c(
+    "cookie-empty-optional",
+    "optional route reading the `session` cookie: `Cookie: a=1; session=` (Envoy's cookie parser keeps the empty value)",
+    malformed,
+    (ctx) => sessionCookie(ctx, "a=1; session="),
+    "see jwt.param-empty-optional",
+  ),
+  c(
+    "cookie-quoted-empty-optional",
+    'optional route reading the `session` cookie: `Cookie: session=""` (Envoy removes the quotes: the empty token)',
+    malformed,
+    (ctx) => sessionCookie(ctx, 'session=""'),
+  ),
+  c(
+    "cookie-name-only-optional",
+    "optional route reading the `session` cookie: `Cookie: session; a=` (no `=` after the name: Envoy skips it, no token, allowed)",
+    { status: 200, code: "allowed" },
+    (ctx) => sessionCookie(ctx, "session; a="),
   ),
 ];
