@@ -355,6 +355,8 @@ interface CookieReadings {
   readonly envoy: ReadonlyMap<string, string[]> | undefined;
 }
 
+const NO_COOKIES: CookieReadings = Object.freeze({ every: new Map<string, string[]>(), envoy: undefined });
+
 /**
  * The Cookie header read two ways: each pair's name and value trimmed (most servers), and as Envoy
  * reads it (envoyCookie). `every` holds both readings' values, `envoy` Envoy's only, and is built
@@ -362,6 +364,8 @@ interface CookieReadings {
  * with spaces around it or in double quotes).
  */
 function parseCookies(header: string | undefined): CookieReadings {
+  // Most checks carry no Cookie header and still ask (asEnvoyReads): nothing to allocate for them.
+  if (header === undefined || header === "") return NO_COOKIES;
   const every = new Map<string, string[]>();
   let envoy: Map<string, string[]> | undefined;
   for (const part of (header ?? "").split(";")) {

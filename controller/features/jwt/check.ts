@@ -85,8 +85,22 @@ export function checkJwt(
   if (missing && unread.length === 0) return NO_TOKEN;
   // The first token verified gives the identity: one Envoy found, never one only another reader takes.
   const verdict = verifyInOrder(missing ? unread : unread.length === 0 ? found : [...found, ...unread], config, ctx, 0, undefined);
-  const conclude = (v: TokenVerdict) => (missing && !("error" in v) ? NO_TOKEN : concluded(v, config, request, where, ctx));
-  return verdict instanceof Promise ? verdict.then(conclude) : conclude(verdict);
+  // No closure on the usual path (a cached token answers at once): one would be allocated on every request.
+  return verdict instanceof Promise
+    ? verdict.then((v) => concludedUnlessUnread(v, missing, config, request, where, ctx))
+    : concludedUnlessUnread(verdict, missing, config, request, where, ctx);
+}
+
+/** `concluded`, except that a token only another reader took (`missing`: Envoy found none) gives no identity once it verified. */
+function concludedUnlessUnread(
+  verdict: TokenVerdict,
+  missing: boolean,
+  config: CompiledJwt,
+  request: NormalizedRequest,
+  where: { route: string; policy: string },
+  ctx: JwtContext,
+): PhaseResult {
+  return missing && !("error" in verdict) ? NO_TOKEN : concluded(verdict, config, request, where, ctx);
 }
 
 /**
