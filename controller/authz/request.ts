@@ -1,7 +1,8 @@
 /** The request check() decides on, as every wire protocol hands it over, and its normalised view. */
 import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 import { isAscii } from "../lib/bytes.ts";
-import { phpMayRename, phpRenamedParam, type RouteRequest } from "../snapshot/route-index.ts";
+import { phpMayRename, phpRenamedParam } from "../snapshot/query-readings.ts";
+import type { RouteRequest } from "../snapshot/route-index.ts";
 import { isPlainPath, normalizePath, pathBytesOf } from "./path.ts";
 
 export interface AuthzRequest {

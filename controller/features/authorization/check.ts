@@ -20,16 +20,8 @@ import type { NormalizedRequest } from "../../authz/request.ts";
 import { mayHoldInvalidUtf8 } from "../../lib/bytes.ts";
 import { claimAt } from "../../lib/claims.ts";
 import { fail } from "../../lib/result.ts";
-import {
-  ENVOY_QUERY,
-  ENVOY_READING,
-  OTHER_QUERY_READINGS,
-  OTHER_READINGS,
-  pathMatches,
-  queryParamsIn,
-  type QueryReading,
-  type RouteReading,
-} from "../../snapshot/route-index.ts";
+import { ENVOY_QUERY, OTHER_QUERY_READINGS, queryParamsIn, type QueryReading } from "../../snapshot/query-readings.ts";
+import { ENVOY_READING, OTHER_READINGS, pathMatches, type RouteReading } from "../../snapshot/route-index.ts";
 import { NOTHING, type IdentityAttributes, type Pass, type PhaseResult, type Where } from "../feature.ts";
 import type { GeoLocation } from "../../geoip/database.ts";
 import type { CompiledCel } from "./cel.ts";
