@@ -190,49 +190,45 @@ const brokenPolicyFile = (id: string, title: string, broken: string) =>
   brokenFolderCase(id, title, (dir) => writeFileSync(join(dir, "policy.yaml"), broken));
 
 /**
- * `portcullis check` on a folder whose policy file has never parsed: serve would not be ready and
- * would deny every check, so check must not decide without the missing policy (its route would be open).
+ * `portcullis check` on a folder whose policy file holds `policy` (which serve would not put in
+ * force): check must deny as serve does, never decide without the policy (its route would be open).
  */
-const checkNeverParsed: Case = {
-  id: "manifest.check-never-parsed",
-  title: "`portcullis check` on a folder whose policy file has never parsed (`apiVersion: [unclosed`)",
-  expect: { status: 403, code: "not_ready", condition: "until every file parses, serve is not ready" },
-  fixed:
-    "check decided without the unparsed file, so the route its policy protects was allowed (200); it now denies with serve's not_ready",
-  async run() {
-    const dir = mkdtempSync(join(tmpdir(), "portcullis-catalogue-"));
-    try {
-      writeFileSync(join(dir, "base.yaml"), BASE);
-      writeFileSync(join(dir, "policy.yaml"), "apiVersion: [unclosed\n");
-      const reported: string[] = [];
-      const config = loadConfig(["check", "--manifests", dir, "GET", "http://app.example.com/bad"], {}) as CheckConfig;
-      return fromDecision((await checkFolder(config, (line) => reported.push(line))).decision, [], reported.join("; "));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  },
-};
+function checkFolderCase(id: string, title: string, expect: Case["expect"], fixed: string, policy: string): Case {
+  return {
+    id,
+    title,
+    expect,
+    fixed,
+    async run() {
+      const dir = mkdtempSync(join(tmpdir(), "portcullis-catalogue-"));
+      try {
+        writeFileSync(join(dir, "base.yaml"), BASE);
+        writeFileSync(join(dir, "policy.yaml"), policy);
+        const reported: string[] = [];
+        const config = loadConfig(["check", "--manifests", dir, "GET", "http://app.example.com/bad"], {}) as CheckConfig;
+        return fromDecision((await checkFolder(config, (line) => reported.push(line))).decision, [], reported.join("; "));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
 
-/** `portcullis check` on a folder whose policy is not a valid object (a label that is a number): as serve, not ready. */
-const checkInvalidObject: Case = {
-  id: "manifest.check-invalid-object",
-  title: "`portcullis check` on a folder whose only copy of the policy has a label that is a number (`labels: {version: 1}`)",
-  expect: { status: 403, code: "not_ready", condition: "metadata.labels.version" },
-  fixed:
-    "check warned that the object was rejected and decided without it, so its route was allowed (200); it now denies with serve's not_ready",
-  async run() {
-    const dir = mkdtempSync(join(tmpdir(), "portcullis-catalogue-"));
-    try {
-      writeFileSync(join(dir, "base.yaml"), BASE);
-      writeFileSync(join(dir, "policy.yaml"), bad(apiKey()).replace("creationTimestamp:", "labels: {version: 1}, creationTimestamp:"));
-      const reported: string[] = [];
-      const config = loadConfig(["check", "--manifests", dir, "GET", "http://app.example.com/bad"], {}) as CheckConfig;
-      return fromDecision((await checkFolder(config, (line) => reported.push(line))).decision, [], reported.join("; "));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  },
-};
+const checkNeverParsed = checkFolderCase(
+  "manifest.check-never-parsed",
+  "`portcullis check` on a folder whose policy file has never parsed (`apiVersion: [unclosed`)",
+  { status: 403, code: "not_ready", condition: "until every file parses, serve is not ready" },
+  "check decided without the unparsed file, so the route its policy protects was allowed (200); it now denies with serve's not_ready",
+  "apiVersion: [unclosed\n",
+);
+
+const checkInvalidObject = checkFolderCase(
+  "manifest.check-invalid-object",
+  "`portcullis check` on a folder whose only copy of the policy has a label that is a number (`labels: {version: 1}`)",
+  { status: 403, code: "not_ready", condition: "metadata.labels.version" },
+  "check warned that the object was rejected and decided without it, so its route was allowed (200); it now denies with serve's not_ready",
+  bad(apiKey()).replace("creationTimestamp:", "labels: {version: 1}, creationTimestamp:"),
+);
 
 const laughs = `a: &a [x, x, x, x, x, x, x, x, x, x]\n${Array.from({ length: 8 }, (_, i) => `${"bcdefghi"[i]}: &${"bcdefghi"[i]} [${Array(10).fill(`*${"abcdefgh"[i]}`).join(", ")}]`).join("\n")}\n`;
 
