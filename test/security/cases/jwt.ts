@@ -700,6 +700,13 @@ export const jwtCases: readonly Case[] = [
     invalid("Jwt is not well formed"),
     (ctx) => ctx.check({ path: "/optional", headers: { authorization: "Bearer ***" } }),
   ),
+  c(
+    "unicode-space-after-token",
+    "required route: `Authorization: Bearer <valid><NO-BREAK SPACE>` (the proxy trims only spaces and tabs: the token ends with the space)",
+    malformed,
+    (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}\u00a0` } }),
+    "a header token was trimmed of every Unicode space (String.trim), so it verified where Envoy's token keeps the space, fails to decode and is answered 401",
+  ),
   c("two-lines-both-valid", "wire: two `Authorization` lines, each a valid token (each is verified)", OK, (ctx) =>
     ctx.envoy("/jwt", [
       ["authorization", `Bearer ${token({}, {}, undefined, ctx.keys)}`],
