@@ -412,6 +412,38 @@ for (let i = 1; ; i++) writeConfigMapVolume(dir, versions[i % 2]);`;
     expect(counts.flagged, `reads ${counts.reads}`).toBeGreaterThan(0);
   });
 
+  it("refuses a merge key (<<), which Kubernetes' YAML 1.1 reader merges and YAML 1.2 does not, naming its line and column; a quoted '<<' is a key", () => {
+    writeFileSync(join(dir, "plain.yaml"), "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  <<: {namespace: apps}\n");
+    writeFileSync(join(dir, "tagged.yaml"), "apiVersion: v1\nkind: Secret\nmetadata: {name: b, !!merge <<: {namespace: apps}}\n");
+    writeFileSync(join(dir, "quoted.yaml"), `${secret("c")}stringData: {"<<": x}\n---\n${secret("d")}stringData: {!!str <<: y}\n`);
+    const { latest } = new ManifestFolder(dir).read();
+    expect(latest.errors).toEqual([
+      { file: "plain.yaml", error: expect.stringMatching(/^line 5, column 3: a merge key \(<<\) is not read/) },
+      { file: "tagged.yaml", error: expect.stringMatching(/^line 3, column 29: a merge key/) },
+    ]);
+    expect(names(latest)).toEqual(["c", "d"]);
+  });
+
+  it("refuses a line beginning with '---' and more than a comment, which Kubernetes' YAML reader refuses; '---' with a comment or blanks splits", () => {
+    writeFileSync(join(dir, "inline.yaml"), `${secret("a")}--- {apiVersion: v1, kind: Secret, metadata: {name: b}}\n`);
+    writeFileSync(join(dir, "glued.yaml"), `${secret("c")}---apiVersion: v1\n`);
+    writeFileSync(join(dir, "fine.yaml"), `---\n${secret("d")}--- # next\r\n${secret("e")}---  \n${secret("f")}`);
+    const { latest } = new ManifestFolder(dir).read();
+    expect(latest.errors).toEqual([
+      { file: "glued.yaml", error: expect.stringMatching(/^line 4: a line beginning with '---' holds more than a document marker/) },
+      { file: "inline.yaml", error: expect.stringMatching(/^line 4: /) },
+    ]);
+    expect(names(latest)).toEqual(["d", "e", "f"]);
+  });
+
+  it("refuses a document after '...' without a '---' line before it (Kubernetes' reader reads one document per part and drops it)", () => {
+    writeFileSync(join(dir, "ended.yaml"), `${secret("a")}...\n${secret("b")}`);
+    writeFileSync(join(dir, "split.yaml"), `${secret("c")}...\n---\n${secret("d")}...\n`);
+    const { latest } = new ManifestFolder(dir).read();
+    expect(latest.errors).toEqual([{ file: "ended.yaml", error: expect.stringMatching(/^line 5, column 1: .*would drop this document/) }]);
+    expect(names(latest)).toEqual(["c", "d"]);
+  });
+
   it("refuses alias bombs and oversized files", () => {
     const bomb = [
       "a: &a [x,x,x,x,x,x,x,x,x]",

@@ -332,6 +332,38 @@ spec:
 `,
     },
   ),
+  brokenFolderCase(
+    "yaml-merge-key",
+    'the route gains a rule `public` before rule bad, `{path: /bad, <<: {headers: [x-public: "yes"]}}`: Envoy Gateway\'s YAML reader (1.1) merges the header match in, YAML 1.2 keeps `<<` as a key',
+    (dir) =>
+      writeFileSync(
+        join(dir, "base.yaml"),
+        BASE.replace(
+          "    - {name: bad,",
+          '    - {name: public, matches: [{path: {type: PathPrefix, value: /bad}, <<: {headers: [{name: x-public, value: "yes"}]}}]}\n    - {name: bad,',
+        ),
+      ),
+    "the merge key was read as a key named `<<`, which the route's schema lets pass, so rule public matched every /bad request and came first: allowed (200) where Envoy Gateway routes a request without x-public to the protected rule; a merge key now breaks its file",
+  ),
+  ...(
+    [
+      ["document-marker-with-content", "--- "],
+      ["document-end-marker", "...\n"],
+    ] as const
+  ).map(([id, marker], i) =>
+    brokenFolderCase(
+      id,
+      `policy.yaml gains a route \`public\` (Exact /bad) after \`${marker.trim()}\`${i === 0 ? " on the marker's line" : ""}: Kubernetes' YAML reader (Envoy Gateway's file provider, kubectl) splits documents only at a line holding \`---\` alone, and reads the first document of each part`,
+      (dir) =>
+        writeFileSync(
+          join(dir, "policy.yaml"),
+          `${bad(apiKey())}${marker}{apiVersion: gateway.networking.k8s.io/v1, kind: HTTPRoute, metadata: {name: public, namespace: apps}, spec: {parentRefs: [{name: gw}], hostnames: [app.example.com], rules: [{matches: [{path: {type: Exact, value: /bad}}]}]}}\n`,
+        ),
+      i === 0
+        ? "YAML 1.2 starts a document there, so the open route public (Exact /bad, ranked above PathPrefix /bad) was enforced and /bad allowed (200) where Envoy Gateway never sees that route; a document Kubernetes' reader would not split off now breaks its file"
+        : "see manifest.document-marker-with-content",
+    ),
+  ),
   m(
     "policy-in-list",
     "the policy arrives inside a `kind: List` (what `kubectl get -o yaml` writes and `kubectl apply -f` applies item by item)",
