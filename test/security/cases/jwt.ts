@@ -838,6 +838,33 @@ export const jwtCases: readonly Case[] = [
     "see jwt.param-empty-optional",
   ),
   c(
+    "param-empty-after-semicolon-optional",
+    "optional route: `?a=1;access_token=` (Envoy splits at `&` only and finds no token; a split at `;` finds an empty one, no credential either)",
+    { status: 200, code: "allowed" },
+    (ctx) => ctx.check({ path: "/optional?a=1;access_token=" }),
+    "the empty value only a split at `;` finds was taken as a token and refused as malformed (401), where Envoy finds no token and allows the optional route, and an upstream splitting at `;` finds no credential to act on",
+  ),
+  c(
+    "param-empty-php-name-optional",
+    "optional route: `?access.token=` (only PHP reads it as access_token, empty: no credential; Envoy finds none)",
+    { status: 200, code: "allowed" },
+    (ctx) => ctx.check({ path: "/optional?access.token=" }),
+    "see jwt.param-empty-after-semicolon-optional",
+  ),
+  c(
+    "param-empty-after-semicolon-required",
+    "required route: `?a=1;access_token=` (no token where Envoy reads: 401 missing, not malformed)",
+    missing,
+    (ctx) => ctx.check({ path: "/jwt?a=1;access_token=" }),
+  ),
+  c(
+    "cookie-empty-name-space-optional",
+    "optional route reading the `session` cookie: `Cookie: a=1; session =` (Envoy's name keeps the space: no token; a trimmed reading finds an empty one, no credential)",
+    { status: 200, code: "allowed" },
+    (ctx) => sessionCookie(ctx, "a=1; session ="),
+    "see jwt.param-empty-after-semicolon-optional",
+  ),
+  c(
     "param-other-empty-optional",
     "optional route: `?access_tokens=&token=` (empty parameters of other names: no token, allowed)",
     { status: 200, code: "allowed" },
