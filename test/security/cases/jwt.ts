@@ -585,6 +585,19 @@ export const jwtCases: readonly Case[] = [
       headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}` },
     }),
   ),
+  c(
+    "two-providers-forged-in-other-location",
+    "a valid idp token in the header and a forged cookie-idp token in the `session` cookie (Envoy's requires_any of the providers passes once idp's tokens verify, the cookie unread)",
+    badSignature,
+    (ctx) =>
+      ctx.check({
+        path: "/jwt",
+        headers: {
+          authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}`,
+          cookie: `session=${token({ iss: OTHER_ISSUER, sub: "admin" }, {}, ctx.keys.stranger)}`,
+        },
+      }),
+  ),
   c("two-places-audience", "valid token in the header, one for another audience in the query", audience, (ctx) =>
     ctx.check({
       path: `/jwt?access_token=${token({ aud: "billing" }, {}, undefined, ctx.keys)}`,
