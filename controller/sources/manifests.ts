@@ -2,8 +2,9 @@
  * The standalone source: a folder of YAML (or JSON) manifests, read recursively and watched.
  *
  * The folder is enforced whole, as Envoy Gateway's file provider reloads it: while any file does
- * not parse (or holds an object of a kind Portcullis reads that is not valid, or of a kind its API
- * group does not have: a misspelt `kind: Securitypolicy`), what it holds is
+ * not parse (or holds an object of a kind Portcullis reads that is not valid, of a kind or version
+ * its API group does not serve: a misspelt `kind: Securitypolicy`, or of a group Envoy Gateway does
+ * not know, over which its file provider refuses the whole load), what it holds is
  * unknown (an object moved into it from another file, or a file
  * renamed while broken, would otherwise vanish from both and open its routes), so the last read in
  * which every file parsed stays in force, the other files' changes included; before any such
@@ -412,7 +413,7 @@ function expandList(
   const hash = raw.origin.lastIndexOf("#");
   const at = raw.line === undefined ? "" : ` at line ${raw.line}`;
   const where = `document ${raw.origin.slice(hash + 1)}${at}`;
-  if (isWatchedKind(list.kind)) {
+  if (isWatchedKind(list.apiVersion, list.kind)) {
     return {
       error: `${where} (${String(list.kind)}) has items: kubectl apply would read it as a list, apply its items and drop the object itself`,
     };

@@ -27,7 +27,6 @@ const NAMESPACED_RULES = [
     resources: ["gateways", "httproutes", "grpcroutes", "referencegrants", "listenersets", "backendtlspolicies"],
     verbs: ["get", "list", "watch"],
   },
-  { apiGroups: ["gateway.networking.x-k8s.io"], resources: ["xlistenersets"], verbs: ["get", "list", "watch"] },
   // backends and services: what extAuth's backendRefs name.
   { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies", "backends"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies/status"], verbs: ["get", "update", "patch"] },

@@ -111,13 +111,15 @@ describe("ManifestFolder.read", () => {
       Securitypolicy: "gateway.envoyproxy.io/v1alpha1",
       SecurityPolicies: "gateway.envoyproxy.io/v1alpha1",
       HttpRoute: "gateway.networking.k8s.io/v1",
-      XListenerSets: "gateway.networking.x-k8s.io/v1alpha1",
+      TLSRoutes: "gateway.networking.k8s.io/v1",
+      XMeshes: "gateway.networking.x-k8s.io/v1alpha1",
     };
     const nearest = {
       Securitypolicy: "SecurityPolicy",
       SecurityPolicies: "SecurityPolicy",
       HttpRoute: "HTTPRoute",
-      XListenerSets: "XListenerSet",
+      TLSRoutes: "TLSRoute",
+      XMeshes: "XMesh",
     };
     for (const [kind, apiVersion] of Object.entries(misspelt)) {
       writeFileSync(join(dir, "p.yaml"), `${secret("keys")}---\n${policy(kind, apiVersion)}`);
@@ -145,7 +147,7 @@ describe("ManifestFolder.read", () => {
     ]);
     writeFileSync(join(dir, "p.yaml"), "apiVersion: gateway.envoyproxy.io/v1alpha1\nmetadata: {name: p}\n");
     expect(folder.read().latest.errors).toEqual([
-      { file: "p.yaml", error: "document 1 at line 1 (gateway.envoyproxy.io/v1alpha1) is not valid: kind is missing or not a string" },
+      { file: "p.yaml", error: "document 1 at line 1 ((no kind) default/p) is not valid: apiVersion and kind must both be set" },
     ]);
     // A version its group does not serve is as unknown to the API server as a misspelt kind.
     writeFileSync(join(dir, "p.yaml"), policy("SecurityPolicy", "gateway.envoyproxy.io/v1alpha2"));
@@ -153,7 +155,7 @@ describe("ManifestFolder.read", () => {
       {
         file: "p.yaml",
         error:
-          "document 1 at line 1 (SecurityPolicy apps/p) is not valid: apiVersion gateway.envoyproxy.io/v1alpha2 is not one of gateway.envoyproxy.io/v1alpha1",
+          "document 1 at line 1 (SecurityPolicy apps/p) is not valid: apiVersion gateway.envoyproxy.io/v1alpha2: SecurityPolicy is served as gateway.envoyproxy.io/v1alpha1 only (Gateway API v1.6.1 and Envoy Gateway v1.9.0's CRDs); the API server would refuse it",
       },
     ]);
   });
@@ -208,7 +210,7 @@ items:
       "{apiVersion: gateway.envoyproxy.io/v1alpha1, kind: SecurityPolicy, metadata: {name: p, labels: {v: 1}}, spec: {}}":
         "document 1.items[1] at line 7 (SecurityPolicy) is not valid: metadata.labels.v",
       "{kind: SecurityPolicy, metadata: {name: p}, spec: {}}":
-        "document 1.items[1] at line 7 (SecurityPolicy default/p) is not valid: apiVersion undefined",
+        "document 1.items[1] at line 7 (SecurityPolicy default/p) is not valid: apiVersion and kind must both be set",
       "just text": "document 1 at line 1: items[1] is not an object: a list's items must be objects",
     };
     for (const [item, error] of Object.entries(broken)) {
@@ -238,15 +240,15 @@ items:
     ]);
   });
 
-  it("kinds of those groups Portcullis does not read, at any version, and kinds of other groups are ignored", () => {
+  it("objects of Envoy Gateway's scheme it loads and does not use are ignored: kinds of its groups Portcullis does not read (at a version served), and client-go's groups", () => {
     const documents = [
       ["gateway.envoyproxy.io/v1alpha1", "EnvoyProxy"],
-      ["gateway.envoyproxy.io/v1alpha2", "BackendTrafficPolicy"],
       ["gateway.networking.k8s.io/v1", "TCPRoute"],
       ["gateway.networking.k8s.io/v1alpha2", "UDPRoute"],
       ["gateway.networking.x-k8s.io/v1alpha1", "XMesh"],
       ["apps/v1", "Deployment"],
-      ["example.com/v1", "Securitypolicy"],
+      ["multicluster.x-k8s.io/v1alpha1", "ServiceImport"],
+      ["apiextensions.k8s.io/v1", "CustomResourceDefinition"],
       ["v1", "ServiceAccount"],
     ].map(([apiVersion, kind]) => `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: x}\n`);
     writeFileSync(join(dir, "other.yaml"), documents.join("---\n"));
@@ -254,6 +256,79 @@ items:
     expect(latest.errors).toEqual([]);
     expect(latest.objects).toHaveLength(documents.length);
     expect(inForce).toBe(latest);
+  });
+
+  it("an object of a group Envoy Gateway's scheme lacks (an Istio Gateway, a misspelt group with a misspelt kind) breaks its file, as its file provider refuses the whole load", () => {
+    const folder = new ManifestFolder(dir);
+    writeFileSync(join(dir, "keys.yaml"), secret("keys"));
+    const whole = folder.read();
+    for (const [apiVersion, kind] of [
+      ["networking.istio.io/v1", "Gateway"],
+      ["gateway.networking.istio.io/v1", "HTTPRoute"],
+      ["gateway.envoyprxy.io/v1alpha1", "SecurityPolicy"],
+      ["gateway.envoyprxy.io/v1alpha1", "Securitypolicy"],
+      ["example.com/v1", "Widget"],
+    ]) {
+      writeFileSync(join(dir, "other.yaml"), `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: x, namespace: apps}\n`);
+      const read = folder.read();
+      expect(read.latest.errors).toEqual([
+        {
+          file: "other.yaml",
+          error: `document 1 at line 1 (${kind} apps/x) is not valid: no kind ${kind} is registered for ${apiVersion} in Envoy Gateway, whose file provider refuses the whole load over it`,
+        },
+      ]);
+      expect(read.inForce).toBe(whole.latest);
+    }
+  });
+
+  describe("the versions served by the Gateway API v1.6.1 CRDs Envoy Gateway v1.9.0 ships, and only those", () => {
+    const object = (apiVersion: string, kind: string, spec: string) =>
+      `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: x, namespace: apps}\nspec: ${spec}\n`;
+    const GRANT = "{from: [{group: gateway.envoyproxy.io, kind: SecurityPolicy, namespace: apps}], to: [{group: '', kind: Secret}]}";
+    const GRPC_ROUTE = "{parentRefs: [{name: gw}]}";
+    const TLS_POLICY =
+      "{targetRefs: [{group: '', kind: Service, name: s}], validation: {hostname: s.example, wellKnownCACertificates: System}}";
+    const LISTENER_SET = "{parentRef: {name: gw}, listeners: [{name: l, port: 8080, protocol: HTTP}]}";
+    const read = (text: string) => {
+      writeFileSync(join(dir, "x.yaml"), text);
+      return new ManifestFolder(dir).read().latest;
+    };
+    it("ReferenceGrant v1 (served since Gateway API v1.5) is read, as v1beta1 is", () => {
+      for (const version of ["v1", "v1beta1"]) {
+        const latest = read(object(`gateway.networking.k8s.io/${version}`, "ReferenceGrant", GRANT));
+        expect(latest.errors).toEqual([]);
+        expect(latest.resources.referenceGrants).toHaveLength(1);
+      }
+    });
+    for (const [apiVersion, kind, spec, served] of [
+      ["gateway.networking.k8s.io/v1alpha2", "ReferenceGrant", GRANT, "gateway.networking.k8s.io/v1, gateway.networking.k8s.io/v1beta1"],
+      ["gateway.networking.k8s.io/v1alpha2", "GRPCRoute", GRPC_ROUTE, "gateway.networking.k8s.io/v1"],
+      [
+        "gateway.networking.k8s.io/v1alpha2",
+        "BackendTLSPolicy",
+        TLS_POLICY,
+        "gateway.networking.k8s.io/v1, gateway.networking.k8s.io/v1alpha3",
+      ],
+    ] as const) {
+      it(`${kind} ${apiVersion} (no longer served) breaks its file, naming the versions served`, () => {
+        expect(read(object(apiVersion, kind, spec)).errors).toEqual([
+          {
+            file: "x.yaml",
+            error: `document 1 at line 1 (${kind} apps/x) is not valid: apiVersion ${apiVersion}: ${kind} is served as ${served} only (Gateway API v1.6.1 and Envoy Gateway v1.9.0's CRDs); the API server would refuse it`,
+          },
+        ]);
+      });
+    }
+    it("the experimental XListenerSet and ListenerSet of gateway.networking.x-k8s.io (no longer served; Envoy Gateway v1.9.0 reads neither) break their file", () => {
+      for (const kind of ["XListenerSet", "ListenerSet"]) {
+        const latest = read(object("gateway.networking.x-k8s.io/v1alpha1", kind, LISTENER_SET));
+        expect(latest.errors).toHaveLength(1);
+        expect(latest.errors[0]!.error).toContain(`(${kind} apps/x) is not valid: gateway.networking.x-k8s.io has no kind "${kind}"`);
+      }
+      const latest = read(object("gateway.networking.k8s.io/v1", "ListenerSet", LISTENER_SET));
+      expect(latest.errors).toEqual([]);
+      expect(latest.resources.listenerSets).toHaveLength(1);
+    });
   });
 
   it("a second copy of an object that differs from the first breaks its file; files are read in code-unit order, whatever the locale", () => {

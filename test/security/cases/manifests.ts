@@ -317,6 +317,28 @@ export const manifestCases: readonly Case[] = [
     ),
   ),
   brokenFolderCase(
+    "group-and-kind-misspelt",
+    "the policy's group and kind are both misspelt (`gateway.envoyprxy.io/v1alpha1`, `kind: Securitypolicy`): a group Envoy Gateway's scheme does not have",
+    (dir) =>
+      writeFileSync(
+        join(dir, "policy.yaml"),
+        bad(apiKey()).replace(
+          "gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy",
+          "gateway.envoyprxy.io/v1alpha1\nkind: Securitypolicy",
+        ),
+      ),
+    "an object of an unknown API group was ignored, so the policy vanished and its route was allowed (200); Envoy Gateway's file provider refuses the whole load over a kind its scheme lacks, and such an object now breaks its file",
+  ),
+  brokenFolderCase(
+    "route-version-not-served",
+    "the protected route's apiVersion is one no Gateway API v1.6.1 CRD serves (`gateway.networking.k8s.io/v1alpha2` HTTPRoute)",
+    (dir) =>
+      writeFileSync(
+        join(dir, "base.yaml"),
+        BASE.replace("gateway.networking.k8s.io/v1\nkind: HTTPRoute", "gateway.networking.k8s.io/v1alpha2\nkind: HTTPRoute"),
+      ),
+  ),
+  brokenFolderCase(
     "route-kind-misspelt",
     "the protected route's kind is misspelt (`kind: HttpRoute`) beside a broader route no policy protects (PathPrefix `/`)",
     (dir) => writeFileSync(join(dir, "base.yaml"), BASE.replace("\nkind: HTTPRoute\n", "\nkind: HttpRoute\n")),
