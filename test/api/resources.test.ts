@@ -95,9 +95,14 @@ describe("kinds", () => {
     ]);
     expect(rejected).toEqual([]);
   });
-  it("an apiVersion that is a group's name without its version is read as that group", () => {
-    expect(toResources([raw("gateway.envoyproxy.io", "SecurityPolicys")]).rejected.map((r) => r.reason)).toEqual([
-      'gateway.envoyproxy.io has no kind "SecurityPolicys" (the nearest is SecurityPolicy); the API server would refuse it',
+  it("an apiVersion that is a group's name without its version is a core version no scheme has: rejected, whatever the kind (a wrong allow if ignored)", () => {
+    expect(
+      toResources([raw("gateway.envoyproxy.io", "SecurityPolicy"), raw("gateway.envoyproxy.io", "SecurityPolicys")]).rejected.map(
+        (r) => r.reason,
+      ),
+    ).toEqual([
+      "no kind SecurityPolicy is registered for gateway.envoyproxy.io in Envoy Gateway, whose file provider refuses the whole load over it",
+      "no kind SecurityPolicys is registered for gateway.envoyproxy.io in Envoy Gateway, whose file provider refuses the whole load over it",
     ]);
   });
 });

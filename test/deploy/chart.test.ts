@@ -27,7 +27,6 @@ const NAMESPACED_RULES = [
     resources: ["gateways", "httproutes", "grpcroutes", "referencegrants", "listenersets", "backendtlspolicies"],
     verbs: ["get", "list", "watch"],
   },
-  { apiGroups: ["gateway.networking.x-k8s.io"], resources: ["xlistenersets"], verbs: ["get", "list", "watch"] },
   // backends and services: what extAuth's backendRefs name.
   { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies", "backends"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies/status"], verbs: ["get", "update", "patch"] },
@@ -57,6 +56,12 @@ describe("values.schema.json, as helm enforces it", () => {
     ["a port out of range", { ports: { authz: 70000 } }, "ports.authz"],
     ["a PDB percentage without %", { podDisruptionBudget: { minAvailable: "half" } }, "podDisruptionBudget.minAvailable"],
     ["a non-string manifest file", { standalone: { manifests: { "a.yaml": { kind: "Gateway" } } } }, "standalone.manifests.a.yaml"],
+    [
+      "a manifest file Portcullis would not read (notes.txt)",
+      { standalone: { manifests: { "notes.txt": "kind: Gateway" } } },
+      "standalone.manifests",
+    ],
+    ["a hidden manifest file", { standalone: { manifests: { ".a.yaml": "kind: Gateway" } } }, "standalone.manifests"],
     ["a bad scrape interval", { serviceMonitor: { interval: "30" } }, "serviceMonitor.interval"],
   ])("helm refuses %s, naming the value", (_what, override, path) => {
     expect(() => renderChart(override)).toThrow(`- ${path}`);

@@ -50,13 +50,40 @@ describe("paramIn: percent-decoded readings", () => {
     expect(paramIn("role=%61dmin;x=1", "role", decoded("first", true))).toBe("admin");
   });
 
-  it("reads every combination besides Envoy's once, and PHP's", () => {
-    expect(OTHER_QUERY_READINGS).toHaveLength(8);
-    expect(new Set(OTHER_QUERY_READINGS.map((r) => `${r.value} ${r.semicolons} ${r.decoded} ${r.phpNames}`)).size).toBe(8);
+  it("reads every combination besides Envoy's once, PHP's, Go's and Tomcat's", () => {
+    expect(OTHER_QUERY_READINGS).toHaveLength(10);
+    expect(new Set(OTHER_QUERY_READINGS.map((r) => `${r.value} ${r.semicolons} ${r.decoded} ${r.phpNames} ${r.drops}`)).size).toBe(10);
     expect(OTHER_QUERY_READINGS.some((r) => r.value === "first" && !r.semicolons && !r.decoded)).toBe(false);
     expect(OTHER_QUERY_READINGS.filter((r) => r.phpNames)).toEqual([
       expect.objectContaining({ value: "last", decoded: true, semicolons: false }),
     ]);
+  });
+});
+
+describe("paramIn: the pairs Go and Java servlets drop", () => {
+  const GO = OTHER_QUERY_READINGS.find((r) => r.drops === "invalid escapes and ;")!;
+  const TOMCAT = OTHER_QUERY_READINGS.find((r) => r.drops === "invalid escapes")!;
+
+  it("drops a pair holding ';' (Go's net/url since 1.17), not Tomcat", () => {
+    expect(paramIn("role=x;&role=admin&role=user", "role", GO)).toBe("admin");
+    expect(paramIn("ro;le=x&role=admin", "role", GO)).toBe("admin");
+    expect(paramIn("role=x;&role=admin&role=user", "role", TOMCAT)).toBe("x;");
+  });
+
+  it("drops a pair with an invalid percent-escape in its name or value (both)", () => {
+    for (const reading of [GO, TOMCAT]) {
+      expect(paramIn("role=%zz&role=admin&role=user", "role", reading)).toBe("admin");
+      expect(paramIn("role=100%&role=admin", "role", reading)).toBe("admin");
+      expect(paramIn("role=%4&role=admin", "role", reading)).toBe("admin");
+      expect(paramIn("r%zzole=x&role=%61dmin", "role", reading)).toBe("admin");
+      expect(paramIn("role=a+b%20c", "role", reading)).toBe("a b c");
+    }
+  });
+
+  it("reads a query it drops nothing of as the decoded first value, parsed once", () => {
+    const decodedFirst = OTHER_QUERY_READINGS.find((r) => r.decoded && r.drops === "none" && !r.semicolons && r.value === "first")!;
+    expect(queryParamsIn("role=admin&role=user", GO)).toBe(queryParamsIn("role=admin&role=user", decodedFirst));
+    expect(queryParamsIn("role=a;b", TOMCAT)).toBe(queryParamsIn("role=a;b", decodedFirst));
   });
 });
 
