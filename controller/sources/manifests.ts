@@ -191,8 +191,16 @@ function signatureOf(scan: FolderScan): string {
   return [...directories, ...files].join("\n");
 }
 
+/**
+ * Whether a file is read as manifests: `.yaml`, `.yml` and `.json` files, and files without an
+ * extension, which Envoy Gateway's file provider reads as it reads every file of its folder (a
+ * ConfigMap or Helm values key `policies` is mounted as such a file: left out, its policies would
+ * vanish and open their routes). Files with another extension (`.md`, `.txt`, `.bak`) are not.
+ */
+const isManifestName = (name: string): boolean => /\.(ya?ml|json)$/i.test(name) || !name.includes(".");
+
 interface FolderScan {
-  /** Manifest files (`.yaml`, `.yml`, `.json`), in read order. */
+  /** Manifest files (isManifestName), in read order. */
   readonly files: readonly string[];
   /** Every directory descended into, the folder first, with its inode (a symlinked directory's target's). */
   readonly directories: ReadonlyMap<string, number>;
@@ -210,7 +218,7 @@ function scanFolder(dir: string): FolderScan {
       const child = join(path, entry.name);
       const stats = statSync(child, { throwIfNoEntry: false });
       if (stats?.isDirectory()) visit(child, stats.ino);
-      else if (stats?.isFile() && /\.(ya?ml|json)$/i.test(entry.name)) files.push(child);
+      else if (stats?.isFile() && isManifestName(entry.name)) files.push(child);
     }
   };
   visit(dir, statSync(dir).ino);

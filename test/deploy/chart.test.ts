@@ -56,6 +56,12 @@ describe("values.schema.json, as helm enforces it", () => {
     ["a port out of range", { ports: { authz: 70000 } }, "ports.authz"],
     ["a PDB percentage without %", { podDisruptionBudget: { minAvailable: "half" } }, "podDisruptionBudget.minAvailable"],
     ["a non-string manifest file", { standalone: { manifests: { "a.yaml": { kind: "Gateway" } } } }, "standalone.manifests.a.yaml"],
+    [
+      "a manifest file Portcullis would not read (notes.txt)",
+      { standalone: { manifests: { "notes.txt": "kind: Gateway" } } },
+      "standalone.manifests",
+    ],
+    ["a hidden manifest file", { standalone: { manifests: { ".a.yaml": "kind: Gateway" } } }, "standalone.manifests"],
     ["a bad scrape interval", { serviceMonitor: { interval: "30" } }, "serviceMonitor.interval"],
   ])("helm refuses %s, naming the value", (_what, override, path) => {
     expect(() => renderChart(override)).toThrow(`- ${path}`);

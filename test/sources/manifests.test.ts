@@ -17,16 +17,18 @@ const secret = (name: string) => `apiVersion: v1\nkind: Secret\nmetadata: {name:
 const BROKEN = "kind: Secret\nmetadata: {name: [oops\n";
 
 describe("ManifestFolder.read", () => {
-  it("reads multi-document YAML and JSON recursively, skipping hidden entries and other files", () => {
+  it("reads multi-document YAML and JSON and files without an extension recursively, skipping hidden entries and other files", () => {
     mkdirSync(join(dir, "nested"));
     mkdirSync(join(dir, "..data"));
     writeFileSync(join(dir, "a.yaml"), `${secret("one")}---\n${secret("two")}---\n`);
     writeFileSync(join(dir, "nested", "b.json"), JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "three" } }));
+    writeFileSync(join(dir, "nested", "policies"), secret("four"));
     writeFileSync(join(dir, "..data", "c.yaml"), secret("hidden"));
+    writeFileSync(join(dir, ".d"), secret("hidden-too"));
     writeFileSync(join(dir, "notes.txt"), "kind: Secret");
     const { latest } = new ManifestFolder(dir).read();
-    expect(names(latest)).toEqual(["one", "two", "three"]);
-    expect(latest.objects.map((o) => o.origin)).toEqual(["a.yaml#1", "a.yaml#2", "nested/b.json#1"]);
+    expect(names(latest)).toEqual(["one", "two", "three", "four"]);
+    expect(latest.objects.map((o) => o.origin)).toEqual(["a.yaml#1", "a.yaml#2", "nested/b.json#1", "nested/policies#1"]);
   });
 
   it("reads a ConfigMap volume through its visible links, once", () => {

@@ -186,6 +186,28 @@ function brokenFolderCase(
     },
   };
 }
+/** A folder of base.yaml (BASE) and `files` (name → text), read once: what it puts in force decides. */
+function folderCase(id: string, title: string, expect: Expected, files: Record<string, string>, fixed: string): Case {
+  return {
+    id: `manifest.${id}`,
+    title,
+    expect,
+    fixed,
+    async run() {
+      const dir = mkdtempSync(join(tmpdir(), "portcullis-catalogue-"));
+      try {
+        writeFileSync(join(dir, "base.yaml"), BASE);
+        for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+        const { inForce } = new ManifestFolder(dir).read();
+        if (inForce === undefined) throw new Error(`${id}: the folder is not in force`);
+        return decide(inForce.objects, { headers: {} });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
 const brokenPolicyFile = (id: string, title: string, broken: string) =>
   brokenFolderCase(id, title, (dir) => writeFileSync(join(dir, "policy.yaml"), broken));
 
@@ -363,6 +385,13 @@ spec:
         ? "YAML 1.2 starts a document there, so the open route public (Exact /bad, ranked above PathPrefix /bad) was enforced and /bad allowed (200) where Envoy Gateway never sees that route; a document Kubernetes' reader would not split off now breaks its file"
         : "see manifest.document-marker-with-content",
     ),
+  ),
+  folderCase(
+    "file-without-extension",
+    "the policy is in a file named `policies`, without an extension (a Helm `standalone.manifests` or ConfigMap key so named)",
+    { status: 401, code: "apikey_missing" },
+    { policies: bad(apiKey()) },
+    "only .yaml, .yml and .json files were read, so the policy vanished and its route was allowed (200) where Envoy Gateway's file provider, which reads every file of its folder, enforces it; a file without an extension is now read as a manifest too",
   ),
   m(
     "policy-in-list",
