@@ -59,11 +59,13 @@ describe("in-process all-new tokens", () => {
   // A new token's first sight builds its claims, claim headers, identity and allow for that one request.
   // Copying the identity's headers and principals into that allow cost about 600 bytes more in this short
   // run (2,000 tokens after as many to warm up): 6,770–6,840 bytes beyond the ceiling, 6,160–6,260 since.
-  it("Portcullis allocates within 6,500 bytes per new token beyond the ceiling's handler", async () => {
+  // An iterator per claim header, a header's typ checked per token and a buffer per decoded payload cost
+  // about 800 bytes more: 5,340–6,410 before, 4,600–5,700 since (the first run of a process the highest).
+  it("Portcullis allocates within 5,900 bytes per new token beyond the ceiling's handler", async () => {
     const [ceiling, portcullis] = (await inProcessScenarios(4000)).filter((s) => s.nextRawHeaders !== undefined);
     const bare = await measureInProcess(ceiling!, 2000, 1);
     const check = await measureInProcess(portcullis!, 2000, 1);
-    expect(check.heapBytes - bare.heapBytes).toBeLessThanOrEqual(6500);
+    expect(check.heapBytes - bare.heapBytes).toBeLessThanOrEqual(5900);
   });
 
   it("a token the ceiling cannot verify is refused by both (each verifies the signature it is given)", async () => {

@@ -421,12 +421,15 @@ function remember(
   const provider = config.providers[index]!;
   const claims = jwt.payload;
   const headers: Record<string, string> = {};
-  for (const { header, claim } of provider.claimToHeaders) {
+  // An index loop: for…of allocated an iterator and a result object per claim header, on every new token.
+  const claimToHeaders = provider.claimToHeaders;
+  for (let c = 0; c < claimToHeaders.length; c++) {
+    const { header, claim } = claimToHeaders[c]!;
     const value = headerValueOf(claimAt(claims, claim));
     if (value !== undefined) headers[header] = value;
   }
-  const sub = typeof claims.sub === "string" ? ` sub=${claims.sub}` : "";
-  const principal = `jwt ${provider.name}${sub}`;
+  const sub = claims.sub;
+  const principal = typeof sub === "string" ? `jwt ${provider.name} sub=${sub}` : `jwt ${provider.name}`;
   const attributes = { jwt: { provider: provider.name, claims } };
   const exp = claims.exp;
   const expiresAt = typeof exp === "number" ? (exp + CLOCK_SKEW_SECONDS) * 1000 : undefined;
