@@ -25,9 +25,10 @@ export interface QueryReading {
   /**
    * The pairs (split at "&") the reading drops before it reads any value, as its upstream does:
    * none; those with an invalid percent-escape ("%" without two hex digits after it: Tomcat's
-   * request parameters); those too that hold a ";" (Go's net/url since Go 1.17).
+   * request parameters); those too that hold a ";" (Go's net/url since Go 1.17); those after the
+   * first PHP_MAX_INPUT_VARS that are not empty (PHP's default max_input_vars).
    */
-  readonly drops: "none" | "invalid escapes" | "invalid escapes and ;";
+  readonly drops: "none" | "invalid escapes" | "invalid escapes and ;" | "past max_input_vars";
   /** What the reading is, for the audit log. */
   readonly name: string;
 }
@@ -55,6 +56,16 @@ const PHP_QUERY: QueryReading = {
   name: "PHP's (the last value of a name in the query split at &, percent-decoded, with '.', ' ' and an unmatched '[' in a name read as '_')",
 };
 
+/** PHP's default max_input_vars: the pairs of a query PHP reads (it stops at the next, with a warning). */
+export const PHP_MAX_INPUT_VARS = 1000;
+
+/** PHP's reading as PHP's default configuration reads a query of more pairs than max_input_vars. */
+const PHP_LIMITED_QUERY: QueryReading = {
+  ...PHP_QUERY,
+  drops: "past max_input_vars",
+  name: `PHP's of the first ${PHP_MAX_INPUT_VARS} pairs (max_input_vars: the last value of a name, percent-decoded, with '.', ' ' and an unmatched '[' in a name read as '_')`,
+};
+
 /** The readings an upstream may act on besides Envoy's (DESIGN §0). */
 export const OTHER_QUERY_READINGS: readonly QueryReading[] = [
   ...[false, true].flatMap((decoded) =>
@@ -72,6 +83,7 @@ export const OTHER_QUERY_READINGS: readonly QueryReading[] = [
     ),
   ),
   PHP_QUERY,
+  PHP_LIMITED_QUERY,
   ...(["invalid escapes", "invalid escapes and ;"] as const).map(
     (drops): QueryReading => ({
       value: "first",
@@ -91,15 +103,27 @@ const DECODED_FIRST = OTHER_QUERY_READINGS.find((r) => r.decoded && r.drops === 
 
 /**
  * The reading of OTHER_QUERY_READINGS that reads `rawQuery` as `reading` does, known from the text
- * alone: PHP's reads a query where no name changes (phpMayRename) as the decoded last value does, a
- * reading that drops pairs reads one where it drops none (dropsSome) as the decoded first value
- * does; else `reading` itself.
+ * alone: PHP's reads a query where no name changes (phpMayRename) as the decoded last value does,
+ * and one of at most PHP_MAX_INPUT_VARS pairs as it does under no limit; a reading that drops
+ * pairs reads one where it drops none (dropsSome) as the decoded first value does; else `reading`
+ * itself.
  */
 function sameAs(reading: QueryReading, rawQuery: string): QueryReading {
+  if (reading.drops === "past max_input_vars") return pastPhpLimit(rawQuery) ? reading : sameAs(PHP_QUERY, rawQuery);
   if (reading.phpNames) return phpMayRename(rawQuery) ? reading : DECODED_LAST;
   if (reading.drops !== "none") return dropsSome(reading, rawQuery) ? reading : DECODED_FIRST;
   return reading;
 }
+
+/** Whether `rawQuery` has more pairs that are not empty (PHP skips "&&") than PHP_MAX_INPUT_VARS. */
+function pastPhpLimit(rawQuery: string): boolean {
+  // Each pair after the first takes at least two characters ("&a"): a short query has too few to count.
+  if (rawQuery.length <= 2 * PHP_MAX_INPUT_VARS) return false;
+  return phpPairs(rawQuery).length > PHP_MAX_INPUT_VARS;
+}
+
+/** The pairs PHP tokenises `rawQuery` into: split at "&", empty ones skipped. */
+const phpPairs = (rawQuery: string): string[] => rawQuery.split("&").filter((pair) => pair !== "");
 
 /** Whether `reading` may read `rawQuery` otherwise than another of OTHER_QUERY_READINGS does (sameAs). */
 export function readsOwnWay(reading: QueryReading, rawQuery: string): boolean {
@@ -166,7 +190,8 @@ export function queryParamsIn(rawQuery: string, reading: QueryReading): Readonly
     if (reading.value === "last" || !values.has(name)) values.set(name, value);
   };
   if (reading.phpNames) {
-    for (const [name, value] of new URLSearchParams(rawQuery)) {
+    const read = reading.drops === "past max_input_vars" ? phpPairs(rawQuery).slice(0, PHP_MAX_INPUT_VARS).join("&") : rawQuery;
+    for (const [name, value] of new URLSearchParams(read)) {
       const variable = phpVariable(name);
       // An array is no string value: a later scalar of the name replaces it, as it replaces a scalar.
       if (variable?.array === true) values.delete(variable.name);

@@ -305,6 +305,11 @@ function decisions(
           expect([r.status, up]).toEqual([401, undefined]);
         });
       }
+      it("/query?role=user&role=admin&<998 more pairs>&role=user without a key: 401 (PHP reads the first 1000 pairs by default: role admin)", async () => {
+        const filler = Array.from({ length: 998 }, (_, i) => `x${i}=1`).join("&");
+        const { r, up } = await through(proxy(), `/query?role=user&role=admin&${filler}&role=user`, { host });
+        expect([r.status, up]).toEqual([401, undefined]);
+      });
       it("/query?role=user&role=admin with a key: 200, the query reaches the upstream as sent; /query?role=user is open", async () => {
         const { r, up } = await through(proxy(), "/query?role=user&role=admin", { host, "x-api-key": ALICE_KEY });
         expect([r.status, up?.url]).toEqual([200, "/query?role=user&role=admin"]);

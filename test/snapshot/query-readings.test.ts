@@ -3,7 +3,7 @@
  * value, the ";" split, percent-decoding and PHP's names, each as the upstream that reads it.
  */
 import { describe, expect, it } from "vitest";
-import { ENVOY_QUERY, OTHER_QUERY_READINGS, paramIn, queryParamsIn } from "../../controller/snapshot/query-readings.ts";
+import { ENVOY_QUERY, OTHER_QUERY_READINGS, PHP_MAX_INPUT_VARS, paramIn, queryParamsIn } from "../../controller/snapshot/query-readings.ts";
 
 describe("paramIn", () => {
   const [LAST, SEMI_FIRST, SEMI_LAST] = OTHER_QUERY_READINGS as [
@@ -50,12 +50,13 @@ describe("paramIn: percent-decoded readings", () => {
     expect(paramIn("role=%61dmin;x=1", "role", decoded("first", true))).toBe("admin");
   });
 
-  it("reads every combination besides Envoy's once, PHP's, Go's and Tomcat's", () => {
-    expect(OTHER_QUERY_READINGS).toHaveLength(10);
-    expect(new Set(OTHER_QUERY_READINGS.map((r) => `${r.value} ${r.semicolons} ${r.decoded} ${r.phpNames} ${r.drops}`)).size).toBe(10);
+  it("reads every combination besides Envoy's once, PHP's (under max_input_vars too), Go's and Tomcat's", () => {
+    expect(OTHER_QUERY_READINGS).toHaveLength(11);
+    expect(new Set(OTHER_QUERY_READINGS.map((r) => `${r.value} ${r.semicolons} ${r.decoded} ${r.phpNames} ${r.drops}`)).size).toBe(11);
     expect(OTHER_QUERY_READINGS.some((r) => r.value === "first" && !r.semicolons && !r.decoded)).toBe(false);
     expect(OTHER_QUERY_READINGS.filter((r) => r.phpNames)).toEqual([
-      expect.objectContaining({ value: "last", decoded: true, semicolons: false }),
+      expect.objectContaining({ value: "last", decoded: true, semicolons: false, drops: "none" }),
+      expect.objectContaining({ value: "last", decoded: true, semicolons: false, drops: "past max_input_vars" }),
     ]);
   });
 });
@@ -84,6 +85,25 @@ describe("paramIn: the pairs Go and Java servlets drop", () => {
     const decodedFirst = OTHER_QUERY_READINGS.find((r) => r.decoded && r.drops === "none" && !r.semicolons && r.value === "first")!;
     expect(queryParamsIn("role=admin&role=user", GO)).toBe(queryParamsIn("role=admin&role=user", decodedFirst));
     expect(queryParamsIn("role=a;b", TOMCAT)).toBe(queryParamsIn("role=a;b", decodedFirst));
+  });
+});
+
+describe("paramIn: PHP's reading under max_input_vars", () => {
+  const LIMITED = OTHER_QUERY_READINGS.find((r) => r.drops === "past max_input_vars")!;
+  const PHP = OTHER_QUERY_READINGS.find((r) => r.phpNames && r.drops === "none")!;
+  const filler = (n: number) => Array.from({ length: n }, (_, i) => `x${i}=1`).join("&");
+
+  it("reads the last value among the first PHP_MAX_INPUT_VARS pairs that are not empty", () => {
+    const query = `role=user&role=admin&${filler(PHP_MAX_INPUT_VARS - 2)}&role=user`;
+    expect(paramIn(query, "role", LIMITED)).toBe("admin");
+    expect(paramIn(query, "role", PHP)).toBe("user");
+    expect(paramIn(`role=admin&&&${filler(PHP_MAX_INPUT_VARS - 1)}&role=user`, "role", LIMITED)).toBe("admin");
+    expect(paramIn(`role=admin&${filler(PHP_MAX_INPUT_VARS - 2)}&role=user`, "role", LIMITED)).toBe("user");
+  });
+
+  it("reads a query of at most PHP_MAX_INPUT_VARS pairs as PHP's reading does, parsed once", () => {
+    const query = `role=admin&${filler(PHP_MAX_INPUT_VARS - 2)}&tenant.id=x`;
+    expect(queryParamsIn(query, LIMITED)).toBe(queryParamsIn(query, PHP));
   });
 });
 

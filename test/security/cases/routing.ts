@@ -294,6 +294,14 @@ export const routingCases: readonly Case[] = [
     "/api?role=x;&role=%zz&role=user",
   ),
   query(
+    "php-max-input-vars",
+    "`/api?role=user&role=admin&x1=1&…&x998=1&role=user`, no key: PHP reads only the first 1000 pairs by default (max_input_vars), where the last role is `admin`; Envoy's first and every other reading's last is `user`",
+    PROTECTED,
+    `/api?role=user&role=admin&${Array.from({ length: 998 }, (_, i) => `x${i + 1}=1`).join("&")}&role=user`,
+    {},
+    "PHP's reading read the whole query, while PHP stops at max_input_vars pairs (1000 by default), so a value after the 1000th pair hid the `admin` PHP acts on and the open route decided; PHP's reading of the first 1000 pairs is now decided too",
+  ),
+  query(
     "other-value",
     "`/api?role=user;x=1&role=guest`: no reading matches `admin`, the open route",
     OPEN,
