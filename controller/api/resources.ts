@@ -217,6 +217,15 @@ const OTHER_SCHEME_GROUPS: ReadonlySet<string> = new Set([
   "storagemigration.k8s.io",
 ]);
 
+/**
+ * Kinds an older release served that a newer one serves under another group or name (keyed
+ * "group kind"), with that apiVersion and kind: an object written for the older release is told
+ * what to write, where the nearest kind by spelling would mislead (XListenerSet's is XBackend).
+ */
+const SUCCESSORS: ReadonlyMap<string, string> = new Map([
+  ["gateway.networking.x-k8s.io XListenerSet", `${GATEWAY_API_GROUP}/v1 ListenerSet`],
+]);
+
 /** An apiVersion's group and version: without a "/", a version of the core group (as the API server reads it). */
 function groupVersionOf(apiVersion: string): { readonly group: string; readonly version: string } {
   const slash = apiVersion.indexOf("/");
@@ -280,6 +289,13 @@ function rejectUnknownKind(o: Record<string, unknown>): Loaded {
     });
   }
   const versions = servedVersions(group, kind);
+  const successor = SUCCESSORS.get(`${group} ${kind}`);
+  if (versions === undefined && successor !== undefined) {
+    return fail({
+      object,
+      reason: `${group} has no kind ${JSON.stringify(kind)} any more: Gateway API v1.6.1 serves ${successor} in its place; the API server would refuse it`,
+    });
+  }
   if (versions === undefined) {
     const edits = (k: string) => distance(kind.toLowerCase(), k.toLowerCase());
     const nearest = Object.keys(kinds).reduce((best, k) => (edits(k) < edits(best) ? k : best));

@@ -87,6 +87,11 @@ describe("kinds", () => {
       ],
     ]);
   });
+  it("a kind an older release served under another group is rejected, naming the kind that replaced it (XListenerSet: ListenerSet v1)", () => {
+    expect(toResources([raw("gateway.networking.x-k8s.io/v1alpha1", "XListenerSet")]).rejected.map((r) => r.reason)).toEqual([
+      'gateway.networking.x-k8s.io has no kind "XListenerSet" any more: Gateway API v1.6.1 serves gateway.networking.k8s.io/v1 ListenerSet in its place; the API server would refuse it',
+    ]);
+  });
   it("a kind of those groups Portcullis does not read, or a kind of another group, is not rejected", () => {
     const { rejected } = toResources([
       raw("gateway.envoyproxy.io/v1alpha1", "EnvoyPatchPolicy"),

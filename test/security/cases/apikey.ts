@@ -135,6 +135,12 @@ export const apiKeyCases: readonly Case[] = [
     "a parameter PHP renames was not read, so alice was authenticated while a PHP upstream read bob's key as api_key; it now counts as a second copy, refused as a repeated parameter",
   ),
   c(
+    "query-php-name-first",
+    "`?api.key=bob-key&api_key=alice-key` (PHP reads `api.key` as api_key, then the later `api_key` replaces it: alice's key on every reading)",
+    ALICE,
+    (ctx) => ctx.check({ path: "/keys?api.key=bob-key&api_key=alice-key" }),
+  ),
+  c(
     "query-only-after-semicolon",
     "`?x=1;api_key=alice-key` and no other key (Envoy splits the query at `&` only: its `x` is `1;api_key=alice-key`, and it finds no key)",
     unread,

@@ -239,7 +239,7 @@ function checkFolderCase(id: string, title: string, expect: Case["expect"], fixe
 const checkNeverParsed = checkFolderCase(
   "manifest.check-never-parsed",
   "`portcullis check` on a folder whose policy file has never parsed (`apiVersion: [unclosed`)",
-  { status: 403, code: "not_ready", condition: "until every file parses, serve is not ready" },
+  { status: 403, code: "not_ready", condition: "a serve started on this folder is not ready and denies every check" },
   "check decided without the unparsed file, so the route its policy protects was allowed (200); it now denies with serve's not_ready",
   "apiVersion: [unclosed\n",
 );
