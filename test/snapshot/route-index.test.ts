@@ -308,6 +308,24 @@ describe("otherRouteReadings: a repeated header", () => {
       ["the last line of a repeated header", ["admin r0"]],
     ]);
   });
+
+  it("a request whose port counted every header on one line, without a query: no other reading, no header read again", () => {
+    const read: string[] = [];
+    const r = request("h", "/api", { headersOnOneLine: true, headerLines: (name) => (read.push(name), name === "x-role" ? ["user"] : []) });
+    const found = findRoutes(idx, r, {}) ?? [];
+    read.length = 0;
+    expect(otherRouteReadings(idx, r, {}, found)).toBeUndefined();
+    expect(read).toEqual([]);
+    // Not said (another port, a test's request): the lines are read, and a repeated one still finds the other rule.
+    const unsaid = request("h", "/api", { lines: { "x-role": ["user", "admin"] } });
+    expect(unsaid.headersOnOneLine).toBeUndefined();
+    expect(others({ "x-role": ["user", "admin"] })).toEqual([["the last line of a repeated header", ["admin r0"]]]);
+    // Said false (a name sent twice): read as before.
+    const repeated = request("h", "/api", { headersOnOneLine: false, lines: { "x-role": ["user", "admin"] } });
+    expect(otherRouteReadings(idx, repeated, {}, findRoutes(idx, repeated, {}) ?? [])?.map((o) => rules(o.entries))).toEqual([
+      ["admin r0"],
+    ]);
+  });
 });
 
 describe("otherRouteReadings: a repeated header and a query", () => {
