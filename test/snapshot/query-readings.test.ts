@@ -2,8 +2,11 @@
  * The readings of a query (controller/snapshot/query-readings.ts): Envoy's route match, the last
  * value, the ";" split, percent-decoding and PHP's names, each as the upstream that reads it.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ENVOY_QUERY, OTHER_QUERY_READINGS, PHP_MAX_INPUT_VARS, paramIn, queryParamsIn } from "../../controller/snapshot/query-readings.ts";
+import { aliceKeyPolicy, gatewayWithRoute } from "../support/manifests.ts";
+import { decider } from "../support/world.ts";
 
 describe("paramIn", () => {
   const [LAST, SEMI_FIRST, SEMI_LAST] = OTHER_QUERY_READINGS as [
@@ -142,5 +145,119 @@ describe("paramIn: PHP's reading of names", () => {
     const decodedLast = OTHER_QUERY_READINGS.find((r) => r.decoded && !r.phpNames && !r.semicolons && r.value === "last")!;
     expect(queryParamsIn("role=user&rol%65=admin", PHP)).toBe(queryParamsIn("role=user&rol%65=admin", decodedLast));
     expect(paramIn("role=user&rol%65=admin", "role", PHP)).toBe("admin");
+  });
+});
+
+/**
+ * A differential test over hostile queries: each upstream's query parser written out from its own
+ * rules (not from query-readings.ts), and a route rule `role=admin` that wants an API key beside an
+ * open one. Whenever any of those parsers reads role `admin`, the upstream may run the protected
+ * rule's handler: check() must then refuse the request without a key.
+ */
+describe("every upstream's reading of a hostile query is decided", () => {
+  /** Percent-decoding as a form ("+" a space when `plus`); undefined for an invalid escape when `strict` (Go, Tomcat). */
+  const decode = (text: string, plus: boolean, strict: boolean): string | undefined => {
+    const bytes: number[] = [];
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i]!;
+      const hex = text.slice(i + 1, i + 3);
+      if (c === "%" && /^[0-9a-fA-F]{2}$/.test(hex)) {
+        bytes.push(Number.parseInt(hex, 16));
+        i += 2;
+      } else if (c === "%" && strict) return undefined;
+      else bytes.push(...Buffer.from(plus && c === "+" ? " " : c, "utf8"));
+    }
+    return new TextDecoder().decode(new Uint8Array(bytes));
+  };
+  type Pairs = [name: string, value: string][];
+  const split = (query: string, separators: RegExp, raw = false, strict = false): Pairs =>
+    query.split(separators).flatMap((pair): Pairs => {
+      if (pair === "") return [];
+      const eq = pair.indexOf("=");
+      const [name, value] = eq === -1 ? [pair, ""] : [pair.slice(0, eq), pair.slice(eq + 1)];
+      if (raw) return [[name, value]];
+      const [n, v] = [decode(name, true, strict), decode(value, true, strict)];
+      return n === undefined || v === undefined ? [] : [[n, v]];
+    });
+  const first = (pairs: Pairs) => pairs.find(([n]) => n === "role")?.[1];
+  const last = (pairs: Pairs) => pairs.findLast(([n]) => n === "role")?.[1];
+  /** PHP 8's variable name for a decoded name (NUL ends it, leading spaces go, '.', ' ' and an unmatched '[' are '_'); undefined for an array. */
+  const phpName = (name: string): string | undefined => {
+    const cut = name.split("\u0000")[0]!.replace(/^ +/, "");
+    const bracket = cut.indexOf("[");
+    if (bracket !== -1 && cut.indexOf("]", bracket) !== -1) return undefined;
+    return cut.replace(/[. []/g, "_");
+  };
+  const php = (query: string, limit: number) => {
+    let role: string | undefined;
+    for (const [name, value] of split(query, /&/).slice(0, limit)) {
+      const variable = phpName(name);
+      if (variable === "role") role = value;
+      else if (variable === undefined && name.split("[")[0] === "role") role = undefined;
+    }
+    return role;
+  };
+  const UPSTREAMS: Record<string, (query: string) => string | undefined> = {
+    "Envoy's route match": (q) => first(split(q, /&/, true)),
+    "Node's URLSearchParams, Flask (first)": (q) => first(split(q, /&/)),
+    "Express, Django (last)": (q) => last(split(q, /&/)),
+    "Rack 2 (split at ; too, last)": (q) => last(split(q, /[&;]/)),
+    "Python before 3.9.2 (split at ; too, first)": (q) => first(split(q, /[&;]/)),
+    "Go's net/url": (q) => first(split(q, /&/, false, true).filter(([n, v]) => !`${n}${v}`.includes(";"))),
+    Tomcat: (q) => first(split(q, /&/, false, true)),
+    PHP: (q) => php(q, Number.POSITIVE_INFINITY),
+    "PHP, max_input_vars 1000": (q) => php(q, 1000),
+  };
+
+  const world =
+    decider(`${gatewayWithRoute("api.example.com", { admin: "{path: {type: PathPrefix, value: /api}, queryParams: [{name: role, value: admin}]}", open: "/api" })}---
+${aliceKeyPolicy("admin", "admin")}`);
+  const PAIRS = [
+    "role=admin",
+    "role=user",
+    "role=x;",
+    "role=%zz",
+    "rol%65=admin",
+    "role=%61dmin",
+    "+role=admin",
+    "role%00x=admin",
+    "role.=admin",
+    "role[=admin",
+    "role[]=x",
+    "x=1;role=admin",
+    "role=admin;x=1",
+    "role=user;role=admin",
+    "",
+    "x=1",
+    "role",
+    "role=",
+    "%zz=1",
+    ";",
+    "role=ad%6Din",
+  ];
+  /** 998 filler pairs: what pushes a later pair past PHP's max_input_vars. */
+  const FILLER = Array.from({ length: 998 }, (_, i) => `f${i}=1`).join("&");
+  const query = fc.array(fc.oneof({ weight: 20, arbitrary: fc.constantFrom(...PAIRS) }, { weight: 1, arbitrary: fc.constant(FILLER) }), {
+    minLength: 1,
+    maxLength: 6,
+  });
+
+  it("refuses without a key every query some upstream reads as role=admin (fast-check, fixed seed)", async () => {
+    await fc.assert(
+      fc.asyncProperty(query, async (pairs) => {
+        const q = pairs.join("&");
+        const readers = Object.entries(UPSTREAMS)
+          .filter(([, read]) => read(q) === "admin")
+          .map(([name]) => name);
+        if (readers.length === 0) return;
+        const decision = await world({ path: `/api?${q}` });
+        expect({ query: q.length > 200 ? `${q.slice(0, 200)}…` : q, readers, status: decision.status }).toEqual({
+          query: expect.any(String),
+          readers,
+          status: 401,
+        });
+      }),
+      { seed: 20_261_201, numRuns: 400 },
+    );
   });
 });
