@@ -7,7 +7,7 @@
  * collection (the live data), by space (bench/memory-probe.ts).
  *
  *   node bench/rss-rounds.ts [--tenants 10000] [--rounds 8] [--duration 2] [--hog] [--json FILE]
- *                            [--node-flags "--max-semi-space-size=32 --heap-growing-percent=70"]
+ *                            [--node-flags="--max-semi-space-size=32 --heap-growing-percent=70"]
  * Without --node-flags the server runs through bin/portcullis with its own flags; with them, on
  * node with exactly those flags (to compare candidates).
  */
@@ -62,6 +62,7 @@ function rootWithFlags(nodeFlags: string): string {
 
 // The neighbour: a busy loop on the server's CPU at the same priority, from before Portcullis starts.
 const hog = flags.hog ? spawn("taskset", ["-c", cpu.server, NODE, "-e", "for(;;){}"], { stdio: "ignore" }) : undefined;
+// Also when Portcullis does not start (the rejection ends this process).
 process.once("exit", () => hog?.kill());
 const probeFile = join(work, "memory.json");
 const logFile = join(work, "portcullis.log");
@@ -158,5 +159,6 @@ try {
     );
 } finally {
   await portcullis.stop();
+  hog?.kill();
   if (existsSync(work)) rmSync(work, { recursive: true, force: true });
 }
