@@ -18,7 +18,11 @@ export interface FlagSpec {
 
 /** Every flag of every command; which command takes which follows from config.ts's schemas. */
 export const FLAGS: Readonly<Record<string, FlagSpec>> = {
-  manifests: { value: "DIR", help: "folder of YAML or JSON manifests, read recursively (serve watches it)", expects: "a folder" },
+  manifests: {
+    value: "DIR",
+    help: "folder of YAML or JSON manifests (.yaml, .yml, .json or no extension), read recursively (serve watches it)",
+    expects: "a folder",
+  },
   kubeconfig: { value: "FILE", help: "kubeconfig of the cluster to watch (Kubernetes mode)", expects: "a file" },
   "watch-namespaces": {
     value: "NS",

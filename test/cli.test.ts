@@ -53,7 +53,8 @@ async function serve(args: readonly string[], cwd = ROOT): Promise<Served> {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
+    // "close", not "exit": the last log lines are read only once stdout has ended.
+    child.once("close", (code, signal) => resolve({ code, signal })),
   );
   const logs: Served["logs"] = [];
   let onReady: () => void;
@@ -222,6 +223,23 @@ describe("compile gates CI", () => {
     expect(r.stderr).toMatch(/^error: zz-broken\.yaml: line 4, column 9: BLOCK_AS_IMPLICIT_KEY: /m);
     expect(r.stderr).toContain("compile failed: 1 manifest file error (not parsed, or an invalid object)");
   });
+  it("a copy of an object alike to one read earlier is a warning and exit 0 (serve reads it once); a copy that differs exits 1", () => {
+    const apiKeyPolicy = readFileSync(join(EXAMPLES, "40-apikey-policy.yaml"), "utf8");
+    const alike = run("compile", "--manifests", examplesWith({ "60-copy.yaml": apiKeyPolicy }));
+    expect(alike.stderr).toBe(
+      "warning: 60-copy.yaml#1 (SecurityPolicy maas-system/maas-apikey-auth): duplicate of the object from 40-apikey-policy.yaml#1; the first one is used\n",
+    );
+    expect(alike.status).toBe(0);
+    const differing = run(
+      "compile",
+      "--manifests",
+      examplesWith({ "60-copy.yaml": apiKeyPolicy.replace("sanitize: true", "sanitize: false") }),
+    );
+    expect(differing.status).toBe(1);
+    expect(differing.stderr).toContain(
+      "error: 60-copy.yaml: document 1 at line 3 (SecurityPolicy maas-system/maas-apikey-auth) differs from its other copy in 40-apikey-policy.yaml#1: which one is meant is not known",
+    );
+  });
   it("exits 1 when an object is not valid (its file is broken for serve too)", () => {
     const r = run(
       "compile",
@@ -286,7 +304,9 @@ describe("a folder with a file that never parsed: check decides as serve does", 
         route: null,
         policy: null,
       });
-      expect(r.stderr).toMatch(/^error: zz-broken\.yaml: line 4, column 9: .*serve is not ready/m);
+      expect(r.stderr).toMatch(
+        /^error: zz-broken\.yaml: line 4, column 9: .*\(until it is fixed, a serve started on this folder is not ready and denies every check, and a running one keeps enforcing the folder's last good contents\)$/m,
+      );
     } finally {
       served.child.kill("SIGINT");
       await served.exited;

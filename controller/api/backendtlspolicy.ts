@@ -1,7 +1,7 @@
 /**
  * How a backend's TLS server is verified, from the two places Envoy Gateway v1.9.0 reads it
- * (internal/gatewayapi/backendtlspolicy.go): a Gateway API `BackendTLSPolicy` (v1; v1alpha3 and
- * v1alpha2 in a manifest folder) targeting the Service, ServiceImport or Backend, and an Envoy
+ * (internal/gatewayapi/backendtlspolicy.go): a Gateway API `BackendTLSPolicy` (v1, or v1alpha3 as
+ * Gateway API v1.6.1's experimental channel still serves it) targeting the Service, ServiceImport or Backend, and an Envoy
  * Gateway `Backend`'s own `tls`. Only the fields that decide which server is trusted are typed;
  * the rest pass through (they are not Portcullis' to validate).
  */

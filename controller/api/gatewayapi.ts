@@ -46,11 +46,6 @@ export const GatewaySpecSchema = z
   })
   .passthrough();
 
-/** The group ListenerSet went GA in (Gateway API v1.5, read by Envoy Gateway v1.9.0), and its experimental one. */
-export const LISTENER_SET_GROUPS: readonly string[] = [GATEWAY_API_GROUP, "gateway.networking.x-k8s.io"];
-/** ListenerSet, and its experimental name XListenerSet. */
-export const LISTENER_SET_KINDS: readonly string[] = ["ListenerSet", "XListenerSet"];
-
 /** A ListenerSet: listeners added to a parent Gateway that allows it (`allowedListeners`). */
 export const ListenerSetSpecSchema = z
   .object({

@@ -336,6 +336,8 @@ function runPhases(
     ctx.trace?.note(phaseOutcome(outcome));
     if (!outcome.ok) return outcome.error;
     if (outcome === NOTHING) continue;
+    // The last phase's identity, the only one: allowed without building a list of one.
+    if (i + 1 === features.length && passed.length === 0) return allowOne(entry, policy, where, outcome.value, ctx);
     passed = withPass(passed, outcome.value);
     // The phases after it see the request as this one left it (Envoy's filter chain).
     if (i + 1 < features.length) req = req.afterPhase(outcome.value.headers, outcome.value.strip);
@@ -416,14 +418,22 @@ function checkWithoutClientCopies(
 
 /** 3. Response, once every phase passed. */
 function allowPassed(entry: RouteEntry, policy: CompiledPolicy, where: Where, passed: readonly Pass[], ctx: CheckContext): Decision {
-  if (passed.length <= 1 && passed[0]?.responseHeaders === undefined) {
-    const identity = passed[0] ?? ANONYMOUS;
-    // Without response headers, one identity's answer on one rule is always the same.
-    if (identity.perRequest !== true) return memoizedAllow(ctx.memo, identity, entry, entry.managedHeaders, policy);
-    // An identity made for one request (a token's first sight) is not kept: its allow is built from it, nothing copied.
-    const principals = identity.principal === undefined ? NO_PRINCIPALS : [identity.principal];
-    return allow(where.route, entry.managedHeaders, policy, identity.strip, identity.headers, principals);
-  }
+  if (passed.length <= 1) return allowOne(entry, policy, where, passed[0] ?? ANONYMOUS, ctx);
+  return allowEvery(entry, policy, where, passed);
+}
+
+/** 3. Response, once every phase passed and at most one gave an identity (`identity`; else ANONYMOUS). */
+function allowOne(entry: RouteEntry, policy: CompiledPolicy, where: Where, identity: Pass, ctx: CheckContext): Decision {
+  if (identity.responseHeaders !== undefined) return allowEvery(entry, policy, where, [identity]);
+  // Without response headers, one identity's answer on one rule is always the same.
+  if (identity.perRequest !== true) return memoizedAllow(ctx.memo, identity, entry, entry.managedHeaders, policy);
+  // An identity made for one request (a token's first sight) is not kept: its allow is built from it, nothing copied.
+  const principals = identity.principal === undefined ? NO_PRINCIPALS : [identity.principal];
+  return allow(where.route, entry.managedHeaders, policy, identity.strip, identity.headers, principals);
+}
+
+/** 3. Response from every identity passed (headers merged in phase order, response headers too). */
+function allowEvery(entry: RouteEntry, policy: CompiledPolicy, where: Where, passed: readonly Pass[]): Decision {
   const headers: Record<string, string> = {};
   const responseHeaders: Record<string, string> = {};
   for (const r of passed) {

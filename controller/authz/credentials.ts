@@ -37,7 +37,7 @@ export function readCredentialOtherwise(request: NormalizedRequest, source: Cred
 
 const NONE: readonly string[] = Object.freeze([]);
 
-/** What `read` yields from each line (trimmed) of header `name`, in order. */
+/** What `read` yields from each line (withoutOws) of header `name`, in order. */
 function headerTokens(
   request: NormalizedRequest,
   name: string,
@@ -49,7 +49,7 @@ function headerTokens(
   const lines = request.headerLines(name);
   let out: string[] | undefined;
   for (let i = 0; i < lines.length; i++) {
-    const credential = read(lines[i]!.trim(), prefix);
+    const credential = read(withoutOws(lines[i]!), prefix);
     if (credential === undefined) continue;
     if (out === undefined) out = [credential];
     else out.push(credential);
@@ -57,7 +57,7 @@ function headerTokens(
   return out ?? NONE;
 }
 
-/** The token Envoy takes from one header line (trimmed), as readCredential describes; undefined for none. */
+/** The token Envoy takes from one header line (withoutOws), as readCredential describes; undefined for none. */
 function envoyToken(line: string, prefix: string | undefined): string | undefined {
   // Without a prefix every line is a token, an empty one too (Envoy then refuses it as malformed, optional jwt or not).
   if (prefix === undefined || prefix === "") return line;
@@ -74,6 +74,22 @@ function tokenOtherwise(line: string, prefix: string | undefined): string | unde
   const token = tokenAfter(line, at + prefix.length);
   return token === envoyToken(line, prefix) ? undefined : token;
 }
+
+/**
+ * A header line without the spaces and tabs at either end (HTTP's optional whitespace, RFC 9110
+ * §5.5), which is all a proxy's codec removes: String.trim also drops Unicode spaces (U+00A0,
+ * U+FEFF, U+3000, …) that Envoy keeps in the value, and then in the credential it looks up. A loop:
+ * the usual line has none, and comes back as it is.
+ */
+export function withoutOws(line: string): string {
+  let start = 0;
+  let end = line.length;
+  while (start < end && isOws(line.charCodeAt(start))) start++;
+  while (end > start && isOws(line.charCodeAt(end - 1))) end--;
+  return start === 0 && end === line.length ? line : line.slice(start, end);
+}
+
+const isOws = (c: number) => c === 0x20 || c === 0x09;
 
 /** From the first base64url or "." character of `line` at or after `from` to the end; the whole line when there is none. */
 function tokenAfter(line: string, from: number): string {

@@ -57,6 +57,11 @@ export interface AuthzRequest {
    * (proxy-copies.ts). undefined on the Envoy ports, which apply every header Portcullis answers.
    */
   readonly proxyReplaces?: ReadonlySet<string> | undefined;
+  /**
+   * True when the port saw every header name on one line (Node's rawHeaders hold each name once), so
+   * no header has readings line by line (route-index.ts otherRouteReadings); undefined when not known.
+   */
+  readonly headersOnOneLine?: boolean | undefined;
 }
 
 /** A route as Envoy Gateway names it in its route metadata ("envoy-gateway" filter metadata, `resources[0]`). */
@@ -147,6 +152,9 @@ class Normalized implements NormalizedRequest {
   readonly #queryAt: number;
   #query: URLSearchParams | undefined;
   #cookies: CookieReadings | undefined;
+  /** The header headerLines read last, and its lines (the source's headers never change). */
+  #linesOf: string | undefined;
+  #lines: readonly string[] = NONE;
   /** Whether `params` reads the query every way an upstream may (else as Envoy's filters only). */
   readonly #everyReading: boolean;
 
@@ -190,6 +198,10 @@ class Normalized implements NormalizedRequest {
     return new Normalized({ ...this.source, headers }, this.path, this.method, this.#everyReading, this.arrived);
   }
 
+  get headersOnOneLine(): boolean | undefined {
+    return this.source.headersOnOneLine;
+  }
+
   get authority(): string {
     return this.text(this.source.host);
   }
@@ -209,10 +221,21 @@ class Normalized implements NormalizedRequest {
   }
 
   headerLines(name: string): readonly string[] {
+    // The same header is often read again (jwt reads Authorization as Envoy does, then as other readers
+    // do): its lines are read as text once, not scanned for non-ASCII bytes and copied each time.
+    if (name === this.#linesOf) return this.#lines;
     const v = Object.hasOwn(this.source.headers, name) ? this.source.headers[name] : undefined;
-    if (typeof v === "string") return [this.text(v)];
-    if (v === undefined) return NONE;
-    return this.source.byteStrings === true ? v.map((line) => this.text(line)) : v;
+    const lines =
+      typeof v === "string"
+        ? [this.text(v)]
+        : v === undefined
+          ? NONE
+          : this.source.byteStrings === true
+            ? v.map((line) => this.text(line))
+            : v;
+    this.#linesOf = name;
+    this.#lines = lines;
+    return lines;
   }
 
   params(name: string): readonly string[] {
@@ -221,16 +244,7 @@ class Normalized implements NormalizedRequest {
     const query = this.#queryReadOtherwise();
     if (query === undefined) return values;
     const envoy = envoyParams(query, name);
-    if (!this.#everyReading) return envoy;
-    const added: string[] = [];
-    const add = (value: string) => {
-      if (!values.includes(value) && !added.includes(value)) added.push(value);
-    };
-    for (const value of envoy) add(value);
-    if (query.includes(";")) for (const value of new URLSearchParams(query.replaceAll(";", "&")).getAll(name)) add(value);
-    const php = phpRenamedParam(query, name);
-    if (php !== undefined) add(php);
-    return added.length === 0 ? values : [...values, ...added];
+    return this.#everyReading ? withOtherReadings(values, envoy, query, name) : envoy;
   }
 
   /**
@@ -263,6 +277,23 @@ class Normalized implements NormalizedRequest {
  */
 function envoyParams(query: string, name: string): string[] {
   return new URLSearchParams(`&${query.replaceAll("+", "%2B")}`).getAll(name);
+}
+
+/**
+ * `values` (the form's reading of the named parameter) and then, once each, the values only another
+ * reading finds: Envoy's (`envoy`), the query split at ";" too, and PHP's renamed name. A function of
+ * its own: a closure in `params` would allocate its context on every call, a query or not.
+ */
+function withOtherReadings(values: string[], envoy: readonly string[], query: string, name: string): readonly string[] {
+  const added: string[] = [];
+  const add = (value: string) => {
+    if (!values.includes(value) && !added.includes(value)) added.push(value);
+  };
+  for (const value of envoy) add(value);
+  if (query.includes(";")) for (const value of new URLSearchParams(query.replaceAll(";", "&")).getAll(name)) add(value);
+  const php = phpRenamedParam(query, name);
+  if (php !== undefined) add(php);
+  return added.length === 0 ? values : [...values, ...added];
 }
 
 /** Envoy's challenge realm: the request URL without its query, with no character that would end the quoted string. */

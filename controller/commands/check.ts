@@ -32,6 +32,10 @@ export async function runCheck(config: CheckConfig, out: (text: string) => void,
   return decision.allowed ? 0 : 1;
 }
 
+/** What a broken file means to serve, said beside each: check decides as a serve starting on the folder, not as one running on it. */
+const UNTIL_FIXED =
+  "until it is fixed, a serve started on this folder is not ready and denies every check, and a running one keeps enforcing the folder's last good contents";
+
 /** The decision serve would make on `config.manifests` for the request in `config`, with its trace; problems go to `report`. */
 export async function checkFolder(config: CheckConfig, report: (line: string) => void): Promise<Explained> {
   const folder = compileFolder(
@@ -40,8 +44,8 @@ export async function checkFolder(config: CheckConfig, report: (line: string) =>
       if (!line.ok) report(`warning: ${line.message}`);
     }),
   );
-  for (const line of folder.brokenFiles) report(`error: ${line} (until every file parses, serve is not ready and denies every check)`);
-  for (const line of [...folder.rejectedObjects, ...folder.problems]) report(`warning: ${line}`);
+  for (const line of folder.brokenFiles) report(`error: ${line} (${UNTIL_FIXED})`);
+  for (const line of [...folder.duplicateObjects, ...folder.problems]) report(`warning: ${line}`);
   if (folder.brokenFiles.length > 0) {
     const trace = new Trace();
     trace.step("manifests", { brokenFiles: folder.brokenFiles });

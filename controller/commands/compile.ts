@@ -9,7 +9,8 @@ import { compileFolder } from "./load.ts";
 
 /**
  * Returns the exit code: 0 when every file parses, every object is valid and every policy is
- * Accepted wherever it applies; 1 otherwise, with one `error:` line per problem on `report`.
+ * Accepted wherever it applies; 1 otherwise, with one `error:` line per problem on `report`. A copy
+ * of an object alike to one read earlier is only a `warning:` line, as serve reads it once.
  * A policy that applies nowhere (no ancestor) is not Accepted either: it protects nothing.
  * Throws UnreadableInputError when the folder cannot be read.
  */
@@ -34,9 +35,9 @@ export function runCompile(config: CompileConfig, out: (text: string) => void, r
   );
   out(docs.join("---\n"));
   const notAccepted = folder.statuses.map(notAcceptedLines).filter((lines) => lines.length > 0);
-  const errors = [...folder.brokenFiles, ...folder.rejectedObjects, ...notAccepted.flat()];
+  const errors = [...folder.brokenFiles, ...notAccepted.flat()];
   for (const line of errors) report(`error: ${line}`);
-  for (const line of folder.problems) report(`warning: ${line}`);
+  for (const line of [...folder.duplicateObjects, ...folder.problems]) report(`warning: ${line}`);
   if (errors.length > 0) {
     const counts = [
       [
@@ -44,7 +45,6 @@ export function runCompile(config: CompileConfig, out: (text: string) => void, r
         "manifest file error (not parsed, or an invalid object)",
         "manifest file errors (not parsed, or invalid objects)",
       ],
-      [folder.rejectedObjects.length, "object is not valid", "objects are not valid"],
       [notAccepted.length, "policy is not Accepted", "policies are not Accepted"],
     ] as const;
     report(

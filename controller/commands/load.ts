@@ -10,8 +10,11 @@ export interface FolderCompile extends CompileResult {
    * `file: line N, column M: why` (`file: document N at line L (kind namespace/name) is not valid: why`).
    */
   readonly brokenFiles: readonly string[];
-  /** Objects left out as duplicates of one read earlier, as `file#document (kind namespace/name): why`. */
-  readonly rejectedObjects: readonly string[];
+  /**
+   * Copies alike (same kind, namespace, name and contents) of an object read earlier, read once: only a
+   * warning, as `file#document (kind namespace/name): why`. A copy that differs is a broken file.
+   */
+  readonly duplicateObjects: readonly string[];
 }
 
 /** Reads and compiles `dir`. Throws UnreadableInputError when the folder cannot be listed. */
@@ -21,6 +24,6 @@ export function compileFolder(dir: string, options: CompileOptions): FolderCompi
     ...compile(resources, options),
     resources,
     brokenFiles: errors.map((e) => `${e.file}: ${e.error}`),
-    rejectedObjects: rejected.map((r) => `${r.origin} (${r.object}): ${r.reason}`),
+    duplicateObjects: rejected.map((r) => `${r.origin} (${r.object}): ${r.reason}`),
   };
 }

@@ -3,7 +3,7 @@
  * those of the ListenerSets they allow), and under which host names (the intersection of listener
  * and route host names, as Gateway API defines it).
  */
-import { GATEWAY_API_GROUP, LISTENER_SET_GROUPS, LISTENER_SET_KINDS, type Listener, type ParentRef } from "../api/gatewayapi.ts";
+import { GATEWAY_API_GROUP, type Listener, type ParentRef } from "../api/gatewayapi.ts";
 import { keyOf, selectorMatches, type LabelSelector } from "../api/meta.ts";
 import type { Gateway, ListenerSet, Resources, Route } from "../api/resources.ts";
 
@@ -42,8 +42,13 @@ const HTTP_PROTOCOLS = new Set(["HTTP", "HTTPS"]);
 export const listenerLabel = (l: GatewayListener): string =>
   l.listenerSet === undefined ? l.listener.name : `${keyOf(l.listenerSet.metadata)}/${l.listener.name}`;
 
+/**
+ * Whether a reference names a ListenerSet: gateway.networking.k8s.io's, the only one Envoy Gateway
+ * v1.9.0 reads (the experimental XListenerSet of gateway.networking.x-k8s.io is no longer served by
+ * the Gateway API v1.6.1 it ships, and a reference to one attaches nothing there).
+ */
 export const isListenerSetKind = (group: string | undefined, kind: string | undefined): boolean =>
-  LISTENER_SET_GROUPS.includes(group ?? GATEWAY_API_GROUP) && LISTENER_SET_KINDS.includes(kind ?? "");
+  (group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP && kind === "ListenerSet";
 
 export function attachRoutes(resources: Resources, gatewayClasses: readonly string[]): AttachmentResult {
   const served = new Map<string, Gateway>();
@@ -64,7 +69,7 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
     if (gateway === undefined) continue;
     const refusal = listenerSetRefused(gateway, ls, namespaceLabels);
     if (refusal !== undefined) {
-      problems.push(`${ls.kind} ${keyOf(ls.metadata)}: Gateway ${keyOf(gateway.metadata)} takes no listeners from it (${refusal})`);
+      problems.push(`ListenerSet ${keyOf(ls.metadata)}: Gateway ${keyOf(gateway.metadata)} takes no listeners from it (${refusal})`);
       continue;
     }
     attachedListenerSets.set(keyOf(ls.metadata), ls);
@@ -141,7 +146,7 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
 
 /** The Gateway or ListenerSet a parentRef names, as problems name it (made only for a problem: most routes have none). */
 function parentLabel(gateway: Gateway, listenerSet: ListenerSet | undefined): string {
-  return listenerSet === undefined ? `Gateway ${keyOf(gateway.metadata)}` : `${listenerSet.kind} ${keyOf(listenerSet.metadata)}`;
+  return listenerSet === undefined ? `Gateway ${keyOf(gateway.metadata)}` : `ListenerSet ${keyOf(listenerSet.metadata)}`;
 }
 
 /**

@@ -299,8 +299,6 @@ const UNREAD_ROUTE: HTTPRoute = {
 
 /** Stands for any ListenerSet of a namespace Portcullis does not read. */
 const UNREAD_LISTENER_SET: ListenerSet = {
-  group: "gateway.networking.k8s.io",
-  kind: "ListenerSet",
   metadata: { namespace: "(a namespace not read)", name: "(any ListenerSet)" },
   spec: { parentRef: { name: "(any Gateway)" }, listeners: [{ name: "(any listener)", port: 1 }] },
 };

@@ -244,7 +244,7 @@ export function listenerRef(attachment: Attachment): AncestorRef {
 }
 
 export function listenerSetRef(ls: ListenerSet, sectionName: string | undefined): AncestorRef {
-  const ref = { group: ls.group, kind: ls.kind, namespace: ls.metadata.namespace, name: ls.metadata.name };
+  const ref = { group: GATEWAY_API_GROUP, kind: "ListenerSet", namespace: ls.metadata.namespace, name: ls.metadata.name };
   return sectionName === undefined ? ref : { ...ref, sectionName };
 }
 

@@ -264,7 +264,7 @@ export function everyTargetIn(namespace: string, index: TargetIndex): TargetReso
       .map((r) => ({ group: GATEWAY_API_GROUP, kind: r.kind, name: r.metadata.name })),
     ...index.resources.listenerSets
       .filter((l) => l.metadata.namespace === namespace)
-      .map((l) => ({ group: l.group, kind: l.kind, name: l.metadata.name })),
+      .map((l) => ({ group: GATEWAY_API_GROUP, kind: "ListenerSet", name: l.metadata.name })),
   ];
   return resolveTargets(namespace, { targetRefs: refs }, index);
 }

@@ -45,7 +45,7 @@ export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logge
     if (!usable && !broken) logger.info({ dir }, "every manifest file parses again; the folder's contents are enforced");
     usable = !broken;
     if (broken) return Promise.resolve();
-    for (const r of latest.rejected) logger.error({ origin: r.origin, object: r.object, reason: r.reason }, "object rejected");
+    for (const r of latest.rejected) logger.warn({ origin: r.origin, object: r.object, reason: r.reason }, "duplicate object read once");
     return pipeline.update(() => latest.resources);
   };
   // Watching starts before the first read, so that a change made meanwhile is not missed.

@@ -13,8 +13,10 @@ export interface Metrics {
   readonly jwksFetches: Counter<"outcome" | "trigger">;
   readonly jwksFetchDuration: Histogram<"outcome">;
   /**
-   * 1 while some configuration is served from its last good version: `source="manifests"` when a
-   * manifest file (or the folder) cannot be read, `source="pipeline"` when the latest publish failed.
+   * 1 while the newest configuration from a source cannot be used (LAST_GOOD_HELP):
+   * `source="manifests"` when a manifest file (or the folder) cannot be read, `source="pipeline"`
+   * when the latest publish failed. Its last good version is then served, or, before there is one,
+   * nothing (not ready: every check is denied). Either way edits are not enforced, so it stays 1.
    */
   readonly servingLastGood: Gauge<"source">;
   /** Route rules no SecurityPolicy governs (allowed as they are, or denied with `--on-no-policy deny`). */
@@ -22,6 +24,10 @@ export interface Metrics {
   /** Allowed requests given an audit line (sampled by `--audit-allowed-sample-rate`). */
   readonly auditedAllowed: Counter;
 }
+
+/** The help of `portcullis_serving_last_good_config`: what its 1 means in every state, start-up included. */
+export const LAST_GOOD_HELP =
+  "1 while the newest configuration from this source cannot be used: its last good version is served, or, before there is one, nothing is (not ready, every check denied).";
 
 /** The authorizer's view of these metrics: where it counts its decisions and sampled audit lines. */
 export function decisionMetrics(metrics: Metrics): DecisionMetrics {
@@ -78,7 +84,7 @@ export function createMetrics(jwks?: JwksView, now: () => number = Date.now): Me
     }),
     servingLastGood: new Gauge({
       name: "portcullis_serving_last_good_config",
-      help: "1 while configuration from this source is served from its last good version because the newest cannot be used.",
+      help: LAST_GOOD_HELP,
       labelNames: ["source"],
       registers,
     }),

@@ -1,15 +1,17 @@
 /**
  * The readings of a query an upstream may act on (DESIGN §0): Envoy's route match, the last value,
- * a split at ";" as well, percent-decoding, PHP's names. What route matching, `principal.cel`'s
- * `request.query` and credentials read from the query (authz/request.ts) are decided on.
+ * a split at ";" as well, percent-decoding, PHP's names, the pairs Go and Java servlets drop. What
+ * route matching, `principal.cel`'s `request.query` and credentials read from the query
+ * (authz/request.ts) are decided on.
  */
 
 /**
  * One way to read a query for a route's query match. Envoy's route match takes the first value of
  * a name in the query split at "&", names and values as sent; upstreams such as PHP and Express act
  * on the last value of a repeated name, Rack 2 and Python before 3.9.2 split the query at ";" as
- * well, nearly every upstream percent-decodes names and values ("+" a space), and PHP renames what
- * its variable names cannot hold.
+ * well, nearly every upstream percent-decodes names and values ("+" a space), PHP renames what
+ * its variable names cannot hold, and Go and Java servlets drop pairs they cannot read (so the
+ * first value they act on may be neither Envoy's first nor the last).
  */
 export interface QueryReading {
   /** Which value of a repeated name is read. */
@@ -20,6 +22,13 @@ export interface QueryReading {
   readonly decoded: boolean;
   /** Whether decoded names are read as PHP registers them (phpVariable): `tenant.id` is `tenant_id`. */
   readonly phpNames: boolean;
+  /**
+   * The pairs (split at "&") the reading drops before it reads any value, as its upstream does:
+   * none; those with an invalid percent-escape ("%" without two hex digits after it: Tomcat's
+   * request parameters); those too that hold a ";" (Go's net/url since Go 1.17); those after the
+   * first PHP_MAX_INPUT_VARS that are not empty (PHP's default max_input_vars).
+   */
+  readonly drops: "none" | "invalid escapes" | "invalid escapes and ;" | "past max_input_vars";
   /** What the reading is, for the audit log. */
   readonly name: string;
 }
@@ -30,6 +39,7 @@ export const ENVOY_QUERY: QueryReading = {
   semicolons: false,
   decoded: false,
   phpNames: false,
+  drops: "none",
   name: "Envoy's (first value, split at &, as sent)",
 };
 
@@ -42,7 +52,18 @@ const PHP_QUERY: QueryReading = {
   semicolons: false,
   decoded: true,
   phpNames: true,
+  drops: "none",
   name: "PHP's (the last value of a name in the query split at &, percent-decoded, with '.', ' ' and an unmatched '[' in a name read as '_')",
+};
+
+/** PHP's default max_input_vars: the pairs of a query PHP reads (it stops at the next, with a warning). */
+export const PHP_MAX_INPUT_VARS = 1000;
+
+/** PHP's reading as PHP's default configuration reads a query of more pairs than max_input_vars. */
+const PHP_LIMITED_QUERY: QueryReading = {
+  ...PHP_QUERY,
+  drops: "past max_input_vars",
+  name: `PHP's of the first ${PHP_MAX_INPUT_VARS} pairs (max_input_vars: the last value of a name, percent-decoded, with '.', ' ' and an unmatched '[' in a name read as '_')`,
 };
 
 /** The readings an upstream may act on besides Envoy's (DESIGN §0). */
@@ -56,23 +77,66 @@ export const OTHER_QUERY_READINGS: readonly QueryReading[] = [
           semicolons,
           decoded,
           phpNames: false,
+          drops: "none" as const,
           name: `the ${value} value of a name in the query split at ${semicolons ? "& and ;" : "&"}${decoded ? ", percent-decoded" : ""}`,
         })),
     ),
   ),
   PHP_QUERY,
+  PHP_LIMITED_QUERY,
+  ...(["invalid escapes", "invalid escapes and ;"] as const).map(
+    (drops): QueryReading => ({
+      value: "first",
+      semicolons: false,
+      decoded: true,
+      phpNames: false,
+      drops,
+      name: `${drops === "invalid escapes" ? "Java servlets'" : "Go's"} (the first value of a name in the query split at &, percent-decoded, pairs with ${drops === "invalid escapes" ? "an invalid percent-escape" : "an invalid percent-escape or a ';'"} dropped)`,
+    }),
+  ),
 ];
 
 /** The reading PHP's is where no name changes as PHP registers it. */
 const DECODED_LAST = OTHER_QUERY_READINGS.find((r) => r.decoded && !r.phpNames && !r.semicolons && r.value === "last")!;
+/** The reading a reading that drops pairs is where it drops none. */
+const DECODED_FIRST = OTHER_QUERY_READINGS.find((r) => r.decoded && r.drops === "none" && !r.semicolons && r.value === "first")!;
 
 /**
- * Whether `reading` may read `rawQuery` otherwise than another of OTHER_QUERY_READINGS does, known
- * from the text alone: false for PHP's reading of a query where no name changes (phpMayRename).
+ * The reading of OTHER_QUERY_READINGS that reads `rawQuery` as `reading` does, known from the text
+ * alone: PHP's reads a query where no name changes (phpMayRename) as the decoded last value does,
+ * and one of at most PHP_MAX_INPUT_VARS pairs as it does under no limit; a reading that drops
+ * pairs reads one where it drops none (dropsSome) as the decoded first value does; else `reading`
+ * itself.
  */
-export function readsOwnWay(reading: QueryReading, rawQuery: string): boolean {
-  return !reading.phpNames || phpMayRename(rawQuery);
+function sameAs(reading: QueryReading, rawQuery: string): QueryReading {
+  if (reading.drops === "past max_input_vars") return pastPhpLimit(rawQuery) ? reading : sameAs(PHP_QUERY, rawQuery);
+  if (reading.phpNames) return phpMayRename(rawQuery) ? reading : DECODED_LAST;
+  if (reading.drops !== "none") return dropsSome(reading, rawQuery) ? reading : DECODED_FIRST;
+  return reading;
 }
+
+/** Whether `rawQuery` has more pairs that are not empty (PHP skips "&&") than PHP_MAX_INPUT_VARS. */
+function pastPhpLimit(rawQuery: string): boolean {
+  // Each pair after the first takes at least two characters ("&a"): a short query has too few to count.
+  if (rawQuery.length <= 2 * PHP_MAX_INPUT_VARS) return false;
+  return phpPairs(rawQuery).length > PHP_MAX_INPUT_VARS;
+}
+
+/** The pairs PHP tokenises `rawQuery` into: split at "&", empty ones skipped. */
+const phpPairs = (rawQuery: string): string[] => rawQuery.split("&").filter((pair) => pair !== "");
+
+/** Whether `reading` may read `rawQuery` otherwise than another of OTHER_QUERY_READINGS does (sameAs). */
+export function readsOwnWay(reading: QueryReading, rawQuery: string): boolean {
+  return sameAs(reading, rawQuery) === reading;
+}
+
+/** Whether `reading` drops a pair of `rawQuery` (a look at the text: nothing is parsed for the usual query). */
+function dropsSome(reading: QueryReading, rawQuery: string): boolean {
+  return INVALID_ESCAPE.test(rawQuery) || (reading.drops === "invalid escapes and ;" && rawQuery.includes(";"));
+}
+
+/** A "%" without two hex digits after it: Go's url.QueryUnescape refuses the text, Tomcat its parameter. */
+const INVALID_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
 
 /**
  * Whether PHP may register a name of `rawQuery` otherwise than it is decoded (phpVariable changes
@@ -117,7 +181,8 @@ const lastParsed = new Map<QueryReading, { readonly rawQuery: string; readonly v
  * until the next call: not to be changed.
  */
 export function queryParamsIn(rawQuery: string, reading: QueryReading): ReadonlyMap<string, string> {
-  if (!readsOwnWay(reading, rawQuery)) return queryParamsIn(rawQuery, DECODED_LAST);
+  const same = sameAs(reading, rawQuery);
+  if (same !== reading) return queryParamsIn(rawQuery, same);
   const last = lastParsed.get(reading);
   if (last?.rawQuery === rawQuery) return last.values;
   const values = new Map<string, string>();
@@ -125,12 +190,18 @@ export function queryParamsIn(rawQuery: string, reading: QueryReading): Readonly
     if (reading.value === "last" || !values.has(name)) values.set(name, value);
   };
   if (reading.phpNames) {
-    for (const [name, value] of new URLSearchParams(rawQuery)) {
+    const read = reading.drops === "past max_input_vars" ? phpPairs(rawQuery).slice(0, PHP_MAX_INPUT_VARS).join("&") : rawQuery;
+    for (const [name, value] of new URLSearchParams(read)) {
       const variable = phpVariable(name);
       // An array is no string value: a later scalar of the name replaces it, as it replaces a scalar.
       if (variable?.array === true) values.delete(variable.name);
       else if (variable !== undefined) add(variable.name, value);
     }
+  } else if (reading.drops !== "none") {
+    const kept = rawQuery
+      .split("&")
+      .filter((pair) => !INVALID_ESCAPE.test(pair) && (reading.drops === "invalid escapes" || !pair.includes(";")));
+    for (const [name, value] of new URLSearchParams(kept.join("&"))) add(name, value);
   } else if (reading.decoded) {
     for (const [name, value] of new URLSearchParams(reading.semicolons ? rawQuery.replaceAll(";", "&") : rawQuery)) add(name, value);
   } else {

@@ -23,6 +23,8 @@ export interface RouteRequest {
   headerLines(name: string): readonly string[];
   /** What follows the first "?" of the request target, as sent (not decoded); undefined without "?". */
   readonly rawQuery: string | undefined;
+  /** True when no header was sent on more than one line (the port counted them); undefined when not known. */
+  readonly headersOnOneLine?: boolean | undefined;
 }
 
 /**
@@ -168,10 +170,12 @@ export function otherRouteReadings(
   scope: RouteScope,
   picked: readonly RouteEntry[],
 ): RouteReadingRoutes[] | undefined {
+  // Without a query and with every header on one line, each reading reads the request as Envoy's does.
+  if (request.rawQuery === undefined && request.headersOnOneLine === true) return undefined;
   const inScope = matchesInScope(index, request, scope);
   if (inScope === undefined) return undefined;
   const readQuery = inScope.query && request.rawQuery !== undefined;
-  const readLines = inScope.headers.some((name) => request.headerLines(name).length > 1);
+  const readLines = request.headersOnOneLine !== true && anyOnSeveralLines(request, inScope.headers);
   if (!readQuery && !readLines) return undefined;
   let found: RouteReadingRoutes[] | undefined;
   for (const reading of OTHER_READINGS) {
@@ -182,6 +186,12 @@ export function otherRouteReadings(
     (found ??= []).push({ reading, entries });
   }
   return found;
+}
+
+/** Whether one of the named headers was sent on more than one line (a loop: a closure here would allocate its context on every request). */
+function anyOnSeveralLines(request: RouteRequest, names: readonly string[]): boolean {
+  for (let i = 0; i < names.length; i++) if (request.headerLines(names[i]!).length > 1) return true;
+  return false;
 }
 
 function sameEntries(a: readonly RouteEntry[], b: readonly RouteEntry[]): boolean {

@@ -2,8 +2,9 @@
  * The standalone source: a folder of YAML (or JSON) manifests, read recursively and watched.
  *
  * The folder is enforced whole, as Envoy Gateway's file provider reloads it: while any file does
- * not parse (or holds an object of a kind Portcullis reads that is not valid, or of a kind its API
- * group does not have: a misspelt `kind: Securitypolicy`), what it holds is
+ * not parse (or holds an object of a kind Portcullis reads that is not valid, of a kind or version
+ * its API group does not serve: a misspelt `kind: Securitypolicy`, or of a group Envoy Gateway does
+ * not know, over which its file provider refuses the whole load), what it holds is
  * unknown (an object moved into it from another file, or a file
  * renamed while broken, would otherwise vanish from both and open its routes), so the last read in
  * which every file parsed stays in force, the other files' changes included; before any such
@@ -12,7 +13,7 @@
 import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { join, relative } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { Composer, isNode, LineCounter, Parser } from "yaml";
+import { Composer, type Document, isNode, isScalar, LineCounter, Parser, visit } from "yaml";
 import { isWatchedKind, toResources, type RawObject, type RejectedObject, type Resources } from "../api/resources.ts";
 import { readJsonStream } from "./json-stream.ts";
 import { unreadable } from "./unreadable.ts";
@@ -190,8 +191,16 @@ function signatureOf(scan: FolderScan): string {
   return [...directories, ...files].join("\n");
 }
 
+/**
+ * Whether a file is read as manifests: `.yaml`, `.yml` and `.json` files, and files without an
+ * extension, which Envoy Gateway's file provider reads as it reads every file of its folder (a
+ * ConfigMap or Helm values key `policies` is mounted as such a file: left out, its policies would
+ * vanish and open their routes). Files with another extension (`.md`, `.txt`, `.bak`) are not.
+ */
+const isManifestName = (name: string): boolean => /\.(ya?ml|json)$/i.test(name) || !name.includes(".");
+
 interface FolderScan {
-  /** Manifest files (`.yaml`, `.yml`, `.json`), in read order. */
+  /** Manifest files (isManifestName), in read order. */
   readonly files: readonly string[];
   /** Every directory descended into, the folder first, with its inode (a symlinked directory's target's). */
   readonly directories: ReadonlyMap<string, number>;
@@ -209,7 +218,7 @@ function scanFolder(dir: string): FolderScan {
       const child = join(path, entry.name);
       const stats = statSync(child, { throwIfNoEntry: false });
       if (stats?.isDirectory()) visit(child, stats.ino);
-      else if (stats?.isFile() && /\.(ya?ml|json)$/i.test(entry.name)) files.push(child);
+      else if (stats?.isFile() && isManifestName(entry.name)) files.push(child);
     }
   };
   visit(dir, statSync(dir).ino);
@@ -236,10 +245,12 @@ function parseFile(path: string, file: string): { objects: RawObject[] } | { err
 /**
  * The objects of one manifest file's `text`, each with its origin ("`file`#N", N from 1; a list's
  * items are expanded as expandList says, "`file`#N.items[i]"), or why
- * the file cannot be read: its first YAML error (line and column), or a document whose aliases
- * expand past 100 (a "billion laughs"). Empty documents are skipped; JSON documents are read as
- * JSON when both readings agree. Tests build their worlds with it too, so that they are read
- * under the limits a manifest folder is.
+ * the file cannot be read: its first YAML error (line and column), a document whose aliases
+ * expand past 100 (a "billion laughs"), or what Envoy Gateway's file provider and kubectl (whose
+ * reader is Kubernetes': YAML 1.1, documents split at lines of `---` alone) would read otherwise
+ * (readsOtherwiseInKubernetes). Empty documents are skipped; JSON documents are read as JSON when
+ * both readings agree. Tests build their worlds with it too, so that they are read under the
+ * limits a manifest folder is.
  */
 export function parseManifests(text: string, file: string): { objects: RawObject[] } | { error: string } {
   // A file of JSON documents means the same to YAML and reads far faster as JSON (json-stream.ts).
@@ -259,8 +270,17 @@ export function parseManifests(text: string, file: string): { objects: RawObject
   // has hundreds of MiB of them to move).
   const lines = new LineCounter();
   const documents = new Composer().compose(new Parser(lines.addNewLine).parse(text));
+  const parts = kubernetesParts(text);
+  if ("refused" in parts) {
+    // The documents are parsed lazily: the line counter has seen no line yet.
+    const line = text.slice(0, parts.refused).split("\n").length;
+    return {
+      error: `line ${line}: a line beginning with '---' holds more than a document marker, which Kubernetes' YAML reader (Envoy Gateway's file provider, kubectl) refuses; put '---' on a line of its own`,
+    };
+  }
   const objects: RawObject[] = [];
   let i = -1;
+  let lastPart = -1;
   for (const doc of documents) {
     i++;
     const problem = doc.errors[0];
@@ -269,6 +289,12 @@ export function parseManifests(text: string, file: string): { objects: RawObject
       const where = at === undefined ? `document ${i + 1}` : `line ${at.line}, column ${at.col}`;
       return { error: `${where}: ${problem.code}: ${problem.message.split("\n")[0]}` };
     }
+    const otherwise = readsOtherwiseInKubernetes(doc, parts.starts, lastPart);
+    if (otherwise !== undefined) {
+      const at = lines.linePos(otherwise.at);
+      return { error: `line ${at.line}, column ${at.col}: ${otherwise.why}` };
+    }
+    if (doc.contents !== null) lastPart = partAt(parts.starts, doc.contents.range[0]);
     // A bounded alias count keeps a "billion laughs" document from exhausting memory.
     let object: unknown;
     try {
@@ -288,6 +314,78 @@ export function parseManifests(text: string, file: string): { objects: RawObject
     objects.push(...expanded.objects);
   }
   return { objects };
+}
+
+/**
+ * How Kubernetes' YAML reader (k8s.io/apimachinery's YAMLReader, which Envoy Gateway's file
+ * provider and kubectl use) cuts `text`: `starts`, the offsets of its parts (the file's start and
+ * each line that begins with `---` and holds nothing else but white space or a comment), each then
+ * read by a YAML 1.1 parser (sigs.k8s.io/yaml) that takes its first document and drops the rest;
+ * or `refused`, the offset of the first line that begins with `---` and holds something else
+ * (`--- {kind: …}`, `---foo`), for which that reader refuses the whole file.
+ */
+function kubernetesParts(text: string): { readonly starts: readonly number[] } | { readonly refused: number } {
+  const starts = [0];
+  // Lines end at "\n" only, as that reader's: a regular expression's ^ would also begin one after U+2028.
+  for (let line = 0; line < text.length; ) {
+    const end = text.indexOf("\n", line);
+    const next = end === -1 ? text.length : end + 1;
+    if (text.startsWith("---", line)) {
+      const rest = text.slice(line + 3, next).trim();
+      if (rest !== "" && !rest.startsWith("#")) return { refused: line };
+      starts.push(line);
+    }
+    line = next;
+  }
+  return { starts };
+}
+
+/** Which part (kubernetesParts) the text at `offset` is in. */
+function partAt(parts: readonly number[], offset: number): number {
+  let part = 0;
+  while (part + 1 < parts.length && parts[part + 1]! <= offset) part++;
+  return part;
+}
+
+/**
+ * Where and why Envoy Gateway's file provider and kubectl read `doc` otherwise than YAML 1.2 does,
+ * else undefined: a document that begins in the part of Kubernetes' reader where the document
+ * before it (whose part is `previousPart`) began (after a `...` that ends it), which that reader
+ * drops; a merge key (`<<`), which that reader's YAML 1.1 merges and
+ * YAML 1.2 keeps as a key, and where the two would not agree which of two values of a key wins
+ * (YAML 1.1's parser lets the later one win, the merge rule the explicit one). Either could hide or
+ * add a route match, a route or a policy.
+ */
+function readsOtherwiseInKubernetes(
+  doc: Document.Parsed,
+  parts: readonly number[],
+  previousPart: number,
+): { at: number; why: string } | undefined {
+  if (doc.contents === null) return undefined;
+  if (partAt(parts, doc.contents.range[0]) === previousPart) {
+    return {
+      at: doc.contents.range[0],
+      why: "Kubernetes' YAML reader (Envoy Gateway's file provider, kubectl) would drop this document: it splits documents only at a line holding '---' alone and reads the first of each part, so '...' does not end one for it; begin it with such a line",
+    };
+  }
+  let merge: number | undefined;
+  visit(doc, {
+    Pair(_, pair) {
+      const key = pair.key;
+      if (!isScalar(key) || key.source !== "<<") return undefined;
+      if ((key.type === "PLAIN" && key.tag === undefined) || key.tag === "tag:yaml.org,2002:merge") {
+        merge = key.range?.[0] ?? doc.contents!.range[0];
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return merge === undefined
+    ? undefined
+    : {
+        at: merge,
+        why: "a merge key (<<) is not read: Kubernetes' YAML 1.1 reader merges it, YAML 1.2 keeps it as a key, and they differ on which of two values wins; write the keys out",
+      };
 }
 
 /** How deep lists may nest in one document: kubectl output never nests them, so deeper is refused rather than walked. */
@@ -315,7 +413,7 @@ function expandList(
   const hash = raw.origin.lastIndexOf("#");
   const at = raw.line === undefined ? "" : ` at line ${raw.line}`;
   const where = `document ${raw.origin.slice(hash + 1)}${at}`;
-  if (isWatchedKind(list.kind)) {
+  if (isWatchedKind(list.apiVersion, list.kind)) {
     return {
       error: `${where} (${String(list.kind)}) has items: kubectl apply would read it as a list, apply its items and drop the object itself`,
     };

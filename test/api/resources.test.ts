@@ -87,6 +87,11 @@ describe("kinds", () => {
       ],
     ]);
   });
+  it("a kind an older release served under another group is rejected, naming the kind that replaced it (XListenerSet: ListenerSet v1)", () => {
+    expect(toResources([raw("gateway.networking.x-k8s.io/v1alpha1", "XListenerSet")]).rejected.map((r) => r.reason)).toEqual([
+      'gateway.networking.x-k8s.io has no kind "XListenerSet" any more: Gateway API v1.6.1 serves gateway.networking.k8s.io/v1 ListenerSet in its place; the API server would refuse it',
+    ]);
+  });
   it("a kind of those groups Portcullis does not read, or a kind of another group, is not rejected", () => {
     const { rejected } = toResources([
       raw("gateway.envoyproxy.io/v1alpha1", "EnvoyPatchPolicy"),
@@ -95,9 +100,14 @@ describe("kinds", () => {
     ]);
     expect(rejected).toEqual([]);
   });
-  it("an apiVersion that is a group's name without its version is read as that group", () => {
-    expect(toResources([raw("gateway.envoyproxy.io", "SecurityPolicys")]).rejected.map((r) => r.reason)).toEqual([
-      'gateway.envoyproxy.io has no kind "SecurityPolicys" (the nearest is SecurityPolicy); the API server would refuse it',
+  it("an apiVersion that is a group's name without its version is a core version no scheme has: rejected, whatever the kind (a wrong allow if ignored)", () => {
+    expect(
+      toResources([raw("gateway.envoyproxy.io", "SecurityPolicy"), raw("gateway.envoyproxy.io", "SecurityPolicys")]).rejected.map(
+        (r) => r.reason,
+      ),
+    ).toEqual([
+      "no kind SecurityPolicy is registered for gateway.envoyproxy.io in Envoy Gateway, whose file provider refuses the whole load over it",
+      "no kind SecurityPolicys is registered for gateway.envoyproxy.io in Envoy Gateway, whose file provider refuses the whole load over it",
     ]);
   });
 });

@@ -82,6 +82,30 @@ describe("cookies", () => {
   });
 });
 
+describe("headerLines: each line of a header, as text", () => {
+  it("answers each name with its own lines whatever was read before (the last read is remembered)", () => {
+    const r = normalizeRequest({
+      method: "GET",
+      scheme: "http",
+      host: "h",
+      path: "/",
+      headers: { authorization: "Bearer caf\u00c3\u00a9", "x-role": ["a", "b"], empty: "" },
+      gateway: undefined,
+      byteStrings: true,
+    });
+    for (let round = 0; round < 2; round++) {
+      expect(r.headerLines("authorization")).toEqual(["Bearer café"]);
+      expect(r.headerLines("authorization")).toBe(r.headerLines("authorization"));
+      expect(r.headerLines("x-role")).toEqual(["a", "b"]);
+      expect(r.headerLines("absent")).toEqual([]);
+      expect(r.headerLines("empty")).toEqual([""]);
+    }
+    // A phase's request has its own headers: never the lines remembered from the one before it.
+    expect(r.afterPhase({ authorization: "Basic x" }, []).headerLines("authorization")).toEqual(["Basic x"]);
+    expect(r.afterPhase({}, ["authorization"]).headerLines("authorization")).toEqual([]);
+  });
+});
+
 describe("methodReadings", () => {
   it("reads HEAD also as GET (upstream frameworks run the GET handler for it), and a method also upper-cased (Django, Werkzeug)", () => {
     expect(methodReadings("HEAD")).toEqual(["HEAD", "GET"]);

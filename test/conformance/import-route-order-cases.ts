@@ -21,6 +21,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { compareResources, sortEG, type IrRoute } from "./route-order/eg-order.ts";
+import { asServedNow } from "./cases.ts";
 import type { RouteOrderCase } from "./route-order.test.ts";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- EG's YAML, read structurally
@@ -56,7 +57,7 @@ mkdirSync(outDir, { recursive: true });
 for (const name of CASES) {
   const input = parse(git("show", `${release}:${TESTDATA}/${name}.in.yaml`)) as Obj;
   const output = parse(git("show", `${release}:${TESTDATA}/${name}.out.yaml`)) as Obj;
-  const manifests = (Object.values(input).filter(Array.isArray).flat() as Obj[]).map(stringValues);
+  const manifests = (Object.values(input).filter(Array.isArray).flat() as Obj[]).map(stringValues).map(asServedNow);
   const sorted = ["httpRoutes", "grpcRoutes"].every((kind) => isSorted((input[kind] ?? []) as Obj[]));
   const testCase: RouteOrderCase = {
     source: `envoyproxy/gateway ${release} ${TESTDATA}/${name}.in.yaml, ${name}.out.yaml`,

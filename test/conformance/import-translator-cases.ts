@@ -15,7 +15,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import type { ConditionExpectation, RouteExpectation, TranslatorCase } from "./cases.ts";
+import { asServedNow, type ConditionExpectation, type RouteExpectation, type TranslatorCase } from "./cases.ts";
 
 type Obj = Record<string, any>; // EG's YAML, read structurally: its shapes vary per kind and release
 
@@ -41,7 +41,7 @@ for (const name of names) {
   const manifests = [
     ...(Object.values(input).filter(Array.isArray).flat() as Obj[]),
     ...(input.envoyProxyForGatewayClass === undefined ? [] : [input.envoyProxyForGatewayClass as Obj]),
-  ];
+  ].map(asServedNow);
   const policies = (input.securityPolicies ?? []) as Obj[];
   const testCase: TranslatorCase = {
     source: `envoyproxy/gateway ${release} ${TESTDATA}/${name}.in.yaml, ${name}.out.yaml`,

@@ -94,7 +94,7 @@ const CASES: readonly AlertCase[] = [
     series: [gauge("portcullis_serving_last_good_config", "0x3 1x12", ', source="manifests"')],
     at: "12m",
     firing: [{ job: JOB, instance, source: "manifests" }],
-    summary: `${instance} serves the last good configuration from manifests: the newest cannot be used, so edits are not enforced.`,
+    summary: `${instance} cannot use the newest configuration from manifests: edits are not enforced (it serves the last good one, or nothing before there is one).`,
   },
   {
     alert: "PortcullisServingLastGoodConfig",

@@ -8,6 +8,8 @@ import { parse, parseDocument, isMap, isPair, isScalar, type YAMLMap } from "yam
 import { describe, expect, it } from "vitest";
 import { CHART, defaultValues, find, renderChart, ROOT, valuePathsInTemplates, type Obj } from "./chart.ts";
 import { helm } from "./helm.ts";
+import { WATCHED } from "../../controller/sources/kube/source.ts";
+import { compileText } from "../support/world.ts";
 
 const schemaJson = JSON.parse(readFileSync(join(CHART, "values.schema.json"), "utf8")) as Obj;
 const EXAMPLES = readdirSync(join(CHART, "examples"))
@@ -27,7 +29,6 @@ const NAMESPACED_RULES = [
     resources: ["gateways", "httproutes", "grpcroutes", "referencegrants", "listenersets", "backendtlspolicies"],
     verbs: ["get", "list", "watch"],
   },
-  { apiGroups: ["gateway.networking.x-k8s.io"], resources: ["xlistenersets"], verbs: ["get", "list", "watch"] },
   // backends and services: what extAuth's backendRefs name.
   { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies", "backends"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies/status"], verbs: ["get", "update", "patch"] },
@@ -38,6 +39,16 @@ const NAMESPACED_RULES = [
 /** The controller's RBAC, exactly as the lead specified it (Kubernetes mode, every namespace). */
 export const CLUSTER_RULES = [...CLUSTER_SCOPED_RULES, ...NAMESPACED_RULES];
 export const LEASE_RULES = [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] }];
+
+describe("the controller's rules and what the Kubernetes source watches", () => {
+  it("the rules read (list and watch) exactly the kinds WATCHED lists, by group and plural: no kind the source stopped watching, none it needs missing", () => {
+    const read = CLUSTER_RULES.filter((rule) => rule.verbs.includes("list") && rule.verbs.includes("watch")).flatMap((rule) =>
+      rule.apiGroups.flatMap((group) => rule.resources.map((resource) => `${group}/${resource}`)),
+    );
+    const watched = WATCHED.map(({ apiVersion, plural }) => `${apiVersion.includes("/") ? apiVersion.split("/")[0] : ""}/${plural}`);
+    expect(read.sort()).toEqual(watched.sort());
+  });
+});
 
 describe("values.schema.json, as helm enforces it", () => {
   it("helm lint --strict passes with values.yaml and with every example values file", () => {
@@ -57,6 +68,12 @@ describe("values.schema.json, as helm enforces it", () => {
     ["a port out of range", { ports: { authz: 70000 } }, "ports.authz"],
     ["a PDB percentage without %", { podDisruptionBudget: { minAvailable: "half" } }, "podDisruptionBudget.minAvailable"],
     ["a non-string manifest file", { standalone: { manifests: { "a.yaml": { kind: "Gateway" } } } }, "standalone.manifests.a.yaml"],
+    [
+      "a manifest file Portcullis would not read (notes.txt)",
+      { standalone: { manifests: { "notes.txt": "kind: Gateway" } } },
+      "standalone.manifests",
+    ],
+    ["a hidden manifest file", { standalone: { manifests: { ".a.yaml": "kind: Gateway" } } }, "standalone.manifests"],
     ["a bad scrape interval", { serviceMonitor: { interval: "30" } }, "serviceMonitor.interval"],
   ])("helm refuses %s, naming the value", (_what, override, path) => {
     expect(() => renderChart(override)).toThrow(`- ${path}`);
@@ -245,6 +262,20 @@ describe("rendered with other values", () => {
     });
     expect(Object.keys(find(r, "ConfigMap").data)).toEqual(["00-gateway.yaml", "10-routes.yaml", "30-jwt.yaml"]);
     for (const text of Object.values(find(r, "ConfigMap").data as Record<string, string>)) expect(parse(text)).toHaveProperty("kind");
+  });
+
+  it("standalone: the example's manifests, as the mounted folder, enforce every policy (each Accepted on an ancestor)", () => {
+    const files = Object.values(find(renderChart(exampleValues("standalone.yaml")), "ConfigMap").data as Record<string, string>);
+    const { statuses } = compileText(files.join("\n---\n"), { controllerName: "portcullis.io/gateway-controller" });
+    expect(statuses.map((s) => s.name)).toEqual(["api-jwt"]);
+    for (const status of statuses) {
+      expect(status.ancestors, status.name).not.toEqual([]);
+      for (const a of status.ancestors)
+        expect(
+          a.conditions.find((c) => c.type === "Accepted"),
+          status.name,
+        ).toMatchObject({ status: "True" });
+    }
   });
 
   it("standalone without any manifest source fails with a message", () => {

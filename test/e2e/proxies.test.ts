@@ -292,12 +292,24 @@ function decisions(
         const { r, up } = await through(proxy(), `/optional?access.token=${forgedToken()}`, { host });
         expect([r.status, up]).toEqual([401, undefined]);
       });
-      for (const query of ["role=user&role=admin", "role=admin;x=1", "role=%61dmin", "role=user&+role=admin"]) {
-        it(`/query?${query} without a key: 401 (an upstream reading the last value, splitting at ';', decoding or dropping a name's leading space as PHP runs the protected role=admin rule's handler)`, async () => {
+      for (const query of [
+        "role=user&role=admin",
+        "role=admin;x=1",
+        "role=%61dmin",
+        "role=user&+role=admin",
+        "role=x;&role=admin&role=user",
+        "role=%zz&role=admin&role=user",
+      ]) {
+        it(`/query?${query} without a key: 401 (an upstream reading the last value, splitting at ';', decoding, dropping a name's leading space as PHP or a pair as Go runs the protected role=admin rule's handler)`, async () => {
           const { r, up } = await through(proxy(), `/query?${query}`, { host });
           expect([r.status, up]).toEqual([401, undefined]);
         });
       }
+      it("/query?role=user&role=admin&<998 more pairs>&role=user without a key: 401 (PHP reads the first 1000 pairs by default: role admin)", async () => {
+        const filler = Array.from({ length: 998 }, (_, i) => `x${i}=1`).join("&");
+        const { r, up } = await through(proxy(), `/query?role=user&role=admin&${filler}&role=user`, { host });
+        expect([r.status, up]).toEqual([401, undefined]);
+      });
       it("/query?role=user&role=admin with a key: 200, the query reaches the upstream as sent; /query?role=user is open", async () => {
         const { r, up } = await through(proxy(), "/query?role=user&role=admin", { host, "x-api-key": ALICE_KEY });
         expect([r.status, up?.url]).toEqual([200, "/query?role=user&role=admin"]);

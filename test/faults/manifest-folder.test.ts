@@ -8,6 +8,7 @@
 import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
+import { LAST_GOOD_HELP } from "../../controller/server/metrics.ts";
 import { POLL_INTERVAL_MS } from "../../controller/sources/manifests.ts";
 import { writeConfigMapVolume } from "../support/configmap-volume.ts";
 import { gatewayWithRoute } from "../support/manifests.ts";
@@ -51,7 +52,7 @@ async function revoke(app: Served, write: () => void, key: string, revoked: stri
   return ms;
 }
 
-it("a policy file broken at start-up: not ready, every check denied (not_ready), the file and line logged; enforced once it parses", {
+it("a policy file broken at start-up: not ready, every check denied (not_ready), the file and line logged, portcullis_serving_last_good_config 1 with a help that says nothing is served yet; enforced once it parses", {
   timeout: 30_000,
 }, async () => {
   const app = await serve({ "routes.yaml": ROUTES, "keys.yaml": keys("key-1"), "policy.yaml": BROKEN_POLICY });
@@ -62,6 +63,10 @@ it("a policy file broken at start-up: not ready, every check denied (not_ready),
     expect(logged(app, "not ready: every check is denied until every manifest file parses")).toBeDefined();
     expect(await ready(app)).toBe(false);
     expect(await lastGood(app)).toBe(1);
+    // Nothing is served yet: the gauge's help must say what its 1 means here too, not only "the last good version is served".
+    const help = /^# HELP portcullis_serving_last_good_config (.*)$/m.exec(await get(app.admin, "/metrics"))?.[1];
+    expect(help).toBe(LAST_GOOD_HELP);
+    expect(help).toMatch(/before there is one, nothing is \(not ready, every check denied\)/);
     // The route the broken file's policy protects, and one it does not: what it held is unknown.
     expect(await check(app, "/keys", "key-1")).toMatchObject({ status: 403, code: "not_ready" });
     expect(await check(app, "/open")).toMatchObject({ status: 403, code: "not_ready" });

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
+import { isServed } from "../../controller/api/resources.ts";
 import { WATCHED } from "../../controller/sources/kube/source.ts";
 import { DEFAULT_CONTROLLER_NAME } from "../../controller/config.ts";
 import { kubectl } from "../deploy/kubectl.ts";
@@ -360,6 +361,16 @@ describe("crds/", () => {
       JSON.stringify(policy),
     );
     expect(printed).toBe("False");
+  });
+});
+
+describe("the Kubernetes source's watches", () => {
+  it("name only versions the Gateway API v1.6.1 and Envoy Gateway v1.9.0 CRDs serve, the versions a manifest may use (ReferenceGrant v1beta1, GRPCRoute v1, no XListenerSet)", () => {
+    const watched = WATCHED.flatMap((w) => [w.apiVersion, ...("olderVersions" in w ? w.olderVersions : [])].map((v) => `${v} ${w.kind}`));
+    expect(watched.filter((w) => !isServed(w.split(" ")[0]!, w.split(" ")[1]!))).toEqual([]);
+    expect(watched).toContain("gateway.networking.k8s.io/v1beta1 ReferenceGrant");
+    expect(watched).toContain("gateway.networking.k8s.io/v1 GRPCRoute");
+    expect(WATCHED.map((w) => w.kind)).not.toContain("XListenerSet");
   });
 });
 

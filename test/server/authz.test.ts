@@ -230,6 +230,10 @@ describe("a check's header lines, as check() receives them", () => {
       expect(seen).toHaveLength(1);
       expect({ ...seen[0]!.headers }).toEqual(expected(raw[0]!));
       expect(seen[0]!.host).toBe("api.example.com");
+      // The port says every header came on one line only when no name was sent twice (route-index.ts
+      // then reads no header line by line): a repeated name said otherwise would let a line pick another rule unseen.
+      const names = raw[0]!.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+      expect(seen[0]!.headersOnOneLine).toBe(new Set(names).size === names.length);
     }
   });
 

@@ -2,8 +2,11 @@
  * The readings of a query (controller/snapshot/query-readings.ts): Envoy's route match, the last
  * value, the ";" split, percent-decoding and PHP's names, each as the upstream that reads it.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ENVOY_QUERY, OTHER_QUERY_READINGS, paramIn, queryParamsIn } from "../../controller/snapshot/query-readings.ts";
+import { ENVOY_QUERY, OTHER_QUERY_READINGS, PHP_MAX_INPUT_VARS, paramIn, queryParamsIn } from "../../controller/snapshot/query-readings.ts";
+import { aliceKeyPolicy, gatewayWithRoute } from "../support/manifests.ts";
+import { decider } from "../support/world.ts";
 
 describe("paramIn", () => {
   const [LAST, SEMI_FIRST, SEMI_LAST] = OTHER_QUERY_READINGS as [
@@ -50,13 +53,60 @@ describe("paramIn: percent-decoded readings", () => {
     expect(paramIn("role=%61dmin;x=1", "role", decoded("first", true))).toBe("admin");
   });
 
-  it("reads every combination besides Envoy's once, and PHP's", () => {
-    expect(OTHER_QUERY_READINGS).toHaveLength(8);
-    expect(new Set(OTHER_QUERY_READINGS.map((r) => `${r.value} ${r.semicolons} ${r.decoded} ${r.phpNames}`)).size).toBe(8);
+  it("reads every combination besides Envoy's once, PHP's (under max_input_vars too), Go's and Tomcat's", () => {
+    expect(OTHER_QUERY_READINGS).toHaveLength(11);
+    expect(new Set(OTHER_QUERY_READINGS.map((r) => `${r.value} ${r.semicolons} ${r.decoded} ${r.phpNames} ${r.drops}`)).size).toBe(11);
     expect(OTHER_QUERY_READINGS.some((r) => r.value === "first" && !r.semicolons && !r.decoded)).toBe(false);
     expect(OTHER_QUERY_READINGS.filter((r) => r.phpNames)).toEqual([
-      expect.objectContaining({ value: "last", decoded: true, semicolons: false }),
+      expect.objectContaining({ value: "last", decoded: true, semicolons: false, drops: "none" }),
+      expect.objectContaining({ value: "last", decoded: true, semicolons: false, drops: "past max_input_vars" }),
     ]);
+  });
+});
+
+describe("paramIn: the pairs Go and Java servlets drop", () => {
+  const GO = OTHER_QUERY_READINGS.find((r) => r.drops === "invalid escapes and ;")!;
+  const TOMCAT = OTHER_QUERY_READINGS.find((r) => r.drops === "invalid escapes")!;
+
+  it("drops a pair holding ';' (Go's net/url since 1.17), not Tomcat", () => {
+    expect(paramIn("role=x;&role=admin&role=user", "role", GO)).toBe("admin");
+    expect(paramIn("ro;le=x&role=admin", "role", GO)).toBe("admin");
+    expect(paramIn("role=x;&role=admin&role=user", "role", TOMCAT)).toBe("x;");
+  });
+
+  it("drops a pair with an invalid percent-escape in its name or value (both)", () => {
+    for (const reading of [GO, TOMCAT]) {
+      expect(paramIn("role=%zz&role=admin&role=user", "role", reading)).toBe("admin");
+      expect(paramIn("role=100%&role=admin", "role", reading)).toBe("admin");
+      expect(paramIn("role=%4&role=admin", "role", reading)).toBe("admin");
+      expect(paramIn("r%zzole=x&role=%61dmin", "role", reading)).toBe("admin");
+      expect(paramIn("role=a+b%20c", "role", reading)).toBe("a b c");
+    }
+  });
+
+  it("reads a query it drops nothing of as the decoded first value, parsed once", () => {
+    const decodedFirst = OTHER_QUERY_READINGS.find((r) => r.decoded && r.drops === "none" && !r.semicolons && r.value === "first")!;
+    expect(queryParamsIn("role=admin&role=user", GO)).toBe(queryParamsIn("role=admin&role=user", decodedFirst));
+    expect(queryParamsIn("role=a;b", TOMCAT)).toBe(queryParamsIn("role=a;b", decodedFirst));
+  });
+});
+
+describe("paramIn: PHP's reading under max_input_vars", () => {
+  const LIMITED = OTHER_QUERY_READINGS.find((r) => r.drops === "past max_input_vars")!;
+  const PHP = OTHER_QUERY_READINGS.find((r) => r.phpNames && r.drops === "none")!;
+  const filler = (n: number) => Array.from({ length: n }, (_, i) => `x${i}=1`).join("&");
+
+  it("reads the last value among the first PHP_MAX_INPUT_VARS pairs that are not empty", () => {
+    const query = `role=user&role=admin&${filler(PHP_MAX_INPUT_VARS - 2)}&role=user`;
+    expect(paramIn(query, "role", LIMITED)).toBe("admin");
+    expect(paramIn(query, "role", PHP)).toBe("user");
+    expect(paramIn(`role=admin&&&${filler(PHP_MAX_INPUT_VARS - 1)}&role=user`, "role", LIMITED)).toBe("admin");
+    expect(paramIn(`role=admin&${filler(PHP_MAX_INPUT_VARS - 2)}&role=user`, "role", LIMITED)).toBe("user");
+  });
+
+  it("reads a query of at most PHP_MAX_INPUT_VARS pairs as PHP's reading does, parsed once", () => {
+    const query = `role=admin&${filler(PHP_MAX_INPUT_VARS - 2)}&tenant.id=x`;
+    expect(queryParamsIn(query, LIMITED)).toBe(queryParamsIn(query, PHP));
   });
 });
 
@@ -95,5 +145,119 @@ describe("paramIn: PHP's reading of names", () => {
     const decodedLast = OTHER_QUERY_READINGS.find((r) => r.decoded && !r.phpNames && !r.semicolons && r.value === "last")!;
     expect(queryParamsIn("role=user&rol%65=admin", PHP)).toBe(queryParamsIn("role=user&rol%65=admin", decodedLast));
     expect(paramIn("role=user&rol%65=admin", "role", PHP)).toBe("admin");
+  });
+});
+
+/**
+ * A differential test over hostile queries: each upstream's query parser written out from its own
+ * rules (not from query-readings.ts), and a route rule `role=admin` that wants an API key beside an
+ * open one. Whenever any of those parsers reads role `admin`, the upstream may run the protected
+ * rule's handler: check() must then refuse the request without a key.
+ */
+describe("every upstream's reading of a hostile query is decided", () => {
+  /** Percent-decoding as a form ("+" a space when `plus`); undefined for an invalid escape when `strict` (Go, Tomcat). */
+  const decode = (text: string, plus: boolean, strict: boolean): string | undefined => {
+    const bytes: number[] = [];
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i]!;
+      const hex = text.slice(i + 1, i + 3);
+      if (c === "%" && /^[0-9a-fA-F]{2}$/.test(hex)) {
+        bytes.push(Number.parseInt(hex, 16));
+        i += 2;
+      } else if (c === "%" && strict) return undefined;
+      else bytes.push(...Buffer.from(plus && c === "+" ? " " : c, "utf8"));
+    }
+    return new TextDecoder().decode(new Uint8Array(bytes));
+  };
+  type Pairs = [name: string, value: string][];
+  const split = (query: string, separators: RegExp, raw = false, strict = false): Pairs =>
+    query.split(separators).flatMap((pair): Pairs => {
+      if (pair === "") return [];
+      const eq = pair.indexOf("=");
+      const [name, value] = eq === -1 ? [pair, ""] : [pair.slice(0, eq), pair.slice(eq + 1)];
+      if (raw) return [[name, value]];
+      const [n, v] = [decode(name, true, strict), decode(value, true, strict)];
+      return n === undefined || v === undefined ? [] : [[n, v]];
+    });
+  const first = (pairs: Pairs) => pairs.find(([n]) => n === "role")?.[1];
+  const last = (pairs: Pairs) => pairs.findLast(([n]) => n === "role")?.[1];
+  /** PHP 8's variable name for a decoded name (NUL ends it, leading spaces go, '.', ' ' and an unmatched '[' are '_'); undefined for an array. */
+  const phpName = (name: string): string | undefined => {
+    const cut = name.split("\u0000")[0]!.replace(/^ +/, "");
+    const bracket = cut.indexOf("[");
+    if (bracket !== -1 && cut.indexOf("]", bracket) !== -1) return undefined;
+    return cut.replace(/[. []/g, "_");
+  };
+  const php = (query: string, limit: number) => {
+    let role: string | undefined;
+    for (const [name, value] of split(query, /&/).slice(0, limit)) {
+      const variable = phpName(name);
+      if (variable === "role") role = value;
+      else if (variable === undefined && name.split("[")[0] === "role") role = undefined;
+    }
+    return role;
+  };
+  const UPSTREAMS: Record<string, (query: string) => string | undefined> = {
+    "Envoy's route match": (q) => first(split(q, /&/, true)),
+    "Node's URLSearchParams, Flask (first)": (q) => first(split(q, /&/)),
+    "Express, Django (last)": (q) => last(split(q, /&/)),
+    "Rack 2 (split at ; too, last)": (q) => last(split(q, /[&;]/)),
+    "Python before 3.9.2 (split at ; too, first)": (q) => first(split(q, /[&;]/)),
+    "Go's net/url": (q) => first(split(q, /&/, false, true).filter(([n, v]) => !`${n}${v}`.includes(";"))),
+    Tomcat: (q) => first(split(q, /&/, false, true)),
+    PHP: (q) => php(q, Number.POSITIVE_INFINITY),
+    "PHP, max_input_vars 1000": (q) => php(q, 1000),
+  };
+
+  const world =
+    decider(`${gatewayWithRoute("api.example.com", { admin: "{path: {type: PathPrefix, value: /api}, queryParams: [{name: role, value: admin}]}", open: "/api" })}---
+${aliceKeyPolicy("admin", "admin")}`);
+  const PAIRS = [
+    "role=admin",
+    "role=user",
+    "role=x;",
+    "role=%zz",
+    "rol%65=admin",
+    "role=%61dmin",
+    "+role=admin",
+    "role%00x=admin",
+    "role.=admin",
+    "role[=admin",
+    "role[]=x",
+    "x=1;role=admin",
+    "role=admin;x=1",
+    "role=user;role=admin",
+    "",
+    "x=1",
+    "role",
+    "role=",
+    "%zz=1",
+    ";",
+    "role=ad%6Din",
+  ];
+  /** 998 filler pairs: what pushes a later pair past PHP's max_input_vars. */
+  const FILLER = Array.from({ length: 998 }, (_, i) => `f${i}=1`).join("&");
+  const query = fc.array(fc.oneof({ weight: 20, arbitrary: fc.constantFrom(...PAIRS) }, { weight: 1, arbitrary: fc.constant(FILLER) }), {
+    minLength: 1,
+    maxLength: 6,
+  });
+
+  it("refuses without a key every query some upstream reads as role=admin (fast-check, fixed seed)", async () => {
+    await fc.assert(
+      fc.asyncProperty(query, async (pairs) => {
+        const q = pairs.join("&");
+        const readers = Object.entries(UPSTREAMS)
+          .filter(([, read]) => read(q) === "admin")
+          .map(([name]) => name);
+        if (readers.length === 0) return;
+        const decision = await world({ path: `/api?${q}` });
+        expect({ query: q.length > 200 ? `${q.slice(0, 200)}…` : q, readers, status: decision.status }).toEqual({
+          query: expect.any(String),
+          readers,
+          status: 401,
+        });
+      }),
+      { seed: 20_261_201, numRuns: 400 },
+    );
   });
 });

@@ -235,7 +235,7 @@ describe("otherRouteReadings", () => {
   );
   const big = index({ "apps/gw": [table(80, vhosts({ any: many }))] });
   const longQuery = Array.from({ length: 800 }, (_, i) => `q${i}=abcdef`).join("&");
-  const decodedReadings = OTHER_QUERY_READINGS.filter((r) => r.decoded && !r.phpNames).length;
+  const decodedReadings = OTHER_QUERY_READINGS.filter((r) => r.decoded && !r.phpNames && r.drops === "none").length;
 
   it("parses a long query once per reading, not once per entry: 100 query-matched entries, a 9 KB query", () => {
     // Parsed per entry, each request parsed the query 100 times per reading; a client chooses its length.
@@ -246,6 +246,20 @@ describe("otherRouteReadings", () => {
     expect(parsesOf(big, `${longQuery}&v=1%2C2%5D`, 5)).toBe(5 * decodedReadings);
     for (const mark of ["tenant.id", "tenant+id", "tenant%20id", "tenant%2eid", "tenant[id", "tenant%5Bid", "tenant%00", "tenant\u0000"])
       expect(parsesOf(big, `${longQuery}&${mark}=x`, 5), mark).toBe(5 * (decodedReadings + 1));
+  });
+
+  it("parses no query once more for Go's and Tomcat's readings unless it holds a ';' (Go) or an invalid escape (both)", () => {
+    expect(parsesOf(big, `${longQuery}&v=1%2C2`, 5)).toBe(5 * decodedReadings);
+    expect(parsesOf(big, `${longQuery}&v=1;2`, 5)).toBe(5 * (decodedReadings + 1));
+    expect(parsesOf(big, `${longQuery}&v=100%`, 5)).toBe(5 * (decodedReadings + 2));
+  });
+
+  it("finds the rule Go's reading picks: a pair holding ';' is dropped, the next value is the first", () => {
+    const r = request("q", "/api", { rawQuery: "role=x;&role=admin&role=user" });
+    expect(rules(findRoutes(idx, r, {}))).toEqual(["open r0"]);
+    expect(otherRouteReadings(idx, r, {}, findRoutes(idx, r, {}) ?? [])?.map((o) => [o.reading.query.drops, rules(o.entries)])).toEqual([
+      ["invalid escapes and ;", ["admin r0"]],
+    ]);
   });
 
   it("finds the rule PHP's reading picks: `tenant.id` is `tenant_id` there", () => {
@@ -292,6 +306,24 @@ describe("otherRouteReadings: a repeated header", () => {
   it("reads the query Envoy's way where no route of the host has a query match", () => {
     expect(others({ "x-role": ["user", "admin"] }, "h", "role=admin&role=x")).toEqual([
       ["the last line of a repeated header", ["admin r0"]],
+    ]);
+  });
+
+  it("a request whose port counted every header on one line, without a query: no other reading, no header read again", () => {
+    const read: string[] = [];
+    const r = request("h", "/api", { headersOnOneLine: true, headerLines: (name) => (read.push(name), name === "x-role" ? ["user"] : []) });
+    const found = findRoutes(idx, r, {}) ?? [];
+    read.length = 0;
+    expect(otherRouteReadings(idx, r, {}, found)).toBeUndefined();
+    expect(read).toEqual([]);
+    // Not said (another port, a test's request): the lines are read, and a repeated one still finds the other rule.
+    const unsaid = request("h", "/api", { lines: { "x-role": ["user", "admin"] } });
+    expect(unsaid.headersOnOneLine).toBeUndefined();
+    expect(others({ "x-role": ["user", "admin"] })).toEqual([["the last line of a repeated header", ["admin r0"]]]);
+    // Said false (a name sent twice): read as before.
+    const repeated = request("h", "/api", { headersOnOneLine: false, lines: { "x-role": ["user", "admin"] } });
+    expect(otherRouteReadings(idx, repeated, {}, findRoutes(idx, repeated, {}) ?? [])?.map((o) => rules(o.entries))).toEqual([
+      ["admin r0"],
     ]);
   });
 });

@@ -17,16 +17,18 @@ const secret = (name: string) => `apiVersion: v1\nkind: Secret\nmetadata: {name:
 const BROKEN = "kind: Secret\nmetadata: {name: [oops\n";
 
 describe("ManifestFolder.read", () => {
-  it("reads multi-document YAML and JSON recursively, skipping hidden entries and other files", () => {
+  it("reads multi-document YAML and JSON and files without an extension recursively, skipping hidden entries and other files", () => {
     mkdirSync(join(dir, "nested"));
     mkdirSync(join(dir, "..data"));
     writeFileSync(join(dir, "a.yaml"), `${secret("one")}---\n${secret("two")}---\n`);
     writeFileSync(join(dir, "nested", "b.json"), JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "three" } }));
+    writeFileSync(join(dir, "nested", "policies"), secret("four"));
     writeFileSync(join(dir, "..data", "c.yaml"), secret("hidden"));
+    writeFileSync(join(dir, ".d"), secret("hidden-too"));
     writeFileSync(join(dir, "notes.txt"), "kind: Secret");
     const { latest } = new ManifestFolder(dir).read();
-    expect(names(latest)).toEqual(["one", "two", "three"]);
-    expect(latest.objects.map((o) => o.origin)).toEqual(["a.yaml#1", "a.yaml#2", "nested/b.json#1"]);
+    expect(names(latest)).toEqual(["one", "two", "three", "four"]);
+    expect(latest.objects.map((o) => o.origin)).toEqual(["a.yaml#1", "a.yaml#2", "nested/b.json#1", "nested/policies#1"]);
   });
 
   it("reads a ConfigMap volume through its visible links, once", () => {
@@ -109,13 +111,15 @@ describe("ManifestFolder.read", () => {
       Securitypolicy: "gateway.envoyproxy.io/v1alpha1",
       SecurityPolicies: "gateway.envoyproxy.io/v1alpha1",
       HttpRoute: "gateway.networking.k8s.io/v1",
-      XListenerSets: "gateway.networking.x-k8s.io/v1alpha1",
+      TLSRoutes: "gateway.networking.k8s.io/v1",
+      XMeshes: "gateway.networking.x-k8s.io/v1alpha1",
     };
     const nearest = {
       Securitypolicy: "SecurityPolicy",
       SecurityPolicies: "SecurityPolicy",
       HttpRoute: "HTTPRoute",
-      XListenerSets: "XListenerSet",
+      TLSRoutes: "TLSRoute",
+      XMeshes: "XMesh",
     };
     for (const [kind, apiVersion] of Object.entries(misspelt)) {
       writeFileSync(join(dir, "p.yaml"), `${secret("keys")}---\n${policy(kind, apiVersion)}`);
@@ -143,7 +147,7 @@ describe("ManifestFolder.read", () => {
     ]);
     writeFileSync(join(dir, "p.yaml"), "apiVersion: gateway.envoyproxy.io/v1alpha1\nmetadata: {name: p}\n");
     expect(folder.read().latest.errors).toEqual([
-      { file: "p.yaml", error: "document 1 at line 1 (gateway.envoyproxy.io/v1alpha1) is not valid: kind is missing or not a string" },
+      { file: "p.yaml", error: "document 1 at line 1 ((no kind) default/p) is not valid: apiVersion and kind must both be set" },
     ]);
     // A version its group does not serve is as unknown to the API server as a misspelt kind.
     writeFileSync(join(dir, "p.yaml"), policy("SecurityPolicy", "gateway.envoyproxy.io/v1alpha2"));
@@ -151,7 +155,7 @@ describe("ManifestFolder.read", () => {
       {
         file: "p.yaml",
         error:
-          "document 1 at line 1 (SecurityPolicy apps/p) is not valid: apiVersion gateway.envoyproxy.io/v1alpha2 is not one of gateway.envoyproxy.io/v1alpha1",
+          "document 1 at line 1 (SecurityPolicy apps/p) is not valid: apiVersion gateway.envoyproxy.io/v1alpha2: SecurityPolicy is served as gateway.envoyproxy.io/v1alpha1 only (Gateway API v1.6.1 and Envoy Gateway v1.9.0's CRDs); the API server would refuse it",
       },
     ]);
   });
@@ -206,7 +210,7 @@ items:
       "{apiVersion: gateway.envoyproxy.io/v1alpha1, kind: SecurityPolicy, metadata: {name: p, labels: {v: 1}}, spec: {}}":
         "document 1.items[1] at line 7 (SecurityPolicy) is not valid: metadata.labels.v",
       "{kind: SecurityPolicy, metadata: {name: p}, spec: {}}":
-        "document 1.items[1] at line 7 (SecurityPolicy default/p) is not valid: apiVersion undefined",
+        "document 1.items[1] at line 7 (SecurityPolicy default/p) is not valid: apiVersion and kind must both be set",
       "just text": "document 1 at line 1: items[1] is not an object: a list's items must be objects",
     };
     for (const [item, error] of Object.entries(broken)) {
@@ -236,15 +240,15 @@ items:
     ]);
   });
 
-  it("kinds of those groups Portcullis does not read, at any version, and kinds of other groups are ignored", () => {
+  it("objects of Envoy Gateway's scheme it loads and does not use are ignored: kinds of its groups Portcullis does not read (at a version served), and client-go's groups", () => {
     const documents = [
       ["gateway.envoyproxy.io/v1alpha1", "EnvoyProxy"],
-      ["gateway.envoyproxy.io/v1alpha2", "BackendTrafficPolicy"],
       ["gateway.networking.k8s.io/v1", "TCPRoute"],
       ["gateway.networking.k8s.io/v1alpha2", "UDPRoute"],
       ["gateway.networking.x-k8s.io/v1alpha1", "XMesh"],
       ["apps/v1", "Deployment"],
-      ["example.com/v1", "Securitypolicy"],
+      ["multicluster.x-k8s.io/v1alpha1", "ServiceImport"],
+      ["apiextensions.k8s.io/v1", "CustomResourceDefinition"],
       ["v1", "ServiceAccount"],
     ].map(([apiVersion, kind]) => `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: x}\n`);
     writeFileSync(join(dir, "other.yaml"), documents.join("---\n"));
@@ -252,6 +256,79 @@ items:
     expect(latest.errors).toEqual([]);
     expect(latest.objects).toHaveLength(documents.length);
     expect(inForce).toBe(latest);
+  });
+
+  it("an object of a group Envoy Gateway's scheme lacks (an Istio Gateway, a misspelt group with a misspelt kind) breaks its file, as its file provider refuses the whole load", () => {
+    const folder = new ManifestFolder(dir);
+    writeFileSync(join(dir, "keys.yaml"), secret("keys"));
+    const whole = folder.read();
+    for (const [apiVersion, kind] of [
+      ["networking.istio.io/v1", "Gateway"],
+      ["gateway.networking.istio.io/v1", "HTTPRoute"],
+      ["gateway.envoyprxy.io/v1alpha1", "SecurityPolicy"],
+      ["gateway.envoyprxy.io/v1alpha1", "Securitypolicy"],
+      ["example.com/v1", "Widget"],
+    ]) {
+      writeFileSync(join(dir, "other.yaml"), `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: x, namespace: apps}\n`);
+      const read = folder.read();
+      expect(read.latest.errors).toEqual([
+        {
+          file: "other.yaml",
+          error: `document 1 at line 1 (${kind} apps/x) is not valid: no kind ${kind} is registered for ${apiVersion} in Envoy Gateway, whose file provider refuses the whole load over it`,
+        },
+      ]);
+      expect(read.inForce).toBe(whole.latest);
+    }
+  });
+
+  describe("the versions served by the Gateway API v1.6.1 CRDs Envoy Gateway v1.9.0 ships, and only those", () => {
+    const object = (apiVersion: string, kind: string, spec: string) =>
+      `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: x, namespace: apps}\nspec: ${spec}\n`;
+    const GRANT = "{from: [{group: gateway.envoyproxy.io, kind: SecurityPolicy, namespace: apps}], to: [{group: '', kind: Secret}]}";
+    const GRPC_ROUTE = "{parentRefs: [{name: gw}]}";
+    const TLS_POLICY =
+      "{targetRefs: [{group: '', kind: Service, name: s}], validation: {hostname: s.example, wellKnownCACertificates: System}}";
+    const LISTENER_SET = "{parentRef: {name: gw}, listeners: [{name: l, port: 8080, protocol: HTTP}]}";
+    const read = (text: string) => {
+      writeFileSync(join(dir, "x.yaml"), text);
+      return new ManifestFolder(dir).read().latest;
+    };
+    it("ReferenceGrant v1 (served since Gateway API v1.5) is read, as v1beta1 is", () => {
+      for (const version of ["v1", "v1beta1"]) {
+        const latest = read(object(`gateway.networking.k8s.io/${version}`, "ReferenceGrant", GRANT));
+        expect(latest.errors).toEqual([]);
+        expect(latest.resources.referenceGrants).toHaveLength(1);
+      }
+    });
+    for (const [apiVersion, kind, spec, served] of [
+      ["gateway.networking.k8s.io/v1alpha2", "ReferenceGrant", GRANT, "gateway.networking.k8s.io/v1, gateway.networking.k8s.io/v1beta1"],
+      ["gateway.networking.k8s.io/v1alpha2", "GRPCRoute", GRPC_ROUTE, "gateway.networking.k8s.io/v1"],
+      [
+        "gateway.networking.k8s.io/v1alpha2",
+        "BackendTLSPolicy",
+        TLS_POLICY,
+        "gateway.networking.k8s.io/v1, gateway.networking.k8s.io/v1alpha3",
+      ],
+    ] as const) {
+      it(`${kind} ${apiVersion} (no longer served) breaks its file, naming the versions served`, () => {
+        expect(read(object(apiVersion, kind, spec)).errors).toEqual([
+          {
+            file: "x.yaml",
+            error: `document 1 at line 1 (${kind} apps/x) is not valid: apiVersion ${apiVersion}: ${kind} is served as ${served} only (Gateway API v1.6.1 and Envoy Gateway v1.9.0's CRDs); the API server would refuse it`,
+          },
+        ]);
+      });
+    }
+    it("the experimental XListenerSet and ListenerSet of gateway.networking.x-k8s.io (no longer served; Envoy Gateway v1.9.0 reads neither) break their file", () => {
+      for (const kind of ["XListenerSet", "ListenerSet"]) {
+        const latest = read(object("gateway.networking.x-k8s.io/v1alpha1", kind, LISTENER_SET));
+        expect(latest.errors).toHaveLength(1);
+        expect(latest.errors[0]!.error).toContain(`(${kind} apps/x) is not valid: gateway.networking.x-k8s.io has no kind "${kind}"`);
+      }
+      const latest = read(object("gateway.networking.k8s.io/v1", "ListenerSet", LISTENER_SET));
+      expect(latest.errors).toEqual([]);
+      expect(latest.resources.listenerSets).toHaveLength(1);
+    });
   });
 
   it("a second copy of an object that differs from the first breaks its file; files are read in code-unit order, whatever the locale", () => {
@@ -335,6 +412,38 @@ for (let i = 1; ; i++) writeConfigMapVolume(dir, versions[i % 2]);`;
       await exited;
     }
     expect(counts.flagged, `reads ${counts.reads}`).toBeGreaterThan(0);
+  });
+
+  it("refuses a merge key (<<), which Kubernetes' YAML 1.1 reader merges and YAML 1.2 does not, naming its line and column; a quoted '<<' is a key", () => {
+    writeFileSync(join(dir, "plain.yaml"), "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  <<: {namespace: apps}\n");
+    writeFileSync(join(dir, "tagged.yaml"), "apiVersion: v1\nkind: Secret\nmetadata: {name: b, !!merge <<: {namespace: apps}}\n");
+    writeFileSync(join(dir, "quoted.yaml"), `${secret("c")}stringData: {"<<": x}\n---\n${secret("d")}stringData: {!!str <<: y}\n`);
+    const { latest } = new ManifestFolder(dir).read();
+    expect(latest.errors).toEqual([
+      { file: "plain.yaml", error: expect.stringMatching(/^line 5, column 3: a merge key \(<<\) is not read/) },
+      { file: "tagged.yaml", error: expect.stringMatching(/^line 3, column 29: a merge key/) },
+    ]);
+    expect(names(latest)).toEqual(["c", "d"]);
+  });
+
+  it("refuses a line beginning with '---' and more than a comment, which Kubernetes' YAML reader refuses; '---' with a comment or blanks splits", () => {
+    writeFileSync(join(dir, "inline.yaml"), `${secret("a")}--- {apiVersion: v1, kind: Secret, metadata: {name: b}}\n`);
+    writeFileSync(join(dir, "glued.yaml"), `${secret("c")}---apiVersion: v1\n`);
+    writeFileSync(join(dir, "fine.yaml"), `---\n${secret("d")}--- # next\r\n${secret("e")}---  \n${secret("f")}`);
+    const { latest } = new ManifestFolder(dir).read();
+    expect(latest.errors).toEqual([
+      { file: "glued.yaml", error: expect.stringMatching(/^line 4: a line beginning with '---' holds more than a document marker/) },
+      { file: "inline.yaml", error: expect.stringMatching(/^line 4: /) },
+    ]);
+    expect(names(latest)).toEqual(["d", "e", "f"]);
+  });
+
+  it("refuses a document after '...' without a '---' line before it (Kubernetes' reader reads one document per part and drops it)", () => {
+    writeFileSync(join(dir, "ended.yaml"), `${secret("a")}...\n${secret("b")}`);
+    writeFileSync(join(dir, "split.yaml"), `${secret("c")}...\n---\n${secret("d")}...\n`);
+    const { latest } = new ManifestFolder(dir).read();
+    expect(latest.errors).toEqual([{ file: "ended.yaml", error: expect.stringMatching(/^line 5, column 1: .*would drop this document/) }]);
+    expect(names(latest)).toEqual(["c", "d"]);
   });
 
   it("refuses alias bombs and oversized files", () => {

@@ -1,7 +1,8 @@
 /**
  * The apiKeyAuth phase, as Envoy's api_key_auth filter: the sources are read in order and the
- * first that holds a non-empty key supplies it (a header's leading "Bearer " is not part of the
- * key); the key is looked up by SHA-256 digest, so the comparison never depends on how many
+ * first that holds a non-empty key supplies it (an empty one is passed over, as Envoy's
+ * KeySources::getKey does; a header's value is trimmed of spaces and tabs only, as the proxy's codec
+ * trims it, and a leading "Bearer " is not part of the key); the key is looked up by SHA-256 digest, so the comparison never depends on how many
  * leading characters match, and once it matched, by its own value in this snapshot's memo (a
  * hash-table read, as Envoy's filter reads its table of keys). Stricter than Envoy: a source sent
  * more than once (two header lines, a repeated parameter or cookie) is refused rather than read at
@@ -15,7 +16,7 @@ import { apiKeyDigest } from "./compile.ts";
 import type { CredentialSource } from "../../snapshot/types.ts";
 import type { CompiledApiKey } from "./compile.ts";
 import type { CheckMemo } from "../../authz/check-memo.ts";
-import { cookieHeaderWithout } from "../../authz/credentials.ts";
+import { cookieHeaderWithout, withoutOws } from "../../authz/credentials.ts";
 import { deny } from "../../authz/decision.ts";
 import type { PhaseResult } from "../feature.ts";
 import type { NormalizedRequest } from "../../authz/request.ts";
@@ -41,7 +42,7 @@ export function checkApiKey(
         error: deny(401, "apikey_invalid", `Client authentication failed: more than one ${source.in} ${source.name} was sent`, where),
       };
     }
-    const key = source.in === "header" ? withoutBearer(copies[0]!.trim()) : copies[0]!;
+    const key = source.in === "header" ? withoutBearer(withoutOws(copies[0]!)) : copies[0]!;
     // Before the memo: a key that matched where Envoy reads it is no key where Envoy does not.
     if (key !== "" && !envoyReads(request, source, key)) {
       trace?.add("sources", `${describeSource(source)}: a key only where the proxy does not read it`);

@@ -9,7 +9,7 @@
  */
 import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 import type { KeyStore } from "../../keys/types.ts";
-import type { CompiledJwt } from "./compile.ts";
+import { MAX_JWT_PROVIDERS, type CompiledJwt } from "./compile.ts";
 import { readCredential, readCredentialOtherwise } from "../../authz/credentials.ts";
 import { deny } from "../../authz/decision.ts";
 import { claimAt } from "../../lib/claims.ts";
@@ -64,7 +64,7 @@ export function checkJwt(
   where: { route: string; policy: string },
   ctx: JwtContext,
 ): MaybePromise<PhaseResult> {
-  const found = tokensIn(config, request, readCredential);
+  const found = withoutEmptyOnlyOthersFind(tokensIn(config, request, readCredential), config, request);
   // Tokens only another reader takes from a header (`bearer <t>`, `Bearer<TAB><t>`): Envoy neither
   // finds nor verifies them, so they give no identity and do not meet a required jwt; each must
   // still verify (unless failOpen, where Envoy passes even a refused token), as the upstream may read it.
@@ -185,6 +185,19 @@ function envoyFindsNone(config: CompiledJwt, request: NormalizedRequest): boolea
   return envoy !== request && tokensIn(config, envoy, readCredential).length === 0;
 }
 
+/**
+ * `found` without the empty token when only another reading of the query or the Cookie header finds
+ * it (`?a=1;access_token=` split at ";" too, `session =` trimmed): Envoy finds no token there (an
+ * optional jwt passes), and an upstream reading it that way finds no credential to act on either,
+ * so every reading allows. An empty token Envoy finds too stays, and is refused as malformed.
+ */
+function withoutEmptyOnlyOthersFind(found: readonly FoundToken[], config: CompiledJwt, request: NormalizedRequest): readonly FoundToken[] {
+  if (foundToken(found, "") === undefined || !readsParamOrCookie(config)) return found;
+  const envoy = request.asEnvoyReads();
+  if (envoy === request || foundToken(tokensIn(config, envoy, readCredential), "") !== undefined) return found;
+  return found.filter(([token]) => token !== "");
+}
+
 /** Whether a provider reads a query parameter or a cookie (loops: this runs on every request). */
 function readsParamOrCookie(config: CompiledJwt): boolean {
   for (let p = 0; p < config.providers.length; p++) {
@@ -195,7 +208,10 @@ function readsParamOrCookie(config: CompiledJwt): boolean {
 }
 
 /** A token found in the request, with the indexes of the providers that read it from where it was found. */
-type FoundToken = [token: string, readers: number[]];
+type FoundToken = [token: string, readers: readonly number[]];
+
+/** The readers of a token only provider `i` read (the usual case), built once per index rather than per request. */
+const ONLY_READER: readonly (readonly number[])[] = Array.from({ length: MAX_JWT_PROVIDERS }, (_, i) => Object.freeze([i]));
 
 const NO_TOKENS: readonly FoundToken[] = Object.freeze([]);
 
@@ -216,9 +232,10 @@ function tokensIn(config: CompiledJwt, request: NormalizedRequest, read: typeof 
         const token = tokens[t]!;
         const seen = found === undefined ? undefined : foundToken(found, token);
         if (seen !== undefined) {
-          if (!seen[1].includes(index)) seen[1].push(index);
-        } else if (found === undefined) found = [[token, [index]]];
-        else found.push([token, [index]]);
+          // A copy, never a push: the list may be a shared ONLY_READER one.
+          if (!seen[1].includes(index)) seen[1] = [...seen[1], index];
+        } else if (found === undefined) found = [[token, ONLY_READER[index]!]];
+        else found.push([token, ONLY_READER[index]!]);
       }
     }
   }
@@ -408,12 +425,15 @@ function remember(
   const provider = config.providers[index]!;
   const claims = jwt.payload;
   const headers: Record<string, string> = {};
-  for (const { header, claim } of provider.claimToHeaders) {
+  // An index loop: for…of allocated an iterator and a result object per claim header, on every new token.
+  const claimToHeaders = provider.claimToHeaders;
+  for (let c = 0; c < claimToHeaders.length; c++) {
+    const { header, claim } = claimToHeaders[c]!;
     const value = headerValueOf(claimAt(claims, claim));
     if (value !== undefined) headers[header] = value;
   }
-  const sub = typeof claims.sub === "string" ? ` sub=${claims.sub}` : "";
-  const principal = `jwt ${provider.name}${sub}`;
+  const sub = claims.sub;
+  const principal = typeof sub === "string" ? `jwt ${provider.name} sub=${sub}` : `jwt ${provider.name}`;
   const attributes = { jwt: { provider: provider.name, claims } };
   const exp = claims.exp;
   const expiresAt = typeof exp === "number" ? (exp + CLOCK_SKEW_SECONDS) * 1000 : undefined;

@@ -27,10 +27,25 @@ export function isCanonicalBase64urlText(segment: string): boolean {
   return (sextet(segment.charCodeAt(segment.length - 1)) & (rest === 2 ? 0x0f : 0x03)) === 0;
 }
 
+/** Where a segment's bytes are decoded: a token's (at most 16 KiB of base64url) fit; a longer segment gets a buffer of its own. */
+const DECODED = Buffer.allocUnsafe(12 * 1024);
+
+/**
+ * The text a segment's bytes spell in UTF-8; throws (TypeError) when they are not valid UTF-8. Decoded
+ * into DECODED, with no buffer made per segment: Node's lenient decoder replaces every invalid sequence
+ * with U+FFFD, so a text without one is the strict decoder's text, and one with it is decoded strictly.
+ */
+function utf8TextOf(segment: string): string {
+  if (segment.length > (DECODED.length / 3) * 4) return UTF8.decode(Buffer.from(segment, "base64url"));
+  const length = DECODED.write(segment, 0, "base64url");
+  const text = DECODED.toString("utf8", 0, length);
+  return text.includes("\uFFFD") ? UTF8.decode(DECODED.subarray(0, length)) : text;
+}
+
 /** The JSON object a segment encodes; undefined when it is not strictly one. Never throws. */
 export function parseStrictJsonObject(segment: string): Record<string, unknown> | undefined {
   try {
-    const text = UTF8.decode(Buffer.from(segment, "base64url"));
+    const text = utf8TextOf(segment);
     const value: unknown = JSON.parse(text);
     if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
     const members = membersNamedIn(text);

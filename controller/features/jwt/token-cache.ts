@@ -32,8 +32,7 @@ import { BoundedMap } from "../../lib/bounded-map.ts";
 import { fnv1a, FNV_OFFSET } from "../../lib/fingerprint.ts";
 import { estimatedHeapBytes, KnownShapes } from "../../lib/heap-bytes.ts";
 import type { Pass } from "../feature.ts";
-import { parseStrictJsonObject } from "./strict-json.ts";
-import { MAX_TOKEN_BYTES } from "./verify.ts";
+import { headerVerdictOf, MAX_TOKEN_BYTES } from "./verify.ts";
 
 export interface CachedToken {
   readonly token: string;
@@ -253,30 +252,10 @@ const ECDSA_CURVES: Readonly<Record<string, { readonly n: bigint; readonly bytes
 };
 
 /**
- * `alg` of each JOSE header segment seen (few distinct headers repeat), null when it has none. Only
- * segments of ordinary size are kept: this runs before a token is decoded, so a client's could be
- * as long as a header line (1024 of 60 KiB held 84 MB).
- */
-const algBySegment = new BoundedMap<string, string | null>(1024);
-const MAX_REMEMBERED_SEGMENT = 512;
-
-function algOf(headerSegment: string): string | undefined {
-  let alg = headerSegment.length > MAX_REMEMBERED_SEGMENT ? algIn(headerSegment) : algBySegment.get(headerSegment);
-  if (alg === undefined) algBySegment.set(headerSegment, (alg = algIn(headerSegment)));
-  return alg ?? undefined;
-}
-
-/** The `alg` a header segment names, null when it names none (or is not a JSON object). */
-function algIn(headerSegment: string): string | null {
-  const value = parseStrictJsonObject(headerSegment)?.alg;
-  return typeof value === "string" ? value : null;
-}
-
-/**
  * The token with its ECDSA signature's s replaced by n − s: the other spelling of the same
- * signature. Undefined unless the header names ES256/ES384/ES512 and the signature segment is the
- * canonical base64url of r || s with 0 < s < n, and the token within MAX_TOKEN_BYTES (anything else
- * never verifies, in either spelling).
+ * signature. Undefined unless the header is one decodeJwt accepts naming ES256/ES384/ES512 (its
+ * verdict, memoised by segment), the signature segment is the canonical base64url of r || s with
+ * 0 < s < n, and the token within MAX_TOKEN_BYTES (anything else never verifies, in either spelling).
  */
 export function otherEcdsaSpelling(token: string): string | undefined {
   // A token over the size cap never verifies, in either spelling: its header is not even read.
@@ -284,9 +263,9 @@ export function otherEcdsaSpelling(token: string): string | undefined {
   const firstDot = token.indexOf(".");
   const lastDot = token.lastIndexOf(".");
   if (firstDot === -1 || firstDot === lastDot) return undefined;
-  const alg = algOf(token.slice(0, firstDot));
-  if (alg === undefined || !Object.hasOwn(ECDSA_CURVES, alg)) return undefined;
-  const curve = ECDSA_CURVES[alg]!;
+  const header = headerVerdictOf(token.slice(0, firstDot));
+  if (typeof header === "string" || !Object.hasOwn(ECDSA_CURVES, header.alg)) return undefined;
+  const curve = ECDSA_CURVES[header.alg]!;
   const segment = token.slice(lastDot + 1);
   const signature = Buffer.from(segment, "base64url");
   if (signature.length !== 2 * curve.bytes || signature.toString("base64url") !== segment) return undefined;

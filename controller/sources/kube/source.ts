@@ -19,7 +19,6 @@ export const WATCHED = [
   { kind: "GatewayClass", apiVersion: "gateway.networking.k8s.io/v1", plural: "gatewayclasses", clusterScoped: true },
   { kind: "ReferenceGrant", apiVersion: "gateway.networking.k8s.io/v1beta1", plural: "referencegrants" },
   { kind: "ListenerSet", apiVersion: "gateway.networking.k8s.io/v1", plural: "listenersets", optional: true },
-  { kind: "XListenerSet", apiVersion: "gateway.networking.x-k8s.io/v1alpha1", plural: "xlistenersets", optional: true },
   // Gateway API 1.1 to 1.3 serve it as v1alpha3 only (experimental channel); same fields Portcullis reads.
   {
     kind: "BackendTLSPolicy",

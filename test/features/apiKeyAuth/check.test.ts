@@ -2,9 +2,10 @@
  * The apiKeyAuth phase through check(): sources, Bearer keys, repeated keys, sanitize (Envoy
  * api_key_auth); and what a client's Secret says of it (labels for rules, annotations forwarded).
  */
+import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { managedExcept, useCheckWorld } from "../../support/check-world.ts";
-import { policiesOnRules, secret } from "../../support/manifests.ts";
+import { gatewayWithRoute, policiesOnRules, secret } from "../../support/manifests.ts";
 import { decider, type Decider } from "../../support/world.ts";
 import { apiKeyAuth } from "../../../controller/features/apiKeyAuth/index.ts";
 import { compiledOf } from "../../../controller/features/feature.ts";
@@ -135,5 +136,122 @@ authorization:
   it("a header a client's Secret forwards is stripped for other clients", async () => {
     const r = await clients({ path: "/keys", headers: { "x-api-key": "dev-key", "x-purpose": "read", "x-client-tier": "gold" } });
     expect(r.removeHeaders).toContain("x-client-tier");
+  });
+});
+
+/**
+ * A differential test against Envoy's api_key_auth, written out from its source
+ * (api_key_auth.cc, Http::Utility's query and cookie parsers): the first source that yields a
+ * non-empty key supplies it (a header's first line, "Bearer " cut off; the query split at "&" only,
+ * names and values percent-decoded, "+" kept, the first value; the first cookie of every Cookie line
+ * whose name, from its first character that is not a space to the "=", is the source's, its value
+ * unquoted). Whenever check() lets a request through as a client, Envoy must read that client's key.
+ */
+describe("apiKeyAuth against Envoy's api_key_auth, over hostile requests", () => {
+  const world = decider(`${gatewayWithRoute("api.example.com", { keys: "/keys" })}---
+${secret("keys", { alice: "alice-key", bob: "bob-key" })}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: keys, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}, {params: [api_key]}, {cookies: [apikey]}]}
+`);
+  const CLIENTS: Record<string, string> = { "alice-key": "alice", "bob-key": "bob" };
+  const percentDecoded = (text: string) =>
+    Buffer.from(
+      text.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))),
+      "latin1",
+    ).toString("utf8");
+  const fromHeader = (lines: readonly string[]) => (lines[0]?.startsWith("Bearer ") ? lines[0].slice(7) : (lines[0] ?? ""));
+  const fromQuery = (query: string) => {
+    for (const pair of query.split("&")) {
+      const eq = pair.indexOf("=");
+      if (percentDecoded(eq === -1 ? pair : pair.slice(0, eq)) === "api_key") return eq === -1 ? "" : percentDecoded(pair.slice(eq + 1));
+    }
+    return "";
+  };
+  const fromCookies = (lines: readonly string[]) => {
+    for (const line of lines)
+      for (const s of line.split(";")) {
+        const eq = s.indexOf("=");
+        if (s === "" || eq === -1) continue;
+        const from = s.search(/[^ ]/);
+        const value = s.slice(eq + 1);
+        if (s.slice(from, eq) === "apikey")
+          return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+      }
+    return "";
+  };
+  const envoyKey = (headerLines: readonly string[], query: string, cookieLines: readonly string[]) =>
+    [fromHeader(headerLines), fromQuery(query), fromCookies(cookieLines)].find((key) => key !== "") ?? "";
+
+  const headerLine = fc.constantFrom(
+    "alice-key",
+    "bob-key",
+    "Bearer alice-key",
+    "Bearer  alice-key",
+    "bearer alice-key",
+    "",
+    "alice-key,bob-key",
+  );
+  const queryPair = fc.constantFrom(
+    "api_key=alice-key",
+    "api_key=bob-key",
+    "api_key=",
+    "api_key",
+    "api%5Fkey=alice-key",
+    "api_key=alice%2Dkey",
+    "api_key=alice-key;x=1",
+    "x=1;api_key=alice-key",
+    "api.key=alice-key",
+    "api_key=alice+key",
+    "?api_key=alice-key",
+    "x=1",
+    "",
+  );
+  const cookiePair = fc.constantFrom(
+    "apikey=alice-key",
+    "apikey=bob-key",
+    " apikey=alice-key",
+    "  apikey=bob-key",
+    "apikey =alice-key",
+    "\tapikey=alice-key",
+    'apikey="alice-key"',
+    'apikey="bob-key',
+    "apikey=",
+    "apikey",
+    "x=1",
+    "apikey=alice-key ",
+    "APIKEY=alice-key",
+    "",
+  );
+  const request = fc.record({
+    headerLines: fc.array(headerLine, { maxLength: 2 }),
+    query: fc.array(queryPair, { maxLength: 3 }).map((pairs) => pairs.join("&")),
+    cookieLines: fc.array(
+      fc.tuple(fc.array(cookiePair, { minLength: 1, maxLength: 3 }), fc.constantFrom(";", "; ")).map(([pairs, sep]) => pairs.join(sep)),
+      { maxLength: 2 },
+    ),
+  });
+
+  it("lets a request through as a client only when Envoy reads that client's key (fast-check, fixed seed)", async () => {
+    await fc.assert(
+      fc.asyncProperty(request, async ({ headerLines, query, cookieLines }) => {
+        const headers: Record<string, string | string[]> = {};
+        if (headerLines.length > 0) headers["x-api-key"] = headerLines.length === 1 ? headerLines[0]! : headerLines;
+        // Node joins Cookie lines with "; " (every port hands them over so).
+        if (cookieLines.length > 0) headers.cookie = cookieLines.join("; ");
+        const decision = await world({ path: query === "" ? "/keys" : `/keys?${query}`, headers });
+        if (decision.status !== 200) return;
+        expect({ headerLines, query, cookieLines, principal: decision.principal }).toEqual({
+          headerLines,
+          query,
+          cookieLines,
+          principal: `apiKey ${CLIENTS[envoyKey(headerLines, query, cookieLines)]}`,
+        });
+      }),
+      { seed: 20_261_201, numRuns: 600 },
+    );
   });
 });

@@ -25,6 +25,20 @@ describe("compileApiKey", () => {
     expect([compiled.forwardClientIDHeader, compiled.sanitize]).toEqual(["x-client-id", false]);
   });
 
+  it("orders the sources as Envoy Gateway's key_sources: entry by entry, each entry's headers, then params, then cookies, whatever order its YAML keys", () => {
+    const outcome = compilePolicy(
+      "apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{cookies: [session], params: [key], headers: [X-API-Key]}, {cookies: [later]}, {headers: [X-Last]}]}",
+      secret("keys", { alice: "alice-key" }),
+    );
+    expect(outcome.compiled(apiKeyAuth)!.sources.map((s) => `${s.in} ${s.name}`)).toEqual([
+      "header x-api-key",
+      "param key",
+      "cookie session",
+      "cookie later",
+      "header x-last",
+    ]);
+  });
+
   it("keeps a client id's first key when several Secrets name it (Envoy Gateway's order: credentialRefs)", () => {
     const outcome = compilePolicy(
       "apiKeyAuth: {credentialRefs: [{name: keys}, {name: more}], extractFrom: [{headers: [X-API-Key]}]}",

@@ -47,6 +47,26 @@ describe("hasDuplicateMembers", () => {
   });
 });
 
+describe("parseStrictJsonObject's UTF-8 (decoded without a buffer per segment)", () => {
+  const seg = (bytes: Buffer) => bytes.toString("base64url");
+  const json = (inner: Buffer) => Buffer.concat([Buffer.from('{"sub":"'), inner, Buffer.from('"}')]);
+  it("refuses bytes that are not UTF-8 (which a lenient decoder turns into U+FFFD) and reads a U+FFFD the issuer wrote", () => {
+    for (const invalid of [[0xff], [0xc3], [0xe2, 0x82], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80]])
+      expect(parseStrictJsonObject(seg(json(Buffer.from(invalid)))), String(invalid)).toBeUndefined();
+    expect(parseStrictJsonObject(seg(json(Buffer.from("a\uFFFDb"))))).toEqual({ sub: "a\uFFFDb" });
+    expect(parseStrictJsonObject(seg(json(Buffer.from([0xef, 0xbb, 0xbf]))))).toEqual({ sub: "\uFEFF" });
+  });
+  it("reads a segment longer than a token the same way, valid or not", () => {
+    const long = "é".repeat(8000);
+    expect(parseStrictJsonObject(seg(json(Buffer.from(long))))).toEqual({ sub: long });
+    expect(parseStrictJsonObject(seg(json(Buffer.concat([Buffer.from(long), Buffer.from([0xff])]))))).toBeUndefined();
+  });
+  it("never lets one segment's bytes show through in another's text", () => {
+    expect(parseStrictJsonObject(seg(json(Buffer.from("x".repeat(500)))))).toEqual({ sub: "x".repeat(500) });
+    expect(parseStrictJsonObject(seg(json(Buffer.from("y"))))).toEqual({ sub: "y" });
+  });
+});
+
 describe("parseStrictJsonObject and V8's JSON.parse", () => {
   const seg = (text: string) => Buffer.from(text).toString("base64url");
   it("reads an escaped member name as written, even after a name with a backslash was met at that place (V8 13.6 would not)", () => {

@@ -36,6 +36,18 @@ describe("decodeJwt", () => {
       for (let i = 0; i < 2; i++) expect(decodeJwt(token(header))).toEqual({ ok: false, error });
     }
   });
+  it("names a bad payload before what the header's members refuse, however often the header was seen", () => {
+    for (const header of ['{"alg":"none"}', '{"alg":"ES256","typ":"dpop+jwt"}', '{"alg":"ES256","kid":7}'])
+      for (let i = 0; i < 2; i++)
+        expect(decodeJwt(token(header, '{"sub":"a","sub":"b"}')), header).toEqual({
+          ok: false,
+          error: "token payload is not a JSON object (UTF-8, each member once)",
+        });
+    expect(decodeJwt(token('{"alg":"ES256","alg":"none"}', '{"sub":"a","sub":"b"}'))).toEqual({
+      ok: false,
+      error: "token header is not a JSON object (UTF-8, each member once)",
+    });
+  });
   it("reports a bad payload under a good, already seen header", () => {
     decodeJwt(token('{"alg":"ES256"}'));
     expect(decodeJwt(token('{"alg":"ES256"}', '{"sub":"a","sub":"b"}'))).toEqual({

@@ -74,6 +74,38 @@ export const apiKeyCases: readonly Case[] = [
   c("empty-header-then-query", "empty X-API-Key, then a valid `api_key` (the first source present is used)", ALICE, (ctx) =>
     ctx.check({ path: "/keys?api_key=alice-key", headers: { "x-api-key": "" } }),
   ),
+  c("empty-query-then-cookie", "`?api_key=` and alice's key cookie (Envoy's api_key_auth goes on past an empty source)", ALICE, (ctx) =>
+    ctx.check({ path: "/keys?api_key=", headers: { cookie: "apikey=alice-key" } }),
+  ),
+  c(
+    "bearer-alone-then-query",
+    "`X-API-Key: Bearer ` and a valid `api_key` (the proxy trims the line to `Bearer`, a key of no client: Envoy stops there)",
+    invalid(),
+    (ctx) => ctx.check({ path: "/keys?api_key=alice-key", headers: { "x-api-key": "Bearer " } }),
+  ),
+  c(
+    "empty-line-then-other-line",
+    "wire: an empty X-API-Key line, then bob's, with alice's key in `api_key` (Envoy reads the first line, empty, and takes alice's parameter; an upstream may read bob's line)",
+    invalid("more than one header x-api-key was sent"),
+    (ctx) =>
+      ctx.envoy("/keys?api_key=alice-key", [
+        ["x-api-key", ""],
+        ["x-api-key", "bob-key"],
+      ]),
+  ),
+  ...[
+    ["nbsp", "\u00a0", "a no-break space"],
+    ["bom", "\ufeff", "a byte order mark"],
+    ["ideographic-space", "\u3000", "an ideographic space"],
+  ].map(([id, space, name]) =>
+    h(
+      `unicode-space-${id}`,
+      `alice's key with ${name} after it (the proxy trims only spaces and tabs: a key of no client)`,
+      invalid(),
+      `alice-key${space}`,
+      "a header key was trimmed of every Unicode space (String.trim), so alice was authenticated where Envoy looks up the key with the space and answers 401",
+    ),
+  ),
   c("header-and-query", "valid X-API-Key and a wrong `api_key` (the first source present is used)", ALICE, (ctx) =>
     ctx.check({ path: "/keys?api_key=wrong", headers: { "x-api-key": "alice-key" } }),
   ),
@@ -101,6 +133,12 @@ export const apiKeyCases: readonly Case[] = [
     invalid("more than one param api_key was sent"),
     (ctx) => ctx.check({ path: "/keys?api_key=alice-key&api.key=bob-key" }),
     "a parameter PHP renames was not read, so alice was authenticated while a PHP upstream read bob's key as api_key; it now counts as a second copy, refused as a repeated parameter",
+  ),
+  c(
+    "query-php-name-first",
+    "`?api.key=bob-key&api_key=alice-key` (PHP reads `api.key` as api_key, then the later `api_key` replaces it: alice's key on every reading)",
+    ALICE,
+    (ctx) => ctx.check({ path: "/keys?api.key=bob-key&api_key=alice-key" }),
   ),
   c(
     "query-only-after-semicolon",

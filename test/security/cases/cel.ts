@@ -148,6 +148,18 @@ export const celCases: readonly Case[] = [
     ),
   ),
   c(
+    "principal-query-go-skips-semicolon-pair",
+    "Deny `principal.cel` `request.query.role == 'admin'`, default Allow; `?role=x;&role=admin&role=user` (Go's net/url drops `role=x;` and reads `admin`; Envoy reads `x;`, the last is `user`)",
+    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-admin (reading Go's" },
+    ruled(
+      `{defaultAction: Allow, rules: [{name: no-admin, action: Deny, principal: {cel: "'role' in request.query && request.query.role == 'admin'"}}]}`,
+      {},
+      false,
+      "?role=x;&role=admin&role=user",
+    ),
+    "no reading of the query skipped the pairs Go's net/url drops (one holding \";\"), so the Deny rule never saw the `admin` a Go upstream acts on; Go's and Tomcat's readings are now decided too",
+  ),
+  c(
     "rule-query-as-sent",
     "Deny a rule's `cel` `request.query.contains('role=admin')`, default Allow; `?role=%61dmin`: Envoy's CEL reads the query text as sent, so the rule does not apply (as in Envoy Gateway; principal.cel's map is decided on every reading)",
     { status: 200, code: "allowed" },

@@ -585,6 +585,19 @@ export const jwtCases: readonly Case[] = [
       headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}` },
     }),
   ),
+  c(
+    "two-providers-forged-in-other-location",
+    "a valid idp token in the header and a forged cookie-idp token in the `session` cookie (Envoy's requires_any of the providers passes once idp's tokens verify, the cookie unread)",
+    badSignature,
+    (ctx) =>
+      ctx.check({
+        path: "/jwt",
+        headers: {
+          authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}`,
+          cookie: `session=${token({ iss: OTHER_ISSUER, sub: "admin" }, {}, ctx.keys.stranger)}`,
+        },
+      }),
+  ),
   c("two-places-audience", "valid token in the header, one for another audience in the query", audience, (ctx) =>
     ctx.check({
       path: `/jwt?access_token=${token({ aud: "billing" }, {}, undefined, ctx.keys)}`,
@@ -699,6 +712,13 @@ export const jwtCases: readonly Case[] = [
     "`Authorization: Bearer ***` (the prefix, then no token character: the whole value is the token)",
     invalid("Jwt is not well formed"),
     (ctx) => ctx.check({ path: "/optional", headers: { authorization: "Bearer ***" } }),
+  ),
+  c(
+    "unicode-space-after-token",
+    "required route: `Authorization: Bearer <valid><NO-BREAK SPACE>` (the proxy trims only spaces and tabs: the token ends with the space)",
+    malformed,
+    (ctx) => ctx.check({ path: "/jwt", headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}\u00a0` } }),
+    "a header token was trimmed of every Unicode space (String.trim), so it verified where Envoy's token keeps the space, fails to decode and is answered 401",
   ),
   c("two-lines-both-valid", "wire: two `Authorization` lines, each a valid token (each is verified)", OK, (ctx) =>
     ctx.envoy("/jwt", [
@@ -829,6 +849,33 @@ export const jwtCases: readonly Case[] = [
     malformed,
     (ctx) => ctx.check({ path: `/jwt?access_token=&access_token=${token({}, {}, undefined, ctx.keys)}` }),
     "see jwt.param-empty-optional",
+  ),
+  c(
+    "param-empty-after-semicolon-optional",
+    "optional route: `?a=1;access_token=` (Envoy splits at `&` only and finds no token; a split at `;` finds an empty one, no credential either)",
+    { status: 200, code: "allowed" },
+    (ctx) => ctx.check({ path: "/optional?a=1;access_token=" }),
+    "the empty value only a split at `;` finds was taken as a token and refused as malformed (401), where Envoy finds no token and allows the optional route, and an upstream splitting at `;` finds no credential to act on",
+  ),
+  c(
+    "param-empty-php-name-optional",
+    "optional route: `?access.token=` (only PHP reads it as access_token, empty: no credential; Envoy finds none)",
+    { status: 200, code: "allowed" },
+    (ctx) => ctx.check({ path: "/optional?access.token=" }),
+    "see jwt.param-empty-after-semicolon-optional",
+  ),
+  c(
+    "param-empty-after-semicolon-required",
+    "required route: `?a=1;access_token=` (no token where Envoy reads: 401 missing, not malformed)",
+    missing,
+    (ctx) => ctx.check({ path: "/jwt?a=1;access_token=" }),
+  ),
+  c(
+    "cookie-empty-name-space-optional",
+    "optional route reading the `session` cookie: `Cookie: a=1; session =` (Envoy's name keeps the space: no token; a trimmed reading finds an empty one, no credential)",
+    { status: 200, code: "allowed" },
+    (ctx) => sessionCookie(ctx, "a=1; session ="),
+    "see jwt.param-empty-after-semicolon-optional",
   ),
   c(
     "param-other-empty-optional",

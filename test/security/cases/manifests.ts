@@ -186,6 +186,28 @@ function brokenFolderCase(
     },
   };
 }
+/** A folder of base.yaml (BASE) and `files` (name → text), read once: what it puts in force decides. */
+function folderCase(id: string, title: string, expect: Expected, files: Record<string, string>, fixed: string): Case {
+  return {
+    id: `manifest.${id}`,
+    title,
+    expect,
+    fixed,
+    async run() {
+      const dir = mkdtempSync(join(tmpdir(), "portcullis-catalogue-"));
+      try {
+        writeFileSync(join(dir, "base.yaml"), BASE);
+        for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+        const { inForce } = new ManifestFolder(dir).read();
+        if (inForce === undefined) throw new Error(`${id}: the folder is not in force`);
+        return decide(inForce.objects, { headers: {} });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
 const brokenPolicyFile = (id: string, title: string, broken: string) =>
   brokenFolderCase(id, title, (dir) => writeFileSync(join(dir, "policy.yaml"), broken));
 
@@ -217,7 +239,7 @@ function checkFolderCase(id: string, title: string, expect: Case["expect"], fixe
 const checkNeverParsed = checkFolderCase(
   "manifest.check-never-parsed",
   "`portcullis check` on a folder whose policy file has never parsed (`apiVersion: [unclosed`)",
-  { status: 403, code: "not_ready", condition: "until every file parses, serve is not ready" },
+  { status: 403, code: "not_ready", condition: "a serve started on this folder is not ready and denies every check" },
   "check decided without the unparsed file, so the route its policy protects was allowed (200); it now denies with serve's not_ready",
   "apiVersion: [unclosed\n",
 );
@@ -295,6 +317,28 @@ export const manifestCases: readonly Case[] = [
     ),
   ),
   brokenFolderCase(
+    "group-and-kind-misspelt",
+    "the policy's group and kind are both misspelt (`gateway.envoyprxy.io/v1alpha1`, `kind: Securitypolicy`): a group Envoy Gateway's scheme does not have",
+    (dir) =>
+      writeFileSync(
+        join(dir, "policy.yaml"),
+        bad(apiKey()).replace(
+          "gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy",
+          "gateway.envoyprxy.io/v1alpha1\nkind: Securitypolicy",
+        ),
+      ),
+    "an object of an unknown API group was ignored, so the policy vanished and its route was allowed (200); Envoy Gateway's file provider refuses the whole load over a kind its scheme lacks, and such an object now breaks its file",
+  ),
+  brokenFolderCase(
+    "route-version-not-served",
+    "the protected route's apiVersion is one no Gateway API v1.6.1 CRD serves (`gateway.networking.k8s.io/v1alpha2` HTTPRoute)",
+    (dir) =>
+      writeFileSync(
+        join(dir, "base.yaml"),
+        BASE.replace("gateway.networking.k8s.io/v1\nkind: HTTPRoute", "gateway.networking.k8s.io/v1alpha2\nkind: HTTPRoute"),
+      ),
+  ),
+  brokenFolderCase(
     "route-kind-misspelt",
     "the protected route's kind is misspelt (`kind: HttpRoute`) beside a broader route no policy protects (PathPrefix `/`)",
     (dir) => writeFileSync(join(dir, "base.yaml"), BASE.replace("\nkind: HTTPRoute\n", "\nkind: HttpRoute\n")),
@@ -309,6 +353,45 @@ spec:
   rules: [{matches: [{path: {type: PathPrefix, value: /}}]}]
 `,
     },
+  ),
+  brokenFolderCase(
+    "yaml-merge-key",
+    'the route gains a rule `public` before rule bad, `{path: /bad, <<: {headers: [x-public: "yes"]}}`: Envoy Gateway\'s YAML reader (1.1) merges the header match in, YAML 1.2 keeps `<<` as a key',
+    (dir) =>
+      writeFileSync(
+        join(dir, "base.yaml"),
+        BASE.replace(
+          "    - {name: bad,",
+          '    - {name: public, matches: [{path: {type: PathPrefix, value: /bad}, <<: {headers: [{name: x-public, value: "yes"}]}}]}\n    - {name: bad,',
+        ),
+      ),
+    "the merge key was read as a key named `<<`, which the route's schema lets pass, so rule public matched every /bad request and came first: allowed (200) where Envoy Gateway routes a request without x-public to the protected rule; a merge key now breaks its file",
+  ),
+  ...(
+    [
+      ["document-marker-with-content", "--- "],
+      ["document-end-marker", "...\n"],
+    ] as const
+  ).map(([id, marker], i) =>
+    brokenFolderCase(
+      id,
+      `policy.yaml gains a route \`public\` (Exact /bad) after \`${marker.trim()}\`${i === 0 ? " on the marker's line" : ""}: Kubernetes' YAML reader (Envoy Gateway's file provider, kubectl) splits documents only at a line holding \`---\` alone, and reads the first document of each part`,
+      (dir) =>
+        writeFileSync(
+          join(dir, "policy.yaml"),
+          `${bad(apiKey())}${marker}{apiVersion: gateway.networking.k8s.io/v1, kind: HTTPRoute, metadata: {name: public, namespace: apps}, spec: {parentRefs: [{name: gw}], hostnames: [app.example.com], rules: [{matches: [{path: {type: Exact, value: /bad}}]}]}}\n`,
+        ),
+      i === 0
+        ? "YAML 1.2 starts a document there, so the open route public (Exact /bad, ranked above PathPrefix /bad) was enforced and /bad allowed (200) where Envoy Gateway never sees that route; a document Kubernetes' reader would not split off now breaks its file"
+        : "see manifest.document-marker-with-content",
+    ),
+  ),
+  folderCase(
+    "file-without-extension",
+    "the policy is in a file named `policies`, without an extension (a Helm `standalone.manifests` or ConfigMap key so named)",
+    { status: 401, code: "apikey_missing" },
+    { policies: bad(apiKey()) },
+    "only .yaml, .yml and .json files were read, so the policy vanished and its route was allowed (200) where Envoy Gateway's file provider, which reads every file of its folder, enforces it; a file without an extension is now read as a manifest too",
   ),
   m(
     "policy-in-list",

@@ -200,6 +200,9 @@ const query = onApi(adminOrOpen("queryParams: [{name: role, value: admin}]"), "q
 const QUERY_READINGS =
   'only Envoy\'s reading of the query (the first value, split at "&", as sent) chose the rule, so the open route decided while the upstream acted on a value the protected rule matches; each reading of the query that picks another rule (the last value, the query split at ";" too, percent-decoded) is now decided, and all must allow';
 
+const GO_AND_JAVA =
+  'no reading of the query skipped the pairs Go\'s net/url (a pair holding ";", since Go 1.17) and Java servlets (Tomcat: an invalid percent-escape) drop, so a value after such a pair, neither the first nor the last, was the one those upstreams acted on while the open route decided; their readings (the first value of the pairs they keep, percent-decoded) are now decided too';
+
 /**
  * Route rules told apart by a query parameter whose name holds "_" (`tenant_id=admin`): PHP (and
  * Symfony, Laravel) registers a name's '.', ' ' and unmatched '[' as '_', and drops its leading spaces.
@@ -268,6 +271,36 @@ export const routingCases: readonly Case[] = [
   query("repeated-with-key", "`/api?role=user&role=admin` with a valid key: every reading allows", OPEN, "/api?role=user&role=admin", {
     "x-api-key": "alice-key",
   }),
+  query(
+    "go-skips-semicolon-pair",
+    "`/api?role=x;&role=admin&role=user`, no key: Go's net/url (since 1.17) drops a pair holding `;` and reads `admin` first; Envoy reads `x;`, the last value is `user`",
+    PROTECTED,
+    "/api?role=x;&role=admin&role=user",
+    {},
+    GO_AND_JAVA,
+  ),
+  query(
+    "skips-invalid-escape",
+    "`/api?role=%zz&role=admin&role=user`, no key: Go and Java servlets (Tomcat) drop a pair whose percent-escape is invalid and read `admin` first",
+    PROTECTED,
+    "/api?role=%zz&role=admin&role=user",
+    {},
+    GO_AND_JAVA,
+  ),
+  query(
+    "skipped-pair-then-other",
+    "`/api?role=x;&role=%zz&role=user`: what Go or Tomcat keep reads `user` first, no rule's admin",
+    OPEN,
+    "/api?role=x;&role=%zz&role=user",
+  ),
+  query(
+    "php-max-input-vars",
+    "`/api?role=user&role=admin&x1=1&…&x998=1&role=user`, no key: PHP reads only the first 1000 pairs by default (max_input_vars), where the last role is `admin`; Envoy's first and every other reading's last is `user`",
+    PROTECTED,
+    `/api?role=user&role=admin&${Array.from({ length: 998 }, (_, i) => `x${i + 1}=1`).join("&")}&role=user`,
+    {},
+    "PHP's reading read the whole query, while PHP stops at max_input_vars pairs (1000 by default), so a value after the 1000th pair hid the `admin` PHP acts on and the open route decided; PHP's reading of the first 1000 pairs is now decided too",
+  ),
   query(
     "other-value",
     "`/api?role=user;x=1&role=guest`: no reading matches `admin`, the open route",
