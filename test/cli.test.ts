@@ -53,7 +53,8 @@ async function serve(args: readonly string[], cwd = ROOT): Promise<Served> {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
+    // "close", not "exit": the last log lines are read only once stdout has ended.
+    child.once("close", (code, signal) => resolve({ code, signal })),
   );
   const logs: Served["logs"] = [];
   let onReady: () => void;

@@ -119,7 +119,15 @@ function sameAs(reading: QueryReading, rawQuery: string): QueryReading {
 function pastPhpLimit(rawQuery: string): boolean {
   // Each pair after the first takes at least two characters ("&a"): a short query has too few to count.
   if (rawQuery.length <= 2 * PHP_MAX_INPUT_VARS) return false;
-  return phpPairs(rawQuery).length > PHP_MAX_INPUT_VARS;
+  // Counted in place: a long query (a client's choice) is not split on every request.
+  let pairs = 0;
+  for (let from = 0; from <= rawQuery.length; ) {
+    const end = rawQuery.indexOf("&", from);
+    const to = end === -1 ? rawQuery.length : end;
+    if (to > from && ++pairs > PHP_MAX_INPUT_VARS) return true;
+    from = to + 1;
+  }
+  return false;
 }
 
 /** The pairs PHP tokenises `rawQuery` into: split at "&", empty ones skipped. */

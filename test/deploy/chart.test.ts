@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { CHART, defaultValues, find, renderChart, ROOT, valuePathsInTemplates, type Obj } from "./chart.ts";
 import { helm } from "./helm.ts";
 import { WATCHED } from "../../controller/sources/kube/source.ts";
+import { compileText } from "../support/world.ts";
 
 const schemaJson = JSON.parse(readFileSync(join(CHART, "values.schema.json"), "utf8")) as Obj;
 const EXAMPLES = readdirSync(join(CHART, "examples"))
@@ -261,6 +262,20 @@ describe("rendered with other values", () => {
     });
     expect(Object.keys(find(r, "ConfigMap").data)).toEqual(["00-gateway.yaml", "10-routes.yaml", "30-jwt.yaml"]);
     for (const text of Object.values(find(r, "ConfigMap").data as Record<string, string>)) expect(parse(text)).toHaveProperty("kind");
+  });
+
+  it("standalone: the example's manifests, as the mounted folder, enforce every policy (each Accepted on an ancestor)", () => {
+    const files = Object.values(find(renderChart(exampleValues("standalone.yaml")), "ConfigMap").data as Record<string, string>);
+    const { statuses } = compileText(files.join("\n---\n"), { controllerName: "portcullis.io/gateway-controller" });
+    expect(statuses.map((s) => s.name)).toEqual(["api-jwt"]);
+    for (const status of statuses) {
+      expect(status.ancestors, status.name).not.toEqual([]);
+      for (const a of status.ancestors)
+        expect(
+          a.conditions.find((c) => c.type === "Accepted"),
+          status.name,
+        ).toMatchObject({ status: "True" });
+    }
   });
 
   it("standalone without any manifest source fails with a message", () => {
