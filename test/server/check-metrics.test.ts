@@ -59,6 +59,34 @@ describe("check metrics", () => {
     await ours.metrics();
     expect(await lines(ours)).toEqual(await lines(theirs));
   });
+  it("count each series right when one recorder sees codes and statuses in turn (it remembers the last series)", async () => {
+    const sequence = [
+      ["allowed", 200],
+      ["allowed", 200],
+      ["apikey_invalid", 401],
+      ["allowed", 200],
+      ["apikey_invalid", 403],
+      ["apikey_invalid", 401],
+      ["apikey_invalid", 401],
+      ["allowed", 200],
+    ] as const;
+    const ours = new Registry();
+    const recorder = createCheckMetrics([ours]).recorder("envoy-http");
+    const theirs = new Registry();
+    const counter = new Counter({
+      name: "portcullis_decisions_total",
+      help: "Authorization decisions by protocol, reason code and HTTP status.",
+      labelNames: ["protocol", "code", "status"],
+      registers: [theirs],
+    });
+    for (const [code, status] of sequence) {
+      recorder.record(code, status, 0.001);
+      counter.inc({ protocol: "envoy-http", code, status: String(status) });
+    }
+    const decisions = async (registry: Registry) => (await lines(registry)).filter((l) => l.startsWith("portcullis_decisions_total{"));
+    expect(await decisions(ours)).toEqual(await decisions(theirs));
+    expect(await decisions(ours)).toContain('portcullis_decisions_total{protocol="envoy-http",code="apikey_invalid",status="401"} 3');
+  });
   it("reset with the registry, as prom-client metrics do", async () => {
     const registry = new Registry();
     const metrics = createCheckMetrics([registry]);
