@@ -49,7 +49,7 @@ export interface ServeBenchOptions extends RoundsOptions {
   readonly perf: boolean;
 }
 
-/** A wrk run plus what the server spent on it; `rssMiB` of Portcullis right after it. */
+/** A wrk run plus what the server spent on it; `rssMiB` of Portcullis as the run ends. */
 export type Run = WrkResult & RunCosts & { readonly rssMiB?: number };
 
 export interface ScenarioSummary {
@@ -61,7 +61,7 @@ export interface ScenarioSummary {
   readonly p99Ms: number;
   /** Server CPU per request, µs, by round: the per-request cost, independent of saturation. */
   readonly cpuUsPerReq: Spread;
-  /** Medians of the counted costs, when counted (see bench/counters.ts). */
+  /** Medians of the counted costs over the runs that counted them (allocation: the last round; see bench/counters.ts). */
   readonly allocBytesPerReq?: number;
   readonly instructionsPerReq?: number;
   readonly errors: number;
@@ -116,7 +116,7 @@ export function roundOrder<T>(scenarios: readonly T[], round: number): T[] {
 export function summarize(runs: readonly Run[]): ScenarioSummary {
   const counted = (f: (r: Run) => number | undefined) => {
     const xs = runs.map(f).filter((x): x is number => x !== undefined);
-    return xs.length === runs.length && xs.length > 0 ? median(xs) : undefined;
+    return xs.length > 0 ? median(xs) : undefined;
   };
   const alloc = counted((r) => r.allocBytesPerReq);
   const instructions = counted((r) => r.instructionsPerReq);
@@ -191,11 +191,18 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
     // Each its own walk through the tokens: the ceiling caches nothing, but Portcullis must see only unseen ones.
     const ceilingTokens = tokenWalk(o.tokens.file);
     const newTokens = tokenWalk(o.tokens.file);
-    const run = async (scenario: ScenarioName, durationS: number): Promise<Run> => {
+    // The heap probe is read in the last round only: each reading leaves a profiler behind that
+    // grows the process's memory (bench/heap-probe.ts), and the allocation per request hardly
+    // differs from round to round.
+    const run = async (scenario: ScenarioName, durationS: number, countAllocations: boolean): Promise<Run> => {
       const s = server(scenario);
-      const measured = { pids: [s.pid], heapProbeFile: probes[scenario] ?? probeFile("portcullis") };
-      const result = await measure(measured, () => load(scenario, durationS), o.perf ? durationS : undefined);
-      return s === portcullis ? { ...result, rssMiB: portcullis.memory().rssMiB } : result;
+      const measured = { pids: [s.pid], ...(countAllocations ? { heapProbeFile: probes[scenario] ?? probeFile("portcullis") } : {}) };
+      // Portcullis' RSS as the load leaves it, read before the probe's reading collects the heap.
+      const loaded = async () => {
+        const result = await load(scenario, durationS);
+        return s === portcullis ? { ...result, rssMiB: portcullis.memory().rssMiB } : result;
+      };
+      return measure(measured, loaded, o.perf ? durationS : undefined);
     };
     const load = async (scenario: ScenarioName, durationS: number): Promise<WrkResult> => {
       const base = { cpu: o.cpus.load, connections: o.connections, durationS };
@@ -214,7 +221,7 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
       }
     };
     for (const s of SCENARIOS) {
-      const warm = await run(s, o.warmupS);
+      const warm = await run(s, o.warmupS, false);
       if (warm.errors > warm.requests / 1000)
         throw new Error(`${o.label} ${s}: ${warm.errors} of ${warm.requests} warm-up requests failed (not 2xx, or socket errors)`);
     }
@@ -224,7 +231,7 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
         // The servers take turns on one core: the one whose turn starts finds its caches filled
         // by the others. A second of load first measures the steady state, not the hand-over.
         if (o.sliceWarmupS > 0) await load(s, o.sliceWarmupS);
-        runs[s].push(await run(s, o.durationS));
+        runs[s].push(await run(s, o.durationS, round === o.rounds));
       }
       log(
         `  ${o.label} round ${round}/${o.rounds}: ${SCENARIOS.map((s) => `${s} ${Math.round(runs[s].at(-1)!.rps)} req/s ${runs[s].at(-1)!.cpuUsPerReq.toFixed(1)} µs`).join(", ")}`,

@@ -309,7 +309,9 @@ function rejectUnknownKind(o: Record<string, unknown>): Loaded {
 
 /** Why an apiVersion of a known kind is refused: the versions its CRD serves. */
 const notServed = (group: string, kind: string, versions: readonly string[]) =>
-  `${kind} is served as ${versions.map((v) => (group === CORE_GROUP ? v : `${group}/${v}`)).join(", ")} only (Gateway API v1.6.1 and Envoy Gateway v1.9.0's CRDs); the API server would refuse it`;
+  group === CORE_GROUP
+    ? `${kind} is served as ${versions.join(", ")} only (Kubernetes' core API); the API server would refuse it`
+    : `${kind} is served as ${versions.map((v) => `${group}/${v}`).join(", ")} only (Gateway API v1.6.1 and Envoy Gateway v1.9.0's CRDs); the API server would refuse it`;
 
 export const EMPTY_RESOURCES: Resources = {
   securityPolicies: [],

@@ -87,6 +87,11 @@ describe("kinds", () => {
       ],
     ]);
   });
+  it("a core kind Portcullis reads at a version other than v1 is rejected, naming the core API's version (not a CRD's)", () => {
+    expect(toResources([raw("v2", "Secret")]).rejected.map((r) => r.reason)).toEqual([
+      "apiVersion v2: Secret is served as v1 only (Kubernetes' core API); the API server would refuse it",
+    ]);
+  });
   it("a kind an older release served under another group is rejected, naming the kind that replaced it (XListenerSet: ListenerSet v1)", () => {
     expect(toResources([raw("gateway.networking.x-k8s.io/v1alpha1", "XListenerSet")]).rejected.map((r) => r.reason)).toEqual([
       'gateway.networking.x-k8s.io has no kind "XListenerSet" any more: Gateway API v1.6.1 serves gateway.networking.k8s.io/v1 ListenerSet in its place; the API server would refuse it',

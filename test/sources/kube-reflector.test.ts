@@ -189,6 +189,37 @@ it("a kind whose newest version is not served (404) is read at the older version
   expect(r.objects().map((o) => [o.apiVersion, o.metadata.name])).toEqual([["gateway.networking.k8s.io/v1alpha3", "tls"]]);
 });
 
+it("a kind it needs that the API server does not serve (404, an older Gateway API's GRPCRoute) is logged as a missing CRD naming the versions read, and never counts as synced", async () => {
+  const notServed: Step = (res) => {
+    res.writeHead(404);
+    res.end("{}");
+  };
+  const client = await scripted([notServed, notServed]);
+  const lines: { msg: string; kind?: string; apiVersions?: string[] }[] = [];
+  const r = new Reflector({
+    client,
+    kind: "GRPCRoute",
+    apiVersion: "gateway.networking.k8s.io/v1",
+    path: "/apis/gateway.networking.k8s.io/v1/grpcroutes",
+    onChange: () => {},
+    logger: pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line)) }),
+    backoffMs: { initial: 50, max: 100 },
+  });
+  let synced = false;
+  void r.synced.then(() => (synced = true));
+  r.start();
+  await new Promise((res) => setTimeout(res, 120));
+  r.stop();
+  expect(synced).toBe(false);
+  expect(lines[0]).toMatchObject({
+    kind: "GRPCRoute",
+    apiVersions: ["gateway.networking.k8s.io/v1"],
+    msg: expect.stringMatching(
+      /^kind not served by the API server at these versions \(its CRD is missing or older\): install or upgrade it/,
+    ),
+  });
+});
+
 it("asks the API server to close a watch before undici's 300 s body timeout would end a quiet one as an error", async () => {
   const client = await scripted([list("10"), watch()]);
   watchTimeouts.length = 0;

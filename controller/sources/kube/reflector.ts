@@ -110,14 +110,20 @@ export class Reflector {
           continue;
         }
         this.#version = 0;
-        if (this.#o.optional === true && err instanceof KubeApiError && err.status === 404) {
+        const notServed = err instanceof KubeApiError && err.status === 404;
+        if (this.#o.optional === true && notServed) {
           this.#absent();
           await new Promise((r) => setTimeout(r, max));
           continue;
         }
+        // A kind Portcullis needs that the API server does not serve is a missing or older CRD, not an outage: say which.
         this.#o.logger.warn(
-          { kind: this.#o.kind, error: (err as Error).message, retryInMs: delay },
-          "list/watch failed; serving the last known state",
+          notServed
+            ? { kind: this.#o.kind, apiVersions: this.#apiVersions(), retryInMs: delay }
+            : { kind: this.#o.kind, error: (err as Error).message, retryInMs: delay },
+          notServed
+            ? "kind not served by the API server at these versions (its CRD is missing or older): install or upgrade it (README, Kubernetes mode); not ready until it is listed once, the last known state served after"
+            : "list/watch failed; serving the last known state",
         );
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, max);
@@ -162,6 +168,11 @@ export class Reflector {
   /** The version being read: `apiVersion` or the older one the API server serves. */
   #served(): { readonly apiVersion: string; readonly path: string } {
     return this.#version === 0 ? this.#o : this.#o.olderVersions![this.#version - 1]!;
+  }
+
+  /** Every apiVersion the kind is read at, newest first. */
+  #apiVersions(): string[] {
+    return [this.#o.apiVersion, ...(this.#o.olderVersions ?? []).map((v) => v.apiVersion)];
   }
 
   /** An optional kind whose API is not served: none of it exists. */
