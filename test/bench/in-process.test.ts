@@ -64,11 +64,13 @@ describe("in-process all-new tokens", () => {
   // run (2,000 tokens after as many to warm up): 6,770–6,840 bytes beyond the ceiling, 6,160–6,260 since.
   // An iterator per claim header, a header's typ checked per token and a buffer per decoded payload cost
   // about 800 bytes more: 5,340–6,410 before, 4,600–5,700 since (the first run of a process the highest).
-  it("Portcullis allocates within 5,900 bytes per new token beyond the ceiling's handler", async () => {
+  // Closure contexts in the token cache's lookups and the verification loop, allocated on every call whether
+  // a closure was made or not: 4,320–5,450 before, 4,130–5,300 since.
+  it("Portcullis allocates within 5,600 bytes per new token beyond the ceiling's handler", async () => {
     const [ceiling, portcullis] = (await inProcessScenarios(4000)).filter((s) => s.nextRawHeaders !== undefined);
     const bare = await measureInProcess(ceiling!, 2000, 1);
     const check = await measureInProcess(portcullis!, 2000, 1);
-    expect(check.heapBytes - bare.heapBytes).toBeLessThanOrEqual(5900);
+    expect(check.heapBytes - bare.heapBytes).toBeLessThanOrEqual(5600);
   });
 
   it("a token the ceiling cannot verify is refused by both (each verifies the signature it is given)", async () => {

@@ -323,11 +323,19 @@ class Verification {
       if (!this.issuedFor(index)) continue;
       this.#issuedForAny = true;
       const keys = this.ctx.keys.resolve(this.config.providers[index]!.jwks, this.decoded.kid);
-      if (keys instanceof Promise) return keys.then((k) => this.#triedWith(index, k) ?? this.from(r + 1));
+      if (keys instanceof Promise) return this.#once(keys, r);
       const verdict = this.#triedWith(index, keys);
       if (verdict !== undefined) return verdict;
     }
     return this.#refusal();
+  }
+
+  /**
+   * The verdict once reader `r`'s keys are fetched. A method of its own: `from` holding the closure
+   * would allocate its context on every call, the usual one with the keys at hand too.
+   */
+  #once(keys: Promise<readonly VerificationKey[]>, r: number): Promise<TokenVerdict> {
+    return keys.then((k) => this.#triedWith(this.readers[r]!, k) ?? this.from(r + 1));
   }
 
   /** Provider `index`'s verdict with `keys` (those for the token's kid), or undefined when it does not accept the token. */

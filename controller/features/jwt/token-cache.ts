@@ -150,7 +150,7 @@ export class TokenCache {
    */
   verifiedBefore(token: string, keys: readonly VerificationKey[], now: number): boolean {
     const records = this.#seen.get(keyOf(token));
-    if (records === undefined || !records.some((r) => r.keys === keys && now < r.validUntil)) return false;
+    if (records === undefined || !holdsLiveRecord(records, keys, now)) return false;
     if (holdsRecord(records, digestOf(token), keys, now)) return true;
     const other = otherEcdsaSpelling(token);
     return other !== undefined && holdsRecord(records, digestOf(other), keys, now);
@@ -167,14 +167,7 @@ export class TokenCache {
     const key = keyOf(token);
     const earlier = this.#seen.get(key);
     // A new signature (every new token) is one array of one record.
-    if (earlier === undefined) this.#seen.set(key, [record]);
-    else
-      this.#seen.set(key, [
-        ...earlier
-          .filter((r) => now < r.validUntil && (r.keys !== keys || r.digest !== record.digest))
-          .slice(-(MAX_SEEN_PER_SIGNATURE - 1)),
-        record,
-      ]);
+    this.#seen.set(key, earlier === undefined ? [record] : withRecord(earlier, record, now));
   }
 
   /** The verdict for `token` (or for its other ECDSA spelling) under `config`, while still valid. */
@@ -183,7 +176,7 @@ export class TokenCache {
     const verdicts = this.#entries.get(key);
     if (verdicts === undefined) return undefined;
     const hit = this.#find(key, verdicts, token, config, now);
-    if (hit !== undefined || !verdicts.some((v) => v.config === config)) return hit;
+    if (hit !== undefined || !holdsConfig(verdicts, config)) return hit;
     const other = otherEcdsaSpelling(token);
     return other === undefined ? undefined : this.#find(key, verdicts, other, config, now);
   }
@@ -219,14 +212,39 @@ export class TokenCache {
     const key = keyOf(token);
     const earlier = this.#entries.get(key);
     // A new signature (every new token) is one array of one entry.
-    if (earlier === undefined) this.#entries.set(key, [entry]);
-    else
-      this.#entries.set(key, [
-        ...earlier.filter((v) => v.config !== config || v.token !== token).slice(-(MAX_VERDICTS_PER_SIGNATURE - 1)),
-        entry,
-      ]);
+    this.#entries.set(key, earlier === undefined ? [entry] : withVerdict(earlier, entry));
     return entry;
   }
+}
+
+/*
+ * The helpers below take what they compare as arguments: a method holding a closure (for filter or
+ * some) allocates the closure's context on every call, the usual one without it too, and every new
+ * token and every cached check calls these methods. Index loops: for…of may allocate an iterator.
+ */
+
+/** Whether `records` hold one under `keys` still valid (before the digest, which costs a SHA-256, is compared). */
+function holdsLiveRecord(records: readonly SeenToken[], keys: readonly VerificationKey[], now: number): boolean {
+  for (let i = 0; i < records.length; i++) if (records[i]!.keys === keys && now < records[i]!.validUntil) return true;
+  return false;
+}
+
+/** `earlier` records of an entry key, those still valid and not `record`'s own, the newest kept, then `record`. */
+function withRecord(earlier: readonly SeenToken[], record: SeenToken, now: number): SeenToken[] {
+  const kept = earlier.filter((r) => now < r.validUntil && (r.keys !== record.keys || r.digest !== record.digest));
+  return [...kept.slice(-(MAX_SEEN_PER_SIGNATURE - 1)), record];
+}
+
+/** Whether `verdicts` hold one under `config`. */
+function holdsConfig(verdicts: readonly CachedToken[], config: CompiledJwt): boolean {
+  for (let i = 0; i < verdicts.length; i++) if (verdicts[i]!.config === config) return true;
+  return false;
+}
+
+/** `earlier` verdicts of an entry key but `entry`'s own (its token and configuration), the newest kept, then `entry`. */
+function withVerdict(earlier: readonly CachedToken[], entry: CachedToken): CachedToken[] {
+  const kept = earlier.filter((v) => v.config !== entry.config || v.token !== entry.token);
+  return [...kept.slice(-(MAX_VERDICTS_PER_SIGNATURE - 1)), entry];
 }
 
 /** Whether `records` hold `digest` under `keys`, still valid (the whole digest must match). */
