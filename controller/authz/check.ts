@@ -1,6 +1,6 @@
 /**
  * check(): the one decision path every wire protocol calls. Phases, in order:
- *   0. header names   — a header that an upstream would fold into a managed one is refused
+ *   0. header names   — a header that an upstream would fold into a managed one is refused (folded-headers.ts)
  *   1. route          — match host/path/method/headers to a route rule in the route table of each
  *                       Gateway and listener port the request may have arrived on; the rule's
  *                       effective policy comes with it. Rules whose policies differ are each decided,
@@ -13,10 +13,9 @@
  *                       authorization (rules over the request and the identities; first match wins)
  *   3. response       — headers to set upstream; every header a policy on a route to the same upstream
  *                       may set is stripped from the client's request, so a client can never supply
- *                       its own x-user-id
+ *                       its own x-user-id (allow.ts)
  * Fail closed: no route → deny (unless configured otherwise), invalid policy → 403, never a 5xx.
  */
-import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 import { NOTHING, type ConfiguredFeature, type Pass, type PhaseResult, type Where } from "../features/feature.ts";
 import { fail } from "../lib/result.ts";
 import {
@@ -29,9 +28,10 @@ import {
   type RouteReadingRoutes,
 } from "../snapshot/route-index.ts";
 import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts";
-import type { CheckMemo } from "./check-memo.ts";
+import { allowOne, allowPassed, ANONYMOUS, memoizedAllow } from "./allow.ts";
 import type { CheckContext } from "./context.ts";
 import { deny, type Decision } from "./decision.ts";
+import { foldedManagedHeader } from "./folded-headers.ts";
 import { CONTROL_IN_PATH, pathReadings } from "./path.ts";
 import { methodReadings, normalizeRequest, type AuthzRequest, type NormalizedRequest, type ProxyRoute } from "./request.ts";
 import type { MaybePromise } from "./maybe-async.ts";
@@ -266,54 +266,6 @@ function decideOn(entry: RouteEntry, req: NormalizedRequest, ctx: CheckContext):
   return runPhases(entry, policy, req, where, ctx, NO_PASSES, 0);
 }
 
-/**
- * The first request header that is not a managed header but spells one with "_" or "." for "-"
- * (X_User_Id, X.User.Id for x-user-id), or undefined. CGI, WSGI and Rack servers, and many
- * frameworks on them, read X_User_Id as HTTP_X_USER_ID, and PHP turns the "." of HTTP_X.USER.ID
- * (Caddy's php_fastcgi passes it on) into "_" too; nginx drops such names while Envoy and Caddy
- * forward them: the upstream would take the client's copy for the identity Portcullis removed.
- */
-function foldedManagedHeader(headers: AuthzRequest["headers"], managed: readonly string[]): string | undefined {
-  if (managed.length === 0) return undefined;
-  const spellings = foldedSpellings(managed);
-  for (const name in headers) {
-    // A name without "_" or "." cannot spell a managed name without one: the usual request's names end here.
-    if ((!spellings.anyFoldable && !isFoldable(name)) || !Object.hasOwn(headers, name)) continue;
-    const spelled = spellings.byFolded.get(foldName(name));
-    if (spelled !== undefined) for (const m of spelled) if (m !== name) return name;
-  }
-  return undefined;
-}
-
-/** Whether a header name holds a character servers read as "-" ("_" or "."). */
-const isFoldable = (name: string): boolean => name.includes("_") || name.includes(".");
-/** A header name with "-" for each "_" and ".". */
-const foldName = (name: string): string => name.replace(/[_.]/g, "-");
-
-/** Managed header names by their spelling with "-" for "_" and ".", and whether any has one of those. */
-interface FoldedSpellings {
-  readonly anyFoldable: boolean;
-  readonly byFolded: ReadonlyMap<string, readonly string[]>;
-}
-
-/** Per managed-header list (each snapshot's and route entry's are immutable): built once, not on every request. */
-const spellingsByList = new WeakMap<readonly string[], FoldedSpellings>();
-
-function foldedSpellings(managed: readonly string[]): FoldedSpellings {
-  let spellings = spellingsByList.get(managed);
-  if (spellings === undefined) {
-    const byFolded = new Map<string, string[]>();
-    for (const m of managed) {
-      const folded = foldName(m);
-      const names = byFolded.get(folded);
-      if (names === undefined) byFolded.set(folded, [m]);
-      else names.push(m);
-    }
-    spellingsByList.set(managed, (spellings = { anyFoldable: managed.some(isFoldable), byFolded }));
-  }
-  return spellings;
-}
-
 /** Phases from `from` on: a plain loop while they answer at once, resumed when one must be waited for. */
 function runPhases(
   entry: RouteEntry,
@@ -337,12 +289,12 @@ function runPhases(
     if (!outcome.ok) return outcome.error;
     if (outcome === NOTHING) continue;
     // The last phase's identity, the only one: allowed without building a list of one.
-    if (i + 1 === features.length && passed.length === 0) return allowOne(entry, policy, where, outcome.value, ctx);
+    if (i + 1 === features.length && passed.length === 0) return allowOne(entry, policy, where, outcome.value, ctx.memo);
     passed = withPass(passed, outcome.value);
     // The phases after it see the request as this one left it (Envoy's filter chain).
     if (i + 1 < features.length) req = req.afterPhase(outcome.value.headers, outcome.value.strip);
   }
-  return allowPassed(entry, policy, where, passed, ctx);
+  return allowPassed(entry, policy, where, passed, ctx.memo);
 }
 
 /**
@@ -414,121 +366,6 @@ function checkWithoutClientCopies(
     return second instanceof Promise ? second.then(both) : both(second);
   };
   return asLeft instanceof Promise ? asLeft.then(alsoWithout) : alsoWithout(asLeft);
-}
-
-/** 3. Response, once every phase passed. */
-function allowPassed(entry: RouteEntry, policy: CompiledPolicy, where: Where, passed: readonly Pass[], ctx: CheckContext): Decision {
-  if (passed.length <= 1) return allowOne(entry, policy, where, passed[0] ?? ANONYMOUS, ctx);
-  return allowEvery(entry, policy, where, passed);
-}
-
-/** 3. Response, once every phase passed and at most one gave an identity (`identity`; else ANONYMOUS). */
-function allowOne(entry: RouteEntry, policy: CompiledPolicy, where: Where, identity: Pass, ctx: CheckContext): Decision {
-  if (identity.responseHeaders !== undefined) return allowEvery(entry, policy, where, [identity]);
-  // Without response headers, one identity's answer on one rule is always the same.
-  if (identity.perRequest !== true) return memoizedAllow(ctx.memo, identity, entry, entry.managedHeaders, policy);
-  // An identity made for one request (a token's first sight) is not kept: its allow is built from it, nothing copied.
-  const principals = identity.principal === undefined ? NO_PRINCIPALS : [identity.principal];
-  return allow(where.route, entry.managedHeaders, policy, identity.strip, identity.headers, principals);
-}
-
-/** 3. Response from every identity passed (headers merged in phase order, response headers too). */
-function allowEvery(entry: RouteEntry, policy: CompiledPolicy, where: Where, passed: readonly Pass[]): Decision {
-  const headers: Record<string, string> = {};
-  const responseHeaders: Record<string, string> = {};
-  for (const r of passed) {
-    Object.assign(headers, r.headers);
-    if (r.responseHeaders !== undefined) Object.assign(responseHeaders, r.responseHeaders);
-  }
-  const principals = passed.flatMap((r) => (r.principal === undefined ? [] : [r.principal]));
-  return allow(
-    where.route,
-    entry.managedHeaders,
-    policy,
-    passed.flatMap((r) => r.strip),
-    headers,
-    principals,
-    responseHeaders,
-  );
-}
-
-const NO_PRINCIPALS: readonly string[] = Object.freeze([]);
-
-/** The identity of a request no identity phase looked at. */
-const ANONYMOUS: Pass = NOTHING.value;
-
-/** An allow on `entry` (undefined: no route matched) that removes `managed`, built once per identity and entry. */
-function memoizedAllow(
-  memo: CheckMemo,
-  identity: Pass,
-  entry: RouteEntry | undefined,
-  managed: readonly string[],
-  policy: CompiledPolicy | undefined,
-): Decision {
-  const known = memo.allow(identity, entry);
-  if (known !== undefined) return known;
-  const principals = identity.principal === undefined ? [] : [identity.principal];
-  return memo.rememberAllow(identity, entry, allow(entry?.rule, managed, policy, identity.strip, identity.headers, principals));
-}
-
-/**
- * A field value every HTTP parser reads as written (RFC 9110 §5.5): no control character, no
- * leading or trailing space or tab (which parsers strip, so " admin " would arrive as "admin"),
- * and no longer than the 8 KiB line common servers accept (nginx's default buffer).
- */
-const FAITHFUL_VALUE = /^(?:[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?)?$/;
-const MAX_VALUE_BYTES = 8192;
-
-/** The allow, or a 403 when a value to set upstream would not be read as it is (never forwarded altered, never dropped silently). */
-function allow(
-  route: string | undefined,
-  managed: readonly string[],
-  policy: CompiledPolicy | undefined,
-  strip: readonly string[],
-  headers: Record<string, string>,
-  principals: readonly string[] = [],
-  responseHeaders: Record<string, string> = {},
-): Decision {
-  for (const name in headers) {
-    const value = headers[name]!;
-    const problem = !FAITHFUL_VALUE.test(value)
-      ? "has a control character or leading or trailing whitespace"
-      : Buffer.byteLength(value) > MAX_VALUE_BYTES
-        ? `is longer than ${MAX_VALUE_BYTES} bytes`
-        : undefined;
-    if (problem !== undefined) {
-      return deny(403, "identity_unforwardable", `the value to set as ${name} ${problem}, which HTTP servers read differently or refuse`, {
-        route,
-        policy: policy?.id,
-      });
-    }
-  }
-  // A header we set replaces the client's copy; every other managed header is removed.
-  const remove = strip.length === 0 ? notSetIn(headers, managed) : notSetIn(headers, [...new Set([...managed, ...strip])]).sort();
-  return {
-    allowed: true,
-    status: 200,
-    code: "allowed",
-    route,
-    policy: policy?.id,
-    message:
-      principals.length > 0
-        ? `authenticated as ${principals.join(", ")}`
-        : policy === undefined
-          ? "no policy applies"
-          : "no credential required",
-    principal: principals.length === 0 ? undefined : principals.join(", "),
-    upstreamHeaders: headers,
-    removeHeaders: remove,
-    responseHeaders,
-  };
-}
-
-/** The names of `names` that `headers` does not set, in order (a loop: no closure per decision). */
-function notSetIn(headers: Record<string, string>, names: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const name of names) if (!Object.hasOwn(headers, name)) out.push(name);
-  return out;
 }
 
 /**

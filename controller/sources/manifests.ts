@@ -294,7 +294,7 @@ export function parseManifests(text: string, file: string): { objects: RawObject
       const at = lines.linePos(otherwise.at);
       return { error: `line ${at.line}, column ${at.col}: ${otherwise.why}` };
     }
-    if (doc.contents !== null) lastPart = partAt(parts.starts, doc.contents.range[0]);
+    if (doc.contents !== null) lastPart = partAt(parts.starts, doc.contents.range[0], lastPart);
     // A bounded alias count keeps a "billion laughs" document from exhausting memory.
     let object: unknown;
     try {
@@ -340,9 +340,12 @@ function kubernetesParts(text: string): { readonly starts: readonly number[] } |
   return { starts };
 }
 
-/** Which part (kubernetesParts) the text at `offset` is in. */
-function partAt(parts: readonly number[], offset: number): number {
-  let part = 0;
+/**
+ * Which part (kubernetesParts) the text at `offset` is in, looked for from part `from` on (documents
+ * come in order: a file of many documents is not scanned from its start for each).
+ */
+function partAt(parts: readonly number[], offset: number, from: number): number {
+  let part = Math.max(from, 0);
   while (part + 1 < parts.length && parts[part + 1]! <= offset) part++;
   return part;
 }
@@ -362,7 +365,7 @@ function readsOtherwiseInKubernetes(
   previousPart: number,
 ): { at: number; why: string } | undefined {
   if (doc.contents === null) return undefined;
-  if (partAt(parts, doc.contents.range[0]) === previousPart) {
+  if (partAt(parts, doc.contents.range[0], previousPart) === previousPart) {
     return {
       at: doc.contents.range[0],
       why: "Kubernetes' YAML reader (Envoy Gateway's file provider, kubectl) would drop this document: it splits documents only at a line holding '---' alone and reads the first of each part, so '...' does not end one for it; begin it with such a line",

@@ -1,0 +1,53 @@
+/**
+ * Phase 0 of check(): request header names that spell a managed header (one a policy sets upstream)
+ * with "_" or "." for "-", which servers behind the proxy fold into that header.
+ */
+import type { AuthzRequest } from "./request.ts";
+
+/**
+ * The first request header that is not a managed header but spells one with "_" or "." for "-"
+ * (X_User_Id, X.User.Id for x-user-id), or undefined. CGI, WSGI and Rack servers, and many
+ * frameworks on them, read X_User_Id as HTTP_X_USER_ID, and PHP turns the "." of HTTP_X.USER.ID
+ * (Caddy's php_fastcgi passes it on) into "_" too; nginx drops such names while Envoy and Caddy
+ * forward them: the upstream would take the client's copy for the identity Portcullis removed.
+ */
+export function foldedManagedHeader(headers: AuthzRequest["headers"], managed: readonly string[]): string | undefined {
+  if (managed.length === 0) return undefined;
+  const spellings = foldedSpellings(managed);
+  for (const name in headers) {
+    // A name without "_" or "." cannot spell a managed name without one: the usual request's names end here.
+    if ((!spellings.anyFoldable && !isFoldable(name)) || !Object.hasOwn(headers, name)) continue;
+    const spelled = spellings.byFolded.get(foldName(name));
+    if (spelled !== undefined) for (const m of spelled) if (m !== name) return name;
+  }
+  return undefined;
+}
+
+/** Whether a header name holds a character servers read as "-" ("_" or "."). */
+const isFoldable = (name: string): boolean => name.includes("_") || name.includes(".");
+/** A header name with "-" for each "_" and ".". */
+const foldName = (name: string): string => name.replace(/[_.]/g, "-");
+
+/** Managed header names by their spelling with "-" for "_" and ".", and whether any has one of those. */
+interface FoldedSpellings {
+  readonly anyFoldable: boolean;
+  readonly byFolded: ReadonlyMap<string, readonly string[]>;
+}
+
+/** Per managed-header list (each snapshot's and route entry's are immutable): built once, not on every request. */
+const spellingsByList = new WeakMap<readonly string[], FoldedSpellings>();
+
+function foldedSpellings(managed: readonly string[]): FoldedSpellings {
+  let spellings = spellingsByList.get(managed);
+  if (spellings === undefined) {
+    const byFolded = new Map<string, string[]>();
+    for (const m of managed) {
+      const folded = foldName(m);
+      const names = byFolded.get(folded);
+      if (names === undefined) byFolded.set(folded, [m]);
+      else names.push(m);
+    }
+    spellingsByList.set(managed, (spellings = { anyFoldable: managed.some(isFoldable), byFolded }));
+  }
+  return spellings;
+}
