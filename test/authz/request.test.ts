@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { firstListValue, headerValue, methodReadings, normalizeRequest } from "../../controller/authz/request.ts";
+import { firstListValue, headerValue, normalizeRequest } from "../../controller/authz/request.ts";
 
 describe("params", () => {
   const at = (path: string) => normalizeRequest({ method: "GET", scheme: "http", host: "h", path, headers: {}, gateway: undefined });
@@ -96,20 +96,6 @@ describe("headerLines: each line of a header, as text", () => {
     // A phase's request has its own headers: never the lines remembered from the one before it.
     expect(r.afterPhase({ authorization: "Basic x" }, []).headerLines("authorization")).toEqual(["Basic x"]);
     expect(r.afterPhase({}, ["authorization"]).headerLines("authorization")).toEqual([]);
-  });
-});
-
-describe("methodReadings", () => {
-  it("reads HEAD also as GET (upstream frameworks run the GET handler for it), and a method also upper-cased (Django, Werkzeug)", () => {
-    expect(methodReadings("HEAD")).toEqual(["HEAD", "GET"]);
-    expect(methodReadings("GET")).toEqual(["GET"]);
-    expect(methodReadings("POST")).toEqual(["POST"]);
-    expect(methodReadings("get")).toEqual(["get", "GET"]);
-    expect(methodReadings("head")).toEqual(["head", "HEAD", "GET"]);
-  });
-  it("hands out the usual methods' one reading built once, not an array per request", () => {
-    expect(methodReadings("GET")).toBe(methodReadings("GET"));
-    expect(methodReadings("BREW")).toEqual(["BREW"]);
   });
 });
 
