@@ -3,6 +3,7 @@ import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 
 import { isAscii } from "../lib/bytes.ts";
 import { phpMayRename, phpRenamedParam } from "../snapshot/query-readings.ts";
 import type { RouteRequest } from "../snapshot/route-index.ts";
+import { headerValue } from "./header-values.ts";
 import { hostReadings } from "./host-readings.ts";
 import { isPlainPath, normalizePath, pathBytesOf } from "./path.ts";
 
@@ -300,25 +301,6 @@ function withOtherReadings(values: string[], envoy: readonly string[], query: st
 /** Envoy's challenge realm: the request URL without its query, with no character that would end the quoted string. */
 export function realmOf(request: NormalizedRequest): string {
   return `${request.source.scheme}://${request.host}${request.path}`.replace(/["\\]/g, "");
-}
-
-/**
- * A header's value as Envoy's header map holds it, which is what its route, RBAC and CEL header
- * matchers compare: the lines of a repeated header joined with "," (HttpRequestHeaderMatchInput;
- * not Node's ", "), Cookie's with "; ". Only own properties count ("constructor" is a header name too).
- */
-export function headerValue(headers: AuthzRequest["headers"], name: string): string | undefined {
-  const v = Object.hasOwn(headers, name) ? headers[name] : undefined;
-  return Array.isArray(v) ? v.join(name === "cookie" ? "; " : ",") : typeof v === "string" ? v : undefined;
-}
-
-/** The first entry of a header that holds a list (proxies append to X-Forwarded-* and X-Request-Id), trimmed; undefined when empty or absent. */
-export function firstListValue(v: string | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  // The text before the first ",": no array of every entry on each request (X-Forwarded-Proto is read on every one).
-  const comma = v.indexOf(",");
-  const first = (comma === -1 ? v : v.slice(0, comma)).trim();
-  return first === "" ? undefined : first;
 }
 
 /** The Cookie header's pairs by name: on every reading, and as Envoy reads them (undefined: as on every reading). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { firstListValue, headerValue, normalizeRequest } from "../../controller/authz/request.ts";
+import { normalizeRequest } from "../../controller/authz/request.ts";
 
 describe("params", () => {
   const at = (path: string) => normalizeRequest({ method: "GET", scheme: "http", host: "h", path, headers: {}, gateway: undefined });
@@ -99,18 +99,6 @@ describe("headerLines: each line of a header, as text", () => {
   });
 });
 
-describe("firstListValue: the first entry of a list a proxy appends to", () => {
-  it.each([
-    [undefined, undefined],
-    ["", undefined],
-    ["https", "https"],
-    [" https , http", "https"],
-    ["a,b,c", "a"],
-    [",http", undefined],
-    [" \t", undefined],
-  ])("%j → %j", (input, expected) => expect(firstListValue(input)).toBe(expected));
-});
-
 describe("afterPhase: the request as one phase leaves it to the next", () => {
   const source = { method: "GET", scheme: "https", host: "a", path: "/", gateway: undefined };
 
@@ -138,20 +126,5 @@ describe("afterPhase: the request as one phase leaves it to the next", () => {
   it("keeps a byte-string request's reading: a value set as text reads back as the same text", () => {
     const req = normalizeRequest({ ...source, headers: {}, byteStrings: true });
     expect(req.afterPhase({ "x-user-id": "José" }, []).header("x-user-id")).toBe("José");
-  });
-});
-
-describe("headerValue: a header as Envoy's header matchers read it", () => {
-  it("joins a repeated header's lines with ',' (Envoy), not ', ' (Node)", () => {
-    expect(headerValue({ "x-tier": ["gold", "silver"] }, "x-tier")).toBe("gold,silver");
-  });
-
-  it("joins repeated Cookie lines with '; ', as Envoy's header map does", () => {
-    expect(headerValue({ cookie: ["a=1", "b=2"] }, "cookie")).toBe("a=1; b=2");
-  });
-
-  it("keeps a single line as sent, its own ', ' included, and knows no inherited names", () => {
-    expect(headerValue({ "x-tier": "gold, silver" }, "x-tier")).toBe("gold, silver");
-    expect(headerValue({}, "constructor")).toBeUndefined();
   });
 });
