@@ -1,12 +1,12 @@
 /** The request check() decides on, as every wire protocol hands it over, and its normalised view. */
 import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 import { isAscii } from "../lib/bytes.ts";
-import { phpMayRename, phpRenamedParam } from "../snapshot/query-readings.ts";
 import type { RouteRequest } from "../snapshot/route-index.ts";
 import { type CookieReadings, parseCookies } from "./cookie-readings.ts";
 import { headerValue } from "./header-values.ts";
 import { hostReadings } from "./host-readings.ts";
 import { isPlainPath, normalizePath, pathBytesOf } from "./path.ts";
+import { envoyParams, readOtherwise, withOtherReadings } from "./query-params.ts";
 
 export interface AuthzRequest {
   readonly method: string;
@@ -250,15 +250,11 @@ class Normalized implements NormalizedRequest {
     return this.#everyReading ? withOtherReadings(values, envoy, query, name) : envoy;
   }
 
-  /**
-   * The query when some reading finds other parameters in it than a form's decoding (it holds a ";",
-   * starts with "?" or has a name PHP may rename, which includes any "+"), else undefined: the usual
-   * query is parsed once, by `query`.
-   */
+  /** The query when some reading finds other parameters in it (readOtherwise), else undefined: the usual query is parsed once (`query`). */
   #queryReadOtherwise(): string | undefined {
     if (this.#queryAt === -1) return undefined;
     const query = this.target.slice(this.#queryAt + 1);
-    return query.includes(";") || query.startsWith("?") || phpMayRename(query) ? query : undefined;
+    return readOtherwise(query) ? query : undefined;
   }
 
   cookies(name: string): readonly string[] {
@@ -269,34 +265,6 @@ class Normalized implements NormalizedRequest {
   #parsedCookies(): CookieReadings {
     return (this.#cookies ??= parseCookies(this.header("cookie")));
   }
-}
-
-/**
- * The values of the named parameter as Envoy's api_key_auth and jwt_authn filters read them
- * (Http::Utility::QueryParamsMulti::parseAndDecodeQueryString, of which they take the first): the
- * query split at "&" only, names and values percent-decoded, and nothing else: "+" stays "+", a
- * leading "?" is part of the first name. A form's decoding (URLSearchParams) once neither a "+" nor a
- * leading "?" is left for it to read otherwise; decoded bytes are read as UTF-8, as everywhere else.
- */
-function envoyParams(query: string, name: string): string[] {
-  return new URLSearchParams(`&${query.replaceAll("+", "%2B")}`).getAll(name);
-}
-
-/**
- * `values` (the form's reading of the named parameter) and then, once each, the values only another
- * reading finds: Envoy's (`envoy`), the query split at ";" too, and PHP's renamed name. A function of
- * its own: a closure in `params` would allocate its context on every call, a query or not.
- */
-function withOtherReadings(values: string[], envoy: readonly string[], query: string, name: string): readonly string[] {
-  const added: string[] = [];
-  const add = (value: string) => {
-    if (!values.includes(value) && !added.includes(value)) added.push(value);
-  };
-  for (const value of envoy) add(value);
-  if (query.includes(";")) for (const value of new URLSearchParams(query.replaceAll(";", "&")).getAll(name)) add(value);
-  const php = phpRenamedParam(query, name);
-  if (php !== undefined) add(php);
-  return added.length === 0 ? values : [...values, ...added];
 }
 
 /** Envoy's challenge realm: the request URL without its query, with no character that would end the quoted string. */
