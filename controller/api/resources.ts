@@ -285,7 +285,7 @@ function rejectUnknownKind(o: Record<string, unknown>): Loaded {
   if (kinds === undefined) {
     return fail({
       object,
-      reason: `no kind ${kind} is registered for ${apiVersion} in Envoy Gateway, whose file provider refuses the whole load over it`,
+      reason: `no kind ${kind} is registered for ${apiVersion} in Envoy Gateway, whose file provider refuses the whole load over it (keep only Gateway API, Envoy Gateway and Kubernetes objects in a manifest folder)`,
     });
   }
   const versions = servedVersions(group, kind);

@@ -1,6 +1,7 @@
 /**
  * The admin port's page (`GET /`, `POST /explain`): one server-rendered HTML document, no script.
- * Sections: policies and their status per ancestor, the route table (route rule → policy, per
+ * Sections: whether the newest configuration is in force (a line per source that cannot be used),
+ * policies and their status per ancestor, the route table (route rule → policy, per
  * Gateway and port), decision counts, the recent denials (as the audit log records them: no query,
  * no credential), and an explain form that decides a request on the snapshot being served and shows
  * the operator's reason. Every value is HTML-escaped: manifests and requests are not trusted text.
@@ -22,6 +23,11 @@ export const PAGE_HEADERS = {
 
 export interface PageData {
   readonly ready: boolean;
+  /**
+   * The sources whose newest configuration cannot be used (portcullis_serving_last_good_config 1):
+   * "manifests" while a file of the folder is broken, "pipeline" while a publish fails.
+   */
+  readonly newestUnusable: readonly string[];
   readonly generation: number;
   readonly statuses: readonly PolicyStatus[];
   /** The snapshot summary's route tables: Gateway → "port N" → host → entry lines. */
@@ -99,6 +105,7 @@ form{display:grid;grid-template-columns:8rem 1fr;gap:.4rem;max-width:48rem}texta
 </style></head><body>
 <h1>Portcullis</h1>
 <p class="status" id="state">${data.ready ? "Ready" : "Not ready"}: snapshot generation ${esc(data.generation)}, ${esc(data.statuses.length)} SecurityPolicies.</p>
+${data.newestUnusable.map((source) => `<p class="status" id="last-good-${esc(source)}">The newest configuration (${esc(source)}) cannot be used: ${data.generation === 0 ? "nothing is served yet" : "the last good one is served, not what you changed"}; the log says why (for a manifest folder, also <code>portcullis compile --manifests DIR</code>).</p>`).join("\n")}
 <h2>SecurityPolicies</h2>
 ${table("policies", ["Policy", "Ancestor", "Accepted", "Message", "Other conditions"], policyRows, "No SecurityPolicy.")}
 <h2>Routes</h2>

@@ -80,8 +80,10 @@ async function pageData(state: AdminState, metrics: Metrics, explained?: PageDat
     decisions[code] = (decisions[code] ?? 0) + v.value;
   }
   const summary = current === undefined ? undefined : (summarizeSnapshot(current.snapshot) as { routes: PageData["routes"] });
+  const lastGood = (await metrics.registry.getSingleMetric("portcullis_serving_last_good_config")?.get())?.values ?? [];
   return {
     ready: state.ready(),
+    newestUnusable: lastGood.filter((v) => v.value === 1).map((v) => String(v.labels.source)),
     generation: current?.generation ?? 0,
     statuses: current?.statuses ?? [],
     routes: summary?.routes ?? {},

@@ -111,8 +111,8 @@ describe("kinds", () => {
         (r) => r.reason,
       ),
     ).toEqual([
-      "no kind SecurityPolicy is registered for gateway.envoyproxy.io in Envoy Gateway, whose file provider refuses the whole load over it",
-      "no kind SecurityPolicys is registered for gateway.envoyproxy.io in Envoy Gateway, whose file provider refuses the whole load over it",
+      "no kind SecurityPolicy is registered for gateway.envoyproxy.io in Envoy Gateway, whose file provider refuses the whole load over it (keep only Gateway API, Envoy Gateway and Kubernetes objects in a manifest folder)",
+      "no kind SecurityPolicys is registered for gateway.envoyproxy.io in Envoy Gateway, whose file provider refuses the whole load over it (keep only Gateway API, Envoy Gateway and Kubernetes objects in a manifest folder)",
     ]);
   });
 });

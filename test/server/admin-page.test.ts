@@ -9,6 +9,7 @@ import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXAMPLES, exampleRouteWithPolicy, startTestApp, type TestApp } from "../support/app.ts";
 import { send } from "../support/http.ts";
+import { until } from "../faults/process.ts";
 
 const CHROMIUM = process.env.PORTCULLIS_CHROMIUM ?? "/usr/bin/chromium";
 const HOST = "api.maas.example.com";
@@ -108,6 +109,22 @@ describe("the admin page in Chromium", () => {
     const shot = join(tmpdir(), `portcullis-admin-${process.pid}.png`);
     await page.screenshot({ path: shot, fullPage: true });
     expect(readFileSync(shot).subarray(1, 4).toString()).toBe("PNG");
+  });
+
+  it("says when the newest manifests cannot be used and the last good ones are served, until the broken file is fixed", async () => {
+    const banner = async () => {
+      await page.goto(app.admin, { waitUntil: "load" });
+      return page.$$eval("#last-good-manifests", (found) => found.map((e) => e.textContent ?? ""));
+    };
+    expect(await banner()).toEqual([]);
+    app.write("95-broken.yaml", "apiVersion: [unclosed\n");
+    await until(10_000, "the broken file noticed", async () => (await banner()).length === 1);
+    expect(await banner()).toEqual([
+      expect.stringMatching(/^The newest configuration \(manifests\) cannot be used: the last good one is served/),
+    ]);
+    expect(await page.$eval("#state", (e) => e.textContent)).toMatch(/^Ready: /);
+    app.write("95-broken.yaml", "# fixed\n");
+    await until(10_000, "the fixed file noticed", async () => (await banner()).length === 0);
   });
 
   it("says what is wrong with a form that is not a request", async () => {

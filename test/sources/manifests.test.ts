@@ -274,7 +274,7 @@ items:
       expect(read.latest.errors).toEqual([
         {
           file: "other.yaml",
-          error: `document 1 at line 1 (${kind} apps/x) is not valid: no kind ${kind} is registered for ${apiVersion} in Envoy Gateway, whose file provider refuses the whole load over it`,
+          error: `document 1 at line 1 (${kind} apps/x) is not valid: no kind ${kind} is registered for ${apiVersion} in Envoy Gateway, whose file provider refuses the whole load over it (keep only Gateway API, Envoy Gateway and Kubernetes objects in a manifest folder)`,
         },
       ]);
       expect(read.inForce).toBe(whole.latest);
