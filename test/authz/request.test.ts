@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { normalizeRequest } from "../../controller/authz/request.ts";
 
@@ -96,6 +97,26 @@ describe("headerLines: each line of a header, as text", () => {
     // A phase's request has its own headers: never the lines remembered from the one before it.
     expect(r.afterPhase({ authorization: "Basic x" }, []).headerLines("authorization")).toEqual(["Basic x"]);
     expect(r.afterPhase({}, ["authorization"]).headerLines("authorization")).toEqual([]);
+  });
+
+  // Names that differ only in letter case or in "_" for "-", and Latin-1 bytes read as UTF-8: no read
+  // may answer with the lines another name (or the same name on another request) left remembered.
+  const NAMES = ["authorization", "Authorization", "x-role", "x_role", "X-Role", "absent", ""];
+  const VALUES = ["Bearer a", "caf\u00c3\u00a9", "\u00ff", "", "a,b"];
+  const headersOf = fc.dictionary(
+    fc.constantFrom(...NAMES),
+    fc.oneof(fc.constantFrom(...VALUES), fc.array(fc.constantFrom(...VALUES), { minLength: 1, maxLength: 3 })),
+  );
+  it("answers any sequence of reads as a request that never read before would (fast-check, fixed seed)", () => {
+    fc.assert(
+      fc.property(headersOf, fc.boolean(), fc.array(fc.constantFrom(...NAMES), { maxLength: 12 }), (headers, byteStrings, reads) => {
+        const request = (): ReturnType<typeof normalizeRequest> =>
+          normalizeRequest({ method: "GET", scheme: "http", host: "h", path: "/", headers, gateway: undefined, byteStrings });
+        const r = request();
+        for (const name of reads) expect(r.headerLines(name), name).toEqual(request().headerLines(name));
+      }),
+      { seed: 20_261_201, numRuns: 500 },
+    );
   });
 });
 
