@@ -16,7 +16,7 @@ import { PARTIAL_BODY_HEADER } from "../api/ext-authz.ts";
 import type { Decision } from "../authz/decision.ts";
 import { escapeRawLikeEnvoy, isPlainPath, normalizePath, pathBytesOf } from "../authz/path.ts";
 import { PROXY_REPLACES_HEADER, replacedHeaders } from "../authz/proxy-copies.ts";
-import { firstListValue, headerValue } from "../authz/header-values.ts";
+import { firstListValue, headerValue, linesEnvoyMayHaveJoined } from "../authz/header-values.ts";
 import type { AuthzRequest } from "../authz/request.ts";
 import type { Authorizer, Protocol } from "../authz/authorizer.ts";
 import { fail, type Failure } from "../lib/result.ts";
@@ -65,25 +65,6 @@ function readEnvoyRequest(req: IncomingMessage, body: Buffer | undefined): Authz
     byteStrings: true,
     headersOnOneLine: !repeated && headers === req.headers,
   };
-}
-
-/**
- * The headers of Envoy's HTTP check, a value holding "," read as the lines Envoy may have joined:
- * Envoy copies each header from its CheckRequest's `headers` map, where a header the client sent on
- * several lines is one value, the lines joined with "," (the upstream still gets the lines, and may
- * act on the first or the last). Its pieces, joined with "," again, are the value as sent, so
- * Envoy's reading is unchanged, and each piece is a line to read too (DESIGN §0). `headers` itself
- * (no copy) when no value holds ","; Cookie and Host stay whole (read by their own rules).
- */
-function linesEnvoyMayHaveJoined(headers: AuthzRequest["headers"]): AuthzRequest["headers"] {
-  let split: Record<string, string | string[] | undefined> | undefined;
-  for (const name in headers) {
-    const value = headers[name];
-    if (typeof value !== "string" || !value.includes(",") || name === "cookie" || name === "host") continue;
-    split ??= { ...headers };
-    split[name] = value.split(",");
-  }
-  return split ?? headers;
 }
 
 /**

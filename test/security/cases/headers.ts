@@ -329,6 +329,21 @@ export const headerCases: readonly Case[] = [
     'the Envoy HTTP port read a value as one line, but Envoy\'s HTTP check joins a header the client sent on several lines into one value with ",": the first and the last line, which an upstream reads, were never readings there, and a Deny rule on one line was escaped by sending another. A value holding "," is now read as the lines Envoy may have joined',
   ),
   c(
+    "deny-rule-repeated-grpc-headers-joined",
+    "gRPC without `encode_raw_headers`: a Deny rule on header `x-role: admin` (default Allow); the client sent x-role as `user` then `admin`, which the CheckRequest's `headers` map holds as `user,admin`",
+    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-admin (reading the last line of a repeated header)" },
+    async () => {
+      const d = decider(
+        `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization: { defaultAction: "Allow", rules: [{ name: "no-admin", action: "Deny", principal: { headers: [{ name: "x-role", values: ["admin"] }] } }] } }, "x")}`,
+      );
+      const request = toAuthzRequest({
+        attributes: { request: { http: { method: "GET", host: "api.example.com", path: "/x", headers: { "x-role": "user,admin" } } } },
+      });
+      return fromDecision(await d(request), managedHeadersOf(d.result.snapshot.policies));
+    },
+    'the gRPC port read each value of the `headers` map as one line, but Envoy joins a header the client sent on several lines into one value there: a Deny rule on one line was escaped by sending another. A value holding "," is now read as the lines Envoy may have joined (header_map, with `encode_raw_headers`, keeps the lines themselves)',
+  ),
+  c(
     "deny-rule-on-host-grpc",
     "gRPC: a Deny header rule on `host: api.example.com` (default Allow); the check names the host, with no host line (Envoy sends :authority)",
     { status: 403, code: "authz_denied", reason: "denied by authorization rule no-api-host" },
