@@ -53,17 +53,37 @@ function readEnvoyRequest(req: IncomingMessage, body: Buffer | undefined): Authz
   const repeated = repeatsAName(req);
   const host = single(req, repeated, "host");
   if (typeof host === "object") return host;
+  const headers = linesEnvoyMayHaveJoined(everyLine(req, repeated));
   return {
     body: envoyBody(req, body),
     method: req.method ?? "GET",
     scheme: firstListValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
     host: host ?? "",
     path: req.url ?? "/",
-    headers: everyLine(req, repeated),
+    headers,
     gateway: gatewayOf(req),
     byteStrings: true,
-    headersOnOneLine: !repeated,
+    headersOnOneLine: !repeated && headers === req.headers,
   };
+}
+
+/**
+ * The headers of Envoy's HTTP check, a value holding "," read as the lines Envoy may have joined:
+ * Envoy copies each header from its CheckRequest's `headers` map, where a header the client sent on
+ * several lines is one value, the lines joined with "," (the upstream still gets the lines, and may
+ * act on the first or the last). Its pieces, joined with "," again, are the value as sent, so
+ * Envoy's reading is unchanged, and each piece is a line to read too (DESIGN §0). `headers` itself
+ * (no copy) when no value holds ","; Cookie and Host stay whole (read by their own rules).
+ */
+function linesEnvoyMayHaveJoined(headers: AuthzRequest["headers"]): AuthzRequest["headers"] {
+  let split: Record<string, string | string[] | undefined> | undefined;
+  for (const name in headers) {
+    const value = headers[name];
+    if (typeof value !== "string" || !value.includes(",") || name === "cookie" || name === "host") continue;
+    split ??= { ...headers };
+    split[name] = value.split(",");
+  }
+  return split ?? headers;
 }
 
 /**

@@ -7,26 +7,31 @@
  * `WWW-Authenticate`, 403 for the audience). With `failOpen` a missing or refused token passes, as
  * Envoy's `allow_missing_or_failed`: with the identity of a token that verifies, if any, else none.
  */
-import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 import type { KeyStore } from "../../keys/types.ts";
-import { MAX_JWT_PROVIDERS, type CompiledJwt } from "./compile.ts";
+import type { CompiledJwt } from "./compile.ts";
 import { readCredential, readCredentialOtherwise } from "../../authz/credentials.ts";
 import { deny } from "../../authz/decision.ts";
-import { claimAt } from "../../lib/claims.ts";
 import { fail, type Failure } from "../../lib/result.ts";
 import type { PhaseResult } from "../feature.ts";
-import { checkClaims, decodeJwt, verifySignature, type ClaimsProblem, type DecodedJwt } from "./verify.ts";
+import { remember } from "./identity.ts";
+import { checkClaims, CLOCK_SKEW_SECONDS, decodeJwt, verifySignature, type ClaimsProblem, type DecodedJwt } from "./verify.ts";
 import type { VerificationKey } from "../../api/jwks.ts";
 import { realmOf, type NormalizedRequest } from "../../authz/request.ts";
 import { andThen, firstOf, type MaybePromise } from "../../authz/maybe-async.ts";
 import type { CachedToken, TokenCache } from "./token-cache.ts";
 import type { Trace } from "../../authz/trace.ts";
 import { describeJwks } from "../../snapshot/summary.ts";
+import {
+  describeTokens,
+  envoyFindsNone,
+  type FoundToken,
+  NO_TOKENS,
+  readsParamOrCookie,
+  tokensIn,
+  withoutEmptyOnlyOthersFind,
+} from "./token-search.ts";
 import type { JwksSourceView } from "../../keys/store.ts";
 import { redactUri } from "../../keys/uri.ts";
-
-/** Clock leeway for exp and nbf, as Envoy's default. */
-export const CLOCK_SKEW_SECONDS = 60;
 
 export interface JwtContext {
   /** `describe`, when the store has it, gives a trace the state of a remote key set (the admin view's, no key material). */
@@ -174,77 +179,6 @@ function verifiedIdentity(
     if (refusals.length > 0) ctx.trace?.note({ failOpen: `refused token(s) passed over (${refusals.join(", ")})` });
     return first === undefined ? NO_TOKEN : first.passed;
   });
-}
-
-/**
- * Whether Envoy, reading the query and cookies as its filters do (asEnvoyReads), finds no token where
- * `request` found some. Where every reading reads them alike, the tokens are not looked for again.
- */
-function envoyFindsNone(config: CompiledJwt, request: NormalizedRequest): boolean {
-  const envoy = request.asEnvoyReads();
-  return envoy !== request && tokensIn(config, envoy, readCredential).length === 0;
-}
-
-/**
- * `found` without the empty token when only another reading of the query or the Cookie header finds
- * it (`?a=1;access_token=` split at ";" too, `session =` trimmed): Envoy finds no token there (an
- * optional jwt passes), and an upstream reading it that way finds no credential to act on either,
- * so every reading allows. An empty token Envoy finds too stays, and is refused as malformed.
- */
-function withoutEmptyOnlyOthersFind(found: readonly FoundToken[], config: CompiledJwt, request: NormalizedRequest): readonly FoundToken[] {
-  if (foundToken(found, "") === undefined || !readsParamOrCookie(config)) return found;
-  const envoy = request.asEnvoyReads();
-  if (envoy === request || foundToken(tokensIn(config, envoy, readCredential), "") !== undefined) return found;
-  return found.filter(([token]) => token !== "");
-}
-
-/** Whether a provider reads a query parameter or a cookie (loops: this runs on every request). */
-function readsParamOrCookie(config: CompiledJwt): boolean {
-  for (let p = 0; p < config.providers.length; p++) {
-    const sources = config.providers[p]!.sources;
-    for (let s = 0; s < sources.length; s++) if (sources[s]!.in !== "header") return true;
-  }
-  return false;
-}
-
-/** A token found in the request, with the indexes of the providers that read it from where it was found. */
-type FoundToken = [token: string, readers: readonly number[]];
-
-/** The readers of a token only provider `i` read (the usual case), built once per index rather than per request. */
-const ONLY_READER: readonly (readonly number[])[] = Array.from({ length: MAX_JWT_PROVIDERS }, (_, i) => Object.freeze([i]));
-
-const NO_TOKENS: readonly FoundToken[] = Object.freeze([]);
-
-/** For check --explain: which providers read each token, never the token itself. */
-const describeTokens = (tokens: readonly FoundToken[], config: CompiledJwt): string[] =>
-  tokens.map(([, readers]) => `a token read by ${readers.map((i) => config.providers[i]!.name).join(", ")}`);
-
-/** Each token `read` finds, once, with the indexes of the providers that read it from where it was found. */
-function tokensIn(config: CompiledJwt, request: NormalizedRequest, read: typeof readCredential): readonly FoundToken[] {
-  // Usually one token: an array of one, not an empty array grown by push (which reserves 17 slots).
-  let found: FoundToken[] | undefined;
-  for (let index = 0; index < config.providers.length; index++) {
-    // Index loops: an iterator would be allocated on every request.
-    const sources = config.providers[index]!.sources;
-    for (let s = 0; s < sources.length; s++) {
-      const tokens = read(request, sources[s]!);
-      for (let t = 0; t < tokens.length; t++) {
-        const token = tokens[t]!;
-        const seen = found === undefined ? undefined : foundToken(found, token);
-        if (seen !== undefined) {
-          // A copy, never a push: the list may be a shared ONLY_READER one.
-          if (!seen[1].includes(index)) seen[1] = [...seen[1], index];
-        } else if (found === undefined) found = [[token, ONLY_READER[index]!]];
-        else found.push([token, ONLY_READER[index]!]);
-      }
-    }
-  }
-  return found ?? NO_TOKENS;
-}
-
-function foundToken(found: readonly FoundToken[], token: string): FoundToken | undefined {
-  for (const f of found) if (f[0] === token) return f;
-  return undefined;
 }
 
 const challenge = (request: NormalizedRequest) => `Bearer realm="${realmOf(request)}"`;
@@ -410,67 +344,4 @@ function remoteState(uri: string, ctx: JwtContext): unknown {
     ...(v.lastSuccessAt === undefined ? { fetched: "never successfully" } : { lastFetchedAt: new Date(v.lastSuccessAt).toISOString() }),
     ...(v.lastError === undefined ? {} : { lastError: v.lastError.reason, lastErrorAt: new Date(v.lastError.at).toISOString() }),
   }));
-}
-
-/** A verified token strips nothing (claimToHeaders' names are managed headers, removed anyway): one array for all. */
-const NO_STRIP: readonly string[] = Object.freeze([]);
-
-/**
- * A verified token's verdict, with the claim headers and principal the phase passes on. On the
- * token's second sight (`seen`) it is admitted into the cache; on its first, the doorkeeper records
- * it and the verdict serves this request only (its pass is `perRequest`: no allow is remembered for it).
- */
-function remember(
-  token: string,
-  jwt: DecodedJwt,
-  config: CompiledJwt,
-  index: number,
-  keys: readonly VerificationKey[],
-  cache: TokenCache,
-  now: number,
-  seen: boolean,
-): CachedToken {
-  const provider = config.providers[index]!;
-  const claims = jwt.payload;
-  const headers: Record<string, string> = {};
-  // An index loop: for…of allocated an iterator and a result object per claim header, on every new token.
-  const claimToHeaders = provider.claimToHeaders;
-  for (let c = 0; c < claimToHeaders.length; c++) {
-    const { header, claim } = claimToHeaders[c]!;
-    const value = headerValueOf(claimAt(claims, claim));
-    if (value !== undefined) headers[header] = value;
-  }
-  const sub = claims.sub;
-  const principal = typeof sub === "string" ? `jwt ${provider.name} sub=${sub}` : `jwt ${provider.name}`;
-  const attributes = { jwt: { provider: provider.name, claims } };
-  const exp = claims.exp;
-  const expiresAt = typeof exp === "number" ? (exp + CLOCK_SKEW_SECONDS) * 1000 : undefined;
-  if (seen) {
-    const passed = { ok: true, value: { principal, headers, strip: NO_STRIP, attributes } } as const;
-    return cache.set({ token, config, provider: index, kid: jwt.kid, keys, claims, passed }, now, expiresAt);
-  }
-  cache.recordVerified(token, keys, now, expiresAt);
-  const passed = { ok: true, value: { principal, headers, strip: NO_STRIP, attributes, perRequest: true } } as const;
-  return { token, config, provider: index, kid: jwt.kid, keys, claims, passed, validUntil: now, bytes: 0 };
-}
-
-/**
- * A claim as Envoy's claim_to_headers writes it: a string as it is (non-ASCII included: it goes
- * upstream as UTF-8 bytes, as from Envoy), a number or boolean as text; an object, or an array
- * holding anything but scalars, as base64 of its JSON. Unlike Envoy, for upstreams to read it
- * (README, "Differences"): an array of scalars is joined with "," (Envoy sends base64 JSON), unless an
- * element holds a "," itself, which a list reader would split: then base64 JSON as well.
- * undefined (nothing set, the client's copy still removed) for an absent, null or empty claim.
- * A value a parser would read differently (padding, control characters) is refused in check().
- */
-function headerValueOf(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  const text = typeof value === "string" ? value : typeof value === "object" ? listOrJson(value) : String(value);
-  return text === "" ? undefined : text;
-}
-
-function listOrJson(value: object): string {
-  if (Array.isArray(value) && value.every((v) => ["string", "number", "boolean"].includes(typeof v) && !String(v).includes(",")))
-    return value.join(",");
-  return Buffer.from(JSON.stringify(value)).toString("base64");
 }
