@@ -5,6 +5,7 @@
 import { distance } from "fastest-levenshtein";
 import type { z } from "zod";
 import { BackendSpecSchema } from "./backend.ts";
+import { decodeBase64AsApiServer } from "./base64.ts";
 import { BackendTLSPolicySpecSchema } from "./backendtlspolicy.ts";
 import { ConfigMapBodySchema, SecretBodySchema, ServiceSpecSchema } from "./core.ts";
 import {
@@ -481,36 +482,6 @@ function loadBody(kind: string, o: Record<string, unknown>): Result<object, stri
     }
   }
   return fail(`unsupported kind ${kind}`);
-}
-
-/**
- * A `data` / `binaryData` value decoded as kube-apiserver decodes it (Go's encoding/json reads
- * []byte with base64.StdEncoding): CR and LF are skipped wherever they are, so a value wrapped over
- * lines is accepted; padding is required; any other character (a space, a tab) is an error, as
- * `kubectl apply` would report. Undefined when the API server would refuse the value.
- */
-export function decodeBase64AsApiServer(text: string): Buffer | undefined {
-  const compact = text.includes("\n") || text.includes("\r") ? text.replace(/[\r\n]/g, "") : text;
-  if (compact.length % 4 !== 0 || !isBase64Text(compact)) return undefined;
-  return Buffer.from(compact, "base64");
-}
-
-/** 1 for each character of the standard base64 alphabet (RFC 4648 §4), by character code. */
-const BASE64_ALPHABET = new Uint8Array(128);
-for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") BASE64_ALPHABET[c.charCodeAt(0)] = 1;
-
-/**
- * Whether `text` is base64 alphabet characters and then at most two "=": what /^[A-Za-z0-9+/]*={0,2}$/
- * matches, in a loop over character codes (half the time of the regular expression over 100,000 keys).
- */
-function isBase64Text(text: string): boolean {
-  let end = text.length;
-  for (let pad = 0; pad < 2 && end > 0 && text.charCodeAt(end - 1) === 0x3d; pad++) end--;
-  for (let i = 0; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 128 || BASE64_ALPHABET[c] === 0) return false;
-  }
-  return true;
 }
 
 /** Whether `value` is what zod's `z.record(z.string(), z.string())` accepts from a parsed document: a plain object of strings. */

@@ -6,7 +6,7 @@
  * context extensions are read from their ConfigMaps and Secrets.
  */
 import { createHash } from "node:crypto";
-import { decodeBase64AsApiServer } from "../../api/resources.ts";
+import { decodeBase64AsApiServer } from "../../api/base64.ts";
 import { parseGatewayDuration } from "../../api/meta.ts";
 import type { ClusterSettings } from "../../api/cluster-settings.ts";
 import { clusterConnection, resolveBackendRef } from "../../compile/backends.ts";
