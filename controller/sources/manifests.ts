@@ -14,7 +14,8 @@ import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node
 import { join, relative } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { Composer, type Document, isNode, isScalar, LineCounter, Parser, visit } from "yaml";
-import { isWatchedKind, toResources, type RawObject, type RejectedObject, type Resources } from "../api/resources.ts";
+import { isWatchedKind } from "../api/kinds.ts";
+import { toResources, type RawObject, type RejectedObject, type Resources } from "../api/resources.ts";
 import { readJsonStream } from "./json-stream.ts";
 import { unreadable } from "./unreadable.ts";
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
-import { isServed } from "../../controller/api/resources.ts";
+import { isServed } from "../../controller/api/kinds.ts";
 import { WATCHED } from "../../controller/sources/kube/source.ts";
 import { DEFAULT_CONTROLLER_NAME } from "../../controller/config.ts";
 import { kubectl } from "../deploy/kubectl.ts";
