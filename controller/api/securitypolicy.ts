@@ -63,13 +63,20 @@ export const SecurityPolicyBaseSchema = z
 /** A validated spec: its targets and mergeType typed, each feature's field read by the feature. */
 export type SecurityPolicySpec = z.infer<typeof SecurityPolicyBaseSchema> & { readonly [field: string]: unknown };
 
+/** A text field that YAML read as a number or a boolean (`version: 1`, `enabled: true`): say how to write it as text. */
+function unquotedHint(issue: z.core.$ZodIssue): string {
+  return issue.code === "invalid_type" && issue.expected === "string" && /received (number|boolean)$/.test(issue.message)
+    ? " (YAML reads an unquoted number, true or false as such: quote the value)"
+    : "";
+}
+
 /** Renders zod issues as "spec.jwt.providers[0].issuer: message; ..." for a status condition. */
 export function describeIssues(error: z.ZodError, root: string): string {
   // One message per field: after a type mismatch zod may add follow-up issues that only confuse.
   const byPath = new Map<string, string>();
   for (const issue of error.issues) {
     const path = issue.path.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : `${acc}.${String(part)}`), root);
-    if (!byPath.has(path)) byPath.set(path, `${path || "(top level)"}: ${issue.message}`);
+    if (!byPath.has(path)) byPath.set(path, `${path || "(top level)"}: ${issue.message}${unquotedHint(issue)}`);
   }
   return [...byPath.values()].slice(0, 5).join("; ");
 }

@@ -15,7 +15,8 @@
  * let no Allow rule match on the address and every Deny rule match (DESIGN §0).
  */
 import { cidrSet, plainAddress } from "../lib/cidr.ts";
-import { headerValue, type AuthzRequest } from "./request.ts";
+import { headerValue } from "./header-values.ts";
+import type { AuthzRequest } from "./request.ts";
 
 export interface ClientAddressDetection {
   /** The client's address (IPv4 or IPv6 text), or undefined when it cannot be determined. */

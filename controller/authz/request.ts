@@ -1,9 +1,12 @@
 /** The request check() decides on, as every wire protocol hands it over, and its normalised view. */
 import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 import { isAscii } from "../lib/bytes.ts";
-import { phpMayRename, phpRenamedParam } from "../snapshot/query-readings.ts";
 import type { RouteRequest } from "../snapshot/route-index.ts";
+import { type CookieReadings, parseCookies } from "./cookie-readings.ts";
+import { headerValue } from "./header-values.ts";
+import { hostReadings } from "./host-readings.ts";
 import { isPlainPath, normalizePath, pathBytesOf } from "./path.ts";
+import { envoyParams, readOtherwise, withOtherReadings } from "./query-params.ts";
 
 export interface AuthzRequest {
   readonly method: string;
@@ -247,15 +250,11 @@ class Normalized implements NormalizedRequest {
     return this.#everyReading ? withOtherReadings(values, envoy, query, name) : envoy;
   }
 
-  /**
-   * The query when some reading finds other parameters in it than a form's decoding (it holds a ";",
-   * starts with "?" or has a name PHP may rename, which includes any "+"), else undefined: the usual
-   * query is parsed once, by `query`.
-   */
+  /** The query when some reading finds other parameters in it (readOtherwise), else undefined: the usual query is parsed once (`query`). */
   #queryReadOtherwise(): string | undefined {
     if (this.#queryAt === -1) return undefined;
     const query = this.target.slice(this.#queryAt + 1);
-    return query.includes(";") || query.startsWith("?") || phpMayRename(query) ? query : undefined;
+    return readOtherwise(query) ? query : undefined;
   }
 
   cookies(name: string): readonly string[] {
@@ -268,170 +267,7 @@ class Normalized implements NormalizedRequest {
   }
 }
 
-/**
- * The values of the named parameter as Envoy's api_key_auth and jwt_authn filters read them
- * (Http::Utility::QueryParamsMulti::parseAndDecodeQueryString, of which they take the first): the
- * query split at "&" only, names and values percent-decoded, and nothing else: "+" stays "+", a
- * leading "?" is part of the first name. A form's decoding (URLSearchParams) once neither a "+" nor a
- * leading "?" is left for it to read otherwise; decoded bytes are read as UTF-8, as everywhere else.
- */
-function envoyParams(query: string, name: string): string[] {
-  return new URLSearchParams(`&${query.replaceAll("+", "%2B")}`).getAll(name);
-}
-
-/**
- * `values` (the form's reading of the named parameter) and then, once each, the values only another
- * reading finds: Envoy's (`envoy`), the query split at ";" too, and PHP's renamed name. A function of
- * its own: a closure in `params` would allocate its context on every call, a query or not.
- */
-function withOtherReadings(values: string[], envoy: readonly string[], query: string, name: string): readonly string[] {
-  const added: string[] = [];
-  const add = (value: string) => {
-    if (!values.includes(value) && !added.includes(value)) added.push(value);
-  };
-  for (const value of envoy) add(value);
-  if (query.includes(";")) for (const value of new URLSearchParams(query.replaceAll(";", "&")).getAll(name)) add(value);
-  const php = phpRenamedParam(query, name);
-  if (php !== undefined) add(php);
-  return added.length === 0 ? values : [...values, ...added];
-}
-
 /** Envoy's challenge realm: the request URL without its query, with no character that would end the quoted string. */
 export function realmOf(request: NormalizedRequest): string {
   return `${request.source.scheme}://${request.host}${request.path}`.replace(/["\\]/g, "");
-}
-
-/**
- * A header's value as Envoy's header map holds it, which is what its route, RBAC and CEL header
- * matchers compare: the lines of a repeated header joined with "," (HttpRequestHeaderMatchInput;
- * not Node's ", "), Cookie's with "; ". Only own properties count ("constructor" is a header name too).
- */
-export function headerValue(headers: AuthzRequest["headers"], name: string): string | undefined {
-  const v = Object.hasOwn(headers, name) ? headers[name] : undefined;
-  return Array.isArray(v) ? v.join(name === "cookie" ? "; " : ",") : typeof v === "string" ? v : undefined;
-}
-
-/** The first entry of a header that holds a list (proxies append to X-Forwarded-* and X-Request-Id), trimmed; undefined when empty or absent. */
-export function firstListValue(v: string | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  // The text before the first ",": no array of every entry on each request (X-Forwarded-Proto is read on every one).
-  const comma = v.indexOf(",");
-  const first = (comma === -1 ? v : v.slice(0, comma)).trim();
-  return first === "" ? undefined : first;
-}
-
-/**
- * The Host as Envoy's virtual host selection reads it, as Envoy Gateway configures it: the port
- * removed as `ignore_port_in_host_matching` removes it (after the last ":" when no "]" follows it,
- * only a number Envoy parses as a 32-bit unsigned one: "host:" and "host:99999999999" keep theirs),
- * then ASCII letters lower-cased (Envoy's AsciiStrToLower: the Kelvin sign is not "k"). One reading,
- * or two when it ends with ".": kept (Envoy Gateway's default) and removed (a ClientTrafficPolicy's
- * `stripTrailingHostDot`), which Portcullis cannot see. A ":" Envoy keeps (not a bracketed IPv6
- * address's) adds the readings of the text before the first ":", the host nginx (`$host`), Express
- * (`req.hostname`) and most servers take from it: `api.example.com:x` is routed by Envoy as no
- * host of api.example.com's, and served by the upstream as api.example.com. Returns readings,
- * Envoy's default first.
- */
-export function hostReadings(host: string): readonly string[] {
-  if (isPlainHost(host)) return [host];
-  // Only HTTP's optional whitespace (space, tab) around a field value: String.trim also drops the
-  // no-break space and other Unicode spaces, which Envoy keeps.
-  let h = host.replace(/^[ \t]+|[ \t]+$/g, "");
-  const colon = h.lastIndexOf(":");
-  if (colon !== -1 && h.lastIndexOf("]") < colon && isEnvoyPort(h.slice(colon + 1))) h = h.slice(0, colon);
-  h = h.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
-  const readings = h.length > 1 && h.endsWith(".") ? [h, h.slice(0, -1)] : [h];
-  const kept = h.startsWith("[") ? -1 : h.indexOf(":");
-  if (kept > 0) for (const r of hostReadings(h.slice(0, kept))) if (!readings.includes(r)) readings.push(r);
-  return readings;
-}
-
-/**
- * Whether a Host reads one way only, as it is: lower-case letters, digits, "-" and "." (no port,
- * no space, no upper case, no trailing dot), the usual Host. One regular expression without
- * backtracking (a character class, then one last character): about twice as fast as a loop over
- * the characters in JavaScript, and no copy.
- */
-export const isPlainHost = (host: string): boolean => PLAIN_HOST.test(host);
-const PLAIN_HOST = /^[a-z0-9.-]*[a-z0-9-]$/;
-
-/** What absl::SimpleAtoi takes for a uint32: optional whitespace and "+", decimal digits, at most 2^32 - 1. */
-function isEnvoyPort(text: string): boolean {
-  const digits = /^[ \t\n\v\f\r]*\+?([0-9]+)[ \t\n\v\f\r]*$/.exec(text)?.[1];
-  return digits !== undefined && Number(digits) <= 0xffff_ffff;
-}
-
-/**
- * Every method an upstream may run `method` as, the method itself first. Envoy matches methods
- * exactly, but Django and Werkzeug (Flask) upper-case the method (`get` runs the GET view; Caddy
- * and Go pass such a method on), and Express, Go's ServeMux, Rails, Flask and Spring run a GET
- * handler for a HEAD request that has no HEAD handler of its own: a method is also decided
- * upper-cased, and a HEAD also as GET.
- */
-export function methodReadings(method: string): readonly string[] {
-  const only = ONLY_READING.get(method);
-  if (only !== undefined) return only;
-  const upper = method.toUpperCase();
-  if (upper === "HEAD") return upper === method ? HEAD_READINGS : [method, ...HEAD_READINGS];
-  return upper !== method ? [method, upper] : [method];
-}
-const HEAD_READINGS: readonly string[] = Object.freeze(["HEAD", "GET"]);
-/** The usual methods' one reading, each built once and found before any case is folded. */
-const ONLY_READING: ReadonlyMap<string, readonly string[]> = new Map(
-  ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"].map((m) => [m, Object.freeze([m])]),
-);
-
-/** The Cookie header's pairs by name: on every reading, and as Envoy reads them (undefined: as on every reading). */
-interface CookieReadings {
-  readonly every: ReadonlyMap<string, string[]>;
-  readonly envoy: ReadonlyMap<string, string[]> | undefined;
-}
-
-const NO_COOKIES: CookieReadings = Object.freeze({ every: new Map<string, string[]>(), envoy: undefined });
-
-/**
- * The Cookie header read two ways: each pair's name and value trimmed (most servers), and as Envoy
- * reads it (envoyCookie). `every` holds both readings' values, `envoy` Envoy's only, and is built
- * only once a pair reads otherwise there (a name with a tab before it or a space after it, a value
- * with spaces around it or in double quotes).
- */
-function parseCookies(header: string | undefined): CookieReadings {
-  // Most checks carry no Cookie header and still ask (asEnvoyReads): nothing to allocate for them.
-  if (header === undefined || header === "") return NO_COOKIES;
-  const every = new Map<string, string[]>();
-  let envoy: Map<string, string[]> | undefined;
-  for (const part of (header ?? "").split(";")) {
-    const eq = part.indexOf("=");
-    if (eq === -1) continue;
-    const name = part.slice(0, eq).trim();
-    const value = part.slice(eq + 1).trim();
-    const [envoyName, envoyValue] = envoyCookie(part, eq);
-    const same = envoyName === name && envoyValue === value;
-    if (!same && envoy === undefined) envoy = new Map([...every].map(([n, values]) => [n, [...values]]));
-    // Every occurrence is kept: servers disagree on which duplicate wins, so a credential cookie
-    // sent twice is refused (API keys) or has every copy verified (JWT), never half-read.
-    if (name !== "") addCookie(every, name, value);
-    if (!same && envoyName !== "") addCookie(every, envoyName, envoyValue);
-    if (envoy !== undefined && envoyName !== "") addCookie(envoy, envoyName, envoyValue);
-  }
-  return { every, envoy };
-}
-
-function addCookie(map: Map<string, string[]>, name: string, value: string): void {
-  const values = map.get(name);
-  if (values === undefined) map.set(name, [value]);
-  else values.push(value);
-}
-
-/**
- * A pair of the Cookie header (the text between two ";", with its "=" at `eq`) as Envoy reads it
- * (Http::Utility's cookie parser, which api_key_auth and jwt_authn use): the name from its first
- * character that is not a space to the "=" (a tab before it or a space after it stays), the value
- * everything after the "=", without the double quotes around it.
- */
-function envoyCookie(part: string, eq: number): [name: string, value: string] {
-  let from = 0;
-  while (from < eq && part.charCodeAt(from) === 32) from++;
-  const value = part.slice(eq + 1);
-  return [part.slice(from, eq), value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value];
 }

@@ -17,7 +17,7 @@ const DESCRIPTION: Readonly<Record<ActionName, string>> = {
     "Exit 0 allow, 1 deny, 2 bad usage or unreadable folder.",
   compile:
     "Prints every policy's status as YAML, exactly what would be written.\n" +
-    "Exit 0 when every file parses and every policy is Accepted; 1 otherwise (each problem on stderr); 2 bad usage or unreadable folder.",
+    "Exit 0 when every file parses, every object is valid and every policy is Accepted (a copy alike to an object read earlier is only a warning); 1 otherwise (each problem on stderr); 2 bad usage or unreadable folder.",
 };
 
 const COMMAND_LIST = [

@@ -41,7 +41,11 @@ export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logge
       );
     }
     // What a file that never parsed holds is unknown: any route may be its policy's.
-    if (inForce === undefined) logger.error({ dir }, "not ready: every check is denied until every manifest file parses");
+    if (inForce === undefined)
+      logger.error(
+        { dir },
+        "not ready: every check is denied until every manifest file parses and holds no invalid or unknown object (the errors above say which)",
+      );
     if (!usable && !broken) logger.info({ dir }, "every manifest file parses again; the folder's contents are enforced");
     usable = !broken;
     if (broken) return Promise.resolve();

@@ -15,7 +15,8 @@ import type { Logger } from "pino";
 import { AUTHORIZATION_SERVICE, PARTIAL_BODY_HEADER } from "../api/ext-authz.ts";
 import type { Decision } from "../authz/decision.ts";
 import { denialContent } from "./envoy-response.ts";
-import { headerValue, type AuthzRequest, type ProxyRoute } from "../authz/request.ts";
+import { headerValue } from "../authz/header-values.ts";
+import type { AuthzRequest, ProxyRoute } from "../authz/request.ts";
 import type { Authorizer } from "../authz/authorizer.ts";
 
 export const GATEWAY_CONTEXT_EXTENSION = "portcullis.io/gateway";

@@ -12,7 +12,7 @@ import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, Valu
 export interface RouteRequest {
   /** Lower-case host without port or trailing dot. */
   readonly host: string;
-  /** The host as Envoy's virtual host selection may read it (authz/request.ts hostReadings), Envoy Gateway's default first. */
+  /** The host as Envoy's virtual host selection may read it (authz/host-readings.ts), Envoy Gateway's default first. */
   readonly hosts: readonly string[];
   /** The Host as sent (Envoy's `:authority`, port and case kept): what a header match named `host` reads. */
   readonly authority: string;

@@ -44,7 +44,7 @@ describe("Secrets from manifests", () => {
   });
   it("data that is not an object of strings is refused, with the key named", () => {
     expect(toResources([raw("a", { alice: 5 }), raw("b", ["YQ=="])]).rejected.map((r) => r.reason)).toEqual([
-      ".data.alice: Invalid input: expected string, received number",
+      ".data.alice: Invalid input: expected string, received number (YAML reads an unquoted number, true or false as such: quote the value)",
       ".data: Invalid input: expected record, received array",
     ]);
   });
@@ -61,7 +61,7 @@ describe("Secrets from manifests", () => {
   it("stringData that is not an object of strings is refused, with the key named", () => {
     const object = { apiVersion: "v1", kind: "Secret", metadata: { name: "s", namespace: "apps" }, stringData: { alice: 5 } };
     expect(toResources([{ object, origin: "s.json" }]).rejected.map((r) => r.reason)).toEqual([
-      ".stringData.alice: Invalid input: expected string, received number",
+      ".stringData.alice: Invalid input: expected string, received number (YAML reads an unquoted number, true or false as such: quote the value)",
     ]);
   });
 });

@@ -60,7 +60,12 @@ it("a policy file broken at start-up: not ready, every check denied (not_ready),
     await until(10_000, "the broken file logged", () => logged(app, "manifest file is broken", "policy.yaml") !== undefined);
     const line = logged(app, "manifest file is broken", "policy.yaml")!;
     expect(line).toMatchObject({ level: 50, error: expect.stringMatching(/^line \d+, column \d+: /) });
-    expect(logged(app, "not ready: every check is denied until every manifest file parses")).toBeDefined();
+    expect(
+      logged(
+        app,
+        "not ready: every check is denied until every manifest file parses and holds no invalid or unknown object (the errors above say which)",
+      ),
+    ).toBeDefined();
     expect(await ready(app)).toBe(false);
     expect(await lastGood(app)).toBe(1);
     // Nothing is served yet: the gauge's help must say what its 1 means here too, not only "the last good version is served".

@@ -4,7 +4,14 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ENVOY_QUERY, OTHER_QUERY_READINGS, PHP_MAX_INPUT_VARS, paramIn, queryParamsIn } from "../../controller/snapshot/query-readings.ts";
+import {
+  ENVOY_QUERY,
+  OTHER_QUERY_READINGS,
+  PHP_MAX_INPUT_VARS,
+  paramIn,
+  queryParamsIn,
+  readsOwnWay,
+} from "../../controller/snapshot/query-readings.ts";
 import { aliceKeyPolicy, gatewayWithRoute } from "../support/manifests.ts";
 import { decider } from "../support/world.ts";
 
@@ -102,6 +109,24 @@ describe("paramIn: PHP's reading under max_input_vars", () => {
     expect(paramIn(query, "role", PHP)).toBe("user");
     expect(paramIn(`role=admin&&&${filler(PHP_MAX_INPUT_VARS - 1)}&role=user`, "role", LIMITED)).toBe("admin");
     expect(paramIn(`role=admin&${filler(PHP_MAX_INPUT_VARS - 2)}&role=user`, "role", LIMITED)).toBe("user");
+  });
+
+  // PHP's rule (main/php_variables.c): the query is cut at "&" with strtok, which skips empty tokens,
+  // and every token counts, one without "=" or a name too; ";" separates nothing.
+  const phpTokens = (query: string) => query.split("&").filter((token) => token !== "").length;
+  it("counts the pairs as PHP does at the limit: empty pairs, a leading or trailing '&', ';' (fast-check, fixed seed)", () => {
+    const pair = fc.constantFrom("a=1", "", "=", "b", ";", "c=1;d=2", "%26", "=x");
+    const around = fc.integer({ min: PHP_MAX_INPUT_VARS - 3, max: PHP_MAX_INPUT_VARS + 3 });
+    fc.assert(
+      fc.property(around, fc.array(pair, { maxLength: 8 }), fc.boolean(), fc.boolean(), (n, extra, lead, trail) => {
+        const query = `${lead ? "&" : ""}${[filler(n), ...extra].join("&")}${trail ? "&" : ""}`;
+        expect(readsOwnWay(LIMITED, query), `${n} fillers, then ${JSON.stringify(extra)}`).toBe(phpTokens(query) > PHP_MAX_INPUT_VARS);
+      }),
+      { seed: 20_261_201, numRuns: 300 },
+    );
+    expect(readsOwnWay(LIMITED, `&&${filler(PHP_MAX_INPUT_VARS)}&&`)).toBe(false);
+    expect(readsOwnWay(LIMITED, `${filler(PHP_MAX_INPUT_VARS)}&b`)).toBe(true);
+    expect(readsOwnWay(LIMITED, `${filler(PHP_MAX_INPUT_VARS - 1)}&a=1;b=2`)).toBe(false);
   });
 
   it("reads a query of at most PHP_MAX_INPUT_VARS pairs as PHP's reading does, parsed once", () => {

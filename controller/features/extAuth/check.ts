@@ -13,7 +13,8 @@
 import { PARTIAL_BODY_HEADER } from "../../api/ext-authz.ts";
 import type { CheckContext } from "../../authz/context.ts";
 import { deny, type Decision } from "../../authz/decision.ts";
-import { headerValue, type NormalizedRequest } from "../../authz/request.ts";
+import { headerValue } from "../../authz/header-values.ts";
+import type { NormalizedRequest } from "../../authz/request.ts";
 import { fail, ok, type Result } from "../../lib/result.ts";
 import { NOTHING, type Pass, type PhaseResult, type Where } from "../feature.ts";
 import { readCheckResponse, readHttpAnswer, type ExtAuthVerdict } from "./answers.ts";

@@ -1,0 +1,56 @@
+/** The Cookie header read as most servers read it and as Envoy's filters read it (DESIGN §0: every reading is decided). */
+
+/** The Cookie header's pairs by name: on every reading, and as Envoy reads them (undefined: as on every reading). */
+export interface CookieReadings {
+  readonly every: ReadonlyMap<string, string[]>;
+  readonly envoy: ReadonlyMap<string, string[]> | undefined;
+}
+
+const NO_COOKIES: CookieReadings = Object.freeze({ every: new Map<string, string[]>(), envoy: undefined });
+
+/**
+ * The Cookie header read two ways: each pair's name and value trimmed (most servers), and as Envoy
+ * reads it (envoyCookie). `every` holds both readings' values, `envoy` Envoy's only, and is built
+ * only once a pair reads otherwise there (a name with a tab before it or a space after it, a value
+ * with spaces around it or in double quotes).
+ */
+export function parseCookies(header: string | undefined): CookieReadings {
+  // Most checks carry no Cookie header and still ask (asEnvoyReads): nothing to allocate for them.
+  if (header === undefined || header === "") return NO_COOKIES;
+  const every = new Map<string, string[]>();
+  let envoy: Map<string, string[]> | undefined;
+  for (const part of (header ?? "").split(";")) {
+    const eq = part.indexOf("=");
+    if (eq === -1) continue;
+    const name = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    const [envoyName, envoyValue] = envoyCookie(part, eq);
+    const same = envoyName === name && envoyValue === value;
+    if (!same && envoy === undefined) envoy = new Map([...every].map(([n, values]) => [n, [...values]]));
+    // Every occurrence is kept: servers disagree on which duplicate wins, so a credential cookie
+    // sent twice is refused (API keys) or has every copy verified (JWT), never half-read.
+    if (name !== "") addCookie(every, name, value);
+    if (!same && envoyName !== "") addCookie(every, envoyName, envoyValue);
+    if (envoy !== undefined && envoyName !== "") addCookie(envoy, envoyName, envoyValue);
+  }
+  return { every, envoy };
+}
+
+function addCookie(map: Map<string, string[]>, name: string, value: string): void {
+  const values = map.get(name);
+  if (values === undefined) map.set(name, [value]);
+  else values.push(value);
+}
+
+/**
+ * A pair of the Cookie header (the text between two ";", with its "=" at `eq`) as Envoy reads it
+ * (Http::Utility's cookie parser, which api_key_auth and jwt_authn use): the name from its first
+ * character that is not a space to the "=" (a tab before it or a space after it stays), the value
+ * everything after the "=", without the double quotes around it.
+ */
+function envoyCookie(part: string, eq: number): [name: string, value: string] {
+  let from = 0;
+  while (from < eq && part.charCodeAt(from) === 32) from++;
+  const value = part.slice(eq + 1);
+  return [part.slice(from, eq), value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value];
+}

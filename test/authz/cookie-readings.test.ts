@@ -1,0 +1,29 @@
+/** The Cookie header's readings, most servers' and Envoy's (controller/authz/cookie-readings.ts). */
+import { describe, expect, it } from "vitest";
+import { parseCookies } from "../../controller/authz/cookie-readings.ts";
+
+describe("parseCookies", () => {
+  it("answers a request without cookies with one shared empty reading, nothing allocated", () => {
+    expect(parseCookies(undefined)).toBe(parseCookies(""));
+    expect(parseCookies(undefined).every.size).toBe(0);
+    expect(parseCookies(undefined).envoy).toBeUndefined();
+  });
+
+  it("builds no reading of Envoy's own while Envoy reads every pair as a trimmed reading does", () => {
+    const readings = parseCookies("a=1; b=2; a=3; novalue; =x");
+    expect([...readings.every]).toEqual([
+      ["a", ["1", "3"]],
+      ["b", ["2"]],
+    ]);
+    expect(readings.envoy).toBeUndefined();
+  });
+
+  it("once a pair reads otherwise in Envoy, keeps Envoy's reading apart, the pairs before it included", () => {
+    const readings = parseCookies('a=1; k ="v"; a=2');
+    expect(readings.every.get("k")).toEqual(['"v"']);
+    expect(readings.every.get("k ")).toEqual(["v"]);
+    expect(readings.envoy?.get("k")).toBeUndefined();
+    expect(readings.envoy?.get("k ")).toEqual(["v"]);
+    expect(readings.envoy?.get("a")).toEqual(["1", "2"]);
+  });
+});

@@ -1,0 +1,30 @@
+/** A header's value as Envoy's matchers and a proxy's lists read it (controller/authz/header-values.ts). */
+import { describe, expect, it } from "vitest";
+import { firstListValue, headerValue } from "../../controller/authz/header-values.ts";
+
+describe("firstListValue: the first entry of a list a proxy appends to", () => {
+  it.each([
+    [undefined, undefined],
+    ["", undefined],
+    ["https", "https"],
+    [" https , http", "https"],
+    ["a,b,c", "a"],
+    [",http", undefined],
+    [" \t", undefined],
+  ])("%j → %j", (input, expected) => expect(firstListValue(input)).toBe(expected));
+});
+
+describe("headerValue: a header as Envoy's header matchers read it", () => {
+  it("joins a repeated header's lines with ',' (Envoy), not ', ' (Node)", () => {
+    expect(headerValue({ "x-tier": ["gold", "silver"] }, "x-tier")).toBe("gold,silver");
+  });
+
+  it("joins repeated Cookie lines with '; ', as Envoy's header map does", () => {
+    expect(headerValue({ cookie: ["a=1", "b=2"] }, "cookie")).toBe("a=1; b=2");
+  });
+
+  it("keeps a single line as sent, its own ', ' included, and knows no inherited names", () => {
+    expect(headerValue({ "x-tier": "gold, silver" }, "x-tier")).toBe("gold, silver");
+    expect(headerValue({}, "constructor")).toBeUndefined();
+  });
+});
