@@ -261,6 +261,12 @@ export function isWatchedKind(apiVersion: unknown, kind: unknown): boolean {
   );
 }
 
+/** " namespace/name" as `o`'s metadata spells them, whatever else it holds ("default" without a namespace), or "" without a name. */
+function rawName(o: Record<string, unknown>): string {
+  const meta = (typeof o.metadata === "object" && o.metadata !== null ? o.metadata : {}) as Record<string, unknown>;
+  return typeof meta.name === "string" ? ` ${typeof meta.namespace === "string" ? meta.namespace : "default"}/${meta.name}` : "";
+}
+
 /**
  * Undefined when `o`, of a kind Portcullis does not read, is ignored: a kind SERVED lists, at a
  * version served, or any object of OTHER_SCHEME_GROUPS (the core group at v1). Else its rejection: no apiVersion or kind,
@@ -268,8 +274,7 @@ export function isWatchedKind(apiVersion: unknown, kind: unknown): boolean {
  * kind nearest to it: fewest edits, letter case aside) or a version its CRD does not serve.
  */
 function rejectUnknownKind(o: Record<string, unknown>): Loaded {
-  const meta = (typeof o.metadata === "object" && o.metadata !== null ? o.metadata : {}) as Record<string, unknown>;
-  const name = typeof meta.name === "string" ? ` ${typeof meta.namespace === "string" ? meta.namespace : "default"}/${meta.name}` : "";
+  const name = rawName(o);
   if (typeof o.apiVersion !== "string" || o.apiVersion === "" || typeof o.kind !== "string" || o.kind === "") {
     return fail({
       object: `${typeof o.kind === "string" && o.kind !== "" ? o.kind : "(no kind)"}${name}`,
@@ -387,7 +392,7 @@ function validateObject(object: unknown): Loaded {
   const kind = o.kind as string;
   const spec = KINDS[kind]!;
   const meta = ObjectMetaSchema.safeParse(o.metadata);
-  if (!meta.success) return fail({ object: kind, reason: describeIssues(meta.error, "metadata") });
+  if (!meta.success) return fail({ object: `${kind}${rawName(o)}`, reason: describeIssues(meta.error, "metadata") });
   const name = `${kind} ${meta.data.namespace ?? "default"}/${meta.data.name}`;
   if (!isServed(o.apiVersion as string, kind)) {
     return fail({

@@ -19,3 +19,22 @@ export function firstListValue(v: string | undefined): string | undefined {
   const first = (comma === -1 ? v : v.slice(0, comma)).trim();
   return first === "" ? undefined : first;
 }
+
+/**
+ * `headers` from Envoy's check with a value holding "," read as the lines Envoy may have joined: its
+ * CheckRequest `headers` map (which its HTTP check copies line by line) holds a header the client
+ * sent on several lines as one value, the lines joined with ",", while the upstream gets the lines
+ * and may act on the first or the last. The pieces, joined with "," again, are the value as sent
+ * (headerValue: Envoy's reading unchanged); each is a line to read too (DESIGN §0). `headers` itself
+ * (no copy) when no value holds ","; Cookie, Host and pseudo-headers stay whole (read by their own rules).
+ */
+export function linesEnvoyMayHaveJoined(headers: AuthzRequest["headers"]): AuthzRequest["headers"] {
+  let split: Record<string, string | string[] | undefined> | undefined;
+  for (const name in headers) {
+    const value = headers[name];
+    if (typeof value !== "string" || !value.includes(",") || name === "cookie" || name === "host" || name.startsWith(":")) continue;
+    split ??= { ...headers };
+    split[name] = value.split(",");
+  }
+  return split ?? headers;
+}

@@ -16,7 +16,7 @@ import { PARTIAL_BODY_HEADER } from "../api/ext-authz.ts";
 import type { Decision } from "../authz/decision.ts";
 import { escapeRawLikeEnvoy, isPlainPath, normalizePath, pathBytesOf } from "../authz/path.ts";
 import { PROXY_REPLACES_HEADER, replacedHeaders } from "../authz/proxy-copies.ts";
-import { firstListValue, headerValue } from "../authz/header-values.ts";
+import { firstListValue, headerValue, linesEnvoyMayHaveJoined } from "../authz/header-values.ts";
 import type { AuthzRequest } from "../authz/request.ts";
 import type { Authorizer, Protocol } from "../authz/authorizer.ts";
 import { fail, type Failure } from "../lib/result.ts";
@@ -53,16 +53,17 @@ function readEnvoyRequest(req: IncomingMessage, body: Buffer | undefined): Authz
   const repeated = repeatsAName(req);
   const host = single(req, repeated, "host");
   if (typeof host === "object") return host;
+  const headers = linesEnvoyMayHaveJoined(everyLine(req, repeated));
   return {
     body: envoyBody(req, body),
     method: req.method ?? "GET",
     scheme: firstListValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
     host: host ?? "",
     path: req.url ?? "/",
-    headers: everyLine(req, repeated),
+    headers,
     gateway: gatewayOf(req),
     byteStrings: true,
-    headersOnOneLine: !repeated,
+    headersOnOneLine: !repeated && headers === req.headers,
   };
 }
 

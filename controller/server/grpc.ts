@@ -15,7 +15,7 @@ import type { Logger } from "pino";
 import { AUTHORIZATION_SERVICE, PARTIAL_BODY_HEADER } from "../api/ext-authz.ts";
 import type { Decision } from "../authz/decision.ts";
 import { denialContent } from "./envoy-response.ts";
-import { headerValue } from "../authz/header-values.ts";
+import { headerValue, linesEnvoyMayHaveJoined } from "../authz/header-values.ts";
 import type { AuthzRequest, ProxyRoute } from "../authz/request.ts";
 import type { Authorizer } from "../authz/authorizer.ts";
 
@@ -88,7 +88,8 @@ const PERMISSION_DENIED = GrpcStatus.PERMISSION_DENIED;
 export function toAuthzRequest(call: CheckRequest): AuthzRequest {
   const http = call.attributes?.request?.http ?? {};
   const headers: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(http.headers ?? {})) headers[k.toLowerCase()] = v;
+  // Without header_map, a repeated header is one value of `headers`, its lines joined with ",".
+  for (const [k, v] of Object.entries(linesEnvoyMayHaveJoined(http.headers ?? {}))) headers[k.toLowerCase()] = v!;
   // One entry per line as Envoy received them (encode_raw_headers): a repeated header stays its lines,
   // as on the HTTP ports, so rules also read its first and last line (what an upstream may read).
   for (const h of http.header_map?.headers ?? []) {

@@ -1,6 +1,6 @@
 /** A header's value as Envoy's matchers and a proxy's lists read it (controller/authz/header-values.ts). */
 import { describe, expect, it } from "vitest";
-import { firstListValue, headerValue } from "../../controller/authz/header-values.ts";
+import { firstListValue, headerValue, linesEnvoyMayHaveJoined } from "../../controller/authz/header-values.ts";
 
 describe("firstListValue: the first entry of a list a proxy appends to", () => {
   it.each([
@@ -26,5 +26,19 @@ describe("headerValue: a header as Envoy's header matchers read it", () => {
   it("keeps a single line as sent, its own ', ' included, and knows no inherited names", () => {
     expect(headerValue({ "x-tier": "gold, silver" }, "x-tier")).toBe("gold, silver");
     expect(headerValue({}, "constructor")).toBeUndefined();
+  });
+});
+
+describe("linesEnvoyMayHaveJoined: Envoy's joined value read as the lines it may have been", () => {
+  it("splits a value at ',' into pieces that join back to the value as sent (Envoy's reading unchanged)", () => {
+    const headers = { "x-role": "user,admin", "x-tier": "gold, silver", accept: "a,", "x-one": "plain" };
+    const read = linesEnvoyMayHaveJoined(headers);
+    expect(read).toEqual({ "x-role": ["user", "admin"], "x-tier": ["gold", " silver"], accept: ["a", ""], "x-one": "plain" });
+    for (const name of Object.keys(headers)) expect(headerValue(read, name)).toBe(headerValue(headers, name));
+    expect(headers["x-role"]).toBe("user,admin");
+  });
+  it("leaves Cookie, Host, pseudo-headers and lines already apart whole, and answers the headers themselves when nothing splits", () => {
+    const whole = { cookie: "a=1,b=2", host: "h,i", ":path": "/?a=1,2", "x-role": ["user", "a,b"] };
+    expect(linesEnvoyMayHaveJoined(whole)).toBe(whole);
   });
 });

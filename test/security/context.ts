@@ -86,8 +86,8 @@ const NOT_UPSTREAM = new Set([
   "x-envoy-auth-headers-to-remove",
 ]);
 
-/** Sends `text`, reads the response until the server closes, and reads it as an Outcome. */
-function exchange(port: number, text: string | Buffer): Promise<Outcome> {
+/** Sends `text` to `port`, reads the response until the server closes, and reads it as an Outcome. */
+export function exchange(port: number, text: string | Buffer): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, "127.0.0.1", () => socket.end(text));
     const chunks: Buffer[] = [];

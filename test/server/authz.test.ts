@@ -237,6 +237,26 @@ describe("a check's header lines, as check() receives them", () => {
     }
   });
 
+  it("reads a value holding ',' on the Envoy port as the lines Envoy's HTTP check may have joined, and only there", async () => {
+    // Envoy's HTTP check sends a header the client repeated as one value, its lines joined with ",".
+    const lines = "X-Role: user,admin\r\nX-Tier: gold, silver\r\nCookie: a=1,b=2\r\nX-One: plain\r\n";
+    seen.length = 0;
+    await send(at.envoy, `GET /deny HTTP/1.1\r\nHost: api.example.com\r\n${lines}`);
+    expect(seen[0]!.headers).toMatchObject({
+      "x-role": ["user", "admin"],
+      "x-tier": ["gold", " silver"],
+      cookie: "a=1,b=2",
+      "x-one": "plain",
+    });
+    expect(seen[0]!.host).toBe("api.example.com");
+    expect(seen[0]!.headersOnOneLine).toBe(false);
+    // A forward-auth proxy passes the client's lines as they came: a comma there is inside one line.
+    seen.length = 0;
+    await send(at.forwardAuth, `GET /auth HTTP/1.1\r\nHost: portcullis\r\n${FORWARDED}${lines}`);
+    expect(seen[0]!.headers).toMatchObject({ "x-role": "user,admin", "x-tier": "gold, silver" });
+    expect(seen[0]!.headersOnOneLine).toBe(true);
+  });
+
   it.each([
     ["Host twice", "GET /deny HTTP/1.1\r\nHost: api.example.com\r\nHost: admin.example.com\r\n", "400 Bad Request"],
     ["Host twice in other cases", "GET /deny HTTP/1.1\r\nHost: api.example.com\r\nhost: admin.example.com\r\n", "400 Bad Request"],

@@ -88,7 +88,10 @@ describe("ManifestFolder.read", () => {
     writeFileSync(join(dir, "p.yaml"), "apiVersion: v1\nkind: Secret\nmetadata: {name: policy, labels: {version: 1}}\n");
     const invalid = folder.read();
     expect(invalid.latest.errors).toEqual([
-      { file: "p.yaml", error: expect.stringMatching(/^document 1 at line 1 \(Secret\) is not valid: metadata\.labels\.version/) },
+      {
+        file: "p.yaml",
+        error: expect.stringMatching(/^document 1 at line 1 \(Secret default\/policy\) is not valid: metadata\.labels\.version/),
+      },
     ]);
     expect(invalid.latest.rejected).toEqual([]);
     expect(invalid.inForce).toBe(whole.latest);
@@ -208,7 +211,7 @@ items:
       "{apiVersion: gateway.envoyproxy.io/v1alpha1, kind: Securitypolicy, metadata: {name: p}, spec: {}}":
         'document 1.items[1] at line 7 (Securitypolicy default/p) is not valid: gateway.envoyproxy.io has no kind "Securitypolicy" (the nearest is SecurityPolicy); the API server would refuse it',
       "{apiVersion: gateway.envoyproxy.io/v1alpha1, kind: SecurityPolicy, metadata: {name: p, labels: {v: 1}}, spec: {}}":
-        "document 1.items[1] at line 7 (SecurityPolicy) is not valid: metadata.labels.v",
+        "document 1.items[1] at line 7 (SecurityPolicy default/p) is not valid: metadata.labels.v",
       "{kind: SecurityPolicy, metadata: {name: p}, spec: {}}":
         "document 1.items[1] at line 7 (SecurityPolicy default/p) is not valid: apiVersion and kind must both be set",
       "just text": "document 1 at line 1: items[1] is not an object: a list's items must be objects",

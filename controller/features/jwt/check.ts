@@ -7,26 +7,27 @@
  * `WWW-Authenticate`, 403 for the audience). With `failOpen` a missing or refused token passes, as
  * Envoy's `allow_missing_or_failed`: with the identity of a token that verifies, if any, else none.
  */
-import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 import type { KeyStore } from "../../keys/types.ts";
-import { MAX_JWT_PROVIDERS, type CompiledJwt } from "./compile.ts";
+import type { CompiledJwt } from "./compile.ts";
 import { readCredential, readCredentialOtherwise } from "../../authz/credentials.ts";
 import { deny } from "../../authz/decision.ts";
-import { claimAt } from "../../lib/claims.ts";
-import { fail, type Failure } from "../../lib/result.ts";
 import type { PhaseResult } from "../feature.ts";
-import { checkClaims, decodeJwt, verifySignature, type ClaimsProblem, type DecodedJwt } from "./verify.ts";
-import type { VerificationKey } from "../../api/jwks.ts";
 import { realmOf, type NormalizedRequest } from "../../authz/request.ts";
 import { andThen, firstOf, type MaybePromise } from "../../authz/maybe-async.ts";
 import type { CachedToken, TokenCache } from "./token-cache.ts";
 import type { Trace } from "../../authz/trace.ts";
-import { describeJwks } from "../../snapshot/summary.ts";
+import {
+  describeTokens,
+  envoyFindsNone,
+  type FoundToken,
+  NO_TOKENS,
+  readsParamOrCookie,
+  tokensIn,
+  withoutEmptyOnlyOthersFind,
+} from "./token-search.ts";
+import { refuse, type TokenVerdict, Verification } from "./verification.ts";
+import { decodeJwt } from "./verify.ts";
 import type { JwksSourceView } from "../../keys/store.ts";
-import { redactUri } from "../../keys/uri.ts";
-
-/** Clock leeway for exp and nbf, as Envoy's default. */
-export const CLOCK_SKEW_SECONDS = 60;
 
 export interface JwtContext {
   /** `describe`, when the store has it, gives a trace the state of a remote key set (the admin view's, no key material). */
@@ -35,25 +36,6 @@ export interface JwtContext {
   readonly now: () => number;
   readonly trace?: Trace | undefined;
 }
-
-/** Reason codes of a token refused (jwt_missing is the phase's own). */
-export type JwtRefusalCode = ClaimsProblem["code"] | "jwt_bad_signature" | "jwt_no_key";
-
-/** Why a token is refused: the status (401, or 403 for a genuine token of another audience), its reason code and Envoy's message. */
-interface Refusal {
-  readonly status: 401 | 403;
-  readonly code: JwtRefusalCode;
-  /** Envoy jwt_authn's words: what the client may be told. */
-  readonly message: string;
-  /** For the audit log only: which kid had no key, and what the key store holds. */
-  readonly detail?: string;
-}
-
-/** A token's verdict: the cached verification (as it is, so a cache hit allocates nothing), or why it is refused. */
-type TokenVerdict = CachedToken | Failure<Refusal>;
-
-const refuse = (status: 401 | 403, code: JwtRefusalCode, message: string, detail?: string) =>
-  fail<Refusal>(detail === undefined ? { status, code, message } : { status, code, message, detail });
 
 /** An optional jwt with no token, or failOpen with no valid one: nothing is set upstream and no claim is there for rules. */
 const NO_TOKEN: PhaseResult = { ok: true, value: { principal: undefined, headers: {}, strip: [], attributes: {} } };
@@ -176,80 +158,14 @@ function verifiedIdentity(
   });
 }
 
-/**
- * Whether Envoy, reading the query and cookies as its filters do (asEnvoyReads), finds no token where
- * `request` found some. Where every reading reads them alike, the tokens are not looked for again.
- */
-function envoyFindsNone(config: CompiledJwt, request: NormalizedRequest): boolean {
-  const envoy = request.asEnvoyReads();
-  return envoy !== request && tokensIn(config, envoy, readCredential).length === 0;
-}
-
-/**
- * `found` without the empty token when only another reading of the query or the Cookie header finds
- * it (`?a=1;access_token=` split at ";" too, `session =` trimmed): Envoy finds no token there (an
- * optional jwt passes), and an upstream reading it that way finds no credential to act on either,
- * so every reading allows. An empty token Envoy finds too stays, and is refused as malformed.
- */
-function withoutEmptyOnlyOthersFind(found: readonly FoundToken[], config: CompiledJwt, request: NormalizedRequest): readonly FoundToken[] {
-  if (foundToken(found, "") === undefined || !readsParamOrCookie(config)) return found;
-  const envoy = request.asEnvoyReads();
-  if (envoy === request || foundToken(tokensIn(config, envoy, readCredential), "") !== undefined) return found;
-  return found.filter(([token]) => token !== "");
-}
-
-/** Whether a provider reads a query parameter or a cookie (loops: this runs on every request). */
-function readsParamOrCookie(config: CompiledJwt): boolean {
-  for (let p = 0; p < config.providers.length; p++) {
-    const sources = config.providers[p]!.sources;
-    for (let s = 0; s < sources.length; s++) if (sources[s]!.in !== "header") return true;
-  }
-  return false;
-}
-
-/** A token found in the request, with the indexes of the providers that read it from where it was found. */
-type FoundToken = [token: string, readers: readonly number[]];
-
-/** The readers of a token only provider `i` read (the usual case), built once per index rather than per request. */
-const ONLY_READER: readonly (readonly number[])[] = Array.from({ length: MAX_JWT_PROVIDERS }, (_, i) => Object.freeze([i]));
-
-const NO_TOKENS: readonly FoundToken[] = Object.freeze([]);
-
-/** For check --explain: which providers read each token, never the token itself. */
-const describeTokens = (tokens: readonly FoundToken[], config: CompiledJwt): string[] =>
-  tokens.map(([, readers]) => `a token read by ${readers.map((i) => config.providers[i]!.name).join(", ")}`);
-
-/** Each token `read` finds, once, with the indexes of the providers that read it from where it was found. */
-function tokensIn(config: CompiledJwt, request: NormalizedRequest, read: typeof readCredential): readonly FoundToken[] {
-  // Usually one token: an array of one, not an empty array grown by push (which reserves 17 slots).
-  let found: FoundToken[] | undefined;
-  for (let index = 0; index < config.providers.length; index++) {
-    // Index loops: an iterator would be allocated on every request.
-    const sources = config.providers[index]!.sources;
-    for (let s = 0; s < sources.length; s++) {
-      const tokens = read(request, sources[s]!);
-      for (let t = 0; t < tokens.length; t++) {
-        const token = tokens[t]!;
-        const seen = found === undefined ? undefined : foundToken(found, token);
-        if (seen !== undefined) {
-          // A copy, never a push: the list may be a shared ONLY_READER one.
-          if (!seen[1].includes(index)) seen[1] = [...seen[1], index];
-        } else if (found === undefined) found = [[token, ONLY_READER[index]!]];
-        else found.push([token, ONLY_READER[index]!]);
-      }
-    }
-  }
-  return found ?? NO_TOKENS;
-}
-
-function foundToken(found: readonly FoundToken[], token: string): FoundToken | undefined {
-  for (const f of found) if (f[0] === token) return f;
-  return undefined;
-}
-
 const challenge = (request: NormalizedRequest) => `Bearer realm="${realmOf(request)}"`;
 
-function verifyToken(token: string, readers: readonly number[], config: CompiledJwt, ctx: JwtContext): MaybePromise<TokenVerdict> {
+/**
+ * The verdict on `token`, found where providers `readers` (indexes into `config.providers`) read it:
+ * the cached one while it holds, else that of the first provider accepting it, else a Refusal (401,
+ * or 403 for a genuine token of another audience). A Promise only while a key set must be fetched.
+ */
+export function verifyToken(token: string, readers: readonly number[], config: CompiledJwt, ctx: JwtContext): MaybePromise<TokenVerdict> {
   const now = ctx.now();
   const cached = ctx.memo.tokens.get(token, config, now);
   // A verdict is reused only for a provider that reads the token from where it was found this time,
@@ -279,198 +195,4 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
     providers: readers.filter((i) => attempt.issuedFor(i)).map((i) => config.providers[i]!.name),
   });
   return attempt.from(0);
-}
-
-/**
- * One token's verification by the providers that read it, in order: the first that verifies it
- * and accepts its claims gives the verdict; else the refusal from what each one found. A loop while
- * the key sets are at hand (no closure, no promise per provider), resumed after one that must wait.
- */
-class Verification {
-  /** A claims problem of a genuine token (an audience mismatch outranks the others). */
-  #problem: ClaimsProblem | undefined;
-  #badSignature = false;
-  /** Providers without a key for the token, with their key store's state (audit log). */
-  #keyless: string[] | undefined;
-  #issuedForAny = false;
-
-  readonly token: string;
-  readonly decoded: DecodedJwt;
-  readonly readers: readonly number[];
-  readonly config: CompiledJwt;
-  readonly ctx: JwtContext;
-  readonly now: number;
-
-  constructor(token: string, decoded: DecodedJwt, readers: readonly number[], config: CompiledJwt, ctx: JwtContext, now: number) {
-    this.token = token;
-    this.decoded = decoded;
-    this.readers = readers;
-    this.config = config;
-    this.ctx = ctx;
-    this.now = now;
-  }
-
-  /** Whether provider `index` takes tokens of this token's issuer (any, when it names none). */
-  issuedFor(index: number): boolean {
-    const issuer = this.config.providers[index]!.issuer;
-    return issuer === undefined || issuer === this.decoded.payload.iss;
-  }
-
-  /** The verdict, trying the readers from position `from` on. */
-  from(from: number): MaybePromise<TokenVerdict> {
-    for (let r = from; r < this.readers.length; r++) {
-      const index = this.readers[r]!;
-      if (!this.issuedFor(index)) continue;
-      this.#issuedForAny = true;
-      const keys = this.ctx.keys.resolve(this.config.providers[index]!.jwks, this.decoded.kid);
-      if (keys instanceof Promise) return this.#once(keys, r);
-      const verdict = this.#triedWith(index, keys);
-      if (verdict !== undefined) return verdict;
-    }
-    return this.#refusal();
-  }
-
-  /**
-   * The verdict once reader `r`'s keys are fetched. A method of its own: `from` holding the closure
-   * would allocate its context on every call, the usual one with the keys at hand too.
-   */
-  #once(keys: Promise<readonly VerificationKey[]>, r: number): Promise<TokenVerdict> {
-    return keys.then((k) => this.#triedWith(this.readers[r]!, k) ?? this.from(r + 1));
-  }
-
-  /** Provider `index`'s verdict with `keys` (those for the token's kid), or undefined when it does not accept the token. */
-  #triedWith(index: number, keys: readonly VerificationKey[]): CachedToken | undefined {
-    const { decoded, config, ctx, now } = this;
-    const provider = config.providers[index]!;
-    // The same token verified under these very keys on its first sight: the signature holds (token-cache.ts, the doorkeeper).
-    const seen = keys.length > 0 && ctx.memo.tokens.verifiedBefore(this.token, keys, now);
-    let holds = seen;
-    for (let k = 0; k < keys.length && !holds; k++) holds = verifySignature(decoded, keys[k]!);
-    ctx.trace?.add("signature", {
-      provider: provider.name,
-      jwks: describeJwks(provider.jwks),
-      ...(provider.jwks.kind === "remote" ? { jwksState: remoteState(provider.jwks.uri, ctx) } : {}),
-      keysForKid: keys.length,
-      result:
-        keys.length === 0
-          ? `no key${decoded.kid === undefined ? "" : ` with kid ${decoded.kid}`} (unknown kid, or the JWKS has no keys)`
-          : seen
-            ? "verified on its first sight under the same keys (the same token, by SHA-256): not checked again"
-            : holds
-              ? "verified"
-              : "does not verify",
-    });
-    if (keys.length === 0) {
-      (this.#keyless ??= []).push(`provider ${provider.name}: ${ctx.keys.stateOf(provider.jwks)}`);
-      return undefined;
-    }
-    if (!holds) {
-      this.#badSignature = true;
-      return undefined;
-    }
-    const found = checkClaims(decoded.payload, Math.floor(now / 1000), CLOCK_SKEW_SECONDS, provider.issuer, provider.audiences);
-    ctx.trace?.add("claims", {
-      provider: provider.name,
-      checked: "exp, nbf, iss, aud",
-      result: found === undefined ? "hold" : found.message,
-    });
-    if (found === undefined) return remember(this.token, decoded, config, index, keys, ctx.memo.tokens, now, seen);
-    // An audience mismatch outranks other problems: the token is genuine but meant for someone else (403).
-    if (this.#problem === undefined || found.code === "jwt_audience") this.#problem = found;
-    return undefined;
-  }
-
-  /** Why no provider accepted the token. */
-  #refusal(): TokenVerdict {
-    if (!this.#issuedForAny) return refuse(401, "jwt_unknown_issuer", "Jwt issuer is not configured");
-    // What a signature proved outranks what none could: a genuine token's claims, then a signature that failed.
-    const problem = this.#problem;
-    if (problem !== undefined) return refuse(problem.code === "jwt_audience" ? 403 : 401, problem.code, problem.message);
-    if (this.#badSignature) return refuse(401, "jwt_bad_signature", "Jwt verification fails");
-    const { kid, alg } = this.decoded;
-    // The kid is the client's text: quoted and cut short, so a log line stays one bounded line.
-    const named = kid === undefined ? "a token without kid" : `kid ${JSON.stringify(kid.length > 64 ? `${kid.slice(0, 64)}…` : kid)}`;
-    return refuse(
-      401,
-      "jwt_no_key",
-      "Jwks doesn't have key to match kid or alg from Jwt",
-      `no key for ${named} (alg ${alg}); ${(this.#keyless ?? []).join("; ")}`,
-    );
-  }
-}
-
-/** What the key store says of a remote key set: keys in hand, last good fetch, last failure (for a trace). */
-function remoteState(uri: string, ctx: JwtContext): unknown {
-  const shown = redactUri(uri);
-  const views = ctx.keys.describe?.().filter((v) => v.uri === shown) ?? [];
-  if (views.length === 0) return "not fetched yet";
-  return views.map((v) => ({
-    keys: v.keyCount,
-    kids: v.kids,
-    ...(v.lastSuccessAt === undefined ? { fetched: "never successfully" } : { lastFetchedAt: new Date(v.lastSuccessAt).toISOString() }),
-    ...(v.lastError === undefined ? {} : { lastError: v.lastError.reason, lastErrorAt: new Date(v.lastError.at).toISOString() }),
-  }));
-}
-
-/** A verified token strips nothing (claimToHeaders' names are managed headers, removed anyway): one array for all. */
-const NO_STRIP: readonly string[] = Object.freeze([]);
-
-/**
- * A verified token's verdict, with the claim headers and principal the phase passes on. On the
- * token's second sight (`seen`) it is admitted into the cache; on its first, the doorkeeper records
- * it and the verdict serves this request only (its pass is `perRequest`: no allow is remembered for it).
- */
-function remember(
-  token: string,
-  jwt: DecodedJwt,
-  config: CompiledJwt,
-  index: number,
-  keys: readonly VerificationKey[],
-  cache: TokenCache,
-  now: number,
-  seen: boolean,
-): CachedToken {
-  const provider = config.providers[index]!;
-  const claims = jwt.payload;
-  const headers: Record<string, string> = {};
-  // An index loop: for…of allocated an iterator and a result object per claim header, on every new token.
-  const claimToHeaders = provider.claimToHeaders;
-  for (let c = 0; c < claimToHeaders.length; c++) {
-    const { header, claim } = claimToHeaders[c]!;
-    const value = headerValueOf(claimAt(claims, claim));
-    if (value !== undefined) headers[header] = value;
-  }
-  const sub = claims.sub;
-  const principal = typeof sub === "string" ? `jwt ${provider.name} sub=${sub}` : `jwt ${provider.name}`;
-  const attributes = { jwt: { provider: provider.name, claims } };
-  const exp = claims.exp;
-  const expiresAt = typeof exp === "number" ? (exp + CLOCK_SKEW_SECONDS) * 1000 : undefined;
-  if (seen) {
-    const passed = { ok: true, value: { principal, headers, strip: NO_STRIP, attributes } } as const;
-    return cache.set({ token, config, provider: index, kid: jwt.kid, keys, claims, passed }, now, expiresAt);
-  }
-  cache.recordVerified(token, keys, now, expiresAt);
-  const passed = { ok: true, value: { principal, headers, strip: NO_STRIP, attributes, perRequest: true } } as const;
-  return { token, config, provider: index, kid: jwt.kid, keys, claims, passed, validUntil: now, bytes: 0 };
-}
-
-/**
- * A claim as Envoy's claim_to_headers writes it: a string as it is (non-ASCII included: it goes
- * upstream as UTF-8 bytes, as from Envoy), a number or boolean as text; an object, or an array
- * holding anything but scalars, as base64 of its JSON. Unlike Envoy, for upstreams to read it
- * (README, "Differences"): an array of scalars is joined with "," (Envoy sends base64 JSON), unless an
- * element holds a "," itself, which a list reader would split: then base64 JSON as well.
- * undefined (nothing set, the client's copy still removed) for an absent, null or empty claim.
- * A value a parser would read differently (padding, control characters) is refused in check().
- */
-function headerValueOf(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  const text = typeof value === "string" ? value : typeof value === "object" ? listOrJson(value) : String(value);
-  return text === "" ? undefined : text;
-}
-
-function listOrJson(value: object): string {
-  if (Array.isArray(value) && value.every((v) => ["string", "number", "boolean"].includes(typeof v) && !String(v).includes(",")))
-    return value.join(",");
-  return Buffer.from(JSON.stringify(value)).toString("base64");
 }

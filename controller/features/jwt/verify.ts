@@ -230,6 +230,9 @@ function writeInteger(der: Buffer, at: number, bytes: Buffer, from: number, to: 
   return at + to - from;
 }
 
+/** Clock leeway for exp and nbf, as Envoy's default. */
+export const CLOCK_SKEW_SECONDS = 60;
+
 /** Why a token's claims refuse it, as a reason code (authz/decision.ts) and Envoy jwt_authn's words. */
 export type ClaimsProblem = {
   readonly code: "jwt_invalid" | "jwt_expired" | "jwt_not_yet_valid" | "jwt_unknown_issuer" | "jwt_audience";

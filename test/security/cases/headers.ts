@@ -5,9 +5,10 @@
  * x-envoy-auth-headers-to-remove (to Envoy). On every allow, each of those Portcullis does not set is
  * listed for removal, whatever the route (the world is one Gateway, so every route shares them).
  */
-import type { Ctx } from "../context.ts";
+import { exchange, requestText, type Ctx } from "../context.ts";
 import { toAuthzRequest } from "../../../controller/server/grpc.ts";
 import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
+import { startTestApp } from "../../support/app.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 import { ISSUER, jwksOf, token } from "../world.ts";
@@ -307,6 +308,40 @@ export const headerCases: readonly Case[] = [
       return fromDecision(await d(request), managedHeadersOf(d.result.snapshot.policies));
     },
     "each entry of `header_map` (one per line as Envoy received them) was joined into one value, so the readings of a repeated header were lost on the gRPC port: a Deny rule on one line was escaped by sending another. The entries now stay lines",
+  ),
+  c(
+    "deny-rule-repeated-envoy-http-joined",
+    "wire, Envoy's HTTP check: a Deny rule on header `x-role: admin` (default Allow); the client sent x-role as `user` then `admin`, which Envoy's HTTP ext_authz sends as one line `x-role: user,admin` (the lines of its CheckRequest `headers` map joined with \",\") while the upstream gets both lines",
+    { status: 403, code: "authz_denied" },
+    async () => {
+      const manifests = `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization: { defaultAction: "Allow", rules: [{ name: "no-admin", action: "Deny", principal: { headers: [{ name: "x-role", values: ["admin"] }] } }] } }, "x")}`;
+      const app = await startTestApp({ "world.yaml": manifests });
+      try {
+        const sent = requestText("GET", "/x", [
+          ["host", "api.example.com"],
+          ["x-role", "user,admin"],
+        ]);
+        return await exchange(Number(new URL(app.authz).port), sent);
+      } finally {
+        await app.close();
+      }
+    },
+    'the Envoy HTTP port read a value as one line, but Envoy\'s HTTP check joins a header the client sent on several lines into one value with ",": the first and the last line, which an upstream reads, were never readings there, and a Deny rule on one line was escaped by sending another. A value holding "," is now read as the lines Envoy may have joined',
+  ),
+  c(
+    "deny-rule-repeated-grpc-headers-joined",
+    "gRPC without `encode_raw_headers`: a Deny rule on header `x-role: admin` (default Allow); the client sent x-role as `user` then `admin`, which the CheckRequest's `headers` map holds as `user,admin`",
+    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-admin (reading the last line of a repeated header)" },
+    async () => {
+      const d = decider(
+        `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization: { defaultAction: "Allow", rules: [{ name: "no-admin", action: "Deny", principal: { headers: [{ name: "x-role", values: ["admin"] }] } }] } }, "x")}`,
+      );
+      const request = toAuthzRequest({
+        attributes: { request: { http: { method: "GET", host: "api.example.com", path: "/x", headers: { "x-role": "user,admin" } } } },
+      });
+      return fromDecision(await d(request), managedHeadersOf(d.result.snapshot.policies));
+    },
+    'the gRPC port read each value of the `headers` map as one line, but Envoy joins a header the client sent on several lines into one value there: a Deny rule on one line was escaped by sending another. A value holding "," is now read as the lines Envoy may have joined (header_map, with `encode_raw_headers`, keeps the lines themselves)',
   ),
   c(
     "deny-rule-on-host-grpc",
