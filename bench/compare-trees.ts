@@ -3,10 +3,13 @@
  * and client: each tree's `bin/portcullis serve` over the same 10-route world, all pinned to the
  * server core and idle but the one under load, `wrk` on the other core. Rounds alternate the
  * trees' order (forwards, then backwards), so each ratio compares runs seconds apart. Measured per
- * tree and scenario (API key, cached JWT, all-new ES256 tokens): server CPU per request and V8 heap
- * allocated per request (bench/heap-probe.ts, the same probe in every tree). The first tree is the
- * reference. For all-new tokens the bare server that only verifies each new signature (the ceiling
- * of bench/serve-bench.ts) takes its turn in every round too, and each tree is also compared with it.
+ * tree and scenario (API key, cached JWT, all-new ES256 tokens): server CPU per request, wrk's p99
+ * latency (ms) and V8 heap allocated per request (bench/heap-probe.ts, the same probe in every
+ * tree). The first tree is the reference. The bare node:http server (bench/bare-server.ts, on
+ * Node's default flags, as it ships) takes its turn in every round too: as is for API keys and
+ * cached tokens, verifying each new signature for all-new tokens (the ceiling of
+ * bench/serve-bench.ts); each tree is also compared with it. Comparing Node flags: trees that
+ * differ only in bin/portcullis.
  *
  *   node bench/compare-trees.ts --tree before=/tmp/portcullis-05e4dfe --tree main=. [--rounds 8] [--duration 1]
  *                               [--scenarios api-key,jwt-cached,jwt-new]
@@ -95,6 +98,7 @@ interface Run {
   readonly cpuUsPerReq: number;
   readonly allocBytesPerReq: number;
   readonly rps: number;
+  readonly p99Ms: number;
 }
 
 const at = (t: Target) => ({ host: t.host, ...t.headers });
@@ -117,6 +121,7 @@ function loader(url: string): Contender["load"] {
   };
 }
 
+const BARE = "bare";
 const CEILING = "ceiling";
 const contenders: Contender[] = [];
 try {
@@ -132,6 +137,12 @@ try {
     contenders.push({ name: tree.name, server, probe, load: loader(server.url), scenarios: scenarioKeys });
     log(`compare: ${tree.name} (${tree.root}) ready, pid ${server.pid}`);
   }
+  const answering = scenarioKeys.filter((s) => s !== "jwt-new");
+  if (answering.length > 0) {
+    const probe = join(work, "heap-bare.json");
+    const server = await startBare(cpu.server, heapProbeEnv(probe));
+    contenders.push({ name: BARE, server, probe, load: loader(server.url), scenarios: answering });
+  }
   if (newTokens) {
     const probe = join(work, "heap-ceiling.json");
     const server = await startBare(cpu.server, heapProbeEnv(probe), jwkFile);
@@ -142,7 +153,7 @@ try {
     const r = await measure({ pids: [c.server.pid], heapProbeFile: c.probe }, () => c.load(scenario, durationS));
     if (r.errors > 0 || r.requests === 0 || r.wraps > 0)
       throw new Error(`${c.name}, ${scenario}: ${r.errors} errors and ${r.wraps} token wraps in ${r.requests} requests`);
-    return { cpuUsPerReq: r.cpuUsPerReq, allocBytesPerReq: r.allocBytesPerReq ?? NaN, rps: r.rps };
+    return { cpuUsPerReq: r.cpuUsPerReq, allocBytesPerReq: r.allocBytesPerReq ?? NaN, rps: r.rps, p99Ms: r.p99Ms };
   };
   // Warm-up: every contender and scenario once, unmeasured.
   for (const c of contenders) for (const scenario of c.scenarios) await c.load(scenario, durationS);
@@ -170,12 +181,12 @@ try {
           ),
         );
   const lines = [
-    `| scenario | server | CPU µs/req, median (worst–best) | ${reference}'s CPU ÷ this, by round: median (worst–best) | ceiling's CPU ÷ this, by round | KiB allocated/req | req/s |`,
-    "|---|---|---|---|---|---|---|",
+    `| scenario | server | CPU µs/req, median (worst–best) | ${reference}'s CPU ÷ this, by round: median (worst–best) | bare's (ceiling's) CPU ÷ this, by round | p99 ms, median (worst–best) | KiB allocated/req | req/s |`,
+    "|---|---|---|---|---|---|---|---|",
   ];
   for (const scenario of scenarioKeys) {
     const base = runs.get(`${scenario}\0${reference}`)!;
-    const ceiling = runs.get(`${scenario}\0${CEILING}`);
+    const bare = runs.get(`${scenario}\0${scenario === "jwt-new" ? CEILING : BARE}`);
     for (const c of contenders) {
       const own = runs.get(`${scenario}\0${c.name}`);
       if (own === undefined) continue;
@@ -187,9 +198,15 @@ try {
         ),
         1,
       );
+      const p99 = formatSpread(
+        spreadOf(
+          own.map((r) => r.p99Ms),
+          false,
+        ),
+      );
       const rps = Math.round(median(own.map((r) => r.rps)));
       lines.push(
-        `| ${SCENARIO_NAMES[scenario]} | ${c.name} | ${cpuSpread} | ${c.name === CEILING ? "" : ratio(own, base)} | ${ratio(own, ceiling)} | ${kib} | ${rps} |`,
+        `| ${SCENARIO_NAMES[scenario]} | ${c.name} | ${cpuSpread} | ${c.name === CEILING || c.name === BARE ? "" : ratio(own, base)} | ${ratio(own, bare)} | ${p99} | ${kib} | ${rps} |`,
       );
     }
   }
