@@ -165,7 +165,7 @@ const challenge = (request: NormalizedRequest) => `Bearer realm="${realmOf(reque
  * the cached one while it holds, else that of the first provider accepting it, else a Refusal (401,
  * or 403 for a genuine token of another audience). A Promise only while a key set must be fetched.
  */
-export function verifyToken(token: string, readers: readonly number[], config: CompiledJwt, ctx: JwtContext): MaybePromise<TokenVerdict> {
+function verifyToken(token: string, readers: readonly number[], config: CompiledJwt, ctx: JwtContext): MaybePromise<TokenVerdict> {
   const now = ctx.now();
   const cached = ctx.memo.tokens.get(token, config, now);
   // A verdict is reused only for a provider that reads the token from where it was found this time,
