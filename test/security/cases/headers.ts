@@ -47,6 +47,18 @@ const UNFORWARDABLE: Expected = {
   code: "identity_unforwardable",
   reason: "x-user-id has a control character or leading or trailing whitespace",
 };
+/** A gateway whose only rule denies `x-role: admin` (default Allow), on route /x of api.example.com. */
+const NO_ADMIN_WORLD = `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization: { defaultAction: "Allow", rules: [{ name: "no-admin", action: "Deny", principal: { headers: [{ name: "x-role", values: ["admin"] }] } }] } }, "x")}`;
+
+/** GET /x on api.example.com as Envoy's gRPC CheckRequest carrying `headers` (the header map or the joined values), decided in NO_ADMIN_WORLD. */
+async function noAdminOverGrpc(
+  headers: { header_map: { headers: { key: string; value: string }[] } } | { headers: Record<string, string> },
+): Promise<Outcome> {
+  const d = decider(NO_ADMIN_WORLD);
+  const request = toAuthzRequest({ attributes: { request: { http: { method: "GET", host: "api.example.com", path: "/x", ...headers } } } });
+  return fromDecision(await d(request), managedHeadersOf(d.result.snapshot.policies));
+}
+
 const junk = (n: number) => Array.from({ length: n }, (_, i) => [`x-junk-${i}`, "1"] as const);
 
 export const headerCases: readonly Case[] = [
@@ -285,9 +297,7 @@ export const headerCases: readonly Case[] = [
         reason: `denied by authorization rule no-admin (reading the ${first === "admin" ? "first" : "last"} line of a repeated header)`,
       },
       async () => {
-        const d = decider(
-          `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization: { defaultAction: "Allow", rules: [{ name: "no-admin", action: "Deny", principal: { headers: [{ name: "x-role", values: ["admin"] }] } }] } }, "x")}`,
-        );
+        const d = decider(NO_ADMIN_WORLD);
         return fromDecision(await d({ path: "/x", headers: { "x-role": [first, last] } }), managedHeadersOf(d.result.snapshot.policies));
       },
       "a header sent on two lines was read only as Envoy joins them (`admin,admin`), which no Deny value equals, while an upstream reads one line; each line is now a reading too when rules read headers",
@@ -298,14 +308,8 @@ export const headerCases: readonly Case[] = [
     "gRPC with Envoy's `encode_raw_headers`: a Deny rule on header `x-role: admin` (default Allow); `header_map` holds x-role twice, `user` then `admin`",
     { status: 403, code: "authz_denied", reason: "denied by authorization rule no-admin (reading the last line of a repeated header)" },
     async () => {
-      const d = decider(
-        `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization: { defaultAction: "Allow", rules: [{ name: "no-admin", action: "Deny", principal: { headers: [{ name: "x-role", values: ["admin"] }] } }] } }, "x")}`,
-      );
       const lines = ["user", "admin"].map((value) => ({ key: "x-role", value }));
-      const request = toAuthzRequest({
-        attributes: { request: { http: { method: "GET", host: "api.example.com", path: "/x", header_map: { headers: lines } } } },
-      });
-      return fromDecision(await d(request), managedHeadersOf(d.result.snapshot.policies));
+      return noAdminOverGrpc({ header_map: { headers: lines } });
     },
     "each entry of `header_map` (one per line as Envoy received them) was joined into one value, so the readings of a repeated header were lost on the gRPC port: a Deny rule on one line was escaped by sending another. The entries now stay lines",
   ),
@@ -314,7 +318,7 @@ export const headerCases: readonly Case[] = [
     "wire, Envoy's HTTP check: a Deny rule on header `x-role: admin` (default Allow); the client sent x-role as `user` then `admin`, which Envoy's HTTP ext_authz sends as one line `x-role: user,admin` (the lines of its CheckRequest `headers` map joined with \",\") while the upstream gets both lines",
     { status: 403, code: "authz_denied" },
     async () => {
-      const manifests = `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization: { defaultAction: "Allow", rules: [{ name: "no-admin", action: "Deny", principal: { headers: [{ name: "x-role", values: ["admin"] }] } }] } }, "x")}`;
+      const manifests = NO_ADMIN_WORLD;
       const app = await startTestApp({ "world.yaml": manifests });
       try {
         const sent = requestText("GET", "/x", [
@@ -333,13 +337,7 @@ export const headerCases: readonly Case[] = [
     "gRPC without `encode_raw_headers`: a Deny rule on header `x-role: admin` (default Allow); the client sent x-role as `user` then `admin`, which the CheckRequest's `headers` map holds as `user,admin`",
     { status: 403, code: "authz_denied", reason: "denied by authorization rule no-admin (reading the last line of a repeated header)" },
     async () => {
-      const d = decider(
-        `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization: { defaultAction: "Allow", rules: [{ name: "no-admin", action: "Deny", principal: { headers: [{ name: "x-role", values: ["admin"] }] } }] } }, "x")}`,
-      );
-      const request = toAuthzRequest({
-        attributes: { request: { http: { method: "GET", host: "api.example.com", path: "/x", headers: { "x-role": "user,admin" } } } },
-      });
-      return fromDecision(await d(request), managedHeadersOf(d.result.snapshot.policies));
+      return noAdminOverGrpc({ headers: { "x-role": "user,admin" } });
     },
     'the gRPC port read each value of the `headers` map as one line, but Envoy joins a header the client sent on several lines into one value there: a Deny rule on one line was escaped by sending another. A value holding "," is now read as the lines Envoy may have joined (header_map, with `encode_raw_headers`, keeps the lines themselves)',
   ),
