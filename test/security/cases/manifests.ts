@@ -146,6 +146,18 @@ function weakJwksCase(): Case {
   );
 }
 
+/** Runs `use` on a fresh folder holding base.yaml (BASE) and `files` (name → text), removed once `use` has settled. */
+async function inCatalogueFolder(files: Record<string, string>, use: (dir: string) => Outcome | Promise<Outcome>): Promise<Outcome> {
+  const dir = mkdtempSync(join(tmpdir(), "portcullis-catalogue-"));
+  try {
+    writeFileSync(join(dir, "base.yaml"), BASE);
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    return await use(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * A folder read whole once (BASE in base.yaml, the API-key policy on /bad in policy.yaml), then
  * changed by `change` so that some file does not parse: the last read where every file parsed must
@@ -164,11 +176,7 @@ function brokenFolderCase(
     expect: { status: 401, code: "apikey_missing", condition: "last good contents stay in force" },
     ...(fixed === undefined ? {} : { fixed }),
     async run() {
-      const dir = mkdtempSync(join(tmpdir(), "portcullis-catalogue-"));
-      try {
-        writeFileSync(join(dir, "base.yaml"), BASE);
-        writeFileSync(join(dir, "policy.yaml"), bad(apiKey()));
-        for (const [name, text] of Object.entries(extraFiles)) writeFileSync(join(dir, name), text);
+      return inCatalogueFolder({ "policy.yaml": bad(apiKey()), ...extraFiles }, (dir) => {
         const folder = new ManifestFolder(dir);
         folder.read();
         change(dir);
@@ -180,9 +188,7 @@ function brokenFolderCase(
           { headers: {} },
           latest.errors.map((e) => `${e.file}: ${e.error} (the folder's last good contents stay in force)`),
         );
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     },
   };
 }
@@ -194,16 +200,11 @@ function folderCase(id: string, title: string, expect: Expected, files: Record<s
     expect,
     fixed,
     async run() {
-      const dir = mkdtempSync(join(tmpdir(), "portcullis-catalogue-"));
-      try {
-        writeFileSync(join(dir, "base.yaml"), BASE);
-        for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+      return inCatalogueFolder(files, (dir) => {
         const { inForce } = new ManifestFolder(dir).read();
         if (inForce === undefined) throw new Error(`${id}: the folder is not in force`);
         return decide(inForce.objects, { headers: {} });
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     },
   };
 }
@@ -222,16 +223,11 @@ function checkFolderCase(id: string, title: string, expect: Case["expect"], fixe
     expect,
     fixed,
     async run() {
-      const dir = mkdtempSync(join(tmpdir(), "portcullis-catalogue-"));
-      try {
-        writeFileSync(join(dir, "base.yaml"), BASE);
-        writeFileSync(join(dir, "policy.yaml"), policy);
+      return inCatalogueFolder({ "policy.yaml": policy }, async (dir) => {
         const reported: string[] = [];
         const config = loadConfig(["check", "--manifests", dir, "GET", "http://app.example.com/bad"], {}) as CheckConfig;
         return fromDecision((await checkFolder(config, (line) => reported.push(line))).decision, [], reported.join("; "));
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     },
   };
 }
