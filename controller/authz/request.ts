@@ -4,7 +4,7 @@ import { isAscii } from "../lib/bytes.ts";
 import type { RouteRequest } from "../snapshot/route-index.ts";
 import { type CookieReadings, parseCookies } from "./cookie-readings.ts";
 import { headerValue } from "./header-values.ts";
-import { hostReadings } from "./host-readings.ts";
+import { hostReadings, isPlainHost } from "./host-readings.ts";
 import { isPlainPath, normalizePath, pathBytesOf } from "./path.ts";
 import { envoyParams, readOtherwise, withOtherReadings } from "./query-params.ts";
 
@@ -147,7 +147,7 @@ class Normalized implements NormalizedRequest {
   readonly target: string;
   readonly pathBytes: string;
   readonly plainPath: boolean;
-  readonly hosts: readonly string[];
+  readonly hosts: readonly string[] | undefined;
   readonly host: string;
   readonly path: string;
   // Methods are case-sensitive (RFC 9110 §9.1) and so is Envoy's route match: "get" is not GET.
@@ -170,8 +170,10 @@ class Normalized implements NormalizedRequest {
     // A plain path without a query is ASCII: its own text, not read again.
     this.target = this.plainPath && this.pathBytes.length === source.path.length ? source.path : this.text(source.path);
     this.#queryAt = this.target.indexOf("?");
-    this.hosts = hostReadings(source.host);
-    this.host = this.hosts.at(-1)!;
+    // The usual Host reads one way, as it is: no list of one (RouteRequest.hosts).
+    const hosts = isPlainHost(source.host) ? undefined : hostReadings(source.host);
+    this.hosts = hosts !== undefined && hosts.length > 1 ? hosts : undefined;
+    this.host = hosts === undefined ? source.host : hosts.at(-1)!;
     this.path = path ?? (this.plainPath ? this.pathBytes : normalizePath(this.pathBytes));
     this.method = method ?? source.method;
   }
