@@ -94,7 +94,7 @@ export function manifests(keys: Keys, oidc: OidcWorld = NO_PROVIDER): string {
   const jwks = jwksOf(keys.es, keys.rsa);
   const apiKeys = (extractFrom: string, extra = "") =>
     `  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: ${extractFrom}, forwardClientIDHeader: x-client-id${extra}}\n`;
-  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", failopen: "/failopen", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto", lan: "/lan", office: "/office", cors: "/cors", cel: "/cel", account: "/account", tenant: "/tenant", basic: "/basic", web: "/web", "web-down": "/webdown", admins: "/admins", tiers: "/tiers" })}---
+  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", failopen: "/failopen", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto", lan: "/lan", office: "/office", cors: "/cors", cel: "/cel", account: "/account", tenant: "/tenant", basic: "/basic", web: "/web", "web-down": "/webdown", admins: "/admins", tiers: "/tiers", scopes: "/scopes" })}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: www, namespace: apps}
@@ -206,6 +206,18 @@ ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_k
   authorization:
     defaultAction: Deny
     rules: [{name: admins, action: Allow, principal: {headers: [{name: x-user-id, values: [admin]}]}}]
+`,
+)}${policy(
+  "scopes",
+  rule("scopes"),
+  `  jwt:
+    providers: [{name: idp, issuer: ${ISSUER}, audiences: [api], localJWKS: {inline: '${jwks}'}}]
+  authorization:
+    defaultAction: Deny
+    rules:
+      - {name: no-guests, action: Deny, principal: {jwt: {provider: idp, claims: [{name: scp, valueType: StringArray, values: [guest]}]}}}
+      - {name: admin-scope, action: Allow, principal: {jwt: {provider: idp, claims: [{name: scope, values: [admin]}]}}}
+      - {name: members, action: Allow, principal: {jwt: {provider: idp, claims: [{name: scope, valueType: StringArray, values: [member]}]}}}
 `,
 )}${policy(
   "tiers",
