@@ -3,7 +3,7 @@
  * keys (node:crypto, so a case can sign any header or payload text, duplicate members included)
  * and hand-made hostile tokens.
  */
-import { createHmac, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import { createHash, createHmac, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { gatewayWithRoute } from "../support/manifests.ts";
 
 export const ISSUER = "https://idp.example.com";
@@ -75,6 +75,10 @@ spec:
   targetRefs: [${target}]
 ${body}`;
 
+/** frank's password ({SHA} in the `users` htpasswd): it holds U+FFFD, the text that bytes which are not UTF-8 read as. */
+export const FRANK_PASSWORD = "fr\uFFFDnk-pass";
+const sha1Base64 = (password: string) => createHash("sha1").update(password, "utf8").digest("base64");
+
 /** The OpenID provider of the `web` policy (oidc on /web): its issuer and the client's secret. */
 export interface OidcWorld {
   readonly issuer: string;
@@ -124,6 +128,8 @@ stringData:
   .htpasswd: |
     carol:$2b$10$0b8jTKZ1IYDuR1C2S2kdfeS2d3knFHWilD9wt6fKhc0HasZtYjlqC
     erin:$2b$04$gFFTOaLbYg2l1Ehc7R6cMeKyHj.t4uWtJ9Ut/b16Hm1OS4MJYDPFK
+    frank:{SHA}${sha1Base64(FRANK_PASSWORD)}
+     grace:{SHA}${sha1Base64("grace-pass")}
 ---
 apiVersion: v1
 kind: Secret
