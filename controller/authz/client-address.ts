@@ -65,13 +65,9 @@ export function clientAddressDetection(options: ClientAddressOptions): ClientAdd
  */
 function hopsOf(request: AuthzRequest): { peer: string | undefined; received: string[] } {
   const xff = headerValue(request.headers, "x-forwarded-for");
-  const entries =
-    xff === undefined
-      ? []
-      : xff
-          .split(",")
-          .map((s) => s.trim())
-          .filter((s) => s !== "");
+  // As Envoy splits it: at every ",", an empty entry counted (and no address), each trimmed of
+  // Envoy's whitespace only (a no-break space stays, and makes the entry no address).
+  const entries = xff === undefined ? [] : xff.split(",").map((entry) => entry.replace(ENVOY_WHITESPACE, ""));
   const stated = request.clientAddress === undefined || request.clientAddress === "" ? undefined : addressIn(request.clientAddress);
   if (stated !== undefined) {
     // The same address however it is spelt (`::ffff:a00:1` and `10.0.0.1`): Envoy's append of it.
@@ -83,6 +79,9 @@ function hopsOf(request: AuthzRequest): { peer: string | undefined; received: st
   const last = entries.pop();
   return { peer: last === undefined ? undefined : addressIn(last), received: entries };
 }
+
+/** What Envoy's StringUtil::trim removes from both ends: " \t\f\v\n\r". */
+const ENVOY_WHITESPACE = /^[ \t\f\v\n\r]+|[ \t\f\v\n\r]+$/g;
 
 /** `text` when it is an IPv4 or IPv6 address (kept as written), else undefined. */
 const addressIn = (text: string): string | undefined => (isIP(text) === 0 ? undefined : text);

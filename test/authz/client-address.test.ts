@@ -36,6 +36,15 @@ describe("numTrustedHops (HTTP ports: the last X-Forwarded-For entry is the peer
     expect(hops(1).of(request(""))).toBeUndefined();
     expect(hops(0).of(request("not-an-address"))).toBeUndefined();
   });
+  it("entries as Envoy splits them: an empty one counts, and is no address where it is chosen", () => {
+    expect(hops(2).of(request("203.0.113.9,,10.1.1.1"))).toBe("203.0.113.9");
+    expect(hops(1).of(request("203.0.113.9,,10.1.1.1"))).toBe("10.1.1.1");
+    expect(hops(1).of(request("203.0.113.9, ,10.1.1.1"))).toBe("10.1.1.1");
+  });
+  it("entries trimmed of Envoy's whitespace only: a no-break space makes no address", () => {
+    expect(hops(1).of(request("\t198.51.100.7 , 10.0.0.1"))).toBe("198.51.100.7");
+    expect(hops(1).of(request("198.51.100.7\u00a0, 10.0.0.1"))).toBe("10.0.0.1");
+  });
   it("an IPv4-mapped IPv6 entry stays as Envoy parses it, IPv6 (rules read it both ways)", () => {
     expect(hops(1).of(request("::ffff:198.51.100.7, 10.0.0.1"))).toBe("::ffff:198.51.100.7");
   });

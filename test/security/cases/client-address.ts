@@ -120,4 +120,18 @@ export const clientAddressCases: readonly Case[] = [
     behind({ trustedCidrs: ["192.168.0.0/16"] }, "/office", "10.9.9.9, ::ffff:192.168.5.5, 192.168.0.2"),
     MAPPED,
   ),
+  c(
+    "empty-entry",
+    "trusted hops 2; a client at 10.1.1.1 sends `X-Forwarded-For: 203.0.113.9,` (an empty entry last): Envoy counts the empty entry, so the second from the right is 203.0.113.9, on /office",
+    NOT_OFFICE,
+    behind({ trustedHops: 2 }, "/office", "203.0.113.9,,10.1.1.1"),
+    "empty X-Forwarded-For entries were dropped before counting, so fewer entries than hops fell back to the peer; Envoy splits at every comma, and an empty entry is one (not an address where it is chosen: the peer)",
+  ),
+  c(
+    "no-break-space",
+    "trusted hops 1; the chosen entry `10.9.9.9` followed by a no-break space (U+00A0): Envoy trims only spaces and tabs (and \\f, \\v), so it is no address and the peer 203.0.113.9 is the client, on /office",
+    NOT_OFFICE,
+    behind({ trustedHops: 1 }, "/office", "10.9.9.9\u00a0,203.0.113.9"),
+    "entries were trimmed with JavaScript's trim, which also removes the no-break space and other Unicode spaces; an entry is now trimmed of what Envoy trims",
+  ),
 ];
