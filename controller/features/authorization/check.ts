@@ -18,6 +18,7 @@ import type { CheckContext } from "../../authz/context.ts";
 import { deny } from "../../authz/decision.ts";
 import type { NormalizedRequest } from "../../authz/request.ts";
 import { mayHoldInvalidUtf8 } from "../../lib/bytes.ts";
+import { plainAddress } from "../../lib/cidr.ts";
 import { claimAt } from "../../lib/claims.ts";
 import { fail } from "../../lib/result.ts";
 import { ENVOY_QUERY, OTHER_QUERY_READINGS, queryParamsIn, type QueryReading } from "../../snapshot/query-readings.ts";
@@ -232,7 +233,8 @@ function principalMismatch(rule: CompiledRule, p: CompiledPrincipal, facts: Fact
   if (p.clientCIDRs !== undefined) {
     // An address that cannot be determined could be any: it satisfies a Deny rule, never an Allow rule.
     if (clientAddress === undefined && rule.action === "Allow") return "the client address cannot be determined";
-    if (clientAddress !== undefined && !p.clientCIDRs.contains(clientAddress)) return "the client address is outside clientCIDRs";
+    if (clientAddress !== undefined && !inClientCidrs(p.clientCIDRs, clientAddress, rule.action))
+      return "the client address is outside clientCIDRs";
   }
   if (p.jwt !== undefined) {
     const jwt = who.jwt;
@@ -265,6 +267,20 @@ function principalMismatch(rule: CompiledRule, p: CompiledPrincipal, facts: Fact
   }
   if (p.cel !== undefined && !celMatches(rule, p.cel, facts.principalVariables())) return "the principal's CEL expression is not true";
   return undefined;
+}
+
+/**
+ * Whether `address` is in a rule's clientCIDRs. Envoy reads an IPv4-mapped IPv6 address
+ * (`::ffff:10.1.2.3`, as a proxy in front may write the client) as IPv6, outside every IPv4 CIDR
+ * (only a CIDR such as `::ffff:0:0/96` takes it); the client it names is the IPv4 address. An Allow
+ * rule matches as Envoy reads it; a Deny rule also when the IPv4 address is inside (DESIGN §0: a
+ * Deny rule the client escapes only by how a proxy in front spells its address still denies).
+ */
+function inClientCidrs(cidrs: NonNullable<CompiledPrincipal["clientCIDRs"]>, address: string, action: CompiledRule["action"]): boolean {
+  const asEnvoy = cidrs.contains(address);
+  if (asEnvoy || action === "Allow") return asEnvoy;
+  const ipv4 = plainAddress(address);
+  return ipv4 !== undefined && ipv4 !== address && cidrs.contains(ipv4);
 }
 
 /**
