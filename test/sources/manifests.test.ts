@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ManifestFolder, MAX_LIST_DEPTH, MAX_MANIFEST_BYTES, type FolderLoad } from "../../controller/sources/manifests.ts";
+import { MAX_LIST_DEPTH } from "../../controller/sources/manifest-text.ts";
+import { ManifestFolder, MAX_MANIFEST_BYTES, type FolderLoad } from "../../controller/sources/manifests.ts";
 import { writeConfigMapVolume } from "../support/configmap-volume.ts";
 
 let dir: string;
