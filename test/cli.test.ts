@@ -7,7 +7,7 @@ import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { FEATURES } from "../controller/features/index.ts";
-import { EPHEMERAL_PORTS, EXAMPLES } from "./support/app.ts";
+import { EPHEMERAL_PORTS, EXAMPLES, exampleToken } from "./support/app.ts";
 import { send } from "./support/http.ts";
 import { gatewayWithRoute } from "./support/manifests.ts";
 import { writeMmdb } from "./support/mmdb.ts";
@@ -16,7 +16,7 @@ const ROOT = join(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin/portcullis");
 const ENV = { PATH: "/usr/bin:/bin" };
 const run = (...args: string[]) => spawnSync(BIN, args, { encoding: "utf8", env: ENV });
-const token = () => spawnSync(process.execPath, [join(EXAMPLES, "mint-example-token.ts"), "carol"], { encoding: "utf8" }).stdout.trim();
+const token = () => exampleToken("carol");
 const HOST = "api.maas.example.com";
 const ZOD_JARGON = /--url|--method|Invalid input|expected (string|number)|Too (big|small)|invalid_/;
 

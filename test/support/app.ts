@@ -1,4 +1,5 @@
 /** Starts the real `serve` app on ephemeral loopback ports over a temporary manifest folder. */
+import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +19,15 @@ export interface TestApp extends App {
 }
 
 export const EXAMPLES = join(import.meta.dirname, "../../deploy/examples");
+
+/**
+ * A token from the example issuer, valid 10 minutes, minted as the README mints it (with
+ * deploy/demo-issuer/mint-example-token.ts, outside the manifest folder, which reads every file).
+ */
+export function exampleToken(subject = "alice", audience = "maas-gateway", roles = ""): string {
+  const mint = join(import.meta.dirname, "../../deploy/demo-issuer/mint-example-token.ts");
+  return execFileSync(process.execPath, [mint, subject, audience, roles], { encoding: "utf8" }).trim();
+}
 
 /**
  * A manifest file to add to EXAMPLES: HTTPRoute maas-system/`name` on the examples' maas-gateway
