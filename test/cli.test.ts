@@ -327,7 +327,10 @@ spec:
     const dir = mkdtempSync(join(tmpdir(), "portcullis-cli-"));
     folders.push(dir);
     writeFileSync(join(dir, "geo.yaml"), GEO);
-    const database = join(dir, "GeoLite2-Country.mmdb");
+    // Beside the manifest folder, not in it: every file of the folder is read as manifests.
+    const databases = mkdtempSync(join(tmpdir(), "portcullis-geoip-"));
+    folders.push(databases);
+    const database = join(databases, "GeoLite2-Country.mmdb");
     writeFileSync(
       database,
       writeMmdb({ databaseType: "GeoLite2-Country", networks: [{ network: "50.114.0.0/16", data: { country: { iso_code: "US" } } }] }),
@@ -336,9 +339,9 @@ spec:
       run("check", "--manifests", dir, ...flags, "-H", `X-Forwarded-For: ${address}`, "GET", "http://geo.example.com/");
     expect(ask("50.114.0.1", "--geoip-database", database).status).toBe(0);
     expect(ask("81.2.69.160", "--geoip-database", database).status).toBe(1);
-    const missing = ask("50.114.0.1", "--geoip-database", join(dir, "absent.mmdb"));
+    const missing = ask("50.114.0.1", "--geoip-database", join(databases, "absent.mmdb"));
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toContain(`warning: GeoIP database ${join(dir, "absent.mmdb")} cannot be read (ENOENT)`);
+    expect(missing.stderr).toContain(`warning: GeoIP database ${join(databases, "absent.mmdb")} cannot be read (ENOENT)`);
     expect(JSON.parse(missing.stdout).reason).toContain("country needs a Country, City or Enterprise database");
   });
 });

@@ -1,5 +1,8 @@
 /**
- * The standalone source: a folder of YAML (or JSON) manifests, read and watched.
+ * The standalone source: a folder of YAML (or JSON) manifests, read and watched. Its entries are
+ * the ones Envoy Gateway's file provider reads (folder-entries.ts: every visible entry that is not a
+ * folder, whatever its name; no subfolder), and what that provider would not enforce breaks the
+ * folder rather than vanish: a subfolder holding a file, a link to a folder, a ListenerSet.
  *
  * The folder is enforced whole, as Envoy Gateway's file provider reloads it: while any file does
  * not parse (or holds an object of a kind Portcullis reads that is not valid, of a kind or version
@@ -13,6 +16,7 @@
 import { readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { relative } from "node:path";
 import { isDeepStrictEqual } from "node:util";
+import { isWatchedKind } from "../api/kinds.ts";
 import { toResources, type RawObject, type RejectedObject, type Resources } from "../api/resources.ts";
 import { scanFolder, signatureOf, type FolderScan } from "./folder-entries.ts";
 import { parseManifests } from "./manifest-text.ts";
@@ -40,8 +44,9 @@ export interface FolderLoad {
   readonly rejected: readonly RejectedObject[];
   /**
    * Files that could not be read or parsed, or that hold an object of a kind Portcullis reads that
-   * is not valid or differs from its copy in another file, by path relative to the folder, with why
-   * ("line 3, column 7: …", "document 2 at line 14 (…) is not valid: …").
+   * is not valid, differs from its copy in another file or is a ListenerSet, and subfolders that
+   * hold a file ("team/"), by path relative to the folder, with why ("line 3, column 7: …",
+   * "document 2 at line 14 (…) is not valid: …", "is a subfolder holding team/p.yaml: …").
    */
   readonly errors: readonly { readonly file: string; readonly error: string }[];
 }
@@ -76,14 +81,16 @@ export class ManifestFolder {
     const errors: { file: string; error: string }[] = [];
     const scan = this.#scan();
     const before = signatureOf(scan);
-    for (const path of scan.files) {
-      const file = relative(this.#dir, path);
-      const parsed = parseFile(path, file);
-      if ("error" in parsed) errors.push({ file, error: parsed.error });
+    for (const entry of scan.entries) {
+      const file = relative(this.#dir, entry.path);
+      const parsed = entry.kind === "file" ? parseFile(entry.path, file) : { error: subfolderError(relative(this.#dir, entry.holds)) };
+      if ("error" in parsed) errors.push({ file: entry.kind === "file" ? file : `${file}/`, error: parsed.error });
       else objects.push(...parsed.objects);
     }
     const changedWhileRead = this.#observe().signature !== before;
-    const { resources, rejected } = toResources(objects);
+    const listenerSets = objects.filter((o) => isListenerSet(o.object));
+    for (const o of listenerSets) errors.push(listenerSetError(o));
+    const { resources, rejected } = toResources(listenerSets.length === 0 ? objects : objects.filter((o) => !listenerSets.includes(o)));
     // An object of a kind Portcullis reads that is not valid leaves its file's meaning as unknown as a
     // YAML error does (a policy whose label is a number would be left out, opening its route), and so
     // does a second copy of an object that differs from the first (which one is meant is unknown):
@@ -104,12 +111,13 @@ export class ManifestFolder {
 
   /**
    * Calls `onChange` once per burst of changes (`debounceMs` after the last) under the folder until
-   * the returned function is called. Each directory read() descends into is watched on its own
-   * (inotify on Linux): a directory watch keeps reporting its entries however often a file is
+   * the returned function is called. The folder, and each subfolder read() lists to learn whether it
+   * holds a file, is watched on its own (inotify on Linux): an entry of any name added, removed or
+   * changed is reported, and a directory watch keeps reporting its entries however often a file is
    * replaced by rename (an editor's save, a ConfigMap volume's `..data` swap), where Node 24's
    * recursive watch goes deaf to a file after its first replacement. The watched set follows each
-   * change. Every `pollMs` the files' (inode, size, mtime) and the directories' inodes are compared
-   * with the last change's, which catches what no directory watch reports.
+   * change. Every `pollMs` the files' (inode, size, mtime), the directories' inodes and the file
+   * each subfolder holds are compared with the last change's, which catches what no directory watch reports.
    */
   watch(onChange: () => void, { debounceMs = 100, pollMs = POLL_INTERVAL_MS }: { debounceMs?: number; pollMs?: number } = {}): () => void {
     const watchers = new Map<string, { readonly watcher: FSWatcher; readonly ino: number }>();
@@ -175,19 +183,71 @@ export class ManifestFolder {
 }
 
 /** A rejected object as its file's error: the file from its origin ("file#N"), the document and the line it begins on, what is wrong and why. */
-function objectError(r: RejectedObject, line: number | undefined, what: string, why: string): { file: string; error: string } {
+function objectError(
+  r: Pick<RejectedObject, "origin" | "object">,
+  line: number | undefined,
+  what: string,
+  why: string,
+): { file: string; error: string } {
   const hash = r.origin.lastIndexOf("#");
   const at = line === undefined ? "" : ` at line ${line}`;
   return { file: r.origin.slice(0, hash), error: `document ${r.origin.slice(hash + 1)}${at} (${r.object}) ${what}: ${why}` };
 }
 
+/**
+ * The objects of the folder's entry `path` (named `file`), read as Envoy Gateway's file provider
+ * reads every entry that is not itself a folder: as a file of manifests, through a link. A link to a
+ * folder, and a pipe, socket or device, fail that provider's whole load (or, a pipe, hang it), and
+ * break the folder here.
+ */
 function parseFile(path: string, file: string): { objects: RawObject[] } | { error: string } {
   let text: string;
   try {
-    if (statSync(path).size > MAX_MANIFEST_BYTES) return { error: `larger than ${MAX_MANIFEST_BYTES} bytes` };
+    const stats = statSync(path);
+    if (stats.isDirectory()) {
+      return {
+        error:
+          "is a link to a folder: Envoy Gateway's file provider reads each entry of its folder that is not itself a folder as a file, so it fails its whole load over this one; link to the files themselves, or move them into the folder",
+      };
+    }
+    if (!stats.isFile()) {
+      return {
+        error:
+          "is not a regular file (a pipe, socket or device): Envoy Gateway's file provider would read it as a file of manifests; remove it from the folder",
+      };
+    }
+    if (stats.size > MAX_MANIFEST_BYTES) return { error: `larger than ${MAX_MANIFEST_BYTES} bytes` };
     text = readFileSync(path, "utf8");
   } catch (e) {
     return { error: `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
   }
   return parseManifests(text, file);
+}
+
+/** Why a subfolder that holds `holds` (relative to the folder) breaks the folder. */
+const subfolderError = (holds: string): string =>
+  `is a subfolder holding ${holds}: Envoy Gateway's file provider reads no subfolder, so it would enforce nothing there; move its files into the folder itself, or the subfolder out of it`;
+
+/**
+ * Whether `object` is a ListenerSet (gateway.networking.k8s.io, any version): Envoy Gateway v1.9.0's
+ * file provider loads none (its loader, internal/gatewayapi/resource/load.go, has no case for the
+ * kind and drops it), so its listeners do not exist for Envoy Gateway in a manifest folder, and
+ * read, they would let a route be chosen where Envoy Gateway has no listener for it. Kubernetes mode
+ * reads ListenerSets, as Envoy Gateway's Kubernetes provider does.
+ */
+function isListenerSet(object: unknown): boolean {
+  const o = object as { apiVersion?: unknown; kind?: unknown } | null;
+  return typeof o === "object" && o !== null && o.kind === "ListenerSet" && isWatchedKind(o.apiVersion, o.kind);
+}
+
+/** A ListenerSet read from a manifest folder (isListenerSet) as its file's error. */
+function listenerSetError(raw: RawObject): { file: string; error: string } {
+  const meta = (raw.object as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
+  const name = typeof meta?.name === "string" ? ` ${typeof meta.namespace === "string" ? meta.namespace : "default"}/${meta.name}` : "";
+  return objectError(
+    { origin: raw.origin, object: `ListenerSet${name}` },
+    raw.line,
+    "is not loaded",
+    "Envoy Gateway's file provider does not load ListenerSet, so its listeners would not exist for Envoy Gateway; put them on the Gateway itself (ListenerSets are read in Kubernetes mode)",
+  );
 }
