@@ -36,8 +36,17 @@ describe("numTrustedHops (HTTP ports: the last X-Forwarded-For entry is the peer
     expect(hops(1).of(request(""))).toBeUndefined();
     expect(hops(0).of(request("not-an-address"))).toBeUndefined();
   });
-  it("IPv4-mapped IPv6 entries are read as IPv4", () => {
-    expect(hops(1).of(request("::ffff:198.51.100.7, 10.0.0.1"))).toBe("198.51.100.7");
+  it("entries as Envoy splits them: an empty one counts, and is no address where it is chosen", () => {
+    expect(hops(2).of(request("203.0.113.9,,10.1.1.1"))).toBe("203.0.113.9");
+    expect(hops(1).of(request("203.0.113.9,,10.1.1.1"))).toBe("10.1.1.1");
+    expect(hops(1).of(request("203.0.113.9, ,10.1.1.1"))).toBe("10.1.1.1");
+  });
+  it("entries trimmed of Envoy's whitespace only: a no-break space makes no address", () => {
+    expect(hops(1).of(request("\t198.51.100.7 , 10.0.0.1"))).toBe("198.51.100.7");
+    expect(hops(1).of(request("198.51.100.7\u00a0, 10.0.0.1"))).toBe("10.0.0.1");
+  });
+  it("an IPv4-mapped IPv6 entry stays as Envoy parses it, IPv6 (rules read it both ways)", () => {
+    expect(hops(1).of(request("::ffff:198.51.100.7, 10.0.0.1"))).toBe("::ffff:198.51.100.7");
   });
 });
 
@@ -47,6 +56,8 @@ describe("gRPC: Envoy states the peer (attributes.source)", () => {
     expect(hops(1).of(request("198.51.100.7, 192.168.1.1", "192.168.1.1"))).toBe("198.51.100.7");
     expect(hops(1).of(request("198.51.100.7", "192.168.1.1"))).toBe("198.51.100.7");
     expect(hops(1).of(request(undefined, "192.168.1.1"))).toBe("192.168.1.1");
+    // Envoy's append spelt otherwise than the stated peer is still the peer.
+    expect(hops(1).of(request("198.51.100.7, ::ffff:192.168.1.1", "192.168.1.1"))).toBe("198.51.100.7");
   });
   it("a stated peer that is not an address: undetermined, never the client's header", () => {
     expect(hops(0).of(request("10.9.9.9", "pipe:/tmp/envoy.sock"))).toBeUndefined();
@@ -67,6 +78,10 @@ describe("trustedCIDRs", () => {
   });
   it("an entry that is not an address on the way: the peer", () => {
     expect(lb.of(request("203.0.113.9, garbage, 10.0.0.2"))).toBe("10.0.0.2");
+  });
+  it("an IPv4-mapped IPv6 entry is not in an IPv4 trusted CIDR (Envoy's CidrRange): the walk stops at it", () => {
+    expect(lb.of(request("203.0.113.9, ::ffff:10.1.1.1, 10.0.0.2"))).toBe("::ffff:10.1.1.1");
+    expect(cidrs("::ffff:0:0/96").of(request("203.0.113.9, ::ffff:10.1.1.1", "::ffff:10.0.0.2"))).toBe("203.0.113.9");
   });
 });
 
