@@ -83,14 +83,18 @@ export class ManifestFolder {
     const before = signatureOf(scan);
     for (const entry of scan.entries) {
       const file = relative(this.#dir, entry.path);
-      const parsed = entry.kind === "file" ? parseFile(entry.path, file) : { error: subfolderError(relative(this.#dir, entry.holds)) };
-      if ("error" in parsed) errors.push({ file: entry.kind === "file" ? file : `${file}/`, error: parsed.error });
+      if (entry.kind === "subfolder") {
+        errors.push({ file: `${file}/`, error: subfolderError(relative(this.#dir, entry.holds)) });
+        continue;
+      }
+      const parsed = parseFile(entry.path, file);
+      if ("error" in parsed) errors.push({ file, error: parsed.error });
       else objects.push(...parsed.objects);
     }
     const changedWhileRead = this.#observe().signature !== before;
     const listenerSets = objects.filter((o) => isListenerSet(o.object));
     for (const o of listenerSets) errors.push(listenerSetError(o));
-    const { resources, rejected } = toResources(listenerSets.length === 0 ? objects : objects.filter((o) => !listenerSets.includes(o)));
+    const { resources, rejected } = toResources(listenerSets.length === 0 ? objects : objects.filter((o) => !isListenerSet(o.object)));
     // An object of a kind Portcullis reads that is not valid leaves its file's meaning as unknown as a
     // YAML error does (a policy whose label is a number would be left out, opening its route), and so
     // does a second copy of an object that differs from the first (which one is meant is unknown):
