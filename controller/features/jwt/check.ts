@@ -112,8 +112,8 @@ function verifyInOrder(
   first: CachedToken | undefined,
 ): MaybePromise<TokenVerdict> {
   for (let i = from; i < found.length; i++) {
-    const [token, readers] = found[i]!;
-    const verdict = verifyToken(token, readers, config, ctx);
+    // Indexes, not `const [token, readers] =`: array destructuring runs the iteration protocol.
+    const verdict = verifyToken(found[i]![0], found[i]![1], config, ctx);
     if (verdict instanceof Promise) return resumedAfter(verdict, found, config, ctx, i, first);
     if ("error" in verdict) return verdict;
     first ??= verdict;
