@@ -192,13 +192,18 @@ export async function benchProxies(o: ProxyBenchOptions, log: (line: string) => 
     const portcullisTokens = tokenWalk(o.tokens.file);
     const base = { cpu: o.cpus.load, connections: o.connections };
     const at = (t: Target) => ({ host: t.host, ...t.headers });
-    const plan = (s: ProxyScenario): { pids: number[]; load: (durationS: number) => Promise<WrkResult> } => {
+    // The proxies that ask Portcullis: only their scenarios (and Portcullis alone) count its collections.
+    const asking = new Set([proxies.nginxAuth, proxies.caddyAuth, proxies.caddySidAuth]);
+    /** A scenario's processes (CPU summed over them), its load, and whether Portcullis serves its requests. */
+    const plan = (s: ProxyScenario): { pids: number[]; load: (durationS: number) => Promise<WrkResult>; portcullis: boolean } => {
       const through = (p: RunningProxy, t: Target, headers: Record<string, string> = {}) => ({
         pids: p.kind === "haproxy" ? p.pids() : [...p.pids(), portcullis!.pid],
+        portcullis: asking.has(p),
         load: (durationS: number) => runWrk({ ...base, durationS, url: `${p.url}${t.path}`, headers: { ...at(t), ...headers } }),
       });
       const walking = (url: string, pids: number[], walk: ReturnType<typeof tokenWalk>) => ({
         pids,
+        portcullis: url === portcullis!.url,
         load: (durationS: number) => walk({ ...base, durationS, url: `${url}${jwtTarget.path}`, headers: at(jwtTarget) }),
       });
       switch (s) {
@@ -233,8 +238,8 @@ export async function benchProxies(o: ProxyBenchOptions, log: (line: string) => 
     const scenarios = proxyScenarios(o.caddy.sid !== undefined);
     const plans = Object.fromEntries(scenarios.map((s) => [s, plan(s)])) as Record<ProxyScenario, ReturnType<typeof plan>>;
     const run = (s: ProxyScenario, durationS: number): Promise<Run> => {
-      const { pids, load } = plans[s];
-      const probe = pids.includes(portcullis!.pid) ? { probe: { pid: portcullis!.pid, file: probeFile, allocations: false } } : {};
+      const { pids, load, portcullis: probed } = plans[s];
+      const probe = probed ? { probe: { pid: portcullis!.pid, file: probeFile, allocations: false } } : {};
       return measure({ pids, ...probe }, () => load(durationS));
     };
     for (const s of scenarios) {
