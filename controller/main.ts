@@ -57,16 +57,6 @@ async function run(config: Config): Promise<number> {
 async function serve(config: ServeConfig): Promise<number> {
   const logger = createLogger(config.logLevel);
   const app = await startApp(config, logger);
-  const { authz, grpc, forwardAuth, admin } = app.ports;
-  const at = (port: number) => `${config.bindAddress}:${port}`;
-  logger.info(
-    { ...app.ports, bindAddress: config.bindAddress, manifests: config.manifests },
-    `Portcullis listening: Envoy ext_authz HTTP on ${at(authz)}, gRPC on ${at(grpc)}, forward-auth on ${at(forwardAuth)}, admin on ${at(admin)}`,
-  );
-  void app.ready.then(() => {
-    if (app.pipeline.current !== undefined)
-      logger.info({ generation: app.pipeline.current.generation }, "ready: checks are decided by the loaded policies");
-  });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal, delaySeconds: config.shutdownDelaySeconds }, "shutting down: draining in-flight checks");

@@ -11,9 +11,13 @@
  * - `trustedCIDRs`: a peer outside them is the client; else the received entries are walked from
  *   the right, skipping trusted ones, and the first other one is the client; all trusted: the
  *   leftmost; an entry that is not an address, or none at all: the peer.
+ * Addresses are Envoy's text: an IPv4-mapped IPv6 address stays IPv6 (`::ffff:10.0.0.1`), as Envoy
+ * parses it, so a trusted proxy's IPv4 CIDR does not take it; rules read it both ways
+ * (authorization's clientCIDRs).
  * `undefined` when no peer is known (no X-Forwarded-For on an HTTP port): the caller must then
  * let no Allow rule match on the address and every Deny rule match (DESIGN §0).
  */
+import { isIP } from "node:net";
 import { cidrSet, plainAddress } from "../lib/cidr.ts";
 import { headerValue } from "./header-values.ts";
 import type { AuthzRequest } from "./request.ts";
@@ -43,14 +47,14 @@ export function clientAddressDetection(options: ClientAddressOptions): ClientAdd
       if (trusted !== undefined) {
         if (!trusted.has(peer)) return peer;
         for (let i = received.length - 1; i >= 0; i--) {
-          const entry = plainAddress(received[i]!);
+          const entry = addressIn(received[i]!);
           if (entry === undefined) return peer;
           if (!trusted.has(entry)) return entry;
         }
-        return received.length === 0 ? peer : plainAddress(received[0]!);
+        return received.length === 0 ? peer : addressIn(received[0]!);
       }
       if (trustedHops === 0 || received.length < trustedHops) return peer;
-      return plainAddress(received[received.length - trustedHops]!) ?? peer;
+      return addressIn(received[received.length - trustedHops]!) ?? peer;
     },
   };
 }
@@ -61,19 +65,23 @@ export function clientAddressDetection(options: ClientAddressOptions): ClientAdd
  */
 function hopsOf(request: AuthzRequest): { peer: string | undefined; received: string[] } {
   const xff = headerValue(request.headers, "x-forwarded-for");
-  const entries =
-    xff === undefined
-      ? []
-      : xff
-          .split(",")
-          .map((s) => s.trim())
-          .filter((s) => s !== "");
-  const stated = request.clientAddress === undefined || request.clientAddress === "" ? undefined : plainAddress(request.clientAddress);
+  // As Envoy splits it: at every ",", an empty entry counted (and no address), each trimmed of
+  // Envoy's whitespace only (a no-break space stays, and makes the entry no address).
+  const entries = xff === undefined ? [] : xff.split(",").map((entry) => entry.replace(ENVOY_WHITESPACE, ""));
+  const stated = request.clientAddress === undefined || request.clientAddress === "" ? undefined : addressIn(request.clientAddress);
   if (stated !== undefined) {
-    if (entries.length > 0 && plainAddress(entries[entries.length - 1]!) === stated) entries.pop();
+    // The same address however it is spelt (`::ffff:a00:1` and `10.0.0.1`): Envoy's append of it.
+    const last = entries.length === 0 ? undefined : plainAddress(entries[entries.length - 1]!);
+    if (last !== undefined && last === plainAddress(stated)) entries.pop();
     return { peer: stated, received: entries };
   }
   if (request.clientAddress !== undefined && request.clientAddress !== "") return { peer: undefined, received: [] };
   const last = entries.pop();
-  return { peer: last === undefined ? undefined : plainAddress(last), received: entries };
+  return { peer: last === undefined ? undefined : addressIn(last), received: entries };
 }
+
+/** What Envoy's StringUtil::trim removes from both ends: " \t\f\v\n\r". */
+const ENVOY_WHITESPACE = /^[ \t\f\v\n\r]+|[ \t\f\v\n\r]+$/g;
+
+/** `text` when it is an IPv4 or IPv6 address (kept as written), else undefined. */
+const addressIn = (text: string): string | undefined => (isIP(text) === 0 ? undefined : text);

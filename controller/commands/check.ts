@@ -9,6 +9,8 @@ import { clientAddressDetection } from "../authz/client-address.ts";
 import { createOidcProviders } from "../features/oidc/provider.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
 import { reasonOf } from "../authz/decision.ts";
+import { linesEnvoyMayHaveJoined } from "../authz/header-values.ts";
+import type { AuthzRequest } from "../authz/request.ts";
 import { Trace } from "../authz/trace.ts";
 import { UsageError, type CheckConfig } from "../config.ts";
 import { createKeyStore } from "../keys/store.ts";
@@ -95,23 +97,25 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
 }
 
 /**
- * The request's headers from `-H 'Name: value'` lines, as serve's HTTP port hands them to check():
- * lower-case names, a name given several times as its lines in order (each decided on as a reading
- * where a rule reads it), Cookie lines joined with "; " as Node joins them. Host is the URL's unless
- * given; given twice it is ambiguous (serve refuses such a request), a UsageError.
+ * The request's headers from `-H 'Name: value'` lines, as Envoy's HTTP ext_authz check hands them to
+ * serve's port and the port to check() (server/authz.ts): lower-case names; a name given several
+ * times joined with "," as Envoy joins the lines of a repeated header, Cookie lines with "; " as Node
+ * joins them; then every value holding "," read as the lines Envoy may have joined
+ * (linesEnvoyMayHaveJoined), so `-H 'x-role: user,admin'` and `-H 'x-role: user' -H 'x-role: admin'`
+ * are decided alike, as the port decides them. Host is the URL's unless given; given twice it is
+ * ambiguous (serve refuses such a request), a UsageError.
  */
-export function headersOf(lines: readonly string[], urlHost: string): Record<string, string | string[]> {
-  const headers: Record<string, string | string[]> = {};
+export function headersOf(lines: readonly string[], urlHost: string): AuthzRequest["headers"] {
+  const joined: Record<string, string> = {};
   for (const line of lines) {
     const colon = line.indexOf(":");
     const name = line.slice(0, colon).trim().toLowerCase();
     const value = line.slice(colon + 1).trim();
-    const before = Object.hasOwn(headers, name) ? headers[name] : undefined;
-    if (before === undefined) headers[name] = value;
+    const before = Object.hasOwn(joined, name) ? joined[name] : undefined;
+    if (before === undefined) joined[name] = value;
     else if (name === "host") throw new UsageError("-H Host is given twice; a request has one Host", "check");
-    else if (name === "cookie") headers[name] = `${before as string}; ${value}`;
-    else headers[name] = [...(typeof before === "string" ? [before] : before), value];
+    else joined[name] = `${before}${name === "cookie" ? "; " : ","}${value}`;
   }
-  if (!Object.hasOwn(headers, "host")) headers.host = urlHost;
-  return headers;
+  if (!Object.hasOwn(joined, "host")) joined.host = urlHost;
+  return linesEnvoyMayHaveJoined(joined);
 }

@@ -12,7 +12,7 @@ const SYNOPSIS: Readonly<Record<ActionName, string>> = {
 const DESCRIPTION: Readonly<Record<ActionName, string>> = {
   serve: "Answers Envoy ext_authz (HTTP and gRPC) and forward-auth checks with the policies of a manifest folder or a cluster.",
   check:
-    "Decides one request as serve would and prints the decision as JSON {status, headers, reason, route, policy}.\n" +
+    "Decides one request as serve's Envoy ext_authz HTTP port would and prints the decision as JSON {status, headers, reason, route, policy}.\n" +
     "A folder with a file that does not parse is not served (every check denied, not_ready), so check denies too.\n" +
     "Exit 0 allow, 1 deny, 2 bad usage or unreadable folder.",
   compile:

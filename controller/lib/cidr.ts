@@ -2,15 +2,19 @@
 import { BlockList, isIP } from "node:net";
 
 export interface CidrSet {
-  /** Whether `address` (IPv4 or IPv6 text; IPv4-mapped IPv6 is read as its IPv4 address) is in the set. */
+  /**
+   * Whether `address` (IPv4 or IPv6 text) is in the set, as Envoy's CidrRange and IP matcher read
+   * it: an IPv4-mapped IPv6 address (`::ffff:10.0.0.1`) is IPv6, in no IPv4 CIDR. False for text
+   * that is not an address.
+   */
   has(address: string): boolean;
 }
 
 /**
  * Throws an Error naming the first entry that is not a CIDR ("10.0.0.0/8", "2001:db8::/32"). An
- * address matches only the CIDRs of its own IP version, as Envoy's CidrRange: one BlockList per
- * version, since a BlockList reads an IPv4 address as `::ffff:a.b.c.d`, which `::/0` (or any IPv6
- * range covering `::ffff:0:0/96`) contains.
+ * address matches only the CIDRs of its own IP version as written, as Envoy's CidrRange: one
+ * BlockList per version, since a BlockList reads an IPv4 address as `::ffff:a.b.c.d`, which `::/0`
+ * (or any IPv6 range covering `::ffff:0:0/96`) contains.
  */
 export function cidrSet(cidrs: readonly string[]): CidrSet {
   const lists = { ipv4: new BlockList(), ipv6: new BlockList() };
@@ -25,10 +29,10 @@ export function cidrSet(cidrs: readonly string[]): CidrSet {
   }
   return {
     has(address) {
-      const plain = plainAddress(address);
-      if (plain === undefined) return false;
-      const version = isIP(plain) === 4 ? "ipv4" : "ipv6";
-      return lists[version].check(plain, version);
+      const family = isIP(address);
+      if (family === 0) return false;
+      const version = family === 4 ? "ipv4" : "ipv6";
+      return lists[version].check(address, version);
     },
   };
 }

@@ -28,7 +28,11 @@ export interface App {
   readonly pipeline: Pipeline;
   readonly keys: JwksKeyStore;
   readonly metrics: Metrics;
-  /** Resolves when the first snapshot is published. */
+  /**
+   * Resolves when the source has synced: its first read published, or found unusable (a broken
+   * manifest folder), in which case no snapshot is served (/readyz 503) until a read is. The
+   * "ready:" log line marks the first snapshot served, whichever comes first.
+   */
   readonly ready: Promise<void>;
   /** Whether this replica holds the status-writer lease (always false in standalone mode). */
   leading(): boolean;
@@ -83,6 +87,16 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
   pipeline.onSwap((snapshot) => retainBackendClients(snapshot, { extAuth, oidc }));
   let stopping = false;
   let synced = false;
+  let listening = false;
+  let announced = false;
+  /** Logs the ready line once, when the ports listen and /readyz first holds (synced, with a snapshot), in whichever order these came. */
+  const announceReady = () => {
+    const current = pipeline.current;
+    if (announced || !listening || !synced || current === undefined) return;
+    announced = true;
+    logger.info({ generation: current.generation }, "ready: checks are decided by the loaded policies");
+  };
+  pipeline.onSwap(announceReady);
   const servers: Server[] = [
     createHttpServer(envoyHandler(authorizer), logger),
     createHttpServer(forwardAuthHandler(authorizer), logger),
@@ -102,6 +116,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
   ];
   const ready = mode.synced.then(() => {
     synced = true;
+    announceReady();
   });
   const [authz, forwardAuth, admin, grpc] = await Promise.all([
     listen(servers[0]!, config.authzPort, config.bindAddress),
@@ -109,8 +124,16 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     listen(servers[2]!, config.adminPort, config.bindAddress),
     startGrpcServer(authorizer, config.grpcPort, config.bindAddress, logger.child({ component: "grpc" })),
   ]);
+  const ports = { authz: authz!, forwardAuth: forwardAuth!, admin: admin!, grpc: grpc.port };
+  const at = (port: number) => `${config.bindAddress}:${port}`;
+  logger.info(
+    { ...ports, bindAddress: config.bindAddress, manifests: config.manifests },
+    `Portcullis listening: Envoy ext_authz HTTP on ${at(ports.authz)}, gRPC on ${at(ports.grpc)}, forward-auth on ${at(ports.forwardAuth)}, admin on ${at(ports.admin)}`,
+  );
+  listening = true;
+  announceReady();
   return {
-    ports: { authz: authz!, forwardAuth: forwardAuth!, admin: admin!, grpc: grpc.port },
+    ports,
     pipeline,
     keys,
     metrics,

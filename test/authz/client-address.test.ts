@@ -1,3 +1,5 @@
+import { BlockList, isIP } from "node:net";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { clientAddressDetection } from "../../controller/authz/client-address.ts";
 import type { AuthzRequest } from "../../controller/authz/request.ts";
@@ -36,8 +38,17 @@ describe("numTrustedHops (HTTP ports: the last X-Forwarded-For entry is the peer
     expect(hops(1).of(request(""))).toBeUndefined();
     expect(hops(0).of(request("not-an-address"))).toBeUndefined();
   });
-  it("IPv4-mapped IPv6 entries are read as IPv4", () => {
-    expect(hops(1).of(request("::ffff:198.51.100.7, 10.0.0.1"))).toBe("198.51.100.7");
+  it("entries as Envoy splits them: an empty one counts, and is no address where it is chosen", () => {
+    expect(hops(2).of(request("203.0.113.9,,10.1.1.1"))).toBe("203.0.113.9");
+    expect(hops(1).of(request("203.0.113.9,,10.1.1.1"))).toBe("10.1.1.1");
+    expect(hops(1).of(request("203.0.113.9, ,10.1.1.1"))).toBe("10.1.1.1");
+  });
+  it("entries trimmed of Envoy's whitespace only: a no-break space makes no address", () => {
+    expect(hops(1).of(request("\t198.51.100.7 , 10.0.0.1"))).toBe("198.51.100.7");
+    expect(hops(1).of(request("198.51.100.7\u00a0, 10.0.0.1"))).toBe("10.0.0.1");
+  });
+  it("an IPv4-mapped IPv6 entry stays as Envoy parses it, IPv6 (rules read it both ways)", () => {
+    expect(hops(1).of(request("::ffff:198.51.100.7, 10.0.0.1"))).toBe("::ffff:198.51.100.7");
   });
 });
 
@@ -47,6 +58,8 @@ describe("gRPC: Envoy states the peer (attributes.source)", () => {
     expect(hops(1).of(request("198.51.100.7, 192.168.1.1", "192.168.1.1"))).toBe("198.51.100.7");
     expect(hops(1).of(request("198.51.100.7", "192.168.1.1"))).toBe("198.51.100.7");
     expect(hops(1).of(request(undefined, "192.168.1.1"))).toBe("192.168.1.1");
+    // Envoy's append spelt otherwise than the stated peer is still the peer.
+    expect(hops(1).of(request("198.51.100.7, ::ffff:192.168.1.1", "192.168.1.1"))).toBe("198.51.100.7");
   });
   it("a stated peer that is not an address: undetermined, never the client's header", () => {
     expect(hops(0).of(request("10.9.9.9", "pipe:/tmp/envoy.sock"))).toBeUndefined();
@@ -68,11 +81,96 @@ describe("trustedCIDRs", () => {
   it("an entry that is not an address on the way: the peer", () => {
     expect(lb.of(request("203.0.113.9, garbage, 10.0.0.2"))).toBe("10.0.0.2");
   });
+  it("an IPv4-mapped IPv6 entry is not in an IPv4 trusted CIDR (Envoy's CidrRange): the walk stops at it", () => {
+    expect(lb.of(request("203.0.113.9, ::ffff:10.1.1.1, 10.0.0.2"))).toBe("::ffff:10.1.1.1");
+    expect(cidrs("::ffff:0:0/96").of(request("203.0.113.9, ::ffff:10.1.1.1", "::ffff:10.0.0.2"))).toBe("203.0.113.9");
+  });
 });
 
 describe("configuration", () => {
   it("refuses both rules at once and malformed CIDRs", () => {
     expect(() => clientAddressDetection({ trustedHops: 1, trustedCidrs: ["10.0.0.0/8"] })).toThrow(/not both/);
     expect(() => cidrs("10.0.0.0/33")).toThrow(/not a CIDR/);
+  });
+});
+
+/**
+ * Envoy's own steps, written out as its code takes them (HTTP connection manager before its
+ * append; Envoy Gateway's xff extension: `getLastAddressFromXFF` with numTrustedHops − 1 commas
+ * skipped from the right, `getLastNonTrustedAddressFromXFF` split at every comma), over the
+ * X-Forwarded-For Envoy received (`undefined`: none) and the peer: the address it takes.
+ */
+function envoyClientAddress(options: { hops: number; trusted: readonly string[] }, received: string | undefined, peer: string): string {
+  const trim = (text: string) => text.replace(/^[ \t\f\v\n\r]+|[ \t\f\v\n\r]+$/g, "");
+  const parsed = (text: string) => (isIP(text) === 0 ? undefined : text);
+  if (options.trusted.length > 0) {
+    const lists = { 4: new BlockList(), 6: new BlockList() };
+    for (const cidr of options.trusted) {
+      const [address, bits] = cidr.split("/") as [string, string];
+      const family = isIP(address) as 4 | 6;
+      lists[family].addSubnet(address, Number(bits), family === 4 ? "ipv4" : "ipv6");
+    }
+    const isTrusted = (address: string) => {
+      const family = isIP(address) as 4 | 6;
+      return lists[family].check(address, family === 4 ? "ipv4" : "ipv6");
+    };
+    if (!isTrusted(peer) || received === undefined) return peer;
+    let leftmost: string | undefined;
+    for (const entry of received.split(",").reverse()) {
+      const address = parsed(trim(entry));
+      if (address === undefined) return peer;
+      if (!isTrusted(address)) return address;
+      leftmost = address;
+    }
+    return leftmost ?? peer;
+  }
+  if (options.hops === 0 || received === undefined) return peer;
+  let rest = received;
+  for (let i = 0; i < options.hops - 1; i++) {
+    const comma = rest.lastIndexOf(",");
+    if (comma === -1) return peer;
+    rest = rest.slice(0, comma);
+  }
+  const comma = rest.lastIndexOf(",");
+  if (comma !== -1 && comma + 1 < rest.length) rest = rest.slice(comma + 1);
+  return parsed(trim(rest)) ?? peer;
+}
+
+describe("against Envoy's own steps (fast-check, fixed seed)", () => {
+  const entry = fc.constantFrom(
+    "10.1.1.1",
+    "203.0.113.9",
+    "192.168.1.1",
+    "::ffff:10.2.2.2",
+    "2001:db8::1",
+    "",
+    " ",
+    "\t198.51.100.7 ",
+    "10.9.9.9\u00a0",
+    "unknown",
+    "10.0.0.2",
+  );
+  const received = fc.option(
+    fc.tuple(fc.array(entry, { minLength: 1, maxLength: 5 }), fc.constantFrom(",", ", ")).map(([entries, sep]) => entries.join(sep)),
+    { nil: undefined },
+  );
+  const peer = fc.constantFrom("10.0.0.2", "203.0.113.5", "::ffff:10.0.0.3", "2001:db8::2");
+  const options = fc.oneof(
+    fc.record({ hops: fc.integer({ min: 0, max: 4 }), trusted: fc.constant([] as string[]) }),
+    fc.record({
+      hops: fc.constant(0),
+      trusted: fc.constantFrom(["10.0.0.0/8"], ["10.0.0.0/8", "::ffff:0:0/96"], ["::/0"], ["2001:db8::/32", "192.168.0.0/16"]),
+    }),
+  );
+  it("takes the address Envoy takes for every X-Forwarded-For, trusted hops and CIDRs", () => {
+    fc.assert(
+      fc.property(options, received, peer, (o, xff, p) => {
+        // On the HTTP ports the header ends with Envoy's append of the peer (no "," before it when none was received).
+        const sent = xff === undefined || xff === "" ? p : `${xff},${p}`;
+        const detection = clientAddressDetection({ trustedHops: o.hops, trustedCidrs: o.trusted });
+        expect(detection.of(request(sent))).toBe(envoyClientAddress(o, xff === "" ? undefined : xff, p));
+      }),
+      { seed: 20_261_201, numRuns: 2000 },
+    );
   });
 });

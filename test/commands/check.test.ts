@@ -1,14 +1,17 @@
 /**
  * `portcullis check` in-process (controller/commands/check.ts): the request built from -H lines as
- * serve's HTTP port builds it, and --explain showing every reading of the request that decided.
+ * serve's Envoy HTTP port builds it (one table decided by both), and --explain showing every reading
+ * of the request that decided.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { headersOf, runCheck } from "../../controller/commands/check.ts";
 import { loadConfig, UsageError, type CheckConfig } from "../../controller/config.ts";
 import type { TraceStep } from "../../controller/authz/trace.ts";
+import { startTestApp, type TestApp } from "../support/app.ts";
+import { send } from "../support/http.ts";
 import { aliceKeyPolicy, gatewayWithRoute, securityPolicy } from "../support/manifests.ts";
 
 const folders: string[] = [];
@@ -38,17 +41,95 @@ async function explain(dir: string, ...args: string[]): Promise<{ code: number; 
 
 const branches = (trace: readonly TraceStep[]) => trace.filter((s) => s.phase === "branch") as (TraceStep & { steps: TraceStep[] })[];
 
-describe("headersOf: -H lines as serve's HTTP port hands them over", () => {
-  it("a name given several times keeps every line, in order; Cookie lines are joined with '; '", () => {
+describe("headersOf: -H lines as Envoy's HTTP check hands them to serve's port", () => {
+  it("a name given several times is its lines joined with ',' then read line by line; Cookie lines are joined with '; '", () => {
     expect(headersOf(["X-Role: user", "x-role: admin", "Cookie: a=1", "cookie: b=2"], "api.example.com")).toEqual({
       "x-role": ["user", "admin"],
       cookie: "a=1; b=2",
       host: "api.example.com",
     });
   });
+  it("one line holding ',' is read as the lines Envoy may have joined, as the port reads it", () => {
+    expect(headersOf(["x-role: user,admin"], "api.example.com")).toEqual({ "x-role": ["user", "admin"], host: "api.example.com" });
+    expect(headersOf(["x-role: a,b", "x-role: c"], "api.example.com")).toEqual({ "x-role": ["a", "b", "c"], host: "api.example.com" });
+  });
   it("Host is the URL's unless given, and given twice is bad usage (a request has one Host)", () => {
     expect(headersOf(["Host: other.example.com"], "api.example.com")).toEqual({ host: "other.example.com" });
     expect(() => headersOf(["Host: a.example.com", "Host: b.example.com"], "api.example.com")).toThrow(UsageError);
+  });
+});
+
+/** Rule admin (x-role: admin) wants an API key; rule open takes every other /api request; rule staff denies x-role staff. */
+const ROLE_WORLD = `${gatewayWithRoute("api.example.com", {
+  admin: "{path: {type: PathPrefix, value: /api}, headers: [{name: x-role, value: admin}]}",
+  open: "/api",
+  staff: "/staff",
+})}---
+${aliceKeyPolicy("admin", "admin")}---
+${securityPolicy(
+  "staff",
+  {
+    authorization: {
+      defaultAction: "Allow",
+      rules: [{ name: "no-staff", action: "Deny", principal: { headers: [{ name: "x-role", values: ["staff"] }] } }],
+    },
+  },
+  "staff",
+)}`;
+
+/**
+ * Each request as -H lines, decided by `portcullis check` and by serve's Envoy HTTP port on the same
+ * folder: the two must agree, and agree with `allowed`.
+ */
+const SAME_VERDICT: readonly {
+  readonly name: string;
+  readonly path: string;
+  readonly lines: readonly string[];
+  readonly allowed: boolean;
+}[] = [
+  { name: "one role: the open rule", path: "/api", lines: ["x-role: user"], allowed: true },
+  { name: "admin on one line, with its key", path: "/api", lines: ["x-role: admin", "x-api-key: alice-key"], allowed: true },
+  { name: "admin on one line, without a key", path: "/api", lines: ["x-role: admin"], allowed: false },
+  { name: "admin as the last of one line's list (user,admin)", path: "/api", lines: ["x-role: user,admin"], allowed: false },
+  { name: "admin as the first of one line's list (admin,user)", path: "/api", lines: ["x-role: admin,user"], allowed: false },
+  { name: "admin as the last of two lines", path: "/api", lines: ["x-role: user", "x-role: admin"], allowed: false },
+  { name: "admin ending a list on the second of two lines", path: "/api", lines: ["x-role: user", "x-role: guest,admin"], allowed: false },
+  { name: "staff alone on its rule", path: "/staff", lines: ["x-role: staff"], allowed: false },
+  { name: "staff in one line's list", path: "/staff", lines: ["x-role: user,staff"], allowed: false },
+  { name: "staff on the second of two lines", path: "/staff", lines: ["x-role: user", "x-role: staff"], allowed: false },
+  { name: "no staff on the staff rule", path: "/staff", lines: ["x-role: user,guest"], allowed: true },
+];
+
+describe("check decides as serve's Envoy HTTP port on the same folder", () => {
+  const dir = folderOf(ROLE_WORLD);
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ "world.yaml": ROLE_WORLD });
+  });
+  afterAll(() => app.close());
+
+  /** What Envoy's HTTP check sends the port for these client lines: each name once, its lines joined with ",". */
+  const asEnvoySends = (lines: readonly string[]): Record<string, string> => {
+    const joined: Record<string, string> = { host: "api.example.com" };
+    for (const line of lines) {
+      const [name, value] = line.split(/:\s*/, 2) as [string, string];
+      joined[name] = joined[name] === undefined ? value : `${joined[name]},${value}`;
+    }
+    return joined;
+  };
+
+  it.each(SAME_VERDICT)("$name", async ({ path, lines, allowed }) => {
+    const config = loadConfig(
+      ["check", "--manifests", dir, ...lines.flatMap((l) => ["-H", l]), "GET", `http://api.example.com${path}`],
+      {},
+    );
+    const code = await runCheck(
+      config as CheckConfig,
+      () => {},
+      () => {},
+    );
+    const served = await send(`${app.authz}${path}`, { headers: asEnvoySends(lines) });
+    expect({ check: code === 0, port: served.status === 200 }).toEqual({ check: allowed, port: allowed });
   });
 });
 

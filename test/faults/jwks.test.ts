@@ -8,7 +8,7 @@ import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startJwksServer, type JwksServer } from "../keys/helpers.ts";
 import { mint, signingKey, type SigningKey } from "../support/tokens.ts";
-import { ask, serve, until, type Served } from "./process.ts";
+import { ask, get, serve, until, type Served } from "./process.ts";
 import { GATEWAY } from "../support/manifests.ts";
 
 const ISSUER = "https://idp.test";
@@ -65,6 +65,8 @@ beforeAll(async () => {
     { "world.yaml": GATEWAY + route("good", jwks.url("/good")) + route("down", `http://127.0.0.1:${await closedPort()}/jwks`) },
     ["--jwks-fetch-timeout-ms", String(TIMEOUT_MS)],
   );
+  // serve() returns once the ports listen; until the first snapshot is published every check is not_ready.
+  await until(10_000, "ready", async () => (await get(app.admin, "/readyz")) === "ready\n");
 });
 afterAll(async () => {
   await app?.close();
@@ -77,8 +79,10 @@ describe("JWKS endpoint faults", () => {
     expect([r.status, r.code]).toEqual([401, "jwt_invalid"]);
     expect(r.ms).toBeLessThan(2000);
     expect(await app.metric("portcullis_jwks_fetches_total", { outcome: "error" })).toBeGreaterThanOrEqual(1);
-    const line = app.logs().find((l) => l.msg === "JWKS fetch failed; no keys for this URI");
-    expect(String(line?.reason)).toContain("ECONNREFUSED");
+    // The log line comes through the process' stdout, which may arrive after the answer.
+    const failed = (l: { msg: string }) => l.msg === "JWKS fetch failed; no keys for this URI";
+    await until(6000, "the warning logged", () => app.logs().some(failed));
+    expect(String(app.logs().find(failed)!.reason)).toContain("ECONNREFUSED");
   });
 
   it("failing after a good fetch (503): the last good keys stay in force, a forged token is refused", async () => {

@@ -1,6 +1,6 @@
 /**
  * The manifest folder against the real `portcullis serve` process: a policy file broken at
- * start-up (not ready, every check denied, until it parses), a file broken later (the folder's
+ * start-up (not ready, every check denied, until it parses; then the ready line), a file broken later (the folder's
  * last good contents stay in force, whole), and key revocations written the ways editors and
  * Kubernetes write files (replaced by rename; a ConfigMap volume's `..data` swap), each timed from
  * the write to the first check that enforces it.
@@ -68,6 +68,7 @@ it("a policy file broken at start-up: not ready, every check denied (not_ready),
     ).toBeDefined();
     expect(await ready(app)).toBe(false);
     expect(await lastGood(app)).toBe(1);
+    expect(logged(app, "ready: checks are decided by the loaded policies")).toBeUndefined();
     // Nothing is served yet: the gauge's help must say what its 1 means here too, not only "the last good version is served".
     const help = /^# HELP portcullis_serving_last_good_config (.*)$/m.exec(await get(app.admin, "/metrics"))?.[1];
     expect(help).toBe(LAST_GOOD_HELP);
@@ -85,6 +86,7 @@ it("a policy file broken at start-up: not ready, every check denied (not_ready),
     expect(await ready(app)).toBe(true);
     expect(await lastGood(app)).toBe(0);
     expect(logged(app, "every manifest file parses again")).toBeDefined();
+    expect(logged(app, "ready: checks are decided by the loaded policies")).toBeDefined();
   } finally {
     await app.close();
   }

@@ -8,9 +8,11 @@ describe("cidrSet", () => {
     expect(cidrSet(["::/0"]).has("2001:db8::1")).toBe(true);
     expect(cidrSet(["0.0.0.0/0"]).has("2001:db8::1")).toBe(false);
   });
-  it("reads an IPv4-mapped IPv6 address as its IPv4 address", () => {
-    expect(cidrSet(["10.0.0.0/8"]).has("::ffff:10.1.1.1")).toBe(true);
-    expect(cidrSet(["10.0.0.0/8"]).has("::ffff:a01:101")).toBe(true);
+  it("reads an IPv4-mapped IPv6 address as IPv6, as Envoy parses it: in no IPv4 CIDR", () => {
+    expect(cidrSet(["10.0.0.0/8"]).has("::ffff:10.1.1.1")).toBe(false);
+    expect(cidrSet(["10.0.0.0/8"]).has("::ffff:a01:101")).toBe(false);
+    expect(cidrSet(["::ffff:0:0/96"]).has("::ffff:10.1.1.1")).toBe(true);
+    expect(cidrSet(["10.0.0.0/8"]).has("not-an-address")).toBe(false);
     expect(cidrSet(["10.0.0.0/8", "2001:db8::/32"]).has("10.1.1.1")).toBe(true);
     expect(cidrSet(["10.0.0.0/8", "2001:db8::/32"]).has("2001:db8::5")).toBe(true);
   });

@@ -3,7 +3,7 @@
  * keys (node:crypto, so a case can sign any header or payload text, duplicate members included)
  * and hand-made hostile tokens.
  */
-import { createHmac, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import { createHash, createHmac, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { gatewayWithRoute } from "../support/manifests.ts";
 
 export const ISSUER = "https://idp.example.com";
@@ -75,6 +75,10 @@ spec:
   targetRefs: [${target}]
 ${body}`;
 
+/** frank's password ({SHA} in the `users` htpasswd): it holds U+FFFD, the text that bytes which are not UTF-8 read as. */
+export const FRANK_PASSWORD = "fr\uFFFDnk-pass";
+const sha1Base64 = (password: string) => createHash("sha1").update(password, "utf8").digest("base64");
+
 /** The OpenID provider of the `web` policy (oidc on /web): its issuer and the client's secret. */
 export interface OidcWorld {
   readonly issuer: string;
@@ -94,7 +98,7 @@ export function manifests(keys: Keys, oidc: OidcWorld = NO_PROVIDER): string {
   const jwks = jwksOf(keys.es, keys.rsa);
   const apiKeys = (extractFrom: string, extra = "") =>
     `  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: ${extractFrom}, forwardClientIDHeader: x-client-id${extra}}\n`;
-  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", failopen: "/failopen", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto", lan: "/lan", office: "/office", cors: "/cors", cel: "/cel", account: "/account", tenant: "/tenant", basic: "/basic", web: "/web", "web-down": "/webdown", admins: "/admins", tiers: "/tiers" })}---
+  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", failopen: "/failopen", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto", lan: "/lan", office: "/office", cors: "/cors", cel: "/cel", account: "/account", tenant: "/tenant", basic: "/basic", web: "/web", "web-down": "/webdown", admins: "/admins", tiers: "/tiers", scopes: "/scopes" })}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: www, namespace: apps}
@@ -124,6 +128,8 @@ stringData:
   .htpasswd: |
     carol:$2b$10$0b8jTKZ1IYDuR1C2S2kdfeS2d3knFHWilD9wt6fKhc0HasZtYjlqC
     erin:$2b$04$gFFTOaLbYg2l1Ehc7R6cMeKyHj.t4uWtJ9Ut/b16Hm1OS4MJYDPFK
+    frank:{SHA}${sha1Base64(FRANK_PASSWORD)}
+     grace:{SHA}${sha1Base64("grace-pass")}
 ---
 apiVersion: v1
 kind: Secret
@@ -206,6 +212,18 @@ ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_k
   authorization:
     defaultAction: Deny
     rules: [{name: admins, action: Allow, principal: {headers: [{name: x-user-id, values: [admin]}]}}]
+`,
+)}${policy(
+  "scopes",
+  rule("scopes"),
+  `  jwt:
+    providers: [{name: idp, issuer: ${ISSUER}, audiences: [api], localJWKS: {inline: '${jwks}'}}]
+  authorization:
+    defaultAction: Deny
+    rules:
+      - {name: no-guests, action: Deny, principal: {jwt: {provider: idp, claims: [{name: scp, valueType: StringArray, values: [guest]}]}}}
+      - {name: admin-scope, action: Allow, principal: {jwt: {provider: idp, claims: [{name: scope, values: [admin]}]}}}
+      - {name: members, action: Allow, principal: {jwt: {provider: idp, claims: [{name: scope, valueType: StringArray, values: [member]}]}}}
 `,
 )}${policy(
   "tiers",

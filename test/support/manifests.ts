@@ -159,3 +159,82 @@ spec: {endpoints: [${endpoint}]}
 ---
 ${securityPolicy("ext", `\n  extAuth: ${extAuth}\n`)}`;
 }
+
+/** A header name as a policy may write it: "x-user-id" → "X-User-Id" (Envoy and HTTP match names case-insensitively). */
+export const capitalised = (name: string): string => name.replace(/(^|-)([a-z])/g, (m) => m.toUpperCase());
+
+/**
+ * Every field where a policy or route names a request or upstream header, each name written by
+ * `spell` (capitalised, or as is): HTTPRoute apps/api on api.example.com with rule admin (PathPrefix
+ * /api and header x-role: admin; apiKeyAuth), open (/api, no policy), keys (/keys: apiKeyAuth from
+ * x-api-key with forwardClientIDHeader x-client-id and Secret apps/keys' header.x-tier annotation,
+ * and a Deny rule on header x-role: admin), basic (/basic: forwardUsernameHeader x-user-name), jwt
+ * (/jwt: token in x-token, claimToHeaders x-user-id), ext (/ext: extAuth with headersToExtAuth
+ * x-forward-me and headersToBackend x-ext-user) and web (/web: oidc forwardIDToken x-id-token,
+ * denyRedirect on x-requested-with). `jwks` is the jwt provider's inline key set. Ends with a newline.
+ */
+export function headersNamedIn(spell: (lowerCaseName: string) => string, jwks: string): string {
+  const apiKey = (extra: string) =>
+    `  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [${spell("x-api-key")}]}]${extra}}\n`;
+  const on = (rule: string, features: string) => securityPolicy(rule, `\n${features}`, rule);
+  return [
+    gatewayWithRoute("api.example.com", {
+      admin: `{path: {type: PathPrefix, value: /api}, headers: [{name: ${spell("x-role")}, value: admin}]}`,
+      open: "/api",
+      keys: "/keys",
+      basic: "/basic",
+      jwt: "/jwt",
+      ext: "/ext",
+      web: "/web",
+    }),
+    `apiVersion: v1
+kind: Secret
+metadata: {name: keys, namespace: apps, annotations: {portcullis.io/header.${spell("x-tier")}: gold}}
+stringData: {alice: alice-key}
+`,
+    secret("users", { ".htpasswd": "carol:$2b$04$gFFTOaLbYg2l1Ehc7R6cMeKyHj.t4uWtJ9Ut/b16Hm1OS4MJYDPFK\n" }),
+    secret("web-client", { "client-secret": "a-client-secret" }),
+    `apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: authz, namespace: apps}
+spec: {endpoints: [{ip: {address: 127.0.0.1, port: 9}}]}
+`,
+    on("admin", apiKey("")),
+    on(
+      "keys",
+      `${apiKey(`, forwardClientIDHeader: ${spell("x-client-id")}`)}  authorization:
+    defaultAction: Allow
+    rules: [{name: no-admin, action: Deny, principal: {headers: [{name: ${spell("x-role")}, values: [admin]}]}}]
+`,
+    ),
+    on("basic", `  basicAuth: {users: {name: users}, forwardUsernameHeader: ${spell("x-user-name")}}\n`),
+    on(
+      "jwt",
+      `  jwt:
+    providers:
+      - name: idp
+        issuer: https://idp.example.com
+        localJWKS: {inline: '${jwks}'}
+        extractFrom: {headers: [{name: ${spell("x-token")}, valuePrefix: "Bearer "}]}
+        claimToHeaders: [{claim: sub, header: ${spell("x-user-id")}}]
+`,
+    ),
+    on(
+      "ext",
+      `  extAuth:
+    http: {backendRefs: [{group: gateway.envoyproxy.io, kind: Backend, name: authz}], headersToBackend: [${spell("x-ext-user")}]}
+    headersToExtAuth: [${spell("x-forward-me")}]
+`,
+    ),
+    on(
+      "web",
+      `  oidc:
+    provider: {issuer: "http://127.0.0.1:9"}
+    clientID: web
+    clientSecret: {name: web-client}
+    forwardIDToken: {header: ${spell("x-id-token")}}
+    denyRedirect: {headers: [{name: ${spell("x-requested-with")}, value: XMLHttpRequest}]}
+`,
+    ),
+  ].join("---\n");
+}

@@ -18,6 +18,7 @@ import type { CheckContext } from "../../authz/context.ts";
 import { deny } from "../../authz/decision.ts";
 import type { NormalizedRequest } from "../../authz/request.ts";
 import { mayHoldInvalidUtf8 } from "../../lib/bytes.ts";
+import { plainAddress } from "../../lib/cidr.ts";
 import { claimAt } from "../../lib/claims.ts";
 import { fail } from "../../lib/result.ts";
 import { ENVOY_QUERY, OTHER_QUERY_READINGS, queryParamsIn, type QueryReading } from "../../snapshot/query-readings.ts";
@@ -156,6 +157,7 @@ class Facts {
   #principalVariables: Record<string, unknown> | undefined;
   #envoyAttributes: Record<string, unknown> | undefined;
   #location: { readonly value: GeoLocation | undefined } | undefined;
+  #jwtPayload: Readonly<Record<string, unknown>> | undefined;
 
   constructor(
     config: CompiledAuthorization,
@@ -180,7 +182,13 @@ class Facts {
 
   /** Envoy's attributes, for a rule's `cel`. */
   envoyAttributes(): Record<string, unknown> {
-    return (this.#envoyAttributes ??= envoyAttributesOf(this.request, this.who, this.#now, this.reading));
+    return (this.#envoyAttributes ??= envoyAttributesOf(this.request, this.who, this.jwtPayload(), this.#now, this.reading));
+  }
+
+  /** The verified JWT payload as jwt_authn's metadata holds it (jwtAuthnPayload); undefined without a token. */
+  jwtPayload(): Readonly<Record<string, unknown>> | undefined {
+    const jwt = this.who.jwt;
+    return jwt === undefined ? undefined : (this.#jwtPayload ??= jwtAuthnPayload(jwt.claims));
   }
 
   /** Where the client is; undefined when nothing is known (no address, a database that failed). */
@@ -225,13 +233,14 @@ function principalMismatch(rule: CompiledRule, p: CompiledPrincipal, facts: Fact
   if (p.clientCIDRs !== undefined) {
     // An address that cannot be determined could be any: it satisfies a Deny rule, never an Allow rule.
     if (clientAddress === undefined && rule.action === "Allow") return "the client address cannot be determined";
-    if (clientAddress !== undefined && !p.clientCIDRs.contains(clientAddress)) return "the client address is outside clientCIDRs";
+    if (clientAddress !== undefined && !inClientCidrs(p.clientCIDRs, clientAddress, rule.action))
+      return "the client address is outside clientCIDRs";
   }
   if (p.jwt !== undefined) {
     const jwt = who.jwt;
     if (jwt === undefined || jwt.provider !== p.jwt.provider) return "no token of that jwt provider";
     for (const c of p.jwt.claims) {
-      const value = claimAt(jwt.claims, c.claim);
+      const value = claimAt(facts.jwtPayload()!, c.claim);
       const ok =
         c.valueType === "String"
           ? typeof value === "string" && c.values.includes(value)
@@ -258,6 +267,20 @@ function principalMismatch(rule: CompiledRule, p: CompiledPrincipal, facts: Fact
   }
   if (p.cel !== undefined && !celMatches(rule, p.cel, facts.principalVariables())) return "the principal's CEL expression is not true";
   return undefined;
+}
+
+/**
+ * Whether `address` is in a rule's clientCIDRs. Envoy reads an IPv4-mapped IPv6 address
+ * (`::ffff:10.1.2.3`, as a proxy in front may write the client) as IPv6, outside every IPv4 CIDR
+ * (only a CIDR such as `::ffff:0:0/96` takes it); the client it names is the IPv4 address. An Allow
+ * rule matches as Envoy reads it; a Deny rule also when the IPv4 address is inside (DESIGN §0: a
+ * Deny rule the client escapes only by how a proxy in front spells its address still denies).
+ */
+function inClientCidrs(cidrs: NonNullable<CompiledPrincipal["clientCIDRs"]>, address: string, action: CompiledRule["action"]): boolean {
+  const asEnvoy = cidrs.contains(address);
+  if (asEnvoy || action === "Allow") return asEnvoy;
+  const ipv4 = plainAddress(address);
+  return ipv4 !== undefined && ipv4 !== address && cidrs.contains(ipv4);
 }
 
 /**
@@ -354,12 +377,12 @@ const JWT_AUTHN = "envoy.filters.http.jwt_authn";
  * name, repeated lines joined with "," as Envoy joins them, and the pseudo-headers Envoy's header
  * map holds (`:authority`, `:path`, `:method`, `:scheme`); referer, useragent and id only when
  * their header is there (Envoy leaves them absent); the verified JWT payload under jwt_authn's
- * metadata, its `scope` and `scp` split at spaces into lists as Envoy Gateway's
- * normalize_payload_in_metadata does.
+ * metadata as jwt_authn writes it (`jwtPayload`, jwtAuthnPayload).
  */
 function envoyAttributesOf(
   request: NormalizedRequest,
   who: IdentityAttributes,
+  jwtPayload: Readonly<Record<string, unknown>> | undefined,
   now: number,
   reading: RouteReading,
 ): Record<string, unknown> {
@@ -389,19 +412,29 @@ function envoyAttributesOf(
     if (value !== undefined) attributes[attribute] = value;
   }
   const jwt = who.jwt;
-  const payload =
-    jwt === undefined
-      ? {}
-      : {
-          [JWT_AUTHN]: {
-            [jwt.provider]: { ...jwt.claims, ...spaceDelimited(jwt.claims, "scope"), ...spaceDelimited(jwt.claims, "scp") },
-          },
-        };
+  const payload = jwt === undefined ? {} : { [JWT_AUTHN]: { [jwt.provider]: jwtPayload! } };
   return { request: attributes, metadata: { filter_metadata: payload } };
 }
 
-/** `{claim: [..]}` when the claim is a space-delimited string, else nothing. */
-function spaceDelimited(claims: Readonly<Record<string, unknown>>, claim: string): Record<string, string[]> {
-  const value = claims[claim];
-  return typeof value === "string" ? { [claim]: value.split(" ").filter((s) => s !== "") } : {};
+/** The claims Envoy Gateway has jwt_authn split at spaces in its metadata (normalize_payload_in_metadata.space_delimited_claims). */
+const SPACE_DELIMITED_CLAIMS = ["scope", "scp"] as const;
+
+/**
+ * A verified JWT payload as jwt_authn writes it into its metadata, which Envoy Gateway's
+ * `principal.jwt` matchers and a rule's `cel` read: each top-level claim of SPACE_DELIMITED_CLAIMS
+ * holding a string becomes the list of its space-separated words, empty words dropped (a string
+ * with no word stays as it is, as Envoy leaves it); every other claim as the token wrote it.
+ * `claims` itself when there is nothing to split.
+ */
+function jwtAuthnPayload(claims: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+  let out: Record<string, unknown> | undefined;
+  for (const name of SPACE_DELIMITED_CLAIMS) {
+    const value = Object.hasOwn(claims, name) ? claims[name] : undefined;
+    if (typeof value !== "string") continue;
+    const words = value.split(" ").filter((w) => w !== "");
+    if (words.length === 0) continue;
+    out ??= { ...claims };
+    out[name] = words;
+  }
+  return out ?? claims;
 }

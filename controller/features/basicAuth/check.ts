@@ -10,6 +10,7 @@
  * filter reads them (envoyBasicCredentials), and an Authorization header sent twice is refused:
  * a reading more lenient than Envoy's could authenticate what Envoy refuses (DESIGN §0).
  */
+import { isUtf8 } from "node:buffer";
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { CompiledBasicAuth, HtpasswdHash } from "./compile.ts";
 import { BcryptPool } from "./bcrypt-pool.ts";
@@ -191,7 +192,9 @@ export function checkBasicAuth(
  * filter requires in that case), decoded as Envoy decodes it (Base64::decodeWithoutPadding): the
  * standard alphabet only, at most two "=" at the end, not one character too many for whole bytes,
  * the last character's unused bits zero; read as UTF-8. Undefined where Envoy decodes nothing, which
- * Node's lenient decoder does not tell (it skips spaces and other characters, and stops at an "=").
+ * Node's lenient decoder does not tell (it skips spaces and other characters, and stops at an "="),
+ * and where the bytes are not UTF-8: Envoy compares bytes, and as text every such byte would read as
+ * U+FFFD, so a password holding U+FFFD would match any of them.
  */
 export function envoyBasicCredentials(base64: string): string | undefined {
   if (!ENVOY_BASE64.test(base64)) return undefined;
@@ -199,7 +202,7 @@ export function envoyBasicCredentials(base64: string): string | undefined {
   if (chars.length % 4 === 1) return undefined;
   const bytes = Buffer.from(chars, "base64");
   // Re-encoding gives the same characters only when the unused bits were zero.
-  return bytes.toString("base64").replace(/=+$/, "") === chars ? bytes.toString("utf8") : undefined;
+  return bytes.toString("base64").replace(/=+$/, "") === chars && isUtf8(bytes) ? bytes.toString("utf8") : undefined;
 }
 
 const ENVOY_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

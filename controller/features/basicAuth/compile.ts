@@ -47,8 +47,9 @@ export function compileBasicAuth(spec: BasicAuthSpec, { ownerOf, refs }: Compile
   const text = secret.value.data[HTPASSWD_KEY];
   if (text === undefined) return problem(`${where} has no ${HTPASSWD_KEY} key`);
   const users: Record<string, HtpasswdHash> = Object.create(null);
-  for (const [i, raw] of text.split(/\r?\n/).entries()) {
-    const line = raw.trim();
+  // Lines as Envoy's basic_auth reads them (Envoy Gateway turns CRLF into LF first), not trimmed:
+  // ` carol:{SHA}…` is the user " carol" there, and a hash followed by a space no hash at all.
+  for (const [i, line] of text.split(/\r?\n/).entries()) {
     if (line === "" || line.startsWith("#")) continue;
     const colon = line.indexOf(":");
     const user = line.slice(0, colon);

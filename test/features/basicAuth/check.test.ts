@@ -198,6 +198,7 @@ describe("envoyBasicCredentials: base64 as Envoy's basic_auth decodes it", () =>
     ["YTpiYw==", "a:bc"],
     ["YTpiYw", "a:bc"],
     ["YTpiYw=", "a:bc"],
+    [Buffer.from("a:\uFFFD").toString("base64"), "a:\uFFFD"],
     ["", ""],
   ])("%j → %j", (base64, expected) => expect(envoyBasicCredentials(base64)).toBe(expected));
   it.each([
@@ -208,5 +209,6 @@ describe("envoyBasicCredentials: base64 as Envoy's basic_auth decodes it", () =>
     ["unused bits set", "YTpiYx=="],
     ["the base64url alphabet", "-_-_"],
     ["a comma", "YTpi,YQ=="],
+    ["bytes that are not UTF-8 (a:\\xff)", Buffer.from([0x61, 0x3a, 0xff]).toString("base64")],
   ])("nothing for %s", (_, base64) => expect(envoyBasicCredentials(base64)).toBeUndefined());
 });

@@ -25,6 +25,10 @@ describe("compileBasicAuth", () => {
     expect(compiled.forwardUsernameHeader).toBe("x-username");
   });
 
+  it("reads each line as written, as Envoy does: a leading space is part of the username", () => {
+    expect(withUsers(` alice:${ALICE_SHA}`).compiled(basicAuth)!.usernames).toEqual([" alice"]);
+  });
+
   it("compares an unknown username against a hash as costly as the costliest user's ({SHA} when there is no bcrypt user)", () => {
     expect(withUsers(`alice:${ALICE_SHA}`).compiled(basicAuth)!.unknownUser.kind).toBe("sha1");
     const unknown = withUsers(`bob:${BOB_BCRYPT}\ncarol:${CAROL_BCRYPT}`).compiled(basicAuth)!.unknownUser;
@@ -50,6 +54,16 @@ describe("compileBasicAuth", () => {
       "user alice has bcrypt cost 13; Portcullis accepts 4 to 12",
     ],
     ["no users at all", secret("users", { ".htpasswd": "# nobody yet\n" }), ".htpasswd holds no users"],
+    [
+      "a hash followed by a space (Envoy reads a hash of 29 characters, which it refuses)",
+      secret("users", { ".htpasswd": `alice:${ALICE_SHA} ` }),
+      "user alice has an unsupported hash",
+    ],
+    [
+      "a line of spaces (Envoy finds no user:hash in it)",
+      secret("users", { ".htpasswd": `alice:${ALICE_SHA}\n  ` }),
+      'line 2 is not "user:hash"',
+    ],
   ])("is Invalid for %s", (_situation, users, message) => {
     const outcome = compilePolicy("basicAuth: {users: {name: users}}", users);
     expect(outcome.accepted.status).toBe("False");

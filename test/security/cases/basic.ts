@@ -1,10 +1,12 @@
 /**
- * Basic credentials on /basic (carol's password in an htpasswd Secret): read as Envoy's basic_auth
- * filter reads the Authorization header (exactly `Basic `, then base64 as Envoy decodes it), where
- * Node's decoder skips spaces and stops at the padding.
+ * Basic credentials on /basic (carol's, frank's and " grace"'s passwords in an htpasswd Secret): read
+ * as Envoy's basic_auth filter reads the Authorization header (exactly `Basic `, then base64 as Envoy
+ * decodes it), where Node's decoder skips spaces and stops at the padding, and the users as it reads
+ * the htpasswd lines (as written: " grace" is a name with a space).
  */
 import type { Ctx } from "../context.ts";
 import type { Case, Expected, Outcome } from "../outcome.ts";
+import { FRANK_PASSWORD } from "../world.ts";
 
 const CAROL = Buffer.from("carol:carol-pass").toString("base64");
 const OK: Expected = { status: 200, code: "allowed", upstream: {} };
@@ -62,5 +64,31 @@ export const basicCases: readonly Case[] = [
         ["authorization", "Basic eA=="],
       ]),
     "the lines were joined with `,` and decoded leniently, which read the first line's credentials; a second Authorization line is now refused, as a second API key is",
+  ),
+  a(
+    "not-utf8-password",
+    "frank's password holds U+FFFD; the client sends the byte 0xFF in its place (Envoy hashes the bytes: another password)",
+    invalid(),
+    `Basic ${Buffer.concat([Buffer.from("frank:"), Buffer.from(FRANK_PASSWORD.replace("\uFFFD", "\u00FF"), "latin1")]).toString("base64")}`,
+    "the decoded credentials were read as UTF-8 text, so any byte that is not UTF-8 became U+FFFD and a password holding U+FFFD matched every such byte, where Envoy compares the bytes; credentials that are not UTF-8 are now refused",
+  ),
+  a(
+    "utf8-password",
+    "frank's password as UTF-8, U+FFFD included",
+    OK,
+    `Basic ${Buffer.from(`frank:${FRANK_PASSWORD}`).toString("base64")}`,
+  ),
+  a(
+    "htpasswd-leading-space",
+    "`grace:grace-pass` where the htpasswd line is ` grace:{SHA}…` (Envoy's user is ` grace`, space included)",
+    invalid(),
+    `Basic ${Buffer.from("grace:grace-pass").toString("base64")}`,
+    "htpasswd lines were trimmed, so the user ` grace` was served as `grace`, a name Envoy's basic_auth does not know; lines are now read as Envoy reads them",
+  ),
+  a(
+    "htpasswd-leading-space-as-written",
+    "` grace:grace-pass`: the user as the htpasswd line names it",
+    OK,
+    `Basic ${Buffer.from(" grace:grace-pass").toString("base64")}`,
   ),
 ];

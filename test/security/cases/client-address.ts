@@ -14,6 +14,9 @@ const OPEN: Expected = { status: 200, code: "allowed" };
 const LAN_DENIED: Expected = { status: 403, code: "authz_denied", reason: "denied by authorization rule deny-lan" };
 const NOT_OFFICE: Expected = { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" };
 
+const MAPPED =
+  "an IPv4-mapped IPv6 address was read as the IPv4 address it maps, where Envoy's CidrRange and IP matcher read it as IPv6, outside every IPv4 CIDR: it passed an IPv4 allow-list, and as a trusted proxy's entry it was skipped, so the client's own entry to its left became the address; trusted proxies are now matched as Envoy matches them, and a rule reads such an address both ways (an Allow rule needs both inside, a Deny rule either)";
+
 function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promise<Outcome>, fixed?: string): Case {
   return { id: `client-address.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
 }
@@ -97,4 +100,38 @@ export const clientAddressCases: readonly Case[] = [
     behind({}, "/lan", "10.9.9.9, 192.168.1.1", "192.168.1.1"),
   ),
   c("office-allowed", "no trusted hops; the peer 10.1.2.3", OPEN, behind({}, "/office", "10.1.2.3")),
+  c(
+    "mapped-allow",
+    "trusted hops 1; the load balancer wrote the client as `::ffff:10.9.9.9` (IPv4-mapped IPv6) on /office (Allow 10.0.0.0/8)",
+    NOT_OFFICE,
+    behind({ trustedHops: 1 }, "/office", "::ffff:10.9.9.9, 10.0.0.2"),
+    MAPPED,
+  ),
+  c(
+    "mapped-deny",
+    "trusted hops 1; the load balancer wrote the client as `::ffff:192.168.1.1` on /lan (Deny 192.168.1.0/24: Envoy's reading, IPv6, is outside it; the IPv4 address it maps is inside)",
+    LAN_DENIED,
+    behind({ trustedHops: 1 }, "/lan", "::ffff:192.168.1.1, 10.0.0.2"),
+  ),
+  c(
+    "mapped-trusted-proxy",
+    "trusted CIDR 192.168.0.0/16; a client at 192.168.5.5, written `::ffff:192.168.5.5` by the load balancer, claims `10.9.9.9` on /office",
+    NOT_OFFICE,
+    behind({ trustedCidrs: ["192.168.0.0/16"] }, "/office", "10.9.9.9, ::ffff:192.168.5.5, 192.168.0.2"),
+    MAPPED,
+  ),
+  c(
+    "empty-entry",
+    "trusted hops 2; a client at 10.1.1.1 sends `X-Forwarded-For: 203.0.113.9,` (an empty entry last): Envoy counts the empty entry, so the second from the right is 203.0.113.9, on /office",
+    NOT_OFFICE,
+    behind({ trustedHops: 2 }, "/office", "203.0.113.9,,10.1.1.1"),
+    "empty X-Forwarded-For entries were dropped before counting, so fewer entries than hops fell back to the peer; Envoy splits at every comma, and an empty entry is one (not an address where it is chosen: the peer)",
+  ),
+  c(
+    "no-break-space",
+    "trusted hops 1; the chosen entry `10.9.9.9` followed by a no-break space (U+00A0): Envoy trims only spaces and tabs (and \\f, \\v), so it is no address and the peer 203.0.113.9 is the client, on /office",
+    NOT_OFFICE,
+    behind({ trustedHops: 1 }, "/office", "10.9.9.9\u00a0,203.0.113.9"),
+    "entries were trimmed with JavaScript's trim, which also removes the no-break space and other Unicode spaces; an entry is now trimmed of what Envoy trims",
+  ),
 ];

@@ -4,14 +4,15 @@
  * x-user-email, x-tier, x-other-sub (jwt claimToHeaders), cookie (sanitize), and
  * x-envoy-auth-headers-to-remove (to Envoy). On every allow, each of those Portcullis does not set is
  * listed for removal, whatever the route (the world is one Gateway, so every route shares them).
+ * A policy that writes header names capitalised (`X-Role`, `X-Client-Id`) decides as one in lower case.
  */
 import { exchange, requestText, type Ctx } from "../context.ts";
 import { toAuthzRequest } from "../../../controller/server/grpc.ts";
-import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
+import { capitalised, gatewayWithRoute, headersNamedIn, securityPolicy } from "../../support/manifests.ts";
 import { startTestApp } from "../../support/app.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
-import { ISSUER, jwksOf, token } from "../world.ts";
+import { ISSUER, jwksOf, makeKeys, token } from "../world.ts";
 
 const ALICE: Expected = { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } };
 const BAD = (reason: string): Expected => ({ status: 400, code: "request_invalid", reason });
@@ -57,6 +58,34 @@ async function noAdminOverGrpc(
   const d = decider(NO_ADMIN_WORLD);
   const request = toAuthzRequest({ attributes: { request: { http: { method: "GET", host: "api.example.com", path: "/x", ...headers } } } });
   return fromDecision(await d(request), managedHeadersOf(d.result.snapshot.policies));
+}
+
+/**
+ * One request to headersNamedIn's world with every header name capitalised as a policy may write
+ * it (`X-Role`, `X-Client-Id`), served: on the Envoy ext_authz port, or on the forward-auth port as
+ * nginx describes `path` there. Envoy matches header names case-insensitively: each must decide as
+ * the same policies written in lower case.
+ */
+async function inCapitalisedWorld(port: "envoy" | "forward", path: string, headers: Record<string, string>): Promise<Outcome> {
+  const world = headersNamedIn(capitalised, jwksOf(makeKeys().es));
+  const managed = managedHeadersOf(decider(world).result.snapshot.policies);
+  const app = await startTestApp({ "world.yaml": world });
+  try {
+    const sent =
+      port === "envoy"
+        ? requestText("GET", path, { host: "api.example.com", ...headers })
+        : requestText("GET", "/auth", {
+            host: "portcullis.internal",
+            "x-forwarded-method": "GET",
+            "x-forwarded-proto": "https",
+            "x-forwarded-host": "api.example.com",
+            "x-forwarded-uri": path,
+            ...headers,
+          });
+    return { ...(await exchange(Number(new URL(port === "envoy" ? app.authz : app.forwardAuth).port), sent)), managed };
+  } finally {
+    await app.close();
+  }
 }
 
 const junk = (n: number) => Array.from({ length: n }, (_, i) => [`x-junk-${i}`, "1"] as const);
@@ -390,5 +419,29 @@ export const headerCases: readonly Case[] = [
       },
       "header rules and CEL read the client's own copy of a header the policy sets but no phase set (an optional JWT without a token), which the upstream never receives: a client named itself admin. A rule is now also decided without such copies, and the request allowed only if both readings allow",
     ),
+  ),
+  c(
+    "capitalised-route-match",
+    "wire, Envoy: HTTPRoute rule admin matches header `X-Role: admin` as written (apiKeyAuth there; the next rule, /api, has no policy); `x-role: admin` without a key",
+    { status: 401, code: "apikey_missing" },
+    () => inCapitalisedWorld("envoy", "/api", { "x-role": "admin" }),
+  ),
+  c(
+    "capitalised-deny-rule",
+    "forward-auth: a Deny rule on principal header `X-Role: admin` as written (default Allow); alice's key and `x-role: admin`",
+    { status: 403, code: "authz_denied" },
+    () => inCapitalisedWorld("forward", "/keys", { "x-api-key": "alice-key", "x-role": "admin" }),
+  ),
+  c(
+    "capitalised-folded",
+    "forward-auth: forwardClientIDHeader written `X-Client-Id`; alice's key and `x_client_id: admin`",
+    UNDERSCORE("x_client_id"),
+    () => inCapitalisedWorld("forward", "/keys", { "x-api-key": "alice-key", x_client_id: "admin" }),
+  ),
+  c(
+    "capitalised-spoofed-copy",
+    "wire, Envoy: forwardClientIDHeader written `X-Client-Id` and the key Secret's annotation `portcullis.io/header.X-Tier: gold`; alice's key with the client's own `x-client-id: admin` and `x-tier: platinum`",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "alice", "x-tier": "gold" } },
+    () => inCapitalisedWorld("envoy", "/keys", { "x-api-key": "alice-key", "x-client-id": "admin", "x-tier": "platinum" }),
   ),
 ];

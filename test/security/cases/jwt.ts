@@ -163,6 +163,14 @@ async function xToken(ctx: Ctx, path: string, ...lines: string[]): Promise<Outco
   return fromDecision(decision, managedHeadersOf(world.result.snapshot.policies));
 }
 
+/** No authorization rule allows the request (defaultAction Deny). */
+const NO_RULE_ALLOWS: Expected = { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" };
+const SPACE_DELIMITED =
+  "principal.jwt.claims read `scope` and `scp` as the token wrote them, where Envoy Gateway's rules read jwt_authn's metadata, in which a space-delimited string is already a list (normalize_payload_in_metadata): a String rule matched what Envoy never matches and a StringArray rule missed what it does; both claims are now read as a list there too";
+/** A valid token with these claims on /scopes (rules on the `scope` and `scp` claims). */
+const scoped = (id: string, title: string, expect: Expected, extra: Record<string, unknown>, fixed?: string) =>
+  c(id, title, expect, (ctx) => bearer(ctx, token(extra, {}, undefined, ctx.keys), "/scopes"), fixed);
+
 export const jwtCases: readonly Case[] = [
   c(
     "key-removed-while-cached",
@@ -901,5 +909,31 @@ export const jwtCases: readonly Case[] = [
     "optional route reading the `session` cookie: `Cookie: session; a=` (no `=` after the name: Envoy skips it, no token, allowed)",
     { status: 200, code: "allowed" },
     (ctx) => sessionCookie(ctx, "session; a="),
+  ),
+  scoped(
+    "claim-scope-string-as-string",
+    '/scopes: `scope: "admin"`, a rule allowing the claim `scope` (String) `admin` (jwt_authn\'s metadata holds scope as the list [admin], which no String matcher matches)',
+    NO_RULE_ALLOWS,
+    { scope: "admin" },
+    SPACE_DELIMITED,
+  ),
+  scoped(
+    "claim-scp-string-deny",
+    '/scopes: `scp: "guest"` with `scope: [member]`: a Deny rule on the claim `scp` (StringArray) `guest` matches the list jwt_authn makes of it',
+    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-guests" },
+    { scp: "guest", scope: ["member"] },
+    SPACE_DELIMITED,
+  ),
+  scoped(
+    "claim-scope-string-as-list",
+    '/scopes: `scope: "read member"`, a rule allowing the claim `scope` (StringArray) `member`: the space-delimited string is a list',
+    { status: 200, code: "allowed" },
+    { scope: "read member" },
+  ),
+  scoped(
+    "claim-scope-blank",
+    '/scopes: `scope: " "` (no scope at all: jwt_authn leaves the string as it is), no rule allows',
+    NO_RULE_ALLOWS,
+    { scope: " " },
   ),
 ];
