@@ -20,7 +20,7 @@ export interface FlagSpec {
 export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   manifests: {
     value: "DIR",
-    help: "folder of YAML or JSON manifests (.yaml, .yml, .json or no extension), read recursively (serve watches it)",
+    help: "folder of YAML or JSON manifests: each file in it of any name but a hidden one, no subfolder, as Envoy Gateway reads it (serve watches it)",
     expects: "a folder",
   },
   kubeconfig: { value: "FILE", help: "kubeconfig of the cluster to watch (Kubernetes mode)", expects: "a file" },

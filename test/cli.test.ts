@@ -7,7 +7,7 @@ import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { FEATURES } from "../controller/features/index.ts";
-import { EPHEMERAL_PORTS, EXAMPLES } from "./support/app.ts";
+import { EPHEMERAL_PORTS, EXAMPLES, exampleToken } from "./support/app.ts";
 import { send } from "./support/http.ts";
 import { gatewayWithRoute } from "./support/manifests.ts";
 import { writeMmdb } from "./support/mmdb.ts";
@@ -16,7 +16,7 @@ const ROOT = join(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin/portcullis");
 const ENV = { PATH: "/usr/bin:/bin" };
 const run = (...args: string[]) => spawnSync(BIN, args, { encoding: "utf8", env: ENV });
-const token = () => spawnSync(process.execPath, [join(EXAMPLES, "mint-example-token.ts"), "carol"], { encoding: "utf8" }).stdout.trim();
+const token = () => exampleToken("carol");
 const HOST = "api.maas.example.com";
 const ZOD_JARGON = /--url|--method|Invalid input|expected (string|number)|Too (big|small)|invalid_/;
 
@@ -327,7 +327,10 @@ spec:
     const dir = mkdtempSync(join(tmpdir(), "portcullis-cli-"));
     folders.push(dir);
     writeFileSync(join(dir, "geo.yaml"), GEO);
-    const database = join(dir, "GeoLite2-Country.mmdb");
+    // Beside the manifest folder, not in it: every file of the folder is read as manifests.
+    const databases = mkdtempSync(join(tmpdir(), "portcullis-geoip-"));
+    folders.push(databases);
+    const database = join(databases, "GeoLite2-Country.mmdb");
     writeFileSync(
       database,
       writeMmdb({ databaseType: "GeoLite2-Country", networks: [{ network: "50.114.0.0/16", data: { country: { iso_code: "US" } } }] }),
@@ -336,9 +339,9 @@ spec:
       run("check", "--manifests", dir, ...flags, "-H", `X-Forwarded-For: ${address}`, "GET", "http://geo.example.com/");
     expect(ask("50.114.0.1", "--geoip-database", database).status).toBe(0);
     expect(ask("81.2.69.160", "--geoip-database", database).status).toBe(1);
-    const missing = ask("50.114.0.1", "--geoip-database", join(dir, "absent.mmdb"));
+    const missing = ask("50.114.0.1", "--geoip-database", join(databases, "absent.mmdb"));
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toContain(`warning: GeoIP database ${join(dir, "absent.mmdb")} cannot be read (ENOENT)`);
+    expect(missing.stderr).toContain(`warning: GeoIP database ${join(databases, "absent.mmdb")} cannot be read (ENOENT)`);
     expect(JSON.parse(missing.stdout).reason).toContain("country needs a Country, City or Enterprise database");
   });
 });

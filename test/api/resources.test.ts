@@ -1,6 +1,6 @@
 /** Raw objects into Resources (controller/api/resources.ts): Secrets' data as kube-apiserver reads it. */
 import { describe, expect, it } from "vitest";
-import { parseManifests } from "../../controller/sources/manifests.ts";
+import { parseManifests } from "../../controller/sources/manifest-text.ts";
 import { toResources } from "../../controller/api/resources.ts";
 
 describe("Secrets from manifests", () => {

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { parseManifests } from "../../controller/sources/manifests.ts";
+import { parseManifests } from "../../controller/sources/manifest-text.ts";
 import { toResources } from "../../controller/api/resources.ts";
 import { compile } from "../../controller/compile/index.ts";
 import { geoIPDatabaseOf } from "../../controller/geoip/database.ts";

@@ -27,7 +27,7 @@ import { compile, type CompileResult } from "../../controller/compile/index.ts";
 import { geoIPDatabaseOf } from "../../controller/geoip/database.ts";
 import { createKeyStore } from "../../controller/keys/store.ts";
 import type { CompiledPolicy } from "../../controller/snapshot/types.ts";
-import { startTestApp, type TestApp } from "../support/app.ts";
+import { startKubeTestApp, startTestApp, type TestApp } from "../support/app.ts";
 import { writeMmdb } from "../support/mmdb.ts";
 import { testCheckContext } from "../support/world.ts";
 
@@ -466,10 +466,10 @@ export function requestItems(testCase: RequestCase): { items: Item[]; close: () 
   const xff = clientIPDetectionOf(testCase.manifests);
   const ctx = checkContext(testCase.manifests, { keys });
   let jwksServer: Server | undefined;
-  let app: TestApp | undefined;
+  let app: Pick<TestApp, "authz" | "close"> | undefined;
   let manifests: Promise<readonly object[]> | undefined;
   let compiled: Promise<CompileResult> | undefined;
-  let served: Promise<TestApp> | undefined;
+  let served: Promise<Pick<TestApp, "authz" | "close">> | undefined;
   // The manifests as run: remote JWKS URIs pointed at a local server holding the case's documents.
   const localManifests = async (): Promise<readonly object[]> => {
     if (testCase.jwks === undefined) return testCase.manifests;
@@ -512,8 +512,10 @@ export function requestItems(testCase: RequestCase): { items: Item[]; close: () 
       }
       if (xff?.numTrustedHops !== undefined) flags.push("--xff-trusted-hops", String(xff.numTrustedHops));
       for (const cidr of xff?.trustedCIDRs ?? []) flags.push("--xff-trusted-cidrs", cidr);
-      const docs = (await (manifests ??= localManifests())).map((m) => stringify(m)).join("---\n");
-      return (app = await startTestApp({ "case.yaml": docs }, undefined, flags));
+      const objects = await (manifests ??= localManifests());
+      // A manifest folder refuses a ListenerSet (Envoy Gateway's file provider does not load one): such a world is served as in a cluster.
+      if (objects.some((o) => (o as { kind?: unknown }).kind === "ListenerSet")) return (app = await startKubeTestApp(objects, flags));
+      return (app = await startTestApp({ "case.yaml": objects.map((m) => stringify(m)).join("---\n") }, undefined, flags));
     })());
     const headers: Record<string, string> = { host: request.host, ...request.headers };
     if (request.gateway !== undefined) headers["x-portcullis-gateway"] = request.gateway;

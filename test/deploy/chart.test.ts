@@ -69,11 +69,10 @@ describe("values.schema.json, as helm enforces it", () => {
     ["a PDB percentage without %", { podDisruptionBudget: { minAvailable: "half" } }, "podDisruptionBudget.minAvailable"],
     ["a non-string manifest file", { standalone: { manifests: { "a.yaml": { kind: "Gateway" } } } }, "standalone.manifests.a.yaml"],
     [
-      "a manifest file Portcullis would not read (notes.txt)",
-      { standalone: { manifests: { "notes.txt": "kind: Gateway" } } },
+      "a hidden manifest file, which no reader of the folder reads",
+      { standalone: { manifests: { ".a.yaml": "kind: Gateway" } } },
       "standalone.manifests",
     ],
-    ["a hidden manifest file", { standalone: { manifests: { ".a.yaml": "kind: Gateway" } } }, "standalone.manifests"],
     ["a bad scrape interval", { serviceMonitor: { interval: "30" } }, "serviceMonitor.interval"],
   ])("helm refuses %s, naming the value", (_what, override, path) => {
     expect(() => renderChart(override)).toThrow(`- ${path}`);
@@ -276,6 +275,12 @@ describe("rendered with other values", () => {
           status.name,
         ).toMatchObject({ status: "True" });
     }
+  });
+
+  it("standalone: a manifest file of any name but a hidden one is rendered, as the folder reads every such file", () => {
+    const names = ["a.yml", "b.JSON", "policies", "policy.txt"];
+    const manifests = Object.fromEntries(names.map((n) => [n, "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n"]));
+    expect(Object.keys(find(renderChart({ mode: "standalone", standalone: { manifests } }), "ConfigMap").data)).toEqual(names);
   });
 
   it("standalone without any manifest source fails with a message", () => {

@@ -8,9 +8,9 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exampleToken } from "../support/app.ts";
 import { isHeaderLines, send, type HeaderLines, type RawResponse } from "../support/http.ts";
 import {
-  exampleToken,
   HOST,
   PROXIES,
   replaceOnce,

@@ -3,7 +3,7 @@
  * an upstream that echoes what reached it, and failures that say why (with the process' log) instead
  * of skipping.
  */
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import {
   accessSync,
   chmodSync,
@@ -234,11 +234,6 @@ export async function startStage(extra: Readonly<Record<string, string>> = {}): 
     },
     stop: stopAll,
   };
-}
-
-/** A token from the example issuer (deploy/examples/mint-example-token.ts), as the README mints it. */
-export function exampleToken(sub = "alice", aud = "maas-gateway"): string {
-  return execFileSync(process.execPath, [join(EXAMPLES, "mint-example-token.ts"), sub, aud], { encoding: "utf8" }).trim();
 }
 
 /** Replaces `from` with `to`, insisting that `from` occurs exactly once (so the example cannot drift silently). */

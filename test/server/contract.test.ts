@@ -3,12 +3,10 @@
  * forward-auth proxies receive from the authz and forward-auth ports, byte for byte where it
  * matters: status, body, WWW-Authenticate, upstream headers, x-envoy-auth-headers-to-remove.
  */
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startJwksServer, type JwksServer } from "../keys/helpers.ts";
 import { signingKey, type SigningKey } from "../support/tokens.ts";
-import { EXAMPLES, exampleRouteWithPolicy, startTestApp, type TestApp } from "../support/app.ts";
+import { EXAMPLES, exampleRouteWithPolicy, exampleToken, startTestApp, type TestApp } from "../support/app.ts";
 import { SignJWT } from "jose";
 import { send } from "../support/http.ts";
 
@@ -16,9 +14,6 @@ const HOST = "api.maas.example.com";
 let app: TestApp;
 let idp: JwksServer;
 let remoteKey: SigningKey;
-
-const exampleToken = (sub = "alice", aud = "maas-gateway") =>
-  execFileSync(process.execPath, [join(EXAMPLES, "mint-example-token.ts"), sub, aud], { encoding: "utf8" }).trim();
 
 const jwks = (...keys: SigningKey[]) => ({ keys: keys.map((k) => k.publicJwk) });
 const remoteToken = (key: SigningKey, sub: string) =>

@@ -2,15 +2,12 @@
  * The roles scenario end to end, on the example manifests through the real ports: the admin API
  * accepts only tokens whose roles contain admin; every other valid token gets 403.
  */
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { EXAMPLES, startTestApp, type TestApp } from "../support/app.ts";
+import { EXAMPLES, exampleToken, startTestApp, type TestApp } from "../support/app.ts";
 import { send } from "../support/http.ts";
 
 let app: TestApp;
-const token = (roles: string) =>
-  execFileSync(process.execPath, [join(EXAMPLES, "mint-example-token.ts"), "carol", "maas-gateway", roles], { encoding: "utf8" }).trim();
+const token = (roles: string) => exampleToken("carol", "maas-gateway", roles);
 const admin = (headers: Record<string, string>, port = "authz") =>
   send(`${port === "authz" ? app.authz : app.forwardAuth}/v1/admin/tenants`, { headers: { host: "api.maas.example.com", ...headers } });
 

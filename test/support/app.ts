@@ -1,4 +1,5 @@
 /** Starts the real `serve` app on ephemeral loopback ports over a temporary manifest folder. */
+import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,6 +7,7 @@ import pino from "pino";
 import { loadConfig, type ServeConfig } from "../../controller/config.ts";
 import { startApp, type App } from "../../controller/runtime/app.ts";
 import { stringify } from "yaml";
+import { serveKubeApi } from "./kube-api.ts";
 import { securityPolicy, type PolicyFeatures } from "./manifests.ts";
 
 export interface TestApp extends App {
@@ -18,6 +20,15 @@ export interface TestApp extends App {
 }
 
 export const EXAMPLES = join(import.meta.dirname, "../../deploy/examples");
+
+/**
+ * A token from the example issuer, valid 10 minutes, minted as the README mints it (with
+ * deploy/demo-issuer/mint-example-token.ts, outside the manifest folder, which reads every file).
+ */
+export function exampleToken(subject = "alice", audience = "maas-gateway", roles = ""): string {
+  const mint = join(import.meta.dirname, "../../deploy/demo-issuer/mint-example-token.ts");
+  return execFileSync(process.execPath, [mint, subject, audience, roles], { encoding: "utf8" }).trim();
+}
 
 /**
  * A manifest file to add to EXAMPLES: HTTPRoute maas-system/`name` on the examples' maas-gateway
@@ -43,29 +54,61 @@ export const EPHEMERAL_PORTS: readonly string[] = [
   "0",
 ];
 
-/** `files` are written into a fresh folder (after copying `copyFrom`, if given). */
-export async function startTestApp(files: Record<string, string>, copyFrom?: string, flags: string[] = []): Promise<TestApp> {
-  const dir = mkdtempSync(join(tmpdir(), "portcullis-manifests-"));
-  if (copyFrom !== undefined) cpSync(copyFrom, dir, { recursive: true });
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+/** The real `serve` app with `flags` (its source among them) on EPHEMERAL_PORTS, silent, once ready; its ports as URLs. */
+async function startServing(flags: readonly string[]): Promise<App & Pick<TestApp, "authz" | "forwardAuth" | "admin">> {
   const config = loadConfig(
-    ["serve", "--manifests", dir, ...EPHEMERAL_PORTS, "--shutdown-grace-seconds", "2", "--shutdown-delay-seconds", "0", ...flags],
+    ["serve", ...EPHEMERAL_PORTS, "--shutdown-grace-seconds", "2", "--shutdown-delay-seconds", "0", ...flags],
     {},
   ) as ServeConfig;
   const app = await startApp(config, pino({ level: "silent" }));
   await app.ready;
   return {
     ...app,
-    dir,
     authz: `http://127.0.0.1:${app.ports.authz}`,
     forwardAuth: `http://127.0.0.1:${app.ports.forwardAuth}`,
     admin: `http://127.0.0.1:${app.ports.admin}`,
+  };
+}
+
+/** `files` are written into a fresh folder (after copying `copyFrom`, if given). */
+export async function startTestApp(files: Record<string, string>, copyFrom?: string, flags: string[] = []): Promise<TestApp> {
+  const dir = mkdtempSync(join(tmpdir(), "portcullis-manifests-"));
+  if (copyFrom !== undefined) cpSync(copyFrom, dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  const app = await startServing(["--manifests", dir, ...flags]);
+  return {
+    ...app,
+    dir,
     write: (file, text) => writeFileSync(join(dir, file), text),
     async close() {
       await app.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The app in Kubernetes mode over a stand-in API server holding `objects` (kube-api.ts): for worlds
+ * only that mode reads, such as a ListenerSet, which a manifest folder refuses.
+ */
+export async function startKubeTestApp(
+  objects: readonly object[],
+  flags: readonly string[] = [],
+): Promise<Pick<TestApp, "authz" | "close">> {
+  const api = await serveKubeApi(objects);
+  try {
+    const app = await startServing(["--kubeconfig", api.kubeconfig, ...flags]);
+    return {
+      authz: app.authz,
+      async close() {
+        await app.stop();
+        await api.close();
+      },
+    };
+  } catch (e) {
+    await api.close();
+    throw e;
+  }
 }
 
 /** Polls `probe` until it returns true, or fails after `timeoutMs`. */

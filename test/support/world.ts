@@ -16,7 +16,7 @@ import { CheckMemo } from "../../controller/authz/check-memo.ts";
 import { compile, type CompileOptions, type CompileResult } from "../../controller/compile/index.ts";
 import { compiledOf, type Feature } from "../../controller/features/feature.ts";
 import { createKeyStore } from "../../controller/keys/store.ts";
-import { parseManifests } from "../../controller/sources/manifests.ts";
+import { parseManifests } from "../../controller/sources/manifest-text.ts";
 import { policiesOnRules, type PolicyFeatures } from "./manifests.ts";
 
 /**

@@ -67,10 +67,24 @@ export function checkJwt(
   if (missing && unread.length === 0) return NO_TOKEN;
   // The first token verified gives the identity: one Envoy found, never one only another reader takes.
   const verdict = verifyInOrder(missing ? unread : unread.length === 0 ? found : [...found, ...unread], config, ctx, 0, undefined);
-  // No closure on the usual path (a cached token answers at once): one would be allocated on every request.
   return verdict instanceof Promise
-    ? verdict.then((v) => concludedUnlessUnread(v, missing, config, request, where, ctx))
+    ? concludedOnceVerified(verdict, missing, config, request, where, ctx)
     : concludedUnlessUnread(verdict, missing, config, request, where, ctx);
+}
+
+/**
+ * concludedUnlessUnread once a verification that had to wait is done. A function of its own: checkJwt
+ * holding the closure would allocate its context on every call, the usual one (a cached token) too.
+ */
+function concludedOnceVerified(
+  verdict: Promise<TokenVerdict>,
+  missing: boolean,
+  config: CompiledJwt,
+  request: NormalizedRequest,
+  where: { route: string; policy: string },
+  ctx: JwtContext,
+): Promise<PhaseResult> {
+  return verdict.then((v) => concludedUnlessUnread(v, missing, config, request, where, ctx));
 }
 
 /** `concluded`, except that a token only another reader took (`missing`: Envoy found none) gives no identity once it verified. */
@@ -100,11 +114,23 @@ function verifyInOrder(
   for (let i = from; i < found.length; i++) {
     const [token, readers] = found[i]!;
     const verdict = verifyToken(token, readers, config, ctx);
-    if (verdict instanceof Promise) return verdict.then((v) => ("error" in v ? v : verifyInOrder(found, config, ctx, i + 1, first ?? v)));
+    if (verdict instanceof Promise) return resumedAfter(verdict, found, config, ctx, i, first);
     if ("error" in verdict) return verdict;
     first ??= verdict;
   }
   return first!;
+}
+
+/** verifyInOrder after token `i`, once its verification that had to wait is done (a function of its own: no closure context per call). */
+function resumedAfter(
+  verdict: Promise<TokenVerdict>,
+  found: readonly FoundToken[],
+  config: CompiledJwt,
+  ctx: JwtContext,
+  i: number,
+  first: CachedToken | undefined,
+): Promise<TokenVerdict> {
+  return verdict.then((v) => ("error" in v ? v : verifyInOrder(found, config, ctx, i + 1, first ?? v)));
 }
 
 /** The phase's result once every token verified (the first one's identity) or one was refused. */

@@ -87,4 +87,45 @@ export const corsCases: readonly Case[] = [
     { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } },
     (ctx) => withAllowOrigin(ctx, { path: "/cors", headers: { origin: "https://evil.example.com", "x-api-key": "alice-key" } }, undefined),
   ),
+  c(
+    "preflight-empty-request-method",
+    "OPTIONS from a listed origin with an empty Access-Control-Request-Method: no preflight to Envoy's filter, so the key is asked for",
+    { status: 401, code: "apikey_missing" },
+    (ctx) => withAllowOrigin(ctx, preflight("https://app.example.com", { "access-control-request-method": "" }), undefined),
+  ),
+  c(
+    "preflight-without-origin",
+    "OPTIONS with Access-Control-Request-Method but no Origin: no CORS request at all, the key is asked for",
+    { status: 401, code: "apikey_missing" },
+    (ctx) => withAllowOrigin(ctx, { method: "OPTIONS", path: "/cors", headers: { "access-control-request-method": "DELETE" } }, undefined),
+  ),
+  c(
+    "preflight-lower-case-method",
+    "`options` (lower case) from a listed origin: Envoy's filter answers only `OPTIONS`, so the key is asked for",
+    { status: 401, code: "apikey_missing" },
+    (ctx) => withAllowOrigin(ctx, { ...preflight("https://app.example.com"), method: "options" }, undefined),
+  ),
+  c(
+    "preflight-trailing-dot",
+    "preflight from `https://app.example.com.` (the listed origin with a trailing dot: another string to Envoy's exact matcher)",
+    NOT_LISTED,
+    (ctx) => withAllowOrigin(ctx, preflight("https://app.example.com."), undefined),
+  ),
+  c(
+    "preflight-default-port",
+    "preflight from `https://app.example.com:443` (the listed origin with its default port written: another string)",
+    NOT_LISTED,
+    (ctx) => withAllowOrigin(ctx, preflight("https://app.example.com:443"), undefined),
+  ),
+  c(
+    "preflight-wildcard-two-origins",
+    "preflight with two Origin lines `https://evil.example.com` and `https://a.app.example.com`: Envoy joins them with `,` and the wildcard's `.*` takes the whole value, echoed as one origin no browser accepts; still only a preflight answer",
+    ANSWERED,
+    (ctx) =>
+      withAllowOrigin(
+        ctx,
+        preflight("https://evil.example.com,https://a.app.example.com"),
+        "https://evil.example.com,https://a.app.example.com",
+      ),
+  ),
 ];

@@ -67,6 +67,10 @@ const DENIED_ADMIN: Expected = { status: 403, code: "authz_denied" };
 const MIDDLE_LINE =
   "only the first and the last line of a header were readings, so with lines `user,admin` and `user` (Envoy's `user,admin,user`) the `admin` between them decided nothing, while an upstream splitting the list acts on it; every line and list element is now a reading";
 
+/** A case: `roles` sent over the wire to `port` (noAdminOverWire), which the Deny rule on x-role: admin must deny. */
+const deniedOverWire = (id: string, title: string, port: "envoy" | "forward", roles: readonly string[], fixed: string) =>
+  c(id, title, DENIED_ADMIN, () => noAdminOverWire(port, roles), fixed);
+
 /**
  * GET /x in NO_ADMIN_WORLD over the wire with an x-role line for each of `roles`: to the Envoy HTTP
  * port as Envoy's check sends it, or to the forward-auth port as nginx or Caddy describe it.
@@ -387,39 +391,39 @@ export const headerCases: readonly Case[] = [
     () => noAdminOverWire("envoy", ["user,admin"]),
     'the Envoy HTTP port read a value as one line, but Envoy\'s HTTP check joins a header the client sent on several lines into one value with ",": the first and the last line, which an upstream reads, were never readings there, and a Deny rule on one line was escaped by sending another. A value holding "," is now read as the lines Envoy may have joined',
   ),
-  c(
+  deniedOverWire(
     "deny-rule-list-forward-auth",
     "wire, forward-auth: a Deny rule on header `x-role: admin` (default Allow); one line `x-role: user,admin`, which nginx and Caddy pass upstream as it is",
-    DENIED_ADMIN,
-    () => noAdminOverWire("forward", ["user,admin"]),
+    "forward",
+    ["user,admin"],
     'the forward-auth port read a line as one value, while one line `user,admin` of a list-valued field is the two lines `user` and `admin` (RFC 9110 §5.3), which an upstream may split: the request the Envoy port denies was allowed there. Every port now reads a value holding "," as its pieces (linesUpstreamMayRead)',
   ),
-  c(
+  deniedOverWire(
     "deny-rule-list-spaces-forward-auth",
     "wire, forward-auth: a Deny rule on header `x-role: admin` (default Allow); one line `x-role: user, admin`",
-    DENIED_ADMIN,
-    () => noAdminOverWire("forward", ["user, admin"]),
+    "forward",
+    ["user, admin"],
     "see header.deny-rule-list-forward-auth",
   ),
-  c(
+  deniedOverWire(
     "deny-rule-list-spaces-envoy-http",
     "wire, Envoy's HTTP check: a Deny rule on header `x-role: admin` (default Allow); one line `x-role: user, admin` (a list's elements are read without the spaces around them, RFC 9110 §5.6.1)",
-    DENIED_ADMIN,
-    () => noAdminOverWire("envoy", ["user, admin"]),
+    "envoy",
+    ["user, admin"],
     'a piece of a value holding "," was read with the space after the comma (` admin`), which no rule value equals, while an upstream splitting the list acts on `admin`: a line or list element is now read without the spaces and tabs around it',
   ),
-  c(
+  deniedOverWire(
     "deny-rule-middle-line-envoy-http",
     "wire, Envoy's HTTP check: a Deny rule on header `x-role: admin` (default Allow); the client sent x-role as `user,admin` then `user`, which Envoy sends as `x-role: user,admin,user`",
-    DENIED_ADMIN,
-    () => noAdminOverWire("envoy", ["user,admin,user"]),
+    "envoy",
+    ["user,admin,user"],
     MIDDLE_LINE,
   ),
-  c(
+  deniedOverWire(
     "deny-rule-middle-line-forward-auth",
     "wire, forward-auth: a Deny rule on header `x-role: admin` (default Allow); x-role sent as `user,admin` then `user`",
-    DENIED_ADMIN,
-    () => noAdminOverWire("forward", ["user,admin", "user"]),
+    "forward",
+    ["user,admin", "user"],
     "see header.deny-rule-list-forward-auth and header.deny-rule-middle-line-envoy-http",
   ),
   c(

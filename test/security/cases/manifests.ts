@@ -6,7 +6,7 @@
  * (401 without a key, 200 with one). YAML-level cases go through the manifest folder reader.
  */
 import { generateKeyPairSync, sign } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toResources, type RawObject } from "../../../controller/api/resources.ts";
@@ -15,7 +15,8 @@ import { checkFolder } from "../../../controller/commands/check.ts";
 import { loadConfig, type CheckConfig } from "../../../controller/config.ts";
 import { compile } from "../../../controller/compile/index.ts";
 import { summarizeSnapshot } from "../../../controller/snapshot/summary.ts";
-import { ManifestFolder, parseManifests } from "../../../controller/sources/manifests.ts";
+import { parseManifests } from "../../../controller/sources/manifest-text.ts";
+import { ManifestFolder } from "../../../controller/sources/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 import { gatewayWithRoute } from "../../support/manifests.ts";
@@ -193,12 +194,12 @@ function brokenFolderCase(
   };
 }
 /** A folder of base.yaml (BASE) and `files` (name → text), read once: what it puts in force decides. */
-function folderCase(id: string, title: string, expect: Expected, files: Record<string, string>, fixed: string): Case {
+function folderCase(id: string, title: string, expect: Expected, files: Record<string, string>, fixed?: string): Case {
   return {
     id: `manifest.${id}`,
     title,
     expect,
-    fixed,
+    ...(fixed === undefined ? {} : { fixed }),
     async run() {
       return inCatalogueFolder(files, (dir) => {
         const { inForce } = new ManifestFolder(dir).read();
@@ -208,6 +209,31 @@ function folderCase(id: string, title: string, expect: Expected, files: Record<s
     },
   };
 }
+
+/** An open route `public` on app.example.com, Exact /bad: Envoy Gateway ranks it above rule bad (PathPrefix /bad), so, read, it opens /bad. */
+const OPEN_EXACT_BAD =
+  "{apiVersion: gateway.networking.k8s.io/v1, kind: HTTPRoute, metadata: {name: public, namespace: apps}, spec: {parentRefs: [{name: gw}], hostnames: [app.example.com], rules: [{matches: [{path: {type: Exact, value: /bad}}]}]}}\n";
+
+/**
+ * ListenerSet apps/extra, a listener of the Gateway on port 80 for app.example.com (more specific
+ * than the Gateway's own, so app.example.com's requests take its routes), and the open route
+ * `public` (Exact /bad) on it.
+ */
+const LISTENER_SET_WITH_OPEN_ROUTE = `apiVersion: gateway.networking.k8s.io/v1
+kind: ListenerSet
+metadata: {name: extra, namespace: apps}
+spec:
+  parentRef: {name: gw}
+  listeners: [{name: app, protocol: HTTP, port: 80, hostname: app.example.com}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: public, namespace: apps}
+spec:
+  parentRefs: [{group: gateway.networking.k8s.io, kind: ListenerSet, name: extra}]
+  hostnames: [app.example.com]
+  rules: [{matches: [{path: {type: Exact, value: /bad}}]}]
+`;
 
 const brokenPolicyFile = (id: string, title: string, broken: string) =>
   brokenFolderCase(id, title, (dir) => writeFileSync(join(dir, "policy.yaml"), broken));
@@ -372,15 +398,55 @@ spec:
     brokenFolderCase(
       id,
       `policy.yaml gains a route \`public\` (Exact /bad) after \`${marker.trim()}\`${i === 0 ? " on the marker's line" : ""}: Kubernetes' YAML reader (Envoy Gateway's file provider, kubectl) splits documents only at a line holding \`---\` alone, and reads the first document of each part`,
-      (dir) =>
-        writeFileSync(
-          join(dir, "policy.yaml"),
-          `${bad(apiKey())}${marker}{apiVersion: gateway.networking.k8s.io/v1, kind: HTTPRoute, metadata: {name: public, namespace: apps}, spec: {parentRefs: [{name: gw}], hostnames: [app.example.com], rules: [{matches: [{path: {type: Exact, value: /bad}}]}]}}\n`,
-        ),
+      (dir) => writeFileSync(join(dir, "policy.yaml"), `${bad(apiKey())}${marker}${OPEN_EXACT_BAD}`),
       i === 0
         ? "YAML 1.2 starts a document there, so the open route public (Exact /bad, ranked above PathPrefix /bad) was enforced and /bad allowed (200) where Envoy Gateway never sees that route; a document Kubernetes' reader would not split off now breaks its file"
         : "see manifest.document-marker-with-content",
     ),
+  ),
+  folderCase(
+    "policy-in-txt-file",
+    "the policy is in a file named `policy.txt`",
+    { status: 401, code: "apikey_missing" },
+    { "policy.txt": bad(apiKey()) },
+    "only .yaml, .yml, .json and extensionless files were read, so the policy vanished and its route was allowed (200) where Envoy Gateway's file provider, which reads every file of its folder whatever its name, enforces it; every visible file is now read",
+  ),
+  folderCase(
+    "policy-in-hidden-file",
+    "the policy is in a hidden file, `.policy.yaml`: read by neither Envoy Gateway's file provider nor Portcullis, so its route is open for both",
+    { status: 200, code: "allowed" },
+    { ".policy.yaml": bad(apiKey()) },
+  ),
+  brokenFolderCase(
+    "route-in-subfolder",
+    "an open route `public` (Exact /bad) is added in a subfolder, `team/route.yaml`, which Envoy Gateway's file provider does not read",
+    (dir) => {
+      mkdirSync(join(dir, "team"));
+      writeFileSync(join(dir, "team", "route.yaml"), OPEN_EXACT_BAD);
+    },
+    "subfolders were read, so the open route ranked above rule bad and /bad was allowed (200) where Envoy Gateway, which reads no subfolder, routes it to the protected rule; a subfolder that holds a file now breaks the folder",
+  ),
+  brokenFolderCase(
+    "route-behind-link-to-folder",
+    "an open route `public` (Exact /bad) is added in a hidden folder `.team`, linked into the folder as `team`",
+    (dir) => {
+      mkdirSync(join(dir, ".team"));
+      writeFileSync(join(dir, ".team", "route.yaml"), OPEN_EXACT_BAD);
+      symlinkSync(".team", join(dir, "team"));
+    },
+    "a link to a folder was walked into, so the open route was read and /bad allowed (200) where Envoy Gateway's file provider reads the link as a file and fails its whole load; a link to a folder now breaks the folder",
+  ),
+  brokenFolderCase(
+    "listenerset-in-folder",
+    "the Gateway takes ListenerSets of its namespace, and listeners.yaml adds one with a listener for app.example.com and an open route `public` (Exact /bad) on it",
+    (dir) => {
+      writeFileSync(
+        join(dir, "base.yaml"),
+        BASE.replace("gatewayClassName: portcullis", "gatewayClassName: portcullis, allowedListeners: {namespaces: {from: Same}}"),
+      );
+      writeFileSync(join(dir, "listeners.yaml"), LISTENER_SET_WITH_OPEN_ROUTE);
+    },
+    "the ListenerSet was read, so app.example.com's requests took its listener's open route and /bad was allowed (200) where Envoy Gateway's file provider, which does not load ListenerSet, routes it to the protected rule; a ListenerSet in a manifest folder now breaks its file",
   ),
   folderCase(
     "file-without-extension",

@@ -1,6 +1,6 @@
 /**
  * Mints a JWT signed by the EXAMPLE issuer key, valid for 10 minutes, for trying the examples:
- *   node_modules/.bin/node deploy/examples/mint-example-token.ts [subject] [audience] [role,role...]
+ *   node_modules/.bin/node deploy/demo-issuer/mint-example-token.ts [subject] [audience] [role,role...]
  * The key is published in this repository: never trust it outside these examples.
  */
 import { readFileSync } from "node:fs";
