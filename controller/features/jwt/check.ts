@@ -112,8 +112,8 @@ function verifyInOrder(
   first: CachedToken | undefined,
 ): MaybePromise<TokenVerdict> {
   for (let i = from; i < found.length; i++) {
-    const [token, readers] = found[i]!;
-    const verdict = verifyToken(token, readers, config, ctx);
+    // Indexes, not `const [token, readers] =`: array destructuring runs the iteration protocol.
+    const verdict = verifyToken(found[i]![0], found[i]![1], config, ctx);
     if (verdict instanceof Promise) return resumedAfter(verdict, found, config, ctx, i, first);
     if ("error" in verdict) return verdict;
     first ??= verdict;
@@ -211,14 +211,22 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
     ctx.trace?.add("tokens", { verdict: `not well formed: ${jwt.error}` });
     return refuse(401, "jwt_invalid", `Jwt is not well formed: ${jwt.error}`);
   }
-  const decoded = jwt.value;
+  const attempt = new Verification(token, jwt.value, readers, config, ctx, now);
+  if (ctx.trace !== undefined) traceDecoded(ctx.trace, attempt);
+  return attempt.from(0);
+}
+
+/**
+ * A decoded token in a trace: its issuer, kid and alg, and the providers taking its issuer. A function of
+ * its own: verifyToken holding these closures allocated their context on every call, a cached token's too.
+ */
+function traceDecoded(trace: Trace, attempt: Verification): void {
+  const { decoded, readers, config } = attempt;
   const iss = decoded.payload.iss;
-  const attempt = new Verification(token, decoded, readers, config, ctx, now);
-  ctx.trace?.add("tokens", {
+  trace.add("tokens", {
     iss: typeof iss === "string" ? iss : `(${iss === undefined ? "none" : typeof iss})`,
     kid: decoded.kid ?? "(none)",
     alg: decoded.alg,
     providers: readers.filter((i) => attempt.issuedFor(i)).map((i) => config.providers[i]!.name),
   });
-  return attempt.from(0);
 }
