@@ -1,6 +1,6 @@
 /** bin/portcullis as a user (or a CI pipeline) runs it: DESIGN §9's commands, output and exit codes. */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -221,7 +221,9 @@ describe("compile gates CI", () => {
     const r = run("compile", "--manifests", examplesWith(BROKEN_FILE));
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^error: zz-broken\.yaml: line 4, column 9: BLOCK_AS_IMPLICIT_KEY: /m);
-    expect(r.stderr).toContain("compile failed: 1 manifest file error (not parsed, or an invalid object)");
+    expect(r.stderr).toContain(
+      "compile failed: 1 manifest folder error (a file not parsed or holding an invalid object, or an entry Envoy Gateway would not read)",
+    );
   });
   it("a copy of an object alike to one read earlier is a warning and exit 0 (serve reads it once); a copy that differs exits 1", () => {
     const apiKeyPolicy = readFileSync(join(EXAMPLES, "40-apikey-policy.yaml"), "utf8");
@@ -240,6 +242,17 @@ describe("compile gates CI", () => {
       "error: 60-copy.yaml: document 1 at line 3 (SecurityPolicy maas-system/maas-apikey-auth) differs from its other copy in 40-apikey-policy.yaml#1: which one is meant is not known",
     );
   });
+  it("exits 1 on a subfolder that holds a file, naming both (Envoy Gateway's file provider reads no subfolder)", () => {
+    const dir = examplesWith({});
+    mkdirSync(join(dir, "team"));
+    writeFileSync(join(dir, "team", "60-route.yaml"), readFileSync(join(EXAMPLES, "10-routes.yaml"), "utf8"));
+    const r = run("compile", "--manifests", dir);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      /^error: team\/: is a subfolder holding team\/60-route\.yaml: Envoy Gateway's file provider reads no subfolder/m,
+    );
+    expect(r.stderr).toContain("compile failed: 1 manifest folder error");
+  });
   it("exits 1 when an object is not valid (its file is broken for serve too)", () => {
     const r = run(
       "compile",
@@ -251,7 +264,9 @@ describe("compile gates CI", () => {
     );
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^error: 60-bad-route\.yaml: document 1 at line 1 \(HTTPRoute maas-system\/bad\) is not valid: /m);
-    expect(r.stderr).toContain("compile failed: 1 manifest file error (not parsed, or an invalid object)");
+    expect(r.stderr).toContain(
+      "compile failed: 1 manifest folder error (a file not parsed or holding an invalid object, or an entry Envoy Gateway would not read)",
+    );
   });
 });
 

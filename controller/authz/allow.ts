@@ -22,8 +22,7 @@ export function allowOne(entry: RouteEntry, policy: CompiledPolicy, where: Where
   // Without response headers, one identity's answer on one rule is always the same.
   if (identity.perRequest !== true) return memoizedAllow(memo, identity, entry, entry.managedHeaders, policy);
   // An identity made for one request (a token's first sight) is not kept: its allow is built from it, nothing copied.
-  const principals = identity.principal === undefined ? NO_PRINCIPALS : [identity.principal];
-  return allow(where.route, entry.managedHeaders, policy, identity.strip, identity.headers, principals);
+  return allow(where.route, entry.managedHeaders, policy, identity.strip, identity.headers, identity.principal);
 }
 
 /** The allow from every identity passed (their headers merged in phase order, response headers too). */
@@ -41,12 +40,10 @@ function allowEvery(entry: RouteEntry, policy: CompiledPolicy, where: Where, pas
     policy,
     passed.flatMap((r) => r.strip),
     headers,
-    principals,
+    principals.length === 0 ? undefined : principals.join(", "),
     responseHeaders,
   );
 }
-
-const NO_PRINCIPALS: readonly string[] = Object.freeze([]);
 
 /** The identity of a request no identity phase looked at. */
 export const ANONYMOUS: Pass = NOTHING.value;
@@ -61,8 +58,7 @@ export function memoizedAllow(
 ): Decision {
   const known = memo.allow(identity, entry);
   if (known !== undefined) return known;
-  const principals = identity.principal === undefined ? [] : [identity.principal];
-  return memo.rememberAllow(identity, entry, allow(entry?.rule, managed, policy, identity.strip, identity.headers, principals));
+  return memo.rememberAllow(identity, entry, allow(entry?.rule, managed, policy, identity.strip, identity.headers, identity.principal));
 }
 
 /**
@@ -73,15 +69,18 @@ export function memoizedAllow(
 const FAITHFUL_VALUE = /^(?:[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?)?$/;
 const MAX_VALUE_BYTES = 8192;
 
-/** The allow, or a 403 when a value to set upstream would not be read as it is (never forwarded altered, never dropped silently). */
+/**
+ * The allow, or a 403 when a value to set upstream would not be read as it is (never forwarded
+ * altered, never dropped silently). `principal`: the identities' principals joined with ", ".
+ */
 function allow(
   route: string | undefined,
   managed: readonly string[],
   policy: CompiledPolicy | undefined,
   strip: readonly string[],
   headers: Record<string, string>,
-  principals: readonly string[] = [],
-  responseHeaders: Record<string, string> = {},
+  principal: string | undefined,
+  responseHeaders: Readonly<Record<string, string>> = NO_HEADERS,
 ): Decision {
   for (const name in headers) {
     const value = headers[name]!;
@@ -98,7 +97,7 @@ function allow(
     }
   }
   // A header we set replaces the client's copy; every other managed header is removed.
-  const remove = strip.length === 0 ? notSetIn(headers, managed) : notSetIn(headers, [...new Set([...managed, ...strip])]).sort();
+  const remove = strip.length === 0 ? notSetIn(headers, managed) : notSetIn(headers, [...new Set([...managed, ...strip])].sort());
   return {
     allowed: true,
     status: 200,
@@ -106,21 +105,27 @@ function allow(
     route,
     policy: policy?.id,
     message:
-      principals.length > 0
-        ? `authenticated as ${principals.join(", ")}`
-        : policy === undefined
-          ? "no policy applies"
-          : "no credential required",
-    principal: principals.length === 0 ? undefined : principals.join(", "),
+      principal !== undefined ? `authenticated as ${principal}` : policy === undefined ? "no policy applies" : "no credential required",
+    principal,
     upstreamHeaders: headers,
     removeHeaders: remove,
     responseHeaders,
   };
 }
 
-/** The names of `names` that `headers` does not set, in order (a loop: no closure per decision). */
-function notSetIn(headers: Record<string, string>, names: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const name of names) if (!Object.hasOwn(headers, name)) out.push(name);
+/**
+ * The names of `names` that `headers` does not set, in order: a list of its exact length, or one
+ * shared empty list when `headers` sets them all (a token's claims usually do). Index loops: no
+ * closure or iterator per decision.
+ */
+function notSetIn(headers: Record<string, string>, names: readonly string[]): readonly string[] {
+  let count = 0;
+  for (let i = 0; i < names.length; i++) if (!Object.hasOwn(headers, names[i]!)) count++;
+  if (count === 0) return NOTHING_REMOVED;
+  const out = new Array<string>(count);
+  for (let i = 0, at = 0; i < names.length; i++) if (!Object.hasOwn(headers, names[i]!)) out[at++] = names[i]!;
   return out;
 }
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+const NOTHING_REMOVED: readonly string[] = Object.freeze([]);

@@ -260,12 +260,20 @@ function decideOn(entry: RouteEntry, req: NormalizedRequest, ctx: CheckContext):
     if (ctx.onNoPolicy === "deny") return deny(403, "policy_missing", `no SecurityPolicy governs ${entry.rule}`, { route: entry.rule });
     return memoizedAllow(ctx.memo, ANONYMOUS, entry, entry.managedHeaders, undefined);
   }
-  const where = { route: entry.rule, policy: policy.id };
+  const where = whereOf(entry, policy);
   if (policy.invalid !== undefined) return deny(403, "policy_invalid", `SecurityPolicy ${policy.id} is invalid: ${policy.invalid}`, where);
 
   // 2. The features' phases
   return runPhases(entry, policy, req, where, ctx, NO_PASSES, 0);
 }
+
+/** The rule and its policy, as decisions name them: built once per entry (a snapshot is immutable), not on every request. */
+function whereOf(entry: RouteEntry, policy: CompiledPolicy): Where {
+  let where = whereByEntry.get(entry);
+  if (where === undefined) whereByEntry.set(entry, (where = Object.freeze({ route: entry.rule, policy: policy.id })));
+  return where;
+}
+const whereByEntry = new WeakMap<RouteEntry, Where>();
 
 /** Phases from `from` on: a plain loop while they answer at once, resumed when one must be waited for. */
 function runPhases(

@@ -45,11 +45,11 @@ function headerTokens(
   read: (line: string, prefix: string | undefined) => string | undefined,
 ): readonly string[] {
   // Usually one value: an array of one, not an empty array grown by push (which reserves 17 slots);
-  // an index loop, as an iterator would be allocated on every request.
-  const lines = request.headerLines(name);
+  // an index loop over the lines, as an iterator (or a list of the one line) would be allocated on every request.
+  const lines = request.headerLineCount(name);
   let out: string[] | undefined;
-  for (let i = 0; i < lines.length; i++) {
-    const credential = read(withoutOws(lines[i]!), prefix);
+  for (let i = 0; i < lines; i++) {
+    const credential = read(withoutOws(request.headerLineAt(name, i)), prefix);
     if (credential === undefined) continue;
     if (out === undefined) out = [credential];
     else out.push(credential);

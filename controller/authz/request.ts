@@ -4,7 +4,7 @@ import { isAscii } from "../lib/bytes.ts";
 import type { RouteRequest } from "../snapshot/route-index.ts";
 import { type CookieReadings, parseCookies } from "./cookie-readings.ts";
 import { headerValue } from "./header-values.ts";
-import { hostReadings } from "./host-readings.ts";
+import { hostReadings, isPlainHost } from "./host-readings.ts";
 import { isPlainPath, normalizePath, pathBytesOf } from "./path.ts";
 import { envoyParams, readOtherwise, withOtherReadings } from "./query-params.ts";
 
@@ -97,6 +97,10 @@ export interface NormalizedRequest extends RouteRequest {
   readonly pathBytes: string;
   /** A header's value as Envoy's matchers read it (see headerValue: lines joined with ","); undefined when absent. */
   header(name: string): string | undefined;
+  /** How many lines header `name` has (0 when absent): `headerLines(name).length`, without a list for the usual one line. */
+  headerLineCount(name: string): number;
+  /** Line `i` (below headerLineCount) of header `name`, as text: `headerLines(name)[i]`. */
+  headerLineAt(name: string, i: number): string;
   /** One of `source`'s strings (its host, path or a header value) as text: read as UTF-8 when the request holds bytes. */
   text(value: string): string;
   /** The query, decoded as a form is (WHATWG): what `params` and oidc's callback read. */
@@ -147,7 +151,7 @@ class Normalized implements NormalizedRequest {
   readonly target: string;
   readonly pathBytes: string;
   readonly plainPath: boolean;
-  readonly hosts: readonly string[];
+  readonly hosts: readonly string[] | undefined;
   readonly host: string;
   readonly path: string;
   // Methods are case-sensitive (RFC 9110 §9.1) and so is Envoy's route match: "get" is not GET.
@@ -155,9 +159,9 @@ class Normalized implements NormalizedRequest {
   readonly #queryAt: number;
   #query: URLSearchParams | undefined;
   #cookies: CookieReadings | undefined;
-  /** The header headerLines read last, and its lines (the source's headers never change). */
+  /** The header read line by line last, and its lines: the one line itself until a list is asked for (the source's headers never change). */
   #linesOf: string | undefined;
-  #lines: readonly string[] = NONE;
+  #lines: string | readonly string[] = NONE;
   /** Whether `params` reads the query every way an upstream may (else as Envoy's filters only). */
   readonly #everyReading: boolean;
 
@@ -170,8 +174,10 @@ class Normalized implements NormalizedRequest {
     // A plain path without a query is ASCII: its own text, not read again.
     this.target = this.plainPath && this.pathBytes.length === source.path.length ? source.path : this.text(source.path);
     this.#queryAt = this.target.indexOf("?");
-    this.hosts = hostReadings(source.host);
-    this.host = this.hosts.at(-1)!;
+    // The usual Host reads one way, as it is: no list of one (RouteRequest.hosts).
+    const hosts = isPlainHost(source.host) ? undefined : hostReadings(source.host);
+    this.hosts = hosts !== undefined && hosts.length > 1 ? hosts : undefined;
+    this.host = hosts === undefined ? source.host : hosts.at(-1)!;
     this.path = path ?? (this.plainPath ? this.pathBytes : normalizePath(this.pathBytes));
     this.method = method ?? source.method;
   }
@@ -224,21 +230,41 @@ class Normalized implements NormalizedRequest {
   }
 
   headerLines(name: string): readonly string[] {
-    // The same header is often read again (jwt reads Authorization as Envoy does, then as other readers
-    // do): its lines are read as text once, not scanned for non-ASCII bytes and copied each time.
+    const lines = this.#linesIn(name);
+    if (typeof lines !== "string") return lines;
+    // Asked for as a list: built once, and the same list answers again.
+    const list = [lines];
+    this.#lines = list;
+    return list;
+  }
+
+  headerLineCount(name: string): number {
+    const lines = this.#linesIn(name);
+    return typeof lines === "string" ? 1 : lines.length;
+  }
+
+  headerLineAt(name: string, i: number): string {
+    const lines = this.#linesIn(name);
+    return typeof lines === "string" ? lines : lines[i]!;
+  }
+
+  /**
+   * The lines of header `name` as text: one line as itself, several as a list. The same header is
+   * often read again (jwt reads Authorization as Envoy does, then as other readers do): its lines are
+   * read as text once, not scanned for non-ASCII bytes and copied each time.
+   */
+  #linesIn(name: string): string | readonly string[] {
     if (name === this.#linesOf) return this.#lines;
     const v = Object.hasOwn(this.source.headers, name) ? this.source.headers[name] : undefined;
-    const lines =
-      typeof v === "string"
-        ? [this.text(v)]
-        : v === undefined
-          ? NONE
-          : this.source.byteStrings === true
-            ? v.map((line) => this.text(line))
-            : v;
+    const lines = typeof v === "string" ? this.text(v) : v === undefined ? NONE : this.#textOfLines(v);
     this.#linesOf = name;
     this.#lines = lines;
     return lines;
+  }
+
+  /** Several lines as text (a method of its own: #linesIn holding the closure would allocate its context on every call). */
+  #textOfLines(lines: readonly string[]): readonly string[] {
+    return this.source.byteStrings === true ? lines.map((line) => this.text(line)) : lines;
   }
 
   params(name: string): readonly string[] {

@@ -42,8 +42,8 @@ export function runCompile(config: CompileConfig, out: (text: string) => void, r
     const counts = [
       [
         folder.brokenFiles.length,
-        "manifest file error (not parsed, or an invalid object)",
-        "manifest file errors (not parsed, or invalid objects)",
+        "manifest folder error (a file not parsed or holding an invalid object, or an entry Envoy Gateway would not read)",
+        "manifest folder errors (files not parsed or holding invalid objects, or entries Envoy Gateway would not read)",
       ],
       [notAccepted.length, "policy is not Accepted", "policies are not Accepted"],
     ] as const;

@@ -12,8 +12,12 @@ import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, Valu
 export interface RouteRequest {
   /** Lower-case host without port or trailing dot. */
   readonly host: string;
-  /** The host as Envoy's virtual host selection may read it (authz/host-readings.ts), Envoy Gateway's default first. */
-  readonly hosts: readonly string[];
+  /**
+   * The host as Envoy's virtual host selection may read it (authz/host-readings.ts), Envoy Gateway's
+   * default first, when it reads more than one way; absent when `host` is its only reading (the usual
+   * Host: no list of one per request). Read through hostCount and hostAt.
+   */
+  readonly hosts?: readonly string[] | undefined;
   /** The Host as sent (Envoy's `:authority`, port and case kept): what a header match named `host` reads. */
   readonly authority: string;
   /** Normalised path without the query. */
@@ -103,26 +107,43 @@ export function findRoutes(
   request: RouteRequest,
   scope: RouteScope,
   reading: RouteReading = ENVOY_READING,
-): RouteEntry[] | undefined {
+): readonly RouteEntry[] | undefined {
   const tables = scope.gateway === undefined ? everyTable(index) : index.byGateway[scope.gateway];
   if (tables === undefined) return undefined;
-  // Usually one table picks an entry: an array of one, not an empty array grown by push (which reserves 17 slots).
-  // Index loops: an iterator's result objects would be allocated on every request.
+  // Usually one table picks an entry: held as `lone`, and answered as its list of one built once (listOfOne);
+  // a list only for a second entry. Index loops: an iterator's result objects would be allocated on every request.
   let found: RouteEntry[] | undefined;
-  const hosts = request.hosts;
+  let lone: RouteEntry | undefined;
+  const hosts = hostCount(request);
   for (let t = 0; t < tables.length; t++) {
     const table = tables[t]!;
     if (!portCovers(table.port, scope.port)) continue;
     // A Host read two ways (a trailing dot) may select two virtual hosts: each entry is a reading.
-    for (let h = 0; h < hosts.length; h++) {
-      const entry = findRoute(table.vhosts, hosts[h]!, request, scope.route, reading);
-      if (entry === undefined || found?.includes(entry)) continue;
-      if (found === undefined) found = [entry];
-      else found.push(entry);
+    for (let h = 0; h < hosts; h++) {
+      const entry = findRoute(table.vhosts, hostAt(request, h), request, scope.route, reading);
+      if (entry === undefined || entry === lone || found?.includes(entry)) continue;
+      if (lone === undefined) lone = entry;
+      else (found ??= [lone]).push(entry);
     }
   }
-  return found ?? [];
+  return found ?? (lone === undefined ? NO_ENTRIES : listOfOne(lone));
 }
+
+const NO_ENTRIES: readonly RouteEntry[] = Object.freeze([]);
+
+/** The list of `entry` alone, built once per entry (a snapshot is immutable): the usual lookup finds one entry. */
+function listOfOne(entry: RouteEntry): readonly RouteEntry[] {
+  let list = listsOfOne.get(entry);
+  if (list === undefined) listsOfOne.set(entry, (list = Object.freeze([entry])));
+  return list;
+}
+const listsOfOne = new WeakMap<RouteEntry, readonly RouteEntry[]>();
+
+/** How many readings the request's Host has (RouteRequest.hosts). */
+export const hostCount = (request: RouteRequest): number => request.hosts?.length ?? 1;
+
+/** The Host's reading `h` (below hostCount): `host` itself when it is the only one. */
+export const hostAt = (request: RouteRequest, h: number): string => request.hosts?.[h] ?? request.host;
 
 /** Every route table of an index, Gateway by Gateway: listed once per index (a snapshot is immutable), not on every request. */
 const tablesByIndex = new WeakMap<RouteIndex, readonly PortRoutes[]>();
@@ -215,8 +236,8 @@ function matchesInScope(index: RouteIndex, request: RouteRequest, scope: RouteSc
   let merged: ReadMatches | undefined;
   for (let t = 0; t < tables.length; t++) {
     if (!portCovers(tables[t]!.port, scope.port)) continue;
-    for (let h = 0; h < request.hosts.length; h++) {
-      const entries = selectVirtualHost(tables[t]!.vhosts, request.hosts[h]!);
+    for (let h = 0; h < hostCount(request); h++) {
+      const entries = selectVirtualHost(tables[t]!.vhosts, hostAt(request, h));
       const read = entries === undefined ? NO_READ_MATCHES : readMatchesOf(entries);
       if (read === NO_READ_MATCHES) continue;
       merged = merged === undefined ? read : { query: merged.query || read.query, headers: [...merged.headers, ...read.headers] };
@@ -283,8 +304,9 @@ export function explainRoutes(
     if (scope.gateway !== undefined && gateway !== scope.gateway) continue;
     for (const table of ports) {
       if (!portCovers(table.port, scope.port)) continue;
-      for (const host of request.hosts) {
-        const where = { gateway, port: table.port, ...(request.hosts.length === 1 ? {} : { host }) };
+      for (let h = 0; h < hostCount(request); h++) {
+        const host = hostAt(request, h);
+        const where = { gateway, port: table.port, ...(hostCount(request) === 1 ? {} : { host }) };
         tables.push({ ...where, ...explainVirtualHost(table.vhosts, host, request, scope.route, reading) });
       }
     }

@@ -118,6 +118,30 @@ describe("headerLines: each line of a header, as text", () => {
       { seed: 20_261_201, numRuns: 500 },
     );
   });
+
+  // headerLineCount and headerLineAt spare the usual single line its list (issue 17): they must read
+  // exactly what headerLines lists, whichever of the three was asked first and in whatever order.
+  it("headerLineCount and headerLineAt read the lines headerLines lists, in any order of reads (fast-check, fixed seed)", () => {
+    const reads = fc.array(fc.tuple(fc.constantFrom(...NAMES), fc.constantFrom("lines", "count", "each")), { maxLength: 12 });
+    fc.assert(
+      fc.property(headersOf, fc.boolean(), reads, (headers, byteStrings, sequence) => {
+        const request = (): ReturnType<typeof normalizeRequest> =>
+          normalizeRequest({ method: "GET", scheme: "http", host: "h", path: "/", headers, gateway: undefined, byteStrings });
+        const r = request();
+        for (const [name, how] of sequence) {
+          const expected = request().headerLines(name);
+          if (how === "lines") expect(r.headerLines(name), name).toEqual(expected);
+          else if (how === "count") expect(r.headerLineCount(name), name).toBe(expected.length);
+          else
+            expect(
+              expected.map((_, i) => r.headerLineAt(name, i)),
+              name,
+            ).toEqual(expected);
+        }
+      }),
+      { seed: 20_261_201, numRuns: 500 },
+    );
+  });
 });
 
 describe("afterPhase: the request as one phase leaves it to the next", () => {

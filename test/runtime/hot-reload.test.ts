@@ -1,5 +1,5 @@
 /** Hot reload in standalone mode: editing the manifest folder changes decisions within a second or two. */
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -120,5 +120,28 @@ spec:
   } finally {
     await geo.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it("serves what Envoy Gateway's file provider reads: a policy moved into policy.txt is enforced; moved into a subfolder, the last good contents stay in force until the subfolder goes", async () => {
+  const served = await startTestApp({}, EXAMPLES);
+  try {
+    const unkeyed = async () => (await send(`${served.authz}/v1/models`, { headers: { host: "api.maas.example.com" } })).status;
+    const gauge = async () =>
+      /^portcullis_serving_last_good_config\{source="manifests"\} (\d+)$/m.exec(await (await fetch(`${served.admin}/metrics`)).text())?.[1];
+    const policy = readFileSync(join(EXAMPLES, "40-apikey-policy.yaml"), "utf8");
+    served.write("40-apikey-policy.yaml", "# moved to policy.txt\n");
+    await within(2000, async () => (await unkeyed()) === 200);
+    served.write("policy.txt", policy);
+    await within(2000, async () => (await unkeyed()) === 401);
+    mkdirSync(join(served.dir, "team"));
+    renameSync(join(served.dir, "policy.txt"), join(served.dir, "team", "policy.yaml"));
+    await within(2000, async () => (await gauge()) === "1");
+    expect(await unkeyed()).toBe(401);
+    rmSync(join(served.dir, "team"), { recursive: true });
+    await within(2000, async () => (await unkeyed()) === 200);
+    expect(await gauge()).toBe("0");
+  } finally {
+    await served.close();
   }
 });

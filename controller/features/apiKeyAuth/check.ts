@@ -32,17 +32,16 @@ export function checkApiKey(
 ): PhaseResult {
   for (let i = 0; i < config.sources.length; i++) {
     const source = config.sources[i]!;
-    const copies = copiesIn(request, source);
-    if (copies.length !== 1)
-      trace?.add("sources", `${describeSource(source)}: ${copies.length === 0 ? "absent" : `${copies.length} copies`}`);
-    if (copies.length === 0) continue;
-    if (copies.length > 1) {
+    const copies = copyCount(request, source);
+    if (copies !== 1) trace?.add("sources", `${describeSource(source)}: ${copies === 0 ? "absent" : `${copies} copies`}`);
+    if (copies === 0) continue;
+    if (copies > 1) {
       return {
         ok: false,
         error: deny(401, "apikey_invalid", `Client authentication failed: more than one ${source.in} ${source.name} was sent`, where),
       };
     }
-    const key = source.in === "header" ? withoutBearer(withoutOws(copies[0]!)) : copies[0]!;
+    const key = source.in === "header" ? withoutBearer(withoutOws(request.headerLineAt(source.name, 0))) : copiesIn(request, source)[0]!;
     // Before the memo: a key that matched where Envoy reads it is no key where Envoy does not.
     if (key !== "" && !envoyReads(request, source, key)) {
       trace?.add("sources", `${describeSource(source)}: a key only where the proxy does not read it`);
@@ -76,13 +75,14 @@ function readsCookies(config: CompiledApiKey): boolean {
   return false;
 }
 
-/** Every copy of the source in the request (header lines, parameter or cookie values). */
-function copiesIn(request: NormalizedRequest, source: CredentialSource): readonly string[] {
-  return source.in === "header"
-    ? request.headerLines(source.name)
-    : source.in === "param"
-      ? request.params(source.name)
-      : request.cookies(source.name);
+/** How many copies of the source the request holds (header lines, parameter or cookie values); a header's lines counted without a list of them. */
+function copyCount(request: NormalizedRequest, source: CredentialSource): number {
+  return source.in === "header" ? request.headerLineCount(source.name) : copiesIn(request, source).length;
+}
+
+/** Every value of a query parameter or cookie source in the request. */
+function copiesIn(request: NormalizedRequest, source: CredentialSource & { in: "param" | "cookie" }): readonly string[] {
+  return source.in === "param" ? request.params(source.name) : request.cookies(source.name);
 }
 
 /**

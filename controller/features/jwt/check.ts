@@ -67,10 +67,24 @@ export function checkJwt(
   if (missing && unread.length === 0) return NO_TOKEN;
   // The first token verified gives the identity: one Envoy found, never one only another reader takes.
   const verdict = verifyInOrder(missing ? unread : unread.length === 0 ? found : [...found, ...unread], config, ctx, 0, undefined);
-  // No closure on the usual path (a cached token answers at once): one would be allocated on every request.
   return verdict instanceof Promise
-    ? verdict.then((v) => concludedUnlessUnread(v, missing, config, request, where, ctx))
+    ? concludedOnceVerified(verdict, missing, config, request, where, ctx)
     : concludedUnlessUnread(verdict, missing, config, request, where, ctx);
+}
+
+/**
+ * concludedUnlessUnread once a verification that had to wait is done. A function of its own: checkJwt
+ * holding the closure would allocate its context on every call, the usual one (a cached token) too.
+ */
+function concludedOnceVerified(
+  verdict: Promise<TokenVerdict>,
+  missing: boolean,
+  config: CompiledJwt,
+  request: NormalizedRequest,
+  where: { route: string; policy: string },
+  ctx: JwtContext,
+): Promise<PhaseResult> {
+  return verdict.then((v) => concludedUnlessUnread(v, missing, config, request, where, ctx));
 }
 
 /** `concluded`, except that a token only another reader took (`missing`: Envoy found none) gives no identity once it verified. */
@@ -98,13 +112,25 @@ function verifyInOrder(
   first: CachedToken | undefined,
 ): MaybePromise<TokenVerdict> {
   for (let i = from; i < found.length; i++) {
-    const [token, readers] = found[i]!;
-    const verdict = verifyToken(token, readers, config, ctx);
-    if (verdict instanceof Promise) return verdict.then((v) => ("error" in v ? v : verifyInOrder(found, config, ctx, i + 1, first ?? v)));
+    // Indexes, not `const [token, readers] =`: array destructuring runs the iteration protocol.
+    const verdict = verifyToken(found[i]![0], found[i]![1], config, ctx);
+    if (verdict instanceof Promise) return resumedAfter(verdict, found, config, ctx, i, first);
     if ("error" in verdict) return verdict;
     first ??= verdict;
   }
   return first!;
+}
+
+/** verifyInOrder after token `i`, once its verification that had to wait is done (a function of its own: no closure context per call). */
+function resumedAfter(
+  verdict: Promise<TokenVerdict>,
+  found: readonly FoundToken[],
+  config: CompiledJwt,
+  ctx: JwtContext,
+  i: number,
+  first: CachedToken | undefined,
+): Promise<TokenVerdict> {
+  return verdict.then((v) => ("error" in v ? v : verifyInOrder(found, config, ctx, i + 1, first ?? v)));
 }
 
 /** The phase's result once every token verified (the first one's identity) or one was refused. */
@@ -185,14 +211,22 @@ function verifyToken(token: string, readers: readonly number[], config: Compiled
     ctx.trace?.add("tokens", { verdict: `not well formed: ${jwt.error}` });
     return refuse(401, "jwt_invalid", `Jwt is not well formed: ${jwt.error}`);
   }
-  const decoded = jwt.value;
+  const attempt = new Verification(token, jwt.value, readers, config, ctx, now);
+  if (ctx.trace !== undefined) traceDecoded(ctx.trace, attempt);
+  return attempt.from(0);
+}
+
+/**
+ * A decoded token in a trace: its issuer, kid and alg, and the providers taking its issuer. A function of
+ * its own: verifyToken holding these closures allocated their context on every call, a cached token's too.
+ */
+function traceDecoded(trace: Trace, attempt: Verification): void {
+  const { decoded, readers, config } = attempt;
   const iss = decoded.payload.iss;
-  const attempt = new Verification(token, decoded, readers, config, ctx, now);
-  ctx.trace?.add("tokens", {
+  trace.add("tokens", {
     iss: typeof iss === "string" ? iss : `(${iss === undefined ? "none" : typeof iss})`,
     kid: decoded.kid ?? "(none)",
     alg: decoded.alg,
     providers: readers.filter((i) => attempt.issuedFor(i)).map((i) => config.providers[i]!.name),
   });
-  return attempt.from(0);
 }
