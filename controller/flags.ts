@@ -117,7 +117,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     value: "'Name: value'",
     short: "H",
     multiple: true,
-    help: "a header line of the request (repeatable; read as serve's Envoy ext_authz HTTP port reads what Envoy sends: a name's lines joined with ',', a value holding ',' read line by line too)",
+    help: "a header line of the request (repeatable; read as serve's Envoy ext_authz HTTP port reads what Envoy sends: a name's lines joined with ',', a value holding ',' read as the lines between its commas too)",
     expects: "written 'Name: value'",
   },
   explain: {
