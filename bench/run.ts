@@ -288,6 +288,7 @@ function compileInFreshProcess(): Promise<CompileReport> {
         NODE,
         "--expose-gc",
         "--max-semi-space-size=32",
+        "--min-semi-space-size=32",
         "--heap-growing-percent=70",
         join(ROOT, "bench/compile-bench.ts"),
         String(tenants),

@@ -5,7 +5,7 @@
  * Flags are taken from `serve --help`, so a build with more ports (or fewer flags) still runs.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { cpuSeconds } from "./counters.ts";
@@ -81,6 +81,19 @@ export interface PortcullisOptions {
   readonly readyTimeoutMs?: number;
   /** Another source tree to run `bin/portcullis` of (bench/compare-trees.ts); default: this one. */
   readonly root?: string;
+}
+
+/**
+ * A tree of its own, `dir`, whose bin/portcullis runs this tree's sources on node with exactly
+ * `nodeFlags` instead of bin/portcullis' own (to compare Node flags); returns `dir`, for
+ * PortcullisOptions.root.
+ */
+export function rootWithNodeFlags(dir: string, nodeFlags: string): string {
+  mkdirSync(join(dir, "bin"), { recursive: true });
+  const script = join(dir, "bin/portcullis");
+  writeFileSync(script, `#!/bin/sh\nexec "${NODE}" --disable-warning=ExperimentalWarning ${nodeFlags} "${ROOT}/controller/main.ts" "$@"\n`);
+  chmodSync(script, 0o755);
+  return dir;
 }
 
 export async function startPortcullis(o: PortcullisOptions): Promise<ServerProcess> {
