@@ -86,7 +86,11 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
         now: Date.now,
         onNoRoute: config.onNoRoute,
         onNoPolicy: config.onNoPolicy,
-        clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
+        clientAddress: clientAddressDetection({
+          trustedHops: config.xffTrustedHops,
+          trustedCidrs: config.xffTrustedCidrs,
+          customHeader: config.clientIpHeader,
+        }),
         oidc: createOidcProviders({ logger: pino({ level: "silent" }), timeoutMs: config.jwksFetchTimeoutMs }),
       },
     );
