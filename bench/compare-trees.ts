@@ -1,30 +1,35 @@
 /**
- * The same decision path of two or more source trees (commits) side by side, on the same day, core
- * and client: each tree's `bin/portcullis serve` over the same 10-route world, all pinned to the
- * server core and idle but the one under load, `wrk` on the other core. Rounds alternate the
- * trees' order (forwards, then backwards), so each ratio compares runs seconds apart. Measured per
- * tree and scenario (API key, cached JWT, all-new ES256 tokens): server CPU per request, wrk's p99
- * latency (ms) and V8 heap allocated per request (bench/heap-probe.ts, the same probe in every
- * tree). The first tree is the reference. The bare node:http server (bench/bare-server.ts, on
- * Node's default flags, as it ships) takes its turn in every round too: as is for API keys and
- * cached tokens, verifying each new signature for all-new tokens (the ceiling of
- * bench/serve-bench.ts); each tree is also compared with it. Comparing Node flags: trees that
- * differ only in bin/portcullis.
+ * The same decision path of two or more source trees (commits), or of this tree on other Node
+ * flags, side by side on the same day, core and client: each contender's `bin/portcullis serve`
+ * over the same world (10 routes unless --tenants says otherwise), all pinned to the server core
+ * and idle but the one under load, `wrk` on the other core. Rounds alternate the contenders' order
+ * (forwards, then backwards), so each ratio compares runs seconds apart. Measured per contender and
+ * scenario (API key, cached JWT, all-new ES256 tokens): server CPU per request, wrk's p99 latency
+ * (ms), and from bench/heap-probe.ts (the same probe in every contender) scavenges and mark-compacts
+ * per 1,000 requests and the GC pause per request in every round, V8 heap allocated per request in
+ * the last round; for Portcullis, its RSS after every run (the highest per scenario, and over all).
+ * The first contender is the reference. The bare node:http server (bench/bare-server.ts, on Node's
+ * default flags, as it ships) takes its turn in every round too: as is for API keys and cached
+ * tokens, verifying each new signature for all-new tokens (the ceiling of bench/serve-bench.ts);
+ * each contender is also compared with it.
  *
  *   node bench/compare-trees.ts --tree before=/tmp/portcullis-05e4dfe --tree main=. [--rounds 8] [--duration 1]
- *                               [--scenarios api-key,jwt-cached,jwt-new]
+ *                               [--scenarios api-key,jwt-cached,jwt-new] [--tenants 10]
+ *   node bench/compare-trees.ts --flags shipped="--max-semi-space-size=32" --flags min16="--max-semi-space-size=32 --min-semi-space-size=16"
  *
  * A tree is a checkout with `node_modules` (a `git archive COMMIT | tar -x` plus a symlink to an
- * installed node_modules will do). Issue 14's check: routes without the new features cost what
- * they cost before them (BENCHMARKS.md, "Routes without the issue-14 features").
+ * installed node_modules will do); a --flags contender runs this tree's sources on node with exactly
+ * those flags (bin/portcullis' own are not added). Issue 14's check: routes without the new
+ * features cost what they cost before them (BENCHMARKS.md, "Routes without the issue-14 features").
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { heapProbeEnv, measure } from "./counters.ts";
+import { gcPerRequest, heapProbeEnv, measure } from "./counters.ts";
 import { cryptoVerifyRate } from "./crypto-verify.ts";
-import { startBare, startPortcullis, type ServerProcess } from "./servers.ts";
+import type { GcTally } from "./heap-probe.ts";
+import { rootWithNodeFlags, startBare, startPortcullis, type ServerProcess } from "./servers.ts";
 import { formatSpread, median, ratiosByRound, spreadOf } from "./spread.ts";
 import { createIdp, mintTokens } from "./tokens.ts";
 import { buildWorld, writeWorld, type Target } from "./world.ts";
@@ -36,20 +41,34 @@ type ScenarioKey = keyof typeof SCENARIO_NAMES;
 const { values } = parseArgs({
   options: {
     tree: { type: "string", multiple: true, default: [] },
+    flags: { type: "string", multiple: true, default: [] },
+    tenants: { type: "string", default: "10" },
     rounds: { type: "string", default: "8" },
     duration: { type: "string", default: "1" },
     connections: { type: "string", default: "50" },
     scenarios: { type: "string", default: Object.keys(SCENARIO_NAMES).join(",") },
   },
 });
-const trees = values.tree.map((spec) => {
+/** NAME=VALUE of --tree and --flags. */
+const named = (option: string, spec: string) => {
   const eq = spec.indexOf("=");
-  if (eq <= 0) throw new Error(`--tree takes NAME=DIR, not ${JSON.stringify(spec)}`);
-  return { name: spec.slice(0, eq), root: spec.slice(eq + 1) };
-});
+  if (eq <= 0) throw new Error(`--${option} takes NAME=VALUE, not ${JSON.stringify(spec)}`);
+  return { name: spec.slice(0, eq), value: spec.slice(eq + 1) };
+};
+const work = mkdtempSync(join(tmpdir(), "portcullis-compare-"));
+const trees = [
+  ...values.tree.map((spec) => {
+    const { name, value } = named("tree", spec);
+    return { name, root: value };
+  }),
+  ...values.flags.map((spec) => {
+    const { name, value } = named("flags", spec);
+    return { name, root: rootWithNodeFlags(join(work, `flags-${name}`), value) };
+  }),
+];
 if (trees.length < 2)
   throw new Error(
-    "usage: node bench/compare-trees.ts --tree NAME=DIR --tree NAME=DIR [...] [--rounds N] [--duration S] [--scenarios api-key,jwt-cached,jwt-new]",
+    "usage: node bench/compare-trees.ts (--tree NAME=DIR | --flags NAME=NODE_FLAGS) ×2 or more [--rounds N] [--duration S] [--scenarios api-key,jwt-cached,jwt-new] [--tenants N]",
   );
 const chosen = values.scenarios.split(",").filter((s) => s !== "");
 for (const s of chosen) {
@@ -64,9 +83,8 @@ const nproc = cpus().length;
 const cpu = { server: String(nproc - 1), load: "0" };
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const work = mkdtempSync(join(tmpdir(), "portcullis-compare-"));
 const idp = createIdp();
-const world = buildWorld({ tenants: 10, keysPerSecret: 20, jwk: idp.jwk });
+const world = buildWorld({ tenants: Number(values.tenants), keysPerSecret: 20, jwk: idp.jwk });
 writeWorld(world, join(work, "world"));
 const jwkFile = join(work, "idp.jwk.json");
 writeFileSync(jwkFile, JSON.stringify(idp.jwk));
@@ -95,10 +113,15 @@ interface Contender {
 }
 
 interface Run {
+  readonly requests: number;
   readonly cpuUsPerReq: number;
-  readonly allocBytesPerReq: number;
+  /** Counted in the last round only (bench/heap-probe.ts). */
+  readonly allocBytesPerReq?: number;
+  readonly gc?: GcTally;
   readonly rps: number;
   readonly p99Ms: number;
+  /** Portcullis' RSS as the run ends, MiB (not measured for the bare servers). */
+  readonly rssMiB?: number;
 }
 
 const at = (t: Target) => ({ host: t.host, ...t.headers });
@@ -149,11 +172,21 @@ try {
     contenders.push({ name: CEILING, server, probe, load: loader(server.url), scenarios: ["jwt-new"] });
   }
   const runs = new Map<string, Run[]>();
-  const measured = async (c: Contender, scenario: ScenarioKey): Promise<Run> => {
-    const r = await measure({ pids: [c.server.pid], heapProbeFile: c.probe }, () => c.load(scenario, durationS));
+  const isBare = (c: Contender) => c.name === BARE || c.name === CEILING;
+  // Allocation in the last round only: each reading of it grows the process's memory (bench/heap-probe.ts).
+  const measured = async (c: Contender, scenario: ScenarioKey, allocations: boolean): Promise<Run> => {
+    const pid = c.server.pid;
+    const r = await measure(
+      { pids: [pid], probe: { pid, file: c.probe, allocations } },
+      async (): Promise<WrkResult & { rssMiB?: number }> => {
+        const result = await c.load(scenario, durationS);
+        return isBare(c) ? result : { ...result, rssMiB: c.server.memory().rssMiB };
+      },
+    );
     if (r.errors > 0 || r.requests === 0 || r.wraps > 0)
       throw new Error(`${c.name}, ${scenario}: ${r.errors} errors and ${r.wraps} token wraps in ${r.requests} requests`);
-    return { cpuUsPerReq: r.cpuUsPerReq, allocBytesPerReq: r.allocBytesPerReq ?? NaN, rps: r.rps, p99Ms: r.p99Ms };
+    const { requests, cpuUsPerReq, allocBytesPerReq, gc, rps, p99Ms, rssMiB } = r;
+    return { requests, cpuUsPerReq, allocBytesPerReq, gc, rps, p99Ms, rssMiB };
   };
   // Warm-up: every contender and scenario once, unmeasured.
   for (const c of contenders) for (const scenario of c.scenarios) await c.load(scenario, durationS);
@@ -165,7 +198,7 @@ try {
         // A second of load first: the contender whose turn starts finds its caches filled by the others.
         await c.load(scenario, durationS);
         const key = `${scenario}\0${c.name}`;
-        runs.set(key, [...(runs.get(key) ?? []), await measured(c, scenario)]);
+        runs.set(key, [...(runs.get(key) ?? []), await measured(c, scenario, round === rounds)]);
       }
     }
     log(`compare: round ${round} of ${rounds} done`);
@@ -181,35 +214,45 @@ try {
           ),
         );
   const lines = [
-    `| scenario | server | CPU µs/req, median (worst–best) | ${reference}'s CPU ÷ this, by round: median (worst–best) | bare's (ceiling's) CPU ÷ this, by round | p99 ms, median (worst–best) | KiB allocated/req | req/s |`,
-    "|---|---|---|---|---|---|---|---|",
+    `| scenario | server | CPU µs/req, median (worst–best) | ${reference}'s CPU ÷ this, by round: median (worst–best) | bare's (ceiling's) CPU ÷ this, by round | p99 ms, median (worst–best) | scavenges/1k req | mark-compacts/1k req | GC pause µs/req, median (worst–best) | KiB allocated/req | RSS after the runs, highest MiB | req/s |`,
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
+  const spread = (own: readonly Run[], f: (r: Run) => number, digits: number) => formatSpread(spreadOf(own.map(f), false), digits);
   for (const scenario of scenarioKeys) {
     const base = runs.get(`${scenario}\0${reference}`)!;
     const bare = runs.get(`${scenario}\0${scenario === "jwt-new" ? CEILING : BARE}`);
     for (const c of contenders) {
       const own = runs.get(`${scenario}\0${c.name}`);
       if (own === undefined) continue;
-      const kib = (median(own.map((r) => r.allocBytesPerReq)) / 1024).toFixed(1);
-      const cpuSpread = formatSpread(
-        spreadOf(
-          own.map((r) => r.cpuUsPerReq),
-          false,
-        ),
-        1,
-      );
-      const p99 = formatSpread(
-        spreadOf(
-          own.map((r) => r.p99Ms),
-          false,
-        ),
-      );
-      const rps = Math.round(median(own.map((r) => r.rps)));
-      lines.push(
-        `| ${SCENARIO_NAMES[scenario]} | ${c.name} | ${cpuSpread} | ${c.name === CEILING || c.name === BARE ? "" : ratio(own, base)} | ${ratio(own, bare)} | ${p99} | ${kib} | ${rps} |`,
-      );
+      const alloc = own.flatMap((r) => (r.allocBytesPerReq === undefined ? [] : [r.allocBytesPerReq]));
+      const gc = gcPerRequest(own);
+      const rss = own.flatMap((r) => (r.rssMiB === undefined ? [] : [r.rssMiB]));
+      const cells = [
+        SCENARIO_NAMES[scenario],
+        c.name,
+        spread(own, (r) => r.cpuUsPerReq, 1),
+        isBare(c) ? "" : ratio(own, base),
+        ratio(own, bare),
+        spread(own, (r) => r.p99Ms, 2),
+        gc === undefined ? "" : gc.scavengesPer1k.toFixed(2),
+        gc === undefined ? "" : gc.markCompactsPer1k.toFixed(3),
+        gc === undefined ? "" : formatSpread(gc.pauseUsPerReq),
+        alloc.length === 0 ? "" : (median(alloc) / 1024).toFixed(1),
+        rss.length === 0 ? "" : Math.max(...rss).toFixed(0),
+        String(Math.round(median(own.map((r) => r.rps)))),
+      ];
+      lines.push(`| ${cells.join(" | ")} |`);
     }
   }
+  const highestRss = (c: Contender) =>
+    Math.max(...scenarioKeys.flatMap((scenario) => (runs.get(`${scenario}\0${c.name}`) ?? []).map((r) => r.rssMiB ?? 0)));
+  lines.push(
+    "",
+    `RSS after every run, highest over all scenarios (${world.counts.routes} routes): ${contenders
+      .filter((c) => !isBare(c))
+      .map((c) => `${c.name} ${highestRss(c).toFixed(0)} MiB`)
+      .join(", ")}.`,
+  );
   process.stdout.write(`${lines.join("\n")}\n`);
   writeFileSync(join(work, "runs.json"), JSON.stringify(Object.fromEntries(runs), null, 2));
 } finally {

@@ -1,14 +1,16 @@
 /**
  * What a server process spent over one measured run, read from outside it: CPU time and run-queue
- * wait from /proc, bytes allocated on the V8 heap from bench/heap-probe.ts (Node servers only), and
- * instructions from `perf stat` where the host has hardware counters. Several processes (a proxy
- * and Portcullis behind it) are summed.
+ * wait from /proc, garbage collections and bytes allocated on the V8 heap from bench/heap-probe.ts
+ * (Node servers only), and instructions from `perf stat` where the host has hardware counters.
+ * Several processes (a proxy and Portcullis behind it) are summed; the probe is read in one of them.
  */
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { quietly } from "./background.ts";
+import { askFile, type GcTally, type HeapProbeReport } from "./heap-probe.ts";
 import { perfCounted } from "./host.ts";
+import { spreadOf, type Spread } from "./spread.ts";
 
 /** CPU seconds (user + system) a process has used so far. */
 export function cpuSeconds(pid: number): number {
@@ -29,10 +31,18 @@ export function runQueueWaitNs(pid: number): number {
   return total;
 }
 
-/** A process under measurement; `heapProbeFile` when it runs bench/heap-probe.ts. */
+/** The processes under measurement; `probe` when one of them runs bench/heap-probe.ts. */
 export interface Measured {
   readonly pids: readonly number[];
-  readonly heapProbeFile?: string;
+  readonly probe?: HeapProbe;
+}
+
+/** A process running bench/heap-probe.ts: its pid, its report file, and whether this run counts allocation too. */
+export interface HeapProbe {
+  readonly pid: number;
+  readonly file: string;
+  /** Each counted run leaves a profiler behind in the process (bench/heap-probe.ts): count seldom. */
+  readonly allocations: boolean;
 }
 
 /** The environment that makes a Node server load bench/heap-probe.ts and report to `file`. */
@@ -41,8 +51,8 @@ export function heapProbeEnv(file: string): Record<string, string> {
 }
 
 /** The probe's last report, once it has started (see bench/heap-probe.ts). */
-function probeReport(file: string): { seq: number; allocatedBytes: number } | undefined {
-  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { seq: number; allocatedBytes: number }) : undefined;
+function probeReport(file: string): HeapProbeReport | undefined {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as HeapProbeReport) : undefined;
 }
 
 /** Waits for `found` to give a value, polling every 5 ms; fails after 10 s. */
@@ -56,13 +66,14 @@ async function poll<T>(what: string, found: () => T | undefined): Promise<T> {
   }
 }
 
-/** Asks the probe for its count (SIGUSR2) once its handler is in place, and waits for the answer. */
-async function allocatedBytes(pid: number, file: string): Promise<number> {
-  const { seq } = await poll(`heap probe of pid ${pid} (${file}) to start`, () => probeReport(file));
-  process.kill(pid, "SIGUSR2");
-  return poll(`heap probe of pid ${pid} (${file})`, () => {
-    const now = probeReport(file);
-    return now !== undefined && now.seq > seq ? now.allocatedBytes : undefined;
+/** Asks the probe for a reading (SIGUSR2) once its handler is in place, and waits for the answer. */
+async function readProbe(p: HeapProbe): Promise<HeapProbeReport> {
+  const { seq } = await poll(`heap probe of pid ${p.pid} (${p.file}) to start`, () => probeReport(p.file));
+  if (p.allocations) writeFileSync(askFile(p.file), "allocations");
+  process.kill(p.pid, "SIGUSR2");
+  return poll(`heap probe of pid ${p.pid} (${p.file})`, () => {
+    const now = probeReport(p.file);
+    return now !== undefined && now.seq > seq ? now : undefined;
   });
 }
 
@@ -72,8 +83,10 @@ export interface RunCosts {
   readonly cpuUsPerReq: number;
   /** Largest share of the run a measured process spent runnable but waiting for a CPU, %. */
   readonly waitPct: number;
-  /** V8 heap bytes allocated per request (Node servers with the probe), else undefined. */
+  /** V8 heap bytes allocated per request (Node servers with the probe, runs that count allocation), else undefined. */
   readonly allocBytesPerReq?: number;
+  /** The probed process's garbage collections during the run (Node servers with the probe), else undefined. */
+  readonly gc?: GcTally;
   /** Instructions per request (perf stat, where the host counts them), else undefined. */
   readonly instructionsPerReq?: number;
 }
@@ -96,9 +109,7 @@ async function measureNow<T extends { readonly requests: number; readonly durati
   work: () => Promise<T>,
   perfSeconds?: number,
 ): Promise<T & RunCosts> {
-  const probe = m.heapProbeFile;
-  const probePid = m.pids[0]!;
-  const allocBefore = probe === undefined ? undefined : await allocatedBytes(probePid, probe);
+  const before = m.probe === undefined ? undefined : await readProbe(m.probe);
   const cpuBefore = m.pids.map(cpuSeconds);
   const waitBefore = m.pids.map(runQueueWaitNs);
   const perf = perfSeconds === undefined ? undefined : countInstructions(m.pids, perfSeconds);
@@ -106,14 +117,52 @@ async function measureNow<T extends { readonly requests: number; readonly durati
   const requests = Math.max(1, result.requests);
   const cpu = m.pids.reduce((s, pid, i) => s + cpuSeconds(pid) - cpuBefore[i]!, 0);
   const waitPct = Math.max(...m.pids.map((pid, i) => (100 * (runQueueWaitNs(pid) - waitBefore[i]!)) / 1e9 / result.durationS));
-  const allocAfter = probe === undefined ? undefined : await allocatedBytes(probePid, probe);
+  const after = m.probe === undefined ? undefined : await readProbe(m.probe);
   const instructions = await perf;
+  const allocated =
+    after?.allocatedBytes !== undefined && before?.allocatedBytes !== undefined ? after.allocatedBytes - before.allocatedBytes : undefined;
   return {
     ...result,
     cpuUsPerReq: (cpu * 1e6) / requests,
     waitPct,
-    ...(allocBefore === undefined || allocAfter === undefined ? {} : { allocBytesPerReq: (allocAfter - allocBefore) / requests }),
+    ...(allocated === undefined ? {} : { allocBytesPerReq: allocated / requests }),
+    ...(before === undefined || after === undefined ? {} : { gc: gcBetween(before.gc, after.gc) }),
     ...(instructions === undefined ? {} : { instructionsPerReq: instructions / requests }),
+  };
+}
+
+/** The collections from one reading of the probe to a later one. */
+function gcBetween(before: GcTally, after: GcTally): GcTally {
+  return {
+    scavenges: after.scavenges - before.scavenges,
+    markCompacts: after.markCompacts - before.markCompacts,
+    pauseMs: after.pauseMs - before.pauseMs,
+  };
+}
+
+/** A server's garbage collection over several runs, per request served. */
+export interface GcPerRequest {
+  /** Scavenges (young-generation collections) per 1,000 requests, over all the runs together. */
+  readonly scavengesPer1k: number;
+  /** Mark-compacts (full collections) per 1,000 requests, over all the runs together. */
+  readonly markCompactsPer1k: number;
+  /** The main thread's pause in collections, µs per request, by run (lower is better). */
+  readonly pauseUsPerReq: Spread;
+}
+
+/** The collections of the runs that counted them, per request; undefined when none did. */
+export function gcPerRequest(runs: readonly { readonly requests: number; readonly gc?: GcTally }[]): GcPerRequest | undefined {
+  const counted = runs.filter((r): r is typeof r & { gc: GcTally } => r.gc !== undefined && r.requests > 0);
+  if (counted.length === 0) return undefined;
+  const requests = counted.reduce((n, r) => n + r.requests, 0);
+  const per1k = (f: (g: GcTally) => number) => (1000 * counted.reduce((n, r) => n + f(r.gc), 0)) / requests;
+  return {
+    scavengesPer1k: per1k((g) => g.scavenges),
+    markCompactsPer1k: per1k((g) => g.markCompacts),
+    pauseUsPerReq: spreadOf(
+      counted.map((r) => (r.gc.pauseMs * 1000) / r.requests),
+      false,
+    ),
   };
 }
 

@@ -9,7 +9,7 @@
  */
 import { request } from "node:http";
 import { join } from "node:path";
-import { measure } from "./counters.ts";
+import { heapProbeEnv, measure } from "./counters.ts";
 import { startProxy, type CaddyBuild, type JwtCheck, type ProxyKind, type RunningProxy } from "./proxies.ts";
 import { roundOrder, summarize, type RoundsOptions, type Run, type ScenarioSummary } from "./serve-bench.ts";
 import { startPortcullis, type ServerProcess } from "./servers.ts";
@@ -129,7 +129,14 @@ export async function benchProxies(o: ProxyBenchOptions, log: (line: string) => 
   const running: RunningProxy[] = [];
   let portcullis: ServerProcess | undefined;
   try {
-    portcullis = await startPortcullis({ cpu: o.cpus.server, manifests: o.manifests, logFile: join(o.logDir, "portcullis-proxies.log") });
+    // The heap probe counts Portcullis' collections (never its allocation here: see bench/heap-probe.ts).
+    const probeFile = join(o.logDir, "heap-probe-portcullis-proxies.json");
+    portcullis = await startPortcullis({
+      cpu: o.cpus.server,
+      manifests: o.manifests,
+      logFile: join(o.logDir, "portcullis-proxies.log"),
+      env: heapProbeEnv(probeFile),
+    });
     const forwardAuth = portcullis.forwardAuthPort;
     if (forwardAuth === undefined) throw new Error("Portcullis did not report its forward-auth port");
     const answers = async (url: string) => (await statusOf(url, apiKeyTarget, {})) > 0;
@@ -185,13 +192,18 @@ export async function benchProxies(o: ProxyBenchOptions, log: (line: string) => 
     const portcullisTokens = tokenWalk(o.tokens.file);
     const base = { cpu: o.cpus.load, connections: o.connections };
     const at = (t: Target) => ({ host: t.host, ...t.headers });
-    const plan = (s: ProxyScenario): { pids: number[]; load: (durationS: number) => Promise<WrkResult> } => {
+    // The proxies that ask Portcullis: only their scenarios (and Portcullis alone) count its collections.
+    const asking = new Set([proxies.nginxAuth, proxies.caddyAuth, proxies.caddySidAuth]);
+    /** A scenario's processes (CPU summed over them), its load, and whether Portcullis serves its requests. */
+    const plan = (s: ProxyScenario): { pids: number[]; load: (durationS: number) => Promise<WrkResult>; portcullis: boolean } => {
       const through = (p: RunningProxy, t: Target, headers: Record<string, string> = {}) => ({
         pids: p.kind === "haproxy" ? p.pids() : [...p.pids(), portcullis!.pid],
+        portcullis: asking.has(p),
         load: (durationS: number) => runWrk({ ...base, durationS, url: `${p.url}${t.path}`, headers: { ...at(t), ...headers } }),
       });
       const walking = (url: string, pids: number[], walk: ReturnType<typeof tokenWalk>) => ({
         pids,
+        portcullis: url === portcullis!.url,
         load: (durationS: number) => walk({ ...base, durationS, url: `${url}${jwtTarget.path}`, headers: at(jwtTarget) }),
       });
       switch (s) {
@@ -225,7 +237,11 @@ export async function benchProxies(o: ProxyBenchOptions, log: (line: string) => 
     };
     const scenarios = proxyScenarios(o.caddy.sid !== undefined);
     const plans = Object.fromEntries(scenarios.map((s) => [s, plan(s)])) as Record<ProxyScenario, ReturnType<typeof plan>>;
-    const run = (s: ProxyScenario, durationS: number): Promise<Run> => measure({ pids: plans[s].pids }, () => plans[s].load(durationS));
+    const run = (s: ProxyScenario, durationS: number): Promise<Run> => {
+      const { pids, load, portcullis: probed } = plans[s];
+      const probe = probed ? { probe: { pid: portcullis!.pid, file: probeFile, allocations: false } } : {};
+      return measure({ pids, ...probe }, () => load(durationS));
+    };
     for (const s of scenarios) {
       const warm = await run(s, o.warmupS);
       // No answer at all within the warm-up is a proxy that hangs, not a fast one with no errors.

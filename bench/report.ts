@@ -79,16 +79,19 @@ const SHORT: Record<ScenarioName, string> = {
 const f0 = (x: number) => Math.round(x).toLocaleString("en-US");
 const f2 = (x: number) => x.toFixed(2);
 const ms = (x: number) => x.toFixed(x < 10 ? 2 : 1);
-const us = (s: Spread) =>
-  s.rounds.length <= 1 ? s.median.toFixed(1) : `${s.median.toFixed(1)} (${s.best.toFixed(1)}–${s.worst.toFixed(1)})`;
+const us = (s: Spread, digits = 1) =>
+  s.rounds.length <= 1 ? s.median.toFixed(digits) : `${s.median.toFixed(digits)} (${s.best.toFixed(digits)}–${s.worst.toFixed(digits)})`;
+/** Collections per 1,000 requests: mark-compacts are rare, so small figures keep three decimals. */
+const per1k = (x: number) => x.toFixed(x < 0.1 ? 3 : 2);
 const kib = (bytes: number | undefined) => (bytes === undefined ? "" : (bytes / 1024).toFixed(1));
 const perReq = (x: number | undefined) => (x === undefined ? "" : f0(x));
 /** "+1.2" / "−0.4": a difference, signed either way. */
 export const signed = (x: number, format: (x: number) => string) => `${x < 0 ? "−" : "+"}${format(Math.abs(x))}`;
 
-/** Which counted costs a table shows (allocation is counted for Node servers only). */
+/** Which counted costs a table shows (allocation and collections are counted for Node servers only). */
 interface Columns {
   readonly alloc: boolean;
+  readonly gc: boolean;
   readonly instructions: boolean;
 }
 
@@ -99,18 +102,26 @@ function summaryCells(s: ScenarioSummary, c: Columns): string[] {
     ms(s.p99Ms),
     us(s.cpuUsPerReq),
     ...(c.alloc ? [kib(s.allocBytesPerReq)] : []),
+    ...(c.gc
+      ? s.gc === undefined
+        ? ["", "", ""]
+        : [per1k(s.gc.scavengesPer1k), per1k(s.gc.markCompactsPer1k), us(s.gc.pauseUsPerReq, 2)]
+      : []),
     ...(c.instructions ? [perReq(s.instructionsPerReq)] : []),
     s.waitPct.toFixed(0),
     String(s.errors),
   ];
 }
 
-const instructionsCounted = (summaries: readonly ScenarioSummary[]) => summaries.some((s) => s.instructionsPerReq !== undefined);
+const countedColumns = (summaries: readonly ScenarioSummary[]) => ({
+  gc: summaries.some((s) => s.gc !== undefined),
+  instructions: summaries.some((s) => s.instructionsPerReq !== undefined),
+});
 const worldColumns = (worlds: readonly WorldResult[]): Columns => ({
   alloc: true,
-  instructions: instructionsCounted(worlds.flatMap((w) => Object.values(w.scenarios))),
+  ...countedColumns(worlds.flatMap((w) => Object.values(w.scenarios))),
 });
-const proxyColumns = (p: ProxyResult): Columns => ({ alloc: false, instructions: instructionsCounted(Object.values(p.scenarios)) });
+const proxyColumns = (p: ProxyResult): Columns => ({ alloc: false, ...countedColumns(Object.values(p.scenarios)) });
 
 export function resultRows(worlds: readonly WorldResult[]): string[][] {
   const columns = worldColumns(worlds);
@@ -138,6 +149,7 @@ const costHeader = (c: Columns) => [
   "p99 ms",
   "server CPU µs/req (best–worst)",
   ...(c.alloc ? ["KiB allocated/req"] : []),
+  ...(c.gc ? ["scavenges/1k req", "mark-compacts/1k req", "GC pause µs/req (best–worst)"] : []),
   ...(c.instructions ? ["instructions/req"] : []),
   "max wait %",
   "errors",
@@ -362,7 +374,11 @@ export function renderSection(r: Results): string {
     "(its CPU per request ÷ ours) is the req/s ratio the two would reach on a core of their own. Each cell gives the",
     'median over rounds, then the worst and best round. "KiB allocated/req" is the V8 heap allocated per request in the last',
     "round (the same probe runs in every Node server, read in that round only: each reading grows the memory of the process",
-    'it counts in): it does not depend on the machine or its neighbours. "max wait %" is the largest',
+    "it counts in): it does not depend on the machine or its neighbours. Nor do the collection counts, taken by the same probe",
+    "in every round from V8's own reports (Node's PerformanceObserver 'gc' entries): scavenges (young generation) and",
+    "mark-compacts (full collections) per 1,000 requests over all rounds. The GC pause is the main thread's wall time in",
+    "every collection (incremental marking steps included) per request, by round: a busy neighbour lengthens it.",
+    '"max wait %" is the largest',
     "share of a run the server spent runnable but waiting for its CPU (taken by another process). The ceiling is",
     "bench/bare-server.ts with `--verify-jwk`: node:http plus one crypto.verify of each new token's ES256 signature and",
     "nothing else, the least any HTTP service checking every new token does.",
@@ -389,7 +405,8 @@ export function renderSection(r: Results): string {
       "headers, as the policy does). Every proxy forwards each request it lets through, over kept-alive connections, to an",
       "app that is a second server block (HAProxy: frontend) of the same process answering 200, so every scenario pays the",
       "same upstream hop, as in front of a real app. Every proxy, and Portcullis behind nginx or Caddy, is pinned to",
-      'the server core: each column of CPU is the sum over the processes that served the request. "added" is the median',
+      "the server core: each column of CPU is the sum over the processes that served the request; the collections are",
+      'Portcullis\' alone (its forward-auth port behind nginx or Caddy, its ext_authz port alone). "added" is the median',
       "over rounds of (with authentication − without) for the same proxy.",
       `Caddy: ${p.caddy.bookworm.version} is Debian 12's (\`apt-get install caddy\`)` +
         (p.caddy.sid === undefined

@@ -12,17 +12,16 @@
  * node with exactly those flags (to compare candidates).
  */
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { cpuSeconds } from "./counters.ts";
-import { NODE, portsIn, startPortcullis } from "./servers.ts";
+import { NODE, portsIn, rootWithNodeFlags, startPortcullis } from "./servers.ts";
 import { createIdp, mintTokens } from "./tokens.ts";
 import { buildWorld, writeWorld } from "./world.ts";
 import { runWrk, tokenWalk, type WrkResult } from "./wrk.ts";
 
-const ROOT = join(import.meta.dirname, "..");
 const { values: flags } = parseArgs({
   options: {
     tenants: { type: "string", default: "10000" },
@@ -50,16 +49,6 @@ const tokens = await mintTokens(idp, rounds * durationS * 10_000 + 20_000);
 const cachedToken = tokens.pop()!;
 writeFileSync(join(work, "tokens.txt"), `${tokens.join("\n")}\n`);
 
-/** A bin/portcullis of its own that runs the sources on node with exactly `nodeFlags`. */
-function rootWithFlags(nodeFlags: string): string {
-  const root = join(work, "root");
-  mkdirSync(join(root, "bin"), { recursive: true });
-  const script = join(root, "bin/portcullis");
-  writeFileSync(script, `#!/bin/sh\nexec "${NODE}" --disable-warning=ExperimentalWarning ${nodeFlags} "${ROOT}/controller/main.ts" "$@"\n`);
-  chmodSync(script, 0o755);
-  return root;
-}
-
 // The neighbour: a busy loop on the server's CPU at the same priority, from before Portcullis starts.
 const hog = flags.hog ? spawn("taskset", ["-c", cpu.server, NODE, "-e", "for(;;){}"], { stdio: "ignore" }) : undefined;
 // Also when Portcullis does not start (the rejection ends this process).
@@ -72,7 +61,7 @@ const portcullis = await startPortcullis({
   logFile,
   env: { NODE_OPTIONS: `--import ${join(import.meta.dirname, "memory-probe.ts")}`, BENCH_MEMORY_PROBE_FILE: probeFile },
   readyTimeoutMs: 240_000,
-  ...(flags["node-flags"] === undefined ? {} : { root: rootWithFlags(flags["node-flags"]) }),
+  ...(flags["node-flags"] === undefined ? {} : { root: rootWithNodeFlags(join(work, "root"), flags["node-flags"]) }),
 });
 const adminPort = portsIn(readFileSync(logFile, "utf8"))!.admin;
 

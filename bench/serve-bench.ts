@@ -10,7 +10,7 @@
 import { request } from "node:http";
 import { join } from "node:path";
 import { quietly } from "./background.ts";
-import { heapProbeEnv, measure, type RunCosts } from "./counters.ts";
+import { type GcPerRequest, gcPerRequest, heapProbeEnv, measure, type RunCosts } from "./counters.ts";
 import { startBare, startPortcullis, type ServerProcess } from "./servers.ts";
 import { median, ratiosByRound, spreadOf, type Spread } from "./spread.ts";
 import type { Target, World } from "./world.ts";
@@ -64,6 +64,8 @@ export interface ScenarioSummary {
   /** Medians of the counted costs over the runs that counted them (allocation: the last round; see bench/counters.ts). */
   readonly allocBytesPerReq?: number;
   readonly instructionsPerReq?: number;
+  /** The server's garbage collection over every round (bench/heap-probe.ts; Portcullis alone behind a proxy). */
+  readonly gc?: GcPerRequest;
   readonly errors: number;
   readonly wraps: number;
 }
@@ -120,6 +122,7 @@ export function summarize(runs: readonly Run[]): ScenarioSummary {
   };
   const alloc = counted((r) => r.allocBytesPerReq);
   const instructions = counted((r) => r.instructionsPerReq);
+  const gc = gcPerRequest(runs);
   return {
     runs,
     rps: median(runs.map((r) => r.rps)),
@@ -131,6 +134,7 @@ export function summarize(runs: readonly Run[]): ScenarioSummary {
     ),
     ...(alloc === undefined ? {} : { allocBytesPerReq: alloc }),
     ...(instructions === undefined ? {} : { instructionsPerReq: instructions }),
+    ...(gc === undefined ? {} : { gc }),
     errors: runs.reduce((n, r) => n + r.errors, 0),
     waitPct: Math.max(...runs.map((r) => r.waitPct)),
     wraps: runs.reduce((n, r) => n + r.wraps, 0),
@@ -191,12 +195,15 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
     // Each its own walk through the tokens: the ceiling caches nothing, but Portcullis must see only unseen ones.
     const ceilingTokens = tokenWalk(o.tokens.file);
     const newTokens = tokenWalk(o.tokens.file);
-    // The heap probe is read in the last round only: each reading leaves a profiler behind that
-    // grows the process's memory (bench/heap-probe.ts), and the allocation per request hardly
-    // differs from round to round.
+    // The heap probe counts collections in every run, allocation in the last round only: each
+    // allocation reading leaves a profiler behind that grows the process's memory
+    // (bench/heap-probe.ts), and the allocation per request hardly differs from round to round.
     const run = async (scenario: ScenarioName, durationS: number, countAllocations: boolean): Promise<Run> => {
       const s = server(scenario);
-      const measured = { pids: [s.pid], ...(countAllocations ? { heapProbeFile: probes[scenario] ?? probeFile("portcullis") } : {}) };
+      const measured = {
+        pids: [s.pid],
+        probe: { pid: s.pid, file: probes[scenario] ?? probeFile("portcullis"), allocations: countAllocations },
+      };
       // Portcullis' RSS as the load leaves it, read before the probe's reading collects the heap.
       const loaded = async () => {
         const result = await load(scenario, durationS);

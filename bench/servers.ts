@@ -5,7 +5,7 @@
  * Flags are taken from `serve --help`, so a build with more ports (or fewer flags) still runs.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { cpuSeconds } from "./counters.ts";
@@ -81,6 +81,31 @@ export interface PortcullisOptions {
   readonly readyTimeoutMs?: number;
   /** Another source tree to run `bin/portcullis` of (bench/compare-trees.ts); default: this one. */
   readonly root?: string;
+}
+
+/**
+ * The Node flags `binary` (bin/portcullis) runs Portcullis with, read from its `exec` line: for a
+ * benchmark process that must run as Portcullis does (bench/run.ts' compile processes).
+ */
+export function portcullisNodeFlags(binary = PORTCULLIS): string[] {
+  const exec = readFileSync(binary, "utf8")
+    .split("\n")
+    .find((line) => line.startsWith("exec "));
+  if (exec === undefined) throw new Error(`${binary} has no exec line to read Node's flags from`);
+  return exec.split(/\s+/).filter((word) => word.startsWith("--"));
+}
+
+/**
+ * A tree of its own, `dir`, whose bin/portcullis runs this tree's sources on node with exactly
+ * `nodeFlags` instead of bin/portcullis' own (to compare Node flags); returns `dir`, for
+ * PortcullisOptions.root.
+ */
+export function rootWithNodeFlags(dir: string, nodeFlags: string): string {
+  mkdirSync(join(dir, "bin"), { recursive: true });
+  const script = join(dir, "bin/portcullis");
+  writeFileSync(script, `#!/bin/sh\nexec "${NODE}" --disable-warning=ExperimentalWarning ${nodeFlags} "${ROOT}/controller/main.ts" "$@"\n`);
+  chmodSync(script, 0o755);
+  return dir;
 }
 
 export async function startPortcullis(o: PortcullisOptions): Promise<ServerProcess> {

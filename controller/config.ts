@@ -52,6 +52,12 @@ const DecideOptions = {
   onNoPolicy: z.enum(["allow", "deny"]).default("allow"),
   xffTrustedHops: z.coerce.number().int().min(0).max(10).default(0),
   xffTrustedCidrs: listOf(z.string().refine(isCidr)),
+  /** Envoy Gateway's clientIPDetection.customHeader.name, lower-cased (an HTTP field name). */
+  clientIpHeader: z
+    .string()
+    .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/)
+    .transform((name) => name.toLowerCase())
+    .optional(),
   jwksFetchTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(5000),
 };
 const ServeSchema = z.object({
@@ -269,6 +275,16 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   if (config.command !== "compile" && config.xffTrustedHops > 0 && config.xffTrustedCidrs.length > 0) {
     throw new UsageError(
       "--xff-trusted-hops and --xff-trusted-cidrs exclude each other (as Envoy Gateway's numTrustedHops and trustedCIDRs)",
+      command,
+    );
+  }
+  if (
+    config.command !== "compile" &&
+    config.clientIpHeader !== undefined &&
+    (config.xffTrustedHops > 0 || config.xffTrustedCidrs.length > 0)
+  ) {
+    throw new UsageError(
+      "--client-ip-header excludes --xff-trusted-hops and --xff-trusted-cidrs (as Envoy Gateway's customHeader excludes xForwardedFor)",
       command,
     );
   }

@@ -74,6 +74,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     help: "addresses of the proxies whose X-Forwarded-For entries are trusted (repeatable, or comma-separated; excludes --xff-trusted-hops)",
     expects: "a CIDR such as 10.0.0.0/8",
   },
+  "client-ip-header": {
+    value: "NAME",
+    help: "the header that names the client (Envoy Gateway's clientIPDetection.customHeader), read instead of X-Forwarded-For; excludes --xff-trusted-hops and --xff-trusted-cidrs",
+    expects: "a header name such as x-real-ip",
+  },
   "jwks-fetch-timeout-ms": {
     value: "MS",
     help: "time limit of one remote JWKS fetch, in milliseconds",
@@ -112,7 +117,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     value: "'Name: value'",
     short: "H",
     multiple: true,
-    help: "a header line of the request (repeatable; read as serve's Envoy ext_authz HTTP port reads what Envoy sends: a name's lines joined with ',', a value holding ',' read line by line too)",
+    help: "a header line of the request (repeatable; read as serve's Envoy ext_authz HTTP port reads what Envoy sends: a name's lines joined with ',', a value holding ',' read as the lines between its commas too)",
     expects: "written 'Name: value'",
   },
   explain: {

@@ -40,6 +40,12 @@ describe("loadConfig", () => {
       xffTrustedCidrs: ["10.0.0.0/8"],
     });
   });
+  it("reads the client address header lower-cased (Envoy Gateway's clientIPDetection.customHeader)", () => {
+    expect(loadConfig(["serve", "--manifests", "d"], { PORTCULLIS_CLIENT_IP_HEADER: "CF-Connecting-IP" })).toMatchObject({
+      clientIpHeader: "cf-connecting-ip",
+    });
+    expect(loadConfig(["serve", "--manifests", "d"], {})).not.toHaveProperty("clientIpHeader");
+  });
   it("check --explain is a switch, also PORTCULLIS_EXPLAIN=true or 1", () => {
     const argv = ["check", "--manifests", "d", "GET", "http://x/"];
     expect(loadConfig(argv, {})).toMatchObject({ explain: false });
@@ -127,6 +133,16 @@ describe("loadConfig", () => {
       "--xff-trusted-hops and --xff-trusted-cidrs exclude each other (as Envoy Gateway's numTrustedHops and trustedCIDRs)",
       "serve",
     ],
+    [
+      ["serve", "--manifests", "d", "--client-ip-header", "X-Real-IP", "--xff-trusted-hops", "1"],
+      "--client-ip-header excludes --xff-trusted-hops and --xff-trusted-cidrs (as Envoy Gateway's customHeader excludes xForwardedFor)",
+      "serve",
+    ],
+    [
+      ["serve", "--manifests", "d", "--client-ip-header", "x real"],
+      '--client-ip-header must be a header name such as x-real-ip (got "x real")',
+      "serve",
+    ],
   ])("rejects %j in plain language, naming the command whose usage follows", (argv, message, command) => {
     let error: unknown;
     try {
@@ -184,6 +200,7 @@ describe("loadConfig", () => {
       "on-no-policy",
       "xff-trusted-hops",
       "xff-trusted-cidrs",
+      "client-ip-header",
       "jwks-fetch-timeout-ms",
       "header",
       "explain",

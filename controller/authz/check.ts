@@ -1,6 +1,7 @@
 /**
  * check(): the one decision path every wire protocol calls. Phases, in order:
- *   0. header names   — a header that an upstream would fold into a managed one is refused (folded-headers.ts)
+ *   0. header names   — a header that an upstream would fold into a managed one is refused (folded-headers.ts);
+ *                       so is one of more than MAX_HEADER_LINES lines or list elements (431)
  *   1. route          — match host/path/method/headers to a route rule in the route table of each
  *                       Gateway and listener port the request may have arrived on; the rule's
  *                       effective policy comes with it. Rules whose policies differ are each decided,
@@ -22,6 +23,7 @@ import {
   ENVOY_READING,
   explainRoutes,
   findRoutes,
+  MAX_HEADER_LINES,
   otherRouteReadings,
   unreadableMatch,
   type RouteReading,
@@ -44,8 +46,8 @@ import { branch, phaseOutcome, policyFacts, requestFacts, withDecision, type Exp
  * Synchronous unless a phase must wait (a JWKS being fetched, a bcrypt comparison). A request that
  * components on the way may read differently (`pathReadings`: an encoded "/" or "\", a ";"
  * parameter; `methodReadings`: HEAD run as GET; `otherRouteReadings`: a repeated query parameter's
- * last value, the query split at ";", where a route's query match reads it; the first or the last
- * line of a repeated header a route's header match reads) is decided on each reading, and allowed only if
+ * last value, the query split at ";", where a route's query match reads it; each line or list
+ * element of a header a route's header match reads) is decided on each reading, and allowed only if
  * every reading allows (DESIGN §0). A path with a control character is refused (400): its readings
  * (cut at a NUL, trimmed) cannot all be known.
  */
@@ -59,6 +61,11 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
       ...deny(400, "request_invalid", `the header ${folded} is refused: servers read "_" and "." in a name as "-" (CGI, WSGI, PHP)`, {}),
       detail: "it spells a header a policy sets",
     };
+  }
+
+  // Each line of a header (a piece of one holding ",") is a reading of its own, decided in full.
+  if (request.headersOnOneLine !== true && tooManyLines(request.headers)) {
+    return deny(431, "request_invalid", `a header has more than ${MAX_HEADER_LINES} lines or comma-separated elements`, {});
   }
 
   const req = normalizeRequest(request);
@@ -75,6 +82,15 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   const paths = plain ? undefined : pathReadings(rawPath);
   if (methods.length === 1 && (paths === undefined || paths.length === 1)) return checkReading(snapshot, req, ctx);
   return checkEveryReading(snapshot, req, ctx, methods, paths ?? [rawPath]);
+}
+
+/** Whether a header has more lines than MAX_HEADER_LINES (a loop: no array of the values). */
+function tooManyLines(headers: AuthzRequest["headers"]): boolean {
+  for (const name in headers) {
+    const v = headers[name];
+    if (Array.isArray(v) && v.length > MAX_HEADER_LINES) return true;
+  }
+  return false;
 }
 
 /**

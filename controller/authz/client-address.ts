@@ -32,12 +32,23 @@ export interface ClientAddressOptions {
   readonly trustedHops: number;
   /** Envoy Gateway `xForwardedFor.trustedCIDRs` ("10.0.0.0/8"); excludes `trustedHops` > 0. */
   readonly trustedCidrs: readonly string[];
+  /**
+   * Envoy Gateway `clientIPDetection.customHeader.name`, lower-case: the client address is that
+   * header's value, X-Forwarded-For is not read; excludes the other two.
+   */
+  readonly customHeader?: string | undefined;
 }
 
-/** Throws an Error naming the first CIDR that is not one, or when both rules are set (as Envoy Gateway refuses). */
+/** Throws an Error naming the first CIDR that is not one, or when two rules are set (as Envoy Gateway refuses). */
 export function clientAddressDetection(options: ClientAddressOptions): ClientAddressDetection {
-  if (options.trustedCidrs.length > 0 && options.trustedHops > 0)
-    throw new Error("set either the trusted hops or the trusted CIDRs, not both");
+  const rules = [options.trustedHops > 0, options.trustedCidrs.length > 0, options.customHeader !== undefined].filter(Boolean).length;
+  if (rules > 1) throw new Error("set one of the trusted hops, the trusted CIDRs and the client address header, not two");
+  const { customHeader } = options;
+  // Envoy's custom_header extension takes the header's first line whole: an address, or none (then
+  // Envoy refuses the request with failClosed, or takes the peer, never X-Forwarded-For's entries).
+  // Lines Envoy's HTTP check joined with "," are no address: undetermined, as is a missing header,
+  // whose peer (the CDN in front) is not the client either.
+  if (customHeader !== undefined) return { of: (request) => addressIn(headerValue(request.headers, customHeader) ?? "") };
   const trusted = options.trustedCidrs.length === 0 ? undefined : cidrSet(options.trustedCidrs);
   const { trustedHops } = options;
   return {

@@ -1,4 +1,5 @@
 /** Reading credentials from the places a policy names: headers (with a prefix), query params, cookies. */
+import { withoutOws } from "../lib/field-values.ts";
 import type { CredentialSource } from "../snapshot/types.ts";
 import type { NormalizedRequest } from "./request.ts";
 
@@ -74,22 +75,6 @@ function tokenOtherwise(line: string, prefix: string | undefined): string | unde
   const token = tokenAfter(line, at + prefix.length);
   return token === envoyToken(line, prefix) ? undefined : token;
 }
-
-/**
- * A header line without the spaces and tabs at either end (HTTP's optional whitespace, RFC 9110
- * §5.5), which is all a proxy's codec removes: String.trim also drops Unicode spaces (U+00A0,
- * U+FEFF, U+3000, …) that Envoy keeps in the value, and then in the credential it looks up. A loop:
- * the usual line has none, and comes back as it is.
- */
-export function withoutOws(line: string): string {
-  let start = 0;
-  let end = line.length;
-  while (start < end && isOws(line.charCodeAt(start))) start++;
-  while (end > start && isOws(line.charCodeAt(end - 1))) end--;
-  return start === 0 && end === line.length ? line : line.slice(start, end);
-}
-
-const isOws = (c: number) => c === 0x20 || c === 0x09;
 
 /** From the first base64url or "." character of `line` at or after `from` to the end; the whole line when there is none. */
 function tokenAfter(line: string, from: number): string {

@@ -1,4 +1,5 @@
 /** A request header's value as Envoy's matchers and a proxy's lists read it. */
+import { PROXY_REPLACES_HEADER } from "./proxy-copies.ts";
 import type { AuthzRequest } from "./request.ts";
 
 /**
@@ -21,20 +22,35 @@ export function firstListValue(v: string | undefined): string | undefined {
 }
 
 /**
- * `headers` from Envoy's check with a value holding "," read as the lines Envoy may have joined: its
- * CheckRequest `headers` map (which its HTTP check copies line by line) holds a header the client
- * sent on several lines as one value, the lines joined with ",", while the upstream gets the lines
- * and may act on the first or the last. The pieces, joined with "," again, are the value as sent
- * (headerValue: Envoy's reading unchanged); each is a line to read too (DESIGN §0). `headers` itself
- * (no copy) when no value holds ","; Cookie, Host and pseudo-headers stay whole (read by their own rules).
+ * `headers` with every value read as the lines an upstream may act on, on every port alike: a line
+ * holding "," is also the pieces between its commas. Envoy's HTTP check (and its gRPC check without
+ * encode_raw_headers) hands over a header the client sent on several lines as one value, the lines
+ * joined with ",", while the upstream gets the lines; and for a list-valued field one line `a,b` is
+ * the two lines `a` and `b` (RFC 9110 §5.3), which an upstream behind nginx or Caddy (which pass the
+ * line as it is) may split. Each piece is a line to read (DESIGN §0; its reading trims its OWS,
+ * snapshot/route-index.ts lineAt); joined with "," again, the pieces are the lines joined as Envoy
+ * joins them (headerValue: Envoy's reading unchanged). `headers` itself (no copy) when no value
+ * holds ","; Cookie, Host and pseudo-headers stay whole (read by their own rules), and so does
+ * X-Portcullis-Replaces, the proxy's list for Portcullis, which no upstream receives.
  */
-export function linesEnvoyMayHaveJoined(headers: AuthzRequest["headers"]): AuthzRequest["headers"] {
+export function linesUpstreamMayRead(headers: AuthzRequest["headers"]): AuthzRequest["headers"] {
   let split: Record<string, string | string[] | undefined> | undefined;
   for (const name in headers) {
     const value = headers[name];
-    if (typeof value !== "string" || !value.includes(",") || name === "cookie" || name === "host" || name.startsWith(":")) continue;
+    if (value === undefined || !holdsComma(value) || readWhole(name)) continue;
     split ??= { ...headers };
-    split[name] = value.split(",");
+    split[name] = typeof value === "string" ? value.split(",") : value.flatMap((line) => line.split(","));
   }
   return split ?? headers;
+}
+
+/** Whether a header (lower-case name) is read whole on every port, never split at "," (see linesUpstreamMayRead). */
+export const readWhole = (name: string): boolean =>
+  name === "cookie" || name === "host" || name.startsWith(":") || name === PROXY_REPLACES_HEADER;
+
+/** Whether a value (or one of its lines) holds ",". */
+function holdsComma(value: string | readonly string[]): boolean {
+  if (typeof value === "string") return value.includes(",");
+  for (let i = 0; i < value.length; i++) if (value[i]!.includes(",")) return true;
+  return false;
 }

@@ -9,7 +9,7 @@ import { clientAddressDetection } from "../authz/client-address.ts";
 import { createOidcProviders } from "../features/oidc/provider.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
 import { reasonOf } from "../authz/decision.ts";
-import { linesEnvoyMayHaveJoined } from "../authz/header-values.ts";
+import { linesUpstreamMayRead } from "../authz/header-values.ts";
 import type { AuthzRequest } from "../authz/request.ts";
 import { Trace } from "../authz/trace.ts";
 import { UsageError, type CheckConfig } from "../config.ts";
@@ -86,7 +86,11 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
         now: Date.now,
         onNoRoute: config.onNoRoute,
         onNoPolicy: config.onNoPolicy,
-        clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
+        clientAddress: clientAddressDetection({
+          trustedHops: config.xffTrustedHops,
+          trustedCidrs: config.xffTrustedCidrs,
+          customHeader: config.clientIpHeader,
+        }),
         oidc: createOidcProviders({ logger: pino({ level: "silent" }), timeoutMs: config.jwksFetchTimeoutMs }),
       },
     );
@@ -100,8 +104,8 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
  * The request's headers from `-H 'Name: value'` lines, as Envoy's HTTP ext_authz check hands them to
  * serve's port and the port to check() (server/authz.ts): lower-case names; a name given several
  * times joined with "," as Envoy joins the lines of a repeated header, Cookie lines with "; " as Node
- * joins them; then every value holding "," read as the lines Envoy may have joined
- * (linesEnvoyMayHaveJoined), so `-H 'x-role: user,admin'` and `-H 'x-role: user' -H 'x-role: admin'`
+ * joins them; then every value holding "," read as the lines between its commas, as every port reads it
+ * (linesUpstreamMayRead), so `-H 'x-role: user,admin'` and `-H 'x-role: user' -H 'x-role: admin'`
  * are decided alike, as the port decides them. Host is the URL's unless given; given twice it is
  * ambiguous (serve refuses such a request), a UsageError.
  */
@@ -117,5 +121,5 @@ export function headersOf(lines: readonly string[], urlHost: string): AuthzReque
     else joined[name] = `${before}${name === "cookie" ? "; " : ","}${value}`;
   }
   if (!Object.hasOwn(joined, "host")) joined.host = urlHost;
-  return linesEnvoyMayHaveJoined(joined);
+  return linesUpstreamMayRead(joined);
 }

@@ -81,7 +81,11 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     extAuth,
     recentDenials,
     auditAllowedSampleRate: config.auditAllowedSampleRate,
-    clientAddress: clientAddressDetection({ trustedHops: config.xffTrustedHops, trustedCidrs: config.xffTrustedCidrs }),
+    clientAddress: clientAddressDetection({
+      trustedHops: config.xffTrustedHops,
+      trustedCidrs: config.xffTrustedCidrs,
+      customHeader: config.clientIpHeader,
+    }),
     oidc,
   });
   pipeline.onSwap((snapshot) => retainBackendClients(snapshot, { extAuth, oidc }));

@@ -16,7 +16,7 @@ import { PARTIAL_BODY_HEADER } from "../api/ext-authz.ts";
 import type { Decision } from "../authz/decision.ts";
 import { escapeRawLikeEnvoy, isPlainPath, normalizePath, pathBytesOf } from "../authz/path.ts";
 import { PROXY_REPLACES_HEADER, replacedHeaders } from "../authz/proxy-copies.ts";
-import { firstListValue, headerValue, linesEnvoyMayHaveJoined } from "../authz/header-values.ts";
+import { firstListValue, headerValue, linesUpstreamMayRead } from "../authz/header-values.ts";
 import type { AuthzRequest } from "../authz/request.ts";
 import type { Authorizer, Protocol } from "../authz/authorizer.ts";
 import { fail, type Failure } from "../lib/result.ts";
@@ -53,7 +53,7 @@ function readEnvoyRequest(req: IncomingMessage, body: Buffer | undefined): Authz
   const repeated = repeatsAName(req);
   const host = single(req, repeated, "host");
   if (typeof host === "object") return host;
-  const headers = linesEnvoyMayHaveJoined(everyLine(req, repeated));
+  const headers = linesUpstreamMayRead(everyLine(req, repeated));
   return {
     body: envoyBody(req, body),
     method: req.method ?? "GET",
@@ -92,15 +92,17 @@ function readForwardedRequest(req: IncomingMessage): AuthzRequest | Failure<stri
   if (abnormal !== undefined) return fail(abnormal);
   // Method and host are tokens without commas: a list means a proxy appended to a client's value.
   if (method.includes(",") || host?.includes(",")) return fail("X-Forwarded-Method and X-Forwarded-Host must hold one value, not a list");
+  // The proxy passes each line on as the client wrote it; the upstream may split a line at "," as a list.
+  const headers = linesUpstreamMayRead(everyLine(req, repeated));
   return {
     method,
     scheme: firstListValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
     host: host ?? "",
     path: uri,
-    headers: everyLine(req, repeated),
+    headers,
     gateway: gatewayOf(req),
     byteStrings: true,
-    headersOnOneLine: !repeated,
+    headersOnOneLine: !repeated && headers === req.headers,
     proxyReplaces: replacedHeaders(headerValue(req.headers, PROXY_REPLACES_HEADER)),
   };
 }

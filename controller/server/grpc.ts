@@ -15,7 +15,7 @@ import type { Logger } from "pino";
 import { AUTHORIZATION_SERVICE, PARTIAL_BODY_HEADER } from "../api/ext-authz.ts";
 import type { Decision } from "../authz/decision.ts";
 import { denialContent } from "./envoy-response.ts";
-import { headerValue, linesEnvoyMayHaveJoined } from "../authz/header-values.ts";
+import { headerValue, linesUpstreamMayRead } from "../authz/header-values.ts";
 import type { AuthzRequest, ProxyRoute } from "../authz/request.ts";
 import type { Authorizer } from "../authz/authorizer.ts";
 
@@ -87,17 +87,18 @@ const PERMISSION_DENIED = GrpcStatus.PERMISSION_DENIED;
 
 export function toAuthzRequest(call: CheckRequest): AuthzRequest {
   const http = call.attributes?.request?.http ?? {};
-  const headers: Record<string, string | string[]> = {};
+  const lines: Record<string, string | string[]> = {};
   // Without header_map, a repeated header is one value of `headers`, its lines joined with ",".
-  for (const [k, v] of Object.entries(linesEnvoyMayHaveJoined(http.headers ?? {}))) headers[k.toLowerCase()] = v!;
+  for (const [k, v] of Object.entries(http.headers ?? {})) lines[k.toLowerCase()] = v;
   // One entry per line as Envoy received them (encode_raw_headers): a repeated header stays its lines,
-  // as on the HTTP ports, so rules also read its first and last line (what an upstream may read).
+  // as on the HTTP ports, so rules also read each line (what an upstream may read).
   for (const h of http.header_map?.headers ?? []) {
     const value = h.value !== "" || h.raw_value === undefined ? h.value : h.raw_value.toString("utf8");
     const key = h.key.toLowerCase();
-    const before = headers[key];
-    headers[key] = before === undefined ? value : Array.isArray(before) ? [...before, value] : [before, value];
+    const before = lines[key];
+    lines[key] = before === undefined ? value : Array.isArray(before) ? [...before, value] : [before, value];
   }
+  const headers = linesUpstreamMayRead(lines);
   const gateway = call.attributes?.context_extensions?.[GATEWAY_CONTEXT_EXTENSION];
   return {
     method: http.method || "GET",

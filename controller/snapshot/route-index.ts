@@ -4,6 +4,7 @@
  * Gateway's route order at compile time), as Envoy's route match reads the request.
  */
 import { mayHoldInvalidUtf8 } from "../lib/bytes.ts";
+import { withoutOws } from "../lib/field-values.ts";
 import { ENVOY_QUERY, OTHER_QUERY_READINGS, paramIn, type QueryReading, readsOwnWay } from "./query-readings.ts";
 import { describeMatch } from "./summary.ts";
 import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "./types.ts";
@@ -23,7 +24,7 @@ export interface RouteRequest {
   /** Normalised path without the query. */
   readonly path: string;
   readonly method: string;
-  /** Each line of the named header (lower-case name), in order; a header sent once is one line. */
+  /** Each line of the named header (lower-case name), in order, a line holding "," as its pieces (authz/header-values.ts linesUpstreamMayRead). */
   headerLines(name: string): readonly string[];
   /** What follows the first "?" of the request target, as sent (not decoded); undefined without "?". */
   readonly rawQuery: string | undefined;
@@ -32,11 +33,13 @@ export interface RouteRequest {
 }
 
 /**
- * One way to read a header sent on several lines for a route's header match: Envoy's route match
- * reads the lines joined with ","; an upstream may act on the first line (Go's Header.Get, Node's
- * for most names) or the last (a map filled line by line).
+ * One way to read a header for a route's header match: Envoy's route match reads its lines joined
+ * with "," ("joined"); an upstream may act on any one of its lines, the ports' pieces of a line
+ * holding "," included (authz/header-values.ts linesUpstreamMayRead): the first (Go's Header.Get,
+ * Node's for most names), the last (a map filled line by line) or one between (an element of a list
+ * it splits, RFC 9110 §5.6.1). A number is that line's index, read in every header at once (lineAt).
  */
-export type HeaderReading = "joined" | "first" | "last";
+export type HeaderReading = "joined" | number;
 
 /** One reading of the request for route matching: how it reads the query and a repeated header. */
 export interface RouteReading {
@@ -49,31 +52,50 @@ export interface RouteReading {
 /** Envoy's reading (the route the proxy takes). */
 export const ENVOY_READING: RouteReading = { query: ENVOY_QUERY, header: "joined", name: ENVOY_QUERY.name };
 
-const HEADER_READING_NAMES: Record<HeaderReading, string> = {
-  joined: "",
-  first: "the first line of a repeated header",
-  last: "the last line of a repeated header",
-};
+/**
+ * The most lines (or pieces of lines, linesUpstreamMayRead) a header may have: each index is a
+ * reading of the whole request, decided in full, so check() refuses a request with more (431)
+ * rather than decide thousands of readings of 16 KiB of commas. Browsers' longest list (Accept) has 8.
+ */
+export const MAX_HEADER_LINES = 64;
 
 /**
- * Every reading besides Envoy's, in order: the query's other readings with the header joined, then
- * each line-wise header reading with each query reading (an upstream may read both its own way).
- * Authorization rules are decided on the same readings (features/authorization/check.ts).
+ * Line `index` of a header as a reading reads it: the last where the header has fewer lines (each
+ * header is read at once: index 0 reads every header's first line, the greatest index every one's
+ * last), without the spaces and tabs around it, as a codec trims a line and a recipient a list's
+ * element (`user, admin` is `user` and `admin`); undefined when the header is absent.
  */
-export const OTHER_READINGS: readonly RouteReading[] = (["joined", "first", "last"] as const).flatMap((header) =>
-  [ENVOY_QUERY, ...OTHER_QUERY_READINGS]
-    .filter((query) => header !== "joined" || query !== ENVOY_QUERY)
-    .map((query) => ({
-      query,
-      header,
-      name:
-        header === "joined"
-          ? query.name
-          : query === ENVOY_QUERY
-            ? HEADER_READING_NAMES[header]
-            : `${HEADER_READING_NAMES[header]}, ${query.name}`,
-    })),
-);
+export function lineAt(lines: readonly string[], index: number): string | undefined {
+  return lines.length === 0 ? undefined : withoutOws(lines[Math.min(index, lines.length - 1)]!);
+}
+
+/** The query's other readings, each header read as Envoy joins it. */
+const OTHER_QUERY_JOINED: readonly RouteReading[] = OTHER_QUERY_READINGS.map((query) => ({ query, header: "joined", name: query.name }));
+
+/** readingsBesidesEnvoys by the most lines of a header, built once for each count. */
+const otherReadingsByLines: (readonly RouteReading[])[] = [];
+
+/**
+ * Every reading besides Envoy's of a request whose headers have at most `lines` lines each (1: none
+ * is repeated or holds ","), in order: the query's other readings with the header joined, then each
+ * line index with each query reading (an upstream may read both its own way). Authorization rules
+ * are decided on the same readings (features/authorization/check.ts).
+ */
+export function readingsBesidesEnvoys(lines: number): readonly RouteReading[] {
+  if (lines <= 1) return OTHER_QUERY_JOINED;
+  return (otherReadingsByLines[lines] ??= [
+    ...OTHER_QUERY_JOINED,
+    ...Array.from({ length: lines }, (_, index) => {
+      const line = index === 0 ? "the first line" : index === lines - 1 ? "the last line" : `line ${index + 1}`;
+      const name = `${line} (or list element) of a header`;
+      return [ENVOY_QUERY, ...OTHER_QUERY_READINGS].map((query) => ({
+        query,
+        header: index,
+        name: query === ENVOY_QUERY ? name : `${name}, ${query.name}`,
+      }));
+    }).flat(),
+  ]);
+}
 
 /** The route tables a request may have been routed by, as far as the proxy says. */
 export interface RouteScope {
@@ -179,8 +201,8 @@ export interface RouteReadingRoutes {
 
 /**
  * The entries each other reading of the request picks (OTHER_QUERY_READINGS where a virtual host in
- * scope has a query match and the request has a query; the first and the last line of a header
- * sent several times that a header match in scope names), where they are not `picked` (Envoy's
+ * scope has a query match and the request has a query; each line of a header that a header match
+ * in scope names, where one has several), where they are not `picked` (Envoy's
  * reading's entries) nor another reading's, and are some entry (a reading that picks no rule adds
  * nothing: no rule governs what an upstream does there). Undefined, without any lookup, when no
  * such reading applies: the usual request costs one look at each virtual host.
@@ -196,11 +218,11 @@ export function otherRouteReadings(
   const inScope = matchesInScope(index, request, scope);
   if (inScope === undefined) return undefined;
   const readQuery = inScope.query && request.rawQuery !== undefined;
-  const readLines = request.headersOnOneLine !== true && anyOnSeveralLines(request, inScope.headers);
-  if (!readQuery && !readLines) return undefined;
+  const lines = request.headersOnOneLine === true ? 1 : mostLinesOf(request, inScope.headers);
+  if (!readQuery && lines === 1) return undefined;
   let found: RouteReadingRoutes[] | undefined;
-  for (const reading of OTHER_READINGS) {
-    if ((reading.query !== ENVOY_QUERY && !readQuery) || (reading.header !== "joined" && !readLines)) continue;
+  for (const reading of readingsBesidesEnvoys(lines)) {
+    if (reading.query !== ENVOY_QUERY && !readQuery) continue;
     if (readQuery && !readsOwnWay(reading.query, request.rawQuery!)) continue;
     const entries = findRoutes(index, request, scope, reading) ?? [];
     if (entries.length === 0 || sameEntries(entries, picked) || found?.some((f) => sameEntries(f.entries, entries))) continue;
@@ -209,10 +231,11 @@ export function otherRouteReadings(
   return found;
 }
 
-/** Whether one of the named headers was sent on more than one line (a loop: a closure here would allocate its context on every request). */
-function anyOnSeveralLines(request: RouteRequest, names: readonly string[]): boolean {
-  for (let i = 0; i < names.length; i++) if (request.headerLines(names[i]!).length > 1) return true;
-  return false;
+/** The most lines one of the named headers has, at least 1 (a loop: a closure here would allocate its context on every request). */
+function mostLinesOf(request: RouteRequest, names: readonly string[]): number {
+  let most = 1;
+  for (let i = 0; i < names.length; i++) most = Math.max(most, request.headerLines(names[i]!).length);
+  return most;
 }
 
 function sameEntries(a: readonly RouteEntry[], b: readonly RouteEntry[]): boolean {
@@ -394,7 +417,7 @@ function headerOf(request: RouteRequest, name: string, reading: HeaderReading = 
   // Envoy matches a header sent several times on its lines joined with "," (not ", ").
   const lines = request.headerLines(name);
   if (lines.length === 0) return undefined;
-  return reading === "joined" ? lines.join(",") : reading === "first" ? lines[0] : lines[lines.length - 1];
+  return reading === "joined" ? lines.join(",") : lineAt(lines, reading);
 }
 
 function valueMatches(m: ValueMatch, value: string | undefined): boolean {

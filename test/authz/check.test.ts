@@ -2,6 +2,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { check } from "../../controller/authz/check.ts";
 import type { Decision } from "../../controller/authz/decision.ts";
+import { MAX_HEADER_LINES } from "../../controller/snapshot/route-index.ts";
 import { jwksOf, mint, type SigningKey } from "../support/tokens.ts";
 import { basicAuthAs, decider, goldenDecider, type Decider } from "../support/world.ts";
 import { aliceKeyPolicy, gatewayWithRoute, securityPolicy } from "../support/manifests.ts";
@@ -348,10 +349,10 @@ describe("query matches that components read differently (DESIGN §0)", () => {
 describe("header matches that components read differently (DESIGN §0)", () => {
   const at = adminOrOpen("headers: [{name: x-role, value: admin}]");
 
-  it("decides the rule the last line of a repeated header picks, and says why to the audit log only", async () => {
+  it("decides the rule the last line (or list element) of a header picks, and says why to the audit log only", async () => {
     const r = await at({ path: "/api", headers: { "x-role": ["user", "admin"] } });
     expect([r.status, r.code, r.route]).toEqual([401, "apikey_missing", "apps/api rule admin"]);
-    expect(r.detail).toContain("the request also reads as the last line of a repeated header, which takes apps/api rule admin");
+    expect(r.detail).toContain("the request also reads as the last line (or list element) of a header, which takes apps/api rule admin");
     expect(r.message).not.toContain("x-role");
   });
   it("decides the rule the first line picks", async () => {
@@ -367,6 +368,16 @@ describe("header matches that components read differently (DESIGN §0)", () => {
   });
   it("lets the route the proxy names settle Envoy's reading only: the upstream's reading is still decided", async () => {
     expect((await at({ path: "/api", headers: { "x-role": ["user", "admin"] }, proxyRoute: TOOK_OPEN })).code).toBe("apikey_missing");
+  });
+  it("decides the rule a line between the first and the last picks", async () => {
+    expect((await at({ path: "/api", headers: { "x-role": ["user", "admin", "user"] } })).code).toBe("apikey_missing");
+  });
+  it(`refuses (431) a header of more than ${MAX_HEADER_LINES} lines or list elements, each a reading decided in full; up to that, decides`, async () => {
+    const many = (n: number) => Array.from({ length: n }, (_, i) => `r${i}`);
+    const over = await at({ path: "/api", headers: { "x-role": many(MAX_HEADER_LINES + 1) } });
+    expect([over.status, over.code]).toEqual([431, "request_invalid"]);
+    expect((await at({ path: "/api", headers: { "x-role": [...many(MAX_HEADER_LINES - 1), "admin"] } })).code).toBe("apikey_missing");
+    expect((await at({ path: "/api", headers: { "x-role": many(MAX_HEADER_LINES) } })).status).toBe(200);
   });
 });
 

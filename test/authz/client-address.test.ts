@@ -87,9 +87,29 @@ describe("trustedCIDRs", () => {
   });
 });
 
+describe("customHeader (Envoy Gateway's clientIPDetection.customHeader)", () => {
+  const header = clientAddressDetection({ trustedHops: 0, trustedCidrs: [], customHeader: "x-real-ip" });
+  const withHeader = (value: string | string[] | undefined, xff = "10.9.9.9, 203.0.113.7") => ({
+    ...request(xff),
+    headers: { "x-forwarded-for": xff, ...(value === undefined ? {} : { "x-real-ip": value }) },
+  });
+  it("the header's address, whatever X-Forwarded-For says", () => {
+    expect(header.of(withHeader("198.51.100.7"))).toBe("198.51.100.7");
+    expect(header.of(withHeader("2001:db8::7"))).toBe("2001:db8::7");
+  });
+  it("no header, one that is not an address, or one sent twice: undetermined (never X-Forwarded-For)", () => {
+    expect(header.of(withHeader(undefined))).toBeUndefined();
+    expect(header.of(withHeader("unknown"))).toBeUndefined();
+    expect(header.of(withHeader("198.51.100.7:4711"))).toBeUndefined();
+    expect(header.of(withHeader(["198.51.100.7", "10.1.1.1"]))).toBeUndefined();
+    expect(header.of(withHeader("198.51.100.7,10.1.1.1"))).toBeUndefined();
+  });
+});
+
 describe("configuration", () => {
   it("refuses both rules at once and malformed CIDRs", () => {
-    expect(() => clientAddressDetection({ trustedHops: 1, trustedCidrs: ["10.0.0.0/8"] })).toThrow(/not both/);
+    expect(() => clientAddressDetection({ trustedHops: 1, trustedCidrs: ["10.0.0.0/8"] })).toThrow(/not two/);
+    expect(() => clientAddressDetection({ trustedHops: 0, trustedCidrs: ["10.0.0.0/8"], customHeader: "x-real-ip" })).toThrow(/not two/);
     expect(() => cidrs("10.0.0.0/33")).toThrow(/not a CIDR/);
   });
 });

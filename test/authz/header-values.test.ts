@@ -1,6 +1,6 @@
 /** A header's value as Envoy's matchers and a proxy's lists read it (controller/authz/header-values.ts). */
 import { describe, expect, it } from "vitest";
-import { firstListValue, headerValue, linesEnvoyMayHaveJoined } from "../../controller/authz/header-values.ts";
+import { firstListValue, headerValue, linesUpstreamMayRead } from "../../controller/authz/header-values.ts";
 
 describe("firstListValue: the first entry of a list a proxy appends to", () => {
   it.each([
@@ -29,16 +29,22 @@ describe("headerValue: a header as Envoy's header matchers read it", () => {
   });
 });
 
-describe("linesEnvoyMayHaveJoined: Envoy's joined value read as the lines it may have been", () => {
+describe("linesUpstreamMayRead: each line read as the lines and list elements an upstream may act on", () => {
   it("splits a value at ',' into pieces that join back to the value as sent (Envoy's reading unchanged)", () => {
     const headers = { "x-role": "user,admin", "x-tier": "gold, silver", accept: "a,", "x-one": "plain" };
-    const read = linesEnvoyMayHaveJoined(headers);
+    const read = linesUpstreamMayRead(headers);
     expect(read).toEqual({ "x-role": ["user", "admin"], "x-tier": ["gold", " silver"], accept: ["a", ""], "x-one": "plain" });
     for (const name of Object.keys(headers)) expect(headerValue(read, name)).toBe(headerValue(headers, name));
     expect(headers["x-role"]).toBe("user,admin");
   });
-  it("leaves Cookie, Host, pseudo-headers and lines already apart whole, and answers the headers themselves when nothing splits", () => {
-    const whole = { cookie: "a=1,b=2", host: "h,i", ":path": "/?a=1,2", "x-role": ["user", "a,b"] };
-    expect(linesEnvoyMayHaveJoined(whole)).toBe(whole);
+  it("splits each line of a header sent on several lines, in order (a wrong allow: a line holding ',' was one value among lines)", () => {
+    const headers = { "x-role": ["user,admin", "user"] };
+    const read = linesUpstreamMayRead(headers);
+    expect(read).toEqual({ "x-role": ["user", "admin", "user"] });
+    expect(headerValue(read, "x-role")).toBe(headerValue(headers, "x-role"));
+  });
+  it("leaves Cookie, Host, pseudo-headers, X-Portcullis-Replaces and lines without ',' whole, and answers the headers themselves when nothing splits", () => {
+    const whole = { cookie: "a=1,b=2", host: "h,i", ":path": "/?a=1,2", "x-portcullis-replaces": "x-a, x-b", "x-role": ["user", "admin"] };
+    expect(linesUpstreamMayRead(whole)).toBe(whole);
   });
 });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { heapProbeEnv, instructionsIn, measure } from "../../bench/counters.ts";
+import { gcPerRequest, heapProbeEnv, instructionsIn, measure } from "../../bench/counters.ts";
 
 const NODE = join(import.meta.dirname, "../../node_modules/.bin/node");
 const dir = mkdtempSync(join(tmpdir(), "portcullis-counters-"));
@@ -20,25 +20,66 @@ describe("instructionsIn", () => {
 });
 
 describe("measure with the heap probe", () => {
-  it("counts the V8 heap a process allocates while the work runs, per request", async () => {
-    // A process that allocates about 10 MB per 100 ms (100,000 objects of about 100 bytes), with the probe preloaded.
-    const script =
-      "const keep = []; setInterval(() => { for (let i = 0; i < 1e5; i++) keep.push({ i, s: 'x' + i }); keep.length = 0; }, 100);";
-    const probeFile = join(dir, "probe.json");
-    writeFileSync(join(dir, "allocate.mjs"), script);
+  // A process that allocates about 10 MB per 100 ms (100,000 objects of about 100 bytes), with the probe preloaded.
+  const script =
+    "const keep = []; setInterval(() => { for (let i = 0; i < 1e5; i++) keep.push({ i, s: 'x' + i }); keep.length = 0; }, 100);";
+  writeFileSync(join(dir, "allocate.mjs"), script);
+  const second = async () => {
+    await new Promise((r) => setTimeout(r, 1000));
+    return { requests: 1000, durationS: 1 };
+  };
+  const allocating = async (probeFile: string, test: (pid: number) => Promise<void>) => {
     const child = spawn(NODE, [join(dir, "allocate.mjs")], { env: { ...process.env, ...heapProbeEnv(probeFile) }, stdio: "ignore" });
     try {
-      const costs = await measure({ pids: [child.pid!], heapProbeFile: probeFile }, async () => {
-        await new Promise((r) => setTimeout(r, 1000));
-        return { requests: 1000, durationS: 1 };
-      });
+      await test(child.pid!);
+    } finally {
+      child.kill();
+    }
+  };
+
+  it("counts the V8 heap a process allocates while the work runs, per request, when the run asks for it", async () => {
+    const file = join(dir, "probe-alloc.json");
+    await allocating(file, async (pid) => {
+      const costs = await measure({ pids: [pid], probe: { pid, file, allocations: true } }, second);
       // About 10 rounds of 100,000 objects over 1,000 "requests": some kB each, certainly not zero.
       expect(costs.allocBytesPerReq).toBeGreaterThan(2_000);
       expect(costs.allocBytesPerReq).toBeLessThan(200_000);
       expect(costs.cpuUsPerReq).toBeGreaterThan(0);
       expect(costs.instructionsPerReq).toBeUndefined();
-    } finally {
-      child.kill();
-    }
+    });
+  });
+
+  it("counts the process's scavenges and their pause in every run, and its allocation only in runs that ask", async () => {
+    const file = join(dir, "probe-gc.json");
+    await allocating(file, async (pid) => {
+      const costs = await measure({ pids: [pid], probe: { pid, file, allocations: false } }, second);
+      expect(costs.allocBytesPerReq).toBeUndefined();
+      // 100 MB through a young generation of a few MiB: tens of scavenges at least, each taking some time.
+      expect(costs.gc!.scavenges).toBeGreaterThan(5);
+      expect(costs.gc!.pauseMs).toBeGreaterThan(0);
+      expect(costs.gc!.markCompacts).toBeGreaterThanOrEqual(0);
+      // A second run counts only its own collections, not those since start-up.
+      const next = await measure({ pids: [pid], probe: { pid, file, allocations: false } }, second);
+      expect(next.gc!.scavenges).toBeLessThan(costs.gc!.scavenges * 3);
+      expect(next.gc!.scavenges).toBeGreaterThan(0);
+    });
+  });
+});
+
+describe("gcPerRequest", () => {
+  it("counts collections per 1,000 requests over all runs together, and the pause per request run by run", () => {
+    const gc = gcPerRequest([
+      { requests: 1000, gc: { scavenges: 3, markCompacts: 0, pauseMs: 3 } },
+      { requests: 3000, gc: { scavenges: 5, markCompacts: 1, pauseMs: 3 } },
+      { requests: 500 },
+    ])!;
+    expect(gc.scavengesPer1k).toBe(2);
+    expect(gc.markCompactsPer1k).toBe(0.25);
+    expect(gc.pauseUsPerReq.rounds).toEqual([3, 1]);
+    expect([gc.pauseUsPerReq.worst, gc.pauseUsPerReq.best]).toEqual([3, 1]);
+  });
+
+  it("is undefined when no run counted collections (a server without the probe)", () => {
+    expect(gcPerRequest([{ requests: 10 }])).toBeUndefined();
   });
 });

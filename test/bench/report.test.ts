@@ -68,4 +68,21 @@ describe("proxyRows", () => {
     ]);
     expect(names(result(true)).length).toBe(names(result(false)).length + 3);
   });
+
+  it("shows Portcullis' collections per 1,000 requests and its GC pause per request where they were counted, blanks elsewhere", () => {
+    const counted = { ...run, gc: { scavenges: 3, markCompacts: 0.02, pauseMs: 4 } };
+    const r = result(false);
+    const withGc: ProxyResult = {
+      ...r,
+      scenarios: { ...r.scenarios, nginxJwt: summarize([counted]), haproxy: summarize([run]) },
+    };
+    const rows = Object.fromEntries(proxyRows(withGc).map((row) => [row[0], row]));
+    const nginxJwt = rows["nginx auth_request → Portcullis, JWT (repeated token)"]!;
+    const haproxy = rows["HAProxy, no auth"]!;
+    expect(nginxJwt.slice(5, 8)).toEqual(["3.00", "0.020", "4.00"]);
+    expect(haproxy.slice(5, 8)).toEqual(["", "", ""]);
+    expect(haproxy.length).toBe(nginxJwt.length);
+    // Without any counted collections (an older results.json), the table has no such columns.
+    expect(proxyRows(r)[0]!.length).toBe(nginxJwt.length - 3);
+  });
 });

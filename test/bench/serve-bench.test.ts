@@ -45,6 +45,15 @@ describe("summarize", () => {
     expect(summarize([run(1, 1, 1), run(1, 1, 1)]).allocBytesPerReq).toBeUndefined();
   });
 
+  it("counts the server's collections over every round that read the probe, and none for a server without it", () => {
+    const gc = (scavenges: number, pauseMs: number) => ({ gc: { scavenges, markCompacts: 0, pauseMs } });
+    // 200, 160 and 180 requests: 8 scavenges in 540 requests.
+    const s = summarize([run(100, 2, 10, gc(2, 0.2)), run(80, 3, 12, gc(4, 0.8)), run(90, 4, 14, gc(2, 0.36))]);
+    expect(s.gc!.scavengesPer1k.toFixed(3)).toBe(((8 / 540) * 1000).toFixed(3));
+    expect(s.gc!.pauseUsPerReq.rounds.map((x) => x.toFixed(1))).toEqual(["1.0", "5.0", "2.0"]);
+    expect(summarize([run(1, 1, 1)]).gc).toBeUndefined();
+  });
+
   it("adds up errors and token-list wraps over the rounds (either makes a run unsound)", () => {
     const s = summarize([run(1, 1, 1, { errors: 2 }), run(1, 1, 1, { wraps: 1 })]);
     expect([s.errors, s.wraps]).toEqual([2, 1]);

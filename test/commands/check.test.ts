@@ -141,13 +141,13 @@ describe("check --explain shows every reading of the request that decided", () =
   it("a repeated header: Envoy's reading (the open rule) and the last line's (rule admin), each with its route tables", async () => {
     const { code, out } = await explain(routes, "-H", "x-role: user", "-H", "x-role: admin", "GET", "http://api.example.com/api");
     expect(code).toBe(1);
-    expect(out.reason).toContain("the request also reads as the last line of a repeated header, which takes apps/api rule admin");
+    expect(out.reason).toContain("the request also reads as the last line (or list element) of a header, which takes apps/api rule admin");
     const route = out.trace.find((s) => s.phase === "route")!;
     expect(route.reading).toContain("Envoy's");
     expect(JSON.stringify(route.tables)).toContain('"picked":"apps/api rule open (PathPrefix /api)"');
     const [last, ...none] = branches(out.trace);
     expect(none).toEqual([]);
-    expect(last!.reading).toBe("the last line of a repeated header");
+    expect(last!.reading).toBe("the last line (or list element) of a header");
     expect(last!.steps.map((s) => s.phase)).toEqual(["route", "policy", "apiKeyAuth"]);
     expect(JSON.stringify(last!.steps[0]!.tables)).toContain('"picked":"apps/api rule admin');
     expect(last!.steps[2]).toMatchObject({ result: "deny", code: "apikey_missing" });

@@ -265,7 +265,11 @@ export function geoipFilesOf(manifests: readonly object[]): { path: string; byte
 export function checkContext(manifests: readonly object[] = [], overrides: Partial<CheckContext> = {}): CheckContext {
   const xff = clientIPDetectionOf(manifests);
   return testCheckContext({
-    clientAddress: clientAddressDetection({ trustedHops: xff?.numTrustedHops ?? 0, trustedCidrs: xff?.trustedCIDRs ?? [] }),
+    clientAddress: clientAddressDetection({
+      trustedHops: xff?.numTrustedHops ?? 0,
+      trustedCidrs: xff?.trustedCIDRs ?? [],
+      customHeader: xff?.customHeader?.toLowerCase(),
+    }),
     ...overrides,
   });
 }
@@ -289,10 +293,14 @@ function listenerPortOf(manifests: readonly object[], irListener: string): numbe
   return holder?.spec?.listeners?.find((l) => l.name === listener)?.port;
 }
 
-/** The manifests' ClientTrafficPolicy `clientIPDetection.xForwardedFor`, if any. */
-function clientIPDetectionOf(manifests: readonly object[]): { numTrustedHops?: number; trustedCIDRs?: string[] } | undefined {
-  type Ctp = { kind?: string; spec?: { clientIPDetection?: { xForwardedFor?: { numTrustedHops?: number; trustedCIDRs?: string[] } } } };
-  return (manifests as Ctp[]).find((m) => m.kind === "ClientTrafficPolicy")?.spec?.clientIPDetection?.xForwardedFor;
+/** The manifests' ClientTrafficPolicy `clientIPDetection`: `xForwardedFor`'s fields and `customHeader`'s name, if any. */
+function clientIPDetectionOf(
+  manifests: readonly object[],
+): { numTrustedHops?: number; trustedCIDRs?: string[]; customHeader?: string } | undefined {
+  type Detection = { xForwardedFor?: { numTrustedHops?: number; trustedCIDRs?: string[] }; customHeader?: { name?: string } };
+  type Ctp = { kind?: string; spec?: { clientIPDetection?: Detection } };
+  const detection = (manifests as Ctp[]).find((m) => m.kind === "ClientTrafficPolicy")?.spec?.clientIPDetection;
+  return detection === undefined ? undefined : { ...detection.xForwardedFor, customHeader: detection.customHeader?.name };
 }
 
 export function decide(
@@ -512,6 +520,7 @@ export function requestItems(testCase: RequestCase): { items: Item[]; close: () 
       }
       if (xff?.numTrustedHops !== undefined) flags.push("--xff-trusted-hops", String(xff.numTrustedHops));
       for (const cidr of xff?.trustedCIDRs ?? []) flags.push("--xff-trusted-cidrs", cidr);
+      if (xff?.customHeader !== undefined) flags.push("--client-ip-header", xff.customHeader);
       const objects = await (manifests ??= localManifests());
       // A manifest folder refuses a ListenerSet (Envoy Gateway's file provider does not load one): such a world is served as in a cluster.
       if (objects.some((o) => (o as { kind?: unknown }).kind === "ListenerSet")) return (app = await startKubeTestApp(objects, flags));

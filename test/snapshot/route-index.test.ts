@@ -5,7 +5,15 @@
  */
 import { describe, expect, it, vi } from "vitest";
 import { OTHER_QUERY_READINGS } from "../../controller/snapshot/query-readings.ts";
-import { explainRoutes, findRoutes, otherRouteReadings, pathMatches, type RouteRequest } from "../../controller/snapshot/route-index.ts";
+import {
+  explainRoutes,
+  findRoutes,
+  lineAt,
+  otherRouteReadings,
+  pathMatches,
+  readingsBesidesEnvoys,
+  type RouteRequest,
+} from "../../controller/snapshot/route-index.ts";
 import { builtRe2 } from "../../controller/lib/regex.ts";
 import type { CompiledMatch, PortRoutes, RouteEntry, RouteIndex, VirtualHosts } from "../../controller/snapshot/types.ts";
 
@@ -91,6 +99,17 @@ describe("findRoutes: virtual hosts", () => {
   it("lists an entry once when two readings select the same one", () => {
     const found = findRoutes(idx, request("x.test", "/", { hosts: ["x.test", "x.test."] }), {});
     expect(rules(found)).toEqual(["any r0"]);
+  });
+
+  // Issue 17: the usual Host comes without a list of its one reading, and the lone entry found answers as its
+  // list of one built once per entry; the entries must be those a list of the one reading finds.
+  it("routes a request without `hosts` by its host alone, and answers a lone entry with the same frozen list every time", () => {
+    for (const host of ["api.example.com", "a.eu.example.com", "other.test", "example.com"]) {
+      const found = findRoutes(idx, request(host, "/", { hosts: undefined }), {});
+      expect(found).toEqual(findRoutes(idx, request(host), {}));
+      expect(found).toBe(findRoutes(idx, request(host, "/", { hosts: undefined }), {}));
+      expect(Object.isFrozen(found)).toBe(true);
+    }
   });
 });
 
@@ -289,11 +308,19 @@ describe("otherRouteReadings: a repeated header", () => {
 
   it("finds the rule the last line picks where Envoy's joined value (user,admin) picks another", () => {
     expect(rules(findRoutes(idx, request("h", "/api", { lines: { "x-role": ["user", "admin"] } }), {}))).toEqual(["open r0"]);
-    expect(others({ "x-role": ["user", "admin"] })).toEqual([["the last line of a repeated header", ["admin r0"]]]);
+    expect(others({ "x-role": ["user", "admin"] })).toEqual([["the last line (or list element) of a header", ["admin r0"]]]);
   });
 
   it("finds the rule the first line picks", () => {
-    expect(others({ "x-role": ["admin", "user"] })).toEqual([["the first line of a repeated header", ["admin r0"]]]);
+    expect(others({ "x-role": ["admin", "user"] })).toEqual([["the first line (or list element) of a header", ["admin r0"]]]);
+  });
+
+  it("finds the rule a line between the first and the last picks (a wrong allow: lines user,admin and user, which Envoy joins to user,admin,user, took the open rule on every reading)", () => {
+    expect(others({ "x-role": ["user", "admin", "user"] })).toEqual([["line 2 (or list element) of a header", ["admin r0"]]]);
+  });
+
+  it("reads a piece without the spaces around it, as a list's element (a wrong allow: x-role: user, admin read ' admin')", () => {
+    expect(others({ "x-role": ["user", " admin"] })).toEqual([["the last line (or list element) of a header", ["admin r0"]]]);
   });
 
   it("adds nothing for a header sent once, a repeated header no match names, or a host without header matches", () => {
@@ -305,7 +332,7 @@ describe("otherRouteReadings: a repeated header", () => {
 
   it("reads the query Envoy's way where no route of the host has a query match", () => {
     expect(others({ "x-role": ["user", "admin"] }, "h", "role=admin&role=x")).toEqual([
-      ["the last line of a repeated header", ["admin r0"]],
+      ["the last line (or list element) of a header", ["admin r0"]],
     ]);
   });
 
@@ -319,12 +346,31 @@ describe("otherRouteReadings: a repeated header", () => {
     // Not said (another port, a test's request): the lines are read, and a repeated one still finds the other rule.
     const unsaid = request("h", "/api", { lines: { "x-role": ["user", "admin"] } });
     expect(unsaid.headersOnOneLine).toBeUndefined();
-    expect(others({ "x-role": ["user", "admin"] })).toEqual([["the last line of a repeated header", ["admin r0"]]]);
+    expect(others({ "x-role": ["user", "admin"] })).toEqual([["the last line (or list element) of a header", ["admin r0"]]]);
     // Said false (a name sent twice): read as before.
     const repeated = request("h", "/api", { headersOnOneLine: false, lines: { "x-role": ["user", "admin"] } });
     expect(otherRouteReadings(idx, repeated, {}, findRoutes(idx, repeated, {}) ?? [])?.map((o) => rules(o.entries))).toEqual([
       ["admin r0"],
     ]);
+  });
+});
+
+describe("lineAt: one line of a header as a reading reads it", () => {
+  it("reads the line at the index, the last where the header has fewer, without spaces and tabs around it", () => {
+    expect(lineAt(["a", " b\t", "c"], 1)).toBe("b");
+    expect(lineAt(["a", "b"], 5)).toBe("b");
+    expect(lineAt([" a "], 0)).toBe("a");
+    expect(lineAt([], 0)).toBeUndefined();
+  });
+});
+
+describe("readingsBesidesEnvoys: the readings of a request by the most lines of a header", () => {
+  it("one line each: the query's other readings only; n lines: a reading of each line index with each query reading, built once", () => {
+    expect(readingsBesidesEnvoys(1).every((r) => r.header === "joined")).toBe(true);
+    const three = readingsBesidesEnvoys(3);
+    expect([...new Set(three.map((r) => r.header))]).toEqual(["joined", 0, 1, 2]);
+    expect(three.filter((r) => r.header !== "joined")).toHaveLength(3 * (OTHER_QUERY_READINGS.length + 1));
+    expect(readingsBesidesEnvoys(3)).toBe(three);
   });
 });
 
@@ -340,7 +386,7 @@ describe("otherRouteReadings: a repeated header and a query", () => {
     const r = request("h", "/", { lines: { "x-role": ["user", "admin"] }, rawQuery: "tier=x&tier=gold" });
     const found = otherRouteReadings(idx, r, {}, findRoutes(idx, r, {}) ?? []);
     expect(found?.map((o) => [o.reading.name, rules(o.entries)])).toEqual([
-      [`the last line of a repeated header, ${OTHER_QUERY_READINGS[0]!.name}`, ["both r0"]],
+      [`the last line (or list element) of a header, ${OTHER_QUERY_READINGS[0]!.name}`, ["both r0"]],
     ]);
   });
 });

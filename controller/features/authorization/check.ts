@@ -9,9 +9,10 @@
  * read as Envoy's route match reads the query (the first value of a name, split at "&", names and
  * values as sent), then as upstreams read it (the last value, split at ";" too, percent-decoded,
  * names as PHP registers them: `tenant.id` is `tenant_id`);
- * a header sent on several lines is first read as Envoy joins it (","), then line by line (an
- * upstream may read the first or the last: a Deny rule on `x-role: admin` is not escaped by
- * sending it twice). A rule's `cel` reads `request.query` as Envoy's CEL does, the query text as
+ * a header sent on several lines, or holding "," (linesUpstreamMayRead), is first read as Envoy
+ * joins it (","), then line by line, each piece a line (an upstream may read any line or list
+ * element: a Deny rule on `x-role: admin` is not escaped by sending it twice, nor by
+ * `x-role: user, admin`; an Allow rule on `accept: a, b` never holds, as `a` is a reading). A rule's `cel` reads `request.query` as Envoy's CEL does, the query text as
  * sent, which no reading changes.
  */
 import type { CheckContext } from "../../authz/context.ts";
@@ -22,7 +23,7 @@ import { plainAddress } from "../../lib/cidr.ts";
 import { claimAt } from "../../lib/claims.ts";
 import { fail } from "../../lib/result.ts";
 import { ENVOY_QUERY, OTHER_QUERY_READINGS, queryParamsIn, type QueryReading } from "../../snapshot/query-readings.ts";
-import { ENVOY_READING, OTHER_READINGS, pathMatches, type RouteReading } from "../../snapshot/route-index.ts";
+import { ENVOY_READING, lineAt, pathMatches, readingsBesidesEnvoys, type RouteReading } from "../../snapshot/route-index.ts";
 import { NOTHING, type IdentityAttributes, type Pass, type PhaseResult, type Where } from "../feature.ts";
 import type { GeoLocation } from "../../geoip/database.ts";
 import type { CompiledCel } from "./cel.ts";
@@ -95,12 +96,12 @@ export function authorize(
  * The route readings (snapshot/route-index.ts) besides Envoy's that could change what the rules
  * read: a query reading when a `principal.cel` reads `request.query` and that reading's parameters
  * differ from every reading's before it (Envoy's first: `?role=%61dmin` is `%61dmin` there and
- * `admin` decoded); a header line reading when a rule reads headers and one is sent on several lines.
+ * `admin` decoded); a header line reading when a rule reads headers and one has several lines.
  */
 function otherReadings(config: CompiledAuthorization, request: NormalizedRequest): readonly RouteReading[] {
   const rawQuery = config.rules.some((r) => r.principal?.cel !== undefined) ? request.rawQuery : undefined;
-  const lines = config.rules.some(readsHeaders) && someHeaderRepeats(request);
-  if (rawQuery === undefined && !lines) return NO_READINGS;
+  const lines = config.rules.some(readsHeaders) ? mostLines(request) : 1;
+  if (rawQuery === undefined && lines === 1) return NO_READINGS;
   const distinct: QueryReading[] = [ENVOY_QUERY];
   if (rawQuery !== undefined) {
     // Each reading's map stays as parsed here: it is parsed again only for another query.
@@ -112,7 +113,7 @@ function otherReadings(config: CompiledAuthorization, request: NormalizedRequest
       distinct.push(reading);
     }
   }
-  return OTHER_READINGS.filter((r) => distinct.includes(r.query) && (r.header === "joined" || lines));
+  return readingsBesidesEnvoys(lines).filter((r) => distinct.includes(r.query));
 }
 
 const NO_READINGS: readonly RouteReading[] = Object.freeze([]);
@@ -129,8 +130,15 @@ function sameParams(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, strin
 const readsHeaders = (r: CompiledRule): boolean =>
   r.cel !== undefined || r.principal?.headers !== undefined || r.principal?.cel !== undefined;
 
-function someHeaderRepeats(request: NormalizedRequest): boolean {
-  return Object.values(request.source.headers).some((v) => Array.isArray(v) && v.length > 1);
+/** The most lines a header of the request has (its pieces, linesUpstreamMayRead), at least 1. */
+function mostLines(request: NormalizedRequest): number {
+  const headers = request.source.headers;
+  let most = 1;
+  for (const name in headers) {
+    const v = headers[name];
+    if (Array.isArray(v)) most = Math.max(most, v.length);
+  }
+  return most;
 }
 
 /** A header's value in `reading`: its lines joined as Envoy joins them (request.header), or one of them; undefined when absent. */
@@ -139,8 +147,7 @@ function headerIn(request: NormalizedRequest, name: string, reading: RouteReadin
   // request reached Portcullis (a gRPC check has no host line; forward-auth's is the proxy's own).
   if (name === "host") return request.authority;
   if (reading.header === "joined") return request.header(name);
-  const lines = request.headerLines(name);
-  return reading.header === "first" ? lines[0] : lines[lines.length - 1];
+  return lineAt(request.headerLines(name), reading.header);
 }
 
 /**

@@ -305,6 +305,34 @@ describe("principal.headers", () => {
     expect((await own({ path: "/tiers", headers: { "x-tier": "gold,silver" } })).allowed).toBe(false);
     expect((await own({ path: "/tiers", headers: { "x-tier": "gold, silver" } })).allowed).toBe(true);
   });
+
+  const noAdmin = () =>
+    decider(
+      onePolicy(
+        "roles",
+        "authorization: {defaultAction: Allow, rules: [{name: no-admin, action: Deny, principal: {headers: [{name: x-role, values: [admin]}]}}]}",
+      ),
+    );
+  it("denies on a Deny rule that a line between the first and the last matches (a wrong allow: lines user,admin and user read only user and user as lines)", async () => {
+    expect((await noAdmin()({ path: "/roles", headers: { "x-role": ["user", "admin", "user"] } })).message).toBe(
+      "denied by authorization rule no-admin (reading line 2 (or list element) of a header)",
+    );
+  });
+  it("reads a list element without the spaces around it (a wrong allow: x-role: user, admin read ' admin', which no value equals)", async () => {
+    expect((await noAdmin()({ path: "/roles", headers: { "x-role": ["user", " admin"] } })).message).toBe(
+      "denied by authorization rule no-admin (reading the last line (or list element) of a header)",
+    );
+  });
+  it("never allows on an Allow value holding ',' once the ports read its pieces: an upstream may act on one piece (the documented cost)", async () => {
+    const own = decider(
+      onePolicy(
+        "accept",
+        "authorization: {defaultAction: Deny, rules: [{name: ab, action: Allow, principal: {headers: [{name: accept, values: ['a, b']}]}}]}",
+      ),
+    );
+    expect((await own({ path: "/accept", headers: { accept: "a, b" } })).allowed).toBe(true);
+    expect((await own({ path: "/accept", headers: { accept: ["a", " b"] } })).code).toBe("authz_denied");
+  });
 });
 
 describe("principal.clientIPGeoLocations", () => {

@@ -21,13 +21,19 @@ function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promi
   return { id: `client-address.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
 }
 
-/** GET `path` with this X-Forwarded-For (and gRPC's stated peer), decided with `options` for the trusted proxies. */
-function behind(options: Partial<ClientAddressOptions>, path: string, xff: string | undefined, clientAddress?: string) {
+/** GET `path` with this X-Forwarded-For (and gRPC's stated peer, other headers), decided with `options` for the trusted proxies. */
+function behind(
+  options: Partial<ClientAddressOptions>,
+  path: string,
+  xff: string | undefined,
+  clientAddress?: string,
+  others: Readonly<Record<string, string | string[]>> = {},
+) {
   return async (ctx: Ctx): Promise<Outcome> => {
     const d = decider(manifests(ctx.keys, ctx.op), {
       clientAddress: clientAddressDetection({ trustedHops: 0, trustedCidrs: [], ...options }),
     });
-    const headers = xff === undefined ? {} : { "x-forwarded-for": xff };
+    const headers = { ...others, ...(xff === undefined ? {} : { "x-forwarded-for": xff }) };
     return fromDecision(await d({ path, headers, clientAddress }), ctx.decider.result.snapshot.managedHeaders);
   };
 }
@@ -133,5 +139,24 @@ export const clientAddressCases: readonly Case[] = [
     NOT_OFFICE,
     behind({ trustedHops: 1 }, "/office", "10.9.9.9\u00a0,203.0.113.9"),
     "entries were trimmed with JavaScript's trim, which also removes the no-break space and other Unicode spaces; an entry is now trimmed of what Envoy trims",
+  ),
+  c(
+    "custom-header",
+    "Envoy Gateway's `clientIPDetection.customHeader` (`--client-ip-header x-real-client-ip`): the CDN names the client 192.168.1.1 there, the X-Forwarded-For peer is the CDN (203.0.113.7), on /lan",
+    LAN_DENIED,
+    behind({ customHeader: "x-real-client-ip" }, "/lan", "203.0.113.7", undefined, { "x-real-client-ip": "192.168.1.1" }),
+    "Envoy Gateway's customHeader client detection had no counterpart: clientCIDRs decided on the X-Forwarded-For peer (the CDN), so a Deny rule on the client's own address never matched; `--client-ip-header` reads the address from that header as Envoy does",
+  ),
+  c(
+    "custom-header-missing",
+    "`--client-ip-header x-real-client-ip` and no such header: the address cannot be determined (Envoy, failClosed or not, never takes the client's X-Forwarded-For), a Deny rule with clientCIDRs matches",
+    LAN_DENIED,
+    behind({ customHeader: "x-real-client-ip" }, "/lan", "10.9.9.9, 203.0.113.7"),
+  ),
+  c(
+    "custom-header-two-values",
+    "`--client-ip-header x-real-client-ip` sent twice, `10.1.2.3` and `203.0.113.9` (Envoy reads the first line; a proxy may have joined them): no address, no Allow rule matches, on /office",
+    NOT_OFFICE,
+    behind({ customHeader: "x-real-client-ip" }, "/office", "203.0.113.7", undefined, { "x-real-client-ip": ["10.1.2.3", "203.0.113.9"] }),
   ),
 ];

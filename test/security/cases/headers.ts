@@ -10,6 +10,7 @@ import { exchange, requestText, type Ctx } from "../context.ts";
 import { toAuthzRequest } from "../../../controller/server/grpc.ts";
 import { capitalised, gatewayWithRoute, headersNamedIn, securityPolicy } from "../../support/manifests.ts";
 import { startTestApp } from "../../support/app.ts";
+import { MAX_HEADER_LINES } from "../../../controller/snapshot/route-index.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 import { ISSUER, jwksOf, makeKeys, token } from "../world.ts";
@@ -58,6 +59,43 @@ async function noAdminOverGrpc(
   const d = decider(NO_ADMIN_WORLD);
   const request = toAuthzRequest({ attributes: { request: { http: { method: "GET", host: "api.example.com", path: "/x", ...headers } } } });
   return fromDecision(await d(request), managedHeadersOf(d.result.snapshot.policies));
+}
+
+/** A Deny rule on x-role: admin denied the request. */
+const DENIED_ADMIN: Expected = { status: 403, code: "authz_denied" };
+
+const MIDDLE_LINE =
+  "only the first and the last line of a header were readings, so with lines `user,admin` and `user` (Envoy's `user,admin,user`) the `admin` between them decided nothing, while an upstream splitting the list acts on it; every line and list element is now a reading";
+
+/** A case: `roles` sent over the wire to `port` (noAdminOverWire), which the Deny rule on x-role: admin must deny. */
+const deniedOverWire = (id: string, title: string, port: "envoy" | "forward", roles: readonly string[], fixed: string) =>
+  c(id, title, DENIED_ADMIN, () => noAdminOverWire(port, roles), fixed);
+
+/**
+ * GET /x in NO_ADMIN_WORLD over the wire with an x-role line for each of `roles`: to the Envoy HTTP
+ * port as Envoy's check sends it, or to the forward-auth port as nginx or Caddy describe it.
+ */
+async function noAdminOverWire(port: "envoy" | "forward", roles: readonly string[]): Promise<Outcome> {
+  const app = await startTestApp({ "world.yaml": NO_ADMIN_WORLD });
+  try {
+    const described: [string, string][] =
+      port === "envoy"
+        ? [["host", "api.example.com"]]
+        : [
+            ["host", "portcullis.internal"],
+            ["x-forwarded-method", "GET"],
+            ["x-forwarded-proto", "https"],
+            ["x-forwarded-host", "api.example.com"],
+            ["x-forwarded-uri", "/x"],
+          ];
+    const sent = requestText("GET", port === "envoy" ? "/x" : "/auth", [
+      ...described,
+      ...roles.map((v): [string, string] => ["x-role", v]),
+    ]);
+    return await exchange(Number(new URL(port === "envoy" ? app.authz : app.forwardAuth).port), sent);
+  } finally {
+    await app.close();
+  }
 }
 
 /**
@@ -323,7 +361,7 @@ export const headerCases: readonly Case[] = [
       {
         status: 403,
         code: "authz_denied",
-        reason: `denied by authorization rule no-admin (reading the ${first === "admin" ? "first" : "last"} line of a repeated header)`,
+        reason: `denied by authorization rule no-admin (reading the ${first === "admin" ? "first" : "last"} line (or list element) of a header)`,
       },
       async () => {
         const d = decider(NO_ADMIN_WORLD);
@@ -335,7 +373,11 @@ export const headerCases: readonly Case[] = [
   c(
     "deny-rule-repeated-grpc-header-map",
     "gRPC with Envoy's `encode_raw_headers`: a Deny rule on header `x-role: admin` (default Allow); `header_map` holds x-role twice, `user` then `admin`",
-    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-admin (reading the last line of a repeated header)" },
+    {
+      status: 403,
+      code: "authz_denied",
+      reason: "denied by authorization rule no-admin (reading the last line (or list element) of a header)",
+    },
     async () => {
       const lines = ["user", "admin"].map((value) => ({ key: "x-role", value }));
       return noAdminOverGrpc({ header_map: { headers: lines } });
@@ -346,25 +388,73 @@ export const headerCases: readonly Case[] = [
     "deny-rule-repeated-envoy-http-joined",
     "wire, Envoy's HTTP check: a Deny rule on header `x-role: admin` (default Allow); the client sent x-role as `user` then `admin`, which Envoy's HTTP ext_authz sends as one line `x-role: user,admin` (the lines of its CheckRequest `headers` map joined with \",\") while the upstream gets both lines",
     { status: 403, code: "authz_denied" },
-    async () => {
-      const manifests = NO_ADMIN_WORLD;
-      const app = await startTestApp({ "world.yaml": manifests });
-      try {
-        const sent = requestText("GET", "/x", [
-          ["host", "api.example.com"],
-          ["x-role", "user,admin"],
-        ]);
-        return await exchange(Number(new URL(app.authz).port), sent);
-      } finally {
-        await app.close();
-      }
-    },
+    () => noAdminOverWire("envoy", ["user,admin"]),
     'the Envoy HTTP port read a value as one line, but Envoy\'s HTTP check joins a header the client sent on several lines into one value with ",": the first and the last line, which an upstream reads, were never readings there, and a Deny rule on one line was escaped by sending another. A value holding "," is now read as the lines Envoy may have joined',
+  ),
+  deniedOverWire(
+    "deny-rule-list-forward-auth",
+    "wire, forward-auth: a Deny rule on header `x-role: admin` (default Allow); one line `x-role: user,admin`, which nginx and Caddy pass upstream as it is",
+    "forward",
+    ["user,admin"],
+    'the forward-auth port read a line as one value, while one line `user,admin` of a list-valued field is the two lines `user` and `admin` (RFC 9110 §5.3), which an upstream may split: the request the Envoy port denies was allowed there. Every port now reads a value holding "," as its pieces (linesUpstreamMayRead)',
+  ),
+  deniedOverWire(
+    "deny-rule-list-spaces-forward-auth",
+    "wire, forward-auth: a Deny rule on header `x-role: admin` (default Allow); one line `x-role: user, admin`",
+    "forward",
+    ["user, admin"],
+    "see header.deny-rule-list-forward-auth",
+  ),
+  deniedOverWire(
+    "deny-rule-list-spaces-envoy-http",
+    "wire, Envoy's HTTP check: a Deny rule on header `x-role: admin` (default Allow); one line `x-role: user, admin` (a list's elements are read without the spaces around them, RFC 9110 §5.6.1)",
+    "envoy",
+    ["user, admin"],
+    'a piece of a value holding "," was read with the space after the comma (` admin`), which no rule value equals, while an upstream splitting the list acts on `admin`: a line or list element is now read without the spaces and tabs around it',
+  ),
+  deniedOverWire(
+    "deny-rule-middle-line-envoy-http",
+    "wire, Envoy's HTTP check: a Deny rule on header `x-role: admin` (default Allow); the client sent x-role as `user,admin` then `user`, which Envoy sends as `x-role: user,admin,user`",
+    "envoy",
+    ["user,admin,user"],
+    MIDDLE_LINE,
+  ),
+  deniedOverWire(
+    "deny-rule-middle-line-forward-auth",
+    "wire, forward-auth: a Deny rule on header `x-role: admin` (default Allow); x-role sent as `user,admin` then `user`",
+    "forward",
+    ["user,admin", "user"],
+    "see header.deny-rule-list-forward-auth and header.deny-rule-middle-line-envoy-http",
+  ),
+  c(
+    "deny-rule-middle-line-grpc-headers",
+    "gRPC without `encode_raw_headers`: a Deny rule on header `x-role: admin` (default Allow); the `headers` map holds `x-role: user,admin,user`",
+    { ...DENIED_ADMIN, reason: "denied by authorization rule no-admin (reading line 2 (or list element) of a header)" },
+    () => noAdminOverGrpc({ headers: { "x-role": "user,admin,user" } }),
+    MIDDLE_LINE,
+  ),
+  c(
+    "deny-rule-list-grpc-header-map",
+    "gRPC with `encode_raw_headers`: a Deny rule on header `x-role: admin` (default Allow); `header_map` holds x-role twice, `user,admin` then `user`",
+    { ...DENIED_ADMIN, reason: "denied by authorization rule no-admin (reading line 2 (or list element) of a header)" },
+    () => noAdminOverGrpc({ header_map: { headers: ["user,admin", "user"].map((value) => ({ key: "x-role", value })) } }),
+    'a line of `header_map` holding "," was read as one value (the first line `user,admin`, the last `user`), while an upstream splitting the list acts on `admin`: each line is now read as its pieces there too',
+  ),
+  c(
+    "too-many-list-elements",
+    `wire, Envoy's HTTP check: \`x-role\` holding ${MAX_HEADER_LINES + 1} comma-separated elements (each line or element is a reading of the whole request)`,
+    { status: 431, code: "request_invalid", reason: `more than ${MAX_HEADER_LINES} lines or comma-separated elements` },
+    () => noAdminOverWire("envoy", [Array.from({ length: MAX_HEADER_LINES + 1 }, (_, i) => `r${i}`).join(",")]),
+    "only the first and the last line were readings, so a long list cost nothing and decided nothing in between; every line or element is now a reading, and a header of more than the bound of them is refused rather than decided thousands of times",
   ),
   c(
     "deny-rule-repeated-grpc-headers-joined",
     "gRPC without `encode_raw_headers`: a Deny rule on header `x-role: admin` (default Allow); the client sent x-role as `user` then `admin`, which the CheckRequest's `headers` map holds as `user,admin`",
-    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-admin (reading the last line of a repeated header)" },
+    {
+      status: 403,
+      code: "authz_denied",
+      reason: "denied by authorization rule no-admin (reading the last line (or list element) of a header)",
+    },
     async () => {
       return noAdminOverGrpc({ headers: { "x-role": "user,admin" } });
     },

@@ -364,6 +364,14 @@ export const routingCases: readonly Case[] = [
     { "x-role": ["admin", "user"] },
     HEADER_READINGS,
   ),
+  header(
+    "repeated-middle",
+    "`x-role: user,admin` then `x-role: user`, no key: Envoy matches `user,admin,user` (the open route), an upstream splitting the list acts on `admin`, neither the first nor the last",
+    PROTECTED,
+    "/api",
+    { "x-role": ["user", "admin", "user"] },
+    "only the first and the last line of a repeated header were route readings, so a line or list element between them (`admin` in `user,admin,user`) never picked the protected route; every line and list element is now a reading",
+  ),
   header("single", "`x-role: user` sent once: one reading, the open route as before", OPEN, "/api", { "x-role": "user" }),
   header("repeated-with-key", "`x-role: user` then `x-role: admin` with a valid key: every reading allows", OPEN, "/api", {
     "x-role": ["user", "admin"],
