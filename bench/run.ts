@@ -31,7 +31,7 @@ import { renderSection, renderStdout, writeBenchmarksFile, type Results } from "
 import { caddyBuild, type CaddyBuild } from "./proxies.ts";
 import { benchProxies, type ProxyResult } from "./proxy-bench.ts";
 import { benchWorld, type WorldResult } from "./serve-bench.ts";
-import { NODE } from "./servers.ts";
+import { NODE, portcullisNodeFlags } from "./servers.ts";
 import { createIdp, mintTokens } from "./tokens.ts";
 import { AUDIENCE, buildWorld, ISSUER, writeWorld } from "./world.ts";
 
@@ -277,23 +277,12 @@ if (!skip.has("compile")) {
   });
 }
 
-/** One run of bench/compile-bench.ts, with the young-generation size bin/portcullis runs Portcullis with. */
+/** One run of bench/compile-bench.ts, on the Node flags bin/portcullis runs Portcullis with (its heap's sizes). */
 function compileInFreshProcess(): Promise<CompileReport> {
   return new Promise<CompileReport>((resolve, reject) => {
     const child = spawn(
       "taskset",
-      [
-        "-c",
-        cpuSet.server,
-        NODE,
-        "--expose-gc",
-        "--max-semi-space-size=32",
-        "--min-semi-space-size=32",
-        "--heap-growing-percent=70",
-        join(ROOT, "bench/compile-bench.ts"),
-        String(tenants),
-        "20",
-      ],
+      ["-c", cpuSet.server, NODE, "--expose-gc", ...portcullisNodeFlags(), join(ROOT, "bench/compile-bench.ts"), String(tenants), "20"],
       { stdio: ["ignore", "pipe", "inherit"] },
     );
     let out = "";

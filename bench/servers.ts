@@ -84,6 +84,18 @@ export interface PortcullisOptions {
 }
 
 /**
+ * The Node flags `binary` (bin/portcullis) runs Portcullis with, read from its `exec` line: for a
+ * benchmark process that must run as Portcullis does (bench/run.ts' compile processes).
+ */
+export function portcullisNodeFlags(binary = PORTCULLIS): string[] {
+  const exec = readFileSync(binary, "utf8")
+    .split("\n")
+    .find((line) => line.startsWith("exec "));
+  if (exec === undefined) throw new Error(`${binary} has no exec line to read Node's flags from`);
+  return exec.split(/\s+/).filter((word) => word.startsWith("--"));
+}
+
+/**
  * A tree of its own, `dir`, whose bin/portcullis runs this tree's sources on node with exactly
  * `nodeFlags` instead of bin/portcullis' own (to compare Node flags); returns `dir`, for
  * PortcullisOptions.root.

@@ -144,6 +144,19 @@ describe("headerLines: each line of a header, as text", () => {
   });
 });
 
+describe("hosts: the readings of the Host route matching tries", () => {
+  const at = (host: string) => normalizeRequest({ method: "GET", scheme: "http", host, path: "/", headers: {}, gateway: undefined });
+  // Issue 17: the usual Host is its own only reading, without a list of one on every request.
+  it("gives the usual Host as its host and no list; a Host read several ways lists every reading, Envoy's default first", () => {
+    expect([at("api.example.com").host, at("api.example.com").hosts]).toEqual(["api.example.com", undefined]);
+    expect([at("API.example.com").host, at("API.example.com").hosts]).toEqual(["api.example.com", undefined]);
+    expect([at("api.example.com.").host, at("api.example.com.").hosts]).toEqual([
+      "api.example.com",
+      ["api.example.com.", "api.example.com"],
+    ]);
+  });
+});
+
 describe("afterPhase: the request as one phase leaves it to the next", () => {
   const source = { method: "GET", scheme: "https", host: "a", path: "/", gateway: undefined };
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { portsIn, rootWithNodeFlags } from "../../bench/servers.ts";
+import { PORTCULLIS, portcullisNodeFlags, portsIn, rootWithNodeFlags } from "../../bench/servers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "portcullis-servers-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,18 +24,30 @@ describe("portsIn", () => {
   });
 });
 
+/** The flags node was started with by `binary --version` (a preload prints them before the command's own output). */
+function execArgvOf(binary: string): string[] {
+  writeFileSync(join(dir, "argv.mjs"), "process.stderr.write(JSON.stringify(process.execArgv) + '\\n');");
+  const version = spawnSync(binary, ["--version"], {
+    encoding: "utf8",
+    env: { ...process.env, NODE_OPTIONS: `--import ${join(dir, "argv.mjs")}` },
+  });
+  expect(version.status).toBe(0);
+  expect(version.stdout).toMatch(/^portcullis \d/);
+  return JSON.parse(version.stderr.split("\n")[0]!) as string[];
+}
+
+describe("portcullisNodeFlags", () => {
+  it("reads the Node flags bin/portcullis really starts Portcullis with (the compile benchmark runs on them)", () => {
+    const flags = portcullisNodeFlags();
+    expect(flags).toEqual(expect.arrayContaining(["--max-semi-space-size=32", "--min-semi-space-size=32"]));
+    expect(flags).toEqual(execArgvOf(PORTCULLIS));
+  });
+});
+
 describe("rootWithNodeFlags", () => {
   it("makes a bin/portcullis that runs this tree's Portcullis on node with exactly the flags given, before its main module", () => {
     const root = rootWithNodeFlags(join(dir, "min16"), "--max-semi-space-size=32 --min-semi-space-size=16");
-    // A preload that prints the flags node was started with, then the command's own output.
-    writeFileSync(join(dir, "argv.mjs"), "process.stderr.write(JSON.stringify(process.execArgv) + '\\n');");
-    const version = spawnSync(join(root, "bin/portcullis"), ["--version"], {
-      encoding: "utf8",
-      env: { ...process.env, NODE_OPTIONS: `--import ${join(dir, "argv.mjs")}` },
-    });
-    expect(version.status).toBe(0);
-    expect(version.stdout).toMatch(/^portcullis \d/);
-    const execArgv = JSON.parse(version.stderr.split("\n")[0]!) as string[];
+    const execArgv = execArgvOf(join(root, "bin/portcullis"));
     expect(execArgv.filter((a) => a.includes("semi-space"))).toEqual(["--max-semi-space-size=32", "--min-semi-space-size=16"]);
   });
 });

@@ -89,6 +89,41 @@ describe("forward-auth: what becomes of the Cookie header (issue 12.7)", () => {
   });
 });
 
+describe("an allow's header lines (issue 17: built at their exact length, the decision's headers reused when they are all)", () => {
+  const allow = (upstreamHeaders: Record<string, string>, removeHeaders: string[], responseHeaders: Record<string, string>): Decision => ({
+    allowed: true,
+    status: 200,
+    code: "allowed",
+    message: "authenticated as jwt idp sub=é",
+    route: "tenant-a/api rule 0",
+    policy: "tenant-a/jwt",
+    principal: "jwt idp sub=é",
+    upstreamHeaders,
+    removeHeaders,
+    responseHeaders,
+  });
+  it.each([
+    ["claims only", allow({ "x-user-id": "é", "x-user-group": "research" }, [], {}), { "x-user-id": "é", "x-user-group": "research" }],
+    [
+      "claims and headers to remove",
+      allow({ "x-user-id": "alice" }, ["x-user-email", "x-user-group"], {}),
+      { "x-user-id": "alice", "x-envoy-auth-headers-to-remove": "x-user-email,x-user-group" },
+    ],
+    [
+      "CORS response headers first, then those set upstream",
+      allow({ "x-user-id": "alice" }, [], { "access-control-allow-origin": "https://a.example" }),
+      { "access-control-allow-origin": "https://a.example", "x-user-id": "alice" },
+    ],
+    ["nothing set", allow({}, [], {}), {}],
+  ])("%s: each header once as name and UTF-8 bytes, in order; content-length last in the framed list only", (_what, decision, headers) => {
+    const wire = envoyResponse(decision);
+    expect(wire.headers).toEqual(headers);
+    const lines = Object.entries(headers).flatMap(([name, value]) => [name, Buffer.from(value, "utf8").toString("latin1")]);
+    expect([...wire.unframedHeaders]).toEqual(lines);
+    expect([...wire.rawHeaders]).toEqual([...lines, "content-length", "0"]);
+  });
+});
+
 describe("an external authorization service's 2xx denial (extAuth: only its 200 allows)", () => {
   const noContent: Decision = {
     ...deny(204, "extauth_denied", "the external authorization service Backend apps/auth denied the request", { policy: "apps/ext" }),

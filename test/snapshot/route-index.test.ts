@@ -100,6 +100,17 @@ describe("findRoutes: virtual hosts", () => {
     const found = findRoutes(idx, request("x.test", "/", { hosts: ["x.test", "x.test."] }), {});
     expect(rules(found)).toEqual(["any r0"]);
   });
+
+  // Issue 17: the usual Host comes without a list of its one reading, and the lone entry found answers as its
+  // list of one built once per entry; the entries must be those a list of the one reading finds.
+  it("routes a request without `hosts` by its host alone, and answers a lone entry with the same frozen list every time", () => {
+    for (const host of ["api.example.com", "a.eu.example.com", "other.test", "example.com"]) {
+      const found = findRoutes(idx, request(host, "/", { hosts: undefined }), {});
+      expect(found).toEqual(findRoutes(idx, request(host), {}));
+      expect(found).toBe(findRoutes(idx, request(host, "/", { hosts: undefined }), {}));
+      expect(Object.isFrozen(found)).toBe(true);
+    }
+  });
 });
 
 describe("findRoutes: scope", () => {
