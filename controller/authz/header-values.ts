@@ -44,8 +44,9 @@ export function linesUpstreamMayRead(headers: AuthzRequest["headers"]): AuthzReq
   return split ?? headers;
 }
 
-/** Whether a header is read whole on every port (see linesUpstreamMayRead). */
-const readWhole = (name: string): boolean => name === "cookie" || name === "host" || name.startsWith(":") || name === PROXY_REPLACES_HEADER;
+/** Whether a header (lower-case name) is read whole on every port, never split at "," (see linesUpstreamMayRead). */
+export const readWhole = (name: string): boolean =>
+  name === "cookie" || name === "host" || name.startsWith(":") || name === PROXY_REPLACES_HEADER;
 
 /** Whether a value (or one of its lines) holds ",". */
 function holdsComma(value: string | readonly string[]): boolean {

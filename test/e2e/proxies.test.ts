@@ -327,6 +327,12 @@ function decisions(
           expect([r.status, up]).toEqual([401, undefined]);
         });
       }
+      for (const values of [["user,admin"], ["user, admin"], ["user,admin", "user"]]) {
+        it(`x-role: ${values.join(" then x-role: ")} without a key: 401 (the proxy passes each line as it is; an upstream splitting the list acts on admin, the protected x-role: admin rule's)`, async () => {
+          const { r, up } = await roles(values);
+          expect([r.status, up]).toEqual([401, undefined]);
+        });
+      }
       it("x-role: user then x-role: admin with a key: 200, both lines reach the upstream in order, the key stripped, and no x-user-id (the open rule's reading establishes none)", async () => {
         const { r, up } = await roles(
           ["user", "admin"],

@@ -100,7 +100,7 @@ export function authorize(
  */
 function otherReadings(config: CompiledAuthorization, request: NormalizedRequest): readonly RouteReading[] {
   const rawQuery = config.rules.some((r) => r.principal?.cel !== undefined) ? request.rawQuery : undefined;
-  const lines = config.rules.some(readsHeaders) ? mostLines(request) : 1;
+  const lines = mostLinesRead(config, request);
   if (rawQuery === undefined && lines === 1) return NO_READINGS;
   const distinct: QueryReading[] = [ENVOY_QUERY];
   if (rawQuery !== undefined) {
@@ -126,20 +126,34 @@ function sameParams(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, strin
   return true;
 }
 
-/** Whether a rule reads a request header: a header match, a rule `cel` or a `principal.cel`. */
-const readsHeaders = (r: CompiledRule): boolean =>
-  r.cel !== undefined || r.principal?.headers !== undefined || r.principal?.cel !== undefined;
+/** Whether a rule has a CEL expression (a rule `cel` or a `principal.cel`), which may read any request header. */
+const hasCel = (r: CompiledRule): boolean => r.cel !== undefined || r.principal?.cel !== undefined;
 
-/** The most lines a header of the request has (its pieces, linesUpstreamMayRead), at least 1. */
-function mostLines(request: NormalizedRequest): number {
+/**
+ * The most lines (pieces, linesUpstreamMayRead) among the headers the rules read, at least 1: every
+ * header when a rule has a CEL expression, else those the header matches name (an Accept of 8
+ * elements adds no reading to rules on x-role). Loops over the request's own values: no array of lines.
+ */
+function mostLinesRead(config: CompiledAuthorization, request: NormalizedRequest): number {
   const headers = request.source.headers;
   let most = 1;
-  for (const name in headers) {
-    const v = headers[name];
-    if (Array.isArray(v)) most = Math.max(most, v.length);
+  if (config.rules.some(hasCel)) {
+    for (const name in headers) most = Math.max(most, linesIn(headers[name]));
+    return most;
+  }
+  // Index loops: this runs on every check of a policy with rules, and an iterator would be allocated for each.
+  for (let r = 0; r < config.rules.length; r++) {
+    const matches = config.rules[r]!.principal?.headers;
+    for (let m = 0; m < (matches?.length ?? 0); m++) {
+      const name = matches![m]!.name;
+      if (Object.hasOwn(headers, name)) most = Math.max(most, linesIn(headers[name]));
+    }
   }
   return most;
 }
+
+/** How many lines a header value stands for (an array: its lines; a string or nothing: 1). */
+const linesIn = (value: string | readonly string[] | undefined): number => (Array.isArray(value) ? value.length : 1);
 
 /** A header's value in `reading`: its lines joined as Envoy joins them (request.header), or one of them; undefined when absent. */
 function headerIn(request: NormalizedRequest, name: string, reading: RouteReading): string | undefined {

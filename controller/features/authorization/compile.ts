@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { fail, ok, problem, type Result } from "../../lib/result.ts";
+import { readWhole } from "../../authz/header-values.ts";
 import type { PathMatch } from "../../snapshot/types.ts";
 import type { CompileContext } from "../feature.ts";
 import { jwt } from "../jwt/index.ts";
@@ -150,7 +151,26 @@ export function compileAuthorization(spec: AuthorizationSpec, context: CompileCo
     else problems.push(...located.errors.map((e) => `clientIPGeoLocations: ${e}`));
   }
   if (problems.length > 0) return fail(problems);
-  return ok({ defaultAction: spec.defaultAction ?? "Deny", rules, geo });
+  return ok({ defaultAction: spec.defaultAction ?? "Deny", rules, geo }, rules.flatMap(allowValuesSplit));
+}
+
+/**
+ * A warning for each value of an Allow rule's header match that holds ",": every port also reads
+ * the header as each element between its commas (authz/header-values.ts linesUpstreamMayRead), an
+ * upstream may act on one, and no element equals the whole value, so the rule never allows by it.
+ */
+function allowValuesSplit(rule: CompiledRule): string[] {
+  if (rule.action !== "Allow") return [];
+  return (rule.principal?.headers ?? []).flatMap((h) =>
+    readWhole(h.name)
+      ? []
+      : h.values
+          .filter((v) => v.includes(","))
+          .map(
+            (v) =>
+              `rule ${rule.name}: the ${h.name} value ${JSON.stringify(v)} holds ","; each element between commas is read on its own too (an upstream may act on one), so this Allow value never lets a request through`,
+          ),
+  );
 }
 
 /** One rule; `geoFields` gets the location fields its principal reads. */

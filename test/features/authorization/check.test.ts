@@ -323,6 +323,19 @@ describe("principal.headers", () => {
       "denied by authorization rule no-admin (reading the last line (or list element) of a header)",
     );
   });
+  it("reads the lines of the headers the rules name only: a list in another header adds no reading; with a CEL rule, every header's does", async () => {
+    const browser = { "x-role": "user", accept: ["text/html", "application/json", "*/*"] };
+    const matched = await noAdmin().explain({ path: "/roles", headers: browser });
+    expect(matched.decision.allowed).toBe(true);
+    expect(JSON.stringify(matched.trace.steps)).not.toContain("otherReadings");
+    const cel = decider(
+      onePolicy(
+        "roles",
+        `authorization: {defaultAction: Allow, rules: [{action: Deny, principal: {cel: "request.headers['x-role'] == 'admin'"}}]}`,
+      ),
+    );
+    expect(JSON.stringify((await cel.explain({ path: "/roles", headers: browser })).trace.steps)).toContain("otherReadings");
+  });
   it("never allows on an Allow value holding ',' once the ports read its pieces: an upstream may act on one piece (the documented cost)", async () => {
     const own = decider(
       onePolicy(

@@ -28,6 +28,21 @@ authorization:
     expect(compiled.rules[1]!.principal!.clientCIDRs!.contains("10.2.3.4")).toBe(true);
   });
 
+  it("warns of an Allow rule's header value holding ',', which never allows once each element is a reading; a Deny rule's, Cookie's and Host's are left alone", () => {
+    const outcome = compilePolicy(`
+authorization:
+  defaultAction: Allow
+  rules:
+    - {name: ab, action: Allow, principal: {headers: [{name: Accept, values: ["a, b", c]}]}}
+    - {name: no-ab, action: Deny, principal: {headers: [{name: x-role, values: ["a,b"]}]}}
+    - {name: cookie, action: Allow, principal: {headers: [{name: cookie, values: ["a=1, b=2"]}, {name: host, values: ["h,i"]}]}}
+`);
+    expect(outcome.accepted.status).toBe("True");
+    expect(outcome.warnings).toEqual([
+      'Authorization: rule ab: the accept value "a, b" holds ","; each element between commas is read on its own too (an upstream may act on one), so this Allow value never lets a request through',
+    ]);
+  });
+
   it("reports every rule's problem, not just the first", () => {
     const outcome = compilePolicy(`
 authorization:
