@@ -55,7 +55,7 @@ export const ENVOY_READING: RouteReading = { query: ENVOY_QUERY, header: "joined
 /**
  * The most lines (or pieces of lines, linesUpstreamMayRead) a header may have: each index is a
  * reading of the whole request, decided in full, so check() refuses a request with more (431)
- * rather than decide thousands of readings of 16 KiB of commas. Browsers' longest list (Accept) has 8.
+ * rather than decide thousands of readings of a header of commas. Browsers' longest list (Accept) has 8.
  */
 export const MAX_HEADER_LINES = 64;
 
