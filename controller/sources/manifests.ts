@@ -107,7 +107,7 @@ export class ManifestFolder {
     const duplicates: RejectedObject[] = [];
     for (const r of rejected) {
       const raw = byOrigin.get(r.origin);
-      if (r.duplicateOf === undefined) errors.push(objectError(r, raw?.line, "is not valid", r.reason));
+      if (r.duplicateOf === undefined) errors.push(withNotManifestsHint(objectError(r, raw?.line, "is not valid", r.reason)));
       else if (!isDeepStrictEqual(raw?.object, byOrigin.get(r.duplicateOf)?.object))
         errors.push(objectError(r, raw?.line, `differs from its other copy in ${r.duplicateOf}`, "which one is meant is not known"));
       else duplicates.push(r);
@@ -229,8 +229,23 @@ function parseFile(path: string, file: string): { objects: RawObject[] } | { err
   } catch (e) {
     return { error: `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
   }
-  return parseManifests(text, file);
+  const parsed = parseManifests(text, file);
+  return "error" in parsed ? withNotManifestsHint({ file, error: parsed.error }) : parsed;
 }
+
+/**
+ * The YAML error or invalid document `e`, with a hint when its file's name does not say manifests
+ * (`README.md`, `NOTES`, `a.yaml~`): the error alone does not tell the file's owner that the folder,
+ * not the file, is the problem.
+ */
+function withNotManifestsHint(e: { file: string; error: string }): { file: string; error: string } {
+  if (/\.(ya?ml|json)$/i.test(e.file)) return e;
+  return { file: e.file, error: `${e.error} (${NOT_MANIFESTS_HINT})` };
+}
+
+/** Why a file named like a note or a backup is read at all, and what to do. */
+const NOT_MANIFESTS_HINT =
+  "every entry of the folder that is not hidden or a folder is read as a file of manifests whatever its name, as Envoy Gateway's file provider reads it: if this file is not manifests, move it out of the folder";
 
 /** Why a subfolder that holds `holds` (relative to the folder) breaks the folder. */
 const subfolderError = (holds: string): string =>

@@ -43,9 +43,27 @@ describe("ManifestFolder.read", () => {
     const broken = folder.read();
     expect(broken.latest.errors).toEqual([
       { file: "NOTES", error: expect.stringContaining("a manifest document must be a mapping") },
-      { file: "README.md", error: "document 1 at line 3 ((not an object)) is not valid: a manifest document must be a mapping" },
+      {
+        file: "README.md",
+        error:
+          "document 1 at line 3 (not an object) is not valid: a manifest document must be a mapping (every entry of the folder that is not hidden or a folder is read as a file of manifests whatever its name, as Envoy Gateway's file provider reads it: if this file is not manifests, move it out of the folder)",
+      },
     ]);
     expect(broken.inForce).toBe(whole.latest);
+  });
+
+  it("the error of a file whose name does not say manifests (NOTES, a.yaml~, README.md) says every file is read whatever its name; a .yaml's, .yml's or .json's does not", () => {
+    writeFileSync(join(dir, "NOTES"), "owner: [platform\n");
+    writeFileSync(join(dir, "a.yaml~"), "owner: [platform\n");
+    writeFileSync(join(dir, "a.yaml"), "owner: [platform\n");
+    writeFileSync(join(dir, "b.YML"), "owner: [platform\n");
+    writeFileSync(join(dir, "c.json"), "owner: [platform\n");
+    const hinted = (file: string) =>
+      new ManifestFolder(dir)
+        .read()
+        .latest.errors.find((e) => e.file === file)
+        ?.error.includes("whatever its name");
+    expect(["NOTES", "a.yaml~", "a.yaml", "b.YML", "c.json"].map(hinted)).toEqual([true, true, false, false, false]);
   });
 
   it("a subfolder holding a file breaks the folder, naming both: Envoy Gateway's file provider reads no subfolder; an empty one, or one of hidden files, is passed over", () => {
