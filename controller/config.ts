@@ -52,6 +52,10 @@ const DecideOptions = {
   onNoPolicy: z.enum(["allow", "deny"]).default("allow"),
   xffTrustedHops: z.coerce.number().int().min(0).max(10).default(0),
   xffTrustedCidrs: listOf(z.string().refine(isCidr)),
+  /** Envoy Gateway's xForwardedFor.disableXForwardedForAppend: Envoy appends no X-Forwarded-For entry. */
+  xffPeerNotAppended: z
+    .preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean())
+    .default(false),
   /** Envoy Gateway's clientIPDetection.customHeader.name, lower-cased (an HTTP field name). */
   clientIpHeader: z
     .string()
@@ -275,6 +279,12 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   if (config.command !== "compile" && config.xffTrustedHops > 0 && config.xffTrustedCidrs.length > 0) {
     throw new UsageError(
       "--xff-trusted-hops and --xff-trusted-cidrs exclude each other (as Envoy Gateway's numTrustedHops and trustedCIDRs)",
+      command,
+    );
+  }
+  if (config.command !== "compile" && config.xffPeerNotAppended && config.xffTrustedHops === 0 && config.xffTrustedCidrs.length === 0) {
+    throw new UsageError(
+      "--xff-peer-not-appended needs --xff-trusted-hops or --xff-trusted-cidrs (Envoy Gateway's disableXForwardedForAppend is a setting of xForwardedFor)",
       command,
     );
   }

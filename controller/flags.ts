@@ -74,6 +74,10 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     help: "addresses of the proxies whose X-Forwarded-For entries are trusted (repeatable, or comma-separated; excludes --xff-trusted-hops)",
     expects: "a CIDR such as 10.0.0.0/8",
   },
+  "xff-peer-not-appended": {
+    help: "Envoy appends no X-Forwarded-For entry (Envoy Gateway's disableXForwardedForAppend): every entry is one it received; needs --xff-trusted-hops or --xff-trusted-cidrs",
+    expects: "true or false",
+  },
   "client-ip-header": {
     value: "NAME",
     help: "the header that names the client (Envoy Gateway's clientIPDetection.customHeader), read instead of X-Forwarded-For; excludes --xff-trusted-hops and --xff-trusted-cidrs",

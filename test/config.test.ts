@@ -139,6 +139,11 @@ describe("loadConfig", () => {
       "serve",
     ],
     [
+      ["serve", "--manifests", "d", "--xff-peer-not-appended"],
+      "--xff-peer-not-appended needs --xff-trusted-hops or --xff-trusted-cidrs (Envoy Gateway's disableXForwardedForAppend is a setting of xForwardedFor)",
+      "serve",
+    ],
+    [
       ["serve", "--manifests", "d", "--client-ip-header", "x real"],
       '--client-ip-header must be a header name such as x-real-ip (got "x real")',
       "serve",
@@ -200,6 +205,7 @@ describe("loadConfig", () => {
       "on-no-policy",
       "xff-trusted-hops",
       "xff-trusted-cidrs",
+      "xff-peer-not-appended",
       "client-ip-header",
       "jwks-fetch-timeout-ms",
       "header",

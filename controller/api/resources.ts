@@ -191,7 +191,7 @@ function loadObject(object: unknown): Loaded {
 
 function validateObject(object: unknown): Loaded {
   if (typeof object !== "object" || object === null || Array.isArray(object)) {
-    return fail({ object: "(not an object)", reason: "a manifest document must be a mapping" });
+    return fail({ object: "not an object", reason: "a manifest document must be a mapping" });
   }
   const o = object as Record<string, unknown>;
   if (!isWatchedKind(o.apiVersion, o.kind)) return rejectUnknownKind(o, rawName(o));

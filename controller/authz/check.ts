@@ -1,7 +1,8 @@
 /**
  * check(): the one decision path every wire protocol calls. Phases, in order:
  *   0. header names   — a header that an upstream would fold into a managed one is refused (folded-headers.ts);
- *                       so is one of more than MAX_HEADER_LINES lines or list elements (431)
+ *                       so is one a route match reads with more than MAX_HEADER_LINES lines or list elements (431;
+ *                       the authorization phase refuses likewise over the headers its rules read)
  *   1. route          — match host/path/method/headers to a route rule in the route table of each
  *                       Gateway and listener port the request may have arrived on; the rule's
  *                       effective policy comes with it. Rules whose policies differ are each decided,
@@ -34,6 +35,7 @@ import { allowOne, allowPassed, ANONYMOUS, memoizedAllow } from "./allow.ts";
 import type { CheckContext } from "./context.ts";
 import { deny, type Decision } from "./decision.ts";
 import { foldedManagedHeader } from "./folded-headers.ts";
+import { tooManyHeaderLines } from "./header-values.ts";
 import { CONTROL_IN_PATH, pathReadings } from "./path.ts";
 import { methodReadings } from "./method-readings.ts";
 import { normalizeRequest, type AuthzRequest, type NormalizedRequest, type ProxyRoute } from "./request.ts";
@@ -63,10 +65,9 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
     };
   }
 
-  // Each line of a header (a piece of one holding ",") is a reading of its own, decided in full.
-  if (request.headersOnOneLine !== true && tooManyLines(request.headers)) {
-    return deny(431, "request_invalid", `a header has more than ${MAX_HEADER_LINES} lines or comma-separated elements`, {});
-  }
+  // Each line of a header a route match reads (a piece of one holding ",") is a reading of its own, decided in full.
+  if (request.headersOnOneLine !== true && tooManyLinesMatched(request.headers, snapshot.headersMatchedByLine))
+    return tooManyHeaderLines({});
 
   const req = normalizeRequest(request);
   // Envoy refuses a request-target with a fragment (400); no proxy in front of it sends one on.
@@ -84,11 +85,14 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   return checkEveryReading(snapshot, req, ctx, methods, paths ?? [rawPath]);
 }
 
-/** Whether a header has more lines than MAX_HEADER_LINES (a loop: no array of the values). */
-function tooManyLines(headers: AuthzRequest["headers"]): boolean {
+/**
+ * Whether a header of `matched` (Snapshot.headersMatchedByLine) has more lines than MAX_HEADER_LINES:
+ * a loop over the request's own headers, the list looked in only for one that long (no array of the values).
+ */
+function tooManyLinesMatched(headers: AuthzRequest["headers"], matched: readonly string[]): boolean {
   for (const name in headers) {
     const v = headers[name];
-    if (Array.isArray(v) && v.length > MAX_HEADER_LINES) return true;
+    if (Array.isArray(v) && v.length > MAX_HEADER_LINES && matched.includes(name)) return true;
   }
   return false;
 }

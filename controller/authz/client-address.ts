@@ -37,12 +37,20 @@ export interface ClientAddressOptions {
    * header's value, X-Forwarded-For is not read; excludes the other two.
    */
   readonly customHeader?: string | undefined;
+  /**
+   * Envoy Gateway `xForwardedFor.disableXForwardedForAppend`: Envoy appends no entry, so every
+   * X-Forwarded-For entry is a received one and the peer is known only where Envoy states it (gRPC);
+   * with trusted hops or CIDRs only.
+   */
+  readonly peerNotAppended?: boolean | undefined;
 }
 
 /** Throws an Error naming the first CIDR that is not one, or when two rules are set (as Envoy Gateway refuses). */
 export function clientAddressDetection(options: ClientAddressOptions): ClientAddressDetection {
   const rules = [options.trustedHops > 0, options.trustedCidrs.length > 0, options.customHeader !== undefined].filter(Boolean).length;
   if (rules > 1) throw new Error("set one of the trusted hops, the trusted CIDRs and the client address header, not two");
+  if (options.peerNotAppended === true && options.trustedHops === 0 && options.trustedCidrs.length === 0)
+    throw new Error("Envoy's append can be off only with trusted hops or trusted CIDRs");
   const { customHeader } = options;
   // Envoy's custom_header extension takes the header's first line whole: an address, or none (then
   // Envoy refuses the request with failClosed, or takes the peer, never X-Forwarded-For's entries).
@@ -51,12 +59,13 @@ export function clientAddressDetection(options: ClientAddressOptions): ClientAdd
   if (customHeader !== undefined) return { of: (request) => addressIn(headerValue(request.headers, customHeader) ?? "") };
   const trusted = options.trustedCidrs.length === 0 ? undefined : cidrSet(options.trustedCidrs);
   const { trustedHops } = options;
+  const appended = options.peerNotAppended !== true;
   return {
     of(request) {
-      const { peer, received } = hopsOf(request);
-      if (peer === undefined) return undefined;
+      // An unknown peer (undefined) is what falls back to it gives: undetermined.
+      const { peer, received } = hopsOf(request, appended);
       if (trusted !== undefined) {
-        if (!trusted.has(peer)) return peer;
+        if (peer === undefined || !trusted.has(peer)) return peer;
         for (let i = received.length - 1; i >= 0; i--) {
           const entry = addressIn(received[i]!);
           if (entry === undefined) return peer;
@@ -72,9 +81,10 @@ export function clientAddressDetection(options: ClientAddressOptions): ClientAdd
 
 /**
  * The peer and the received entries. gRPC names the peer; when X-Forwarded-For also ends with it,
- * that entry is Envoy's append and not a received one. On HTTP the last entry is the peer.
+ * that entry is Envoy's append and not a received one. On HTTP the last entry is the peer, or,
+ * when Envoy appends none (`appended` false), every entry is a received one and the peer unknown.
  */
-function hopsOf(request: AuthzRequest): { peer: string | undefined; received: string[] } {
+function hopsOf(request: AuthzRequest, appended: boolean): { peer: string | undefined; received: string[] } {
   const xff = headerValue(request.headers, "x-forwarded-for");
   // As Envoy splits it: at every ",", an empty entry counted (and no address), each trimmed of
   // Envoy's whitespace only (a no-break space stays, and makes the entry no address).
@@ -83,10 +93,11 @@ function hopsOf(request: AuthzRequest): { peer: string | undefined; received: st
   if (stated !== undefined) {
     // The same address however it is spelt (`::ffff:a00:1` and `10.0.0.1`): Envoy's append of it.
     const last = entries.length === 0 ? undefined : plainAddress(entries[entries.length - 1]!);
-    if (last !== undefined && last === plainAddress(stated)) entries.pop();
+    if (appended && last !== undefined && last === plainAddress(stated)) entries.pop();
     return { peer: stated, received: entries };
   }
   if (request.clientAddress !== undefined && request.clientAddress !== "") return { peer: undefined, received: [] };
+  if (!appended) return { peer: undefined, received: entries };
   const last = entries.pop();
   return { peer: last === undefined ? undefined : addressIn(last), received: entries };
 }

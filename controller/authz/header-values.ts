@@ -1,4 +1,6 @@
 /** A request header's value as Envoy's matchers and a proxy's lists read it. */
+import { MAX_HEADER_LINES } from "../snapshot/route-index.ts";
+import { deny, type Decision } from "./decision.ts";
 import { PROXY_REPLACES_HEADER } from "./proxy-copies.ts";
 import type { AuthzRequest } from "./request.ts";
 
@@ -53,4 +55,13 @@ function holdsComma(value: string | readonly string[]): boolean {
   if (typeof value === "string") return value.includes(",");
   for (let i = 0; i < value.length; i++) if (value[i]!.includes(",")) return true;
   return false;
+}
+
+/**
+ * The refusal (431 `request_invalid`) of a request in which a header whose lines and list elements
+ * are readings (read by a route match or an authorization rule) has more than MAX_HEADER_LINES of
+ * them. The message names no header: which ones are read is configuration.
+ */
+export function tooManyHeaderLines(where: { route?: string | undefined; policy?: string | undefined }): Decision {
+  return deny(431, "request_invalid", `a header has more than ${MAX_HEADER_LINES} lines or comma-separated elements`, where);
 }

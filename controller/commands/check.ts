@@ -90,6 +90,7 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
           trustedHops: config.xffTrustedHops,
           trustedCidrs: config.xffTrustedCidrs,
           customHeader: config.clientIpHeader,
+          peerNotAppended: config.xffPeerNotAppended,
         }),
         oidc: createOidcProviders({ logger: pino({ level: "silent" }), timeoutMs: config.jwksFetchTimeoutMs }),
       },

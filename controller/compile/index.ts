@@ -28,6 +28,7 @@ import { claimsOfAttachment, decideWinners, listenerOverrides, mergeParent, poli
 import { createReferences, type ReferencedObjects } from "./references.ts";
 import {
   buildRouteIndex,
+  headersMatchedByLine,
   compileRuleMatches,
   corsPreflightMatch,
   createMatchCompiler,
@@ -216,6 +217,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
     policies: policiesById,
     remoteJwks: remoteJwksOf(policiesById),
     managedHeaders,
+    headersMatchedByLine: headersMatchedByLine(pending),
   };
   yield;
   // Frozen a policy and a host's entries at a time; what is left for the last call is small.

@@ -9,6 +9,7 @@ import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, Valu
 import { builtRe2, compileRe2, type Re2 } from "../lib/regex.ts";
 import { fail, ok, type Result } from "../lib/result.ts";
 import { sortInPlace } from "../lib/sort.ts";
+import { matchReadsByLine } from "../snapshot/route-index.ts";
 
 /** An entry with what sorting and bucketing need. */
 export interface PendingEntry {
@@ -254,6 +255,16 @@ export function buildRouteIndex(pending: readonly PendingEntry[]): RouteIndex {
     );
   }
   return { byGateway };
+}
+
+/** Snapshot.headersMatchedByLine of the entries `pending` holds: the headers their header matches read line by line, sorted. */
+export function headersMatchedByLine(pending: readonly PendingEntry[]): string[] {
+  const names = new Set<string>();
+  for (let i = 0; i < pending.length; i++) {
+    const headers = pending[i]!.entry.match.headers;
+    for (let h = 0; h < headers.length; h++) if (matchReadsByLine(headers[h]!.name)) names.add(headers[h]!.name);
+  }
+  return [...names].sort(compareCodeUnits);
 }
 
 function buildVirtualHosts(pending: readonly PendingEntry[]): VirtualHosts {

@@ -85,6 +85,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
       trustedHops: config.xffTrustedHops,
       trustedCidrs: config.xffTrustedCidrs,
       customHeader: config.clientIpHeader,
+      peerNotAppended: config.xffPeerNotAppended,
     }),
     oidc,
   });

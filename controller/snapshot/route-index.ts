@@ -53,9 +53,11 @@ export interface RouteReading {
 export const ENVOY_READING: RouteReading = { query: ENVOY_QUERY, header: "joined", name: ENVOY_QUERY.name };
 
 /**
- * The most lines (or pieces of lines, linesUpstreamMayRead) a header may have: each index is a
- * reading of the whole request, decided in full, so check() refuses a request with more (431)
- * rather than decide thousands of readings of 16 KiB of commas. Browsers' longest list (Accept) has 8.
+ * The most lines (or pieces of lines, linesUpstreamMayRead) a header whose lines are readings may
+ * have: each index is a reading of the whole request, decided in full, so a request with more in a
+ * header a route match (Snapshot.headersMatchedByLine, refused by check()) or an authorization rule
+ * reads is refused (431) rather than decided thousands of times over a header of commas. Other
+ * headers' lines are never readings, however many. Browsers' longest list (Accept) has 8.
  */
 export const MAX_HEADER_LINES = 64;
 
@@ -242,6 +244,13 @@ function sameEntries(a: readonly RouteEntry[], b: readonly RouteEntry[]): boolea
   return a.length === b.length && a.every((e) => b.includes(e));
 }
 
+/**
+ * Whether a header match naming `name` (lower-case) reads the header's lines and list elements as
+ * readings of their own (headerOf): every header but the pseudo-headers and `host`, which are read
+ * from the request's method, path and authority, never repeated.
+ */
+export const matchReadsByLine = (name: string): boolean => !name.startsWith(":") && name !== "host";
+
 /** What the match of a virtual host's entries reads that another reading may read otherwise. */
 interface ReadMatches {
   /** Whether an entry has a query match. */
@@ -276,9 +285,7 @@ function readMatchesOf(entries: readonly RouteEntry[]): ReadMatches {
   let read = readMatchesByHost.get(entries);
   if (read === undefined) {
     const query = entries.some((e) => e.match.queryParams.length > 0);
-    const headers = [
-      ...new Set(entries.flatMap((e) => e.match.headers.map((h) => h.name)).filter((n) => !n.startsWith(":") && n !== "host")),
-    ];
+    const headers = [...new Set(entries.flatMap((e) => e.match.headers.map((h) => h.name)).filter(matchReadsByLine))];
     read = query || headers.length > 0 ? { query, headers } : NO_READ_MATCHES;
     readMatchesByHost.set(entries, read);
   }

@@ -19,6 +19,14 @@ export interface Snapshot {
    * allowed request that matches no route (`--on-no-route allow`) removes, its upstream unknown.
    */
   readonly managedHeaders: readonly string[];
+  /**
+   * Lower-case names, sorted, of the headers some route's header match reads line by line
+   * (route-index.ts matchReadsByLine): each line and list element of one is a route reading of the
+   * whole request, so check() refuses (431) a request where one has more than MAX_HEADER_LINES.
+   * Other headers' lines are never route readings, however many (an authorization rule counts the
+   * headers it reads itself, features/authorization/check.ts).
+   */
+  readonly headersMatchedByLine: readonly string[];
 }
 
 export interface RouteIndex {

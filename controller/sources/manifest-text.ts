@@ -18,8 +18,17 @@ import { readJsonStream } from "./json-stream.ts";
  * limits a manifest folder is.
  */
 export function parseManifests(text: string, file: string): { objects: RawObject[] } | { error: string } {
-  // A file of JSON documents means the same to YAML and reads far faster as JSON (json-stream.ts).
-  const json = readJsonStream(text);
+  const chunks = kubernetesChunks(text);
+  if ("refused" in chunks) {
+    // The documents are parsed lazily: the line counter has seen no line yet.
+    const line = text.slice(0, chunks.refused).split("\n").length;
+    return {
+      error: `line ${line}: a line beginning with '---' holds more than a document marker, which Kubernetes' YAML reader (Envoy Gateway's file provider, kubectl) refuses; put '---' on a line of its own`,
+    };
+  }
+  // A file of JSON documents means the same to YAML and reads far faster as JSON (json-stream.ts);
+  // one with a chunk of blank lines is read as YAML, which reports it (see below).
+  const json = chunks.every((c) => !isBlank(text, c)) ? readJsonStream(text) : undefined;
   if (json !== undefined) {
     const objects: RawObject[] = [];
     for (const d of json) {
@@ -35,14 +44,9 @@ export function parseManifests(text: string, file: string): { objects: RawObject
   // has hundreds of MiB of them to move).
   const lines = new LineCounter();
   const documents = new Composer().compose(new Parser(lines.addNewLine).parse(text));
-  const parts = kubernetesParts(text);
-  if ("refused" in parts) {
-    // The documents are parsed lazily: the line counter has seen no line yet.
-    const line = text.slice(0, parts.refused).split("\n").length;
-    return {
-      error: `line ${line}: a line beginning with '---' holds more than a document marker, which Kubernetes' YAML reader (Envoy Gateway's file provider, kubectl) refuses; put '---' on a line of its own`,
-    };
-  }
+  const starts = chunks.map((c) => c.start);
+  // The chunks a document holding an object begins in: every other one fails Envoy Gateway's load.
+  const held = new Set<number>();
   const objects: RawObject[] = [];
   let i = -1;
   let lastPart = -1;
@@ -54,12 +58,12 @@ export function parseManifests(text: string, file: string): { objects: RawObject
       const where = at === undefined ? `document ${i + 1}` : `line ${at.line}, column ${at.col}`;
       return { error: `${where}: ${problem.code}: ${problem.message.split("\n")[0]}` };
     }
-    const otherwise = readsOtherwiseInKubernetes(doc, parts.starts, lastPart);
+    const otherwise = readsOtherwiseInKubernetes(doc, starts, lastPart);
     if (otherwise !== undefined) {
       const at = lines.linePos(otherwise.at);
       return { error: `line ${at.line}, column ${at.col}: ${otherwise.why}` };
     }
-    if (doc.contents !== null) lastPart = partAt(parts.starts, doc.contents.range[0], lastPart);
+    if (!holdsNothing(doc)) lastPart = partAt(starts, doc.contents!.range[0], lastPart);
     // A bounded alias count keeps a "billion laughs" document from exhausting memory.
     let object: unknown;
     try {
@@ -68,6 +72,7 @@ export function parseManifests(text: string, file: string): { objects: RawObject
       return { error: `document ${i + 1}: ${(e as Error).message.split("\n")[0]}` };
     }
     if (object === null || object === undefined) continue;
+    held.add(lastPart);
     const lineAt = (path: readonly (string | number)[]): number | undefined => {
       const node = path.length === 0 ? doc.contents : doc.getIn(path, true);
       const start = isNode(node) ? node.range?.[0] : undefined;
@@ -78,19 +83,29 @@ export function parseManifests(text: string, file: string): { objects: RawObject
     if ("error" in expanded) return expanded;
     objects.push(...expanded.objects);
   }
+  const empty = chunks.findIndex((_, i) => !held.has(i));
+  if (empty !== -1) {
+    const line = text.slice(0, chunks[empty]!.start).split("\n").length;
+    return {
+      error: `line ${line}: Kubernetes' YAML reader hands Envoy Gateway's file provider a document here that holds no object (blank lines, comments, a '---' alone or null), over which that provider refuses its whole load; remove it, or put it inside a document that holds an object`,
+    };
+  }
   return { objects };
 }
 
 /**
  * How Kubernetes' YAML reader (k8s.io/apimachinery's YAMLReader, which Envoy Gateway's file
- * provider and kubectl use) cuts `text`: `starts`, the offsets of its parts (the file's start and
- * each line that begins with `---` and holds nothing else but white space or a comment), each then
- * read by a YAML 1.1 parser (sigs.k8s.io/yaml) that takes its first document and drops the rest;
- * or `refused`, the offset of the first line that begins with `---` and holds something else
- * (`--- {kind: …}`, `---foo`), for which that reader refuses the whole file.
+ * provider and kubectl use) cuts `text`: the `[start, end)` offsets of the chunks it hands on, each
+ * then read by a YAML 1.1 parser (sigs.k8s.io/yaml) that takes its first document and drops the
+ * rest; or `refused`, the offset of the first line that begins with `---` and holds something else
+ * but white space or a comment (`--- {kind: …}`, `---foo`), for which that reader refuses the whole
+ * file. A line of `---` ends the chunk before it; when there is none (the file's first line, or
+ * `---` again) it begins the next chunk instead, so a `---` followed by nothing, and blank or
+ * comment lines between two `---`, are chunks of their own.
  */
-function kubernetesParts(text: string): { readonly starts: readonly number[] } | { readonly refused: number } {
-  const starts = [0];
+function kubernetesChunks(text: string): readonly { readonly start: number; readonly end: number }[] | { readonly refused: number } {
+  const chunks: { start: number; end: number }[] = [];
+  let start = -1;
   // Lines end at "\n" only, as that reader's: a regular expression's ^ would also begin one after U+2028.
   for (let line = 0; line < text.length; ) {
     const end = text.indexOf("\n", line);
@@ -98,15 +113,35 @@ function kubernetesParts(text: string): { readonly starts: readonly number[] } |
     if (text.startsWith("---", line)) {
       const rest = text.slice(line + 3, next).trim();
       if (rest !== "" && !rest.startsWith("#")) return { refused: line };
-      starts.push(line);
+      if (start !== -1) {
+        chunks.push({ start, end: line });
+        start = -1;
+        line = next;
+        continue;
+      }
     }
+    if (start === -1) start = line;
     line = next;
   }
-  return { starts };
+  if (start !== -1) chunks.push({ start, end: text.length });
+  return chunks;
+}
+
+/** Whether `chunk` of `text` holds only blank lines after a `---` line it may begin with. */
+function isBlank(text: string, chunk: { readonly start: number; readonly end: number }): boolean {
+  const body = text.startsWith("---", chunk.start) ? text.indexOf("\n", chunk.start) + 1 || chunk.end : chunk.start;
+  return /^[ \t\r\n]*$/.test(text.slice(body, chunk.end));
 }
 
 /**
- * Which part (kubernetesParts) the text at `offset` is in, looked for from part `from` on (documents
+ * Whether `doc` holds nothing, not even a node (comments and blank lines), or only null: as the
+ * empty node a `---` with nothing after it gives the document it begins, which may lie on that
+ * marker's line, outside every chunk.
+ */
+const holdsNothing = (doc: Document.Parsed): boolean => doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
+
+/**
+ * Which chunk (kubernetesChunks, by their starts) the text at `offset` is in, looked for from part `from` on (documents
  * come in order: a file of many documents is not scanned from its start for each).
  */
 function partAt(parts: readonly number[], offset: number, from: number): number {
@@ -117,8 +152,8 @@ function partAt(parts: readonly number[], offset: number, from: number): number 
 
 /**
  * Where and why Envoy Gateway's file provider and kubectl read `doc` otherwise than YAML 1.2 does,
- * else undefined: a document that begins in the part of Kubernetes' reader where the document
- * before it (whose part is `previousPart`) began (after a `...` that ends it), which that reader
+ * else undefined: a document that begins in the chunk of Kubernetes' reader (kubernetesChunks, by
+ * their starts: `parts`) where the document before it (whose chunk is `previousPart`) began (after a `...` that ends it), which that reader
  * drops; a merge key (`<<`), which that reader's YAML 1.1 merges and
  * YAML 1.2 keeps as a key, and where the two would not agree which of two values of a key wins
  * (YAML 1.1's parser lets the later one win, the merge rule the explicit one). Either could hide or
@@ -129,10 +164,11 @@ function readsOtherwiseInKubernetes(
   parts: readonly number[],
   previousPart: number,
 ): { at: number; why: string } | undefined {
-  if (doc.contents === null) return undefined;
-  if (partAt(parts, doc.contents.range[0], previousPart) === previousPart) {
+  if (holdsNothing(doc)) return undefined;
+  const start = doc.contents!.range[0];
+  if (partAt(parts, start, previousPart) === previousPart) {
     return {
-      at: doc.contents.range[0],
+      at: start,
       why: "Kubernetes' YAML reader (Envoy Gateway's file provider, kubectl) would drop this document: it splits documents only at a line holding '---' alone and reads the first of each part, so '...' does not end one for it; begin it with such a line",
     };
   }
@@ -142,7 +178,7 @@ function readsOtherwiseInKubernetes(
       const key = pair.key;
       if (!isScalar(key) || key.source !== "<<") return undefined;
       if ((key.type === "PLAIN" && key.tag === undefined) || key.tag === "tag:yaml.org,2002:merge") {
-        merge = key.range?.[0] ?? doc.contents!.range[0];
+        merge = key.range?.[0] ?? start;
         return visit.BREAK;
       }
       return undefined;

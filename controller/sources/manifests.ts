@@ -2,7 +2,9 @@
  * The standalone source: a folder of YAML (or JSON) manifests, read and watched. Its entries are
  * the ones Envoy Gateway's file provider reads (folder-entries.ts: every visible entry that is not a
  * folder, whatever its name; no subfolder), and what that provider would not enforce breaks the
- * folder rather than vanish: a subfolder holding a file, a link to a folder, a ListenerSet.
+ * folder rather than vanish: a subfolder holding a file, a link to a folder, a ListenerSet, an item
+ * of a list; so does an object without a namespace beside one naming `default` or
+ * `envoy-gateway-system`, the namespaces kubectl's and that provider's readings give it.
  *
  * The folder is enforced whole, as Envoy Gateway's file provider reloads it: while any file does
  * not parse (or holds an object of a kind Portcullis reads that is not valid, of a kind or version
@@ -16,7 +18,7 @@
 import { readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { relative } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { isWatchedKind } from "../api/kinds.ts";
+import { isWatchedKind, KINDS } from "../api/kinds.ts";
 import { toResources, type RawObject, type RejectedObject, type Resources } from "../api/resources.ts";
 import { scanFolder, signatureOf, type FolderScan } from "./folder-entries.ts";
 import { parseManifests } from "./manifest-text.ts";
@@ -44,8 +46,8 @@ export interface FolderLoad {
   readonly rejected: readonly RejectedObject[];
   /**
    * Files that could not be read or parsed, or that hold an object of a kind Portcullis reads that
-   * is not valid, differs from its copy in another file or is a ListenerSet, and subfolders that
-   * hold a file ("team/"), by path relative to the folder, with why ("line 3, column 7: …",
+   * is not valid, differs from its copy in another file, is a ListenerSet or a list's item, or names
+   * a namespace an object without one may be in (namespaceReadings), and subfolders that hold a file ("team/"), by path relative to the folder, with why ("line 3, column 7: …",
    * "document 2 at line 14 (…) is not valid: …", "is a subfolder holding team/p.yaml: …").
    */
   readonly errors: readonly { readonly file: string; readonly error: string }[];
@@ -92,9 +94,11 @@ export class ManifestFolder {
       else objects.push(...parsed.objects);
     }
     const changedWhileRead = this.#observe().signature !== before;
-    const listenerSets = objects.filter((o) => isListenerSet(o.object));
-    for (const o of listenerSets) errors.push(listenerSetError(o));
-    const { resources, rejected } = toResources(listenerSets.length === 0 ? objects : objects.filter((o) => !isListenerSet(o.object)));
+    const unloaded = objects.map((o) => unloadedError(o));
+    for (const error of unloaded) if (error !== undefined) errors.push(error);
+    const loaded = objects.filter((_, i) => unloaded[i] === undefined);
+    errors.push(...namespaceReadings(loaded));
+    const { resources, rejected } = toResources(loaded.length === objects.length ? objects : loaded);
     // An object of a kind Portcullis reads that is not valid leaves its file's meaning as unknown as a
     // YAML error does (a policy whose label is a number would be left out, opening its route), and so
     // does a second copy of an object that differs from the first (which one is meant is unknown):
@@ -103,7 +107,7 @@ export class ManifestFolder {
     const duplicates: RejectedObject[] = [];
     for (const r of rejected) {
       const raw = byOrigin.get(r.origin);
-      if (r.duplicateOf === undefined) errors.push(objectError(r, raw?.line, "is not valid", r.reason));
+      if (r.duplicateOf === undefined) errors.push(withNotManifestsHint(objectError(r, raw?.line, "is not valid", r.reason)));
       else if (!isDeepStrictEqual(raw?.object, byOrigin.get(r.duplicateOf)?.object))
         errors.push(objectError(r, raw?.line, `differs from its other copy in ${r.duplicateOf}`, "which one is meant is not known"));
       else duplicates.push(r);
@@ -225,33 +229,105 @@ function parseFile(path: string, file: string): { objects: RawObject[] } | { err
   } catch (e) {
     return { error: `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
   }
-  return parseManifests(text, file);
+  const parsed = parseManifests(text, file);
+  return "error" in parsed ? withNotManifestsHint({ file, error: parsed.error }) : parsed;
 }
+
+/**
+ * The YAML error or invalid document `e`, with a hint when its file's name does not say manifests
+ * (`README.md`, `NOTES`, `a.yaml~`): the error alone does not tell the file's owner that the folder,
+ * not the file, is the problem.
+ */
+function withNotManifestsHint(e: { file: string; error: string }): { file: string; error: string } {
+  if (/\.(ya?ml|json)$/i.test(e.file)) return e;
+  return { file: e.file, error: `${e.error} (${NOT_MANIFESTS_HINT})` };
+}
+
+/** Why a file named like a note or a backup is read at all, and what to do. */
+const NOT_MANIFESTS_HINT =
+  "every entry of the folder that is not hidden or a folder is read as a file of manifests whatever its name, as Envoy Gateway's file provider reads it: if this file is not manifests, move it out of the folder";
 
 /** Why a subfolder that holds `holds` (relative to the folder) breaks the folder. */
 const subfolderError = (holds: string): string =>
   `is a subfolder holding ${holds}: Envoy Gateway's file provider reads no subfolder, so it would enforce nothing there; move its files into the folder itself, or the subfolder out of it`;
 
 /**
- * Whether `object` is a ListenerSet (gateway.networking.k8s.io, any version): Envoy Gateway v1.9.0's
- * file provider loads none (its loader, internal/gatewayapi/resource/load.go, has no case for the
- * kind and drops it), so its listeners do not exist for Envoy Gateway in a manifest folder, and
- * read, they would let a route be chosen where Envoy Gateway has no listener for it. Kubernetes mode
- * reads ListenerSets, as Envoy Gateway's Kubernetes provider does.
+ * Why Envoy Gateway v1.9.0's file provider would not load `raw`, an object of a kind Portcullis reads,
+ * as its file's error; undefined when it would. Its loader (internal/gatewayapi/resource/load.go) has
+ * no case for a ListenerSet (gateway.networking.k8s.io, any version) nor for a list (a `v1 List` is
+ * decoded, matches none of its kinds and is dropped whole), so a ListenerSet's listeners, and a list's
+ * items, do not exist for Envoy Gateway in a manifest folder: read, a listener, route, Secret or policy
+ * there would let a route be chosen or a policy apply where Envoy Gateway has none. Kubernetes mode
+ * reads ListenerSets, as Envoy Gateway's Kubernetes provider does, and kubectl applies a list's items.
  */
-function isListenerSet(object: unknown): boolean {
-  const o = object as { apiVersion?: unknown; kind?: unknown } | null;
-  return typeof o === "object" && o !== null && o.kind === "ListenerSet" && isWatchedKind(o.apiVersion, o.kind);
-}
-
-/** A ListenerSet read from a manifest folder (isListenerSet) as its file's error. */
-function listenerSetError(raw: RawObject): { file: string; error: string } {
-  const meta = (raw.object as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
+function unloadedError(raw: RawObject): { file: string; error: string } | undefined {
+  const o = raw.object as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
+  if (typeof o !== "object" || o === null || !isWatchedKind(o.apiVersion, o.kind)) return undefined;
+  const meta = o.metadata;
   const name = typeof meta?.name === "string" ? ` ${typeof meta.namespace === "string" ? meta.namespace : "default"}/${meta.name}` : "";
+  const object = { origin: raw.origin, object: `${String(o.kind)}${name}` };
+  if (raw.origin.slice(raw.origin.lastIndexOf("#")).includes(".items[")) {
+    return objectError(
+      object,
+      raw.line,
+      "is an item of a list",
+      "Envoy Gateway's file provider drops a list whole (kubectl apply would apply its items), so it would not exist for Envoy Gateway; write it as a document of its own",
+    );
+  }
+  if (o.kind !== "ListenerSet") return undefined;
   return objectError(
-    { origin: raw.origin, object: `ListenerSet${name}` },
+    object,
     raw.line,
     "is not loaded",
     "Envoy Gateway's file provider does not load ListenerSet, so its listeners would not exist for Envoy Gateway; put them on the Gateway itself (ListenerSets are read in Kubernetes mode)",
   );
+}
+
+/** The namespace Envoy Gateway v1.9.0's file provider gives an object without one (config.DefaultNamespace). */
+const ENVOY_GATEWAY_NAMESPACE = "envoy-gateway-system";
+
+/**
+ * An object without a namespace is in `default` for Portcullis (as kubectl applies it) and in
+ * envoy-gateway-system for Envoy Gateway's file provider. Alone, that only renames a namespace; but
+ * beside an object or reference that names either namespace, the two readings join different objects
+ * (a policy without a namespace targets a route in envoy-gateway-system for Envoy Gateway only, and
+ * that route is open here), so each such naming is an error of its file.
+ */
+function namespaceReadings(objects: readonly RawObject[]): { file: string; error: string }[] {
+  const unsaid = objects.find((raw) => {
+    const o = raw.object as { apiVersion?: unknown; kind?: unknown; metadata?: { namespace?: unknown } };
+    return isWatchedKind(o.apiVersion, o.kind) && KINDS[o.kind as string]!.clusterScoped !== true && o.metadata?.namespace === undefined;
+  });
+  if (unsaid === undefined) return [];
+  const errors: { file: string; error: string }[] = [];
+  for (const raw of objects) {
+    const o = raw.object as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown }; spec?: unknown };
+    if (!isWatchedKind(o.apiVersion, o.kind)) continue;
+    const named = o.kind === "Namespace" ? o.metadata?.name : (namespaceNamedIn(o.metadata?.namespace) ?? namespaceNamedIn(o.spec, true));
+    if (named !== "default" && named !== ENVOY_GATEWAY_NAMESPACE) continue;
+    const name = typeof o.metadata?.name === "string" ? ` ${o.metadata.name}` : "";
+    errors.push(
+      objectError(
+        { origin: raw.origin, object: `${String(o.kind)}${name}` },
+        raw.line,
+        `names namespace ${named} while ${unsaid.origin} has none`,
+        `Envoy Gateway's file provider puts an object without a namespace in ${ENVOY_GATEWAY_NAMESPACE}, kubectl (and Portcullis) in default, so which objects share a namespace is not known; write the namespace out on every object`,
+      ),
+    );
+  }
+  return errors;
+}
+
+/**
+ * `value` when it is "default" or envoy-gateway-system; with `deep`, the first such value of a
+ * `namespace` key anywhere inside it (a parentRef, backendRef, credentialRef, ReferenceGrant `from`).
+ */
+function namespaceNamedIn(value: unknown, deep = false): string | undefined {
+  if (value === "default" || value === ENVOY_GATEWAY_NAMESPACE) return value;
+  if (!deep || typeof value !== "object" || value === null) return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    const named = key === "namespace" ? namespaceNamedIn(inner) : namespaceNamedIn(inner, true);
+    if (named !== undefined) return named;
+  }
+  return undefined;
 }

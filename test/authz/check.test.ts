@@ -373,13 +373,26 @@ describe("header matches that components read differently (DESIGN §0)", () => {
     expect((await at({ path: "/api", headers: { "x-role": ["user", "admin", "user"] } })).code).toBe("apikey_missing");
   });
   it(`refuses (431) a header of more than ${MAX_HEADER_LINES} lines or list elements, each a reading decided in full; up to that, decides`, async () => {
-    const many = (n: number) => Array.from({ length: n }, (_, i) => `r${i}`);
     const over = await at({ path: "/api", headers: { "x-role": many(MAX_HEADER_LINES + 1) } });
     expect([over.status, over.code]).toEqual([431, "request_invalid"]);
     expect((await at({ path: "/api", headers: { "x-role": [...many(MAX_HEADER_LINES - 1), "admin"] } })).code).toBe("apikey_missing");
     expect((await at({ path: "/api", headers: { "x-role": many(MAX_HEADER_LINES) } })).status).toBe(200);
   });
+  it(`decides as before a header no route match reads, however many lines or list elements it has (a JSON value of 70 commas)`, async () => {
+    const json = Array.from({ length: 71 }, (_, i) => `"k${i}":${i}`);
+    const metadata = { "x-client-metadata": json, accept: Array.from({ length: 100 }, (_, i) => `type/t${i}`) };
+    expect(await at({ path: "/api", headers: { ...metadata, "x-role": "user" } })).toMatchObject({
+      status: 200,
+      route: "apps/api rule open",
+    });
+    expect((await at({ path: "/api", headers: { ...metadata, "x-role": "admin" } })).code).toBe("apikey_missing");
+    // The header a route match reads is still refused past the bound, whatever else the request holds.
+    const over = await at({ path: "/api", headers: { ...metadata, "x-role": many(MAX_HEADER_LINES + 1) } });
+    expect([over.status, over.code]).toEqual([431, "request_invalid"]);
+  });
 });
+
+const many = (n: number) => Array.from({ length: n }, (_, i) => `r${i}`);
 
 describe("a phase sees the request as the phases before it left it (Envoy's filter chain)", () => {
   // jwt sets x-user-id from `sub`; a header rule on x-user-id must read that value, as Envoy's rbac

@@ -106,11 +106,27 @@ describe("customHeader (Envoy Gateway's clientIPDetection.customHeader)", () => 
   });
 });
 
+describe("disableXForwardedForAppend (Envoy appends no entry)", () => {
+  const noAppend = (options: { hops?: number; cidrs?: string[] }) =>
+    clientAddressDetection({ trustedHops: options.hops ?? 0, trustedCidrs: options.cidrs ?? [], peerNotAppended: true });
+  it("every entry is a received one: the Nth from the right", () => {
+    expect(noAppend({ hops: 1 }).of(request("10.9.9.9, 203.0.113.9"))).toBe("203.0.113.9");
+    expect(noAppend({ hops: 2 }).of(request("10.9.9.9, 203.0.113.9"))).toBe("10.9.9.9");
+  });
+  it("where Envoy takes its peer: the one gRPC states, else undetermined", () => {
+    expect(noAppend({ hops: 2 }).of(request("203.0.113.9"))).toBeUndefined();
+    expect(noAppend({ hops: 2 }).of(request("203.0.113.9", "10.0.0.2"))).toBe("10.0.0.2");
+    expect(noAppend({ cidrs: ["10.0.0.0/8"] }).of(request("203.0.113.9, 10.1.1.1"))).toBeUndefined();
+    expect(noAppend({ cidrs: ["10.0.0.0/8"] }).of(request("203.0.113.9, 10.1.1.1", "10.0.0.2"))).toBe("203.0.113.9");
+  });
+});
+
 describe("configuration", () => {
   it("refuses both rules at once and malformed CIDRs", () => {
     expect(() => clientAddressDetection({ trustedHops: 1, trustedCidrs: ["10.0.0.0/8"] })).toThrow(/not two/);
     expect(() => clientAddressDetection({ trustedHops: 0, trustedCidrs: ["10.0.0.0/8"], customHeader: "x-real-ip" })).toThrow(/not two/);
     expect(() => cidrs("10.0.0.0/33")).toThrow(/not a CIDR/);
+    expect(() => clientAddressDetection({ trustedHops: 0, trustedCidrs: [], peerNotAppended: true })).toThrow(/only with trusted/);
   });
 });
 
@@ -120,7 +136,11 @@ describe("configuration", () => {
  * skipped from the right, `getLastNonTrustedAddressFromXFF` split at every comma), over the
  * X-Forwarded-For Envoy received (`undefined`: none) and the peer: the address it takes.
  */
-function envoyClientAddress(options: { hops: number; trusted: readonly string[] }, received: string | undefined, peer: string): string {
+function envoyClientAddress(
+  options: { hops: number; trusted: readonly string[] },
+  received: string | undefined,
+  peer: string | undefined,
+): string | undefined {
   const trim = (text: string) => text.replace(/^[ \t\f\v\n\r]+|[ \t\f\v\n\r]+$/g, "");
   const parsed = (text: string) => (isIP(text) === 0 ? undefined : text);
   if (options.trusted.length > 0) {
@@ -134,7 +154,7 @@ function envoyClientAddress(options: { hops: number; trusted: readonly string[] 
       const family = isIP(address) as 4 | 6;
       return lists[family].check(address, family === 4 ? "ipv4" : "ipv6");
     };
-    if (!isTrusted(peer) || received === undefined) return peer;
+    if (peer === undefined || !isTrusted(peer) || received === undefined) return peer;
     let leftmost: string | undefined;
     for (const entry of received.split(",").reverse()) {
       const address = parsed(trim(entry));
@@ -177,6 +197,8 @@ describe("against Envoy's own steps (fast-check, fixed seed)", () => {
   const peer = fc.constantFrom("10.0.0.2", "203.0.113.5", "::ffff:10.0.0.3", "2001:db8::2");
   const options = fc.oneof(
     fc.record({ hops: fc.integer({ min: 0, max: 4 }), trusted: fc.constant([] as string[]) }),
+    fc.record({ hops: fc.integer({ min: 1, max: 4 }), trusted: fc.constant([] as string[]), notAppended: fc.constant(true) }),
+    fc.record({ hops: fc.constant(0), trusted: fc.constant(["10.0.0.0/8"]), notAppended: fc.constant(true) }),
     fc.record({
       hops: fc.constant(0),
       trusted: fc.constantFrom(["10.0.0.0/8"], ["10.0.0.0/8", "::ffff:0:0/96"], ["::/0"], ["2001:db8::/32", "192.168.0.0/16"]),
@@ -184,11 +206,14 @@ describe("against Envoy's own steps (fast-check, fixed seed)", () => {
   );
   it("takes the address Envoy takes for every X-Forwarded-For, trusted hops and CIDRs", () => {
     fc.assert(
-      fc.property(options, received, peer, (o, xff, p) => {
-        // On the HTTP ports the header ends with Envoy's append of the peer (no "," before it when none was received).
-        const sent = xff === undefined || xff === "" ? p : `${xff},${p}`;
-        const detection = clientAddressDetection({ trustedHops: o.hops, trustedCidrs: o.trusted });
-        expect(detection.of(request(sent))).toBe(envoyClientAddress(o, xff === "" ? undefined : xff, p));
+      fc.property(options, received, peer, fc.boolean(), (o, xff, p, grpc) => {
+        const notAppended = "notAppended" in o;
+        // On the HTTP ports the header ends with Envoy's append of the peer (no "," before it when none
+        // was received), unless its append is off; gRPC states the peer (and the header holds the append too).
+        const sent = notAppended ? xff : xff === undefined || xff === "" ? p : `${xff},${p}`;
+        const detection = clientAddressDetection({ trustedHops: o.hops, trustedCidrs: o.trusted, peerNotAppended: notAppended });
+        const known = grpc || !notAppended ? p : undefined;
+        expect(detection.of(request(sent, grpc ? p : undefined))).toBe(envoyClientAddress(o, xff === "" ? undefined : xff, known));
       }),
       { seed: 20_261_201, numRuns: 2000 },
     );

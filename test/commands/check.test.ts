@@ -11,7 +11,9 @@ import { headersOf, runCheck } from "../../controller/commands/check.ts";
 import { loadConfig, UsageError, type CheckConfig } from "../../controller/config.ts";
 import type { TraceStep } from "../../controller/authz/trace.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
-import { send } from "../support/http.ts";
+import { send, type HeaderLines } from "../support/http.ts";
+import { toAuthzRequest } from "../../controller/server/grpc.ts";
+import { decider } from "../support/world.ts";
 import { aliceKeyPolicy, gatewayWithRoute, securityPolicy } from "../support/manifests.ts";
 
 const folders: string[] = [];
@@ -78,8 +80,9 @@ ${securityPolicy(
 )}`;
 
 /**
- * Each request as -H lines, decided by `portcullis check` and by serve's Envoy HTTP port on the same
- * folder: the two must agree, and agree with `allowed`.
+ * Each request as -H lines, decided by `portcullis check`, by serve's Envoy HTTP and forward-auth
+ * ports and by the gRPC port's reading on the same folder: all must agree, and agree with `allowed`
+ * (one reading of a header's lines and list elements, linesUpstreamMayRead, so the ports cannot drift).
  */
 const SAME_VERDICT: readonly {
   readonly name: string;
@@ -98,9 +101,17 @@ const SAME_VERDICT: readonly {
   { name: "staff in one line's list", path: "/staff", lines: ["x-role: user,staff"], allowed: false },
   { name: "staff on the second of two lines", path: "/staff", lines: ["x-role: user", "x-role: staff"], allowed: false },
   { name: "no staff on the staff rule", path: "/staff", lines: ["x-role: user,guest"], allowed: true },
+  {
+    name: "admin between two elements of two lines (user,admin then user)",
+    path: "/api",
+    lines: ["x-role: user,admin", "x-role: user"],
+    allowed: false,
+  },
+  { name: "admin after a comma and a space (user, admin)", path: "/api", lines: ["x-role: user, admin"], allowed: false },
+  { name: "staff between the first and the last element", path: "/staff", lines: ["x-role: user,staff,guest"], allowed: false },
 ];
 
-describe("check decides as serve's Envoy HTTP port on the same folder", () => {
+describe("check decides as serve's ports on the same folder", () => {
   const dir = folderOf(ROLE_WORLD);
   let app: TestApp;
   beforeAll(async () => {
@@ -118,6 +129,23 @@ describe("check decides as serve's Envoy HTTP port on the same folder", () => {
     return joined;
   };
 
+  /** What nginx or Caddy sends the forward-auth port: the request described, then the client's lines as they came. */
+  const asForwardAuthSends = (path: string, lines: readonly string[]): HeaderLines => [
+    ["host", "portcullis.internal"],
+    ["x-forwarded-method", "GET"],
+    ["x-forwarded-proto", "http"],
+    ["x-forwarded-host", "api.example.com"],
+    ["x-forwarded-uri", path],
+    ...lines.map((line) => line.split(/:\s*/, 2) as [string, string]),
+  ];
+  /** Envoy's `header_map` (encode_raw_headers): one entry per line. */
+  const asHeaderMap = (lines: readonly string[]) =>
+    lines.map((line) => {
+      const [key, value] = line.split(/:\s*/, 2) as [string, string];
+      return { key, value };
+    });
+  const grpcDecides = decider(ROLE_WORLD);
+
   it.each(SAME_VERDICT)("$name", async ({ path, lines, allowed }) => {
     const config = loadConfig(
       ["check", "--manifests", dir, ...lines.flatMap((l) => ["-H", l]), "GET", `http://api.example.com${path}`],
@@ -128,8 +156,20 @@ describe("check decides as serve's Envoy HTTP port on the same folder", () => {
       () => {},
       () => {},
     );
-    const served = await send(`${app.authz}${path}`, { headers: asEnvoySends(lines) });
-    expect({ check: code === 0, port: served.status === 200 }).toEqual({ check: allowed, port: allowed });
+    const envoy = await send(`${app.authz}${path}`, { headers: asEnvoySends(lines) });
+    const forwarded = await send(`${app.forwardAuth}/auth`, { headers: asForwardAuthSends(path, lines) });
+    const http = { method: "GET", host: "api.example.com", path };
+    const grpc = await Promise.all([
+      grpcDecides(toAuthzRequest({ attributes: { request: { http: { ...http, headers: asEnvoySends(lines) } } } })),
+      grpcDecides(toAuthzRequest({ attributes: { request: { http: { ...http, header_map: { headers: asHeaderMap(lines) } } } } })),
+    ]);
+    expect({
+      check: code === 0,
+      envoy: envoy.status === 200,
+      forwardAuth: forwarded.status === 200,
+      grpcHeaders: grpc[0].allowed,
+      grpcHeaderMap: grpc[1].allowed,
+    }).toEqual({ check: allowed, envoy: allowed, forwardAuth: allowed, grpcHeaders: allowed, grpcHeaderMap: allowed });
   });
 });
 

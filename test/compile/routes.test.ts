@@ -9,7 +9,7 @@ import { stringify } from "yaml";
 import { compareAge } from "../../controller/api/meta.ts";
 import { compileGrpcMatch, createMatchCompiler } from "../../controller/compile/routes.ts";
 import { jwksOf, mint, signingKey } from "../support/tokens.ts";
-import { GATEWAY } from "../support/manifests.ts";
+import { GATEWAY, gatewayWithRoute } from "../support/manifests.ts";
 import { decider } from "../support/world.ts";
 import {
   compareResources,
@@ -25,6 +25,21 @@ const value = (r: ReturnType<ReturnType<typeof createMatchCompiler>>) => {
   if (!r.ok) throw new Error(r.error);
   return r.value.match;
 };
+
+describe("headersMatchedByLine (Snapshot.headersMatchedByLine)", () => {
+  it("lists, lower-case and sorted, the headers route matches read line by line: not the method, the host, a query parameter or a header no match names", () => {
+    const d = decider(
+      gatewayWithRoute("api.example.com", {
+        tier: "{path: {type: PathPrefix, value: /a}, headers: [{name: X-Tier, value: gold}, {name: host, value: api.example.com}]}",
+        role: "{path: {type: PathPrefix, value: /b}, method: GET, headers: [{type: RegularExpression, name: x-role, value: adm.*}]}",
+        again: "{path: {type: PathPrefix, value: /c}, headers: [{name: x-tier, value: silver}], queryParams: [{name: x-q, value: v}]}",
+        open: "/",
+      }),
+    );
+    expect(d.result.snapshot.headersMatchedByLine).toEqual(["x-role", "x-tier"]);
+    expect(decider(gatewayWithRoute("api.example.com", { open: "/" })).result.snapshot.headersMatchedByLine).toEqual([]);
+  });
+});
 
 describe("createMatchCompiler", () => {
   it("shares one object per distinct plain match and keeps the others apart", () => {

@@ -364,6 +364,25 @@ describe("rendered with other values", () => {
     expect(() => renderChart({ geoip: { databases: ["City.csv"], volume: { emptyDir: {} } } })).toThrow("- geoip.databases.0");
   });
 
+  it("client-address values that exclude each other, as their flags do, fail with a message instead of rendering a pod that never starts", () => {
+    const cidrs = ["10.0.0.0/8"];
+    expect(() => renderChart({ config: { xffTrustedHops: 1, xffTrustedCidrs: cidrs } })).toThrow(
+      /xffTrustedHops and config.xffTrustedCidrs exclude/,
+    );
+    expect(() => renderChart({ config: { xffPeerNotAppended: true } })).toThrow(/xffPeerNotAppended needs/);
+    expect(() => renderChart({ config: { clientIpHeader: "CF-Connecting-IP", xffTrustedHops: 1 } })).toThrow(/clientIpHeader excludes/);
+    expect(() => renderChart({ config: { clientIpHeader: "CF-Connecting-IP", xffTrustedCidrs: cidrs } })).toThrow(
+      /clientIpHeader excludes/,
+    );
+    for (const config of [
+      { xffTrustedHops: 1, xffPeerNotAppended: true },
+      { xffTrustedCidrs: cidrs, xffPeerNotAppended: true },
+      { clientIpHeader: "CF-Connecting-IP" },
+    ]) {
+      expect(find(renderChart({ config }), "Deployment").spec.template.spec.containers[0].env).toBeDefined();
+    }
+  });
+
   it("several gateway classes become one comma-separated PORTCULLIS_GATEWAY_CLASS (the flag's env syntax)", () => {
     const env = find(renderChart({ config: { gatewayClasses: ["a", "b"] } }), "Deployment").spec.template.spec.containers[0].env as Obj[];
     expect(env).toContainEqual({ name: "PORTCULLIS_GATEWAY_CLASS", value: "a,b" });

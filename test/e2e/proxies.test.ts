@@ -8,6 +8,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_HEADER_LINES } from "../../controller/snapshot/route-index.ts";
 import { exampleToken } from "../support/app.ts";
 import { isHeaderLines, send, type HeaderLines, type RawResponse } from "../support/http.ts";
 import {
@@ -347,6 +348,16 @@ function decisions(
           undefined,
           undefined,
         ]);
+      });
+      it(`x-role holding ${MAX_HEADER_LINES + 1} comma-separated elements (a route match reads x-role, each element a reading): 431 reaches the client (nginx: the shipped file hands it on), the upstream is never called`, async () => {
+        const { r, up } = await roles([Array.from({ length: MAX_HEADER_LINES + 1 }, (_, i) => `r${i}`).join(",")]);
+        expect([r.status, up]).toEqual([431, undefined]);
+        if (deniedBody === "portcullis-json") expect(r.json().code).toBe("request_invalid");
+      });
+      it("x-client-metadata holding a JSON object of 71 members, which nothing reads, beside x-role: user: 200, the upstream receives it as sent", async () => {
+        const json = `{${Array.from({ length: 71 }, (_, i) => `"k${i}":${i}`).join(",")}}`;
+        const { r, up } = await roles(["user"], [["x-client-metadata", json]]);
+        expect([r.status, up?.headers["x-client-metadata"]]).toEqual([200, json]);
       });
       it("x-role: user on one line: one reading, the open rule (200), the upstream receives it as sent", async () => {
         const { r, up } = await roles(["user"]);

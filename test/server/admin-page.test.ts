@@ -123,7 +123,7 @@ describe("the admin page in Chromium", () => {
       expect.stringMatching(/^The newest configuration \(manifests\) cannot be used: the last good one is served/),
     ]);
     expect(await page.$eval("#state", (e) => e.textContent)).toMatch(/^Ready: /);
-    app.write("95-broken.yaml", "# fixed\n");
+    app.write("95-broken.yaml", "");
     await until(10_000, "the fixed file noticed", async () => (await banner()).length === 0);
   });
 

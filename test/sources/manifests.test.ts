@@ -43,9 +43,27 @@ describe("ManifestFolder.read", () => {
     const broken = folder.read();
     expect(broken.latest.errors).toEqual([
       { file: "NOTES", error: expect.stringContaining("a manifest document must be a mapping") },
-      { file: "README.md", error: "document 1 at line 3 ((not an object)) is not valid: a manifest document must be a mapping" },
+      {
+        file: "README.md",
+        error:
+          "document 1 at line 3 (not an object) is not valid: a manifest document must be a mapping (every entry of the folder that is not hidden or a folder is read as a file of manifests whatever its name, as Envoy Gateway's file provider reads it: if this file is not manifests, move it out of the folder)",
+      },
     ]);
     expect(broken.inForce).toBe(whole.latest);
+  });
+
+  it("the error of a file whose name does not say manifests (NOTES, a.yaml~, README.md) says every file is read whatever its name; a .yaml's, .yml's or .json's does not", () => {
+    writeFileSync(join(dir, "NOTES"), "owner: [platform\n");
+    writeFileSync(join(dir, "a.yaml~"), "owner: [platform\n");
+    writeFileSync(join(dir, "a.yaml"), "owner: [platform\n");
+    writeFileSync(join(dir, "b.YML"), "owner: [platform\n");
+    writeFileSync(join(dir, "c.json"), "owner: [platform\n");
+    const hinted = (file: string) =>
+      new ManifestFolder(dir)
+        .read()
+        .latest.errors.find((e) => e.file === file)
+        ?.error.includes("whatever its name");
+    expect(["NOTES", "a.yaml~", "a.yaml", "b.YML", "c.json"].map(hinted)).toEqual([true, true, false, false, false]);
   });
 
   it("a subfolder holding a file breaks the folder, naming both: Envoy Gateway's file provider reads no subfolder; an empty one, or one of hidden files, is passed over", () => {
@@ -223,7 +241,7 @@ describe("ManifestFolder.read", () => {
     ]);
   });
 
-  it("reads a list's items as kubectl apply does: each a top-level object, typed lists' bare items typed, nested lists expanded", () => {
+  it("an item of a list of a kind it reads breaks its file, naming the item and its line, nested lists expanded: Envoy Gateway's file provider drops a list whole", () => {
     writeFileSync(
       join(dir, "list.yaml"),
       `apiVersion: v1
@@ -245,35 +263,40 @@ items:
       JSON.stringify({ apiVersion: "v1", kind: "List", items: [{ apiVersion: "v1", kind: "Secret", metadata: { name: "d" } }] }),
     );
     const { latest, inForce } = new ManifestFolder(dir).read();
+    expect(inForce).toBeUndefined();
+    expect(latest.errors.map((e) => `${e.file}: ${e.error.split(":")[0]}`)).toEqual([
+      "list.json: document 1.items[0] (Secret default/d) is an item of a list",
+      "list.yaml: document 1.items[0] at line 4 (Secret default/a) is an item of a list",
+      "list.yaml: document 1.items[1].items[0] at line 10 (Secret default/b) is an item of a list",
+      "list.yaml: document 1.items[1].items[1] at line 11 (Secret default/c) is an item of a list",
+    ]);
+    expect(latest.resources.secrets).toEqual([]);
+  });
+
+  it("a list of kinds it does not read is passed over, as Envoy Gateway's file provider drops every list", () => {
+    writeFileSync(
+      join(dir, "list.yaml"),
+      "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: apps/v1, kind: Deployment, metadata: {name: d}}\n- {apiVersion: v1, kind: List, items: []}\n",
+    );
+    const { latest, inForce } = new ManifestFolder(dir).read();
     expect(latest.errors).toEqual([]);
     expect(inForce).toBe(latest);
-    expect(latest.objects.map((o) => [o.origin, o.line])).toEqual([
-      ["list.json#1.items[0]", undefined],
-      ["list.yaml#1.items[0]", 4],
-      ["list.yaml#1.items[1].items[0]", 10],
-      ["list.yaml#1.items[1].items[1]", 11],
-    ]);
-    expect(latest.resources.secrets.map((s) => s.metadata.name)).toEqual(["a", "b", "c", "d"]);
   });
 
   it("an item of a list is judged as a top-level object: one not valid or of a misspelt kind breaks its file, naming the item and its line", () => {
     const folder = new ManifestFolder(dir);
     const list = (item: string) =>
-      `apiVersion: v1\nkind: List\nitems:\n- ${secret("keys").trimEnd().replaceAll("\n", "\n  ")}\n- ${item}\n`;
-    writeFileSync(
-      join(dir, "l.yaml"),
-      list("{apiVersion: gateway.envoyproxy.io/v1alpha1, kind: SecurityPolicy, metadata: {name: p}, spec: {}}"),
-    );
+      `apiVersion: v1\nkind: List\nitems:\n- {apiVersion: apps/v1, kind: Deployment, metadata: {name: d}}\n- ${item}\n`;
+    writeFileSync(join(dir, "p.yaml"), secret("keys"));
     const whole = folder.read();
     expect(whole.latest.errors).toEqual([]);
-    expect(whole.latest.resources.securityPolicies.map((p) => p.metadata.name)).toEqual(["p"]);
     const broken = {
       "{apiVersion: gateway.envoyproxy.io/v1alpha1, kind: Securitypolicy, metadata: {name: p}, spec: {}}":
-        'document 1.items[1] at line 7 (Securitypolicy default/p) is not valid: gateway.envoyproxy.io has no kind "Securitypolicy" (the nearest is SecurityPolicy); the API server would refuse it',
+        'document 1.items[1] at line 5 (Securitypolicy default/p) is not valid: gateway.envoyproxy.io has no kind "Securitypolicy" (the nearest is SecurityPolicy); the API server would refuse it',
       "{apiVersion: gateway.envoyproxy.io/v1alpha1, kind: SecurityPolicy, metadata: {name: p, labels: {v: 1}}, spec: {}}":
-        "document 1.items[1] at line 7 (SecurityPolicy default/p) is not valid: metadata.labels.v",
+        "document 1.items[1] at line 5 (SecurityPolicy default/p) is an item of a list",
       "{kind: SecurityPolicy, metadata: {name: p}, spec: {}}":
-        "document 1.items[1] at line 7 (SecurityPolicy default/p) is not valid: apiVersion and kind must both be set",
+        "document 1.items[1] at line 5 (SecurityPolicy default/p) is not valid: apiVersion and kind must both be set",
       "just text": "document 1 at line 1: items[1] is not an object: a list's items must be objects",
     };
     for (const [item, error] of Object.entries(broken)) {
@@ -301,6 +324,42 @@ items:
     expect(folder.read().latest.errors).toEqual([
       { file: "l.yaml", error: `document 1${".items[0]".repeat(MAX_LIST_DEPTH)}: lists nested more than ${MAX_LIST_DEPTH} deep` },
     ]);
+  });
+
+  it("an object without a namespace beside one naming default or envoy-gateway-system breaks the folder: Envoy Gateway's file provider puts it in envoy-gateway-system, kubectl in default", () => {
+    const folder = new ManifestFolder(dir);
+    writeFileSync(join(dir, "a.yaml"), secret("keys"));
+    writeFileSync(join(dir, "b.yaml"), "apiVersion: v1\nkind: Secret\nmetadata: {name: other, namespace: apps}\n");
+    const whole = folder.read();
+    expect(whole.latest.errors).toEqual([]);
+    const policy = (namespace: string, ref: string) =>
+      `apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: p${namespace}}\nspec:\n  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r}]\n  apiKeyAuth: {credentialRefs: [{name: keys${ref}}], extractFrom: [{headers: [X-API-Key]}]}\n`;
+    const naming = {
+      "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: envoy-gateway-system}\n":
+        "document 1 at line 1 (Secret s) names namespace envoy-gateway-system while a.yaml#1 has none",
+      "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: default}\n":
+        "(Secret s) names namespace default while a.yaml#1 has none",
+      [policy("", ", namespace: envoy-gateway-system")]: "(SecurityPolicy p) names namespace envoy-gateway-system while a.yaml#1 has none",
+      "apiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n": "(Namespace default) names namespace default while a.yaml#1 has none",
+    };
+    for (const [text, error] of Object.entries(naming)) {
+      writeFileSync(join(dir, "c.yaml"), text);
+      const read = folder.read();
+      expect(read.latest.errors).toHaveLength(1);
+      expect(read.latest.errors[0]!.file).toBe("c.yaml");
+      expect(read.latest.errors[0]!.error).toContain(error);
+      expect(read.inForce).toBe(whole.latest);
+    }
+    // Other namespaces, a label value, and a cluster-scoped object without one are no naming.
+    writeFileSync(
+      join(dir, "c.yaml"),
+      `${policy("", ", namespace: apps")}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: m, namespace: apps, labels: {namespace: default}}\n`,
+    );
+    expect(folder.read().latest.errors).toEqual([]);
+    // Every object with its namespace written out: nothing is read two ways.
+    writeFileSync(join(dir, "a.yaml"), "apiVersion: v1\nkind: Secret\nmetadata: {name: keys, namespace: default}\n");
+    writeFileSync(join(dir, "c.yaml"), "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: envoy-gateway-system}\n");
+    expect(folder.read().latest.errors).toEqual([]);
   });
 
   it("objects of Envoy Gateway's scheme it loads and does not use are ignored: kinds of its groups Portcullis does not read (at a version served), and client-go's groups", () => {
@@ -460,8 +519,8 @@ items:
     // read as one version, such a read would hold the policy twice, or not at all.
     const filler = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: filler}\ndata:\n${Array.from({ length: 1000 }, (_, i) => `  k${i}: v${i}\n`).join("")}`;
     const versions = [
-      { "a.yaml": secret("policy"), "m.yaml": filler, "z.yaml": "# moved\n" },
-      { "a.yaml": "# moved\n", "m.yaml": filler, "z.yaml": secret("policy") },
+      { "a.yaml": secret("policy"), "m.yaml": filler, "z.yaml": "" },
+      { "a.yaml": "", "m.yaml": filler, "z.yaml": secret("policy") },
     ];
     writeConfigMapVolume(dir, versions[0]!);
     const helper = join(import.meta.dirname, "../support/configmap-volume.ts");

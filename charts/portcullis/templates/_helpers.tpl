@@ -50,8 +50,19 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 {{- end -}}
 
-{{/* Standalone mode needs manifests from somewhere. */}}
+{{/* Standalone mode needs manifests from somewhere; the client-address values exclude each other as
+the flags they become do (a pod given both would never start). */}}
 {{- define "portcullis.validate" -}}
+{{- $c := .Values.config -}}
+{{- if and (gt (int $c.xffTrustedHops) 0) $c.xffTrustedCidrs -}}
+{{- fail "config.xffTrustedHops and config.xffTrustedCidrs exclude each other (as Envoy Gateway's numTrustedHops and trustedCIDRs): set one" -}}
+{{- end -}}
+{{- if and $c.xffPeerNotAppended (eq (int $c.xffTrustedHops) 0) (not $c.xffTrustedCidrs) -}}
+{{- fail "config.xffPeerNotAppended needs config.xffTrustedHops or config.xffTrustedCidrs (Envoy Gateway's disableXForwardedForAppend is a setting of xForwardedFor)" -}}
+{{- end -}}
+{{- if and $c.clientIpHeader (or (gt (int $c.xffTrustedHops) 0) $c.xffTrustedCidrs) -}}
+{{- fail "config.clientIpHeader excludes config.xffTrustedHops and config.xffTrustedCidrs (as Envoy Gateway's customHeader excludes xForwardedFor)" -}}
+{{- end -}}
 {{- if and (eq .Values.mode "standalone") (not (or .Values.standalone.manifests .Values.standalone.existingConfigMap .Values.standalone.existingSecret)) -}}
 {{- fail "mode: standalone needs standalone.manifests, standalone.existingConfigMap or standalone.existingSecret" -}}
 {{- end -}}

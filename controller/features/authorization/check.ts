@@ -13,17 +13,27 @@
  * joins it (","), then line by line, each piece a line (an upstream may read any line or list
  * element: a Deny rule on `x-role: admin` is not escaped by sending it twice, nor by
  * `x-role: user, admin`; an Allow rule on `accept: a, b` never holds, as `a` is a reading). A rule's `cel` reads `request.query` as Envoy's CEL does, the query text as
- * sent, which no reading changes.
+ * sent, which no reading changes. A request where a header the rules read (every header when a rule
+ * has a CEL expression) has more than MAX_HEADER_LINES lines or elements is refused (431
+ * `request_invalid`) rather than decided on each; other headers' lines are never readings here.
  */
 import type { CheckContext } from "../../authz/context.ts";
 import { deny } from "../../authz/decision.ts";
+import { tooManyHeaderLines } from "../../authz/header-values.ts";
 import type { NormalizedRequest } from "../../authz/request.ts";
 import { mayHoldInvalidUtf8 } from "../../lib/bytes.ts";
 import { plainAddress } from "../../lib/cidr.ts";
 import { claimAt } from "../../lib/claims.ts";
 import { fail } from "../../lib/result.ts";
 import { ENVOY_QUERY, OTHER_QUERY_READINGS, queryParamsIn, type QueryReading } from "../../snapshot/query-readings.ts";
-import { ENVOY_READING, lineAt, pathMatches, readingsBesidesEnvoys, type RouteReading } from "../../snapshot/route-index.ts";
+import {
+  ENVOY_READING,
+  lineAt,
+  MAX_HEADER_LINES,
+  pathMatches,
+  readingsBesidesEnvoys,
+  type RouteReading,
+} from "../../snapshot/route-index.ts";
 import { NOTHING, type IdentityAttributes, type Pass, type PhaseResult, type Where } from "../feature.ts";
 import type { GeoLocation } from "../../geoip/database.ts";
 import type { CompiledCel } from "./cel.ts";
@@ -40,10 +50,13 @@ export function checkAuthorization(
   passed: readonly Pass[],
   ctx: CheckContext,
 ): PhaseResult {
+  // Each line of a header the rules read is a reading of its own, decided in full (as check() refuses for route matches).
+  const lines = mostLinesRead(config, request);
+  if (lines > MAX_HEADER_LINES) return fail(tooManyHeaderLines(where));
   const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
   const clientAddress = ctx.clientAddress.of(request.arrived);
   const now = ctx.now();
-  const verdict = authorize(config, request, who, clientAddress, now, ctx.trace);
+  const verdict = authorize(config, request, who, clientAddress, now, lines, ctx.trace);
   if (verdict.allowed) return NOTHING;
   if (verdict.by !== "defaultAction") return fail(deny(403, "authz_denied", `denied by authorization rule ${verdict.by}`, where));
   // The audit line says why no rule applied, rule by rule: decided again with an account of each
@@ -51,7 +64,7 @@ export function checkAuthorization(
   // operator's `detail`, never sent to the client.
   const account = new Trace();
   account.step("authorization");
-  authorize(config, request, who, clientAddress, now, account);
+  authorize(config, request, who, clientAddress, now, lines, account);
   const rules = (account.steps[0]!.rules as string[]).slice(0, -1);
   return fail({
     ...deny(403, "authz_denied", "no authorization rule allows the request", where),
@@ -66,7 +79,8 @@ export interface Verdict {
 }
 
 /**
- * `now`: the request's time in epoch milliseconds (Envoy's `request.time`). `trace`: each rule
+ * `now`: the request's time in epoch milliseconds (Envoy's `request.time`). `lines`: the most lines
+ * a header the rules read has (mostLinesRead; at most MAX_HEADER_LINES). `trace`: each rule
  * tried on Envoy's reading is noted (`rules`), with the first part of it the request does not
  * meet, then each other reading decided with its own rules (`otherReadings`).
  */
@@ -76,12 +90,13 @@ export function authorize(
   who: IdentityAttributes,
   clientAddress: string | undefined,
   now: number,
+  lines: number,
   trace?: Trace,
 ): Verdict {
   trace?.note({ clientAddress: clientAddress ?? "(cannot be determined)" });
   const first = decide(config, request, who, clientAddress, now, ENVOY_READING, trace);
   if (!first.allowed) return first;
-  for (const reading of otherReadings(config, request)) {
+  for (const reading of otherReadings(config, request, lines)) {
     // Each reading's rules in a list of their own, under this step (the phase's outcome is noted on it after).
     const own = trace === undefined ? undefined : new Trace();
     own?.step("authorization");
@@ -98,9 +113,8 @@ export function authorize(
  * differ from every reading's before it (Envoy's first: `?role=%61dmin` is `%61dmin` there and
  * `admin` decoded); a header line reading when a rule reads headers and one has several lines.
  */
-function otherReadings(config: CompiledAuthorization, request: NormalizedRequest): readonly RouteReading[] {
+function otherReadings(config: CompiledAuthorization, request: NormalizedRequest, lines: number): readonly RouteReading[] {
   const rawQuery = config.rules.some((r) => r.principal?.cel !== undefined) ? request.rawQuery : undefined;
-  const lines = config.rules.some(readsHeaders) ? mostLines(request) : 1;
   if (rawQuery === undefined && lines === 1) return NO_READINGS;
   const distinct: QueryReading[] = [ENVOY_QUERY];
   if (rawQuery !== undefined) {
@@ -126,20 +140,27 @@ function sameParams(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, strin
   return true;
 }
 
-/** Whether a rule reads a request header: a header match, a rule `cel` or a `principal.cel`. */
-const readsHeaders = (r: CompiledRule): boolean =>
-  r.cel !== undefined || r.principal?.headers !== undefined || r.principal?.cel !== undefined;
-
-/** The most lines a header of the request has (its pieces, linesUpstreamMayRead), at least 1. */
-function mostLines(request: NormalizedRequest): number {
+/**
+ * The most lines (pieces, linesUpstreamMayRead) among the headers the rules read
+ * (CompiledAuthorization.headersRead), at least 1: every header when a rule has a CEL expression,
+ * else those the header matches name (an Accept of 8 elements adds no reading to rules on x-role).
+ * Loops over the request's own values: no array of lines.
+ */
+function mostLinesRead(config: CompiledAuthorization, request: NormalizedRequest): number {
   const headers = request.source.headers;
+  const read = config.headersRead;
   let most = 1;
-  for (const name in headers) {
-    const v = headers[name];
-    if (Array.isArray(v)) most = Math.max(most, v.length);
+  if (read === undefined) {
+    for (const name in headers) most = Math.max(most, linesIn(headers[name]));
+    return most;
   }
+  // An index loop: this runs on every check of a policy with rules, and an iterator would be allocated for each.
+  for (let i = 0; i < read.length; i++) if (Object.hasOwn(headers, read[i]!)) most = Math.max(most, linesIn(headers[read[i]!]));
   return most;
 }
+
+/** How many lines a header value stands for (an array: its lines; a string or nothing: 1). */
+const linesIn = (value: string | readonly string[] | undefined): number => (Array.isArray(value) ? value.length : 1);
 
 /** A header's value in `reading`: its lines joined as Envoy joins them (request.header), or one of them; undefined when absent. */
 function headerIn(request: NormalizedRequest, name: string, reading: RouteReading): string | undefined {

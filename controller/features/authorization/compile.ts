@@ -94,6 +94,12 @@ export interface CompiledAuthorization {
   readonly rules: readonly CompiledRule[];
   /** Locates the client for the rules' `clientIPGeoLocations` (every field they read); undefined when none has any. */
   readonly geo: GeoLocator | undefined;
+  /**
+   * Lower-case names, in rule order without repeats, of the headers the rules' principal header
+   * matches read, each line and list element a reading of its own (check.ts); undefined when a rule
+   * has a CEL expression (a rule `cel` or a `principal.cel`), which may read any header.
+   */
+  readonly headersRead: readonly string[] | undefined;
 }
 
 export interface CompiledRule {
@@ -151,7 +157,16 @@ export function compileAuthorization(spec: AuthorizationSpec, context: CompileCo
     else problems.push(...located.errors.map((e) => `clientIPGeoLocations: ${e}`));
   }
   if (problems.length > 0) return fail(problems);
-  return ok({ defaultAction: spec.defaultAction ?? "Deny", rules, geo }, rules.flatMap(allowValuesSplit));
+  return ok(
+    { defaultAction: spec.defaultAction ?? "Deny", rules, geo, headersRead: headersReadBy(rules) },
+    rules.flatMap(allowValuesSplit),
+  );
+}
+
+/** CompiledAuthorization.headersRead of `rules`. */
+function headersReadBy(rules: readonly CompiledRule[]): string[] | undefined {
+  if (rules.some((r) => r.cel !== undefined || r.principal?.cel !== undefined)) return undefined;
+  return [...new Set(rules.flatMap((r) => (r.principal?.headers ?? []).map((h) => h.name)))];
 }
 
 /**

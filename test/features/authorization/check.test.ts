@@ -8,6 +8,7 @@ import { clientAddressDetection } from "../../../controller/authz/client-address
 import { geoIPDatabaseOf } from "../../../controller/geoip/database.ts";
 import type { AuthzRequest } from "../../../controller/authz/request.ts";
 import { utf8Bytes } from "../../../controller/lib/bytes.ts";
+import { MAX_HEADER_LINES } from "../../../controller/snapshot/route-index.ts";
 import { gatewayWithRoute, policiesOnRules, securityPolicy } from "../../support/manifests.ts";
 import { writeMmdb } from "../../support/mmdb.ts";
 import { jwksOf, mint, signingKey, type SigningKey } from "../../support/tokens.ts";
@@ -322,6 +323,51 @@ describe("principal.headers", () => {
     expect((await noAdmin()({ path: "/roles", headers: { "x-role": ["user", " admin"] } })).message).toBe(
       "denied by authorization rule no-admin (reading the last line (or list element) of a header)",
     );
+  });
+  it("reads the lines of the headers the rules name only: a list in another header adds no reading; with a CEL rule, every header's does", async () => {
+    const browser = { "x-role": "user", accept: ["text/html", "application/json", "*/*"] };
+    const matched = await noAdmin().explain({ path: "/roles", headers: browser });
+    expect(matched.decision.allowed).toBe(true);
+    expect(JSON.stringify(matched.trace.steps)).not.toContain("otherReadings");
+    const cel = decider(
+      onePolicy(
+        "roles",
+        `authorization: {defaultAction: Allow, rules: [{action: Deny, principal: {cel: "request.headers['x-role'] == 'admin'"}}]}`,
+      ),
+    );
+    expect(JSON.stringify((await cel.explain({ path: "/roles", headers: browser })).trace.steps)).toContain("otherReadings");
+  });
+  it(`refuses (431) a request whose header a rule reads has more than ${MAX_HEADER_LINES} lines or list elements; another header's count is not the rules' concern`, async () => {
+    const over = Array.from({ length: MAX_HEADER_LINES + 1 }, (_, i) => `r${i}`);
+    const json = Array.from({ length: 71 }, (_, i) => `"k${i}":${i}`);
+    const refused = await noAdmin()({ path: "/roles", headers: { "x-role": over } });
+    expect(refused).toMatchObject({ status: 431, code: "request_invalid", route: "apps/api rule roles" });
+    expect(refused.message).not.toContain("x-role");
+    expect(await noAdmin()({ path: "/roles", headers: { "x-role": "user", "x-client-metadata": json } })).toMatchObject({ status: 200 });
+    expect((await noAdmin()({ path: "/roles", headers: { "x-role": "admin", "x-client-metadata": json } })).code).toBe("authz_denied");
+  });
+  it(`with a CEL rule (which may read any header), refuses (431) a request with any header of more than ${MAX_HEADER_LINES} lines or list elements, on its own routes only`, async () => {
+    const json = Array.from({ length: 71 }, (_, i) => `"k${i}":${i}`);
+    const d = decider(
+      policiesOnRules("api.example.com", {
+        cel: {
+          path: "/cel",
+          features: `authorization: {defaultAction: Allow, rules: [{action: Deny, principal: {cel: "request.headers['x-role'] == 'admin'"}}]}`,
+        },
+        roles: {
+          path: "/roles",
+          features:
+            "authorization: {defaultAction: Allow, rules: [{action: Deny, principal: {headers: [{name: x-role, values: [admin]}]}}]}",
+        },
+      }),
+    );
+    const user = { "x-role": "user" };
+    expect(await d({ path: "/cel", headers: { ...user, "x-client-metadata": json } })).toMatchObject({
+      status: 431,
+      code: "request_invalid",
+    });
+    expect((await d({ path: "/cel", headers: { ...user, "x-client-metadata": json.slice(0, MAX_HEADER_LINES) } })).status).toBe(200);
+    expect((await d({ path: "/roles", headers: { ...user, "x-client-metadata": json } })).status).toBe(200);
   });
   it("never allows on an Allow value holding ',' once the ports read its pieces: an upstream may act on one piece (the documented cost)", async () => {
     const own = decider(

@@ -28,6 +28,29 @@ authorization:
     expect(compiled.rules[1]!.principal!.clientCIDRs!.contains("10.2.3.4")).toBe(true);
   });
 
+  it("lists the headers the rules read line by line (headersRead), once each in rule order; none listed, but every header, once a rule has CEL", () => {
+    const headers = compilePolicy(`
+authorization:
+  rules:
+    - {action: Deny, principal: {headers: [{name: X-Role, values: [admin]}, {name: x-team, values: [b]}]}}
+    - {action: Allow, principal: {headers: [{name: x-role, values: [user]}], clientCIDRs: [10.0.0.0/8]}}
+`);
+    expect(headers.compiled(authorization)!.headersRead).toEqual(["x-role", "x-team"]);
+    expect(
+      compilePolicy("authorization: {rules: [{action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}]}").compiled(authorization)!
+        .headersRead,
+    ).toEqual([]);
+    const cel = compilePolicy(`
+authorization:
+  rules:
+    - {action: Deny, principal: {headers: [{name: x-role, values: [admin]}]}}
+    - {action: Allow, cel: "request.method == 'GET'"}
+`);
+    expect(cel.compiled(authorization)!.headersRead).toBeUndefined();
+    const principalCel = compilePolicy(`authorization: {rules: [{action: Allow, principal: {cel: "request.path == '/'"}}]}`);
+    expect(principalCel.compiled(authorization)!.headersRead).toBeUndefined();
+  });
+
   it("warns of an Allow rule's header value holding ',', which never allows once each element is a reading; a Deny rule's, Cookie's and Host's are left alone", () => {
     const outcome = compilePolicy(`
 authorization:

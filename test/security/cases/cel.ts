@@ -109,7 +109,11 @@ export const celCases: readonly Case[] = [
   c(
     "repeated-header-deny",
     "Deny `request.headers['x-role'] == 'admin'`, default Allow; x-role sent twice, `admin` and `admin` (Envoy reads `admin,admin`, the upstream `admin`)",
-    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-admin (reading the first line (or list element) of a header)" },
+    {
+      status: 403,
+      code: "authz_denied",
+      reason: "denied by authorization rule no-admin (reading the first line (or list element) of a header)",
+    },
     ruled(`{defaultAction: Allow, rules: [{name: no-admin, action: Deny, cel: "request.headers['x-role'] == 'admin'"}]}`, {
       "x-role": ["admin", "admin"],
     }),
@@ -118,7 +122,11 @@ export const celCases: readonly Case[] = [
   c(
     "repeated-header-principal-cel",
     "Deny `principal.cel` `request.headers['x-role'] == 'admin'`, default Allow; x-role sent as `user` then `admin`",
-    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-admin (reading the last line (or list element) of a header)" },
+    {
+      status: 403,
+      code: "authz_denied",
+      reason: "denied by authorization rule no-admin (reading the last line (or list element) of a header)",
+    },
     ruled(`{defaultAction: Allow, rules: [{name: no-admin, action: Deny, principal: {cel: "request.headers['x-role'] == 'admin'"}}]}`, {
       "x-role": ["user", "admin"],
     }),

@@ -159,4 +159,17 @@ export const clientAddressCases: readonly Case[] = [
     NOT_OFFICE,
     behind({ customHeader: "x-real-client-ip" }, "/office", "203.0.113.7", undefined, { "x-real-client-ip": ["10.1.2.3", "203.0.113.9"] }),
   ),
+  c(
+    "no-append",
+    "trusted hops 1 with Envoy Gateway's `disableXForwardedForAppend` (`--xff-peer-not-appended`): the load balancer wrote the client 203.0.113.9 after the client's own `10.9.9.9`, and Envoy appended nothing, on /office",
+    NOT_OFFICE,
+    behind({ trustedHops: 1, peerNotAppended: true }, "/office", "10.9.9.9, 203.0.113.9"),
+    "Envoy Gateway's disableXForwardedForAppend had no counterpart: the last X-Forwarded-For entry was taken for Envoy's append of the peer, so the entry the hops chose was one further left, the client's own; `--xff-peer-not-appended` reads every entry as a received one",
+  ),
+  c(
+    "no-append-no-entry",
+    "trusted hops 1, `--xff-peer-not-appended`, no X-Forwarded-For on the HTTP port: Envoy takes its peer, which only gRPC states: undetermined, a Deny rule with clientCIDRs matches",
+    LAN_DENIED,
+    behind({ trustedHops: 1, peerNotAppended: true }, "/lan", undefined),
+  ),
 ];

@@ -61,6 +61,19 @@ async function noAdminOverGrpc(
   return fromDecision(await d(request), managedHeadersOf(d.result.snapshot.policies));
 }
 
+/** The refusal of a header whose lines are readings with more than MAX_HEADER_LINES of them. */
+const TOO_MANY_ELEMENTS: Expected = {
+  status: 431,
+  code: "request_invalid",
+  reason: `more than ${MAX_HEADER_LINES} lines or comma-separated elements`,
+};
+/** An x-role value of one more element than MAX_HEADER_LINES. */
+const OVER_BOUND_ROLES = Array.from({ length: MAX_HEADER_LINES + 1 }, (_, i) => `r${i}`).join(",");
+
+/** More comma-separated elements than MAX_HEADER_LINES, in a header whose lines are no reading (header.many-list-elements-unread-*). */
+const UNREAD_JSON_ELEMENTS = 71;
+const UNREAD_JSON = `{${Array.from({ length: UNREAD_JSON_ELEMENTS }, (_, i) => `"k${i}":${i}`).join(",")}}`;
+
 /** A Deny rule on x-role: admin denied the request. */
 const DENIED_ADMIN: Expected = { status: 403, code: "authz_denied" };
 
@@ -72,10 +85,14 @@ const deniedOverWire = (id: string, title: string, port: "envoy" | "forward", ro
   c(id, title, DENIED_ADMIN, () => noAdminOverWire(port, roles), fixed);
 
 /**
- * GET /x in NO_ADMIN_WORLD over the wire with an x-role line for each of `roles`: to the Envoy HTTP
+ * GET /x in NO_ADMIN_WORLD over the wire with an x-role line for each of `roles` (then the lines `more`): to the Envoy HTTP
  * port as Envoy's check sends it, or to the forward-auth port as nginx or Caddy describe it.
  */
-async function noAdminOverWire(port: "envoy" | "forward", roles: readonly string[]): Promise<Outcome> {
+async function noAdminOverWire(
+  port: "envoy" | "forward",
+  roles: readonly string[],
+  more: readonly [string, string][] = [],
+): Promise<Outcome> {
   const app = await startTestApp({ "world.yaml": NO_ADMIN_WORLD });
   try {
     const described: [string, string][] =
@@ -91,6 +108,7 @@ async function noAdminOverWire(port: "envoy" | "forward", roles: readonly string
     const sent = requestText("GET", port === "envoy" ? "/x" : "/auth", [
       ...described,
       ...roles.map((v): [string, string] => ["x-role", v]),
+      ...more,
     ]);
     return await exchange(Number(new URL(port === "envoy" ? app.authz : app.forwardAuth).port), sent);
   } finally {
@@ -442,10 +460,35 @@ export const headerCases: readonly Case[] = [
   ),
   c(
     "too-many-list-elements",
-    `wire, Envoy's HTTP check: \`x-role\` holding ${MAX_HEADER_LINES + 1} comma-separated elements (each line or element is a reading of the whole request)`,
-    { status: 431, code: "request_invalid", reason: `more than ${MAX_HEADER_LINES} lines or comma-separated elements` },
-    () => noAdminOverWire("envoy", [Array.from({ length: MAX_HEADER_LINES + 1 }, (_, i) => `r${i}`).join(",")]),
+    `wire, Envoy's HTTP check: \`x-role\`, which the Deny rule reads, holding ${MAX_HEADER_LINES + 1} comma-separated elements (each line or element is a reading of the whole request)`,
+    TOO_MANY_ELEMENTS,
+    () => noAdminOverWire("envoy", [OVER_BOUND_ROLES]),
     "only the first and the last line were readings, so a long list cost nothing and decided nothing in between; every line or element is now a reading, and a header of more than the bound of them is refused rather than decided thousands of times",
+  ),
+  c(
+    "too-many-list-elements-forward-auth",
+    `wire, forward-auth: \`x-role\`, which the Deny rule reads, holding ${MAX_HEADER_LINES + 1} comma-separated elements`,
+    TOO_MANY_ELEMENTS,
+    () => noAdminOverWire("forward", [OVER_BOUND_ROLES]),
+  ),
+  c(
+    "too-many-list-elements-grpc",
+    `gRPC without \`encode_raw_headers\`: \`x-role\`, which the Deny rule reads, holding ${MAX_HEADER_LINES + 1} comma-separated elements`,
+    TOO_MANY_ELEMENTS,
+    () => noAdminOverGrpc({ headers: { "x-role": OVER_BOUND_ROLES } }),
+  ),
+  ...(["envoy", "forward", "grpc"] as const).map((port) =>
+    c(
+      `many-list-elements-unread-${port === "envoy" ? "envoy-http" : port === "forward" ? "forward-auth" : "grpc"}`,
+      `${port === "envoy" ? "wire, Envoy's HTTP check" : port === "forward" ? "wire, forward-auth" : "gRPC"}: a Deny rule on header \`x-role: admin\` (default Allow); \`x-role: user\` and \`x-client-metadata\` holding a JSON object of ${UNREAD_JSON_ELEMENTS} comma-separated members, a header no route match or rule reads`,
+      { status: 200, code: "allowed" },
+      () => {
+        const metadata: [string, string] = ["x-client-metadata", UNREAD_JSON];
+        if (port !== "grpc") return noAdminOverWire(port, ["user"], [metadata]);
+        return noAdminOverGrpc({ headers: { "x-role": "user", [metadata[0]]: metadata[1] } });
+      },
+      "every header's lines and list elements were counted, so a header nothing reads (a JSON value, a long If-None-Match, W3C baggage) was refused 431; only the headers route matches and authorization rules read are counted now, as only theirs are readings (see header.too-many-list-elements)",
+    ),
   ),
   c(
     "deny-rule-repeated-grpc-headers-joined",

@@ -235,6 +235,27 @@ spec:
   rules: [{matches: [{path: {type: Exact, value: /bad}}]}]
 `;
 
+/**
+ * HTTPRoute envoy-gateway-system/admin on Gateway apps/gw (Exact /bad for app.example.com, above rule
+ * bad) and a policy denying every request on it, written without a namespace: Envoy Gateway's file
+ * provider puts it in envoy-gateway-system, beside its route; kubectl in default.
+ */
+const ADMIN_ROUTE_DENIED_WITHOUT_NAMESPACE = `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: admin, namespace: envoy-gateway-system}
+spec:
+  parentRefs: [{name: gw, namespace: apps}]
+  hostnames: [app.example.com]
+  rules: [{matches: [{path: {type: Exact, value: /bad}}]}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: admin-closed}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: admin}]
+  authorization: {defaultAction: Deny}
+`;
+
 const brokenPolicyFile = (id: string, title: string, broken: string) =>
   brokenFolderCase(id, title, (dir) => writeFileSync(join(dir, "policy.yaml"), broken));
 
@@ -297,7 +318,7 @@ export const manifestCases: readonly Case[] = [
     "moved-into-broken-file",
     "the policy is moved out of policy.yaml into a new file, team.yaml, that does not parse (a typo after it)",
     (dir) => {
-      writeFileSync(join(dir, "policy.yaml"), "# moved to team.yaml\n");
+      writeFileSync(join(dir, "policy.yaml"), "");
       writeFileSync(join(dir, "team.yaml"), `${bad(apiKey())}---\nkind: [unclosed\n`);
     },
     "each file kept its own last good contents, so the policy was in neither (policy.yaml no longer held it, team.yaml had never parsed) and its route was allowed (200); while a file does not parse, the folder's last read where every file parsed now stays in force, whole",
@@ -455,29 +476,47 @@ spec:
     { policies: bad(apiKey()) },
     "only .yaml, .yml and .json files were read, so the policy vanished and its route was allowed (200) where Envoy Gateway's file provider, which reads every file of its folder, enforces it; a file without an extension is now read as a manifest too",
   ),
-  m(
-    "policy-in-list",
-    "the policy arrives inside a `kind: List` (what `kubectl get -o yaml` writes and `kubectl apply -f` applies item by item)",
-    { status: 401, code: "apikey_missing" },
+  checkFolderCase(
+    "manifest.policy-in-list",
+    "`portcullis check` on a folder whose policy arrives inside a `kind: List` (what `kubectl get -o yaml` writes and `kubectl apply -f` applies item by item)",
+    { status: 403, code: "not_ready", condition: "is an item of a list" },
+    "a document of kind List was ignored, so the policy among its items vanished and its route was allowed (200); its items were then read as kubectl apply reads them, where Envoy Gateway's file provider drops a v1 List whole (see manifest.route-in-list); a list holding a kind Portcullis reads now breaks its file",
     inList("apiVersion: v1\nkind: List", bad(apiKey())),
-    { headers: {} },
-    "a document of kind List was ignored, so the policy among its items vanished and its route was allowed (200); a list's items are now read as kubectl apply reads them",
   ),
-  m(
-    "policy-in-typed-list",
-    "the policy arrives inside a `kind: SecurityPolicyList` whose item has no apiVersion or kind (kubectl gives it the list's)",
-    { status: 401, code: "apikey_missing" },
+  checkFolderCase(
+    "manifest.policy-in-typed-list",
+    "`portcullis check` on a folder whose policy arrives inside a `kind: SecurityPolicyList` whose item has no apiVersion or kind (kubectl gives it the list's)",
+    { status: 403, code: "not_ready", condition: "is an item of a list" },
+    "a SecurityPolicyList broke its file as a misspelt kind; its items were then read as kubectl apply reads them, which Envoy Gateway's file provider does not (see manifest.route-in-list); it now breaks its file as an item of a list",
     inList("apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicyList", bad(apiKey()).replace(/apiVersion: .*\nkind: .*\n/, "")),
-    { headers: {} },
-    "a SecurityPolicyList broke its file as a misspelt kind, so a folder holding one never came into force; its items are now read as kubectl apply reads them",
   ),
-  m(
-    "policy-in-nested-list",
-    "the policy arrives inside a `kind: List` that is itself an item of a `kind: List`",
-    { status: 401, code: "apikey_missing" },
+  checkFolderCase(
+    "manifest.policy-in-nested-list",
+    "`portcullis check` on a folder whose policy arrives inside a `kind: List` that is itself an item of a `kind: List`",
+    { status: 403, code: "not_ready", condition: "is an item of a list" },
+    "a document of kind List was ignored, so the policy in the inner list vanished and its route was allowed (200); nested lists were then expanded as kubectl apply expands them, which Envoy Gateway's file provider does not (see manifest.route-in-list); it now breaks its file",
     inList("apiVersion: v1\nkind: List", inList("apiVersion: v1\nkind: List", bad(apiKey()))),
-    { headers: {} },
-    "a document of kind List was ignored, so the policy in the inner list vanished and its route was allowed (200); nested lists are now expanded too",
+  ),
+  brokenFolderCase(
+    "policy-commented-out",
+    "the policy is commented out line by line, leaving policy.yaml a file of comments only",
+    (dir) => writeFileSync(join(dir, "policy.yaml"), bad(apiKey()).replace(/^/gm, "# ")),
+    "a document holding no object was skipped, so the policy vanished and its route was allowed (200) where Envoy Gateway's file provider, whose loader refuses the whole load over such a document, keeps the policy it had; a chunk of Kubernetes' YAML reader that holds no object now breaks its file",
+  ),
+  brokenFolderCase(
+    "route-in-list",
+    "an open route `public` (Exact /bad) is added inside a `kind: List` in list.yaml: kubectl apply would apply it, Envoy Gateway's file provider drops the list whole (a v1 List matches none of the kinds it loads)",
+    (dir) => writeFileSync(join(dir, "list.yaml"), inList("apiVersion: v1\nkind: List", OPEN_EXACT_BAD)),
+    "a list's items were read as kubectl apply reads them, so the open route ranked above rule bad and /bad was allowed (200) where Envoy Gateway, which loads no list's items, routes it to the protected rule; an item of a list of a kind Portcullis reads now breaks its file",
+  ),
+  brokenFolderCase(
+    "namespace-unsaid-beside-envoy-gateway-system",
+    "the Gateway takes routes of every namespace, and admin.yaml adds HTTPRoute envoy-gateway-system/admin (Exact /bad) with a policy that denies it, written without a namespace",
+    (dir) => {
+      writeFileSync(join(dir, "base.yaml"), BASE.replace("port: 80}", "port: 80, allowedRoutes: {namespaces: {from: All}}}"));
+      writeFileSync(join(dir, "admin.yaml"), ADMIN_ROUTE_DENIED_WITHOUT_NAMESPACE);
+    },
+    "an object without a namespace was read as in `default`, as kubectl reads it, so the policy missed its route and /bad was allowed (200) where Envoy Gateway's file provider, which puts it in envoy-gateway-system, denies it; a folder that names `default` or `envoy-gateway-system` beside an object without a namespace now breaks",
   ),
   checkNeverParsed,
   checkInvalidObject,
