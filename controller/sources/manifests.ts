@@ -19,6 +19,7 @@ import { readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { relative } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { isWatchedKind, KINDS } from "../api/kinds.ts";
+import type { ObjectMeta } from "../api/meta.ts";
 import { toResources, type RawObject, type RejectedObject, type Resources } from "../api/resources.ts";
 import { scanFolder, signatureOf, type FolderScan } from "./folder-entries.ts";
 import { parseManifests } from "./manifest-text.ts";
@@ -98,7 +99,8 @@ export class ManifestFolder {
     for (const error of unloaded) if (error !== undefined) errors.push(error);
     const loaded = objects.filter((_, i) => unloaded[i] === undefined);
     errors.push(...namespaceReadings(loaded));
-    const { resources, rejected } = toResources(loaded.length === objects.length ? objects : loaded);
+    const { resources: read, rejected } = toResources(loaded.length === objects.length ? objects : loaded);
+    const resources = withoutMetadataEnvoyGatewayDrops(read);
     // An object of a kind Portcullis reads that is not valid leaves its file's meaning as unknown as a
     // YAML error does (a policy whose label is a number would be left out, opening its route), and so
     // does a second copy of an object that differs from the first (which one is meant is unknown):
@@ -190,6 +192,27 @@ export class ManifestFolder {
   }
 }
 
+/**
+ * `resources` as Envoy Gateway v1.9.0's file provider holds them: its loader keeps of an object's
+ * metadata only the name and namespace (internal/gatewayapi/resource/load.go builds each object
+ * anew), and the in-memory client it stores them in sets no creationTimestamp. So no label selects
+ * anything there (a listener's allowedRoutes selector, a policy's targetSelectors), and every object
+ * is as old as every other: a conflict or a tie in route order goes by namespace and name. Labels and
+ * creationTimestamp are dropped here too (after validation: Envoy Gateway's CRD validation refuses a
+ * label that is not a string); Portcullis' own annotations stay, being its configuration.
+ */
+function withoutMetadataEnvoyGatewayDrops(resources: Resources): Resources {
+  const lists = Object.entries(resources).map(([list, objects]: [string, readonly { readonly metadata: ObjectMeta }[]]) => [
+    list,
+    objects.map((o) =>
+      o.metadata.labels === undefined && o.metadata.creationTimestamp === undefined
+        ? o
+        : { ...o, metadata: { ...o.metadata, labels: undefined, creationTimestamp: undefined } },
+    ),
+  ]);
+  return Object.fromEntries(lists) as unknown as Resources;
+}
+
 /** A rejected object as its file's error: the file from its origin ("file#N"), the document and the line it begins on, what is wrong and why. */
 function objectError(
   r: Pick<RejectedObject, "origin" | "object">,
@@ -224,7 +247,11 @@ function parseFile(path: string, file: string): { objects: RawObject[] } | { err
           "is not a regular file (a pipe, socket or device): Envoy Gateway's file provider would read it as a file of manifests; remove it from the folder",
       };
     }
-    if (stats.size > MAX_MANIFEST_BYTES) return { error: `larger than ${MAX_MANIFEST_BYTES} bytes` };
+    if (stats.size > MAX_MANIFEST_BYTES) {
+      return {
+        error: `larger than ${MAX_MANIFEST_BYTES} bytes, the most Portcullis reads of one manifest file (Envoy Gateway's file provider reads any size): split it`,
+      };
+    }
     text = readFileSync(path, "utf8");
   } catch (e) {
     return { error: `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };

@@ -73,6 +73,11 @@ describe("values.schema.json, as helm enforces it", () => {
       { standalone: { manifests: { ".a.yaml": "kind: Gateway" } } },
       "standalone.manifests",
     ],
+    [
+      "a manifest file in a subfolder (team-a/p.yaml), a key no ConfigMap can hold and a folder Envoy Gateway does not read",
+      { standalone: { manifests: { "team-a/p.yaml": "kind: Gateway" } } },
+      "standalone.manifests",
+    ],
     ["a bad scrape interval", { serviceMonitor: { interval: "30" } }, "serviceMonitor.interval"],
   ])("helm refuses %s, naming the value", (_what, override, path) => {
     expect(() => renderChart(override)).toThrow(`- ${path}`);

@@ -326,6 +326,22 @@ items:
     ]);
   });
 
+  it("holds objects without labels or creationTimestamp, as Envoy Gateway's file provider holds them (no label selects, every object is as old), after validating them", () => {
+    writeFileSync(
+      join(dir, "a.yaml"),
+      `apiVersion: v1\nkind: Namespace\nmetadata: {name: team-web, labels: {team: web}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: apps, creationTimestamp: "2020-01-01T00:00:00Z", labels: {a: b}, annotations: {portcullis.io/x: y, other: z}}\n`,
+    );
+    const folder = new ManifestFolder(dir);
+    const { latest } = folder.read();
+    expect(latest.errors).toEqual([]);
+    expect(latest.resources.namespaces.map((n) => n.metadata)).toEqual([expect.objectContaining({ name: "team-web", labels: undefined })]);
+    expect(latest.resources.secrets.map((s) => s.metadata)).toEqual([
+      expect.objectContaining({ name: "s", labels: undefined, creationTimestamp: undefined, annotations: { "portcullis.io/x": "y" } }),
+    ]);
+    writeFileSync(join(dir, "a.yaml"), "apiVersion: v1\nkind: Namespace\nmetadata: {name: team-web, labels: {version: 1}}\n");
+    expect(folder.read().latest.errors[0]?.error).toContain("metadata.labels.version");
+  });
+
   it("an object without a namespace beside one naming default or envoy-gateway-system breaks the folder: Envoy Gateway's file provider puts it in envoy-gateway-system, kubectl in default", () => {
     const folder = new ManifestFolder(dir);
     writeFileSync(join(dir, "a.yaml"), secret("keys"));
@@ -592,6 +608,7 @@ for (let i = 1; ; i++) writeConfigMapVolume(dir, versions[i % 2]);`;
     writeFileSync(join(dir, "big.yaml"), "#".repeat(MAX_MANIFEST_BYTES + 1));
     const { latest } = new ManifestFolder(dir).read();
     expect(latest.errors.map((e) => e.file).sort()).toEqual(["big.yaml", "bomb.yaml"]);
+    expect(latest.errors.find((e) => e.file === "big.yaml")?.error).toMatch(/^larger than 4194304 bytes, .*: split it$/);
   });
 });
 

@@ -16,7 +16,7 @@ import { loadConfig, type CheckConfig } from "../../../controller/config.ts";
 import { compile } from "../../../controller/compile/index.ts";
 import { summarizeSnapshot } from "../../../controller/snapshot/summary.ts";
 import { parseManifests } from "../../../controller/sources/manifest-text.ts";
-import { ManifestFolder } from "../../../controller/sources/manifests.ts";
+import { ManifestFolder, type FolderLoad } from "../../../controller/sources/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 import { gatewayWithRoute } from "../../support/manifests.ts";
@@ -67,9 +67,16 @@ interface Probe {
   readonly managed?: readonly string[];
 }
 
-/** Compiles BASE + `extra` (or raw objects), checks the probe, and asserts the neighbour is still enforced. */
-async function decide(raws: readonly RawObject[], probe: Probe, reported: string[] = []): Promise<Outcome> {
-  const { resources, rejected } = toResources(raws);
+/**
+ * Compiles raw objects (BASE + `extra`), or what a manifest folder read puts in force, checks the
+ * probe, and asserts the neighbour is still enforced.
+ */
+async function decide(
+  input: readonly RawObject[] | Pick<FolderLoad, "resources" | "rejected">,
+  probe: Probe,
+  reported: string[] = [],
+): Promise<Outcome> {
+  const { resources, rejected } = "resources" in input ? input : toResources(input);
   const result = compile(resources, { controllerName: "portcullis.io/controller", gatewayClasses: [] });
   const ask = (path: string, headers: Record<string, string>) =>
     check(result.snapshot, { method: "GET", scheme: "http", host: "app.example.com", path, headers, gateway: undefined }, ctx);
@@ -185,7 +192,7 @@ function brokenFolderCase(
         if (inForce === undefined) throw new Error(`${id}: the folder read whole first is no longer in force`);
         // What is in force is decided whatever the read found: a change not seen as breaking a file is served as it is.
         return decide(
-          inForce.objects,
+          inForce,
           { headers: {} },
           latest.errors.map((e) => `${e.file}: ${e.error} (the folder's last good contents stay in force)`),
         );
@@ -204,7 +211,7 @@ function folderCase(id: string, title: string, expect: Expected, files: Record<s
       return inCatalogueFolder(files, (dir) => {
         const { inForce } = new ManifestFolder(dir).read();
         if (inForce === undefined) throw new Error(`${id}: the folder is not in force`);
-        return decide(inForce.objects, { headers: {} });
+        return decide(inForce, { headers: {} });
       });
     },
   };
@@ -502,6 +509,16 @@ spec:
     "the policy is commented out line by line, leaving policy.yaml a file of comments only",
     (dir) => writeFileSync(join(dir, "policy.yaml"), bad(apiKey()).replace(/^/gm, "# ")),
     "a document holding no object was skipped, so the policy vanished and its route was allowed (200) where Envoy Gateway's file provider, whose loader refuses the whole load over such a document, keeps the policy it had; a chunk of Kubernetes' YAML reader that holds no object now breaks its file",
+  ),
+  folderCase(
+    "conflict-settled-by-creation-timestamp",
+    "two policies on rule bad: `a-strict` (API key) and `z-open` (allows every request), whose creationTimestamp is older",
+    { status: 401, code: "apikey_missing" },
+    {
+      "policy.yaml":
+        bad(apiKey(), "a-strict") + bad("  authorization: {defaultAction: Allow}\n", "z-open").replace("2024-06-01", "2020-01-01"),
+    },
+    "the older policy won the conflict, so z-open governed rule bad and /bad was allowed (200) where Envoy Gateway's file provider, which keeps no creationTimestamp (it loads name and namespace only), settles the tie by name and enforces a-strict; a manifest folder's objects are now read without their creationTimestamp and labels",
   ),
   brokenFolderCase(
     "route-in-list",
