@@ -63,7 +63,13 @@ export function parseManifests(text: string, file: string): { objects: RawObject
       const at = lines.linePos(otherwise.at);
       return { error: `line ${at.line}, column ${at.col}: ${otherwise.why}` };
     }
+    // Where an empty document begins counts too, when inside a chunk (not on a `---` that ends one):
+    // a chunk's first document is the one read, and a later one is dropped even after an empty one.
     if (!holdsNothing(doc)) lastPart = partAt(starts, doc.contents!.range[0], lastPart);
+    else {
+      const part = partAt(starts, doc.range[0], lastPart);
+      if (doc.range[0] < chunks[part]!.end) lastPart = part;
+    }
     // A bounded alias count keeps a "billion laughs" document from exhausting memory.
     let object: unknown;
     try {

@@ -30,6 +30,12 @@ describe("parseManifests: the chunks Kubernetes' YAML reader hands Envoy Gateway
     }
   });
 
+  it("a document after an empty one in the same chunk (after `...`) fails its file: that provider reads only the chunk's first, empty, document", () => {
+    expect(read(`---\n...\n${SECRET}`)).toMatch(/^line 3, column 1: Kubernetes' YAML reader .* would drop this document/);
+    // A comment after `...` ends no document that holds something: nothing is dropped.
+    expect(read(`${SECRET}...\n# the end\n`)).toEqual(["f.yaml#1"]);
+  });
+
   it("blank lines and comments inside a document, a `---` that begins the file or repeats before a document, and a trailing `---` are no chunk of their own", () => {
     const read1 = {
       "": [],

@@ -552,6 +552,12 @@ spec:
   ),
   jwksInBinaryDataCase(),
   brokenFolderCase(
+    "route-after-empty-document",
+    "route.yaml adds an open route `public` (Exact /bad) after an empty document ended by `...` (`---`, `...`, the route), with no `---` between them",
+    (dir) => writeFileSync(join(dir, "route.yaml"), `---\n...\n${OPEN_EXACT_BAD}`),
+    "the empty document was skipped and the route read, so it ranked above rule bad and /bad was allowed (200) where Kubernetes' YAML reader hands Envoy Gateway's file provider the chunk whole, whose first document is empty (its loader refuses the whole load, keeping the policy); a document after an empty one in the same chunk now breaks its file",
+  ),
+  brokenFolderCase(
     "route-in-list",
     "an open route `public` (Exact /bad) is added inside a `kind: List` in list.yaml: kubectl apply would apply it, Envoy Gateway's file provider drops the list whole (a v1 List matches none of the kinds it loads)",
     (dir) => writeFileSync(join(dir, "list.yaml"), inList("apiVersion: v1\nkind: List", OPEN_EXACT_BAD)),
