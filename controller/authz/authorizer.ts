@@ -134,8 +134,12 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
   });
   const sampleRate = options.auditAllowedSampleRate ?? 0;
   const random = options.random ?? Math.random;
-  const conclude = (decision: Decision, request: AuthzRequest, protocol: Protocol, requestId: RequestIdOf, started: number): Decision => {
-    recorders[protocol].record(decision.code, decision.status, (performance.now() - started) / 1000);
+  // When the check being concluded began (performance.now(), ms). A number passed to conclude was a heap
+  // number on every check; a decision at hand is concluded before another check begins, and one that
+  // had to wait puts its own start back just before it is concluded.
+  const startedAt = new Float64Array(1);
+  const conclude = (decision: Decision, request: AuthzRequest, protocol: Protocol, requestId: RequestIdOf): Decision => {
+    recorders[protocol].record(decision.code, decision.status, (performance.now() - startedAt[0]!) / 1000);
     if (decision.status >= 400) {
       const line = auditLine(decision, request, protocol);
       logger.info({ audit: "deny", requestId: idOf(request, requestId), ...line }, "request denied");
@@ -150,6 +154,12 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
     return decision;
   };
 
+  /** conclude for a check that began at `started` (performance.now(), ms) and had to wait: its start put back first. */
+  const concludeStartedAt = (started: number, decision: Decision, request: AuthzRequest, protocol: Protocol, requestId: RequestIdOf) => {
+    startedAt[0] = started;
+    return conclude(decision, request, protocol, requestId);
+  };
+
   // Apart from decide(), so that a decision at hand allocates no context for these closures.
   const concludeWhenDecided = (
     decision: Promise<Decision>,
@@ -159,19 +169,19 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
     started: number,
   ): Promise<Decision> =>
     decision.then(
-      (d) => conclude(d, request, protocol, requestId, started),
-      (err: unknown) => conclude(failed(err, request, requestId), request, protocol, requestId, started),
+      (d) => concludeStartedAt(started, d, request, protocol, requestId),
+      (err: unknown) => concludeStartedAt(started, failed(err, request, requestId), request, protocol, requestId),
     );
 
   return {
     decide(request, protocol, requestIdOf) {
-      const started = performance.now();
+      startedAt[0] = performance.now();
       // At debug level every decision is traced and its trace logged (otherwise no trace exists);
       // the request id is then read once, so the trace and the audit line carry the same.
       const debug = traced;
       const requestId = debug ? idReadOnce(request, requestIdOf) : requestIdOf;
       const published = current();
-      if (published === undefined) return conclude(NOT_READY, request, protocol, requestId, started);
+      if (published === undefined) return conclude(NOT_READY, request, protocol, requestId);
       let decision: MaybePromise<Decision>;
       try {
         decision = debug ? tracedDecision(published, request, requestId) : check(published.snapshot, request, contextFor(published));
@@ -185,8 +195,8 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
       } catch (err) {
         decision = failed(err, request, requestId);
       }
-      if (decision instanceof Promise) return concludeWhenDecided(decision, request, protocol, requestId, started);
-      return conclude(decision, request, protocol, requestId, started);
+      if (decision instanceof Promise) return concludeWhenDecided(decision, request, protocol, requestId, startedAt[0]!);
+      return conclude(decision, request, protocol, requestId);
     },
     explain(request) {
       const published = current();

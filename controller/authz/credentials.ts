@@ -12,8 +12,9 @@ import type { NormalizedRequest } from "./request.ts";
  * whole line (which then fails to verify). A query parameter or a cookie may repeat, and an empty one
  * is a token too, as for Envoy (its query parser stores `""` for `a=` and for a bare `a`, its cookie
  * parser keeps `a=`, and the extractor takes whatever value it finds, which then fails as malformed).
+ * One value is answered as itself (Credentials).
  */
-export function readCredential(request: NormalizedRequest, source: CredentialSource): readonly string[] {
+export function readCredential(request: NormalizedRequest, source: CredentialSource): Credentials {
   switch (source.in) {
     case "header":
       return headerTokens(request, source.name, source.prefix, envoyToken);
@@ -32,30 +33,39 @@ export function readCredential(request: NormalizedRequest, source: CredentialSou
  * and Flask-JWT-Extended, reads `Bearer<TAB><t>`), then the token as Envoy cuts it. Envoy never
  * verifies these; a token the upstream may still read must not pass unverified.
  */
-export function readCredentialOtherwise(request: NormalizedRequest, source: CredentialSource): readonly string[] {
+export function readCredentialOtherwise(request: NormalizedRequest, source: CredentialSource): Credentials {
   return source.in === "header" ? headerTokens(request, source.name, source.prefix, tokenOtherwise) : NONE;
 }
 
+/**
+ * The values a source yields, in order: one value as itself (a string, the empty token "" too), none
+ * or several as a list. The usual request holds one token, and a list of it was built on every check.
+ * Read it with `typeof credentials === "string"`, never with `.length` or `[i]` on the union.
+ */
+export type Credentials = string | readonly string[];
+
 const NONE: readonly string[] = Object.freeze([]);
 
-/** What `read` yields from each line (withoutOws) of header `name`, in order. */
+/** What `read` yields from each line (withoutOws) of header `name`, in order (Credentials). */
 function headerTokens(
   request: NormalizedRequest,
   name: string,
   prefix: string | undefined,
   read: (line: string, prefix: string | undefined) => string | undefined,
-): readonly string[] {
-  // Usually one value: an array of one, not an empty array grown by push (which reserves 17 slots);
-  // an index loop over the lines, as an iterator (or a list of the one line) would be allocated on every request.
+): Credentials {
+  // An index loop over the lines, as an iterator (or a list of the one line) would be allocated on every
+  // request; a list only from a second value on, built with both (an empty one grown by push reserves 17 slots).
   const lines = request.headerLineCount(name);
-  let out: string[] | undefined;
+  let first: string | undefined;
+  let several: string[] | undefined;
   for (let i = 0; i < lines; i++) {
     const credential = read(withoutOws(request.headerLineAt(name, i)), prefix);
     if (credential === undefined) continue;
-    if (out === undefined) out = [credential];
-    else out.push(credential);
+    if (first === undefined) first = credential;
+    else if (several === undefined) several = [first, credential];
+    else several.push(credential);
   }
-  return out ?? NONE;
+  return several ?? first ?? NONE;
 }
 
 /** The token Envoy takes from one header line (withoutOws), as readCredential describes; undefined for none. */

@@ -20,7 +20,7 @@ import { relative } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { isWatchedKind, KINDS } from "../api/kinds.ts";
 import type { ObjectMeta } from "../api/meta.ts";
-import { toResources, type RawObject, type RejectedObject, type Resources } from "../api/resources.ts";
+import { toResources, type ConfigMap, type RawObject, type RejectedObject, type Resources } from "../api/resources.ts";
 import { scanFolder, signatureOf, type FolderScan } from "./folder-entries.ts";
 import { parseManifests } from "./manifest-text.ts";
 import { unreadable } from "./unreadable.ts";
@@ -100,7 +100,7 @@ export class ManifestFolder {
     const loaded = objects.filter((_, i) => unloaded[i] === undefined);
     errors.push(...namespaceReadings(loaded));
     const { resources: read, rejected } = toResources(loaded.length === objects.length ? objects : loaded);
-    const resources = withoutMetadataEnvoyGatewayDrops(read);
+    const resources = asEnvoyGatewayHoldsThem(read, loaded);
     // An object of a kind Portcullis reads that is not valid leaves its file's meaning as unknown as a
     // YAML error does (a policy whose label is a number would be left out, opening its route), and so
     // does a second copy of an object that differs from the first (which one is meant is unknown):
@@ -193,22 +193,45 @@ export class ManifestFolder {
 }
 
 /**
- * `resources` as Envoy Gateway v1.9.0's file provider holds them: its loader keeps of an object's
- * metadata only the name and namespace (internal/gatewayapi/resource/load.go builds each object
- * anew), and the in-memory client it stores them in sets no creationTimestamp. So no label selects
- * anything there (a listener's allowedRoutes selector, a policy's targetSelectors), and every object
- * is as old as every other: a conflict or a tie in route order goes by namespace and name. Labels and
- * creationTimestamp are dropped here too (after validation: Envoy Gateway's CRD validation refuses a
- * label that is not a string); Portcullis' own annotations stay, being its configuration.
+ * `resources` (read from `raws`) as Envoy Gateway v1.9.0's file provider holds them: its loader
+ * (internal/gatewayapi/resource/load.go) builds each object anew, keeping of its metadata only the
+ * name and namespace and of a ConfigMap only `data`, and the in-memory client it stores them in sets
+ * no creationTimestamp. So no label selects anything there (a listener's allowedRoutes selector, a
+ * policy's targetSelectors), every object is as old as every other (a conflict or a tie in route
+ * order goes by namespace and name), and a ConfigMap's `binaryData` keys do not exist. They are
+ * dropped here too, after validation (Envoy Gateway refuses a label that is not a string, and
+ * binaryData that is not base64); Portcullis' own annotations stay, being its configuration.
  */
-function withoutMetadataEnvoyGatewayDrops(resources: Resources): Resources {
+function asEnvoyGatewayHoldsThem(resources: Resources, raws: readonly RawObject[]): Resources {
+  const dataKeys = new Map<string, ReadonlySet<string>>();
+  for (const { object } of raws) {
+    const o = object as {
+      apiVersion?: unknown;
+      kind?: unknown;
+      metadata?: { name?: unknown; namespace?: unknown };
+      data?: unknown;
+      binaryData?: unknown;
+    };
+    if (o.kind !== "ConfigMap" || !isWatchedKind(o.apiVersion, o.kind) || typeof o.binaryData !== "object" || o.binaryData === null)
+      continue;
+    const namespace = typeof o.metadata?.namespace === "string" ? o.metadata.namespace : "default";
+    dataKeys.set(
+      `${namespace}/${String(o.metadata?.name)}`,
+      new Set(typeof o.data === "object" && o.data !== null ? Object.keys(o.data) : []),
+    );
+  }
   const lists = Object.entries(resources).map(([list, objects]: [string, readonly { readonly metadata: ObjectMeta }[]]) => [
     list,
-    objects.map((o) =>
-      o.metadata.labels === undefined && o.metadata.creationTimestamp === undefined
-        ? o
-        : { ...o, metadata: { ...o.metadata, labels: undefined, creationTimestamp: undefined } },
-    ),
+    objects.map((o) => {
+      const metadata =
+        o.metadata.labels === undefined && o.metadata.creationTimestamp === undefined
+          ? o.metadata
+          : { ...o.metadata, labels: undefined, creationTimestamp: undefined };
+      const kept = list === "configMaps" ? dataKeys.get(`${o.metadata.namespace}/${o.metadata.name}`) : undefined;
+      if (kept === undefined) return metadata === o.metadata ? o : { ...o, metadata };
+      const data = Object.fromEntries(Object.entries((o as unknown as ConfigMap).data).filter(([k]) => kept.has(k)));
+      return { ...o, metadata, data };
+    }),
   ]);
   return Object.fromEntries(lists) as unknown as Resources;
 }

@@ -4,6 +4,7 @@
 import pino from "pino";
 import { describe, expect, it, vi } from "vitest";
 import { Trace } from "../../controller/authz/trace.ts";
+import type { BcryptPool } from "../../controller/features/basicAuth/bcrypt-pool.ts";
 import { Passwords } from "../../controller/features/basicAuth/check.ts";
 import { CheckMemo } from "../../controller/authz/check-memo.ts";
 import { clientAddressDetection } from "../../controller/authz/client-address.ts";
@@ -13,7 +14,7 @@ import { createKeyStore } from "../../controller/keys/store.ts";
 import { createAuthorizer } from "../../controller/authz/authorizer.ts";
 import { RecentDenials } from "../../controller/authz/recent-denials.ts";
 import { createMetrics, decisionMetrics } from "../../controller/server/metrics.ts";
-import { aliceKeyPolicy, gatewayWithRoute } from "../support/manifests.ts";
+import { ALICE_KEY_AUTH, ALICE_KEYS, aliceKeyPolicy, gatewayWithRoute, policiesOnRules, secret } from "../support/manifests.ts";
 import { compileText } from "../support/world.ts";
 
 const HOST = "api.example.com";
@@ -202,5 +203,63 @@ describe("--log-level debug: a trace per decision", () => {
     expect(decision.allowed).toBe(true);
     expect(trace.steps.map((s) => s.phase)).toEqual(["request", "route", "policy", "apiKeyAuth", "decision"]);
     expect(lines).toEqual([]);
+  });
+});
+
+describe("portcullis_check_duration_seconds", () => {
+  /** An authorizer over a route with apiKeyAuth (/keys: decided at once) and bcrypt basicAuth (/basic: waits for `comparison`). */
+  function timedAuthorizer(comparison: Promise<boolean>) {
+    const world = policiesOnRules(
+      HOST,
+      { keys: { path: "/keys", features: ALICE_KEY_AUTH }, basic: { path: "/basic", features: "basicAuth: {users: {name: users}}" } },
+      ALICE_KEYS,
+      secret("users", { ".htpasswd": "carol:$2b$04$gFFTOaLbYg2l1Ehc7R6cMeKyHj.t4uWtJ9Ut/b16Hm1OS4MJYDPFK\n" }),
+    );
+    const metrics = createMetrics();
+    const served = { snapshot: compileText(world).snapshot, memo: new CheckMemo() };
+    const authorizer = createAuthorizer({
+      current: () => served,
+      keys: createKeyStore({ logger: pino({ level: "silent" }) }),
+      logger: pino({ level: "silent" }),
+      metrics: decisionMetrics(metrics),
+      onNoRoute: "deny",
+      onNoPolicy: "allow",
+      clientAddress: clientAddressDetection({ trustedHops: 0, trustedCidrs: [] }),
+      passwords: new Passwords({ pool: { compare: () => comparison } as unknown as BcryptPool }),
+    });
+    const decide = (path: string, headers: Record<string, string>) =>
+      authorizer.decide({ method: "GET", scheme: "https", host: HOST, path, headers, gateway: undefined }, "envoy-http");
+    /** The histogram's lines in Prometheus' text format, without its HELP and TYPE. */
+    const histogram = async () =>
+      (await metrics.registry.getSingleMetricAsString("portcullis_check_duration_seconds")).split("\n").filter((l) => !l.startsWith("#"));
+    return { decide, histogram };
+  }
+
+  it("a check that waits records its own time, not that of a check decided meanwhile (one start slot is shared)", async () => {
+    let settle = (_ok: boolean) => {};
+    const { decide, histogram } = timedAuthorizer(new Promise<boolean>((resolve) => (settle = resolve)));
+    let clock = 1_000;
+    const now = vi.spyOn(performance, "now").mockImplementation(() => clock);
+    try {
+      const waiting = decide("/basic", { authorization: `Basic ${Buffer.from("carol:secret").toString("base64")}` });
+      expect(waiting).toBeInstanceOf(Promise);
+      clock = 5_000;
+      expect((decide("/keys", { "x-api-key": "alice-key" }) as Decision).status).toBe(200);
+      clock = 1_010;
+      settle(true);
+      expect((await waiting).status).toBe(200);
+    } finally {
+      now.mockRestore();
+    }
+    // The check decided at once took 0 ms, the one that waited 10 ms (not 1,010 − 5,000).
+    expect(await histogram()).toEqual(
+      expect.arrayContaining([
+        'portcullis_check_duration_seconds_bucket{le="0.00005",protocol="envoy-http"} 1',
+        'portcullis_check_duration_seconds_bucket{le="0.005",protocol="envoy-http"} 1',
+        'portcullis_check_duration_seconds_bucket{le="0.01",protocol="envoy-http"} 2',
+        'portcullis_check_duration_seconds_sum{protocol="envoy-http"} 0.01',
+        'portcullis_check_duration_seconds_count{protocol="envoy-http"} 2',
+      ]),
+    );
   });
 });

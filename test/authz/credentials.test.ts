@@ -1,6 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { cookieHeaderWithout, readCredential, readCredentialOtherwise } from "../../controller/authz/credentials.ts";
+import {
+  type Credentials,
+  cookieHeaderWithout,
+  readCredential as readOne,
+  readCredentialOtherwise as readOtherwiseOne,
+} from "../../controller/authz/credentials.ts";
+import type { NormalizedRequest } from "../../controller/authz/request.ts";
 import { normalizeRequest } from "../../controller/authz/request.ts";
+import type { CredentialSource } from "../../controller/snapshot/types.ts";
+
+/** The values read, as a list whatever their number (one is answered as itself: see "answers one value as itself"). */
+const listed = (credentials: Credentials): readonly string[] => (typeof credentials === "string" ? [credentials] : credentials);
+const readCredential = (request: NormalizedRequest, source: CredentialSource) => listed(readOne(request, source));
+const readCredentialOtherwise = (request: NormalizedRequest, source: CredentialSource) => listed(readOtherwiseOne(request, source));
 
 const AUTHORIZATION = { in: "header", name: "authorization", prefix: "Bearer " } as const;
 const lines = (...values: string[]) =>
@@ -73,6 +85,17 @@ describe("readCredential: a query parameter or a cookie, as Envoy's jwt_authn ex
   it("finds nothing under other names, nor in a cookie with no '='", () => {
     expect(readCredential(request("/?access_tokens=&token="), PARAM)).toEqual([]);
     expect(readCredential(request("/", "session; a="), COOKIE)).toEqual([]);
+  });
+});
+
+describe("readCredential: its answer's shape", () => {
+  it("answers one value as itself, the empty token too, and none or several as a list", () => {
+    expect(readOne(lines("Bearer a.b.c"), AUTHORIZATION)).toBe("a.b.c");
+    expect(readOne(lines("bearer x", "Bearer a.b.c"), AUTHORIZATION)).toBe("a.b.c");
+    expect(readOne(lines(""), { in: "header", name: "authorization", prefix: undefined })).toBe("");
+    expect(readOne(lines("Bearer a.b.c", "Bearer d.e.f", "Bearer g.h.i"), AUTHORIZATION)).toEqual(["a.b.c", "d.e.f", "g.h.i"]);
+    expect(readOne(lines(), AUTHORIZATION)).toEqual([]);
+    expect(readOtherwiseOne(lines("bearer a.b.c"), AUTHORIZATION)).toBe("a.b.c");
   });
 });
 

@@ -326,7 +326,7 @@ items:
     ]);
   });
 
-  it("holds objects without labels or creationTimestamp, as Envoy Gateway's file provider holds them (no label selects, every object is as old), after validating them", () => {
+  it("holds objects without labels or creationTimestamp, and ConfigMaps without binaryData, as Envoy Gateway's file provider holds them (no label selects, every object is as old), after validating them", () => {
     writeFileSync(
       join(dir, "a.yaml"),
       `apiVersion: v1\nkind: Namespace\nmetadata: {name: team-web, labels: {team: web}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: apps, creationTimestamp: "2020-01-01T00:00:00Z", labels: {a: b}, annotations: {portcullis.io/x: y, other: z}}\n`,
@@ -338,6 +338,17 @@ items:
     expect(latest.resources.secrets.map((s) => s.metadata)).toEqual([
       expect.objectContaining({ name: "s", labels: undefined, creationTimestamp: undefined, annotations: { "portcullis.io/x": "y" } }),
     ]);
+    writeFileSync(
+      join(dir, "b.yaml"),
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m, namespace: apps}\ndata: {a: x}\nbinaryData: {b: eQ==}\n",
+    );
+    expect(folder.read().latest.resources.configMaps.map((m) => m.data)).toEqual([{ a: "x" }]);
+    writeFileSync(
+      join(dir, "b.yaml"),
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m, namespace: apps}\nbinaryData: {b: 'not base64'}\n",
+    );
+    expect(folder.read().latest.errors[0]?.error).toContain("binaryData.b is not valid base64");
+    rmSync(join(dir, "b.yaml"));
     writeFileSync(join(dir, "a.yaml"), "apiVersion: v1\nkind: Namespace\nmetadata: {name: team-web, labels: {version: 1}}\n");
     expect(folder.read().latest.errors[0]?.error).toContain("metadata.labels.version");
   });

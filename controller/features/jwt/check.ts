@@ -17,11 +17,15 @@ import { andThen, firstOf, type MaybePromise } from "../../authz/maybe-async.ts"
 import type { CachedToken, TokenCache } from "./token-cache.ts";
 import type { Trace } from "../../authz/trace.ts";
 import {
+  bothFound,
   describeTokens,
   envoyFindsNone,
-  type FoundToken,
+  foundToken,
+  type FoundTokens,
   NO_TOKENS,
   readsParamOrCookie,
+  tokenAt,
+  tokenCount,
   tokensIn,
   withoutEmptyOnlyOthersFind,
 } from "./token-search.ts";
@@ -54,19 +58,20 @@ export function checkJwt(
   // A required jwt must be met by a token Envoy reads too: one found only at a ";" of the query is
   // invisible to Envoy, which answers 401, and a request is allowed only if every reading allows.
   // Only query parameters and cookies are read differently, so without them the readings find the same tokens.
-  const missing = found.length === 0 || (!config.optional && readsParamOrCookie(config) && envoyFindsNone(config, request));
+  const missing = tokenCount(found) === 0 || (!config.optional && readsParamOrCookie(config) && envoyFindsNone(config, request));
   ctx.trace?.note({
     tokensFound: describeTokens(found, config),
-    ...(unread.length > 0 ? { tokensOnlyOtherReadersFind: describeTokens(unread, config) } : {}),
+    ...(tokenCount(unread) > 0 ? { tokensOnlyOtherReadersFind: describeTokens(unread, config) } : {}),
     ...(config.optional ? { optional: true } : {}),
   });
   if (missing && !config.optional && !config.failOpen) {
     return { ok: false, error: deny(401, "jwt_missing", "Jwt is missing", where, { "www-authenticate": challenge(request) }) };
   }
   if (config.failOpen) return missing ? NO_TOKEN : verifiedIdentity(found, config, request, ctx);
-  if (missing && unread.length === 0) return NO_TOKEN;
+  const unreadCount = tokenCount(unread);
+  if (missing && unreadCount === 0) return NO_TOKEN;
   // The first token verified gives the identity: one Envoy found, never one only another reader takes.
-  const verdict = verifyInOrder(missing ? unread : unread.length === 0 ? found : [...found, ...unread], config, ctx, 0, undefined);
+  const verdict = verifyInOrder(missing ? unread : unreadCount === 0 ? found : bothFound(found, unread), config, ctx, 0, undefined);
   return verdict instanceof Promise
     ? concludedOnceVerified(verdict, missing, config, request, where, ctx)
     : concludedUnlessUnread(verdict, missing, config, request, where, ctx);
@@ -105,15 +110,15 @@ function concludedUnlessUnread(
  * closure, no promise), resumed after a verification that must wait.
  */
 function verifyInOrder(
-  found: readonly FoundToken[],
+  found: FoundTokens,
   config: CompiledJwt,
   ctx: JwtContext,
   from: number,
   first: CachedToken | undefined,
 ): MaybePromise<TokenVerdict> {
-  for (let i = from; i < found.length; i++) {
-    // Indexes, not `const [token, readers] =`: array destructuring runs the iteration protocol.
-    const verdict = verifyToken(found[i]![0], found[i]![1], config, ctx);
+  for (let i = from; i < tokenCount(found); i++) {
+    const { token, readers } = tokenAt(found, i);
+    const verdict = verifyToken(token, readers, config, ctx);
     if (verdict instanceof Promise) return resumedAfter(verdict, found, config, ctx, i, first);
     if ("error" in verdict) return verdict;
     first ??= verdict;
@@ -124,7 +129,7 @@ function verifyInOrder(
 /** verifyInOrder after token `i`, once its verification that had to wait is done (a function of its own: no closure context per call). */
 function resumedAfter(
   verdict: Promise<TokenVerdict>,
-  found: readonly FoundToken[],
+  found: FoundTokens,
   config: CompiledJwt,
   ctx: JwtContext,
   i: number,
@@ -161,20 +166,15 @@ function concluded(
  * no identity at all, no claim of a refused token. The identity comes only from a token Envoy reads
  * too (not one found only at a ";" of the query): on the other reading the request has none.
  */
-function verifiedIdentity(
-  found: readonly FoundToken[],
-  config: CompiledJwt,
-  request: NormalizedRequest,
-  ctx: JwtContext,
-): MaybePromise<PhaseResult> {
+function verifiedIdentity(found: FoundTokens, config: CompiledJwt, request: NormalizedRequest, ctx: JwtContext): MaybePromise<PhaseResult> {
   const envoy = readsParamOrCookie(config) ? request.asEnvoyReads() : request;
-  const envoyReads = envoy === request ? undefined : new Set(tokensIn(config, envoy, readCredential).map(([token]) => token));
+  const envoyReads = envoy === request ? undefined : tokensIn(config, envoy, readCredential);
   let first: CachedToken | undefined;
   const refusals: string[] = [];
-  const done = firstOf(found.length, (i) =>
-    andThen(verifyToken(found[i]![0], found[i]![1], config, ctx), (verdict) => {
+  const done = firstOf(tokenCount(found), (i) =>
+    andThen(verifyToken(tokenAt(found, i).token, tokenAt(found, i).readers, config, ctx), (verdict) => {
       if ("error" in verdict) refusals.push(verdict.error.code);
-      else if (envoyReads === undefined || envoyReads.has(found[i]![0])) first ??= verdict;
+      else if (envoyReads === undefined || foundToken(envoyReads, tokenAt(found, i).token) !== undefined) first ??= verdict;
       return undefined;
     }),
   );

@@ -53,7 +53,7 @@ export interface CachedToken {
 }
 
 /**
- * The default bound, bytes: the doorkeeper's eighth holds about 13,000 records, the rest about
+ * The default bound, bytes: the doorkeeper's eighth holds about 21,000 records, the rest about
  * 11,000 tokens of 420 characters with eight claims (`make bench`'s), whose estimate is within
  * 1.25× of the heap they hold (test/features/jwt/token-cache.test.ts). Only tokens seen twice
  * are admitted, and a load of tokens each sent twice held 18.6 MiB of heap with it against
@@ -81,14 +81,17 @@ interface SeenToken {
   readonly validUntil: number;
 }
 
+/** An entry key's doorkeeper records: its one record as itself (every new token's), several as a list. */
+type SeenRecords = SeenToken | SeenToken[];
+
 /** The doorkeeper's share of the bound: one part in this many. */
 export const DOORKEEPER_SHARE = 8;
 
 /**
- * Heap a doorkeeper record holds, bytes, its digest, array of one and map slot included (measured:
- * test/features/jwt/token-cache.test.ts); each more record under one entry key costs the same.
+ * Heap a doorkeeper record holds, bytes, its digest and map slot included (measured:
+ * test/features/jwt/token-cache.test.ts); each more record under one entry key costs the same, its slot in their list too.
  */
-const SEEN_BYTES = 160;
+const SEEN_BYTES = 100;
 
 /** Records kept per entry key (tokens sharing a signature start, one per key set they verified under). */
 const MAX_SEEN_PER_SIGNATURE = 8;
@@ -118,8 +121,11 @@ function keyOf(token: string): number {
 
 export class TokenCache {
   readonly #entries: BoundedMap<number, CachedToken[]>;
-  /** The doorkeeper: tokens verified once, by entry key. */
-  readonly #seen: BoundedMap<number, SeenToken[]>;
+  /**
+   * The doorkeeper: tokens verified once, by entry key. A key's one record (every new token's) is held
+   * as itself: a list of one was one more object per new token, kept until it left the map.
+   */
+  readonly #seen: BoundedMap<number, SeenRecords>;
   /** Claim and header shapes priced so far: an issuer's tokens share a few (heap-bytes.ts). */
   readonly #shapes = new KnownShapes();
   readonly #maxBytes: number;
@@ -132,7 +138,9 @@ export class TokenCache {
   constructor(maxBytes = DEFAULT_TOKEN_CACHE_BYTES, maxAgeMs = 60_000) {
     const doorkeeperBytes = Math.floor(maxBytes / DOORKEEPER_SHARE);
     this.#entries = new BoundedMap<number, CachedToken[]>(maxBytes - doorkeeperBytes, weighVerdicts);
-    this.#seen = new BoundedMap<number, SeenToken[]>(doorkeeperBytes, (records) => SEEN_BYTES * records.length);
+    this.#seen = new BoundedMap<number, SeenRecords>(doorkeeperBytes, (records) =>
+      Array.isArray(records) ? SEEN_BYTES * records.length : SEEN_BYTES,
+    );
     this.#maxBytes = maxBytes;
     this.#maxAgeMs = maxAgeMs;
   }
@@ -166,8 +174,7 @@ export class TokenCache {
     const record: SeenToken = { digest: digestOf(token), keys, validUntil };
     const key = keyOf(token);
     const earlier = this.#seen.get(key);
-    // A new signature (every new token) is one array of one record.
-    this.#seen.set(key, earlier === undefined ? [record] : withRecord(earlier, record, now));
+    this.#seen.set(key, earlier === undefined ? record : withRecord(earlier, record, now));
   }
 
   /** The verdict for `token` (or for its other ECDSA spelling) under `config`, while still valid. */
@@ -224,15 +231,20 @@ export class TokenCache {
  */
 
 /** Whether `records` hold one under `keys` still valid (before the digest, which costs a SHA-256, is compared). */
-function holdsLiveRecord(records: readonly SeenToken[], keys: readonly VerificationKey[], now: number): boolean {
-  for (let i = 0; i < records.length; i++) if (records[i]!.keys === keys && now < records[i]!.validUntil) return true;
+function holdsLiveRecord(records: SeenRecords, keys: readonly VerificationKey[], now: number): boolean {
+  if (!Array.isArray(records)) return isLiveUnder(records, keys, now);
+  for (let i = 0; i < records.length; i++) if (isLiveUnder(records[i]!, keys, now)) return true;
   return false;
 }
 
-/** `earlier` records of an entry key, those still valid and not `record`'s own, the newest kept, then `record`. */
-function withRecord(earlier: readonly SeenToken[], record: SeenToken, now: number): SeenToken[] {
-  const kept = earlier.filter((r) => now < r.validUntil && (r.keys !== record.keys || r.digest !== record.digest));
-  return [...kept.slice(-(MAX_SEEN_PER_SIGNATURE - 1)), record];
+const isLiveUnder = (record: SeenToken, keys: readonly VerificationKey[], now: number) => record.keys === keys && now < record.validUntil;
+
+/** `earlier` records of an entry key, those still valid and not `record`'s own, the newest kept, then `record`: itself when it is the only one. */
+function withRecord(earlier: SeenRecords, record: SeenToken, now: number): SeenRecords {
+  const kept = (Array.isArray(earlier) ? earlier : [earlier]).filter(
+    (r) => now < r.validUntil && (r.keys !== record.keys || r.digest !== record.digest),
+  );
+  return kept.length === 0 ? record : [...kept.slice(-(MAX_SEEN_PER_SIGNATURE - 1)), record];
 }
 
 /** Whether `verdicts` hold one under `config`. */
@@ -248,8 +260,9 @@ function withVerdict(earlier: readonly CachedToken[], entry: CachedToken): Cache
 }
 
 /** Whether `records` hold `digest` under `keys`, still valid (the whole digest must match). */
-function holdsRecord(records: readonly SeenToken[], digest: string, keys: readonly VerificationKey[], now: number): boolean {
-  for (const r of records) if (r.keys === keys && r.digest === digest && now < r.validUntil) return true;
+function holdsRecord(records: SeenRecords, digest: string, keys: readonly VerificationKey[], now: number): boolean {
+  if (!Array.isArray(records)) return isLiveUnder(records, keys, now) && records.digest === digest;
+  for (let i = 0; i < records.length; i++) if (isLiveUnder(records[i]!, keys, now) && records[i]!.digest === digest) return true;
   return false;
 }
 

@@ -12,7 +12,7 @@ import { MAX_JWT_PROVIDERS, type CompiledJwt } from "./compile.ts";
  */
 export function envoyFindsNone(config: CompiledJwt, request: NormalizedRequest): boolean {
   const envoy = request.asEnvoyReads();
-  return envoy !== request && tokensIn(config, envoy, readCredential).length === 0;
+  return envoy !== request && tokenCount(tokensIn(config, envoy, readCredential)) === 0;
 }
 
 /**
@@ -21,15 +21,13 @@ export function envoyFindsNone(config: CompiledJwt, request: NormalizedRequest):
  * optional jwt passes), and an upstream reading it that way finds no credential to act on either,
  * so every reading allows. An empty token Envoy finds too stays, and is refused as malformed.
  */
-export function withoutEmptyOnlyOthersFind(
-  found: readonly FoundToken[],
-  config: CompiledJwt,
-  request: NormalizedRequest,
-): readonly FoundToken[] {
+export function withoutEmptyOnlyOthersFind(found: FoundTokens, config: CompiledJwt, request: NormalizedRequest): FoundTokens {
   if (foundToken(found, "") === undefined || !readsParamOrCookie(config)) return found;
   const envoy = request.asEnvoyReads();
   if (envoy === request || foundToken(tokensIn(config, envoy, readCredential), "") !== undefined) return found;
-  return found.filter(([token]) => token !== "");
+  const kept: FoundToken[] = [];
+  for (let i = 0; i < tokenCount(found); i++) if (tokenAt(found, i).token !== "") kept.push(tokenAt(found, i));
+  return kept;
 }
 
 /** Whether a provider reads a query parameter or a cookie (loops: this runs on every request). */
@@ -41,43 +39,93 @@ export function readsParamOrCookie(config: CompiledJwt): boolean {
   return false;
 }
 
-/** A token found in the request, with the indexes of the providers that read it from where it was found. */
-export type FoundToken = [token: string, readers: readonly number[]];
+/**
+ * A token found in the request, with the indexes of the providers that read it from where it was
+ * found (ascending; a shared list of one, replaced by a copy when tokensIn finds another reader).
+ */
+export class FoundToken {
+  readonly token: string;
+  readers: readonly number[];
+
+  constructor(token: string, readers: readonly number[]) {
+    this.token = token;
+    this.readers = readers;
+  }
+}
+
+/**
+ * What tokensIn finds, in order: the one token as itself (the usual request: no list of it is built
+ * on every check), none or several as a list. Read it with tokenCount and tokenAt.
+ */
+export type FoundTokens = FoundToken | readonly FoundToken[];
 
 /** The readers of a token only provider `i` read (the usual case), built once per index rather than per request. */
 const ONLY_READER: readonly (readonly number[])[] = Array.from({ length: MAX_JWT_PROVIDERS }, (_, i) => Object.freeze([i]));
 
 export const NO_TOKENS: readonly FoundToken[] = Object.freeze([]);
 
+/** How many tokens `found` holds. */
+export const tokenCount = (found: FoundTokens): number => (found instanceof FoundToken ? 1 : found.length);
+
+/** Token `i` (below tokenCount) of `found`. */
+export const tokenAt = (found: FoundTokens, i: number): FoundToken => (found instanceof FoundToken ? found : found[i]!);
+
+/** Both lists' tokens, `found`'s first, as a list (a request with a token only another reader takes). */
+export function bothFound(found: FoundTokens, more: FoundTokens): readonly FoundToken[] {
+  const all: FoundToken[] = [];
+  for (let i = 0; i < tokenCount(found); i++) all.push(tokenAt(found, i));
+  for (let i = 0; i < tokenCount(more); i++) all.push(tokenAt(more, i));
+  return all;
+}
+
 /** For check --explain: which providers read each token, never the token itself. */
-export const describeTokens = (tokens: readonly FoundToken[], config: CompiledJwt): string[] =>
-  tokens.map(([, readers]) => `a token read by ${readers.map((i) => config.providers[i]!.name).join(", ")}`);
+export function describeTokens(found: FoundTokens, config: CompiledJwt): string[] {
+  const described: string[] = [];
+  for (let i = 0; i < tokenCount(found); i++) {
+    described.push(
+      `a token read by ${tokenAt(found, i)
+        .readers.map((p) => config.providers[p]!.name)
+        .join(", ")}`,
+    );
+  }
+  return described;
+}
 
 /** Each token `read` finds, once, with the indexes of the providers that read it from where it was found. */
-export function tokensIn(config: CompiledJwt, request: NormalizedRequest, read: typeof readCredential): readonly FoundToken[] {
-  // Usually one token: an array of one, not an empty array grown by push (which reserves 17 slots).
-  let found: FoundToken[] | undefined;
+export function tokensIn(config: CompiledJwt, request: NormalizedRequest, read: typeof readCredential): FoundTokens {
+  let found: FoundToken | FoundToken[] | undefined;
   for (let index = 0; index < config.providers.length; index++) {
     // Index loops: an iterator would be allocated on every request.
     const sources = config.providers[index]!.sources;
     for (let s = 0; s < sources.length; s++) {
       const tokens = read(request, sources[s]!);
-      for (let t = 0; t < tokens.length; t++) {
-        const token = tokens[t]!;
-        const seen = found === undefined ? undefined : foundToken(found, token);
-        if (seen !== undefined) {
-          // A copy, never a push: the list may be a shared ONLY_READER one.
-          if (!seen[1].includes(index)) seen[1] = [...seen[1], index];
-        } else if (found === undefined) found = [[token, ONLY_READER[index]!]];
-        else found.push([token, ONLY_READER[index]!]);
-      }
+      if (typeof tokens === "string") found = withToken(found, tokens, index);
+      else for (let t = 0; t < tokens.length; t++) found = withToken(found, tokens[t]!, index);
     }
   }
   return found ?? NO_TOKENS;
 }
 
+/**
+ * `found` with `token`, read by provider `index`: a reader more for a token already there, else the
+ * token last. The first token is itself, the second makes a list of both (an empty list grown by push reserves 17 slots).
+ */
+function withToken(found: FoundToken | FoundToken[] | undefined, token: string, index: number): FoundToken | FoundToken[] {
+  if (found === undefined) return new FoundToken(token, ONLY_READER[index]!);
+  const seen = foundToken(found, token);
+  if (seen !== undefined) {
+    // A copy, never a push: the list may be a shared ONLY_READER one.
+    if (!seen.readers.includes(index)) seen.readers = [...seen.readers, index];
+    return found;
+  }
+  const another = new FoundToken(token, ONLY_READER[index]!);
+  if (found instanceof FoundToken) return [found, another];
+  found.push(another);
+  return found;
+}
+
 /** The entry of `token` in `found` (an index loop: for…of allocated an iterator on every request). */
-function foundToken(found: readonly FoundToken[], token: string): FoundToken | undefined {
-  for (let i = 0; i < found.length; i++) if (found[i]![0] === token) return found[i];
+export function foundToken(found: FoundTokens, token: string): FoundToken | undefined {
+  for (let i = 0; i < tokenCount(found); i++) if (tokenAt(found, i).token === token) return tokenAt(found, i);
   return undefined;
 }

@@ -224,6 +224,32 @@ describe("TokenCache's doorkeeper: admission on second sight (issue 17)", () => 
     cache.recordVerified(token, keys, 0, undefined);
     expect(cache.verifiedBefore(otherEcdsaSpelling(token)!, keys, 1)).toBe(true);
   });
+  it("holds several records under one entry key (signatures that start alike), the newest eight, none past its limit", () => {
+    const start = randomBytes(6).toString("base64url");
+    const alike = (i: number) =>
+      `eyJhbGciOiJFUzI1NiJ9.${Buffer.from(`{"sub":"user-${i}"}`).toString("base64url")}.${start}${randomBytes(58).toString("base64url")}`;
+    const tokens = Array.from({ length: 9 }, (_, i) => alike(i));
+    const one = new TokenCache();
+    one.recordVerified(tokens[0]!, keys, 0, undefined);
+    const cache = new TokenCache();
+    cache.recordVerified(tokens[0]!, keys, 0, 1_000);
+    for (const t of tokens.slice(1, 8)) cache.recordVerified(t, keys, 0, undefined);
+    expect(tokens.map((t) => cache.verifiedBefore(t, keys, 1))).toEqual([...Array(8).fill(true), false]);
+    expect(cache.bytes).toBe(8 * one.bytes);
+    // A ninth: the oldest record goes.
+    cache.recordVerified(tokens[8]!, keys, 1, undefined);
+    expect(tokens.map((t) => cache.verifiedBefore(t, keys, 2))).toEqual([false, ...Array(8).fill(true)]);
+    expect(cache.bytes).toBe(8 * one.bytes);
+    // A record past its limit is dropped when another comes under its key; one left alone is held as itself.
+    const expiring = new TokenCache();
+    expiring.recordVerified(tokens[0]!, keys, 0, 1_000);
+    expiring.recordVerified(tokens[1]!, otherKeys, 0, 1_000);
+    expect(expiring.bytes).toBe(2 * one.bytes);
+    expiring.recordVerified(tokens[2]!, keys, 2_000, undefined);
+    expect(expiring.bytes).toBe(one.bytes);
+    expect(tokens.slice(0, 3).map((t) => expiring.verifiedBefore(t, keys, 2_001))).toEqual([false, false, true]);
+    expect(expiring.verifiedBefore(tokens[1]!, otherKeys, 2_001)).toBe(false);
+  });
   it("records nothing with a bound of 0 bytes", () => {
     const cache = new TokenCache(0);
     const token = tokenOf(1);

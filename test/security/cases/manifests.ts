@@ -154,6 +154,36 @@ function weakJwksCase(): Case {
   );
 }
 
+/**
+ * A JWKS kept in a ConfigMap's binaryData (base64), named by the policy on rule bad, and a token its
+ * RSA key signed, sent to /bad: Envoy Gateway's file provider keeps a ConfigMap's data only.
+ */
+function jwksInBinaryDataCase(): Case {
+  const pair = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwks = JSON.stringify({ keys: [{ ...pair.publicKey.export({ format: "jwk" }), kid: "k", use: "sig", alg: "RS256" }] });
+  const claims = { iss: "https://i.example.com", sub: "alice", exp: Math.floor(Date.now() / 1000) + 3600 };
+  const input = `${Buffer.from('{"alg":"RS256","kid":"k"}').toString("base64url")}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
+  const token = `${input}.${sign("sha256", Buffer.from(input), pair.privateKey).toString("base64url")}`;
+  const configMap = `---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: jwks, namespace: apps}\nbinaryData: {jwks: ${Buffer.from(jwks).toString("base64")}}\n`;
+  return {
+    id: "manifest.jwks-in-configmap-binary-data",
+    title: "the policy's localJWKS names a ConfigMap whose JWKS is in `binaryData`; a token its key signed is sent",
+    expect: INVALID("ConfigMap apps/jwks is empty"),
+    fixed:
+      "binaryData was read, so the token verified and /bad was allowed (200) where Envoy Gateway's file provider, which keeps a ConfigMap's data only, finds the ConfigMap empty and refuses the policy; a manifest folder's ConfigMaps are now held without binaryData",
+    async run() {
+      return inCatalogueFolder(
+        { "policy.yaml": bad(jwtWith("{type: ValueRef, valueRef: {group: '', kind: ConfigMap, name: jwks}}")) + configMap },
+        (dir) => {
+          const { inForce } = new ManifestFolder(dir).read();
+          if (inForce === undefined) throw new Error("manifest.jwks-in-configmap-binary-data: the folder is not in force");
+          return decide(inForce, { headers: { authorization: `Bearer ${token}` } });
+        },
+      );
+    },
+  };
+}
+
 /** Runs `use` on a fresh folder holding base.yaml (BASE) and `files` (name → text), removed once `use` has settled. */
 async function inCatalogueFolder(files: Record<string, string>, use: (dir: string) => Outcome | Promise<Outcome>): Promise<Outcome> {
   const dir = mkdtempSync(join(tmpdir(), "portcullis-catalogue-"));
@@ -520,6 +550,7 @@ spec:
     },
     "the older policy won the conflict, so z-open governed rule bad and /bad was allowed (200) where Envoy Gateway's file provider, which keeps no creationTimestamp (it loads name and namespace only), settles the tie by name and enforces a-strict; a manifest folder's objects are now read without their creationTimestamp and labels",
   ),
+  jwksInBinaryDataCase(),
   brokenFolderCase(
     "route-in-list",
     "an open route `public` (Exact /bad) is added inside a `kind: List` in list.yaml: kubectl apply would apply it, Envoy Gateway's file provider drops the list whole (a v1 List matches none of the kinds it loads)",
