@@ -468,8 +468,10 @@ const HTTP_PORT_SUFFIX = ", through the HTTP ext_authz port";
 /**
  * A request case's items: each request once through check() and once through the HTTP ext_authz
  * port of a Portcullis serving the case's manifests (`base` names the request for pending.yaml).
+ * A world holding a ListenerSet is served in Kubernetes mode from a real API server; `setUp` (for a
+ * beforeAll, whose timeout allows the API server's start) starts that Portcullis before the items.
  */
-export function requestItems(testCase: RequestCase): { items: Item[]; close: () => Promise<void> } {
+export function requestItems(testCase: RequestCase): { items: Item[]; setUp?: () => Promise<void>; close: () => Promise<void> } {
   const keys = createKeyStore({ logger: pino({ level: "silent" }) });
   const xff = clientIPDetectionOf(testCase.manifests);
   const ctx = checkContext(testCase.manifests, { keys });
@@ -510,8 +512,10 @@ export function requestItems(testCase: RequestCase): { items: Item[]; close: () 
       response: d.responseHeaders,
     };
   };
-  const viaHttpPort: Asker = async (request) => {
-    const portcullis = await (served ??= (async () => {
+  // A manifest folder refuses a ListenerSet (Envoy Gateway's file provider does not load one): such a world is served as in a cluster.
+  const inCluster = testCase.manifests.some((o) => (o as { kind?: unknown }).kind === "ListenerSet");
+  const serve = () =>
+    (served ??= (async () => {
       const flags = ["--gateway-class", EG_GATEWAY_CLASS];
       for (const file of geoipFilesOf(testCase.manifests)) {
         const path = join(mkdtempSync(join(tmpdir(), "portcullis-geoip-")), basename(file.path));
@@ -522,10 +526,11 @@ export function requestItems(testCase: RequestCase): { items: Item[]; close: () 
       for (const cidr of xff?.trustedCIDRs ?? []) flags.push("--xff-trusted-cidrs", cidr);
       if (xff?.customHeader !== undefined) flags.push("--client-ip-header", xff.customHeader);
       const objects = await (manifests ??= localManifests());
-      // A manifest folder refuses a ListenerSet (Envoy Gateway's file provider does not load one): such a world is served as in a cluster.
-      if (objects.some((o) => (o as { kind?: unknown }).kind === "ListenerSet")) return (app = await startKubeTestApp(objects, flags));
+      if (inCluster) return (app = await startKubeTestApp(objects, flags));
       return (app = await startTestApp({ "case.yaml": objects.map((m) => stringify(m)).join("---\n") }, undefined, flags));
     })());
+  const viaHttpPort: Asker = async (request) => {
+    const portcullis = await serve();
     const headers: Record<string, string> = { host: request.host, ...request.headers };
     if (request.gateway !== undefined) headers["x-portcullis-gateway"] = request.gateway;
     const res = await undiciRequest(`${portcullis.authz}${request.path}`, { method: request.method, headers });
@@ -565,7 +570,7 @@ export function requestItems(testCase: RequestCase): { items: Item[]; close: () 
       { name: `${name}${HTTP_PORT_SUFFIX}`, base: name, run: run(viaHttpPort) },
     ];
   });
-  return { close, items };
+  return { close, items, ...(inCluster ? { setUp: async () => void (await serve()) } : {}) };
 }
 
 function compareAnswer(answer: Answer, expect: RequestCase["requests"][number]["expect"]): void {

@@ -6,7 +6,8 @@
  * Facts come from Envoy Gateway's own test data (see ./cases.ts); a failure prints what EG does
  * beside what Portcullis does.
  */
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stopKubeCluster } from "../support/kube-cluster.ts";
 import {
   loadCases,
   loadPending,
@@ -27,8 +28,9 @@ const CRD_FIELD_NAMES = "(CRD field names)";
 const RUN_PENDING = process.env.CONFORMANCE_RUN_PENDING === "1";
 const used = new Set<PendingEntry>();
 
-function register(caseName: string, items: readonly Item[], close?: () => Promise<void>): void {
+function register(caseName: string, items: readonly Item[], close?: () => Promise<void>, setUp?: () => Promise<void>): void {
   describe(caseName, () => {
+    if (setUp !== undefined) beforeAll(setUp);
     if (close !== undefined) afterAll(close);
     for (const item of items) {
       const entry = pendingEntryFor(pending, caseName, item.base ?? item.name);
@@ -68,9 +70,11 @@ for (const c of translator) {
   if (spelt !== undefined) register(`${c.name} ${CRD_FIELD_NAMES}`, translatorItems(spelt));
 }
 for (const c of requests) {
-  const { items, close } = requestItems(c.value);
-  register(c.name, items, close);
+  const { items, setUp, close } = requestItems(c.value);
+  register(c.name, items, close, setUp);
 }
+// The API server of the worlds served in Kubernetes mode (ListenerSet), one for the whole file.
+afterAll(stopKubeCluster);
 
 describe("the corpus", () => {
   it("holds every SecurityPolicy case of Envoy Gateway's translator testdata", () => {

@@ -153,11 +153,7 @@ beforeAll(async () => {
   await kube.installCrds(crd, join(ROOT, "test/kube/crds/gateway-api.yaml"));
   for (const ns of [recipePolicy.metadata.namespace!, service.metadata.namespace!])
     await kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
-  for (const o of readManifests(join(ROOT, "deploy/base/rbac.yaml"))) {
-    await kube.apply(
-      "subjects" in o ? { ...o, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "portcullis" }] } : o,
-    );
-  }
+  await kube.applyShippedRbac("portcullis");
   key = await signingKey("beside-1");
   policy = {
     ...recipePolicy,

@@ -93,12 +93,7 @@ beforeAll(async () => {
   const shipped = readdirSync(join(ROOT, "crds")).map((f) => join(ROOT, "crds", f));
   await kube.installCrds(...shipped, join(ROOT, "test/kube/crds/gateway-api.yaml"));
   for (const ns of ["maas-system", LEASE_NAMESPACE]) await kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
-  // The shipped RBAC, bound to the test's static-token user instead of the ServiceAccount.
-  for (const o of readManifests(join(ROOT, "deploy/base/rbac.yaml"))) {
-    await kube.apply(
-      "subjects" in o ? { ...o, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "portcullis" }] } : o,
-    );
-  }
+  await kube.applyShippedRbac("portcullis");
 }, 120_000);
 
 afterAll(async () => {

@@ -1,5 +1,6 @@
 /** kubectl-like apply/delete/get over the raw client, for integration tests (run as admin). */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { KubeApiError, KubeClient, type KubeObject } from "../../controller/kube/client.ts";
 
@@ -79,6 +80,12 @@ export class Kube {
 
   async list(o: Obj): Promise<Obj[]> {
     return (await this.client.request<{ items: Obj[] }>("GET", pathOf(o, false))).items;
+  }
+
+  /** Applies deploy/base/rbac.yaml with its bindings' subjects replaced by `user`, the static-token user Portcullis runs as instead of its ServiceAccount. */
+  async applyShippedRbac(user: string): Promise<void> {
+    for (const o of readManifests(join(import.meta.dirname, "../../deploy/base/rbac.yaml")))
+      await this.apply("subjects" in o ? { ...o, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: user }] } : o);
   }
 
   /** Installs the CRDs of `files` and waits until each is Established. */

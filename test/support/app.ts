@@ -7,7 +7,7 @@ import pino from "pino";
 import { loadConfig, type ServeConfig } from "../../controller/config.ts";
 import { startApp, type App } from "../../controller/runtime/app.ts";
 import { stringify } from "yaml";
-import { serveKubeApi } from "./kube-api.ts";
+import { kubeCluster, LEASE_NAMESPACE } from "./kube-cluster.ts";
 import { securityPolicy, type PolicyFeatures } from "./manifests.ts";
 
 export interface TestApp extends App {
@@ -91,25 +91,28 @@ export async function startTestApp(files: Record<string, string>, copyFrom?: str
 }
 
 /**
- * The app in Kubernetes mode over a stand-in API server holding `objects` (kube-api.ts): for worlds
- * only that mode reads, such as a ListenerSet, which a manifest folder refuses.
+ * The app in Kubernetes mode over the file's real API server (kube-cluster.ts), once `objects` are
+ * created there: for worlds only that mode reads, such as a ListenerSet, which a manifest folder
+ * refuses. Ready once every watch has listed them and the first snapshot holds them. `close()` stops
+ * the app and removes the objects, so the next world starts from an empty cluster.
  */
 export async function startKubeTestApp(
   objects: readonly object[],
   flags: readonly string[] = [],
 ): Promise<Pick<TestApp, "authz" | "close">> {
-  const api = await serveKubeApi(objects);
+  const cluster = await kubeCluster();
+  const remove = await cluster.load(objects);
   try {
-    const app = await startServing(["--kubeconfig", api.kubeconfig, ...flags]);
+    const app = await startServing(["--kubeconfig", cluster.kubeconfig, "--lease-namespace", LEASE_NAMESPACE, ...flags]);
     return {
       authz: app.authz,
       async close() {
         await app.stop();
-        await api.close();
+        await remove();
       },
     };
   } catch (e) {
-    await api.close();
+    await remove();
     throw e;
   }
 }
