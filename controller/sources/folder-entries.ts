@@ -11,8 +11,12 @@ import { join } from "node:path";
 
 /** An entry of the folder that decides what is enforced. */
 export type FolderEntry =
-  /** Not hidden and not itself a folder (a file, or a link to anything): read as a file of manifests. */
-  | { readonly kind: "file"; readonly path: string }
+  /**
+   * Not hidden and not itself a folder (a file, or a link to anything): read as a file of manifests.
+   * `opens` is its path as bytes when its name is not UTF-8 (`path` then shows it with U+FFFD, a
+   * name no entry has): what to open, as Envoy Gateway's file provider opens a name's bytes.
+   */
+  | { readonly kind: "file"; readonly path: string; readonly opens?: Buffer }
   /**
    * A subfolder that holds a file (`holds`, the first in name order, depth first; hidden entries
    * aside): Envoy Gateway would not read it, so what the user put there would vanish unsaid.
@@ -35,10 +39,13 @@ export interface FolderScan {
 export function scanFolder(dir: string): FolderScan {
   const directories = new Map<string, number>([[dir, statSync(dir).ino]]);
   const entries: FolderEntry[] = [];
-  for (const entry of visibleEntries(readdirSync(dir, { withFileTypes: true }))) {
-    const path = join(dir, entry.name);
-    if (!entry.isDirectory()) entries.push({ kind: "file", path });
-    else {
+  const listed = readdirSync(dir, { withFileTypes: true, encoding: "buffer" }).map((e) => ({ entry: e, name: e.name.toString("utf8") }));
+  for (const { entry, name } of visibleEntries(listed)) {
+    const path = join(dir, name);
+    if (!entry.isDirectory()) {
+      const utf8 = Buffer.from(name, "utf8").equals(entry.name);
+      entries.push(utf8 ? { kind: "file", path } : { kind: "file", path, opens: Buffer.concat([Buffer.from(join(dir, "/")), entry.name]) });
+    } else {
       const holds = firstFileUnder(path, directories);
       if (holds !== undefined) entries.push({ kind: "subfolder", path, holds });
     }
@@ -61,8 +68,8 @@ function firstFileUnder(path: string, directories: Map<string, number>): string 
     return undefined;
   }
   directories.set(path, ino);
-  for (const entry of visibleEntries(listed)) {
-    const child = join(path, entry.name);
+  for (const { entry, name } of visibleEntries(listed.map((e) => ({ entry: e, name: e.name })))) {
+    const child = join(path, name);
     const found = entry.isDirectory() ? firstFileUnder(child, directories) : child;
     if (found !== undefined) return found;
   }
@@ -73,9 +80,12 @@ function firstFileUnder(path: string, directories: Map<string, number>): string 
  * The entries whose names do not begin with "." (Kubernetes' `..data` / `..2026_…` volume machinery
  * among them), in the order of their names' UTF-16 code units, the same on every machine
  * (localeCompare follows the process locale: Swedish puts "ä" after "z", English before "b").
- * A Dirent's type is the entry's own, not a link's target's, as Go's DirEntry.IsDir() is.
+ * A Dirent's type is the entry's own, not a link's target's, as Go's DirEntry.IsDir() is. `name` is
+ * the entry's name as text (a name that is not UTF-8 decoded with U+FFFD).
  */
-function visibleEntries(listed: Dirent[]): Dirent[] {
+function visibleEntries<T>(
+  listed: readonly { readonly entry: T; readonly name: string }[],
+): { readonly entry: T; readonly name: string }[] {
   return listed.filter((e) => !e.name.startsWith(".")).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -88,7 +98,7 @@ export function signatureOf(scan: FolderScan): string {
   const entries = scan.entries.map((entry) => {
     if (entry.kind === "subfolder") return `${entry.path}/ holds ${entry.holds}`;
     try {
-      const s = statSync(entry.path);
+      const s = statSync(entry.opens ?? entry.path);
       return `${entry.path} ${s.ino} ${s.size} ${s.mtimeMs}`;
     } catch (e) {
       // Gone, a link to nothing or a loop of links: its read fails, and so does this line until it changes.

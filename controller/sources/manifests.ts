@@ -90,7 +90,7 @@ export class ManifestFolder {
         errors.push({ file: `${file}/`, error: subfolderError(relative(this.#dir, entry.holds)) });
         continue;
       }
-      const parsed = parseFile(entry.path, file);
+      const parsed = parseFile(entry.opens ?? entry.path, file);
       if ("error" in parsed) errors.push({ file, error: parsed.error });
       else objects.push(...parsed.objects);
     }
@@ -254,7 +254,7 @@ function objectError(
  * folder, and a pipe, socket or device, fail that provider's whole load (or, a pipe, hang it), and
  * break the folder here.
  */
-function parseFile(path: string, file: string): { objects: RawObject[] } | { error: string } {
+function parseFile(path: string | Buffer, file: string): { objects: RawObject[] } | { error: string } {
   let text: string;
   try {
     const stats = statSync(path);

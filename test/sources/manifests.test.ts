@@ -34,6 +34,20 @@ describe("ManifestFolder.read", () => {
     expect(names(latest)).toEqual(["one", "two", "three", "six", "four", "five"]);
   });
 
+  it("reads a file whose name is not UTF-8 (bytes Envoy Gateway's file provider opens as they are), naming it with U+FFFD", () => {
+    const name = Buffer.from([0x70, 0xff, 0x2e, 0x79, 0x61, 0x6d, 0x6c]);
+    writeFileSync(Buffer.concat([Buffer.from(`${dir}/`), name]), secret("bytes"));
+    const folder = new ManifestFolder(dir);
+    const { latest, inForce } = folder.read();
+    expect(latest.errors).toEqual([]);
+    expect(inForce).toBe(latest);
+    expect(latest.objects.map((o) => o.origin)).toEqual(["p\uFFFD.yaml#1"]);
+    expect(names(latest)).toEqual(["bytes"]);
+    // Its changes are seen without reading it: the next read is put in force only when nothing changed meanwhile.
+    writeFileSync(Buffer.concat([Buffer.from(`${dir}/`), name]), BROKEN);
+    expect(folder.read().latest.errors.map((e) => e.file)).toEqual(["p\uFFFD.yaml"]);
+  });
+
   it("a file of any name that is not manifests (a README.md) breaks the folder, named, as a broken .yaml does", () => {
     const folder = new ManifestFolder(dir);
     writeFileSync(join(dir, "p.yaml"), secret("policy"));
