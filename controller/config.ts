@@ -205,11 +205,19 @@ const listed = (words: readonly string[]) => `${words.slice(0, -1).join(", ")} o
 
 /** Parses argv (without node and script) and the environment; throws UsageError on bad input. */
 export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Readonly<Config> {
-  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof PARSE_OPTIONS; allowPositionals: true; tokens: true }>>;
   try {
-    parsed = parseArgs({ args: [...argv], options: PARSE_OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: [...argv], options: PARSE_OPTIONS, allowPositionals: true, strict: true, tokens: true });
   } catch (e) {
     throw new UsageError(plainParseError(e as NodeJS.ErrnoException), argv.find(isAction));
+  }
+  // parseArgs keeps the last of a single-valued flag given twice: `--manifests team-a --manifests
+  // team-b` would enforce team-b alone, leaving team-a's routes without their policies.
+  const given = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== "option" || token.value === undefined || PARSE_OPTIONS[token.name]?.multiple) continue;
+    if (given.has(token.name)) throw new UsageError(`--${token.name} takes one value; it is given more than once`, argv.find(isAction));
+    given.add(token.name);
   }
   const [command, ...rest] = parsed.positionals;
   if (parsed.values.help === true) return Object.freeze({ command: "help", topic: isAction(command) ? command : undefined });

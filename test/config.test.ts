@@ -94,6 +94,12 @@ describe("loadConfig", () => {
     [["check", "-H"], "--header needs a value", "check"],
     [["compile", "--help=yes"], "--help takes no value", "compile"],
     [["compile"], "missing --manifests DIR", "compile"],
+    [["compile", "--manifests", "team-a", "--manifests", "team-b"], "--manifests takes one value; it is given more than once", "compile"],
+    [
+      ["serve", "--manifests", "d", "--authz-port=1", "--authz-port", "2"],
+      "--authz-port takes one value; it is given more than once",
+      "serve",
+    ],
     [
       ["serve"],
       "serve needs --manifests DIR (standalone) or --kubeconfig FILE, or must run in a Kubernetes pod (in-cluster config)",
