@@ -15,15 +15,18 @@ export interface FolderCompile extends CompileResult {
    * warning, as `file#document (kind namespace/name): why`. A copy that differs is a broken file.
    */
   readonly duplicateObjects: readonly string[];
+  /** Fields not read, as Envoy Gateway's file provider does not read them (a Secret's stringData), one line each. */
+  readonly unreadFields: readonly string[];
 }
 
 /** Reads and compiles `dir`. Throws UnreadableInputError when the folder cannot be listed. */
 export function compileFolder(dir: string, options: CompileOptions): FolderCompile {
-  const { resources, rejected, errors } = new ManifestFolder(dir).read().latest;
+  const { resources, rejected, unread, errors } = new ManifestFolder(dir).read().latest;
   return {
     ...compile(resources, options),
     resources,
     brokenFiles: errors.map((e) => `${e.file}: ${e.error}`),
     duplicateObjects: rejected.map((r) => `${r.origin} (${r.object}): ${r.reason}`),
+    unreadFields: unread,
   };
 }

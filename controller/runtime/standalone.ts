@@ -50,6 +50,7 @@ export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logge
     usable = !broken;
     if (broken) return Promise.resolve();
     for (const r of latest.rejected) logger.warn({ origin: r.origin, object: r.object, reason: r.reason }, "duplicate object read once");
+    for (const line of latest.unread) logger.warn({ problem: line }, "field not read, as Envoy Gateway's file provider");
     return pipeline.update(() => latest.resources);
   };
   // Watching starts before the first read, so that a change made meanwhile is not missed.

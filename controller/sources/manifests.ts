@@ -19,8 +19,8 @@ import { readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { relative } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { isWatchedKind, KINDS } from "../api/kinds.ts";
-import type { ObjectMeta } from "../api/meta.ts";
-import { toResources, type ConfigMap, type RawObject, type RejectedObject, type Resources } from "../api/resources.ts";
+import { keyOf, type ObjectMeta } from "../api/meta.ts";
+import { toResources, type ConfigMap, type RawObject, type RejectedObject, type Resources, type Secret } from "../api/resources.ts";
 import { scanFolder, signatureOf, type FolderScan } from "./folder-entries.ts";
 import { parseManifests } from "./manifest-text.ts";
 import { unreadable } from "./unreadable.ts";
@@ -45,6 +45,11 @@ export interface FolderLoad {
    * invalid object, or a copy that differs, is an error of its file.
    */
   readonly rejected: readonly RejectedObject[];
+  /**
+   * Fields read as Envoy Gateway's file provider reads them rather than as written, one line each:
+   * a Secret's `stringData`, which only `data` stands for there (stringDataLines).
+   */
+  readonly unread: readonly string[];
   /**
    * Files that could not be read or parsed, or that hold an object of a kind Portcullis reads that
    * is not valid, differs from its copy in another file, is a ListenerSet or a list's item, or names
@@ -101,6 +106,7 @@ export class ManifestFolder {
     errors.push(...namespaceReadings(loaded));
     const { resources: read, rejected } = toResources(loaded.length === objects.length ? objects : loaded);
     const resources = asEnvoyGatewayHoldsThem(read, loaded);
+    const unread = stringDataLines(loaded);
     // An object of a kind Portcullis reads that is not valid leaves its file's meaning as unknown as a
     // YAML error does (a policy whose label is a number would be left out, opening its route), and so
     // does a second copy of an object that differs from the first (which one is meant is unknown):
@@ -114,7 +120,7 @@ export class ManifestFolder {
         errors.push(objectError(r, raw?.line, `differs from its other copy in ${r.duplicateOf}`, "which one is meant is not known"));
       else duplicates.push(r);
     }
-    const latest: FolderLoad = { objects, resources, rejected: duplicates, errors };
+    const latest: FolderLoad = { objects, resources, rejected: duplicates, unread, errors };
     if (errors.length === 0 && !changedWhileRead) this.#lastWhole = latest;
     return { latest, inForce: this.#lastWhole, changedWhileRead };
   }
@@ -201,9 +207,20 @@ export class ManifestFolder {
  * order goes by namespace and name), and a ConfigMap's `binaryData` keys do not exist. They are
  * dropped here too, after validation (Envoy Gateway refuses a label that is not a string, and
  * binaryData that is not base64); Portcullis' own annotations stay, being its configuration.
+ * A Secret's `stringData` is kept beside `data` by that loader, and neither its in-memory client
+ * (controller-runtime v0.24.1's fake client, which stores objects as given) nor its translator,
+ * which reads only `data`, folds it in as the API server does: its keys do not exist there, and a
+ * key in both has `data`'s value.
  */
 function asEnvoyGatewayHoldsThem(resources: Resources, raws: readonly RawObject[]): Resources {
   const dataKeys = new Map<string, ReadonlySet<string>>();
+  const secretData = new Map<string, Secret["data"]>();
+  for (const raw of raws) {
+    if (writesStringData(raw.object)) {
+      const asData = toResources([{ ...raw, object: { ...raw.object, stringData: undefined } }]).resources.secrets[0];
+      if (asData !== undefined) secretData.set(keyOf(asData.metadata), asData.data);
+    }
+  }
   for (const { object } of raws) {
     const o = object as {
       apiVersion?: unknown;
@@ -227,6 +244,8 @@ function asEnvoyGatewayHoldsThem(resources: Resources, raws: readonly RawObject[
         o.metadata.labels === undefined && o.metadata.creationTimestamp === undefined
           ? o.metadata
           : { ...o.metadata, labels: undefined, creationTimestamp: undefined };
+      const onlyData = list === "secrets" ? secretData.get(keyOf(o.metadata)) : undefined;
+      if (onlyData !== undefined) return { ...o, metadata, data: onlyData };
       const kept = list === "configMaps" ? dataKeys.get(`${o.metadata.namespace}/${o.metadata.name}`) : undefined;
       if (kept === undefined) return metadata === o.metadata ? o : { ...o, metadata };
       const data = Object.fromEntries(Object.entries((o as unknown as ConfigMap).data).filter(([k]) => kept.has(k)));
@@ -234,6 +253,30 @@ function asEnvoyGatewayHoldsThem(resources: Resources, raws: readonly RawObject[
     }),
   ]);
   return Object.fromEntries(lists) as unknown as Resources;
+}
+
+/** Whether `object` is a v1 Secret with a `stringData` key. */
+function writesStringData(object: unknown): object is { metadata?: { name?: unknown; namespace?: unknown }; stringData: object } {
+  const o = object as { apiVersion?: unknown; kind?: unknown; stringData?: unknown };
+  return (
+    o.kind === "Secret" &&
+    isWatchedKind(o.apiVersion, o.kind) &&
+    typeof o.stringData === "object" &&
+    o.stringData !== null &&
+    Object.keys(o.stringData).length > 0
+  );
+}
+
+/** One line per Secret written with `stringData`: its origin, its keys (never their values) and what to write instead. */
+function stringDataLines(raws: readonly RawObject[]): string[] {
+  return raws.flatMap(({ object, origin }) => {
+    if (!writesStringData(object)) return [];
+    const namespace = typeof object.metadata?.namespace === "string" ? object.metadata.namespace : "default";
+    return [
+      `${origin} (Secret ${namespace}/${String(object.metadata?.name)}): stringData (${Object.keys(object.stringData).join(", ")}) is not read in a manifest folder, ` +
+        "as Envoy Gateway's file provider reads only data: write each value base64-encoded under data",
+    ];
+  });
 }
 
 /** A rejected object as its file's error: the file from its origin ("file#N"), the document and the line it begins on, what is wrong and why. */

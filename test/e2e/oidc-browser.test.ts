@@ -48,7 +48,7 @@ function manifests(issuer: string, clientId: string, clientSecret: string): stri
   return `apiVersion: v1
 kind: Secret
 metadata: {name: web-login-client, namespace: maas-system}
-stringData: {client-secret: "${clientSecret}"}
+data: {client-secret: ${Buffer.from(clientSecret).toString("base64")}}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute

@@ -11,14 +11,14 @@ import { expect, it } from "vitest";
 import { LAST_GOOD_HELP } from "../../controller/server/metrics.ts";
 import { POLL_INTERVAL_MS } from "../../controller/sources/manifests.ts";
 import { writeConfigMapVolume } from "../support/configmap-volume.ts";
-import { gatewayWithRoute } from "../support/manifests.ts";
+import { base64, gatewayWithRoute } from "../support/manifests.ts";
 import { ask, get, serve, until, type Served } from "./process.ts";
 
 const ROUTES = gatewayWithRoute("api.test", { keys: "/keys", open: "/open" });
 const keys = (key: string) => `apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: apps}
-stringData: {alice: ${key}}
+data: {alice: ${base64(key)}}
 `;
 const POLICY = `apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy

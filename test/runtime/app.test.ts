@@ -11,7 +11,7 @@ import { expect, it } from "vitest";
 import { loadConfig, type ServeConfig } from "../../controller/config.ts";
 import { startApp, type App } from "../../controller/runtime/app.ts";
 import { EPHEMERAL_PORTS, within } from "../support/app.ts";
-import { aliceKeyPolicy, gatewayWithRoute } from "../support/manifests.ts";
+import { aliceKeyPolicy, base64, gatewayWithRoute } from "../support/manifests.ts";
 
 const WORLD = `${gatewayWithRoute("api.example.com")}---\n${aliceKeyPolicy("keys")}`;
 const READY = "ready: checks are decided by the loaded policies";
@@ -52,7 +52,7 @@ it("a folder broken at start-up: no ready line while nothing is served; the read
     expect(readyLines(logs)).toEqual([READY]);
     expect(logs.findIndex((msg) => msg.startsWith("every manifest file parses again"))).toBeLessThan(logs.indexOf(READY));
     // Later snapshots are not a start-up: no second ready line.
-    writeFileSync(join(dir, "world.yaml"), WORLD.replace("alice-key", "rotated-key"));
+    writeFileSync(join(dir, "world.yaml"), WORLD.replace(base64("alice-key"), base64("rotated-key")));
     const generation = app.pipeline.current!.generation;
     await within(10_000, async () => app.pipeline.current!.generation > generation);
     expect(readyLines(logs)).toEqual([READY]);

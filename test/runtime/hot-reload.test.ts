@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { EXAMPLES, startTestApp, within, type TestApp } from "../support/app.ts";
 import { send } from "../support/http.ts";
-import { gatewayWithRoute } from "../support/manifests.ts";
+import { base64, gatewayWithRoute } from "../support/manifests.ts";
 import { writeMmdb } from "../support/mmdb.ts";
 
 let app: TestApp;
@@ -25,7 +25,7 @@ it("a rotated API key works and the removed one is refused, without restart", as
   expect((await models("example-alice-key-change-me")).status).toBe(200);
   app.write(
     "20-api-keys.yaml",
-    readFileSync(join(EXAMPLES, "20-api-keys.yaml"), "utf8").replace("example-alice-key-change-me", "rotated-alice-key"),
+    readFileSync(join(EXAMPLES, "20-api-keys.yaml"), "utf8").replace(base64("example-alice-key-change-me"), base64("rotated-alice-key")),
   );
   const ms = await within(2000, async () => (await models("rotated-alice-key")).status === 200);
   expect((await models("example-alice-key-change-me")).status).toBe(401);
@@ -69,7 +69,7 @@ it("a file replaced by rename (editors, ConfigMap mounts) is seen every time, no
   const keys = readFileSync(join(EXAMPLES, "20-api-keys.yaml"), "utf8");
   for (const key of ["renamed-1", "renamed-2", "renamed-3"]) {
     const tmp = join(app.dir, ".tmp-keys");
-    writeFileSync(tmp, keys.replace("example-alice-key-change-me", key));
+    writeFileSync(tmp, keys.replace(base64("example-alice-key-change-me"), base64(key)));
     renameSync(tmp, join(app.dir, "20-api-keys.yaml"));
     await within(3000, async () => (await models(key)).status === 200);
   }

@@ -4,7 +4,7 @@
  * and hand-made hostile tokens.
  */
 import { createHash, createHmac, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
-import { gatewayWithRoute } from "../support/manifests.ts";
+import { base64, gatewayWithRoute } from "../support/manifests.ts";
 
 export const ISSUER = "https://idp.example.com";
 export const OTHER_ISSUER = "https://other.example.com";
@@ -119,22 +119,22 @@ spec: {parentRefs: [{name: gw}], hostnames: ["*.wild.example.com"]}
 apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: apps}
-stringData: {alice: alice-key, bob: bob-key, carol: "clé-ü-key", dave: "dave key", __proto__: proto-client-key}
+data: {alice: YWxpY2Uta2V5, bob: Ym9iLWtleQ==, carol: Y2zDqS3DvC1rZXk=, dave: ZGF2ZSBrZXk=, __proto__: cHJvdG8tY2xpZW50LWtleQ==}
 ---
 apiVersion: v1
 kind: Secret
 metadata: {name: users, namespace: apps}
-stringData:
-  .htpasswd: |
-    carol:$2b$10$0b8jTKZ1IYDuR1C2S2kdfeS2d3knFHWilD9wt6fKhc0HasZtYjlqC
-    erin:$2b$04$gFFTOaLbYg2l1Ehc7R6cMeKyHj.t4uWtJ9Ut/b16Hm1OS4MJYDPFK
-    frank:{SHA}${sha1Base64(FRANK_PASSWORD)}
-     grace:{SHA}${sha1Base64("grace-pass")}
+data:
+  .htpasswd: ${base64(`carol:$2b$10$0b8jTKZ1IYDuR1C2S2kdfeS2d3knFHWilD9wt6fKhc0HasZtYjlqC
+erin:$2b$04$gFFTOaLbYg2l1Ehc7R6cMeKyHj.t4uWtJ9Ut/b16Hm1OS4MJYDPFK
+frank:{SHA}${sha1Base64(FRANK_PASSWORD)}
+ grace:{SHA}${sha1Base64("grace-pass")}
+`)}
 ---
 apiVersion: v1
 kind: Secret
 metadata: {name: web-client, namespace: apps}
-stringData: {client-secret: "${oidc.clientSecret}"}
+data: {client-secret: ${base64(oidc.clientSecret)}}
 ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_key]}, {cookies: [apikey]}]"))}${policy(
   "sanitized",
   rule("sanitized"),

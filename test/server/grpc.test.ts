@@ -6,6 +6,7 @@
 import { Client, credentials, Metadata } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXAMPLES, exampleRouteWithPolicy, startTestApp, type TestApp } from "../support/app.ts";
+import { base64 } from "../support/manifests.ts";
 import { startTestProvider, type TestProvider } from "../support/oidc-provider.ts";
 import { toAuthzRequest } from "../../controller/server/grpc.ts";
 
@@ -130,7 +131,7 @@ let op: TestProvider;
 const webLogin = (issuer: string, clientId: string, clientSecret: string) => `apiVersion: v1
 kind: Secret
 metadata: {name: web-oidc, namespace: maas-system}
-stringData: {client-secret: "${clientSecret}"}
+data: {client-secret: ${base64(clientSecret)}}
 ---
 ${exampleRouteWithPolicy("web", "web.maas.example.com", "web-login", `oidc: {provider: {issuer: "${issuer}"}, clientID: ${clientId}, clientSecret: {name: web-oidc}}`)}`;
 const check = (request: Buffer): Promise<Fields> =>

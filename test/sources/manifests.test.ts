@@ -340,6 +340,21 @@ items:
     ]);
   });
 
+  it("holds Secrets without stringData, as Envoy Gateway v1.9.0's file provider (its fake client folds nothing, its translator reads data): a key only there does not exist, a key in both has data's value; one line names the keys, never a value (Kubernetes mode: the API server folds stringData into data, nothing to do)", () => {
+    writeFileSync(
+      join(dir, "s.yaml"),
+      "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: apps}\ndata: {alice: b2xk}\nstringData: {alice: new-alice, bob: bob-key}\n",
+    );
+    const { latest } = new ManifestFolder(dir).read();
+    expect(latest.errors).toEqual([]);
+    expect(latest.resources.secrets.map((s) => ({ ...s.data }))).toEqual([{ alice: "old" }]);
+    expect(latest.unread).toEqual([
+      "s.yaml#1 (Secret apps/s): stringData (alice, bob) is not read in a manifest folder, as Envoy Gateway's file provider reads only data: write each value base64-encoded under data",
+    ]);
+    writeFileSync(join(dir, "s.yaml"), "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: apps}\nstringData: {alice: 5}\n");
+    expect(new ManifestFolder(dir).read().latest.errors[0]?.error).toContain("stringData.alice");
+  });
+
   it("holds objects without labels or creationTimestamp, and ConfigMaps without binaryData, as Envoy Gateway's file provider holds them (no label selects, every object is as old), after validating them", () => {
     writeFileSync(
       join(dir, "a.yaml"),

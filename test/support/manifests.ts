@@ -35,7 +35,7 @@ export function aliceKeyPolicy(name: string, section?: string, extra?: string): 
   return `apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: apps}
-stringData: {alice: alice-key}
+data: {alice: ${base64("alice-key")}}
 ---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy
@@ -46,13 +46,21 @@ spec:
 `;
 }
 
-/** A Secret in namespace apps with `stringData`, and `labels` and `annotations` when given. Ends with a newline. */
+/** `text` base64-encoded, as a Secret's `data` holds it. */
+export const base64 = (text: string): string => Buffer.from(text).toString("base64");
+
+/**
+ * A Secret in namespace apps holding `values` (written base64-encoded under `data`, which a manifest
+ * folder reads, as Envoy Gateway's file provider, where it reads no stringData), and `labels` and
+ * `annotations` when given. Ends with a newline.
+ */
 export function secret(
   name: string,
-  stringData: Readonly<Record<string, string>>,
+  values: Readonly<Record<string, string>>,
   metadata: { readonly labels?: Readonly<Record<string, string>>; readonly annotations?: Readonly<Record<string, string>> } = {},
 ): string {
-  return stringify({ apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "apps", ...metadata }, stringData });
+  const data = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, base64(v)]));
+  return stringify({ apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "apps", ...metadata }, data });
 }
 
 /** Secret apps/keys of aliceKeyPolicy: client alice, key "alice-key". */
@@ -190,7 +198,7 @@ export function headersNamedIn(spell: (lowerCaseName: string) => string, jwks: s
     `apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: apps, annotations: {portcullis.io/header.${spell("x-tier")}: gold}}
-stringData: {alice: alice-key}
+data: {alice: ${base64("alice-key")}}
 `,
     secret("users", { ".htpasswd": "carol:$2b$04$gFFTOaLbYg2l1Ehc7R6cMeKyHj.t4uWtJ9Ut/b16Hm1OS4MJYDPFK\n" }),
     secret("web-client", { "client-secret": "a-client-secret" }),

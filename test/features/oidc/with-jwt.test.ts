@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Decision } from "../../../controller/authz/decision.ts";
 import { createOidcProviders } from "../../../controller/features/oidc/provider.ts";
 import { createKeyStore } from "../../../controller/keys/store.ts";
-import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
+import { base64, gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
 import { loginAt, startTestProvider, type TestProvider } from "../../support/oidc-provider.ts";
 import { type Decider, decider } from "../../support/world.ts";
 
@@ -27,7 +27,7 @@ function world(oidcExtra: string): string {
 apiVersion: v1
 kind: Secret
 metadata: {name: console-oidc, namespace: apps}
-stringData: {client-secret: "${op.clientSecret}"}
+data: {client-secret: ${base64(op.clientSecret)}}
 ---
 ${securityPolicy(
   "console",

@@ -39,10 +39,10 @@ export const apiKeyCases: readonly Case[] = [
   h("client-id", "the client id instead of the key", invalid(), "alice"),
   h(
     "proto-client",
-    "the key of the Secret's client named `__proto__` (a stringData key)",
+    "the key of the Secret's client named `__proto__` (a data key)",
     { status: 200, code: "allowed", upstream: { "x-client-id": "__proto__" } },
     "proto-client-key",
-    "a Secret key named __proto__ was kept from data but dropped from stringData: that client's key was refused",
+    "a Secret data key named __proto__ was dropped: that client's key was refused",
   ),
   ...["__proto__", "constructor", "toString", "hasOwnProperty"].map((name) =>
     h(`prototype-name-${name}`, `\`${name}\` as the key (a name every plain object answers to)`, invalid(), name),

@@ -31,7 +31,7 @@ spec:
 apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: infra}
-stringData: {alice: alice-key}
+data: {alice: YWxpY2Uta2V5}
 ---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy
@@ -107,7 +107,7 @@ spec:
 apiVersion: v1
 kind: Secret
 metadata: {name: ${gw}-keys, namespace: apps}
-stringData: {${i === 0 ? "alice" : "partner-bob"}: alice-key}
+data: {${i === 0 ? "alice" : "partner-bob"}: YWxpY2Uta2V5}
 ---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy

@@ -25,7 +25,7 @@ const BASE = `${gatewayWithRoute("app.example.com", { good: "/good", bad: "/bad"
 apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: apps}
-stringData: {alice: alice-key}
+data: {alice: YWxpY2Uta2V5}
 ---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy
@@ -158,6 +158,28 @@ function weakJwksCase(): Case {
  * A JWKS kept in a ConfigMap's binaryData (base64), named by the policy on rule bad, and a token its
  * RSA key signed, sent to /bad: Envoy Gateway's file provider keeps a ConfigMap's data only.
  */
+/**
+ * A Secret written with `stringData` only. Envoy Gateway v1.9.0's file provider keeps stringData beside
+ * data (resource/load.go) in controller-runtime's fake client, which folds nothing as the API server
+ * would, and its translator reads data only: the Secret holds no key there and the policy is refused.
+ */
+function stringDataOnlySecretCase(): Case {
+  return {
+    id: "manifest.secret-string-data-only",
+    title: "the policy's API keys are in a Secret written with `stringData` only; alice's key from it is sent",
+    expect: INVALID("credentialRefs hold no keys"),
+    fixed:
+      "stringData was folded into data as the API server does, so alice's key was allowed (200) where Envoy Gateway's file provider, which reads a Secret's data only, finds no key and refuses the policy; a manifest folder's Secrets are now held without stringData",
+    async run() {
+      return inCatalogueFolder({ "policy.yaml": bad(apiKey("", "typed")) + secret("typed", "stringData: {alice: alice-key}") }, (dir) => {
+        const { inForce } = new ManifestFolder(dir).read();
+        if (inForce === undefined) throw new Error("manifest.secret-string-data-only: the folder is not in force");
+        return decide(inForce, { headers: { "x-api-key": "alice-key" } });
+      });
+    },
+  };
+}
+
 function jwksInBinaryDataCase(): Case {
   const pair = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const jwks = JSON.stringify({ keys: [{ ...pair.publicKey.export({ format: "jwk" }), kid: "k", use: "sig", alg: "RS256" }] });
@@ -551,6 +573,7 @@ spec:
     "the older policy won the conflict, so z-open governed rule bad and /bad was allowed (200) where Envoy Gateway's file provider, which keeps no creationTimestamp (it loads name and namespace only), settles the tie by name and enforces a-strict; a manifest folder's objects are now read without their creationTimestamp and labels",
   ),
   jwksInBinaryDataCase(),
+  stringDataOnlySecretCase(),
   brokenFolderCase(
     "route-after-empty-document",
     "route.yaml adds an open route `public` (Exact /bad) after an empty document ended by `...` (`---`, `...`, the route), with no `---` between them",

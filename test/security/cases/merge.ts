@@ -12,7 +12,7 @@ import { createExtAuthTransport } from "../../../controller/features/extAuth/cli
 import type { Keys } from "../world.ts";
 import { ISSUER, jwksOf, token } from "../world.ts";
 import { grpcService } from "../../support/ext-auth-services.ts";
-import { crossNamespaceMerge, gatewayWithRoute } from "../../support/manifests.ts";
+import { base64, crossNamespaceMerge, gatewayWithRoute } from "../../support/manifests.ts";
 import { basicAuthAs, decider, type Decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
@@ -115,17 +115,17 @@ spec: {ports: [{name: http, port: 80, protocol: TCP}]}
 apiVersion: v1
 kind: Secret
 metadata: {name: users, namespace: infra}
-stringData: {.htpasswd: "${htpasswd("alice")}"}
+data: {.htpasswd: ${base64(htpasswd("alice"))}}
 ---
 apiVersion: v1
 kind: Secret
 metadata: {name: gateway-users, namespace: infra}
-stringData: {.htpasswd: "${htpasswd("mallory")}", token: infra-token}
+data: {.htpasswd: ${base64(htpasswd("mallory"))}, token: aW5mcmEtdG9rZW4=}
 ---
 apiVersion: v1
 kind: Secret
 metadata: {name: users, namespace: apps}
-stringData: {.htpasswd: "${htpasswd("mallory")}"}
+data: {.htpasswd: ${base64(htpasswd("mallory"))}}
 ${extra}`;
 }
 

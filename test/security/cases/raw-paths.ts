@@ -64,7 +64,7 @@ spec:
 apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: apps}
-stringData: {alice: alice-key}
+data: {alice: YWxpY2Uta2V5}
 `);
 
 /** `path` on `host`, handed over as bytes (one character per byte, as the HTTP ports receive it) unless `text` (gRPC). */

@@ -83,7 +83,7 @@ spec:
 apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: apps}
-stringData: {alice: alice-key}
+data: {alice: YWxpY2Uta2V5}
 `);
 
 /** A request on regex.example.com (gRPC text: header values as decoded characters) unless `request` names another host. */

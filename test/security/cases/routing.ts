@@ -112,7 +112,7 @@ spec:
 apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: apps}
-stringData: {alice: alice-key}
+data: {alice: YWxpY2Uta2V5}
 `);
 /** GET / with Host `name` on the host world. */
 const hostIn = (id: string, title: string, expect: Expected, name: string, fixed: string) =>
@@ -157,7 +157,7 @@ spec:
 apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: apps}
-stringData: {alice: alice-key}
+data: {alice: YWxpY2Uta2V5}
 `);
 const KEPT_COLON =
   'only Envoy\'s reading of the Host was decided (the catch-all route: open), while nginx ($host), Express and most servers take the host as the text before the first ":" and serve the protected host; that reading is now decided too, and both must allow';
