@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { FOLDER_KEEPS_NO_LABELS } from "../controller/compile/folder-labels.ts";
 import { FEATURES } from "../controller/features/index.ts";
 import { EPHEMERAL_PORTS, EXAMPLES, exampleToken } from "./support/app.ts";
 import { send } from "./support/http.ts";
@@ -191,6 +192,19 @@ describe("compile gates CI", () => {
     expect(r.stderr).toContain("compile failed: 1 policy is not Accepted");
     // The statuses are still printed, the failing one included.
     expect(parseAllDocuments(r.stdout).map((d) => d.toJS().metadata.name)).toContain("no-secret");
+  });
+  it("a policy that targetSelectors leave without a target says a manifest folder keeps no labels, as Envoy Gateway's file provider", () => {
+    const byLabel = policy("by-label", "kind: Gateway, name: maas-gateway", "maas-api-keys").replace(
+      "targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: maas-gateway}]",
+      "targetSelectors: [{kind: Gateway, matchLabels: {app: maas}}]",
+    );
+    const r = run("compile", "--manifests", examplesWith({ "60-by-label.yaml": byLabel }));
+    expect(r.status).toBe(1);
+    const why = `${FOLDER_KEEPS_NO_LABELS}; name its targets with targetRefs`;
+    expect(r.stderr).toContain(
+      `error: SecurityPolicy maas-system/by-label applies to no Gateway or route that Portcullis serves, so it protects nothing: ${why}`,
+    );
+    expect(r.stderr).toContain(`warning: SecurityPolicy maas-system/by-label: its targetSelectors select nothing: ${why}`);
   });
   it("exits 1 when a policy's target does not exist (TargetNotFound)", () => {
     const r = run(

@@ -5,13 +5,16 @@ import { ancestorKey, type PolicyStatus } from "../api/status.ts";
 import type { CompileConfig } from "../config.ts";
 import { stampTransitions } from "../status/transitions.ts";
 import { compileOptionsOf } from "../runtime/compile-options.ts";
+import { POLICY_SELECTORS_IN_FOLDER } from "../compile/folder-labels.ts";
+import { lenientTargets } from "../compile/targets.ts";
 import { compileFolder } from "./load.ts";
 
 /**
  * Returns the exit code: 0 when every file parses, every object is valid and every policy is
  * Accepted wherever it applies; 1 otherwise, with one `error:` line per problem on `report`. A copy
  * of an object alike to one read earlier is only a `warning:` line, as serve reads it once.
- * A policy that applies nowhere (no ancestor) is not Accepted either: it protects nothing.
+ * A policy that applies nowhere (no ancestor) is not Accepted either: it protects nothing (with
+ * targetSelectors, the line says a folder keeps no labels).
  * Throws UnreadableInputError when the folder cannot be read.
  */
 export function runCompile(config: CompileConfig, out: (text: string) => void, report: (line: string) => void, now: Date): number {
@@ -34,7 +37,14 @@ export function runCompile(config: CompileConfig, out: (text: string) => void, r
     ),
   );
   out(docs.join("---\n"));
-  const notAccepted = folder.statuses.map(notAcceptedLines).filter((lines) => lines.length > 0);
+  const selecting = new Set(
+    folder.resources.securityPolicies
+      .filter((p) => (lenientTargets(p.spec)?.targetSelectors.length ?? 0) > 0)
+      .map((p) => `${p.metadata.namespace}/${p.metadata.name}`),
+  );
+  const notAccepted = folder.statuses
+    .map((s) => notAcceptedLines(s, selecting.has(`${s.namespace}/${s.name}`)))
+    .filter((lines) => lines.length > 0);
   const errors = [...folder.brokenFiles, ...notAccepted.flat()];
   for (const line of errors) report(`error: ${line}`);
   for (const line of [...folder.duplicateObjects, ...folder.problems]) report(`warning: ${line}`);
@@ -57,9 +67,13 @@ export function runCompile(config: CompileConfig, out: (text: string) => void, r
   return errors.length === 0 ? 0 : 1;
 }
 
-function notAcceptedLines(status: PolicyStatus): string[] {
+/** `selects`: the policy has targetSelectors, which select nothing in a folder (the likely reason it applies nowhere). */
+function notAcceptedLines(status: PolicyStatus, selects: boolean): string[] {
   const policy = `SecurityPolicy ${status.namespace}/${status.name}`;
-  if (status.ancestors.length === 0) return [`${policy} applies to no Gateway or route that Portcullis serves, so it protects nothing`];
+  if (status.ancestors.length === 0)
+    return [
+      `${policy} applies to no Gateway or route that Portcullis serves, so it protects nothing${selects ? `: ${POLICY_SELECTORS_IN_FOLDER}` : ""}`,
+    ];
   return status.ancestors.flatMap((a) => {
     const accepted = a.conditions.find((c) => c.type === "Accepted");
     return accepted?.status === "True"

@@ -22,6 +22,7 @@ import {
   type Attachment,
   type GatewayListener,
 } from "./attachments.ts";
+import { labelSelectorLines } from "./folder-labels.ts";
 import { scopeManagedHeaders } from "./managed-headers.ts";
 import { analysePolicy, compileMerged, type AnalysedPolicy } from "./policy.ts";
 import { claimsOfAttachment, decideWinners, listenerOverrides, mergeParent, policyOrigin, type Claim } from "./precedence.ts";
@@ -56,6 +57,8 @@ export interface CompileOptions {
    * `resources`, each a further reading of its requests (RouteEntry.unread).
    */
   readonly watchNamespaces?: readonly string[];
+  /** True when `resources` come from a manifest folder, which keeps no labels: each label selector there is reported in `problems`. */
+  readonly fromManifestFolder?: boolean;
 }
 
 export interface CompileResult {
@@ -108,7 +111,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
     problems: attachProblems,
     detached,
   } = attachRoutes(resources, options.gatewayClasses);
-  const problems = [...attachProblems];
+  const problems = [...attachProblems, ...(options.fromManifestFolder === true ? labelSelectorLines(resources) : [])];
   const targets = indexTargets(resources, servedGateways, attachedListenerSets);
   const inputs = { geoipDatabases: options.geoipDatabases ?? [], selfService: options.selfService };
   // Index loops in this generator: V8 does not optimize it fully, and each step of a for…of there allocates (30,000 rules).

@@ -21,6 +21,7 @@ export function compileOptionsOf(
     readonly selfService?: string | undefined;
     readonly grpcPort?: number;
     readonly authzPort?: number;
+    readonly manifests?: string | undefined;
   },
   report: (line: { readonly ok: boolean; readonly message: string }) => void,
 ): CompileOptions {
@@ -30,7 +31,13 @@ export function compileOptionsOf(
       d.ok ? { ok: true, message: `GeoIP database ${d.path}: ${d.type}` } : { ok: false, message: `GeoIP database ${d.path} ${d.error}` },
     );
   const selfService = config.selfService === undefined ? undefined : selfServiceOf(config.selfService, config);
-  return { controllerName: config.controllerName, gatewayClasses: config.gatewayClass, geoipDatabases, selfService };
+  return {
+    controllerName: config.controllerName,
+    gatewayClasses: config.gatewayClass,
+    geoipDatabases,
+    selfService,
+    fromManifestFolder: config.manifests !== undefined,
+  };
 }
 
 /** `--self-service NS/NAME` with the ext_authz listener ports it leads to (unset: serve's defaults). */
