@@ -33,6 +33,7 @@ import {
   lineAt,
   MAX_HEADER_LINES,
   pathMatches,
+  lineIndexIn,
   readingsBesidesEnvoys,
   type RouteReading,
 } from "../../snapshot/route-index.ts";
@@ -211,7 +212,7 @@ function headerIn(request: NormalizedRequest, name: string, reading: RouteReadin
   // request reached Portcullis (a gRPC check has no host line; forward-auth's is the proxy's own).
   if (name === "host") return request.authority;
   if (reading.header === "joined") return request.header(name);
-  return lineAt(request.headerLines(name), reading.header);
+  return lineAt(request.headerLines(name), lineIndexIn(reading.header, name));
 }
 
 /**
