@@ -86,13 +86,16 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
 }
 
 /**
- * Whether a header of `matched` (Snapshot.headersMatchedByLine) has more lines than MAX_HEADER_LINES:
- * a loop over the request's own headers, the list looked in only for one that long (no array of the values).
+ * Whether the headers of `matched` (Snapshot.headersMatchedByLine) have more choices of one line each
+ * than MAX_HEADER_LINES (the product of their line counts: each choice is a route reading,
+ * route-index.ts lineReadingsOf): a loop over the request's own headers, the list looked in only for
+ * one of several lines (no array of the values).
  */
 function tooManyLinesMatched(headers: AuthzRequest["headers"], matched: readonly string[]): boolean {
+  let choices = 1;
   for (const name in headers) {
     const v = headers[name];
-    if (Array.isArray(v) && v.length > MAX_HEADER_LINES && matched.includes(name)) return true;
+    if (Array.isArray(v) && v.length > 1 && matched.includes(name) && (choices *= v.length) > MAX_HEADER_LINES) return true;
   }
   return false;
 }

@@ -37,9 +37,15 @@ export interface RouteRequest {
  * with "," ("joined"); an upstream may act on any one of its lines, the ports' pieces of a line
  * holding "," included (authz/header-values.ts linesUpstreamMayRead): the first (Go's Header.Get,
  * Node's for most names), the last (a map filled line by line) or one between (an element of a list
- * it splits, RFC 9110 §5.6.1). A number is that line's index, read in every header at once (lineAt).
+ * it splits, RFC 9110 §5.6.1). A number is that line's index, read in every header at once (lineAt);
+ * a map gives each header its own line index (a header it does not name: its first line), as an
+ * upstream may take the first line of one header and the last of another (lineIndexIn).
  */
-export type HeaderReading = "joined" | number;
+export type HeaderReading = "joined" | number | ReadonlyMap<string, number>;
+
+/** The index of the line of header `name` that a line reading (not "joined") reads. */
+export const lineIndexIn = (reading: number | ReadonlyMap<string, number>, name: string): number =>
+  typeof reading === "number" ? reading : (reading.get(name) ?? 0);
 
 /** One reading of the request for route matching: how it reads the query and a repeated header. */
 export interface RouteReading {
@@ -223,7 +229,7 @@ export function otherRouteReadings(
   const lines = request.headersOnOneLine === true ? 1 : mostLinesOf(request, inScope.headers);
   if (!readQuery && lines === 1) return undefined;
   let found: RouteReadingRoutes[] | undefined;
-  for (const reading of readingsBesidesEnvoys(lines)) {
+  for (const reading of lines === 1 ? readingsBesidesEnvoys(1) : lineReadingsOf(request, inScope.headers, lines)) {
     if (reading.query !== ENVOY_QUERY && !readQuery) continue;
     if (readQuery && !readsOwnWay(reading.query, request.rawQuery!)) continue;
     const entries = findRoutes(index, request, scope, reading) ?? [];
@@ -231,6 +237,36 @@ export function otherRouteReadings(
     (found ??= []).push({ reading, entries });
   }
   return found;
+}
+
+/**
+ * readingsBesidesEnvoys(`lines`), and where two or more of the named headers have several lines,
+ * a reading for each choice of one line per header (their product, which check() bounds by
+ * MAX_HEADER_LINES): a route matching two headers is picked by an upstream that takes the first
+ * line of one and the last of the other, which no same-index reading reads.
+ */
+function lineReadingsOf(request: RouteRequest, names: readonly string[], lines: number): readonly RouteReading[] {
+  const repeated: string[] = [];
+  const counts: number[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const count = request.headerLines(names[i]!).length;
+    if (count < 2) continue;
+    repeated.push(names[i]!);
+    counts.push(count);
+  }
+  if (repeated.length < 2) return readingsBesidesEnvoys(lines);
+  const readings: RouteReading[] = [...readingsBesidesEnvoys(1)];
+  const choice = counts.map(() => 0);
+  for (;;) {
+    const header = new Map(repeated.map((name, i) => [name, choice[i]!]));
+    const name = `lines ${choice.map((c) => c + 1).join(", ")} (or list elements) of ${repeated.length} headers`;
+    for (const query of [ENVOY_QUERY, ...OTHER_QUERY_READINGS])
+      readings.push({ query, header, name: query === ENVOY_QUERY ? name : `${name}, ${query.name}` });
+    // The next choice, the last header's line first (an odometer); done once every header's wraps.
+    let h = choice.length - 1;
+    while (h >= 0 && ++choice[h]! === counts[h]!) choice[h--] = 0;
+    if (h < 0) return readings;
+  }
 }
 
 /** The most lines one of the named headers has, at least 1 (a loop: a closure here would allocate its context on every request). */
@@ -424,7 +460,7 @@ function headerOf(request: RouteRequest, name: string, reading: HeaderReading = 
   // Envoy matches a header sent several times on its lines joined with "," (not ", ").
   const lines = request.headerLines(name);
   if (lines.length === 0) return undefined;
-  return reading === "joined" ? lines.join(",") : lineAt(lines, reading);
+  return reading === "joined" ? lines.join(",") : lineAt(lines, lineIndexIn(reading, name));
 }
 
 function valueMatches(m: ValueMatch, value: string | undefined): boolean {

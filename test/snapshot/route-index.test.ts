@@ -323,6 +323,22 @@ describe("otherRouteReadings: a repeated header", () => {
     expect(others({ "x-role": ["user", " admin"] })).toEqual([["the last line (or list element) of a header", ["admin r0"]]]);
   });
 
+  it("finds the rule a match on two headers picks with their lines at different positions (a wrong allow: a reading took the same line index in every header)", () => {
+    const redAdmin = entry("red-admin r0", {
+      ...ANY_PATH,
+      headers: [
+        { type: "Exact", name: "x-role", value: "admin" },
+        { type: "Exact", name: "x-team", value: "red" },
+      ],
+    });
+    const two = index({ "apps/gw": [table(80, vhosts({ exact: { h: [redAdmin, open] } }))] });
+    const r = request("h", "/api", { lines: { "x-role": ["admin", "user"], "x-team": ["blue", "red"] } });
+    expect(rules(findRoutes(two, r, {}))).toEqual(["open r0"]);
+    expect(otherRouteReadings(two, r, {}, findRoutes(two, r, {}) ?? [])?.map((o) => [o.reading.name, rules(o.entries)])).toEqual([
+      ["lines 1, 2 (or list elements) of 2 headers", ["red-admin r0"]],
+    ]);
+  });
+
   it("adds nothing for a header sent once, a repeated header no match names, or a host without header matches", () => {
     expect(others({ "x-role": ["user"] })).toBeUndefined();
     expect(others({ "x-role": ["admin"] })).toBeUndefined();

@@ -12,7 +12,9 @@
  * a header sent on several lines, or holding "," (linesUpstreamMayRead), is first read as Envoy
  * joins it (","), then line by line, each piece a line (an upstream may read any line or list
  * element: a Deny rule on `x-role: admin` is not escaped by sending it twice, nor by
- * `x-role: user, admin`; an Allow rule on `accept: a, b` never holds, as `a` is a reading). A rule's `cel` reads `request.query` as Envoy's CEL does, the query text as
+ * `x-role: user, admin`; an Allow rule on `accept: a, b` never holds, as `a` is a reading; a rule's
+ * header matches take any line of each header, as an upstream may take the first of one and the last
+ * of another: headerMismatch). A rule's `cel` reads `request.query` as Envoy's CEL does, the query text as
  * sent, which no reading changes. A request where a header the rules read (every header when a rule
  * has a CEL expression) has more than MAX_HEADER_LINES lines or elements is refused (431
  * `request_invalid`) rather than decided on each; other headers' lines are never readings here.
@@ -31,6 +33,7 @@ import {
   lineAt,
   MAX_HEADER_LINES,
   pathMatches,
+  lineIndexIn,
   readingsBesidesEnvoys,
   type RouteReading,
 } from "../../snapshot/route-index.ts";
@@ -116,6 +119,9 @@ export function authorize(
 function otherReadings(config: CompiledAuthorization, request: NormalizedRequest, lines: number): readonly RouteReading[] {
   const rawQuery = config.rules.some((r) => r.principal?.cel !== undefined) ? request.rawQuery : undefined;
   if (rawQuery === undefined && lines === 1) return NO_READINGS;
+  // Without CEL the rules read headers only through their header matches, which one line reading
+  // decides over every line at once (headerMismatch); and no rule reads the query.
+  if (config.headersRead !== undefined) return EVERY_LINE;
   const distinct: QueryReading[] = [ENVOY_QUERY];
   if (rawQuery !== undefined) {
     // Each reading's map stays as parsed here: it is parsed again only for another query.
@@ -131,6 +137,11 @@ function otherReadings(config: CompiledAuthorization, request: NormalizedRequest
 }
 
 const NO_READINGS: readonly RouteReading[] = Object.freeze([]);
+
+/** The one line reading of rules without CEL: their header matches read each line (headerMismatch). */
+const EVERY_LINE: readonly RouteReading[] = Object.freeze([
+  { query: ENVOY_QUERY, header: 0, name: "any line (or list element) of each header" },
+]);
 
 function sameParams(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
   // One map for two readings (PHP's where no name changes): nothing to compare.
@@ -159,6 +170,39 @@ function mostLinesRead(config: CompiledAuthorization, request: NormalizedRequest
   return most;
 }
 
+/**
+ * The part of a principal's header match the request does not meet in `reading`, or undefined.
+ * Envoy's reading compares the lines joined with ","; a line reading stands for every choice of one
+ * line (or list element) per header, as an upstream may take the first of one header and the last
+ * of another: a Deny rule's header is met when any of its lines is (some choice meets every header
+ * of the rule), an Allow rule's only when each of them is (every choice meets it).
+ */
+function headerMismatch(rule: CompiledRule, h: PrincipalHeader, request: NormalizedRequest, reading: RouteReading): string | undefined {
+  if (reading.header === "joined" || h.name === "host") return valueMismatch(rule, h, headerIn(request, h.name, reading));
+  const lines = request.headerLines(h.name);
+  if (lines.length === 0) return "a header differs";
+  const anyLine = rule.action === "Deny";
+  let unmet: string | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    unmet = valueMismatch(rule, h, lineAt(lines, i));
+    if ((unmet === undefined) === anyLine) return unmet;
+  }
+  return unmet;
+}
+
+/** The mismatch of one value (Envoy's RBAC header matcher compares bytes) with a header match, or undefined. */
+function valueMismatch(rule: CompiledRule, h: PrincipalHeader, value: string | undefined): string | undefined {
+  if (value === undefined) return "a header differs";
+  if (mayHoldInvalidUtf8(value) && h.values.some(mayHoldInvalidUtf8)) {
+    // `\xff` and U+FFFD read alike as text; the bytes Envoy compares may or may not be equal.
+    return rule.action === "Allow" ? "a header holds bytes that may not be UTF-8, compared with a value holding U+FFFD" : undefined;
+  }
+  return h.values.includes(value) ? undefined : "a header differs";
+}
+
+/** One header match of a principal: a lower-case name and the values it accepts. */
+type PrincipalHeader = NonNullable<CompiledPrincipal["headers"]>[number];
+
 /** How many lines a header value stands for (an array: its lines; a string or nothing: 1). */
 const linesIn = (value: string | readonly string[] | undefined): number => (Array.isArray(value) ? value.length : 1);
 
@@ -168,7 +212,7 @@ function headerIn(request: NormalizedRequest, name: string, reading: RouteReadin
   // request reached Portcullis (a gRPC check has no host line; forward-auth's is the proxy's own).
   if (name === "host") return request.authority;
   if (reading.header === "joined") return request.header(name);
-  return lineAt(request.headerLines(name), reading.header);
+  return lineAt(request.headerLines(name), lineIndexIn(reading.header, name));
 }
 
 /**
@@ -278,14 +322,10 @@ function principalMismatch(rule: CompiledRule, p: CompiledPrincipal, facts: Fact
     const granted = scopesOf(jwt.claims);
     if (!p.jwt.scopes.every((s) => granted.has(s))) return "a jwt scope is missing";
   }
-  for (const h of p.headers ?? []) {
-    // Envoy's RBAC header matcher reads repeated lines joined with ",", and compares bytes.
-    const value = headerIn(request, h.name, facts.reading);
-    if (value === undefined) return "a header differs";
-    if (mayHoldInvalidUtf8(value) && h.values.some(mayHoldInvalidUtf8)) {
-      // `\xff` and U+FFFD read alike as text; the bytes Envoy compares may or may not be equal.
-      if (rule.action === "Allow") return "a header holds bytes that may not be UTF-8, compared with a value holding U+FFFD";
-    } else if (!h.values.includes(value)) return "a header differs";
+  const headers = p.headers ?? [];
+  for (let i = 0; i < headers.length; i++) {
+    const unmet = headerMismatch(rule, headers[i]!, request, facts.reading);
+    if (unmet !== undefined) return unmet;
   }
   if (p.geoLocations !== undefined) {
     const location = facts.location();

@@ -316,13 +316,34 @@ describe("principal.headers", () => {
     );
   it("denies on a Deny rule that a line between the first and the last matches (a wrong allow: lines user,admin and user read only user and user as lines)", async () => {
     expect((await noAdmin()({ path: "/roles", headers: { "x-role": ["user", "admin", "user"] } })).message).toBe(
-      "denied by authorization rule no-admin (reading line 2 (or list element) of a header)",
+      "denied by authorization rule no-admin (reading any line (or list element) of each header)",
     );
   });
   it("reads a list element without the spaces around it (a wrong allow: x-role: user, admin read ' admin', which no value equals)", async () => {
     expect((await noAdmin()({ path: "/roles", headers: { "x-role": ["user", " admin"] } })).message).toBe(
-      "denied by authorization rule no-admin (reading the last line (or list element) of a header)",
+      "denied by authorization rule no-admin (reading any line (or list element) of each header)",
     );
+  });
+  const twoHeaders = (action: "Allow" | "Deny") =>
+    decider(
+      onePolicy(
+        "roles",
+        `authorization: {defaultAction: ${action === "Deny" ? "Allow" : "Deny"}, rules: [{name: red-admin, action: ${action}, principal: {headers: [{name: x-role, values: [admin]}, {name: x-team, values: [red]}]}}]}`,
+      ),
+    );
+  it("denies on a Deny rule on two headers whose values are elements at different positions (a wrong allow: a line reading took the same index in every header)", async () => {
+    const d = twoHeaders("Deny");
+    expect((await d({ path: "/roles", headers: { "x-role": ["admin", "user"], "x-team": ["blue", "red"] } })).message).toBe(
+      "denied by authorization rule red-admin (reading any line (or list element) of each header)",
+    );
+    expect((await d({ path: "/roles", headers: { "x-role": ["user", "admin"], "x-team": ["red", "blue"] } })).allowed).toBe(false);
+    expect((await d({ path: "/roles", headers: { "x-role": ["admin", "user"], "x-team": ["blue", "green"] } })).allowed).toBe(true);
+  });
+  it("allows by an Allow rule on two headers only when each has one line that meets it (Envoy reads lines joined)", async () => {
+    const d = twoHeaders("Allow");
+    expect((await d({ path: "/roles", headers: { "x-role": "admin", "x-team": "red" } })).allowed).toBe(true);
+    expect((await d({ path: "/roles", headers: { "x-role": ["admin", "user"], "x-team": "red" } })).allowed).toBe(false);
+    expect((await d({ path: "/roles", headers: { "x-role": "admin", "x-team": ["red", "blue"] } })).allowed).toBe(false);
   });
   it("reads the lines of the headers the rules name only: a list in another header adds no reading; with a CEL rule, every header's does", async () => {
     const browser = { "x-role": "user", accept: ["text/html", "application/json", "*/*"] };

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { RE2JS } from "re2js";
 import type { AuthzRequest } from "../../../controller/authz/request.ts";
 import { aliceKeyPolicy, gatewayWithRoute } from "../../support/manifests.ts";
+import { MAX_HEADER_LINES } from "../../../controller/snapshot/route-index.ts";
 import { decider } from "../../support/world.ts";
 import type { Ctx, Headers } from "../context.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
@@ -219,6 +220,9 @@ const header = onApi(adminOrOpen("headers: [{name: x-role, value: admin}]"), "he
 const HEADER_READINGS =
   'only Envoy\'s reading of a repeated header (its lines joined with ",") chose the rule, so the open route decided while the upstream acted on a line the protected rule matches; the first and the last line are now readings too where they pick another rule, and all must allow';
 
+/** Route rules told apart by two headers (`x-role: admin` and `x-team: red`, both matched). */
+const twoHeaders = onApi(adminOrOpen("headers: [{name: x-role, value: admin}, {name: x-team, value: red}]"), "two-headers");
+
 /**
  * Another route of the Gateway (apps/aaa, compiled first) with the match `PathPrefix /api` and the
  * method written as the text "undefined", beside rule admin (`/api`, an API key) and rule open (`/`).
@@ -371,6 +375,22 @@ export const routingCases: readonly Case[] = [
     "/api",
     { "x-role": ["user", "admin", "user"] },
     "only the first and the last line of a repeated header were route readings, so a line or list element between them (`admin` in `user,admin,user`) never picked the protected route; every line and list element is now a reading",
+  ),
+  twoHeaders(
+    "other-positions",
+    "`x-role: admin,user` and `x-team: blue,red`, no key: Envoy matches neither joined value (the open route); an upstream taking the first x-role element and the last x-team element acts on admin of team red, the protected rule's",
+    PROTECTED,
+    "/api",
+    { "x-role": ["admin", "user"], "x-team": ["blue", "red"] },
+    "a line reading took the same line index in every header (admin with blue, user with red), so lines at different positions in two matched headers never picked the protected route; each choice of one line per header is now a reading",
+  ),
+  twoHeaders(
+    "too-many-choices",
+    `x-role and x-team, both matched, of 9 list elements each: 81 choices of one element per header, more than ${MAX_HEADER_LINES}`,
+    { status: 431, code: "request_invalid", reason: `more than ${MAX_HEADER_LINES} lines or comma-separated elements` },
+    "/api",
+    { "x-role": Array.from({ length: 9 }, (_, i) => `r${i}`), "x-team": Array.from({ length: 9 }, (_, i) => `t${i}`) },
+    "the bound counted each header's lines on its own; each choice of one line per matched header is now a reading, so their product is bounded",
   ),
   header("single", "`x-role: user` sent once: one reading, the open route as before", OPEN, "/api", { "x-role": "user" }),
   header("repeated-with-key", "`x-role: user` then `x-role: admin` with a valid key: every reading allows", OPEN, "/api", {
