@@ -39,7 +39,7 @@ export function cidrSet(cidrs: readonly string[]): CidrSet {
 
 /**
  * An address without IPv4 mapping, however it is spelt ("::ffff:10.0.0.1", "::FFFF:a00:1",
- * "0:0:0:0:0:ffff:10.0.0.1" → "10.0.0.1"): one address, one decision. undefined when the text is
+ * "0:0:0:0:0:ffff:10.0.0.1", "::ffff:10.0.0.1%1" → "10.0.0.1"): one address, one decision. undefined when the text is
  * not an address.
  */
 export function plainAddress(text: string): string | undefined {
@@ -50,7 +50,8 @@ export function plainAddress(text: string): string | undefined {
 
 /** The IPv4 address an IPv6 address in ::ffff:0:0/96 maps, or undefined. */
 function ipv4Mapped(address: string): string | undefined {
-  const lower = address.toLowerCase();
+  // A zone index (`%1`, `%eth0`) names an interface, no part of the address.
+  const lower = address.toLowerCase().replace(/%.*$/, "");
   if (!lower.includes("ffff")) return undefined;
   // A trailing dotted quad is the last two groups.
   const dotted = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(lower);

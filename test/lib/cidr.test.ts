@@ -34,4 +34,9 @@ describe("plainAddress", () => {
     expect(plainAddress("2001:db8::1")).toBe("2001:db8::1");
     expect(plainAddress("unknown")).toBeUndefined();
   });
+  it("unmaps an address written with a zone index, whatever its spelling (a wrong allow: `::ffff:192.168.1.1%1` escaped a Deny rule's IPv4 reading)", () => {
+    expect(plainAddress("::ffff:192.168.1.1%1")).toBe("192.168.1.1");
+    expect(plainAddress("::ffff:c0a8:101%eth0")).toBe("192.168.1.1");
+    expect(plainAddress("fe80::1%eth0")).toBe("fe80::1%eth0");
+  });
 });

@@ -120,6 +120,13 @@ export const clientAddressCases: readonly Case[] = [
     behind({ trustedHops: 1 }, "/lan", "::ffff:192.168.1.1, 10.0.0.2"),
   ),
   c(
+    "mapped-deny-zone",
+    "trusted hops 1; the client written as `::ffff:192.168.1.1%1` (IPv4-mapped IPv6 with a zone index, which Envoy's getaddrinfo parses) on /lan (Deny 192.168.1.0/24)",
+    LAN_DENIED,
+    behind({ trustedHops: 1 }, "/lan", "::ffff:192.168.1.1%1, 10.0.0.2"),
+    "the IPv4 address an IPv4-mapped IPv6 address maps was not found behind a zone index written after a dotted quad (`%1`), so the Deny rule's IPv4 reading was escaped by adding one (`::ffff:c0a8:101%1` was read, `::ffff:192.168.1.1%1` not); the zone is now set aside, as it is no part of the address",
+  ),
+  c(
     "mapped-trusted-proxy",
     "trusted CIDR 192.168.0.0/16; a client at 192.168.5.5, written `::ffff:192.168.5.5` by the load balancer, claims `10.9.9.9` on /office",
     NOT_OFFICE,
