@@ -18,7 +18,7 @@ import { NOT_READY } from "../authz/authorizer.ts";
 import { envoyResponse } from "../server/envoy-response.ts";
 import type { Snapshot } from "../snapshot/types.ts";
 import { compileOptionsOf } from "../runtime/compile-options.ts";
-import { compileFolder } from "./load.ts";
+import { compileFolder, folderWarnings } from "./load.ts";
 
 /**
  * Returns the exit code: 0 allow, 1 deny. A folder with a file that does not parse is denied with
@@ -47,7 +47,7 @@ export async function checkFolder(config: CheckConfig, report: (line: string) =>
     }),
   );
   for (const line of folder.brokenFiles) report(`error: ${line} (${UNTIL_FIXED})`);
-  for (const line of [...folder.duplicateObjects, ...folder.problems]) report(`warning: ${line}`);
+  for (const line of folderWarnings(folder)) report(`warning: ${line}`);
   if (folder.brokenFiles.length > 0) {
     const trace = new Trace();
     trace.step("manifests", { brokenFiles: folder.brokenFiles });

@@ -7,7 +7,7 @@ import { stampTransitions } from "../status/transitions.ts";
 import { compileOptionsOf } from "../runtime/compile-options.ts";
 import { POLICY_SELECTORS_IN_FOLDER } from "../compile/folder-labels.ts";
 import { lenientTargets } from "../compile/targets.ts";
-import { compileFolder } from "./load.ts";
+import { compileFolder, folderWarnings } from "./load.ts";
 
 /**
  * Returns the exit code: 0 when every file parses, every object is valid and every policy is
@@ -47,7 +47,7 @@ export function runCompile(config: CompileConfig, out: (text: string) => void, r
     .filter((lines) => lines.length > 0);
   const errors = [...folder.brokenFiles, ...notAccepted.flat()];
   for (const line of errors) report(`error: ${line}`);
-  for (const line of [...folder.duplicateObjects, ...folder.unreadFields, ...folder.problems]) report(`warning: ${line}`);
+  for (const line of folderWarnings(folder)) report(`warning: ${line}`);
   if (errors.length > 0) {
     const counts = [
       [

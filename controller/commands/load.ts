@@ -19,6 +19,11 @@ export interface FolderCompile extends CompileResult {
   readonly unreadFields: readonly string[];
 }
 
+/** The lines check and compile print as warnings: duplicates read once, fields not read, problems of objects that are not policies. */
+export function folderWarnings(folder: FolderCompile): string[] {
+  return [...folder.duplicateObjects, ...folder.unreadFields, ...folder.problems];
+}
+
 /** Reads and compiles `dir`. Throws UnreadableInputError when the folder cannot be listed. */
 export function compileFolder(dir: string, options: CompileOptions): FolderCompile {
   const { resources, rejected, unread, errors } = new ManifestFolder(dir).read().latest;

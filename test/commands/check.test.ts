@@ -13,6 +13,7 @@ import type { TraceStep } from "../../controller/authz/trace.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { send, type HeaderLines } from "../support/http.ts";
 import { toAuthzRequest } from "../../controller/server/grpc.ts";
+import { POLICY_SELECTORS_IN_FOLDER } from "../../controller/compile/folder-labels.ts";
 import { decider } from "../support/world.ts";
 import { aliceKeyPolicy, gatewayWithRoute, securityPolicy } from "../support/manifests.ts";
 
@@ -225,5 +226,39 @@ describe("check --explain shows every reading of the request that decided", () =
       },
     ]);
     expect(authorization).toMatchObject({ result: "deny", code: "authz_denied" });
+  });
+});
+
+describe("check warns of what a manifest folder does not read, as Envoy Gateway's file provider", () => {
+  it("a Secret's stringData (its keys named, never a value) and a policy's targetSelectors: the key is refused, the selector selects nothing", async () => {
+    const dir = folderOf(
+      `${gatewayWithRoute("api.example.com")}---
+apiVersion: v1
+kind: Secret
+metadata: {name: typed, namespace: apps}
+stringData: {alice: alice-key}
+---
+${securityPolicy("keys", { apiKeyAuth: { credentialRefs: [{ name: "typed" }], extractFrom: [{ headers: ["X-API-Key"] }] } })}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: by-label, namespace: apps}
+spec:
+  targetSelectors: [{kind: HTTPRoute, matchLabels: {team: a}}]
+  cors: {allowOrigins: ["https://a.example.com"]}
+`,
+    );
+    const reported: string[] = [];
+    const config = loadConfig(["check", "--manifests", dir, "-H", "X-API-Key: alice-key", "GET", "http://api.example.com/"], {});
+    expect(
+      await runCheck(
+        config as CheckConfig,
+        () => {},
+        (line) => reported.push(line),
+      ),
+    ).toBe(1);
+    expect(reported).toEqual([
+      "warning: world.yaml#3 (Secret apps/typed): stringData (alice) is not read in a manifest folder, as Envoy Gateway's file provider reads only data: write each value base64-encoded under data",
+      `warning: SecurityPolicy apps/by-label: its targetSelectors select nothing: ${POLICY_SELECTORS_IN_FOLDER}`,
+    ]);
   });
 });
