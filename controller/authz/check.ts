@@ -22,7 +22,6 @@ import { NOTHING, type ConfiguredFeature, type Pass, type PhaseResult, type Wher
 import { fail } from "../lib/result.ts";
 import {
   ENVOY_READING,
-  explainRoutes,
   findRoutes,
   MAX_HEADER_LINES,
   otherRouteReadings,
@@ -30,6 +29,7 @@ import {
   type RouteReading,
   type RouteReadingRoutes,
 } from "../snapshot/route-index.ts";
+import { explainRoutes } from "../snapshot/route-explain.ts";
 import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts";
 import { allowOne, allowPassed, ANONYMOUS, memoizedAllow } from "./allow.ts";
 import type { CheckContext } from "./context.ts";

@@ -6,7 +6,6 @@
 import { mayHoldInvalidUtf8 } from "../lib/bytes.ts";
 import { withoutOws } from "../lib/field-values.ts";
 import { ENVOY_QUERY, OTHER_QUERY_READINGS, paramIn, type QueryReading, readsOwnWay } from "./query-readings.ts";
-import { describeMatch } from "./summary.ts";
 import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "./types.ts";
 
 /** What route matching reads of a request, already normalised. */
@@ -123,7 +122,7 @@ const PRIVILEGED_PORTS = 1024;
 const CONTAINER_PORT_SHIFT = 10_000;
 
 /** Whether a table of the listener port `port` can have served a request the proxy says arrived on `stated`. */
-function portCovers(port: number, stated: number | undefined): boolean {
+export function portCovers(port: number, stated: number | undefined): boolean {
   return stated === undefined || port === stated || (port < PRIVILEGED_PORTS && port + CONTAINER_PORT_SHIFT === stated);
 }
 
@@ -328,7 +327,7 @@ function readMatchesOf(entries: readonly RouteEntry[]): ReadMatches {
   return read;
 }
 
-function selectVirtualHost(vhosts: VirtualHosts, host: string): readonly RouteEntry[] | undefined {
+export function selectVirtualHost(vhosts: VirtualHosts, host: string): readonly RouteEntry[] | undefined {
   const exact = vhosts.exact[host];
   if (exact !== undefined) return exact;
   const suffix = wildcardSuffix(vhosts, host);
@@ -340,88 +339,13 @@ function selectVirtualHost(vhosts: VirtualHosts, host: string): readonly RouteEn
  * The longest wildcard hostname (".example.com" for "*.example.com") that `host` falls under, as Envoy
  * picks it: the wildcard stands for at least one character, so ".example.com" itself is not under it.
  */
-function wildcardSuffix(vhosts: VirtualHosts, host: string): string | undefined {
+export function wildcardSuffix(vhosts: VirtualHosts, host: string): string | undefined {
   if (vhosts.wildcardMaxLabels === 0) return undefined;
   const labels = host.split(".");
   for (let n = Math.min(labels.length - 1, vhosts.wildcardMaxLabels); n >= 1; n--) {
     const suffix = "." + labels.slice(-n).join(".");
     if (suffix.length < host.length && vhosts.wildcard[suffix] !== undefined) return suffix;
   }
-  return undefined;
-}
-
-/** How many entries that do not match a trace lists before the one picked (a virtual host may hold hundreds). */
-const TRACED_MISSES = 20;
-
-/**
- * For a decision's trace (authz/trace.ts): per route table in scope, the virtual host the Host
- * selected and the entries in Envoy Gateway's route order up to the one picked, each with what did
- * not match in `reading` (Envoy's unless said); then the entries that also match but come later,
- * which the picked one wins over.
- */
-export function explainRoutes(
-  index: RouteIndex,
-  request: RouteRequest,
-  scope: RouteScope,
-  reading: RouteReading = ENVOY_READING,
-): object[] {
-  const tables: object[] = [];
-  for (const [gateway, ports] of Object.entries(index.byGateway)) {
-    if (scope.gateway !== undefined && gateway !== scope.gateway) continue;
-    for (const table of ports) {
-      if (!portCovers(table.port, scope.port)) continue;
-      for (let h = 0; h < hostCount(request); h++) {
-        const host = hostAt(request, h);
-        const where = { gateway, port: table.port, ...(hostCount(request) === 1 ? {} : { host }) };
-        tables.push({ ...where, ...explainVirtualHost(table.vhosts, host, request, scope.route, reading) });
-      }
-    }
-  }
-  return tables;
-}
-
-/** The trace of one route table read with Host `host` in `reading`: its virtual host, the entries tried, the one picked. */
-function explainVirtualHost(
-  vhosts: VirtualHosts,
-  host: string,
-  request: RouteRequest,
-  route: string | undefined,
-  reading: RouteReading,
-): object {
-  const suffix = vhosts.exact[host] === undefined ? wildcardSuffix(vhosts, host) : undefined;
-  const virtualHost =
-    vhosts.exact[host] !== undefined ? host : suffix !== undefined ? `*${suffix}` : vhosts.any.length > 0 ? "(any host)" : undefined;
-  const entries = selectVirtualHost(vhosts, host);
-  if (entries === undefined) return { virtualHost: "none: no route of this listener port has this host" };
-  const misses: string[] = [];
-  let missed = 0;
-  let picked: string | undefined;
-  const alsoMatching: string[] = [];
-  for (const entry of entries) {
-    const label = `${entry.rule} (${describeMatch(entry.match)})`;
-    const why = route !== undefined && entry.route !== route ? "not the route the proxy named" : mismatchOf(entry.match, request, reading);
-    if (why === undefined && picked === undefined) picked = label;
-    else if (why === undefined) alsoMatching.push(label);
-    else if (picked === undefined && misses.length < TRACED_MISSES) misses.push(`${label}: ${why}`);
-    else if (picked === undefined) missed++;
-  }
-  return {
-    virtualHost,
-    tried: missed === 0 ? misses : [...misses, `… and ${missed} more that do not match`],
-    picked: picked ?? "none: no entry matches",
-    ...(alsoMatching.length === 0 ? {} : { alsoMatchingLater: alsoMatching }),
-  };
-}
-
-/** What part of `match` the request fails, or undefined when it matches. */
-function mismatchOf(match: CompiledMatch, request: RouteRequest, reading: RouteReading): string | undefined {
-  if (!pathMatches(match.path, request.path))
-    return `path ${request.path} is not ${match.path.type} ${match.path.value === "" ? "/" : match.path.value}`;
-  for (const h of match.headers)
-    if (!valueMatches(h, headerOf(request, h.name, reading.header)))
-      return h.name === ":method" ? `method is not ${h.value}` : `header ${h.name} is not ${h.type} ${h.value}`;
-  for (const q of match.queryParams)
-    if (!valueMatches(q, paramIn(request.rawQuery, q.name, reading.query))) return `query parameter ${q.name} is not ${q.type} ${q.value}`;
   return undefined;
 }
 
@@ -453,7 +377,7 @@ function matches(match: CompiledMatch, request: RouteRequest, reading: RouteRead
  * (an HTTPRoute `method`) and the path with its query (a GRPCRoute method match without service);
  * `host` is `:authority` in Envoy's header map, whichever way the Host reached Portcullis.
  */
-function headerOf(request: RouteRequest, name: string, reading: HeaderReading = "joined"): string | undefined {
+export function headerOf(request: RouteRequest, name: string, reading: HeaderReading = "joined"): string | undefined {
   if (name === ":method") return request.method;
   if (name === "host") return request.authority;
   if (name === ":path") return request.rawQuery === undefined ? request.path : `${request.path}?${request.rawQuery}`;
@@ -463,7 +387,7 @@ function headerOf(request: RouteRequest, name: string, reading: HeaderReading = 
   return reading === "joined" ? lines.join(",") : lineAt(lines, lineIndexIn(reading, name));
 }
 
-function valueMatches(m: ValueMatch, value: string | undefined): boolean {
+export function valueMatches(m: ValueMatch, value: string | undefined): boolean {
   if (value === undefined) return false;
   if (m.type === "RegularExpression") return mayHoldInvalidUtf8(value) || m.regex.testExact(value);
   return (m.type === "Exact" ? value === m.value : value.endsWith(m.value)) || unreadableBy(m, value);

@@ -1,12 +1,11 @@
 /**
  * Request-time route lookup (controller/snapshot/route-index.ts) on hand-built route tables: virtual
  * host selection as Envoy picks it, the listener port scope (with Envoy Gateway's privileged-port
- * shift), first-match order, path/header/query semantics and the explain trace.
+ * shift), first-match order and path/header/query semantics.
  */
 import { describe, expect, it, vi } from "vitest";
 import { OTHER_QUERY_READINGS } from "../../controller/snapshot/query-readings.ts";
 import {
-  explainRoutes,
   findRoutes,
   lineAt,
   otherRouteReadings,
@@ -15,52 +14,8 @@ import {
   type RouteRequest,
 } from "../../controller/snapshot/route-index.ts";
 import { builtRe2 } from "../../controller/lib/regex.ts";
-import type { CompiledMatch, PortRoutes, RouteEntry, RouteIndex, VirtualHosts } from "../../controller/snapshot/types.ts";
-
-const ANY_PATH: CompiledMatch = { path: { type: "PathPrefix", value: "" }, headers: [], queryParams: [] };
-
-function entry(rule: string, match: CompiledMatch = ANY_PATH, port = 80): RouteEntry {
-  return {
-    gateway: "apps/gw",
-    listener: "http",
-    port,
-    kind: "HTTPRoute",
-    route: `apps/${rule.split(" ")[0]}`,
-    rule,
-    match,
-    policy: undefined,
-    origin: undefined,
-    managedHeaders: [],
-  };
-}
-
-function vhosts(parts: Partial<VirtualHosts>): VirtualHosts {
-  const wildcard = parts.wildcard ?? {};
-  const maxLabels = Math.max(0, ...Object.keys(wildcard).map((suffix) => suffix.split(".").length - 1));
-  return { exact: {}, any: [], ...parts, wildcard, wildcardMaxLabels: maxLabels };
-}
-
-function index(tables: Record<string, PortRoutes[]>): RouteIndex {
-  return { byGateway: tables };
-}
-
-function table(port: number, v: VirtualHosts): PortRoutes {
-  return { port, tlsListener: undefined, vhosts: v };
-}
-
-function request(host: string, path = "/", more: Partial<RouteRequest> & { lines?: Record<string, string[]> } = {}): RouteRequest {
-  const lines = more.lines ?? {};
-  return {
-    host,
-    hosts: [host],
-    authority: host,
-    path,
-    method: "GET",
-    rawQuery: undefined,
-    headerLines: (name) => lines[name] ?? [],
-    ...more,
-  };
-}
+import type { RouteEntry, RouteIndex } from "../../controller/snapshot/types.ts";
+import { ANY_PATH, entry, index, request, table, vhosts } from "../support/route-tables.ts";
 
 const rules = (found: readonly RouteEntry[] | undefined) => found?.map((e) => e.rule);
 
@@ -403,56 +358,6 @@ describe("otherRouteReadings: a repeated header and a query", () => {
     const found = otherRouteReadings(idx, r, {}, findRoutes(idx, r, {}) ?? []);
     expect(found?.map((o) => [o.reading.name, rules(o.entries)])).toEqual([
       [`the last line (or list element) of a header, ${OTHER_QUERY_READINGS[0]!.name}`, ["both r0"]],
-    ]);
-  });
-});
-
-describe("explainRoutes", () => {
-  it("names the virtual host, the entries tried with why they missed, the one picked and those it wins over", () => {
-    const idx = index({
-      "apps/gw": [
-        table(
-          80,
-          vhosts({
-            wildcard: {
-              ".example.com": [
-                entry("api r0", { path: { type: "Exact", value: "/admin" }, headers: [], queryParams: [] }),
-                entry("api r1"),
-                entry("api r2"),
-              ],
-            },
-          }),
-        ),
-      ],
-    });
-    expect(explainRoutes(idx, request("a.example.com", "/x"), {})).toEqual([
-      {
-        gateway: "apps/gw",
-        port: 80,
-        virtualHost: "*.example.com",
-        tried: ["api r0 (Exact /admin): path /x is not Exact /admin"],
-        picked: "api r1 (PathPrefix /)",
-        alsoMatchingLater: ["api r2 (PathPrefix /)"],
-      },
-    ]);
-  });
-
-  it("lists at most 20 misses before the one picked, and counts the rest", () => {
-    const misses = Array.from({ length: 25 }, (_, i) =>
-      entry(`api r${i}`, { path: { type: "Exact", value: `/p${i}` }, headers: [], queryParams: [] }),
-    );
-    const idx = index({ "apps/gw": [table(80, vhosts({ any: [...misses, entry("api last")] }))] });
-    const [trace] = explainRoutes(idx, request("h", "/x"), {}) as [{ tried: string[]; picked: string; virtualHost: string }];
-    expect(trace.virtualHost).toBe("(any host)");
-    expect(trace.tried).toHaveLength(21);
-    expect(trace.tried.at(-1)).toBe("… and 5 more that do not match");
-    expect(trace.picked).toBe("api last (PathPrefix /)");
-  });
-
-  it("says so when no virtual host of the table takes the Host", () => {
-    const idx = index({ "apps/gw": [table(80, vhosts({ exact: { "a.test": [entry("a r0")] } }))] });
-    expect(explainRoutes(idx, request("b.test"), {})).toEqual([
-      { gateway: "apps/gw", port: 80, virtualHost: "none: no route of this listener port has this host" },
     ]);
   });
 });
