@@ -18,6 +18,7 @@
  * sent, which no reading changes. A request where a header the rules read (every header when a rule
  * has a CEL expression) has more than MAX_HEADER_LINES lines or elements is refused (431
  * `request_invalid`) rather than decided on each; other headers' lines are never readings here.
+ * The readings are found in line-readings.ts; what CEL expressions evaluate over, in cel-context.ts.
  */
 import type { CheckContext } from "../../authz/context.ts";
 import { deny } from "../../authz/decision.ts";
@@ -27,22 +28,14 @@ import { mayHoldInvalidUtf8 } from "../../lib/bytes.ts";
 import { plainAddress } from "../../lib/cidr.ts";
 import { claimAt } from "../../lib/claims.ts";
 import { fail } from "../../lib/result.ts";
-import { ENVOY_QUERY, OTHER_QUERY_READINGS, queryParamsIn, type QueryReading } from "../../snapshot/query-readings.ts";
-import {
-  ENVOY_READING,
-  lineAt,
-  MAX_HEADER_LINES,
-  pathMatches,
-  lineIndexIn,
-  readingsBesidesEnvoys,
-  type RouteReading,
-} from "../../snapshot/route-index.ts";
+import { ENVOY_READING, lineAt, MAX_HEADER_LINES, pathMatches, type RouteReading } from "../../snapshot/route-index.ts";
 import { NOTHING, type IdentityAttributes, type Pass, type PhaseResult, type Where } from "../feature.ts";
 import type { GeoLocation } from "../../geoip/database.ts";
-import type { CompiledCel } from "./cel.ts";
+import { celMatches, envoyAttributesOf, jwtAuthnPayload, principalVariablesOf } from "./cel-context.ts";
 import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "./compile.ts";
 import { describeRule } from "./describe.ts";
 import { geoLocationsMatch } from "./geo.ts";
+import { headerIn, mostLinesRead, otherReadings } from "./line-readings.ts";
 import { Trace } from "../../authz/trace.ts";
 
 /** The phase: over the identities every phase before it passed on (their attributes merged) and the client address. */
@@ -111,66 +104,6 @@ export function authorize(
 }
 
 /**
- * The route readings (snapshot/route-index.ts) besides Envoy's that could change what the rules
- * read: a query reading when a `principal.cel` reads `request.query` and that reading's parameters
- * differ from every reading's before it (Envoy's first: `?role=%61dmin` is `%61dmin` there and
- * `admin` decoded); a header line reading when a rule reads headers and one has several lines.
- */
-function otherReadings(config: CompiledAuthorization, request: NormalizedRequest, lines: number): readonly RouteReading[] {
-  const rawQuery = config.rules.some((r) => r.principal?.cel !== undefined) ? request.rawQuery : undefined;
-  if (rawQuery === undefined && lines === 1) return NO_READINGS;
-  // Without CEL the rules read headers only through their header matches, which one line reading
-  // decides over every line at once (headerMismatch); and no rule reads the query.
-  if (config.headersRead !== undefined) return EVERY_LINE;
-  const distinct: QueryReading[] = [ENVOY_QUERY];
-  if (rawQuery !== undefined) {
-    // Each reading's map stays as parsed here: it is parsed again only for another query.
-    const seen = [queryParamsIn(rawQuery, ENVOY_QUERY)];
-    for (const reading of OTHER_QUERY_READINGS) {
-      const params = queryParamsIn(rawQuery, reading);
-      if (seen.some((s) => sameParams(s, params))) continue;
-      seen.push(params);
-      distinct.push(reading);
-    }
-  }
-  return readingsBesidesEnvoys(lines).filter((r) => distinct.includes(r.query));
-}
-
-const NO_READINGS: readonly RouteReading[] = Object.freeze([]);
-
-/** The one line reading of rules without CEL: their header matches read each line (headerMismatch). */
-const EVERY_LINE: readonly RouteReading[] = Object.freeze([
-  { query: ENVOY_QUERY, header: 0, name: "any line (or list element) of each header" },
-]);
-
-function sameParams(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
-  // One map for two readings (PHP's where no name changes): nothing to compare.
-  if (a === b) return true;
-  if (a.size !== b.size) return false;
-  for (const [name, value] of a) if (b.get(name) !== value) return false;
-  return true;
-}
-
-/**
- * The most lines (pieces, linesUpstreamMayRead) among the headers the rules read
- * (CompiledAuthorization.headersRead), at least 1: every header when a rule has a CEL expression,
- * else those the header matches name (an Accept of 8 elements adds no reading to rules on x-role).
- * Loops over the request's own values: no array of lines.
- */
-function mostLinesRead(config: CompiledAuthorization, request: NormalizedRequest): number {
-  const headers = request.source.headers;
-  const read = config.headersRead;
-  let most = 1;
-  if (read === undefined) {
-    for (const name in headers) most = Math.max(most, linesIn(headers[name]));
-    return most;
-  }
-  // An index loop: this runs on every check of a policy with rules, and an iterator would be allocated for each.
-  for (let i = 0; i < read.length; i++) if (Object.hasOwn(headers, read[i]!)) most = Math.max(most, linesIn(headers[read[i]!]));
-  return most;
-}
-
-/**
  * The part of a principal's header match the request does not meet in `reading`, or undefined.
  * Envoy's reading compares the lines joined with ","; a line reading stands for every choice of one
  * line (or list element) per header, as an upstream may take the first of one header and the last
@@ -202,18 +135,6 @@ function valueMismatch(rule: CompiledRule, h: PrincipalHeader, value: string | u
 
 /** One header match of a principal: a lower-case name and the values it accepts. */
 type PrincipalHeader = NonNullable<CompiledPrincipal["headers"]>[number];
-
-/** How many lines a header value stands for (an array: its lines; a string or nothing: 1). */
-const linesIn = (value: string | readonly string[] | undefined): number => (Array.isArray(value) ? value.length : 1);
-
-/** A header's value in `reading`: its lines joined as Envoy joins them (request.header), or one of them; undefined when absent. */
-function headerIn(request: NormalizedRequest, name: string, reading: RouteReading): string | undefined {
-  // Envoy's header map holds the Host as `:authority` and reads `host` as it, whichever way the
-  // request reached Portcullis (a gRPC check has no host line; forward-auth's is the proxy's own).
-  if (name === "host") return request.authority;
-  if (reading.header === "joined") return request.header(name);
-  return lineAt(request.headerLines(name), lineIndexIn(reading.header, name));
-}
 
 /**
  * What the rules of one reading decide on. The costly parts are computed when a rule first needs
@@ -351,41 +272,6 @@ function inClientCidrs(cidrs: NonNullable<CompiledPrincipal["clientCIDRs"]>, add
   return ipv4 !== undefined && ipv4 !== address && cidrs.contains(ipv4);
 }
 
-/**
- * Whether `cel` is true over `variables`. An expression that cannot be evaluated (a missing header
- * or claim, a variable over its size) or gives no boolean never lets a request through: it does
- * not match in an Allow rule and does match in a Deny rule. So it is with an expression that reads
- * a request value holding bytes that may not be UTF-8 (readsInvalidUtf8): Envoy's CEL compares
- * and measures the bytes, cel-js the text they read as.
- */
-function celMatches(rule: CompiledRule, cel: CompiledCel, variables: Record<string, unknown>): boolean {
-  if (readsInvalidUtf8(cel, variables.request as Record<string, unknown>)) return rule.action === "Deny";
-  let result: unknown;
-  try {
-    result = cel.evaluate(variables);
-  } catch {
-    return rule.action === "Deny";
-  }
-  return typeof result === "boolean" ? result : rule.action === "Deny";
-}
-
-/**
- * Whether a field of `request` the expression reads holds U+FFFD (mayHoldInvalidUtf8), the text
- * of bytes that are not UTF-8: `"\xff" == "\uFFFD"` holds for the text, not for Envoy's bytes,
- * and `size()`, `<` and `matches()` read them otherwise too. A header map counts by its values.
- */
-function readsInvalidUtf8(cel: CompiledCel, request: Record<string, unknown>): boolean {
-  const read = (value: unknown): boolean =>
-    typeof value === "string"
-      ? mayHoldInvalidUtf8(value)
-      : value instanceof Map
-        ? [...value.values()].some(read)
-        : value !== null && typeof value === "object" && !(value instanceof Date) && Object.values(value).some(read);
-  if (cel.requestFields === undefined) return read(request);
-  for (const field of cel.requestFields) if (Object.hasOwn(request, field) && read(request[field])) return true;
-  return false;
-}
-
 /** OAuth scopes from `scope` (space-delimited string, RFC 8693) or `scp` (list or string). */
 function scopesOf(claims: Readonly<Record<string, unknown>>): Set<string> {
   const out = new Set<string>();
@@ -394,115 +280,4 @@ function scopesOf(claims: Readonly<Record<string, unknown>>): Set<string> {
     if (Array.isArray(raw)) for (const s of raw) if (typeof s === "string") out.add(s);
   }
   return out;
-}
-
-/**
- * Every header by lower-case name, in `reading`, as the map CEL reads: looked up whatever the
- * letter case of the name written (`request.headers['X-Tenant']`), as Envoy's CEL header map looks
- * a name up lower-cased (ASCII letters only). cel-js reads a Map through its `get` and `has`.
- */
-function headersIn(request: NormalizedRequest, reading: RouteReading): Map<string, string> {
-  const headers = new Map<string, string>();
-  for (const name of Object.keys(request.source.headers)) {
-    const v = headerIn(request, name, reading);
-    if (v !== undefined) headers.set(name, v);
-  }
-  headers.set("host", request.authority);
-  const get = headers.get.bind(headers);
-  const has = headers.has.bind(headers);
-  headers.get = (name) => get(asciiLowerCase(name));
-  headers.has = (name) => has(asciiLowerCase(name));
-  return headers;
-}
-
-/** A name with its ASCII letters lower-cased (Envoy's LowerCaseString); a key that is not a string as it is. */
-const asciiLowerCase = <T>(name: T): T =>
-  typeof name === "string" ? (name.replace(/[A-Z]+/g, (upper) => upper.toLowerCase()) as T) : name;
-
-/** The variables of `principal.cel`. Absent identities are empty maps, so `has()` works on them. */
-function principalVariablesOf(
-  request: NormalizedRequest,
-  who: IdentityAttributes,
-  clientAddress: string | undefined,
-  reading: RouteReading,
-): Record<string, unknown> {
-  const headers = headersIn(request, reading);
-  const rawQuery = request.rawQuery;
-  const query = rawQuery === undefined ? {} : Object.fromEntries(queryParamsIn(rawQuery, reading.query));
-  return {
-    request: { method: request.method, host: request.host, path: request.path, headers, query },
-    jwt: who.jwt === undefined ? {} : { provider: who.jwt.provider, claims: who.jwt.claims },
-    apiKey: who.apiKey === undefined ? {} : { client: who.apiKey.client, metadata: who.apiKey.metadata },
-    basicAuth: who.basicAuth === undefined ? {} : { username: who.basicAuth.username },
-    source: { address: clientAddress ?? "" },
-  };
-}
-
-const JWT_AUTHN = "envoy.filters.http.jwt_authn";
-
-/**
- * Envoy's attributes as a rule's `cel` sees them (cel.ts, ENVOY_ATTRIBUTES). Headers by lower-case
- * name, repeated lines joined with "," as Envoy joins them, and the pseudo-headers Envoy's header
- * map holds (`:authority`, `:path`, `:method`, `:scheme`); referer, useragent and id only when
- * their header is there (Envoy leaves them absent); the verified JWT payload under jwt_authn's
- * metadata as jwt_authn writes it (`jwtPayload`, jwtAuthnPayload).
- */
-function envoyAttributesOf(
-  request: NormalizedRequest,
-  who: IdentityAttributes,
-  jwtPayload: Readonly<Record<string, unknown>> | undefined,
-  now: number,
-  reading: RouteReading,
-): Record<string, unknown> {
-  const headers = headersIn(request, reading);
-  const query = request.rawQuery;
-  const path = query === undefined ? request.path : `${request.path}?${query}`;
-  headers.set(":authority", request.authority);
-  headers.set(":path", path);
-  headers.set(":method", request.method);
-  headers.set(":scheme", request.source.scheme);
-  const attributes: Record<string, unknown> = {
-    path,
-    url_path: request.path,
-    host: request.authority,
-    scheme: request.source.scheme,
-    method: request.method,
-    headers,
-    query: query ?? "",
-    time: new Date(now),
-  };
-  for (const [attribute, header] of [
-    ["referer", "referer"],
-    ["useragent", "user-agent"],
-    ["id", "x-request-id"],
-  ] as const) {
-    const value = headers.get(header);
-    if (value !== undefined) attributes[attribute] = value;
-  }
-  const jwt = who.jwt;
-  const payload = jwt === undefined ? {} : { [JWT_AUTHN]: { [jwt.provider]: jwtPayload! } };
-  return { request: attributes, metadata: { filter_metadata: payload } };
-}
-
-/** The claims Envoy Gateway has jwt_authn split at spaces in its metadata (normalize_payload_in_metadata.space_delimited_claims). */
-const SPACE_DELIMITED_CLAIMS = ["scope", "scp"] as const;
-
-/**
- * A verified JWT payload as jwt_authn writes it into its metadata, which Envoy Gateway's
- * `principal.jwt` matchers and a rule's `cel` read: each top-level claim of SPACE_DELIMITED_CLAIMS
- * holding a string becomes the list of its space-separated words, empty words dropped (a string
- * with no word stays as it is, as Envoy leaves it); every other claim as the token wrote it.
- * `claims` itself when there is nothing to split.
- */
-function jwtAuthnPayload(claims: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
-  let out: Record<string, unknown> | undefined;
-  for (const name of SPACE_DELIMITED_CLAIMS) {
-    const value = Object.hasOwn(claims, name) ? claims[name] : undefined;
-    if (typeof value !== "string") continue;
-    const words = value.split(" ").filter((w) => w !== "");
-    if (words.length === 0) continue;
-    out ??= { ...claims };
-    out[name] = words;
-  }
-  return out ?? claims;
 }
