@@ -166,7 +166,7 @@ describe("the key table of a credential Secret", () => {
   it("is built again for a changed Secret (a new object), with its new keys", () => {
     const resources = resourcesOf(world);
     const before = tableOf(compile(resources, options));
-    const changed = resourcesOf(world.replace("alice: alice-key", "alice: rotated-key"));
+    const changed = resourcesOf(world.replace(ALICE_KEYS, secret("keys", { alice: "rotated-key" })));
     const after = tableOf(compile(changed, options));
     expect(after.clientByDigest).not.toBe(before.clientByDigest);
     expect([after.clientByDigest.get(apiKeyDigest("rotated-key")), after.clientByDigest.has(apiKeyDigest("alice-key"))]).toEqual([
