@@ -255,3 +255,25 @@ spec:
     );
   });
 });
+
+describe("apiKeyAuth reading a cookie whose configured name has upper-case letters", () => {
+  const world = decider(`${gatewayWithRoute("api.example.com", { keys: "/keys" })}---
+${secret("keys", { alice: "alice-key", bob: "bob-key" })}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: keys, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{cookies: [ApiKey]}]}
+`);
+  it("takes the key only from a cookie named exactly so, as Envoy compares names", async () => {
+    expect((await world({ path: "/keys", headers: { cookie: "ApiKey=alice-key" } })).principal).toBe("apiKey alice");
+    // Envoy finds no ApiKey cookie here; a reader of names in any case would take alice's key.
+    const lower = await world({ path: "/keys", headers: { cookie: "apikey=alice-key" } });
+    expect([lower.status, lower.code]).toEqual([401, "apikey_missing"]);
+  });
+  it("refuses a second copy under a name in another letter case", async () => {
+    const two = await world({ path: "/keys", headers: { cookie: "ApiKey=alice-key; apikey=bob-key" } });
+    expect([two.status, two.code]).toEqual([401, "apikey_invalid"]);
+  });
+});

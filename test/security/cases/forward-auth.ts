@@ -128,6 +128,18 @@ export const forwardAuthCases: readonly Case[] = [
     "see forward.sanitize-cookie-replace",
   ),
   sanitized(
+    "sanitize-cookie-other-case",
+    "sanitize: alice's key in X-API-Key, bob's in an `ApiKey` cookie (an `apikey` cookie to ASP.NET Core, which reads names in any case): the cookie is cut too",
+    {
+      status: 200,
+      code: "allowed",
+      upstream: { "x-client-id": "alice", cookie: "theme=dark", "x-portcullis-cookie": "replace" },
+      remove: ["x-api-key"],
+    },
+    { "x-api-key": "alice-key", cookie: "theme=dark; ApiKey=bob-key" },
+    "sanitize removed only the cookies named exactly as configured, so a key cookie whose name differs in letter case reached the upstream, which may read it as the key; every cookie whose name matches in any case is now cut",
+  ),
+  sanitized(
     "sanitize-cookie-untouched",
     "sanitize: alice's key in X-API-Key and `Cookie: theme=dark`: no x-portcullis-cookie, the client's cookies go on as sent",
     { status: 200, code: "allowed", upstream: { "x-client-id": "alice" }, remove: ["x-api-key"] },

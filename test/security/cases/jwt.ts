@@ -24,6 +24,8 @@ const unknownIssuer = refused("jwt_unknown_issuer", "Jwt issuer is not configure
 const audience: Expected = { status: 403, code: "jwt_audience", reason: "Audiences in Jwt are not allowed" };
 const missing: Expected = { status: 401, code: "jwt_missing", reason: "Jwt is missing" };
 const malformed = invalid("Jwt is not well formed");
+const COOKIE_CASE =
+  "cookie names were compared case-sensitively, as Envoy compares them, so a token in a cookie whose name differs only in letter case was never verified and reached the upstream, where ASP.NET Core (which reads cookie names in any case) may take it; every cookie whose name matches in any case is now a copy that must verify";
 
 const bearer = (ctx: Ctx, t: string, path = "/jwt") => ctx.check({ path, headers: { authorization: `Bearer ${t}` } });
 /** Signs exactly this header and payload text with the provider's ES256 key. */
@@ -753,6 +755,39 @@ export const jwtCases: readonly Case[] = [
     missing,
     (ctx) => ctx.check({ path: "/jwt", headers: { cookie: `session =${token({ iss: OTHER_ISSUER }, {}, undefined, ctx.keys)}` } }),
     "the Cookie header's names were trimmed, so a token Envoy's jwt_authn does not see met the required jwt; a required jwt is now met only by a token Envoy reads too",
+  ),
+  c(
+    "cookie-name-other-case",
+    "`Cookie: SESSION=<forged>; session=<valid>` (Envoy reads only `session`; ASP.NET Core reads cookie names in any letter case, and may take the forged one)",
+    badSignature,
+    (ctx) =>
+      ctx.check({
+        path: "/jwt",
+        headers: {
+          cookie: `SESSION=${token({ iss: OTHER_ISSUER, sub: "admin" }, {}, ctx.keys.stranger)}; session=${token({ iss: OTHER_ISSUER }, {}, undefined, ctx.keys)}`,
+        },
+      }),
+    COOKIE_CASE,
+  ),
+  c(
+    "cookie-name-other-case-beside-header",
+    "a valid idp token in the header and a forged cookie-idp token in a `Session` cookie (a `session` cookie to a reader of names in any case)",
+    badSignature,
+    (ctx) =>
+      ctx.check({
+        path: "/jwt",
+        headers: {
+          authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}`,
+          cookie: `Session=${token({ iss: OTHER_ISSUER, sub: "admin" }, {}, ctx.keys.stranger)}`,
+        },
+      }),
+    "see jwt.cookie-name-other-case",
+  ),
+  c(
+    "cookie-name-other-case-valid",
+    "required route: `Cookie: SESSION=<valid>` alone (Envoy's cookie names are case-sensitive: it finds no token and answers 401)",
+    missing,
+    (ctx) => ctx.check({ path: "/jwt", headers: { cookie: `SESSION=${token({ iss: OTHER_ISSUER }, {}, undefined, ctx.keys)}` } }),
   ),
   c(
     "cookie-spaces-before-name",
