@@ -29,6 +29,15 @@ const COOKIE_CASE =
 
 const bearer = (ctx: Ctx, t: string, path = "/jwt") => ctx.check({ path, headers: { authorization: `Bearer ${t}` } });
 /** Signs exactly this header and payload text with the provider's ES256 key. */
+/** On /jwt: a valid idp token in Authorization, and a forged cookie-idp token (sub admin) in cookie `name`. */
+const forgedCookieBesideBearer = (ctx: Ctx, name: string) =>
+  ctx.check({
+    path: "/jwt",
+    headers: {
+      authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}`,
+      cookie: `${name}=${token({ iss: OTHER_ISSUER, sub: "admin" }, {}, ctx.keys.stranger)}`,
+    },
+  });
 const rawSigned = (ctx: Ctx, header: string, payload: string | Buffer) => jws(header, payload, ctx.keys.es);
 const HEADER = '{"alg":"ES256","kid":"es-1","typ":"JWT"}';
 /** The order n of P-256's group (SEC 2): s and n − s are the two spellings of one ECDSA signature. */
@@ -599,14 +608,7 @@ export const jwtCases: readonly Case[] = [
     "two-providers-forged-in-other-location",
     "a valid idp token in the header and a forged cookie-idp token in the `session` cookie (Envoy's requires_any of the providers passes once idp's tokens verify, the cookie unread)",
     badSignature,
-    (ctx) =>
-      ctx.check({
-        path: "/jwt",
-        headers: {
-          authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}`,
-          cookie: `session=${token({ iss: OTHER_ISSUER, sub: "admin" }, {}, ctx.keys.stranger)}`,
-        },
-      }),
+    (ctx) => forgedCookieBesideBearer(ctx, "session"),
   ),
   c("two-places-audience", "valid token in the header, one for another audience in the query", audience, (ctx) =>
     ctx.check({
@@ -773,14 +775,7 @@ export const jwtCases: readonly Case[] = [
     "cookie-name-other-case-beside-header",
     "a valid idp token in the header and a forged cookie-idp token in a `Session` cookie (a `session` cookie to a reader of names in any case)",
     badSignature,
-    (ctx) =>
-      ctx.check({
-        path: "/jwt",
-        headers: {
-          authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}`,
-          cookie: `Session=${token({ iss: OTHER_ISSUER, sub: "admin" }, {}, ctx.keys.stranger)}`,
-        },
-      }),
+    (ctx) => forgedCookieBesideBearer(ctx, "Session"),
     "see jwt.cookie-name-other-case",
   ),
   c(
