@@ -6,7 +6,10 @@
  *   the conditions EG sets per policy and ancestor, and per route of EG's xDS IR a request, the
  *   route Envoy takes for it and the security features EG attached there;
  * - request cases (`requests/*.yaml`, written by hand from EG's e2e tests): input objects and
- *   requests with the status and headers EG's e2e test expects, and the policy statuses it waits for.
+ *   requests with the status and headers EG's e2e test expects, and the policy statuses it waits for;
+ * - doc cases (`docs/*.yaml`, request cases from the security task pages of EG's documentation):
+ *   the manifests a user copies from a page into a manifest folder (with the quickstart's Gateway
+ *   and route) and the requests the page sends, with the answers it says they get.
  * A world holding a ListenerSet is also served in Kubernetes mode, and the statuses Portcullis
  * writes there are read back from the API server (statuses.ts).
  * Every item runs as its own test; `pending.yaml` names the items that must still differ, with the
@@ -108,6 +111,8 @@ export interface RouteExpectation {
 export interface RequestCase {
   readonly source: string;
   readonly manifests: readonly object[];
+  /** The GatewayClass Envoy Gateway controls in this world (EG_GATEWAY_CLASS unless the case names one: a doc page's `eg`). */
+  readonly gatewayClass?: string;
   /**
    * The address the e2e client connects to Envoy from. Envoy appends it to X-Forwarded-For (or
    * sets that header to it) before asking Portcullis, so Portcullis receives it as the last entry.
@@ -175,7 +180,7 @@ export function loadPending(): readonly PendingEntry[] {
   return parse(readFileSync(join(here, "pending.yaml"), "utf8")) as PendingEntry[];
 }
 
-export function loadCases<T>(folder: "translator" | "requests"): { name: string; value: T }[] {
+export function loadCases<T>(folder: "translator" | "requests" | "docs"): { name: string; value: T }[] {
   return readdirSync(join(here, folder))
     .filter((f) => f.endsWith(".yaml"))
     .sort()
@@ -220,13 +225,13 @@ function withFixtures(manifests: readonly object[]): object[] {
   return [...manifests, ...EG_FIXTURE_SERVICES.filter((s) => !defined.has(id(s as Named)))];
 }
 
-export function compileManifests(manifests: readonly object[]): CompileResult {
+export function compileManifests(manifests: readonly object[], gatewayClass = EG_GATEWAY_CLASS): CompileResult {
   const { resources, rejected } = toResources(withFixtures(manifests).map((object, i) => ({ object, origin: `manifest ${i}` })));
   // EG's inputs hold kinds Portcullis does not read (EndpointSlices, ServiceImports): those are ignored, not rejected.
   if (rejected.length > 0) throw new Error(`manifests rejected: ${JSON.stringify(rejected)}`);
   return compile(resources, {
     controllerName: EG_CONTROLLER_NAME,
-    gatewayClasses: [EG_GATEWAY_CLASS],
+    gatewayClasses: [gatewayClass],
     geoipDatabases: geoipFilesOf(manifests).map((f) => geoIPDatabaseOf(f.path, f.bytes)),
   });
 }
@@ -517,7 +522,7 @@ export function requestItems(testCase: RequestCase): CaseItems {
   };
   const result = () =>
     (compiled ??= (async () => {
-      const r = compileManifests(await (manifests ??= localManifests()));
+      const r = compileManifests(await (manifests ??= localManifests()), testCase.gatewayClass);
       await keys.sync(r.snapshot.remoteJwks);
       return r;
     })());
@@ -536,7 +541,7 @@ export function requestItems(testCase: RequestCase): CaseItems {
   const inCluster = servedInCluster(testCase.manifests);
   const serve = () =>
     (served ??= (async () => {
-      const flags = ["--gateway-class", EG_GATEWAY_CLASS, "--controller-name", EG_CONTROLLER_NAME];
+      const flags = ["--gateway-class", testCase.gatewayClass ?? EG_GATEWAY_CLASS, "--controller-name", EG_CONTROLLER_NAME];
       for (const file of geoipFilesOf(testCase.manifests)) {
         const path = join(mkdtempSync(join(tmpdir(), "portcullis-geoip-")), basename(file.path));
         writeFileSync(path, file.bytes);

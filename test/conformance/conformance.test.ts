@@ -1,5 +1,5 @@
 /**
- * The conformance suite: every item of every case in ./translator and ./requests is a test. An
+ * The conformance suite: every item of every case in ./translator, ./requests and ./docs is a test. An
  * item named in ./pending.yaml with an issue runs too and must still differ from Envoy Gateway: the
  * day that issue makes it pass, the test fails and says to remove the entry, so the list never goes
  * stale and nothing is skipped (CONFORMANCE_RUN_PENDING=1 runs them as plain tests instead).
@@ -64,12 +64,13 @@ function register(caseName: string, { items, setUp, close }: CaseItems): void {
 
 const translator = loadCases<TranslatorCase>("translator");
 const requests = loadCases<RequestCase>("requests");
+const docs = loadCases<RequestCase>("docs");
 for (const c of translator) {
   register(c.name, translatorItems(c.value));
   const spelt = withCrdFieldNames(c.value);
   if (spelt !== undefined) register(`${c.name} ${CRD_FIELD_NAMES}`, translatorItems(spelt));
 }
-for (const c of requests) register(c.name, requestItems(c.value));
+for (const c of [...requests, ...docs.map((d) => ({ ...d, name: `docs/${d.name}` }))]) register(c.name, requestItems(c.value));
 // The API server of the worlds served in Kubernetes mode (those holding a ListenerSet), one for the whole file.
 afterAll(stopKubeCluster);
 
@@ -80,6 +81,11 @@ describe("the corpus", () => {
   });
   it("names the Envoy Gateway e2e test each request case comes from", () => {
     for (const c of requests) expect(c.value.source).toMatch(/^envoyproxy\/gateway v\d+\.\d+\.\d+ test\/e2e\//);
+  });
+  it("names the Envoy Gateway documentation page each doc case comes from", () => {
+    expect(docs.length).toBeGreaterThanOrEqual(10);
+    for (const c of docs)
+      expect(c.value.source).toMatch(/^envoyproxy\/gateway v\d+\.\d+\.\d+ site\/content\/en\/v\d+\.\d+\/tasks\/security\//);
   });
   it("has no pending entry that names nothing", () => {
     expect(pending.filter((p) => !used.has(p))).toEqual([]);
