@@ -15,7 +15,7 @@ import {
   requestItems,
   translatorItems,
   withCrdFieldNames,
-  type Item,
+  type CaseItems,
   type PendingEntry,
   type RequestCase,
   type TranslatorCase,
@@ -28,7 +28,7 @@ const CRD_FIELD_NAMES = "(CRD field names)";
 const RUN_PENDING = process.env.CONFORMANCE_RUN_PENDING === "1";
 const used = new Set<PendingEntry>();
 
-function register(caseName: string, items: readonly Item[], close?: () => Promise<void>, setUp?: () => Promise<void>): void {
+function register(caseName: string, { items, setUp, close }: CaseItems): void {
   describe(caseName, () => {
     if (setUp !== undefined) beforeAll(setUp);
     if (close !== undefined) afterAll(close);
@@ -70,11 +70,8 @@ for (const c of translator) {
   const spelt = withCrdFieldNames(c.value);
   if (spelt !== undefined) register(`${c.name} ${CRD_FIELD_NAMES}`, translatorItems(spelt));
 }
-for (const c of [...requests, ...docs.map((d) => ({ ...d, name: `docs/${d.name}` }))]) {
-  const { items, setUp, close } = requestItems(c.value);
-  register(c.name, items, close, setUp);
-}
-// The API server of the worlds served in Kubernetes mode (ListenerSet), one for the whole file.
+for (const c of [...requests, ...docs.map((d) => ({ ...d, name: `docs/${d.name}` }))]) register(c.name, requestItems(c.value));
+// The API server of the worlds served in Kubernetes mode (those holding a ListenerSet), one for the whole file.
 afterAll(stopKubeCluster);
 
 describe("the corpus", () => {
