@@ -262,3 +262,36 @@ spec:
     ]);
   });
 });
+
+describe("check warns of a ClientTrafficPolicy it does not read", () => {
+  it("restrict-ip-access as Envoy Gateway's page writes it, checked without --xff-trusted-hops: the address is the proxy's, and the warning names the flag", async () => {
+    const dir = folderOf(
+      `${gatewayWithRoute("api.example.com")}---
+${securityPolicy("by-address", { authorization: { defaultAction: "Deny", rules: [{ action: "Allow", principal: { clientCIDRs: ["10.0.1.0/24"] } }] } })}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: {name: enable-client-ip-detection, namespace: apps}
+spec:
+  clientIPDetection: {xForwardedFor: {numTrustedHops: 1}}
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+`,
+    );
+    const run = async (flags: string[]) => {
+      const reported: string[] = [];
+      const argv = ["check", "--manifests", dir, ...flags, "-H", "X-Forwarded-For: 10.0.1.1,172.18.0.5", "GET", "http://api.example.com/"];
+      const code = await runCheck(
+        loadConfig(argv, {}) as CheckConfig,
+        () => {},
+        (line) => reported.push(line),
+      );
+      return { code, reported };
+    };
+    expect(await run([])).toEqual({
+      code: 1,
+      reported: [
+        "warning: world.yaml#4 (ClientTrafficPolicy apps/enable-client-ip-detection): Envoy finds the client address as its clientIPDetection says, which Portcullis does not read: Portcullis runs with --xff-trusted-hops 0; start it with --xff-trusted-hops 1, or rules on client addresses decide on another address than Envoy's",
+      ],
+    });
+    expect(await run(["--xff-trusted-hops", "1"])).toEqual({ code: 0, reported: [] });
+  });
+});
