@@ -39,7 +39,8 @@ import {
   type RankedMatch,
 } from "./routes.ts";
 import { indexTargets } from "./targets.ts";
-import { listenerRef, overriddenAt, StatusCollector } from "./status.ts";
+import { listenerRef, overriddenAt } from "./ancestor-refs.ts";
+import { StatusCollector } from "./status.ts";
 import type { Failure } from "../lib/result.ts";
 
 export interface CompileOptions {

@@ -1,45 +1,27 @@
-/** Turns what compile learned about each policy into per-ancestor conditions. */
+/**
+ * Collects what compile learns about each policy at each ancestor (applied, conflicted, overridden,
+ * merged, its target not found or not attached) while it resolves targets and precedence, and then
+ * gives each policy its status: one entry per ancestor, sorted, at most MAX_ANCESTORS of them as
+ * Envoy Gateway truncates them. The conditions each entry holds are made in conditions.ts, the
+ * ancestor refs in ancestor-refs.ts.
+ */
 import { GATEWAY_API_GROUP, type ParentRef } from "../api/gatewayapi.ts";
 import { compareCodeUnits, keyOf } from "../api/meta.ts";
 import type { Gateway, ListenerSet, Route } from "../api/resources.ts";
 import { SECURITY_POLICY_GROUP } from "../api/securitypolicy.ts";
 import { ancestorKey, MAX_ANCESTORS, type AncestorRef, type AncestorStatus, type Condition, type PolicyStatus } from "../api/status.ts";
-import { isListenerSetKind, type Attachment } from "./attachments.ts";
+import { gatewayRef, listenerSetRef } from "./ancestor-refs.ts";
+import { isListenerSetKind } from "./attachments.ts";
+import { conditionsFor, deprecationOf, type AncestorFacts } from "./conditions.ts";
 import type { CompiledPolicy } from "../snapshot/types.ts";
 import { sortInPlace } from "../lib/sort.ts";
 import type { AnalysedPolicy } from "./policy.ts";
 import type { Target } from "./targets.ts";
 
-/**
- * What happened to one policy at one ancestor. The sets are created when a first member is added
- * (addTo): at 10,000 policies most facts never hold one, and five empty Sets each cost memory and time.
- */
-interface AncestorFacts {
-  readonly ref: AncestorRef;
-  applied: boolean;
-  conflictsWith: Set<string> | undefined;
-  overriddenBy: Set<string> | undefined;
-  notFound: string | undefined;
-  /** Why a target route is not attached to this ancestor, when none of the policy's targets is enforced there. */
-  detached: string | undefined;
-  /** A policy with mergeType: the parent policies it merged into here. */
-  mergedInto: Set<string> | undefined;
-  /** A parent policy: the route policies merged into it here. */
-  mergedFrom: Set<string> | undefined;
-  /** A policy with mergeType: whether what it enforces here (merged or its own) is valid, and why not. */
-  validUse: boolean;
-  invalidUses: Set<string> | undefined;
-}
-
 type FactSet = "conflictsWith" | "overriddenBy" | "mergedInto" | "mergedFrom" | "invalidUses";
 
 function addTo(f: AncestorFacts, set: FactSet, value: string): void {
   (f[set] ??= new Set()).add(value);
-}
-
-/** A fact set's members, sorted and joined with ", " (or `separator`). */
-function listed(set: Set<string> | undefined, separator = ", "): string {
-  return set === undefined ? "" : [...set].sort().join(separator);
 }
 
 /** An ancestor a target is reported under; for a route target, the route and its parentRef naming it. */
@@ -223,159 +205,6 @@ export class StatusCollector {
 
 function ancestor(ref: AncestorRef, via: TargetAncestor["via"]): TargetAncestor {
   return { ref, key: ancestorKey(ref), via };
-}
-
-/** Where a policy overridden on a rule reached through `attachment` reports it: its target's ancestor on that path. */
-export function overriddenAt(target: Target, attachment: Attachment): AncestorRef {
-  if (target.kind === "Gateway") return gatewayRef(keyOf(attachment.gateway.metadata), target.sectionName);
-  if (target.kind === "ListenerSet") return listenerSetRef(target.listenerSet, target.sectionName);
-  const section = attachment.parentRef.sectionName;
-  return attachment.listenerSet === undefined
-    ? gatewayRef(keyOf(attachment.gateway.metadata), section)
-    : listenerSetRef(attachment.listenerSet, section);
-}
-
-/** The listener an attachment goes through, as an ancestor (a Gateway's or a ListenerSet's, with its name as sectionName). */
-export function listenerRef(attachment: Attachment): AncestorRef {
-  const name = attachment.listener.name;
-  return attachment.listenerSet === undefined
-    ? gatewayRef(keyOf(attachment.gateway.metadata), name)
-    : listenerSetRef(attachment.listenerSet, name);
-}
-
-export function listenerSetRef(ls: ListenerSet, sectionName: string | undefined): AncestorRef {
-  const ref = { group: GATEWAY_API_GROUP, kind: "ListenerSet", namespace: ls.metadata.namespace, name: ls.metadata.name };
-  return sectionName === undefined ? ref : { ...ref, sectionName };
-}
-
-export function gatewayRef(id: string, sectionName: string | undefined): AncestorRef {
-  const [namespace, name] = id.split("/") as [string, string];
-  return sectionName === undefined
-    ? { group: GATEWAY_API_GROUP, kind: "Gateway", namespace, name }
-    : { group: GATEWAY_API_GROUP, kind: "Gateway", namespace, name, sectionName };
-}
-
-/** `deprecated`: deprecationOf the policy's spec. */
-function conditionsFor(
-  policy: AnalysedPolicy,
-  f: AncestorFacts,
-  observedGeneration: number | undefined,
-  deprecated: string | undefined,
-): Condition[] {
-  const accepted = (status: "True" | "False", reason: Condition["reason"], message: string): Condition => ({
-    type: "Accepted",
-    status,
-    reason,
-    message,
-    observedGeneration,
-  });
-  // Envoy Gateway reports Overridden beside Accepted, whether or not the policy is valid.
-  const overridden: readonly Condition[] =
-    f.overriddenBy === undefined
-      ? NO_CONDITIONS
-      : [
-          {
-            type: "Overridden",
-            status: "True",
-            reason: "Overridden",
-            message: `more specific SecurityPolicies replace this one on some listeners or routes: ${listed(f.overriddenBy)}`,
-            observedGeneration,
-          },
-        ];
-  const merged: Condition[] = [];
-  if (f.mergedInto !== undefined)
-    merged.push({
-      type: "Merged",
-      status: "True",
-      reason: "Merged",
-      message: `merged with SecurityPolicy ${listed(f.mergedInto)}: this policy's fields are merged over its spec (mergeType), and the result applies here`,
-      observedGeneration,
-    });
-  if (f.mergedFrom !== undefined)
-    merged.push({
-      type: "Merged",
-      status: "True",
-      reason: "Merged",
-      message: `SecurityPolicies with mergeType merge into this one on some routes: ${listed(f.mergedFrom)}`,
-      observedGeneration,
-    });
-  if (f.notFound !== undefined) return [accepted("False", "TargetNotFound", f.notFound)];
-  const invalid = invalidAt(policy, f);
-  if (invalid !== undefined)
-    return [accepted("False", "Invalid", invalid)].concat(overridden, warningConditions(deprecated, [], observedGeneration));
-  // A listener where a route policy merged, below the ancestor its route names: reported Merged only, as Envoy Gateway does.
-  if (!f.applied && f.mergedInto !== undefined) return merged;
-  if (!f.applied && f.detached !== undefined) return [accepted("False", "TargetNotFound", f.detached)];
-  if (!f.applied) {
-    const winners = listed(f.conflictsWith);
-    return [
-      accepted(
-        "False",
-        "Conflicted",
-        `SecurityPolicy ${winners} targets the same object at the same level and takes precedence (older, or as old and first by namespace/name); this policy is not applied there`,
-      ),
-    ];
-  }
-  // concat, not spreads: a spread iterates (and allocates) even over the empty lists most policies have.
-  return [accepted("True", "Accepted", "Policy has been accepted.")].concat(
-    merged,
-    overridden,
-    warningConditions(deprecated, policy.warnings, observedGeneration),
-  );
-}
-
-const NO_CONDITIONS: readonly Condition[] = Object.freeze([]);
-
-/** The Warning condition for deprecated fields and credentials no request can present, if there is any. */
-function warningConditions(
-  deprecated: string | undefined,
-  unusable: readonly string[],
-  observedGeneration: number | undefined,
-): readonly Condition[] {
-  // Most policies have neither: no condition and nothing built.
-  if (deprecated === undefined && unusable.length === 0) return NO_CONDITIONS;
-  const reasons: [Condition["reason"], string][] = [];
-  if (deprecated !== undefined) reasons.push(["DeprecatedField", deprecated]);
-  if (unusable.length > 0) reasons.push(["UnusableCredentials", unusable.join("; ")]);
-  const reason = reasons.length === 1 ? reasons[0]![0] : "Warnings";
-  return [{ type: "Warning", status: "True", reason, message: reasons.map(([, m]) => m).join("; "), observedGeneration }];
-}
-
-/**
- * Envoy Gateway's deprecated SecurityPolicy fields the spec uses, in its words
- * (deprecatedFieldsUsedInSecurityPolicy, buildDeprecationWarningMessage): sorted, "; "-joined.
- * Read from the spec as written, so a policy that is invalid for other reasons still hears of them.
- */
-export function deprecationOf(spec: unknown): string | undefined {
-  const targetRef = member(spec, "targetRef") !== undefined;
-  const extAuth = member(spec, "extAuth");
-  const grpc = member(member(extAuth, "grpc"), "backendRef") !== undefined;
-  const http = member(member(extAuth, "http"), "backendRef") !== undefined;
-  // Most policies use none: nothing more to build.
-  if (!targetRef && !grpc && !http) return undefined;
-  const used: [string, string][] = [];
-  if (targetRef) used.push(["spec.targetRef", "spec.targetRefs"]);
-  if (grpc) used.push(["spec.extAuth.grpc.backendRef", "spec.extAuth.grpc.backendRefs"]);
-  if (http) used.push(["spec.extAuth.http.backendRef", "spec.extAuth.http.backendRefs"]);
-  return used
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([field, instead]) => `${field} is deprecated, use ${instead} instead`)
-    .join("; ");
-}
-
-/** `value[key]` when `value` is an object, else undefined (a spec as written may hold anything). */
-function member(value: unknown, key: string): unknown {
-  return typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined;
-}
-
-/**
- * Why the policy is invalid at this ancestor, if it is. A policy with mergeType is judged by what
- * it enforces there (each merge, or its own spec where no parent policy is), since a merge can
- * make valid what the policy alone is not, and the reverse; elsewhere by its own spec.
- */
-function invalidAt(policy: AnalysedPolicy, f: AncestorFacts): string | undefined {
-  if (policy.spec?.mergeType === undefined || (!f.validUse && f.invalidUses === undefined)) return policy.compiled.invalid;
-  return f.invalidUses === undefined ? undefined : listed(f.invalidUses, "; ");
 }
 
 /**

@@ -1,6 +1,5 @@
 /** The deprecation Warning (issue 14): Envoy Gateway's DeprecatedField condition, in its words, on every ancestor but a Conflicted one. */
 import { describe, expect, it } from "vitest";
-import { deprecationOf } from "../../controller/compile/status.ts";
 import { gatewayWithRoute } from "../support/manifests.ts";
 import { compileText } from "../support/world.ts";
 
@@ -56,15 +55,5 @@ describe("the targetRef deprecation Warning", () => {
     const target = "targetRef: {group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}";
     const text = gatewayWithRoute("api.example.com") + policy("first", target) + policy("second", target, "", "2026-01-02T00:00:00Z");
     expect(conditionsOf(text, "second")).toEqual([[expect.stringMatching(/^Accepted False Conflicted: /)]]);
-  });
-
-  it("names every deprecated field Envoy Gateway lists, sorted and joined with '; '", () => {
-    expect(deprecationOf({ targetRef: {}, extAuth: { http: { backendRef: {} }, grpc: { backendRef: {} } } })).toBe(
-      "spec.extAuth.grpc.backendRef is deprecated, use spec.extAuth.grpc.backendRefs instead; " +
-        "spec.extAuth.http.backendRef is deprecated, use spec.extAuth.http.backendRefs instead; " +
-        "spec.targetRef is deprecated, use spec.targetRefs instead",
-    );
-    expect(deprecationOf({ targetRefs: [] })).toBeUndefined();
-    expect(deprecationOf("not a spec")).toBeUndefined();
   });
 });

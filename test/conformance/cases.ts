@@ -6,7 +6,12 @@
  *   the conditions EG sets per policy and ancestor, and per route of EG's xDS IR a request, the
  *   route Envoy takes for it and the security features EG attached there;
  * - request cases (`requests/*.yaml`, written by hand from EG's e2e tests): input objects and
- *   requests with the status and headers EG's e2e test expects.
+ *   requests with the status and headers EG's e2e test expects, and the policy statuses it waits for;
+ * - doc cases (`docs/*.yaml`, request cases from the security task pages of EG's documentation):
+ *   the manifests a user copies from a page into a manifest folder (with the quickstart's Gateway
+ *   and route) and the requests the page sends, with the answers it says they get.
+ * A world holding a ListenerSet is also served in Kubernetes mode, and the statuses Portcullis
+ * writes there are read back from the API server (statuses.ts).
  * Every item runs as its own test; `pending.yaml` names the items that must still differ, with the
  * issue that will make them pass (features not built yet) or the reason they differ on purpose.
  */
@@ -28,16 +33,20 @@ import { geoIPDatabaseOf } from "../../controller/geoip/database.ts";
 import { createKeyStore } from "../../controller/keys/store.ts";
 import type { CompiledPolicy } from "../../controller/snapshot/types.ts";
 import { startKubeTestApp, startTestApp, type TestApp } from "../support/app.ts";
+import { kubeCluster } from "../support/kube-cluster.ts";
 import { writeMmdb } from "../support/mmdb.ts";
 import { testCheckContext } from "../support/world.ts";
+import {
+  assertEqual,
+  compareStatus,
+  compareWrittenStatus,
+  EG_CONTROLLER_NAME,
+  type CaseStatuses,
+  type ConditionTypes,
+} from "./statuses.ts";
 
 /** The GatewayClass EG's translator tests treat as managed; Gateways of other classes are not served. */
 export const EG_GATEWAY_CLASS = "envoy-gateway-class";
-
-export interface ConditionExpectation {
-  readonly status: string;
-  readonly reason: string;
-}
 
 /**
  * Gateway API objects of EG's golden data at a version the Gateway API v1.6.1 CRDs (those Envoy
@@ -60,10 +69,7 @@ export interface TranslatorCase {
   /** "envoyproxy/gateway <release> <path>": where the facts come from. */
   readonly source: string;
   readonly manifests: readonly object[];
-  /** Policy "namespace/name" → its ancestors ("Gateway ns/name [section]") and their conditions by type. */
-  readonly statuses: Readonly<
-    Record<string, readonly { readonly ancestor: string; readonly conditions: Readonly<Record<string, ConditionExpectation>> }[]>
-  >;
+  readonly statuses: CaseStatuses;
   readonly routes: readonly RouteExpectation[];
 }
 
@@ -105,6 +111,8 @@ export interface RouteExpectation {
 export interface RequestCase {
   readonly source: string;
   readonly manifests: readonly object[];
+  /** The GatewayClass Envoy Gateway controls in this world (EG_GATEWAY_CLASS unless the case names one: a doc page's `eg`). */
+  readonly gatewayClass?: string;
   /**
    * The address the e2e client connects to Envoy from. Envoy appends it to X-Forwarded-For (or
    * sets that header to it) before asking Portcullis, so Portcullis receives it as the last entry.
@@ -115,6 +123,11 @@ export interface RequestCase {
    * serves each on 127.0.0.1 at the same path and points the manifests there.
    */
   readonly jwks?: Readonly<Record<string, string>>;
+  /**
+   * The statuses EG's e2e test waits for (SecurityPolicyMustBeAccepted, …MustBeOverridden,
+   * …MustBeMerged), each policy's whole list of ancestors as EG's translator gives it.
+   */
+  readonly statuses?: CaseStatuses;
   readonly requests: readonly {
     readonly name: string;
     /** Defaults: GET, host gateway.conformance.test (EG's e2e routes name no hostnames), no headers. */
@@ -167,7 +180,7 @@ export function loadPending(): readonly PendingEntry[] {
   return parse(readFileSync(join(here, "pending.yaml"), "utf8")) as PendingEntry[];
 }
 
-export function loadCases<T>(folder: "translator" | "requests"): { name: string; value: T }[] {
+export function loadCases<T>(folder: "translator" | "requests" | "docs"): { name: string; value: T }[] {
   return readdirSync(join(here, folder))
     .filter((f) => f.endsWith(".yaml"))
     .sort()
@@ -212,13 +225,13 @@ function withFixtures(manifests: readonly object[]): object[] {
   return [...manifests, ...EG_FIXTURE_SERVICES.filter((s) => !defined.has(id(s as Named)))];
 }
 
-export function compileManifests(manifests: readonly object[]): CompileResult {
+export function compileManifests(manifests: readonly object[], gatewayClass = EG_GATEWAY_CLASS): CompileResult {
   const { resources, rejected } = toResources(withFixtures(manifests).map((object, i) => ({ object, origin: `manifest ${i}` })));
   // EG's inputs hold kinds Portcullis does not read (EndpointSlices, ServiceImports): those are ignored, not rejected.
   if (rejected.length > 0) throw new Error(`manifests rejected: ${JSON.stringify(rejected)}`);
   return compile(resources, {
-    controllerName: "gateway.envoyproxy.io/gatewayclass-controller",
-    gatewayClasses: [EG_GATEWAY_CLASS],
+    controllerName: EG_CONTROLLER_NAME,
+    gatewayClasses: [gatewayClass],
     geoipDatabases: geoipFilesOf(manifests).map((f) => geoIPDatabaseOf(f.path, f.bytes)),
   });
 }
@@ -338,57 +351,75 @@ export function withCrdFieldNames(testCase: TranslatorCase): TranslatorCase | un
   return renamed ? { ...testCase, manifests } : undefined;
 }
 
-/** A translator case's items: one per policy status, one per policy's `Warning` conditions, one per IR route. */
-export function translatorItems(testCase: TranslatorCase): Item[] {
+/** An item's name suffix for the status read back from the API server of a world served in Kubernetes mode. */
+const WRITTEN_SUFFIX = ", as written to the API server";
+
+/** A case's items, and for a world served in Kubernetes mode, what starts it (a beforeAll, whose timeout allows the API server's start) and stops it. */
+export interface CaseItems {
+  readonly items: Item[];
+  readonly setUp?: () => Promise<void>;
+  readonly close?: () => Promise<void>;
+}
+
+/**
+ * Whether a world is served in Kubernetes mode, from a real API server: it holds a ListenerSet,
+ * which a manifest folder refuses (Envoy Gateway's file provider does not load one).
+ */
+function servedInCluster(manifests: readonly object[]): boolean {
+  return manifests.some((o) => (o as { kind?: unknown }).kind === "ListenerSet");
+}
+
+/**
+ * One item per policy status as compile() gives it (and one per policy's `Warning` conditions), and
+ * in a world served in Kubernetes mode the same as the status writer left it on the API server
+ * (`base` names it for pending.yaml as the item it repeats).
+ */
+function statusItems(statuses: CaseStatuses, result: () => Promise<CompileResult>, inCluster: boolean): Item[] {
+  return Object.entries(statuses).flatMap(([policy, expected]) => {
+    const kinds: [string, ConditionTypes][] = [[`status ${policy}`, (type) => type !== "Warning"]];
+    if (expected.some((a) => "Warning" in a.conditions)) kinds.push([`status ${policy} Warning`, (type) => type === "Warning"]);
+    return kinds.flatMap(([name, types]): Item[] => [
+      { name, run: async () => compareStatus(await result(), policy, expected, types) },
+      ...(inCluster
+        ? [
+            {
+              name: `${name}${WRITTEN_SUFFIX}`,
+              base: name,
+              run: async () => compareWrittenStatus((await kubeCluster()).kube, policy, expected, types),
+            },
+          ]
+        : []),
+    ]);
+  });
+}
+
+/**
+ * A translator case's items: its statuses (statusItems) and one per IR route. A world holding a
+ * ListenerSet is also served in Kubernetes mode, with EG's fixture Services, for its written statuses.
+ */
+export function translatorItems(testCase: TranslatorCase): CaseItems {
   let compiled: CompileResult | undefined;
   const result = () => (compiled ??= compileManifests(testCase.manifests));
-  const items: Item[] = [];
-  for (const [policy, expected] of Object.entries(testCase.statuses)) {
-    items.push({ name: `status ${policy}`, run: async () => compareStatus(result(), policy, expected, (type) => type !== "Warning") });
-    if (expected.some((a) => "Warning" in a.conditions)) {
-      items.push({
-        name: `status ${policy} Warning`,
-        run: async () => compareStatus(result(), policy, expected, (type) => type === "Warning"),
-      });
-    }
-  }
+  const inCluster = servedInCluster(testCase.manifests);
+  const items = statusItems(testCase.statuses, async () => result(), inCluster);
   const ctx = checkContext();
   for (const route of testCase.routes) {
     items.push({ name: `route ${route.irRoute} on ${route.listener}`, run: () => compareRoute(result(), ctx, testCase.manifests, route) });
   }
-  return items;
-}
-
-function compareStatus(
-  result: CompileResult,
-  policy: string,
-  expected: TranslatorCase["statuses"][string],
-  types: (type: string) => boolean,
-): void {
-  const render = (ancestors: readonly { ancestor: string; conditions: Readonly<Record<string, ConditionExpectation>> }[]) =>
-    Object.fromEntries(
-      ancestors
-        .map(
-          (a) =>
-            [
-              a.ancestor,
-              Object.fromEntries(
-                Object.entries(a.conditions)
-                  .filter(([type]) => types(type))
-                  .map(([type, c]) => [type, `${c.status} ${c.reason}`])
-                  .sort(),
-              ),
-            ] as const,
-        )
-        .sort(([x], [y]) => x.localeCompare(y)),
-    );
-  const [namespace, name] = policy.split("/") as [string, string];
-  const actual = result.statuses.find((s) => s.namespace === namespace && s.name === name)?.ancestors ?? [];
-  const mine = actual.map((a) => ({
-    ancestor: `${a.ancestorRef.kind} ${a.ancestorRef.namespace}/${a.ancestorRef.name}${a.ancestorRef.sectionName === undefined ? "" : ` ${a.ancestorRef.sectionName}`}`,
-    conditions: Object.fromEntries(a.conditions.map((c) => [c.type, { status: c.status, reason: c.reason }])),
-  }));
-  assertEqual(render(mine), render(expected), `conditions of ${policy} by ancestor`);
+  if (!inCluster) return { items };
+  let app: Pick<TestApp, "close"> | undefined;
+  return {
+    items,
+    setUp: async () => {
+      app = await startKubeTestApp(withFixtures(testCase.manifests), [
+        "--gateway-class",
+        EG_GATEWAY_CLASS,
+        "--controller-name",
+        EG_CONTROLLER_NAME,
+      ]);
+    },
+    close: async () => app?.close(),
+  };
 }
 
 /** The features a compiled policy applies, by spec field: the names EG's IR gives them too (jwt, basicAuth, apiKeyAuth, cors, …). */
@@ -441,12 +472,6 @@ function ruleNameOf(manifests: readonly object[], kind: string, id: string, rule
   return route?.spec?.rules?.[rule]?.name;
 }
 
-function assertEqual(actual: unknown, expected: unknown, what: string): void {
-  const a = JSON.stringify(actual, null, 1);
-  const e = JSON.stringify(expected, null, 1);
-  if (a !== e) throw new Error(`${what}:\n  Envoy Gateway: ${e}\n  Portcullis:    ${a}`);
-}
-
 /** What Portcullis answered, in the terms a request case states expectations in. */
 interface Answer {
   readonly allowed: boolean;
@@ -466,12 +491,12 @@ type Asker = (request: CaseRequest & { readonly gateway?: string }) => Promise<A
 const HTTP_PORT_SUFFIX = ", through the HTTP ext_authz port";
 
 /**
- * A request case's items: each request once through check() and once through the HTTP ext_authz
- * port of a Portcullis serving the case's manifests (`base` names the request for pending.yaml).
- * A world holding a ListenerSet is served in Kubernetes mode from a real API server; `setUp` (for a
- * beforeAll, whose timeout allows the API server's start) starts that Portcullis before the items.
+ * A request case's items: its statuses, if it states them (statusItems), and each request once
+ * through check() and once through the HTTP ext_authz port of a Portcullis serving the case's
+ * manifests (`base` names the request for pending.yaml). A world holding a ListenerSet is served in
+ * Kubernetes mode from a real API server, started by `setUp` before the items.
  */
-export function requestItems(testCase: RequestCase): { items: Item[]; setUp?: () => Promise<void>; close: () => Promise<void> } {
+export function requestItems(testCase: RequestCase): CaseItems {
   const keys = createKeyStore({ logger: pino({ level: "silent" }) });
   const xff = clientIPDetectionOf(testCase.manifests);
   const ctx = checkContext(testCase.manifests, { keys });
@@ -495,14 +520,15 @@ export function requestItems(testCase: RequestCase): { items: Item[]; setUp?: ()
       text = text.replaceAll(JSON.stringify(uri), JSON.stringify(`${local}${new URL(uri).pathname}`));
     return JSON.parse(text) as object[];
   };
-  const viaCheck: Asker = async (request) => {
-    const result = await (compiled ??= (async () => {
-      const r = compileManifests(await (manifests ??= localManifests()));
+  const result = () =>
+    (compiled ??= (async () => {
+      const r = compileManifests(await (manifests ??= localManifests()), testCase.gatewayClass);
       await keys.sync(r.snapshot.remoteJwks);
       return r;
     })());
+  const viaCheck: Asker = async (request) => {
     // The e2e client connects to the port its Host names; Envoy states that port (as on the gRPC port).
-    const d = await decide(result, ctx, { ...request, port: Number(/:(\d+)$/.exec(request.host)?.[1] ?? 80) });
+    const d = await decide(await result(), ctx, { ...request, port: Number(/:(\d+)$/.exec(request.host)?.[1] ?? 80) });
     return {
       allowed: d.allowed,
       status: d.allowed ? 200 : d.status,
@@ -512,11 +538,10 @@ export function requestItems(testCase: RequestCase): { items: Item[]; setUp?: ()
       response: d.responseHeaders,
     };
   };
-  // A manifest folder refuses a ListenerSet (Envoy Gateway's file provider does not load one): such a world is served as in a cluster.
-  const inCluster = testCase.manifests.some((o) => (o as { kind?: unknown }).kind === "ListenerSet");
+  const inCluster = servedInCluster(testCase.manifests);
   const serve = () =>
     (served ??= (async () => {
-      const flags = ["--gateway-class", EG_GATEWAY_CLASS];
+      const flags = ["--gateway-class", testCase.gatewayClass ?? EG_GATEWAY_CLASS, "--controller-name", EG_CONTROLLER_NAME];
       for (const file of geoipFilesOf(testCase.manifests)) {
         const path = join(mkdtempSync(join(tmpdir(), "portcullis-geoip-")), basename(file.path));
         writeFileSync(path, file.bytes);
@@ -556,7 +581,7 @@ export function requestItems(testCase: RequestCase): { items: Item[]; setUp?: ()
     await app?.close();
     if (jwksServer !== undefined) await new Promise((resolve) => jwksServer!.close(resolve));
   };
-  const items = testCase.requests.flatMap(({ name, request, expect }) => {
+  const asked = testCase.requests.flatMap(({ name, request, expect }) => {
     const headers: Record<string, string> = { ...request.headers };
     // Envoy appends the address it received the connection from before it asks Portcullis.
     if (testCase.peer !== undefined) {
@@ -570,6 +595,7 @@ export function requestItems(testCase: RequestCase): { items: Item[]; setUp?: ()
       { name: `${name}${HTTP_PORT_SUFFIX}`, base: name, run: run(viaHttpPort) },
     ];
   });
+  const items = [...statusItems(testCase.statuses ?? {}, result, inCluster), ...asked];
   return { close, items, ...(inCluster ? { setUp: async () => void (await serve()) } : {}) };
 }
 

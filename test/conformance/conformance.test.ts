@@ -1,5 +1,5 @@
 /**
- * The conformance suite: every item of every case in ./translator and ./requests is a test. An
+ * The conformance suite: every item of every case in ./translator, ./requests and ./docs is a test. An
  * item named in ./pending.yaml with an issue runs too and must still differ from Envoy Gateway: the
  * day that issue makes it pass, the test fails and says to remove the entry, so the list never goes
  * stale and nothing is skipped (CONFORMANCE_RUN_PENDING=1 runs them as plain tests instead).
@@ -15,7 +15,7 @@ import {
   requestItems,
   translatorItems,
   withCrdFieldNames,
-  type Item,
+  type CaseItems,
   type PendingEntry,
   type RequestCase,
   type TranslatorCase,
@@ -28,7 +28,7 @@ const CRD_FIELD_NAMES = "(CRD field names)";
 const RUN_PENDING = process.env.CONFORMANCE_RUN_PENDING === "1";
 const used = new Set<PendingEntry>();
 
-function register(caseName: string, items: readonly Item[], close?: () => Promise<void>, setUp?: () => Promise<void>): void {
+function register(caseName: string, { items, setUp, close }: CaseItems): void {
   describe(caseName, () => {
     if (setUp !== undefined) beforeAll(setUp);
     if (close !== undefined) afterAll(close);
@@ -64,16 +64,14 @@ function register(caseName: string, items: readonly Item[], close?: () => Promis
 
 const translator = loadCases<TranslatorCase>("translator");
 const requests = loadCases<RequestCase>("requests");
+const docs = loadCases<RequestCase>("docs");
 for (const c of translator) {
   register(c.name, translatorItems(c.value));
   const spelt = withCrdFieldNames(c.value);
   if (spelt !== undefined) register(`${c.name} ${CRD_FIELD_NAMES}`, translatorItems(spelt));
 }
-for (const c of requests) {
-  const { items, setUp, close } = requestItems(c.value);
-  register(c.name, items, close, setUp);
-}
-// The API server of the worlds served in Kubernetes mode (ListenerSet), one for the whole file.
+for (const c of [...requests, ...docs.map((d) => ({ ...d, name: `docs/${d.name}` }))]) register(c.name, requestItems(c.value));
+// The API server of the worlds served in Kubernetes mode (those holding a ListenerSet), one for the whole file.
 afterAll(stopKubeCluster);
 
 describe("the corpus", () => {
@@ -83,6 +81,11 @@ describe("the corpus", () => {
   });
   it("names the Envoy Gateway e2e test each request case comes from", () => {
     for (const c of requests) expect(c.value.source).toMatch(/^envoyproxy\/gateway v\d+\.\d+\.\d+ test\/e2e\//);
+  });
+  it("names the Envoy Gateway documentation page each doc case comes from", () => {
+    expect(docs.length).toBeGreaterThanOrEqual(10);
+    for (const c of docs)
+      expect(c.value.source).toMatch(/^envoyproxy\/gateway v\d+\.\d+\.\d+ site\/content\/en\/v\d+\.\d+\/tasks\/security\//);
   });
   it("has no pending entry that names nothing", () => {
     expect(pending.filter((p) => !used.has(p))).toEqual([]);

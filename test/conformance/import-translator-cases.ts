@@ -15,7 +15,8 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { asServedNow, type ConditionExpectation, type RouteExpectation, type TranslatorCase } from "./cases.ts";
+import { asServedNow, type RouteExpectation, type TranslatorCase } from "./cases.ts";
+import type { ConditionExpectation } from "./statuses.ts";
 
 type Obj = Record<string, any>; // EG's YAML, read structurally: its shapes vary per kind and release
 

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MAX_LIST_DEPTH } from "../../controller/sources/manifest-text.ts";
-import { ManifestFolder, MAX_MANIFEST_BYTES, type FolderLoad } from "../../controller/sources/manifests.ts";
+import { MAX_MANIFEST_BYTES } from "../../controller/sources/manifest-file.ts";
+import { ManifestFolder, type FolderLoad } from "../../controller/sources/manifests.ts";
 import { writeConfigMapVolume } from "../support/configmap-volume.ts";
 
 let dir: string;
