@@ -441,6 +441,28 @@ describe("principal.headers", () => {
     expect((await d({ path: "/roles", headers: { "x-role": ["guest", "admin"], "x-plan": "paid" } })).allowed).toBe(true);
     expect((await d({ path: "/roles", headers: { "x-role": ["user", "admin"], "x-plan": ["paid", "free"] } })).allowed).toBe(true);
   });
+  it("decides a CEL expression on two headers together with the rule's jwt claims", async () => {
+    const own = decider(
+      onePolicy(
+        "jwt-cel",
+        `
+jwt: {providers: [{name: idp, issuer: "${ISSUER}", localJWKS: {type: Inline, inline: '${jwksOf(idp)}'}}]}
+authorization:
+  defaultAction: Allow
+  rules:
+    - name: red-admin-u
+      action: Deny
+      principal: {jwt: {provider: idp, claims: [{name: sub, values: [u]}]}, cel: "request.headers['x-role'] == 'admin' && request.headers['x-team'] == 'red'"}
+`,
+      ),
+    );
+    const apart = { "x-role": ["admin", "user"], "x-team": ["blue", "red"] };
+    const as = async (sub: string) => `Bearer ${await mint(idp, { iss: ISSUER, sub })}`;
+    expect((await own({ path: "/jwt-cel", headers: { ...apart, authorization: await as("u") } })).message).toMatch(
+      /^denied by authorization rule red-admin-u \(reading /,
+    );
+    expect((await own({ path: "/jwt-cel", headers: { ...apart, authorization: await as("v") } })).allowed).toBe(true);
+  });
   it("decides a CEL expression on two headers together with the rule's client CIDRs", async () => {
     const d = celOnTwoHeaders(
       "Deny",
