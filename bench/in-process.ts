@@ -1,7 +1,8 @@
 /**
  * The cost of a check without the network: the real Envoy HTTP and forward-auth handlers
  * (server/authz.ts; forward-auth with the header lines the shipped nginx configuration sends) and the
- * bare baseline's handler given the same lines, each given Node's own IncomingMessage and ServerResponse over a socket
+ * bare baseline's handler given the same lines, each given Node's own IncomingMessage and the ServerResponse its
+ * server answers with (Node's own for the baselines, HeadResponse for Portcullis' ports) over a socket
  * that discards what is written, on the 10-route world of `make bench`. No syscall, parser or
  * neighbour is in the figure (the header lines are made anew for each request, as the parser makes
  * them, in every scenario alike): CPU nanoseconds and V8 heap bytes per request, the best of several
@@ -29,6 +30,8 @@ import { compile } from "../controller/compile/index.ts";
 import { Passwords } from "../controller/features/basicAuth/check.ts";
 import { createKeyStore } from "../controller/keys/store.ts";
 import { envoyHandler, forwardAuthHandler } from "../controller/server/authz.ts";
+import { HeadResponse } from "../controller/server/head-response.ts";
+import type { Handler as ServerHandler } from "../controller/server/http.ts";
 import { createMetrics, decisionMetrics } from "../controller/server/metrics.ts";
 import { ManifestFolder } from "../controller/sources/manifests.ts";
 import { bearerSignatureHolds } from "./crypto-verify.ts";
@@ -41,7 +44,8 @@ export const BARE_FORWARDED = "bare node:http, nginx auth_request's lines";
 export const CEILING = "bare node:http + crypto.verify per new token (ceiling)";
 export const JWT_NEW = "JWT, all-new tokens (ES256)";
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+/** Portcullis' ports' handler type; the baselines' handlers call only writeHead and end. */
+type Handler = ServerHandler;
 
 export interface InProcessScenario {
   readonly name: string;
@@ -90,7 +94,8 @@ function serveOne(s: InProcessScenario, socket: Socket): number {
   // Expect: 100-continue), so every handler, the bare one too, finds req.headers built.
   void req.headers.host;
   void req.headers.expect;
-  const res = new ServerResponse(req);
+  // A baseline gets Node's own ServerResponse, as bench/bare-server.ts's handler does.
+  const res = s.baseline === undefined ? (new ServerResponse(req) as HeadResponse) : new HeadResponse(req);
   res.shouldKeepAlive = true;
   res.assignSocket(socket);
   void s.handler(req, res);

@@ -1,6 +1,10 @@
 /** The Cookie header read as most servers read it and as Envoy's filters read it (DESIGN §0: every reading is decided). */
 
-/** The Cookie header's pairs by name: on every reading, and as Envoy reads them (undefined: as on every reading). */
+/**
+ * The Cookie header's pairs by name: on every reading, by lower-case name (ASP.NET Core reads cookie
+ * names in any letter case), and as Envoy reads them, by name as sent (undefined: as on every reading,
+ * every name then being in lower case already).
+ */
 export interface CookieReadings {
   readonly every: ReadonlyMap<string, string[]>;
   readonly envoy: ReadonlyMap<string, string[]> | undefined;
@@ -9,10 +13,12 @@ export interface CookieReadings {
 const NO_COOKIES: CookieReadings = Object.freeze({ every: new Map<string, string[]>(), envoy: undefined });
 
 /**
- * The Cookie header read two ways: each pair's name and value trimmed (most servers), and as Envoy
- * reads it (envoyCookie). `every` holds both readings' values, `envoy` Envoy's only, and is built
- * only once a pair reads otherwise there (a name with a tab before it or a space after it, a value
- * with spaces around it or in double quotes).
+ * The Cookie header read two ways: each pair's name and value trimmed, the name in any letter case
+ * (most servers; ASP.NET Core's cookie names are case-insensitive), and as Envoy reads it
+ * (envoyCookie, names case-sensitive). `every` holds both readings' values under the lower-case
+ * name, `envoy` Envoy's only under the name as sent, and is built only once a pair reads otherwise
+ * there (a name with an upper-case letter, a tab before it or a space after it, a value with spaces
+ * around it or in double quotes).
  */
 export function parseCookies(header: string | undefined): CookieReadings {
   // Most checks carry no Cookie header and still ask (asEnvoyReads): nothing to allocate for them.
@@ -25,12 +31,13 @@ export function parseCookies(header: string | undefined): CookieReadings {
     const name = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
     const [envoyName, envoyValue] = envoyCookie(part, eq);
-    const same = envoyName === name && envoyValue === value;
+    const folded = name.toLowerCase();
+    const same = envoyName === name && envoyValue === value && folded === name;
     if (!same && envoy === undefined) envoy = new Map([...every].map(([n, values]) => [n, [...values]]));
     // Every occurrence is kept: servers disagree on which duplicate wins, so a credential cookie
-    // sent twice is refused (API keys) or has every copy verified (JWT), never half-read.
-    if (name !== "") addCookie(every, name, value);
-    if (!same && envoyName !== "") addCookie(every, envoyName, envoyValue);
+    // sent twice (in any letter case) is refused (API keys) or has every copy verified (JWT), never half-read.
+    if (name !== "") addCookie(every, folded, value);
+    if (envoyName !== "" && (envoyName !== name || envoyValue !== value)) addCookie(every, envoyName.toLowerCase(), envoyValue);
     if (envoy !== undefined && envoyName !== "") addCookie(envoy, envoyName, envoyValue);
   }
   return { every, envoy };

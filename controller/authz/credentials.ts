@@ -100,11 +100,25 @@ function tokenAfter(line: string, from: number): string {
 /** Lower case, every whitespace character a space: one character for one, so indexes carry over. */
 const foldForPrefix = (text: string) => text.toLowerCase().replace(/\s/g, " ");
 
-/** The Cookie header without the named cookies; undefined when nothing remains. */
+/**
+ * The Cookie header without the named cookies, each removed whatever the letter case of its name (an
+ * upstream may read names in any case: ASP.NET Core does); undefined when nothing remains.
+ */
 export function cookieHeaderWithout(header: string | undefined, names: ReadonlySet<string>): string | undefined {
+  const folded = new Set<string>();
+  for (const name of names) folded.add(name.toLowerCase());
   const kept = (header ?? "")
     .split(";")
     .map((p) => p.trim())
-    .filter((p) => p !== "" && !names.has(p.slice(0, Math.max(0, p.indexOf("="))).trim()));
+    .filter(
+      (p) =>
+        p !== "" &&
+        !folded.has(
+          p
+            .slice(0, Math.max(0, p.indexOf("=")))
+            .trim()
+            .toLowerCase(),
+        ),
+    );
   return kept.length === 0 ? undefined : kept.join("; ");
 }

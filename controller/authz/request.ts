@@ -107,8 +107,9 @@ export interface NormalizedRequest extends RouteRequest {
   readonly query: URLSearchParams;
   /**
    * Every value of the named cookie, in order (the Cookie header is parsed once, on first use): the
-   * name and value of each pair trimmed, then the value Envoy reads (envoyCookie) where it differs.
-   * On `asEnvoyReads()`'s reading: Envoy's values only.
+   * name and value of each pair trimmed, the name matched in any letter case (as ASP.NET Core reads
+   * it), then the value Envoy reads (envoyCookie) where it differs. On `asEnvoyReads()`'s reading:
+   * Envoy's values only, under the name exactly.
    */
   cookies(name: string): readonly string[];
   /**
@@ -127,7 +128,8 @@ export interface NormalizedRequest extends RouteRequest {
    * read them (envoyParams, envoyCookie): `params` finds nothing at a ";", under a name PHP renames or
    * only a form's decoding reads, `cookies` nothing only a trimmed reading finds. This very request
    * when that changes nothing (no ";", leading "?" or name PHP renames in the query, no pair of the
-   * Cookie header Envoy reads otherwise), so a caller can skip a second reading.
+   * Cookie header Envoy reads otherwise, no cookie asked for by a name with an upper-case letter), so
+   * a caller that read its cookies first can skip a second reading.
    */
   asEnvoyReads(): NormalizedRequest;
   /**
@@ -159,6 +161,11 @@ class Normalized implements NormalizedRequest {
   readonly #queryAt: number;
   #query: URLSearchParams | undefined;
   #cookies: CookieReadings | undefined;
+  /**
+   * Whether `cookies` was asked for a name with an upper-case letter, matched in any case there and
+   * exactly on Envoy's reading: the readings then differ even where every name sent is in lower case.
+   */
+  #cookieNameFolded = false;
   /** The header read line by line last, and its lines: the one line itself until a list is asked for (the source's headers never change). */
   #linesOf: string | undefined;
   #lines: string | readonly string[] = NONE;
@@ -192,7 +199,11 @@ class Normalized implements NormalizedRequest {
   }
 
   asEnvoyReads(): NormalizedRequest {
-    if (!this.#everyReading || (this.#queryReadOtherwise() === undefined && this.#parsedCookies().envoy === undefined)) return this;
+    if (
+      !this.#everyReading ||
+      (this.#queryReadOtherwise() === undefined && this.#parsedCookies().envoy === undefined && !this.#cookieNameFolded)
+    )
+      return this;
     return new Normalized(this.source, this.path, this.method, false, this.arrived);
   }
 
@@ -285,7 +296,10 @@ class Normalized implements NormalizedRequest {
 
   cookies(name: string): readonly string[] {
     const { every, envoy } = this.#parsedCookies();
-    return (this.#everyReading ? every : (envoy ?? every)).get(name) ?? NONE;
+    if (!this.#everyReading) return (envoy ?? every).get(name) ?? NONE;
+    const folded = name.toLowerCase();
+    if (folded !== name) this.#cookieNameFolded = true;
+    return every.get(folded) ?? NONE;
   }
 
   #parsedCookies(): CookieReadings {

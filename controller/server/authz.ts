@@ -11,7 +11,7 @@
  *   (see forwardAuthResponse). X-Portcullis-Replaces names the headers the proxy replaces with
  *   the answer's; a client's copy of another header a policy sets is refused (authz/proxy-copies.ts).
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import { PARTIAL_BODY_HEADER } from "../api/ext-authz.ts";
 import type { Decision } from "../authz/decision.ts";
 import { escapeRawLikeEnvoy, isPlainPath, normalizePath, pathBytesOf } from "../authz/path.ts";
@@ -21,6 +21,7 @@ import type { AuthzRequest } from "../authz/request.ts";
 import type { Authorizer, Protocol } from "../authz/authorizer.ts";
 import { fail, type Failure } from "../lib/result.ts";
 import { envoyResponse, forwardAuthResponse, invalidRequest, type WireResponse } from "./envoy-response.ts";
+import type { HeadResponse } from "./head-response.ts";
 import { readBody, type Handler } from "./http.ts";
 
 export const GATEWAY_HEADER = "x-portcullis-gateway";
@@ -39,7 +40,7 @@ export function forwardAuthHandler(authorizer: Authorizer): Handler {
  */
 type Read = (req: IncomingMessage, body: Buffer | undefined) => AuthzRequest | Failure<string>;
 type Render = (decision: Decision) => WireResponse;
-type Write = (res: ServerResponse, wire: WireResponse) => void;
+type Write = (res: HeadResponse, wire: WireResponse) => void;
 
 /** How one decision port reads a check, renders a decision and writes the answer. */
 interface Port {
@@ -108,7 +109,7 @@ function readForwardedRequest(req: IncomingMessage): AuthzRequest | Failure<stri
 }
 
 /** Synchronous when the decision is (the usual case): no promise, no microtask hop per request. */
-function answer(req: IncomingMessage, res: ServerResponse, authorizer: Authorizer, port: Port): void | Promise<void> {
+function answer(req: IncomingMessage, res: HeadResponse, authorizer: Authorizer, port: Port): void | Promise<void> {
   // A request without a declared body has nothing to read (ext_authz checks normally have none).
   if (
     req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined
@@ -119,13 +120,13 @@ function answer(req: IncomingMessage, res: ServerResponse, authorizer: Authorize
 }
 
 /** decideAndWrite once the body is read (a function of its own: answer() allocates no closure context). */
-function decideOnceRead(req: IncomingMessage, res: ServerResponse, authorizer: Authorizer, port: Port): Promise<void> {
+function decideOnceRead(req: IncomingMessage, res: HeadResponse, authorizer: Authorizer, port: Port): Promise<void> {
   return readBody(req).then((body) => decideAndWrite(req, res, authorizer, port, body));
 }
 
 function decideAndWrite(
   req: IncomingMessage,
-  res: ServerResponse,
+  res: HeadResponse,
   authorizer: Authorizer,
   port: Port,
   body: Buffer | undefined,
@@ -139,7 +140,7 @@ function decideAndWrite(
 }
 
 /** The answer once a decision that had to wait is made (a function of its own: decideAndWrite allocates no closure context). */
-function writeWhenDecided(res: ServerResponse, decision: Promise<Decision>, authorizer: Authorizer, port: Port): Promise<void> {
+function writeWhenDecided(res: HeadResponse, decision: Promise<Decision>, authorizer: Authorizer, port: Port): Promise<void> {
   return decision.then((d) => port.write(res, authorizer.rendered(d, port.render)));
 }
 
@@ -167,8 +168,8 @@ export function abnormalUri(uri: string): string | undefined {
  * nginx's auth_request and Caddy's forward_auth read no body: an answer without a length would cost
  * them the connection.
  */
-function writeWithLength(res: ServerResponse, wire: WireResponse): void {
-  res.writeHead(wire.status, wire.rawHeaders as string[]);
+function writeWithLength(res: HeadResponse, wire: WireResponse): void {
+  res.writeHeadWith(wire.status, wire.lines, wire.framedNodeLines);
   res.end(wire.body);
 }
 
@@ -179,10 +180,10 @@ function writeWithLength(res: ServerResponse, wire: WireResponse): void {
  * ext_authz client reads the whole answer, chunked or not, and keeps the connection. HTTP/1.0 has
  * no chunked encoding (Node would close the connection to end the answer): there it has its length.
  */
-function writeToEnvoy(res: ServerResponse, wire: WireResponse): void {
+function writeToEnvoy(res: HeadResponse, wire: WireResponse): void {
   const req = res.req;
   if (wire.body !== "" || req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return writeWithLength(res, wire);
-  res.writeHead(wire.status, wire.unframedHeaders as string[]);
+  res.writeHeadWith(wire.status, wire.lines, wire.nodeLines);
   res.end();
 }
 

@@ -6,7 +6,7 @@
 import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 import { STATUS_CODES } from "node:http";
 import type { Decision, DecisionCode } from "../authz/decision.ts";
-import { utf8Bytes } from "../lib/bytes.ts";
+import { renderHead } from "./head-response.ts";
 
 /** Envoy strips the headers this response header lists from the upstream request. */
 export const HEADERS_TO_REMOVE = "x-envoy-auth-headers-to-remove";
@@ -15,13 +15,15 @@ export interface WireResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
-  /** The headers plus content-length as name, value, name, value, …: what writeHead takes without re-reading an object. */
-  readonly rawHeaders: readonly string[];
+  /** The header lines, rendered once (head-response.ts): `headers` (values as UTF-8 bytes), then a set-cookie line per cookie. */
+  readonly lines: string;
+  /** The lines writeHead still reads (those Node acts on, RenderedHead.nodeLines), then content-length, as name, value, …. */
+  readonly framedNodeLines: readonly string[];
   /**
-   * `rawHeaders` without content-length, for an answer without a body on HTTP/1.1, which Node then
-   * frames itself as an empty chunked body (server/authz.ts write).
+   * `framedNodeLines` without content-length, for an answer without a body on HTTP/1.1, which Node
+   * then frames itself as an empty chunked body (server/authz.ts writeToEnvoy).
    */
-  readonly unframedHeaders: readonly string[];
+  readonly nodeLines: readonly string[];
 }
 
 /** The answer on Envoy's HTTP ext_authz port (an allow's rendering is reused per snapshot: Authorizer.rendered). */
@@ -162,26 +164,13 @@ function wireResponse(
   body: string,
   cookies: readonly string[] = NO_COOKIES,
 ): WireResponse {
-  let names = 0;
-  for (const _ in headers) names++;
-  // Lists of their exact length, filled in place (one grown by push reserves 17 slots); loops, no closure.
-  const unframedHeaders = new Array<string>(2 * (names + cookies.length));
-  let at = 0;
-  // Values go out as UTF-8 bytes, as Envoy sends a claim and gRPC carries it: Node writes a header
-  // string one byte per character (and refuses characters above U+00FF).
-  for (const name in headers) {
-    unframedHeaders[at++] = name;
-    unframedHeaders[at++] = utf8Bytes(headers[name]!);
-  }
-  for (let c = 0; c < cookies.length; c++) {
-    unframedHeaders[at++] = "set-cookie";
-    unframedHeaders[at++] = cookies[c]!;
-  }
-  const rawHeaders = new Array<string>(at + 2);
-  for (let i = 0; i < at; i++) rawHeaders[i] = unframedHeaders[i]!;
-  rawHeaders[at] = "content-length";
-  rawHeaders[at + 1] = String(Buffer.byteLength(body));
-  return { status, headers, body, rawHeaders, unframedHeaders };
+  const { lines, nodeLines } = renderHead(headers, cookies);
+  // A list of its exact length, filled in place (one grown by push reserves 17 slots).
+  const framedNodeLines = new Array<string>(nodeLines.length + 2);
+  for (let i = 0; i < nodeLines.length; i++) framedNodeLines[i] = nodeLines[i]!;
+  framedNodeLines[nodeLines.length] = "content-length";
+  framedNodeLines[nodeLines.length + 1] = String(Buffer.byteLength(body));
+  return { status, headers, body, lines, framedNodeLines, nodeLines };
 }
 
 const NO_COOKIES: readonly string[] = Object.freeze([]);

@@ -2,8 +2,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
+import { HeadResponse } from "./head-response.ts";
 
-export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+/** `res` is a HeadResponse: it writes rendered header lines (head-response.ts). */
+export type Handler = (req: IncomingMessage, res: HeadResponse) => void | Promise<void>;
 
 /**
  * A server that cannot be held open by a slow client: headers must arrive within 10 s and the
@@ -18,6 +20,7 @@ export function createHttpServer(handler: Handler, logger: Logger): Server {
     keepAliveTimeout: 75_000,
     maxHeaderSize: 64 * 1024,
     connectionsCheckingInterval: 1000,
+    ServerResponse: HeadResponse,
   };
   const fail = (res: ServerResponse, err: unknown) => {
     logger.error({ err }, "request handler failed");

@@ -26,4 +26,13 @@ describe("parseCookies", () => {
     expect(readings.envoy?.get("k ")).toEqual(["v"]);
     expect(readings.envoy?.get("a")).toEqual(["1", "2"]);
   });
+
+  it("files every reading's pairs under the lower-case name and keeps Envoy's case-sensitive names apart", () => {
+    const readings = parseCookies("session=a; SESSION=b; Session=c");
+    expect(readings.every.get("session")).toEqual(["a", "b", "c"]);
+    expect(readings.every.get("SESSION")).toBeUndefined();
+    expect(readings.envoy?.get("session")).toEqual(["a"]);
+    expect(readings.envoy?.get("SESSION")).toEqual(["b"]);
+    expect(readings.envoy?.get("Session")).toEqual(["c"]);
+  });
 });

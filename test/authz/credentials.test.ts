@@ -117,4 +117,8 @@ describe("cookieHeaderWithout", () => {
     expect(cookieHeaderWithout("a=1; key=x; b=2; key=y", new Set(["key"]))).toBe("a=1; b=2");
     expect(cookieHeaderWithout("key=x", new Set(["key"]))).toBeUndefined();
   });
+  it("removes a named cookie whatever the letter case of its name, as an upstream may read it in any case", () => {
+    expect(cookieHeaderWithout("a=1; KEY=x; Key=y", new Set(["key"]))).toBe("a=1");
+    expect(cookieHeaderWithout("a=1; apikey=x", new Set(["ApiKey"]))).toBe("a=1");
+  });
 });

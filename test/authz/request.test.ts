@@ -74,6 +74,17 @@ describe("cookies", () => {
     expect(spaced.asEnvoyReads().cookies("l")).toEqual(["2"]);
     expect(withCookie('k="v"').asEnvoyReads().cookies("k")).toEqual(["v"]);
   });
+  it("matches a name in any letter case, as ASP.NET Core does; Envoy's reading only as sent", () => {
+    const cased = withCookie("K=1; k=2");
+    expect(cased.cookies("k")).toEqual(["1", "2"]);
+    expect(cased.cookies("K")).toEqual(["1", "2"]);
+    expect(cased.asEnvoyReads().cookies("k")).toEqual(["2"]);
+    expect(cased.asEnvoyReads().cookies("K")).toEqual(["1"]);
+    const lower = withCookie("k=2");
+    expect(lower.asEnvoyReads()).toBe(lower);
+    expect(lower.cookies("K")).toEqual(["2"]);
+    expect(lower.asEnvoyReads().cookies("K")).toEqual([]);
+  });
 });
 
 describe("headerLines: each line of a header, as text", () => {

@@ -139,6 +139,18 @@ authorization:
   });
 });
 
+/** A route /keys whose policy reads alice's and bob's keys from `extractFrom` (YAML). */
+const aliceAndBob = (extractFrom: string): Decider =>
+  decider(`${gatewayWithRoute("api.example.com", { keys: "/keys" })}---
+${secret("keys", { alice: "alice-key", bob: "bob-key" })}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: keys, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
+  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: ${extractFrom}}
+`);
+
 /**
  * A differential test against Envoy's api_key_auth, written out from its source
  * (api_key_auth.cc, Http::Utility's query and cookie parsers): the first source that yields a
@@ -148,15 +160,7 @@ authorization:
  * unquoted). Whenever check() lets a request through as a client, Envoy must read that client's key.
  */
 describe("apiKeyAuth against Envoy's api_key_auth, over hostile requests", () => {
-  const world = decider(`${gatewayWithRoute("api.example.com", { keys: "/keys" })}---
-${secret("keys", { alice: "alice-key", bob: "bob-key" })}---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: {name: keys, namespace: apps}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}]
-  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}, {params: [api_key]}, {cookies: [apikey]}]}
-`);
+  const world = aliceAndBob("[{headers: [X-API-Key]}, {params: [api_key]}, {cookies: [apikey]}]");
   const CLIENTS: Record<string, string> = { "alice-key": "alice", "bob-key": "bob" };
   const percentDecoded = (text: string) =>
     Buffer.from(
@@ -253,5 +257,19 @@ spec:
       }),
       { seed: 20_261_201, numRuns: 600 },
     );
+  });
+});
+
+describe("apiKeyAuth reading a cookie whose configured name has upper-case letters", () => {
+  const world = aliceAndBob("[{cookies: [ApiKey]}]");
+  it("takes the key only from a cookie named exactly so, as Envoy compares names", async () => {
+    expect((await world({ path: "/keys", headers: { cookie: "ApiKey=alice-key" } })).principal).toBe("apiKey alice");
+    // Envoy finds no ApiKey cookie here; a reader of names in any case would take alice's key.
+    const lower = await world({ path: "/keys", headers: { cookie: "apikey=alice-key" } });
+    expect([lower.status, lower.code]).toEqual([401, "apikey_missing"]);
+  });
+  it("refuses a second copy under a name in another letter case", async () => {
+    const two = await world({ path: "/keys", headers: { cookie: "ApiKey=alice-key; apikey=bob-key" } });
+    expect([two.status, two.code]).toEqual([401, "apikey_invalid"]);
   });
 });

@@ -198,6 +198,19 @@ export const apiKeyCases: readonly Case[] = [
     "the first cookie was used and the second passed upstream unchecked; a repeated key cookie is refused like a repeated parameter",
   ),
   c(
+    "cookie-name-other-case-twice",
+    "`Cookie: APIKEY=bob-key; apikey=alice-key` (Envoy reads alice's; ASP.NET Core reads cookie names in any letter case: two apikey cookies)",
+    invalid("more than one cookie apikey was sent"),
+    (ctx) => ctx.check({ path: "/keys", headers: { cookie: "APIKEY=bob-key; apikey=alice-key" } }),
+    "cookie names were compared case-sensitively, as Envoy compares them, so alice was authenticated while bob's key went upstream under a name an upstream reading names in any case (ASP.NET Core) takes for apikey; a cookie whose name matches in any case is now a copy, and a repeated key cookie is refused",
+  ),
+  c(
+    "cookie-name-other-case-only",
+    "`Cookie: ApiKey=alice-key` and no other key (only a reader of names in any case finds it; Envoy finds none)",
+    unread,
+    (ctx) => ctx.check({ path: "/keys", headers: { cookie: "ApiKey=alice-key" } }),
+  ),
+  c(
     "cookie-name-space-before-equals",
     "`Cookie: apikey =alice-key` (Envoy's cookie name runs to the `=`: `apikey ` is no apikey, and it finds no key)",
     unread,

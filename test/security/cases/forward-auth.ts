@@ -48,6 +48,14 @@ const DOTS_FIXED =
 const sanitized = (id: string, title: string, expect: Expected, headers: Record<string, string>, fixed?: string) =>
   c(id, title, expect, (ctx) => ctx.forward(original("/sanitized", "GET", headers)), fixed);
 
+/** alice by her X-API-Key, the Cookie header to be replaced by `theme=dark` alone (the key cookie cut). */
+const ALICE_THEME_ONLY: Expected = {
+  status: 200,
+  code: "allowed",
+  upstream: { "x-client-id": "alice", cookie: "theme=dark", "x-portcullis-cookie": "replace" },
+  remove: ["x-api-key"],
+};
+
 export const forwardAuthCases: readonly Case[] = [
   uri("dot-segments", "X-Forwarded-Uri `/keys/../public` (the upstream receives it as written)", NOT_NORMAL, "/keys/../public", DOTS_FIXED),
   uri("dot-segments-deep", "X-Forwarded-Uri `/keys/a/b/../../../public`", NOT_NORMAL, "/keys/a/b/../../../public", DOTS_FIXED),
@@ -118,14 +126,16 @@ export const forwardAuthCases: readonly Case[] = [
   sanitized(
     "sanitize-cookie-second-key",
     "sanitize: alice's key in X-API-Key, bob's in the `apikey` cookie: the cookie is cut too",
-    {
-      status: 200,
-      code: "allowed",
-      upstream: { "x-client-id": "alice", cookie: "theme=dark", "x-portcullis-cookie": "replace" },
-      remove: ["x-api-key"],
-    },
+    ALICE_THEME_ONLY,
     { "x-api-key": "alice-key", cookie: "theme=dark; apikey=bob-key" },
     "see forward.sanitize-cookie-replace",
+  ),
+  sanitized(
+    "sanitize-cookie-other-case",
+    "sanitize: alice's key in X-API-Key, bob's in an `ApiKey` cookie (an `apikey` cookie to ASP.NET Core, which reads names in any case): the cookie is cut too",
+    ALICE_THEME_ONLY,
+    { "x-api-key": "alice-key", cookie: "theme=dark; ApiKey=bob-key" },
+    "sanitize removed only the cookies named exactly as configured, so a key cookie whose name differs in letter case reached the upstream, which may read it as the key; every cookie whose name matches in any case is now cut",
   ),
   sanitized(
     "sanitize-cookie-untouched",

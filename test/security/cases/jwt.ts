@@ -24,9 +24,20 @@ const unknownIssuer = refused("jwt_unknown_issuer", "Jwt issuer is not configure
 const audience: Expected = { status: 403, code: "jwt_audience", reason: "Audiences in Jwt are not allowed" };
 const missing: Expected = { status: 401, code: "jwt_missing", reason: "Jwt is missing" };
 const malformed = invalid("Jwt is not well formed");
+const COOKIE_CASE =
+  "cookie names were compared case-sensitively, as Envoy compares them, so a token in a cookie whose name differs only in letter case was never verified and reached the upstream, where ASP.NET Core (which reads cookie names in any case) may take it; every cookie whose name matches in any case is now a copy that must verify";
 
 const bearer = (ctx: Ctx, t: string, path = "/jwt") => ctx.check({ path, headers: { authorization: `Bearer ${t}` } });
 /** Signs exactly this header and payload text with the provider's ES256 key. */
+/** On /jwt: a valid idp token in Authorization, and a forged cookie-idp token (sub admin) in cookie `name`. */
+const forgedCookieBesideBearer = (ctx: Ctx, name: string) =>
+  ctx.check({
+    path: "/jwt",
+    headers: {
+      authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}`,
+      cookie: `${name}=${token({ iss: OTHER_ISSUER, sub: "admin" }, {}, ctx.keys.stranger)}`,
+    },
+  });
 const rawSigned = (ctx: Ctx, header: string, payload: string | Buffer) => jws(header, payload, ctx.keys.es);
 const HEADER = '{"alg":"ES256","kid":"es-1","typ":"JWT"}';
 /** The order n of P-256's group (SEC 2): s and n − s are the two spellings of one ECDSA signature. */
@@ -597,14 +608,7 @@ export const jwtCases: readonly Case[] = [
     "two-providers-forged-in-other-location",
     "a valid idp token in the header and a forged cookie-idp token in the `session` cookie (Envoy's requires_any of the providers passes once idp's tokens verify, the cookie unread)",
     badSignature,
-    (ctx) =>
-      ctx.check({
-        path: "/jwt",
-        headers: {
-          authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}`,
-          cookie: `session=${token({ iss: OTHER_ISSUER, sub: "admin" }, {}, ctx.keys.stranger)}`,
-        },
-      }),
+    (ctx) => forgedCookieBesideBearer(ctx, "session"),
   ),
   c("two-places-audience", "valid token in the header, one for another audience in the query", audience, (ctx) =>
     ctx.check({
@@ -753,6 +757,32 @@ export const jwtCases: readonly Case[] = [
     missing,
     (ctx) => ctx.check({ path: "/jwt", headers: { cookie: `session =${token({ iss: OTHER_ISSUER }, {}, undefined, ctx.keys)}` } }),
     "the Cookie header's names were trimmed, so a token Envoy's jwt_authn does not see met the required jwt; a required jwt is now met only by a token Envoy reads too",
+  ),
+  c(
+    "cookie-name-other-case",
+    "`Cookie: SESSION=<forged>; session=<valid>` (Envoy reads only `session`; ASP.NET Core reads cookie names in any letter case, and may take the forged one)",
+    badSignature,
+    (ctx) =>
+      ctx.check({
+        path: "/jwt",
+        headers: {
+          cookie: `SESSION=${token({ iss: OTHER_ISSUER, sub: "admin" }, {}, ctx.keys.stranger)}; session=${token({ iss: OTHER_ISSUER }, {}, undefined, ctx.keys)}`,
+        },
+      }),
+    COOKIE_CASE,
+  ),
+  c(
+    "cookie-name-other-case-beside-header",
+    "a valid idp token in the header and a forged cookie-idp token in a `Session` cookie (a `session` cookie to a reader of names in any case)",
+    badSignature,
+    (ctx) => forgedCookieBesideBearer(ctx, "Session"),
+    "see jwt.cookie-name-other-case",
+  ),
+  c(
+    "cookie-name-other-case-valid",
+    "required route: `Cookie: SESSION=<valid>` alone (Envoy's cookie names are case-sensitive: it finds no token and answers 401)",
+    missing,
+    (ctx) => ctx.check({ path: "/jwt", headers: { cookie: `SESSION=${token({ iss: OTHER_ISSUER }, {}, undefined, ctx.keys)}` } }),
   ),
   c(
     "cookie-spaces-before-name",
