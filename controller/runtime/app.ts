@@ -104,7 +104,8 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
   pipeline.onSwap(announceReady);
   const servers: Server[] = [
     createHttpServer(envoyHandler(authorizer), logger),
-    createHttpServer(forwardAuthHandler(authorizer), logger),
+    // nginx's auth_request sends its checks without a body or Content-Length; Envoy's carry `content-length: 0`, which the option does not take.
+    createHttpServer(forwardAuthHandler(authorizer), logger, true),
     createHttpServer(
       adminHandler(
         {
