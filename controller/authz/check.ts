@@ -279,9 +279,9 @@ function routeMismatch(taken: ProxyRoute, entries: readonly RouteEntry[]): Decis
 function decideOn(entry: RouteEntry, req: NormalizedRequest, ctx: CheckContext): MaybePromise<Decision> {
   const policy = entry.policy;
   ctx.trace?.step("policy", policyFacts(entry, ctx));
-  if (policy === undefined) {
+  if (policy === undefined || policy.routeFilterOnly === true) {
     if (ctx.onNoPolicy === "deny") return deny(403, "policy_missing", `no SecurityPolicy governs ${entry.rule}`, { route: entry.rule });
-    return memoizedAllow(ctx.memo, ANONYMOUS, entry, entry.managedHeaders, undefined);
+    if (policy === undefined) return memoizedAllow(ctx.memo, ANONYMOUS, entry, entry.managedHeaders, undefined);
   }
   const where = whereOf(entry, policy);
   if (policy.invalid !== undefined) return deny(403, "policy_invalid", `SecurityPolicy ${policy.id} is invalid: ${policy.invalid}`, where);

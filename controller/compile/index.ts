@@ -23,6 +23,7 @@ import {
   type GatewayListener,
 } from "./attachments.ts";
 import { labelSelectorLines } from "./folder-labels.ts";
+import { withRouteCors } from "./route-cors.ts";
 import { scopeManagedHeaders } from "./managed-headers.ts";
 import { analysePolicy, compileMerged, type AnalysedPolicy } from "./policy.ts";
 import { claimsOfAttachment, decideWinners, listenerOverrides, mergeParent, policyOrigin, type Claim } from "./precedence.ts";
@@ -195,7 +196,8 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
         problems.push(`${route.kind} ${routeId} rule ${ruleIndex} match ${failed}: ${error}; this rule is not served, as in Envoy Gateway`);
         continue;
       }
-      const at = { attachment, gatewayId, listener, tlsListener, routeId, label, policy, origin, ruleIndex };
+      const rulePolicy = route.kind === "HTTPRoute" ? withRouteCors(policy, rule as HTTPRouteRule, label) : policy;
+      const at = { attachment, gatewayId, listener, tlsListener, routeId, label, policy: rulePolicy, origin, ruleIndex };
       for (let matchIndex = 0; matchIndex < matches.length; matchIndex++) {
         const { value } = matches[matchIndex] as { readonly value: RankedMatch };
         pending.push(pendingEntry(at, value, matchIndex, 0));

@@ -156,4 +156,10 @@ export interface CompiledPolicy {
    * namespace its references were resolved from. Absent on a policy compiled alone.
    */
   readonly referencesFrom?: Readonly<Record<string, string>>;
+  /**
+   * Set on the policy of a rule no SecurityPolicy governs that has an HTTPRoute CORS filter
+   * (compile/route-cors.ts): only that filter applies, and the rule counts as one without a
+   * policy (`--on-no-policy`).
+   */
+  readonly routeFilterOnly?: true;
 }

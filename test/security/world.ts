@@ -116,6 +116,16 @@ kind: HTTPRoute
 metadata: {name: wild, namespace: apps}
 spec: {parentRefs: [{name: gw}], hostnames: ["*.wild.example.com"]}
 ---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: cors-filtered, namespace: apps}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [${HOST}]
+  rules:
+    - matches: [{path: {type: PathPrefix, value: /filtered-cors}}]
+      filters: [{type: CORS, cors: {allowOrigins: ["https://partner.example.com"], allowMethods: [GET], maxAge: 60}}]
+---
 apiVersion: v1
 kind: Secret
 metadata: {name: keys, namespace: apps}
@@ -143,6 +153,11 @@ ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_k
   "proto",
   rule("proto"),
   apiKeys("[{headers: [constructor]}]"),
+)}${policy(
+  "cors-filtered",
+  "{group: gateway.networking.k8s.io, kind: HTTPRoute, name: cors-filtered}",
+  `${apiKeys("[{headers: [X-API-Key]}]")}  cors: {allowOrigins: ["https://app.example.com"], allowMethods: [GET, POST], allowCredentials: true}
+`,
 )}${policy(
   "cors",
   rule("cors"),

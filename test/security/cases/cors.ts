@@ -128,4 +128,19 @@ export const corsCases: readonly Case[] = [
         "https://evil.example.com,https://a.app.example.com",
       ),
   ),
+  c(
+    "route-filter-over-policy",
+    "GET on /filtered-cors from `https://app.example.com`, which the policy's cors lists but the rule's HTTPRoute CORS filter does not, with alice's key: allowed, without Access-Control-Allow-Origin (the filter's cors replaces the policy's, as in Envoy Gateway)",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } },
+    (ctx) =>
+      withAllowOrigin(ctx, { path: "/filtered-cors", headers: { origin: "https://app.example.com", "x-api-key": "alice-key" } }, undefined),
+    "the policy's cors applied beside a route's CORS filter, so a site Envoy Gateway's filter does not list could read the answers",
+  ),
+  c(
+    "route-filter-preflight",
+    "preflight on /filtered-cors from `https://partner.example.com`, listed by the rule's HTTPRoute CORS filter: answered with that origin, no key asked for",
+    ANSWERED,
+    (ctx) => withAllowOrigin(ctx, { ...preflight("https://partner.example.com"), path: "/filtered-cors" }, "https://partner.example.com"),
+    "an HTTPRoute CORS filter was not applied: behind nginx or Caddy its preflights were asked for the key",
+  ),
 ];

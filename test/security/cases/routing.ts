@@ -444,8 +444,8 @@ export const routingCases: readonly Case[] = [
   ),
   order(
     "cors-preflight",
-    "`OPTIONS /api/x` with Origin and Access-Control-Request-Method, no key: a protected GET rule with a CORS filter, an open `PathPrefix /`",
-    PROTECTED,
+    "`OPTIONS /api/x` with Origin `https://evil.example.com` and Access-Control-Request-Method, no key: a protected GET rule with a CORS filter for another origin, an open `PathPrefix /`; the protected rule's filter answers it without Access-Control-Allow-Origin, as Envoy's cors filter does before any credential is asked for",
+    { status: 204, code: "cors_origin" },
     {
       method: "OPTIONS",
       host: "cors.example.com",
