@@ -12,8 +12,13 @@ export type Handler = (req: IncomingMessage, res: HeadResponse) => void | Promis
  * whole request within 15 s, checked every second (Node's default check runs every 30 s, which
  * would let a slowloris socket live 40 s). Keep-alive outlives a typical proxy idle timeout (60 s)
  * so the proxy, not Portcullis, closes idle connections (avoiding reset races on reuse).
+ *
+ * `bodylessEnded`: a request without Content-Length or Transfer-Encoding (which has no body, RFC
+ * 9112 §6.3) arrives already ended (Node's `optimizeEmptyRequests`): none of its stream's end and
+ * close events is emitted, about 1.3 KiB of heap and two ticks less per request (issue 17). Only for
+ * handlers that never wait for such a request's 'end' or 'close'.
  */
-export function createHttpServer(handler: Handler, logger: Logger): Server {
+export function createHttpServer(handler: Handler, logger: Logger, bodylessEnded = false): Server {
   const options = {
     headersTimeout: 10_000,
     requestTimeout: 15_000,
@@ -21,6 +26,7 @@ export function createHttpServer(handler: Handler, logger: Logger): Server {
     maxHeaderSize: 64 * 1024,
     connectionsCheckingInterval: 1000,
     ServerResponse: HeadResponse,
+    optimizeEmptyRequests: bodylessEnded,
   };
   const fail = (res: ServerResponse, err: unknown) => {
     logger.error({ err }, "request handler failed");
