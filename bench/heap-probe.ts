@@ -16,6 +16,12 @@
  *   in use now − heap in use at the first reading + everything each collection freed since
  *   (v8.GCProfiler gives the heap before and after each one).
  *
+ * - A reading asked with "settle" (settleHeap in bench/counters.ts) first runs a full collection:
+ *   once, right after start-up, so that the garbage start-up left in the old generation is not
+ *   collected in the middle of a measured round (in the 10,000-route world that collection cost
+ *   about 300 ms of the main thread, +40 µs per request in a one-second round of new tokens:
+ *   BENCHMARKS.md, "All-new tokens: why the rounds spread"). Collections the load causes are counted as before.
+ *
  * Ask for allocations seldom in a process whose memory is measured: Node's GCProfiler keeps its
  * collection hooks after stop() until a full collection frees it, and each stopped profiler goes on
  * writing every collection's heap statistics into a buffer of its own. One reading before and after
@@ -26,7 +32,8 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { constants, type NodeGCPerformanceDetail, type PerformanceEntry, PerformanceObserver } from "node:perf_hooks";
-import { GCProfiler, getHeapStatistics } from "node:v8";
+import { GCProfiler, getHeapStatistics, setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 
 interface GcEntry {
   readonly beforeGC: { readonly heapStatistics: { readonly usedHeapSize: number } };
@@ -47,8 +54,17 @@ export interface HeapProbeReport {
   readonly allocatedBytes?: number;
 }
 
-/** The request file a reader writes "allocations" to before SIGUSR2 to have allocation counted. */
+/** The request file a reader writes "allocations" (count allocation) or "settle" (a full collection first) to before SIGUSR2. */
 export const askFile = (file: string): string => `${file}.ask`;
+
+/** What a reading may ask for besides the collection counts (see the file comment). */
+export type ProbeAsk = "allocations" | "settle";
+
+/** A full collection, from V8's gc() exposed in a context of its own (the process was not started with --expose-gc). */
+function collectGarbage(): void {
+  setFlagsFromString("--expose-gc");
+  (runInNewContext("gc") as () => void)();
+}
 
 /** Adds one 'gc' performance entry to `tally`. */
 function tallyGc(tally: GcTally, entry: PerformanceEntry): void {
@@ -89,11 +105,21 @@ if (file !== undefined && file !== "") {
   process.on("SIGUSR2", () => {
     // Entries of the last collections may still wait for delivery.
     for (const e of observer.takeRecords()) tallyGc(gc, e);
-    const ask = askFile(file);
-    const allocations = existsSync(ask) && readFileSync(ask, "utf8") === "allocations";
-    rmSync(ask, { force: true });
-    seq++;
-    report(allocations ? allocatedSoFar() : undefined);
+    const askPath = askFile(file);
+    const ask = existsSync(askPath) ? readFileSync(askPath, "utf8") : "";
+    rmSync(askPath, { force: true });
+    if (ask !== "settle") {
+      seq++;
+      report(ask === "allocations" ? allocatedSoFar() : undefined);
+      return;
+    }
+    collectGarbage();
+    // Its entry is delivered on a later turn of the event loop; tallied before this answer, so no run's counts take it in.
+    setTimeout(() => {
+      for (const e of observer.takeRecords()) tallyGc(gc, e);
+      seq++;
+      report(undefined);
+    }, 20);
   });
   report(undefined);
 }

@@ -9,7 +9,7 @@
  */
 import { request } from "node:http";
 import { join } from "node:path";
-import { heapProbeEnv, measure } from "./counters.ts";
+import { heapProbeEnv, measure, settleHeap } from "./counters.ts";
 import { startProxy, type CaddyBuild, type JwtCheck, type ProxyKind, type RunningProxy } from "./proxies.ts";
 import { roundOrder, summarize, type RoundsOptions, type Run, type ScenarioSummary } from "./serve-bench.ts";
 import { startPortcullis, type ServerProcess } from "./servers.ts";
@@ -137,6 +137,8 @@ export async function benchProxies(o: ProxyBenchOptions, log: (line: string) => 
       logFile: join(o.logDir, "portcullis-proxies.log"),
       env: heapProbeEnv(probeFile),
     });
+    // What its start-up left in the old generation is collected now, not in the middle of a round (bench/counters.ts).
+    await settleHeap(portcullis.pid, probeFile);
     const forwardAuth = portcullis.forwardAuthPort;
     if (forwardAuth === undefined) throw new Error("Portcullis did not report its forward-auth port");
     const answers = async (url: string) => (await statusOf(url, apiKeyTarget, {})) > 0;

@@ -128,6 +128,7 @@ const machine = {
   kernel: execFileSync("uname", ["-r"], { encoding: "utf8" }).trim(),
   method:
     `Server (bare node:http or Portcullis) pinned to CPU ${cpuSet.server}, \`wrk -t1 -c${connections}\` pinned to CPU ${cpuSet.load} (taskset), keep-alive, loopback; ` +
+    "each Node server's start-up garbage collected (one full collection, bench/counters.ts settleHeap) before any load; " +
     `${warmupS} s warm-up per scenario, then ${rounds} interleaved round(s) of ${durationS} s per scenario (${proxyRounds} for the proxies; forwards in odd rounds, backwards in even ones), each after ${sliceWarmupS} s of unmeasured load.`,
 };
 // The neighbours' load just before we add ours, and the hypervisor's steal over the whole run.

@@ -1,9 +1,10 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { gcPerRequest, heapProbeEnv, instructionsIn, measure } from "../../bench/counters.ts";
+import { gcPerRequest, heapProbeEnv, instructionsIn, measure, settleHeap } from "../../bench/counters.ts";
+import type { HeapProbeReport } from "../../bench/heap-probe.ts";
 
 const NODE = join(import.meta.dirname, "../../node_modules/.bin/node");
 const dir = mkdtempSync(join(tmpdir(), "portcullis-counters-"));
@@ -63,6 +64,32 @@ describe("measure with the heap probe", () => {
       expect(next.gc!.scavenges).toBeLessThan(costs.gc!.scavenges * 3);
       expect(next.gc!.scavenges).toBeGreaterThan(0);
     });
+  });
+});
+
+describe("settleHeap", () => {
+  // A process that keeps 20 MB alive for a while and then lets it go, with the probe preloaded: old-generation garbage.
+  const script =
+    "let held = Array.from({ length: 2e5 }, (_, i) => ({ i, s: 'x' + i })); setTimeout(() => { held = undefined; }, 300); setInterval(() => {}, 1000);";
+  writeFileSync(join(dir, "hold.mjs"), script);
+
+  it("runs a full collection in the process, before any run counts, so that no run's counts take it in", async () => {
+    const file = join(dir, "probe-settle.json");
+    const child = spawn(NODE, [join(dir, "hold.mjs")], { env: { ...process.env, ...heapProbeEnv(file) }, stdio: "ignore" });
+    try {
+      await new Promise((r) => setTimeout(r, 600));
+      await settleHeap(child.pid!, file);
+      const settled = JSON.parse(readFileSync(file, "utf8")) as HeapProbeReport;
+      expect(settled.gc.markCompacts).toBeGreaterThanOrEqual(1);
+      const second = async () => {
+        await new Promise((r) => setTimeout(r, 300));
+        return { requests: 1, durationS: 0.3 };
+      };
+      const costs = await measure({ pids: [child.pid!], probe: { pid: child.pid!, file, allocations: false } }, second);
+      expect(costs.gc!.markCompacts).toBe(0);
+    } finally {
+      child.kill();
+    }
   });
 });
 

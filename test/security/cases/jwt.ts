@@ -542,6 +542,19 @@ export const jwtCases: readonly Case[] = [
     "the query was split at `&` only, as Envoy does, so the forged token was not read and went upstream unverified, where Rack 2 (Doorkeeper reads access_token parameters) and older Python read it; the `;` reading is now read too, and every token found must verify",
   ),
   c(
+    "param-name-other-case-optional",
+    "optional route: `?ACCESS_TOKEN=<forged>` (Envoy's parameter names are case-sensitive; ASP.NET Core reads them in any case, as access_token)",
+    badSignature,
+    (ctx) => ctx.check({ path: `/optional?ACCESS_TOKEN=${token({ sub: "admin" }, {}, ctx.keys.stranger)}` }),
+    "query parameter names were compared case-sensitively, as Envoy compares them, so the forged token was not read and went upstream unverified, where ASP.NET Core (whose query names are case-insensitive) reads it as access_token; a parameter whose name matches in any case is now read too, and every token found must verify",
+  ),
+  c(
+    "param-name-other-case-valid",
+    "required route: `?Access_Token=<valid>` alone (Envoy finds no access_token parameter and answers 401)",
+    missing,
+    (ctx) => ctx.check({ path: `/jwt?Access_Token=${token({}, {}, undefined, ctx.keys)}` }),
+  ),
+  c(
     "php-param-optional",
     "optional route: `?access.token=<forged>` (PHP, Symfony and Laravel read the name as access_token)",
     badSignature,
