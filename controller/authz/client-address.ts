@@ -46,6 +46,21 @@ export interface ClientAddressOptions {
 }
 
 /** Throws an Error naming the first CIDR that is not one, or when two rules are set (as Envoy Gateway refuses). */
+/** The options the client address flags give (serve and check: `--xff-trusted-hops`, `--xff-trusted-cidrs`, `--client-ip-header`, `--xff-peer-not-appended`). */
+export function clientAddressOptionsOf(flags: {
+  readonly xffTrustedHops: number;
+  readonly xffTrustedCidrs: readonly string[];
+  readonly clientIpHeader?: string | undefined;
+  readonly xffPeerNotAppended: boolean;
+}): ClientAddressOptions {
+  return {
+    trustedHops: flags.xffTrustedHops,
+    trustedCidrs: flags.xffTrustedCidrs,
+    customHeader: flags.clientIpHeader,
+    peerNotAppended: flags.xffPeerNotAppended,
+  };
+}
+
 export function clientAddressDetection(options: ClientAddressOptions): ClientAddressDetection {
   const rules = [options.trustedHops > 0, options.trustedCidrs.length > 0, options.customHeader !== undefined].filter(Boolean).length;
   if (rules > 1) throw new Error("set one of the trusted hops, the trusted CIDRs and the client address header, not two");

@@ -117,7 +117,8 @@ export interface NormalizedRequest extends RouteRequest {
    * the query split at "&" and decoded as a form (WHATWG: "+" is a space, a leading "?" is dropped),
    * in order, then those Envoy's reading adds (envoyParams), then those a split at ";" too adds
    * (Rack 2, Python before 3.9.2 and Tornado read `?a=1;access_token=t` as two parameters), then the
-   * one PHP reads under a name it renames (`?access.token=t` is access_token there), so a credential
+   * one PHP reads under a name it renames (`?access.token=t` is access_token there), then those of
+   * names that match only in another letter case (ASP.NET Core's `ACCESS_TOKEN`), so a credential
    * only some upstreams see is still read. On `asEnvoyReads()`'s reading: Envoy's values only.
    */
   params(name: string): readonly string[];
@@ -128,8 +129,8 @@ export interface NormalizedRequest extends RouteRequest {
    * read them (envoyParams, envoyCookie): `params` finds nothing at a ";", under a name PHP renames or
    * only a form's decoding reads, `cookies` nothing only a trimmed reading finds. This very request
    * when that changes nothing (no ";", leading "?" or name PHP renames in the query, no pair of the
-   * Cookie header Envoy reads otherwise, no cookie asked for by a name with an upper-case letter), so
-   * a caller that read its cookies first can skip a second reading.
+   * Cookie header Envoy reads otherwise, no cookie or parameter found under its name in another
+   * letter case), so a caller that read its cookies and parameters first can skip a second reading.
    */
   asEnvoyReads(): NormalizedRequest;
   /**
@@ -162,10 +163,11 @@ class Normalized implements NormalizedRequest {
   #query: URLSearchParams | undefined;
   #cookies: CookieReadings | undefined;
   /**
-   * Whether `cookies` was asked for a name with an upper-case letter, matched in any case there and
-   * exactly on Envoy's reading: the readings then differ even where every name sent is in lower case.
+   * Whether `cookies` or `params` found a value under a name that matches the one asked for only in
+   * another letter case (ASP.NET Core reads such names as one; Envoy's filters do not): Envoy's
+   * reading then differs, whatever else the request holds.
    */
-  #cookieNameFolded = false;
+  #foundInOtherCase = false;
   /** The header read line by line last, and its lines: the one line itself until a list is asked for (the source's headers never change). */
   #linesOf: string | undefined;
   #lines: string | readonly string[] = NONE;
@@ -201,7 +203,7 @@ class Normalized implements NormalizedRequest {
   asEnvoyReads(): NormalizedRequest {
     if (
       !this.#everyReading ||
-      (this.#queryReadOtherwise() === undefined && this.#parsedCookies().envoy === undefined && !this.#cookieNameFolded)
+      (this.#queryReadOtherwise() === undefined && this.#parsedCookies().envoy === undefined && !this.#foundInOtherCase)
     )
       return this;
     return new Normalized(this.source, this.path, this.method, false, this.arrived);
@@ -282,9 +284,24 @@ class Normalized implements NormalizedRequest {
     if (this.#queryAt === -1) return NONE;
     const values = this.query.getAll(name);
     const query = this.#queryReadOtherwise();
-    if (query === undefined) return values;
-    const envoy = envoyParams(query, name);
-    return this.#everyReading ? withOtherReadings(values, envoy, query, name) : envoy;
+    if (!this.#everyReading) return query === undefined ? values : envoyParams(query, name);
+    const read = query === undefined ? values : withOtherReadings(values, envoyParams(query, name), query, name);
+    const otherCase = this.#paramsInOtherCase(name);
+    if (otherCase.length === 0) return read;
+    this.#foundInOtherCase = true;
+    return [...read, ...otherCase];
+  }
+
+  /** The values of the parameters whose names match `name` only in another letter case (a form's reading of the query). */
+  #paramsInOtherCase(name: string): readonly string[] {
+    const folded = name.toLowerCase();
+    // The usual query has no upper-case letter where the name asked for has none: nothing to look through.
+    if (folded === name && !hasUpperCaseFrom(this.target, this.#queryAt + 1)) return NONE;
+    const found: string[] = [];
+    this.query.forEach((value, key) => {
+      if (key !== name && key.toLowerCase() === folded) found.push(value);
+    });
+    return found;
   }
 
   /** The query when some reading finds other parameters in it (readOtherwise), else undefined: the usual query is parsed once (`query`). */
@@ -298,13 +315,24 @@ class Normalized implements NormalizedRequest {
     const { every, envoy } = this.#parsedCookies();
     if (!this.#everyReading) return (envoy ?? every).get(name) ?? NONE;
     const folded = name.toLowerCase();
-    if (folded !== name) this.#cookieNameFolded = true;
-    return every.get(folded) ?? NONE;
+    const values = every.get(folded) ?? NONE;
+    // Without Envoy's own reading every name sent is in lower case: a name asked for in another case finds only other spellings.
+    if (folded !== name && values.length > 0) this.#foundInOtherCase = true;
+    return values;
   }
 
   #parsedCookies(): CookieReadings {
     return (this.#cookies ??= parseCookies(this.header("cookie")));
   }
+}
+
+/** Whether `text` holds an ASCII upper-case letter at or after `from` (a loop: no copy of the query). */
+function hasUpperCaseFrom(text: string, from: number): boolean {
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 65 && c <= 90) return true;
+  }
+  return false;
 }
 
 /** Envoy's challenge realm: the request URL without its query, with no character that would end the quoted string. */

@@ -5,7 +5,7 @@ import { BcryptPool } from "../features/basicAuth/bcrypt-pool.ts";
 import { createExtAuthTransport } from "../features/extAuth/client.ts";
 import { checkExplained } from "../authz/check.ts";
 import { withDecision, type Explained } from "../authz/trace-steps.ts";
-import { clientAddressDetection } from "../authz/client-address.ts";
+import { clientAddressDetection, clientAddressOptionsOf } from "../authz/client-address.ts";
 import { createOidcProviders } from "../features/oidc/provider.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
 import { reasonOf } from "../authz/decision.ts";
@@ -45,6 +45,7 @@ export async function checkFolder(config: CheckConfig, report: (line: string) =>
     compileOptionsOf(config, (line) => {
       if (!line.ok) report(`warning: ${line.message}`);
     }),
+    clientAddressOptionsOf(config),
   );
   for (const line of folder.brokenFiles) report(`error: ${line} (${UNTIL_FIXED})`);
   for (const line of folderWarnings(folder)) report(`warning: ${line}`);
@@ -86,12 +87,7 @@ async function decide(config: CheckConfig, snapshot: Snapshot, report: (line: st
         now: Date.now,
         onNoRoute: config.onNoRoute,
         onNoPolicy: config.onNoPolicy,
-        clientAddress: clientAddressDetection({
-          trustedHops: config.xffTrustedHops,
-          trustedCidrs: config.xffTrustedCidrs,
-          customHeader: config.clientIpHeader,
-          peerNotAppended: config.xffPeerNotAppended,
-        }),
+        clientAddress: clientAddressDetection(clientAddressOptionsOf(config)),
         oidc: createOidcProviders({ logger: pino({ level: "silent" }), timeoutMs: config.jwksFetchTimeoutMs }),
       },
     );

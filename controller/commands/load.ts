@@ -1,6 +1,8 @@
 /** One-shot loading of a manifest folder for the check and compile commands. */
 import type { Resources } from "../api/resources.ts";
 import { compile, type CompileOptions, type CompileResult } from "../compile/index.ts";
+import type { ClientAddressOptions } from "../authz/client-address.ts";
+import { clientIPDetectionLines } from "../sources/client-traffic-policies.ts";
 import { ManifestFolder } from "../sources/manifests.ts";
 
 export interface FolderCompile extends CompileResult {
@@ -17,21 +19,27 @@ export interface FolderCompile extends CompileResult {
   readonly duplicateObjects: readonly string[];
   /** Fields not read, as Envoy Gateway's file provider does not read them (a Secret's stringData), one line each. */
   readonly unreadFields: readonly string[];
+  /** ClientTrafficPolicies whose clientIPDetection the client address flags do not give (sources/client-traffic-policies.ts), one line each. */
+  readonly clientIPDetection: readonly string[];
 }
 
 /** The lines check and compile print as warnings: duplicates read once, fields not read, problems of objects that are not policies. */
 export function folderWarnings(folder: FolderCompile): string[] {
-  return [...folder.duplicateObjects, ...folder.unreadFields, ...folder.problems];
+  return [...folder.duplicateObjects, ...folder.unreadFields, ...folder.clientIPDetection, ...folder.problems];
 }
 
-/** Reads and compiles `dir`. Throws UnreadableInputError when the folder cannot be listed. */
-export function compileFolder(dir: string, options: CompileOptions): FolderCompile {
-  const { resources, rejected, unread, errors } = new ManifestFolder(dir).read().latest;
+/**
+ * Reads and compiles `dir`; `clientAddress`: the client address flags decisions are made with (check),
+ * absent where none are (compile). Throws UnreadableInputError when the folder cannot be listed.
+ */
+export function compileFolder(dir: string, options: CompileOptions, clientAddress?: ClientAddressOptions): FolderCompile {
+  const { resources, rejected, unread, errors, objects } = new ManifestFolder(dir).read().latest;
   return {
     ...compile(resources, options),
     resources,
     brokenFiles: errors.map((e) => `${e.file}: ${e.error}`),
     duplicateObjects: rejected.map((r) => `${r.origin} (${r.object}): ${r.reason}`),
     unreadFields: unread,
+    clientIPDetection: clientIPDetectionLines(objects, clientAddress),
   };
 }

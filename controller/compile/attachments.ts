@@ -22,6 +22,13 @@ export interface Attachment extends GatewayListener {
   readonly hostnames: readonly string[];
 }
 
+/** A ListenerSet whose parent is a served Gateway that takes no listeners from it. */
+export interface RefusedListenerSet {
+  readonly listenerSet: ListenerSet;
+  /** "Gateway ns/name takes no listeners from it: its allowedListeners allows none". */
+  readonly why: string;
+}
+
 export interface AttachmentResult {
   readonly attachments: readonly Attachment[];
   /** Every listener of the served Gateways: their own, then those of the ListenerSets they take. */
@@ -30,9 +37,11 @@ export interface AttachmentResult {
   readonly servedGateways: ReadonlyMap<string, Gateway>;
   /** ListenerSets whose listeners a served Gateway takes, by "namespace/name". */
   readonly attachedListenerSets: ReadonlyMap<string, ListenerSet>;
+  /** ListenerSets a served Gateway refuses (allowedListeners), by "namespace/name": their listeners serve nothing. */
+  readonly refusedListenerSets: ReadonlyMap<string, RefusedListenerSet>;
   /** Why a route or ListenerSet did not attach where it asked (logged). */
   readonly problems: readonly string[];
-  /** The parentRefs (to a served Gateway or attached ListenerSet) that attach their route to no listener, with why. */
+  /** The parentRefs (to a served Gateway, or a ListenerSet of one) that attach their route to no listener, with why. */
   readonly detached: ReadonlyMap<ParentRef, string>;
 }
 
@@ -62,6 +71,7 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
     [...served.values()].map((g) => [g, g.spec.listeners.map((listener) => ({ gateway: g, listener, listenerSet: undefined }))]),
   );
   const attachedListenerSets = new Map<string, ListenerSet>();
+  const refusedListenerSets = new Map<string, RefusedListenerSet>();
   for (const ls of resources.listenerSets) {
     const p = ls.spec.parentRef;
     if ((p.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (p.kind ?? "Gateway") !== "Gateway") continue;
@@ -69,7 +79,9 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
     if (gateway === undefined) continue;
     const refusal = listenerSetRefused(gateway, ls, namespaceLabels);
     if (refusal !== undefined) {
-      problems.push(`ListenerSet ${keyOf(ls.metadata)}: Gateway ${keyOf(gateway.metadata)} takes no listeners from it (${refusal})`);
+      const why = `Gateway ${keyOf(gateway.metadata)} takes no listeners from it: ${refusal}`;
+      refusedListenerSets.set(keyOf(ls.metadata), { listenerSet: ls, why });
+      problems.push(`ListenerSet ${keyOf(ls.metadata)}: ${why}`);
       continue;
     }
     attachedListenerSets.set(keyOf(ls.metadata), ls);
@@ -96,6 +108,11 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
       let listenerSet: ListenerSet | undefined;
       if (isListenerSetKind(parentRef.group, parentRef.kind)) {
         listenerSet = attachedListenerSets.get(parentId);
+        // A route of a refused ListenerSet is reported not attached there (its policies' status says why).
+        if (listenerSet === undefined) {
+          const refused = refusedListenerSets.get(parentId);
+          if (refused !== undefined) detached.set(parentRef, refused.why);
+        }
         gateway =
           listenerSet === undefined
             ? undefined
@@ -141,7 +158,15 @@ export function attachRoutes(resources: Resources, gatewayClasses: readonly stri
       }
     }
   }
-  return { attachments, listeners: [...listeners.values()].flat(), servedGateways: served, attachedListenerSets, problems, detached };
+  return {
+    attachments,
+    listeners: [...listeners.values()].flat(),
+    servedGateways: served,
+    attachedListenerSets,
+    refusedListenerSets,
+    problems,
+    detached,
+  };
 }
 
 /** The Gateway or ListenerSet a parentRef names, as problems name it (made only for a problem: most routes have none). */

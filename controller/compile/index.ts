@@ -110,11 +110,12 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
     listeners,
     servedGateways,
     attachedListenerSets,
+    refusedListenerSets,
     problems: attachProblems,
     detached,
   } = attachRoutes(resources, options.gatewayClasses);
   const problems = [...attachProblems, ...(options.fromManifestFolder === true ? labelSelectorLines(resources) : [])];
-  const targets = indexTargets(resources, servedGateways, attachedListenerSets);
+  const targets = indexTargets(resources, servedGateways, attachedListenerSets, refusedListenerSets);
   const inputs = { geoipDatabases: options.geoipDatabases ?? [], selfService: options.selfService };
   // Index loops in this generator: V8 does not optimize it fully, and each step of a for…of there allocates (30,000 rules).
   const policies: AnalysedPolicy[] = [];
@@ -125,7 +126,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   }
   const { winners, conflicts } = decideWinners(policies);
 
-  const status = new StatusCollector(servedGateways, attachedListenerSets, detached);
+  const status = new StatusCollector(servedGateways, attachedListenerSets, refusedListenerSets, detached);
   winners.forEach((claim) => status.applied(claim.policy, claim.target));
   for (const { claim, winner } of conflicts) status.conflicted(claim.policy, claim.target, winner);
   for (const { shadowed, by } of listenerOverrides(winners)) {

@@ -11,7 +11,7 @@ import type { Gateway, ListenerSet, Route } from "../api/resources.ts";
 import { SECURITY_POLICY_GROUP } from "../api/securitypolicy.ts";
 import { ancestorKey, MAX_ANCESTORS, type AncestorRef, type AncestorStatus, type Condition, type PolicyStatus } from "../api/status.ts";
 import { gatewayRef, listenerSetRef } from "./ancestor-refs.ts";
-import { isListenerSetKind } from "./attachments.ts";
+import { isListenerSetKind, type RefusedListenerSet } from "./attachments.ts";
 import { conditionsFor, deprecationOf, type AncestorFacts } from "./conditions.ts";
 import type { CompiledPolicy } from "../snapshot/types.ts";
 import { sortInPlace } from "../lib/sort.ts";
@@ -36,6 +36,7 @@ export class StatusCollector {
   readonly #facts = new Map<string, Map<string, AncestorFacts>>();
   readonly #served: ReadonlyMap<string, Gateway>;
   readonly #listenerSets: ReadonlyMap<string, ListenerSet>;
+  readonly #refusedListenerSets: ReadonlyMap<string, RefusedListenerSet>;
   readonly #detached: ReadonlyMap<ParentRef, string>;
   /** Each route's ancestors, worked out once: a route policy's are asked for when it is applied and again for its status. */
   readonly #ancestorsOfRoute = new Map<Route, readonly TargetAncestor[]>();
@@ -43,16 +44,18 @@ export class StatusCollector {
   readonly #gatewayAncestors = new Map<string, Map<string | undefined, Omit<TargetAncestor, "via">>>();
 
   /**
-   * `listenerSets`: those a served Gateway takes listeners from; `detached`: the parentRefs of
-   * routes that attach to no listener there, with why.
+   * `listenerSets`: those a served Gateway takes listeners from, `refusedListenerSets` those it
+   * refuses; `detached`: the parentRefs of routes that attach to no listener there, with why.
    */
   constructor(
     served: ReadonlyMap<string, Gateway>,
     listenerSets: ReadonlyMap<string, ListenerSet>,
+    refusedListenerSets: ReadonlyMap<string, RefusedListenerSet>,
     detached: ReadonlyMap<ParentRef, string>,
   ) {
     this.#served = served;
     this.#listenerSets = listenerSets;
+    this.#refusedListenerSets = refusedListenerSets;
     this.#detached = detached;
   }
 
@@ -72,7 +75,10 @@ export class StatusCollector {
     for (let i = 0; i < parentRefs.length; i++) {
       const parentRef = parentRefs[i]!;
       const id = `${parentRef.namespace ?? route.metadata.namespace}/${parentRef.name}`;
-      const listenerSet = isListenerSetKind(parentRef.group, parentRef.kind) ? this.#listenerSets.get(id) : undefined;
+      // A refused ListenerSet is an ancestor too: the route's policy is reported not attached there (detached).
+      const listenerSet = isListenerSetKind(parentRef.group, parentRef.kind)
+        ? (this.#listenerSets.get(id) ?? this.#refusedListenerSets.get(id)?.listenerSet)
+        : undefined;
       const via = { route, parentRef };
       if (listenerSet !== undefined) found.push(ancestor(listenerSetRef(listenerSet, parentRef.sectionName), via));
       else if (
@@ -152,7 +158,7 @@ export class StatusCollector {
               {
                 group: missing.ref.group,
                 kind: missing.ref.kind,
-                namespace: policy.source.metadata.namespace,
+                namespace: missing.ref.namespace,
                 name: missing.ref.name,
                 sectionName: missing.ref.sectionName,
               },

@@ -6,7 +6,7 @@ import { distance } from "fastest-levenshtein";
 import { GATEWAY_API_GROUP } from "../api/gatewayapi.ts";
 import { keyOf, LabelSelectorSchema, selectorMatches, type ObjectMeta } from "../api/meta.ts";
 import type { Gateway, ListenerSet, Resources, Route } from "../api/resources.ts";
-import { isListenerSetKind } from "./attachments.ts";
+import { isListenerSetKind, type RefusedListenerSet } from "./attachments.ts";
 import {
   TargetSelectorNamespacesSchema,
   type PolicyTargetRef,
@@ -48,8 +48,16 @@ export type Target =
     };
 
 /** A target the policy names that does not exist; reported as TargetNotFound with this ref. */
+/** A target that does not exist, or whose listeners serve no request here (a ListenerSet its Gateway refuses). */
 export interface MissingTarget {
-  readonly ref: { readonly group: string; readonly kind: string; readonly name: string; readonly sectionName?: string | undefined };
+  readonly ref: {
+    readonly group: string;
+    readonly kind: string;
+    /** The object's (a targetSelector finds objects of other namespaces than the policy's). */
+    readonly namespace: string;
+    readonly name: string;
+    readonly sectionName?: string | undefined;
+  };
   readonly message: string;
   /** The route, when it exists and only the rule `sectionName` names does not (reported on its parents). */
   readonly route?: Route | undefined;
@@ -81,6 +89,8 @@ export interface TargetIndex {
   readonly listenerSets: ReadonlyMap<string, ListenerSet>;
   /** ListenerSets a served Gateway takes listeners from: a policy on another one governs nothing here. */
   readonly attachedListenerSets: ReadonlyMap<string, ListenerSet>;
+  /** ListenerSets a served Gateway refuses: a policy on one is reported TargetNotFound, saying why. */
+  readonly refusedListenerSets: ReadonlyMap<string, RefusedListenerSet>;
   /** Namespace → its labels; a namespace without a Namespace object has none (and matches no selector). */
   readonly namespaceLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
   readonly granted: GrantCheck;
@@ -90,6 +100,7 @@ export function indexTargets(
   resources: Resources,
   servedGateways: ReadonlyMap<string, Gateway>,
   attachedListenerSets: ReadonlyMap<string, ListenerSet>,
+  refusedListenerSets: ReadonlyMap<string, RefusedListenerSet>,
 ): TargetIndex {
   return {
     resources,
@@ -98,6 +109,7 @@ export function indexTargets(
     servedGateways,
     listenerSets: new Map(resources.listenerSets.map((l) => [keyOf(l.metadata), l])),
     attachedListenerSets,
+    refusedListenerSets,
     namespaceLabels: new Map(resources.namespaces.map((n) => [n.metadata.name, n.metadata.labels ?? {}])),
     granted: grantCheck(resources),
   };
@@ -155,6 +167,9 @@ export function resolveTargets(
           listenerSet,
           sectionName: section,
         });
+      } else {
+        const refused = index.refusedListenerSets.get(id);
+        if (refused !== undefined) missing.push({ ref, message: `ListenerSet ${id} serves no request: ${refused.why}` });
       }
       continue;
     }

@@ -3,7 +3,7 @@ import type { Server } from "node:http";
 import type { Logger } from "pino";
 import { Passwords } from "../features/basicAuth/check.ts";
 import { createExtAuthTransport } from "../features/extAuth/client.ts";
-import { clientAddressDetection } from "../authz/client-address.ts";
+import { clientAddressDetection, clientAddressOptionsOf, type ClientAddressOptions } from "../authz/client-address.ts";
 import type { CompileOptions } from "../compile/index.ts";
 import type { ServeConfig } from "../config.ts";
 import { watchGeoIPDatabases } from "../geoip/watch.ts";
@@ -63,7 +63,14 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
   const mode =
     config.manifests === undefined
       ? (await import("./kube.ts")).startKubeMode(config, { compile, keys, logger, metrics, tokenCacheBytes })
-      : startFolderMode(config.manifests, { compile, keys, logger, metrics, tokenCacheBytes });
+      : startFolderMode(config.manifests, {
+          compile,
+          keys,
+          logger,
+          metrics,
+          tokenCacheBytes,
+          clientAddress: clientAddressOptionsOf(config),
+        });
   const pipeline = mode.pipeline;
   const stopGeoipWatch = watchGeoIPDatabases(geoipDatabases, logGeoip, () => void pipeline.recompile());
   const passwords = new Passwords();
@@ -81,12 +88,7 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     extAuth,
     recentDenials,
     auditAllowedSampleRate: config.auditAllowedSampleRate,
-    clientAddress: clientAddressDetection({
-      trustedHops: config.xffTrustedHops,
-      trustedCidrs: config.xffTrustedCidrs,
-      customHeader: config.clientIpHeader,
-      peerNotAppended: config.xffPeerNotAppended,
-    }),
+    clientAddress: clientAddressDetection(clientAddressOptionsOf(config)),
     oidc,
   });
   pipeline.onSwap((snapshot) => retainBackendClients(snapshot, { extAuth, oidc }));
@@ -161,7 +163,14 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
 /** Standalone mode: the manifest folder feeds the pipeline; statuses are logged. */
 function startFolderMode(
   dir: string,
-  deps: { compile: CompileOptions; keys: KeyStore; logger: Logger; metrics: Metrics; tokenCacheBytes: number },
+  deps: {
+    compile: CompileOptions;
+    keys: KeyStore;
+    logger: Logger;
+    metrics: Metrics;
+    tokenCacheBytes: number;
+    clientAddress: ClientAddressOptions;
+  },
 ) {
   const { logger } = deps;
   const pipeline = new Pipeline({
@@ -172,6 +181,6 @@ function startFolderMode(
     tokenCacheBytes: deps.tokenCacheBytes,
     onPublished: (published, previous) => logStatusChanges(logger, published, previous),
   });
-  const source = startFolderSource(dir, pipeline, logger.child({ component: "manifests" }), deps.metrics);
+  const source = startFolderSource(dir, pipeline, logger.child({ component: "manifests" }), deps.metrics, deps.clientAddress);
   return { pipeline, synced: source.synced, stop: async () => source.stop() };
 }

@@ -3,6 +3,8 @@
  * ancestor condition), not written anywhere.
  */
 import type { Logger } from "pino";
+import type { ClientAddressOptions } from "../authz/client-address.ts";
+import { clientIPDetectionLines } from "../sources/client-traffic-policies.ts";
 import { ManifestFolder, type FolderRead } from "../sources/manifests.ts";
 import type { Pipeline } from "./pipeline.ts";
 import type { Metrics } from "../server/metrics.ts";
@@ -18,11 +20,18 @@ export interface FolderSource {
  * while a file does not parse or holds an invalid object, nothing changes, and before every file has parsed once, nothing is
  * published (every check is denied, not_ready); a read the folder changed during is skipped (the
  * change brings another). Each broken file is logged with its line, and
- * `portcullis_serving_last_good_config{source="manifests"}` is 1 meanwhile. Throws
+ * `portcullis_serving_last_good_config{source="manifests"}` is 1 meanwhile. A ClientTrafficPolicy
+ * whose clientIPDetection is not what `clientAddress` (the flags) says is logged on each read. Throws
  * UnreadableInputError when the folder cannot be read at start (fail fast: there is nothing to
  * serve); later, an unreadable folder keeps the last snapshot.
  */
-export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logger, metrics: Metrics): FolderSource {
+export function startFolderSource(
+  dir: string,
+  pipeline: Pipeline,
+  logger: Logger,
+  metrics: Metrics,
+  clientAddress: ClientAddressOptions,
+): FolderSource {
   const folder = new ManifestFolder(dir);
   let usable = true;
   const publish = ({ latest, inForce, changedWhileRead }: FolderRead): Promise<void> => {
@@ -51,6 +60,8 @@ export function startFolderSource(dir: string, pipeline: Pipeline, logger: Logge
     if (broken) return Promise.resolve();
     for (const r of latest.rejected) logger.warn({ origin: r.origin, object: r.object, reason: r.reason }, "duplicate object read once");
     for (const line of latest.unread) logger.warn({ problem: line }, "field not read, as Envoy Gateway's file provider");
+    for (const line of clientIPDetectionLines(latest.objects, clientAddress))
+      logger.warn({ problem: line }, "ClientTrafficPolicy not read: the client address flags decide");
     return pipeline.update(() => latest.resources);
   };
   // Watching starts before the first read, so that a change made meanwhile is not missed.

@@ -85,19 +85,24 @@ interface HeaderOption {
 const UNAUTHENTICATED = GrpcStatus.UNAUTHENTICATED;
 const PERMISSION_DENIED = GrpcStatus.PERMISSION_DENIED;
 
+/** Adds a line of header `name` (lower-cased) to `lines`: one line as itself, several as a list. */
+function addLine(lines: Record<string, string | string[]>, name: string, value: string): void {
+  const key = name.toLowerCase();
+  const before = lines[key];
+  lines[key] = before === undefined ? value : Array.isArray(before) ? [...before, value] : [before, value];
+}
+
 export function toAuthzRequest(call: CheckRequest): AuthzRequest {
   const http = call.attributes?.request?.http ?? {};
-  const lines: Record<string, string | string[]> = {};
-  // Without header_map, a repeated header is one value of `headers`, its lines joined with ",".
-  for (const [k, v] of Object.entries(http.headers ?? {})) lines[k.toLowerCase()] = v;
+  // No prototype: a header named __proto__ is a header like any other.
+  const lines: Record<string, string | string[]> = Object.create(null);
+  // Without header_map, a repeated header is one value of `headers`, its lines joined with ",". A name
+  // in two letter cases (Envoy sends lower case only) is two lines, never one read and one dropped.
+  for (const [k, v] of Object.entries(http.headers ?? {})) addLine(lines, k, v);
   // One entry per line as Envoy received them (encode_raw_headers): a repeated header stays its lines,
   // as on the HTTP ports, so rules also read each line (what an upstream may read).
-  for (const h of http.header_map?.headers ?? []) {
-    const value = h.value !== "" || h.raw_value === undefined ? h.value : h.raw_value.toString("utf8");
-    const key = h.key.toLowerCase();
-    const before = lines[key];
-    lines[key] = before === undefined ? value : Array.isArray(before) ? [...before, value] : [before, value];
-  }
+  for (const h of http.header_map?.headers ?? [])
+    addLine(lines, h.key, h.value !== "" || h.raw_value === undefined ? h.value : h.raw_value.toString("utf8"));
   const headers = linesUpstreamMayRead(lines);
   const gateway = call.attributes?.context_extensions?.[GATEWAY_CONTEXT_EXTENSION];
   return {

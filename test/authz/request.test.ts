@@ -27,6 +27,18 @@ describe("params", () => {
     expect(at("/?a=1;access_token=x&access.token=y").params("access_token")).toEqual(["x", "y"]);
     expect(at("/?access.token=x&access.token=y").params("access_token")).toEqual(["y"]);
   });
+  it("then the values of names that match only in another letter case (ASP.NET Core's query names are case-insensitive); Envoy's reading exactly", () => {
+    const cased = at("/?T=1&t=2&%54=3");
+    expect(cased.params("t")).toEqual(["2", "1", "3"]);
+    expect(cased.asEnvoyReads()).not.toBe(cased);
+    expect(cased.asEnvoyReads().params("t")).toEqual(["2"]);
+    const upper = at("/?t=x");
+    expect(upper.params("T")).toEqual(["x"]);
+    expect(upper.asEnvoyReads().params("T")).toEqual([]);
+    const plain = at("/?t=x&U=y");
+    expect(plain.params("t")).toEqual(["x"]);
+    expect(plain.asEnvoyReads()).toBe(plain);
+  });
   it("adds Envoy's reading, which keeps '+' and a leading '?' (percent-decoding only), where it differs from a form's", () => {
     expect(at("/?t=a+b").params("t")).toEqual(["a b", "a+b"]);
     expect(at("/?t=a%2Bb").params("t")).toEqual(["a+b"]);

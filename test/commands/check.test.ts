@@ -62,12 +62,38 @@ describe("headersOf: -H lines as Envoy's HTTP check hands them to serve's port",
   });
 });
 
-/** Rule admin (x-role: admin) wants an API key; rule open takes every other /api request; rule staff denies x-role staff. */
+/**
+ * Rule admin (x-role: admin) wants an API key; rule open takes every other /api request; rule staff
+ * denies x-role staff; rule cel-deny denies, by a CEL expression, x-role admin of x-team red; rule
+ * cel-allow lets a guest in, by a CEL expression, only on x-plan paid.
+ */
 const ROLE_WORLD = `${gatewayWithRoute("api.example.com", {
   admin: "{path: {type: PathPrefix, value: /api}, headers: [{name: x-role, value: admin}]}",
   open: "/api",
   staff: "/staff",
+  "cel-deny": "/cel-deny",
+  "cel-allow": "/cel-allow",
 })}---
+${securityPolicy(
+  "cel-deny",
+  {
+    authorization: {
+      defaultAction: "Allow",
+      rules: [{ action: "Deny", cel: "request.headers['x-role'] == 'admin' && request.headers['x-team'] == 'red'" }],
+    },
+  },
+  "cel-deny",
+)}---
+${securityPolicy(
+  "cel-allow",
+  {
+    authorization: {
+      defaultAction: "Deny",
+      rules: [{ action: "Allow", cel: "request.headers['x-role'] != 'guest' || request.headers['x-plan'] == 'paid'" }],
+    },
+  },
+  "cel-allow",
+)}---
 ${aliceKeyPolicy("admin", "admin")}---
 ${securityPolicy(
   "staff",
@@ -110,6 +136,37 @@ const SAME_VERDICT: readonly {
   },
   { name: "admin after a comma and a space (user, admin)", path: "/api", lines: ["x-role: user, admin"], allowed: false },
   { name: "staff between the first and the last element", path: "/staff", lines: ["x-role: user,staff,guest"], allowed: false },
+  {
+    name: "CEL Deny: admin of team red at other elements of two lists (admin,user and blue,red)",
+    path: "/cel-deny",
+    lines: ["x-role: admin,user", "x-team: blue,red"],
+    allowed: false,
+  },
+  {
+    name: "CEL Deny: admin of team red on other lines of two headers",
+    path: "/cel-deny",
+    lines: ["x-role: admin", "x-role: user", "x-team: blue", "x-team: red"],
+    allowed: false,
+  },
+  { name: "CEL Deny: no element reads team red", path: "/cel-deny", lines: ["x-role: admin,user", "x-team: blue,green"], allowed: true },
+  {
+    name: "CEL Deny: a browser's lists (Accept, Accept-Encoding, Accept-Language), which the expression does not read",
+    path: "/cel-deny",
+    lines: [
+      "accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7",
+      "accept-encoding: gzip, deflate, br, zstd",
+      "accept-language: en-US,en;q=0.9,fr;q=0.8",
+      "x-role: user",
+    ],
+    allowed: true,
+  },
+  {
+    name: "CEL Allow: a guest on the free plan at other elements of two lists (guest,admin and paid,free)",
+    path: "/cel-allow",
+    lines: ["x-role: guest,admin", "x-plan: paid,free"],
+    allowed: false,
+  },
+  { name: "CEL Allow: no element reads a guest", path: "/cel-allow", lines: ["x-role: admin,user", "x-plan: free"], allowed: true },
 ];
 
 describe("check decides as serve's ports on the same folder", () => {
@@ -260,5 +317,38 @@ spec:
       "warning: world.yaml#3 (Secret apps/typed): stringData (alice) is not read in a manifest folder, as Envoy Gateway's file provider reads only data: write each value base64-encoded under data",
       `warning: SecurityPolicy apps/by-label: its targetSelectors select nothing: ${POLICY_SELECTORS_IN_FOLDER}`,
     ]);
+  });
+});
+
+describe("check warns of a ClientTrafficPolicy it does not read", () => {
+  it("restrict-ip-access as Envoy Gateway's page writes it, checked without --xff-trusted-hops: the address is the proxy's, and the warning names the flag", async () => {
+    const dir = folderOf(
+      `${gatewayWithRoute("api.example.com")}---
+${securityPolicy("by-address", { authorization: { defaultAction: "Deny", rules: [{ action: "Allow", principal: { clientCIDRs: ["10.0.1.0/24"] } }] } })}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: {name: enable-client-ip-detection, namespace: apps}
+spec:
+  clientIPDetection: {xForwardedFor: {numTrustedHops: 1}}
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+`,
+    );
+    const run = async (flags: string[]) => {
+      const reported: string[] = [];
+      const argv = ["check", "--manifests", dir, ...flags, "-H", "X-Forwarded-For: 10.0.1.1,172.18.0.5", "GET", "http://api.example.com/"];
+      const code = await runCheck(
+        loadConfig(argv, {}) as CheckConfig,
+        () => {},
+        (line) => reported.push(line),
+      );
+      return { code, reported };
+    };
+    expect(await run([])).toEqual({
+      code: 1,
+      reported: [
+        "warning: world.yaml#4 (ClientTrafficPolicy apps/enable-client-ip-detection): Envoy finds the client address as its clientIPDetection says, which Portcullis does not read: Portcullis runs with --xff-trusted-hops 0; start it with --xff-trusted-hops 1, or rules on client addresses decide on another address than Envoy's",
+      ],
+    });
+    expect(await run(["--xff-trusted-hops", "1"])).toEqual({ code: 0, reported: [] });
   });
 });

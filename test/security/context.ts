@@ -10,6 +10,7 @@ import pino from "pino";
 import { createOidcProviders } from "../../controller/features/oidc/provider.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { startTestProvider, type TestProvider } from "../support/oidc-provider.ts";
+import { toAuthzRequest } from "../../controller/server/grpc.ts";
 import { decider, type Decider } from "../support/world.ts";
 import { fromDecision, managedHeadersOf, type Outcome } from "./outcome.ts";
 import { HOST, makeKeys, manifests, type Keys } from "./world.ts";
@@ -73,6 +74,50 @@ function withHost(headers: Headers, host = HOST): Headers {
 export function requestText(method: string, path: string, headers: Headers): string {
   const pairs = Array.isArray(headers) ? headers : Object.entries(headers);
   return `${method} ${path} HTTP/1.1\r\n${pairs.map(([n, v]) => `${n}: ${v}\r\n`).join("")}connection: close\r\n\r\n`;
+}
+
+/**
+ * GET `path` on api.example.com in `world` (manifests served by a server of its own) with the client's
+ * header `lines` exactly as sent: to the Envoy ext_authz port as Envoy's HTTP check sends the
+ * request, or to the forward-auth port as nginx or Caddy describe it.
+ */
+export async function overWire(
+  world: string,
+  port: "envoy" | "forward",
+  path: string,
+  lines: readonly (readonly [string, string])[],
+): Promise<Outcome> {
+  const app = await startTestApp({ "world.yaml": world });
+  try {
+    const described: [string, string][] =
+      port === "envoy"
+        ? [["host", "api.example.com"]]
+        : [
+            ["host", "portcullis.internal"],
+            ["x-forwarded-method", "GET"],
+            ["x-forwarded-proto", "https"],
+            ["x-forwarded-host", "api.example.com"],
+            ["x-forwarded-uri", path],
+          ];
+    const sent = requestText("GET", port === "envoy" ? path : "/auth", [...described, ...lines]);
+    return await exchange(Number(new URL(port === "envoy" ? app.authz : app.forwardAuth).port), sent);
+  } finally {
+    await app.close();
+  }
+}
+
+/**
+ * GET `path` on api.example.com in `world` as Envoy's gRPC CheckRequest carries the headers: the
+ * `header_map` (encode_raw_headers: one entry per line) or the `headers` map (the lines joined with ",").
+ */
+export async function overGrpc(
+  world: string,
+  path: string,
+  headers: { header_map: { headers: { key: string; value: string }[] } } | { headers: Record<string, string> },
+): Promise<Outcome> {
+  const d = decider(world);
+  const request = toAuthzRequest({ attributes: { request: { http: { method: "GET", host: "api.example.com", path, ...headers } } } });
+  return fromDecision(await d(request), managedHeadersOf(d.result.snapshot.policies));
 }
 
 /** Headers that belong to the transport or to the denial itself, not to the upstream request. */

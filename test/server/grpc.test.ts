@@ -305,6 +305,19 @@ describe("toAuthzRequest: a CheckRequest as check() reads it", () => {
     expect(http({ header_map: { headers: lines } }).headers["x-role"]).toEqual(["user", "admin", "guest"]);
   });
 
+  it("keeps every spelling of a name as a line of its own: in `headers` in two letter cases, or in both maps", () => {
+    expect(http({ headers: { "X-API-Key": "bob-key", "x-api-key": "alice-key" } }).headers["x-api-key"]).toEqual(["bob-key", "alice-key"]);
+    const both = http({ headers: { "x-api-key": "alice-key" }, header_map: { headers: [{ key: "x-api-key", value: "bob-key" }] } });
+    expect(both.headers["x-api-key"]).toEqual(["alice-key", "bob-key"]);
+  });
+
+  it("keeps a header named __proto__ as its lines, not as the object's prototype", () => {
+    const lines = ["a", "b"].map((value) => ({ key: "__proto__", value }));
+    const { headers } = http({ header_map: { headers: lines } });
+    expect(Object.hasOwn(headers, "__proto__")).toBe(true);
+    expect(Object.getOwnPropertyDescriptor(headers, "__proto__")?.value).toEqual(["a", "b"]);
+  });
+
   it("reads Host and the path from header_map when the attributes lack them", () => {
     const headers = [
       { key: ":authority", value: "api.example.com" },

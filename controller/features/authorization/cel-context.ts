@@ -10,7 +10,7 @@ import { mayHoldInvalidUtf8 } from "../../lib/bytes.ts";
 import { queryParamsIn } from "../../snapshot/query-readings.ts";
 import type { RouteReading } from "../../snapshot/route-index.ts";
 import type { IdentityAttributes } from "../feature.ts";
-import type { CompiledCel } from "./cel.ts";
+import { asciiLowerCase, HEADER_ATTRIBUTES, type CompiledCel } from "./cel.ts";
 import type { CompiledRule } from "./compile.ts";
 import { headerIn } from "./line-readings.ts";
 
@@ -68,10 +68,6 @@ function headersIn(request: NormalizedRequest, reading: RouteReading): Map<strin
   return headers;
 }
 
-/** A name with its ASCII letters lower-cased (Envoy's LowerCaseString); a key that is not a string as it is. */
-const asciiLowerCase = <T>(name: T): T =>
-  typeof name === "string" ? (name.replace(/[A-Z]+/g, (upper) => upper.toLowerCase()) as T) : name;
-
 /** The variables of `principal.cel`. Absent identities are empty maps, so `has()` works on them. */
 export function principalVariablesOf(
   request: NormalizedRequest,
@@ -124,12 +120,8 @@ export function envoyAttributesOf(
     query: query ?? "",
     time: new Date(now),
   };
-  for (const [attribute, header] of [
-    ["referer", "referer"],
-    ["useragent", "user-agent"],
-    ["id", "x-request-id"],
-  ] as const) {
-    const value = headers.get(header);
+  for (const attribute in HEADER_ATTRIBUTES) {
+    const value = headers.get(HEADER_ATTRIBUTES[attribute]!);
     if (value !== undefined) attributes[attribute] = value;
   }
   const jwt = who.jwt;

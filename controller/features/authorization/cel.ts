@@ -109,6 +109,16 @@ export interface CompiledCel {
    * the bytes, so check.ts needs to know which values an expression reads.
    */
   readonly requestFields: ReadonlySet<string> | undefined;
+  /**
+   * The lower-case names of the headers whose value the expression reads, each by a literal key
+   * (`request.headers['X-Role']`, `request.headers.x_role`, Envoy's `request.useragent` for
+   * User-Agent, `referer`, `id` for X-Request-Id); undefined when it reads `request.headers` with
+   * keys that cannot be known from it (a computed key, the map passed to a function or macro such
+   * as `size()`, `exists()` or `cel.bind`, or `request` whole). `key in request.headers` and
+   * `has(request.headers.x)` ask whether a header is there, which no reading of its lines changes.
+   * check.ts reads each line of these headers as a reading of its own (all of them: undefined).
+   */
+  readonly headersNamed: ReadonlySet<string> | undefined;
   /** Its value over `context` (the variables it was compiled for); throws when it cannot be evaluated. */
   readonly evaluate: (context: Record<string, unknown>) => unknown;
 }
@@ -147,31 +157,74 @@ export function compileCel(source: string, variables: CelVariables): Result<Comp
     }
     return parsed(context);
   };
-  return ok({ source, evaluate, requestFields: requestFieldsOf(first.value.ast) });
+  return ok({ source, evaluate, ...requestReadsOf(first.value.ast) });
 }
 
-/** See CompiledCel.requestFields. */
-function requestFieldsOf(ast: CelNode): ReadonlySet<string> | undefined {
+/** Envoy's attributes of `request` that are a header's value (lower-case name) when it is sent (cel-context.ts envoyAttributesOf). */
+export const HEADER_ATTRIBUTES: Readonly<Record<string, string>> = { referer: "referer", useragent: "user-agent", id: "x-request-id" };
+
+/** A name with its ASCII letters lower-cased (Envoy's LowerCaseString); a key that is not a string as it is. */
+export const asciiLowerCase = <T>(name: T): T =>
+  typeof name === "string" ? (name.replace(/[A-Z]+/g, (upper) => upper.toLowerCase()) as T) : name;
+
+/** CompiledCel.requestFields and CompiledCel.headersNamed of an expression. */
+function requestReadsOf(ast: CelNode): Pick<CompiledCel, "requestFields" | "headersNamed"> {
   const fields = new Set<string>();
-  let whole = false;
+  const headers = new Set<string>();
+  let wholeRequest = false;
+  let anyHeader = false;
+  const isRequest = (node: CelNode) => node.op === "id" && node.args === "request";
+  const isField = (node: CelNode) => node.op === "." || node.op === ".?";
+  const isHeaderMap = (node: CelNode) =>
+    isField(node) && isRequest((node.args as [CelNode, string])[0]) && (node.args as [CelNode, string])[1] === "headers";
+  const isText = (node: CelNode) => node.op === "value" && typeof node.args === "string";
+  /** A header read by a literal key: its lower-case name, or undefined when `node` is no such read. */
+  const headerNamedBy = (node: CelNode): string | undefined => {
+    if (isField(node)) {
+      const [object, field] = node.args as [CelNode, string];
+      return isHeaderMap(object) ? asciiLowerCase(field) : undefined;
+    }
+    if (node.op !== "[]" && node.op !== "[?]") return undefined;
+    const [object, key] = node.args as [CelNode, CelNode];
+    return isHeaderMap(object) && isText(key) ? asciiLowerCase(key.args as string) : undefined;
+  };
   const visit = (node: unknown): void => {
     if (Array.isArray(node)) {
       for (const n of node) visit(n);
       return;
     }
-    if (whole || node === null || typeof node !== "object" || !("op" in node)) return;
-    const { op, args } = node as CelNode;
-    if (op === "id" && args === "request") whole = true;
-    else if (
-      (op === "." || op === ".?") &&
-      (args as [CelNode, string])[0].op === "id" &&
-      (args as [CelNode, string])[0].args === "request"
-    ) {
-      fields.add((args as [CelNode, string])[1]);
-    } else visit(args);
+    if (node === null || typeof node !== "object" || !("op" in node)) return;
+    const n = node as CelNode;
+    const named = headerNamedBy(n);
+    if (named !== undefined) {
+      fields.add("headers");
+      headers.add(named);
+      return;
+    }
+    if (isPresenceTest(n)) {
+      fields.add("headers");
+      // The key of `key in request.headers` may itself read headers.
+      if (n.op === "in") visit((n.args as [CelNode])[0]);
+      return;
+    }
+    if (isRequest(n)) wholeRequest = true;
+    else if (isField(n) && isRequest((n.args as [CelNode, string])[0])) {
+      const field = (n.args as [CelNode, string])[1];
+      fields.add(field);
+      // The header map itself, not one of the forms above: read by keys that cannot be known.
+      if (field === "headers") anyHeader = true;
+      if (Object.hasOwn(HEADER_ATTRIBUTES, field)) headers.add(HEADER_ATTRIBUTES[field]!);
+    } else visit(n.args);
+  };
+  /** `key in request.headers` or `has(request.headers.x)`: whether a header is there, the same on every reading of its lines. */
+  const isPresenceTest = (node: CelNode): boolean => {
+    if (node.op === "in") return isHeaderMap((node.args as [CelNode, CelNode])[1]);
+    if (node.op !== "call") return false;
+    const [name, callArgs] = node.args as [string, CelNode[]];
+    return name === "has" && callArgs.length === 1 && isField(callArgs[0]!) && isHeaderMap((callArgs[0]!.args as [CelNode])[0]);
   };
   visit(ast);
-  return whole ? undefined : fields;
+  return { requestFields: wholeRequest ? undefined : fields, headersNamed: anyHeader || wholeRequest ? undefined : headers };
 }
 
 type Parsed = ((context: Record<string, unknown>) => unknown) & { ast: CelNode };

@@ -12,12 +12,19 @@
  * a header sent on several lines, or holding "," (linesUpstreamMayRead), is first read as Envoy
  * joins it (","), then line by line, each piece a line (an upstream may read any line or list
  * element: a Deny rule on `x-role: admin` is not escaped by sending it twice, nor by
- * `x-role: user, admin`; an Allow rule on `accept: a, b` never holds, as `a` is a reading; a rule's
- * header matches take any line of each header, as an upstream may take the first of one and the last
- * of another: headerMismatch). A rule's `cel` reads `request.query` as Envoy's CEL does, the query text as
- * sent, which no reading changes. A request where a header the rules read (every header when a rule
- * has a CEL expression) has more than MAX_HEADER_LINES lines or elements is refused (431
- * `request_invalid`) rather than decided on each; other headers' lines are never readings here.
+ * `x-role: user, admin`; an Allow rule on `accept: a, b` never holds, as `a` is a reading), and as
+ * an upstream may take the first line of one header and the last of another: a rule's header
+ * matches take any line of each header for a Deny rule, every line for an Allow rule
+ * (headerMismatch); each choice of one line of each header a CEL expression names by a literal key
+ * is a reading of its own (so `x-role: admin,user` with `x-team: blue,red` is read as admin of team
+ * red), the headers it does not name read joined; an expression that reads headers by keys it does
+ * not name (`cel.bind(h, request.headers, ...)`) is decided, where it is reached on a line reading,
+ * on every choice of one line of every header (Facts.celMatches). A rule's `cel` reads
+ * `request.query` as Envoy's CEL does, the query text as sent, which no reading changes. A request
+ * is refused (431 `request_invalid`) rather than decided on each reading where a header the rules
+ * read has more than MAX_HEADER_LINES lines or elements, or the choices of the headers CEL names,
+ * or (where such an expression is evaluated) of every header, number more than that; other headers'
+ * lines are never readings here, so a browser's Accept lists cost nothing to a rule on x-role.
  * The readings are found in line-readings.ts; what CEL expressions evaluate over, in cel-context.ts.
  */
 import type { CheckContext } from "../../authz/context.ts";
@@ -28,14 +35,16 @@ import { mayHoldInvalidUtf8 } from "../../lib/bytes.ts";
 import { plainAddress } from "../../lib/cidr.ts";
 import { claimAt } from "../../lib/claims.ts";
 import { fail } from "../../lib/result.ts";
-import { ENVOY_READING, lineAt, MAX_HEADER_LINES, pathMatches, type RouteReading } from "../../snapshot/route-index.ts";
+import { ENVOY_READING, lineAt, pathMatches, type RouteReading } from "../../snapshot/route-index.ts";
 import { NOTHING, type IdentityAttributes, type Pass, type PhaseResult, type Where } from "../feature.ts";
 import type { GeoLocation } from "../../geoip/database.ts";
+import type { CompiledCel } from "./cel.ts";
 import { celMatches, envoyAttributesOf, jwtAuthnPayload, principalVariablesOf } from "./cel-context.ts";
 import type { CompiledAuthorization, CompiledPrincipal, CompiledRule } from "./compile.ts";
 import { describeRule } from "./describe.ts";
 import { geoLocationsMatch } from "./geo.ts";
-import { headerIn, mostLinesRead, otherReadings } from "./line-readings.ts";
+import { everyLineChoice, headerIn, lineReadingsOf, otherReadings } from "./line-readings.ts";
+import type { QueryReading } from "../../snapshot/query-readings.ts";
 import { Trace } from "../../authz/trace.ts";
 
 /** The phase: over the identities every phase before it passed on (their attributes merged) and the client address. */
@@ -46,24 +55,31 @@ export function checkAuthorization(
   passed: readonly Pass[],
   ctx: CheckContext,
 ): PhaseResult {
-  // Each line of a header the rules read is a reading of its own, decided in full (as check() refuses for route matches).
-  const lines = mostLinesRead(config, request);
-  if (lines > MAX_HEADER_LINES) return fail(tooManyHeaderLines(where));
+  // Each choice of a line of the headers the rules read is a reading of its own, decided in full (as check() refuses for route matches).
+  const lineReadings = lineReadingsOf(config, request);
+  if (lineReadings === undefined) return fail(tooManyHeaderLines(where));
   const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
   const clientAddress = ctx.clientAddress.of(request.arrived);
   const now = ctx.now();
-  const verdict = authorize(config, request, who, clientAddress, now, lines, ctx.trace);
+  const verdict = authorize(config, request, who, clientAddress, now, lineReadings, ctx.trace);
+  if (verdict === TOO_MANY_LINE_CHOICES) return fail(tooManyHeaderLines(where));
   if (verdict.allowed) return NOTHING;
-  if (verdict.by !== "defaultAction") return fail(deny(403, "authz_denied", `denied by authorization rule ${verdict.by}`, where));
-  // The audit line says why no rule applied, rule by rule: decided again with an account of each
-  // (a denial's cost only, never an allow's). It names rules and configuration, so it is the
-  // operator's `detail`, never sent to the client.
+  const reading = verdict.reading === undefined ? "" : ` (reading ${verdict.reading})`;
+  if (verdict.by !== "defaultAction") return fail(deny(403, "authz_denied", `denied by authorization rule ${verdict.by}${reading}`, where));
+  // The audit line says why no rule applied on the reading that denied, rule by rule: decided again
+  // with an account of each (a denial's cost only, never an allow's). It names rules and
+  // configuration, so it is the operator's `detail`, never sent to the client.
   const account = new Trace();
   account.step("authorization");
-  authorize(config, request, who, clientAddress, now, lines, account);
-  const rules = (account.steps[0]!.rules as string[]).slice(0, -1);
+  authorize(config, request, who, clientAddress, now, lineReadings, account);
+  const step = account.steps[0]!;
+  const denying =
+    verdict.reading === undefined
+      ? step.rules
+      : (step.otherReadings as { reading: string; rules: string[] }[]).find((r) => r.reading === verdict.reading)!.rules;
+  const rules = (denying as string[]).slice(0, -1);
   return fail({
-    ...deny(403, "authz_denied", "no authorization rule allows the request", where),
+    ...deny(403, "authz_denied", `no authorization rule allows the request${reading}`, where),
     ...(rules.length === 0 ? {} : { detail: `rules tried: ${rules.join("; ")}` }),
   });
 }
@@ -72,13 +88,23 @@ export interface Verdict {
   readonly allowed: boolean;
   /** The rule that decided, or "defaultAction". */
   readonly by: string;
+  /** The reading (RouteReading.name) it was decided on, when not Envoy's. */
+  readonly reading?: string;
 }
 
 /**
- * `now`: the request's time in epoch milliseconds (Envoy's `request.time`). `lines`: the most lines
- * a header the rules read has (mostLinesRead; at most MAX_HEADER_LINES). `trace`: each rule
- * tried on Envoy's reading is noted (`rules`), with the first part of it the request does not
- * meet, then each other reading decided with its own rules (`otherReadings`).
+ * The verdict of a rule whose CEL expression reads headers by unknown keys, evaluated on a line
+ * reading of a request whose headers have more than MAX_HEADER_LINES choices of one line each:
+ * refused (431) rather than decided on a few of them.
+ */
+export const TOO_MANY_LINE_CHOICES: Verdict = Object.freeze({ allowed: false, by: "too many choices of header lines" });
+
+/**
+ * `now`: the request's time in epoch milliseconds (Envoy's `request.time`). `lineReadings`: the
+ * readings of the lines of the headers the rules read (lineReadingsOf). `trace`: each rule tried on
+ * Envoy's reading is noted (`rules`), with the first part of it the request does not meet, then each
+ * other reading decided with its own rules (`otherReadings`). TOO_MANY_LINE_CHOICES when a rule that
+ * reads headers by unknown keys is reached on a request of too many.
  */
 export function authorize(
   config: CompiledAuthorization,
@@ -86,21 +112,46 @@ export function authorize(
   who: IdentityAttributes,
   clientAddress: string | undefined,
   now: number,
-  lines: number,
+  lineReadings: readonly RouteReading[],
   trace?: Trace,
 ): Verdict {
   trace?.note({ clientAddress: clientAddress ?? "(cannot be determined)" });
-  const first = decide(config, request, who, clientAddress, now, ENVOY_READING, trace);
+  const anyHeader = config.celReadsAnyHeader ? new AnyHeaderVerdicts() : undefined;
+  const first = decide(config, request, who, clientAddress, now, ENVOY_READING, anyHeader, trace);
   if (!first.allowed) return first;
-  for (const reading of otherReadings(config, request, lines)) {
+  for (const reading of otherReadings(config, request, lineReadings)) {
     // Each reading's rules in a list of their own, under this step (the phase's outcome is noted on it after).
     const own = trace === undefined ? undefined : new Trace();
     own?.step("authorization");
-    const verdict = decide(config, request, who, clientAddress, now, reading, own);
+    const verdict = decide(config, request, who, clientAddress, now, reading, anyHeader, own);
     trace?.add("otherReadings", { reading: reading.name, rules: own!.steps[0]!.rules });
-    if (!verdict.allowed) return { allowed: false, by: `${verdict.by} (reading ${reading.name})` };
+    if (verdict === TOO_MANY_LINE_CHOICES) return verdict;
+    if (!verdict.allowed) return { ...verdict, reading: reading.name };
   }
   return first;
+}
+
+/**
+ * What the expressions that read headers by unknown keys decided over every choice of one line of
+ * every header, by expression and query reading (no other part of a line reading changes it), and
+ * those choices, found once: one authorize() call's.
+ */
+class AnyHeaderVerdicts {
+  #choices: { readonly value: readonly ReadonlyMap<string, number>[] | undefined } | undefined;
+  readonly #matches = new Map<CompiledCel, Map<QueryReading, boolean | undefined>>();
+
+  /** Every choice of one line of every header (everyLineChoice); undefined when there are too many. */
+  choices(request: NormalizedRequest): readonly ReadonlyMap<string, number>[] | undefined {
+    return (this.#choices ??= { value: everyLineChoice(request) }).value;
+  }
+
+  /** Whether `cel` matched on `query` (undefined: too many choices), found with `evaluate` the first time. */
+  matches(cel: CompiledCel, query: QueryReading, evaluate: () => boolean | undefined): boolean | undefined {
+    let byQuery = this.#matches.get(cel);
+    if (byQuery === undefined) this.#matches.set(cel, (byQuery = new Map()));
+    if (!byQuery.has(query)) byQuery.set(query, evaluate());
+    return byQuery.get(query);
+  }
 }
 
 /**
@@ -147,6 +198,7 @@ class Facts {
   readonly #geo: CompiledAuthorization["geo"];
   readonly #now: number;
   readonly reading: RouteReading;
+  readonly #anyHeader: AnyHeaderVerdicts | undefined;
   #principalVariables: Record<string, unknown> | undefined;
   #envoyAttributes: Record<string, unknown> | undefined;
   #location: { readonly value: GeoLocation | undefined } | undefined;
@@ -159,6 +211,7 @@ class Facts {
     clientAddress: string | undefined,
     now: number,
     reading: RouteReading,
+    anyHeader: AnyHeaderVerdicts | undefined,
   ) {
     this.request = request;
     this.who = who;
@@ -166,16 +219,42 @@ class Facts {
     this.#geo = config.geo;
     this.#now = now;
     this.reading = reading;
+    this.#anyHeader = anyHeader;
   }
 
-  /** The variables of `principal.cel`. */
-  principalVariables(): Record<string, unknown> {
-    return (this.#principalVariables ??= principalVariablesOf(this.request, this.who, this.clientAddress, this.reading));
+  /**
+   * Whether `cel`, of `rule`, matches on this reading (celMatches): over the variables of
+   * `principal.cel` or Envoy's attributes (`over`). An expression that reads headers by unknown keys
+   * is decided on a line reading over every choice of one line of every header, as a header match
+   * is over every line (headerMismatch): a Deny rule's matches when it does on any choice, an Allow
+   * rule's only when it does on each. undefined when there are more than MAX_HEADER_LINES choices.
+   */
+  celMatches(rule: CompiledRule, cel: CompiledCel, over: "principal" | "envoy"): boolean | undefined {
+    if (cel.headersNamed !== undefined || this.reading.header === "joined") {
+      const variables =
+        over === "principal"
+          ? (this.#principalVariables ??= this.#variablesIn(over, this.reading))
+          : (this.#envoyAttributes ??= this.#variablesIn(over, this.reading));
+      return celMatches(rule, cel, variables);
+    }
+    const anyHeader = this.#anyHeader!;
+    return anyHeader.matches(cel, this.reading.query, () => {
+      const choices = anyHeader.choices(this.request);
+      if (choices === undefined) return undefined;
+      const anyChoice = rule.action === "Deny";
+      for (const header of choices) {
+        const reading = { query: this.reading.query, header, name: this.reading.name };
+        if (celMatches(rule, cel, this.#variablesIn(over, reading)) === anyChoice) return anyChoice;
+      }
+      return !anyChoice;
+    });
   }
 
-  /** Envoy's attributes, for a rule's `cel`. */
-  envoyAttributes(): Record<string, unknown> {
-    return (this.#envoyAttributes ??= envoyAttributesOf(this.request, this.who, this.jwtPayload(), this.#now, this.reading));
+  /** The variables of `principal.cel`, or Envoy's attributes for a rule's `cel`, in `reading`. */
+  #variablesIn(over: "principal" | "envoy", reading: RouteReading): Record<string, unknown> {
+    return over === "principal"
+      ? principalVariablesOf(this.request, this.who, this.clientAddress, reading)
+      : envoyAttributesOf(this.request, this.who, this.jwtPayload(), this.#now, reading);
   }
 
   /** The verified JWT payload as jwt_authn's metadata holds it (jwtAuthnPayload); undefined without a token. */
@@ -198,14 +277,16 @@ function decide(
   clientAddress: string | undefined,
   now: number,
   reading: RouteReading,
+  anyHeader: AnyHeaderVerdicts | undefined,
   trace: Trace | undefined,
 ): Verdict {
-  const facts = new Facts(config, request, who, clientAddress, now, reading);
+  const facts = new Facts(config, request, who, clientAddress, now, reading, anyHeader);
   for (const rule of config.rules) {
     const unmet =
       operationMismatch(rule, request) ??
       (rule.principal === undefined ? undefined : principalMismatch(rule, rule.principal, facts)) ??
-      (rule.cel === undefined || celMatches(rule, rule.cel, facts.envoyAttributes()) ? undefined : "the rule's CEL expression is not true");
+      (rule.cel === undefined ? undefined : celMismatch(rule, rule.cel, facts, "envoy"));
+    if (unmet === TOO_MANY) return TOO_MANY_LINE_CHOICES;
     trace?.add("rules", `${describeRule(rule)}: ${unmet === undefined ? "matches, and decides" : `${unmet}, so it does not apply`}`);
     if (unmet === undefined) return { allowed: rule.action === "Allow", by: rule.name };
   }
@@ -254,8 +335,21 @@ function principalMismatch(rule: CompiledRule, p: CompiledPrincipal, facts: Fact
     if (location === undefined && rule.action === "Allow") return "where the client is cannot be determined";
     if (location !== undefined && !geoLocationsMatch(p.geoLocations, location)) return "the client is located elsewhere";
   }
-  if (p.cel !== undefined && !celMatches(rule, p.cel, facts.principalVariables())) return "the principal's CEL expression is not true";
-  return undefined;
+  return p.cel === undefined ? undefined : celMismatch(rule, p.cel, facts, "principal");
+}
+
+/** What principalMismatch and celMismatch return when a CEL expression cannot be decided for too many choices of header lines (Facts.celMatches). */
+const TOO_MANY = "too many choices of header lines";
+
+/** The rule's `cel` (over Envoy's attributes) or its `principal.cel` when it does not match, TOO_MANY, or undefined. */
+function celMismatch(rule: CompiledRule, cel: CompiledCel, facts: Facts, over: "principal" | "envoy"): string | undefined {
+  const matches = facts.celMatches(rule, cel, over);
+  if (matches === undefined) return TOO_MANY;
+  return matches
+    ? undefined
+    : over === "principal"
+      ? "the principal's CEL expression is not true"
+      : "the rule's CEL expression is not true";
 }
 
 /**

@@ -95,11 +95,25 @@ export interface CompiledAuthorization {
   /** Locates the client for the rules' `clientIPGeoLocations` (every field they read); undefined when none has any. */
   readonly geo: GeoLocator | undefined;
   /**
-   * Lower-case names, in rule order without repeats, of the headers the rules' principal header
-   * matches read, each line and list element a reading of its own (check.ts); undefined when a rule
-   * has a CEL expression (a rule `cel` or a `principal.cel`), which may read any header.
+   * Lower-case names, in rule order without repeats, of the headers whose lines (and list elements)
+   * the rules read as readings of their own (check.ts): those principal header matches name, then
+   * those CEL expressions name (CompiledCel.headersNamed). A request where one has more than
+   * MAX_HEADER_LINES lines is refused (431), as is one where the headers CEL names have more
+   * choices than that of one line each (headersNamedByCel).
    */
-  readonly headersRead: readonly string[] | undefined;
+  readonly headersRead: readonly string[];
+  /**
+   * The headers of headersRead a CEL expression names by a literal key: each choice of one line of
+   * each is a reading of the whole request (their line counts multiplied: at most MAX_HEADER_LINES).
+   * `host` and pseudo-headers, read whole, are not among them.
+   */
+  readonly headersNamedByCel: readonly string[];
+  /**
+   * Whether a CEL expression reads `request.headers` by keys that cannot be known from it
+   * (CompiledCel.headersNamed undefined): where it is evaluated on a line reading, it is decided on
+   * every choice of one line of every header (more than MAX_HEADER_LINES: the request is refused).
+   */
+  readonly celReadsAnyHeader: boolean;
 }
 
 export interface CompiledRule {
@@ -157,16 +171,21 @@ export function compileAuthorization(spec: AuthorizationSpec, context: CompileCo
     else problems.push(...located.errors.map((e) => `clientIPGeoLocations: ${e}`));
   }
   if (problems.length > 0) return fail(problems);
-  return ok(
-    { defaultAction: spec.defaultAction ?? "Deny", rules, geo, headersRead: headersReadBy(rules) },
-    rules.flatMap(allowValuesSplit),
-  );
+  return ok({ defaultAction: spec.defaultAction ?? "Deny", rules, geo, ...headersReadBy(rules) }, rules.flatMap(allowValuesSplit));
 }
 
-/** CompiledAuthorization.headersRead of `rules`. */
-function headersReadBy(rules: readonly CompiledRule[]): string[] | undefined {
-  if (rules.some((r) => r.cel !== undefined || r.principal?.cel !== undefined)) return undefined;
-  return [...new Set(rules.flatMap((r) => (r.principal?.headers ?? []).map((h) => h.name)))];
+/** What `rules` read of the headers' lines: CompiledAuthorization.headersRead, headersNamedByCel and celReadsAnyHeader. */
+function headersReadBy(
+  rules: readonly CompiledRule[],
+): Pick<CompiledAuthorization, "headersRead" | "headersNamedByCel" | "celReadsAnyHeader"> {
+  const expressions = rules.flatMap((r) => [r.principal?.cel, r.cel].filter((cel) => cel !== undefined));
+  const matched = rules.flatMap((r) => (r.principal?.headers ?? []).map((h) => h.name));
+  const named = [...new Set(expressions.flatMap((cel) => [...(cel.headersNamed ?? [])]))].filter((name) => !readWhole(name));
+  return {
+    headersRead: [...new Set([...matched, ...named])],
+    headersNamedByCel: named,
+    celReadsAnyHeader: expressions.some((cel) => cel.headersNamed === undefined),
+  };
 }
 
 /**

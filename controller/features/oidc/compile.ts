@@ -146,6 +146,9 @@ export function compileOidc(
     forwardIDTokenHeader = lower;
   }
 
+  const unsetCookie = tokenCookieReadByJwt(spec.cookieNames, jwt);
+  if (unsetCookie !== undefined) return fail(unsetCookie);
+
   let passThrough: HeaderMatcher[] = [];
   if (spec.passThroughAuthHeader === true) {
     const matchers = passThroughMatchers(jwt, forwardIDTokenHeader);
@@ -209,6 +212,28 @@ export function redirectPathOf(url: string): string | undefined {
   // The query, if any, is not part of the path Envoy matches the callback on.
   const bare = path.split("?")[0]!;
   return bare === "/" ? undefined : bare;
+}
+
+/**
+ * Why a jwt provider reading a cookie `cookieNames` names cannot work here, or undefined. Envoy's
+ * oauth2 filter keeps the access and ID tokens in those cookies, so a jwt provider reading one
+ * verifies the session's token (Envoy Gateway's Azure Entra example); Portcullis keeps the tokens
+ * in its one sealed session cookie and sets no such cookie, so every logged-in request would lack
+ * the token. Forwarding it in Authorization, which jwt reads after oidc, does the same.
+ */
+function tokenCookieReadByJwt(cookieNames: OIDCSpec["cookieNames"], jwt: JWTSpec | undefined): string | undefined {
+  const forwarding = { accessToken: "forwardAccessToken: true", idToken: "forwardIDToken: {header: Authorization}" } as const;
+  for (const field of ["accessToken", "idToken"] as const) {
+    const cookie = cookieNames?.[field];
+    const reader = cookie === undefined ? undefined : jwt?.providers.find((p) => p.extractFrom?.cookies?.includes(cookie) === true);
+    if (reader !== undefined)
+      return (
+        `cookieNames.${field}: jwt provider ${reader.name} reads the cookie ${cookie}, which Envoy's oauth2 filter sets and Portcullis does not ` +
+        `(it keeps the tokens in one sealed session cookie), so no logged-in request would carry it: set ${forwarding[field]} ` +
+        `and let the provider read Authorization instead`
+      );
+  }
+  return undefined;
 }
 
 /**

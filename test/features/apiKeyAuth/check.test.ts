@@ -260,7 +260,7 @@ describe("apiKeyAuth against Envoy's api_key_auth, over hostile requests", () =>
   });
 });
 
-describe("apiKeyAuth reading a cookie whose configured name has upper-case letters", () => {
+describe("apiKeyAuth reading a cookie or parameter whose configured name has upper-case letters", () => {
   const world = aliceAndBob("[{cookies: [ApiKey]}]");
   it("takes the key only from a cookie named exactly so, as Envoy compares names", async () => {
     expect((await world({ path: "/keys", headers: { cookie: "ApiKey=alice-key" } })).principal).toBe("apiKey alice");
@@ -270,6 +270,14 @@ describe("apiKeyAuth reading a cookie whose configured name has upper-case lette
   });
   it("refuses a second copy under a name in another letter case", async () => {
     const two = await world({ path: "/keys", headers: { cookie: "ApiKey=alice-key; apikey=bob-key" } });
+    expect([two.status, two.code]).toEqual([401, "apikey_invalid"]);
+  });
+  it("takes a parameter's key only under the name exactly, as Envoy compares names", async () => {
+    const params = aliceAndBob("[{params: [Api_Key]}]");
+    expect((await params({ path: "/keys?Api_Key=alice-key" })).principal).toBe("apiKey alice");
+    const lower = await params({ path: "/keys?api_key=alice-key" });
+    expect([lower.status, lower.code]).toEqual([401, "apikey_missing"]);
+    const two = await params({ path: "/keys?Api_Key=alice-key&API_KEY=bob-key" });
     expect([two.status, two.code]).toEqual([401, "apikey_invalid"]);
   });
 });

@@ -179,3 +179,42 @@ describe("the request fields an expression reads (check.ts reads only those for 
     expect(fields("request['path'] == '/x'")).toBe("all");
   });
 });
+
+describe("the headers an expression names (check.ts reads each line of only these)", () => {
+  const named = (source: string, variables = ENVOY_ATTRIBUTES) => {
+    const r = compileCel(source, variables);
+    if (!r.ok) throw new Error(r.error);
+    return r.value.headersNamed === undefined ? "any" : [...r.value.headersNamed].sort();
+  };
+  it("names each header read by a literal key, lower-cased as Envoy looks it up, in every form", () => {
+    expect(named("request.headers['X-Role'] == 'a' && request.headers.x_team == 'b' && request.headers[':authority'] == 'h'")).toEqual([
+      ":authority",
+      "x-role",
+      "x_team",
+    ]);
+    expect(named("request.headers['x-a'].startsWith('b') || [1, 2].exists(i, request.headers['x-b'] == string(i))")).toEqual([
+      "x-a",
+      "x-b",
+    ]);
+    expect(named("request.headers['x-a'] == 'a'", PRINCIPAL_VARIABLES)).toEqual(["x-a"]);
+  });
+  it("names the headers Envoy's request.referer, useragent and id are", () => {
+    expect(named("request.useragent.contains('curl') || request.referer == 'r' || request.id == 'i'")).toEqual([
+      "referer",
+      "user-agent",
+      "x-request-id",
+    ]);
+  });
+  it("reads no line where it asks only whether a header is there (`in`, has())", () => {
+    expect(named("'x-a' in request.headers && has(request.headers.x_b)")).toEqual([]);
+    expect(named("request.headers['x-key'] in request.headers")).toEqual(["x-key"]);
+  });
+  it("reads any header where the keys cannot be known: a computed key, the map passed to a function or macro, request whole", () => {
+    expect(named("request.headers[request.headers['x-which']] == 'a'")).toBe("any");
+    expect(named("request.headers['x-' + 'a'] == 'a'")).toBe("any");
+    expect(named("cel.bind(h, request.headers, h['x-a'] == 'a')")).toBe("any");
+    expect(named("size(request.headers) > 2")).toBe("any");
+    expect(named("request.headers.exists(k, k == 'x-a')")).toBe("any");
+    expect(named("request['headers']['x-a'] == 'a'")).toBe("any");
+  });
+});

@@ -345,7 +345,7 @@ describe("principal.headers", () => {
     expect((await d({ path: "/roles", headers: { "x-role": ["admin", "user"], "x-team": "red" } })).allowed).toBe(false);
     expect((await d({ path: "/roles", headers: { "x-role": "admin", "x-team": ["red", "blue"] } })).allowed).toBe(false);
   });
-  it("reads the lines of the headers the rules name only: a list in another header adds no reading; with a CEL rule, every header's does", async () => {
+  it("reads the lines of the headers the rules name only: a list in another header adds no reading, with a CEL rule too", async () => {
     const browser = { "x-role": "user", accept: ["text/html", "application/json", "*/*"] };
     const matched = await noAdmin().explain({ path: "/roles", headers: browser });
     expect(matched.decision.allowed).toBe(true);
@@ -356,7 +356,14 @@ describe("principal.headers", () => {
         `authorization: {defaultAction: Allow, rules: [{action: Deny, principal: {cel: "request.headers['x-role'] == 'admin'"}}]}`,
       ),
     );
-    expect(JSON.stringify((await cel.explain({ path: "/roles", headers: browser })).trace.steps)).toContain("otherReadings");
+    expect(JSON.stringify((await cel.explain({ path: "/roles", headers: browser })).trace.steps)).not.toContain("otherReadings");
+    const bound = decider(
+      onePolicy(
+        "roles",
+        `authorization: {defaultAction: Allow, rules: [{action: Deny, principal: {cel: "cel.bind(h, request.headers, h['x-role'] == 'admin')"}}]}`,
+      ),
+    );
+    expect(JSON.stringify((await bound.explain({ path: "/roles", headers: browser })).trace.steps)).toContain("otherReadings");
   });
   it(`refuses (431) a request whose header a rule reads has more than ${MAX_HEADER_LINES} lines or list elements; another header's count is not the rules' concern`, async () => {
     const over = Array.from({ length: MAX_HEADER_LINES + 1 }, (_, i) => `r${i}`);
@@ -367,28 +374,103 @@ describe("principal.headers", () => {
     expect(await noAdmin()({ path: "/roles", headers: { "x-role": "user", "x-client-metadata": json } })).toMatchObject({ status: 200 });
     expect((await noAdmin()({ path: "/roles", headers: { "x-role": "admin", "x-client-metadata": json } })).code).toBe("authz_denied");
   });
-  it(`with a CEL rule (which may read any header), refuses (431) a request with any header of more than ${MAX_HEADER_LINES} lines or list elements, on its own routes only`, async () => {
+  it(`with a CEL rule, refuses (431) a request whose headers it names have more than ${MAX_HEADER_LINES} choices of one line each; a header it does not name is not counted`, async () => {
     const json = Array.from({ length: 71 }, (_, i) => `"k${i}":${i}`);
+    const elements = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
     const d = decider(
-      policiesOnRules("api.example.com", {
-        cel: {
-          path: "/cel",
-          features: `authorization: {defaultAction: Allow, rules: [{action: Deny, principal: {cel: "request.headers['x-role'] == 'admin'"}}]}`,
-        },
-        roles: {
-          path: "/roles",
-          features:
-            "authorization: {defaultAction: Allow, rules: [{action: Deny, principal: {headers: [{name: x-role, values: [admin]}]}}]}",
-        },
-      }),
+      onePolicy(
+        "cel",
+        `authorization: {defaultAction: Allow, rules: [{action: Deny, principal: {cel: "request.headers['x-role'] == 'admin' && request.headers['x-team'] == 'red'"}}]}`,
+      ),
     );
-    const user = { "x-role": "user" };
-    expect(await d({ path: "/cel", headers: { ...user, "x-client-metadata": json } })).toMatchObject({
+    expect((await d({ path: "/cel", headers: { "x-role": "user", "x-client-metadata": json } })).status).toBe(200);
+    expect(await d({ path: "/cel", headers: { "x-role": elements("r", 9), "x-team": elements("t", 8) } })).toMatchObject({
       status: 431,
       code: "request_invalid",
     });
-    expect((await d({ path: "/cel", headers: { ...user, "x-client-metadata": json.slice(0, MAX_HEADER_LINES) } })).status).toBe(200);
-    expect((await d({ path: "/roles", headers: { ...user, "x-client-metadata": json } })).status).toBe(200);
+    expect((await d({ path: "/cel", headers: { "x-role": elements("r", 8), "x-team": elements("t", 8) } })).status).toBe(200);
+    expect((await d({ path: "/cel", headers: { "x-role": elements("r", MAX_HEADER_LINES + 1) } })).status).toBe(431);
+  });
+  it(`with a CEL rule reading headers by unknown keys, refuses (431) a request of more than ${MAX_HEADER_LINES} choices of one line of every header only where the rule is evaluated`, async () => {
+    const d = decider(
+      onePolicy(
+        "bound",
+        `authorization: {defaultAction: Allow, rules: [{action: Deny, operation: {path: {value: /bound/admin}}, principal: {cel: "cel.bind(h, request.headers, h['x-role'] == 'admin')"}}]}`,
+      ),
+    );
+    const lists = {
+      "x-role": "user",
+      accept: ["a", "b", "c", "d", "e", "f", "g", "h"],
+      "accept-language": ["en", "fr", "de", "it", "es", "nl", "pt", "pl", "ru"],
+    };
+    expect(await d({ path: "/bound/admin", headers: lists })).toMatchObject({ status: 431, code: "request_invalid" });
+    expect((await d({ path: "/bound/home", headers: lists })).status).toBe(200);
+    expect((await d({ path: "/bound/admin", headers: { ...lists, "accept-language": "en" } })).status).toBe(200);
+    expect((await d({ path: "/bound/admin", headers: { ...lists, "x-role": ["user", "admin"], "accept-language": "en" } })).status).toBe(
+      403,
+    );
+  });
+  const celOnTwoHeaders = (action: "Allow" | "Deny", cel: string) =>
+    decider(
+      onePolicy(
+        "roles",
+        `authorization: {defaultAction: ${action === "Deny" ? "Allow" : "Deny"}, rules: [{name: r, action: ${action}, ${cel}}]}`,
+      ),
+    );
+  it("denies on a Deny CEL expression over two headers whose values are elements at different positions, principal.cel or the rule's (a wrong allow: a line reading took the same index in every header)", async () => {
+    const apart = { "x-role": ["admin", "user"], "x-team": ["blue", "red"] };
+    for (const cel of [
+      `principal: {cel: "request.headers['x-role'] == 'admin' && request.headers['x-team'] == 'red'"}`,
+      `cel: "request.headers['X-Role'] == 'admin' && request.headers['X-TEAM'] == 'red'"`,
+      `cel: "cel.bind(h, request.headers, h['x-role'] == 'admin' && h['x-team'] == 'red')"`,
+    ]) {
+      const d = celOnTwoHeaders("Deny", cel);
+      expect((await d({ path: "/roles", headers: apart })).message, cel).toMatch(/^denied by authorization rule r \(reading /);
+      expect((await d({ path: "/roles", headers: { "x-role": ["admin", "user"], "x-team": ["blue", "green"] } })).allowed, cel).toBe(true);
+    }
+  });
+  it("reads Envoy's request.useragent as the User-Agent line chosen", async () => {
+    const d = celOnTwoHeaders("Deny", `cel: "request.useragent == 'curl' && request.headers['x-team'] == 'red'"`);
+    expect((await d({ path: "/roles", headers: { "user-agent": ["curl", "x"], "x-team": ["blue", "red"] } })).allowed).toBe(false);
+  });
+  it("allows by an Allow CEL expression over two headers only when every choice of one element of each satisfies it", async () => {
+    const d = celOnTwoHeaders("Allow", `principal: {cel: "request.headers['x-role'] != 'guest' || request.headers['x-plan'] == 'paid'"}`);
+    expect((await d({ path: "/roles", headers: { "x-role": ["guest", "admin"], "x-plan": ["paid", "free"] } })).message).toBe(
+      "no authorization rule allows the request (reading lines 1, 2 (or list elements) of 2 headers)",
+    );
+    expect((await d({ path: "/roles", headers: { "x-role": ["guest", "admin"], "x-plan": "paid" } })).allowed).toBe(true);
+    expect((await d({ path: "/roles", headers: { "x-role": ["user", "admin"], "x-plan": ["paid", "free"] } })).allowed).toBe(true);
+  });
+  it("decides a CEL expression on two headers together with the rule's jwt claims", async () => {
+    const own = decider(
+      onePolicy(
+        "jwt-cel",
+        `
+jwt: {providers: [{name: idp, issuer: "${ISSUER}", localJWKS: {type: Inline, inline: '${jwksOf(idp)}'}}]}
+authorization:
+  defaultAction: Allow
+  rules:
+    - name: red-admin-u
+      action: Deny
+      principal: {jwt: {provider: idp, claims: [{name: sub, values: [u]}]}, cel: "request.headers['x-role'] == 'admin' && request.headers['x-team'] == 'red'"}
+`,
+      ),
+    );
+    const apart = { "x-role": ["admin", "user"], "x-team": ["blue", "red"] };
+    const as = async (sub: string) => `Bearer ${await mint(idp, { iss: ISSUER, sub })}`;
+    expect((await own({ path: "/jwt-cel", headers: { ...apart, authorization: await as("u") } })).message).toMatch(
+      /^denied by authorization rule red-admin-u \(reading /,
+    );
+    expect((await own({ path: "/jwt-cel", headers: { ...apart, authorization: await as("v") } })).allowed).toBe(true);
+  });
+  it("decides a CEL expression on two headers together with the rule's client CIDRs", async () => {
+    const d = celOnTwoHeaders(
+      "Deny",
+      `principal: {clientCIDRs: [10.0.0.0/8], cel: "request.headers['x-role'] == 'admin' && request.headers['x-team'] == 'red'"}`,
+    );
+    const apart = { "x-role": ["admin", "user"], "x-team": ["blue", "red"] };
+    expect((await d({ path: "/roles", headers: { ...apart, "x-forwarded-for": "10.1.2.3" } })).allowed).toBe(false);
+    expect((await d({ path: "/roles", headers: { ...apart, "x-forwarded-for": "203.0.113.9" } })).allowed).toBe(true);
   });
   it("never allows on an Allow value holding ',' once the ports read its pieces: an upstream may act on one piece (the documented cost)", async () => {
     const own = decider(

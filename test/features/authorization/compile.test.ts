@@ -28,14 +28,18 @@ authorization:
     expect(compiled.rules[1]!.principal!.clientCIDRs!.contains("10.2.3.4")).toBe(true);
   });
 
-  it("lists the headers the rules read line by line (headersRead), once each in rule order; none listed, but every header, once a rule has CEL", () => {
+  it("lists the headers the rules read line by line (headersRead), once each in rule order: those header matches name, then those CEL names", () => {
     const headers = compilePolicy(`
 authorization:
   rules:
     - {action: Deny, principal: {headers: [{name: X-Role, values: [admin]}, {name: x-team, values: [b]}]}}
     - {action: Allow, principal: {headers: [{name: x-role, values: [user]}], clientCIDRs: [10.0.0.0/8]}}
 `);
-    expect(headers.compiled(authorization)!.headersRead).toEqual(["x-role", "x-team"]);
+    expect(headers.compiled(authorization)!).toMatchObject({
+      headersRead: ["x-role", "x-team"],
+      headersNamedByCel: [],
+      celReadsAnyHeader: false,
+    });
     expect(
       compilePolicy("authorization: {rules: [{action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}]}").compiled(authorization)!
         .headersRead,
@@ -44,11 +48,25 @@ authorization:
 authorization:
   rules:
     - {action: Deny, principal: {headers: [{name: x-role, values: [admin]}]}}
-    - {action: Allow, cel: "request.method == 'GET'"}
+    - {action: Allow, cel: "request.method == 'GET' && request.headers['X-Plan'] == 'paid' && request.headers[':authority'] == 'h'"}
+    - {action: Allow, principal: {cel: "request.headers['x-role'] == 'a' && request.headers.host == 'h' && request.headers.cookie != ''"}}
 `);
-    expect(cel.compiled(authorization)!.headersRead).toBeUndefined();
-    const principalCel = compilePolicy(`authorization: {rules: [{action: Allow, principal: {cel: "request.path == '/'"}}]}`);
-    expect(principalCel.compiled(authorization)!.headersRead).toBeUndefined();
+    // Host, pseudo-headers and Cookie are read whole, never line by line.
+    expect(cel.compiled(authorization)!).toMatchObject({
+      headersRead: ["x-role", "x-plan"],
+      headersNamedByCel: ["x-plan", "x-role"],
+      celReadsAnyHeader: false,
+    });
+  });
+
+  it("notes a CEL expression that reads headers by keys it does not name (celReadsAnyHeader); it names none, as it reads them all", () => {
+    const bound = compilePolicy(`
+authorization:
+  rules:
+    - {action: Deny, cel: "request.headers['x-a'] == 'a' || cel.bind(h, request.headers, h['x-b'] == 'b')"}
+    - {action: Allow, cel: "request.headers['x-c'] == 'c'"}
+`);
+    expect(bound.compiled(authorization)!).toMatchObject({ headersRead: ["x-c"], headersNamedByCel: ["x-c"], celReadsAnyHeader: true });
   });
 
   it("warns of an Allow rule's header value holding ',', which never allows once each element is a reading; a Deny rule's, Cookie's and Host's are left alone", () => {

@@ -62,3 +62,30 @@ describe("oidc behind the extAuth hook-up (--self-service)", () => {
     );
   });
 });
+
+describe("oidc cookieNames read by a jwt provider of the policy (Envoy Gateway's Azure Entra example)", () => {
+  const policy = (cookieNames: Record<string, string>, cookies: string[]) =>
+    compilePolicy(
+      {
+        oidc: { provider: { issuer: "https://idp.example.com" }, clientID: "console", clientSecret: { name: "oidc-client" }, cookieNames },
+        jwt: { providers: [{ name: "entra", remoteJWKS: { uri: "https://idp.example.com/keys" }, extractFrom: { cookies } }] },
+      },
+      secret("oidc-client", { "client-secret": "a-client-secret" }),
+    ).accepted;
+
+  it("is Invalid, naming the cookie Portcullis never sets and the forwarding that works instead", () => {
+    expect(policy({ accessToken: "azure-access-token" }, ["azure-access-token"])).toMatchObject({
+      status: "False",
+      reason: "Invalid",
+      message:
+        "OIDC: cookieNames.accessToken: jwt provider entra reads the cookie azure-access-token, which Envoy's oauth2 filter sets and Portcullis does not (it keeps the tokens in one sealed session cookie), so no logged-in request would carry it: set forwardAccessToken: true and let the provider read Authorization instead",
+    });
+    expect(policy({ idToken: "id" }, ["other", "id"]).message).toContain(
+      "cookieNames.idToken: jwt provider entra reads the cookie id, which Envoy's oauth2 filter sets",
+    );
+  });
+
+  it("is accepted when the jwt provider reads another cookie", () => {
+    expect(policy({ accessToken: "azure-access-token" }, ["api-token"])).toMatchObject({ status: "True", reason: "Accepted" });
+  });
+});

@@ -122,6 +122,19 @@ export const apiKeyCases: readonly Case[] = [
     ctx.check({ path: "/keys?api_key=alice-key&api_key=bob-key" }),
   ),
   c(
+    "query-name-other-case-twice",
+    "`?API_KEY=bob-key&api_key=alice-key` (Envoy reads alice's; ASP.NET Core reads parameter names in any case: api_key twice)",
+    invalid("more than one param api_key was sent"),
+    (ctx) => ctx.check({ path: "/keys?API_KEY=bob-key&api_key=alice-key" }),
+    "query parameter names were compared case-sensitively, as Envoy compares them, so alice was authenticated while bob's key went upstream under a name ASP.NET Core (whose query names are case-insensitive) reads as api_key; a parameter whose name matches in any case is now a copy, and a repeated key parameter is refused",
+  ),
+  c(
+    "query-name-other-case-only",
+    "`?Api_Key=alice-key` and no other key (only a reader of names in any case finds it; Envoy finds none)",
+    unread,
+    (ctx) => ctx.check({ path: "/keys?Api_Key=alice-key" }),
+  ),
+  c(
     "query-semicolon",
     "`?api_key=alice-key;api_key=bob-key` (one parameter split at `&`, two at `;`)",
     invalid("more than one param api_key was sent"),

@@ -7,7 +7,9 @@
  * text). principal.headers compare as Envoy's RBAC compares bytes.
  */
 import { parse } from "yaml";
-import { gatewayWithRoute, securityPolicy } from "../../support/manifests.ts";
+import { gatewayWithRoute, policiesOnRules, securityPolicy } from "../../support/manifests.ts";
+import { MAX_HEADER_LINES } from "../../../controller/snapshot/route-index.ts";
+import { overGrpc, overWire } from "../context.ts";
 import { utf8Bytes } from "../../../controller/lib/bytes.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
@@ -49,6 +51,94 @@ function c(id: string, title: string, expect: Expected, run: () => Promise<Outco
 }
 
 const invalid = (condition: string): Expected => ({ status: 403, code: "policy_invalid", condition });
+
+/**
+ * A Deny rule whose cel reads `request.headers` by keys that cannot be known from it (the map passed
+ * to `cel.bind`): x-role admin together with x-team red.
+ */
+const ANY_HEADER_RULE =
+  "{name: bound-red-admin, action: Deny, cel: \"cel.bind(h, request.headers, h['x-role'] == 'admin' && h['x-team'] == 'red')\"}";
+
+/**
+ * Route /deny: a Deny rule's cel on `x-role` admin together with `x-team` red (default Allow). Route
+ * /allow: an Allow rule's cel letting a guest in only on `x-plan` paid (default Deny). Route /any:
+ * ANY_HEADER_RULE (default Allow). Route /any-admin: the same rule, only for paths under /any-admin/admin.
+ */
+const TWO_HEADER_CEL_WORLD = policiesOnRules("api.example.com", {
+  deny: {
+    path: "/deny",
+    features: `authorization: {defaultAction: Allow, rules: [{name: red-admin, action: Deny, cel: "request.headers['x-role'] == 'admin' && request.headers['x-team'] == 'red'"}]}`,
+  },
+  allow: {
+    path: "/allow",
+    features: `authorization: {defaultAction: Deny, rules: [{name: paying-guests, action: Allow, cel: "request.headers['x-role'] != 'guest' || request.headers['x-plan'] == 'paid'"}]}`,
+  },
+  any: { path: "/any", features: `authorization: {defaultAction: Allow, rules: [${ANY_HEADER_RULE}]}` },
+  "any-admin": {
+    path: "/any-admin",
+    features: `authorization: {defaultAction: Allow, rules: [{operation: {path: {value: /any-admin/admin}}, ${ANY_HEADER_RULE.slice(1)}]}`,
+  },
+});
+
+/** A client's header lines, as it sent them. */
+type Lines = readonly (readonly [string, string])[];
+
+/** Admin of team red at other positions of two lists: x-role's first element, x-team's last. */
+const RED_ADMIN_APART: Lines = [
+  ["x-role", "admin,user"],
+  ["x-team", "blue,red"],
+];
+/** A guest on the free plan at other positions of two lists: x-role's first element, x-plan's last. */
+const FREE_GUEST_APART: Lines = [
+  ["x-role", "guest,admin"],
+  ["x-plan", "paid,free"],
+];
+/** What Chrome sends on a navigation: Accept × Accept-Encoding × Accept-Language × Sec-CH-UA elements are 8 × 4 × 2 × 3 = 192 choices. */
+const BROWSER: Lines = [
+  [
+    "accept",
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7",
+  ],
+  ["accept-encoding", "gzip, deflate, br, zstd"],
+  ["accept-language", "en-US,en;q=0.9"],
+  ["sec-ch-ua", '"Chromium";v="131", "Not_A Brand";v="24", "Google Chrome";v="131"'],
+  ["user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"],
+];
+
+const PORTS = ["envoy", "forward", "grpc", "grpc-header-map"] as const;
+/** Whether `port` answers over the wire, where a denial tells the client no reason. */
+const onWire = (port: (typeof PORTS)[number]): port is "envoy" | "forward" => port === "envoy" || port === "forward";
+
+/** A user of team blue, whom no rule denies. */
+const BLUE_USER: Lines = [
+  ["x-role", "user"],
+  ["x-team", "blue"],
+];
+
+/** `path` of TWO_HEADER_CEL_WORLD with the client's `lines` on one port (the gRPC ports as Envoy hands them the lines: joined, or one entry each). */
+function twoHeaderCel(port: (typeof PORTS)[number], path: string, lines: Lines): () => Promise<Outcome> {
+  if (onWire(port)) return () => overWire(TWO_HEADER_CEL_WORLD, port, path, lines);
+  if (port === "grpc-header-map")
+    return () => overGrpc(TWO_HEADER_CEL_WORLD, path, { header_map: { headers: lines.map(([key, value]) => ({ key, value })) } });
+  const joined: Record<string, string> = {};
+  for (const [name, value] of lines) joined[name] = joined[name] === undefined ? value : `${joined[name]},${value}`;
+  return () => overGrpc(TWO_HEADER_CEL_WORLD, path, { headers: joined });
+}
+
+const portName = (port: (typeof PORTS)[number]) =>
+  ({ envoy: "wire, Envoy's HTTP check", forward: "wire, forward-auth", grpc: "gRPC `headers`", "grpc-header-map": "gRPC `header_map`" })[
+    port
+  ];
+
+const CEL_SAME_INDEX_FIXED =
+  "a line reading of a CEL expression took the same line index in every header (x-role's first element with x-team's first, then both last), never x-role's first with x-team's last, so an expression over two headers was escaped (a Deny) or satisfied (an Allow) by putting the values at other positions; each choice of one line (or element) of each header the expression names is now a reading, and an expression that reads headers by keys that cannot be known from it (the map passed to a macro) is decided on every choice of every header";
+
+const DENIED: Expected = { status: 403, code: "authz_denied" };
+const TOO_MANY_CHOICES: Expected = {
+  status: 431,
+  code: "request_invalid",
+  reason: `more than ${MAX_HEADER_LINES} lines or comma-separated elements`,
+};
 
 export const celCases: readonly Case[] = [
   c(
@@ -214,5 +304,80 @@ export const celCases: readonly Case[] = [
     "Allow `request.headers['x-role'] == 'user'`; x-role sent twice, `user` and `user`: Envoy's reading (`user,user`) is not allowed",
     { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" },
     ruled(`{rules: [{action: Allow, cel: "request.headers['x-role'] == 'user'"}]}`, { "x-role": ["user", "user"] }),
+  ),
+  ...PORTS.map((port) =>
+    c(
+      `deny-two-headers-other-elements-${port}`,
+      `${portName(port)}: Deny \`request.headers['x-role'] == 'admin' && request.headers['x-team'] == 'red'\` (default Allow); \`x-role: admin,user\` and \`x-team: blue,red\`, so an upstream taking x-role's first element and x-team's last reads admin of team red`,
+      onWire(port)
+        ? DENIED
+        : { ...DENIED, reason: "denied by authorization rule red-admin (reading lines 1, 2 (or list elements) of 2 headers)" },
+      twoHeaderCel(port, "/deny", RED_ADMIN_APART),
+      port === "envoy" ? CEL_SAME_INDEX_FIXED : undefined,
+    ),
+  ),
+  ...PORTS.map((port) =>
+    c(
+      `allow-two-headers-other-elements-${port}`,
+      `${portName(port)}: Allow \`request.headers['x-role'] != 'guest' || request.headers['x-plan'] == 'paid'\` (default Deny); \`x-role: guest,admin\` and \`x-plan: paid,free\`, so an upstream taking x-role's first element and x-plan's last reads a guest on the free plan`,
+      onWire(port)
+        ? DENIED
+        : { ...DENIED, reason: "no authorization rule allows the request (reading lines 1, 2 (or list elements) of 2 headers)" },
+      twoHeaderCel(port, "/allow", FREE_GUEST_APART),
+      port === "envoy" ? CEL_SAME_INDEX_FIXED : undefined,
+    ),
+  ),
+  c(
+    "allow-two-headers-every-choice",
+    "wire, Envoy's HTTP check: the Allow rule above; `x-role: admin,user` and `x-plan: free`: no choice of elements reads a guest",
+    { status: 200, code: "allowed" },
+    twoHeaderCel("envoy", "/allow", [
+      ["x-role", "admin,user"],
+      ["x-plan", "free"],
+    ]),
+  ),
+  c(
+    "browser-request-named-headers",
+    "wire, Envoy's HTTP check: the Deny rule on x-role and x-team (route /deny); a browser's request (Accept of 8 elements, Accept-Encoding of 4, Accept-Language of 2, Sec-CH-UA of 3: 192 choices, which the expression does not read) with `x-role: user`",
+    { status: 200, code: "allowed" },
+    twoHeaderCel("envoy", "/deny", [...BROWSER, ["x-role", "user"]]),
+  ),
+  c(
+    "unnamed-header-many-elements",
+    `wire, Envoy's HTTP check: the Deny rule on x-role and x-team (route /deny); \`x-role: user\` and \`x-client-metadata\` holding a JSON object of ${MAX_HEADER_LINES + 7} comma-separated members, a header the expression does not name`,
+    { status: 200, code: "allowed" },
+    twoHeaderCel("envoy", "/deny", [
+      ["x-role", "user"],
+      ["x-client-metadata", `{${Array.from({ length: MAX_HEADER_LINES + 7 }, (_, i) => `"k${i}":${i}`).join(",")}}`],
+    ]),
+    `every header's lines and list elements were readings of a CEL expression, so a header it never reads with more than ${MAX_HEADER_LINES} elements was refused 431; only the headers it names by a literal key are, when it reads none by a computed key`,
+  ),
+  c(
+    "named-headers-too-many-choices",
+    `wire, Envoy's HTTP check: the Deny rule on x-role and x-team (route /deny); x-role of 9 elements and x-team of 8: 72 choices of one of each, more than ${MAX_HEADER_LINES}`,
+    TOO_MANY_CHOICES,
+    twoHeaderCel("envoy", "/deny", [
+      ["x-role", "r1,r2,r3,r4,r5,r6,r7,r8,r9"],
+      ["x-team", "t1,t2,t3,t4,t5,t6,t7,t8"],
+    ]),
+  ),
+  c(
+    "unknown-keys-other-elements",
+    "wire, Envoy's HTTP check: Deny `cel.bind(h, request.headers, h['x-role'] == 'admin' && h['x-team'] == 'red')` (default Allow: the map passed whole, its keys unknown); `x-role: admin,user` and `x-team: blue,red`",
+    DENIED,
+    twoHeaderCel("envoy", "/any", RED_ADMIN_APART),
+    CEL_SAME_INDEX_FIXED,
+  ),
+  c(
+    "unknown-keys-browser-request",
+    `wire, Envoy's HTTP check: the Deny rule reading headers by unknown keys (route /any); a browser's request of a user of team blue, whose lists make 192 choices of one element of each header, more than ${MAX_HEADER_LINES}: refused rather than decided on a few`,
+    TOO_MANY_CHOICES,
+    twoHeaderCel("envoy", "/any", [...BROWSER, ...BLUE_USER]),
+  ),
+  c(
+    "unknown-keys-rule-not-reached",
+    "wire, Envoy's HTTP check: the Deny rule reading headers by unknown keys, for paths under /any-admin/admin only; the same browser's request to /any-admin/home, where the rule is never evaluated",
+    { status: 200, code: "allowed" },
+    twoHeaderCel("envoy", "/any-admin/home", [...BROWSER, ...BLUE_USER]),
   ),
 ];

@@ -6,8 +6,7 @@
  * listed for removal, whatever the route (the world is one Gateway, so every route shares them).
  * A policy that writes header names capitalised (`X-Role`, `X-Client-Id`) decides as one in lower case.
  */
-import { exchange, requestText, type Ctx } from "../context.ts";
-import { toAuthzRequest } from "../../../controller/server/grpc.ts";
+import { exchange, overGrpc, overWire, requestText, type Ctx } from "../context.ts";
 import { capitalised, gatewayWithRoute, headersNamedIn, securityPolicy } from "../../support/manifests.ts";
 import { startTestApp } from "../../support/app.ts";
 import { MAX_HEADER_LINES } from "../../../controller/snapshot/route-index.ts";
@@ -24,14 +23,10 @@ function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promi
 }
 
 /** GET /x on api.example.com over gRPC, as Envoy sends it (the Host as `:authority` only), under a route policy with `authorization`. */
-async function hostRuleOverGrpc(authorization: object): Promise<Outcome> {
-  const d = decider(`${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization }, "x")}`);
-  const authority = [{ key: ":authority", value: "api.example.com" }];
-  const request = toAuthzRequest({
-    attributes: { request: { http: { method: "GET", host: "api.example.com", path: "/x", header_map: { headers: authority } } } },
+const hostRuleOverGrpc = (authorization: object): Promise<Outcome> =>
+  overGrpc(`${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization }, "x")}`, "/x", {
+    header_map: { headers: [{ key: ":authority", value: "api.example.com" }] },
   });
-  return fromDecision(await d(request), managedHeadersOf(d.result.snapshot.policies));
-}
 /** A valid token whose sub is `sub`, on /jwt: x-user-id cannot carry it, so it is removed like every managed header. */
 /** A valid token on /jwt whose claims are `claims` (x-user-id carries sub, x-user-email email). */
 const claimed = (id: string, title: string, expect: Expected, claims: Record<string, unknown>, fixed?: string) =>
@@ -53,13 +48,7 @@ const UNFORWARDABLE: Expected = {
 const NO_ADMIN_WORLD = `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization: { defaultAction: "Allow", rules: [{ name: "no-admin", action: "Deny", principal: { headers: [{ name: "x-role", values: ["admin"] }] } }] } }, "x")}`;
 
 /** GET /x on api.example.com as Envoy's gRPC CheckRequest carrying `headers` (the header map or the joined values), decided in NO_ADMIN_WORLD. */
-async function noAdminOverGrpc(
-  headers: { header_map: { headers: { key: string; value: string }[] } } | { headers: Record<string, string> },
-): Promise<Outcome> {
-  const d = decider(NO_ADMIN_WORLD);
-  const request = toAuthzRequest({ attributes: { request: { http: { method: "GET", host: "api.example.com", path: "/x", ...headers } } } });
-  return fromDecision(await d(request), managedHeadersOf(d.result.snapshot.policies));
-}
+const noAdminOverGrpc = (headers: Parameters<typeof overGrpc>[2]): Promise<Outcome> => overGrpc(NO_ADMIN_WORLD, "/x", headers);
 
 /** A gateway whose only rule denies `x-role: admin` together with `x-team: red` (default Allow), on route /x of api.example.com. */
 const NO_RED_ADMIN_WORLD = `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy(
@@ -111,33 +100,8 @@ const deniedOverWire = (id: string, title: string, port: "envoy" | "forward", ro
  * GET /x in NO_ADMIN_WORLD over the wire with an x-role line for each of `roles` (then the lines `more`): to the Envoy HTTP
  * port as Envoy's check sends it, or to the forward-auth port as nginx or Caddy describe it.
  */
-async function noAdminOverWire(
-  port: "envoy" | "forward",
-  roles: readonly string[],
-  more: readonly [string, string][] = [],
-): Promise<Outcome> {
-  const app = await startTestApp({ "world.yaml": NO_ADMIN_WORLD });
-  try {
-    const described: [string, string][] =
-      port === "envoy"
-        ? [["host", "api.example.com"]]
-        : [
-            ["host", "portcullis.internal"],
-            ["x-forwarded-method", "GET"],
-            ["x-forwarded-proto", "https"],
-            ["x-forwarded-host", "api.example.com"],
-            ["x-forwarded-uri", "/x"],
-          ];
-    const sent = requestText("GET", port === "envoy" ? "/x" : "/auth", [
-      ...described,
-      ...roles.map((v): [string, string] => ["x-role", v]),
-      ...more,
-    ]);
-    return await exchange(Number(new URL(port === "envoy" ? app.authz : app.forwardAuth).port), sent);
-  } finally {
-    await app.close();
-  }
-}
+const noAdminOverWire = (port: "envoy" | "forward", roles: readonly string[], more: readonly [string, string][] = []): Promise<Outcome> =>
+  overWire(NO_ADMIN_WORLD, port, "/x", [...roles.map((v): [string, string] => ["x-role", v]), ...more]);
 
 /**
  * One request to headersNamedIn's world with every header name capitalised as a policy may write
@@ -517,11 +481,7 @@ export const headerCases: readonly Case[] = [
     "deny-rule-two-headers-other-elements",
     "gRPC without `encode_raw_headers`: a Deny rule on headers `x-role: admin` and `x-team: red` together (default Allow); the `headers` map holds `x-role: admin,user` and `x-team: blue,red`, so an upstream that takes the first x-role element and the last x-team element (or checks whether a list holds a value) reads admin of team red",
     { status: 403, code: "authz_denied" },
-    async () => {
-      const d = decider(NO_RED_ADMIN_WORLD);
-      const http = { method: "GET", host: "api.example.com", path: "/x", headers: { "x-role": "admin,user", "x-team": "blue,red" } };
-      return fromDecision(await d(toAuthzRequest({ attributes: { request: { http } } })), managedHeadersOf(d.result.snapshot.policies));
-    },
+    () => overGrpc(NO_RED_ADMIN_WORLD, "/x", { headers: { "x-role": "admin,user", "x-team": "blue,red" } }),
     "a line reading took the same line index in every header (x-role's first with x-team's first, then both last), never x-role's first element with x-team's last, so a Deny rule on two headers was escaped by putting its values at different positions; a rule's header now matches, in a line reading, when any of its lines does for a Deny rule and only when every one does for an Allow rule",
   ),
   c(
