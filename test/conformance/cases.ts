@@ -485,6 +485,28 @@ interface Answer {
   readonly response: Readonly<Record<string, string>>;
 }
 
+/** A request case's manifests as run, and the server holding its remote JWKS documents. */
+export interface LocalJwks {
+  readonly manifests: readonly object[];
+  close(): Promise<void>;
+}
+
+/** The case's manifests with each remote JWKS URI it maps (`jwks`) pointed at a loopback server holding that document. */
+export async function withLocalJwks(testCase: Pick<RequestCase, "manifests" | "jwks">): Promise<LocalJwks> {
+  if (testCase.jwks === undefined) return { manifests: testCase.manifests, close: async () => {} };
+  const documents = new Map(Object.entries(testCase.jwks).map(([uri, body]) => [new URL(uri).pathname, body]));
+  const server: Server = createServer((req, res) => {
+    const body = documents.get(req.url ?? "");
+    res.writeHead(body === undefined ? 404 : 200, { "content-type": "application/json" }).end(body ?? "");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const local = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let text = JSON.stringify(testCase.manifests);
+  for (const uri of Object.keys(testCase.jwks))
+    text = text.replaceAll(JSON.stringify(uri), JSON.stringify(`${local}${new URL(uri).pathname}`));
+  return { manifests: JSON.parse(text) as object[], close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
 /** Where a case's request is answered: check() itself, or the HTTP ext_authz port of a running Portcullis. */
 type Asker = (request: CaseRequest & { readonly gateway?: string }) => Promise<Answer>;
 
@@ -500,26 +522,12 @@ export function requestItems(testCase: RequestCase): CaseItems {
   const keys = createKeyStore({ logger: pino({ level: "silent" }) });
   const xff = clientIPDetectionOf(testCase.manifests);
   const ctx = checkContext(testCase.manifests, { keys });
-  let jwksServer: Server | undefined;
+  let jwks: LocalJwks | undefined;
   let app: Pick<TestApp, "authz" | "close"> | undefined;
   let manifests: Promise<readonly object[]> | undefined;
   let compiled: Promise<CompileResult> | undefined;
   let served: Promise<Pick<TestApp, "authz" | "close">> | undefined;
-  // The manifests as run: remote JWKS URIs pointed at a local server holding the case's documents.
-  const localManifests = async (): Promise<readonly object[]> => {
-    if (testCase.jwks === undefined) return testCase.manifests;
-    const documents = new Map(Object.entries(testCase.jwks).map(([uri, body]) => [new URL(uri).pathname, body]));
-    jwksServer = createServer((req, res) => {
-      const body = documents.get(req.url ?? "");
-      res.writeHead(body === undefined ? 404 : 200, { "content-type": "application/json" }).end(body ?? "");
-    });
-    await new Promise<void>((resolve) => jwksServer!.listen(0, "127.0.0.1", resolve));
-    const local = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`;
-    let text = JSON.stringify(testCase.manifests);
-    for (const uri of Object.keys(testCase.jwks))
-      text = text.replaceAll(JSON.stringify(uri), JSON.stringify(`${local}${new URL(uri).pathname}`));
-    return JSON.parse(text) as object[];
-  };
+  const localManifests = async (): Promise<readonly object[]> => (jwks = await withLocalJwks(testCase)).manifests;
   const result = () =>
     (compiled ??= (async () => {
       const r = compileManifests(await (manifests ??= localManifests()), testCase.gatewayClass);
@@ -579,7 +587,7 @@ export function requestItems(testCase: RequestCase): CaseItems {
   const close = async () => {
     keys.close();
     await app?.close();
-    if (jwksServer !== undefined) await new Promise((resolve) => jwksServer!.close(resolve));
+    await jwks?.close();
   };
   const asked = testCase.requests.flatMap(({ name, request, expect }) => {
     const headers: Record<string, string> = { ...request.headers };

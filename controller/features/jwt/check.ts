@@ -20,6 +20,7 @@ import {
   bothFound,
   describeTokens,
   envoyFindsNone,
+  envoyReadFirst,
   foundToken,
   type FoundTokens,
   NO_TOKENS,
@@ -50,15 +51,19 @@ export function checkJwt(
   where: { route: string; policy: string },
   ctx: JwtContext,
 ): MaybePromise<PhaseResult> {
-  const found = withoutEmptyOnlyOthersFind(tokensIn(config, request, readCredential), config, request);
+  const everyFound = withoutEmptyOnlyOthersFind(tokensIn(config, request, readCredential), config, request);
   // Tokens only another reader takes from a header (`bearer <t>`, `Bearer<TAB><t>`): Envoy neither
   // finds nor verifies them, so they give no identity and do not meet a required jwt; each must
   // still verify (unless failOpen, where Envoy passes even a refused token), as the upstream may read it.
   const unread = config.failOpen ? NO_TOKENS : tokensIn(config, request, readCredentialOtherwise);
-  // A required jwt must be met by a token Envoy reads too: one found only at a ";" of the query is
-  // invisible to Envoy, which answers 401, and a request is allowed only if every reading allows.
-  // Only query parameters and cookies are read differently, so without them the readings find the same tokens.
-  const missing = tokenCount(found) === 0 || (!config.optional && readsParamOrCookie(config) && envoyFindsNone(config, request));
+  // Envoy finds no token (`missing`) where one is found only at a ";" of the query or in a cookie
+  // whose name differs in letter case: a required jwt is not met (Envoy answers 401, and a request
+  // is allowed only if every reading allows), an optional one passes with no identity, and the
+  // tokens found must still verify. Only query parameters and cookies are read differently, so
+  // without them the readings find the same tokens.
+  const envoyNone = tokenCount(everyFound) > 0 && readsParamOrCookie(config) && envoyFindsNone(config, request);
+  const found = envoyNone ? everyFound : envoyReadFirst(everyFound, config, request);
+  const missing = tokenCount(found) === 0 || envoyNone;
   ctx.trace?.note({
     tokensFound: describeTokens(found, config),
     ...(tokenCount(unread) > 0 ? { tokensOnlyOtherReadersFind: describeTokens(unread, config) } : {}),
@@ -69,9 +74,15 @@ export function checkJwt(
   }
   if (config.failOpen) return missing ? NO_TOKEN : verifiedIdentity(found, config, request, ctx);
   const unreadCount = tokenCount(unread);
-  if (missing && unreadCount === 0) return NO_TOKEN;
-  // The first token verified gives the identity: one Envoy found, never one only another reader takes.
-  const verdict = verifyInOrder(missing ? unread : unreadCount === 0 ? found : bothFound(found, unread), config, ctx, 0, undefined);
+  if (tokenCount(found) === 0 && unreadCount === 0) return NO_TOKEN;
+  // The first token verified gives the identity: one Envoy found (envoyReadFirst), never one only another reader takes.
+  const verdict = verifyInOrder(
+    tokenCount(found) === 0 ? unread : unreadCount === 0 ? found : bothFound(found, unread),
+    config,
+    ctx,
+    0,
+    undefined,
+  );
   return verdict instanceof Promise
     ? concludedOnceVerified(verdict, missing, config, request, where, ctx)
     : concludedUnlessUnread(verdict, missing, config, request, where, ctx);

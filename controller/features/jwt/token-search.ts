@@ -16,6 +16,26 @@ export function envoyFindsNone(config: CompiledJwt, request: NormalizedRequest):
 }
 
 /**
+ * `found` with the tokens Envoy reads too (the query and cookies read as its filters read them,
+ * asEnvoyReads) before those only another reading finds, each part in its order: the first token to
+ * verify gives the identity, and it must be one Envoy finds, as Envoy forwards no claim of a token it
+ * does not find. `found` itself where there is one token or every reading reads them alike.
+ */
+export function envoyReadFirst(found: FoundTokens, config: CompiledJwt, request: NormalizedRequest): FoundTokens {
+  if (tokenCount(found) < 2 || !readsParamOrCookie(config)) return found;
+  const envoy = request.asEnvoyReads();
+  if (envoy === request) return found;
+  const envoyFound = tokensIn(config, envoy, readCredential);
+  const read: FoundToken[] = [];
+  const others: FoundToken[] = [];
+  for (let i = 0; i < tokenCount(found); i++) {
+    const t = tokenAt(found, i);
+    (foundToken(envoyFound, t.token) === undefined ? others : read).push(t);
+  }
+  return others.length === 0 ? found : [...read, ...others];
+}
+
+/**
  * `found` without the empty token when only another reading of the query or the Cookie header finds
  * it (`?a=1;access_token=` split at ";" too, `session =` trimmed): Envoy finds no token there (an
  * optional jwt passes), and an upstream reading it that way finds no credential to act on either,

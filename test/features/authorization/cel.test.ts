@@ -217,4 +217,21 @@ describe("the headers an expression names (check.ts reads each line of only thes
     expect(named("request.headers.exists(k, k == 'x-a')")).toBe("any");
     expect(named("request['headers']['x-a'] == 'a'")).toBe("any");
   });
+  it("names the header whatever the spelling of its literal key: escapes, raw and triple-quoted strings", () => {
+    for (const key of ["'x\\x2drole'", "'\\u0078-role'", "'x\\055role'", "r'x-role'", "'''x-role'''", '"""X-Role"""', "R'X-ROLE'"]) {
+      expect(named(`request.headers[${key}] == 'admin'`), key).toEqual(["x-role"]);
+    }
+  });
+  it("reads any header where request or its header map is reached through another name: bound, listed, in a map, chosen", () => {
+    for (const source of [
+      "cel.bind(r, request, r.headers['x-role'] == 'admin')",
+      "[request][0].headers['x-role'] == 'admin'",
+      "{'k': request.headers}['k']['x-role'] == 'admin'",
+      "[request.headers].exists(h, h['x-role'] == 'admin')",
+      "dyn(request.headers)['x-role'] == 'admin'",
+      "request.headers[true ? 'x-role' : 'x-team'] == 'admin'",
+    ]) {
+      expect(named(source), source).toBe("any");
+    }
+  });
 });

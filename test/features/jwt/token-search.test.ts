@@ -7,6 +7,7 @@ import {
   bothFound,
   describeTokens,
   envoyFindsNone,
+  envoyReadFirst,
   FoundToken,
   type FoundTokens,
   foundToken,
@@ -115,5 +116,24 @@ describe("the query's and cookies' readings", () => {
     expect(listed(withoutEmptyOnlyOthersFind(tokensIn(config, split, readCredential), config, split))).toEqual([]);
     const plain = request("/?access_token=");
     expect(listed(withoutEmptyOnlyOthersFind(tokensIn(config, plain, readCredential), config, plain))).toEqual([["", [0]]]);
+  });
+
+  it("envoyReadFirst: the tokens Envoy finds come before those only another reading finds, each in its order", () => {
+    const COOKIE = { in: "cookie", name: "session" } as const;
+    const config = jwt(provider("cookies", [COOKIE]), provider("bearer", [BEARER]));
+    // `SESSION` is a session cookie only to a reader of names in any case; Envoy finds the header's token.
+    const caseCopy = request("/", { cookie: "SESSION=c", authorization: "Bearer h" });
+    expect(listed(envoyReadFirst(tokensIn(config, caseCopy, readCredential), config, caseCopy))).toEqual([
+      ["h", [1]],
+      ["c", [0]],
+    ]);
+    // Both read by Envoy: the order found, the same list.
+    const both = request("/", { cookie: "session=c", authorization: "Bearer h" });
+    const found = tokensIn(config, both, readCredential);
+    expect(envoyReadFirst(found, config, both)).toBe(found);
+    expect(listed(found)).toEqual([
+      ["c", [0]],
+      ["h", [1]],
+    ]);
   });
 });

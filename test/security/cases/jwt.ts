@@ -24,6 +24,9 @@ const unknownIssuer = refused("jwt_unknown_issuer", "Jwt issuer is not configure
 const audience: Expected = { status: 403, code: "jwt_audience", reason: "Audiences in Jwt are not allowed" };
 const missing: Expected = { status: 401, code: "jwt_missing", reason: "Jwt is missing" };
 const malformed = invalid("Jwt is not well formed");
+/** Why a token only another reading finds gives no identity where Envoy's reading finds none. */
+const ENVOY_READS_NO_IDENTITY =
+  "a token only another reading of the query or the Cookie header finds (a `;` split, a cookie name in another letter case) gave an optional route's request an identity (x-user-id, claims an authorization rule matched) that Envoy, finding no token, never gives; it is verified, but gives no identity";
 const COOKIE_CASE =
   "cookie names were compared case-sensitively, as Envoy compares them, so a token in a cookie whose name differs only in letter case was never verified and reached the upstream, where ASP.NET Core (which reads cookie names in any case) may take it; every cookie whose name matches in any case is now a copy that must verify";
 
@@ -134,8 +137,11 @@ async function seenOnAThenB(a: string, b: string, token: string): Promise<Outcom
 
 /**
  * Rules /bare (a required jwt) and /bare-optional (an optional one) reading the token from header
- * X-Token with no valuePrefix, /prefixed-optional from X-Token after "Token ", and /cookie-optional
- * (optional) from the `session` cookie: one world per key set.
+ * X-Token with no valuePrefix, /prefixed-optional from X-Token after "Token ", /cookie-optional
+ * (optional) from the `session` cookie, /cookie-members the same with an authorization rule letting
+ * only sub u-1 in (default Deny), and /cookie-first a required jwt of two providers, `cookies` (the
+ * other issuer's, from the `session` cookie, sub to x-other-sub) before `idp` (Authorization): one
+ * world per key set.
  */
 const headerWorlds = new WeakMap<Keys, ReturnType<typeof decider>>();
 function headerWorld(keys: Keys) {
@@ -156,16 +162,24 @@ function headerWorld(keys: Keys) {
           path: "/cookie-optional",
           features: `jwt: {optional: true, providers: [${providerFrom("cookies: [session]")}]}`,
         },
+        "cookie-members": {
+          path: "/cookie-members",
+          features: `{jwt: {optional: true, providers: [${providerFrom("cookies: [session]")}]}, authorization: {defaultAction: Deny, rules: [{name: members, action: Allow, principal: {jwt: {provider: idp, claims: [{name: sub, values: [u-1]}]}}}]}}`,
+        },
+        "cookie-first": {
+          path: "/cookie-first",
+          features: `jwt: {providers: [{name: cookies, issuer: ${OTHER_ISSUER}, localJWKS: {inline: '${securityJwks(keys.es)}'}, claimToHeaders: [{claim: sub, header: x-other-sub}], extractFrom: {cookies: [session]}}, ${provider("{name: Authorization, valuePrefix: 'Bearer '}")}]}`,
+        },
       }),
     );
     headerWorlds.set(keys, world);
   }
   return world;
 }
-/** GET /cookie-optional of headerWorld with this Cookie header. */
-async function sessionCookie(ctx: Ctx, cookie: string): Promise<Outcome> {
+/** GET `path` (/cookie-optional unless given) of headerWorld with this Cookie header, and `headers`. */
+async function sessionCookie(ctx: Ctx, cookie: string, path = "/cookie-optional", headers: Record<string, string> = {}): Promise<Outcome> {
   const world = headerWorld(ctx.keys);
-  return fromDecision(await world({ path: "/cookie-optional", headers: { cookie } }), managedHeadersOf(world.result.snapshot.policies));
+  return fromDecision(await world({ path, headers: { ...headers, cookie } }), managedHeadersOf(world.result.snapshot.policies));
 }
 /** GET `path` of headerWorld with header X-Token holding `lines` (one line per value). */
 async function xToken(ctx: Ctx, path: string, ...lines: string[]): Promise<Outcome> {
@@ -946,6 +960,37 @@ export const jwtCases: readonly Case[] = [
     'optional route reading the `session` cookie: `Cookie: session=""` (Envoy removes the quotes: the empty token)',
     malformed,
     (ctx) => sessionCookie(ctx, 'session=""'),
+  ),
+  c(
+    "cookie-name-other-case-optional-valid",
+    "optional route reading the `session` cookie: `Cookie: SESSION=<valid>` (Envoy's cookie names are case-sensitive: it finds no token, and allows with no identity)",
+    { status: 200, code: "allowed" },
+    (ctx) => sessionCookie(ctx, `SESSION=${token({}, {}, undefined, ctx.keys)}`),
+    ENVOY_READS_NO_IDENTITY,
+  ),
+  c(
+    "cookie-name-other-case-optional-rule",
+    "optional route reading the `session` cookie, an authorization rule letting only the jwt sub u-1 in (default Deny): `Cookie: SESSION=<valid u-1>` (Envoy finds no token, so no rule matches: 403)",
+    { status: 403, code: "authz_denied" },
+    (ctx) => sessionCookie(ctx, `SESSION=${token({}, {}, undefined, ctx.keys)}`, "/cookie-members"),
+    "see jwt.cookie-name-other-case-optional-valid",
+  ),
+  c(
+    "semicolon-param-optional-valid",
+    "optional route: `?a=1;access_token=<valid>` (Envoy splits the query at `&` only: it finds no token, and allows with no identity)",
+    { status: 200, code: "allowed" },
+    (ctx) => ctx.check({ path: `/optional?a=1;access_token=${token({}, {}, undefined, ctx.keys)}` }),
+    "see jwt.cookie-name-other-case-optional-valid",
+  ),
+  c(
+    "cookie-name-other-case-before-header",
+    "required jwt of two providers, the `session` cookie's before Authorization's: `Cookie: SESSION=<valid, sub admin>` and `Authorization: Bearer <valid, sub u-1>` (Envoy finds only the header's token: identity u-1)",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } },
+    (ctx) =>
+      sessionCookie(ctx, `SESSION=${token({ iss: OTHER_ISSUER, sub: "admin" }, {}, undefined, ctx.keys)}`, "/cookie-first", {
+        authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}`,
+      }),
+    "the identity was the first token's to verify in the providers' order, there one only a reader of cookie names in any case finds (x-other-sub: admin, not Envoy's x-user-id: u-1); the tokens Envoy reads now come first",
   ),
   c(
     "cookie-name-only-optional",
