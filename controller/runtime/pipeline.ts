@@ -185,9 +185,10 @@ function countEntries(snapshot: Snapshot): number {
   return entryLists(snapshot).reduce((n, list) => n + list.length, 0);
 }
 
-/** Distinct route rules (as labelled in decisions) with no governing policy. */
+/** Distinct route rules (as labelled in decisions) with no governing SecurityPolicy (an HTTPRoute CORS filter alone is none). */
 export function rulesWithoutPolicy(snapshot: Snapshot): number {
   const rules = new Set<string>();
-  for (const list of entryLists(snapshot)) for (const e of list) if (e.policy === undefined) rules.add(e.rule);
+  for (const list of entryLists(snapshot))
+    for (const e of list) if (e.policy === undefined || e.policy.routeFilterOnly === true) rules.add(e.rule);
   return rules.size;
 }

@@ -619,6 +619,62 @@ function handsRepeatedLinesOn(start: (behind: Behind) => Promise<Proxy>) {
   }, 30_000);
 }
 
+/** Every status code of the answers read back on one connection, in order. */
+const statusesIn = (text: string): number[] => [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+
+/**
+ * Forward-auth checks arrive without a body (the port takes them as ended, Node's
+ * optimizeEmptyRequests): whatever the client's framing (chunked, a length, a body on GET, an empty
+ * chunked body), the proxy's check carries no Content-Length or Transfer-Encoding, and requests
+ * pipelined on one client connection each get their own decision, in order; the app sees only those
+ * allowed, with their bodies.
+ */
+function checksArriveBodiless(start: (behind: Behind) => Promise<Proxy>) {
+  it("bodies in every framing, pipelined on one connection: bodiless checks, each request its own decision in order", async () => {
+    const relay = await startRelay(stage.behind.forwardAuth);
+    let proxy: Proxy | undefined;
+    try {
+      proxy = await start({ forwardAuth: relay.port, upstream: stage.behind.upstream });
+      const host = `Host: ${HOST}\r\n`;
+      const key = `x-api-key: ${ALICE_KEY}\r\n`;
+      const requests = [
+        `POST /v1/models HTTP/1.1\r\n${host}${key}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+        `GET /v1/models HTTP/1.1\r\n${host}Content-Length: 0\r\n\r\n`,
+        `GET /v1/models HTTP/1.1\r\n${host}${key}Content-Length: 5\r\n\r\nhello`,
+        `POST /v1/models HTTP/1.1\r\n${host}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+        `GET /v1/models HTTP/1.1\r\n${host}${key}Connection: close\r\n\r\n`,
+      ];
+      const checksBefore = relay.received().length;
+      const before = stage.upstream.seen.length;
+      const answers = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(proxy!.url).port), "127.0.0.1", () => socket.write(requests.join("")));
+        let text = "";
+        socket.on("data", (c: Buffer) => (text += c.toString("latin1")));
+        socket.on("error", reject);
+        socket.on("close", () => resolve(text));
+      });
+      expect(statusesIn(answers)).toEqual([200, 401, 200, 401, 200]);
+      expect(stage.upstream.seen.slice(before).map((s) => [s.method, s.body])).toEqual([
+        ["POST", "hello"],
+        ["GET", "hello"],
+        ["GET", ""],
+      ]);
+      const checks = relay.received().slice(checksBefore);
+      expect([...checks.matchAll(/\r\nX-(?:Forwarded|Original)-Method: (\w+)\r\n/gi)].map((m) => m[1])).toEqual([
+        "POST",
+        "GET",
+        "GET",
+        "POST",
+        "GET",
+      ]);
+      expect(checks).not.toMatch(/\r\n(content-length|transfer-encoding):/i);
+    } finally {
+      await proxy?.stop();
+      await relay.close();
+    }
+  }, 30_000);
+}
+
 /**
  * The directives README's "When your policies set another header" gives for `proxy` (the code spans
  * of its bullet that are directives, lines rejoined); the header it adds is x-tenant, which
@@ -683,6 +739,7 @@ describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
   decisions("caddy", () => caddy, "caddy/Caddyfile", "portcullis-json", caddyVersion.startsWith("2.6.") ? "refused" : "dropped");
   keepsConnections((behind) => startCaddy(join(PROXIES, "caddy/Caddyfile"), behind));
   handsRepeatedLinesOn((behind) => startCaddy(join(PROXIES, "caddy/Caddyfile"), behind));
+  checksArriveBodiless((behind) => startCaddy(join(PROXIES, "caddy/Caddyfile"), behind));
   anotherHeader("caddy", async (recipe) => {
     const file = join(PROXIES, "caddy/Caddyfile");
     let text = replaceOnce(readFileSync(file, "utf8"), SHIPPED_REPLACES, TENANT_REPLACES, file);
@@ -756,6 +813,7 @@ describe("nginx auth_request (deploy/proxies/nginx/portcullis.conf)", () => {
   decisions("nginx", () => nginx, "nginx/portcullis.conf", "proxy-page", "dropped");
   keepsConnections(startNginx);
   handsRepeatedLinesOn(startNginx);
+  checksArriveBodiless(startNginx);
 
   it("loads where its header says, in Debian's own nginx.conf (conf.d), once its server addresses resolve (nginx -t)", () => {
     const dir = mkdtempSync(join(tmpdir(), "portcullis-e2e-etc-nginx-"));

@@ -2,11 +2,11 @@
 import pino from "pino";
 import { expect, it } from "vitest";
 import { createKeyStore } from "../../controller/keys/store.ts";
-import { Pipeline } from "../../controller/runtime/pipeline.ts";
+import { Pipeline, rulesWithoutPolicy } from "../../controller/runtime/pipeline.ts";
 import { createMetrics } from "../../controller/server/metrics.ts";
 import type { Snapshot } from "../../controller/snapshot/types.ts";
-import { aliceKeyPolicy, gatewayWithRoute } from "../support/manifests.ts";
-import { resourcesOf } from "../support/world.ts";
+import { aliceKeyPolicy, GATEWAY, gatewayWithRoute } from "../support/manifests.ts";
+import { decider, resourcesOf } from "../support/world.ts";
 
 it("calls each swap listener with every new snapshot, and a late listener at once with the served one", async () => {
   const logger = pino({ level: "silent" });
@@ -32,4 +32,16 @@ it("calls each swap listener with every new snapshot, and a late listener at onc
   pipeline.onSwap((snapshot) => late.push(snapshot));
   expect(late).toEqual([seen[1]]);
   keys.close();
+});
+
+it("counts a rule with only an HTTPRoute CORS filter as a rule without a policy (portcullis_route_rules_without_policy)", () => {
+  const world = `${GATEWAY}---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: apps}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{filters: [{type: CORS, cors: {allowOrigins: ["https://app.example.com"]}}]}]
+`;
+  expect(rulesWithoutPolicy(decider(world).result.snapshot)).toBe(1);
 });
