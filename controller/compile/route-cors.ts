@@ -34,8 +34,8 @@ const HTTPCORSFilterSchema = z.object({
 export function withRouteCors(policy: CompiledPolicy | undefined, rule: HTTPRouteRule, label: string): CompiledPolicy | undefined {
   const filter = corsFilterOf(rule);
   if (filter === undefined || policy?.invalid !== undefined) return policy;
-  const id = policy?.id ?? `HTTPRoute ${label} (CORS filter)`;
-  const base = { id, managedHeaders: policy?.managedHeaders ?? [], ...(policy === undefined ? { routeFilterOnly: true as const } : {}) };
+  // The policy's other fields (its id, managed headers, where its references came from) stay.
+  const base = policy ?? { id: `HTTPRoute ${label} (CORS filter)`, managedHeaders: [], routeFilterOnly: true as const };
   const parsed = HTTPCORSFilterSchema.safeParse(filter);
   // Envoy Gateway translates an absent maxAge as 0 seconds (a cluster's CRD defaults it to 5).
   const compiled = parsed.success
