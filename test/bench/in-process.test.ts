@@ -79,11 +79,19 @@ describe("in-process all-new tokens", () => {
   // (issue 17, sixth pass): 4,495–4,505 before, 3,226–3,374 since.
   // The found token's pair and lists, and the doorkeeper's list of one record (seventh pass): 3,253–3,268 before,
   // 2,999–3,086 since.
-  it("Portcullis allocates within 3,400 bytes per new token beyond the ceiling's handler", async () => {
-    const [ceiling, portcullis] = (await inProcessScenarios(4000)).filter((s) => s.nextRawHeaders !== undefined);
-    const bare = await measureInProcess(ceiling!, 2000, 1);
-    const check = await measureInProcess(portcullis!, 2000, 1);
-    expect(check.heapBytes - bare.heapBytes).toBeLessThanOrEqual(3400);
+  // The first pair measured in a process also counts the code V8 compiles for it (the heap holds that too), by a
+  // few hundred bytes that vary from process to process (main at 0b0f22e's parent: 3,290–3,480 first, 2,680–2,950
+  // after; the single pair this test measured failed its 3,400 now and then): the median of three pairs, 2,860–2,950
+  // there. An ECDSA signature decoded straight into its DER form, with no buffer of its own: 2,740–2,775 since.
+  it("Portcullis allocates within 2,900 bytes per new token beyond the ceiling's handler (the median of three pairs)", async () => {
+    const [ceiling, portcullis] = (await inProcessScenarios(3 * 4000)).filter((s) => s.nextRawHeaders !== undefined);
+    const beyond: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const bare = await measureInProcess(ceiling!, 2000, 1);
+      const check = await measureInProcess(portcullis!, 2000, 1);
+      beyond.push(check.heapBytes - bare.heapBytes);
+    }
+    expect(beyond.sort((a, b) => a - b)[1]).toBeLessThanOrEqual(2900);
   });
 
   it("a token the ceiling cannot verify is refused by both (each verifies the signature it is given)", async () => {

@@ -21,7 +21,8 @@ export interface DecodedJwt {
   readonly kid: string | undefined;
   readonly payload: Readonly<Record<string, unknown>>;
   readonly signingInput: string;
-  readonly signature: Buffer;
+  /** The signature segment (canonical base64url, not empty): decoded by verifySignature, an ECDSA one straight into its DER form. */
+  readonly signature: string;
 }
 
 type Spec =
@@ -109,7 +110,7 @@ export function decodeJwt(token: string): Result<DecodedJwt, string> {
   if (payload === undefined) return fail("token payload is not a JSON object (UTF-8, each member once)");
   if (typeof header === "string") return fail(header);
   if (s === "") return fail("token has no signature");
-  return ok({ alg: header.alg, kid: header.kid, payload, signingInput: token.slice(0, last), signature: Buffer.from(s, "base64url") });
+  return ok({ alg: header.alg, kid: header.kid, payload, signingInput: token.slice(0, last), signature: s });
 }
 
 /**
@@ -154,6 +155,12 @@ function factsOf(k: KeyObject): KeyFacts {
   return facts;
 }
 
+/**
+ * Where an ECDSA signature's bytes are decoded on their way to DER: the largest (ES512) is 132 bytes, and
+ * a segment that decodes to more (truncated here) cannot have the length its algorithm requires.
+ */
+const ECDSA_SIGNATURE = Buffer.alloc(256);
+
 /** True when `key` may verify `jwt.alg` and the signature holds. Never throws. */
 export function verifySignature(jwt: DecodedJwt, key: VerificationKey): boolean {
   const spec = ALGORITHMS[jwt.alg]!;
@@ -167,19 +174,21 @@ export function verifySignature(jwt: DecodedJwt, key: VerificationKey): boolean 
         const options = spec.pss
           ? { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
           : { key: k, padding: constants.RSA_PKCS1_PADDING };
-        return verify(spec.hash, Buffer.from(jwt.signingInput), options, jwt.signature);
+        return verify(spec.hash, Buffer.from(jwt.signingInput), options, Buffer.from(jwt.signature, "base64url"));
       }
       case "ec":
         if (facts.type !== "public" || facts.asymmetricKeyType !== "ec" || facts.namedCurve !== spec.curve) return false;
-        if (jwt.signature.length !== spec.sigBytes) return false;
-        return verify(spec.hash, Buffer.from(jwt.signingInput), k, derSignature(jwt.signature));
+        // Decoded into ECDSA_SIGNATURE, not a buffer of its own: only its DER form is handed on.
+        if (ECDSA_SIGNATURE.write(jwt.signature, 0, "base64url") !== spec.sigBytes) return false;
+        return verify(spec.hash, Buffer.from(jwt.signingInput), k, derSignature(ECDSA_SIGNATURE, spec.sigBytes));
       case "okp":
         if (facts.type !== "public" || (facts.asymmetricKeyType !== "ed25519" && facts.asymmetricKeyType !== "ed448")) return false;
-        return verify(null, Buffer.from(jwt.signingInput), k, jwt.signature);
+        return verify(null, Buffer.from(jwt.signingInput), k, Buffer.from(jwt.signature, "base64url"));
       case "hmac": {
         if (facts.type !== "secret") return false;
         const expected = createHmac(spec.hash, k).update(jwt.signingInput).digest();
-        return expected.length === jwt.signature.length && timingSafeEqual(expected, jwt.signature);
+        const signature = Buffer.from(jwt.signature, "base64url");
+        return expected.length === signature.length && timingSafeEqual(expected, signature);
       }
     }
   } catch {
@@ -192,14 +201,15 @@ export function verifySignature(jwt: DecodedJwt, key: VerificationKey): boolean 
  * form OpenSSL verifies natively (RFC 3279 §2.2.3: SEQUENCE of two INTEGERs). Node's own
  * `dsaEncoding: "ieee-p1363"` conversion costs about 40% of an ES256 verification; this one a
  * few hundred nanoseconds. OpenSSL re-encodes what it parses and refuses a signature whose DER
- * differs, so a conversion mistake could only deny, never allow.
+ * differs, so a conversion mistake could only deny, never allow. `length`: the signature's bytes at
+ * the start of `p1363` (a buffer reused for every signature may hold more).
  */
-export function derSignature(p1363: Buffer): Buffer {
-  const half = p1363.length / 2;
+export function derSignature(p1363: Buffer, length = p1363.length): Buffer {
+  const half = length / 2;
   const r = significantStart(p1363, 0, half);
-  const s = significantStart(p1363, half, p1363.length);
+  const s = significantStart(p1363, half, length);
   const rBytes = integerBytes(p1363, r, half);
-  const sBytes = integerBytes(p1363, s, p1363.length);
+  const sBytes = integerBytes(p1363, s, length);
   const content = 2 + rBytes + 2 + sBytes;
   // P-521's two integers can exceed 127 bytes: the length then takes the long form (one byte).
   const der = Buffer.allocUnsafe((content < 0x80 ? 2 : 3) + content);
@@ -208,7 +218,7 @@ export function derSignature(p1363: Buffer): Buffer {
   if (content >= 0x80) der[at++] = 0x81;
   der[at++] = content;
   at = writeInteger(der, at, p1363, r, half, rBytes);
-  writeInteger(der, at, p1363, s, p1363.length, sBytes);
+  writeInteger(der, at, p1363, s, length, sBytes);
   return der;
 }
 

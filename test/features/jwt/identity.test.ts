@@ -48,7 +48,7 @@ describe("remember: a verified token's verdict", () => {
     kid: "k1",
     payload: { sub: "u-1", exp, org: { tier: "gold" } },
     signingInput: "",
-    signature: Buffer.alloc(0),
+    signature: "",
   };
   const now = 1_000_000;
 

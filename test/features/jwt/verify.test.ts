@@ -178,4 +178,30 @@ describe("verifySignature through check()", () => {
       expect(await outcome(mint(key, other.jwk.kid as string, "moved")), kid).toEqual([401, "jwt_bad_signature", undefined]);
     }
   });
+
+  // An ECDSA signature is decoded into one buffer reused for every token (longer than any ECDSA signature),
+  // and only the length its algorithm names is converted: a longer one must never be read as its start.
+  it("refuses an ECDSA signature of any other length, its genuine bytes followed by more included, and verifies the next token as if alone", async () => {
+    const keys = algorithmKeys().filter((k) => k.alg.startsWith("ES"));
+    const d = decider(checkWorldText(JSON.stringify({ keys: keys.map((k) => k.jwk) })));
+    const exp = Math.floor(Date.now() / 1000) + 300;
+    for (const key of keys) {
+      const kid = key.jwk.kid as string;
+      const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+      const input = `${segment({ alg: key.alg, kid, typ: "JWT" })}.${segment({ iss: ISSUER, aud: "api", sub: `sub-${kid}`, exp })}`;
+      const genuine = key.sign(Buffer.from(input));
+      const outcome = async (signature: Buffer) => {
+        const r = await d({ path: "/jwt", headers: bearer(`${input}.${signature.toString("base64url")}`) });
+        return [r.status, r.code];
+      };
+      for (const signature of [
+        Buffer.concat([genuine, Buffer.from([0])]),
+        Buffer.concat([genuine, randomBytes(300)]),
+        genuine.subarray(0, genuine.length - 1),
+        Buffer.concat([genuine, genuine]),
+      ])
+        expect(await outcome(signature), `${kid}, ${signature.length} bytes`).toEqual([401, "jwt_bad_signature"]);
+      expect(await outcome(genuine), kid).toEqual([200, "allowed"]);
+    }
+  });
 });

@@ -278,6 +278,21 @@ export const jwtCases: readonly Case[] = [
     },
   ),
   c(
+    "first-sight-signature-extended",
+    "a valid token seen once, then the same token with 64 bytes more after its signature's 64 (the genuine bytes first, 128 in all, canonical base64url)",
+    badSignature,
+    async () => {
+      // ECDSA signatures are decoded into one buffer reused for every token: only a signature of exactly the
+      // algorithm's length may be converted, never the start of a longer one.
+      const w = await keyWorld("extended-1");
+      const token = await w.mint();
+      if (!(await w.send(token)).allowed) throw new Error("the valid token was refused");
+      const signature = Buffer.from(token.slice(token.lastIndexOf(".") + 1), "base64url");
+      const extended = Buffer.concat([signature, randomBytes(64)]).toString("base64url");
+      return w.outcome(await w.send(`${token.slice(0, token.lastIndexOf("."))}.${extended}`));
+    },
+  ),
+  c(
     "first-sight-spare-bits",
     "a valid token seen once, then the same token with the spare low bits of its signature's last character set (the same bytes to a lax decoder)",
     invalid("not canonical base64url"),
