@@ -275,6 +275,13 @@ export const apiKeyCases: readonly Case[] = [
     "see apikey.account-semicolon-after",
   ),
   c(
+    "account-other-case-before",
+    "alice's key with `?ACCOUNT=bob&account=alice` (Envoy's account is alice; ASP.NET Core reads names in any letter case, its first account is bob)",
+    { status: 403, code: "authz_denied", reason: "reading ASP.NET Core's" },
+    (ctx) => ctx.check({ path: "/account?ACCOUNT=bob&account=alice", headers: { "x-api-key": "alice-key" } }),
+    "CEL's request.query was read with names as sent, so alice reached bob's account where an ASP.NET Core upstream (whose query names are case-insensitive) acts on bob; that reading is now decided too",
+  ),
+  c(
     "account-encoded-name-around",
     "alice's key with `?%61ccount=alice&account=bob&%61ccount=alice` (decoded, account is alice first and last; as sent, Envoy's route match and an upstream reading names as sent see account=bob)",
     { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" },
