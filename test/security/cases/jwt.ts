@@ -109,14 +109,23 @@ async function afterKeyRemoved(sights: number): Promise<Outcome> {
   return w.outcome(await w.send(token));
 }
 
-/** A valid token seen once on the check world's /jwt, then `other(token)`: its answer, the signature checked again. */
-async function afterFirstSight(other: (token: string) => string): Promise<Outcome> {
-  const w = await keyWorld("seen-1");
+/**
+ * A valid token seen once on the check world's /jwt (its key `kid`), then `other(token)`: its answer, and whether a
+ * key was tried for it (a signature of another length, or text that is not canonical, is refused before any is).
+ */
+async function firstSightThen(kid: string, other: (token: string) => string): Promise<{ outcome: Outcome; keyTried: boolean }> {
+  const w = await keyWorld(kid);
   const token = await w.mint();
   if (!(await w.send(token)).allowed) throw new Error("the valid token was refused");
   const before = w.counts.verifications;
   const outcome = w.outcome(await w.send(other(token)));
-  if (w.counts.verifications === before) throw new Error("the other token was answered without a signature check");
+  return { outcome, keyTried: w.counts.verifications !== before };
+}
+
+/** firstSightThen, where the other token must have had its signature checked again. */
+async function afterFirstSight(other: (token: string) => string): Promise<Outcome> {
+  const { outcome, keyTried } = await firstSightThen("seen-1", other);
+  if (!keyTried) throw new Error("the other token was answered without a signature check");
   return outcome;
 }
 
@@ -269,27 +278,21 @@ export const jwtCases: readonly Case[] = [
     "first-sight-prefix",
     "a valid token seen once, then the same token without its signature's last 2 characters (a prefix, 63 bytes, canonical base64url)",
     badSignature,
-    async () => {
-      // Refused by the signature's length before any key is tried: not afterFirstSight, which counts key checks.
-      const w = await keyWorld("prefix-1");
-      const token = await w.mint();
-      if (!(await w.send(token)).allowed) throw new Error("the valid token was refused");
-      return w.outcome(await w.send(token.slice(0, -2)));
-    },
+    // Refused by the signature's length before any key is tried: not afterFirstSight, which counts key checks.
+    async () => (await firstSightThen("prefix-1", (token) => token.slice(0, -2))).outcome,
   ),
   c(
     "first-sight-signature-extended",
     "a valid token seen once, then the same token with 64 bytes more after its signature's 64 (the genuine bytes first, 128 in all, canonical base64url)",
     badSignature,
+    // ECDSA signatures are decoded into one buffer reused for every token: only a signature of exactly the
+    // algorithm's length may be converted, never the start of a longer one.
     async () => {
-      // ECDSA signatures are decoded into one buffer reused for every token: only a signature of exactly the
-      // algorithm's length may be converted, never the start of a longer one.
-      const w = await keyWorld("extended-1");
-      const token = await w.mint();
-      if (!(await w.send(token)).allowed) throw new Error("the valid token was refused");
-      const signature = Buffer.from(token.slice(token.lastIndexOf(".") + 1), "base64url");
-      const extended = Buffer.concat([signature, randomBytes(64)]).toString("base64url");
-      return w.outcome(await w.send(`${token.slice(0, token.lastIndexOf("."))}.${extended}`));
+      const extended = (token: string) => {
+        const dot = token.lastIndexOf(".");
+        return `${token.slice(0, dot)}.${Buffer.concat([Buffer.from(token.slice(dot + 1), "base64url"), randomBytes(64)]).toString("base64url")}`;
+      };
+      return (await firstSightThen("extended-1", extended)).outcome;
     },
   ),
   c(
@@ -297,13 +300,9 @@ export const jwtCases: readonly Case[] = [
     "a valid token seen once, then the same token with the spare low bits of its signature's last character set (the same bytes to a lax decoder)",
     invalid("not canonical base64url"),
     async () => {
-      const w = await keyWorld("spare-1");
-      const token = await w.mint();
-      if (!(await w.send(token)).allowed) throw new Error("the valid token was refused");
       // 64 bytes are 85 full characters and one holding 4 bits: its 2 low bits are spare.
       const last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-      const spare = last[last.indexOf(token.at(-1)!) | 1]!;
-      return w.outcome(await w.send(`${token.slice(0, -1)}${spare}`));
+      return (await firstSightThen("spare-1", (token) => `${token.slice(0, -1)}${last[last.indexOf(token.at(-1)!) | 1]!}`)).outcome;
     },
   ),
   c(
@@ -576,6 +575,13 @@ export const jwtCases: readonly Case[] = [
     badSignature,
     (ctx) => ctx.check({ path: `/optional?ACCESS_TOKEN=${token({ sub: "admin" }, {}, ctx.keys.stranger)}` }),
     "query parameter names were compared case-sensitively, as Envoy compares them, so the forged token was not read and went upstream unverified, where ASP.NET Core (whose query names are case-insensitive) reads it as access_token; a parameter whose name matches in any case is now read too, and every token found must verify",
+  ),
+  c(
+    "param-name-encoded-other-case-optional",
+    "optional route: `?%41ccess_token=<forged>` (`Access_token` once decoded, with no upper-case letter as sent)",
+    badSignature,
+    (ctx) => ctx.check({ path: `/optional?%41ccess_token=${token({ sub: "admin" }, {}, ctx.keys.stranger)}` }),
+    "a query was looked through for names in another letter case only when it held an upper-case letter as sent, so a percent-encoded one (`%41` is `A`) was missed and the forged token went upstream unverified, where ASP.NET Core reads it as access_token; a query holding a `%` is now looked through too",
   ),
   c(
     "param-name-other-case-valid",
