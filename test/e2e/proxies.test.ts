@@ -241,6 +241,12 @@ function decisions(
         const actual = { origin: "https://app.example.com", "x-api-key": ALICE_KEY };
         /** The response's CORS headers, null where absent; Vary as the client receives it (repeated lines joined). */
         const corsHeaders = (r: RawResponse) => Object.fromEntries(CORS_RESPONSE.map((h) => [h, r.header(h)]));
+        /** What the embeddings policy's cors sets on the response (Vary aside). */
+        const policyCors = {
+          "access-control-allow-origin": "https://app.example.com",
+          "access-control-allow-credentials": "true",
+          "access-control-expose-headers": "x-request-cost",
+        };
         const appCors = {
           "access-control-allow-origin": "*",
           "access-control-allow-credentials": "false",
@@ -251,21 +257,15 @@ function decisions(
           const { r, up } = await through(proxy(), "/v1/embeddings", actual);
           expect([r.status, up?.headers["x-user-id"]]).toEqual([200, "alice"]);
           expect(Object.keys(up?.headers ?? {}).filter((h) => h.startsWith("x-portcullis-response-"))).toEqual([]);
-          expect(corsHeaders(r)).toEqual({
-            "access-control-allow-origin": "https://app.example.com",
-            "access-control-allow-credentials": "true",
-            "access-control-expose-headers": "x-request-cost",
-            vary: "Origin",
-          });
+          expect(corsHeaders(r)).toEqual({ ...policyCors, vary: "Origin" });
         });
         it("the app's own Access-Control-* headers are replaced by the policy's (Envoy's filter sets them), its Vary kept", async () => {
           const { r } = await through(proxy(), "/v1/embeddings", { ...actual, [ECHO_RESPONSE_HEADERS]: JSON.stringify(appCors) });
-          expect(corsHeaders(r)).toEqual({
-            "access-control-allow-origin": "https://app.example.com",
-            "access-control-allow-credentials": "true",
-            "access-control-expose-headers": "x-request-cost",
-            vary: "Accept-Encoding, Origin",
-          });
+          expect(corsHeaders(r)).toEqual({ ...policyCors, vary: "Accept-Encoding, Origin" });
+        });
+        it("from an allowed origin without the key: 401 with none of them (the app never reached)", async () => {
+          const { r, up } = await through(proxy(), "/v1/embeddings", { origin: "https://app.example.com" });
+          expect([r.status, up, corsHeaders(r)]).toEqual([401, undefined, NO_CORS]);
         });
         it("from an origin not listed: 200 with none of them, the app's own reach the client as it sent them", async () => {
           const evil = { ...actual, origin: "https://evil.example" };
