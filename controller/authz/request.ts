@@ -295,8 +295,8 @@ class Normalized implements NormalizedRequest {
   /** The values of the parameters whose names match `name` only in another letter case (a form's reading of the query). */
   #paramsInOtherCase(name: string): readonly string[] {
     const folded = name.toLowerCase();
-    // The usual query has no upper-case letter where the name asked for has none: nothing to look through.
-    if (folded === name && !hasUpperCaseFrom(this.target, this.#queryAt + 1)) return NONE;
+    // The usual query has no upper-case letter, as sent or percent-encoded, where the name asked for has none: nothing to look through.
+    if (folded === name && !mayHoldUpperCaseFrom(this.target, this.#queryAt + 1)) return NONE;
     const found: string[] = [];
     this.query.forEach((value, key) => {
       if (key !== name && key.toLowerCase() === folded) found.push(value);
@@ -326,11 +326,14 @@ class Normalized implements NormalizedRequest {
   }
 }
 
-/** Whether `text` holds an ASCII upper-case letter at or after `from` (a loop: no copy of the query). */
-function hasUpperCaseFrom(text: string, from: number): boolean {
+/**
+ * Whether `text` may hold an upper-case letter once decoded, at or after `from`: an ASCII upper-case
+ * letter or a `%` (`%41` decodes to `A`) (a loop: no copy of the query).
+ */
+function mayHoldUpperCaseFrom(text: string, from: number): boolean {
   for (let i = from; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 65 && c <= 90) return true;
+    if ((c >= 65 && c <= 90) || c === 37) return true;
   }
   return false;
 }

@@ -1,6 +1,7 @@
 /**
  * The readings of a query an upstream may act on (DESIGN §0): Envoy's route match, the last value,
- * a split at ";" as well, percent-decoding, PHP's names, the pairs Go and Java servlets drop. What
+ * a split at ";" as well, percent-decoding, PHP's names, the pairs Go and Java servlets drop, names
+ * in any letter case (ASP.NET Core). What
  * route matching, `principal.cel`'s `request.query` and credentials read from the query
  * (authz/request.ts) are decided on.
  */
@@ -29,6 +30,8 @@ export interface QueryReading {
    * first PHP_MAX_INPUT_VARS that are not empty (PHP's default max_input_vars).
    */
   readonly drops: "none" | "invalid escapes" | "invalid escapes and ;" | "past max_input_vars";
+  /** Whether names that differ only in letter case are one name (ASP.NET Core's query collection). */
+  readonly foldedNames: boolean;
   /** What the reading is, for the audit log. */
   readonly name: string;
 }
@@ -40,6 +43,7 @@ export const ENVOY_QUERY: QueryReading = {
   decoded: false,
   phpNames: false,
   drops: "none",
+  foldedNames: false,
   name: "Envoy's (first value, split at &, as sent)",
 };
 
@@ -53,6 +57,7 @@ const PHP_QUERY: QueryReading = {
   decoded: true,
   phpNames: true,
   drops: "none",
+  foldedNames: false,
   name: "PHP's (the last value of a name in the query split at &, percent-decoded, with '.', ' ' and an unmatched '[' in a name read as '_')",
 };
 
@@ -78,6 +83,7 @@ export const OTHER_QUERY_READINGS: readonly QueryReading[] = [
           decoded,
           phpNames: false,
           drops: "none" as const,
+          foldedNames: false,
           name: `the ${value} value of a name in the query split at ${semicolons ? "& and ;" : "&"}${decoded ? ", percent-decoded" : ""}`,
         })),
     ),
@@ -91,15 +97,27 @@ export const OTHER_QUERY_READINGS: readonly QueryReading[] = [
       decoded: true,
       phpNames: false,
       drops,
+      foldedNames: false,
       name: `${drops === "invalid escapes" ? "Java servlets'" : "Go's"} (the first value of a name in the query split at &, percent-decoded, pairs with ${drops === "invalid escapes" ? "an invalid percent-escape" : "an invalid percent-escape or a ';'"} dropped)`,
     }),
   ),
+  {
+    value: "first",
+    semicolons: false,
+    decoded: true,
+    phpNames: false,
+    drops: "none",
+    foldedNames: true,
+    name: "ASP.NET Core's (the first value of a name in any letter case, in the query split at &, percent-decoded)",
+  },
 ];
 
 /** The reading PHP's is where no name changes as PHP registers it. */
 const DECODED_LAST = OTHER_QUERY_READINGS.find((r) => r.decoded && !r.phpNames && !r.semicolons && r.value === "last")!;
-/** The reading a reading that drops pairs is where it drops none. */
-const DECODED_FIRST = OTHER_QUERY_READINGS.find((r) => r.decoded && r.drops === "none" && !r.semicolons && r.value === "first")!;
+/** The reading a reading that drops pairs, or folds names, is where it drops none and no name has an upper-case letter. */
+const DECODED_FIRST = OTHER_QUERY_READINGS.find(
+  (r) => r.decoded && r.drops === "none" && !r.semicolons && !r.foldedNames && r.value === "first",
+)!;
 
 /**
  * The reading of OTHER_QUERY_READINGS that reads `rawQuery` as `reading` does, known from the text
@@ -112,8 +130,28 @@ function sameAs(reading: QueryReading, rawQuery: string): QueryReading {
   if (reading.drops === "past max_input_vars") return pastPhpLimit(rawQuery) ? reading : sameAs(PHP_QUERY, rawQuery);
   if (reading.phpNames) return phpMayRename(rawQuery) ? reading : DECODED_LAST;
   if (reading.drops !== "none") return dropsSome(reading, rawQuery) ? reading : DECODED_FIRST;
+  if (reading.foldedNames) return mayHoldUpperCase(rawQuery) ? reading : DECODED_FIRST;
   return reading;
 }
+
+/**
+ * Whether `rawQuery` holds an ASCII upper-case letter outside a percent-escape's hex digits, or an
+ * escape of one (%41 to %5A): only then may a name fold to another (a loop: no copy).
+ */
+function mayHoldUpperCase(rawQuery: string): boolean {
+  for (let i = 0; i < rawQuery.length; i++) {
+    const c = rawQuery.charCodeAt(i);
+    if (c === 37 && hexValue(rawQuery.charCodeAt(i + 1)) >= 0 && hexValue(rawQuery.charCodeAt(i + 2)) >= 0) {
+      const byte = hexValue(rawQuery.charCodeAt(i + 1)) * 16 + hexValue(rawQuery.charCodeAt(i + 2));
+      if (byte >= 65 && byte <= 90) return true;
+      i += 2;
+    } else if (c >= 65 && c <= 90) return true;
+  }
+  return false;
+}
+
+/** The value of a hex digit's character code; -1 for any other character (NaN past the end included). */
+const hexValue = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1);
 
 /** Whether `rawQuery` has more pairs that are not empty (PHP skips "&&") than PHP_MAX_INPUT_VARS. */
 function pastPhpLimit(rawQuery: string): boolean {
@@ -210,6 +248,17 @@ export function queryParamsIn(rawQuery: string, reading: QueryReading): Readonly
       .split("&")
       .filter((pair) => !INVALID_ESCAPE.test(pair) && (reading.drops === "invalid escapes" || !pair.includes(";")));
     for (const [name, value] of new URLSearchParams(kept.join("&"))) add(name, value);
+  } else if (reading.foldedNames) {
+    // One name in any letter case: its first value under every spelling sent and in lower case.
+    const first = new Map<string, string>();
+    const spellings: string[] = [];
+    for (const [name, value] of new URLSearchParams(rawQuery)) {
+      const folded = name.toLowerCase();
+      if (!first.has(folded)) first.set(folded, value);
+      spellings.push(name);
+    }
+    for (const name of spellings) values.set(name, first.get(name.toLowerCase())!);
+    first.forEach((value, folded) => values.set(folded, value));
   } else if (reading.decoded) {
     for (const [name, value] of new URLSearchParams(reading.semicolons ? rawQuery.replaceAll(";", "&") : rawQuery)) add(name, value);
   } else {

@@ -32,6 +32,9 @@ describe("params", () => {
     expect(cased.params("t")).toEqual(["2", "1", "3"]);
     expect(cased.asEnvoyReads()).not.toBe(cased);
     expect(cased.asEnvoyReads().params("t")).toEqual(["2"]);
+    const encoded = at("/?t=2&%54=3");
+    expect(encoded.params("t")).toEqual(["2", "3"]);
+    expect(encoded.asEnvoyReads().params("t")).toEqual(["2"]);
     const upper = at("/?t=x");
     expect(upper.params("T")).toEqual(["x"]);
     expect(upper.asEnvoyReads().params("T")).toEqual([]);

@@ -60,14 +60,31 @@ describe("paramIn: percent-decoded readings", () => {
     expect(paramIn("role=%61dmin;x=1", "role", decoded("first", true))).toBe("admin");
   });
 
-  it("reads every combination besides Envoy's once, PHP's (under max_input_vars too), Go's and Tomcat's", () => {
-    expect(OTHER_QUERY_READINGS).toHaveLength(11);
-    expect(new Set(OTHER_QUERY_READINGS.map((r) => `${r.value} ${r.semicolons} ${r.decoded} ${r.phpNames} ${r.drops}`)).size).toBe(11);
+  it("reads every combination besides Envoy's once, PHP's (under max_input_vars too), Go's, Tomcat's and ASP.NET Core's", () => {
+    expect(OTHER_QUERY_READINGS).toHaveLength(12);
+    expect(
+      new Set(OTHER_QUERY_READINGS.map((r) => `${r.value} ${r.semicolons} ${r.decoded} ${r.phpNames} ${r.drops} ${r.foldedNames}`)).size,
+    ).toBe(12);
+    expect(OTHER_QUERY_READINGS.filter((r) => r.foldedNames)).toEqual([
+      expect.objectContaining({ value: "first", decoded: true, semicolons: false, phpNames: false, drops: "none" }),
+    ]);
     expect(OTHER_QUERY_READINGS.some((r) => r.value === "first" && !r.semicolons && !r.decoded)).toBe(false);
     expect(OTHER_QUERY_READINGS.filter((r) => r.phpNames)).toEqual([
       expect.objectContaining({ value: "last", decoded: true, semicolons: false, drops: "none" }),
       expect.objectContaining({ value: "last", decoded: true, semicolons: false, drops: "past max_input_vars" }),
     ]);
+  });
+});
+
+describe("paramIn: names in any letter case (ASP.NET Core)", () => {
+  const ASPNET = OTHER_QUERY_READINGS.find((r) => r.foldedNames)!;
+  it("reads the first value of a name in any case, under every spelling sent and in lower case", () => {
+    expect(paramIn("ROLE=admin&role=user", "role", ASPNET)).toBe("admin");
+    expect(paramIn("ROLE=admin&role=user", "ROLE", ASPNET)).toBe("admin");
+    expect(paramIn("Role=admin", "role", ASPNET)).toBe("admin");
+    expect(paramIn("%52ole=admin&role=user", "role", ASPNET)).toBe("admin");
+    expect(paramIn("role=user&ROLE=admin", "role", ASPNET)).toBe("user");
+    expect(paramIn("role=a+b", "role", ASPNET)).toBe("a b");
   });
 });
 

@@ -129,6 +129,13 @@ export const apiKeyCases: readonly Case[] = [
     "query parameter names were compared case-sensitively, as Envoy compares them, so alice was authenticated while bob's key went upstream under a name ASP.NET Core (whose query names are case-insensitive) reads as api_key; a parameter whose name matches in any case is now a copy, and a repeated key parameter is refused",
   ),
   c(
+    "query-name-encoded-other-case-twice",
+    "`?api_key=alice-key&%41pi_key=bob-key` (the second name is `Api_key` once decoded, with no upper-case letter as sent)",
+    invalid("more than one param api_key was sent"),
+    (ctx) => ctx.check({ path: "/keys?api_key=alice-key&%41pi_key=bob-key" }),
+    "a query was looked through for names in another letter case only when it held an upper-case letter as sent, so a percent-encoded one (`%41` is `A`) was missed: alice was authenticated while bob's key went upstream under a name ASP.NET Core reads as api_key; a query holding a `%` is now looked through too",
+  ),
+  c(
     "query-name-other-case-only",
     "`?Api_Key=alice-key` and no other key (only a reader of names in any case finds it; Envoy finds none)",
     unread,
@@ -273,6 +280,13 @@ export const apiKeyCases: readonly Case[] = [
     { status: 403, code: "authz_denied", reason: "reading the first value of a name in the query split at & and ;" },
     (ctx) => ctx.check({ path: "/account?x=1;account=bob&account=alice", headers: { "x-api-key": "alice-key" } }),
     "see apikey.account-semicolon-after",
+  ),
+  c(
+    "account-other-case-before",
+    "alice's key with `?ACCOUNT=bob&account=alice` (Envoy's account is alice; ASP.NET Core reads names in any letter case, its first account is bob)",
+    { status: 403, code: "authz_denied", reason: "reading ASP.NET Core's" },
+    (ctx) => ctx.check({ path: "/account?ACCOUNT=bob&account=alice", headers: { "x-api-key": "alice-key" } }),
+    "CEL's request.query was read with names as sent, so alice reached bob's account where an ASP.NET Core upstream (whose query names are case-insensitive) acts on bob; that reading is now decided too",
   ),
   c(
     "account-encoded-name-around",

@@ -577,6 +577,13 @@ export const jwtCases: readonly Case[] = [
     "query parameter names were compared case-sensitively, as Envoy compares them, so the forged token was not read and went upstream unverified, where ASP.NET Core (whose query names are case-insensitive) reads it as access_token; a parameter whose name matches in any case is now read too, and every token found must verify",
   ),
   c(
+    "param-name-encoded-other-case-optional",
+    "optional route: `?%41ccess_token=<forged>` (`Access_token` once decoded, with no upper-case letter as sent)",
+    badSignature,
+    (ctx) => ctx.check({ path: `/optional?%41ccess_token=${token({ sub: "admin" }, {}, ctx.keys.stranger)}` }),
+    "a query was looked through for names in another letter case only when it held an upper-case letter as sent, so a percent-encoded one (`%41` is `A`) was missed and the forged token went upstream unverified, where ASP.NET Core reads it as access_token; a query holding a `%` is now looked through too",
+  ),
+  c(
     "param-name-other-case-valid",
     "required route: `?Access_Token=<valid>` alone (Envoy finds no access_token parameter and answers 401)",
     missing,

@@ -201,6 +201,9 @@ const query = onApi(adminOrOpen("queryParams: [{name: role, value: admin}]"), "q
 const QUERY_READINGS =
   'only Envoy\'s reading of the query (the first value, split at "&", as sent) chose the rule, so the open route decided while the upstream acted on a value the protected rule matches; each reading of the query that picks another rule (the last value, the query split at ";" too, percent-decoded) is now decided, and all must allow';
 
+const ASPNET_CASE =
+  "no reading of the query read names in any letter case, as ASP.NET Core's query collection does, so `ROLE=admin` was no role parameter while the open route decided and an ASP.NET Core upstream acted on admin; that reading (the first value of a name in any case, percent-decoded) is now decided too";
+
 const GO_AND_JAVA =
   'no reading of the query skipped the pairs Go\'s net/url (a pair holding ";", since Go 1.17) and Java servlets (Tomcat: an invalid percent-escape) drop, so a value after such a pair, neither the first nor the last, was the one those upstreams acted on while the open route decided; their readings (the first value of the pairs they keep, percent-decoded) are now decided too';
 
@@ -275,6 +278,22 @@ export const routingCases: readonly Case[] = [
   query("repeated-with-key", "`/api?role=user&role=admin` with a valid key: every reading allows", OPEN, "/api?role=user&role=admin", {
     "x-api-key": "alice-key",
   }),
+  query(
+    "other-case-name-first",
+    "`/api?ROLE=admin&role=user`, no key: Envoy reads role=user (the open route); ASP.NET Core reads a name in any letter case, its first role is `admin`",
+    PROTECTED,
+    "/api?ROLE=admin&role=user",
+    {},
+    ASPNET_CASE,
+  ),
+  query(
+    "other-case-name-alone",
+    "`/api?Role=admin`, no key: Envoy finds no role parameter (the open route); ASP.NET Core reads role as `admin`",
+    PROTECTED,
+    "/api?Role=admin",
+    {},
+    "see route.query-other-case-name-first",
+  ),
   query(
     "go-skips-semicolon-pair",
     "`/api?role=x;&role=admin&role=user`, no key: Go's net/url (since 1.17) drops a pair holding `;` and reads `admin` first; Envoy reads `x;`, the last value is `user`",
