@@ -44,6 +44,16 @@ export const PREFLIGHT_HEADER = "x-portcullis-preflight";
  */
 export const COOKIE_OUTCOME_HEADER = "x-portcullis-cookie";
 
+/**
+ * On a forward-auth allow, the headers the client's response gets (an allowed actual CORS request's
+ * Access-Control-Allow-Origin, -Allow-Credentials, -Expose-Headers and Vary, as Envoy's cors filter
+ * adds them) are named with this prefix: `x-portcullis-response-access-control-allow-origin`. nginx
+ * and Caddy copy an auth answer's headers onto the upstream request by name, so under their own names
+ * they could not be told from an upstream header a policy sets (`claimToHeaders` may name
+ * `vary`); no policy may set an `x-portcullis-*` header (lib/headers.ts).
+ */
+export const CLIENT_RESPONSE_PREFIX = "x-portcullis-response-";
+
 function cookieOutcome(decision: Decision): "replace" | "remove" | undefined {
   if (Object.hasOwn(decision.upstreamHeaders, "cookie")) return "replace";
   return decision.removeHeaders.includes("cookie") ? "remove" : undefined;
@@ -57,14 +67,17 @@ function cookieOutcome(decision: Decision): "replace" | "remove" | undefined {
  * (`cors_preflight`, `cors_origin`). The shipped nginx and Caddy configurations answer the client
  * 204 with those headers; a proxy not configured for it answers 403, so the preflight fails closed
  * and the upstream never sees it. An allow that changes the Cookie header says how in
- * `x-portcullis-cookie` (see COOKIE_OUTCOME_HEADER).
+ * `x-portcullis-cookie` (see COOKIE_OUTCOME_HEADER); the headers an allow adds to the client's
+ * response are named `x-portcullis-response-<name>` (see CLIENT_RESPONSE_PREFIX).
  */
 export function forwardAuthResponse(decision: Decision): WireResponse {
   if (decision.allowed) {
     const cookie = cookieOutcome(decision);
-    return cookie === undefined
-      ? envoyResponse(decision)
-      : render({ ...decision, responseHeaders: { ...decision.responseHeaders, [COOKIE_OUTCOME_HEADER]: cookie } });
+    if (cookie === undefined && isEmpty(decision.responseHeaders)) return envoyResponse(decision);
+    const responseHeaders: Record<string, string> = {};
+    for (const [name, value] of Object.entries(decision.responseHeaders)) responseHeaders[CLIENT_RESPONSE_PREFIX + name] = value;
+    if (cookie !== undefined) responseHeaders[COOKIE_OUTCOME_HEADER] = cookie;
+    return render({ ...decision, responseHeaders });
   }
   if (decision.status >= 300) return envoyResponse(decision);
   // Only Portcullis' CORS answers are preflights; an external service's 2xx denial is a plain refusal here.

@@ -12,6 +12,7 @@ import { MAX_HEADER_LINES } from "../../controller/snapshot/route-index.ts";
 import { exampleToken } from "../support/app.ts";
 import { isHeaderLines, send, type HeaderLines, type RawResponse } from "../support/http.ts";
 import {
+  ECHO_RESPONSE_HEADERS,
   HOST,
   PROXIES,
   replaceOnce,
@@ -68,6 +69,9 @@ function rawStatus(url: string, text: string): Promise<number> {
 }
 
 const IDENTITY = ["x-user-id", "x-user-group", "x-user-email"];
+/** The response headers Envoy's cors filter sets on an actual request's response (and Portcullis' Vary: Origin). */
+const CORS_RESPONSE = ["access-control-allow-origin", "access-control-allow-credentials", "access-control-expose-headers", "vary"];
+const NO_CORS = Object.fromEntries(CORS_RESPONSE.map((h) => [h, null]));
 const spoof = { "x-user-id": "mallory", "x-user-group": "admins", "x-user-email": "mallory@evil.example" };
 
 /**
@@ -232,6 +236,58 @@ function decisions(
       it("the actual request with the key: 200, the origin allowed, the key stripped", async () => {
         const { r, up } = await through(proxy(), "/v1/embeddings", { origin: "https://app.example.com", "x-api-key": ALICE_KEY });
         expect([r.status, up?.headers["x-user-id"], up?.headers["x-api-key"]]).toEqual([200, "alice", undefined]);
+      });
+      describe("the actual request's response gets the headers Envoy's cors filter adds", () => {
+        const actual = { origin: "https://app.example.com", "x-api-key": ALICE_KEY };
+        /** The response's CORS headers, null where absent; Vary as the client receives it (repeated lines joined). */
+        const corsHeaders = (r: RawResponse) => Object.fromEntries(CORS_RESPONSE.map((h) => [h, r.header(h)]));
+        const appCors = {
+          "access-control-allow-origin": "*",
+          "access-control-allow-credentials": "false",
+          "access-control-expose-headers": "x-app-header",
+          vary: "Accept-Encoding",
+        };
+        it("from an allowed origin: Access-Control-Allow-Origin (its origin), -Allow-Credentials, -Expose-Headers, and Vary: Origin", async () => {
+          const { r, up } = await through(proxy(), "/v1/embeddings", actual);
+          expect([r.status, up?.headers["x-user-id"]]).toEqual([200, "alice"]);
+          expect(Object.keys(up?.headers ?? {}).filter((h) => h.startsWith("x-portcullis-response-"))).toEqual([]);
+          expect(corsHeaders(r)).toEqual({
+            "access-control-allow-origin": "https://app.example.com",
+            "access-control-allow-credentials": "true",
+            "access-control-expose-headers": "x-request-cost",
+            vary: "Origin",
+          });
+        });
+        it("the app's own Access-Control-* headers are replaced by the policy's (Envoy's filter sets them), its Vary kept", async () => {
+          const { r } = await through(proxy(), "/v1/embeddings", { ...actual, [ECHO_RESPONSE_HEADERS]: JSON.stringify(appCors) });
+          expect(corsHeaders(r)).toEqual({
+            "access-control-allow-origin": "https://app.example.com",
+            "access-control-allow-credentials": "true",
+            "access-control-expose-headers": "x-request-cost",
+            vary: "Accept-Encoding, Origin",
+          });
+        });
+        it("from an origin not listed: 200 with none of them, the app's own reach the client as it sent them", async () => {
+          const evil = { ...actual, origin: "https://evil.example" };
+          expect(corsHeaders((await through(proxy(), "/v1/embeddings", evil)).r)).toEqual(NO_CORS);
+          const { r } = await through(proxy(), "/v1/embeddings", { ...evil, [ECHO_RESPONSE_HEADERS]: JSON.stringify(appCors) });
+          expect([r.status, corsHeaders(r)]).toEqual([200, appCors]);
+        });
+        it("on a route without cors: none added, the app's own untouched", async () => {
+          expect(corsHeaders((await through(proxy(), "/healthz", { origin: "https://app.example.com" })).r)).toEqual(NO_CORS);
+          const { r } = await through(proxy(), "/healthz", {
+            origin: "https://app.example.com",
+            [ECHO_RESPONSE_HEADERS]: JSON.stringify(appCors),
+          });
+          expect([r.status, corsHeaders(r)]).toEqual([200, appCors]);
+        });
+        it("a client cannot supply them: its copies of the names Portcullis' answer carries them under never reach its response", async () => {
+          const forged = Object.fromEntries(CORS_RESPONSE.map((h) => [`x-portcullis-response-${h}`, "https://evil.example"]));
+          for (const path of ["/healthz", "/v1/embeddings"]) {
+            const { r } = await through(proxy(), path, { origin: "https://evil.example", "x-api-key": ALICE_KEY, ...forged });
+            expect([path, r.status, corsHeaders(r)]).toEqual([path, 200, NO_CORS]);
+          }
+        });
       });
     });
 

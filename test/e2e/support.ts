@@ -160,7 +160,13 @@ export interface Seen {
   readonly body: string;
 }
 
-/** The app behind the proxy: answers 200 with what it received, as JSON. */
+/**
+ * Asks the app behind the proxy to put these headers (a JSON object of name to value) on its
+ * response too, as an app that answers CORS itself does.
+ */
+export const ECHO_RESPONSE_HEADERS = "x-echo-response-headers";
+
+/** The app behind the proxy: answers 200 with what it received, as JSON (and the headers ECHO_RESPONSE_HEADERS asks for). */
 export interface Upstream {
   readonly port: number;
   readonly seen: Seen[];
@@ -184,7 +190,9 @@ export async function startUpstream(): Promise<Upstream> {
         body: Buffer.concat(chunks).toString("utf8"),
       };
       seen.push(record);
-      res.writeHead(200, { "content-type": "application/json", "x-upstream": "echo" });
+      const asked = req.headers[ECHO_RESPONSE_HEADERS];
+      const extra: Record<string, string> = typeof asked === "string" ? JSON.parse(asked) : {};
+      res.writeHead(200, { ...extra, "content-type": "application/json", "x-upstream": "echo" });
       res.end(JSON.stringify(record));
     });
   });

@@ -89,6 +89,43 @@ describe("forward-auth: what becomes of the Cookie header (issue 12.7)", () => {
   });
 });
 
+describe("forward-auth: the headers an allowed actual CORS request's response gets", () => {
+  const cors = { "access-control-allow-origin": "https://app.example.com", "access-control-allow-credentials": "true", vary: "Origin" };
+  const allowed = (upstreamHeaders: Record<string, string>, removeHeaders: string[] = []): Decision => ({
+    allowed: true,
+    status: 200,
+    code: "allowed",
+    message: "allowed",
+    route: "tenant-a/api rule 0",
+    policy: "tenant-a/cors",
+    principal: "jwt idp sub=alice",
+    upstreamHeaders,
+    removeHeaders,
+    responseHeaders: cors,
+  });
+  it("are named x-portcullis-response-<name>, apart from a header of the same name a policy sets upstream (claimToHeaders: vary)", () => {
+    const forward = forwardAuthResponse(allowed({ "x-user-id": "alice", vary: "claim-value" }));
+    expect(forward.headers).toEqual({
+      "x-portcullis-response-access-control-allow-origin": "https://app.example.com",
+      "x-portcullis-response-access-control-allow-credentials": "true",
+      "x-portcullis-response-vary": "Origin",
+      "x-user-id": "alice",
+      vary: "claim-value",
+    });
+  });
+  it("beside the Cookie outcome when sanitize cut a key cookie", () => {
+    const forward = forwardAuthResponse(allowed({ cookie: "theme=dark" }, ["x-api-key"]));
+    expect([forward.headers["x-portcullis-cookie"], forward.headers["x-portcullis-response-vary"], forward.headers.vary]).toEqual([
+      "replace",
+      "Origin",
+      undefined,
+    ]);
+  });
+  it("keep their own names on Envoy's port, whose allowed_client_headers_on_success picks them", () => {
+    expect(envoyResponse(allowed({ "x-user-id": "alice" })).headers).toEqual({ ...cors, "x-user-id": "alice" });
+  });
+});
+
 describe("an allow's header lines (issue 17: built at their exact length, the decision's headers reused when they are all)", () => {
   const allow = (upstreamHeaders: Record<string, string>, removeHeaders: string[], responseHeaders: Record<string, string>): Decision => ({
     allowed: true,

@@ -6,7 +6,8 @@
  * leading characters match, and once it matched, by its own value in this snapshot's memo (a
  * hash-table read, as Envoy's filter reads its table of keys). Stricter than Envoy: a source sent
  * more than once (two header lines, a repeated parameter or cookie) is refused rather than read at
- * its first copy, and a key is read only where Envoy's filter reads it too (a query parameter read
+ * its first copy, so is a different key in a later source an upstream may read (unless `sanitize`
+ * removes every source), and a key is read only where Envoy's filter reads it too (a query parameter read
  * as Envoy reads the query: not at a ";", under a name PHP renames or with "+" as a space; a cookie
  * as Envoy reads the Cookie header: not trimmed, double quotes removed): a key only another reading
  * finds is refused, as Envoy finds none there (DESIGN §0). With `sanitize`
@@ -42,7 +43,7 @@ export function checkApiKey(
         error: deny(401, "apikey_invalid", `Client authentication failed: more than one ${source.in} ${source.name} was sent`, where),
       };
     }
-    const key = source.in === "header" ? withoutBearer(withoutOws(request.headerLineAt(source.name, 0))) : copiesIn(request, source)[0]!;
+    const key = keyIn(request, source);
     // Before the memo: a key that matched where Envoy reads it is no key where Envoy does not.
     if (key !== "" && !envoyReads(request, source, key)) {
       trace?.add("sources", `${describeSource(source)}: a key only where the proxy does not read it`);
@@ -55,7 +56,7 @@ export function checkApiKey(
     const ownOutcome = config.sanitize && readsCookies(config) && request.header("cookie") !== undefined;
     // A key that matched before (a trace says which client: it looks the key up again).
     const known = key === "" || ownOutcome || trace !== undefined ? undefined : memo.apiKey(config, key);
-    if (known !== undefined) return known;
+    if (known !== undefined) return laterSourceDiffers(config, i, request, key, trace) ? differentKeys(where) : known;
     const client = key === "" ? undefined : config.clientByDigest.get(apiKeyDigest(key));
     trace?.add(
       "sources",
@@ -64,11 +65,48 @@ export function checkApiKey(
     if (key === "") continue;
     if (client === undefined)
       return { ok: false, error: deny(401, "apikey_invalid", "Client authentication failed: the API key is not valid", where) };
+    if (laterSourceDiffers(config, i, request, key, trace)) return differentKeys(where);
     if (ownOutcome) return passed(config, client, request);
     return memo.rememberApiKey(config, key, passed(config, client, request));
   }
   return { ok: false, error: deny(401, "apikey_missing", "Client authentication failed: no API key in the request", where) };
 }
+
+/** The one copy of `source` as Envoy's filter takes it as a key (a header trimmed and without "Bearer "). */
+function keyIn(request: NormalizedRequest, source: CredentialSource): string {
+  return source.in === "header" ? withoutBearer(withoutOws(request.headerLineAt(source.name, 0))) : copiesIn(request, source)[0]!;
+}
+
+/**
+ * Whether a source after the `used`th holds a key other than `key` (or several copies): Envoy never
+ * reads it, an upstream that reads it does (a valid X-API-Key beside another client's `?api_key=`), so
+ * the request reads two ways (DESIGN §0). Never with `sanitize`: every source is then removed before
+ * the upstream (a parameter source with `sanitize` is Invalid).
+ */
+function laterSourceDiffers(config: CompiledApiKey, used: number, request: NormalizedRequest, key: string, trace?: Trace): boolean {
+  if (config.sanitize) return false;
+  for (let j = used + 1; j < config.sources.length; j++) {
+    const later = config.sources[j]!;
+    const copies = copyCount(request, later);
+    if (copies > 1) {
+      trace?.add("sources", `${describeSource(later)}: ${copies} copies`);
+      return true;
+    }
+    if (copies === 1) {
+      const other = keyIn(request, later);
+      if (other !== "" && other !== key) {
+        trace?.add("sources", `${describeSource(later)}: a different key`);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+const differentKeys = (where: { route: string; policy: string }): PhaseResult => ({
+  ok: false,
+  error: deny(401, "apikey_invalid", "Client authentication failed: a different API key was sent in another place", where),
+});
 
 /** Whether a source is a cookie (an index loop: no closure or iterator per request). */
 function readsCookies(config: CompiledApiKey): boolean {

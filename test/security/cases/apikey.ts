@@ -106,8 +106,25 @@ export const apiKeyCases: readonly Case[] = [
       "a header key was trimmed of every Unicode space (String.trim), so alice was authenticated where Envoy looks up the key with the space and answers 401",
     ),
   ),
-  c("header-and-query", "valid X-API-Key and a wrong `api_key` (the first source present is used)", ALICE, (ctx) =>
-    ctx.check({ path: "/keys?api_key=wrong", headers: { "x-api-key": "alice-key" } }),
+  c(
+    "header-and-query",
+    "valid X-API-Key and a wrong `api_key` (Envoy reads the first source; an upstream reading the parameter reads the wrong key)",
+    invalid("a different API key was sent in another place"),
+    (ctx) => ctx.check({ path: "/keys?api_key=wrong", headers: { "x-api-key": "alice-key" } }),
+    "the first source holding a key was read and the later ones left unread, as Envoy reads them, so alice was authenticated while an upstream reading `api_key` read another key; a later source holding a different key is now a second reading, refused",
+  ),
+  c(
+    "header-and-cookie-other-client",
+    "alice's key in X-API-Key and bob's in the `apikey` cookie (an upstream reading the cookie reads bob)",
+    invalid("a different API key was sent in another place"),
+    (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": "alice-key", cookie: "apikey=bob-key" } }),
+    "a later source's key was never read: alice was authenticated while bob's key went upstream in the cookie",
+  ),
+  c("header-and-query-same-key", "alice's key in X-API-Key and in `api_key` (every source reads alice)", ALICE, (ctx) =>
+    ctx.check({ path: "/keys?api_key=alice-key", headers: { "x-api-key": "alice-key" } }),
+  ),
+  c("header-and-empty-query", "alice's key in X-API-Key and an empty `api_key` (no key there on any reading)", ALICE, (ctx) =>
+    ctx.check({ path: "/keys?api_key=", headers: { "x-api-key": "alice-key" } }),
   ),
   c("wrong-header-good-query", "wrong X-API-Key and a valid `api_key`", invalid(), (ctx) =>
     ctx.check({ path: "/keys?api_key=alice-key", headers: { "x-api-key": "wrong" } }),

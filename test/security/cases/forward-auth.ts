@@ -93,6 +93,29 @@ export const forwardAuthCases: readonly Case[] = [
     "see forward.preflight",
   ),
   c(
+    "cors-actual",
+    "an actual request from a listed origin with its key: the client's response headers (Access-Control-*, Vary) come as `x-portcullis-response-<name>`, the client's own copies of those names ignored",
+    {
+      status: 200,
+      code: "allowed",
+      upstream: {
+        "x-client-id": "alice",
+        "x-portcullis-response-access-control-allow-origin": CORS_ORIGIN,
+        "x-portcullis-response-access-control-allow-credentials": "true",
+        "x-portcullis-response-vary": "Origin",
+      },
+    },
+    (ctx) =>
+      ctx.forward(
+        original("/cors", "GET", {
+          origin: CORS_ORIGIN,
+          "x-api-key": "alice-key",
+          "x-portcullis-response-access-control-allow-origin": "https://evil.example",
+        }),
+      ),
+    "the forward-auth answer carried them under their own names, which nginx and Caddy cannot tell from a header a policy sets upstream, and the shipped configurations dropped them: browsers could not read an allowed cross-origin answer; both now copy these names onto the client's response",
+  ),
+  c(
     "underscore-identity",
     "`X_Client_Id: admin` on the open route (a CGI upstream reads it as HTTP_X_CLIENT_ID)",
     { status: 400, code: "request_invalid", reason: "X_Client_Id".toLowerCase() },
