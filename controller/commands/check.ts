@@ -38,6 +38,10 @@ export async function runCheck(config: CheckConfig, out: (text: string) => void,
 const UNTIL_FIXED =
   "until it is fixed, a serve started on this folder is not ready and denies every check, and a running one keeps enforcing the folder's last good contents";
 
+/** What a ClientTrafficPolicy the flags contradict means to serve (runtime/standalone.ts). */
+const UNTIL_FLAGS_AGREE =
+  "until then, a serve started on this folder is not ready and denies every check, and a running one keeps enforcing the folder's last good contents";
+
 /** The decision serve would make on `config.manifests` for the request in `config`, with its trace; problems go to `report`. */
 export async function checkFolder(config: CheckConfig, report: (line: string) => void): Promise<Explained> {
   const folder = compileFolder(
@@ -48,10 +52,11 @@ export async function checkFolder(config: CheckConfig, report: (line: string) =>
     clientAddressOptionsOf(config),
   );
   for (const line of folder.brokenFiles) report(`error: ${line} (${UNTIL_FIXED})`);
-  for (const line of folderWarnings(folder)) report(`warning: ${line}`);
-  if (folder.brokenFiles.length > 0) {
+  for (const line of folder.clientIPDetection) report(`error: ${line} (${UNTIL_FLAGS_AGREE})`);
+  for (const line of folderWarnings(folder, "errors")) report(`warning: ${line}`);
+  if (folder.brokenFiles.length > 0 || folder.clientIPDetection.length > 0) {
     const trace = new Trace();
-    trace.step("manifests", { brokenFiles: folder.brokenFiles });
+    trace.step("manifests", { brokenFiles: folder.brokenFiles, clientIPDetection: folder.clientIPDetection });
     return withDecision(trace, NOT_READY);
   }
   return decide(config, folder.snapshot, report);

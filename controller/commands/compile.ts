@@ -47,7 +47,7 @@ export function runCompile(config: CompileConfig, out: (text: string) => void, r
     .filter((lines) => lines.length > 0);
   const errors = [...folder.brokenFiles, ...notAccepted.flat()];
   for (const line of errors) report(`error: ${line}`);
-  for (const line of folderWarnings(folder)) report(`warning: ${line}`);
+  for (const line of folderWarnings(folder, "warnings")) report(`warning: ${line}`);
   if (errors.length > 0) {
     const counts = [
       [

@@ -23,9 +23,13 @@ export interface FolderCompile extends CompileResult {
   readonly clientIPDetection: readonly string[];
 }
 
-/** The lines check and compile print as warnings: duplicates read once, fields not read, problems of objects that are not policies. */
-export function folderWarnings(folder: FolderCompile): string[] {
-  return [...folder.duplicateObjects, ...folder.unreadFields, ...folder.clientIPDetection, ...folder.problems];
+/**
+ * The lines check and compile print as warnings: duplicates read once, fields not read, problems of
+ * objects that are not policies; compile's ClientTrafficPolicy lines too (check's are errors).
+ */
+export function folderWarnings(folder: FolderCompile, clientIPDetection: "warnings" | "errors"): string[] {
+  const detection = clientIPDetection === "warnings" ? folder.clientIPDetection : [];
+  return [...folder.duplicateObjects, ...folder.unreadFields, ...detection, ...folder.problems];
 }
 
 /**

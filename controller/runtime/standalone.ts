@@ -21,7 +21,8 @@ export interface FolderSource {
  * published (every check is denied, not_ready); a read the folder changed during is skipped (the
  * change brings another). Each broken file is logged with its line, and
  * `portcullis_serving_last_good_config{source="manifests"}` is 1 meanwhile. A ClientTrafficPolicy
- * whose clientIPDetection is not what `clientAddress` (the flags) says is logged on each read. Throws
+ * whose clientIPDetection is not what `clientAddress` (the flags) says is refused the same way: rules
+ * on client addresses would decide on another address than Envoy's. Throws
  * UnreadableInputError when the folder cannot be read at start (fail fast: there is nothing to
  * serve); later, an unreadable folder keeps the last snapshot.
  */
@@ -39,7 +40,8 @@ export function startFolderSource(
       logger.info({ dir }, "manifest folder changed while being read; reading it again");
       return Promise.resolve();
     }
-    const broken = latest.errors.length > 0;
+    const contradicted = clientIPDetectionLines(latest.objects, clientAddress);
+    const broken = latest.errors.length > 0 || contradicted.length > 0;
     metrics.servingLastGood.set({ source: "manifests" }, broken ? 1 : 0);
     for (const e of latest.errors) {
       logger.error(
@@ -49,6 +51,13 @@ export function startFolderSource(
           : "manifest file is broken; the folder's last good contents stay in force, changes to other files included",
       );
     }
+    for (const line of contradicted)
+      logger.error(
+        { problem: line },
+        pipeline.current === undefined
+          ? "ClientTrafficPolicy contradicts the client address flags; not ready: every check is denied until they agree"
+          : "ClientTrafficPolicy contradicts the client address flags; the last snapshot stays in force until they agree",
+      );
     // What a file that never parsed holds is unknown: any route may be its policy's.
     if (inForce === undefined)
       logger.error(
@@ -60,8 +69,6 @@ export function startFolderSource(
     if (broken) return Promise.resolve();
     for (const r of latest.rejected) logger.warn({ origin: r.origin, object: r.object, reason: r.reason }, "duplicate object read once");
     for (const line of latest.unread) logger.warn({ problem: line }, "field not read, as Envoy Gateway's file provider");
-    for (const line of clientIPDetectionLines(latest.objects, clientAddress))
-      logger.warn({ problem: line }, "ClientTrafficPolicy not read: the client address flags decide");
     return pipeline.update(() => latest.resources);
   };
   // Watching starts before the first read, so that a change made meanwhile is not missed.

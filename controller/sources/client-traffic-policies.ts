@@ -14,10 +14,11 @@ import type { RawObject } from "../api/resources.ts";
 const GROUP = "gateway.envoyproxy.io/";
 
 /**
- * One warning per ClientTrafficPolicy in `objects` whose client address detection differs from
- * `flags` (serve and check), naming the flags that read it as Envoy does; without `flags`
- * (compile, which decides nothing), one per ClientTrafficPolicy that sets `clientIPDetection`,
- * naming the flags to serve with.
+ * One line per ClientTrafficPolicy in `objects` whose client address detection differs from
+ * `flags` (serve and check refuse the folder: decided on another address than Envoy's, an Allow
+ * rule for the proxies' network lets every client in), naming the flags that read it as Envoy does;
+ * without `flags` (compile, which decides nothing), one per ClientTrafficPolicy that sets
+ * `clientIPDetection`, naming the flags to serve with.
  */
 export function clientIPDetectionLines(objects: readonly RawObject[], flags?: ClientAddressOptions): string[] {
   return objects.flatMap(({ object, origin }) => {
@@ -32,9 +33,7 @@ export function clientIPDetectionLines(objects: readonly RawObject[], flags?: Cl
     const name = `ClientTrafficPolicy ${typeof o.metadata?.namespace === "string" ? o.metadata.namespace : "default"}/${String(o.metadata?.name)}`;
     return [
       `${origin} (${name}): Envoy finds the client address as its clientIPDetection says, which Portcullis does not read: ` +
-        (told === undefined
-          ? `serve with ${flagText(wanted)}`
-          : `Portcullis runs with ${told}; start it with ${flagText(wanted)}, or rules on client addresses decide on another address than Envoy's`),
+        (told === undefined ? `serve with ${flagText(wanted)}` : `Portcullis runs with ${told}; start it with ${flagText(wanted)}`),
     ];
   });
 }

@@ -320,11 +320,11 @@ spec:
   });
 });
 
-describe("check warns of a ClientTrafficPolicy it does not read", () => {
-  it("restrict-ip-access as Envoy Gateway's page writes it, checked without --xff-trusted-hops: the address is the proxy's, and the warning names the flag", async () => {
-    const dir = folderOf(
+describe("check refuses a folder whose ClientTrafficPolicy the client address flags contradict", () => {
+  const folderWith = (cidr: string) =>
+    folderOf(
       `${gatewayWithRoute("api.example.com")}---
-${securityPolicy("by-address", { authorization: { defaultAction: "Deny", rules: [{ action: "Allow", principal: { clientCIDRs: ["10.0.1.0/24"] } }] } })}---
+${securityPolicy("by-address", { authorization: { defaultAction: "Deny", rules: [{ action: "Allow", principal: { clientCIDRs: [cidr] } }] } })}---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: ClientTrafficPolicy
 metadata: {name: enable-client-ip-detection, namespace: apps}
@@ -333,22 +333,29 @@ spec:
   targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
 `,
     );
-    const run = async (flags: string[]) => {
-      const reported: string[] = [];
-      const argv = ["check", "--manifests", dir, ...flags, "-H", "X-Forwarded-For: 10.0.1.1,172.18.0.5", "GET", "http://api.example.com/"];
-      const code = await runCheck(
-        loadConfig(argv, {}) as CheckConfig,
-        () => {},
-        (line) => reported.push(line),
-      );
-      return { code, reported };
-    };
-    expect(await run([])).toEqual({
-      code: 1,
-      reported: [
-        "warning: world.yaml#4 (ClientTrafficPolicy apps/enable-client-ip-detection): Envoy finds the client address as its clientIPDetection says, which Portcullis does not read: Portcullis runs with --xff-trusted-hops 0; start it with --xff-trusted-hops 1, or rules on client addresses decide on another address than Envoy's",
-      ],
-    });
-    expect(await run(["--xff-trusted-hops", "1"])).toEqual({ code: 0, reported: [] });
+  const run = async (dir: string, flags: string[]) => {
+    const reported: string[] = [];
+    const argv = ["check", "--manifests", dir, ...flags, "-H", "X-Forwarded-For: 203.0.113.9,172.18.0.5", "GET", "http://api.example.com/"];
+    const code = await runCheck(
+      loadConfig(argv, {}) as CheckConfig,
+      () => {},
+      (line) => reported.push(line),
+    );
+    return { code, reported };
+  };
+  const refusal =
+    "error: world.yaml#4 (ClientTrafficPolicy apps/enable-client-ip-detection): Envoy finds the client address as its clientIPDetection says, which Portcullis does not read: Portcullis runs with --xff-trusted-hops 0; start it with --xff-trusted-hops 1 (until then, a serve started on this folder is not ready and denies every check, and a running one keeps enforcing the folder's last good contents)";
+
+  it("an Allow rule for the proxies' network, checked without --xff-trusted-hops: every client would be the proxy, so nothing is decided (denied), and the error names the flag", async () => {
+    const dir = folderWith("172.18.0.0/16");
+    expect(await run(dir, [])).toEqual({ code: 1, reported: [refusal] });
+    // With the flag, the client is 203.0.113.9, outside the proxies' network: denied by the rule, as Envoy denies it.
+    expect(await run(dir, ["--xff-trusted-hops", "1"])).toEqual({ code: 1, reported: [] });
+  });
+
+  it("restrict-ip-access as Envoy Gateway's page writes it: allowed once the flags say what the ClientTrafficPolicy says", async () => {
+    const dir = folderWith("203.0.113.0/24");
+    expect(await run(dir, [])).toEqual({ code: 1, reported: [refusal] });
+    expect(await run(dir, ["--xff-trusted-hops", "1"])).toEqual({ code: 0, reported: [] });
   });
 });

@@ -24,7 +24,7 @@ const NAME =
 describe("clientIPDetectionLines", () => {
   it("names the flags a ClientTrafficPolicy's numTrustedHops needs when Portcullis runs without them (the doc page's 403 for X-Forwarded-For: 10.0.1.1)", () => {
     expect(clientIPDetectionLines([ctp({ xForwardedFor: { numTrustedHops: 1 } })], PEER)).toEqual([
-      `${NAME}: Portcullis runs with --xff-trusted-hops 0; start it with --xff-trusted-hops 1, or rules on client addresses decide on another address than Envoy's`,
+      `${NAME}: Portcullis runs with --xff-trusted-hops 0; start it with --xff-trusted-hops 1`,
     ]);
   });
 
@@ -44,9 +44,9 @@ describe("clientIPDetectionLines", () => {
     expect(clientIPDetectionLines([ctp({ directSourceIP: {} })], PEER)).toEqual([]);
   });
 
-  it("warns of trusted hops Envoy does not have: a ClientTrafficPolicy without clientIPDetection is Envoy's peer", () => {
+  it("refuses trusted hops Envoy does not have: a ClientTrafficPolicy without clientIPDetection is Envoy's peer", () => {
     expect(clientIPDetectionLines([ctp(undefined)], ONE_HOP)).toEqual([
-      `${NAME}: Portcullis runs with --xff-trusted-hops 1; start it with --xff-trusted-hops 0, or rules on client addresses decide on another address than Envoy's`,
+      `${NAME}: Portcullis runs with --xff-trusted-hops 1; start it with --xff-trusted-hops 0`,
     ]);
   });
 
@@ -57,7 +57,7 @@ describe("clientIPDetectionLines", () => {
         PEER,
       ),
     ).toEqual([
-      `${NAME}: Portcullis runs with --xff-trusted-hops 0; start it with --xff-trusted-cidrs 10.0.0.0/8,192.168.0.0/16 --xff-peer-not-appended, or rules on client addresses decide on another address than Envoy's`,
+      `${NAME}: Portcullis runs with --xff-trusted-hops 0; start it with --xff-trusted-cidrs 10.0.0.0/8,192.168.0.0/16 --xff-peer-not-appended`,
     ]);
     expect(clientIPDetectionLines([ctp({ customHeader: { name: "CF-Connecting-IP", failClosed: true } })], ONE_HOP)[0]).toContain(
       "start it with --client-ip-header cf-connecting-ip",
