@@ -32,7 +32,7 @@ import type { GcTally } from "./heap-probe.ts";
 import { rootWithNodeFlags, startBare, startPortcullis, type ServerProcess } from "./servers.ts";
 import { formatSpread, median, ratiosByRound, spreadOf } from "./spread.ts";
 import { createIdp, mintTokens } from "./tokens.ts";
-import { buildWorld, writeWorld, type Target } from "./world.ts";
+import { buildWorld, envoyCheckHeaders, writeWorld } from "./world.ts";
 import { runWrk, tokenWalk, type WrkOptions, type WrkResult } from "./wrk.ts";
 
 const SCENARIO_NAMES = { "api-key": "API key", "jwt-cached": "JWT, cached token", "jwt-new": "JWT, all-new tokens (ES256)" } as const;
@@ -124,22 +124,21 @@ interface Run {
   readonly rssMiB?: number;
 }
 
-const at = (t: Target) => ({ host: t.host, ...t.headers });
 function loader(url: string): Contender["load"] {
   const walk = tokenWalk(tokensFile);
   return (scenario, seconds) => {
     const base: Omit<WrkOptions, "url" | "headers" | "tokens"> = { cpu: cpu.load, connections, durationS: seconds };
     switch (scenario) {
       case "api-key":
-        return runWrk({ ...base, url: `${url}${world.apiKeyTarget.path}`, headers: at(world.apiKeyTarget) });
+        return runWrk({ ...base, url: `${url}${world.apiKeyTarget.path}`, headers: envoyCheckHeaders(world.apiKeyTarget) });
       case "jwt-cached":
         return runWrk({
           ...base,
           url: `${url}${world.jwtTarget.path}`,
-          headers: { ...at(world.jwtTarget), authorization: `Bearer ${cachedToken}` },
+          headers: envoyCheckHeaders(world.jwtTarget, { authorization: `Bearer ${cachedToken}` }),
         });
       case "jwt-new":
-        return walk({ ...base, url: `${url}${world.jwtTarget.path}`, headers: at(world.jwtTarget) });
+        return walk({ ...base, url: `${url}${world.jwtTarget.path}`, headers: envoyCheckHeaders(world.jwtTarget) });
     }
   };
 }

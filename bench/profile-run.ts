@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { readProfile, summarize, type ProfileSummary } from "./profile.ts";
 import { cpuSeconds } from "./counters.ts";
 import { startBare, startPortcullis } from "./servers.ts";
-import type { World } from "./world.ts";
+import { envoyCheckHeaders, type World } from "./world.ts";
 import { runWrk } from "./wrk.ts";
 
 export interface ProfileOptions {
@@ -44,11 +44,7 @@ export async function profileScenario(
   let cpuUsPerReq = NaN;
   try {
     const target = scenario === "apiKey" || scenario === "baseline" ? o.world.apiKeyTarget : o.world.jwtTarget;
-    const headers = {
-      host: target.host,
-      ...target.headers,
-      ...(scenario === "jwtCached" ? { authorization: `Bearer ${o.cachedToken}` } : {}),
-    };
+    const headers = envoyCheckHeaders(target, scenario === "jwtCached" ? { authorization: `Bearer ${o.cachedToken}` } : {});
     let offset = 0;
     const load = async (durationS: number) => {
       const tokens = scenario === "jwtNew" || scenario === "verifyCeiling" ? { file: o.tokensFile, offset } : undefined;

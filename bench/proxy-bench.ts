@@ -14,7 +14,7 @@ import { startProxy, type CaddyBuild, type JwtCheck, type ProxyKind, type Runnin
 import { roundOrder, summarize, type RoundsOptions, type Run, type ScenarioSummary } from "./serve-bench.ts";
 import { startPortcullis, type ServerProcess } from "./servers.ts";
 import { median, ratiosByRound, spreadOf, type Spread } from "./spread.ts";
-import type { Target } from "./world.ts";
+import { envoyCheckHeaders, type Target } from "./world.ts";
 import { runWrk, tokenWalk, type WrkResult } from "./wrk.ts";
 
 export const PROXY_SCENARIOS = [
@@ -206,7 +206,7 @@ export async function benchProxies(o: ProxyBenchOptions, log: (line: string) => 
       const walking = (url: string, pids: number[], walk: ReturnType<typeof tokenWalk>) => ({
         pids,
         portcullis: url === portcullis!.url,
-        load: (durationS: number) => walk({ ...base, durationS, url: `${url}${jwtTarget.path}`, headers: at(jwtTarget) }),
+        load: (durationS: number) => walk({ ...base, durationS, url: `${url}${jwtTarget.path}`, headers: envoyCheckHeaders(jwtTarget) }),
       });
       switch (s) {
         case "nginx":

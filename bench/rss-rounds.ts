@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { cpuSeconds } from "./counters.ts";
 import { NODE, portsIn, rootWithNodeFlags, startPortcullis } from "./servers.ts";
 import { createIdp, mintTokens } from "./tokens.ts";
-import { buildWorld, writeWorld } from "./world.ts";
+import { buildWorld, envoyCheckHeaders, writeWorld } from "./world.ts";
 import { runWrk, tokenWalk, type WrkResult } from "./wrk.ts";
 
 const { values: flags } = parseArgs({
@@ -93,9 +93,10 @@ const load = (scenario: Scenario, seconds: number): Promise<WrkResult> => {
   const base = { cpu: cpu.load, connections, durationS: seconds };
   const { apiKeyTarget: a, jwtTarget: j } = world;
   const url = (t: typeof a) => `${portcullis.url}${t.path}`;
-  if (scenario === "apiKey") return runWrk({ ...base, url: url(a), headers: { host: a.host, ...a.headers } });
-  if (scenario === "jwtCached") return runWrk({ ...base, url: url(j), headers: { host: j.host, authorization: `Bearer ${cachedToken}` } });
-  return newTokens({ ...base, url: url(j), headers: { host: j.host } });
+  if (scenario === "apiKey") return runWrk({ ...base, url: url(a), headers: envoyCheckHeaders(a) });
+  if (scenario === "jwtCached")
+    return runWrk({ ...base, url: url(j), headers: envoyCheckHeaders(j, { authorization: `Bearer ${cachedToken}` }) });
+  return newTokens({ ...base, url: url(j), headers: envoyCheckHeaders(j) });
 };
 
 const rows: Record<string, unknown>[] = [];

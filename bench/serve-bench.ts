@@ -13,7 +13,7 @@ import { quietly } from "./background.ts";
 import { type GcPerRequest, gcPerRequest, heapProbeEnv, measure, type RunCosts, settleHeap } from "./counters.ts";
 import { startBare, startPortcullis, type ServerProcess } from "./servers.ts";
 import { median, ratiosByRound, spreadOf, type Spread } from "./spread.ts";
-import type { Target, World } from "./world.ts";
+import { envoyCheckHeaders, type Target, type World } from "./world.ts";
 import { runWrk, tokenWalk, type WrkResult } from "./wrk.ts";
 
 export type ScenarioName = "baseline" | "apiKey" | "jwtCached" | "verifyCeiling" | "jwtNew";
@@ -220,18 +220,17 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
     };
     const load = async (scenario: ScenarioName, durationS: number): Promise<WrkResult> => {
       const base = { cpu: o.cpus.load, connections: o.connections, durationS };
-      const at = (t: Target) => ({ host: t.host, ...t.headers });
       switch (scenario) {
         case "baseline":
-          return runWrk({ ...base, url: `${bare.url}${apiKeyTarget.path}`, headers: at(apiKeyTarget) });
+          return runWrk({ ...base, url: `${bare.url}${apiKeyTarget.path}`, headers: envoyCheckHeaders(apiKeyTarget) });
         case "apiKey":
-          return runWrk({ ...base, url: `${portcullis!.url}${apiKeyTarget.path}`, headers: at(apiKeyTarget) });
+          return runWrk({ ...base, url: `${portcullis!.url}${apiKeyTarget.path}`, headers: envoyCheckHeaders(apiKeyTarget) });
         case "jwtCached":
-          return runWrk({ ...base, url: `${portcullis!.url}${jwtTarget.path}`, headers: { ...at(jwtTarget), ...bearer } });
+          return runWrk({ ...base, url: `${portcullis!.url}${jwtTarget.path}`, headers: envoyCheckHeaders(jwtTarget, bearer) });
         case "verifyCeiling":
-          return ceilingTokens({ ...base, url: `${ceiling.url}${jwtTarget.path}`, headers: at(jwtTarget) });
+          return ceilingTokens({ ...base, url: `${ceiling.url}${jwtTarget.path}`, headers: envoyCheckHeaders(jwtTarget) });
         case "jwtNew":
-          return newTokens({ ...base, url: `${portcullis!.url}${jwtTarget.path}`, headers: at(jwtTarget) });
+          return newTokens({ ...base, url: `${portcullis!.url}${jwtTarget.path}`, headers: envoyCheckHeaders(jwtTarget) });
       }
     };
     for (const s of SCENARIOS) {

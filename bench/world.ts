@@ -35,6 +35,17 @@ export interface Target {
   readonly headers: Readonly<Record<string, string>>;
 }
 
+/**
+ * The header lines (name → value) a request for `t` carries to the Envoy HTTP port, as Envoy's ext_authz
+ * HTTP client sends them: the client's Host and lines, and `content-length: 0`, which that client always
+ * adds (lengthZeroHeader() in source/extensions/filters/common/ext_authz/ext_authz_http_impl.cc), so that
+ * the Envoy port (and the bare server set against it) is measured on what it is sent in production.
+ * The forward-auth scenarios send nginx's lines instead, which carry no Content-Length.
+ */
+export function envoyCheckHeaders(t: Target, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  return { host: t.host, "content-length": "0", ...t.headers, ...extra };
+}
+
 export interface World {
   readonly objects: readonly Record<string, unknown>[];
   readonly counts: { readonly routes: number; readonly hosts: number; readonly policies: number; readonly apiKeys: number };

@@ -89,6 +89,36 @@ it("a manifest file broken from the start keeps the server from serving (not rea
   }
 });
 
+/** A ClientTrafficPolicy whose clientIPDetection (one proxy in front) the test app's flags (none: the peer) contradict. */
+const TRUSTS_ONE_HOP = `apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: {name: enable-client-ip-detection, namespace: default}
+spec:
+  clientIPDetection: {xForwardedFor: {numTrustedHops: 1}}
+`;
+
+it("a ClientTrafficPolicy the client address flags contradict keeps the server from serving (not ready, every check denied) until they agree", async () => {
+  const contradicted = await startTestApp({ "90-client-traffic.yaml": TRUSTS_ONE_HOP }, EXAMPLES);
+  try {
+    const ask = () => send(`${contradicted.authz}/healthz`, { headers: { host: "api.maas.example.com" } });
+    expect((await fetch(`${contradicted.admin}/readyz`)).status).toBe(503);
+    expect([(await ask()).status, (await ask()).json().code]).toEqual([403, "not_ready"]);
+    contradicted.write("90-client-traffic.yaml", "");
+    await within(3000, async () => (await ask()).status === 200);
+  } finally {
+    await contradicted.close();
+  }
+});
+
+it("a ClientTrafficPolicy the flags contradict, added to a served folder: the last snapshot stays in force, and the gauge says so", async () => {
+  const generation = app.pipeline.current!.generation;
+  app.write("90-client-traffic.yaml", TRUSTS_ONE_HOP);
+  await within(2000, async () => (await lastGoodGauge()) === "1");
+  expect(app.pipeline.current!.generation).toBe(generation);
+  app.write("90-client-traffic.yaml", "");
+  await within(2000, async () => (await lastGoodGauge()) === "0");
+});
+
 it("a GeoIP database missing at start-up: its policy denies (Invalid) until the file arrives, then it is enforced, without restart", async () => {
   const dir = mkdtempSync(join(tmpdir(), "portcullis-geoip-"));
   const database = join(dir, "GeoLite2-Country.mmdb");
