@@ -45,7 +45,6 @@ export interface ClientAddressOptions {
   readonly peerNotAppended?: boolean | undefined;
 }
 
-/** Throws an Error naming the first CIDR that is not one, or when two rules are set (as Envoy Gateway refuses). */
 /** The options the client address flags give (serve and check: `--xff-trusted-hops`, `--xff-trusted-cidrs`, `--client-ip-header`, `--xff-peer-not-appended`). */
 export function clientAddressOptionsOf(flags: {
   readonly xffTrustedHops: number;
@@ -61,6 +60,7 @@ export function clientAddressOptionsOf(flags: {
   };
 }
 
+/** Throws an Error naming the first CIDR that is not one, or when two rules are set (as Envoy Gateway refuses). */
 export function clientAddressDetection(options: ClientAddressOptions): ClientAddressDetection {
   const rules = [options.trustedHops > 0, options.trustedCidrs.length > 0, options.customHeader !== undefined].filter(Boolean).length;
   if (rules > 1) throw new Error("set one of the trusted hops, the trusted CIDRs and the client address header, not two");

@@ -34,13 +34,14 @@ export async function runCheck(config: CheckConfig, out: (text: string) => void,
   return decision.allowed ? 0 : 1;
 }
 
-/** What a broken file means to serve, said beside each: check decides as a serve starting on the folder, not as one running on it. */
-const UNTIL_FIXED =
-  "until it is fixed, a serve started on this folder is not ready and denies every check, and a running one keeps enforcing the folder's last good contents";
+/** What a folder check refuses means to serve, said beside each problem: check decides as a serve starting on the folder, not as one running on it. */
+const NOT_SERVED =
+  "a serve started on this folder is not ready and denies every check, and a running one keeps enforcing the folder's last good contents";
+/** Beside a broken file. */
+const UNTIL_FIXED = `until it is fixed, ${NOT_SERVED}`;
 
 /** What a ClientTrafficPolicy the flags contradict means to serve (runtime/standalone.ts). */
-const UNTIL_FLAGS_AGREE =
-  "until then, a serve started on this folder is not ready and denies every check, and a running one keeps enforcing the folder's last good contents";
+const UNTIL_FLAGS_AGREE = `until then, ${NOT_SERVED}`;
 
 /** The decision serve would make on `config.manifests` for the request in `config`, with its trace; problems go to `report`. */
 export async function checkFolder(config: CheckConfig, report: (line: string) => void): Promise<Explained> {
