@@ -136,16 +136,17 @@ function sameAs(reading: QueryReading, rawQuery: string): QueryReading {
 
 /**
  * Whether `rawQuery` holds an ASCII upper-case letter outside a percent-escape's hex digits, or an
- * escape of one (%41 to %5A): only then may a name fold to another (a loop: no copy).
+ * escape of one (%41 to %5A), or any character or escaped byte past ASCII (which may be a letter in
+ * upper case): only then may a name fold to another (a loop: no copy).
  */
 function mayHoldUpperCase(rawQuery: string): boolean {
   for (let i = 0; i < rawQuery.length; i++) {
     const c = rawQuery.charCodeAt(i);
     if (c === 37 && hexValue(rawQuery.charCodeAt(i + 1)) >= 0 && hexValue(rawQuery.charCodeAt(i + 2)) >= 0) {
       const byte = hexValue(rawQuery.charCodeAt(i + 1)) * 16 + hexValue(rawQuery.charCodeAt(i + 2));
-      if (byte >= 65 && byte <= 90) return true;
+      if ((byte >= 65 && byte <= 90) || byte >= 128) return true;
       i += 2;
-    } else if (c >= 65 && c <= 90) return true;
+    } else if ((c >= 65 && c <= 90) || c >= 128) return true;
   }
   return false;
 }
@@ -171,10 +172,17 @@ function pastPhpLimit(rawQuery: string): boolean {
 /** The pairs PHP tokenises `rawQuery` into: split at "&", empty ones skipped. */
 const phpPairs = (rawQuery: string): string[] => rawQuery.split("&").filter((pair) => pair !== "");
 
-/** Whether `reading` may read `rawQuery` otherwise than another of OTHER_QUERY_READINGS does (sameAs). */
-export function readsOwnWay(reading: QueryReading, rawQuery: string): boolean {
-  return sameAs(reading, rawQuery) === reading;
+/**
+ * Whether `reading` may read `rawQuery` otherwise than another of OTHER_QUERY_READINGS does (sameAs),
+ * for a lookup of names of which some have an upper-case letter (`namesInUpperCase`) or none: a
+ * reading of names in any letter case finds `userId` under `userid`, whatever case the query holds.
+ */
+export function readsOwnWay(reading: QueryReading, rawQuery: string, namesInUpperCase: boolean): boolean {
+  return (reading.foldedNames && namesInUpperCase) || sameAs(reading, rawQuery) === reading;
 }
+
+/** A parameter name as a reading of names in any letter case compares it (QueryReading.foldedNames). */
+export const foldedName = (name: string): string => name.toLowerCase();
 
 /** Whether `reading` drops a pair of `rawQuery` (a look at the text: nothing is parsed for the usual query). */
 function dropsSome(reading: QueryReading, rawQuery: string): boolean {
@@ -208,10 +216,11 @@ export function phpRenamedParam(rawQuery: string, name: string): string | undefi
  * A query parameter's value in `reading` (ENVOY_QUERY: the first value, as Envoy's route match
  * reads it): pairs split at "&" (and ";" when the reading says so) and the first "=", names and
  * values compared as sent unless the reading decodes them (as sent, "a%3Db" is not "a=b" and "+"
- * is not a space); a name without "=" has the empty value; undefined when the name is absent.
+ * is not a space), and in any letter case when it folds names (`userId` is found as `USERID`); a
+ * name without "=" has the empty value; undefined when the name is absent.
  */
 export function paramIn(rawQuery: string | undefined, name: string, reading: QueryReading): string | undefined {
-  return rawQuery === undefined ? undefined : queryParamsIn(rawQuery, reading).get(name);
+  return rawQuery === undefined ? undefined : queryParamsIn(rawQuery, reading).get(reading.foldedNames ? foldedName(name) : name);
 }
 
 /**
@@ -223,8 +232,9 @@ const lastParsed = new Map<QueryReading, { readonly rawQuery: string; readonly v
 
 /**
  * Each name of `rawQuery` (what follows "?", as sent) in `reading` with its value there (paramIn):
- * what a route's query match and `principal.cel`'s `request.query` read. The map returned is shared
- * until the next call: not to be changed.
+ * what a route's query match and `principal.cel`'s `request.query` read. A reading that folds names
+ * holds each spelling sent and its foldedName, and is looked up by the foldedName of a name. The map
+ * returned is shared until the next call: not to be changed.
  */
 export function queryParamsIn(rawQuery: string, reading: QueryReading): ReadonlyMap<string, string> {
   const same = sameAs(reading, rawQuery);
@@ -253,11 +263,11 @@ export function queryParamsIn(rawQuery: string, reading: QueryReading): Readonly
     const first = new Map<string, string>();
     const spellings: string[] = [];
     for (const [name, value] of new URLSearchParams(rawQuery)) {
-      const folded = name.toLowerCase();
+      const folded = foldedName(name);
       if (!first.has(folded)) first.set(folded, value);
       spellings.push(name);
     }
-    for (const name of spellings) values.set(name, first.get(name.toLowerCase())!);
+    for (const name of spellings) values.set(name, first.get(foldedName(name))!);
     first.forEach((value, folded) => values.set(folded, value));
   } else if (reading.decoded) {
     for (const [name, value] of new URLSearchParams(reading.semicolons ? rawQuery.replaceAll(";", "&") : rawQuery)) add(name, value);

@@ -5,7 +5,7 @@
  */
 import { mayHoldInvalidUtf8 } from "../lib/bytes.ts";
 import { withoutOws } from "../lib/field-values.ts";
-import { ENVOY_QUERY, OTHER_QUERY_READINGS, paramIn, type QueryReading, readsOwnWay } from "./query-readings.ts";
+import { ENVOY_QUERY, foldedName, OTHER_QUERY_READINGS, paramIn, type QueryReading, readsOwnWay } from "./query-readings.ts";
 import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "./types.ts";
 
 /** What route matching reads of a request, already normalised. */
@@ -230,7 +230,7 @@ export function otherRouteReadings(
   let found: RouteReadingRoutes[] | undefined;
   for (const reading of lines === 1 ? readingsBesidesEnvoys(1) : lineReadingsOf(request, inScope.headers, lines)) {
     if (reading.query !== ENVOY_QUERY && !readQuery) continue;
-    if (readQuery && !readsOwnWay(reading.query, request.rawQuery!)) continue;
+    if (readQuery && !readsOwnWay(reading.query, request.rawQuery!, inScope.queryNameInUpperCase)) continue;
     const entries = findRoutes(index, request, scope, reading) ?? [];
     if (entries.length === 0 || sameEntries(entries, picked) || found?.some((f) => sameEntries(f.entries, entries))) continue;
     (found ??= []).push({ reading, entries });
@@ -290,11 +290,13 @@ export const matchReadsByLine = (name: string): boolean => !name.startsWith(":")
 interface ReadMatches {
   /** Whether an entry has a query match. */
   readonly query: boolean;
+  /** Whether a query match's name has an upper-case letter (readsOwnWay). */
+  readonly queryNameInUpperCase: boolean;
   /** The headers (lower-case) an entry's header match names, pseudo-headers and `host` left out (never repeated). */
   readonly headers: readonly string[];
 }
 
-const NO_READ_MATCHES: ReadMatches = { query: false, headers: [] };
+const NO_READ_MATCHES: ReadMatches = { query: false, queryNameInUpperCase: false, headers: [] };
 
 /** What the virtual hosts the request may select in scope match on (ReadMatches, merged); undefined when nothing. */
 function matchesInScope(index: RouteIndex, request: RouteRequest, scope: RouteScope): ReadMatches | undefined {
@@ -307,7 +309,14 @@ function matchesInScope(index: RouteIndex, request: RouteRequest, scope: RouteSc
       const entries = selectVirtualHost(tables[t]!.vhosts, hostAt(request, h));
       const read = entries === undefined ? NO_READ_MATCHES : readMatchesOf(entries);
       if (read === NO_READ_MATCHES) continue;
-      merged = merged === undefined ? read : { query: merged.query || read.query, headers: [...merged.headers, ...read.headers] };
+      merged =
+        merged === undefined
+          ? read
+          : {
+              query: merged.query || read.query,
+              queryNameInUpperCase: merged.queryNameInUpperCase || read.queryNameInUpperCase,
+              headers: [...merged.headers, ...read.headers],
+            };
     }
   }
   return merged;
@@ -320,8 +329,9 @@ function readMatchesOf(entries: readonly RouteEntry[]): ReadMatches {
   let read = readMatchesByHost.get(entries);
   if (read === undefined) {
     const query = entries.some((e) => e.match.queryParams.length > 0);
+    const queryNameInUpperCase = entries.some((e) => e.match.queryParams.some((q) => foldedName(q.name) !== q.name));
     const headers = [...new Set(entries.flatMap((e) => e.match.headers.map((h) => h.name)).filter(matchReadsByLine))];
-    read = query || headers.length > 0 ? { query, headers } : NO_READ_MATCHES;
+    read = query || headers.length > 0 ? { query, queryNameInUpperCase, headers } : NO_READ_MATCHES;
     readMatchesByHost.set(entries, read);
   }
   return read;

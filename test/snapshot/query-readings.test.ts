@@ -86,6 +86,22 @@ describe("paramIn: names in any letter case (ASP.NET Core)", () => {
     expect(paramIn("role=user&ROLE=admin", "role", ASPNET)).toBe("user");
     expect(paramIn("role=a+b", "role", ASPNET)).toBe("a b");
   });
+
+  it("finds a name written with an upper-case letter under any spelling sent, the lower-case one too", () => {
+    expect(paramIn("userid=admin", "userId", ASPNET)).toBe("admin");
+    expect(paramIn("x=1&USERID=admin", "userId", ASPNET)).toBe("admin");
+    expect(paramIn("userid=bob&userId=admin", "userId", ASPNET)).toBe("bob");
+    expect(paramIn("%C3%89t%C3%A9=x", "été", ASPNET)).toBe("x");
+    expect(paramIn("userid=admin", "userId", ENVOY_QUERY)).toBeUndefined();
+  });
+
+  it("reads its own way a query without an upper-case letter only for a name that has one", () => {
+    expect(readsOwnWay(ASPNET, "userid=admin", false)).toBe(false);
+    expect(readsOwnWay(ASPNET, "userid=admin", true)).toBe(true);
+    expect(readsOwnWay(ASPNET, "Userid=admin", false)).toBe(true);
+    expect(readsOwnWay(ASPNET, "%C3%89t%C3%A9=x", false)).toBe(true);
+    expect(readsOwnWay(OTHER_QUERY_READINGS[0]!, "userid=admin", true)).toBe(true);
+  });
 });
 
 describe("paramIn: the pairs Go and Java servlets drop", () => {
@@ -137,13 +153,15 @@ describe("paramIn: PHP's reading under max_input_vars", () => {
     fc.assert(
       fc.property(around, fc.array(pair, { maxLength: 8 }), fc.boolean(), fc.boolean(), (n, extra, lead, trail) => {
         const query = `${lead ? "&" : ""}${[filler(n), ...extra].join("&")}${trail ? "&" : ""}`;
-        expect(readsOwnWay(LIMITED, query), `${n} fillers, then ${JSON.stringify(extra)}`).toBe(phpTokens(query) > PHP_MAX_INPUT_VARS);
+        expect(readsOwnWay(LIMITED, query, false), `${n} fillers, then ${JSON.stringify(extra)}`).toBe(
+          phpTokens(query) > PHP_MAX_INPUT_VARS,
+        );
       }),
       { seed: 20_261_201, numRuns: 300 },
     );
-    expect(readsOwnWay(LIMITED, `&&${filler(PHP_MAX_INPUT_VARS)}&&`)).toBe(false);
-    expect(readsOwnWay(LIMITED, `${filler(PHP_MAX_INPUT_VARS)}&b`)).toBe(true);
-    expect(readsOwnWay(LIMITED, `${filler(PHP_MAX_INPUT_VARS - 1)}&a=1;b=2`)).toBe(false);
+    expect(readsOwnWay(LIMITED, `&&${filler(PHP_MAX_INPUT_VARS)}&&`, false)).toBe(false);
+    expect(readsOwnWay(LIMITED, `${filler(PHP_MAX_INPUT_VARS)}&b`, false)).toBe(true);
+    expect(readsOwnWay(LIMITED, `${filler(PHP_MAX_INPUT_VARS - 1)}&a=1;b=2`, false)).toBe(false);
   });
 
   it("reads a query of at most PHP_MAX_INPUT_VARS pairs as PHP's reading does, parsed once", () => {

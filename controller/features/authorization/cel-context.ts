@@ -7,7 +7,7 @@
  */
 import type { NormalizedRequest } from "../../authz/request.ts";
 import { mayHoldInvalidUtf8 } from "../../lib/bytes.ts";
-import { queryParamsIn } from "../../snapshot/query-readings.ts";
+import { foldedName, queryParamsIn, type QueryReading } from "../../snapshot/query-readings.ts";
 import type { RouteReading } from "../../snapshot/route-index.ts";
 import type { IdentityAttributes } from "../feature.ts";
 import { asciiLowerCase, HEADER_ATTRIBUTES, type CompiledCel } from "./cel.ts";
@@ -61,11 +61,26 @@ function headersIn(request: NormalizedRequest, reading: RouteReading): Map<strin
     if (v !== undefined) headers.set(name, v);
   }
   headers.set("host", request.authority);
-  const get = headers.get.bind(headers);
-  const has = headers.has.bind(headers);
-  headers.get = (name) => get(asciiLowerCase(name));
-  headers.has = (name) => has(asciiLowerCase(name));
-  return headers;
+  return lookedUpAs(headers, asciiLowerCase);
+}
+
+/** `map`, its `get` and `has` (what cel-js reads a Map through) looking a key up as `fold` makes it. */
+function lookedUpAs(map: Map<string, string>, fold: (key: string) => string): Map<string, string> {
+  const get = map.get.bind(map);
+  const has = map.has.bind(map);
+  map.get = (key) => get(fold(key));
+  map.has = (key) => has(fold(key));
+  return map;
+}
+
+/**
+ * The query's parameters in `reading` as `request.query`: a reading of names in any letter case
+ * (ASP.NET Core's) looks a name up in any case, as paramIn does; every other as written.
+ */
+function queryIn(rawQuery: string | undefined, reading: QueryReading): Record<string, string> | Map<string, string> {
+  if (rawQuery === undefined) return {};
+  const params = queryParamsIn(rawQuery, reading);
+  return reading.foldedNames ? lookedUpAs(new Map(params), foldedName) : Object.fromEntries(params);
 }
 
 /** The variables of `principal.cel`. Absent identities are empty maps, so `has()` works on them. */
@@ -76,10 +91,8 @@ export function principalVariablesOf(
   reading: RouteReading,
 ): Record<string, unknown> {
   const headers = headersIn(request, reading);
-  const rawQuery = request.rawQuery;
-  const query = rawQuery === undefined ? {} : Object.fromEntries(queryParamsIn(rawQuery, reading.query));
   return {
-    request: { method: request.method, host: request.host, path: request.path, headers, query },
+    request: { method: request.method, host: request.host, path: request.path, headers, query: queryIn(request.rawQuery, reading.query) },
     jwt: who.jwt === undefined ? {} : { provider: who.jwt.provider, claims: who.jwt.claims },
     apiKey: who.apiKey === undefined ? {} : { client: who.apiKey.client, metadata: who.apiKey.metadata },
     basicAuth: who.basicAuth === undefined ? {} : { username: who.basicAuth.username },

@@ -11,6 +11,7 @@
  */
 import { Environment } from "@marcbachmann/cel-js";
 import { fail, ok, type Result } from "../../lib/result.ts";
+import { foldedName } from "../../snapshot/query-readings.ts";
 import { CEL_COST_LIMIT, CEL_INPUT_LIMIT, type CelNode, measure, type Searches, worstCase } from "./cel-cost.ts";
 
 /** The variables one kind of expression may name, and what Envoy has that Portcullis does not. */
@@ -119,6 +120,14 @@ export interface CompiledCel {
    * check.ts reads each line of these headers as a reading of its own (all of them: undefined).
    */
   readonly headersNamed: ReadonlySet<string> | undefined;
+  /**
+   * Whether it may look a `request.query` parameter up by a name with an upper-case letter: a
+   * literal one (`request.query.userId`, `'userId' in request.query`), a key it computes, or any
+   * name, the map being passed on (to `size()`, a macro, `cel.bind`) or `request` read whole.
+   * Only then does a reading of names in any letter case differ from one of names as sent for a
+   * query sent in lower case (authorization/line-readings.ts otherReadings).
+   */
+  readonly queryNamesInUpperCase: boolean;
   /** Its value over `context` (the variables it was compiled for); throws when it cannot be evaluated. */
   readonly evaluate: (context: Record<string, unknown>) => unknown;
 }
@@ -167,12 +176,13 @@ export const HEADER_ATTRIBUTES: Readonly<Record<string, string>> = { referer: "r
 export const asciiLowerCase = <T>(name: T): T =>
   typeof name === "string" ? (name.replace(/[A-Z]+/g, (upper) => upper.toLowerCase()) as T) : name;
 
-/** CompiledCel.requestFields and CompiledCel.headersNamed of an expression. */
-function requestReadsOf(ast: CelNode): Pick<CompiledCel, "requestFields" | "headersNamed"> {
+/** CompiledCel.requestFields, CompiledCel.headersNamed and CompiledCel.queryNamesInUpperCase of an expression. */
+function requestReadsOf(ast: CelNode): Pick<CompiledCel, "requestFields" | "headersNamed" | "queryNamesInUpperCase"> {
   const fields = new Set<string>();
   const headers = new Set<string>();
   let wholeRequest = false;
   let anyHeader = false;
+  let queryNamesInUpperCase = false;
   const isRequest = (node: CelNode) => node.op === "id" && node.args === "request";
   const isField = (node: CelNode) => node.op === "." || node.op === ".?";
   const isHeaderMap = (node: CelNode) =>
@@ -188,6 +198,18 @@ function requestReadsOf(ast: CelNode): Pick<CompiledCel, "requestFields" | "head
     const [object, key] = node.args as [CelNode, CelNode];
     return isHeaderMap(object) && isText(key) ? asciiLowerCase(key.args as string) : undefined;
   };
+  const isQueryMap = (node: CelNode) =>
+    isField(node) && isRequest((node.args as [CelNode, string])[0]) && (node.args as [CelNode, string])[1] === "query";
+  /** The key `node` looks `request.query` up by (a field's name, or the key's node), or undefined when `node` is no such look-up. */
+  const queryKeyOf = (node: CelNode): string | CelNode | undefined => {
+    if (isField(node) || node.op === "[]" || node.op === "[?]") {
+      const [object, key] = node.args as [CelNode, CelNode | string];
+      return isQueryMap(object) ? key : undefined;
+    }
+    if (node.op !== "in") return undefined;
+    const [key, map] = node.args as [CelNode, CelNode];
+    return isQueryMap(map) ? key : undefined;
+  };
   const visit = (node: unknown): void => {
     if (Array.isArray(node)) {
       for (const n of node) visit(n);
@@ -195,6 +217,15 @@ function requestReadsOf(ast: CelNode): Pick<CompiledCel, "requestFields" | "head
     }
     if (node === null || typeof node !== "object" || !("op" in node)) return;
     const n = node as CelNode;
+    const queryKey = queryKeyOf(n);
+    if (queryKey !== undefined) {
+      fields.add("query");
+      const name = typeof queryKey === "string" ? queryKey : isText(queryKey) ? (queryKey.args as string) : undefined;
+      if (name === undefined || foldedName(name) !== name) queryNamesInUpperCase = true;
+      // A computed key may itself read the request.
+      if (typeof queryKey !== "string") visit(queryKey);
+      return;
+    }
     const named = headerNamedBy(n);
     if (named !== undefined) {
       fields.add("headers");
@@ -211,8 +242,9 @@ function requestReadsOf(ast: CelNode): Pick<CompiledCel, "requestFields" | "head
     else if (isField(n) && isRequest((n.args as [CelNode, string])[0])) {
       const field = (n.args as [CelNode, string])[1];
       fields.add(field);
-      // The header map itself, not one of the forms above: read by keys that cannot be known.
+      // The header or query map itself, not one of the forms above: read by keys that cannot be known.
       if (field === "headers") anyHeader = true;
+      if (field === "query") queryNamesInUpperCase = true;
       if (Object.hasOwn(HEADER_ATTRIBUTES, field)) headers.add(HEADER_ATTRIBUTES[field]!);
     } else visit(n.args);
   };
@@ -224,7 +256,11 @@ function requestReadsOf(ast: CelNode): Pick<CompiledCel, "requestFields" | "head
     return name === "has" && callArgs.length === 1 && isField(callArgs[0]!) && isHeaderMap((callArgs[0]!.args as [CelNode])[0]);
   };
   visit(ast);
-  return { requestFields: wholeRequest ? undefined : fields, headersNamed: anyHeader || wholeRequest ? undefined : headers };
+  return {
+    requestFields: wholeRequest ? undefined : fields,
+    headersNamed: anyHeader || wholeRequest ? undefined : headers,
+    queryNamesInUpperCase: queryNamesInUpperCase || wholeRequest,
+  };
 }
 
 type Parsed = ((context: Record<string, unknown>) => unknown) & { ast: CelNode };

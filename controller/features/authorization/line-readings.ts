@@ -14,7 +14,9 @@ import type { CompiledAuthorization } from "./compile.ts";
 /**
  * The route readings besides Envoy's that could change what the rules read: a query reading when a
  * `principal.cel` reads `request.query` and that reading's parameters differ from every reading's
- * before it (Envoy's first: `?role=%61dmin` is `%61dmin` there and `admin` decoded); each of
+ * before it (Envoy's first: `?role=%61dmin` is `%61dmin` there and `admin` decoded), or it reads
+ * names in any letter case and an expression may look a name with an upper-case letter up
+ * (`request.query.userId` finds `userid` there alone); each of
  * `lineReadings` (lineReadingsOf), with each such query reading.
  */
 export function otherReadings(
@@ -24,12 +26,13 @@ export function otherReadings(
 ): readonly RouteReading[] {
   const rawQuery = config.rules.some((r) => r.principal?.cel !== undefined) ? request.rawQuery : undefined;
   if (rawQuery === undefined) return lineReadings;
+  const namesInUpperCase = config.rules.some((r) => r.principal?.cel?.queryNamesInUpperCase === true);
   const others: QueryReading[] = [];
   // Each reading's map stays as parsed here: it is parsed again only for another query.
   const seen = [queryParamsIn(rawQuery, ENVOY_QUERY)];
   for (const reading of OTHER_QUERY_READINGS) {
     const params = queryParamsIn(rawQuery, reading);
-    if (seen.some((s) => sameParams(s, params))) continue;
+    if (!(reading.foldedNames && namesInUpperCase) && seen.some((s) => sameParams(s, params))) continue;
     seen.push(params);
     others.push(reading);
   }

@@ -180,6 +180,45 @@ describe("the request fields an expression reads (check.ts reads only those for 
   });
 });
 
+describe("whether an expression may look request.query up by a name with an upper-case letter (line-readings.ts)", () => {
+  const upper = (source: string) => {
+    const r = compileCel(source, PRINCIPAL_VARIABLES);
+    if (!r.ok) throw new Error(r.error);
+    return r.value.queryNamesInUpperCase;
+  };
+  it("does not where every name it looks up is a literal without one, in every form", () => {
+    expect(upper("request.query.user_id == 'a' && 'role' in request.query && has(request.query.x) && request.query['t'] == 'b'")).toBe(
+      false,
+    );
+    expect(upper("request.path == '/x'")).toBe(false);
+  });
+  it("does for a literal name with one, in every form", () => {
+    for (const source of [
+      "request.query.userId == 'a'",
+      "'userId' in request.query",
+      "has(request.query.userId)",
+      "request.query['USERID'] == 'a'",
+    ]) {
+      expect(upper(source), source).toBe(true);
+    }
+  });
+  it("does where the names cannot be known: a computed key, the map passed on, reached through another name, request whole", () => {
+    for (const source of [
+      "request.query['user' + 'Id'] == 'a'",
+      "request.query[request.headers['x-name']] == 'a'",
+      "request.headers['x-name'] in request.query",
+      "size(request.query) > 1",
+      "request.query.exists(k, k == 'userId')",
+      "cel.bind(q, request.query, q.userId == 'a')",
+      "[request.query][0]['userId'] == 'a'",
+      "cel.bind(r, request, r.query.role == 'a')",
+      "request['query']['role'] == 'a'",
+    ]) {
+      expect(upper(source), source).toBe(true);
+    }
+  });
+});
+
 describe("the headers an expression names (check.ts reads each line of only these)", () => {
   const named = (source: string, variables = ENVOY_ATTRIBUTES) => {
     const r = compileCel(source, variables);

@@ -258,6 +258,30 @@ export const celCases: readonly Case[] = [
     "no reading of the query skipped the pairs Go's net/url drops (one holding \";\"), so the Deny rule never saw the `admin` a Go upstream acts on; Go's and Tomcat's readings are now decided too",
   ),
   c(
+    "principal-query-other-case-name",
+    "Deny `principal.cel` `'userId' in request.query && request.query.userId == 'admin'`, default Allow; `?userid=admin` (Envoy finds no userId; ASP.NET Core reads a name in any letter case)",
+    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-admin (reading ASP.NET Core's" },
+    ruled(
+      `{defaultAction: Allow, rules: [{name: no-admin, action: Deny, principal: {cel: "'userId' in request.query && request.query.userId == 'admin'"}}]}`,
+      {},
+      false,
+      "?userid=admin",
+    ),
+    "ASP.NET Core's reading of request.query held the names sent and their lower-case forms, so a name written with an upper-case letter was found only in that very spelling and the Deny rule never saw the `admin` an ASP.NET Core upstream reads; that reading now looks a name up in any letter case",
+  ),
+  c(
+    "principal-query-other-case-index",
+    "Deny `principal.cel` `'USERID' in request.query && request.query['USERID'] == 'admin'`, default Allow; `?x=1&userId=admin`",
+    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-admin" },
+    ruled(
+      `{defaultAction: Allow, rules: [{name: no-admin, action: Deny, principal: {cel: "'USERID' in request.query && request.query['USERID'] == 'admin'"}}]}`,
+      {},
+      false,
+      "?x=1&userId=admin",
+    ),
+    "see cel.principal-query-other-case-name",
+  ),
+  c(
     "rule-query-as-sent",
     "Deny a rule's `cel` `request.query.contains('role=admin')`, default Allow; `?role=%61dmin`: Envoy's CEL reads the query text as sent, so the rule does not apply (as in Envoy Gateway; principal.cel's map is decided on every reading)",
     { status: 200, code: "allowed" },

@@ -207,6 +207,11 @@ const ASPNET_CASE =
 const GO_AND_JAVA =
   'no reading of the query skipped the pairs Go\'s net/url (a pair holding ";", since Go 1.17) and Java servlets (Tomcat: an invalid percent-escape) drop, so a value after such a pair, neither the first nor the last, was the one those upstreams acted on while the open route decided; their readings (the first value of the pairs they keep, percent-decoded) are now decided too';
 
+/** Route rules told apart by a query parameter whose name has an upper-case letter (`userId=admin`). */
+const camelQuery = onApi(adminOrOpen("queryParams: [{name: userId, value: admin}]"), "query-camel");
+const ASPNET_MATCH_NAME =
+  "ASP.NET Core's reading looked a match's name up as written among the names sent and their lower-case forms, so a name written with an upper-case letter (`userId`) was found only when sent in that very spelling: `userid=admin` took the open route while ASP.NET Core read userId as admin; that reading now looks every name up in any letter case";
+
 /**
  * Route rules told apart by a query parameter whose name holds "_" (`tenant_id=admin`): PHP (and
  * Symfony, Laravel) registers a name's '.', ' ' and unmatched '[' as '_', and drops its leading spaces.
@@ -293,6 +298,35 @@ export const routingCases: readonly Case[] = [
     "/api?Role=admin",
     {},
     "see route.query-other-case-name-first",
+  ),
+  camelQuery(
+    "lower-case-name",
+    "`/api?userid=admin` on a match of `userId`, no key: Envoy finds no userId (names are case-sensitive: the open route); ASP.NET Core reads userId as `admin`",
+    PROTECTED,
+    "/api?userid=admin",
+    {},
+    ASPNET_MATCH_NAME,
+  ),
+  camelQuery(
+    "upper-case-name",
+    "`/api?x=1&USERID=admin` on a match of `userId`, no key: ASP.NET Core reads userId as `admin`",
+    PROTECTED,
+    "/api?x=1&USERID=admin",
+    {},
+    "see route.query-camel-lower-case-name",
+  ),
+  camelQuery(
+    "other-case-later",
+    "`/api?userid=bob&userId=admin` on a match of `userId`, no key: Envoy reads userId=admin (the protected rule)",
+    PROTECTED,
+    "/api?userid=bob&userId=admin",
+  ),
+  camelQuery(
+    "other-case-first-not-admin",
+    "`/api?userid=bob&userId=admin` with a valid key: every reading allows",
+    OPEN,
+    "/api?userid=bob&userId=admin",
+    { "x-api-key": "alice-key" },
   ),
   query(
     "go-skips-semicolon-pair",
