@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the end-to-end tests drive for real: Caddy (forward_auth), nginx
 # (auth_request), Docker (the container image test), zsh (test/cli.test.ts completes in it),
-# promtool (test/deploy/alerts.test.ts checks the chart's alerts) and Chromium (the admin page,
+# promtool (test/deploy/alerts.test.ts checks the chart's alerts), wrk (test/bench/wrk.test.ts
+# drives bench/wrk.ts for real) and Chromium (the admin page,
 # test/server/admin-page.test.ts, driven by puppeteer-core). Idempotent: apt-get update and
 # install run only when a package is missing, so a prepared machine pays nothing. Debian bookworm
 # packages: caddy 2.6.x, nginx-light 1.22.x, docker.io 20.10.x (dockerd, containerd, runc come with
-# it), zsh 5.9, prometheus 2.42 (for its promtool; the server is never started), chromium.
+# it), zsh 5.9, prometheus 2.42 (for its promtool; the server is never started), wrk 4.1, chromium.
 # With arguments, it installs those packages instead (make bench: wrk and the proxies it compares).
 set -euo pipefail
 
 if (($# > 0)); then
   PACKAGES=("$@")
 else
-  PACKAGES=(caddy nginx-light docker.io zsh prometheus chromium)
+  PACKAGES=(caddy nginx-light docker.io zsh prometheus wrk chromium)
 fi
 log() { printf 'ensure-packages: %s\n' "$*" >&2; }
 
