@@ -213,6 +213,7 @@ describe("RBAC, installed for real and asked with kubectl auth can-i", () => {
       "listenersets.gateway.networking.k8s.io",
       "backendtlspolicies.gateway.networking.k8s.io",
       "securitypolicies.gateway.envoyproxy.io",
+      "clienttrafficpolicies.gateway.envoyproxy.io",
       "secrets",
       "configmaps",
       "namespaces",
