@@ -16,6 +16,7 @@ import { GATEWAY_API_GROUP } from "../api/gatewayapi.ts";
 import { keyOf, selectorMatches, sortedByAge } from "../api/meta.ts";
 import type { Gateway, Resources } from "../api/resources.ts";
 import type { ClientAddressOptions } from "../authz/client-address.ts";
+import type { CompiledPolicy } from "../snapshot/types.ts";
 import { listenerLabel, type GatewayListener } from "./attachments.ts";
 import { lenientTargets } from "./targets.ts";
 
@@ -177,4 +178,9 @@ function targetsOf(
       if (g.metadata.namespace === ns && selectorMatches(selector, g.metadata.labels)) out.push({ gateway: id, sectionName: undefined });
   }
   return out;
+}
+
+/** Whether a phase of the policy may decide on the client address (Feature.readsClientAddress): only such a policy hears of a mismatch. */
+export function readsClientAddress(policy: CompiledPolicy): boolean {
+  return policy.features.some((f) => f.feature.readsClientAddress?.(f.compiled) === true);
 }

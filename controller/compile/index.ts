@@ -44,7 +44,7 @@ import { listenerRef, overriddenAt } from "./ancestor-refs.ts";
 import { StatusCollector } from "./status.ts";
 import type { Failure } from "../lib/result.ts";
 import type { ClientAddressOptions } from "../authz/client-address.ts";
-import { clientAddressMismatch } from "./client-traffic-policies.ts";
+import { clientAddressMismatch, readsClientAddress } from "./client-traffic-policies.ts";
 
 export interface CompileOptions {
   /** Written into every ancestor status entry Portcullis owns. */
@@ -391,11 +391,6 @@ function unreadRoutesEntry(
     order: [0, 0, 0],
     tlsListener: l.listener.protocol === "HTTPS" ? listenerLabel(l) : undefined,
   };
-}
-
-/** Whether a phase of the policy may decide on the client address (Feature.readsClientAddress). */
-function readsClientAddress(policy: CompiledPolicy): boolean {
-  return policy.features.some((f) => f.feature.readsClientAddress?.(f.compiled) === true);
 }
 
 /** Remote JWKS in use, one per cache key (the key store merges their durations). */

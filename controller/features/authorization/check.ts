@@ -60,13 +60,15 @@ export function checkAuthorization(
   if (lineReadings === undefined) return fail(tooManyHeaderLines(where));
   const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
   // Where Envoy finds the client address otherwise than the flags, it could be any address (DESIGN §0).
-  const clientAddress = where.clientAddressUnknown === undefined ? ctx.clientAddress.of(request.arrived) : undefined;
+  const unknown = where.clientAddressUnknown;
+  if (unknown !== undefined) ctx.trace?.note({ clientAddressUnknown: unknown });
+  const clientAddress = unknown === undefined ? ctx.clientAddress.of(request.arrived) : undefined;
   const now = ctx.now();
   const verdict = authorize(config, request, who, clientAddress, now, lineReadings, ctx.trace);
   if (verdict === TOO_MANY_LINE_CHOICES) return fail(tooManyHeaderLines(where));
   if (verdict.allowed) return NOTHING;
   // The client is told authz_denied (server/envoy-response.ts), as Envoy's rbac filter would answer; the operator, which flags to start with.
-  if (verdict.readClientAddress === true && where.clientAddressUnknown !== undefined)
+  if (verdict.readClientAddress === true && unknown !== undefined)
     return fail({
       ...deny(
         403,
@@ -74,7 +76,7 @@ export function checkAuthorization(
         "the authorization rules read the client address, which cannot be determined on this listener",
         where,
       ),
-      detail: where.clientAddressUnknown,
+      detail: unknown,
     });
   const reading = verdict.reading === undefined ? "" : ` (reading ${verdict.reading})`;
   if (verdict.by !== "defaultAction") return fail(deny(403, "authz_denied", `denied by authorization rule ${verdict.by}${reading}`, where));

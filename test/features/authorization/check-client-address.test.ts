@@ -58,6 +58,14 @@ describe("a listener whose ClientTrafficPolicy the flags contradict", () => {
     );
   });
 
+  it("the explained decision's authorization step says why the address is unknown", async () => {
+    const { trace } = await d.explain({ path: "/office", headers: viaOfficeProxy });
+    expect(trace.steps.find((s) => s.phase === "authorization")).toMatchObject({
+      clientAddressUnknown: expect.stringContaining("start it with --xff-trusted-hops 1"),
+      clientAddress: "(cannot be determined)",
+    });
+  });
+
   it("a Deny rule on clientCIDRs applies to every request: the address could be the denied one", async () => {
     const r = await d({ path: "/lan", headers: { "x-forwarded-for": "203.0.113.9, 10.1.2.3" } });
     expect([r.status, r.code]).toEqual([403, "client_address_unknown"]);
