@@ -9,8 +9,9 @@
  * where follows Envoy Gateway v1.9.0's ProcessClientTrafficPolicies
  * (internal/gatewayapi/clienttrafficpolicy.go): oldest first; a policy naming a listener
  * (`sectionName`) before those naming the whole Gateway, which take only the listeners no such
- * policy took; the first to take a listener or Gateway keeps it (a later one is Conflicted); targets
- * are Gateways of the policy's own namespace (targetRef, targetRefs, targetSelectors).
+ * policy took; the first to take a listener or Gateway keeps it (a later one is Conflicted); one
+ * naming a plain HTTP listener that shares its port with another is refused and applies nowhere;
+ * targets are Gateways of the policy's own namespace (targetRef, targetRefs, targetSelectors).
  */
 import { GATEWAY_API_GROUP } from "../api/gatewayapi.ts";
 import { keyOf, selectorMatches, sortedByAge } from "../api/meta.ts";
@@ -141,10 +142,17 @@ function resolve(
     for (const t of targets) {
       if (t.sectionName === undefined) continue;
       // A sectionName the Gateway does not have is Invalid in Envoy Gateway, and applies nowhere.
-      if (!gateways.get(t.gateway)!.spec.listeners.some((l) => l.name === t.sectionName)) continue;
+      const listeners = gateways.get(t.gateway)!.spec.listeners;
+      const listener = listeners.find((l) => l.name === t.sectionName);
+      if (listener === undefined) continue;
       let sections = bySection.get(t.gateway);
       if (sections === undefined) bySection.set(t.gateway, (sections = new Map()));
-      if (!sections.has(t.sectionName)) sections.set(t.sectionName, detection);
+      if (sections.has(t.sectionName)) continue;
+      // On a plain HTTP listener sharing its port with another, Envoy Gateway refuses to apply it
+      // (validatePortOverlapForClientTrafficPolicy), and the listener, taken, gets no Gateway-wide one either.
+      const plainHttp = (l: { protocol?: string | undefined }) => l.protocol !== "HTTPS";
+      const shared = plainHttp(listener) && listeners.some((l) => l !== listener && l.port === listener.port && plainHttp(l));
+      sections.set(t.sectionName, shared ? DEFAULT : detection);
     }
   }
   for (const { p, targets } of targeted) {

@@ -121,11 +121,24 @@ describe("clientAddressMismatch: each listener's client address detection agains
 
   it("HTTP listeners sharing a port share Envoy's connection manager: each is compared with the other's detection too", () => {
     const shared = "{name: admin, protocol: HTTP, port: 80, hostname: admin.example.com}";
-    const text = world([HTTP, shared], ctp("admin-hops", onListener("admin"), HOPS_1));
+    // The Gateway-wide policy gives http one hop; admin, taken by a policy Envoy Gateway refuses, stays on the peer.
+    const text = world([HTTP, shared], ctp("gateway-wide", ON_GW, HOPS_1), ctp("admin-own", onListener("admin"), HOPS_1));
+    const peer = expect.stringContaining("no ClientTrafficPolicy applies (Envoy's default, the peer)");
+    expect(compiled(ONE_HOP, text)).toEqual({ http: peer, admin: peer });
     expect(compiled(PEER, text)).toEqual({
-      http: expect.stringContaining("apps/admin-hops"),
-      admin: expect.stringContaining("apps/admin-hops"),
+      http: expect.stringContaining("apps/gateway-wide"),
+      admin: expect.stringContaining("apps/gateway-wide"),
     });
+    // An HTTPS listener on the same port has a connection manager of its own: compared alone.
+    const tls = "{name: tls, protocol: HTTPS, port: 80, hostname: tls.example.com}";
+    const split = world([HTTP, tls], ctp("tls-peer", onListener("tls"), undefined), ctp("gateway-wide", ON_GW, HOPS_1));
+    expect(compiled(ONE_HOP, split)).toEqual({ http: "", tls: expect.stringContaining("apps/tls-peer") });
+  });
+
+  it("a policy naming an HTTP listener that shares its port is not applied (Envoy Gateway refuses it): the listener is on the peer", () => {
+    const shared = "{name: admin, protocol: HTTP, port: 80, hostname: admin.example.com}";
+    const text = world([HTTP, shared], ctp("admin-hops", onListener("admin"), HOPS_1));
+    expect(compiled(PEER, text)).toEqual({ http: "", admin: "" });
     const peer = expect.stringContaining("no ClientTrafficPolicy applies (Envoy's default, the peer)");
     expect(compiled(ONE_HOP, text)).toEqual({ http: peer, admin: peer });
   });
