@@ -27,6 +27,7 @@ export const KINDS: Record<string, { readonly group: string; readonly list: Kind
   Service: { group: CORE_GROUP, list: "services" },
   Backend: { group: SECURITY_POLICY_GROUP, list: "backends" },
   BackendTLSPolicy: { group: GATEWAY_API_GROUP, list: "backendTLSPolicies" },
+  ClientTrafficPolicy: { group: SECURITY_POLICY_GROUP, list: "clientTrafficPolicies" },
 };
 
 /**

@@ -78,6 +78,15 @@ export interface BackendTLSPolicy {
   readonly metadata: ObjectMeta;
   readonly spec: z.infer<typeof BackendTLSPolicySpecSchema>;
 }
+/**
+ * Envoy Gateway's ClientTrafficPolicy: only its targets and `clientIPDetection` are read
+ * (compile/client-traffic-policies.ts), leniently, as the API server has validated it.
+ */
+export interface ClientTrafficPolicy {
+  readonly metadata: ObjectMeta;
+  /** Unvalidated. */
+  readonly spec: unknown;
+}
 /** Only its labels are read: listener `allowedRoutes` and policy `targetSelectors` select namespaces by label. */
 export interface Namespace {
   readonly metadata: ObjectMeta;
@@ -97,6 +106,7 @@ export interface Resources {
   readonly services: readonly Service[];
   readonly backends: readonly Backend[];
   readonly backendTLSPolicies: readonly BackendTLSPolicy[];
+  readonly clientTrafficPolicies: readonly ClientTrafficPolicy[];
 }
 
 /** The name of a kind's list in Resources. */
@@ -132,6 +142,7 @@ export const EMPTY_RESOURCES: Resources = {
   services: [],
   backends: [],
   backendTLSPolicies: [],
+  clientTrafficPolicies: [],
 };
 
 export function toResources(raws: readonly RawObject[]): { resources: Resources; rejected: RejectedObject[] } {
@@ -229,6 +240,7 @@ function loadBody(kind: string, o: Record<string, unknown>): Result<object, stri
   };
   switch (kind) {
     case "SecurityPolicy":
+    case "ClientTrafficPolicy":
       return ok({ spec: o.spec });
     case "Gateway":
       return withSpec(GatewaySpecSchema);

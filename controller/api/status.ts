@@ -21,6 +21,7 @@ export interface Condition {
     | "Aggregated"
     | "UnusableCredentials"
     | "DeprecatedField"
+    | "ClientAddressUnknown"
     | "Warnings";
   readonly message: string;
   readonly observedGeneration?: number | undefined;

@@ -293,7 +293,15 @@ function decideOn(entry: RouteEntry, req: NormalizedRequest, ctx: CheckContext):
 /** The rule and its policy, as decisions name them: built once per entry (a snapshot is immutable), not on every request. */
 function whereOf(entry: RouteEntry, policy: CompiledPolicy): Where {
   let where = whereByEntry.get(entry);
-  if (where === undefined) whereByEntry.set(entry, (where = Object.freeze({ route: entry.rule, policy: policy.id })));
+  if (where === undefined) {
+    const { clientAddressUnknown } = entry;
+    where = Object.freeze(
+      clientAddressUnknown === undefined
+        ? { route: entry.rule, policy: policy.id }
+        : { route: entry.rule, policy: policy.id, clientAddressUnknown },
+    );
+    whereByEntry.set(entry, where);
+  }
   return where;
 }
 const whereByEntry = new WeakMap<RouteEntry, Where>();

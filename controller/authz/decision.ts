@@ -24,6 +24,7 @@ export type DecisionCode =
   | "basic_rate_limited"
   | "basic_busy"
   | "authz_denied"
+  | "client_address_unknown"
   | "extauth_denied"
   | "extauth_error"
   | "extauth_body_too_large"

@@ -27,6 +27,8 @@ export interface AncestorFacts {
   /** A policy with mergeType: whether what it enforces here (merged or its own) is valid, and why not. */
   validUse: boolean;
   invalidUses: Set<string> | undefined;
+  /** Why the client address its rules read cannot be determined on listeners here (a ClientTrafficPolicy the flags contradict). */
+  clientAddressUnknown: Set<string> | undefined;
 }
 
 /** A fact set's members, sorted and joined with ", " (or `separator`). */
@@ -85,7 +87,7 @@ export function conditionsFor(
   if (f.notFound !== undefined) return [accepted("False", "TargetNotFound", f.notFound)];
   const invalid = invalidAt(policy, f);
   if (invalid !== undefined)
-    return [accepted("False", "Invalid", invalid)].concat(overridden, warningConditions(deprecated, [], observedGeneration));
+    return [accepted("False", "Invalid", invalid)].concat(overridden, warningConditions(deprecated, [], undefined, observedGeneration));
   // A listener where a route policy merged, below the ancestor its route names: reported Merged only, as Envoy Gateway does.
   if (!f.applied && f.mergedInto !== undefined) return merged;
   if (!f.applied && f.detached !== undefined) return [accepted("False", "TargetNotFound", f.detached)];
@@ -103,23 +105,32 @@ export function conditionsFor(
   return [accepted("True", "Accepted", "Policy has been accepted.")].concat(
     merged,
     overridden,
-    warningConditions(deprecated, policy.warnings, observedGeneration),
+    warningConditions(deprecated, policy.warnings, f.clientAddressUnknown, observedGeneration),
   );
 }
 
 const NO_CONDITIONS: readonly Condition[] = Object.freeze([]);
 
-/** The Warning condition for deprecated fields and credentials no request can present, if there is any. */
+/**
+ * The Warning condition for deprecated fields, credentials no request can present and a client
+ * address that cannot be determined (`clientAddressUnknown`), if there is any.
+ */
 function warningConditions(
   deprecated: string | undefined,
   unusable: readonly string[],
+  clientAddressUnknown: Set<string> | undefined,
   observedGeneration: number | undefined,
 ): readonly Condition[] {
-  // Most policies have neither: no condition and nothing built.
-  if (deprecated === undefined && unusable.length === 0) return NO_CONDITIONS;
+  // Most policies have none: no condition and nothing built.
+  if (deprecated === undefined && unusable.length === 0 && clientAddressUnknown === undefined) return NO_CONDITIONS;
   const reasons: [Condition["reason"], string][] = [];
   if (deprecated !== undefined) reasons.push(["DeprecatedField", deprecated]);
   if (unusable.length > 0) reasons.push(["UnusableCredentials", unusable.join("; ")]);
+  if (clientAddressUnknown !== undefined)
+    reasons.push([
+      "ClientAddressUnknown",
+      `rules on the client address decide as if it could be any address (an Allow rule on it never applies, a Deny rule always does; code client_address_unknown) until Portcullis finds it as Envoy does: ${listed(clientAddressUnknown, "; ")}`,
+    ]);
   const reason = reasons.length === 1 ? reasons[0]![0] : "Warnings";
   return [{ type: "Warning", status: "True", reason, message: reasons.map(([, m]) => m).join("; "), observedGeneration }];
 }

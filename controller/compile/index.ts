@@ -43,6 +43,8 @@ import { indexTargets } from "./targets.ts";
 import { listenerRef, overriddenAt } from "./ancestor-refs.ts";
 import { StatusCollector } from "./status.ts";
 import type { Failure } from "../lib/result.ts";
+import type { ClientAddressOptions } from "../authz/client-address.ts";
+import { clientAddressMismatch, readsClientAddress } from "./client-traffic-policies.ts";
 
 export interface CompileOptions {
   /** Written into every ancestor status entry Portcullis owns. */
@@ -59,6 +61,14 @@ export interface CompileOptions {
    * `resources`, each a further reading of its requests (RouteEntry.unread).
    */
   readonly watchNamespaces?: readonly string[];
+  /**
+   * The client address flags decisions are made with (Kubernetes mode): a route entry on a listener
+   * where Envoy Gateway's ClientTrafficPolicy finds the client address otherwise gets
+   * RouteEntry.clientAddressUnknown, and a policy that reads the address a Warning there. Absent:
+   * not compared (a manifest folder whose ClientTrafficPolicy the flags contradict is refused whole
+   * before it is compiled, sources/client-traffic-policies.ts).
+   */
+  readonly clientAddress?: ClientAddressOptions;
   /** True when `resources` come from a manifest folder, which keeps no labels: each label selector there is reported in `problems`. */
   readonly fromManifestFolder?: boolean;
 }
@@ -116,6 +126,8 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   } = attachRoutes(resources, options.gatewayClasses);
   const problems = [...attachProblems, ...(options.fromManifestFolder === true ? labelSelectorLines(resources) : [])];
   const targets = indexTargets(resources, servedGateways, attachedListenerSets, refusedListenerSets);
+  const { clientAddress } = options;
+  const clientAddressUnknownOn = clientAddress === undefined ? () => undefined : clientAddressMismatch(resources, listeners, clientAddress);
   const inputs = { geoipDatabases: options.geoipDatabases ?? [], selfService: options.selfService };
   // Index loops in this generator: V8 does not optimize it fully, and each step of a for…of there allocates (30,000 rules).
   const policies: AnalysedPolicy[] = [];
@@ -169,6 +181,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
     const claimsFor = claimsOfAttachment(attachment, winners, listenerClaims);
     const listener = listenerLabel(attachment);
     const tlsListener = attachment.listener.protocol === "HTTPS" ? listener : undefined;
+    const clientAddressUnknown = clientAddressUnknownOn(attachment);
     // The rules without a rule-level claim share one list of claims, so one origin (an object less per entry to keep and freeze).
     let originOf: { readonly claims: readonly Claim[]; readonly origin: PolicyOrigin } | undefined;
     const rules = route.spec.rules;
@@ -188,6 +201,8 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
         if (loser.policy === winner!.policy || loser === parent) continue;
         status.overridden(loser.policy, overriddenAt(loser.target, attachment), winner!.policy.compiled.id);
       }
+      if (clientAddressUnknown !== undefined && policy !== undefined && readsClientAddress(policy))
+        status.clientAddressUnknown(winner!.policy, overriddenAt(winner!.target, attachment), clientAddressUnknown);
       const label = `${route.kind === "GRPCRoute" ? "GRPCRoute " : ""}${routeId} ${rule.name === undefined ? `rule ${ruleIndex}` : `rule ${rule.name}`}`;
       const matches = compileRuleMatches(route, ruleIndex, compileMatch);
       // Envoy Gateway drops a rule with a match it cannot translate, all its matches with it.
@@ -198,7 +213,18 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
         continue;
       }
       const rulePolicy = route.kind === "HTTPRoute" ? withRouteCors(policy, rule as HTTPRouteRule, label) : policy;
-      const at = { attachment, gatewayId, listener, tlsListener, routeId, label, policy: rulePolicy, origin, ruleIndex };
+      const at = {
+        attachment,
+        gatewayId,
+        listener,
+        tlsListener,
+        routeId,
+        label,
+        policy: rulePolicy,
+        origin,
+        ruleIndex,
+        clientAddressUnknown,
+      };
       for (let matchIndex = 0; matchIndex < matches.length; matchIndex++) {
         const { value } = matches[matchIndex] as { readonly value: RankedMatch };
         pending.push(pendingEntry(at, value, matchIndex, 0));
@@ -210,7 +236,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
 
   if ((options.watchNamespaces ?? []).length > 0) {
     for (const l of [...listeners.filter(takesRoutesOfOtherNamespaces), ...unreadListenerSetListeners(listeners)]) {
-      const entry = unreadRoutesEntry(l, winners);
+      const entry = unreadRoutesEntry(l, winners, clientAddressUnknownOn(l));
       if (entry.entry.policy !== undefined) effective.set(entry.entry.policy.id, entry.entry.policy);
       pending.push(entry);
     }
@@ -273,6 +299,7 @@ interface RuleOnAttachment {
   readonly policy: CompiledPolicy | undefined;
   readonly origin: PolicyOrigin | undefined;
   readonly ruleIndex: number;
+  readonly clientAddressUnknown: string | undefined;
 }
 
 /** The route entry of one match of a rule (`n`: 0 for the match, 1 for its CORS preflight route). */
@@ -290,6 +317,7 @@ function pendingEntry(at: RuleOnAttachment, m: RankedMatch, matchIndex: number, 
       policy,
       origin: at.origin,
       managedHeaders: policy?.managedHeaders ?? [],
+      ...(at.clientAddressUnknown === undefined ? {} : { clientAddressUnknown: at.clientAddressUnknown }),
     },
     hostnames: attachment.hostnames,
     route: attachment.route,
@@ -333,7 +361,11 @@ function unreadListenerSetListeners(listeners: readonly GatewayListener[]): Gate
  * request to the listener's host names, under the policy a route there would get from the
  * listener, ListenerSet or Gateway (a policy of a namespace not read is not known either).
  */
-function unreadRoutesEntry(l: GatewayListener, winners: ReadonlyMap<string, Claim>): PendingEntry {
+function unreadRoutesEntry(
+  l: GatewayListener,
+  winners: ReadonlyMap<string, Claim>,
+  clientAddressUnknown: string | undefined,
+): PendingEntry {
   const attachment: Attachment = { ...l, route: UNREAD_ROUTE, parentRef: { name: l.gateway.metadata.name }, hostnames: [] };
   const [winner, ...shadowed] = claimsOfAttachment(attachment, winners)(undefined);
   const hostname = l.listener.hostname?.toLowerCase();
@@ -351,6 +383,7 @@ function unreadRoutesEntry(l: GatewayListener, winners: ReadonlyMap<string, Clai
       origin: winner === undefined ? undefined : policyOrigin(winner, shadowed, undefined),
       managedHeaders: policy?.managedHeaders ?? [],
       unread: true,
+      ...(clientAddressUnknown === undefined ? {} : { clientAddressUnknown }),
     },
     hostnames: hostname === undefined ? [] : [hostname],
     route: UNREAD_ROUTE,

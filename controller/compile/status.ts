@@ -18,7 +18,7 @@ import { sortInPlace } from "../lib/sort.ts";
 import type { AnalysedPolicy } from "./policy.ts";
 import type { Target } from "./targets.ts";
 
-type FactSet = "conflictsWith" | "overriddenBy" | "mergedInto" | "mergedFrom" | "invalidUses";
+type FactSet = "conflictsWith" | "overriddenBy" | "mergedInto" | "mergedFrom" | "invalidUses" | "clientAddressUnknown";
 
 function addTo(f: AncestorFacts, set: FactSet, value: string): void {
   (f[set] ??= new Set()).add(value);
@@ -124,6 +124,11 @@ export class StatusCollector {
     addTo(this.#at(policy, ref), "overriddenBy", by);
   }
 
+  /** The policy reads the client address on a listener where it cannot be determined (`why`: RouteEntry.clientAddressUnknown). */
+  clientAddressUnknown(policy: AnalysedPolicy, ref: AncestorRef, why: string): void {
+    addTo(this.#at(policy, ref), "clientAddressUnknown", why);
+  }
+
   /**
    * A policy with mergeType enforces `compiled` on a route reached through `routeRef` (its route's
    * parentRef) and `listenerRef` (the listener): merged into `parent` (at `parentRef`), or its own
@@ -203,6 +208,7 @@ export class StatusCollector {
           mergedFrom: undefined,
           validUse: false,
           invalidUses: undefined,
+          clientAddressUnknown: undefined,
         }),
       );
     return f;

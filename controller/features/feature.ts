@@ -51,6 +51,12 @@ export interface Feature<Spec = unknown, Compiled = unknown> {
    * optional jwt or an extAuth service did not set.
    */
   readonly readsIdentityHeaders?: true;
+  /**
+   * Whether the phase may decide on the client address (CheckContext.clientAddress): compile
+   * reports a policy whose listener's ClientTrafficPolicy finds it otherwise than the flags
+   * (compile/client-traffic-policies.ts). Absent: never.
+   */
+  readsClientAddress?(compiled: Compiled): boolean;
   /** A readable, deterministic rendering for golden files and the admin snapshot view; names credentials, never their values. */
   summary(compiled: Compiled): unknown;
   /**
@@ -113,6 +119,11 @@ export interface CompileContext {
 export interface Where {
   readonly route: string;
   readonly policy: string;
+  /**
+   * Why the client address cannot be determined on the route's listener (RouteEntry.clientAddressUnknown):
+   * a phase that reads it decides as if it could be any address. Undefined: the flags find it as Envoy does.
+   */
+  readonly clientAddressUnknown?: string | undefined;
 }
 
 /** What authorization rules and CEL expressions can see about the caller; a feature adds its member. */

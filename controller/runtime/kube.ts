@@ -3,6 +3,7 @@
  * the Lease holder writes status.
  */
 import type { Logger } from "pino";
+import { clientAddressOptionsOf } from "../authz/client-address.ts";
 import type { CompileOptions } from "../compile/index.ts";
 import type { ServeConfig } from "../config.ts";
 import type { KeyStore } from "../keys/types.ts";
@@ -45,7 +46,8 @@ export function startKubeMode(
     cached: (ns, name) => source.policy(ns, name),
   });
   const pipeline = new Pipeline({
-    compile: { ...deps.compile, watchNamespaces: config.watchNamespaces },
+    // ClientTrafficPolicies are compared listener by listener with the flags (compile/client-traffic-policies.ts).
+    compile: { ...deps.compile, watchNamespaces: config.watchNamespaces, clientAddress: clientAddressOptionsOf(config) },
     keys: deps.keys,
     logger,
     metrics: deps.metrics,

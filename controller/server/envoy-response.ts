@@ -158,6 +158,8 @@ const CLIENT_CODES: Readonly<Partial<Record<DecisionCode, DecisionCode>>> = {
   jwt_bad_signature: "jwt_invalid",
   jwt_unknown_issuer: "jwt_invalid",
   jwt_no_key: "jwt_invalid",
+  // Which listener's client address detection Portcullis lacks is configuration: the client hears of an authorization denial.
+  client_address_unknown: "authz_denied",
 };
 
 /**

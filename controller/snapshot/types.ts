@@ -93,6 +93,13 @@ export interface RouteEntry {
    * further reading of a request some route read here matches (DESIGN §0), never the only one.
    */
   readonly unread?: true;
+  /**
+   * Set where Envoy Gateway's ClientTrafficPolicy (or its default, the peer) finds the client address
+   * on this listener otherwise than the client address flags (compile/client-traffic-policies.ts):
+   * why, and the flags to start with. Rules on the client address then decide as if it could be any
+   * address (Where.clientAddressUnknown).
+   */
+  readonly clientAddressUnknown?: string;
 }
 
 /** Where a rule's policy comes from (DESIGN §2 precedence: route rule > route > listener > ListenerSet > Gateway). */

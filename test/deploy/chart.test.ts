@@ -30,7 +30,11 @@ const NAMESPACED_RULES = [
     verbs: ["get", "list", "watch"],
   },
   // backends and services: what extAuth's backendRefs name.
-  { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies", "backends"], verbs: ["get", "list", "watch"] },
+  {
+    apiGroups: ["gateway.envoyproxy.io"],
+    resources: ["securitypolicies", "backends", "clienttrafficpolicies"],
+    verbs: ["get", "list", "watch"],
+  },
   { apiGroups: ["gateway.envoyproxy.io"], resources: ["securitypolicies/status"], verbs: ["get", "update", "patch"] },
   { apiGroups: [""], resources: ["secrets", "configmaps", "services"], verbs: ["get", "list", "watch"] },
   { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },

@@ -54,7 +54,11 @@ const monitoringCrd = (kind: string, plural: string) => ({
 
 beforeAll(async () => {
   server = await startApiServer();
-  const crds = [join(ROOT, "crds"), join(ROOT, "test/kube/crds/gateway-api.yaml")];
+  const crds = [
+    join(ROOT, "crds"),
+    join(ROOT, "test/kube/crds/gateway-api.yaml"),
+    join(ROOT, "test/kube/crds/envoy-gateway-clienttrafficpolicy.yaml"),
+  ];
   for (const c of crds) kubectl(["apply", "-f", c]);
   for (const crd of [monitoringCrd("ServiceMonitor", "servicemonitors"), monitoringCrd("PrometheusRule", "prometheusrules")])
     kubectl(["apply", "-f", "-"], JSON.stringify(crd));
@@ -213,6 +217,7 @@ describe("RBAC, installed for real and asked with kubectl auth can-i", () => {
       "listenersets.gateway.networking.k8s.io",
       "backendtlspolicies.gateway.networking.k8s.io",
       "securitypolicies.gateway.envoyproxy.io",
+      "clienttrafficpolicies.gateway.envoyproxy.io",
       "secrets",
       "configmaps",
       "namespaces",

@@ -16,6 +16,7 @@ const PLURALS: Record<string, string> = {
   ListenerSet: "listenersets",
   BackendTLSPolicy: "backendtlspolicies",
   Backend: "backends",
+  ClientTrafficPolicy: "clienttrafficpolicies",
   Secret: "secrets",
   ConfigMap: "configmaps",
   Namespace: "namespaces",

@@ -40,6 +40,21 @@ describe("denial bodies", () => {
     expect(JSON.parse(grpc.denied_response.body)).toEqual(expected);
   });
 
+  it("client_address_unknown is an authorization denial to the client: which flags Portcullis lacks is configuration (HTTP, forward-auth, gRPC)", () => {
+    const unknown = {
+      ...deny(
+        403,
+        "client_address_unknown",
+        "the authorization rules read the client address, which cannot be determined on this listener",
+        {},
+      ),
+      detail: "ClientTrafficPolicy apps/hops: … start it with --xff-trusted-hops 1",
+    };
+    const expected = { code: "authz_denied", message: "Forbidden" };
+    for (const wire of [envoyResponse(unknown), forwardAuthResponse(unknown)]) expect(JSON.parse(String(wire.body))).toEqual(expected);
+    const grpc = toCheckResponse(unknown) as { denied_response: { body: string } };
+    expect(JSON.parse(grpc.denied_response.body)).toEqual(expected);
+  });
   it("keeps the challenge the client needs (WWW-Authenticate)", () => {
     expect(envoyResponse(MISSING).headers["www-authenticate"]).toBe('Basic realm="tenant-a"');
   });

@@ -54,16 +54,17 @@ export const EPHEMERAL_PORTS: readonly string[] = [
   "0",
 ];
 
-/**
- * The real `serve` app with `flags` (its source among them) on EPHEMERAL_PORTS, silent, once ready;
- * its ports as URLs. Short shutdown timings unless `flags` set them (a flag may be given once).
- */
-async function startServing(flags: readonly string[]): Promise<App & Pick<TestApp, "authz" | "forwardAuth" | "admin">> {
+/** The `serve` config of `flags` (its source among them) on EPHEMERAL_PORTS, with short shutdown timings unless `flags` set them (a flag may be given once). */
+export function testServeConfig(flags: readonly string[]): ServeConfig {
   const timings = Object.entries({ "--shutdown-grace-seconds": "2", "--shutdown-delay-seconds": "0" }).filter(
     ([flag]) => !flags.includes(flag),
   );
-  const config = loadConfig(["serve", ...EPHEMERAL_PORTS, ...timings.flat(), ...flags], {}) as ServeConfig;
-  const app = await startApp(config, pino({ level: "silent" }));
+  return loadConfig(["serve", ...EPHEMERAL_PORTS, ...timings.flat(), ...flags], {}) as ServeConfig;
+}
+
+/** The real `serve` app with testServeConfig(`flags`), silent, once ready; its ports as URLs. */
+async function startServing(flags: readonly string[]): Promise<App & Pick<TestApp, "authz" | "forwardAuth" | "admin">> {
+  const app = await startApp(testServeConfig(flags), pino({ level: "silent" }));
   await app.ready;
   return {
     ...app,

@@ -86,7 +86,7 @@ the flags they become do (a pod given both would never start). */}}
   resources: [gateways, httproutes, grpcroutes, referencegrants, listenersets, backendtlspolicies]
   verbs: [get, list, watch]
 - apiGroups: [gateway.envoyproxy.io]
-  resources: [securitypolicies, backends]
+  resources: [securitypolicies, backends, clienttrafficpolicies]
   verbs: [get, list, watch]
 - apiGroups: [gateway.envoyproxy.io]
   resources: [securitypolicies/status]

@@ -128,6 +128,8 @@ export interface CompiledCel {
    * query sent in lower case (authorization/line-readings.ts otherReadings).
    */
   readonly queryNamesInUpperCase: boolean;
+  /** Whether it names `source` (principal.cel's client address): such an expression cannot be decided where the address cannot be determined. */
+  readonly readsSource: boolean;
   /** Its value over `context` (the variables it was compiled for); throws when it cannot be evaluated. */
   readonly evaluate: (context: Record<string, unknown>) => unknown;
 }
@@ -166,7 +168,7 @@ export function compileCel(source: string, variables: CelVariables): Result<Comp
     }
     return parsed(context);
   };
-  return ok({ source, evaluate, ...requestReadsOf(first.value.ast) });
+  return ok({ source, evaluate, readsSource: namesSource(first.value.ast), ...requestReadsOf(first.value.ast) });
 }
 
 /** Envoy's attributes of `request` that are a header's value (lower-case name) when it is sent (cel-context.ts envoyAttributesOf). */
@@ -175,6 +177,14 @@ export const HEADER_ATTRIBUTES: Readonly<Record<string, string>> = { referer: "r
 /** A name with its ASCII letters lower-cased (Envoy's LowerCaseString); a key that is not a string as it is. */
 export const asciiLowerCase = <T>(name: T): T =>
   typeof name === "string" ? (name.replace(/[A-Z]+/g, (upper) => upper.toLowerCase()) as T) : name;
+
+/** Whether an expression names the variable `source` anywhere (CompiledCel.readsSource). */
+function namesSource(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(namesSource);
+  if (node === null || typeof node !== "object" || !("op" in node)) return false;
+  const n = node as CelNode;
+  return (n.op === "id" && n.args === "source") || namesSource(n.args);
+}
 
 /** CompiledCel.requestFields, CompiledCel.headersNamed and CompiledCel.queryNamesInUpperCase of an expression. */
 function requestReadsOf(ast: CelNode): Pick<CompiledCel, "requestFields" | "headersNamed" | "queryNamesInUpperCase"> {

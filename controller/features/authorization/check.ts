@@ -59,11 +59,25 @@ export function checkAuthorization(
   const lineReadings = lineReadingsOf(config, request);
   if (lineReadings === undefined) return fail(tooManyHeaderLines(where));
   const who: IdentityAttributes = Object.assign({}, ...passed.map((r) => r.attributes));
-  const clientAddress = ctx.clientAddress.of(request.arrived);
+  // Where Envoy finds the client address otherwise than the flags, it could be any address (DESIGN §0).
+  const unknown = where.clientAddressUnknown;
+  if (unknown !== undefined) ctx.trace?.note({ clientAddressUnknown: unknown });
+  const clientAddress = unknown === undefined ? ctx.clientAddress.of(request.arrived) : undefined;
   const now = ctx.now();
   const verdict = authorize(config, request, who, clientAddress, now, lineReadings, ctx.trace);
   if (verdict === TOO_MANY_LINE_CHOICES) return fail(tooManyHeaderLines(where));
   if (verdict.allowed) return NOTHING;
+  // The client is told authz_denied (server/envoy-response.ts), as Envoy's rbac filter would answer; the operator, which flags to start with.
+  if (verdict.readClientAddress === true && unknown !== undefined)
+    return fail({
+      ...deny(
+        403,
+        "client_address_unknown",
+        "the authorization rules read the client address, which cannot be determined on this listener",
+        where,
+      ),
+      detail: unknown,
+    });
   const reading = verdict.reading === undefined ? "" : ` (reading ${verdict.reading})`;
   if (verdict.by !== "defaultAction") return fail(deny(403, "authz_denied", `denied by authorization rule ${verdict.by}${reading}`, where));
   // The audit line says why no rule applied on the reading that denied, rule by rule: decided again
@@ -90,6 +104,8 @@ export interface Verdict {
   readonly by: string;
   /** The reading (RouteReading.name) it was decided on, when not Envoy's. */
   readonly reading?: string;
+  /** Set when a rule tried read the client address (clientCIDRs, clientIPGeoLocations, `source` in principal.cel). */
+  readonly readClientAddress?: true;
 }
 
 /**
@@ -203,6 +219,8 @@ class Facts {
   #envoyAttributes: Record<string, unknown> | undefined;
   #location: { readonly value: GeoLocation | undefined } | undefined;
   #jwtPayload: Readonly<Record<string, unknown>> | undefined;
+  /** Set when a rule read the client address (Verdict.readClientAddress). */
+  clientAddressRead = false;
 
   constructor(
     config: CompiledAuthorization,
@@ -288,11 +306,18 @@ function decide(
       (rule.cel === undefined ? undefined : celMismatch(rule, rule.cel, facts, "envoy"));
     if (unmet === TOO_MANY) return TOO_MANY_LINE_CHOICES;
     trace?.add("rules", `${describeRule(rule)}: ${unmet === undefined ? "matches, and decides" : `${unmet}, so it does not apply`}`);
-    if (unmet === undefined) return { allowed: rule.action === "Allow", by: rule.name };
+    if (unmet === undefined) return verdictOf(rule.action === "Allow", rule.name, facts);
   }
   trace?.add("rules", `no rule applies: defaultAction ${config.defaultAction}`);
-  return { allowed: config.defaultAction === "Allow", by: "defaultAction" };
+  return verdictOf(config.defaultAction === "Allow", "defaultAction", facts);
 }
+
+const verdictOf = (allowed: boolean, by: string, facts: Facts): Verdict =>
+  facts.clientAddressRead ? { allowed, by, readClientAddress: true } : { allowed, by };
+
+/** Whether a principal reads the client address: `clientCIDRs`, `clientIPGeoLocations`, or `source` in its CEL expression. */
+export const principalReadsClientAddress = (p: CompiledPrincipal): boolean =>
+  p.clientCIDRs !== undefined || p.geoLocations !== undefined || p.cel?.readsSource === true;
 
 /** The part of the rule's operation the request does not meet (a constant: nothing is built per request), or undefined. */
 function operationMismatch(rule: CompiledRule, request: NormalizedRequest): string | undefined {
@@ -304,6 +329,7 @@ function operationMismatch(rule: CompiledRule, request: NormalizedRequest): stri
 /** The part of the rule's principal the request does not meet (a constant), or undefined when every part set matches. */
 function principalMismatch(rule: CompiledRule, p: CompiledPrincipal, facts: Facts): string | undefined {
   const { request, who, clientAddress } = facts;
+  if (principalReadsClientAddress(p)) facts.clientAddressRead = true;
   if (p.clientCIDRs !== undefined) {
     // An address that cannot be determined could be any: it satisfies a Deny rule, never an Allow rule.
     if (clientAddress === undefined && rule.action === "Allow") return "the client address cannot be determined";
@@ -335,7 +361,11 @@ function principalMismatch(rule: CompiledRule, p: CompiledPrincipal, facts: Fact
     if (location === undefined && rule.action === "Allow") return "where the client is cannot be determined";
     if (location !== undefined && !geoLocationsMatch(p.geoLocations, location)) return "the client is located elsewhere";
   }
-  return p.cel === undefined ? undefined : celMismatch(rule, p.cel, facts, "principal");
+  if (p.cel === undefined) return undefined;
+  // `source.address` that cannot be determined could be any: the expression holds for a Deny rule, never for an Allow rule.
+  if (p.cel.readsSource && clientAddress === undefined)
+    return rule.action === "Allow" ? "the client address cannot be determined" : undefined;
+  return celMismatch(rule, p.cel, facts, "principal");
 }
 
 /** What principalMismatch and celMismatch return when a CEL expression cannot be decided for too many choices of header lines (Facts.celMatches). */

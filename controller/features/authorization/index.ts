@@ -1,6 +1,6 @@
 /** authorization: rules over the request and the identities the phases before it passed (Envoy's rbac filter). */
 import { defineFeature } from "../feature.ts";
-import { checkAuthorization } from "./check.ts";
+import { checkAuthorization, principalReadsClientAddress } from "./check.ts";
 import { AuthorizationSchema, compileAuthorization, type AuthorizationSpec, type CompiledAuthorization } from "./compile.ts";
 import { describeRule } from "./describe.ts";
 
@@ -14,4 +14,5 @@ export const authorization = defineFeature<AuthorizationSpec, CompiledAuthorizat
   summary: (config) => ({ defaultAction: config.defaultAction, rules: config.rules.map(describeRule) }),
   check: checkAuthorization,
   readsIdentityHeaders: true,
+  readsClientAddress: (config) => config.rules.some((r) => r.principal !== undefined && principalReadsClientAddress(r.principal)),
 });

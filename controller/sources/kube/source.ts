@@ -27,6 +27,13 @@ export const WATCHED = [
     plural: "backendtlspolicies",
     optional: true,
   },
+  // Absent CRD (no Envoy Gateway): no ClientTrafficPolicy exists.
+  {
+    kind: "ClientTrafficPolicy",
+    apiVersion: "gateway.envoyproxy.io/v1alpha1",
+    plural: "clienttrafficpolicies",
+    optional: true,
+  },
   { kind: "Namespace", apiVersion: "v1", plural: "namespaces", clusterScoped: true },
   { kind: "Secret", apiVersion: "v1", plural: "secrets", referenced: "secrets" },
   { kind: "ConfigMap", apiVersion: "v1", plural: "configmaps", referenced: "configMaps" },

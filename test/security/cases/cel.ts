@@ -178,6 +178,13 @@ export const celCases: readonly Case[] = [
     ruled(`{rules: [{action: Allow, cel: "source.address == '10.0.0.1:0'"}]}`),
   ),
   c(
+    "principal-source-undetermined",
+    "Allow `principal.cel: source.address != '192.0.2.66'` (all but one address), no X-Forwarded-For on the HTTP port: the client address cannot be determined",
+    DENIED,
+    ruled(`{rules: [{action: Allow, principal: {cel: "source.address != '192.0.2.66'"}}]}`),
+    "an address that could not be determined was the empty text, which the expression allowed (it is not 192.0.2.66) though the client could be that address; an expression naming source now never holds in an Allow rule, and always in a Deny rule, where the address cannot be determined",
+  ),
+  c(
     "not-boolean",
     "a rule's cel gives a string (`request.headers['x-allow']`)",
     invalid("it evaluates to string, not to a boolean"),

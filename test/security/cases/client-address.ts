@@ -38,6 +38,24 @@ function behind(
   };
 }
 
+/** Envoy Gateway's restrict-ip-access page: one proxy in front of Envoy, on the world's Gateway apps/gw. */
+const ONE_HOP_CTP = `---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: {name: enable-client-ip-detection, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+  clientIPDetection: {xForwardedFor: {numTrustedHops: 1}}
+`;
+
+/** GET `path` with this X-Forwarded-For, in Kubernetes mode: the world beside ONE_HOP_CTP, compiled against the flags on the peer. */
+function contradicted(path: string, xff: string) {
+  return async (ctx: Ctx): Promise<Outcome> => {
+    const d = decider(`${manifests(ctx.keys, ctx.op)}${ONE_HOP_CTP}`, {}, { clientAddress: { trustedHops: 0, trustedCidrs: [] } });
+    return fromDecision(await d({ path, headers: { "x-forwarded-for": xff } }), ctx.decider.result.snapshot.managedHeaders);
+  };
+}
+
 export const clientAddressCases: readonly Case[] = [
   c(
     "too-few-entries",
@@ -178,5 +196,27 @@ export const clientAddressCases: readonly Case[] = [
     "trusted hops 1, `--xff-peer-not-appended`, no X-Forwarded-For on the HTTP port: Envoy takes its peer, which only gRPC states: undetermined, a Deny rule with clientCIDRs matches",
     LAN_DENIED,
     behind({ trustedHops: 1, peerNotAppended: true }, "/lan", undefined),
+  ),
+  c(
+    "client-traffic-policy-hops-kube",
+    "Kubernetes mode, flags on the peer, the Gateway's ClientTrafficPolicy trusts one hop: a client at 203.0.113.9 behind the office proxy 10.1.2.3, on /office",
+    {
+      status: 403,
+      code: "client_address_unknown",
+      reason: "the authorization rules read the client address, which cannot be determined on this listener",
+    },
+    contradicted("/office", "203.0.113.9, 10.1.2.3"),
+    "ClientTrafficPolicies were not watched in Kubernetes mode: the flags' peer, the office proxy, passed the Allow rule while Envoy saw 203.0.113.9; a listener whose ClientTrafficPolicy the flags contradict now lets no rule on the client address allow",
+  ),
+  c(
+    "client-traffic-policy-hops-kube-deny-rule",
+    "Kubernetes mode, flags on the peer, the Gateway's ClientTrafficPolicy trusts one hop: a client at 192.168.1.1 behind the proxy 203.0.113.7, on /lan (Deny 192.168.1.0/24)",
+    {
+      status: 403,
+      code: "client_address_unknown",
+      reason: "the authorization rules read the client address, which cannot be determined on this listener",
+    },
+    contradicted("/lan", "192.168.1.1, 203.0.113.7"),
+    "ClientTrafficPolicies were not watched in Kubernetes mode: the Deny rule was decided on the proxy's address, outside the denied network",
   ),
 ];

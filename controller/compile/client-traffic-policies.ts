@@ -1,0 +1,194 @@
+/**
+ * Where Envoy finds the client address otherwise than Portcullis was told to. Envoy Gateway programs
+ * each listener's client address detection from the ClientTrafficPolicy that applies to it
+ * (`clientIPDetection`; none: the peer), while `clientCIDRs`, `clientIPGeoLocations` and
+ * `source.address` are decided on the address the flags (`--xff-trusted-hops`,
+ * `--xff-trusted-cidrs`, `--xff-peer-not-appended`, `--client-ip-header`) find: on a listener where
+ * the two differ, a rule on the client address would be decided on another address than Envoy's (the
+ * proxy in front, which an Allow rule for the proxies' network lets through). Which policy applies
+ * where follows Envoy Gateway v1.9.0's ProcessClientTrafficPolicies
+ * (internal/gatewayapi/clienttrafficpolicy.go): oldest first; a policy naming a listener
+ * (`sectionName`) before those naming the whole Gateway, which take only the listeners no such
+ * policy took; the first to take a listener or Gateway keeps it (a later one is Conflicted); one
+ * naming a plain HTTP listener that shares its port with another is refused and applies nowhere;
+ * targets are Gateways of the policy's own namespace (targetRef, targetRefs, targetSelectors).
+ */
+import { GATEWAY_API_GROUP } from "../api/gatewayapi.ts";
+import { keyOf, selectorMatches, sortedByAge } from "../api/meta.ts";
+import type { Gateway, Resources } from "../api/resources.ts";
+import type { ClientAddressOptions } from "../authz/client-address.ts";
+import type { CompiledPolicy } from "../snapshot/types.ts";
+import { listenerLabel, type GatewayListener } from "./attachments.ts";
+import { lenientTargets } from "./targets.ts";
+
+/**
+ * The client address settings a ClientTrafficPolicy's `clientIPDetection` stands for (absent:
+ * Envoy's default, the peer); undefined when it cannot be read.
+ */
+export function clientAddressOptionsOfDetection(detection: unknown): ClientAddressOptions | undefined {
+  if (detection === undefined) return PEER;
+  if (typeof detection !== "object" || detection === null) return undefined;
+  const d = detection as {
+    xForwardedFor?: { numTrustedHops?: unknown; trustedCIDRs?: unknown; disableXForwardedForAppend?: unknown };
+    customHeader?: { name?: unknown };
+  };
+  if (typeof d.customHeader?.name === "string")
+    return { trustedHops: 0, trustedCidrs: [], customHeader: d.customHeader.name.toLowerCase() };
+  const xff = d.xForwardedFor;
+  return {
+    trustedHops: typeof xff?.numTrustedHops === "number" ? xff.numTrustedHops : 0,
+    trustedCidrs: Array.isArray(xff?.trustedCIDRs) ? xff.trustedCIDRs.map(String) : [],
+    peerNotAppended: xff?.disableXForwardedForAppend === true,
+  };
+}
+
+/** Envoy's default: the peer. */
+const PEER: ClientAddressOptions = { trustedHops: 0, trustedCidrs: [] };
+
+/** The settings as the flags that give them ("--xff-trusted-hops 0" for the peer, Envoy's default). */
+export function clientAddressFlags(s: ClientAddressOptions): string {
+  if (s.customHeader !== undefined) return `--client-ip-header ${s.customHeader}`;
+  const rule = s.trustedCidrs.length > 0 ? `--xff-trusted-cidrs ${s.trustedCidrs.join(",")}` : `--xff-trusted-hops ${s.trustedHops}`;
+  return s.peerNotAppended === true ? `${rule} --xff-peer-not-appended` : rule;
+}
+
+/** Envoy Gateway's controllerName prefix: a Gateway of such a class is programmed by it, ClientTrafficPolicy or none. */
+const ENVOY_GATEWAY_CONTROLLER = "gateway.envoyproxy.io/";
+
+/** What finds the client address on one listener: a ClientTrafficPolicy ("namespace/name") and its detection, or Envoy's default. */
+interface ListenerDetection {
+  readonly policy: string | undefined;
+  /** undefined: the policy's clientIPDetection cannot be read. */
+  readonly options: ClientAddressOptions | undefined;
+}
+
+/**
+ * For a listener of `listeners` (or one standing for those of ListenerSets not read), why the client
+ * address cannot be determined there, when Envoy may find it otherwise than `flags` do: the
+ * ClientTrafficPolicy and the flags to start Portcullis with; undefined when they agree. A listener
+ * is compared with every detection Envoy may use for it: its own, and, for a plain HTTP listener,
+ * those of the other HTTP listeners of its Gateway on its port (Envoy serves them with one
+ * connection manager). Listeners of Gateways that no ClientTrafficPolicy targets and whose class is
+ * not Envoy Gateway's are left to the flags (another proxy, which only the flags describe); a
+ * ListenerSet's listeners are compared with their Gateway's detection and with the peer (Envoy
+ * Gateway v1.9.0 may apply either there). Answers are kept per Gateway and listener.
+ */
+export function clientAddressMismatch(
+  resources: Pick<Resources, "clientTrafficPolicies" | "gatewayClasses">,
+  listeners: readonly GatewayListener[],
+  flags: ClientAddressOptions,
+): (l: GatewayListener) => string | undefined {
+  const gateways = new Map<string, Gateway>();
+  for (const l of listeners) gateways.set(keyOf(l.gateway.metadata), l.gateway);
+  const { bySection, byGateway } = resolve(resources.clientTrafficPolicies, gateways);
+  const envoyGatewayClasses = new Set(
+    resources.gatewayClasses.filter((c) => c.spec.controllerName.startsWith(ENVOY_GATEWAY_CONTROLLER)).map((c) => c.metadata.name),
+  );
+  const detectionsOf = (l: GatewayListener): ListenerDetection[] => {
+    const id = keyOf(l.gateway.metadata);
+    const whole = byGateway.get(id);
+    const programmed = whole !== undefined || bySection.has(id) || envoyGatewayClasses.has(l.gateway.spec.gatewayClassName);
+    if (!programmed) return [];
+    const ofGateway = whole ?? DEFAULT;
+    if (l.listenerSet !== undefined) return [ofGateway, DEFAULT];
+    return [bySection.get(id)?.get(l.listener.name) ?? ofGateway];
+  };
+  const told = clientAddressFlags(flags);
+  const known = new Map<string, string | undefined>();
+  return (l) => {
+    const key = `${keyOf(l.gateway.metadata)}\0${listenerLabel(l)}`;
+    if (known.has(key)) return known.get(key);
+    const sharing =
+      l.listener.protocol === "HTTPS"
+        ? [l]
+        : [
+            l,
+            ...listeners.filter(
+              (o) =>
+                o.gateway === l.gateway &&
+                o.listener !== l.listener &&
+                o.listener.port === l.listener.port &&
+                o.listener.protocol !== "HTTPS",
+            ),
+          ];
+    let problem: string | undefined;
+    for (const d of sharing.flatMap(detectionsOf)) {
+      const wanted = d.options === undefined ? undefined : clientAddressFlags(d.options);
+      if (wanted === told) continue;
+      const by = d.policy === undefined ? "no ClientTrafficPolicy applies (Envoy's default, the peer)" : `ClientTrafficPolicy ${d.policy}`;
+      problem =
+        wanted === undefined
+          ? `${by}: its clientIPDetection cannot be read`
+          : `${by}: Envoy finds the client address otherwise than Portcullis, which runs with ${told}; start it with ${wanted}`;
+      break;
+    }
+    known.set(key, problem);
+    return problem;
+  };
+}
+
+const DEFAULT: ListenerDetection = { policy: undefined, options: PEER };
+
+/** Each Gateway's policy for all its listeners, and per Gateway the policies of single listeners (by name). */
+function resolve(
+  policies: Resources["clientTrafficPolicies"],
+  gateways: ReadonlyMap<string, Gateway>,
+): { bySection: Map<string, Map<string, ListenerDetection>>; byGateway: Map<string, ListenerDetection> } {
+  const bySection = new Map<string, Map<string, ListenerDetection>>();
+  const byGateway = new Map<string, ListenerDetection>();
+  const targeted = sortedByAge(policies).map((p) => ({ p, targets: targetsOf(p, gateways) }));
+  for (const { p, targets } of targeted) {
+    const detection = { policy: keyOf(p.metadata), options: clientAddressOptionsOfDetection(clientIPDetectionOf(p.spec)) };
+    for (const t of targets) {
+      if (t.sectionName === undefined) continue;
+      // A sectionName the Gateway does not have is Invalid in Envoy Gateway, and applies nowhere.
+      const listeners = gateways.get(t.gateway)!.spec.listeners;
+      const listener = listeners.find((l) => l.name === t.sectionName);
+      if (listener === undefined) continue;
+      let sections = bySection.get(t.gateway);
+      if (sections === undefined) bySection.set(t.gateway, (sections = new Map()));
+      if (sections.has(t.sectionName)) continue;
+      // On a plain HTTP listener sharing its port with another, Envoy Gateway refuses to apply it
+      // (validatePortOverlapForClientTrafficPolicy), and the listener, taken, gets no Gateway-wide one either.
+      const plainHttp = (l: { protocol?: string | undefined }) => l.protocol !== "HTTPS";
+      const shared = plainHttp(listener) && listeners.some((l) => l !== listener && l.port === listener.port && plainHttp(l));
+      sections.set(t.sectionName, shared ? DEFAULT : detection);
+    }
+  }
+  for (const { p, targets } of targeted) {
+    const detection = { policy: keyOf(p.metadata), options: clientAddressOptionsOfDetection(clientIPDetectionOf(p.spec)) };
+    for (const t of targets) if (t.sectionName === undefined && !byGateway.has(t.gateway)) byGateway.set(t.gateway, detection);
+  }
+  return { bySection, byGateway };
+}
+
+const clientIPDetectionOf = (spec: unknown): unknown =>
+  typeof spec === "object" && spec !== null ? (spec as { clientIPDetection?: unknown }).clientIPDetection : undefined;
+
+/** The served Gateways (by id) of the policy's namespace it names or selects, with the sectionName of a ref. */
+function targetsOf(
+  p: Resources["clientTrafficPolicies"][number],
+  gateways: ReadonlyMap<string, Gateway>,
+): { gateway: string; sectionName: string | undefined }[] {
+  const read = lenientTargets(p.spec);
+  if (read === undefined) return [];
+  const ns = p.metadata.namespace;
+  const isGateway = (t: { group?: string | undefined; kind: string }) =>
+    (t.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP && t.kind === "Gateway";
+  const out: { gateway: string; sectionName: string | undefined }[] = [];
+  for (const ref of read.targetRefs) {
+    const id = `${ns}/${ref.name}`;
+    if (isGateway(ref) && gateways.has(id)) out.push({ gateway: id, sectionName: ref.sectionName });
+  }
+  for (const selector of read.targetSelectors) {
+    if (!isGateway(selector)) continue;
+    for (const [id, g] of gateways)
+      if (g.metadata.namespace === ns && selectorMatches(selector, g.metadata.labels)) out.push({ gateway: id, sectionName: undefined });
+  }
+  return out;
+}
+
+/** Whether a phase of the policy may decide on the client address (Feature.readsClientAddress): only such a policy hears of a mismatch. */
+export function readsClientAddress(policy: CompiledPolicy): boolean {
+  return policy.features.some((f) => f.feature.readsClientAddress?.(f.compiled) === true);
+}

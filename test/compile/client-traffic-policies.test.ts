@@ -1,0 +1,208 @@
+/**
+ * Which listeners' client address the flags do not find as Envoy does (controller/compile/client-traffic-policies.ts):
+ * Envoy Gateway v1.9.0's ClientTrafficPolicy resolution (internal/gatewayapi/clienttrafficpolicy.go and
+ * its testdata clienttrafficpolicy-*.in.yaml: a sectionName policy before a Gateway one, the older of
+ * two on one target, a Gateway of the policy's own namespace only), and the Warning a policy that reads
+ * the address gets there.
+ */
+import { describe, expect, it } from "vitest";
+import type { ClientAddressOptions } from "../../controller/authz/client-address.ts";
+import { clientAddressFlags, clientAddressOptionsOfDetection } from "../../controller/compile/client-traffic-policies.ts";
+import type { CompileResult } from "../../controller/compile/index.ts";
+import { compileText } from "../support/world.ts";
+
+const PEER: ClientAddressOptions = { trustedHops: 0, trustedCidrs: [] };
+const ONE_HOP: ClientAddressOptions = { trustedHops: 1, trustedCidrs: [] };
+
+/** Gateway apps/gw (`listeners` as YAML flow maps, each with a route api-<name> on it) of class `gatewayClass`. */
+function world(listeners: readonly string[], ...objects: string[]): string {
+  const names = listeners.map((l) => /name: ([\w-]+)/.exec(l)![1]!);
+  return [
+    `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: apps, labels: {edge: "true"}}
+spec: {gatewayClassName: eg, listeners: [${listeners.join(", ")}]}
+`,
+    ...names.map(
+      (n) => `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: api-${n}, namespace: apps}
+spec: {parentRefs: [{name: gw, sectionName: ${n}}], hostnames: [${n}.example.com]}
+`,
+    ),
+    ...objects,
+  ].join("---\n");
+}
+
+const HTTP = "{name: http, protocol: HTTP, port: 80}";
+const ADMIN = "{name: admin, protocol: HTTP, port: 8080}";
+const ENVOY_GATEWAY_CLASS =
+  "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: eg}\nspec: {controllerName: gateway.envoyproxy.io/gatewayclass-controller}\n";
+
+/** ClientTrafficPolicy `namespace/name` created at `created` with `target` (a targetRefs entry or `targetSelectors: ...` YAML) and `detection`. */
+function ctp(name: string, target: string, detection?: string, { namespace = "apps", created = "2024-01-01T00:00:00Z" } = {}): string {
+  return `apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: {name: ${name}, namespace: ${namespace}, creationTimestamp: "${created}"}
+spec:
+  ${target.startsWith("targetSelectors") ? target : `targetRefs: [${target}]`}
+${detection === undefined ? "" : `  clientIPDetection: ${detection}\n`}`;
+}
+const ON_GW = "{group: gateway.networking.k8s.io, kind: Gateway, name: gw}";
+const onListener = (section: string) => `{group: gateway.networking.k8s.io, kind: Gateway, name: gw, sectionName: ${section}}`;
+const HOPS_1 = "{xForwardedFor: {numTrustedHops: 1}}";
+
+/** listener name → its entries' clientAddressUnknown (one per listener, or "" when unset). */
+function unknownByListener(result: CompileResult): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const table of result.snapshot.routes.byGateway["apps/gw"] ?? [])
+    for (const entries of Object.values(table.vhosts.exact)) for (const e of entries) out[e.listener] = e.clientAddressUnknown ?? "";
+  return out;
+}
+const compiled = (flags: ClientAddressOptions, text: string) => unknownByListener(compileText(text, { clientAddress: flags }));
+
+describe("clientAddressMismatch: each listener's client address detection against the flags", () => {
+  it("a Gateway-wide ClientTrafficPolicy's numTrustedHops against Portcullis on the peer: its listeners name the policy and the flags to start with", () => {
+    expect(compiled(PEER, world([HTTP], ctp("hops", ON_GW, HOPS_1)))).toEqual({
+      http: "ClientTrafficPolicy apps/hops: Envoy finds the client address otherwise than Portcullis, which runs with --xff-trusted-hops 0; start it with --xff-trusted-hops 1",
+    });
+    expect(compiled(ONE_HOP, world([HTTP], ctp("hops", ON_GW, HOPS_1)))).toEqual({ http: "" });
+  });
+
+  it("a ClientTrafficPolicy without clientIPDetection is Envoy's peer: trusted hops Envoy does not have are refused", () => {
+    expect(compiled(ONE_HOP, world([HTTP], ctp("plain", ON_GW)))).toEqual({
+      http: "ClientTrafficPolicy apps/plain: Envoy finds the client address otherwise than Portcullis, which runs with --xff-trusted-hops 1; start it with --xff-trusted-hops 0",
+    });
+  });
+
+  it("no ClientTrafficPolicy: an Envoy Gateway class's listeners are on the peer; another class's are left to the flags", () => {
+    expect(compiled(ONE_HOP, world([HTTP], ENVOY_GATEWAY_CLASS))).toEqual({
+      http: "no ClientTrafficPolicy applies (Envoy's default, the peer): Envoy finds the client address otherwise than Portcullis, which runs with --xff-trusted-hops 1; start it with --xff-trusted-hops 0",
+    });
+    expect(compiled(ONE_HOP, world([HTTP]))).toEqual({ http: "" });
+    expect(compiled(PEER, world([HTTP], ENVOY_GATEWAY_CLASS))).toEqual({ http: "" });
+  });
+
+  it("a policy on a listener (sectionName) takes it from the Gateway-wide one, whichever is older", () => {
+    const text = world(
+      [HTTP, ADMIN],
+      ctp("gateway-wide", ON_GW, HOPS_1, { created: "2024-01-01T00:00:00Z" }),
+      ctp("admin-peer", onListener("admin"), undefined, { created: "2024-06-01T00:00:00Z" }),
+    );
+    expect(compiled(ONE_HOP, text)).toEqual({
+      http: "",
+      admin:
+        "ClientTrafficPolicy apps/admin-peer: Envoy finds the client address otherwise than Portcullis, which runs with --xff-trusted-hops 1; start it with --xff-trusted-hops 0",
+    });
+    expect(compiled(PEER, text)).toEqual({ http: expect.stringContaining("ClientTrafficPolicy apps/gateway-wide"), admin: "" });
+  });
+
+  it("two policies on one target: the older applies (the newer is Conflicted in Envoy Gateway)", () => {
+    const older = ctp("older", ON_GW, HOPS_1, { created: "2024-01-01T00:00:00Z" });
+    const newer = ctp("newer", ON_GW, "{customHeader: {name: X-Real-IP}}", { created: "2024-02-01T00:00:00Z" });
+    expect(compiled(ONE_HOP, world([HTTP], newer, older))).toEqual({ http: "" });
+    expect(compiled(PEER, world([HTTP], newer, older))).toEqual({ http: expect.stringContaining("apps/older") });
+    const olderOnListener = ctp("older", onListener("http"), HOPS_1, { created: "2024-01-01T00:00:00Z" });
+    const newerOnListener = ctp("newer", onListener("http"), "{customHeader: {name: X-Real-IP}}", { created: "2024-02-01T00:00:00Z" });
+    expect(compiled(ONE_HOP, world([HTTP], newerOnListener, olderOnListener))).toEqual({ http: "" });
+  });
+
+  it("targetSelectors select the Gateways of the policy's namespace by label; a policy of another namespace applies to none", () => {
+    const selected = ctp(
+      "by-label",
+      "targetSelectors: [{group: gateway.networking.k8s.io, kind: Gateway, matchLabels: {edge: 'true'}}]",
+      HOPS_1,
+    );
+    expect(compiled(PEER, world([HTTP], selected))).toEqual({ http: expect.stringContaining("apps/by-label") });
+    const otherLabel = ctp("other", "targetSelectors: [{kind: Gateway, matchLabels: {edge: 'false'}}]", HOPS_1);
+    expect(compiled(PEER, world([HTTP], otherLabel))).toEqual({ http: "" });
+    expect(compiled(PEER, world([HTTP], ctp("elsewhere", ON_GW, HOPS_1, { namespace: "infra" })))).toEqual({ http: "" });
+  });
+
+  it("HTTP listeners sharing a port share Envoy's connection manager: each is compared with the other's detection too", () => {
+    const shared = "{name: admin, protocol: HTTP, port: 80, hostname: admin.example.com}";
+    // The Gateway-wide policy gives http one hop; admin, taken by a policy Envoy Gateway refuses, stays on the peer.
+    const text = world([HTTP, shared], ctp("gateway-wide", ON_GW, HOPS_1), ctp("admin-own", onListener("admin"), HOPS_1));
+    const peer = expect.stringContaining("no ClientTrafficPolicy applies (Envoy's default, the peer)");
+    expect(compiled(ONE_HOP, text)).toEqual({ http: peer, admin: peer });
+    expect(compiled(PEER, text)).toEqual({
+      http: expect.stringContaining("apps/gateway-wide"),
+      admin: expect.stringContaining("apps/gateway-wide"),
+    });
+    // An HTTPS listener on the same port has a connection manager of its own: compared alone.
+    const tls = "{name: tls, protocol: HTTPS, port: 80, hostname: tls.example.com}";
+    const split = world([HTTP, tls], ctp("tls-peer", onListener("tls"), undefined), ctp("gateway-wide", ON_GW, HOPS_1));
+    expect(compiled(ONE_HOP, split)).toEqual({ http: "", tls: expect.stringContaining("apps/tls-peer") });
+  });
+
+  it("a policy naming an HTTP listener that shares its port is not applied (Envoy Gateway refuses it): the listener is on the peer", () => {
+    const shared = "{name: admin, protocol: HTTP, port: 80, hostname: admin.example.com}";
+    const text = world([HTTP, shared], ctp("admin-hops", onListener("admin"), HOPS_1));
+    expect(compiled(PEER, text)).toEqual({ http: "", admin: "" });
+    const peer = expect.stringContaining("no ClientTrafficPolicy applies (Envoy's default, the peer)");
+    expect(compiled(ONE_HOP, text)).toEqual({ http: peer, admin: peer });
+  });
+
+  it("a sectionName the Gateway does not have applies nowhere (Invalid in Envoy Gateway)", () => {
+    expect(compiled(PEER, world([HTTP], ctp("typo", onListener("htp"), HOPS_1)))).toEqual({ http: "" });
+  });
+
+  it("a clientIPDetection that cannot be read is a mismatch whatever the flags", () => {
+    expect(compiled(PEER, world([HTTP], ctp("odd", ON_GW, '"one hop"')))).toEqual({
+      http: "ClientTrafficPolicy apps/odd: its clientIPDetection cannot be read",
+    });
+  });
+
+  it("without the flags (standalone, compile) nothing is compared", () => {
+    expect(unknownByListener(compileText(world([HTTP], ctp("hops", ON_GW, HOPS_1))))).toEqual({ http: "" });
+  });
+});
+
+describe("the Warning of a policy that reads the client address where it cannot be determined", () => {
+  const policy = (name: string, features: string) => `apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: ${name}, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: api-http}]
+  ${features}
+`;
+  const warnings = (result: CompileResult, name: string) =>
+    result.statuses
+      .find((s) => s.name === name)!
+      .ancestors.flatMap((a) =>
+        a.conditions
+          .filter((c) => c.type === "Warning")
+          .map((c) => `${a.ancestorRef.name}/${a.ancestorRef.sectionName}: ${c.reason}: ${c.message}`),
+      );
+
+  it("names the policy and the flags on the route's Gateway and listener; a policy that reads no address gets none", () => {
+    const cidrs = policy("office", "authorization: {rules: [{action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}]}");
+    const text = world([HTTP], ctp("hops", ON_GW, HOPS_1), cidrs);
+    expect(warnings(compileText(text, { clientAddress: PEER }), "office")).toEqual([
+      "gw/http: ClientAddressUnknown: rules on the client address decide as if it could be any address (an Allow rule on it never applies, a Deny rule always does; code client_address_unknown) until Portcullis finds it as Envoy does: ClientTrafficPolicy apps/hops: Envoy finds the client address otherwise than Portcullis, which runs with --xff-trusted-hops 0; start it with --xff-trusted-hops 1",
+    ]);
+    expect(warnings(compileText(text, { clientAddress: ONE_HOP }), "office")).toEqual([]);
+    const headers = policy("headers", "authorization: {rules: [{action: Allow, principal: {headers: [{name: x-team, values: [a]}]}}]}");
+    expect(warnings(compileText(world([HTTP], ctp("hops", ON_GW, HOPS_1), headers), { clientAddress: PEER }), "headers")).toEqual([]);
+  });
+
+  it("principal.cel naming source reads the address; one that does not, does not", () => {
+    const source = policy("source", `authorization: {rules: [{action: Allow, principal: {cel: "source.address.startsWith('10.')"}}]}`);
+    const path = policy("path", `authorization: {rules: [{action: Allow, principal: {cel: "request.path == '/a'"}}]}`);
+    expect(warnings(compileText(world([HTTP], ctp("hops", ON_GW, HOPS_1), source), { clientAddress: PEER }), "source")).toHaveLength(1);
+    expect(warnings(compileText(world([HTTP], ctp("hops", ON_GW, HOPS_1), path), { clientAddress: PEER }), "path")).toEqual([]);
+  });
+});
+
+describe("clientAddressOptionsOfDetection and clientAddressFlags", () => {
+  it("read each clientIPDetection form as the flags that give it", () => {
+    const flags = (d: unknown) => clientAddressFlags(clientAddressOptionsOfDetection(d)!);
+    expect(flags(undefined)).toBe("--xff-trusted-hops 0");
+    expect(flags({ xForwardedFor: { numTrustedHops: 2 } })).toBe("--xff-trusted-hops 2");
+    expect(flags({ xForwardedFor: { trustedCIDRs: ["10.0.0.0/8"], disableXForwardedForAppend: true } })).toBe(
+      "--xff-trusted-cidrs 10.0.0.0/8 --xff-peer-not-appended",
+    );
+    expect(flags({ customHeader: { name: "CF-Connecting-IP" } })).toBe("--client-ip-header cf-connecting-ip");
+    expect(clientAddressOptionsOfDetection("x")).toBeUndefined();
+  });
+});
