@@ -32,7 +32,10 @@ describe("measure with the heap probe", () => {
   const allocating = async (probeFile: string, test: (pid: number) => Promise<void>) => {
     // A 1 MiB young generation: the 10 MB a tick allocates is several scavenges even when a loaded
     // machine runs only a few ticks in the measured second.
-    const child = spawn(NODE, ["--max-semi-space-size=1", join(dir, "allocate.mjs")], { env: { ...process.env, ...heapProbeEnv(probeFile) }, stdio: "ignore" });
+    const child = spawn(NODE, ["--max-semi-space-size=1", join(dir, "allocate.mjs")], {
+      env: { ...process.env, ...heapProbeEnv(probeFile) },
+      stdio: "ignore",
+    });
     try {
       await test(child.pid!);
     } finally {
