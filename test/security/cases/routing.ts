@@ -212,6 +212,11 @@ const camelQuery = onApi(adminOrOpen("queryParams: [{name: userId, value: admin}
 const ASPNET_MATCH_NAME =
   "ASP.NET Core's reading looked a match's name up as written among the names sent and their lower-case forms, so a name written with an upper-case letter (`userId`) was found only when sent in that very spelling: `userid=admin` took the open route while ASP.NET Core read userId as admin; that reading now looks every name up in any letter case";
 
+/** Route rules told apart by a query parameter whose name holds a "k" (`kind=admin`): the Kelvin sign "K" (U+212A) folds to it in JavaScript, not in .NET. */
+const kindQuery = onApi(adminOrOpen("queryParams: [{name: kind, value: admin}]"), "query-kind");
+const ASPNET_FOLD =
+  "ASP.NET Core's reading folded names with JavaScript's toLowerCase, not as .NET's OrdinalIgnoreCase does (each character's simple upper-case mapping, `ı` and `ſ` kept): the Kelvin sign `K` (U+212A) was read as `k`, so `%E2%84%AAind=x` hid the `KIND=admin` ASP.NET Core reads and the open route decided (and `ς` was not `σ`); names are now folded as .NET folds them";
+
 /**
  * Route rules told apart by a query parameter whose name holds "_" (`tenant_id=admin`): PHP (and
  * Symfony, Laravel) registers a name's '.', ' ' and unmatched '[' as '_', and drops its leading spaces.
@@ -327,6 +332,22 @@ export const routingCases: readonly Case[] = [
     OPEN,
     "/api?userid=bob&userId=admin",
     { "x-api-key": "alice-key" },
+  ),
+  kindQuery(
+    "kelvin-sign-first",
+    "`/api?%E2%84%AAind=x&KIND=admin`, no key: .NET's OrdinalIgnoreCase keeps the Kelvin sign apart from `k`, so ASP.NET Core reads kind as `admin`",
+    PROTECTED,
+    "/api?%E2%84%AAind=x&KIND=admin",
+    {},
+    ASPNET_FOLD,
+  ),
+  kindQuery(
+    "kelvin-sign-only",
+    "`/api?%E2%84%AAind=admin`: no reading finds a `kind` parameter (.NET does not fold the Kelvin sign to `k`), the open route",
+    OPEN,
+    "/api?%E2%84%AAind=admin",
+    {},
+    "see route.query-kind-kelvin-sign-first (this was a wrong deny)",
   ),
   query(
     "go-skips-semicolon-pair",
