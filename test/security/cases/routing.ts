@@ -217,6 +217,32 @@ const kindQuery = onApi(adminOrOpen("queryParams: [{name: kind, value: admin}]")
 const ASPNET_FOLD =
   "ASP.NET Core's reading folded names with JavaScript's toLowerCase, not as .NET's OrdinalIgnoreCase does (each character's simple upper-case mapping, `ı` and `ſ` kept): the Kelvin sign `K` (U+212A) was read as `k`, so `%E2%84%AAind=x` hid the `KIND=admin` ASP.NET Core reads and the open route decided (and `ς` was not `σ`); names are now folded as .NET folds them";
 
+/** Rule admin of /api takes DELETE (an API key); rule open every other method. */
+const deleteWorld = adminOrOpen("method: DELETE");
+/** Cases `method-override-<id>`: `method` `path` on api.example.com of deleteWorld, with these headers. */
+const overridden = (
+  id: string,
+  title: string,
+  expect: Expected,
+  method: string,
+  path: string,
+  headers: AuthzRequest["headers"],
+  fixed?: string,
+) =>
+  c(
+    `method-override-${id}`,
+    title,
+    expect,
+    async () =>
+      fromDecision(
+        await deleteWorld({ host: "api.example.com", method, path, headers }),
+        managedHeadersOf(deleteWorld.result.snapshot.policies),
+      ),
+    fixed,
+  );
+const METHOD_OVERRIDE =
+  "a POST was decided as POST only, while ASP.NET Core (UseHttpMethodOverride), Express's method-override, Rack, Symfony, Laravel and gorilla run it as the method its X-HTTP-Method-Override header names, and Spring, Symfony and Laravel as its `_method` query parameter's: `POST /api` with `X-HTTP-Method-Override: DELETE` took the open rule and the upstream ran DELETE; a POST is now also decided as each method it asks for, and all must allow";
+
 /**
  * Route rules told apart by a query parameter whose name holds "_" (`tenant_id=admin`): PHP (and
  * Symfony, Laravel) registers a name's '.', ' ' and unmatched '[' as '_', and drops its leading spaces.
@@ -736,6 +762,62 @@ export const routingCases: readonly Case[] = [
   ),
   c("method-override", "POST /m with `X-HTTP-Method-Override: GET`", PROTECTED, (ctx) =>
     ctx.check({ method: "POST", path: "/m", headers: { "x-http-method-override": "GET" } }),
+  ),
+  overridden(
+    "header",
+    "`POST /api` with `X-HTTP-Method-Override: DELETE`, no key (rule admin takes DELETE, rule open the rest)",
+    PROTECTED,
+    "POST",
+    "/api",
+    { "x-http-method-override": "DELETE" },
+    METHOD_OVERRIDE,
+  ),
+  overridden(
+    "header-lower-case",
+    "`POST /api` with `X-HTTP-Method: delete`, no key: Express and Rack upper-case the method asked for",
+    PROTECTED,
+    "POST",
+    "/api",
+    { "x-http-method": "delete" },
+    "see route.method-override-header",
+  ),
+  overridden(
+    "header-list",
+    "`POST /api` with `X-HTTP-Method-Override: PUT, DELETE` and `X-Method-Override: PATCH`: each piece is a method some middleware takes",
+    PROTECTED,
+    "POST",
+    "/api",
+    { "x-http-method-override": "PUT, DELETE", "x-method-override": "PATCH" },
+    "see route.method-override-header",
+  ),
+  overridden(
+    "query",
+    "`POST /api?_method=DELETE`, no key: Spring's HiddenHttpMethodFilter, Symfony and Laravel read `_method` from the query too",
+    PROTECTED,
+    "POST",
+    "/api?_method=DELETE",
+    {},
+    "see route.method-override-header",
+  ),
+  overridden("with-key", "`POST /api` with `X-HTTP-Method-Override: DELETE` and a valid key: every reading allows", OPEN, "POST", "/api", {
+    "x-http-method-override": "DELETE",
+    "x-api-key": "alice-key",
+  }),
+  overridden(
+    "get-not-overridden",
+    "`GET /api` with `X-HTTP-Method-Override: DELETE`: middlewares override a POST only, the open rule",
+    OPEN,
+    "GET",
+    "/api",
+    { "x-http-method-override": "DELETE" },
+  ),
+  overridden(
+    "too-many",
+    "`POST /api` with `X-HTTP-Method-Override` listing 9 methods: refused, each would be a reading",
+    BAD("the request asks for more than 8 methods to be run as (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override, _method)"),
+    "POST",
+    "/api",
+    { "x-http-method-override": Array.from({ length: 9 }, (_, i) => `M${i}`).join(",") },
   ),
   p("regex", "`/re/aaaa` (RegularExpression rule `/re/(a+)+`)", PROTECTED, "/re/aaaa"),
   c(
