@@ -37,6 +37,7 @@ import { deny, type Decision } from "./decision.ts";
 import { foldedManagedHeader } from "./folded-headers.ts";
 import { tooManyHeaderLines } from "./header-values.ts";
 import { CONTROL_IN_PATH, pathReadings } from "./path.ts";
+import { mayReadInOtherCase, TOO_MANY_CASE_READINGS, TOO_MANY_PATHS, withCaseReadings } from "./path-case-readings.ts";
 import { methodOverrides, methodReadings, TOO_MANY_OVERRIDES } from "./method-readings.ts";
 import { normalizeRequest, type AuthzRequest, type NormalizedRequest, type ProxyRoute } from "./request.ts";
 import type { MaybePromise } from "./maybe-async.ts";
@@ -82,7 +83,11 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   if (overrides === undefined) return deny(400, "request_invalid", TOO_MANY_OVERRIDES, {});
   const methods = methodReadings(request.method, overrides);
   // A plain path is its own only reading (no array built for it on the usual request).
-  const paths = plain ? undefined : pathReadings(rawPath);
+  const paths =
+    plain && !mayReadInOtherCase(snapshot.routes, rawPath)
+      ? undefined
+      : withCaseReadings(snapshot.routes, plain ? [rawPath] : pathReadings(rawPath));
+  if (paths === TOO_MANY_PATHS) return deny(400, "request_invalid", TOO_MANY_CASE_READINGS, {});
   if (methods.length === 1 && (paths === undefined || paths.length === 1)) return checkReading(snapshot, req, ctx);
   return checkEveryReading(snapshot, req, ctx, methods, paths ?? [rawPath]);
 }

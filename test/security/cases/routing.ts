@@ -217,6 +217,23 @@ const kindQuery = onApi(adminOrOpen("queryParams: [{name: kind, value: admin}]")
 const ASPNET_FOLD =
   "ASP.NET Core's reading folded names with JavaScript's toLowerCase, not as .NET's OrdinalIgnoreCase does (each character's simple upper-case mapping, `ı` and `ſ` kept): the Kelvin sign `K` (U+212A) was read as `k`, so `%E2%84%AAind=x` hid the `KIND=admin` ASP.NET Core reads and the open route decided (and `ς` was not `σ`); names are now folded as .NET folds them";
 
+/** Rule admin (`PathPrefix /admin` and `Exact /Reports`, an API key) beside rule open (`/`) on api.example.com. */
+const caseWorld = decider(`
+${gatewayWithRoute("api.example.com", { admin: "{path: {type: PathPrefix, value: /admin}}, {path: {type: Exact, value: /Reports}}", open: "/" })}---
+${aliceKeyPolicy("admin", "admin")}`);
+/** Cases `path-case-<id>`: GET `path` on api.example.com of caseWorld, with these headers. */
+const pathCase = (id: string, title: string, expect: Expected, path: string, headers: AuthzRequest["headers"] = {}, fixed?: string) =>
+  c(
+    `path-case-${id}`,
+    title,
+    expect,
+    async () =>
+      fromDecision(await caseWorld({ host: "api.example.com", path, headers }), managedHeadersOf(caseWorld.result.snapshot.policies)),
+    fixed,
+  );
+const PATH_CASE =
+  "paths were read case-sensitively only, as Envoy reads them, while Express (its router's default) and ASP.NET Core match routes in any letter case: `/ADMIN/users` took the open `/` rule and the upstream ran its /admin handler; a path that a route's Exact or PathPrefix value matches in another ASCII letter case is now also decided spelt as the route spells it, and all readings must allow";
+
 /** Rule admin of /api takes DELETE (an API key); rule open every other method. */
 const deleteWorld = adminOrOpen("method: DELETE");
 /** Cases `method-override-<id>`: `method` `path` on api.example.com of deleteWorld, with these headers. */
@@ -763,6 +780,39 @@ export const routingCases: readonly Case[] = [
   c("method-override", "POST /m with `X-HTTP-Method-Override: GET`", PROTECTED, (ctx) =>
     ctx.check({ method: "POST", path: "/m", headers: { "x-http-method-override": "GET" } }),
   ),
+  pathCase(
+    "prefix-upper",
+    "`/ADMIN/users`, no key: Express and ASP.NET Core run the `PathPrefix /admin` rule's handler",
+    PROTECTED,
+    "/ADMIN/users",
+    {},
+    PATH_CASE,
+  ),
+  pathCase("prefix-mixed", "`/Admin`, no key", PROTECTED, "/Admin", {}, "see route.path-case-prefix-upper"),
+  pathCase(
+    "exact-lower",
+    "`/reports`, no key, where rule admin also matches `Exact /Reports`: Express and ASP.NET Core run it",
+    PROTECTED,
+    "/reports",
+    {},
+    "see route.path-case-prefix-upper",
+  ),
+  pathCase(
+    "encoded",
+    "`/%41dmin`, no key: Envoy's normalisation decodes `%41` to `A`, then the case reading",
+    PROTECTED,
+    "/%41dmin",
+    {},
+    "see route.path-case-prefix-upper",
+  ),
+  pathCase("with-key", "`/ADMIN/users` with a valid key: every reading allows", OPEN, "/ADMIN/users", { "x-api-key": "alice-key" }),
+  pathCase(
+    "other-segment",
+    "`/ADMINISTRATION`: no route's path in another case (a prefix matches whole segments), the open rule",
+    OPEN,
+    "/ADMINISTRATION",
+  ),
+  pathCase("open-upper", "`/Docs`: no protected rule in any case, the open rule", OPEN, "/Docs"),
   overridden(
     "header",
     "`POST /api` with `X-HTTP-Method-Override: DELETE`, no key (rule admin takes DELETE, rule open the rest)",
