@@ -333,6 +333,16 @@ function decisions(
           expect([r.status, up]).toEqual([401, undefined]);
         });
       }
+      for (const path of ["/ADMIN", "/Reports/q1"]) {
+        it(`GET ${path} without a key: 401 (Express and ASP.NET Core route it in any letter case: the protected rule's handler), the upstream never called`, async () => {
+          const { r, up } = await through(proxy(), path, { host });
+          expect([r.status, up]).toEqual([401, undefined]);
+        });
+      }
+      it("GET /ADMIN with a key: 200, the path reaches the upstream as sent", async () => {
+        const { r, up } = await through(proxy(), "/ADMIN", { host, "x-api-key": ALICE_KEY });
+        expect([r.status, up?.url]).toEqual([200, "/ADMIN"]);
+      });
       it("POST /reports with X-HTTP-Method-Override: GET and a key: 200, the header reaches the upstream", async () => {
         const { r, up } = await through(
           proxy(),
