@@ -37,7 +37,8 @@ import { deny, type Decision } from "./decision.ts";
 import { foldedManagedHeader } from "./folded-headers.ts";
 import { tooManyHeaderLines } from "./header-values.ts";
 import { CONTROL_IN_PATH, pathReadings } from "./path.ts";
-import { methodReadings } from "./method-readings.ts";
+import { mayReadInOtherCase, TOO_MANY_CASE_READINGS, TOO_MANY_PATHS, withCaseReadings } from "./path-case-readings.ts";
+import { methodOverrides, methodReadings, TOO_MANY_OVERRIDES } from "./method-readings.ts";
 import { normalizeRequest, type AuthzRequest, type NormalizedRequest, type ProxyRoute } from "./request.ts";
 import type { MaybePromise } from "./maybe-async.ts";
 import { everyReadingAllows } from "./readings.ts";
@@ -47,7 +48,7 @@ import { branch, phaseOutcome, policyFacts, requestFacts, withDecision, type Exp
 /**
  * Synchronous unless a phase must wait (a JWKS being fetched, a bcrypt comparison). A request that
  * components on the way may read differently (`pathReadings`: an encoded "/" or "\", a ";"
- * parameter; `methodReadings`: HEAD run as GET; `otherRouteReadings`: a repeated query parameter's
+ * parameter; `methodReadings`: HEAD run as GET, a POST as the method an override header or `_method` names; `otherRouteReadings`: a repeated query parameter's
  * last value, the query split at ";", where a route's query match reads it; each line or list
  * element of a header a route's header match reads) is decided on each reading, and allowed only if
  * every reading allows (DESIGN §0). A path with a control character is refused (400): its readings
@@ -78,9 +79,15 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
     return deny(400, "request_invalid", "the path holds a control character (%00 to %1F, %7F), which servers read in different ways", {});
   }
 
-  const methods = methodReadings(request.method);
+  const overrides = methodOverrides(req);
+  if (overrides === undefined) return deny(400, "request_invalid", TOO_MANY_OVERRIDES, {});
+  const methods = methodReadings(request.method, overrides);
   // A plain path is its own only reading (no array built for it on the usual request).
-  const paths = plain ? undefined : pathReadings(rawPath);
+  const paths =
+    plain && !mayReadInOtherCase(snapshot.routes, rawPath)
+      ? undefined
+      : withCaseReadings(snapshot.routes, plain ? [rawPath] : pathReadings(rawPath));
+  if (paths === TOO_MANY_PATHS) return deny(400, "request_invalid", TOO_MANY_CASE_READINGS, {});
   if (methods.length === 1 && (paths === undefined || paths.length === 1)) return checkReading(snapshot, req, ctx);
   return checkEveryReading(snapshot, req, ctx, methods, paths ?? [rawPath]);
 }

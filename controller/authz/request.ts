@@ -6,6 +6,7 @@ import { type CookieReadings, parseCookies } from "./cookie-readings.ts";
 import { headerValue } from "./header-values.ts";
 import { hostReadings, isPlainHost } from "./host-readings.ts";
 import { isPlainPath, normalizePath, pathBytesOf } from "./path.ts";
+import { foldedName, mayHoldUpperCase } from "../snapshot/query-readings.ts";
 import { envoyParams, readOtherwise, withOtherReadings } from "./query-params.ts";
 
 export interface AuthzRequest {
@@ -294,12 +295,12 @@ class Normalized implements NormalizedRequest {
 
   /** The values of the parameters whose names match `name` only in another letter case (a form's reading of the query). */
   #paramsInOtherCase(name: string): readonly string[] {
-    const folded = name.toLowerCase();
+    const folded = foldedName(name);
     // The usual query has no upper-case letter, as sent or percent-encoded, where the name asked for has none: nothing to look through.
-    if (folded === name && !mayHoldUpperCaseFrom(this.target, this.#queryAt + 1)) return NONE;
+    if (folded === name && !mayHoldUpperCase(this.target, this.#queryAt + 1)) return NONE;
     const found: string[] = [];
     this.query.forEach((value, key) => {
-      if (key !== name && key.toLowerCase() === folded) found.push(value);
+      if (key !== name && foldedName(key) === folded) found.push(value);
     });
     return found;
   }
@@ -324,18 +325,6 @@ class Normalized implements NormalizedRequest {
   #parsedCookies(): CookieReadings {
     return (this.#cookies ??= parseCookies(this.header("cookie")));
   }
-}
-
-/**
- * Whether `text` may hold an upper-case letter once decoded, at or after `from`: an ASCII upper-case
- * letter or a `%` (`%41` decodes to `A`) (a loop: no copy of the query).
- */
-function mayHoldUpperCaseFrom(text: string, from: number): boolean {
-  for (let i = from; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if ((c >= 65 && c <= 90) || c === 37) return true;
-  }
-  return false;
 }
 
 /** Envoy's challenge realm: the request URL without its query, with no character that would end the quoted string. */

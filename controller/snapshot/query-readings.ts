@@ -135,12 +135,13 @@ function sameAs(reading: QueryReading, rawQuery: string): QueryReading {
 }
 
 /**
- * Whether `rawQuery` holds an ASCII upper-case letter outside a percent-escape's hex digits, or an
- * escape of one (%41 to %5A), or any character or escaped byte past ASCII (which may be a letter in
- * upper case): only then may a name fold to another (a loop: no copy).
+ * Whether `rawQuery`, from index `from` on, holds an ASCII upper-case letter outside a
+ * percent-escape's hex digits, or an escape of one (%41 to %5A), or any character or escaped byte
+ * past ASCII (which may be a letter in upper case): only then may a name fold to another (a loop:
+ * no copy).
  */
-function mayHoldUpperCase(rawQuery: string): boolean {
-  for (let i = 0; i < rawQuery.length; i++) {
+export function mayHoldUpperCase(rawQuery: string, from = 0): boolean {
+  for (let i = from; i < rawQuery.length; i++) {
     const c = rawQuery.charCodeAt(i);
     if (c === 37 && hexValue(rawQuery.charCodeAt(i + 1)) >= 0 && hexValue(rawQuery.charCodeAt(i + 2)) >= 0) {
       const byte = hexValue(rawQuery.charCodeAt(i + 1)) * 16 + hexValue(rawQuery.charCodeAt(i + 2));
@@ -181,8 +182,41 @@ export function readsOwnWay(reading: QueryReading, rawQuery: string, namesInUppe
   return (reading.foldedNames && namesInUpperCase) || sameAs(reading, rawQuery) === reading;
 }
 
-/** A parameter name as a reading of names in any letter case compares it (QueryReading.foldedNames). */
-export const foldedName = (name: string): string => name.toLowerCase();
+/**
+ * A parameter name as a reading of names in any letter case compares it (QueryReading.foldedNames):
+ * two names have one folded name exactly where .NET's StringComparer.OrdinalIgnoreCase (ASP.NET
+ * Core's query collection; .NET 5+ on ICU) finds them equal, which compares each character's simple
+ * upper-case mapping (UnicodeData.txt: one character for one, "ß" stays "ß") but keeps "ı" (U+0131)
+ * and "ſ" (U+017F). An ASCII letter folds to lower case (a name in lower-case ASCII is its own folded
+ * name: only an upper-case letter, raw or percent-encoded, or a character past ASCII makes another,
+ * mayHoldUpperCase), any other character to that mapping (no character past ASCII maps into ASCII).
+ * Not toLowerCase: that reads the Kelvin sign (U+212A) as "k", which .NET tells apart, and keeps
+ * "ς" and "σ" apart, which .NET does not.
+ */
+export function foldedName(name: string): string {
+  if (!BEYOND_ASCII.test(name)) return name.toLowerCase();
+  let folded = "";
+  for (const c of name) folded += c.charCodeAt(0) < 0x80 ? c.toLowerCase() : simpleUpperCase(c);
+  return folded;
+}
+
+const BEYOND_ASCII = /[^\0-\x7f]/;
+
+/**
+ * The simple upper-case mapping of the one character `c` past ASCII, as .NET's ordinal casing
+ * holds it. toUpperCase applies the full mapping (SpecialCasing.txt), which turns a few characters
+ * into several ("ß" into "SS"); their simple mapping is the character itself, but for the Greek
+ * small letters with ypogegrammeni, whose simple mapping is their title-case letter (U+1F80 to
+ * U+1FAF: 8 on; U+1FB3, U+1FC3 and U+1FF3: 9 on).
+ */
+function simpleUpperCase(c: string): string {
+  const code = c.codePointAt(0)!;
+  if (code === 0x131 || code === 0x17f) return c;
+  const upper = c.toUpperCase();
+  if (String.fromCodePoint(upper.codePointAt(0)!) === upper) return upper;
+  if (code >= 0x1f80 && code <= 0x1faf) return (code & 8) === 0 ? String.fromCodePoint(code + 8) : c;
+  return code === 0x1fb3 || code === 0x1fc3 || code === 0x1ff3 ? String.fromCodePoint(code + 9) : c;
+}
 
 /** Whether `reading` drops a pair of `rawQuery` (a look at the text: nothing is parsed for the usual query). */
 function dropsSome(reading: QueryReading, rawQuery: string): boolean {

@@ -1,6 +1,7 @@
 /** The methods an upstream may run a method as (controller/authz/method-readings.ts). */
 import { describe, expect, it } from "vitest";
-import { methodReadings } from "../../controller/authz/method-readings.ts";
+import { MAX_METHOD_OVERRIDES, methodOverrides, methodReadings } from "../../controller/authz/method-readings.ts";
+import { normalizeRequest } from "../../controller/authz/request.ts";
 
 describe("methodReadings", () => {
   it("reads HEAD also as GET (upstream frameworks run the GET handler for it), and a method also upper-cased (Django, Werkzeug)", () => {
@@ -13,5 +14,38 @@ describe("methodReadings", () => {
   it("hands out the usual methods' one reading built once, not an array per request", () => {
     expect(methodReadings("GET")).toBe(methodReadings("GET"));
     expect(methodReadings("BREW")).toEqual(["BREW"]);
+  });
+
+  it("adds each method a POST asks to be run as, with its own readings, once", () => {
+    expect(methodReadings("POST", ["DELETE"])).toEqual(["POST", "DELETE"]);
+    expect(methodReadings("POST", ["delete", "DELETE", "head"])).toEqual(["POST", "delete", "DELETE", "head", "HEAD", "GET"]);
+    expect(methodReadings("POST", [])).toBe(methodReadings("POST"));
+  });
+});
+
+describe("methodOverrides", () => {
+  const post = (path: string, headers: Record<string, string | string[]>, method = "POST") =>
+    methodOverrides(normalizeRequest({ method, scheme: "http", host: "h", path, headers, gateway: undefined }));
+  it("reads X-HTTP-Method-Override, X-HTTP-Method and X-Method-Override: each line, the lines joined with ',' (ASP.NET Core), each piece trimmed (Express)", () => {
+    expect(post("/", { "x-http-method-override": "DELETE" })).toEqual(["DELETE"]);
+    expect(post("/", { "x-http-method-override": ["PUT", "DELETE"] })).toEqual(["PUT", "DELETE", "PUT,DELETE"]);
+    expect(post("/", { "x-http-method": "PUT , DELETE" })).toEqual(["PUT , DELETE", "PUT", "DELETE"]);
+    expect(post("/", { "x-method-override": "PATCH" })).toEqual(["PATCH"]);
+  });
+  it("reads `_method` in every reading of the query", () => {
+    expect(post("/?_method=DELETE", {})).toEqual(["DELETE"]);
+    expect(post("/?a=1;_method=PUT", {})).toEqual(["PUT"]);
+    expect(post("/?%5Fmethod=PUT", {})).toEqual(["PUT"]);
+  });
+  it("overrides a POST only (in any letter case), and no empty value", () => {
+    expect(post("/?_method=DELETE", { "x-http-method-override": "DELETE" }, "GET")).toEqual([]);
+    expect(post("/?_method=DELETE", {}, "post")).toEqual(["DELETE"]);
+    expect(post("/?_method=", { "x-http-method-override": " " })).toEqual([]);
+    expect(post("/", {})).toEqual([]);
+  });
+  it("answers undefined past MAX_METHOD_OVERRIDES methods: each is a reading decided in full", () => {
+    const many = Array.from({ length: MAX_METHOD_OVERRIDES }, (_, i) => `M${i}`);
+    expect(post("/", { "x-http-method-override": many })).toBeUndefined();
+    expect(post("/", { "x-http-method-override": many.slice(0, MAX_METHOD_OVERRIDES - 2) })).toHaveLength(MAX_METHOD_OVERRIDES - 1);
   });
 });

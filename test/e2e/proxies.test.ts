@@ -324,6 +324,34 @@ function decisions(
         const status = await rawStatus(proxy().url, `get /reports/q1 HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
         expect([status, stage.upstream.seen.length - before]).toEqual([name === "nginx" ? 400 : 401, 0]);
       });
+      for (const [how, path, headers] of [
+        ["X-HTTP-Method-Override: GET", "/reports/q1", { "x-http-method-override": "GET" }],
+        ["`_method=GET` in the query", "/reports/q1?_method=GET", {}],
+      ] as const) {
+        it(`POST /reports with ${how}, no key: 401 (ASP.NET Core, Express, Spring, Laravel run the protected GET handler), the upstream never called`, async () => {
+          const { r, up } = await through(proxy(), path, { host, ...headers }, { method: "POST", body: "" });
+          expect([r.status, up]).toEqual([401, undefined]);
+        });
+      }
+      for (const path of ["/ADMIN", "/Reports/q1"]) {
+        it(`GET ${path} without a key: 401 (Express and ASP.NET Core route it in any letter case: the protected rule's handler), the upstream never called`, async () => {
+          const { r, up } = await through(proxy(), path, { host });
+          expect([r.status, up]).toEqual([401, undefined]);
+        });
+      }
+      it("GET /ADMIN with a key: 200, the path reaches the upstream as sent", async () => {
+        const { r, up } = await through(proxy(), "/ADMIN", { host, "x-api-key": ALICE_KEY });
+        expect([r.status, up?.url]).toEqual([200, "/ADMIN"]);
+      });
+      it("POST /reports with X-HTTP-Method-Override: GET and a key: 200, the header reaches the upstream", async () => {
+        const { r, up } = await through(
+          proxy(),
+          "/reports/q1",
+          { host, "x-api-key": ALICE_KEY, "x-http-method-override": "GET" },
+          { method: "POST", body: "" },
+        );
+        expect([r.status, up?.method, up?.headers["x-http-method-override"]]).toEqual([200, "POST", "GET"]);
+      });
       it("HEAD /reports with a key: 200, the key stripped", async () => {
         const { r, up } = await through(proxy(), "/reports/q1", { host, "x-api-key": ALICE_KEY }, { method: "HEAD" });
         expect([r.status, up?.method, up?.headers["x-api-key"]]).toEqual([200, "HEAD", undefined]);

@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   ENVOY_QUERY,
+  foldedName,
   OTHER_QUERY_READINGS,
   PHP_MAX_INPUT_VARS,
   paramIn,
@@ -93,6 +94,26 @@ describe("paramIn: names in any letter case (ASP.NET Core)", () => {
     expect(paramIn("userid=bob&userId=admin", "userId", ASPNET)).toBe("bob");
     expect(paramIn("%C3%89t%C3%A9=x", "été", ASPNET)).toBe("x");
     expect(paramIn("userid=admin", "userId", ENVOY_QUERY)).toBeUndefined();
+  });
+
+  it("folds a name as .NET's OrdinalIgnoreCase does: each character's simple upper-case mapping, 'ı' and 'ſ' kept", () => {
+    // [query, name looked up, value ASP.NET Core reads]
+    const cases: readonly (readonly [string, string, string])[] = [
+      // The Kelvin sign (U+212A), the Ohm sign (U+2126) and "ẞ" (U+1E9E) are their own upper case: no other name.
+      ["%E2%84%AAind=x&KIND=admin", "kind", "admin"],
+      ["%E2%84%A6=x&%CF%89=y", "\u03c9", "y"],
+      ["%E1%BA%9E=x&%C3%9F=y", "\u00df", "y"],
+      // "ς" and "σ" are both "Σ", the micro sign and "μ" both "Μ", "ᾳ" is "ᾼ" (its simple mapping, not "ΑΙ").
+      ["%CF%82=x", "\u03c3", "x"],
+      ["%C2%B5=x", "\u03bc", "x"],
+      ["%E1%BE%B3=x", "\u1fbc", "x"],
+      // .NET keeps the Turkish dotless "ı" and the long "ſ" in ordinal operations.
+      ["%C4%B1d=x&ID=y", "id", "y"],
+      ["%C5%BFcope=x&SCOPE=y", "scope", "y"],
+    ];
+    for (const [query, name, value] of cases) expect(paramIn(query, name, ASPNET), query).toBe(value);
+    expect(foldedName("USERID")).toBe("userid");
+    expect(foldedName("\u{10428}")).toBe(foldedName("\u{10400}"));
   });
 
   it("reads its own way a query without an upper-case letter only for a name that has one", () => {

@@ -212,6 +212,54 @@ const camelQuery = onApi(adminOrOpen("queryParams: [{name: userId, value: admin}
 const ASPNET_MATCH_NAME =
   "ASP.NET Core's reading looked a match's name up as written among the names sent and their lower-case forms, so a name written with an upper-case letter (`userId`) was found only when sent in that very spelling: `userid=admin` took the open route while ASP.NET Core read userId as admin; that reading now looks every name up in any letter case";
 
+/** Route rules told apart by a query parameter whose name holds a "k" (`kind=admin`): the Kelvin sign "K" (U+212A) folds to it in JavaScript, not in .NET. */
+const kindQuery = onApi(adminOrOpen("queryParams: [{name: kind, value: admin}]"), "query-kind");
+const ASPNET_FOLD =
+  "ASP.NET Core's reading folded names with JavaScript's toLowerCase, not as .NET's OrdinalIgnoreCase does (each character's simple upper-case mapping, `ı` and `ſ` kept): the Kelvin sign `K` (U+212A) was read as `k`, so `%E2%84%AAind=x` hid the `KIND=admin` ASP.NET Core reads and the open route decided (and `ς` was not `σ`); names are now folded as .NET folds them";
+
+/** Rule admin (`PathPrefix /admin` and `Exact /Reports`, an API key) beside rule open (`/`) on api.example.com. */
+const caseWorld = decider(`
+${gatewayWithRoute("api.example.com", { admin: "{path: {type: PathPrefix, value: /admin}}, {path: {type: Exact, value: /Reports}}", open: "/" })}---
+${aliceKeyPolicy("admin", "admin")}`);
+/** Cases `path-case-<id>`: GET `path` on api.example.com of caseWorld, with these headers. */
+const pathCase = (id: string, title: string, expect: Expected, path: string, headers: AuthzRequest["headers"] = {}, fixed?: string) =>
+  c(
+    `path-case-${id}`,
+    title,
+    expect,
+    async () =>
+      fromDecision(await caseWorld({ host: "api.example.com", path, headers }), managedHeadersOf(caseWorld.result.snapshot.policies)),
+    fixed,
+  );
+const PATH_CASE =
+  "paths were read case-sensitively only, as Envoy reads them, while Express (its router's default) and ASP.NET Core match routes in any letter case: `/ADMIN/users` took the open `/` rule and the upstream ran its /admin handler; a path that a route's Exact or PathPrefix value matches in another ASCII letter case is now also decided spelt as the route spells it, and all readings must allow";
+
+/** Rule admin of /api takes DELETE (an API key); rule open every other method. */
+const deleteWorld = adminOrOpen("method: DELETE");
+/** Cases `method-override-<id>`: `method` `path` on api.example.com of deleteWorld, with these headers. */
+const overridden = (
+  id: string,
+  title: string,
+  expect: Expected,
+  method: string,
+  path: string,
+  headers: AuthzRequest["headers"],
+  fixed?: string,
+) =>
+  c(
+    `method-override-${id}`,
+    title,
+    expect,
+    async () =>
+      fromDecision(
+        await deleteWorld({ host: "api.example.com", method, path, headers }),
+        managedHeadersOf(deleteWorld.result.snapshot.policies),
+      ),
+    fixed,
+  );
+const METHOD_OVERRIDE =
+  "a POST was decided as POST only, while ASP.NET Core (UseHttpMethodOverride), Express's method-override, Rack, Symfony, Laravel and gorilla run it as the method its X-HTTP-Method-Override header names, and Spring, Symfony and Laravel as its `_method` query parameter's: `POST /api` with `X-HTTP-Method-Override: DELETE` took the open rule and the upstream ran DELETE; a POST is now also decided as each method it asks for, and all must allow";
+
 /**
  * Route rules told apart by a query parameter whose name holds "_" (`tenant_id=admin`): PHP (and
  * Symfony, Laravel) registers a name's '.', ' ' and unmatched '[' as '_', and drops its leading spaces.
@@ -327,6 +375,22 @@ export const routingCases: readonly Case[] = [
     OPEN,
     "/api?userid=bob&userId=admin",
     { "x-api-key": "alice-key" },
+  ),
+  kindQuery(
+    "kelvin-sign-first",
+    "`/api?%E2%84%AAind=x&KIND=admin`, no key: .NET's OrdinalIgnoreCase keeps the Kelvin sign apart from `k`, so ASP.NET Core reads kind as `admin`",
+    PROTECTED,
+    "/api?%E2%84%AAind=x&KIND=admin",
+    {},
+    ASPNET_FOLD,
+  ),
+  kindQuery(
+    "kelvin-sign-only",
+    "`/api?%E2%84%AAind=admin`: no reading finds a `kind` parameter (.NET does not fold the Kelvin sign to `k`), the open route",
+    OPEN,
+    "/api?%E2%84%AAind=admin",
+    {},
+    "see route.query-kind-kelvin-sign-first (this was a wrong deny)",
   ),
   query(
     "go-skips-semicolon-pair",
@@ -715,6 +779,95 @@ export const routingCases: readonly Case[] = [
   ),
   c("method-override", "POST /m with `X-HTTP-Method-Override: GET`", PROTECTED, (ctx) =>
     ctx.check({ method: "POST", path: "/m", headers: { "x-http-method-override": "GET" } }),
+  ),
+  pathCase(
+    "prefix-upper",
+    "`/ADMIN/users`, no key: Express and ASP.NET Core run the `PathPrefix /admin` rule's handler",
+    PROTECTED,
+    "/ADMIN/users",
+    {},
+    PATH_CASE,
+  ),
+  pathCase("prefix-mixed", "`/Admin`, no key", PROTECTED, "/Admin", {}, "see route.path-case-prefix-upper"),
+  pathCase(
+    "exact-lower",
+    "`/reports`, no key, where rule admin also matches `Exact /Reports`: Express and ASP.NET Core run it",
+    PROTECTED,
+    "/reports",
+    {},
+    "see route.path-case-prefix-upper",
+  ),
+  pathCase(
+    "encoded",
+    "`/%41dmin`, no key: Envoy's normalisation decodes `%41` to `A`, then the case reading",
+    PROTECTED,
+    "/%41dmin",
+    {},
+    "see route.path-case-prefix-upper",
+  ),
+  pathCase("with-key", "`/ADMIN/users` with a valid key: every reading allows", OPEN, "/ADMIN/users", { "x-api-key": "alice-key" }),
+  pathCase(
+    "other-segment",
+    "`/ADMINISTRATION`: no route's path in another case (a prefix matches whole segments), the open rule",
+    OPEN,
+    "/ADMINISTRATION",
+  ),
+  pathCase("open-upper", "`/Docs`: no protected rule in any case, the open rule", OPEN, "/Docs"),
+  overridden(
+    "header",
+    "`POST /api` with `X-HTTP-Method-Override: DELETE`, no key (rule admin takes DELETE, rule open the rest)",
+    PROTECTED,
+    "POST",
+    "/api",
+    { "x-http-method-override": "DELETE" },
+    METHOD_OVERRIDE,
+  ),
+  overridden(
+    "header-lower-case",
+    "`POST /api` with `X-HTTP-Method: delete`, no key: Express and Rack upper-case the method asked for",
+    PROTECTED,
+    "POST",
+    "/api",
+    { "x-http-method": "delete" },
+    "see route.method-override-header",
+  ),
+  overridden(
+    "header-list",
+    "`POST /api` with `X-HTTP-Method-Override: PUT, DELETE` and `X-Method-Override: PATCH`: each piece is a method some middleware takes",
+    PROTECTED,
+    "POST",
+    "/api",
+    { "x-http-method-override": "PUT, DELETE", "x-method-override": "PATCH" },
+    "see route.method-override-header",
+  ),
+  overridden(
+    "query",
+    "`POST /api?_method=DELETE`, no key: Spring's HiddenHttpMethodFilter, Symfony and Laravel read `_method` from the query too",
+    PROTECTED,
+    "POST",
+    "/api?_method=DELETE",
+    {},
+    "see route.method-override-header",
+  ),
+  overridden("with-key", "`POST /api` with `X-HTTP-Method-Override: DELETE` and a valid key: every reading allows", OPEN, "POST", "/api", {
+    "x-http-method-override": "DELETE",
+    "x-api-key": "alice-key",
+  }),
+  overridden(
+    "get-not-overridden",
+    "`GET /api` with `X-HTTP-Method-Override: DELETE`: middlewares override a POST only, the open rule",
+    OPEN,
+    "GET",
+    "/api",
+    { "x-http-method-override": "DELETE" },
+  ),
+  overridden(
+    "too-many",
+    "`POST /api` with `X-HTTP-Method-Override` listing 9 methods: refused, each would be a reading",
+    BAD("the request asks for more than 8 methods to be run as (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override, _method)"),
+    "POST",
+    "/api",
+    { "x-http-method-override": Array.from({ length: 9 }, (_, i) => `M${i}`).join(",") },
   ),
   p("regex", "`/re/aaaa` (RegularExpression rule `/re/(a+)+`)", PROTECTED, "/re/aaaa"),
   c(
