@@ -72,7 +72,7 @@ export interface InProcessResult {
 }
 
 /** A socket that takes every write at once and keeps nothing. */
-class DiscardingSocket extends Duplex {
+export class DiscardingSocket extends Duplex {
   override _read(): void {}
   override _write(_chunk: unknown, _encoding: string, done: () => void): void {
     done();
@@ -80,7 +80,7 @@ class DiscardingSocket extends Duplex {
 }
 
 /** One request through `s.handler`, synchronously; returns the status written. */
-function serveOne(s: InProcessScenario, socket: Socket): number {
+export function serveOne(s: InProcessScenario, socket: Socket): number {
   const req = new IncomingMessage(socket);
   req.method = "GET";
   req.url = s.url;
