@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { ClientAddressOptions } from "../../controller/authz/client-address.ts";
 import { clientAddressFlags, clientAddressOptionsOfDetection } from "../../controller/compile/client-traffic-policies.ts";
 import type { CompileResult } from "../../controller/compile/index.ts";
+import { listenerSetWithRoute } from "../support/manifests.ts";
 import { compileText } from "../support/world.ts";
 
 const PEER: ClientAddressOptions = { trustedHops: 0, trustedCidrs: [] };
@@ -141,6 +142,28 @@ describe("clientAddressMismatch: each listener's client address detection agains
     expect(compiled(PEER, text)).toEqual({ http: "", admin: "" });
     const peer = expect.stringContaining("no ClientTrafficPolicy applies (Envoy's default, the peer)");
     expect(compiled(ONE_HOP, text)).toEqual({ http: peer, admin: peer });
+  });
+
+  // Envoy Gateway v1.9.0 takes ClientTrafficPolicies on a ListenerSet (whole, or one listener by
+  // sectionName, or selected by label): they were not read, so a ListenerSet listener whose policy
+  // trusts a hop was decided on the peer, the proxy in front.
+  it("a policy on a ListenerSet (targetRefs, sectionName or targetSelectors) applies to its listeners", () => {
+    const listenerSet = listenerSetWithRoute("api-ext", "/", "ext.example.com");
+    const text = (policy: string) =>
+      world([HTTP], listenerSet, policy).replace(
+        "spec: {gatewayClassName: eg,",
+        "spec: {gatewayClassName: eg, allowedListeners: {namespaces: {from: Same}},",
+      );
+    const onSet = "{group: gateway.networking.k8s.io, kind: ListenerSet, name: ext}";
+    const onSetListener = "{group: gateway.networking.k8s.io, kind: ListenerSet, name: ext, sectionName: ext-http}";
+    const bySelector = "targetSelectors: [{group: gateway.networking.k8s.io, kind: ListenerSet, matchLabels: {tier: ext}}]";
+    for (const target of [onSet, onSetListener, bySelector]) {
+      const found = compiled(PEER, text(ctp("ext-hops", target, HOPS_1)));
+      expect(found.http).toBe("");
+      expect(Object.entries(found).filter(([l]) => l !== "http")).toEqual([
+        [expect.stringContaining("ext-http"), expect.stringContaining("apps/ext-hops")],
+      ]);
+    }
   });
 
   it("a sectionName the Gateway does not have applies nowhere (Invalid in Envoy Gateway)", () => {

@@ -5,6 +5,7 @@
  * peer Envoy appended.
  */
 import { clientAddressDetection, type ClientAddressOptions } from "../../../controller/authz/client-address.ts";
+import { listenerSetWithRoute } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 import type { Ctx } from "../context.ts";
 import { fromDecision, type Case, type Expected, type Outcome } from "../outcome.ts";
@@ -53,6 +54,44 @@ function contradicted(path: string, xff: string) {
   return async (ctx: Ctx): Promise<Outcome> => {
     const d = decider(`${manifests(ctx.keys, ctx.op)}${ONE_HOP_CTP}`, {}, { clientAddress: { trustedHops: 0, trustedCidrs: [] } });
     return fromDecision(await d({ path, headers: { "x-forwarded-for": xff } }), ctx.decider.result.snapshot.managedHeaders);
+  };
+}
+
+/**
+ * Envoy Gateway v1.9.0's ClientTrafficPolicy on a ListenerSet: gw takes the ListenerSet ext (port
+ * 8081), whose route's policy allows 10.0.0.0/8 only, and the policy trusts one hop there; the
+ * flags are on the peer. GET /office on 8081 with this X-Forwarded-For.
+ */
+function onListenerSet(xff: string) {
+  return async (ctx: Ctx): Promise<Outcome> => {
+    const world = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: apps}
+spec:
+  gatewayClassName: eg
+  allowedListeners: {namespaces: {from: Same}}
+  listeners: [{name: http, protocol: HTTP, port: 80}]
+---
+${listenerSetWithRoute("office", "/office")}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: office, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: office}]
+  authorization: {rules: [{name: office, action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}]}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: {name: ext-hops, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: ListenerSet, name: ext}]
+  clientIPDetection: {xForwardedFor: {numTrustedHops: 1}}
+`;
+    const d = decider(world, {}, { clientAddress: { trustedHops: 0, trustedCidrs: [] } });
+    return fromDecision(
+      await d({ path: "/office", port: 8081, headers: { "x-forwarded-for": xff } }),
+      ctx.decider.result.snapshot.managedHeaders,
+    );
   };
 }
 
@@ -218,5 +257,16 @@ export const clientAddressCases: readonly Case[] = [
     },
     contradicted("/lan", "192.168.1.1, 203.0.113.7"),
     "ClientTrafficPolicies were not watched in Kubernetes mode: the Deny rule was decided on the proxy's address, outside the denied network",
+  ),
+  c(
+    "client-traffic-policy-listener-set-kube",
+    "Kubernetes mode, flags on the peer, a ClientTrafficPolicy on the ListenerSet trusts one hop: a client at 203.0.113.9 behind the office proxy 10.1.2.3, on the ListenerSet's /office (Allow 10.0.0.0/8)",
+    {
+      status: 403,
+      code: "client_address_unknown",
+      reason: "the authorization rules read the client address, which cannot be determined on this listener",
+    },
+    onListenerSet("203.0.113.9, 10.1.2.3"),
+    "ClientTrafficPolicies targeting a ListenerSet (Envoy Gateway v1.9.0: targetRefs, sectionName, targetSelectors) were not read: its listeners were compared with the Gateway's detection and the peer only, so the flags' peer, the office proxy, passed the Allow rule while Envoy saw 203.0.113.9",
   ),
 ];
