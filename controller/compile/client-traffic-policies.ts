@@ -11,8 +11,10 @@
  * (`sectionName`) before those naming the whole Gateway, which take only the listeners no such
  * policy took; the first to take a listener or Gateway keeps it (a later one is Conflicted); one
  * naming a plain HTTP listener that shares its port with another is refused and applies nowhere;
- * targets are Gateways and ListenerSets of the policy's own namespace (targetRef, targetRefs,
- * targetSelectors); a ListenerSet-wide policy takes its listeners before a Gateway-wide one.
+ * targets are Gateways and ListenerSets of the policy's own namespace (targetRef, targetRefs) or
+ * selected (targetSelectors, in the namespaces their `namespaces` takes, another than the policy's
+ * with a ReferenceGrant from ClientTrafficPolicy); a ListenerSet-wide policy takes its listeners
+ * before a Gateway-wide one.
  */
 import { GATEWAY_API_GROUP } from "../api/gatewayapi.ts";
 import { keyOf, selectorMatches, sortedByAge } from "../api/meta.ts";
@@ -20,7 +22,9 @@ import type { Gateway, ListenerSet, Resources } from "../api/resources.ts";
 import type { ClientAddressOptions } from "../authz/client-address.ts";
 import type { CompiledPolicy } from "../snapshot/types.ts";
 import { listenerLabel, type GatewayListener } from "./attachments.ts";
-import { lenientTargets } from "./targets.ts";
+import type { PolicyTargetSelector } from "../api/securitypolicy.ts";
+import { grantCheck, type GrantCheck } from "./references.ts";
+import { lenientTargets, namespaceSelected } from "./targets.ts";
 
 /**
  * The client address settings a ClientTrafficPolicy's `clientIPDetection` stands for (absent:
@@ -76,7 +80,7 @@ interface ListenerDetection {
  * and may apply the next). Answers are kept per Gateway and listener.
  */
 export function clientAddressMismatch(
-  resources: Pick<Resources, "clientTrafficPolicies" | "gatewayClasses">,
+  resources: Pick<Resources, "clientTrafficPolicies" | "gatewayClasses" | "namespaces" | "referenceGrants">,
   listeners: readonly GatewayListener[],
   flags: ClientAddressOptions,
 ): (l: GatewayListener) => string | undefined {
@@ -87,7 +91,11 @@ export function clientAddressMismatch(
     if (l.listenerSet !== undefined)
       listenerSets.set(keyOf(l.listenerSet.metadata), { set: l.listenerSet, gateway: keyOf(l.gateway.metadata) });
   }
-  const { bySection, byListenerSet, byGateway } = resolve(resources.clientTrafficPolicies, gateways, listenerSets);
+  const reach: SelectorReach = {
+    namespaceLabels: new Map(resources.namespaces.map((n) => [n.metadata.name, n.metadata.labels ?? {}])),
+    granted: grantCheck(resources, "ClientTrafficPolicy"),
+  };
+  const { bySection, byListenerSet, byGateway } = resolve(resources.clientTrafficPolicies, gateways, listenerSets, reach);
   const envoyGatewayClasses = new Set(
     resources.gatewayClasses.filter((c) => c.spec.controllerName.startsWith(ENVOY_GATEWAY_CONTROLLER)).map((c) => c.metadata.name),
   );
@@ -148,6 +156,7 @@ function resolve(
   policies: Resources["clientTrafficPolicies"],
   gateways: ReadonlyMap<string, Gateway>,
   listenerSets: ReadonlyMap<string, { readonly set: ListenerSet; readonly gateway: string }>,
+  reach: SelectorReach,
 ): {
   bySection: Map<string, Map<string, ListenerDetection>>;
   byListenerSet: Map<string, ListenerDetection>;
@@ -156,7 +165,7 @@ function resolve(
   const bySection = new Map<string, Map<string, ListenerDetection>>();
   const byListenerSet = new Map<string, ListenerDetection>();
   const byGateway = new Map<string, ListenerDetection>();
-  const targeted = sortedByAge(policies).map((p) => ({ p, targets: targetsOf(p, gateways, listenerSets) }));
+  const targeted = sortedByAge(policies).map((p) => ({ p, targets: targetsOf(p, gateways, listenerSets, reach) }));
   for (const { p, targets } of targeted) {
     const detection = { policy: keyOf(p.metadata), options: clientAddressOptionsOfDetection(clientIPDetectionOf(p.spec)) };
     for (const t of targets) {
@@ -208,11 +217,21 @@ interface PolicyTarget {
   readonly sectionName: string | undefined;
 }
 
-/** The served Gateways and their ListenerSets of the policy's namespace it names or selects. */
+/** What a targetSelector may reach beyond the policy's namespace: Namespace labels (`namespaces.selector`), and ReferenceGrants from ClientTrafficPolicy. */
+interface SelectorReach {
+  readonly namespaceLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
+  readonly granted: GrantCheck;
+}
+
+/**
+ * The served Gateways and their ListenerSets the policy names (its own namespace) or selects (the
+ * namespaces its selector's `namespaces` takes; another than its own with a ReferenceGrant there).
+ */
 function targetsOf(
   p: Resources["clientTrafficPolicies"][number],
   gateways: ReadonlyMap<string, Gateway>,
   listenerSets: ReadonlyMap<string, { readonly set: ListenerSet; readonly gateway: string }>,
+  reach: SelectorReach,
 ): PolicyTarget[] {
   const read = lenientTargets(p.spec);
   if (read === undefined) return [];
@@ -228,14 +247,16 @@ function targetsOf(
     const set = isListenerSet(ref) ? listenerSets.get(id) : undefined;
     if (set !== undefined) out.push({ gateway: set.gateway, listenerSet: id, sectionName: ref.sectionName });
   }
+  const selects = (selector: PolicyTargetSelector, m: Gateway["metadata"]) =>
+    namespaceSelected(selector.namespaces, ns, m.namespace, reach.namespaceLabels) &&
+    selectorMatches(selector, m.labels) &&
+    (m.namespace === ns || reach.granted(ns, { group: GATEWAY_API_GROUP, kind: selector.kind, namespace: m.namespace, name: m.name }));
   for (const selector of read.targetSelectors) {
     if (isGateway(selector))
-      for (const [id, g] of gateways)
-        if (g.metadata.namespace === ns && selectorMatches(selector, g.metadata.labels)) out.push({ gateway: id, sectionName: undefined });
+      for (const [id, g] of gateways) if (selects(selector, g.metadata)) out.push({ gateway: id, sectionName: undefined });
     if (isListenerSet(selector))
       for (const [id, { set, gateway }] of listenerSets)
-        if (set.metadata.namespace === ns && selectorMatches(selector, set.metadata.labels))
-          out.push({ gateway, listenerSet: id, sectionName: undefined });
+        if (selects(selector, set.metadata)) out.push({ gateway, listenerSet: id, sectionName: undefined });
   }
   return out;
 }

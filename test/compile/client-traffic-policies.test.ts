@@ -2,7 +2,8 @@
  * Which listeners' client address the flags do not find as Envoy does (controller/compile/client-traffic-policies.ts):
  * Envoy Gateway v1.9.0's ClientTrafficPolicy resolution (internal/gatewayapi/clienttrafficpolicy.go and
  * its testdata clienttrafficpolicy-*.in.yaml: a sectionName policy before a Gateway one, the older of
- * two on one target, a Gateway of the policy's own namespace only), and the Warning a policy that reads
+ * two on one target, targetRefs in the policy's own namespace, targetSelectors wherever their namespaces and a
+ * ReferenceGrant allow, ListenerSets), and the Warning a policy that reads
  * the address gets there.
  */
 import { describe, expect, it } from "vitest";
@@ -118,6 +119,36 @@ describe("clientAddressMismatch: each listener's client address detection agains
     const otherLabel = ctp("other", "targetSelectors: [{kind: Gateway, matchLabels: {edge: 'false'}}]", HOPS_1);
     expect(compiled(PEER, world([HTTP], otherLabel))).toEqual({ http: "" });
     expect(compiled(PEER, world([HTTP], ctp("elsewhere", ON_GW, HOPS_1, { namespace: "infra" })))).toEqual({ http: "" });
+  });
+
+  // Envoy Gateway v1.9.0 resolves targetSelectors' `namespaces` (From All or Selector) with a
+  // ReferenceGrant from ClientTrafficPolicy: a policy of infra selecting apps/gw was not read.
+  it("targetSelectors with namespaces select Gateways of other namespaces a ReferenceGrant from ClientTrafficPolicy allows", () => {
+    const grant = (fromKind: string) => `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: infra-ctp, namespace: apps}
+spec:
+  from: [{group: gateway.envoyproxy.io, kind: ${fromKind}, namespace: infra}]
+  to: [{group: gateway.networking.k8s.io, kind: Gateway}]
+`;
+    const namespaces = `apiVersion: v1
+kind: Namespace
+metadata: {name: apps, labels: {edge: "true"}}
+`;
+    const selector = (from: string) =>
+      `targetSelectors: [{group: gateway.networking.k8s.io, kind: Gateway, matchLabels: {edge: 'true'}, namespaces: ${from}}]`;
+    const infra = { namespace: "infra" };
+    for (const from of ["{from: All}", "{from: Selector, selector: {matchLabels: {edge: 'true'}}}"])
+      expect(compiled(PEER, world([HTTP], namespaces, grant("ClientTrafficPolicy"), ctp("edge", selector(from), HOPS_1, infra)))).toEqual({
+        http: expect.stringContaining("ClientTrafficPolicy infra/edge"),
+      });
+    // No grant for ClientTrafficPolicy (one for SecurityPolicy does not count), or the default From Same: not selected.
+    expect(compiled(PEER, world([HTTP], grant("SecurityPolicy"), ctp("edge", selector("{from: All}"), HOPS_1, infra)))).toEqual({
+      http: "",
+    });
+    expect(compiled(PEER, world([HTTP], grant("ClientTrafficPolicy"), ctp("edge", selector("{from: Same}"), HOPS_1, infra)))).toEqual({
+      http: "",
+    });
   });
 
   it("HTTP listeners sharing a port share Envoy's connection manager: each is compared with the other's detection too", () => {

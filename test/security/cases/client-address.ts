@@ -49,10 +49,30 @@ spec:
   clientIPDetection: {xForwardedFor: {numTrustedHops: 1}}
 `;
 
-/** GET `path` with this X-Forwarded-For, in Kubernetes mode: the world beside ONE_HOP_CTP, compiled against the flags on the peer. */
-function contradicted(path: string, xff: string) {
+/**
+ * Envoy Gateway v1.9.0: a ClientTrafficPolicy of infra selecting apps/gw (`namespaces: {from: All}`),
+ * which a ReferenceGrant in apps allows, trusting one hop.
+ */
+const INFRA_ONE_HOP_CTP = `---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: infra-ctp, namespace: apps}
+spec:
+  from: [{group: gateway.envoyproxy.io, kind: ClientTrafficPolicy, namespace: infra}]
+  to: [{group: gateway.networking.k8s.io, kind: Gateway}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: {name: edge, namespace: infra}
+spec:
+  targetSelectors: [{group: gateway.networking.k8s.io, kind: Gateway, namespaces: {from: All}}]
+  clientIPDetection: {xForwardedFor: {numTrustedHops: 1}}
+`;
+
+/** GET `path` with this X-Forwarded-For, in Kubernetes mode: the world beside `ctp` (ONE_HOP_CTP), compiled against the flags on the peer. */
+function contradicted(path: string, xff: string, ctp = ONE_HOP_CTP) {
   return async (ctx: Ctx): Promise<Outcome> => {
-    const d = decider(`${manifests(ctx.keys, ctx.op)}${ONE_HOP_CTP}`, {}, { clientAddress: { trustedHops: 0, trustedCidrs: [] } });
+    const d = decider(`${manifests(ctx.keys, ctx.op)}${ctp}`, {}, { clientAddress: { trustedHops: 0, trustedCidrs: [] } });
     return fromDecision(await d({ path, headers: { "x-forwarded-for": xff } }), ctx.decider.result.snapshot.managedHeaders);
   };
 }
@@ -257,6 +277,17 @@ export const clientAddressCases: readonly Case[] = [
     },
     contradicted("/lan", "192.168.1.1, 203.0.113.7"),
     "ClientTrafficPolicies were not watched in Kubernetes mode: the Deny rule was decided on the proxy's address, outside the denied network",
+  ),
+  c(
+    "client-traffic-policy-other-namespace-kube",
+    "Kubernetes mode, flags on the peer, a ClientTrafficPolicy of infra selects the Gateway (targetSelectors namespaces From All, a ReferenceGrant in apps) and trusts one hop: a client at 203.0.113.9 behind the office proxy 10.1.2.3, on /office",
+    {
+      status: 403,
+      code: "client_address_unknown",
+      reason: "the authorization rules read the client address, which cannot be determined on this listener",
+    },
+    contradicted("/office", "203.0.113.9, 10.1.2.3", INFRA_ONE_HOP_CTP),
+    "a ClientTrafficPolicy's targetSelectors were read in its own namespace only, where Envoy Gateway v1.9.0 follows their namespaces with a ReferenceGrant: the Gateway counted as on the peer, and the office proxy passed the Allow rule while Envoy saw 203.0.113.9",
   ),
   c(
     "client-traffic-policy-listener-set-kube",
