@@ -83,6 +83,7 @@ export function clientAddressMismatch(
   resources: Pick<Resources, "clientTrafficPolicies" | "gatewayClasses" | "namespaces" | "referenceGrants">,
   listeners: readonly GatewayListener[],
   flags: ClientAddressOptions,
+  watchNamespaces: readonly string[] = [],
 ): (l: GatewayListener) => string | undefined {
   const gateways = new Map<string, Gateway>();
   const listenerSets = new Map<string, { readonly set: ListenerSet; readonly gateway: string }>();
@@ -96,6 +97,7 @@ export function clientAddressMismatch(
     granted: grantCheck(resources, "ClientTrafficPolicy"),
   };
   const { bySection, byListenerSet, byGateway } = resolve(resources.clientTrafficPolicies, gateways, listenerSets, reach);
+  const unseen = unseenPolicies(resources.referenceGrants, gateways, listenerSets, watchNamespaces);
   const envoyGatewayClasses = new Set(
     resources.gatewayClasses.filter((c) => c.spec.controllerName.startsWith(ENVOY_GATEWAY_CONTROLLER)).map((c) => c.metadata.name),
   );
@@ -104,6 +106,8 @@ export function clientAddressMismatch(
     const whole = byGateway.get(id);
     const set = l.listenerSet === undefined ? undefined : keyOf(l.listenerSet.metadata);
     const own = set === undefined ? undefined : (bySection.get(id)?.get(`${set}/${l.listener.name}`) ?? byListenerSet.get(set));
+    const hidden = unseen.get(id) ?? (set === undefined ? undefined : unseen.get(set));
+    if (hidden !== undefined) return [hidden];
     const programmed =
       whole !== undefined || own !== undefined || bySection.has(id) || envoyGatewayClasses.has(l.gateway.spec.gatewayClassName);
     if (!programmed) return [];
@@ -147,6 +151,36 @@ export function clientAddressMismatch(
 }
 
 const DEFAULT: ListenerDetection = { policy: undefined, options: PEER };
+
+/**
+ * Gateways and ListenerSets (by id) a ClientTrafficPolicy of a namespace not read
+ * (`--watch-namespaces`) may select: a ReferenceGrant allows one from there. Its detection cannot be
+ * known, so it is one that cannot be read.
+ */
+function unseenPolicies(
+  grants: Resources["referenceGrants"],
+  gateways: ReadonlyMap<string, Gateway>,
+  listenerSets: ReadonlyMap<string, { readonly set: ListenerSet; readonly gateway: string }>,
+  watchNamespaces: readonly string[],
+): Map<string, ListenerDetection> {
+  const out = new Map<string, ListenerDetection>();
+  if (watchNamespaces.length === 0) return out;
+  for (const g of grants) {
+    const from = g.spec.from.find(
+      (f) => f.group === "gateway.envoyproxy.io" && f.kind === "ClientTrafficPolicy" && !watchNamespaces.includes(f.namespace),
+    );
+    if (from === undefined) continue;
+    const detection = { policy: `of namespace ${from.namespace}, which is not watched (--watch-namespaces)`, options: undefined };
+    for (const t of g.spec.to) {
+      if (t.group !== GATEWAY_API_GROUP || (t.kind !== "Gateway" && t.kind !== "ListenerSet")) continue;
+      const pool = t.kind === "Gateway" ? [...gateways.values()] : [...listenerSets.values()].map((s) => s.set);
+      for (const o of pool)
+        if (o.metadata.namespace === g.metadata.namespace && (t.name === undefined || t.name === "" || t.name === o.metadata.name))
+          out.set(keyOf(o.metadata), detection);
+    }
+  }
+  return out;
+}
 
 /**
  * Each Gateway's and ListenerSet's policy for all its listeners, and per Gateway the policies of

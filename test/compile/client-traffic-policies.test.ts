@@ -151,6 +151,25 @@ metadata: {name: apps, labels: {edge: "true"}}
     });
   });
 
+  // With --watch-namespaces the ClientTrafficPolicies of other namespaces are not listed, yet one may
+  // select a watched Gateway where a ReferenceGrant there allows it: its detection cannot be known.
+  it("a ReferenceGrant from ClientTrafficPolicy of a namespace not watched: the Gateway's detection cannot be read", () => {
+    const grant = `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: infra-ctp, namespace: apps}
+spec:
+  from: [{group: gateway.envoyproxy.io, kind: ClientTrafficPolicy, namespace: infra}]
+  to: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+`;
+    const watching = (namespaces: string[], text: string) =>
+      unknownByListener(compileText(text, { clientAddress: PEER, watchNamespaces: namespaces }));
+    expect(watching(["apps"], world([HTTP], grant))).toEqual({
+      http: "ClientTrafficPolicy of namespace infra, which is not watched (--watch-namespaces): its clientIPDetection cannot be read",
+    });
+    expect(watching(["apps", "infra"], world([HTTP], grant))).toEqual({ http: "" });
+    expect(watching(["apps"], world([HTTP]))).toEqual({ http: "" });
+  });
+
   it("HTTP listeners sharing a port share Envoy's connection manager: each is compared with the other's detection too", () => {
     const shared = "{name: admin, protocol: HTTP, port: 80, hostname: admin.example.com}";
     // The Gateway-wide policy gives http one hop; admin, taken by a policy Envoy Gateway refuses, stays on the peer.

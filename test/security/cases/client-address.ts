@@ -53,14 +53,15 @@ spec:
  * Envoy Gateway v1.9.0: a ClientTrafficPolicy of infra selecting apps/gw (`namespaces: {from: All}`),
  * which a ReferenceGrant in apps allows, trusting one hop.
  */
-const INFRA_ONE_HOP_CTP = `---
+const INFRA_GRANT = `---
 apiVersion: gateway.networking.k8s.io/v1beta1
 kind: ReferenceGrant
 metadata: {name: infra-ctp, namespace: apps}
 spec:
   from: [{group: gateway.envoyproxy.io, kind: ClientTrafficPolicy, namespace: infra}]
   to: [{group: gateway.networking.k8s.io, kind: Gateway}]
----
+`;
+const INFRA_ONE_HOP_CTP = `${INFRA_GRANT}---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: ClientTrafficPolicy
 metadata: {name: edge, namespace: infra}
@@ -69,10 +70,14 @@ spec:
   clientIPDetection: {xForwardedFor: {numTrustedHops: 1}}
 `;
 
-/** GET `path` with this X-Forwarded-For, in Kubernetes mode: the world beside `ctp` (ONE_HOP_CTP), compiled against the flags on the peer. */
-function contradicted(path: string, xff: string, ctp = ONE_HOP_CTP) {
+/**
+ * GET `path` with this X-Forwarded-For, in Kubernetes mode (reading `watchNamespaces`, all without):
+ * the world beside `ctp` (ONE_HOP_CTP), compiled against the flags on the peer.
+ */
+function contradicted(path: string, xff: string, ctp = ONE_HOP_CTP, watchNamespaces?: string[]) {
   return async (ctx: Ctx): Promise<Outcome> => {
-    const d = decider(`${manifests(ctx.keys, ctx.op)}${ctp}`, {}, { clientAddress: { trustedHops: 0, trustedCidrs: [] } });
+    const options = { clientAddress: { trustedHops: 0, trustedCidrs: [] }, ...(watchNamespaces === undefined ? {} : { watchNamespaces }) };
+    const d = decider(`${manifests(ctx.keys, ctx.op)}${ctp}`, {}, options);
     return fromDecision(await d({ path, headers: { "x-forwarded-for": xff } }), ctx.decider.result.snapshot.managedHeaders);
   };
 }
@@ -288,6 +293,17 @@ export const clientAddressCases: readonly Case[] = [
     },
     contradicted("/office", "203.0.113.9, 10.1.2.3", INFRA_ONE_HOP_CTP),
     "a ClientTrafficPolicy's targetSelectors were read in its own namespace only, where Envoy Gateway v1.9.0 follows their namespaces with a ReferenceGrant: the Gateway counted as on the peer, and the office proxy passed the Allow rule while Envoy saw 203.0.113.9",
+  ),
+  c(
+    "client-traffic-policy-unwatched-namespace-kube",
+    "Kubernetes mode with --watch-namespaces apps, flags on the peer: a ReferenceGrant in apps lets ClientTrafficPolicies of infra (not read) select the Gateway; a client at 203.0.113.9 behind the office proxy 10.1.2.3, on /office",
+    {
+      status: 403,
+      code: "client_address_unknown",
+      reason: "the authorization rules read the client address, which cannot be determined on this listener",
+    },
+    contradicted("/office", "203.0.113.9, 10.1.2.3", INFRA_GRANT, ["apps"]),
+    "a ClientTrafficPolicy of a namespace --watch-namespaces does not read, selecting the Gateway through a ReferenceGrant, was unseen: the Gateway counted as on the peer and the office proxy passed the Allow rule; such a grant now makes the Gateway's detection unknown",
   ),
   c(
     "client-traffic-policy-listener-set-kube",
