@@ -11,15 +11,20 @@
  * (`sectionName`) before those naming the whole Gateway, which take only the listeners no such
  * policy took; the first to take a listener or Gateway keeps it (a later one is Conflicted); one
  * naming a plain HTTP listener that shares its port with another is refused and applies nowhere;
- * targets are Gateways of the policy's own namespace (targetRef, targetRefs, targetSelectors).
+ * targets are Gateways and ListenerSets of the policy's own namespace (targetRef, targetRefs) or
+ * selected (targetSelectors, in the namespaces their `namespaces` takes, another than the policy's
+ * with a ReferenceGrant from ClientTrafficPolicy); a ListenerSet-wide policy takes its listeners
+ * before a Gateway-wide one.
  */
 import { GATEWAY_API_GROUP } from "../api/gatewayapi.ts";
 import { keyOf, selectorMatches, sortedByAge } from "../api/meta.ts";
-import type { Gateway, Resources } from "../api/resources.ts";
+import type { Gateway, ListenerSet, Resources } from "../api/resources.ts";
 import type { ClientAddressOptions } from "../authz/client-address.ts";
 import type { CompiledPolicy } from "../snapshot/types.ts";
 import { listenerLabel, type GatewayListener } from "./attachments.ts";
-import { lenientTargets } from "./targets.ts";
+import type { PolicyTargetSelector } from "../api/securitypolicy.ts";
+import { grantCheck, type GrantCheck } from "./references.ts";
+import { lenientTargets, namespaceSelected } from "./targets.ts";
 
 /**
  * The client address settings a ClientTrafficPolicy's `clientIPDetection` stands for (absent:
@@ -70,27 +75,45 @@ interface ListenerDetection {
  * those of the other HTTP listeners of its Gateway on its port (Envoy serves them with one
  * connection manager). Listeners of Gateways that no ClientTrafficPolicy targets and whose class is
  * not Envoy Gateway's are left to the flags (another proxy, which only the flags describe); a
- * ListenerSet's listeners are compared with their Gateway's detection and with the peer (Envoy
- * Gateway v1.9.0 may apply either there). Answers are kept per Gateway and listener.
+ * ListenerSet's listeners are compared with their own policy's detection (on the listener or the
+ * ListenerSet), their Gateway's and the peer (Envoy Gateway v1.9.0 refuses one for a shared port
+ * and may apply the next). Answers are kept per Gateway and listener.
  */
 export function clientAddressMismatch(
-  resources: Pick<Resources, "clientTrafficPolicies" | "gatewayClasses">,
+  resources: Pick<Resources, "clientTrafficPolicies" | "gatewayClasses" | "namespaces" | "referenceGrants">,
   listeners: readonly GatewayListener[],
   flags: ClientAddressOptions,
+  watchNamespaces: readonly string[] = [],
 ): (l: GatewayListener) => string | undefined {
   const gateways = new Map<string, Gateway>();
-  for (const l of listeners) gateways.set(keyOf(l.gateway.metadata), l.gateway);
-  const { bySection, byGateway } = resolve(resources.clientTrafficPolicies, gateways);
+  const listenerSets = new Map<string, { readonly set: ListenerSet; readonly gateway: string }>();
+  for (const l of listeners) {
+    gateways.set(keyOf(l.gateway.metadata), l.gateway);
+    if (l.listenerSet !== undefined)
+      listenerSets.set(keyOf(l.listenerSet.metadata), { set: l.listenerSet, gateway: keyOf(l.gateway.metadata) });
+  }
+  const reach: SelectorReach = {
+    namespaceLabels: new Map(resources.namespaces.map((n) => [n.metadata.name, n.metadata.labels ?? {}])),
+    granted: grantCheck(resources, "ClientTrafficPolicy"),
+  };
+  const { bySection, byListenerSet, byGateway } = resolve(resources.clientTrafficPolicies, gateways, listenerSets, reach);
+  const unseen = unseenPolicies(resources.referenceGrants, gateways, listenerSets, watchNamespaces);
   const envoyGatewayClasses = new Set(
     resources.gatewayClasses.filter((c) => c.spec.controllerName.startsWith(ENVOY_GATEWAY_CONTROLLER)).map((c) => c.metadata.name),
   );
   const detectionsOf = (l: GatewayListener): ListenerDetection[] => {
     const id = keyOf(l.gateway.metadata);
     const whole = byGateway.get(id);
-    const programmed = whole !== undefined || bySection.has(id) || envoyGatewayClasses.has(l.gateway.spec.gatewayClassName);
+    const set = l.listenerSet === undefined ? undefined : keyOf(l.listenerSet.metadata);
+    const own = set === undefined ? undefined : (bySection.get(id)?.get(`${set}/${l.listener.name}`) ?? byListenerSet.get(set));
+    const hidden = unseen.get(id) ?? (set === undefined ? undefined : unseen.get(set));
+    if (hidden !== undefined) return [hidden];
+    const programmed =
+      whole !== undefined || own !== undefined || bySection.has(id) || envoyGatewayClasses.has(l.gateway.spec.gatewayClassName);
     if (!programmed) return [];
     const ofGateway = whole ?? DEFAULT;
-    if (l.listenerSet !== undefined) return [ofGateway, DEFAULT];
+    // Envoy Gateway refuses a policy on listeners sharing a port with others' and may then apply the next: each is a candidate.
+    if (l.listenerSet !== undefined) return own === undefined ? [ofGateway, DEFAULT] : [own, ofGateway, DEFAULT];
     return [bySection.get(id)?.get(l.listener.name) ?? ofGateway];
   };
   const told = clientAddressFlags(flags);
@@ -129,18 +152,67 @@ export function clientAddressMismatch(
 
 const DEFAULT: ListenerDetection = { policy: undefined, options: PEER };
 
-/** Each Gateway's policy for all its listeners, and per Gateway the policies of single listeners (by name). */
+/**
+ * Gateways and ListenerSets (by id) a ClientTrafficPolicy of a namespace not read
+ * (`--watch-namespaces`) may select: a ReferenceGrant allows one from there. Its detection cannot be
+ * known, so it is one that cannot be read.
+ */
+function unseenPolicies(
+  grants: Resources["referenceGrants"],
+  gateways: ReadonlyMap<string, Gateway>,
+  listenerSets: ReadonlyMap<string, { readonly set: ListenerSet; readonly gateway: string }>,
+  watchNamespaces: readonly string[],
+): Map<string, ListenerDetection> {
+  const out = new Map<string, ListenerDetection>();
+  if (watchNamespaces.length === 0) return out;
+  for (const g of grants) {
+    const from = g.spec.from.find(
+      (f) => f.group === "gateway.envoyproxy.io" && f.kind === "ClientTrafficPolicy" && !watchNamespaces.includes(f.namespace),
+    );
+    if (from === undefined) continue;
+    const detection = { policy: `of namespace ${from.namespace}, which is not watched (--watch-namespaces)`, options: undefined };
+    for (const t of g.spec.to) {
+      if (t.group !== GATEWAY_API_GROUP || (t.kind !== "Gateway" && t.kind !== "ListenerSet")) continue;
+      const pool = t.kind === "Gateway" ? [...gateways.values()] : [...listenerSets.values()].map((s) => s.set);
+      for (const o of pool)
+        if (o.metadata.namespace === g.metadata.namespace && (t.name === undefined || t.name === "" || t.name === o.metadata.name))
+          out.set(keyOf(o.metadata), detection);
+    }
+  }
+  return out;
+}
+
+/**
+ * Each Gateway's and ListenerSet's policy for all its listeners, and per Gateway the policies of
+ * single listeners (by name; a ListenerSet's as "namespace/set/name").
+ */
 function resolve(
   policies: Resources["clientTrafficPolicies"],
   gateways: ReadonlyMap<string, Gateway>,
-): { bySection: Map<string, Map<string, ListenerDetection>>; byGateway: Map<string, ListenerDetection> } {
+  listenerSets: ReadonlyMap<string, { readonly set: ListenerSet; readonly gateway: string }>,
+  reach: SelectorReach,
+): {
+  bySection: Map<string, Map<string, ListenerDetection>>;
+  byListenerSet: Map<string, ListenerDetection>;
+  byGateway: Map<string, ListenerDetection>;
+} {
   const bySection = new Map<string, Map<string, ListenerDetection>>();
+  const byListenerSet = new Map<string, ListenerDetection>();
   const byGateway = new Map<string, ListenerDetection>();
-  const targeted = sortedByAge(policies).map((p) => ({ p, targets: targetsOf(p, gateways) }));
+  const targeted = sortedByAge(policies).map((p) => ({ p, targets: targetsOf(p, gateways, listenerSets, reach) }));
   for (const { p, targets } of targeted) {
     const detection = { policy: keyOf(p.metadata), options: clientAddressOptionsOfDetection(clientIPDetectionOf(p.spec)) };
     for (const t of targets) {
       if (t.sectionName === undefined) continue;
+      if (t.listenerSet !== undefined) {
+        // A ListenerSet's listener: compared with its Gateway's and the peer too (clientAddressMismatch), so a refused one is covered.
+        if (!listenerSets.get(t.listenerSet)!.set.spec.listeners.some((l) => l.name === t.sectionName)) continue;
+        let sections = bySection.get(t.gateway);
+        if (sections === undefined) bySection.set(t.gateway, (sections = new Map()));
+        const key = `${t.listenerSet}/${t.sectionName}`;
+        if (!sections.has(key)) sections.set(key, detection);
+        continue;
+      }
       // A sectionName the Gateway does not have is Invalid in Envoy Gateway, and applies nowhere.
       const listeners = gateways.get(t.gateway)!.spec.listeners;
       const listener = listeners.find((l) => l.name === t.sectionName);
@@ -157,33 +229,68 @@ function resolve(
   }
   for (const { p, targets } of targeted) {
     const detection = { policy: keyOf(p.metadata), options: clientAddressOptionsOfDetection(clientIPDetectionOf(p.spec)) };
-    for (const t of targets) if (t.sectionName === undefined && !byGateway.has(t.gateway)) byGateway.set(t.gateway, detection);
+    for (const t of targets)
+      if (t.sectionName === undefined && t.listenerSet !== undefined && !byListenerSet.has(t.listenerSet))
+        byListenerSet.set(t.listenerSet, detection);
   }
-  return { bySection, byGateway };
+  for (const { p, targets } of targeted) {
+    const detection = { policy: keyOf(p.metadata), options: clientAddressOptionsOfDetection(clientIPDetectionOf(p.spec)) };
+    for (const t of targets)
+      if (t.sectionName === undefined && t.listenerSet === undefined && !byGateway.has(t.gateway)) byGateway.set(t.gateway, detection);
+  }
+  return { bySection, byListenerSet, byGateway };
 }
 
 const clientIPDetectionOf = (spec: unknown): unknown =>
   typeof spec === "object" && spec !== null ? (spec as { clientIPDetection?: unknown }).clientIPDetection : undefined;
 
-/** The served Gateways (by id) of the policy's namespace it names or selects, with the sectionName of a ref. */
+/** A policy's target: a served Gateway (by id), or a ListenerSet of one (`listenerSet`, by id); the sectionName of a ref. */
+interface PolicyTarget {
+  readonly gateway: string;
+  readonly listenerSet?: string;
+  readonly sectionName: string | undefined;
+}
+
+/** What a targetSelector may reach beyond the policy's namespace: Namespace labels (`namespaces.selector`), and ReferenceGrants from ClientTrafficPolicy. */
+interface SelectorReach {
+  readonly namespaceLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
+  readonly granted: GrantCheck;
+}
+
+/**
+ * The served Gateways and their ListenerSets the policy names (its own namespace) or selects (the
+ * namespaces its selector's `namespaces` takes; another than its own with a ReferenceGrant there).
+ */
 function targetsOf(
   p: Resources["clientTrafficPolicies"][number],
   gateways: ReadonlyMap<string, Gateway>,
-): { gateway: string; sectionName: string | undefined }[] {
+  listenerSets: ReadonlyMap<string, { readonly set: ListenerSet; readonly gateway: string }>,
+  reach: SelectorReach,
+): PolicyTarget[] {
   const read = lenientTargets(p.spec);
   if (read === undefined) return [];
   const ns = p.metadata.namespace;
   const isGateway = (t: { group?: string | undefined; kind: string }) =>
     (t.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP && t.kind === "Gateway";
-  const out: { gateway: string; sectionName: string | undefined }[] = [];
+  const isListenerSet = (t: { group?: string | undefined; kind: string }) =>
+    (t.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP && t.kind === "ListenerSet";
+  const out: PolicyTarget[] = [];
   for (const ref of read.targetRefs) {
     const id = `${ns}/${ref.name}`;
     if (isGateway(ref) && gateways.has(id)) out.push({ gateway: id, sectionName: ref.sectionName });
+    const set = isListenerSet(ref) ? listenerSets.get(id) : undefined;
+    if (set !== undefined) out.push({ gateway: set.gateway, listenerSet: id, sectionName: ref.sectionName });
   }
+  const selects = (selector: PolicyTargetSelector, m: Gateway["metadata"]) =>
+    namespaceSelected(selector.namespaces, ns, m.namespace, reach.namespaceLabels) &&
+    selectorMatches(selector, m.labels) &&
+    (m.namespace === ns || reach.granted(ns, { group: GATEWAY_API_GROUP, kind: selector.kind, namespace: m.namespace, name: m.name }));
   for (const selector of read.targetSelectors) {
-    if (!isGateway(selector)) continue;
-    for (const [id, g] of gateways)
-      if (g.metadata.namespace === ns && selectorMatches(selector, g.metadata.labels)) out.push({ gateway: id, sectionName: undefined });
+    if (isGateway(selector))
+      for (const [id, g] of gateways) if (selects(selector, g.metadata)) out.push({ gateway: id, sectionName: undefined });
+    if (isListenerSet(selector))
+      for (const [id, { set, gateway }] of listenerSets)
+        if (selects(selector, set.metadata)) out.push({ gateway, listenerSet: id, sectionName: undefined });
   }
   return out;
 }

@@ -127,7 +127,8 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   const problems = [...attachProblems, ...(options.fromManifestFolder === true ? labelSelectorLines(resources) : [])];
   const targets = indexTargets(resources, servedGateways, attachedListenerSets, refusedListenerSets);
   const { clientAddress } = options;
-  const clientAddressUnknownOn = clientAddress === undefined ? () => undefined : clientAddressMismatch(resources, listeners, clientAddress);
+  const clientAddressUnknownOn =
+    clientAddress === undefined ? () => undefined : clientAddressMismatch(resources, listeners, clientAddress, options.watchNamespaces);
   const inputs = { geoipDatabases: options.geoipDatabases ?? [], selfService: options.selfService };
   // Index loops in this generator: V8 does not optimize it fully, and each step of a for…of there allocates (30,000 rules).
   const policies: AnalysedPolicy[] = [];

@@ -63,14 +63,15 @@ export type GrantCheck = (
   to: { readonly group: string; readonly kind: string; readonly namespace: string; readonly name: string },
 ) => boolean;
 
-export function grantCheck(resources: Resources): GrantCheck {
+/** `fromKind`: the policy kind of Envoy Gateway's group the ReferenceGrant must name as `from`. */
+export function grantCheck(resources: Pick<Resources, "referenceGrants">, fromKind = "SecurityPolicy"): GrantCheck {
   const grantsByNamespace = new Map<string, ReferenceGrant[]>();
   for (const g of resources.referenceGrants)
     grantsByNamespace.set(g.metadata.namespace, [...(grantsByNamespace.get(g.metadata.namespace) ?? []), g]);
   return (fromNamespace, to) =>
     (grantsByNamespace.get(to.namespace) ?? []).some(
       (g) =>
-        g.spec.from.some((f) => f.group === SECURITY_POLICY_GROUP && f.kind === "SecurityPolicy" && f.namespace === fromNamespace) &&
+        g.spec.from.some((f) => f.group === SECURITY_POLICY_GROUP && f.kind === fromKind && f.namespace === fromNamespace) &&
         g.spec.to.some((t) => t.group === to.group && t.kind === to.kind && (t.name === undefined || t.name === "" || t.name === to.name)),
     );
 }

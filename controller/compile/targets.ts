@@ -236,7 +236,10 @@ function selectedBy(selector: PolicyTargetSelector, policyNamespace: string, ind
             : [];
   return pool
     .filter(({ metadata: m }) => {
-      if (!namespaceSelected(selector.namespaces, policyNamespace, m.namespace, index) || !selectorMatches(selector, m.labels))
+      if (
+        !namespaceSelected(selector.namespaces, policyNamespace, m.namespace, index.namespaceLabels) ||
+        !selectorMatches(selector, m.labels)
+      )
         return false;
       return (
         m.namespace === policyNamespace ||
@@ -246,11 +249,12 @@ function selectedBy(selector: PolicyTargetSelector, policyNamespace: string, ind
     .map(({ metadata: m }) => ({ group, kind: selector.kind, namespace: m.namespace, name: m.name }));
 }
 
-function namespaceSelected(
+/** Whether a targetSelector's `namespaces` (Envoy Gateway's TargetSelectorNamespaces; absent: Same) takes `namespace`; `namespaceLabels`: namespace → labels. */
+export function namespaceSelected(
   namespaces: TargetSelectorNamespaces | undefined,
   policyNamespace: string,
   namespace: string,
-  index: TargetIndex,
+  namespaceLabels: ReadonlyMap<string, Readonly<Record<string, string>>>,
 ): boolean {
   switch (namespaces?.from ?? "Same") {
     case "Same":
@@ -258,7 +262,7 @@ function namespaceSelected(
     case "All":
       return true;
     case "Selector": {
-      const labels = index.namespaceLabels.get(namespace);
+      const labels = namespaceLabels.get(namespace);
       return labels !== undefined && selectorMatches(namespaces!.selector!, labels);
     }
   }

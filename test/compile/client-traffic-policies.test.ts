@@ -2,13 +2,15 @@
  * Which listeners' client address the flags do not find as Envoy does (controller/compile/client-traffic-policies.ts):
  * Envoy Gateway v1.9.0's ClientTrafficPolicy resolution (internal/gatewayapi/clienttrafficpolicy.go and
  * its testdata clienttrafficpolicy-*.in.yaml: a sectionName policy before a Gateway one, the older of
- * two on one target, a Gateway of the policy's own namespace only), and the Warning a policy that reads
+ * two on one target, targetRefs in the policy's own namespace, targetSelectors wherever their namespaces and a
+ * ReferenceGrant allow, ListenerSets), and the Warning a policy that reads
  * the address gets there.
  */
 import { describe, expect, it } from "vitest";
 import type { ClientAddressOptions } from "../../controller/authz/client-address.ts";
 import { clientAddressFlags, clientAddressOptionsOfDetection } from "../../controller/compile/client-traffic-policies.ts";
 import type { CompileResult } from "../../controller/compile/index.ts";
+import { listenerSetWithRoute } from "../support/manifests.ts";
 import { compileText } from "../support/world.ts";
 
 const PEER: ClientAddressOptions = { trustedHops: 0, trustedCidrs: [] };
@@ -119,6 +121,55 @@ describe("clientAddressMismatch: each listener's client address detection agains
     expect(compiled(PEER, world([HTTP], ctp("elsewhere", ON_GW, HOPS_1, { namespace: "infra" })))).toEqual({ http: "" });
   });
 
+  // Envoy Gateway v1.9.0 resolves targetSelectors' `namespaces` (From All or Selector) with a
+  // ReferenceGrant from ClientTrafficPolicy: a policy of infra selecting apps/gw was not read.
+  it("targetSelectors with namespaces select Gateways of other namespaces a ReferenceGrant from ClientTrafficPolicy allows", () => {
+    const grant = (fromKind: string) => `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: infra-ctp, namespace: apps}
+spec:
+  from: [{group: gateway.envoyproxy.io, kind: ${fromKind}, namespace: infra}]
+  to: [{group: gateway.networking.k8s.io, kind: Gateway}]
+`;
+    const namespaces = `apiVersion: v1
+kind: Namespace
+metadata: {name: apps, labels: {edge: "true"}}
+`;
+    const selector = (from: string) =>
+      `targetSelectors: [{group: gateway.networking.k8s.io, kind: Gateway, matchLabels: {edge: 'true'}, namespaces: ${from}}]`;
+    const infra = { namespace: "infra" };
+    for (const from of ["{from: All}", "{from: Selector, selector: {matchLabels: {edge: 'true'}}}"])
+      expect(compiled(PEER, world([HTTP], namespaces, grant("ClientTrafficPolicy"), ctp("edge", selector(from), HOPS_1, infra)))).toEqual({
+        http: expect.stringContaining("ClientTrafficPolicy infra/edge"),
+      });
+    // No grant for ClientTrafficPolicy (one for SecurityPolicy does not count), or the default From Same: not selected.
+    expect(compiled(PEER, world([HTTP], grant("SecurityPolicy"), ctp("edge", selector("{from: All}"), HOPS_1, infra)))).toEqual({
+      http: "",
+    });
+    expect(compiled(PEER, world([HTTP], grant("ClientTrafficPolicy"), ctp("edge", selector("{from: Same}"), HOPS_1, infra)))).toEqual({
+      http: "",
+    });
+  });
+
+  // With --watch-namespaces the ClientTrafficPolicies of other namespaces are not listed, yet one may
+  // select a watched Gateway where a ReferenceGrant there allows it: its detection cannot be known.
+  it("a ReferenceGrant from ClientTrafficPolicy of a namespace not watched: the Gateway's detection cannot be read", () => {
+    const grant = `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: infra-ctp, namespace: apps}
+spec:
+  from: [{group: gateway.envoyproxy.io, kind: ClientTrafficPolicy, namespace: infra}]
+  to: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+`;
+    const watching = (namespaces: string[], text: string) =>
+      unknownByListener(compileText(text, { clientAddress: PEER, watchNamespaces: namespaces }));
+    expect(watching(["apps"], world([HTTP], grant))).toEqual({
+      http: "ClientTrafficPolicy of namespace infra, which is not watched (--watch-namespaces): its clientIPDetection cannot be read",
+    });
+    expect(watching(["apps", "infra"], world([HTTP], grant))).toEqual({ http: "" });
+    expect(watching(["apps"], world([HTTP]))).toEqual({ http: "" });
+  });
+
   it("HTTP listeners sharing a port share Envoy's connection manager: each is compared with the other's detection too", () => {
     const shared = "{name: admin, protocol: HTTP, port: 80, hostname: admin.example.com}";
     // The Gateway-wide policy gives http one hop; admin, taken by a policy Envoy Gateway refuses, stays on the peer.
@@ -141,6 +192,28 @@ describe("clientAddressMismatch: each listener's client address detection agains
     expect(compiled(PEER, text)).toEqual({ http: "", admin: "" });
     const peer = expect.stringContaining("no ClientTrafficPolicy applies (Envoy's default, the peer)");
     expect(compiled(ONE_HOP, text)).toEqual({ http: peer, admin: peer });
+  });
+
+  // Envoy Gateway v1.9.0 takes ClientTrafficPolicies on a ListenerSet (whole, or one listener by
+  // sectionName, or selected by label): they were not read, so a ListenerSet listener whose policy
+  // trusts a hop was decided on the peer, the proxy in front.
+  it("a policy on a ListenerSet (targetRefs, sectionName or targetSelectors) applies to its listeners", () => {
+    const listenerSet = listenerSetWithRoute("api-ext", "/", "ext.example.com");
+    const text = (policy: string) =>
+      world([HTTP], listenerSet, policy).replace(
+        "spec: {gatewayClassName: eg,",
+        "spec: {gatewayClassName: eg, allowedListeners: {namespaces: {from: Same}},",
+      );
+    const onSet = "{group: gateway.networking.k8s.io, kind: ListenerSet, name: ext}";
+    const onSetListener = "{group: gateway.networking.k8s.io, kind: ListenerSet, name: ext, sectionName: ext-http}";
+    const bySelector = "targetSelectors: [{group: gateway.networking.k8s.io, kind: ListenerSet, matchLabels: {tier: ext}}]";
+    for (const target of [onSet, onSetListener, bySelector]) {
+      const found = compiled(PEER, text(ctp("ext-hops", target, HOPS_1)));
+      expect(found.http).toBe("");
+      expect(Object.entries(found).filter(([l]) => l !== "http")).toEqual([
+        [expect.stringContaining("ext-http"), expect.stringContaining("apps/ext-hops")],
+      ]);
+    }
   });
 
   it("a sectionName the Gateway does not have applies nowhere (Invalid in Envoy Gateway)", () => {

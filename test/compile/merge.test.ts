@@ -8,7 +8,7 @@ import { SecurityPolicySpecSchema } from "../../controller/features/index.ts";
 import { mergedParts, mergeSpecs, ownerOf } from "../../controller/compile/merge.ts";
 import { extAuth } from "../../controller/features/extAuth/index.ts";
 import { oidc } from "../../controller/features/oidc/index.ts";
-import { aliceKeyPolicy, crossNamespaceMerge, gatewayWithRoute } from "../support/manifests.ts";
+import { aliceKeyPolicy, crossNamespaceMerge, gatewayWithRoute, listenerSetWithRoute } from "../support/manifests.ts";
 import { basicAuthAs, decider, goldenDecider } from "../support/world.ts";
 
 const spec = (s: unknown): SecurityPolicySpec => SecurityPolicySpecSchema.parse(s);
@@ -241,20 +241,7 @@ spec:
   allowedListeners: {namespaces: {from: Same}}
   listeners: [{name: http, protocol: HTTP, port: 80}]
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: ListenerSet
-metadata: {name: ext, namespace: apps}
-spec:
-  parentRef: {name: gw}
-  listeners: [{name: ext-http, protocol: HTTP, port: 8081}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: api, namespace: apps}
-spec:
-  parentRefs: [{group: gateway.networking.k8s.io, kind: ListenerSet, name: ext}]
-  rules: [{matches: [{path: {type: PathPrefix, value: /}}]}]
----
+${listenerSetWithRoute("api")}---
 ${aliceKeyPolicy("gateway-keys").replace("kind: HTTPRoute, name: api", "kind: Gateway, name: gw")}---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: SecurityPolicy

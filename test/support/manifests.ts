@@ -27,6 +27,29 @@ ${lines.length > 0 ? `  rules:\n${lines.join("\n")}\n` : ""}`;
 }
 
 /**
+ * ListenerSet apps/ext (labels tier: ext) adding the listener ext-http on port 8081 to Gateway apps/gw
+ * (which must allow it: `allowedListeners: {namespaces: {from: Same}}`), and HTTPRoute apps/`route`
+ * attached to the ListenerSet on `hostname` (any without), matching the path prefix `path`. Ends
+ * with a newline.
+ */
+export function listenerSetWithRoute(route: string, path = "/", hostname?: string): string {
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: ListenerSet
+metadata: {name: ext, namespace: apps, labels: {tier: ext}}
+spec:
+  parentRef: {name: gw}
+  listeners: [{name: ext-http, protocol: HTTP, port: 8081}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: ${route}, namespace: apps}
+spec:
+  parentRefs: [{group: gateway.networking.k8s.io, kind: ListenerSet, name: ext}]
+${hostname === undefined ? "" : `  hostnames: [${hostname}]\n`}  rules: [{matches: [{path: {type: PathPrefix, value: ${path}}}]}]
+`;
+}
+
+/**
  * Secret apps/keys (client alice, key "alice-key") and SecurityPolicy apps/`name` checking it in
  * X-API-Key on the rule `section` of HTTPRoute apps/api (the whole route without one); `extra` goes
  * into the apiKeyAuth map ("forwardClientIDHeader: x-client-id"). Ends with a newline.

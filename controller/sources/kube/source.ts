@@ -53,7 +53,7 @@ const RESYNC_WAIT_MS = 10_000;
 export interface KubeSourceOptions {
   readonly client: KubeClient;
   readonly logger: Logger;
-  /** Called (debounced) after a burst of changes. */
+  /** Called (debounced) after a burst of changes, once every kind has been listed (`synced`: the first snapshot is the caller's). */
   readonly onChange: () => void;
   readonly debounceMs?: number;
   readonly backoffMs?: { readonly initial: number; readonly max: number };
@@ -84,12 +84,16 @@ export class KubeSource {
   #timer: NodeJS.Timeout | undefined;
   #lastRejected = "";
   #lastOutside = "";
-  /** Resolves when every kind has been listed once. */
+  /** Resolves when every kind has been listed once; the caller publishes the first snapshot then. */
   readonly synced: Promise<void>;
+  #listedAll = false;
 
   constructor(options: KubeSourceOptions) {
     this.#logger = options.logger;
+    // Until every kind is listed, a snapshot would miss some (ClientTrafficPolicies: clientCIDRs decided
+    // on the flags' address where Envoy reads another), and checks are answered from any snapshot published.
     const changed = () => {
+      if (!this.#listedAll) return;
       clearTimeout(this.#timer);
       this.#timer = setTimeout(options.onChange, options.debounceMs ?? 50);
     };
@@ -125,7 +129,9 @@ export class KubeSource {
         this.#watched.push({ kind: w.kind, namespace, reflector });
       }
     }
-    this.synced = Promise.all(this.#watched.map((w) => w.reflector.synced)).then(() => undefined);
+    this.synced = Promise.all(this.#watched.map((w) => w.reflector.synced)).then(() => {
+      this.#listedAll = true;
+    });
   }
 
   start(): void {

@@ -5,6 +5,7 @@
  * peer Envoy appended.
  */
 import { clientAddressDetection, type ClientAddressOptions } from "../../../controller/authz/client-address.ts";
+import { listenerSetWithRoute } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 import type { Ctx } from "../context.ts";
 import { fromDecision, type Case, type Expected, type Outcome } from "../outcome.ts";
@@ -48,11 +49,74 @@ spec:
   clientIPDetection: {xForwardedFor: {numTrustedHops: 1}}
 `;
 
-/** GET `path` with this X-Forwarded-For, in Kubernetes mode: the world beside ONE_HOP_CTP, compiled against the flags on the peer. */
-function contradicted(path: string, xff: string) {
+/**
+ * Envoy Gateway v1.9.0: a ClientTrafficPolicy of infra selecting apps/gw (`namespaces: {from: All}`),
+ * which a ReferenceGrant in apps allows, trusting one hop.
+ */
+const INFRA_GRANT = `---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: infra-ctp, namespace: apps}
+spec:
+  from: [{group: gateway.envoyproxy.io, kind: ClientTrafficPolicy, namespace: infra}]
+  to: [{group: gateway.networking.k8s.io, kind: Gateway}]
+`;
+const INFRA_ONE_HOP_CTP = `${INFRA_GRANT}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: {name: edge, namespace: infra}
+spec:
+  targetSelectors: [{group: gateway.networking.k8s.io, kind: Gateway, namespaces: {from: All}}]
+  clientIPDetection: {xForwardedFor: {numTrustedHops: 1}}
+`;
+
+/**
+ * GET `path` with this X-Forwarded-For, in Kubernetes mode (reading `watchNamespaces`, all without):
+ * the world beside `ctp` (ONE_HOP_CTP), compiled against the flags on the peer.
+ */
+function contradicted(path: string, xff: string, ctp = ONE_HOP_CTP, watchNamespaces?: string[]) {
   return async (ctx: Ctx): Promise<Outcome> => {
-    const d = decider(`${manifests(ctx.keys, ctx.op)}${ONE_HOP_CTP}`, {}, { clientAddress: { trustedHops: 0, trustedCidrs: [] } });
+    const options = { clientAddress: { trustedHops: 0, trustedCidrs: [] }, ...(watchNamespaces === undefined ? {} : { watchNamespaces }) };
+    const d = decider(`${manifests(ctx.keys, ctx.op)}${ctp}`, {}, options);
     return fromDecision(await d({ path, headers: { "x-forwarded-for": xff } }), ctx.decider.result.snapshot.managedHeaders);
+  };
+}
+
+/**
+ * Envoy Gateway v1.9.0's ClientTrafficPolicy on a ListenerSet: gw takes the ListenerSet ext (port
+ * 8081), whose route's policy allows 10.0.0.0/8 only, and the policy trusts one hop there; the
+ * flags are on the peer. GET /office on 8081 with this X-Forwarded-For.
+ */
+function onListenerSet(xff: string) {
+  return async (ctx: Ctx): Promise<Outcome> => {
+    const world = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: apps}
+spec:
+  gatewayClassName: eg
+  allowedListeners: {namespaces: {from: Same}}
+  listeners: [{name: http, protocol: HTTP, port: 80}]
+---
+${listenerSetWithRoute("office", "/office")}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: office, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: office}]
+  authorization: {rules: [{name: office, action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}]}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: {name: ext-hops, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: ListenerSet, name: ext}]
+  clientIPDetection: {xForwardedFor: {numTrustedHops: 1}}
+`;
+    const d = decider(world, {}, { clientAddress: { trustedHops: 0, trustedCidrs: [] } });
+    return fromDecision(
+      await d({ path: "/office", port: 8081, headers: { "x-forwarded-for": xff } }),
+      ctx.decider.result.snapshot.managedHeaders,
+    );
   };
 }
 
@@ -218,5 +282,38 @@ export const clientAddressCases: readonly Case[] = [
     },
     contradicted("/lan", "192.168.1.1, 203.0.113.7"),
     "ClientTrafficPolicies were not watched in Kubernetes mode: the Deny rule was decided on the proxy's address, outside the denied network",
+  ),
+  c(
+    "client-traffic-policy-other-namespace-kube",
+    "Kubernetes mode, flags on the peer, a ClientTrafficPolicy of infra selects the Gateway (targetSelectors namespaces From All, a ReferenceGrant in apps) and trusts one hop: a client at 203.0.113.9 behind the office proxy 10.1.2.3, on /office",
+    {
+      status: 403,
+      code: "client_address_unknown",
+      reason: "the authorization rules read the client address, which cannot be determined on this listener",
+    },
+    contradicted("/office", "203.0.113.9, 10.1.2.3", INFRA_ONE_HOP_CTP),
+    "a ClientTrafficPolicy's targetSelectors were read in its own namespace only, where Envoy Gateway v1.9.0 follows their namespaces with a ReferenceGrant: the Gateway counted as on the peer, and the office proxy passed the Allow rule while Envoy saw 203.0.113.9",
+  ),
+  c(
+    "client-traffic-policy-unwatched-namespace-kube",
+    "Kubernetes mode with --watch-namespaces apps, flags on the peer: a ReferenceGrant in apps lets ClientTrafficPolicies of infra (not read) select the Gateway; a client at 203.0.113.9 behind the office proxy 10.1.2.3, on /office",
+    {
+      status: 403,
+      code: "client_address_unknown",
+      reason: "the authorization rules read the client address, which cannot be determined on this listener",
+    },
+    contradicted("/office", "203.0.113.9, 10.1.2.3", INFRA_GRANT, ["apps"]),
+    "a ClientTrafficPolicy of a namespace --watch-namespaces does not read, selecting the Gateway through a ReferenceGrant, was unseen: the Gateway counted as on the peer and the office proxy passed the Allow rule; such a grant now makes the Gateway's detection unknown",
+  ),
+  c(
+    "client-traffic-policy-listener-set-kube",
+    "Kubernetes mode, flags on the peer, a ClientTrafficPolicy on the ListenerSet trusts one hop: a client at 203.0.113.9 behind the office proxy 10.1.2.3, on the ListenerSet's /office (Allow 10.0.0.0/8)",
+    {
+      status: 403,
+      code: "client_address_unknown",
+      reason: "the authorization rules read the client address, which cannot be determined on this listener",
+    },
+    onListenerSet("203.0.113.9, 10.1.2.3"),
+    "ClientTrafficPolicies targeting a ListenerSet (Envoy Gateway v1.9.0: targetRefs, sectionName, targetSelectors) were not read: its listeners were compared with the Gateway's detection and the peer only, so the flags' peer, the office proxy, passed the Allow rule while Envoy saw 203.0.113.9",
   ),
 ];

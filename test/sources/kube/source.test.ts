@@ -1,0 +1,55 @@
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import type { KubeClient } from "../../../controller/kube/client.ts";
+import { KubeSource } from "../../../controller/sources/kube/source.ts";
+
+/**
+ * An API server that lists every kind at once, each with one object, except `held`, whose list waits
+ * until `release` is called; the watch of `held` then adds a second object, the others stay open
+ * until aborted.
+ */
+function apiServer(held: string) {
+  let release = () => {};
+  const released = new Promise<void>((r) => (release = r));
+  const client = {
+    async request(_method: string, path: string) {
+      if (path.includes(`/${held}?`)) await released;
+      const item = { metadata: { namespace: "default", name: "one", resourceVersion: "1" }, spec: {} };
+      return { metadata: { resourceVersion: "1" }, items: [item] };
+    },
+    watch(path: string, _rv: string, onEvent: (e: unknown) => void, signal: AbortSignal) {
+      if (path.includes(`/${held}`))
+        setTimeout(
+          () => onEvent({ type: "ADDED", object: { metadata: { namespace: "default", name: "two", resourceVersion: "2" }, spec: {} } }),
+          20,
+        );
+      return new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
+    },
+  } as unknown as KubeClient;
+  return { client, release };
+}
+
+describe("KubeSource", () => {
+  let source: KubeSource | undefined;
+  afterEach(() => source?.stop());
+
+  // A snapshot compiled before ClientTrafficPolicies are listed decides clientCIDRs on the flags'
+  // address where Envoy's listener reads another (a wrong allow): no change is announced before
+  // every kind has been listed once; `synced` is the first.
+  it("announces no change until every kind has been listed once, and each after", async () => {
+    const { client, release } = apiServer("clienttrafficpolicies");
+    let changes = 0;
+    source = new KubeSource({ client, logger: pino({ level: "silent" }), onChange: () => changes++, debounceMs: 1 });
+    let synced = false;
+    void source.synced.then(() => (synced = true));
+    source.start();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(synced).toBe(false);
+    expect(changes).toBe(0);
+    release();
+    await source.synced;
+    expect(synced).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(changes).toBe(1);
+  });
+});
