@@ -81,10 +81,15 @@ export class Doorkeeper {
   record(entryKey: number, digest: string, keys: readonly VerificationKey[], validUntil: number): void {
     if (this.#maxSlots === 0) return;
     if (this.#written >= this.#slots && this.#slots < this.#maxSlots) this.#grow();
+    const slot = this.#nextSlot(entryKey, keys, validUntil);
+    for (let i = 0; i < DIGEST_BYTES; i++) this.#digests[slot * DIGEST_BYTES + i] = digest.charCodeAt(i);
+  }
+
+  /** Takes the next slot for a record (its digest still to be written there) and links it first in its chain. */
+  #nextSlot(entryKey: number, keys: readonly VerificationKey[], validUntil: number): number {
     const slot = this.#written % this.#slots;
     this.#written++;
     const sequence = ++this.#sequence;
-    for (let i = 0; i < DIGEST_BYTES; i++) this.#digests[slot * DIGEST_BYTES + i] = digest.charCodeAt(i);
     this.#validUntil[slot] = validUntil;
     this.#entryKey[slot] = entryKey;
     this.#keys[slot] = keys;
@@ -94,6 +99,7 @@ export class Doorkeeper {
     this.#sequenceOf[slot] = sequence;
     this.#heads[bucket] = slot;
     this.#headSequence[bucket] = sequence;
+    return slot;
   }
 
   #digestAt(slot: number, digest: string): boolean {
@@ -128,9 +134,9 @@ export class Doorkeeper {
     this.#headSequence = new Float64Array(buckets);
     // Grown only once full: every old slot holds a record, the oldest at `written % slots`.
     for (let n = 0; n < old.slots; n++) {
-      const slot = (old.written + n) % old.slots;
-      const digest = String.fromCharCode(...old.digests.subarray(slot * DIGEST_BYTES, (slot + 1) * DIGEST_BYTES));
-      this.record(old.entryKey[slot]!, digest, old.keys[slot]!, old.validUntil[slot]!);
+      const from = (old.written + n) % old.slots;
+      const to = this.#nextSlot(old.entryKey[from]!, old.keys[from]!, old.validUntil[from]!);
+      this.#digests.set(old.digests.subarray(from * DIGEST_BYTES, (from + 1) * DIGEST_BYTES), to * DIGEST_BYTES);
     }
   }
 }
