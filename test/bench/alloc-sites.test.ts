@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { allocationSites } from "../../bench/alloc-sites.ts";
-import { inProcessScenarios } from "../../bench/in-process.ts";
+import { allocationSites, newTokensFor } from "../../bench/alloc-sites.ts";
+import { inProcessScenarios, JWT_NEW } from "../../bench/in-process.ts";
 
 describe("allocation sites of a check", () => {
   it("charges the check's own allocations to Portcullis' functions, largest first, and the bare handler none of them", async () => {
@@ -14,5 +14,11 @@ describe("allocation sites of a check", () => {
     // Sampled every 16 bytes: the totals are near what bench/in-process.ts measures (about 3 and 4 KB), and apart.
     expect(total(bare)).toBeGreaterThan(1000);
     expect(total(apiKey)).toBeGreaterThan(total(bare) + 300);
+  });
+  it("walks the all-new-token scenario through tokens minted for it (one per request), charging a new token's decoding to jwt/", async () => {
+    expect(newTokensFor("API key", 2000)).toBe(0);
+    const scenario = (await inProcessScenarios(newTokensFor(JWT_NEW, 300))).find((s) => s.name === JWT_NEW)!;
+    const sites = await allocationSites(scenario, 300);
+    expect(sites.some((s) => /^decodeJwt jwt\//.test(s.site))).toBe(true);
   });
 });

@@ -10,10 +10,10 @@
  * cache lives per snapshot, so a policy change never reuses old results.
  *
  * Admission on second sight: a token is admitted only when it comes a second time. On its first
- * sight it is verified, and the doorkeeper (an eighth of the bound) records only that this exact
+ * sight it is verified, and the doorkeeper (an eighth of the bound, doorkeeper.ts) records only that this exact
  * token (its SHA-256) verified under this key set (the array the key store selected); nothing
- * else of it is kept, so a stream of tokens each used once (the usual all-new-token load) leaves
- * little behind. On its second sight that record stands for the signature check, which is not
+ * else of it is kept, and nothing on the heap, so a stream of tokens each used once (the usual
+ * all-new-token load) leaves nothing for the garbage collector. On its second sight that record stands for the signature check, which is not
  * run again; everything else (decoding, issuer, exp/nbf with the clock, audiences, the key set
  * still the one held) is decided again, and the token is admitted. A record never outlives the
  * token's exp or `maxAgeMs`; a token whose record was evicted is verified again, never less.
@@ -29,6 +29,7 @@ import { hash } from "node:crypto";
 import type { VerificationKey } from "../../api/jwks.ts";
 import type { CompiledJwt } from "./compile.ts";
 import { BoundedMap } from "../../lib/bounded-map.ts";
+import { Doorkeeper } from "./doorkeeper.ts";
 import { fnv1a, FNV_OFFSET } from "../../lib/fingerprint.ts";
 import { estimatedHeapBytes, KnownShapes } from "../../lib/heap-bytes.ts";
 import type { Pass } from "../feature.ts";
@@ -53,7 +54,7 @@ export interface CachedToken {
 }
 
 /**
- * The default bound, bytes: the doorkeeper's eighth holds about 21,000 records, the rest about
+ * The default bound, bytes: the doorkeeper's eighth holds about 22,000 records, the rest about
  * 11,000 tokens of 420 characters with eight claims (`make bench`'s), whose estimate is within
  * 1.25× of the heap they hold (test/features/jwt/token-cache.test.ts). Only tokens seen twice
  * are admitted, and a load of tokens each sent twice held 18.6 MiB of heap with it against
@@ -71,30 +72,8 @@ const ENTRY_OVERHEAD_BYTES = 300;
 /** Verdicts kept per signature: one per policy the token was used with, the oldest replaced beyond this. */
 const MAX_VERDICTS_PER_SIGNATURE = 8;
 
-/** A token verified on its first sight, as the doorkeeper records it: no claim, no header, not the token itself. */
-interface SeenToken {
-  /** SHA-256 of the whole token (digestOf): only the same token has it (a collision is not feasible). */
-  readonly digest: string;
-  /** The keys the key store selected for the token's kid when it verified (one array per key set). */
-  readonly keys: readonly VerificationKey[];
-  /** Epoch ms after which the record is not used (the token's exp plus skew, or `maxAgeMs` after it was made). */
-  readonly validUntil: number;
-}
-
-/** An entry key's doorkeeper records: its one record as itself (every new token's), several as a list. */
-type SeenRecords = SeenToken | SeenToken[];
-
 /** The doorkeeper's share of the bound: one part in this many. */
 export const DOORKEEPER_SHARE = 8;
-
-/**
- * Heap a doorkeeper record holds, bytes, its digest and map slot included (measured:
- * test/features/jwt/token-cache.test.ts); each more record under one entry key costs the same, its slot in their list too.
- */
-const SEEN_BYTES = 100;
-
-/** Records kept per entry key (tokens sharing a signature start, one per key set they verified under). */
-const MAX_SEEN_PER_SIGNATURE = 8;
 
 /** SHA-256 of a token that decoded (so ASCII: its UTF-8 bytes are its characters, one string one digest), as 32 latin1 characters. */
 const digestOf = (token: string) => hash("sha256", token, "binary");
@@ -121,11 +100,8 @@ function keyOf(token: string): number {
 
 export class TokenCache {
   readonly #entries: BoundedMap<number, CachedToken[]>;
-  /**
-   * The doorkeeper: tokens verified once, by entry key. A key's one record (every new token's) is held
-   * as itself: a list of one was one more object per new token, kept until it left the map.
-   */
-  readonly #seen: BoundedMap<number, SeenRecords>;
+  /** The doorkeeper: tokens verified once, by entry key (the whole token by its SHA-256). */
+  readonly #seen: Doorkeeper;
   /** Claim and header shapes priced so far: an issuer's tokens share a few (heap-bytes.ts). */
   readonly #shapes = new KnownShapes();
   readonly #maxBytes: number;
@@ -138,16 +114,14 @@ export class TokenCache {
   constructor(maxBytes = DEFAULT_TOKEN_CACHE_BYTES, maxAgeMs = 60_000) {
     const doorkeeperBytes = Math.floor(maxBytes / DOORKEEPER_SHARE);
     this.#entries = new BoundedMap<number, CachedToken[]>(maxBytes - doorkeeperBytes, weighVerdicts);
-    this.#seen = new BoundedMap<number, SeenRecords>(doorkeeperBytes, (records) =>
-      Array.isArray(records) ? SEEN_BYTES * records.length : SEEN_BYTES,
-    );
+    this.#seen = new Doorkeeper(doorkeeperBytes);
     this.#maxBytes = maxBytes;
     this.#maxAgeMs = maxAgeMs;
   }
 
   /** Estimated heap bytes held by the verdicts and the doorkeeper, at most the bound given. */
   get bytes(): number {
-    return this.#entries.weight + this.#seen.weight;
+    return this.#entries.weight + this.#seen.bytes;
   }
 
   /**
@@ -157,11 +131,12 @@ export class TokenCache {
    * `token` must have decoded (verify.ts: ASCII), as for `recordVerified`.
    */
   verifiedBefore(token: string, keys: readonly VerificationKey[], now: number): boolean {
-    const records = this.#seen.get(keyOf(token));
-    if (records === undefined || !holdsLiveRecord(records, keys, now)) return false;
-    if (holdsRecord(records, digestOf(token), keys, now)) return true;
+    const key = keyOf(token);
+    // No record under the entry key (every new token): no SHA-256 computed.
+    if (!this.#seen.holds(key, undefined, keys, now)) return false;
+    if (this.#seen.holds(key, digestOf(token), keys, now)) return true;
     const other = otherEcdsaSpelling(token);
-    return other !== undefined && holdsRecord(records, digestOf(other), keys, now);
+    return other !== undefined && this.#seen.holds(key, digestOf(other), keys, now);
   }
 
   /**
@@ -171,10 +146,7 @@ export class TokenCache {
   recordVerified(token: string, keys: readonly VerificationKey[], now: number, expiresAt: number | undefined): void {
     const validUntil = Math.min(now + this.#maxAgeMs, expiresAt ?? Infinity);
     if (validUntil <= now || this.#maxBytes === 0) return;
-    const record: SeenToken = { digest: digestOf(token), keys, validUntil };
-    const key = keyOf(token);
-    const earlier = this.#seen.get(key);
-    this.#seen.set(key, earlier === undefined ? record : withRecord(earlier, record, now));
+    this.#seen.record(keyOf(token), digestOf(token), keys, validUntil);
   }
 
   /** The verdict for `token` (or for its other ECDSA spelling) under `config`, while still valid. */
@@ -230,23 +202,6 @@ export class TokenCache {
  * token and every cached check calls these methods. Index loops: for…of may allocate an iterator.
  */
 
-/** Whether `records` hold one under `keys` still valid (before the digest, which costs a SHA-256, is compared). */
-function holdsLiveRecord(records: SeenRecords, keys: readonly VerificationKey[], now: number): boolean {
-  if (!Array.isArray(records)) return isLiveUnder(records, keys, now);
-  for (let i = 0; i < records.length; i++) if (isLiveUnder(records[i]!, keys, now)) return true;
-  return false;
-}
-
-const isLiveUnder = (record: SeenToken, keys: readonly VerificationKey[], now: number) => record.keys === keys && now < record.validUntil;
-
-/** `earlier` records of an entry key, those still valid and not `record`'s own, the newest kept, then `record`: itself when it is the only one. */
-function withRecord(earlier: SeenRecords, record: SeenToken, now: number): SeenRecords {
-  const kept = (Array.isArray(earlier) ? earlier : [earlier]).filter(
-    (r) => now < r.validUntil && (r.keys !== record.keys || r.digest !== record.digest),
-  );
-  return kept.length === 0 ? record : [...kept.slice(-(MAX_SEEN_PER_SIGNATURE - 1)), record];
-}
-
 /** Whether `verdicts` hold one under `config`. */
 function holdsConfig(verdicts: readonly CachedToken[], config: CompiledJwt): boolean {
   for (let i = 0; i < verdicts.length; i++) if (verdicts[i]!.config === config) return true;
@@ -257,13 +212,6 @@ function holdsConfig(verdicts: readonly CachedToken[], config: CompiledJwt): boo
 function withVerdict(earlier: readonly CachedToken[], entry: CachedToken): CachedToken[] {
   const kept = earlier.filter((v) => v.config !== entry.config || v.token !== entry.token);
   return [...kept.slice(-(MAX_VERDICTS_PER_SIGNATURE - 1)), entry];
-}
-
-/** Whether `records` hold `digest` under `keys`, still valid (the whole digest must match). */
-function holdsRecord(records: SeenRecords, digest: string, keys: readonly VerificationKey[], now: number): boolean {
-  if (!Array.isArray(records)) return isLiveUnder(records, keys, now) && records.digest === digest;
-  for (let i = 0; i < records.length; i++) if (isLiveUnder(records[i]!, keys, now) && records[i]!.digest === digest) return true;
-  return false;
 }
 
 function weighVerdicts(verdicts: readonly CachedToken[]): number {

@@ -9,7 +9,8 @@ import {
 } from "../../../controller/features/jwt/token-cache.ts";
 import type { CompiledJwt } from "../../../controller/features/jwt/compile.ts";
 import type { VerificationKey } from "../../../controller/api/jwks.ts";
-import { heapHeldBy } from "../../support/heap.ts";
+import { SLOT_BYTES } from "../../../controller/features/jwt/doorkeeper.ts";
+import { heapHeldBy, memoryHeldBy } from "../../support/heap.ts";
 
 const configA = { providers: [], optional: false } as unknown as CompiledJwt;
 const configB = { providers: [], optional: false } as unknown as CompiledJwt;
@@ -224,31 +225,41 @@ describe("TokenCache's doorkeeper: admission on second sight (issue 17)", () => 
     cache.recordVerified(token, keys, 0, undefined);
     expect(cache.verifiedBefore(otherEcdsaSpelling(token)!, keys, 1)).toBe(true);
   });
-  it("holds several records under one entry key (signatures that start alike), the newest eight, none past its limit", () => {
+  it("holds several records under one entry key (signatures that start alike), each answering for its own token, none past its limit", () => {
     const start = randomBytes(6).toString("base64url");
     const alike = (i: number) =>
       `eyJhbGciOiJFUzI1NiJ9.${Buffer.from(`{"sub":"user-${i}"}`).toString("base64url")}.${start}${randomBytes(58).toString("base64url")}`;
     const tokens = Array.from({ length: 9 }, (_, i) => alike(i));
-    const one = new TokenCache();
-    one.recordVerified(tokens[0]!, keys, 0, undefined);
     const cache = new TokenCache();
     cache.recordVerified(tokens[0]!, keys, 0, 1_000);
-    for (const t of tokens.slice(1, 8)) cache.recordVerified(t, keys, 0, undefined);
-    expect(tokens.map((t) => cache.verifiedBefore(t, keys, 1))).toEqual([...Array(8).fill(true), false]);
-    expect(cache.bytes).toBe(8 * one.bytes);
-    // A ninth: the oldest record goes.
-    cache.recordVerified(tokens[8]!, keys, 1, undefined);
-    expect(tokens.map((t) => cache.verifiedBefore(t, keys, 2))).toEqual([false, ...Array(8).fill(true)]);
-    expect(cache.bytes).toBe(8 * one.bytes);
-    // A record past its limit is dropped when another comes under its key; one left alone is held as itself.
-    const expiring = new TokenCache();
-    expiring.recordVerified(tokens[0]!, keys, 0, 1_000);
-    expiring.recordVerified(tokens[1]!, otherKeys, 0, 1_000);
-    expect(expiring.bytes).toBe(2 * one.bytes);
-    expiring.recordVerified(tokens[2]!, keys, 2_000, undefined);
-    expect(expiring.bytes).toBe(one.bytes);
-    expect(tokens.slice(0, 3).map((t) => expiring.verifiedBefore(t, keys, 2_001))).toEqual([false, false, true]);
-    expect(expiring.verifiedBefore(tokens[1]!, otherKeys, 2_001)).toBe(false);
+    cache.recordVerified(tokens[1]!, otherKeys, 0, undefined);
+    for (const t of tokens.slice(2, 8)) cache.recordVerified(t, keys, 0, undefined);
+    expect(tokens.map((t) => cache.verifiedBefore(t, keys, 1))).toEqual([true, false, ...Array(6).fill(true), false]);
+    expect(tokens.map((t) => cache.verifiedBefore(t, keys, 1_000))).toEqual([false, false, ...Array(6).fill(true), false]);
+    expect(cache.verifiedBefore(tokens[1]!, otherKeys, 1_000)).toBe(true);
+    // A token recorded under one entry key is not the one next to it: a sibling with the same start is verified.
+    expect(cache.verifiedBefore(alike(9), keys, 1)).toBe(false);
+  });
+  it("compares at most the 16 newest records of a chain: an older one under a crowded entry key is verified again, never trusted less", () => {
+    const start = randomBytes(6).toString("base64url");
+    const tokens = Array.from(
+      { length: 20 },
+      (_, i) =>
+        `eyJhbGciOiJFUzI1NiJ9.${Buffer.from(`{"sub":"user-${i}"}`).toString("base64url")}.${start}${randomBytes(58).toString("base64url")}`,
+    );
+    const cache = new TokenCache();
+    for (const t of tokens) cache.recordVerified(t, keys, 0, undefined);
+    expect(tokens.map((t) => cache.verifiedBefore(t, keys, 1))).toEqual([...Array(4).fill(false), ...Array(16).fill(true)]);
+  });
+  it("keeps the newest records once its slots are full, the oldest overwritten first, and keeps them while it grows", () => {
+    // A doorkeeper of 100 slots: the first allocation (64) grows once, to its bound.
+    const cache = new TokenCache(DOORKEEPER_SHARE * 100 * SLOT_BYTES);
+    const tokens = Array.from({ length: 130 }, (_, i) => tokenOf(i));
+    for (const t of tokens.slice(0, 64)) cache.recordVerified(t, keys, 0, undefined);
+    expect(cache.bytes).toBe(64 * SLOT_BYTES);
+    for (const t of tokens.slice(64)) cache.recordVerified(t, keys, 0, undefined);
+    expect(cache.bytes).toBe(100 * SLOT_BYTES);
+    expect(tokens.map((t) => cache.verifiedBefore(t, keys, 1))).toEqual([...Array(30).fill(false), ...Array(100).fill(true)]);
   });
   it("records nothing with a bound of 0 bytes", () => {
     const cache = new TokenCache(0);
@@ -257,10 +268,10 @@ describe("TokenCache's doorkeeper: admission on second sight (issue 17)", () => 
     expect(cache.verifiedBefore(token, keys, 1)).toBe(false);
     expect(cache.bytes).toBe(0);
   });
-  it("holds at most an eighth of the bound in measured heap, the oldest records going first", () => {
+  it("holds at most an eighth of the bound in measured heap and array buffers, the oldest records going first", () => {
     const bound = 8 * 1024 * 1024;
     const tokens = Array.from({ length: 20_000 }, (_, i) => tokenOf(i));
-    const { bytes: held, value: cache } = heapHeldBy(() => {
+    const { bytes: held, value: cache } = memoryHeldBy(() => {
       const c = new TokenCache(bound);
       for (const t of tokens) c.recordVerified(Buffer.from(t).toString(), keys, 0, undefined);
       return c;
@@ -270,16 +281,17 @@ describe("TokenCache's doorkeeper: admission on second sight (issue 17)", () => 
     expect(cache.bytes).toBeLessThanOrEqual(bound / 8);
     expect(held).toBeLessThanOrEqual(cache.bytes);
   });
-  it("estimates at least the heap its records hold, and not more than 1.5 times it", () => {
+  it("counts at least the memory its records hold (heap and array buffers), and allocates at most twice the slots they need", () => {
     const tokens = Array.from({ length: 5_000 }, (_, i) => tokenOf(i));
-    const { bytes: held, value: cache } = heapHeldBy(() => {
+    const { bytes: held, value: cache } = memoryHeldBy(() => {
       const c = new TokenCache(64 * 1024 * 1024);
       for (const t of tokens) c.recordVerified(Buffer.from(t).toString(), keys, 0, undefined);
       return c;
     });
     expect(tokens.every((t) => cache.verifiedBefore(t, keys, 1))).toBe(true);
     expect(cache.bytes).toBeGreaterThanOrEqual(held);
-    expect(cache.bytes).toBeLessThanOrEqual(1.5 * held);
+    // Slots grow by doubling (64, 128, …): 5,000 records take 8,192, and nothing is allocated per record.
+    expect(cache.bytes).toBe(8_192 * SLOT_BYTES);
   });
 });
 
