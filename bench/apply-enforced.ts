@@ -159,7 +159,8 @@ export async function benchApplyEnforced(
       readyTimeoutMs: 300_000,
     });
     const url = server.url;
-    let key = secret.stringData.alice as string;
+    // The example Secret holds its keys in `data` (base64), as a manifest folder reads them.
+    let key = Buffer.from(secret.data.alice as string, "base64").toString("utf8");
     await poll("the seed policy", 120_000, async () => (await ask(url, { "x-api-key": key })).headers["x-user-id"] === "alice");
     log(`  API server and Portcullis (Kubernetes mode) ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
