@@ -20,6 +20,10 @@ export const DEFAULT_AUTHZ_PORT = 9002;
 const Port = z.coerce.number().int().min(0).max(65535);
 /** A Kubernetes namespace name (an RFC 1123 label). */
 const NamespaceName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);
+/** A GatewayClass controllerName (Gateway API's GatewayController: a domain, "/", a path; no "," here, which lists several). */
+const GatewayController = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9/\-._~%!$&'()*+;=:]+$/);
 /** What every command compiles with. */
 const CompileOptions = {
   controllerName: z.string().min(1).default(DEFAULT_CONTROLLER_NAME),
@@ -70,6 +74,8 @@ const ServeSchema = z.object({
   kubeconfig: z.string().min(1).optional(),
   /** Kubernetes mode: the only namespaces whose objects (Secrets included) are read; empty: every namespace. */
   watchNamespaces: listOf(NamespaceName),
+  /** Kubernetes mode: GatewayClass controllerNames of Envoy Gateway besides gateway.envoyproxy.io/… (Gateway API's GatewayController form). */
+  envoyGatewayControllerName: listOf(GatewayController),
   bindAddress: z.string().min(1).default("0.0.0.0"),
   authzPort: Port.default(DEFAULT_AUTHZ_PORT),
   forwardAuthPort: Port.default(9003),
@@ -311,6 +317,12 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   }
   if (config.command === "serve" && config.manifests !== undefined && config.watchNamespaces.length > 0) {
     throw new UsageError("--watch-namespaces limits what is read from Kubernetes: it does not apply to --manifests", command);
+  }
+  if (config.command === "serve" && config.manifests !== undefined && config.envoyGatewayControllerName.length > 0) {
+    throw new UsageError(
+      "--envoy-gateway-controller-name names Envoy Gateway's GatewayClasses for the ClientTrafficPolicies Kubernetes mode watches: it does not apply to --manifests",
+      command,
+    );
   }
   if (
     config.command === "serve" &&

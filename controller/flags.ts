@@ -83,6 +83,12 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     help: "the header that names the client (Envoy Gateway's clientIPDetection.customHeader), read instead of X-Forwarded-For; excludes --xff-trusted-hops and --xff-trusted-cidrs",
     expects: "a header name such as x-real-ip",
   },
+  "envoy-gateway-controller-name": {
+    value: "NAME",
+    multiple: true,
+    help: "Kubernetes mode: a GatewayClass controllerName Envoy Gateway runs under besides gateway.envoyproxy.io/… (its gateway.controllerName); its Gateways without a ClientTrafficPolicy find the client address as Envoy's default, the peer (repeatable)",
+    expects: "a controllerName such as example.com/gateway-controller",
+  },
   "jwks-fetch-timeout-ms": {
     value: "MS",
     help: "time limit of one remote JWKS fetch, in milliseconds",

@@ -61,6 +61,14 @@ describe("loadConfig", () => {
     });
     expect(loadConfig(["serve", "--kubeconfig", "k"], {})).toMatchObject({ watchNamespaces: [] });
   });
+  it("reads Envoy Gateway's other controllerNames as repeated flags or a comma-separated list (Kubernetes mode only)", () => {
+    const argv = ["serve", "--kubeconfig", "k", "--envoy-gateway-controller-name", "example.com/eg-a, example.com/eg-b"];
+    expect(loadConfig(argv, {})).toMatchObject({ envoyGatewayControllerName: ["example.com/eg-a", "example.com/eg-b"] });
+    expect(
+      loadConfig(["serve", "--kubeconfig", "k"], { PORTCULLIS_ENVOY_GATEWAY_CONTROLLER_NAME: "corp.example/gateways/envoy" }),
+    ).toMatchObject({ envoyGatewayControllerName: ["corp.example/gateways/envoy"] });
+    expect(loadConfig(["serve", "--kubeconfig", "k"], {})).toMatchObject({ envoyGatewayControllerName: [] });
+  });
   it("reads this Portcullis' own Service (--self-service) on every command that compiles, from the flag or PORTCULLIS_SELF_SERVICE", () => {
     expect(loadConfig(["serve", "--kubeconfig", "k", "--self-service", "portcullis/portcullis"], {})).toMatchObject({
       selfService: "portcullis/portcullis",
@@ -128,6 +136,16 @@ describe("loadConfig", () => {
       "serve",
     ],
     [["check", "--manifests", "d", "--watch-namespaces", "apps", "GET", "http://x"], "check takes no --watch-namespaces", "check"],
+    [
+      ["serve", "--kubeconfig", "k", "--envoy-gateway-controller-name", "example.com/eg,gateway"],
+      '--envoy-gateway-controller-name must be a controllerName such as example.com/gateway-controller (got "gateway")',
+      "serve",
+    ],
+    [
+      ["serve", "--manifests", "d", "--envoy-gateway-controller-name", "example.com/eg"],
+      "--envoy-gateway-controller-name names Envoy Gateway's GatewayClasses for the ClientTrafficPolicies Kubernetes mode watches: it does not apply to --manifests",
+      "serve",
+    ],
     [
       ["serve", "--manifests", "d", "--audit-allowed-sample-rate", "5"],
       '--audit-allowed-sample-rate must be a number from 0 to 1 (got "5")',

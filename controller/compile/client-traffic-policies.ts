@@ -57,8 +57,28 @@ export function clientAddressFlags(s: ClientAddressOptions): string {
   return s.peerNotAppended === true ? `${rule} --xff-peer-not-appended` : rule;
 }
 
-/** Envoy Gateway's controllerName prefix: a Gateway of such a class is programmed by it, ClientTrafficPolicy or none. */
+/**
+ * Envoy Gateway's controllerName prefix (its default is `gateway.envoyproxy.io/gatewayclass-controller`):
+ * a Gateway of such a class is programmed by it, ClientTrafficPolicy or none.
+ */
 const ENVOY_GATEWAY_CONTROLLER = "gateway.envoyproxy.io/";
+
+/** Whether a GatewayClass `controllerName` is Envoy Gateway's: its prefix, or one of `others` (`--envoy-gateway-controller-name`). */
+const isEnvoyGatewayController = (controllerName: string, others: readonly string[]): boolean =>
+  controllerName.startsWith(ENVOY_GATEWAY_CONTROLLER) || others.includes(controllerName);
+
+/** What clientAddressMismatch compares each listener's detection with, and where it looks. */
+export interface ClientAddressComparison {
+  /** The client address flags Portcullis decides with. */
+  readonly flags: ClientAddressOptions;
+  /** `--watch-namespaces` (empty: every namespace is read). */
+  readonly watchNamespaces?: readonly string[];
+  /**
+   * GatewayClass controllerNames Envoy Gateway runs under besides those starting with
+   * `gateway.envoyproxy.io/` (its EnvoyGateway configuration's `gateway.controllerName`).
+   */
+  readonly envoyGatewayControllers?: readonly string[];
+}
 
 /** What finds the client address on one listener: a ClientTrafficPolicy ("namespace/name") and its detection, or Envoy's default. */
 interface ListenerDetection {
@@ -74,7 +94,8 @@ interface ListenerDetection {
  * is compared with every detection Envoy may use for it: its own, and, for a plain HTTP listener,
  * those of the other HTTP listeners of its Gateway on its port (Envoy serves them with one
  * connection manager). Listeners of Gateways that no ClientTrafficPolicy targets and whose class is
- * not Envoy Gateway's are left to the flags (another proxy, which only the flags describe); a
+ * not Envoy Gateway's (by its controllerName, isEnvoyGatewayController) are left to the flags
+ * (another proxy, which only the flags describe); a
  * ListenerSet's listeners are compared with their own policy's detection (on the listener or the
  * ListenerSet), their Gateway's and the peer (Envoy Gateway v1.9.0 refuses one for a shared port
  * and may apply the next). Answers are kept per Gateway and listener.
@@ -82,8 +103,7 @@ interface ListenerDetection {
 export function clientAddressMismatch(
   resources: Pick<Resources, "clientTrafficPolicies" | "gatewayClasses" | "namespaces" | "referenceGrants">,
   listeners: readonly GatewayListener[],
-  flags: ClientAddressOptions,
-  watchNamespaces: readonly string[] = [],
+  { flags, watchNamespaces = [], envoyGatewayControllers = [] }: ClientAddressComparison,
 ): (l: GatewayListener) => string | undefined {
   const gateways = new Map<string, Gateway>();
   const listenerSets = new Map<string, { readonly set: ListenerSet; readonly gateway: string }>();
@@ -99,7 +119,9 @@ export function clientAddressMismatch(
   const { bySection, byListenerSet, byGateway } = resolve(resources.clientTrafficPolicies, gateways, listenerSets, reach);
   const unseen = unseenPolicies(resources.referenceGrants, gateways, listenerSets, watchNamespaces);
   const envoyGatewayClasses = new Set(
-    resources.gatewayClasses.filter((c) => c.spec.controllerName.startsWith(ENVOY_GATEWAY_CONTROLLER)).map((c) => c.metadata.name),
+    resources.gatewayClasses
+      .filter((c) => isEnvoyGatewayController(c.spec.controllerName, envoyGatewayControllers))
+      .map((c) => c.metadata.name),
   );
   const detectionsOf = (l: GatewayListener): ListenerDetection[] => {
     const id = keyOf(l.gateway.metadata);

@@ -69,6 +69,12 @@ export interface CompileOptions {
    * before it is compiled, sources/client-traffic-policies.ts).
    */
   readonly clientAddress?: ClientAddressOptions;
+  /**
+   * GatewayClass controllerNames Envoy Gateway runs under besides `gateway.envoyproxy.io/…`
+   * (`--envoy-gateway-controller-name`): their Gateways without a ClientTrafficPolicy are on Envoy's
+   * default, the peer, where clientAddress is compared.
+   */
+  readonly envoyGatewayControllers?: readonly string[];
   /** True when `resources` come from a manifest folder, which keeps no labels: each label selector there is reported in `problems`. */
   readonly fromManifestFolder?: boolean;
 }
@@ -128,7 +134,13 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   const targets = indexTargets(resources, servedGateways, attachedListenerSets, refusedListenerSets);
   const { clientAddress } = options;
   const clientAddressUnknownOn =
-    clientAddress === undefined ? () => undefined : clientAddressMismatch(resources, listeners, clientAddress, options.watchNamespaces);
+    clientAddress === undefined
+      ? () => undefined
+      : clientAddressMismatch(resources, listeners, {
+          flags: clientAddress,
+          watchNamespaces: options.watchNamespaces,
+          envoyGatewayControllers: options.envoyGatewayControllers,
+        });
   const inputs = { geoipDatabases: options.geoipDatabases ?? [], selfService: options.selfService };
   // Index loops in this generator: V8 does not optimize it fully, and each step of a for…of there allocates (30,000 rules).
   const policies: AnalysedPolicy[] = [];

@@ -47,7 +47,12 @@ export function startKubeMode(
   });
   const pipeline = new Pipeline({
     // ClientTrafficPolicies are compared listener by listener with the flags (compile/client-traffic-policies.ts).
-    compile: { ...deps.compile, watchNamespaces: config.watchNamespaces, clientAddress: clientAddressOptionsOf(config) },
+    compile: {
+      ...deps.compile,
+      watchNamespaces: config.watchNamespaces,
+      clientAddress: clientAddressOptionsOf(config),
+      envoyGatewayControllers: config.envoyGatewayControllerName,
+    },
     keys: deps.keys,
     logger,
     metrics: deps.metrics,

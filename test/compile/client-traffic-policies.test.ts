@@ -85,6 +85,18 @@ describe("clientAddressMismatch: each listener's client address detection agains
     expect(compiled(PEER, world([HTTP], ENVOY_GATEWAY_CLASS))).toEqual({ http: "" });
   });
 
+  it("an Envoy Gateway installed under a controllerName of its own (--envoy-gateway-controller-name): its Gateways without a policy are on the peer", () => {
+    const ownName = ENVOY_GATEWAY_CLASS.replace("gateway.envoyproxy.io/gatewayclass-controller", "corp.example/envoy");
+    const text = world([HTTP], ownName);
+    expect(unknownByListener(compileText(text, { clientAddress: ONE_HOP }))).toEqual({ http: "" });
+    expect(unknownByListener(compileText(text, { clientAddress: ONE_HOP, envoyGatewayControllers: ["corp.example/envoy"] }))).toEqual({
+      http: "no ClientTrafficPolicy applies (Envoy's default, the peer): Envoy finds the client address otherwise than Portcullis, which runs with --xff-trusted-hops 1; start it with --xff-trusted-hops 0",
+    });
+    expect(unknownByListener(compileText(text, { clientAddress: PEER, envoyGatewayControllers: ["corp.example/envoy"] }))).toEqual({
+      http: "",
+    });
+  });
+
   it("a policy on a listener (sectionName) takes it from the Gateway-wide one, whichever is older", () => {
     const text = world(
       [HTTP, ADMIN],

@@ -397,6 +397,15 @@ describe("rendered with other values", () => {
     expect(env).toContainEqual({ name: "PORTCULLIS_GATEWAY_CLASS", value: "a,b" });
   });
 
+  it("Envoy Gateway's own controllerNames become one comma-separated PORTCULLIS_ENVOY_GATEWAY_CONTROLLER_NAME; helm refuses one that is not a controllerName", () => {
+    const config = { envoyGatewayControllerNames: ["corp.example/envoy", "corp.example/envoy-b"] };
+    const env = find(renderChart({ config }), "Deployment").spec.template.spec.containers[0].env as Obj[];
+    expect(env).toContainEqual({ name: "PORTCULLIS_ENVOY_GATEWAY_CONTROLLER_NAME", value: "corp.example/envoy,corp.example/envoy-b" });
+    expect(() => renderChart({ config: { envoyGatewayControllerNames: ["envoy"] } })).toThrow(/envoyGatewayControllerNames/);
+    const unset = find(renderChart({}), "Deployment").spec.template.spec.containers[0].env as Obj[];
+    expect(unset.map((e) => e.name)).not.toContain("PORTCULLIS_ENVOY_GATEWAY_CONTROLLER_NAME");
+  });
+
   it("names: <release>-portcullis, the release name when it contains the chart name, fullnameOverride", () => {
     expect(find(renderChart({}, { releaseName: "edge" }), "Deployment").metadata.name).toBe("edge-portcullis");
     expect(find(renderChart({}, { releaseName: "portcullis-prod" }), "Deployment").metadata.name).toBe("portcullis-prod");

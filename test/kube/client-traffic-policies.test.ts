@@ -147,3 +147,30 @@ describe("a ClientTrafficPolicy on the Gateway, against Portcullis on the peer",
     await untilStatus("/office", 200, "allowed once the ClientTrafficPolicy is gone");
   });
 });
+
+describe("an Envoy Gateway installed under a controllerName of its own (--envoy-gateway-controller-name)", () => {
+  // The example GatewayClass's controllerName, taken here for an Envoy Gateway's own: no ClientTrafficPolicy is left.
+  const EXAMPLE_CLASS_CONTROLLER = "portcullis.io/gateway-controller";
+  /** A client claiming an office address in X-Forwarded-For, reaching Envoy from outside the office (the peer). */
+  const claimingOffice = (a: App) =>
+    send(`http://127.0.0.1:${a.ports.authz}/office`, { headers: { host: HOST, "x-forwarded-for": "10.9.9.9, 198.51.100.7" } });
+  const trustingOneHop = async (extra: readonly string[]) => {
+    const flags = ["--kubeconfig", api.kubeconfigFor("portcullis"), "--lease-namespace", "portcullis", "--xff-trusted-hops", "1"];
+    // Statuses under a name of their own, leaving the first app's entries alone.
+    const config = testServeConfig([...flags, "--controller-name", "other.example/portcullis", "--lease-name", "other", ...extra]);
+    const started = await startApp(config, pino({ level: "silent" }));
+    await started.ready;
+    return started;
+  };
+
+  it("unnamed, its Gateway is another proxy's and the flags decide; named, Envoy's peer applies and the address rule denies", async () => {
+    const unnamed = await trustingOneHop([]);
+    const named = await trustingOneHop(["--envoy-gateway-controller-name", EXAMPLE_CLASS_CONTROLLER]);
+    try {
+      expect((await claimingOffice(unnamed)).status).toBe(200);
+      expect((await claimingOffice(named)).status).toBe(403);
+    } finally {
+      await Promise.all([unnamed.stop(), named.stop()]);
+    }
+  }, 60_000);
+});
