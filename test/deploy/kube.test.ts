@@ -157,7 +157,11 @@ describe("the chart and the kustomize base are the same objects", () => {
   });
 });
 
-describe("RBAC, installed for real and asked with kubectl auth can-i", () => {
+// Each question is a kubectl process of its own (up to 36 in one test): the default 20 s per test is
+// the bound of a hang, which a host busy with other suites reached without one.
+const RBAC_TEST_TIMEOUT = { timeout: 120_000 };
+
+describe("RBAC, installed for real and asked with kubectl auth can-i", RBAC_TEST_TIMEOUT, () => {
   const sa = "system:serviceaccount:portcullis:portcullis";
   const can = (verb: string, resource: string, ns?: string, subresource?: string) => {
     const args = [
@@ -252,7 +256,7 @@ describe("RBAC, installed for real and asked with kubectl auth can-i", () => {
   });
 });
 
-describe("config.watchNamespaces: the chart's RBAC, installed for real, and Portcullis running under it", () => {
+describe("config.watchNamespaces: the chart's RBAC, installed for real, and Portcullis running under it", RBAC_TEST_TIMEOUT, () => {
   const sa = "system:serviceaccount:scoped:scoped-portcullis";
   const can = (verb: string, resource: string, ns: string | undefined, subresource?: string) => {
     const where = ns === undefined ? ["--all-namespaces"] : ["-n", ns];

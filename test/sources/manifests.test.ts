@@ -587,13 +587,18 @@ items:
 import { writeConfigMapVolume } from ${JSON.stringify(helper)};
 const dir = process.argv[1];
 const versions = JSON.parse(readFileSync(dir + "/.versions.json", "utf8"));
-for (let i = 1; ; i++) writeConfigMapVolume(dir, versions[i % 2]);`;
-    const writer = spawn(process.execPath, ["--input-type=module", "-e", loop, dir], { stdio: "ignore" });
+writeConfigMapVolume(dir, versions[1]);
+process.stdout.write("swapping\\n");
+for (let i = 2; ; i++) writeConfigMapVolume(dir, versions[i % 2]);`;
+    const writer = spawn(process.execPath, ["--input-type=module", "-e", loop, dir], { stdio: ["ignore", "pipe", "ignore"] });
     const folder = new ManifestFolder(dir);
     const counts = { reads: 0, flagged: 0 };
     try {
-      await new Promise((r) => setTimeout(r, 200));
-      for (const until = Date.now() + 2000; Date.now() < until; counts.reads++) {
+      // Reads begin once the writer swaps (a busy host may take seconds to start it), and go on for 2 s
+      // and until one is flagged, within the test's time.
+      await new Promise((resolve) => writer.stdout!.once("data", resolve));
+      const start = Date.now();
+      for (; Date.now() < start + 2000 || (counts.flagged === 0 && Date.now() < start + 30_000); counts.reads++) {
         const read = folder.read();
         if (read.changedWhileRead) counts.flagged++;
         else expect(names(read.latest)?.filter((n) => n === "policy")).toEqual(["policy"]);
@@ -606,7 +611,7 @@ for (let i = 1; ; i++) writeConfigMapVolume(dir, versions[i % 2]);`;
       await exited;
     }
     expect(counts.flagged, `reads ${counts.reads}`).toBeGreaterThan(0);
-  });
+  }, 60_000);
 
   it("refuses a merge key (<<), which Kubernetes' YAML 1.1 reader merges and YAML 1.2 does not, naming its line and column; a quoted '<<' is a key", () => {
     writeFileSync(join(dir, "plain.yaml"), "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  <<: {namespace: apps}\n");
