@@ -62,10 +62,12 @@ export interface Target {
   readonly met: boolean;
 }
 
-const NAMES: Record<ScenarioName, string> = {
+/** Each decision-path scenario as the tables and profiles name it. */
+export const NAMES: Record<ScenarioName, string> = {
   baseline: "bare node:http (baseline)",
   apiKey: "API key",
   jwtCached: "JWT, cached token",
+  baselineAgain: "bare node:http again, a second process (A/A control)",
   verifyCeiling: "bare node:http + crypto.verify per new token (ceiling)",
   jwtNew: "JWT, all-new tokens (ES256)",
 };
@@ -73,6 +75,7 @@ const SHORT: Record<ScenarioName, string> = {
   baseline: "bare",
   apiKey: "API key",
   jwtCached: "cached JWT",
+  baselineAgain: "bare again",
   verifyCeiling: "ceiling",
   jwtNew: "new tokens",
 };
@@ -164,12 +167,16 @@ const worldHeader = (c: Columns) => [
   "p99 ratio (worst–best)",
 ];
 
+/** "worst round 0.93× (median 1.00×, best 1.06×, 8 rounds)". */
+const spreadText = (s: Spread, unit = "×") =>
+  `worst round ${f2(s.worst)}${unit} (median ${f2(s.median)}${unit}, best ${f2(s.best)}${unit}, ${s.rounds.length} rounds)`;
+
 /** A target met only when its worst round meets it. */
 export function worstRound(what: string, s: Spread, goal: number, higherIsBetter: boolean, sound: boolean, unit = "×"): Target {
   const met = sound && (higherIsBetter ? s.worst >= goal : s.worst <= goal);
   return {
     what,
-    measured: `worst round ${f2(s.worst)}${unit} (median ${f2(s.median)}${unit}, best ${f2(s.best)}${unit}, ${s.rounds.length} rounds)`,
+    measured: spreadText(s, unit),
     target: `${higherIsBetter ? "≥" : "≤"} ${goal.toFixed(2)}${unit} in every round`,
     met,
   };
@@ -290,6 +297,25 @@ export function targets(r: Results): Target[] {
   return out;
 }
 
+/**
+ * The A/A control's paragraph: the bare server in a second process ÷ the first, round by round, in
+ * each world (what the rounds' noise alone makes of two identical servers); none without it.
+ */
+export function noiseFloor(worlds: readonly WorldResult[]): string[] {
+  if (worlds.length === 0) return [];
+  const measured = worlds.map((w) => {
+    const c = w.comparisons.baselineAgain;
+    return `${w.label}: CPU ${spreadText(c.cpu)}, req/s ${spreadText(c.rps)}, p99 ${spreadText(c.p99)}`;
+  });
+  return [
+    "**The noise between two identical servers (A/A control).** The bare server again, in a second process that takes its",
+    `turn in every round like the others, ÷ the first, as each target's ratio is taken: ${measured.join("; ")}. A worst`,
+    "round is read against it: where two identical servers' worst round falls short of a goal, a check costing nothing",
+    "would miss that goal in some run.",
+    "",
+  ];
+}
+
 export function proxyRows(p: ProxyResult): string[][] {
   return PROXY_SCENARIOS.flatMap((name) => {
     const a = p.added[name];
@@ -364,6 +390,7 @@ export function renderSection(r: Results): string {
       targets(r).map((x) => [x.met ? "✅" : "❌", x.what, x.measured, x.target]),
     ),
     "",
+    ...noiseFloor(r.worlds),
     "### Cost per request and throughput",
     "",
     ...markdownTable(worldHeader(worldColumns(r.worlds)), resultRows(r.worlds)),

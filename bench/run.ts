@@ -27,7 +27,7 @@ import { cryptoVerifyRate } from "./crypto-verify.ts";
 import { cpuShares, loadAverage, perfUnavailableReason, readCpuTimes } from "./host.ts";
 import { profileScenario } from "./profile-run.ts";
 import type { ProfileSummary } from "./profile.ts";
-import { renderSection, renderStdout, writeBenchmarksFile, type Results } from "./report.ts";
+import { NAMES, renderSection, renderStdout, writeBenchmarksFile, type Results } from "./report.ts";
 import { caddyBuild, type CaddyBuild } from "./proxies.ts";
 import { benchProxies, type ProxyResult } from "./proxy-bench.ts";
 import { benchWorld, type WorldResult } from "./serve-bench.ts";
@@ -240,13 +240,6 @@ if (!skip.has("proxies")) {
 // Profiles of each decision path (10-route world).
 const profiles: { scenario: string; summary: ProfileSummary; cpuUsPerReq: number }[] = [];
 if (!skip.has("profile")) {
-  const titles = {
-    baseline: "bare node:http (baseline)",
-    apiKey: "API key",
-    jwtCached: "JWT, cached token",
-    verifyCeiling: "bare node:http + crypto.verify per new token (ceiling)",
-    jwtNew: "JWT, all-new tokens (ES256)",
-  } as const;
   for (const scenario of ["baseline", "apiKey", "jwtCached", "verifyCeiling", "jwtNew"] as const) {
     log(`bench: profiling ${scenario} [${elapsed()}]`);
     const options = {
@@ -262,7 +255,7 @@ if (!skip.has("profile")) {
       jwkFile,
     };
     const summary = await stage(`profile ${scenario}`, () => quietly(() => profileScenario(options, scenario)));
-    if (summary !== undefined) profiles.push({ scenario: titles[scenario], summary, cpuUsPerReq: summary.cpuUsPerReq });
+    if (summary !== undefined) profiles.push({ scenario: NAMES[scenario], summary, cpuUsPerReq: summary.cpuUsPerReq });
   }
 }
 

@@ -2,10 +2,11 @@
  * Throughput, latency and per-request cost of the decision port in one world, against the bare
  * node:http baseline. All servers run at once, pinned to the same server core (idle while another is
  * loaded); wrk has the other core. Scenarios are interleaved in rounds (baseline, API key, cached
- * JWT, the bare server verifying every new token, new JWTs), forwards in odd rounds and backwards
- * in even ones, so each ratio compares runs taken seconds apart and no scenario always follows the
- * same one: on a shared machine, background load drifts over minutes, and a ratio of two distant
- * runs would measure the drift.
+ * JWT, the baseline again in a second process, the bare server verifying every new token, new JWTs),
+ * forwards in odd rounds and backwards in even ones, so each ratio compares runs taken seconds apart
+ * and no scenario always follows the same one: on a shared machine, background load drifts over
+ * minutes, and a ratio of two distant runs would measure the drift. The second bare process is the
+ * A/A control: its ratios to the first are what the rounds' noise alone makes of two identical servers.
  */
 import { request } from "node:http";
 import { join } from "node:path";
@@ -16,15 +17,20 @@ import { median, ratiosByRound, spreadOf, type Spread } from "./spread.ts";
 import { envoyCheckHeaders, type Target, type World } from "./world.ts";
 import { runWrk, tokenWalk, type WrkResult } from "./wrk.ts";
 
-export type ScenarioName = "baseline" | "apiKey" | "jwtCached" | "verifyCeiling" | "jwtNew";
-export const SCENARIOS: readonly ScenarioName[] = ["baseline", "apiKey", "jwtCached", "verifyCeiling", "jwtNew"];
+export type ScenarioName = "baseline" | "apiKey" | "jwtCached" | "baselineAgain" | "verifyCeiling" | "jwtNew";
+/** In round order: the A/A control as far from the baseline as the cached JWT is, on the other side. */
+export const SCENARIOS: readonly ScenarioName[] = ["baseline", "apiKey", "jwtCached", "baselineAgain", "verifyCeiling", "jwtNew"];
 /**
- * What each Portcullis scenario is compared with: the bare server for cached checks, the bare
- * server that verifies every new token's signature (and does nothing else) for new tokens.
+ * What each scenario is compared with: the bare server for cached checks and for the A/A control
+ * (the same bare server in a second process), the bare server that verifies every new token's
+ * signature (and does nothing else) for new tokens.
  */
-export const REFERENCE = { apiKey: "baseline", jwtCached: "baseline", jwtNew: "verifyCeiling" } as const satisfies Partial<
-  Record<ScenarioName, ScenarioName>
->;
+export const REFERENCE = {
+  apiKey: "baseline",
+  jwtCached: "baseline",
+  baselineAgain: "baseline",
+  jwtNew: "verifyCeiling",
+} as const satisfies Partial<Record<ScenarioName, ScenarioName>>;
 export type ComparedScenario = keyof typeof REFERENCE;
 
 /** How a set of scenarios is loaded and measured (bench/serve-bench.ts, bench/proxy-bench.ts). */
@@ -162,6 +168,7 @@ export function compare(runs: readonly Run[], reference: readonly Run[], name: S
 export async function benchWorld(o: ServeBenchOptions, log: (line: string) => void): Promise<WorldResult> {
   const probeFile = (name: string) => join(o.logDir, `heap-probe-${name}-${o.world.counts.routes}.json`);
   const bare = await startBare(o.cpus.server, heapProbeEnv(probeFile("bare")));
+  const bareAgain = await startBare(o.cpus.server, heapProbeEnv(probeFile("bare-again")));
   const ceiling = await startBare(o.cpus.server, heapProbeEnv(probeFile("ceiling")), o.jwkFile);
   let portcullis: ServerProcess | undefined;
   try {
@@ -190,11 +197,21 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
     const ceilingChecks = [(await probe(ceiling.url, jwtTarget, bearer)).status, (await probe(ceiling.url, jwtTarget, forged)).status];
     if (ceilingChecks.join() !== "200,401")
       throw new Error(`pre-check of the bare + crypto.verify server failed: ${ceilingChecks.join(", ")}`);
-    const server = (s: ScenarioName) => (s === "baseline" ? bare : s === "verifyCeiling" ? ceiling : portcullis!);
-    const probes = { baseline: probeFile("bare"), verifyCeiling: probeFile("ceiling") } as Partial<Record<ScenarioName, string>>;
+    const servers: Record<ScenarioName, ServerProcess> = {
+      baseline: bare,
+      baselineAgain: bareAgain,
+      verifyCeiling: ceiling,
+      apiKey: portcullis,
+      jwtCached: portcullis,
+      jwtNew: portcullis,
+    };
+    const probes = { baseline: probeFile("bare"), baselineAgain: probeFile("bare-again"), verifyCeiling: probeFile("ceiling") } as Partial<
+      Record<ScenarioName, string>
+    >;
     // What start-up left in each old generation is collected now, not in the middle of a round (bench/counters.ts).
     for (const [s, file] of [
       [bare, probeFile("bare")],
+      [bareAgain, probeFile("bare-again")],
       [ceiling, probeFile("ceiling")],
       [portcullis, probeFile("portcullis")],
     ] as const)
@@ -206,7 +223,7 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
     // allocation reading leaves a profiler behind that grows the process's memory
     // (bench/heap-probe.ts), and the allocation per request hardly differs from round to round.
     const run = async (scenario: ScenarioName, durationS: number, countAllocations: boolean): Promise<Run> => {
-      const s = server(scenario);
+      const s = servers[scenario];
       const measured = {
         pids: [s.pid],
         probe: { pid: s.pid, file: probes[scenario] ?? probeFile("portcullis"), allocations: countAllocations },
@@ -222,7 +239,8 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
       const base = { cpu: o.cpus.load, connections: o.connections, durationS };
       switch (scenario) {
         case "baseline":
-          return runWrk({ ...base, url: `${bare.url}${apiKeyTarget.path}`, headers: envoyCheckHeaders(apiKeyTarget) });
+        case "baselineAgain":
+          return runWrk({ ...base, url: `${servers[scenario].url}${apiKeyTarget.path}`, headers: envoyCheckHeaders(apiKeyTarget) });
         case "apiKey":
           return runWrk({ ...base, url: `${portcullis!.url}${apiKeyTarget.path}`, headers: envoyCheckHeaders(apiKeyTarget) });
         case "jwtCached":
@@ -238,7 +256,7 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
       if (warm.errors > warm.requests / 1000)
         throw new Error(`${o.label} ${s}: ${warm.errors} of ${warm.requests} warm-up requests failed (not 2xx, or socket errors)`);
     }
-    const runs: Record<ScenarioName, Run[]> = { baseline: [], apiKey: [], jwtCached: [], verifyCeiling: [], jwtNew: [] };
+    const runs: Record<ScenarioName, Run[]> = { baseline: [], apiKey: [], jwtCached: [], baselineAgain: [], verifyCeiling: [], jwtNew: [] };
     for (let round = 1; round <= o.rounds; round++) {
       for (const s of roundOrder(SCENARIOS, round)) {
         // The servers take turns on one core: the one whose turn starts finds its caches filled
@@ -264,14 +282,21 @@ export async function benchWorld(o: ServeBenchOptions, log: (line: string) => vo
         baseline: summarize(runs.baseline),
         apiKey: summarize(runs.apiKey),
         jwtCached: summarize(runs.jwtCached),
+        baselineAgain: summarize(runs.baselineAgain),
         verifyCeiling: summarize(runs.verifyCeiling),
         jwtNew: summarize(runs.jwtNew),
       },
-      comparisons: { apiKey: comparison("apiKey"), jwtCached: comparison("jwtCached"), jwtNew: comparison("jwtNew") },
+      comparisons: {
+        apiKey: comparison("apiKey"),
+        jwtCached: comparison("jwtCached"),
+        baselineAgain: comparison("baselineAgain"),
+        jwtNew: comparison("jwtNew"),
+      },
     };
   } finally {
     await portcullis?.stop();
     await ceiling.stop();
+    await bareAgain.stop();
     await bare.stop();
   }
 }

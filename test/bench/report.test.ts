@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { proxyScenarios, type ProxyResult } from "../../bench/proxy-bench.ts";
-import { proxyRows, signed, worstRound } from "../../bench/report.ts";
-import { summarize, type Run } from "../../bench/serve-bench.ts";
+import { noiseFloor, proxyRows, signed, worstRound } from "../../bench/report.ts";
+import { summarize, type Run, type WorldResult } from "../../bench/serve-bench.ts";
 import { spreadOf } from "../../bench/spread.ts";
 
 describe("worstRound", () => {
@@ -84,5 +84,23 @@ describe("proxyRows", () => {
     expect(haproxy.length).toBe(nginxJwt.length);
     // Without any counted collections (an older results.json), the table has no such columns.
     expect(proxyRows(r)[0]!.length).toBe(nginxJwt.length - 3);
+  });
+});
+
+describe("noiseFloor", () => {
+  it("gives the A/A control's ratios by world, worst round first, so a target's worst round can be read against them", () => {
+    const comparison = (cpu: number[]) => ({
+      reference: "baseline" as const,
+      cpu: spreadOf(cpu, true),
+      rps: spreadOf([1, 0.97], true),
+      p99: spreadOf([1.3, 0.9], false),
+    });
+    const world = (label: string, cpu: number[]) => ({ label, comparisons: { baselineAgain: comparison(cpu) } }) as unknown as WorldResult;
+    const text = noiseFloor([world("10 routes", [0.91, 1.04, 0.98]), world("10,000 routes", [0.99, 1.01])]).join(" ");
+    expect(text).toContain(
+      "10 routes: CPU worst round 0.91× (median 0.98×, best 1.04×, 3 rounds), req/s worst round 0.97× (median 0.98×, best 1.00×, 2 rounds), p99 worst round 1.30×",
+    );
+    expect(text).toContain("10,000 routes: CPU worst round 0.99×");
+    expect(noiseFloor([])).toEqual([]);
   });
 });
