@@ -275,6 +275,17 @@ export function queryParamsIn(rawQuery: string, reading: QueryReading): Readonly
   if (same !== reading) return queryParamsIn(rawQuery, same);
   const last = lastParsed.get(reading);
   if (last?.rawQuery === rawQuery) return last.values;
+  const values = parsedQuery(rawQuery, reading);
+  lastParsed.set(reading, { rawQuery, values });
+  return values;
+}
+
+/**
+ * queryParamsIn's map, parsed. A function of its own: `add` closes over `values`, so V8 allocates
+ * the context holding it on entry to the function that declares it: in queryParamsIn that was on
+ * every call, the usual one answered from lastParsed too (every route query match, on every request).
+ */
+function parsedQuery(rawQuery: string, reading: QueryReading): Map<string, string> {
   const values = new Map<string, string>();
   const add = (name: string, value: string) => {
     if (reading.value === "last" || !values.has(name)) values.set(name, value);
@@ -311,7 +322,6 @@ export function queryParamsIn(rawQuery: string, reading: QueryReading): Readonly
       add(eq === -1 ? pair : pair.slice(0, eq), eq === -1 ? "" : pair.slice(eq + 1));
     }
   }
-  lastParsed.set(reading, { rawQuery, values });
   return values;
 }
 
