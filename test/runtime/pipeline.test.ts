@@ -1,4 +1,4 @@
-/** Pipeline.onSwap: every published snapshot reaches the listeners, right after it replaces the served one. */
+/** Pipeline: every published snapshot reaches the swap listeners, right after it replaces the served one; an unchanged input is not published again. */
 import pino from "pino";
 import { expect, it } from "vitest";
 import { createKeyStore } from "../../controller/keys/store.ts";
@@ -8,15 +8,16 @@ import type { Snapshot } from "../../controller/snapshot/types.ts";
 import { aliceKeyPolicy, base64, GATEWAY, gatewayWithRoute } from "../support/manifests.ts";
 import { decider, resourcesOf } from "../support/world.ts";
 
-it("calls each swap listener with every new snapshot, and a late listener at once with the served one", async () => {
+/** A pipeline that logs nothing, and its key store (to close). */
+function silentPipeline(): { pipeline: Pipeline; keys: ReturnType<typeof createKeyStore> } {
   const logger = pino({ level: "silent" });
   const keys = createKeyStore({ logger });
-  const pipeline = new Pipeline({
-    compile: { controllerName: "portcullis.io/controller", gatewayClasses: [] },
-    keys,
-    logger,
-    metrics: createMetrics(),
-  });
+  const compile = { controllerName: "portcullis.io/controller", gatewayClasses: [] };
+  return { pipeline: new Pipeline({ compile, keys, logger, metrics: createMetrics() }), keys };
+}
+
+it("calls each swap listener with every new snapshot, and a late listener at once with the served one", async () => {
+  const { pipeline, keys } = silentPipeline();
   const seen: Snapshot[] = [];
   pipeline.onSwap((snapshot) => {
     // The listener runs once the snapshot is the one served.
@@ -47,14 +48,7 @@ spec:
 });
 
 it("publishes again only when the input differs from the one served: the same objects, or equal ones read anew, publish nothing", async () => {
-  const logger = pino({ level: "silent" });
-  const keys = createKeyStore({ logger });
-  const pipeline = new Pipeline({
-    compile: { controllerName: "portcullis.io/controller", gatewayClasses: [] },
-    keys,
-    logger,
-    metrics: createMetrics(),
-  });
+  const { pipeline, keys } = silentPipeline();
   const world = `${gatewayWithRoute("api.example.com")}---\n${aliceKeyPolicy("keys")}`;
   const first = resourcesOf(world);
   await pipeline.update(() => first);
