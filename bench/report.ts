@@ -458,7 +458,7 @@ export function renderSection(r: Results): string {
       `### Compile (${r.compile.length} fresh processes, one after the other, objects as the API server returns them)`,
       "",
       `${f0(c.counts.policies)} SecurityPolicies (${f0(c.acceptedPolicies)} Accepted), ${f0(c.counts.routes)} HTTPRoutes on ${f0(c.counts.hosts)} hosts, ${f0(c.counts.apiKeys)} API keys; each figure by process:`,
-      `toResources (validation) ${byProcess((x) => x.toResourcesMs)} ms; input fingerprint (SHA-256 of each object's JSON, as the pipeline does) ${byProcess((x) => x.fingerprintMs)} ms;`,
+      `toResources (validation) ${byProcess((x) => x.toResourcesMs)} ms; input digests (SHA-256 of each object's JSON, as the pipeline digests the objects a rebuild replaced; none at start-up) ${byProcess((x) => x.inputDigestsMs)} ms;`,
       `compile() cold ${byProcess((x) => x.compileColdMs)} ms (${byProcess((x) => x.compileColdCpuMs)} ms of CPU), warm (median of 3, each holding the previous result) ${byProcess((x) => x.compileWarmMs)} ms (${byProcess((x) => x.compileWarmCpuMs)} ms of CPU).`,
       `RSS with the input only ${byProcess((x) => x.rssInputMiB)} MiB, with input + Resources + one compile result ${byProcess((x) => x.rssSettledMiB)} MiB (settled: after V8's last-resort`,
       `collection, which returns freed pages to the system), highest while compiling ${byProcess((x) => x.rssPeakMiB)} MiB (VmHWM, reset after a full collection before the cold compile); settled V8 heap in use`,

@@ -4,7 +4,7 @@
  */
 import type { z } from "zod";
 import { BackendSpecSchema } from "./backend.ts";
-import { decodeBase64AsApiServer } from "./base64.ts";
+import { decodeBase64TextAsApiServer } from "./base64.ts";
 import { isServed, isWatchedKind, KINDS, notServed, rejectUnknownKind, servedVersions } from "./kinds.ts";
 import { BackendTLSPolicySpecSchema } from "./backendtlspolicy.ts";
 import { ConfigMapBodySchema, SecretBodySchema, ServiceSpecSchema } from "./core.ts";
@@ -277,9 +277,9 @@ function loadBody(kind: string, o: Record<string, unknown>): Result<object, stri
       const data: Record<string, string> = Object.create(null);
       const values = encoded ?? r.value.data ?? {};
       for (const k in values) {
-        const bytes = decodeBase64AsApiServer(values[k]!);
-        if (bytes === undefined) return fail(`data.${k} is not valid base64 (line breaks are allowed, spaces are not)`);
-        data[k] = bytes.toString("utf8");
+        const decoded = decodeBase64TextAsApiServer(values[k]!);
+        if (decoded === undefined) return fail(`data.${k} is not valid base64 (line breaks are allowed, spaces are not)`);
+        data[k] = decoded;
       }
       Object.assign(data, plain ?? r.value.stringData ?? {});
       return ok({ type: r.value.type, data });
@@ -291,9 +291,9 @@ function loadBody(kind: string, o: Record<string, unknown>): Result<object, stri
       if (!r.ok) return r;
       const data: Record<string, string> = { ...r.value.data };
       for (const [k, v] of Object.entries(r.value.binaryData ?? {})) {
-        const bytes = decodeBase64AsApiServer(v);
-        if (bytes === undefined) return fail(`binaryData.${k} is not valid base64 (line breaks are allowed, spaces are not)`);
-        data[k] = bytes.toString("utf8");
+        const decoded = decodeBase64TextAsApiServer(v);
+        if (decoded === undefined) return fail(`binaryData.${k} is not valid base64 (line breaks are allowed, spaces are not)`);
+        data[k] = decoded;
       }
       return ok({ data });
     }

@@ -3,7 +3,7 @@
  * runs, only the newest pending Resources is compiled next. Unchanged input is not recompiled.
  * A published snapshot is replaced in one assignment; a request keeps the one it started with.
  */
-import { createHash, hash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { Logger } from "pino";
 import type { Resources } from "../api/resources.ts";
 import type { PolicyStatus } from "../api/status.ts";
@@ -44,7 +44,8 @@ const MAX_REFERENCE_ROUNDS = 3;
 export class Pipeline {
   readonly #options: PipelineOptions;
   #current: Published | undefined;
-  #fingerprint: string | undefined;
+  /** The input of the snapshot served, to tell whether a new one differs (sameInput); undefined: compile the next whatever it is. */
+  #input: Resources | undefined;
   #running: Promise<void> | undefined;
   #pending: (() => Resources) | undefined;
   /** The last input asked for, for recompile(). */
@@ -85,7 +86,7 @@ export class Pipeline {
    */
   recompile(): Promise<void> {
     if (this.#lastRead === undefined) return Promise.resolve();
-    this.#fingerprint = undefined;
+    this.#input = undefined;
     return this.update(this.#lastRead);
   }
 
@@ -106,8 +107,7 @@ export class Pipeline {
 
   async #publish(read: () => Resources): Promise<void> {
     let resources = read();
-    let fingerprint = fingerprintOf(resources);
-    if (fingerprint === this.#fingerprint) return;
+    if (this.#input !== undefined && sameInput(resources, this.#input)) return;
     const { logger, metrics, loadReferences } = this.#options;
     const started = performance.now();
     // In slices: checks keep being answered (from the current snapshot) while a big world compiles.
@@ -124,7 +124,6 @@ export class Pipeline {
       round++
     ) {
       resources = read();
-      fingerprint = fingerprintOf(resources);
       result = await timedCompile(resources);
     }
     for (const problem of result.problems) logger.warn({ problem }, "object not served as written");
@@ -137,7 +136,7 @@ export class Pipeline {
       memo: new CheckMemo(this.#options.tokenCacheBytes),
     };
     this.#current = published;
-    this.#fingerprint = fingerprint;
+    this.#input = resources;
     for (const listener of this.#swapListeners) listener(published.snapshot);
     metrics.snapshotGeneration.set(published.generation);
     metrics.routeRulesWithoutPolicy.set(rulesWithoutPolicy(result.snapshot));
@@ -159,21 +158,32 @@ export class Pipeline {
   }
 }
 
-/** Digest per loaded object; toResources hands back the same object while its source is unchanged. */
+/** Digest per loaded object, made the first time it is compared with another object. */
 const digestByObject = new WeakMap<object, string>();
 
-/** Hash of the input; Secret values go into the hash only, never anywhere readable. */
-export function fingerprintOf(resources: Resources): string {
-  const all = createHash("sha256");
-  for (const [kind, list] of Object.entries(resources) as [string, readonly object[]][]) {
-    all.update(`${kind}:${list.length}\n`);
-    for (const o of list) {
-      let digest = digestByObject.get(o);
-      if (digest === undefined) digestByObject.set(o, (digest = hash("sha256", JSON.stringify(o), "base64url")));
-      all.update(digest);
-    }
+/** SHA-256 of the object's JSON; Secret values go into the digest only, never anywhere readable. */
+export function digestOf(o: object): string {
+  let digest = digestByObject.get(o);
+  if (digest === undefined) digestByObject.set(o, (digest = hash("sha256", JSON.stringify(o), "base64url")));
+  return digest;
+}
+
+/**
+ * Whether two inputs hold the same objects, kind by kind and in order (toResources sorts each list
+ * by namespace/name): the very same object, or one with the same digest (a source may hand over an
+ * equal object anew, as a manifest folder read again does). Sources never change an object they
+ * handed over, so the same object needs no digest: the first input is not digested at all (at
+ * 10,000 policies the 25,000 objects' digests took 200 ms of CPU before ready), and a rebuild
+ * digests only the objects that are not the ones compiled last time.
+ */
+export function sameInput(a: Resources, b: Resources): boolean {
+  for (const kind of Object.keys(a) as (keyof Resources)[]) {
+    const x: readonly object[] = a[kind];
+    const y: readonly object[] | undefined = b[kind];
+    if (y === undefined || x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i] && digestOf(x[i]!) !== digestOf(y[i]!)) return false;
   }
-  return all.digest("base64url");
+  return Object.keys(b).length === Object.keys(a).length;
 }
 
 function entryLists(snapshot: Snapshot): (readonly RouteEntry[])[] {

@@ -1,22 +1,23 @@
-/** Pipeline.onSwap: every published snapshot reaches the listeners, right after it replaces the served one. */
+/** Pipeline: every published snapshot reaches the swap listeners, right after it replaces the served one; an unchanged input is not published again. */
 import pino from "pino";
 import { expect, it } from "vitest";
 import { createKeyStore } from "../../controller/keys/store.ts";
-import { Pipeline, rulesWithoutPolicy } from "../../controller/runtime/pipeline.ts";
+import { Pipeline, rulesWithoutPolicy, sameInput } from "../../controller/runtime/pipeline.ts";
 import { createMetrics } from "../../controller/server/metrics.ts";
 import type { Snapshot } from "../../controller/snapshot/types.ts";
-import { aliceKeyPolicy, GATEWAY, gatewayWithRoute } from "../support/manifests.ts";
+import { aliceKeyPolicy, base64, GATEWAY, gatewayWithRoute } from "../support/manifests.ts";
 import { decider, resourcesOf } from "../support/world.ts";
 
-it("calls each swap listener with every new snapshot, and a late listener at once with the served one", async () => {
+/** A pipeline that logs nothing, and its key store (to close). */
+function silentPipeline(): { pipeline: Pipeline; keys: ReturnType<typeof createKeyStore> } {
   const logger = pino({ level: "silent" });
   const keys = createKeyStore({ logger });
-  const pipeline = new Pipeline({
-    compile: { controllerName: "portcullis.io/controller", gatewayClasses: [] },
-    keys,
-    logger,
-    metrics: createMetrics(),
-  });
+  const compile = { controllerName: "portcullis.io/controller", gatewayClasses: [] };
+  return { pipeline: new Pipeline({ compile, keys, logger, metrics: createMetrics() }), keys };
+}
+
+it("calls each swap listener with every new snapshot, and a late listener at once with the served one", async () => {
+  const { pipeline, keys } = silentPipeline();
   const seen: Snapshot[] = [];
   pipeline.onSwap((snapshot) => {
     // The listener runs once the snapshot is the one served.
@@ -44,4 +45,35 @@ spec:
   rules: [{filters: [{type: CORS, cors: {allowOrigins: ["https://app.example.com"]}}]}]
 `;
   expect(rulesWithoutPolicy(decider(world).result.snapshot)).toBe(1);
+});
+
+it("publishes again only when the input differs from the one served: the same objects, or equal ones read anew, publish nothing", async () => {
+  const { pipeline, keys } = silentPipeline();
+  const world = `${gatewayWithRoute("api.example.com")}---\n${aliceKeyPolicy("keys")}`;
+  const first = resourcesOf(world);
+  await pipeline.update(() => first);
+  expect(pipeline.current?.generation).toBe(1);
+  await pipeline.update(() => first);
+  await pipeline.update(() => ({ ...first, secrets: [...first.secrets] }));
+  // Every object new and equal, as a manifest folder read again hands them over.
+  await pipeline.update(() => resourcesOf(world));
+  expect(pipeline.current?.generation).toBe(1);
+  // Only a Secret's value changed: its digest differs.
+  await pipeline.update(() => resourcesOf(world.replace(base64("alice-key"), base64("alice-key-2"))));
+  expect(pipeline.current?.generation).toBe(2);
+  await pipeline.recompile();
+  expect(pipeline.current?.generation).toBe(3);
+  keys.close();
+});
+
+it("sameInput: the same objects, or objects of the same JSON, kind by kind and in order", () => {
+  const world = `${gatewayWithRoute("api.example.com")}---\n${aliceKeyPolicy("keys")}`;
+  const a = resourcesOf(world);
+  expect(sameInput(a, a)).toBe(true);
+  expect(sameInput(a, resourcesOf(world))).toBe(true);
+  expect(sameInput(a, resourcesOf(world.replace(base64("alice-key"), base64("alice-key-2"))))).toBe(false);
+  expect(sameInput(a, { ...a, securityPolicies: [] })).toBe(false);
+  expect(sameInput(a, { ...a, httpRoutes: [...a.httpRoutes].reverse().concat(a.httpRoutes) })).toBe(false);
+  // The same objects under another kind are another input.
+  expect(sameInput({ ...a, secrets: [], configMaps: a.secrets as never[] }, { ...a, secrets: a.secrets, configMaps: [] })).toBe(false);
 });
