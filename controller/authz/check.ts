@@ -37,7 +37,14 @@ import { deny, type Decision } from "./decision.ts";
 import { foldedManagedHeader } from "./folded-headers.ts";
 import { tooManyHeaderLines } from "./header-values.ts";
 import { CONTROL_IN_PATH, pathReadings } from "./path.ts";
-import { mayReadInOtherCase, TOO_MANY_CASE_READINGS, TOO_MANY_PATHS, withCaseReadings } from "./path-case-readings.ts";
+import {
+  mayReadInOtherCase,
+  TOO_MANY_CASE_READINGS,
+  TOO_MANY_PATHS,
+  UNSPELT_CASE_READING,
+  UNSPELT_PATHS,
+  withCaseReadings,
+} from "./path-case-readings.ts";
 import { methodOverrides, methodReadings, TOO_MANY_OVERRIDES } from "./method-readings.ts";
 import { normalizeRequest, type AuthzRequest, type NormalizedRequest, type ProxyRoute } from "./request.ts";
 import type { MaybePromise } from "./maybe-async.ts";
@@ -88,6 +95,11 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
       ? undefined
       : withCaseReadings(snapshot.routes, plain ? [rawPath] : pathReadings(rawPath));
   if (paths === TOO_MANY_PATHS) return deny(400, "request_invalid", TOO_MANY_CASE_READINGS, {});
+  if (paths === UNSPELT_PATHS)
+    return {
+      ...deny(400, "request_invalid", UNSPELT_CASE_READING, {}),
+      detail: "a route's RegularExpression path matches it only in another letter case, in no spelling that was tried",
+    };
   if (methods.length === 1 && (paths === undefined || paths.length === 1)) return checkReading(snapshot, req, ctx);
   return checkEveryReading(snapshot, req, ctx, methods, paths ?? [rawPath]);
 }

@@ -4,6 +4,8 @@
  * endpoint routing take `/ADMIN/x` for their `/admin` route, where Envoy's route match, which
  * Envoy Gateway leaves case-sensitive, takes `/ADMIN/x` by an open `PathPrefix /` rule.
  */
+import { RE2JS } from "re2js";
+import type { Re2 } from "../lib/regex.ts";
 import type { PathMatch, RouteIndex } from "../snapshot/types.ts";
 
 /** The most paths caseReadings adds to a request's: each is a reading of the request, decided in full. */
@@ -22,10 +24,30 @@ export const mayReadInOtherCase = (index: RouteIndex, path: string): boolean => 
 /** Why a request with more than MAX_CASE_READINGS such paths is refused. */
 export const TOO_MANY_CASE_READINGS = `the path reads as more than ${MAX_CASE_READINGS} route paths in another letter case`;
 
-/** The Exact and PathPrefix values of an index's routes, each with its ASCII lower-case form. */
+/** What withCaseReadings answers when a route's pattern matches a path only in a letter case it cannot spell. */
+export const UNSPELT_PATHS: readonly string[] = Object.freeze([]);
+
+/** Why such a request is refused (the client is not told which route). */
+export const UNSPELT_CASE_READING = "the path's letter case is ambiguous: send it spelt as the application spells it";
+
+/** A RegularExpression path value, compiled as Envoy matches it and in any letter case. */
+interface CasePattern {
+  readonly value: string;
+  readonly regex: Re2;
+  readonly anyCase: Re2;
+  /** The literal text every match starts with (RE2's prefix; "" when none), and its ASCII lower case. */
+  readonly start: string;
+  readonly lowerStart: string;
+}
+
+/** The Exact and PathPrefix values of an index's routes, each with its ASCII lower-case form, and its RegularExpression values. */
 interface CasePaths {
   readonly values: readonly { readonly match: PathMatch; readonly lower: string }[];
-  /** Whether a value has an ASCII upper-case letter (a request path in lower case may then read as it). */
+  readonly patterns: readonly CasePattern[];
+  /**
+   * Whether a value or pattern has an ASCII upper-case letter (a request path in lower case may
+   * then read as it); a pattern's escapes (`\S`, `\pL`) count, which only costs the shortcut.
+   */
   readonly upper: boolean;
 }
 
@@ -35,19 +57,53 @@ function casePathsOf(index: RouteIndex): CasePaths {
   let found = pathsByIndex.get(index);
   if (found === undefined) {
     const matches = new Map<string, PathMatch>();
+    const patterns = new Map<string, CasePattern>();
     for (const tables of Object.values(index.byGateway))
       for (const { vhosts } of tables)
         for (const entries of [...Object.values(vhosts.exact), ...Object.values(vhosts.wildcard), vhosts.any])
-          for (const { match } of entries)
-            if (match.path.type !== "RegularExpression") matches.set(`${match.path.type} ${match.path.value}`, match.path);
+          for (const { match } of entries) {
+            const { path } = match;
+            if (path.type !== "RegularExpression") matches.set(`${path.type} ${path.value}`, path);
+            else if (!patterns.has(path.value)) patterns.set(path.value, casePattern(path.value, path.regex));
+          }
     const values = [...matches.values()].map((match) => ({ match, lower: asciiLowerCase(match.value) }));
-    found = { values, upper: values.some((v) => v.lower !== v.match.value) };
+    found = {
+      values,
+      patterns: [...patterns.values()],
+      upper: values.some((v) => v.lower !== v.match.value) || [...patterns.keys()].some((value) => UPPER.test(value)),
+    };
     pathsByIndex.set(index, found);
   }
   return found;
 }
 
+/**
+ * `value` compiled once more with RE2's case-insensitive flag. RE2 folds by Unicode simple case
+ * folding, a little wider than ASCII (`K` U+212A is `k`, `ſ` U+017F is `s`): such a path then
+ * matches in no spelling withCaseReadings tries and is refused, never decided on another rule.
+ */
+function casePattern(value: string, regex: Re2): CasePattern {
+  const start: string = regex.re2().prefix ?? "";
+  return { value, regex, anyCase: RE2JS.compile(value, RE2JS.CASE_INSENSITIVE), start, lowerStart: asciiLowerCase(start) };
+}
+
+/**
+ * A spelling of `path` in other ASCII letter cases that `pattern` matches as Envoy does, or
+ * undefined: the path in lower case, in upper case, or with the pattern's literal start spelt as
+ * written and the rest as sent, in lower or in upper case.
+ */
+function spellingFor(pattern: CasePattern, path: string, lower: string): string | undefined {
+  const candidates = [lower, asciiUpperCase(path)];
+  const { start } = pattern;
+  if (start !== "" && lower.startsWith(pattern.lowerStart)) {
+    const rest = path.slice(start.length);
+    candidates.push(start + rest, start + asciiLowerCase(rest), start + asciiUpperCase(rest));
+  }
+  return candidates.find((spelt) => pattern.regex.testExact(spelt));
+}
+
 const asciiLowerCase = (text: string): string => text.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
+const asciiUpperCase = (text: string): string => text.replace(/[a-z]+/g, (lower) => lower.toUpperCase());
 const UPPER = /[A-Z]/;
 
 /**
@@ -55,9 +111,11 @@ const UPPER = /[A-Z]/;
  * upstream matching routes in any ASCII letter case runs one of them as: where a route's Exact
  * value equals the path, or its PathPrefix value begins it, in ASCII letter case only, the path
  * with that part spelt as the route spells it (`/ADMIN/x` also reads as `/admin/x` where a route
- * has `PathPrefix /admin`). `paths` itself where none differs; TOO_MANY_PATHS (empty) past
- * MAX_CASE_READINGS such paths. RegularExpression values are not read so (an upstream's own
- * patterns differ).
+ * has `PathPrefix /admin`); where a RegularExpression value matches the path only in another
+ * letter case, the path spelt so that it matches (spellingFor: `/INTERNAL/keys` also reads as
+ * `/internal/keys` where a route has `/internal/[a-z]+`). `paths` itself where none differs;
+ * TOO_MANY_PATHS (empty) past MAX_CASE_READINGS such paths; UNSPELT_PATHS (empty) when a pattern
+ * matches a path in no spelling spellingFor finds.
  */
 export function withCaseReadings(index: RouteIndex, paths: readonly string[]): readonly string[] {
   const known = casePathsOf(index);
@@ -75,6 +133,14 @@ export function withCaseReadings(index: RouteIndex, paths: readonly string[]): r
             ? match.value + path.slice(match.value.length)
             : undefined;
       if (read === undefined || paths.includes(read) || every?.includes(read) === true) continue;
+      (every ??= []).push(read);
+      if (every.length > MAX_CASE_READINGS) return TOO_MANY_PATHS;
+    }
+    for (const pattern of known.patterns) {
+      if (!pattern.anyCase.testExact(path) || pattern.regex.testExact(path)) continue;
+      const read = spellingFor(pattern, path, lower);
+      if (read === undefined) return UNSPELT_PATHS;
+      if (paths.includes(read) || every?.includes(read) === true) continue;
       (every ??= []).push(read);
       if (every.length > MAX_CASE_READINGS) return TOO_MANY_PATHS;
     }

@@ -219,7 +219,11 @@ const ASPNET_FOLD =
 
 /** Rule admin (`PathPrefix /admin` and `Exact /Reports`, an API key) beside rule open (`/`) on api.example.com. */
 const caseWorld = decider(`
-${gatewayWithRoute("api.example.com", { admin: "{path: {type: PathPrefix, value: /admin}}, {path: {type: Exact, value: /Reports}}", open: "/" })}---
+${gatewayWithRoute("api.example.com", {
+  admin:
+    "{path: {type: PathPrefix, value: /admin}}, {path: {type: Exact, value: /Reports}}, {path: {type: RegularExpression, value: '/internal/[a-z]+'}}, {path: {type: RegularExpression, value: '/Ops/v[0-9]+/.*'}}, {path: {type: RegularExpression, value: '/(?:Jobs|Tasks)/[a-z]+'}}",
+  open: "/",
+})}---
 ${aliceKeyPolicy("admin", "admin")}`);
 /** Cases `path-case-<id>`: GET `path` on api.example.com of caseWorld, with these headers. */
 const pathCase = (id: string, title: string, expect: Expected, path: string, headers: AuthzRequest["headers"] = {}, fixed?: string) =>
@@ -233,6 +237,9 @@ const pathCase = (id: string, title: string, expect: Expected, path: string, hea
   );
 const PATH_CASE =
   "paths were read case-sensitively only, as Envoy reads them, while Express (its router's default) and ASP.NET Core match routes in any letter case: `/ADMIN/users` took the open `/` rule and the upstream ran its /admin handler; a path that a route's Exact or PathPrefix value matches in another ASCII letter case is now also decided spelt as the route spells it, and all readings must allow";
+
+const PATH_CASE_REGEX =
+  "a path was read in another letter case only against Exact and PathPrefix values, so `/INTERNAL/keys` took the open `/` rule while Express and ASP.NET Core ran the handler that rule admin's `RegularExpression /internal/[a-z]+` protects; a path such a pattern matches only in another ASCII letter case is now also decided spelt so that it matches (in lower case, upper case, or with the pattern's literal start spelt as written), and refused (400) where no such spelling matches";
 
 /** Rule admin of /api takes DELETE (an API key); rule open every other method. */
 const deleteWorld = adminOrOpen("method: DELETE");
@@ -813,6 +820,34 @@ export const routingCases: readonly Case[] = [
     "/ADMINISTRATION",
   ),
   pathCase("open-upper", "`/Docs`: no protected rule in any case, the open rule", OPEN, "/Docs"),
+  pathCase(
+    "regex-upper",
+    "`/INTERNAL/keys`, no key: Express and ASP.NET Core run the handler of rule admin's `RegularExpression /internal/[a-z]+`",
+    PROTECTED,
+    "/INTERNAL/keys",
+    {},
+    PATH_CASE_REGEX,
+  ),
+  pathCase(
+    "regex-lower",
+    "`/ops/v2/restart`, no key, where rule admin matches `RegularExpression /Ops/v[0-9]+/.*` (decided spelt as the pattern's literal start `/Ops/v`)",
+    PROTECTED,
+    "/ops/v2/restart",
+    {},
+    "see route.path-case-regex-upper",
+  ),
+  pathCase("regex-with-key", "`/INTERNAL/keys` with a valid key: every reading allows", OPEN, "/INTERNAL/keys", {
+    "x-api-key": "alice-key",
+  }),
+  pathCase(
+    "regex-unspelt",
+    "`/JOBS/x`, no key, where rule admin matches `RegularExpression /(?:Jobs|Tasks)/[a-z]+`: in no spelling Portcullis tries (lower case, upper case, the literal start's case), so refused",
+    BAD("the path's letter case is ambiguous"),
+    "/JOBS/x",
+    {},
+    "see route.path-case-regex-upper",
+  ),
+  pathCase("regex-other-segment", "`/INTERNAL/x1`: the pattern matches it in no letter case, the open rule", OPEN, "/INTERNAL/x1"),
   overridden(
     "header",
     "`POST /api` with `X-HTTP-Method-Override: DELETE`, no key (rule admin takes DELETE, rule open the rest)",
