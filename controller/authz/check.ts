@@ -91,9 +91,7 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   const methods = methodReadings(request.method, overrides);
   // A plain path is its own only reading (no array built for it on the usual request).
   const paths =
-    plain && !mayReadInOtherCase(snapshot.routes, rawPath)
-      ? undefined
-      : withCaseReadings(snapshot.routes, plain ? [rawPath] : pathReadings(rawPath));
+    plain && !mayReadInOtherCase(snapshot, rawPath) ? undefined : withCaseReadings(snapshot, plain ? [rawPath] : pathReadings(rawPath));
   if (paths === TOO_MANY_PATHS) return deny(400, "request_invalid", TOO_MANY_CASE_READINGS, {});
   if (paths === UNSPELT_PATHS)
     return {

@@ -2,11 +2,15 @@
  * The paths an upstream that matches its routes in any ASCII letter case runs a request's path as
  * (DESIGN §0): Express's router (its `case sensitive routing` is off by default) and ASP.NET Core's
  * endpoint routing take `/ADMIN/x` for their `/admin` route, where Envoy's route match, which
- * Envoy Gateway leaves case-sensitive, takes `/ADMIN/x` by an open `PathPrefix /` rule.
+ * Envoy Gateway leaves case-sensitive, takes `/ADMIN/x` by an open `PathPrefix /` rule, and an
+ * authorization rule's operation path (Envoy's rbac path matcher, case-sensitive too) on
+ * `/admin` does not take it.
  */
 import { RE2JS } from "re2js";
+import { authorization } from "../features/authorization/index.ts";
+import { compiledOf } from "../features/feature.ts";
 import type { Re2 } from "../lib/regex.ts";
-import type { PathMatch, RouteIndex } from "../snapshot/types.ts";
+import type { PathMatch, Snapshot } from "../snapshot/types.ts";
 
 /** The most paths caseReadings adds to a request's: each is a reading of the request, decided in full. */
 export const MAX_CASE_READINGS = 16;
@@ -16,10 +20,10 @@ export const TOO_MANY_PATHS: readonly string[] = Object.freeze([]);
 
 /**
  * Whether `path` (a plain path: its own only reading) may read as another route path in another
- * letter case: it has an ASCII upper-case letter, or a route path of `index` has one. The usual
- * request then builds no list.
+ * letter case: it has an ASCII upper-case letter, or a path of `snapshot` (casePathsOf) has one.
+ * The usual request then builds no list.
  */
-export const mayReadInOtherCase = (index: RouteIndex, path: string): boolean => casePathsOf(index).upper || UPPER.test(path);
+export const mayReadInOtherCase = (snapshot: Snapshot, path: string): boolean => casePathsOf(snapshot).upper || UPPER.test(path);
 
 /** Why a request with more than MAX_CASE_READINGS such paths is refused. */
 export const TOO_MANY_CASE_READINGS = `the path reads as more than ${MAX_CASE_READINGS} route paths in another letter case`;
@@ -40,7 +44,10 @@ interface CasePattern {
   readonly lowerStart: string;
 }
 
-/** The Exact and PathPrefix values of an index's routes, each with its ASCII lower-case form, and its RegularExpression values. */
+/**
+ * The Exact and PathPrefix values of a snapshot's route matches and authorization rules' operation
+ * paths, each with its ASCII lower-case form, and their RegularExpression values.
+ */
 interface CasePaths {
   readonly values: readonly { readonly match: PathMatch; readonly lower: string }[];
   readonly patterns: readonly CasePattern[];
@@ -51,28 +58,30 @@ interface CasePaths {
   readonly upper: boolean;
 }
 
-const pathsByIndex = new WeakMap<RouteIndex, CasePaths>();
+const pathsBySnapshot = new WeakMap<Snapshot, CasePaths>();
 
-function casePathsOf(index: RouteIndex): CasePaths {
-  let found = pathsByIndex.get(index);
+function casePathsOf(snapshot: Snapshot): CasePaths {
+  let found = pathsBySnapshot.get(snapshot);
   if (found === undefined) {
     const matches = new Map<string, PathMatch>();
     const patterns = new Map<string, CasePattern>();
-    for (const tables of Object.values(index.byGateway))
+    const add = (path: PathMatch) => {
+      if (path.type !== "RegularExpression") matches.set(`${path.type} ${path.value}`, path);
+      else if (!patterns.has(path.value)) patterns.set(path.value, casePattern(path.value, path.regex));
+    };
+    for (const tables of Object.values(snapshot.routes.byGateway))
       for (const { vhosts } of tables)
         for (const entries of [...Object.values(vhosts.exact), ...Object.values(vhosts.wildcard), vhosts.any])
-          for (const { match } of entries) {
-            const { path } = match;
-            if (path.type !== "RegularExpression") matches.set(`${path.type} ${path.value}`, path);
-            else if (!patterns.has(path.value)) patterns.set(path.value, casePattern(path.value, path.regex));
-          }
+          for (const { match } of entries) add(match.path);
+    for (const policy of Object.values(snapshot.policies))
+      for (const rule of compiledOf(policy.features, authorization)?.rules ?? []) if (rule.path !== undefined) add(rule.path);
     const values = [...matches.values()].map((match) => ({ match, lower: asciiLowerCase(match.value) }));
     found = {
       values,
       patterns: [...patterns.values()],
       upper: values.some((v) => v.lower !== v.match.value) || [...patterns.keys()].some((value) => UPPER.test(value)),
     };
-    pathsByIndex.set(index, found);
+    pathsBySnapshot.set(snapshot, found);
   }
   return found;
 }
@@ -108,17 +117,18 @@ const UPPER = /[A-Z]/;
 
 /**
  * `paths` (a request's path readings, pathReadings) and after them, once each, every path an
- * upstream matching routes in any ASCII letter case runs one of them as: where a route's Exact
- * value equals the path, or its PathPrefix value begins it, in ASCII letter case only, the path
- * with that part spelt as the route spells it (`/ADMIN/x` also reads as `/admin/x` where a route
- * has `PathPrefix /admin`); where a RegularExpression value matches the path only in another
+ * upstream matching routes in any ASCII letter case runs one of them as: where an Exact value
+ * (casePathsOf: a route's or an authorization rule's) equals the path, or a PathPrefix value
+ * begins it, in ASCII letter case only, the path with that part spelt as the value spells it
+ * (`/ADMIN/x` also reads as `/admin/x` where a route has `PathPrefix /admin`); where a
+ * RegularExpression value matches the path only in another
  * letter case, the path spelt so that it matches (spellingFor: `/INTERNAL/keys` also reads as
  * `/internal/keys` where a route has `/internal/[a-z]+`). `paths` itself where none differs;
  * TOO_MANY_PATHS (empty) past MAX_CASE_READINGS such paths; UNSPELT_PATHS (empty) when a pattern
  * matches a path in no spelling spellingFor finds.
  */
-export function withCaseReadings(index: RouteIndex, paths: readonly string[]): readonly string[] {
-  const known = casePathsOf(index);
+export function withCaseReadings(snapshot: Snapshot, paths: readonly string[]): readonly string[] {
+  const known = casePathsOf(snapshot);
   let every: string[] | undefined;
   for (const path of paths) {
     if (!known.upper && !UPPER.test(path)) continue;

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { RE2JS } from "re2js";
 import type { AuthzRequest } from "../../../controller/authz/request.ts";
-import { aliceKeyPolicy, gatewayWithRoute } from "../../support/manifests.ts";
+import { aliceKeyPolicy, gatewayWithRoute, policiesOnRules } from "../../support/manifests.ts";
 import { MAX_HEADER_LINES } from "../../../controller/snapshot/route-index.ts";
 import { decider } from "../../support/world.ts";
 import type { Ctx, Headers } from "../context.ts";
@@ -240,6 +240,36 @@ const PATH_CASE =
 
 const PATH_CASE_REGEX =
   "a path was read in another letter case only against Exact and PathPrefix values, so `/INTERNAL/keys` took the open `/` rule while Express and ASP.NET Core ran the handler that rule admin's `RegularExpression /internal/[a-z]+` protects; a path such a pattern matches only in another ASCII letter case is now also decided spelt so that it matches (in lower case, upper case, or with the pattern's literal start spelt as written), and refused (400) where no such spelling matches";
+
+/**
+ * One rule, `/`, whose policy's authorization denies paths under `/admin` (Deny, operation path
+ * PathPrefix /admin), `/Reports` exactly, and those `/internal/[a-z]+` matches, and allows the rest.
+ */
+const operationCaseWorld = decider(
+  policiesOnRules("api.example.com", {
+    all: {
+      path: "/",
+      features:
+        "authorization: {defaultAction: Allow, rules: [{name: admin, action: Deny, operation: {path: {value: /admin}}, cel: 'true'}, {name: reports, action: Deny, operation: {path: {type: Exact, value: /Reports}}, cel: 'true'}, {name: internal, action: Deny, operation: {path: {type: RegularExpression, value: '/internal/[a-z]+'}}, cel: 'true'}]}",
+    },
+  }),
+);
+/** Cases `operation-path-case-<id>`: GET `path` on api.example.com of operationCaseWorld. */
+const operationPathCase = (id: string, title: string, expect: Expected, path: string, fixed?: string) =>
+  c(
+    `operation-path-case-${id}`,
+    title,
+    expect,
+    async () =>
+      fromDecision(
+        await operationCaseWorld({ host: "api.example.com", path }),
+        managedHeadersOf(operationCaseWorld.result.snapshot.policies),
+      ),
+    fixed,
+  );
+const OPERATION_PATH_CASE =
+  "a path was read in another letter case only against route path values, so under one `/` rule `/ADMIN/users` passed the authorization rule denying `PathPrefix /admin` while Express and ASP.NET Core ran the /admin handler; authorization rules' operation paths are now read in another letter case as route paths are";
+const DENIED: Expected = { status: 403, code: "authz_denied" };
 
 /** Rule admin of /api takes DELETE (an API key); rule open every other method. */
 const deleteWorld = adminOrOpen("method: DELETE");
@@ -847,6 +877,28 @@ export const routingCases: readonly Case[] = [
     {},
     "see route.path-case-regex-upper",
   ),
+  operationPathCase(
+    "prefix-upper",
+    "`/ADMIN/users` under an authorization Deny rule on `PathPrefix /admin`",
+    DENIED,
+    "/ADMIN/users",
+    OPERATION_PATH_CASE,
+  ),
+  operationPathCase(
+    "exact-lower",
+    "`/reports` under an authorization Deny rule on `Exact /Reports`",
+    DENIED,
+    "/reports",
+    "see route.operation-path-case-prefix-upper",
+  ),
+  operationPathCase(
+    "regex-upper",
+    "`/INTERNAL/keys` under an authorization Deny rule on `RegularExpression /internal/[a-z]+`",
+    DENIED,
+    "/INTERNAL/keys",
+    "see route.operation-path-case-prefix-upper",
+  ),
+  operationPathCase("other", "`/Docs` under the same rules: no Deny rule's path in any case", OPEN, "/Docs"),
   pathCase("regex-other-segment", "`/INTERNAL/x1`: the pattern matches it in no letter case, the open rule", OPEN, "/INTERNAL/x1"),
   overridden(
     "header",
