@@ -2,10 +2,10 @@
 import pino from "pino";
 import { expect, it } from "vitest";
 import { createKeyStore } from "../../controller/keys/store.ts";
-import { Pipeline, rulesWithoutPolicy } from "../../controller/runtime/pipeline.ts";
+import { headersDecisionsRead, Pipeline, rulesWithoutPolicy } from "../../controller/runtime/pipeline.ts";
 import { createMetrics } from "../../controller/server/metrics.ts";
 import type { Snapshot } from "../../controller/snapshot/types.ts";
-import { aliceKeyPolicy, GATEWAY, gatewayWithRoute } from "../support/manifests.ts";
+import { aliceKeyPolicy, GATEWAY, gatewayWithRoute, policiesOnRules } from "../support/manifests.ts";
 import { decider, resourcesOf } from "../support/world.ts";
 
 it("calls each swap listener with every new snapshot, and a late listener at once with the served one", async () => {
@@ -44,4 +44,23 @@ spec:
   rules: [{filters: [{type: CORS, cors: {allowOrigins: ["https://app.example.com"]}}]}]
 `;
   expect(rulesWithoutPolicy(decider(world).result.snapshot)).toBe(1);
+});
+
+it("names the headers route matches and authorization rules read, which a proxy sending only some headers to its check must send", () => {
+  const world = policiesOnRules("api.example.com", {
+    gold: { path: "{path: {value: /api}, headers: [{name: X-Tier, value: gold}], method: GET}" },
+    api: {
+      path: "/api",
+      features:
+        "authorization: {defaultAction: Allow, rules: [{action: Deny, principal: {headers: [{name: x-role, values: [admin]}]}}, {action: Deny, cel: \"request.headers['x-team'] == 'red' && request.host == 'h'\"}]}",
+    },
+  });
+  expect(headersDecisionsRead(decider(world).result.snapshot)).toEqual({ headersRead: ["x-role", "x-team", "x-tier"] });
+  const anyHeader = policiesOnRules("api.example.com", {
+    api: {
+      path: "/api",
+      features: "authorization: {defaultAction: Allow, rules: [{action: Deny, cel: \"cel.bind(h, request.headers, h['x-a'] == 'b')\"}]}",
+    },
+  });
+  expect(headersDecisionsRead(decider(anyHeader).result.snapshot)).toEqual({ headersRead: [], anyHeaderRead: true });
 });
