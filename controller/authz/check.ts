@@ -38,12 +38,14 @@ import { foldedManagedHeader } from "./folded-headers.ts";
 import { tooManyHeaderLines } from "./header-values.ts";
 import { CONTROL_IN_PATH, pathReadings } from "./path.ts";
 import {
+  mayDropSuffix,
   mayReadInOtherCase,
   TOO_MANY_CASE_READINGS,
   TOO_MANY_PATHS,
   UNSPELT_CASE_READING,
   UNSPELT_PATHS,
   withCaseReadings,
+  withSuffixReadings,
 } from "./path-case-readings.ts";
 import { methodOverrides, methodReadings, TOO_MANY_OVERRIDES } from "./method-readings.ts";
 import { normalizeRequest, type AuthzRequest, type NormalizedRequest, type ProxyRoute } from "./request.ts";
@@ -91,7 +93,9 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   const methods = methodReadings(request.method, overrides);
   // A plain path is its own only reading (no array built for it on the usual request).
   const paths =
-    plain && !mayReadInOtherCase(snapshot, rawPath) ? undefined : withCaseReadings(snapshot, plain ? [rawPath] : pathReadings(rawPath));
+    plain && !mayReadInOtherCase(snapshot, rawPath) && !mayDropSuffix(rawPath)
+      ? undefined
+      : withCaseReadings(snapshot, withSuffixReadings(snapshot, plain ? [rawPath] : pathReadings(rawPath)));
   if (paths === TOO_MANY_PATHS) return deny(400, "request_invalid", TOO_MANY_CASE_READINGS, {});
   if (paths === UNSPELT_PATHS)
     return {

@@ -4,7 +4,8 @@
  * endpoint routing take `/ADMIN/x` for their `/admin` route, where Envoy's route match, which
  * Envoy Gateway leaves case-sensitive, takes `/ADMIN/x` by an open `PathPrefix /` rule, and an
  * authorization rule's operation path (Envoy's rbac path matcher, case-sensitive too) on
- * `/admin` does not take it.
+ * `/admin` does not take it; and the paths such routers run a path as without a suffix (a format
+ * extension, a trailing slash), which Envoy's match does not drop.
  */
 import { RE2JS } from "re2js";
 import { authorization } from "../features/authorization/index.ts";
@@ -109,6 +110,55 @@ function spellingFor(pattern: CasePattern, path: string, lower: string): string 
     candidates.push(start + rest, start + asciiLowerCase(rest), start + asciiUpperCase(rest));
   }
   return candidates.find((spelt) => pattern.regex.testExact(spelt));
+}
+
+/**
+ * Whether `path` may read, to an upstream's router, as a path without the extension of its last
+ * segment or without its trailing slash: that segment holds a "." after its first character, or
+ * the path ends in "/" (and is not "/"). The usual request then builds no list.
+ */
+export function mayDropSuffix(path: string): boolean {
+  return (path.length > 1 && path.endsWith("/")) || path.indexOf(".", path.lastIndexOf("/") + 2) !== -1;
+}
+
+/**
+ * `paths` (a request's path readings) and after them, once each, the paths an upstream's router
+ * runs one of them as by dropping a suffix, where a route's or an authorization rule's path value
+ * (casePathsOf) takes that path in any ASCII letter case (withCaseReadings then spells it as the
+ * value does): Rails routes `/admin.json` as `/admin` (its `(.:format)`), Spring's suffix pattern
+ * match `/admin.v2.json` too (everything from the segment's first "."), Express (non-strict
+ * routing, its default) and ASP.NET Core route `/admin/` as `/admin`; the path without its
+ * trailing slash, without its last segment's extension, or without both. `paths` itself where none
+ * is taken so.
+ */
+export function withSuffixReadings(snapshot: Snapshot, paths: readonly string[]): readonly string[] {
+  let every: string[] | undefined;
+  for (const path of paths) {
+    if (!mayDropSuffix(path)) continue;
+    const withoutSlash = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : undefined;
+    const base = withoutSlash ?? path;
+    const last = base.lastIndexOf("/") + 1;
+    const dot = base.indexOf(".", last + 1);
+    const withoutFormat = dot === -1 ? undefined : base.slice(0, dot);
+    for (const read of [withoutSlash, withoutFormat]) {
+      if (read === undefined || read === "" || paths.includes(read) || every?.includes(read) === true) continue;
+      if (takenOnlyWithout(casePathsOf(snapshot), read, path)) (every ??= []).push(read);
+    }
+  }
+  return every === undefined ? paths : [...paths, ...every];
+}
+
+/**
+ * Whether a value of `known` matches `read` and not `path` in any ASCII letter case (a pattern: in
+ * any case RE2 folds): only then may the path without its suffix be decided on another rule.
+ */
+function takenOnlyWithout(known: CasePaths, read: string, path: string): boolean {
+  const lowerRead = asciiLowerCase(read);
+  const lowerPath = asciiLowerCase(path);
+  const takes = (match: PathMatch, value: string, lower: string) =>
+    match.type === "Exact" ? lower === value : lower === value || lower.startsWith(`${value}/`);
+  for (const { match, lower: value } of known.values) if (takes(match, value, lowerRead) && !takes(match, value, lowerPath)) return true;
+  return known.patterns.some((pattern) => pattern.anyCase.testExact(read) && !pattern.anyCase.testExact(path));
 }
 
 const asciiLowerCase = (text: string): string => text.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());

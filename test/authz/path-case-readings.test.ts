@@ -2,23 +2,27 @@
 import { describe, expect, it } from "vitest";
 import {
   MAX_CASE_READINGS,
+  mayDropSuffix,
   mayReadInOtherCase,
   TOO_MANY_PATHS,
   UNSPELT_PATHS,
   withCaseReadings,
+  withSuffixReadings,
 } from "../../controller/authz/path-case-readings.ts";
 import { gatewayWithRoute, policiesOnRules } from "../support/manifests.ts";
 import { decider } from "../support/world.ts";
 
 const snapshotOf = (rules: Record<string, string>) => decider(gatewayWithRoute("h", rules)).result.snapshot;
 
+const snapshot = snapshotOf({
+  admin: "/admin",
+  reports: "{path: {type: Exact, value: /Reports}}",
+  re: "{path: {type: RegularExpression, value: /re/.*}}",
+  word: "{path: {type: RegularExpression, value: '/w/[a-z]+'}}",
+  open: "/",
+});
+
 describe("withCaseReadings", () => {
-  const snapshot = snapshotOf({
-    admin: "/admin",
-    reports: "{path: {type: Exact, value: /Reports}}",
-    re: "{path: {type: RegularExpression, value: /re/.*}}",
-    open: "/",
-  });
   it("adds the path spelt as a route's Exact or PathPrefix value spells the part it matches in another ASCII letter case", () => {
     expect(withCaseReadings(snapshot, ["/ADMIN/Users"])).toEqual(["/ADMIN/Users", "/admin/Users"]);
     expect(withCaseReadings(snapshot, ["/reports"])).toEqual(["/reports", "/Reports"]);
@@ -70,5 +74,29 @@ describe("withCaseReadings", () => {
     const many = Object.fromEntries(Array.from({ length: MAX_CASE_READINGS + 1 }, (_, i) => [`r${i}`, `/a${"/a".repeat(i)}`]));
     expect(withCaseReadings(snapshotOf(many), [`/A${"/A".repeat(MAX_CASE_READINGS)}`])).toBe(TOO_MANY_PATHS);
     expect(withCaseReadings(snapshotOf(many), [`/A${"/A".repeat(MAX_CASE_READINGS - 1)}`])).toHaveLength(MAX_CASE_READINGS + 1);
+  });
+});
+
+describe("withSuffixReadings", () => {
+  it("adds the path without its trailing slash, its last segment's extension, or both, where a value takes it in any letter case", () => {
+    expect(withSuffixReadings(snapshot, ["/admin.json"])).toEqual(["/admin.json", "/admin"]);
+    expect(withSuffixReadings(snapshot, ["/admin.v2.json"])).toEqual(["/admin.v2.json", "/admin"]);
+    expect(withSuffixReadings(snapshot, ["/reports/"])).toEqual(["/reports/", "/reports"]);
+    expect(withSuffixReadings(snapshot, ["/w/x.html/"])).toEqual(["/w/x.html/", "/w/x"]);
+    expect(withSuffixReadings(snapshot, ["/ADMIN.json"])).toEqual(["/ADMIN.json", "/ADMIN"]);
+  });
+  it("answers the paths themselves where no value takes a path without its suffix that it does not take with it", () => {
+    for (const path of ["/administration.json", "/docs/", "/w/x1.json", "/admin.d/x", "/.json", "/admin/x.json", "/admin/"]) {
+      const paths = [path];
+      expect(withSuffixReadings(snapshot, paths)).toBe(paths);
+    }
+  });
+  it("looks only at paths ending in a slash or whose last segment has a dot after its first character", () => {
+    expect(mayDropSuffix("/admin.json")).toBe(true);
+    expect(mayDropSuffix("/admin/")).toBe(true);
+    expect(mayDropSuffix("/")).toBe(false);
+    expect(mayDropSuffix("/a.b/c")).toBe(false);
+    expect(mayDropSuffix("/.well-known")).toBe(false);
+    expect(mayDropSuffix("/api/v1/users")).toBe(false);
   });
 });

@@ -226,15 +226,24 @@ ${gatewayWithRoute("api.example.com", {
 })}---
 ${aliceKeyPolicy("admin", "admin")}`);
 /** Cases `path-case-<id>`: GET `path` on api.example.com of caseWorld, with these headers. */
-const pathCase = (id: string, title: string, expect: Expected, path: string, headers: AuthzRequest["headers"] = {}, fixed?: string) =>
+/** Cases `path-<id>`: GET `path` on api.example.com of caseWorld, with these headers. */
+const onCaseWorld = (id: string, title: string, expect: Expected, path: string, headers: AuthzRequest["headers"] = {}, fixed?: string) =>
   c(
-    `path-case-${id}`,
+    `path-${id}`,
     title,
     expect,
     async () =>
       fromDecision(await caseWorld({ host: "api.example.com", path, headers }), managedHeadersOf(caseWorld.result.snapshot.policies)),
     fixed,
   );
+/** Cases `path-case-<id>`: GET `path` on api.example.com of caseWorld, with these headers. */
+const pathCase = (id: string, title: string, expect: Expected, path: string, headers: AuthzRequest["headers"] = {}, fixed?: string) =>
+  onCaseWorld(`case-${id}`, title, expect, path, headers, fixed);
+/** Cases `path-suffix-<id>`: GET `path` on api.example.com of caseWorld, with these headers. */
+const pathSuffix = (id: string, title: string, expect: Expected, path: string, headers: AuthzRequest["headers"] = {}, fixed?: string) =>
+  onCaseWorld(`suffix-${id}`, title, expect, path, headers, fixed);
+const PATH_SUFFIX =
+  "a path was read only as Envoy matches it, so `/admin.json` took the open `/` rule (a PathPrefix matches whole segments) while Rails (its `(.:format)` suffix) and Spring's suffix pattern match ran the /admin handler, and `/Reports/` took it while Express and ASP.NET Core, which ignore a trailing slash, ran the `Exact /Reports` handler; a path whose last segment has an extension, or that ends in `/`, is now also decided without them where a route's or an authorization rule's path takes it so";
 const PATH_CASE =
   "paths were read case-sensitively only, as Envoy reads them, while Express (its router's default) and ASP.NET Core match routes in any letter case: `/ADMIN/users` took the open `/` rule and the upstream ran its /admin handler; a path that a route's Exact or PathPrefix value matches in another ASCII letter case is now also decided spelt as the route spells it, and all readings must allow";
 
@@ -727,12 +736,12 @@ export const routingCases: readonly Case[] = [
   ),
   host("exact", "Exact `/admin` on www.example.com", PROTECTED, "www.example.com", "/admin"),
   host("exact-double-slash", "`//admin` on www.example.com", PROTECTED, "www.example.com", "//admin"),
-  host(
+  c(
     "exact-trailing-slash",
-    "`/admin/` on www.example.com: Exact does not match it, the open `/` rule does (as in Envoy; protect a subtree with PathPrefix)",
-    OPEN,
-    "www.example.com",
-    "/admin/",
+    "`/admin/` on www.example.com: Envoy's Exact `/admin` does not match it (the open `/` rule does), Express and ASP.NET Core run the /admin handler for it",
+    PROTECTED,
+    (ctx) => ctx.check({ host: "www.example.com", path: "/admin/" }),
+    "see route.path-suffix-format",
   ),
   c(
     "regex-over-prefix",
@@ -877,6 +886,62 @@ export const routingCases: readonly Case[] = [
     {},
     "see route.path-case-regex-upper",
   ),
+  pathSuffix(
+    "format",
+    "`/admin.json`, no key: Rails runs the `PathPrefix /admin` rule's handler with format json",
+    PROTECTED,
+    "/admin.json",
+    {},
+    PATH_SUFFIX,
+  ),
+  pathSuffix(
+    "two-extensions",
+    "`/admin.v2.json`, no key: Spring's suffix pattern match takes it for `/admin`",
+    PROTECTED,
+    "/admin.v2.json",
+    {},
+    "see route.path-suffix-format",
+  ),
+  pathSuffix(
+    "trailing-slash-exact",
+    "`/Reports/`, no key: Express and ASP.NET Core run the `Exact /Reports` handler",
+    PROTECTED,
+    "/Reports/",
+    {},
+    "see route.path-suffix-format",
+  ),
+  pathSuffix(
+    "format-exact-other-case",
+    "`/reports.xml`, no key: the readings compose: without its format (Rails) and in another case (Express), the `Exact /Reports` rule",
+    PROTECTED,
+    "/reports.xml",
+    {},
+    "see route.path-suffix-format",
+  ),
+  pathSuffix(
+    "trailing-slash-regex",
+    "`/internal/keys/`, no key: the `RegularExpression /internal/[a-z]+` handler",
+    PROTECTED,
+    "/internal/keys/",
+    {},
+    "see route.path-suffix-format",
+  ),
+  pathSuffix(
+    "format-upper",
+    "`/ADMIN.json`, no key: without its format and in another case, `/admin`",
+    PROTECTED,
+    "/ADMIN.json",
+    {},
+    "see route.path-suffix-format",
+  ),
+  pathSuffix("format-with-key", "`/admin.json` with a valid key: every reading allows", OPEN, "/admin.json", { "x-api-key": "alice-key" }),
+  pathSuffix(
+    "format-other-path",
+    "`/administration.json`: no route's path without its extension, the open rule",
+    OPEN,
+    "/administration.json",
+  ),
+  pathSuffix("format-in-earlier-segment", "`/admin.d/x`: a dot before the last segment is no format, the open rule", OPEN, "/admin.d/x"),
   operationPathCase(
     "prefix-upper",
     "`/ADMIN/users` under an authorization Deny rule on `PathPrefix /admin`",
