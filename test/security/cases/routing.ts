@@ -934,6 +934,14 @@ export const routingCases: readonly Case[] = [
     {},
     "see route.path-suffix-format",
   ),
+  pathSuffix(
+    "format-encoded-dot",
+    "`/admin%2Ejson`, no key: Envoy's normalisation decodes `%2E`, then the format is dropped",
+    PROTECTED,
+    "/admin%2Ejson",
+    {},
+    "see route.path-suffix-format",
+  ),
   pathSuffix("format-with-key", "`/admin.json` with a valid key: every reading allows", OPEN, "/admin.json", { "x-api-key": "alice-key" }),
   pathSuffix(
     "format-other-path",
