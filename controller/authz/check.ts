@@ -209,7 +209,9 @@ function decideOnRoute(
   ctx: CheckContext,
 ): MaybePromise<Decision> {
   let entries = found;
-  const proxyRoute = reading === ENVOY_READING ? req.source.proxyRoute : undefined;
+  // The route the proxy names is the one it took for its own reading; an upstream's reading of the
+  // path or method (withReading) is decided on the rules it matches, whichever they are.
+  const proxyRoute = reading === ENVOY_READING && req.asRouted ? req.source.proxyRoute : undefined;
   if (proxyRoute !== undefined) {
     // The route the proxy took settles which of the tables (listener, SNI) it routed by.
     const taken = takenBy(proxyRoute, entries);

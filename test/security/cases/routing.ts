@@ -225,6 +225,29 @@ ${gatewayWithRoute("api.example.com", {
   open: "/",
 })}---
 ${aliceKeyPolicy("admin", "admin")}`);
+/**
+ * Cases `path-reading-took-<id>`: GET `path` on api.example.com of caseWorld with these headers,
+ * Envoy Gateway's route metadata (gRPC) naming rule open of HTTPRoute apps/api, which Envoy took.
+ */
+const tookOpen = (id: string, title: string, expect: Expected, path: string, headers: AuthzRequest["headers"] = {}, fixed?: string) =>
+  c(
+    `path-reading-took-${id}`,
+    title,
+    expect,
+    async () =>
+      fromDecision(
+        await caseWorld({
+          host: "api.example.com",
+          path,
+          headers,
+          proxyRoute: { kind: "HTTPRoute", namespace: "apps", name: "api", sectionName: "open" },
+        }),
+        managedHeadersOf(caseWorld.result.snapshot.policies),
+      ),
+    fixed,
+  );
+const TOOK_READING =
+  "the route Envoy took (its route metadata) was compared with the rule every reading of the path matched, the upstream's readings too, so a request a reading decides on another rule was refused (403 route_mismatch) even with that rule's credential; the route metadata now settles the request as Envoy routed it only, and every other reading is decided on the rule it matches";
 /** Cases `path-case-<id>`: GET `path` on api.example.com of caseWorld, with these headers. */
 /** Cases `path-<id>`: GET `path` on api.example.com of caseWorld, with these headers. */
 const onCaseWorld = (id: string, title: string, expect: Expected, path: string, headers: AuthzRequest["headers"] = {}, fixed?: string) =>
@@ -950,6 +973,36 @@ export const routingCases: readonly Case[] = [
     "/administration.json",
   ),
   pathSuffix("format-in-earlier-segment", "`/admin.d/x`: a dot before the last segment is no format, the open rule", OPEN, "/admin.d/x"),
+  tookOpen(
+    "case-with-key",
+    "`/ADMIN/users` with a valid key, Envoy having taken rule open: the `/admin/users` reading is decided on rule admin, which the key passes",
+    OPEN,
+    "/ADMIN/users",
+    { "x-api-key": "alice-key" },
+    TOOK_READING,
+  ),
+  tookOpen(
+    "case-no-key",
+    "`/ADMIN/users` without a key, Envoy having taken rule open: rule admin refuses the `/admin/users` reading",
+    PROTECTED,
+    "/ADMIN/users",
+  ),
+  tookOpen(
+    "suffix-with-key",
+    "`/admin.json` with a valid key, Envoy having taken rule open: the `/admin` reading passes rule admin",
+    OPEN,
+    "/admin.json",
+    { "x-api-key": "alice-key" },
+    "see route.path-reading-took-case-with-key",
+  ),
+  tookOpen("suffix-no-key", "`/admin.json` without a key, Envoy having taken rule open", PROTECTED, "/admin.json"),
+  tookOpen(
+    "envoy-reading-other-rule",
+    "`/admin/x` with a valid key, the metadata naming rule open, which Envoy's own reading of the path does not match",
+    { status: 403, code: "route_mismatch" },
+    "/admin/x",
+    { "x-api-key": "alice-key" },
+  ),
   operationPathCase(
     "prefix-upper",
     "`/ADMIN/users` under an authorization Deny rule on `PathPrefix /admin`",
