@@ -37,7 +37,16 @@ import { deny, type Decision } from "./decision.ts";
 import { foldedManagedHeader } from "./folded-headers.ts";
 import { tooManyHeaderLines } from "./header-values.ts";
 import { CONTROL_IN_PATH, pathReadings } from "./path.ts";
-import { mayReadInOtherCase, TOO_MANY_CASE_READINGS, TOO_MANY_PATHS, withCaseReadings } from "./path-case-readings.ts";
+import {
+  mayDropSuffix,
+  mayReadInOtherCase,
+  TOO_MANY_CASE_READINGS,
+  TOO_MANY_PATHS,
+  UNSPELT_CASE_READING,
+  UNSPELT_PATHS,
+  withCaseReadings,
+  withSuffixReadings,
+} from "./path-case-readings.ts";
 import { methodOverrides, methodReadings, TOO_MANY_OVERRIDES } from "./method-readings.ts";
 import { normalizeRequest, type AuthzRequest, type NormalizedRequest, type ProxyRoute } from "./request.ts";
 import type { MaybePromise } from "./maybe-async.ts";
@@ -84,10 +93,15 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   const methods = methodReadings(request.method, overrides);
   // A plain path is its own only reading (no array built for it on the usual request).
   const paths =
-    plain && !mayReadInOtherCase(snapshot.routes, rawPath)
+    plain && !mayReadInOtherCase(snapshot, rawPath) && !mayDropSuffix(rawPath)
       ? undefined
-      : withCaseReadings(snapshot.routes, plain ? [rawPath] : pathReadings(rawPath));
+      : withCaseReadings(snapshot, withSuffixReadings(snapshot, plain ? [rawPath] : pathReadings(rawPath)));
   if (paths === TOO_MANY_PATHS) return deny(400, "request_invalid", TOO_MANY_CASE_READINGS, {});
+  if (paths === UNSPELT_PATHS)
+    return {
+      ...deny(400, "request_invalid", UNSPELT_CASE_READING, {}),
+      detail: "a route's RegularExpression path matches it only in another letter case, in no spelling that was tried",
+    };
   if (methods.length === 1 && (paths === undefined || paths.length === 1)) return checkReading(snapshot, req, ctx);
   return checkEveryReading(snapshot, req, ctx, methods, paths ?? [rawPath]);
 }
@@ -195,7 +209,9 @@ function decideOnRoute(
   ctx: CheckContext,
 ): MaybePromise<Decision> {
   let entries = found;
-  const proxyRoute = reading === ENVOY_READING ? req.source.proxyRoute : undefined;
+  // The route the proxy names is the one it took for its own reading; an upstream's reading of the
+  // path or method (withReading) is decided on the rules it matches, whichever they are.
+  const proxyRoute = reading === ENVOY_READING && req.asRouted ? req.source.proxyRoute : undefined;
   if (proxyRoute !== undefined) {
     // The route the proxy took settles which of the tables (listener, SNI) it routed by.
     const taken = takenBy(proxyRoute, entries);

@@ -2,9 +2,16 @@
  * The paths an upstream that matches its routes in any ASCII letter case runs a request's path as
  * (DESIGN §0): Express's router (its `case sensitive routing` is off by default) and ASP.NET Core's
  * endpoint routing take `/ADMIN/x` for their `/admin` route, where Envoy's route match, which
- * Envoy Gateway leaves case-sensitive, takes `/ADMIN/x` by an open `PathPrefix /` rule.
+ * Envoy Gateway leaves case-sensitive, takes `/ADMIN/x` by an open `PathPrefix /` rule, and an
+ * authorization rule's operation path (Envoy's rbac path matcher, case-sensitive too) on
+ * `/admin` does not take it; and the paths such routers run a path as without a suffix (a format
+ * extension, a trailing slash), which Envoy's match does not drop.
  */
-import type { PathMatch, RouteIndex } from "../snapshot/types.ts";
+import { RE2JS } from "re2js";
+import { authorization } from "../features/authorization/index.ts";
+import { compiledOf } from "../features/feature.ts";
+import type { Re2 } from "../lib/regex.ts";
+import type { PathMatch, Snapshot } from "../snapshot/types.ts";
 
 /** The most paths caseReadings adds to a request's: each is a reading of the request, decided in full. */
 export const MAX_CASE_READINGS = 16;
@@ -14,53 +21,164 @@ export const TOO_MANY_PATHS: readonly string[] = Object.freeze([]);
 
 /**
  * Whether `path` (a plain path: its own only reading) may read as another route path in another
- * letter case: it has an ASCII upper-case letter, or a route path of `index` has one. The usual
- * request then builds no list.
+ * letter case: it has an ASCII upper-case letter, or a path of `snapshot` (casePathsOf) has one.
+ * The usual request then builds no list.
  */
-export const mayReadInOtherCase = (index: RouteIndex, path: string): boolean => casePathsOf(index).upper || UPPER.test(path);
+export const mayReadInOtherCase = (snapshot: Snapshot, path: string): boolean => casePathsOf(snapshot).upper || UPPER.test(path);
 
 /** Why a request with more than MAX_CASE_READINGS such paths is refused. */
 export const TOO_MANY_CASE_READINGS = `the path reads as more than ${MAX_CASE_READINGS} route paths in another letter case`;
 
-/** The Exact and PathPrefix values of an index's routes, each with its ASCII lower-case form. */
+/** What withCaseReadings answers when a route's pattern matches a path only in a letter case it cannot spell. */
+export const UNSPELT_PATHS: readonly string[] = Object.freeze([]);
+
+/** Why such a request is refused (the client is not told which route). */
+export const UNSPELT_CASE_READING = "the path's letter case is ambiguous: send it spelt as the application spells it";
+
+/** A RegularExpression path value, compiled as Envoy matches it and in any letter case. */
+interface CasePattern {
+  readonly value: string;
+  readonly regex: Re2;
+  readonly anyCase: Re2;
+  /** The literal text every match starts with (RE2's prefix; "" when none), and its ASCII lower case. */
+  readonly start: string;
+  readonly lowerStart: string;
+}
+
+/**
+ * The Exact and PathPrefix values of a snapshot's route matches and authorization rules' operation
+ * paths, each with its ASCII lower-case form, and their RegularExpression values.
+ */
 interface CasePaths {
   readonly values: readonly { readonly match: PathMatch; readonly lower: string }[];
-  /** Whether a value has an ASCII upper-case letter (a request path in lower case may then read as it). */
+  readonly patterns: readonly CasePattern[];
+  /**
+   * Whether a value or pattern has an ASCII upper-case letter (a request path in lower case may
+   * then read as it); a pattern's escapes (`\S`, `\pL`) count, which only costs the shortcut.
+   */
   readonly upper: boolean;
 }
 
-const pathsByIndex = new WeakMap<RouteIndex, CasePaths>();
+const pathsBySnapshot = new WeakMap<Snapshot, CasePaths>();
 
-function casePathsOf(index: RouteIndex): CasePaths {
-  let found = pathsByIndex.get(index);
+function casePathsOf(snapshot: Snapshot): CasePaths {
+  let found = pathsBySnapshot.get(snapshot);
   if (found === undefined) {
     const matches = new Map<string, PathMatch>();
-    for (const tables of Object.values(index.byGateway))
+    const patterns = new Map<string, CasePattern>();
+    const add = (path: PathMatch) => {
+      if (path.type !== "RegularExpression") matches.set(`${path.type} ${path.value}`, path);
+      else if (!patterns.has(path.value)) patterns.set(path.value, casePattern(path.value, path.regex));
+    };
+    for (const tables of Object.values(snapshot.routes.byGateway))
       for (const { vhosts } of tables)
         for (const entries of [...Object.values(vhosts.exact), ...Object.values(vhosts.wildcard), vhosts.any])
-          for (const { match } of entries)
-            if (match.path.type !== "RegularExpression") matches.set(`${match.path.type} ${match.path.value}`, match.path);
+          for (const { match } of entries) add(match.path);
+    for (const policy of Object.values(snapshot.policies))
+      for (const rule of compiledOf(policy.features, authorization)?.rules ?? []) if (rule.path !== undefined) add(rule.path);
     const values = [...matches.values()].map((match) => ({ match, lower: asciiLowerCase(match.value) }));
-    found = { values, upper: values.some((v) => v.lower !== v.match.value) };
-    pathsByIndex.set(index, found);
+    found = {
+      values,
+      patterns: [...patterns.values()],
+      upper: values.some((v) => v.lower !== v.match.value) || [...patterns.keys()].some((value) => UPPER.test(value)),
+    };
+    pathsBySnapshot.set(snapshot, found);
   }
   return found;
 }
 
+/**
+ * `value` compiled once more with RE2's case-insensitive flag. RE2 folds by Unicode simple case
+ * folding, a little wider than ASCII (`K` U+212A is `k`, `ſ` U+017F is `s`): such a path then
+ * matches in no spelling withCaseReadings tries and is refused, never decided on another rule.
+ */
+function casePattern(value: string, regex: Re2): CasePattern {
+  const start: string = regex.re2().prefix ?? "";
+  return { value, regex, anyCase: RE2JS.compile(value, RE2JS.CASE_INSENSITIVE), start, lowerStart: asciiLowerCase(start) };
+}
+
+/**
+ * A spelling of `path` in other ASCII letter cases that `pattern` matches as Envoy does, or
+ * undefined: the path in lower case, in upper case, or with the pattern's literal start spelt as
+ * written and the rest as sent, in lower or in upper case.
+ */
+function spellingFor(pattern: CasePattern, path: string, lower: string): string | undefined {
+  const candidates = [lower, asciiUpperCase(path)];
+  const { start } = pattern;
+  if (start !== "" && lower.startsWith(pattern.lowerStart)) {
+    const rest = path.slice(start.length);
+    candidates.push(start + rest, start + asciiLowerCase(rest), start + asciiUpperCase(rest));
+  }
+  return candidates.find((spelt) => pattern.regex.testExact(spelt));
+}
+
+/**
+ * Whether `path` may read, to an upstream's router, as a path without the extension of its last
+ * segment or without its trailing slash: that segment holds a "." after its first character, or
+ * the path ends in "/" (and is not "/"). The usual request then builds no list.
+ */
+export function mayDropSuffix(path: string): boolean {
+  return (path.length > 1 && path.endsWith("/")) || path.indexOf(".", path.lastIndexOf("/") + 2) !== -1;
+}
+
+/**
+ * `paths` (a request's path readings) and after them, once each, the paths an upstream's router
+ * runs one of them as by dropping a suffix, where a route's or an authorization rule's path value
+ * (casePathsOf) takes that path in any ASCII letter case (withCaseReadings then spells it as the
+ * value does): Rails routes `/admin.json` as `/admin` (its `(.:format)`), Spring's suffix pattern
+ * match `/admin.v2.json` too (everything from the segment's first "."), Express (non-strict
+ * routing, its default) and ASP.NET Core route `/admin/` as `/admin`; the path without its
+ * trailing slash, without its last segment's extension, or without both. `paths` itself where none
+ * is taken so.
+ */
+export function withSuffixReadings(snapshot: Snapshot, paths: readonly string[]): readonly string[] {
+  let every: string[] | undefined;
+  for (const path of paths) {
+    if (!mayDropSuffix(path)) continue;
+    const withoutSlash = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : undefined;
+    const base = withoutSlash ?? path;
+    const last = base.lastIndexOf("/") + 1;
+    const dot = base.indexOf(".", last + 1);
+    const withoutFormat = dot === -1 ? undefined : base.slice(0, dot);
+    for (const read of [withoutSlash, withoutFormat]) {
+      if (read === undefined || read === "" || paths.includes(read) || every?.includes(read) === true) continue;
+      if (takenOnlyWithout(casePathsOf(snapshot), read, path)) (every ??= []).push(read);
+    }
+  }
+  return every === undefined ? paths : [...paths, ...every];
+}
+
+/**
+ * Whether a value of `known` matches `read` and not `path` in any ASCII letter case (a pattern: in
+ * any case RE2 folds): only then may the path without its suffix be decided on another rule.
+ */
+function takenOnlyWithout(known: CasePaths, read: string, path: string): boolean {
+  const lowerRead = asciiLowerCase(read);
+  const lowerPath = asciiLowerCase(path);
+  const takes = (match: PathMatch, value: string, lower: string) =>
+    match.type === "Exact" ? lower === value : lower === value || lower.startsWith(`${value}/`);
+  for (const { match, lower: value } of known.values) if (takes(match, value, lowerRead) && !takes(match, value, lowerPath)) return true;
+  return known.patterns.some((pattern) => pattern.anyCase.testExact(read) && !pattern.anyCase.testExact(path));
+}
+
 const asciiLowerCase = (text: string): string => text.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
+const asciiUpperCase = (text: string): string => text.replace(/[a-z]+/g, (lower) => lower.toUpperCase());
 const UPPER = /[A-Z]/;
 
 /**
  * `paths` (a request's path readings, pathReadings) and after them, once each, every path an
- * upstream matching routes in any ASCII letter case runs one of them as: where a route's Exact
- * value equals the path, or its PathPrefix value begins it, in ASCII letter case only, the path
- * with that part spelt as the route spells it (`/ADMIN/x` also reads as `/admin/x` where a route
- * has `PathPrefix /admin`). `paths` itself where none differs; TOO_MANY_PATHS (empty) past
- * MAX_CASE_READINGS such paths. RegularExpression values are not read so (an upstream's own
- * patterns differ).
+ * upstream matching routes in any ASCII letter case runs one of them as: where an Exact value
+ * (casePathsOf: a route's or an authorization rule's) equals the path, or a PathPrefix value
+ * begins it, in ASCII letter case only, the path with that part spelt as the value spells it
+ * (`/ADMIN/x` also reads as `/admin/x` where a route has `PathPrefix /admin`); where a
+ * RegularExpression value matches the path only in another
+ * letter case, the path spelt so that it matches (spellingFor: `/INTERNAL/keys` also reads as
+ * `/internal/keys` where a route has `/internal/[a-z]+`). `paths` itself where none differs;
+ * TOO_MANY_PATHS (empty) past MAX_CASE_READINGS such paths; UNSPELT_PATHS (empty) when a pattern
+ * matches a path in no spelling spellingFor finds.
  */
-export function withCaseReadings(index: RouteIndex, paths: readonly string[]): readonly string[] {
-  const known = casePathsOf(index);
+export function withCaseReadings(snapshot: Snapshot, paths: readonly string[]): readonly string[] {
+  const known = casePathsOf(snapshot);
   let every: string[] | undefined;
   for (const path of paths) {
     if (!known.upper && !UPPER.test(path)) continue;
@@ -75,6 +193,14 @@ export function withCaseReadings(index: RouteIndex, paths: readonly string[]): r
             ? match.value + path.slice(match.value.length)
             : undefined;
       if (read === undefined || paths.includes(read) || every?.includes(read) === true) continue;
+      (every ??= []).push(read);
+      if (every.length > MAX_CASE_READINGS) return TOO_MANY_PATHS;
+    }
+    for (const pattern of known.patterns) {
+      if (!pattern.anyCase.testExact(path) || pattern.regex.testExact(path)) continue;
+      const read = spellingFor(pattern, path, lower);
+      if (read === undefined) return UNSPELT_PATHS;
+      if (paths.includes(read) || every?.includes(read) === true) continue;
       (every ??= []).push(read);
       if (every.length > MAX_CASE_READINGS) return TOO_MANY_PATHS;
     }

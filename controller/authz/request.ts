@@ -87,6 +87,11 @@ export interface NormalizedRequest extends RouteRequest {
    * runs (an ext_authz service that sets X-Forwarded-For does not change who the client is).
    */
   readonly arrived: AuthzRequest;
+  /**
+   * Whether this is the path and method as the proxy routed the request (Envoy's reading), not one
+   * withReading made (an upstream's reading): only this one is the route the proxy names.
+   */
+  readonly asRouted: boolean;
   /** Path and query as text (`source.path`, read as UTF-8 when it holds bytes). */
   readonly target: string;
   /** Whether `pathBytes` is a plain path (isPlainPath): already normal, and its own only reading. */
@@ -152,6 +157,7 @@ const NONE: readonly string[] = Object.freeze([]);
 class Normalized implements NormalizedRequest {
   readonly source: AuthzRequest;
   readonly arrived: AuthzRequest;
+  readonly asRouted: boolean;
   readonly target: string;
   readonly pathBytes: string;
   readonly plainPath: boolean;
@@ -175,9 +181,10 @@ class Normalized implements NormalizedRequest {
   /** Whether `params` reads the query every way an upstream may (else as Envoy's filters only). */
   readonly #everyReading: boolean;
 
-  constructor(source: AuthzRequest, path?: string, method?: string, everyReading = true, arrived = source) {
+  constructor(source: AuthzRequest, path?: string, method?: string, everyReading = true, arrived = source, asRouted = true) {
     this.source = source;
     this.arrived = arrived;
+    this.asRouted = asRouted;
     this.#everyReading = everyReading;
     this.pathBytes = pathBytesOf(source.path, source.byteStrings);
     this.plainPath = isPlainPath(this.pathBytes);
@@ -198,7 +205,7 @@ class Normalized implements NormalizedRequest {
   }
 
   withReading(path: string, method: string): NormalizedRequest {
-    return new Normalized(this.source, path, method, this.#everyReading, this.arrived);
+    return new Normalized(this.source, path, method, this.#everyReading, this.arrived, false);
   }
 
   asEnvoyReads(): NormalizedRequest {
@@ -207,7 +214,7 @@ class Normalized implements NormalizedRequest {
       (this.#queryReadOtherwise() === undefined && this.#parsedCookies().envoy === undefined && !this.#foundInOtherCase)
     )
       return this;
-    return new Normalized(this.source, this.path, this.method, false, this.arrived);
+    return new Normalized(this.source, this.path, this.method, false, this.arrived, this.asRouted);
   }
 
   afterPhase(set: Readonly<Record<string, string>>, remove: readonly string[]): NormalizedRequest {
@@ -218,7 +225,7 @@ class Normalized implements NormalizedRequest {
     // Values set are text; a request of byte strings keeps its values' UTF-8 bytes one per character.
     for (const name of names)
       headers[name] = this.source.byteStrings === true ? Buffer.from(set[name]!, "utf8").toString("latin1") : set[name]!;
-    return new Normalized({ ...this.source, headers }, this.path, this.method, this.#everyReading, this.arrived);
+    return new Normalized({ ...this.source, headers }, this.path, this.method, this.#everyReading, this.arrived, this.asRouted);
   }
 
   get headersOnOneLine(): boolean | undefined {

@@ -339,6 +339,16 @@ function decisions(
           expect([r.status, up]).toEqual([401, undefined]);
         });
       }
+      for (const path of ["/admin/", "/admin.json", "/reports.csv"]) {
+        it(`GET ${path} without a key: 401 (Express and ASP.NET Core drop a trailing slash, Rails and Spring a format extension: the protected rule's handler), the upstream never called`, async () => {
+          const { r, up } = await through(proxy(), path, { host });
+          expect([r.status, up]).toEqual([401, undefined]);
+        });
+      }
+      it("GET /admin.json with a key: 200, the path reaches the upstream as sent", async () => {
+        const { r, up } = await through(proxy(), "/admin.json", { host, "x-api-key": ALICE_KEY });
+        expect([r.status, up?.url]).toEqual([200, "/admin.json"]);
+      });
       it("GET /ADMIN with a key: 200, the path reaches the upstream as sent", async () => {
         const { r, up } = await through(proxy(), "/ADMIN", { host, "x-api-key": ALICE_KEY });
         expect([r.status, up?.url]).toEqual([200, "/ADMIN"]);

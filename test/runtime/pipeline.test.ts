@@ -2,10 +2,10 @@
 import pino from "pino";
 import { expect, it } from "vitest";
 import { createKeyStore } from "../../controller/keys/store.ts";
-import { Pipeline, rulesWithoutPolicy, sameInput } from "../../controller/runtime/pipeline.ts";
+import { headersDecisionsRead, Pipeline, rulesWithoutPolicy, sameInput } from "../../controller/runtime/pipeline.ts";
 import { createMetrics } from "../../controller/server/metrics.ts";
 import type { Snapshot } from "../../controller/snapshot/types.ts";
-import { aliceKeyPolicy, base64, GATEWAY, gatewayWithRoute } from "../support/manifests.ts";
+import { aliceKeyPolicy, base64, GATEWAY, gatewayWithRoute, policiesOnRules } from "../support/manifests.ts";
 import { decider, resourcesOf } from "../support/world.ts";
 
 /** A pipeline that logs nothing, and its key store (to close). */
@@ -76,4 +76,23 @@ it("sameInput: the same objects, or objects of the same JSON, kind by kind and i
   expect(sameInput(a, { ...a, httpRoutes: [...a.httpRoutes].reverse().concat(a.httpRoutes) })).toBe(false);
   // The same objects under another kind are another input.
   expect(sameInput({ ...a, secrets: [], configMaps: a.secrets as never[] }, { ...a, secrets: a.secrets, configMaps: [] })).toBe(false);
+});
+
+it("names the headers route matches and authorization rules read, which a proxy sending only some headers to its check must send", () => {
+  const world = policiesOnRules("api.example.com", {
+    gold: { path: "{path: {value: /api}, headers: [{name: X-Tier, value: gold}], method: GET}" },
+    api: {
+      path: "/api",
+      features:
+        "authorization: {defaultAction: Allow, rules: [{action: Deny, principal: {headers: [{name: x-role, values: [admin]}]}}, {action: Deny, cel: \"request.headers['x-team'] == 'red' && request.host == 'h'\"}]}",
+    },
+  });
+  expect(headersDecisionsRead(decider(world).result.snapshot)).toEqual({ headersRead: ["x-role", "x-team", "x-tier"] });
+  const anyHeader = policiesOnRules("api.example.com", {
+    api: {
+      path: "/api",
+      features: "authorization: {defaultAction: Allow, rules: [{action: Deny, cel: \"cel.bind(h, request.headers, h['x-a'] == 'b')\"}]}",
+    },
+  });
+  expect(headersDecisionsRead(decider(anyHeader).result.snapshot)).toEqual({ headersRead: [], anyHeaderRead: true });
 });

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { RE2JS } from "re2js";
 import type { AuthzRequest } from "../../../controller/authz/request.ts";
-import { aliceKeyPolicy, gatewayWithRoute } from "../../support/manifests.ts";
+import { aliceKeyPolicy, gatewayWithRoute, policiesOnRules } from "../../support/manifests.ts";
 import { MAX_HEADER_LINES } from "../../../controller/snapshot/route-index.ts";
 import { decider } from "../../support/world.ts";
 import type { Ctx, Headers } from "../context.ts";
@@ -219,20 +219,89 @@ const ASPNET_FOLD =
 
 /** Rule admin (`PathPrefix /admin` and `Exact /Reports`, an API key) beside rule open (`/`) on api.example.com. */
 const caseWorld = decider(`
-${gatewayWithRoute("api.example.com", { admin: "{path: {type: PathPrefix, value: /admin}}, {path: {type: Exact, value: /Reports}}", open: "/" })}---
+${gatewayWithRoute("api.example.com", {
+  admin:
+    "{path: {type: PathPrefix, value: /admin}}, {path: {type: Exact, value: /Reports}}, {path: {type: RegularExpression, value: '/internal/[a-z]+'}}, {path: {type: RegularExpression, value: '/Ops/v[0-9]+/.*'}}, {path: {type: RegularExpression, value: '/(?:Jobs|Tasks)/[a-z]+'}}",
+  open: "/",
+})}---
 ${aliceKeyPolicy("admin", "admin")}`);
-/** Cases `path-case-<id>`: GET `path` on api.example.com of caseWorld, with these headers. */
-const pathCase = (id: string, title: string, expect: Expected, path: string, headers: AuthzRequest["headers"] = {}, fixed?: string) =>
+/**
+ * Cases `path-reading-took-<id>`: GET `path` on api.example.com of caseWorld with these headers,
+ * Envoy Gateway's route metadata (gRPC) naming rule open of HTTPRoute apps/api, which Envoy took.
+ */
+const tookOpen = (id: string, title: string, expect: Expected, path: string, headers: AuthzRequest["headers"] = {}, fixed?: string) =>
   c(
-    `path-case-${id}`,
+    `path-reading-took-${id}`,
+    title,
+    expect,
+    async () =>
+      fromDecision(
+        await caseWorld({
+          host: "api.example.com",
+          path,
+          headers,
+          proxyRoute: { kind: "HTTPRoute", namespace: "apps", name: "api", sectionName: "open" },
+        }),
+        managedHeadersOf(caseWorld.result.snapshot.policies),
+      ),
+    fixed,
+  );
+const TOOK_READING =
+  "the route Envoy took (its route metadata) was compared with the rule every reading of the path matched, the upstream's readings too, so a request a reading decides on another rule was refused (403 route_mismatch) even with that rule's credential; the route metadata now settles the request as Envoy routed it only, and every other reading is decided on the rule it matches";
+/** Cases `path-case-<id>`: GET `path` on api.example.com of caseWorld, with these headers. */
+/** Cases `path-<id>`: GET `path` on api.example.com of caseWorld, with these headers. */
+const onCaseWorld = (id: string, title: string, expect: Expected, path: string, headers: AuthzRequest["headers"] = {}, fixed?: string) =>
+  c(
+    `path-${id}`,
     title,
     expect,
     async () =>
       fromDecision(await caseWorld({ host: "api.example.com", path, headers }), managedHeadersOf(caseWorld.result.snapshot.policies)),
     fixed,
   );
+/** Cases `path-case-<id>`: GET `path` on api.example.com of caseWorld, with these headers. */
+const pathCase = (id: string, title: string, expect: Expected, path: string, headers: AuthzRequest["headers"] = {}, fixed?: string) =>
+  onCaseWorld(`case-${id}`, title, expect, path, headers, fixed);
+/** Cases `path-suffix-<id>`: GET `path` on api.example.com of caseWorld, with these headers. */
+const pathSuffix = (id: string, title: string, expect: Expected, path: string, headers: AuthzRequest["headers"] = {}, fixed?: string) =>
+  onCaseWorld(`suffix-${id}`, title, expect, path, headers, fixed);
+const PATH_SUFFIX =
+  "a path was read only as Envoy matches it, so `/admin.json` took the open `/` rule (a PathPrefix matches whole segments) while Rails (its `(.:format)` suffix) and Spring's suffix pattern match ran the /admin handler, and `/Reports/` took it while Express and ASP.NET Core, which ignore a trailing slash, ran the `Exact /Reports` handler; a path whose last segment has an extension, or that ends in `/`, is now also decided without them where a route's or an authorization rule's path takes it so";
 const PATH_CASE =
   "paths were read case-sensitively only, as Envoy reads them, while Express (its router's default) and ASP.NET Core match routes in any letter case: `/ADMIN/users` took the open `/` rule and the upstream ran its /admin handler; a path that a route's Exact or PathPrefix value matches in another ASCII letter case is now also decided spelt as the route spells it, and all readings must allow";
+
+const PATH_CASE_REGEX =
+  "a path was read in another letter case only against Exact and PathPrefix values, so `/INTERNAL/keys` took the open `/` rule while Express and ASP.NET Core ran the handler that rule admin's `RegularExpression /internal/[a-z]+` protects; a path such a pattern matches only in another ASCII letter case is now also decided spelt so that it matches (in lower case, upper case, or with the pattern's literal start spelt as written), and refused (400) where no such spelling matches";
+
+/**
+ * One rule, `/`, whose policy's authorization denies paths under `/admin` (Deny, operation path
+ * PathPrefix /admin), `/Reports` exactly, and those `/internal/[a-z]+` matches, and allows the rest.
+ */
+const operationCaseWorld = decider(
+  policiesOnRules("api.example.com", {
+    all: {
+      path: "/",
+      features:
+        "authorization: {defaultAction: Allow, rules: [{name: admin, action: Deny, operation: {path: {value: /admin}}, cel: 'true'}, {name: reports, action: Deny, operation: {path: {type: Exact, value: /Reports}}, cel: 'true'}, {name: internal, action: Deny, operation: {path: {type: RegularExpression, value: '/internal/[a-z]+'}}, cel: 'true'}]}",
+    },
+  }),
+);
+/** Cases `operation-path-case-<id>`: GET `path` on api.example.com of operationCaseWorld. */
+const operationPathCase = (id: string, title: string, expect: Expected, path: string, fixed?: string) =>
+  c(
+    `operation-path-case-${id}`,
+    title,
+    expect,
+    async () =>
+      fromDecision(
+        await operationCaseWorld({ host: "api.example.com", path }),
+        managedHeadersOf(operationCaseWorld.result.snapshot.policies),
+      ),
+    fixed,
+  );
+const OPERATION_PATH_CASE =
+  "a path was read in another letter case only against route path values, so under one `/` rule `/ADMIN/users` passed the authorization rule denying `PathPrefix /admin` while Express and ASP.NET Core ran the /admin handler; authorization rules' operation paths are now read in another letter case as route paths are";
+const DENIED: Expected = { status: 403, code: "authz_denied" };
 
 /** Rule admin of /api takes DELETE (an API key); rule open every other method. */
 const deleteWorld = adminOrOpen("method: DELETE");
@@ -690,12 +759,12 @@ export const routingCases: readonly Case[] = [
   ),
   host("exact", "Exact `/admin` on www.example.com", PROTECTED, "www.example.com", "/admin"),
   host("exact-double-slash", "`//admin` on www.example.com", PROTECTED, "www.example.com", "//admin"),
-  host(
+  c(
     "exact-trailing-slash",
-    "`/admin/` on www.example.com: Exact does not match it, the open `/` rule does (as in Envoy; protect a subtree with PathPrefix)",
-    OPEN,
-    "www.example.com",
-    "/admin/",
+    "`/admin/` on www.example.com: Envoy's Exact `/admin` does not match it (the open `/` rule does), Express and ASP.NET Core run the /admin handler for it",
+    PROTECTED,
+    (ctx) => ctx.check({ host: "www.example.com", path: "/admin/" }),
+    "see route.path-suffix-format",
   ),
   c(
     "regex-over-prefix",
@@ -813,6 +882,150 @@ export const routingCases: readonly Case[] = [
     "/ADMINISTRATION",
   ),
   pathCase("open-upper", "`/Docs`: no protected rule in any case, the open rule", OPEN, "/Docs"),
+  pathCase(
+    "regex-upper",
+    "`/INTERNAL/keys`, no key: Express and ASP.NET Core run the handler of rule admin's `RegularExpression /internal/[a-z]+`",
+    PROTECTED,
+    "/INTERNAL/keys",
+    {},
+    PATH_CASE_REGEX,
+  ),
+  pathCase(
+    "regex-lower",
+    "`/ops/v2/restart`, no key, where rule admin matches `RegularExpression /Ops/v[0-9]+/.*` (decided spelt as the pattern's literal start `/Ops/v`)",
+    PROTECTED,
+    "/ops/v2/restart",
+    {},
+    "see route.path-case-regex-upper",
+  ),
+  pathCase("regex-with-key", "`/INTERNAL/keys` with a valid key: every reading allows", OPEN, "/INTERNAL/keys", {
+    "x-api-key": "alice-key",
+  }),
+  pathCase(
+    "regex-unspelt",
+    "`/JOBS/x`, no key, where rule admin matches `RegularExpression /(?:Jobs|Tasks)/[a-z]+`: in no spelling Portcullis tries (lower case, upper case, the literal start's case), so refused",
+    BAD("the path's letter case is ambiguous"),
+    "/JOBS/x",
+    {},
+    "see route.path-case-regex-upper",
+  ),
+  pathSuffix(
+    "format",
+    "`/admin.json`, no key: Rails runs the `PathPrefix /admin` rule's handler with format json",
+    PROTECTED,
+    "/admin.json",
+    {},
+    PATH_SUFFIX,
+  ),
+  pathSuffix(
+    "two-extensions",
+    "`/admin.v2.json`, no key: Spring's suffix pattern match takes it for `/admin`",
+    PROTECTED,
+    "/admin.v2.json",
+    {},
+    "see route.path-suffix-format",
+  ),
+  pathSuffix(
+    "trailing-slash-exact",
+    "`/Reports/`, no key: Express and ASP.NET Core run the `Exact /Reports` handler",
+    PROTECTED,
+    "/Reports/",
+    {},
+    "see route.path-suffix-format",
+  ),
+  pathSuffix(
+    "format-exact-other-case",
+    "`/reports.xml`, no key: the readings compose: without its format (Rails) and in another case (Express), the `Exact /Reports` rule",
+    PROTECTED,
+    "/reports.xml",
+    {},
+    "see route.path-suffix-format",
+  ),
+  pathSuffix(
+    "trailing-slash-regex",
+    "`/internal/keys/`, no key: the `RegularExpression /internal/[a-z]+` handler",
+    PROTECTED,
+    "/internal/keys/",
+    {},
+    "see route.path-suffix-format",
+  ),
+  pathSuffix(
+    "format-upper",
+    "`/ADMIN.json`, no key: without its format and in another case, `/admin`",
+    PROTECTED,
+    "/ADMIN.json",
+    {},
+    "see route.path-suffix-format",
+  ),
+  pathSuffix(
+    "format-encoded-dot",
+    "`/admin%2Ejson`, no key: Envoy's normalisation decodes `%2E`, then the format is dropped",
+    PROTECTED,
+    "/admin%2Ejson",
+    {},
+    "see route.path-suffix-format",
+  ),
+  pathSuffix("format-with-key", "`/admin.json` with a valid key: every reading allows", OPEN, "/admin.json", { "x-api-key": "alice-key" }),
+  pathSuffix(
+    "format-other-path",
+    "`/administration.json`: no route's path without its extension, the open rule",
+    OPEN,
+    "/administration.json",
+  ),
+  pathSuffix("format-in-earlier-segment", "`/admin.d/x`: a dot before the last segment is no format, the open rule", OPEN, "/admin.d/x"),
+  tookOpen(
+    "case-with-key",
+    "`/ADMIN/users` with a valid key, Envoy having taken rule open: the `/admin/users` reading is decided on rule admin, which the key passes",
+    OPEN,
+    "/ADMIN/users",
+    { "x-api-key": "alice-key" },
+    TOOK_READING,
+  ),
+  tookOpen(
+    "case-no-key",
+    "`/ADMIN/users` without a key, Envoy having taken rule open: rule admin refuses the `/admin/users` reading",
+    PROTECTED,
+    "/ADMIN/users",
+  ),
+  tookOpen(
+    "suffix-with-key",
+    "`/admin.json` with a valid key, Envoy having taken rule open: the `/admin` reading passes rule admin",
+    OPEN,
+    "/admin.json",
+    { "x-api-key": "alice-key" },
+    "see route.path-reading-took-case-with-key",
+  ),
+  tookOpen("suffix-no-key", "`/admin.json` without a key, Envoy having taken rule open", PROTECTED, "/admin.json"),
+  tookOpen(
+    "envoy-reading-other-rule",
+    "`/admin/x` with a valid key, the metadata naming rule open, which Envoy's own reading of the path does not match",
+    { status: 403, code: "route_mismatch" },
+    "/admin/x",
+    { "x-api-key": "alice-key" },
+  ),
+  operationPathCase(
+    "prefix-upper",
+    "`/ADMIN/users` under an authorization Deny rule on `PathPrefix /admin`",
+    DENIED,
+    "/ADMIN/users",
+    OPERATION_PATH_CASE,
+  ),
+  operationPathCase(
+    "exact-lower",
+    "`/reports` under an authorization Deny rule on `Exact /Reports`",
+    DENIED,
+    "/reports",
+    "see route.operation-path-case-prefix-upper",
+  ),
+  operationPathCase(
+    "regex-upper",
+    "`/INTERNAL/keys` under an authorization Deny rule on `RegularExpression /internal/[a-z]+`",
+    DENIED,
+    "/INTERNAL/keys",
+    "see route.operation-path-case-prefix-upper",
+  ),
+  operationPathCase("other", "`/Docs` under the same rules: no Deny rule's path in any case", OPEN, "/Docs"),
+  pathCase("regex-other-segment", "`/INTERNAL/x1`: the pattern matches it in no letter case, the open rule", OPEN, "/INTERNAL/x1"),
   overridden(
     "header",
     "`POST /api` with `X-HTTP-Method-Override: DELETE`, no key (rule admin takes DELETE, rule open the rest)",
