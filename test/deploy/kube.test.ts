@@ -245,7 +245,7 @@ describe("RBAC, installed for real and asked with kubectl auth can-i", RBAC_TEST
     helm(["uninstall", "portcullis", "--namespace", "portcullis", "--kubeconfig", server.kubeconfigPath]);
   });
 
-  it("helm install deploys the release, and its NOTES name the decision endpoints and the hook-up Service", () => {
+  it("helm install deploys the release, and its NOTES name the image, the decision endpoints and the hook-up Service", () => {
     expect(release.info.status).toBe("deployed");
     expect(
       kubectl([
@@ -258,6 +258,11 @@ describe("RBAC, installed for real and asked with kubectl auth can-i", RBAC_TEST
         "jsonpath={.metadata.labels.app\\.kubernetes\\.io/managed-by}",
       ]),
     ).toBe("Helm");
+    // Installed is not running: the image must first be pulled, and nothing publishes the default one.
+    expect(release.info.notes).toContain(
+      "Portcullis 0.1.0 is installed in kubernetes mode as portcullis in portcullis,\nfrom the image ghcr.io/portcullis/portcullis:0.1.0 (build and push it yourself",
+    );
+    expect(release.info.notes).not.toContain("is running");
     expect(release.info.notes).toContain("http://portcullis.portcullis.svc:9002");
     expect(release.info.notes).toContain("portcullis.portcullis.svc:9001");
     expect(release.info.notes).toContain("--self-service portcullis/portcullis");
