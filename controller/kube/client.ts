@@ -55,7 +55,7 @@ export class KubeClient {
     this.#config = config;
   }
 
-  /** From a kubeconfig file, or the in-cluster service account when `file` is undefined. Throws UnreadableInputError for a file that cannot be read or parsed. */
+  /** From a kubeconfig file, or the in-cluster service account when `file` is undefined. Throws UnreadableInputError for a file that cannot be read or parsed, or that names no current cluster. */
   static load(file: string | undefined): KubeClient {
     const config = new KubeConfig();
     if (file === undefined) {
@@ -65,6 +65,11 @@ export class KubeClient {
         config.loadFromFile(file);
       } catch (e) {
         throw unreadable("the kubeconfig", file, e);
+      }
+      // Every request would fail alike: say so at start-up (exit 2), not in a warning per kind forever.
+      if (config.getCurrentCluster() === null) {
+        const why = `it names no current cluster: choose a context with kubectl --kubeconfig ${file} config use-context NAME`;
+        throw unreadable("the kubeconfig", file, new Error(why));
       }
     }
     return new KubeClient(config);
