@@ -3,35 +3,22 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
-import { runCompile } from "../../controller/commands/compile.ts";
-import { loadConfig, type CompileConfig } from "../../controller/config.ts";
 import { gatewayWithRoute } from "../support/manifests.ts";
 import { EXAMPLES } from "../support/app.ts";
-
-/** runCompile on `dir`: its exit code and the lines it reported. */
-function compile(dir: string): { code: number; reported: string[] } {
-  const reported: string[] = [];
-  const code = runCompile(
-    loadConfig(["compile", "--manifests", dir], {}) as CompileConfig,
-    () => {},
-    (l) => void reported.push(l),
-    new Date(),
-  );
-  return { code, reported };
-}
+import { compileCommand } from "../support/commands.ts";
 
 it("a folder without any SecurityPolicy (empty, or routes only) passes with a warning saying so, so a CI gate on the wrong folder is seen", () => {
   const dir = mkdtempSync(join(tmpdir(), "portcullis-compile-"));
   try {
     const warning = `warning: ${dir} holds no SecurityPolicy: no request is checked against a policy (is it the right folder?)`;
-    expect(compile(dir)).toEqual({ code: 0, reported: [warning] });
+    expect(compileCommand(dir)).toEqual({ code: 0, reported: [warning] });
     writeFileSync(join(dir, "routes.yaml"), gatewayWithRoute("api.example.com"));
-    expect(compile(dir)).toEqual({ code: 0, reported: [warning] });
+    expect(compileCommand(dir)).toEqual({ code: 0, reported: [warning] });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
 it("a folder with policies, all Accepted, reports nothing", () => {
-  expect(compile(EXAMPLES)).toEqual({ code: 0, reported: [] });
+  expect(compileCommand(EXAMPLES)).toEqual({ code: 0, reported: [] });
 });

@@ -14,11 +14,11 @@ import pino from "pino";
 import { parse, parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCheck } from "../../controller/commands/check.ts";
-import { runCompile } from "../../controller/commands/compile.ts";
-import { loadConfig, type CheckConfig, type CompileConfig } from "../../controller/config.ts";
+import { loadConfig, type CheckConfig } from "../../controller/config.ts";
 import { KubeApiError, KubeClient } from "../../controller/kube/client.ts";
 import { KubeSource } from "../../controller/sources/kube/source.ts";
 import { startApiServer, type ApiServer } from "../kube/apiserver.ts";
+import { compileCommand } from "../support/commands.ts";
 import { CHART, renderChart, ROOT, type Obj } from "./chart.ts";
 import { helm } from "./helm.ts";
 import { kubectlPath, kubectl as runKubectl, toYaml } from "./kubectl.ts";
@@ -112,15 +112,8 @@ describe("README's recipe trying a cluster's policies in a folder (Try it)", () 
       // The recipe's next line, for the examples' API keys.
       writeFileSync(join(dir, "policies/api-keys.yaml"), kubectl(["-n", "maas-system", "get", "secret", "maas-api-keys", "-o", "yaml"]));
       const folder = join(dir, "policies");
+      expect(compileCommand(folder)).toEqual({ code: 0, reported: [] });
       const problems: string[] = [];
-      const compiled = runCompile(
-        loadConfig(["compile", "--manifests", folder], {}) as CompileConfig,
-        () => {},
-        (l) => void problems.push(l),
-        new Date(),
-      );
-      expect(problems).toEqual([]);
-      expect(compiled).toBe(0);
       const decision: string[] = [];
       const checked = await runCheck(
         loadConfig(
