@@ -278,6 +278,12 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     raw.identity ??= env.POD_NAME ?? `${hostname()}-${process.pid}`;
     raw.leaseNamespace ??= env.POD_NAMESPACE;
   }
+  // `compile deploy/examples`, `check deploy/examples GET URL`: the folder given without its flag.
+  const folderFirst =
+    raw.manifests === undefined && raw.kubeconfig === undefined && rest.length === (command === "check" ? 3 : 1) ? rest[0] : undefined;
+  if (folderFirst !== undefined) {
+    throw new UsageError(`unexpected argument: ${folderFirst} (a manifest folder is given as --manifests ${folderFirst})`, command);
+  }
   if (command === "check") {
     if (rest.length < 2) throw new UsageError(rest.length === 0 ? "missing METHOD and URL" : "missing URL", command);
     expectNoMore(rest.slice(2), command);

@@ -86,7 +86,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   "envoy-gateway-controller-name": {
     value: "NAME",
     multiple: true,
-    help: "Kubernetes mode: a GatewayClass controllerName Envoy Gateway runs under besides gateway.envoyproxy.io/… (its gateway.controllerName); its Gateways without a ClientTrafficPolicy find the client address as Envoy's default, the peer (repeatable)",
+    help: "Kubernetes mode: a GatewayClass controllerName Envoy Gateway runs under besides gateway.envoyproxy.io/… (its gateway.controllerName); its Gateways without a ClientTrafficPolicy find the client address as Envoy's default, the peer (repeatable, or comma-separated)",
     expects: "a controllerName such as example.com/gateway-controller",
   },
   "jwks-fetch-timeout-ms": {

@@ -111,7 +111,7 @@ describe("bin/portcullis", () => {
     expect(r.status).toBe(0);
     expect(r.stderr).toBe("");
     const docs = parseAllDocuments(r.stdout).map((d) => d.toJS());
-    expect(docs.map((d) => d.metadata.name)).toEqual(["maas-admin-auth", "maas-apikey-auth", "maas-oidc-auth"]);
+    expect(docs.map((d) => d.metadata.name)).toEqual(["maas-admin-auth", "maas-apikey-auth", "maas-jwt-auth"]);
     expect(docs[1].status.ancestors[0].conditions[0]).toMatchObject({
       type: "Accepted",
       status: "True",

@@ -86,6 +86,14 @@ describe("loadConfig", () => {
     [["check", "--manifests", "d", "GET"], "missing URL", "check"],
     [["check", "--manifests", "d", "GET", "http://x", "extra"], "unexpected argument: extra", "check"],
     [
+      ["compile", "deploy/examples"],
+      "unexpected argument: deploy/examples (a manifest folder is given as --manifests deploy/examples)",
+      "compile",
+    ],
+    [["serve", "policies/"], "unexpected argument: policies/ (a manifest folder is given as --manifests policies/)", "serve"],
+    [["check", "d", "GET", "http://x"], "unexpected argument: d (a manifest folder is given as --manifests d)", "check"],
+    [["serve", "--kubeconfig", "k", "extra"], "unexpected argument: extra", "serve"],
+    [
       ["check", "--manifests", "d", "GET", "ftp://x"],
       'URL must be an absolute http(s) URL such as http://api.example.com/v1/models (got "ftp://x")',
       "check",

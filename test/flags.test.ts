@@ -1,6 +1,6 @@
 /** The flag table (controller/flags.ts): every flag is some command's, and is named alike on the command line, in the Config and in the environment. */
 import { describe, expect, it } from "vitest";
-import { ACTIONS, flagsOf } from "../controller/config.ts";
+import { ACTIONS, flagsOf, loadConfig } from "../controller/config.ts";
 import { camel, envName, FLAGS, PARSE_OPTIONS } from "../controller/flags.ts";
 
 describe("FLAGS", () => {
@@ -16,4 +16,24 @@ describe("FLAGS", () => {
     expect(PARSE_OPTIONS.help).toEqual({ type: "boolean", short: "h" });
     expect(PARSE_OPTIONS["watch-namespaces"]).toEqual({ type: "string", multiple: true });
   });
+});
+
+/** Two valid values of each repeatable flag that takes a list, written as one comma-separated value. */
+const LISTS: Readonly<Record<string, readonly string[]>> = {
+  "watch-namespaces": ["serve", "--kubeconfig", "k", "--watch-namespaces", "apps,payments"],
+  "gateway-class": ["serve", "--kubeconfig", "k", "--gateway-class", "eg,internal"],
+  "geoip-database": ["serve", "--kubeconfig", "k", "--geoip-database", "a.mmdb,b.mmdb"],
+  "xff-trusted-cidrs": ["serve", "--kubeconfig", "k", "--xff-trusted-cidrs", "10.0.0.0/8,192.168.0.0/16"],
+  "envoy-gateway-controller-name": ["serve", "--kubeconfig", "k", "--envoy-gateway-controller-name", "a.example/gw,b.example/gw"],
+};
+
+it("a repeatable flag's help says comma-separated exactly when a comma-separated value is read as several", () => {
+  const repeatable = Object.entries(FLAGS).filter(([name, spec]) => spec.multiple === true && name !== "header");
+  expect(repeatable.map(([name]) => name).sort()).toEqual(Object.keys(LISTS).sort());
+  for (const [name, spec] of repeatable) {
+    const values = (loadConfig(LISTS[name]!, {}) as unknown as Record<string, unknown[]>)[camel(name)]!;
+    expect(spec.help.includes("comma-separated"), `--${name}: ${values.length} values from one comma-separated flag`).toBe(
+      values.length === 2,
+    );
+  }
 });

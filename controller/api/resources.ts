@@ -177,10 +177,15 @@ export function toResources(raws: readonly RawObject[]): { resources: Resources;
   return { resources: lists as unknown as Resources, rejected };
 }
 
-/** " namespace/name" as `o`'s metadata spells them, whatever else it holds ("default" without a namespace), or "" without a name. */
-function rawName(o: Record<string, unknown>): string {
+/**
+ * " namespace/name" as `o`'s metadata spells them, whatever else it holds ("default" without a
+ * namespace; " name" for a Namespace, a GatewayClass or another cluster-scoped kind), or "" without a name.
+ */
+export function rawName(o: Record<string, unknown>): string {
   const meta = (typeof o.metadata === "object" && o.metadata !== null ? o.metadata : {}) as Record<string, unknown>;
-  return typeof meta.name === "string" ? ` ${typeof meta.namespace === "string" ? meta.namespace : "default"}/${meta.name}` : "";
+  if (typeof meta.name !== "string") return "";
+  if (isWatchedKind(o.apiVersion, o.kind) && KINDS[o.kind as string]!.clusterScoped === true) return ` ${meta.name}`;
+  return ` ${typeof meta.namespace === "string" ? meta.namespace : "default"}/${meta.name}`;
 }
 
 /** A watched object validated, or which object it is and why it is rejected; undefined: not a kind Portcullis reads. */
@@ -210,7 +215,7 @@ function validateObject(object: unknown): Loaded {
   const spec = KINDS[kind]!;
   const meta = ObjectMetaSchema.safeParse(o.metadata);
   if (!meta.success) return fail({ object: `${kind}${rawName(o)}`, reason: describeIssues(meta.error, "metadata") });
-  const name = `${kind} ${meta.data.namespace ?? "default"}/${meta.data.name}`;
+  const name = `${kind}${rawName(o)}`;
   if (!isServed(o.apiVersion as string, kind)) {
     return fail({
       object: name,

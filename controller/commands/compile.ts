@@ -12,7 +12,8 @@ import { compileFolder, folderWarnings } from "./load.ts";
 /**
  * Returns the exit code: 0 when every file parses, every object is valid and every policy is
  * Accepted wherever it applies; 1 otherwise, with one `error:` line per problem on `report`. A copy
- * of an object alike to one read earlier is only a `warning:` line, as serve reads it once.
+ * of an object alike to one read earlier is only a `warning:` line, as serve reads it once, and so
+ * is a folder without any SecurityPolicy.
  * A policy that applies nowhere (no ancestor) is not Accepted either: it protects nothing (with
  * targetSelectors, the line says a folder keeps no labels).
  * Throws UnreadableInputError when the folder cannot be read.
@@ -48,6 +49,9 @@ export function runCompile(config: CompileConfig, out: (text: string) => void, r
   const errors = [...folder.brokenFiles, ...notAccepted.flat()];
   for (const line of errors) report(`error: ${line}`);
   for (const line of folderWarnings(folder, "warnings")) report(`warning: ${line}`);
+  // Exit 0 alone would pass a CI gate pointed at the wrong (or an empty) folder.
+  if (folder.brokenFiles.length === 0 && folder.resources.securityPolicies.length === 0)
+    report(`warning: ${config.manifests} holds no SecurityPolicy: no request is checked against a policy (is it the right folder?)`);
   if (errors.length > 0) {
     const counts = [
       [

@@ -55,7 +55,7 @@ export class KubeClient {
     this.#config = config;
   }
 
-  /** From a kubeconfig file, or the in-cluster service account when `file` is undefined. Throws UnreadableInputError for a file that cannot be read or parsed. */
+  /** From a kubeconfig file, or the in-cluster service account when `file` is undefined. Throws UnreadableInputError for a file that cannot be read or parsed, or that names no current cluster. */
   static load(file: string | undefined): KubeClient {
     const config = new KubeConfig();
     if (file === undefined) {
@@ -65,6 +65,11 @@ export class KubeClient {
         config.loadFromFile(file);
       } catch (e) {
         throw unreadable("the kubeconfig", file, e);
+      }
+      // Every request would fail alike: say so at start-up (exit 2), not in a warning per kind forever.
+      if (config.getCurrentCluster() === null) {
+        const why = `it names no current cluster: choose a context with kubectl --kubeconfig ${file} config use-context NAME`;
+        throw unreadable("the kubeconfig", file, new Error(why));
       }
     }
     return new KubeClient(config);
@@ -102,13 +107,20 @@ export class KubeClient {
     await this.#config.applySecurityAuthentication(ctx);
     const headers: Record<string, string> = { ...ctx.getHeaders(), accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
-    const response = await fetch(ctx.getUrl(), {
-      method,
-      headers,
-      dispatcher: ctx.getDispatcher(),
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal,
-    });
+    let response: Response;
+    try {
+      response = await fetch(ctx.getUrl(), {
+        method,
+        headers,
+        dispatcher: ctx.getDispatcher(),
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+    } catch (e) {
+      if (signal.aborted) throw e;
+      // undici says only "fetch failed": the reason (refused, no such host, a certificate) is its cause.
+      throw new Error(`${method} ${path.split("?")[0]}: cannot reach the API server ${originOf(cluster.server)}: ${networkCause(e)}`);
+    }
     if (!response.ok) {
       const text = await response.text();
       let message = text.slice(0, 300);
@@ -121,4 +133,25 @@ export class KubeClient {
     }
     return response;
   }
+}
+
+/**
+ * What a failed fetch met ("connect ECONNREFUSED 127.0.0.1:6443", "getaddrinfo ENOTFOUND api", a
+ * certificate error), from undici's "fetch failed" and its cause; a URL's user and password cut out
+ * (fetch refuses a URL holding them, quoting it).
+ */
+function networkCause(e: unknown): string {
+  const cause = (e as { cause?: unknown }).cause;
+  const message =
+    cause instanceof AggregateError
+      ? cause.errors.map((c: unknown) => (c as Error).message).join("; ")
+      : cause instanceof Error
+        ? cause.message
+        : (e as Error).message;
+  return message.replace(/\/\/[^/@\s]*@/g, "//");
+}
+
+/** The server's scheme, host and port: never a user or password its URL may hold. */
+function originOf(server: string): string {
+  return URL.canParse(server) ? new URL(server).origin : "(not a URL)";
 }

@@ -126,13 +126,31 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
     synced = true;
     announceReady();
   });
-  const [authz, forwardAuth, admin, grpc] = await Promise.all([
+  const bound = await Promise.allSettled([
     listen(servers[0]!, config.authzPort, config.bindAddress),
     listen(servers[1]!, config.forwardAuthPort, config.bindAddress),
     listen(servers[2]!, config.adminPort, config.bindAddress),
     startGrpcServer(authorizer, config.grpcPort, config.bindAddress, logger.child({ component: "grpc" })),
   ]);
-  const ports = { authz: authz!, forwardAuth: forwardAuth!, admin: admin!, grpc: grpc.port };
+  const grpc = bound[3].status === "fulfilled" ? bound[3].value : undefined;
+  /** Stops what started: the source, the ports that listen (in-flight checks get `graceMs`), the key store and the clients. */
+  const stopAll = async (graceMs: number) => {
+    await Promise.all([mode.stop(), grpc?.stop(graceMs), ...servers.map((s) => closeGracefully(s, graceMs))]);
+    keys.close();
+    stopGeoipWatch();
+    await Promise.all([passwords.pool.close(), extAuth.close()]);
+  };
+  const refused = PORT_FLAGS.flatMap((flag, i) => {
+    const result = bound[i]!;
+    return result.status === "rejected" ? [cannotListen(flag, config, result.reason)] : [];
+  });
+  if (refused.length > 0) {
+    await stopAll(0);
+    throw new Error(refused.join("\n"));
+  }
+  // Every port listens (nothing was refused above): each result is fulfilled.
+  const [authz, forwardAuth, admin] = bound.slice(0, 3).map((r) => (r as PromiseFulfilledResult<number>).value);
+  const ports = { authz: authz!, forwardAuth: forwardAuth!, admin: admin!, grpc: grpc!.port };
   const at = (port: number) => `${config.bindAddress}:${port}`;
   logger.info(
     { ...ports, bindAddress: config.bindAddress, manifests: config.manifests },
@@ -151,13 +169,36 @@ export async function startApp(config: ServeConfig, logger: Logger): Promise<App
       stopping = true;
       // Endpoints drop a pod only after its readiness fails; until then proxies still send checks here.
       await new Promise((r) => setTimeout(r, config.shutdownDelaySeconds * 1000));
-      const graceMs = config.shutdownGraceSeconds * 1000;
-      await Promise.all([mode.stop(), grpc.stop(graceMs), ...servers.map((s) => closeGracefully(s, graceMs))]);
-      keys.close();
-      stopGeoipWatch();
-      await Promise.all([passwords.pool.close(), extAuth.close()]);
+      await stopAll(config.shutdownGraceSeconds * 1000);
     },
   };
+}
+
+/** serve's port flags, in the order startApp listens on them, with the config field each sets. */
+const PORT_FLAGS = [
+  ["--authz-port", "authzPort"],
+  ["--forward-auth-port", "forwardAuthPort"],
+  ["--admin-port", "adminPort"],
+  ["--grpc-port", "grpcPort"],
+] as const;
+
+/**
+ * Why a port could not be listened on, naming its flag and what to do: Node's error (`listen
+ * EADDRINUSE: address already in use 127.0.0.1:9002`) and grpc-js's (the same inside "No address
+ * added out of total 1 resolved errors") name neither.
+ */
+function cannotListen([flag, field]: (typeof PORT_FLAGS)[number], config: ServeConfig, err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as NodeJS.ErrnoException).code ?? /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL)\b/.exec(message)?.[1];
+  const why =
+    code === "EADDRINUSE"
+      ? `the port is in use (another Portcullis? make run in another terminal?): stop that, or choose another port with ${flag}`
+      : code === "EACCES"
+        ? `permission denied (a port below 1024 needs root or CAP_NET_BIND_SERVICE): choose another port with ${flag}`
+        : code === "EADDRNOTAVAIL"
+          ? `${config.bindAddress} is not an address of this machine: choose another with --bind-address`
+          : message;
+  return `cannot listen on ${config.bindAddress}:${config[field]} (${flag}): ${why}`;
 }
 
 /** Standalone mode: the manifest folder feeds the pipeline; statuses are logged. */

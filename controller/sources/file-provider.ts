@@ -8,7 +8,7 @@
  */
 import { isWatchedKind, KINDS } from "../api/kinds.ts";
 import { keyOf, type ObjectMeta } from "../api/meta.ts";
-import { toResources, type ConfigMap, type RawObject, type Resources, type Secret } from "../api/resources.ts";
+import { rawName, toResources, type ConfigMap, type RawObject, type Resources, type Secret } from "../api/resources.ts";
 import { objectError } from "./manifest-file.ts";
 
 /**
@@ -104,9 +104,7 @@ export function stringDataLines(raws: readonly RawObject[]): string[] {
 export function unloadedError(raw: RawObject): { file: string; error: string } | undefined {
   const o = raw.object as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
   if (typeof o !== "object" || o === null || !isWatchedKind(o.apiVersion, o.kind)) return undefined;
-  const meta = o.metadata;
-  const name = typeof meta?.name === "string" ? ` ${typeof meta.namespace === "string" ? meta.namespace : "default"}/${meta.name}` : "";
-  const object = { origin: raw.origin, object: `${String(o.kind)}${name}` };
+  const object = { origin: raw.origin, object: `${String(o.kind)}${rawName(o)}` };
   if (raw.origin.slice(raw.origin.lastIndexOf("#")).includes(".items[")) {
     return objectError(
       object,

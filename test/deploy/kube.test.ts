@@ -3,19 +3,25 @@
 // helm against that server with its default and example values, and the Envoy Gateway example; then
 // the chart installed for real with `helm install` and its RBAC asked (`kubectl auth can-i`) what the
 // ServiceAccount may and may not do; with `config.watchNamespaces`, Portcullis' informers run as that
-// ServiceAccount (impersonated) under the RBAC the chart installed.
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+// ServiceAccount (impersonated) under the RBAC the chart installed. README's recipe exporting a
+// cluster's objects into a manifest folder is run with that kubectl, and the folder compiled and checked.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import pino from "pino";
 import { parse, parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCheck } from "../../controller/commands/check.ts";
+import { loadConfig, type CheckConfig } from "../../controller/config.ts";
 import { KubeApiError, KubeClient } from "../../controller/kube/client.ts";
 import { KubeSource } from "../../controller/sources/kube/source.ts";
 import { startApiServer, type ApiServer } from "../kube/apiserver.ts";
+import { compileCommand } from "../support/commands.ts";
 import { CHART, renderChart, ROOT, type Obj } from "./chart.ts";
 import { helm } from "./helm.ts";
-import { kubectl as runKubectl, toYaml } from "./kubectl.ts";
+import { kubectlPath, kubectl as runKubectl, toYaml } from "./kubectl.ts";
 
 let server: ApiServer;
 let apiVersions: string[];
@@ -88,6 +94,46 @@ describe("kubectl apply -f deploy/examples/ on a cluster with only the CRDs", ()
       objects.filter((o) => o.kind === "SecurityPolicy").length,
     );
   });
+});
+
+describe("README's recipe trying a cluster's policies in a folder (Try it)", () => {
+  it("its export command writes a folder compile accepts and check decides as on the examples", async () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const recipe = /Policies already in a cluster[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? "";
+    const exportCommand = /^kubectl get namespaces[^\n]*\\\n[^\n]*> policies\/cluster\.yaml/m.exec(recipe)?.[0];
+    expect(exportCommand, "README's recipe no longer exports the cluster's objects into policies/cluster.yaml").toBeDefined();
+    const dir = mkdtempSync(join(tmpdir(), "portcullis-export-"));
+    try {
+      mkdirSync(join(dir, "policies"));
+      execFileSync("bash", ["-c", `set -o pipefail; ${exportCommand}`], {
+        cwd: dir,
+        env: { ...process.env, KUBECONFIG: server.kubeconfigPath, PATH: `${dirname(kubectlPath())}:${process.env.PATH}` },
+      });
+      // The recipe's next line, for the examples' API keys.
+      writeFileSync(join(dir, "policies/api-keys.yaml"), kubectl(["-n", "maas-system", "get", "secret", "maas-api-keys", "-o", "yaml"]));
+      const folder = join(dir, "policies");
+      expect(compileCommand(folder)).toEqual({ code: 0, reported: [] });
+      const problems: string[] = [];
+      const decision: string[] = [];
+      const checked = await runCheck(
+        loadConfig(
+          ["check", "--manifests", folder, "-H", "X-API-Key: example-alice-key-change-me", "GET", "https://api.maas.example.com/v1/models"],
+          {},
+        ) as CheckConfig,
+        (text) => void decision.push(text),
+        (l) => void problems.push(l),
+      );
+      expect(problems).toEqual([]);
+      expect(JSON.parse(decision.join(""))).toMatchObject({
+        status: 200,
+        headers: { "x-user-id": "alice" },
+        policy: "maas-system/maas-apikey-auth",
+      });
+      expect(checked).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe("kubectl apply --dry-run=server on kube-apiserver 1.20", () => {
@@ -192,7 +238,7 @@ describe("RBAC, installed for real and asked with kubectl auth can-i", RBAC_TEST
     helm(["uninstall", "portcullis", "--namespace", "portcullis", "--kubeconfig", server.kubeconfigPath]);
   });
 
-  it("helm install deploys the release, and its NOTES name the decision endpoints and the hook-up Service", () => {
+  it("helm install deploys the release, and its NOTES name the image, the decision endpoints and the hook-up Service", () => {
     expect(release.info.status).toBe("deployed");
     expect(
       kubectl([
@@ -205,6 +251,11 @@ describe("RBAC, installed for real and asked with kubectl auth can-i", RBAC_TEST
         "jsonpath={.metadata.labels.app\\.kubernetes\\.io/managed-by}",
       ]),
     ).toBe("Helm");
+    // Installed is not running: the image must first be pulled, and nothing publishes the default one.
+    expect(release.info.notes).toContain(
+      "Portcullis 0.1.0 is installed in kubernetes mode as portcullis in portcullis,\nfrom the image ghcr.io/portcullis/portcullis:0.1.0 (build and push it yourself",
+    );
+    expect(release.info.notes).not.toContain("is running");
     expect(release.info.notes).toContain("http://portcullis.portcullis.svc:9002");
     expect(release.info.notes).toContain("portcullis.portcullis.svc:9001");
     expect(release.info.notes).toContain("--self-service portcullis/portcullis");

@@ -1,9 +1,10 @@
 /**
- * startApp's start-up log (controller/runtime/app.ts): the "ready:" line marks the first snapshot
+ * startApp's start-up (controller/runtime/app.ts): the "ready:" line marks the first snapshot
  * served, once, after the listening line, whether the folder was good from the start or broken at
- * start-up and fixed later.
+ * start-up and fixed later; a port that cannot be listened on fails the start, naming its flag.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -58,3 +59,37 @@ it("a folder broken at start-up: no ready line while nothing is served; the read
     expect(readyLines(logs)).toEqual([READY]);
   });
 });
+
+it.each([
+  ["--authz-port", "--grpc-port"],
+  ["--grpc-port", "--admin-port"],
+])(
+  "a port in use (%s) fails the start with its address, its flag and what to do; the ports that did listen are closed",
+  async (taken, other) => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const port = (blocker.address() as AddressInfo).port;
+    // A free port for `other`, so the test can see it closed again.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const otherPort = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const dir = mkdtempSync(join(tmpdir(), "portcullis-app-"));
+    writeFileSync(join(dir, "world.yaml"), WORLD);
+    try {
+      const ports = EPHEMERAL_PORTS.map((value, i) => {
+        const flag = EPHEMERAL_PORTS[i - 1];
+        return flag === taken ? String(port) : flag === other ? String(otherPort) : value;
+      });
+      const config = loadConfig(["serve", "--manifests", dir, ...ports], {}) as ServeConfig;
+      await expect(startApp(config, pino({ level: "silent" }))).rejects.toThrow(
+        `cannot listen on 127.0.0.1:${port} (${taken}): the port is in use (another Portcullis? make run in another terminal?): stop that, or choose another port with ${taken}`,
+      );
+      await new Promise<void>((resolve, reject) => probe.once("error", reject).listen(otherPort, "127.0.0.1", resolve));
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+      if (probe.listening) await new Promise((resolve) => probe.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

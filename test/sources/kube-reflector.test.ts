@@ -1,7 +1,8 @@
 /**
  * The reflector's recovery rules at the protocol level, against a scripted list/watch endpoint
  * (a real API server cannot be made to answer 410 on demand): a 410 ERROR event relists at once;
- * a dropped watch resumes from the last resourceVersion; a failing list is retried with backoff.
+ * a dropped watch resumes from the last resourceVersion; a failing list is retried with backoff, its
+ * log line saying whether a last known state is served.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -187,6 +188,28 @@ it("a kind whose newest version is not served (404) is read at the older version
     "/apis/gateway.networking.k8s.io/v1alpha3/backendtlspolicies",
   ]);
   expect(r.objects().map((o) => [o.apiVersion, o.metadata.name])).toEqual([["gateway.networking.k8s.io/v1alpha3", "tls"]]);
+});
+
+it("a failure before the first list says it is not ready, not that a last known state is served; after one, that it is", async () => {
+  const failure: Step = (res) => {
+    res.writeHead(500);
+    res.end("{}");
+  };
+  const client = await scripted([failure, list("5"), failure]);
+  const lines: { msg: string; error?: string }[] = [];
+  const r = secretReflector(client, {
+    logger: pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line)) }),
+    backoffMs: { initial: 50, max: 100 },
+  });
+  r.start();
+  await r.synced;
+  await new Promise((res) => setTimeout(res, 100));
+  r.stop();
+  expect(lines.map((l) => l.msg).slice(0, 2)).toEqual([
+    "list/watch failed; not ready until it is listed once",
+    "list/watch failed; serving the last known state",
+  ]);
+  expect(lines[0]!.error).toBe("GET /api/v1/secrets: 500 {}");
 });
 
 it("a kind it needs that the API server does not serve (404, an older Gateway API's GRPCRoute) is logged as a missing CRD naming the versions read, and never counts as synced", async () => {

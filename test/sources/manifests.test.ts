@@ -288,6 +288,22 @@ items:
     expect(latest.resources.secrets).toEqual([]);
   });
 
+  it("an item of a cluster-scoped kind (Namespace, GatewayClass) is named without a namespace, as kubectl names it", () => {
+    writeFileSync(
+      join(dir, "list.yaml"),
+      `apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: Namespace, metadata: {name: apps}}
+- {apiVersion: gateway.networking.k8s.io/v1, kind: GatewayClass, metadata: {name: eg}, spec: {controllerName: gateway.envoyproxy.io/gatewayclass-controller}}
+`,
+    );
+    expect(new ManifestFolder(dir).read().latest.errors.map((e) => e.error.split(":")[0])).toEqual([
+      "document 1.items[0] at line 4 (Namespace apps) is an item of a list",
+      "document 1.items[1] at line 5 (GatewayClass eg) is an item of a list",
+    ]);
+  });
+
   it("a list of kinds it does not read is passed over, as Envoy Gateway's file provider drops every list", () => {
     writeFileSync(
       join(dir, "list.yaml"),

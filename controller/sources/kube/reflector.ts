@@ -43,6 +43,8 @@ export class Reflector {
   #watch: AbortController | undefined;
   #listWaiters: (() => void)[] = [];
   #absentLogged = false;
+  /** Whether a list has been stored: until then there is no last known state to serve. */
+  #listed = false;
   /** Index of the version read in [ {apiVersion, path}, ...olderVersions ]. */
   #version = 0;
   #versionLogged = -1;
@@ -123,7 +125,9 @@ export class Reflector {
             : { kind: this.#o.kind, error: (err as Error).message, retryInMs: delay },
           notServed
             ? "kind not served by the API server at these versions (its CRD is missing or older): install or upgrade it (README, Kubernetes mode); not ready until it is listed once, the last known state served after"
-            : "list/watch failed; serving the last known state",
+            : this.#listed
+              ? "list/watch failed; serving the last known state"
+              : "list/watch failed; not ready until it is listed once",
         );
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, max);
@@ -160,6 +164,7 @@ export class Reflector {
         `${this.#o.apiVersion} is not served by the API server; reading the older version it serves`,
       );
     this.#versionLogged = this.#version;
+    this.#listed = true;
     this.#markSynced();
     for (const resolve of this.#listWaiters.splice(0)) resolve();
     if (changed) this.#o.onChange();
@@ -186,6 +191,7 @@ export class Reflector {
     const changed = this.#objects.size > 0;
     this.#objects = new Map();
     this.#resourceVersion = "";
+    this.#listed = true;
     this.#markSynced();
     for (const resolve of this.#listWaiters.splice(0)) resolve();
     if (changed) this.#o.onChange();
