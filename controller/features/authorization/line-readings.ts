@@ -8,7 +8,8 @@
 import type { NormalizedRequest } from "../../authz/request.ts";
 import { readWhole } from "../../authz/header-values.ts";
 import { ENVOY_QUERY, OTHER_QUERY_READINGS, queryParamsIn, type QueryReading } from "../../snapshot/query-readings.ts";
-import { lineAt, lineIndexIn, MAX_HEADER_LINES, readingsBesidesEnvoys, type RouteReading } from "../../snapshot/route-index.ts";
+import { MAX_HEADER_LINES, type RouteReading } from "../../snapshot/route-index.ts";
+import { lineAt, lineIndexIn, readingsBesidesEnvoys } from "../../snapshot/route-readings.ts";
 import type { CompiledAuthorization } from "./compile.ts";
 
 /**
