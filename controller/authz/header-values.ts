@@ -30,7 +30,7 @@ export function firstListValue(v: string | undefined): string | undefined {
  * joined with ",", while the upstream gets the lines; and for a list-valued field one line `a,b` is
  * the two lines `a` and `b` (RFC 9110 §5.3), which an upstream behind nginx or Caddy (which pass the
  * line as it is) may split. Each piece is a line to read (DESIGN §0; its reading trims its OWS,
- * snapshot/route-index.ts lineAt); joined with "," again, the pieces are the lines joined as Envoy
+ * snapshot/route-readings.ts lineAt); joined with "," again, the pieces are the lines joined as Envoy
  * joins them (headerValue: Envoy's reading unchanged). `headers` itself (no copy) when no value
  * holds ","; Cookie, Host and pseudo-headers stay whole (read by their own rules), and so does
  * X-Portcullis-Replaces, the proxy's list for Portcullis, which no upstream receives.

@@ -9,24 +9,19 @@ import type { Resources } from "../api/resources.ts";
 import type { PolicyStatus } from "../api/status.ts";
 import type { SelfService } from "../features/extAuth/types.ts";
 import type { GeoIPDatabase } from "../geoip/database.ts";
-import type { JwksSource } from "../keys/types.ts";
 import { deepFreeze } from "../snapshot/freeze.ts";
 import type { CompiledPolicy, PolicyOrigin, Snapshot } from "../snapshot/types.ts";
-import type { HTTPRoute, ListenerSet, SecurityPolicy } from "../api/resources.ts";
+import type { SecurityPolicy } from "../api/resources.ts";
 import type { HTTPRouteRule, Listener } from "../api/gatewayapi.ts";
-import {
-  attachRoutes,
-  listenerLabel,
-  takesListenerSetsOfOtherNamespaces,
-  takesRoutesOfOtherNamespaces,
-  type Attachment,
-  type GatewayListener,
-} from "./attachments.ts";
+import { attachRoutes, listenerLabel, takesRoutesOfOtherNamespaces, type Attachment } from "./attachments.ts";
 import { labelSelectorLines } from "./folder-labels.ts";
 import { withRouteCors } from "./route-cors.ts";
 import { scopeManagedHeaders } from "./managed-headers.ts";
 import { analysePolicy, compileMerged, type AnalysedPolicy } from "./policy.ts";
 import { claimsOfAttachment, decideWinners, listenerOverrides, mergeParent, policyOrigin, type Claim } from "./precedence.ts";
+import { remoteJwksOf } from "./remote-jwks.ts";
+import { firstFailure, pendingEntry } from "./rule-entries.ts";
+import { unreadListenerSetListeners, unreadRoutesEntry } from "./unread-routes.ts";
 import { createReferences, type ReferencedObjects } from "./references.ts";
 import {
   buildRouteIndex,
@@ -34,8 +29,6 @@ import {
   compileRuleMatches,
   corsPreflightMatch,
   createMatchCompiler,
-  EVERY_REQUEST,
-  type MatchResult,
   type PendingEntry,
   type RankedMatch,
 } from "./routes.ts";
@@ -294,133 +287,3 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
 }
 
 const NO_CLAIMS: readonly Claim[] = Object.freeze([]);
-
-/** The index of the first match that cannot be served, or -1. */
-function firstFailure(matches: readonly MatchResult[]): number {
-  for (let i = 0; i < matches.length; i++) if (!matches[i]!.ok) return i;
-  return -1;
-}
-
-/** What the entries of one route rule on one attachment share. */
-interface RuleOnAttachment {
-  readonly attachment: Attachment;
-  readonly gatewayId: string;
-  readonly listener: string;
-  readonly tlsListener: string | undefined;
-  readonly routeId: string;
-  readonly label: string;
-  readonly policy: CompiledPolicy | undefined;
-  readonly origin: PolicyOrigin | undefined;
-  readonly ruleIndex: number;
-  readonly clientAddressUnknown: string | undefined;
-}
-
-/** The route entry of one match of a rule (`n`: 0 for the match, 1 for its CORS preflight route). */
-function pendingEntry(at: RuleOnAttachment, m: RankedMatch, matchIndex: number, n: number): PendingEntry {
-  const { attachment, policy } = at;
-  return {
-    entry: {
-      gateway: at.gatewayId,
-      listener: at.listener,
-      port: attachment.listener.port,
-      kind: attachment.route.kind,
-      route: at.routeId,
-      rule: at.label,
-      match: m.match,
-      policy,
-      origin: at.origin,
-      managedHeaders: policy?.managedHeaders ?? [],
-      ...(at.clientAddressUnknown === undefined ? {} : { clientAddressUnknown: at.clientAddressUnknown }),
-    },
-    hostnames: attachment.hostnames,
-    route: attachment.route,
-    pathCount: m.pathCount,
-    order: [at.ruleIndex, matchIndex, n],
-    tlsListener: at.tlsListener,
-  };
-}
-
-/** Stands for any route of a namespace Portcullis does not read: it has one rule, matching every request. */
-const UNREAD_ROUTE: HTTPRoute = {
-  kind: "HTTPRoute",
-  metadata: { namespace: "(a namespace not read)", name: "(any route)" },
-  spec: { parentRefs: [], hostnames: [], rules: [{}] },
-};
-
-/** Stands for any ListenerSet of a namespace Portcullis does not read. */
-const UNREAD_LISTENER_SET: ListenerSet = {
-  metadata: { namespace: "(a namespace not read)", name: "(any ListenerSet)" },
-  spec: { parentRef: { name: "(any Gateway)" }, listeners: [{ name: "(any listener)", port: 1 }] },
-};
-
-/**
- * A listener standing for those of ListenerSets of namespaces not read, on each port of each
- * Gateway that may take them: such a listener, on a port with a table here, may hold any host
- * name (it need not be a port of its own, so on a port without one, no route here matches).
- */
-function unreadListenerSetListeners(listeners: readonly GatewayListener[]): GatewayListener[] {
-  const out = new Map<string, GatewayListener>();
-  for (const { gateway, listener } of listeners) {
-    if (!takesListenerSetsOfOtherNamespaces(gateway)) continue;
-    const key = `${keyOf(gateway.metadata)}\0${listener.port}`;
-    if (!out.has(key))
-      out.set(key, { gateway, listener: { name: "(any listener)", port: listener.port }, listenerSet: UNREAD_LISTENER_SET });
-  }
-  return [...out.values()];
-}
-
-/**
- * The entry of the routes of namespaces not read on listener `l` (RouteEntry.unread): every
- * request to the listener's host names, under the policy a route there would get from the
- * listener, ListenerSet or Gateway (a policy of a namespace not read is not known either).
- */
-function unreadRoutesEntry(
-  l: GatewayListener,
-  winners: ReadonlyMap<string, Claim>,
-  clientAddressUnknown: string | undefined,
-): PendingEntry {
-  const attachment: Attachment = { ...l, route: UNREAD_ROUTE, parentRef: { name: l.gateway.metadata.name }, hostnames: [] };
-  const [winner, ...shadowed] = claimsOfAttachment(attachment, winners)(undefined);
-  const hostname = l.listener.hostname?.toLowerCase();
-  const policy = winner?.policy.compiled;
-  return {
-    entry: {
-      gateway: keyOf(l.gateway.metadata),
-      listener: listenerLabel(l),
-      port: l.listener.port,
-      kind: "HTTPRoute",
-      route: keyOf(UNREAD_ROUTE.metadata),
-      rule: `any route of a namespace not read (--watch-namespaces) on listener ${listenerLabel(l)}`,
-      match: EVERY_REQUEST,
-      policy,
-      origin: winner === undefined ? undefined : policyOrigin(winner, shadowed, undefined),
-      managedHeaders: policy?.managedHeaders ?? [],
-      unread: true,
-      ...(clientAddressUnknown === undefined ? {} : { clientAddressUnknown }),
-    },
-    hostnames: hostname === undefined ? [] : [hostname],
-    route: UNREAD_ROUTE,
-    pathCount: 0,
-    order: [0, 0, 0],
-    tlsListener: l.listener.protocol === "HTTPS" ? listenerLabel(l) : undefined,
-  };
-}
-
-/** Remote JWKS in use, one per cache key (the key store merges their durations). */
-function remoteJwksOf(policies: Readonly<Record<string, CompiledPolicy>>): JwksSource[] {
-  const byKey = new Map<string, JwksSource>();
-  for (const id in policies) {
-    const { features } = policies[id]!;
-    for (let i = 0; i < features.length; i++) {
-      const f = features[i]!;
-      // Most features hold no keys: nothing to list.
-      if (f.feature.keySources === undefined) continue;
-      for (const s of f.feature.keySources(f.compiled)) {
-        if (s.kind !== "remote") continue;
-        const seen = byKey.get(s.cacheKey);
-        if (seen === undefined || (seen.kind === "remote" && s.cacheDurationMs < seen.cacheDurationMs)) byKey.set(s.cacheKey, s);
-      }
-    }
-  }
-  return [...byKey.keys()].sort().map((key) => byKey.get(key)!);
-}

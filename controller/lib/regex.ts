@@ -6,7 +6,7 @@
  * (code points, `\pL`, `(?m)`, `(?i)` folding, at most 1000 repetitions) and matching takes time
  * linear in the input, so no pattern such as `(a+)+$` lets a client stall the decision thread.
  * re2js reads text, where RE2 reads bytes: a value that is not UTF-8 is the caller's to refuse
- * (snapshot/route-index.ts).
+ * (snapshot/route-match.ts).
  */
 import { RE2JS, RE2JSException } from "re2js";
 import { fail, ok, type Result } from "./result.ts";

@@ -5,22 +5,11 @@
  * host selection and match helpers), kept apart because only a traced decision needs it.
  */
 import { paramIn } from "./query-readings.ts";
-import {
-  ENVOY_READING,
-  headerOf,
-  hostAt,
-  hostCount,
-  pathMatches,
-  portCovers,
-  type RouteReading,
-  type RouteRequest,
-  type RouteScope,
-  selectVirtualHost,
-  valueMatches,
-  wildcardSuffix,
-} from "./route-index.ts";
+import { ENVOY_READING, hostAt, hostCount, portCovers, type RouteReading, type RouteRequest, type RouteScope } from "./route-index.ts";
+import { headerOf, pathMatches, valueMatches } from "./route-match.ts";
 import { describeMatch } from "./summary.ts";
 import type { CompiledMatch, RouteIndex, VirtualHosts } from "./types.ts";
+import { selectVirtualHost, wildcardSuffix } from "./virtual-hosts.ts";
 
 /** How many entries that do not match a trace lists before the one picked (a virtual host may hold hundreds). */
 const TRACED_MISSES = 20;

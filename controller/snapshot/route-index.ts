@@ -1,12 +1,16 @@
 /**
  * Request-time route lookup: pick the route tables in scope (Gateway, listener port), in each the
  * virtual host by Host, then the first entry whose match holds (entries are pre-sorted in Envoy
- * Gateway's route order at compile time), as Envoy's route match reads the request.
+ * Gateway's route order at compile time), as Envoy's route match reads the request. Here too: the
+ * readings a request is looked up on (RouteReading) and the entries its other readings pick.
+ * Virtual host selection is in virtual-hosts.ts, a match's semantics in route-match.ts, the list of
+ * readings in route-readings.ts.
  */
-import { mayHoldInvalidUtf8 } from "../lib/bytes.ts";
-import { withoutOws } from "../lib/field-values.ts";
-import { ENVOY_QUERY, foldedName, OTHER_QUERY_READINGS, paramIn, type QueryReading, readsOwnWay } from "./query-readings.ts";
-import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "./types.ts";
+import { ENVOY_QUERY, foldedName, paramIn, type QueryReading, readsOwnWay } from "./query-readings.ts";
+import { headerOf, matches, unreadableBy } from "./route-match.ts";
+import { lineReadingsOf, mostLinesOf, readingsBesidesEnvoys } from "./route-readings.ts";
+import type { CompiledMatch, PortRoutes, RouteEntry, RouteIndex, VirtualHosts } from "./types.ts";
+import { selectVirtualHost } from "./virtual-hosts.ts";
 
 /** What route matching reads of a request, already normalised. */
 export interface RouteRequest {
@@ -42,10 +46,6 @@ export interface RouteRequest {
  */
 export type HeaderReading = "joined" | number | ReadonlyMap<string, number>;
 
-/** The index of the line of header `name` that a line reading (not "joined") reads. */
-export const lineIndexIn = (reading: number | ReadonlyMap<string, number>, name: string): number =>
-  typeof reading === "number" ? reading : (reading.get(name) ?? 0);
-
 /** One reading of the request for route matching: how it reads the query and a repeated header. */
 export interface RouteReading {
   readonly query: QueryReading;
@@ -65,44 +65,6 @@ export const ENVOY_READING: RouteReading = { query: ENVOY_QUERY, header: "joined
  * headers' lines are never readings, however many. Browsers' longest list (Accept) has 8.
  */
 export const MAX_HEADER_LINES = 64;
-
-/**
- * Line `index` of a header as a reading reads it: the last where the header has fewer lines (each
- * header is read at once: index 0 reads every header's first line, the greatest index every one's
- * last), without the spaces and tabs around it, as a codec trims a line and a recipient a list's
- * element (`user, admin` is `user` and `admin`); undefined when the header is absent.
- */
-export function lineAt(lines: readonly string[], index: number): string | undefined {
-  return lines.length === 0 ? undefined : withoutOws(lines[Math.min(index, lines.length - 1)]!);
-}
-
-/** The query's other readings, each header read as Envoy joins it. */
-const OTHER_QUERY_JOINED: readonly RouteReading[] = OTHER_QUERY_READINGS.map((query) => ({ query, header: "joined", name: query.name }));
-
-/** readingsBesidesEnvoys by the most lines of a header, built once for each count. */
-const otherReadingsByLines: (readonly RouteReading[])[] = [];
-
-/**
- * Every reading besides Envoy's of a request whose headers have at most `lines` lines each (1: none
- * is repeated or holds ","), in order: the query's other readings with the header joined, then each
- * line index with each query reading (an upstream may read both its own way). Authorization rules
- * are decided on the same readings (features/authorization/check.ts).
- */
-export function readingsBesidesEnvoys(lines: number): readonly RouteReading[] {
-  if (lines <= 1) return OTHER_QUERY_JOINED;
-  return (otherReadingsByLines[lines] ??= [
-    ...OTHER_QUERY_JOINED,
-    ...Array.from({ length: lines }, (_, index) => {
-      const line = index === 0 ? "the first line" : index === lines - 1 ? "the last line" : `line ${index + 1}`;
-      const name = `${line} (or list element) of a header`;
-      return [ENVOY_QUERY, ...OTHER_QUERY_READINGS].map((query) => ({
-        query,
-        header: index,
-        name: query === ENVOY_QUERY ? name : `${name}, ${query.name}`,
-      }));
-    }).flat(),
-  ]);
-}
 
 /** The route tables a request may have been routed by, as far as the proxy says. */
 export interface RouteScope {
@@ -238,43 +200,6 @@ export function otherRouteReadings(
   return found;
 }
 
-/**
- * readingsBesidesEnvoys(`lines`), and where two or more of the named headers have several lines,
- * a reading for each choice of one line per header (their product, which check() bounds by
- * MAX_HEADER_LINES): a route matching two headers is picked by an upstream that takes the first
- * line of one and the last of the other, which no same-index reading reads.
- */
-function lineReadingsOf(request: RouteRequest, names: readonly string[], lines: number): readonly RouteReading[] {
-  const repeated: string[] = [];
-  const counts: number[] = [];
-  for (let i = 0; i < names.length; i++) {
-    const count = request.headerLines(names[i]!).length;
-    if (count < 2) continue;
-    repeated.push(names[i]!);
-    counts.push(count);
-  }
-  if (repeated.length < 2) return readingsBesidesEnvoys(lines);
-  const readings: RouteReading[] = [...readingsBesidesEnvoys(1)];
-  const choice = counts.map(() => 0);
-  for (;;) {
-    const header = new Map(repeated.map((name, i) => [name, choice[i]!]));
-    const name = `lines ${choice.map((c) => c + 1).join(", ")} (or list elements) of ${repeated.length} headers`;
-    for (const query of [ENVOY_QUERY, ...OTHER_QUERY_READINGS])
-      readings.push({ query, header, name: query === ENVOY_QUERY ? name : `${name}, ${query.name}` });
-    // The next choice, the last header's line first (an odometer); done once every header's wraps.
-    let h = choice.length - 1;
-    while (h >= 0 && ++choice[h]! === counts[h]!) choice[h--] = 0;
-    if (h < 0) return readings;
-  }
-}
-
-/** The most lines one of the named headers has, at least 1 (a loop: a closure here would allocate its context on every request). */
-function mostLinesOf(request: RouteRequest, names: readonly string[]): number {
-  let most = 1;
-  for (let i = 0; i < names.length; i++) most = Math.max(most, request.headerLines(names[i]!).length);
-  return most;
-}
-
 function sameEntries(a: readonly RouteEntry[], b: readonly RouteEntry[]): boolean {
   return a.length === b.length && a.every((e) => b.includes(e));
 }
@@ -335,84 +260,6 @@ function readMatchesOf(entries: readonly RouteEntry[]): ReadMatches {
     readMatchesByHost.set(entries, read);
   }
   return read;
-}
-
-export function selectVirtualHost(vhosts: VirtualHosts, host: string): readonly RouteEntry[] | undefined {
-  const exact = vhosts.exact[host];
-  if (exact !== undefined) return exact;
-  const suffix = wildcardSuffix(vhosts, host);
-  if (suffix !== undefined) return vhosts.wildcard[suffix];
-  return vhosts.any.length > 0 ? vhosts.any : undefined;
-}
-
-/**
- * The longest wildcard hostname (".example.com" for "*.example.com") that `host` falls under, as Envoy
- * picks it: the wildcard stands for at least one character, so ".example.com" itself is not under it.
- */
-export function wildcardSuffix(vhosts: VirtualHosts, host: string): string | undefined {
-  if (vhosts.wildcardMaxLabels === 0) return undefined;
-  const labels = host.split(".");
-  for (let n = Math.min(labels.length - 1, vhosts.wildcardMaxLabels); n >= 1; n--) {
-    const suffix = "." + labels.slice(-n).join(".");
-    if (suffix.length < host.length && vhosts.wildcard[suffix] !== undefined) return suffix;
-  }
-  return undefined;
-}
-
-/** Gateway API path semantics; PathPrefix matches whole segments ("/foo" is not a prefix of "/foobar"). */
-export function pathMatches(p: PathMatch, path: string): boolean {
-  return p.type === "Exact"
-    ? path === p.value
-    : p.type === "PathPrefix"
-      ? p.value === "" || path === p.value || (path.startsWith(p.value) && path.charCodeAt(p.value.length) === 47)
-      : p.regex.testExact(path);
-}
-
-function matches(match: CompiledMatch, request: RouteRequest, reading: RouteReading): boolean {
-  if (!pathMatches(match.path, request.path)) return false;
-  // Index loops: most matches have no header or query match, and an iterator would be allocated for each.
-  for (let i = 0; i < match.headers.length; i++) {
-    const h = match.headers[i]!;
-    if (!valueMatches(h, headerOf(request, h.name, reading.header))) return false;
-  }
-  for (let i = 0; i < match.queryParams.length; i++) {
-    const q = match.queryParams[i]!;
-    if (!valueMatches(q, paramIn(request.rawQuery, q.name, reading.query))) return false;
-  }
-  return true;
-}
-
-/**
- * A header as a reading reads it (Envoy's route match: `joined`). The pseudo-headers a match may name are the method
- * (an HTTPRoute `method`) and the path with its query (a GRPCRoute method match without service);
- * `host` is `:authority` in Envoy's header map, whichever way the Host reached Portcullis.
- */
-export function headerOf(request: RouteRequest, name: string, reading: HeaderReading = "joined"): string | undefined {
-  if (name === ":method") return request.method;
-  if (name === "host") return request.authority;
-  if (name === ":path") return request.rawQuery === undefined ? request.path : `${request.path}?${request.rawQuery}`;
-  // Envoy matches a header sent several times on its lines joined with "," (not ", ").
-  const lines = request.headerLines(name);
-  if (lines.length === 0) return undefined;
-  return reading === "joined" ? lines.join(",") : lineAt(lines, lineIndexIn(reading, name));
-}
-
-export function valueMatches(m: ValueMatch, value: string | undefined): boolean {
-  if (value === undefined) return false;
-  if (m.type === "RegularExpression") return mayHoldInvalidUtf8(value) || m.regex.testExact(value);
-  return (m.type === "Exact" ? value === m.value : value.endsWith(m.value)) || unreadableBy(m, value);
-}
-
-/**
- * Whether Envoy's byte comparison of `m` with `value` cannot be told from the text, when the value
- * holds U+FFFD (mayHoldInvalidUtf8: bytes that are not UTF-8 read that way). RE2 reads the bytes
- * themselves, which `.` and classes do not match. An Exact or Suffix value is compared byte for
- * byte; valid UTF-8 text compares as its bytes do unless the configured value itself holds U+FFFD
- * (`\xff` and U+FFFD read alike, while their bytes differ). Such a match counts as matching, and is
- * then refused (unreadableMatch): the request may have taken this rule or a later one.
- */
-function unreadableBy(m: ValueMatch, value: string): boolean {
-  return (m.type === "RegularExpression" || mayHoldInvalidUtf8(m.value)) && mayHoldInvalidUtf8(value);
 }
 
 /**

@@ -1,18 +1,11 @@
 /**
  * Request-time route lookup (controller/snapshot/route-index.ts) on hand-built route tables: virtual
  * host selection as Envoy picks it, the listener port scope (with Envoy Gateway's privileged-port
- * shift), first-match order and path/header/query semantics.
+ * shift), first-match order, header/query semantics and the entries of the other readings.
  */
 import { describe, expect, it, vi } from "vitest";
 import { OTHER_QUERY_READINGS } from "../../controller/snapshot/query-readings.ts";
-import {
-  findRoutes,
-  lineAt,
-  otherRouteReadings,
-  pathMatches,
-  readingsBesidesEnvoys,
-  type RouteRequest,
-} from "../../controller/snapshot/route-index.ts";
+import { findRoutes, otherRouteReadings, type RouteRequest } from "../../controller/snapshot/route-index.ts";
 import { builtRe2 } from "../../controller/lib/regex.ts";
 import type { RouteEntry, RouteIndex } from "../../controller/snapshot/types.ts";
 import { ANY_PATH, entry, index, request, table, vhosts } from "../support/route-tables.ts";
@@ -140,22 +133,6 @@ describe("findRoutes: first match in order", () => {
   it("reads query parameters as sent, the first of a repeated name", () => {
     expect(pick(request("h", "/x", { rawQuery: "v=2&v=3" }))).toEqual(["r query"]);
     expect(pick(request("h", "/x", { rawQuery: "v=3&v=2" }))).toEqual(["r fallback"]);
-  });
-});
-
-describe("pathMatches", () => {
-  it("takes PathPrefix by whole segments", () => {
-    const prefix = { type: "PathPrefix", value: "/foo" } as const;
-    expect(pathMatches(prefix, "/foo")).toBe(true);
-    expect(pathMatches(prefix, "/foo/bar")).toBe(true);
-    expect(pathMatches(prefix, "/foobar")).toBe(false);
-    expect(pathMatches({ type: "PathPrefix", value: "" }, "/anything")).toBe(true);
-  });
-
-  it("takes Exact as the whole path, case and all", () => {
-    expect(pathMatches({ type: "Exact", value: "/a" }, "/a")).toBe(true);
-    expect(pathMatches({ type: "Exact", value: "/a" }, "/A")).toBe(false);
-    expect(pathMatches({ type: "Exact", value: "/a" }, "/a/")).toBe(false);
   });
 });
 
@@ -328,25 +305,6 @@ describe("otherRouteReadings: a repeated header", () => {
     expect(otherRouteReadings(idx, repeated, {}, findRoutes(idx, repeated, {}) ?? [])?.map((o) => rules(o.entries))).toEqual([
       ["admin r0"],
     ]);
-  });
-});
-
-describe("lineAt: one line of a header as a reading reads it", () => {
-  it("reads the line at the index, the last where the header has fewer, without spaces and tabs around it", () => {
-    expect(lineAt(["a", " b\t", "c"], 1)).toBe("b");
-    expect(lineAt(["a", "b"], 5)).toBe("b");
-    expect(lineAt([" a "], 0)).toBe("a");
-    expect(lineAt([], 0)).toBeUndefined();
-  });
-});
-
-describe("readingsBesidesEnvoys: the readings of a request by the most lines of a header", () => {
-  it("one line each: the query's other readings only; n lines: a reading of each line index with each query reading, built once", () => {
-    expect(readingsBesidesEnvoys(1).every((r) => r.header === "joined")).toBe(true);
-    const three = readingsBesidesEnvoys(3);
-    expect([...new Set(three.map((r) => r.header))]).toEqual(["joined", 0, 1, 2]);
-    expect(three.filter((r) => r.header !== "joined")).toHaveLength(3 * (OTHER_QUERY_READINGS.length + 1));
-    expect(readingsBesidesEnvoys(3)).toBe(three);
   });
 });
 

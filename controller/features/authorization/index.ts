@@ -1,6 +1,7 @@
 /** authorization: rules over the request and the identities the phases before it passed (Envoy's rbac filter). */
 import { defineFeature } from "../feature.ts";
-import { checkAuthorization, principalReadsClientAddress } from "./check.ts";
+import { checkAuthorization } from "./check.ts";
+import { principalReadsClientAddress } from "./principal-match.ts";
 import { AuthorizationSchema, compileAuthorization, type AuthorizationSpec, type CompiledAuthorization } from "./compile.ts";
 import { describeRule } from "./describe.ts";
 

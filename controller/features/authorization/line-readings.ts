@@ -8,7 +8,8 @@
 import type { NormalizedRequest } from "../../authz/request.ts";
 import { readWhole } from "../../authz/header-values.ts";
 import { ENVOY_QUERY, OTHER_QUERY_READINGS, queryParamsIn, type QueryReading } from "../../snapshot/query-readings.ts";
-import { lineAt, lineIndexIn, MAX_HEADER_LINES, readingsBesidesEnvoys, type RouteReading } from "../../snapshot/route-index.ts";
+import { MAX_HEADER_LINES, type RouteReading } from "../../snapshot/route-index.ts";
+import { lineAt, lineIndexIn, readingsBesidesEnvoys } from "../../snapshot/route-readings.ts";
 import type { CompiledAuthorization } from "./compile.ts";
 
 /**
@@ -55,7 +56,7 @@ function sameParams(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, strin
 
 const NO_READINGS: readonly RouteReading[] = Object.freeze([]);
 
-/** The one line reading where no header a CEL expression names has several lines: header matches read each line (check.ts headerMismatch). */
+/** The one line reading where no header a CEL expression names has several lines: header matches read each line (principal-match.ts headerMismatch). */
 const ANY_LINE: readonly RouteReading[] = Object.freeze([
   { query: ENVOY_QUERY, header: new Map<string, number>(), name: "any line (or list element) of each header" },
 ]);
@@ -65,8 +66,8 @@ const ANY_LINE: readonly RouteReading[] = Object.freeze([
  * others): none when no header they read has several lines (or list elements, linesUpstreamMayRead);
  * else a reading for each choice of one line of each header a CEL expression names
  * (CompiledAuthorization.headersNamedByCel), where a header match takes any line of its header
- * (check.ts headerMismatch) and an expression reading headers by unknown keys every choice of every
- * header (check.ts). undefined when a header the rules read has more than MAX_HEADER_LINES lines,
+ * (principal-match.ts headerMismatch) and an expression reading headers by unknown keys every choice of every
+ * header (rule-facts.ts Facts.celMatches). undefined when a header the rules read has more than MAX_HEADER_LINES lines,
  * or the headers CEL names have more choices than that: the request is refused (431) rather than
  * decided on each. Loops over the request's own values: nothing is allocated for the usual request.
  */
