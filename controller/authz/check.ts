@@ -109,7 +109,7 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
 /**
  * Whether the headers of `matched` (Snapshot.headersMatchedByLine) have more choices of one line each
  * than MAX_HEADER_LINES (the product of their line counts: each choice is a route reading,
- * route-index.ts lineReadingsOf): a loop over the request's own headers, the list looked in only for
+ * route-readings.ts lineReadingsOf): a loop over the request's own headers, the list looked in only for
  * one of several lines (no array of the values).
  */
 function tooManyLinesMatched(headers: AuthzRequest["headers"], matched: readonly string[]): boolean {
