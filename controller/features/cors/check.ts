@@ -15,8 +15,9 @@ import type { CompiledCors } from "./compile.ts";
 
 /**
  * The cors phase, before any credential is asked for: a preflight is answered here (204, with the
- * Access-Control-* headers; without Access-Control-Allow-Origin when the origin is not allowed), an
- * actual request from an allowed origin passes with the headers its response gets on allow.
+ * Access-Control-* headers; without Access-Control-Allow-Origin when the origin is not allowed), on
+ * the reading of the request as the proxy routed it only (NormalizedRequest.asRouted); an actual
+ * request from an allowed origin passes with the headers its response gets on allow.
  */
 export function checkCors(
   config: CompiledCors,
@@ -30,7 +31,9 @@ export function checkCors(
     preflight: isPreflight(request),
     originAllowed: nonEmpty(request.header("origin")) && originAllowed(config, request.header("origin")!),
   });
-  if (isPreflight(request)) {
+  // Envoy's cors filter answers a preflight on the route Envoy took; an upstream's reading of the
+  // path or method (withReading) is decided as the request it is, on that route's other features.
+  if (isPreflight(request) && request.asRouted) {
     const answer = preflightAnswer(config, request);
     if (!answer.originAllowed)
       return fail(

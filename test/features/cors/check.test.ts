@@ -182,3 +182,29 @@ describe("cors before an identity method (apiKeyAuth)", () => {
     expect((await d({ method: "OPTIONS", path: "/cors-keys/items" })).code).toBe("apikey_missing");
   });
 });
+
+describe("a preflight read otherwise by the upstream (a suffix or letter-case reading)", () => {
+  // Found by the route-choice property of test/compile/routes.test.ts once the suffix readings came:
+  // /report/ also reads as /report, whose rule has CORS, while Envoy took the open rule, which has none.
+  const world = decider(
+    policiesOnRules("api.example.com", {
+      open: { path: "/" },
+      report: {
+        path: "{path: {type: Exact, value: /report}}",
+        features: 'cors: {allowOrigins: ["https://app.example.com"], allowMethods: [GET]}',
+      },
+    }),
+  );
+  const reportPreflight = (path: string) => ({
+    method: "OPTIONS",
+    path,
+    headers: { origin: "https://app.example.com", "access-control-request-method": "GET" },
+  });
+  it("is answered only by the cors of the rule the proxy took: on the open rule it goes on to the upstream", async () => {
+    const r = await world(reportPreflight("/report/"));
+    expect([r.allowed, r.code, r.route]).toEqual([true, "allowed", "apps/api rule open"]);
+  });
+  it("on the rule with cors itself, it is answered", async () => {
+    expect((await world(reportPreflight("/report"))).code).toBe("cors_preflight");
+  });
+});
