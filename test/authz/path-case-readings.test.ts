@@ -23,6 +23,20 @@ const snapshot = snapshotOf({
 });
 
 describe("withCaseReadings", () => {
+  it("finds every value that begins the path, of every length, in the snapshot's order (looked up by length, not scanned)", () => {
+    const nested = snapshotOf({
+      deep: "{path: {type: PathPrefix, value: /Team/Admin}}",
+      team: "/Team",
+      exact: "{path: {type: Exact, value: /Team/Admin/Keys}}",
+      other: "/Other",
+    });
+    expect(withCaseReadings(nested, ["/team/admin/keys"])).toEqual([
+      "/team/admin/keys",
+      "/Team/Admin/Keys",
+      "/Team/Admin/keys",
+      "/Team/admin/keys",
+    ]);
+  });
   it("adds the path spelt as a route's Exact or PathPrefix value spells the part it matches in another ASCII letter case", () => {
     expect(withCaseReadings(snapshot, ["/ADMIN/Users"])).toEqual(["/ADMIN/Users", "/admin/Users"]);
     expect(withCaseReadings(snapshot, ["/reports"])).toEqual(["/reports", "/Reports"]);
