@@ -11,6 +11,7 @@ import { RE2JS } from "re2js";
 import { authorization } from "../features/authorization/index.ts";
 import { compiledOf } from "../features/feature.ts";
 import type { Re2 } from "../lib/regex.ts";
+import { entryListsOf } from "../snapshot/route-index.ts";
 import type { PathMatch, Snapshot } from "../snapshot/types.ts";
 
 /** The most paths caseReadings adds to a request's: each is a reading of the request, decided in full. */
@@ -79,10 +80,7 @@ function casePathsOf(snapshot: Snapshot): CasePaths {
       if (path.type !== "RegularExpression") matches.set(`${path.type} ${path.value}`, path);
       else if (!patterns.has(path.value)) patterns.set(path.value, casePattern(path.value, path.regex));
     };
-    for (const tables of Object.values(snapshot.routes.byGateway))
-      for (const { vhosts } of tables)
-        for (const entries of [...Object.values(vhosts.exact), ...Object.values(vhosts.wildcard), vhosts.any])
-          for (const { match } of entries) add(match.path);
+    for (const entries of entryListsOf(snapshot.routes)) for (const { match } of entries) add(match.path);
     for (const policy of Object.values(snapshot.policies))
       for (const rule of compiledOf(policy.features, authorization)?.rules ?? []) if (rule.path !== undefined) add(rule.path);
     const values = [...matches.values()].map((match, order): CaseValue => ({ match, lower: asciiLowerCase(match.value), order }));

@@ -10,7 +10,8 @@ import { extAuth } from "../features/extAuth/index.ts";
 import { compiledOf } from "../features/feature.ts";
 import { oidc } from "../features/oidc/index.ts";
 import type { OidcProviders } from "../features/oidc/provider.ts";
-import type { CompiledPolicy, RouteEntry, Snapshot } from "../snapshot/types.ts";
+import { entryListsOf } from "../snapshot/route-index.ts";
+import type { CompiledPolicy, Snapshot } from "../snapshot/types.ts";
 
 /** Closes the clients `snapshot` does not use. Call it with each snapshot as it is published. */
 export function retainBackendClients(
@@ -33,15 +34,6 @@ export function retainBackendClients(
 /** Every policy the snapshot enforces: those by name, and those only route entries hold (merged with `mergeType`). */
 function policiesOf(snapshot: Snapshot): Set<CompiledPolicy> {
   const policies = new Set(Object.values(snapshot.policies));
-  const add = (entries: readonly RouteEntry[]) => {
-    for (const e of entries) if (e.policy !== undefined) policies.add(e.policy);
-  };
-  for (const tables of Object.values(snapshot.routes.byGateway)) {
-    for (const { vhosts } of tables) {
-      add(vhosts.any);
-      for (const entries of Object.values(vhosts.exact)) add(entries);
-      for (const entries of Object.values(vhosts.wildcard)) add(entries);
-    }
-  }
+  for (const entries of entryListsOf(snapshot.routes)) for (const e of entries) if (e.policy !== undefined) policies.add(e.policy);
   return policies;
 }

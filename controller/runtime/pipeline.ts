@@ -14,7 +14,8 @@ import { compileInSlices, type CompileOptions } from "../compile/index.ts";
 import type { ReferencedObjects } from "../compile/references.ts";
 import type { KeyStore } from "../keys/types.ts";
 import type { Metrics } from "../server/metrics.ts";
-import type { RouteEntry, Snapshot } from "../snapshot/types.ts";
+import { entryListsOf } from "../snapshot/route-index.ts";
+import type { Snapshot } from "../snapshot/types.ts";
 
 export interface Published {
   readonly generation: number;
@@ -189,13 +190,8 @@ export function sameInput(a: Resources, b: Resources): boolean {
   return Object.keys(b).length === Object.keys(a).length;
 }
 
-function entryLists(snapshot: Snapshot): (readonly RouteEntry[])[] {
-  const tables = Object.values(snapshot.routes.byGateway).flatMap((ports) => ports.map((p) => p.vhosts));
-  return tables.flatMap((v) => [...Object.values(v.exact), ...Object.values(v.wildcard), v.any]);
-}
-
 function countEntries(snapshot: Snapshot): number {
-  return entryLists(snapshot).reduce((n, list) => n + list.length, 0);
+  return entryListsOf(snapshot.routes).reduce((n, list) => n + list.length, 0);
 }
 
 /**
@@ -209,7 +205,7 @@ function countEntries(snapshot: Snapshot): number {
  */
 export function headersDecisionsRead(snapshot: Snapshot): { headersRead: string[]; anyHeaderRead?: true } {
   const names = new Set<string>();
-  for (const list of entryLists(snapshot)) for (const e of list) for (const h of e.match.headers) names.add(h.name);
+  for (const list of entryListsOf(snapshot.routes)) for (const e of list) for (const h of e.match.headers) names.add(h.name);
   let anyHeader = false;
   for (const policy of Object.values(snapshot.policies)) {
     const rules = compiledOf(policy.features, authorization);
@@ -224,7 +220,7 @@ export function headersDecisionsRead(snapshot: Snapshot): { headersRead: string[
 /** Distinct route rules (as labelled in decisions) with no governing SecurityPolicy (an HTTPRoute CORS filter alone is none). */
 export function rulesWithoutPolicy(snapshot: Snapshot): number {
   const rules = new Set<string>();
-  for (const list of entryLists(snapshot))
+  for (const list of entryListsOf(snapshot.routes))
     for (const e of list) if (e.policy === undefined || e.policy.routeFilterOnly === true) rules.add(e.rule);
   return rules.size;
 }
