@@ -71,6 +71,15 @@ interface CasePaths {
 
 const pathsBySnapshot = new WeakMap<Snapshot, CasePaths>();
 
+/**
+ * Builds the path values the case and suffix readings look up in (casePathsOf) for `snapshot`
+ * before it answers checks: built lazily, the first check after a publish paid for it (10,000
+ * routes: about 30 ms; 10,000 RegularExpression paths, each compiled again without case: about 1 s).
+ */
+export function prepareCaseReadings(snapshot: Snapshot): void {
+  casePathsOf(snapshot);
+}
+
 function casePathsOf(snapshot: Snapshot): CasePaths {
   let found = pathsBySnapshot.get(snapshot);
   if (found === undefined) {

@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { Resources } from "../api/resources.ts";
 import type { PolicyStatus } from "../api/status.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
+import { prepareCaseReadings } from "../authz/path-case-readings.ts";
 import { authorization } from "../features/authorization/index.ts";
 import { compiledOf } from "../features/feature.ts";
 import { compileInSlices, type CompileOptions } from "../compile/index.ts";
@@ -131,6 +132,8 @@ export class Pipeline {
     }
     for (const problem of result.problems) logger.warn({ problem }, "object not served as written");
     await this.#options.keys.sync(result.snapshot.remoteJwks);
+    // Built now, not by the first check the new snapshot answers (10,000 routes: 30 ms; of RegularExpression paths: 1 s).
+    prepareCaseReadings(result.snapshot);
     const previous = this.#current;
     const published: Published = {
       generation: (previous?.generation ?? 0) + 1,
