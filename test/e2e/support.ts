@@ -30,13 +30,24 @@ export const PROXIES = join(ROOT, "deploy/proxies");
 export const EXAMPLES = join(ROOT, "deploy/examples");
 export const HOST = "api.maas.example.com";
 
+/**
+ * A port nothing listens on now and that this process has not handed out before: the kernel may
+ * give a just-closed port to the next listen(0), and two daemons started side by side (two
+ * replicas) would then be given the same port.
+ */
 export async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  for (;;) {
+    const server = createNetServer();
+    await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
+const handedOut = new Set<number>();
 
 /** Fails with an install hint when a required program is missing: never a silent skip. */
 export function requireProgram(name: string, hint = "run `bash test/e2e/ensure-packages.sh` (make test does)"): string {
@@ -120,24 +131,45 @@ export interface Portcullis extends Daemon {
   readonly admin: number;
 }
 
-/** `bin/portcullis serve` in standalone mode on deploy/examples, configured through PORTCULLIS_* variables. */
-export async function startPortcullis(manifests = EXAMPLES): Promise<Portcullis> {
-  const [authz, forwardAuth, admin, grpc] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const env = {
-    ...process.env,
-    PORTCULLIS_BIND_ADDRESS: "127.0.0.1",
-    PORTCULLIS_AUTHZ_PORT: String(authz),
-    PORTCULLIS_FORWARD_AUTH_PORT: String(forwardAuth),
-    PORTCULLIS_ADMIN_PORT: String(admin),
-    // Every port free and of its own, or parallel runs collide on the default 9001.
-    PORTCULLIS_GRPC_PORT: String(grpc),
-    PORTCULLIS_LOG_LEVEL: "warn",
-    PORTCULLIS_SHUTDOWN_DELAY_SECONDS: "0",
-  };
-  const daemon = startDaemon("portcullis", join(ROOT, "bin/portcullis"), ["serve", "--manifests", manifests], { env });
-  await waitUntil(daemon, 30_000, async () => (await fetch(`http://127.0.0.1:${admin}/readyz`)).status === 200);
-  return { ...daemon, authz, forwardAuth, admin };
+/**
+ * `bin/portcullis serve` in standalone mode on deploy/examples, configured through PORTCULLIS_*
+ * variables, on ports `pickPort` gives (freePort unless a test chooses).
+ */
+export async function startPortcullis(manifests = EXAMPLES, pickPort = freePort): Promise<Portcullis> {
+  // freePort() hands back a port it has closed again; until Node has started and listens (seconds
+  // under load) another test's outgoing connection may take it as its local port. Portcullis then
+  // exits saying the port is in use: start again on new ports rather than fail the test.
+  for (let attempt = 1; ; attempt++) {
+    const [authz, forwardAuth, admin, grpc] = [await pickPort(), await pickPort(), await pickPort(), await pickPort()];
+    const env = {
+      ...process.env,
+      PORTCULLIS_BIND_ADDRESS: "127.0.0.1",
+      PORTCULLIS_AUTHZ_PORT: String(authz),
+      PORTCULLIS_FORWARD_AUTH_PORT: String(forwardAuth),
+      PORTCULLIS_ADMIN_PORT: String(admin),
+      // Every port free and of its own, or parallel runs collide on the default 9001.
+      PORTCULLIS_GRPC_PORT: String(grpc),
+      PORTCULLIS_LOG_LEVEL: "warn",
+      PORTCULLIS_SHUTDOWN_DELAY_SECONDS: "0",
+    };
+    const daemon = startDaemon("portcullis", join(ROOT, "bin/portcullis"), ["serve", "--manifests", manifests], { env });
+    try {
+      await waitUntil(
+        daemon,
+        30_000,
+        async () => (await fetch(`http://127.0.0.1:${admin}/readyz`, { signal: AbortSignal.timeout(5_000) })).status === 200,
+      );
+      return { ...daemon, authz, forwardAuth, admin };
+    } catch (e) {
+      await daemon.stop();
+      if (attempt === PORT_ATTEMPTS || !PORT_TAKEN.test((e as Error).message)) throw e;
+    }
+  }
 }
+
+const PORT_ATTEMPTS = 3;
+/** What Portcullis says when a port it was given is taken (controller/runtime/app.ts cannotListen). */
+const PORT_TAKEN = /: the port is in use \(/;
 
 /** deploy/examples plus test/e2e/situations.yaml in a fresh folder, for startPortcullis(). */
 export function examplesWithSituations(): string {
