@@ -3,6 +3,9 @@
  * tenants) credential Secret, all attached to one shared Gateway, as a MaaS platform would run
  * them. Even tenants use apiKeyAuth (X-API-Key, client id upstream, key sanitized); odd tenants use
  * jwt from one shared IdP (ES256, inline JWKS, three claimToHeaders), like deploy/examples.
+ * Every tenant's route paths are its own (`/m<i>/v1/chat`, pathOf): a per-request cost that grows
+ * with the distinct path values of a snapshot shows here (until 2026-12-02 every tenant had the
+ * same three paths, and a scan of every path value per request did not show).
  *
  *   routes = policies = hosts = N; API keys = N/2 Secrets × keysPerSecret.
  *   10 routes: buildWorld({ tenants: 10, keysPerSecret: 20 })       →    100 API keys
@@ -56,6 +59,8 @@ export interface World {
 }
 
 export const hostOf = (i: number) => `t${i}.tenants.bench.example.com`;
+/** Tenant `i`'s path for `rest` ("/v1/chat"): the model it serves first, as a MaaS gateway routes. */
+export const pathOf = (i: number, rest: string) => `/m${i}${rest}`;
 const namespaceOf = (i: number) => `tenant-${Math.floor(i / PER_NAMESPACE)}`;
 /** Deterministic, distinct 64-hex-digit API keys. */
 export const apiKeyOf = (tenant: number, k: number) => createHash("sha256").update(`bench-api-key/${tenant}/${k}`).digest("hex");
@@ -92,9 +97,9 @@ export function buildWorld(options: WorldOptions): World {
         parentRefs: [{ name: "gateway", namespace: GATEWAY_NS }],
         hostnames: [hostOf(i)],
         rules: [
-          { matches: [{ path: { type: "PathPrefix", value: "/v1/chat" } }], backendRefs: [{ name: "model", port: 8000 }] },
-          { matches: [{ path: { type: "PathPrefix", value: "/v1/models" } }], backendRefs: [{ name: "model", port: 8000 }] },
-          { matches: [{ path: { type: "Exact", value: "/healthz" } }], backendRefs: [{ name: "model", port: 8000 }] },
+          { matches: [{ path: { type: "PathPrefix", value: pathOf(i, "/v1/chat") } }], backendRefs: [{ name: "model", port: 8000 }] },
+          { matches: [{ path: { type: "PathPrefix", value: pathOf(i, "/v1/models") } }], backendRefs: [{ name: "model", port: 8000 }] },
+          { matches: [{ path: { type: "Exact", value: pathOf(i, "/healthz") } }], backendRefs: [{ name: "model", port: 8000 }] },
         ],
       },
     });
@@ -149,8 +154,12 @@ export function buildWorld(options: WorldOptions): World {
   return {
     objects,
     counts: { routes: tenants, hosts: tenants, policies: tenants, apiKeys },
-    apiKeyTarget: { host: hostOf(middle), path: "/v1/models", headers: { "x-api-key": apiKeyOf(middle, keysPerSecret - 1) } },
-    jwtTarget: { host: hostOf(middle + 1), path: "/v1/chat/completions", headers: {} },
+    apiKeyTarget: {
+      host: hostOf(middle),
+      path: pathOf(middle, "/v1/models"),
+      headers: { "x-api-key": apiKeyOf(middle, keysPerSecret - 1) },
+    },
+    jwtTarget: { host: hostOf(middle + 1), path: pathOf(middle + 1, "/v1/chat/completions"), headers: {} },
   };
 }
 
