@@ -189,18 +189,28 @@ function casePathsOf(matches: readonly PathMatch[], compiled: Map<string, CasePa
     }
   }
   const caseValues = [...values.values()].map((match, order): CaseValue => ({ match, lower: asciiLowerCase(match.value), order }));
+  const upper = caseValues.some((v) => v.lower !== v.match.value) || [...patterns.keys()].some((value) => UPPER.test(value));
+  const byLower = groupedBy(caseValues, (v) => v.lower);
+  const lengths = lengthsOf(caseValues.map((v) => v.lower));
+  // Most virtual hosts have no pattern: they share the empty lists (at 10,000 hosts, a Map and three arrays each).
+  if (patterns.size === 0) return { byLower, lengths, patterns: NONE, byStart: NO_STARTS, startLengths: NONE, unstarted: NONE, upper };
   const ordered = [...patterns.values()].map((pattern, order): OrderedPattern => ({ pattern, order }));
-  const started = ordered.filter(({ pattern }) => pattern.start !== "" && ASCII.test(pattern.start));
+  const started: OrderedPattern[] = [];
+  const unstarted: OrderedPattern[] = [];
+  for (const p of ordered) (p.pattern.start !== "" && ASCII.test(p.pattern.start) ? started : unstarted).push(p);
   return {
-    byLower: groupedBy(caseValues, (v) => v.lower),
-    lengths: lengthsOf(caseValues.map((v) => v.lower)),
+    byLower,
+    lengths,
     patterns: ordered,
     byStart: groupedBy(started, (p) => p.pattern.lowerStart),
     startLengths: lengthsOf(started.map((p) => p.pattern.lowerStart)),
-    unstarted: ordered.filter((p) => !started.includes(p)),
-    upper: caseValues.some((v) => v.lower !== v.match.value) || [...patterns.keys()].some((value) => UPPER.test(value)),
+    unstarted,
+    upper,
   };
 }
+
+const NONE: readonly never[] = Object.freeze([]);
+const NO_STARTS: ReadonlyMap<string, readonly OrderedPattern[]> = new Map();
 
 function groupedBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
   const grouped = new Map<string, T[]>();
