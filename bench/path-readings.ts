@@ -49,32 +49,28 @@ const rounds = Number(values.rounds);
 const ROUND_CPU_US = 200_000;
 const MIN_CHECKS = 5;
 
+/** The paths the RegularExpression worlds are checked on: those of the PathPrefix world, and one no route takes. */
+const REGEX_PATHS = {
+  plain: "/svc-7/items",
+  extension: "/svc-7/items.json",
+  "trailing slash": "/svc-7/items/",
+  "upper case": "/SVC-7/items",
+  "/X (no route)": "/X",
+} as const;
+
 /** The requests each world is checked on: a path and the host it is sent to. */
 const WORLDS = {
   prefix: {
     host: "h7.example.com",
-    paths: { plain: "/svc-7/items", extension: "/svc-7/items.json", "trailing slash": "/svc-7/items/", "upper case": "/SVC-7/items" },
-  },
-  "regex-spread": {
-    host: "h7.example.com",
     paths: {
-      plain: "/svc-7/items",
-      extension: "/svc-7/items.json",
-      "trailing slash": "/svc-7/items/",
-      "upper case": "/SVC-7/items",
-      "/X (no route)": "/X",
+      plain: REGEX_PATHS.plain,
+      extension: REGEX_PATHS.extension,
+      "trailing slash": REGEX_PATHS["trailing slash"],
+      "upper case": REGEX_PATHS["upper case"],
     },
   },
-  "regex-one-host": {
-    host: "h0.example.com",
-    paths: {
-      plain: "/svc-7/items",
-      extension: "/svc-7/items.json",
-      "trailing slash": "/svc-7/items/",
-      "upper case": "/SVC-7/items",
-      "/X (no route)": "/X",
-    },
-  },
+  "regex-spread": { host: "h7.example.com", paths: REGEX_PATHS },
+  "regex-one-host": { host: "h0.example.com", paths: REGEX_PATHS },
 } as const;
 type WorldName = keyof typeof WORLDS;
 
