@@ -28,6 +28,8 @@ import { foldedManagedHeader } from "./folded-headers.ts";
 import { tooManyHeaderLines } from "./header-values.ts";
 import { CONTROL_IN_PATH, pathReadings } from "./path.ts";
 import {
+  type CaseValues,
+  casePathsFor,
   mayDropSuffix,
   mayReadInOtherCase,
   TOO_MANY_CASE_READINGS,
@@ -82,11 +84,12 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   const overrides = methodOverrides(req);
   if (overrides === undefined) return deny(400, "request_invalid", TOO_MANY_OVERRIDES, {});
   const methods = methodReadings(request.method, overrides);
-  // A plain path is its own only reading (no array built for it on the usual request).
+  // A plain path is its own only reading (no array built for it on the usual request). The path values
+  // read are those of the virtual hosts the request selects and their policies (casePathsFor).
   const paths =
-    plain && !mayReadInOtherCase(snapshot, rawPath) && !mayDropSuffix(rawPath)
+    plain && !mayReadInOtherCase(snapshot, req, request, rawPath) && !mayDropSuffix(rawPath)
       ? undefined
-      : withCaseReadings(snapshot, withSuffixReadings(snapshot, plain ? [rawPath] : pathReadings(rawPath)));
+      : pathsReadAs(casePathsFor(snapshot, req, request), plain ? [rawPath] : pathReadings(rawPath));
   if (paths === TOO_MANY_PATHS) return deny(400, "request_invalid", TOO_MANY_CASE_READINGS, {});
   if (paths === UNSPELT_PATHS)
     return {
@@ -96,6 +99,10 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   if (methods.length === 1 && (paths === undefined || paths.length === 1)) return checkReading(snapshot, req, ctx);
   return checkEveryReading(snapshot, req, ctx, methods, paths ?? [rawPath]);
 }
+
+/** `paths` and every path an upstream's router may run one of them as (a suffix dropped, another letter case). */
+const pathsReadAs = (values: CaseValues, paths: readonly string[]): readonly string[] =>
+  withCaseReadings(values, withSuffixReadings(values, paths));
 
 /**
  * Whether the headers of `matched` (Snapshot.headersMatchedByLine) have more choices of one line each

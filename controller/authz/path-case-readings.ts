@@ -11,8 +11,9 @@ import { RE2JS } from "re2js";
 import { authorization } from "../features/authorization/index.ts";
 import { compiledOf } from "../features/feature.ts";
 import type { Re2 } from "../lib/regex.ts";
-import { entryListsOf } from "../snapshot/route-index.ts";
-import type { PathMatch, Snapshot } from "../snapshot/types.ts";
+import { entryListsOf, type HostReadings, hostAt, hostCount, portCovers, type RouteScope, tablesInScope } from "../snapshot/route-index.ts";
+import type { CompiledPolicy, PathMatch, RouteEntry, Snapshot, VirtualHosts } from "../snapshot/types.ts";
+import { selectVirtualHost } from "../snapshot/virtual-hosts.ts";
 
 /** The most paths caseReadings adds to a request's: each is a reading of the request, decided in full. */
 export const MAX_CASE_READINGS = 16;
@@ -21,11 +22,24 @@ export const MAX_CASE_READINGS = 16;
 export const TOO_MANY_PATHS: readonly string[] = Object.freeze([]);
 
 /**
- * Whether `path` (a plain path: its own only reading) may read as another route path in another
- * letter case: it has an ASCII upper-case letter, or a path of `snapshot` (casePathsOf) has one.
- * The usual request then builds no list.
+ * Whether `path` (a plain path: its own only reading) of a request to `request`'s Host in `scope`
+ * may read as another route path in another letter case: it has an ASCII upper-case letter, or a
+ * value that can decide it (casePathsFor) has one. The usual request then builds no list, and
+ * looks up no virtual host unless a value of the snapshot has an upper-case letter. Index loops:
+ * no closure nor list on every request.
  */
-export const mayReadInOtherCase = (snapshot: Snapshot, path: string): boolean => casePathsOf(snapshot).upper || UPPER.test(path);
+export function mayReadInOtherCase(snapshot: Snapshot, request: HostReadings, scope: RouteScope, path: string): boolean {
+  if (UPPER.test(path)) return true;
+  const known = snapshotPathsOf(snapshot);
+  if (!known.upper) return false;
+  const tables = tablesInScope(snapshot.routes, scope);
+  if (tables === undefined) return false;
+  for (let t = 0; t < tables.length; t++) {
+    if (!portCovers(tables[t]!.port, scope.port)) continue;
+    for (let h = 0; h < hostCount(request); h++) if (hostPathsOf(known, tables[t]!.vhosts, hostAt(request, h))?.upper === true) return true;
+  }
+  return false;
+}
 
 /** Why a request with more than MAX_CASE_READINGS such paths is refused. */
 export const TOO_MANY_CASE_READINGS = `the path reads as more than ${MAX_CASE_READINGS} route paths in another letter case`;
@@ -46,22 +60,36 @@ interface CasePattern {
   readonly lowerStart: string;
 }
 
-/** An Exact or PathPrefix value with its ASCII lower-case form and its place in the snapshot's order. */
+/** An Exact or PathPrefix value with its ASCII lower-case form and its place in its CasePaths' order. */
 interface CaseValue {
   readonly match: PathMatch;
   readonly lower: string;
   readonly order: number;
 }
 
+/** A RegularExpression value in its CasePaths' order. */
+interface OrderedPattern {
+  readonly pattern: CasePattern;
+  readonly order: number;
+}
+
 /**
- * The Exact and PathPrefix values of a snapshot's route matches and authorization rules' operation
- * paths, by their ASCII lower-case form, and their RegularExpression values.
+ * The Exact and PathPrefix values of one virtual host's route matches, or of one policy's
+ * authorization rules' operation paths, by their ASCII lower-case form, and their RegularExpression
+ * values, by the ASCII lower case of their literal start.
  */
 interface CasePaths {
   readonly byLower: ReadonlyMap<string, readonly CaseValue[]>;
   /** The lengths of the lower-case forms, ascending, each once: the only lengths a value that begins a path can have. */
   readonly lengths: readonly number[];
-  readonly patterns: readonly CasePattern[];
+  /** Every pattern, in order: what a path that is not all ASCII is tried on (patternsFor). */
+  readonly patterns: readonly OrderedPattern[];
+  /** The patterns with a literal start all in ASCII, by its lower case (CasePattern.lowerStart). */
+  readonly byStart: ReadonlyMap<string, readonly OrderedPattern[]>;
+  /** The lengths of those starts, ascending, each once. */
+  readonly startLengths: readonly number[];
+  /** The patterns without a literal start, or with one that is not all ASCII: tried on every path. */
+  readonly unstarted: readonly OrderedPattern[];
   /**
    * Whether a value or pattern has an ASCII upper-case letter (a request path in lower case may
    * then read as it); a pattern's escapes (`\S`, `\pL`) count, which only costs the shortcut.
@@ -69,41 +97,162 @@ interface CasePaths {
   readonly upper: boolean;
 }
 
-const pathsBySnapshot = new WeakMap<Snapshot, CasePaths>();
-
 /**
- * Builds the path values the case and suffix readings look up in (casePathsOf) for `snapshot`
- * before it answers checks: built lazily, the first check after a publish paid for it (10,000
- * routes: about 30 ms; 10,000 RegularExpression paths, each compiled again without case: about 1 s).
+ * The path values a request's readings are looked up in (casePathsFor): those of the virtual hosts
+ * it may select and of the policies governing their entries, each CasePaths once.
  */
-export function prepareCaseReadings(snapshot: Snapshot): void {
-  casePathsOf(snapshot);
+export type CaseValues = readonly CasePaths[];
+
+/** The path values of one virtual host's entries (an entry list of the route index). */
+interface HostPaths {
+  /** Its entries' own match paths first, then each policy's among them that has an operation path, once each. */
+  readonly paths: CaseValues;
+  /** Whether one of `paths` has an ASCII upper-case letter (CasePaths.upper). */
+  readonly upper: boolean;
 }
 
-function casePathsOf(snapshot: Snapshot): CasePaths {
+/** A snapshot's path values: per virtual host, and whether any has an upper-case letter. */
+interface SnapshotPaths {
+  /** The values of the virtual host whose entries are `entries` (a list of the snapshot's route index), built once. */
+  hostPaths(entries: readonly RouteEntry[]): HostPaths;
+  readonly upper: boolean;
+}
+
+const pathsBySnapshot = new WeakMap<Snapshot, SnapshotPaths>();
+
+/**
+ * Builds the path values the case and suffix readings look up in (casePathsFor) for `snapshot`
+ * before it answers checks, every virtual host's: built lazily, the first check after a publish
+ * paid for it (bench/path-readings.ts, BENCHMARKS.md: 10,000 PathPrefix routes on 10,000 hosts
+ * about 25 ms and 5 MiB; 10,000 RegularExpression paths, each compiled again without case, about
+ * 0.4-0.6 s).
+ */
+export function prepareCaseReadings(snapshot: Snapshot): void {
+  snapshotPathsOf(snapshot);
+}
+
+/**
+ * The values of every virtual host of `snapshot`, each keyed by its entry list: a request is
+ * decided on the entries of the virtual hosts it selects and on their policies, whatever path it
+ * is read as (its Host, Gateway and port stay), so the values of another host, or of a policy that
+ * governs none of these entries, cannot decide it. A policy's values are built once however many
+ * virtual hosts it governs; a pattern is compiled once however many hosts and policies hold it.
+ */
+function snapshotPathsOf(snapshot: Snapshot): SnapshotPaths {
   let found = pathsBySnapshot.get(snapshot);
   if (found === undefined) {
-    const matches = new Map<string, PathMatch>();
-    const patterns = new Map<string, CasePattern>();
-    const add = (path: PathMatch) => {
-      if (path.type !== "RegularExpression") matches.set(`${path.type} ${path.value}`, path);
-      else if (!patterns.has(path.value)) patterns.set(path.value, casePattern(path.value, path.regex));
+    const compiled = new Map<string, CasePattern>();
+    const byPolicy = new Map<CompiledPolicy, CasePaths | undefined>();
+    const policyPaths = (policy: CompiledPolicy): CasePaths | undefined => {
+      if (byPolicy.has(policy)) return byPolicy.get(policy);
+      const rules = compiledOf(policy.features, authorization)?.rules ?? [];
+      const paths = rules.flatMap((rule) => (rule.path === undefined ? [] : [rule.path]));
+      const built = paths.length === 0 ? undefined : casePathsOf(paths, compiled);
+      byPolicy.set(policy, built);
+      return built;
     };
-    for (const entries of entryListsOf(snapshot.routes)) for (const { match } of entries) add(match.path);
-    for (const policy of Object.values(snapshot.policies))
-      for (const rule of compiledOf(policy.features, authorization)?.rules ?? []) if (rule.path !== undefined) add(rule.path);
-    const values = [...matches.values()].map((match, order): CaseValue => ({ match, lower: asciiLowerCase(match.value), order }));
-    const byLower = new Map<string, CaseValue[]>();
-    for (const v of values) byLower.set(v.lower, [...(byLower.get(v.lower) ?? []), v]);
-    found = {
-      byLower,
-      lengths: [...new Set(values.map((v) => v.lower.length))].sort((a, b) => a - b),
-      patterns: [...patterns.values()],
-      upper: values.some((v) => v.lower !== v.match.value) || [...patterns.keys()].some((value) => UPPER.test(value)),
+    const byHost = new Map<readonly RouteEntry[], HostPaths>();
+    const hostPaths = (entries: readonly RouteEntry[]): HostPaths => {
+      let host = byHost.get(entries);
+      if (host === undefined) {
+        const paths = [
+          casePathsOf(
+            entries.map((e) => e.match.path),
+            compiled,
+          ),
+        ];
+        for (const policy of new Set(entries.flatMap((e) => (e.policy === undefined ? [] : [e.policy])))) {
+          const own = policyPaths(policy);
+          if (own !== undefined) paths.push(own);
+        }
+        byHost.set(entries, (host = { paths, upper: paths.some((p) => p.upper) }));
+      }
+      return host;
     };
+    // Every list a virtual host selection can answer (selectVirtualHost: exact, wildcard, catch-all), each built now.
+    let upper = false;
+    for (const entries of entryListsOf(snapshot.routes)) upper = hostPaths(entries).upper || upper;
+    found = { hostPaths, upper };
     pathsBySnapshot.set(snapshot, found);
   }
   return found;
+}
+
+/** CasePaths of `matches` (in order, each value once); a pattern already compiled (`compiled`) is not compiled again. */
+function casePathsOf(matches: readonly PathMatch[], compiled: Map<string, CasePattern>): CasePaths {
+  const values = new Map<string, PathMatch>();
+  const patterns = new Map<string, CasePattern>();
+  for (const path of matches) {
+    if (path.type !== "RegularExpression") values.set(`${path.type} ${path.value}`, path);
+    else if (!patterns.has(path.value)) {
+      let pattern = compiled.get(path.value);
+      if (pattern === undefined) compiled.set(path.value, (pattern = casePattern(path.value, path.regex)));
+      patterns.set(path.value, pattern);
+    }
+  }
+  const caseValues = [...values.values()].map((match, order): CaseValue => ({ match, lower: asciiLowerCase(match.value), order }));
+  const upper = caseValues.some((v) => v.lower !== v.match.value) || [...patterns.keys()].some((value) => UPPER.test(value));
+  const byLower = Map.groupBy(caseValues, (v) => v.lower);
+  const lengths = lengthsOf(caseValues.map((v) => v.lower));
+  // Most virtual hosts have no pattern: they share the empty lists (at 10,000 hosts, a Map and three arrays each).
+  if (patterns.size === 0) return { byLower, lengths, patterns: NONE, byStart: NO_STARTS, startLengths: NONE, unstarted: NONE, upper };
+  const ordered = [...patterns.values()].map((pattern, order): OrderedPattern => ({ pattern, order }));
+  const started: OrderedPattern[] = [];
+  const unstarted: OrderedPattern[] = [];
+  for (const p of ordered) (p.pattern.start !== "" && ASCII.test(p.pattern.start) ? started : unstarted).push(p);
+  return {
+    byLower,
+    lengths,
+    patterns: ordered,
+    byStart: Map.groupBy(started, (p) => p.pattern.lowerStart),
+    startLengths: lengthsOf(started.map((p) => p.pattern.lowerStart)),
+    unstarted,
+    upper,
+  };
+}
+
+const NONE: readonly never[] = Object.freeze([]);
+const NO_STARTS: ReadonlyMap<string, readonly OrderedPattern[]> = new Map();
+
+/** The lengths of `texts`, ascending, each once. */
+const lengthsOf = (texts: readonly string[]): number[] => [...new Set(texts.map((t) => t.length))].sort((a, b) => a - b);
+
+const NO_VALUES: CaseValues = Object.freeze([]);
+
+/**
+ * The path values that can decide a request (DESIGN §0): those of the virtual host each route table
+ * in `scope` selects for each reading of its Host, as findRoutes selects them (route-index.ts), and
+ * of the policies governing their entries. Another path reading of the request keeps its Host,
+ * Gateway and port, so it is decided on these entries alone. No values where the scope's Gateway is
+ * not served (the check is refused before any path is decided). Where every value of the snapshot
+ * was tried, a path with an upper-case letter or a suffix cost 14-37 ms a check at 10,000
+ * RegularExpression routes over 1,000 hosts; 6-10 µs now (BENCHMARKS.md).
+ */
+export function casePathsFor(snapshot: Snapshot, request: HostReadings, scope: RouteScope): CaseValues {
+  const known = snapshotPathsOf(snapshot);
+  const tables = tablesInScope(snapshot.routes, scope);
+  if (tables === undefined) return NO_VALUES;
+  let lone: HostPaths | undefined;
+  let every: CasePaths[] | undefined;
+  for (let t = 0; t < tables.length; t++) {
+    if (!portCovers(tables[t]!.port, scope.port)) continue;
+    for (let h = 0; h < hostCount(request); h++) {
+      const host = hostPathsOf(known, tables[t]!.vhosts, hostAt(request, h));
+      if (host === undefined || host === lone) continue;
+      if (lone === undefined) lone = host;
+      else {
+        every ??= [...lone.paths];
+        for (const paths of host.paths) if (!every.includes(paths)) every.push(paths);
+      }
+    }
+  }
+  return every ?? lone?.paths ?? NO_VALUES;
+}
+
+/** The values of the virtual host `vhosts` selects for `host`; undefined when it selects none. */
+function hostPathsOf(known: SnapshotPaths, vhosts: VirtualHosts, host: string): HostPaths | undefined {
+  const entries = selectVirtualHost(vhosts, host);
+  return entries === undefined ? undefined : known.hostPaths(entries);
 }
 
 /**
@@ -143,14 +292,14 @@ export function mayDropSuffix(path: string): boolean {
 /**
  * `paths` (a request's path readings) and after them, once each, the paths an upstream's router
  * runs one of them as by dropping a suffix, where a route's or an authorization rule's path value
- * (casePathsOf) takes that path in any ASCII letter case (withCaseReadings then spells it as the
+ * of `values` (casePathsFor: those that can decide the request) takes that path in any ASCII letter case (withCaseReadings then spells it as the
  * value does): Rails routes `/admin.json` as `/admin` (its `(.:format)`), Spring's suffix pattern
  * match `/admin.v2.json` too (everything from the segment's first "."), Express (non-strict
  * routing, its default) and ASP.NET Core route `/admin/` as `/admin`; the path without its
  * trailing slash, without its last segment's extension, or without both. `paths` itself where none
  * is taken so.
  */
-export function withSuffixReadings(snapshot: Snapshot, paths: readonly string[]): readonly string[] {
+export function withSuffixReadings(values: CaseValues, paths: readonly string[]): readonly string[] {
   let every: string[] | undefined;
   for (const path of paths) {
     if (!mayDropSuffix(path)) continue;
@@ -161,7 +310,7 @@ export function withSuffixReadings(snapshot: Snapshot, paths: readonly string[])
     const withoutFormat = dot === -1 ? undefined : base.slice(0, dot);
     for (const read of [withoutSlash, withoutFormat]) {
       if (read === undefined || read === "" || paths.includes(read) || every?.includes(read) === true) continue;
-      if (takenOnlyWithout(casePathsOf(snapshot), read, path)) (every ??= []).push(read);
+      if (values.some((known) => takenOnlyWithout(known, read, path))) (every ??= []).push(read);
     }
   }
   return every === undefined ? paths : [...paths, ...every];
@@ -178,11 +327,32 @@ function takenOnlyWithout(known: CasePaths, read: string, path: string): boolean
     match.type === "Exact" ? lower === value : lower === value || lower.startsWith(`${value}/`);
   for (const { match, lower: value } of valuesBeginning(known, lowerRead))
     if (takes(match, value, lowerRead) && !takes(match, value, lowerPath)) return true;
-  return known.patterns.some((pattern) => pattern.anyCase.testExact(read) && !pattern.anyCase.testExact(path));
+  return patternsFor(known, read, lowerRead).some(({ pattern }) => pattern.anyCase.testExact(read) && !pattern.anyCase.testExact(path));
 }
 
 /**
- * The values whose lower-case form begins `lower` (is it, or a prefix of it), in the snapshot's
+ * The patterns of `known` that may match `path` (`lower`: its ASCII lower case) in some letter
+ * case, in order: where the path is all ASCII, those whose literal start (all ASCII) begins it in
+ * ASCII letter case, one lookup per length a start has, and those without such a start; every
+ * pattern otherwise. Exact: RE2's prefix is the text every match of the pattern begins with
+ * (re2js searches for it before it runs the pattern), and with case folded a match begins with
+ * that text in some case, which for an ASCII path and start is an ASCII letter case (RE2 also folds
+ * `K` U+212A as `k` and `ſ` U+017F as `s`: a path with such a character is tried on every pattern,
+ * a start with one is no start here).
+ */
+function patternsFor(known: CasePaths, path: string, lower: string): readonly OrderedPattern[] {
+  if (known.patterns.length === 0 || !ASCII.test(path)) return known.patterns;
+  let found: OrderedPattern[] | undefined;
+  for (const length of known.startLengths) {
+    if (length > lower.length) break;
+    const started = known.byStart.get(length === lower.length ? lower : lower.slice(0, length));
+    if (started !== undefined) (found ??= [...known.unstarted]).push(...started);
+  }
+  return found === undefined ? known.unstarted : found.sort((a, b) => a.order - b.order);
+}
+
+/**
+ * The values of `known` whose lower-case form begins `lower` (is it, or a prefix of it), in their
  * order: one lookup per length a value has, where a scan of every value cost a path with a suffix
  * or an upper-case letter 80-280 µs at 10,000 routes of distinct paths (6 µs otherwise).
  */
@@ -199,11 +369,12 @@ function valuesBeginning(known: CasePaths, lower: string): CaseValue[] {
 const asciiLowerCase = (text: string): string => text.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
 const asciiUpperCase = (text: string): string => text.replace(/[a-z]+/g, (lower) => lower.toUpperCase());
 const UPPER = /[A-Z]/;
+const ASCII = /^[\x00-\x7f]*$/;
 
 /**
  * `paths` (a request's path readings, pathReadings) and after them, once each, every path an
  * upstream matching routes in any ASCII letter case runs one of them as: where an Exact value
- * (casePathsOf: a route's or an authorization rule's) equals the path, or a PathPrefix value
+ * of `values` (casePathsFor: a route's or an authorization rule's that can decide the request) equals the path, or a PathPrefix value
  * begins it, in ASCII letter case only, the path with that part spelt as the value spells it
  * (`/ADMIN/x` also reads as `/admin/x` where a route has `PathPrefix /admin`); where a
  * RegularExpression value matches the path only in another
@@ -212,32 +383,33 @@ const UPPER = /[A-Z]/;
  * TOO_MANY_PATHS (empty) past MAX_CASE_READINGS such paths; UNSPELT_PATHS (empty) when a pattern
  * matches a path in no spelling spellingFor finds.
  */
-export function withCaseReadings(snapshot: Snapshot, paths: readonly string[]): readonly string[] {
-  const known = casePathsOf(snapshot);
+export function withCaseReadings(values: CaseValues, paths: readonly string[]): readonly string[] {
   let every: string[] | undefined;
   for (const path of paths) {
-    if (!known.upper && !UPPER.test(path)) continue;
     const lower = asciiLowerCase(path);
-    for (const { match, lower: value } of valuesBeginning(known, lower)) {
-      const read =
-        match.type === "Exact"
-          ? lower === value && path !== match.value
-            ? match.value
-            : undefined
-          : value !== "" && lower.startsWith(value) && !path.startsWith(match.value)
-            ? match.value + path.slice(match.value.length)
-            : undefined;
-      if (read === undefined || paths.includes(read) || every?.includes(read) === true) continue;
-      (every ??= []).push(read);
-      if (every.length > MAX_CASE_READINGS) return TOO_MANY_PATHS;
-    }
-    for (const pattern of known.patterns) {
-      if (!pattern.anyCase.testExact(path) || pattern.regex.testExact(path)) continue;
-      const read = spellingFor(pattern, path, lower);
-      if (read === undefined) return UNSPELT_PATHS;
-      if (paths.includes(read) || every?.includes(read) === true) continue;
-      (every ??= []).push(read);
-      if (every.length > MAX_CASE_READINGS) return TOO_MANY_PATHS;
+    for (const known of values) {
+      if (!known.upper && !UPPER.test(path)) continue;
+      for (const { match, lower: value } of valuesBeginning(known, lower)) {
+        const read =
+          match.type === "Exact"
+            ? lower === value && path !== match.value
+              ? match.value
+              : undefined
+            : value !== "" && lower.startsWith(value) && !path.startsWith(match.value)
+              ? match.value + path.slice(match.value.length)
+              : undefined;
+        if (read === undefined || paths.includes(read) || every?.includes(read) === true) continue;
+        (every ??= []).push(read);
+        if (every.length > MAX_CASE_READINGS) return TOO_MANY_PATHS;
+      }
+      for (const { pattern } of patternsFor(known, path, lower)) {
+        if (!pattern.anyCase.testExact(path) || pattern.regex.testExact(path)) continue;
+        const read = spellingFor(pattern, path, lower);
+        if (read === undefined) return UNSPELT_PATHS;
+        if (paths.includes(read) || every?.includes(read) === true) continue;
+        (every ??= []).push(read);
+        if (every.length > MAX_CASE_READINGS) return TOO_MANY_PATHS;
+      }
     }
   }
   return every === undefined ? paths : [...paths, ...every];

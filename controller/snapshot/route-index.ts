@@ -99,7 +99,7 @@ export function findRoutes(
   scope: RouteScope,
   reading: RouteReading = ENVOY_READING,
 ): readonly RouteEntry[] | undefined {
-  const tables = scope.gateway === undefined ? everyTable(index) : index.byGateway[scope.gateway];
+  const tables = tablesInScope(index, scope);
   if (tables === undefined) return undefined;
   // Usually one table picks an entry: held as `lone`, and answered as its list of one built once (listOfOne);
   // a list only for a second entry. Index loops: an iterator's result objects would be allocated on every request.
@@ -130,11 +130,22 @@ function listOfOne(entry: RouteEntry): readonly RouteEntry[] {
 }
 const listsOfOne = new WeakMap<RouteEntry, readonly RouteEntry[]>();
 
+/** What virtual host selection reads of a request: its Host and the Host's readings. */
+export type HostReadings = Pick<RouteRequest, "host" | "hosts">;
+
 /** How many readings the request's Host has (RouteRequest.hosts). */
-export const hostCount = (request: RouteRequest): number => request.hosts?.length ?? 1;
+export const hostCount = (request: HostReadings): number => request.hosts?.length ?? 1;
 
 /** The Host's reading `h` (below hostCount): `host` itself when it is the only one. */
-export const hostAt = (request: RouteRequest, h: number): string => request.hosts?.[h] ?? request.host;
+export const hostAt = (request: HostReadings, h: number): string => request.hosts?.[h] ?? request.host;
+
+/**
+ * The route tables of the Gateway `scope` names (every served Gateway's without one), or undefined
+ * when that Gateway is not served; a table serves the request only where its port covers the
+ * scope's (portCovers).
+ */
+export const tablesInScope = (index: RouteIndex, scope: RouteScope): readonly PortRoutes[] | undefined =>
+  scope.gateway === undefined ? everyTable(index) : index.byGateway[scope.gateway];
 
 /** Every route table of an index, Gateway by Gateway: listed once per index (a snapshot is immutable), not on every request. */
 const tablesByIndex = new WeakMap<RouteIndex, readonly PortRoutes[]>();
@@ -231,7 +242,7 @@ const NO_READ_MATCHES: ReadMatches = { query: false, queryNameInUpperCase: false
 
 /** What the virtual hosts the request may select in scope match on (ReadMatches, merged); undefined when nothing. */
 function matchesInScope(index: RouteIndex, request: RouteRequest, scope: RouteScope): ReadMatches | undefined {
-  const tables = scope.gateway === undefined ? everyTable(index) : index.byGateway[scope.gateway];
+  const tables = tablesInScope(index, scope);
   if (tables === undefined) return undefined;
   let merged: ReadMatches | undefined;
   for (let t = 0; t < tables.length; t++) {
