@@ -10,10 +10,9 @@ import pino from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createIdp } from "../../bench/tokens.ts";
 import { buildWorld } from "../../bench/world.ts";
-import { loadConfig, type ServeConfig } from "../../controller/config.ts";
 import type { WatchEvent } from "../../controller/kube/client.ts";
 import { startApp, type App } from "../../controller/runtime/app.ts";
-import { EPHEMERAL_PORTS } from "../support/app.ts";
+import { testServeConfig } from "../support/app.ts";
 import { send } from "../support/http.ts";
 import { startApiServer, type ApiServer } from "./apiserver.ts";
 import { Kube, until, type Obj } from "./objects.ts";
@@ -97,23 +96,14 @@ afterAll(async () => {
 });
 
 it("compiles the world once before ready, and writes each policy's right status first", async () => {
-  const config = loadConfig(
-    [
-      "serve",
-      "--kubeconfig",
-      api.kubeconfigFor("portcullis"),
-      ...EPHEMERAL_PORTS,
-      "--lease-namespace",
-      LEASE_NAMESPACE,
-      "--identity",
-      "startup",
-      "--shutdown-grace-seconds",
-      "1",
-      "--shutdown-delay-seconds",
-      "0",
-    ],
-    {},
-  ) as ServeConfig;
+  const config = testServeConfig([
+    "--kubeconfig",
+    api.kubeconfigFor("portcullis"),
+    "--lease-namespace",
+    LEASE_NAMESPACE,
+    "--identity",
+    "startup",
+  ]);
   app = await startApp(config, pino({ level: process.env.PORTCULLIS_TEST_LOG ? "info" : "silent" }));
   await app.ready;
   const metrics = (await send(`http://127.0.0.1:${app.ports.admin}/metrics`)).body;
