@@ -95,6 +95,8 @@ export class KubeSource {
   #listedAll = false;
   /** Whether the referenced kinds' reflectors have been started (by the first loadReferences). */
   #referencedStarted = false;
+  /** Resolved by stop(): a first loadReferences waiting for lists that a stopped source will never make returns then. */
+  readonly #stopped = Promise.withResolvers<void>();
 
   constructor(options: KubeSourceOptions) {
     this.#logger = options.logger;
@@ -152,6 +154,7 @@ export class KubeSource {
   }
 
   stop(): void {
+    this.#stopped.resolve();
     clearTimeout(this.#timer);
     for (const w of this.#watched) w.reflector.stop();
   }
@@ -206,7 +209,7 @@ export class KubeSource {
     for (const w of WATCHED) if ("referenced" in w) for (const k of references[w.referenced]) this.#wanted[w.referenced].add(k);
     const referenced = this.#watched.filter((w) => w.referenced);
     for (const w of referenced) w.reflector.start();
-    await Promise.all(referenced.map((w) => w.reflector.synced));
+    await Promise.race([Promise.all(referenced.map((w) => w.reflector.synced)), this.#stopped.promise]);
     return referenced.some((w) => w.reflector.objects().length > 0);
   }
 

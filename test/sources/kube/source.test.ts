@@ -85,4 +85,15 @@ describe("KubeSource's referenced kinds", () => {
     expect(await source.loadReferences({ secrets: ["default/one", "default/missing"], ...none })).toBe(false);
     expect(lists.filter((p) => p === "secrets")).toHaveLength(1);
   });
+
+  // A stopped source lists nothing more: the pipeline's first build must not wait for it for ever (shutdown during start-up).
+  it("a first loadReferences after stop() returns, holding nothing", async () => {
+    const { client } = apiServer("none");
+    source = new KubeSource({ client, logger: pino({ level: "silent" }), onChange: () => {}, debounceMs: 1 });
+    source.start();
+    await source.synced;
+    source.stop();
+    expect(await source.loadReferences({ secrets: ["default/one"], configMaps: [], services: [], backends: [] })).toBe(false);
+    expect(source.resources().secrets).toEqual([]);
+  });
 });
