@@ -54,7 +54,7 @@ const RESYNC_WAIT_MS = 10_000;
 export interface KubeSourceOptions {
   readonly client: KubeClient;
   readonly logger: Logger;
-  /** Called (debounced) after a burst of changes, once every kind has been listed (`synced`: the first snapshot is the caller's). */
+  /** Called (debounced) after a burst of changes, once every kind but the referenced ones has been listed (`synced`: the first snapshot is the caller's). */
   readonly onChange: () => void;
   readonly debounceMs?: number;
   readonly backoffMs?: { readonly initial: number; readonly max: number };
