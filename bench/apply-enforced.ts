@@ -98,17 +98,6 @@ async function poll(what: string, timeoutMs: number, probe: () => Promise<boolea
   }
 }
 
-/** Creates `objects` (namespaces first) with a few requests in flight, as a bulk `kubectl apply -f` would. */
-async function bulkCreate(kube: Kube, objects: readonly Obj[]): Promise<void> {
-  const namespaces = new Set(objects.flatMap((o) => (o.metadata.namespace === undefined ? [] : [o.metadata.namespace])));
-  for (const ns of namespaces) await kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
-  let next = 0;
-  const worker = async () => {
-    while (next < objects.length) await kube.client.request("POST", pathOf(objects[next]!, false), objects[next++]);
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-}
-
 /**
  * `background`: objects loaded into the API server before Portcullis starts (a large world), so
  * each change costs a rebuild of all of them; the changes still edit the seed example.
@@ -149,7 +138,7 @@ export async function benchApplyEnforced(
       for (const o of example(file)) await kube.apply(o);
     if (background.length > 0) {
       const t = performance.now();
-      await bulkCreate(kube, background);
+      await kube.createAll(background);
       log(`  ${background.length} background objects created in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     }
     server = await startPortcullis({

@@ -22,7 +22,7 @@ import { claimsOfAttachment, decideWinners, listenerOverrides, mergeParent, poli
 import { remoteJwksOf } from "./remote-jwks.ts";
 import { firstFailure, pendingEntry } from "./rule-entries.ts";
 import { unreadListenerSetListeners, unreadRoutesEntry } from "./unread-routes.ts";
-import { createReferences, type ReferencedObjects } from "./references.ts";
+import { createReferences, type ReferencedObjects, type References } from "./references.ts";
 import {
   buildRouteIndex,
   headersMatchedByLine,
@@ -32,7 +32,7 @@ import {
   type PendingEntry,
   type RankedMatch,
 } from "./routes.ts";
-import { indexTargets } from "./targets.ts";
+import { indexTargets, type TargetIndex } from "./targets.ts";
 import { listenerRef, overriddenAt } from "./ancestor-refs.ts";
 import { StatusCollector } from "./status.ts";
 import type { Failure } from "../lib/result.ts";
@@ -95,8 +95,31 @@ export function compile(resources: Resources, options: CompileOptions): CompileR
  * policies a compile takes about a second, and the thread running it is the one answering checks
  * (from the previous snapshot meanwhile).
  */
-export async function compileInSlices(resources: Resources, options: CompileOptions, sliceMs = 10): Promise<CompileResult> {
-  const steps = compileSteps(resources, options);
+export function compileInSlices(resources: Resources, options: CompileOptions, sliceMs = 10): Promise<CompileResult> {
+  return inSlices(compileSteps(resources, options), sliceMs);
+}
+
+/**
+ * The Secrets, ConfigMaps, Services and Backends the SecurityPolicies reference (compile's
+ * `references`), found by the first steps of compile alone: the routes attached, the targets
+ * indexed and each policy analysed, no route index built. How the Kubernetes source learns which of
+ * them to list before the first compile (runtime/pipeline.ts), so that one compile is enough. A
+ * policy merged into a parent (mergeType) may reference more, which only compile finds.
+ */
+export function referencesInSlices(resources: Resources, options: CompileOptions, sliceMs = 10): Promise<ReferencedObjects> {
+  return inSlices(referenceSteps(resources, options), sliceMs);
+}
+
+function* referenceSteps(resources: Resources, options: CompileOptions): Generator<void, ReferencedObjects, void> {
+  const refs = createReferences(resources);
+  const { servedGateways, attachedListenerSets, refusedListenerSets } = attachRoutes(resources, options.gatewayClasses);
+  const targets = indexTargets(resources, servedGateways, attachedListenerSets, refusedListenerSets);
+  yield* analysePolicies(resources, targets, refs, inputsOf(options));
+  return refs.used();
+}
+
+/** Runs `steps` to the end, giving the event loop a turn whenever they have run for `sliceMs`. */
+async function inSlices<T>(steps: Generator<void, T, void>, sliceMs: number): Promise<T> {
   let sliceStart = performance.now();
   for (;;) {
     const step = steps.next();
@@ -134,14 +157,8 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
           watchNamespaces: options.watchNamespaces,
           envoyGatewayControllers: options.envoyGatewayControllers,
         });
-  const inputs = { geoipDatabases: options.geoipDatabases ?? [], selfService: options.selfService };
-  // Index loops in this generator: V8 does not optimize it fully, and each step of a for…of there allocates (30,000 rules).
-  const policies: AnalysedPolicy[] = [];
-  const byAge = sortedByAge(resources.securityPolicies);
-  for (let i = 0; i < byAge.length; i++) {
-    policies.push(analysePolicy(byAge[i]!, targets, refs, inputs));
-    if (policies.length % ITEMS_PER_STEP === 0) yield;
-  }
+  const inputs = inputsOf(options);
+  const policies = yield* analysePolicies(resources, targets, refs, inputs);
   const { winners, conflicts } = decideWinners(policies);
 
   const status = new StatusCollector(servedGateways, attachedListenerSets, refusedListenerSets, detached);
@@ -287,3 +304,22 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
 }
 
 const NO_CLAIMS: readonly Claim[] = Object.freeze([]);
+
+const inputsOf = (options: CompileOptions) => ({ geoipDatabases: options.geoipDatabases ?? [], selfService: options.selfService });
+
+/** Every SecurityPolicy analysed, oldest first; the references each resolves are recorded in `refs`. */
+function* analysePolicies(
+  resources: Resources,
+  targets: TargetIndex,
+  refs: References,
+  inputs: ReturnType<typeof inputsOf>,
+): Generator<void, AnalysedPolicy[], void> {
+  // Index loops in these generators: V8 does not optimize them fully, and each step of a for…of there allocates (30,000 rules).
+  const policies: AnalysedPolicy[] = [];
+  const byAge = sortedByAge(resources.securityPolicies);
+  for (let i = 0; i < byAge.length; i++) {
+    policies.push(analysePolicy(byAge[i]!, targets, refs, inputs));
+    if (policies.length % ITEMS_PER_STEP === 0) yield;
+  }
+  return policies;
+}

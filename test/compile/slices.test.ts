@@ -1,6 +1,6 @@
-/** compileInSlices: the same result as compile(), with the event loop served while it runs. */
+/** compileInSlices: the same result as compile(), with the event loop served while it runs; referencesInSlices: compile's references. */
 import { describe, expect, it } from "vitest";
-import { compile, compileInSlices } from "../../controller/compile/index.ts";
+import { compile, compileInSlices, referencesInSlices } from "../../controller/compile/index.ts";
 import { GATEWAY } from "../support/manifests.ts";
 import { resourcesOf } from "../support/world.ts";
 
@@ -53,5 +53,16 @@ describe("compileInSlices", () => {
     };
     expect(await turnsDuring(() => compile(resources, OPTIONS))).toBe(0);
     expect(await turnsDuring(() => compileInSlices(resources, OPTIONS, 0))).toBeGreaterThan(10);
+  });
+});
+
+describe("referencesInSlices", () => {
+  // The Kubernetes source lists what this names before the first compile: what compile would ask for next, found or not.
+  it("names what compile() references, Secrets that exist and ones that do not, with the referenced objects absent", async () => {
+    const resources = world(30);
+    const expected = compile(resources, OPTIONS).references;
+    expect(expected.secrets).toEqual(["apps/keys", "apps/missing"]);
+    expect(await referencesInSlices(resources, OPTIONS, 0)).toEqual(expected);
+    expect(await referencesInSlices({ ...resources, secrets: [] }, OPTIONS, 0)).toEqual(expected);
   });
 });

@@ -64,6 +64,20 @@ export class Kube {
     }
   }
 
+  /** Creates `objects` (their namespaces first) with `inFlight` requests at a time, as a bulk `kubectl apply -f` would. */
+  async createAll(objects: readonly Obj[], inFlight = 8): Promise<void> {
+    const namespaces = new Set(objects.flatMap((o) => (o.metadata.namespace === undefined ? [] : [o.metadata.namespace])));
+    for (const ns of namespaces) await this.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
+    let next = 0;
+    const worker = async () => {
+      while (next < objects.length) {
+        const o = objects[next++]!;
+        await this.client.request("POST", pathOf(o, false), o);
+      }
+    };
+    await Promise.all(Array.from({ length: inFlight }, worker));
+  }
+
   async get(o: Obj): Promise<Obj | undefined> {
     try {
       return await this.client.request<Obj>("GET", pathOf(o));

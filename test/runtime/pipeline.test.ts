@@ -96,3 +96,34 @@ it("names the headers route matches and authorization rules read, which a proxy 
   });
   expect(headersDecisionsRead(decider(anyHeader).result.snapshot)).toEqual({ headersRead: [], anyHeaderRead: true });
 });
+
+/** How many compiles `metrics` observed (portcullis_compile_duration_seconds_count). */
+async function compiles(metrics: ReturnType<typeof createMetrics>): Promise<number> {
+  const { values } = await metrics.compileDuration.get();
+  return values.find((v) => v.metricName === "portcullis_compile_duration_seconds_count")?.value ?? 0;
+}
+
+it("compiles once before its first publish when the source holds referenced Secrets only once asked (Kubernetes mode)", async () => {
+  const logger = pino({ level: "silent" });
+  const keys = createKeyStore({ logger });
+  const metrics = createMetrics();
+  const world = resourcesOf(`${gatewayWithRoute("api.example.com")}---\n${aliceKeyPolicy("keys")}`);
+  // As the Kubernetes source: no Secret held until loadReferences names it.
+  let held = new Set<string>();
+  const asked: string[][] = [];
+  const loadReferences = async (references: { secrets: readonly string[] }) => {
+    asked.push([...references.secrets]);
+    const before = held;
+    held = new Set(references.secrets);
+    return [...held].some((k) => !before.has(k)) || [...before].some((k) => !held.has(k));
+  };
+  const read = () => ({ ...world, secrets: world.secrets.filter((s) => held.has(`${s.metadata.namespace}/${s.metadata.name}`)) });
+  const compile = { controllerName: "portcullis.io/controller", gatewayClasses: [] };
+  const pipeline = new Pipeline({ compile, keys, logger, metrics, loadReferences });
+  await pipeline.update(read);
+  expect(asked).toEqual([["apps/keys"], ["apps/keys"]]);
+  expect(await compiles(metrics)).toBe(1);
+  const [status] = pipeline.current!.statuses;
+  expect(status!.ancestors[0]!.conditions.find((c) => c.type === "Accepted")).toMatchObject({ status: "True" });
+  keys.close();
+});

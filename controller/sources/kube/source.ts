@@ -1,7 +1,8 @@
 /**
  * Kubernetes mode's source: one Reflector per watched kind (per kind and namespace with
  * `--watch-namespaces`), producing the same `Resources` value as the manifest folder. Secrets, ConfigMaps, Services and Backends are held only when compile referenced them:
- * when policies start referencing new ones, those reflectors relist before the snapshot is
+ * they are first listed when the pipeline first says which it needs (before its first compile),
+ * and when policies start referencing new ones, those reflectors relist before the snapshot is
  * published, so a policy never flaps through "Secret not found".
  */
 import type { Logger } from "pino";
@@ -53,7 +54,7 @@ const RESYNC_WAIT_MS = 10_000;
 export interface KubeSourceOptions {
   readonly client: KubeClient;
   readonly logger: Logger;
-  /** Called (debounced) after a burst of changes, once every kind has been listed (`synced`: the first snapshot is the caller's). */
+  /** Called (debounced) after a burst of changes, once every kind but the referenced ones has been listed (`synced`: the first snapshot is the caller's). */
   readonly onChange: () => void;
   readonly debounceMs?: number;
   readonly backoffMs?: { readonly initial: number; readonly max: number };
@@ -69,6 +70,8 @@ interface Watched {
   readonly kind: string;
   readonly namespace: string | undefined;
   readonly reflector: Reflector;
+  /** Secrets, ConfigMaps, Services, Backends: started by the first loadReferences, the others by start(). */
+  readonly referenced: boolean;
 }
 
 export class KubeSource {
@@ -84,9 +87,16 @@ export class KubeSource {
   #timer: NodeJS.Timeout | undefined;
   #lastRejected = "";
   #lastOutside = "";
-  /** Resolves when every kind has been listed once; the caller publishes the first snapshot then. */
+  /**
+   * Resolves when every kind but the referenced ones has been listed once; the caller publishes the
+   * first snapshot then, whose first loadReferences lists the referenced kinds.
+   */
   readonly synced: Promise<void>;
   #listedAll = false;
+  /** Whether the referenced kinds' reflectors have been started (by the first loadReferences). */
+  #referencedStarted = false;
+  /** Resolved by stop(): a first loadReferences waiting for lists that a stopped source will never make returns then. */
+  readonly #stopped = Promise.withResolvers<void>();
 
   constructor(options: KubeSourceOptions) {
     this.#logger = options.logger;
@@ -126,19 +136,25 @@ export class KubeSource {
           logger: options.logger,
           backoffMs: options.backoffMs,
         });
-        this.#watched.push({ kind: w.kind, namespace, reflector });
+        this.#watched.push({ kind: w.kind, namespace, reflector, referenced: wanted !== undefined });
       }
     }
-    this.synced = Promise.all(this.#watched.map((w) => w.reflector.synced)).then(() => {
+    this.synced = Promise.all(this.#watched.filter((w) => !w.referenced).map((w) => w.reflector.synced)).then(() => {
       this.#listedAll = true;
     });
   }
 
+  /**
+   * Starts the list+watch of every kind but the referenced ones: their first list waits for the
+   * first loadReferences, so that it holds what the policies reference (listed before, it held
+   * nothing, and each Secret in the cluster was listed twice before the first snapshot).
+   */
   start(): void {
-    for (const w of this.#watched) w.reflector.start();
+    for (const w of this.#watched) if (!w.referenced) w.reflector.start();
   }
 
   stop(): void {
+    this.#stopped.resolve();
     clearTimeout(this.#timer);
     for (const w of this.#watched) w.reflector.stop();
   }
@@ -159,10 +175,14 @@ export class KubeSource {
   /**
    * Holds exactly the referenced objects of the referenced kinds (Secrets, ConfigMaps, Services,
    * Backends): drops the others and relists a kind when new names are wanted. True when what is
-   * held changed (compile must run again).
+   * held changed (compile must run again). The first call lists those kinds for the first time and
+   * waits for every such list, however long (as `synced` waits for the other kinds): until then
+   * nothing is known of them, and a snapshot compiled without them would report Secrets present as
+   * not found.
    */
   async loadReferences(references: ReferencedObjects): Promise<boolean> {
     this.#logOutside(references);
+    if (!this.#referencedStarted) return this.#listReferenced(references);
     let changed = false;
     for (const w of WATCHED) {
       if (!("referenced" in w)) continue;
@@ -181,6 +201,16 @@ export class KubeSource {
       }
     }
     return changed;
+  }
+
+  /** The first loadReferences: wants `references`, then lists each referenced kind once; true when that held anything. */
+  async #listReferenced(references: ReferencedObjects): Promise<boolean> {
+    this.#referencedStarted = true;
+    for (const w of WATCHED) if ("referenced" in w) for (const k of references[w.referenced]) this.#wanted[w.referenced].add(k);
+    const referenced = this.#watched.filter((w) => w.referenced);
+    for (const w of referenced) w.reflector.start();
+    await Promise.race([Promise.all(referenced.map((w) => w.reflector.synced)), this.#stopped.promise]);
+    return referenced.some((w) => w.reflector.objects().length > 0);
   }
 
   /** The reflectors of `kind` that see `namespace`. */

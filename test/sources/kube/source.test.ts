@@ -53,3 +53,47 @@ describe("KubeSource", () => {
     expect(changes).toBe(1);
   });
 });
+
+describe("KubeSource's referenced kinds", () => {
+  let source: KubeSource | undefined;
+  afterEach(() => source?.stop());
+
+  // Listed before the policies say which they reference, every Secret was listed twice before the first snapshot and held nothing the first time.
+  it("lists Secrets, ConfigMaps, Services and Backends first when loadReferences names what to hold, each once; synced does not wait for them", async () => {
+    const lists: string[] = [];
+    const client = {
+      async request(_method: string, path: string) {
+        const plural = path.slice(path.lastIndexOf("/") + 1, path.indexOf("?"));
+        lists.push(plural);
+        const items = ["one", "two"].map((name) => ({ metadata: { namespace: "default", name, resourceVersion: "1" }, spec: {} }));
+        return { metadata: { resourceVersion: "1" }, items };
+      },
+      watch: (_path: string, _rv: string, _onEvent: unknown, signal: AbortSignal) =>
+        new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve())),
+    } as unknown as KubeClient;
+    source = new KubeSource({ client, logger: pino({ level: "silent" }), onChange: () => {}, debounceMs: 1 });
+    source.start();
+    await source.synced;
+    const referenced = ["secrets", "configmaps", "services", "backends"];
+    expect(lists.filter((p) => referenced.includes(p))).toEqual([]);
+    expect(source.resources().secrets).toEqual([]);
+    const none = { configMaps: [], services: [], backends: [] };
+    expect(await source.loadReferences({ secrets: ["default/one", "default/missing"], ...none })).toBe(true);
+    expect(lists.filter((p) => referenced.includes(p)).sort()).toEqual([...referenced].sort());
+    expect(source.resources().secrets.map((s) => s.metadata.name)).toEqual(["one"]);
+    // The same names again: nothing listed, nothing changed.
+    expect(await source.loadReferences({ secrets: ["default/one", "default/missing"], ...none })).toBe(false);
+    expect(lists.filter((p) => p === "secrets")).toHaveLength(1);
+  });
+
+  // A stopped source lists nothing more: the pipeline's first build must not wait for it for ever (shutdown during start-up).
+  it("a first loadReferences after stop() returns, holding nothing", async () => {
+    const { client } = apiServer("none");
+    source = new KubeSource({ client, logger: pino({ level: "silent" }), onChange: () => {}, debounceMs: 1 });
+    source.start();
+    await source.synced;
+    source.stop();
+    expect(await source.loadReferences({ secrets: ["default/one"], configMaps: [], services: [], backends: [] })).toBe(false);
+    expect(source.resources().secrets).toEqual([]);
+  });
+});
