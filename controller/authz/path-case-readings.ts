@@ -5,7 +5,10 @@
  * Envoy Gateway leaves case-sensitive, takes `/ADMIN/x` by an open `PathPrefix /` rule, and an
  * authorization rule's operation path (Envoy's rbac path matcher, case-sensitive too) on
  * `/admin` does not take it; and the paths such routers run a path as without a suffix (a format
- * extension, a trailing slash), which Envoy's match does not drop.
+ * extension, a trailing slash), which Envoy's match does not drop. The values such a path is read
+ * as are the routes' and authorization rules' path values, and the paths a rule's CEL expression
+ * over the path writes (CompiledCel.pathValues): `request.path == '/admin'` does not hold for
+ * `/ADMIN` nor for `/admin.json`, which such upstreams run as `/admin`.
  */
 import { RE2JS } from "re2js";
 import { authorization } from "../features/authorization/index.ts";
@@ -54,8 +57,9 @@ interface CaseValue {
 }
 
 /**
- * The Exact and PathPrefix values of a snapshot's route matches and authorization rules' operation
- * paths, by their ASCII lower-case form, and their RegularExpression values.
+ * The Exact and PathPrefix values of a snapshot's route matches, authorization rules' operation
+ * paths and rules' CEL expressions over the path (addCelPath), by their ASCII lower-case form, and
+ * the RegularExpression values of the first two.
  */
 interface CasePaths {
   readonly byLower: ReadonlyMap<string, readonly CaseValue[]>;
@@ -91,7 +95,10 @@ function casePathsOf(snapshot: Snapshot): CasePaths {
     };
     for (const entries of entryListsOf(snapshot.routes)) for (const { match } of entries) add(match.path);
     for (const policy of Object.values(snapshot.policies))
-      for (const rule of compiledOf(policy.features, authorization)?.rules ?? []) if (rule.path !== undefined) add(rule.path);
+      for (const rule of compiledOf(policy.features, authorization)?.rules ?? []) {
+        if (rule.path !== undefined) add(rule.path);
+        for (const cel of [rule.cel, rule.principal?.cel]) for (const value of cel?.pathValues ?? []) addCelPath(value, add);
+      }
     const values = [...matches.values()].map((match, order): CaseValue => ({ match, lower: asciiLowerCase(match.value), order }));
     const byLower = new Map<string, CaseValue[]>();
     for (const v of values) byLower.set(v.lower, [...(byLower.get(v.lower) ?? []), v]);
@@ -104,6 +111,18 @@ function casePathsOf(snapshot: Snapshot): CasePaths {
     pathsBySnapshot.set(snapshot, found);
   }
   return found;
+}
+
+/**
+ * A path a rule's CEL expression may compare the request's path with (CompiledCel.pathValues), as
+ * both path values it may stand for: an Exact one (`request.path == '/admin'`: `/admin/` and
+ * `/admin.json` read as it) and a PathPrefix one (`startsWith('/admin/')`: `/ADMIN/x` reads as
+ * `/admin/x`; a PathPrefix value holds no trailing slash).
+ */
+function addCelPath(value: string, add: (path: PathMatch) => void): void {
+  add({ type: "Exact", value });
+  const prefix = value.replace(/\/+$/, "");
+  if (prefix !== "") add({ type: "PathPrefix", value: prefix });
 }
 
 /**

@@ -491,6 +491,33 @@ function decisions(
       });
     });
 
+    describe("a CEL rule over the path, on an open host (SECURITY.md open item 4)", () => {
+      const host = "celpaths.maas.example.com";
+      for (const path of ["/console", "/console/users", "/console/"]) {
+        it(`GET ${path}: 403, the upstream never called`, async () => {
+          const { r, up } = await through(proxy(), path, { host });
+          expect([r.status, up]).toEqual([403, undefined]);
+        });
+      }
+      for (const [path, who] of [
+        ["/CONSOLE", "Express and ASP.NET Core route it in any letter case"],
+        ["/Console/users", "Express and ASP.NET Core route it in any letter case"],
+        ["/console.json", "Rails runs it as /console with format json"],
+        ["/CONSOLE.json?x=1", "Rails' format behind a router that ignores letter case"],
+      ] as const) {
+        it(`GET ${path}: 403 (${who}), the upstream never called`, async () => {
+          const { r, up } = await through(proxy(), path, { host });
+          expect([r.status, up]).toEqual([403, undefined]);
+        });
+      }
+      for (const path of ["/Reports", "/CONSOLES", "/console-tools.json", "/static/app.js"]) {
+        it(`GET ${path}: 200, the path reaches the upstream as sent (no upstream runs it as /console)`, async () => {
+          const { r, up } = await through(proxy(), path, { host });
+          expect([r.status, up?.url]).toEqual([200, path]);
+        });
+      }
+    });
+
     describe("the client address is the one the proxy saw (issue 12.4)", () => {
       it("X-Forwarded-For: 10.9.9.9 does not satisfy clientCIDRs 10.0.0.0/8", async () => {
         const { r, up } = await through(proxy(), "/v1/internal", { "x-forwarded-for": "10.9.9.9" });
