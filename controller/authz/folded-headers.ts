@@ -1,7 +1,10 @@
 /**
- * Phase 0 of check(): request header names that spell a managed header (one a policy sets upstream)
- * with "_" or "." for "-", which servers behind the proxy fold into that header.
+ * Phase 0 of check(): request header names that spell a managed header (one a policy sets
+ * upstream), or a header the decision reads (a route match's, an authorization rule's), with "_"
+ * or "." for "-", which servers behind the proxy fold into that header.
  */
+import type { Snapshot } from "../snapshot/types.ts";
+import { headersDecisionsRead } from "./headers-read.ts";
 import type { AuthzRequest } from "./request.ts";
 
 /**
@@ -20,6 +23,21 @@ export function foldedManagedHeader(headers: AuthzRequest["headers"], managed: r
     const spelled = spellings.byFolded.get(foldName(name));
     if (spelled !== undefined) for (const m of spelled) if (m !== name) return name;
   }
+  return undefined;
+}
+
+/**
+ * The first request header that spells, with "_" or "." for "-", a header a route match or an
+ * authorization rule reads (headersDecisionsRead) and is not it, or undefined; where a rule's `cel`
+ * reads headers by keys that cannot be known, the first name holding "_" or ".". Caddy and Envoy
+ * (without Envoy Gateway's default `withUnderscoresAction: RejectRequest`) forward `X_Role: admin`,
+ * which a CGI, WSGI, Rack or PHP upstream reads as its X-Role, while the route match and the rule
+ * read no x-role: the request would be decided on the rule for a request without it.
+ */
+export function foldedDecidedHeader(headers: AuthzRequest["headers"], snapshot: Snapshot): string | undefined {
+  const { headersRead, anyHeaderRead } = headersDecisionsRead(snapshot);
+  if (anyHeaderRead !== true) return foldedManagedHeader(headers, headersRead);
+  for (const name in headers) if (isFoldable(name) && Object.hasOwn(headers, name)) return name;
   return undefined;
 }
 

@@ -453,6 +453,25 @@ function decisions(
         const { r, up } = await roles(["user"], [["x-client-metadata", json]]);
         expect([r.status, up?.headers["x-client-metadata"]]).toEqual([200, json]);
       });
+      for (const lines of [
+        [["X_Role", "admin"]],
+        [
+          ["x-role", "user"],
+          ["X_Role", "admin"],
+        ],
+        [["X.Role", "admin"]],
+      ] as const) {
+        const sent = lines.map(([n, v]) => `${n}: ${v}`).join(" and ");
+        it(`${sent} without a key: ${underscores === "dropped" ? "the proxy drops the name (the open rule: 200)" : "refused (400): the proxy passes the name on"}, and the upstream never reads an X-Role of admin (CGI, WSGI, Rack and PHP fold "_" and "." into "-")`, async () => {
+          const { r, up } = await through(proxy(), "/header/x", [["host", host], ...lines]);
+          if (underscores === "refused") expect([r.status, up]).toEqual([400, undefined]);
+          else {
+            expect(r.status).toBe(200);
+            const roles = Object.entries(up!.cgi).filter(([k]) => k.replace(/[.]/g, "_") === "HTTP_X_ROLE");
+            expect(roles.flatMap(([, v]) => v)).toEqual(lines.length === 2 ? ["user"] : []);
+          }
+        });
+      }
       it("x-role: user on one line: one reading, the open rule (200), the upstream receives it as sent", async () => {
         const { r, up } = await roles(["user"]);
         expect([r.status, up?.cgi.HTTP_X_ROLE, up?.headers["x-user-id"]]).toEqual([200, ["user"], undefined]);

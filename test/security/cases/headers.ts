@@ -348,6 +348,35 @@ export const headerCases: readonly Case[] = [
     (ctx) => ctx.envoy("/public", { "X-User.Id": "admin" }),
     "see header.dot-open",
   ),
+  ...(
+    [
+      ["x_role", "principal.headers"],
+      ["x.role", "principal.headers"],
+    ] as const
+  ).map(([name, where]) =>
+    c(
+      `${name === "x_role" ? "underscore" : "dot"}-deny-rule-header`,
+      `a Deny rule on ${where} \`x-role: admin\` (default Allow); \`${name}: admin\` (a CGI, WSGI, Rack or PHP upstream reads it as its X-Role; Caddy passes the name on)`,
+      UNDERSCORE(name),
+      async () => {
+        const d = decider(NO_ADMIN_WORLD);
+        return fromDecision(await d({ path: "/x", headers: { [name]: "admin" } }), managedHeadersOf(d.result.snapshot.policies));
+      },
+      "see route.header-underscore-name",
+    ),
+  ),
+  c(
+    "underscore-cel-any-header",
+    "a Deny rule's `cel` reading headers by keys that cannot be known (`cel.bind(h, request.headers, h['x-role'] == 'admin')`, default Allow); `x_role: admin`: any name holding `_` or `.` may be one it reads",
+    UNDERSCORE("x_role"),
+    async () => {
+      const d = decider(
+        `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization: { defaultAction: "Allow", rules: [{ name: "no-admin", action: "Deny", cel: "cel.bind(h, request.headers, h['x-role'] == 'admin')" }] } }, "x")}`,
+      );
+      return fromDecision(await d({ path: "/x", headers: { x_role: "admin" } }), managedHeadersOf(d.result.snapshot.policies));
+    },
+    "see route.header-underscore-name",
+  ),
   c(
     "underscore-unmanaged",
     "`x_trace_id: 1`, a name that folds to no managed header, is left alone",
