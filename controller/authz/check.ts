@@ -1,7 +1,7 @@
 /**
  * check(): the one decision path every wire protocol calls. Phases, in order:
- *   0. header names   — a header that an upstream would fold into a managed one, or into one a route match or an
- *                       authorization rule reads, is refused (folded-headers.ts);
+ *   0. header names   — a header that an upstream would fold into a managed one, or into one a route match, an
+ *                       authorization rule or a credential source reads, is refused (folded-headers.ts);
  *                       so is one a route match reads with more than MAX_HEADER_LINES lines or list elements (431;
  *                       the authorization phase refuses likewise over the headers its rules read)
  *   1. route          — match host/path/method/headers to a route rule in the route table of each
@@ -69,7 +69,10 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
         `the header ${folded ?? foldedRead} is refused: servers read "_" and "." in a name as "-" (CGI, WSGI, PHP)`,
         {},
       ),
-      detail: folded !== undefined ? "it spells a header a policy sets" : "it spells a header a route match or an authorization rule reads",
+      detail:
+        folded !== undefined
+          ? "it spells a header a policy sets"
+          : "it spells a header a route match, an authorization rule or a credential source reads",
     };
   }
 

@@ -1,8 +1,11 @@
 /**
  * Phase 0 of check(): request header names that spell a managed header (one a policy sets
- * upstream), or a header the decision reads (a route match's, an authorization rule's), with "_"
- * or "." for "-", which servers behind the proxy fold into that header.
+ * upstream), or a header the decision reads (a route match's, an authorization rule's, a
+ * credential's), with "_" or "." for "-", which servers behind the proxy fold into that header.
  */
+import { apiKeyAuth } from "../features/apiKeyAuth/index.ts";
+import { compiledOf } from "../features/feature.ts";
+import { jwt } from "../features/jwt/index.ts";
 import type { Snapshot } from "../snapshot/types.ts";
 import { headersDecisionsRead } from "./headers-read.ts";
 import type { AuthzRequest } from "./request.ts";
@@ -27,18 +30,50 @@ export function foldedManagedHeader(headers: AuthzRequest["headers"], managed: r
 }
 
 /**
- * The first request header that spells, with "_" or "." for "-", a header a route match or an
- * authorization rule reads (headersDecisionsRead) and is not it, or undefined; where a rule's `cel`
- * reads headers by keys that cannot be known, the first name holding "_" or ".". Caddy and Envoy
- * (without Envoy Gateway's default `withUnderscoresAction: RejectRequest`) forward `X_Role: admin`,
- * which a CGI, WSGI, Rack or PHP upstream reads as its X-Role, while the route match and the rule
- * read no x-role: the request would be decided on the rule for a request without it.
+ * The first request header that spells, with "_" or "." for "-", a header the decision reads and
+ * is not it, or undefined: one a route match or an authorization rule reads (headersDecisionsRead),
+ * or a credential header (a jwt provider's or apiKeyAuth's); where a rule's `cel` reads headers by
+ * keys that cannot be known, the first name holding "_" or ".". Caddy and Envoy (without Envoy
+ * Gateway's default `withUnderscoresAction: RejectRequest`) forward `X_Role: admin`, which a CGI,
+ * WSGI, Rack or PHP upstream reads as its X-Role, while the route match and the rule read no
+ * x-role: the request would be decided on the rule for a request without it (and `X_Token: <forged>`
+ * on an optional jwt route as a request without a token, the upstream reading the forged one).
  */
 export function foldedDecidedHeader(headers: AuthzRequest["headers"], snapshot: Snapshot): string | undefined {
-  const { headersRead, anyHeaderRead } = headersDecisionsRead(snapshot);
-  if (anyHeaderRead !== true) return foldedManagedHeader(headers, headersRead);
+  const read = decidedHeadersOf(snapshot);
+  if (read !== ANY_HEADER) return foldedManagedHeader(headers, read);
   for (const name in headers) if (isFoldable(name) && Object.hasOwn(headers, name)) return name;
   return undefined;
+}
+
+/** What decidedHeadersOf answers where a rule's `cel` reads headers by keys that cannot be known. */
+const ANY_HEADER: readonly string[] = Object.freeze([]);
+
+/** Per snapshot (immutable): the headers foldedDecidedHeader protects, found once (prepareFoldedHeaders). */
+const decidedBySnapshot = new WeakMap<Snapshot, readonly string[]>();
+
+/** Finds the headers foldedDecidedHeader protects in `snapshot` before it answers checks (a walk of every route entry and policy). */
+export function prepareFoldedHeaders(snapshot: Snapshot): void {
+  decidedHeadersOf(snapshot);
+}
+
+/** The headers route matches, authorization rules and credential sources read in `snapshot`, or ANY_HEADER. */
+function decidedHeadersOf(snapshot: Snapshot): readonly string[] {
+  let found = decidedBySnapshot.get(snapshot);
+  if (found === undefined) {
+    const { headersRead, anyHeaderRead } = headersDecisionsRead(snapshot);
+    const names = new Set(headersRead);
+    for (const policy of Object.values(snapshot.policies)) {
+      const sources = [
+        ...(compiledOf(policy.features, jwt)?.providers.flatMap((p) => p.sources) ?? []),
+        ...(compiledOf(policy.features, apiKeyAuth)?.sources ?? []),
+      ];
+      for (const source of sources) if (source.in === "header") names.add(source.name);
+    }
+    found = anyHeaderRead === true ? ANY_HEADER : [...names];
+    decidedBySnapshot.set(snapshot, found);
+  }
+  return found;
 }
 
 /** Whether a header name holds a character servers read as "-" ("_" or "."). */

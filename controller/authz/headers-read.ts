@@ -18,22 +18,7 @@ import type { Snapshot } from "../snapshot/types.ts";
  * every check carries them. Logged with each snapshot ("snapshot published"); check() refuses a
  * header name that spells one of them otherwise (folded-headers.ts).
  */
-export function headersDecisionsRead(snapshot: Snapshot): HeadersRead {
-  let found = readBySnapshot.get(snapshot);
-  if (found === undefined) readBySnapshot.set(snapshot, (found = headersReadIn(snapshot)));
-  return found;
-}
-
-/** What headersDecisionsRead answers. */
-export interface HeadersRead {
-  readonly headersRead: readonly string[];
-  readonly anyHeaderRead?: true;
-}
-
-/** Per snapshot (immutable): found once, when the pipeline logs it, not on a request. */
-const readBySnapshot = new WeakMap<Snapshot, HeadersRead>();
-
-function headersReadIn(snapshot: Snapshot): HeadersRead {
+export function headersDecisionsRead(snapshot: Snapshot): { headersRead: string[]; anyHeaderRead?: true } {
   const names = new Set<string>();
   for (const list of entryListsOf(snapshot.routes)) for (const e of list) for (const h of e.match.headers) names.add(h.name);
   let anyHeader = false;

@@ -331,6 +331,13 @@ export const headerCases: readonly Case[] = [
   c("underscore-with-key", "valid key plus `x_client_id: admin`", UNDERSCORE("x_client_id"), (ctx) =>
     ctx.check({ path: "/keys", headers: { "x-api-key": "alice-key", x_client_id: "admin" } }),
   ),
+  c(
+    "underscore-api-key",
+    "`x_api_key: alice-key` on the API-key route (the key header spelt with `_`: the upstream reads it as its X-API-Key, Portcullis would find no key)",
+    UNDERSCORE("x_api_key"),
+    (ctx) => ctx.check({ path: "/keys", headers: { x_api_key: "alice-key" } }),
+    "see jwt.bare-header-underscore-optional",
+  ),
   c("underscore-mixed", "wire: `X-User_Id: admin` (one of the spellings between)", UNDERSCORE("x-user_id"), (ctx) =>
     ctx.envoy("/public", { "X-User_Id": "admin" }),
   ),
