@@ -72,7 +72,7 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
       detail:
         folded !== undefined
           ? "it spells a header a policy sets"
-          : "it spells a header a route match, an authorization rule or a credential source reads",
+          : "it spells a header the decision reads (a route match's, a rule's, a credential's, a method override) or one naming another URL",
     };
   }
 

@@ -8,6 +8,7 @@ import { compiledOf } from "../features/feature.ts";
 import { jwt } from "../features/jwt/index.ts";
 import type { Snapshot } from "../snapshot/types.ts";
 import { headersDecisionsRead } from "./headers-read.ts";
+import { OVERRIDE_HEADERS } from "./method-readings.ts";
 import type { AuthzRequest } from "./request.ts";
 
 /**
@@ -32,7 +33,9 @@ export function foldedManagedHeader(headers: AuthzRequest["headers"], managed: r
 /**
  * The first request header that spells, with "_" or "." for "-", a header the decision reads and
  * is not it, or undefined: one a route match or an authorization rule reads (headersDecisionsRead),
- * or a credential header (a jwt provider's or apiKeyAuth's); where a rule's `cel` reads headers by
+ * a credential header (a jwt provider's or apiKeyAuth's), a method override header
+ * (methodReadings decides the methods it names: `X_HTTP_Method_Override` is Rack's too) or one
+ * naming another URL (URL_HEADERS); where a rule's `cel` reads headers by
  * keys that cannot be known, the first name holding "_" or ".". Caddy and Envoy (without Envoy
  * Gateway's default `withUnderscoresAction: RejectRequest`) forward `X_Role: admin`, which a CGI,
  * WSGI, Rack or PHP upstream reads as its X-Role, while the route match and the rule read no
@@ -45,6 +48,13 @@ export function foldedDecidedHeader(headers: AuthzRequest["headers"], snapshot: 
   for (const name in headers) if (isFoldable(name) && Object.hasOwn(headers, name)) return name;
   return undefined;
 }
+
+/**
+ * The headers through which older Symfony and Zend (X-Original-URL, X-Rewrite-URL) and IIS run
+ * another URL than the request's: the shipped proxy files remove them, not their spellings with
+ * "_" or ".", which PHP registers under the same name.
+ */
+const URL_HEADERS = ["x-original-url", "x-rewrite-url"] as const;
 
 /** What decidedHeadersOf answers where a rule's `cel` reads headers by keys that cannot be known. */
 const ANY_HEADER: readonly string[] = Object.freeze([]);
@@ -62,7 +72,7 @@ function decidedHeadersOf(snapshot: Snapshot): readonly string[] {
   let found = decidedBySnapshot.get(snapshot);
   if (found === undefined) {
     const { headersRead, anyHeaderRead } = headersDecisionsRead(snapshot);
-    const names = new Set(headersRead);
+    const names = new Set<string>([...headersRead, ...OVERRIDE_HEADERS, ...URL_HEADERS]);
     for (const policy of Object.values(snapshot.policies)) {
       const sources = [
         ...(compiledOf(policy.features, jwt)?.providers.flatMap((p) => p.sources) ?? []),

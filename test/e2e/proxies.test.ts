@@ -379,6 +379,30 @@ function decisions(
         });
         expect([r.status, up?.headers["x-original-url"], up?.headers["x-rewrite-url"]]).toEqual([200, undefined, undefined]);
       });
+      /** The values of the CGI variables `up` holds for header `name` spelt in any way ("-", "_", "." alike, as PHP registers them). */
+      const cgiOf = (up: Seen | undefined, name: string) => {
+        const folded = `HTTP_${name.toUpperCase().replace(/[-_.]/g, "_")}`;
+        return Object.entries(up?.cgi ?? {}).flatMap(([k, v]) => (k.replace(/[.]/g, "_") === folded ? v : []));
+      };
+      for (const [name, method, path, open] of [
+        ["X_Original_URL", "GET", "/healthz", "the open /healthz"],
+        ["X.Rewrite.URL", "GET", "/healthz", "the open /healthz"],
+        ["X_HTTP_Method_Override", "POST", "/reports/q1", "an open POST"],
+        ["X.HTTP.Method.Override", "POST", "/reports/q1", "an open POST"],
+        ["X_Method_Override", "POST", "/reports/q1", "an open POST"],
+      ] as const) {
+        const value = method === "POST" ? "GET" : "/v1/admin/tenants";
+        it(`${method} ${path} with ${name}: ${value}, no key: ${underscores === "dropped" ? "the proxy drops the name" : "refused (400)"}, never decided as ${open} while the upstream (Rack, PHP: "_" and "." read as "-") runs ${method === "POST" ? "the protected GET handler" : "/v1/admin/tenants"}`, async () => {
+          const { r, up } = await through(
+            proxy(),
+            path,
+            { host: path === "/healthz" ? HOST : host, [name]: value },
+            method === "POST" ? { method, body: "" } : {},
+          );
+          if (underscores === "refused") expect([r.status, up]).toEqual([400, undefined]);
+          else expect([r.status, cgiOf(up, name)]).toEqual([200, []]);
+        });
+      }
       it("`?a=1;access_token=<forged token>` on an optional-JWT rule: 401 (Rack 2 and older Python read the token at ';')", async () => {
         const { r, up } = await through(proxy(), `/optional?a=1;access_token=${forgedToken()}`, { host });
         expect([r.status, up]).toEqual([401, undefined]);

@@ -338,6 +338,20 @@ export const headerCases: readonly Case[] = [
     (ctx) => ctx.check({ path: "/keys", headers: { x_api_key: "alice-key" } }),
     "see jwt.bare-header-underscore-optional",
   ),
+  c(
+    "underscore-method-override",
+    "POST /public with `x_http_method_override: GET` (Rack::MethodOverride reads HTTP_X_HTTP_METHOD_OVERRIDE and runs a GET; Caddy passes the name on)",
+    UNDERSCORE("x_http_method_override"),
+    (ctx) => ctx.check({ method: "POST", path: "/public", headers: { x_http_method_override: "GET" } }),
+    'the method override headers were decided only as spelt with "-", so `X_HTTP_Method_Override: GET` left a POST decided as a POST (an open rule) while Rack, and PHP frameworks, read it as the override and ran the protected GET handler; such a spelling is now refused (400)',
+  ),
+  c(
+    "dot-original-url",
+    "`x.original.url: /keys` on the open route (older Symfony and Zend run the URL X-Original-URL names; PHP registers HTTP_X.ORIGINAL.URL as HTTP_X_ORIGINAL_URL; the shipped proxy files remove only the `-` spelling)",
+    UNDERSCORE("x.original.url"),
+    (ctx) => ctx.check({ path: "/public", headers: { "x.original.url": "/keys" } }),
+    'the shipped proxy files remove X-Original-URL and X-Rewrite-URL, not their spellings with "_" or ".", which Caddy passes on and PHP reads as them; such a spelling is now refused (400)',
+  ),
   c("underscore-mixed", "wire: `X-User_Id: admin` (one of the spellings between)", UNDERSCORE("x-user_id"), (ctx) =>
     ctx.envoy("/public", { "X-User_Id": "admin" }),
   ),
