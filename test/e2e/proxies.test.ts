@@ -184,6 +184,14 @@ function decisions(
         const { status, up } = await sendHead(`GET /v1/models HTTP/1.1\r\nhost: ${HOST}:x`);
         expect([status, up]).toEqual([name === "nginx" ? 400 : 401, undefined]);
       });
+      it("a client's X-Forwarded-Host and Forwarded naming the API-key host on the open one: decided on the open host (200), and the upstream never reads the other (Rack reads Forwarded's host, then X-Forwarded-Host; Express with trust proxy and Django with USE_X_FORWARDED_HOST the latter)", async () => {
+        const { r, up } = await through(proxy(), "/v1/models", {
+          host: cookies,
+          "x-forwarded-host": HOST,
+          forwarded: `host=${HOST};proto=https`,
+        });
+        expect([r.status, up?.headers["x-forwarded-host"], up?.headers.forwarded]).toEqual([200, cookies, undefined]);
+      });
       it("the same host written both ways (absolute form; Host in upper case with a trailing dot and a port), with the key: 200, the upstream gets the line's host", async () => {
         const { status, up } = await sendHead(
           `GET http://${HOST}/v1/models HTTP/1.1\r\nhost: ${HOST.toUpperCase()}.:8080\r\nx-api-key: ${ALICE_KEY}`,
