@@ -35,7 +35,7 @@ export function foldedManagedHeader(headers: AuthzRequest["headers"], managed: r
  * is not it, or undefined: one a route match or an authorization rule reads (headersDecisionsRead),
  * a credential header (a jwt provider's or apiKeyAuth's), a method override header
  * (methodReadings decides the methods it names: `X_HTTP_Method_Override` is Rack's too) or one
- * naming another URL (URL_HEADERS); where a rule's `cel` reads headers by
+ * naming another URL or host (URL_HEADERS); where a rule's `cel` reads headers by
  * keys that cannot be known, the first name holding "_" or ".". Caddy and Envoy (without Envoy
  * Gateway's default `withUnderscoresAction: RejectRequest`) forward `X_Role: admin`, which a CGI,
  * WSGI, Rack or PHP upstream reads as its X-Role, while the route match and the rule read no
@@ -51,10 +51,12 @@ export function foldedDecidedHeader(headers: AuthzRequest["headers"], snapshot: 
 
 /**
  * The headers through which older Symfony and Zend (X-Original-URL, X-Rewrite-URL) and IIS run
- * another URL than the request's: the shipped proxy files remove them, not their spellings with
- * "_" or ".", which PHP registers under the same name.
+ * another URL than the request's, and Rack, Express (`trust proxy`) and Django
+ * (USE_X_FORWARDED_HOST) serve another host (X-Forwarded-Host): the shipped proxy files remove or
+ * set them, not their spellings with "_" or ".", which CGI servers and PHP register under the
+ * same name.
  */
-const URL_HEADERS = ["x-original-url", "x-rewrite-url"] as const;
+const URL_HEADERS = ["x-original-url", "x-rewrite-url", "x-forwarded-host"] as const;
 
 /** What decidedHeadersOf answers where a rule's `cel` reads headers by keys that cannot be known. */
 const ANY_HEADER: readonly string[] = Object.freeze([]);

@@ -352,6 +352,13 @@ export const headerCases: readonly Case[] = [
     (ctx) => ctx.check({ path: "/public", headers: { "x.original.url": "/keys" } }),
     'the shipped proxy files remove X-Original-URL and X-Rewrite-URL, not their spellings with "_" or ".", which Caddy passes on and PHP reads as them; such a spelling is now refused (400)',
   ),
+  c(
+    "underscore-forwarded-host",
+    "`x_forwarded_host: api.example.com` on the open route (Rack reads HTTP_X_FORWARDED_HOST as the app's host; the shipped proxy files set only the `-` spelling)",
+    UNDERSCORE("x_forwarded_host"),
+    (ctx) => ctx.check({ path: "/public", headers: { x_forwarded_host: "api.example.com" } }),
+    "see header.dot-original-url",
+  ),
   c("underscore-mixed", "wire: `X-User_Id: admin` (one of the spellings between)", UNDERSCORE("x-user_id"), (ctx) =>
     ctx.envoy("/public", { "X-User_Id": "admin" }),
   ),
