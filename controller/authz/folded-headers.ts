@@ -1,7 +1,8 @@
 /**
  * Phase 0 of check(): request header names that spell a managed header (one a policy sets
- * upstream), or a header the decision reads (a route match's, an authorization rule's, a
- * credential's), with "_" or "." for "-", which servers behind the proxy fold into that header.
+ * upstream), a header the decision reads (a route match's, an authorization rule's, a
+ * credential's, a method override) or one naming another URL or host, with "_" or "." for "-",
+ * which servers behind the proxy fold into that header.
  */
 import { apiKeyAuth } from "../features/apiKeyAuth/index.ts";
 import { compiledOf } from "../features/feature.ts";
@@ -69,7 +70,7 @@ export function prepareFoldedHeaders(snapshot: Snapshot): void {
   decidedHeadersOf(snapshot);
 }
 
-/** The headers route matches, authorization rules and credential sources read in `snapshot`, or ANY_HEADER. */
+/** The headers route matches, authorization rules and credential sources read in `snapshot`, the method override headers and URL_HEADERS; or ANY_HEADER. */
 function decidedHeadersOf(snapshot: Snapshot): readonly string[] {
   let found = decidedBySnapshot.get(snapshot);
   if (found === undefined) {
