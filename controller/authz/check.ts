@@ -1,6 +1,7 @@
 /**
  * check(): the one decision path every wire protocol calls. Phases, in order:
- *   0. header names   — a header that an upstream would fold into a managed one is refused (folded-headers.ts);
+ *   0. header names   — a header that an upstream would fold into a managed one, or into one a route match, an
+ *                       authorization rule or a credential source reads, is refused (folded-headers.ts);
  *                       so is one a route match reads with more than MAX_HEADER_LINES lines or list elements (431;
  *                       the authorization phase refuses likewise over the headers its rules read)
  *   1. route          — match host/path/method/headers to a route rule in the route table of each
@@ -24,7 +25,7 @@ import { MAX_HEADER_LINES } from "../snapshot/route-index.ts";
 import type { Snapshot } from "../snapshot/types.ts";
 import type { CheckContext } from "./context.ts";
 import { deny, type Decision } from "./decision.ts";
-import { foldedManagedHeader } from "./folded-headers.ts";
+import { foldedDecidedHeader, foldedManagedHeader } from "./folded-headers.ts";
 import { tooManyHeaderLines } from "./header-values.ts";
 import { CONTROL_IN_PATH, pathReadings } from "./path.ts";
 import {
@@ -60,11 +61,20 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   ctx.trace?.step("request", requestFacts(request));
   // 0. Header names
   const folded = foldedManagedHeader(request.headers, snapshot.managedHeaders);
-  if (folded !== undefined) {
-    // The client is told what is wrong with its header's name, not that Portcullis sets that header.
+  const foldedRead = folded === undefined ? foldedDecidedHeader(request.headers, snapshot) : undefined;
+  if (folded !== undefined || foldedRead !== undefined) {
+    // The client is told what is wrong with its header's name, not that Portcullis sets or reads that header.
     return {
-      ...deny(400, "request_invalid", `the header ${folded} is refused: servers read "_" and "." in a name as "-" (CGI, WSGI, PHP)`, {}),
-      detail: "it spells a header a policy sets",
+      ...deny(
+        400,
+        "request_invalid",
+        `the header ${folded ?? foldedRead} is refused: servers read "_" and "." in a name as "-" (CGI, WSGI, PHP)`,
+        {},
+      ),
+      detail:
+        folded !== undefined
+          ? "it spells a header a policy sets"
+          : "it spells a header the decision reads (a route match's, a rule's, a credential's, a method override) or one naming another URL",
     };
   }
 

@@ -1,4 +1,5 @@
 /** The Cookie header read as most servers read it and as Envoy's filters read it (DESIGN §0: every reading is decided). */
+import { phpVariable } from "../snapshot/query-readings.ts";
 
 /**
  * The Cookie header's pairs by name: on every reading, by lower-case name (ASP.NET Core reads cookie
@@ -14,7 +15,10 @@ const NO_COOKIES: CookieReadings = Object.freeze({ every: new Map<string, string
 
 /**
  * The Cookie header read two ways: each pair's name and value trimmed, the name in any letter case
- * (most servers; ASP.NET Core's cookie names are case-insensitive), and as Envoy reads it
+ * (most servers; ASP.NET Core's cookie names are case-insensitive) and, where PHP registers it as
+ * another variable, under that name too (phpVariable: `access.token`, `access token` and
+ * `access_token[x]` are its access_token; PHP 8.1.11 and later no longer percent-decode cookie
+ * names, so `%2E` is not read as "."), and as Envoy reads it
  * (envoyCookie, names case-sensitive). `every` holds both readings' values under the lower-case
  * name, `envoy` Envoy's only under the name as sent, and is built only once a pair reads otherwise
  * there (a name with an upper-case letter, a tab before it or a space after it, a value with spaces
@@ -32,11 +36,15 @@ export function parseCookies(header: string | undefined): CookieReadings {
     const value = part.slice(eq + 1).trim();
     const [envoyName, envoyValue] = envoyCookie(part, eq);
     const folded = name.toLowerCase();
-    const same = envoyName === name && envoyValue === value && folded === name;
+    // PHP registers a cookie's name as a variable too ($_COOKIE): `access.token` is its access_token.
+    const php = phpVariable(name)?.name.toLowerCase();
+    const renamed = php !== undefined && php !== folded ? php : undefined;
+    const same = envoyName === name && envoyValue === value && folded === name && renamed === undefined;
     if (!same && envoy === undefined) envoy = new Map([...every].map(([n, values]) => [n, [...values]]));
     // Every occurrence is kept: servers disagree on which duplicate wins, so a credential cookie
     // sent twice (in any letter case) is refused (API keys) or has every copy verified (JWT), never half-read.
     if (name !== "") addCookie(every, folded, value);
+    if (renamed !== undefined) addCookie(every, renamed, value);
     if (envoyName !== "" && (envoyName !== name || envoyValue !== value)) addCookie(every, envoyName.toLowerCase(), envoyValue);
     if (envoy !== undefined && envoyName !== "") addCookie(envoy, envoyName, envoyValue);
   }

@@ -1,7 +1,15 @@
 /**
- * Phase 0 of check(): request header names that spell a managed header (one a policy sets upstream)
- * with "_" or "." for "-", which servers behind the proxy fold into that header.
+ * Phase 0 of check(): request header names that spell a managed header (one a policy sets
+ * upstream), a header the decision reads (a route match's, an authorization rule's, a
+ * credential's, a method override) or one naming another URL or host, with "_" or "." for "-",
+ * which servers behind the proxy fold into that header.
  */
+import { apiKeyAuth } from "../features/apiKeyAuth/index.ts";
+import { compiledOf } from "../features/feature.ts";
+import { jwt } from "../features/jwt/index.ts";
+import type { Snapshot } from "../snapshot/types.ts";
+import { headersDecisionsRead } from "./headers-read.ts";
+import { OVERRIDE_HEADERS } from "./method-readings.ts";
 import type { AuthzRequest } from "./request.ts";
 
 /**
@@ -21,6 +29,64 @@ export function foldedManagedHeader(headers: AuthzRequest["headers"], managed: r
     if (spelled !== undefined) for (const m of spelled) if (m !== name) return name;
   }
   return undefined;
+}
+
+/**
+ * The first request header that spells, with "_" or "." for "-", a header the decision reads and
+ * is not it, or undefined: one a route match or an authorization rule reads (headersDecisionsRead),
+ * a credential header (a jwt provider's or apiKeyAuth's), a method override header
+ * (methodReadings decides the methods it names: `X_HTTP_Method_Override` is Rack's too) or one
+ * naming another URL or host (URL_HEADERS); where a rule's `cel` reads headers by
+ * keys that cannot be known, the first name holding "_" or ".". Caddy and Envoy (without Envoy
+ * Gateway's default `withUnderscoresAction: RejectRequest`) forward `X_Role: admin`, which a CGI,
+ * WSGI, Rack or PHP upstream reads as its X-Role, while the route match and the rule read no
+ * x-role: the request would be decided on the rule for a request without it (and `X_Token: <forged>`
+ * on an optional jwt route as a request without a token, the upstream reading the forged one).
+ */
+export function foldedDecidedHeader(headers: AuthzRequest["headers"], snapshot: Snapshot): string | undefined {
+  const read = decidedHeadersOf(snapshot);
+  if (read !== ANY_HEADER) return foldedManagedHeader(headers, read);
+  for (const name in headers) if (isFoldable(name) && Object.hasOwn(headers, name)) return name;
+  return undefined;
+}
+
+/**
+ * The headers through which older Symfony and Zend (X-Original-URL, X-Rewrite-URL) and IIS run
+ * another URL than the request's, and Rack, Express (`trust proxy`) and Django
+ * (USE_X_FORWARDED_HOST) serve another host (X-Forwarded-Host): the shipped proxy files remove or
+ * set them, not their spellings with "_" or ".", which CGI servers and PHP register under the
+ * same name.
+ */
+const URL_HEADERS = ["x-original-url", "x-rewrite-url", "x-forwarded-host"] as const;
+
+/** What decidedHeadersOf answers where a rule's `cel` reads headers by keys that cannot be known. */
+const ANY_HEADER: readonly string[] = Object.freeze([]);
+
+/** Per snapshot (immutable): the headers foldedDecidedHeader protects, found once (prepareFoldedHeaders). */
+const decidedBySnapshot = new WeakMap<Snapshot, readonly string[]>();
+
+/** Finds the headers foldedDecidedHeader protects in `snapshot` before it answers checks (a walk of every route entry and policy). */
+export function prepareFoldedHeaders(snapshot: Snapshot): void {
+  decidedHeadersOf(snapshot);
+}
+
+/** The headers route matches, authorization rules and credential sources read in `snapshot`, the method override headers and URL_HEADERS; or ANY_HEADER. */
+function decidedHeadersOf(snapshot: Snapshot): readonly string[] {
+  let found = decidedBySnapshot.get(snapshot);
+  if (found === undefined) {
+    const { headersRead, anyHeaderRead } = headersDecisionsRead(snapshot);
+    const names = new Set<string>([...headersRead, ...OVERRIDE_HEADERS, ...URL_HEADERS]);
+    for (const policy of Object.values(snapshot.policies)) {
+      const sources = [
+        ...(compiledOf(policy.features, jwt)?.providers.flatMap((p) => p.sources) ?? []),
+        ...(compiledOf(policy.features, apiKeyAuth)?.sources ?? []),
+      ];
+      for (const source of sources) if (source.in === "header") names.add(source.name);
+    }
+    found = anyHeaderRead === true ? ANY_HEADER : [...names];
+    decidedBySnapshot.set(snapshot, found);
+  }
+  return found;
 }
 
 /** Whether a header name holds a character servers read as "-" ("_" or "."). */

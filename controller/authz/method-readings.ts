@@ -36,7 +36,7 @@ const NO_OVERRIDES: readonly string[] = Object.freeze([]);
 export const MAX_METHOD_OVERRIDES = 8;
 
 /** The headers through which a client asks an upstream to run a POST as another method. */
-const OVERRIDE_HEADERS = ["x-http-method-override", "x-http-method", "x-method-override"] as const;
+export const OVERRIDE_HEADERS = ["x-http-method-override", "x-http-method", "x-method-override"] as const;
 
 /** Why a request with more than MAX_METHOD_OVERRIDES methods in methodOverrides is refused. */
 export const TOO_MANY_OVERRIDES = `the request asks for more than ${MAX_METHOD_OVERRIDES} methods to be run as (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override, _method)`;

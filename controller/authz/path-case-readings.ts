@@ -5,7 +5,10 @@
  * Envoy Gateway leaves case-sensitive, takes `/ADMIN/x` by an open `PathPrefix /` rule, and an
  * authorization rule's operation path (Envoy's rbac path matcher, case-sensitive too) on
  * `/admin` does not take it; and the paths such routers run a path as without a suffix (a format
- * extension, a trailing slash), which Envoy's match does not drop.
+ * extension, a trailing slash), which Envoy's match does not drop. The values such a path is read
+ * as are the routes' and authorization rules' path values, and the paths a rule's CEL expression
+ * over the path writes (CompiledCel.pathValues): `request.path == '/admin'` does not hold for
+ * `/ADMIN` nor for `/admin.json`, which such upstreams run as `/admin`.
  */
 import { RE2JS } from "re2js";
 import { authorization } from "../features/authorization/index.ts";
@@ -75,8 +78,9 @@ interface OrderedPattern {
 
 /**
  * The Exact and PathPrefix values of one virtual host's route matches, or of one policy's
- * authorization rules' operation paths, by their ASCII lower-case form, and their RegularExpression
- * values, by the ASCII lower case of their literal start.
+ * authorization rules' operation paths and CEL expressions over the path (celPathValues), by their
+ * ASCII lower-case form, and their RegularExpression values, by the ASCII lower case of their
+ * literal start.
  */
 interface CasePaths {
   readonly byLower: ReadonlyMap<string, readonly CaseValue[]>;
@@ -146,7 +150,10 @@ function snapshotPathsOf(snapshot: Snapshot): SnapshotPaths {
     const policyPaths = (policy: CompiledPolicy): CasePaths | undefined => {
       if (byPolicy.has(policy)) return byPolicy.get(policy);
       const rules = compiledOf(policy.features, authorization)?.rules ?? [];
-      const paths = rules.flatMap((rule) => (rule.path === undefined ? [] : [rule.path]));
+      const paths = rules.flatMap((rule) => [
+        ...(rule.path === undefined ? [] : [rule.path]),
+        ...[rule.cel, rule.principal?.cel].flatMap((cel) => (cel?.pathValues ?? []).flatMap(celPathValues)),
+      ]);
       const built = paths.length === 0 ? undefined : casePathsOf(paths, compiled);
       byPolicy.set(policy, built);
       return built;
@@ -253,6 +260,18 @@ export function casePathsFor(snapshot: Snapshot, request: HostReadings, scope: R
 function hostPathsOf(known: SnapshotPaths, vhosts: VirtualHosts, host: string): HostPaths | undefined {
   const entries = selectVirtualHost(vhosts, host);
   return entries === undefined ? undefined : known.hostPaths(entries);
+}
+
+/**
+ * A path a rule's CEL expression may compare the request's path with (CompiledCel.pathValues), as
+ * both path values it may stand for: an Exact one (`request.path == '/admin'`: `/admin/` and
+ * `/admin.json` read as it) and a PathPrefix one (`startsWith('/admin/')`: `/ADMIN/x` reads as
+ * `/admin/x`; a PathPrefix value holds no trailing slash).
+ */
+function celPathValues(value: string): PathMatch[] {
+  const exact: PathMatch = { type: "Exact", value };
+  const prefix = value.replace(/\/+$/, "");
+  return prefix === "" ? [exact] : [exact, { type: "PathPrefix", value: prefix }];
 }
 
 /**

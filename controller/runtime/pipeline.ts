@@ -8,9 +8,9 @@ import type { Logger } from "pino";
 import type { Resources } from "../api/resources.ts";
 import type { PolicyStatus } from "../api/status.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
+import { prepareFoldedHeaders } from "../authz/folded-headers.ts";
+import { headersDecisionsRead } from "../authz/headers-read.ts";
 import { prepareCaseReadings } from "../authz/path-case-readings.ts";
-import { authorization } from "../features/authorization/index.ts";
-import { compiledOf } from "../features/feature.ts";
 import { compileInSlices, referencesInSlices, type CompileOptions } from "../compile/index.ts";
 import type { ReferencedObjects } from "../compile/references.ts";
 import type { KeyStore } from "../keys/types.ts";
@@ -141,6 +141,7 @@ export class Pipeline {
     await this.#options.keys.sync(result.snapshot.remoteJwks);
     // Built now, not by the first check the new snapshot answers (10,000 routes: 30 ms; of RegularExpression paths: 1 s).
     prepareCaseReadings(result.snapshot);
+    prepareFoldedHeaders(result.snapshot);
     const previous = this.#current;
     const published: Published = {
       generation: (previous?.generation ?? 0) + 1,
@@ -202,29 +203,6 @@ export function sameInput(a: Resources, b: Resources): boolean {
 
 function countEntries(snapshot: Snapshot): number {
   return entryListsOf(snapshot.routes).reduce((n, list) => n + list.length, 0);
-}
-
-/**
- * The request headers route matches and authorization rules read (lower-case, sorted), which a
- * proxy that sends its check only some headers must send (Envoy's HTTP ext_authz `allowed_headers`,
- * Envoy Gateway's `headersToExtAuth`, Traefik's `authRequestHeaders`): one it leaves out reads as
- * absent, and a request is decided on another route rule, or past a Deny rule, than the proxy and
- * the upstream act on. `anyHeaderRead` when a rule's `cel` reads `request.headers` by keys that
- * cannot be known (every header then counts). Host and pseudo-headers (`:method`) are left out:
- * every check carries them. Logged with each snapshot ("snapshot published").
- */
-export function headersDecisionsRead(snapshot: Snapshot): { headersRead: string[]; anyHeaderRead?: true } {
-  const names = new Set<string>();
-  for (const list of entryListsOf(snapshot.routes)) for (const e of list) for (const h of e.match.headers) names.add(h.name);
-  let anyHeader = false;
-  for (const policy of Object.values(snapshot.policies)) {
-    const rules = compiledOf(policy.features, authorization);
-    if (rules === undefined) continue;
-    for (const name of rules.headersRead) names.add(name);
-    anyHeader ||= rules.celReadsAnyHeader;
-  }
-  const headersRead = [...names].filter((n) => !n.startsWith(":") && n !== "host").sort();
-  return anyHeader ? { headersRead, anyHeaderRead: true } : { headersRead };
 }
 
 /** Distinct route rules (as labelled in decisions) with no governing SecurityPolicy (an HTTPRoute CORS filter alone is none). */

@@ -328,7 +328,7 @@ function parsedQuery(rawQuery: string, reading: QueryReading): Map<string, strin
 const PAIR_SEPARATORS = /[&;]/;
 
 /** A query parameter as PHP registers it: a string under `name`, or an array (`name[...]`). */
-interface PhpVariable {
+export interface PhpVariable {
   readonly name: string;
   readonly array: boolean;
 }
@@ -339,7 +339,7 @@ interface PhpVariable {
  * '_'; a '[' with a ']' after it makes the name before it an array; a '[' without one becomes '_',
  * and so do every '.', ' ' and '[' after it. Undefined when PHP registers nothing (an empty name).
  */
-function phpVariable(decoded: string): PhpVariable | undefined {
+export function phpVariable(decoded: string): PhpVariable | undefined {
   const nul = decoded.indexOf("\u0000");
   const name = (nul === -1 ? decoded : decoded.slice(0, nul)).replace(/^ +/, "");
   const bracket = name.indexOf("[");

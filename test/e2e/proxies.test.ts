@@ -184,6 +184,14 @@ function decisions(
         const { status, up } = await sendHead(`GET /v1/models HTTP/1.1\r\nhost: ${HOST}:x`);
         expect([status, up]).toEqual([name === "nginx" ? 400 : 401, undefined]);
       });
+      it("a client's X-Forwarded-Host and Forwarded naming the API-key host on the open one: decided on the open host (200), and the upstream never reads the other (Rack reads Forwarded's host, then X-Forwarded-Host; Express with trust proxy and Django with USE_X_FORWARDED_HOST the latter)", async () => {
+        const { r, up } = await through(proxy(), "/v1/models", {
+          host: cookies,
+          "x-forwarded-host": HOST,
+          forwarded: `host=${HOST};proto=https`,
+        });
+        expect([r.status, up?.headers["x-forwarded-host"], up?.headers.forwarded]).toEqual([200, cookies, undefined]);
+      });
       it("the same host written both ways (absolute form; Host in upper case with a trailing dot and a port), with the key: 200, the upstream gets the line's host", async () => {
         const { status, up } = await sendHead(
           `GET http://${HOST}/v1/models HTTP/1.1\r\nhost: ${HOST.toUpperCase()}.:8080\r\nx-api-key: ${ALICE_KEY}`,
@@ -379,6 +387,29 @@ function decisions(
         });
         expect([r.status, up?.headers["x-original-url"], up?.headers["x-rewrite-url"]]).toEqual([200, undefined, undefined]);
       });
+      /** The values of the CGI variables `up` holds for header `name` spelt in any way ("-", "_", "." alike, as PHP registers them). */
+      const cgiOf = (up: Seen | undefined, name: string) => {
+        const folded = `HTTP_${name.toUpperCase().replace(/[-_.]/g, "_")}`;
+        return Object.entries(up?.cgi ?? {}).flatMap(([k, v]) => (k.replace(/[.]/g, "_") === folded ? v : []));
+      };
+      for (const [name, method, path, open, value] of [
+        ["X_Original_URL", "GET", "/healthz", "the open /healthz", "/v1/admin/tenants"],
+        ["X.Rewrite.URL", "GET", "/healthz", "the open /healthz", "/v1/admin/tenants"],
+        ["X_Forwarded_Host", "GET", "/v1/models", "the open cookies host", HOST],
+        ["X_HTTP_Method_Override", "POST", "/reports/q1", "an open POST", "GET"],
+        ["X.HTTP.Method.Override", "POST", "/reports/q1", "an open POST", "GET"],
+        ["X_Method_Override", "POST", "/reports/q1", "an open POST", "GET"],
+      ] as const) {
+        it(`${method} ${path} with ${name}: ${value}, no key: ${underscores === "dropped" ? "the proxy drops the name" : "refused (400)"}, never decided as ${open} while the upstream (Rack, PHP: "_" and "." read as "-") runs ${method === "POST" ? "the protected GET handler" : value}`, async () => {
+          const on = path === "/healthz" ? HOST : path === "/v1/models" ? "cookies.maas.example.com" : host;
+          const { r, up } = await through(proxy(), path, { host: on, [name]: value }, method === "POST" ? { method, body: "" } : {});
+          if (underscores === "refused") expect([r.status, up]).toEqual([400, undefined]);
+          else {
+            expect(r.status).toBe(200);
+            expect(cgiOf(up, name)).not.toContain(value);
+          }
+        });
+      }
       it("`?a=1;access_token=<forged token>` on an optional-JWT rule: 401 (Rack 2 and older Python read the token at ';')", async () => {
         const { r, up } = await through(proxy(), `/optional?a=1;access_token=${forgedToken()}`, { host });
         expect([r.status, up]).toEqual([401, undefined]);
@@ -453,6 +484,25 @@ function decisions(
         const { r, up } = await roles(["user"], [["x-client-metadata", json]]);
         expect([r.status, up?.headers["x-client-metadata"]]).toEqual([200, json]);
       });
+      for (const lines of [
+        [["X_Role", "admin"]],
+        [
+          ["x-role", "user"],
+          ["X_Role", "admin"],
+        ],
+        [["X.Role", "admin"]],
+      ] as const) {
+        const sent = lines.map(([n, v]) => `${n}: ${v}`).join(" and ");
+        it(`${sent} without a key: ${underscores === "dropped" ? "the proxy drops the name (the open rule: 200)" : "refused (400): the proxy passes the name on"}, and the upstream never reads an X-Role of admin (CGI, WSGI, Rack and PHP fold "_" and "." into "-")`, async () => {
+          const { r, up } = await through(proxy(), "/header/x", [["host", host], ...lines]);
+          if (underscores === "refused") expect([r.status, up]).toEqual([400, undefined]);
+          else {
+            expect(r.status).toBe(200);
+            const roles = Object.entries(up!.cgi).filter(([k]) => k.replace(/[.]/g, "_") === "HTTP_X_ROLE");
+            expect(roles.flatMap(([, v]) => v)).toEqual(lines.length === 2 ? ["user"] : []);
+          }
+        });
+      }
       it("x-role: user on one line: one reading, the open rule (200), the upstream receives it as sent", async () => {
         const { r, up } = await roles(["user"]);
         expect([r.status, up?.cgi.HTTP_X_ROLE, up?.headers["x-user-id"]]).toEqual([200, ["user"], undefined]);
@@ -489,6 +539,33 @@ function decisions(
         const { r, up } = await through(proxy(), "/v1/accounts?account=alice&account=bob", { "x-api-key": ALICE_KEY });
         expect([r.status, up]).toEqual([403, undefined]);
       });
+    });
+
+    describe("a CEL rule over the path, on an open host (SECURITY.md open item 4)", () => {
+      const host = "celpaths.maas.example.com";
+      for (const path of ["/console", "/console/users", "/console/"]) {
+        it(`GET ${path}: 403, the upstream never called`, async () => {
+          const { r, up } = await through(proxy(), path, { host });
+          expect([r.status, up]).toEqual([403, undefined]);
+        });
+      }
+      for (const [path, who] of [
+        ["/CONSOLE", "Express and ASP.NET Core route it in any letter case"],
+        ["/Console/users", "Express and ASP.NET Core route it in any letter case"],
+        ["/console.json", "Rails runs it as /console with format json"],
+        ["/CONSOLE.json?x=1", "Rails' format behind a router that ignores letter case"],
+      ] as const) {
+        it(`GET ${path}: 403 (${who}), the upstream never called`, async () => {
+          const { r, up } = await through(proxy(), path, { host });
+          expect([r.status, up]).toEqual([403, undefined]);
+        });
+      }
+      for (const path of ["/Reports", "/CONSOLES", "/console-tools.json", "/static/app.js"]) {
+        it(`GET ${path}: 200, the path reaches the upstream as sent (no upstream runs it as /console)`, async () => {
+          const { r, up } = await through(proxy(), path, { host });
+          expect([r.status, up?.url]).toEqual([200, path]);
+        });
+      }
     });
 
     describe("the client address is the one the proxy saw (issue 12.4)", () => {
@@ -583,6 +660,12 @@ function decisions(
         const { r, up } = await through(proxy(), "/kept", { host, cookie });
         expect([r.status, up?.headers["x-user-id"], up?.headers.cookie]).toEqual([200, "alice", cookie]);
       });
+      for (const other of ["maas.key", "maas key"]) {
+        it(`\`${other}=<ci-runner's key>; maas_key=<alice's key>\` on the route reading the cookie: 401, never allowed as alice while PHP's $_COOKIE['maas_key'] is the ci-runner's key (PHP reads "." and " " in a name as "_" and keeps the first)`, async () => {
+          const { r, up } = await through(proxy(), "/kept", { host, cookie: `${other}=${CI_RUNNER_KEY}; maas_key=${ALICE_KEY}` });
+          expect([r.status, up]).toEqual([401, undefined]);
+        });
+      }
       it("a route without a policy: the client's cookies reach the upstream unchanged, whatever x-portcullis-cookie the client sends", async () => {
         const cookie = "theme=dark; maas_key=not-checked-here";
         const forged = { "x-portcullis-cookie": "replace", "x-portcullis-cookie-value": "forged=1" };

@@ -2,7 +2,8 @@
 import pino from "pino";
 import { expect, it } from "vitest";
 import { createKeyStore } from "../../controller/keys/store.ts";
-import { headersDecisionsRead, Pipeline, rulesWithoutPolicy, sameInput } from "../../controller/runtime/pipeline.ts";
+import { headersDecisionsRead } from "../../controller/authz/headers-read.ts";
+import { Pipeline, rulesWithoutPolicy, sameInput } from "../../controller/runtime/pipeline.ts";
 import { createMetrics } from "../../controller/server/metrics.ts";
 import type { Snapshot } from "../../controller/snapshot/types.ts";
 import { aliceKeyPolicy, base64, GATEWAY, gatewayWithRoute, policiesOnRules } from "../support/manifests.ts";

@@ -128,6 +128,15 @@ export interface CompiledCel {
    * query sent in lower case (authorization/line-readings.ts otherReadings).
    */
   readonly queryNamesInUpperCase: boolean;
+  /**
+   * The paths it may compare the request's path with: its text literals that start with "/", cut
+   * at a "?" (`request.path` holds the query), when it reads the path (`request.path`,
+   * `request.url_path`, `request.headers[':path']`, or `request` or its headers by keys that cannot
+   * be known); empty otherwise. An upstream may run a request's path as one of them in another
+   * letter case or without a suffix (authz/path-case-readings.ts), which the path as sent does not
+   * show the expression.
+   */
+  readonly pathValues: readonly string[];
   /** Whether it names `source` (principal.cel's client address): such an expression cannot be decided where the address cannot be determined. */
   readonly readsSource: boolean;
   /** Its value over `context` (the variables it was compiled for); throws when it cannot be evaluated. */
@@ -168,7 +177,8 @@ export function compileCel(source: string, variables: CelVariables): Result<Comp
     }
     return parsed(context);
   };
-  return ok({ source, evaluate, readsSource: namesSource(first.value.ast), ...requestReadsOf(first.value.ast) });
+  const reads = requestReadsOf(first.value.ast);
+  return ok({ source, evaluate, readsSource: namesSource(first.value.ast), pathValues: pathValuesOf(first.value.ast, reads), ...reads });
 }
 
 /** Envoy's attributes of `request` that are a header's value (lower-case name) when it is sent (cel-context.ts envoyAttributesOf). */
@@ -177,6 +187,30 @@ export const HEADER_ATTRIBUTES: Readonly<Record<string, string>> = { referer: "r
 /** A name with its ASCII letters lower-cased (Envoy's LowerCaseString); a key that is not a string as it is. */
 export const asciiLowerCase = <T>(name: T): T =>
   typeof name === "string" ? (name.replace(/[A-Z]+/g, (upper) => upper.toLowerCase()) as T) : name;
+
+/** The request fields that are its path (CompiledCel.pathValues): Envoy's `path` (with the query) and `url_path`, principal.cel's `path`. */
+const PATH_FIELDS = ["path", "url_path"] as const;
+
+/** CompiledCel.pathValues of an expression whose reads of `request` are `reads`. */
+function pathValuesOf(ast: CelNode, reads: Pick<CompiledCel, "requestFields" | "headersNamed">): readonly string[] {
+  const { requestFields, headersNamed } = reads;
+  const readsPath =
+    requestFields === undefined ||
+    PATH_FIELDS.some((field) => requestFields.has(field)) ||
+    (requestFields.has("headers") && (headersNamed === undefined || headersNamed.has(":path")));
+  if (!readsPath) return [];
+  const values = new Set<string>();
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) for (const n of node) visit(n);
+    else if (node !== null && typeof node === "object" && "op" in node) {
+      const { op, args } = node as CelNode;
+      if (op === "value" && typeof args === "string" && args.startsWith("/")) values.add(args.split("?")[0]!);
+      else visit(args);
+    }
+  };
+  visit(ast);
+  return [...values];
+}
 
 /** Whether an expression names the variable `source` anywhere (CompiledCel.readsSource). */
 function namesSource(node: unknown): boolean {

@@ -274,3 +274,25 @@ describe("the headers an expression names (check.ts reads each line of only thes
     }
   });
 });
+
+describe("the paths an expression may compare the request's path with (path-case-readings.ts reads the path as each)", () => {
+  const paths = (source: string, variables = ENVOY_ATTRIBUTES) => {
+    const r = compileCel(source, variables);
+    if (!r.ok) throw new Error(r.error);
+    return r.value.pathValues;
+  };
+  it("are its text literals starting with '/', cut at '?', where it reads request.path, url_path or :path", () => {
+    expect(paths("request.path == '/admin' || request.path.startsWith('/admin?x=1')")).toEqual(["/admin"]);
+    expect(paths("request.url_path.startsWith('/internal/') && request.method == 'GET'")).toEqual(["/internal/"]);
+    expect(paths("request.headers[':path'] in ['/a', '/b', 'c']")).toEqual(["/a", "/b"]);
+    expect(paths("request.path == '/admin' && request.headers['x-role'] != '/user'", PRINCIPAL_VARIABLES)).toEqual(["/admin", "/user"]);
+  });
+  it("also where it reads request or its headers by keys that cannot be known", () => {
+    expect(paths("cel.bind(r, request, r.url_path == '/admin')")).toEqual(["/admin"]);
+    expect(paths("dyn(request.headers)[':path'] == '/admin'")).toEqual(["/admin"]);
+  });
+  it("are none where it does not read the path, whatever its literals", () => {
+    expect(paths("request.headers['x-next'] == '/admin'")).toEqual([]);
+    expect(paths("request.host == 'a' && request.query.contains('/admin')")).toEqual([]);
+  });
+});

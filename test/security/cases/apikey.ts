@@ -4,8 +4,10 @@
  * places at once. (Timing is proved structurally in timing.test.ts, not by measuring.)
  */
 import { toAuthzRequest } from "../../../controller/server/grpc.ts";
+import { gatewayWithRoute, secret, securityPolicy } from "../../support/manifests.ts";
+import { decider } from "../../support/world.ts";
 import type { Ctx } from "../context.ts";
-import type { Case, Expected, Outcome } from "../outcome.ts";
+import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 import { HOST } from "../world.ts";
 
 const ALICE: Expected = { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } };
@@ -18,6 +20,22 @@ const DAVE: Expected = { status: 200, code: "allowed", upstream: { "x-client-id"
 const missing: Expected = { status: 401, code: "apikey_missing", reason: "no API key in the request" };
 /** A key found only where Envoy's api_key_auth does not read it: Envoy finds none there and answers 401. */
 const unread: Expected = { status: 401, code: "apikey_missing", reason: "not where the proxy reads it" };
+
+/** GET /x on api.example.com with this Cookie header, under a policy reading alice's and bob's keys from the cookie `api_key`. */
+async function keyCookie(cookie: string): Promise<Outcome> {
+  const world = (underscoreCookieWorld ??= decider(
+    `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${secret("keys", { alice: "alice-key", bob: "bob-key" })}---\n${securityPolicy(
+      "p",
+      { apiKeyAuth: { credentialRefs: [{ name: "keys" }], extractFrom: [{ cookies: ["api_key"] }], forwardClientIDHeader: "x-client-id" } },
+      "x",
+    )}`,
+  ));
+  return fromDecision(await world({ path: "/x", headers: { cookie } }), managedHeadersOf(world.result.snapshot.policies));
+}
+let underscoreCookieWorld: ReturnType<typeof decider> | undefined;
+
+const PHP_COOKIE_NAME =
+  "a cookie was read under its name as sent (and in any letter case) only, while PHP registers `api.key`, `api key` and `api_key[0]` as its $_COOKIE['api_key'] and keeps the first cookie of a name: bob's key there, the request allowed as alice; such a cookie is now read under PHP's name too";
 
 function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promise<Outcome>, fixed?: string): Case {
   return { id: `apikey.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
@@ -226,6 +244,28 @@ export const apiKeyCases: readonly Case[] = [
     "`?api_key=alice-key&v=1.2&a.b=c` (alice's key where Envoy reads it; PHP renames only other names)",
     ALICE,
     (ctx) => ctx.check({ path: "/keys?api_key=alice-key&v=1.2&a.b=c" }),
+  ),
+  ...(["api.key", "api key", "api_key[0]"] as const).map((name) =>
+    c(
+      `cookie-php-name-${name === "api.key" ? "dot" : name === "api key" ? "space" : "array"}`,
+      `\`Cookie: ${name}=bob-key; api_key=alice-key\` where the key cookie is \`api_key\` (Envoy reads alice's; PHP registers \`${name}\` as api_key first: bob's key there)`,
+      invalid("more than one cookie api_key was sent"),
+      () => keyCookie(`${name}=bob-key; api_key=alice-key`),
+      PHP_COOKIE_NAME,
+    ),
+  ),
+  c(
+    "cookie-php-name-only",
+    "`Cookie: api.key=alice-key` and no other key (only PHP reads it as api_key; Envoy finds none)",
+    unread,
+    () => keyCookie("api.key=alice-key"),
+    "see apikey.cookie-php-name-dot",
+  ),
+  c(
+    "cookie-php-name-encoded-dot",
+    "`Cookie: api%2Ekey=bob-key; api_key=alice-key` (PHP 8.1.11 and later no longer percent-decode a cookie's name: its own cookie `api%2Ekey`)",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "alice" } },
+    () => keyCookie("api%2Ekey=bob-key; api_key=alice-key"),
   ),
   c(
     "cookie-twice",

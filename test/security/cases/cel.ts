@@ -15,17 +15,17 @@ import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
 /**
- * /x under a policy with `authorization` (YAML flow map); GET /x`query` with `headers`, as text or, with
- * `byteStrings`, as the bytes an HTTP port receives (one character per byte).
+ * /x under a policy with `authorization` (YAML flow map); GET /x`rest` (the rest of the path, a query)
+ * with `headers`, as text or, with `byteStrings`, as the bytes an HTTP port receives (one character per byte).
  */
-function ruled(authorization: string, headers: Record<string, string | string[]> = {}, byteStrings = false, query = "") {
+function ruled(authorization: string, headers: Record<string, string | string[]> = {}, byteStrings = false, rest = "") {
   return async (): Promise<Outcome> => {
     const d = decider(
       `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization: parse(authorization) }, "x")}`,
     );
     const policy = d.result.snapshot.policies["apps/p"];
     return fromDecision(
-      await d({ path: `/x${query}`, headers, byteStrings }),
+      await d({ path: `/x${rest}`, headers, byteStrings }),
       managedHeadersOf(d.result.snapshot.policies),
       policy?.invalid,
     );
@@ -45,6 +45,18 @@ function onUtf8Host(authorization: string) {
 
 const NOT_UTF8_FIXED =
   "the value was read as text, where a byte that is not UTF-8 is U+FFFD, so it equalled a U+FFFD written in the rule while Envoy compares the bytes (`FF` is not `EF BF BD`); a rule reading such a value is now decided as one that cannot be evaluated";
+
+const CEL_PATH_FIXED =
+  "a rule's `cel` (and `principal.cel`) read `request.path` only as sent, while the path readings of another letter case or without a suffix were made only where a route's or an operation's path value takes them: an expression over the path was escaped (a Deny) or satisfied (an Allow) by `/X/ADMIN`, `/x/admin/` or `/x/admin.json`, which Express, ASP.NET Core or Rails run as `/x/admin`; the path values an expression reading the path writes (its text literals starting with `/`) now make those readings too";
+
+/** GET /x`rest` under a policy whose Deny rule no-admin holds `expression` as its `cel` or its `principal.cel` (default Allow). */
+function noAdminOn(rest: string, expression: string, where: "rule" | "principal" = "rule") {
+  const cel = `cel: "${expression}"`;
+  const rule = `{name: no-admin, action: Deny, ${where === "rule" ? cel : `principal: {${cel}}`}}`;
+  return ruled(`{defaultAction: Allow, rules: [${rule}]}`, {}, false, rest);
+}
+
+const NO_ADMIN_DENIED: Expected = { status: 403, code: "authz_denied", reason: "denied by authorization rule no-admin" };
 
 function c(id: string, title: string, expect: Expected, run: () => Promise<Outcome>, fixed?: string): Case {
   return { id: `cel.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
@@ -410,5 +422,53 @@ export const celCases: readonly Case[] = [
     "wire, Envoy's HTTP check: the Deny rule reading headers by unknown keys, for paths under /any-admin/admin only; the same browser's request to /any-admin/home, where the rule is never evaluated",
     { status: 200, code: "allowed" },
     twoHeaderCel("envoy", "/any-admin/home", [...BROWSER, ...BLUE_USER]),
+  ),
+  c(
+    "path-other-case-deny",
+    "Deny a rule's `cel` `request.path.startsWith('/x/admin')` (default Allow); `/x/ADMIN` (Express and ASP.NET Core route it as their `/x/admin`)",
+    NO_ADMIN_DENIED,
+    noAdminOn("/ADMIN", "request.path.startsWith('/x/admin')"),
+    CEL_PATH_FIXED,
+  ),
+  c(
+    "path-trailing-slash-deny",
+    "Deny a rule's `cel` `request.url_path == '/x/admin'` (default Allow); `/x/admin/` (Express and ASP.NET Core drop the trailing slash)",
+    NO_ADMIN_DENIED,
+    noAdminOn("/admin/", "request.url_path == '/x/admin'"),
+    CEL_PATH_FIXED,
+  ),
+  c(
+    "path-format-deny",
+    "Deny a rule's `cel` `request.path == '/x/admin' || request.path.startsWith('/x/admin?')` (default Allow); `/x/admin.json?a=1` (Rails runs it as `/x/admin` with format json)",
+    NO_ADMIN_DENIED,
+    noAdminOn("/admin.json?a=1", "request.path == '/x/admin' || request.path.startsWith('/x/admin?')"),
+    CEL_PATH_FIXED,
+  ),
+  c(
+    "path-other-case-allow",
+    "Allow a rule's `cel` `!request.url_path.startsWith('/x/admin')` (default Deny); `/x/Admin/users`",
+    { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" },
+    ruled(`{rules: [{name: not-admin, action: Allow, cel: "!request.url_path.startsWith('/x/admin')"}]}`, {}, false, "/Admin/users"),
+    CEL_PATH_FIXED,
+  ),
+  c(
+    "path-other-case-pseudo-header",
+    "Deny a rule's `cel` `request.headers[':path'] == '/x/admin'` (default Allow); `/x/ADMIN`",
+    NO_ADMIN_DENIED,
+    noAdminOn("/ADMIN", "request.headers[':path'] == '/x/admin'"),
+    CEL_PATH_FIXED,
+  ),
+  c(
+    "principal-path-other-case",
+    "Deny `principal.cel` `request.path == '/x/admin'` (default Allow); `/x/aDmIn`",
+    NO_ADMIN_DENIED,
+    noAdminOn("/aDmIn", "request.path == '/x/admin'", "principal"),
+    CEL_PATH_FIXED,
+  ),
+  c(
+    "path-other-case-other-path",
+    "Deny a rule's `cel` `request.url_path == '/x/admin'` (default Allow); `/x/ADMINS`, which no upstream runs as `/x/admin`",
+    { status: 200, code: "allowed" },
+    noAdminOn("/ADMINS", "request.url_path == '/x/admin'"),
   ),
 ];

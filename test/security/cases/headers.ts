@@ -331,6 +331,34 @@ export const headerCases: readonly Case[] = [
   c("underscore-with-key", "valid key plus `x_client_id: admin`", UNDERSCORE("x_client_id"), (ctx) =>
     ctx.check({ path: "/keys", headers: { "x-api-key": "alice-key", x_client_id: "admin" } }),
   ),
+  c(
+    "underscore-api-key",
+    "`x_api_key: alice-key` on the API-key route (the key header spelt with `_`: the upstream reads it as its X-API-Key, Portcullis would find no key)",
+    UNDERSCORE("x_api_key"),
+    (ctx) => ctx.check({ path: "/keys", headers: { x_api_key: "alice-key" } }),
+    "see jwt.bare-header-underscore-optional",
+  ),
+  c(
+    "underscore-method-override",
+    "POST /public with `x_http_method_override: GET` (Rack::MethodOverride reads HTTP_X_HTTP_METHOD_OVERRIDE and runs a GET; Caddy passes the name on)",
+    UNDERSCORE("x_http_method_override"),
+    (ctx) => ctx.check({ method: "POST", path: "/public", headers: { x_http_method_override: "GET" } }),
+    'the method override headers were decided only as spelt with "-", so `X_HTTP_Method_Override: GET` left a POST decided as a POST (an open rule) while Rack, and PHP frameworks, read it as the override and ran the protected GET handler; such a spelling is now refused (400)',
+  ),
+  c(
+    "dot-original-url",
+    "`x.original.url: /keys` on the open route (older Symfony and Zend run the URL X-Original-URL names; PHP registers HTTP_X.ORIGINAL.URL as HTTP_X_ORIGINAL_URL; the shipped proxy files remove only the `-` spelling)",
+    UNDERSCORE("x.original.url"),
+    (ctx) => ctx.check({ path: "/public", headers: { "x.original.url": "/keys" } }),
+    'the shipped proxy files remove X-Original-URL and X-Rewrite-URL, not their spellings with "_" or ".", which Caddy passes on and PHP reads as them; such a spelling is now refused (400)',
+  ),
+  c(
+    "underscore-forwarded-host",
+    "`x_forwarded_host: api.example.com` on the open route (Rack reads HTTP_X_FORWARDED_HOST as the app's host; the shipped proxy files set only the `-` spelling)",
+    UNDERSCORE("x_forwarded_host"),
+    (ctx) => ctx.check({ path: "/public", headers: { x_forwarded_host: "api.example.com" } }),
+    "see header.dot-original-url",
+  ),
   c("underscore-mixed", "wire: `X-User_Id: admin` (one of the spellings between)", UNDERSCORE("x-user_id"), (ctx) =>
     ctx.envoy("/public", { "X-User_Id": "admin" }),
   ),
@@ -347,6 +375,35 @@ export const headerCases: readonly Case[] = [
     UNDERSCORE("x-user.id"),
     (ctx) => ctx.envoy("/public", { "X-User.Id": "admin" }),
     "see header.dot-open",
+  ),
+  ...(
+    [
+      ["x_role", "principal.headers"],
+      ["x.role", "principal.headers"],
+    ] as const
+  ).map(([name, where]) =>
+    c(
+      `${name === "x_role" ? "underscore" : "dot"}-deny-rule-header`,
+      `a Deny rule on ${where} \`x-role: admin\` (default Allow); \`${name}: admin\` (a CGI, WSGI, Rack or PHP upstream reads it as its X-Role; Caddy passes the name on)`,
+      UNDERSCORE(name),
+      async () => {
+        const d = decider(NO_ADMIN_WORLD);
+        return fromDecision(await d({ path: "/x", headers: { [name]: "admin" } }), managedHeadersOf(d.result.snapshot.policies));
+      },
+      "see route.header-underscore-name",
+    ),
+  ),
+  c(
+    "underscore-cel-any-header",
+    "a Deny rule's `cel` reading headers by keys that cannot be known (`cel.bind(h, request.headers, h['x-role'] == 'admin')`, default Allow); `x_role: admin`: any name holding `_` or `.` may be one it reads",
+    UNDERSCORE("x_role"),
+    async () => {
+      const d = decider(
+        `${gatewayWithRoute("api.example.com", { x: "/x" })}---\n${securityPolicy("p", { authorization: { defaultAction: "Allow", rules: [{ name: "no-admin", action: "Deny", cel: "cel.bind(h, request.headers, h['x-role'] == 'admin')" }] } }, "x")}`,
+      );
+      return fromDecision(await d({ path: "/x", headers: { x_role: "admin" } }), managedHeadersOf(d.result.snapshot.policies));
+    },
+    "see route.header-underscore-name",
   ),
   c(
     "underscore-unmanaged",

@@ -906,6 +906,22 @@ export const jwtCases: readonly Case[] = [
     { status: 200, code: "allowed" },
     (ctx) => xToken(ctx, "/bare-optional"),
   ),
+  ...(["x_token", "x.token"] as const).map((name) =>
+    c(
+      `bare-header-${name === "x_token" ? "underscore" : "dot"}-optional`,
+      `optional route, token header X-Token: \`${name}: <forged>\` (Caddy passes the name on; a CGI, WSGI, Rack or PHP upstream reads it as its X-Token, a token no one verified)`,
+      { status: 400, code: "request_invalid", reason: `the header ${name} is refused` },
+      async (ctx) => {
+        const world = headerWorld(ctx.keys);
+        const forged = token({ sub: "admin" }, {}, ctx.keys.stranger);
+        return fromDecision(
+          await world({ path: "/bare-optional", headers: { [name]: forged } }),
+          managedHeadersOf(world.result.snapshot.policies),
+        );
+      },
+      'a header name spelling a credential header with "_" or "." for "-" was read as a header of its own, so the optional route allowed a request without a token while the upstream read a forged one under X-Token; such a name is now refused (400), as one spelling a header a policy sets or a rule reads',
+    ),
+  ),
   c("bare-header-valid", "required route, token header without valuePrefix: `X-Token: <valid>`", OK, (ctx) =>
     xToken(ctx, "/bare", token({}, {}, undefined, ctx.keys)),
   ),

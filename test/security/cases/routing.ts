@@ -345,6 +345,9 @@ const header = onApi(adminOrOpen("headers: [{name: x-role, value: admin}]"), "he
 const HEADER_READINGS =
   'only Envoy\'s reading of a repeated header (its lines joined with ",") chose the rule, so the open route decided while the upstream acted on a line the protected rule matches; the first and the last line are now readings too where they pick another rule, and all must allow';
 
+const FOLDED_READ =
+  'a header name spelling one a route match reads with "_" or "." for "-" was read as a header of its own (absent to the match), while Caddy and Envoy (without Envoy Gateway\'s default `withUnderscoresAction: RejectRequest`) pass it on and CGI, WSGI, Rack and PHP upstreams read it as that header: the open route decided a request the upstream ran as the protected one. Such a name is now refused (400), as one spelling a header a policy sets was';
+
 /** Route rules told apart by two headers (`x-role: admin` and `x-team: red`, both matched). */
 const twoHeaders = onApi(adminOrOpen("headers: [{name: x-role, value: admin}, {name: x-team, value: red}]"), "two-headers");
 
@@ -537,6 +540,37 @@ export const routingCases: readonly Case[] = [
     {
       "x-api-key": "alice-key",
     },
+  ),
+  header(
+    "underscore-name",
+    "`X_Role: admin`, no key: Envoy's route match reads no x-role (the open route); Caddy and Envoy pass the name on, and a CGI, WSGI, Rack or PHP upstream reads it as its X-Role (HTTP_X_ROLE): the protected rule's",
+    BAD("the header x_role is refused"),
+    "/api",
+    { x_role: "admin" },
+    FOLDED_READ,
+  ),
+  header(
+    "underscore-name-beside",
+    "`x-role: user` and `X_Role: admin`, no key: the upstream reads HTTP_X_ROLE as both lines, `admin` the last",
+    BAD("the header x_role is refused"),
+    "/api",
+    { "x-role": "user", x_role: "admin" },
+    FOLDED_READ,
+  ),
+  header(
+    "dot-name",
+    "`X.Role: admin`, no key: PHP registers HTTP_X.ROLE as HTTP_X_ROLE",
+    BAD("the header x.role is refused"),
+    "/api",
+    { "x.role": "admin" },
+    FOLDED_READ,
+  ),
+  header(
+    "underscore-name-unread",
+    "`X_Team: red` and no x-role, no key: no route match or rule reads x-team, the name is left alone (the open route)",
+    OPEN,
+    "/api",
+    { x_team: "red" },
   ),
   header(
     "repeated-last",
