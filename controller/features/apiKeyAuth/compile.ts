@@ -1,6 +1,5 @@
 /** Compiles `apiKeyAuth`: the credential Secrets become a digest index of client ids. */
 import { extAuth, isHookUp } from "../extAuth/index.ts";
-import { hash } from "node:crypto";
 import { z } from "zod";
 import { compareCodeUnits, PORTCULLIS_ANNOTATION_PREFIX, SecretRefSchema, type ObjectMeta } from "../../api/meta.ts";
 import type { Secret } from "../../api/resources.ts";
@@ -10,6 +9,9 @@ import { sortInPlace } from "../../lib/sort.ts";
 import { deepFreeze } from "../../snapshot/freeze.ts";
 import type { CredentialSource } from "../../snapshot/types.ts";
 import type { CompileContext } from "../feature.ts";
+import { ClientsByDigest } from "./digest-table.ts";
+
+export { apiKeyDigest } from "./digest-table.ts";
 
 const ExtractFromSchema = z
   .object({
@@ -36,7 +38,7 @@ export interface CompiledApiKey {
   /**
    * SHA-256 (base64url) of each key → its client id. Lookups compare digests, never keys. A Map:
    * object keys are internalized strings, and interning 100,000 digests (and every request's)
-   * cost more than the hashing.
+   * cost more than the hashing. Its digests are computed at its first read (digest-table.ts).
    */
   readonly clientByDigest: ReadonlyMap<string, string>;
   /** Client ids, sorted, for the readable summary. */
@@ -86,12 +88,6 @@ function keyFlaws(key: string): number {
     else if (c === 0xfffd) flaws |= NOT_UTF8;
   }
   return flaws;
-}
-
-/** The digest an API key is indexed by; check() computes the same over what a client presents. */
-export function apiKeyDigest(key: string): string {
-  // One-shot hashing: the same SHA-256, without a Hash object per call (hot path and 100k-key compiles).
-  return hash("sha256", key, "base64url");
 }
 
 export function compileApiKey(spec: APIKeyAuthSpec, { ownerOf, refs, compiled }: CompileContext): Result<CompiledApiKey> {
@@ -161,7 +157,8 @@ function keyTableOfSecret(secret: Secret): Result<KeyTable> {
 
 /** The key table of the credential Secrets, in credentialRefs order, or the first problem met. */
 function keyTableOf(secrets: Iterable<Result<Secret, string>>): Result<KeyTable> {
-  const clientByDigest = new Map<string, string>();
+  // Each served key → its client id: two clients with the same key are found by the keys themselves, the digests wait for a read.
+  const clientByKey = new Map<string, string>();
   const warnings: string[] = [];
   // Membership in `clients` stands for the set of client ids: one table per key instead of two.
   const clients: Record<string, CompiledApiKey["clients"][string]> = Object.create(null);
@@ -202,12 +199,11 @@ function keyTableOf(secrets: Iterable<Result<Secret, string>>): Result<KeyTable>
         );
         continue;
       }
-      const digest = apiKeyDigest(key);
-      const other = clientByDigest.get(digest);
+      const other = clientByKey.get(key);
       if (other !== undefined) {
         return problem(`${where}: clients ${other} and ${clientID} share the same key, so the client id would be ambiguous`);
       }
-      clientByDigest.set(digest, clientID);
+      clientByKey.set(key, clientID);
       clients[clientID] = described.value;
       if (!first) clientIDs.push(clientID);
       served++;
@@ -220,7 +216,12 @@ function keyTableOf(secrets: Iterable<Result<Secret, string>>): Result<KeyTable>
   if (clientIDs.length === 0) return problem("credentialRefs hold no keys");
   // Frozen here, as the snapshot will be: its freeze then stops at the table instead of walking every client of it.
   return ok(
-    { clientByDigest, clients: Object.freeze(clients), clientIDs: Object.freeze(clientIDs), headers: Object.freeze([...headers]) },
+    {
+      clientByDigest: new ClientsByDigest(clientByKey),
+      clients: Object.freeze(clients),
+      clientIDs: Object.freeze(clientIDs),
+      headers: Object.freeze([...headers]),
+    },
     warnings,
   );
 }
