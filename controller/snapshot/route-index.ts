@@ -9,6 +9,7 @@
 import { ENVOY_QUERY, foldedName, paramIn, type QueryReading, readsOwnWay } from "./query-readings.ts";
 import { headerOf, matches, unreadableBy } from "./route-match.ts";
 import { lineReadingsOf, mostLinesOf, readingsBesidesEnvoys } from "./route-readings.ts";
+import { candidateListsFor, firstHolding, routeStartsFor } from "./route-starts.ts";
 import type { CompiledMatch, PortRoutes, RouteEntry, RouteIndex, VirtualHosts } from "./types.ts";
 import { selectVirtualHost } from "./virtual-hosts.ts";
 
@@ -166,11 +167,29 @@ function findRoute(
 ): RouteEntry | undefined {
   const entries = selectVirtualHost(vhosts, host);
   if (entries === undefined) return undefined;
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]!;
-    if ((route === undefined || entry.route === route) && matches(entry.match, request, reading)) return entry;
+  const starts = routeStartsFor(entries);
+  if (starts === undefined) {
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      if ((route === undefined || entry.route === route) && matches(entry.match, request, reading)) return entry;
+    }
+    return undefined;
   }
-  return undefined;
+  // Only the entries whose path match may take the path (route-starts.ts), still in order: the first that matches is the linear scan's.
+  const found = firstHolding(candidateListsFor(starts, request.path), (i) => {
+    const entry = entries[i]!;
+    return (route === undefined || entry.route === route) && matches(entry.match, request, reading);
+  });
+  return found === -1 ? undefined : entries[found];
+}
+
+/**
+ * Builds the route starts (route-starts.ts) of every virtual host of `index` that has enough
+ * entries for one, before its snapshot answers checks: the first lookup of a host otherwise pays
+ * for it.
+ */
+export function prepareRouteLookup(index: RouteIndex): void {
+  for (const entries of entryListsOf(index)) routeStartsFor(entries);
 }
 
 /** A reading of the request other than Envoy's and the entries it picks (findRoutes). */
