@@ -1,7 +1,9 @@
 /**
  * Request-time route lookup: pick the route tables in scope (Gateway, listener port), in each the
  * virtual host by Host, then the first entry whose match holds (entries are pre-sorted in Envoy
- * Gateway's route order at compile time), as Envoy's route match reads the request. Here too: the
+ * Gateway's route order at compile time), as Envoy's route match reads the request, among only the
+ * entries whose path match may take the path (route-starts.ts: the linear scan's answer, without a
+ * regular expression test per entry of a large virtual host). Here too: the
  * readings a request is looked up on (RouteReading) and the entries its other readings pick.
  * Virtual host selection is in virtual-hosts.ts, a match's semantics in route-match.ts, the list of
  * readings in route-readings.ts.

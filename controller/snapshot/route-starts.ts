@@ -10,7 +10,9 @@
  * Every path a match takes begins with its start (an Exact value is the path, a PathPrefix value
  * begins it, RE2 matches only text that begins with its prefix), so an entry whose start does not
  * begin the path cannot match it, and leaving it out changes no lookup's answer: route-index.ts
- * tests the entries left, in their order, and takes the first that matches in full.
+ * tests the entries left, in their order, and takes the first that matches in full. At 10,000
+ * patterns on one host a lookup went from about 4.9 ms to 0.4 µs (BENCHMARKS.md "Route lookup at
+ * 10,000 RegularExpression routes on one host"); built in 10-17 ms, about 1 MiB held.
  */
 import type { RouteEntry } from "./types.ts";
 
