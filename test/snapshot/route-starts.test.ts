@@ -42,30 +42,37 @@ function lookup(entries: readonly RouteEntry[], r: RouteRequest, route?: string,
 const fillers = (n: number) => Array.from({ length: n }, (_, i) => entry(`filler${i} r0`, on(regex(`/zz${i}/[a-z]+`))));
 
 describe("startOf", () => {
+  /** Each path match and the start it must have. */
+  const startsOf = (cases: readonly (readonly [PathMatch, string])[]) => {
+    for (const [path, start] of cases) expect(startOf(entry("a", on(path))), path.value).toBe(start);
+  };
+
   it("is an Exact or PathPrefix value itself", () => {
-    expect(startOf(entry("a", on(exact("/admin"))))).toBe("/admin");
-    expect(startOf(entry("a", on(prefix("/api"))))).toBe("/api");
-    expect(startOf(entry("a", on(prefix(""))))).toBe("");
+    startsOf([
+      [exact("/admin"), "/admin"],
+      [prefix("/api"), "/api"],
+      [prefix(""), ""],
+    ]);
   });
 
-  it("is RE2's literal prefix of a pattern, as re2js reports it", () => {
-    expect(startOf(entry("a", on(regex("/Svc-7/[a-z]+"))))).toBe("/Svc-7/");
-    expect(startOf(entry("a", on(regex("/abc|/abd"))))).toBe("/ab");
-    expect(startOf(entry("a", on(regex("/(a|b)c"))))).toBe("/");
-    expect(startOf(entry("a", on(regex("/é/[0-9]+"))))).toBe("/é/");
-    expect(startOf(entry("a", on(regex("/😀/x"))))).toBe("/😀/x");
-    expect(startOf(entry("a", on(regex("/a{2}"))))).toBe("/aa");
-  });
-
-  it("stops at an anchor, an optional part and a case-folded rune: `(?i)` leaves only what has no other case", () => {
-    expect(startOf(entry("a", on(regex("^/foo.*"))))).toBe("");
-    expect(startOf(entry("a", on(regex("(?:/foo)?/bar"))))).toBe("");
-    expect(startOf(entry("a", on(regex(".*"))))).toBe("");
-    expect(startOf(entry("a", on(regex("(?i)/admin/.*"))))).toBe("/");
-    expect(startOf(entry("a", on(regex("(?i)K/x"))))).toBe("");
-    expect(startOf(entry("a", on(regex("/foo(?i)bar"))))).toBe("/foo");
-    // RE2 leaves U+FFFD out of a prefix (it stands for bytes that are not UTF-8).
-    expect(startOf(entry("a", on(regex("/\\x{FFFD}x"))))).toBe("/");
+  it("is RE2's literal prefix of a pattern, as re2js reports it: none before an anchor, `(?i)` stops it", () => {
+    startsOf([
+      [regex("/Svc-7/[a-z]+"), "/Svc-7/"],
+      [regex("/abc|/abd"), "/ab"],
+      [regex("/(a|b)c"), "/"],
+      [regex("/é/[0-9]+"), "/é/"],
+      [regex("/😀/x"), "/😀/x"],
+      [regex("/a{2}"), "/aa"],
+      // It stops at an anchor, an optional part and a case-folded rune: `(?i)` leaves only what has no other case.
+      [regex("^/foo.*"), ""],
+      [regex("(?:/foo)?/bar"), ""],
+      [regex(".*"), ""],
+      [regex("(?i)/admin/.*"), "/"],
+      [regex("(?i)K/x"), ""],
+      [regex("/foo(?i)bar"), "/foo"],
+      // RE2 leaves U+FFFD out of a prefix (it stands for bytes that are not UTF-8).
+      [regex("/\\x{FFFD}x"), "/"],
+    ]);
   });
 });
 
