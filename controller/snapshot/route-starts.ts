@@ -14,14 +14,13 @@
  * patterns on one host a lookup went from about 4.9 ms to 0.4 µs (BENCHMARKS.md "Route lookup at
  * 10,000 RegularExpression routes on one host"); built in 10-17 ms, about 1 MiB held.
  */
+import { listsBeginning, type PrefixTable, prefixTableOf } from "../lib/prefix-table.ts";
 import type { RouteEntry } from "./types.ts";
 
 /** One virtual host's entries by their start: positions in its entry list, ascending. */
 export interface RouteStarts {
   /** The positions of the entries with a start, by it. */
-  readonly byStart: ReadonlyMap<string, readonly number[]>;
-  /** The lengths of those starts, ascending, each once: the only lengths a start that begins a path can have. */
-  readonly lengths: readonly number[];
+  readonly started: PrefixTable<number>;
   /** The positions of the entries without a start (PathPrefix "/", `^…`, `(?i)…`, `.*`): tried on every path. */
   readonly unstarted: readonly number[];
 }
@@ -40,19 +39,15 @@ export function startOf(entry: RouteEntry): string {
 
 /** RouteStarts of `entries` (a virtual host's, in its order). */
 export function routeStartsOf(entries: readonly RouteEntry[]): RouteStarts {
-  const byStart = new Map<string, number[]>();
-  const unstarted: number[] = [];
-  for (let i = 0; i < entries.length; i++) {
-    const start = startOf(entries[i]!);
-    if (start === "") unstarted.push(i);
-    else {
-      const list = byStart.get(start);
-      if (list === undefined) byStart.set(start, [i]);
-      else list.push(i);
-    }
-  }
-  const lengths = [...new Set([...byStart.keys()].map((s) => s.length))].sort((a, b) => a - b);
-  return { byStart, lengths, unstarted };
+  const starts = entries.map(startOf);
+  const positions = starts.map((_, i) => i);
+  return {
+    started: prefixTableOf(
+      positions.filter((i) => starts[i] !== ""),
+      (i) => starts[i]!,
+    ),
+    unstarted: positions.filter((i) => starts[i] === ""),
+  };
 }
 
 const startsByEntries = new WeakMap<readonly RouteEntry[], RouteStarts>();
@@ -74,15 +69,10 @@ export function routeStartsFor(entries: readonly RouteEntry[]): RouteStarts | un
  * that may match `path`.
  */
 export function candidateListsFor(starts: RouteStarts, path: string): readonly (readonly number[])[] {
-  let found: (readonly number[])[] | undefined;
-  const { lengths } = starts;
-  for (let l = 0; l < lengths.length; l++) {
-    const length = lengths[l]!;
-    if (length > path.length) break;
-    const started = starts.byStart.get(length === path.length ? path : path.slice(0, length));
-    if (started !== undefined) (found ??= starts.unstarted.length === 0 ? [] : [starts.unstarted]).push(started);
-  }
-  return found ?? (starts.unstarted.length === 0 ? NO_LISTS : [starts.unstarted]);
+  const found = listsBeginning(starts.started, path);
+  if (found === undefined) return starts.unstarted.length === 0 ? NO_LISTS : [starts.unstarted];
+  if (starts.unstarted.length > 0) found.unshift(starts.unstarted);
+  return found;
 }
 
 const NO_LISTS: readonly (readonly number[])[] = Object.freeze([]);

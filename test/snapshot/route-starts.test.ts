@@ -88,8 +88,8 @@ describe("routeStartsOf, candidateListsFor and firstHolding", () => {
   const starts = routeStartsOf(entries);
 
   it("keys each entry by its start, ascending positions, and keeps the entries without one apart", () => {
-    expect(Object.fromEntries(starts.byStart)).toEqual({ "/api/v": [0], "/api": [2], "/api/v1": [3], "/": [4], "/ap": [5] });
-    expect(starts.lengths).toEqual([1, 3, 4, 6, 7]);
+    expect(Object.fromEntries(starts.started.byKey)).toEqual({ "/api/v": [0], "/api": [2], "/api/v1": [3], "/": [4], "/ap": [5] });
+    expect(starts.started.lengths).toEqual([1, 3, 4, 6, 7]);
     expect(starts.unstarted).toEqual([1]);
   });
 
