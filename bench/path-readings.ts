@@ -2,7 +2,7 @@
  * What a path that an upstream may read otherwise costs a check as the routes grow, decided
  * in-process (test/support/world.ts decider: compile, then check) for a plain path, one with a
  * format extension, one with a trailing slash and ones with upper-case letters
- * (authz/path-case-readings.ts: each looks up the route and rule path values that may read it).
+ * (authz/path-case-readings.ts: each looks up the route and rule path values that may read it, authz/case-path-values.ts).
  * Worlds, for each N of --routes:
  *   - prefix: N HTTPRoutes on N hosts, each with a PathPrefix of its own (`/svc-<i>`);
  *   - regex-spread: N HTTPRoutes spread over N/10 hosts, each with a RegularExpression of its own

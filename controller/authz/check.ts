@@ -28,11 +28,9 @@ import { deny, type Decision } from "./decision.ts";
 import { foldedDecidedHeader, foldedManagedHeader } from "./folded-headers.ts";
 import { tooManyHeaderLines } from "./header-values.ts";
 import { CONTROL_IN_PATH, pathReadings } from "./path.ts";
+import { type CaseValues, casePathsFor, mayReadInOtherCase } from "./case-path-values.ts";
 import {
-  type CaseValues,
-  casePathsFor,
   mayDropSuffix,
-  mayReadInOtherCase,
   TOO_MANY_CASE_READINGS,
   TOO_MANY_PATHS,
   UNSPELT_CASE_READING,

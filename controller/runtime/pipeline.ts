@@ -10,7 +10,7 @@ import type { PolicyStatus } from "../api/status.ts";
 import { CheckMemo } from "../authz/check-memo.ts";
 import { prepareFoldedHeaders } from "../authz/folded-headers.ts";
 import { headersDecisionsRead } from "../authz/headers-read.ts";
-import { prepareCaseReadings } from "../authz/path-case-readings.ts";
+import { prepareCaseReadings } from "../authz/case-path-values.ts";
 import { compileInSlices, referencesInSlices, type CompileOptions } from "../compile/index.ts";
 import type { ReferencedObjects } from "../compile/references.ts";
 import type { KeyStore } from "../keys/types.ts";

@@ -1,10 +1,9 @@
 /** The paths an upstream matching routes in any letter case runs a path as (controller/authz/path-case-readings.ts). */
 import { describe, expect, it } from "vitest";
+import { casePathsFor, mayReadInOtherCase } from "../../controller/authz/case-path-values.ts";
 import {
-  casePathsFor,
   MAX_CASE_READINGS,
   mayDropSuffix,
-  mayReadInOtherCase,
   TOO_MANY_PATHS,
   UNSPELT_PATHS,
   withCaseReadings,
