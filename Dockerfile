@@ -39,8 +39,8 @@ RUN node -e 'const major = Number(process.versions.node.split(".")[0]); if (majo
 # root filesystem and cannot change them. Only uid 65532 finds them (Node's cache directory names the
 # uid); another uid starts without the cache, as before.
 FROM app AS compile-cache
-COPY deploy/image/prime-compile-cache.ts /prime-compile-cache.ts
-RUN node /prime-compile-cache.ts
+COPY deploy/image/prime-compile-cache.ts deploy/image/unreachable-kubeconfig.ts /prime/
+RUN node /prime/prime-compile-cache.ts
 
 FROM app
 COPY --from=compile-cache /app/node_modules/.cache /app/node_modules/.cache

@@ -13,8 +13,9 @@
 // Then every entry is given to root and made readable (0644, directories 0755): 65532 reads them
 // and cannot change them, even on a writable root filesystem.
 import { spawn } from "node:child_process";
-import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { writeUnreachableKubeconfig } from "./unreachable-kubeconfig.ts";
 
 const APP = "/app";
 const CACHE = join(APP, "node_modules/.cache/node-compile-cache");
@@ -33,18 +34,7 @@ mkdirSync(CACHE, { recursive: true });
 chownSync(CACHE, UID, GID);
 const work = mkdtempSync("/tmp/prime-");
 chownSync(work, UID, GID);
-const kubeconfig = join(work, "kubeconfig");
-writeFileSync(
-  kubeconfig,
-  `apiVersion: v1
-kind: Config
-clusters: [{name: none, cluster: {server: "https://127.0.0.1:1"}}]
-users: [{name: none, user: {token: none}}]
-contexts: [{name: none, context: {cluster: none, user: none, namespace: portcullis}}]
-current-context: none
-`,
-);
-chmodSync(kubeconfig, 0o644);
+const kubeconfig = writeUnreachableKubeconfig(work);
 
 const child = spawn(join(APP, "bin/portcullis"), ["serve", "--kubeconfig", kubeconfig, "--bind-address", "127.0.0.1"], {
   cwd: APP,

@@ -14,6 +14,7 @@ import { kubectl, toYaml } from "../deploy/kubectl.ts";
 import { send } from "../support/http.ts";
 import { buildImage, docker, HardenedContainer, imagePackages, requireDocker } from "./docker.ts";
 import { EXAMPLES, freePort, HOST, ROOT } from "./support.ts";
+import { writeUnreachableKubeconfig } from "../../deploy/image/unreachable-kubeconfig.ts";
 
 const IMAGE = "portcullis:e2e-test";
 const KEY = { "x-api-key": "example-alice-key-change-me" };
@@ -56,18 +57,8 @@ describe("the image", () => {
   // loads, or its entries stop matching the runtime's uid, Node flags or paths.
   it("ships Node's compile cache: a start in Kubernetes mode, hardened, reads every module from it and writes nothing", async () => {
     const dir = mkdtempSync(join(tmpdir(), "portcullis-e2e-cache-"));
-    // An API server nothing answers: the modules load, the ports listen, nothing becomes ready.
-    const kubeconfig = [
-      "apiVersion: v1",
-      "kind: Config",
-      'clusters: [{name: none, cluster: {server: "https://127.0.0.1:1"}}]',
-      "users: [{name: none, user: {token: none}}]",
-      "contexts: [{name: none, context: {cluster: none, user: none, namespace: portcullis}}]",
-      "current-context: none",
-    ].join("\n");
-    writeFileSync(join(dir, "kubeconfig"), kubeconfig);
     chmodSync(dir, 0o755);
-    chmodSync(join(dir, "kubeconfig"), 0o644);
+    writeUnreachableKubeconfig(dir);
     try {
       const container = await new HardenedContainer(IMAGE)
         .withEnvironment({ NODE_DEBUG_NATIVE: "COMPILE_CACHE" })
