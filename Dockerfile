@@ -8,7 +8,8 @@
 #
 # BASE_IMAGE runs Portcullis: it needs `node` 24+ on PATH and /bin/sh, readlink, dirname and ln
 # (bin/portcullis is a small sh script). BUILD_IMAGE installs the dependencies: it needs npm and
-# defaults to BASE_IMAGE. The runtime user is the numeric non-root 65532:65532.
+# defaults to BASE_IMAGE. The runtime user is the numeric non-root 65532:65532. The compile-cache stage
+# runs node as root on BASE_IMAGE (it starts Portcullis as 65532 and gives the cache to root).
 ARG BASE_IMAGE=node:24-slim
 ARG BUILD_IMAGE=${BASE_IMAGE}
 
