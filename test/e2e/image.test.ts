@@ -2,6 +2,7 @@
 // Node 24: nothing is pulled) and run like the chart runs it (read-only root filesystem, no
 // capabilities, user 65532): standalone on deploy/examples, then in Kubernetes mode with in-cluster
 // configuration against a real API server, with the chart's RBAC, env and arguments.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +14,7 @@ import { kubectl, toYaml } from "../deploy/kubectl.ts";
 import { send } from "../support/http.ts";
 import { buildImage, docker, HardenedContainer, imagePackages, requireDocker } from "./docker.ts";
 import { EXAMPLES, freePort, HOST, ROOT } from "./support.ts";
+import { writeUnreachableKubeconfig } from "../../deploy/image/unreachable-kubeconfig.ts";
 
 const IMAGE = "portcullis:e2e-test";
 const KEY = { "x-api-key": "example-alice-key-change-me" };
@@ -47,6 +49,50 @@ describe("the image", () => {
     expect(direct.filter((p) => !inImage.includes(p))).toEqual([]);
     for (const dev of ["node", "vitest", "typescript", "testcontainers"]) expect(inImage).not.toContain(dev);
   });
+
+  // Dockerfile, stage compile-cache: one start of `serve` in Kubernetes mode as 65532 fills
+  // node_modules/.cache/node-compile-cache. A start in the hardened container must read an entry
+  // for every module it loads (Kubernetes mode's own ones, imported only in that mode, included),
+  // none rejected and none written anew: that fails if the priming stops covering what `serve`
+  // loads, or its entries stop matching the runtime's uid, Node flags or paths.
+  it("ships Node's compile cache: a start in Kubernetes mode, hardened, reads every module from it and writes nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "portcullis-e2e-cache-"));
+    chmodSync(dir, 0o755);
+    writeUnreachableKubeconfig(dir);
+    try {
+      const container = await new HardenedContainer(IMAGE)
+        .withEnvironment({ NODE_DEBUG_NATIVE: "COMPILE_CACHE" })
+        .withBindMounts([{ source: dir, target: "/etc/portcullis", mode: "ro" }])
+        .withCommand(["serve", "--kubeconfig", "/etc/portcullis/kubeconfig"])
+        .withWaitStrategy(Wait.forLogMessage(/Portcullis listening/).withStartupTimeout(60_000))
+        .start();
+      const id = container.getId();
+      await container.stop({ remove: false, timeout: 20_000 });
+      const logs = spawnSync("docker", ["logs", id], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+      docker(["rm", id]);
+      const log = logs.stderr;
+      const count = (re: RegExp) => log.match(re)?.length ?? 0;
+      expect(log).toMatch(/\[compile cache\] resolved path \/app\/node_modules\/\.cache\/node-compile-cache \+ v\d+\.\S+-65532 /);
+      expect(count(/V8 code cache for \S+ \S+ was accepted/g)).toBeGreaterThan(1600);
+      const read = (module: string) =>
+        new RegExp(`reading cache from \\S+ for ESM file://${module.replaceAll(".", "\\.")}\\.\\.\\.\\[[^\\]]*\\]\\.\\.\\. success`);
+      expect(log).toMatch(read("/app/controller/runtime/kube.ts"));
+      expect(log).toMatch(read("/app/node_modules/@kubernetes/client-node/dist/index.js"));
+      // A miss: an entry not read (absent, unreadable), code V8 rejected or compiled without an entry, a write.
+      const misses = log
+        .split("\n")
+        .filter(
+          (l) =>
+            (l.includes("reading cache from") && !l.includes("success")) ||
+            /V8 code cache for .* was (rejected|not initialized)|no transpile cache|Creating temporary file|Cannot create cache directory/.test(
+              l,
+            ),
+        );
+      expect(misses).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe("standalone mode in a hardened container", () => {
