@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { constants, createHmac, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from "node:crypto";
-import { decodeJwt, derSignature } from "../../../controller/features/jwt/verify.ts";
+import { checkClaims, decodeJwt, derSignature } from "../../../controller/features/jwt/verify.ts";
 import { bearer, checkWorldText, ISSUER } from "../../support/check-world.ts";
 import { decider } from "../../support/world.ts";
 
@@ -99,6 +99,41 @@ describe("derSignature", () => {
     const der = derSignature(p521);
     expect(der.subarray(0, 3).toString("hex")).toBe("30818a");
     expect(der.length).toBe(3 + 2 * (2 + 67));
+  });
+});
+
+describe("checkClaims", () => {
+  const NOW = 1_700_000_000;
+  /** What a provider with no issuer and no audiences (both accept any) says of `payload`. */
+  const anyIssuer = (payload: Record<string, unknown>) => checkClaims(payload, NOW, 60, undefined, [])?.message;
+
+  it("refuses, as Envoy's jwt_authn does, a non-string iss, sub or jti even where the provider names no issuer", () => {
+    expect(anyIssuer({ iss: 5 })).toBe("Jwt iss claim is not a string");
+    expect(anyIssuer({ iss: null })).toBe("Jwt iss claim is not a string");
+    expect(anyIssuer({ sub: ["u-1"] })).toBe("Jwt sub claim is not a string");
+    expect(anyIssuer({ jti: true })).toBe("Jwt jti claim is not a string");
+    expect(anyIssuer({ iss: "any", sub: "u-1", jti: "j" })).toBeUndefined();
+  });
+
+  it("reads iat, nbf and exp as Envoy reads them, unsigned 64-bit integers: [0, 2^64) passes, either side is out of range", () => {
+    const largestBelow = 2 ** 64 - 2048; // the largest double below 2^64
+    for (const name of ["iat", "nbf", "exp"]) {
+      if (name !== "nbf") expect(anyIssuer({ [name]: largestBelow }), `${name} just below 2^64`).toBeUndefined();
+      expect(anyIssuer({ [name]: 2 ** 64 }), `${name} 2^64`).toBe(`Jwt ${name} claim is out of range`);
+      expect(anyIssuer({ [name]: -0.5 }), `${name} −0.5`).toBe(`Jwt ${name} claim is out of range`);
+      expect(anyIssuer({ [name]: "1" }), `${name} as a string`).toBe(`Jwt ${name} claim is not a number`);
+    }
+    expect(anyIssuer({ nbf: 0, iat: 0, exp: NOW })).toBeUndefined();
+    expect(anyIssuer({ nbf: -0 })).toBeUndefined();
+    expect(anyIssuer({ nbf: largestBelow })).toBe("Jwt is not yet valid");
+  });
+
+  it("refuses an aud that is neither a string nor an array of strings even where no audience is required", () => {
+    for (const aud of [5, {}, null, ["api", 5], [["api"]]])
+      expect(anyIssuer({ aud }), JSON.stringify(aud)).toBe("Jwt aud claim is not a string or an array of strings");
+    expect(anyIssuer({ aud: [] })).toBeUndefined();
+    expect(checkClaims({ aud: [] }, NOW, 60, undefined, ["api"])?.code).toBe("jwt_audience");
+    expect(checkClaims({ aud: ["x", "api"] }, NOW, 60, undefined, ["api"])).toBeUndefined();
   });
 });
 

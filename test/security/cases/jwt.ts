@@ -24,6 +24,11 @@ const unknownIssuer = refused("jwt_unknown_issuer", "Jwt issuer is not configure
 const audience: Expected = { status: 403, code: "jwt_audience", reason: "Audiences in Jwt are not allowed" };
 const missing: Expected = { status: 401, code: "jwt_missing", reason: "Jwt is missing" };
 const malformed = invalid("Jwt is not well formed");
+const audienceType = invalid("Jwt aud claim is not a string or an array of strings");
+const CLAIM_RANGE =
+  "exp, nbf and iat were only required to be finite numbers, so a validly signed token whose time claim Envoy's jwt_authn reads as out of range (below 0, or 2^64 and above: it reads them as unsigned 64-bit integers) and refuses was allowed; such a token is now refused as Envoy refuses it";
+const CLAIM_TYPES =
+  "sub and jti were not checked, so a validly signed token whose sub or jti is not a string, which Envoy's jwt_authn refuses, was allowed; iss, sub and jti must now be strings when present, as Envoy requires";
 /** Why a token only another reading finds gives no identity where Envoy's reading finds none. */
 const ENVOY_READS_NO_IDENTITY =
   "a token only another reading of the query or the Cookie header finds (a `;` split, a cookie name in another letter case) gave an optional route's request an identity (x-user-id, claims an authorization rule matched) that Envoy, finding no token, never gives; it is verified, but gives no identity";
@@ -534,7 +539,26 @@ export const jwtCases: readonly Case[] = [
     token({ exp: String(now() + 300) }, {}, undefined, ctx.keys),
   ),
   t("exp-null", "`exp` is null", invalid("exp claim is not a number"), (ctx) => token({ exp: null }, {}, undefined, ctx.keys)),
-  t("exp-far", "`exp` 1e300 (verdict cached 60 s at most)", OK, (ctx) => token({ exp: 1e300 }, {}, undefined, ctx.keys)),
+  t(
+    "exp-far",
+    "`exp` 1e300, validly signed (Envoy's jwt_authn reads exp as an unsigned 64-bit integer: 2^64 and more is out of range)",
+    invalid("Jwt exp claim is out of range"),
+    (ctx) => token({ exp: 1e300 }, {}, undefined, ctx.keys),
+    CLAIM_RANGE,
+  ),
+  t(
+    "exp-two-to-the-64",
+    "`exp` 2^64 (18446744073709551616), validly signed: the first value Envoy finds out of range",
+    invalid("Jwt exp claim is out of range"),
+    (ctx) => rawSigned(ctx, HEADER, `{"iss":"${ISSUER}","aud":"api","sub":"u-1","exp":18446744073709551616}`),
+    CLAIM_RANGE,
+  ),
+  t("exp-negative", "`exp` −1 (out of range for Envoy, not merely expired)", invalid("Jwt exp claim is out of range"), (ctx) =>
+    token({ exp: -1 }, {}, undefined, ctx.keys),
+  ),
+  t("exp-fraction", "`exp` 50.5 s ago (Envoy truncates it to a whole second; inside the skew either way)", OK, (ctx) =>
+    token({ exp: now() - 50.5 }, {}, undefined, ctx.keys),
+  ),
   t("exp-absent", "no `exp` (accepted, as by Envoy)", OK, (ctx) => token({ exp: undefined }, {}, undefined, ctx.keys)),
   t("nbf-future", "`nbf` 70 s ahead", notYetValid, (ctx) => token({ nbf: now() + 70 }, {}, undefined, ctx.keys)),
   t("nbf-within-skew", "`nbf` 50 s ahead", OK, (ctx) => token({ nbf: now() + 50 }, {}, undefined, ctx.keys)),
@@ -548,6 +572,55 @@ export const jwtCases: readonly Case[] = [
   t("iat-future", "`iat` an hour ahead (iat bounds nothing, as in Envoy and jose)", OK, (ctx) =>
     token({ iat: now() + 3600 }, {}, undefined, ctx.keys),
   ),
+  t(
+    "nbf-negative",
+    "`nbf` −1, validly signed (long past, but Envoy reads nbf as an unsigned integer and refuses the token)",
+    invalid("Jwt nbf claim is out of range"),
+    (ctx) => token({ nbf: -1 }, {}, undefined, ctx.keys),
+    CLAIM_RANGE,
+  ),
+  t(
+    "nbf-far-negative",
+    "`nbf` −1e300, validly signed",
+    invalid("Jwt nbf claim is out of range"),
+    (ctx) => token({ nbf: -1e300 }, {}, undefined, ctx.keys),
+    CLAIM_RANGE,
+  ),
+  t(
+    "iat-negative",
+    "`iat` −1, validly signed (iat bounds nothing, but Envoy refuses it out of range)",
+    invalid("Jwt iat claim is out of range"),
+    (ctx) => token({ iat: -1 }, {}, undefined, ctx.keys),
+    CLAIM_RANGE,
+  ),
+  t(
+    "iat-far",
+    "`iat` 1e20, validly signed (above 2^64)",
+    invalid("Jwt iat claim is out of range"),
+    (ctx) => token({ iat: 1e20 }, {}, undefined, ctx.keys),
+    CLAIM_RANGE,
+  ),
+  t(
+    "sub-number",
+    "`sub: 42`, validly signed (Envoy's jwt_authn refuses a sub that is not a string)",
+    invalid("Jwt sub claim is not a string"),
+    (ctx) => token({ sub: 42 }, {}, undefined, ctx.keys),
+    CLAIM_TYPES,
+  ),
+  t(
+    "sub-object",
+    '`sub: {"id": "u-1"}`, validly signed',
+    invalid("Jwt sub claim is not a string"),
+    (ctx) => token({ sub: { id: "u-1" } }, {}, undefined, ctx.keys),
+    CLAIM_TYPES,
+  ),
+  t(
+    "jti-number",
+    "`jti: 7`, validly signed (Envoy refuses a jti that is not a string)",
+    invalid("Jwt jti claim is not a string"),
+    (ctx) => token({ jti: 7 }, {}, undefined, ctx.keys),
+    CLAIM_TYPES,
+  ),
   // Issuer and audience
   t("iss-case", "issuer in upper case", unknownIssuer, (ctx) => token({ iss: ISSUER.toUpperCase() }, {}, undefined, ctx.keys)),
   t("iss-trailing-slash", "issuer with a trailing slash", unknownIssuer, (ctx) => token({ iss: `${ISSUER}/` }, {}, undefined, ctx.keys)),
@@ -555,7 +628,17 @@ export const jwtCases: readonly Case[] = [
   t("iss-absent", "no `iss`", unknownIssuer, (ctx) => token({ iss: undefined }, {}, undefined, ctx.keys)),
   t("aud-case", "`aud: API`", audience, (ctx) => token({ aud: "API" }, {}, undefined, ctx.keys)),
   t("aud-space", '`aud: "api "`', audience, (ctx) => token({ aud: "api " }, {}, undefined, ctx.keys)),
-  t("aud-nested", '`aud: [["api"]]`', audience, (ctx) => token({ aud: [["api"]] }, {}, undefined, ctx.keys)),
+  t("aud-nested", '`aud: [["api"]]` (Envoy: aud is neither a string nor an array of strings)', audienceType, (ctx) =>
+    token({ aud: [["api"]] }, {}, undefined, ctx.keys),
+  ),
+  t(
+    "aud-array-with-number",
+    '`aud: ["api", 5]`, validly signed: the right audience beside a number (Envoy refuses the whole token)',
+    audienceType,
+    (ctx) => token({ aud: ["api", 5] }, {}, undefined, ctx.keys),
+    "only the strings of an `aud` array were compared and its other members skipped, so a token Envoy's jwt_authn refuses (an aud member that is not a string) was allowed; it is now refused as Envoy refuses it",
+  ),
+  t("aud-number", "`aud: 5`", audienceType, (ctx) => token({ aud: 5 }, {}, undefined, ctx.keys)),
   t("aud-absent", "no `aud` where the provider requires one", audience, (ctx) => token({ aud: undefined }, {}, undefined, ctx.keys)),
   t("aud-array", "`aud: [billing, api]`", OK, (ctx) => token({ aud: ["billing", "api"] }, {}, undefined, ctx.keys)),
   // Where tokens are found
