@@ -1,6 +1,6 @@
 /**
  * Strict decoding of a JWS segment into a JSON object (RFC 7515 §5.2, RFC 7519 §7.2): canonical
- * base64url, valid UTF-8, and no member name twice. JSON.parse silently keeps the last of two
+ * base64url, valid UTF-8, no escaped surrogate without its partner, and no member name twice. JSON.parse silently keeps the last of two
  * duplicate members, while other parsers keep the first: a token such as
  * {"sub":"alice","sub":"admin"} would then name two different users to two different readers, so
  * it is refused instead (RFC 7515 lets a recipient reject duplicate names; Portcullis does).
@@ -49,11 +49,39 @@ export function parseStrictJsonObject(segment: string): Record<string, unknown> 
     const value: unknown = JSON.parse(text);
     if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
     const members = membersNamedIn(text);
-    if (members === ESCAPED_NAME) return readObject(text);
-    return members === membersHeldBy(value) ? (value as Record<string, unknown>) : undefined;
+    const object =
+      members === ESCAPED_NAME ? readObject(text) : members === membersHeldBy(value) ? (value as Record<string, unknown>) : undefined;
+    // Only an escape can write a surrogate (strict UTF-8 holds none): tokens rarely have one.
+    return object !== undefined && SURROGATE_ESCAPE.test(text) && !holdsWellFormedStrings(object) ? undefined : object;
   } catch {
     return undefined;
   }
+}
+
+/** A `\u` escape of a UTF-16 surrogate (D800 to DFFF), perhaps one that stands for itself (`\\ud800`): a filter only. */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/**
+ * Whether every string in `value` (JSON.parse or readObject output), member names included, is
+ * well-formed UTF-16: JSON.parse reads an escaped surrogate without its partner (`"\ud800"`) as half
+ * a character, where Envoy's jwt_authn (protobuf's JSON parser: "invalid low surrogate", "unpaired
+ * low surrogate") refuses the token. Iterative, so deep nesting cannot exhaust the stack.
+ */
+function holdsWellFormedStrings(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const current = pending.pop();
+    if (typeof current === "string") {
+      if (!current.isWellFormed()) return false;
+    } else if (Array.isArray(current)) pending.push(...current);
+    else if (typeof current === "object" && current !== null) {
+      for (const name of Object.keys(current)) {
+        if (!name.isWellFormed()) return false;
+        pending.push((current as Record<string, unknown>)[name]);
+      }
+    }
+  }
+  return true;
 }
 
 /**

@@ -22,6 +22,22 @@ describe("isCanonicalBase64urlText", () => {
   });
 });
 
+describe("parseStrictJsonObject and surrogates", () => {
+  const segment = (text: string) => Buffer.from(text, "utf8").toString("base64url");
+  it("refuses an escaped surrogate without its partner anywhere (value, nested array, member name, either reader), keeps pairs and escaped backslashes", () => {
+    for (const text of [
+      '{"a":"\\ud800"}',
+      '{"a":"x\\udfff"}',
+      '{"a":[1,{"b":["\\uDBFF"]}]}',
+      '{"\\ud800":1}',
+      '{"a\\u0062":"\\udc00"}',
+      '{"a":"\\ud800\\u0041"}',
+    ])
+      expect(parseStrictJsonObject(segment(text)), text).toBeUndefined();
+    expect(parseStrictJsonObject(segment('{"a":"\\ud83d\\ude00","\\u0062":"\\\\ud800"}'))).toEqual({ a: "\u{1f600}", b: "\\ud800" });
+  });
+});
+
 describe("hasDuplicateMembers", () => {
   it("agrees with a full parse of every member name, escaped or not, at any depth", () => {
     const name = fc.constantFrom("a", "b", "\\u0061", "\\\\", '\\"', "sub", "s\\u0075b");

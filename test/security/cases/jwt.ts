@@ -27,6 +27,8 @@ const malformed = invalid("Jwt is not well formed");
 const audienceType = invalid("Jwt aud claim is not a string or an array of strings");
 const CLAIM_RANGE =
   "exp, nbf and iat were only required to be finite numbers, so a validly signed token whose time claim Envoy's jwt_authn reads as out of range (below 0, or 2^64 and above: it reads them as unsigned 64-bit integers) and refuses was allowed; such a token is now refused as Envoy refuses it";
+const LONE_SURROGATE =
+  "JSON.parse reads an escaped surrogate with no partner (`\\ud800` alone) as a string holding half a character, so a validly signed token that Envoy's jwt_authn refuses (its JSON parser, protobuf's, refuses an unpaired surrogate) was allowed, and the half character could reach a claim header or an authorization rule; such a header or payload is now refused";
 const CLAIM_TYPES =
   "sub and jti were not checked, so a validly signed token whose sub or jti is not a string, which Envoy's jwt_authn refuses, was allowed; iss, sub and jti must now be strings when present, as Envoy requires";
 /** Why a token only another reading finds gives no identity where Envoy's reading finds none. */
@@ -530,6 +532,36 @@ export const jwtCases: readonly Case[] = [
     invalid("payload is not a JSON object"),
     (ctx) => rawSigned(ctx, HEADER, claims(',"org":{"tier":"gold","tier":"platinum"}')),
     "see jwt.dup-header-member",
+  ),
+  t(
+    "lone-surrogate-claim",
+    'payload with `"name":"\\ud800"` (an escaped high surrogate with no low one after it), validly signed',
+    invalid("payload is not a JSON object"),
+    (ctx) => rawSigned(ctx, HEADER, claims(',"name":"\\ud800"')),
+    LONE_SURROGATE,
+  ),
+  t(
+    "lone-low-surrogate-sub",
+    'payload whose `sub` is `"u-1\\udc00"` (an unpaired low surrogate), validly signed',
+    invalid("payload is not a JSON object"),
+    (ctx) => rawSigned(ctx, HEADER, `{"iss":"${ISSUER}","aud":"api","sub":"u-1\\udc00","exp":${now() + 300}}`),
+    LONE_SURROGATE,
+  ),
+  t(
+    "lone-surrogate-member-name",
+    'payload with a member named `"\\ud83d"`, validly signed',
+    invalid("payload is not a JSON object"),
+    (ctx) => rawSigned(ctx, HEADER, claims(',"\\ud83d":1')),
+    LONE_SURROGATE,
+  ),
+  t("surrogate-pair-claim", 'payload with `"name":"\\ud83d\\ude00"` (a surrogate pair, one character), validly signed', OK, (ctx) =>
+    rawSigned(ctx, HEADER, claims(',"name":"\\ud83d\\ude00"')),
+  ),
+  t(
+    "escaped-backslash-then-u",
+    'payload with `"name":"\\\\ud800"` (an escaped backslash, then the letters `ud800`), validly signed',
+    OK,
+    (ctx) => rawSigned(ctx, HEADER, claims(',"name":"\\\\ud800"')),
   ),
   // Time
   t("exp-past-skew", "`exp` 61 s ago (skew is 60 s)", expired, (ctx) => token({ exp: now() - 61 }, {}, undefined, ctx.keys)),
