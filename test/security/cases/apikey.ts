@@ -458,6 +458,21 @@ export const apiKeyCases: readonly Case[] = [
   c("cookie-other-name", "alice's key in a cookie of another name", missing, (ctx) =>
     ctx.check({ path: "/keys", headers: { cookie: "apikey2=alice-key" } }),
   ),
+  c(
+    "cookie-space-after-equals",
+    "`Cookie: apikey= alice-key` (Envoy's value keeps the space: no client's key; servers that trim read alice's)",
+    invalid("more than one cookie apikey was sent"),
+    (ctx) => ctx.check({ path: "/keys", headers: { cookie: "apikey= alice-key" } }),
+  ),
+  c(
+    "cookie-space-before-semicolon",
+    "`Cookie: apikey=alice-key ; theme=dark` (a space Envoy keeps in the value, others trim)",
+    invalid("more than one cookie apikey was sent"),
+    (ctx) => ctx.check({ path: "/keys", headers: { cookie: "apikey=alice-key ; theme=dark" } }),
+  ),
+  c("query-trailing-encoded-space", "`?api_key=alice-key%20` (decoded with its space: no client's key)", invalid(), (ctx) =>
+    ctx.check({ path: "/keys?api_key=alice-key%20" }),
+  ),
   c("cookie-valid", "`Cookie: theme=dark; apikey=alice-key`", ALICE, (ctx) =>
     ctx.check({ path: "/keys", headers: { cookie: "theme=dark; apikey=alice-key" } }),
   ),

@@ -588,6 +588,9 @@ export const jwtCases: readonly Case[] = [
   t("exp-negative", "`exp` −1 (out of range for Envoy, not merely expired)", invalid("Jwt exp claim is out of range"), (ctx) =>
     token({ exp: -1 }, {}, undefined, ctx.keys),
   ),
+  t("exp-zero", "`exp` 0 (Envoy's jwt_authn reads 0 as no `exp` and accepts the token; refused here: stricter)", expired, (ctx) =>
+    token({ exp: 0 }, {}, undefined, ctx.keys),
+  ),
   t("exp-fraction", "`exp` 50.5 s ago (Envoy truncates it to a whole second; inside the skew either way)", OK, (ctx) =>
     token({ exp: now() - 50.5 }, {}, undefined, ctx.keys),
   ),
@@ -697,6 +700,18 @@ export const jwtCases: readonly Case[] = [
     badSignature,
     (ctx) => ctx.check({ path: `/optional?%41ccess_token=${token({ sub: "admin" }, {}, ctx.keys.stranger)}` }),
     "a query was looked through for names in another letter case only when it held an upper-case letter as sent, so a percent-encoded one (`%41` is `A`) was missed and the forged token went upstream unverified, where ASP.NET Core reads it as access_token; a query holding a `%` is now looked through too",
+  ),
+  c(
+    "param-percent-encoded-valid",
+    "required route: `?access_token=<valid>` with each `.` written `%2E` (Envoy's extractor decodes the query)",
+    OK,
+    (ctx) => ctx.check({ path: `/jwt?access_token=${token({}, {}, undefined, ctx.keys).replace(/\./g, "%2E")}` }),
+  ),
+  c(
+    "param-percent-encoded-optional",
+    "optional route: `?access_token=<forged>` with each `.` written `%2E` (decoded, it is the forged token)",
+    badSignature,
+    (ctx) => ctx.check({ path: `/optional?access_token=${token({ sub: "admin" }, {}, ctx.keys.stranger).replace(/\./g, "%2E")}` }),
   ),
   c(
     "param-name-other-case-valid",
