@@ -34,6 +34,8 @@ const CLAIM_TYPES =
 /** Why a token only another reading finds gives no identity where Envoy's reading finds none. */
 const ENVOY_READS_NO_IDENTITY =
   "a token only another reading of the query or the Cookie header finds (a `;` split, a cookie name in another letter case) gave an optional route's request an identity (x-user-id, claims an authorization rule matched) that Envoy, finding no token, never gives; it is verified, but gives no identity";
+const COOKIE_COMMA =
+  "the Cookie header was split at `;` only, as Envoy and RFC 6265 split it, so a token after a `,` inside a pair (`theme=dark,session=<t>`) was never verified and reached the upstream, where Rack before 2.2 and RFC 2965 parsers (Tomcat's legacy cookie processor, Jetty's) read it as the `session` cookie; the pieces of a pair split at `,` are now a reading too, and every token found must verify";
 const COOKIE_CASE =
   "cookie names were compared case-sensitively, as Envoy compares them, so a token in a cookie whose name differs only in letter case was never verified and reached the upstream, where ASP.NET Core (which reads cookie names in any case) may take it; every cookie whose name matches in any case is now a copy that must verify";
 
@@ -948,6 +950,13 @@ export const jwtCases: readonly Case[] = [
         },
       }),
     COOKIE_CASE,
+  ),
+  c(
+    "cookie-after-comma-beside-header",
+    "a valid idp token in the header and a forged cookie-idp token after a comma in one Cookie pair: `theme=dark,session=<forged>` (Rack before 2.2 and RFC 2965 cookie parsers split the header at `,` too)",
+    badSignature,
+    (ctx) => forgedCookieBesideBearer(ctx, "theme=dark,session"),
+    COOKIE_COMMA,
   ),
   c(
     "cookie-name-other-case-beside-header",
