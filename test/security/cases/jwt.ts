@@ -487,14 +487,41 @@ export const jwtCases: readonly Case[] = [
   t("empty-signature", "ES256 header with an empty signature", invalid("no signature"), () => `${b64(HEADER)}.${b64(claims())}.`),
   t("four-parts", "four dot-separated parts", invalid("three dot-separated parts"), (ctx) => `${token({}, {}, undefined, ctx.keys)}.x`),
   t("jwe", "a five-part JWE", invalid("three dot-separated parts"), () => "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d"),
+  t(
+    "nested-jwt",
+    "a validly signed token (`cty: JWT`) whose payload is another valid token, not a JSON object (Envoy's jwt_authn reads no nested JWT)",
+    invalid("payload is not a JSON object"),
+    (ctx) => rawSigned(ctx, '{"alg":"ES256","kid":"es-1","cty":"JWT"}', token({}, {}, undefined, ctx.keys)),
+  ),
   t("huge", "a validly signed token larger than 16 KiB", invalid("larger than 16384 bytes"), (ctx) =>
     token({ pad: "x".repeat(17 * 1024) }, {}, undefined, ctx.keys),
   ),
   t(
     "deep-claims",
     "validly signed, claims nested 4000 deep (org.tier, set as x-tier, among them: its base64 JSON is over 8 KiB)",
-    { status: 403, code: "identity_unforwardable", reason: "x-tier is longer than 8192 bytes" },
+    invalid("payload is not a JSON object"),
     (ctx) => rawSigned(ctx, HEADER, claims(`,"org":{"tier":${"[".repeat(4000)}${"]".repeat(4000)}}`)),
+    "see jwt.claims-nested-101",
+  ),
+  t(
+    "claims-nested-101",
+    "validly signed payload nested 101 deep (the payload object and 100 arrays in a claim no header carries)",
+    invalid("payload is not a JSON object"),
+    (ctx) => rawSigned(ctx, HEADER, claims(`,"x":${"[".repeat(100)}${"]".repeat(100)}`)),
+    "a payload was read however deeply nested, so a validly signed token Envoy's jwt_authn refuses (protobuf's JSON parser stops at 100 levels: \"JSON content was too deeply nested\") was allowed; such a header or payload is now refused",
+  ),
+  t("claims-nested-100", "validly signed payload nested 100 deep (the payload object and 99 arrays)", OK, (ctx) =>
+    rawSigned(ctx, HEADER, claims(`,"x":${"[".repeat(99)}${"]".repeat(99)}`)),
+  ),
+  t(
+    "claim-number-overflow",
+    'validly signed payload with `"score": 1e999` (JSON.parse reads Infinity; Envoy\'s JSON parser refuses a number beyond a double)',
+    invalid("payload is not a JSON object"),
+    (ctx) => rawSigned(ctx, HEADER, claims(',"score":1e999')),
+    "JSON.parse reads a number beyond a double as Infinity and the token was allowed, where Envoy's jwt_authn (protobuf's JSON parser: \"invalid number\") refuses it; a header or payload holding such a number is now refused",
+  ),
+  t("claim-number-large", 'validly signed payload with `"score": 1e308` (a double)', OK, (ctx) =>
+    rawSigned(ctx, HEADER, claims(',"score":1e308')),
   ),
   t("payload-array", "validly signed payload that is a JSON array", invalid("payload is not a JSON object"), (ctx) =>
     rawSigned(ctx, HEADER, "[1]"),
