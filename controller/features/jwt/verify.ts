@@ -8,7 +8,7 @@
  */
 import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 import { constants, createHmac, timingSafeEqual, verify, type KeyObject } from "node:crypto";
-import { MIN_RSA_BITS, type VerificationKey } from "../../api/jwks.ts";
+import { isEnvoyRsaExponent, MIN_RSA_BITS, type VerificationKey } from "../../api/jwks.ts";
 import { BoundedMap } from "../../lib/bounded-map.ts";
 import { fail, ok, type Result } from "../../lib/result.ts";
 import { isCanonicalBase64urlText, parseStrictJsonObject } from "./strict-json.ts";
@@ -132,6 +132,8 @@ interface KeyFacts {
   readonly asymmetricKeyType: KeyObject["asymmetricKeyType"];
   readonly namedCurve: string | undefined;
   readonly modulusLength: number;
+  /** An RSA key's public exponent (undefined for other keys). */
+  readonly publicExponent: bigint | undefined;
 }
 
 /**
@@ -149,6 +151,7 @@ function factsOf(k: KeyObject): KeyFacts {
       asymmetricKeyType: k.asymmetricKeyType,
       namedCurve: details?.namedCurve,
       modulusLength: details?.modulusLength ?? 0,
+      publicExponent: details?.publicExponent,
     };
     factsByKey.set(k, facts);
   }
@@ -171,6 +174,7 @@ export function verifySignature(jwt: DecodedJwt, key: VerificationKey): boolean 
     switch (spec.family) {
       case "rsa": {
         if (facts.type !== "public" || facts.asymmetricKeyType !== "rsa" || facts.modulusLength < MIN_RSA_BITS) return false;
+        if (!isEnvoyRsaExponent(facts.publicExponent)) return false;
         const options = spec.pss
           ? { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
           : { key: k, padding: constants.RSA_PKCS1_PADDING };
@@ -182,7 +186,8 @@ export function verifySignature(jwt: DecodedJwt, key: VerificationKey): boolean 
         if (ECDSA_SIGNATURE.write(jwt.signature, 0, "base64url") !== spec.sigBytes) return false;
         return verify(spec.hash, Buffer.from(jwt.signingInput), k, derSignature(ECDSA_SIGNATURE, spec.sigBytes));
       case "okp":
-        if (facts.type !== "public" || (facts.asymmetricKeyType !== "ed25519" && facts.asymmetricKeyType !== "ed448")) return false;
+        // Envoy's jwt_authn reads OKP keys on Ed25519 only (BoringSSL has no Ed448).
+        if (facts.type !== "public" || facts.asymmetricKeyType !== "ed25519") return false;
         return verify(null, Buffer.from(jwt.signingInput), k, Buffer.from(jwt.signature, "base64url"));
       case "hmac": {
         if (facts.type !== "secret") return false;

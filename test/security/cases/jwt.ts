@@ -1,5 +1,5 @@
 /** JWT: algorithms, keys, header members, encodings, claims, time, issuer, audience, several tokens. */
-import { randomBytes, sign } from "node:crypto";
+import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import type { Ctx } from "../context.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 import { b64, hmacToken, HOST, ISSUER, jwksOf as securityJwks, jws, now, OTHER_ISSUER, token, type Keys } from "../world.ts";
@@ -63,6 +63,27 @@ function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promi
 function t(id: string, title: string, expect: Expected, make: (ctx: Ctx) => string, fixed?: string): Case {
   return c(id, title, expect, (ctx) => bearer(ctx, make(ctx)), fixed);
 }
+
+/**
+ * A token of the check world's issuer signed by a key made for it, `kind`: an EdDSA key on that curve,
+ * or an RS256 key of 2048 bits with that public exponent; sent to /jwt under a JWKS of that key alone.
+ */
+async function signedByOwnKey(kind: "ed25519" | "ed448" | { readonly publicExponent: number }): Promise<Outcome> {
+  const edwards = typeof kind === "string";
+  const pair = edwards
+    ? generateKeyPairSync(kind as "ed25519")
+    : generateKeyPairSync("rsa", { modulusLength: 2048, publicExponent: kind.publicExponent });
+  const alg = edwards ? "EdDSA" : "RS256";
+  const world = decider(checkWorldText(JSON.stringify({ keys: [{ ...pair.publicKey.export({ format: "jwk" }), kid: "own", alg }] })));
+  const input = `${b64(JSON.stringify({ alg, kid: "own", typ: "JWT" }))}.${b64(JSON.stringify({ iss: CHECK_WORLD_ISSUER, aud: "api", sub: "u-1", exp: now() + 300 }))}`;
+  const signature = sign(edwards ? null : "sha256", Buffer.from(input), pair.privateKey).toString("base64url");
+  return fromDecision(
+    await world({ path: "/jwt", headers: bearerHeader(`${input}.${signature}`) }),
+    managedHeadersOf(world.result.snapshot.policies),
+  );
+}
+const ENVOY_KEYS =
+  "keys Envoy's jwt_authn skips when it reads a JWKS (source/common/jwt/jwks.cc: OKP keys on Ed25519 only, RSA keys with the public exponent 3 or 65537 only) verified tokens here, so a token such a key signed, which Envoy refuses, was allowed; such keys now verify nothing (as a key too weak), and the policy's status or the key store's log lists them as unusable";
 
 /** The keys of `key`'s JWKS as a fetch gives them (new objects each time). */
 function fetchedKeys(...keys: SigningKey[]): readonly VerificationKey[] {
@@ -593,6 +614,32 @@ export const jwtCases: readonly Case[] = [
     (ctx) => rawSigned(ctx, HEADER, claims(',"name":"\\\\ud800"')),
   ),
   // Time
+  c(
+    "eddsa-ed25519",
+    "EdDSA, signed by an Ed25519 key of the JWKS",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } },
+    () => signedByOwnKey("ed25519"),
+  ),
+  c(
+    "eddsa-ed448",
+    "EdDSA, signed by an Ed448 key of the JWKS (Envoy reads OKP keys on Ed25519 only)",
+    badSignature,
+    () => signedByOwnKey("ed448"),
+    ENVOY_KEYS,
+  ),
+  c(
+    "rsa-exponent-17",
+    "RS256, signed by a 2048-bit RSA key whose public exponent is 17 (Envoy reads only 3 and 65537)",
+    badSignature,
+    () => signedByOwnKey({ publicExponent: 17 }),
+    ENVOY_KEYS,
+  ),
+  c(
+    "rsa-exponent-3",
+    "RS256, signed by a 2048-bit RSA key whose public exponent is 3",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } },
+    () => signedByOwnKey({ publicExponent: 3 }),
+  ),
   t("exp-past-skew", "`exp` 61 s ago (skew is 60 s)", expired, (ctx) => token({ exp: now() - 61 }, {}, undefined, ctx.keys)),
   t("exp-at-skew", "`exp` exactly 60 s ago", expired, (ctx) => token({ exp: now() - 60 }, {}, undefined, ctx.keys)),
   t("exp-within-skew", "`exp` 50 s ago", OK, (ctx) => token({ exp: now() - 50 }, {}, undefined, ctx.keys)),
