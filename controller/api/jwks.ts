@@ -40,6 +40,11 @@ export type JwksParseResult =
 
 /** The smallest RSA modulus Portcullis verifies with (NIST SP 800-131A: smaller keys are disallowed). */
 export const MIN_RSA_BITS = 2048;
+/**
+ * Whether an RSA key's public exponent is one Envoy's jwt_authn reads (source/common/jwt/jwks.cc
+ * skips a key with any other: "non-standard key; reject it early").
+ */
+export const isEnvoyRsaExponent = (exponent: bigint | undefined): boolean => exponent === 3n || exponent === 65537n;
 /** Curves of ES256, ES384 and ES512 (RFC 7518 §3.4), by Node's names. */
 const SIGNING_CURVES = new Set(["prime256v1", "secp384r1", "secp521r1"]);
 
@@ -98,8 +103,14 @@ function whyNeverVerifies(key: KeyObject): string | undefined {
   switch (key.asymmetricKeyType) {
     case "rsa": {
       const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-      return bits < MIN_RSA_BITS ? `is an RSA key of ${bits} bits (at least ${MIN_RSA_BITS} are required)` : undefined;
+      if (bits < MIN_RSA_BITS) return `is an RSA key of ${bits} bits (at least ${MIN_RSA_BITS} are required)`;
+      const exponent = key.asymmetricKeyDetails?.publicExponent;
+      return isEnvoyRsaExponent(exponent)
+        ? undefined
+        : `is an RSA key with the public exponent ${exponent}, which Envoy's jwt_authn does not read (only 3 and 65537)`;
     }
+    case "ed448":
+      return "is an Ed448 key, which Envoy's jwt_authn does not read (EdDSA with Ed25519 only)";
     case "ec": {
       const curve = key.asymmetricKeyDetails?.namedCurve;
       return curve !== undefined && SIGNING_CURVES.has(curve)

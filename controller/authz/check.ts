@@ -88,6 +88,19 @@ export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckConte
   if (!plain && CONTROL_IN_PATH.test(rawPath)) {
     return deny(400, "request_invalid", "the path holds a control character (%00 to %1F, %7F), which servers read in different ways", {});
   }
+  if (
+    !plain &&
+    snapshot.slashesKeptOn !== undefined &&
+    keepsSlashesFor(snapshot.slashesKeptOn, request.gateway) &&
+    ADJACENT_SLASHES.test(rawPath)
+  ) {
+    return deny(
+      400,
+      "request_invalid",
+      "the path holds adjacent slashes, which Envoy does not merge on this Gateway (a ClientTrafficPolicy sets path.disableMergeSlashes) and Portcullis decides merged",
+      {},
+    );
+  }
 
   const overrides = methodOverrides(req);
   if (overrides === undefined) return deny(400, "request_invalid", TOO_MANY_OVERRIDES, {});
@@ -164,3 +177,14 @@ export function checkExplained(snapshot: Snapshot, request: AuthzRequest, ctx: C
   const decision = check(snapshot, request, { ...ctx, trace });
   return decision instanceof Promise ? decision.then(concluded) : concluded(decision);
 }
+
+/**
+ * Two slashes in a row in a path, reading `%2F`, `%5C` and `\\` as one too (Envoy's escaped-slash
+ * actions and normalisation may make them slashes): where Envoy keeps them unmerged, it routes
+ * another path than the merged one Portcullis decides on.
+ */
+const ADJACENT_SLASHES = /(?:\/|%2f|%5c|\\)(?:\/|%2f|%5c|\\)/i;
+
+/** Whether Envoy may keep slashes unmerged for a request of `gateway` (none named: any served Gateway may be its). */
+const keepsSlashesFor = (gateways: readonly string[], gateway: string | undefined): boolean =>
+  gateway === undefined ? gateways.length > 0 : gateways.includes(gateway);

@@ -15,6 +15,7 @@ const NO_COOKIES: CookieReadings = Object.freeze({ every: new Map<string, string
 
 /**
  * The Cookie header read two ways: each pair's name and value trimmed, the name in any letter case
+ * (a pair holding "," also as its pieces split there: addCommaPieces)
  * (most servers; ASP.NET Core's cookie names are case-insensitive) and, where PHP registers it as
  * another variable, under that name too (phpVariable: `access.token`, `access token` and
  * `access_token[x]` are its access_token; PHP 8.1.11 and later no longer percent-decode cookie
@@ -39,7 +40,8 @@ export function parseCookies(header: string | undefined): CookieReadings {
     // PHP registers a cookie's name as a variable too ($_COOKIE): `access.token` is its access_token.
     const php = phpVariable(name)?.name.toLowerCase();
     const renamed = php !== undefined && php !== folded ? php : undefined;
-    const same = envoyName === name && envoyValue === value && folded === name && renamed === undefined;
+    const comma = part.includes(",");
+    const same = envoyName === name && envoyValue === value && folded === name && renamed === undefined && !comma;
     if (!same && envoy === undefined) envoy = new Map([...every].map(([n, values]) => [n, [...values]]));
     // Every occurrence is kept: servers disagree on which duplicate wins, so a credential cookie
     // sent twice (in any letter case) is refused (API keys) or has every copy verified (JWT), never half-read.
@@ -47,8 +49,24 @@ export function parseCookies(header: string | undefined): CookieReadings {
     if (renamed !== undefined) addCookie(every, renamed, value);
     if (envoyName !== "" && (envoyName !== name || envoyValue !== value)) addCookie(every, envoyName.toLowerCase(), envoyValue);
     if (envoy !== undefined && envoyName !== "") addCookie(envoy, envoyName, envoyValue);
+    if (comma) addCommaPieces(every, part);
   }
   return { every, envoy };
+}
+
+/**
+ * The pieces of a pair holding "," as a parser that splits the Cookie header at "," too reads them
+ * (Rack before 2.2, RFC 2965 parsers: Tomcat's legacy cookie processor, Jetty's RFC 2965 mode):
+ * `theme=dark,apikey=k` is the cookies theme (`dark`) and apikey (`k`) there. Each piece with a
+ * name is added to `every`, name in lower case, name and value trimmed.
+ */
+function addCommaPieces(every: Map<string, string[]>, part: string): void {
+  for (const piece of part.split(",")) {
+    const eq = piece.indexOf("=");
+    if (eq === -1) continue;
+    const name = piece.slice(0, eq).trim();
+    if (name !== "") addCookie(every, name.toLowerCase(), piece.slice(eq + 1).trim());
+  }
 }
 
 function addCookie(map: Map<string, string[]>, name: string, value: string): void {

@@ -102,23 +102,24 @@ const foldForPrefix = (text: string) => text.toLowerCase().replace(/\s/g, " ");
 
 /**
  * The Cookie header without the named cookies, each removed whatever the letter case of its name (an
- * upstream may read names in any case: ASP.NET Core does); undefined when nothing remains.
+ * upstream may read names in any case: ASP.NET Core does), and without a pair holding "," any piece
+ * of which names one (`theme=dark,apikey=k`: a parser splitting at "," too, Rack before 2.2 or an
+ * RFC 2965 one, reads the cookie apikey there); undefined when nothing remains.
  */
 export function cookieHeaderWithout(header: string | undefined, names: ReadonlySet<string>): string | undefined {
   const folded = new Set<string>();
   for (const name of names) folded.add(name.toLowerCase());
+  const removed = (p: string) => folded.has(nameOfPair(p));
   const kept = (header ?? "")
     .split(";")
     .map((p) => p.trim())
-    .filter(
-      (p) =>
-        p !== "" &&
-        !folded.has(
-          p
-            .slice(0, Math.max(0, p.indexOf("=")))
-            .trim()
-            .toLowerCase(),
-        ),
-    );
+    .filter((p) => p !== "" && !removed(p) && !(p.includes(",") && p.split(",").some(removed)));
   return kept.length === 0 ? undefined : kept.join("; ");
 }
+
+/** A cookie pair's name, trimmed and in lower case ("" without "="). */
+const nameOfPair = (pair: string): string =>
+  pair
+    .slice(0, Math.max(0, pair.indexOf("=")))
+    .trim()
+    .toLowerCase();

@@ -105,17 +105,7 @@ export function clientAddressMismatch(
   listeners: readonly GatewayListener[],
   { flags, watchNamespaces = [], envoyGatewayControllers = [] }: ClientAddressComparison,
 ): (l: GatewayListener) => string | undefined {
-  const gateways = new Map<string, Gateway>();
-  const listenerSets = new Map<string, { readonly set: ListenerSet; readonly gateway: string }>();
-  for (const l of listeners) {
-    gateways.set(keyOf(l.gateway.metadata), l.gateway);
-    if (l.listenerSet !== undefined)
-      listenerSets.set(keyOf(l.listenerSet.metadata), { set: l.listenerSet, gateway: keyOf(l.gateway.metadata) });
-  }
-  const reach: SelectorReach = {
-    namespaceLabels: new Map(resources.namespaces.map((n) => [n.metadata.name, n.metadata.labels ?? {}])),
-    granted: grantCheck(resources, "ClientTrafficPolicy"),
-  };
+  const { gateways, listenerSets, reach } = servedScope(resources, listeners);
   const { bySection, byListenerSet, byGateway } = resolve(resources.clientTrafficPolicies, gateways, listenerSets, reach);
   const unseen = unseenPolicies(resources.referenceGrants, gateways, listenerSets, watchNamespaces);
   const envoyGatewayClasses = new Set(
@@ -173,6 +163,57 @@ export function clientAddressMismatch(
 }
 
 const DEFAULT: ListenerDetection = { policy: undefined, options: PEER };
+
+/** The served Gateways and ListenerSets (by id) a ClientTrafficPolicy may target, and what its selectors reach. */
+function servedScope(
+  resources: Pick<Resources, "namespaces" | "referenceGrants">,
+  listeners: readonly GatewayListener[],
+): {
+  gateways: Map<string, Gateway>;
+  listenerSets: Map<string, { readonly set: ListenerSet; readonly gateway: string }>;
+  reach: SelectorReach;
+} {
+  const gateways = new Map<string, Gateway>();
+  const listenerSets = new Map<string, { readonly set: ListenerSet; readonly gateway: string }>();
+  for (const l of listeners) {
+    gateways.set(keyOf(l.gateway.metadata), l.gateway);
+    if (l.listenerSet !== undefined)
+      listenerSets.set(keyOf(l.listenerSet.metadata), { set: l.listenerSet, gateway: keyOf(l.gateway.metadata) });
+  }
+  const reach: SelectorReach = {
+    namespaceLabels: new Map(resources.namespaces.map((n) => [n.metadata.name, n.metadata.labels ?? {}])),
+    granted: grantCheck(resources, "ClientTrafficPolicy"),
+  };
+  return { gateways, listenerSets, reach };
+}
+
+/**
+ * Served Gateways (by id, sorted) on a listener of which Envoy may route a path with adjacent
+ * slashes as written: a ClientTrafficPolicy naming or selecting the Gateway, or a ListenerSet of it,
+ * sets `path.disableMergeSlashes: true` (Envoy Gateway's default merges them, as Portcullis reads
+ * every path), or a `path` that cannot be read. Wider than Envoy Gateway's choice of policy (one it
+ * refuses or finds Conflicted counts too): a Gateway wrongly listed only has such paths refused.
+ */
+export function gatewaysKeepingSlashes(
+  resources: Pick<Resources, "clientTrafficPolicies" | "namespaces" | "referenceGrants">,
+  listeners: readonly GatewayListener[],
+): readonly string[] {
+  const keeping = resources.clientTrafficPolicies.filter((p) => keepsSlashes(p.spec));
+  if (keeping.length === 0) return [];
+  const { gateways, listenerSets, reach } = servedScope(resources, listeners);
+  const out = new Set<string>();
+  for (const p of keeping) for (const t of targetsOf(p, gateways, listenerSets, reach)) out.add(t.gateway);
+  return [...out].sort();
+}
+
+/** Whether a ClientTrafficPolicy spec may keep adjacent slashes unmerged: `path.disableMergeSlashes` true, or not a boolean. */
+function keepsSlashes(spec: unknown): boolean {
+  const path = typeof spec === "object" && spec !== null ? (spec as { path?: unknown }).path : undefined;
+  if (path === undefined) return false;
+  if (typeof path !== "object" || path === null) return true;
+  const disable = (path as { disableMergeSlashes?: unknown }).disableMergeSlashes;
+  return disable !== undefined && disable !== false;
+}
 
 /**
  * Gateways and ListenerSets (by id) a ClientTrafficPolicy of a namespace not read

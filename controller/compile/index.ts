@@ -37,7 +37,7 @@ import { listenerRef, overriddenAt } from "./ancestor-refs.ts";
 import { StatusCollector } from "./status.ts";
 import type { Failure } from "../lib/result.ts";
 import type { ClientAddressOptions } from "../authz/client-address.ts";
-import { clientAddressMismatch, readsClientAddress } from "./client-traffic-policies.ts";
+import { clientAddressMismatch, gatewaysKeepingSlashes, readsClientAddress } from "./client-traffic-policies.ts";
 
 export interface CompileOptions {
   /** Written into every ancestor status entry Portcullis owns. */
@@ -275,6 +275,8 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
     managedHeaders,
     headersMatchedByLine: headersMatchedByLine(pending),
   };
+  const slashesKeptOn = gatewaysKeepingSlashes(resources, listeners);
+  if (slashesKeptOn.length > 0) Object.assign(snapshot, { slashesKeptOn });
   yield;
   // Frozen a policy and a host's entries at a time; what is left for the last call is small.
   const tables = Object.values(snapshot.routes.byGateway).flatMap((ports) => ports.map((p) => p.vhosts));

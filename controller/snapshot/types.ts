@@ -27,6 +27,13 @@ export interface Snapshot {
    * headers it reads itself, features/authorization/check.ts).
    */
   readonly headersMatchedByLine: readonly string[];
+  /**
+   * Served Gateways ("namespace/name", sorted) where Envoy may route a path with adjacent slashes
+   * unmerged (a ClientTrafficPolicy's `path.disableMergeSlashes`; compile/client-traffic-policies.ts
+   * gatewaysKeepingSlashes): check() refuses such a path there, as it decides on merged paths only.
+   * Absent: none.
+   */
+  readonly slashesKeptOn?: readonly string[];
 }
 
 export interface RouteIndex {

@@ -27,6 +27,21 @@ describe("parseCookies", () => {
     expect(readings.envoy?.get("a")).toEqual(["1", "2"]);
   });
 
+  it("reads a pair holding a comma also as its pieces (Rack before 2.2, RFC 2965 parsers), where Envoy reads one pair", () => {
+    const { every, envoy } = parseCookies("a=1; theme=dark, ApiKey=k ,x; b=2");
+    expect([...every]).toEqual([
+      ["a", ["1"]],
+      ["theme", ["dark, ApiKey=k ,x", "dark"]],
+      ["apikey", ["k"]],
+      ["b", ["2"]],
+    ]);
+    expect([...envoy!]).toEqual([
+      ["a", ["1"]],
+      ["theme", ["dark, ApiKey=k ,x"]],
+      ["b", ["2"]],
+    ]);
+  });
+
   it("files every reading's pairs under the lower-case name and keeps Envoy's case-sensitive names apart", () => {
     const readings = parseCookies("session=a; SESSION=b; Session=c");
     expect(readings.every.get("session")).toEqual(["a", "b", "c"]);

@@ -121,4 +121,7 @@ describe("cookieHeaderWithout", () => {
     expect(cookieHeaderWithout("a=1; KEY=x; Key=y", new Set(["key"]))).toBe("a=1");
     expect(cookieHeaderWithout("a=1; apikey=x", new Set(["ApiKey"]))).toBe("a=1");
   });
+  it("removes a pair holding a comma one of whose pieces names one (a parser splitting at ',' reads it), keeps other commas", () => {
+    expect(cookieHeaderWithout("a=1,key=x; b=2,3; c=4, Key =y", new Set(["key"]))).toBe("b=2,3");
+  });
 });

@@ -11,7 +11,7 @@ import type { ClientAddressOptions } from "../../controller/authz/client-address
 import { clientAddressFlags, clientAddressOptionsOfDetection } from "../../controller/compile/client-traffic-policies.ts";
 import type { CompileResult } from "../../controller/compile/index.ts";
 import { listenerSetWithRoute } from "../support/manifests.ts";
-import { compileText } from "../support/world.ts";
+import { compileText, decider } from "../support/world.ts";
 
 const PEER: ClientAddressOptions = { trustedHops: 0, trustedCidrs: [] };
 const ONE_HOP: ClientAddressOptions = { trustedHops: 1, trustedCidrs: [] };
@@ -276,6 +276,47 @@ spec:
     const path = policy("path", `authorization: {rules: [{action: Allow, principal: {cel: "request.path == '/a'"}}]}`);
     expect(warnings(compileText(world([HTTP], ctp("hops", ON_GW, HOPS_1), source), { clientAddress: PEER }), "source")).toHaveLength(1);
     expect(warnings(compileText(world([HTTP], ctp("hops", ON_GW, HOPS_1), path), { clientAddress: PEER }), "path")).toEqual([]);
+  });
+});
+
+describe("gatewaysKeepingSlashes: Gateways where Envoy may route a path with its slashes unmerged", () => {
+  const kept = (...objects: string[]) => compileText(world([HTTP], ...objects)).snapshot.slashesKeptOn;
+  const withPath = (target: string, path: string) => `${ctp("paths", target)}  path: ${path}\n`;
+
+  it("lists a Gateway a ClientTrafficPolicy with path.disableMergeSlashes (or a path it cannot read) names or selects, and no other", () => {
+    expect(kept()).toBeUndefined();
+    expect(kept(withPath(ON_GW, "{disableMergeSlashes: false, escapedSlashesAction: KeepUnchanged}"))).toBeUndefined();
+    expect(kept(withPath(ON_GW, "{disableMergeSlashes: true}"))).toEqual(["apps/gw"]);
+    expect(kept(withPath(onListener("http"), "{disableMergeSlashes: true}"))).toEqual(["apps/gw"]);
+    expect(kept(withPath(ON_GW, "keep"))).toEqual(["apps/gw"]);
+    expect(kept(withPath(ON_GW, '{disableMergeSlashes: "yes"}'))).toEqual(["apps/gw"]);
+    const selector = "targetSelectors: [{group: gateway.networking.k8s.io, kind: Gateway, matchLabels: {edge: 'true'}}]";
+    expect(kept(withPath(selector, "{disableMergeSlashes: true}"))).toEqual(["apps/gw"]);
+    expect(kept(withPath("{group: gateway.networking.k8s.io, kind: Gateway, name: other}", "{disableMergeSlashes: true}"))).toBeUndefined();
+  });
+
+  it("makes check() refuse adjacent slashes only for that Gateway's requests (any Gateway's when none is named)", async () => {
+    const other = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: other, namespace: apps}
+spec: {gatewayClassName: eg, listeners: [${HTTP}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: on-other, namespace: apps}
+spec: {parentRefs: [{name: other}], hostnames: [http.example.com]}
+`;
+    const d = decider(world([HTTP], other, withPath(ON_GW, "{disableMergeSlashes: true}")));
+    const answer = async (path: string, gateway?: string) => {
+      const decision = await d({ host: "http.example.com", path, ...(gateway === undefined ? {} : { gateway }) });
+      return decision.allowed ? "allowed" : decision.code;
+    };
+    expect(await answer("//x", "apps/gw")).toBe("request_invalid");
+    expect(await answer("/x%2F%2Fy", "apps/gw")).toBe("request_invalid");
+    expect(await answer("/x/%5C/y", "apps/gw")).toBe("request_invalid");
+    expect(await answer("//x")).toBe("request_invalid");
+    expect(await answer("//x", "apps/other")).toBe("allowed");
+    expect(await answer("/x/y?z=//", "apps/gw")).toBe("allowed");
   });
 });
 

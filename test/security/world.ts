@@ -78,6 +78,17 @@ ${body}`;
 /** frank's password ({SHA} in the `users` htpasswd): it holds U+FFFD, the text that bytes which are not UTF-8 read as. */
 export const FRANK_PASSWORD = "fr\uFFFDnk-pass";
 const sha1Base64 = (password: string) => createHash("sha1").update(password, "utf8").digest("base64");
+/**
+ * henry's `{SHA}` digest of "henry-pass" spelled with its last character's two unused bits set: the
+ * same 20 bytes to a lenient decoder, never equal to the digest Envoy's basic_auth computes and compares as text.
+ */
+const HENRY_NONCANONICAL_DIGEST = ((digest) => {
+  const last = digest.length - 2; // the character before the one "=" of a 20-byte digest
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  return `${digest.slice(0, last)}${alphabet[alphabet.indexOf(digest[last]!) | 3]}=`;
+})(sha1Base64("henry-pass"));
+/** The bytes of the htpasswd user "j", 0xFF, "y": not UTF-8 (read as "j\uFFFDy"). */
+export const NOT_UTF8_USER = Buffer.from([0x6a, 0xff, 0x79]);
 
 /** The OpenID provider of the `web` policy (oidc on /web): its issuer and the client's secret. */
 export interface OidcWorld {
@@ -135,11 +146,17 @@ apiVersion: v1
 kind: Secret
 metadata: {name: users, namespace: apps}
 data:
-  .htpasswd: ${base64(`carol:$2b$10$0b8jTKZ1IYDuR1C2S2kdfeS2d3knFHWilD9wt6fKhc0HasZtYjlqC
+  .htpasswd: ${Buffer.concat([
+    Buffer.from(`carol:$2b$10$0b8jTKZ1IYDuR1C2S2kdfeS2d3knFHWilD9wt6fKhc0HasZtYjlqC
 erin:$2b$04$gFFTOaLbYg2l1Ehc7R6cMeKyHj.t4uWtJ9Ut/b16Hm1OS4MJYDPFK
 frank:{SHA}${sha1Base64(FRANK_PASSWORD)}
  grace:{SHA}${sha1Base64("grace-pass")}
-`)}
+henry:{SHA}${HENRY_NONCANONICAL_DIGEST}
+ivy:{SHA}${sha1Base64("ivy:pass:word")}
+`),
+    NOT_UTF8_USER,
+    Buffer.from(`:{SHA}${sha1Base64("jay-pass")}\n`),
+  ]).toString("base64")}
 ---
 apiVersion: v1
 kind: Secret

@@ -125,8 +125,9 @@ function failureKey(policy: string, username: string): string {
 }
 
 function compare(entry: HtpasswdHash, password: string, pool: BcryptPool): MaybePromise<boolean | "busy"> {
+  // As Envoy's basic_auth: the digest computed, in base64, against the text as written (both 28 characters).
   if (entry.kind === "sha1")
-    return timingSafeEqual(createHash("sha1").update(password, "utf8").digest(), Buffer.from(entry.digest, "base64"));
+    return timingSafeEqual(Buffer.from(createHash("sha1").update(password, "utf8").digest("base64")), Buffer.from(entry.digest));
   // $2y$ (Apache) and $2b$ are the same algorithm; bcryptjs names it $2b$.
   return pool.compare(password, entry.hash.replace(/^\$2y\$/, "$2b$"));
 }

@@ -47,6 +47,9 @@ export function compileBasicAuth(spec: BasicAuthSpec, { ownerOf, refs }: Compile
   const text = secret.value.data[HTPASSWD_KEY];
   if (text === undefined) return problem(`${where} has no ${HTPASSWD_KEY} key`);
   const users: Record<string, HtpasswdHash> = Object.create(null);
+  /** Every username read, those not served included (a user listed twice is refused either way). */
+  const seen = new Set<string>();
+  const warnings: string[] = [];
   // Lines as Envoy's basic_auth reads them (Envoy Gateway turns CRLF into LF first), not trimmed:
   // ` carol:{SHA}…` is the user " carol" there, and a hash followed by a space no hash at all.
   for (const [i, line] of text.split(/\r?\n/).entries()) {
@@ -55,10 +58,14 @@ export function compileBasicAuth(spec: BasicAuthSpec, { ownerOf, refs }: Compile
     const user = line.slice(0, colon);
     const hash = line.slice(colon + 1);
     if (colon <= 0) return problem(`${where} ${HTPASSWD_KEY} line ${i + 1} is not "user:hash"`);
-    if (Object.hasOwn(users, user)) return problem(`${where} ${HTPASSWD_KEY}: user ${user} appears twice`);
+    if (seen.has(user)) return problem(`${where} ${HTPASSWD_KEY}: user ${user} appears twice`);
+    seen.add(user);
     const sha = SHA.exec(hash);
     const bcrypt = BCRYPT.exec(hash);
-    if (sha) users[user] = { kind: "sha1", digest: sha[1]! };
+    const unserved = sha || bcrypt ? neverAuthenticates(user, sha?.[1]) : undefined;
+    if (unserved !== undefined)
+      warnings.push(`${where} ${HTPASSWD_KEY}: user ${user} ${unserved}, so it is not served and can never authenticate`);
+    else if (sha) users[user] = { kind: "sha1", digest: sha[1]! };
     else if (bcrypt) {
       const cost = Number(bcrypt[1]);
       if (cost < MIN_BCRYPT_COST || cost > MAX_BCRYPT_COST) {
@@ -79,7 +86,21 @@ export function compileBasicAuth(spec: BasicAuthSpec, { ownerOf, refs }: Compile
     if (!h.ok) return h;
     forwardUsernameHeader = h.value;
   }
-  return ok({ users, usernames, unknownUser: unknownUserHash(Object.values(users)), forwardUsernameHeader });
+  return ok({ users, usernames, unknownUser: unknownUserHash(Object.values(users)), forwardUsernameHeader }, warnings);
+}
+
+/**
+ * Why Envoy's basic_auth would never authenticate a user this line names, though its hash is of a
+ * kind Portcullis reads: undefined when it would. A username holding U+FFFD stands for Secret bytes
+ * that are not UTF-8 (Envoy compares a client's bytes with those, and any invalid bytes read as
+ * U+FFFD alike); a `{SHA}` digest whose last character has unused bits set is the same 20 bytes to a
+ * base64 decoder, but Envoy compares the digest it computes, canonical base64, with the text as written.
+ */
+function neverAuthenticates(user: string, shaDigest: string | undefined): string | undefined {
+  if (user.includes("\uFFFD")) return "is not valid UTF-8 in the Secret";
+  if (shaDigest !== undefined && Buffer.from(shaDigest, "base64").toString("base64") !== shaDigest)
+    return "has a {SHA} digest that is not canonical base64 (its last character has unused bits set), which Envoy's basic_auth never matches";
+  return undefined;
 }
 
 /** The hash an unknown username is compared against: as costly as the costliest known one. */

@@ -67,7 +67,20 @@ export function compileExtAuth(
     headersToBackend.push(h.value);
   }
   const hookUp = self === undefined ? undefined : selfReferences(protocol, backendRefs, namespace, self, refs);
-  if (hookUp !== undefined) return hookUp.ok ? ok({ protocol, hookUp: hookUp.value, headersToBackend }) : problem(hookUp.error);
+  if (hookUp !== undefined) {
+    if (!hookUp.ok) return problem(hookUp.error);
+    // Envoy sends `path` + the request's path (its path_prefix), or `pathOverride` alone: another path than the client's.
+    const moved = spec.http?.path
+      ? `path ${spec.http.path}`
+      : spec.http?.pathOverride
+        ? `pathOverride ${spec.http.pathOverride}`
+        : undefined;
+    if (moved !== undefined)
+      return problem(
+        `http.${moved} would make Envoy send this Portcullis' own Service another path than the client's, and Portcullis decides on the path the client sent; remove it`,
+      );
+    return ok({ protocol, hookUp: hookUp.value, headersToBackend });
+  }
   const contextExtensions: Record<string, string> = Object.create(null);
   for (const extension of spec.contextExtensions ?? []) {
     const value = contextExtensionValue(extension, ownerOf(`extAuth.contextExtensions[${extension.name}]`).namespace, refs);

@@ -8,7 +8,7 @@
  */
 import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 import { constants, createHmac, timingSafeEqual, verify, type KeyObject } from "node:crypto";
-import { MIN_RSA_BITS, type VerificationKey } from "../../api/jwks.ts";
+import { isEnvoyRsaExponent, MIN_RSA_BITS, type VerificationKey } from "../../api/jwks.ts";
 import { BoundedMap } from "../../lib/bounded-map.ts";
 import { fail, ok, type Result } from "../../lib/result.ts";
 import { isCanonicalBase64urlText, parseStrictJsonObject } from "./strict-json.ts";
@@ -132,6 +132,8 @@ interface KeyFacts {
   readonly asymmetricKeyType: KeyObject["asymmetricKeyType"];
   readonly namedCurve: string | undefined;
   readonly modulusLength: number;
+  /** An RSA key's public exponent (undefined for other keys). */
+  readonly publicExponent: bigint | undefined;
 }
 
 /**
@@ -149,6 +151,7 @@ function factsOf(k: KeyObject): KeyFacts {
       asymmetricKeyType: k.asymmetricKeyType,
       namedCurve: details?.namedCurve,
       modulusLength: details?.modulusLength ?? 0,
+      publicExponent: details?.publicExponent,
     };
     factsByKey.set(k, facts);
   }
@@ -171,6 +174,7 @@ export function verifySignature(jwt: DecodedJwt, key: VerificationKey): boolean 
     switch (spec.family) {
       case "rsa": {
         if (facts.type !== "public" || facts.asymmetricKeyType !== "rsa" || facts.modulusLength < MIN_RSA_BITS) return false;
+        if (!isEnvoyRsaExponent(facts.publicExponent)) return false;
         const options = spec.pss
           ? { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
           : { key: k, padding: constants.RSA_PKCS1_PADDING };
@@ -182,7 +186,8 @@ export function verifySignature(jwt: DecodedJwt, key: VerificationKey): boolean 
         if (ECDSA_SIGNATURE.write(jwt.signature, 0, "base64url") !== spec.sigBytes) return false;
         return verify(spec.hash, Buffer.from(jwt.signingInput), k, derSignature(ECDSA_SIGNATURE, spec.sigBytes));
       case "okp":
-        if (facts.type !== "public" || (facts.asymmetricKeyType !== "ed25519" && facts.asymmetricKeyType !== "ed448")) return false;
+        // Envoy's jwt_authn reads OKP keys on Ed25519 only (BoringSSL has no Ed448).
+        if (facts.type !== "public" || facts.asymmetricKeyType !== "ed25519") return false;
         return verify(null, Buffer.from(jwt.signingInput), k, Buffer.from(jwt.signature, "base64url"));
       case "hmac": {
         if (facts.type !== "secret") return false;
@@ -251,8 +256,11 @@ export type ClaimsProblem = {
 
 /**
  * Registered-claim checks (RFC 7519 §4.1) with `skewSeconds` of clock leeway: exp, nbf, iss and
- * aud; iat must be a number when present. `issuer` and `audiences` come from the provider;
- * undefined / empty accept any.
+ * aud. First the members' types, as Envoy's jwt_authn parses a payload (source/common/jwt/jwt.cc):
+ * iss, sub and jti strings when present; iat, nbf and exp numbers in [0, 2^64) (it reads them as
+ * unsigned 64-bit integers and refuses the token otherwise, though iat bounds nothing); aud a string
+ * or an array of strings only. A token Envoy refuses for its types must not be allowed here for
+ * its values. `issuer` and `audiences` come from the provider; undefined / empty accept any.
  */
 export function checkClaims(
   payload: Readonly<Record<string, unknown>>,
@@ -261,25 +269,37 @@ export function checkClaims(
   issuer: string | undefined,
   audiences: readonly string[],
 ): ClaimsProblem | undefined {
-  const { exp, nbf, iat, iss, aud } = payload;
-  if (exp !== undefined && (typeof exp !== "number" || !Number.isFinite(exp)))
-    return { code: "jwt_invalid", message: "Jwt exp claim is not a number" };
-  if (nbf !== undefined && (typeof nbf !== "number" || !Number.isFinite(nbf)))
-    return { code: "jwt_invalid", message: "Jwt nbf claim is not a number" };
-  // iat bounds nothing (as in Envoy and jose), but a malformed one means a malformed token.
-  if (iat !== undefined && (typeof iat !== "number" || !Number.isFinite(iat)))
-    return { code: "jwt_invalid", message: "Jwt iat claim is not a number" };
+  const { exp, nbf, iss, aud } = payload;
+  for (const name of STRING_CLAIMS) {
+    const value = payload[name];
+    if (value !== undefined && typeof value !== "string") return { code: "jwt_invalid", message: `Jwt ${name} claim is not a string` };
+  }
+  for (const name of TIME_CLAIMS) {
+    const value = payload[name];
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !Number.isFinite(value)) return { code: "jwt_invalid", message: `Jwt ${name} claim is not a number` };
+    if (value < 0 || value >= TWO_TO_THE_64) return { code: "jwt_invalid", message: `Jwt ${name} claim is out of range` };
+  }
+  if (aud !== undefined && typeof aud !== "string" && !(Array.isArray(aud) && aud.every((a) => typeof a === "string")))
+    return { code: "jwt_invalid", message: "Jwt aud claim is not a string or an array of strings" };
   if (typeof exp === "number" && nowSeconds >= exp + skewSeconds) return { code: "jwt_expired", message: "Jwt is expired" };
   if (typeof nbf === "number" && nowSeconds + skewSeconds < nbf) return { code: "jwt_not_yet_valid", message: "Jwt is not yet valid" };
   if (issuer !== undefined && iss !== issuer) return { code: "jwt_unknown_issuer", message: "Jwt issuer is not configured" };
-  if (audiences.length > 0 && !namesAudience(aud, audiences)) return { code: "jwt_audience", message: "Audiences in Jwt are not allowed" };
+  if (audiences.length > 0 && !namesAudience(aud as string | readonly string[] | undefined, audiences))
+    return { code: "jwt_audience", message: "Audiences in Jwt are not allowed" };
   return undefined;
 }
 
-/** Whether `aud` (a string, or an array of which only the strings count) names one of `audiences`. */
-function namesAudience(aud: unknown, audiences: readonly string[]): boolean {
+/** Claims Envoy's jwt_authn refuses a token for when present and not strings. */
+const STRING_CLAIMS = ["iss", "sub", "jti"] as const;
+/** Claims it reads as unsigned 64-bit integers, in the order it reads them. */
+const TIME_CLAIMS = ["iat", "nbf", "exp"] as const;
+/** The first number Envoy's `value >= (double)UINT64_MAX` finds out of range. */
+const TWO_TO_THE_64 = 2 ** 64;
+
+/** Whether `aud` (a string or an array of strings, checked before) names one of `audiences`. */
+function namesAudience(aud: string | readonly string[] | undefined, audiences: readonly string[]): boolean {
+  if (aud === undefined) return false;
   if (typeof aud === "string") return audiences.includes(aud);
-  if (!Array.isArray(aud)) return false;
-  for (const a of aud) if (typeof a === "string" && audiences.includes(a)) return true;
-  return false;
+  return aud.some((a) => audiences.includes(a));
 }

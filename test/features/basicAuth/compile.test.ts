@@ -29,6 +29,18 @@ describe("compileBasicAuth", () => {
     expect(withUsers(` alice:${ALICE_SHA}`).compiled(basicAuth)!.usernames).toEqual([" alice"]);
   });
 
+  it("does not serve, with a Warning naming it, a user Envoy's basic_auth never authenticates: a name not UTF-8, a {SHA} digest not canonical", () => {
+    const noncanonical = ALICE_SHA.replace("I=", "J="); // the last character's unused bits set: the same 20 bytes
+    // U+FFFD is what Secret bytes that are not UTF-8 read as (world.ts's NOT_UTF8_USER sends the bytes themselves).
+    const outcome = withUsers(`alice:${ALICE_SHA}\nbob:${noncanonical}\nj\uFFFDy:${ALICE_SHA}\n`);
+    expect(outcome.accepted.status).toBe("True");
+    expect(outcome.compiled(basicAuth)!.usernames).toEqual(["alice"]);
+    expect(outcome.warnings.join("\n")).toContain("user bob has a {SHA} digest that is not canonical base64");
+    expect(outcome.warnings.join("\n")).toContain("user j\uFFFDy is not valid UTF-8 in the Secret");
+    // Still refused when listed twice, served or not.
+    expect(withUsers(`bob:${noncanonical}\nbob:${ALICE_SHA}`).accepted.message).toContain("user bob appears twice");
+  });
+
   it("compares an unknown username against a hash as costly as the costliest user's ({SHA} when there is no bcrypt user)", () => {
     expect(withUsers(`alice:${ALICE_SHA}`).compiled(basicAuth)!.unknownUser.kind).toBe("sha1");
     const unknown = withUsers(`bob:${BOB_BCRYPT}\ncarol:${CAROL_BCRYPT}`).compiled(basicAuth)!.unknownUser;

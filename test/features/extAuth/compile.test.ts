@@ -167,6 +167,18 @@ describe("compileExtAuth with --self-service: the hook-up", () => {
     expect(compiled).toEqual({ protocol: "http", hookUp: ["Service apps/portcullis:9002"], headersToBackend: ["x-user-id"] });
   });
 
+  it.each([
+    ["path (Envoy's path_prefix: /authz + the request's path)", "path: /authz", "http.path /authz"],
+    ["pathOverride (one path for every request)", "pathOverride: /check", "http.pathOverride /check"],
+  ])("an HTTP hook-up with %s is Invalid: Portcullis decides on the client's own path", (_what, field, named) => {
+    const { accepted } = compileWithSelf(
+      "[{name: authz, port: 9002, targetPort: authz}]",
+      `{http: {backendRefs: [{name: portcullis, port: 9002}], ${field}}}`,
+    );
+    expect(accepted.status).toBe("False");
+    expect(accepted.message).toContain(`${named} would make Envoy send this Portcullis' own Service another path than the client's`);
+  });
+
   it("a Service of the same name in another namespace is a service to call, not the hook-up", () => {
     const result = compileText(
       policiesOnRules(

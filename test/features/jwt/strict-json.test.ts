@@ -22,6 +22,38 @@ describe("isCanonicalBase64urlText", () => {
   });
 });
 
+describe("parseStrictJsonObject and surrogates", () => {
+  const segment = (text: string) => Buffer.from(text, "utf8").toString("base64url");
+  it("refuses an escaped surrogate without its partner anywhere (value, nested array, member name, either reader), keeps pairs and escaped backslashes", () => {
+    for (const text of [
+      '{"a":"\\ud800"}',
+      '{"a":"x\\udfff"}',
+      '{"a":[1,{"b":["\\uDBFF"]}]}',
+      '{"\\ud800":1}',
+      '{"a\\u0062":"\\udc00"}',
+      '{"a":"\\ud800\\u0041"}',
+    ])
+      expect(parseStrictJsonObject(segment(text)), text).toBeUndefined();
+    expect(parseStrictJsonObject(segment('{"a":"\\ud83d\\ude00","\\u0062":"\\\\ud800"}'))).toEqual({ a: "\u{1f600}", b: "\\ud800" });
+  });
+});
+
+describe("parseStrictJsonObject, nesting and numbers as Envoy's JSON parser reads them", () => {
+  const segment = (text: string) => Buffer.from(text, "utf8").toString("base64url");
+  const nested = (levels: number) => `{"a":${"[".repeat(levels - 1)}${"]".repeat(levels - 1)}}`;
+  it("reads 100 levels of objects and arrays, not 101; brackets inside strings do not count", () => {
+    expect(parseStrictJsonObject(segment(nested(100)))).toBeDefined();
+    expect(parseStrictJsonObject(segment(nested(101)))).toBeUndefined();
+    expect(parseStrictJsonObject(segment(`{"s":"${"[{".repeat(200)}","a":[[1]]}`))).toBeDefined();
+    expect(parseStrictJsonObject(segment(`{"\\u0061":${"[".repeat(100)}${"]".repeat(100)}}`))).toBeUndefined();
+  });
+  it("refuses a number beyond a double anywhere, keeps large and tiny ones and such text in strings", () => {
+    for (const text of ['{"n":1e999}', '{"n":[-1E400]}', `{"n":${"9".repeat(400)}}`])
+      expect(parseStrictJsonObject(segment(text)), text).toBeUndefined();
+    for (const text of ['{"n":1.7e308}', '{"n":1e-999}', '{"s":"1e999"}']) expect(parseStrictJsonObject(segment(text)), text).toBeDefined();
+  });
+});
+
 describe("hasDuplicateMembers", () => {
   it("agrees with a full parse of every member name, escaped or not, at any depth", () => {
     const name = fc.constantFrom("a", "b", "\\u0061", "\\\\", '\\"', "sub", "s\\u0075b");

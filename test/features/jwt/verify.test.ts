@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { constants, createHmac, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from "node:crypto";
-import { decodeJwt, derSignature } from "../../../controller/features/jwt/verify.ts";
+import { checkClaims, decodeJwt, derSignature } from "../../../controller/features/jwt/verify.ts";
 import { bearer, checkWorldText, ISSUER } from "../../support/check-world.ts";
 import { decider } from "../../support/world.ts";
 
@@ -102,6 +102,41 @@ describe("derSignature", () => {
   });
 });
 
+describe("checkClaims", () => {
+  const NOW = 1_700_000_000;
+  /** What a provider with no issuer and no audiences (both accept any) says of `payload`. */
+  const anyIssuer = (payload: Record<string, unknown>) => checkClaims(payload, NOW, 60, undefined, [])?.message;
+
+  it("refuses, as Envoy's jwt_authn does, a non-string iss, sub or jti even where the provider names no issuer", () => {
+    expect(anyIssuer({ iss: 5 })).toBe("Jwt iss claim is not a string");
+    expect(anyIssuer({ iss: null })).toBe("Jwt iss claim is not a string");
+    expect(anyIssuer({ sub: ["u-1"] })).toBe("Jwt sub claim is not a string");
+    expect(anyIssuer({ jti: true })).toBe("Jwt jti claim is not a string");
+    expect(anyIssuer({ iss: "any", sub: "u-1", jti: "j" })).toBeUndefined();
+  });
+
+  it("reads iat, nbf and exp as Envoy reads them, unsigned 64-bit integers: [0, 2^64) passes, either side is out of range", () => {
+    const largestBelow = 2 ** 64 - 2048; // the largest double below 2^64
+    for (const name of ["iat", "nbf", "exp"]) {
+      if (name !== "nbf") expect(anyIssuer({ [name]: largestBelow }), `${name} just below 2^64`).toBeUndefined();
+      expect(anyIssuer({ [name]: 2 ** 64 }), `${name} 2^64`).toBe(`Jwt ${name} claim is out of range`);
+      expect(anyIssuer({ [name]: -0.5 }), `${name} −0.5`).toBe(`Jwt ${name} claim is out of range`);
+      expect(anyIssuer({ [name]: "1" }), `${name} as a string`).toBe(`Jwt ${name} claim is not a number`);
+    }
+    expect(anyIssuer({ nbf: 0, iat: 0, exp: NOW })).toBeUndefined();
+    expect(anyIssuer({ nbf: -0 })).toBeUndefined();
+    expect(anyIssuer({ nbf: largestBelow })).toBe("Jwt is not yet valid");
+  });
+
+  it("refuses an aud that is neither a string nor an array of strings even where no audience is required", () => {
+    for (const aud of [5, {}, null, ["api", 5], [["api"]]])
+      expect(anyIssuer({ aud }), JSON.stringify(aud)).toBe("Jwt aud claim is not a string or an array of strings");
+    expect(anyIssuer({ aud: [] })).toBeUndefined();
+    expect(checkClaims({ aud: [] }, NOW, 60, undefined, ["api"])?.code).toBe("jwt_audience");
+    expect(checkClaims({ aud: ["x", "api"] }, NOW, 60, undefined, ["api"])).toBeUndefined();
+  });
+});
+
 /** A key of one JWS algorithm (RFC 7518 §3, RFC 8037) and its JWK (kid: what it is), signing with node:crypto. */
 interface AlgorithmKey {
   readonly alg: string;
@@ -118,7 +153,7 @@ function asymmetric(
   return { alg, jwk: { ...pair.publicKey.export({ format: "jwk" }), kid, alg }, sign: (input) => signWith(input, pair.privateKey) };
 }
 
-/** One key per accepted algorithm; EdDSA twice, as it names no curve (an Ed25519 or an Ed448 key). */
+/** One key per accepted algorithm (EdDSA with Ed25519, the only curve Envoy's jwt_authn reads). */
 function algorithmKeys(): AlgorithmKey[] {
   const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const hashOf = (alg: string) => `sha${alg.slice(2)}`;
@@ -139,7 +174,7 @@ function algorithmKeys(): AlgorithmKey[] {
       sign: (input) => createHmac(hashOf(alg), secret).update(input).digest(),
     };
   };
-  const eddsa = (curve: "ed25519" | "ed448") =>
+  const eddsa = (curve: "ed25519") =>
     asymmetric("EdDSA", `EdDSA-${curve}`, generateKeyPairSync(curve as "ed25519"), (input, key) => sign(null, input, key));
   return [
     ecdsa("ES256", "P-256"),
@@ -149,7 +184,6 @@ function algorithmKeys(): AlgorithmKey[] {
     ...["PS256", "PS384", "PS512"].map(pss),
     ...["HS256", "HS384", "HS512"].map(hmac),
     eddsa("ed25519"),
-    eddsa("ed448"),
   ];
 }
 
@@ -176,6 +210,26 @@ describe("verifySignature through check()", () => {
       // Signed by this key but naming the kid of a key of another algorithm: that key cannot verify it.
       const other = keys[(i + 3) % keys.length]!;
       expect(await outcome(mint(key, other.jwk.kid as string, "moved")), kid).toEqual([401, "jwt_bad_signature", undefined]);
+    }
+  });
+
+  it("refuses a token of a key Envoy's jwt_authn skips (Ed448, an RSA exponent other than 3 or 65537), and warns of the key", async () => {
+    const ed448 = generateKeyPairSync("ed448");
+    const rsa17 = generateKeyPairSync("rsa", { modulusLength: 2048, publicExponent: 17 });
+    const keys = [
+      asymmetric("EdDSA", "ed448", ed448, (input, key) => sign(null, input, key)),
+      asymmetric("RS256", "rsa-e17", rsa17, (input, key) => sign("sha256", input, key)),
+    ];
+    const d = decider(checkWorldText(JSON.stringify({ keys: keys.map((k) => k.jwk) })));
+    expect(d.result.statuses.flatMap((s) => s.ancestors.flatMap((a) => a.conditions.map((c) => c.message))).join("\n")).toMatch(
+      /Ed448 key, which Envoy's jwt_authn does not read[\s\S]*public exponent 17, which Envoy's jwt_authn does not read/,
+    );
+    const exp = Math.floor(Date.now() / 1000) + 300;
+    for (const key of keys) {
+      const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+      const input = `${segment({ alg: key.alg, kid: key.jwk.kid, typ: "JWT" })}.${segment({ iss: ISSUER, aud: "api", sub: "u-1", exp })}`;
+      const r = await d({ path: "/jwt", headers: bearer(`${input}.${key.sign(Buffer.from(input)).toString("base64url")}`) });
+      expect([r.status, r.code], key.jwk.kid as string).toEqual([401, "jwt_bad_signature"]);
     }
   });
 

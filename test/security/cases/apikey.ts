@@ -138,6 +138,22 @@ export const apiKeyCases: readonly Case[] = [
     (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": "alice-key", cookie: "apikey=bob-key" } }),
     "a later source's key was never read: alice was authenticated while bob's key went upstream in the cookie",
   ),
+  c(
+    "header-and-cookie-after-comma",
+    "alice's key in X-API-Key and `Cookie: theme=dark,apikey=bob-key` (Rack before 2.2 and RFC 2965 cookie parsers split at `,` too: bob's key)",
+    invalid("a different API key was sent in another place"),
+    (ctx) => ctx.check({ path: "/keys", headers: { "x-api-key": "alice-key", cookie: "theme=dark,apikey=bob-key" } }),
+    "the Cookie header was split at `;` only, so bob's key after a `,` was never read: alice was authenticated while an upstream splitting at `,` too (Rack before 2.2, Tomcat's legacy cookie processor, Jetty's RFC 2965 mode) read bob's key; a pair's pieces split at `,` are now a reading too",
+  ),
+  c(
+    "cookie-after-comma-only",
+    "`Cookie: theme=dark,apikey=alice-key` alone (Envoy finds no `apikey` cookie; a parser splitting at `,` finds alice's)",
+    unread,
+    (ctx) => ctx.check({ path: "/keys", headers: { cookie: "theme=dark,apikey=alice-key" } }),
+  ),
+  c("cookie-comma-in-other-value", "`Cookie: theme=dark,light; apikey=alice-key` (a comma in another cookie's value)", ALICE, (ctx) =>
+    ctx.check({ path: "/keys", headers: { cookie: "theme=dark,light; apikey=alice-key" } }),
+  ),
   c("header-and-query-same-key", "alice's key in X-API-Key and in `api_key` (every source reads alice)", ALICE, (ctx) =>
     ctx.check({ path: "/keys?api_key=alice-key", headers: { "x-api-key": "alice-key" } }),
   ),
@@ -457,6 +473,21 @@ export const apiKeyCases: readonly Case[] = [
   ),
   c("cookie-other-name", "alice's key in a cookie of another name", missing, (ctx) =>
     ctx.check({ path: "/keys", headers: { cookie: "apikey2=alice-key" } }),
+  ),
+  c(
+    "cookie-space-after-equals",
+    "`Cookie: apikey= alice-key` (Envoy's value keeps the space: no client's key; servers that trim read alice's)",
+    invalid("more than one cookie apikey was sent"),
+    (ctx) => ctx.check({ path: "/keys", headers: { cookie: "apikey= alice-key" } }),
+  ),
+  c(
+    "cookie-space-before-semicolon",
+    "`Cookie: apikey=alice-key ; theme=dark` (a space Envoy keeps in the value, others trim)",
+    invalid("more than one cookie apikey was sent"),
+    (ctx) => ctx.check({ path: "/keys", headers: { cookie: "apikey=alice-key ; theme=dark" } }),
+  ),
+  c("query-trailing-encoded-space", "`?api_key=alice-key%20` (decoded with its space: no client's key)", invalid(), (ctx) =>
+    ctx.check({ path: "/keys?api_key=alice-key%20" }),
   ),
   c("cookie-valid", "`Cookie: theme=dark; apikey=alice-key`", ALICE, (ctx) =>
     ctx.check({ path: "/keys", headers: { cookie: "theme=dark; apikey=alice-key" } }),

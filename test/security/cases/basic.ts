@@ -6,12 +6,13 @@
  */
 import type { Ctx } from "../context.ts";
 import type { Case, Expected, Outcome } from "../outcome.ts";
-import { FRANK_PASSWORD } from "../world.ts";
+import { FRANK_PASSWORD, NOT_UTF8_USER } from "../world.ts";
 
 const CAROL = Buffer.from("carol:carol-pass").toString("base64");
 const OK: Expected = { status: 200, code: "allowed", upstream: {} };
 const missing: Expected = { status: 401, code: "basic_missing", reason: "no Basic credentials in the request" };
 const invalid = (reason = "wrong username or password"): Expected => ({ status: 401, code: "basic_invalid", reason });
+const basicOf = (credentials: string | Buffer) => `Basic ${Buffer.from(credentials).toString("base64")}`;
 const LENIENT =
   "the credentials were decoded with Node's lenient base64 decoder (it skips spaces and other characters and stops at an `=`) after a scheme matched in any case, so carol was authenticated where Envoy's basic_auth finds no credentials and answers 401; they are now read as Envoy reads them";
 
@@ -90,5 +91,32 @@ export const basicCases: readonly Case[] = [
     "` grace:grace-pass`: the user as the htpasswd line names it",
     OK,
     `Basic ${Buffer.from(" grace:grace-pass").toString("base64")}`,
+  ),
+  a(
+    "htpasswd-digest-not-canonical",
+    "`henry:henry-pass` where henry's `{SHA}` digest is written with its last character's unused bits set (the same 20 bytes decoded; Envoy compares the digest it computes with the text as written: never equal)",
+    invalid(),
+    basicOf("henry:henry-pass"),
+    "the htpasswd digest was decoded from base64, which ignores the last character's unused bits, so henry was authenticated with a digest Envoy's basic_auth compares as text and never matches; such a user is now not served, and the policy carries a Warning naming it",
+  ),
+  a(
+    "colon-in-password",
+    "`ivy:ivy:pass:word`: the password `ivy:pass:word` (split at the first colon, as Envoy does)",
+    OK,
+    basicOf("ivy:ivy:pass:word"),
+  ),
+  a("colon-in-password-split-late", "`ivy:pass:ivy:word` (no user `ivy:pass`)", invalid(), basicOf("ivy:pass:ivy:word")),
+  a(
+    "htpasswd-user-not-utf8",
+    "`j\\uFFFDy:jay-pass` in UTF-8, where the htpasswd names the user `j` 0xFF `y` (bytes that are not UTF-8: Envoy's user is those bytes)",
+    invalid(),
+    basicOf("j\uFFFDy:jay-pass"),
+    "the htpasswd Secret was read as UTF-8 text, so the byte 0xFF of a username became U+FFFD and a client sending U+FFFD (or any bytes that read as it) was authenticated as that user, where Envoy compares the bytes; such a user is now not served, and the policy carries a Warning naming it",
+  ),
+  a(
+    "htpasswd-user-not-utf8-as-bytes",
+    "`j` 0xFF `y`:jay-pass, the user's own bytes (credentials that are not UTF-8 are refused: see basic.not-utf8-password)",
+    invalid(),
+    `Basic ${Buffer.concat([NOT_UTF8_USER, Buffer.from(":jay-pass")]).toString("base64")}`,
   ),
 ];

@@ -102,6 +102,8 @@ spec:
 `;
 }
 
+const HOOK_UP_PATH =
+  "the hook-up was accepted with an HTTP `path` or `pathOverride`, which make Envoy send Portcullis another path than the client's (`/authz` + the path, or one path for every request), so each request was decided on another route's rules (a `/` rule open beside a protected `/admin` allowed `/admin`); such a hook-up is now Invalid and its routes refused";
 const HOOK_UP = "{grpc: {backendRefs: [{name: portcullis, namespace: portcullis, port: 9001}]}, includeRouteMetadata: true}";
 
 async function askBeside(extAuth: string, headers: Record<string, string>, granted = true): Promise<Outcome> {
@@ -376,6 +378,26 @@ export const extAuthCases: readonly Case[] = [
       askBeside("{grpc: {backendRefs: [{name: portcullis, namespace: portcullis, port: 9001}, {name: authz, port: 9001, weight: 0}]}}", {
         "x-api-key": "alice-key",
       }),
+  ),
+  x(
+    "hook-up-http-path",
+    "the hook-up over HTTP with `path: /authz` (Envoy would ask Portcullis about `/authz/reports`, a path the client never sent)",
+    { status: 403, code: "policy_invalid", condition: "decides on the path the client sent" },
+    () =>
+      askBeside("{http: {backendRefs: [{name: portcullis, namespace: portcullis, port: 9002}], path: /authz}}", {
+        "x-api-key": "alice-key",
+      }),
+    HOOK_UP_PATH,
+  ),
+  x(
+    "hook-up-http-path-override",
+    "the hook-up over HTTP with `pathOverride: /` (Envoy would ask Portcullis about `/` for every request)",
+    { status: 403, code: "policy_invalid", condition: "decides on the path the client sent" },
+    () =>
+      askBeside("{http: {backendRefs: [{name: portcullis, namespace: portcullis, port: 9002}], pathOverride: /}}", {
+        "x-api-key": "alice-key",
+      }),
+    HOOK_UP_PATH,
   ),
   x(
     "hook-up-without-grant",

@@ -204,6 +204,13 @@ export const headerCases: readonly Case[] = [
     "only the source the key was read from was stripped, so a second key in the cookie went upstream; every configured source is now removed, as Envoy's hide_credentials",
   ),
   c(
+    "sanitize-cookie-after-comma",
+    "sanitize: alice's key in X-API-Key and `Cookie: theme=dark,apikey=bob-key; lang=en` (a parser splitting at `,` too reads an `apikey` cookie)",
+    { status: 200, code: "allowed", upstream: { "x-client-id": "alice", cookie: "lang=en" }, remove: ["x-api-key"] },
+    (ctx) => ctx.check({ path: "/sanitized", headers: { "x-api-key": "alice-key", cookie: "theme=dark,apikey=bob-key; lang=en" } }),
+    "sanitize removed the key cookies by the names Envoy and RFC 6265 read, pairs split at `;`, so `theme=dark,apikey=bob-key` went upstream whole, where Rack before 2.2 and RFC 2965 parsers read bob's key from it; a pair any of whose `,` pieces names a key cookie is now removed too",
+  ),
+  c(
     "sanitize-cookie-read",
     "sanitize: the key read from the cookie; a client-sent X-API-Key (empty) is stripped too",
     { status: 200, code: "allowed", upstream: { "x-client-id": "alice" }, remove: ["x-api-key", "cookie"] },

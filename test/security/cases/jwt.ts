@@ -1,5 +1,5 @@
 /** JWT: algorithms, keys, header members, encodings, claims, time, issuer, audience, several tokens. */
-import { randomBytes, sign } from "node:crypto";
+import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import type { Ctx } from "../context.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 import { b64, hmacToken, HOST, ISSUER, jwksOf as securityJwks, jws, now, OTHER_ISSUER, token, type Keys } from "../world.ts";
@@ -24,9 +24,18 @@ const unknownIssuer = refused("jwt_unknown_issuer", "Jwt issuer is not configure
 const audience: Expected = { status: 403, code: "jwt_audience", reason: "Audiences in Jwt are not allowed" };
 const missing: Expected = { status: 401, code: "jwt_missing", reason: "Jwt is missing" };
 const malformed = invalid("Jwt is not well formed");
+const audienceType = invalid("Jwt aud claim is not a string or an array of strings");
+const CLAIM_RANGE =
+  "exp, nbf and iat were only required to be finite numbers, so a validly signed token whose time claim Envoy's jwt_authn reads as out of range (below 0, or 2^64 and above: it reads them as unsigned 64-bit integers) and refuses was allowed; such a token is now refused as Envoy refuses it";
+const LONE_SURROGATE =
+  "JSON.parse reads an escaped surrogate with no partner (`\\ud800` alone) as a string holding half a character, so a validly signed token that Envoy's jwt_authn refuses (its JSON parser, protobuf's, refuses an unpaired surrogate) was allowed, and the half character could reach a claim header or an authorization rule; such a header or payload is now refused";
+const CLAIM_TYPES =
+  "sub and jti were not checked, so a validly signed token whose sub or jti is not a string, which Envoy's jwt_authn refuses, was allowed; iss, sub and jti must now be strings when present, as Envoy requires";
 /** Why a token only another reading finds gives no identity where Envoy's reading finds none. */
 const ENVOY_READS_NO_IDENTITY =
   "a token only another reading of the query or the Cookie header finds (a `;` split, a cookie name in another letter case) gave an optional route's request an identity (x-user-id, claims an authorization rule matched) that Envoy, finding no token, never gives; it is verified, but gives no identity";
+const COOKIE_COMMA =
+  "the Cookie header was split at `;` only, as Envoy and RFC 6265 split it, so a token after a `,` inside a pair (`theme=dark,session=<t>`) was never verified and reached the upstream, where Rack before 2.2 and RFC 2965 parsers (Tomcat's legacy cookie processor, Jetty's) read it as the `session` cookie; the pieces of a pair split at `,` are now a reading too, and every token found must verify";
 const COOKIE_CASE =
   "cookie names were compared case-sensitively, as Envoy compares them, so a token in a cookie whose name differs only in letter case was never verified and reached the upstream, where ASP.NET Core (which reads cookie names in any case) may take it; every cookie whose name matches in any case is now a copy that must verify";
 
@@ -54,6 +63,27 @@ function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promi
 function t(id: string, title: string, expect: Expected, make: (ctx: Ctx) => string, fixed?: string): Case {
   return c(id, title, expect, (ctx) => bearer(ctx, make(ctx)), fixed);
 }
+
+/**
+ * A token of the check world's issuer signed by a key made for it, `kind`: an EdDSA key on that curve,
+ * or an RS256 key of 2048 bits with that public exponent; sent to /jwt under a JWKS of that key alone.
+ */
+async function signedByOwnKey(kind: "ed25519" | "ed448" | { readonly publicExponent: number }): Promise<Outcome> {
+  const edwards = typeof kind === "string";
+  const pair = edwards
+    ? generateKeyPairSync(kind as "ed25519")
+    : generateKeyPairSync("rsa", { modulusLength: 2048, publicExponent: kind.publicExponent });
+  const alg = edwards ? "EdDSA" : "RS256";
+  const world = decider(checkWorldText(JSON.stringify({ keys: [{ ...pair.publicKey.export({ format: "jwk" }), kid: "own", alg }] })));
+  const input = `${b64(JSON.stringify({ alg, kid: "own", typ: "JWT" }))}.${b64(JSON.stringify({ iss: CHECK_WORLD_ISSUER, aud: "api", sub: "u-1", exp: now() + 300 }))}`;
+  const signature = sign(edwards ? null : "sha256", Buffer.from(input), pair.privateKey).toString("base64url");
+  return fromDecision(
+    await world({ path: "/jwt", headers: bearerHeader(`${input}.${signature}`) }),
+    managedHeadersOf(world.result.snapshot.policies),
+  );
+}
+const ENVOY_KEYS =
+  "keys Envoy's jwt_authn skips when it reads a JWKS (source/common/jwt/jwks.cc: OKP keys on Ed25519 only, RSA keys with the public exponent 3 or 65537 only) verified tokens here, so a token such a key signed, which Envoy refuses, was allowed; such keys now verify nothing (as a key too weak), and the policy's status or the key store's log lists them as unusable";
 
 /** The keys of `key`'s JWKS as a fetch gives them (new objects each time). */
 function fetchedKeys(...keys: SigningKey[]): readonly VerificationKey[] {
@@ -478,14 +508,41 @@ export const jwtCases: readonly Case[] = [
   t("empty-signature", "ES256 header with an empty signature", invalid("no signature"), () => `${b64(HEADER)}.${b64(claims())}.`),
   t("four-parts", "four dot-separated parts", invalid("three dot-separated parts"), (ctx) => `${token({}, {}, undefined, ctx.keys)}.x`),
   t("jwe", "a five-part JWE", invalid("three dot-separated parts"), () => "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d"),
+  t(
+    "nested-jwt",
+    "a validly signed token (`cty: JWT`) whose payload is another valid token, not a JSON object (Envoy's jwt_authn reads no nested JWT)",
+    invalid("payload is not a JSON object"),
+    (ctx) => rawSigned(ctx, '{"alg":"ES256","kid":"es-1","cty":"JWT"}', token({}, {}, undefined, ctx.keys)),
+  ),
   t("huge", "a validly signed token larger than 16 KiB", invalid("larger than 16384 bytes"), (ctx) =>
     token({ pad: "x".repeat(17 * 1024) }, {}, undefined, ctx.keys),
   ),
   t(
     "deep-claims",
     "validly signed, claims nested 4000 deep (org.tier, set as x-tier, among them: its base64 JSON is over 8 KiB)",
-    { status: 403, code: "identity_unforwardable", reason: "x-tier is longer than 8192 bytes" },
+    invalid("payload is not a JSON object"),
     (ctx) => rawSigned(ctx, HEADER, claims(`,"org":{"tier":${"[".repeat(4000)}${"]".repeat(4000)}}`)),
+    "see jwt.claims-nested-101",
+  ),
+  t(
+    "claims-nested-101",
+    "validly signed payload nested 101 deep (the payload object and 100 arrays in a claim no header carries)",
+    invalid("payload is not a JSON object"),
+    (ctx) => rawSigned(ctx, HEADER, claims(`,"x":${"[".repeat(100)}${"]".repeat(100)}`)),
+    "a payload was read however deeply nested, so a validly signed token Envoy's jwt_authn refuses (protobuf's JSON parser stops at 100 levels: \"JSON content was too deeply nested\") was allowed; such a header or payload is now refused",
+  ),
+  t("claims-nested-100", "validly signed payload nested 100 deep (the payload object and 99 arrays)", OK, (ctx) =>
+    rawSigned(ctx, HEADER, claims(`,"x":${"[".repeat(99)}${"]".repeat(99)}`)),
+  ),
+  t(
+    "claim-number-overflow",
+    'validly signed payload with `"score": 1e999` (JSON.parse reads Infinity; Envoy\'s JSON parser refuses a number beyond a double)',
+    invalid("payload is not a JSON object"),
+    (ctx) => rawSigned(ctx, HEADER, claims(',"score":1e999')),
+    "JSON.parse reads a number beyond a double as Infinity and the token was allowed, where Envoy's jwt_authn (protobuf's JSON parser: \"invalid number\") refuses it; a header or payload holding such a number is now refused",
+  ),
+  t("claim-number-large", 'validly signed payload with `"score": 1e308` (a double)', OK, (ctx) =>
+    rawSigned(ctx, HEADER, claims(',"score":1e308')),
   ),
   t("payload-array", "validly signed payload that is a JSON array", invalid("payload is not a JSON object"), (ctx) =>
     rawSigned(ctx, HEADER, "[1]"),
@@ -526,7 +583,63 @@ export const jwtCases: readonly Case[] = [
     (ctx) => rawSigned(ctx, HEADER, claims(',"org":{"tier":"gold","tier":"platinum"}')),
     "see jwt.dup-header-member",
   ),
+  t(
+    "lone-surrogate-claim",
+    'payload with `"name":"\\ud800"` (an escaped high surrogate with no low one after it), validly signed',
+    invalid("payload is not a JSON object"),
+    (ctx) => rawSigned(ctx, HEADER, claims(',"name":"\\ud800"')),
+    LONE_SURROGATE,
+  ),
+  t(
+    "lone-low-surrogate-sub",
+    'payload whose `sub` is `"u-1\\udc00"` (an unpaired low surrogate), validly signed',
+    invalid("payload is not a JSON object"),
+    (ctx) => rawSigned(ctx, HEADER, `{"iss":"${ISSUER}","aud":"api","sub":"u-1\\udc00","exp":${now() + 300}}`),
+    LONE_SURROGATE,
+  ),
+  t(
+    "lone-surrogate-member-name",
+    'payload with a member named `"\\ud83d"`, validly signed',
+    invalid("payload is not a JSON object"),
+    (ctx) => rawSigned(ctx, HEADER, claims(',"\\ud83d":1')),
+    LONE_SURROGATE,
+  ),
+  t("surrogate-pair-claim", 'payload with `"name":"\\ud83d\\ude00"` (a surrogate pair, one character), validly signed', OK, (ctx) =>
+    rawSigned(ctx, HEADER, claims(',"name":"\\ud83d\\ude00"')),
+  ),
+  t(
+    "escaped-backslash-then-u",
+    'payload with `"name":"\\\\ud800"` (an escaped backslash, then the letters `ud800`), validly signed',
+    OK,
+    (ctx) => rawSigned(ctx, HEADER, claims(',"name":"\\\\ud800"')),
+  ),
   // Time
+  c(
+    "eddsa-ed25519",
+    "EdDSA, signed by an Ed25519 key of the JWKS",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } },
+    () => signedByOwnKey("ed25519"),
+  ),
+  c(
+    "eddsa-ed448",
+    "EdDSA, signed by an Ed448 key of the JWKS (Envoy reads OKP keys on Ed25519 only)",
+    badSignature,
+    () => signedByOwnKey("ed448"),
+    ENVOY_KEYS,
+  ),
+  c(
+    "rsa-exponent-17",
+    "RS256, signed by a 2048-bit RSA key whose public exponent is 17 (Envoy reads only 3 and 65537)",
+    badSignature,
+    () => signedByOwnKey({ publicExponent: 17 }),
+    ENVOY_KEYS,
+  ),
+  c(
+    "rsa-exponent-3",
+    "RS256, signed by a 2048-bit RSA key whose public exponent is 3",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } },
+    () => signedByOwnKey({ publicExponent: 3 }),
+  ),
   t("exp-past-skew", "`exp` 61 s ago (skew is 60 s)", expired, (ctx) => token({ exp: now() - 61 }, {}, undefined, ctx.keys)),
   t("exp-at-skew", "`exp` exactly 60 s ago", expired, (ctx) => token({ exp: now() - 60 }, {}, undefined, ctx.keys)),
   t("exp-within-skew", "`exp` 50 s ago", OK, (ctx) => token({ exp: now() - 50 }, {}, undefined, ctx.keys)),
@@ -534,7 +647,29 @@ export const jwtCases: readonly Case[] = [
     token({ exp: String(now() + 300) }, {}, undefined, ctx.keys),
   ),
   t("exp-null", "`exp` is null", invalid("exp claim is not a number"), (ctx) => token({ exp: null }, {}, undefined, ctx.keys)),
-  t("exp-far", "`exp` 1e300 (verdict cached 60 s at most)", OK, (ctx) => token({ exp: 1e300 }, {}, undefined, ctx.keys)),
+  t(
+    "exp-far",
+    "`exp` 1e300, validly signed (Envoy's jwt_authn reads exp as an unsigned 64-bit integer: 2^64 and more is out of range)",
+    invalid("Jwt exp claim is out of range"),
+    (ctx) => token({ exp: 1e300 }, {}, undefined, ctx.keys),
+    CLAIM_RANGE,
+  ),
+  t(
+    "exp-two-to-the-64",
+    "`exp` 2^64 (18446744073709551616), validly signed: the first value Envoy finds out of range",
+    invalid("Jwt exp claim is out of range"),
+    (ctx) => rawSigned(ctx, HEADER, `{"iss":"${ISSUER}","aud":"api","sub":"u-1","exp":18446744073709551616}`),
+    CLAIM_RANGE,
+  ),
+  t("exp-negative", "`exp` −1 (out of range for Envoy, not merely expired)", invalid("Jwt exp claim is out of range"), (ctx) =>
+    token({ exp: -1 }, {}, undefined, ctx.keys),
+  ),
+  t("exp-zero", "`exp` 0 (Envoy's jwt_authn reads 0 as no `exp` and accepts the token; refused here: stricter)", expired, (ctx) =>
+    token({ exp: 0 }, {}, undefined, ctx.keys),
+  ),
+  t("exp-fraction", "`exp` 50.5 s ago (Envoy truncates it to a whole second; inside the skew either way)", OK, (ctx) =>
+    token({ exp: now() - 50.5 }, {}, undefined, ctx.keys),
+  ),
   t("exp-absent", "no `exp` (accepted, as by Envoy)", OK, (ctx) => token({ exp: undefined }, {}, undefined, ctx.keys)),
   t("nbf-future", "`nbf` 70 s ahead", notYetValid, (ctx) => token({ nbf: now() + 70 }, {}, undefined, ctx.keys)),
   t("nbf-within-skew", "`nbf` 50 s ahead", OK, (ctx) => token({ nbf: now() + 50 }, {}, undefined, ctx.keys)),
@@ -548,6 +683,55 @@ export const jwtCases: readonly Case[] = [
   t("iat-future", "`iat` an hour ahead (iat bounds nothing, as in Envoy and jose)", OK, (ctx) =>
     token({ iat: now() + 3600 }, {}, undefined, ctx.keys),
   ),
+  t(
+    "nbf-negative",
+    "`nbf` −1, validly signed (long past, but Envoy reads nbf as an unsigned integer and refuses the token)",
+    invalid("Jwt nbf claim is out of range"),
+    (ctx) => token({ nbf: -1 }, {}, undefined, ctx.keys),
+    CLAIM_RANGE,
+  ),
+  t(
+    "nbf-far-negative",
+    "`nbf` −1e300, validly signed",
+    invalid("Jwt nbf claim is out of range"),
+    (ctx) => token({ nbf: -1e300 }, {}, undefined, ctx.keys),
+    CLAIM_RANGE,
+  ),
+  t(
+    "iat-negative",
+    "`iat` −1, validly signed (iat bounds nothing, but Envoy refuses it out of range)",
+    invalid("Jwt iat claim is out of range"),
+    (ctx) => token({ iat: -1 }, {}, undefined, ctx.keys),
+    CLAIM_RANGE,
+  ),
+  t(
+    "iat-far",
+    "`iat` 1e20, validly signed (above 2^64)",
+    invalid("Jwt iat claim is out of range"),
+    (ctx) => token({ iat: 1e20 }, {}, undefined, ctx.keys),
+    CLAIM_RANGE,
+  ),
+  t(
+    "sub-number",
+    "`sub: 42`, validly signed (Envoy's jwt_authn refuses a sub that is not a string)",
+    invalid("Jwt sub claim is not a string"),
+    (ctx) => token({ sub: 42 }, {}, undefined, ctx.keys),
+    CLAIM_TYPES,
+  ),
+  t(
+    "sub-object",
+    '`sub: {"id": "u-1"}`, validly signed',
+    invalid("Jwt sub claim is not a string"),
+    (ctx) => token({ sub: { id: "u-1" } }, {}, undefined, ctx.keys),
+    CLAIM_TYPES,
+  ),
+  t(
+    "jti-number",
+    "`jti: 7`, validly signed (Envoy refuses a jti that is not a string)",
+    invalid("Jwt jti claim is not a string"),
+    (ctx) => token({ jti: 7 }, {}, undefined, ctx.keys),
+    CLAIM_TYPES,
+  ),
   // Issuer and audience
   t("iss-case", "issuer in upper case", unknownIssuer, (ctx) => token({ iss: ISSUER.toUpperCase() }, {}, undefined, ctx.keys)),
   t("iss-trailing-slash", "issuer with a trailing slash", unknownIssuer, (ctx) => token({ iss: `${ISSUER}/` }, {}, undefined, ctx.keys)),
@@ -555,7 +739,17 @@ export const jwtCases: readonly Case[] = [
   t("iss-absent", "no `iss`", unknownIssuer, (ctx) => token({ iss: undefined }, {}, undefined, ctx.keys)),
   t("aud-case", "`aud: API`", audience, (ctx) => token({ aud: "API" }, {}, undefined, ctx.keys)),
   t("aud-space", '`aud: "api "`', audience, (ctx) => token({ aud: "api " }, {}, undefined, ctx.keys)),
-  t("aud-nested", '`aud: [["api"]]`', audience, (ctx) => token({ aud: [["api"]] }, {}, undefined, ctx.keys)),
+  t("aud-nested", '`aud: [["api"]]` (Envoy: aud is neither a string nor an array of strings)', audienceType, (ctx) =>
+    token({ aud: [["api"]] }, {}, undefined, ctx.keys),
+  ),
+  t(
+    "aud-array-with-number",
+    '`aud: ["api", 5]`, validly signed: the right audience beside a number (Envoy refuses the whole token)',
+    audienceType,
+    (ctx) => token({ aud: ["api", 5] }, {}, undefined, ctx.keys),
+    "only the strings of an `aud` array were compared and its other members skipped, so a token Envoy's jwt_authn refuses (an aud member that is not a string) was allowed; it is now refused as Envoy refuses it",
+  ),
+  t("aud-number", "`aud: 5`", audienceType, (ctx) => token({ aud: 5 }, {}, undefined, ctx.keys)),
   t("aud-absent", "no `aud` where the provider requires one", audience, (ctx) => token({ aud: undefined }, {}, undefined, ctx.keys)),
   t("aud-array", "`aud: [billing, api]`", OK, (ctx) => token({ aud: ["billing", "api"] }, {}, undefined, ctx.keys)),
   // Where tokens are found
@@ -582,6 +776,18 @@ export const jwtCases: readonly Case[] = [
     badSignature,
     (ctx) => ctx.check({ path: `/optional?%41ccess_token=${token({ sub: "admin" }, {}, ctx.keys.stranger)}` }),
     "a query was looked through for names in another letter case only when it held an upper-case letter as sent, so a percent-encoded one (`%41` is `A`) was missed and the forged token went upstream unverified, where ASP.NET Core reads it as access_token; a query holding a `%` is now looked through too",
+  ),
+  c(
+    "param-percent-encoded-valid",
+    "required route: `?access_token=<valid>` with each `.` written `%2E` (Envoy's extractor decodes the query)",
+    OK,
+    (ctx) => ctx.check({ path: `/jwt?access_token=${token({}, {}, undefined, ctx.keys).replace(/\./g, "%2E")}` }),
+  ),
+  c(
+    "param-percent-encoded-optional",
+    "optional route: `?access_token=<forged>` with each `.` written `%2E` (decoded, it is the forged token)",
+    badSignature,
+    (ctx) => ctx.check({ path: `/optional?access_token=${token({ sub: "admin" }, {}, ctx.keys.stranger).replace(/\./g, "%2E")}` }),
   ),
   c(
     "param-name-other-case-valid",
@@ -818,6 +1024,13 @@ export const jwtCases: readonly Case[] = [
         },
       }),
     COOKIE_CASE,
+  ),
+  c(
+    "cookie-after-comma-beside-header",
+    "a valid idp token in the header and a forged cookie-idp token after a comma in one Cookie pair: `theme=dark,session=<forged>` (Rack before 2.2 and RFC 2965 cookie parsers split the header at `,` too)",
+    badSignature,
+    (ctx) => forgedCookieBesideBearer(ctx, "theme=dark,session"),
+    COOKIE_COMMA,
   ),
   c(
     "cookie-name-other-case-beside-header",

@@ -369,7 +369,80 @@ spec:
 ${aliceKeyPolicy("admin", "admin")}`);
 const matchCache = onApi(methodTextWorld, "match-cache");
 
+/**
+ * Gateway apps/gw (api.example.com): PathPrefix `/` wants an API key, Exact `/health` is open. With
+ * `ctp`, a ClientTrafficPolicy on the Gateway sets `path` to it: `disableMergeSlashes` makes Envoy
+ * route `//health` as written, which only the prefix `/` takes.
+ */
+function slashWorld(path?: string) {
+  const ctp =
+    path === undefined
+      ? []
+      : [
+          `apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: {name: paths, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+  path: ${path}
+`,
+        ];
+  return decider(
+    [
+      gatewayWithRoute("api.example.com", { app: "/", health: "{path: {type: Exact, value: /health}}" }),
+      aliceKeyPolicy("p", "app"),
+      ...ctp,
+    ].join("---\n"),
+  );
+}
+const keepsSlashes = slashWorld("{disableMergeSlashes: true}");
+const mergesSlashes = slashWorld("{escapedSlashesAction: UnescapeAndRedirect}");
+/** `path` on a slashWorld. */
+const slashes = (id: string, title: string, expect: Expected, world: ReturnType<typeof slashWorld>, path: string, fixed?: string) =>
+  c(id, title, expect, async () => fromDecision(await world({ path }), managedHeadersOf(world.result.snapshot.policies)), fixed);
+const SLASHES_KEPT =
+  "paths were decided with adjacent slashes merged, as Envoy merges them by default, also on a Gateway whose ClientTrafficPolicy sets `path.disableMergeSlashes`, where Envoy routes `//health` as written (only the protected prefix `/` takes it): the open Exact `/health` decided and the protected rule's upstream got the request without a key; on such a Gateway a path whose slashes Envoy would not merge is now refused";
+const UNMERGED = BAD("adjacent slashes, which Envoy does not merge on this Gateway");
+
 export const routingCases: readonly Case[] = [
+  slashes(
+    "slashes-unmerged-open-exact",
+    "`//health` on a Gateway whose ClientTrafficPolicy sets `path.disableMergeSlashes: true` (Envoy: the protected prefix `/`; merged: the open Exact `/health`)",
+    UNMERGED,
+    keepsSlashes,
+    "//health",
+    SLASHES_KEPT,
+  ),
+  slashes(
+    "slashes-unmerged-after-dot-segment",
+    "`/a/..//health` on that Gateway (`//health` once Envoy removes the dot segments)",
+    UNMERGED,
+    keepsSlashes,
+    "/a/..//health",
+    SLASHES_KEPT,
+  ),
+  slashes(
+    "slashes-unmerged-encoded",
+    "`/%2Fhealth` on that Gateway (`//health` once the escaped slash is read as one)",
+    UNMERGED,
+    keepsSlashes,
+    "/%2Fhealth",
+  ),
+  slashes("slashes-unmerged-plain", "`/health` on that Gateway", OPEN, keepsSlashes, "/health"),
+  slashes(
+    "slashes-unmerged-in-query",
+    "`/health?next=//x` on that Gateway (slashes in the query only)",
+    OPEN,
+    keepsSlashes,
+    "/health?next=//x",
+  ),
+  slashes(
+    "slashes-merged-by-policy",
+    "`//health` on a Gateway whose ClientTrafficPolicy sets `path` without `disableMergeSlashes` (Envoy merges: `/health`)",
+    OPEN,
+    mergesSlashes,
+    "//health",
+  ),
   query(
     "repeated-last",
     "`/api?role=user&role=admin`, no key: Envoy takes the open route (first value), PHP and Express read `admin`",
