@@ -2,7 +2,8 @@
  * The path values a request's path is read as in another ASCII letter case or without a suffix
  * (path-case-readings.ts): the Exact, PathPrefix and RegularExpression values of the routes of the
  * virtual hosts a request may select, and of the authorization rules (operation paths, and the
- * paths a rule's CEL expression over the path writes: CompiledCel.pathValues) of the policies
+ * paths and patterns a rule's CEL expression over the path writes: CompiledCel.pathValues and
+ * pathPatterns) of the policies
  * governing those routes, built per virtual host before a snapshot answers checks, and looked up by
  * the lengths their lower-case forms and literal starts have.
  */
@@ -131,7 +132,10 @@ function snapshotPathsOf(snapshot: Snapshot): SnapshotPaths {
       const rules = compiledOf(policy.features, authorization)?.rules ?? [];
       const paths = rules.flatMap((rule) => [
         ...(rule.path === undefined ? [] : [rule.path]),
-        ...[rule.cel, rule.principal?.cel].flatMap((cel) => (cel?.pathValues ?? []).flatMap(celPathValues)),
+        ...[rule.cel, rule.principal?.cel].flatMap((cel) => [
+          ...(cel?.pathValues ?? []).flatMap(celPathValues),
+          ...(cel?.pathPatterns ?? []),
+        ]),
       ]);
       const built = paths.length === 0 ? undefined : casePathsOf(paths, compiled);
       byPolicy.set(policy, built);

@@ -11,7 +11,9 @@
  */
 import { Environment } from "@marcbachmann/cel-js";
 import { fail, ok, type Result } from "../../lib/result.ts";
+import { compileRe2 } from "../../lib/regex.ts";
 import { foldedName } from "../../snapshot/query-readings.ts";
+import type { PathMatch } from "../../snapshot/types.ts";
 import { CEL_COST_LIMIT, CEL_INPUT_LIMIT, type CelNode, measure, type Searches, worstCase } from "./cel-cost.ts";
 
 /** The variables one kind of expression may name, and what Envoy has that Portcullis does not. */
@@ -137,6 +139,14 @@ export interface CompiledCel {
    * show the expression.
    */
   readonly pathValues: readonly string[];
+  /**
+   * The patterns of its `matches()` calls as path values, when it reads the path (as pathValues):
+   * each a search, so matched in full as `(?s:.*)(?:pattern)(?s:.*)` (SearchedPath).
+   * `request.url_path.matches('^/admin')` holds for none of `/ADMIN`, `/Admin/x` and `/admin.json`,
+   * which upstreams matching routes in any letter case or without a suffix run as `/admin`: the
+   * case and suffix readings (authz/path-case-readings.ts) read the path as this value takes it.
+   */
+  readonly pathPatterns: readonly SearchedPath[];
   /** Whether it names `source` (principal.cel's client address): such an expression cannot be decided where the address cannot be determined. */
   readonly readsSource: boolean;
   /** Its value over `context` (the variables it was compiled for); throws when it cannot be evaluated. */
@@ -178,7 +188,38 @@ export function compileCel(source: string, variables: CelVariables): Result<Comp
     return parsed(context);
   };
   const reads = requestReadsOf(first.value.ast);
-  return ok({ source, evaluate, readsSource: namesSource(first.value.ast), pathValues: pathValuesOf(first.value.ast, reads), ...reads });
+  const readsPath = readsPathOf(reads);
+  const pathPatterns: SearchedPath[] = [];
+  for (const pattern of readsPath ? searches.patterns.keys() : []) {
+    const searched = searchedPath(pattern);
+    if (!searched.ok) return searched;
+    pathPatterns.push(searched.value);
+  }
+  return ok({
+    source,
+    evaluate,
+    readsSource: namesSource(first.value.ast),
+    pathValues: readsPath ? pathValuesOf(first.value.ast) : [],
+    pathPatterns,
+    ...reads,
+  });
+}
+
+/** A `matches()` pattern as a RegularExpression path value: `value` matches in full what the pattern finds somewhere in a text. */
+export type SearchedPath = Extract<PathMatch, { type: "RegularExpression" }>;
+
+/**
+ * `pattern` (a `matches()` search, valid RE2) as a SearchedPath: `(?s:.*)(?:pattern)(?s:.*)`, which
+ * RE2 matches in full exactly where it finds `pattern` (its `^`, `$` and `\b` still read the whole
+ * text). A `\Q` left open quotes to the end of a pattern: it is closed (`\E`) before the group is.
+ */
+export function searchedPath(pattern: string): Result<SearchedPath, string> {
+  for (const inner of [pattern, `${pattern}\\E`]) {
+    const value = `(?s:.*)(?:${inner})(?s:.*)`;
+    const regex = compileRe2(value);
+    if (regex.ok) return ok({ type: "RegularExpression", value, regex: regex.value });
+  }
+  return fail(`matches(${JSON.stringify(pattern)}): the pattern cannot be read as a search over the path`);
 }
 
 /** Envoy's attributes of `request` that are a header's value (lower-case name) when it is sent (cel-context.ts envoyAttributesOf). */
@@ -191,14 +232,20 @@ export const asciiLowerCase = <T>(name: T): T =>
 /** The request fields that are its path (CompiledCel.pathValues): Envoy's `path` (with the query) and `url_path`, principal.cel's `path`. */
 const PATH_FIELDS = ["path", "url_path"] as const;
 
-/** CompiledCel.pathValues of an expression whose reads of `request` are `reads`. */
-function pathValuesOf(ast: CelNode, reads: Pick<CompiledCel, "requestFields" | "headersNamed">): readonly string[] {
-  const { requestFields, headersNamed } = reads;
-  const readsPath =
+/**
+ * Whether an expression whose reads of `request` are `reads` may read its path: `request.path`,
+ * `request.url_path`, `request.headers[':path']`, or `request` or its headers by keys that cannot be known.
+ */
+function readsPathOf({ requestFields, headersNamed }: Pick<CompiledCel, "requestFields" | "headersNamed">): boolean {
+  return (
     requestFields === undefined ||
     PATH_FIELDS.some((field) => requestFields.has(field)) ||
-    (requestFields.has("headers") && (headersNamed === undefined || headersNamed.has(":path")));
-  if (!readsPath) return [];
+    (requestFields.has("headers") && (headersNamed === undefined || headersNamed.has(":path")))
+  );
+}
+
+/** CompiledCel.pathValues of an expression that reads the path (readsPathOf). */
+function pathValuesOf(ast: CelNode): readonly string[] {
   const values = new Set<string>();
   const visit = (node: unknown): void => {
     if (Array.isArray(node)) for (const n of node) visit(n);

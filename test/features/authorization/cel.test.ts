@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { CEL_INPUT_LIMIT } from "../../../controller/features/authorization/cel-cost.ts";
-import { compileCel, ENVOY_ATTRIBUTES, PRINCIPAL_VARIABLES } from "../../../controller/features/authorization/cel.ts";
+import { compileCel, ENVOY_ATTRIBUTES, PRINCIPAL_VARIABLES, searchedPath } from "../../../controller/features/authorization/cel.ts";
+import { builtRe2 } from "../../../controller/lib/regex.ts";
 
 const compiled = (source: string) => {
   const r = compileCel(source, PRINCIPAL_VARIABLES);
@@ -294,5 +295,33 @@ describe("the paths an expression may compare the request's path with (path-case
   it("are none where it does not read the path, whatever its literals", () => {
     expect(paths("request.headers['x-next'] == '/admin'")).toEqual([]);
     expect(paths("request.host == 'a' && request.query.contains('/admin')")).toEqual([]);
+  });
+});
+
+describe("the patterns an expression may search the request's path with (pathPatterns)", () => {
+  const patterns = (source: string) => {
+    const r = compileCel(source, ENVOY_ATTRIBUTES);
+    if (!r.ok) throw new Error(r.error);
+    return r.value.pathPatterns.map((p) => p.value);
+  };
+  it("are its matches() patterns, as searches matched in full, where it reads the path", () => {
+    expect(patterns("request.url_path.matches('^/admin') || request.path.matches('[.]json$')")).toEqual([
+      "(?s:.*)(?:^/admin)(?s:.*)",
+      "(?s:.*)(?:[.]json$)(?s:.*)",
+    ]);
+    expect(patterns("dyn(request.headers)[':path'].matches('admin')")).toEqual(["(?s:.*)(?:admin)(?s:.*)"]);
+  });
+  it("are none where it does not read the path", () => {
+    expect(patterns("request.headers['x-next'].matches('^/admin')")).toEqual([]);
+  });
+  it("take in full exactly the texts the pattern finds something in, a \\Q left open included", () => {
+    const texts = ["/admin", "/ADMIN", "/x/admin", "/admin.json", "/a\nb", "a|b", "/admin)(x", ""];
+    for (const pattern of ["^/admin", "admin$", "(?i)admin", "a|b", "^$", "\\badmin\\b", "(?m)^b", "\\Q)(\\E", "\\Qadmin)(x"]) {
+      const searched = searchedPath(pattern);
+      if (!searched.ok) throw new Error(searched.error);
+      const search = builtRe2(pattern);
+      for (const text of texts)
+        expect(searched.value.regex.testExact(text), `${pattern} on ${JSON.stringify(text)}`).toBe(search.test(text));
+    }
   });
 });

@@ -49,6 +49,9 @@ const NOT_UTF8_FIXED =
 const CEL_PATH_FIXED =
   "a rule's `cel` (and `principal.cel`) read `request.path` only as sent, while the path readings of another letter case or without a suffix were made only where a route's or an operation's path value takes them: an expression over the path was escaped (a Deny) or satisfied (an Allow) by `/X/ADMIN`, `/x/admin/` or `/x/admin.json`, which Express, ASP.NET Core or Rails run as `/x/admin`; the path values an expression reading the path writes (its text literals starting with `/`) now make those readings too";
 
+const CEL_PATTERN_FIXED =
+  "the path values of a rule's `cel` were its text literals starting with `/`, so a `matches()` pattern over the path (`'^/x/admin'`) made no reading of another letter case or without a suffix: a Deny on `request.url_path.matches('^/x/admin')` allowed `/x/ADMIN` and `/x/admin.json`, which ASP.NET Core, Express or Rails run as `/x/admin`; each pattern of an expression reading the path is now a path value too, as the search it is";
+
 /** GET /x`rest` under a policy whose Deny rule no-admin holds `expression` as its `cel` or its `principal.cel` (default Allow). */
 function noAdminOn(rest: string, expression: string, where: "rule" | "principal" = "rule") {
   const cel = `cel: "${expression}"`;
@@ -470,5 +473,25 @@ export const celCases: readonly Case[] = [
     "Deny a rule's `cel` `request.url_path == '/x/admin'` (default Allow); `/x/ADMINS`, which no upstream runs as `/x/admin`",
     { status: 200, code: "allowed" },
     noAdminOn("/ADMINS", "request.url_path == '/x/admin'"),
+  ),
+  c(
+    "path-regex-other-case-deny",
+    "Deny a rule's `cel` `request.url_path.matches('^/x/admin')` (default Allow); `/x/ADMIN`",
+    NO_ADMIN_DENIED,
+    noAdminOn("/ADMIN", "request.url_path.matches('^/x/admin')"),
+    CEL_PATTERN_FIXED,
+  ),
+  c(
+    "path-regex-format-deny",
+    "Deny a rule's `cel` `request.url_path.matches('^/x/admin$')` (default Allow); `/x/admin.json`",
+    NO_ADMIN_DENIED,
+    noAdminOn("/admin.json", "request.url_path.matches('^/x/admin$')"),
+    CEL_PATTERN_FIXED,
+  ),
+  c(
+    "path-regex-other-path",
+    "Deny a rule's `cel` `request.url_path.matches('^/x/admin$')` (default Allow); `/x/ADMINS`, which no upstream runs as `/x/admin`",
+    { status: 200, code: "allowed" },
+    noAdminOn("/ADMINS", "request.url_path.matches('^/x/admin$')"),
   ),
 ];
