@@ -11,10 +11,11 @@
  */
 import { Environment } from "@marcbachmann/cel-js";
 import { fail, ok, type Result } from "../../lib/result.ts";
-import { compileRe2 } from "../../lib/regex.ts";
+import { RE2JS } from "re2js";
+import { builtRe2, compileRe2 } from "../../lib/regex.ts";
 import { foldedName } from "../../snapshot/query-readings.ts";
 import type { PathMatch } from "../../snapshot/types.ts";
-import { CEL_COST_LIMIT, CEL_INPUT_LIMIT, type CelNode, measure, type Searches, worstCase } from "./cel-cost.ts";
+import { CEL_COST_LIMIT, CEL_INPUT_LIMIT, type CelNode, COMPREHENSIONS, measure, type Searches, worstCase } from "./cel-cost.ts";
 
 /** The variables one kind of expression may name, and what Envoy has that Portcullis does not. */
 export interface CelVariables {
@@ -140,11 +141,14 @@ export interface CompiledCel {
    */
   readonly pathValues: readonly string[];
   /**
-   * The patterns of its `matches()` calls as path values, when it reads the path (as pathValues):
-   * each a search, so matched in full as `(?s:.*)(?:pattern)(?s:.*)` (SearchedPath).
-   * `request.url_path.matches('^/admin')` holds for none of `/ADMIN`, `/Admin/x` and `/admin.json`,
-   * which upstreams matching routes in any letter case or without a suffix run as `/admin`: the
-   * case and suffix readings (authz/path-case-readings.ts) read the path as this value takes it.
+   * The RegularExpression path values its text may take the path as, when it reads the path (as
+   * pathValues); empty otherwise: each pattern of its `matches()` calls as the search it is
+   * (searchedPath), and each text a `contains()`, `startsWith()` or `endsWith()` of the path
+   * tests it with (textsTestedOnPath; cut at a "?") as a text the path contains and one it ends
+   * with (textPaths). `request.url_path.matches('^/admin')`,
+   * `request.url_path.contains('/admin')` and `request.url_path.endsWith('admin')` hold for none
+   * of `/ADMIN`, `/x/Admin` and `/admin.json`, which upstreams matching routes in any letter case
+   * or without a suffix run as a path they hold for (authz/path-case-readings.ts).
    */
   readonly pathPatterns: readonly SearchedPath[];
   /** Whether it names `source` (principal.cel's client address): such an expression cannot be decided where the address cannot be determined. */
@@ -189,23 +193,23 @@ export function compileCel(source: string, variables: CelVariables): Result<Comp
   };
   const reads = requestReadsOf(first.value.ast);
   const readsPath = readsPathOf(reads);
-  const pathPatterns: SearchedPath[] = [];
-  for (const pattern of readsPath ? searches.patterns.keys() : []) {
-    const searched = searchedPath(pattern);
-    if (!searched.ok) return searched;
-    pathPatterns.push(searched.value);
-  }
+  const texts = readsPath ? textsOf(first.value.ast) : [];
+  const tested = readsPath ? textsTestedOnPath(first.value.ast, reads.requestFields === undefined) : [];
+  const pathPatterns = [
+    ...(readsPath ? [...searches.patterns.keys()] : []).map(searchedPath),
+    ...tested.flatMap((text) => textPaths(text.split("?")[0]!)),
+  ];
   return ok({
     source,
     evaluate,
     readsSource: namesSource(first.value.ast),
-    pathValues: readsPath ? pathValuesOf(first.value.ast) : [],
+    pathValues: [...new Set(texts.filter((text) => text.startsWith("/")).map((text) => text.split("?")[0]!))],
     pathPatterns,
     ...reads,
   });
 }
 
-/** A `matches()` pattern as a RegularExpression path value: `value` matches in full what the pattern finds somewhere in a text. */
+/** A RegularExpression path value of a CEL expression (CompiledCel.pathPatterns). */
 export type SearchedPath = Extract<PathMatch, { type: "RegularExpression" }>;
 
 /**
@@ -213,13 +217,19 @@ export type SearchedPath = Extract<PathMatch, { type: "RegularExpression" }>;
  * RE2 matches in full exactly where it finds `pattern` (its `^`, `$` and `\b` still read the whole
  * text). A `\Q` left open quotes to the end of a pattern: it is closed (`\E`) before the group is.
  */
-export function searchedPath(pattern: string): Result<SearchedPath, string> {
-  for (const inner of [pattern, `${pattern}\\E`]) {
-    const value = `(?s:.*)(?:${inner})(?s:.*)`;
-    const regex = compileRe2(value);
-    if (regex.ok) return ok({ type: "RegularExpression", value, regex: regex.value });
-  }
-  return fail(`matches(${JSON.stringify(pattern)}): the pattern cannot be read as a search over the path`);
+export function searchedPath(pattern: string): SearchedPath {
+  const value = `(?s:.*)(?:${pattern})(?s:.*)`;
+  const regex = compileRe2(value);
+  if (regex.ok) return { type: "RegularExpression", value, regex: regex.value };
+  const closed = `(?s:.*)(?:${pattern}\\E)(?s:.*)`;
+  return { type: "RegularExpression", value: closed, regex: builtRe2(closed) };
+}
+
+/** The path values a text literal may be compared with the path as: a text it contains and one it ends with; none for "". */
+function textPaths(text: string): SearchedPath[] {
+  if (text === "") return [];
+  const quoted = RE2JS.quote(text);
+  return [`(?s:.*)${quoted}(?s:.*)`, `(?s:.*)${quoted}`].map((value) => ({ type: "RegularExpression", value, regex: builtRe2(value) }));
 }
 
 /** Envoy's attributes of `request` that are a header's value (lower-case name) when it is sent (cel-context.ts envoyAttributesOf). */
@@ -244,19 +254,83 @@ function readsPathOf({ requestFields, headersNamed }: Pick<CompiledCel, "request
   );
 }
 
-/** CompiledCel.pathValues of an expression that reads the path (readsPathOf). */
-function pathValuesOf(ast: CelNode): readonly string[] {
-  const values = new Set<string>();
+/** The functions that test a text for another: what `request.path.contains('/admin')` tests is a path value. */
+const TEXT_TESTS = new Set(["contains", "startsWith", "endsWith"]);
+
+/**
+ * The texts an expression that reads the path may test the path with: every text literal of it
+ * where a variable may stand for the path or for a text (`request` read whole, a `cel.bind` or a
+ * comprehension's variable: `['/admin'].exists(p, request.path.contains(p))`); else the literals of
+ * the argument of each contains(), startsWith() and endsWith() call on a text that names the path
+ * (request.path, request.url_path, request.headers[':path'] or a header by a key not written).
+ * Not every literal: `request.method == 'GET'` beside a path test would read `/x/get` as `/X/GET`
+ * too, which the routes and rules need not take.
+ */
+function textsTestedOnPath(ast: CelNode, wholeRequest: boolean): readonly string[] {
+  if (wholeRequest || binds(ast)) return textsOf(ast);
+  const texts = new Set<string>();
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) for (const n of node) visit(n);
+    else if (node !== null && typeof node === "object" && "op" in node) {
+      const n = node as CelNode;
+      const tested = textTested(n);
+      if (tested !== undefined && namesPath(tested.on)) for (const text of textsOf(tested.with)) texts.add(text);
+      visit(n.args);
+    }
+  };
+  visit(ast);
+  return [...texts];
+}
+
+/** The text `node` tests and what it tests it for, where it is a call of TEXT_TESTS (only the method form type-checks); undefined otherwise. */
+function textTested(node: CelNode): { on: CelNode; with: readonly CelNode[] } | undefined {
+  if (node.op !== "rcall") return undefined;
+  const [name, receiver, args] = node.args as [string, CelNode, CelNode[]];
+  return TEXT_TESTS.has(name) ? { on: receiver, with: args } : undefined;
+}
+
+/** Whether an expression binds a variable (`cel.bind`, a comprehension), which may then stand for the path. */
+function binds(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(binds);
+  if (node === null || typeof node !== "object" || !("op" in node)) return false;
+  const { op, args } = node as CelNode;
+  if (op === "rcall" && (COMPREHENSIONS.has((args as [string])[0]) || (args as [string])[0] === "bind")) return true;
+  return binds(args);
+}
+
+/** Whether `node` reads the path: request.path, request.url_path, or a header of request.headers by ':path' or by a key not written. */
+function namesPath(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(namesPath);
+  if (node === null || typeof node !== "object" || !("op" in node)) return false;
+  const { op, args } = node as CelNode;
+  const isRequest = (n: CelNode) => n.op === "id" && n.args === "request";
+  if ((op === "." || op === ".?") && isRequest((args as [CelNode])[0]))
+    return (PATH_FIELDS as readonly string[]).includes((args as [CelNode, string])[1]);
+  if (op === "[]" || op === "[?]") {
+    const [object, key] = args as [CelNode, CelNode];
+    const headers =
+      (object.op === "." || object.op === ".?") &&
+      isRequest((object.args as [CelNode])[0]) &&
+      (object.args as [CelNode, string])[1] === "headers";
+    if (headers && (key.op !== "value" || key.args === ":path")) return true;
+  }
+  if (op === "id" && args === "request") return true;
+  return namesPath(args);
+}
+
+/** The text literals of an expression, each once. */
+function textsOf(ast: unknown): readonly string[] {
+  const texts = new Set<string>();
   const visit = (node: unknown): void => {
     if (Array.isArray(node)) for (const n of node) visit(n);
     else if (node !== null && typeof node === "object" && "op" in node) {
       const { op, args } = node as CelNode;
-      if (op === "value" && typeof args === "string" && args.startsWith("/")) values.add(args.split("?")[0]!);
+      if (op === "value" && typeof args === "string") texts.add(args);
       else visit(args);
     }
   };
   visit(ast);
-  return [...values];
+  return [...texts];
 }
 
 /** Whether an expression names the variable `source` anywhere (CompiledCel.readsSource). */

@@ -298,18 +298,28 @@ describe("the paths an expression may compare the request's path with (path-case
   });
 });
 
-describe("the patterns an expression may search the request's path with (pathPatterns)", () => {
+describe("the RegularExpression path values of an expression (pathPatterns)", () => {
   const patterns = (source: string) => {
     const r = compileCel(source, ENVOY_ATTRIBUTES);
     if (!r.ok) throw new Error(r.error);
     return r.value.pathPatterns.map((p) => p.value);
   };
-  it("are its matches() patterns, as searches matched in full, where it reads the path", () => {
-    expect(patterns("request.url_path.matches('^/admin') || request.path.matches('[.]json$')")).toEqual([
+  it("are its matches() patterns as searches, and each other text as one the path contains and ends with, where it reads the path", () => {
+    expect(patterns("request.url_path.matches('^/admin') || request.path.endsWith('.json?x=1')")).toEqual([
       "(?s:.*)(?:^/admin)(?s:.*)",
-      "(?s:.*)(?:[.]json$)(?s:.*)",
+      "(?s:.*)\\.json(?s:.*)",
+      "(?s:.*)\\.json",
     ]);
     expect(patterns("dyn(request.headers)[':path'].matches('admin')")).toEqual(["(?s:.*)(?:admin)(?s:.*)"]);
+    expect(patterns("request.path.contains('?') || request.path == ''")).toEqual([]);
+  });
+  it("take a text only where a contains(), startsWith() or endsWith() tests the path with it, or where a variable may stand for the path", () => {
+    expect(
+      patterns("request.method == 'GET' && request.path.startsWith('/x/' + 'admin') && request.headers['x-team'].endsWith('blue')"),
+    ).toEqual(["(?s:.*)/x/(?s:.*)", "(?s:.*)/x/", "(?s:.*)admin(?s:.*)", "(?s:.*)admin"]);
+    expect(patterns("request.headers[':path'].endsWith('admin')")).toEqual(["(?s:.*)admin(?s:.*)", "(?s:.*)admin"]);
+    expect(patterns("['admin'].exists(p, request.url_path.contains(p))")).toEqual(["(?s:.*)admin(?s:.*)", "(?s:.*)admin"]);
+    expect(patterns("cel.bind(r, request, r.url_path.contains('/admin'))")).toEqual(["(?s:.*)/admin(?s:.*)", "(?s:.*)/admin"]);
   });
   it("are none where it does not read the path", () => {
     expect(patterns("request.headers['x-next'].matches('^/admin')")).toEqual([]);
@@ -318,10 +328,8 @@ describe("the patterns an expression may search the request's path with (pathPat
     const texts = ["/admin", "/ADMIN", "/x/admin", "/admin.json", "/a\nb", "a|b", "/admin)(x", ""];
     for (const pattern of ["^/admin", "admin$", "(?i)admin", "a|b", "^$", "\\badmin\\b", "(?m)^b", "\\Q)(\\E", "\\Qadmin)(x"]) {
       const searched = searchedPath(pattern);
-      if (!searched.ok) throw new Error(searched.error);
       const search = builtRe2(pattern);
-      for (const text of texts)
-        expect(searched.value.regex.testExact(text), `${pattern} on ${JSON.stringify(text)}`).toBe(search.test(text));
+      for (const text of texts) expect(searched.regex.testExact(text), `${pattern} on ${JSON.stringify(text)}`).toBe(search.test(text));
     }
   });
 });
