@@ -143,9 +143,9 @@ export interface CompiledCel {
   /**
    * The RegularExpression path values its text may take the path as, when it reads the path (as
    * pathValues); empty otherwise: each pattern of its `matches()` calls as the search it is
-   * (searchedPath), and each text a `contains()`, `startsWith()` or `endsWith()` of the path
-   * tests it with (textsTestedOnPath; cut at a "?") as a text the path contains and one it ends
-   * with (textPaths). `request.url_path.matches('^/admin')`,
+   * (searchedPath), and each text it compares the path, or a text computed from it, with
+   * (`contains()`, `startsWith()`, `endsWith()`, `indexOf()`, `==`, `in`: textsTestedOnPath; cut
+   * at a "?") as a text the path contains and one it ends with (textPaths). `request.url_path.matches('^/admin')`,
    * `request.url_path.contains('/admin')` and `request.url_path.endsWith('admin')` hold for none
    * of `/ADMIN`, `/x/Admin` and `/admin.json`, which upstreams matching routes in any letter case
    * or without a suffix run as a path they hold for (authz/path-case-readings.ts).
@@ -254,15 +254,19 @@ function readsPathOf({ requestFields, headersNamed }: Pick<CompiledCel, "request
   );
 }
 
-/** The functions that test a text for another: what `request.path.contains('/admin')` tests is a path value. */
-const TEXT_TESTS = new Set(["contains", "startsWith", "endsWith"]);
+/** The functions that look for a text in another: what `request.path.contains('/admin')` looks for is a path value. */
+const TEXT_TESTS = new Set(["contains", "startsWith", "endsWith", "indexOf", "lastIndexOf"]);
+
+/** The operators that compare a text with another, or look it up in a list: `request.path.substring(2) == '/admin'`. */
+const TEXT_COMPARISONS = new Set(["==", "!=", "in"]);
 
 /**
  * The texts an expression that reads the path may test the path with: every text literal of it
  * where a variable may stand for the path or for a text (`request` read whole, a `cel.bind` or a
- * comprehension's variable: `['/admin'].exists(p, request.path.contains(p))`); else the literals of
- * the argument of each contains(), startsWith() and endsWith() call on a text that names the path
- * (request.path, request.url_path, request.headers[':path'] or a header by a key not written).
+ * comprehension's variable: `['/admin'].exists(p, request.path.contains(p))`); else the literals a
+ * text that names the path (request.path, request.url_path, request.headers[':path'] or a header
+ * by a key not written, or one computed from them: `substring(2)`) is compared with
+ * (textsCompared: `contains()`, `indexOf()`, `==`, `in`...).
  * Not every literal: `request.method == 'GET'` beside a path test would read `/x/get` as `/X/GET`
  * too, which the routes and rules need not take.
  */
@@ -273,8 +277,7 @@ function textsTestedOnPath(ast: CelNode, wholeRequest: boolean): readonly string
     if (Array.isArray(node)) for (const n of node) visit(n);
     else if (node !== null && typeof node === "object" && "op" in node) {
       const n = node as CelNode;
-      const tested = textTested(n);
-      if (tested !== undefined && namesPath(tested.on)) for (const text of textsOf(tested.with)) texts.add(text);
+      for (const compared of textsCompared(n)) if (namesPath(compared.on)) for (const text of textsOf(compared.with)) texts.add(text);
       visit(n.args);
     }
   };
@@ -282,11 +285,24 @@ function textsTestedOnPath(ast: CelNode, wholeRequest: boolean): readonly string
   return [...texts];
 }
 
-/** The text `node` tests and what it tests it for, where it is a call of TEXT_TESTS (only the method form type-checks); undefined otherwise. */
-function textTested(node: CelNode): { on: CelNode; with: readonly CelNode[] } | undefined {
-  if (node.op !== "rcall") return undefined;
+/**
+ * The texts `node` compares and what with, where it is a call of TEXT_TESTS (only the method form
+ * type-checks) or a TEXT_COMPARISONS operator (either side may be the path's); none otherwise.
+ */
+function textsCompared(node: CelNode): readonly { on: CelNode; with: readonly CelNode[] }[] {
+  if (TEXT_COMPARISONS.has(node.op)) {
+    // The path itself compared: its literals are pathValues' Exact values already, which spell a reading as written.
+    const [left, right] = (node.args as [CelNode, CelNode]).filter((side) => !isPath(side));
+    return right === undefined
+      ? []
+      : [
+          { on: left!, with: [right] },
+          { on: right, with: [left!] },
+        ];
+  }
+  if (node.op !== "rcall") return [];
   const [name, receiver, args] = node.args as [string, CelNode, CelNode[]];
-  return TEXT_TESTS.has(name) ? { on: receiver, with: args } : undefined;
+  return TEXT_TESTS.has(name) ? [{ on: receiver, with: args }] : [];
 }
 
 /** Whether an expression binds a variable (`cel.bind`, a comprehension), which may then stand for the path. */
@@ -298,24 +314,36 @@ function binds(node: unknown): boolean {
   return binds(args);
 }
 
+/** Whether `node` is `request.<field>` for one of `fields`. */
+function isRequestField(node: CelNode, fields: readonly string[]): boolean {
+  if (node.op !== "." && node.op !== ".?") return false;
+  const [object, field] = node.args as [CelNode, string];
+  return object.op === "id" && object.args === "request" && fields.includes(field);
+}
+
+/** Whether `node` is the path itself: request.path, request.url_path or request.headers[':path']. */
+function isPath(node: CelNode): boolean {
+  if (isRequestField(node, PATH_FIELDS)) return true;
+  if (node.op !== "[]" && node.op !== "[?]") return false;
+  const [object, key] = node.args as [CelNode, CelNode];
+  return isRequestField(object, ["headers"]) && key.op === "value" && key.args === ":path";
+}
+
 /** Whether `node` reads the path: request.path, request.url_path, or a header of request.headers by ':path' or by a key not written. */
 function namesPath(node: unknown): boolean {
   if (Array.isArray(node)) return node.some(namesPath);
   if (node === null || typeof node !== "object" || !("op" in node)) return false;
-  const { op, args } = node as CelNode;
-  const isRequest = (n: CelNode) => n.op === "id" && n.args === "request";
-  if ((op === "." || op === ".?") && isRequest((args as [CelNode])[0]))
-    return (PATH_FIELDS as readonly string[]).includes((args as [CelNode, string])[1]);
-  if (op === "[]" || op === "[?]") {
-    const [object, key] = args as [CelNode, CelNode];
-    const headers =
-      (object.op === "." || object.op === ".?") &&
-      isRequest((object.args as [CelNode])[0]) &&
-      (object.args as [CelNode, string])[1] === "headers";
-    if (headers && (key.op !== "value" || key.args === ":path")) return true;
+  const n = node as CelNode;
+  if (n.op === "." || n.op === ".?") {
+    const [object] = n.args as [CelNode, string];
+    if (object.op === "id" && object.args === "request") return isRequestField(n, PATH_FIELDS);
   }
-  if (op === "id" && args === "request") return true;
-  return namesPath(args);
+  if (n.op === "[]" || n.op === "[?]") {
+    const [object, key] = n.args as [CelNode, CelNode];
+    if (isRequestField(object, ["headers"]) && (key.op !== "value" || key.args === ":path")) return true;
+  }
+  if (n.op === "id" && n.args === "request") return true;
+  return namesPath(n.args);
 }
 
 /** The text literals of an expression, each once. */

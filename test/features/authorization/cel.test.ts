@@ -321,6 +321,16 @@ describe("the RegularExpression path values of an expression (pathPatterns)", ()
     expect(patterns("['admin'].exists(p, request.url_path.contains(p))")).toEqual(["(?s:.*)admin(?s:.*)", "(?s:.*)admin"]);
     expect(patterns("cel.bind(r, request, r.url_path.contains('/admin'))")).toEqual(["(?s:.*)/admin(?s:.*)", "(?s:.*)/admin"]);
   });
+  it("take a text a text computed from the path is compared with (==, in, indexOf), not one the path itself is (an Exact value already)", () => {
+    expect(patterns("request.url_path.substring(2) == '/admin' || request.path.lowerAscii() in ['a']")).toEqual([
+      "(?s:.*)/admin(?s:.*)",
+      "(?s:.*)/admin",
+      "(?s:.*)a(?s:.*)",
+      "(?s:.*)a",
+    ]);
+    expect(patterns("request.url_path.lastIndexOf('x') > 0")).toEqual(["(?s:.*)x(?s:.*)", "(?s:.*)x"]);
+    expect(patterns("request.path == '/Admin' || request.headers[':path'] in ['/B'] || '/C' == request.url_path")).toEqual([]);
+  });
   it("are none where it does not read the path", () => {
     expect(patterns("request.headers['x-next'].matches('^/admin')")).toEqual([]);
   });

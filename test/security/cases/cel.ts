@@ -53,7 +53,7 @@ const CEL_PATTERN_FIXED =
   "the path values of a rule's `cel` were its text literals starting with `/`, so a `matches()` pattern over the path (`'^/x/admin'`) made no reading of another letter case or without a suffix: a Deny on `request.url_path.matches('^/x/admin')` allowed `/x/ADMIN` and `/x/admin.json`, which ASP.NET Core, Express or Rails run as `/x/admin`; each pattern of an expression reading the path is now a path value too, as the search it is";
 
 const CEL_TEXT_FIXED =
-  "a text a rule's `cel` tests the path with (`contains('/admin')`, `endsWith('admin')`) was a path value only as an Exact and PathPrefix value, and only where it starts with `/`: a Deny on `request.url_path.contains('/admin')` allowed `/x/ADMIN`, one on `endsWith('admin')` allowed `/x/Admin`, which ASP.NET Core and Express run as `/x/admin`; each such text is now also a path value the path contains and one it ends with";
+  "a text a rule's `cel` compares the path with (`contains('/admin')`, `endsWith('admin')`, `indexOf('admin')`, `substring(2) == '/admin'`) was a path value only as an Exact and PathPrefix value, and only where it starts with `/`: a Deny on `request.url_path.contains('/admin')` allowed `/x/ADMIN`, one on `endsWith('admin')` `/x/Admin`, which ASP.NET Core and Express run as `/x/admin`; each text compared with the path, or with a text computed from it, is now also a path value the path contains and one it ends with";
 
 /** GET /x`rest` under a policy whose Deny rule no-admin holds `expression` as its `cel` or its `principal.cel` (default Allow). */
 function noAdminOn(rest: string, expression: string, where: "rule" | "principal" = "rule") {
@@ -503,6 +503,20 @@ export const celCases: readonly Case[] = [
     "Deny a rule's `cel` `request.url_path.endsWith('admin')` (default Allow); `/x/Admin`",
     NO_ADMIN_DENIED,
     noAdminOn("/Admin", "request.url_path.endsWith('admin')"),
+    CEL_TEXT_FIXED,
+  ),
+  c(
+    "path-index-of-other-case-deny",
+    "Deny a rule's `cel` `request.url_path.indexOf('admin') >= 0` (default Allow); `/x/ADMIN`",
+    NO_ADMIN_DENIED,
+    noAdminOn("/ADMIN", "request.url_path.indexOf('admin') >= 0"),
+    CEL_TEXT_FIXED,
+  ),
+  c(
+    "path-substring-other-case-deny",
+    "Deny a rule's `cel` `request.url_path.substring(2) == '/admin'` (default Allow); `/x/ADMIN`",
+    NO_ADMIN_DENIED,
+    noAdminOn("/ADMIN", "request.url_path.substring(2) == '/admin'"),
     CEL_TEXT_FIXED,
   ),
   c(
