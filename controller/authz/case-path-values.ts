@@ -14,6 +14,7 @@ import { listsBeginning, type PrefixTable, prefixTableOf } from "../lib/prefix-t
 import type { Re2 } from "../lib/regex.ts";
 import { entryListsOf, type HostReadings, hostAt, hostCount, portCovers, type RouteScope, tablesInScope } from "../snapshot/route-index.ts";
 import type { CompiledPolicy, PathMatch, RouteEntry, Snapshot, VirtualHosts } from "../snapshot/types.ts";
+import type { CelTextPath } from "../features/authorization/cel.ts";
 import { selectVirtualHost } from "../snapshot/virtual-hosts.ts";
 
 /**
@@ -44,6 +45,8 @@ export interface CasePattern {
   /** The literal text every match starts with (RE2's prefix; "" when none), and its ASCII lower case. */
   readonly start: string;
   readonly lowerStart: string;
+  /** The text a CEL expression compares the path with, as written, where the pattern stands for one (CelTextPath.text). */
+  readonly text: string | undefined;
 }
 
 /** An Exact or PathPrefix value with its ASCII lower-case form and its place in its CasePaths' order. */
@@ -176,7 +179,7 @@ function casePathsOf(matches: readonly PathMatch[], compiled: Map<string, CasePa
     if (path.type !== "RegularExpression") values.set(`${path.type} ${path.value}`, path);
     else if (!patterns.has(path.value)) {
       let pattern = compiled.get(path.value);
-      if (pattern === undefined) compiled.set(path.value, (pattern = casePattern(path.value, path.regex)));
+      if (pattern === undefined) compiled.set(path.value, (pattern = casePattern(path.value, path.regex, (path as CelTextPath).text)));
       patterns.set(path.value, pattern);
     }
   }
@@ -256,9 +259,9 @@ function celPathValues(value: string): PathMatch[] {
  * folding, a little wider than ASCII (`K` U+212A is `k`, `ſ` U+017F is `s`): such a path then
  * matches in no spelling withCaseReadings tries and is refused, never decided on another rule.
  */
-function casePattern(value: string, regex: Re2): CasePattern {
+function casePattern(value: string, regex: Re2, text: string | undefined): CasePattern {
   const start: string = regex.re2().prefix ?? "";
-  return { value, regex, anyCase: RE2JS.compile(value, RE2JS.CASE_INSENSITIVE), start, lowerStart: asciiLowerCase(start) };
+  return { value, regex, anyCase: RE2JS.compile(value, RE2JS.CASE_INSENSITIVE), start, lowerStart: asciiLowerCase(start), text };
 }
 
 /**

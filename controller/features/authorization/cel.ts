@@ -150,7 +150,7 @@ export interface CompiledCel {
    * of `/ADMIN`, `/x/Admin` and `/admin.json`, which upstreams matching routes in any letter case
    * or without a suffix run as a path they hold for (authz/path-case-readings.ts).
    */
-  readonly pathPatterns: readonly SearchedPath[];
+  readonly pathPatterns: readonly CelTextPath[];
   /** Whether it names `source` (principal.cel's client address): such an expression cannot be decided where the address cannot be determined. */
   readonly readsSource: boolean;
   /** Its value over `context` (the variables it was compiled for); throws when it cannot be evaluated. */
@@ -213,6 +213,13 @@ export function compileCel(source: string, variables: CelVariables): Result<Comp
 export type SearchedPath = Extract<PathMatch, { type: "RegularExpression" }>;
 
 /**
+ * A path value that takes a path holding `text` (textPaths): the path holding it in another letter
+ * case reads as the path with it spelt as written (path-case-readings.ts spellingFor), as an Exact or
+ * PathPrefix value is spelt.
+ */
+export type CelTextPath = SearchedPath & { readonly text?: string };
+
+/**
  * `pattern` (a `matches()` search, valid RE2) as a SearchedPath: `(?s:.*)(?:pattern)(?s:.*)`, which
  * RE2 matches in full exactly where it finds `pattern` (its `^`, `$` and `\b` still read the whole
  * text). A `\Q` left open quotes to the end of a pattern: it is closed (`\E`) before the group is.
@@ -226,10 +233,15 @@ export function searchedPath(pattern: string): SearchedPath {
 }
 
 /** The path values a text literal may be compared with the path as: a text it contains and one it ends with; none for "". */
-function textPaths(text: string): SearchedPath[] {
+function textPaths(text: string): CelTextPath[] {
   if (text === "") return [];
   const quoted = RE2JS.quote(text);
-  return [`(?s:.*)${quoted}(?s:.*)`, `(?s:.*)${quoted}`].map((value) => ({ type: "RegularExpression", value, regex: builtRe2(value) }));
+  return [`(?s:.*)${quoted}(?s:.*)`, `(?s:.*)${quoted}`].map((value) => ({
+    type: "RegularExpression",
+    value,
+    regex: builtRe2(value),
+    text,
+  }));
 }
 
 /** Envoy's attributes of `request` that are a header's value (lower-case name) when it is sent (cel-context.ts envoyAttributesOf). */

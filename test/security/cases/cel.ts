@@ -520,6 +520,12 @@ export const celCases: readonly Case[] = [
     CEL_TEXT_FIXED,
   ),
   c(
+    "path-text-mixed-case",
+    "Deny a rule's `cel` `request.url_path.contains('/Admin')` (default Allow); `/x/admin-tools`: read as `/x/Admin-tools` (the text spelt as written), denied by the rule, not refused as a path no spelling takes",
+    NO_ADMIN_DENIED,
+    noAdminOn("/admin-tools", "request.url_path.contains('/Admin')"),
+  ),
+  c(
     "path-text-method-literal",
     "Allow a rule's `cel` `request.method == 'GET' && request.url_path.startsWith('/x')` (default Deny); GET `/x/get`: the method's literal makes no path reading",
     { status: 200, code: "allowed" },
