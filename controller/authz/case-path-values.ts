@@ -11,7 +11,7 @@ import { RE2JS } from "re2js";
 import { authorization } from "../features/authorization/index.ts";
 import { compiledOf } from "../features/feature.ts";
 import { listsBeginning, type PrefixTable, prefixTableOf } from "../lib/prefix-table.ts";
-import type { Re2 } from "../lib/regex.ts";
+import { fullMatchStart, type Re2 } from "../lib/regex.ts";
 import { entryListsOf, type HostReadings, hostAt, hostCount, portCovers, type RouteScope, tablesInScope } from "../snapshot/route-index.ts";
 import type { CompiledPolicy, PathMatch, RouteEntry, Snapshot, VirtualHosts } from "../snapshot/types.ts";
 import type { CelTextPath } from "../features/authorization/cel.ts";
@@ -260,7 +260,7 @@ function celPathValues(value: string): PathMatch[] {
  * matches in no spelling withCaseReadings tries and is refused, never decided on another rule.
  */
 function casePattern(value: string, regex: Re2, text: string | undefined): CasePattern {
-  const start: string = regex.re2().prefix ?? "";
+  const start = fullMatchStart(value, regex);
   return { value, regex, anyCase: RE2JS.compile(value, RE2JS.CASE_INSENSITIVE), start, lowerStart: asciiLowerCase(start), text };
 }
 
