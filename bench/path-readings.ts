@@ -7,7 +7,9 @@
  *   - prefix: N HTTPRoutes on N hosts, each with a PathPrefix of its own (`/svc-<i>`);
  *   - regex-spread: N HTTPRoutes spread over N/10 hosts, each with a RegularExpression of its own
  *     holding an upper-case letter (`/Svc-<i>/[a-z]+`);
- *   - regex-one-host: the same N routes all on one host.
+ *   - regex-one-host: the same N routes all on one host;
+ *   - regex-anchored-one-host: the same with each pattern anchored as Envoy Gateway users often
+ *     write it (`^/Svc-<i>/[a-z]+`), which RE2 gives no literal prefix (route-starts.ts reads past it).
  * CPU µs per check, the median and the worst of interleaved rounds, and each path's cost ÷ the plain
  * path's in the same round. A cost that grows with N for the suffix and case paths only is a scan
  * over every route path. Each round checks a path until --checks checks or 200 ms of CPU, whichever
@@ -71,6 +73,7 @@ const WORLDS = {
   },
   "regex-spread": { host: "h7.example.com", paths: REGEX_PATHS },
   "regex-one-host": { host: "h0.example.com", paths: REGEX_PATHS },
+  "regex-anchored-one-host": { host: "h0.example.com", paths: REGEX_PATHS },
 } as const;
 type WorldName = keyof typeof WORLDS;
 
@@ -81,8 +84,9 @@ metadata: {name: gw, namespace: apps}
 spec: {gatewayClassName: x, listeners: [{name: http, protocol: HTTP, port: 80}]}
 `;
   const hosts = name === "prefix" ? routes : name === "regex-spread" ? Math.max(1, Math.floor(routes / 10)) : 1;
+  const anchor = name === "regex-anchored-one-host" ? "^" : "";
   const match = (i: number) =>
-    name === "prefix" ? `{type: PathPrefix, value: /svc-${i}}` : `{type: RegularExpression, value: '/Svc-${i}/[a-z]+'}`;
+    name === "prefix" ? `{type: PathPrefix, value: /svc-${i}}` : `{type: RegularExpression, value: '${anchor}/Svc-${i}/[a-z]+'}`;
   const route = (i: number) => `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: r${i}, namespace: apps}

@@ -2,7 +2,8 @@
  * The path values a request's path is read as in another ASCII letter case or without a suffix
  * (path-case-readings.ts): the Exact, PathPrefix and RegularExpression values of the routes of the
  * virtual hosts a request may select, and of the authorization rules (operation paths, and the
- * paths a rule's CEL expression over the path writes: CompiledCel.pathValues) of the policies
+ * paths and patterns a rule's CEL expression over the path writes: CompiledCel.pathValues and
+ * pathPatterns) of the policies
  * governing those routes, built per virtual host before a snapshot answers checks, and looked up by
  * the lengths their lower-case forms and literal starts have.
  */
@@ -10,9 +11,10 @@ import { RE2JS } from "re2js";
 import { authorization } from "../features/authorization/index.ts";
 import { compiledOf } from "../features/feature.ts";
 import { listsBeginning, type PrefixTable, prefixTableOf } from "../lib/prefix-table.ts";
-import type { Re2 } from "../lib/regex.ts";
+import { fullMatchStart, type Re2 } from "../lib/regex.ts";
 import { entryListsOf, type HostReadings, hostAt, hostCount, portCovers, type RouteScope, tablesInScope } from "../snapshot/route-index.ts";
 import type { CompiledPolicy, PathMatch, RouteEntry, Snapshot, VirtualHosts } from "../snapshot/types.ts";
+import type { CelTextPath } from "../features/authorization/cel.ts";
 import { selectVirtualHost } from "../snapshot/virtual-hosts.ts";
 
 /**
@@ -43,6 +45,8 @@ export interface CasePattern {
   /** The literal text every match starts with (RE2's prefix; "" when none), and its ASCII lower case. */
   readonly start: string;
   readonly lowerStart: string;
+  /** The text a CEL expression compares the path with, as written, where the pattern stands for one (CelTextPath.text). */
+  readonly text: string | undefined;
 }
 
 /** An Exact or PathPrefix value with its ASCII lower-case form and its place in its CasePaths' order. */
@@ -131,7 +135,10 @@ function snapshotPathsOf(snapshot: Snapshot): SnapshotPaths {
       const rules = compiledOf(policy.features, authorization)?.rules ?? [];
       const paths = rules.flatMap((rule) => [
         ...(rule.path === undefined ? [] : [rule.path]),
-        ...[rule.cel, rule.principal?.cel].flatMap((cel) => (cel?.pathValues ?? []).flatMap(celPathValues)),
+        ...[rule.cel, rule.principal?.cel].flatMap((cel) => [
+          ...(cel?.pathValues ?? []).flatMap(celPathValues),
+          ...(cel?.pathPatterns ?? []),
+        ]),
       ]);
       const built = paths.length === 0 ? undefined : casePathsOf(paths, compiled);
       byPolicy.set(policy, built);
@@ -172,7 +179,7 @@ function casePathsOf(matches: readonly PathMatch[], compiled: Map<string, CasePa
     if (path.type !== "RegularExpression") values.set(`${path.type} ${path.value}`, path);
     else if (!patterns.has(path.value)) {
       let pattern = compiled.get(path.value);
-      if (pattern === undefined) compiled.set(path.value, (pattern = casePattern(path.value, path.regex)));
+      if (pattern === undefined) compiled.set(path.value, (pattern = casePattern(path.value, path.regex, (path as CelTextPath).text)));
       patterns.set(path.value, pattern);
     }
   }
@@ -252,9 +259,9 @@ function celPathValues(value: string): PathMatch[] {
  * folding, a little wider than ASCII (`K` U+212A is `k`, `ſ` U+017F is `s`): such a path then
  * matches in no spelling withCaseReadings tries and is refused, never decided on another rule.
  */
-function casePattern(value: string, regex: Re2): CasePattern {
-  const start: string = regex.re2().prefix ?? "";
-  return { value, regex, anyCase: RE2JS.compile(value, RE2JS.CASE_INSENSITIVE), start, lowerStart: asciiLowerCase(start) };
+function casePattern(value: string, regex: Re2, text: string | undefined): CasePattern {
+  const start = fullMatchStart(value, regex);
+  return { value, regex, anyCase: RE2JS.compile(value, RE2JS.CASE_INSENSITIVE), start, lowerStart: asciiLowerCase(start), text };
 }
 
 /**

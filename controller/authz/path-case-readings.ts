@@ -39,7 +39,8 @@ export const UNSPELT_CASE_READING = "the path's letter case is ambiguous: send i
 /**
  * A spelling of `path` in other ASCII letter cases that `pattern` matches as Envoy does, or
  * undefined: the path in lower case, in upper case, or with the pattern's literal start spelt as
- * written and the rest as sent, in lower or in upper case.
+ * written and the rest as sent, in lower or in upper case, or, for a text a CEL expression compares
+ * the path with (CasePattern.text), with its first or last occurrence spelt as written.
  */
 function spellingFor(pattern: CasePattern, path: string, lower: string): string | undefined {
   const candidates = [lower, asciiUpperCase(path)];
@@ -47,6 +48,13 @@ function spellingFor(pattern: CasePattern, path: string, lower: string): string 
   if (start !== "" && lower.startsWith(pattern.lowerStart)) {
     const rest = path.slice(start.length);
     candidates.push(start + rest, start + asciiLowerCase(rest), start + asciiUpperCase(rest));
+  }
+  if (pattern.text !== undefined) {
+    // The text a CEL expression compares the path with, spelt as written where the path holds it (first or last).
+    const { text } = pattern;
+    const lowerText = asciiLowerCase(text);
+    for (const at of [lower.indexOf(lowerText), lower.lastIndexOf(lowerText)])
+      if (at !== -1) candidates.push(path.slice(0, at) + text + path.slice(at + text.length));
   }
   return candidates.find((spelt) => pattern.regex.testExact(spelt));
 }

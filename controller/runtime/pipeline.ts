@@ -139,7 +139,7 @@ export class Pipeline {
     }
     for (const problem of result.problems) logger.warn({ problem }, "object not served as written");
     await this.#options.keys.sync(result.snapshot.remoteJwks);
-    // Built now, not by the first check the new snapshot answers (10,000 routes: 30 ms; of RegularExpression paths: 1 s; the route starts of 10,000 patterns: 10-17 ms).
+    // Built now, not by the first check the new snapshot answers (10,000 routes: 30 ms; of RegularExpression paths: 1 s; the route starts of 10,000 patterns: 10-17 ms, and a second compile of each written with a leading ^, about 20 µs).
     prepareCaseReadings(result.snapshot);
     prepareRouteLookup(result.snapshot.routes);
     prepareFoldedHeaders(result.snapshot);

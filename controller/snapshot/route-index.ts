@@ -236,17 +236,17 @@ function sameEntries(a: readonly RouteEntry[], b: readonly RouteEntry[]): boolea
   return a.length === b.length && a.every((e) => b.includes(e));
 }
 
-/**
- * Whether a header match naming `name` (lower-case) reads the header's lines and list elements as
- * readings of their own (headerOf): every header but the pseudo-headers and `host`, which are read
- * from the request's method, path and authority, never repeated.
- */
 /** Every list of route entries `index` holds: each virtual host table's exact, wildcard and catch-all lists. */
 export function entryListsOf(index: RouteIndex): (readonly RouteEntry[])[] {
   const tables = Object.values(index.byGateway).flatMap((ports) => ports.map((p) => p.vhosts));
   return tables.flatMap((v) => [...Object.values(v.exact), ...Object.values(v.wildcard), v.any]);
 }
 
+/**
+ * Whether a header match naming `name` (lower-case) reads the header's lines and list elements as
+ * readings of their own (headerOf): every header but the pseudo-headers and `host`, which are read
+ * from the request's method, path and authority, never repeated.
+ */
 export const matchReadsByLine = (name: string): boolean => !name.startsWith(":") && name !== "host";
 
 /** What the match of a virtual host's entries reads that another reading may read otherwise. */

@@ -4,9 +4,10 @@
  * virtual host of 10,000 RegularExpression routes cost a lookup 10,000 regular expression tests
  * (about 6.5 ms), once per path reading of the request. The start of an Exact or PathPrefix match
  * is its value; of a RegularExpression match, RE2's literal prefix (re2js `re2().prefix`, what
- * RE2 itself searches for before it runs the pattern): it stops at the first instruction that is
- * not one rune matched as itself alone, so an anchor (`^`), an alternation, a class or a
- * case-folded rune (`(?i)`) ends it, and a pattern that starts with one has no start ("").
+ * RE2 itself searches for before it runs the pattern) past a leading `^` (fullMatchStart): it stops
+ * at the first instruction that is not one rune matched as itself alone, so an alternation, a
+ * class, a case-folded rune (`(?i)`) or an anchor other than that `^` ends it, and a pattern that
+ * starts with one has no start ("").
  * Every path a match takes begins with its start (an Exact value is the path, a PathPrefix value
  * begins it, RE2 matches only text that begins with its prefix), so an entry whose start does not
  * begin the path cannot match it, and leaving it out changes no lookup's answer: route-index.ts
@@ -15,6 +16,7 @@
  * 10,000 RegularExpression routes on one host"); built in 10-17 ms, about 1 MiB held.
  */
 import { listsBeginning, type PrefixTable, prefixTableOf } from "../lib/prefix-table.ts";
+import { fullMatchStart } from "../lib/regex.ts";
 import type { RouteEntry } from "./types.ts";
 
 /** One virtual host's entries by their start: positions in its entry list, ascending. */
@@ -34,7 +36,7 @@ export const MIN_INDEXED_ENTRIES = 8;
 /** The literal text every path `entry`'s path match takes begins with; "" when none. */
 export function startOf(entry: RouteEntry): string {
   const path = entry.match.path;
-  return path.type === "RegularExpression" ? (path.regex.re2().prefix ?? "") : path.value;
+  return path.type === "RegularExpression" ? fullMatchStart(path.value, path.regex) : path.value;
 }
 
 /** RouteStarts of `entries` (a virtual host's, in its order). */

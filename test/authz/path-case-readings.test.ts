@@ -62,6 +62,10 @@ describe("withCaseReadings", () => {
     expect(withCaseReadings(onH(upper), ["/api/x"])).toEqual(["/api/x", "/API/x"]);
     expect(withCaseReadings(onH(upper), ["/ops/v1/run"])).toEqual(["/ops/v1/run", "/Ops/v1/RUN"]);
   });
+  it("spells a pattern's literal start past a leading `^` as written (no 400 for `^/Internal/[a-z]+`)", () => {
+    const anchored = snapshotOf({ internal: "{path: {type: RegularExpression, value: '^/Internal/[a-z]+'}}" });
+    expect(withCaseReadings(onH(anchored), ["/INTERNAL/x"])).toEqual(["/INTERNAL/x", "/Internal/x"]);
+  });
   it("reads authorization rules' operation paths as route paths", () => {
     const ruled = decider(
       policiesOnRules("h", {

@@ -15,12 +15,14 @@ import { startApp, type App } from "../../controller/runtime/app.ts";
 import { testServeConfig } from "../support/app.ts";
 import { send } from "../support/http.ts";
 import { startApiServer, type ApiServer } from "./apiserver.ts";
-import { Kube, until, type Obj } from "./objects.ts";
+import { Kube, readManifests, until, type Obj } from "./objects.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const CONTROLLER = "portcullis.io/gateway-controller";
 const LEASE_NAMESPACE = "portcullis";
 const TENANTS = 40;
+/** A user bound to the shipped RBAC without Secrets (restrictedRbac). */
+const RESTRICTED = "restricted";
 let api: ApiServer;
 let kube: Kube;
 let app: App | undefined;
@@ -40,7 +42,7 @@ const acceptedOf = (status: Obj["status"]) =>
     .map((a) => a.conditions.find((c) => c.type === "Accepted")!);
 
 beforeAll(async () => {
-  api = await startApiServer({ users: [{ name: "portcullis" }] });
+  api = await startApiServer({ users: [{ name: "portcullis" }, { name: RESTRICTED }] });
   kube = new Kube(api.kubeconfigPath);
   const shipped = readdirSync(join(ROOT, "crds")).map((f) => join(ROOT, "crds", f));
   await kube.installCrds(...shipped, join(ROOT, "test/kube/crds/gateway-api.yaml"));
@@ -128,3 +130,61 @@ it("compiles the world once before ready, and writes each policy's right status 
     }
   }
 });
+
+/**
+ * deploy/base/rbac.yaml for RESTRICTED, its objects renamed, without the Secrets rule's `secrets`:
+ * as a cluster whose RBAC was not upgraded, or a namespace whose Secrets an admission policy hides.
+ */
+const restrictedRbac = (): Obj[] =>
+  readManifests(join(ROOT, "deploy/base/rbac.yaml")).map((o) => ({
+    ...o,
+    metadata: { ...o.metadata, name: `${o.metadata.name}-${RESTRICTED}` },
+    ...("rules" in o
+      ? { rules: (o.rules as { resources: string[] }[]).map((r) => ({ ...r, resources: r.resources.filter((k) => k !== "secrets") })) }
+      : {}),
+    ...("roleRef" in o
+      ? {
+          roleRef: { ...(o.roleRef as object), name: `${(o.roleRef as { name: string }).name}-${RESTRICTED}` },
+          subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: RESTRICTED }],
+        }
+      : {}),
+  }));
+
+it("stays not ready, saying why, while the referenced Secrets cannot be listed (403), and is ready once they can, compiled once", async () => {
+  for (const o of restrictedRbac()) await kube.apply(o);
+  const logs: { level: number; kind?: string; error?: string; msg: string }[] = [];
+  const restricted = await startApp(
+    testServeConfig(["--kubeconfig", api.kubeconfigFor(RESTRICTED), "--lease-namespace", LEASE_NAMESPACE, "--identity", "restricted"]),
+    pino({ level: "warn" }, { write: (line: string) => void logs.push(JSON.parse(line)) }),
+  );
+  try {
+    const admin = `http://127.0.0.1:${restricted.ports.admin}`;
+    // Every other kind is listed; the Secrets the policies reference are not: a warning names the kind and the API server's answer.
+    const warned = await until(30_000, async () => logs.find((l) => l.kind === "Secret"), "a warning about Secrets");
+    expect(warned).toMatchObject({ level: 40, msg: "list/watch failed; not ready until it is listed once" });
+    expect(warned.error).toMatch(/403|forbidden/i);
+    expect((await send(`${admin}/readyz`)).status).toBe(503);
+    const notReady = await send(`${admin}/metrics`);
+    expect(notReady.body).toMatch(/^portcullis_compile_duration_seconds_count 0$/m);
+
+    await kube.apply({
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: { name: `${RESTRICTED}-secrets` },
+      rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] }],
+    } as Obj);
+    await kube.apply({
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: { name: `${RESTRICTED}-secrets` },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: `${RESTRICTED}-secrets` },
+      subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: RESTRICTED }],
+    } as Obj);
+    await restricted.ready;
+    expect((await send(`${admin}/readyz`)).status).toBe(200);
+    // The first compile waited for the Secrets: one compile, and no policy reported a Secret present as not found.
+    expect((await send(`${admin}/metrics`)).body).toMatch(/^portcullis_compile_duration_seconds_count 1$/m);
+  } finally {
+    await restricted.stop();
+  }
+}, 120_000);

@@ -55,7 +55,7 @@ describe("startOf", () => {
     ]);
   });
 
-  it("is RE2's literal prefix of a pattern, as re2js reports it: none before an anchor, `(?i)` stops it", () => {
+  it("is RE2's literal prefix of a pattern, as re2js reports it, past a leading `^`: another anchor and `(?i)` stop it", () => {
     startsOf([
       [regex("/Svc-7/[a-z]+"), "/Svc-7/"],
       [regex("/abc|/abd"), "/ab"],
@@ -63,8 +63,16 @@ describe("startOf", () => {
       [regex("/é/[0-9]+"), "/é/"],
       [regex("/😀/x"), "/😀/x"],
       [regex("/a{2}"), "/aa"],
-      // It stops at an anchor, an optional part and a case-folded rune: `(?i)` leaves only what has no other case.
-      [regex("^/foo.*"), ""],
+      // A leading `^` holds where every full match starts (fullMatchStart), not when a repetition follows it (`^*` repeats the anchor).
+      [regex("^/foo.*"), "/foo"],
+      [regex("^^/foo"), "/foo"],
+      [regex("^/a|/b"), "/"],
+      [regex("^*/foo"), ""],
+      [regex("^?/foo"), ""],
+      // It stops at another anchor, an optional part and a case-folded rune: `(?i)` leaves only what has no other case.
+      [regex("/foo$"), "/foo"],
+      [regex("(?m)^/foo"), ""],
+      [regex("\\A/foo"), ""],
       [regex("(?:/foo)?/bar"), ""],
       [regex(".*"), ""],
       [regex("(?i)/admin/.*"), "/"],
@@ -200,8 +208,8 @@ const PATTERN_PIECES = [
 
 const pathOf = fc.array(fc.constantFrom(...PATH_PIECES), { maxLength: 4 }).map((p) => p.join(""));
 const patternOf = fc
-  .array(fc.constantFrom(...PATTERN_PIECES), { minLength: 1, maxLength: 4 })
-  .map((p) => p.join(""))
+  .tuple(fc.constantFrom("", "", "^", "^^"), fc.array(fc.constantFrom(...PATTERN_PIECES, "*", "+", "{2}"), { minLength: 1, maxLength: 4 }))
+  .map(([anchor, p]) => anchor + p.join(""))
   .filter((p) => compileRe2(p).ok);
 const pathMatchOf: fc.Arbitrary<PathMatch> = fc.oneof(
   pathOf.map(exact),

@@ -89,7 +89,8 @@ interface Estimate {
 
 class Refused extends Error {}
 
-const COMPREHENSIONS = new Set(["all", "exists", "exists_one", "map", "filter"]);
+/** The macros that bind a variable of their own to each element of a list or map. */
+export const COMPREHENSIONS = new Set(["all", "exists", "exists_one", "map", "filter"]);
 const COMPARISONS = new Set(["==", "!=", "<", "<=", ">", ">=", "in"]);
 const ARITHMETIC = new Set(["-", "*", "/", "%"]);
 /** Functions whose work and result are proportional to their operands. */

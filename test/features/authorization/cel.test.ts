@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { CEL_INPUT_LIMIT } from "../../../controller/features/authorization/cel-cost.ts";
-import { compileCel, ENVOY_ATTRIBUTES, PRINCIPAL_VARIABLES } from "../../../controller/features/authorization/cel.ts";
+import { compileCel, ENVOY_ATTRIBUTES, PRINCIPAL_VARIABLES, searchedPath } from "../../../controller/features/authorization/cel.ts";
+import { builtRe2 } from "../../../controller/lib/regex.ts";
 
 const compiled = (source: string) => {
   const r = compileCel(source, PRINCIPAL_VARIABLES);
@@ -294,5 +295,51 @@ describe("the paths an expression may compare the request's path with (path-case
   it("are none where it does not read the path, whatever its literals", () => {
     expect(paths("request.headers['x-next'] == '/admin'")).toEqual([]);
     expect(paths("request.host == 'a' && request.query.contains('/admin')")).toEqual([]);
+  });
+});
+
+describe("the RegularExpression path values of an expression (pathPatterns)", () => {
+  const patterns = (source: string) => {
+    const r = compileCel(source, ENVOY_ATTRIBUTES);
+    if (!r.ok) throw new Error(r.error);
+    return r.value.pathPatterns.map((p) => p.value);
+  };
+  it("are its matches() patterns as searches, and each other text as one the path contains and ends with, where it reads the path", () => {
+    expect(patterns("request.url_path.matches('^/admin') || request.path.endsWith('.json?x=1')")).toEqual([
+      "(?s:.*)(?:^/admin)(?s:.*)",
+      "(?s:.*)\\.json(?s:.*)",
+      "(?s:.*)\\.json",
+    ]);
+    expect(patterns("dyn(request.headers)[':path'].matches('admin')")).toEqual(["(?s:.*)(?:admin)(?s:.*)"]);
+    expect(patterns("request.path.contains('?') || request.path == ''")).toEqual([]);
+  });
+  it("take a text only where a contains(), startsWith() or endsWith() tests the path with it, or where a variable may stand for the path", () => {
+    expect(
+      patterns("request.method == 'GET' && request.path.startsWith('/x/' + 'admin') && request.headers['x-team'].endsWith('blue')"),
+    ).toEqual(["(?s:.*)/x/(?s:.*)", "(?s:.*)/x/", "(?s:.*)admin(?s:.*)", "(?s:.*)admin"]);
+    expect(patterns("request.headers[':path'].endsWith('admin')")).toEqual(["(?s:.*)admin(?s:.*)", "(?s:.*)admin"]);
+    expect(patterns("['admin'].exists(p, request.url_path.contains(p))")).toEqual(["(?s:.*)admin(?s:.*)", "(?s:.*)admin"]);
+    expect(patterns("cel.bind(r, request, r.url_path.contains('/admin'))")).toEqual(["(?s:.*)/admin(?s:.*)", "(?s:.*)/admin"]);
+  });
+  it("take a text a text computed from the path is compared with (==, in, indexOf), not one the path itself is (an Exact value already)", () => {
+    expect(patterns("request.url_path.substring(2) == '/admin' || request.path.lowerAscii() in ['a']")).toEqual([
+      "(?s:.*)/admin(?s:.*)",
+      "(?s:.*)/admin",
+      "(?s:.*)a(?s:.*)",
+      "(?s:.*)a",
+    ]);
+    expect(patterns("request.url_path.lastIndexOf('x') > 0")).toEqual(["(?s:.*)x(?s:.*)", "(?s:.*)x"]);
+    expect(patterns("request.path == '/Admin' || request.headers[':path'] in ['/B'] || '/C' == request.url_path")).toEqual([]);
+  });
+  it("are none where it does not read the path", () => {
+    expect(patterns("request.headers['x-next'].matches('^/admin')")).toEqual([]);
+  });
+  it("take in full exactly the texts the pattern finds something in, a \\Q left open included", () => {
+    const texts = ["/admin", "/ADMIN", "/x/admin", "/admin.json", "/a\nb", "a|b", "/admin)(x", ""];
+    for (const pattern of ["^/admin", "admin$", "(?i)admin", "a|b", "^$", "\\badmin\\b", "(?m)^b", "\\Q)(\\E", "\\Qadmin)(x"]) {
+      const searched = searchedPath(pattern);
+      const search = builtRe2(pattern);
+      for (const text of texts) expect(searched.regex.testExact(text), `${pattern} on ${JSON.stringify(text)}`).toBe(search.test(text));
+    }
   });
 });

@@ -49,6 +49,12 @@ const NOT_UTF8_FIXED =
 const CEL_PATH_FIXED =
   "a rule's `cel` (and `principal.cel`) read `request.path` only as sent, while the path readings of another letter case or without a suffix were made only where a route's or an operation's path value takes them: an expression over the path was escaped (a Deny) or satisfied (an Allow) by `/X/ADMIN`, `/x/admin/` or `/x/admin.json`, which Express, ASP.NET Core or Rails run as `/x/admin`; the path values an expression reading the path writes (its text literals starting with `/`) now make those readings too";
 
+const CEL_PATTERN_FIXED =
+  "the path values of a rule's `cel` were its text literals starting with `/`, so a `matches()` pattern over the path (`'^/x/admin'`) made no reading of another letter case or without a suffix: a Deny on `request.url_path.matches('^/x/admin')` allowed `/x/ADMIN` and `/x/admin.json`, which ASP.NET Core, Express or Rails run as `/x/admin`; each pattern of an expression reading the path is now a path value too, as the search it is";
+
+const CEL_TEXT_FIXED =
+  "a text a rule's `cel` compares the path with (`contains('/admin')`, `endsWith('admin')`, `indexOf('admin')`, `substring(2) == '/admin'`) was a path value only as an Exact and PathPrefix value, and only where it starts with `/`: a Deny on `request.url_path.contains('/admin')` allowed `/x/ADMIN`, one on `endsWith('admin')` `/x/Admin`, which ASP.NET Core and Express run as `/x/admin`; each text compared with the path, or with a text computed from it, is now also a path value the path contains and one it ends with";
+
 /** GET /x`rest` under a policy whose Deny rule no-admin holds `expression` as its `cel` or its `principal.cel` (default Allow). */
 function noAdminOn(rest: string, expression: string, where: "rule" | "principal" = "rule") {
   const cel = `cel: "${expression}"`;
@@ -470,5 +476,70 @@ export const celCases: readonly Case[] = [
     "Deny a rule's `cel` `request.url_path == '/x/admin'` (default Allow); `/x/ADMINS`, which no upstream runs as `/x/admin`",
     { status: 200, code: "allowed" },
     noAdminOn("/ADMINS", "request.url_path == '/x/admin'"),
+  ),
+  c(
+    "path-regex-other-case-deny",
+    "Deny a rule's `cel` `request.url_path.matches('^/x/admin')` (default Allow); `/x/ADMIN`",
+    NO_ADMIN_DENIED,
+    noAdminOn("/ADMIN", "request.url_path.matches('^/x/admin')"),
+    CEL_PATTERN_FIXED,
+  ),
+  c(
+    "path-regex-format-deny",
+    "Deny a rule's `cel` `request.url_path.matches('^/x/admin$')` (default Allow); `/x/admin.json`",
+    NO_ADMIN_DENIED,
+    noAdminOn("/admin.json", "request.url_path.matches('^/x/admin$')"),
+    CEL_PATTERN_FIXED,
+  ),
+  c(
+    "path-contains-other-case-deny",
+    "Deny a rule's `cel` `request.url_path.contains('/admin')` (default Allow); `/x/ADMIN`",
+    NO_ADMIN_DENIED,
+    noAdminOn("/ADMIN", "request.url_path.contains('/admin')"),
+    CEL_TEXT_FIXED,
+  ),
+  c(
+    "path-ends-with-other-case-deny",
+    "Deny a rule's `cel` `request.url_path.endsWith('admin')` (default Allow); `/x/Admin`",
+    NO_ADMIN_DENIED,
+    noAdminOn("/Admin", "request.url_path.endsWith('admin')"),
+    CEL_TEXT_FIXED,
+  ),
+  c(
+    "path-index-of-other-case-deny",
+    "Deny a rule's `cel` `request.url_path.indexOf('admin') >= 0` (default Allow); `/x/ADMIN`",
+    NO_ADMIN_DENIED,
+    noAdminOn("/ADMIN", "request.url_path.indexOf('admin') >= 0"),
+    CEL_TEXT_FIXED,
+  ),
+  c(
+    "path-substring-other-case-deny",
+    "Deny a rule's `cel` `request.url_path.substring(2) == '/admin'` (default Allow); `/x/ADMIN`",
+    NO_ADMIN_DENIED,
+    noAdminOn("/ADMIN", "request.url_path.substring(2) == '/admin'"),
+    CEL_TEXT_FIXED,
+  ),
+  c(
+    "path-text-mixed-case",
+    "Deny a rule's `cel` `request.url_path.contains('/Admin')` (default Allow); `/x/admin-tools`: read as `/x/Admin-tools` (the text spelt as written), denied by the rule, not refused as a path no spelling takes",
+    NO_ADMIN_DENIED,
+    noAdminOn("/admin-tools", "request.url_path.contains('/Admin')"),
+  ),
+  c(
+    "path-text-method-literal",
+    "Allow a rule's `cel` `request.method == 'GET' && request.url_path.startsWith('/x')` (default Deny); GET `/x/get`: the method's literal makes no path reading",
+    { status: 200, code: "allowed" },
+    ruled(
+      `{rules: [{name: get-x, action: Allow, cel: "request.method == 'GET' && request.url_path.startsWith('/x')"}]}`,
+      {},
+      false,
+      "/get",
+    ),
+  ),
+  c(
+    "path-regex-other-path",
+    "Deny a rule's `cel` `request.url_path.matches('^/x/admin$')` (default Allow); `/x/ADMINS`, which no upstream runs as `/x/admin`",
+    { status: 200, code: "allowed" },
+    noAdminOn("/ADMINS", "request.url_path.matches('^/x/admin$')"),
   ),
 ];
