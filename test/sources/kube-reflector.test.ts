@@ -8,7 +8,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import pino from "pino";
-import { afterEach, expect, it } from "vitest";
+import { afterEach, expect, it, vi } from "vitest";
 import { KubeClient, WATCH_TIMEOUT_SECONDS } from "../../controller/kube/client.ts";
 import { Reflector, type ReflectorOptions } from "../../controller/sources/kube/reflector.ts";
 
@@ -203,7 +203,8 @@ it("a failure before the first list says it is not ready, not that a last known 
   });
   r.start();
   await r.synced;
-  await new Promise((res) => setTimeout(res, 100));
+  // The failure after the list comes after a watch and a backoff: wait for its line, not a fixed time.
+  await vi.waitFor(() => expect(lines.length).toBeGreaterThanOrEqual(2), { timeout: 10_000, interval: 20 });
   r.stop();
   expect(lines.map((l) => l.msg).slice(0, 2)).toEqual([
     "list/watch failed; not ready until it is listed once",
