@@ -699,7 +699,8 @@ function decisions(
       expect(direct.status).toBe(200);
       const listed = direct.header("x-envoy-auth-headers-to-remove")!.split(",");
       expect(listed).toEqual(expect.arrayContaining(["x-api-key", "x-tenant", ...IDENTITY.filter((h) => h !== "x-user-id")]));
-      expect(replaces).toEqual(IDENTITY);
+      // authorization: the files take it from the answer whenever it carries one (oidc's token).
+      expect(replaces).toEqual([...IDENTITY, "authorization"]);
       const forged = Object.fromEntries(listed.filter((h) => replaces.includes(h)).map((h) => [h, "forged"]));
       const { r, up } = await through(proxy(), "/v1/models", { ...forged, "x-user-id": "forged", "x-api-key": ALICE_KEY });
       expect(r.status).toBe(200);
@@ -870,8 +871,8 @@ function readmeRecipe(proxy: "nginx" | "Caddy"): readonly string[] {
 }
 
 /** The shipped file's X-Portcullis-Replaces list, and the same with x-tenant. */
-const SHIPPED_REPLACES = '"x-user-id, x-user-group, x-user-email"';
-const TENANT_REPLACES = '"x-user-id, x-user-group, x-user-email, x-tenant"';
+const SHIPPED_REPLACES = '"x-user-id, x-user-group, x-user-email, authorization"';
+const TENANT_REPLACES = '"x-user-id, x-user-group, x-user-email, authorization, x-tenant"';
 
 /**
  * Through a proxy whose file README's recipe changed for x-tenant (`recipe`: every change; else only

@@ -329,4 +329,44 @@ export const oidcCases: readonly Case[] = [
   c("pass-through-fail-open-no-header", "/webapi without a session or a bearer header: the login", LOGIN, (ctx) =>
     ctx.check({ path: "/webapi/reports" }),
   ),
+  c(
+    "forward-auth-client-authorization",
+    "forward-auth (a proxy whose X-Portcullis-Replaces does not name Authorization, as Traefik sends none): a valid session and the client's own `Authorization: Bearer <forged>`",
+    { status: 400, code: "request_invalid", reason: "carries its own authorization" },
+    async (ctx) => {
+      const { name, key } = cookieOf(ctx);
+      return ctx.forward({
+        "x-forwarded-method": "GET",
+        "x-forwarded-proto": "http",
+        "x-forwarded-host": HOST,
+        "x-forwarded-uri": "/web/reports",
+        "x-portcullis-replaces": "x-user-id, x-user-group, x-user-email",
+        cookie: session(key, name, "mallory", 60_000),
+        authorization: "Bearer forged-token-of-admin",
+      });
+    },
+    "an allow that sets Authorization (oidc's forwardAccessToken) was exempt from the forward-auth safety net, as nginx and Caddy take Authorization from the answer; Traefik, whose authResponseHeaders the shipped middleware lists without Authorization, passed the client's own bearer token to the upstream in place of the session's. A client's Authorization beside one the allow sets is now refused unless the proxy lists authorization in X-Portcullis-Replaces (the shipped nginx and Caddy files do)",
+  ),
+  c(
+    "forward-auth-client-authorization-replaced",
+    "forward-auth (X-Portcullis-Replaces names Authorization, as the shipped nginx and Caddy files): a valid session and the client's own `Authorization: Bearer <forged>`: the session's token replaces it",
+    {
+      status: 200,
+      code: "allowed",
+      upstream: { authorization: "Bearer access-token-of-mallory", "x-portcullis-cookie": "remove" },
+      remove: ["cookie"],
+    },
+    async (ctx) => {
+      const { name, key } = cookieOf(ctx);
+      return ctx.forward({
+        "x-forwarded-method": "GET",
+        "x-forwarded-proto": "http",
+        "x-forwarded-host": HOST,
+        "x-forwarded-uri": "/web/reports",
+        "x-portcullis-replaces": "x-user-id, x-user-group, x-user-email, authorization",
+        cookie: session(key, name, "mallory", 60_000),
+        authorization: "Bearer forged-token-of-admin",
+      });
+    },
+  ),
 ];
