@@ -37,16 +37,20 @@ let lastRead: { readonly value: string | undefined; readonly names: ReadonlySet<
  * sets (`managed`, the snapshot's list) which the allow sets or removes and the proxy does not
  * replace (`request.proxyReplaces`; undefined: not a forward-auth request, nothing to check).
  * `cookie` is left out: Portcullis' `x-portcullis-cookie` answer says what becomes of it, and the
- * shipped configurations apply it; so is an `authorization` the allow sets, which they take from
- * the answer whenever it carries one.
+ * shipped configurations apply it. An `authorization` the allow sets (oidc's token) is no managed
+ * header (clients of other routes send their own) but is checked too: a client's own beside it
+ * passes only when the proxy lists authorization (the shipped nginx and Caddy files take it from the
+ * answer whenever it carries one; Traefik's authResponseHeaders do not name it).
  */
 export function refuseUnreplacedCopies(decision: Decision, request: AuthzRequest, managed: readonly string[]): Decision {
   const replaced = request.proxyReplaces;
-  if (replaced === undefined || !decision.allowed || managed.length === 0) return decision;
+  if (replaced === undefined || !decision.allowed) return decision;
+  if (managed.length === 0 && !Object.hasOwn(decision.upstreamHeaders, "authorization")) return decision;
   // Loops without a closure: this runs on every allow behind nginx or Caddy.
   let unreplaced: string[] | undefined;
   for (const name in decision.upstreamHeaders) {
-    if (name !== "authorization" && isUnreplacedCopy(name, request, managed, replaced)) (unreplaced ??= []).push(name);
+    if (name === "authorization" ? isUnreplaced(name, request, replaced) : isUnreplacedCopy(name, request, managed, replaced))
+      (unreplaced ??= []).push(name);
   }
   const removed = decision.removeHeaders;
   for (let i = 0; i < removed.length; i++) {
@@ -62,5 +66,10 @@ export function refuseUnreplacedCopies(decision: Decision, request: AuthzRequest
 
 /** Whether the request carries the client's own copy of `name`, a header a policy sets (`managed`) that the proxy does not replace. */
 function isUnreplacedCopy(name: string, request: AuthzRequest, managed: readonly string[], replaced: ReadonlySet<string>): boolean {
-  return name !== "cookie" && managed.includes(name) && !replaced.has(name) && Object.hasOwn(request.headers, name);
+  return name !== "cookie" && managed.includes(name) && isUnreplaced(name, request, replaced);
+}
+
+/** Whether the request carries the client's own copy of `name` and the proxy does not replace it. */
+function isUnreplaced(name: string, request: AuthzRequest, replaced: ReadonlySet<string>): boolean {
+  return !replaced.has(name) && Object.hasOwn(request.headers, name);
 }

@@ -150,6 +150,12 @@ export interface Pass {
    * not remember the allow made from it, since a client could make a new one per request.
    */
   readonly perRequest?: true;
+  /**
+   * oidc let the request through without a session because it carries a header a jwt provider reads
+   * (passThroughAuthHeader): jwt alone decides it, so jwt must find and verify a token whatever its
+   * `optional` or `failOpen` say, or the header would skip the login for anyone.
+   */
+  readonly leftToJwt?: true;
 }
 
 /** A phase passes, or ends the request with its Decision. */

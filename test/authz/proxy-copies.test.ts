@@ -74,9 +74,17 @@ describe("refuseUnreplacedCopies", () => {
     );
     expect(refuseUnreplacedCopies(removesBoth, request({ accept: "*/*" }, ""), MANAGED)).toBe(removesBoth);
   });
-  it("leaves alone what no policy sets (a sanitized credential), cookie, and an authorization the allow sets", () => {
-    const d = allowing({ authorization: "Bearer t", cookie: "theme=dark" }, ["x-api-key"]);
+  it("leaves alone what no policy sets (a sanitized credential) and cookie", () => {
+    const d = allowing({ cookie: "theme=dark" }, ["x-api-key"]);
     expect(refuseUnreplacedCopies(d, request({ authorization: "Bearer c", cookie: "k=v", "x-api-key": "k" }, ""), MANAGED)).toBe(d);
+  });
+  it("refuses a client's authorization beside one the allow sets (oidc's token) unless the proxy replaces it (regression)", () => {
+    // Before: exempt, as nginx and Caddy take Authorization from the answer; Traefik (authResponseHeaders
+    // without it) passed the client's own bearer to the upstream in place of the session's token.
+    const d = allowing({ authorization: "Bearer t" }, []);
+    expect(refuseUnreplacedCopies(d, request({ authorization: "Bearer forged" }, "x-user-id"), []).code).toBe("request_invalid");
+    expect(refuseUnreplacedCopies(d, request({ authorization: "Bearer forged" }, "x-user-id, authorization"), [])).toBe(d);
+    expect(refuseUnreplacedCopies(d, request({}, ""), [])).toBe(d);
   });
   it("refuses a client's authorization the allow removes (a policy sets it) unless the proxy replaces it", () => {
     const d = allowing({}, ["authorization"]);

@@ -4,7 +4,8 @@
 // test/e2e/situations.yaml.
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { createServer } from "node:http";
+import { type AddressInfo, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -50,6 +51,39 @@ async function through(
   const before = stage.upstream.seen.length;
   const r = await send(proxy.url, { ...init, rawPath: path, headers: isHeaderLines(headers) ? headers : { host: HOST, ...headers } });
   return { r, up: stage.seenSince(before) };
+}
+
+/**
+ * The shipped file (`start`) in front of a stand-in for Portcullis that allows every request and
+ * answers, for the URI `/basic` or `/bearer`, an `authorization` (a gRPC extAuth service's OK may set
+ * any value; oidc's is `Bearer …`): the app must get the answer's Authorization in place of the
+ * client's whenever the answer carries one, since the file names authorization in
+ * X-Portcullis-Replaces, and the client's own otherwise.
+ */
+function takesTheAnswersAuthorization(start: (behind: Behind) => Promise<Proxy>) {
+  it("the answer's Authorization, whatever its scheme, replaces the client's; without one the client's goes on", async () => {
+    const answers: Record<string, string> = { "/basic": "Basic c3ZjOnN2Yw==", "/bearer": "Bearer svc-token" };
+    const service = createServer((req, res) => {
+      const uri = String(req.headers["x-forwarded-uri"] ?? req.headers["x-original-uri"] ?? "");
+      const value = answers[uri];
+      res.writeHead(200, value === undefined ? {} : { authorization: value }).end();
+    });
+    await new Promise<void>((resolve) => service.listen(0, "127.0.0.1", resolve));
+    const proxy = await start({ ...stage.behind, forwardAuth: (service.address() as AddressInfo).port });
+    try {
+      for (const [path, expected] of [
+        ["/basic", "Basic c3ZjOnN2Yw=="],
+        ["/bearer", "Bearer svc-token"],
+        ["/other", "Bearer client-token"],
+      ] as const) {
+        const { r, up } = await through(proxy, path, { authorization: "Bearer client-token" });
+        expect([path, r.status, up?.headers.authorization]).toEqual([path, 200, expected]);
+      }
+    } finally {
+      await proxy.stop();
+      service.close();
+    }
+  });
 }
 
 /**
@@ -699,7 +733,8 @@ function decisions(
       expect(direct.status).toBe(200);
       const listed = direct.header("x-envoy-auth-headers-to-remove")!.split(",");
       expect(listed).toEqual(expect.arrayContaining(["x-api-key", "x-tenant", ...IDENTITY.filter((h) => h !== "x-user-id")]));
-      expect(replaces).toEqual(IDENTITY);
+      // authorization: the files take it from the answer whenever it carries one (oidc's token).
+      expect(replaces).toEqual([...IDENTITY, "authorization"]);
       const forged = Object.fromEntries(listed.filter((h) => replaces.includes(h)).map((h) => [h, "forged"]));
       const { r, up } = await through(proxy(), "/v1/models", { ...forged, "x-user-id": "forged", "x-api-key": ALICE_KEY });
       expect(r.status).toBe(200);
@@ -870,8 +905,8 @@ function readmeRecipe(proxy: "nginx" | "Caddy"): readonly string[] {
 }
 
 /** The shipped file's X-Portcullis-Replaces list, and the same with x-tenant. */
-const SHIPPED_REPLACES = '"x-user-id, x-user-group, x-user-email"';
-const TENANT_REPLACES = '"x-user-id, x-user-group, x-user-email, x-tenant"';
+const SHIPPED_REPLACES = '"x-user-id, x-user-group, x-user-email, authorization"';
+const TENANT_REPLACES = '"x-user-id, x-user-group, x-user-email, authorization, x-tenant"';
 
 /**
  * Through a proxy whose file README's recipe changed for x-tenant (`recipe`: every change; else only
@@ -920,6 +955,7 @@ describe("Caddy forward_auth (deploy/proxies/caddy/Caddyfile)", () => {
   keepsConnections((behind) => startCaddy(join(PROXIES, "caddy/Caddyfile"), behind));
   handsRepeatedLinesOn((behind) => startCaddy(join(PROXIES, "caddy/Caddyfile"), behind));
   checksArriveBodiless((behind) => startCaddy(join(PROXIES, "caddy/Caddyfile"), behind));
+  takesTheAnswersAuthorization((behind) => startCaddy(join(PROXIES, "caddy/Caddyfile"), behind));
   anotherHeader("caddy", async (recipe) => {
     const file = join(PROXIES, "caddy/Caddyfile");
     let text = replaceOnce(readFileSync(file, "utf8"), SHIPPED_REPLACES, TENANT_REPLACES, file);
@@ -994,6 +1030,7 @@ describe("nginx auth_request (deploy/proxies/nginx/portcullis.conf)", () => {
   keepsConnections(startNginx);
   handsRepeatedLinesOn(startNginx);
   checksArriveBodiless(startNginx);
+  takesTheAnswersAuthorization(startNginx);
 
   it("loads where its header says, in Debian's own nginx.conf (conf.d), once its server addresses resolve (nginx -t)", () => {
     const dir = mkdtempSync(join(tmpdir(), "portcullis-e2e-etc-nginx-"));

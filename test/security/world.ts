@@ -109,7 +109,7 @@ export function manifests(keys: Keys, oidc: OidcWorld = NO_PROVIDER): string {
   const jwks = jwksOf(keys.es, keys.rsa);
   const apiKeys = (extractFrom: string, extra = "") =>
     `  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: ${extractFrom}, forwardClientIDHeader: x-client-id${extra}}\n`;
-  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", failopen: "/failopen", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto", lan: "/lan", office: "/office", cors: "/cors", cel: "/cel", account: "/account", tenant: "/tenant", basic: "/basic", web: "/web", "web-down": "/webdown", admins: "/admins", tiers: "/tiers", scopes: "/scopes" })}---
+  return `${gatewayWithRoute(HOST, { open: "/public", keys: "/keys", sanitized: "/sanitized", jwt: "/jwt", optional: "/optional", failopen: "/failopen", "get-open": "{path: {type: PathPrefix, value: /m}, method: GET}", m: "/m", re: '{path: {type: RegularExpression, value: "/re/(a+)+"}}', proto: "/proto", lan: "/lan", office: "/office", cors: "/cors", cel: "/cel", account: "/account", tenant: "/tenant", basic: "/basic", web: "/web", "web-down": "/webdown", "web-api": "/webapi", admins: "/admins", tiers: "/tiers", scopes: "/scopes" })}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: www, namespace: apps}
@@ -285,6 +285,20 @@ ${policy("keys", rule("keys"), apiKeys("[{headers: [X-API-Key]}, {params: [api_k
       backendSettings: {retry: {numRetries: 2, retryOn: {triggers: [connect-failure, 5xx]}, perRetry: {backOff: {baseInterval: 10ms, maxInterval: 20ms}}}}
     clientID: web
     clientSecret: {name: web-client}
+`,
+)}${policy(
+  "web-api",
+  rule("web-api"),
+  `  oidc:
+    provider: {issuer: "${oidc.issuer}"}
+    clientID: ${oidc.clientId}
+    clientSecret: {name: web-client}
+    redirectURL: "%REQ(x-forwarded-proto)%://%REQ(:authority)%/webapi/oauth2/callback"
+    logoutPath: /webapi/logout
+    passThroughAuthHeader: true
+  jwt:
+    failOpen: true
+    providers: [{name: idp, issuer: ${ISSUER}, audiences: [api], localJWKS: {inline: '${jwks}'}, claimToHeaders: [{claim: sub, header: x-user-id}]}]
 `,
 )}${policy(
   "optional",

@@ -138,6 +138,52 @@ describe("forward-auth port", () => {
   });
 });
 
+/**
+ * Traefik's ForwardAuth with `trustForwardHeader: false` (deploy/proxies/traefik), from its
+ * documented behaviour and source (pkg/middlewares/auth/forward.go writeHeader): it sends the
+ * headers authRequestHeaders lists, then SETS X-Forwarded-For (the peer alone), -Method, -Proto,
+ * -Host (the request's Host) and -Uri (Go's RequestURI(): the path and query only, even for an
+ * absolute-form request line, with a raw `#` escaped as %23), over any client copy; Host is the
+ * auth address's. No X-Portcullis-Replaces and no X-Portcullis-Gateway.
+ */
+describe("forward-auth port: Traefik's check request", () => {
+  const traefik = (uri: string, headers: Record<string, string> = {}) =>
+    send(`${app.forwardAuth}/`, {
+      headers: {
+        host: "portcullis.portcullis.svc.cluster.local:9003",
+        "x-forwarded-for": "203.0.113.7",
+        "x-forwarded-method": "GET",
+        "x-forwarded-proto": "https",
+        "x-forwarded-host": HOST,
+        "x-forwarded-uri": uri,
+        ...headers,
+      },
+    });
+  it("decides the request Traefik describes, not the auth address in Host", async () => {
+    expect((await traefik("/v1/models")).status).toBe(401);
+    const ok = await traefik("/v1/models", { "x-api-key": "example-ci-runner-key-change-me" });
+    expect([ok.status, ok.header("x-user-id")]).toEqual([200, "ci-runner"]);
+    expect((await traefik("/healthz")).status).toBe(200);
+  });
+  it("a raw `#` Go escaped to %23 is part of the path: no route takes /healthz%23…, and dot segments after it are refused", async () => {
+    expect((await traefik("/healthz%23x")).status).toBe(403);
+    const dots = await traefik("/v1/models%23/../../healthz");
+    expect([dots.status, dots.json().code]).toEqual([400, "request_invalid"]);
+  });
+  it("an X-Forwarded-Uri that is not origin-form (a proxy passing an absolute-form target on) is refused", async () => {
+    const r = await traefik(`https://${HOST}/healthz`);
+    expect([r.status, r.json().code]).toEqual([400, "request_invalid"]);
+  });
+  it("a client's X-Original-URI that authRequestHeaders lets through beside Traefik's X-Forwarded-Uri: refused when they differ", async () => {
+    const r = await traefik("/v1/models", { "x-original-uri": "/healthz" });
+    expect([r.status, r.json().code]).toEqual([400, "request_invalid"]);
+  });
+  it("a client's identity header that authRequestHeaders lets through: refused (Traefik sends no X-Portcullis-Replaces)", async () => {
+    const r = await traefik("/v1/models", { "x-api-key": "example-ci-runner-key-change-me", "x-user-id": "admin" });
+    expect([r.status, r.json().code]).toEqual([400, "request_invalid"]);
+  });
+});
+
 describe("remote JWKS through the authz port", () => {
   const remote = (token: string) => send(`${app.authz}/x`, { headers: { host: "remote.example.com", authorization: `Bearer ${token}` } });
   it("keys are fetched when the snapshot is published, not per request", async () => {

@@ -79,6 +79,12 @@ export function compileExtAuth(
       return problem(
         `http.${moved} would make Envoy send this Portcullis' own Service another path than the client's, and Portcullis decides on the path the client sent; remove it`,
       );
+    // Envoy clears its route cache after the answer and routes again on the headers Portcullis set
+    // or removed: the request may reach a rule (matched on such a header) whose policy was never decided.
+    if (spec.recomputeRoute === true)
+      return problem(
+        "recomputeRoute would make Envoy route again on the headers this Portcullis' answer sets or removes, to a rule whose policy it did not decide; remove it",
+      );
     return ok({ protocol, hookUp: hookUp.value, headersToBackend });
   }
   const contextExtensions: Record<string, string> = Object.create(null);

@@ -27,5 +27,22 @@ export const jwt = defineFeature<JWTSpec, CompiledJwt>({
       ...(p.claimToHeaders.length === 0 ? {} : { claimToHeaders: p.claimToHeaders.map((c) => `${c.claim.join(".")} -> ${c.header}`) }),
     })),
   }),
-  check: (config, request, where, _passed, ctx) => checkJwt(config, request, where, ctx),
+  check: (config, request, where, passed, ctx) =>
+    checkJwt(passed.some((p) => p.leftToJwt === true) ? requiredOf(config) : config, request, where, ctx),
 });
+
+/** Each configuration as a required jwt (neither optional nor failOpen), made once. */
+const required = new WeakMap<CompiledJwt, CompiledJwt>();
+
+/**
+ * `config` for a request oidc left to jwt (passThroughAuthHeader): Envoy Gateway lets a failOpen
+ * jwt pass the refused token after oauth2 skipped the login on the header's presence alone, so any
+ * `Authorization: Bearer x` would open a route browsers reach only logged in. Stricter: the token
+ * must verify.
+ */
+function requiredOf(config: CompiledJwt): CompiledJwt {
+  if (!config.optional && !config.failOpen) return config;
+  let strict = required.get(config);
+  if (strict === undefined) required.set(config, (strict = Object.freeze({ ...config, optional: false, failOpen: false })));
+  return strict;
+}

@@ -47,8 +47,8 @@ export interface OidcContext {
 
 type Where = { readonly route: string; readonly policy: string };
 
-/** A request that the oidc phase lets through untouched: jwt decides it (passThroughAuthHeader). */
-const PASS_THROUGH: PhaseResult = { ok: true, value: { principal: undefined, headers: {}, strip: [], attributes: {} } };
+/** A request that the oidc phase lets through untouched: jwt decides it, as a required jwt (passThroughAuthHeader). */
+const PASS_THROUGH: PhaseResult = { ok: true, value: { principal: undefined, headers: {}, strip: [], attributes: {}, leftToJwt: true } };
 
 export function checkOidc(oidc: CompiledOidc, req: NormalizedRequest, where: Where, ctx: OidcContext): PhaseResult | Promise<PhaseResult> {
   if (oidc.passThrough.some((m) => headerMatches(m, req))) return PASS_THROUGH;

@@ -179,6 +179,25 @@ describe("compileExtAuth with --self-service: the hook-up", () => {
     expect(accepted.message).toContain(`${named} would make Envoy send this Portcullis' own Service another path than the client's`);
   });
 
+  it.each(["grpc", "http"])(
+    "a %s hook-up with recomputeRoute is Invalid: Envoy would route again on the headers Portcullis sets",
+    (protocol) => {
+      const port = protocol === "grpc" ? 9001 : 9002;
+      const { accepted } = compileWithSelf(
+        `[{port: ${port}}]`,
+        `{${protocol}: {backendRefs: [{name: portcullis, port: ${port}}]}, recomputeRoute: true}`,
+      );
+      expect(accepted.status).toBe("False");
+      expect(accepted.message).toContain(
+        "recomputeRoute would make Envoy route again on the headers this Portcullis' answer sets or removes",
+      );
+      expect(
+        compileWithSelf(`[{port: ${port}}]`, `{${protocol}: {backendRefs: [{name: portcullis, port: ${port}}]}, recomputeRoute: false}`)
+          .accepted.status,
+      ).toBe("True");
+    },
+  );
+
   it("a Service of the same name in another namespace is a service to call, not the hook-up", () => {
     const result = compileText(
       policiesOnRules(

@@ -21,8 +21,11 @@ beforeAll(async () => {
 });
 afterAll(() => op.close());
 
-/** oidc forwarding the ID token in `idTokenHeader`, jwt verifying Authorization with the provider's keys, and a rule letting only alice in. */
-function world(oidcExtra: string): string {
+/**
+ * oidc with `oidcExtra`, jwt (with `jwtExtra`) verifying Authorization with the provider's keys, and
+ * a rule letting only alice in (without `rules`: no authorization at all).
+ */
+function world(oidcExtra: string, jwtExtra = "", rules = true): string {
   return `${gatewayWithRoute(HOST)}---
 apiVersion: v1
 kind: Secret
@@ -38,22 +41,28 @@ ${securityPolicy(
     clientSecret: {name: console-oidc}
 ${oidcExtra}
   jwt:
+${jwtExtra}
     providers:
       - name: op
         issuer: "${op.issuer}"
         audiences: [${op.clientId}]
         remoteJWKS: {uri: "${op.issuer}/jwks"}
         claimToHeaders: [{claim: sub, header: x-user-id}]
-  authorization:
-    defaultAction: Deny
-    rules: [{name: alice-only, action: Allow, principal: {jwt: {provider: op, claims: [{name: sub, values: [alice]}]}}}]
-`,
+${rules ? ALICE_ONLY : ""}`,
 )}`;
 }
 
-async function worldDecider(oidcExtra: string): Promise<Decider> {
+const ALICE_ONLY = `  authorization:
+    defaultAction: Deny
+    rules: [{name: alice-only, action: Allow, principal: {jwt: {provider: op, claims: [{name: sub, values: [alice]}]}}}]
+`;
+
+async function worldDecider(oidcExtra: string, jwtExtra = "", rules = true): Promise<Decider> {
   const keys = createKeyStore({ logger: pino({ level: "silent" }) });
-  const d = decider(world(oidcExtra), { keys, oidc: createOidcProviders({ logger: pino({ level: "silent" }), timeoutMs: 3000 }) });
+  const d = decider(world(oidcExtra, jwtExtra, rules), {
+    keys,
+    oidc: createOidcProviders({ logger: pino({ level: "silent" }), timeoutMs: 3000 }),
+  });
   await keys.sync(d.result.snapshot.remoteJwks);
   return d;
 }
@@ -100,5 +109,26 @@ describe("oidc, then jwt, then authorization on one policy", () => {
     expect([forged.status, forged.code]).toEqual([401, "jwt_invalid"]);
     const browser = await d({ path: "/api", scheme: "https", host: HOST, headers: {} });
     expect([browser.status, browser.code]).toEqual([302, "oidc_login"]);
+  });
+
+  it("passThroughAuthHeader with a failOpen jwt: a bearer that does not verify neither skips the login nor passes (regression)", async () => {
+    // Before: the header skipped the login and failOpen let the refused token through, so any
+    // `Authorization: Bearer x` opened a route that browsers reach only after logging in.
+    const d = await worldDecider("    passThroughAuthHeader: true", "    failOpen: true", false);
+    for (const authorization of ["Bearer x", "Bearer eyJhbGciOiJub25lIn0.e30."]) {
+      const forged = await d({ path: "/api", scheme: "https", host: HOST, headers: { authorization } });
+      expect([forged.status, forged.code, forged.upstreamHeaders]).toEqual([401, "jwt_invalid", {}]);
+    }
+    const browser = await d({ path: "/api", scheme: "https", host: HOST, headers: {} });
+    expect([browser.status, browser.code]).toEqual([302, "oidc_login"]);
+    // A token that verifies still passes, with its identity.
+    const issuing = await worldDecider("    forwardIDToken: {header: Authorization}");
+    const alice = await issuing({ path: "/reports", scheme: "https", host: HOST, headers: { cookie: await sessionOf(issuing, "alice") } });
+    const token = alice.upstreamHeaders.authorization!;
+    const api = await d({ path: "/api", scheme: "https", host: HOST, headers: { authorization: token } });
+    expect([api.status, api.code, api.upstreamHeaders["x-user-id"]]).toEqual([200, "allowed", "alice"]);
+    // A session still passes on failOpen's terms (no bearer of its own: oidc decides, jwt finds none).
+    const session = await d({ path: "/api", scheme: "https", host: HOST, headers: { cookie: await sessionOf(d, "bob") } });
+    expect([session.status, session.code]).toEqual([200, "allowed"]);
   });
 });

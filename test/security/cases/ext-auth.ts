@@ -411,4 +411,17 @@ export const extAuthCases: readonly Case[] = [
     { status: 403, code: "policy_invalid", condition: "does not lead to its HTTP ext_authz listener" },
     () => askBeside("{http: {backendRefs: [{name: portcullis, namespace: portcullis, port: 9003}]}}", { "x-api-key": "alice-key" }),
   ),
+  x(
+    "hook-up-recompute-route",
+    "the hook-up with `recomputeRoute: true`: Envoy would route again on the headers Portcullis' allow sets or removes (an `x-user-group` a rule matches on), to a rule whose policy Portcullis never decided",
+    { status: 403, code: "policy_invalid", condition: "route again on the headers" },
+    () =>
+      askBeside(
+        "{grpc: {backendRefs: [{name: portcullis, namespace: portcullis, port: 9001}]}, includeRouteMetadata: true, recomputeRoute: true}",
+        {
+          "x-api-key": "alice-key",
+        },
+      ),
+    "the hook-up was accepted with recomputeRoute, which makes Envoy clear its route cache after Portcullis' answer and route again on the identity headers it set or removed: a request decided on one rule's policy reached a rule (matched on such a header) whose stricter policy Portcullis never decided; such a hook-up is now Invalid and its routes refused",
+  ),
 ];

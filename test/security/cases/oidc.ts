@@ -12,14 +12,17 @@ import { type CookieState, MAX_CHUNKS, seal, sessionKey, setCookies, unseal } fr
 import { loginAt } from "../../support/oidc-provider.ts";
 import type { Ctx } from "../context.ts";
 import { type Case, type Expected, fromDecision, managedHeadersOf, type Outcome } from "../outcome.ts";
-import { HOST, WEB_POLICY } from "../world.ts";
+import { HOST, token, WEB_POLICY } from "../world.ts";
 
 const LOGIN: Expected = { status: 302, code: "oidc_login" };
 const REFUSED = (reason: string): Expected => ({ status: 401, code: "oidc_callback_refused", reason });
 
-function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promise<Outcome>): Case {
-  return { id: `oidc.${id}`, title, expect, run };
+function c(id: string, title: string, expect: Expected, run: (ctx: Ctx) => Promise<Outcome>, fixed?: string): Case {
+  return { id: `oidc.${id}`, title, expect, run, ...(fixed === undefined ? {} : { fixed }) };
 }
+
+const PASS_THROUGH_FIXED =
+  "passThroughAuthHeader skipped the login on the header alone and the policy's failOpen jwt then let the refused token through with no identity (Envoy Gateway does the same), so any `Authorization: Bearer x` opened a route browsers reach only logged in; a request oidc leaves to jwt now needs a token that verifies, whatever optional or failOpen say";
 
 /** The `web` policy's session cookie name and key, as every replica derives them. */
 function cookieOf(ctx: Ctx): { name: string; key: Buffer } {
@@ -297,6 +300,73 @@ export const oidcCases: readonly Case[] = [
     async (ctx) => {
       const { name, key } = cookieOf(ctx);
       return outcome(ctx, await ask(ctx, "/webdown/page", session(key, name, "alice", 60_000)));
+    },
+  ),
+  c(
+    "pass-through-fail-open-forged",
+    "/webapi (oidc with passThroughAuthHeader, jwt with failOpen): a forged token claiming `sub: admin` and a spoofed `x-user-id: admin`",
+    { status: 401, code: "jwt_bad_signature" },
+    (ctx) =>
+      ctx.check({
+        path: "/webapi/reports",
+        headers: { authorization: `Bearer ${token({ sub: "admin" }, {}, ctx.keys.stranger)}`, "x-user-id": "admin" },
+      }),
+    PASS_THROUGH_FIXED,
+  ),
+  c(
+    "pass-through-fail-open-junk",
+    "/webapi: `Authorization: Bearer x` (no token at all, but the header passThroughAuthHeader looks for)",
+    { status: 401, code: "jwt_invalid" },
+    (ctx) => ctx.check({ path: "/webapi/reports", headers: { authorization: "Bearer x" } }),
+    PASS_THROUGH_FIXED,
+  ),
+  c(
+    "pass-through-fail-open-valid",
+    "/webapi: a valid token of the jwt provider skips the login and gives its identity",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } },
+    (ctx) => ctx.check({ path: "/webapi/reports", headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}` } }),
+  ),
+  c("pass-through-fail-open-no-header", "/webapi without a session or a bearer header: the login", LOGIN, (ctx) =>
+    ctx.check({ path: "/webapi/reports" }),
+  ),
+  c(
+    "forward-auth-client-authorization",
+    "forward-auth (a proxy whose X-Portcullis-Replaces does not name Authorization, as Traefik sends none): a valid session and the client's own `Authorization: Bearer <forged>`",
+    { status: 400, code: "request_invalid", reason: "carries its own authorization" },
+    async (ctx) => {
+      const { name, key } = cookieOf(ctx);
+      return ctx.forward({
+        "x-forwarded-method": "GET",
+        "x-forwarded-proto": "http",
+        "x-forwarded-host": HOST,
+        "x-forwarded-uri": "/web/reports",
+        "x-portcullis-replaces": "x-user-id, x-user-group, x-user-email",
+        cookie: session(key, name, "mallory", 60_000),
+        authorization: "Bearer forged-token-of-admin",
+      });
+    },
+    "an allow that sets Authorization (oidc's forwardAccessToken) was exempt from the forward-auth safety net, as nginx and Caddy take Authorization from the answer; Traefik, whose authResponseHeaders the shipped middleware lists without Authorization, passed the client's own bearer token to the upstream in place of the session's. A client's Authorization beside one the allow sets is now refused unless the proxy lists authorization in X-Portcullis-Replaces (the shipped nginx and Caddy files do)",
+  ),
+  c(
+    "forward-auth-client-authorization-replaced",
+    "forward-auth (X-Portcullis-Replaces names Authorization, as the shipped nginx and Caddy files): a valid session and the client's own `Authorization: Bearer <forged>`: the session's token replaces it",
+    {
+      status: 200,
+      code: "allowed",
+      upstream: { authorization: "Bearer access-token-of-mallory", "x-portcullis-cookie": "remove" },
+      remove: ["cookie"],
+    },
+    async (ctx) => {
+      const { name, key } = cookieOf(ctx);
+      return ctx.forward({
+        "x-forwarded-method": "GET",
+        "x-forwarded-proto": "http",
+        "x-forwarded-host": HOST,
+        "x-forwarded-uri": "/web/reports",
+        "x-portcullis-replaces": "x-user-id, x-user-group, x-user-email, authorization",
+        cookie: session(key, name, "mallory", 60_000),
+        authorization: "Bearer forged-token-of-admin",
+      });
     },
   ),
 ];
