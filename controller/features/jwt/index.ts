@@ -1,6 +1,6 @@
 /** jwt: bearer tokens verified against providers' key sets, as Envoy's jwt_authn filter does. */
 import { describeJwks, describeSource } from "../../snapshot/summary.ts";
-import { defineFeature } from "../feature.ts";
+import { defineFeature, type Pass } from "../feature.ts";
 import { checkJwt } from "./check.ts";
 import { compileJwt, JWTSchema, type CompiledJwt, type JWTSpec } from "./compile.ts";
 
@@ -27,9 +27,14 @@ export const jwt = defineFeature<JWTSpec, CompiledJwt>({
       ...(p.claimToHeaders.length === 0 ? {} : { claimToHeaders: p.claimToHeaders.map((c) => `${c.claim.join(".")} -> ${c.header}`) }),
     })),
   }),
-  check: (config, request, where, passed, ctx) =>
-    checkJwt(passed.some((p) => p.leftToJwt === true) ? requiredOf(config) : config, request, where, ctx),
+  check: (config, request, where, passed, ctx) => checkJwt(leftToJwt(passed) ? requiredOf(config) : config, request, where, ctx),
 });
+
+/** Whether an earlier phase (oidc's passThroughAuthHeader) left the request to jwt. An index loop: no closure on every check. */
+function leftToJwt(passed: readonly Pass[]): boolean {
+  for (let i = 0; i < passed.length; i++) if (passed[i]!.leftToJwt === true) return true;
+  return false;
+}
 
 /** Each configuration as a required jwt (neither optional nor failOpen), made once. */
 const required = new WeakMap<CompiledJwt, CompiledJwt>();
