@@ -14,7 +14,7 @@ import { listsBeginning, type PrefixTable, prefixTableOf } from "../lib/prefix-t
 import { fullMatchStart, type Re2 } from "../lib/regex.ts";
 import { entryListsOf, type HostReadings, hostAt, hostCount, portCovers, type RouteScope, tablesInScope } from "../snapshot/route-index.ts";
 import type { CompiledPolicy, PathMatch, RouteEntry, Snapshot, VirtualHosts } from "../snapshot/types.ts";
-import type { CelTextPath } from "../features/authorization/cel.ts";
+import type { CelTextPath } from "../features/authorization/cel-paths.ts";
 import { selectVirtualHost } from "../snapshot/virtual-hosts.ts";
 
 /**

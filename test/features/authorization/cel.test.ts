@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { CEL_INPUT_LIMIT } from "../../../controller/features/authorization/cel-cost.ts";
-import { compileCel, ENVOY_ATTRIBUTES, PRINCIPAL_VARIABLES, searchedPath } from "../../../controller/features/authorization/cel.ts";
+import { compileCel, ENVOY_ATTRIBUTES, PRINCIPAL_VARIABLES } from "../../../controller/features/authorization/cel.ts";
+import { searchedPath } from "../../../controller/features/authorization/cel-paths.ts";
 import { builtRe2 } from "../../../controller/lib/regex.ts";
 
 const compiled = (source: string) => {
