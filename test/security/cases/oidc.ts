@@ -32,6 +32,23 @@ function cookieOf(ctx: Ctx): { name: string; key: Buffer } {
 
 const outcome = (ctx: Ctx, d: Decision) => fromDecision(d, managedHeadersOf(ctx.decider.result.snapshot.policies));
 
+/**
+ * A forward-auth check of mallory's valid session on /web/reports carrying the client's own
+ * `Authorization: Bearer <forged>`, from a proxy whose X-Portcullis-Replaces is `replaces`.
+ */
+function forwardWithOwnAuthorization(ctx: Ctx, replaces: string): Promise<Outcome> {
+  const { name, key } = cookieOf(ctx);
+  return ctx.forward({
+    "x-forwarded-method": "GET",
+    "x-forwarded-proto": "http",
+    "x-forwarded-host": HOST,
+    "x-forwarded-uri": "/web/reports",
+    "x-portcullis-replaces": replaces,
+    cookie: session(key, name, "mallory", 60_000),
+    authorization: "Bearer forged-token-of-admin",
+  });
+}
+
 /** check() on `path` with `cookie` (name=value pairs) and headers. */
 async function ask(ctx: Ctx, path: string, cookie?: string, headers: Record<string, string> = {}): Promise<Decision> {
   return ctx.decider({ path, headers: { ...(cookie === undefined ? {} : { cookie }), ...headers } });
@@ -333,18 +350,7 @@ export const oidcCases: readonly Case[] = [
     "forward-auth-client-authorization",
     "forward-auth (a proxy whose X-Portcullis-Replaces does not name Authorization, as Traefik sends none): a valid session and the client's own `Authorization: Bearer <forged>`",
     { status: 400, code: "request_invalid", reason: "carries its own authorization" },
-    async (ctx) => {
-      const { name, key } = cookieOf(ctx);
-      return ctx.forward({
-        "x-forwarded-method": "GET",
-        "x-forwarded-proto": "http",
-        "x-forwarded-host": HOST,
-        "x-forwarded-uri": "/web/reports",
-        "x-portcullis-replaces": "x-user-id, x-user-group, x-user-email",
-        cookie: session(key, name, "mallory", 60_000),
-        authorization: "Bearer forged-token-of-admin",
-      });
-    },
+    (ctx) => forwardWithOwnAuthorization(ctx, "x-user-id, x-user-group, x-user-email"),
     "an allow that sets Authorization (oidc's forwardAccessToken) was exempt from the forward-auth safety net, as nginx and Caddy take Authorization from the answer; Traefik, whose authResponseHeaders the shipped middleware lists without Authorization, passed the client's own bearer token to the upstream in place of the session's. A client's Authorization beside one the allow sets is now refused unless the proxy lists authorization in X-Portcullis-Replaces (the shipped nginx and Caddy files do)",
   ),
   c(
@@ -356,17 +362,6 @@ export const oidcCases: readonly Case[] = [
       upstream: { authorization: "Bearer access-token-of-mallory", "x-portcullis-cookie": "remove" },
       remove: ["cookie"],
     },
-    async (ctx) => {
-      const { name, key } = cookieOf(ctx);
-      return ctx.forward({
-        "x-forwarded-method": "GET",
-        "x-forwarded-proto": "http",
-        "x-forwarded-host": HOST,
-        "x-forwarded-uri": "/web/reports",
-        "x-portcullis-replaces": "x-user-id, x-user-group, x-user-email, authorization",
-        cookie: session(key, name, "mallory", 60_000),
-        authorization: "Bearer forged-token-of-admin",
-      });
-    },
+    (ctx) => forwardWithOwnAuthorization(ctx, "x-user-id, x-user-group, x-user-email, authorization"),
   ),
 ];
