@@ -15,12 +15,16 @@ import { Reflector, type ReflectorOptions } from "../../controller/sources/kube/
 type Step = (res: import("node:http").ServerResponse, url: URL) => void;
 let server: Server | undefined;
 const requests: string[] = [];
+/** The query string of each list request, in order. */
+const listQueries: string[] = [];
 const watchTimeouts: string[] = [];
 
 async function scripted(steps: Step[]): Promise<KubeClient> {
   requests.length = 0;
+  listQueries.length = 0;
   server = createServer((req, res) => {
     const url = new URL(req.url!, "http://x");
+    if (!url.searchParams.get("watch")) listQueries.push(url.search);
     requests.push(`${url.searchParams.get("watch") ? "watch" : "list"} rv=${url.searchParams.get("resourceVersion") ?? ""}`);
     if (url.searchParams.get("watch")) watchTimeouts.push(url.searchParams.get("timeoutSeconds") ?? "");
     const step = steps.shift();
@@ -254,4 +258,79 @@ it("asks the API server to close a watch before undici's 300 s body timeout woul
   r.stop();
   expect(watchTimeouts[0]).toBe(String(WATCH_TIMEOUT_SECONDS));
   expect(WATCH_TIMEOUT_SECONDS).toBeLessThan(300);
+});
+
+// client-go's first list: from the watch cache, whole (kube-apiserver 1.20 ignores a limit there anyway).
+// A relist after 410 must not go back in time: etcd, in pages.
+it("with listFromWatchCache, the first list is resourceVersion=0 unpaged, and a relist after 410 reads etcd in pages", async () => {
+  const client = await scripted([
+    list("10", secret("a", "9")),
+    watch({ type: "ERROR", object: { kind: "Status", code: 410, metadata: {} } }),
+    list("20", secret("a", "9")),
+  ]);
+  const r = secretReflector(client, { listFromWatchCache: true });
+  r.start();
+  await r.synced;
+  await vi.waitFor(() => expect(requests).toEqual(["list rv=0", "watch rv=10", "list rv=", "watch rv=20"]), {
+    timeout: 5_000,
+    interval: 20,
+  });
+  r.stop();
+  expect(listQueries).toEqual(["?resourceVersion=0", "?limit=500"]);
+});
+
+it("without listFromWatchCache every list is paged from etcd", async () => {
+  const client = await scripted([list("10", secret("a", "9"))]);
+  const r = secretReflector(client, {});
+  r.start();
+  await r.synced;
+  r.stop();
+  expect(listQueries).toEqual(["?limit=500"]);
+});
+
+it("a first list from the watch cache that fails is retried in pages, a continue token followed", async () => {
+  const client = await scripted([
+    (res) => {
+      res.writeHead(503);
+      res.end("{}");
+    },
+    (res) => res.end(JSON.stringify({ metadata: { resourceVersion: "7", continue: "next-page" }, items: [secret("a", "6")] })),
+    list("7", secret("b", "7")),
+  ]);
+  const r = secretReflector(client, { listFromWatchCache: true, backoffMs: { initial: 20, max: 40 } });
+  r.start();
+  await r.synced;
+  r.stop();
+  expect(listQueries).toEqual(["?resourceVersion=0", "?limit=500", "?limit=500&continue=next-page"]);
+  expect(
+    r
+      .objects()
+      .map((o) => o.metadata.name)
+      .sort(),
+  ).toEqual(["a", "b"]);
+});
+
+it("a first list from the watch cache of a version not served (404) tries the older version from the cache too", async () => {
+  const notServed: Step = (res) => {
+    res.writeHead(404);
+    res.end("{}");
+  };
+  const client = await scripted([notServed, list("5", { metadata: { name: "tls", namespace: "ns", resourceVersion: "5" }, spec: {} })]);
+  const r = new Reflector({
+    client,
+    kind: "BackendTLSPolicy",
+    apiVersion: "gateway.networking.k8s.io/v1",
+    path: "/apis/gateway.networking.k8s.io/v1/backendtlspolicies",
+    olderVersions: [
+      { apiVersion: "gateway.networking.k8s.io/v1alpha3", path: "/apis/gateway.networking.k8s.io/v1alpha3/backendtlspolicies" },
+    ],
+    onChange: () => {},
+    logger: pino({ level: "silent" }),
+    optional: true,
+    listFromWatchCache: true,
+  });
+  r.start();
+  await r.synced;
+  r.stop();
+  expect(listQueries).toEqual(["?resourceVersion=0", "?resourceVersion=0"]);
 });

@@ -1,8 +1,9 @@
 /**
- * One kind's list+watch loop and its store (client-go's Reflector, pared down). Lists (paginated),
- * then watches from the list's resourceVersion; 410 Gone relists at once; any other failure backs
- * off (doubling, capped) and resumes. Holds only the objects `keep` wants, so cluster-wide
- * Secrets cost memory only when a policy references them.
+ * One kind's list+watch loop and its store (client-go's Reflector, pared down). Lists (paginated,
+ * or the first list from the API server's watch cache: `listFromWatchCache`), then watches from the
+ * list's resourceVersion; 410 Gone relists at once; any other failure backs off (doubling, capped)
+ * and resumes. Holds only the objects `keep` wants, so cluster-wide Secrets cost memory only when a
+ * policy references them.
  */
 import type { Logger } from "pino";
 import { KubeApiError, type KubeClient, type KubeObject, type WatchEvent } from "../../kube/client.ts";
@@ -31,7 +32,20 @@ export interface ReflectorOptions {
    * counts as synced, holds nothing, and looks again every `backoffMs.max`.
    */
   readonly optional?: boolean;
+  /**
+   * The first list asks for `resourceVersion=0`, as client-go's reflector does: the API server answers
+   * it from its watch cache, whole, in one response (kube-apiserver 1.20, 10,000 SecurityPolicies:
+   * 0.6–1.2 s, against 2.3–3.7 s in pages of 500 read from etcd). Its state may be older than etcd's
+   * by the cache's lag, which every watch event has as well; the watch from its resourceVersion brings
+   * what followed. Relists (410 Gone, resync()) read etcd in pages: never older than what was seen.
+   * Only for kinds held whole: one answer holding a cluster's Secrets could be any size. Should that
+   * list fail (say, past CACHED_LIST_TIMEOUT_MS), the reflector lists in pages from then on.
+   */
+  readonly listFromWatchCache?: boolean;
 }
+
+/** How long one answer of a whole kind from the watch cache may take (a page of 500 has the client's 15 s). */
+export const CACHED_LIST_TIMEOUT_MS = 60_000;
 
 export const objectKey = (o: KubeObject): string => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
 
@@ -48,6 +62,8 @@ export class Reflector {
   /** Index of the version read in [ {apiVersion, path}, ...olderVersions ]. */
   #version = 0;
   #versionLogged = -1;
+  /** Whether a list from the watch cache failed: every list after is paged. */
+  #cachedListFailed = false;
   readonly synced: Promise<void>;
   #markSynced!: () => void;
 
@@ -137,14 +153,13 @@ export class Reflector {
 
   async #list(): Promise<void> {
     const items = new Map<string, KubeObject>();
+    const fromCache = this.#o.listFromWatchCache === true && !this.#listed && !this.#cachedListFailed;
     let next = "";
     let resourceVersion = "";
     do {
-      const query = new URLSearchParams({ limit: "500", ...(next ? { continue: next } : {}) });
-      const page = await this.#o.client.request<{ metadata: { resourceVersion?: string; continue?: string }; items: KubeObject[] }>(
-        "GET",
-        `${this.#served().path}?${query}`,
-      );
+      const query: Record<string, string> =
+        next !== "" ? { limit: "500", continue: next } : fromCache ? { resourceVersion: "0" } : { limit: "500" };
+      const page = await this.#listPage(new URLSearchParams(query), fromCache && next === "");
       for (const item of page.items) {
         const object = this.#normalize(item);
         const key = objectKey(object);
@@ -168,6 +183,22 @@ export class Reflector {
     this.#markSynced();
     for (const resolve of this.#listWaiters.splice(0)) resolve();
     if (changed) this.#o.onChange();
+  }
+
+  /** One list request; `fromCache`: the whole kind from the watch cache, whose failure makes every later list paged. */
+  async #listPage(
+    query: URLSearchParams,
+    fromCache: boolean,
+  ): Promise<{ metadata: { resourceVersion?: string; continue?: string }; items: KubeObject[] }> {
+    const path = `${this.#served().path}?${query}`;
+    if (!fromCache) return this.#o.client.request("GET", path);
+    try {
+      return await this.#o.client.request("GET", path, undefined, CACHED_LIST_TIMEOUT_MS);
+    } catch (err) {
+      // A kind not served (404) says nothing of the cache: the older version's first list may still use it.
+      if (!(err instanceof KubeApiError && err.status === 404)) this.#cachedListFailed = true;
+      throw err;
+    }
   }
 
   /** The version being read: `apiVersion` or the older one the API server serves. */

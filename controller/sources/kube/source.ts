@@ -132,6 +132,8 @@ export class KubeSource {
           })),
           keep,
           optional: "optional" in w,
+          // The referenced kinds are filtered by `keep`: an unpaged answer would carry every Secret of the cluster.
+          listFromWatchCache: wanted === undefined,
           onChange: changed,
           logger: options.logger,
           backoffMs: options.backoffMs,

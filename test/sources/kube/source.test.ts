@@ -61,10 +61,12 @@ describe("KubeSource's referenced kinds", () => {
   // Listed before the policies say which they reference, every Secret was listed twice before the first snapshot and held nothing the first time.
   it("lists Secrets, ConfigMaps, Services and Backends first when loadReferences names what to hold, each once; synced does not wait for them", async () => {
     const lists: string[] = [];
+    const queries = new Map<string, string>();
     const client = {
       async request(_method: string, path: string) {
         const plural = path.slice(path.lastIndexOf("/") + 1, path.indexOf("?"));
         lists.push(plural);
+        queries.set(plural, path.slice(path.indexOf("?")));
         const items = ["one", "two"].map((name) => ({ metadata: { namespace: "default", name, resourceVersion: "1" }, spec: {} }));
         return { metadata: { resourceVersion: "1" }, items };
       },
@@ -84,6 +86,17 @@ describe("KubeSource's referenced kinds", () => {
     // The same names again: nothing listed, nothing changed.
     expect(await source.loadReferences({ secrets: ["default/one", "default/missing"], ...none })).toBe(false);
     expect(lists.filter((p) => p === "secrets")).toHaveLength(1);
+    // Kinds held whole are listed from the watch cache at once; the ones `keep` filters, in pages (one
+    // answer would carry every Secret of the cluster).
+    expect(Object.fromEntries(queries)).toMatchObject({
+      securitypolicies: "?resourceVersion=0",
+      httproutes: "?resourceVersion=0",
+      namespaces: "?resourceVersion=0",
+      secrets: "?limit=500",
+      configmaps: "?limit=500",
+      services: "?limit=500",
+      backends: "?limit=500",
+    });
   });
 
   // A stopped source lists nothing more: the pipeline's first build must not wait for it for ever (shutdown during start-up).
