@@ -8,7 +8,10 @@
  * them see the same stretch of the host's day. The runs of 2026-12-02 and what they decided:
  * BENCHMARKS.md, "The A/A control under five ways of comparing two servers".
  *
- *   node bench/aa-methods.ts [--rounds 10] [--connections 50] [--pace-ms 4] [--methods turns,abba,together,togetherLong,pacedTurns,pacedTogether] [--b-verifies]
+ *   node bench/aa-methods.ts [--rounds 10] [--connections 50] [--pace-ms 4] [--methods turns,abba,together,togetherLong,pacedTurns,pacedTogether] [--a-alone S] [--b-verifies]
+ *
+ * With --a-alone S, every round starts with A loaded alone, S seconds saturated then S paced,
+ * unmeasured: the two processes get histories of their own, as servers taking turns do.
  *
  * With --b-verifies, B is the bare server verifying each request's ES256 token (the ceiling of
  * serve-bench.ts, about 5× A's cost): an A/B check that a method does not pull a costlier server's
@@ -49,11 +52,13 @@ const { values: flags } = parseArgs({
     "pace-ms": { type: "string", default: "4" },
     methods: { type: "string", default: "turns,abba,together,togetherLong,pacedTurns,pacedTogether" },
     "b-verifies": { type: "boolean", default: false },
+    "a-alone": { type: "string", default: "0" },
   },
 });
 const rounds = Number(flags.rounds);
 const connections = Number(flags.connections);
 const paceMs = Number(flags["pace-ms"]);
+const aAloneS = Number(flags["a-alone"]);
 const chosen = flags.methods.split(",").filter((m) => m !== "");
 for (const m of chosen)
   if (!(METHODS as readonly string[]).includes(m)) throw new Error(`unknown method ${m}: one of ${METHODS.join(", ")}`);
@@ -188,6 +193,10 @@ try {
   await load([a], 2, false);
   await load([b], 2, false);
   for (let round = 1; round <= rounds; round++) {
+    if (aAloneS > 0) {
+      await load([a], aAloneS, false);
+      await load([a], aAloneS, true);
+    }
     const line: string[] = [];
     for (const method of roundOrder(chosen as Exclude<Method, "turnsNs">[], round)) {
       const s = await sample(method, round, a, b);
@@ -234,4 +243,4 @@ for (const r of rows)
   process.stdout.write(
     `${r.method.padEnd(13)} CPU ${f(r.cpu, true)} | req/s ${f(r.rps, true)} | p99 ${f(r.p99, false)} | server µs/req ${r.us.best.toFixed(1)}–${r.us.worst.toFixed(1)}\n`,
   );
-process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), rounds, connections, paceMs, rows })}\n`);
+process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), rounds, connections, paceMs, aAloneS, bVerifies, rows })}\n`);

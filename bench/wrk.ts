@@ -3,6 +3,7 @@
  * prints (totals, error counts, latency percentiles). Loopback only.
  */
 import { spawn } from "node:child_process";
+import { randomInt } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -91,6 +92,7 @@ function wrk(o: WrkOptions): Promise<WrkResult> {
     BENCH_TOKENS: o.tokens?.file ?? "",
     BENCH_TOKEN_BYTE_OFFSET: String(o.tokens === undefined ? 0 : tokenStart(o.tokens.file, o.tokens.offset)),
     BENCH_PACE_MS: String(o.paceMs ?? ""),
+    BENCH_PACE_SEED: String(randomInt(2 ** 31)),
   };
   return new Promise((resolve, reject) => {
     const child = spawn("taskset", args, { env, stdio: ["ignore", "pipe", "pipe"] });
