@@ -8,7 +8,7 @@
  * them see the same stretch of the host's day. The runs of 2026-12-02 and what they decided:
  * BENCHMARKS.md, "The A/A control under five ways of comparing two servers".
  *
- *   node bench/aa-methods.ts [--rounds 10] [--connections 50] [--pace-ms 4] [--methods turns,abba,together,togetherLong,pacedTurns,pacedTogether] [--a-alone S] [--b-verifies]
+ *   node bench/aa-methods.ts [--rounds 10] [--connections 50] [--pace-ms 4] [--methods turns,abba,together,togetherLong,fresh,pacedTurns,pacedTogether] [--a-alone S] [--b-verifies]
  *
  * With --a-alone S, every round starts with A loaded alone, S seconds saturated then S paced,
  * unmeasured: the two processes get histories of their own, as servers taking turns do.
@@ -26,7 +26,8 @@
  *   cancels a drift that is linear over the round.
  * - together: both servers loaded at once by two wrk processes (each with half the connections)
  *   for 1 s unmeasured, then 2 s measured: the host's noise lands on both in the same milliseconds;
- *   togetherLong measures 4 s.
+ *   togetherLong measures 4 s; fresh loads two servers started for the sample (and stopped after it)
+ *   together, 2 s unmeasured then 4 s measured, so no process carries a state of its own from sample to sample.
  * - pacedTurns, pacedTogether: as turns (2 s measured) and together, with every connection paced
  *   (bench/wrk/pace.lua) to a rate well below saturation, for p99 read as latency, not as queueing.
  */
@@ -42,7 +43,7 @@ import { createIdp, mintTokens } from "./tokens.ts";
 import { envoyCheckHeaders } from "./world.ts";
 import { runWrk, type WrkResult } from "./wrk.ts";
 
-const METHODS = ["turns", "turnsNs", "abba", "together", "togetherLong", "pacedTurns", "pacedTogether"] as const;
+const METHODS = ["turns", "turnsNs", "abba", "together", "togetherLong", "fresh", "pacedTurns", "pacedTogether"] as const;
 type Method = (typeof METHODS)[number];
 
 const { values: flags } = parseArgs({
@@ -169,6 +170,17 @@ async function sample(method: Exclude<Method, "turnsNs">, round: number, a: Serv
       const [x2] = await measured([first], 1, false);
       const [x, y] = [add(x1!, x2!), add(y1!, y2!)];
       return first === a ? sampleOf(x, y) : sampleOf(y, x);
+    }
+    case "fresh": {
+      const [x, y] = [await startBare(cpu.server), await startBare(cpu.server, {}, bVerifies ? jwkFile : undefined)];
+      try {
+        await load([x, y], 2, false);
+        const [tx, ty] = await measured([x, y], 4, false);
+        return sampleOf(tx!, ty!);
+      } finally {
+        await x.stop();
+        await y.stop();
+      }
     }
     case "together":
     case "togetherLong":
