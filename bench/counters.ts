@@ -18,18 +18,27 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
-/** Nanoseconds the process's threads have waited on a run queue so far (/proc/PID/task/TID/schedstat). */
-export function runQueueWaitNs(pid: number): number {
+/** Field `field` of /proc/PID/task/TID/schedstat (0: ns on a CPU, 1: ns waiting on a run queue), summed over the threads. */
+function schedstatNs(pid: number, field: 0 | 1): number {
   let total = 0;
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[1]);
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[field]);
     } catch {
       // the thread ended meanwhile
     }
   }
   return total;
 }
+
+/** Nanoseconds the process's threads have waited on a run queue so far (/proc/PID/task/TID/schedstat). */
+export const runQueueWaitNs = (pid: number): number => schedstatNs(pid, 1);
+
+/**
+ * Nanoseconds the process's threads have run on a CPU so far, to the nanosecond (the scheduler's
+ * own account), where /proc/PID/stat counts 10 ms ticks: 1% of a 1 s run.
+ */
+export const runNs = (pid: number): number => schedstatNs(pid, 0);
 
 /** The processes under measurement; `probe` when one of them runs bench/heap-probe.ts. */
 export interface Measured {

@@ -10,7 +10,7 @@ import type { ProfileSummary } from "./profile.ts";
 import { renderProfile } from "./profile.ts";
 import { PROXY_SCENARIO_NAMES, PROXY_SCENARIOS, type ProxyResult, type ProxyScenario } from "./proxy-bench.ts";
 import type { Comparison, ScenarioName, ScenarioSummary, WorldResult } from "./serve-bench.ts";
-import { formatSpread, median, spreadOf, type Spread } from "./spread.ts";
+import { formatSpread, median, spreadOf, type Spread, worstEitherWay } from "./spread.ts";
 
 export const START = "<!-- bench:start -->";
 export const END = "<!-- bench:end -->";
@@ -299,19 +299,25 @@ export function targets(r: Results): Target[] {
 
 /**
  * The A/A control's paragraph: the bare server in a second process ÷ the first, round by round, in
- * each world (what the rounds' noise alone makes of two identical servers); none without it.
+ * each world (what the rounds' noise alone makes of two identical servers), with each ratio's worst
+ * round read either way (spread.ts worstEitherWay); none without it.
  */
 export function noiseFloor(worlds: readonly WorldResult[]): string[] {
   if (worlds.length === 0) return [];
   const measured = worlds.map((w) => {
     const c = w.comparisons.baselineAgain;
-    return `${w.label}: CPU ${spreadText(c.cpu)}, req/s ${spreadText(c.rps)}, p99 ${spreadText(c.p99)}`;
+    const either = (s: Spread, higherIsBetter: boolean) => `${f2(worstEitherWay(s, higherIsBetter))}× either way`;
+    return (
+      `${w.label}: CPU ${spreadText(c.cpu)}, ${either(c.cpu, true)}; req/s ${spreadText(c.rps)}, ${either(c.rps, true)};` +
+      ` p99 ${spreadText(c.p99)}, ${either(c.p99, false)}`
+    );
   });
   return [
     "**The noise between two identical servers (A/A control).** The bare server again, in a second process that takes its",
     `turn in every round like the others, ÷ the first, as each target's ratio is taken: ${measured.join("; ")}. A worst`,
     "round is read against it: where two identical servers' worst round falls short of a goal, a check costing nothing",
-    "would miss that goal in some run.",
+    "would miss that goal in some run. The two servers are alike, so a best round of 1.25× is as far off as a worst of",
+    '0.80×: "either way" is the worst round read in both directions, the noise a target\'s worst round must clear.',
     "",
   ];
 }

@@ -25,6 +25,15 @@ export function spreadOf(rounds: readonly number[], higherIsBetter: boolean): Sp
   return { rounds, median: median(rounds), worst: higherIsBetter ? low : high, best: higherIsBetter ? high : low };
 }
 
+/**
+ * The worst round of an A/A ratio read either way: the two servers are alike, so a round where B
+ * cost 1.25× A's is as far off as one where it cost 0.80×, and a method that resolves a goal of
+ * 0.90× must keep both inside it. In the direction of `worst` (1 ÷ best when that is further).
+ */
+export function worstEitherWay(s: Spread, higherIsBetter: boolean): number {
+  return higherIsBetter ? Math.min(s.worst, 1 / s.best) : Math.max(s.worst, 1 / s.best);
+}
+
 /** Per-round ratios a[i] ÷ b[i] of two runs taken in the same round. */
 export function ratiosByRound<T>(a: readonly T[], b: readonly T[], f: (x: T, y: T) => number): number[] {
   if (a.length !== b.length) throw new Error(`ratiosByRound: ${a.length} rounds against ${b.length}`);

@@ -3,7 +3,8 @@
  * prints (totals, error counts, latency percentiles). Loopback only.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { randomInt } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { quietly } from "./background.ts";
@@ -18,6 +19,12 @@ export interface WrkOptions {
   readonly headers: Readonly<Record<string, string>>;
   /** Rotate through this file of tokens (one per line) in the Authorization header, from token number `offset` (0-based). */
   readonly tokens?: { readonly file: string; readonly offset: number };
+  /**
+   * Pace each connection: after every answer, wait a whole number of milliseconds drawn evenly
+   * from 0 to twice this mean before the next request (wrk's `delay()`; whole milliseconds are
+   * all it takes). Unset: every connection sends its next request as soon as it has an answer.
+   */
+  readonly paceMs?: number;
 }
 
 export interface WrkResult {
@@ -35,18 +42,24 @@ export interface WrkResult {
 }
 
 const HERE = import.meta.dirname;
-let scripts: { plain: string; rotate: string } | undefined;
+let scriptDir: string | undefined;
 
-function scriptFiles(): { plain: string; rotate: string } {
-  if (scripts !== undefined) return scripts;
-  const dir = mkdtempSync(join(tmpdir(), "portcullis-wrk-"));
-  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-  const report = readFileSync(join(HERE, "wrk/report.lua"), "utf8");
-  const rotate = readFileSync(join(HERE, "wrk/rotate.lua"), "utf8");
-  scripts = { plain: join(dir, "plain.lua"), rotate: join(dir, "rotate.lua") };
-  writeFileSync(scripts.plain, report);
-  writeFileSync(scripts.rotate, `${rotate}\n${report}`);
-  return scripts;
+/** The Lua of a run: rotate.lua with tokens, pace.lua when paced, then report.lua. */
+export function wrkScript(o: { readonly rotate: boolean; readonly paced: boolean }): string {
+  const parts = [...(o.rotate ? ["rotate.lua"] : []), ...(o.paced ? ["pace.lua"] : []), "report.lua"];
+  return parts.map((file) => readFileSync(join(HERE, "wrk", file), "utf8")).join("\n");
+}
+
+/** The file of wrkScript(o), written once per process. */
+function scriptFile(o: { readonly rotate: boolean; readonly paced: boolean }): string {
+  if (scriptDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), "portcullis-wrk-"));
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+    scriptDir = dir;
+  }
+  const file = join(scriptDir, `${o.rotate ? "rotate" : "plain"}${o.paced ? "-paced" : ""}.lua`);
+  if (!existsSync(file)) writeFileSync(file, wrkScript(o));
+  return file;
 }
 
 /** One wrk run, with the background job stopped (bench/background.ts): any load is measured, or readies a measurement. */
@@ -57,7 +70,8 @@ export function runWrk(o: WrkOptions): Promise<WrkResult> {
 function wrk(o: WrkOptions): Promise<WrkResult> {
   const host = new URL(o.url).hostname;
   if (host !== "127.0.0.1") throw new Error(`refusing to load ${o.url}: benchmarks only target 127.0.0.1`);
-  const files = scriptFiles();
+  if (o.paceMs !== undefined && !(Number.isInteger(o.paceMs) && o.paceMs > 0))
+    throw new Error(`wrk pace ${o.paceMs} ms: a whole number of milliseconds above 0 is needed`);
   const args = [
     "-c",
     o.cpu,
@@ -68,7 +82,7 @@ function wrk(o: WrkOptions): Promise<WrkResult> {
     "--timeout",
     "5s",
     "-s",
-    o.tokens === undefined ? files.plain : files.rotate,
+    scriptFile({ rotate: o.tokens !== undefined, paced: o.paceMs !== undefined }),
     // wrk adds its own Host unless one is spelled exactly "Host": two would be a 400.
     ...Object.entries(o.headers).flatMap(([k, v]) => ["-H", `${k.toLowerCase() === "host" ? "Host" : k}: ${v}`]),
     o.url,
@@ -77,6 +91,8 @@ function wrk(o: WrkOptions): Promise<WrkResult> {
     ...process.env,
     BENCH_TOKENS: o.tokens?.file ?? "",
     BENCH_TOKEN_BYTE_OFFSET: String(o.tokens === undefined ? 0 : tokenStart(o.tokens.file, o.tokens.offset)),
+    BENCH_PACE_MS: String(o.paceMs ?? ""),
+    BENCH_PACE_SEED: String(randomInt(2 ** 31)),
   };
   return new Promise((resolve, reject) => {
     const child = spawn("taskset", args, { env, stdio: ["ignore", "pipe", "pipe"] });

@@ -3,12 +3,25 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { gcPerRequest, heapProbeEnv, instructionsIn, measure, settleHeap } from "../../bench/counters.ts";
+import { gcPerRequest, heapProbeEnv, instructionsIn, measure, runNs, settleHeap } from "../../bench/counters.ts";
 import type { HeapProbeReport } from "../../bench/heap-probe.ts";
 
 const NODE = join(import.meta.dirname, "../../node_modules/.bin/node");
 const dir = mkdtempSync(join(tmpdir(), "portcullis-counters-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("runNs", () => {
+  it("counts the nanoseconds a process ran, as getrusage does, where /proc/PID/stat has 10 ms ticks", () => {
+    const [ns, usage] = [runNs(process.pid), process.cpuUsage()];
+    // Busy until the process has run 150 ms by getrusage (however long a busy machine makes that take).
+    while (process.cpuUsage(usage).user + process.cpuUsage(usage).system < 150_000);
+    const ranMs = (runNs(process.pid) - ns) / 1e6;
+    const used = process.cpuUsage(usage);
+    expect(ranMs).toBeGreaterThan(140);
+    expect(Math.abs(ranMs - (used.user + used.system) / 1000)).toBeLessThan(20);
+    expect(Number.isInteger(runNs(process.pid))).toBe(true);
+  });
+});
 
 describe("instructionsIn", () => {
   it("sums the counted instructions lines of perf stat -x, output", () => {

@@ -88,7 +88,7 @@ describe("proxyRows", () => {
 });
 
 describe("noiseFloor", () => {
-  it("gives the A/A control's ratios by world, worst round first, so a target's worst round can be read against them", () => {
+  it("gives the A/A control's ratios by world, worst round first and then read either way, so a target's worst round can be read against them", () => {
     const comparison = (cpu: number[]) => ({
       reference: "baseline" as const,
       cpu: spreadOf(cpu, true),
@@ -96,11 +96,13 @@ describe("noiseFloor", () => {
       p99: spreadOf([1.3, 0.9], false),
     });
     const world = (label: string, cpu: number[]) => ({ label, comparisons: { baselineAgain: comparison(cpu) } }) as unknown as WorldResult;
-    const text = noiseFloor([world("10 routes", [0.91, 1.04, 0.98]), world("10,000 routes", [0.99, 1.01])]).join(" ");
+    const text = noiseFloor([world("10 routes", [0.91, 1.04, 0.98]), world("10,000 routes", [0.99, 1.25])]).join(" ");
     expect(text).toContain(
-      "10 routes: CPU worst round 0.91× (median 0.98×, best 1.04×, 3 rounds), req/s worst round 0.97× (median 0.98×, best 1.00×, 2 rounds), p99 worst round 1.30×",
+      "10 routes: CPU worst round 0.91× (median 0.98×, best 1.04×, 3 rounds), 0.91× either way; req/s worst round 0.97× (median 0.98×, best 1.00×, 2 rounds), 0.97× either way; p99 worst round 1.30×",
     );
-    expect(text).toContain("10,000 routes: CPU worst round 0.99×");
+    // p99's best round 0.90× is 1.11× upside down, nearer than its worst 1.30×; CPU's best round 1.25× is 0.80× upside down, further than its worst.
+    expect(text).toContain("p99 worst round 1.30× (median 1.10×, best 0.90×, 2 rounds), 1.30× either way");
+    expect(text).toContain("10,000 routes: CPU worst round 0.99× (median 1.12×, best 1.25×, 2 rounds), 0.80× either way");
     expect(noiseFloor([])).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatSpread, median, ratiosByRound, spreadOf } from "../../bench/spread.ts";
+import { formatSpread, median, ratiosByRound, spreadOf, worstEitherWay } from "../../bench/spread.ts";
 
 describe("spreadOf", () => {
   it("takes the lowest round as the worst when higher is better, and the highest when lower is better", () => {
@@ -34,5 +34,14 @@ describe("formatSpread", () => {
   it("gives the median, then the worst and best round", () => {
     expect(formatSpread(spreadOf([0.93, 0.88, 0.97], true))).toBe("0.93 (0.88–0.97)");
     expect(formatSpread(spreadOf([0.93], true))).toBe("0.93");
+  });
+});
+
+describe("worstEitherWay", () => {
+  it("reads an A/A ratio's best round upside down when that is further from 1 than its worst", () => {
+    expect(worstEitherWay(spreadOf([0.95, 1.25, 1.0], true), true)).toBe(0.8);
+    expect(worstEitherWay(spreadOf([0.9, 1.05], true), true)).toBe(0.9);
+    expect(worstEitherWay(spreadOf([0.5, 1.1], false), false)).toBe(2);
+    expect(worstEitherWay(spreadOf([0.9, 1.3], false), false)).toBe(1.3);
   });
 });

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runInBackground } from "../../bench/background.ts";
-import { runWrk, tokenStart } from "../../bench/wrk.ts";
+import { runWrk, tokenStart, wrkScript } from "../../bench/wrk.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -33,7 +33,35 @@ describe("tokenStart", () => {
   });
 });
 
+describe("wrkScript", () => {
+  it("puts the token rotation and the pacing before the report, each only when asked for", () => {
+    const plain = wrkScript({ rotate: false, paced: false });
+    expect(plain).toContain("BENCH_RESULT");
+    expect(plain).not.toMatch(/delay = function|BENCH_TOKENS/);
+    const both = wrkScript({ rotate: true, paced: true });
+    expect(both.indexOf("BENCH_TOKENS")).toBeGreaterThan(-1);
+    expect(both.indexOf("BENCH_TOKENS")).toBeLessThan(both.indexOf("delay = function"));
+    expect(both.indexOf("delay = function")).toBeLessThan(both.indexOf("BENCH_RESULT"));
+  });
+});
+
 describe("runWrk", () => {
+  it("paces every connection to a mean wait of paceMs after each answer", async () => {
+    const server = createServer((_, res) => res.end("ok")).listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    try {
+      // 2 connections waiting 20 ms on average: about 100 requests in a second, where unpaced they send thousands.
+      const paced = await runWrk({ cpu: "0", connections: 2, durationS: 1, url, headers: {}, paceMs: 20 });
+      expect(paced.errors).toBe(0);
+      expect(paced.requests).toBeGreaterThan(20);
+      expect(paced.requests).toBeLessThan(250);
+      await expect(runWrk({ cpu: "0", connections: 2, durationS: 1, url, headers: {}, paceMs: 0.5 })).rejects.toThrow(/whole number/);
+    } finally {
+      server.close();
+    }
+  });
+
   it("stops the background job while it loads, measured or not (the kube-apiserver build of a fresh make bench)", async () => {
     const server = createServer((_, res) => res.end("ok")).listen(0, "127.0.0.1");
     await new Promise((r) => server.once("listening", r));
