@@ -4,7 +4,9 @@
  * /office: Allow 10.0.0.0/8, default Deny. On the HTTP ports the last X-Forwarded-For entry is the
  * peer Envoy appended.
  */
+import type { EnvoyAddress } from "../../../controller/api/ext-authz.ts";
 import { clientAddressDetection, type ClientAddressOptions } from "../../../controller/authz/client-address.ts";
+import { toAuthzRequest } from "../../../controller/server/grpc.ts";
 import { listenerSetWithRoute } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 import type { Ctx } from "../context.ts";
@@ -38,6 +40,12 @@ function behind(
     return fromDecision(await d({ path, headers, clientAddress }), ctx.decider.result.snapshot.managedHeaders);
   };
 }
+
+/** The peer as the gRPC port reads Envoy's `attributes.source` address. */
+const statedPeer = (address: EnvoyAddress): string | undefined => toAuthzRequest({ attributes: { source: { address } } }).clientAddress;
+
+const NOT_IP_PEER =
+  "the gRPC port read only a socket address from `attributes.source`: a pipe or an internal listener's address read as no peer stated, so the last X-Forwarded-For entry was taken for Envoy's append of the peer, and the client's own entry became its address; Envoy appends only an IP peer (Http::Utility::appendXff), and such a peer is now stated as one no CIDR holds (undetermined)";
 
 /** Envoy Gateway's restrict-ip-access page: one proxy in front of Envoy, on the world's Gateway apps/gw. */
 const ONE_HOP_CTP = `---
@@ -186,6 +194,20 @@ export const clientAddressCases: readonly Case[] = [
     "gRPC: Envoy states the peer 192.168.1.1; the client's X-Forwarded-For says 10.9.9.9",
     LAN_DENIED,
     behind({}, "/lan", "10.9.9.9, 192.168.1.1", "192.168.1.1"),
+  ),
+  c(
+    "grpc-pipe-source",
+    "gRPC: Envoy listens on a unix socket (`attributes.source` a pipe), for which it appends no X-Forwarded-For entry; the client sends `X-Forwarded-For: 10.9.9.9` on /office (Allow 10.0.0.0/8)",
+    NOT_OFFICE,
+    behind({}, "/office", "10.9.9.9", statedPeer({ pipe: { path: "/run/envoy.sock" } })),
+    NOT_IP_PEER,
+  ),
+  c(
+    "grpc-internal-listener-source",
+    "gRPC: the request came through an Envoy internal listener (`attributes.source` an envoy_internal_address), for which Envoy appends no X-Forwarded-For entry; a client at 192.168.1.1 behind it sends `X-Forwarded-For: 203.0.113.9` on /lan (Deny 192.168.1.0/24)",
+    LAN_DENIED,
+    behind({}, "/lan", "203.0.113.9", statedPeer({ envoy_internal_address: { server_listener_name: "tunnel" } })),
+    NOT_IP_PEER,
   ),
   c("office-allowed", "no trusted hops; the peer 10.1.2.3", OPEN, behind({}, "/office", "10.1.2.3")),
   c(
