@@ -37,7 +37,12 @@ import { listenerRef, overriddenAt } from "./ancestor-refs.ts";
 import { StatusCollector } from "./status.ts";
 import type { Failure } from "../lib/result.ts";
 import type { ClientAddressOptions } from "../authz/client-address.ts";
-import { clientAddressMismatch, gatewaysKeepingSlashes, readsClientAddress } from "./client-traffic-policies.ts";
+import {
+  clientAddressMismatch,
+  gatewaysKeepingSlashes,
+  gatewaysTakingProxyProtocol,
+  readsClientAddress,
+} from "./client-traffic-policies.ts";
 
 export interface CompileOptions {
   /** Written into every ancestor status entry Portcullis owns. */
@@ -269,7 +274,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   for (const id of [...effective.keys()].sort(compareCodeUnits)) policiesById[id] = effective.get(id)!;
   const managedHeaders = yield* scopeManagedHeaders(pending, ITEMS_PER_STEP);
   const snapshot: Snapshot = {
-    routes: buildRouteIndex(pending),
+    routes: buildRouteIndex(pending, new Set(gatewaysTakingProxyProtocol(resources, listeners))),
     policies: policiesById,
     remoteJwks: remoteJwksOf(policiesById),
     managedHeaders,

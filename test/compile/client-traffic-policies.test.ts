@@ -320,6 +320,28 @@ spec: {parentRefs: [{name: other}], hostnames: [http.example.com]}
   });
 });
 
+describe("gatewaysTakingProxyProtocol: Gateways whose route tables a request stating any port may have taken", () => {
+  const marked = (...objects: string[]) =>
+    Object.fromEntries(
+      Object.entries(compileText(world([HTTP], ...objects)).snapshot.routes.byGateway).map(([g, ports]) => [
+        g,
+        ports.map((p) => p.anyStatedPort === true),
+      ]),
+    );
+  const withSetting = (target: string, setting: string) => `${ctp("edge", target)}  ${setting}\n`;
+
+  it("marks every table of a Gateway a ClientTrafficPolicy with proxyProtocol or enableProxyProtocol names or selects, and no other", () => {
+    expect(marked()).toEqual({ "apps/gw": [false] });
+    expect(marked(withSetting(ON_GW, "enableProxyProtocol: false"))).toEqual({ "apps/gw": [false] });
+    expect(marked(withSetting(ON_GW, "proxyProtocol: {}"))).toEqual({ "apps/gw": [true] });
+    expect(marked(withSetting(ON_GW, "proxyProtocol: {optional: true}"))).toEqual({ "apps/gw": [true] });
+    expect(marked(withSetting(onListener("http"), "enableProxyProtocol: true"))).toEqual({ "apps/gw": [true] });
+    expect(marked(withSetting(ON_GW, 'enableProxyProtocol: "yes"'))).toEqual({ "apps/gw": [true] });
+    const other = "{group: gateway.networking.k8s.io, kind: Gateway, name: other}";
+    expect(marked(withSetting(other, "proxyProtocol: {}"))).toEqual({ "apps/gw": [false] });
+  });
+});
+
 describe("clientAddressOptionsOfDetection and clientAddressFlags", () => {
   it("read each clientIPDetection form as the flags that give it", () => {
     const flags = (d: unknown) => clientAddressFlags(clientAddressOptionsOfDetection(d)!);
