@@ -117,14 +117,20 @@ export function toAuthzRequest(call: CheckRequest): AuthzRequest {
     port: call.attributes?.destination?.address?.socket_address?.port_value || undefined,
     clientAddress: peerOf(call.attributes?.source),
     proxyRoute: proxyRouteOf(call.attributes?.route_metadata_context),
-    // Whole when Envoy says nothing was cut (with_request_body); else the headers tell whether there is one.
-    body:
-      headerValue(headers, PARTIAL_BODY_HEADER) === "false"
-        ? http.raw_body !== undefined && http.raw_body.length > 0
-          ? http.raw_body
-          : Buffer.from(http.body ?? "", "utf8")
-        : undefined,
+    body: bodyOf(http, headerValue(headers, PARTIAL_BODY_HEADER)),
   };
+}
+
+/**
+ * The body Envoy forwarded (with_request_body), as AuthzRequest.body says: whole when its
+ * `x-envoy-auth-partial-body` says nothing was cut ("false"); null when it says the body was cut
+ * (`allow_partial_message`), which Portcullis cannot know whole; undefined when Envoy forwarded
+ * none, where Content-Length and Transfer-Encoding tell whether there is one.
+ */
+function bodyOf(http: { body?: string; raw_body?: Buffer }, partial: string | undefined): Buffer | null | undefined {
+  if (partial === undefined) return undefined;
+  if (partial !== "false") return null;
+  return http.raw_body !== undefined && http.raw_body.length > 0 ? http.raw_body : Buffer.from(http.body ?? "", "utf8");
 }
 
 /**

@@ -330,6 +330,13 @@ describe("toAuthzRequest: a CheckRequest as check() reads it", () => {
     expect(toAuthzRequest({ attributes: {} }).clientAddress).toBeUndefined();
   });
 
+  it("the body: whole when Envoy says nothing was cut, unknown (null) when it says it cut it, not forwarded without its word", () => {
+    const partial = (value: string) => ({ headers: { "x-envoy-auth-partial-body": value }, raw_body: Buffer.from("role") });
+    expect(http(partial("false")).body).toEqual(Buffer.from("role"));
+    expect(http(partial("true")).body).toBeNull();
+    expect(http({ raw_body: Buffer.from("role") }).body).toBeUndefined();
+  });
+
   it("reads Host and the path from header_map when the attributes lack them", () => {
     const headers = [
       { key: ":authority", value: "api.example.com" },
