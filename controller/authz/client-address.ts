@@ -111,7 +111,8 @@ function hopsOf(request: AuthzRequest, appended: boolean): { peer: string | unde
     if (appended && last !== undefined && last === plainAddress(stated)) entries.pop();
     return { peer: stated, received: entries };
   }
-  if (request.clientAddress !== undefined && request.clientAddress !== "") return { peer: undefined, received: [] };
+  // A stated peer that is no IP address (a pipe, an internal listener): Envoy appends no entry for it, so every entry is a received one.
+  if (request.clientAddress !== undefined && request.clientAddress !== "") return { peer: undefined, received: entries };
   if (!appended) return { peer: undefined, received: entries };
   const last = entries.pop();
   return { peer: last === undefined ? undefined : addressIn(last), received: entries };

@@ -63,6 +63,12 @@ describe("gRPC: Envoy states the peer (attributes.source)", () => {
   });
   it("a stated peer that is not an address: undetermined, never the client's header", () => {
     expect(hops(0).of(request("10.9.9.9", "pipe:/tmp/envoy.sock"))).toBeUndefined();
+    expect(cidrs("10.0.0.0/8").of(request("10.9.9.9", "pipe:/tmp/envoy.sock"))).toBeUndefined();
+  });
+  it("a stated peer that is not an address appended no entry (Envoy appends only an IP peer): the hops count from the last entry", () => {
+    expect(hops(1).of(request("10.9.9.9, 198.51.100.7", "pipe:/tmp/envoy.sock"))).toBe("198.51.100.7");
+    expect(hops(2).of(request("10.9.9.9, 198.51.100.7", "envoy-internal:edge"))).toBe("10.9.9.9");
+    expect(hops(3).of(request("10.9.9.9, 198.51.100.7", "pipe:/tmp/envoy.sock"))).toBeUndefined();
   });
 });
 

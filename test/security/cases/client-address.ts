@@ -45,7 +45,7 @@ function behind(
 const statedPeer = (address: EnvoyAddress): string | undefined => toAuthzRequest({ attributes: { source: { address } } }).clientAddress;
 
 const NOT_IP_PEER =
-  "the gRPC port read only a socket address from `attributes.source`: a pipe or an internal listener's address read as no peer stated, so the last X-Forwarded-For entry was taken for Envoy's append of the peer, and the client's own entry became its address; Envoy appends only an IP peer (Http::Utility::appendXff), and such a peer is now stated as one no CIDR holds (undetermined)";
+  "the gRPC port read only a socket address from `attributes.source`: a pipe or an internal listener's address read as no peer stated, so the last X-Forwarded-For entry was taken for Envoy's append of the peer, and the client's own entry became its address; Envoy appends only an IP peer (Http::Utility::appendXff), and such a peer is now stated as no address: every entry is a received one, and the peer itself is undetermined";
 
 /** Envoy Gateway's restrict-ip-access page: one proxy in front of Envoy, on the world's Gateway apps/gw. */
 const ONE_HOP_CTP = `---
