@@ -238,6 +238,13 @@ export const clientAddressCases: readonly Case[] = [
     MAPPED,
   ),
   c(
+    "named-zone-entry",
+    "trusted CIDR 192.168.0.0/16; a client at 192.168.5.5 (inside it) behind the load balancer 192.168.1.2 writes `X-Forwarded-For: fd00::1%bogus`, on /lan: Envoy's getaddrinfo reads no address with a zone naming an interface it does not have, and falls back to the peer 192.168.1.2 (Deny 192.168.1.0/24)",
+    LAN_DENIED,
+    behind({ trustedCidrs: ["192.168.0.0/16"] }, "/lan", "fd00::1%bogus, 192.168.5.5, 192.168.1.2"),
+    "an IPv6 address with a zone named (`%bogus`, `%eth0`) was an address to Node's isIP whatever the name, where Envoy's getaddrinfo reads one only when Envoy's host has that interface (and, by name, only for a link-local address): the walk stopped at it as the client's address, and the Deny rule on the peer Envoy fell back to was escaped; such an entry is now undetermined",
+  ),
+  c(
     "empty-entry",
     "trusted hops 2; a client at 10.1.1.1 sends `X-Forwarded-For: 203.0.113.9,` (an empty entry last): Envoy counts the empty entry, so the second from the right is 203.0.113.9, on /office",
     NOT_OFFICE,
