@@ -197,8 +197,9 @@ function servedScope(
 export function gatewaysKeepingSlashes(
   resources: Pick<Resources, "clientTrafficPolicies" | "namespaces" | "referenceGrants">,
   listeners: readonly GatewayListener[],
+  watchNamespaces: readonly string[] = [],
 ): readonly string[] {
-  return gatewaysWhere(resources, listeners, keepsSlashes);
+  return gatewaysWhere(resources, listeners, keepsSlashes, watchNamespaces);
 }
 
 /**
@@ -213,21 +214,32 @@ export function gatewaysKeepingSlashes(
 export function gatewaysTakingProxyProtocol(
   resources: Pick<Resources, "clientTrafficPolicies" | "namespaces" | "referenceGrants">,
   listeners: readonly GatewayListener[],
+  watchNamespaces: readonly string[] = [],
 ): readonly string[] {
-  return gatewaysWhere(resources, listeners, takesProxyProtocol);
+  return gatewaysWhere(resources, listeners, takesProxyProtocol, watchNamespaces);
 }
 
-/** Served Gateways (by id, sorted) a ClientTrafficPolicy whose spec `holds` names or selects, itself or through a ListenerSet. */
+/**
+ * Served Gateways (by id, sorted) a ClientTrafficPolicy whose spec `holds` names or selects, itself
+ * or through a ListenerSet, and those a policy of a namespace not read (`watchNamespaces`) may
+ * select (unseenPolicies): what it holds cannot be known.
+ */
 function gatewaysWhere(
   resources: Pick<Resources, "clientTrafficPolicies" | "namespaces" | "referenceGrants">,
   listeners: readonly GatewayListener[],
   holds: (spec: unknown) => boolean,
+  watchNamespaces: readonly string[],
 ): readonly string[] {
   const policies = resources.clientTrafficPolicies.filter((p) => holds(p.spec));
-  if (policies.length === 0) return [];
+  if (policies.length === 0 && watchNamespaces.length === 0) return [];
   const { gateways, listenerSets, reach } = servedScope(resources, listeners);
   const out = new Set<string>();
   for (const p of policies) for (const t of targetsOf(p, gateways, listenerSets, reach)) out.add(t.gateway);
+  for (const id of unseenPolicies(resources.referenceGrants, gateways, listenerSets, watchNamespaces).keys()) {
+    if (gateways.has(id)) out.add(id);
+    const set = listenerSets.get(id);
+    if (set !== undefined) out.add(set.gateway);
+  }
   return [...out].sort();
 }
 

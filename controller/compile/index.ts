@@ -274,13 +274,13 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   for (const id of [...effective.keys()].sort(compareCodeUnits)) policiesById[id] = effective.get(id)!;
   const managedHeaders = yield* scopeManagedHeaders(pending, ITEMS_PER_STEP);
   const snapshot: Snapshot = {
-    routes: buildRouteIndex(pending, new Set(gatewaysTakingProxyProtocol(resources, listeners))),
+    routes: buildRouteIndex(pending, new Set(gatewaysTakingProxyProtocol(resources, listeners, options.watchNamespaces))),
     policies: policiesById,
     remoteJwks: remoteJwksOf(policiesById),
     managedHeaders,
     headersMatchedByLine: headersMatchedByLine(pending),
   };
-  const slashesKeptOn = gatewaysKeepingSlashes(resources, listeners);
+  const slashesKeptOn = gatewaysKeepingSlashes(resources, listeners, options.watchNamespaces);
   if (slashesKeptOn.length > 0) Object.assign(snapshot, { slashesKeptOn });
   yield;
   // Frozen a policy and a host's entries at a time; what is left for the last call is small.
