@@ -31,7 +31,7 @@ export function mayReadInOtherCase(snapshot: Snapshot, request: HostReadings, sc
   const tables = tablesInScope(snapshot.routes, scope);
   if (tables === undefined) return false;
   for (let t = 0; t < tables.length; t++) {
-    if (!portCovers(tables[t]!.port, scope.port)) continue;
+    if (!portCovers(tables[t]!, scope.port)) continue;
     for (let h = 0; h < hostCount(request); h++) if (hostPathsOf(known, tables[t]!.vhosts, hostAt(request, h))?.upper === true) return true;
   }
   return false;
@@ -222,7 +222,7 @@ export function casePathsFor(snapshot: Snapshot, request: HostReadings, scope: R
   let lone: HostPaths | undefined;
   let every: CasePaths[] | undefined;
   for (let t = 0; t < tables.length; t++) {
-    if (!portCovers(tables[t]!.port, scope.port)) continue;
+    if (!portCovers(tables[t]!, scope.port)) continue;
     for (let h = 0; h < hostCount(request); h++) {
       const host = hostPathsOf(known, tables[t]!.vhosts, hostAt(request, h));
       if (host === undefined || host === lone) continue;

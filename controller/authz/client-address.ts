@@ -71,7 +71,7 @@ export function clientAddressDetection(options: ClientAddressOptions): ClientAdd
   // Envoy refuses the request with failClosed, or takes the peer, never X-Forwarded-For's entries).
   // Lines Envoy's HTTP check joined with "," are no address: undetermined, as is a missing header,
   // whose peer (the CDN in front) is not the client either.
-  if (customHeader !== undefined) return { of: (request) => addressIn(headerValue(request.headers, customHeader) ?? "") };
+  if (customHeader !== undefined) return { of: (request) => unlessZoneNamed(addressIn(headerValue(request.headers, customHeader) ?? "")) };
   const trusted = options.trustedCidrs.length === 0 ? undefined : cidrSet(options.trustedCidrs);
   const { trustedHops } = options;
   const appended = options.peerNotAppended !== true;
@@ -84,12 +84,15 @@ export function clientAddressDetection(options: ClientAddressOptions): ClientAdd
         for (let i = received.length - 1; i >= 0; i--) {
           const entry = addressIn(received[i]!);
           if (entry === undefined) return peer;
+          // Envoy may stop here (no address) or walk on: either way another address than this one's.
+          if (namesZone(entry)) return undefined;
           if (!trusted.has(entry)) return entry;
         }
         return received.length === 0 ? peer : addressIn(received[0]!);
       }
       if (trustedHops === 0 || received.length < trustedHops) return peer;
-      return addressIn(received[received.length - trustedHops]!) ?? peer;
+      const chosen = addressIn(received[received.length - trustedHops]!);
+      return chosen === undefined ? peer : unlessZoneNamed(chosen);
     },
   };
 }
@@ -111,7 +114,8 @@ function hopsOf(request: AuthzRequest, appended: boolean): { peer: string | unde
     if (appended && last !== undefined && last === plainAddress(stated)) entries.pop();
     return { peer: stated, received: entries };
   }
-  if (request.clientAddress !== undefined && request.clientAddress !== "") return { peer: undefined, received: [] };
+  // A stated peer that is no IP address (a pipe, an internal listener): Envoy appends no entry for it, so every entry is a received one.
+  if (request.clientAddress !== undefined && request.clientAddress !== "") return { peer: undefined, received: entries };
   if (!appended) return { peer: undefined, received: entries };
   const last = entries.pop();
   return { peer: last === undefined ? undefined : addressIn(last), received: entries };
@@ -122,3 +126,15 @@ const ENVOY_WHITESPACE = /^[ \t\f\v\n\r]+|[ \t\f\v\n\r]+$/g;
 
 /** `text` when it is an IPv4 or IPv6 address (kept as written), else undefined. */
 const addressIn = (text: string): string | undefined => (isIP(text) === 0 ? undefined : text);
+
+/**
+ * Whether an address (as Node's isIP reads one) names its IPv6 zone rather than numbering it
+ * (`fe80::1%eth0`, `fd00::1%bogus`): Envoy's getaddrinfo reads such a text as an address only where
+ * its host has that interface (and, by name, only for a link-local address), and falls back to the
+ * peer otherwise, which Portcullis cannot tell apart.
+ */
+const namesZone = (address: string): boolean => /%(?![0-9]+$)/.test(address);
+
+/** `address` unless it names its zone (namesZone): then undetermined. */
+const unlessZoneNamed = (address: string | undefined): string | undefined =>
+  address === undefined || !namesZone(address) ? address : undefined;

@@ -50,7 +50,9 @@ export interface AuthzRequest {
    * The request body as the proxy forwarded it, whole (Envoy's ext_authz `with_request_body`, which
    * says `x-envoy-auth-partial-body: false`: the HTTP check's body, gRPC's `raw_body`). undefined:
    * not forwarded, and Content-Length / Transfer-Encoding tell whether there is one; null: not
-   * forwarded, and nothing tells (Envoy's HTTP check carries its own Content-Length). Read only by
+   * forwarded whole, and nothing tells what it holds (Envoy's HTTP check carries its own
+   * Content-Length; a body Envoy cut, `x-envoy-auth-partial-body: true`; a forward-auth check,
+   * whose proxy never forwards the body nor says whether there is one). Read only by
    * `extAuth` with `bodyToExtAuth`, which passes it on to its service.
    */
   readonly body?: Buffer | null | undefined;

@@ -197,13 +197,57 @@ function servedScope(
 export function gatewaysKeepingSlashes(
   resources: Pick<Resources, "clientTrafficPolicies" | "namespaces" | "referenceGrants">,
   listeners: readonly GatewayListener[],
+  watchNamespaces: readonly string[] = [],
 ): readonly string[] {
-  const keeping = resources.clientTrafficPolicies.filter((p) => keepsSlashes(p.spec));
-  if (keeping.length === 0) return [];
+  return gatewaysWhere(resources, listeners, keepsSlashes, watchNamespaces);
+}
+
+/**
+ * Served Gateways (by id, sorted) on a listener of which Envoy may take the PROXY protocol: a
+ * ClientTrafficPolicy naming or selecting the Gateway, or a ListenerSet of it, sets `proxyProtocol`
+ * or `enableProxyProtocol` (not false). Envoy's proxy_protocol listener filter then makes the
+ * PROXY header's destination the connection's local address, which the gRPC check states as
+ * `attributes.destination`, while Envoy routes by the listener that accepted the connection: the
+ * stated port names no listener there. Wider than Envoy Gateway's choice of policy: a Gateway wrongly
+ * listed only has every one of its route tables read whatever port is stated.
+ */
+export function gatewaysTakingProxyProtocol(
+  resources: Pick<Resources, "clientTrafficPolicies" | "namespaces" | "referenceGrants">,
+  listeners: readonly GatewayListener[],
+  watchNamespaces: readonly string[] = [],
+): readonly string[] {
+  return gatewaysWhere(resources, listeners, takesProxyProtocol, watchNamespaces);
+}
+
+/**
+ * Served Gateways (by id, sorted) a ClientTrafficPolicy whose spec `holds` names or selects, itself
+ * or through a ListenerSet, and those a policy of a namespace not read (`watchNamespaces`) may
+ * select (unseenPolicies): what it holds cannot be known.
+ */
+function gatewaysWhere(
+  resources: Pick<Resources, "clientTrafficPolicies" | "namespaces" | "referenceGrants">,
+  listeners: readonly GatewayListener[],
+  holds: (spec: unknown) => boolean,
+  watchNamespaces: readonly string[],
+): readonly string[] {
+  const policies = resources.clientTrafficPolicies.filter((p) => holds(p.spec));
+  if (policies.length === 0 && watchNamespaces.length === 0) return [];
   const { gateways, listenerSets, reach } = servedScope(resources, listeners);
   const out = new Set<string>();
-  for (const p of keeping) for (const t of targetsOf(p, gateways, listenerSets, reach)) out.add(t.gateway);
+  for (const p of policies) for (const t of targetsOf(p, gateways, listenerSets, reach)) out.add(t.gateway);
+  for (const id of unseenPolicies(resources.referenceGrants, gateways, listenerSets, watchNamespaces).keys()) {
+    if (gateways.has(id)) out.add(id);
+    const set = listenerSets.get(id);
+    if (set !== undefined) out.add(set.gateway);
+  }
   return [...out].sort();
+}
+
+/** Whether a ClientTrafficPolicy spec may give the PROXY protocol: `proxyProtocol` set, or `enableProxyProtocol` anything but false. */
+function takesProxyProtocol(spec: unknown): boolean {
+  if (typeof spec !== "object" || spec === null) return false;
+  const { proxyProtocol, enableProxyProtocol } = spec as { proxyProtocol?: unknown; enableProxyProtocol?: unknown };
+  return (proxyProtocol !== undefined && proxyProtocol !== null) || (enableProxyProtocol !== undefined && enableProxyProtocol !== false);
 }
 
 /** Whether a ClientTrafficPolicy spec may keep adjacent slashes unmerged: `path.disableMergeSlashes` true, or not a boolean. */

@@ -37,7 +37,12 @@ import { listenerRef, overriddenAt } from "./ancestor-refs.ts";
 import { StatusCollector } from "./status.ts";
 import type { Failure } from "../lib/result.ts";
 import type { ClientAddressOptions } from "../authz/client-address.ts";
-import { clientAddressMismatch, gatewaysKeepingSlashes, readsClientAddress } from "./client-traffic-policies.ts";
+import {
+  clientAddressMismatch,
+  gatewaysKeepingSlashes,
+  gatewaysTakingProxyProtocol,
+  readsClientAddress,
+} from "./client-traffic-policies.ts";
 
 export interface CompileOptions {
   /** Written into every ancestor status entry Portcullis owns. */
@@ -269,13 +274,13 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
   for (const id of [...effective.keys()].sort(compareCodeUnits)) policiesById[id] = effective.get(id)!;
   const managedHeaders = yield* scopeManagedHeaders(pending, ITEMS_PER_STEP);
   const snapshot: Snapshot = {
-    routes: buildRouteIndex(pending),
+    routes: buildRouteIndex(pending, new Set(gatewaysTakingProxyProtocol(resources, listeners, options.watchNamespaces))),
     policies: policiesById,
     remoteJwks: remoteJwksOf(policiesById),
     managedHeaders,
     headersMatchedByLine: headersMatchedByLine(pending),
   };
-  const slashesKeptOn = gatewaysKeepingSlashes(resources, listeners);
+  const slashesKeptOn = gatewaysKeepingSlashes(resources, listeners, options.watchNamespaces);
   if (slashesKeptOn.length > 0) Object.assign(snapshot, { slashesKeptOn });
   yield;
   // Frozen a policy and a host's entries at a time; what is left for the last call is small.

@@ -229,7 +229,7 @@ export function comparePrecedence(a: PendingEntry, b: PendingEntry): number {
 }
 
 /** Entries grouped by Gateway, then by listener port (one Envoy route table each), each table sorted. */
-export function buildRouteIndex(pending: readonly PendingEntry[]): RouteIndex {
+export function buildRouteIndex(pending: readonly PendingEntry[], proxyProtocolOn: ReadonlySet<string> = new Set()): RouteIndex {
   const tables = new Map<string, Map<string, PendingEntry[]>>();
   for (let i = 0; i < pending.length; i++) {
     const p = pending[i]!;
@@ -247,6 +247,7 @@ export function buildRouteIndex(pending: readonly PendingEntry[]): RouteIndex {
       port: list[0]!.entry.port,
       tlsListener: list[0]!.tlsListener,
       ...(list[0]!.entry.unread === true ? { unreadOn: list[0]!.entry.listener } : {}),
+      ...(proxyProtocolOn.has(g) ? { anyStatedPort: true as const } : {}),
       vhosts: buildVirtualHosts(list),
     }));
     byGateway[g] = tablesOf.sort(

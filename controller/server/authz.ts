@@ -96,6 +96,9 @@ function readForwardedRequest(req: IncomingMessage): AuthzRequest | Failure<stri
   // The proxy passes each line on as the client wrote it; the upstream may split a line at "," as a list.
   const headers = linesUpstreamMayRead(everyLine(req, repeated));
   return {
+    // Never forwarded, and nothing tells whether there is one: nginx removes Content-Length from
+    // its check (the shipped file), and no proxy sends Transfer-Encoding there.
+    body: null,
     method,
     scheme: firstListValue(headerValue(req.headers, "x-forwarded-proto")) ?? "http",
     host: host ?? "",

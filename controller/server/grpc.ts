@@ -12,7 +12,7 @@
 import { randomUUID } from "node:crypto";
 import { Server, ServerCredentials, status as GrpcStatus, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { AUTHORIZATION_SERVICE, PARTIAL_BODY_HEADER } from "../api/ext-authz.ts";
+import { AUTHORIZATION_SERVICE, type EnvoyAddress, PARTIAL_BODY_HEADER, peerText } from "../api/ext-authz.ts";
 import type { Decision } from "../authz/decision.ts";
 import { denialContent } from "./envoy-response.ts";
 import { headerValue, linesUpstreamMayRead } from "../authz/header-values.ts";
@@ -25,7 +25,7 @@ export const ROUTE_CONTEXT_EXTENSION = "portcullis.io/route";
 
 interface CheckRequest {
   attributes?: {
-    source?: { address?: { socket_address?: { address?: string } } };
+    source?: { address?: EnvoyAddress | null } | null;
     destination?: { address?: { socket_address?: { port_value?: number } } };
     request?: {
       http?: {
@@ -115,16 +115,32 @@ export function toAuthzRequest(call: CheckRequest): AuthzRequest {
     route: call.attributes?.context_extensions?.[ROUTE_CONTEXT_EXTENSION] || undefined,
     // The listener's local port: what selects Envoy's route table. proto3 reads 0 for "not stated".
     port: call.attributes?.destination?.address?.socket_address?.port_value || undefined,
-    clientAddress: call.attributes?.source?.address?.socket_address?.address || undefined,
+    clientAddress: peerOf(call.attributes?.source),
     proxyRoute: proxyRouteOf(call.attributes?.route_metadata_context),
-    // Whole when Envoy says nothing was cut (with_request_body); else the headers tell whether there is one.
-    body:
-      headerValue(headers, PARTIAL_BODY_HEADER) === "false"
-        ? http.raw_body !== undefined && http.raw_body.length > 0
-          ? http.raw_body
-          : Buffer.from(http.body ?? "", "utf8")
-        : undefined,
+    body: bodyOf(http, headerValue(headers, PARTIAL_BODY_HEADER)),
   };
+}
+
+/**
+ * The body Envoy forwarded (with_request_body), as AuthzRequest.body says: whole when its
+ * `x-envoy-auth-partial-body` says nothing was cut ("false"); null when it says the body was cut
+ * (`allow_partial_message`), which Portcullis cannot know whole; undefined when Envoy forwarded
+ * none, where Content-Length and Transfer-Encoding tell whether there is one.
+ */
+function bodyOf(http: { body?: string; raw_body?: Buffer }, partial: string | undefined): Buffer | null | undefined {
+  if (partial === undefined) return undefined;
+  if (partial !== "false") return null;
+  return http.raw_body !== undefined && http.raw_body.length > 0 ? http.raw_body : Buffer.from(http.body ?? "", "utf8");
+}
+
+/**
+ * The peer Envoy states (`attributes.source`) as text (peerText): an address that is no IP address
+ * stays one, for Envoy appends to X-Forwarded-For only an IP peer (Http::Utility::appendXff):
+ * behind a pipe or an internal listener the header's last entry is the client's own, not Envoy's
+ * append. undefined only when Envoy states no source at all.
+ */
+function peerOf(source: { address?: EnvoyAddress | null } | null | undefined): string | undefined {
+  return source == null ? undefined : peerText(source.address);
 }
 
 /** Headers are set, never appended: a client's own copy must not survive next to ours. */

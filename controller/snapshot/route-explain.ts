@@ -30,7 +30,7 @@ export function explainRoutes(
   for (const [gateway, ports] of Object.entries(index.byGateway)) {
     if (scope.gateway !== undefined && gateway !== scope.gateway) continue;
     for (const table of ports) {
-      if (!portCovers(table.port, scope.port)) continue;
+      if (!portCovers(table, scope.port)) continue;
       for (let h = 0; h < hostCount(request); h++) {
         const host = hostAt(request, h);
         const where = { gateway, port: table.port, ...(hostCount(request) === 1 ? {} : { host }) };

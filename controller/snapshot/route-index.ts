@@ -86,9 +86,15 @@ export interface RouteScope {
 const PRIVILEGED_PORTS = 1024;
 const CONTAINER_PORT_SHIFT = 10_000;
 
-/** Whether a table of the listener port `port` can have served a request the proxy says arrived on `stated`. */
-export function portCovers(port: number, stated: number | undefined): boolean {
-  return stated === undefined || port === stated || (port < PRIVILEGED_PORTS && port + CONTAINER_PORT_SHIFT === stated);
+/** Whether `table` can have served a request the proxy says arrived on port `stated`. */
+export function portCovers(table: PortRoutes, stated: number | undefined): boolean {
+  const { port } = table;
+  return (
+    stated === undefined ||
+    port === stated ||
+    (port < PRIVILEGED_PORTS && port + CONTAINER_PORT_SHIFT === stated) ||
+    table.anyStatedPort === true
+  );
 }
 
 /**
@@ -111,7 +117,7 @@ export function findRoutes(
   const hosts = hostCount(request);
   for (let t = 0; t < tables.length; t++) {
     const table = tables[t]!;
-    if (!portCovers(table.port, scope.port)) continue;
+    if (!portCovers(table, scope.port)) continue;
     // A Host read two ways (a trailing dot) may select two virtual hosts: each entry is a reading.
     for (let h = 0; h < hosts; h++) {
       const entry = findRoute(table.vhosts, hostAt(request, h), request, scope.route, reading);
@@ -282,7 +288,7 @@ function matchesInScope(index: RouteIndex, request: RouteRequest, scope: RouteSc
   if (tables === undefined) return undefined;
   let merged: ReadMatches | undefined;
   for (let t = 0; t < tables.length; t++) {
-    if (!portCovers(tables[t]!.port, scope.port)) continue;
+    if (!portCovers(tables[t]!, scope.port)) continue;
     for (let h = 0; h < hostCount(request); h++) {
       const entries = selectVirtualHost(tables[t]!.vhosts, hostAt(request, h));
       const read = entries === undefined ? NO_READ_MATCHES : readMatchesOf(entries);

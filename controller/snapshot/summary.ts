@@ -11,7 +11,7 @@ export function summarizeSnapshot(snapshot: Snapshot): object {
   for (const [gateway, ports] of Object.entries(snapshot.routes.byGateway)) {
     routes[gateway] = Object.fromEntries(
       ports.map((p) => [
-        `port ${p.port}${p.tlsListener === undefined ? "" : ` (HTTPS listener ${p.tlsListener})`}${p.unreadOn === undefined ? "" : ` (routes of namespaces not read, listener ${p.unreadOn})`}`,
+        `port ${p.port}${p.tlsListener === undefined ? "" : ` (HTTPS listener ${p.tlsListener})`}${p.unreadOn === undefined ? "" : ` (routes of namespaces not read, listener ${p.unreadOn})`}${p.anyStatedPort === true ? " (PROXY protocol: any stated port)" : ""}`,
         summarizeVirtualHosts(p.vhosts),
       ]),
     );

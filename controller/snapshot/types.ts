@@ -57,6 +57,12 @@ export interface PortRoutes {
   readonly tlsListener: string | undefined;
   /** Set on the table of the routes of namespaces not read on this listener (RouteEntry.unread), beside the port's table of routes read. */
   readonly unreadOn?: string;
+  /**
+   * Set when a listener of the table's Gateway may take the PROXY protocol
+   * (compile/client-traffic-policies.ts gatewaysTakingProxyProtocol): Envoy then states the port
+   * the PROXY header names as the destination, so a request this table routes may state any port.
+   */
+  readonly anyStatedPort?: true;
   readonly vhosts: VirtualHosts;
 }
 

@@ -47,6 +47,11 @@ describe("numTrustedHops (HTTP ports: the last X-Forwarded-For entry is the peer
     expect(hops(1).of(request("\t198.51.100.7 , 10.0.0.1"))).toBe("198.51.100.7");
     expect(hops(1).of(request("198.51.100.7\u00a0, 10.0.0.1"))).toBe("10.0.0.1");
   });
+  it("an entry whose IPv6 zone is named, not numbered (Envoy reads it only where it has that interface): undetermined; a numbered zone is an address", () => {
+    expect(hops(1).of(request("fd00::1%bogus, 10.0.0.1"))).toBeUndefined();
+    expect(hops(1).of(request("fe80::1%eth0, 10.0.0.1"))).toBeUndefined();
+    expect(hops(1).of(request("fe80::1%2, 10.0.0.1"))).toBe("fe80::1%2");
+  });
   it("an IPv4-mapped IPv6 entry stays as Envoy parses it, IPv6 (rules read it both ways)", () => {
     expect(hops(1).of(request("::ffff:198.51.100.7, 10.0.0.1"))).toBe("::ffff:198.51.100.7");
   });
@@ -63,6 +68,12 @@ describe("gRPC: Envoy states the peer (attributes.source)", () => {
   });
   it("a stated peer that is not an address: undetermined, never the client's header", () => {
     expect(hops(0).of(request("10.9.9.9", "pipe:/tmp/envoy.sock"))).toBeUndefined();
+    expect(cidrs("10.0.0.0/8").of(request("10.9.9.9", "pipe:/tmp/envoy.sock"))).toBeUndefined();
+  });
+  it("a stated peer that is not an address appended no entry (Envoy appends only an IP peer): the hops count from the last entry", () => {
+    expect(hops(1).of(request("10.9.9.9, 198.51.100.7", "pipe:/tmp/envoy.sock"))).toBe("198.51.100.7");
+    expect(hops(2).of(request("10.9.9.9, 198.51.100.7", "envoy-internal:edge"))).toBe("10.9.9.9");
+    expect(hops(3).of(request("10.9.9.9, 198.51.100.7", "pipe:/tmp/envoy.sock"))).toBeUndefined();
   });
 });
 
@@ -80,6 +91,10 @@ describe("trustedCIDRs", () => {
   });
   it("an entry that is not an address on the way: the peer", () => {
     expect(lb.of(request("203.0.113.9, garbage, 10.0.0.2"))).toBe("10.0.0.2");
+  });
+  it("an entry whose IPv6 zone is named on the way: undetermined (Envoy stops there, or walks on if it has the interface)", () => {
+    expect(lb.of(request("203.0.113.9, fd00::1%bogus, 10.1.1.1, 10.0.0.2"))).toBeUndefined();
+    expect(cidrs("10.0.0.0/8", "fe80::/10").of(request("203.0.113.9, fe80::1%eth0, 10.0.0.2"))).toBeUndefined();
   });
   it("an IPv4-mapped IPv6 entry is not in an IPv4 trusted CIDR (Envoy's CidrRange): the walk stops at it", () => {
     expect(lb.of(request("203.0.113.9, ::ffff:10.1.1.1, 10.0.0.2"))).toBe("::ffff:10.1.1.1");
@@ -103,6 +118,7 @@ describe("customHeader (Envoy Gateway's clientIPDetection.customHeader)", () => 
     expect(header.of(withHeader("198.51.100.7:4711"))).toBeUndefined();
     expect(header.of(withHeader(["198.51.100.7", "10.1.1.1"]))).toBeUndefined();
     expect(header.of(withHeader("198.51.100.7,10.1.1.1"))).toBeUndefined();
+    expect(header.of(withHeader("fd00::7%eth0"))).toBeUndefined();
   });
 });
 

@@ -295,6 +295,18 @@ describe("gatewaysKeepingSlashes: Gateways where Envoy may route a path with its
     expect(kept(withPath("{group: gateway.networking.k8s.io, kind: Gateway, name: other}", "{disableMergeSlashes: true}"))).toBeUndefined();
   });
 
+  it("lists a Gateway a ClientTrafficPolicy of a namespace not read may select (a ReferenceGrant allows one from there)", () => {
+    const grant = `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: edge-ctp, namespace: apps}
+spec:
+  from: [{group: gateway.envoyproxy.io, kind: ClientTrafficPolicy, namespace: edge}]
+  to: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+`;
+    expect(compileText(world([HTTP], grant), { watchNamespaces: ["apps"] }).snapshot.slashesKeptOn).toEqual(["apps/gw"]);
+    expect(compileText(world([HTTP], grant)).snapshot.slashesKeptOn).toBeUndefined();
+  });
+
   it("makes check() refuse adjacent slashes only for that Gateway's requests (any Gateway's when none is named)", async () => {
     const other = `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -317,6 +329,42 @@ spec: {parentRefs: [{name: other}], hostnames: [http.example.com]}
     expect(await answer("//x")).toBe("request_invalid");
     expect(await answer("//x", "apps/other")).toBe("allowed");
     expect(await answer("/x/y?z=//", "apps/gw")).toBe("allowed");
+  });
+});
+
+describe("gatewaysTakingProxyProtocol: Gateways whose route tables a request stating any port may have taken", () => {
+  const markedReading = (watchNamespaces: string[], ...objects: string[]) =>
+    Object.fromEntries(
+      Object.entries(compileText(world([HTTP], ...objects), { watchNamespaces }).snapshot.routes.byGateway).map(([g, ports]) => [
+        g,
+        ports.map((p) => p.anyStatedPort === true),
+      ]),
+    );
+  const marked = (...objects: string[]) => markedReading([], ...objects);
+  const withSetting = (target: string, setting: string) => `${ctp("edge", target)}  ${setting}\n`;
+
+  it("marks every table of a Gateway a ClientTrafficPolicy with proxyProtocol or enableProxyProtocol names or selects, and no other", () => {
+    expect(marked()).toEqual({ "apps/gw": [false] });
+    expect(marked(withSetting(ON_GW, "enableProxyProtocol: false"))).toEqual({ "apps/gw": [false] });
+    expect(marked(withSetting(ON_GW, "proxyProtocol: {}"))).toEqual({ "apps/gw": [true] });
+    expect(marked(withSetting(ON_GW, "proxyProtocol: {optional: true}"))).toEqual({ "apps/gw": [true] });
+    expect(marked(withSetting(onListener("http"), "enableProxyProtocol: true"))).toEqual({ "apps/gw": [true] });
+    expect(marked(withSetting(ON_GW, 'enableProxyProtocol: "yes"'))).toEqual({ "apps/gw": [true] });
+    const other = "{group: gateway.networking.k8s.io, kind: Gateway, name: other}";
+    expect(marked(withSetting(other, "proxyProtocol: {}"))).toEqual({ "apps/gw": [false] });
+  });
+
+  it("marks a Gateway a ClientTrafficPolicy of a namespace not read may select (a ReferenceGrant allows one from there)", () => {
+    const grant = `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: edge-ctp, namespace: apps}
+spec:
+  from: [{group: gateway.envoyproxy.io, kind: ClientTrafficPolicy, namespace: edge}]
+  to: [{group: gateway.networking.k8s.io, kind: Gateway}]
+`;
+    expect(markedReading(["apps"], grant)).toEqual({ "apps/gw": [true] });
+    expect(markedReading(["apps", "edge"], grant)).toEqual({ "apps/gw": [false] });
+    expect(markedReading(["apps"])).toEqual({ "apps/gw": [false] });
   });
 });
 

@@ -77,15 +77,16 @@ export function requestText(method: string, path: string, headers: Headers): str
 }
 
 /**
- * GET `path` on api.example.com in `world` (manifests served by a server of its own) with the client's
- * header `lines` exactly as sent: to the Envoy ext_authz port as Envoy's HTTP check sends the
- * request, or to the forward-auth port as nginx or Caddy describe it.
+ * `method` (GET unless given) `path` on api.example.com in `world` (manifests served by a server of
+ * its own) with the client's header `lines` exactly as sent: to the Envoy ext_authz port as Envoy's
+ * HTTP check sends the request, or to the forward-auth port as nginx or Caddy describe it.
  */
 export async function overWire(
   world: string,
   port: "envoy" | "forward",
   path: string,
   lines: readonly (readonly [string, string])[],
+  method = "GET",
 ): Promise<Outcome> {
   const app = await startTestApp({ "world.yaml": world });
   try {
@@ -94,13 +95,14 @@ export async function overWire(
         ? [["host", "api.example.com"]]
         : [
             ["host", "portcullis.internal"],
-            ["x-forwarded-method", "GET"],
+            ["x-forwarded-method", method],
             ["x-forwarded-proto", "https"],
             ["x-forwarded-host", "api.example.com"],
             ["x-forwarded-uri", path],
           ];
-    const sent = requestText("GET", port === "envoy" ? path : "/auth", [...described, ...lines]);
-    return await exchange(Number(new URL(port === "envoy" ? app.authz : app.forwardAuth).port), sent);
+    const sent = requestText(port === "envoy" ? method : "GET", port === "envoy" ? path : "/auth", [...described, ...lines]);
+    // Not half-closed: Node's server ends a connection its client half-closed, and so drops an answer that waits (extAuth).
+    return await exchange(Number(new URL(port === "envoy" ? app.authz : app.forwardAuth).port), sent, false);
   } finally {
     await app.close();
   }
@@ -131,10 +133,13 @@ const NOT_UPSTREAM = new Set([
   "x-envoy-auth-headers-to-remove",
 ]);
 
-/** Sends `text` to `port`, reads the response until the server closes, and reads it as an Outcome. */
-export function exchange(port: number, text: string | Buffer): Promise<Outcome> {
+/**
+ * Sends `text` to `port` (then half-closes the connection unless `halfClose` is false), reads the
+ * response until the server closes, and reads it as an Outcome.
+ */
+export function exchange(port: number, text: string | Buffer, halfClose = true): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1", () => socket.end(text));
+    const socket = connect(port, "127.0.0.1", () => (halfClose ? socket.end(text) : socket.write(text)));
     const chunks: Buffer[] = [];
     socket.on("data", (c: Buffer) => chunks.push(c));
     socket.on("error", (e: NodeJS.ErrnoException) => (e.code === "ECONNRESET" || e.code === "EPIPE" ? undefined : reject(e)));

@@ -237,6 +237,15 @@ describe("a check's header lines, as check() receives them", () => {
     }
   });
 
+  it("the forward-auth port hands on no body, and no length tells whether the client sent one (nginx removes Content-Length from its check)", async () => {
+    seen.length = 0;
+    const head =
+      "GET /auth HTTP/1.1\r\nHost: portcullis\r\nX-Forwarded-Method: POST\r\nX-Forwarded-Uri: /deny\r\nX-Forwarded-Host: api.example.com\r\n";
+    await send(at.forwardAuth, head);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.body).toBeNull();
+  });
+
   it("reads a value holding ',' as the lines it may stand for, alike on the Envoy and the forward-auth port", async () => {
     // Envoy's HTTP check sends a header the client repeated as one value, its lines joined with ",";
     // a forward-auth proxy passes a line as it came, which an upstream may split as a list.

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXAMPLES, exampleRouteWithPolicy, startTestApp, type TestApp } from "../support/app.ts";
 import { base64 } from "../support/manifests.ts";
 import { startTestProvider, type TestProvider } from "../support/oidc-provider.ts";
+import { AUTHORIZATION_SERVICE } from "../../controller/api/ext-authz.ts";
 import { toAuthzRequest } from "../../controller/server/grpc.ts";
 
 // --- minimal protobuf wire encoding (varint keys, length-delimited fields) ---
@@ -316,6 +317,24 @@ describe("toAuthzRequest: a CheckRequest as check() reads it", () => {
     const { headers } = http({ header_map: { headers: lines } });
     expect(Object.hasOwn(headers, "__proto__")).toBe(true);
     expect(Object.getOwnPropertyDescriptor(headers, "__proto__")?.value).toEqual(["a", "b"]);
+  });
+
+  it("states a peer that is not an IP address (a pipe, an internal listener) as one: Envoy appends no X-Forwarded-For entry for it", () => {
+    // CheckRequest{attributes(1): {source(1): Peer{address(1): Address{...}}}}, decoded by the port's own service definition.
+    const withSource = (address: Buffer) =>
+      toAuthzRequest(AUTHORIZATION_SERVICE.Check!.requestDeserialize(field(1, field(1, field(1, address)))) as never);
+    expect(withSource(field(1, field(2, "10.1.2.3"))).clientAddress).toBe("10.1.2.3");
+    expect(withSource(field(2, field(1, "/run/envoy.sock"))).clientAddress).toBe("pipe:/run/envoy.sock");
+    expect(withSource(field(3, field(1, "edge"))).clientAddress).toBe("envoy-internal:edge");
+    expect(withSource(Buffer.alloc(0)).clientAddress).toBe("unknown");
+    expect(toAuthzRequest({ attributes: {} }).clientAddress).toBeUndefined();
+  });
+
+  it("the body: whole when Envoy says nothing was cut, unknown (null) when it says it cut it, not forwarded without its word", () => {
+    const partial = (value: string) => ({ headers: { "x-envoy-auth-partial-body": value }, raw_body: Buffer.from("role") });
+    expect(http(partial("false")).body).toEqual(Buffer.from("role"));
+    expect(http(partial("true")).body).toBeNull();
+    expect(http({ raw_body: Buffer.from("role") }).body).toBeUndefined();
   });
 
   it("reads Host and the path from header_map when the attributes lack them", () => {

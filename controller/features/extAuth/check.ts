@@ -10,7 +10,7 @@
  *   error, which is `statusOnError` (403) unless `failOpen` lets the request through;
  * - any other answer: a denial handed to the client as the service wrote it (status, headers, body).
  */
-import { PARTIAL_BODY_HEADER } from "../../api/ext-authz.ts";
+import { PARTIAL_BODY_HEADER, peerAddress } from "../../api/ext-authz.ts";
 import type { CheckContext } from "../../authz/context.ts";
 import { deny, type Decision } from "../../authz/decision.ts";
 import { headerValue } from "../../authz/header-values.ts";
@@ -246,12 +246,11 @@ export function checkRequest(config: CompiledExtAuth, req: NormalizedRequest, wh
   if (body !== undefined && body.length > 0) headers[PARTIAL_BODY_HEADER] = "false";
   headers[LOOP_HEADER] = "1";
   const declared = declaredLength(req);
-  const address = (ip: string | undefined, port: number | undefined) =>
-    ip === undefined && port === undefined ? undefined : { address: { socket_address: { address: ip ?? "", port_value: port ?? 0 } } };
+  const { clientAddress, port } = req.source;
   return {
     attributes: {
-      source: address(req.source.clientAddress, undefined),
-      destination: address(undefined, req.source.port),
+      source: clientAddress === undefined ? undefined : { address: peerAddress(clientAddress) },
+      destination: port === undefined ? undefined : { address: { socket_address: { address: "", port_value: port } } },
       request: {
         http: {
           id: headerValue(req.source.headers, "x-request-id") ?? "",

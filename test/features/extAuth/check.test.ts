@@ -320,6 +320,14 @@ describe("the check carries the bytes the proxy would send, whichever port the r
 describe("a gRPC service", () => {
   const OK = { status: { code: 0 }, ok_response: {} };
 
+  it("gets the peer Envoy stated as Envoy would send it: a pipe as a pipe, not as an IP address", async () => {
+    const s = await started(grpcService(() => OK));
+    passedWith(await ask(configFor(s.port, { protocol: "grpc" }), request({ clientAddress: "pipe:/run/envoy.sock" })));
+    const source = (s.requests[0]!.attributes as Record<string, any>).source.address;
+    expect(source.pipe).toMatchObject({ path: "/run/envoy.sock" });
+    expect(source.socket_address).toBeUndefined();
+  });
+
   it("gets Envoy's CheckRequest: request attributes, allowed headers, context extensions and the route", async () => {
     const s = await started(grpcService(() => OK));
     const config = configFor(s.port, {

@@ -4,7 +4,9 @@
  * /office: Allow 10.0.0.0/8, default Deny. On the HTTP ports the last X-Forwarded-For entry is the
  * peer Envoy appended.
  */
+import type { EnvoyAddress } from "../../../controller/api/ext-authz.ts";
 import { clientAddressDetection, type ClientAddressOptions } from "../../../controller/authz/client-address.ts";
+import { toAuthzRequest } from "../../../controller/server/grpc.ts";
 import { listenerSetWithRoute } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 import type { Ctx } from "../context.ts";
@@ -38,6 +40,12 @@ function behind(
     return fromDecision(await d({ path, headers, clientAddress }), ctx.decider.result.snapshot.managedHeaders);
   };
 }
+
+/** The peer as the gRPC port reads Envoy's `attributes.source` address. */
+const statedPeer = (address: EnvoyAddress): string | undefined => toAuthzRequest({ attributes: { source: { address } } }).clientAddress;
+
+const NOT_IP_PEER =
+  "the gRPC port read only a socket address from `attributes.source`: a pipe or an internal listener's address read as no peer stated, so the last X-Forwarded-For entry was taken for Envoy's append of the peer, and the client's own entry became its address; Envoy appends only an IP peer (Http::Utility::appendXff), and such a peer is now stated as no address: every entry is a received one, and the peer itself is undetermined";
 
 /** Envoy Gateway's restrict-ip-access page: one proxy in front of Envoy, on the world's Gateway apps/gw. */
 const ONE_HOP_CTP = `---
@@ -187,6 +195,20 @@ export const clientAddressCases: readonly Case[] = [
     LAN_DENIED,
     behind({}, "/lan", "10.9.9.9, 192.168.1.1", "192.168.1.1"),
   ),
+  c(
+    "grpc-pipe-source",
+    "gRPC: Envoy listens on a unix socket (`attributes.source` a pipe), for which it appends no X-Forwarded-For entry; the client sends `X-Forwarded-For: 10.9.9.9` on /office (Allow 10.0.0.0/8)",
+    NOT_OFFICE,
+    behind({}, "/office", "10.9.9.9", statedPeer({ pipe: { path: "/run/envoy.sock" } })),
+    NOT_IP_PEER,
+  ),
+  c(
+    "grpc-internal-listener-source",
+    "gRPC: the request came through an Envoy internal listener (`attributes.source` an envoy_internal_address), for which Envoy appends no X-Forwarded-For entry; a client at 192.168.1.1 behind it sends `X-Forwarded-For: 203.0.113.9` on /lan (Deny 192.168.1.0/24)",
+    LAN_DENIED,
+    behind({}, "/lan", "203.0.113.9", statedPeer({ envoy_internal_address: { server_listener_name: "tunnel" } })),
+    NOT_IP_PEER,
+  ),
   c("office-allowed", "no trusted hops; the peer 10.1.2.3", OPEN, behind({}, "/office", "10.1.2.3")),
   c(
     "mapped-allow",
@@ -214,6 +236,13 @@ export const clientAddressCases: readonly Case[] = [
     NOT_OFFICE,
     behind({ trustedCidrs: ["192.168.0.0/16"] }, "/office", "10.9.9.9, ::ffff:192.168.5.5, 192.168.0.2"),
     MAPPED,
+  ),
+  c(
+    "named-zone-entry",
+    "trusted CIDR 192.168.0.0/16; a client at 192.168.5.5 (inside it) behind the load balancer 192.168.1.2 writes `X-Forwarded-For: fd00::1%bogus`, on /lan: Envoy's getaddrinfo reads no address with a zone naming an interface it does not have, and falls back to the peer 192.168.1.2 (Deny 192.168.1.0/24)",
+    LAN_DENIED,
+    behind({ trustedCidrs: ["192.168.0.0/16"] }, "/lan", "fd00::1%bogus, 192.168.5.5, 192.168.1.2"),
+    "an IPv6 address with a zone named (`%bogus`, `%eth0`) was an address to Node's isIP whatever the name, where Envoy's getaddrinfo reads one only when Envoy's host has that interface (and, by name, only for a link-local address): the walk stopped at it as the client's address, and the Deny rule on the peer Envoy fell back to was escaped; such an entry is now undetermined",
   ),
   c(
     "empty-entry",

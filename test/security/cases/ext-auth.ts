@@ -11,6 +11,8 @@ import { envoyResponse } from "../../../controller/server/envoy-response.ts";
 import { httpService, grpcService, rawService, refusingPort, type Asked, type TestService } from "../../support/ext-auth-services.ts";
 import { extAuthBackendWorld, gatewayWithRoute, secret } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
+import { toAuthzRequest } from "../../../controller/server/grpc.ts";
+import { overWire } from "../context.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected, type Outcome } from "../outcome.ts";
 
 type HttpAnswer = ReturnType<Parameters<typeof httpService>[0]>;
@@ -357,6 +359,51 @@ export const extAuthCases: readonly Case[] = [
         { "x-envoy-auth-partial-body": "false" },
       ),
     "the client's copy was passed on; now dropped, and Portcullis sets it (false) only when a body goes with the check, as Envoy",
+  ),
+  x(
+    "body-behind-forward-auth",
+    "forward-auth port: POST /reports described as nginx's shipped file describes it (no body, Content-Length removed) on a route whose extAuth has `bodyToExtAuth`; the service allows an empty body only",
+    { status: 403, code: "extauth_body_unavailable" },
+    async () => {
+      const service = await answering((asked) => ({ status: asked.body.length === 0 ? 200 : 403 }));
+      try {
+        const world = extAuthBackendWorld(service.port, HTTP.replace("timeout: 2s", "bodyToExtAuth: {maxRequestBytes: 1024}, timeout: 2s"));
+        return await overWire(world, "forward", "/reports", [], "POST");
+      } finally {
+        await service.close();
+      }
+    },
+    "the forward-auth port read a check without Content-Length or Transfer-Encoding as a request without a body, so the service was sent an empty body as the whole one while the upstream got the client's (nginx removes Content-Length from the check; no forward-auth proxy forwards the body); a forward-auth check now has a body Portcullis cannot know, as Envoy's HTTP check without with_request_body",
+  ),
+  x(
+    "body-cut-grpc",
+    "gRPC port: an HTTP/2 POST without Content-Length whose body Envoy cut at `with_request_body.max_request_bytes` (`allow_partial_message`, as Istio's `includeRequestBodyInCheck` may set it: `x-envoy-auth-partial-body: true`) on a route whose extAuth has `bodyToExtAuth`; the service allows an empty body only",
+    { status: 403, code: "extauth_body_unavailable" },
+    async () => {
+      const service = await answering((asked) => ({ status: asked.body.length === 0 ? 200 : 403 }));
+      const transport = createExtAuthTransport();
+      try {
+        const extAuth = HTTP.replace("timeout: 2s", "bodyToExtAuth: {maxRequestBytes: 4}, timeout: 2s");
+        const decide = decider(extAuthBackendWorld(service.port, extAuth), { extAuth: transport });
+        const request = toAuthzRequest({
+          attributes: {
+            request: {
+              http: {
+                method: "POST",
+                host: "api.example.com",
+                path: "/reports",
+                headers: { "x-envoy-auth-partial-body": "true" },
+                raw_body: Buffer.from("role"),
+              },
+            },
+          },
+        });
+        return fromDecision(await decide(request), managedHeadersOf(decide.result.snapshot.policies));
+      } finally {
+        await Promise.all([transport.close(), service.close()]);
+      }
+    },
+    "the gRPC port read a body Envoy marked as cut (`x-envoy-auth-partial-body: true`) as not forwarded, and with neither Content-Length nor Transfer-Encoding (HTTP/2) as no body at all: the service was sent an empty body as the whole one; a cut body is now one Portcullis cannot know, as on the HTTP port",
   ),
   x(
     "hook-up-no-key",

@@ -3,11 +3,44 @@
  * one the client names. The worlds are compile golden cases: listeners-per-port (one route on
  * ports 80 and 8080, basicAuth alice on the Gateway, bob on listener `alt` (8080)) and listenerset.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { AuthzRequest } from "../../../controller/authz/request.ts";
 import { basicAuthAs, decider, goldenDecider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected } from "../outcome.ts";
 
 const world = goldenDecider("listeners-per-port");
+/**
+ * listeners-per-port with Envoy Gateway's ClientTrafficPolicy `proxyProtocol` on listener `http`
+ * (port 80): Envoy takes each connection's destination there from the PROXY header the connection
+ * begins with, and reports that as the gRPC check's `attributes.destination`, while it routes the
+ * request by the listener that accepted it.
+ */
+const LISTENERS_PER_PORT = readFileSync(join(import.meta.dirname, "../../compile/testdata/listeners-per-port.in.yaml"), "utf8");
+const behindProxyProtocol = decider(`${LISTENERS_PER_PORT}---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: {name: behind-nlb, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw, sectionName: http}]
+  proxyProtocol: {}
+`);
+/**
+ * listeners-per-port read with `--watch-namespaces apps`, where a ReferenceGrant lets
+ * ClientTrafficPolicies of `edge` (not read) select apps/gw: one may give it the PROXY protocol.
+ */
+const behindUnseenPolicy = decider(
+  `${LISTENERS_PER_PORT}---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: edge-ctp, namespace: apps}
+spec:
+  from: [{group: gateway.envoyproxy.io, kind: ClientTrafficPolicy, namespace: edge}]
+  to: [{group: gateway.networking.k8s.io, kind: Gateway}]
+`,
+  {},
+  { watchNamespaces: ["apps"] },
+);
 /** The compile golden case listenerset: shop/ext adds ports 8081 and 8082 to apps/gw, other/rogue is refused. */
 const sets = goldenDecider("listenerset");
 /** The compile golden case https-listeners: HTTPS listeners `wild` (*.example.com, protected) and `billing` on port 443. */
@@ -171,6 +204,22 @@ export const listenerCases: readonly Case[] = [
     WRONG_USER,
     { port: 8080, headers: basicAuthAs("alice") },
     "every listener's routes shared one table, so a request on port 8080 was decided with the Gateway-wide policy; each listener port now has its own route table, as in Envoy",
+  ),
+  c(
+    "proxy-protocol-stated-port",
+    "bob (the 8080 listener's user) connects to listener `http` (port 80, PROXY protocol) with a PROXY header naming destination port 8080: Envoy routes by port 80's table (alice only) and states 8080 as the destination",
+    WRONG_USER,
+    { port: 8080, headers: basicAuthAs("bob") },
+    "the stated destination port chose the route table, but behind the PROXY protocol Envoy states the port the PROXY header names (which whoever reaches Envoy writes), not the listener's: bob passed with port 8080's policy; on a Gateway a ClientTrafficPolicy gives the PROXY protocol, every table is now a reading whatever port is stated",
+    behindProxyProtocol,
+  ),
+  c(
+    "proxy-protocol-unseen-policy",
+    "`--watch-namespaces apps`; a ReferenceGrant lets ClientTrafficPolicies of `edge` (not read) select the Gateway; bob on port 8080 as stated",
+    WRONG_USER,
+    { port: 8080, headers: basicAuthAs("bob") },
+    "a ClientTrafficPolicy Portcullis does not read may give the Gateway the PROXY protocol, so the stated port may name no listener: it was believed, and bob passed with port 8080's policy; such a Gateway's tables are now all read whatever port is stated (and its paths with adjacent slashes refused)",
+    behindUnseenPolicy,
   ),
   c("host-port", "`Host: shop.example.com:8080` with bob (the 8080 listener's user), port not stated", WRONG_USER, {
     host: "shop.example.com:8080",
