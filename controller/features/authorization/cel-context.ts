@@ -33,6 +33,26 @@ export function celMatches(rule: CompiledRule, cel: CompiledCel, variables: Reco
 }
 
 /**
+ * celMatches over `principal.cel`'s variables (principalVariablesOf, which hold the Host's last
+ * reading) on every reading of the Host when the expression may read `request.host`: `hosts`, the
+ * request's readings when it has several (hostReadings: Envoy's virtual host's, without a trailing
+ * dot, the text before a ":" that is no port, as nginx and most servers take it). An Allow rule's
+ * expression matches only when it does on each, a Deny rule's when it does on any.
+ */
+export function principalCelMatches(
+  rule: CompiledRule,
+  cel: CompiledCel,
+  variables: Record<string, unknown>,
+  hosts: readonly string[] | undefined,
+): boolean {
+  if (hosts === undefined || cel.requestFields?.has("host") === false) return celMatches(rule, cel, variables);
+  const request = variables.request as Record<string, unknown>;
+  const anyHost = rule.action === "Deny";
+  for (const host of hosts) if (celMatches(rule, cel, { ...variables, request: { ...request, host } }) === anyHost) return anyHost;
+  return !anyHost;
+}
+
+/**
  * Whether a field of `request` the expression reads holds U+FFFD (mayHoldInvalidUtf8), the text
  * of bytes that are not UTF-8: `"\xff" == "\uFFFD"` holds for the text, not for Envoy's bytes,
  * and `size()`, `<` and `matches()` read them otherwise too. A header map counts by its values.

@@ -10,7 +10,7 @@ import type { QueryReading } from "../../snapshot/query-readings.ts";
 import type { RouteReading } from "../../snapshot/route-index.ts";
 import type { IdentityAttributes } from "../feature.ts";
 import type { CompiledCel } from "./cel.ts";
-import { celMatches, envoyAttributesOf, jwtAuthnPayload, principalVariablesOf } from "./cel-context.ts";
+import { celMatches, envoyAttributesOf, jwtAuthnPayload, principalCelMatches, principalVariablesOf } from "./cel-context.ts";
 import type { CompiledAuthorization, CompiledRule } from "./compile.ts";
 import { everyLineChoice } from "./line-readings.ts";
 
@@ -87,7 +87,7 @@ export class Facts {
         over === "principal"
           ? (this.#principalVariables ??= this.#variablesIn(over, this.reading))
           : (this.#envoyAttributes ??= this.#variablesIn(over, this.reading));
-      return celMatches(rule, cel, variables);
+      return this.#matchesOver(rule, cel, over, variables);
     }
     const anyHeader = this.#anyHeader!;
     return anyHeader.matches(cel, this.reading.query, () => {
@@ -96,10 +96,15 @@ export class Facts {
       const anyChoice = rule.action === "Deny";
       for (const header of choices) {
         const reading = { query: this.reading.query, header, name: this.reading.name };
-        if (celMatches(rule, cel, this.#variablesIn(over, reading)) === anyChoice) return anyChoice;
+        if (this.#matchesOver(rule, cel, over, this.#variablesIn(over, reading)) === anyChoice) return anyChoice;
       }
       return !anyChoice;
     });
+  }
+
+  /** celMatches over `variables`; for `principal.cel`, on every reading of the Host (principalCelMatches). */
+  #matchesOver(rule: CompiledRule, cel: CompiledCel, over: "principal" | "envoy", variables: Record<string, unknown>): boolean {
+    return over === "principal" ? principalCelMatches(rule, cel, variables, this.request.hosts) : celMatches(rule, cel, variables);
   }
 
   /** The variables of `principal.cel`, or Envoy's attributes for a rule's `cel`, in `reading`. */

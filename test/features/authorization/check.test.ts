@@ -555,3 +555,27 @@ describe("rules over jwt claims and scopes, client CIDRs and headers", () => {
     expect(r.message).toBe("denied by authorization rule cel-bad-field");
   });
 });
+
+describe("principal.cel's request.host is decided on every reading of the Host (hostReadings)", () => {
+  /** Allowed on a route for every host, under a policy with `rule` and `defaultAction`. */
+  const allowed = async (rule: object, defaultAction: "Allow" | "Deny", host: string) => {
+    const own = decider(
+      `${gatewayWithRoute("", { p: "/p" })}---\n${securityPolicy("p", { authorization: { defaultAction, rules: [rule] } }, "p")}`,
+    );
+    return (await own({ host, path: "/p" })).allowed;
+  };
+  it("an Allow rule holds only when it does on each: Envoy's reading keeps a ':' that is no port and a trailing dot", async () => {
+    const publicOnly = { action: "Allow", principal: { cel: "request.host == 'public.example.com'" } };
+    expect(await allowed(publicOnly, "Deny", "public.example.com")).toBe(true);
+    expect(await allowed(publicOnly, "Deny", "Public.Example.COM:8080")).toBe(true);
+    expect(await allowed(publicOnly, "Deny", "public.example.com:x")).toBe(false);
+    expect(await allowed(publicOnly, "Deny", "public.example.com.")).toBe(false);
+  });
+  it("a Deny rule applies when it does on any", async () => {
+    const noAdmin = { name: "no-admin", action: "Deny", principal: { cel: "request.host.startsWith('admin.example.com:')" } };
+    expect(await allowed(noAdmin, "Allow", "admin.example.com:x")).toBe(false);
+    expect(await allowed(noAdmin, "Allow", "admin.example.com")).toBe(true);
+    const noAdminDot = { name: "no-admin", action: "Deny", principal: { cel: "request.host.endsWith('.com.')" } };
+    expect(await allowed(noAdminDot, "Allow", "admin.example.com.")).toBe(false);
+  });
+});

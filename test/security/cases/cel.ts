@@ -43,6 +43,17 @@ function onUtf8Host(authorization: string) {
   };
 }
 
+/** GET /x with Host `host` on a route for every host, whose policy has `authorization`. */
+function onHost(authorization: string, host: string) {
+  return async (): Promise<Outcome> => {
+    const d = decider(`${gatewayWithRoute("", { x: "/x" })}---\n${securityPolicy("p", { authorization: parse(authorization) }, "x")}`);
+    return fromDecision(await d({ host, path: "/x" }), managedHeadersOf(d.result.snapshot.policies));
+  };
+}
+
+const PRINCIPAL_HOST_FIXED =
+  "`principal.cel` read `request.host` on the Host's last reading only (the text before a `:` that is no port, without a trailing dot, as nginx and most upstreams take it), where Envoy's virtual host keeps both: an Allow on `request.host == 'public.example.com'` let `public.example.com:x` through, and a Deny written for Envoy's reading never applied; the expression is now decided on every reading of the Host";
+
 const NOT_UTF8_FIXED =
   "the value was read as text, where a byte that is not UTF-8 is U+FFFD, so it equalled a U+FFFD written in the rule while Envoy compares the bytes (`FF` is not `EF BF BD`); a rule reading such a value is now decided as one that cannot be evaluated";
 
@@ -541,5 +552,34 @@ export const celCases: readonly Case[] = [
     "Deny a rule's `cel` `request.url_path.matches('^/x/admin$')` (default Allow); `/x/ADMINS`, which no upstream runs as `/x/admin`",
     { status: 200, code: "allowed" },
     noAdminOn("/ADMINS", "request.url_path.matches('^/x/admin$')"),
+  ),
+  c(
+    "principal-host-every-reading-allow",
+    "Allow `principal.cel` `request.host == 'public.example.com'` (default Deny), on a route for every host; Host `public.example.com:x`, which Envoy's virtual host reads with its `:x` and nginx or Express as `public.example.com`",
+    { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" },
+    onHost(
+      `{defaultAction: Deny, rules: [{name: public, action: Allow, principal: {cel: "request.host == 'public.example.com'"}}]}`,
+      "public.example.com:x",
+    ),
+    PRINCIPAL_HOST_FIXED,
+  ),
+  c(
+    "principal-host-every-reading-deny",
+    "Deny `principal.cel` `request.host.endsWith('.com.')` (default Allow), on a route for every host; Host `admin.example.com.`, whose trailing dot Envoy Gateway's listener keeps (stripTrailingHostDot unset)",
+    { status: 403, code: "authz_denied", reason: "denied by authorization rule no-dot" },
+    onHost(
+      `{defaultAction: Allow, rules: [{name: no-dot, action: Deny, principal: {cel: "request.host.endsWith('.com.')"}}]}`,
+      "admin.example.com.",
+    ),
+    PRINCIPAL_HOST_FIXED,
+  ),
+  c(
+    "principal-host-one-reading",
+    "Allow `principal.cel` `request.host == 'public.example.com'` (default Deny); Host `Public.Example.COM:8080`, which every reading takes as `public.example.com`",
+    { status: 200, code: "allowed" },
+    onHost(
+      `{defaultAction: Deny, rules: [{name: public, action: Allow, principal: {cel: "request.host == 'public.example.com'"}}]}`,
+      "Public.Example.COM:8080",
+    ),
   ),
 ];
