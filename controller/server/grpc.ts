@@ -125,12 +125,16 @@ export function toAuthzRequest(call: CheckRequest): AuthzRequest {
  * The body Envoy forwarded (with_request_body), as AuthzRequest.body says: whole when its
  * `x-envoy-auth-partial-body` says nothing was cut ("false"); null when it says the body was cut
  * (`allow_partial_message`), which Portcullis cannot know whole; undefined when Envoy forwarded
- * none, where Content-Length and Transfer-Encoding tell whether there is one.
+ * none, where Content-Length and Transfer-Encoding tell whether there is one. Without
+ * `pack_as_bytes` Envoy sends the bytes in the text field `body`, where bytes that are not UTF-8
+ * arrive as U+FFFD: such a body is not the upstream's either (null).
  */
 function bodyOf(http: { body?: string; raw_body?: Buffer }, partial: string | undefined): Buffer | null | undefined {
   if (partial === undefined) return undefined;
   if (partial !== "false") return null;
-  return http.raw_body !== undefined && http.raw_body.length > 0 ? http.raw_body : Buffer.from(http.body ?? "", "utf8");
+  if (http.raw_body !== undefined && http.raw_body.length > 0) return http.raw_body;
+  const text = http.body ?? "";
+  return text.includes("\uFFFD") ? null : Buffer.from(text, "utf8");
 }
 
 /**

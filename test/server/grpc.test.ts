@@ -337,6 +337,19 @@ describe("toAuthzRequest: a CheckRequest as check() reads it", () => {
     expect(http({ raw_body: Buffer.from("role") }).body).toBeUndefined();
   });
 
+  // Without pack_as_bytes the bytes come in the text field, bytes that are not UTF-8 decoded as U+FFFD:
+  // an extAuth service would be shown a body the upstream never gets.
+  it("a body in the text field (no pack_as_bytes) is read as UTF-8, and is unknown (null) where it holds U+FFFD", () => {
+    const inText = (body: string) => http({ headers: { "x-envoy-auth-partial-body": "false" }, body });
+    expect(inText("role=é")).toMatchObject({ body: Buffer.from("role=é", "utf8") });
+    expect(inText("role=\uFFFD").body).toBeNull();
+    // The same body decoded by the port's own service definition from bytes that are not UTF-8.
+    const decoded = AUTHORIZATION_SERVICE.Check!.requestDeserialize(
+      field(1, field(4, field(2, msg(mapEntry(3, "x-envoy-auth-partial-body", "false"), field(11, Buffer.from([0x61, 0xff])))))),
+    );
+    expect(toAuthzRequest(decoded as never).body).toBeNull();
+  });
+
   it("reads Host and the path from header_map when the attributes lack them", () => {
     const headers = [
       { key: ":authority", value: "api.example.com" },
