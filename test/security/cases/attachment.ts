@@ -1,0 +1,103 @@
+/**
+ * Policy attachment: which policy governs a route, as Envoy Gateway attaches policies. The world:
+ * Gateway apps/gw requires an API key (policy gateway-key, the oldest); HTTPRoute apps/api
+ * (labels tier: web) on api.example.com; a newer route policy `route-cors` (cors only, no
+ * identity) finds the route with a `targetSelectors` entry that varies per case. Where the route
+ * policy attaches, it replaces the Gateway's (route > Gateway, Envoy Gateway's precedence): the
+ * route is open. Where it does not, the API key is asked for.
+ */
+import { gatewayWithRoute } from "../../support/manifests.ts";
+import { decider } from "../../support/world.ts";
+import { fromDecision, managedHeadersOf, type Case, type Expected } from "../outcome.ts";
+
+const WORLD = `${gatewayWithRoute("api.example.com", { a: "/a" }).replace(
+  "metadata: {name: api, namespace: apps}",
+  "metadata: {name: api, namespace: apps, labels: {tier: web}}",
+)}---
+apiVersion: v1
+kind: Namespace
+metadata: {name: apps, labels: {team: shop}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: keys, namespace: apps}
+stringData: {alice: alice-key}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: gateway-key, namespace: apps, creationTimestamp: "2024-01-01T00:00:00Z"}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}]}
+`;
+
+/** The route policy, finding routes with the targetSelectors entry `selector` (a YAML flow map without its braces). */
+const routeCors = (selector: string) => `---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: route-cors, namespace: apps, creationTimestamp: "2024-02-01T00:00:00Z"}
+spec:
+  targetSelectors: [{kind: HTTPRoute, ${selector}}]
+  cors: {allowOrigins: [https://app.example.com]}
+`;
+
+const ASKED: Expected = { status: 401, code: "apikey_missing" };
+const UNPARSABLE_FIXED =
+  "a selector Kubernetes cannot parse was read as written (`NotIn` nothing: every route), so the cors-only route policy replaced the Gateway's API key; it now selects nothing, as Envoy Gateway v1.9.0 reads it (internal/gatewayapi/helpers.go selectorFromTargetSelector: metav1.LabelSelectorAsSelector's error gives labels.Nothing())";
+
+function a(id: string, title: string, expect: Expected, selector: string, fixed?: string): Case {
+  return {
+    id: `attach.${id}`,
+    title,
+    expect,
+    run: async () => {
+      const decide = decider(WORLD + routeCors(selector));
+      return fromDecision(await decide({ path: "/a" }), managedHeadersOf(decide.result.snapshot.policies));
+    },
+    ...(fixed === undefined ? {} : { fixed }),
+  };
+}
+
+export const attachmentCases: readonly Case[] = [
+  a(
+    "selector-matches",
+    "`matchLabels: {tier: web}` selects the route: its cors-only policy replaces the Gateway's, no key (Envoy Gateway's precedence)",
+    { status: 200, code: "allowed" },
+    "matchLabels: {tier: web}",
+  ),
+  a("selector-other-labels", "`matchLabels: {tier: db}` selects no route: the Gateway's API key", ASKED, "matchLabels: {tier: db}"),
+  a(
+    "selector-not-in-nothing",
+    "`{key: tier, operator: NotIn, values: []}` (Kubernetes refuses NotIn without values; the API server does not check a selector inside a SecurityPolicy)",
+    ASKED,
+    "matchExpressions: [{key: tier, operator: NotIn, values: []}]",
+    UNPARSABLE_FIXED,
+  ),
+  a(
+    "selector-exists-with-values",
+    "`{key: tier, operator: Exists, values: [web]}` (Exists takes no values)",
+    ASKED,
+    "matchExpressions: [{key: tier, operator: Exists, values: [web]}]",
+    `see attach.selector-not-in-nothing`,
+  ),
+  a(
+    "selector-bad-key",
+    "`{key: 'no such key', operator: DoesNotExist}` (a key with spaces is no label key)",
+    ASKED,
+    "matchExpressions: [{key: 'no such key', operator: DoesNotExist}]",
+    `see attach.selector-not-in-nothing`,
+  ),
+  a(
+    "selector-namespaces-unparsable",
+    "`matchLabels: {tier: web}` in `namespaces: {from: Selector}` whose selector is `{key: team, operator: NotIn, values: []}`",
+    ASKED,
+    "matchLabels: {tier: web}, namespaces: {from: Selector, selector: {matchExpressions: [{key: team, operator: NotIn, values: []}]}}",
+    "the namespaces selector was read as written (every namespace); it now selects none, as Envoy Gateway v1.9.0 (targetNamespaceLabelSelector: labels.Nothing() on an error)",
+  ),
+  a(
+    "selector-namespaces-matches",
+    "`matchLabels: {tier: web}` in `namespaces: {from: Selector, selector: {matchLabels: {team: shop}}}`: the route policy attaches",
+    { status: 200, code: "allowed" },
+    "matchLabels: {tier: web}, namespaces: {from: Selector, selector: {matchLabels: {team: shop}}}",
+  ),
+];
