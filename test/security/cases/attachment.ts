@@ -4,7 +4,9 @@
  * (labels tier: web) on api.example.com; a newer route policy `route-cors` (cors only, no
  * identity) finds the route with a `targetSelectors` entry that varies per case. Where the route
  * policy attaches, it replaces the Gateway's (route > Gateway, Envoy Gateway's precedence): the
- * route is open. Where it does not, the API key is asked for.
+ * route is open. Where it does not, the API key is asked for. In the sneaky cases, a second route
+ * `sneaky` (Exact /a/x, more specific than api's prefix /a) with its own cors-only policy asks to
+ * attach in ways Envoy Gateway refuses: /a/x is then api's, and the API key is asked for.
  */
 import { gatewayWithRoute } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
@@ -45,7 +47,7 @@ const ASKED: Expected = { status: 401, code: "apikey_missing" };
 const UNPARSABLE_FIXED =
   "a selector Kubernetes cannot parse was read as written (`NotIn` nothing: every route), so the cors-only route policy replaced the Gateway's API key; it now selects nothing, as Envoy Gateway v1.9.0 reads it (internal/gatewayapi/helpers.go selectorFromTargetSelector: metav1.LabelSelectorAsSelector's error gives labels.Nothing())";
 
-function a(id: string, title: string, expect: Expected, selector: string, fixed?: string): Case {
+function selectedCase(id: string, title: string, expect: Expected, selector: string, fixed?: string): Case {
   return {
     id: `attach.${id}`,
     title,
@@ -58,46 +60,116 @@ function a(id: string, title: string, expect: Expected, selector: string, fixed?
   };
 }
 
+/** HTTPRoute `namespace`/sneaky (Exact /a/x on api.example.com, parentRef `parentRef`) and its cors-only policy. */
+const sneaky = (namespace: string, parentRef: string) => `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: sneaky, namespace: ${namespace}}
+spec:
+  parentRefs: [${parentRef}]
+  hostnames: [api.example.com]
+  rules: [{matches: [{path: {type: Exact, value: /a/x}}]}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: sneaky-cors, namespace: ${namespace}}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: sneaky}]
+  cors: {allowOrigins: [https://app.example.com]}
+`;
+
+function sneakyCase(id: string, title: string, expect: Expected, namespace: string, parentRef: string): Case {
+  return {
+    id: `attach.${id}`,
+    title,
+    expect,
+    run: async () => {
+      const decide = decider(WORLD + sneaky(namespace, parentRef));
+      return fromDecision(await decide({ path: "/a/x" }), managedHeadersOf(decide.result.snapshot.policies));
+    },
+  };
+}
+
 export const attachmentCases: readonly Case[] = [
-  a(
+  selectedCase(
     "selector-matches",
     "`matchLabels: {tier: web}` selects the route: its cors-only policy replaces the Gateway's, no key (Envoy Gateway's precedence)",
     { status: 200, code: "allowed" },
     "matchLabels: {tier: web}",
   ),
-  a("selector-other-labels", "`matchLabels: {tier: db}` selects no route: the Gateway's API key", ASKED, "matchLabels: {tier: db}"),
-  a(
+  selectedCase(
+    "selector-other-labels",
+    "`matchLabels: {tier: db}` selects no route: the Gateway's API key",
+    ASKED,
+    "matchLabels: {tier: db}",
+  ),
+  selectedCase(
     "selector-not-in-nothing",
     "`{key: tier, operator: NotIn, values: []}` (Kubernetes refuses NotIn without values; the API server does not check a selector inside a SecurityPolicy)",
     ASKED,
     "matchExpressions: [{key: tier, operator: NotIn, values: []}]",
     UNPARSABLE_FIXED,
   ),
-  a(
+  selectedCase(
     "selector-exists-with-values",
     "`{key: tier, operator: Exists, values: [web]}` (Exists takes no values)",
     ASKED,
     "matchExpressions: [{key: tier, operator: Exists, values: [web]}]",
     `see attach.selector-not-in-nothing`,
   ),
-  a(
+  selectedCase(
     "selector-bad-key",
     "`{key: 'no such key', operator: DoesNotExist}` (a key with spaces is no label key)",
     ASKED,
     "matchExpressions: [{key: 'no such key', operator: DoesNotExist}]",
     `see attach.selector-not-in-nothing`,
   ),
-  a(
+  selectedCase(
     "selector-namespaces-unparsable",
     "`matchLabels: {tier: web}` in `namespaces: {from: Selector}` whose selector is `{key: team, operator: NotIn, values: []}`",
     ASKED,
     "matchLabels: {tier: web}, namespaces: {from: Selector, selector: {matchExpressions: [{key: team, operator: NotIn, values: []}]}}",
     "the namespaces selector was read as written (every namespace); it now selects none, as Envoy Gateway v1.9.0 (targetNamespaceLabelSelector: labels.Nothing() on an error)",
   ),
-  a(
+  selectedCase(
     "selector-namespaces-matches",
     "`matchLabels: {tier: web}` in `namespaces: {from: Selector, selector: {matchLabels: {team: shop}}}`: the route policy attaches",
     { status: 200, code: "allowed" },
     "matchLabels: {tier: web}, namespaces: {from: Selector, selector: {matchLabels: {team: shop}}}",
+  ),
+  sneakyCase(
+    "sneaky-attached",
+    "/a/x when apps/sneaky attaches (parentRef `{name: gw}`): its own cors-only policy governs, no key",
+    { status: 200, code: "allowed" },
+    "apps",
+    "{name: gw}",
+  ),
+  sneakyCase(
+    "sneaky-other-namespace",
+    "/a/x when the route is other/sneaky (parentRef `{name: gw, namespace: apps}`), and the listener takes routes of its own namespace only: not attached, api's prefix /a",
+    ASKED,
+    "other",
+    "{name: gw, namespace: apps}",
+  ),
+  sneakyCase(
+    "sneaky-parent-port",
+    "/a/x when apps/sneaky's parentRef names port 8080, where gw has no listener (Envoy Gateway GetReferencedListeners: no listener, not attached)",
+    ASKED,
+    "apps",
+    "{name: gw, port: 8080}",
+  ),
+  sneakyCase(
+    "sneaky-parent-section",
+    "/a/x when apps/sneaky's parentRef names listener `https`, which gw does not have",
+    ASKED,
+    "apps",
+    "{name: gw, sectionName: https}",
+  ),
+  sneakyCase(
+    "sneaky-parent-kind",
+    "/a/x when apps/sneaky's parentRef names kind Service `gw` (a parent of no Gateway API kind)",
+    ASKED,
+    "apps",
+    '{group: "", kind: Service, name: gw}',
   ),
 ];
