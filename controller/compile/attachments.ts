@@ -220,6 +220,8 @@ function listenerRefuses(l: GatewayListener, route: Route, labels: NamespaceLabe
   const { listener } = l;
   if (listener.protocol !== undefined && !HTTP_PROTOCOLS.has(listener.protocol))
     return `listener protocol ${listener.protocol} takes no ${route.kind}s`;
+  const unprogrammed = notProgrammed(listener);
+  if (unprogrammed !== undefined) return unprogrammed;
   const kinds = listener.allowedRoutes?.kinds;
   if (
     kinds !== undefined &&
@@ -235,6 +237,27 @@ function listenerRefuses(l: GatewayListener, route: Route, labels: NamespaceLabe
   return namespaces?.from === "Selector"
     ? `listener allowedRoutes.namespaces.selector does not match namespace ${route.metadata.namespace}`
     : "listener allows routes from its own namespace only";
+}
+
+/** The route kinds Envoy Gateway's HTTP and HTTPS listeners take (allowedRouteKindsForProtocol). */
+const HTTP_LISTENER_ROUTE_KINDS: ReadonlySet<string> = new Set(["HTTPRoute", "GRPCRoute"]);
+
+/**
+ * Why Envoy Gateway v1.9.0 does not program an HTTP(S) listener at all (validateListenerSpec in
+ * internal/gatewayapi/listener.go; the listener gets no route, and its host names go to the other
+ * listeners of its port), for what Portcullis would otherwise attach routes to: `allowedRoutes.kinds`
+ * naming a kind or group such a listener cannot take (beside one it can), or `tls` on an HTTP
+ * listener. Undefined when it is programmed as far as these go.
+ */
+function notProgrammed(listener: Listener): string | undefined {
+  const foreign = (listener.allowedRoutes?.kinds ?? []).find(
+    (k) => (k.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || !HTTP_LISTENER_ROUTE_KINDS.has(k.kind),
+  );
+  if (foreign !== undefined)
+    return `listener allowedRoutes.kinds names ${foreign.kind}${foreign.group === undefined ? "" : ` of group "${foreign.group}"`}, which an ${listener.protocol ?? "HTTP"} listener cannot take: Envoy Gateway programs no route on it`;
+  if (listener.protocol === "HTTP" && (listener as { readonly tls?: unknown }).tls != null)
+    return "listener has tls but protocol HTTP: Envoy Gateway programs no route on it";
+  return undefined;
 }
 
 /**

@@ -90,6 +90,69 @@ function sneakyCase(id: string, title: string, expect: Expected, namespace: stri
   };
 }
 
+/**
+ * Gateway apps/gw with listeners `any` (port 80, no host name: route site, every host) and `open`
+ * (port 80, a.example.com, written with `open`: route sneaky, whose own cors-only policy lets
+ * everyone in); the Gateway requires an API key. Where Envoy Gateway does not program `open`,
+ * a.example.com is `any`'s: the key is asked for.
+ */
+const listenerWorld = (open: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: apps}
+spec:
+  gatewayClassName: portcullis
+  listeners:
+    - {name: any, protocol: HTTP, port: 80}
+    - {name: open, protocol: HTTP, port: 80, hostname: a.example.com, ${open}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: site, namespace: apps}
+spec:
+  parentRefs: [{name: gw, sectionName: any}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: sneaky, namespace: apps}
+spec:
+  parentRefs: [{name: gw, sectionName: open}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: keys, namespace: apps}
+stringData: {alice: alice-key}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: gateway-key, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}]}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: sneaky-cors, namespace: apps}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: sneaky}]
+  cors: {allowOrigins: [https://app.example.com]}
+`;
+
+const UNPROGRAMMED_FIXED =
+  "routes attached to a listener Envoy Gateway does not program (validateListenerSpec in internal/gatewayapi/listener.go, v1.9.0: allowedRoutes.kinds naming a kind an HTTP listener cannot take, tls on an HTTP listener), so its host name was decided on its open route while Envoy routes it in the other listener's table; such a listener now takes no route";
+
+function listenerCase(id: string, title: string, expect: Expected, open: string, fixed?: string): Case {
+  return {
+    id: `attach.${id}`,
+    title,
+    expect,
+    run: async () => {
+      const decide = decider(listenerWorld(open));
+      return fromDecision(await decide({ path: "/x", host: "a.example.com" }), managedHeadersOf(decide.result.snapshot.policies));
+    },
+    ...(fixed === undefined ? {} : { fixed }),
+  };
+}
+
 export const attachmentCases: readonly Case[] = [
   selectedCase(
     "selector-matches",
@@ -171,5 +234,25 @@ export const attachmentCases: readonly Case[] = [
     ASKED,
     "apps",
     '{group: "", kind: Service, name: gw}',
+  ),
+  listenerCase(
+    "listener-programmed",
+    "a.example.com when listener `open` has `allowedRoutes: {kinds: [{kind: HTTPRoute}]}`: its route sneaky, open by its own policy",
+    { status: 200, code: "allowed" },
+    "allowedRoutes: {kinds: [{kind: HTTPRoute}]}",
+  ),
+  listenerCase(
+    "listener-kinds-tcproute",
+    "a.example.com when listener `open` has `allowedRoutes: {kinds: [{kind: HTTPRoute}, {kind: TCPRoute}]}` (Envoy Gateway: ResolvedRefs False, InvalidRouteKinds; the listener is not programmed)",
+    ASKED,
+    "allowedRoutes: {kinds: [{kind: HTTPRoute}, {kind: TCPRoute}]}",
+    UNPROGRAMMED_FIXED,
+  ),
+  listenerCase(
+    "listener-http-with-tls",
+    "a.example.com when HTTP listener `open` has `tls: {certificateRefs: [{name: cert}]}` (Envoy Gateway: Programmed False, “Listener must not have TLS set when protocol is HTTP”)",
+    ASKED,
+    "tls: {certificateRefs: [{name: cert}]}",
+    "see attach.listener-kinds-tcproute",
   ),
 ];
