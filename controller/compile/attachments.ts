@@ -254,7 +254,7 @@ function notProgrammed(listener: Listener): string | undefined {
     (k) => (k.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || !HTTP_LISTENER_ROUTE_KINDS.has(k.kind),
   );
   if (foreign !== undefined)
-    return `listener allowedRoutes.kinds names ${foreign.kind}${foreign.group === undefined ? "" : ` of group "${foreign.group}"`}, which an ${listener.protocol ?? "HTTP"} listener cannot take: Envoy Gateway programs no route on it`;
+    return `listener allowedRoutes.kinds names ${foreign.kind}${(foreign.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP ? "" : ` of group "${foreign.group}"`}, which an ${listener.protocol ?? "HTTP"} listener cannot take: Envoy Gateway programs no route on it`;
   if (listener.protocol === "HTTP" && (listener as { readonly tls?: unknown }).tls != null)
     return "listener has tls but protocol HTTP: Envoy Gateway programs no route on it";
   return undefined;
