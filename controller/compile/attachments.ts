@@ -59,12 +59,24 @@ export const listenerLabel = (l: GatewayListener): string =>
 export const isListenerSetKind = (group: string | undefined, kind: string | undefined): boolean =>
   (group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP && kind === "ListenerSet";
 
-export function attachRoutes(resources: Resources, gatewayClasses: readonly string[]): AttachmentResult {
+/**
+ * `unlabelledNamespaces`: every namespace exists without labels, as in a manifest folder: Envoy
+ * Gateway's file provider makes a Namespace (no labels) for the namespace of each object it loads
+ * (internal/gatewayapi/resource/load.go), so a `from: Selector` that matches no labels (`{}`,
+ * `DoesNotExist`, `NotIn`) takes routes of every namespace there.
+ */
+export function attachRoutes(
+  resources: Resources,
+  gatewayClasses: readonly string[],
+  { unlabelledNamespaces = false }: { readonly unlabelledNamespaces?: boolean } = {},
+): AttachmentResult {
   const served = new Map<string, Gateway>();
   for (const g of resources.gateways) {
     if (gatewayClasses.length === 0 || gatewayClasses.includes(g.spec.gatewayClassName)) served.set(keyOf(g.metadata), g);
   }
-  const namespaceLabels = new Map(resources.namespaces.map((n) => [n.metadata.name, n.metadata.labels]));
+  const namespaceLabels: NamespaceLabels = unlabelledNamespaces
+    ? { get: () => undefined, has: () => true }
+    : new Map(resources.namespaces.map((n) => [n.metadata.name, n.metadata.labels]));
   const problems: string[] = [];
   // Every listener of each served Gateway; a ListenerSet's come after the Gateway's own, as in Envoy Gateway.
   const listeners = new Map<Gateway, GatewayListener[]>(
@@ -191,7 +203,8 @@ export function takesListenerSetsOfOtherNamespaces(gateway: Gateway): boolean {
   return from === "All" || from === "Selector";
 }
 
-type NamespaceLabels = ReadonlyMap<string, Readonly<Record<string, string>> | undefined>;
+/** Namespace → its labels (undefined: none); a namespace it does not have does not exist. */
+type NamespaceLabels = Pick<ReadonlyMap<string, Readonly<Record<string, string>> | undefined>, "get" | "has">;
 
 /** Whether `namespace` is one `from` (and `selector`) allows, relative to the owner's namespace. */
 function namespaceAllowed(

@@ -97,3 +97,34 @@ spec:
     expect(await codeFor(world("HTTP", extra), "foo.example.com")).toBe("allowed");
   });
 });
+
+describe("a manifest folder's namespaces exist without labels (Envoy Gateway v1.9.0's file provider makes them so)", () => {
+  const world = (selector: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: apps}
+spec:
+  gatewayClassName: portcullis
+  listeners: [{name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: Selector, selector: ${selector}}}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: ops}
+spec: {parentRefs: [{name: gw, namespace: apps}]}
+`;
+  const code = async (selector: string, fromManifestFolder: boolean) =>
+    (await decider(world(selector), {}, { fromManifestFolder })({ host: "a.example.com", path: "/x" })).code;
+  it("a Selector that holds for no labels takes a route of any namespace there; from Kubernetes, a namespace without its Namespace object is taken by none", async () => {
+    for (const selector of [
+      "{}",
+      "{matchExpressions: [{key: team, operator: DoesNotExist}]}",
+      "{matchExpressions: [{key: team, operator: NotIn, values: [a]}]}",
+    ]) {
+      expect(await code(selector, true)).toBe("allowed");
+      expect(await code(selector, false)).toBe("route_not_found");
+    }
+  });
+  it("a Selector that needs a label takes none there", async () => {
+    expect(await code("{matchLabels: {team: ops}}", true)).toBe("route_not_found");
+    expect(await code("{matchExpressions: [{key: team, operator: Exists}]}", true)).toBe("route_not_found");
+  });
+});

@@ -8,6 +8,11 @@
  * `sneaky` (Exact /a/x, more specific than api's prefix /a) with its own cors-only policy asks to
  * attach in ways Envoy Gateway refuses: /a/x is then api's, and the API key is asked for.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { checkFolder } from "../../../controller/commands/check.ts";
+import { loadConfig, type CheckConfig } from "../../../controller/config.ts";
 import { gatewayWithRoute } from "../../support/manifests.ts";
 import { decider } from "../../support/world.ts";
 import { fromDecision, managedHeadersOf, type Case, type Expected } from "../outcome.ts";
@@ -153,6 +158,68 @@ function listenerCase(id: string, title: string, expect: Expected, open: string,
   };
 }
 
+/**
+ * A manifest folder: Gateway apps/gw with listener `admin` (port 80, a.example.com, routes `from:
+ * Selector` written `selector`: route ops/admin, API key required by its own policy) and listener
+ * `any` (port 80, no host name: route apps/site, no policy); `portcullis check` asks GET
+ * a.example.com/x.
+ */
+const FOLDER_WORLD = (selector: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: portcullis}
+spec: {controllerName: gateway.envoyproxy.io/gatewayclass-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: apps}
+spec:
+  gatewayClassName: portcullis
+  listeners:
+    - {name: any, protocol: HTTP, port: 80}
+    - {name: admin, protocol: HTTP, port: 80, hostname: a.example.com, allowedRoutes: {namespaces: {from: Selector, selector: ${selector}}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: site, namespace: apps}
+spec: {parentRefs: [{name: gw, sectionName: any}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: admin, namespace: ops}
+spec: {parentRefs: [{name: gw, namespace: apps, sectionName: admin}]}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: keys, namespace: ops}
+data: {alice: YWxpY2Uta2V5}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: admin-key, namespace: ops}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: admin}]
+  apiKeyAuth: {credentialRefs: [{name: keys}], extractFrom: [{headers: [X-API-Key]}]}
+`;
+
+function folderCase(id: string, title: string, expect: Expected, selector: string, fixed?: string): Case {
+  return {
+    id: `attach.${id}`,
+    title,
+    expect,
+    async run() {
+      const dir = mkdtempSync(join(tmpdir(), "portcullis-attach-"));
+      try {
+        writeFileSync(join(dir, "world.yaml"), FOLDER_WORLD(selector));
+        const config = loadConfig(["check", "--manifests", dir, "GET", "http://a.example.com/x"], {}) as CheckConfig;
+        return fromDecision((await checkFolder(config, () => {})).decision, []);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    ...(fixed === undefined ? {} : { fixed }),
+  };
+}
+
 export const attachmentCases: readonly Case[] = [
   selectedCase(
     "selector-matches",
@@ -254,5 +321,18 @@ export const attachmentCases: readonly Case[] = [
     ASKED,
     "tls: {certificateRefs: [{name: cert}]}",
     "see attach.listener-kinds-tcproute",
+  ),
+  folderCase(
+    "folder-selector-every-namespace",
+    "manifest folder: a.example.com when listener `admin` takes routes `from: Selector` with `selector: {}` (Envoy Gateway's file provider makes a Namespace without labels for ops, which `{}` matches: route ops/admin is attached)",
+    ASKED,
+    "{}",
+    "a namespace was never matched by a Selector in a manifest folder (no Namespace objects), so ops/admin did not attach and a.example.com fell to listener any's open route; in a folder every namespace now exists without labels, as Envoy Gateway v1.9.0's file provider makes them (internal/gatewayapi/resource/load.go)",
+  ),
+  folderCase(
+    "folder-selector-no-namespace",
+    "manifest folder: the same with `selector: {matchLabels: {team: ops}}` (no labels in a folder: ops/admin is not attached, and a.example.com is listener any's route site)",
+    { status: 200, code: "allowed" },
+    "{matchLabels: {team: ops}}",
   ),
 ];
