@@ -262,8 +262,9 @@ export function namespaceSelected(
     case "All":
       return true;
     case "Selector": {
+      // Envoy Gateway (targetSelectorNamespacesMatch) takes no namespace without labels, whatever the selector.
       const labels = namespaceLabels.get(namespace);
-      return labels !== undefined && selectorMatches(namespaces!.selector!, labels);
+      return labels !== undefined && Object.keys(labels).length > 0 && selectorMatches(namespaces!.selector!, labels);
     }
   }
 }
