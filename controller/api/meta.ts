@@ -115,8 +115,13 @@ export const LabelSelectorSchema = z.object({
 });
 export type LabelSelector = z.infer<typeof LabelSelectorSchema>;
 
-/** Kubernetes label-selector semantics: every matchLabels pair and every expression must hold. */
+/**
+ * Kubernetes label-selector semantics: every matchLabels pair and every expression must hold. A
+ * selector Kubernetes cannot parse (labelSelectorParses) matches nothing, as Envoy Gateway reads it
+ * (metav1.LabelSelectorAsSelector's error → labels.Nothing()).
+ */
 export function selectorMatches(selector: LabelSelector, labels: Readonly<Record<string, string>> | undefined): boolean {
+  if (!labelSelectorParses(selector)) return false;
   const have = labels ?? {};
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (have[k] !== v) return false;
   for (const e of selector.matchExpressions ?? []) {
@@ -133,4 +138,46 @@ export function selectorMatches(selector: LabelSelector, labels: Readonly<Record
     if (!ok) return false;
   }
   return true;
+}
+
+/** A label name, the part of a key after its prefix (validation.IsQualifiedName). */
+const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+/** A key's prefix: a DNS subdomain (validation.IsDNS1123Subdomain). */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** A label value, which may be empty (validation.IsValidLabelValue). */
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+const isLabelKey = (key: string): boolean => {
+  const slash = key.indexOf("/");
+  const name = key.slice(slash + 1);
+  if (name.length > 63 || !LABEL_NAME.test(name)) return false;
+  if (slash === -1) return true;
+  const prefix = key.slice(0, slash);
+  return prefix.length <= 253 && DNS_SUBDOMAIN.test(prefix);
+};
+const isLabelValue = (value: string): boolean => value.length <= 63 && LABEL_VALUE.test(value);
+
+/** Selectors are parsed, frozen objects: each is checked once. */
+const parsesBySelector = new WeakMap<LabelSelector, boolean>();
+
+/**
+ * Whether Kubernetes' metav1.LabelSelectorAsSelector accepts `selector` (labels.NewRequirement):
+ * every key a qualified name, every value a label value, In and NotIn with values, Exists and
+ * DoesNotExist without. The API server does not check a selector inside a custom resource, so
+ * `{key: tier, operator: NotIn, values: []}` reaches Envoy Gateway, which then selects nothing; read
+ * as written, it would select everything.
+ */
+export function labelSelectorParses(selector: LabelSelector): boolean {
+  let parses = parsesBySelector.get(selector);
+  if (parses === undefined) {
+    parses =
+      Object.entries(selector.matchLabels ?? {}).every(([k, v]) => isLabelKey(k) && isLabelValue(v)) &&
+      (selector.matchExpressions ?? []).every((e) => {
+        const values = e.values ?? [];
+        const counted = e.operator === "In" || e.operator === "NotIn" ? values.length > 0 : values.length === 0;
+        return counted && isLabelKey(e.key) && values.every(isLabelValue);
+      });
+    parsesBySelector.set(selector, parses);
+  }
+  return parses;
 }

@@ -59,12 +59,24 @@ export const listenerLabel = (l: GatewayListener): string =>
 export const isListenerSetKind = (group: string | undefined, kind: string | undefined): boolean =>
   (group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP && kind === "ListenerSet";
 
-export function attachRoutes(resources: Resources, gatewayClasses: readonly string[]): AttachmentResult {
+/**
+ * `unlabelledNamespaces`: every namespace exists without labels, as in a manifest folder: Envoy
+ * Gateway's file provider makes a Namespace (no labels) for the namespace of each object it loads
+ * (internal/gatewayapi/resource/load.go), so a `from: Selector` that matches no labels (`{}`,
+ * `DoesNotExist`, `NotIn`) takes routes of every namespace there.
+ */
+export function attachRoutes(
+  resources: Resources,
+  gatewayClasses: readonly string[],
+  { unlabelledNamespaces = false }: { readonly unlabelledNamespaces?: boolean } = {},
+): AttachmentResult {
   const served = new Map<string, Gateway>();
   for (const g of resources.gateways) {
     if (gatewayClasses.length === 0 || gatewayClasses.includes(g.spec.gatewayClassName)) served.set(keyOf(g.metadata), g);
   }
-  const namespaceLabels = new Map(resources.namespaces.map((n) => [n.metadata.name, n.metadata.labels]));
+  const namespaceLabels: NamespaceLabels = unlabelledNamespaces
+    ? { get: () => undefined, has: () => true }
+    : new Map(resources.namespaces.map((n) => [n.metadata.name, n.metadata.labels]));
   const problems: string[] = [];
   // Every listener of each served Gateway; a ListenerSet's come after the Gateway's own, as in Envoy Gateway.
   const listeners = new Map<Gateway, GatewayListener[]>(
@@ -191,7 +203,8 @@ export function takesListenerSetsOfOtherNamespaces(gateway: Gateway): boolean {
   return from === "All" || from === "Selector";
 }
 
-type NamespaceLabels = ReadonlyMap<string, Readonly<Record<string, string>> | undefined>;
+/** Namespace → its labels (undefined: none); a namespace it does not have does not exist. */
+type NamespaceLabels = Pick<ReadonlyMap<string, Readonly<Record<string, string>> | undefined>, "get" | "has">;
 
 /** Whether `namespace` is one `from` (and `selector`) allows, relative to the owner's namespace. */
 function namespaceAllowed(
@@ -220,6 +233,8 @@ function listenerRefuses(l: GatewayListener, route: Route, labels: NamespaceLabe
   const { listener } = l;
   if (listener.protocol !== undefined && !HTTP_PROTOCOLS.has(listener.protocol))
     return `listener protocol ${listener.protocol} takes no ${route.kind}s`;
+  const unprogrammed = notProgrammed(listener);
+  if (unprogrammed !== undefined) return unprogrammed;
   const kinds = listener.allowedRoutes?.kinds;
   if (
     kinds !== undefined &&
@@ -235,6 +250,27 @@ function listenerRefuses(l: GatewayListener, route: Route, labels: NamespaceLabe
   return namespaces?.from === "Selector"
     ? `listener allowedRoutes.namespaces.selector does not match namespace ${route.metadata.namespace}`
     : "listener allows routes from its own namespace only";
+}
+
+/** The route kinds Envoy Gateway's HTTP and HTTPS listeners take (allowedRouteKindsForProtocol). */
+const HTTP_LISTENER_ROUTE_KINDS: ReadonlySet<string> = new Set(["HTTPRoute", "GRPCRoute"]);
+
+/**
+ * Why Envoy Gateway v1.9.0 does not program an HTTP(S) listener at all (validateListenerSpec in
+ * internal/gatewayapi/listener.go; the listener gets no route, and its host names go to the other
+ * listeners of its port), for what Portcullis would otherwise attach routes to: `allowedRoutes.kinds`
+ * naming a kind or group such a listener cannot take (beside one it can), or `tls` on an HTTP
+ * listener. Undefined when it is programmed as far as these go.
+ */
+function notProgrammed(listener: Listener): string | undefined {
+  const foreign = (listener.allowedRoutes?.kinds ?? []).find(
+    (k) => (k.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || !HTTP_LISTENER_ROUTE_KINDS.has(k.kind),
+  );
+  if (foreign !== undefined)
+    return `listener allowedRoutes.kinds names ${foreign.kind}${(foreign.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP ? "" : ` of group "${foreign.group}"`}, which an ${listener.protocol ?? "HTTP"} listener cannot take: Envoy Gateway programs no route on it`;
+  if (listener.protocol === "HTTP" && (listener as { readonly tls?: unknown }).tls != null)
+    return "listener has tls but protocol HTTP: Envoy Gateway programs no route on it";
+  return undefined;
 }
 
 /**

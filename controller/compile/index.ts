@@ -117,7 +117,9 @@ export function referencesInSlices(resources: Resources, options: CompileOptions
 
 function* referenceSteps(resources: Resources, options: CompileOptions): Generator<void, ReferencedObjects, void> {
   const refs = createReferences(resources);
-  const { servedGateways, attachedListenerSets, refusedListenerSets } = attachRoutes(resources, options.gatewayClasses);
+  const { servedGateways, attachedListenerSets, refusedListenerSets } = attachRoutes(resources, options.gatewayClasses, {
+    unlabelledNamespaces: options.fromManifestFolder === true,
+  });
   const targets = indexTargets(resources, servedGateways, attachedListenerSets, refusedListenerSets);
   yield* analysePolicies(resources, targets, refs, inputsOf(options));
   return refs.used();
@@ -150,7 +152,7 @@ function* compileSteps(resources: Resources, options: CompileOptions): Generator
     refusedListenerSets,
     problems: attachProblems,
     detached,
-  } = attachRoutes(resources, options.gatewayClasses);
+  } = attachRoutes(resources, options.gatewayClasses, { unlabelledNamespaces: options.fromManifestFolder === true });
   const problems = [...attachProblems, ...(options.fromManifestFolder === true ? labelSelectorLines(resources) : [])];
   const targets = indexTargets(resources, servedGateways, attachedListenerSets, refusedListenerSets);
   const { clientAddress } = options;

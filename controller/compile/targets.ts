@@ -4,7 +4,7 @@
  */
 import { distance } from "fastest-levenshtein";
 import { GATEWAY_API_GROUP } from "../api/gatewayapi.ts";
-import { keyOf, LabelSelectorSchema, selectorMatches, type ObjectMeta } from "../api/meta.ts";
+import { keyOf, labelSelectorParses, LabelSelectorSchema, selectorMatches, type ObjectMeta } from "../api/meta.ts";
 import type { Gateway, ListenerSet, Resources, Route } from "../api/resources.ts";
 import { isListenerSetKind, type RefusedListenerSet } from "./attachments.ts";
 import {
@@ -262,8 +262,9 @@ export function namespaceSelected(
     case "All":
       return true;
     case "Selector": {
+      // Envoy Gateway (targetSelectorNamespacesMatch) takes no namespace without labels, whatever the selector.
       const labels = namespaceLabels.get(namespace);
-      return labels !== undefined && selectorMatches(namespaces!.selector!, labels);
+      return labels !== undefined && Object.keys(labels).length > 0 && selectorMatches(namespaces!.selector!, labels);
     }
   }
 }
@@ -291,8 +292,8 @@ export function everyTargetIn(namespace: string, index: TargetIndex): TargetReso
 /**
  * The targets of a spec that failed validation, read leniently, so that an invalid policy is
  * applied (denying) to what its author meant, and its Invalid condition reported there. What
- * cannot be read is read wide: a selector's unreadable labels select every object of its kind, an
- * unreadable `namespaces` every namespace. Undefined when the targets cannot be read at all (no
+ * cannot be read is read wide: a selector's unreadable labels (or labels Kubernetes cannot parse)
+ * select every object of its kind, an unreadable `namespaces` every namespace. Undefined when the targets cannot be read at all (no
  * target fields, or one that is not a ref or selector of some kind).
  */
 export function lenientTargets(spec: unknown): { targetRefs: PolicyTargetRef[]; targetSelectors: PolicyTargetSelector[] } | undefined {
@@ -319,12 +320,17 @@ function lenientSelector(s: unknown): PolicyTargetSelector | undefined {
   const labels = LabelSelectorSchema.shape.matchLabels.safeParse(s.matchLabels);
   const expressions = LabelSelectorSchema.shape.matchExpressions.safeParse(s.matchExpressions);
   const namespaces = TargetSelectorNamespacesSchema.optional().safeParse(s.namespaces);
+  // A selector Kubernetes cannot parse selects nothing (selectorMatches): for an invalid policy, that is unreadable too.
+  const read = {
+    matchLabels: labels.success ? labels.data : undefined,
+    matchExpressions: expressions.success ? expressions.data : undefined,
+  };
+  const namespacesRead = namespaces.success && (namespaces.data?.selector === undefined || labelSelectorParses(namespaces.data.selector));
   return {
     group: typeof s.group === "string" ? s.group : GATEWAY_API_GROUP,
     kind: s.kind,
-    matchLabels: labels.success ? labels.data : undefined,
-    matchExpressions: expressions.success ? expressions.data : undefined,
-    namespaces: namespaces.success ? namespaces.data : { from: "All" },
+    ...(labelSelectorParses(read) ? read : { matchLabels: undefined, matchExpressions: undefined }),
+    namespaces: namespacesRead ? namespaces.data : { from: "All" },
   };
 }
 

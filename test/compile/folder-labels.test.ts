@@ -25,7 +25,15 @@ describe("label selectors in a manifest folder (Envoy Gateway v1.9.0's file prov
   it("a policy's targetSelectors and a listener's from: Selector are each named, with why and what to use instead", () => {
     expect(labelSelectorLines(load(GATEWAY, SELECTING_POLICY, SELECTOR_LISTENER))).toEqual([
       `SecurityPolicy apps/by-label: its targetSelectors select nothing: ${FOLDER_KEEPS_NO_LABELS}; name its targets with targetRefs`,
-      `Gateway infra/shared listener http: its allowedRoutes.namespaces.from: Selector takes routes of no other namespace: ${FOLDER_KEEPS_NO_LABELS}; use from: All or Same`,
+      `Gateway infra/shared listener http: its allowedRoutes.namespaces.from: Selector takes routes of no namespace: ${FOLDER_KEEPS_NO_LABELS}; use from: All or Same`,
+    ]);
+  });
+  it("a selector that holds for no labels selects everything there instead, as Envoy Gateway's Namespaces without labels do", () => {
+    const everyRoute = SELECTING_POLICY.replace("matchLabels: {team: a}", "matchExpressions: [{key: team, operator: DoesNotExist}]");
+    const everyNamespace = SELECTOR_LISTENER.replace('selector: {matchLabels: {shared: "yes"}}', "selector: {}");
+    expect(labelSelectorLines(load(GATEWAY, everyRoute, everyNamespace))).toEqual([
+      "SecurityPolicy apps/by-label: its targetSelectors select every HTTPRoute of the namespaces they look in: a manifest folder keeps no labels (as Envoy Gateway's file provider), and a selector that holds for an object without labels selects every one; name its targets with targetRefs",
+      "Gateway infra/shared listener http: its allowedRoutes.namespaces.from: Selector takes routes of every namespace: a manifest folder keeps no labels (as Envoy Gateway's file provider), and its selector holds for a namespace without labels; use from: All or Same",
     ]);
   });
   it("targetRefs and listeners without a Selector give no line", () => {

@@ -4,6 +4,7 @@
  * list identical to `renderCatalogue()`.
  */
 import { apiKeyCases } from "./cases/apikey.ts";
+import { attachmentCases } from "./cases/attachment.ts";
 import { availabilityCases } from "./cases/availability.ts";
 import { basicCases } from "./cases/basic.ts";
 import { celCases } from "./cases/cel.ts";
@@ -39,6 +40,7 @@ export const CATALOGUE: readonly { readonly area: Area; readonly cases: readonly
   { area: "OIDC", cases: oidcCases },
   { area: "Forward-auth", cases: forwardAuthCases },
   { area: "Manifests", cases: manifestCases },
+  { area: "Policy attachment", cases: attachmentCases },
   { area: "Merging", cases: [...mergeCases, ...crossNamespaceMergeCases] },
   { area: "External authorization", cases: extAuthCases },
   { area: "Availability", cases: availabilityCases },

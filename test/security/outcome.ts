@@ -19,6 +19,7 @@ export type Area =
   | "OIDC"
   | "Forward-auth"
   | "Manifests"
+  | "Policy attachment"
   | "Merging"
   | "External authorization"
   | "Availability";
