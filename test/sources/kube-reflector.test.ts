@@ -68,6 +68,23 @@ const secretReflector = (client: KubeClient, options: Partial<ReflectorOptions>)
     ...options,
   });
 
+/** A reflector of BackendTLSPolicies (optional; v1, else v1alpha3) over `client`, silent, with `options` on top. */
+const backendTlsReflector = (client: KubeClient, options: Partial<ReflectorOptions>) =>
+  new Reflector({
+    client,
+    kind: "BackendTLSPolicy",
+    apiVersion: "gateway.networking.k8s.io/v1",
+    path: "/apis/gateway.networking.k8s.io/v1/backendtlspolicies",
+    olderVersions: [
+      { apiVersion: "gateway.networking.k8s.io/v1alpha3", path: "/apis/gateway.networking.k8s.io/v1alpha3/backendtlspolicies" },
+    ],
+    onChange: () => {},
+    logger: pino({ level: "silent" }),
+    backoffMs: { initial: 50, max: 100 },
+    optional: true,
+    ...options,
+  });
+
 afterEach(() => {
   server?.closeAllConnections();
   server?.close();
@@ -171,19 +188,7 @@ it("a kind whose newest version is not served (404) is read at the older version
     (res, url) => (paths.push(url.pathname), notServed(res, url)),
     (res, url) => (paths.push(url.pathname), list("5", policy)(res, url)),
   ]);
-  const r = new Reflector({
-    client,
-    kind: "BackendTLSPolicy",
-    apiVersion: "gateway.networking.k8s.io/v1",
-    path: "/apis/gateway.networking.k8s.io/v1/backendtlspolicies",
-    olderVersions: [
-      { apiVersion: "gateway.networking.k8s.io/v1alpha3", path: "/apis/gateway.networking.k8s.io/v1alpha3/backendtlspolicies" },
-    ],
-    onChange: () => {},
-    logger: pino({ level: "silent" }),
-    backoffMs: { initial: 50, max: 100 },
-    optional: true,
-  });
+  const r = backendTlsReflector(client, {});
   r.start();
   await r.synced;
   r.stop();
@@ -316,19 +321,7 @@ it("a first list from the watch cache of a version not served (404) tries the ol
     res.end("{}");
   };
   const client = await scripted([notServed, list("5", { metadata: { name: "tls", namespace: "ns", resourceVersion: "5" }, spec: {} })]);
-  const r = new Reflector({
-    client,
-    kind: "BackendTLSPolicy",
-    apiVersion: "gateway.networking.k8s.io/v1",
-    path: "/apis/gateway.networking.k8s.io/v1/backendtlspolicies",
-    olderVersions: [
-      { apiVersion: "gateway.networking.k8s.io/v1alpha3", path: "/apis/gateway.networking.k8s.io/v1alpha3/backendtlspolicies" },
-    ],
-    onChange: () => {},
-    logger: pino({ level: "silent" }),
-    optional: true,
-    listFromWatchCache: true,
-  });
+  const r = backendTlsReflector(client, { listFromWatchCache: true });
   r.start();
   await r.synced;
   r.stop();
