@@ -158,10 +158,21 @@ describe("OIDC login in Chromium through Caddy and nginx", () => {
     expect(String(seen!.headers.cookie ?? "")).not.toContain("OauthSession-");
   });
 
-  it("the other replica, behind nginx, accepts the same session without a login", async () => {
+  it("the other replica, behind nginx, accepts the same session at the Host it was issued at, without a login", async () => {
+    const cookie = (await sessionCookie())!;
+    // nginx hands Portcullis the Host as written: Caddy's, where the session was issued.
+    const seen = await upstreamCall("/reports", async () => {
+      const r = await raw(nginx, "/reports", { host: `${APP}:${caddyPort}`, cookie: `${cookie.name}=${cookie.value}` });
+      expect(r.status).toBe(200);
+    });
+    expect(await bearerOf(seen)).toBe(firstToken);
+  });
+
+  it("a browser taking the session to another port of its host logs in again: a session is bound to the Host, port included, as Envoy's HMAC", async () => {
     const seen = await upstreamCall("/reports", () => page.goto(`http://${APP}:${nginxPort}/reports`, { waitUntil: "load" }));
     expect(page.url()).toBe(`http://${APP}:${nginxPort}/reports`);
-    expect(await bearerOf(seen)).toBe(firstToken);
+    const token = await bearerOf(seen);
+    expect(token, "a new login (the provider remembers alice), not the session issued behind Caddy").not.toBe(firstToken);
   });
 
   it("an API client without a session gets 401 (denyRedirect), through both proxies", async () => {
@@ -187,27 +198,33 @@ describe("OIDC login in Chromium through Caddy and nginx", () => {
   it("an altered, a foreign and a forged session cookie never reach the upstream: the browser is sent to log in", async () => {
     const real = (await sessionCookie())!;
     const altered = `${real.value.slice(0, 30)}${real.value[30] === "A" ? "B" : "A"}${real.value.slice(31)}`;
-    const forged = seal(sessionKey("a-guessed-client-secret", POLICY), real.name, {
-      kind: "session",
-      subject: "admin",
-      accessToken: "forged",
-      idToken: undefined,
-      refreshToken: undefined,
-      expiresAt: Date.now() + 3_600_000,
-      refreshExpiresAt: undefined,
-    });
+    // Sealed for the Host each proxy is asked at, so that only the key can refuse them.
+    const forged = (host: string) =>
+      seal(sessionKey("a-guessed-client-secret", POLICY), real.name, {
+        kind: "session",
+        subject: "admin",
+        scope: host,
+        accessToken: "forged",
+        idToken: undefined,
+        refreshToken: undefined,
+        expiresAt: Date.now() + 3_600_000,
+        refreshExpiresAt: undefined,
+      });
     // A session of another policy (another client secret): sealed with another key.
-    const foreign = seal(sessionKey(op.clientSecret, "maas-system/another-login"), real.name, {
-      kind: "session",
-      subject: "alice",
-      accessToken: firstToken,
-      idToken: undefined,
-      refreshToken: undefined,
-      expiresAt: Date.now() + 3_600_000,
-      refreshExpiresAt: undefined,
-    });
+    const foreign = (host: string) =>
+      seal(sessionKey(op.clientSecret, "maas-system/another-login"), real.name, {
+        kind: "session",
+        subject: "alice",
+        scope: host,
+        accessToken: firstToken,
+        idToken: undefined,
+        refreshToken: undefined,
+        expiresAt: Date.now() + 3_600_000,
+        refreshExpiresAt: undefined,
+      });
     for (const proxy of [caddy, nginx]) {
-      for (const value of [altered, forged, foreign]) {
+      const host = `${APP}:${proxy === caddy ? caddyPort : nginxPort}`;
+      for (const value of [altered, forged(host), foreign(host)]) {
         const seen = await upstreamCall("/dashboard", async () => {
           const r = await raw(proxy, "/dashboard", { cookie: `${real.name}=${value}` });
           expect(r.status).toBe(302);
