@@ -7,6 +7,8 @@
  * API client under denyRedirect, never reach the upstream.
  */
 import { writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
@@ -168,6 +170,29 @@ describe("OIDC login in Chromium through Caddy and nginx", () => {
     expect(await bearerOf(seen)).toBe(firstToken);
   });
 
+  it("a cross-site form POST right after the login carries no session (SameSite=Lax set, not left to the browser): it never reaches the upstream", async () => {
+    // Another site (127.0.0.1 is not app.example.test's site) whose page posts a form to the app at once.
+    const other = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end(
+        `<form method="post" action="http://${APP}:${caddyPort}/transfer"><input name="to" value="mallory"></form><script>document.forms[0].submit()</script>`,
+      );
+    });
+    await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+    try {
+      const before = upstream.seen.length;
+      await page.goto(`http://127.0.0.1:${(other.address() as AddressInfo).port}/`, { waitUntil: "load" });
+      // Without a session the POST is sent to log in, and the provider (which remembers alice) brings the browser back to /transfer as a GET.
+      for (let waited = 0; waited < 10_000 && !upstream.seen.slice(before).some((s) => s.url === "/transfer"); waited += 100)
+        await sleep(100);
+      const arrived = upstream.seen.slice(before).filter((s) => s.url === "/transfer");
+      expect(arrived.map((s) => s.method)).toEqual(["GET"]);
+    } finally {
+      other.closeAllConnections();
+      other.close();
+    }
+  });
+
   it("a browser taking the session to another port of its host logs in again: a session is bound to the Host, port included, as Envoy's HMAC", async () => {
     const seen = await upstreamCall("/reports", () => page.goto(`http://${APP}:${nginxPort}/reports`, { waitUntil: "load" }));
     expect(page.url()).toBe(`http://${APP}:${nginxPort}/reports`);
@@ -259,7 +284,7 @@ describe("OIDC login in Chromium through Caddy and nginx", () => {
       const r = await raw(proxy, "/logout", { cookie: `${before.name}=${before.value}` });
       expect(r.status).toBe(302);
       expect(r.header("location")!.startsWith(`${op.issuer}/session/end?`)).toBe(true);
-      expect(r.header("set-cookie")).toBe(`${before.name}=; Path=/; Max-Age=0; HttpOnly`);
+      expect(r.header("set-cookie")).toBe(`${before.name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax`);
     }
     await page.goto(`http://${APP}:${caddyPort}/logout`, { waitUntil: "load" });
     // Gone (the browser may since hold a new login cookie, e.g. from a favicon request answered with a login redirect).

@@ -427,6 +427,20 @@ describe("oidc: attacked (round 26)", () => {
     }
   });
 
+  it("sets the session cookie SameSite=Lax unless cookieConfig says otherwise: never left to the browser, which may send it cross-site", async () => {
+    for (const [sameSite, attribute] of [
+      [undefined, "; SameSite=Lax"],
+      ["Strict", "; SameSite=Strict"],
+      ["None", "; SameSite=None"],
+    ] as const) {
+      const { done } = await loggedIn(compiled(sameSite === undefined ? {} : { cookieConfig: { sameSite } }), providers());
+      expect(done.cookies).toHaveLength(1);
+      expect(done.cookies![0]).toMatch(
+        new RegExp(`^OauthSession-[0-9a-f]{8}=v1\\.[\\w-]+; Path=/; Max-Age=\\d+; HttpOnly; Secure${attribute}$`),
+      );
+    }
+  });
+
   it("opens a session at every host of its cookieDomain, as Envoy's HMAC then covers the cookie_domain", async () => {
     const oidc = compiled({ cookieDomain: "example.test" });
     const p = providers();

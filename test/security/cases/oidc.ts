@@ -33,6 +33,9 @@ function cookieOf(ctx: Ctx): { name: string; key: Buffer } {
 const SESSION_HOST_FIXED =
   "a session opened at any Host its policy serves: a cookie copied from one host (or kept from before a cookieDomain change) was let through at another, where Envoy's oauth2 filter (Envoy Gateway v1.9.0) HMACs the Host as written, port included, or the cookie_domain, into its cookies and sends such a request to log in; a session now records that scope and opens only there";
 
+const SAME_SITE_FIXED =
+  "the session cookie had no SameSite attribute unless cookieConfig set one, as Envoy Gateway v1.9.0 does (since v1.5.0, #6347), leaving it to the browser: Firefox and Safari send such a cookie on every cross-site request and Chrome on a cross-site POST within 2 minutes of setting it, so another site's form was served logged in (reproduced in Chromium through Caddy); the cookie is now Lax unless cookieConfig.sameSite says otherwise, stricter than Envoy Gateway on purpose";
+
 const outcome = (ctx: Ctx, d: Decision) => fromDecision(d, managedHeadersOf(ctx.decider.result.snapshot.policies));
 
 /**
@@ -321,6 +324,21 @@ export const oidcCases: readonly Case[] = [
       back.searchParams.set("code", victim.searchParams.get("code")!);
       return outcome(ctx, await ask(ctx, `${back.pathname}${back.search}`, attacker.cookie));
     },
+  ),
+  c(
+    "session-cookie-same-site",
+    "a completed login on a policy without cookieConfig: the session cookie is set `SameSite=Lax`, so another site's form POST, image or fetch carries no session",
+    { status: 302, code: "oidc_callback" },
+    async (ctx) => {
+      const { name } = cookieOf(ctx);
+      const login = await startLogin(ctx);
+      const back = await loginAt(login.authorize, "alice");
+      const d = await ask(ctx, `${back.pathname}${back.search}`, login.cookie);
+      const line = d.cookies?.find((l) => l.startsWith(`${name}=v1.`)) ?? "";
+      if (!line.endsWith("; SameSite=Lax")) throw new Error(`the session cookie is not SameSite=Lax: ${line.replace(/=v1\.[\w-]+/, "=…")}`);
+      return outcome(ctx, d);
+    },
+    SAME_SITE_FIXED,
   ),
   c(
     "callback-open-redirect",
