@@ -8,8 +8,9 @@
  *   `state` parameter, the code is exchanged with the PKCE verifier, the ID token is validated
  *   (signature against the provider's JWKS, iss, aud, exp, nonce); then 302 back to the URL the
  *   login started at (same origin only) with the session cookie set. Anything else: 401;
- * - a valid session (issued at the request's Host, or under cookieDomain) passes, forwarding the access token (`Authorization: Bearer`) and the ID token as
- *   configured, the session cookie removed from what goes upstream;
+ * - a valid session issued at the request's Host (as written), or under cookieDomain, passes,
+ *   forwarding the access token (`Authorization: Bearer`) and the ID token as configured, the
+ *   session cookie removed from what goes upstream;
  * - an expired session with a refresh token is refreshed at the token endpoint and the client is
  *   sent (307, method and body kept) to the same URL with the new cookie;
  * - otherwise: 401 when a `denyRedirect` header matches (XHR and API clients), else 302 to the
