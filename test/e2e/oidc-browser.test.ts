@@ -7,6 +7,8 @@
  * API client under denyRedirect, never reach the upstream.
  */
 import { writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
@@ -158,10 +160,44 @@ describe("OIDC login in Chromium through Caddy and nginx", () => {
     expect(String(seen!.headers.cookie ?? "")).not.toContain("OauthSession-");
   });
 
-  it("the other replica, behind nginx, accepts the same session without a login", async () => {
+  it("the other replica, behind nginx, accepts the same session at the Host it was issued at, without a login", async () => {
+    const cookie = (await sessionCookie())!;
+    // nginx hands Portcullis the Host as written: Caddy's, where the session was issued.
+    const seen = await upstreamCall("/reports", async () => {
+      const r = await raw(nginx, "/reports", { host: `${APP}:${caddyPort}`, cookie: `${cookie.name}=${cookie.value}` });
+      expect(r.status).toBe(200);
+    });
+    expect(await bearerOf(seen)).toBe(firstToken);
+  });
+
+  it("a cross-site form POST right after the login carries no session (SameSite=Lax set, not left to the browser): it never reaches the upstream", async () => {
+    // Another site (127.0.0.1 is not app.example.test's site) whose page posts a form to the app at once.
+    const other = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end(
+        `<form method="post" action="http://${APP}:${caddyPort}/transfer"><input name="to" value="mallory"></form><script>document.forms[0].submit()</script>`,
+      );
+    });
+    await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+    try {
+      const before = upstream.seen.length;
+      await page.goto(`http://127.0.0.1:${(other.address() as AddressInfo).port}/`, { waitUntil: "load" });
+      // Without a session the POST is sent to log in, and the provider (which remembers alice) brings the browser back to /transfer as a GET.
+      for (let waited = 0; waited < 10_000 && !upstream.seen.slice(before).some((s) => s.url === "/transfer"); waited += 100)
+        await sleep(100);
+      const arrived = upstream.seen.slice(before).filter((s) => s.url === "/transfer");
+      expect(arrived.map((s) => s.method)).toEqual(["GET"]);
+    } finally {
+      other.closeAllConnections();
+      other.close();
+    }
+  });
+
+  it("a browser taking the session to another port of its host logs in again: a session is bound to the Host, port included, as Envoy's HMAC", async () => {
     const seen = await upstreamCall("/reports", () => page.goto(`http://${APP}:${nginxPort}/reports`, { waitUntil: "load" }));
     expect(page.url()).toBe(`http://${APP}:${nginxPort}/reports`);
-    expect(await bearerOf(seen)).toBe(firstToken);
+    const token = await bearerOf(seen);
+    expect(token, "a new login (the provider remembers alice), not the session issued behind Caddy").not.toBe(firstToken);
   });
 
   it("an API client without a session gets 401 (denyRedirect), through both proxies", async () => {
@@ -187,27 +223,33 @@ describe("OIDC login in Chromium through Caddy and nginx", () => {
   it("an altered, a foreign and a forged session cookie never reach the upstream: the browser is sent to log in", async () => {
     const real = (await sessionCookie())!;
     const altered = `${real.value.slice(0, 30)}${real.value[30] === "A" ? "B" : "A"}${real.value.slice(31)}`;
-    const forged = seal(sessionKey("a-guessed-client-secret", POLICY), real.name, {
-      kind: "session",
-      subject: "admin",
-      accessToken: "forged",
-      idToken: undefined,
-      refreshToken: undefined,
-      expiresAt: Date.now() + 3_600_000,
-      refreshExpiresAt: undefined,
-    });
+    // Sealed for the Host each proxy is asked at, so that only the key can refuse them.
+    const forged = (host: string) =>
+      seal(sessionKey("a-guessed-client-secret", POLICY), real.name, {
+        kind: "session",
+        subject: "admin",
+        scope: host,
+        accessToken: "forged",
+        idToken: undefined,
+        refreshToken: undefined,
+        expiresAt: Date.now() + 3_600_000,
+        refreshExpiresAt: undefined,
+      });
     // A session of another policy (another client secret): sealed with another key.
-    const foreign = seal(sessionKey(op.clientSecret, "maas-system/another-login"), real.name, {
-      kind: "session",
-      subject: "alice",
-      accessToken: firstToken,
-      idToken: undefined,
-      refreshToken: undefined,
-      expiresAt: Date.now() + 3_600_000,
-      refreshExpiresAt: undefined,
-    });
+    const foreign = (host: string) =>
+      seal(sessionKey(op.clientSecret, "maas-system/another-login"), real.name, {
+        kind: "session",
+        subject: "alice",
+        scope: host,
+        accessToken: firstToken,
+        idToken: undefined,
+        refreshToken: undefined,
+        expiresAt: Date.now() + 3_600_000,
+        refreshExpiresAt: undefined,
+      });
     for (const proxy of [caddy, nginx]) {
-      for (const value of [altered, forged, foreign]) {
+      const host = `${APP}:${proxy === caddy ? caddyPort : nginxPort}`;
+      for (const value of [altered, forged(host), foreign(host)]) {
         const seen = await upstreamCall("/dashboard", async () => {
           const r = await raw(proxy, "/dashboard", { cookie: `${real.name}=${value}` });
           expect(r.status).toBe(302);
@@ -242,7 +284,7 @@ describe("OIDC login in Chromium through Caddy and nginx", () => {
       const r = await raw(proxy, "/logout", { cookie: `${before.name}=${before.value}` });
       expect(r.status).toBe(302);
       expect(r.header("location")!.startsWith(`${op.issuer}/session/end?`)).toBe(true);
-      expect(r.header("set-cookie")).toBe(`${before.name}=; Path=/; Max-Age=0; HttpOnly`);
+      expect(r.header("set-cookie")).toBe(`${before.name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax`);
     }
     await page.goto(`http://${APP}:${caddyPort}/logout`, { waitUntil: "load" });
     // Gone (the browser may since hold a new login cookie, e.g. from a favicon request answered with a login redirect).

@@ -190,7 +190,11 @@ export function compileOidc(
       csrfTokenTTLMs: spec.csrfTokenTTL === undefined ? DEFAULT_CSRF_TOKEN_TTL_MS : parseGatewayDuration(spec.csrfTokenTTL),
       // Envoy Gateway suffixes its cookie names with a digest of the policy, so two policies never share one.
       cookieName: `OauthSession-${createHash("sha256").update(policyId).digest("hex").slice(0, 8)}`,
-      cookie: { domain: spec.cookieDomain, sameSite: spec.cookieConfig?.sameSite },
+      cookie: {
+        domain: spec.cookieDomain,
+        // Lax unless configured, where Envoy Gateway leaves SameSite to the browser: another site's requests carry no session.
+        sameSite: spec.cookieConfig?.sameSite ?? "Lax",
+      },
       passThrough,
       denyRedirect,
     },

@@ -8,8 +8,9 @@
  *   `state` parameter, the code is exchanged with the PKCE verifier, the ID token is validated
  *   (signature against the provider's JWKS, iss, aud, exp, nonce); then 302 back to the URL the
  *   login started at (same origin only) with the session cookie set. Anything else: 401;
- * - a valid session passes, forwarding the access token (`Authorization: Bearer`) and the ID token as
- *   configured, the session cookie removed from what goes upstream;
+ * - a valid session issued at the request's Host (as written), or under cookieDomain, passes,
+ *   forwarding the access token (`Authorization: Bearer`) and the ID token as configured, the
+ *   session cookie removed from what goes upstream;
  * - an expired session with a refresh token is refreshed at the token endpoint and the client is
  *   sent (307, method and body kept) to the same URL with the new cookie;
  * - otherwise: 401 when a `denyRedirect` header matches (XHR and API clients), else 302 to the
@@ -56,7 +57,7 @@ export function checkOidc(oidc: CompiledOidc, req: NormalizedRequest, where: Whe
   const cookie = req.header("cookie");
   if (!isFlowPath && cookie !== undefined) {
     const known = recentPasses.get(oidc)?.get(cookie);
-    if (known !== undefined && known.until > ctx.now()) return known.pass;
+    if (known !== undefined && known.until > ctx.now() && known.scope === sessionScope(oidc, req)) return known.pass;
   }
   const flow = new Flow(oidc, req, where, ctx);
   if (req.path === oidc.logoutPath) return flow.logout();
@@ -72,7 +73,15 @@ const RECENT_PASSES = 10_000;
  * opening the cookie, and share one pass, so check()'s memoized allow serves them all instead of
  * one allow per request.
  */
-const recentPasses = new WeakMap<CompiledOidc, BoundedMap<string, { readonly pass: Ok<Pass>; readonly until: number }>>();
+const recentPasses = new WeakMap<
+  CompiledOidc,
+  BoundedMap<string, { readonly pass: Ok<Pass>; readonly until: number; readonly scope: string }>
+>();
+
+/** Where `req`'s session must have been issued to open (Session.scope): the policy's cookieDomain, else the Host as addressed. */
+function sessionScope(oidc: CompiledOidc, req: NormalizedRequest): string {
+  return oidc.cookie.domain ?? req.source.host;
+}
 
 class Flow {
   readonly oidc: CompiledOidc;
@@ -82,6 +91,7 @@ class Flow {
   readonly #present: ReadonlySet<string>;
   readonly #attributes: CookieAttributes;
   readonly #states: readonly (LoginState | Session)[];
+  readonly #scope: string;
 
   constructor(oidc: CompiledOidc, req: NormalizedRequest, where: Where, ctx: OidcContext) {
     this.oidc = oidc;
@@ -91,10 +101,12 @@ class Flow {
     const cookies = (name: string) => req.cookies(name);
     this.#present = chunksPresent(oidc.cookieName, cookies);
     this.#attributes = { ...oidc.cookie, secure: req.source.scheme === "https" };
-    // Every copy that opens (a browser may hold one with and one without a Domain); foreign, altered or malformed ones do not.
+    this.#scope = sessionScope(oidc, req);
+    // Every copy that opens (a browser may hold one with and one without a Domain); foreign, altered or
+    // malformed ones do not, nor a session issued at another host (copied, or kept from before a cookieDomain change).
     this.#states = sealedValues(oidc.cookieName, cookies).flatMap((v) => {
       const state = unseal(oidc.sessionKey, oidc.cookieName, v);
-      return state === undefined ? [] : [state];
+      return state === undefined || (state.kind === "session" && state.scope !== this.#scope) ? [] : [state];
     });
   }
 
@@ -225,7 +237,7 @@ class Flow {
     const cookie = this.req.header("cookie")!;
     let recent = recentPasses.get(this.oidc);
     if (recent === undefined) recentPasses.set(this.oidc, (recent = new BoundedMap(RECENT_PASSES)));
-    recent.set(cookie, { pass, until: session.expiresAt });
+    recent.set(cookie, { pass, until: session.expiresAt, scope: this.#scope });
     return pass;
   }
 
@@ -277,6 +289,7 @@ class Flow {
     return {
       kind: "session",
       subject,
+      scope: this.#scope,
       accessToken: tokens.access_token,
       idToken: tokens.id_token ?? previous?.idToken,
       refreshToken,

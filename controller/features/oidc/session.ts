@@ -47,6 +47,11 @@ export interface Session {
   readonly kind: "session";
   /** The ID token's `sub`, for the audit line. */
   readonly subject: string;
+  /**
+   * The Host the session was issued at, or the policy's cookieDomain: it opens there only, as Envoy's
+   * oauth2 filter HMACs that (its `host_`, or `cookie_domain`) into its cookies.
+   */
+  readonly scope: string;
   readonly accessToken: string;
   readonly idToken: string | undefined;
   readonly refreshToken: string | undefined;

@@ -54,7 +54,7 @@ interface Browser {
 }
 
 /** A cookie-keeping client of one compiled policy, asking the oidc phase as check() would. */
-function browser(oidc: CompiledOidc, providers: OidcProviders, now: () => number = Date.now): Browser {
+function browser(oidc: CompiledOidc, providers: OidcProviders, now: () => number = Date.now, host = HOST): Browser {
   const cookies = new Map<string, string>();
   return {
     cookies,
@@ -63,7 +63,7 @@ function browser(oidc: CompiledOidc, providers: OidcProviders, now: () => number
       const req = normalizeRequest({
         method: "GET",
         scheme: "https",
-        host: HOST,
+        host,
         path,
         headers: { ...(cookie === "" ? {} : { cookie }), ...headers },
         gateway: undefined,
@@ -219,6 +219,7 @@ describe("oidc: refusals", () => {
     const forged = seal(sessionKey("guessed-secret", "apps/web-login"), oidc.cookieName, {
       kind: "session",
       subject: "admin",
+      scope: HOST,
       accessToken: "x",
       idToken: undefined,
       refreshToken: undefined,
@@ -410,5 +411,89 @@ ${securityPolicy("web-login", {
     const logged = JSON.parse(lines.join(""));
     expect(logged.msg).toMatch(/^OIDC discovery failed/);
     expect(logged.err).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE/);
+  });
+});
+describe("oidc: attacked (round 26)", () => {
+  it("opens a session only at the Host it was issued at, as Envoy's oauth2 filter HMACs the Host into its cookies", async () => {
+    const oidc = compiled();
+    const p = providers();
+    const { b } = await loggedIn(oidc, p);
+    // Passed (and remembered) at its own host first, so a remembered pass cannot answer the others.
+    passed(await b.ask("/reports"));
+    for (const host of ["other.example.test", `${HOST}:443`]) {
+      const elsewhere = browser(oidc, p, Date.now, host);
+      for (const [k, v] of b.cookies) elsewhere.cookies.set(k, v);
+      expect(denial(await elsewhere.ask("/reports")).code).toBe("oidc_login");
+    }
+  });
+
+  it("sets the session cookie SameSite=Lax unless cookieConfig says otherwise: never left to the browser, which may send it cross-site", async () => {
+    for (const [sameSite, attribute] of [
+      [undefined, "; SameSite=Lax"],
+      ["Strict", "; SameSite=Strict"],
+      ["None", "; SameSite=None"],
+    ] as const) {
+      const { done } = await loggedIn(compiled(sameSite === undefined ? {} : { cookieConfig: { sameSite } }), providers());
+      expect(done.cookies).toHaveLength(1);
+      expect(done.cookies![0]).toMatch(
+        new RegExp(`^OauthSession-[0-9a-f]{8}=v1\\.[\\w-]+; Path=/; Max-Age=\\d+; HttpOnly; Secure${attribute}$`),
+      );
+    }
+  });
+
+  it("opens a session at every host of its cookieDomain, as Envoy's HMAC then covers the cookie_domain", async () => {
+    const oidc = compiled({ cookieDomain: "example.test" });
+    const p = providers();
+    const { b } = await loggedIn(oidc, p);
+    const sibling = browser(oidc, p, Date.now, "other.example.test");
+    for (const [k, v] of b.cookies) sibling.cookies.set(k, v);
+    expect(passed(await sibling.ask("/reports")).principal).toBe("oidc sub=alice");
+  });
+
+  it("refuses a callback whose iss is not the provider's, or lacks the iss the provider advertises (RFC 9207)", async () => {
+    for (const change of [(u: URL) => u.searchParams.set("iss", "https://evil.example"), (u: URL) => u.searchParams.delete("iss")]) {
+      const b = browser(compiled(), providers());
+      const login = denial(await b.ask("/"));
+      const callback = await loginAt(login.responseHeaders.location!, "alice");
+      expect(callback.searchParams.get("iss")).toBe(op.issuer);
+      change(callback);
+      const d = denial(await b.ask(`${callback.pathname}${callback.search}`));
+      expect(d).toMatchObject({ status: 401, code: "oidc_callback_refused" });
+      expect(d.cookies ?? []).toEqual([]);
+    }
+  });
+
+  it("refuses a callback carrying both a code and an error", async () => {
+    const b = browser(compiled(), providers());
+    const login = denial(await b.ask("/"));
+    const callback = await loginAt(login.responseHeaders.location!, "alice");
+    callback.searchParams.set("error", "access_denied");
+    const d = denial(await b.ask(`${callback.pathname}${callback.search}`));
+    expect(d).toMatchObject({ status: 401, code: "oidc_callback_refused" });
+    expect(d.message).toContain("refused the login");
+  });
+
+  it("refuses another login's code under this login's state: the PKCE verifier binds the code to its login", async () => {
+    const oidc = compiled();
+    const p = providers();
+    const victim = browser(oidc, p);
+    const victimCallback = await loginAt(denial(await victim.ask("/")).responseHeaders.location!, "alice");
+    const attacker = browser(oidc, p);
+    const attackerCallback = await loginAt(denial(await attacker.ask("/")).responseHeaders.location!, "mallory");
+    attackerCallback.searchParams.set("code", victimCallback.searchParams.get("code")!);
+    const d = denial(await attacker.ask(`${attackerCallback.pathname}${attackerCallback.search}`));
+    expect(d).toMatchObject({ status: 401, code: "oidc_callback_refused" });
+    expect(d.message).toContain("code exchange failed");
+  });
+
+  it("refuses a login begun under another policy on this policy's callback", async () => {
+    const other = compiled({}, "other-app");
+    const p = providers();
+    const b = browser(other, p);
+    const callback = await loginAt(denial(await b.ask("/")).responseHeaders.location!, "alice");
+    const mine = browser(compiled(), p);
+    const [, value] = [...b.cookies][0]!;
+    mine.cookies.set(compiled().cookieName, value);
+    expect(denial(await mine.ask(`${callback.pathname}${callback.search}`))).toMatchObject({ status: 401, code: "oidc_callback_refused" });
   });
 });

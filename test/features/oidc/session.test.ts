@@ -18,6 +18,7 @@ const key = sessionKey("client-secret-of-app", "apps/web-login");
 const session = (accessToken = "at"): Session => ({
   kind: "session",
   subject: "alice",
+  scope: "app.example.test",
   accessToken,
   idToken: "id",
   refreshToken: "rt",

@@ -30,6 +30,12 @@ function cookieOf(ctx: Ctx): { name: string; key: Buffer } {
   return { name, key: sessionKey(ctx.op.clientSecret, WEB_POLICY) };
 }
 
+const SESSION_HOST_FIXED =
+  "a session opened at any Host its policy serves: a cookie copied from one host (or kept from before a cookieDomain change) was let through at another, where Envoy's oauth2 filter (Envoy Gateway v1.9.0) HMACs the Host as written, port included, or the cookie_domain, into its cookies and sends such a request to log in; a session now records that scope and opens only there";
+
+const SAME_SITE_FIXED =
+  "the session cookie had no SameSite attribute unless cookieConfig set one, as Envoy Gateway v1.9.0 does (since v1.5.0, #6347), leaving it to the browser: Firefox and Safari send such a cookie on every cross-site request and Chrome on a cross-site POST within 2 minutes of setting it, so another site's form was served logged in (reproduced in Chromium through Caddy); the cookie is now Lax unless cookieConfig.sameSite says otherwise, stricter than Envoy Gateway on purpose";
+
 const outcome = (ctx: Ctx, d: Decision) => fromDecision(d, managedHeadersOf(ctx.decider.result.snapshot.policies));
 
 /**
@@ -59,6 +65,7 @@ function session(key: Buffer, name: string, subject: string, ttlMs: number, refr
   const state: CookieState = {
     kind: "session",
     subject,
+    scope: HOST,
     accessToken: `access-token-of-${subject}`,
     idToken: undefined,
     refreshToken,
@@ -76,6 +83,7 @@ function chunkedSession(key: Buffer, name: string, subject: string): string[] {
   const state: CookieState = {
     kind: "session",
     subject,
+    scope: HOST,
     accessToken: `access-token-of-${subject}`,
     idToken: randomBytes(9000).toString("base64url"),
     refreshToken: undefined,
@@ -150,6 +158,19 @@ export const oidcCases: readonly Case[] = [
       const { name, key } = cookieOf(ctx);
       return outcome(ctx, await ask(ctx, "/web/page", `${session(key, name, "alice", 60_000)}; ${session(key, name, "mallory", 60_000)}`));
     },
+  ),
+  c(
+    "session-other-host",
+    "alice's session, issued at api.example.com and let through there, sent with `Host: api.example.com:8443` (the same route: Envoy drops the port to match routes, not from its cookies' HMAC): sent to log in",
+    LOGIN,
+    async (ctx) => {
+      const { name, key } = cookieOf(ctx);
+      const cookie = session(key, name, "alice", 60_000);
+      const there = await ask(ctx, "/web/page", cookie);
+      if (there.code !== "allowed") throw new Error(`the session's own host answered ${there.code}: ${there.message}`);
+      return outcome(ctx, await ctx.decider({ host: `${HOST}:8443`, path: "/web/page", headers: { cookie } }));
+    },
+    SESSION_HOST_FIXED,
   ),
   {
     ...c(
@@ -258,6 +279,66 @@ export const oidcCases: readonly Case[] = [
       if (first.code !== "oidc_callback") throw new Error(`the first callback answered ${first.code}: ${first.message}`);
       return outcome(ctx, await ask(ctx, path, login.cookie));
     },
+  ),
+  c(
+    "callback-other-iss",
+    "a real callback whose `iss` names another issuer (RFC 9207; the provider advertises authorization_response_iss_parameter_supported): refused",
+    REFUSED("code exchange failed"),
+    async (ctx) => {
+      const login = await startLogin(ctx);
+      const back = await loginAt(login.authorize, "alice");
+      back.searchParams.set("iss", "https://evil.example");
+      return outcome(ctx, await ask(ctx, `${back.pathname}${back.search}`, login.cookie));
+    },
+  ),
+  c(
+    "callback-without-iss",
+    "a real callback with its `iss` removed, from a provider that advertises authorization_response_iss_parameter_supported (a mix-up attack's answer): refused",
+    REFUSED("code exchange failed"),
+    async (ctx) => {
+      const login = await startLogin(ctx);
+      const back = await loginAt(login.authorize, "alice");
+      back.searchParams.delete("iss");
+      return outcome(ctx, await ask(ctx, `${back.pathname}${back.search}`, login.cookie));
+    },
+  ),
+  c(
+    "callback-code-and-error",
+    "a real callback with `error=access_denied` added beside its code",
+    REFUSED("refused the login"),
+    async (ctx) => {
+      const login = await startLogin(ctx);
+      const back = await loginAt(login.authorize, "alice");
+      back.searchParams.set("error", "access_denied");
+      return outcome(ctx, await ask(ctx, `${back.pathname}${back.search}`, login.cookie));
+    },
+  ),
+  c(
+    "callback-other-login-code",
+    "alice's real code under mallory's own login cookie and state (code injection): the PKCE verifier is mallory's, refused",
+    REFUSED("code exchange failed"),
+    async (ctx) => {
+      const victim = await loginAt((await startLogin(ctx)).authorize, "alice");
+      const attacker = await startLogin(ctx);
+      const back = await loginAt(attacker.authorize, "mallory");
+      back.searchParams.set("code", victim.searchParams.get("code")!);
+      return outcome(ctx, await ask(ctx, `${back.pathname}${back.search}`, attacker.cookie));
+    },
+  ),
+  c(
+    "session-cookie-same-site",
+    "a completed login on a policy without cookieConfig: the session cookie is set `SameSite=Lax`, so another site's form POST, image or fetch carries no session",
+    { status: 302, code: "oidc_callback" },
+    async (ctx) => {
+      const { name } = cookieOf(ctx);
+      const login = await startLogin(ctx);
+      const back = await loginAt(login.authorize, "alice");
+      const d = await ask(ctx, `${back.pathname}${back.search}`, login.cookie);
+      const line = d.cookies?.find((l) => l.startsWith(`${name}=v1.`)) ?? "";
+      if (!line.endsWith("; SameSite=Lax")) throw new Error(`the session cookie is not SameSite=Lax: ${line.replace(/=v1\.[\w-]+/, "=…")}`);
+      return outcome(ctx, d);
+    },
+    SAME_SITE_FIXED,
   ),
   c(
     "callback-open-redirect",
