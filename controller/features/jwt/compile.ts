@@ -99,6 +99,8 @@ export interface CompiledJwtProvider {
   readonly audiences: readonly string[];
   readonly jwks: JwksSource;
   readonly claimToHeaders: readonly { readonly header: string; readonly claim: readonly string[] }[];
+  /** Envoy routes the request again once a claim header is added (authz/recomputed-route.ts). */
+  readonly recomputeRoute: boolean;
   /** Where tokens for this provider are read from (default: Authorization Bearer, then access_token). */
   readonly sources: readonly CredentialSource[];
 }
@@ -164,6 +166,7 @@ function compileProvider(p: JWTProviderSpec, field: string, namespace: string, r
       audiences: p.audiences ?? [],
       jwks: jwks.value,
       claimToHeaders,
+      recomputeRoute: p.recomputeRoute === true,
       sources: sources.length > 0 ? sources : DEFAULT_TOKEN_SOURCES,
     },
   };

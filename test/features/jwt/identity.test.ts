@@ -38,6 +38,7 @@ describe("remember: a verified token's verdict", () => {
           { header: "x-tier", claim: ["org", "tier"] },
           { header: "x-none", claim: ["absent"] },
         ],
+        recomputeRoute: false,
         sources: [],
       },
     ],

@@ -6,7 +6,7 @@ import { b64, hmacToken, HOST, ISSUER, jwksOf as securityJwks, jws, now, OTHER_I
 import { parseJwks, type VerificationKey } from "../../../controller/api/jwks.ts";
 import { bearer as bearerHeader, checkWorldText, countingKeyStore, ISSUER as CHECK_WORLD_ISSUER } from "../../support/check-world.ts";
 import { decider } from "../../support/world.ts";
-import { policiesOnRules } from "../../support/manifests.ts";
+import { gatewayWithRoute, policiesOnRules, securityPolicy } from "../../support/manifests.ts";
 import { jwksOf, mint, signingKey, type SigningKey } from "../../support/tokens.ts";
 import { heapHeldByAwaited } from "../../support/heap.ts";
 import type { Decision } from "../../../controller/authz/decision.ts";
@@ -226,6 +226,38 @@ async function xToken(ctx: Ctx, path: string, ...lines: string[]): Promise<Outco
   const decision = await world({ path, headers: lines.length === 0 ? {} : { "x-token": lines.length === 1 ? lines[0]! : lines } });
   return fromDecision(decision, managedHeadersOf(world.result.snapshot.policies));
 }
+
+/**
+ * HTTPRoute rules gold (/tiers with `x-tier: gold`) and rest (/tiers), under one policy on the route
+ * whose provider sets x-tier from the claim tier (and x-user-id from sub) with recomputeRoute.
+ */
+const tierWorlds = new WeakMap<Keys, ReturnType<typeof decider>>();
+function tierWorld(keys: Keys) {
+  let world = tierWorlds.get(keys);
+  if (world === undefined) {
+    const provider = `{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${securityJwks(keys.es)}'}, claimToHeaders: [{claim: tier, header: x-tier}, {claim: sub, header: x-user-id}], recomputeRoute: true}`;
+    world = decider(
+      `${gatewayWithRoute(HOST, {
+        gold: "{path: {type: PathPrefix, value: /tiers}, headers: [{name: x-tier, value: gold}]}",
+        rest: "/tiers",
+      })}---\n${securityPolicy("tiers", `jwt: {providers: [${provider}]}`)}`,
+    );
+    tierWorlds.set(keys, world);
+  }
+  return world;
+}
+/** GET /tiers of tierWorld with a valid token holding `claims`, and `headers`. */
+async function tiered(ctx: Ctx, claims: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Outcome> {
+  const world = tierWorld(ctx.keys);
+  const decision = await world({
+    path: "/tiers",
+    headers: { authorization: `Bearer ${token(claims, {}, undefined, ctx.keys)}`, ...headers },
+  });
+  return fromDecision(decision, managedHeadersOf(world.result.snapshot.policies));
+}
+const RECOMPUTE_ROUTE =
+  "jwt's recomputeRoute was accepted and ignored: Envoy Gateway routes the request again once jwt_authn added a claim header (Envoy's clear_route_cache), to the rule matching it, while the proxy asking Portcullis routes once, on the client's headers, so a bronze token sent with x-tier: gold was allowed on the gold rule, whose backend Envoy Gateway never sends it to; an allow is now refused where routing again on the claim headers takes another rule";
+const ROUTED_AGAIN: Expected = { status: 403, code: "route_mismatch", reason: "recomputeRoute routes the request again" };
 
 /** No authorization rule allows the request (defaultAction Deny). */
 const NO_RULE_ALLOWS: Expected = { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" };
@@ -1273,5 +1305,25 @@ export const jwtCases: readonly Case[] = [
     '/scopes: `scope: " "` (no scope at all: jwt_authn leaves the string as it is), no rule allows',
     NO_RULE_ALLOWS,
     { scope: " " },
+  ),
+  c(
+    "recompute-route-spoofed-header",
+    "recomputeRoute (Envoy Gateway v1.9.0, jwt_authn clear_route_cache): a token of tier bronze sent with the client's own `x-tier: gold`, which the gold rule matches (Envoy Gateway routes it again on `gold,bronze`, to the other rule)",
+    ROUTED_AGAIN,
+    (ctx) => tiered(ctx, { tier: "bronze" }, { "x-tier": "gold" }),
+    RECOMPUTE_ROUTE,
+  ),
+  c(
+    "recompute-route-by-claim",
+    "recomputeRoute: a token of tier gold sent without x-tier (Envoy Gateway routes it again to the gold rule; the proxy sends it to the other)",
+    ROUTED_AGAIN,
+    (ctx) => tiered(ctx, { tier: "gold" }),
+    RECOMPUTE_ROUTE,
+  ),
+  c(
+    "recompute-route-same-rule",
+    "recomputeRoute: a token of tier bronze sent without x-tier (routed again, it takes the same rule)",
+    { status: 200, code: "allowed", upstream: { "x-tier": "bronze", "x-user-id": "u-1" } },
+    (ctx) => tiered(ctx, { tier: "bronze" }),
   ),
 ];
