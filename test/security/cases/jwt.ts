@@ -29,6 +29,8 @@ const CLAIM_RANGE =
   "exp, nbf and iat were only required to be finite numbers, so a validly signed token whose time claim Envoy's jwt_authn reads as out of range (below 0, or 2^64 and above: it reads them as unsigned 64-bit integers) and refuses was allowed; such a token is now refused as Envoy refuses it";
 const LONE_SURROGATE =
   "JSON.parse reads an escaped surrogate with no partner (`\\ud800` alone) as a string holding half a character, so a validly signed token that Envoy's jwt_authn refuses (its JSON parser, protobuf's, refuses an unpaired surrogate) was allowed, and the half character could reach a claim header or an authorization rule; such a header or payload is now refused";
+const CLAIM_NUMBERS =
+  "a number claim went upstream as JavaScript's String() writes it (-1, 1e-7, 18446744073709550000), where Envoy's jwt_authn writes a whole number from 0 to below 2^64 as that integer and any other as C's %f (-1.000000, 0.000000): an upstream or a header rule written for Envoy's spelling read another value (a Deny rule on x-tier: -1.000000 never matched); numbers are now written as Envoy writes them";
 const CLAIM_TYPES =
   "sub and jti were not checked, so a validly signed token whose sub or jti is not a string, which Envoy's jwt_authn refuses, was allowed; iss, sub and jti must now be strings when present, as Envoy requires";
 /** Why a token only another reading finds gives no identity where Envoy's reading finds none. */
@@ -575,6 +577,27 @@ export const jwtCases: readonly Case[] = [
   ),
   t("claim-number-large", 'validly signed payload with `"score": 1e308` (a double)', OK, (ctx) =>
     rawSigned(ctx, HEADER, claims(',"score":1e308')),
+  ),
+  t(
+    "claim-number-negative-header",
+    "`org.tier: -1` (set as x-tier): Envoy's jwt_authn writes a number that is not a whole number from 0 to 2^64 as C's `%f` (Envoy v1.37 convertClaimDoubleToString)",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-tier": "-1.000000" } },
+    (ctx) => token({ org: { tier: -1 } }, {}, undefined, ctx.keys),
+    CLAIM_NUMBERS,
+  ),
+  t(
+    "claim-number-fraction-header",
+    "`org.tier: 1e-7` (set as x-tier): six decimals, as Envoy writes it (`0.000000`), not JavaScript's `1e-7`",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-tier": "0.000000" } },
+    (ctx) => token({ org: { tier: 1e-7 } }, {}, undefined, ctx.keys),
+    CLAIM_NUMBERS,
+  ),
+  t(
+    "claim-number-large-integer-header",
+    "`org.tier: 18446744073709549568` (the largest double below 2^64, set as x-tier): every digit, as Envoy writes the integer",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-tier": "18446744073709549568" } },
+    (ctx) => token({ org: { tier: 2 ** 64 - 2048 } }, {}, undefined, ctx.keys),
+    CLAIM_NUMBERS,
   ),
   t("payload-array", "validly signed payload that is a JSON array", invalid("payload is not a JSON object"), (ctx) =>
     rawSigned(ctx, HEADER, "[1]"),
