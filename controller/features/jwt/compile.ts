@@ -218,11 +218,18 @@ function compileJwks(p: JWTProviderSpec, field: string, namespace: string, refs:
       return problem(`${field}.localJWKS: type ValueRef needs valueRef and no inline`);
     const cm = refs.configMap(namespace, local.valueRef);
     if (!cm.ok) return problem(`${field}.localJWKS.valueRef: ${cm.error}`);
-    // Envoy Gateway reads the `jwks` key, else the first value.
-    const keys = Object.keys(cm.value.data).sort();
+    // Envoy Gateway v1.9.0 reads the `jwks` key, else the first value its map iteration yields:
+    // Go's order is random, so keys of different values are key sets it may take in turn.
+    const data = cm.value.data;
+    const keys = Object.keys(data).sort();
     const key = keys.includes("jwks") ? "jwks" : keys[0];
-    if (key === undefined) return problem(`${field}.localJWKS.valueRef: ConfigMap ${namespace}/${local.valueRef.name} is empty`);
-    text = cm.value.data[key]!;
+    const where = `${field}.localJWKS.valueRef: ConfigMap ${namespace}/${local.valueRef.name}`;
+    if (key === undefined) return problem(`${where} is empty`);
+    if (key !== "jwks" && keys.some((k) => data[k] !== data[key]))
+      return problem(
+        `${where} has no "jwks" key and ${keys.length} keys of different values (${keys.join(", ")}), of which Envoy Gateway reads any one (Go's map order); name the one to read jwks`,
+      );
+    text = data[key]!;
   }
   if (Buffer.byteLength(text) > MAX_LOCAL_JWKS_BYTES) return problem(`${field}.localJWKS: larger than ${MAX_LOCAL_JWKS_BYTES} bytes`);
   const parsed = refs.jwks(text);

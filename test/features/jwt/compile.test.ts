@@ -120,3 +120,32 @@ describe("jwt fields of Envoy Gateway's API (issue 14)", () => {
     expect(outcome(differently).sources).toHaveLength(2);
   });
 });
+
+describe("localJWKS valueRef: the ConfigMap key Envoy Gateway reads", () => {
+  const configMap = (data: Record<string, string>) =>
+    `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keys, namespace: apps}\ndata: ${JSON.stringify(data)}\n`;
+  const withKeys = (data: Record<string, string>) =>
+    compilePolicy(
+      "jwt: {providers: [{name: idp, localJWKS: {type: ValueRef, valueRef: {group: '', kind: ConfigMap, name: keys}}}]}",
+      configMap(data),
+    ).accepted;
+  const jwksA = JSON.stringify({ keys: [{ kty: "oct", kid: "a", k: "c2VjcmV0LWEtc2VjcmV0LWEtc2VjcmV0LWEtc2VjcmV0LWE" }] });
+  const jwksB = JSON.stringify({ keys: [{ kty: "oct", kid: "b", k: "c2VjcmV0LWItc2VjcmV0LWItc2VjcmV0LWItc2VjcmV0LWI" }] });
+
+  it("reads the jwks key beside others", () => {
+    expect(withKeys({ jwks: jwksA, other: jwksB }).status).toBe("True");
+  });
+  it("reads the only key, whatever its name", () => {
+    expect(withKeys({ "keys.json": jwksA }).status).toBe("True");
+  });
+  it("reads several keys of one value alike", () => {
+    expect(withKeys({ "a.json": jwksA, "b.json": jwksA }).status).toBe("True");
+  });
+  it("is Invalid without a jwks key among keys of different values: Envoy Gateway v1.9.0 takes any one of them (Go's map order)", () => {
+    const condition = withKeys({ "a.json": jwksA, "b.json": jwksB });
+    expect([condition.status, condition.reason]).toEqual(["False", "Invalid"]);
+    expect(condition.message).toBe(
+      'JWT: providers[0].localJWKS.valueRef: ConfigMap apps/keys has no "jwks" key and 2 keys of different values (a.json, b.json), of which Envoy Gateway reads any one (Go\'s map order); name the one to read jwks',
+    );
+  });
+});

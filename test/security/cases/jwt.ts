@@ -261,6 +261,34 @@ const RECOMPUTE_ROUTE =
   "jwt's recomputeRoute was accepted and ignored: Envoy Gateway routes the request again once jwt_authn added a claim header (Envoy's clear_route_cache), to the rule matching it, while the proxy asking Portcullis routes once, on the client's headers, so a bronze token sent with x-tier: gold was allowed on the gold rule, whose backend Envoy Gateway never sends it to; an allow is now refused where routing again on the claim headers takes another rule";
 const ROUTED_AGAIN: Expected = { status: 403, code: "route_mismatch", reason: "recomputeRoute routes the request again" };
 
+/**
+ * A valid token signed by keys.es, to /keys-in-configmap, whose provider reads its JWKS from ConfigMap
+ * apps/jwks holding `data` (the name of the key → `es` for the token's key set, `other` for another).
+ */
+async function fromConfigMap(ctx: Ctx, data: Record<string, "es" | "other">): Promise<Outcome> {
+  const sets = { es: securityJwks(ctx.keys.es), other: securityJwks(ctx.keys.stranger) };
+  const configMap = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: jwks, namespace: apps}\ndata: ${JSON.stringify(
+    Object.fromEntries(Object.entries(data).map(([k, v]) => [k, sets[v]])),
+  )}\n`;
+  const world = decider(
+    policiesOnRules(
+      HOST,
+      {
+        cm: {
+          path: "/keys-in-configmap",
+          features: `jwt: {providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {type: ValueRef, valueRef: {group: '', kind: ConfigMap, name: jwks}}, claimToHeaders: [{claim: sub, header: x-user-id}]}]}`,
+        },
+      },
+      configMap,
+    ),
+  );
+  const conditions = world.result.statuses.flatMap((s) =>
+    s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => c.message)),
+  );
+  const decision = await world({ path: "/keys-in-configmap", headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}` } });
+  return fromDecision(decision, managedHeadersOf(world.result.snapshot.policies), conditions.join("; "));
+}
+
 /** No authorization rule allows the request (defaultAction Deny). */
 const NO_RULE_ALLOWS: Expected = { status: 403, code: "authz_denied", reason: "no authorization rule allows the request" };
 const SPACE_DELIMITED =
@@ -598,6 +626,19 @@ export const jwtCases: readonly Case[] = [
     { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-tier": "18446744073709549568" } },
     (ctx) => token({ org: { tier: 2 ** 64 - 2048 } }, {}, undefined, ctx.keys),
     CLAIM_NUMBERS,
+  ),
+  c(
+    "local-jwks-configmap-two-keys",
+    "localJWKS from a ConfigMap without a `jwks` key, holding the token's key set under `a.json` and another under `b.json` (Envoy Gateway v1.9.0 buildLocalJWKS takes the first value Go's map iteration yields: either, at random)",
+    { status: 403, code: "policy_invalid", condition: 'has no "jwks" key and 2 keys of different values' },
+    (ctx) => fromConfigMap(ctx, { "a.json": "es", "b.json": "other" }),
+    "the first key in sorted order was read (a.json) where Envoy Gateway reads whichever value Go's random map order yields first, so a token Envoy Gateway refuses whenever it took b.json was allowed; such a ConfigMap is now Invalid, naming the keys, until one is named jwks",
+  ),
+  c(
+    "local-jwks-configmap-jwks-key",
+    "localJWKS from a ConfigMap whose `jwks` key holds the token's key set, beside `other.json` holding another",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } },
+    (ctx) => fromConfigMap(ctx, { jwks: "es", "other.json": "other" }),
   ),
   t("payload-array", "validly signed payload that is a JSON array", invalid("payload is not a JSON object"), (ctx) =>
     rawSigned(ctx, HEADER, "[1]"),
