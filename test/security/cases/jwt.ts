@@ -635,6 +635,22 @@ export const jwtCases: readonly Case[] = [
     "the first key in sorted order was read (a.json) where Envoy Gateway reads whichever value Go's random map order yields first, so a token Envoy Gateway refuses whenever it took b.json was allowed; such a ConfigMap is now Invalid, naming the keys, until one is named jwks",
   ),
   c(
+    "jwks-keys-named-twice",
+    'a JWKS `{"keys":[<another key>],"keys":[<the signing key>]}` (protobuf\'s JSON parser, Envoy\'s, refuses a member named twice, so Envoy takes no key; JSON.parse keeps the last), a token of the signing key',
+    { status: 403, code: "policy_invalid", condition: "JWKS is not JSON Envoy's parser reads" },
+    async (ctx) => {
+      const keyOf = (jwks: string) => JSON.stringify((JSON.parse(jwks) as { keys: unknown[] }).keys[0]);
+      const text = `{"keys":[${keyOf(securityJwks(ctx.keys.stranger))}],"keys":[${keyOf(securityJwks(ctx.keys.es))}]}`;
+      const world = decider(checkWorldText(text));
+      const conditions = world.result.statuses.flatMap((s) =>
+        s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => c.message)),
+      );
+      const decision = await world({ path: "/jwt", headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}` } });
+      return fromDecision(decision, managedHeadersOf(world.result.snapshot.policies), conditions.join("; "));
+    },
+    "a JWKS was read with JSON.parse, which keeps the last of two members of one name, half a character for a lone surrogate and Infinity for 1e999, where Envoy's jwt_authn reads it with protobuf's JSON parser, which refuses such a document and takes no key from it: a token of the second keys array was allowed; such a JWKS is now refused (a local one makes the policy Invalid, a fetched one is a failed fetch)",
+  ),
+  c(
     "local-jwks-configmap-jwks-key",
     "localJWKS from a ConfigMap whose `jwks` key holds the token's key set, beside `other.json` holding another",
     { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } },
