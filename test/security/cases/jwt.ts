@@ -651,6 +651,31 @@ export const jwtCases: readonly Case[] = [
     "a JWKS was read with JSON.parse, which keeps the last of two members of one name, half a character for a lone surrogate and Infinity for 1e999, where Envoy's jwt_authn reads it with protobuf's JSON parser, which refuses such a document and takes no key from it: a token of the second keys array was allowed; such a JWKS is now refused (a local one makes the policy Invalid, a fetched one is a failed fetch)",
   ),
   c(
+    "claim-header-method-override",
+    "claimToHeaders naming `X-HTTP-Method-Override` (from a claim `verb`), a token whose verb is DELETE, sent as a POST",
+    { status: 403, code: "policy_invalid", condition: "makes servers run the request as another method or URL" },
+    async (ctx) => {
+      const world = decider(
+        policiesOnRules(HOST, {
+          verbs: {
+            path: "/verbs",
+            features: `jwt: {providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${securityJwks(ctx.keys.es)}'}, claimToHeaders: [{claim: verb, header: X-HTTP-Method-Override}]}]}`,
+          },
+        }),
+      );
+      const conditions = world.result.statuses.flatMap((s) =>
+        s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => c.message)),
+      );
+      const decision = await world({
+        method: "POST",
+        path: "/verbs",
+        headers: { authorization: `Bearer ${token({ verb: "DELETE" }, {}, undefined, ctx.keys)}` },
+      });
+      return fromDecision(decision, managedHeadersOf(world.result.snapshot.policies), conditions.join("; "));
+    },
+    "a policy could set X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override or X-Rewrite-URL upstream (from a claim, an API key's annotation, an extAuth service's answer), which Rack, ASP.NET, Symfony and IIS run a request as: a POST decided as a POST ran as the claim's DELETE, on a route or rule Portcullis never decided; such a header is now refused for every feature, as X-Original-URL was",
+  ),
+  c(
     "local-jwks-configmap-jwks-key",
     "localJWKS from a ConfigMap whose `jwks` key holds the token's key set, beside `other.json` holding another",
     { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } },
