@@ -28,7 +28,7 @@ function recomputingHeaders(policy: CompiledPolicy): readonly string[] {
 }
 
 /**
- * `decision`, or a 403 route_mismatch when it allows on `entries` (the rules this reading took) and
+ * `decision`, or a 403 route_mismatch when it allows on `entries` (the rules this reading's routing found) and
  * sets a claim header of a provider with recomputeRoute, and routing the request again on its
  * headers as jwt leaves them takes other rules. Two readings of those headers: Envoy's jwt_authn adds
  * the claim beside the client's own copy (the route match reads them joined with ","), the upstream
@@ -82,5 +82,5 @@ export function unlessRoutedElsewhere(
   return decision;
 }
 
-const sameRules = (a: readonly RouteEntry[], b: readonly RouteEntry[]): boolean =>
-  a.length === b.length && a.every((e) => b.some((o) => o.rule === e.rule && o.gateway === e.gateway && o.port === e.port));
+/** Whether two findRoutes answers hold the same entries (the route index's own objects). */
+const sameRules = (a: readonly RouteEntry[], b: readonly RouteEntry[]): boolean => a.length === b.length && a.every((e) => b.includes(e));

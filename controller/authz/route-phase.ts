@@ -116,9 +116,10 @@ function decideOnRoute(
   // One table picked one rule (the usual case): decided without building the readings below.
   const decided =
     entries.length === 1 && entries[0]!.unread !== true ? decideOn(entries[0]!, req, ctx) : decideOnEntries(snapshot, entries, req, ctx);
+  // Routing again is compared with this reading's routing (`found`), before the proxy's route narrowed it.
   return decided instanceof Promise
-    ? decided.then((d) => unlessRoutedElsewhere(d, snapshot, entries, reading, req))
-    : unlessRoutedElsewhere(decided, snapshot, entries, reading, req);
+    ? decided.then((d) => unlessRoutedElsewhere(d, snapshot, found, reading, req))
+    : unlessRoutedElsewhere(decided, snapshot, found, reading, req);
 }
 
 /** Phases 2 on for a reading that several route tables (or none) picked a rule for. */
