@@ -118,8 +118,22 @@ function decideOnRoute(
     entries.length === 1 && entries[0]!.unread !== true ? decideOn(entries[0]!, req, ctx) : decideOnEntries(snapshot, entries, req, ctx);
   // Routing again is compared with this reading's routing (`found`), before the proxy's route narrowed it.
   return decided instanceof Promise
-    ? decided.then((d) => unlessRoutedElsewhere(d, snapshot, found, reading, req))
+    ? onceDecided(decided, snapshot, found, reading, req)
     : unlessRoutedElsewhere(decided, snapshot, found, reading, req);
+}
+
+/**
+ * unlessRoutedElsewhere once a decision that had to wait is made. A function of its own: decideOnRoute
+ * holding the closure would allocate its context on every call, the usual synchronous one too.
+ */
+function onceDecided(
+  decided: Promise<Decision>,
+  snapshot: Snapshot,
+  found: readonly RouteEntry[],
+  reading: RouteReading,
+  req: NormalizedRequest,
+): Promise<Decision> {
+  return decided.then((d) => unlessRoutedElsewhere(d, snapshot, found, reading, req));
 }
 
 /** Phases 2 on for a reading that several route tables (or none) picked a rule for. */
