@@ -261,6 +261,22 @@ const RECOMPUTE_ROUTE =
   "jwt's recomputeRoute was accepted and ignored: Envoy Gateway routes the request again once jwt_authn added a claim header (Envoy's clear_route_cache), to the rule matching it, while the proxy asking Portcullis routes once, on the client's headers, so a bronze token sent with x-tier: gold was allowed on the gold rule, whose backend Envoy Gateway never sends it to; an allow is now refused where routing again on the claim headers takes another rule";
 const ROUTED_AGAIN: Expected = { status: 403, code: "route_mismatch", reason: "recomputeRoute routes the request again" };
 
+/** A valid token with `claims` as `Authorization: Bearer`. */
+const bearerOf = (ctx: Ctx, claims: Record<string, unknown> = {}) => ({
+  authorization: `Bearer ${token(claims, {}, undefined, ctx.keys)}`,
+});
+
+/** `world`'s decision on `request`, with the messages of its policies' False conditions. */
+async function decidedWithConditions(
+  world: ReturnType<typeof decider>,
+  request: Parameters<ReturnType<typeof decider>>[0],
+): Promise<Outcome> {
+  const conditions = world.result.statuses.flatMap((s) =>
+    s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => c.message)),
+  );
+  return fromDecision(await world(request), managedHeadersOf(world.result.snapshot.policies), conditions.join("; "));
+}
+
 /**
  * A valid token signed by keys.es, to /keys-in-configmap, whose provider reads its JWKS from ConfigMap
  * apps/jwks holding `data` (the name of the key → `es` for the token's key set, `other` for another).
@@ -282,11 +298,7 @@ async function fromConfigMap(ctx: Ctx, data: Record<string, "es" | "other">): Pr
       configMap,
     ),
   );
-  const conditions = world.result.statuses.flatMap((s) =>
-    s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => c.message)),
-  );
-  const decision = await world({ path: "/keys-in-configmap", headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}` } });
-  return fromDecision(decision, managedHeadersOf(world.result.snapshot.policies), conditions.join("; "));
+  return decidedWithConditions(world, { path: "/keys-in-configmap", headers: bearerOf(ctx) });
 }
 
 /** No authorization rule allows the request (defaultAction Deny). */
@@ -642,11 +654,7 @@ export const jwtCases: readonly Case[] = [
       const keyOf = (jwks: string) => JSON.stringify((JSON.parse(jwks) as { keys: unknown[] }).keys[0]);
       const text = `{"keys":[${keyOf(securityJwks(ctx.keys.stranger))}],"keys":[${keyOf(securityJwks(ctx.keys.es))}]}`;
       const world = decider(checkWorldText(text));
-      const conditions = world.result.statuses.flatMap((s) =>
-        s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => c.message)),
-      );
-      const decision = await world({ path: "/jwt", headers: { authorization: `Bearer ${token({}, {}, undefined, ctx.keys)}` } });
-      return fromDecision(decision, managedHeadersOf(world.result.snapshot.policies), conditions.join("; "));
+      return decidedWithConditions(world, { path: "/jwt", headers: bearerOf(ctx) });
     },
     "a JWKS was read with JSON.parse, which keeps the last of two members of one name, half a character for a lone surrogate and Infinity for 1e999, where Envoy's jwt_authn reads it with protobuf's JSON parser, which refuses such a document and takes no key from it: a token of the second keys array was allowed; such a JWKS is now refused (a local one makes the policy Invalid, a fetched one is a failed fetch)",
   ),
@@ -663,15 +671,7 @@ export const jwtCases: readonly Case[] = [
           },
         }),
       );
-      const conditions = world.result.statuses.flatMap((s) =>
-        s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => c.message)),
-      );
-      const decision = await world({
-        method: "POST",
-        path: "/verbs",
-        headers: { authorization: `Bearer ${token({ verb: "DELETE" }, {}, undefined, ctx.keys)}` },
-      });
-      return fromDecision(decision, managedHeadersOf(world.result.snapshot.policies), conditions.join("; "));
+      return decidedWithConditions(world, { method: "POST", path: "/verbs", headers: bearerOf(ctx, { verb: "DELETE" }) });
     },
     "a policy could set X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override or X-Rewrite-URL upstream (from a claim, an API key's annotation, an extAuth service's answer), which Rack, ASP.NET, Symfony and IIS run a request as: a POST decided as a POST ran as the claim's DELETE, on a route or rule Portcullis never decided; such a header is now refused for every feature, as X-Original-URL was",
   ),
