@@ -147,6 +147,12 @@ function compileProvider(p: JWTProviderSpec, field: string, namespace: string, r
     if (!h.ok) return h;
     const claim = c.claim.split(".");
     if (claim.some((part) => part === "")) return problem(`${field}.claimToHeaders[${j}].claim: "${c.claim}" has an empty path segment`);
+    // Envoy's jwt_authn adds each claim (addCopy): one header of two claims is two lines, while an answer sets one value.
+    const earlier = claimToHeaders.findIndex((e) => e.header === h.value);
+    if (earlier !== -1)
+      return problem(
+        `${field}.claimToHeaders[${j}].header: ${h.value} is also set from claim ${claimToHeaders[earlier]!.claim.join(".")} (claimToHeaders[${earlier}]); Envoy would add each claim as a line of its own, which upstreams read as the first, the last or both: set each claim in a header of its own`,
+      );
     claimToHeaders.push({ header: h.value, claim });
   }
   const sources: CredentialSource[] = [];

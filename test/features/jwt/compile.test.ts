@@ -149,3 +149,15 @@ describe("localJWKS valueRef: the ConfigMap key Envoy Gateway reads", () => {
     );
   });
 });
+
+describe("claimToHeaders naming one header twice", () => {
+  it("is Invalid: Envoy adds each claim as a line of its own, which one answer cannot say and upstreams read each their way", () => {
+    const { accepted } = compilePolicy(
+      `jwt: {providers: [{name: idp, remoteJWKS: {uri: "https://idp.example.com/jwks"}, claimToHeaders: [{claim: sub, header: x-id}, {claim: email, header: X-Id}]}]}`,
+    );
+    expect([accepted.status, accepted.reason]).toEqual(["False", "Invalid"]);
+    expect(accepted.message).toBe(
+      "JWT: providers[0].claimToHeaders[1].header: x-id is also set from claim sub (claimToHeaders[0]); Envoy would add each claim as a line of its own, which upstreams read as the first, the last or both: set each claim in a header of its own",
+    );
+  });
+});

@@ -676,6 +676,24 @@ export const jwtCases: readonly Case[] = [
     "a policy could set X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override or X-Rewrite-URL upstream (from a claim, an API key's annotation, an extAuth service's answer), which Rack, ASP.NET, Symfony and IIS run a request as: a POST decided as a POST ran as the claim's DELETE, on a route or rule Portcullis never decided; such a header is now refused for every feature, as X-Original-URL was",
   ),
   c(
+    "claim-header-named-twice",
+    "claimToHeaders setting x-id from sub and then from email, a token whose email is admin@example.com (Envoy v1.37 jwt_authn adds both as two lines of x-id, sub first)",
+    { status: 403, code: "policy_invalid", condition: "x-id is also set from claim sub" },
+    (ctx) =>
+      decidedWithConditions(
+        decider(
+          policiesOnRules(HOST, {
+            ids: {
+              path: "/ids",
+              features: `jwt: {providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${securityJwks(ctx.keys.es)}'}, claimToHeaders: [{claim: sub, header: x-id}, {claim: email, header: x-id}]}]}`,
+            },
+          }),
+        ),
+        { path: "/ids", headers: bearerOf(ctx, { email: "admin@example.com" }) },
+      ),
+    "a header named twice in one provider's claimToHeaders took the last claim's value (the email) where Envoy adds each claim as a line of its own, the sub first, so an upstream reading the first line took the sub from Envoy and the email from Portcullis; such a provider is now Invalid",
+  ),
+  c(
     "local-jwks-configmap-jwks-key",
     "localJWKS from a ConfigMap whose `jwks` key holds the token's key set, beside `other.json` holding another",
     { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } },
