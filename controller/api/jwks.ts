@@ -4,6 +4,7 @@
  */
 import { createPublicKey, createSecretKey, type KeyObject } from "node:crypto";
 import { z } from "zod";
+import { parseStrictJsonText } from "../features/jwt/strict-json.ts";
 
 /** One JWK as found in a set; only the members Portcullis reads are typed, the rest pass through. */
 export const JwkSchema = z
@@ -63,6 +64,14 @@ export function parseJwks(text: string): JwksParseResult {
     // The parser's message quotes the document; a status condition or log must not.
     return { ok: false, error: "JWKS is not valid JSON" };
   }
+  // Envoy reads a JWKS with protobuf's JSON parser, which refuses what JSON.parse reads its own way
+  // (the last of two "keys" kept, half a character, Infinity): Envoy would take no key from it.
+  if (parseStrictJsonText(text) === undefined && typeof json === "object" && json !== null && !Array.isArray(json))
+    return {
+      ok: false,
+      error:
+        "JWKS is not JSON Envoy's parser reads (a member named twice in one object, nesting deeper than 100, a lone surrogate or a number beyond a double): Envoy takes no key from it",
+    };
   const doc = JwksDocumentSchema.safeParse(json);
   if (!doc.success) return { ok: false, error: 'JWKS must be a JSON object with a "keys" array' };
   const keys: VerificationKey[] = [];

@@ -21,6 +21,7 @@ import { deny, type Decision } from "./decision.ts";
 import { decideOn } from "./feature-phases.ts";
 import type { MaybePromise } from "./maybe-async.ts";
 import { routeMismatch, takenBy } from "./proxy-route.ts";
+import { unlessRoutedElsewhere } from "./recomputed-route.ts";
 import { everyReadingAllows } from "./readings.ts";
 import type { NormalizedRequest } from "./request.ts";
 import type { Trace } from "./trace.ts";
@@ -113,8 +114,26 @@ function decideOnRoute(
     }
   }
   // One table picked one rule (the usual case): decided without building the readings below.
-  if (entries.length === 1 && entries[0]!.unread !== true) return decideOn(entries[0]!, req, ctx);
-  return decideOnEntries(snapshot, entries, req, ctx);
+  const decided =
+    entries.length === 1 && entries[0]!.unread !== true ? decideOn(entries[0]!, req, ctx) : decideOnEntries(snapshot, entries, req, ctx);
+  // Routing again is compared with this reading's routing (`found`), before the proxy's route narrowed it.
+  return decided instanceof Promise
+    ? onceDecided(decided, snapshot, found, reading, req)
+    : unlessRoutedElsewhere(decided, snapshot, found, reading, req);
+}
+
+/**
+ * unlessRoutedElsewhere once a decision that had to wait is made. A function of its own: decideOnRoute
+ * holding the closure would allocate its context on every call, the usual synchronous one too.
+ */
+function onceDecided(
+  decided: Promise<Decision>,
+  snapshot: Snapshot,
+  found: readonly RouteEntry[],
+  reading: RouteReading,
+  req: NormalizedRequest,
+): Promise<Decision> {
+  return decided.then((d) => unlessRoutedElsewhere(d, snapshot, found, reading, req));
 }
 
 /** Phases 2 on for a reading that several route tables (or none) picked a rule for. */

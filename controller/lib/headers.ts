@@ -26,9 +26,14 @@ const RESERVED: Readonly<Record<string, string>> = {
     ].map((h) => [h, "a connection or message-framing header"]),
   ),
   ...Object.fromEntries(
-    ["forwarded", "via", "x-real-ip", "x-request-id", "x-original-uri", "x-original-url"].map((h) => [
+    ["forwarded", "via", "x-real-ip", "x-request-id", "x-original-uri"].map((h) => [h, "a header proxies set about the request"]),
+  ),
+  // Rack, ASP.NET and others run a POST as the method these name, Symfony and IIS the URL: the
+  // request would run as one Portcullis never decided (authz/method-readings.ts, folded-headers.ts).
+  ...Object.fromEntries(
+    ["x-http-method-override", "x-http-method", "x-method-override", "x-original-url", "x-rewrite-url"].map((h) => [
       h,
-      "a header proxies set about the request",
+      "a header that makes servers run the request as another method or URL",
     ]),
   ),
 };

@@ -27,3 +27,25 @@ describe("parseJwks unusable keys", () => {
     expect(r.ok && [r.keys.length, r.unusable.length]).toEqual([1, 1]);
   });
 });
+
+describe("parseJwks reads a document as Envoy's JSON parser (protobuf's) reads it", () => {
+  const good = JSON.stringify(jwk(generateKeyPairSync("ec", { namedCurve: "P-256" }), "good"));
+  const other = JSON.stringify(jwk(generateKeyPairSync("ec", { namedCurve: "P-256" }), "other"));
+  const refused = {
+    ok: false,
+    error:
+      "JWKS is not JSON Envoy's parser reads (a member named twice in one object, nesting deeper than 100, a lone surrogate or a number beyond a double): Envoy takes no key from it",
+  };
+  it.each([
+    ["keys named twice (JSON.parse keeps the last, Envoy refuses the document)", `{"keys":[${other}],"keys":[${good}]}`],
+    ["a key's kid named twice", `{"keys":[${good.replace('"kid":"good"', '"kid":"other","kid":"good"')}]}`],
+    ["a name spelt with an escape beside itself", `{"keys":[${good}],"\\u006beys":[${other}]}`],
+    ["a lone surrogate in a kid", `{"keys":[${good.replace('"kid":"good"', '"kid":"\\ud800"')}]}`],
+    ["a number beyond a double", `{"keys":[${good}],"n":1e999}`],
+    ["nesting deeper than 100", `{"keys":[${good}],"x":${"[".repeat(100)}${"]".repeat(100)}}`],
+  ])("refuses %s", (_, text) => expect(parseJwks(text)).toEqual(refused));
+  it("reads a document of distinct names", () => {
+    const r = parseJwks(`{"keys":[${good},${other}]}`);
+    expect(r.ok && r.keys.map((k) => k.kid)).toEqual(["good", "other"]);
+  });
+});

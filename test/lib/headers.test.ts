@@ -31,6 +31,11 @@ describe("upstreamHeaderName", () => {
       expect(refused(h)).toContain("a header proxies set about the request");
     }
   });
+  it("refuses headers that make an upstream run another method or URL than the one decided", () => {
+    for (const h of ["X-HTTP-Method-Override", "x-http-method", "x-method-override", "x-rewrite-url", "X-Original-URL"]) {
+      expect(refused(h)).toContain("a header that makes servers run the request as another method or URL");
+    }
+  });
   it("refuses Envoy's and Portcullis' own headers", () => {
     expect(refused("x-envoy-auth-headers-to-remove")).toContain("an Envoy-internal header");
     expect(refused("x-portcullis-gateway")).toContain("a header the proxy sets for Portcullis");

@@ -99,6 +99,8 @@ export interface CompiledJwtProvider {
   readonly audiences: readonly string[];
   readonly jwks: JwksSource;
   readonly claimToHeaders: readonly { readonly header: string; readonly claim: readonly string[] }[];
+  /** Envoy routes the request again once a claim header is added (authz/recomputed-route.ts). */
+  readonly recomputeRoute: boolean;
   /** Where tokens for this provider are read from (default: Authorization Bearer, then access_token). */
   readonly sources: readonly CredentialSource[];
 }
@@ -145,6 +147,12 @@ function compileProvider(p: JWTProviderSpec, field: string, namespace: string, r
     if (!h.ok) return h;
     const claim = c.claim.split(".");
     if (claim.some((part) => part === "")) return problem(`${field}.claimToHeaders[${j}].claim: "${c.claim}" has an empty path segment`);
+    // Envoy's jwt_authn adds each claim (addCopy): one header of two claims is two lines, while an answer sets one value.
+    const earlier = claimToHeaders.findIndex((e) => e.header === h.value);
+    if (earlier !== -1)
+      return problem(
+        `${field}.claimToHeaders[${j}].header: ${h.value} is also set from claim ${claimToHeaders[earlier]!.claim.join(".")} (claimToHeaders[${earlier}]); Envoy would add each claim as a line of its own, which upstreams read as the first, the last or both: set each claim in a header of its own`,
+      );
     claimToHeaders.push({ header: h.value, claim });
   }
   const sources: CredentialSource[] = [];
@@ -164,6 +172,7 @@ function compileProvider(p: JWTProviderSpec, field: string, namespace: string, r
       audiences: p.audiences ?? [],
       jwks: jwks.value,
       claimToHeaders,
+      recomputeRoute: p.recomputeRoute === true,
       sources: sources.length > 0 ? sources : DEFAULT_TOKEN_SOURCES,
     },
   };
@@ -215,11 +224,18 @@ function compileJwks(p: JWTProviderSpec, field: string, namespace: string, refs:
       return problem(`${field}.localJWKS: type ValueRef needs valueRef and no inline`);
     const cm = refs.configMap(namespace, local.valueRef);
     if (!cm.ok) return problem(`${field}.localJWKS.valueRef: ${cm.error}`);
-    // Envoy Gateway reads the `jwks` key, else the first value.
-    const keys = Object.keys(cm.value.data).sort();
+    // Envoy Gateway v1.9.0 reads the `jwks` key, else the first value its map iteration yields:
+    // Go's order is random, so keys of different values are key sets it may take in turn.
+    const data = cm.value.data;
+    const keys = Object.keys(data).sort();
     const key = keys.includes("jwks") ? "jwks" : keys[0];
-    if (key === undefined) return problem(`${field}.localJWKS.valueRef: ConfigMap ${namespace}/${local.valueRef.name} is empty`);
-    text = cm.value.data[key]!;
+    const where = `${field}.localJWKS.valueRef: ConfigMap ${namespace}/${local.valueRef.name}`;
+    if (key === undefined) return problem(`${where} is empty`);
+    if (key !== "jwks" && keys.some((k) => data[k] !== data[key]))
+      return problem(
+        `${where} has no "jwks" key and ${keys.length} keys of different values (${keys.join(", ")}), of which Envoy Gateway reads any one (Go's map order); name the one to read jwks`,
+      );
+    text = data[key]!;
   }
   if (Buffer.byteLength(text) > MAX_LOCAL_JWKS_BYTES) return problem(`${field}.localJWKS: larger than ${MAX_LOCAL_JWKS_BYTES} bytes`);
   const parsed = refs.jwks(text);

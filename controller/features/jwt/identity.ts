@@ -53,7 +53,7 @@ export function remember(
 
 /**
  * A claim as Envoy's claim_to_headers writes it: a string as it is (non-ASCII included: it goes
- * upstream as UTF-8 bytes, as from Envoy), a number or boolean as text; an object, or an array
+ * upstream as UTF-8 bytes, as from Envoy), a number as envoyNumber, a boolean as text; an object, or an array
  * holding anything but scalars, as base64 of its JSON. Unlike Envoy, for upstreams to read it
  * (README, "Differences"): an array of scalars is joined with "," (Envoy sends base64 JSON), unless an
  * element holds a "," itself, which a list reader would split: then base64 JSON as well.
@@ -62,8 +62,38 @@ export function remember(
  */
 export function headerValueOf(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
-  const text = typeof value === "string" ? value : typeof value === "object" ? listOrJson(value) : String(value);
+  const text =
+    typeof value === "string"
+      ? value
+      : typeof value === "number"
+        ? envoyNumber(value)
+        : typeof value === "object"
+          ? listOrJson(value)
+          : String(value);
   return text === "" ? undefined : text;
+}
+
+/**
+ * A number as Envoy's jwt_authn writes a claim (convertClaimDoubleToString): a whole number from 0
+ * to below 2^64 as that integer, exactly ("18446744073709549568", where String() shortens it to
+ * "18446744073709550000"); any other as C's std::to_string of a double, printf's "%f": the exact
+ * value with six decimals, rounded to nearest, a tie to even (glibc), so -1 is "-1.000000", 0.1
+ * "0.100000" and 1e-7 "0.000000". An upstream or a rule written for Envoy reads these spellings.
+ */
+export function envoyNumber(n: number): string {
+  if (n >= 0 && n < 2 ** 64 && Number.isInteger(n)) return BigInt(n).toString();
+  const sign = n < 0 ? "-" : "";
+  const magnitude = Math.abs(n);
+  // Doubles from 1e21 on are whole numbers, which toFixed writes with an exponent.
+  if (magnitude >= 1e21) return `${sign}${BigInt(magnitude)}.000000`;
+  const nearest = magnitude.toFixed(6);
+  // toFixed takes the larger of two equally near results. A tie needs the exact value to end at the
+  // seventh decimal with a 5: a multiple of 2^-7, whose seven decimals toFixed(7) writes exactly.
+  if (!Number.isInteger(magnitude * 128)) return sign + nearest;
+  const seven = magnitude.toFixed(7);
+  const lower = seven.slice(0, -1);
+  const even = seven.endsWith("5") && Number(lower.at(-1)) % 2 === 0;
+  return sign + (even ? lower : nearest);
 }
 
 function listOrJson(value: object): string {

@@ -25,6 +25,7 @@ export const jwt = defineFeature<JWTSpec, CompiledJwt>({
       jwks: describeJwks(p.jwks),
       from: p.sources.map(describeSource),
       ...(p.claimToHeaders.length === 0 ? {} : { claimToHeaders: p.claimToHeaders.map((c) => `${c.claim.join(".")} -> ${c.header}`) }),
+      ...(p.recomputeRoute ? { recomputeRoute: true } : {}),
     })),
   }),
   check: (config, request, where, passed, ctx) => checkJwt(leftToJwt(passed) ? requiredOf(config) : config, request, where, ctx),

@@ -46,19 +46,36 @@ function utf8TextOf(segment: string): string {
 /** The JSON object a segment encodes; undefined when it is not strictly one. Never throws. */
 export function parseStrictJsonObject(segment: string): Record<string, unknown> | undefined {
   try {
-    const text = utf8TextOf(segment);
-    const value: unknown = JSON.parse(text);
-    if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-    const members = membersNamedIn(text);
-    const object =
-      members === ESCAPED_NAME ? readObject(text) : members === membersHeldBy(value) ? (value as Record<string, unknown>) : undefined;
-    if (object === undefined || nestedDeeperThan(text, MAX_DEPTH)) return undefined;
-    // Only an escape can write a surrogate (strict UTF-8 holds none), only a long number overflow: tokens rarely have either.
-    const suspect = (text.includes("\\u") && SURROGATE_ESCAPE.test(text)) || BIG_EXPONENT.test(text) || MANY_DIGITS.test(text);
-    return suspect && !holdsOnlyWhatEnvoyReads(object) ? undefined : object;
+    return strictObjectOf(utf8TextOf(segment));
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The JSON object `text` holds, read as protobuf's JSON parser reads it (Envoy's, a JWKS's too): no
+ * member named twice, at most 100 levels, no lone surrogate, no number beyond a double; undefined
+ * otherwise. Never throws.
+ */
+export function parseStrictJsonText(text: string): Record<string, unknown> | undefined {
+  try {
+    return strictObjectOf(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** parseStrictJsonText, throwing where `text` is not JSON at all. */
+function strictObjectOf(text: string): Record<string, unknown> | undefined {
+  const value: unknown = JSON.parse(text);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const members = membersNamedIn(text);
+  const object =
+    members === ESCAPED_NAME ? readObject(text) : members === membersHeldBy(value) ? (value as Record<string, unknown>) : undefined;
+  if (object === undefined || nestedDeeperThan(text, MAX_DEPTH)) return undefined;
+  // Only an escape can write a surrogate (strict UTF-8 holds none), only a long number overflow: tokens rarely have either.
+  const suspect = (text.includes("\\u") && SURROGATE_ESCAPE.test(text)) || BIG_EXPONENT.test(text) || MANY_DIGITS.test(text);
+  return suspect && !holdsOnlyWhatEnvoyReads(object) ? undefined : object;
 }
 
 /** A `\u` escape of a UTF-16 surrogate (D800 to DFFF), perhaps one that stands for itself (`\\ud800`): a filter only. */

@@ -120,3 +120,44 @@ describe("jwt fields of Envoy Gateway's API (issue 14)", () => {
     expect(outcome(differently).sources).toHaveLength(2);
   });
 });
+
+describe("localJWKS valueRef: the ConfigMap key Envoy Gateway reads", () => {
+  const configMap = (data: Record<string, string>) =>
+    `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keys, namespace: apps}\ndata: ${JSON.stringify(data)}\n`;
+  const withKeys = (data: Record<string, string>) =>
+    compilePolicy(
+      "jwt: {providers: [{name: idp, localJWKS: {type: ValueRef, valueRef: {group: '', kind: ConfigMap, name: keys}}}]}",
+      configMap(data),
+    ).accepted;
+  const jwksA = JSON.stringify({ keys: [{ kty: "oct", kid: "a", k: "c2VjcmV0LWEtc2VjcmV0LWEtc2VjcmV0LWEtc2VjcmV0LWE" }] });
+  const jwksB = JSON.stringify({ keys: [{ kty: "oct", kid: "b", k: "c2VjcmV0LWItc2VjcmV0LWItc2VjcmV0LWItc2VjcmV0LWI" }] });
+
+  it("reads the jwks key beside others", () => {
+    expect(withKeys({ jwks: jwksA, other: jwksB }).status).toBe("True");
+  });
+  it("reads the only key, whatever its name", () => {
+    expect(withKeys({ "keys.json": jwksA }).status).toBe("True");
+  });
+  it("reads several keys of one value alike", () => {
+    expect(withKeys({ "a.json": jwksA, "b.json": jwksA }).status).toBe("True");
+  });
+  it("is Invalid without a jwks key among keys of different values: Envoy Gateway v1.9.0 takes any one of them (Go's map order)", () => {
+    const condition = withKeys({ "a.json": jwksA, "b.json": jwksB });
+    expect([condition.status, condition.reason]).toEqual(["False", "Invalid"]);
+    expect(condition.message).toBe(
+      'JWT: providers[0].localJWKS.valueRef: ConfigMap apps/keys has no "jwks" key and 2 keys of different values (a.json, b.json), of which Envoy Gateway reads any one (Go\'s map order); name the one to read jwks',
+    );
+  });
+});
+
+describe("claimToHeaders naming one header twice", () => {
+  it("is Invalid: Envoy adds each claim as a line of its own, which one answer cannot say and upstreams read each their way", () => {
+    const { accepted } = compilePolicy(
+      `jwt: {providers: [{name: idp, remoteJWKS: {uri: "https://idp.example.com/jwks"}, claimToHeaders: [{claim: sub, header: x-id}, {claim: email, header: X-Id}]}]}`,
+    );
+    expect([accepted.status, accepted.reason]).toEqual(["False", "Invalid"]);
+    expect(accepted.message).toBe(
+      "JWT: providers[0].claimToHeaders[1].header: x-id is also set from claim sub (claimToHeaders[0]); Envoy would add each claim as a line of its own, which upstreams read as the first, the last or both: set each claim in a header of its own",
+    );
+  });
+});

@@ -22,6 +22,27 @@ describe("headerValueOf: a claim as a header's value", () => {
     [null, undefined],
     [undefined, undefined],
   ])("%j → %j", (claim, expected) => expect(headerValueOf(claim)).toBe(expected));
+
+  // Envoy's jwt_authn (convertClaimDoubleToString): a whole number from 0 to below 2^64 as an
+  // integer, any other number as C's std::to_string of a double ("%f": six decimals, ties to even).
+  it.each([
+    [0, "0"],
+    [-0, "0"],
+    [42, "42"],
+    [1e19, "10000000000000000000"],
+    [2 ** 64 - 2048, "18446744073709549568"],
+    [2 ** 64, "18446744073709551616.000000"],
+    [1e21, "1000000000000000000000.000000"],
+    [-1, "-1.000000"],
+    [1.5, "1.500000"],
+    [0.1, "0.100000"],
+    [1e-7, "0.000000"],
+    [-1e-7, "-0.000000"],
+    [0.0078125, "0.007812"],
+    [0.0234375, "0.023438"],
+    [-0.0078125, "-0.007812"],
+    [123456.9999996, "123457.000000"],
+  ])("the number %d → %j, as Envoy writes it", (claim, expected) => expect(headerValueOf(claim)).toBe(expected));
 });
 
 describe("remember: a verified token's verdict", () => {
@@ -38,6 +59,7 @@ describe("remember: a verified token's verdict", () => {
           { header: "x-tier", claim: ["org", "tier"] },
           { header: "x-none", claim: ["absent"] },
         ],
+        recomputeRoute: false,
         sources: [],
       },
     ],

@@ -24,6 +24,7 @@ const provider = (name: string, sources: CompiledJwtProvider["sources"]): Compil
   audiences: [],
   jwks: { kind: "local", keys: [] },
   claimToHeaders: [],
+  recomputeRoute: false,
   sources,
 });
 const jwt = (...providers: CompiledJwtProvider[]): CompiledJwt => ({ optional: false, failOpen: false, providers });

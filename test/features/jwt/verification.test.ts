@@ -27,6 +27,7 @@ const provider = (name: string, key: SigningKey, issuer: string | undefined, aud
   audiences,
   jwks: { kind: "local", keys: keysOf(key) },
   claimToHeaders: [],
+  recomputeRoute: false,
   sources: [],
 });
 const jwt = (...providers: CompiledJwtProvider[]): CompiledJwt => ({ optional: false, failOpen: false, providers });

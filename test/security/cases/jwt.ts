@@ -6,7 +6,7 @@ import { b64, hmacToken, HOST, ISSUER, jwksOf as securityJwks, jws, now, OTHER_I
 import { parseJwks, type VerificationKey } from "../../../controller/api/jwks.ts";
 import { bearer as bearerHeader, checkWorldText, countingKeyStore, ISSUER as CHECK_WORLD_ISSUER } from "../../support/check-world.ts";
 import { decider } from "../../support/world.ts";
-import { policiesOnRules } from "../../support/manifests.ts";
+import { gatewayWithRoute, policiesOnRules, securityPolicy } from "../../support/manifests.ts";
 import { jwksOf, mint, signingKey, type SigningKey } from "../../support/tokens.ts";
 import { heapHeldByAwaited } from "../../support/heap.ts";
 import type { Decision } from "../../../controller/authz/decision.ts";
@@ -29,6 +29,8 @@ const CLAIM_RANGE =
   "exp, nbf and iat were only required to be finite numbers, so a validly signed token whose time claim Envoy's jwt_authn reads as out of range (below 0, or 2^64 and above: it reads them as unsigned 64-bit integers) and refuses was allowed; such a token is now refused as Envoy refuses it";
 const LONE_SURROGATE =
   "JSON.parse reads an escaped surrogate with no partner (`\\ud800` alone) as a string holding half a character, so a validly signed token that Envoy's jwt_authn refuses (its JSON parser, protobuf's, refuses an unpaired surrogate) was allowed, and the half character could reach a claim header or an authorization rule; such a header or payload is now refused";
+const CLAIM_NUMBERS =
+  "a number claim went upstream as JavaScript's String() writes it (-1, 1e-7, 18446744073709550000), where Envoy's jwt_authn writes a whole number from 0 to below 2^64 as that integer and any other as C's %f (-1.000000, 0.000000): an upstream or a header rule written for Envoy's spelling read another value (a Deny rule on x-tier: -1.000000 never matched); numbers are now written as Envoy writes them";
 const CLAIM_TYPES =
   "sub and jti were not checked, so a validly signed token whose sub or jti is not a string, which Envoy's jwt_authn refuses, was allowed; iss, sub and jti must now be strings when present, as Envoy requires";
 /** Why a token only another reading finds gives no identity where Envoy's reading finds none. */
@@ -225,6 +227,78 @@ async function xToken(ctx: Ctx, path: string, ...lines: string[]): Promise<Outco
   const world = headerWorld(ctx.keys);
   const decision = await world({ path, headers: lines.length === 0 ? {} : { "x-token": lines.length === 1 ? lines[0]! : lines } });
   return fromDecision(decision, managedHeadersOf(world.result.snapshot.policies));
+}
+
+/**
+ * HTTPRoute rules gold (/tiers with `x-tier: gold`) and rest (/tiers), under one policy on the route
+ * whose provider sets x-tier from the claim tier (and x-user-id from sub) with recomputeRoute.
+ */
+const tierWorlds = new WeakMap<Keys, ReturnType<typeof decider>>();
+function tierWorld(keys: Keys) {
+  let world = tierWorlds.get(keys);
+  if (world === undefined) {
+    const provider = `{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${securityJwks(keys.es)}'}, claimToHeaders: [{claim: tier, header: x-tier}, {claim: sub, header: x-user-id}], recomputeRoute: true}`;
+    world = decider(
+      `${gatewayWithRoute(HOST, {
+        gold: "{path: {type: PathPrefix, value: /tiers}, headers: [{name: x-tier, value: gold}]}",
+        rest: "/tiers",
+      })}---\n${securityPolicy("tiers", `jwt: {providers: [${provider}]}`)}`,
+    );
+    tierWorlds.set(keys, world);
+  }
+  return world;
+}
+/** GET /tiers of tierWorld with a valid token holding `claims`, and `headers`. */
+async function tiered(ctx: Ctx, claims: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Outcome> {
+  const world = tierWorld(ctx.keys);
+  const decision = await world({
+    path: "/tiers",
+    headers: { authorization: `Bearer ${token(claims, {}, undefined, ctx.keys)}`, ...headers },
+  });
+  return fromDecision(decision, managedHeadersOf(world.result.snapshot.policies));
+}
+const RECOMPUTE_ROUTE =
+  "jwt's recomputeRoute was accepted and ignored: Envoy Gateway routes the request again once jwt_authn added a claim header (Envoy's clear_route_cache), to the rule matching it, while the proxy asking Portcullis routes once, on the client's headers, so a bronze token sent with x-tier: gold was allowed on the gold rule, whose backend Envoy Gateway never sends it to; an allow is now refused where routing again on the claim headers takes another rule";
+const ROUTED_AGAIN: Expected = { status: 403, code: "route_mismatch", reason: "recomputeRoute routes the request again" };
+
+/** A valid token with `claims` as `Authorization: Bearer`. */
+const bearerOf = (ctx: Ctx, claims: Record<string, unknown> = {}) => ({
+  authorization: `Bearer ${token(claims, {}, undefined, ctx.keys)}`,
+});
+
+/** `world`'s decision on `request`, with the messages of its policies' False conditions. */
+async function decidedWithConditions(
+  world: ReturnType<typeof decider>,
+  request: Parameters<ReturnType<typeof decider>>[0],
+): Promise<Outcome> {
+  const conditions = world.result.statuses.flatMap((s) =>
+    s.ancestors.flatMap((a) => a.conditions.filter((c) => c.status === "False").map((c) => c.message)),
+  );
+  return fromDecision(await world(request), managedHeadersOf(world.result.snapshot.policies), conditions.join("; "));
+}
+
+/**
+ * A valid token signed by keys.es, to /keys-in-configmap, whose provider reads its JWKS from ConfigMap
+ * apps/jwks holding `data` (the name of the key → `es` for the token's key set, `other` for another).
+ */
+async function fromConfigMap(ctx: Ctx, data: Record<string, "es" | "other">): Promise<Outcome> {
+  const sets = { es: securityJwks(ctx.keys.es), other: securityJwks(ctx.keys.stranger) };
+  const configMap = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: jwks, namespace: apps}\ndata: ${JSON.stringify(
+    Object.fromEntries(Object.entries(data).map(([k, v]) => [k, sets[v]])),
+  )}\n`;
+  const world = decider(
+    policiesOnRules(
+      HOST,
+      {
+        cm: {
+          path: "/keys-in-configmap",
+          features: `jwt: {providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {type: ValueRef, valueRef: {group: '', kind: ConfigMap, name: jwks}}, claimToHeaders: [{claim: sub, header: x-user-id}]}]}`,
+        },
+      },
+      configMap,
+    ),
+  );
+  return decidedWithConditions(world, { path: "/keys-in-configmap", headers: bearerOf(ctx) });
 }
 
 /** No authorization rule allows the request (defaultAction Deny). */
@@ -543,6 +617,87 @@ export const jwtCases: readonly Case[] = [
   ),
   t("claim-number-large", 'validly signed payload with `"score": 1e308` (a double)', OK, (ctx) =>
     rawSigned(ctx, HEADER, claims(',"score":1e308')),
+  ),
+  t(
+    "claim-number-negative-header",
+    "`org.tier: -1` (set as x-tier): Envoy's jwt_authn writes a number that is not a whole number from 0 to 2^64 as C's `%f` (Envoy v1.37 convertClaimDoubleToString)",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-tier": "-1.000000" } },
+    (ctx) => token({ org: { tier: -1 } }, {}, undefined, ctx.keys),
+    CLAIM_NUMBERS,
+  ),
+  t(
+    "claim-number-fraction-header",
+    "`org.tier: 1e-7` (set as x-tier): six decimals, as Envoy writes it (`0.000000`), not JavaScript's `1e-7`",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-tier": "0.000000" } },
+    (ctx) => token({ org: { tier: 1e-7 } }, {}, undefined, ctx.keys),
+    CLAIM_NUMBERS,
+  ),
+  t(
+    "claim-number-large-integer-header",
+    "`org.tier: 18446744073709549568` (the largest double below 2^64, set as x-tier): every digit, as Envoy writes the integer",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1", "x-tier": "18446744073709549568" } },
+    (ctx) => token({ org: { tier: 2 ** 64 - 2048 } }, {}, undefined, ctx.keys),
+    CLAIM_NUMBERS,
+  ),
+  c(
+    "local-jwks-configmap-two-keys",
+    "localJWKS from a ConfigMap without a `jwks` key, holding the token's key set under `a.json` and another under `b.json` (Envoy Gateway v1.9.0 buildLocalJWKS takes the first value Go's map iteration yields: either, at random)",
+    { status: 403, code: "policy_invalid", condition: 'has no "jwks" key and 2 keys of different values' },
+    (ctx) => fromConfigMap(ctx, { "a.json": "es", "b.json": "other" }),
+    "the first key in sorted order was read (a.json) where Envoy Gateway reads whichever value Go's random map order yields first, so a token Envoy Gateway refuses whenever it took b.json was allowed; such a ConfigMap is now Invalid, naming the keys, until one is named jwks",
+  ),
+  c(
+    "jwks-keys-named-twice",
+    'a JWKS `{"keys":[<another key>],"keys":[<the signing key>]}` (protobuf\'s JSON parser, Envoy\'s, refuses a member named twice, so Envoy takes no key; JSON.parse keeps the last), a token of the signing key',
+    { status: 403, code: "policy_invalid", condition: "JWKS is not JSON Envoy's parser reads" },
+    async (ctx) => {
+      const keyOf = (jwks: string) => JSON.stringify((JSON.parse(jwks) as { keys: unknown[] }).keys[0]);
+      const text = `{"keys":[${keyOf(securityJwks(ctx.keys.stranger))}],"keys":[${keyOf(securityJwks(ctx.keys.es))}]}`;
+      const world = decider(checkWorldText(text));
+      return decidedWithConditions(world, { path: "/jwt", headers: bearerOf(ctx) });
+    },
+    "a JWKS was read with JSON.parse, which keeps the last of two members of one name, half a character for a lone surrogate and Infinity for 1e999, where Envoy's jwt_authn reads it with protobuf's JSON parser, which refuses such a document and takes no key from it: a token of the second keys array was allowed; such a JWKS is now refused (a local one makes the policy Invalid, a fetched one is a failed fetch)",
+  ),
+  c(
+    "claim-header-method-override",
+    "claimToHeaders naming `X-HTTP-Method-Override` (from a claim `verb`), a token whose verb is DELETE, sent as a POST",
+    { status: 403, code: "policy_invalid", condition: "makes servers run the request as another method or URL" },
+    async (ctx) => {
+      const world = decider(
+        policiesOnRules(HOST, {
+          verbs: {
+            path: "/verbs",
+            features: `jwt: {providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${securityJwks(ctx.keys.es)}'}, claimToHeaders: [{claim: verb, header: X-HTTP-Method-Override}]}]}`,
+          },
+        }),
+      );
+      return decidedWithConditions(world, { method: "POST", path: "/verbs", headers: bearerOf(ctx, { verb: "DELETE" }) });
+    },
+    "a policy could set X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override or X-Rewrite-URL upstream (from a claim, an API key's annotation, an extAuth service's answer), which Rack, ASP.NET, Symfony and IIS run a request as: a POST decided as a POST ran as the claim's DELETE, on a route or rule Portcullis never decided; such a header is now refused for every feature, as X-Original-URL was",
+  ),
+  c(
+    "claim-header-named-twice",
+    "claimToHeaders setting x-id from sub and then from email, a token whose email is admin@example.com (Envoy v1.37 jwt_authn adds both as two lines of x-id, sub first)",
+    { status: 403, code: "policy_invalid", condition: "x-id is also set from claim sub" },
+    (ctx) =>
+      decidedWithConditions(
+        decider(
+          policiesOnRules(HOST, {
+            ids: {
+              path: "/ids",
+              features: `jwt: {providers: [{name: idp, issuer: ${ISSUER}, localJWKS: {inline: '${securityJwks(ctx.keys.es)}'}, claimToHeaders: [{claim: sub, header: x-id}, {claim: email, header: x-id}]}]}`,
+            },
+          }),
+        ),
+        { path: "/ids", headers: bearerOf(ctx, { email: "admin@example.com" }) },
+      ),
+    "a header named twice in one provider's claimToHeaders took the last claim's value (the email) where Envoy adds each claim as a line of its own, the sub first, so an upstream reading the first line took the sub from Envoy and the email from Portcullis; such a provider is now Invalid",
+  ),
+  c(
+    "local-jwks-configmap-jwks-key",
+    "localJWKS from a ConfigMap whose `jwks` key holds the token's key set, beside `other.json` holding another",
+    { status: 200, code: "allowed", upstream: { "x-user-id": "u-1" } },
+    (ctx) => fromConfigMap(ctx, { jwks: "es", "other.json": "other" }),
   ),
   t("payload-array", "validly signed payload that is a JSON array", invalid("payload is not a JSON object"), (ctx) =>
     rawSigned(ctx, HEADER, "[1]"),
@@ -1273,5 +1428,25 @@ export const jwtCases: readonly Case[] = [
     '/scopes: `scope: " "` (no scope at all: jwt_authn leaves the string as it is), no rule allows',
     NO_RULE_ALLOWS,
     { scope: " " },
+  ),
+  c(
+    "recompute-route-spoofed-header",
+    "recomputeRoute (Envoy Gateway v1.9.0, jwt_authn clear_route_cache): a token of tier bronze sent with the client's own `x-tier: gold`, which the gold rule matches (Envoy Gateway routes it again on `gold,bronze`, to the other rule)",
+    ROUTED_AGAIN,
+    (ctx) => tiered(ctx, { tier: "bronze" }, { "x-tier": "gold" }),
+    RECOMPUTE_ROUTE,
+  ),
+  c(
+    "recompute-route-by-claim",
+    "recomputeRoute: a token of tier gold sent without x-tier (Envoy Gateway routes it again to the gold rule; the proxy sends it to the other)",
+    ROUTED_AGAIN,
+    (ctx) => tiered(ctx, { tier: "gold" }),
+    RECOMPUTE_ROUTE,
+  ),
+  c(
+    "recompute-route-same-rule",
+    "recomputeRoute: a token of tier bronze sent without x-tier (routed again, it takes the same rule)",
+    { status: 200, code: "allowed", upstream: { "x-tier": "bronze", "x-user-id": "u-1" } },
+    (ctx) => tiered(ctx, { tier: "bronze" }),
   ),
 ];
