@@ -9,19 +9,22 @@
  * --toggle-collect flips on every function it matches, and the walk's own InternalizeJsonProperty,
  * nested in it, would switch counting off again), whose reviver serves a batch of requests synchronously: start-up, warm-up and the event loop between batches (where the
  * responses' nextTick callbacks run, alike for every scenario) are not counted. Compare two trees by
- * running it in each; a run takes minutes (valgrind runs node about 50 times slower). Two processes
- * of one tree (2026-12-02) differed by 2% in absolute counts and by 65 instructions (0.5%) in the
- * API key's count over its baseline: compare trees on that difference.
+ * running it in each; a run takes minutes (valgrind runs node about 50 times slower). Two runs of
+ * one tree (2026-12-02, a process per scenario, load 4–5) differed by 0.1–0.2% in each scenario's
+ * count and by 110 instructions (0.8%) in the API key's count over its baseline; on a busier host
+ * the compiler threads may still be behind when counting starts (BENCHMARKS.md, "Instructions per
+ * check, by function"), and the count of each function (--keep) is the steadier comparison.
  *
  *   node bench/instructions.ts [--requests 5000] [--scenarios "bare node:http,API key"] [--keep DIR]
  *
- * Prints, per scenario: instructions per request, and over its baseline (in-process.ts' pairs). With
- * --keep DIR, callgrind's dumps (out.<pid>.<n>, the nth scenario's in the dump named scenario-<n-1>)
- * are written to DIR and kept for `callgrind_annotate`, and node runs with --perf-basic-prof: V8 then
- * writes where it put each compiled function in /tmp/perf-<pid>.map (copied to DIR), by which the
- * dumps' JIT code, which callgrind knows only by address, is named (withJitNames).
+ * Prints, per scenario: instructions per request, and over its baseline (in-process.ts' pairs). Each
+ * scenario runs in a valgrind process of its own, all at once. With --keep DIR, callgrind's dumps
+ * (DIR/<n>/out.<pid>.1 for the nth scenario listed, from 0) are kept for `callgrind_annotate`, and
+ * node runs with --perf-basic-prof: V8 then writes where it put each compiled function in
+ * /tmp/perf-<pid>.map (copied beside the dumps), by which the dumps' JIT code, which callgrind knows
+ * only by address, is named (withJitNames).
  */
-import { spawnSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -181,12 +184,36 @@ if (import.meta.main) {
   } else await countUnderValgrind(names, requests, values.keep);
 }
 
-/** Runs this file's child under callgrind and prints the table; its dumps are kept in `keep` when given. */
+/**
+ * Runs this file's child under callgrind, one process per scenario (all at once), and prints the
+ * table; each scenario's dumps are kept in `keep`/<its place> when given. A process of its own: in
+ * one process the harness (serveOne, the header lines' Buffer round trip) and Node's own code were
+ * compiled for the scenario before and then again, differently from process to process.
+ */
 async function countUnderValgrind(names: readonly string[], requests: number, keep: string | undefined): Promise<void> {
   // Kept when something fails, for a look at the dumps.
   const dir = keep ?? mkdtempSync(join(tmpdir(), "portcullis-instructions-"));
+  const counts = await Promise.all(names.map((name, i) => countOne(name, requests, join(dir, String(i)), keep !== undefined)));
+  const all = await inProcessScenarios(0);
+  const lines = ["| scenario | instructions/request | over its baseline | baseline ÷ this |", "|---|---|---|---|"];
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i]!;
+    const count = counts[i]!;
+    const perRequest = count / requests;
+    const baseline = all.find((s) => s.name === n)?.baseline;
+    const base = baseline === undefined || !names.includes(baseline) ? undefined : counts[names.indexOf(baseline)];
+    const over = base === undefined ? "" : `+${Math.round(perRequest - base / requests)}`;
+    const ratio = base === undefined ? "" : `${(base / count).toFixed(3)}×`;
+    lines.push(`| ${n} | ${Math.round(perRequest)} | ${over} | ${ratio} |`);
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+  if (keep === undefined) rmSync(dir, { recursive: true, force: true });
+}
+
+/** The instructions callgrind counted over `requests` requests of scenario `name`, in a process of its own writing its dumps to `dir`. */
+async function countOne(name: string, requests: number, dir: string, keep: boolean): Promise<number> {
   mkdirSync(dir, { recursive: true });
-  const run = spawnSync(
+  const child = spawn(
     "valgrind",
     [
       "--tool=callgrind",
@@ -195,36 +222,30 @@ async function countUnderValgrind(names: readonly string[], requests: number, ke
       `--callgrind-out-file=${join(dir, "out.%p")}`,
       process.execPath,
       ...CHILD_FLAGS,
-      ...(keep === undefined ? [] : ["--perf-basic-prof"]),
+      ...(keep ? ["--perf-basic-prof"] : []),
       import.meta.filename,
       "--child",
-      ...(keep === undefined ? [] : ["--keep", dir]),
+      ...(keep ? ["--keep", dir] : []),
       "--requests",
       String(requests),
       "--scenarios",
-      names.join(","),
+      name,
     ],
-    { stdio: ["ignore", "inherit", "pipe"], encoding: "utf8" },
+    { stdio: ["ignore", "inherit", "pipe"] },
   );
-  if (run.status !== 0) throw new Error(`valgrind failed (${run.status}; its dumps in ${dir}): ${run.stderr.slice(-2000)}`);
-  const counts = readDumps(dir);
-  const all = await inProcessScenarios(0);
-  const lines = ["| scenario | instructions/request | over its baseline | baseline ÷ this |", "|---|---|---|---|"];
-  for (const n of names) {
-    const count = counts.get(dumpName(names.indexOf(n)));
-    if (count === undefined) throw new Error(`no dump for ${n} in ${dir}`);
-    const perRequest = count / requests;
-    const baseline = all.find((s) => s.name === n)?.baseline;
-    const base = baseline === undefined || !names.includes(baseline) ? undefined : counts.get(dumpName(names.indexOf(baseline)));
-    const over = base === undefined ? "" : `+${Math.round(perRequest - base / requests)}`;
-    const ratio = base === undefined ? "" : `${(base / count).toFixed(3)}×`;
-    lines.push(`| ${n} | ${Math.round(perRequest)} | ${over} | ${ratio} |`);
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (text: string) => {
+    stderr = (stderr + text).slice(-2000);
+  });
+  const status = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  if (status !== 0) throw new Error(`valgrind failed for ${name} (${status}; its dumps in ${dir}): ${stderr}`);
+  const count = readDumps(dir).get(dumpName(0)) ?? fail(`no dump for ${name} in ${dir}`);
+  if (keep) {
+    const perfMap = readFileSync(perfMapOf(child.pid));
+    writeFileSync(join(dir, `perf-${child.pid}.map`), perfMap);
+    nameJitCode(dir, perfMap);
   }
-  process.stdout.write(`${lines.join("\n")}\n`);
-  if (keep === undefined) return rmSync(dir, { recursive: true, force: true });
-  const perfMap = readFileSync(perfMapOf(run.pid));
-  writeFileSync(join(dir, `perf-${run.pid}.map`), perfMap);
-  nameJitCode(dir, perfMap);
+  return count;
 }
 
 /** Names the JIT's code in the dumps of `dir` (withJitNames), each by `perfMap` as it stood when the dump was written. */
