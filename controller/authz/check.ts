@@ -25,7 +25,7 @@ import { MAX_HEADER_LINES } from "../snapshot/route-index.ts";
 import type { Snapshot } from "../snapshot/types.ts";
 import type { CheckContext } from "./context.ts";
 import { deny, type Decision } from "./decision.ts";
-import { foldedDecidedHeader, foldedManagedHeader } from "./folded-headers.ts";
+import { anyFoldableName, foldedDecidedHeader, foldedManagedHeader } from "./folded-headers.ts";
 import { tooManyHeaderLines } from "./header-values.ts";
 import { CONTROL_IN_PATH, pathReadings } from "./path.ts";
 import { type CaseValues, casePathsFor, mayReadInOtherCase } from "./case-path-values.ts";
@@ -58,8 +58,9 @@ import { branch, requestFacts, withDecision, type Explained } from "./trace-step
 export function check(snapshot: Snapshot, request: AuthzRequest, ctx: CheckContext): MaybePromise<Decision> {
   ctx.trace?.step("request", requestFacts(request));
   // 0. Header names
-  const folded = foldedManagedHeader(request.headers, snapshot.managedHeaders);
-  const foldedRead = folded === undefined ? foldedDecidedHeader(request.headers, snapshot) : undefined;
+  const namesFoldable = anyFoldableName(request.headers);
+  const folded = foldedManagedHeader(request.headers, snapshot.managedHeaders, namesFoldable);
+  const foldedRead = folded === undefined ? foldedDecidedHeader(request.headers, snapshot, namesFoldable) : undefined;
   if (folded !== undefined || foldedRead !== undefined) {
     // The client is told what is wrong with its header's name, not that Portcullis sets or reads that header.
     return {

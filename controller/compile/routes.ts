@@ -7,6 +7,7 @@ import { compareAge, compareCodeUnits } from "../api/meta.ts";
 import type { Route } from "../api/resources.ts";
 import type { CompiledMatch, PathMatch, PortRoutes, RouteEntry, RouteIndex, ValueMatch, VirtualHosts } from "../snapshot/types.ts";
 import { builtRe2, compileRe2, type Re2 } from "../lib/regex.ts";
+import { lookupTable } from "../lib/lookup-table.ts";
 import { fail, ok, type Result } from "../lib/result.ts";
 import { sortInPlace } from "../lib/sort.ts";
 import { matchReadsByLine } from "../snapshot/route-index.ts";
@@ -241,20 +242,23 @@ export function buildRouteIndex(pending: readonly PendingEntry[], proxyProtocolO
     if (list === undefined) ports.set(key, [p]);
     else list.push(p);
   }
-  const byGateway: Record<string, readonly PortRoutes[]> = Object.create(null);
-  for (const g of [...tables.keys()].sort()) {
-    const tablesOf = [...tables.get(g)!.values()].map((list) => ({
-      port: list[0]!.entry.port,
-      tlsListener: list[0]!.tlsListener,
-      ...(list[0]!.entry.unread === true ? { unreadOn: list[0]!.entry.listener } : {}),
-      ...(proxyProtocolOn.has(g) ? { anyStatedPort: true as const } : {}),
-      vhosts: buildVirtualHosts(list),
-    }));
-    byGateway[g] = tablesOf.sort(
-      (a, b) =>
-        a.port - b.port || (a.tlsListener ?? "").localeCompare(b.tlsListener ?? "") || (a.unreadOn ?? "").localeCompare(b.unreadOn ?? ""),
-    );
-  }
+  // Looked up by the Gateway a check request names (x-portcullis-gateway, a gRPC context extension).
+  const byGateway = lookupTable(
+    [...tables.keys()].sort().map((g) => {
+      const tablesOf = [...tables.get(g)!.values()].map((list) => ({
+        port: list[0]!.entry.port,
+        tlsListener: list[0]!.tlsListener,
+        ...(list[0]!.entry.unread === true ? { unreadOn: list[0]!.entry.listener } : {}),
+        ...(proxyProtocolOn.has(g) ? { anyStatedPort: true as const } : {}),
+        vhosts: buildVirtualHosts(list),
+      }));
+      const sortedTables: readonly PortRoutes[] = tablesOf.sort(
+        (a, b) =>
+          a.port - b.port || (a.tlsListener ?? "").localeCompare(b.tlsListener ?? "") || (a.unreadOn ?? "").localeCompare(b.unreadOn ?? ""),
+      );
+      return [g, sortedTables] as const;
+    }),
+  );
   return { byGateway };
 }
 
@@ -287,12 +291,8 @@ function buildVirtualHosts(pending: readonly PendingEntry[]): VirtualHosts {
     }
   }
   const sorted = (list: PendingEntry[]) => sortInPlace(list, comparePrecedence).map((p) => p.entry);
-  const table = (map: Map<string, PendingEntry[]>) => {
-    const out: Record<string, readonly RouteEntry[]> = Object.create(null);
-    const keys = [...map.keys()].sort(compareCodeUnits);
-    for (let i = 0; i < keys.length; i++) out[keys[i]!] = sorted(map.get(keys[i]!)!);
-    return out;
-  };
+  const table = (map: Map<string, PendingEntry[]>): Record<string, readonly RouteEntry[]> =>
+    lookupTable([...map.keys()].sort(compareCodeUnits).map((key) => [key, sorted(map.get(key)!)] as const));
   const wildcardMaxLabels = Math.max(0, ...[...wildcard.keys()].map((s) => s.split(".").length - 1));
   return { exact: table(exact), wildcard: table(wildcard), wildcardMaxLabels, any: sorted(any) };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { foldedManagedHeader } from "../../controller/authz/folded-headers.ts";
+import { anyFoldableName, foldedManagedHeader } from "../../controller/authz/folded-headers.ts";
 
 describe("foldedManagedHeader: a header name servers fold into a managed one", () => {
   const managed = Object.freeze(["x-user-id", "x-user-group"]);
@@ -24,5 +24,14 @@ describe("foldedManagedHeader: a header name servers fold into a managed one", (
     // A managed name that holds "_" itself: every request name is looked at.
     expect(foldedManagedHeader({ "x-tenant-id": "a" }, ["x_tenant_id"])).toBe("x-tenant-id");
     expect(foldedManagedHeader({ x_tenant_id: "a" }, ["x_tenant_id"])).toBeUndefined();
+  });
+
+  it("looks for '_' and '.' in the request's own names once, and reads a managed name holding one whatever that found", () => {
+    expect(anyFoldableName({ host: "h", "content-length": "0", "x-api-key": "k" })).toBe(false);
+    expect(anyFoldableName({ host: "h", x_user_id: "eve" })).toBe(true);
+    expect(anyFoldableName({ "x.user": "eve" })).toBe(true);
+    expect(anyFoldableName(Object.create({ x_user_id: "inherited" }) as Record<string, string>)).toBe(false);
+    expect(foldedManagedHeader({ x_user_id: "eve" }, managed, anyFoldableName({ x_user_id: "eve" }))).toBe("x_user_id");
+    expect(foldedManagedHeader({ "x-tenant-id": "a" }, ["x_tenant_id"], false)).toBe("x-tenant-id");
   });
 });

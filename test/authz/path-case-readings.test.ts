@@ -121,6 +121,21 @@ describe("withSuffixReadings", () => {
     expect(mayDropSuffix("/a.b/c")).toBe(false);
     expect(mayDropSuffix("/.well-known")).toBe(false);
     expect(mayDropSuffix("/api/v1/users")).toBe(false);
+    expect(mayDropSuffix("/a/.b.json")).toBe(true);
+    expect(mayDropSuffix("/a/b.")).toBe(true);
+    expect(mayDropSuffix("/a/.")).toBe(false);
+    expect(mayDropSuffix("a.json")).toBe(true);
+    expect(mayDropSuffix(".json")).toBe(false);
+    expect(mayDropSuffix("")).toBe(false);
+  });
+  it("answers as the search from the last slash does, on every path of a few characters", () => {
+    const chars = ["/", ".", "a"];
+    const paths = [""];
+    for (let n = 0; n < 6; n++) for (const p of paths.splice(0)) for (const c of ["", ...chars]) paths.push(p + c);
+    for (const path of new Set(paths)) {
+      const bySearch = (path.length > 1 && path.endsWith("/")) || path.indexOf(".", path.lastIndexOf("/") + 2) !== -1;
+      expect(mayDropSuffix(path), path).toBe(bySearch);
+    }
   });
 });
 

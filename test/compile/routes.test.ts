@@ -41,6 +41,21 @@ describe("headersMatchedByLine (Snapshot.headersMatchedByLine)", () => {
   });
 });
 
+describe("the route index's tables (looked up by the request's Host and Gateway)", () => {
+  it("inherit nothing: a Host or Gateway named as an Object property finds no route", async () => {
+    const d = decider(gatewayWithRoute("api.example.com", { open: "/" }));
+    const { byGateway } = d.result.snapshot.routes;
+    const vhosts = byGateway["apps/gw"]![0]!.vhosts;
+    for (const table of [byGateway, vhosts.exact, vhosts.wildcard]) expect(Object.getPrototypeOf(table)).toBeNull();
+    expect(Object.keys(vhosts.exact)).toEqual(["api.example.com"]);
+    for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      expect((await d({ path: "/", host: name })).code).toBe("route_not_found");
+      expect((await d({ path: "/", gateway: name })).code).toBe("gateway_not_found");
+    }
+    expect((await d({ path: "/" })).allowed).toBe(true);
+  });
+});
+
 describe("createMatchCompiler", () => {
   it("shares one object per distinct plain match and keeps the others apart", () => {
     const compile = createMatchCompiler();

@@ -886,6 +886,15 @@ export const routingCases: readonly Case[] = [
   host("host-two-dots", "Host `api.example.com..`", NO_ROUTE, "api.example.com.."),
   host("host-userinfo", "Host `evil@api.example.com`", NO_ROUTE, "evil@api.example.com"),
   host("host-empty", "empty Host", NO_ROUTE, ""),
+  ...["constructor", "__proto__", "toString"].map((name) =>
+    host(
+      `host-object-property-${name.replaceAll("_", "")}`,
+      `Host \`${name}\` (a property every JavaScript object inherits)`,
+      NO_ROUTE,
+      name,
+      "/public",
+    ),
+  ),
   host("host-ipv6", "Host `[::1]:80`", NO_ROUTE, "[::1]:80"),
   host("wildcard", "Host `a.wild.example.com` (*.wild.example.com)", PROTECTED, "a.wild.example.com"),
   host("wildcard-deep", "Host `a.b.wild.example.com`", PROTECTED, "a.b.wild.example.com"),
