@@ -163,9 +163,16 @@ function compileProvider(p: JWTProviderSpec, field: string, namespace: string, r
     for (const q of from.params ?? []) sources.push({ in: "param", name: q });
     if (sources.length === 0) return problem(`${field}.extractFrom names no header, cookie or param`);
   }
+  // Claim routing works in Envoy Gateway and is refused here on every request it would reroute: said where the policy is read.
+  const rerouted =
+    p.recomputeRoute === true && claimToHeaders.length > 0
+      ? [
+          `${field}.recomputeRoute: a request that the claim headers it sets (${claimToHeaders.map((c) => c.header).join(", ")}) would route to another rule is refused (403 route_mismatch), as the proxy asking Portcullis has routed it once: match such rules on the path (README, Differences from Envoy Gateway, "jwt recomputeRoute")`,
+        ]
+      : [];
   return {
     ok: true,
-    warnings: jwks.warnings,
+    warnings: [...(jwks.warnings ?? []), ...rerouted],
     value: {
       name: p.name,
       issuer: p.issuer === undefined || p.issuer === "" ? undefined : p.issuer,

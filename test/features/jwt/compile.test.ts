@@ -161,3 +161,19 @@ describe("claimToHeaders naming one header twice", () => {
     );
   });
 });
+
+describe("recomputeRoute", () => {
+  const provider = (extra: string) =>
+    `{providers: [{name: idp, remoteJWKS: {uri: "https://idp.example.com/jwks"}, recomputeRoute: true${extra}}]}`;
+  // Claim routing works in Envoy Gateway and is refused here on each request it reroutes: the policy says so.
+  it("with claim headers: Accepted, with a Warning naming them and the 403 such requests get", () => {
+    const { accepted, warnings } = compilePolicy(`jwt: ${provider(", claimToHeaders: [{header: x-tier, claim: tier}]")}`);
+    expect(accepted.status).toBe("True");
+    expect(warnings.join("\n")).toContain(
+      "JWT: providers[0].recomputeRoute: a request that the claim headers it sets (x-tier) would route to another rule is refused (403 route_mismatch)",
+    );
+  });
+  it("without claim headers nothing reroutes: no Warning", () => {
+    expect(compilePolicy(`jwt: ${provider("")}`).warnings).toEqual([]);
+  });
+});
