@@ -52,18 +52,29 @@ const ASKED: Expected = { status: 401, code: "apikey_missing" };
 const UNPARSABLE_FIXED =
   "a selector Kubernetes cannot parse was read as written (`NotIn` nothing: every route), so the cors-only route policy replaced the Gateway's API key; it now selects nothing, as Envoy Gateway v1.9.0 reads it (internal/gatewayapi/helpers.go selectorFromTargetSelector: metav1.LabelSelectorAsSelector's error gives labels.Nothing())";
 
-function selectedCase(id: string, title: string, expect: Expected, selector: string, fixed?: string): Case {
+/** Case attach.`id`: `request` decided in the world `manifests`. */
+function attachCase(
+  id: string,
+  title: string,
+  expect: Expected,
+  manifests: string,
+  request: { readonly path: string; readonly host?: string },
+  fixed?: string,
+): Case {
   return {
     id: `attach.${id}`,
     title,
     expect,
     run: async () => {
-      const decide = decider(WORLD + routeCors(selector));
-      return fromDecision(await decide({ path: "/a" }), managedHeadersOf(decide.result.snapshot.policies));
+      const decide = decider(manifests);
+      return fromDecision(await decide(request), managedHeadersOf(decide.result.snapshot.policies));
     },
     ...(fixed === undefined ? {} : { fixed }),
   };
 }
+
+const selectedCase = (id: string, title: string, expect: Expected, selector: string, fixed?: string): Case =>
+  attachCase(id, title, expect, WORLD + routeCors(selector), { path: "/a" }, fixed);
 
 /** HTTPRoute `namespace`/sneaky (Exact /a/x on api.example.com, parentRef `parentRef`) and its cors-only policy. */
 const sneaky = (namespace: string, parentRef: string) => `---
@@ -83,17 +94,8 @@ spec:
   cors: {allowOrigins: [https://app.example.com]}
 `;
 
-function sneakyCase(id: string, title: string, expect: Expected, namespace: string, parentRef: string): Case {
-  return {
-    id: `attach.${id}`,
-    title,
-    expect,
-    run: async () => {
-      const decide = decider(WORLD + sneaky(namespace, parentRef));
-      return fromDecision(await decide({ path: "/a/x" }), managedHeadersOf(decide.result.snapshot.policies));
-    },
-  };
-}
+const sneakyCase = (id: string, title: string, expect: Expected, namespace: string, parentRef: string): Case =>
+  attachCase(id, title, expect, WORLD + sneaky(namespace, parentRef), { path: "/a/x" });
 
 /**
  * Gateway apps/gw with listeners `any` (port 80, no host name: route site, every host) and `open`
@@ -145,18 +147,8 @@ spec:
 const UNPROGRAMMED_FIXED =
   "routes attached to a listener Envoy Gateway does not program (validateListenerSpec in internal/gatewayapi/listener.go, v1.9.0: allowedRoutes.kinds naming a kind an HTTP listener cannot take, tls on an HTTP listener), so its host name was decided on its open route while Envoy routes it in the other listener's table; such a listener now takes no route";
 
-function listenerCase(id: string, title: string, expect: Expected, open: string, fixed?: string): Case {
-  return {
-    id: `attach.${id}`,
-    title,
-    expect,
-    run: async () => {
-      const decide = decider(listenerWorld(open));
-      return fromDecision(await decide({ path: "/x", host: "a.example.com" }), managedHeadersOf(decide.result.snapshot.policies));
-    },
-    ...(fixed === undefined ? {} : { fixed }),
-  };
-}
+const listenerCase = (id: string, title: string, expect: Expected, open: string, fixed?: string): Case =>
+  attachCase(id, title, expect, listenerWorld(open), { path: "/x", host: "a.example.com" }, fixed);
 
 /**
  * A manifest folder: Gateway apps/gw with listener `admin` (port 80, a.example.com, routes `from:
