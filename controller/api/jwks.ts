@@ -4,7 +4,7 @@
  */
 import { createPublicKey, createSecretKey, type KeyObject } from "node:crypto";
 import { z } from "zod";
-import { parseStrictJsonText } from "../features/jwt/strict-json.ts";
+import { parseStrictJsonText } from "../lib/strict-json.ts";
 
 /** One JWK as found in a set; only the members Portcullis reads are typed, the rest pass through. */
 export const JwkSchema = z

@@ -4,14 +4,14 @@
  * allow-list bound to the key's type and curve, no `none`, no unknown `crit`, RSA keys of at
  * least 2048 bits. Header members that point at other keys (jku, x5u, jwk, x5c) are ignored.
  * Segments must be canonical base64url of UTF-8 JSON objects without duplicate member names
- * (strict-json.ts); `typ`, when present, must say the token is a JWT access token (RFC 8725 §3.11).
+ * (lib/strict-json.ts); `typ`, when present, must say the token is a JWT access token (RFC 8725 §3.11).
  */
 import { Buffer } from "node:buffer"; // not the global Buffer: a getter, about 17 ns a use (Node 24)
 import { constants, createHmac, timingSafeEqual, verify, type KeyObject } from "node:crypto";
 import { isEnvoyRsaExponent, MIN_RSA_BITS, type VerificationKey } from "../../api/jwks.ts";
 import { BoundedMap } from "../../lib/bounded-map.ts";
 import { fail, ok, type Result } from "../../lib/result.ts";
-import { isCanonicalBase64urlText, parseStrictJsonObject } from "./strict-json.ts";
+import { isCanonicalBase64urlText, parseStrictJsonObject } from "../../lib/strict-json.ts";
 
 /** Tokens larger than this are refused before any parsing. */
 export const MAX_TOKEN_BYTES = 16 * 1024;

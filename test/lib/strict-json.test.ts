@@ -1,7 +1,7 @@
 /** Strict JWS segment decoding, checked against the definitions it shortcuts. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { hasDuplicateMembers, isCanonicalBase64urlText, parseStrictJsonObject } from "../../../controller/features/jwt/strict-json.ts";
+import { hasDuplicateMembers, isCanonicalBase64urlText, parseStrictJsonObject } from "../../controller/lib/strict-json.ts";
 
 const BASE64URL_CHARS = [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"];
 
